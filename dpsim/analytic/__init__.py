@@ -1,0 +1,1 @@
+"""Closed-form models: collectives (α–β), step time, memory. Microseconds per point."""

@@ -1,0 +1,494 @@
+"""Named hardware and models: devices, links and model architectures.
+
+Every entry cites its source in a comment. Numbers are SI: FLOP/s, bytes, bytes/s, seconds.
+Model parameter counts and training FLOPs are *derived from the architecture*
+(:func:`transformer_parameters`, :func:`training_flops_per_token`), never typed in,
+except for convolutional networks and MLPs whose counts come from their source.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+__all__ = [
+    "DEVICES",
+    "LINKS",
+    "MODELS",
+    "DeviceSpec",
+    "LinkSpec",
+    "ModelSpec",
+    "embedding_parameters",
+    "lookup",
+    "model_flops_per_sample",
+    "model_flops_per_token",
+    "model_parameters",
+    "training_flops_per_token",
+    "transformer_parameters",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """An accelerator (or CPU) as the compute model sees it."""
+
+    name: str
+    peak_flops: float
+    """Dense peak at the training precision (bf16/fp16 tensor cores; fp32 for CPUs), FLOP/s."""
+    memory_bytes: float
+    """Device memory capacity, bytes (datasheet nominal, read as decimal GB)."""
+    memory_bandwidth: float
+    """Device memory bandwidth, bytes/s (used for the optimizer step, which is memory bound)."""
+    efficiency: float
+    """Achieved fraction of peak for large transformer training compute (not communication)."""
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.peak_flops <= 0 or self.memory_bytes <= 0 or self.memory_bandwidth <= 0:
+            raise ValueError(f"device {self.name!r}: peak_flops, memory_bytes and memory_bandwidth must be > 0")
+        if not 0.0 < self.efficiency <= 1.0:
+            raise ValueError(f"device {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A link class: per-direction bandwidth and one-way latency."""
+
+    name: str
+    bandwidth: float
+    """Unidirectional bandwidth per device (intra-node) or per NIC (inter-node), bytes/s."""
+    latency_s: float
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.bandwidth <= 0:
+            raise ValueError(f"link {self.name!r}: bandwidth must be > 0, got {self.bandwidth}")
+        if self.latency_s < 0:
+            raise ValueError(f"link {self.name!r}: latency_s must be >= 0, got {self.latency_s}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model architecture. Transformers derive parameters and FLOPs from their shape."""
+
+    name: str
+    kind: Literal["transformer", "cnn", "mlp"]
+    source: str
+    layers: int = 0
+    hidden: int = 0
+    heads: int = 0
+    kv_heads: int = 0
+    """Key/value heads (grouped-query attention); 0 means equal to ``heads``."""
+    ffn_hidden: int = 0
+    """Feed-forward inner size; 0 means 4·hidden."""
+    gated_mlp: bool = False
+    """SwiGLU-style MLP with three matrices (Llama) instead of two (GPT)."""
+    seq_len: int = 0
+    vocab: int = 0
+    tied_embeddings: bool = True
+    learned_positions: bool = True
+    parameters: float = 0.0
+    """Only for non-transformers (given by the source); transformers derive it."""
+    flops_per_sample: float = 0.0
+    """Only for non-transformers: training FLOPs per sample (forward + backward)."""
+    sample_size: tuple[int, ...] = field(default=())
+    token_types: int = 0
+    """Segment (token-type) embedding rows, BERT only (2); 0 for decoder-only models."""
+    pooler: bool = False
+    """BERT's pooler (one h×h dense layer with bias on the [CLS] token); False for decoders."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "transformer":
+            for name in ("layers", "hidden", "heads", "seq_len", "vocab"):
+                if getattr(self, name) <= 0:
+                    raise ValueError(f"model {self.name!r}: transformer needs {name} > 0")
+            if self.hidden % self.heads:
+                raise ValueError(f"model {self.name!r}: hidden {self.hidden} is not a multiple of heads {self.heads}")
+            if self.kv_heads < 0 or (self.kv_heads and self.heads % self.kv_heads):
+                raise ValueError(
+                    f"model {self.name!r}: heads {self.heads} is not a multiple of kv_heads {self.kv_heads}"
+                )
+        elif self.parameters <= 0 or self.flops_per_sample <= 0:
+            raise ValueError(f"model {self.name!r}: a {self.kind} model needs parameters > 0 and flops_per_sample > 0")
+
+
+def transformer_parameters(
+    layers: int,
+    hidden: int,
+    vocab: int,
+    seq_len: int,
+    *,
+    heads: int,
+    kv_heads: int = 0,
+    ffn_hidden: int = 0,
+    gated_mlp: bool = False,
+    tied_embeddings: bool = True,
+    learned_positions: bool = True,
+    token_types: int = 0,
+    pooler: bool = False,
+) -> float:
+    """Parameter count of a decoder-only transformer (or BERT-style encoder) from its shape.
+
+    Per layer: attention Q and O projections 2h², K and V projections 2·h·(h·kv/heads),
+    MLP 2·h·f (or 3·h·f when gated), biases and two LayerNorms when GPT-style
+    (GPT-2 has biases; Llama has none and uses RMSNorm with one vector each).
+    Embeddings V·h (plus V·h again when untied), positions s·h when learned.
+    For GPT-2 with f = 4h this is the familiar 12·L·h² + 13·L·h + (V + s)·h
+    (Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU
+    Clusters Using Megatron-LM", §3; Kaplan et al. 2020, Table 1).
+    This reproduces the Hugging Face counts exactly for GPT-2 and Llama 2/3.
+    BERT (post-LN encoder) has the same per-layer count as GPT-2; its embedding LayerNorm
+    takes the place of GPT-2's final LayerNorm, and ``token_types``/``pooler`` add its
+    segment embeddings (types·h) and pooler (h² + h), giving HF ``BertModel``'s count.
+    """
+    kv = kv_heads or heads
+    ffn = ffn_hidden or 4 * hidden
+    kv_dim = hidden * kv // heads
+    attention = 2 * hidden * hidden + 2 * hidden * kv_dim
+    mlp = (3 if gated_mlp else 2) * hidden * ffn
+    # Llama: no biases, two RMSNorm weight vectors per layer.
+    # GPT-2: biases on every projection (q, k, v, o; fc, proj) and two LayerNorms (weight + bias).
+    gpt_extras = (hidden + 2 * kv_dim + hidden) + (ffn + hidden) + 4 * hidden
+    extras = 2 * hidden if gated_mlp else gpt_extras
+    per_layer = attention + mlp + extras
+    embeddings = vocab * hidden * (1 if tied_embeddings else 2)
+    positions = seq_len * hidden if learned_positions else 0
+    final_norm = (1 if gated_mlp else 2) * hidden
+    bert_extras = token_types * hidden + ((hidden * hidden + hidden) if pooler else 0)
+    return float(layers * per_layer + embeddings + positions + final_norm + bert_extras)
+
+
+def training_flops_per_token(
+    parameters: float, layers: int, hidden: int, seq_len: int, vocab: int, *, embedding_parameters: float = 0.0
+) -> float:
+    """Training FLOPs per token: 6·N plus attention and logits, forward + backward.
+
+    6·N for the dense matrices (2 FLOPs per multiply-add forward, twice that backward),
+    with N the non-embedding parameters, plus 12·L·s·h for the attention score and value
+    products, plus 6·V·h for the output projection (logits). This is the PaLM paper's
+    count (Chowdhery et al. 2022, Appendix B: 6N + 12·L·H·Q·T) and equals
+    Narayanan et al. 2021 eq. (3) without activation recomputation.
+    No causal-mask discount is applied to the attention term (as in PaLM's MFU).
+    """
+    dense = parameters - embedding_parameters
+    return 6.0 * dense + 12.0 * layers * seq_len * hidden + 6.0 * vocab * hidden
+
+
+def _require_transformer(spec: ModelSpec, what: str) -> None:
+    if spec.kind != "transformer":
+        raise ValueError(f"model {spec.name!r}: {what} is defined for transformers only, not {spec.kind}")
+
+
+def model_parameters(spec: ModelSpec) -> float:
+    """Total parameters: derived from the shape for transformers, given for CNNs and MLPs."""
+    if spec.kind != "transformer":
+        return float(spec.parameters)
+    return transformer_parameters(
+        spec.layers,
+        spec.hidden,
+        spec.vocab,
+        spec.seq_len,
+        heads=spec.heads,
+        kv_heads=spec.kv_heads,
+        ffn_hidden=spec.ffn_hidden,
+        gated_mlp=spec.gated_mlp,
+        tied_embeddings=spec.tied_embeddings,
+        learned_positions=spec.learned_positions,
+        token_types=spec.token_types,
+        pooler=spec.pooler,
+    )
+
+
+def embedding_parameters(spec: ModelSpec) -> float:
+    """Parameters that :func:`training_flops_per_token` leaves out of its 6·N term.
+
+    Token embeddings V·h, the untied output head V·h (its FLOPs are the separate 6·V·h
+    logits term), learned positions s·h and BERT's segment embeddings: lookups, not matmuls.
+    """
+    _require_transformer(spec, "embedding_parameters")
+    tables = spec.vocab * (1 if spec.tied_embeddings else 2) + spec.token_types
+    if spec.learned_positions:
+        tables += spec.seq_len
+    return float(tables * spec.hidden)
+
+
+def model_flops_per_token(spec: ModelSpec) -> float:
+    """Training FLOPs (forward + backward, no recomputation) per token of a transformer."""
+    _require_transformer(spec, "model_flops_per_token")
+    return training_flops_per_token(
+        model_parameters(spec),
+        spec.layers,
+        spec.hidden,
+        spec.seq_len,
+        spec.vocab,
+        embedding_parameters=embedding_parameters(spec),
+    )
+
+
+def model_flops_per_sample(spec: ModelSpec) -> float:
+    """Training FLOPs per sample: per token × seq_len for transformers, given otherwise."""
+    if spec.kind == "transformer":
+        return model_flops_per_token(spec) * spec.seq_len
+    return float(spec.flops_per_sample)
+
+
+# --- Devices -------------------------------------------------------------------------------
+# peak_flops: dense (no 2:4 sparsity) tensor-core peak at fp16/bf16, from the datasheet.
+# memory_bytes: datasheet nominal "GB" read as 1e9 bytes (HBM stacks are binary-sized, so this
+# errs about 7 % on the small side, i.e. conservatively for "does it fit").
+# efficiency: achieved fraction of peak on the compute of large transformer training,
+# one value per device type from a stated published source (never fitted per run).
+# MFU figures are end to end (they include exposed communication), so they are lower bounds
+# on compute-only efficiency.
+DEVICES: dict[str, DeviceSpec] = {
+    d.name: d
+    for d in (
+        # NVIDIA Tesla V100 datasheet (SXM2 32 GB): 125 TFLOP/s fp16 tensor, 32 GB HBM2 at 900 GB/s.
+        # Efficiency: NVIDIA ADLR, "MegatronLM's Supercharged V1.0" (2019): 62.4 TFLOP/s per V100 on a
+        # 1.2B GPT-2, single GPU (no communication), stated as 48 % of peak; taken as stated (against
+        # the SXM2's 125 TFLOP/s it would be 0.50).
+        # (Shoeybi et al. 2019, Megatron-LM §1, reported 39 TFLOP/s = 30 % before those optimizations.)
+        DeviceSpec("v100", 125e12, 32e9, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM V1.0 blog 2019"),
+        # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 40 GB HBM2 at 1.555 TB/s.
+        # Efficiency: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
+        # Models", abstract: 54.2 % MFU for a 530B GPT on 2240 A100s (Narayanan et al. 2021, Table 1,
+        # reports 52 % of peak, 163 TFLOP/s, for a 1T model, counting recomputation).
+        DeviceSpec("a100-40gb", 312e12, 40e9, 1.555e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
+        # NVIDIA A100 datasheet (SXM 80 GB): 312 TFLOP/s dense BF16, 80 GB HBM2e at 2.039 TB/s.
+        # Efficiency as a100-40gb (same chip; Korthikanti et al. 2022 ran on 80 GB parts).
+        DeviceSpec("a100-80gb", 312e12, 80e9, 2.039e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
+        # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 80 GB HBM3 at 3.35 TB/s.
+        # Efficiency: Llama 3 paper (Dubey et al. 2024, "The Llama 3 Herd of Models", Table 4): 405B
+        # pre-training on 8,192 H100s at 430 TFLOP/s per GPU, 43 % BF16 MFU (38-41 % on 16,384 GPUs).
+        DeviceSpec("h100-sxm", 989e12, 80e9, 3.35e12, 0.43, "NVIDIA H100 datasheet; Dubey et al. 2024, Table 4"),
+        # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 141 GB HBM3e at 4.8 TB/s.
+        # Efficiency: no published large-scale MFU report; assumed equal to H100 (same Hopper SMs and
+        # clocks), from Dubey et al. 2024, Table 4.
+        DeviceSpec(
+            "h200", 989e12, 141e9, 4.8e12, 0.43, "NVIDIA H200 datasheet; efficiency assumed = H100 (Dubey et al. 2024)"
+        ),
+        # NVIDIA DGX B200 datasheet: 8 B200 with 1,440 GB HBM3e in total (180 GB per GPU; the B200
+        # product page's 192 GB is the raw stack size), 64 TB/s in total (8 TB/s per GPU),
+        # 36 PFLOP/s FP16/BF16 with sparsity per 8 GPUs, i.e. 2.25 PFLOP/s dense BF16 per GPU.
+        # Efficiency: no published large-scale MFU report at the time of writing; assumed equal to
+        # H100 (Dubey et al. 2024, Table 4). Revisit when one appears.
+        DeviceSpec(
+            "b200",
+            2.25e15,
+            180e9,
+            8e12,
+            0.43,
+            "NVIDIA DGX B200 datasheet; efficiency assumed = H100 (Dubey et al. 2024)",
+        ),
+        # Generic server CPU, an assumption rather than a datasheet: ~1 TFLOP/s fp32 (e.g. 32 cores x
+        # 2.0 GHz x 2 AVX-512 FMA units x 16 lanes x 2 FLOPs = 4 TFLOP/s peak, about 1 TFLOP/s
+        # sustained under AVX-512 clock throttling), 64 GB DRAM, 100 GB/s (~4 DDR4-3200 channels at
+        # 25.6 GB/s). Efficiency 0.3 is an assumption (no published source): PyTorch CPU training of
+        # small models runs far below GEMM peak. Use a calibration profile for real CPU runs.
+        DeviceSpec("cpu", 1e12, 64e9, 100e9, 0.3, "assumption: generic server CPU (stated in catalog comment)"),
+    )
+}
+
+# --- Links ---------------------------------------------------------------------------------
+# bandwidth: nominal per-direction data rate after line coding (128b/130b for PCIe, 64b/66b
+# for Ethernet/InfiniBand), before protocol headers; bits converted to bytes (/8).
+# latency_s: typical one-way small-message latency. Bases: NVLink/PCIe ~1-2 us per hop, the
+# order of NCCL's own per-hop model (src/graph/tuning.cc, hwLat: NVLink 0.4-0.6 us LL, PCI
+# 1.0 us LL, a few us for the Simple protocol); InfiniBand 5 us = ~1 us RDMA verbs latency
+# (perftest ib_send_lat, ConnectX "sub-600 ns" port latency plus switch) plus NCCL's proxy and
+# GPU-NIC hand-off (NCCL hwLat NET Simple ring 6.6-9.6 us); Ethernet 10 us = kernel TCP
+# sockets (gloo) on a data-centre LAN, ~20 us netperf TCP_RR round trip.
+LINKS: dict[str, LinkSpec] = {
+    lk.name: lk
+    for lk in (
+        # NVLink 3 (A100): 12 links x 25 GB/s per direction = 300 GB/s per direction (NVIDIA A100 datasheet:
+        # "600 GB/s" is bidirectional).
+        LinkSpec("nvlink3", 300e9, 1e-6, "NVIDIA A100 datasheet"),
+        # NVLink 4 (H100 SXM): 18 links, 900 GB/s bidirectional = 450 GB/s per direction (NVIDIA H100 datasheet).
+        LinkSpec("nvlink4", 450e9, 1e-6, "NVIDIA H100 datasheet"),
+        # NVLink 5 (B200): 18 links, 1.8 TB/s bidirectional = 900 GB/s per direction (NVIDIA DGX B200 datasheet).
+        LinkSpec("nvlink5", 900e9, 1e-6, "NVIDIA DGX B200 datasheet"),
+        # PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s per direction (PCI-SIG PCIe 4.0 spec).
+        # This is the raw rate; measured cudaMemcpy/NCCL reaches ~25 GB/s after TLP overheads.
+        LinkSpec("pcie4", 16e9 * 16 * 128 / 130 / 8, 2e-6, "PCI-SIG PCI Express 4.0 base specification"),
+        # PCIe 5.0 x16: 32 GT/s x 16 lanes x 128/130 / 8 = 63.0 GB/s per direction (PCI-SIG PCIe 5.0 spec);
+        # measured ~50 GB/s.
+        LinkSpec("pcie5", 32e9 * 16 * 128 / 130 / 8, 2e-6, "PCI-SIG PCI Express 5.0 base specification"),
+        # InfiniBand EDR 4x: 100 Gbit/s per port (IBTA spec; NVIDIA ConnectX-5 datasheet).
+        LinkSpec("ib-edr", 100e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-5 datasheet"),
+        # InfiniBand HDR 4x: 200 Gbit/s per port (IBTA spec; NVIDIA ConnectX-6 datasheet).
+        LinkSpec("ib-hdr", 200e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-6 datasheet"),
+        # InfiniBand NDR 4x: 400 Gbit/s per port (IBTA spec; NVIDIA ConnectX-7 datasheet).
+        LinkSpec("ib-ndr", 400e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-7 datasheet"),
+        # 25 Gigabit Ethernet (IEEE 802.3by, 25GBASE-R): 25 Gbit/s per port.
+        LinkSpec("25gbe", 25e9 / 8, 10e-6, "IEEE 802.3by"),
+        # 100 Gigabit Ethernet (IEEE 802.3bj/802.3cd): 100 Gbit/s per port.
+        LinkSpec("100gbe", 100e9 / 8, 10e-6, "IEEE 802.3bj"),
+        # 400 Gigabit Ethernet (IEEE 802.3bs): 400 Gbit/s per port (as used with RoCE for Llama 3,
+        # Dubey et al. 2024 §3.3.1); latency kept at the TCP value, RoCE would be nearer ib-ndr.
+        LinkSpec("400gbe", 400e9 / 8, 10e-6, "IEEE 802.3bs"),
+    )
+}
+
+# --- Models --------------------------------------------------------------------------------
+# Transformer shapes are from the paper or the released config; counts are derived.
+# The published/derived comparison lives in tests/test_catalog.py.
+MODELS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in (
+        # GPT-2 small: 12 layers, d=768, 12 heads, ctx 1024, vocab 50257 (Radford et al. 2019, Table 2;
+        # HF gpt2 config). 124,439,808 parameters in HF.
+        ModelSpec("gpt2-small", "transformer", "Radford et al. 2019, Table 2", 12, 768, 12, seq_len=1024, vocab=50257),
+        # GPT-2 medium: 24 layers, d=1024, 16 heads (Radford et al. 2019, Table 2; HF gpt2-medium config).
+        ModelSpec(
+            "gpt2-medium", "transformer", "Radford et al. 2019, Table 2", 24, 1024, 16, seq_len=1024, vocab=50257
+        ),
+        # GPT-2 large: 36 layers, d=1280, 20 heads (Radford et al. 2019, Table 2; HF gpt2-large config).
+        ModelSpec("gpt2-large", "transformer", "Radford et al. 2019, Table 2", 36, 1280, 20, seq_len=1024, vocab=50257),
+        # GPT-2 XL: 48 layers, d=1600, 25 heads (Radford et al. 2019, Table 2; HF gpt2-xl config).
+        ModelSpec("gpt2-xl", "transformer", "Radford et al. 2019, Table 2", 48, 1600, 25, seq_len=1024, vocab=50257),
+        # GPT-3 175B: 96 layers, d=12288, 96 heads, ctx 2048 (Brown et al. 2020, Table 2.1), GPT-2's
+        # byte-level BPE vocabulary 50257, learned positions, tied embeddings, biases.
+        ModelSpec("gpt3-175b", "transformer", "Brown et al. 2020, Table 2.1", 96, 12288, 96, seq_len=2048, vocab=50257),
+        # BERT-large: 24 layers, d=1024, 16 heads, ffn 4096 (Devlin et al. 2019, §3: "340M"), WordPiece
+        # vocab 30522, 512 learned positions, 2 segment types, pooler (HF bert-large-uncased config).
+        # An encoder: same per-layer count as GPT-2 (post-LN instead of pre-LN); the derived count is
+        # HF BertModel's 335,141,888 (the MLM/NSP heads add ~1.1M more). FLOPs: full bidirectional
+        # attention is what the 12·L·s·h term already counts; logits are counted for every token.
+        ModelSpec(
+            "bert-large",
+            "transformer",
+            "Devlin et al. 2019, §3; HF bert-large-uncased config",
+            24,
+            1024,
+            16,
+            seq_len=512,
+            vocab=30522,
+            token_types=2,
+            pooler=True,
+        ),
+        # Llama 2 7B: 32 layers, d=4096, 32 heads, SwiGLU ffn 11008, vocab 32000, ctx 4096, RoPE, untied
+        # output head, RMSNorm, no biases (Touvron et al. 2023, "Llama 2", Table 1; HF Llama-2-7b-hf config).
+        ModelSpec(
+            "llama2-7b",
+            "transformer",
+            "Touvron et al. 2023 (Llama 2), Table 1; HF Llama-2-7b-hf config",
+            32,
+            4096,
+            32,
+            ffn_hidden=11008,
+            gated_mlp=True,
+            seq_len=4096,
+            vocab=32000,
+            tied_embeddings=False,
+            learned_positions=False,
+        ),
+        # Llama 2 70B: 80 layers, d=8192, 64 heads, 8 KV heads (GQA), ffn 28672 (Touvron et al. 2023,
+        # Table 1 and §2.2; HF Llama-2-70b-hf config).
+        ModelSpec(
+            "llama2-70b",
+            "transformer",
+            "Touvron et al. 2023 (Llama 2), Table 1; HF Llama-2-70b-hf config",
+            80,
+            8192,
+            64,
+            kv_heads=8,
+            ffn_hidden=28672,
+            gated_mlp=True,
+            seq_len=4096,
+            vocab=32000,
+            tied_embeddings=False,
+            learned_positions=False,
+        ),
+        # Llama 3 8B: 32 layers, d=4096, 32 heads, 8 KV heads, ffn 14336, vocab 128256, ctx 8192
+        # (Dubey et al. 2024, Table 3; HF Meta-Llama-3-8B config).
+        ModelSpec(
+            "llama3-8b",
+            "transformer",
+            "Dubey et al. 2024 (Llama 3), Table 3; HF Meta-Llama-3-8B config",
+            32,
+            4096,
+            32,
+            kv_heads=8,
+            ffn_hidden=14336,
+            gated_mlp=True,
+            seq_len=8192,
+            vocab=128256,
+            tied_embeddings=False,
+            learned_positions=False,
+        ),
+        # Llama 3 70B: 80 layers, d=8192, 64 heads, 8 KV heads, ffn 28672 (Dubey et al. 2024, Table 3;
+        # HF Meta-Llama-3-70B config).
+        ModelSpec(
+            "llama3-70b",
+            "transformer",
+            "Dubey et al. 2024 (Llama 3), Table 3; HF Meta-Llama-3-70B config",
+            80,
+            8192,
+            64,
+            kv_heads=8,
+            ffn_hidden=28672,
+            gated_mlp=True,
+            seq_len=8192,
+            vocab=128256,
+            tied_embeddings=False,
+            learned_positions=False,
+        ),
+        # Llama 3 405B: 126 layers, d=16384, 128 heads, 8 KV heads, ffn 53248 (Dubey et al. 2024, Table 3;
+        # HF Llama-3.1-405B config). Pre-training context 8192 (long-context stage later extends to 128K).
+        ModelSpec(
+            "llama3-405b",
+            "transformer",
+            "Dubey et al. 2024 (Llama 3), Table 3; HF Llama-3.1-405B config",
+            126,
+            16384,
+            128,
+            kv_heads=8,
+            ffn_hidden=53248,
+            gated_mlp=True,
+            seq_len=8192,
+            vocab=128256,
+            tied_embeddings=False,
+            learned_positions=False,
+        ),
+        # ResNet-50 (He et al. 2016, Table 1) at 224x224: 25,557,032 parameters and 4.09e9
+        # multiply-adds per forward image (torchvision resnet50 IMAGENET1K_V1 model card; the paper's
+        # "3.8e9 FLOPs" are also multiply-adds, with a slightly different layer accounting).
+        # Training FLOPs per sample = 3 (forward + 2x backward) x 2 FLOPs per multiply-add x 4.09e9.
+        ModelSpec(
+            "resnet-50",
+            "cnn",
+            "He et al. 2016, Table 1; torchvision resnet50 model card",
+            parameters=25_557_032,
+            flops_per_sample=3 * 2 * 4.09e9,
+            sample_size=(3, 224, 224),
+        ),
+        # mlp-tiny: a synthetic model for runtime tests, not from a paper: 4 dense layers 1024 -> 1024
+        # with biases on 1024-vector samples. Parameters 4·(1024² + 1024); training FLOPs per sample
+        # 6·4·1024² (6 FLOPs per weight: 2 forward, 4 backward; bias adds and activations neglected).
+        ModelSpec(
+            "mlp-tiny",
+            "mlp",
+            "synthetic (dpsim): 4 x Linear(1024, 1024) with bias",
+            layers=4,
+            hidden=1024,
+            parameters=4 * (1024 * 1024 + 1024),
+            flops_per_sample=6 * 4 * 1024 * 1024,
+            sample_size=(1024,),
+        ),
+    )
+}
+
+
+def lookup(table: Mapping[str, _T], name: str, what: str) -> _T:
+    """Return ``table[name]`` or raise ``KeyError`` with a did-you-mean suggestion."""
+    key = name.strip().lower()
+    if key in table:
+        return table[key]
+    close = difflib.get_close_matches(key, list(table), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(table))})"
+    raise KeyError(f"unknown {what} {name!r}{hint}")

@@ -1,0 +1,120 @@
+"""The one result record all engines produce: :class:`StepResult`.
+
+Flat and immutable, so a validation report is a join of measured and predicted records
+plus an error column. JSON lines in and out (:func:`write_jsonl`, :func:`read_jsonl`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CORE_FIELDS", "StepResult", "read_jsonl", "records_to_frame", "write_jsonl"]
+
+CORE_FIELDS = (
+    "scenario",
+    "engine",
+    "world_size",
+    "step_time_s",
+    "compute_s",
+    "comm_s",
+    "exposed_comm_s",
+    "bubble_s",
+    "optimizer_s",
+    "samples_per_s",
+    "scaling_efficiency",
+    "memory_per_device_bytes",
+)
+"""Fields every ``--format json`` output carries (the public CLI contract)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One training step (or the median of several), predicted or measured."""
+
+    scenario: str
+    """Scenario name."""
+    engine: str
+    """analytic | sim | runtime."""
+    world_size: int
+    step_time_s: float
+    """Wall time of one optimizer step."""
+    compute_s: float
+    """Forward + backward compute of all micro-batches on the critical path."""
+    comm_s: float
+    """Total gradient/parameter communication time (hidden or not)."""
+    exposed_comm_s: float
+    """Communication not hidden behind compute."""
+    bubble_s: float
+    """Pipeline bubble (idle stages)."""
+    optimizer_s: float
+    """Optimizer update."""
+    samples_per_s: float
+    scaling_efficiency: float
+    """Throughput per worker relative to one worker running the same per-worker job alone."""
+    memory_per_device_bytes: float
+    barrier_s: float = 0.0
+    """Waiting for the slowest worker at the gradient synchronisation."""
+    tokens_per_s: float = 0.0
+    mfu: float = 0.0
+    """Model FLOPs utilisation: model FLOPs per second / (workers × peak)."""
+    memory_capacity_bytes: float = 0.0
+    oom: bool = False
+    data_parallel: int = 1
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    accumulation_steps: int = 1
+    global_batch: int = 0
+    algorithm: str = ""
+    zero_stage: int = 0
+    fidelity: str = ""
+    step_time_ci95_s: float = 0.0
+    """Half width of the 95 % interval over replications / measured steps (0 if one)."""
+    scenario_hash: str = ""
+    hardware_source: str = "catalog"
+    """Where hardware numbers came from: 'catalog' or the calibration profile's path."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Engine-specific details (breakdowns, host, backend, torch version, per-rank data)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["extra"] = dict(self.extra)
+        return data
+
+    def flat(self) -> dict[str, Any]:
+        """Scalar fields only, plus ``extra`` entries that are scalars (for CSV/DataFrames)."""
+        data = {k: v for k, v in self.to_dict().items() if k != "extra"}
+        for key, value in self.extra.items():
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StepResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in data.items() if k in names}
+        extra = dict(known.pop("extra", {}) or {})
+        extra.update({k: v for k, v in data.items() if k not in names})
+        return cls(**known, extra=extra)
+
+
+def write_jsonl(path: str | Path, records: Iterable[StepResult], append: bool = False) -> None:
+    with Path(path).open("a" if append else "w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
+
+
+def read_jsonl(path: str | Path) -> list[StepResult]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [StepResult.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+
+def records_to_frame(records: Iterable[StepResult]) -> Any:
+    """A pandas DataFrame with one row per record (pandas imported lazily)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.flat() for r in records])

@@ -1,0 +1,176 @@
+"""Quantities with units written in text: ``"200 Gbit/s"``, ``"25 GB/s"``, ``"5 us"``, ``"25 MiB"``.
+
+Everything is converted to SI base units inside dpsim: seconds, bytes, bytes/s, FLOP/s.
+Bits and bytes are never confused: ``b``/``bit`` is a bit, ``B`` is a byte, so
+``"100 Gbit/s"`` and ``"100 Gb/s"`` are 12.5e9 bytes/s while ``"100 GB/s"`` is 1e11 bytes/s.
+A bare number where a unit is needed is an error (:class:`UnitError`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Final
+
+__all__ = [
+    "UnitError",
+    "parse_bandwidth",
+    "parse_count",
+    "parse_flops",
+    "parse_size",
+    "parse_time",
+    "format_bandwidth",
+    "format_size",
+    "format_time",
+]
+
+
+class UnitError(ValueError):
+    """A quantity could not be parsed; the message says what was expected."""
+
+
+_DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+_BINARY: Final = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+_PREFIXES: Final = {**_DECIMAL, **_BINARY}
+_TIME_UNITS: Final = {
+    "s": 1.0,
+    "sec": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ns": 1e-9,
+    "min": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "days": 86400.0,
+}
+_NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[^\s\d].*?)?\s*$")
+
+
+def _split(text: object, what: str, example: str) -> tuple[float, str]:
+    if isinstance(text, bool):
+        raise UnitError(f"expected {what} with a unit like {example!r}, got {text!r}")
+    if isinstance(text, (int, float)):
+        raise UnitError(f"expected {what} with a unit like {example!r}, got the bare number {text!r}")
+    if not isinstance(text, str):
+        raise UnitError(f"expected {what} like {example!r}, got {type(text).__name__}")
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise UnitError(f"expected {what} like {example!r}, got {text!r}")
+    value = float(match.group("num"))
+    if not math.isfinite(value):
+        raise UnitError(f"expected a finite {what}, got {text!r}")
+    unit = (match.group("unit") or "").strip()
+    if not unit:
+        raise UnitError(f"missing unit in {text!r}: expected {what} like {example!r}")
+    return value, unit
+
+
+def _prefix_and_base(unit: str, bases: dict[str, float]) -> float | None:
+    """Return the multiplier of ``unit`` = prefix + one of ``bases`` (longest base first)."""
+    for base in sorted(bases, key=len, reverse=True):
+        if unit.endswith(base):
+            prefix = unit[: len(unit) - len(base)]
+            if prefix in _PREFIXES:
+                return _PREFIXES[prefix] * bases[base]
+    return None
+
+
+_BYTE_BASES: Final = {"B": 1.0, "byte": 1.0, "bytes": 1.0, "bit": 0.125, "bits": 0.125, "b": 0.125}
+
+
+def parse_size(text: object) -> float:
+    """Parse a data size to bytes: ``"25 MB"`` → 25e6, ``"25 MiB"`` → 26214400, ``"8 Gbit"`` → 1e9."""
+    value, unit = _split(text, "a size", "25 MiB")
+    scale = _prefix_and_base(unit, _BYTE_BASES)
+    if scale is None:
+        raise UnitError(f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ...")
+    return value * scale
+
+
+def parse_bandwidth(text: object) -> float:
+    """Parse a bandwidth to bytes/s: ``"200 Gbit/s"`` → 25e9, ``"25 GB/s"`` → 25e9, ``"100 Gbps"`` → 12.5e9."""
+    value, unit = _split(text, "a bandwidth", "200 Gbit/s")
+    compact = unit.replace(" ", "")
+    if compact.endswith("bps"):  # networking shorthand: Gbps == Gbit/s
+        compact = compact[:-3] + "bit/s"
+    if compact.endswith("Bps"):
+        compact = compact[:-3] + "B/s"
+    if not compact.endswith("/s"):
+        raise UnitError(f"bandwidth {text!r} needs a rate unit such as Gbit/s or GB/s")
+    scale = _prefix_and_base(compact[:-2], _BYTE_BASES)
+    if scale is None:
+        raise UnitError(f"unknown bandwidth unit {unit!r} in {text!r}: expected Gbit/s, Gb/s, GB/s, MB/s, Gbps, ...")
+    return value * scale
+
+
+def parse_time(text: object) -> float:
+    """Parse a duration to seconds: ``"5 us"`` → 5e-6, ``"1.5 ms"`` → 1.5e-3, ``"2 h"`` → 7200."""
+    value, unit = _split(text, "a duration", "5 us")
+    if unit not in _TIME_UNITS:
+        raise UnitError(f"unknown time unit {unit!r} in {text!r}: expected s, ms, us, ns, min, h or days")
+    return value * _TIME_UNITS[unit]
+
+
+def parse_flops(text: object) -> float:
+    """Parse a compute rate to FLOP/s: ``"312 TFLOP/s"`` → 3.12e14 (also ``TFLOPS``)."""
+    value, unit = _split(text, "a compute rate", "312 TFLOP/s")
+    compact = unit.replace(" ", "")
+    for suffix in ("FLOP/s", "FLOPS", "flop/s", "flops"):
+        if compact.endswith(suffix):
+            prefix = compact[: -len(suffix)]
+            if prefix in _DECIMAL:
+                return value * _DECIMAL[prefix]
+    raise UnitError(f"unknown compute-rate unit {unit!r} in {text!r}: expected FLOP/s, TFLOP/s, PFLOP/s")
+
+
+_COUNT_SUFFIX: Final = {"": 1.0, "K": 1e3, "k": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
+
+
+def parse_count(text: object) -> float:
+    """Parse a count: ``1.5e9``, ``"1.5e9"``, ``"7B"`` (billion), ``"350M"``, ``"2T"`` (tokens)."""
+    if isinstance(text, bool):
+        raise UnitError(f"expected a count like 1.5e9 or '7B', got {text!r}")
+    if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise UnitError(f"expected a finite count, got {text!r}")
+        return float(text)
+    if not isinstance(text, str):
+        raise UnitError(f"expected a count like 1.5e9 or '7B', got {type(text).__name__}")
+    match = _QUANTITY.match(text)
+    if match is None or (match.group("unit") or "").strip() not in _COUNT_SUFFIX:
+        raise UnitError(f"expected a count like 1.5e9 or '7B', got {text!r}")
+    return float(match.group("num")) * _COUNT_SUFFIX[(match.group("unit") or "").strip()]
+
+
+def _format(value: float, unit: str, prefixes: tuple[tuple[str, float], ...]) -> str:
+    for prefix, scale in prefixes:
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}{unit}"
+    return f"{value:.4g} {unit}"
+
+
+_DOWN: Final = (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
+
+
+def format_size(num_bytes: float) -> str:
+    """Human-readable decimal size that :func:`parse_size` reads back: ``"25 MB"``."""
+    return _format(num_bytes, "B", _DOWN)
+
+
+def format_bandwidth(bytes_per_s: float) -> str:
+    """Human-readable bandwidth in bytes/s that :func:`parse_bandwidth` reads back: ``"25 GB/s"``."""
+    return _format(bytes_per_s, "B/s", _DOWN)
+
+
+def format_time(seconds: float) -> str:
+    """Human-readable duration that :func:`parse_time` reads back: ``"5 us"``."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.6g} {unit}"
+    return f"{seconds / 1e-9:.6g} ns"

@@ -1,0 +1,80 @@
+"""Optimizer and learning-rate schedule for a data-parallel run.
+
+The learning rate is scaled from ``base_lr`` (tuned at ``reference_batch``) to the
+effective global batch with :mod:`dpsim.lr` (linear rule with gradual warm-up after
+Goyal et al. 2017, or the square-root rule after Krizhevsky 2014 / Hoffer et al. 2017),
+so that the runtime and the simulator agree on what a scenario's batch means.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR
+
+from dpsim.lr import LRSchedule, make_schedule
+
+__all__ = ["OPTIMIZERS", "build_optimizer"]
+
+_log = logging.getLogger(__name__)
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+}
+"""Optimizer names a scenario may use (``training.optimizer``)."""
+
+
+def build_optimizer(
+    model: torch.nn.Module,
+    name: str,
+    base_lr: float,
+    global_batch: int,
+    reference_batch: int,
+    scaling: str = "linear",
+    warmup_steps: int = 0,
+    *,
+    zero_redundancy: bool = False,
+    **optimizer_kwargs: Any,
+) -> tuple[torch.optim.Optimizer, LambdaLR]:
+    """Optimizer ``name`` over ``model``'s parameters and a per-step warm-up scheduler.
+
+    The optimizer's learning rate is ``dpsim.lr.scaled_lr(base_lr, global_batch,
+    reference_batch, scaling)``; the returned ``LambdaLR`` ramps it linearly from
+    ``base_lr`` over ``warmup_steps`` optimizer steps (call ``scheduler.step()`` after
+    each ``optimizer.step()``). ``zero_redundancy=True`` wraps the optimizer in
+    ``torch.distributed.optim.ZeroRedundancyOptimizer`` (ZeRO stage 1: optimizer state
+    sharded over the default process group). Extra keyword arguments (``momentum``,
+    ``weight_decay``, ``betas``, …) go to the optimizer. Logs the effective global batch
+    and the learning rates at INFO level.
+    """
+    key = name.lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
+    schedule: LRSchedule = make_schedule(base_lr, global_batch, reference_batch, scaling, warmup_steps)
+    cls = OPTIMIZERS[key]
+    optimizer: torch.optim.Optimizer
+    if zero_redundancy:
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+
+        optimizer = ZeroRedundancyOptimizer(
+            model.parameters(), optimizer_class=cls, lr=schedule.target_lr, **optimizer_kwargs
+        )
+    else:
+        optimizer = cls(model.parameters(), lr=schedule.target_lr, **optimizer_kwargs)
+    scheduler = LambdaLR(optimizer, lr_lambda=schedule.factor_at)
+    _log.info(
+        "optimizer %s%s: effective global batch %d (reference %d), %s scaling: lr %.6g -> %.6g over %d warm-up steps",
+        key,
+        " (ZeRO-1)" if zero_redundancy else "",
+        schedule.global_batch,
+        schedule.reference_batch,
+        schedule.scaling,
+        schedule.base_lr,
+        schedule.target_lr,
+        schedule.warmup_steps,
+    )
+    return optimizer, scheduler
