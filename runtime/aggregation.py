@@ -19,7 +19,8 @@ once, on the synchronising backward pass (scale each micro-batch loss so that th
 accumulated gradient is ``∇ℓₙ``, e.g. ``loss.sum() / Mₙ``).
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: DDP.register_comm_hook compares the hook's
+# annotations with ``dist.GradBucket`` and ``torch.futures.Future[torch.Tensor]`` as objects.
 
 from collections.abc import Iterable
 from dataclasses import dataclass

@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     last = history[-1]
     if abs(last.w_next - 2.0) <= 1e-9:
         print(f"converged after {len(history)} iterations: w = {last.w_next!r} (exact solution 2)")
+    elif abs(last.w_next) > 1e12:
+        print(f"diverged: |w| > 1e12 after {len(history)} iterations (w = {last.w_next!r})")
     else:
         print(f"did not converge after {len(history)} iterations: w = {last.w_next!r}")
 
