@@ -13,7 +13,6 @@ import copy
 import difflib
 import hashlib
 import json
-import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -48,6 +47,7 @@ __all__ = [
     "CalibrationRef",
     "ClusterConfig",
     "CommunicationConfig",
+    "DegradedLink",
     "DeviceConfig",
     "InterNodeLink",
     "LinkConfig",
@@ -56,7 +56,6 @@ __all__ = [
     "Scenario",
     "SimulationConfig",
     "Straggler",
-    "DegradedLink",
     "TopologyConfig",
     "TrainingConfig",
     "VariabilityConfig",
@@ -121,22 +120,41 @@ def _non_negative(v: float) -> float:
     return v
 
 
-def _quantity(parse: Callable[[object], float], dump: Callable[[float], str], check: Callable[[float], float]) -> Any:
-    return Annotated[
-        float,
-        BeforeValidator(lambda v: check(_parser(parse)(v))),
-        PlainSerializer(dump, return_type=str),
-    ]
+def _checked(parse: Callable[[object], float], check: Callable[[float], float]) -> Callable[[object], float]:
+    def validate(value: object) -> float:
+        try:
+            return check(_parser(parse)(value))
+        except ValueError as exc:  # show the user's text, not the SI value
+            if isinstance(value, str) and "got" in str(exc) and "unit" not in str(exc):
+                raise ValueError(str(exc).rsplit("got", 1)[0] + f"got {value!r}") from None
+            raise
+
+    return validate
 
 
-Bandwidth = _quantity(parse_bandwidth, lambda v: _exact(v, "B/s", _SI), _positive)
-Size = _quantity(parse_size, _dump_size, _positive)
-Duration = _quantity(parse_time, _dump_time, _non_negative)
-FlopRate = _quantity(parse_flops, lambda v: _exact(v, "FLOP/s", _SI), _positive)
+Bandwidth = Annotated[
+    float,
+    BeforeValidator(_checked(parse_bandwidth, _positive)),
+    PlainSerializer(lambda v: _exact(v, "B/s", _SI), return_type=str),
+]
+Size = Annotated[float, BeforeValidator(_checked(parse_size, _positive)), PlainSerializer(_dump_size, return_type=str)]
+Duration = Annotated[
+    float, BeforeValidator(_checked(parse_time, _non_negative)), PlainSerializer(_dump_time, return_type=str)
+]
+FlopRate = Annotated[
+    float,
+    BeforeValidator(_checked(parse_flops, _positive)),
+    PlainSerializer(lambda v: _exact(v, "FLOP/s", _SI), return_type=str),
+]
 Count = Annotated[float, BeforeValidator(lambda v: _positive(_parser(parse_count)(v)))]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
+def _default(text: str) -> Any:
+    """A quantity default written with its unit; validated (parsed) like user input."""
+    return Field(default=text)
 
 
 class _Section(BaseModel):
@@ -158,7 +176,7 @@ def _merge_preset(data: Any, table: Mapping[str, Any], what: str, fields: Mappin
         raise ValueError(exc.args[0]) from None
     merged = {name: getattr(spec, attr) for name, attr in fields.items()}
     merged.update({k: v for k, v in data.items() if v is not None})
-    merged["preset"] = getattr(spec, "name")
+    merged["preset"] = spec.name
     return merged
 
 
@@ -196,9 +214,7 @@ class ModelConfig(_Section):
         if isinstance(merged, dict) and isinstance(data, dict) and data.get("preset") is not None:
             # parameters/FLOPs of a transformer preset are derived below, unless given explicitly
             for key in ("parameters", "flops_per_sample"):
-                if key not in data and merged.get("kind") == "transformer":
-                    merged.pop(key, None)
-                elif merged.get(key) in (0, 0.0) and key not in data:
+                if key not in data and (merged.get("kind") == "transformer" or merged.get(key) in (0, 0.0)):
                     merged.pop(key, None)
             merged.pop("sample_size", None)
         return merged
@@ -249,7 +265,9 @@ class ModelConfig(_Section):
         if self.kind != "transformer":
             return 0.0
         untied = 0 if self.tied_embeddings else 1
-        return float(self.vocab * self.hidden * (1 + untied) + (self.seq_len * self.hidden if self.learned_positions else 0))
+        return float(
+            self.vocab * self.hidden * (1 + untied) + (self.seq_len * self.hidden if self.learned_positions else 0)
+        )
 
     @property
     def num_parameters(self) -> float:
@@ -272,7 +290,7 @@ class DeviceConfig(_Section):
     preset: str | None = None
     peak_flops: FlopRate
     memory: Size
-    memory_bandwidth: Bandwidth = "1 TB/s"
+    memory_bandwidth: Bandwidth = _default("1 TB/s")
     efficiency: Fraction = 0.5
     """Achieved fraction of peak on training compute (per device type, from the catalog)."""
 
@@ -301,7 +319,7 @@ class LinkConfig(_Section):
 
     preset: str | None = None
     bandwidth: Bandwidth
-    latency: Duration = "0 s"
+    latency: Duration = _default("0 s")
 
     @model_validator(mode="before")
     @classmethod
@@ -372,7 +390,7 @@ class CommunicationConfig(_Section):
     """Gradient synchronisation: the all-reduce algorithm, bucket size and overlap."""
 
     algorithm: Literal["ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server"] = "ring"
-    bucket: Size = "25 MiB"
+    bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True
     """Start each bucket's all-reduce as soon as its gradients are ready during backward."""
@@ -408,8 +426,8 @@ class ReliabilityConfig(_Section):
 
     node_mtbf: Duration | None = None
     """Mean time between failures of one node; None = no failures."""
-    checkpoint_write: Duration = "0 s"
-    restart: Duration = "0 s"
+    checkpoint_write: Duration = _default("0 s")
+    restart: Duration = _default("0 s")
 
 
 class SimulationConfig(_Section):
@@ -461,7 +479,8 @@ class Scenario(_Section):
         if t.pipeline_schedule == "interleaved" and t.pipeline_parallel > 1 and derived % t.pipeline_parallel:
             raise _FieldError(
                 "training.accumulation",
-                f"interleaved 1F1B needs micro-batches ({derived}) divisible by pipeline_parallel ({t.pipeline_parallel})",
+                f"interleaved 1F1B needs micro-batches ({derived}) divisible by "
+                f"pipeline_parallel ({t.pipeline_parallel})",
             )
         if self.model.kind == "transformer" and t.tensor_parallel > 1 and self.model.heads % t.tensor_parallel:
             raise _FieldError(
@@ -698,5 +717,3 @@ def dump_scenario(scenario: Scenario) -> str:
     """YAML text of a scenario, with units, that :func:`load_scenario` reads back to an equal object."""
     data = scenario.model_dump(mode="json", exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-

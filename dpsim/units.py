@@ -14,14 +14,14 @@ from typing import Final
 
 __all__ = [
     "UnitError",
+    "format_bandwidth",
+    "format_size",
+    "format_time",
     "parse_bandwidth",
     "parse_count",
     "parse_flops",
     "parse_size",
     "parse_time",
-    "format_bandwidth",
-    "format_size",
-    "format_time",
 ]
 
 
@@ -89,7 +89,9 @@ def parse_size(text: object) -> float:
     value, unit = _split(text, "a size", "25 MiB")
     scale = _prefix_and_base(unit, _BYTE_BASES)
     if scale is None:
-        raise UnitError(f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ...")
+        raise UnitError(
+            f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ..."
+        )
     return value * scale
 
 
