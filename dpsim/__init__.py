@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 from dpsim.errors import ScenarioError
+from dpsim.partition import partition  # the function shadows the submodule of the same name
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario, load_scenario
 
@@ -29,7 +30,7 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-_LAZY = {"run": "dpsim.api", "sweep": "dpsim.api", "partition": "dpsim.partition"}
+_LAZY = {"run": "dpsim.api", "sweep": "dpsim.api"}
 
 
 def __getattr__(name: str) -> Any:

@@ -66,8 +66,10 @@ def effective_global_batch(micro_batch: int, accumulation: int, dp: int) -> int:
     the number of such passes whose gradients are summed before the step, ``dp`` the
     data-parallel degree (number of model replicas).
     """
-    return _positive_int("micro_batch", micro_batch) * _positive_int("accumulation", accumulation) * _positive_int(
-        "dp", dp
+    return (
+        _positive_int("micro_batch", micro_batch)
+        * _positive_int("accumulation", accumulation)
+        * _positive_int("dp", dp)
     )
 
 
@@ -79,9 +81,7 @@ def accumulation_steps(global_batch: int, micro_batch: int, dp: int) -> int:
     g = _positive_int("global_batch", global_batch)
     per_pass = _positive_int("micro_batch", micro_batch) * _positive_int("dp", dp)
     if g % per_pass:
-        raise ValueError(
-            f"global_batch {g} is not a multiple of micro_batch × dp = {micro_batch} × {dp} = {per_pass}"
-        )
+        raise ValueError(f"global_batch {g} is not a multiple of micro_batch × dp = {micro_batch} × {dp} = {per_pass}")
     return g // per_pass
 
 

@@ -55,7 +55,8 @@ def build_optimizer(
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
     schedule: LRSchedule = make_schedule(base_lr, global_batch, reference_batch, scaling, warmup_steps)
-    cls = OPTIMIZERS[key]
+    # The concrete classes take lr=…; the base class signature (params, defaults) does not.
+    cls: Any = OPTIMIZERS[key]
     optimizer: torch.optim.Optimizer
     if zero_redundancy:
         from torch.distributed.optim import ZeroRedundancyOptimizer
