@@ -81,7 +81,9 @@ class StepResult:
     """Engine-specific details (breakdowns, host, backend, torch version, per-rank data)."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # shallow (fields are scalars; ``extra`` is copied one level): dataclasses.asdict deep-copies
+        # and would dominate the cost of an analytic sweep point
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["extra"] = dict(self.extra)
         return data
 
@@ -100,6 +102,9 @@ class StepResult:
         extra = dict(known.pop("extra", {}) or {})
         extra.update({k: v for k, v in data.items() if k not in names})
         return cls(**known, extra=extra)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(StepResult))
 
 
 def write_jsonl(path: str | Path, records: Iterable[StepResult], append: bool = False) -> None:

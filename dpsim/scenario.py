@@ -88,10 +88,12 @@ _IEC = (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10))
 
 
 def _dump_size(v: float) -> str:
-    for prefix, scale in (*_SI, *_IEC):  # "80 GB" stays "80 GB", 25 MiB stays "25 MiB"
-        if v >= scale and (v / scale).is_integer():
-            return f"{int(v / scale)} {prefix}B"
-    return _exact(v, "B", _SI)
+    # the exact form with the smallest whole number: "80 GB" stays "80 GB", 25 MiB stays "25 MiB"
+    best: tuple[int, str] | None = None
+    for prefix, scale in (*_SI, *_IEC):
+        if v >= scale and (v / scale).is_integer() and (best is None or v / scale < best[0]):
+            best = (int(v / scale), prefix)
+    return f"{best[0]} {best[1]}B" if best is not None else _exact(v, "B", _SI)
 
 
 def _dump_time(v: float) -> str:
@@ -146,7 +148,7 @@ FlopRate = Annotated[
     BeforeValidator(_checked(parse_flops, _positive)),
     PlainSerializer(lambda v: _exact(v, "FLOP/s", _SI), return_type=str),
 ]
-Count = Annotated[float, BeforeValidator(lambda v: _positive(_parser(parse_count)(v)))]
+Count = Annotated[float, BeforeValidator(_checked(parse_count, _positive))]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]

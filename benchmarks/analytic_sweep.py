@@ -1,0 +1,54 @@
+"""Points per second of the analytic engine on a 10,000-point sweep (run: python benchmarks/analytic_sweep.py).
+
+Grid: nodes (10) × inter-node bandwidth (5) × all-reduce algorithm (5) × bucket size (5) ×
+ZeRO stage (4) × overlap (2) = 10,000 scenarios of GPT-2 XL on 8-GPU A100 nodes, each
+validated from raw data and predicted by :func:`dpsim.analytic.step.predict` via
+:func:`dpsim.sweep`. Prints the median of 3 runs and the total time. No assertions: numbers
+only (tests never assert wall times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import dpsim
+
+GRID: dict[str, list[object]] = {
+    "cluster.nodes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    "cluster.inter_node.bandwidth": ["25 Gbit/s", "100 Gbit/s", "200 Gbit/s", "400 Gbit/s", "800 Gbit/s"],
+    "communication.algorithm": ["ring", "tree", "halving-doubling", "hierarchical", "direct"],
+    "communication.bucket": ["1 MiB", "5 MiB", "25 MiB", "100 MiB", "400 MiB"],
+    "training.zero_stage": [0, 1, 2, 3],
+    "communication.overlap": [True, False],
+}
+BASE = ["training.global_batch=8192", "training.micro_batch=1"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    points = 1
+    for values in GRID.values():
+        points *= len(values)
+    base = dpsim.load_scenario(None, overrides=BASE)
+    times: list[float] = []
+    start_all = time.perf_counter()
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        frame = dpsim.sweep(base, GRID)
+        times.append(time.perf_counter() - start)
+        assert len(frame) == points
+    total = time.perf_counter() - start_all
+    median = statistics.median(times)
+    print(f"points per sweep:        {points}")
+    print(f"sweep times (s):         {', '.join(f'{t:.3f}' for t in times)}")
+    print(f"median sweep time (s):   {median:.3f}")
+    print(f"points per second:       {points / median:,.0f}")
+    print(f"total time, {args.repeats} runs (s): {total:.3f}")
+
+
+if __name__ == "__main__":
+    main()

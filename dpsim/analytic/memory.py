@@ -1,0 +1,318 @@
+"""Memory per device: model states (ZeRO), activations, communication buffers; who runs out.
+
+Model states follow Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training
+Trillion Parameter Models" (SC'20), §3 and Figure 1: with mixed precision, Ψ parameters
+take 2Ψ (16-bit weights) + 2Ψ (16-bit gradients) + KΨ optimizer states (fp32 master
+weights, and fp32 moments), K = 12 for Adam. ZeRO stage 1 partitions the optimizer states
+over the N_d data-parallel ranks (4Ψ + KΨ/N_d), stage 2 also the gradients
+(2Ψ + (2+K)Ψ/N_d), stage 3 also the weights ((4+K)Ψ/N_d).
+
+Tensor (t) and pipeline (p) parallelism shard the parameters before ZeRO does: a device
+holds the parameters of its stage's layers divided by t (Megatron-LM, Shoeybi et al. 2019;
+the first stage also holds the token embedding, the last the output head).
+
+Activations follow Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
+Transformer Models" (MLSys'23), §4, Table 2: per layer and micro-batch, in bytes with 16-bit
+activations, s·b·h·(34 + 5·a·s/h) without parallelism; s·b·h·(10 + 24/t + 5·a·s/(h·t)) with
+t-way tensor parallelism; s·b·h·(34/t + 5·a·s/(h·t)) with sequence parallelism too;
+selective recomputation drops the 5·a·s/h attention term; full recomputation keeps only
+the 2·s·b·h layer input. The pipeline schedule sets how many micro-batches a stage holds
+at once (§4.2.3): 1F1B keeps p − i in flight on stage i (so the first stage holds p
+micro-batches of L/p layers, i.e. L layers' worth), GPipe all m, interleaved 1F1B with
+v chunks (p−i−1)·2 + (v−1)·p + 1 chunk-micro-batches (Megatron-LM's warm-up count; the
+first stage holds L·(1 + (p−1)/(p·v)) layers' worth, Korthikanti et al. eq. in §4.2.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dpsim.scenario import Scenario
+
+__all__ = [
+    "MemoryBreakdown",
+    "activation_bytes_per_layer",
+    "in_flight_microbatches",
+    "memory_breakdown",
+    "optimizer_bytes_per_param",
+    "stage_parameters",
+    "zero_model_states",
+]
+
+_OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
+_PRECISIONS = ("bf16", "fp16", "fp32")
+
+
+def optimizer_bytes_per_param(optimizer: str = "adam", precision: str = "bf16") -> float:
+    """K: optimizer-state bytes per parameter (the ZeRO paper's K; fp32 master copy included).
+
+    Mixed precision (bf16/fp16) keeps an fp32 master copy (4 bytes) plus fp32 moments:
+    Adam/AdamW m and v (8) → K = 12 (ZeRO §3.1), momentum SGD one buffer (4) → K = 8,
+    plain SGD none → K = 4. In fp32 the weights themselves are the master copy: Adam K = 8,
+    momentum K = 4, SGD K = 0.
+    """
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r} (known: {', '.join(_OPTIMIZERS)})")
+    if precision not in _PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (known: {', '.join(_PRECISIONS)})")
+    moments = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[optimizer]
+    master = 0.0 if precision == "fp32" else 4.0
+    return master + moments
+
+
+def _state_bytes(precision: str) -> float:
+    """Bytes per parameter of the working weights and of the gradients (16-bit or fp32)."""
+    return 4.0 if precision == "fp32" else 2.0
+
+
+def _zero_parts(params: float, n_d: int, stage: int, optimizer: str, precision: str) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer states) bytes on one rank under ZeRO ``stage``."""
+    if stage not in (0, 1, 2, 3):
+        raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
+    if n_d < 1:
+        raise ValueError(f"data-parallel ranks must be >= 1, got {n_d}")
+    width = _state_bytes(precision)
+    k = optimizer_bytes_per_param(optimizer, precision)
+    weights = width * params / (n_d if stage >= 3 else 1)
+    grads = width * params / (n_d if stage >= 2 else 1)
+    states = k * params / (n_d if stage >= 1 else 1)
+    return weights, grads, states
+
+
+def zero_model_states(params: float, n_d: int, stage: int, optimizer: str = "adam", precision: str = "bf16") -> float:
+    """Model-state bytes per rank (weights + gradients + optimizer states) under ZeRO.
+
+    Rajbhandari et al. 2020, §3/Fig. 1 for mixed-precision Adam (K = 12): stage 0 16Ψ,
+    stage 1 4Ψ + 12Ψ/N_d, stage 2 2Ψ + 14Ψ/N_d, stage 3 16Ψ/N_d. Other optimizers and fp32
+    change the per-parameter widths (:func:`optimizer_bytes_per_param`).
+    """
+    return sum(_zero_parts(params, n_d, stage, optimizer, precision))
+
+
+def stage_parameters(scenario: Scenario) -> list[float]:
+    """Parameters held by one device of each pipeline stage (after tensor-parallel sharding).
+
+    Transformers: the stage's L/p layers (non-embedding parameters spread evenly over layers),
+    plus the token/position embedding on the first stage and the output head on the last
+    (tied embeddings: Megatron keeps a copy on the last stage too; Narayanan et al. 2021 §2),
+    all divided by t (Megatron shards attention heads, MLP columns and the vocabulary).
+    Other models: Ψ/(t·p) everywhere.
+    """
+    m, t = scenario.model, scenario.training
+    tp, pp = t.tensor_parallel, t.pipeline_parallel
+    total = m.num_parameters
+    if m.kind != "transformer":
+        return [total / (tp * pp)] * pp
+    embed_in = float(m.vocab * m.hidden + (m.seq_len * m.hidden if m.learned_positions else 0))
+    head = float(m.vocab * m.hidden)
+    body = total - m.embedding_parameters
+    per_stage = body / pp
+    out: list[float] = []
+    for stage in range(pp):
+        held = per_stage
+        if stage == 0:
+            held += embed_in
+        if stage == pp - 1:
+            held += head if (pp > 1 or not m.tied_embeddings) else 0.0
+        out.append(held / tp)
+    return out
+
+
+def activation_bytes_per_layer(
+    seq_len: int,
+    micro_batch: int,
+    hidden: int,
+    heads: int,
+    *,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+    recomputation: str = "none",
+    kv_heads: int = 0,
+    ffn_hidden: int = 0,
+    gated_mlp: bool = False,
+) -> float:
+    """Bytes of activations one transformer layer stores for backward, per micro-batch.
+
+    Korthikanti et al. 2022 §4.1 (16-bit activations, 1-byte dropout masks), per layer:
+    attention 11·s·b·h + 5·a·s²·b, MLP 19·s·b·h, two LayerNorms 4·s·b·h → s·b·h·(34 + 5as/h).
+    Of the s·b·h terms 10 stay replicated under tensor parallelism (LayerNorm inputs, the
+    inputs of the first linear of attention and MLP, two dropout masks) and 24 are sharded,
+    as is the 5·a·s²·b attention term: s·b·h·(10 + 24/t + 5as/(ht)) (Table 2). Sequence
+    parallelism shards the 10 as well: s·b·h·(34/t + 5as/(ht)). Selective recomputation
+    recomputes the attention core and drops 5as/(ht). Full recomputation stores only the
+    layer input, 2·s·b·h (2·s·b·h/t with sequence parallelism, which keeps the input sharded).
+
+    Generalised so that it reduces to the paper's 34 for GPT (f = 4h, no GQA): the K and V
+    tensors scale with kv_heads/heads (grouped-query attention), the MLP's 16·s·b·h of
+    sharded intermediates is 4·f/h (two f-wide tensors of 2 bytes) or 6·f/h for a gated MLP
+    (gate, up and their product).
+    """
+    s, b, h, a = float(seq_len), float(micro_batch), float(hidden), float(heads)
+    t = float(tensor_parallel)
+    sbh = s * b * h
+    if recomputation == "full":
+        return 2.0 * sbh / (t if sequence_parallel else 1.0)
+    if recomputation not in ("none", "selective"):
+        raise ValueError(f"unknown activation recomputation {recomputation!r}")
+    kv_ratio = (kv_heads or heads) / heads
+    f = float(ffn_hidden or 4 * hidden)
+    replicated = 10.0  # LN inputs 4, QKV input 2, MLP input 2, two dropout masks 2
+    attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + 2.0  # Q, K, V, output-projection input
+    mlp_sharded = (6.0 if gated_mlp else 4.0) * f / h
+    per_sbh = (replicated / t if sequence_parallel else replicated) + (attention_sharded + mlp_sharded) / t
+    score = 0.0 if recomputation == "selective" else 5.0 * a * s / (h * t)  # softmax, its dropout mask and output
+    return sbh * (per_sbh + score)
+
+
+def in_flight_microbatches(stage: int, p: int, m: int, schedule: str = "1f1b", v: int = 1) -> float:
+    """Micro-batches whose activations pipeline stage ``stage`` (0-based) holds at its peak.
+
+    In units of the stage's full set of layers (L/p). GPipe: all m (Huang et al. 2019).
+    1F1B (PipeDream-Flush, Narayanan et al. 2021 §2.2.1): min(p − stage, m). Interleaved
+    1F1B with v chunks: Megatron-LM's warm-up count (p − stage − 1)·2 + (v − 1)·p, plus the
+    one in steady state, of chunks of L/(p·v) layers, capped at m·v chunks; on the first
+    stage this is (1 + (p−1)/(p·v))·p (Korthikanti et al. 2022 §4.2.3). With p = 1 only
+    one micro-batch is alive at a time (gradient accumulation frees each one's activations).
+    """
+    if p <= 1:
+        return 1.0
+    if schedule == "gpipe":
+        return float(m)
+    if schedule == "interleaved" and v > 1:
+        chunks = min((p - stage - 1) * 2 + (v - 1) * p + 1, m * v)
+        return chunks / v
+    if schedule in ("1f1b", "interleaved"):
+        return float(min(p - stage, m))
+    raise ValueError(f"unknown pipeline schedule {schedule!r}")
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Bytes on the most loaded device, by kind; capacity; whether it runs out, and where.
+
+    The breakdown is that of the worst device (all tensor- and data-parallel ranks of a
+    pipeline stage hold the same; stages differ). ``stage_totals`` gives every stage.
+    """
+
+    weights: float
+    gradients: float
+    optimizer_states: float
+    activations: float
+    buffers: float
+    total: float
+    capacity: float
+    oom: bool
+    worst_device: int
+    """Global rank of the first device of the worst stage (ranks ordered TP fastest, then DP, then PP)."""
+    worst_stage: int
+    stage_totals: tuple[float, ...]
+
+    @property
+    def headroom(self) -> float:
+        """Capacity minus total (negative when out of memory)."""
+        return self.capacity - self.total
+
+    @property
+    def over_by(self) -> float:
+        """Bytes beyond capacity (0 when it fits)."""
+        return max(0.0, self.total - self.capacity)
+
+    @property
+    def model_states(self) -> float:
+        return self.weights + self.gradients + self.optimizer_states
+
+    def describe(self) -> str:
+        """One line: fits / out of memory on which device, by how much."""
+        gb = 1e9
+        if self.oom:
+            return (
+                f"out of memory on device {self.worst_device} (pipeline stage {self.worst_stage}): "
+                f"needs {self.total / gb:.2f} GB of {self.capacity / gb:.2f} GB, over by {self.over_by / gb:.2f} GB"
+            )
+        return f"fits: {self.total / gb:.2f} GB of {self.capacity / gb:.2f} GB on the most loaded device"
+
+
+def _activations(scenario: Scenario, stage: int) -> float:
+    m, t = scenario.model, scenario.training
+    if m.kind != "transformer":
+        # Non-transformer activations are not modelled beyond the layer outputs of an MLP
+        # (b·hidden per layer, input and output, at the training precision).
+        width = 4.0 if t.precision == "fp32" else 2.0
+        return 2.0 * m.layers * t.micro_batch * m.hidden * width
+    p = t.pipeline_parallel
+    per_layer = activation_bytes_per_layer(
+        m.seq_len,
+        t.micro_batch,
+        m.hidden,
+        m.heads,
+        tensor_parallel=t.tensor_parallel,
+        sequence_parallel=t.sequence_parallel,
+        recomputation=t.activation_recomputation,
+        kv_heads=m.kv_heads,
+        ffn_hidden=m.ffn_hidden,
+        gated_mlp=m.gated_mlp,
+    )
+    if t.precision == "fp32":
+        per_layer *= 2.0  # the paper counts 2-byte activations; fp32 doubles them (masks aside)
+    layers_per_stage = m.layers / p
+    flights = in_flight_microbatches(stage, p, scenario.accumulation_steps, t.pipeline_schedule, t.virtual_stages)
+    acts = per_layer * layers_per_stage * flights
+    if stage == p - 1:
+        # Output layer: final LayerNorm input, projection input and fp32 logits (for the loss):
+        # 4·s·b·h/t · (1 + v/h)  (Korthikanti et al. 2022, §4.3).
+        s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
+        acts += 4.0 * s * b * h / t.tensor_parallel * (1.0 + m.vocab / h)
+    return acts
+
+
+def _buffers(scenario: Scenario, params_on_device: float) -> float:
+    """Communication buffers: DDP gradient buckets, or ZeRO-3's gathered layers.
+
+    DDP (Li et al. 2020, "PyTorch Distributed", §3.2.3) reduces bucket by bucket; we count
+    two buckets (one being all-reduced while the next fills). ZeRO-3 all-gathers the
+    parameters of the layer being computed and prefetches the next (Rajbhandari et al.
+    2020 §5.3): two layers of 16-bit weights.
+    """
+    t, m = scenario.training, scenario.model
+    if scenario.data_parallel <= 1:
+        return 0.0
+    if t.zero_stage >= 3:
+        layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
+        width = _state_bytes(t.precision)
+        return 2.0 * width * params_on_device / layers
+    return 2.0 * min(scenario.communication.bucket, params_on_device * scenario.gradient_bytes_per_param)
+
+
+def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
+    """Bytes per device by kind for ``scenario``; the worst pipeline stage decides."""
+    t = scenario.training
+    n_d = scenario.data_parallel
+    capacity = scenario.cluster.device.memory
+    best: tuple[float, float, float, float, float] | None = None
+    totals: list[float] = []
+    worst_stage = 0
+    for stage, params in enumerate(stage_parameters(scenario)):
+        weights, grads, states = _zero_parts(params, n_d, t.zero_stage, t.optimizer, t.precision)
+        acts = _activations(scenario, stage)
+        bufs = _buffers(scenario, params)
+        parts = (weights, grads, states, acts, bufs)
+        total = sum(parts)
+        totals.append(total)
+        if best is None or total > sum(best):
+            best, worst_stage = parts, stage
+    assert best is not None
+    total = sum(best)
+    worst_device = worst_stage * t.tensor_parallel * n_d
+    return MemoryBreakdown(
+        weights=best[0],
+        gradients=best[1],
+        optimizer_states=best[2],
+        activations=best[3],
+        buffers=best[4],
+        total=total,
+        capacity=capacity,
+        oom=total > capacity,
+        worst_device=worst_device,
+        worst_stage=worst_stage,
+        stage_totals=tuple(totals),
+    )

@@ -1,0 +1,287 @@
+"""Closed forms for tensor and pipeline parallelism, and where the ranks of each group sit.
+
+Rank layout (Megatron-LM's order, Narayanan et al. 2021 §3.3): tensor-parallel rank
+fastest, then data-parallel, then pipeline stage, so a TP group is ``tp`` consecutive
+ranks (inside one node when ``tp`` divides ``workers_per_node``), a DP group is ranks at
+stride ``tp``, and adjacent pipeline stages are ``tp·dp`` ranks apart.
+
+Tensor parallelism (Shoeybi et al. 2019, "Megatron-LM", §3, Fig. 4): per transformer layer
+two all-reduces of the b·s·h activations in the forward pass (after attention and after
+the MLP) and two in the backward pass, on the critical path; with sequence parallelism
+(Korthikanti et al. 2022 §4.2.2) each all-reduce becomes a reduce-scatter plus an
+all-gather, which moves the same bytes (ring: the same time). Full activation
+recomputation repeats the forward all-reduces.
+
+Pipeline parallelism: the bubble is (p−1)/(m+p−1) of the step for GPipe (Huang et al.
+2019) and 1F1B (PipeDream-Flush, Narayanan et al. 2021 §2.2.1), i.e. (p−1)/m relative to
+the ideal time; the interleaved 1F1B schedule with v model chunks per device divides it by
+v: (p−1)/(v·m) relative to ideal (Narayanan et al. 2021 §2.2.2). Stages exchange the b·s·h
+activation (and its gradient) point to point at every boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dpsim.analytic.collectives import (
+    Fabric,
+    Link,
+    all_gather_time,
+    allreduce_time,
+    reduce_scatter_time,
+    ring_allreduce_time,
+    send_time,
+)
+from dpsim.scenario import Scenario
+
+__all__ = [
+    "PipelineTiming",
+    "activation_message_bytes",
+    "data_parallel_fabric",
+    "pipeline_bubble_fraction",
+    "pipeline_bubble_over_ideal",
+    "pipeline_p2p_link",
+    "pipeline_p2p_time",
+    "pipeline_step",
+    "rank_of",
+    "recomputation_flops_per_sample",
+    "stage_boundary_crosses_nodes",
+    "tensor_parallel_allreduces_per_layer",
+    "tensor_parallel_comm_bytes",
+    "tensor_parallel_comm_time",
+    "tensor_parallel_crosses_nodes",
+    "tensor_parallel_fabric",
+]
+
+_SCHEDULES = ("gpipe", "1f1b", "interleaved")
+
+
+def rank_of(tp_rank: int, dp_rank: int, pp_rank: int, tp: int, dp: int) -> int:
+    """Global rank of a (TP, DP, PP) coordinate: TP fastest, then DP, then PP (Megatron order)."""
+    return tp_rank + tp * (dp_rank + dp * pp_rank)
+
+
+def tensor_parallel_crosses_nodes(tp: int, workers_per_node: int) -> bool:
+    """True when a TP group (``tp`` consecutive ranks) does not fit inside one node."""
+    return tp > 1 and (tp > workers_per_node or workers_per_node % tp != 0)
+
+
+def stage_boundary_crosses_nodes(tp: int, dp: int, workers_per_node: int) -> bool:
+    """True when adjacent pipeline stages (``tp·dp`` ranks apart) sit on different nodes."""
+    return tp * dp >= workers_per_node
+
+
+def _share_inter(fabric: Fabric) -> Link:
+    """Inter-node link as seen by one rank when every rank of its node uses the network at once."""
+    return Link(fabric.inter.latency_s, fabric.inter_per_rank(fabric.per_node))
+
+
+def tensor_parallel_fabric(tp: int, fabric: Fabric) -> Fabric:
+    """The fabric one TP group runs on: ``tp`` consecutive ranks, across nodes if ``tp`` > per node."""
+    per_node = min(tp, fabric.per_node)
+    nodes = math.ceil(tp / per_node)
+    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node)
+
+
+def data_parallel_fabric(tp: int, dp: int, fabric: Fabric) -> Fabric:
+    """The fabric one DP group runs on: ``dp`` ranks at stride ``tp``.
+
+    A node holds per_node/tp of them (at least one). All DP groups of a node reduce at
+    once, so each rank gets its share of the node's NICs (:meth:`Fabric.inter_per_rank`).
+    """
+    per_node = max(1, fabric.per_node // tp)
+    per_node = min(per_node, dp)
+    nodes = math.ceil(dp / per_node)
+    if nodes == 1:
+        return Fabric(1, per_node, fabric.intra, fabric.inter, fabric.nics_per_node)
+    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node)
+
+
+def activation_message_bytes(scenario: Scenario) -> float:
+    """Bytes of one b·s·h activation tensor at the training precision (the TP/PP message)."""
+    m, t = scenario.model, scenario.training
+    width = 4.0 if t.precision == "fp32" else 2.0
+    if m.kind == "transformer":
+        return float(t.micro_batch * m.seq_len * m.hidden) * width
+    return float(t.micro_batch * max(m.hidden, 1)) * width
+
+
+def tensor_parallel_allreduces_per_layer(recomputation: str = "none") -> int:
+    """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation)."""
+    return 6 if recomputation == "full" else 4
+
+
+def recomputation_flops_per_sample(scenario: Scenario) -> float:
+    """Extra forward FLOPs per sample that activation recomputation repeats in the backward pass.
+
+    Full recomputation reruns every layer's forward: 2·N + 4·L·s·h per token (N the
+    non-embedding parameters; one third of :func:`dpsim.catalog.training_flops_per_token`
+    without the logits, which Megatron does not recompute). Selective recomputation reruns
+    only the attention core (QKᵀ, softmax, attention over V): 4·L·s·h per token
+    (Korthikanti et al. 2022 §4.3, §5). Non-transformers: full = one third of the training
+    FLOPs, selective = 0. These FLOPs are not model FLOPs: MFU does not count them.
+    """
+    m, mode = scenario.model, scenario.training.activation_recomputation
+    if mode == "none":
+        return 0.0
+    if m.kind != "transformer":
+        return m.training_flops_per_sample / 3.0 if mode == "full" else 0.0
+    attention = 4.0 * m.layers * m.seq_len * m.hidden
+    if mode == "selective":
+        return attention * m.seq_len
+    dense = m.num_parameters - m.embedding_parameters
+    return (2.0 * dense + attention) * m.seq_len
+
+
+def _layers_per_stage(scenario: Scenario) -> float:
+    m, t = scenario.model, scenario.training
+    layers = m.layers if m.layers > 0 else 1
+    return layers / t.pipeline_parallel
+
+
+def tensor_parallel_comm_bytes(scenario: Scenario) -> float:
+    """Bytes all-reduced by one TP group per micro-batch on one pipeline stage (forward + backward)."""
+    if scenario.training.tensor_parallel <= 1:
+        return 0.0
+    count = tensor_parallel_allreduces_per_layer(scenario.training.activation_recomputation)
+    return _layers_per_stage(scenario) * count * activation_message_bytes(scenario)
+
+
+def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
+    """Seconds of TP communication per micro-batch on one stage (forward + backward), not overlapped.
+
+    Each all-reduce of S = b·s·h·bytes over t ranks: ring 2(t−1)α + 2(t−1)/t·S/B on the TP
+    group's fabric (NVLink when the group is inside a node). With sequence parallelism the
+    reduce-scatter + all-gather pair costs the same as the ring all-reduce.
+    """
+    t = scenario.training
+    tp = t.tensor_parallel
+    if tp <= 1:
+        return 0.0
+    group = tensor_parallel_fabric(tp, fabric)
+    size = activation_message_bytes(scenario)
+    if t.sequence_parallel:
+        one = reduce_scatter_time(size, tp, _bottleneck(group)) + all_gather_time(size, tp, _bottleneck(group))
+    elif group.nodes == 1:
+        one = ring_allreduce_time(size, tp, group.intra)
+    else:
+        one = allreduce_time("ring", size, group)
+    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation)
+    return _layers_per_stage(scenario) * count * one
+
+
+def _bottleneck(group: Fabric) -> Link:
+    if group.nodes == 1:
+        return group.intra
+    return Link(max(group.intra.latency_s, group.inter.latency_s), min(group.intra.bandwidth, group.inter.bandwidth))
+
+
+def pipeline_bubble_over_ideal(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> float:
+    """Bubble time relative to the ideal (bubble-free) time: (p−1)/m, or (p−1)/(v·m) interleaved.
+
+    Narayanan et al. 2021, §2.2.1 (1F1B, also GPipe's) and §2.2.2 (interleaved).
+    """
+    _check_pipeline(p, m, v, schedule)
+    chunks = v if schedule == "interleaved" else 1
+    return (p - 1) / (chunks * m)
+
+
+def pipeline_bubble_fraction(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> float:
+    """Fraction of the step the average stage idles: (p−1)/(m+p−1); interleaved (p−1)/(v·m+p−1).
+
+    The interleaved value is the over-ideal ratio (p−1)/(v·m) expressed as a share of the
+    step: x/(1+x).
+    """
+    x = pipeline_bubble_over_ideal(p, m, v, schedule)
+    return x / (1.0 + x)
+
+
+def _check_pipeline(p: int, m: int, v: int, schedule: str) -> None:
+    if schedule not in _SCHEDULES:
+        raise ValueError(f"unknown pipeline schedule {schedule!r} (known: {', '.join(_SCHEDULES)})")
+    if p < 1 or m < 1 or v < 1:
+        raise ValueError(f"pipeline stages, micro-batches and chunks must be >= 1, got p={p}, m={m}, v={v}")
+
+
+def pipeline_p2p_link(scenario: Scenario, fabric: Fabric) -> Link:
+    """Link between adjacent stages: NVLink if they share a node, else the rank's NIC share."""
+    t = scenario.training
+    if stage_boundary_crosses_nodes(t.tensor_parallel, scenario.data_parallel, fabric.per_node):
+        return _share_inter(fabric) if fabric.nodes > 1 else fabric.intra
+    return fabric.intra
+
+
+def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
+    """One stage-to-stage send of a micro-batch's activation: α + S/B.
+
+    With tensor parallelism each of the t ranks sends 1/t of the tensor and the receiver
+    all-gathers it over NVLink (Narayanan et al. 2021 §4.1, scatter/gather optimisation);
+    we count the 1/t send and neglect the intra-node all-gather.
+    """
+    if scenario.training.pipeline_parallel <= 1:
+        return 0.0
+    size = activation_message_bytes(scenario) / scenario.training.tensor_parallel
+    return send_time(size, pipeline_p2p_link(scenario, fabric))
+
+
+@dataclass(frozen=True)
+class PipelineTiming:
+    """Time of one pipelined step of m micro-batches, split into its parts (seconds)."""
+
+    compute_s: float
+    """m·(t_f + t_b): the work of one stage."""
+    bubble_s: float
+    """(p−1)/v·(t_f + t_b): idle time of fill and drain."""
+    p2p_s: float
+    """Exposed point-to-point time on the critical path (see :func:`pipeline_step`)."""
+
+    @property
+    def step_s(self) -> float:
+        return self.compute_s + self.bubble_s + self.p2p_s
+
+    @property
+    def bubble_fraction(self) -> float:
+        return self.bubble_s / self.step_s if self.step_s > 0 else 0.0
+
+
+def pipeline_step(
+    forward_s: float,
+    backward_s: float,
+    p: int,
+    m: int,
+    v: int = 1,
+    schedule: str = "1f1b",
+    p2p_s: float = 0.0,
+) -> PipelineTiming:
+    """Makespan of a pipelined step: (m + (p−1)/v)·(t_f + t_b) plus the exposed sends.
+
+    ``forward_s``/``backward_s`` are one micro-batch's forward/backward time on one stage
+    (all its chunks), ``p2p_s`` one activation send (assumed shorter than a chunk's
+    compute). Balanced stages, no straggler. Compute and bubble: GPipe's makespan
+    (m + p − 1)·(t_f + t_b) (Huang et al. 2019), the interleaved (p−1)/v bubble of
+    Narayanan et al. 2021 §2.2.2.
+
+    Exposed sends. GPipe and interleaved 1F1B: the first micro-batch's forward crosses
+    p·v − 1 chunk boundaries before the last chunk can start and its backward as many on
+    the way back, 2·(p·v − 1) sends; later sends overlap with compute (the warm-up leaves
+    slack). Plain 1F1B (warm-up p − i − 1, no slack): in steady state the last stage's
+    next forward waits for a round trip, so every p micro-batches add another 2·(p−1)
+    sends: 2·(p−1)·(1 + m/p) − 2 for m ≥ p, and 2·(p−1) + 2·max(0, m−2) for m ≤ p (the two
+    agree at m = p). Both are checked against an executed
+    schedule in tests/test_parallel.py (exact for m a multiple of p).
+    """
+    _check_pipeline(p, m, v, schedule)
+    chunks = v if schedule == "interleaved" else 1
+    per_mb = forward_s + backward_s
+    if p <= 1:
+        sends = 0.0
+    elif schedule == "1f1b" or (schedule == "interleaved" and v == 1):
+        sends = 2.0 * (p - 1) + 2.0 * max(0, m - 2) if m <= p else 2.0 * (p - 1) * (1.0 + m / p) - 2.0
+    else:
+        sends = 2.0 * (p * chunks - 1)
+    return PipelineTiming(
+        compute_s=m * per_mb,
+        bubble_s=(p - 1) / chunks * per_mb,
+        p2p_s=sends * p2p_s,
+    )

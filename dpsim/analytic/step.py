@@ -1,0 +1,556 @@
+"""Closed-form step time of data-parallel training: :func:`predict` (engine ``"analytic"``).
+
+The model, term by term (all per optimizer step, on the critical path of one device):
+
+**Compute.** One micro-batch of ``b`` samples costs ``F·b`` training FLOPs (``F`` =
+``model.flops_per_sample``, forward + backward), divided by the tensor- and pipeline-parallel
+degrees, at ``peak · efficiency`` FLOP/s. Forward is 1/3 and backward 2/3 of it: the backward
+pass computes gradients with respect to both activations and weights, about twice the
+forward FLOPs (Kaplan et al. 2020, "Scaling Laws for Neural Language Models", §2.1;
+Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
+Using Megatron-LM", §5.1). ``k`` accumulation steps run ``k`` micro-batches; gradients are
+synchronised only after the last one (DDP ``no_sync``). A straggler (``variability.stragglers``)
+slows its own compute; everyone waits for it at the synchronisation. ``compute_s`` is the
+critical path's (the slowest worker's) compute; ``barrier_s`` is the part of it the others
+spend waiting, so step = compute + exposed communication + bubble + optimizer.
+
+**Gradient synchronisation with bucketing and overlap** (PyTorch DDP, Li et al. 2020,
+"PyTorch Distributed: Experiences on Accelerating Data Parallel Training", §3.2). The
+gradient, ``G = Ψ/(tp·pp) · gradient_bytes_per_param`` bytes, is cut into buckets of
+``communication.bucket`` bytes in DDP order (last layers first): ``n = ⌈G/bucket⌉`` buckets,
+all full except the last (the first layers), which holds the remainder. Gradients are
+produced at a uniform rate during the backward pass of the last micro-batch (duration
+``T_b``), so bucket ``i`` is ready at ``r_i = T_b · (bytes in buckets 0..i) / G``. Buckets are
+reduced one after the other on one communication stream, each paying its own latency
+terms (so small buckets cost more): with ``c_i`` the all-reduce time of bucket ``i``,
+
+    e_0 = r_0 + c_0,    e_i = max(r_i, e_{i−1}) + c_i,
+    exposed communication = max(0, e_{n−1} − T_b).
+
+Without overlap every bucket starts after the backward pass: exposed = Σ c_i. Because the
+``n−1`` full buckets have equal ``c`` and equally spaced ready times ``r_i = (i+1)·Δ``, the
+recurrence has the closed form ``e_{n−2} = max(Δ + (n−1)·c, (n−1)·Δ + c)``, which makes a
+point cost O(1) however many buckets there are (:func:`overlap_end` is the literal
+recurrence, used by the tests). The discrete-event simulator reproduces exactly this model
+event by event.
+
+**ZeRO** (Rajbhandari et al. 2020, "ZeRO: Memory Optimizations Toward Training Trillion
+Parameter Models", §7). Stages 1 and 2 replace each bucket's all-reduce with a
+reduce-scatter (same overlap model) and add an all-gather of the updated parameters
+(``Ψ/(tp·pp)`` × parameter bytes, in buckets of the same size) after the optimizer step,
+not overlapped: together 2Ψ of traffic per rank, as for all-reduce. Stage 3 keeps the
+gradient reduce-scatter (after the last micro-batch, as above) and drops the post-step
+all-gather, but all-gathers the parameters before use in the forward *and* in the backward
+pass of every micro-batch (3Ψ per step with one micro-batch). Those gathers are prefetched
+layer by layer: with ``n`` equal pieces of gather time ``a`` and compute ``f`` per piece they
+form a two-stage flow shop whose makespan is ``a + (n−1)·max(a, f) + f`` (Johnson 1954), so
+the exposed gather time per pass is that makespan minus the pass's compute (or all of it
+without overlap). In the last micro-batch's backward the gradient reduce-scatters follow
+the gathers on the same stream. ZeRO collectives are ring reduce-scatter / all-gather
+(NCCL's algorithm for them), two-level when ``algorithm: hierarchical``.
+
+**Optimizer step.** Memory bound (Adam's element-wise update is ~1 FLOP/byte): bytes
+touched per parameter / device memory bandwidth, over the parameters this device updates
+(``Ψ/(tp·pp)``, divided by the data-parallel degree with ZeRO stage ≥ 1). Bytes per
+parameter (fused update, read + write):
+
+- Adam/AdamW, mixed precision: read fp32 master, m, v (12) + bf16 gradient (2); write
+  master, m, v (12) + bf16 weight copy (2) = **28 B**; fp32: read 4 × 4, write 3 × 4 = **28 B**.
+- SGD: mixed read master (4) + gradient (2), write master (4) + weight (2) = **12 B**; fp32 12 B.
+- momentum SGD: SGD + read/write the momentum (8) = **20 B**.
+
+**Derived.** Throughput = global batch / step time; MFU = F · global batch / step time /
+(workers · peak); scaling efficiency = (the same per-worker job on one worker, i.e. nominal
+compute of the ``k`` micro-batches plus the same optimizer work, no communication, no
+bubble, no straggler) / step time — 1 for one worker.
+
+**Calibration.** When ``scenario.calibration`` names a profile measured by the runtime
+(:func:`dpsim.calibration.profile_for`), its fitted forward/backward times per micro-batch,
+its α/β per link class and algorithm, and its optimizer time replace the catalog numbers
+wherever the profile has them; ``hardware_source`` is the profile's path.
+
+**Fabric.** :func:`fabric_of` turns the cluster into the α–β :class:`Fabric` of the closed
+forms: a fat-tree with more nodes than ``nodes_per_leaf`` divides the per-NIC bandwidth by
+its oversubscription. The data-parallel group (Megatron rank order: tensor-parallel
+innermost) is a sub-fabric; when several data-parallel groups share a node they share its
+NICs. A degraded NIC (``variability.degraded_links``) bounds every algorithm that crosses
+nodes, so the analytic engine scales the inter-node bandwidth by the worst factor.
+
+Tensor-parallel communication and the pipeline bubble come from
+:mod:`dpsim.analytic.parallel` when it exists (:func:`_model_parallel_terms`); with
+tp = pp = 1 both are zero.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dpsim.analytic.collectives import (
+    Fabric,
+    Link,
+    allreduce_time,
+    flat_link,
+    reduce_scatter_time,
+)
+from dpsim.records import StepResult
+from dpsim.scenario import Scenario
+
+__all__ = [
+    "OPTIMIZER_BYTES_PER_PARAM",
+    "bucket_sizes",
+    "dp_fabric",
+    "fabric_of",
+    "flow_shop_makespan",
+    "gather_time",
+    "optimizer_bytes_per_param",
+    "overlap_end",
+    "predict",
+    "reduce_scatter_group_time",
+    "single_worker_step_time",
+]
+
+FORWARD_FRACTION = 1.0 / 3.0
+"""Forward share of training FLOPs (backward ≈ 2× forward; Kaplan et al. 2020)."""
+
+OPTIMIZER_BYTES_PER_PARAM: dict[tuple[str, bool], float] = {
+    # (optimizer, mixed precision) -> bytes read + written per parameter in one update
+    ("adam", True): 28.0,
+    ("adam", False): 28.0,
+    ("adamw", True): 28.0,
+    ("adamw", False): 28.0,
+    ("sgd", True): 12.0,
+    ("sgd", False): 12.0,
+    ("momentum", True): 20.0,
+    ("momentum", False): 20.0,
+}
+"""Memory traffic of one fused optimizer update per parameter (see the module docstring)."""
+
+
+def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
+    """Bytes read + written per parameter by one optimizer update."""
+    return OPTIMIZER_BYTES_PER_PARAM[(optimizer, precision != "fp32")]
+
+
+def _param_bytes(precision: str) -> int:
+    return 4 if precision == "fp32" else 2
+
+
+# --- fabric -----------------------------------------------------------------------------------
+
+
+def fabric_of(scenario: Scenario) -> Fabric:
+    """The cluster as closed forms see it: nodes × per_node ranks, intra and inter links.
+
+    A fat-tree whose nodes do not fit under one leaf (``nodes > nodes_per_leaf``) divides the
+    inter-node (per-NIC) bandwidth by its oversubscription: traffic crosses the spine.
+    """
+    c = scenario.cluster
+    intra = Link(c.intra_node.latency, c.intra_node.bandwidth)
+    inter_bw = c.inter_node.bandwidth
+    topo = c.topology
+    if topo.kind == "fat-tree" and c.nodes > topo.nodes_per_leaf:
+        inter_bw /= topo.oversubscription
+    inter = Link(c.inter_node.latency, inter_bw)
+    return Fabric(c.nodes, c.workers_per_node, intra, inter, c.inter_node.nics_per_node)
+
+
+def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
+    """The fabric of one data-parallel group (ranks holding the same model shard).
+
+    Megatron rank order (tensor-parallel innermost, then data, then pipeline): a DP group
+    has ``min(dp, per_node // tp)`` ranks per node (at least 1). When ``s`` DP groups share a
+    node they run at once and split its NICs: the group sees ``min(1, nics/s)`` of the NIC
+    bandwidth and ``max(1, nics // s)`` NICs.
+    """
+    fabric = fabric or fabric_of(scenario)
+    tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
+    if tp * scenario.training.pipeline_parallel == 1:
+        return fabric
+    per_node = max(1, min(dp, fabric.per_node // tp))
+    nodes = max(1, dp // per_node)
+    sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
+    nics = fabric.nics_per_node
+    inter = Link(fabric.inter.latency_s, fabric.inter.bandwidth * min(1.0, nics / sharing))
+    return Fabric(nodes, per_node, fabric.intra, inter, max(1, nics // sharing))
+
+
+# --- collectives used by ZeRO -----------------------------------------------------------------
+
+
+def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric) -> float:
+    """Reduce-scatter of ``size`` bytes over the fabric's ranks (all-gather costs the same).
+
+    Ring over the bottleneck link; for ``hierarchical`` two levels: intra-node ring on S,
+    then an inter-node ring on S/G per local rank, sharing the NICs.
+    """
+    g, m = fabric.per_node, fabric.nodes
+    if g * m <= 1 or size <= 0:
+        return 0.0
+    if algorithm == "hierarchical" and m > 1 and g > 1:
+        inter_link = Link(fabric.inter.latency_s, fabric.inter_per_rank(g))
+        return reduce_scatter_time(size, g, fabric.intra) + reduce_scatter_time(size / g, m, inter_link)
+    return reduce_scatter_time(size, g * m, flat_link(fabric))
+
+
+gather_time = reduce_scatter_group_time
+"""All-gather of ``size`` bytes in total: the mirror image of reduce-scatter, same cost."""
+
+
+# --- the overlap model ------------------------------------------------------------------------
+
+
+def bucket_sizes(total_bytes: float, bucket_bytes: float) -> list[float]:
+    """DDP buckets in the order they become ready: full buckets, then the remainder."""
+    if total_bytes <= 0:
+        return []
+    full = int(total_bytes // bucket_bytes)
+    rest = total_bytes - full * bucket_bytes
+    sizes = [bucket_bytes] * full
+    if rest > 0:
+        sizes.append(rest)
+    return sizes
+
+
+def overlap_end(ready_s: Sequence[float], durations_s: Sequence[float], start_s: float = 0.0) -> float:
+    """End of a sequential stream: job ``i`` starts at ``max(ready_i, end of job i−1)``."""
+    end = start_s
+    for ready, duration in zip(ready_s, durations_s, strict=True):
+        end = max(ready, end) + duration
+    return end
+
+
+def _uniform_overlap_end(
+    total_bytes: float,
+    bucket_bytes: float,
+    span_s: float,
+    cost: Callable[[float], float],
+    stream_free_s: float = 0.0,
+) -> tuple[float, float, int]:
+    """O(1) version of :func:`overlap_end` for DDP buckets ready uniformly over ``span_s``.
+
+    Returns (end of the last bucket, total communication time, number of buckets).
+    ``cost(size)`` is the time of one bucket's collective. For the ``f`` full buckets with
+    cost ``c`` and ready times ``(i+1)·Δ``: ``e_{f−1} = max(s + f·c, Δ + f·c, f·Δ + c)``,
+    where ``s`` is when the stream becomes free (each term is the path through one
+    endpoint of the chain; the intermediate ones are dominated because the chain is linear).
+    """
+    if total_bytes <= 0:
+        return stream_free_s, 0.0, 0
+    full = int(total_bytes // bucket_bytes)
+    rest = total_bytes - full * bucket_bytes
+    end = stream_free_s
+    total = 0.0
+    if full:
+        c = cost(bucket_bytes)
+        delta = span_s * bucket_bytes / total_bytes
+        end = max(stream_free_s + full * c, delta + full * c, full * delta + c)
+        total += full * c
+    if rest > 0:
+        c_rest = cost(rest)
+        end = max(span_s, end) + c_rest
+        total += c_rest
+    return end, total, full + (1 if rest > 0 else 0)
+
+
+def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
+    """Two-stage flow shop of ``pieces`` equal jobs: gather (a) then compute (f) per piece.
+
+    Prefetching gathers one piece ahead: makespan = a + (n−1)·max(a, f) + f (Johnson 1954).
+    """
+    if pieces <= 0:
+        return 0.0
+    return gather_s + (pieces - 1) * max(gather_s, compute_s) + compute_s
+
+
+# --- model-parallel hooks ---------------------------------------------------------------------
+
+
+def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute_s: float) -> tuple[float, float]:
+    """(tensor-parallel communication per micro-batch, pipeline bubble per step), seconds.
+
+    Zero for tp = pp = 1. Otherwise taken from :mod:`dpsim.analytic.parallel` when present
+    (the hybrid-parallel closed forms); without it the bubble is the GPipe/1F1B
+    ``(p−1)`` stage-times of idle (bubble fraction ``(p−1)/(m+p−1)`` of the step,
+    Narayanan et al. 2021 §2.2) and tensor-parallel communication is not modelled.
+    """
+    t = scenario.training
+    if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
+        return 0.0, 0.0
+    parallel: Any = None
+    if importlib.util.find_spec("dpsim.analytic.parallel") is not None:
+        parallel = importlib.import_module("dpsim.analytic.parallel")
+    tp_comm = 0.0
+    if t.tensor_parallel > 1 and parallel is not None and hasattr(parallel, "tensor_parallel_comm_time"):
+        tp_comm = float(parallel.tensor_parallel_comm_time(scenario, fabric))
+    bubble = 0.0
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    if p > 1:
+        ideal = m * (microbatch_compute_s + tp_comm)
+        if parallel is not None and hasattr(parallel, "pipeline_bubble_fraction"):
+            frac = float(parallel.pipeline_bubble_fraction(p, m, t.virtual_stages, t.pipeline_schedule))
+        else:
+            frac = (p - 1) / (m + p - 1)
+        bubble = ideal * frac / (1.0 - frac) if frac < 1.0 else math.inf
+    return tp_comm, bubble
+
+
+def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric, fwd_s: float, bwd_s: float) -> tuple[float, float, bool]:
+    """(exposed stage-to-stage sends, all sends, whether a TP group crosses nodes) per step.
+
+    From :func:`dpsim.analytic.parallel.pipeline_step` (fill/drain and, for plain 1F1B,
+    steady-state round trips) and :func:`~dpsim.analytic.parallel.pipeline_p2p_time`; each
+    device sends every micro-batch's activation (forward) and its gradient (backward) once
+    per chunk boundary: 2·m·v sends in all.
+    """
+    from dpsim.analytic import parallel
+
+    t = scenario.training
+    crosses = parallel.tensor_parallel_crosses_nodes(t.tensor_parallel, fabric.per_node)
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    if p <= 1:
+        return 0.0, 0.0, crosses
+    send = parallel.pipeline_p2p_time(scenario, fabric)
+    v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    timing = parallel.pipeline_step(fwd_s, bwd_s, p, m, t.virtual_stages, t.pipeline_schedule, p2p_s=send)
+    return timing.p2p_s, 2.0 * m * v * send, crosses
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Memory:
+    total: float
+    capacity: float
+    oom: bool
+    parts: dict[str, float]
+
+
+def _memory(scenario: Scenario) -> _Memory:
+    """Per-device memory: :func:`dpsim.analytic.memory.memory_breakdown` when available.
+
+    Fallback (model states only, ZeRO paper §5): 16Ψ, 4Ψ + 12Ψ/N_d, 2Ψ + 14Ψ/N_d, 16Ψ/N_d
+    bytes for mixed-precision Adam, on Ψ = parameters/(tp·pp).
+    """
+    if importlib.util.find_spec("dpsim.analytic.memory") is not None:
+        memory = importlib.import_module("dpsim.analytic.memory")
+        if hasattr(memory, "memory_breakdown"):
+            mb = memory.memory_breakdown(scenario)
+            parts = {
+                name: float(getattr(mb, name))
+                for name in ("weights", "gradients", "optimizer_states", "activations", "buffers")
+                if hasattr(mb, name)
+            }
+            return _Memory(float(mb.total), float(mb.capacity), bool(mb.oom), parts)
+    t = scenario.training
+    psi = scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
+    nd = scenario.data_parallel
+    pb = _param_bytes(t.precision)
+    if t.precision == "fp32":  # optimizer states beyond the fp32 weights: Adam m, v; momentum m
+        k = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[t.optimizer]
+    else:  # mixed precision also keeps fp32 master weights (ZeRO paper's K = 12 for Adam)
+        k = {"adam": 12.0, "adamw": 12.0, "momentum": 8.0, "sgd": 4.0}[t.optimizer]
+    weights = pb * psi / (nd if t.zero_stage >= 3 else 1)
+    grads = pb * psi / (nd if t.zero_stage >= 2 else 1)
+    states = k * psi / (nd if t.zero_stage >= 1 else 1)
+    total = weights + grads + states
+    capacity = scenario.cluster.device.memory
+    return _Memory(
+        total, capacity, total > capacity, {"weights": weights, "gradients": grads, "optimizer_states": states}
+    )
+
+
+# --- the step ---------------------------------------------------------------------------------
+
+
+def _calibration(scenario: Scenario) -> Any:
+    if scenario.calibration is None:
+        return None
+    from dpsim import calibration  # written by the runtime engineer; torch-free
+
+    return calibration.profile_for(scenario)
+
+
+def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str) -> Fabric:
+    """Replace link α/β with the profile's fitted values for this algorithm, where it has them."""
+    intra = profile.link("intra", algorithm) or fabric.intra
+    inter = profile.link("inter", algorithm) or fabric.inter
+    return Fabric(fabric.nodes, fabric.per_node, intra, inter, fabric.nics_per_node)
+
+
+def single_worker_step_time(scenario: Scenario) -> float:
+    """The same per-worker job alone: nominal compute of all micro-batches + the same optimizer work."""
+    result = predict(scenario)
+    return float(result.extra["single_worker_step_s"])
+
+
+def predict(scenario: Scenario) -> StepResult:
+    """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
+    t, c, m = scenario.training, scenario.cluster, scenario.model
+    tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
+    world = scenario.world_size
+    model_parallel = tp * pp
+    device = c.device
+    algorithm = scenario.communication.algorithm
+    profile = _calibration(scenario)
+
+    # compute of one micro-batch on one device
+    if profile is not None and profile.has_compute:
+        fwd, bwd = profile.compute_time(t.micro_batch)
+        fwd, bwd = fwd / model_parallel, bwd / model_parallel
+    else:
+        mb_flops = m.training_flops_per_sample * t.micro_batch / model_parallel
+        total = mb_flops / (device.peak_flops * device.efficiency)
+        fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
+    if t.activation_recomputation != "none":
+        # recomputation reruns (part of) the forward pass inside the backward pass
+        from dpsim.analytic.parallel import recomputation_flops_per_sample
+
+        bwd += (fwd + bwd) * recomputation_flops_per_sample(scenario) / m.training_flops_per_sample
+    slowest = max(scenario.worker_slowdowns())
+    fwd_s, bwd_s = fwd * slowest, bwd * slowest
+
+    fabric = fabric_of(scenario)
+    if scenario.variability.degraded_links:
+        worst = min(d.factor for d in scenario.variability.degraded_links)
+        fabric = Fabric(
+            fabric.nodes,
+            fabric.per_node,
+            fabric.intra,
+            Link(fabric.inter.latency_s, fabric.inter.bandwidth * worst),
+            fabric.nics_per_node,
+        )
+    if profile is not None:
+        fabric = _calibrated_fabric(fabric, profile, algorithm)
+    group = dp_fabric(scenario, fabric)
+
+    tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)
+    p2p_exposed_s, p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric, fwd_s, bwd_s)
+
+    # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
+    psi = m.num_parameters / model_parallel
+    grad_bytes = psi * scenario.gradient_bytes_per_param
+    param_bytes = psi * _param_bytes(t.precision)
+    bucket = scenario.communication.bucket
+    overlap = scenario.communication.overlap
+    zero = t.zero_stage
+
+    def allreduce(size: float) -> float:
+        return allreduce_time(algorithm, size, group)
+
+    def rs(size: float) -> float:
+        return reduce_scatter_group_time(algorithm, size, group)
+
+    grad_cost = allreduce if zero == 0 else rs
+    gather_fwd_exposed = gather_bwd_exposed = 0.0
+    gather_total = 0.0
+    if zero == 3 and dp > 1:
+        pieces = max(1, math.ceil(param_bytes / bucket))
+        piece_gather = gather_time(algorithm, param_bytes / pieces, group)
+        gather_total = 2 * k * pieces * piece_gather
+        if overlap:
+            fwd_span = flow_shop_makespan(pieces, piece_gather, fwd_s / pieces)
+            bwd_span = flow_shop_makespan(pieces, piece_gather, bwd_s / pieces)
+        else:
+            fwd_span = fwd_s + pieces * piece_gather
+            bwd_span = bwd_s + pieces * piece_gather
+        gather_fwd_exposed, gather_bwd_exposed = fwd_span - fwd_s, bwd_span - bwd_s
+        # last backward: gradients are produced uniformly over the (stretched) backward span;
+        # all parameter gathers go first on the stream, the last one ending one compute piece
+        # before the span ends, then the gradient reduce-scatters in bucket order.
+        stream_free = bwd_span - bwd_s / pieces if overlap else bwd_span
+        if overlap:
+            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, bwd_span, grad_cost, stream_free)
+        else:
+            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
+            end = bwd_span + grad_comm
+        grad_exposed = max(0.0, end - bwd_span)
+    else:
+        if overlap:
+            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost)
+        else:
+            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
+            end = bwd_s + grad_comm
+        grad_exposed = max(0.0, end - bwd_s)
+    post_step_gather = 0.0
+    if zero in (1, 2) and dp > 1:
+        _, post_step_gather, _ = _uniform_overlap_end(
+            param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group)
+        )
+
+    # optimizer (memory bound), sharded by ZeRO
+    updated = psi / (dp if zero >= 1 else 1)
+    if profile is not None and profile.optimizer is not None:
+        optimizer_s = float(profile.optimizer_time(updated))
+    else:
+        optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
+
+    nominal_compute = k * (fwd + bwd)
+    compute_s = k * (fwd_s + bwd_s)
+    barrier_s = compute_s - nominal_compute
+    tp_comm_s = k * tp_comm_mb
+    gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)
+    exposed_s = grad_exposed + post_step_gather + gather_exposed + tp_comm_s + p2p_exposed_s
+    comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + p2p_total_s
+    step_s = compute_s + bubble_s + exposed_s + optimizer_s
+    single_s = nominal_compute + optimizer_s
+
+    memory = _memory(scenario)
+    samples_per_s = t.global_batch / step_s
+    mfu = m.training_flops_per_sample * t.global_batch / step_s / (world * device.peak_flops)
+    extra: dict[str, Any] = {
+        "forward_s": fwd_s,
+        "backward_s": bwd_s,
+        "gradient_bytes": grad_bytes,
+        "buckets": n_buckets,
+        "bucket_bytes": bucket,
+        "gradient_comm_s": grad_comm,
+        "gradient_exposed_s": grad_exposed,
+        "zero_param_gather_s": post_step_gather + gather_total,
+        "tensor_parallel_comm_s": tp_comm_s,
+        "pipeline_p2p_exposed_s": p2p_exposed_s,
+        "tensor_parallel_crosses_nodes": tp_crosses_nodes,
+        "single_worker_step_s": single_s,
+        "optimizer_bytes_per_param": optimizer_bytes_per_param(t.optimizer, t.precision),
+        "dp_group_nodes": group.nodes,
+        "dp_group_per_node": group.per_node,
+        "tokens_per_step": scenario.tokens_per_step,
+    }
+    extra.update({f"memory_{name}_bytes": value for name, value in memory.parts.items()})
+    return StepResult(
+        scenario=scenario.name,
+        engine="analytic",
+        world_size=world,
+        step_time_s=step_s,
+        compute_s=compute_s,
+        comm_s=comm_s,
+        exposed_comm_s=exposed_s,
+        bubble_s=bubble_s,
+        optimizer_s=optimizer_s,
+        samples_per_s=samples_per_s,
+        scaling_efficiency=single_s / step_s,
+        memory_per_device_bytes=memory.total,
+        barrier_s=barrier_s,
+        tokens_per_s=samples_per_s * m.tokens_per_sample,
+        mfu=mfu,
+        memory_capacity_bytes=memory.capacity,
+        oom=memory.oom,
+        data_parallel=dp,
+        tensor_parallel=tp,
+        pipeline_parallel=pp,
+        accumulation_steps=k,
+        global_batch=t.global_batch,
+        algorithm=algorithm,
+        zero_stage=zero,
+        fidelity="analytic",
+        scenario_hash=scenario.scenario_hash(),
+        hardware_source=str(scenario.calibration.profile)
+        if profile is not None and scenario.calibration
+        else "catalog",
+        extra=extra,
+    )

@@ -1,0 +1,373 @@
+"""Hardware profiles measured by ``dpsim calibrate``: fitted α–β links, compute and optimizer times.
+
+A profile replaces catalog numbers with measurements from the runtime (torch-free here,
+so the simulator can read it without torch). It holds:
+
+- per link class (``intra`` | ``inter``) and all-reduce algorithm, the latency α and the
+  bandwidth B fitted by least squares to measured collective times on the closed forms of
+  :mod:`dpsim.analytic.collectives` (Hockney's α–β model; Thakur, Rabenseifner & Gropp 2005).
+  Because every closed form there is *linear* in (α, 1/B) — ``t = a(N)·α + b(N, S)·(1/B)`` —
+  the fit is an ordinary linear least-squares problem (:func:`fit_link`);
+- the backend's reduction (summation) bandwidth in bytes/s, the γ term of Thakur et al.;
+- forward and backward time of one micro-batch on one worker, ``t = t0 + t1·micro_batch``;
+- optimizer time, ``t = o0 + o1·parameters``.
+
+The YAML file carries units (``"118 MB/s"``, ``"85 us"``) and reloads to an equal object.
+Engines call :func:`profile_for` when ``scenario.calibration`` is set and put the profile
+path into ``StepResult.hardware_source``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from dpsim.analytic import collectives as cf
+from dpsim.analytic.collectives import Link
+from dpsim.errors import ScenarioError
+from dpsim.units import UnitError, parse_bandwidth, parse_time
+
+if TYPE_CHECKING:
+    from dpsim.scenario import Scenario
+
+__all__ = [
+    "FIT_ALGORITHMS",
+    "LINK_CLASSES",
+    "CollectiveSample",
+    "HardwareProfile",
+    "LinearTime",
+    "LinkFit",
+    "bus_bandwidth",
+    "closed_form_coefficients",
+    "fit_linear_time",
+    "fit_link",
+    "load_profile",
+    "profile_for",
+    "save_profile",
+]
+
+LINK_CLASSES = ("intra", "inter")
+"""Link classes a profile can calibrate: inside a node, and between nodes."""
+
+FIT_ALGORITHMS = ("ring", "tree", "halving-doubling", "direct", "parameter-server")
+"""Flat all-reduce algorithms whose closed form :func:`fit_link` can invert (hierarchical combines two links)."""
+
+
+@dataclass(frozen=True)
+class CollectiveSample:
+    """One measured collective: ``ranks`` ranks all-reducing ``size_bytes`` took ``time_s`` (median)."""
+
+    algorithm: str
+    ranks: int
+    size_bytes: float
+    time_s: float
+    link_class: str = "inter"
+
+
+@dataclass(frozen=True)
+class LinkFit:
+    """A fitted α–β link and how well the closed form explains the samples."""
+
+    link: Link
+    samples: int
+    max_relative_error: float
+    """Largest |predicted − measured| / measured over the samples used in the fit."""
+
+
+@dataclass(frozen=True)
+class LinearTime:
+    """A time that grows linearly in one quantity: ``fixed_s + per_unit_s · x``."""
+
+    fixed_s: float
+    per_unit_s: float
+
+    def __call__(self, x: float) -> float:
+        return self.fixed_s + self.per_unit_s * x
+
+
+def closed_form_coefficients(algorithm: str, ranks: int, size_bytes: float) -> tuple[float, float]:
+    """(a, b) with ``time = a·α + b·(1/B)`` for a flat all-reduce, read off the closed forms.
+
+    Evaluating the closed form at (α=1, B=∞) gives ``a``; at (α=0, B=1) gives ``b``. This
+    keeps the fit and the predicting engines on the very same formula.
+    """
+    if algorithm not in FIT_ALGORITHMS:
+        raise ValueError(f"cannot fit algorithm {algorithm!r}; expected one of {', '.join(FIT_ALGORITHMS)}")
+    fabric_lat = cf.Fabric(nodes=ranks, per_node=1, intra=Link(1.0, math.inf), inter=Link(1.0, math.inf))
+    fabric_bw = cf.Fabric(nodes=ranks, per_node=1, intra=Link(0.0, 1.0), inter=Link(0.0, 1.0))
+    return cf.allreduce_time(algorithm, size_bytes, fabric_lat), cf.allreduce_time(algorithm, size_bytes, fabric_bw)
+
+
+def fit_link(samples: Sequence[CollectiveSample], *, relative: bool = True) -> LinkFit:
+    """Least-squares α and B of one (link class, algorithm) from measured all-reduce times.
+
+    Solves ``min Σ w_i² (a_i α + b_i β − t_i)²`` for α ≥ 0, β = 1/B > 0, with
+    ``w_i = 1/t_i`` when ``relative`` (every size counts alike, not only the largest).
+    Needs at least two samples that differ in size or rank count.
+    """
+    if len(samples) < 2:
+        raise ValueError(f"need at least 2 samples to fit α and β, got {len(samples)}")
+    algorithms = {s.algorithm for s in samples}
+    if len(algorithms) != 1:
+        raise ValueError(f"samples mix algorithms {sorted(algorithms)}; fit one algorithm at a time")
+    rows = np.array([closed_form_coefficients(s.algorithm, s.ranks, s.size_bytes) for s in samples], dtype=float)
+    times = np.array([s.time_s for s in samples], dtype=float)
+    if np.any(times <= 0):
+        raise ValueError("measured times must be positive")
+    weights = 1.0 / times if relative else np.ones_like(times)
+    solution, *_ = np.linalg.lstsq(rows * weights[:, None], times * weights, rcond=None)
+    alpha, beta = float(solution[0]), float(solution[1])
+    if alpha < 0:  # latency below resolution: refit bandwidth alone with α = 0
+        alpha = 0.0
+        b = rows[:, 1] * weights
+        beta = float(np.dot(b, times * weights) / np.dot(b, b))
+    if beta <= 0:
+        raise ValueError("fitted bandwidth is not positive: the samples do not grow with message size")
+    predicted = rows @ np.array([alpha, beta])
+    worst = float(np.max(np.abs(predicted - times) / times))
+    return LinkFit(Link(alpha, 1.0 / beta), len(samples), worst)
+
+
+def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime:
+    """Least-squares ``t = t0 + t1·x`` (t0 clamped at ≥ 0); one point gives a line through 0."""
+    x = np.asarray(xs, dtype=float)
+    t = np.asarray(times_s, dtype=float)
+    if x.size == 0 or x.size != t.size:
+        raise ValueError("need as many times as x values, and at least one")
+    if x.size == 1 or np.ptp(x) == 0:
+        return LinearTime(0.0, float(np.mean(t / x)))
+    slope, intercept = np.polyfit(x, t, 1)
+    if intercept < 0:
+        return LinearTime(0.0, float(np.dot(x, t) / np.dot(x, x)))
+    return LinearTime(float(intercept), float(slope))
+
+
+def bus_bandwidth(size_bytes: float, time_s: float, ranks: int) -> float:
+    """nccl-tests all-reduce bus bandwidth: ``busbw = (S/t) · 2(N−1)/N`` (bytes/s)."""
+    return size_bytes / time_s * 2 * (ranks - 1) / ranks
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """Measured hardware: what engines use instead of catalog numbers when a scenario names it."""
+
+    name: str = "profile"
+    backend: str = ""
+    host: str = ""
+    links: Mapping[str, Mapping[str, Link]] = field(default_factory=dict)
+    """link class → algorithm → fitted Link."""
+    reduction_bandwidth: float | None = None
+    """Bytes/s of the backend's element-wise summation (γ⁻¹ in Thakur et al.), or None."""
+    forward: LinearTime | None = None
+    """Forward time of one micro-batch on one worker, linear in micro-batch size."""
+    backward: LinearTime | None = None
+    optimizer: LinearTime | None = None
+    """Optimizer step time, linear in the number of parameters (on one worker)."""
+    calibrated_on: tuple[str, ...] = ()
+    """Configurations the profile was measured on (labels, for validation reports)."""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form provenance: torch version, model shape, testbed, link rate."""
+    source: str = ""
+    """Path the profile was loaded from ('' when built in memory)."""
+
+    def compute_time(self, micro_batch: int) -> tuple[float, float]:
+        """(forward_s, backward_s) of one micro-batch of ``micro_batch`` samples on one worker."""
+        if self.forward is None or self.backward is None:
+            raise ValueError(f"profile {self.name!r} has no compute calibration")
+        return self.forward(micro_batch), self.backward(micro_batch)
+
+    @property
+    def has_compute(self) -> bool:
+        return self.forward is not None and self.backward is not None
+
+    def link(self, link_class: str, algorithm: str) -> Link | None:
+        """The fitted link of ``link_class`` for ``algorithm``; None if not calibrated.
+
+        Hierarchical all-reduce runs rings inside and between nodes, so it falls back to
+        the ring fit of that class.
+        """
+        if link_class not in LINK_CLASSES:
+            raise ValueError(f"link class must be one of {LINK_CLASSES}, got {link_class!r}")
+        table = self.links.get(link_class, {})
+        if algorithm in table:
+            return table[algorithm]
+        if algorithm == "hierarchical":
+            return table.get("ring")
+        return None
+
+    def optimizer_time(self, parameters: float) -> float:
+        """Optimizer step time for ``parameters`` parameters (0 when not calibrated)."""
+        return self.optimizer(parameters) if self.optimizer is not None else 0.0
+
+
+# --- YAML with units ------------------------------------------------------------------------------
+
+
+def _exact(value: float, unit: str, scales: Sequence[tuple[str, float]]) -> str:
+    """Readable text ``"<n> <prefix><unit>"`` that parses back to exactly ``value``."""
+    texts = []
+    for prefix, scale in scales:  # largest prefix first; min() keeps the first of equal lengths
+        scaled = value / scale
+        if abs(scaled) >= 1 and scaled * scale == value:
+            texts.append(f"{scaled!r} {prefix}{unit}")
+    return min([*texts, f"{value!r} {unit}"], key=len)
+
+
+def _time_text(seconds: float) -> str:
+    return _exact(seconds, "s", (("", 1.0), ("m", 1e-3), ("u", 1e-6), ("n", 1e-9)))
+
+
+def _rate_text(bytes_per_s: float) -> str:
+    return _exact(bytes_per_s, "B/s", (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0)))
+
+
+def _linear_to_yaml(lt: LinearTime | None, per: str) -> dict[str, str] | None:
+    if lt is None:
+        return None
+    return {"fixed": _time_text(lt.fixed_s), per: _time_text(lt.per_unit_s)}
+
+
+def _linear_from_yaml(data: Any, per: str, where: str, source: str) -> LinearTime | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or set(data) != {"fixed", per}:
+        raise ScenarioError(where, f"expected {{fixed: <time>, {per}: <time>}}, got {data!r}", source)
+    try:
+        return LinearTime(parse_time(data["fixed"]), parse_time(data[per]))
+    except UnitError as exc:
+        raise ScenarioError(where, str(exc), source) from None
+
+
+def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
+    """Plain data with units in text, as written to YAML."""
+    links = {
+        cls: {
+            alg: {"latency": _time_text(link.latency_s), "bandwidth": _rate_text(link.bandwidth)}
+            for alg, link in algs.items()
+        }
+        for cls, algs in profile.links.items()
+    }
+    data: dict[str, Any] = {"name": profile.name, "backend": profile.backend, "host": profile.host, "links": links}
+    if profile.reduction_bandwidth is not None:
+        data["reduction_bandwidth"] = _rate_text(profile.reduction_bandwidth)
+    compute = {
+        k: v
+        for k, v in (
+            ("forward", _linear_to_yaml(profile.forward, "per_sample")),
+            ("backward", _linear_to_yaml(profile.backward, "per_sample")),
+        )
+        if v is not None
+    }
+    if compute:
+        data["compute"] = compute
+    if profile.optimizer is not None:
+        data["optimizer"] = _linear_to_yaml(profile.optimizer, "per_parameter")
+    data["calibrated_on"] = list(profile.calibrated_on)
+    data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
+    return data
+
+
+def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
+    """Validate profile data read from YAML (errors name the field, like scenarios)."""
+    if not isinstance(data, dict):
+        raise ScenarioError("", f"a hardware profile must be a mapping, got {type(data).__name__}", source)
+    known = {"name", "backend", "host", "links", "reduction_bandwidth", "compute", "optimizer", "calibrated_on", "meta"}
+    for key in data:
+        if key not in known:
+            raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
+    links: dict[str, dict[str, Link]] = {}
+    for cls, algs in (data.get("links") or {}).items():
+        if cls not in LINK_CLASSES:
+            raise ScenarioError(f"links.{cls}", f"link class must be one of {', '.join(LINK_CLASSES)}", source)
+        if not isinstance(algs, dict):
+            raise ScenarioError(f"links.{cls}", f"expected algorithm: {{latency, bandwidth}}, got {algs!r}", source)
+        links[cls] = {}
+        for alg, spec in algs.items():
+            where = f"links.{cls}.{alg}"
+            if not isinstance(spec, dict) or set(spec) != {"latency", "bandwidth"}:
+                raise ScenarioError(where, f"expected {{latency: <time>, bandwidth: <rate>}}, got {spec!r}", source)
+            try:
+                links[cls][str(alg)] = Link(parse_time(spec["latency"]), parse_bandwidth(spec["bandwidth"]))
+            except UnitError as exc:
+                raise ScenarioError(where, str(exc), source) from None
+    reduction = data.get("reduction_bandwidth")
+    try:
+        reduction_bw = parse_bandwidth(reduction) if reduction is not None else None
+    except UnitError as exc:
+        raise ScenarioError("reduction_bandwidth", str(exc), source) from None
+    compute = data.get("compute") or {}
+    if not isinstance(compute, dict):
+        raise ScenarioError("compute", f"expected forward/backward, got {compute!r}", source)
+    return HardwareProfile(
+        name=str(data.get("name", "profile")),
+        backend=str(data.get("backend", "")),
+        host=str(data.get("host", "")),
+        links=links,
+        reduction_bandwidth=reduction_bw,
+        forward=_linear_from_yaml(compute.get("forward"), "per_sample", "compute.forward", source),
+        backward=_linear_from_yaml(compute.get("backward"), "per_sample", "compute.backward", source),
+        optimizer=_linear_from_yaml(data.get("optimizer"), "per_parameter", "optimizer", source),
+        calibrated_on=tuple(str(c) for c in data.get("calibrated_on") or ()),
+        meta=dict(data.get("meta") or {}),
+        source=source,
+    )
+
+
+def save_profile(profile: HardwareProfile, path: str | Path) -> None:
+    """Write ``profile`` as YAML with units (written to a temporary file, then renamed)."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    text = yaml.safe_dump(profile_to_dict(profile), sort_keys=False, allow_unicode=True)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_profile(path: str | Path) -> HardwareProfile:
+    """Read a profile written by :func:`save_profile`; errors are :class:`ScenarioError`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError("calibration.profile", f"cannot read profile: {exc.strerror or exc}", source) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError("", f"malformed YAML: {exc}", source) from None
+    return profile_from_dict(data, source)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached_profile(path: str, mtime_ns: int) -> HardwareProfile:
+    del mtime_ns  # part of the cache key only: a rewritten file is read again
+    return load_profile(path)
+
+
+def profile_for(scenario: Scenario) -> HardwareProfile | None:
+    """The profile ``scenario.calibration.profile`` names (cached by path and mtime), or None."""
+    if scenario.calibration is None:
+        return None
+    path = scenario.calibration.profile
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError as exc:
+        raise ScenarioError("calibration.profile", f"cannot read profile: {exc.strerror or exc}", path) from None
+    return _cached_profile(path, mtime)
+
+
+def samples_by_link(samples: Iterable[CollectiveSample]) -> dict[tuple[str, str], list[CollectiveSample]]:
+    """Group samples by (link class, algorithm) for fitting."""
+    groups: dict[tuple[str, str], list[CollectiveSample]] = {}
+    for s in samples:
+        groups.setdefault((s.link_class, s.algorithm), []).append(s)
+    return groups

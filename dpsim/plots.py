@@ -1,0 +1,111 @@
+"""Plots of sweeps: throughput and scaling efficiency, and the stacked breakdown of the step.
+
+matplotlib ``Figure`` objects without pyplot (works headless, no global state); the axes
+functions also draw into a caller's axes (notebooks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["BREAKDOWN", "breakdown_axes", "scaling_axes", "scaling_plot"]
+
+BREAKDOWN = (
+    ("compute_s", "compute"),
+    ("barrier_s", "straggler wait"),
+    ("exposed_comm_s", "exposed communication"),
+    ("bubble_s", "pipeline bubble"),
+    ("optimizer_s", "optimizer"),
+)
+"""Parts of a step. ``compute_s`` is the critical path's (slowest worker's) compute and
+includes ``barrier_s``, so the plot shows ``compute_s − barrier_s`` as compute; the parts then
+sum to ``step_time_s`` for the analytic engine."""
+
+
+def _x_column(frame: pd.DataFrame, varied: Sequence[str]) -> str:
+    """Plot against world size when it varies, else against the first varied field."""
+    if "world_size" in frame.columns and frame["world_size"].nunique() > 1:
+        return "world_size"
+    return varied[0] if varied else "world_size"
+
+
+def _series(frame: pd.DataFrame, varied: Sequence[str], x: str) -> list[tuple[str, pd.DataFrame]]:
+    """One line per combination of the varied fields that are not on the x axis."""
+    others = [v for v in varied if v in frame.columns and v != x and frame[v].astype(str).nunique() > 1]
+    if x == "world_size":
+        others = [v for v in others if not v.startswith("cluster.")]
+    if not others:
+        return [("", frame)]
+    keys = frame[others].astype(str).agg(", ".join, axis=1)
+    label_of = {key: ", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False)) for key in keys}
+    return [(label_of[key], frame[keys == key]) for key in dict.fromkeys(keys)]
+
+
+def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any, ax_efficiency: Any) -> None:
+    """Throughput (samples/s) and scaling efficiency against world size (or the varied field)."""
+    x = _x_column(frame, varied)
+    numeric = frame[x].dtype.kind in "iuf"
+    for label, part in _series(frame, varied, x):
+        xs = part[x] if numeric else part[x].astype(str)
+        ax_throughput.plot(xs, part["samples_per_s"], marker="o", label=label or None)
+        ax_efficiency.plot(xs, 100 * part["scaling_efficiency"], marker="o", label=label or None)
+    if x == "world_size":
+        ideal = frame.sort_values("world_size").iloc[0]
+        xs_sorted = sorted(frame["world_size"].unique())
+        per_worker = ideal["samples_per_s"] / ideal["world_size"]
+        ax_throughput.plot(xs_sorted, [per_worker * w for w in xs_sorted], "k:", label="linear (from smallest)")
+        ax_throughput.set_xscale("log", base=2)
+        ax_efficiency.set_xscale("log", base=2)
+    ax_throughput.set_xlabel(x)
+    ax_efficiency.set_xlabel(x)
+    ax_throughput.set_ylabel("samples / s")
+    ax_efficiency.set_ylabel("scaling efficiency (%)")
+    ax_efficiency.set_ylim(0, 105)
+    for ax in (ax_throughput, ax_efficiency):
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+
+
+def breakdown_axes(frame: pd.DataFrame, varied: Sequence[str], ax: Any) -> None:
+    """Stacked bars: the step split into compute, exposed communication, bubble, wait, optimizer."""
+    labels = [", ".join(f"{row[v]}" for v in varied if v in frame.columns) for _, row in frame.iterrows()]
+    bottom = [0.0] * len(frame)
+    positions = list(range(len(frame)))
+    for column, name in BREAKDOWN:
+        if column not in frame.columns:
+            continue
+        values = [1e3 * float(v) for v in frame[column]]
+        if column == "compute_s" and "barrier_s" in frame.columns:
+            values = [v - 1e3 * float(b) for v, b in zip(values, frame["barrier_s"], strict=True)]
+        if not any(values):
+            continue
+        ax.bar(positions, values, bottom=bottom, label=name)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax.set_xticks(positions)
+    ax.set_xticklabels(
+        labels, rotation=60 if len(frame) > 6 else 0, ha="right" if len(frame) > 6 else "center", fontsize="small"
+    )
+    ax.set_xlabel(", ".join(varied))
+    ax.set_ylabel("step time (ms)")
+    ax.legend(fontsize="small")
+    ax.grid(True, axis="y", alpha=0.3)
+
+
+def scaling_plot(frame: pd.DataFrame, varied: Sequence[str], path: str | Path) -> None:
+    """Save a three-panel figure (throughput, efficiency, step breakdown) to ``path`` (.png/.svg/.pdf)."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
+
+    fig = Figure(figsize=(16, 4.8), layout="constrained")
+    axes = fig.subplots(1, 3)
+    scaling_axes(frame, varied, axes[0], axes[1])
+    breakdown_axes(frame, varied, axes[2])
+    title = str(frame["scenario"].iloc[0]) if "scenario" in frame.columns and len(frame) else ""
+    fig.suptitle(f"{title} ({frame['engine'].iloc[0]} engine)" if "engine" in frame.columns and len(frame) else title)
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    fig.savefig(path, dpi=120, format=suffix)

@@ -1,0 +1,242 @@
+"""Text output of results, sweeps, scenarios and the catalog: rich tables, JSON, CSV.
+
+Every function returns a string (the CLI prints it), so output is easy to test and never
+half-written. Numbers are shown with units in tables and as SI floats in JSON/CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from dpsim import catalog
+from dpsim.records import CORE_FIELDS, StepResult
+from dpsim.units import format_bandwidth, format_size, format_time
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dpsim.scenario import Scenario
+
+__all__ = ["format_catalog", "format_frame", "format_result", "render", "scenario_summary", "to_json"]
+
+_TIME_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s", "optimizer_s", "barrier_s")
+_SWEEP_COLUMNS = (
+    "world_size",
+    "step_time_s",
+    "exposed_comm_s",
+    "samples_per_s",
+    "scaling_efficiency",
+    "mfu",
+    "memory_per_device_bytes",
+    "oom",
+)
+
+
+def render(table: Table) -> str:
+    """A rich table as plain text (no colour codes; wide enough not to wrap)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=200, color_system=None, force_terminal=False, soft_wrap=True).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: NaN/inf become null (JSON has no spelling for them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _clean(value.item())
+    return value
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(_clean(data), sort_keys=False)
+
+
+def _human(name: str, value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if name.endswith("_s") and not name.endswith("per_s") and isinstance(value, (int, float)):
+        return format_time(float(value))
+    if name.endswith("_bytes") and isinstance(value, (int, float)):
+        return format_size(float(value))
+    if name in ("scaling_efficiency", "mfu") and isinstance(value, (int, float)):
+        return f"{100 * value:.1f} %"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return str(value)
+
+
+def format_result(result: StepResult, fmt: str) -> str:
+    """One step result as a table, one JSON object, or a CSV header + row."""
+    if fmt == "json":
+        return to_json(result.to_dict())
+    if fmt == "csv":
+        flat = result.flat()
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(flat)
+        return buffer.getvalue()
+    table = Table(title=f"{result.scenario} ({result.engine})", box=box.SIMPLE_HEAD, show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("share of step", justify="right")
+    flat = result.flat()
+    shown = [*CORE_FIELDS[2:], "barrier_s", "tokens_per_s", "mfu", "memory_capacity_bytes", "oom"]
+    shown += ["data_parallel", "tensor_parallel", "pipeline_parallel", "accumulation_steps", "algorithm"]
+    shown += ["zero_stage", "hardware_source"]
+    for name in shown:
+        share = ""
+        if name in _TIME_FIELDS and name not in ("step_time_s", "comm_s") and result.step_time_s > 0:
+            share = f"{100 * flat[name] / result.step_time_s:.1f} %"
+        table.add_row(name, _human(name, flat[name]), share)
+    return render(table)
+
+
+def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> str:
+    """A sweep: table (varied columns + key results), JSON array of row objects, or CSV."""
+    if fmt == "json":
+        return to_json(frame.to_dict(orient="records"))
+    if fmt == "csv":
+        return str(frame.to_csv(index=False))
+    table = Table(box=box.SIMPLE_HEAD)
+    names = [c for c in columns if c in frame.columns] + [c for c in _SWEEP_COLUMNS if c in frame.columns]
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in frame.to_dict(orient="records"):
+        table.add_row(*(str(row[n]) if n in columns else _human(n, row[n]) for n in names))
+    return render(table)
+
+
+def scenario_summary(scenario: Scenario, source: str = "") -> str:
+    """What ``dpsim check`` prints: the scenario with its derived values."""
+    m, c, t, comm = scenario.model, scenario.cluster, scenario.training, scenario.communication
+    grad_bytes = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * scenario.gradient_bytes_per_param
+    buckets = math.ceil(grad_bytes / comm.bucket)
+    bucket_text = str(scenario.communication.model_dump(mode="json")["bucket"])  # as written: "25 MiB"
+    rows: list[tuple[str, str]] = [
+        ("file", source or "-"),
+        ("name", scenario.name),
+        ("model", f"{m.preset or m.kind}: {m.num_parameters:,.0f} parameters"),
+        ("training FLOPs / sample", f"{m.training_flops_per_sample:.4g}"),
+        ("tokens / sample", str(m.tokens_per_sample)),
+        (
+            "device",
+            f"{c.device.preset or 'custom'}: {c.device.peak_flops / 1e12:.4g} TFLOP/s peak, "
+            f"{format_size(c.device.memory)}, efficiency {c.device.efficiency:g}",
+        ),
+        ("cluster", f"{c.nodes} nodes x {c.workers_per_node} workers = {scenario.world_size}"),
+        ("intra-node link", f"{format_bandwidth(c.intra_node.bandwidth)}, {format_time(c.intra_node.latency)}"),
+        (
+            "inter-node link",
+            f"{format_bandwidth(c.inter_node.bandwidth)} x {c.inter_node.nics_per_node} NICs, "
+            f"{format_time(c.inter_node.latency)}",
+        ),
+        (
+            "topology",
+            c.topology.kind
+            + (f" (oversubscription {c.topology.oversubscription:g})" if c.topology.kind == "fat-tree" else ""),
+        ),
+        ("parallelism", f"DP {scenario.data_parallel} x TP {t.tensor_parallel} x PP {t.pipeline_parallel}"),
+        (
+            "batch",
+            f"global {t.global_batch} = DP {scenario.data_parallel} x micro {t.micro_batch} "
+            f"x accumulation {scenario.accumulation_steps}",
+        ),
+        ("tokens / step", f"{scenario.tokens_per_step:,}"),
+        ("optimizer", f"{t.optimizer}, {t.precision}, ZeRO stage {t.zero_stage}"),
+        ("gradient / device", f"{format_size(grad_bytes)} in {buckets} buckets of {bucket_text}"),
+        ("all-reduce", f"{comm.algorithm}, overlap {'on' if comm.overlap else 'off'}"),
+        ("calibration", scenario.calibration.profile if scenario.calibration else "catalog numbers"),
+        ("scenario hash", scenario.scenario_hash()),
+    ]
+    table = Table(title=f"{scenario.name}: valid", box=box.SIMPLE_HEAD, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    for name, value in rows:
+        table.add_row(name, value)
+    return render(table)
+
+
+def _catalog_rows(kind: str) -> list[dict[str, Any]]:
+    if kind == "devices":
+        return [
+            {
+                "name": d.name,
+                "peak_flops": d.peak_flops,
+                "memory_bytes": d.memory_bytes,
+                "memory_bandwidth": d.memory_bandwidth,
+                "efficiency": d.efficiency,
+                "source": d.source,
+            }
+            for d in catalog.DEVICES.values()
+        ]
+    if kind == "links":
+        return [
+            {"name": k.name, "bandwidth": k.bandwidth, "latency_s": k.latency_s, "source": k.source}
+            for k in catalog.LINKS.values()
+        ]
+    return [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "parameters": catalog.model_parameters(spec),
+            "flops_per_sample": catalog.model_flops_per_sample(spec),
+            "layers": spec.layers,
+            "hidden": spec.hidden,
+            "seq_len": spec.seq_len,
+            "source": spec.source,
+        }
+        for spec in catalog.MODELS.values()
+    ]
+
+
+def _catalog_cell(name: str, value: Any) -> str:
+    if name == "peak_flops":
+        return f"{value / 1e12:.4g} TFLOP/s"
+    if name in ("memory_bandwidth", "bandwidth"):
+        return format_bandwidth(value)
+    if name == "parameters":
+        return f"{value / 1e9:.4g} B" if value >= 1e9 else f"{value / 1e6:.4g} M"
+    if name == "flops_per_sample":
+        return f"{value:.3g}"
+    return _human(name, value)
+
+
+def format_catalog(kinds: Sequence[str], fmt: str) -> str:
+    """The catalog (devices, links, models) as tables, one JSON object, or CSV (one kind per block)."""
+    data = {kind: _catalog_rows(kind) for kind in kinds}
+    if fmt == "json":
+        return to_json(data if len(kinds) > 1 else data[kinds[0]])
+    blocks: list[str] = []
+    for kind, rows in data.items():
+        if fmt == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            blocks.append(buffer.getvalue().rstrip("\n"))
+            continue
+        table = Table(title=kind, box=box.SIMPLE_HEAD)
+        columns = [c for c in rows[0] if c != "source"] + ["source"]
+        for column in columns:
+            table.add_column(column, overflow="fold", max_width=60 if column == "source" else None)
+        for row in rows:
+            table.add_row(*(_catalog_cell(c, row[c]) for c in columns))
+        blocks.append(render(table))
+    return "\n\n".join(blocks)

@@ -1,0 +1,380 @@
+"""The analytic engine against hand-computed closed forms (Thakur et al. 2005; ZeRO; DDP overlap).
+
+Every expected value below is written out from the formula by hand, not computed by the
+code under test. Tolerances are floating-point rounding only (rel 1e-12).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dpsim.analytic import collectives as cf
+from dpsim.analytic.step import (
+    _uniform_overlap_end,
+    bucket_sizes,
+    fabric_of,
+    flow_shop_makespan,
+    overlap_end,
+    predict,
+)
+from dpsim.scenario import Scenario, scenario_from_dict
+
+EXACT = 1e-12
+GiB = 2.0**30
+
+
+def exact(value: float) -> Any:
+    return pytest.approx(value, rel=EXACT, abs=1e-15)
+
+
+def toy(**changes: Any) -> Scenario:
+    """2 ranks on one node, 100 MB/s and 0 latency between them; 3 s of compute per sample.
+
+    Device: 1 TFLOP/s at efficiency 1, so a micro-batch of one 3e12-FLOP sample takes 1 s
+    forward + 2 s backward. Model: 62.5 M parameters in fp32 = 250 MB of gradient, cut into
+    buckets of 100 MB → 100, 100, 50 MB.
+    """
+    data: dict[str, Any] = {
+        "name": "toy",
+        "model": {"kind": "mlp", "parameters": "62.5M", "flops_per_sample": 3e12},
+        "cluster": {
+            "nodes": 1,
+            "workers_per_node": 2,
+            "device": {
+                "peak_flops": "1 TFLOP/s",
+                "memory": "80 GB",
+                "memory_bandwidth": "1.75 TB/s",
+                "efficiency": 1.0,
+            },
+            "intra_node": {"bandwidth": "100 MB/s", "latency": "0 s"},
+            "inter_node": {"bandwidth": "100 MB/s", "latency": "0 s"},
+        },
+        "training": {"global_batch": 2, "micro_batch": 1, "precision": "fp32", "optimizer": "adam"},
+        "communication": {"algorithm": "ring", "bucket": "100 MB", "overlap": True},
+    }
+    for path, value in changes.items():
+        node = data
+        parts = path.split("__")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return scenario_from_dict(data)
+
+
+OPTIMIZER_S = 28 * 62.5e6 / 1.75e12  # Adam fp32: 28 B per parameter / memory bandwidth = 1 ms
+
+
+# --- collectives: each algorithm's formula ---------------------------------------------------
+
+
+def test_ring_allreduce_1gib_64_ranks_100gbit_10us() -> None:
+    link = cf.Link(10e-6, 100e9 / 8)
+    expected = 2 * 63 * 10e-6 + 2 * 63 / 64 * 2**30 / 12.5e9
+    assert cf.ring_allreduce_time(GiB, 64, link) == exact(expected)
+    fabric = cf.Fabric(64, 1, cf.Link(1e-6, 300e9), link)
+    assert cf.allreduce_time("ring", GiB, fabric) == exact(expected)
+
+
+def test_ring_allreduce_through_predict() -> None:
+    """The same all-reduce as the exposed communication of a step without overlap."""
+    s = scenario_from_dict(
+        {
+            "model": {"kind": "mlp", "parameters": 2**29, "flops_per_sample": 1e9},
+            "cluster": {
+                "nodes": 64,
+                "workers_per_node": 1,
+                "device": "a100-80gb",
+                "inter_node": {"bandwidth": "100 Gbit/s", "latency": "10 us"},
+            },
+            "training": {"global_batch": 64, "precision": "bf16"},
+            "communication": {"algorithm": "ring", "bucket": "1 GiB", "overlap": False},
+        }
+    )
+    r = predict(s)
+    assert r.extra["gradient_bytes"] == GiB
+    assert r.extra["buckets"] == 1
+    expected = 2 * 63 * 10e-6 + 2 * 63 / 64 * 2**30 / 12.5e9
+    assert r.exposed_comm_s == exact(expected)
+    assert r.comm_s == exact(expected)
+
+
+LINK = cf.Link(5e-6, 25e9)
+S = 100e6
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "n", "expected"),
+    [
+        ("ring", 8, 2 * 7 * 5e-6 + 2 * 7 / 8 * S / 25e9),
+        ("tree", 8, 2 * 3 * 5e-6 + 2 * S / 25e9),
+        ("tree", 12, 2 * 4 * 5e-6 + 2 * S / 25e9),  # ⌈log2 12⌉ = 4
+        ("halving-doubling", 16, 2 * 4 * 5e-6 + 2 * 15 / 16 * S / 25e9),
+        # 12 ranks: p' = 8 (3 halving steps), 4 extra ranks add a send-in and a send-back of S
+        ("halving-doubling", 12, 2 * 3 * 5e-6 + 2 * 7 / 8 * S / 25e9 + 2 * (5e-6 + S / 25e9)),
+        ("direct", 8, 2 * 5e-6 + 2 * 7 / 8 * S / 25e9),
+        ("parameter-server", 8, 2 * (5e-6 + 8 * S / 25e9)),
+    ],
+)
+def test_flat_algorithms(algorithm: str, n: int, expected: float) -> None:
+    fabric = cf.Fabric(n, 1, cf.Link(1e-6, 300e9), LINK)
+    assert cf.allreduce_time(algorithm, S, fabric) == exact(expected)
+
+
+def test_flat_link_is_the_bottleneck_of_intra_and_inter() -> None:
+    fabric = cf.Fabric(4, 8, cf.Link(1e-6, 300e9), cf.Link(5e-6, 25e9))
+    assert cf.flat_link(fabric) == cf.Link(5e-6, 25e9)
+    expected = 2 * 31 * 5e-6 + 2 * 31 / 32 * S / 25e9
+    assert cf.allreduce_time("ring", S, fabric) == exact(expected)
+
+
+@pytest.mark.parametrize(("nics", "per_rank_bw"), [(8, 25e9), (1, 25e9 / 8), (2, 25e9 / 4)])
+def test_hierarchical(nics: int, per_rank_bw: float) -> None:
+    """8 nodes × 8 ranks: intra reduce-scatter + inter ring all-reduce on S/8 sharing the NICs + intra all-gather."""
+    fabric = cf.Fabric(8, 8, cf.Link(1e-6, 300e9), cf.Link(5e-6, 25e9), nics)
+    intra = 2 * (7 * 1e-6 + 7 / 8 * S / 300e9)
+    inter = 2 * 7 * 5e-6 + 2 * 7 / 8 * (S / 8) / per_rank_bw
+    assert cf.allreduce_time("hierarchical", S, fabric) == exact(intra + inter)
+
+
+def test_single_rank_costs_nothing() -> None:
+    fabric = cf.Fabric(1, 1, cf.Link(1e-6, 300e9), LINK)
+    for algorithm in ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server"):
+        assert cf.allreduce_time(algorithm, S, fabric) == 0.0
+
+
+# --- the overlap model ----------------------------------------------------------------------
+
+
+def test_bucket_sizes_ddp_order() -> None:
+    assert bucket_sizes(250e6, 100e6) == [100e6, 100e6, 50e6]
+    assert bucket_sizes(200e6, 100e6) == [100e6, 100e6]
+    assert bucket_sizes(50e6, 100e6) == [50e6]
+
+
+def test_three_bucket_overlap_by_hand() -> None:
+    """Backward 2 s; buckets 100/100/50 MB ready at 0.8, 1.6, 2.0 s; 2-rank ring at 100 MB/s: 1, 1, 0.5 s.
+
+    Comm stream: bucket 0 runs 0.8–1.8, bucket 1 waits for it: 1.8–2.8, bucket 2: 2.8–3.3.
+    Exposed = 3.3 − 2.0 = 1.3 s.
+    """
+    assert overlap_end([0.8, 1.6, 2.0], [1.0, 1.0, 0.5]) == exact(3.3)
+    r = predict(toy())
+    assert r.extra["forward_s"] == exact(1.0)
+    assert r.extra["backward_s"] == exact(2.0)
+    assert r.extra["buckets"] == 3
+    assert r.comm_s == exact(2.5)
+    assert r.exposed_comm_s == exact(1.3)
+    assert r.compute_s == exact(3.0)
+    assert r.optimizer_s == exact(1e-3) == exact(OPTIMIZER_S)
+    assert r.step_time_s == exact(3.0 + 1.3 + 1e-3)
+
+
+def test_no_overlap_exposes_everything() -> None:
+    r = predict(toy(communication__overlap=False))
+    assert r.exposed_comm_s == exact(2.5)
+    assert r.step_time_s == exact(3.0 + 2.5 + 1e-3)
+
+
+def test_small_buckets_pay_latency_each() -> None:
+    """With latency α per step, n buckets pay n·2(N−1)·α: more buckets, more communication."""
+    big = predict(toy(cluster__intra_node={"bandwidth": "100 MB/s", "latency": "1 ms"}))
+    small = predict(
+        toy(cluster__intra_node={"bandwidth": "100 MB/s", "latency": "1 ms"}, communication__bucket="10 MB")
+    )
+    assert big.comm_s == exact(2.5 + 3 * 2 * 1e-3)
+    assert small.extra["buckets"] == 25
+    assert small.comm_s == exact(2.5 + 25 * 2 * 1e-3)
+
+
+def test_bucket_larger_than_gradient_cannot_overlap() -> None:
+    r = predict(toy(communication__bucket="1 GB"))
+    assert r.extra["buckets"] == 1
+    assert r.exposed_comm_s == exact(2.5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    total=st.floats(1e3, 1e10),
+    bucket=st.floats(1e2, 1e9),
+    span=st.floats(0.0, 10.0),
+    alpha=st.floats(0.0, 1e-2),
+    beta=st.floats(1e-12, 1e-6),
+    free=st.floats(0.0, 10.0),
+)
+def test_closed_form_overlap_equals_the_recurrence(
+    total: float, bucket: float, span: float, alpha: float, beta: float, free: float
+) -> None:
+    """The O(1) closed form of the bucket recurrence is the recurrence itself."""
+    sizes = bucket_sizes(total, bucket)
+    if len(sizes) > 5000:
+        return
+    cost = lambda size: alpha + beta * size  # noqa: E731
+    ready = []
+    done = 0.0
+    for size in sizes:
+        done += size
+        ready.append(span * done / total)
+    expected = overlap_end(ready, [cost(size) for size in sizes], start_s=free)
+    end, comm, count = _uniform_overlap_end(total, bucket, span, cost, free)
+    assert count == len(sizes)
+    assert end == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert comm == pytest.approx(sum(cost(size) for size in sizes), rel=1e-9, abs=1e-12)
+
+
+def test_flow_shop() -> None:
+    assert flow_shop_makespan(3, 0.5, 1.0) == exact(0.5 + 2 * 1.0 + 1.0)
+    assert flow_shop_makespan(3, 2.0, 1.0) == exact(2.0 + 2 * 2.0 + 1.0)
+    assert flow_shop_makespan(0, 2.0, 1.0) == 0.0
+
+
+# --- accumulation, ZeRO, derived quantities -------------------------------------------------
+
+
+def test_accumulation_communicates_once() -> None:
+    """global batch 8 on 2 ranks with micro-batch 1: 4 micro-batches, one gradient all-reduce."""
+    r = predict(toy(training__global_batch=8))
+    assert r.accumulation_steps == 4
+    assert r.compute_s == exact(4 * 3.0)
+    assert r.exposed_comm_s == exact(1.3)
+    assert r.comm_s == exact(2.5)
+    assert r.step_time_s == exact(12.0 + 1.3 + 1e-3)
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_zero_1_2_traffic(stage: int) -> None:
+    """Reduce-scatter per bucket (2 ranks: ½·S/B = 0.5, 0.5, 0.25 s) + parameter all-gather after the step.
+
+    RS stream: 0.8–1.3, 1.6–2.1, 2.1–2.35 → exposed 0.35 s. All-gather of 250 MB in the same
+    buckets: 0.5 + 0.5 + 0.25 = 1.25 s, exposed. Total traffic time 2.5 s = the all-reduce's (2Ψ).
+    Optimizer state sharded over 2 ranks: 0.5 ms.
+    """
+    r = predict(toy(training__zero_stage=stage))
+    assert r.comm_s == exact(2.5)
+    assert r.exposed_comm_s == exact(0.35 + 1.25)
+    assert r.optimizer_s == exact(0.5e-3)
+    assert r.step_time_s == exact(3.0 + 1.6 + 0.5e-3)
+
+
+def test_zero_3_traffic() -> None:
+    """Stage 3: parameters gathered in 3 pieces of 250/3 MB (½·S/B = 5/12 s each) before forward and backward.
+
+    Forward: flow shop a + 2·max(a, f) + f with a = 5/12, f = 1/3 → 19/12 s (exposed 7/12).
+    Backward: f = 2/3 → 5/12 + 4/3 + 2/3 = 29/12 s (exposed 5/12); the last gather ends at
+    29/12 − 2/3 = 7/4 s. Gradient reduce-scatters (0.5, 0.5, 0.25 s) ready at 0.4, 0.8, 1.0 of
+    29/12 s queue behind it: 1.75–2.25, 2.25–2.75, 2.75–3.0 → exposed 3.0 − 29/12 = 7/12 s.
+    Traffic: 2 × 3 × 5/12 + 1.25 = 3.75 s = 1.5 × the all-reduce's (3Ψ vs 2Ψ).
+    """
+    r = predict(toy(training__zero_stage=3))
+    assert r.comm_s == exact(3.75)
+    assert r.exposed_comm_s == exact(7 / 12 + 5 / 12 + 7 / 12)
+    assert r.step_time_s == exact(3.0 + 19 / 12 + 0.5e-3)
+
+
+def test_zero_3_accumulation_gathers_every_micro_batch() -> None:
+    r = predict(toy(training__zero_stage=3, training__global_batch=4))
+    assert r.comm_s == exact(2 * 2 * 3 * 5 / 12 + 1.25)
+    assert r.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 12)
+
+
+def test_mfu_and_throughput() -> None:
+    r = predict(toy())
+    step = 3.0 + 1.3 + 1e-3
+    assert r.samples_per_s == exact(2 / step)
+    assert r.mfu == exact(3e12 * 2 / step / (2 * 1e12))
+    assert r.scaling_efficiency == exact((3.0 + 1e-3) / step)
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+@pytest.mark.parametrize("overlap", [True, False])
+def test_one_worker_scales_perfectly(stage: int, overlap: bool) -> None:
+    s = toy(
+        cluster__workers_per_node=1,
+        training__global_batch=3,
+        training__zero_stage=stage,
+        communication__overlap=overlap,
+    )
+    r = predict(s)
+    assert r.world_size == 1
+    assert r.comm_s == 0.0
+    assert r.exposed_comm_s == 0.0
+    assert r.scaling_efficiency == 1.0
+    assert r.step_time_s == exact(3 * 3.0 + OPTIMIZER_S)
+
+
+def test_straggler_sets_the_pace() -> None:
+    r = predict(toy(variability={"stragglers": [{"worker": 1, "slowdown": 1.5}]}))
+    assert r.compute_s == exact(4.5)
+    assert r.barrier_s == exact(1.5)
+    # backward 3 s; buckets ready at 1.2, 2.4, 3.0 → 1.2–2.2, 2.4–3.4, 3.4–3.9 → exposed 0.9
+    assert r.exposed_comm_s == exact(0.9)
+    assert r.scaling_efficiency == exact((3.0 + 1e-3) / (4.5 + 0.9 + 1e-3))
+
+
+def test_fat_tree_oversubscription_applies_beyond_one_leaf() -> None:
+    base = {"bandwidth": "200 Gbit/s", "latency": "5 us"}
+    inside = toy(
+        cluster__nodes=4,
+        training__global_batch=8,
+        cluster__inter_node=base,
+        cluster__topology={"kind": "fat-tree", "oversubscription": 4},
+    )
+    across = toy(
+        cluster__nodes=32,
+        training__global_batch=64,
+        cluster__inter_node=base,
+        cluster__topology={"kind": "fat-tree", "oversubscription": 4, "nodes_per_leaf": 16},
+    )
+    assert fabric_of(inside).inter.bandwidth == exact(25e9)
+    assert fabric_of(across).inter.bandwidth == exact(25e9 / 4)
+    assert fabric_of(across).inter.latency_s == exact(5e-6)
+
+
+def test_more_bandwidth_never_slows_a_step() -> None:
+    slow = predict(toy(cluster__intra_node={"bandwidth": "50 MB/s", "latency": "0 s"}))
+    fast = predict(toy(cluster__intra_node={"bandwidth": "1 GB/s", "latency": "0 s"}))
+    assert fast.step_time_s < slow.step_time_s
+
+
+def test_determinism_and_provenance() -> None:
+    a, b = predict(toy()), predict(toy())
+    assert a == b
+    assert a.engine == "analytic"
+    assert a.hardware_source == "catalog"
+    assert a.scenario_hash == toy().scenario_hash()
+
+
+def test_calibration_profile_replaces_catalog_numbers(tmp_path: Any) -> None:
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+
+    profile = HardwareProfile(
+        name="toy",
+        links={"intra": {"ring": cf.Link(0.0, 50e6)}},
+        forward=LinearTime(0.5, 0.0),
+        backward=LinearTime(1.0, 0.0),
+        optimizer=LinearTime(0.0, 1e-9),
+    )
+    path = tmp_path / "profile.yaml"
+    save_profile(profile, path)
+    r = predict(toy(calibration={"profile": str(path)}))
+    assert r.hardware_source == str(path)
+    assert r.compute_s == exact(1.5)
+    # 250 MB over 50 MB/s: buckets 2, 2, 1 s ready at 0.4, 0.8, 1.0 → 0.4–2.4, 2.4–4.4, 4.4–5.4
+    assert r.comm_s == exact(5.0)
+    assert r.exposed_comm_s == exact(5.4 - 1.0)
+    assert r.optimizer_s == exact(62.5e6 * 1e-9)
+
+
+def test_default_scenario_is_consistent() -> None:
+    from dpsim.scenario import load_scenario
+
+    r = predict(load_scenario())
+    parts = r.compute_s + r.exposed_comm_s + r.bubble_s + r.optimizer_s
+    assert r.step_time_s == exact(parts)
+    assert 0 < r.scaling_efficiency <= 1
+    assert 0 < r.mfu < 1
+    assert math.isfinite(r.memory_per_device_bytes)

@@ -1,0 +1,380 @@
+"""The command line contract: outputs, JSON fields, and one-line ``error:`` exits (status 2) on bad input."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dpsim.cli import main, parse_vary
+from dpsim.errors import ScenarioError
+from dpsim.records import CORE_FIELDS
+from dpsim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``dpsim ARGS`` in-process; return (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def assert_one_line_error(code: int, err: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+
+
+# --- run -------------------------------------------------------------------------------------
+
+
+def test_run_json_has_the_contract_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    for name in CORE_FIELDS:
+        assert name in data
+    assert data["engine"] == "analytic"
+    assert data["world_size"] == 64
+    assert data["scenario"] == "gpt2-xl-on-64-a100"
+
+
+def test_run_set_changes_the_result(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out1, _ = cli(capsys, "run", str(DEFAULT), "--format", "json")
+    _, out2, _ = cli(capsys, "run", str(DEFAULT), "--format", "json", "--set", "cluster.inter_node.bandwidth=25 Gbit/s")
+    slow, fast = json.loads(out2), json.loads(out1)
+    assert slow["step_time_s"] > fast["step_time_s"]
+    # ring over 64 ranks: per bucket 2·63·α (α = 5 us) + 2·63/64·S/B; B drops 8× (200 → 25 Gbit/s)
+    latency = fast["extra"]["buckets"] * 2 * 63 * 5e-6
+    assert slow["comm_s"] - latency == pytest.approx(8 * (fast["comm_s"] - latency), rel=1e-9)
+
+
+def test_run_csv_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "run", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 1
+    assert set(CORE_FIELDS) <= set(rows[0])
+    code, out, _ = cli(capsys, "run")
+    assert code == 0
+    assert "step_time_s" in out and "samples_per_s" in out
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+def test_run_every_bundled_scenario(capsys: pytest.CaptureFixture[str], path: Path) -> None:
+    code, out, err = cli(capsys, "run", str(path), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    parts = data["compute_s"] + data["exposed_comm_s"] + data["bubble_s"] + data["optimizer_s"]
+    assert data["step_time_s"] == pytest.approx(parts, rel=1e-12)
+
+
+def test_trace_needs_the_simulator(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = cli(capsys, "run", "--trace", str(tmp_path / "t.json"))
+    assert_one_line_error(code, err)
+    assert "--engine sim" in err
+    assert not (tmp_path / "t.json").exists()
+
+
+# --- sweep -----------------------------------------------------------------------------------
+
+
+def test_sweep_writes_csv_and_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_csv, out_png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
+    code, out, err = cli(
+        capsys,
+        "sweep",
+        str(DEFAULT),
+        "--vary",
+        "cluster.nodes=1,2,4,8",
+        "--vary",
+        "communication.algorithm=ring,hierarchical",
+        "--out",
+        str(out_csv),
+        "--plot",
+        str(out_png),
+    )
+    assert code == 0, err
+    rows = list(csv.DictReader(out_csv.open()))
+    assert len(rows) == 8
+    assert [r["cluster.nodes"] for r in rows[::2]] == ["1", "2", "4", "8"]
+    assert {r["communication.algorithm"] for r in rows} == {"ring", "hierarchical"}
+    assert [int(r["world_size"]) for r in rows[::2]] == [8, 16, 32, 64]
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "cluster.nodes" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep.png"]  # no temporary files left
+
+
+def test_sweep_json_and_svg(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--vary", "communication.bucket=1 MiB,25 MiB,1 GiB", "--format", "json",
+        "--plot", str(tmp_path / "p.svg"),
+    )  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["communication.bucket"] for r in rows] == ["1 MiB", "25 MiB", "1 GiB"]
+    assert all(name in rows[0] for name in CORE_FIELDS)
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_sweep_parquet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    code, _, err = cli(
+        capsys, "sweep", str(DEFAULT), "--vary", "training.zero_stage=0,1,2,3", "--out", str(tmp_path / "s.parquet")
+    )
+    assert code == 0, err
+    frame = pd.read_parquet(tmp_path / "s.parquet")
+    assert list(frame["training.zero_stage"]) == [0, 1, 2, 3]
+
+
+def test_parse_vary() -> None:
+    assert parse_vary(["a.b=1,2,3"]) == {"a.b": [1, 2, 3]}
+    assert parse_vary(["a=[1, 2],[3]", "c=x"]) == {"a": [[1, 2], [3]], "c": ["x"]}
+    assert parse_vary(["s={worker: 1, slowdown: 2},{worker: 2, slowdown: 3}"])["s"][1] == {"worker": 2, "slowdown": 3}
+    for bad in (["nonsense"], ["a=1,,2"], ["=1"], ["a=1", "a=2"], ["a=[1"]):
+        with pytest.raises(ScenarioError):
+            parse_vary(bad)
+
+
+# --- check and catalog -----------------------------------------------------------------------
+
+
+def test_check_summary_and_dump(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = cli(capsys, "check", str(DEFAULT))
+    assert code == 0
+    assert "valid" in out and "DP 64" in out and "accumulation 2" in out
+    code, out, _ = cli(capsys, "check", str(DEFAULT), "--dump", "--set", "training.zero_stage=2")
+    assert code == 0
+    dumped = tmp_path / "d.yaml"
+    dumped.write_text(out)
+    assert load_scenario(dumped) == load_scenario(DEFAULT, overrides=["training.zero_stage=2"])
+
+
+@pytest.mark.parametrize("kind", ["devices", "links", "models"])
+def test_catalog(capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    from dpsim import catalog
+
+    code, out, _ = cli(capsys, "catalog", kind, "--format", "json")
+    assert code == 0
+    names = {row["name"] for row in json.loads(out)}
+    tables: dict[str, Any] = {"devices": catalog.DEVICES, "links": catalog.LINKS, "models": catalog.MODELS}
+    assert names == set(tables[kind])
+    code, out, _ = cli(capsys, "catalog", kind)
+    assert code == 0 and all(name in out for name in names)
+
+
+def test_catalog_all_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "catalog", "--format", "csv")
+    assert code == 0
+    assert "a100-80gb" in out and "ib-hdr" in out and "gpt2-xl" in out
+
+
+# --- bad input: one line, exit 2 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "/nonexistent/s.yaml"],
+        ["run", "--format", "xml"],
+        ["run", "--engine", "quantum"],
+        ["run", "--set", "cluster.nodes"],
+        ["run", "--set", "cluster.nodes=-3"],
+        ["run", "--set", "cluster.inter_node.bandwidth=100"],
+        ["run", "--set", "training.zero_stag=1"],
+        ["run", "--bogus-option"],
+        ["run", "--gantt", "g.png"],
+        ["sweep", str(DEFAULT)],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=1,,2"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=3"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=1", "--format", "yaml"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=1", "--out", "/nonexistent/dir/x.csv"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=1", "--out", "x.xlsx"],
+        ["sweep", str(DEFAULT), "--vary", "cluster.nodes=1", "--plot", "x.gif"],
+        ["sweep", "/nonexistent/s.yaml", "--vary", "cluster.nodes=1"],
+        ["check", "/nonexistent/s.yaml"],
+        ["check"],
+        ["catalog", "gpus"],
+        ["catalog", "--format", "html"],
+        ["nosuchcommand"],
+    ],
+)
+def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], args: list[str], tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code, _, err = cli(capsys, *args)
+    finally:
+        os.chdir(cwd)
+    assert_one_line_error(code, err)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_unwritable_out_leaves_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        target = tmp_path / "is-a-dir.csv"
+        target.mkdir()
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        target = locked / "x.csv"
+    code, _, err = cli(capsys, "sweep", str(DEFAULT), "--vary", "cluster.nodes=1,2", "--out", str(target))
+    assert_one_line_error(code, err)
+
+
+def test_subprocess_entry_point() -> None:
+    """The console script itself: JSON on success, one ``error:`` line and status 2 on bad input."""
+    env = {**os.environ, "COLUMNS": "80"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "dpsim.cli", "run", "--format", "json"], capture_output=True, text=True, env=env
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["engine"] == "analytic"
+    bad = subprocess.run(
+        [sys.executable, "-m", "dpsim.cli", "run", "--set", "cluster.inter_node.bandwidth=fast"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert_one_line_error(bad.returncode, bad.stderr)
+    assert bad.stderr.startswith("error: ")
+    assert "cluster.inter_node.bandwidth" in bad.stderr
+
+
+# --- fuzz: malformed scenarios never produce a traceback -------------------------------------
+
+BASE_DATA: dict[str, Any] = yaml.safe_load(DEFAULT.read_text())
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.append((*prefix, key))
+            out.extend(_paths(value, (*prefix, key)))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out.append((*prefix, i))
+            out.extend(_paths(value, (*prefix, i)))
+    return out
+
+
+PATHS = _paths(BASE_DATA)
+WRONG_VALUES = [None, "abc", -1, 0, 1.5, -2.5, [], {}, True, "-5 Gbit/s", "7 furlongs", [1, 2], {"x": 1}, "1e400 B"]
+
+
+def _strip_unit(value: Any) -> Any:
+    if isinstance(value, str) and value[:1].isdigit():
+        number = value.split()[0]
+        try:
+            return float(number)
+        except ValueError:
+            return number
+    return value
+
+
+def _negate(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return -value
+    if isinstance(value, str) and value[:1].isdigit():
+        return "-" + value
+    return value
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> dict[str, Any]:
+    data = copy.deepcopy(BASE_DATA)
+    for _ in range(draw(st.integers(1, 3))):
+        path = draw(st.sampled_from(PATHS))
+        parent: Any = data
+        try:
+            for part in path[:-1]:
+                parent = parent[part]
+            key = path[-1]
+            value = parent[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        kind = draw(st.sampled_from(["drop", "rename", "wrong", "strip", "negate"]))
+        if kind == "drop" and isinstance(parent, dict):
+            del parent[key]
+        elif kind == "rename" and isinstance(parent, dict):
+            parent[f"{key}{draw(st.sampled_from(['s', '_', 'x']))}"] = parent.pop(key)
+        elif kind == "wrong":
+            parent[key] = draw(st.sampled_from(WRONG_VALUES))
+        elif kind == "strip":
+            parent[key] = _strip_unit(value)
+        elif kind == "negate":
+            parent[key] = _negate(value)
+    return data
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=mutated())
+def test_malformed_scenarios_never_traceback(capsys: pytest.CaptureFixture[str], data: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mutant.yaml"
+        path.write_text(yaml.safe_dump(data))
+        code, out, err = cli(capsys, "run", str(path), "--format", "json")
+    if code == 0:
+        assert set(CORE_FIELDS) <= set(json.loads(out))
+    else:
+        assert_one_line_error(code, err)
+        assert str(path) in err
+
+
+# --- the Python API behind the commands ------------------------------------------------------
+
+
+def test_api_run_accepts_paths_scenarios_and_overrides() -> None:
+    import dpsim
+
+    by_path = dpsim.run(DEFAULT, overrides=["cluster.nodes=4"])
+    by_object = dpsim.run(load_scenario(DEFAULT), overrides=[("cluster.nodes", 4)])
+    assert by_path.world_size == by_object.world_size == 32
+    assert by_path.step_time_s == by_object.step_time_s
+    assert dpsim.run().scenario == "gpt2-xl-on-64-a100"
+
+
+def test_api_sweep_preset_change_on_a_resolved_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """Setting a preset on a resolved scenario replaces the old preset's numbers, not just its name."""
+    import dpsim
+    from dpsim import catalog
+
+    frame = dpsim.sweep(load_scenario(DEFAULT), {"cluster.device.preset": ["a100-80gb", "h100-sxm"]}, progress=True)
+    a100, h100 = catalog.DEVICES["a100-80gb"], catalog.DEVICES["h100-sxm"]
+    ratio = (a100.peak_flops * a100.efficiency) / (h100.peak_flops * h100.efficiency)
+    assert frame["compute_s"].iloc[1] == pytest.approx(frame["compute_s"].iloc[0] * ratio, rel=1e-12)
+    frame2 = dpsim.sweep(DEFAULT, {"cluster.device": ["a100-80gb", "h100-sxm"]})
+    assert list(frame2["compute_s"]) == pytest.approx(list(frame["compute_s"]), rel=1e-12)
+    capsys.readouterr()
+
+
+def test_api_sweep_rejects_bad_grids() -> None:
+    import dpsim
+
+    with pytest.raises(ScenarioError, match="non-empty list"):
+        dpsim.sweep(DEFAULT, {"cluster.nodes": []})
+    with pytest.raises(ScenarioError, match="grid point"):
+        dpsim.sweep(DEFAULT, {"cluster.nodes": [1, 3]})

@@ -1,0 +1,275 @@
+"""Scenario files: units, strict loading, overrides, round trips, and one-line errors naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dpsim.errors import ScenarioError
+from dpsim.scenario import (
+    apply_overrides,
+    dump_scenario,
+    load_scenario,
+    parse_override,
+    scenario_from_dict,
+)
+from dpsim.units import UnitError, parse_bandwidth, parse_count, parse_flops, parse_size, parse_time
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+
+
+# --- units ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "bytes_per_s"),
+    [
+        ("100 Gbit/s", 100e9 / 8),
+        ("100 Gb/s", 100e9 / 8),
+        ("100 Gbps", 100e9 / 8),
+        ("100 GB/s", 100e9),
+        ("25 GBps", 25e9),
+        ("1 Mbit/s", 1e6 / 8),
+        ("1 MiB/s", 2**20),
+    ],
+)
+def test_bandwidth_bits_and_bytes(text: str, bytes_per_s: float) -> None:
+    assert parse_bandwidth(text) == pytest.approx(bytes_per_s, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "num_bytes"),
+    [("25 MB", 25e6), ("25 MiB", 25 * 2**20), ("8 Gbit", 1e9), ("1 GiB", 2**30), ("512 B", 512), ("4 KiB", 4096)],
+)
+def test_sizes(text: str, num_bytes: float) -> None:
+    assert parse_size(text) == pytest.approx(num_bytes, rel=1e-15)
+
+
+def test_times_flops_counts() -> None:
+    assert parse_time("5 us") == pytest.approx(5e-6)
+    assert parse_time("1.5 ms") == pytest.approx(1.5e-3)
+    assert parse_time("2 h") == 7200
+    assert parse_flops("312 TFLOP/s") == pytest.approx(312e12)
+    assert parse_count("7B") == 7e9
+    assert parse_count(1.5e9) == 1.5e9
+
+
+@pytest.mark.parametrize(
+    ("parser", "text"),
+    [
+        (parse_bandwidth, 100),  # bare number
+        (parse_bandwidth, "100"),  # missing unit
+        (parse_bandwidth, "100 GB"),  # a size, not a rate
+        (parse_size, "25 furlongs"),
+        (parse_time, "5 parsecs"),
+        (parse_flops, "312 TB/s"),
+        (parse_size, True),
+        (parse_size, None),
+    ],
+)
+def test_bad_units(parser: Any, text: object) -> None:
+    with pytest.raises(UnitError):
+        parser(text)
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_every_bundled_scenario_round_trips(path: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(path)
+    dumped = tmp_path / path.name
+    dumped.write_text(dump_scenario(scenario), encoding="utf-8")
+    again = load_scenario(dumped)
+    assert again == scenario
+    assert again.scenario_hash() == scenario.scenario_hash()
+
+
+def test_at_least_the_promised_scenarios_exist() -> None:
+    names = {p.name for p in SCENARIOS}
+    assert "default.yaml" in names
+    assert len(names) >= 4
+
+
+def test_default_scenario_loads_without_path() -> None:
+    assert load_scenario().name == load_scenario(SCENARIOS[[p.name for p in SCENARIOS].index("default.yaml")]).name
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def test_set_scalars_lists_and_maps() -> None:
+    s = load_scenario(
+        None,
+        overrides=[
+            "training.zero_stage=2",
+            "cluster.inter_node.bandwidth=100 Gbit/s",
+            "variability.stragglers=[{worker: 5, slowdown: 1.5}]",
+            "communication={algorithm: tree, bucket: 50 MiB}",
+        ],
+    )
+    assert s.training.zero_stage == 2
+    assert s.cluster.inter_node.bandwidth == 12.5e9
+    assert s.variability.stragglers[0].worker == 5
+    assert s.variability.stragglers[0].slowdown == 1.5
+    assert s.communication.algorithm == "tree"
+    assert s.communication.bucket == 50 * 2**20
+
+
+def test_set_into_a_preset_name_and_a_list_index() -> None:
+    s = load_scenario(None, overrides=["cluster.device.efficiency=0.25"])
+    assert s.cluster.device.preset == "a100-80gb"
+    assert s.cluster.device.efficiency == 0.25
+    s = load_scenario(
+        None,
+        overrides=["variability.stragglers=[{worker: 1, slowdown: 2}]", "variability.stragglers.0.slowdown=3"],
+    )
+    assert s.variability.stragglers[0].slowdown == 3
+
+
+def test_parse_override_yaml_values() -> None:
+    assert parse_override("a.b=3") == ("a.b", 3)
+    assert parse_override("a.b=[1, 2]") == ("a.b", [1, 2])
+    assert parse_override("a=x=y") == ("a", "x=y")
+    with pytest.raises(ScenarioError, match="PATH=VALUE"):
+        parse_override("nonsense")
+    with pytest.raises(ScenarioError, match="dotted"):
+        parse_override("a..b=1")
+
+
+def test_overrides_do_not_touch_the_input() -> None:
+    data = {"training": {"zero_stage": 0}}
+    apply_overrides(data, ["training.zero_stage=3"])
+    assert data == {"training": {"zero_stage": 0}}
+
+
+# --- strict loading and one-line errors -----------------------------------------------------
+
+
+def _base() -> dict[str, Any]:
+    return {
+        "model": {"preset": "gpt2-xl"},
+        "cluster": {"nodes": 2, "workers_per_node": 8, "device": "a100-80gb"},
+        "training": {"global_batch": 64, "micro_batch": 4},
+    }
+
+
+def _error(data: Any) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(data, "s.yaml")
+    error = info.value
+    assert "\n" not in error.one_line()
+    assert error.one_line().startswith("s.yaml: ")
+    return error
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    return apply_overrides(data, [(path, value)])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("cluster.inter_node", {"bandwidth": 200}, "cluster.inter_node.bandwidth", "bare number"),
+        ("cluster.inter_node", {"bandwidth": "200"}, "cluster.inter_node.bandwidth", "missing unit"),
+        ("cluster.inter_node", {"bandwidth": "200 Gbit"}, "cluster.inter_node.bandwidth", "rate"),
+        ("cluster.inter_node", {"bandwidth": "-1 Gbit/s"}, "cluster.inter_node.bandwidth", "'-1 Gbit/s'"),
+        ("cluster.intra_node", {"bandwidth": "1 GB/s", "latency": "-5 us"}, "cluster.intra_node.latency", "-5 us"),
+        ("communication", {"bucket": "0 MB"}, "communication.bucket", "greater than 0"),
+        ("cluster.nodes", -1, "cluster.nodes", "greater than or equal to 1"),
+        ("cluster.nodes", "two", "cluster.nodes", "integer"),
+        ("cluster.nodes", 2.5, "cluster.nodes", "integer"),
+        ("training.zero_stage", 4, "training.zero_stage", "less than or equal to 3"),
+        ("communication", {"algorithm": "butterfly"}, "communication.algorithm", "expected"),
+        ("cluster.device", "a100-81gb", "cluster.device", "did you mean 'a100-80gb'"),
+        ("model", {"preset": "gpt5"}, "model", "unknown model"),
+        ("training.global_batch", 100, "training.global_batch", "divisible"),
+        ("training.accumulation", 3, "training.accumulation", "contradicts"),
+        ("training.tensor_parallel", 3, "training.tensor_parallel", "divide"),
+        ("variability", {"stragglers": [{"worker": 99, "slowdown": 2}]}, "variability.stragglers.0.worker", "99"),
+        ("cluster.device", {"peak_flops": "100 TFLOP/s"}, "cluster.device.memory", "missing"),
+        ("training", "big", "training", "mapping"),
+        ("model", {"kind": "mlp", "parameters": "-7B", "flops_per_sample": 1e9}, "model.parameters", "'-7B'"),
+        ("model", {"kind": "mlp", "parameters": "7 apples", "flops_per_sample": 1e9}, "model.parameters", "count"),
+    ],
+)
+def test_bad_values_name_the_field(path: str, value: Any, field: str, words: str) -> None:
+    error = _error(_set(_base(), path, value))
+    assert error.field == field
+    assert words in error.message
+
+
+@pytest.mark.parametrize(
+    ("path", "typo", "suggestion"),
+    [
+        ("cluster", "workers_per_nod", "workers_per_node"),
+        ("training", "zero_stag", "zero_stage"),
+        ("communication", "buckets", "bucket"),
+        ("", "clustr", "cluster"),
+    ],
+)
+def test_unknown_keys_suggest(path: str, typo: str, suggestion: str) -> None:
+    data = _base()
+    section = data if not path else data.setdefault(path, {})
+    section[typo] = 1
+    error = _error(data)
+    assert error.field.endswith(typo)
+    assert f"did you mean {suggestion!r}" in error.message
+
+
+def test_missing_sections_and_non_mappings() -> None:
+    data = _base()
+    del data["training"]
+    assert _error(data).field == "training"
+    assert "missing" in _error(data).message
+    assert "mapping" in _error([1, 2]).message
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "empty"),
+        ("model: [unclosed", "malformed YAML"),
+        ("- a\n- b\n", "mapping"),
+        ("just text", "mapping"),
+    ],
+)
+def test_bad_files(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert words in info.value.message
+    assert info.value.one_line().startswith(str(path))
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario("/nonexistent/dir/s.yaml")
+
+
+def test_bad_override_is_reported_on_the_command_line() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, overrides=["cluster.nodes"])
+    assert info.value.source == "<command line>"
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, overrides=["cluster.nodes.x=1"])
+    assert info.value.source == "<command line>"
+
+
+def test_dump_is_valid_yaml_with_units() -> None:
+    text = dump_scenario(load_scenario())
+    data = yaml.safe_load(text)
+    assert data["cluster"]["inter_node"]["bandwidth"].endswith("B/s")
+    assert data["communication"]["bucket"] == "25 MB"
+
+
+@pytest.mark.parametrize(
+    ("text", "dumped"), [("25 MiB", "25 MiB"), ("25 MB", "25 MB"), ("4096 B", "4 KiB"), ("2 GB", "2 GB")]
+)
+def test_sizes_dump_as_written(text: str, dumped: str) -> None:
+    s = load_scenario(None, overrides=[f"communication.bucket={text}"])
+    assert yaml.safe_load(dump_scenario(s))["communication"]["bucket"] == dumped
