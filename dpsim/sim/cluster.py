@@ -1,0 +1,132 @@
+"""The simulated cluster: workers grouped in nodes, intra-node ports, NICs and a topology.
+
+Structure (the "hierarchical node" of DGX-class machines): inside a node every worker has
+its own full-duplex port of ``intra_node`` bandwidth into a non-blocking node switch
+(NVSwitch); the node's ``nics_per_node`` NICs connect the node switch to the inter-node
+:mod:`~dpsim.sim.topology`. Local rank ``l`` of ``G`` uses NIC ``⌊l·nics/G⌋`` (NIC
+affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks each rank has its own),
+which is what :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
+worker per node there is no intra-node fabric: the worker sits on its NIC.
+
+Ranks are numbered node-major (rank = node·G + local), so flat algorithms keep a node's
+ranks consecutive and a ring crosses each node boundary once. Rank ``world_size`` is the
+parameter server's endpoint when an algorithm needs one.
+
+A route's latency is the largest latency of the link classes it crosses (the end-to-end
+α of the closed forms' :func:`~dpsim.analytic.collectives.flat_link`), or the sum of the
+hops on a ring of nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dpsim.analytic.collectives import Fabric, Link, flat_link
+from dpsim.sim.links import LinkTable
+from dpsim.sim.topology import Topology, make_topology, pad_columns
+
+__all__ = ["Cluster"]
+
+
+@dataclass
+class Cluster:
+    """Nodes × workers with their links; :meth:`routes` maps (src rank, dst rank) to link ids."""
+
+    nodes: int
+    per_node: int
+    intra: Link
+    inter: Link
+    nics_per_node: int = 1
+    topology: Topology = field(default_factory=lambda: make_topology("switch"))
+    degraded: Mapping[int, float] = field(default_factory=dict)
+    """node → fraction of nominal NIC bandwidth left."""
+
+    def __post_init__(self) -> None:
+        self.links = LinkTable()
+        n, g = self.world_size, self.per_node
+        self.port_up = np.full(n, -1, dtype=np.int64)
+        self.port_down = np.full(n, -1, dtype=np.int64)
+        if g > 1:
+            for rank in range(n):
+                up, down = self.links.add_duplex(f"worker{rank}.port", self.intra.bandwidth, self.intra.latency_s)
+                self.port_up[rank], self.port_down[rank] = up, down
+        self.topology.build(self.links, self.nodes, self.nics_per_node, self.inter.bandwidth, self.inter.latency_s)
+        server = flat_link(Fabric(self.nodes, g, self.intra, self.inter, self.nics_per_node))
+        if self.nodes == 1:
+            self.server_up, self.server_down = self.links.add_duplex("server", server.bandwidth, server.latency_s)
+        else:
+            self.topology.attach_server(self.links, server.bandwidth, server.latency_s)
+        self.server_latency_s = server.latency_s
+        for node, factor in sorted(self.degraded.items()):
+            if self.nodes > 1:
+                self.topology.degrade(self.links, node, factor)
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.per_node
+
+    @property
+    def server_rank(self) -> int:
+        """Endpoint id of the parameter server."""
+        return self.world_size
+
+    def nic_of(self, local: np.ndarray) -> np.ndarray:
+        """NIC used by local rank ``local`` (affinity ⌊l·nics/G⌋, or its own NIC if there are enough)."""
+        g, nics = self.per_node, self.nics_per_node
+        return local if nics >= g else local * nics // g
+
+    def routes(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Link ids (padded matrix, -1 = none) and latency of the route of every (src, dst) pair."""
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        count = len(src)
+        g = self.per_node
+        server = self.server_rank
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row indices, links, latency)
+        to_server, from_server = dst == server, src == server
+        plain = ~(to_server | from_server)
+        s_node, d_node = src // g, dst // g
+        same = plain & (s_node == d_node)
+        cross = plain & ~same
+        if same.any():
+            idx = np.flatnonzero(same)
+            links = pad_columns([self.port_up[src[idx]], self.port_down[dst[idx]]], len(idx))
+            blocks.append((idx, links, np.full(len(idx), self.intra.latency_s)))
+        if cross.any():
+            idx = np.flatnonzero(cross)
+            s, d = src[idx], dst[idx]
+            mid, lat = self.topology.routes(s // g, self.nic_of(s % g), d // g, self.nic_of(d % g))
+            links = np.concatenate([self.port_up[s][:, None], mid, self.port_down[d][:, None]], axis=1)
+            blocks.append((idx, links, self._with_intra(lat)))
+        for mask, towards in ((to_server, True), (from_server, False)):
+            if not mask.any():
+                continue
+            idx = np.flatnonzero(mask)
+            worker = src[idx] if towards else dst[idx]
+            if self.nodes == 1:
+                cols = (
+                    [self.port_up[worker], np.full(len(idx), self.server_down)]
+                    if towards
+                    else [np.full(len(idx), self.server_up), self.port_down[worker]]
+                )
+                links = pad_columns(cols, len(idx))
+                lat = np.full(len(idx), max(self.intra.latency_s, self.server_latency_s))
+            else:
+                mid, lat = self.topology.server_routes(worker // g, self.nic_of(worker % g), towards)
+                port = (self.port_up if towards else self.port_down)[worker][:, None]
+                links = np.concatenate([port, mid] if towards else [mid, port], axis=1)
+                lat = self._with_intra(lat)
+            blocks.append((idx, links, lat))
+        width = max((b[1].shape[1] for b in blocks), default=1)
+        out = np.full((count, width), -1, dtype=np.int64)
+        latency = np.zeros(count)
+        for idx, links, lat in blocks:
+            out[idx, : links.shape[1]] = links
+            latency[idx] = lat
+        return out, latency
+
+    def _with_intra(self, latency: np.ndarray) -> np.ndarray:
+        return np.maximum(latency, self.intra.latency_s) if self.per_node > 1 else latency

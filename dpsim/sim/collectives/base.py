@@ -1,0 +1,82 @@
+"""A collective algorithm as a schedule: phases of concurrent point-to-point transfers.
+
+An algorithm is described once, independent of message size, as a list of
+:class:`Phase` objects: arrays of (source, destination, bytes as a fraction of the message
+``S``), repeated ``repeat`` times (the N−1 identical steps of a ring). Both fidelity levels
+read the same schedule:
+
+* chunk level (:mod:`dpsim.sim.chunk`) runs every transfer as a flow on the links of its
+  route, with the *per-rank* dependency rule of message-passing collectives: a rank starts
+  its sends of a phase once all its sends and receives of earlier phases are complete;
+* fast level (:mod:`dpsim.sim.fast`) prices a whole phase at once from the load it puts on
+  each link.
+
+``hops`` multiplies the route latency of a phase's transfers: a pipelined tree streams the
+data through its depth, so its first byte crosses ``depth`` hops (Sanders et al. 2009).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Phase", "Schedule"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Concurrent transfers ``src[i] → dst[i]`` of ``fraction[i]·S`` bytes, ``repeat`` times in a row."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    fraction: np.ndarray
+    repeat: int = 1
+    hops: float = 1.0
+
+    @staticmethod
+    def of(src: object, dst: object, fraction: object, repeat: int = 1, hops: float = 1.0) -> Phase:
+        s = np.asarray(src, dtype=np.int64).ravel()
+        d = np.asarray(dst, dtype=np.int64).ravel()
+        f = np.broadcast_to(np.asarray(fraction, dtype=np.float64), s.shape).copy()
+        if s.shape != d.shape:
+            raise ValueError("a phase needs as many destinations as sources")
+        if np.any(s == d):
+            raise ValueError("a transfer needs distinct source and destination")
+        return Phase(s, d, f, int(repeat), float(hops))
+
+    @property
+    def transfers(self) -> int:
+        return len(self.src) * self.repeat
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A collective over ``ranks`` endpoints (rank ``ranks - 1`` may be a parameter server)."""
+
+    name: str
+    ranks: int
+    phases: tuple[Phase, ...] = field(default_factory=tuple)
+
+    @property
+    def transfers(self) -> int:
+        """Point-to-point transfers in one run (the chunk level's event count is about twice this)."""
+        return sum(p.transfers for p in self.phases)
+
+    def bytes_sent(self, size: float) -> np.ndarray:
+        """Bytes each endpoint sends in one run of an ``size``-byte collective."""
+        out = np.zeros(self.ranks)
+        for p in self.phases:
+            np.add.at(out, p.src, p.fraction * size * p.repeat)
+        return out
+
+    def bytes_received(self, size: float) -> np.ndarray:
+        """Bytes each endpoint receives in one run."""
+        out = np.zeros(self.ranks)
+        for p in self.phases:
+            np.add.at(out, p.dst, p.fraction * size * p.repeat)
+        return out
+
+    def then(self, other: Schedule, name: str | None = None) -> Schedule:
+        """This schedule followed by ``other`` (over the same endpoints)."""
+        return Schedule(name or f"{self.name}+{other.name}", max(self.ranks, other.ranks), self.phases + other.phases)

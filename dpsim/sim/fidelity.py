@@ -1,0 +1,49 @@
+"""Which fidelity to run: chunk level while it is affordable, fast level beyond.
+
+``simulation.fidelity: auto`` estimates the chunk level's work — point-to-point transfers
+per collective × collectives that must really be simulated (a step without jitter repeats
+the same bucket, which the chunk engine memoises; with jitter every call is new) — and
+picks ``chunk`` below :data:`CHUNK_BUDGET` transfers, ``fast`` above. ``chunk`` or
+``fast`` (in the scenario or the ``fidelity`` argument) override the choice.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["CHUNK_BUDGET", "FIDELITIES", "choose_fidelity", "transfers_per_allreduce"]
+
+FIDELITIES = ("auto", "chunk", "fast")
+CHUNK_BUDGET = 500_000
+"""Transfers the chunk level may simulate per step under ``auto`` (a few seconds of Python)."""
+
+
+def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
+    """Point-to-point transfers of one all-reduce (without building its schedule)."""
+    n, g = world, per_node
+    if n <= 1:
+        return 0
+    if algorithm in ("ring", "direct") or (algorithm == "hierarchical" and (g == 1 or g == n)):
+        return 2 * n * (n - 1)
+    if algorithm == "hierarchical":
+        m = n // g
+        return 2 * n * (g - 1) + 2 * n * (m - 1)
+    if algorithm == "tree":
+        return 4 * (n - 1)
+    if algorithm == "halving-doubling":
+        p = 1 << (n.bit_length() - 1)
+        return 2 * p * int(math.log2(p)) + 2 * (n - p)
+    return 2 * n  # parameter server
+
+
+def choose_fidelity(
+    requested: str, algorithm: str, world: int, per_node: int, collectives: int, symmetric: bool
+) -> str:
+    """``requested`` unless ``auto``; then chunk if its estimated work fits the budget."""
+    if requested not in FIDELITIES:
+        raise ValueError(f"unknown fidelity {requested!r}; expected one of {', '.join(FIDELITIES)}")
+    if requested != "auto":
+        return requested
+    simulated = 3 if symmetric else max(1, collectives)
+    work = transfers_per_allreduce(algorithm, world, per_node) * simulated
+    return "chunk" if work <= CHUNK_BUDGET else "fast"

@@ -1,0 +1,173 @@
+"""Pipeline-parallel schedules executed event by event: stages, their op order, point-to-point sends.
+
+Each of the p stages is a simpy process that runs its operations — forward and backward
+passes of (micro-batch, model chunk) — in the order its schedule prescribes (GPipe: all
+forwards then all backwards, Huang et al. 2019; 1F1B: p − i − 1 warm-up forwards, then
+alternate, Narayanan et al. 2021 §2.2.1; interleaved 1F1B: Megatron-LM's warm-up of
+(p − i − 1)·2 + (v − 1)·p chunk-forwards and its chunk order, §2.2.2). An operation starts
+when its input has arrived: the previous chunk's activation for a forward, the next
+chunk's gradient (or the same chunk's forward, for the last chunk) for a backward. Every
+chunk boundary is a point-to-point send over the directed link between the two stages
+(one simpy resource per direction: full duplex; sends in one direction queue).
+
+This is the event-level counterpart of :func:`dpsim.analytic.parallel.pipeline_step`;
+with balanced stages and sends shorter than a chunk's compute they agree (tests), and
+unlike the closed form it takes per-stage slowdowns (a straggling stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import simpy
+
+from dpsim.scenario import Scenario
+
+__all__ = ["PipelineRun", "pipeline_overhead", "schedule_order", "simulate_pipeline"]
+
+Op = tuple[str, int, int]
+"""("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
+
+
+def schedule_order(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> list[list[Op]]:
+    """Per-stage operation order of GPipe, 1F1B or interleaved 1F1B (v chunks per stage)."""
+    if schedule not in ("gpipe", "1f1b", "interleaved"):
+        raise ValueError(f"unknown pipeline schedule {schedule!r}")
+    chunks = v if schedule == "interleaved" else 1
+    if chunks > 1 and m % p:
+        raise ValueError(f"interleaved 1F1B needs micro-batches ({m}) divisible by stages ({p})")
+    orders: list[list[Op]] = []
+    for d in range(p):
+        if schedule == "gpipe":
+            orders.append([("F", i, d) for i in range(m)] + [("B", i, d) for i in range(m)])
+            continue
+        total = m * chunks
+
+        def op(k: int, forward: bool, d: int = d) -> Op:
+            local = (k % (p * chunks)) // p
+            local = local if forward else chunks - 1 - local
+            mb = (k // (p * chunks)) * p + k % p
+            return ("F" if forward else "B", mb, local * p + d)
+
+        warm = min((p - d - 1) * 2 + (chunks - 1) * p, total) if chunks > 1 else min(p - d - 1, m)
+        ops = [op(k, True) for k in range(warm)]
+        for i in range(total - warm):
+            ops += [op(warm + i, True), op(i, False)]
+        ops += [op(k, False) for k in range(total - warm, total)]
+        orders.append(ops)
+    return orders
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """Result of one simulated pipelined step (seconds)."""
+
+    makespan_s: float
+    busy_s: tuple[float, ...]
+    """Compute time of each stage."""
+    sends: int
+    intervals: list[tuple[int, str, str, float, float]] = field(default_factory=list)
+    """(stage, "forward" | "backward" | "p2p", name, start, end) of every operation and send."""
+
+    @property
+    def bubble_s(self) -> float:
+        """Idle time of the busiest stage: makespan minus its compute."""
+        return self.makespan_s - max(self.busy_s)
+
+
+def simulate_pipeline(
+    forward_s: float,
+    backward_s: float,
+    p: int,
+    m: int,
+    v: int = 1,
+    schedule: str = "1f1b",
+    p2p_s: float = 0.0,
+    slowdowns: Sequence[float] | None = None,
+    env: simpy.Environment | None = None,
+) -> PipelineRun:
+    """Run one step of ``m`` micro-batches through ``p`` stages; return its makespan.
+
+    ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at
+    nominal speed; ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send.
+    """
+    env = env or simpy.Environment()
+    chunks = v if schedule == "interleaved" else 1
+    slow = list(slowdowns) if slowdowns is not None else [1.0] * p
+    if len(slow) != p:
+        raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
+    orders = schedule_order(p, m, v, schedule)
+    last = p * chunks - 1
+    arrived: dict[Op, simpy.Event] = {}
+    links = {(a, b): simpy.Resource(env, capacity=1) for a in range(p) for b in range(p) if a != b}
+    busy = [0.0] * p
+    intervals: list[tuple[int, str, str, float, float]] = []
+    sends = 0
+
+    def inbox(op: Op) -> simpy.Event:
+        if op not in arrived:
+            arrived[op] = env.event()
+        return arrived[op]
+
+    def send(src: int, dst: int, op: Op) -> simpy.events.ProcessGenerator:
+        with links[(src, dst)].request() as req:
+            yield req
+            start = env.now
+            yield env.timeout(p2p_s)
+            intervals.append((src, "p2p", f"send {op[0]}{op[1]}.{op[2]} to {dst}", start, env.now))
+        inbox(op).succeed()
+
+    def deliver(op: Op, src: int, dst: int) -> None:
+        nonlocal sends
+        if src == dst or p2p_s <= 0:
+            inbox(op).succeed()
+            return
+        sends += 1
+        env.process(send(src, dst, op))
+
+    def stage(d: int) -> simpy.events.ProcessGenerator:
+        for kind, mb, c in orders[d]:
+            if kind == "F" and c > 0:
+                yield inbox(("F", mb, c))
+            if kind == "B":
+                yield inbox(("B", mb, c))
+            start = env.now
+            duration = (forward_s if kind == "F" else backward_s) / chunks * slow[d]
+            yield env.timeout(duration)
+            busy[d] += duration
+            intervals.append((d, "forward" if kind == "F" else "backward", f"{kind}{mb}.{c}", start, env.now))
+            if kind == "F" and c < last:
+                deliver(("F", mb, c + 1), d, (c + 1) % p)
+            elif kind == "F":
+                inbox(("B", mb, c)).succeed()  # the last chunk's backward follows its forward
+            elif c > 0:
+                deliver(("B", mb, c - 1), d, (c - 1) % p)
+
+    begin = env.now
+    procs = [env.process(stage(d)) for d in range(p)]
+    env.run(simpy.AllOf(env, procs))
+    return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals)
+
+
+def pipeline_overhead(scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float = 0.0) -> float:
+    """Bubble plus exposed sends of one step of ``scenario``'s pipeline, simulated (seconds).
+
+    ``forward_s``/``backward_s``: one micro-batch on one stage; ``tp_comm_s``: its
+    tensor-parallel communication (on the critical path, split 1/3 forward, 2/3 backward
+    like the compute). Returns makespan − m·(t_f + t_b + tp): what the pipeline adds to the
+    work of one stage. Stages are balanced here: stragglers are the data-parallel step's
+    business (they slow their own compute and everyone waits at the gradient synchronisation).
+    """
+    from dpsim.analytic.parallel import pipeline_p2p_time
+    from dpsim.analytic.step import fabric_of
+
+    t = scenario.training
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    if p <= 1:
+        return 0.0
+    fwd = forward_s + tp_comm_s / 3.0
+    bwd = backward_s + tp_comm_s * 2.0 / 3.0
+    send = pipeline_p2p_time(scenario, fabric_of(scenario))
+    run = simulate_pipeline(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send)
+    return run.makespan_s - m * (fwd + bwd)

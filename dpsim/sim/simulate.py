@@ -1,0 +1,278 @@
+"""Scenario → simulated cluster → StepResult: the ``sim`` engine's entry points.
+
+:func:`simulate` builds the :class:`~dpsim.sim.cluster.Cluster` of the data-parallel
+group, picks the fidelity (:mod:`dpsim.sim.fidelity`), runs ``variability.replications``
+seeded replications of ``simulation.steps`` steps each (:func:`dpsim.sim.training.run_step`)
+and reports their mean with a 95 % interval on the step time. Memory comes from the
+analytic memory model (the simulator does not model allocation).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dpsim.analytic import step as analytic_step
+from dpsim.analytic.collectives import Link
+from dpsim.analytic.step import _model_parallel_terms, dp_fabric, fabric_of, predict
+from dpsim.errors import ScenarioError
+from dpsim.records import StepResult
+from dpsim.scenario import Scenario
+from dpsim.sim.chunk import ChunkEngine
+from dpsim.sim.cluster import Cluster
+from dpsim.sim.engine import CollectiveEngine
+from dpsim.sim.fast import FastEngine
+from dpsim.sim.fidelity import FIDELITIES, choose_fidelity
+from dpsim.sim.timeline import Timeline
+from dpsim.sim.topology import make_topology
+from dpsim.sim.training import StepOutcome, StepPlan, run_step
+from dpsim.sim.variability import ci95_half_width, degraded_nodes, replication_rng
+from dpsim.sim.worker import compute_model, dp_slowdowns, worker_times
+
+__all__ = ["build_cluster", "make_engine", "simulate", "simulate_timeline", "step_plan"]
+
+MAX_DIRECT_RANKS = 4096
+"""The direct algorithm has N(N−1) flows per phase; beyond this many ranks it is refused."""
+TRACE_WORKERS = 64
+"""Workers whose intervals a timeline records (the first ones, plus every straggler)."""
+PER_WORKER_LIMIT = 1024
+"""Per-worker lists go into ``extra`` up to this many workers (summaries always)."""
+
+
+def _profile(scenario: Scenario) -> Any:
+    if scenario.calibration is None:
+        return None
+    from dpsim import calibration
+
+    return calibration.profile_for(scenario)
+
+
+def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
+    """The simulated cluster of one data-parallel group of ``scenario``.
+
+    With tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its
+    share of the NICs (:func:`dpsim.analytic.step.dp_fabric`).
+    """
+    c = scenario.cluster
+    algorithm = scenario.communication.algorithm
+    intra = Link(c.intra_node.latency, c.intra_node.bandwidth)
+    inter = Link(c.inter_node.latency, c.inter_node.bandwidth)
+    if profile is not None:
+        intra = profile.link("intra", algorithm) or intra
+        inter = profile.link("inter", algorithm) or inter
+    nodes, per_node, nics = c.nodes, c.workers_per_node, c.inter_node.nics_per_node
+    t = scenario.training
+    if t.tensor_parallel * t.pipeline_parallel > 1:
+        full = fabric_of(scenario)
+        group = dp_fabric(scenario, full)
+        share = group.inter.bandwidth / full.inter.bandwidth
+        nodes, per_node, nics = group.nodes, group.per_node, group.nics_per_node
+        inter = Link(inter.latency_s, inter.bandwidth * share)
+    topo = c.topology
+    topology = make_topology(topo.kind, topo.nodes_per_leaf, topo.oversubscription)
+    degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < nodes}
+    return Cluster(nodes, per_node, intra, inter, nics, topology, degraded)
+
+
+def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
+    """Bytes, buckets and hybrid-parallel terms of one step.
+
+    Tensor-parallel communication, the pipeline bubble and pipeline sends come from the
+    analytic engine's hybrid-parallel terms (:mod:`dpsim.analytic.parallel`): the simulator
+    resolves the data-parallel dimension event by event and adds those per step. When the
+    event-level pipeline (:func:`dpsim.sim.pipeline.pipeline_overhead`) is available, the
+    total it simulates (bubble + exposed sends) replaces the closed form's, split between
+    the two as the closed form splits it.
+    """
+    t, m = scenario.training, scenario.model
+    psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
+    fabric = fabric_of(scenario)
+    tp_comm, bubble = _model_parallel_terms(scenario, fabric, forward_s + backward_s)
+    p2p_exposed = p2p_total = 0.0
+    if t.pipeline_parallel > 1 and hasattr(analytic_step, "_pipeline_p2p_terms"):
+        p2p_exposed, p2p_total, _ = analytic_step._pipeline_p2p_terms(scenario, fabric, forward_s, backward_s)
+    if t.pipeline_parallel > 1:
+        try:
+            from dpsim.sim.pipeline import pipeline_overhead
+        except ImportError:  # pragma: no cover - the event-level pipeline is optional
+            pass
+        else:
+            overhead = pipeline_overhead(scenario, forward_s, backward_s, tp_comm)
+            p2p_exposed = min(p2p_exposed, overhead)
+            bubble = overhead - p2p_exposed
+    return StepPlan(
+        accumulation=scenario.accumulation_steps,
+        gradient_bytes=psi * scenario.gradient_bytes_per_param,
+        param_bytes=psi * (4 if t.precision == "fp32" else 2),
+        bucket_bytes=scenario.communication.bucket,
+        zero_stage=t.zero_stage,
+        overlap=scenario.communication.overlap,
+        optimizer_s=optimizer_s,
+        tp_comm_s=tp_comm,
+        bubble_s=bubble,
+        p2p_exposed_s=p2p_exposed,
+        p2p_total_s=p2p_total,
+    )
+
+
+def _collective_count(plan: StepPlan) -> int:
+    count = len(plan.gradient_buckets)
+    if plan.zero_stage in (1, 2):
+        count += math.ceil(plan.param_bytes / plan.bucket_bytes)
+    if plan.zero_stage == 3:
+        count += 2 * plan.accumulation * plan.pieces
+    return count
+
+
+def make_engine(fidelity: str, cluster: Cluster, algorithm: str) -> CollectiveEngine:
+    """The collective evaluator of a (resolved) fidelity."""
+    if fidelity == "chunk":
+        return ChunkEngine(cluster, algorithm)
+    if fidelity == "fast":
+        return FastEngine(cluster, algorithm)
+    raise ValueError(f"fidelity must be chunk or fast here, got {fidelity!r}")
+
+
+def simulate(scenario: Scenario, *, fidelity: str | None = None) -> StepResult:
+    """Simulate one training step of ``scenario`` (engine ``"sim"``)."""
+    return _simulate(scenario, fidelity, want_timeline=False)[0]
+
+
+def simulate_timeline(scenario: Scenario, *, fidelity: str | None = None) -> tuple[StepResult, Timeline]:
+    """:func:`simulate` plus the timeline of the first step of the first replication."""
+    result, timeline = _simulate(scenario, fidelity, want_timeline=True)
+    assert timeline is not None
+    return result, timeline
+
+
+def _simulate(scenario: Scenario, fidelity: str | None, want_timeline: bool) -> tuple[StepResult, Timeline | None]:
+    requested = fidelity if fidelity is not None else scenario.simulation.fidelity
+    if requested not in FIDELITIES:
+        raise ScenarioError("simulation.fidelity", f"expected one of {', '.join(FIDELITIES)}, got {requested!r}")
+    algorithm = scenario.communication.algorithm
+    dp = scenario.data_parallel
+    if algorithm == "direct" and dp > MAX_DIRECT_RANKS:
+        raise ScenarioError(
+            "communication.algorithm",
+            f"direct all-to-all has N(N-1) flows per phase; the simulator takes it up to {MAX_DIRECT_RANKS} ranks,"
+            f" not {dp}",
+        )
+    profile = _profile(scenario)
+    model = compute_model(scenario, profile)
+    slow = dp_slowdowns(scenario)
+    plan = step_plan(
+        scenario, model.optimizer_s, model.forward_s * float(slow.max()), model.backward_s * float(slow.max())
+    )
+    cluster = build_cluster(scenario, profile)
+    variability = scenario.variability
+    symmetric = variability.compute_jitter_cv == 0
+    chosen = choose_fidelity(requested, algorithm, dp, cluster.per_node, _collective_count(plan), symmetric)
+    engine = make_engine(chosen, cluster, algorithm)
+    steps = scenario.simulation.steps
+    timeline: Timeline | None = None
+    outcomes: list[list[StepOutcome]] = []
+    for replication in range(variability.replications):
+        rng = replication_rng(variability, replication)
+        fwd, bwd, samples = worker_times(scenario, model, rng, steps)
+        runs = []
+        for step in range(steps):
+            tl = None
+            if want_timeline and timeline is None:
+                recorded = sorted(set(range(min(dp, TRACE_WORKERS))) | {int(w) for w in np.flatnonzero(slow != 1.0)})
+                tl = timeline = Timeline(scenario.name, dp, fidelity=chosen, recorded=recorded)
+            outcome = run_step(plan, engine, fwd[step], bwd[step], tl)
+            if tl is not None:
+                tl.step_time_s = outcome.step_time_s
+            runs.append(outcome)
+        outcomes.append(runs)
+    return _result(scenario, model, plan, outcomes, samples, chosen, engine, profile), timeline
+
+
+def _result(
+    scenario: Scenario,
+    model: Any,
+    plan: StepPlan,
+    outcomes: list[list[StepOutcome]],
+    samples: np.ndarray,
+    fidelity: str,
+    engine: CollectiveEngine,
+    profile: Any,
+) -> StepResult:
+    t, m, device = scenario.training, scenario.model, scenario.cluster.device
+    flat = [o for runs in outcomes for o in runs]
+    per_replication = [float(np.mean([o.step_time_s for o in runs])) for runs in outcomes]
+    step_s = float(np.mean(per_replication))
+
+    def mean(values: list[float]) -> float:
+        return float(np.mean(values))
+
+    compute_s = mean([float(o.compute_s.max()) for o in flat])
+    optimizer_s = plan.optimizer_s
+    bubble_s = plan.bubble_s
+    exposed_s = mean([max(0.0, o.step_time_s - float(o.compute_s.max()) - optimizer_s - bubble_s) for o in flat])
+    barrier_s = mean([float(o.compute_s.max() - o.compute_s.min()) for o in flat])
+    comm_s = mean([o.collective_s for o in flat])
+    k = scenario.accumulation_steps
+    single_s = k * (model.forward_s + model.backward_s) + optimizer_s
+    analytic = predict(scenario)
+    samples_per_s = t.global_batch / step_s
+    first = flat[0]
+    extra: dict[str, Any] = {
+        "collectives": first.collectives,
+        "buckets": len(plan.gradient_buckets) if scenario.data_parallel > 1 else 0,
+        "bucket_bytes": plan.bucket_bytes,
+        "gradient_bytes": plan.gradient_bytes,
+        "single_worker_step_s": single_s,
+        "replications": len(outcomes),
+        "steps_per_replication": len(outcomes[0]),
+        "replication_step_times_s": per_replication,
+        "sim_events": engine.events,
+        "simulated_collectives": getattr(engine, "simulated_calls", engine.calls),
+        "worker_compute_max_s": float(first.compute_s.max()),
+        "worker_compute_min_s": float(first.compute_s.min()),
+        "worker_wait_max_s": float(first.wait_s.max()),
+        "worker_comm_max_s": float(first.comm_s.max()),
+        "topology": scenario.cluster.topology.kind,
+        "tokens_per_step": scenario.tokens_per_step,
+    }
+    if len(samples) <= PER_WORKER_LIMIT:
+        extra["worker_samples"] = samples.tolist()
+        extra["worker_compute_s"] = first.compute_s.tolist()
+        extra["worker_comm_s"] = first.comm_s.tolist()
+        extra["worker_wait_s"] = first.wait_s.tolist()
+        extra["worker_end_s"] = first.end_s.tolist()
+    return StepResult(
+        scenario=scenario.name,
+        engine="sim",
+        world_size=scenario.world_size,
+        step_time_s=step_s,
+        compute_s=compute_s,
+        comm_s=comm_s,
+        exposed_comm_s=exposed_s,
+        bubble_s=bubble_s,
+        optimizer_s=optimizer_s,
+        samples_per_s=samples_per_s,
+        scaling_efficiency=single_s / step_s,
+        memory_per_device_bytes=analytic.memory_per_device_bytes,
+        barrier_s=barrier_s,
+        tokens_per_s=samples_per_s * m.tokens_per_sample,
+        mfu=m.training_flops_per_sample * t.global_batch / step_s / (scenario.world_size * device.peak_flops),
+        memory_capacity_bytes=analytic.memory_capacity_bytes,
+        oom=analytic.oom,
+        data_parallel=scenario.data_parallel,
+        tensor_parallel=t.tensor_parallel,
+        pipeline_parallel=t.pipeline_parallel,
+        accumulation_steps=k,
+        global_batch=t.global_batch,
+        algorithm=scenario.communication.algorithm,
+        zero_stage=t.zero_stage,
+        fidelity=fidelity,
+        step_time_ci95_s=ci95_half_width(per_replication),
+        scenario_hash=scenario.scenario_hash(),
+        hardware_source=str(scenario.calibration.profile)
+        if profile is not None and scenario.calibration
+        else "catalog",
+        extra=extra,
+    )

@@ -1,0 +1,229 @@
+"""One training step of synchronous data parallelism, simulated worker by worker.
+
+Each worker runs its micro-batches (forward, then backward); gradient synchronisation
+happens in the last micro-batch only (DDP ``no_sync`` for the others). Its gradient is
+cut into DDP buckets (:func:`dpsim.analytic.step.bucket_sizes`, last layers first) that
+become ready at a uniform rate during that last backward (bucket ``i`` at the fraction
+``bytes in buckets 0..i / gradient bytes`` of it), or all at its end with overlap off. A
+worker posts bucket ``i``'s collective when it is ready and its communication stream has
+finished bucket ``i−1`` (one stream, in order: Li et al. 2020, PyTorch DDP §3.2); the
+collective itself is run by a :class:`~dpsim.sim.engine.CollectiveEngine` at the chosen
+fidelity, which returns when each worker is done with it. The optimizer runs once the
+backward and the last bucket are done.
+
+ZeRO (Rajbhandari et al. 2020): stages 1–2 reduce-scatter the buckets and all-gather the
+updated parameters (in buckets) after the optimizer; stage 3 also all-gathers the
+parameters in ``⌈param bytes / bucket⌉`` pieces before each piece's forward and backward
+in every micro-batch, prefetched on the same stream (compute of piece p waits for its
+gather), with the gradient reduce-scatters queued behind the backward's gathers.
+
+This is the analytic engine's model (:mod:`dpsim.analytic.step`) executed event by event
+per worker, so that heterogeneity (stragglers, jitter, uneven shards, degraded links)
+and contention are resolved where the closed form must assume symmetry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dpsim.analytic.step import bucket_sizes
+from dpsim.sim.engine import CollectiveEngine
+from dpsim.sim.timeline import Timeline
+
+__all__ = ["StepOutcome", "StepPlan", "run_step"]
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What one step communicates, independent of the workers' speeds."""
+
+    accumulation: int
+    gradient_bytes: float
+    param_bytes: float
+    bucket_bytes: float
+    zero_stage: int = 0
+    overlap: bool = True
+    optimizer_s: float = 0.0
+    tp_comm_s: float = 0.0
+    """Tensor-parallel communication per micro-batch (blocking, after each pass; hybrid runs)."""
+    bubble_s: float = 0.0
+    """Pipeline bubble per step (hybrid runs)."""
+    p2p_exposed_s: float = 0.0
+    """Pipeline stage-to-stage sends on the critical path per step (hybrid runs)."""
+    p2p_total_s: float = 0.0
+    """All pipeline stage-to-stage send time per step (hybrid runs)."""
+
+    @property
+    def gradient_buckets(self) -> list[float]:
+        return bucket_sizes(self.gradient_bytes, self.bucket_bytes)
+
+    @property
+    def pieces(self) -> int:
+        """ZeRO-3 parameter pieces gathered one by one."""
+        return max(1, math.ceil(self.param_bytes / self.bucket_bytes))
+
+
+@dataclass
+class StepOutcome:
+    """Per-worker results of one simulated step (arrays indexed by data-parallel rank)."""
+
+    end_s: np.ndarray
+    compute_s: np.ndarray
+    comm_s: np.ndarray
+    """Time each worker spent in collectives after the last peer had joined."""
+    wait_s: np.ndarray
+    """Time each worker waited for peers: at each collective and at the end of the step."""
+    optimizer_s: float
+    collective_s: float
+    """Sum over collectives of (last done − last join): communication time of the step."""
+    collectives: int
+    bubble_s: float = 0.0
+    calls: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @property
+    def step_time_s(self) -> float:
+        return float(self.end_s.max())
+
+
+def run_step(
+    plan: StepPlan,
+    engine: CollectiveEngine,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    timeline: Timeline | None = None,
+) -> StepOutcome:
+    """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times."""
+    n, k = forward_s.shape
+    record = timeline.recorded if timeline is not None else []
+    communicate = engine.cluster.world_size > 1
+    clock = np.zeros(n)
+    stream = np.zeros(n)
+    compute = np.zeros(n)
+    comm = np.zeros(n)
+    wait = np.zeros(n)
+    calls: list[tuple[str, float, float]] = []
+    collective_total = 0.0
+
+    def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+        if timeline is not None:
+            for w in record:
+                timeline.add(w, category, name, start[w], end[w])
+
+    def collective(name: str, op: str, size: float, ready: np.ndarray) -> np.ndarray:
+        nonlocal stream, collective_total
+        joins = np.maximum(ready, stream)
+        done = engine.evaluate(op, size, joins)
+        last = float(joins.max())
+        wait[:] += last - joins
+        comm[:] += np.maximum(0.0, done - last)
+        collective_total += max(0.0, float(done.max()) - last)
+        calls.append((name, last, float(done.max())))
+        if timeline is not None:
+            for w in record:
+                timeline.add(w, "wait", f"{name} (waiting for peers)", joins[w], min(last, done[w]))
+                timeline.add(w, "comm", name, max(joins[w], min(last, done[w])), done[w])
+        stream = done
+        return done
+
+    def compute_span(category: str, name: str, duration: np.ndarray) -> None:
+        nonlocal clock
+        start = clock
+        clock = clock + duration
+        compute[:] += duration
+        log(category, name, start, clock)
+
+    def zero3_pass(category: str, name: str, duration: np.ndarray) -> np.ndarray:
+        """Gathered-parameter pass: returns the (pieces × workers) start times of each piece's compute."""
+        nonlocal clock
+        pieces = plan.pieces
+        size = plan.param_bytes / pieces
+        issued = clock.copy()
+        gathered = [collective(f"{name} gather {p}", "all_gather", size, issued) for p in range(pieces)]
+        piece = duration / pieces
+        starts = np.empty((pieces, n))
+        for p in range(pieces):
+            starts[p] = np.maximum(clock, gathered[p])
+            log("wait", f"{name} waiting for gather {p}", clock, starts[p])
+            clock = starts[p] + piece
+            log(category, f"{name} piece {p}", starts[p], clock)
+        compute[:] += duration
+        return starts
+
+    def tensor_parallel(name: str, seconds: float) -> None:
+        """Blocking tensor-parallel collectives of a pass (Megatron all-reduces), on the critical path."""
+        nonlocal clock, collective_total
+        if seconds <= 0:
+            return
+        start = clock
+        clock = clock + seconds
+        comm[:] += seconds
+        collective_total += seconds
+        log("comm", f"{name} tensor-parallel", start, clock)
+
+    gather_params = plan.zero_stage == 3 and communicate
+    buckets = plan.gradient_buckets if communicate else []
+    grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
+    ready: list[np.ndarray] = []
+    for j in range(k):
+        fwd, bwd = forward_s[:, j], backward_s[:, j]
+        if gather_params:
+            zero3_pass("forward", f"forward {j}", fwd)
+        else:
+            compute_span("forward", f"forward {j}", fwd)
+        tensor_parallel(f"forward {j}", plan.tp_comm_s / 3.0)
+        last = j == k - 1
+        if gather_params:
+            starts = zero3_pass("backward", f"backward {j}", bwd)
+            if last and buckets:
+                pieces = plan.pieces
+                piece = bwd / pieces
+                cumulative = np.cumsum(buckets) / plan.gradient_bytes
+                for fraction in cumulative:
+                    p = min(pieces - 1, max(0, math.ceil(fraction * pieces - 1e-12) - 1))
+                    at = starts[p] + (fraction * pieces - p) * piece
+                    ready.append(at if plan.overlap else clock.copy())
+        else:
+            start = clock
+            compute_span("backward", f"backward {j}", bwd)
+            if last and buckets:
+                cumulative = np.cumsum(buckets) / plan.gradient_bytes
+                for fraction in cumulative:
+                    ready.append(start + bwd * fraction if plan.overlap else clock.copy())
+        tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
+    for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):
+        collective(f"bucket {i}", grad_op, size, at)
+    start = np.maximum(clock, stream)
+    log("wait", "waiting for gradients", clock, start)
+    end = start + plan.optimizer_s
+    log("optimizer", "optimizer", start, end)
+    if plan.zero_stage in (1, 2) and communicate:
+        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes)):
+            collective(f"parameter gather {i}", "all_gather", size, end)
+        end = np.maximum(end, stream)
+    if plan.bubble_s > 0:
+        log("bubble", "pipeline bubble", end, end + plan.bubble_s)
+        end = end + plan.bubble_s
+    if plan.p2p_total_s > 0:
+        log("comm", "pipeline sends (exposed)", end, end + plan.p2p_exposed_s)
+        end = end + plan.p2p_exposed_s
+        comm[:] += plan.p2p_exposed_s
+        collective_total += plan.p2p_total_s
+    finish = float(end.max())
+    wait[:] += finish - end
+    if timeline is not None:
+        for w in record:
+            timeline.add(w, "wait", "waiting for the slowest worker", end[w], finish)
+    return StepOutcome(
+        end_s=end,
+        compute_s=compute,
+        comm_s=comm,
+        wait_s=wait,
+        optimizer_s=plan.optimizer_s,
+        collective_s=collective_total,
+        collectives=len(calls),
+        bubble_s=plan.bubble_s,
+        calls=calls,
+    )

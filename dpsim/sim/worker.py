@@ -1,0 +1,105 @@
+"""What each simulated worker computes: per-micro-batch forward/backward times and the optimizer.
+
+Nominal times are the analytic engine's (:mod:`dpsim.analytic.step`): one micro-batch of
+``b`` samples costs ``flops_per_sample · b / (tp·pp)`` at ``peak · efficiency``, forward 1/3
+and backward 2/3 of it (Kaplan et al. 2020 §2.1), or the calibration profile's fitted
+``t0 + t1·b`` when ``scenario.calibration`` is set; the optimizer is memory bound,
+``parameters updated × bytes per parameter / memory bandwidth`` (or the profile's fit).
+
+Per worker, three things change the nominal time: its micro-batch share under
+``training.partition`` (:func:`dpsim.partition.shard_sizes` over the ``dp · micro_batch``
+samples of one micro-step; ``weighted`` gives each worker a share ∝ 1/slowdown, so
+stragglers get fewer samples), its straggler slowdown, and the seeded jitter draw of
+each micro-batch (:mod:`dpsim.sim.variability`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dpsim.analytic.step import FORWARD_FRACTION, optimizer_bytes_per_param
+from dpsim.partition import shard_sizes
+from dpsim.scenario import Scenario
+from dpsim.sim.variability import jitter
+
+__all__ = ["ComputeModel", "compute_model", "dp_slowdowns", "worker_samples", "worker_times"]
+
+
+@dataclass(frozen=True)
+class ComputeModel:
+    """Nominal per-worker costs of one step (seconds)."""
+
+    forward_s: float
+    """Forward of one nominal micro-batch (``training.micro_batch`` samples)."""
+    backward_s: float
+    optimizer_s: float
+    profile: Any = None
+    """The calibration profile, or None (catalog numbers)."""
+
+
+def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
+    """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
+    t, m, device = scenario.training, scenario.model, scenario.cluster.device
+    model_parallel = t.tensor_parallel * t.pipeline_parallel
+    if profile is not None and getattr(profile, "has_compute", True):
+        fwd, bwd = profile.compute_time(t.micro_batch)
+        fwd, bwd = fwd / model_parallel, bwd / model_parallel
+    else:
+        total = m.training_flops_per_sample * t.micro_batch / model_parallel / (device.peak_flops * device.efficiency)
+        fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
+    psi = m.num_parameters / model_parallel
+    updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
+    if profile is not None:
+        optimizer_s = float(profile.optimizer_time(updated))
+    else:
+        optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
+    return ComputeModel(fwd, bwd, optimizer_s, profile)
+
+
+def dp_slowdowns(scenario: Scenario) -> np.ndarray:
+    """Slowdown of each data-parallel rank: the slowest of the model-parallel ranks it spans.
+
+    Megatron rank order (tensor-parallel innermost, then data, then pipeline).
+    """
+    t = scenario.training
+    tp, pp, dp = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel
+    slow = np.asarray(scenario.worker_slowdowns(), dtype=np.float64)
+    return slow.reshape(pp, dp, tp).max(axis=(0, 2))
+
+
+def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
+    """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
+    t = scenario.training
+    dp = len(slowdowns)
+    weights = (1.0 / slowdowns).tolist() if t.partition == "weighted" else None
+    return np.asarray(shard_sizes(t.micro_batch * dp, dp, t.partition, weights), dtype=np.float64)
+
+
+def worker_times(
+    scenario: Scenario, model: ComputeModel, rng: np.random.Generator, steps: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward and backward time of every (step, worker, micro-batch) and each worker's samples.
+
+    Shapes ``(steps, dp, k)``. Jitter is drawn once per (step, worker, micro-batch) and
+    applies to that micro-batch's forward and backward alike.
+    """
+    k = scenario.accumulation_steps
+    slow = dp_slowdowns(scenario)
+    samples = worker_samples(scenario, slow)
+    mb = scenario.training.micro_batch
+    model_parallel = scenario.training.tensor_parallel * scenario.training.pipeline_parallel
+    if model.profile is not None and getattr(model.profile, "has_compute", True):
+        fwd_w = np.empty(len(samples))
+        bwd_w = np.empty(len(samples))
+        for count in np.unique(samples):
+            f, b = model.profile.compute_time(int(count)) if count > 0 else (0.0, 0.0)
+            fwd_w[samples == count] = f / model_parallel
+            bwd_w[samples == count] = b / model_parallel
+    else:
+        fwd_w = model.forward_s * samples / mb
+        bwd_w = model.backward_s * samples / mb
+    factor = jitter(scenario.variability, rng, (steps, len(samples), k)) * slow[None, :, None]
+    return fwd_w[None, :, None] * factor, bwd_w[None, :, None] * factor, samples
