@@ -329,6 +329,10 @@ class _Memory:
     capacity: float
     oom: bool
     parts: dict[str, float]
+    worst_device: int = 0
+    """Rank of the most loaded device (first device of the worst pipeline stage)."""
+    status: str = ""
+    """One line: fits, or out of memory on which device and by how much."""
 
 
 def _memory(scenario: Scenario) -> _Memory:
@@ -346,7 +350,9 @@ def _memory(scenario: Scenario) -> _Memory:
                 for name in ("weights", "gradients", "optimizer_states", "activations", "buffers")
                 if hasattr(mb, name)
             }
-            return _Memory(float(mb.total), float(mb.capacity), bool(mb.oom), parts)
+            return _Memory(
+                float(mb.total), float(mb.capacity), bool(mb.oom), parts, int(mb.worst_device), str(mb.describe())
+            )
     t = scenario.training
     psi = scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
     nd = scenario.data_parallel
@@ -522,6 +528,7 @@ def predict(scenario: Scenario) -> StepResult:
         "tokens_per_step": scenario.tokens_per_step,
     }
     extra.update({f"memory_{name}_bytes": value for name, value in memory.parts.items()})
+    extra.update(memory_worst_device=memory.worst_device, memory_status=memory.status)
     return StepResult(
         scenario=scenario.name,
         engine="analytic",

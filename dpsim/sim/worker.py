@@ -50,6 +50,11 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     else:
         total = m.training_flops_per_sample * t.micro_batch / model_parallel / (device.peak_flops * device.efficiency)
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
+    if t.activation_recomputation != "none":
+        # recomputation reruns (part of) the forward inside the backward, as in the analytic engine
+        from dpsim.analytic.parallel import recomputation_flops_per_sample
+
+        bwd += (fwd + bwd) * recomputation_flops_per_sample(scenario) / m.training_flops_per_sample
     psi = m.num_parameters / model_parallel
     updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
     if profile is not None:

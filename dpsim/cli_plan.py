@@ -1,0 +1,307 @@
+"""``dpsim plan``: capacity planning from the command line (see :mod:`dpsim.plan`).
+
+Example::
+
+    dpsim plan --model llama2-7b --tokens 2T --device a100-80gb --device h100-sxm \\
+        --max-devices 1024 --price a100-80gb=1.8 --price h100-sxm=3.0 --deadline "30 days" \\
+        --out plan.csv --plot pareto.png
+
+Bad arguments print one ``error: ...`` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from dpsim.plan import PlanResult
+
+__all__ = ["format_plan", "register"]
+
+_TABLE_COLUMNS = (
+    ("rank", "#"),
+    ("device", "device"),
+    ("devices", "n"),
+    ("tp", "TP"),
+    ("pp", "PP"),
+    ("dp", "DP"),
+    ("zero_stage", "ZeRO"),
+    ("micro_batch", "mb"),
+    ("accumulation", "acc"),
+    ("recomputation", "recomp"),
+    ("sequence_parallel", "SP"),
+    ("schedule", "schedule"),
+    ("algorithm", "algorithm"),
+    ("step_time_s", "step"),
+    ("mfu", "MFU"),
+    ("memory_bytes", "memory"),
+    ("headroom_bytes", "headroom"),
+    ("time_to_train_s", "time to train"),
+    ("cost", "cost"),
+)
+
+
+def _days(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "-"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _cell(column: str, value: Any) -> str:
+    if column in ("memory_bytes", "headroom_bytes"):
+        return f"{float(value) / 1e9:.1f} GB"
+    if column == "step_time_s":
+        return f"{float(value):.3g} s"
+    if column == "mfu":
+        return f"{100 * float(value):.1f} %"
+    if column == "time_to_train_s":
+        return _days(float(value))
+    if column == "cost":
+        return "-" if math.isnan(float(value)) else f"{float(value):,.0f}"
+    if column == "sequence_parallel":
+        return "yes" if bool(value) else "no"
+    return str(value)
+
+
+def format_plan(result: PlanResult, format_: str) -> str:
+    """The ranked table as text (table), CSV, or one JSON object."""
+    ranked = result.ranked
+    if format_ == "csv":
+        return str(ranked.to_csv(index=False))
+    if format_ == "json":
+        summary = {
+            "model": result.request.model,
+            "tokens": result.request.tokens,
+            "searched": result.searched,
+            "valid": len(result.candidates),
+            "feasible": int((~result.candidates["oom"]).sum()) if len(result.candidates) else 0,
+            "configs_per_s": result.configs_per_s,
+            "notes": result.notes,
+            "ranked": json.loads(ranked.to_json(orient="records")),
+        }
+        return json.dumps(summary)
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    feasible = int((~result.candidates["oom"]).sum()) if len(result.candidates) else 0
+    title = (
+        f"{result.request.model}, {result.request.tokens:.3g} tokens: {result.searched:,} configurations searched, "
+        f"{len(result.candidates):,} valid, {feasible:,} fit in memory ({result.configs_per_s:,.0f} configs/s)"
+    )
+    table = Table(title=title, title_justify="left")
+    columns = [(c, h) for c, h in _TABLE_COLUMNS if c in ranked.columns]
+    if "sim_step_time_s" in ranked.columns:
+        columns.append(("sim_step_time_s", "sim step"))
+    for _, header in columns:
+        table.add_column(header, justify="right")
+    for row in ranked.to_dict("records"):
+        cells = []
+        for column, _ in columns:
+            value = row[column]
+            if column == "sim_step_time_s":
+                cells.append("-" if math.isnan(float(value)) else f"{float(value):.3g} s")
+            else:
+                cells.append(_cell(column, value))
+        table.add_row(*cells)
+    buffer = StringIO()
+    Console(file=buffer, width=220, color_system=None).print(table)
+    text = buffer.getvalue()
+    for note in result.notes:
+        text += f"note: {note}\n"
+    return text
+
+
+def _ints(option: str, text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    from dpsim.cli import fail
+
+    if text is None:
+        return default
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise fail(option, f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 and option != "--zero" for v in values):
+        raise fail(option, f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def _words(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, float] | float | None:
+    from dpsim.cli import fail
+
+    if not items:
+        return None
+    per_device: dict[str, float] = {}
+    single: float | None = None
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        try:
+            price = float(value)
+        except ValueError:
+            raise fail("--price", f"expected PRICE or DEVICE=PRICE (per device-hour), got {item!r}") from None
+        if not math.isfinite(price) or price < 0:
+            raise fail("--price", f"must be a non-negative number, got {item!r}")
+        if sep:
+            per_device[name.strip().lower()] = price
+        else:
+            single = price
+    if single is not None:
+        return {d: per_device.get(d, single) for d in devices} if per_device else single
+    return per_device
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dpsim plan`` to the CLI."""
+    from dpsim.cli import CLI_SOURCE, FORMATS, _check_writable, atomic_output, check_choice, fail, handle_errors
+    from dpsim.errors import ScenarioError
+
+    @app.command("plan")
+    @handle_errors
+    def plan_command(
+        model: Annotated[str, typer.Option("--model", help="Catalog model (dpsim catalog models).")],
+        tokens: Annotated[str, typer.Option("--tokens", help="Token budget, e.g. 2T or 1.4e12.")],
+        max_devices: Annotated[int, typer.Option("--max-devices", help="Largest device count to consider.")],
+        device: Annotated[
+            list[str] | None, typer.Option("--device", help="Catalog device type (repeatable). Default a100-80gb.")
+        ] = None,
+        min_devices: Annotated[int, typer.Option("--min-devices", help="Smallest device count.")] = 1,
+        workers_per_node: Annotated[int, typer.Option("--workers-per-node", help="Devices per node.")] = 8,
+        global_batch: Annotated[
+            int | None, typer.Option("--global-batch", help="Samples per step (default: ~4M tokens).")
+        ] = None,
+        deadline: Annotated[
+            str | None, typer.Option("--deadline", help="Latest time to train, e.g. '30 days'.")
+        ] = None,
+        price: Annotated[
+            list[str] | None, typer.Option("--price", help="Price per device-hour: PRICE or DEVICE=PRICE (repeatable).")
+        ] = None,
+        node_mtbf: Annotated[str | None, typer.Option("--node-mtbf", help="Node MTBF, e.g. '50000 h'.")] = None,
+        checkpoint_write: Annotated[str, typer.Option("--checkpoint-write", help="Checkpoint write time.")] = "0 s",
+        restart: Annotated[str, typer.Option("--restart", help="Restart time after a failure.")] = "0 s",
+        tp: Annotated[str | None, typer.Option("--tp", help="Tensor-parallel degrees, e.g. 1,2,4,8.")] = None,
+        pp: Annotated[str | None, typer.Option("--pp", help="Pipeline-parallel degrees, e.g. 1,2,4,8,16,32.")] = None,
+        zero: Annotated[str | None, typer.Option("--zero", help="ZeRO stages, e.g. 0,1,2,3.")] = None,
+        micro_batch: Annotated[
+            str | None, typer.Option("--micro-batch", help="Micro-batch sizes, e.g. 1,2,4,8.")
+        ] = None,
+        recompute: Annotated[
+            str | None, typer.Option("--recompute", help="Activation recomputation: none,selective,full.")
+        ] = None,
+        algorithm: Annotated[
+            str | None, typer.Option("--algorithm", help="All-reduce algorithms, e.g. ring,hierarchical.")
+        ] = None,
+        objective: Annotated[str, typer.Option("--objective", help="auto, time or cost.")] = "auto",
+        top: Annotated[int, typer.Option("--top", help="Configurations to re-check exactly and show.")] = 10,
+        simulate: Annotated[int, typer.Option("--simulate", help="Re-check the best N with the simulator.")] = 3,
+        out: Annotated[Path | None, typer.Option("--out", help="Write the ranked table to FILE.csv.")] = None,
+        all_out: Annotated[
+            Path | None, typer.Option("--all", help="Write every screened configuration to FILE.csv.")
+        ] = None,
+        plot: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto plot (time vs cost) PNG.")] = None,
+        format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    ) -> None:
+        """Plan a training run: devices, counts and parallel layouts ranked by time to train and cost."""
+        from dpsim import plan as planner
+        from dpsim.units import UnitError, parse_count, parse_time
+
+        check_choice("--format", format_, FORMATS)
+        check_choice("--objective", objective, ("auto", "time", "cost"))
+
+        def quantity(option: str, text: str | None, parse: Any) -> float | None:
+            if text is None:
+                return None
+            try:
+                return float(parse(text))
+            except UnitError as exc:
+                raise fail(option, str(exc)) from None
+
+        devices = tuple(d.strip().lower() for d in (device or ["a100-80gb"]))
+        for path, option, suffixes in ((out, "--out", (".csv",)), (all_out, "--all", (".csv",))):
+            if path is not None:
+                _check_writable(path, option, suffixes)
+        if plot is not None:
+            _check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+        base = planner.PlanRequest(model="gpt2-small", tokens=1.0, devices=("a100-80gb",), max_devices=1)
+        options: dict[str, Any] = {
+            "model": model.strip().lower(),
+            "tokens": quantity("--tokens", tokens, parse_count) or 0.0,
+            "devices": devices,
+            "max_devices": max_devices,
+            "min_devices": min_devices,
+            "workers_per_node": workers_per_node,
+            "global_batch": global_batch,
+            "deadline_s": quantity("--deadline", deadline, parse_time),
+            "price_per_device_hour": _prices(price, devices),
+            "node_mtbf_s": quantity("--node-mtbf", node_mtbf, parse_time),
+            "checkpoint_s": quantity("--checkpoint-write", checkpoint_write, parse_time) or 0.0,
+            "restart_s": quantity("--restart", restart, parse_time) or 0.0,
+            "tensor_parallel": _ints("--tp", tp, base.tensor_parallel),
+            "pipeline_parallel": _ints("--pp", pp, base.pipeline_parallel),
+            "zero_stages": _ints("--zero", zero, base.zero_stages),
+            "micro_batches": _ints("--micro-batch", micro_batch, base.micro_batches),
+            "recomputation": _words(recompute, base.recomputation),
+            "algorithms": _words(algorithm, base.algorithms),
+            "top": top,
+            "simulate": simulate,
+            "objective": objective,
+        }
+        try:
+            request = planner.PlanRequest(**options)
+        except ScenarioError as exc:
+            raise exc.with_source(CLI_SOURCE) from None
+        result = _run_with_progress(planner, request, progress and sys.stderr.isatty())
+        if out is not None:
+            with atomic_output(out, "--out") as tmp:
+                result.ranked.to_csv(tmp, index=False)
+        if all_out is not None:
+            with atomic_output(all_out, "--all") as tmp:
+                result.candidates.to_csv(tmp, index=False)
+        if plot is not None:
+            with atomic_output(plot, "--plot") as tmp:
+                planner.write_pareto_plot(result, tmp)
+        sys.stdout.write(format_plan(result, format_).rstrip("\n") + "\n")
+        if not len(result.ranked):
+            raise typer.Exit(1)
+
+
+def _run_with_progress(planner: Any, request: Any, show: bool) -> PlanResult:
+    """Run the planner under a rich progress bar on stderr (one task per stage)."""
+    if not show:
+        result: PlanResult = planner.plan(request)
+        return result
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = planner.plan(request, progress=update)
+    return result

@@ -1,0 +1,808 @@
+"""Capacity planning: which devices, how many, and which parallel layout train a model fastest or cheapest.
+
+:func:`plan` enumerates configurations (device type, device count, tensor/pipeline/data
+parallel degrees, ZeRO stage, micro-batch, activation recomputation, sequence parallelism,
+pipeline schedule, all-reduce algorithm), screens all of them at once with vectorised
+closed forms (the same model as :func:`dpsim.analytic.step.predict` and
+:func:`dpsim.analytic.memory.memory_breakdown`, in numpy: ~10⁵ configurations a second),
+re-checks the best ones exactly with ``predict`` and optionally with the simulator, and
+ranks them by time to train (or, with a deadline and prices, by cost).
+
+Time to train = ⌈tokens / tokens per step⌉ × step time, stretched by failures and
+checkpoints when a node MTBF is given (Daly 2006, :mod:`dpsim.reliability`). Cost =
+wall-clock hours × devices × price per device-hour.
+
+Defaults, each a stated assumption: 8 devices per node; the node's fabric and network
+by device generation (:data:`DEFAULT_NETWORK`: NVLink of that generation, one InfiniBand
+NIC per device, as in DGX A100/H100/B200); a global batch of about 4 M tokens
+(Llama 2's, Touvron et al. 2023 §2.2), rounded to a power of two samples.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dpsim import catalog
+from dpsim.analytic.collectives import Fabric
+from dpsim.errors import ScenarioError
+from dpsim.reliability import daly_interval, young_interval
+from dpsim.scenario import Scenario, scenario_from_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_NETWORK",
+    "PlanRequest",
+    "PlanResult",
+    "default_global_batch",
+    "device_counts",
+    "enumerate_configurations",
+    "pareto_front",
+    "plan",
+    "scenario_for",
+    "write_pareto_plot",
+]
+
+SOURCE = "<plan>"
+
+DEFAULT_NETWORK: dict[str, tuple[str, str]] = {
+    # device → (intra-node link, inter-node link per NIC); one NIC per device (DGX-style nodes).
+    "v100": ("pcie4", "ib-edr"),  # NVLink 2 (V100) is not in the catalog; PCIe 4 is a conservative stand-in
+    "a100-40gb": ("nvlink3", "ib-hdr"),  # DGX A100: NVLink 3, 8x ConnectX-6 HDR
+    "a100-80gb": ("nvlink3", "ib-hdr"),
+    "h100-sxm": ("nvlink4", "ib-ndr"),  # DGX H100: NVLink 4, 8x ConnectX-7 NDR
+    "h200": ("nvlink4", "ib-ndr"),
+    "b200": ("nvlink5", "ib-ndr"),  # DGX B200: NVLink 5, 8x ConnectX-7 NDR
+    "cpu": ("pcie4", "100gbe"),
+}
+"""Node fabric and network assumed for each catalog device when the request does not say."""
+
+_RECOMPUTE = ("none", "selective", "full")
+_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server")
+_SCHEDULES = ("1f1b", "interleaved")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What to plan for, and the search space (every tuple is a set of options to try)."""
+
+    model: str
+    """Catalog model name (``dpsim catalog models``)."""
+    tokens: float
+    """Training tokens (the token budget)."""
+    devices: tuple[str, ...]
+    """Catalog device names to consider."""
+    max_devices: int
+    min_devices: int = 1
+    workers_per_node: int = 8
+    global_batch: int | None = None
+    """Samples per step; default :func:`default_global_batch`."""
+    deadline_s: float | None = None
+    price_per_device_hour: Mapping[str, float] | float | None = None
+    """One price for all devices, or one per device name."""
+    node_mtbf_s: float | None = None
+    checkpoint_s: float = 0.0
+    restart_s: float = 0.0
+    tensor_parallel: tuple[int, ...] = (1, 2, 4, 8)
+    pipeline_parallel: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    zero_stages: tuple[int, ...] = (0, 1, 2, 3)
+    micro_batches: tuple[int, ...] = (1, 2, 4, 8)
+    recomputation: tuple[str, ...] = _RECOMPUTE
+    sequence_parallel: tuple[bool, ...] = (False, True)
+    schedules: tuple[str, ...] = _SCHEDULES
+    """Pipeline schedules; ``interleaved`` uses 2 chunks per stage."""
+    algorithms: tuple[str, ...] = ("ring", "hierarchical")
+    top: int = 20
+    """How many of the best screened configurations to re-check exactly with ``predict``."""
+    simulate: int = 0
+    """How many of the ranked configurations to re-check with the simulator (0 = none)."""
+    objective: str = "auto"
+    """``time``, ``cost``, or ``auto`` (cost when a deadline and prices are given, else time)."""
+
+    def __post_init__(self) -> None:
+        if self.model not in catalog.MODELS:
+            try:
+                catalog.lookup(catalog.MODELS, self.model, "model")
+            except KeyError as exc:
+                raise ScenarioError("--model", str(exc.args[0]), SOURCE) from None
+        spec = catalog.MODELS[self.model.strip().lower()]
+        if spec.kind != "transformer":
+            raise ScenarioError("--model", f"the planner needs a transformer model, {self.model!r} is a {spec.kind}")
+        if not self.devices:
+            raise ScenarioError("--device", "give at least one device type", SOURCE)
+        for name in self.devices:
+            try:
+                catalog.lookup(catalog.DEVICES, name, "device")
+            except KeyError as exc:
+                raise ScenarioError("--device", str(exc.args[0]), SOURCE) from None
+        checks: list[tuple[str, bool, str]] = [
+            ("--tokens", math.isfinite(self.tokens) and self.tokens > 0, f"must be > 0, got {self.tokens:g}"),
+            ("--max-devices", self.max_devices >= 1, f"must be >= 1, got {self.max_devices}"),
+            ("--min-devices", 1 <= self.min_devices <= self.max_devices, "must be between 1 and --max-devices"),
+            ("--workers-per-node", self.workers_per_node >= 1, f"must be >= 1, got {self.workers_per_node}"),
+            ("--global-batch", self.global_batch is None or self.global_batch >= 1, "must be >= 1"),
+            ("--deadline", self.deadline_s is None or self.deadline_s > 0, "must be > 0"),
+            ("--node-mtbf", self.node_mtbf_s is None or self.node_mtbf_s > 0, "must be > 0"),
+            ("--checkpoint-write", self.checkpoint_s >= 0, "must not be negative"),
+            ("--restart", self.restart_s >= 0, "must not be negative"),
+            ("--top", self.top >= 1, f"must be >= 1, got {self.top}"),
+            ("--simulate", self.simulate >= 0, f"must be >= 0, got {self.simulate}"),
+            ("--objective", self.objective in ("auto", "time", "cost"), "expected auto, time or cost"),
+        ]
+        for option, ok, message in checks:
+            if not ok:
+                raise ScenarioError(option, message, SOURCE)
+        for option, values, allowed in (
+            ("--recompute", self.recomputation, _RECOMPUTE),
+            ("--schedule", self.schedules, _SCHEDULES),
+            ("--algorithm", self.algorithms, _ALGORITHMS),
+        ):
+            bad = [v for v in values if v not in allowed]
+            if bad or not values:
+                raise ScenarioError(
+                    option, f"expected a non-empty subset of {', '.join(allowed)}, got {', '.join(values)}", SOURCE
+                )
+        for option, ints in (
+            ("--tp", self.tensor_parallel),
+            ("--pp", self.pipeline_parallel),
+            ("--micro-batch", self.micro_batches),
+        ):
+            if not ints or any(i < 1 for i in ints):
+                raise ScenarioError(option, f"expected positive integers, got {ints}", SOURCE)
+        if not self.zero_stages or any(z not in (0, 1, 2, 3) for z in self.zero_stages):
+            raise ScenarioError("--zero", f"expected stages among 0..3, got {self.zero_stages}", SOURCE)
+        if isinstance(self.price_per_device_hour, Mapping):
+            missing = [d for d in self.devices if d not in self.price_per_device_hour]
+            if missing:
+                raise ScenarioError("--price", f"no price given for {', '.join(missing)}", SOURCE)
+
+    def price(self, device: str) -> float:
+        """Price per device-hour of ``device`` (NaN when none was given)."""
+        p = self.price_per_device_hour
+        if p is None:
+            return math.nan
+        if isinstance(p, Mapping):
+            return float(p[device])
+        return float(p)
+
+
+def default_global_batch(model: str) -> int:
+    """About 4 M tokens per step (Touvron et al. 2023 §2.2), as a power of two samples."""
+    seq = catalog.MODELS[model].seq_len
+    return int(2 ** round(math.log2(4 * 2**20 / seq)))
+
+
+def device_counts(min_devices: int, max_devices: int, per_node: int) -> list[int]:
+    """Device counts to try: powers of two (below a node) and whole nodes 2^k and 3·2^k, plus the maximum."""
+    counts = {2**k for k in range(0, 20) if 2**k < per_node}
+    nodes = {2**k for k in range(0, 20)} | {3 * 2**k for k in range(0, 20)}
+    counts |= {n * per_node for n in nodes}
+    if max_devices % per_node == 0:
+        counts.add(max_devices)
+    return sorted(c for c in counts if min_devices <= c <= max_devices)
+
+
+def scenario_data(request: PlanRequest, row: Mapping[str, Any]) -> dict[str, Any]:
+    """Raw scenario data (as from YAML) of one configuration row."""
+    device = str(row["device"])
+    intra, inter = DEFAULT_NETWORK.get(device, ("nvlink3", "ib-hdr"))
+    n = int(row["devices"])
+    per_node = min(n, request.workers_per_node)
+    data: dict[str, Any] = {
+        "name": f"{request.model}-{n}x{device}",
+        "model": {"preset": request.model},
+        "cluster": {
+            "nodes": n // per_node,
+            "workers_per_node": per_node,
+            "device": device,
+            "intra_node": intra,
+            "inter_node": {"preset": inter, "nics_per_node": per_node},
+        },
+        "training": {
+            "global_batch": int(row["global_batch"]),
+            "micro_batch": int(row["micro_batch"]),
+            "zero_stage": int(row["zero_stage"]),
+            "tensor_parallel": int(row["tp"]),
+            "pipeline_parallel": int(row["pp"]),
+            "pipeline_schedule": str(row["schedule"]),
+            "virtual_stages": 2 if row["schedule"] == "interleaved" else 1,
+            "sequence_parallel": bool(row["sequence_parallel"]),
+            "activation_recomputation": str(row["recomputation"]),
+        },
+        "communication": {"algorithm": str(row["algorithm"])},
+    }
+    price = request.price(device)
+    if not math.isnan(price):
+        data["cluster"]["price_per_device_hour"] = price
+    if request.node_mtbf_s is not None:
+        data["reliability"] = {
+            "node_mtbf": f"{request.node_mtbf_s!r} s",
+            "checkpoint_write": f"{request.checkpoint_s!r} s",
+            "restart": f"{request.restart_s!r} s",
+        }
+    return data
+
+
+def scenario_for(request: PlanRequest, row: Mapping[str, Any]) -> Scenario:
+    """The validated :class:`Scenario` of one configuration row."""
+    return scenario_from_dict(scenario_data(request, row), SOURCE)
+
+
+# --- the vectorised screen ------------------------------------------------------------------------
+
+
+def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
+    """Cartesian product of the search space, as flat arrays (one entry per configuration)."""
+    devices = [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
+    axes: dict[str, Sequence[Any]] = {
+        "device_index": range(len(devices)),
+        "devices": device_counts(request.min_devices, request.max_devices, request.workers_per_node),
+        "tp": sorted(set(request.tensor_parallel)),
+        "pp": sorted(set(request.pipeline_parallel)),
+        "zero_stage": sorted(set(request.zero_stages)),
+        "micro_batch": sorted(set(request.micro_batches)),
+        "recompute_index": [_RECOMPUTE.index(r) for r in dict.fromkeys(request.recomputation)],
+        "sequence_parallel": sorted(set(request.sequence_parallel)),
+        "schedule_index": [_SCHEDULES.index(s) for s in dict.fromkeys(request.schedules)],
+        "algorithm_index": [_ALGORITHMS.index(a) for a in dict.fromkeys(request.algorithms)],
+    }
+    mesh = np.meshgrid(*[np.asarray(list(v)) for v in axes.values()], indexing="ij")
+    return {name: m.ravel() for name, m in zip(axes, mesh, strict=True)}
+
+
+def _valid(
+    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of configurations the scenario validator would accept (and that make sense)."""
+    n, tp, pp, mb = g["devices"], g["tp"], g["pp"], g["micro_batch"]
+    mp = tp * pp
+    ok = n % mp == 0
+    dp = np.where(ok, n // np.maximum(mp, 1), 1)
+    ok &= global_batch % (dp * mb) == 0
+    k = np.where(ok, global_batch // (dp * mb), 1)
+    interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
+    v = np.where(interleaved, 2, 1)
+    ok &= spec.layers % (pp * v) == 0
+    ok &= ~(interleaved & (pp == 1))  # interleaving needs a pipeline
+    ok &= ~(interleaved & (k % pp != 0))
+    ok &= spec.heads % tp == 0
+    ok &= ~(g["sequence_parallel"] & (tp == 1))  # sequence parallelism is a TP variant
+    nodes_ok = (n <= per_node) | (n % per_node == 0)
+    ok &= nodes_ok
+    group_per_node = np.minimum(n, per_node)
+    ok &= (tp <= group_per_node) & (group_per_node % tp == 0)  # TP inside a node
+    ok &= ~((g["zero_stage"] > 0) & (dp == 1))  # ZeRO without data parallelism is plain training
+    ok &= ~((g["algorithm_index"] != 0) & (dp == 1))  # the algorithm is moot without DP: keep ring only
+    return ok, k
+
+
+def enumerate_configurations(
+    request: PlanRequest, progress: Callable[[str, int, int], None] | None = None
+) -> pd.DataFrame:
+    """Every configuration of the search space that is valid, with its screened memory and step time.
+
+    Columns: the configuration, ``memory_bytes``/``capacity_bytes``/``oom``, ``step_time_s``,
+    ``mfu``, ``time_to_train_s`` (with failures when a node MTBF is given), ``cost`` and
+    ``device_hours``. Vectorised; ``searched`` (all grid points) is in ``df.attrs``.
+    """
+    import pandas as pd
+
+    spec = catalog.MODELS[request.model.strip().lower()]
+    gb = request.global_batch or default_global_batch(spec.name)
+    devices = [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
+    g = _grid(request)
+    searched = int(g["devices"].size)
+    ok, k = _valid(g, spec, request.workers_per_node, gb)
+    g = {name: arr[ok] for name, arr in g.items()}
+    k = k[ok]
+    g["accumulation"] = k
+    if progress:
+        progress("screen", 0, len(devices))
+    frames = []
+    for index, device in enumerate(devices):
+        sel = g["device_index"] == index
+        part = {name: arr[sel] for name, arr in g.items()}
+        if part["devices"].size:
+            frames.append(_screen(request, spec, device, gb, part))
+        if progress:
+            progress("screen", index + 1, len(devices))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["device", "devices", "step_time_s"])
+    df.attrs["searched"] = searched
+    df.attrs["global_batch"] = gb
+    return df
+
+
+def _base_scenario(request: PlanRequest, device: str, gb: int, n: int) -> Scenario:
+    row = {
+        "device": device,
+        "devices": n,
+        "global_batch": gb,
+        "micro_batch": 1,
+        "zero_stage": 0,
+        "tp": 1,
+        "pp": 1,
+        "schedule": "1f1b",
+        "sequence_parallel": False,
+        "recomputation": "none",
+        "algorithm": "ring",
+    }
+    data = scenario_data(request, row)
+    data["training"] = {"global_batch": gb * n, "micro_batch": 1}  # always valid; training is replaced below
+    return scenario_from_dict(data, SOURCE)
+
+
+def _variant(base: Scenario, tp: int, pp: int, zero: int, algorithm: str) -> Scenario:
+    """``base`` with other degrees, without re-validation (only for fabric and group look-ups)."""
+    training = base.training.model_copy(
+        update={"tensor_parallel": tp, "pipeline_parallel": pp, "zero_stage": zero, "accumulation": None}
+    )
+    comm = base.communication.model_copy(update={"algorithm": algorithm})
+    return base.model_copy(update={"training": training, "communication": comm})
+
+
+def _uniform_end(
+    total: np.ndarray, bucket: float, span: np.ndarray, c_full: np.ndarray, c_rest: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`dpsim.analytic.step._uniform_overlap_end`: (end, total communication)."""
+    full = np.floor(total / bucket)
+    rest = total - full * bucket
+    safe_total = np.where(total > 0, total, 1.0)
+    delta = span * bucket / safe_total
+    end_full = np.maximum.reduce([free + full * c_full, delta + full * c_full, full * delta + c_full])
+    end = np.where(full > 0, end_full, free)
+    end = np.where(rest > 0, np.maximum(span, end) + c_rest, end)
+    comm = full * c_full + np.where(rest > 0, c_rest, 0.0)
+    return np.where(total > 0, end, free), np.where(total > 0, comm, 0.0)
+
+
+def _screen(
+    request: PlanRequest, spec: catalog.ModelSpec, device: str, gb: int, g: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Memory and step time of the configurations of one device type (numpy, all at once)."""
+    import pandas as pd
+
+    from dpsim.analytic import parallel, step
+    from dpsim.analytic.collectives import send_time
+    from dpsim.analytic.memory import optimizer_bytes_per_param
+
+    dev = catalog.DEVICES[device]
+    n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
+    zero, rc, sp = g["zero_stage"].astype(np.int64), g["recompute_index"], g["sequence_parallel"].astype(bool)
+    interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
+    v = np.where(interleaved, 2, 1)
+    dp = n // (tp * pp)
+    count = n.size
+
+    # model constants (as ModelConfig derives them)
+    base = _base_scenario(request, device, gb, int(n[0]))
+    model = base.model
+    psi_total = model.num_parameters
+    f_sample = model.training_flops_per_sample
+    s, h, a, layers, vocab = model.seq_len, model.hidden, model.heads, model.layers, model.vocab
+    width = 2.0  # bf16 activations, weights and gradients
+    bucket = base.communication.bucket
+
+    # --- compute per micro-batch (predict(): F·b/(tp·pp) at peak·efficiency, 1/3 forward) ---
+    total_c = f_sample * mb / (tp * pp) / (dev.peak_flops * dev.efficiency)
+    fwd = total_c * step.FORWARD_FRACTION
+    bwd = total_c * (1.0 - step.FORWARD_FRACTION)
+    attention = 4.0 * layers * s * h
+    dense = psi_total - model.embedding_parameters
+    recompute_flops = np.select([rc == 1, rc == 2], [attention * s, (2.0 * dense + attention) * s], 0.0)
+    bwd = bwd + (fwd + bwd) * recompute_flops / f_sample
+
+    # --- fabric per device count ---
+    fabrics: dict[int, Fabric] = {}
+    bases: dict[int, Scenario] = {}
+    for count_n in np.unique(n):
+        bases[int(count_n)] = _base_scenario(request, device, gb, int(count_n))
+        fabrics[int(count_n)] = step.fabric_of(bases[int(count_n)])
+    intra_lat = np.array([fabrics[int(x)].intra.latency_s for x in n])
+    intra_bw = np.array([fabrics[int(x)].intra.bandwidth for x in n])
+
+    # --- tensor parallelism: L/p · (4 or 6) ring all-reduces of b·s·h on NVLink ---
+    msg = mb * s * h * width
+    ring = np.where(tp > 1, 2 * (tp - 1) * intra_lat + 2 * (tp - 1) / tp * msg / intra_bw, 0.0)
+    tp_comm_mb = np.where(tp > 1, layers / pp * np.where(rc == 2, 6, 4) * ring, 0.0)
+
+    # --- pipeline bubble and exposed sends ---
+    chunks = np.where(interleaved, v, 1)
+    over_ideal = np.where(pp > 1, (pp - 1) / (chunks * k), 0.0)
+    frac = over_ideal / (1 + over_ideal)
+    bubble = np.where(pp > 1, k * (fwd + bwd + tp_comm_mb) * frac / (1 - frac), 0.0)
+    sends_1f1b = np.where(k <= pp, 2.0 * (pp - 1) + 2.0 * np.maximum(0, k - 2), 2.0 * (pp - 1) * (1 + k / pp) - 2.0)
+    sends = np.where(pp <= 1, 0.0, np.where(interleaved, 2.0 * (pp * chunks - 1), sends_1f1b))
+    send = np.zeros(count)
+    for key in set(zip(n.tolist(), tp.tolist(), dp.tolist(), strict=True)):
+        cn, ct, cd = key
+        link = parallel.pipeline_p2p_link(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
+        sel = (n == cn) & (tp == ct) & (dp == cd)
+        send[sel] = [send_time(m_ / ct, link) for m_ in msg[sel]]
+    p2p_exposed = sends * send
+
+    # --- data-parallel gradient synchronisation, ZeRO gathers (predict()'s overlap model) ---
+    psi = psi_total / (tp * pp)
+    grad_bytes = psi * width
+    param_bytes = psi * width
+    c_full = np.zeros(count)
+    c_rest = np.zeros(count)
+    g_full = np.zeros(count)
+    g_rest = np.zeros(count)
+    piece_gather = np.zeros(count)
+    pieces = np.maximum(1, np.ceil(param_bytes / bucket))
+    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
+    keys = set(
+        zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
+    )
+    for cn, ct, cp, z1, alg in keys:
+        sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
+        variant = _variant(bases[cn], ct, cp, int(z1), alg)
+        group = step.dp_fabric(variant, fabrics[cn])
+        size = float(grad_bytes[sel][0])
+        full_b = math.floor(size / bucket) * bucket
+        rest = size - full_b
+
+        def cost(x: float, alg: str = alg, group: Fabric = group, z1: int = z1) -> float:
+            if z1 == 0:
+                return step.allreduce_time(alg, x, group)
+            return step.reduce_scatter_group_time(alg, x, group)
+
+        c_full[sel] = cost(bucket)
+        c_rest[sel] = cost(rest) if rest > 0 else 0.0
+        g_full[sel] = step.gather_time(alg, bucket, group)
+        g_rest[sel] = step.gather_time(alg, rest, group) if rest > 0 else 0.0
+        npieces = float(pieces[sel][0])
+        piece_gather[sel] = step.gather_time(alg, float(param_bytes[sel][0]) / npieces, group)
+
+    z3 = (zero == 3) & (dp > 1)
+    fwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd / pieces) + fwd / pieces, fwd)
+    bwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, bwd / pieces) + bwd / pieces, bwd)
+    stream_free = np.where(z3, bwd_span - bwd / pieces, 0.0)
+    end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span, c_full, c_rest, stream_free)
+    grad_exposed = np.maximum(0.0, end - bwd_span)
+    post_gather = np.where(
+        ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
+    )
+    gather_exposed = k * ((fwd_span - fwd) + (bwd_span - bwd))
+
+    updated = psi / np.where(zero >= 1, dp, 1)
+    optimizer = updated * step.optimizer_bytes_per_param("adam", "bf16") / dev.memory_bandwidth
+
+    compute = k * (fwd + bwd)
+    tp_comm = k * tp_comm_mb
+    exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed
+    step_s = compute + bubble + exposed + optimizer
+    mfu = f_sample * gb / step_s / (n * dev.peak_flops)
+
+    # --- memory: the first and last pipeline stages bound every other (memory_breakdown()) ---
+    memory = _screen_memory(
+        model_embed=(vocab * h + (s * h if model.learned_positions else 0), vocab * h, model.tied_embeddings),
+        psi_total=psi_total,
+        embedding_parameters=model.embedding_parameters,
+        shape=(s, h, a, layers, vocab, model.kv_heads, model.ffn_hidden, model.gated_mlp),
+        tp=tp,
+        pp=pp,
+        dp=dp,
+        mb=mb,
+        k=k,
+        v=v,
+        interleaved=interleaved,
+        zero=zero,
+        rc=rc,
+        sp=sp,
+        bucket=bucket,
+        k_opt=optimizer_bytes_per_param("adam", "bf16"),
+    )
+    capacity = dev.memory_bytes
+
+    tokens_per_step = gb * s
+    steps = np.ceil(request.tokens / tokens_per_step)
+    work = steps * step_s
+    nodes = np.maximum(1, n // request.workers_per_node)
+    wall = _wall_time(request, work, nodes)
+    price = request.price(device)
+    cost_value = wall / 3600.0 * n * price
+    return pd.DataFrame(
+        {
+            "device": device,
+            "devices": n,
+            "nodes": nodes,
+            "tp": tp,
+            "pp": pp,
+            "dp": dp,
+            "zero_stage": zero,
+            "micro_batch": mb,
+            "accumulation": k,
+            "global_batch": gb,
+            "recomputation": np.array(_RECOMPUTE)[rc],
+            "sequence_parallel": sp,
+            "schedule": np.array(_SCHEDULES)[g["schedule_index"]],
+            "algorithm": algo_names,
+            "step_time_s": step_s,
+            "bubble_s": bubble,
+            "exposed_comm_s": exposed,
+            "mfu": mfu,
+            "memory_bytes": memory,
+            "capacity_bytes": capacity,
+            "headroom_bytes": capacity - memory,
+            "oom": memory > capacity,
+            "steps": steps,
+            "work_s": work,
+            "time_to_train_s": wall,
+            "device_hours": wall / 3600.0 * n,
+            "cost": cost_value,
+        }
+    )
+
+
+def _screen_memory(
+    *,
+    model_embed: tuple[float, float, bool],
+    psi_total: float,
+    embedding_parameters: float,
+    shape: tuple[int, int, int, int, int, int, int, bool],
+    tp: np.ndarray,
+    pp: np.ndarray,
+    dp: np.ndarray,
+    mb: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    interleaved: np.ndarray,
+    zero: np.ndarray,
+    rc: np.ndarray,
+    sp: np.ndarray,
+    bucket: float,
+    k_opt: float,
+) -> np.ndarray:
+    """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage."""
+    s, h, a, layers, vocab, kv_heads, ffn_hidden, gated = shape
+    embed_in, head, tied = model_embed
+    body = (psi_total - embedding_parameters) / pp
+    first = body + embed_in + np.where((pp == 1) & tied, 0.0, np.where(pp == 1, head, 0.0))
+    last = body + np.where((pp > 1) | (not tied), head, 0.0) + np.where(pp == 1, embed_in, 0.0)
+    width = 2.0
+
+    def states(params: np.ndarray) -> np.ndarray:
+        w = width * params / np.where(zero >= 3, dp, 1)
+        gr = width * params / np.where(zero >= 2, dp, 1)
+        st = k_opt * params / np.where(zero >= 1, dp, 1)
+        return w + gr + st
+
+    sbh = s * mb * h
+    kv_ratio = (kv_heads or a) / a
+    f = ffn_hidden or 4 * h
+    per_sbh = np.where(sp, 10.0 / tp, 10.0) + ((2 + 4 * kv_ratio + 2) + (6.0 if gated else 4.0) * f / h) / tp
+    score = np.where(rc == 1, 0.0, 5.0 * a * s / (h * tp))
+    per_layer = np.where(rc == 2, 2.0 * sbh / np.where(sp, tp, 1), sbh * (per_sbh + score))
+    lps = layers / pp
+
+    def flights(stage: np.ndarray) -> np.ndarray:
+        inter_chunks = np.minimum((pp - stage - 1) * 2 + (v - 1) * pp + 1, k * v) / v
+        plain = np.minimum(pp - stage, k).astype(float)
+        out = np.where(interleaved & (v > 1), inter_chunks, plain)
+        return np.where(pp <= 1, 1.0, out)
+
+    zeros = np.zeros_like(pp)
+    acts_first = per_layer * lps * flights(zeros)
+    acts_last = per_layer * lps * flights(pp - 1)
+    output = 4.0 * s * mb * h / tp * (1.0 + vocab / h)
+    acts_last = acts_last + output
+    acts_first = np.where(pp == 1, acts_first + output, acts_first)
+
+    def buffers(params: np.ndarray) -> np.ndarray:
+        z3 = 2.0 * width * params / np.maximum(1, layers // pp)
+        ddp = 2.0 * np.minimum(bucket, params * width)
+        return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, ddp))
+
+    p_first, p_last = first / tp, last / tp
+    total_first = states(p_first) + acts_first + buffers(p_first)
+    total_last = states(p_last) + acts_last + buffers(p_last)
+    return np.asarray(np.maximum(total_first, total_last), dtype=float)
+
+
+def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Expected wall time with failures (Daly 2006, at Daly's optimal interval), vectorised."""
+    if request.node_mtbf_s is None:
+        return work
+    mtbf = request.node_mtbf_s / nodes
+    delta, restart = request.checkpoint_s, request.restart_s
+    tau = np.array(
+        [daly_interval(delta, m) if delta > 0 else young_interval(1e-9, m) for m in mtbf.tolist()], dtype=float
+    )
+    return np.asarray(mtbf * np.exp(restart / mtbf) * np.expm1((tau + delta) / mtbf) * work / tau, dtype=float)
+
+
+# --- ranking, exact re-check, Pareto --------------------------------------------------------------
+
+
+def pareto_front(df: pd.DataFrame, x: str = "time_to_train_s", y: str = "cost") -> pd.DataFrame:
+    """Rows not dominated in (x, y), both minimised, sorted by x."""
+    if df.empty:
+        return df
+    ordered = df.sort_values([x, y], kind="mergesort")
+    keep = []
+    best = math.inf
+    for index, value in zip(ordered.index, ordered[y].to_numpy(), strict=True):
+        if value < best:
+            keep.append(index)
+            best = value
+    return ordered.loc[keep]
+
+
+@dataclass
+class PlanResult:
+    """Screened candidates, the exactly re-checked ranking and its Pareto front."""
+
+    request: PlanRequest
+    candidates: pd.DataFrame
+    """Every valid configuration with screened memory and times."""
+    ranked: pd.DataFrame
+    """The best ``request.top`` feasible ones, re-checked with ``predict`` (and the simulator)."""
+    pareto: pd.DataFrame
+    """Pareto front (time to train vs cost, or device-hours without prices) of the feasible candidates."""
+    searched: int
+    """Grid points searched (valid or not)."""
+    elapsed_s: float
+    screen_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def configs_per_s(self) -> float:
+        return self.searched / self.screen_s if self.screen_s > 0 else math.inf
+
+
+def _objective(request: PlanRequest) -> str:
+    if request.objective != "auto":
+        return request.objective
+    has_price = request.price_per_device_hour is not None
+    return "cost" if (request.deadline_s is not None and has_price) else "time"
+
+
+def plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None = None) -> PlanResult:
+    """Screen the search space, re-check the best configurations exactly, rank them.
+
+    ``progress(stage, done, total)`` is called as work advances (for a progress bar).
+    """
+    import pandas as pd
+
+    from dpsim.analytic.step import predict
+
+    start = time.perf_counter()
+    candidates = enumerate_configurations(request, progress)
+    screen_s = time.perf_counter() - start
+    searched = int(candidates.attrs.get("searched", len(candidates)))
+    notes: list[str] = []
+    objective = _objective(request)
+    if objective == "cost" and request.price_per_device_hour is None:
+        raise ScenarioError("--objective", "ranking by cost needs --price", SOURCE)
+    feasible = candidates[~candidates["oom"]] if len(candidates) else candidates
+    if request.deadline_s is not None and len(feasible):
+        late = feasible["time_to_train_s"] > request.deadline_s
+        if late.all():
+            notes.append(f"no configuration meets the deadline; showing the fastest ({int(late.sum())} too slow)")
+        else:
+            feasible = feasible[~late]
+    # ties (e.g. sequence parallelism changes memory, not time) go to the most memory headroom
+    sort_cols = ["cost", "time_to_train_s"] if objective == "cost" else ["time_to_train_s", "cost"]
+    sort_cols.append("headroom_bytes")
+    ascending = [True, True, False]
+    shortlist = (
+        feasible.sort_values(sort_cols, ascending=ascending, kind="mergesort").head(request.top * 3)
+        if len(feasible)
+        else feasible
+    )
+    rows: list[dict[str, Any]] = []
+    total = len(shortlist)
+    records: list[dict[str, Any]] = [{str(c): v for c, v in r.items()} for r in shortlist.to_dict("records")]
+    for i, row in enumerate(records):
+        scenario = scenario_for(request, row)
+        result = predict(scenario)
+        steps = float(row["steps"])
+        work = steps * result.step_time_s
+        wall = float(_wall_time(request, np.array([work]), np.array([int(row["nodes"])]))[0])
+        record: dict[str, Any] = dict(row)
+        record.update(
+            screen_step_time_s=row["step_time_s"],
+            step_time_s=result.step_time_s,
+            mfu=result.mfu,
+            memory_bytes=result.memory_per_device_bytes,
+            headroom_bytes=result.memory_capacity_bytes - result.memory_per_device_bytes,
+            oom=result.oom,
+            bubble_s=result.bubble_s,
+            exposed_comm_s=result.exposed_comm_s,
+            work_s=work,
+            time_to_train_s=wall,
+            goodput=work / wall if wall > 0 else 1.0,
+            device_hours=wall / 3600.0 * float(row["devices"]),
+            cost=wall / 3600.0 * float(row["devices"]) * request.price(str(row["device"])),
+            tokens_per_s=result.tokens_per_s,
+        )
+        rows.append(record)
+        if progress:
+            progress("re-check", i + 1, total)
+    ranked = pd.DataFrame(rows)
+    if len(ranked):
+        ranked = ranked[~ranked["oom"]]
+        if request.deadline_s is not None and not notes:
+            ranked = ranked[ranked["time_to_train_s"] <= request.deadline_s]
+        ranked = ranked.sort_values(sort_cols, ascending=ascending, kind="mergesort")
+        ranked = ranked.head(request.top).reset_index(drop=True)
+        ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    if request.simulate and len(ranked):
+        ranked = _simulate(request, ranked, progress, notes)
+    if len(candidates) and (~candidates["oom"]).any():
+        ok = candidates[~candidates["oom"]]
+        y = "cost" if request.price_per_device_hour is not None else "device_hours"
+        pareto = pareto_front(ok, "time_to_train_s", y)
+    else:
+        pareto = candidates.head(0)
+    if not len(ranked):
+        oom = int(candidates["oom"].sum()) if len(candidates) else 0
+        notes.append(f"no feasible configuration: {len(candidates)} valid, {oom} out of memory")
+    return PlanResult(
+        request, candidates, ranked, pareto, searched, time.perf_counter() - start, max(screen_s, 1e-9), notes
+    )
+
+
+def _simulate(
+    request: PlanRequest,
+    ranked: pd.DataFrame,
+    progress: Callable[[str, int, int], None] | None,
+    notes: list[str],
+) -> pd.DataFrame:
+    """Re-run the first ``request.simulate`` ranked configurations with the simulator."""
+    from dpsim import api
+
+    ranked = ranked.copy()
+    ranked["sim_step_time_s"] = np.nan
+    count = min(request.simulate, len(ranked))
+    for i in range(count):
+        scenario = scenario_for(request, {str(key): value for key, value in ranked.iloc[i].items()})
+        try:
+            result = api.run(scenario, engine="sim")
+        except ScenarioError as exc:
+            notes.append(f"simulator not used: {exc.message}")
+            break
+        ranked.loc[ranked.index[i], "sim_step_time_s"] = result.step_time_s
+        if progress:
+            progress("simulate", i + 1, count)
+    ranked["sim_vs_analytic"] = ranked["sim_step_time_s"] / ranked["step_time_s"] - 1.0
+    return ranked
+
+
+def write_pareto_plot(result: PlanResult, path: str | Path) -> None:
+    """Time to train vs cost (or device-hours) of every feasible candidate, Pareto front highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cand = result.candidates
+    ok = cand[~cand["oom"]] if len(cand) else cand
+    y = "cost" if result.request.price_per_device_hour is not None else "device_hours"
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for device, part in ok.groupby("device"):
+        sample = part.sample(min(len(part), 5000), random_state=0) if len(part) > 5000 else part
+        ax.scatter(sample["time_to_train_s"] / 86400.0, sample[y], s=4, alpha=0.3, label=str(device))
+    if len(result.pareto):
+        front = result.pareto
+        ax.plot(front["time_to_train_s"] / 86400.0, front[y], "k.-", lw=1.2, label="Pareto front")
+    if result.request.deadline_s is not None:
+        ax.axvline(result.request.deadline_s / 86400.0, color="red", ls="--", lw=1, label="deadline")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time to train (days)")
+    ax.set_ylabel("cost" if y == "cost" else "device-hours")
+    ax.set_title(f"{result.request.model}: {result.request.tokens:.3g} tokens")
+    ax.legend(fontsize=8, markerscale=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

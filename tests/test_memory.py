@@ -1,0 +1,204 @@
+"""Memory model: ZeRO model states (Rajbhandari et al. 2020) and activations (Korthikanti et al. 2022)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dpsim.analytic.memory import (
+    activation_bytes_per_layer,
+    in_flight_microbatches,
+    memory_breakdown,
+    optimizer_bytes_per_param,
+    stage_parameters,
+    zero_model_states,
+)
+from dpsim.scenario import load_scenario
+
+# ZeRO paper §1/Fig. 1 example: 7.5B parameters, N_d = 64, mixed-precision Adam (K = 12).
+# Stage 0: 16Ψ = 120 GB; stage 1: 4Ψ + 12Ψ/64 = 30 + 1.40625 = 31.40625 GB;
+# stage 2: 2Ψ + 14Ψ/64 = 15 + 1.640625 = 16.640625 GB; stage 3: 16Ψ/64 = 1.875 GB.
+ZERO_PAPER = {0: 120e9, 1: 31.40625e9, 2: 16.640625e9, 3: 1.875e9}
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+def test_zero_paper_example(stage: int) -> None:
+    assert zero_model_states(7.5e9, 64, stage, "adam", "bf16") == pytest.approx(ZERO_PAPER[stage], rel=1e-12)
+
+
+def test_zero_paper_rounded_figures() -> None:
+    # As printed in the paper's Figure 1: 120 GB, 31.4 GB, 16.6 GB, 1.9 GB.
+    printed = [120.0, 31.4, 16.6, 1.9]
+    for stage, gb in enumerate(printed):
+        assert round(zero_model_states(7.5e9, 64, stage) / 1e9, 1) == gb
+
+
+def test_optimizer_state_widths() -> None:
+    assert optimizer_bytes_per_param("adam", "bf16") == 12  # ZeRO §3.1: K = 12
+    assert optimizer_bytes_per_param("adamw", "fp16") == 12
+    assert optimizer_bytes_per_param("momentum", "bf16") == 8  # fp32 master + momentum
+    assert optimizer_bytes_per_param("sgd", "bf16") == 4  # fp32 master only
+    assert optimizer_bytes_per_param("adam", "fp32") == 8  # m and v; weights are the master
+    assert optimizer_bytes_per_param("sgd", "fp32") == 0
+    # fp32 Adam without ZeRO: 4 (weights) + 4 (grads) + 8 (m, v) = 16 bytes/param as well.
+    assert zero_model_states(1e9, 1, 0, "adam", "fp32") == pytest.approx(16e9)
+    assert zero_model_states(1e9, 1, 0, "sgd", "fp32") == pytest.approx(8e9)
+    with pytest.raises(ValueError):
+        zero_model_states(1e9, 8, 4)
+
+
+# GPT-3-size layer (Korthikanti et al. 2022, Table 2): s = 2048, b = 1, h = 12288, a = 96, t = 8.
+# s·b·h = 2048·12288 = 25,165,824; 5·a·s/h = 5·96·2048/12288 = 80; /t = 10.
+GPT3 = {"seq_len": 2048, "micro_batch": 1, "hidden": 12288, "heads": 96}
+SBH = 2048 * 12288
+
+
+def test_activations_gpt3_layer_by_hand() -> None:
+    # No parallelism: sbh·(34 + 80) = 114·sbh = 2,868,903,936 bytes.
+    assert activation_bytes_per_layer(**GPT3) == pytest.approx(114 * SBH)
+    assert activation_bytes_per_layer(**GPT3) == pytest.approx(2_868_903_936)
+    # t = 8: sbh·(10 + 24/8 + 10) = 23·sbh = 578,813,952 bytes.
+    assert activation_bytes_per_layer(**GPT3, tensor_parallel=8) == pytest.approx(578_813_952)
+    # t = 8 + sequence parallel: sbh·(34/8 + 10) = 14.25·sbh = 358,612,992 bytes.
+    assert activation_bytes_per_layer(**GPT3, tensor_parallel=8, sequence_parallel=True) == pytest.approx(358_612_992)
+    # t = 8 + selective recomputation: sbh·(10 + 3) = 13·sbh; with SP: sbh·34/8 = 106,954,752 bytes.
+    assert activation_bytes_per_layer(**GPT3, tensor_parallel=8, recomputation="selective") == pytest.approx(13 * SBH)
+    assert activation_bytes_per_layer(
+        **GPT3, tensor_parallel=8, sequence_parallel=True, recomputation="selective"
+    ) == pytest.approx(106_954_752)
+    # Full recomputation: the layer input only, 2·sbh = 50,331,648 bytes.
+    assert activation_bytes_per_layer(**GPT3, tensor_parallel=8, recomputation="full") == pytest.approx(2 * SBH)
+
+
+def test_activation_generalisation_reduces_to_paper() -> None:
+    # Explicit f = 4h and kv_heads = heads are the paper's GPT: same bytes.
+    base = activation_bytes_per_layer(**GPT3, tensor_parallel=4)
+    explicit = activation_bytes_per_layer(**GPT3, tensor_parallel=4, ffn_hidden=4 * 12288, kv_heads=96)
+    assert explicit == pytest.approx(base)
+    # Grouped-query attention stores smaller K and V: strictly less.
+    assert activation_bytes_per_layer(**GPT3, kv_heads=8) < activation_bytes_per_layer(**GPT3)
+
+
+def test_in_flight_microbatches() -> None:
+    p, m = 8, 32
+    assert [in_flight_microbatches(i, p, m, "1f1b") for i in range(p)] == [8, 7, 6, 5, 4, 3, 2, 1]
+    assert in_flight_microbatches(0, p, m, "gpipe") == m
+    assert in_flight_microbatches(0, 1, m, "1f1b") == 1
+    assert in_flight_microbatches(0, p, 3, "1f1b") == 3  # fewer micro-batches than stages
+    # Interleaved, first stage: (1 + (p−1)/(p·v))·p micro-batches of L/p layers (Korthikanti §4.2.3).
+    v = 4
+    assert in_flight_microbatches(0, p, m, "interleaved", v) == pytest.approx((1 + (p - 1) / (p * v)) * p)
+
+
+def _scenario(*overrides: str):  # type: ignore[no-untyped-def]
+    return load_scenario(None, list(overrides))
+
+
+@pytest.mark.parametrize("stage", [0, 1, 2, 3])
+def test_breakdown_model_states_match_zero_formula(stage: int) -> None:
+    s = _scenario(f"training.zero_stage={stage}")
+    mem = memory_breakdown(s)
+    psi = s.model.num_parameters
+    assert mem.model_states == pytest.approx(zero_model_states(psi, s.data_parallel, stage))
+    assert mem.total == pytest.approx(mem.model_states + mem.activations + mem.buffers)
+    assert mem.capacity == s.cluster.device.memory
+
+
+def test_stage_parameters_sum_to_model() -> None:
+    # Untied embeddings (Llama): the stages partition the parameters exactly.
+    s = _scenario(
+        "model.preset=llama2-7b", "training.tensor_parallel=2", "training.pipeline_parallel=4", "training.micro_batch=1"
+    )
+    per_device = stage_parameters(s)
+    assert len(per_device) == 4
+    assert sum(per_device) * 2 == pytest.approx(s.model.num_parameters)
+    assert per_device[0] > per_device[1] and per_device[3] > per_device[1]  # embedding / output head
+
+
+def test_oom_detected_and_located() -> None:
+    # GPT-3 175B on 64 A100-80GB with TP 8 x PP 8, no recomputation: the first stage holds 8
+    # micro-batches of 12 layers (96 layers' worth of activations, ~56 GB) plus ~45 GB of states.
+    s = _scenario(
+        "model.preset=gpt3-175b",
+        "training.tensor_parallel=8",
+        "training.pipeline_parallel=8",
+        "training.micro_batch=1",
+        "training.global_batch=64",
+    )
+    mem = memory_breakdown(s)
+    assert mem.oom and mem.over_by > 0
+    assert mem.worst_stage == 0 and mem.worst_device == 0
+    assert mem.stage_totals[0] == max(mem.stage_totals)
+    assert "out of memory on device 0" in mem.describe()
+    # Full recomputation fits the same job.
+    fixed = memory_breakdown(
+        _scenario(
+            "model.preset=gpt3-175b",
+            "training.tensor_parallel=8",
+            "training.pipeline_parallel=8",
+            "training.micro_batch=1",
+            "training.global_batch=64",
+            "training.activation_recomputation=full",
+        )
+    )
+    assert not fixed.oom and fixed.headroom > 0
+
+
+def test_worst_device_rank_layout() -> None:
+    # Rank of stage k's first device is k·TP·DP (TP fastest, then DP, then PP).
+    s = _scenario(
+        "model.preset=llama3-8b",
+        "training.tensor_parallel=2",
+        "training.pipeline_parallel=4",
+        "training.micro_batch=1",
+        "training.activation_recomputation=full",
+    )
+    mem = memory_breakdown(s)
+    assert mem.worst_device == mem.worst_stage * 2 * s.data_parallel
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    tp=st.sampled_from([1, 2, 4, 8]),
+    pp=st.sampled_from([1, 2, 4, 8]),
+    mb=st.sampled_from([1, 2, 4]),
+    sp=st.booleans(),
+)
+def test_memory_orderings(tp: int, pp: int, mb: int, sp: bool) -> None:
+    # GPT-3 shape on 16 x 8 A100: more sharding never costs memory; less recomputation never saves it.
+    base = [
+        "model.preset=gpt3-175b",
+        "cluster.nodes=16",
+        "cluster.workers_per_node=8",
+        f"training.tensor_parallel={tp}",
+        f"training.pipeline_parallel={pp}",
+        f"training.micro_batch={mb}",
+        f"training.sequence_parallel={str(sp).lower()}",
+        f"training.global_batch={128 // (tp * pp) * mb * 8}",
+    ]
+    states = [memory_breakdown(_scenario(*base, f"training.zero_stage={z}")).model_states for z in range(4)]
+    assert all(a >= b for a, b in itertools.pairwise(states))
+    acts = [
+        memory_breakdown(_scenario(*base, f"training.activation_recomputation={r}")).activations
+        for r in ("none", "selective", "full")
+    ]
+    assert acts[0] >= acts[1] >= acts[2] > 0
+
+
+def test_predict_reports_where_memory_runs_out() -> None:
+    from dpsim.analytic.step import predict
+
+    s = _scenario(
+        "model.preset=gpt3-175b",
+        "training.tensor_parallel=8",
+        "training.pipeline_parallel=8",
+        "training.micro_batch=1",
+        "training.global_batch=64",
+    )
+    result, mem = predict(s), memory_breakdown(s)
+    assert result.oom and result.memory_per_device_bytes == pytest.approx(mem.total)
+    assert result.extra["memory_worst_device"] == mem.worst_device == 0
+    assert result.extra["memory_status"] == mem.describe() and "over by" in mem.describe()

@@ -1,0 +1,236 @@
+"""Tensor/pipeline closed forms against hand counts and an independent schedule executor."""
+
+from __future__ import annotations
+
+import pytest
+
+from dpsim.analytic.collectives import Fabric, Link
+from dpsim.analytic.parallel import (
+    activation_message_bytes,
+    data_parallel_fabric,
+    pipeline_bubble_fraction,
+    pipeline_bubble_over_ideal,
+    pipeline_p2p_time,
+    pipeline_step,
+    rank_of,
+    stage_boundary_crosses_nodes,
+    tensor_parallel_comm_bytes,
+    tensor_parallel_comm_time,
+    tensor_parallel_crosses_nodes,
+    tensor_parallel_fabric,
+)
+from dpsim.scenario import load_scenario
+
+Op = tuple[str, int, int]  # ("F" | "B", micro-batch, global chunk index)
+
+
+def _orders(p: int, m: int, v: int, schedule: str) -> list[list[Op]]:
+    """Per-device op order of GPipe, 1F1B and Megatron-LM's interleaved 1F1B (schedules.py)."""
+    orders: list[list[Op]] = []
+    for d in range(p):
+        if schedule == "gpipe":
+            orders.append([("F", i, d) for i in range(m)] + [("B", i, d) for i in range(m)])
+            continue
+        total = m * v
+
+        def chunk(k: int, forward: bool, d: int = d) -> Op:
+            local = (k % (p * v)) // p
+            local = local if forward else v - 1 - local
+            mb = (k // (p * v)) * p + k % p
+            return ("F" if forward else "B", mb, local * p + d)
+
+        warm = min((p - d - 1) * 2 + (v - 1) * p, total) if v > 1 else min(p - d - 1, m)
+        ops = [chunk(k, True) for k in range(warm)]
+        for i in range(total - warm):
+            ops += [chunk(warm + i, True), chunk(i, False)]
+        ops += [chunk(k, False) for k in range(total - warm, total)]
+        orders.append(ops)
+    return orders
+
+
+def _execute(p: int, m: int, v: int, schedule: str, tf: float, tb: float, comm: float) -> float:
+    """Run each device's ops in order as soon as their inputs arrive; return the makespan."""
+    orders = _orders(p, m, v, schedule)
+    last = p * v - 1
+    done: dict[Op, float] = {}
+    free = [0.0] * p
+    pos = [0] * p
+    remaining = sum(len(o) for o in orders)
+    while remaining:
+        progressed = False
+        for d in range(p):
+            while pos[d] < len(orders[d]):
+                kind, mb, c = orders[d][pos[d]]
+                if kind == "F":
+                    dep = ("F", mb, c - 1) if c > 0 else None
+                    extra = comm
+                else:
+                    dep = ("B", mb, c + 1) if c < last else ("F", mb, c)
+                    extra = comm if c < last else 0.0
+                if dep is not None and dep not in done:
+                    break
+                ready = done[dep] + extra if dep is not None else 0.0
+                start = max(free[d], ready)
+                free[d] = start + (tf if kind == "F" else tb) / v
+                done[(kind, mb, c)] = free[d]
+                pos[d] += 1
+                remaining -= 1
+                progressed = True
+        assert progressed, "schedule deadlocked"
+    return max(free)
+
+
+@pytest.mark.parametrize(
+    ("p", "m", "v", "schedule"),
+    [(4, 8, 1, "gpipe"), (4, 8, 1, "1f1b"), (8, 16, 1, "1f1b"), (4, 3, 1, "1f1b"), (4, 8, 2, "interleaved"),
+     (4, 16, 4, "interleaved"), (2, 4, 3, "interleaved")],
+)  # fmt: skip
+def test_bubble_matches_executed_schedule(p: int, m: int, v: int, schedule: str) -> None:
+    tf, tb = 1.0, 2.0
+    makespan = _execute(p, m, v, schedule, tf, tb, comm=0.0)
+    ideal = m * (tf + tb)
+    # Independent truth (the executed schedule) vs the closed forms (Narayanan et al. 2021 §2.2).
+    assert (makespan - ideal) / ideal == pytest.approx(pipeline_bubble_over_ideal(p, m, v, schedule))
+    assert (makespan - ideal) / makespan == pytest.approx(pipeline_bubble_fraction(p, m, v, schedule))
+    assert pipeline_step(tf, tb, p, m, v, schedule).step_s == pytest.approx(makespan)
+
+
+def test_bubble_formulas_by_hand() -> None:
+    assert pipeline_bubble_fraction(4, 8) == pytest.approx(3 / 11)  # (p−1)/(m+p−1)
+    assert pipeline_bubble_fraction(8, 64, schedule="gpipe") == pytest.approx(7 / 71)
+    assert pipeline_bubble_over_ideal(8, 64, 4, "interleaved") == pytest.approx(7 / 256)  # (p−1)/(v·m)
+    assert pipeline_bubble_fraction(1, 10) == 0.0
+    with pytest.raises(ValueError):
+        pipeline_bubble_fraction(4, 8, schedule="zigzag")
+
+
+@pytest.mark.parametrize(
+    ("p", "m", "v", "schedule"),
+    [(4, 8, 1, "1f1b"), (8, 64, 1, "1f1b"), (2, 2, 1, "1f1b"), (4, 2, 1, "1f1b"), (4, 8, 1, "gpipe"),
+     (4, 8, 2, "interleaved"), (8, 16, 4, "interleaved")],
+)  # fmt: skip
+def test_p2p_on_critical_path(p: int, m: int, v: int, schedule: str) -> None:
+    # Sends shorter than a chunk's compute: the executed schedule's extra time over the
+    # zero-communication makespan is what pipeline_step calls exposed p2p.
+    for tf, tb in ((1.0, 2.0), (1.0, 1.0)):
+        comm = 0.05
+        makespan = _execute(p, m, v, schedule, tf, tb, comm)
+        assert pipeline_step(tf, tb, p, m, v, schedule, p2p_s=comm).step_s == pytest.approx(makespan)
+
+
+def test_p2p_1f1b_uneven_micro_batches_within_one_send() -> None:
+    for p, m in ((4, 9), (4, 3), (8, 17), (3, 7)):
+        makespan = _execute(p, m, 1, "1f1b", 1.0, 2.0, 0.05)
+        assert abs(pipeline_step(1.0, 2.0, p, m, p2p_s=0.05).step_s - makespan) <= 0.05 + 1e-9
+
+
+# --- tensor parallelism -----------------------------------------------------------------
+
+
+def _gpt3(*overrides: str):  # type: ignore[no-untyped-def]
+    base = [
+        "model.preset=gpt3-175b",
+        "cluster.nodes=16",
+        "cluster.workers_per_node=8",
+        "training.tensor_parallel=8",
+        "training.pipeline_parallel=8",
+        "training.micro_batch=1",
+        "training.global_batch=64",
+    ]
+    return load_scenario(None, [*base, *overrides])
+
+
+def _fabric(nodes: int = 16, per_node: int = 8) -> Fabric:
+    return Fabric(nodes, per_node, Link(1e-6, 300e9), Link(5e-6, 25e9), nics_per_node=8)
+
+
+def test_tp_comm_volume_by_hand() -> None:
+    s = _gpt3()
+    # One b·s·h bf16 tensor: 1·2048·12288·2 = 50,331,648 bytes; 12 layers per stage, 4 all-reduces each.
+    assert activation_message_bytes(s) == 50_331_648
+    assert tensor_parallel_comm_bytes(s) == pytest.approx(12 * 4 * 50_331_648)
+    full = _gpt3("training.activation_recomputation=full")
+    assert tensor_parallel_comm_bytes(full) == pytest.approx(12 * 6 * 50_331_648)
+
+
+def test_tp_comm_time_ring_inside_node() -> None:
+    s = _gpt3()
+    size, t = 50_331_648, 8
+    one = 2 * (t - 1) * 1e-6 + 2 * (t - 1) / t * size / 300e9  # ring on NVLink
+    assert tensor_parallel_comm_time(s, _fabric()) == pytest.approx(12 * 4 * one)
+    # Sequence parallel: reduce-scatter + all-gather, same time as the ring all-reduce.
+    sp = _gpt3("training.sequence_parallel=true")
+    assert tensor_parallel_comm_time(sp, _fabric()) == pytest.approx(12 * 4 * one)
+    assert tensor_parallel_comm_time(_gpt3("training.tensor_parallel=1"), _fabric()) == 0.0
+
+
+def test_tp_across_nodes_is_flagged_and_slower() -> None:
+    assert not tensor_parallel_crosses_nodes(8, 8)
+    assert tensor_parallel_crosses_nodes(16, 8)
+    assert tensor_parallel_crosses_nodes(3, 8)
+    group = tensor_parallel_fabric(16, _fabric())
+    assert (group.nodes, group.per_node) == (2, 8)
+    s_in = _gpt3("cluster.workers_per_node=16", "cluster.nodes=8", "training.tensor_parallel=16",
+                 "training.pipeline_parallel=4")  # fmt: skip
+    t_in = tensor_parallel_comm_time(s_in, _fabric(8, 16))
+    t_cross = tensor_parallel_comm_time(s_in, _fabric(16, 8))
+    assert t_cross > 5 * t_in
+
+
+def test_rank_layout_and_groups() -> None:
+    assert rank_of(0, 0, 0, 8, 4) == 0
+    assert rank_of(1, 0, 0, 8, 4) == 1  # TP fastest
+    assert rank_of(0, 1, 0, 8, 4) == 8
+    assert rank_of(0, 0, 1, 8, 4) == 32
+    assert stage_boundary_crosses_nodes(8, 2, 8)
+    assert not stage_boundary_crosses_nodes(2, 2, 8)
+    f = _fabric(4, 8)
+    dpf = data_parallel_fabric(2, 16, f)  # 4 DP peers per node, 4 nodes
+    assert (dpf.nodes, dpf.per_node) == (4, 4)
+    assert dpf.inter.bandwidth == pytest.approx(25e9)  # 8 NICs for 8 ranks: one NIC each
+    assert data_parallel_fabric(8, 4, f).per_node == 1
+
+
+def test_pipeline_p2p_time() -> None:
+    s = _gpt3()  # TP 8 x DP 2: stages 16 ranks apart, on different nodes
+    expected = 5e-6 + 50_331_648 / 8 / 25e9
+    assert pipeline_p2p_time(s, _fabric()) == pytest.approx(expected)
+    assert pipeline_p2p_time(_gpt3("training.pipeline_parallel=1", "training.global_batch=16"), _fabric()) == 0.0
+
+
+# --- integration into the analytic engine -----------------------------------------------------
+
+
+def test_predict_uses_parallel_closed_forms() -> None:
+    from dpsim.analytic.step import fabric_of, predict
+
+    s = _gpt3("training.global_batch=128", "training.activation_recomputation=full")
+    result = predict(s)
+    fabric = fabric_of(s)
+    k = s.accumulation_steps
+    tp_mb = tensor_parallel_comm_time(s, fabric)
+    assert result.extra["tensor_parallel_comm_s"] == pytest.approx(k * tp_mb)
+    fwd, bwd = result.extra["forward_s"], result.extra["backward_s"]
+    # bubble: (p−1)/v stage-times of one micro-batch, TP communication included (1F1B, v = 1)
+    assert result.bubble_s == pytest.approx((8 - 1) * (fwd + bwd + tp_mb))
+    timing = pipeline_step(fwd, bwd, 8, k, p2p_s=pipeline_p2p_time(s, fabric))
+    assert result.extra["pipeline_p2p_exposed_s"] == pytest.approx(timing.p2p_s)
+    assert result.extra["tensor_parallel_crosses_nodes"] is False
+    crossing = predict(_gpt3("training.tensor_parallel=16", "training.pipeline_parallel=4", "training.global_batch=32"))
+    assert crossing.extra["tensor_parallel_crosses_nodes"] is True
+
+
+def test_recomputation_costs_compute() -> None:
+    from dpsim.analytic.step import predict
+
+    plain = predict(_gpt3())
+    full = predict(_gpt3("training.activation_recomputation=full"))
+    selective = predict(_gpt3("training.activation_recomputation=selective"))
+    # full recomputation repeats the layers' forward: backward grows by ~1/3 of the step's FLOPs
+    assert full.extra["forward_s"] == pytest.approx(plain.extra["forward_s"])
+    ratio = (full.extra["forward_s"] + full.extra["backward_s"]) / (
+        plain.extra["forward_s"] + plain.extra["backward_s"]
+    )
+    assert 1.30 < ratio < 1.34
+    assert plain.compute_s < selective.compute_s < full.compute_s
+    assert full.mfu < plain.mfu  # recomputed FLOPs are not model FLOPs

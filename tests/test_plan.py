@@ -1,0 +1,179 @@
+"""Capacity planner: the vectorised screen equals predict()/memory_breakdown(); feasibility; ranking; CLI."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dpsim.analytic.memory import memory_breakdown, zero_model_states
+from dpsim.analytic.step import predict
+from dpsim.cli import main
+from dpsim.errors import ScenarioError
+from dpsim.plan import (
+    PlanRequest,
+    default_global_batch,
+    device_counts,
+    enumerate_configurations,
+    pareto_front,
+    plan,
+    scenario_for,
+)
+from dpsim.reliability import expected_time_to_train
+
+
+@pytest.mark.parametrize("model", ["llama2-7b", "gpt3-175b"])
+def test_screen_equals_exact_engines(model: str) -> None:
+    # The numpy screen must reproduce predict() and memory_breakdown() configuration by configuration.
+    request = PlanRequest(model, 1e12, ("a100-80gb", "h100-sxm"), 512, algorithms=("ring", "hierarchical", "tree"))
+    df = enumerate_configurations(request)
+    assert len(df) > 1000
+    rng = np.random.default_rng(1)
+    for i in rng.choice(len(df), 60, replace=False):
+        row = df.iloc[int(i)].to_dict()
+        scenario = scenario_for(request, row)
+        exact = predict(scenario)
+        assert row["step_time_s"] == pytest.approx(exact.step_time_s, rel=1e-9)
+        assert row["mfu"] == pytest.approx(exact.mfu, rel=1e-9)
+        mem = memory_breakdown(scenario)
+        assert row["memory_bytes"] == pytest.approx(mem.total, rel=1e-9)
+        assert bool(row["oom"]) == mem.oom
+
+
+def test_known_feasible_and_oom_configurations() -> None:
+    # Llama 2 7B on one node of 8 A100-80GB: plain DDP needs 16Ψ = 108 GB of model states per
+    # device (ZeRO paper) → out of memory; ZeRO-3 needs 16Ψ/8 = 13.5 GB → fits with recomputation.
+    request = PlanRequest(
+        "llama2-7b", 1e9, ("a100-80gb",), 8, min_devices=8, tensor_parallel=(1,), pipeline_parallel=(1,)
+    )
+    df = enumerate_configurations(request)
+    psi = 6_738_415_616
+    assert zero_model_states(psi, 8, 0) > 80e9 > zero_model_states(psi, 8, 3)
+    ddp = df[(df.zero_stage == 0)]
+    assert len(ddp) and ddp["oom"].all()
+    z3 = df[(df.zero_stage == 3) & (df.recomputation == "full") & (df.micro_batch == 1)]
+    assert len(z3) and not z3["oom"].any()
+    result = plan(PlanRequest("llama2-7b", 1e9, ("a100-80gb",), 8, min_devices=8, top=3))
+    assert len(result.ranked) == 3
+    assert not result.ranked["oom"].any()
+    assert (result.ranked["headroom_bytes"] > 0).all()
+
+
+def test_megatron_gpt3_layout_is_feasible() -> None:
+    # Narayanan et al. 2021 trained GPT-3 175B with TP 8 x PP 8 (+ DP) and full recomputation on
+    # A100-80GB: the planner must find that layout feasible, and reject the model on one node.
+    request = PlanRequest(
+        "gpt3-175b", 1e9, ("a100-80gb",), 1024, min_devices=512, global_batch=1536, tensor_parallel=(8,),
+        pipeline_parallel=(8,), zero_stages=(0,), micro_batches=(1,), recomputation=("full",),
+        sequence_parallel=(False,), schedules=("1f1b",), algorithms=("ring",),
+    )  # fmt: skip
+    df = enumerate_configurations(request)
+    assert len(df) >= 1 and not df["oom"].any()
+    small = plan(PlanRequest("gpt3-175b", 1e9, ("a100-80gb",), 8, top=3))
+    assert len(small.ranked) == 0 and small.candidates["oom"].all()
+    assert any("no feasible configuration" in note for note in small.notes)
+
+
+def test_ranking_deadline_cost_and_time_to_train() -> None:
+    request = PlanRequest(
+        "gpt2-xl", 2e10, ("a100-80gb", "h100-sxm"), 64, deadline_s=86400.0,
+        price_per_device_hour={"a100-80gb": 1.5, "h100-sxm": 3.0}, top=5,
+    )  # fmt: skip
+    result = plan(request)
+    ranked = result.ranked
+    assert len(ranked) == 5
+    assert (ranked["time_to_train_s"] <= 86400.0).all()
+    assert ranked["cost"].is_monotonic_increasing  # objective: cost (deadline + prices)
+    row = ranked.iloc[0]
+    tokens_per_step = row["global_batch"] * 1024
+    assert row["steps"] == math.ceil(2e10 / tokens_per_step)
+    assert row["time_to_train_s"] == pytest.approx(row["steps"] * row["step_time_s"])
+    hourly = 1.5 if row["device"] == "a100-80gb" else 3.0
+    assert row["cost"] == pytest.approx(row["time_to_train_s"] / 3600 * row["devices"] * hourly)
+
+
+def test_failures_stretch_time_to_train() -> None:
+    kw = {"top": 1, "tensor_parallel": (1,), "pipeline_parallel": (1,)}
+    base = plan(PlanRequest("gpt2-xl", 2e10, ("a100-80gb",), 64, min_devices=64, **kw))  # type: ignore[arg-type]
+    unreliable = plan(
+        PlanRequest(
+            "gpt2-xl", 2e10, ("a100-80gb",), 64, min_devices=64, node_mtbf_s=100 * 3600.0,
+            checkpoint_s=60.0, restart_s=600.0, **kw,  # type: ignore[arg-type]
+        )
+    )  # fmt: skip
+    a, b = base.ranked.iloc[0], unreliable.ranked.iloc[0]
+    assert b["time_to_train_s"] > a["time_to_train_s"]
+    expected = expected_time_to_train(b["work_s"], 100 * 3600.0, int(b["nodes"]), 60.0, 600.0)
+    assert b["time_to_train_s"] == pytest.approx(expected.wall_s, rel=1e-9)
+    assert b["goodput"] == pytest.approx(expected.goodput, rel=1e-9)
+
+
+def test_pareto_front_is_not_dominated() -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"time_to_train_s": rng.random(300), "cost": rng.random(300)})
+    front = pareto_front(df)
+    for _, p in front.iterrows():
+        dominated = (df["time_to_train_s"] <= p["time_to_train_s"]) & (df["cost"] < p["cost"])
+        assert not dominated.any()
+    rest = df.drop(front.index)
+    for _, q in rest.iterrows():  # every other point is dominated by some front point
+        assert ((front["time_to_train_s"] <= q["time_to_train_s"]) & (front["cost"] <= q["cost"])).any()
+
+
+def test_helpers() -> None:
+    assert default_global_batch("llama2-7b") == 1024  # 4 Mi tokens / 4096
+    assert default_global_batch("gpt3-175b") == 2048
+    assert device_counts(1, 64, 8) == [1, 2, 4, 8, 16, 24, 32, 48, 64]
+    with pytest.raises(ScenarioError):
+        PlanRequest("llama2-7b", 1e12, ("a100-80gb",), 0)
+    with pytest.raises(ScenarioError):
+        PlanRequest("llama2-7b", 1e12, ("tpu-v9",), 8)
+    with pytest.raises(ScenarioError):
+        PlanRequest("resnet-50", 1e12, ("a100-80gb",), 8)
+
+
+def test_cli_plan_outputs(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out, png = tmp_path / "plan.csv", tmp_path / "pareto.png"
+    args = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "32", "--price", "2.0",
+            "--top", "4", "--out", str(out), "--plot", str(png), "--no-progress"]  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    table = pd.read_csv(out)
+    assert len(table) == 4 and list(table["rank"]) == [1, 2, 3, 4]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "configurations searched" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--model", "gpt9", "--tokens", "1T", "--max-devices", "8"],
+        ["--model", "gpt2-xl", "--tokens", "lots", "--max-devices", "8"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "0"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--deadline", "30"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--price", "a100-80gb=cheap"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--format", "xml"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--plot", "x.txt"],
+        ["--model", "gpt2-xl", "--tokens", "1T"],
+    ],
+)
+def test_cli_plan_bad_arguments(bad: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", *bad])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_progress_bar_path_runs() -> None:
+    from dpsim import plan as planner
+    from dpsim.cli_plan import _run_with_progress
+
+    seen: list[str] = []
+    request = PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 16, top=2, simulate=0)
+    result = planner.plan(request, progress=lambda stage, done, total: seen.append(stage))
+    assert {"screen", "re-check"} <= set(seen)
+    assert len(_run_with_progress(planner, request, True).ranked) == len(result.ranked) == 2
