@@ -83,13 +83,12 @@ tp = pp = 1 both are zero.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import (
     Fabric,
     Link,
@@ -273,28 +272,19 @@ def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
 def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute_s: float) -> tuple[float, float]:
     """(tensor-parallel communication per micro-batch, pipeline bubble per step), seconds.
 
-    Zero for tp = pp = 1. Otherwise taken from :mod:`dpsim.analytic.parallel` when present
-    (the hybrid-parallel closed forms); without it the bubble is the GPipe/1F1B
-    ``(p−1)`` stage-times of idle (bubble fraction ``(p−1)/(m+p−1)`` of the step,
-    Narayanan et al. 2021 §2.2) and tensor-parallel communication is not modelled.
+    Zero for tp = pp = 1; otherwise the hybrid-parallel closed forms of
+    :mod:`dpsim.analytic.parallel` (Megatron TP all-reduces; the schedule's bubble fraction,
+    Narayanan et al. 2021 §2.2).
     """
     t = scenario.training
     if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
         return 0.0, 0.0
-    parallel: Any = None
-    if importlib.util.find_spec("dpsim.analytic.parallel") is not None:
-        parallel = importlib.import_module("dpsim.analytic.parallel")
-    tp_comm = 0.0
-    if t.tensor_parallel > 1 and parallel is not None and hasattr(parallel, "tensor_parallel_comm_time"):
-        tp_comm = float(parallel.tensor_parallel_comm_time(scenario, fabric))
+    tp_comm = parallel.tensor_parallel_comm_time(scenario, fabric) if t.tensor_parallel > 1 else 0.0
     bubble = 0.0
     p, m = t.pipeline_parallel, scenario.accumulation_steps
     if p > 1:
         ideal = m * (microbatch_compute_s + tp_comm)
-        if parallel is not None and hasattr(parallel, "pipeline_bubble_fraction"):
-            frac = float(parallel.pipeline_bubble_fraction(p, m, t.virtual_stages, t.pipeline_schedule))
-        else:
-            frac = (p - 1) / (m + p - 1)
+        frac = parallel.pipeline_bubble_fraction(p, m, t.virtual_stages, t.pipeline_schedule)
         bubble = ideal * frac / (1.0 - frac) if frac < 1.0 else math.inf
     return tp_comm, bubble
 
@@ -307,8 +297,6 @@ def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric, fwd_s: float, bwd_s:
     device sends every micro-batch's activation (forward) and its gradient (backward) once
     per chunk boundary: 2·m·v sends in all.
     """
-    from dpsim.analytic import parallel
-
     t = scenario.training
     crosses = parallel.tensor_parallel_crosses_nodes(t.tensor_parallel, fabric.per_node)
     p, m = t.pipeline_parallel, scenario.accumulation_steps
@@ -336,39 +324,16 @@ class _Memory:
 
 
 def _memory(scenario: Scenario) -> _Memory:
-    """Per-device memory: :func:`dpsim.analytic.memory.memory_breakdown` when available.
-
-    Fallback (model states only, ZeRO paper §5): 16Ψ, 4Ψ + 12Ψ/N_d, 2Ψ + 14Ψ/N_d, 16Ψ/N_d
-    bytes for mixed-precision Adam, on Ψ = parameters/(tp·pp).
-    """
-    if importlib.util.find_spec("dpsim.analytic.memory") is not None:
-        memory = importlib.import_module("dpsim.analytic.memory")
-        if hasattr(memory, "memory_breakdown"):
-            mb = memory.memory_breakdown(scenario)
-            parts = {
-                name: float(getattr(mb, name))
-                for name in ("weights", "gradients", "optimizer_states", "activations", "buffers")
-                if hasattr(mb, name)
-            }
-            return _Memory(
-                float(mb.total), float(mb.capacity), bool(mb.oom), parts, int(mb.worst_device), str(mb.describe())
-            )
-    t = scenario.training
-    psi = scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    nd = scenario.data_parallel
-    pb = _param_bytes(t.precision)
-    if t.precision == "fp32":  # optimizer states beyond the fp32 weights: Adam m, v; momentum m
-        k = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[t.optimizer]
-    else:  # mixed precision also keeps fp32 master weights (ZeRO paper's K = 12 for Adam)
-        k = {"adam": 12.0, "adamw": 12.0, "momentum": 8.0, "sgd": 4.0}[t.optimizer]
-    weights = pb * psi / (nd if t.zero_stage >= 3 else 1)
-    grads = pb * psi / (nd if t.zero_stage >= 2 else 1)
-    states = k * psi / (nd if t.zero_stage >= 1 else 1)
-    total = weights + grads + states
-    capacity = scenario.cluster.device.memory
-    return _Memory(
-        total, capacity, total > capacity, {"weights": weights, "gradients": grads, "optimizer_states": states}
-    )
+    """Per-device memory from :func:`dpsim.analytic.memory.memory_breakdown`, flattened for the record."""
+    mb = memory.memory_breakdown(scenario)
+    parts = {
+        "weights": mb.weights,
+        "gradients": mb.gradients,
+        "optimizer_states": mb.optimizer_states,
+        "activations": mb.activations,
+        "buffers": mb.buffers,
+    }
+    return _Memory(float(mb.total), float(mb.capacity), bool(mb.oom), parts, int(mb.worst_device), mb.describe())
 
 
 # --- the step ---------------------------------------------------------------------------------
