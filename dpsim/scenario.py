@@ -203,6 +203,10 @@ class ModelConfig(_Section):
     vocab: NonNegativeInt = 0
     tied_embeddings: bool = True
     learned_positions: bool = True
+    token_types: NonNegativeInt = 0
+    """Segment (token-type) embeddings, BERT only."""
+    pooler: bool = False
+    """BERT's pooler layer."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None
@@ -243,6 +247,8 @@ class ModelConfig(_Section):
                     gated_mlp=self.gated_mlp,
                     tied_embeddings=self.tied_embeddings,
                     learned_positions=self.learned_positions,
+                    token_types=self.token_types,
+                    pooler=self.pooler,
                 )
             if self.flops_per_sample is None:
                 per_token = catalog.training_flops_per_token(
