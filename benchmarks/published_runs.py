@@ -3,10 +3,13 @@
 Run: ``python benchmarks/published_runs.py [--engine analytic|sim]``. Prints per run the
 published and predicted TFLOP/s per GPU (in the publication's own FLOP convention) and the
 relative error. Compute efficiency is the catalog's ONE value per device type
-(``dpsim catalog devices``: A100 0.54 from Korthikanti et al. 2022, H100 0.43 from Dubey et
-al. 2024 Table 4); nothing is fitted per run. Assumptions where a publication is silent
-(micro-batch size, schedule, chunk count) are stated per run and are the frameworks'
-documented defaults or the most common choice, never tuned to the result.
+(``dpsim catalog devices``: A100 0.54 from Korthikanti et al. 2022, H100 0.47 from the NVIDIA
+Megatron-LM README's H100 weak-scaling MFU; neither comes from a run tested here); nothing is
+fitted per run. Every configuration number is checked against its source, cited next to the
+run: the paper's table, and where the paper is silent the run's own launch script (Megatron
+``examples/sc21/run_table_1.sh``, BigScience ``tr11-176B-ml.slurm``). What no source states
+(Llama 3's micro-batch size, FSDP unit, sequence parallelism) is listed in ``assumptions``,
+chosen as the framework default or the common choice, never tuned to the result.
 
 FLOP conventions:
 
@@ -55,11 +58,27 @@ def _megatron_table1(
     gpus: int,
     batch: int,
     tflops: float,
+    *,
+    micro_batch: int,
+    layers_per_virtual_stage: int = 0,
+    ddp: str = "local",
 ) -> PublishedRun:
-    """A row of Narayanan et al. 2021, Table 1 (GPT, s = 2048, V = 51,200, Selene DGX A100 80GB)."""
+    """A row of Narayanan et al. 2021, Table 1 (GPT, s = 2048, V = 51,200, Selene DGX A100 80GB).
+
+    ``micro_batch``, ``layers_per_virtual_stage`` and ``ddp`` come from the paper's artifact script
+    (NVIDIA/Megatron-LM ``examples/sc21/run_table_1.sh``: ``MBS``, ``--num-layers-per-virtual-pipeline-stage``,
+    ``DDP``); interleaved 1F1B has ``layers / pp / layers_per_virtual_stage`` chunks per device.
+    ``ddp="local"`` is Megatron's LocalDDP, which all-reduces the gradients after the whole
+    forward/backward pass (``train_step``: ``allreduce_gradients()`` after ``forward_backward_func``),
+    i.e. not overlapped; ``ddp="torch"`` is PyTorch DDP, which overlaps bucketed all-reduces with backward.
+    """
+    virtual = layers // pp // layers_per_virtual_stage if layers_per_virtual_stage else 1
+    schedule = "interleaved" if virtual > 1 else "1f1b"
+    overlap = ddp == "torch"
     return PublishedRun(
         name=f"Megatron GPT {params_b}B",
-        source="Narayanan et al. 2021 (SC'21), Table 1",
+        source="Narayanan et al. 2021 (SC'21, arXiv:2104.04473), Table 1 and §5.1; "
+        "NVIDIA/Megatron-LM examples/sc21/run_table_1.sh",
         published_tflops_per_gpu=tflops,
         convention="megatron",
         scenario={
@@ -70,58 +89,86 @@ def _megatron_table1(
                 "workers_per_node": 8,
                 "device": "a100-80gb",
                 "intra_node": "nvlink3",
-                # Selene: 8 HDR InfiniBand (200 Gb/s) NICs per DGX A100 node (§5)
+                # Selene: 8 HDR InfiniBand (200 Gb/s) HCAs per DGX A100 node for application traffic,
+                # three-level fat tree (Narayanan et al. 2021 §5); no oversubscription modelled.
                 "inter_node": {"preset": "ib-hdr", "nics_per_node": 8},
             },
             "training": {
                 "global_batch": batch,
-                "micro_batch": 1,
+                "micro_batch": micro_batch,
                 "tensor_parallel": tp,
                 "pipeline_parallel": pp,
-                "pipeline_schedule": "1f1b",
+                "pipeline_schedule": schedule,
+                "virtual_stages": virtual,
+                # run_table_1.sh passes --activations-checkpoint-method uniform (full recomputation
+                # of every layer); eq. (3) counts the recomputed forward (§5.1).
                 "activation_recomputation": "full",
             },
-            "communication": {"algorithm": "ring"},
+            "communication": {"algorithm": "ring", "overlap": overlap},
         },
-        assumptions="micro-batch 1; plain 1F1B (the interleaving chunk count is not given per run); "
-        "full recomputation (§5.1); ring all-reduce",
+        assumptions=f"micro-batch {micro_batch}, {schedule}"
+        + (f" with {virtual} chunks" if virtual > 1 else "")
+        + f", {ddp} DDP (gradient all-reduce {'overlapped' if overlap else 'after the backward pass'}) "
+        "and full recomputation as in run_table_1.sh; ring all-reduce; gradients communicated at 16 bits "
+        "(fp16/bf16 and fp32 gradient reduction not stated)",
     )
+
+
+_LLAMA3_405B_LAYER_PARAMS = 2 * 16384**2 + 2 * 16384 * 1024 + 3 * 16384 * 53248 + 2 * 16384
+"""Parameters of one Llama 3 405B layer (Q, O; K, V with 8 KV heads of 128; SwiGLU 53,248; two RMSNorms)."""
 
 
 PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
     # Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using
-    # Megatron-LM", Table 1: params (B), heads, hidden, layers, TP, PP, GPUs, batch, TFLOP/s per GPU.
-    _megatron_table1(1.7, 24, 2304, 24, 1, 1, 32, 512, 137),
-    _megatron_table1(3.6, 32, 3072, 30, 2, 1, 64, 512, 138),
-    _megatron_table1(7.5, 32, 4096, 36, 4, 1, 128, 512, 142),
-    _megatron_table1(18.4, 48, 6144, 40, 8, 1, 256, 1024, 135),
-    _megatron_table1(39.1, 64, 8192, 48, 8, 2, 512, 1536, 138),
-    _megatron_table1(76.1, 80, 10240, 60, 8, 4, 1024, 1792, 140),
-    _megatron_table1(145.6, 96, 12288, 80, 8, 8, 1536, 2304, 148),
-    _megatron_table1(310.1, 128, 16384, 96, 8, 16, 1920, 2160, 155),
-    _megatron_table1(529.6, 128, 20480, 105, 8, 35, 2520, 2520, 163),
-    _megatron_table1(1008.0, 160, 25600, 128, 8, 64, 3072, 3072, 163),
-    # Llama 3 405B pre-training (Dubey et al. 2024, "The Llama 3 Herd of Models", Table 4):
-    # 8,192 H100 with TP 8, CP 1, PP 16, DP 64, 16M tokens per batch (2048 x 8192), 430 TFLOP/s/GPU
-    # (43 % BF16 MFU); 16,384 H100 with DP 128: 400 TFLOP/s/GPU (41 %). Grand Teton nodes (8 H100,
-    # NVLink 4), 400 Gb/s RoCE per GPU (§3.3.1).
+    # Megatron-LM" (SC'21), Table 1: params (B), heads, hidden, layers, TP, PP, GPUs, batch, TFLOP/s per
+    # GPU. All ten rows checked against the paper's Table 1 text (arXiv:2104.04473v5 p. 8); s = 2048,
+    # V = 51,200, "interleaved pipeline schedule with the scatter/gather optimization" (§5.1).
+    # Micro-batch, virtual-stage layers and DDP flavour per row: NVIDIA/Megatron-LM
+    # examples/sc21/run_table_1.sh (the paper's artifact script; MBS, --num-layers-per-virtual-
+    # pipeline-stage, DDP=torch|local). 39B and 1T pass no virtual-stage flag: plain 1F1B.
+    _megatron_table1(1.7, 24, 2304, 24, 1, 1, 32, 512, 137, micro_batch=16, ddp="torch"),
+    _megatron_table1(3.6, 32, 3072, 30, 2, 1, 64, 512, 138, micro_batch=16, ddp="torch"),
+    _megatron_table1(7.5, 32, 4096, 36, 4, 1, 128, 512, 142, micro_batch=16, ddp="torch"),
+    _megatron_table1(18.4, 48, 6144, 40, 8, 1, 256, 1024, 135, micro_batch=8, ddp="torch"),
+    _megatron_table1(39.1, 64, 8192, 48, 8, 2, 512, 1536, 138, micro_batch=4),
+    _megatron_table1(76.1, 80, 10240, 60, 8, 4, 1024, 1792, 140, micro_batch=2, layers_per_virtual_stage=5),
+    _megatron_table1(145.6, 96, 12288, 80, 8, 8, 1536, 2304, 148, micro_batch=2, layers_per_virtual_stage=5),
+    _megatron_table1(310.1, 128, 16384, 96, 8, 16, 1920, 2160, 155, micro_batch=1, layers_per_virtual_stage=3),
+    _megatron_table1(529.6, 128, 20480, 105, 8, 35, 2520, 2520, 163, micro_batch=1, layers_per_virtual_stage=1),
+    _megatron_table1(1008.0, 160, 25600, 128, 8, 64, 3072, 3072, 163, micro_batch=1),
+    # Llama 3 405B pre-training (Dubey et al. 2024, "The Llama 3 Herd of Models", arXiv:2407.21783):
+    # Table 4: 8,192 H100 with TP 8, CP 1, PP 16, DP 64, seq 8,192, batch size/DP 32, 16M tokens per
+    # batch, 430 TFLOPs/GPU, 43 % BF16 MFU; 16,384 H100 with DP 128, batch size/DP 16, 400 TFLOPs/GPU,
+    # 41 %. (The third row, CP 16 at 131,072 tokens, 380 TFLOPs/GPU, is not modelled: no CP here.)
+    # Global batch 64 x 32 = 128 x 16 = 2,048 sequences of 8,192 tokens = 16.8M tokens.
+    # §3.3.2: FSDP "shards optimizer states and gradients, but for model shards we do not reshard after
+    # forward computation" (memory and traffic of ZeRO stage 2); "FP32 gradient accumulation ... and
+    # also reduce-scatter gradients in FP32"; interleaved schedule with V stages per rank; "we reduce one
+    # Transformer layer each from the first and the last stages ... the first model chunk on the first
+    # stage has only the embedding, and the last model chunk on the last stage has only output projection
+    # and loss" -- a chunk is therefore one layer slot: 126 layers + 2 = 128 slots = PP 16 x V 8;
+    # "we could pre-train Llama 3 on sequences of 8K tokens without activation checkpointing".
+    # §3.3.1: Grand Teton nodes, 8 H100 (80 GB HBM3) on NVLink; RoCE, 400 Gbps between GPUs.
     *(
         PublishedRun(
             name=f"Llama 3 405B on {gpus} H100",
-            source="Dubey et al. 2024, Table 4",
+            source="Dubey et al. 2024 (arXiv:2407.21783), Table 4 and §3.3.1-3.3.2",
             published_tflops_per_gpu=tflops,
             convention="model",
             scenario={
                 "name": f"llama3-405b-{gpus}",
-                # 126 layers do not split evenly into 16 stages (Llama 3 removes one layer from the
-                # first and the last stage); modelled as 128 layers with the published parameter count.
+                # 128 equal layer slots (126 layers, the embedding chunk and the output/loss chunk, as
+                # Llama 3 balances them) with the published 405,853,388,800 parameters (6N is exact; the
+                # attention term counts 128 layers instead of 126, +0.1 % of the FLOPs).
                 "model": {"preset": "llama3-405b", "layers": 128, "parameters": 405_853_388_800},
                 "cluster": {
                     "nodes": gpus // 8,
                     "workers_per_node": 8,
                     "device": "h100-sxm",
                     "intra_node": "nvlink4",
-                    "inter_node": {"preset": "ib-ndr", "nics_per_node": 8},
+                    # one 400 Gbps RoCE NIC per GPU; Clos oversubscription (1:7 only above a 3,072-GPU
+                    # pod, §3.3.1) not modelled
+                    "inter_node": {"preset": "400gbe", "nics_per_node": 8},
                 },
                 "training": {
                     "global_batch": 2048,
@@ -129,40 +176,55 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                     "tensor_parallel": 8,
                     "pipeline_parallel": 16,
                     "pipeline_schedule": "interleaved",
-                    "virtual_stages": 4,
-                    "zero_stage": 1,
+                    "virtual_stages": 8,
+                    "zero_stage": 2,
                     "sequence_parallel": True,
-                    # FlashAttention keeps no s x s scores and recomputes them in the backward pass,
-                    # which is what selective recomputation models (memory and FLOPs)
+                    # No activation checkpointing (§3.3.2). The attention kernel keeps no s x s scores
+                    # and recomputes them in the backward pass, which is what "selective" models
+                    # (memory without the 5as/h term; the attention core's FLOPs recomputed).
                     "activation_recomputation": "selective",
                 },
-                "communication": {"algorithm": "ring"},
+                # FSDP reduce-scatters (and gathers) one FSDP unit at a time: one transformer layer's
+                # shard, the usual per-block wrapping (Zhao et al. 2023, "PyTorch FSDP", §3; the unit is
+                # not stated for Llama 3), in FP32 (§3.3.2).
+                "communication": {
+                    "algorithm": "ring",
+                    "gradient_dtype": "fp32",
+                    "bucket": f"{_LLAMA3_405B_LAYER_PARAMS / 8 * 4:.0f} B",
+                },
             },
-            assumptions="128 layers for 126; micro-batch 1; interleaved 1F1B with 4 chunks (chunk count not "
-            "published); ZeRO-1-like sharded optimizer (FSDP, §3.3.2); RoCE 400 Gb/s modelled as NDR "
-            "InfiniBand; FlashAttention as selective recomputation",
+            assumptions="micro-batch 1 (not published; batch/DP 32 or 16 sequences of 8K); V = 8 derived "
+            "from the one-layer chunks of §3.3.2; FSDP without resharding as ZeRO-2; sequence "
+            "parallelism with TP (not stated); FlashAttention-style attention as selective recomputation; "
+            "ring collectives, which NCCLX tunes but does not replace; one FSDP unit per layer",
         )
         for gpus, tflops in ((8192, 430.0), (16384, 400.0))
     ),
     # BLOOM 176B (BigScience 2022, "BLOOM: A 176B-Parameter Open-Access Multilingual Language Model",
-    # §3.4): 384 A100 80GB on Jean Zay (48 nodes, 4 x 100 Gb/s Omni-Path per node), TP 4 x PP 12 x DP 8,
-    # ZeRO stage 1, global batch 2048 sequences of 2048, ~150 TFLOP/s per GPU (Megatron-DeepSpeed's
-    # logged throughput, which counts the recomputed forward).
+    # arXiv:2211.05100, §3.4): 48 nodes of 8 A100 80GB (384 GPUs) on Jean Zay, NVLink inside a node,
+    # 4 x 100 Gbps Omni-Path per node; 70 layers, hidden 14,336, 112 heads, seq 2,048, vocab 250,680,
+    # 176,247M parameters, global batch 2,048. Run configuration: bigscience-workshop/bigscience
+    # train/tr11-176B-ml/tr11-176B-ml.slurm: TP 4, PP 12, micro-batch 2, --checkpoint-activations,
+    # --pad-vocab-size-to 250880, --pp-partition-method 'type:transformer|embedding', bf16 with
+    # DeepSpeed ZeRO 0 whose BF16 optimizer "implements its own zero stage 1 equivalent".
+    # Throughput: "about 150 TFLOPs" (BigScience 176B model page, bigscience.notion.site), the
+    # Megatron-DeepSpeed log, which uses eq. (3) with the padded vocabulary.
     PublishedRun(
         name="BLOOM 176B on 384 A100",
-        source="BigScience 2022 (BLOOM paper §3.4; BigScience training notes: ~150 TFLOP/s)",
+        source="BigScience 2022 (arXiv:2211.05100 §3.4); tr11-176B-ml.slurm; BigScience 176B page (~150 TFLOPs)",
         published_tflops_per_gpu=150.0,
         convention="megatron",
         scenario={
             "name": "bloom-176b-384",
-            # 70 layers over 12 stages is uneven (Megatron-DeepSpeed pads with embedding stages);
-            # modelled as 72 layers with the published 176,247M parameters.
+            # --pp-partition-method 'type:transformer|embedding' balances 70 transformer layers plus the
+            # two embedding units over 12 stages, 6 units each: modelled as 72 equal layers with the
+            # published 176,247M parameters; the FLOP count uses the real 70 (extra.layers_for_flops).
             "model": {
                 "layers": 72,
                 "hidden": 14336,
                 "heads": 112,
                 "seq_len": 2048,
-                "vocab": 250680,
+                "vocab": 250880,
                 "learned_positions": False,
                 "parameters": 176_247_271_424,
             },
@@ -182,9 +244,12 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 "zero_stage": 1,
                 "activation_recomputation": "full",
             },
-            "communication": {"algorithm": "ring"},
+            # DeepSpeed's pipeline engine reduces gradients after the last micro-batch (ReduceGrads
+            # follows the flush in its TrainSchedule): no overlap with backward.
+            "communication": {"algorithm": "ring", "overlap": False},
         },
-        assumptions="72 layers for 70; micro-batch 2; plain 1F1B; full recomputation; Omni-Path as 4 x 100 Gb/s",
+        assumptions="72 equal partition units for 70 layers + 2 embeddings; plain 1F1B (DeepSpeed pipeline); "
+        "gradient reduction after the flush; Omni-Path as 4 x 100 Gb/s at 5 us, no topology penalty",
         extra={"layers_for_flops": 70},
     ),
 )
