@@ -236,6 +236,11 @@ def model_flops_per_sample(spec: ModelSpec) -> float:
     return float(spec.flops_per_sample)
 
 
+_GIB = 2.0**30
+"""The "32/40/80 GB" of NVIDIA's V100, A100 and H100 datasheets are binary: nvidia-smi reports
+81920 MiB for an 80 GB A100 (HBM stacks come in powers of two). H200 and B200 are given in
+decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
+
 # --- Devices -------------------------------------------------------------------------------
 # peak_flops: dense (no 2:4 sparsity) tensor-core peak at fp16/bf16, from the datasheet.
 # memory_bytes: datasheet nominal "GB" read as 1e9 bytes (HBM stacks are binary-sized, so this
@@ -252,15 +257,15 @@ DEVICES: dict[str, DeviceSpec] = {
         # 1.2B GPT-2, single GPU (no communication), stated as 48 % of peak; taken as stated (against
         # the SXM2's 125 TFLOP/s it would be 0.50).
         # (Shoeybi et al. 2019, Megatron-LM §1, reported 39 TFLOP/s = 30 % before those optimizations.)
-        DeviceSpec("v100", 125e12, 32e9, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM V1.0 blog 2019"),
+        DeviceSpec("v100", 125e12, 32 * _GIB, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM V1.0 blog 2019"),
         # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 40 GB HBM2 at 1.555 TB/s.
         # Efficiency: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
         # Models", abstract: 54.2 % MFU for a 530B GPT on 2240 A100s (Narayanan et al. 2021, Table 1,
         # reports 52 % of peak, 163 TFLOP/s, for a 1T model, counting recomputation).
-        DeviceSpec("a100-40gb", 312e12, 40e9, 1.555e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
+        DeviceSpec("a100-40gb", 312e12, 40 * _GIB, 1.555e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
         # NVIDIA A100 datasheet (SXM 80 GB): 312 TFLOP/s dense BF16, 80 GB HBM2e at 2.039 TB/s.
         # Efficiency as a100-40gb (same chip; Korthikanti et al. 2022 ran on 80 GB parts).
-        DeviceSpec("a100-80gb", 312e12, 80e9, 2.039e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
+        DeviceSpec("a100-80gb", 312e12, 80 * _GIB, 2.039e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
         # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 80 GB HBM3 at 3.35 TB/s.
         # Efficiency: NVIDIA/Megatron-LM README, "Training Speed and Scalability" (2024, commit 0010ab7):
         # GPT models of 2B-462B parameters on up to 6,144 H100s, BF16, end-to-end MFU from 41 % (smallest)
@@ -268,7 +273,7 @@ DEVICES: dict[str, DeviceSpec] = {
         # README's headline "up to 47 % MFU on H100". Taken as 0.47, the analogue of the A100's 54 %
         # (Korthikanti et al. 2022, also Megatron, largest model). Deliberately not Llama 3's 43 %
         # (Dubey et al. 2024, Table 4), which benchmarks/published_runs.py predicts.
-        DeviceSpec("h100-sxm", 989e12, 80e9, 3.35e12, 0.47, "NVIDIA H100 datasheet; NVIDIA Megatron-LM README (2024)"),
+        DeviceSpec("h100-sxm", 989e12, 80 * _GIB, 3.35e12, 0.47, "NVIDIA H100 datasheet; NVIDIA Megatron-LM README (2024)"),
         # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 141 GB HBM3e at 4.8 TB/s.
         # Efficiency: no published large-scale MFU report; assumed equal to H100 (same Hopper SMs and
         # clocks), from the NVIDIA Megatron-LM README (2024).
