@@ -257,7 +257,7 @@ DEVICES: dict[str, DeviceSpec] = {
         # 1.2B GPT-2, single GPU (no communication), stated as 48 % of peak; taken as stated (against
         # the SXM2's 125 TFLOP/s it would be 0.50).
         # (Shoeybi et al. 2019, Megatron-LM §1, reported 39 TFLOP/s = 30 % before those optimizations.)
-        DeviceSpec("v100", 125e12, 32 * _GIB, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM V1.0 blog 2019"),
+        DeviceSpec("v100", 125e12, 32 * _GIB, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM blog 2019"),
         # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 40 GB HBM2 at 1.555 TB/s.
         # Efficiency: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
         # Models", abstract: 54.2 % MFU for a 530B GPT on 2240 A100s (Narayanan et al. 2021, Table 1,
@@ -273,7 +273,7 @@ DEVICES: dict[str, DeviceSpec] = {
         # README's headline "up to 47 % MFU on H100". Taken as 0.47, the analogue of the A100's 54 %
         # (Korthikanti et al. 2022, also Megatron, largest model). Deliberately not Llama 3's 43 %
         # (Dubey et al. 2024, Table 4), which benchmarks/published_runs.py predicts.
-        DeviceSpec("h100-sxm", 989e12, 80 * _GIB, 3.35e12, 0.47, "NVIDIA H100 datasheet; NVIDIA Megatron-LM README (2024)"),
+        DeviceSpec("h100-sxm", 989e12, 80 * _GIB, 3.35e12, 0.47, "NVIDIA H100 datasheet; Megatron-LM README (2024)"),
         # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 141 GB HBM3e at 4.8 TB/s.
         # Efficiency: no published large-scale MFU report; assumed equal to H100 (same Hopper SMs and
         # clocks), from the NVIDIA Megatron-LM README (2024).
