@@ -214,11 +214,12 @@ class HardwareProfile:
 def _exact(value: float, unit: str, scales: Sequence[tuple[str, float]]) -> str:
     """Readable text ``"<n> <prefix><unit>"`` that parses back to exactly ``value``."""
     texts = []
-    for prefix, scale in scales:  # largest prefix first; min() keeps the first of equal lengths
+    for prefix, scale in scales:  # largest prefix first
         scaled = value / scale
         if abs(scaled) >= 1 and scaled * scale == value:
-            texts.append(f"{scaled!r} {prefix}{unit}")
-    return min([*texts, f"{value!r} {unit}"], key=len)
+            texts.append((abs(scaled) >= 1000, len(repr(scaled)), f"{scaled!r} {prefix}{unit}"))
+    # prefer a prefix that puts the number in [1, 1000), then the shortest text
+    return min([*texts, (True, len(repr(value)) + 100, f"{value!r} {unit}")])[2]
 
 
 def _time_text(seconds: float) -> str:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS: list[str] = [
     "notebooks/what_if.ipynb",
     "notebooks/capacity_planning.ipynb",
+    "notebooks/validation.ipynb",
 ]
 """Notebooks executed by this test (paths relative to the repository root)."""
 

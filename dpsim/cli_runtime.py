@@ -1,0 +1,215 @@
+"""``dpsim calibrate`` and ``dpsim validate``: the commands that run the PyTorch runtime.
+
+Registered on the main app by :mod:`dpsim.cli`. ``runtime`` (and so torch) is imported only
+when one of these commands runs, so ``dpsim`` itself stays torch-free.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dpsim.cli import atomic_output, check_choice, fail, handle_errors, parse_vary
+from dpsim.errors import ScenarioError
+from dpsim.units import UnitError, parse_size
+
+__all__ = ["register"]
+
+TESTBEDS = ("local", "emulated")
+ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "backend")
+
+
+def _require_runtime() -> None:
+    if importlib.util.find_spec("torch") is None:
+        raise fail("runtime", "these commands need PyTorch: pip install 'dpsim[runtime]' (torch==2.13.0 CPU build)")
+
+
+def _int_list(option: str, text: str, minimum: int = 1) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise fail(option, f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise fail(option, f"expected integers >= {minimum}, got {text!r}")
+    return values
+
+
+def _size_list(option: str, text: str) -> list[int]:
+    try:
+        return [int(parse_size(v.strip())) for v in text.split(",") if v.strip()]
+    except UnitError as exc:
+        raise fail(option, str(exc)) from None
+
+
+def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    for name in names:
+        check_choice(option, name, choices)
+    if not names:
+        raise fail(option, f"expected one or more of {', '.join(choices)}")
+    return names
+
+
+def _testbed_check(testbed: str) -> None:
+    check_choice("--testbed", testbed, TESTBEDS)
+    if testbed == "emulated":
+        from runtime.testbed.emulated import RootRequired, require_root
+
+        try:
+            require_root()
+        except RootRequired as exc:
+            raise fail("--testbed", str(exc)) from None
+
+
+def _runtime_errors(exc: Exception) -> None:
+    from runtime.launch import RankFailure
+
+    if isinstance(exc, RankFailure):
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    raise exc
+
+
+def calibrate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML whose model and inter-node rate to calibrate")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="hardware profile YAML to write")] = Path("profile.yaml"),
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE")] = None,
+    testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
+    ranks: Annotated[str, typer.Option(help="rank counts to benchmark, e.g. 2,4")] = "2,4",
+    sizes: Annotated[str, typer.Option(help="message sizes, e.g. 256KiB,1MiB,4MiB")] = "256KiB,1MiB,4MiB",
+    algorithms: Annotated[str, typer.Option(help="all-reduce algorithms")] = "ring,tree,halving-doubling,backend",
+    link_class: Annotated[str, typer.Option(help="inter (one rank per node) or intra (one node)")] = "inter",
+    reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 7,
+    records: Annotated[Path | None, typer.Option(help="also write the raw benchmark records (JSON)")] = None,
+) -> None:
+    """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
+    _require_runtime()
+    import json
+
+    from dpsim.calibration import save_profile
+    from dpsim.scenario import load_scenario
+
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
+    check_choice("--link-class", link_class, ("inter", "intra"))
+    rank_counts = _int_list("--ranks", ranks, minimum=2)
+    plan_sizes = _size_list("--sizes", sizes)
+    algs = _name_list("--algorithms", algorithms, ALGORITHMS)
+    _testbed_check(testbed)
+    loaded = load_scenario(scenario, overrides or [])
+    from runtime.calibrate import CalibrationPlan
+    from runtime.calibrate import calibrate as run_calibration
+
+    plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=(link_class,), reps=reps)
+    try:
+        profile, raw = run_calibration(loaded, plan, testbed, name=loaded.name, log=lambda m: typer.echo(m, err=True))
+    except Exception as exc:  # RankFailure → exit 1 with the rank named
+        _runtime_errors(exc)
+        raise
+    with atomic_output(out, "--out") as tmp:
+        save_profile(profile, tmp)
+    if records is not None:
+        with atomic_output(records, "--records") as tmp:
+            tmp.write_text(json.dumps(raw, indent=1), encoding="utf-8")
+    _print_busbw(raw, loaded.cluster.inter_node.bandwidth if testbed == "emulated" else None)
+    for cls, table in profile.links.items():
+        for alg, link in table.items():
+            latency_us, bandwidth_mb = link.latency_s * 1e6, link.bandwidth / 1e6
+            typer.echo(f"fit {cls}/{alg}: latency {latency_us:.1f} us, bandwidth {bandwidth_mb:.2f} MB/s")
+    assert profile.forward is not None and profile.backward is not None
+    typer.echo(
+        f"compute per micro-batch of m samples: forward {profile.forward.fixed_s * 1e3:.3f} + "
+        f"{profile.forward.per_unit_s * 1e3:.3f}·m ms, backward {profile.backward.fixed_s * 1e3:.3f} + "
+        f"{profile.backward.per_unit_s * 1e3:.3f}·m ms"
+    )
+    typer.echo(f"wrote {out}")
+
+
+def _print_busbw(raw: list[dict[str, Any]], link_rate: float | None) -> None:
+    """Bus bandwidth (nccl-tests: busbw = S/t · 2(N−1)/N) of every measurement, against the link rate."""
+    head = f"{'collective':<15}{'algorithm':<18}{'ranks':>6}{'size':>12}{'time ms':>10}{'busbw MB/s':>12}"
+    typer.echo(head + ("  % of link" if link_rate else ""))
+    for r in raw:
+        line = (
+            f"{r['collective']:<15}{r['algorithm']:<18}{r['ranks']:>6}{r['size_bytes']:>12}"
+            f"{r['time_s'] * 1e3:>10.2f}{r['busbw_bytes_per_s'] / 1e6:>12.2f}"
+        )
+        if link_rate:
+            line += f"  {100 * r['busbw_bytes_per_s'] / link_rate:8.1f}"
+        typer.echo(line)
+
+
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="base scenario YAML")],
+    vary: Annotated[list[str] | None, typer.Option("--vary", help="PATH=V1,V2,... (grid of configurations)")] = None,
+    case: Annotated[
+        list[str] | None, typer.Option("--case", help="one configuration: 'PATH=VALUE;PATH=VALUE' (repeatable)")
+    ] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE of the base")] = None,
+    engine: Annotated[str, typer.Option(help="predicting engine: analytic or sim")] = "analytic",
+    testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
+    calibrate_ranks: Annotated[str, typer.Option(help="rank counts of the calibration microbenchmarks")] = "2,4",
+    profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
+    out_dir: Annotated[Path, typer.Option(help="folder for the CSV, PNG, records and profiles")] = Path("validation"),
+    steps: Annotated[int, typer.Option(min=1, help="measured steps per configuration")] = 5,
+    warmup_steps: Annotated[int, typer.Option(min=0, help="warm-up steps (excluded)")] = 2,
+    timeout: Annotated[float, typer.Option(help="seconds before a hung configuration is stopped")] = 300.0,
+) -> None:
+    """Measure configurations with the runtime, predict them from a profile calibrated on others, report the error."""
+    _require_runtime()
+    from dpsim.api import grid_points
+    from dpsim.scenario import parse_override
+
+    check_choice("--engine", engine, ("analytic", "sim"))
+    calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2)
+    if profile is not None and not profile.is_file():
+        raise fail("--profile", f"no such file: {str(profile)!r}")
+    _testbed_check(testbed)
+    cases: list[list[tuple[str, Any]]] = []
+    if vary:
+        cases += [list(point.items()) for point in grid_points(parse_vary(vary))]
+    for text in case or []:
+        items = [parse_override(part.strip()) for part in text.split(";") if part.strip()]
+        if not items:
+            raise fail("--case", f"expected 'PATH=VALUE;PATH=VALUE', got {text!r}")
+        cases.append(items)
+    if not cases:
+        cases = [[]]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from runtime.calibrate import CalibrationPlan
+    from runtime.job import JobOptions
+    from runtime.validate import build_cases
+    from runtime.validate import validate as run_validation
+
+    resolved = build_cases(scenario, overrides or [], cases)
+    try:
+        table, summary = run_validation(
+            resolved,
+            out_dir,
+            testbed=testbed,
+            engine=engine,
+            plan=CalibrationPlan(ranks=calib_ranks),
+            profile=profile,
+            options=JobOptions(warmup_steps=warmup_steps, steps=steps),
+            timeout_s=timeout,
+            log=lambda m: typer.echo(m, err=True),
+        )
+    except ScenarioError:
+        raise
+    except Exception as exc:
+        _runtime_errors(exc)
+        raise
+    columns = ["case", "ranks", "measured_step_time_s", "predicted_step_time_s", "error_step_time_s_pct"]
+    typer.echo(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    typer.echo(f"MAPE step time: {summary['mape_step_time_pct']:.2f} % over {summary['cases']} configurations")
+    typer.echo("calibrated on: " + "; ".join(summary["calibration_configurations"] or ["--profile " + str(profile)]))
+    typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``calibrate`` and ``validate`` to the ``dpsim`` app."""
+    app.command("calibrate")(handle_errors(calibrate))
+    app.command("validate")(handle_errors(validate))

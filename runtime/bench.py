@@ -1,0 +1,121 @@
+"""Collective microbenchmarks (one process per rank): time all-reduce and friends over message sizes.
+
+Each measurement: a barrier, then the collective, timed on every rank; the slowest rank's
+time counts (a collective ends when its last rank ends), and the median over repetitions
+after warm-up is reported. Rank 0 writes one JSON line per (collective, algorithm, size)
+to ``bench.jsonl`` in the run directory. Started by :func:`runtime.calibrate.run_bench` via
+``python -m runtime.bench --worker ...`` under a testbed, or by torchrun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from runtime.collectives import all_reduce
+
+__all__ = ["COLLECTIVES", "main", "time_collective"]
+
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
+"""Collectives benchmarked; only all-reduce has point-to-point algorithms, the others use the backend."""
+
+
+def time_collective(op: Callable[[], None], reps: int, warmup: int) -> list[float]:
+    """Per-repetition time of ``op`` on the slowest rank (seconds)."""
+    for _ in range(warmup):
+        op()
+    times = []
+    slowest = torch.zeros(1, dtype=torch.float64)
+    for _ in range(reps):
+        dist.barrier()
+        start = time.perf_counter()
+        op()
+        slowest[0] = time.perf_counter() - start
+        dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        times.append(float(slowest[0]))
+    return times
+
+
+def _op(collective: str, algorithm: str, size_bytes: int, per_node: int) -> Callable[[], None] | None:
+    world = dist.get_world_size()
+    numel = max(world, size_bytes // 4)
+    x = torch.ones(numel, dtype=torch.float32)
+    if collective == "all_reduce":
+        return lambda: all_reduce(x, algorithm, per_node=per_node)
+    if algorithm != "backend":
+        return None
+    if collective == "broadcast":
+        return lambda: dist.broadcast(x, src=0)
+    shard = numel // world
+    if collective == "all_gather":
+        out = torch.empty(shard * world)
+        part = torch.ones(shard)
+        return lambda: dist.all_gather_into_tensor(out, part)
+    if collective == "reduce_scatter":
+        full = torch.ones(shard * world)
+        part = torch.empty(shard)
+        return lambda: dist.reduce_scatter_tensor(part, full)
+    return None
+
+
+def run(
+    run_dir: Path, collectives: Sequence[str], algorithms: Sequence[str], sizes: Sequence[int], reps: int, warmup: int,
+    per_node: int,
+) -> None:  # fmt: skip
+    rank, world = dist.get_rank(), dist.get_world_size()
+    out = run_dir / "bench.jsonl"
+    for collective in collectives:
+        for algorithm in algorithms:
+            for size in sizes:
+                op = _op(collective, algorithm, size, per_node)
+                if op is None:
+                    continue
+                try:
+                    times = time_collective(op, reps, warmup)
+                except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
+                    if rank == 0:
+                        print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)
+                    dist.barrier()
+                    continue
+                if rank == 0:
+                    record = {
+                        "collective": collective, "algorithm": algorithm, "ranks": world, "per_node": per_node,
+                        "size_bytes": max(world, size // 4) * 4, "time_s": statistics.median(times), "times_s": times,
+                    }  # fmt: skip
+                    with out.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(record) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m runtime.bench")
+    p.add_argument("--worker", action="store_true")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--collectives", default="all_reduce")
+    p.add_argument("--algorithms", default="ring")
+    p.add_argument("--sizes", default="1048576")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--per-node", type=int, default=1)
+    p.add_argument("--backend", default="gloo")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    dist.init_process_group(args.backend)
+    try:
+        run(
+            args.run_dir, args.collectives.split(","), args.algorithms.split(","),
+            [int(s) for s in args.sizes.split(",")], args.reps, args.warmup, args.per_node,
+        )  # fmt: skip
+    finally:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""One rank's training job: build the model and its parallel wrapper from a scenario, run and time steps.
+
+- ZeRO-0: ``DistributedDataParallel`` with the scenario's bucket size (``bucket_cap_mb``)
+  and a communication hook that runs the scenario's all-reduce (:mod:`runtime.hooks`);
+- ZeRO-1: the same, with ``ZeroRedundancyOptimizer`` (optimizer state sharded);
+- ZeRO-2/3: FSDP2 ``fully_shard`` per transformer block / linear layer, with
+  ``reshard_after_forward`` False (ZeRO-2: gradients and optimizer state sharded, parameters
+  kept after forward) or True (ZeRO-3). FSDP reduce-scatters and all-gathers with the
+  backend's collectives, so the all-reduce algorithm and bucket size do not apply there.
+- gradient accumulation: ``no_sync()`` on all but the last micro-batch (DDP), or
+  ``set_requires_gradient_sync(False)`` (FSDP2);
+- stragglers (``variability.stragglers``): the named rank sleeps (slowdown − 1) × its own
+  forward time after each forward and (slowdown − 1) × its last backward time at the start
+  of each backward, i.e. its compute takes ``slowdown`` times as long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from dpsim.scenario import Scenario
+from runtime.hooks import CommHookState, timed_allreduce_hook
+from runtime.measure import StepTiming, append_timing
+from runtime.model import GPT, MLP, build_model, synthetic_batch
+from runtime.optim import build_optimizer
+
+__all__ = ["JobOptions", "TrainingJob"]
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How the runtime executes a scenario (not part of the scenario: the same file runs anywhere)."""
+
+    algorithm: str = "scenario"
+    """All-reduce implementation: 'scenario' (the scenario's algorithm, point-to-point) or 'backend'."""
+    warmup_steps: int = 2
+    steps: int = 5
+    seed: int = 0
+    fail_rank: int = -1
+    """Fault injection for tests: this rank fails at ``fail_step`` ('kill': SIGKILL itself; 'hang': sleeps)."""
+    fail_step: int = 0
+    fail_mode: str = "kill"
+    device: str = "cpu"
+    """'cpu', or 'cuda' (each rank uses GPU LOCAL_RANK; needs the nccl backend and algorithm 'backend')."""
+
+    def __post_init__(self) -> None:
+        if self.warmup_steps < 0 or self.steps < 1:
+            raise ValueError(f"need warmup_steps >= 0 and steps >= 1, got {self.warmup_steps}, {self.steps}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+        if self.fail_mode not in ("kill", "hang"):
+            raise ValueError(f"fail_mode must be kill or hang, got {self.fail_mode!r}")
+
+
+class _Delay(torch.autograd.Function):
+    """Identity whose backward first sleeps ``seconds`` (a straggler's slower backward)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, seconds: float) -> torch.Tensor:
+        ctx.seconds = seconds
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
+        if ctx.seconds > 0:
+            time.sleep(ctx.seconds)
+        return grads[0], None
+
+
+def _algorithm(scenario: Scenario, options: JobOptions) -> str:
+    if options.algorithm == "backend" or scenario.training.zero_stage >= 2:
+        return "backend"
+    return scenario.communication.algorithm
+
+
+class TrainingJob:
+    """Everything one rank needs for the timed steps; call :meth:`run` then :meth:`close`."""
+
+    def __init__(self, scenario: Scenario, options: JobOptions, run_dir: Path) -> None:
+        self.scenario, self.options, self.run_dir = scenario, options, run_dir
+        self._step = 0
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        if self.world != scenario.world_size:
+            raise ValueError(f"the scenario has {scenario.world_size} workers but {self.world} ranks were started")
+        t = scenario.training
+        if t.tensor_parallel > 1 or t.pipeline_parallel > 1:
+            raise ValueError("the runtime executes data parallelism only (tensor/pipeline_parallel must be 1)")
+        self.algorithm = _algorithm(scenario, options)
+        self.cuda = options.device == "cuda"
+        if self.cuda and self.algorithm != "backend":
+            raise ValueError(
+                "the point-to-point all-reduce algorithms run on gloo (CPU tensors); on GPUs use --algorithm backend "
+                "(NCCL chooses ring or tree itself; NCCL_ALGO=Ring|Tree pins it)"
+            )
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if self.cuda else torch.device("cpu")
+        if self.cuda:
+            torch.cuda.set_device(device)
+        self.model: GPT | MLP = build_model(scenario, options.seed).to(device)
+        self.hook_state: CommHookState | None = None
+        self.wrapped: nn.Module
+        if t.zero_stage >= 2:
+            self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3)
+        else:
+            ddp = DistributedDataParallel(
+                self.model,
+                bucket_cap_mb=scenario.communication.bucket / 2**20,
+                forward_sync_buffers=False,
+                gradient_as_bucket_view=True,
+                device_ids=[device.index] if self.cuda else None,
+            )
+            self.hook_state = CommHookState(self.algorithm, 1.0 / self.world, scenario.cluster.workers_per_node)
+            self.hook_state.on_ready = lambda bucket: self._phase(f"step {self._step} communication (bucket {bucket})")
+            ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
+            self.wrapped = ddp
+        name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
+        kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
+        self.optimizer, _ = build_optimizer(
+            self.wrapped,
+            name,
+            t.learning_rate,
+            t.global_batch,
+            t.global_batch,
+            zero_redundancy=t.zero_stage == 1,
+            **kwargs,
+        )
+        generator = torch.Generator().manual_seed(options.seed * 100003 + self.rank)
+        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for _ in range(self.accumulation):
+            inputs, targets = synthetic_batch(self.model, scenario, t.micro_batch, generator)
+            self.batches.append((inputs.to(device), targets.to(device)))
+        self.slowdown = scenario.worker_slowdowns()[self.rank]
+        self._last_backward_s = 0.0
+
+    @property
+    def accumulation(self) -> int:
+        return self.scenario.accumulation_steps
+
+    def _fsdp(self, model: GPT | MLP, reshard: bool) -> nn.Module:
+        from torch.distributed.fsdp import fully_shard
+
+        units = (
+            list(model.blocks.layers) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
+        )
+        for unit in units:
+            fully_shard(unit, reshard_after_forward=reshard)
+        fully_shard(model, reshard_after_forward=reshard)
+        return model
+
+    @contextlib.contextmanager
+    def _no_sync(self, sync: bool) -> Iterator[None]:
+        if sync:
+            yield
+        elif isinstance(self.wrapped, DistributedDataParallel):
+            with self.wrapped.no_sync():
+                yield
+        else:
+            self.wrapped.set_requires_gradient_sync(False)  # type: ignore[operator]
+            try:
+                yield
+            finally:
+                self.wrapped.set_requires_gradient_sync(True)  # type: ignore[operator]
+
+    def _phase(self, text: str) -> None:
+        (self.run_dir / f"rank{self.rank}.phase").write_text(text, encoding="utf-8")
+
+    def _now(self) -> float:
+        """Wall clock after the device has finished what was queued (CUDA kernels are asynchronous)."""
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def step(self, index: int) -> StepTiming:
+        """One optimizer step of ``accumulation`` micro-batches, timed."""
+        o = self.options
+        self._step = index
+        if index == o.fail_step and self.rank == o.fail_rank:
+            if o.fail_mode == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            self._phase(f"step {index} compute (hung)")
+            time.sleep(3600)
+        forward = backward = exposed = 0.0
+        bucket_s: list[float] = []
+        bucket_bytes: list[int] = []
+        start = self._now()
+        for i, batch in enumerate(self.batches):
+            sync = i == self.accumulation - 1
+            self._phase(f"step {index} micro-batch {i} compute")
+            with self._no_sync(sync):
+                t0 = self._now()
+                loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
+                loss = loss / self.accumulation
+                delay = 0.0
+                if self.slowdown != 1.0:
+                    time.sleep((self.slowdown - 1) * (self._now() - t0))
+                    delay = (self.slowdown - 1) * self._last_backward_s
+                    loss = _Delay.apply(loss, delay)
+                t1 = self._now()
+                loss.backward()
+                t2 = self._now()
+            forward += t1 - t0
+            timings = self.hook_state.take() if (sync and self.hook_state is not None) else []
+            compute_end = max(b.ready_s for b in timings) if timings else t2
+            backward += compute_end - t1
+            exposed += t2 - compute_end
+            if timings:
+                ordered = sorted(timings, key=lambda b: b.index)
+                bucket_s = [b.duration_s for b in ordered]
+                bucket_bytes = [b.size_bytes for b in ordered]
+            self._last_backward_s = max(0.0, compute_end - t1 - delay)
+        self._phase(f"step {index} optimizer")
+        t3 = self._now()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=False)
+        end = self._now()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+        return StepTiming(
+            index, self.rank, end - start, forward, backward, exposed, end - t3, bucket_s, bucket_bytes, rss
+        )
+
+    def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        # DDP hooks into forward() of the wrapper; compute the loss from its output
+        inputs, targets = batch
+        out = self.wrapped(inputs)
+        if isinstance(self.model, GPT):
+            return nn.functional.cross_entropy(out.flatten(0, 1), targets.flatten())
+        return nn.functional.mse_loss(out, targets)
+
+    def run(self) -> list[StepTiming]:
+        """Warm-up and measured steps, each appended to ``rank<r>.jsonl`` as soon as it ends."""
+        out = self.run_dir / f"rank{self.rank}.jsonl"
+        timings = []
+        for index in range(self.options.warmup_steps + self.options.steps):
+            timings.append(self.step(index))
+            append_timing(out, timings[-1])
+        self._phase("done")
+        return timings
+
+    def close(self) -> None:
+        if self.hook_state is not None:
+            self.hook_state.close()

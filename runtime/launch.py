@@ -1,0 +1,229 @@
+"""Start one process per rank on a testbed, supervise them, and collect the measured result.
+
+Supervision: the launcher polls the ranks. A rank that exits non-zero ends the run at
+once (the others are killed) with :class:`RankFailure` naming it; a run that exceeds its
+timeout ends the same way, naming the ranks still running and where each was (the phase
+each rank last reported: the rank furthest behind — e.g. in compute while its peers wait in
+communication — is named). Steps completed before the failure stay in the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from dpsim.records import StepResult
+from dpsim.scenario import Scenario, dump_scenario
+from runtime.job import JobOptions
+from runtime.measure import aggregate, read_rank_timings
+from runtime.testbed import Testbed
+
+__all__ = ["RankFailure", "free_port", "launch", "signals_as_exceptions", "spawn_ranks"]
+
+
+class RankFailure(RuntimeError):
+    """A rank died or hung; the message names it. ``completed_steps`` were recorded on all ranks."""
+
+    def __init__(self, message: str, rank: int | None, completed_steps: int) -> None:
+        super().__init__(message)
+        self.rank = rank
+        self.completed_steps = completed_steps
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class signals_as_exceptions:
+    """Turn SIGTERM into SystemExit (SIGINT is KeyboardInterrupt already) so ``finally`` blocks tear down."""
+
+    def __enter__(self) -> None:
+        self._old = signal.getsignal(signal.SIGTERM)
+
+        def raise_exit(signum: int, frame: FrameType | None) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, raise_exit)
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGTERM, self._old)
+
+
+def _worker_command(run_dir: Path, options: JobOptions) -> list[str]:
+    return [
+        sys.executable, "-m", "runtime.train", "--worker", str(run_dir / "scenario.yaml"),
+        "--run-dir", str(run_dir), "--algorithm", options.algorithm,
+        "--warmup-steps", str(options.warmup_steps), "--steps", str(options.steps), "--seed", str(options.seed),
+        "--fail-rank", str(options.fail_rank), "--fail-step", str(options.fail_step), "--fail-mode", options.fail_mode,
+        "--device", options.device,
+    ]  # fmt: skip
+
+
+def _phase(run_dir: Path, rank: int) -> str:
+    try:
+        return (run_dir / f"rank{rank}.phase").read_text(encoding="utf-8") or "starting"
+    except OSError:
+        return "starting"
+
+
+def _progress(phase: str) -> tuple[float, ...]:
+    """Order of a reported phase: the rank furthest behind is the one its peers wait for."""
+    match = re.match(r"step (\d+) (micro-batch (\d+) compute|compute|communication|optimizer)", phase)
+    if phase == "done":
+        return (math.inf,)
+    if match is None:
+        return (-1.0,)
+    step, what, micro = int(match.group(1)), match.group(2), match.group(3)
+    stage = 0 if "compute" in what else 1 if what == "communication" else 2
+    return (step, stage, int(micro) if micro is not None else -1)
+
+
+def _completed(run_dir: Path) -> int:
+    timings = read_rank_timings(run_dir)
+    return min((len(v) for v in timings.values()), default=0)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    for p in procs:
+        p.wait()
+
+
+def spawn_ranks(
+    world: int,
+    command: Sequence[str],
+    testbed: Testbed,
+    run_dir: Path,
+    *,
+    workers_per_node: int = 1,
+    timeout_s: float = 300.0,
+    poll_s: float = 0.05,
+) -> None:
+    """Start ``world`` ranks of ``command`` on ``testbed`` and wait for all; :class:`RankFailure` otherwise."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = []
+    try:
+        for rank in range(world):
+            env = {
+                **os.environ,
+                "RANK": str(rank),
+                "WORLD_SIZE": str(world),
+                "LOCAL_RANK": str(rank % workers_per_node),
+                "MASTER_ADDR": testbed.master_addr,
+                "MASTER_PORT": str(port),
+                "OMP_NUM_THREADS": "1",
+                **testbed.env(rank),
+            }
+            log = (run_dir / f"rank{rank}.log").open("wb")
+            logs.append(log)
+            procs.append(
+                subprocess.Popen([*testbed.prefix(rank), *command], env=env, stdout=log, stderr=subprocess.STDOUT)
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = [(r, c) for r, c in enumerate(codes) if c is not None and c != 0]
+            if failed:
+                # the first rank seen failing (killed by a signal preferred) is the cause; others follow it
+                rank, code = min(failed, key=lambda rc: rc[0] if rc[1] < 0 else world + rc[0])
+                tail = _log_tail(run_dir / f"rank{rank}.log")
+                done = _completed(run_dir)
+                raise RankFailure(
+                    f"rank {rank} {_describe_exit(code)} during {_phase(run_dir, rank)}; "
+                    f"{done} step(s) completed on all ranks, records kept in {run_dir}" + (f"; {tail}" if tail else ""),
+                    rank,
+                    done,
+                )
+            if all(c == 0 for c in codes):
+                return
+            if time.monotonic() > deadline:
+                running = [r for r, c in enumerate(codes) if c is None]
+                phases = {r: _phase(run_dir, r) for r in running}
+                least = min(_progress(phases[r]) for r in running)
+                stuck = [r for r in running if _progress(phases[r]) == least]
+                done = _completed(run_dir)
+                where = "; ".join(f"rank {r}: {phases[r]}" for r in running)
+                raise RankFailure(
+                    f"timeout after {timeout_s:g} s: rank {', '.join(map(str, stuck))} hung ({where}); "
+                    f"{done} step(s) completed on all ranks, records kept in {run_dir}",
+                    stuck[0],
+                    done,
+                )
+            time.sleep(poll_s)
+    finally:
+        _stop(procs)
+        for log in logs:
+            log.close()
+
+
+def launch(
+    scenario: Scenario,
+    options: JobOptions,
+    testbed: Testbed,
+    run_dir: Path,
+    *,
+    timeout_s: float = 300.0,
+    extra_meta: dict[str, object] | None = None,
+) -> StepResult:
+    """Run ``scenario`` with ``scenario.world_size`` ranks on ``testbed``; return the measured record."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for old in run_dir.glob("rank*"):
+        old.unlink()
+    (run_dir / "scenario.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+    spawn_ranks(
+        scenario.world_size,
+        _worker_command(run_dir, options),
+        testbed,
+        run_dir,
+        workers_per_node=scenario.cluster.workers_per_node,
+        timeout_s=timeout_s,
+    )
+    import torch
+
+    algorithm: str = scenario.communication.algorithm
+    if options.algorithm == "backend" or scenario.training.zero_stage >= 2:
+        algorithm = "backend"
+    meta: dict[str, object] = {
+        "backend": "gloo",
+        "torch_version": str(torch.__version__),
+        "algorithm": algorithm,
+        "testbed": testbed.name,
+        "link_rate_bytes_per_s": testbed.link_rate,
+        "measured_latency_s": testbed.measured_latency_s,
+        "scenario_hash": scenario.scenario_hash(),
+        **(extra_meta or {}),
+    }
+    return aggregate(scenario, read_rank_timings(run_dir), warmup_steps=options.warmup_steps, meta=meta)
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    interesting = [line for line in text if line.strip() and not line.startswith(" ")]
+    return " | ".join(interesting[-lines:])

@@ -1,0 +1,174 @@
+"""Measurement: per-rank, per-step timings → one :class:`~dpsim.records.StepResult` (engine="runtime").
+
+Each rank appends one :class:`StepTiming` per optimizer step to ``rank<r>.jsonl`` as it
+goes (so completed steps survive a failure). :func:`aggregate` drops the warm-up steps and
+reports medians over the measured steps. The critical path is the rank with the largest
+median compute (the straggler, if any); its forward+backward and exposed communication are
+the breakdown, the step time is the mean over ranks (they synchronise every step, so each
+lasts one period), and the other ranks' extra wait at the gradient synchronisation is the
+barrier. Definitions:
+
+- compute: forward + backward of every micro-batch, up to the moment the last gradient
+  bucket became ready (DDP calls the hook as soon as a bucket's gradients exist);
+- comm: Σ over buckets of (end − start) of each bucket's all-reduce, on the critical rank;
+- exposed comm: from the last bucket ready to the end of backward (waiting for the
+  all-reduces that compute did not hide);
+- optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dpsim.records import StepResult
+from dpsim.scenario import Scenario
+
+__all__ = ["StepTiming", "aggregate", "append_timing", "read_rank_timings", "spread"]
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """One rank's optimizer step (seconds)."""
+
+    step: int
+    rank: int
+    step_s: float
+    forward_s: float
+    backward_s: float
+    """Backward compute, excluding the wait for communication at the end."""
+    exposed_comm_s: float
+    optimizer_s: float
+    bucket_comm_s: Sequence[float] = field(default_factory=tuple)
+    bucket_bytes: Sequence[int] = field(default_factory=tuple)
+    max_rss_bytes: float = 0.0
+
+    @property
+    def compute_s(self) -> float:
+        return self.forward_s + self.backward_s
+
+    @property
+    def comm_s(self) -> float:
+        return float(sum(self.bucket_comm_s))
+
+
+def append_timing(path: Path, timing: StepTiming) -> None:
+    """Append one step to a rank's JSON-lines file and flush (survives a later crash)."""
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(asdict(timing)) + "\n")
+
+
+def read_rank_timings(run_dir: Path) -> dict[int, list[StepTiming]]:
+    """Every rank's recorded steps (a partial last line from a killed rank is ignored)."""
+    out: dict[int, list[StepTiming]] = {}
+    for file in sorted(run_dir.glob("rank*.jsonl")):
+        rank = int(file.stem.removeprefix("rank"))
+        steps = []
+        for line in file.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            steps.append(StepTiming(**data))
+        out[rank] = steps
+    return out
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min, max and the half width of a normal 95 % interval of the median's sample."""
+    if not values:
+        return {"median": 0.0, "min": 0.0, "max": 0.0, "ci95": 0.0}
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "ci95": 1.96 * sd / len(values) ** 0.5,
+    }
+
+
+def aggregate(
+    scenario: Scenario,
+    timings: Mapping[int, Sequence[StepTiming]],
+    *,
+    warmup_steps: int,
+    meta: Mapping[str, Any],
+) -> StepResult:
+    """Median over measured (post-warm-up) steps that every rank completed."""
+    world = scenario.world_size
+    complete = sorted(set.intersection(*(set(t.step for t in ts) for ts in timings.values())) if timings else set())
+    measured = [s for s in complete if s >= warmup_steps]
+    if not measured:
+        raise RuntimeError(f"no measured step completed on all ranks (warm-up {warmup_steps}, completed {complete})")
+    by_step = {s: {r: next(t for t in ts if t.step == s) for r, ts in timings.items()} for s in measured}
+    # the critical rank: largest median compute over the measured steps (the straggler, if any);
+    # choosing per step the noisiest rank instead would bias compute upwards on a loaded host
+    ranks = sorted(timings)
+    critical = max(ranks, key=lambda r: statistics.median(by_step[s][r].compute_s for s in measured))
+    step_s, compute_s, comm_s, exposed_s, optimizer_s, barrier_s, fwd_s, bwd_s = ([] for _ in range(8))
+    for per_rank in by_step.values():
+        slowest = per_rank[critical]
+        # all ranks synchronise every step, so in steady state each rank's step lasts one period
+        step_s.append(statistics.mean(t.step_s for t in per_rank.values()))
+        compute_s.append(slowest.compute_s)
+        fwd_s.append(slowest.forward_s)
+        bwd_s.append(slowest.backward_s)
+        # the critical rank's all-reduces start when its own buckets are ready, when the others are
+        # already waiting: its bucket times are the communication itself, the others' include the wait
+        comm_s.append(slowest.comm_s)
+        exposed_s.append(slowest.exposed_comm_s)
+        optimizer_s.append(statistics.median(t.optimizer_s for t in per_rank.values()))
+        waits = [max(0.0, t.exposed_comm_s - slowest.exposed_comm_s) for t in per_rank.values()]
+        barrier_s.append(statistics.mean(waits))
+    med = statistics.median
+    step = spread(step_s)
+    fastest_compute = med(min(t.compute_s for t in per_rank.values()) for per_rank in by_step.values())
+    tokens = scenario.tokens_per_step
+    last = by_step[measured[-1]]
+    buckets = list(last[0].bucket_bytes) if 0 in last else []
+    extra: dict[str, Any] = {
+        **meta,
+        "host": platform.node(),
+        "steps_measured": len(measured),
+        "warmup_steps": warmup_steps,
+        "step_time_min_s": step["min"],
+        "step_time_max_s": step["max"],
+        "forward_s": med(fwd_s),
+        "backward_s": med(bwd_s),
+        "buckets": len(buckets),
+        "bucket_bytes": buckets,
+        "per_rank_step_time_s": {str(r): med(by_step[s][r].step_s for s in measured) for r in sorted(last)},
+        "per_rank_compute_s": {str(r): med(by_step[s][r].compute_s for s in measured) for r in sorted(last)},
+        "critical_rank": critical,
+    }
+    t = scenario.training
+    return StepResult(
+        scenario=scenario.name,
+        engine="runtime",
+        world_size=world,
+        step_time_s=step["median"],
+        compute_s=med(compute_s),
+        comm_s=med(comm_s),
+        exposed_comm_s=med(exposed_s),
+        bubble_s=0.0,
+        optimizer_s=med(optimizer_s),
+        samples_per_s=t.global_batch / step["median"],
+        scaling_efficiency=min(1.0, (fastest_compute + med(optimizer_s)) / step["median"]),
+        memory_per_device_bytes=max(ts[-1].max_rss_bytes for ts in timings.values() if ts),
+        barrier_s=med(barrier_s),
+        tokens_per_s=tokens / step["median"],
+        data_parallel=scenario.data_parallel,
+        accumulation_steps=scenario.accumulation_steps,
+        global_batch=t.global_batch,
+        algorithm=str(meta.get("algorithm", scenario.communication.algorithm)),
+        zero_stage=t.zero_stage,
+        step_time_ci95_s=step["ci95"],
+        scenario_hash=scenario.scenario_hash(),
+        hardware_source=str(meta.get("testbed", "runtime")),
+        extra=extra,
+    )

@@ -1,0 +1,87 @@
+"""Models sized from a scenario, on synthetic data: a GPT-style transformer or an MLP.
+
+The runtime measures *time*, so the data are random tokens (or vectors) drawn from a
+seeded generator; the shapes and parameter counts follow ``scenario.model``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dpsim.scenario import Scenario
+
+__all__ = ["GPT", "MLP", "build_model", "synthetic_batch"]
+
+
+class GPT(nn.Module):
+    """Decoder-only transformer (GPT-2 layout: learned positions, pre-norm blocks, tied head)."""
+
+    def __init__(self, layers: int, hidden: int, heads: int, seq_len: int, vocab: int, ffn_hidden: int = 0) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, hidden)
+        self.positions = nn.Embedding(seq_len, hidden)
+        block = nn.TransformerEncoderLayer(
+            hidden, heads, ffn_hidden or 4 * hidden, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(hidden)
+        self.mask: torch.Tensor
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq_len), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        seq = tokens.shape[1]
+        x = self.tokens(tokens) + self.positions.weight[:seq]
+        x = self.blocks(x, mask=self.mask[:seq, :seq], is_causal=True)
+        return self.norm(x) @ self.tokens.weight.T  # tied output head
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        tokens, targets = batch
+        logits = self(tokens)
+        return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+class MLP(nn.Module):
+    """``layers`` square linear layers with ReLU (a regression on random vectors)."""
+
+    def __init__(self, layers: int, hidden: int) -> None:
+        super().__init__()
+        mods: list[nn.Module] = []
+        for i in range(layers):
+            mods.append(nn.Linear(hidden, hidden))
+            if i < layers - 1:
+                mods.append(nn.ReLU())
+        self.net = nn.Sequential(*mods)
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x, y = batch
+        return nn.functional.mse_loss(self(x), y)
+
+
+def build_model(scenario: Scenario, seed: int = 0) -> GPT | MLP:
+    """The scenario's model, initialised identically on every rank (seeded)."""
+    m = scenario.model
+    torch.manual_seed(seed)
+    if m.kind == "transformer":
+        return GPT(m.layers, m.hidden, m.heads, m.seq_len, m.vocab, m.ffn_hidden)
+    layers = m.layers or 4
+    hidden = m.hidden or max(1, round(math.sqrt(m.num_parameters / layers)))
+    return MLP(layers, hidden)
+
+
+def synthetic_batch(
+    model: GPT | MLP, scenario: Scenario, micro_batch: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One micro-batch of random inputs and targets for ``model``."""
+    if isinstance(model, GPT):
+        m = scenario.model
+        tokens = torch.randint(m.vocab, (micro_batch, m.seq_len + 1), generator=generator)
+        return tokens[:, :-1], tokens[:, 1:]
+    x = torch.randn(micro_batch, model.hidden, generator=generator)
+    return x, torch.randn(micro_batch, model.hidden, generator=generator)

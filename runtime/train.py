@@ -1,0 +1,138 @@
+"""Entry point: execute a scenario file with torch.distributed and measure it.
+
+``python -m runtime SCENARIO [--set PATH=VALUE ...] [--testbed local|emulated] ...`` starts
+one process per worker (the launcher), or — when started by ``torchrun`` or the launcher
+(``RANK`` in the environment, or ``--worker``) — runs as one rank: parse → build → run →
+close, with ``destroy_process_group`` in ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dpsim.errors import ScenarioError
+from dpsim.records import write_jsonl
+from dpsim.scenario import Scenario, load_scenario
+from runtime.job import JobOptions
+from runtime.testbed import Testbed
+
+__all__ = ["main", "make_testbed", "parse_args"]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m runtime", description=__doc__.splitlines()[0])
+    p.add_argument("scenario", nargs="?", help="scenario YAML (default: the bundled default)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    p.add_argument("--testbed", choices=["local", "emulated"], default="local")
+    p.add_argument(
+        "--algorithm",
+        choices=["scenario", "backend"],
+        default="scenario",
+        help="all-reduce: the scenario's algorithm over point-to-point ops, or the backend's own",
+    )
+    p.add_argument("--warmup-steps", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds before a hung run is stopped")
+    p.add_argument("--out", type=Path, help="append the StepResult as a JSON line here")
+    p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: one GPU per rank (LOCAL_RANK)")
+    p.add_argument("--backend", help="torch.distributed backend of a rank (default: gloo on cpu, nccl on cuda)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--fail-rank", type=int, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("--fail-step", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--fail-mode", default="kill", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _options(args: argparse.Namespace) -> JobOptions:
+    return JobOptions(args.algorithm, args.warmup_steps, args.steps, args.seed, args.fail_rank, args.fail_step,
+                      args.fail_mode, args.device)  # fmt: skip
+
+
+def make_testbed(kind: str, scenario: Scenario) -> Testbed:
+    """The testbed for ``kind``; emulated nodes are shaped at the scenario's inter-node rate."""
+    if kind == "emulated":
+        from runtime.testbed.emulated import EmulatedCluster
+
+        c = scenario.cluster
+        return EmulatedCluster(nodes=c.nodes, per_node=c.workers_per_node, rate=c.inter_node.bandwidth)
+    from runtime.testbed import LocalTestbed
+
+    return LocalTestbed()
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """One rank (under torchrun or the launcher): parse → build → run → close."""
+    import torch.distributed as dist
+
+    from runtime.job import TrainingJob
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    run_dir = args.run_dir or Path(os.environ.get("DPSIM_RUN_DIR", "."))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
+    dist.init_process_group(backend)
+    try:
+        job = TrainingJob(scenario, _options(args), run_dir)
+        try:
+            timings = job.run()
+        finally:
+            job.close()
+        if not args.worker:  # under torchrun: rank 0 gathers every rank's steps and reports
+            gathered: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(gathered, timings)
+            if dist.get_rank() == 0:
+                import torch
+
+                from runtime.measure import aggregate
+
+                meta = {"backend": backend, "torch_version": str(torch.__version__), "testbed": "torchrun",
+                        "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash()}  # fmt: skip
+                result = aggregate(scenario, dict(enumerate(gathered)), warmup_steps=args.warmup_steps, meta=meta)
+                if args.out:
+                    write_jsonl(args.out, [result], append=True)
+                print(json.dumps(result.flat(), sort_keys=True))
+    finally:
+        dist.destroy_process_group()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker or "RANK" in os.environ:
+        run_worker(args)
+        return 0
+    if args.device != "cpu":
+        message = "--device cuda runs under torchrun (one process per GPU); the local and emulated testbeds use CPUs"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    from runtime.launch import RankFailure, launch, signals_as_exceptions
+    from runtime.testbed.emulated import RootRequired
+
+    try:
+        scenario = load_scenario(args.scenario, args.overrides)
+        options = _options(args)
+        with signals_as_exceptions(), make_testbed(args.testbed, scenario) as testbed:
+            run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="dpsim-run-"))
+            result = launch(scenario, options, testbed, run_dir, timeout_s=args.timeout, extra_meta=testbed.info)
+            if args.run_dir is None:  # a temporary folder is kept only when a run fails (its records)
+                shutil.rmtree(run_dir, ignore_errors=True)
+    except (ScenarioError, RootRequired, RankFailure, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if not isinstance(exc, RankFailure) else 1
+    if args.out:
+        write_jsonl(args.out, [result], append=True)
+    print(json.dumps(result.flat(), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

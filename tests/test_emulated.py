@@ -1,0 +1,144 @@
+"""The emulated cluster: namespaces, shaping both ways, a small training run, teardown on every path.
+
+Needs root on Linux (network namespaces, tc); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from runtime.testbed.emulated import RootRequired, dpsim_namespaces, require_root
+
+try:
+    require_root()
+    _why = ""
+except RootRequired as exc:
+    _why = str(exc)
+
+pytestmark = [pytest.mark.root, pytest.mark.multiprocess, pytest.mark.skipif(bool(_why), reason=_why)]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENARIO = """\
+name: tiny-emulated
+model: {kind: mlp, layers: 3, hidden: 128, parameters: 49536, flops_per_sample: 297216}
+cluster:
+  nodes: 2
+  workers_per_node: 2
+  device: {peak_flops: 10 GFLOP/s, memory: 1 GB}
+  inter_node: {bandwidth: 100 Mbit/s, latency: 50 us}
+training: {global_batch: 16, micro_batch: 4, optimizer: sgd, precision: fp32}
+communication: {algorithm: hierarchical, bucket: 64 KiB}
+"""
+
+
+def _mine() -> list[str]:
+    return [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{os.getpid()}-")]
+
+
+def test_cluster_shapes_both_directions_and_tears_down() -> None:
+    from runtime.testbed.emulated import EmulatedCluster
+
+    with EmulatedCluster(nodes=2, per_node=1, rate=12.5e6) as cluster:
+        assert len(_mine()) == 3  # bridge + 2 nodes
+        node = subprocess.run(["tc", "-n", cluster.node_namespace(1), "qdisc", "show", "dev", "eth0"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+        bridge = subprocess.run(["tc", "-n", cluster.namespaces[0], "qdisc", "show", "dev", "v1"],
+                                capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert "tbf" in node and "rate 100Mbit" in node
+        assert "tbf" in bridge and "rate 100Mbit" in bridge
+        assert cluster.measured_latency_s is not None and cluster.measured_latency_s > 0
+        assert cluster.prefix(1) == ["ip", "netns", "exec", cluster.node_namespace(1)]
+        assert cluster.env(0) == {"GLOO_SOCKET_IFNAME": "eth0"}
+        assert cluster.master_addr.startswith("198.18.")
+    assert _mine() == []
+
+
+def test_leftovers_of_a_dead_run_are_removed_at_the_next_start() -> None:
+    from runtime.testbed.emulated import EmulatedCluster
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = f"dpsim-{dead.pid}-n0"
+    subprocess.run(["ip", "netns", "add", stale], check=True)
+    try:
+        with EmulatedCluster(nodes=1, rate=12.5e6):
+            assert stale not in dpsim_namespaces()
+    finally:
+        subprocess.run(["ip", "netns", "del", stale], capture_output=True)
+    assert _mine() == []
+
+
+def test_training_run_on_the_emulated_cluster(tmp_path: Path) -> None:
+    from dpsim.scenario import load_scenario
+    from runtime.job import JobOptions
+    from runtime.launch import launch
+    from runtime.testbed.emulated import EmulatedCluster
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    scenario = load_scenario(path)
+    with EmulatedCluster(nodes=2, per_node=2, rate=scenario.cluster.inter_node.bandwidth) as cluster:
+        result = launch(scenario, JobOptions(warmup_steps=1, steps=2), cluster, tmp_path / "run", timeout_s=120,
+                        extra_meta=cluster.info)  # fmt: skip
+    assert _mine() == []
+    assert result.world_size == 4 and result.algorithm == "hierarchical"
+    assert sum(result.extra["bucket_bytes"]) == 4 * scenario.model.num_parameters
+    assert result.extra["testbed"] == "emulated"
+    # the shaped link caps what the all-reduce can move: each node sends at least 2(M−1)/M · S/G per
+    # all-reduce over its link (hierarchical: S/G per local rank, G = 2 sharing one link)
+    per_link_bytes = 2 * (2 - 1) / 2 * 4 * scenario.model.num_parameters
+    assert result.comm_s >= 0.9 * per_link_bytes / scenario.cluster.inter_node.bandwidth
+
+
+def test_killed_rank_on_the_emulated_cluster_leaves_no_namespace(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    proc = subprocess.run(
+        [sys.executable, "-m", "runtime", str(path), "--testbed", "emulated", "--steps", "4",
+         "--fail-rank", "3", "--fail-step", "1", "--timeout", "120", "--run-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=180, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "error: rank 3 was killed by SIGKILL" in proc.stderr
+    assert _orphaned_namespaces() == []  # the launcher (now exited) removed its namespaces
+
+
+def test_sigterm_tears_the_cluster_down(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", str(path), "--testbed", "emulated", "--steps", "1000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{proc.pid}-")]:
+        assert time.monotonic() < deadline, "the emulated cluster did not come up"
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.2)
+    time.sleep(3)  # ranks running
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{proc.pid}-")] == []
+
+
+def _orphaned_namespaces() -> list[str]:
+    """dpsim namespaces whose owning process is gone (what a run without teardown would leave)."""
+    out = []
+    for name in dpsim_namespaces():
+        pid = int(name.split("-")[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            out.append(name)
+    return out

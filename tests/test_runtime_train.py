@@ -1,0 +1,97 @@
+"""The runtime executes a scenario on loopback ranks: records, buckets, ZeRO, and the failure paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from dpsim.scenario import load_scenario
+from runtime.job import JobOptions
+from runtime.launch import RankFailure, launch
+from runtime.measure import read_rank_timings
+from runtime.model import build_model
+from runtime.testbed import LocalTestbed
+
+pytestmark = [pytest.mark.multiprocess]
+
+SCENARIO = """\
+name: tiny-mlp
+model: {kind: mlp, layers: 3, hidden: 64, parameters: 12480, flops_per_sample: 74880}
+cluster:
+  nodes: 2
+  workers_per_node: 1
+  device: {peak_flops: 10 GFLOP/s, memory: 1 GB}
+  inter_node: {bandwidth: 1 Gbit/s, latency: 50 us}
+training: {global_batch: 16, micro_batch: 4, optimizer: sgd, precision: fp32}
+communication: {algorithm: ring, bucket: 16 KiB}
+"""
+
+
+@pytest.fixture()
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def test_run_records_every_step_and_every_gradient_byte(scenario_file: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_file, ["communication.algorithm=halving-doubling"])
+    result = launch(scenario, JobOptions(warmup_steps=1, steps=2), LocalTestbed(), tmp_path / "run", timeout_s=120)
+    parameters = sum(p.numel() for p in build_model(scenario).parameters())
+    assert parameters == scenario.model.num_parameters
+    assert result.engine == "runtime" and result.world_size == 2
+    assert result.accumulation_steps == 2  # 16 samples / (2 ranks x micro-batch 4)
+    assert result.extra["steps_measured"] == 2 and result.extra["warmup_steps"] == 1
+    assert sum(result.extra["bucket_bytes"]) == 4 * parameters  # fp32 gradients, all through the hook
+    assert result.extra["buckets"] >= 2  # 16 KiB buckets over ~49 kB of gradients
+    assert result.algorithm == "halving-doubling"
+    assert result.scenario_hash == scenario.scenario_hash() == result.extra["scenario_hash"]
+    assert {"torch_version", "backend", "host"} <= set(result.extra)
+    assert result.compute_s + result.exposed_comm_s + result.optimizer_s <= result.step_time_s * 1.5
+    timings = read_rank_timings(tmp_path / "run")
+    assert sorted(timings) == [0, 1] and all(len(v) == 3 for v in timings.values())
+
+
+@pytest.mark.parametrize("zero_stage", [1, 2, 3])
+def test_zero_stages_run(scenario_file: Path, tmp_path: Path, zero_stage: int) -> None:
+    scenario = load_scenario(scenario_file, [f"training.zero_stage={zero_stage}", "training.optimizer=adam"])
+    result = launch(scenario, JobOptions(warmup_steps=0, steps=1), LocalTestbed(), tmp_path / "run", timeout_s=120)
+    assert result.zero_stage == zero_stage
+    assert result.algorithm == ("ring" if zero_stage == 1 else "backend")  # FSDP uses the backend's collectives
+
+
+def test_killed_rank_is_named_and_completed_steps_are_kept(scenario_file: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_file)
+    options = JobOptions(warmup_steps=0, steps=5, fail_rank=1, fail_step=2, fail_mode="kill")
+    with pytest.raises(RankFailure) as info:
+        launch(scenario, options, LocalTestbed(), tmp_path / "run", timeout_s=120)
+    assert info.value.rank == 1
+    assert "rank 1 was killed by SIGKILL" in str(info.value)
+    assert info.value.completed_steps == 2
+    timings = read_rank_timings(tmp_path / "run")
+    assert [t.step for t in timings[0]][:2] == [0, 1]
+
+
+def test_hung_rank_is_named_after_the_timeout(scenario_file: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_file)
+    options = JobOptions(warmup_steps=0, steps=5, fail_rank=1, fail_step=2, fail_mode="hang")
+    with pytest.raises(RankFailure) as info:
+        launch(scenario, options, LocalTestbed(), tmp_path / "run", timeout_s=20)
+    assert info.value.rank == 1
+    assert "timeout after 20 s: rank 1 hung" in str(info.value)
+    assert "rank 0: step 2 communication" in str(info.value)  # the peer waits in the all-reduce
+    assert info.value.completed_steps == 2
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SCENARIO.replace("global_batch: 16", "global_batch: 15"))
+    proc = subprocess.run([sys.executable, "-m", "runtime", str(bad)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert proc.stderr.startswith("error: ") and "training.global_batch" in proc.stderr

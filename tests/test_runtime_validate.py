@@ -1,0 +1,87 @@
+"""Validation helpers: configurations keep the per-rank work, MAPE, the report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from runtime.validate import build_cases, mape, plot_validation
+
+SCENARIO = """\
+name: tiny
+model: {kind: mlp, layers: 2, hidden: 32, parameters: 2112, flops_per_sample: 12672}
+cluster:
+  nodes: 2
+  device: {peak_flops: 1 TFLOP/s, memory: 1 GB}
+training: {global_batch: 16, micro_batch: 2, optimizer: sgd, precision: fp32}
+"""
+
+
+def test_cases_keep_micro_batch_and_accumulation_when_the_rank_count_changes(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    base, three, accumulate, explicit = build_cases(
+        path,
+        [],
+        [
+            [],
+            [("cluster.nodes", 3)],
+            [("cluster.nodes", 3), ("training.accumulation", 2)],
+            ["cluster.nodes=4", "training.global_batch=8"],
+        ],
+    )
+    assert base.label == "base" and base.scenario.accumulation_steps == 4
+    assert three.scenario.training.global_batch == 3 * 2 * 4 and three.scenario.accumulation_steps == 4
+    assert accumulate.scenario.training.global_batch == 3 * 2 * 2 and accumulate.scenario.accumulation_steps == 2
+    assert explicit.scenario.training.global_batch == 8 and explicit.scenario.accumulation_steps == 1
+    assert three.label == "nodes=3"
+
+
+def test_mape() -> None:
+    assert mape([1.0, 2.0], [1.1, 1.6]) == pytest.approx(100 * (0.1 + 0.2) / 2)
+    assert mape([0.0, 2.0], [5.0, 1.0]) == pytest.approx(50.0)  # zero measurements are skipped
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "algorithm": ["ring", "tree"],
+            "measured_step_time_s": [0.1, 0.2],
+            "predicted_step_time_s": [0.11, 0.19],
+            "ranks_in_calibration": [False, True],
+        }
+    )
+    summary = {"engine": "analytic", "testbed": "emulated", "cases": 2, "mape_step_time_pct": 7.5,
+               "calibration_configurations": ["inter: 2 ranks"]}  # fmt: skip
+    plot_validation(table, tmp_path / "v.png", summary)
+    assert (tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "S", "--engine", "nope"],
+        ["calibrate", "S", "--ranks", "1"],
+        ["calibrate", "S", "--sizes", "5"],
+        ["calibrate", "S", "--algorithms", "ring,magic"],
+        ["calibrate", "S", "--out", "profile.txt"],
+        ["validate", "S", "--profile", "missing.yaml"],
+        ["validate", "S", "--case", "cluster.nodes"],
+    ],
+)
+def test_cli_bad_arguments_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    argv = [str(path) if a == "S" else a for a in args]
+    command = [sys.executable, "-c", "from dpsim.cli import main; main()", *argv]
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
