@@ -6,28 +6,36 @@ unwritable ``--out``, missing files, usage errors) prints one line
 traceback. Output files are written to a temporary name and renamed, so nothing is left
 half-written.
 
-Extra command modules register themselves at the bottom of this file:
-``dpsim/cli_runtime.py`` (``calibrate``, ``validate``) and ``dpsim/cli_plan.py`` (``plan``),
-each with ``def register(app: typer.Typer) -> None``; they should wrap their commands in
-:func:`handle_errors`.
+``dpsim/cli_runtime.py`` (``calibrate``, ``validate``) and ``dpsim/cli_plan.py`` (``plan``)
+add their commands with ``register(app)``; the shared error handling lives in
+:mod:`dpsim.cli_common`.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import math
-import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
+from dpsim import cli_plan, cli_runtime
+from dpsim.cli_common import (
+    CLI_SOURCE,
+    ENGINES,
+    FORMATS,
+    atomic_output,
+    check_choice,
+    check_writable,
+    fail,
+    handle_errors,
+    parse_vary,
+    print_output,
+)
 from dpsim.errors import ScenarioError
 
 # typer >= 0.26 vendors click as typer._click; older versions depend on click itself
@@ -37,12 +45,6 @@ _click_exceptions: Any = importlib.import_module(
 
 __all__ = ["CLI_SOURCE", "app", "atomic_output", "check_choice", "fail", "handle_errors", "main", "parse_vary"]
 
-CLI_SOURCE = "<command line>"
-"""``source`` of errors in command-line arguments (as opposed to a scenario file)."""
-
-FORMATS = ("table", "json", "csv")
-ENGINES = ("analytic", "sim")
-
 app = typer.Typer(
     name="dpsim",
     help="Predict data-parallel training step time on a cluster (closed forms, simulator), and validate it.",
@@ -51,133 +53,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def fail(field: str, message: str, source: str = CLI_SOURCE) -> ScenarioError:
-    """A :class:`ScenarioError` for a bad command-line argument (raise it)."""
-    return ScenarioError(field, message, source)
-
-
-def handle_errors(fn: _F) -> _F:
-    """Decorate a command: :class:`ScenarioError` → ``error: <one line>`` on stderr, exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ScenarioError as exc:
-            typer.echo(f"error: {exc.one_line()}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
-    """Validate an option against its allowed values (one-line error naming the option)."""
-    if value not in choices:
-        raise fail(option, f"expected one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-@contextmanager
-def atomic_output(path: Path, option: str) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
-
-    Raises a one-line error for an unwritable destination, and removes the temporary file
-    on failure so nothing is left half-written.
-    """
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
-    if path.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: it is a directory")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise fail(option, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _check_writable(path: Path, option: str, suffixes: Sequence[str]) -> None:
-    """Fail before any work is done when ``path`` has a wrong suffix or cannot be written."""
-    if path.suffix.lower() not in suffixes:
-        raise fail(option, f"{str(path)!r}: expected a file ending in {', '.join(suffixes)}")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
-    if path.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: it is a directory")
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas that are not inside brackets, braces or quotes."""
-    parts: list[str] = []
-    depth, quote, current = 0, "", []
-    for ch in text:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch in "[{(":
-            depth += 1
-        elif ch in "]})":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
-
-
-def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse ``--vary PATH=V1,V2,...`` options into ``{path: [values]}`` (values parsed as YAML)."""
-    import yaml
-
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        if "=" not in item:
-            raise fail("--vary", f"expected PATH=V1,V2,..., got {item!r}")
-        path, raw = item.split("=", 1)
-        path = path.strip()
-        if not path or any(not p for p in path.split(".")):
-            raise fail("--vary", f"expected a dotted field path before '=', got {item!r}")
-        if path in grid:
-            raise fail("--vary", f"{path!r} is varied twice")
-        values: list[Any] = []
-        for text in _split_top_level(raw):
-            if not text.strip():
-                raise fail("--vary", f"empty value in {item!r}")
-            try:
-                values.append(yaml.safe_load(text))
-            except yaml.YAMLError:
-                raise fail("--vary", f"value {text.strip()!r} of {path} is not valid YAML") from None
-        grid[path] = values
-    return grid
-
-
-def _print_output(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
 
 # --- commands ---------------------------------------------------------------------------------
 
@@ -210,9 +85,9 @@ def run(
     if (trace or gantt) and engine != "sim":
         raise fail("--trace" if trace else "--gantt", "traces and Gantt charts need --engine sim")
     if trace:
-        _check_writable(trace, "--trace", (".json",))
+        check_writable(trace, "--trace", (".json",))
     if gantt:
-        _check_writable(gantt, "--gantt", (".png", ".svg", ".pdf"))
+        check_writable(gantt, "--gantt", (".png", ".svg", ".pdf"))
     loaded = load_scenario(scenario, overrides=set_ or ())
     if trace or gantt:
         sim = _import_engine("dpsim.sim")
@@ -226,7 +101,7 @@ def run(
                 trace_mod.write_gantt(timeline, tmp)
     else:
         result = api.run(loaded, engine=engine)
-    _print_output(report.format_result(result, format_))
+    print_output(report.format_result(result, format_))
 
 
 @app.command()
@@ -251,9 +126,9 @@ def sweep(
     if not grid:
         raise fail("--vary", "give at least one --vary PATH=V1,V2,...")
     if out:
-        _check_writable(out, "--out", (".csv", ".parquet"))
+        check_writable(out, "--out", (".csv", ".parquet"))
     if plot:
-        _check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+        check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
     points = math.prod(len(v) for v in grid.values())
     show_progress = points >= 200 or (engine == "sim" and points > 1)
     frame = api.sweep(
@@ -273,7 +148,7 @@ def sweep(
 
         with atomic_output(plot, "--plot") as tmp:
             plots.scaling_plot(frame, list(grid), tmp)
-    _print_output(report.format_frame(frame, format_, columns=list(grid)))
+    print_output(report.format_frame(frame, format_, columns=list(grid)))
 
 
 @app.command()
@@ -289,9 +164,9 @@ def check(
 
     loaded = load_scenario(scenario, overrides=set_ or ())
     if dump:
-        _print_output(dump_scenario(loaded))
+        print_output(dump_scenario(loaded))
         return
-    _print_output(report.scenario_summary(loaded, source=str(scenario)))
+    print_output(report.scenario_summary(loaded, source=str(scenario)))
 
 
 @app.command()
@@ -307,7 +182,7 @@ def catalog(
     kinds = ("devices", "links", "models")
     if kind is not None:
         check_choice("kind", kind, kinds)
-    _print_output(report.format_catalog([kind] if kind else list(kinds), format_))
+    print_output(report.format_catalog([kind] if kind else list(kinds), format_))
 
 
 def _import_engine(name: str) -> Any:
@@ -349,10 +224,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-# --- extra command modules (registered last, so they can reuse everything above) ----------------
-for _module_name in ("dpsim.cli_runtime", "dpsim.cli_plan"):
-    if importlib.util.find_spec(_module_name) is not None:
-        importlib.import_module(_module_name).register(app)
+# --- commands of the runtime (calibrate, validate) and the planner (plan) -------------------------
+cli_runtime.register(app)
+cli_plan.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

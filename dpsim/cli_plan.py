@@ -122,7 +122,7 @@ def format_plan(result: PlanResult, format_: str) -> str:
 
 
 def _ints(option: str, text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    from dpsim.cli import fail
+    from dpsim.cli_common import fail
 
     if text is None:
         return default
@@ -142,7 +142,7 @@ def _words(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, float] | float | None:
-    from dpsim.cli import fail
+    from dpsim.cli_common import fail
 
     if not items:
         return None
@@ -167,7 +167,7 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
 
 def register(app: typer.Typer) -> None:
     """Add ``dpsim plan`` to the CLI."""
-    from dpsim.cli import CLI_SOURCE, FORMATS, _check_writable, atomic_output, check_choice, fail, handle_errors
+    from dpsim.cli_common import CLI_SOURCE, FORMATS, atomic_output, check_choice, check_writable, fail, handle_errors
     from dpsim.errors import ScenarioError
 
     @app.command("plan")
@@ -234,9 +234,9 @@ def register(app: typer.Typer) -> None:
         devices = tuple(d.strip().lower() for d in (device or ["a100-80gb"]))
         for path, option, suffixes in ((out, "--out", (".csv",)), (all_out, "--all", (".csv",))):
             if path is not None:
-                _check_writable(path, option, suffixes)
+                check_writable(path, option, suffixes)
         if plot is not None:
-            _check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+            check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
         base = planner.PlanRequest(model="gpt2-small", tokens=1.0, devices=("a100-80gb",), max_devices=1)
         options: dict[str, Any] = {
             "model": model.strip().lower(),

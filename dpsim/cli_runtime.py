@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dpsim.cli import atomic_output, check_choice, fail, handle_errors, parse_vary
+from dpsim.cli_common import atomic_output, check_choice, fail, handle_errors, parse_vary
 from dpsim.errors import ScenarioError
 from dpsim.units import UnitError, parse_size
 

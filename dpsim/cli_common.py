@@ -1,0 +1,165 @@
+"""Shared pieces of the command line: one-line errors (exit 2), choices, atomic outputs, ``--vary``.
+
+Every command module (:mod:`dpsim.cli`, :mod:`dpsim.cli_runtime`, :mod:`dpsim.cli_plan`)
+imports these from here, so none of them imports another command module.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from dpsim.errors import ScenarioError
+
+__all__ = [
+    "CLI_SOURCE",
+    "ENGINES",
+    "FORMATS",
+    "atomic_output",
+    "check_choice",
+    "check_writable",
+    "fail",
+    "handle_errors",
+    "parse_vary",
+    "print_output",
+]
+
+CLI_SOURCE = "<command line>"
+"""``source`` of errors in command-line arguments (as opposed to a scenario file)."""
+
+FORMATS = ("table", "json", "csv")
+ENGINES = ("analytic", "sim")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def fail(field: str, message: str, source: str = CLI_SOURCE) -> ScenarioError:
+    """A :class:`ScenarioError` for a bad command-line argument (raise it)."""
+    return ScenarioError(field, message, source)
+
+
+def handle_errors(fn: _F) -> _F:
+    """Decorate a command: :class:`ScenarioError` → ``error: <one line>`` on stderr, exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as exc:
+            typer.echo(f"error: {exc.one_line()}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
+    """Validate an option against its allowed values (one-line error naming the option)."""
+    if value not in choices:
+        raise fail(option, f"expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@contextmanager
+def atomic_output(path: Path, option: str) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
+
+    Raises a one-line error for an unwritable destination, and removes the temporary file
+    on failure so nothing is left half-written.
+    """
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
+    if path.is_dir():
+        raise fail(option, f"cannot write {str(path)!r}: it is a directory")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise fail(option, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_writable(path: Path, option: str, suffixes: Sequence[str]) -> None:
+    """Fail before any work is done when ``path`` has a wrong suffix or cannot be written."""
+    if path.suffix.lower() not in suffixes:
+        raise fail(option, f"{str(path)!r}: expected a file ending in {', '.join(suffixes)}")
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
+    if path.is_dir():
+        raise fail(option, f"cannot write {str(path)!r}: it is a directory")
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas that are not inside brackets, braces or quotes."""
+    parts: list[str] = []
+    depth, quote, current = 0, "", []
+    for ch in text:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    """Parse ``--vary PATH=V1,V2,...`` options into ``{path: [values]}`` (values parsed as YAML)."""
+    import yaml
+
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise fail("--vary", f"expected PATH=V1,V2,..., got {item!r}")
+        path, raw = item.split("=", 1)
+        path = path.strip()
+        if not path or any(not p for p in path.split(".")):
+            raise fail("--vary", f"expected a dotted field path before '=', got {item!r}")
+        if path in grid:
+            raise fail("--vary", f"{path!r} is varied twice")
+        values: list[Any] = []
+        for text in _split_top_level(raw):
+            if not text.strip():
+                raise fail("--vary", f"empty value in {item!r}")
+            try:
+                values.append(yaml.safe_load(text))
+            except yaml.YAMLError:
+                raise fail("--vary", f"value {text.strip()!r} of {path} is not valid YAML") from None
+        grid[path] = values
+    return grid
+
+
+def print_output(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
