@@ -140,7 +140,7 @@ class EmulatedCluster(Testbed):
         # segments (up to 64 KiB) and timer slack on a loaded VM (throughput collapses); larger
         # ones let whole small messages through at line rate. tbf counts whole frames, so TCP
         # payload gets ≈ 1448/1514 = 95.6 % of the rate.
-        burst = f"{max(128 * 1024, round(self.rate * 0.002))}b"
+        burst = f"{self.burst_bytes}b"
         for node in range(self.nodes):
             ns = self.node_namespace(node)
             _run("ip", "netns", "add", ns)
@@ -154,6 +154,11 @@ class EmulatedCluster(Testbed):
             for where, dev in ((ns, "eth0"), (bridge, f"v{node}")):
                 _run("tc", "-n", where, "qdisc", "add", "dev", dev, "root", "tbf", "rate", bits, "burst", burst,
                      "latency", "100ms")  # fmt: skip
+
+    @property
+    def burst_bytes(self) -> int:
+        """tbf bucket size: bytes a link passes at line rate before the shaping rate applies."""
+        return max(128 * 1024, round(self.rate * 0.002))
 
     def prefix(self, rank: int) -> list[str]:
         return ["ip", "netns", "exec", self.node_namespace(rank // self.per_node)]
