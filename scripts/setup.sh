@@ -8,13 +8,23 @@ mode="${1:-run}"
 python3 -m venv .venv
 py=.venv/bin/python
 stamp=".venv/.dpsim-$mode-$(sha256sum pyproject.toml | cut -c1-12)"
+log=.venv/setup.log
+install() {  # pip's chatter goes to the log; shown only if the install fails
+  if ! $py -m pip install -q "$@" >>"$log" 2>&1; then
+    cat "$log" >&2
+    echo "error: scripts/setup.sh: pip install $* failed (log above, also in $log)" >&2
+    exit 1
+  fi
+}
 if [ ! -f "$stamp" ]; then
-  $py -m pip install -q --upgrade pip
+  echo "setting up .venv ($mode) ..." >&2
+  : >"$log"
+  install --upgrade pip
   if [ "$mode" = test ]; then
-    $py -m pip install -q torch==2.13.0
-    $py -m pip install -q -e ".[test,runtime]"
+    install torch==2.13.0
+    install -e ".[test,runtime]"
   else
-    $py -m pip install -q -e .
+    install -e .
   fi
   touch "$stamp"
 fi
