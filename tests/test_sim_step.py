@@ -233,8 +233,13 @@ def test_timeline_trace_and_gantt(tmp_path: Any) -> None:
         assert all(0 <= s.start_s < s.end_s <= timeline.step_time_s * (1 + 1e-12) for s in spans)
         compute = [s for s in spans if s.category in ("forward", "backward", "optimizer")]
         assert all(a.end_s <= b.start_s + 1e-15 for a, b in itertools.pairwise(compute))
+        for track in ({"forward", "backward", "optimizer", "bubble", "idle"}, {"comm", "wait"}):
+            on_track = [s for s in spans if s.category in track]  # one thing at a time on each track
+            assert all(a.end_s <= b.start_s + 1e-12 for a, b in itertools.pairwise(on_track)), on_track
     # the fast workers wait for the straggler; the straggler does not
-    waits = {w: sum(s.end_s - s.start_s for s in timeline.of(w) if s.category == "wait") for w in timeline.recorded}
+    waits = {
+        w: sum(s.end_s - s.start_s for s in timeline.of(w) if s.category in ("wait", "idle")) for w in timeline.recorded
+    }
     assert waits[2] < min(waits[0], waits[1], waits[3])
     trace = chrome_trace(timeline)
     names = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "process_name"}

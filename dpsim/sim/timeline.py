@@ -13,7 +13,7 @@ class Interval:
 
     worker: int
     category: str
-    """forward | backward | optimizer | comm | wait | bubble."""
+    """forward | backward | optimizer | bubble | idle (compute track); comm | wait (communication track)."""
     name: str
     start_s: float
     end_s: float

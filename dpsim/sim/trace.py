@@ -22,11 +22,13 @@ COLORS = {
     "optimizer": "#8172b2",
     "comm": "#dd8452",
     "wait": "#c44e52",
+    "idle": "#e8a0a2",
     "bubble": "#937860",
 }
 """Colour of each interval category in the Gantt chart."""
 
-_TRACK = {"forward": 0, "backward": 0, "optimizer": 0, "bubble": 0, "comm": 1, "wait": 1}
+_TRACK = {"forward": 0, "backward": 0, "optimizer": 0, "bubble": 0, "idle": 0, "comm": 1, "wait": 1}
+"""Compute track (0): compute and the compute stream idling; communication track (1): collectives and their waits."""
 _TRACK_NAMES = {0: "compute", 1: "communication"}
 
 

@@ -146,7 +146,7 @@ def run_step(
         starts = np.empty((pieces, n))
         for p in range(pieces):
             starts[p] = np.maximum(clock, gathered[p])
-            log("wait", f"{name} waiting for gather {p}", clock, starts[p])
+            log("idle", f"{name} waiting for gather {p}", clock, starts[p])
             clock = starts[p] + piece
             log(category, f"{name} piece {p}", starts[p], clock)
         compute[:] += duration
@@ -196,7 +196,7 @@ def run_step(
     for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):
         collective(f"bucket {i}", grad_op, size, at)
     start = np.maximum(clock, stream)
-    log("wait", "waiting for gradients", clock, start)
+    log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
@@ -215,7 +215,7 @@ def run_step(
     wait[:] += finish - end
     if timeline is not None:
         for w in record:
-            timeline.add(w, "wait", "waiting for the slowest worker", end[w], finish)
+            timeline.add(w, "idle", "waiting for the slowest worker", end[w], finish)
     return StepOutcome(
         end_s=end,
         compute_s=compute,
