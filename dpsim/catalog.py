@@ -87,6 +87,8 @@ class ModelSpec:
     """Feed-forward inner size; 0 means 4·hidden."""
     gated_mlp: bool = False
     """SwiGLU-style MLP with three matrices (Llama) instead of two (GPT)."""
+    dropout: bool = True
+    """Dropout in training (GPT-2, GPT-3, BERT); Llama trains without (its configs: dropout 0)."""
     seq_len: int = 0
     vocab: int = 0
     tied_embeddings: bool = True
@@ -391,6 +393,7 @@ MODELS: dict[str, ModelSpec] = {
             32,
             ffn_hidden=11008,
             gated_mlp=True,
+            dropout=False,
             seq_len=4096,
             vocab=32000,
             tied_embeddings=False,
@@ -408,6 +411,7 @@ MODELS: dict[str, ModelSpec] = {
             kv_heads=8,
             ffn_hidden=28672,
             gated_mlp=True,
+            dropout=False,
             seq_len=4096,
             vocab=32000,
             tied_embeddings=False,
@@ -425,6 +429,7 @@ MODELS: dict[str, ModelSpec] = {
             kv_heads=8,
             ffn_hidden=14336,
             gated_mlp=True,
+            dropout=False,
             seq_len=8192,
             vocab=128256,
             tied_embeddings=False,
@@ -442,6 +447,7 @@ MODELS: dict[str, ModelSpec] = {
             kv_heads=8,
             ffn_hidden=28672,
             gated_mlp=True,
+            dropout=False,
             seq_len=8192,
             vocab=128256,
             tied_embeddings=False,
@@ -459,6 +465,7 @@ MODELS: dict[str, ModelSpec] = {
             kv_heads=8,
             ffn_hidden=53248,
             gated_mlp=True,
+            dropout=False,
             seq_len=8192,
             vocab=128256,
             tied_embeddings=False,

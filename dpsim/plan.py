@@ -487,7 +487,7 @@ def _screen(
         model_embed=(vocab * h + (s * h if model.learned_positions else 0), vocab * h, model.tied_embeddings),
         psi_total=psi_total,
         embedding_parameters=model.embedding_parameters,
-        shape=(s, h, a, layers, vocab, model.kv_heads, model.ffn_hidden, model.gated_mlp),
+        shape=(s, h, a, layers, vocab, model.kv_heads, model.ffn_hidden, model.gated_mlp, model.dropout),
         tp=tp,
         pp=pp,
         dp=dp,
@@ -548,7 +548,7 @@ def _screen_memory(
     model_embed: tuple[float, float, bool],
     psi_total: float,
     embedding_parameters: float,
-    shape: tuple[int, int, int, int, int, int, int, bool],
+    shape: tuple[int, int, int, int, int, int, int, bool, bool],
     tp: np.ndarray,
     pp: np.ndarray,
     dp: np.ndarray,
@@ -563,7 +563,7 @@ def _screen_memory(
     k_opt: float,
 ) -> np.ndarray:
     """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage."""
-    s, h, a, layers, vocab, kv_heads, ffn_hidden, gated = shape
+    s, h, a, layers, vocab, kv_heads, ffn_hidden, gated, dropout = shape
     embed_in, head, tied = model_embed
     body = (psi_total - embedding_parameters) / pp
     first = body + embed_in + np.where((pp == 1) & tied, 0.0, np.where(pp == 1, head, 0.0))
@@ -579,8 +579,11 @@ def _screen_memory(
     sbh = s * mb * h
     kv_ratio = (kv_heads or a) / a
     f = ffn_hidden or 4 * h
-    per_sbh = np.where(sp, 10.0 / tp, 10.0) + ((2 + 4 * kv_ratio + 2) + (6.0 if gated else 4.0) * f / h) / tp
-    score = np.where(rc == 1, 0.0, 5.0 * a * s / (h * tp))
+    replicated = 10.0 if dropout else 8.0
+    per_sbh = (
+        np.where(sp, replicated / tp, replicated) + ((2 + 4 * kv_ratio + 2) + (6.0 if gated else 4.0) * f / h) / tp
+    )
+    score = np.where(rc == 1, 0.0, (5.0 if dropout else 2.0) * a * s / (h * tp))
     per_layer = np.where(rc == 2, 2.0 * sbh / np.where(sp, tp, 1), sbh * (per_sbh + score))
     lps = layers / pp
 

@@ -198,6 +198,8 @@ class ModelConfig(_Section):
     ffn_hidden: NonNegativeInt = 0
     """Feed-forward inner size; 0 means 4·hidden."""
     gated_mlp: bool = False
+    dropout: bool = True
+    """Dropout during training (its masks take activation memory); false for Llama."""
     seq_len: NonNegativeInt = 0
     """Tokens per sample (sequence length); 0 for non-token models."""
     vocab: NonNegativeInt = 0

@@ -202,3 +202,13 @@ def test_predict_reports_where_memory_runs_out() -> None:
     assert result.oom and result.memory_per_device_bytes == pytest.approx(mem.total)
     assert result.extra["memory_worst_device"] == mem.worst_device == 0
     assert result.extra["memory_status"] == mem.describe() and "over by" in mem.describe()
+
+
+def test_activations_without_dropout_drop_the_masks() -> None:
+    # Korthikanti et al. 2022 §4.1 without dropout: the two 1-byte masks of the replicated part go
+    # (10 → 8 bytes per s·b·h) and the attention keeps only the 2-byte softmax output (5as²b → 2as²b).
+    # GPT-3 layer, t = 8: with dropout 10 + 24/8 + 5·96·2048/(12288·8) = 23; without 8 + 3 + 2·2 = 15.
+    with_dropout = activation_bytes_per_layer(**GPT3, tensor_parallel=8)
+    without = activation_bytes_per_layer(**GPT3, tensor_parallel=8, dropout=False)
+    assert with_dropout == pytest.approx(23 * SBH)
+    assert without == pytest.approx(15 * SBH)

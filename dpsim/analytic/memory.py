@@ -130,6 +130,7 @@ def activation_bytes_per_layer(
     kv_heads: int = 0,
     ffn_hidden: int = 0,
     gated_mlp: bool = False,
+    dropout: bool = True,
 ) -> float:
     """Bytes of activations one transformer layer stores for backward, per micro-batch.
 
@@ -145,7 +146,9 @@ def activation_bytes_per_layer(
     Generalised so that it reduces to the paper's 34 for GPT (f = 4h, no GQA): the K and V
     tensors scale with kv_heads/heads (grouped-query attention), the MLP's 16·s·b·h of
     sharded intermediates is 4·f/h (two f-wide tensors of 2 bytes) or 6·f/h for a gated MLP
-    (gate, up and their product).
+    (gate, up and their product). Without dropout (Llama) the two 1-byte dropout masks of
+    the replicated part and the attention-dropout mask and output go: 8 instead of 10, and
+    2·a·s²·b (the softmax output) instead of 5·a·s²·b.
     """
     s, b, h, a = float(seq_len), float(micro_batch), float(hidden), float(heads)
     t = float(tensor_parallel)
@@ -156,11 +159,12 @@ def activation_bytes_per_layer(
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads
     f = float(ffn_hidden or 4 * hidden)
-    replicated = 10.0  # LN inputs 4, QKV input 2, MLP input 2, two dropout masks 2
+    replicated = 10.0 if dropout else 8.0  # LN inputs 4, QKV input 2, MLP input 2, two dropout masks 2
     attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + 2.0  # Q, K, V, output-projection input
     mlp_sharded = (6.0 if gated_mlp else 4.0) * f / h
     per_sbh = (replicated / t if sequence_parallel else replicated) + (attention_sharded + mlp_sharded) / t
-    score = 0.0 if recomputation == "selective" else 5.0 * a * s / (h * t)  # softmax, its dropout mask and output
+    # softmax output 2, its dropout mask 1 and dropout output 2 (bytes per score element)
+    score = 0.0 if recomputation == "selective" else (5.0 if dropout else 2.0) * a * s / (h * t)
     return sbh * (per_sbh + score)
 
 
@@ -251,6 +255,7 @@ def _activations(scenario: Scenario, stage: int) -> float:
         kv_heads=m.kv_heads,
         ffn_hidden=m.ffn_hidden,
         gated_mlp=m.gated_mlp,
+        dropout=m.dropout,
     )
     if t.precision == "fp32":
         per_layer *= 2.0  # the paper counts 2-byte activations; fp32 doubles them (masks aside)
