@@ -68,6 +68,8 @@ __all__ = [
     "aggregation_weights",
     "partition",
     "shard_sizes",
+    "speed_weights",
+    "step_shards",
 ]
 
 PartitionScheme = Literal["round_robin", "contiguous", "weighted"]
@@ -217,3 +219,39 @@ def aggregation_weights(sizes: Sequence[int]) -> list[float]:
     if total == 0:
         raise ValueError("sizes sum to zero: there are no samples to weight")
     return [s / total for s in checked]
+
+
+def speed_weights(slowdowns: Sequence[float], scheme: PartitionScheme | str) -> list[float] | None:
+    """Shard weights of the ``weighted`` scheme: each rank's speed ``1/slowdown``; None for the others."""
+    for rank, s in enumerate(slowdowns):
+        if not math.isfinite(s) or s <= 0.0:
+            raise ValueError(f"slowdowns must be finite and > 0, got slowdowns[{rank}] = {s!r}")
+    return [1.0 / s for s in slowdowns] if scheme == "weighted" else None
+
+
+def step_shards(
+    micro_batch: int,
+    slowdowns: Sequence[float],
+    accumulation_steps: int = 1,
+    scheme: PartitionScheme | str = "round_robin",
+) -> list[list[int]]:
+    """Indices of one optimizer step's global batch that each data-parallel rank processes.
+
+    The global batch of ``M = k·N·b`` samples (``k`` accumulation steps, ``N =
+    len(slowdowns)`` ranks, micro-batch ``b``) is ``k`` consecutive blocks of ``N·b``
+    samples, one per micro-step; block ``j`` is split with :func:`partition` (natural
+    order) and shifted by ``j·N·b``. The ``weighted`` scheme weighs rank ``r`` by its
+    speed ``1/slowdowns[r]`` (stragglers get fewer samples, all finish together). So rank
+    ``r`` processes ``Mᵣ = k · shard_sizes(N·b, N, scheme, weights)[r]`` samples per step —
+    the per-micro-step split the simulator assumes (:func:`dpsim.sim.worker.worker_samples`)
+    — every index of ``0 … M−1`` exactly once over all ranks (``N·b`` is a multiple of
+    ``N``, so the equal schemes never pad). The runtime takes its synthetic samples by these
+    global indices and weighs the gradients with :func:`aggregation_weights` of the sizes.
+    """
+    b = _check_int("micro_batch", micro_batch, 1)
+    k = _check_int("accumulation_steps", accumulation_steps, 1)
+    n = len(slowdowns)
+    if n < 1:
+        raise ValueError("slowdowns must have one entry per data-parallel rank")
+    block = partition(n * b, n, scheme, speed_weights(slowdowns, scheme))
+    return [[j * n * b + i for j in range(k) for i in block[rank]] for rank in range(n)]

@@ -66,10 +66,18 @@ class CommHookState:
 
 
 def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:
-    """Scale the bucket by ``state.scale`` and sum it over all ranks with ``state.algorithm``."""
+    """Scale the bucket by ``state.scale`` and sum it over all ranks with ``state.algorithm``.
+
+    With ``scale = Mₙ/M`` (:func:`dpsim.partition.aggregation_weights` of the shard sizes)
+    the sum is the weighted aggregation ``Σₙ (Mₙ/M)·∇ℓₙ`` of :mod:`runtime.aggregation`; a
+    rank with no samples (scale 0) contributes zeros, as there.
+    """
     ready = time.perf_counter()
     buffer = bucket.buffer()
-    buffer.mul_(state.scale)
+    if state.scale == 0.0:
+        buffer.zero_()
+    else:
+        buffer.mul_(state.scale)
     index, size = bucket.index(), buffer.numel() * buffer.element_size()
     if state.on_ready is not None:
         state.on_ready(index)

@@ -7,8 +7,23 @@
   ``reshard_after_forward`` False (ZeRO-2: gradients and optimizer state sharded, parameters
   kept after forward) or True (ZeRO-3). FSDP reduce-scatters and all-gathers with the
   backend's collectives, so the all-reduce algorithm and bucket size do not apply there.
-- gradient accumulation: ``no_sync()`` on all but the last micro-batch (DDP), or
-  ``set_requires_gradient_sync(False)`` (FSDP2);
+- data split (``training.partition``): rank n processes ``Mₙ`` samples of each step's
+  global batch, the indices :func:`dpsim.partition.step_shards` gives it (the simulator's
+  per-micro-step split, repeated over the accumulation steps; ``weighted`` gives each rank
+  a share ∝ 1/slowdown). Sample i of step s is drawn from (seed, s, i)
+  (:func:`runtime.model.synthetic_samples`), so the ranks' shards make one global batch;
+- weighted aggregation (seed document §4.2): each micro-batch's mean loss is scaled by
+  (its samples)/``Mₙ``, so a rank accumulates the mean gradient ``∇ℓₙ`` over its ``Mₙ``
+  samples, and the communication hook scales by ``Mₙ/M`` before summing:
+  ``Σₙ (Mₙ/M)·∇ℓₙ``, the full-batch mean gradient (with equal shards: the plain mean, 1/N).
+  FSDP divides the sum by N itself, so there the loss carries the factor ``N·Mₙ/M`` too.
+  A rank with ``Mₙ = 0`` runs one dummy sample with its loss multiplied by 0 (DDP needs a
+  backward on every rank) and contributes zeros;
+- gradient accumulation: ``⌈Mₙ/micro_batch⌉`` micro-batches of at most ``micro_batch``
+  samples (the last may be smaller) with ``no_sync()`` on all but the last (DDP); under
+  FSDP2, whose forward and backward are collective, every rank runs the same number
+  ``maxₘ ⌈Mₘ/micro_batch⌉`` of micro-batches (its shard split evenly over them), with
+  ``set_requires_gradient_sync(False)`` on all but the last;
 - stragglers (``variability.stragglers``): the named rank sleeps (slowdown − 1) × its own
   forward time after each forward and (slowdown − 1) × its last backward time at the start
   of each backward, i.e. its compute takes ``slowdown`` times as long.
@@ -17,6 +32,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import resource
 import signal
@@ -31,10 +47,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
 from runtime.hooks import CommHookState, timed_allreduce_hook
 from runtime.measure import StepTiming, append_timing
-from runtime.model import GPT, MLP, build_model, synthetic_batch
+from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
 
 __all__ = ["JobOptions", "TrainingJob"]
@@ -105,6 +122,13 @@ class TrainingJob:
                 "the point-to-point all-reduce algorithms run on gloo (CPU tensors); on GPUs use --algorithm backend "
                 "(NCCL chooses ring or tree itself; NCCL_ALGO=Ring|Tree pins it)"
             )
+        self.shards = step_shards(t.micro_batch, scenario.worker_slowdowns(), self.accumulation, t.partition)
+        self.samples = len(self.shards[self.rank])
+        """``Mₙ``: this rank's samples per optimizer step."""
+        self.global_samples = sum(len(shard) for shard in self.shards)
+        """``M = Σₙ Mₙ``, the effective global batch (``training.global_batch``)."""
+        self.weight = aggregation_weights([len(shard) for shard in self.shards])[self.rank]
+        """``Mₙ/M``: the share of the global gradient this rank's mean gradient carries."""
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if self.cuda else torch.device("cpu")
         if self.cuda:
             torch.cuda.set_device(device)
@@ -121,7 +145,7 @@ class TrainingJob:
                 gradient_as_bucket_view=True,
                 device_ids=[device.index] if self.cuda else None,
             )
-            self.hook_state = CommHookState(self.algorithm, 1.0 / self.world, scenario.cluster.workers_per_node)
+            self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node)
             self.hook_state.on_ready = lambda bucket: self._phase(f"step {self._step} communication (bucket {bucket})")
             ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
             self.wrapped = ddp
@@ -131,22 +155,70 @@ class TrainingJob:
             self.wrapped,
             name,
             t.learning_rate,
-            t.global_batch,
+            self.global_samples,
             t.global_batch,
             zero_redundancy=t.zero_stage == 1,
             **kwargs,
         )
-        generator = torch.Generator().manual_seed(options.seed * 100003 + self.rank)
-        self.batches: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for _ in range(self.accumulation):
-            inputs, targets = synthetic_batch(self.model, scenario, t.micro_batch, generator)
-            self.batches.append((inputs.to(device), targets.to(device)))
+        self.device = device
+        self.chunks = self._chunks()
         self.slowdown = scenario.worker_slowdowns()[self.rank]
         self._last_backward_s = 0.0
 
     @property
     def accumulation(self) -> int:
         return self.scenario.accumulation_steps
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def micro_batches(self, step: int) -> list[tuple[tuple[torch.Tensor, torch.Tensor], float]]:
+        """This rank's micro-batches of step ``step``, each with the divisor of its mean loss.
+
+        Dividing micro-batch ``c``'s mean loss by ``Mₙ/c`` makes the accumulated gradient the
+        mean over the rank's ``Mₙ`` samples (by ``M/(c·N)`` under FSDP, which divides the
+        summed gradients by N). Divisor ``inf``: a dummy sample on a rank with no samples,
+        whose loss counts 0.
+        """
+        fsdp = not isinstance(self.wrapped, DistributedDataParallel)
+        out = []
+        for chunk in self.chunks:
+            count = len(chunk)
+            inputs, targets = synthetic_samples(self.model, self.scenario, chunk or [0], self.options.seed, step)
+            if count == 0:
+                divisor = math.inf
+            else:
+                divisor = self.global_samples / (count * self.world) if fsdp else self.samples / count
+            out.append(((inputs.to(self.device), targets.to(self.device)), divisor))
+        return out
+
+    def _chunks(self) -> list[list[int]]:
+        """This rank's shard cut into micro-batches of at most ``micro_batch`` samples (see :meth:`micro_batches`).
+
+        DDP: ``⌈Mₙ/micro_batch⌉`` micro-batches, the last possibly smaller. FSDP runs collectives
+        in every micro-batch's forward/backward, so every rank needs the same number:
+        ``K = maxₘ ⌈Mₘ/micro_batch⌉``, the shard split as evenly as possible over them (a rank
+        with fewer than K samples gets empty ones, run as dummies). An empty shard: one empty
+        micro-batch (DDP) — every rank must run the synchronising backward.
+        """
+        mb = self.scenario.training.micro_batch
+        shard = self.shards[self.rank]
+        if isinstance(self.wrapped, DistributedDataParallel):
+            return [shard[first : first + mb] for first in range(0, len(shard), mb)] or [[]]
+        count = max(1, max(-(-len(s) // mb) for s in self.shards))
+        q, r = divmod(len(shard), count)
+        bounds = [i * q + min(i, r) for i in range(count + 1)]
+        return [shard[bounds[i] : bounds[i + 1]] for i in range(count)]
+
+    def full_parameters(self) -> dict[str, torch.Tensor]:
+        """The model's parameters, unsharded, on the CPU (collective under FSDP: call on every rank)."""
+        out = {}
+        for name, p in self.model.named_parameters():
+            value = p.detach()
+            full = getattr(value, "full_tensor", None)  # FSDP2 DTensor shards → the full tensor
+            out[name] = (full() if full is not None else value).cpu().clone()
+        return out
 
     def _fsdp(self, model: GPT | MLP, reshard: bool) -> nn.Module:
         from torch.distributed.fsdp import fully_shard
@@ -183,7 +255,7 @@ class TrainingJob:
         return time.perf_counter()
 
     def step(self, index: int) -> StepTiming:
-        """One optimizer step of ``accumulation`` micro-batches, timed."""
+        """One optimizer step over this rank's ``Mₙ`` samples, timed (drawing the data is not)."""
         o = self.options
         self._step = index
         if index == o.fail_step and self.rank == o.fail_rank:
@@ -194,14 +266,15 @@ class TrainingJob:
         forward = backward = exposed = 0.0
         bucket_s: list[float] = []
         bucket_bytes: list[int] = []
+        batches = self.micro_batches(index)
         start = self._now()
-        for i, batch in enumerate(self.batches):
-            sync = i == self.accumulation - 1
+        for i, (batch, divisor) in enumerate(batches):
+            sync = i == len(batches) - 1
             self._phase(f"step {index} micro-batch {i} compute")
             with self._no_sync(sync):
                 t0 = self._now()
                 loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
-                loss = loss / self.accumulation
+                loss = loss * 0.0 if math.isinf(divisor) else loss / divisor
                 delay = 0.0
                 if self.slowdown != 1.0:
                     time.sleep((self.slowdown - 1) * (self._now() - t0))
@@ -227,8 +300,9 @@ class TrainingJob:
         end = self._now()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
         return StepTiming(
-            index, self.rank, end - start, forward, backward, exposed, end - t3, bucket_s, bucket_bytes, rss
-        )
+            index, self.rank, end - start, forward, backward, exposed, end - t3, bucket_s, bucket_bytes, rss,
+            self.samples, self.learning_rate,
+        )  # fmt: skip
 
     def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         # DDP hooks into forward() of the wrapper; compute the loss from its output

@@ -14,6 +14,10 @@ barrier. Definitions:
 - exposed comm: from the last bucket ready to the end of backward (waiting for the
   all-reduces that compute did not hide);
 - optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast).
+
+``extra`` also records the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per
+step), ``worker_samples`` (``Mₙ`` / accumulation steps, the simulator's per-micro-step
+``worker_samples``), ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class StepTiming:
     bucket_comm_s: Sequence[float] = field(default_factory=tuple)
     bucket_bytes: Sequence[int] = field(default_factory=tuple)
     max_rss_bytes: float = 0.0
+    samples: int = 0
+    """Samples this rank processed in the step (its shard size ``Mₙ``; 0 in records that predate it)."""
+    learning_rate: float = 0.0
+    """The optimizer's learning rate in the step."""
 
     @property
     def compute_s(self) -> float:
@@ -146,6 +154,14 @@ def aggregate(
         "per_rank_compute_s": {str(r): med(by_step[s][r].compute_s for s in measured) for r in sorted(last)},
         "critical_rank": critical,
     }
+    step_samples = [last[r].samples for r in sorted(last)]
+    if sum(step_samples) > 0:
+        # Mₙ per step, and per micro-step as the simulator reports it (extra["worker_samples"] there)
+        k = scenario.accumulation_steps
+        extra["worker_step_samples"] = step_samples
+        extra["worker_samples"] = [m / k for m in step_samples]
+        extra["effective_global_batch"] = sum(step_samples)
+        extra["learning_rate"] = last[min(last)].learning_rate
     t = scenario.training
     return StepResult(
         scenario=scenario.name,

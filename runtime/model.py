@@ -1,19 +1,25 @@
 """Models sized from a scenario, on synthetic data: a GPT-style transformer or an MLP.
 
 The runtime measures *time*, so the data are random tokens (or vectors) drawn from a
-seeded generator; the shapes and parameter counts follow ``scenario.model``.
+seeded generator; the shapes and parameter counts follow ``scenario.model``. The training
+job draws sample ``i`` of step ``s``'s global batch from ``(seed, s, i)`` alone
+(:func:`synthetic_samples`), so the union of the ranks' shards is one well-defined global
+batch, whatever the partition — which is what makes data-parallel training checkable
+against single-process training on the same batch.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from dpsim.scenario import Scenario
 
-__all__ = ["GPT", "MLP", "build_model", "synthetic_batch"]
+__all__ = ["GPT", "MLP", "build_model", "synthetic_batch", "synthetic_samples"]
 
 
 class GPT(nn.Module):
@@ -85,3 +91,30 @@ def synthetic_batch(
         return tokens[:, :-1], tokens[:, 1:]
     x = torch.randn(micro_batch, model.hidden, generator=generator)
     return x, torch.randn(micro_batch, model.hidden, generator=generator)
+
+
+def _sample_seed(seed: int, step: int, index: int) -> int:
+    """A 63-bit torch seed that depends on (seed, step, index) only (numpy's SeedSequence hashing)."""
+    state = np.random.SeedSequence([seed, step, index]).generate_state(1, dtype=np.uint64)[0]
+    return int(state) >> 1
+
+
+def synthetic_samples(
+    model: GPT | MLP, scenario: Scenario, indices: Sequence[int], seed: int, step: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples ``indices`` of step ``step``'s global batch, stacked (inputs, targets).
+
+    Sample ``i`` is drawn from a generator seeded with ``(seed, step, i)`` only, so it is
+    the same whichever rank draws it and with whichever others (unlike
+    :func:`synthetic_batch`, which continues one generator).
+    """
+    inputs, targets = [], []
+    generator = torch.Generator()
+    for i in indices:
+        generator.manual_seed(_sample_seed(seed, step, int(i)))
+        x, y = synthetic_batch(model, scenario, 1, generator)
+        inputs.append(x)
+        targets.append(y)
+    if not inputs:
+        raise ValueError("indices must not be empty")
+    return torch.cat(inputs), torch.cat(targets)

@@ -24,7 +24,11 @@ from dpsim.scenario import Scenario, load_scenario
 from runtime.job import JobOptions
 from runtime.testbed import Testbed
 
-__all__ = ["main", "make_testbed", "parse_args"]
+__all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "parse_args"]
+
+SAVE_PARAMETERS_ENV = "DPSIM_SAVE_PARAMETERS"
+"""Environment variable: when set, rank 0 saves the trained parameters there (``torch.save`` of a dict
+name → CPU tensor) after the last step; the launcher's ranks inherit it."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -85,6 +89,13 @@ def run_worker(args: argparse.Namespace) -> None:
         job = TrainingJob(scenario, _options(args), run_dir)
         try:
             timings = job.run()
+            save = os.environ.get(SAVE_PARAMETERS_ENV)
+            if save:  # for equivalence tests: the trained parameters, written by rank 0
+                import torch
+
+                parameters = job.full_parameters()
+                if dist.get_rank() == 0:
+                    torch.save(parameters, save)
         finally:
             job.close()
         if not args.worker:  # under torchrun: rank 0 gathers every rank's steps and reports

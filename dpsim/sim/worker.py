@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dpsim.analytic.step import FORWARD_FRACTION, optimizer_bytes_per_param
-from dpsim.partition import shard_sizes
+from dpsim.partition import shard_sizes, speed_weights
 from dpsim.scenario import Scenario
 from dpsim.sim.variability import jitter
 
@@ -79,7 +79,7 @@ def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
     """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
     t = scenario.training
     dp = len(slowdowns)
-    weights = (1.0 / slowdowns).tolist() if t.partition == "weighted" else None
+    weights = speed_weights(slowdowns.tolist(), t.partition)
     return np.asarray(shard_sizes(t.micro_batch * dp, dp, t.partition, weights), dtype=np.float64)
 
 
