@@ -67,13 +67,8 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
-@contextmanager
-def atomic_output(path: Path, option: str) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
-
-    Raises a one-line error for an unwritable destination, and removes the temporary file
-    on failure so nothing is left half-written.
-    """
+def _writable_directory(path: Path, option: str) -> Path:
+    """The directory ``path`` would be written to; a one-line error if that cannot work."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
@@ -81,6 +76,17 @@ def atomic_output(path: Path, option: str) -> Iterator[Path]:
         raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
     if path.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: it is a directory")
+    return directory
+
+
+@contextmanager
+def atomic_output(path: Path, option: str) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
+
+    Raises a one-line error for an unwritable destination, and removes the temporary file
+    on failure so nothing is left half-written.
+    """
+    directory = _writable_directory(path, option)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -101,13 +107,7 @@ def check_writable(path: Path, option: str, suffixes: Sequence[str]) -> None:
     """Fail before any work is done when ``path`` has a wrong suffix or cannot be written."""
     if path.suffix.lower() not in suffixes:
         raise fail(option, f"{str(path)!r}: expected a file ending in {', '.join(suffixes)}")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
-    if path.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: it is a directory")
+    _writable_directory(path, option)
 
 
 def _split_top_level(text: str) -> list[str]:

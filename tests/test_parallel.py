@@ -20,32 +20,13 @@ from dpsim.analytic.parallel import (
     tensor_parallel_fabric,
 )
 from dpsim.scenario import load_scenario
-
-Op = tuple[str, int, int]  # ("F" | "B", micro-batch, global chunk index)
+from dpsim.sim.pipeline import Op, schedule_order
 
 
 def _orders(p: int, m: int, v: int, schedule: str) -> list[list[Op]]:
-    """Per-device op order of GPipe, 1F1B and Megatron-LM's interleaved 1F1B (schedules.py)."""
-    orders: list[list[Op]] = []
-    for d in range(p):
-        if schedule == "gpipe":
-            orders.append([("F", i, d) for i in range(m)] + [("B", i, d) for i in range(m)])
-            continue
-        total = m * v
-
-        def chunk(k: int, forward: bool, d: int = d) -> Op:
-            local = (k % (p * v)) // p
-            local = local if forward else v - 1 - local
-            mb = (k // (p * v)) * p + k % p
-            return ("F" if forward else "B", mb, local * p + d)
-
-        warm = min((p - d - 1) * 2 + (v - 1) * p, total) if v > 1 else min(p - d - 1, m)
-        ops = [chunk(k, True) for k in range(warm)]
-        for i in range(total - warm):
-            ops += [chunk(warm + i, True), chunk(i, False)]
-        ops += [chunk(k, False) for k in range(total - warm, total)]
-        orders.append(ops)
-    return orders
+    """Per-device op order (Megatron-LM's schedules.py), as the simulator runs it; the executor below
+    times it independently of the closed forms it is checked against."""
+    return schedule_order(p, m, v if schedule == "interleaved" else 1, schedule)
 
 
 def _execute(p: int, m: int, v: int, schedule: str, tf: float, tb: float, comm: float) -> float:
