@@ -111,6 +111,7 @@ __all__ = [
     "predict",
     "reduce_scatter_group_time",
     "single_worker_step_time",
+    "step_result",
 ]
 
 FORWARD_FRACTION = 1.0 / 3.0
@@ -364,7 +365,6 @@ def predict(scenario: Scenario) -> StepResult:
     """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
     t, c, m = scenario.training, scenario.cluster, scenario.model
     tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
-    world = scenario.world_size
     model_parallel = tp * pp
     device = c.device
     algorithm = scenario.communication.algorithm
@@ -472,8 +472,6 @@ def predict(scenario: Scenario) -> StepResult:
     single_s = nominal_compute + optimizer_s
 
     memory = _memory(scenario)
-    samples_per_s = t.global_batch / step_s
-    mfu = m.training_flops_per_sample * t.global_batch / step_s / (world * device.peak_flops)
     extra: dict[str, Any] = {
         "forward_s": fwd_s,
         "backward_s": bwd_s,
@@ -494,10 +492,56 @@ def predict(scenario: Scenario) -> StepResult:
     }
     extra.update({f"memory_{name}_bytes": value for name, value in memory.parts.items()})
     extra.update(memory_worst_device=memory.worst_device, memory_status=memory.status)
+    return step_result(
+        scenario,
+        engine="analytic",
+        fidelity="analytic",
+        step_s=step_s,
+        compute_s=compute_s,
+        comm_s=comm_s,
+        exposed_s=exposed_s,
+        bubble_s=bubble_s,
+        optimizer_s=optimizer_s,
+        barrier_s=barrier_s,
+        single_s=single_s,
+        memory=(memory.total, memory.capacity, memory.oom),
+        calibrated=profile is not None,
+        extra=extra,
+    )
+
+
+def step_result(
+    scenario: Scenario,
+    *,
+    engine: str,
+    fidelity: str,
+    step_s: float,
+    compute_s: float,
+    comm_s: float,
+    exposed_s: float,
+    bubble_s: float,
+    optimizer_s: float,
+    barrier_s: float,
+    single_s: float,
+    memory: tuple[float, float, bool],
+    calibrated: bool,
+    extra: dict[str, Any],
+    step_time_ci95_s: float = 0.0,
+) -> StepResult:
+    """The record both engines return: their timings plus the metrics and provenance derived alike.
+
+    Throughput = global batch / step; MFU = FLOPs per sample · global batch / step /
+    (workers · peak); scaling efficiency = ``single_s`` (the same per-worker job alone) / step.
+    ``memory`` is (bytes per device, capacity, out of memory).
+    """
+    t, m = scenario.training, scenario.model
+    samples_per_s = t.global_batch / step_s
+    peak = scenario.world_size * scenario.cluster.device.peak_flops
+    total, capacity, oom = memory
     return StepResult(
         scenario=scenario.name,
-        engine="analytic",
-        world_size=world,
+        engine=engine,
+        world_size=scenario.world_size,
         step_time_s=step_s,
         compute_s=compute_s,
         comm_s=comm_s,
@@ -506,23 +550,22 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s=optimizer_s,
         samples_per_s=samples_per_s,
         scaling_efficiency=single_s / step_s,
-        memory_per_device_bytes=memory.total,
+        memory_per_device_bytes=total,
         barrier_s=barrier_s,
         tokens_per_s=samples_per_s * m.tokens_per_sample,
-        mfu=mfu,
-        memory_capacity_bytes=memory.capacity,
-        oom=memory.oom,
-        data_parallel=dp,
-        tensor_parallel=tp,
-        pipeline_parallel=pp,
-        accumulation_steps=k,
+        mfu=m.training_flops_per_sample * t.global_batch / step_s / peak,
+        memory_capacity_bytes=capacity,
+        oom=oom,
+        data_parallel=scenario.data_parallel,
+        tensor_parallel=t.tensor_parallel,
+        pipeline_parallel=t.pipeline_parallel,
+        accumulation_steps=scenario.accumulation_steps,
         global_batch=t.global_batch,
-        algorithm=algorithm,
-        zero_stage=zero,
-        fidelity="analytic",
+        algorithm=scenario.communication.algorithm,
+        zero_stage=t.zero_stage,
+        fidelity=fidelity,
+        step_time_ci95_s=step_time_ci95_s,
         scenario_hash=scenario.scenario_hash(),
-        hardware_source=str(scenario.calibration.profile)
-        if profile is not None and scenario.calibration
-        else "catalog",
+        hardware_source=str(scenario.calibration.profile) if calibrated and scenario.calibration else "catalog",
         extra=extra,
     )

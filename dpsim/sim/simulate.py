@@ -16,7 +16,7 @@ import numpy as np
 
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Link
-from dpsim.analytic.step import _model_parallel_terms, dp_fabric, fabric_of, predict
+from dpsim.analytic.step import _model_parallel_terms, dp_fabric, fabric_of, predict, step_result
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -200,7 +200,6 @@ def _result(
     engine: CollectiveEngine,
     profile: Any,
 ) -> StepResult:
-    t, m, device = scenario.training, scenario.model, scenario.cluster.device
     flat = [o for runs in outcomes for o in runs]
     per_replication = [float(np.mean([o.step_time_s for o in runs])) for runs in outcomes]
     step_s = float(np.mean(per_replication))
@@ -217,7 +216,6 @@ def _result(
     k = scenario.accumulation_steps
     single_s = k * (model.forward_s + model.backward_s) + optimizer_s
     analytic = predict(scenario)
-    samples_per_s = t.global_batch / step_s
     first = flat[0]
     extra: dict[str, Any] = {
         "collectives": first.collectives,
@@ -243,36 +241,20 @@ def _result(
         extra["worker_comm_s"] = first.comm_s.tolist()
         extra["worker_wait_s"] = first.wait_s.tolist()
         extra["worker_end_s"] = first.end_s.tolist()
-    return StepResult(
-        scenario=scenario.name,
+    return step_result(
+        scenario,
         engine="sim",
-        world_size=scenario.world_size,
-        step_time_s=step_s,
+        fidelity=fidelity,
+        step_s=step_s,
         compute_s=compute_s,
         comm_s=comm_s,
-        exposed_comm_s=exposed_s,
+        exposed_s=exposed_s,
         bubble_s=bubble_s,
         optimizer_s=optimizer_s,
-        samples_per_s=samples_per_s,
-        scaling_efficiency=single_s / step_s,
-        memory_per_device_bytes=analytic.memory_per_device_bytes,
         barrier_s=barrier_s,
-        tokens_per_s=samples_per_s * m.tokens_per_sample,
-        mfu=m.training_flops_per_sample * t.global_batch / step_s / (scenario.world_size * device.peak_flops),
-        memory_capacity_bytes=analytic.memory_capacity_bytes,
-        oom=analytic.oom,
-        data_parallel=scenario.data_parallel,
-        tensor_parallel=t.tensor_parallel,
-        pipeline_parallel=t.pipeline_parallel,
-        accumulation_steps=k,
-        global_batch=t.global_batch,
-        algorithm=scenario.communication.algorithm,
-        zero_stage=t.zero_stage,
-        fidelity=fidelity,
-        step_time_ci95_s=ci95_half_width(per_replication),
-        scenario_hash=scenario.scenario_hash(),
-        hardware_source=str(scenario.calibration.profile)
-        if profile is not None and scenario.calibration
-        else "catalog",
+        single_s=single_s,
+        memory=(analytic.memory_per_device_bytes, analytic.memory_capacity_bytes, analytic.oom),
+        calibrated=profile is not None,
         extra=extra,
+        step_time_ci95_s=ci95_half_width(per_replication),
     )
