@@ -378,3 +378,23 @@ def test_default_scenario_is_consistent() -> None:
     assert 0 < r.scaling_efficiency <= 1
     assert 0 < r.mfu < 1
     assert math.isfinite(r.memory_per_device_bytes)
+
+
+@pytest.mark.parametrize(
+    ("op", "n", "factor"),
+    [
+        ("allreduce", 8, 1.75),
+        ("allreduce", 1, 0.0),
+        ("reduce_scatter", 4, 0.75),
+        ("all_gather", 16, 15 / 16),
+        ("broadcast", 8, 1.0),
+    ],
+)
+def test_busbw_factor_is_nccl_tests(op: str, n: int, factor: float) -> None:
+    """nccl-tests doc/PERFORMANCE.md: allreduce 2(n−1)/n, reduce-scatter/all-gather (n−1)/n, broadcast 1."""
+    assert cf.busbw_factor(op, n) == exact(factor)
+
+
+def test_busbw_factor_rejects_unknown_ops() -> None:
+    with pytest.raises(ValueError):
+        cf.busbw_factor("alltoall", 8)

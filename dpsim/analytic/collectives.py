@@ -19,11 +19,13 @@ import math
 from dataclasses import dataclass
 
 __all__ = [
+    "BUSBW_OPS",
     "Fabric",
     "Link",
     "all_gather_time",
     "allreduce_time",
     "broadcast_time",
+    "busbw_factor",
     "direct_allreduce_time",
     "flat_link",
     "halving_doubling_allreduce_time",
@@ -67,6 +69,30 @@ class Fabric:
         """Inter-node bandwidth for each of ``ranks_using_network`` ranks of a node sending at once."""
         share = min(self.nics_per_node, ranks_using_network) / ranks_using_network
         return self.inter.bandwidth * share
+
+
+BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
+"""Collectives nccl-tests reports a bus bandwidth for (as :func:`busbw_factor` names them)."""
+
+
+def busbw_factor(op: str, n: int) -> float:
+    """nccl-tests' bus-bandwidth factor: ``busbw = algbw · busbw_factor(op, n)`` for ``n`` ranks.
+
+    All-reduce 2(n−1)/n, reduce-scatter and all-gather (n−1)/n, broadcast 1 — the traffic
+    of the bandwidth-optimal algorithm relative to S, so busbw is comparable with the link
+    rate whatever n (nccl-tests ``doc/PERFORMANCE.md``; ``src/all_reduce.cu``
+    ``AllReduceGetBw``, ``src/reduce_scatter.cu``, ``src/all_gather.cu``, ``src/broadcast.cu``).
+    ``algbw = S / t`` with S the full vector (all-gather: the gathered output).
+    """
+    if n < 1:
+        raise ValueError(f"busbw_factor: n must be >= 1, got {n}")
+    if op == "allreduce":
+        return 2.0 * (n - 1) / n
+    if op in ("reduce_scatter", "all_gather"):
+        return (n - 1) / n
+    if op == "broadcast":
+        return 1.0
+    raise ValueError(f"busbw_factor: unknown collective {op!r}; expected one of {', '.join(BUSBW_OPS)}")
 
 
 def flat_link(fabric: Fabric) -> Link:
