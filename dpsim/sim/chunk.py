@@ -69,7 +69,7 @@ class CompiledSchedule:
         for phase in self.schedule.phases:
             links, latency = cluster.routes(phase.src, phase.dst)
             routes = [tuple(x for x in row if x >= 0) for row in links.tolist()]
-            lat = (latency * phase.hops).tolist()
+            lat = phase.transfer_latency(latency).tolist()
             src, dst, frac = phase.src.tolist(), phase.dst.tolist(), phase.fraction.tolist()
             for _ in range(phase.repeat):
                 for i, (s, d) in enumerate(zip(src, dst, strict=True)):
@@ -97,7 +97,7 @@ class CompiledSchedule:
     def run(self, size: float, joins: Sequence[float] | np.ndarray) -> ChunkResult:
         """Run one collective of ``size`` bytes; ``joins[r]`` is when rank r posts it (s)."""
         ranks = self.ranks
-        joins_arr = np.asarray(joins, dtype=np.float64)
+        joins_arr = np.asarray(joins, dtype=np.float64) + self.schedule.base_latency_s  # NCCL's launch/set-up
         if len(joins_arr) == ranks - 1:  # the parameter server is always there
             joins_arr = np.append(joins_arr, joins_arr.min() if len(joins_arr) else 0.0)
         origin = float(joins_arr.min()) if ranks else 0.0

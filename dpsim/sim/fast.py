@@ -41,7 +41,7 @@ class LinearCost:
 def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring)."""
     capacity = cluster.links.capacity
-    latency_total = 0.0
+    latency_total = schedule.base_latency_s
     per_byte_total = 0.0
     for phase in schedule.phases:
         if len(phase.src) == 0:
@@ -51,7 +51,7 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
         load = np.bincount(links[mask], weights=weights, minlength=len(capacity))
         per_byte = float(np.max(load / capacity))
-        latency_total += phase.repeat * phase.hops * float(latency.max())
+        latency_total += phase.repeat * float(phase.transfer_latency(latency).max())
         per_byte_total += phase.repeat * per_byte
     return LinearCost(latency_total, per_byte_total)
 

@@ -13,6 +13,13 @@ read the same schedule:
 
 ``hops`` multiplies the route latency of a phase's transfers: a pipelined tree streams the
 data through its depth, so its first byte crosses ``depth`` hops (Sanders et al. 2009).
+``latency_s``, when set, replaces the route latency of every transfer of the phase: NCCL's
+algorithms pay NCCL's per-step latency of their protocol (``src/graph/tuning.cc``
+``hwLatencies``), not the wire's. ``channel`` says which of NCCL's channels (parallel rings
+or trees, each on its own share of the data) a transfer belongs to. A schedule's
+``base_latency_s`` is paid once per call before any transfer (NCCL's ``baseLatencies``:
+kernel launch and set-up), and ``protocol`` names NCCL's wire protocol (Simple, LL,
+LL128; empty for the textbook algorithms).
 """
 
 from __future__ import annotations
@@ -33,9 +40,21 @@ class Phase:
     fraction: np.ndarray
     repeat: int = 1
     hops: float = 1.0
+    latency_s: float | None = None
+    """Per-step latency of every transfer (replaces route latency × hops when set)."""
+    channel: np.ndarray | None = None
+    """NCCL channel of each transfer (None: one channel)."""
 
     @staticmethod
-    def of(src: object, dst: object, fraction: object, repeat: int = 1, hops: float = 1.0) -> Phase:
+    def of(
+        src: object,
+        dst: object,
+        fraction: object,
+        repeat: int = 1,
+        hops: float = 1.0,
+        latency_s: float | None = None,
+        channel: object = None,
+    ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
         f = np.broadcast_to(np.asarray(fraction, dtype=np.float64), s.shape).copy()
@@ -43,7 +62,16 @@ class Phase:
             raise ValueError("a phase needs as many destinations as sources")
         if np.any(s == d):
             raise ValueError("a transfer needs distinct source and destination")
-        return Phase(s, d, f, int(repeat), float(hops))
+        if latency_s is not None and not latency_s >= 0:
+            raise ValueError(f"a phase's latency must be >= 0, got {latency_s!r}")
+        c = None if channel is None else np.broadcast_to(np.asarray(channel, dtype=np.int64), s.shape).copy()
+        return Phase(s, d, f, int(repeat), float(hops), None if latency_s is None else float(latency_s), c)
+
+    def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
+        """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``."""
+        if self.latency_s is not None:
+            return np.full(len(route_latency), self.latency_s)
+        return np.asarray(route_latency, dtype=np.float64) * self.hops
 
     @property
     def transfers(self) -> int:
@@ -57,6 +85,10 @@ class Schedule:
     name: str
     ranks: int
     phases: tuple[Phase, ...] = field(default_factory=tuple)
+    base_latency_s: float = 0.0
+    """Paid once per call before the first transfer (NCCL's per-algorithm base latency)."""
+    protocol: str = ""
+    """NCCL protocol (``Simple``, ``LL``, ``LL128``); empty for textbook algorithms."""
 
     @property
     def transfers(self) -> int:
@@ -79,4 +111,10 @@ class Schedule:
 
     def then(self, other: Schedule, name: str | None = None) -> Schedule:
         """This schedule followed by ``other`` (over the same endpoints)."""
-        return Schedule(name or f"{self.name}+{other.name}", max(self.ranks, other.ranks), self.phases + other.phases)
+        return Schedule(
+            name or f"{self.name}+{other.name}",
+            max(self.ranks, other.ranks),
+            self.phases + other.phases,
+            self.base_latency_s + other.base_latency_s,
+            self.protocol or other.protocol,
+        )
