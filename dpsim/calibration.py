@@ -20,6 +20,7 @@ path into ``StepResult.hardware_source``.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,26 +34,34 @@ import yaml
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link
 from dpsim.errors import ScenarioError
-from dpsim.units import UnitError, parse_bandwidth, parse_time
+from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
 __all__ = [
+    "COLLECTIVE_OPS",
     "FIT_ALGORITHMS",
     "LINK_CLASSES",
     "CollectiveSample",
     "HardwareProfile",
     "LinearTime",
     "LinkFit",
+    "LinkSegment",
     "bus_bandwidth",
     "closed_form_coefficients",
+    "collective_coefficients",
+    "fit_coefficients",
+    "fit_coefficients_minimax",
     "fit_linear_time",
     "fit_link",
     "load_profile",
     "profile_for",
     "save_profile",
 ]
+
+COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter")
+"""Collectives a profile can hold fitted curves for (``HardwareProfile.collectives``)."""
 
 LINK_CLASSES = ("intra", "inter")
 """Link classes a profile can calibrate: inside a node, and between nodes."""
@@ -106,20 +115,29 @@ def closed_form_coefficients(algorithm: str, ranks: int, size_bytes: float) -> t
     return cf.allreduce_time(algorithm, size_bytes, fabric_lat), cf.allreduce_time(algorithm, size_bytes, fabric_bw)
 
 
-def fit_link(samples: Sequence[CollectiveSample], *, relative: bool = True) -> LinkFit:
-    """Least-squares α and B of one (link class, algorithm) from measured all-reduce times.
+def collective_coefficients(op: str, algorithm: str, ranks: int, size_bytes: float) -> tuple[float, float]:
+    """(a, b) with ``time = a·α + b·(1/B)`` for collective ``op`` of ``size_bytes`` on ``ranks`` ranks.
+
+    All-reduce: :func:`closed_form_coefficients`. All-gather and reduce-scatter of a total of
+    ``S`` bytes run as rings whatever the all-reduce algorithm (NCCL's only algorithm for both
+    before NVLS/PAT): ``(N−1)·α + (N−1)/N·S/B`` (:func:`dpsim.analytic.collectives.reduce_scatter_time`).
+    """
+    if op == "all_reduce":
+        return closed_form_coefficients(algorithm, ranks, size_bytes)
+    if op not in COLLECTIVE_OPS:
+        raise ValueError(f"collective must be one of {', '.join(COLLECTIVE_OPS)}, got {op!r}")
+    return cf.reduce_scatter_time(size_bytes, ranks, Link(1.0, math.inf)), cf.reduce_scatter_time(
+        size_bytes, ranks, Link(0.0, 1.0)
+    )
+
+
+def fit_coefficients(rows: np.ndarray, times_s: np.ndarray, *, relative: bool = True) -> tuple[Link, float]:
+    """Least-squares link for ``t_i = a_i·α + b_i·β`` (``rows[i] = (a_i, b_i)``): the fitted Link and max |rel. error|.
 
     Solves ``min Σ w_i² (a_i α + b_i β − t_i)²`` for α ≥ 0, β = 1/B > 0, with
     ``w_i = 1/t_i`` when ``relative`` (every size counts alike, not only the largest).
-    Needs at least two samples that differ in size or rank count.
     """
-    if len(samples) < 2:
-        raise ValueError(f"need at least 2 samples to fit α and β, got {len(samples)}")
-    algorithms = {s.algorithm for s in samples}
-    if len(algorithms) != 1:
-        raise ValueError(f"samples mix algorithms {sorted(algorithms)}; fit one algorithm at a time")
-    rows = np.array([closed_form_coefficients(s.algorithm, s.ranks, s.size_bytes) for s in samples], dtype=float)
-    times = np.array([s.time_s for s in samples], dtype=float)
+    times = np.asarray(times_s, dtype=float)
     if np.any(times <= 0):
         raise ValueError("measured times must be positive")
     weights = 1.0 / times if relative else np.ones_like(times)
@@ -133,7 +151,64 @@ def fit_link(samples: Sequence[CollectiveSample], *, relative: bool = True) -> L
         raise ValueError("fitted bandwidth is not positive: the samples do not grow with message size")
     predicted = rows @ np.array([alpha, beta])
     worst = float(np.max(np.abs(predicted - times) / times))
-    return LinkFit(Link(alpha, 1.0 / beta), len(samples), worst)
+    return Link(alpha, 1.0 / beta), worst
+
+
+def fit_coefficients_minimax(rows: np.ndarray, times_s: np.ndarray, *, iterations: int = 100) -> tuple[Link, float]:
+    """Link minimising the *largest* relative error ``max_i |a_i·α + b_i·β − t_i| / t_i`` (α ≥ 0, β > 0).
+
+    The Chebyshev (L∞) fit, by Lawson's iteratively reweighted least squares (Lawson 1961;
+    Rice & Usow 1968): the weights of the worst-fitted sizes grow until the errors
+    equioscillate. Used where the claim is "within x % at every size", which least squares
+    does not minimise. With α clamped at 0 the one-parameter optimum is closed form:
+    ``β = 2 / (min c_i + max c_i)``, ``c_i = b_i / t_i``.
+    """
+    times = np.asarray(times_s, dtype=float)
+    if np.any(times <= 0):
+        raise ValueError("measured times must be positive")
+    a = rows / times[:, None]  # relative residual: a·x − 1
+    weights = np.full(len(times), 1.0 / len(times))
+    best: tuple[float, float, float] | None = None
+    for _ in range(iterations):
+        sw = np.sqrt(weights)
+        x, *_ = np.linalg.lstsq(a * sw[:, None], sw, rcond=None)
+        if x[0] < 0 or x[1] <= 0:
+            break
+        err = np.abs(a @ x - 1.0)
+        worst = float(err.max())
+        if best is None or worst < best[0] - 1e-15:
+            best = (worst, float(x[0]), float(x[1]))
+        weights = weights * err
+        total = float(weights.sum())
+        if not total > 0 or not math.isfinite(total):  # an exact fit: nothing left to reweight
+            break
+        weights /= total
+    c = a[:, 1]
+    beta0 = 2.0 / (float(c.min()) + float(c.max())) if c.max() > 0 else 0.0
+    if beta0 > 0:
+        worst0 = float(np.max(np.abs(c * beta0 - 1.0)))
+        if best is None or worst0 < best[0]:
+            best = (worst0, 0.0, beta0)
+    if best is None:
+        raise ValueError("fitted bandwidth is not positive: the samples do not grow with message size")
+    worst, alpha, beta = best
+    return Link(alpha, 1.0 / beta), worst
+
+
+def fit_link(samples: Sequence[CollectiveSample], *, relative: bool = True) -> LinkFit:
+    """Least-squares α and B of one (link class, algorithm) from measured all-reduce times.
+
+    See :func:`fit_coefficients`. Needs at least two samples that differ in size or rank count.
+    """
+    if len(samples) < 2:
+        raise ValueError(f"need at least 2 samples to fit α and β, got {len(samples)}")
+    algorithms = {s.algorithm for s in samples}
+    if len(algorithms) != 1:
+        raise ValueError(f"samples mix algorithms {sorted(algorithms)}; fit one algorithm at a time")
+    rows = np.array([closed_form_coefficients(s.algorithm, s.ranks, s.size_bytes) for s in samples], dtype=float)
+    times = np.array([s.time_s for s in samples], dtype=float)
+    link, worst = fit_coefficients(rows, times, relative=relative)
+    return LinkFit(link, len(samples), worst)
 
 
 def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime:
@@ -156,6 +231,21 @@ def bus_bandwidth(size_bytes: float, time_s: float, ranks: int) -> float:
 
 
 @dataclass(frozen=True)
+class LinkSegment:
+    """One size regime of a fitted collective: the link that explains sizes from ``from_bytes`` upwards.
+
+    NCCL prices every (algorithm, protocol) pair with its own latency and bandwidth and runs
+    the cheapest for each size (``src/graph/tuning.cc``: ``ncclTopoTuneModel``;
+    ``src/enqueue.cc``: the algorithm/protocol choice), so a measured curve is a lower
+    envelope of α–β lines — LL for small messages, LL128, then Simple — each holding over a
+    contiguous range of sizes. A single α–β line cannot follow it across the switch points.
+    """
+
+    from_bytes: float
+    link: Link
+
+
+@dataclass(frozen=True)
 class HardwareProfile:
     """Measured hardware: what engines use instead of catalog numbers when a scenario names it."""
 
@@ -173,6 +263,9 @@ class HardwareProfile:
     """Optimizer step time, linear in the number of parameters (on one worker)."""
     calibrated_on: tuple[str, ...] = ()
     """Configurations the profile was measured on (labels, for validation reports)."""
+    collectives: Mapping[str, Mapping[str, Mapping[str, tuple[LinkSegment, ...]]]] = field(default_factory=dict)
+    """link class → algorithm → collective → size regimes (ascending ``from_bytes``), e.g. fitted
+    from nccl-tests output (:mod:`dpsim.ingest.nccl_tests`). ``links`` holds the largest-size regime."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Free-form provenance: torch version, model shape, testbed, link rate."""
     source: str = ""
@@ -203,6 +296,26 @@ class HardwareProfile:
             return table.get("ring")
         return None
 
+    def collective_time(self, op: str, link_class: str, algorithm: str, ranks: int, size_bytes: float) -> float:
+        """Time of one ``op`` on ``ranks`` ranks from the regime of ``collectives`` that covers ``size_bytes``.
+
+        Falls back to the single fitted link of ``links`` where no curve was fitted.
+        """
+        segments = self.collectives.get(link_class, {}).get(algorithm, {}).get(op)
+        if segments:
+            link = segments[0].link
+            for segment in segments:
+                if size_bytes >= segment.from_bytes:
+                    link = segment.link
+        else:
+            fitted = self.link(link_class, algorithm)
+            if fitted is None:
+                raise ValueError(f"profile {self.name!r} has no {link_class}/{algorithm} link")
+            link = fitted
+        a, b = collective_coefficients(op, "ring" if algorithm in ("backend", "hierarchical") else algorithm, ranks,
+                                       size_bytes)  # fmt: skip
+        return a * link.latency_s + b / link.bandwidth
+
     def optimizer_time(self, parameters: float) -> float:
         """Optimizer step time for ``parameters`` parameters (0 when not calibrated)."""
         return self.optimizer(parameters) if self.optimizer is not None else 0.0
@@ -228,6 +341,46 @@ def _time_text(seconds: float) -> str:
 
 def _rate_text(bytes_per_s: float) -> str:
     return _exact(bytes_per_s, "B/s", (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0)))
+
+
+def _size_text(num_bytes: float) -> str:
+    return _exact(num_bytes, "B", (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10), ("", 1.0)))
+
+
+def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]]:
+    out: dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]] = {}
+    if data is None:
+        return out
+    if not isinstance(data, dict):
+        raise ScenarioError("collectives", f"expected link class: algorithm: collective: [...], got {data!r}", source)
+    for cls, algs in data.items():
+        if cls not in LINK_CLASSES:
+            raise ScenarioError(f"collectives.{cls}", f"link class must be one of {', '.join(LINK_CLASSES)}", source)
+        if not isinstance(algs, dict):
+            raise ScenarioError(f"collectives.{cls}", f"expected algorithm: collective: [...], got {algs!r}", source)
+        for alg, ops in algs.items():
+            if not isinstance(ops, dict):
+                raise ScenarioError(f"collectives.{cls}.{alg}", f"expected collective: [...], got {ops!r}", source)
+            for op, segments in ops.items():
+                where = f"collectives.{cls}.{alg}.{op}"
+                if op not in COLLECTIVE_OPS:
+                    raise ScenarioError(where, f"collective must be one of {', '.join(COLLECTIVE_OPS)}", source)
+                if not isinstance(segments, list) or not segments:
+                    raise ScenarioError(where, "expected a non-empty list of {from, latency, bandwidth}", source)
+                parsed = []
+                for i, seg in enumerate(segments):
+                    if not isinstance(seg, dict) or set(seg) != {"from", "latency", "bandwidth"}:
+                        raise ScenarioError(f"{where}[{i}]", f"expected {{from, latency, bandwidth}}, got {seg!r}",
+                                            source)  # fmt: skip
+                    try:
+                        link = Link(parse_time(seg["latency"]), parse_bandwidth(seg["bandwidth"]))
+                        parsed.append(LinkSegment(parse_size(seg["from"]), link))
+                    except UnitError as exc:
+                        raise ScenarioError(f"{where}[{i}]", str(exc), source) from None
+                if any(b.from_bytes <= a.from_bytes for a, b in itertools.pairwise(parsed)):
+                    raise ScenarioError(where, "segments must be in ascending 'from' order", source)
+                out.setdefault(str(cls), {}).setdefault(str(alg), {})[str(op)] = tuple(parsed)
+    return out
 
 
 def _linear_to_yaml(lt: LinearTime | None, per: str) -> dict[str, str] | None:
@@ -271,6 +424,24 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
         data["compute"] = compute
     if profile.optimizer is not None:
         data["optimizer"] = _linear_to_yaml(profile.optimizer, "per_parameter")
+    if profile.collectives:
+        data["collectives"] = {
+            cls: {
+                alg: {
+                    op: [
+                        {
+                            "from": _size_text(seg.from_bytes),
+                            "latency": _time_text(seg.link.latency_s),
+                            "bandwidth": _rate_text(seg.link.bandwidth),
+                        }
+                        for seg in segments
+                    ]
+                    for op, segments in ops.items()
+                }
+                for alg, ops in algs.items()
+            }
+            for cls, algs in profile.collectives.items()
+        }
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data
@@ -280,7 +451,8 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     """Validate profile data read from YAML (errors name the field, like scenarios)."""
     if not isinstance(data, dict):
         raise ScenarioError("", f"a hardware profile must be a mapping, got {type(data).__name__}", source)
-    known = {"name", "backend", "host", "links", "reduction_bandwidth", "compute", "optimizer", "calibrated_on", "meta"}
+    known = {"name", "backend", "host", "links", "reduction_bandwidth", "compute", "optimizer", "calibrated_on", "meta",
+             "collectives"}  # fmt: skip
     for key in data:
         if key not in known:
             raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
@@ -317,6 +489,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         backward=_linear_from_yaml(compute.get("backward"), "per_sample", "compute.backward", source),
         optimizer=_linear_from_yaml(data.get("optimizer"), "per_parameter", "optimizer", source),
         calibrated_on=tuple(str(c) for c in data.get("calibrated_on") or ()),
+        collectives=_collectives_from_yaml(data.get("collectives"), source),
         meta=dict(data.get("meta") or {}),
         source=source,
     )

@@ -74,7 +74,9 @@ def _runtime_errors(exc: Exception) -> None:
 
 
 def calibrate(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML whose model and inter-node rate to calibrate")],
+    scenario: Annotated[
+        Path | None, typer.Argument(help="scenario YAML whose model and inter-node rate to calibrate")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="hardware profile YAML to write")] = Path("profile.yaml"),
     overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE")] = None,
     testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
@@ -84,8 +86,23 @@ def calibrate(
     link_class: Annotated[str, typer.Option(help="inter (one rank per node) or intra (one node)")] = "inter",
     reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 7,
     records: Annotated[Path | None, typer.Option(help="also write the raw benchmark records (JSON)")] = None,
+    from_nccl_tests: Annotated[
+        list[Path] | None,
+        typer.Option("--from-nccl-tests", help="nccl-tests output file(s) to fit instead of measuring (repeatable)"),
+    ] = None,
+    nccl_algo: Annotated[
+        str | None,
+        typer.Option(help="with --from-nccl-tests: algorithm NCCL ran (default: NCCL_ALGO in the file, else ring)"),
+    ] = None,
 ) -> None:
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
+    if from_nccl_tests:
+        from dpsim.cli_ingest import calibrate_from_files
+
+        calibrate_from_files(scenario, out, from_nccl_tests, link_class, nccl_algo)
+        return
+    if scenario is None:
+        raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests files to fit")
     _require_runtime()
     import json
 

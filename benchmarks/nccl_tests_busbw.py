@@ -1,0 +1,85 @@
+"""Does a profile fitted from nccl-tests output reproduce that output's bus bandwidth?
+
+Run: ``python benchmarks/nccl_tests_busbw.py [FILE ...]`` (default: the real outputs in
+``tests/data/nccl_tests/`` that reach 1 MiB; sources in its ``SOURCES.md``). For each file
+separately (one file = one testbed), fits the profile ``dpsim calibrate --from-nccl-tests``
+writes — the fewest α–β size regimes (≤ 3, NCCL's LL/LL128/Simple envelope) on the closed
+forms — and prints, per size, the printed busbw (mean of out-of-place and in-place), the
+busbw the profile predicts (``busbw_factor · S / t``) and the error; then the largest
+|error| at sizes ≥ 1 MiB and, as the measurement's own spread, the largest out-of-place vs
+in-place busbw difference there. Also prints a leave-one-size-out error: each size ≥ 1 MiB
+predicted by a profile fitted without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dpsim.calibration import HardwareProfile
+from dpsim.ingest.nccl_tests import (
+    NcclTestsRun,
+    load_nccl_tests,
+    profile_from_nccl_tests,
+    reproduce_busbw,
+)
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "nccl_tests"
+DEFAULT = (
+    "all_reduce_2x1_gh200_nccl-tests-2.18.2.txt",
+    "all_reduce_2x4_gh200_nccl-tests-2.17.1.txt",
+    "all_reduce_8gpu_nccl-tests-new-format.txt",
+)
+MIB = 2**20
+
+
+def _profile(runs: list[NcclTestsRun]) -> HardwareProfile:
+    return profile_from_nccl_tests(runs, link_class="intra")
+
+
+def leave_one_out(runs: list[NcclTestsRun]) -> float:
+    """Largest |busbw error| at sizes ≥ 1 MiB, each size predicted by a fit that never saw it."""
+    worst = 0.0
+    (run,) = runs
+    for i, row in enumerate(run.rows):
+        if row.size_bytes < MIB:
+            continue
+        rest = NcclTestsRun(**{**run.__dict__, "rows": run.rows[:i] + run.rows[i + 1 :]})
+        profile = _profile([rest])
+        single = NcclTestsRun(**{**run.__dict__, "rows": (row,)})
+        (check,) = reproduce_busbw(profile, [single], link_class="intra")
+        worst = max(worst, abs(check.relative_error))
+    return worst
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="*", type=Path)
+    args = p.parse_args()
+    files = args.files or [DATA / name for name in DEFAULT]
+    print(f"{'file':<44}{'size':>12}{'busbw GB/s':>12}{'profile':>10}{'error':>9}")
+    summary = []
+    for f in files:
+        runs = load_nccl_tests(f)
+        profile = _profile(runs)
+        checks = reproduce_busbw(profile, runs, link_class="intra")
+        for c in checks:
+            print(f"{f.name[:43]:<44}{c.size_bytes:>12}{c.measured_busbw / 1e9:>12.2f}"
+                  f"{c.predicted_busbw / 1e9:>10.2f}{100 * c.relative_error:>8.1f}%")  # fmt: skip
+        big = [c for c in checks if c.size_bytes >= MIB]
+        spread = max(
+            abs(r.out_of_place_busbw - r.in_place_busbw) / r.busbw
+            for run in runs
+            for r in run.rows
+            if r.size_bytes >= MIB and r.busbw and r.out_of_place_busbw and r.in_place_busbw
+        )
+        regimes = len(next(iter(next(iter(profile.collectives.values())).values()))["all_reduce"])
+        summary.append((f.name, regimes, max(abs(c.relative_error) for c in big), leave_one_out(runs), spread))
+    print()
+    print(f"{'file':<44}{'regimes':>8}{'max |err| >= 1 MiB':>20}{'leave-one-out':>15}{'out/in-place spread':>21}")
+    for name, regimes, worst, loo, spread in summary:
+        print(f"{name[:43]:<44}{regimes:>8}{100 * worst:>19.1f}%{100 * loo:>14.1f}%{100 * spread:>20.1f}%")
+
+
+if __name__ == "__main__":
+    main()
