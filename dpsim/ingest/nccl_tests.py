@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from dpsim.analytic import collectives as cf
 from dpsim.calibration import (
     COLLECTIVE_OPS,
     HardwareProfile,
@@ -83,15 +84,8 @@ _NRANKS = re.compile(r"\bnranks (\d+)\b")
 
 
 def busbw_factor(op: str, ranks: int) -> float:
-    """nccl-tests' bus-bandwidth factor: ``busbw = algbw · factor`` (``doc/PERFORMANCE.md``).
-
-    All-reduce ``2(N−1)/N``; all-gather and reduce-scatter ``(N−1)/N``; broadcast and reduce 1.
-    """
-    if op == "all_reduce":
-        return 2 * (ranks - 1) / ranks
-    if op in ("all_gather", "reduce_scatter", "alltoall"):
-        return (ranks - 1) / ranks
-    return 1.0
+    """:func:`dpsim.analytic.collectives.busbw_factor` under this module's collective names (``all_reduce``)."""
+    return cf.busbw_factor("allreduce" if op == "all_reduce" else op, ranks)
 
 
 @dataclass(frozen=True)
