@@ -18,16 +18,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import (
     Scenario,
     apply_overrides,
     default_scenario_path,
+    named_after_overrides,
     parse_override,
+    read_scenario_data,
     scenario_from_dict,
+    scenario_source,
 )
 
 if TYPE_CHECKING:
@@ -41,8 +42,13 @@ Override = str | tuple[str, Any]
 ScenarioLike = Scenario | str | Path | None
 
 
-def engine_function(engine: str, fidelity: str | None = None) -> Callable[[Scenario], StepResult]:
-    """The ``Scenario → StepResult`` function of an engine (the simulator is imported lazily)."""
+def engine_function(
+    engine: str, fidelity: str | None = None, allow_long: bool = False
+) -> Callable[[Scenario], StepResult]:
+    """The ``Scenario → StepResult`` function of an engine (the simulator is imported lazily).
+
+    ``allow_long`` lets the simulator run past its cost limit (:mod:`dpsim.sim.budget`).
+    """
     if engine == "analytic":
         from dpsim.analytic.step import predict
 
@@ -56,7 +62,7 @@ def engine_function(engine: str, fidelity: str | None = None) -> Callable[[Scena
             raise ScenarioError("engine", "the simulator (dpsim.sim) is not available", "<api>") from None
 
         def simulate(scenario: Scenario) -> StepResult:
-            result: StepResult = sim.simulate(scenario, fidelity=fidelity)
+            result: StepResult = sim.simulate(scenario, fidelity=fidelity, allow_long=allow_long)
             return result
 
         return simulate
@@ -77,14 +83,15 @@ class _Base:
             self.resolved = True
         else:
             file = Path(scenario) if scenario is not None else default_scenario_path()
-            self.source = str(scenario) if scenario is not None else "default.yaml"
+            self.source = scenario_source(scenario)
             self.directory = file.parent
             self.resolved = False
-            from dpsim.scenario import load_scenario
-
-            load_scenario(file, overrides)  # full validation with file-level messages (YAML errors etc.)
-            self.data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        self.data = self.apply(self.data, overrides)
+            self.data = read_scenario_data(scenario)  # read once: the path may be "-" (stdin)
+        parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+        self.data = named_after_overrides(self.apply(self.data, parsed), parsed)
+        self.overridden = [path for path, _ in parsed]
+        if not self.resolved:
+            self.build(self.data)  # full validation up front, naming the file (or the command line)
 
     def apply(self, data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
@@ -102,7 +109,7 @@ class _Base:
             raise ScenarioError("--set", f"cannot apply override: {exc}", "<command line>") from None
 
     def build(self, data: dict[str, Any]) -> Scenario:
-        scenario = scenario_from_dict(data, self.source)
+        scenario = scenario_from_dict(data, self.source, getattr(self, "overridden", ()))
         cal = scenario.calibration
         if cal is not None and self.directory is not None and not Path(cal.profile).is_absolute():
             cal.profile = str((self.directory / cal.profile).resolve())
@@ -146,9 +153,10 @@ def run(
     engine: str = "analytic",
     overrides: Iterable[Override] = (),
     fidelity: str | None = None,
+    allow_long: bool = False,
 ) -> StepResult:
     """Predict one step of ``scenario`` (a Scenario, a file path, or None for the bundled default)."""
-    fn = engine_function(engine, fidelity)
+    fn = engine_function(engine, fidelity, allow_long)
     overrides = list(overrides)
     if isinstance(scenario, Scenario) and not overrides:
         return fn(scenario)

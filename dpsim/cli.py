@@ -36,7 +36,8 @@ from dpsim.cli_common import (
     parse_vary,
     print_output,
 )
-from dpsim.errors import ScenarioError
+from dpsim.errors import ScenarioError, safe_text
+from dpsim.units import format_binary_size
 
 # typer >= 0.26 vendors click as typer._click; older versions depend on click itself
 _click_exceptions: Any = importlib.import_module(
@@ -57,8 +58,18 @@ app = typer.Typer(
 # --- commands ---------------------------------------------------------------------------------
 
 ScenarioArg = Annotated[
-    Path | None, typer.Argument(help="Scenario YAML file (default: the bundled default scenario).", show_default=False)
+    Path | None,
+    typer.Argument(
+        help="Scenario YAML file, or - for stdin (default: the bundled default scenario).", show_default=False
+    ),
 ]
+AllowLongOpt = Annotated[
+    bool, typer.Option("--allow-long", help="Let the simulator run past its cost limit (see the estimate it prints).")
+]
+OOM_EXIT = 3
+"""Exit status of ``dpsim run --fail-on-oom`` when the step does not fit in device memory."""
+SWEEP_CONFIRM_POINTS = 100_000
+"""Sweeps larger than this need ``--yes``."""
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a field: PATH=VALUE (VALUE is YAML). Repeatable.")
 ]
@@ -75,6 +86,10 @@ def run(
     format_: FormatOpt = "table",
     trace: Annotated[Path | None, typer.Option("--trace", help="Write a Chrome trace (sim engine).")] = None,
     gantt: Annotated[Path | None, typer.Option("--gantt", help="Write a Gantt chart PNG/SVG (sim engine).")] = None,
+    allow_long: AllowLongOpt = False,
+    fail_on_oom: Annotated[
+        bool, typer.Option("--fail-on-oom", help=f"Exit with status {OOM_EXIT} when the step does not fit in memory.")
+    ] = False,
 ) -> None:
     """Predict one training step of a scenario."""
     from dpsim import api, report
@@ -91,7 +106,7 @@ def run(
     loaded = load_scenario(scenario, overrides=set_ or ())
     if trace or gantt:
         sim = _import_engine("dpsim.sim")
-        result, timeline = sim.simulate_timeline(loaded)
+        result, timeline = sim.simulate_timeline(loaded, allow_long=allow_long)
         trace_mod = _import_engine("dpsim.sim.trace")
         if trace:
             with atomic_output(trace, "--trace") as tmp:
@@ -100,8 +115,15 @@ def run(
             with atomic_output(gantt, "--gantt") as tmp:
                 trace_mod.write_gantt(timeline, tmp)
     else:
-        result = api.run(loaded, engine=engine)
-    print_output(report.format_result(result, format_))
+        result = api.run(loaded, engine=engine, allow_long=allow_long)
+    print_output(report.format_result(result, format_, scenario=loaded))
+    if fail_on_oom and result.oom:
+        typer.echo(
+            f"oom: {safe_text(result.scenario)}: needs {format_binary_size(result.memory_per_device_bytes)}"
+            f" per device, has {format_binary_size(result.memory_capacity_bytes)}",
+            err=True,
+        )
+        raise typer.Exit(OOM_EXIT)
 
 
 @app.command()
@@ -116,6 +138,9 @@ def sweep(
     out: Annotated[Path | None, typer.Option("--out", help="Write the table to FILE.csv or FILE.parquet.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a scaling plot to FILE.png or FILE.svg.")] = None,
     format_: FormatOpt = "table",
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"Run sweeps of more than {SWEEP_CONFIRM_POINTS:,} points.")
+    ] = False,
 ) -> None:
     """Run a grid of scenario variants and tabulate (or plot) the results."""
     from dpsim import api, report
@@ -130,6 +155,13 @@ def sweep(
     if plot:
         check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
     points = math.prod(len(v) for v in grid.values())
+    if points > SWEEP_CONFIRM_POINTS and not yes:
+        raise fail(
+            "--vary",
+            f"this sweep has {points:,} points (more than {SWEEP_CONFIRM_POINTS:,}); pass --yes to run it",
+        )
+    if points >= 1000:
+        typer.echo(f"sweep: {points:,} points with the {engine} engine", err=True)
     show_progress = points >= 200 or (engine == "sim" and points > 1)
     frame = api.sweep(
         scenario, grid, engine=engine, overrides=set_ or (), progress=show_progress and sys.stderr.isatty()
@@ -154,19 +186,45 @@ def sweep(
 @app.command()
 @handle_errors
 def check(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file, or - for stdin.")],
     set_: SetOpt = None,
     dump: Annotated[bool, typer.Option("--dump", help="Print the resolved scenario as YAML.")] = False,
+    format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
-    """Validate a scenario and print a summary with derived values."""
-    from dpsim import report
-    from dpsim.scenario import dump_scenario, load_scenario
+    """Validate a scenario and print a summary with derived values.
 
-    loaded = load_scenario(scenario, overrides=set_ or ())
+    ``--format json`` prints one object: ``{"valid": true, "scenario": {...}, "derived": {...}}``,
+    or ``{"valid": false, "error": {"source", "field", "message"}}`` (exit status 2).
+    """
+    from dpsim import report
+    from dpsim.scenario import dump_scenario, load_scenario, scenario_source
+
+    check_choice("--format", format_, ("table", "json"))
+    try:
+        loaded = load_scenario(scenario, overrides=set_ or ())
+    except ScenarioError as exc:
+        if format_ == "json":
+            error = {"source": exc.source, "field": exc.field, "message": exc.message}
+            print_output(report.to_json({"valid": False, "error": error}))
+        raise
     if dump:
         print_output(dump_scenario(loaded))
         return
-    print_output(report.scenario_summary(loaded, source=str(scenario)))
+    if format_ == "json":
+        print_output(report.scenario_json(loaded, source=scenario_source(scenario)))
+        return
+    print_output(report.scenario_summary(loaded, source=scenario_source(scenario)))
+
+
+@app.command()
+@handle_errors
+def schema() -> None:
+    """Print the JSON schema of a scenario file (for editors and validators)."""
+    import json
+
+    from dpsim.scenario import scenario_schema
+
+    print_output(json.dumps(scenario_schema(), indent=2))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,25 +25,21 @@ if TYPE_CHECKING:
 
 __all__ = ["format_plan", "register"]
 
+TABLE_WIDTH = 100
+"""The table fits this many columns; every field is in ``--format json`` / ``csv`` / ``--out``."""
+
 _TABLE_COLUMNS = (
     ("rank", "#"),
     ("device", "device"),
     ("devices", "n"),
-    ("tp", "TP"),
-    ("pp", "PP"),
-    ("dp", "DP"),
+    ("layout", "TPxPPxDP"),
     ("zero_stage", "ZeRO"),
-    ("micro_batch", "mb"),
-    ("accumulation", "acc"),
-    ("recomputation", "recomp"),
-    ("sequence_parallel", "SP"),
-    ("schedule", "schedule"),
-    ("algorithm", "algorithm"),
+    ("batching", "mb x k"),
+    ("options", "options"),
     ("step_time_s", "step"),
     ("mfu", "MFU"),
     ("memory_bytes", "memory"),
-    ("headroom_bytes", "headroom"),
-    ("time_to_train_s", "time to train"),
+    ("time_to_train_s", "time"),
     ("cost", "cost"),
 )
 
@@ -55,9 +52,33 @@ def _days(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _cell(column: str, value: Any) -> str:
-    if column in ("memory_bytes", "headroom_bytes"):
-        return f"{float(value) / 1e9:.1f} GB"
+_SHORT = {"hierarchical": "hier", "halving-doubling": "hd", "interleaved": "interl", "parameter-server": "ps"}
+
+
+def _options(row: Mapping[Any, Any]) -> str:
+    """Schedule (only with a pipeline), recomputation, sequence parallelism and algorithm, tersely."""
+    parts = []
+    if int(row.get("pp", 1)) > 1 and row.get("schedule"):
+        parts.append(_SHORT.get(str(row["schedule"]), str(row["schedule"])))
+    if row.get("recomputation", "none") not in ("none", None):
+        parts.append(f"rc-{row['recomputation']}")
+    if bool(row.get("sequence_parallel", False)):
+        parts.append("SP")
+    if int(row.get("dp", 1)) > 1 and row.get("algorithm"):
+        parts.append(_SHORT.get(str(row["algorithm"]), str(row["algorithm"])))
+    return ", ".join(parts) or "-"
+
+
+def _cell(column: str, row: Mapping[Any, Any], currency: str) -> str:
+    value: Any = row.get(column)
+    if column == "layout":
+        return f"{row['tp']}x{row['pp']}x{row['dp']}"
+    if column == "batching":
+        return f"{row['micro_batch']}x{row['accumulation']}"
+    if column == "options":
+        return _options(row)
+    if column == "memory_bytes":
+        return f"{float(value) / 2**30:.1f} GiB"  # device memory: binary units (80 GiB, not 85.9 GB)
     if column == "step_time_s":
         return f"{float(value):.3g} s"
     if column == "mfu":
@@ -65,14 +86,12 @@ def _cell(column: str, value: Any) -> str:
     if column == "time_to_train_s":
         return _days(float(value))
     if column == "cost":
-        return "-" if math.isnan(float(value)) else f"{float(value):,.0f}"
-    if column == "sequence_parallel":
-        return "yes" if bool(value) else "no"
+        return "-" if value is None or math.isnan(float(value)) else f"{float(value):,.0f}"
     return str(value)
 
 
-def format_plan(result: PlanResult, format_: str) -> str:
-    """The ranked table as text (table), CSV, or one JSON object."""
+def format_plan(result: PlanResult, format_: str, currency: str = "") -> str:
+    """The ranked table as text (at most :data:`TABLE_WIDTH` columns), CSV, or one JSON object."""
     ranked = result.ranked
     if format_ == "csv":
         return str(ranked.to_csv(index=False))
@@ -84,6 +103,7 @@ def format_plan(result: PlanResult, format_: str) -> str:
             "valid": len(result.candidates),
             "feasible": int((~result.candidates["oom"]).sum()) if len(result.candidates) else 0,
             "configs_per_s": result.configs_per_s,
+            "currency": currency,
             "notes": result.notes,
             "ranked": json.loads(ranked.to_json(orient="records")),
         }
@@ -95,27 +115,34 @@ def format_plan(result: PlanResult, format_: str) -> str:
 
     feasible = int((~result.candidates["oom"]).sum()) if len(result.candidates) else 0
     title = (
-        f"{result.request.model}, {result.request.tokens:.3g} tokens: {result.searched:,} configurations searched, "
-        f"{len(result.candidates):,} valid, {feasible:,} fit in memory ({result.configs_per_s:,.0f} configs/s)"
+        f"{result.request.model}, {result.request.tokens:.3g} tokens: {result.searched:,} searched, "
+        f"{len(result.candidates):,} valid, {feasible:,} fit in memory"
     )
-    table = Table(title=title, title_justify="left")
-    columns = [(c, h) for c, h in _TABLE_COLUMNS if c in ranked.columns]
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1, 0, 0), pad_edge=False)
+    columns = [(c, h) for c, h in _TABLE_COLUMNS if c in ranked.columns or c in ("layout", "batching", "options")]
     if "sim_step_time_s" in ranked.columns:
-        columns.append(("sim_step_time_s", "sim step"))
-    for _, header in columns:
-        table.add_column(header, justify="right")
+        columns.insert(columns.index(("mfu", "MFU")), ("sim_step_time_s", "sim"))
+    for column, header in columns:
+        if column == "cost" and currency:
+            header = f"cost ({currency})"
+        table.add_column(header, justify="left" if column == "device" else "right", no_wrap=True)
     for row in ranked.to_dict("records"):
         cells = []
         for column, _ in columns:
-            value = row[column]
             if column == "sim_step_time_s":
-                cells.append("-" if math.isnan(float(value)) else f"{float(value):.3g} s")
+                value = float(row[column])
+                cells.append("-" if math.isnan(value) else f"{value:.3g} s")
             else:
-                cells.append(_cell(column, value))
+                cells.append(_cell(column, row, currency))
         table.add_row(*cells)
     buffer = StringIO()
-    Console(file=buffer, width=220, color_system=None).print(table)
-    text = buffer.getvalue()
+    Console(file=buffer, width=TABLE_WIDTH, color_system=None).print(table)
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    heading = next((i for i, line in enumerate(lines) if line.lstrip().startswith("#")), None)
+    if heading is not None:  # a rule under the header (no box: column separators would not fit)
+        lines.insert(heading + 1, "-" * len(lines[heading]))
+    text = "\n".join(lines) + "\n"
+    text += "(every column, and schedules/algorithms in full: --format json or csv)\n"
     for note in result.notes:
         text += f"note: {note}\n"
     return text
@@ -214,6 +241,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         plot: Annotated[Path | None, typer.Option("--plot", help="Write the Pareto plot (time vs cost) PNG.")] = None,
         format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+        currency: Annotated[
+            str, typer.Option("--currency", help="Currency of --price, shown with costs (e.g. USD, EUR).")
+        ] = "USD",
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     ) -> None:
         """Plan a training run: devices, counts and parallel layouts ranked by time to train and cost."""
@@ -222,6 +252,8 @@ def register(app: typer.Typer) -> None:
 
         check_choice("--format", format_, FORMATS)
         check_choice("--objective", objective, ("auto", "time", "cost"))
+        if len(currency) > 8 or not currency.isprintable():
+            raise fail("--currency", "expected a short currency name such as USD or EUR")
 
         def quantity(option: str, text: str | None, parse: Any) -> float | None:
             if text is None:
@@ -275,9 +307,11 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             with atomic_output(plot, "--plot") as tmp:
                 planner.write_pareto_plot(result, tmp)
-        sys.stdout.write(format_plan(result, format_).rstrip("\n") + "\n")
         if not len(result.ranked):
-            raise typer.Exit(1)
+            if format_ == "json":
+                sys.stdout.write(format_plan(result, format_, currency) + "\n")
+            raise fail("plan", result.notes[-1] if result.notes else "no feasible configuration")
+        sys.stdout.write(format_plan(result, format_, currency).rstrip("\n") + "\n")
 
 
 def _run_with_progress(planner: Any, request: Any, show: bool) -> PlanResult:

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-__all__ = ["ScenarioError"]
+__all__ = ["MAX_MESSAGE_CHARS", "ScenarioError", "safe_text"]
+
+MAX_MESSAGE_CHARS = 400
+"""Longest error line printed (an error never echoes unbounded input)."""
+
+
+def safe_text(text: str) -> str:
+    """``text`` with every non-printable character (ANSI escapes, NUL, lone surrogates) escaped."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 
 
 class ScenarioError(ValueError):
     """Bad input, reported as ``<file>: <field.path>: <what is wrong>`` on one line.
 
-    The CLI prints ``error: `` + :meth:`one_line` and exits with status 2.
+    The CLI prints ``error: `` + :meth:`one_line` and exits with status 2. The line is
+    printable (control characters escaped) and at most :data:`MAX_MESSAGE_CHARS` long.
     """
 
     def __init__(self, field: str, message: str, source: str = "<scenario>") -> None:
@@ -19,7 +41,8 @@ class ScenarioError(ValueError):
 
     def one_line(self) -> str:
         text = f"{self.source}: {self.field}: {self.message}" if self.field else f"{self.source}: {self.message}"
-        return " ".join(text.split())
+        text = safe_text(" ".join(text.split()))
+        return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
     def with_source(self, source: str) -> ScenarioError:
         return ScenarioError(self.field, self.message, source)

@@ -45,6 +45,7 @@ __all__ = [
     "default_global_batch",
     "device_counts",
     "enumerate_configurations",
+    "infeasibility_reason",
     "pareto_front",
     "plan",
     "scenario_for",
@@ -258,30 +259,68 @@ def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
     return {name: m.ravel() for name, m in zip(axes, mesh, strict=True)}
 
 
+def _constraints(
+    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """Each rule a configuration must meet, as (what it requires, mask of configurations meeting it)."""
+    n, tp, pp, mb = g["devices"], g["tp"], g["pp"], g["micro_batch"]
+    mp = tp * pp
+    divides = n % mp == 0
+    dp = np.where(divides, n // np.maximum(mp, 1), 1)
+    batch_ok = global_batch % (dp * mb) == 0
+    k = np.where(divides & batch_ok, global_batch // (dp * mb), 1)
+    interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
+    v = np.where(interleaved, 2, 1)
+    group_per_node = np.minimum(n, per_node)
+    rules = [
+        ("TP x PP must divide the device count", divides),
+        (f"data-parallel ranks x micro-batch must divide the global batch ({global_batch})", batch_ok),
+        (f"PP (x 2 chunks when interleaved) must divide the model's {spec.layers} layers", spec.layers % (pp * v) == 0),
+        (
+            "the interleaved schedule needs PP > 1 and micro-batches divisible by PP",
+            ~(interleaved & ((pp == 1) | (k % pp != 0))),
+        ),
+        (f"TP must divide the model's {spec.heads} attention heads", spec.heads % tp == 0),
+        ("sequence parallelism needs TP > 1", ~(g["sequence_parallel"] & (tp == 1))),
+        (f"a device count above {per_node} must be whole nodes of {per_node}", (n <= per_node) | (n % per_node == 0)),
+        (f"TP must fit inside a node of {per_node} devices", (tp <= group_per_node) & (group_per_node % tp == 0)),
+        ("ZeRO needs data parallelism", ~((g["zero_stage"] > 0) & (dp == 1))),
+        ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != 0) & (dp == 1))),
+    ]
+    return rules, k
+
+
 def _valid(
     g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mask of configurations the scenario validator would accept (and that make sense)."""
-    n, tp, pp, mb = g["devices"], g["tp"], g["pp"], g["micro_batch"]
-    mp = tp * pp
-    ok = n % mp == 0
-    dp = np.where(ok, n // np.maximum(mp, 1), 1)
-    ok &= global_batch % (dp * mb) == 0
-    k = np.where(ok, global_batch // (dp * mb), 1)
-    interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
-    v = np.where(interleaved, 2, 1)
-    ok &= spec.layers % (pp * v) == 0
-    ok &= ~(interleaved & (pp == 1))  # interleaving needs a pipeline
-    ok &= ~(interleaved & (k % pp != 0))
-    ok &= spec.heads % tp == 0
-    ok &= ~(g["sequence_parallel"] & (tp == 1))  # sequence parallelism is a TP variant
-    nodes_ok = (n <= per_node) | (n % per_node == 0)
-    ok &= nodes_ok
-    group_per_node = np.minimum(n, per_node)
-    ok &= (tp <= group_per_node) & (group_per_node % tp == 0)  # TP inside a node
-    ok &= ~((g["zero_stage"] > 0) & (dp == 1))  # ZeRO without data parallelism is plain training
-    ok &= ~((g["algorithm_index"] != 0) & (dp == 1))  # the algorithm is moot without DP: keep ring only
+    rules, k = _constraints(g, spec, per_node, global_batch)
+    ok = np.ones(g["devices"].shape, dtype=bool)
+    for _, mask in rules:
+        ok &= mask
     return ok, k
+
+
+def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
+    """Why no configuration survived: the rules no configuration meets, or the memory shortfall."""
+    if len(candidates) and (~candidates["oom"]).any():
+        return "the configurations that fit when screened did not pass the exact re-check (memory or deadline)"
+    if len(candidates):
+        best = candidates.sort_values("memory_bytes").iloc[0]
+        smallest, capacity = float(best["memory_bytes"]), float(best["capacity_bytes"])
+        return (
+            f"all {len(candidates):,} valid configurations are out of memory (the smallest needs "
+            f"{smallest / 2**30:,.1f} GiB per device, the device has {capacity / 2**30:,.0f} GiB); "
+            "allow more devices (--max-devices), ZeRO stage 3, or recomputation"
+        )
+    spec = catalog.MODELS[request.model.strip().lower()]
+    gb = request.global_batch or default_global_batch(spec.name)
+    g = _grid(request)
+    rules, _ = _constraints(g, spec, request.workers_per_node, gb)
+    never = [what for what, mask in rules if not mask.any()]
+    if not never:  # every rule is met somewhere, never all at once: name the most restrictive
+        never = [what for what, mask in sorted(rules, key=lambda r: int(r[1].sum()))[:2]]
+    return f"no configuration of the search space is valid: {'; '.join(never)}"
 
 
 def enumerate_configurations(
@@ -749,7 +788,10 @@ def plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None 
         pareto = candidates.head(0)
     if not len(ranked):
         oom = int(candidates["oom"].sum()) if len(candidates) else 0
-        notes.append(f"no feasible configuration: {len(candidates)} valid, {oom} out of memory")
+        notes.append(
+            f"no feasible configuration: {len(candidates)} valid, {oom} out of memory: "
+            f"{infeasibility_reason(request, candidates)}"
+        )
     return PlanResult(
         request, candidates, ranked, pareto, searched, time.perf_counter() - start, max(screen_s, 1e-9), notes
     )

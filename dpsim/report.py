@@ -15,18 +15,32 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dpsim import catalog
+from dpsim.errors import safe_text
 from dpsim.records import CORE_FIELDS, StepResult
-from dpsim.units import format_bandwidth, format_size, format_time
+from dpsim.units import format_bandwidth, format_binary_size, format_size, format_time
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dpsim.scenario import Scenario
 
-__all__ = ["format_catalog", "format_frame", "format_result", "render", "scenario_summary", "to_json"]
+__all__ = [
+    "derived_values",
+    "format_catalog",
+    "format_frame",
+    "format_result",
+    "reliability_fields",
+    "render",
+    "scenario_json",
+    "scenario_summary",
+    "to_json",
+    "user_text",
+]
 
 _TIME_FIELDS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s", "optimizer_s", "barrier_s")
 _SWEEP_COLUMNS = (
@@ -72,34 +86,79 @@ def _human(name: str, value: Any) -> str:
         return str(value)
     if name.endswith("_s") and not name.endswith("per_s") and isinstance(value, (int, float)):
         return format_time(float(value))
+    if name.startswith("memory_") and name.endswith("_bytes") and isinstance(value, (int, float)):
+        return format_binary_size(float(value))  # device memory is sold in binary units: "80 GB" is 80 GiB
     if name.endswith("_bytes") and isinstance(value, (int, float)):
         return format_size(float(value))
-    if name in ("scaling_efficiency", "mfu") and isinstance(value, (int, float)):
+    if name in ("scaling_efficiency", "mfu", "goodput") and isinstance(value, (int, float)):
         return f"{100 * value:.1f} %"
     if isinstance(value, float):
         return f"{value:,.6g}"
     return str(value)
 
 
-def format_result(result: StepResult, fmt: str) -> str:
-    """One step result as a table, one JSON object, or a CSV header + row."""
+def user_text(text: str) -> str:
+    """User-supplied text (a scenario name) made safe for a rich table: printable, no markup."""
+    return escape(safe_text(text))
+
+
+def reliability_fields(result: StepResult, scenario: Scenario | None) -> dict[str, float]:
+    """Goodput of the scenario's ``reliability`` section at this step time (empty without failures).
+
+    Daly's expected wall time is proportional to the work (Daly 2006, eq. 20), so the
+    useful fraction of wall time does not depend on how long the job runs.
+    """
+    if scenario is None or scenario.reliability.node_mtbf is None or result.step_time_s <= 0:
+        return {}
+    from dpsim.reliability import goodput_for
+
+    try:
+        estimate = goodput_for(scenario, result.step_time_s * 1e6)
+        goodput = estimate.goodput
+        checkpoint_interval = estimate.interval_s
+        job_mtbf = estimate.job_mtbf_s
+    except (OverflowError, ZeroDivisionError):  # failures far more frequent than restarts: no progress
+        goodput, checkpoint_interval = 0.0, math.nan
+        job_mtbf = scenario.reliability.node_mtbf / scenario.cluster.nodes
+    return {
+        "goodput": goodput,
+        "goodput_samples_per_s": result.samples_per_s * goodput,
+        "job_mtbf_s": job_mtbf,
+        "checkpoint_interval_s": checkpoint_interval,
+    }
+
+
+def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None) -> str:
+    """One step result as a table, one JSON object, or a CSV header + row.
+
+    With the ``scenario`` (``dpsim run``), a ``reliability`` section adds goodput; an
+    out-of-memory result gets a highlighted first line in the table.
+    """
+    reliability = reliability_fields(result, scenario)
     if fmt == "json":
-        return to_json(result.to_dict())
+        return to_json({**result.to_dict(), **reliability})
     if fmt == "csv":
-        flat = result.flat()
+        flat = {**result.flat(), **reliability}
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
         writer.writeheader()
         writer.writerow(flat)
         return buffer.getvalue()
-    table = Table(title=f"{result.scenario} ({result.engine})", box=box.SIMPLE_HEAD, show_header=True)
+    table = Table(title=f"{user_text(result.scenario)} ({result.engine})", box=box.SIMPLE_HEAD, show_header=True)
     table.add_column("quantity")
     table.add_column("value", justify="right")
     table.add_column("share of step", justify="right")
-    flat = result.flat()
+    flat = {**result.flat(), **reliability}
+    if result.oom:
+        needed, capacity = result.memory_per_device_bytes, result.memory_capacity_bytes
+        table.add_row(
+            Text("OUT OF MEMORY", style="bold red"),
+            Text(f"{format_binary_size(needed)} > {format_binary_size(capacity)}", style="bold red"),
+            Text("does not fit", style="bold red"),
+        )
     shown = [*CORE_FIELDS[2:], "barrier_s", "tokens_per_s", "mfu", "memory_capacity_bytes", "oom"]
     shown += ["data_parallel", "tensor_parallel", "pipeline_parallel", "accumulation_steps", "algorithm"]
-    shown += ["zero_stage", "hardware_source"]
+    shown += ["zero_stage", "hardware_source", *reliability]
     for name in shown:
         share = ""
         if name in _TIME_FIELDS and name not in ("step_time_s", "comm_s") and result.step_time_s > 0:
@@ -119,15 +178,47 @@ def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> 
     for name in names:
         table.add_column(name, justify="right")
     for row in frame.to_dict(orient="records"):
-        table.add_row(*(str(row[n]) if n in columns else _human(n, row[n]) for n in names))
+        table.add_row(*(user_text(str(row[n])) if n in columns else _human(n, row[n]) for n in names))
     return render(table)
+
+
+def derived_values(scenario: Scenario) -> dict[str, Any]:
+    """What a scenario implies: world and parallel sizes, batch split, gradient bytes and buckets."""
+    m, t = scenario.model, scenario.training
+    grad_bytes = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * scenario.gradient_bytes_per_param
+    return {
+        "world_size": scenario.world_size,
+        "data_parallel": scenario.data_parallel,
+        "tensor_parallel": t.tensor_parallel,
+        "pipeline_parallel": t.pipeline_parallel,
+        "global_batch": t.global_batch,
+        "accumulation_steps": scenario.accumulation_steps,
+        "tokens_per_step": scenario.tokens_per_step,
+        "parameters": m.num_parameters,
+        "training_flops_per_sample": m.training_flops_per_sample,
+        "gradient_bytes_per_device": grad_bytes,
+        "buckets": math.ceil(grad_bytes / scenario.communication.bucket),
+        "scenario_hash": scenario.scenario_hash(),
+    }
+
+
+def scenario_json(scenario: Scenario, source: str = "") -> str:
+    """What ``dpsim check --format json`` prints: validity, the resolved scenario, derived values."""
+    return to_json(
+        {
+            "valid": True,
+            "source": source,
+            "scenario": scenario.model_dump(mode="json", exclude_none=True),
+            "derived": derived_values(scenario),
+        }
+    )
 
 
 def scenario_summary(scenario: Scenario, source: str = "") -> str:
     """What ``dpsim check`` prints: the scenario with its derived values."""
     m, c, t, comm = scenario.model, scenario.cluster, scenario.training, scenario.communication
-    grad_bytes = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * scenario.gradient_bytes_per_param
-    buckets = math.ceil(grad_bytes / comm.bucket)
+    derived = derived_values(scenario)
+    grad_bytes, buckets = derived["gradient_bytes_per_device"], derived["buckets"]
     bucket_text = str(scenario.communication.model_dump(mode="json")["bucket"])  # as written: "25 MiB"
     rows: list[tuple[str, str]] = [
         ("file", source or "-"),
@@ -138,7 +229,7 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
         (
             "device",
             f"{c.device.preset or 'custom'}: {c.device.peak_flops / 1e12:.4g} TFLOP/s peak, "
-            f"{format_size(c.device.memory)}, efficiency {c.device.efficiency:g}",
+            f"{format_binary_size(c.device.memory)}, efficiency {c.device.efficiency:g}",
         ),
         ("cluster", f"{c.nodes} nodes x {c.workers_per_node} workers = {scenario.world_size}"),
         ("intra-node link", f"{format_bandwidth(c.intra_node.bandwidth)}, {format_time(c.intra_node.latency)}"),
@@ -165,11 +256,11 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
         ("calibration", scenario.calibration.profile if scenario.calibration else "catalog numbers"),
         ("scenario hash", scenario.scenario_hash()),
     ]
-    table = Table(title=f"{scenario.name}: valid", box=box.SIMPLE_HEAD, show_header=False)
+    table = Table(title=f"{user_text(scenario.name)}: valid", box=box.SIMPLE_HEAD, show_header=False)
     table.add_column("field")
     table.add_column("value")
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(name, user_text(value))
     return render(table)
 
 

@@ -13,9 +13,11 @@ import copy
 import difflib
 import hashlib
 import json
+import math
+import sys
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,11 +29,15 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     ValidationError,
+    WithJsonSchema,
+    WrapValidator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
-from dpsim import catalog
+from dpsim import catalog, inputs
 from dpsim.errors import ScenarioError
 from dpsim.units import (
     UnitError,
@@ -63,8 +69,12 @@ __all__ = [
     "default_scenario_path",
     "dump_scenario",
     "load_scenario",
+    "named_after_overrides",
     "parse_override",
+    "read_scenario_data",
     "scenario_from_dict",
+    "scenario_schema",
+    "scenario_source",
 ]
 
 ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server")
@@ -134,21 +144,47 @@ def _checked(parse: Callable[[object], float], check: Callable[[float], float]) 
     return validate
 
 
+def _quantity_schema(example: str, what: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "description": f"{what} with its unit, e.g. {example!r}"}, mode="validation"
+    )
+
+
 Bandwidth = Annotated[
     float,
     BeforeValidator(_checked(parse_bandwidth, _positive)),
     PlainSerializer(lambda v: _exact(v, "B/s", _SI), return_type=str),
+    _quantity_schema("200 Gbit/s", "a bandwidth"),
 ]
-Size = Annotated[float, BeforeValidator(_checked(parse_size, _positive)), PlainSerializer(_dump_size, return_type=str)]
+Size = Annotated[
+    float,
+    BeforeValidator(_checked(parse_size, _positive)),
+    PlainSerializer(_dump_size, return_type=str),
+    _quantity_schema("25 MiB", "a size"),
+]
 Duration = Annotated[
-    float, BeforeValidator(_checked(parse_time, _non_negative)), PlainSerializer(_dump_time, return_type=str)
+    float,
+    BeforeValidator(_checked(parse_time, _non_negative)),
+    PlainSerializer(_dump_time, return_type=str),
+    _quantity_schema("5 us", "a duration"),
+]
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(_checked(parse_time, _positive)),
+    PlainSerializer(_dump_time, return_type=str),
+    _quantity_schema("50000 h", "a duration greater than 0"),
 ]
 FlopRate = Annotated[
     float,
     BeforeValidator(_checked(parse_flops, _positive)),
     PlainSerializer(lambda v: _exact(v, "FLOP/s", _SI), return_type=str),
+    _quantity_schema("312 TFLOP/s", "a compute rate"),
 ]
-Count = Annotated[float, BeforeValidator(_checked(parse_count, _positive))]
+Count = Annotated[
+    float,
+    BeforeValidator(_checked(parse_count, _positive)),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}], "description": "a count, e.g. 1.5e9 or '7B'"}),
+]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
@@ -159,8 +195,98 @@ def _default(text: str) -> Any:
     return Field(default=text)
 
 
+# --- generic hardening: every field of every section, by its declared type ---------------------
+
+MAX_INT = 2**53
+"""Largest integer any field takes (exact as a float); physical limits below are tighter."""
+MAX_FLOAT = 1e30
+"""Largest magnitude of any plain number (quantities have their own ranges in :mod:`dpsim.units`)."""
+MAX_TEXT = 1024
+"""Longest text field (``name`` is shorter: :data:`MAX_NAME`)."""
+MAX_NAME = 200
+MAX_WORLD = 2**20
+"""Most devices in a cluster (1,048,576; the largest published runs use tens of thousands)."""
+MAX_WORKERS_PER_NODE = 1024
+MAX_NICS_PER_NODE = 256
+
+_CUSTOM = (BeforeValidator, PlainValidator, WrapValidator)
+
+
+def _kind_of(annotation: Any) -> str:
+    """``bool``, ``int``, ``float``, ``str``, ``custom`` (a quantity parser) or ``other``."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *meta = typing.get_args(annotation)
+        return "custom" if any(isinstance(m, _CUSTOM) for m in meta) else _kind_of(base)
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind_of(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "other"
+    return {bool: "bool", int: "int", float: "float", str: "str"}.get(annotation, "other")
+
+
+def _field_kind(field: FieldInfo) -> str:
+    if any(isinstance(m, _CUSTOM) for m in field.metadata):
+        return "custom"
+    return _kind_of(field.annotation)
+
+
+def _check_raw(name: str, kind: str, value: Any) -> None:
+    """Type-driven checks pydantic's lax mode would let through (``"yes"`` as true, ``true`` as 1.0)."""
+    if value is None or kind in ("custom", "other"):
+        return
+    if kind == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{name}: expected true or false, got {inputs.brief(value)}")
+    number = "an integer" if kind == "int" else "a number"
+    if kind in ("int", "float") and isinstance(value, bool):
+        raise ValueError(f"{name}: expected {number}, got {inputs.brief(value)}")
+    if kind in ("int", "float") and isinstance(value, str):
+        raise ValueError(f"{name}: expected {number} without quotes or units, got {inputs.brief(value)}")
+    if kind == "int" and isinstance(value, int) and abs(value) > MAX_INT:
+        raise ValueError(f"{name}: {inputs.brief(value)} is too large (at most 2^53)")
+    if kind in ("int", "float") and isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {inputs.brief(value)}")
+    if kind == "str" and isinstance(value, str):
+        limit = MAX_NAME if name == "name" else MAX_TEXT
+        try:
+            inputs.printable_name(value, limit)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+
+
+def _check_value(name: str, value: Any) -> None:
+    """Every float a section holds (plain or parsed from a quantity) is finite, normal and bounded."""
+    if isinstance(value, float) and value != 0:
+        if not math.isfinite(value) or abs(value) > MAX_FLOAT:
+            raise ValueError(f"{name}: {inputs.brief(value)} is outside the accepted range (|x| <= {MAX_FLOAT:g})")
+        if abs(value) < sys.float_info.min:
+            raise ValueError(f"{name}: {inputs.brief(value)} is a denormal number; use 0 or a physical value")
+
+
 class _Section(BaseModel):
+    """Base of every scenario section: unknown keys rejected, and the generic checks above.
+
+    The checks are driven by each field's declared type, so a field added later (in any
+    section) is covered without writing anything: strict booleans, no booleans or text as
+    numbers, integers at most 2^53, finite non-denormal floats, printable bounded text.
+    """
+
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _raw_types(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name) if isinstance(name, str) else None
+                if field is not None:
+                    _check_raw(name, _field_kind(field), value)
+        return data
+
+    @model_validator(mode="after")
+    def _finite(self) -> Any:
+        for name in type(self).model_fields:
+            _check_value(name, getattr(self, name))
+        return self
 
 
 def _merge_preset(data: Any, table: Mapping[str, Any], what: str, fields: Mapping[str, str]) -> Any:
@@ -217,6 +343,8 @@ class ModelConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
+        if isinstance(data, str):  # "model: gpt2-xl" is "model: {preset: gpt2-xl}"
+            data = {"preset": data}
         fields = {f: f for f in catalog.ModelSpec.__dataclass_fields__ if f in cls.model_fields and f != "preset"}
         merged = _merge_preset(data, catalog.MODELS, "model", fields)
         if isinstance(merged, dict) and isinstance(data, dict) and data.get("preset") is not None:
@@ -341,14 +469,14 @@ class LinkConfig(_Section):
 class InterNodeLink(LinkConfig):
     """The network between nodes: per-NIC bandwidth and latency, and NICs per node."""
 
-    nics_per_node: PositiveInt = 1
+    nics_per_node: Annotated[int, Field(strict=True, ge=1, le=MAX_NICS_PER_NODE)] = 1
 
 
 class TopologyConfig(_Section):
     """How nodes are wired: one non-blocking switch, a two-level fat-tree, or a direct ring."""
 
     kind: Literal["switch", "fat-tree", "ring"] = "switch"
-    oversubscription: Annotated[float, Field(ge=1)] = 1.0
+    oversubscription: Annotated[float, Field(ge=1, le=1000)] = 1.0
     """Fat-tree: leaf downlink to uplink bandwidth ratio (1 = non-blocking)."""
     nodes_per_leaf: PositiveInt = 16
     """Fat-tree: nodes attached to one leaf switch."""
@@ -357,25 +485,47 @@ class TopologyConfig(_Section):
 class ClusterConfig(_Section):
     """Nodes of identical devices, a fast intra-node fabric, and NICs into the network."""
 
-    nodes: PositiveInt = 1
-    workers_per_node: PositiveInt = 1
+    nodes: Annotated[int, Field(strict=True, ge=1, le=MAX_WORLD)] = 1
+    workers_per_node: Annotated[int, Field(strict=True, ge=1, le=MAX_WORKERS_PER_NODE)] = 1
     device: DeviceConfig
     intra_node: LinkConfig = Field(default_factory=lambda: LinkConfig.model_validate("nvlink3"))
     inter_node: InterNodeLink = Field(default_factory=lambda: InterNodeLink.model_validate("ib-hdr"))
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
-    price_per_device_hour: Annotated[float, Field(ge=0)] | None = None
+    price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
+
+    @model_validator(mode="after")
+    def _world(self) -> ClusterConfig:
+        if self.nodes * self.workers_per_node > MAX_WORLD:
+            raise ValueError(
+                f"nodes: {self.nodes:,} nodes x {self.workers_per_node:,} workers = "
+                f"{self.nodes * self.workers_per_node:,} devices, more than the {MAX_WORLD:,} supported"
+            )
+        return self
 
     @property
     def world_size(self) -> int:
         return self.nodes * self.workers_per_node
 
 
+AUTO_BATCH = 0
+"""``training.global_batch`` before ``auto`` is resolved by :class:`Scenario` (never seen after loading)."""
+
+
+def _auto_batch(value: Any) -> Any:
+    if value == "auto":
+        return AUTO_BATCH
+    if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        raise ValueError(f"must be at least 1 (or auto), got {value}")
+    return value
+
+
 class TrainingConfig(_Section):
     """The batch, its split, the optimizer and the parallel degrees."""
 
-    global_batch: PositiveInt
-    """Samples per optimizer step across all data-parallel ranks."""
+    global_batch: Annotated[int, BeforeValidator(_auto_batch), Field(strict=True, ge=0)]
+    """Samples per optimizer step across all data-parallel ranks; ``auto`` = the smallest valid one
+    (data-parallel ranks x micro_batch, times pipeline_parallel for the interleaved schedule)."""
     micro_batch: PositiveInt = 1
     """Samples per forward/backward pass on one rank."""
     accumulation: PositiveInt | None = None
@@ -410,7 +560,7 @@ class CommunicationConfig(_Section):
 
 class Straggler(_Section):
     worker: NonNegativeInt
-    slowdown: Annotated[float, Field(gt=0)]
+    slowdown: Annotated[float, Field(gt=0, le=1e6)]
     """Compute time multiplier (1.5 = 50 % slower)."""
 
 
@@ -424,7 +574,7 @@ class VariabilityConfig(_Section):
     """Randomness and heterogeneity, consumed by the simulator."""
 
     seed: NonNegativeInt = 0
-    compute_jitter_cv: Annotated[float, Field(ge=0)] = 0.0
+    compute_jitter_cv: Annotated[float, Field(ge=0, le=10)] = 0.0
     jitter_distribution: Literal["lognormal", "normal", "gamma"] = "lognormal"
     stragglers: list[Straggler] = Field(default_factory=list)
     degraded_links: list[DegradedLink] = Field(default_factory=list)
@@ -434,7 +584,7 @@ class VariabilityConfig(_Section):
 class ReliabilityConfig(_Section):
     """Failures and checkpointing, for expected time to train (Young/Daly)."""
 
-    node_mtbf: Duration | None = None
+    node_mtbf: PositiveDuration | None = None
     """Mean time between failures of one node; None = no failures."""
     checkpoint_write: Duration = _default("0 s")
     restart: Duration = _default("0 s")
@@ -474,10 +624,26 @@ class Scenario(_Section):
                 f" = {model_parallel} does not divide {world}",
             )
         dp = world // model_parallel
+        if self.model.kind != "transformer" and model_parallel > 1:
+            raise _FieldError(
+                "training.tensor_parallel" if t.tensor_parallel > 1 else "training.pipeline_parallel",
+                f"tensor and pipeline parallelism split a transformer's layers; a {self.model.kind} model "
+                "runs data-parallel only (set both to 1)",
+            )
+        if t.virtual_stages > 1 and (t.pipeline_schedule != "interleaved" or t.pipeline_parallel == 1):
+            raise _FieldError(
+                "training.virtual_stages",
+                f"{t.virtual_stages} model chunks per stage need pipeline_schedule: interleaved and "
+                f"pipeline_parallel > 1 (got {t.pipeline_schedule}, pipeline_parallel {t.pipeline_parallel})",
+            )
+        step = dp * t.micro_batch * (t.pipeline_parallel if t.pipeline_schedule == "interleaved" else 1)
+        if t.global_batch == AUTO_BATCH:
+            t.global_batch = step
         if t.global_batch % (dp * t.micro_batch):
             raise _FieldError(
                 "training.global_batch",
-                f"{t.global_batch} is not divisible by data-parallel ranks x micro_batch = {dp} x {t.micro_batch}",
+                f"{t.global_batch} is not divisible by data-parallel ranks x micro_batch = {dp} x {t.micro_batch}"
+                f"; nearest valid: {_nearest(t.global_batch, dp * t.micro_batch)} (or auto)",
             )
         derived = t.global_batch // (dp * t.micro_batch)
         if t.accumulation is not None and t.accumulation != derived:
@@ -490,7 +656,8 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.accumulation",
                 f"interleaved 1F1B needs micro-batches ({derived}) divisible by "
-                f"pipeline_parallel ({t.pipeline_parallel})",
+                f"pipeline_parallel ({t.pipeline_parallel}); nearest valid global_batch: "
+                f"{_nearest(t.global_batch, step)} (or auto)",
             )
         if self.model.kind == "transformer" and t.tensor_parallel > 1 and self.model.heads % t.tensor_parallel:
             raise _FieldError(
@@ -550,6 +717,12 @@ class Scenario(_Section):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _nearest(value: int, step: int) -> str:
+    """The multiples of ``step`` on either side of ``value`` (the smallest is ``step``)."""
+    below, above = (value // step) * step, (value // step + 1) * step
+    return f"{above}" if below < step else f"{below} or {above}"
+
+
 class _FieldError(ValueError):
     """Raised inside validators that know the full field path."""
 
@@ -575,10 +748,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     path = path.strip()
     if not path or any(not part for part in path.split(".")):
         raise ScenarioError("--set", f"expected a dotted field path before '=', got {text!r}", "<command line>")
+    if len(path) > 200 or not path.isprintable():
+        raise ScenarioError("--set", f"expected a dotted field path, got {inputs.brief(path)}", "<command line>")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, f"value {raw!r} is not valid YAML: {exc}", "<command line>") from None
+        value = inputs.load_yaml(raw, "<command line>") if raw.strip() else ""
+    except ScenarioError as exc:
+        raise ScenarioError(path, f"value {inputs.brief(raw)} is not valid YAML: {exc.message}", exc.source) from None
     return path, value
 
 
@@ -642,7 +817,7 @@ def _model_in(annotation: Any) -> Any:
 
 def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     loc = tuple(error["loc"])
-    field = ".".join(str(p) for p in loc)
+    field = ".".join(inputs.brief(p) if not isinstance(p, (str, int)) else inputs.safe_text(str(p))[:60] for p in loc)
     kind, msg, given = error["type"], str(error["msg"]), error.get("input")
     if kind == "extra_forbidden":
         section = _section_class(loc)
@@ -664,10 +839,10 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
                 return f"{field}.{sub}" if field else sub, rest
         return field, msg
     if kind == "literal_error":
-        return field, f"{msg.replace('Input should be', 'expected')}, got {given!r}"
+        return field, f"{msg.replace('Input should be', 'expected')}, got {inputs.brief(given)}"
     if kind == "model_type" or kind == "dict_type":
-        return field, f"expected a mapping of fields, got {given!r}"
-    return field, f"{msg} (got {given!r})"
+        return field, f"expected a mapping of fields, got {inputs.brief(given)}"
+    return field, f"{msg} (got {inputs.brief(given)})"
 
 
 def section_has(loc: tuple[Any, ...], name: str) -> bool:
@@ -675,8 +850,12 @@ def section_has(loc: tuple[Any, ...], name: str) -> bool:
     return section is not None and name in section.model_fields
 
 
-def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
-    """Validate raw scenario data (a mapping, as read from YAML) into a :class:`Scenario`."""
+def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequence[str] = ()) -> Scenario:
+    """Validate raw scenario data (a mapping, as read from YAML) into a :class:`Scenario`.
+
+    An error in a field the command line set (``overridden``, or inside one) names
+    ``<command line>`` as its source instead of the file.
+    """
     if not isinstance(data, dict):
         raise ScenarioError("", f"a scenario must be a mapping of sections, got {type(data).__name__}", source)
     try:
@@ -684,40 +863,62 @@ def scenario_from_dict(data: Any, source: str = "<scenario>") -> Scenario:
     except ValidationError as exc:
         errors = exc.errors()
         field, message = _describe(errors[0])
+        if any(field == p or field.startswith(p + ".") or p.startswith(field + ".") for p in overridden if field):
+            source = "<command line>"
         raise ScenarioError(field or "(top level)", message, source) from None
+    except (RecursionError, OverflowError, MemoryError) as exc:  # pragma: no cover - bounded by the loader
+        raise ScenarioError("(top level)", f"cannot validate: {type(exc).__name__}", source) from None
     except _FieldError as exc:  # pragma: no cover - pydantic wraps these
         raise ScenarioError(exc.field, exc.message, source) from None
 
 
-def load_scenario(path: str | Path | None = None, overrides: Iterable[str | tuple[str, Any]] = ()) -> Scenario:
-    """Read a YAML scenario (the bundled default when ``path`` is None) and apply overrides.
+def scenario_source(path: str | Path | None) -> str:
+    """How errors name a scenario: its path, ``<stdin>`` for ``-``, ``default.yaml`` for None."""
+    if path is None:
+        return "default.yaml"
+    return "<stdin>" if str(path) == inputs.STDIN else inputs.safe_text(str(path))
 
-    Raises :class:`ScenarioError` with ``<file>: <field.path>: <what is wrong>``.
-    """
+
+def read_scenario_data(path: str | Path | None = None) -> dict[str, Any]:
+    """The raw mapping of a scenario file (``-`` = stdin), read through :mod:`dpsim.inputs`."""
     file = Path(path) if path is not None else default_scenario_path()
-    source = str(path) if path is not None else "default.yaml"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError("", f"cannot read scenario: {exc.strerror or exc}", source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError("", f"malformed YAML: {where}{problem}", source) from None
+    source = scenario_source(path)
+    data = inputs.load_yaml(inputs.read_text(file if str(path) != inputs.STDIN else inputs.STDIN, source), source)
     if data is None:
         raise ScenarioError("", "the file is empty: expected model, cluster and training sections", source)
     if not isinstance(data, dict):
         raise ScenarioError("", f"a scenario must be a mapping of sections, got {type(data).__name__}", source)
+    return data
+
+
+def named_after_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """``data`` whose ``name`` says which fields the command line changed (unless it set the name)."""
+    paths = [p for p, _ in overrides]
+    if not paths or "name" in paths or not isinstance(data.get("name", "scenario"), str):
+        return data
+    changes = ", ".join(f"{p}={v}" if isinstance(v, (str, int, float)) else p for p, v in overrides)
+    name = f"{data.get('name', 'scenario')} [{changes}]"
+    return {**data, "name": name if len(name) <= MAX_NAME else name[: MAX_NAME - 4] + "...]"}
+
+
+def load_scenario(path: str | Path | None = None, overrides: Iterable[str | tuple[str, Any]] = ()) -> Scenario:
+    """Read a YAML scenario (the bundled default when ``path`` is None, stdin for ``-``) and apply overrides.
+
+    The scenario's name gains the overridden fields (``name [training.zero_stage=2]``).
+    Raises :class:`ScenarioError` with ``<file>: <field.path>: <what is wrong>``
+    (``<command line>: ...`` when an override is at fault).
+    """
+    file = Path(path) if path is not None else default_scenario_path()
+    source = scenario_source(path)
+    data = read_scenario_data(path)
+    parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
     try:
-        data = apply_overrides(data, overrides)
+        data = named_after_overrides(apply_overrides(data, parsed), parsed)
     except ScenarioError as exc:
         raise exc.with_source("<command line>") from None
-    except (IndexError, KeyError, TypeError) as exc:
-        raise ScenarioError("--set", f"cannot apply override: {exc}", "<command line>") from None
-    scenario = scenario_from_dict(data, source)
+    except (IndexError, KeyError, TypeError, AttributeError) as exc:
+        raise ScenarioError("--set", f"cannot apply override: {inputs.brief(str(exc))}", "<command line>") from None
+    scenario = scenario_from_dict(data, source, overridden=[p for p, _ in parsed])
     if scenario.calibration is not None and not Path(scenario.calibration.profile).is_absolute():
         scenario.calibration.profile = str((file.parent / scenario.calibration.profile).resolve())
     return scenario
@@ -727,3 +928,11 @@ def dump_scenario(scenario: Scenario) -> str:
     """YAML text of a scenario, with units, that :func:`load_scenario` reads back to an equal object."""
     data = scenario.model_dump(mode="json", exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def scenario_schema() -> dict[str, Any]:
+    """The JSON schema of a scenario file (what ``dpsim schema`` prints)."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dpsim scenario"
+    return schema

@@ -4,6 +4,10 @@ Everything is converted to SI base units inside dpsim: seconds, bytes, bytes/s, 
 Bits and bytes are never confused: ``b``/``bit`` is a bit, ``B`` is a byte, so
 ``"100 Gbit/s"`` and ``"100 Gb/s"`` are 12.5e9 bytes/s while ``"100 GB/s"`` is 1e11 bytes/s.
 A bare number where a unit is needed is an error (:class:`UnitError`).
+
+Every parsed quantity is finite and, unless zero, inside a documented physical range
+(:data:`RANGES`): ``"1e308 TB/s"`` (infinite once scaled), ``"1e-300 B"`` (a bucket smaller
+than a byte) or ``"1e-320 B/s"`` (a denormal) are errors, not silent infinities downstream.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import re
 from typing import Final
 
 __all__ = [
+    "RANGES",
     "UnitError",
     "format_bandwidth",
+    "format_binary_size",
     "format_size",
     "format_time",
     "parse_bandwidth",
@@ -27,6 +33,25 @@ __all__ = [
 
 class UnitError(ValueError):
     """A quantity could not be parsed; the message says what was expected."""
+
+
+RANGES: Final = {
+    "a size": (1.0, 1e21, "1 B", "1 ZB"),
+    "a bandwidth": (0.125, 1e18, "1 bit/s", "1 EB/s"),
+    "a duration": (1e-15, 1e10, "1 fs", "about 300 years"),
+    "a compute rate": (1.0, 1e21, "1 FLOP/s", "1 ZFLOP/s"),
+    "a count": (1e-6, 1e24, "1e-6", "1e24"),
+}
+"""Physical range of each kind of quantity: (smallest non-zero, largest, both as text), SI units."""
+
+
+def _bounded(value: float, what: str, text: object) -> float:
+    """``value`` if it is zero or inside the physical range of ``what``, else a :class:`UnitError`."""
+    low, high, low_text, high_text = RANGES[what]
+    if not math.isfinite(value) or (value != 0 and not low <= abs(value) <= high):
+        shown = repr(text) if isinstance(text, str) and len(text) <= 40 else "the value"
+        raise UnitError(f"{shown} is outside the physical range of {what} ({low_text} to {high_text})")
+    return value
 
 
 _DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
@@ -48,6 +73,8 @@ _TIME_UNITS: Final = {
     "day": 86400.0,
     "days": 86400.0,
 }
+_MAX_TEXT: Final = 100
+"""Longest quantity text parsed (``"200 Gbit/s"`` needs 10): bounds the regex work and every message."""
 _NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
 _QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[^\s\d].*?)?\s*$")
 
@@ -59,6 +86,8 @@ def _split(text: object, what: str, example: str) -> tuple[float, str]:
         raise UnitError(f"expected {what} with a unit like {example!r}, got the bare number {text!r}")
     if not isinstance(text, str):
         raise UnitError(f"expected {what} like {example!r}, got {type(text).__name__}")
+    if len(text) > _MAX_TEXT:
+        raise UnitError(f"expected {what} like {example!r}, got {len(text):,} characters of text")
     match = _QUANTITY.match(text)
     if match is None:
         raise UnitError(f"expected {what} like {example!r}, got {text!r}")
@@ -92,7 +121,7 @@ def parse_size(text: object) -> float:
         raise UnitError(
             f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ..."
         )
-    return value * scale
+    return _bounded(value * scale, "a size", text)
 
 
 def parse_bandwidth(text: object) -> float:
@@ -108,7 +137,7 @@ def parse_bandwidth(text: object) -> float:
     scale = _prefix_and_base(compact[:-2], _BYTE_BASES)
     if scale is None:
         raise UnitError(f"unknown bandwidth unit {unit!r} in {text!r}: expected Gbit/s, Gb/s, GB/s, MB/s, Gbps, ...")
-    return value * scale
+    return _bounded(value * scale, "a bandwidth", text)
 
 
 def parse_time(text: object) -> float:
@@ -116,7 +145,7 @@ def parse_time(text: object) -> float:
     value, unit = _split(text, "a duration", "5 us")
     if unit not in _TIME_UNITS:
         raise UnitError(f"unknown time unit {unit!r} in {text!r}: expected s, ms, us, ns, min, h or days")
-    return value * _TIME_UNITS[unit]
+    return _bounded(value * _TIME_UNITS[unit], "a duration", text)
 
 
 def parse_flops(text: object) -> float:
@@ -127,7 +156,7 @@ def parse_flops(text: object) -> float:
         if compact.endswith(suffix):
             prefix = compact[: -len(suffix)]
             if prefix in _DECIMAL:
-                return value * _DECIMAL[prefix]
+                return _bounded(value * _DECIMAL[prefix], "a compute rate", text)
     raise UnitError(f"unknown compute-rate unit {unit!r} in {text!r}: expected FLOP/s, TFLOP/s, PFLOP/s")
 
 
@@ -141,13 +170,15 @@ def parse_count(text: object) -> float:
     if isinstance(text, (int, float)):
         if not math.isfinite(text):
             raise UnitError(f"expected a finite count, got {text!r}")
-        return float(text)
+        return _bounded(float(text), "a count", text)
     if not isinstance(text, str):
         raise UnitError(f"expected a count like 1.5e9 or '7B', got {type(text).__name__}")
+    if len(text) > _MAX_TEXT:
+        raise UnitError(f"expected a count like 1.5e9 or '7B', got {len(text):,} characters of text")
     match = _QUANTITY.match(text)
     if match is None or (match.group("unit") or "").strip() not in _COUNT_SUFFIX:
         raise UnitError(f"expected a count like 1.5e9 or '7B', got {text!r}")
-    return float(match.group("num")) * _COUNT_SUFFIX[(match.group("unit") or "").strip()]
+    return _bounded(float(match.group("num")) * _COUNT_SUFFIX[(match.group("unit") or "").strip()], "a count", text)
 
 
 def _format(value: float, unit: str, prefixes: tuple[tuple[str, float], ...]) -> str:
@@ -163,6 +194,14 @@ _DOWN: Final = (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
 def format_size(num_bytes: float) -> str:
     """Human-readable decimal size that :func:`parse_size` reads back: ``"25 MB"``."""
     return _format(num_bytes, "B", _DOWN)
+
+
+_BINARY_DOWN: Final = (("Ti", 2.0**40), ("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10))
+
+
+def format_binary_size(num_bytes: float) -> str:
+    """Memory capacities in binary units that :func:`parse_size` reads back: 80 GiB, not "85.9 GB"."""
+    return _format(num_bytes, "B", _BINARY_DOWN)
 
 
 def format_bandwidth(bytes_per_s: float) -> str:

@@ -144,7 +144,9 @@ def test_cli_plan_outputs(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
     table = pd.read_csv(out)
     assert len(table) == 4 and list(table["rank"]) == [1, 2, 3, 4]
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert "configurations searched" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "searched" in text and "cost (USD)" in text
+    assert max(len(line) for line in text.splitlines()) <= 100  # the table fits 100 columns
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from dpsim.analytic.step import _model_parallel_terms, dp_fabric, fabric_of, pre
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
+from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.engine import CollectiveEngine
@@ -135,22 +136,31 @@ def make_engine(fidelity: str, cluster: Cluster, algorithm: str) -> CollectiveEn
     raise ValueError(f"fidelity must be chunk or fast here, got {fidelity!r}")
 
 
-def simulate(scenario: Scenario, *, fidelity: str | None = None) -> StepResult:
-    """Simulate one training step of ``scenario`` (engine ``"sim"``)."""
-    return _simulate(scenario, fidelity, want_timeline=False)[0]
+def simulate(scenario: Scenario, *, fidelity: str | None = None, allow_long: bool = False) -> StepResult:
+    """Simulate one training step of ``scenario`` (engine ``"sim"``).
+
+    Refuses (:class:`ScenarioError`) a scenario whose estimated cost is past the limits of
+    :mod:`dpsim.sim.budget`, unless ``allow_long``.
+    """
+    return _simulate(scenario, fidelity, want_timeline=False, allow_long=allow_long)[0]
 
 
-def simulate_timeline(scenario: Scenario, *, fidelity: str | None = None) -> tuple[StepResult, Timeline]:
+def simulate_timeline(
+    scenario: Scenario, *, fidelity: str | None = None, allow_long: bool = False
+) -> tuple[StepResult, Timeline]:
     """:func:`simulate` plus the timeline of the first step of the first replication."""
-    result, timeline = _simulate(scenario, fidelity, want_timeline=True)
+    result, timeline = _simulate(scenario, fidelity, want_timeline=True, allow_long=allow_long)
     assert timeline is not None
     return result, timeline
 
 
-def _simulate(scenario: Scenario, fidelity: str | None, want_timeline: bool) -> tuple[StepResult, Timeline | None]:
+def _simulate(
+    scenario: Scenario, fidelity: str | None, want_timeline: bool, allow_long: bool = False
+) -> tuple[StepResult, Timeline | None]:
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
     if requested not in FIDELITIES:
         raise ScenarioError("simulation.fidelity", f"expected one of {', '.join(FIDELITIES)}, got {requested!r}")
+    budget.check(scenario, fidelity, allow_long)
     algorithm = scenario.communication.algorithm
     dp = scenario.data_parallel
     if algorithm == "direct" and dp > MAX_DIRECT_RANKS:
