@@ -19,6 +19,7 @@ path into ``StepResult.hardware_source``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import json
@@ -48,6 +49,7 @@ __all__ = [
     "LinearTime",
     "LinkFit",
     "LinkSegment",
+    "bucket_ready_fractions",
     "bus_bandwidth",
     "closed_form_coefficients",
     "collective_coefficients",
@@ -100,6 +102,26 @@ class LinearTime:
 
     def __call__(self, x: float) -> float:
         return self.fixed_s + self.per_unit_s * x
+
+
+def bucket_ready_fractions(curve: Sequence[tuple[float, float]], bucket_bytes: Sequence[float]) -> list[float]:
+    """Fraction of the backward elapsed when each bucket is ready, buckets filled in gradient-ready order.
+
+    A DDP bucket is ready when the last of its gradients is (Li et al. 2020, §3.2.3); bucket
+    ``i`` closes at the cumulative fraction ``C_i`` of the gradient bytes, so it is ready at
+    the measured elapsed fraction of the first parameter whose cumulative bytes reach ``C_i``.
+    Without a curve, gradients are ready at a uniform rate: the fraction is ``C_i`` itself.
+    """
+    total = float(sum(bucket_bytes))
+    cumulative = list(itertools.accumulate(float(b) / total for b in bucket_bytes)) if total > 0 else []
+    if not curve:
+        return cumulative
+    xs = [x for x, _ in curve]
+    out = []
+    for c in cumulative:
+        i = min(bisect.bisect_left(xs, c - 1e-9), len(curve) - 1)
+        out.append(float(curve[i][1]))
+    return out
 
 
 def closed_form_coefficients(algorithm: str, ranks: int, size_bytes: float) -> tuple[float, float]:
@@ -266,6 +288,10 @@ class HardwareProfile:
     collectives: Mapping[str, Mapping[str, Mapping[str, tuple[LinkSegment, ...]]]] = field(default_factory=dict)
     """link class → algorithm → collective → size regimes (ascending ``from_bytes``), e.g. fitted
     from nccl-tests output (:mod:`dpsim.ingest.nccl_tests`). ``links`` holds the largest-size regime."""
+    gradient_ready: tuple[tuple[float, float], ...] = ()
+    """Measured gradient readiness in the backward: (fraction of gradient bytes ready, fraction of the
+    backward elapsed) after each parameter, ascending — from a profiler trace (:mod:`dpsim.ingest.kineto`).
+    Empty: gradients become ready at a uniform rate."""
     meta: Mapping[str, Any] = field(default_factory=dict)
     """Free-form provenance: torch version, model shape, testbed, link rate."""
     source: str = ""
@@ -315,6 +341,10 @@ class HardwareProfile:
         a, b = collective_coefficients(op, "ring" if algorithm in ("backend", "hierarchical") else algorithm, ranks,
                                        size_bytes)  # fmt: skip
         return a * link.latency_s + b / link.bandwidth
+
+    def bucket_ready_fractions(self, bucket_bytes: Sequence[float]) -> list[float]:
+        """Fraction of the backward elapsed when each DDP bucket is ready (:func:`bucket_ready_fractions`)."""
+        return bucket_ready_fractions(self.gradient_ready, bucket_bytes)
 
     def optimizer_time(self, parameters: float) -> float:
         """Optimizer step time for ``parameters`` parameters (0 when not calibrated)."""
@@ -383,6 +413,23 @@ def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[s
     return out
 
 
+def _ready_from_yaml(data: Any, source: str) -> tuple[tuple[float, float], ...]:
+    if data is None:
+        return ()
+    where = "gradient_ready"
+    if not isinstance(data, list) or not all(isinstance(p, list) and len(p) == 2 for p in data):
+        raise ScenarioError(where, "expected a list of [bytes fraction, backward fraction] pairs", source)
+    try:
+        points = tuple((float(x), float(y)) for x, y in data)
+    except (TypeError, ValueError):
+        raise ScenarioError(where, "fractions must be numbers", source) from None
+    if any(not (0.0 <= v <= 1.0) for p in points for v in p):
+        raise ScenarioError(where, "fractions must lie in [0, 1]", source)
+    if any(b[0] < a[0] or b[1] < a[1] for a, b in itertools.pairwise(points)):
+        raise ScenarioError(where, "both fractions must be non-decreasing", source)
+    return points
+
+
 def _linear_to_yaml(lt: LinearTime | None, per: str) -> dict[str, str] | None:
     if lt is None:
         return None
@@ -442,6 +489,8 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             }
             for cls, algs in profile.collectives.items()
         }
+    if profile.gradient_ready:
+        data["gradient_ready"] = [[float(x), float(y)] for x, y in profile.gradient_ready]
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data
@@ -452,7 +501,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     if not isinstance(data, dict):
         raise ScenarioError("", f"a hardware profile must be a mapping, got {type(data).__name__}", source)
     known = {"name", "backend", "host", "links", "reduction_bandwidth", "compute", "optimizer", "calibrated_on", "meta",
-             "collectives"}  # fmt: skip
+             "collectives", "gradient_ready"}  # fmt: skip
     for key in data:
         if key not in known:
             raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
@@ -490,6 +539,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         optimizer=_linear_from_yaml(data.get("optimizer"), "per_parameter", "optimizer", source),
         calibrated_on=tuple(str(c) for c in data.get("calibrated_on") or ()),
         collectives=_collectives_from_yaml(data.get("collectives"), source),
+        gradient_ready=_ready_from_yaml(data.get("gradient_ready"), source),
         meta=dict(data.get("meta") or {}),
         source=source,
     )

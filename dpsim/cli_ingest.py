@@ -6,6 +6,7 @@ Called by :func:`dpsim.cli_runtime.calibrate`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +24,13 @@ def calibrate_from_files(
     scenario: Path | None,
     out: Path,
     nccl_tests: Sequence[Path],
+    trace: Path | None,
+    base: Path | None,
     link_class: str,
     nccl_algo: str | None,
+    overrides: Sequence[str],
 ) -> None:
-    """Fit a profile from nccl-tests output and write it to ``out``."""
+    """Fit a profile from nccl-tests output and/or a profiler trace (on top of ``base``) and write it to ``out``."""
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
     check_choice("--link-class", link_class, ("inter", "intra"))
@@ -39,13 +43,75 @@ def calibrate_from_files(
     for f in files:
         if not f.is_file():
             raise fail("--from-nccl-tests", f"no such file: {str(f)!r}")
-    if scenario is not None:
-        raise fail("scenario", "--from-nccl-tests fits link curves only: give no scenario")
-    profile = _from_nccl_tests(files, link_class, nccl_algo)
+    if trace is not None and not trace.is_file():
+        raise fail("--from-trace", f"no such file: {str(trace)!r}")
+    if base is not None and not base.is_file():
+        raise fail("--base", f"no such file: {str(base)!r}")
+    profile = load_profile(base) if base is not None else HardwareProfile(name="profile")
+    if files:
+        fitted = _from_nccl_tests(files, link_class, nccl_algo)
+        profile = dataclasses.replace(
+            profile,
+            backend=profile.backend or fitted.backend,
+            links={**profile.links, **{c: {**profile.links.get(c, {}), **a} for c, a in fitted.links.items()}},
+            collectives={**profile.collectives, **fitted.collectives},
+            calibrated_on=(*profile.calibrated_on, *fitted.calibrated_on),
+            meta={**profile.meta, "nccl_tests": dict(fitted.meta)},
+        )
+    if trace is not None:
+        profile = _add_trace(profile, trace, scenario, overrides)
     with atomic_output(out, "--out") as tmp:
         save_profile(profile, tmp)
     load_profile(out)  # the written profile reloads (self-check)
     typer.echo(f"wrote {out}")
+
+
+def _add_trace(
+    profile: HardwareProfile, trace: Path, scenario: Path | None, overrides: Sequence[str]
+) -> HardwareProfile:
+    """The trace's gradient-ready curve and per-layer times; its compute when the profile has none."""
+    from dpsim.calibration import LinearTime
+    from dpsim.ingest.kineto import load_trace, ready_curve
+
+    step = load_trace(trace)
+    curve = ready_curve(step.gradients, step.backward_s)
+    if not curve:
+        raise fail("--from-trace", f"{str(trace)!r}: no parameter gradients (AccumulateGrad events) in the backward")
+    typer.echo(f"{trace}: {len(step.layers)} layers, forward {step.forward_s * 1e3:.2f} ms, backward "
+               f"{step.backward_s * 1e3:.2f} ms, {len(step.gradients)} gradients, {len(step.buckets)} buckets, "
+               f"communication {step.comm_s * 1e3:.2f} ms of which exposed {step.exposed_comm_s * 1e3:.2f} ms "
+               f"(overlap {100 * step.overlap:.0f} %)")  # fmt: skip
+    for layer in step.layers:
+        typer.echo(f"  {layer.name:<32} forward {layer.forward_s * 1e3:8.3f} ms  backward "
+                   f"{layer.backward_s * 1e3:8.3f} ms  gradients {format_size(layer.gradient_bytes)}")  # fmt: skip
+    meta = {
+        **profile.meta,
+        "trace": {
+            "source": str(trace),
+            "gpu": step.gpu,
+            "layers": [dataclasses.asdict(layer) for layer in step.layers],
+            "forward_s": step.forward_s,
+            "backward_s": step.backward_s,
+            "comm_s": step.comm_s,
+            "exposed_comm_s": step.exposed_comm_s,
+            "overlap": step.overlap,
+            "optimizer_s": step.optimizer_s,
+            "step_s": step.step_s,
+            "buckets": [dataclasses.asdict(b) for b in step.buckets],
+        },
+    }
+    out = dataclasses.replace(profile, gradient_ready=curve, meta=meta,
+                              calibrated_on=(*profile.calibrated_on, f"trace: {trace}"))  # fmt: skip
+    if not out.has_compute:
+        if scenario is None:
+            typer.echo("note: no scenario given, so the trace's compute is not turned into per-sample times", err=True)
+            return out
+        from dpsim.scenario import load_scenario
+
+        mb = load_scenario(scenario, list(overrides)).training.micro_batch
+        out = dataclasses.replace(out, forward=LinearTime(0.0, step.forward_s / mb),
+                                  backward=LinearTime(0.0, step.backward_s / mb))  # fmt: skip
+    return out
 
 
 def _from_nccl_tests(files: Sequence[Path], link_class: str, nccl_algo: str | None) -> HardwareProfile:

@@ -94,15 +94,23 @@ def calibrate(
         str | None,
         typer.Option(help="with --from-nccl-tests: algorithm NCCL ran (default: NCCL_ALGO in the file, else ring)"),
     ] = None,
+    from_trace: Annotated[
+        Path | None, typer.Option("--from-trace", help="PyTorch profiler (Kineto) trace of one training step")
+    ] = None,
+    base: Annotated[
+        Path | None, typer.Option(help="with --from-nccl-tests/--from-trace: add to this profile, not an empty one")
+    ] = None,
 ) -> None:
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
-    if from_nccl_tests:
+    if from_nccl_tests or from_trace is not None:
         from dpsim.cli_ingest import calibrate_from_files
 
-        calibrate_from_files(scenario, out, from_nccl_tests, link_class, nccl_algo)
+        calibrate_from_files(
+            scenario, out, from_nccl_tests or [], from_trace, base, link_class, nccl_algo, overrides or []
+        )
         return
     if scenario is None:
-        raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests files to fit")
+        raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
     _require_runtime()
     import json
 

@@ -442,7 +442,13 @@ def predict(scenario: Scenario) -> StepResult:
             end = bwd_span + grad_comm
         grad_exposed = max(0.0, end - bwd_span)
     else:
-        if overlap:
+        if overlap and profile is not None and profile.gradient_ready:
+            # measured readiness (a profiler trace) instead of the uniform rate
+            sizes = bucket_sizes(grad_bytes, bucket)
+            costs = [grad_cost(size) for size in sizes]
+            ready = [bwd_s * f for f in profile.bucket_ready_fractions(sizes)]
+            end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
+        elif overlap:
             end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost)
         else:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)

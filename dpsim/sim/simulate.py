@@ -16,7 +16,7 @@ import numpy as np
 
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Link
-from dpsim.analytic.step import _model_parallel_terms, dp_fabric, fabric_of, predict, step_result
+from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -115,7 +115,16 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,
+        ready_fractions=_ready_fractions(scenario, psi * scenario.gradient_bytes_per_param),
     )
+
+
+def _ready_fractions(scenario: Scenario, gradient_bytes: float) -> tuple[float, ...]:
+    """Measured bucket readiness from the calibration profile's trace curve (empty: uniform)."""
+    profile = _profile(scenario)
+    if profile is None or not getattr(profile, "gradient_ready", ()):
+        return ()
+    return tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, scenario.communication.bucket)))
 
 
 def _collective_count(plan: StepPlan) -> int:

@@ -55,6 +55,9 @@ class StepPlan:
     """Pipeline stage-to-stage sends on the critical path per step (hybrid runs)."""
     p2p_total_s: float = 0.0
     """All pipeline stage-to-stage send time per step (hybrid runs)."""
+    ready_fractions: tuple[float, ...] = ()
+    """Fraction of the last backward elapsed when each gradient bucket is ready, measured
+    (:meth:`dpsim.calibration.HardwareProfile.bucket_ready_fractions`); empty: uniform."""
 
     @property
     def gradient_buckets(self) -> list[float]:
@@ -189,8 +192,8 @@ def run_step(
             start = clock
             compute_span("backward", f"backward {j}", bwd)
             if last and buckets:
-                cumulative = np.cumsum(buckets) / plan.gradient_bytes
-                for fraction in cumulative:
+                fractions = plan.ready_fractions or tuple(np.cumsum(buckets) / plan.gradient_bytes)
+                for fraction in fractions:
                     ready.append(start + bwd * fraction if plan.overlap else clock.copy())
         tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
     for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):

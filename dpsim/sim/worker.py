@@ -57,7 +57,7 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
         bwd += (fwd + bwd) * recomputation_flops_per_sample(scenario) / m.training_flops_per_sample
     psi = m.num_parameters / model_parallel
     updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
-    if profile is not None:
+    if profile is not None and getattr(profile, "optimizer", None) is not None:
         optimizer_s = float(profile.optimizer_time(updated))
     else:
         optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth

@@ -1,0 +1,308 @@
+"""A PyTorch profiler (Kineto) Chrome trace of one training step → per-layer compute, gradient readiness, overlap.
+
+Reads the JSON ``torch.profiler.profile(...).export_chrome_trace`` writes (no torch needed).
+What the trace holds and how it is used (PyTorch ``torch/csrc/autograd/profiler_kineto.cpp``,
+``torch/csrc/distributed/c10d/reducer.cpp``):
+
+- **layers**: ``python_function`` events ``nn.Module: <Class>_<k>`` (``with_stack=True``)
+  mark each module's forward. The layers are the root module's children, a child with
+  several sub-modules (``Sequential``, ``ModuleList``, ``TransformerEncoder``) replaced by
+  them, recursively.
+- **forward → backward**: every forward ``cpu_op`` carries a ``Sequence number``; the
+  autograd node it creates runs in backward as ``autograd::engine::evaluate_function:
+  <Node>`` with the same number. A layer's backward is the sum of the nodes created by the
+  ops inside its forward window. ``AccumulateGrad`` nodes (no sequence number) belong to the
+  layer whose node ran just before them.
+- **gradient readiness**: each ``AccumulateGrad`` ends when a parameter's gradient is
+  ready (DDP's hook copies it into its bucket right there); its ``Input Dims`` and
+  ``Input type`` give the parameter's bytes (``record_shapes=True``). In ready order, this is
+  the curve *fraction of gradient bytes ready* → *fraction of the backward elapsed*; DDP
+  rebuilds its buckets in this order after the first iteration (``Reducer::rebuild_buckets``).
+- **buckets**: each DDP communication-hook call (``c10d::allreduce_`` on the training
+  thread, ``Input Dims`` = bucket elements) marks a bucket ready; communication itself is
+  the union of ``gloo:*``/``nccl:*`` annotations and ``c10d::*`` ops on other threads and of
+  GPU kernels whose name contains ``nccl``.
+- **overlap achieved**: 1 − exposed/communication, exposed = communication after the last
+  backward node ended.
+
+GPU traces: a layer's compute is then the GPU time of the kernels it launched (the launch
+``cuda_runtime`` event and the kernel share a ``correlation`` id).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpsim.errors import ScenarioError
+
+__all__ = ["BucketTrace", "LayerTime", "StepTrace", "load_trace", "parse_trace", "ready_curve"]
+
+_DTYPE_BYTES = {"float": 4, "c10::Half": 2, "c10::BFloat16": 2, "double": 8, "c10::Float8_e4m3fn": 1,
+                "c10::Float8_e5m2": 1, "long int": 8, "int": 4}  # fmt: skip
+_MODULE = re.compile(r"^nn\.Module: (\w+?)_(\d+)$")
+_EVALUATE = "autograd::engine::evaluate_function: "
+_COMM_PREFIXES = ("gloo:", "nccl:", "c10d::")
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One layer's measured compute in the step (seconds) and the bytes of the gradients it produced."""
+
+    name: str
+    forward_s: float
+    backward_s: float
+    gradient_bytes: float
+
+
+@dataclass(frozen=True)
+class BucketTrace:
+    """One DDP bucket: its bytes and when it was handed to communication (s after the backward began)."""
+
+    size_bytes: float
+    ready_s: float
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """What one profiled training step measured."""
+
+    layers: tuple[LayerTime, ...]
+    forward_s: float
+    """First layer's forward start to the last layer's forward end."""
+    backward_s: float
+    """First to last backward node (the backward's compute span)."""
+    gradients: tuple[tuple[float, float], ...]
+    """(bytes, ready s after backward start) per parameter, in ready order."""
+    buckets: tuple[BucketTrace, ...]
+    comm_s: float
+    """Union of communication intervals in the step."""
+    exposed_comm_s: float
+    """Communication after the backward's last node."""
+    optimizer_s: float
+    step_s: float
+    gpu: bool
+
+    @property
+    def overlap(self) -> float:
+        """Fraction of the communication hidden behind the backward (1 when there was none)."""
+        return 1.0 - self.exposed_comm_s / self.comm_s if self.comm_s > 0 else 1.0
+
+
+def ready_curve(gradients: Sequence[tuple[float, float]], backward_s: float) -> tuple[tuple[float, float], ...]:
+    """(fraction of gradient bytes ready, fraction of backward elapsed) after each parameter, ascending."""
+    total = sum(b for b, _ in gradients)
+    if total <= 0 or backward_s <= 0:
+        return ()
+    points, done = [], 0.0
+    for size, at in sorted(gradients, key=lambda g: g[1]):
+        done += size
+        points.append((min(1.0, done / total), min(1.0, max(0.0, at / backward_s))))
+    return tuple(points)
+
+
+def _bytes(args: Mapping[str, Any]) -> float:
+    dims = args.get("Input Dims") or [[]]
+    types = args.get("Input type") or ["float"]
+    shape = dims[0] if dims else []
+    count = 1.0
+    for d in shape if isinstance(shape, list) else []:
+        if isinstance(d, int):
+            count *= d
+    return count * _DTYPE_BYTES.get(str(types[0]), 4)
+
+
+def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _within(inner: Mapping[str, Any], outer: Mapping[str, Any]) -> bool:
+    """``inner`` runs inside ``outer`` (another event)."""
+    return (
+        inner is not outer and outer["ts"] <= inner["ts"] and inner["ts"] + inner["dur"] <= outer["ts"] + outer["dur"]
+    )
+
+
+CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "TransformerEncoder", "TransformerDecoder",
+                        "DistributedDataParallel", "FullyShardedDataParallel", "FSDPModule"})  # fmt: skip
+"""Module classes that only run their children: a layer is never one of these, but their children."""
+
+
+def _layers(modules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The root module's children, containers (:data:`CONTAINERS`) replaced by their children, recursively."""
+    modules = sorted(modules, key=lambda e: (e["ts"], -e["dur"]))
+
+    def children(parent: dict[str, Any]) -> list[dict[str, Any]]:
+        end = parent["ts"] + parent["dur"]
+        inside = [m for m in modules if m is not parent and parent["ts"] <= m["ts"] and m["ts"] + m["dur"] <= end]
+
+        return [m for m in inside if not any(_within(m, o) for o in inside)]
+
+    def expand(node: dict[str, Any]) -> list[dict[str, Any]]:
+        match = _MODULE.match(str(node["name"]))
+        kids = children(node)
+        if kids and match is not None and match.group(1) in CONTAINERS:
+            return [layer for kid in kids for layer in expand(kid)]
+        return [node]
+
+    root = modules[0]
+    while (match := _MODULE.match(str(root["name"]))) and match.group(1) in CONTAINERS and len(children(root)) == 1:
+        root = children(root)[0]  # DDP/FSDP wrapper → the model
+    return [layer for kid in children(root) for layer in expand(kid)] or [root]
+
+
+def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
+    """The training step in a Kineto trace (the last ``ProfilerStep#`` if there are several)."""
+    if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
+        raise ScenarioError("traceEvents", "not a PyTorch profiler (Chrome) trace: no traceEvents list", source)
+    events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X" and "dur" in e]
+    steps = [e for e in events if str(e.get("name", "")).startswith("ProfilerStep#")]
+    if steps:
+        window = max(steps, key=lambda e: e["ts"])
+        lo, hi = window["ts"], window["ts"] + window["dur"]
+        events = [e for e in events if lo <= e["ts"] <= hi]
+    cpu = [e for e in events if e.get("cat") in ("cpu_op", "user_annotation", "python_function")]
+    modules = [e for e in cpu if e.get("cat") == "python_function" and _MODULE.match(str(e.get("name", "")))]
+    if not modules:
+        raise ScenarioError("traceEvents", "no 'nn.Module: ...' events: record the trace with "
+                            "torch.profiler.profile(with_stack=True, record_shapes=True)", source)  # fmt: skip
+    main_tid = modules[0]["tid"]
+    # with gradient accumulation the step holds several forward passes: use the last (synchronising) one
+    roots = [m for m in modules if not any(_within(m, o) for o in modules)]
+    last_root = max(roots, key=lambda m: m["ts"])
+    forward_end = last_root["ts"] + last_root["dur"]
+    layers = _layers([m for m in modules if last_root["ts"] <= m["ts"] <= forward_end])
+    every_op = sorted((e for e in cpu if e.get("cat") == "cpu_op"), key=lambda e: e["ts"])
+    ops = [e for e in every_op if e["tid"] == main_tid and last_root["ts"] <= e["ts"]]
+    # CPU backward runs on the calling thread, CUDA backward on the device's autograd thread
+    nodes = [e for e in every_op if str(e["name"]).startswith(_EVALUATE) and e["ts"] >= forward_end]
+    if not nodes:
+        raise ScenarioError("traceEvents", "no backward (autograd::engine::evaluate_function) events in the trace",
+                            source)  # fmt: skip
+    starts = [lay["ts"] for lay in layers]
+
+    def layer_of(ts: float) -> int | None:
+        i = bisect.bisect_right(starts, ts) - 1
+        if i >= 0 and ts <= layers[i]["ts"] + layers[i]["dur"]:
+            return i
+        return None
+
+    seq_layer: dict[int, int] = {}
+    for e in ops:
+        seq = (e.get("args") or {}).get("Sequence number")
+        if seq is not None and not str(e["name"]).startswith(_EVALUATE) and (i := layer_of(e["ts"])) is not None:
+            seq_layer.setdefault(int(seq), i)
+    kernels = [e for e in events if e.get("cat") == "kernel"]
+    gpu = bool(kernels)
+    forward = [0.0] * len(layers)
+    backward = [0.0] * len(layers)
+    grads = [0.0] * len(layers)
+    if gpu:
+        forward, backward = _gpu_layer_times(events, layers, nodes, seq_layer, layer_of)
+    else:
+        forward = [lay["dur"] * 1e-6 for lay in layers]
+    bwd_start = nodes[0]["ts"]
+    bwd_end = max(e["ts"] + e["dur"] for e in nodes)
+    gradients: list[tuple[float, float]] = []
+    current: int | None = None
+    accumulate = [e for e in every_op if e["name"] == "torch::autograd::AccumulateGrad" and e["ts"] >= forward_end]
+    for node in nodes:
+        seq = (node.get("args") or {}).get("Sequence number")
+        if seq is not None and int(seq) in seq_layer:
+            current = seq_layer[int(seq)]
+        if not gpu and current is not None:
+            backward[current] += node["dur"] * 1e-6
+        if node["name"].endswith("AccumulateGrad"):
+            end = node["ts"] + node["dur"]
+            own = [a for a in accumulate if node["ts"] <= a["ts"] <= end]
+            size = _bytes(own[0].get("args") or {}) if own else 0.0
+            gradients.append((size, (end - bwd_start) * 1e-6))
+            if current is not None:
+                grads[current] += size
+    comm_intervals = [
+        (e["ts"], e["ts"] + e["dur"])
+        for e in events
+        if (e.get("cat") in ("cpu_op", "user_annotation") and e["tid"] != main_tid
+            and str(e["name"]).startswith(_COMM_PREFIXES))
+        or (e.get("cat") == "kernel" and "nccl" in str(e["name"]).lower())
+    ]  # fmt: skip
+    union = _union(comm_intervals)
+    comm = sum(b - a for a, b in union) * 1e-6
+    exposed = sum(max(0.0, b - max(a, bwd_end)) for a, b in union) * 1e-6
+    buckets = tuple(
+        BucketTrace(_bytes({"Input Dims": [((e.get("args") or {}).get("Input Dims") or [[[]]])[0][0]]}),
+                    (e["ts"] - bwd_start) * 1e-6)
+        for e in every_op
+        if e["name"] == "c10d::allreduce_" and bwd_start <= e["ts"] <= bwd_end
+    )  # fmt: skip
+    optimizer = sum(e["dur"] for e in cpu if str(e.get("name", "")).startswith("Optimizer.step#")) * 1e-6
+    first, last = min(lay["ts"] for lay in layers), max(lay["ts"] + lay["dur"] for lay in layers)
+    step_events = [e for e in cpu if e["tid"] == main_tid]
+    step_s = (max(e["ts"] + e["dur"] for e in step_events) - min(e["ts"] for e in step_events)) * 1e-6
+    names = [str(lay["name"]).removeprefix("nn.Module: ") for lay in layers]
+    return StepTrace(
+        layers=tuple(LayerTime(n, f, b, g) for n, f, b, g in zip(names, forward, backward, grads, strict=True)),
+        forward_s=(last - first) * 1e-6,
+        backward_s=(bwd_end - bwd_start) * 1e-6,
+        gradients=tuple(gradients),
+        buckets=buckets,
+        comm_s=comm,
+        exposed_comm_s=exposed,
+        optimizer_s=optimizer,
+        step_s=step_s,
+        gpu=gpu,
+    )
+
+
+def _gpu_layer_times(
+    events: list[dict[str, Any]], layers: list[dict[str, Any]], nodes: list[dict[str, Any]],
+    seq_layer: Mapping[int, int], layer_of: Any,
+) -> tuple[list[float], list[float]]:  # fmt: skip
+    """Per layer: GPU time of the kernels its forward ops and its backward nodes launched (by correlation id)."""
+    launches = {(e.get("args") or {}).get("correlation"): e for e in events if e.get("cat") == "cuda_runtime"}
+    node_starts = [n["ts"] for n in nodes]
+    forward = [0.0] * len(layers)
+    backward = [0.0] * len(layers)
+    for k in (e for e in events if e.get("cat") == "kernel" and "nccl" not in str(e.get("name", "")).lower()):
+        launch = launches.get((k.get("args") or {}).get("correlation"))
+        if launch is None:
+            continue
+        i = layer_of(launch["ts"])
+        if i is not None:
+            forward[i] += k["dur"] * 1e-6
+            continue
+        j = bisect.bisect_right(node_starts, launch["ts"]) - 1
+        if j >= 0 and launch["ts"] <= nodes[j]["ts"] + nodes[j]["dur"]:
+            seq = (nodes[j].get("args") or {}).get("Sequence number")
+            if seq is not None and int(seq) in seq_layer:
+                backward[seq_layer[int(seq)]] += k["dur"] * 1e-6
+    return forward, backward
+
+
+def load_trace(path: str | Path) -> StepTrace:
+    """:func:`parse_trace` of a JSON file (``.json`` or ``.json.gz``)."""
+    source = str(path)
+    try:
+        if source.endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                data = json.load(fh)
+        else:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError("", f"cannot read trace: {exc.strerror or exc}", source) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError("", f"not JSON: {exc}", source) from None
+    return parse_trace(data, source)
