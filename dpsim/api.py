@@ -12,6 +12,7 @@ skipped.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -34,7 +35,9 @@ from dpsim.scenario import (
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENGINES", "engine_function", "grid_points", "run", "sweep"]
+    from dpsim.execution import Executor
+
+__all__ = ["ENGINES", "SweepError", "engine_function", "grid_points", "run", "sweep", "sweep_fingerprint"]
 
 ENGINES = ("analytic", "sim")
 
@@ -154,14 +157,31 @@ def run(
     overrides: Iterable[Override] = (),
     fidelity: str | None = None,
     allow_long: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
 ) -> StepResult:
-    """Predict one step of ``scenario`` (a Scenario, a file path, or None for the bundled default)."""
+    """Predict one step of ``scenario`` (a Scenario, a file path, or None for the bundled default).
+
+    With the simulator, ``workers``/``scheduler``/``executor`` run its replications
+    (``variability.replications``) on Dask, as :func:`sweep` runs points; same result.
+    """
     fn = engine_function(engine, fidelity, allow_long)
     overrides = list(overrides)
     if isinstance(scenario, Scenario) and not overrides:
-        return fn(scenario)
-    base = _Base(scenario, overrides)
-    return fn(base.build(base.data))
+        built = scenario
+    else:
+        base = _Base(scenario, overrides)
+        built = base.build(base.data)
+    if engine != "sim" or (executor is None and workers is None and scheduler is None):
+        return fn(built)
+    from dpsim import execution
+    from dpsim.sim import simulate
+
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(execution.open_executor(workers, scheduler))
+        return simulate(built, fidelity=fidelity, allow_long=allow_long, executor=executor)
 
 
 def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -173,6 +193,59 @@ def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*(vary[p] for p in paths))]
 
 
+class SweepError(ScenarioError):
+    """Some grid points failed: the first one's error (with its grid coordinates) as the message.
+
+    ``frame`` holds the points that finished (grid order), ``failures`` every failed point
+    with its :class:`~dpsim.execution.TaskError`.
+    """
+
+    def __init__(self, error: ScenarioError, frame: pd.DataFrame, failures: list[tuple[dict[str, Any], Any]]) -> None:
+        super().__init__(error.field, error.message, error.source)
+        self.frame = frame
+        self.failures = failures
+
+
+class _PointRunner:
+    """Scenario data + engine → one grid point's row; picklable, so Dask workers can run it."""
+
+    def __init__(self, base: _Base, engine: str, fidelity: str | None) -> None:
+        self.base, self.engine, self.fidelity = base, engine, fidelity
+        self._fn: Callable[[Scenario], StepResult] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_fn": None}  # the engine function is looked up again where it runs
+
+    def scenario(self, point: Mapping[str, Any]) -> Scenario:
+        return self.base.build(self.base.apply(self.base.data, list(point.items())))
+
+    def __call__(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        if self._fn is None:
+            self._fn = engine_function(self.engine, self.fidelity)
+        return {**point, **self._fn(self.scenario(point)).flat()}
+
+
+def _where(point: Mapping[str, Any]) -> str:
+    return "at grid point " + ", ".join(f"{k}={v}" for k, v in point.items())
+
+
+def sweep_fingerprint(
+    base_data: Any, source: str, vary: Mapping[str, Sequence[Any]], engine: str, fidelity: str | None
+) -> str:
+    """What identifies a sweep for ``--resume``: the scenario data, the grid and the engine."""
+    import hashlib
+    import json
+
+    from dpsim import __version__
+
+    text = json.dumps(
+        [__version__, base_data, source, [[k, list(v)] for k, v in vary.items()], engine, fidelity],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def sweep(
     scenario: ScenarioLike,
     vary: Mapping[str, Sequence[Any]],
@@ -182,39 +255,80 @@ def sweep(
     overrides: Iterable[Override] = (),
     fidelity: str | None = None,
     source: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    partial_file: str | Path | None = None,
+    resume: bool = False,
+    executor: Executor | None = None,
 ) -> pd.DataFrame:
-    """Run every point of the grid ``vary`` (``{field.path: [values]}``); one row per point.
+    """Run every point of the grid ``vary`` (``{field.path: [values]}``); one row per point, in grid order.
 
     Columns: the varied paths (values as given), then :meth:`StepResult.flat`. ``progress``
-    shows a rich progress bar on stderr.
+    reports on stderr (a bar on a terminal, periodic lines otherwise).
+
+    Where points run (:mod:`dpsim.execution`): here by default; ``workers=N`` on an embedded
+    Dask LocalCluster; ``scheduler="tcp://HOST:8786"`` on a running Dask cluster (or pass an
+    open ``executor``). The result is the same, bit for bit. ``partial_file``: finished points
+    are appended there as they arrive (JSON lines; deleted when the sweep completes), and
+    ``resume=True`` takes the points already in it instead of running them again. A point
+    that fails does not stop the others; afterwards :class:`SweepError` names the first
+    failed point's grid coordinates (``.frame`` holds the finished points).
     """
     import pandas as pd
 
-    fn = engine_function(engine, fidelity)
+    from dpsim import execution
+
+    engine_function(engine, fidelity)  # an unknown engine fails before any work
     base = _Base(scenario, overrides)
     if source is not None:
         base.source = source
     points = grid_points(vary)
-    rows: list[dict[str, Any]] = []
-
-    def one(point: dict[str, Any]) -> None:
-        try:
-            scenario_i = base.build(base.apply(base.data, list(point.items())))
-        except ScenarioError as exc:
-            where = ", ".join(f"{k}={v}" for k, v in point.items())
-            raise ScenarioError(exc.field, f"{exc.message} (at grid point {where})", exc.source) from None
-        rows.append({**point, **fn(scenario_i).flat()})
-
-    if progress:
-        from rich.console import Console
-        from rich.progress import Progress
-
-        with Progress(console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(f"{engine} sweep", total=len(points))
-            for point in points:
-                one(point)
-                bar.advance(task)
-    else:
+    runner = _PointRunner(base, engine, fidelity)
+    if resume and partial_file is None:
+        raise ScenarioError("--resume", "needs the file of partial results (--out FILE)", "<command line>")
+    if engine == "sim":  # points are expensive: a point that cannot be built fails now, not after hours
         for point in points:
-            one(point)
-    return pd.DataFrame(rows)
+            try:
+                runner.scenario(point)
+            except ScenarioError as exc:
+                raise ScenarioError(exc.field, f"{exc.message} ({_where(point)})", exc.source) from None
+    journal = None
+    done: dict[int, Any] = {}
+    if partial_file is not None:
+        journal = execution.Journal(partial_file, sweep_fingerprint(base.data, base.source, vary, engine, fidelity))
+        done = journal.load() if resume else {}
+        journal.start(done)
+    todo = [i for i in range(len(points)) if i not in done]
+    rows: dict[int, Any] = dict(done)
+    reporter = execution.ProgressReporter(f"{engine} sweep", len(todo)) if progress else None
+
+    def arrived(k: int, outcome: Any) -> None:
+        if not isinstance(outcome, execution.TaskError):
+            rows[todo[k]] = outcome
+            if journal is not None:
+                journal.append(todo[k], outcome)
+        if reporter is not None:
+            reporter.advance()
+
+    try:
+        with contextlib.ExitStack() as stack:
+            if reporter is not None:
+                stack.enter_context(reporter)
+            if executor is None:
+                executor = stack.enter_context(execution.open_executor(workers, scheduler))
+            outcomes = executor.map(
+                runner, [points[i] for i in todo], on_result=arrived, batch=1 if engine == "sim" else None
+            )
+    finally:
+        if journal is not None:
+            journal.close()
+    frame = pd.DataFrame([rows[i] for i in sorted(rows)])
+    failures = [(points[todo[k]], o) for k, o in enumerate(outcomes) if isinstance(o, execution.TaskError)]
+    if failures:
+        kept = f"; {len(rows)} finished points kept in {partial_file}" if journal is not None else ""
+        more = f"; {len(failures) - 1} more points failed" if len(failures) > 1 else ""
+        point, error = failures[0]
+        raise SweepError(error.to_error(_where(point) + more + kept, base.source), frame, failures)
+    if journal is not None:
+        journal.close(remove=True)
+    return frame

@@ -28,6 +28,8 @@ from dpsim.cli_common import (
     CLI_SOURCE,
     ENGINES,
     FORMATS,
+    SchedulerOpt,
+    WorkersOpt,
     atomic_output,
     check_choice,
     check_writable,
@@ -90,11 +92,14 @@ def run(
     fail_on_oom: Annotated[
         bool, typer.Option("--fail-on-oom", help=f"Exit with status {OOM_EXIT} when the step does not fit in memory.")
     ] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Predict one training step of a scenario."""
-    from dpsim import api, report
+    from dpsim import api, execution, report
     from dpsim.scenario import load_scenario
 
+    execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)
     if (trace or gantt) and engine != "sim":
@@ -115,7 +120,7 @@ def run(
             with atomic_output(gantt, "--gantt") as tmp:
                 trace_mod.write_gantt(timeline, tmp)
     else:
-        result = api.run(loaded, engine=engine, allow_long=allow_long)
+        result = api.run(loaded, engine=engine, allow_long=allow_long, workers=workers, scheduler=scheduler)
     print_output(report.format_result(result, format_, scenario=loaded))
     if fail_on_oom and result.oom:
         typer.echo(
@@ -141,10 +146,20 @@ def sweep(
     yes: Annotated[
         bool, typer.Option("--yes", help=f"Run sweeps of more than {SWEEP_CONFIRM_POINTS:,} points.")
     ] = False,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep the points finished by an interrupted run of this sweep (--out).")
+    ] = False,
 ) -> None:
-    """Run a grid of scenario variants and tabulate (or plot) the results."""
-    from dpsim import api, report
+    """Run a grid of scenario variants and tabulate (or plot) the results.
 
+    With ``--out F``, finished points are appended to ``F.partial.jsonl`` as they arrive
+    (deleted when the sweep completes); ``--resume`` skips the points already there.
+    """
+    from dpsim import api, execution, report
+
+    execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)
     grid = parse_vary(vary or [])
@@ -163,8 +178,19 @@ def sweep(
     if points >= 1000:
         typer.echo(f"sweep: {points:,} points with the {engine} engine", err=True)
     show_progress = points >= 200 or (engine == "sim" and points > 1)
+    if resume and not out:
+        raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
+    partial = out.with_name(out.name + ".partial.jsonl") if out else None
     frame = api.sweep(
-        scenario, grid, engine=engine, overrides=set_ or (), progress=show_progress and sys.stderr.isatty()
+        scenario,
+        grid,
+        engine=engine,
+        overrides=set_ or (),
+        progress=show_progress,
+        workers=workers,
+        scheduler=scheduler,
+        partial_file=partial,
+        resume=resume,
     )
     if out:
         with atomic_output(out, "--out") as tmp:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -23,6 +23,8 @@ __all__ = [
     "CLI_SOURCE",
     "ENGINES",
     "FORMATS",
+    "SchedulerOpt",
+    "WorkersOpt",
     "atomic_output",
     "check_choice",
     "check_writable",
@@ -39,6 +41,15 @@ FORMATS = ("table", "json", "csv")
 ENGINES = ("analytic", "sim")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Run on an embedded Dask LocalCluster of N worker processes (dpsim[cluster])."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://HOST:8786 (dpsim[cluster])."),
+]
 
 
 def fail(field: str, message: str, source: str = CLI_SOURCE) -> ScenarioError:

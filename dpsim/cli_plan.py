@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from dpsim.cli_common import SchedulerOpt, WorkersOpt
+
 if TYPE_CHECKING:
     from dpsim.plan import PlanResult
 
@@ -245,11 +247,15 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--currency", help="Currency of --price, shown with costs (e.g. USD, EUR).")
         ] = "USD",
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+        workers: WorkersOpt = None,
+        scheduler: SchedulerOpt = None,
     ) -> None:
         """Plan a training run: devices, counts and parallel layouts ranked by time to train and cost."""
+        from dpsim import execution
         from dpsim import plan as planner
         from dpsim.units import UnitError, parse_count, parse_time
 
+        execution.check_options(workers, scheduler)
         check_choice("--format", format_, FORMATS)
         check_choice("--objective", objective, ("auto", "time", "cost"))
         if len(currency) > 8 or not currency.isprintable():
@@ -297,7 +303,8 @@ def register(app: typer.Typer) -> None:
             request = planner.PlanRequest(**options)
         except ScenarioError as exc:
             raise exc.with_source(CLI_SOURCE) from None
-        result = _run_with_progress(planner, request, progress and sys.stderr.isatty())
+        with execution.open_executor(workers, scheduler) as executor:
+            result = _run_with_progress(planner, request, progress and sys.stderr.isatty(), executor)
         if out is not None:
             with atomic_output(out, "--out") as tmp:
                 result.ranked.to_csv(tmp, index=False)
@@ -314,10 +321,10 @@ def register(app: typer.Typer) -> None:
         sys.stdout.write(format_plan(result, format_, currency).rstrip("\n") + "\n")
 
 
-def _run_with_progress(planner: Any, request: Any, show: bool) -> PlanResult:
+def _run_with_progress(planner: Any, request: Any, show: bool, executor: Any = None) -> PlanResult:
     """Run the planner under a rich progress bar on stderr (one task per stage)."""
     if not show:
-        result: PlanResult = planner.plan(request)
+        result: PlanResult = planner.plan(request, executor=executor)
         return result
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -337,5 +344,5 @@ def _run_with_progress(planner: Any, request: Any, show: bool) -> PlanResult:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = planner.plan(request, progress=update)
+        result = planner.plan(request, progress=update, executor=executor)
     return result

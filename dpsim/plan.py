@@ -20,6 +20,7 @@ NIC per device, as in DGX A100/H100/B200); a global batch of about 4 M tokens
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,8 @@ from dpsim.scenario import Scenario, scenario_from_dict
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from dpsim.execution import Executor
 
 __all__ = [
     "DEFAULT_NETWORK",
@@ -708,14 +711,31 @@ def _objective(request: PlanRequest) -> str:
     return "cost" if (request.deadline_s is not None and has_price) else "time"
 
 
-def plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None = None) -> PlanResult:
+def plan(
+    request: PlanRequest,
+    progress: Callable[[str, int, int], None] | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+) -> PlanResult:
     """Screen the search space, re-check the best configurations exactly, rank them.
 
-    ``progress(stage, done, total)`` is called as work advances (for a progress bar).
+    ``progress(stage, done, total)`` is called as work advances (for a progress bar). The
+    re-check stage (``predict`` and the simulator, one task per configuration) runs where
+    :mod:`dpsim.execution` puts it: here, on ``workers`` local Dask processes, or on the
+    Dask ``scheduler``; the ranking is the same.
     """
-    import pandas as pd
+    from dpsim import execution
 
-    from dpsim.analytic.step import predict
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(execution.open_executor(workers, scheduler))
+        return _plan(request, progress, executor)
+
+
+def _plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None, executor: Executor) -> PlanResult:
+    import pandas as pd
 
     start = time.perf_counter()
     candidates = enumerate_configurations(request, progress)
@@ -741,12 +761,83 @@ def plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None 
         if len(feasible)
         else feasible
     )
-    rows: list[dict[str, Any]] = []
-    total = len(shortlist)
     records: list[dict[str, Any]] = [{str(c): v for c, v in r.items()} for r in shortlist.to_dict("records")]
-    for i, row in enumerate(records):
-        scenario = scenario_for(request, row)
-        result = predict(scenario)
+    rows = _run_stage(executor, _Recheck(request), records, "re-check", progress, batch=None)
+    ranked = pd.DataFrame(rows)
+    if len(ranked):
+        ranked = ranked[~ranked["oom"]]
+        if request.deadline_s is not None and not notes:
+            ranked = ranked[ranked["time_to_train_s"] <= request.deadline_s]
+        ranked = ranked.sort_values(sort_cols, ascending=ascending, kind="mergesort")
+        ranked = ranked.head(request.top).reset_index(drop=True)
+        ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    if request.simulate and len(ranked):
+        ranked = _simulate(request, ranked, progress, notes, executor)
+    if len(candidates) and (~candidates["oom"]).any():
+        ok = candidates[~candidates["oom"]]
+        y = "cost" if request.price_per_device_hour is not None else "device_hours"
+        pareto = pareto_front(ok, "time_to_train_s", y)
+    else:
+        pareto = candidates.head(0)
+    if not len(ranked):
+        oom = int(candidates["oom"].sum()) if len(candidates) else 0
+        notes.append(
+            f"no feasible configuration: {len(candidates)} valid, {oom} out of memory: "
+            f"{infeasibility_reason(request, candidates)}"
+        )
+    return PlanResult(
+        request, candidates, ranked, pareto, searched, time.perf_counter() - start, max(screen_s, 1e-9), notes
+    )
+
+
+def _describe(row: Mapping[str, Any]) -> str:
+    """A configuration in words, for an error about it."""
+    return (
+        f"at {row['devices']}x{row['device']} tp={row['tp']} pp={row['pp']} dp={row['dp']} zero={row['zero_stage']}"
+        f" micro_batch={row['micro_batch']} {row['recomputation']} recomputation {row['schedule']} {row['algorithm']}"
+    )
+
+
+def _run_stage(
+    executor: Executor,
+    fn: Callable[[dict[str, Any]], Any],
+    rows: list[dict[str, Any]],
+    stage: str,
+    progress: Callable[[str, int, int], None] | None,
+    batch: int | None,
+    bad_input_ok: bool = False,
+) -> list[Any]:
+    """``fn`` over ``rows`` on ``executor`` (results in row order), reporting ``progress``; errors name the row.
+
+    ``bad_input_ok``: a :class:`ScenarioError` stays in the list as a :class:`~dpsim.execution.TaskError`.
+    """
+    from dpsim.execution import TaskError, raise_first_failure
+
+    done = 0
+
+    def arrived(_index: int, _outcome: Any) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(stage, done, len(rows))
+
+    outcomes = executor.map(fn, rows, on_result=arrived, batch=batch)
+    checked = [None if bad_input_ok and isinstance(o, TaskError) and o.kind == "ScenarioError" else o for o in outcomes]
+    raise_first_failure(checked, lambda i: _describe(rows[i]), SOURCE)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class _Recheck:
+    """One shortlisted configuration re-checked exactly with ``predict`` (a picklable task)."""
+
+    request: PlanRequest
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        from dpsim.analytic.step import predict
+
+        request = self.request
+        result = predict(scenario_for(request, row))
         steps = float(row["steps"])
         work = steps * result.step_time_s
         wall = float(_wall_time(request, np.array([work]), np.array([int(row["nodes"])]))[0])
@@ -767,34 +858,19 @@ def plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None 
             cost=wall / 3600.0 * float(row["devices"]) * request.price(str(row["device"])),
             tokens_per_s=result.tokens_per_s,
         )
-        rows.append(record)
-        if progress:
-            progress("re-check", i + 1, total)
-    ranked = pd.DataFrame(rows)
-    if len(ranked):
-        ranked = ranked[~ranked["oom"]]
-        if request.deadline_s is not None and not notes:
-            ranked = ranked[ranked["time_to_train_s"] <= request.deadline_s]
-        ranked = ranked.sort_values(sort_cols, ascending=ascending, kind="mergesort")
-        ranked = ranked.head(request.top).reset_index(drop=True)
-        ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    if request.simulate and len(ranked):
-        ranked = _simulate(request, ranked, progress, notes)
-    if len(candidates) and (~candidates["oom"]).any():
-        ok = candidates[~candidates["oom"]]
-        y = "cost" if request.price_per_device_hour is not None else "device_hours"
-        pareto = pareto_front(ok, "time_to_train_s", y)
-    else:
-        pareto = candidates.head(0)
-    if not len(ranked):
-        oom = int(candidates["oom"].sum()) if len(candidates) else 0
-        notes.append(
-            f"no feasible configuration: {len(candidates)} valid, {oom} out of memory: "
-            f"{infeasibility_reason(request, candidates)}"
-        )
-    return PlanResult(
-        request, candidates, ranked, pareto, searched, time.perf_counter() - start, max(screen_s, 1e-9), notes
-    )
+        return record
+
+
+@dataclass(frozen=True)
+class _SimCheck:
+    """One ranked configuration's step time from the simulator (a picklable task)."""
+
+    request: PlanRequest
+
+    def __call__(self, row: dict[str, Any]) -> float:
+        from dpsim import api
+
+        return api.run(scenario_for(self.request, row), engine="sim").step_time_s
 
 
 def _simulate(
@@ -802,6 +878,7 @@ def _simulate(
     ranked: pd.DataFrame,
     progress: Callable[[str, int, int], None] | None,
     notes: list[str],
+    executor: Executor,
 ) -> pd.DataFrame:
     """Re-run the first ``request.simulate`` ranked configurations with the simulator."""
     from dpsim import api
@@ -809,16 +886,20 @@ def _simulate(
     ranked = ranked.copy()
     ranked["sim_step_time_s"] = np.nan
     count = min(request.simulate, len(ranked))
-    for i in range(count):
-        scenario = scenario_for(request, {str(key): value for key, value in ranked.iloc[i].items()})
-        try:
-            result = api.run(scenario, engine="sim")
-        except ScenarioError as exc:
-            notes.append(f"simulator not used: {exc.message}")
-            break
-        ranked.loc[ranked.index[i], "sim_step_time_s"] = result.step_time_s
-        if progress:
-            progress("simulate", i + 1, count)
+    try:
+        api.engine_function("sim")
+    except ScenarioError as exc:
+        notes.append(f"simulator not used: {exc.message}")
+    else:
+        from dpsim.execution import TaskError
+
+        rows = [{str(key): value for key, value in ranked.iloc[i].items()} for i in range(count)]
+        times = _run_stage(executor, _SimCheck(request), rows, "simulate", progress, batch=1, bad_input_ok=True)
+        for i, value in enumerate(times):
+            if isinstance(value, TaskError):  # a configuration the simulator refuses: say so, keep the rest
+                notes.append(f"rank {i + 1} not simulated: {value.field}: {value.message}")
+            else:
+                ranked.loc[ranked.index[i], "sim_step_time_s"] = value
     ranked["sim_vs_analytic"] = ranked["sim_step_time_s"] / ranked["step_time_s"] - 1.0
     return ranked
 

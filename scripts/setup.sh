@@ -22,7 +22,7 @@ if [ ! -f "$stamp" ]; then
   install --upgrade pip
   if [ "$mode" = test ]; then
     install torch==2.13.0
-    install -e ".[test,runtime]"
+    install -e ".[test,runtime,cluster]"
   else
     install -e .
   fi

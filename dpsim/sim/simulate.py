@@ -10,7 +10,8 @@ analytic memory model (the simulator does not model allocation).
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +31,10 @@ from dpsim.sim.timeline import Timeline
 from dpsim.sim.topology import make_topology
 from dpsim.sim.training import StepOutcome, StepPlan, run_step
 from dpsim.sim.variability import ci95_half_width, degraded_nodes, replication_rng
-from dpsim.sim.worker import compute_model, dp_slowdowns, worker_times
+from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
+
+if TYPE_CHECKING:
+    from dpsim.execution import Executor
 
 __all__ = ["build_cluster", "make_engine", "simulate", "simulate_timeline", "step_plan"]
 
@@ -145,13 +149,16 @@ def make_engine(fidelity: str, cluster: Cluster, algorithm: str) -> CollectiveEn
     raise ValueError(f"fidelity must be chunk or fast here, got {fidelity!r}")
 
 
-def simulate(scenario: Scenario, *, fidelity: str | None = None, allow_long: bool = False) -> StepResult:
+def simulate(
+    scenario: Scenario, *, fidelity: str | None = None, allow_long: bool = False, executor: Executor | None = None
+) -> StepResult:
     """Simulate one training step of ``scenario`` (engine ``"sim"``).
 
     Refuses (:class:`ScenarioError`) a scenario whose estimated cost is past the limits of
-    :mod:`dpsim.sim.budget`, unless ``allow_long``.
+    :mod:`dpsim.sim.budget`, unless ``allow_long``. ``executor``
+    (:func:`dpsim.execution.open_executor`) runs the replications on Dask.
     """
-    return _simulate(scenario, fidelity, want_timeline=False, allow_long=allow_long)[0]
+    return _simulate(scenario, fidelity, want_timeline=False, allow_long=allow_long, executor=executor)[0]
 
 
 def simulate_timeline(
@@ -164,7 +171,11 @@ def simulate_timeline(
 
 
 def _simulate(
-    scenario: Scenario, fidelity: str | None, want_timeline: bool, allow_long: bool = False
+    scenario: Scenario,
+    fidelity: str | None,
+    want_timeline: bool,
+    allow_long: bool = False,
+    executor: Executor | None = None,
 ) -> tuple[StepResult, Timeline | None]:
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
     if requested not in FIDELITIES:
@@ -188,25 +199,60 @@ def _simulate(
     variability = scenario.variability
     symmetric = variability.compute_jitter_cv == 0
     chosen = choose_fidelity(requested, algorithm, dp, cluster.per_node, _collective_count(plan), symmetric)
-    engine = make_engine(chosen, cluster, algorithm)
-    steps = scenario.simulation.steps
+    replicate = _Replication(scenario, model, plan, cluster, chosen)
     timeline: Timeline | None = None
-    outcomes: list[list[StepOutcome]] = []
-    for replication in range(variability.replications):
-        rng = replication_rng(variability, replication)
-        fwd, bwd, samples = worker_times(scenario, model, rng, steps)
+    runs: list[tuple[list[StepOutcome], int, int]] = []
+    if want_timeline:
+        recorded = sorted(set(range(min(dp, TRACE_WORKERS))) | {int(w) for w in np.flatnonzero(slow != 1.0)})
+        timeline = Timeline(scenario.name, dp, fidelity=chosen, recorded=recorded)
+        runs.append(replicate.run(0, timeline))
+    rest = list(range(len(runs), variability.replications))
+    if executor is None:
+        runs += [replicate(r) for r in rest]
+    else:  # replications on Dask (dpsim.execution): each is a pure function of its index
+        from dpsim.execution import TaskError, raise_first_failure
+
+        outcomes = executor.map(replicate, rest)
+        raise_first_failure(outcomes, lambda i: f"replication {rest[i]}", scenario.name)
+        runs += [r for r in outcomes if not isinstance(r, TaskError)]
+    outcomes_all = [r[0] for r in runs]
+    events, simulated = sum(r[1] for r in runs), sum(r[2] for r in runs)
+    samples = worker_samples(scenario, slow)
+    return _result(scenario, model, plan, outcomes_all, samples, chosen, (events, simulated), profile), timeline
+
+
+@dataclass(frozen=True)
+class _Replication:
+    """What the replications of one scenario share; calling it with an index runs that replication.
+
+    Each replication draws from its own generator (:func:`replication_rng`) on a fresh
+    collective engine, so it is a pure function of (scenario, index) and can run anywhere
+    (:mod:`dpsim.execution`) with the same result. Returns the steps' outcomes, network
+    events and simulated (not replayed) collectives.
+    """
+
+    scenario: Scenario
+    model: Any
+    plan: StepPlan
+    cluster: Cluster
+    fidelity: str
+
+    def __call__(self, replication: int) -> tuple[list[StepOutcome], int, int]:
+        return self.run(replication, None)
+
+    def run(self, replication: int, timeline: Timeline | None) -> tuple[list[StepOutcome], int, int]:
+        engine = make_engine(self.fidelity, self.cluster, self.scenario.communication.algorithm)
+        steps = self.scenario.simulation.steps
+        rng = replication_rng(self.scenario.variability, replication)
+        fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         runs = []
         for step in range(steps):
-            tl = None
-            if want_timeline and timeline is None:
-                recorded = sorted(set(range(min(dp, TRACE_WORKERS))) | {int(w) for w in np.flatnonzero(slow != 1.0)})
-                tl = timeline = Timeline(scenario.name, dp, fidelity=chosen, recorded=recorded)
-            outcome = run_step(plan, engine, fwd[step], bwd[step], tl)
+            tl = timeline if step == 0 else None
+            outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl)
             if tl is not None:
                 tl.step_time_s = outcome.step_time_s
             runs.append(outcome)
-        outcomes.append(runs)
-    return _result(scenario, model, plan, outcomes, samples, chosen, engine, profile), timeline
+        return runs, engine.events, getattr(engine, "simulated_calls", engine.calls)
 
 
 def _result(
@@ -216,7 +262,7 @@ def _result(
     outcomes: list[list[StepOutcome]],
     samples: np.ndarray,
     fidelity: str,
-    engine: CollectiveEngine,
+    counts: tuple[int, int],
     profile: Any,
 ) -> StepResult:
     flat = [o for runs in outcomes for o in runs]
@@ -245,8 +291,8 @@ def _result(
         "replications": len(outcomes),
         "steps_per_replication": len(outcomes[0]),
         "replication_step_times_s": per_replication,
-        "sim_events": engine.events,
-        "simulated_collectives": getattr(engine, "simulated_calls", engine.calls),
+        "sim_events": counts[0],
+        "simulated_collectives": counts[1],
         "worker_compute_max_s": float(first.compute_s.max()),
         "worker_compute_min_s": float(first.compute_s.min()),
         "worker_wait_max_s": float(first.wait_s.max()),

@@ -1,0 +1,375 @@
+"""Where independent pieces of work run: in this process, or on Dask (an embedded LocalCluster or any cluster).
+
+Sweeps (one task per grid point), the planner's re-check stage (one task per configuration)
+and the simulator's replications (one task per replication) all go through
+:meth:`Executor.map`: a list of items in, a list of outcomes out **in item order**, each
+either the function's value or a :class:`TaskError` naming what failed. Every task is a
+pure function of its item (scenario data, seed, replication index), so where it runs does
+not change its result: serial and Dask runs are identical bit for bit.
+
+- :func:`open_executor` with neither ``workers`` nor ``scheduler`` runs items one after
+  another here (no Dask needed); ``workers=N`` starts a ``dask.distributed.LocalCluster``
+  of N single-threaded worker processes (the simulator is pure Python: threads would share
+  one GIL); ``scheduler="tcp://HOST:8786"`` connects to a running Dask scheduler
+  (``dask scheduler`` + ``dask worker``, each with dpsim installed). The cluster starts on
+  the first :meth:`Executor.map` and stops when the ``with`` block ends.
+- A task that raises does not stop the others: its exception becomes a :class:`TaskError`
+  in its place (converted in the worker, so nothing unpicklable crosses the wire), and
+  ``on_result`` sees every outcome as it arrives — callers journal finished work with it.
+- Cheap items are sent in batches (``batch``) so Dask's ~1 ms per task does not dominate.
+
+Dask is an optional dependency (``pip install 'dpsim[cluster]'``); without it, asking for
+workers is a one-line error and everything else works.
+See https://distributed.dask.org/en/stable/ (``LocalCluster``, ``Client.submit``, ``as_completed``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from dpsim.errors import ScenarioError
+
+__all__ = [
+    "INSTALL_HINT",
+    "Executor",
+    "Journal",
+    "ProgressReporter",
+    "TaskError",
+    "check_options",
+    "open_executor",
+    "raise_first_failure",
+]
+
+R = TypeVar("R")
+
+INSTALL_HINT = "pip install 'dpsim[cluster]'"
+"""What to install for ``--workers``/``--scheduler`` (Dask's distributed scheduler)."""
+
+SOURCE = "<command line>"
+CONNECT_TIMEOUT_S = 20.0
+"""How long to wait for an external scheduler (and its first worker) to answer."""
+
+
+@dataclass(frozen=True)
+class TaskError:
+    """A task that raised: the exception's type, message and (for a ScenarioError) its field and source."""
+
+    kind: str
+    message: str
+    field: str = ""
+    source: str = ""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> TaskError:
+        if isinstance(exc, ScenarioError):
+            return cls("ScenarioError", exc.message, exc.field, exc.source)
+        return cls(type(exc).__name__, str(exc) or repr(exc))
+
+    def to_error(self, where: str, source: str) -> ScenarioError:
+        """A one-line :class:`ScenarioError` saying what failed and ``where`` (e.g. the grid point)."""
+        if self.kind == "ScenarioError":
+            return ScenarioError(self.field, f"{self.message} ({where})", self.source or source)
+        return ScenarioError("", f"{self.kind}: {self.message} ({where})", source)
+
+
+def _run_batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """Run ``fn`` on each item (on a worker); an exception becomes a :class:`TaskError` in its place."""
+    out: list[Any] = []
+    for item in items:
+        try:
+            out.append(fn(item))
+        except Exception as exc:  # reported to the client with the item's coordinates, never lost
+            out.append(TaskError.of(exc))
+    return out
+
+
+class ProgressReporter:
+    """Progress on stderr: a rich bar on a terminal, else one line every ``interval_s`` (for logs and CI).
+
+    Short runs print nothing without a terminal: the first line comes after ``interval_s``.
+    """
+
+    def __init__(self, label: str, total: int, unit: str = "points", stream: TextIO | None = None,
+                 interval_s: float = 10.0) -> None:  # fmt: skip
+        self.label, self.total, self.unit, self.interval_s = label, total, unit, interval_s
+        self.stream = stream if stream is not None else sys.stderr
+        self.done = 0
+        self.start = time.monotonic()
+        self._last_line = self.start
+        self._lines = 0
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressReporter:
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream),
+                transient=True,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= self.interval_s:
+            self._last_line = now
+            self._line(now)
+
+    def _line(self, now: float) -> None:
+        elapsed = now - self.start
+        share = self.done / self.total if self.total else 1.0
+        left = f", ~{elapsed / share - elapsed:.0f} s left" if 0 < share < 1 else ""
+        self.stream.write(
+            f"{self.label}: {self.done}/{self.total} {self.unit} ({100 * share:.0f} %), {elapsed:.0f} s{left}\n"
+        )
+        self.stream.flush()
+        self._lines += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+        elif self._lines:  # a run long enough to have reported: say when it ended
+            self._line(time.monotonic())
+
+
+class Executor:
+    """Runs ``fn(item)`` for every item, here or on a Dask cluster; outcomes come back in item order."""
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, processes: bool = True) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self.processes = processes
+        self._client: Any = None
+        self._cluster: Any = None
+
+    @property
+    def distributed(self) -> bool:
+        """True when work goes to Dask (``workers`` or ``scheduler`` given)."""
+        return self.workers is not None or self.scheduler is not None
+
+    def map(
+        self,
+        fn: Callable[[Any], R],
+        items: Sequence[Any],
+        *,
+        on_result: Callable[[int, R | TaskError], None] | None = None,
+        batch: int | None = 1,
+    ) -> list[R | TaskError]:
+        """``[fn(item) or TaskError for item in items]``, in item order.
+
+        ``on_result(index, outcome)`` is called in this process as each outcome arrives (in
+        completion order on Dask). ``batch``: items per Dask task (``None``: about eight
+        tasks per worker, for cheap items).
+        """
+        if not self.distributed or not items:
+            results: list[R | TaskError] = []
+            for index, item in enumerate(items):
+                (outcome,) = _run_batch(fn, [item])
+                results.append(outcome)
+                if on_result is not None:
+                    on_result(index, outcome)
+            return results
+        return self._map_dask(fn, items, on_result, batch)
+
+    def _map_dask(
+        self,
+        fn: Callable[[Any], R],
+        items: Sequence[Any],
+        on_result: Callable[[int, R | TaskError], None] | None,
+        batch: int | None,
+    ) -> list[R | TaskError]:
+        client = self._connect()
+        from distributed import as_completed
+
+        if batch is None:
+            slots = max(1, sum(client.nthreads().values()))
+            batch = max(1, min(1000, math.ceil(len(items) / (8 * slots))))
+        starts = range(0, len(items), batch)
+        futures = {client.submit(_run_batch, fn, list(items[s : s + batch]), pure=False): s for s in starts}
+        results: list[Any] = [None] * len(items)
+        try:
+            for future, value in as_completed(futures, loop=client.loop, with_results=True, raise_errors=False):
+                s = futures[future]
+                count = min(batch, len(items) - s)
+                # a lost worker or an unpicklable result arrives as the exception itself
+                outcomes = value if isinstance(value, list) else [TaskError.of(value)] * count
+                for offset, outcome in enumerate(outcomes):
+                    results[s + offset] = outcome
+                    if on_result is not None:
+                        on_result(s + offset, outcome)
+        finally:
+            client.cancel(list(futures))
+        return results
+
+    def _connect(self) -> Any:
+        if self._client is not None:
+            return self._client
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            option = "--workers" if self.workers is not None else "--scheduler"
+            raise ScenarioError(
+                option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE
+            ) from None
+        if self.scheduler is not None:
+            try:
+                self._client = Client(self.scheduler, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ScenarioError(
+                    "--scheduler", f"cannot reach a Dask scheduler at {self.scheduler!r}: {exc}", SOURCE
+                ) from None
+            if not self._client.nthreads():
+                try:
+                    self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+                except TimeoutError:
+                    self.close()
+                    raise ScenarioError(
+                        "--scheduler", f"the Dask scheduler at {self.scheduler!r} has no workers", SOURCE
+                    ) from None
+            return self._client
+        self._cluster = LocalCluster(
+            n_workers=self.workers,
+            threads_per_worker=1,
+            processes=self.processes,
+            **({"host": "127.0.0.1"} if self.processes else {}),  # threads talk in-process
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        self._client = Client(self._cluster, set_as_default=False)
+        return self._client
+
+    def close(self) -> None:
+        """Disconnect, and stop the embedded cluster if this executor started one."""
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def check_options(workers: int | None, scheduler: str | None) -> None:
+    """One-line errors for impossible ``--workers``/``--scheduler`` combinations (before any work)."""
+    if workers is not None and scheduler is not None:
+        raise ScenarioError(
+            "--workers", "give --workers N (a local Dask cluster) or --scheduler ADDRESS, not both", SOURCE
+        )
+    if workers is not None and workers < 1:
+        raise ScenarioError("--workers", f"must be >= 1, got {workers}", SOURCE)
+    if scheduler is not None and not scheduler.strip():
+        raise ScenarioError("--scheduler", "expected an address like tcp://HOST:8786", SOURCE)
+    if workers is not None or scheduler is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            option = "--workers" if workers is not None else "--scheduler"
+            raise ScenarioError(option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE)
+
+
+def raise_first_failure(outcomes: Sequence[Any], where: Callable[[int], str], source: str) -> None:
+    """Raise the first :class:`TaskError` in ``outcomes`` as a one-line error naming ``where(index)``."""
+    failed = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, TaskError)]
+    if failed:
+        first = outcomes[failed[0]]
+        more = f"; {len(failed) - 1} more failed" if len(failed) > 1 else ""
+        raise first.to_error(where(failed[0]) + more, source)
+
+
+class Journal:
+    """Finished results of a long map, one JSON line each, appended and flushed as they arrive.
+
+    The first line identifies the work (``fingerprint``); a run killed midway leaves every
+    finished item on disk, and :meth:`load` gives them back to a resumed run only if the
+    fingerprint matches. Floats survive the JSON round trip exactly (``repr`` is shortest
+    round-trip), so a resumed result equals an uninterrupted one bit for bit.
+    """
+
+    def __init__(self, path: str | Path, fingerprint: str) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+        self._file: TextIO | None = None
+
+    def load(self) -> dict[int, Any]:
+        """``{index: record}`` of finished items (empty when there is no journal); error if it is another run's."""
+        if not self.path.exists():
+            return {}
+        lines = self.path.read_text(encoding="utf-8").split("\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("fingerprint") != self.fingerprint:
+            raise ScenarioError(
+                "--resume",
+                f"{str(self.path)!r} holds the results of a different run (scenario, grid or engine differ);"
+                " remove it or run without --resume",
+                SOURCE,
+            )
+        done: dict[int, Any] = {}
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+            except ValueError:  # the last line of a run killed while writing it
+                continue
+            done[int(entry["index"])] = entry["record"]
+        return done
+
+    def start(self, done: dict[int, Any]) -> None:
+        """Rewrite the journal with the header and ``done`` (dropping a torn last line), then append."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
+            for index in sorted(done):
+                fh.write(json.dumps({"index": index, "record": done[index]}, allow_nan=True) + "\n")
+        os.replace(tmp, self.path)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def append(self, index: int, record: Any) -> None:
+        assert self._file is not None, "call start() first"
+        self._file.write(json.dumps({"index": index, "record": record}, allow_nan=True) + "\n")
+        self._file.flush()
+
+    def close(self, remove: bool = False) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if remove and self.path.exists():
+            self.path.unlink()
+
+
+@contextmanager
+def open_executor(
+    workers: int | None = None, scheduler: str | None = None, *, processes: bool = True
+) -> Iterator[Executor]:
+    """An :class:`Executor` for the ``with`` block: serial, a LocalCluster of ``workers``, or ``scheduler``.
+
+    ``processes=False`` runs the local workers as threads of this process (for tests).
+    """
+    check_options(workers, scheduler)
+    executor = Executor(workers, scheduler, processes)
+    try:
+        yield executor
+    finally:
+        executor.close()
