@@ -9,8 +9,24 @@ so the simulator can read it without torch). It holds:
   Because every closed form there is *linear* in (α, 1/B) — ``t = a(N)·α + b(N, S)·(1/B)`` —
   the fit is an ordinary linear least-squares problem (:func:`fit_link`);
 - the backend's reduction (summation) bandwidth in bytes/s, the γ term of Thakur et al.;
-- forward and backward time of one micro-batch on one worker, ``t = t0 + t1·micro_batch``;
-- optimizer time, ``t = o0 + o1·parameters``.
+- forward and backward time of one micro-batch on one worker, ``t = t0 + t1·micro_batch``
+  (for the model a scenario named), and — describing the testbed rather than one model — a
+  compute curve: time per FLOP of square MLP layers measured over a grid of widths and
+  micro-batch sizes (:class:`ComputeCurve`), from which any ``layers × hidden`` MLP and
+  micro-batch is predicted;
+- optimizer time, ``t = o0 + o1·parameters``;
+- the host (:class:`HostModel`): how much slower a rank computes when ``k`` ranks share the
+  host's cores (``max(1, k/C)·(1 + ε·(min(k, C) − 1))``: time-slicing beyond ``C`` cores,
+  and ε of per-core efficiency lost to shared caches and memory bandwidth below that), and
+  the CPU the communication threads take per byte sent, which competes with the backward
+  pass it overlaps;
+- for a shaped link (the emulated testbed's tbf), how the bandwidth scales with the shaped
+  rate: ``1/B = 1/(η·R) + c`` — η the payload share of the shaped rate (tbf counts whole
+  frames), ``c`` a per-byte CPU cost in series with the wire — so rates never calibrated
+  are predicted (:meth:`LinkModel.at_rate`).
+
+Every fit records its worst relative residual; :func:`check_residuals` turns one above the
+limit (5 % by default) into an error that says what to do.
 
 The YAML file carries units (``"118 MB/s"``, ``"85 us"``) and reloads to an equal object.
 Engines call :func:`profile_for` when ``scenario.calibration`` is set and put the profile
@@ -44,19 +60,28 @@ __all__ = [
     "COLLECTIVE_OPS",
     "FIT_ALGORITHMS",
     "LINK_CLASSES",
+    "MAX_RESIDUAL",
+    "CalibrationError",
     "CollectiveSample",
+    "ComputeCurve",
+    "ComputePoint",
     "HardwareProfile",
+    "HostModel",
     "LinearTime",
     "LinkFit",
     "LinkSegment",
     "bucket_ready_fractions",
+    "LinkModel",
     "bus_bandwidth",
+    "check_residuals",
     "closed_form_coefficients",
     "collective_coefficients",
     "fit_coefficients",
     "fit_coefficients_minimax",
+    "fit_host",
     "fit_linear_time",
     "fit_link",
+    "fit_link_model",
     "load_profile",
     "profile_for",
     "save_profile",
@@ -68,8 +93,15 @@ COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter")
 LINK_CLASSES = ("intra", "inter")
 """Link classes a profile can calibrate: inside a node, and between nodes."""
 
-FIT_ALGORITHMS = ("ring", "tree", "halving-doubling", "direct", "parameter-server")
+FIT_ALGORITHMS = ("ring", "tree", "halving-doubling", "direct", "parameter-server", "backend")
 """Flat all-reduce algorithms whose closed form :func:`fit_link` can invert (hierarchical combines two links)."""
+
+MAX_RESIDUAL = 0.05
+"""Largest accepted relative residual of a fit (5 %): beyond it the model does not explain the data."""
+
+
+class CalibrationError(ValueError):
+    """A fit does not explain its measurements (residual above the limit); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +123,155 @@ class LinkFit:
     samples: int
     max_relative_error: float
     """Largest |predicted − measured| / measured over the samples used in the fit."""
+
+
+@dataclass(frozen=True)
+class LinkModel(Link):
+    """A fitted link: α, the bandwidth measured, and how the bandwidth follows a shaped rate.
+
+    ``bandwidth`` is the fitted bandwidth at the calibration's (highest) shaped rate, or the
+    unshaped link's. With ``efficiency`` set, the link was shaped and ``1/B(R) = 1/(η·R) + c``
+    at shaped rate ``R`` (η = ``efficiency``, c = ``cpu_per_byte_s``): the wire time of a
+    byte at the payload share η of the token rate, plus a per-byte cost in series with it
+    (the sender's copy, checksum and reduction).
+    """
+
+    efficiency: float | None = None
+    cpu_per_byte_s: float = 0.0
+    residual: float = 0.0
+    """Largest relative residual of the fit over its samples."""
+    samples: int = 0
+
+    def at_rate(self, rate: float | None) -> Link:
+        """The α–β link at shaped rate ``rate`` (bytes/s); the measured one when unshaped or None."""
+        if self.efficiency is None or rate is None:
+            return Link(self.latency_s, self.bandwidth)
+        return Link(self.latency_s, 1.0 / (1.0 / (self.efficiency * rate) + self.cpu_per_byte_s))
+
+
+@dataclass(frozen=True)
+class ComputePoint:
+    """Forward and backward time of ``layers`` square linear layers of width ``hidden`` on ``micro_batch`` samples."""
+
+    hidden: int
+    micro_batch: int
+    layers: int
+    forward_s: float
+    backward_s: float
+
+    @property
+    def forward_flops(self) -> float:
+        """GEMM FLOPs of the forward pass: 2·micro_batch·hidden² per layer."""
+        return 2.0 * self.micro_batch * self.hidden**2 * self.layers
+
+
+@dataclass(frozen=True)
+class ComputeCurve:
+    """Time per FLOP of square MLP layers over a grid of (hidden, micro_batch), measured alone on the host.
+
+    A GEMM's throughput depends on its shape (small GEMMs are dominated by per-call overhead
+    and do not fill the cores' vector units), so the curve is interpolated bilinearly in
+    (log hidden, log micro_batch) on log time-per-FLOP and held at the grid's edge outside
+    it. A ``layers × hidden`` MLP on ``b`` samples then costs ``2·b·hidden²·layers`` forward
+    FLOPs at the curve's rate (backward likewise, with its own curve).
+    """
+
+    points: tuple[ComputePoint, ...]
+
+    def __post_init__(self) -> None:
+        hs, ms = self.hiddens, self.micro_batches
+        grid = {(p.hidden, p.micro_batch) for p in self.points}
+        if not self.points or len(grid) != len(hs) * len(ms) or len(grid) != len(self.points):
+            raise ValueError("a compute curve needs exactly one point per (hidden, micro_batch) of a full grid")
+
+    @property
+    def hiddens(self) -> list[int]:
+        return sorted({p.hidden for p in self.points})
+
+    @property
+    def micro_batches(self) -> list[int]:
+        return sorted({p.micro_batch for p in self.points})
+
+    def _per_flop(self, hidden: float, micro_batch: float, backward: bool) -> float:
+        table = {(p.hidden, p.micro_batch): (p.backward_s if backward else p.forward_s) / p.forward_flops
+                 for p in self.points}  # fmt: skip
+
+        def bracket(values: list[int], x: float) -> tuple[int, int, float]:
+            x = min(max(x, values[0]), values[-1])
+            hi = next(i for i, v in enumerate(values) if v >= x)
+            lo = max(0, hi - 1) if values[hi] > x else hi
+            if lo == hi:
+                return lo, hi, 0.0
+            return lo, hi, (math.log(x) - math.log(values[lo])) / (math.log(values[hi]) - math.log(values[lo]))
+
+        hs, ms = self.hiddens, self.micro_batches
+        h0, h1, wh = bracket(hs, hidden)
+        m0, m1, wm = bracket(ms, micro_batch)
+        logs = 0.0
+        for hi, whi in ((h0, 1 - wh), (h1, wh)):
+            for mi, wmi in ((m0, 1 - wm), (m1, wm)):
+                logs += whi * wmi * math.log(table[(hs[hi], ms[mi])])
+        return math.exp(logs)
+
+    def time(self, layers: int, hidden: int, micro_batch: int) -> tuple[float, float]:
+        """(forward_s, backward_s) of ``layers`` layers of width ``hidden`` on ``micro_batch`` samples."""
+        if micro_batch <= 0:
+            return 0.0, 0.0
+        flops = 2.0 * micro_batch * hidden**2 * layers
+        return (flops * self._per_flop(hidden, micro_batch, False), flops * self._per_flop(hidden, micro_batch, True))
+
+
+@dataclass(frozen=True)
+class HostModel:
+    """How ranks share one host's CPUs (the emulated testbed runs every rank on one machine).
+
+    ``slowdown(k)`` — compute time of one rank while ``k`` ranks compute at once, relative
+    to alone — is ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``: up to ``C`` cores each rank has
+    one (losing ε per extra busy core to shared caches and memory bandwidth), beyond that
+    the scheduler time-slices (processor sharing). ``comm_cpu_per_byte_s`` is the CPU time
+    a rank's communication threads spend per byte it sends (gloo copies, reduces and pushes
+    every byte through the kernel's TCP stack); during overlap it competes with backward.
+    """
+
+    cores: float
+    efficiency_loss: float = 0.0
+    shared_by: str = "job"
+    """Which ranks share one host: 'job' (all of them: the emulated cluster) or 'node'."""
+    comm_cpu_per_byte_s: float = 0.0
+    measured: Mapping[int, float] = field(default_factory=dict)
+    """Measured slowdown per number of concurrent processes."""
+    residual: float = 0.0
+
+    def slowdown(self, processes: int) -> float:
+        k = max(1, processes)
+        return max(1.0, k / self.cores) * (1.0 + self.efficiency_loss * (min(float(k), self.cores) - 1.0))
+
+    def ranks_on_host(self, scenario: Scenario) -> int:
+        return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
+
+
+def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
+    """C (whole cores, 1..max_cores) and ε ≥ 0 minimising the worst relative residual.
+
+    C is a whole number: with fractional C the points ``k ≥ C`` only fix ``(1 + ε(C−1))/C``
+    and C and ε could trade off against each other.
+    """
+    if not measured or 1 not in measured:
+        raise ValueError("host calibration needs the slowdown of 1 process (1.0) and of more")
+    ks = np.array(sorted(measured), dtype=float)
+    ys = np.array([measured[int(k)] for k in ks])
+    best: tuple[float, float, float] | None = None
+    for cores in range(1, max(1, max_cores) + 1):
+        scale = np.maximum(1.0, ks / cores)
+        x = np.minimum(ks, cores) - 1.0
+        eps = float(np.dot(x, ys / scale - 1.0) / np.dot(x, x)) if np.dot(x, x) > 0 else 0.0
+        eps = max(0.0, eps)
+        worst = float(np.max(np.abs(scale * (1 + eps * x) - ys) / ys))
+        if best is None or worst < best[2] - 1e-12:
+            best = (float(cores), eps, worst)
+    assert best is not None
+    return HostModel(best[0], best[1], measured={int(k): float(v) for k, v in measured.items()},
+                     residual=best[2])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -233,6 +414,87 @@ def fit_link(samples: Sequence[CollectiveSample], *, relative: bool = True) -> L
     return LinkFit(link, len(samples), worst)
 
 
+def fit_link_model(
+    samples: Sequence[CollectiveSample], rates: Sequence[float | None], *, large_message_bytes: float
+) -> LinkModel:
+    """α from small messages, the bandwidth terms from large ones, for one (link class, algorithm).
+
+    ``rates[i]`` is the shaped rate of sample ``i`` (None: unshaped). A sample is *large* when
+    the message each rank sends per step (the closed form's bandwidth coefficient over its
+    step count) is at least ``large_message_bytes`` — far above the shaper's burst, so the
+    token bucket's line-rate start does not flatter it. Bandwidth terms are fitted on large
+    samples with α fixed, α on the small ones with the bandwidth fixed (median), in
+    rounds until α settles. With shaped samples at two or more rates, ``1/B = 1/(η·R) + c`` is fitted (η, c);
+    at one rate ``c = 0``. The residual is the worst over all samples.
+    """
+    if len(samples) < 2:
+        raise ValueError(f"need at least 2 samples to fit α and β, got {len(samples)}")
+    if len({s.algorithm for s in samples}) != 1:
+        raise ValueError("samples mix algorithms; fit one algorithm at a time")
+    alg = samples[0].algorithm
+    rows = np.array([closed_form_coefficients(alg, s.ranks, s.size_bytes) for s in samples], dtype=float)
+    a, b = rows[:, 0], rows[:, 1]
+    t = np.array([s.time_s for s in samples], dtype=float)
+    steps = np.maximum(a, 1.0)
+    large = b / steps >= large_message_bytes
+    if not large.any():
+        raise CalibrationError(
+            f"{alg}: no message of at least {large_message_bytes:.0f} B per step; "
+            "calibrate with larger sizes (--sizes) so bandwidth is measured far above the shaper's burst"
+        )
+    shaped = [r for r in rates if r is not None]
+    distinct = sorted(set(shaped))
+    two_rates = len(distinct) >= 2 and len(shaped) == len(rates)
+    inv_r = np.array([1.0 / r if r is not None else 0.0 for r in rates])
+    alpha, eta_inv, cpu = 0.0, 0.0, 0.0
+    for _ in range(100):  # alternate until α settles (each round contracts the coupling of α and β)
+        previous = alpha
+        y = (t - a * alpha)[large]
+        w = 1.0 / t[large]
+        if two_rates:
+            x = np.stack([b[large] * inv_r[large], b[large]], axis=1)
+            sol, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+            eta_inv, cpu = float(sol[0]), float(sol[1])
+            if cpu < 0:
+                cpu = 0.0
+                xs = b[large] * inv_r[large] * w
+                eta_inv = float(np.dot(xs, y * w) / np.dot(xs, xs))
+        elif shaped:
+            xs = b[large] * inv_r[large] * w
+            eta_inv, cpu = float(np.dot(xs, y * w) / np.dot(xs, xs)), 0.0
+        else:
+            xs = b[large] * w
+            cpu = float(np.dot(xs, y * w) / np.dot(xs, xs))  # unshaped: 1/B alone
+        per_byte = eta_inv * inv_r + cpu
+        small = ~large & (a > 0)
+        if small.any():
+            alpha = max(0.0, float(np.median((t[small] - b[small] * per_byte[small]) / a[small])))
+        elif (a > 0).any():
+            alpha = max(0.0, float(np.median((t - b * per_byte)[a > 0] / a[a > 0])))
+        if abs(alpha - previous) <= 1e-12 * max(alpha, 1e-9):
+            break
+    if (eta_inv <= 0 and shaped) or (not shaped and cpu <= 0):
+        raise CalibrationError(f"{alg}: fitted bandwidth is not positive: the times do not grow with message size")
+    predicted = a * alpha + b * (eta_inv * inv_r + cpu)
+    worst = float(np.max(np.abs(predicted - t) / t))
+    if shaped:
+        top = max(distinct)
+        return LinkModel(alpha, 1.0 / (eta_inv / top + cpu), 1.0 / eta_inv, cpu, worst, len(samples))
+    return LinkModel(alpha, 1.0 / cpu, None, 0.0, worst, len(samples))
+
+
+def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> None:
+    """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do."""
+    bad = {name: r for name, r in profile.residuals().items() if r > limit}
+    if bad:
+        listed = ", ".join(f"{name} {100 * r:.1f} %" for name, r in sorted(bad.items()))
+        raise CalibrationError(
+            f"fit residual above {100 * limit:g} %: {listed}; the model does not explain these measurements — "
+            "rerun on a quiet machine with more repetitions (--reps), drop the algorithm (--algorithms), "
+            "or accept a larger residual with --max-residual"
+        )
+
+
 def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime:
     """Least-squares ``t = t0 + t1·x`` (t0 clamped at ≥ 0); one point gives a line through 0."""
     x = np.asarray(xs, dtype=float)
@@ -247,9 +509,13 @@ def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime
     return LinearTime(float(intercept), float(slope))
 
 
-def bus_bandwidth(size_bytes: float, time_s: float, ranks: int) -> float:
-    """nccl-tests all-reduce bus bandwidth: ``busbw = (S/t) · 2(N−1)/N`` (bytes/s)."""
-    return size_bytes / time_s * 2 * (ranks - 1) / ranks
+def bus_bandwidth(size_bytes: float, time_s: float, ranks: int, op: str = "all_reduce") -> float:
+    """nccl-tests bus bandwidth ``busbw = (S/t) · factor(op, N)`` (bytes/s); all-reduce: ``2(N−1)/N``.
+
+    ``op`` as the runtime's benchmark names it (``all_reduce``, ``all_gather``, ``reduce_scatter``,
+    ``broadcast``); the factors are :func:`dpsim.analytic.collectives.busbw_factor`'s.
+    """
+    return size_bytes / time_s * cf.busbw_factor({"all_reduce": "allreduce"}.get(op, op), ranks)
 
 
 @dataclass(frozen=True)
@@ -283,6 +549,10 @@ class HardwareProfile:
     backward: LinearTime | None = None
     optimizer: LinearTime | None = None
     """Optimizer step time, linear in the number of parameters (on one worker)."""
+    compute_curve: ComputeCurve | None = None
+    """Time per FLOP of MLP layers over (hidden, micro_batch), for any ``layers × hidden`` MLP."""
+    host_model: HostModel | None = None
+    """How ranks sharing the host's cores slow each other (compute, optimizer, communication threads)."""
     calibrated_on: tuple[str, ...] = ()
     """Configurations the profile was measured on (labels, for validation reports)."""
     collectives: Mapping[str, Mapping[str, Mapping[str, tuple[LinkSegment, ...]]]] = field(default_factory=dict)
@@ -305,22 +575,23 @@ class HardwareProfile:
 
     @property
     def has_compute(self) -> bool:
+        """A per-model forward/backward fit (not the MLP curve: see :meth:`has_compute_for`)."""
         return self.forward is not None and self.backward is not None
 
-    def link(self, link_class: str, algorithm: str) -> Link | None:
-        """The fitted link of ``link_class`` for ``algorithm``; None if not calibrated.
+    def link(self, link_class: str, algorithm: str, rate: float | None = None) -> Link | None:
+        """The fitted link of ``link_class`` for ``algorithm`` (at shaped rate ``rate``); None if not calibrated.
 
         Hierarchical all-reduce runs rings inside and between nodes, so it falls back to
-        the ring fit of that class.
+        the ring fit of that class. A link fitted on a shaped testbed follows ``rate``
+        (:meth:`LinkModel.at_rate`).
         """
         if link_class not in LINK_CLASSES:
             raise ValueError(f"link class must be one of {LINK_CLASSES}, got {link_class!r}")
         table = self.links.get(link_class, {})
-        if algorithm in table:
-            return table[algorithm]
-        if algorithm == "hierarchical":
-            return table.get("ring")
-        return None
+        found = table.get(algorithm) or (table.get("ring") if algorithm == "hierarchical" else None)
+        if isinstance(found, LinkModel):
+            return found.at_rate(rate)
+        return found
 
     def collective_time(self, op: str, link_class: str, algorithm: str, ranks: int, size_bytes: float) -> float:
         """Time of one ``op`` on ``ranks`` ranks from the regime of ``collectives`` that covers ``size_bytes``.
@@ -349,6 +620,72 @@ class HardwareProfile:
     def optimizer_time(self, parameters: float) -> float:
         """Optimizer step time for ``parameters`` parameters (0 when not calibrated)."""
         return self.optimizer(parameters) if self.optimizer is not None else 0.0
+
+    # --- what the engines ask, for one scenario ---------------------------------------------
+
+    def host_slowdown(self, scenario: Scenario) -> float:
+        """Compute slowdown of a rank while the scenario's ranks that share its host compute at once."""
+        h = self.host_model
+        return h.slowdown(h.ranks_on_host(scenario)) if h is not None else 1.0
+
+    def has_compute_for(self, scenario: Scenario) -> bool:
+        return self.has_compute or (self.compute_curve is not None and _mlp_shape(scenario) is not None)
+
+    def compute_for(self, scenario: Scenario, micro_batch: int) -> tuple[float, float]:
+        """(forward_s, backward_s) of a ``micro_batch``-sample micro-batch of the scenario's model on its testbed.
+
+        An MLP is priced on the compute curve from its ``layers × hidden``; another model
+        needs the per-model fit (``forward``/``backward``). Either is multiplied by the
+        host slowdown of the ranks sharing the host.
+        """
+        shape = _mlp_shape(scenario)
+        if self.compute_curve is not None and shape is not None:
+            fwd, bwd = self.compute_curve.time(shape[0], shape[1], micro_batch)
+        else:
+            fwd, bwd = self.compute_time(micro_batch)
+        slow = self.host_slowdown(scenario)
+        return fwd * slow, bwd * slow
+
+    def optimizer_for(self, scenario: Scenario, parameters: float) -> float:
+        """Optimizer step time on the testbed: every rank steps at once, so the host slowdown applies."""
+        return self.optimizer_time(parameters) * self.host_slowdown(scenario)
+
+    def overlap_backward(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
+        """Backward time of the last micro-batch when its buckets' communication overlaps it on a shared host.
+
+        Processor sharing: in the backward window every rank on the host needs its backward's
+        CPU time ``b₀`` (``backward_s`` without the time-slicing factor) plus its
+        communication threads' ``κ·traffic``; ``C`` cores serve them, so the window lasts
+        ``max(backward_s, N·(b₀ + κ·traffic)/C)``. ``traffic`` is what a rank sends for the
+        ``overlapped_bytes`` of gradient reduced during the backward (the closed form's
+        bandwidth coefficient). Works on floats and numpy arrays alike.
+        """
+        host = self.host_model
+        if host is None or host.comm_cpu_per_byte_s <= 0 or overlapped_bytes <= 0:
+            return backward_s
+        n = host.ranks_on_host(scenario)
+        algorithm = scenario.communication.algorithm
+        algorithm = "ring" if algorithm not in FIT_ALGORITHMS else algorithm
+        world = scenario.data_parallel
+        traffic = closed_form_coefficients(algorithm, world, overlapped_bytes)[1] if world > 1 else 0.0
+        alone = backward_s / max(1.0, n / host.cores)
+        return np.maximum(backward_s, n * (alone + host.comm_cpu_per_byte_s * traffic) / host.cores)
+
+    def residuals(self) -> dict[str, float]:
+        """Worst relative residual of every fit in the profile, by name."""
+        out = {f"links.{cls}.{alg}": link.residual for cls, algs in self.links.items() for alg, link in algs.items()
+               if isinstance(link, LinkModel)}  # fmt: skip
+        if self.host_model is not None:
+            out["host"] = self.host_model.residual
+        out.update({f"{k}": float(v) for k, v in self.meta.get("fit_residuals", {}).items() if k not in out})
+        return out
+
+
+def _mlp_shape(scenario: Scenario) -> tuple[int, int] | None:
+    m = scenario.model
+    if m.kind == "mlp" and m.layers > 0 and m.hidden > 0:
+        return m.layers, m.hidden
+    return None
 
 
 # --- YAML with units ------------------------------------------------------------------------------
@@ -447,19 +784,86 @@ def _linear_from_yaml(data: Any, per: str, where: str, source: str) -> LinearTim
         raise ScenarioError(where, str(exc), source) from None
 
 
+def _link_to_yaml(link: Link) -> dict[str, Any]:
+    out: dict[str, Any] = {"latency": _time_text(link.latency_s), "bandwidth": _rate_text(link.bandwidth)}
+    if isinstance(link, LinkModel):
+        if link.efficiency is not None:
+            out["efficiency"] = link.efficiency
+            out["cpu_per_byte"] = _time_text(link.cpu_per_byte_s)
+        out["residual"] = link.residual
+        out["samples"] = link.samples
+    return out
+
+
+_LINK_KEYS = {"latency", "bandwidth", "efficiency", "cpu_per_byte", "residual", "samples"}
+
+
+def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
+    if not isinstance(spec, dict) or not {"latency", "bandwidth"} <= set(spec) or not set(spec) <= _LINK_KEYS:
+        raise ScenarioError(
+            where, f"expected {{latency: <time>, bandwidth: <rate>}} (optionally efficiency, cpu_per_byte, "
+            f"residual, samples), got {spec!r}", source,
+        )  # fmt: skip
+    try:
+        latency, bandwidth = parse_time(spec["latency"]), parse_bandwidth(spec["bandwidth"])
+        if set(spec) == {"latency", "bandwidth"}:
+            return Link(latency, bandwidth)
+        efficiency = spec.get("efficiency")
+        return LinkModel(
+            latency, bandwidth,
+            float(efficiency) if efficiency is not None else None,
+            parse_time(spec["cpu_per_byte"]) if "cpu_per_byte" in spec else 0.0,
+            float(spec.get("residual", 0.0)), int(spec.get("samples", 0)),
+        )  # fmt: skip
+    except (UnitError, TypeError, ValueError) as exc:
+        raise ScenarioError(where, str(exc), source) from None
+
+
+def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
+    if data is None:
+        return None
+    where = "compute.curve"
+    if not isinstance(data, list):
+        raise ScenarioError(where, f"expected a list of points, got {data!r}", source)
+    try:
+        points = tuple(
+            ComputePoint(int(d["hidden"]), int(d["micro_batch"]), int(d["layers"]), parse_time(d["forward"]),
+                         parse_time(d["backward"]))
+            for d in data
+        )  # fmt: skip
+        return ComputeCurve(points)
+    except (KeyError, TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(where, f"expected {{hidden, micro_batch, layers, forward, backward}} points: {exc}",
+                            source) from None  # fmt: skip
+
+
+def _host_from_yaml(data: Any, source: str) -> HostModel | None:
+    if data is None:
+        return None
+    where = "host_model"
+    keys = {"cores", "efficiency_loss", "shared_by", "comm_cpu_per_byte", "residual", "measured_slowdown"}
+    if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
+        raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
+    if data.get("shared_by", "job") not in ("job", "node"):
+        raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
+    try:
+        return HostModel(
+            float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
+            parse_time(data.get("comm_cpu_per_byte", "0 s")),
+            {int(k): float(v) for k, v in (data.get("measured_slowdown") or {}).items()},
+            float(data.get("residual", 0.0)),
+        )  # fmt: skip
+    except (TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(where, str(exc), source) from None
+
+
 def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
     """Plain data with units in text, as written to YAML."""
-    links = {
-        cls: {
-            alg: {"latency": _time_text(link.latency_s), "bandwidth": _rate_text(link.bandwidth)}
-            for alg, link in algs.items()
-        }
-        for cls, algs in profile.links.items()
-    }
+    links = {cls: {alg: _link_to_yaml(link) for alg, link in algs.items()} for cls, algs in profile.links.items()}
     data: dict[str, Any] = {"name": profile.name, "backend": profile.backend, "host": profile.host, "links": links}
     if profile.reduction_bandwidth is not None:
         data["reduction_bandwidth"] = _rate_text(profile.reduction_bandwidth)
-    compute = {
+    compute: dict[str, Any] = {
         k: v
         for k, v in (
             ("forward", _linear_to_yaml(profile.forward, "per_sample")),
@@ -467,6 +871,12 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
         )
         if v is not None
     }
+    if profile.compute_curve is not None:
+        compute["curve"] = [
+            {"hidden": p.hidden, "micro_batch": p.micro_batch, "layers": p.layers,
+             "forward": _time_text(p.forward_s), "backward": _time_text(p.backward_s)}
+            for p in profile.compute_curve.points
+        ]  # fmt: skip
     if compute:
         data["compute"] = compute
     if profile.optimizer is not None:
@@ -491,6 +901,13 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
         }
     if profile.gradient_ready:
         data["gradient_ready"] = [[float(x), float(y)] for x, y in profile.gradient_ready]
+    if profile.host_model is not None:
+        h = profile.host_model
+        data["host_model"] = {
+            "cores": h.cores, "efficiency_loss": h.efficiency_loss, "shared_by": h.shared_by,
+            "comm_cpu_per_byte": _time_text(h.comm_cpu_per_byte_s), "residual": h.residual,
+            "measured_slowdown": {int(k): float(v) for k, v in sorted(h.measured.items())},
+        }  # fmt: skip
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data
@@ -500,8 +917,8 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     """Validate profile data read from YAML (errors name the field, like scenarios)."""
     if not isinstance(data, dict):
         raise ScenarioError("", f"a hardware profile must be a mapping, got {type(data).__name__}", source)
-    known = {"name", "backend", "host", "links", "reduction_bandwidth", "compute", "optimizer", "calibrated_on", "meta",
-             "collectives", "gradient_ready"}  # fmt: skip
+    known = {"name", "backend", "host", "host_model", "links", "reduction_bandwidth", "compute", "optimizer",
+             "calibrated_on", "meta", "collectives", "gradient_ready"}  # fmt: skip
     for key in data:
         if key not in known:
             raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
@@ -513,13 +930,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
             raise ScenarioError(f"links.{cls}", f"expected algorithm: {{latency, bandwidth}}, got {algs!r}", source)
         links[cls] = {}
         for alg, spec in algs.items():
-            where = f"links.{cls}.{alg}"
-            if not isinstance(spec, dict) or set(spec) != {"latency", "bandwidth"}:
-                raise ScenarioError(where, f"expected {{latency: <time>, bandwidth: <rate>}}, got {spec!r}", source)
-            try:
-                links[cls][str(alg)] = Link(parse_time(spec["latency"]), parse_bandwidth(spec["bandwidth"]))
-            except UnitError as exc:
-                raise ScenarioError(where, str(exc), source) from None
+            links[cls][str(alg)] = _link_from_yaml(spec, f"links.{cls}.{alg}", source)
     reduction = data.get("reduction_bandwidth")
     try:
         reduction_bw = parse_bandwidth(reduction) if reduction is not None else None
@@ -532,6 +943,8 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         name=str(data.get("name", "profile")),
         backend=str(data.get("backend", "")),
         host=str(data.get("host", "")),
+        compute_curve=_curve_from_yaml(compute.get("curve"), source),
+        host_model=_host_from_yaml(data.get("host_model"), source),
         links=links,
         reduction_bandwidth=reduction_bw,
         forward=_linear_from_yaml(compute.get("forward"), "per_sample", "compute.forward", source),

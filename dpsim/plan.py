@@ -70,7 +70,7 @@ DEFAULT_NETWORK: dict[str, tuple[str, str]] = {
 """Node fabric and network assumed for each catalog device when the request does not say."""
 
 _RECOMPUTE = ("none", "selective", "full")
-_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server")
+_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
 _SCHEDULES = ("1f1b", "interleaved")
 
 

@@ -77,8 +77,12 @@ __all__ = [
     "scenario_source",
 ]
 
-ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server")
-"""All-reduce algorithms a scenario can name (``communication.algorithm``)."""
+ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
+"""All-reduce algorithms a scenario can name (``communication.algorithm``).
+
+``backend`` is the communication backend's own all-reduce (what plain DDP uses): gloo runs a
+ring (``gloo/allreduce.cc``: an unspecified algorithm is ``ring``); its cost is the ring's
+closed form on the links a calibration profile fitted for ``backend``."""
 
 
 # --- quantity types: parsed from text, dumped back as text that reloads exactly ---------------
@@ -390,6 +394,13 @@ class ModelConfig(_Section):
                     embedding_parameters=self.embedding_parameters,
                 )
                 self.flops_per_sample = per_token * self.seq_len
+        elif self.kind == "mlp" and self.layers > 0 and self.hidden > 0:
+            # ``layers`` square linear layers with biases (runtime.model.MLP): Ψ = L·(h² + h),
+            # and 6·Ψ training FLOPs per sample (2 forward + 4 backward per parameter)
+            if self.parameters is None:
+                self.parameters = float(self.layers * (self.hidden**2 + self.hidden))
+            if self.flops_per_sample is None:
+                self.flops_per_sample = 6.0 * self.parameters
         else:
             if self.parameters is None:
                 raise ValueError(f"parameters: a {self.kind} model needs parameters (e.g. 25.6e6) or a preset")
@@ -549,7 +560,9 @@ class TrainingConfig(_Section):
 class CommunicationConfig(_Section):
     """Gradient synchronisation: the all-reduce algorithm, bucket size and overlap."""
 
-    algorithm: Literal["ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server"] = "ring"
+    algorithm: Literal["ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend"] = (
+        "ring"
+    )
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True

@@ -105,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--per-node", type=int, default=1)
     p.add_argument("--backend", default="gloo")
     args = p.parse_args(argv)
+    from runtime.launch import die_with_launcher
+
+    die_with_launcher()
     torch.set_num_threads(1)
     dist.init_process_group(args.backend)
     try:

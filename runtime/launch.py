@@ -4,11 +4,20 @@ Supervision: the launcher polls the ranks. A rank that exits non-zero ends the r
 once (the others are killed) with :class:`RankFailure` naming it; a run that exceeds its
 timeout ends the same way, naming the ranks still running and where each was (the phase
 each rank last reported: the rank furthest behind — e.g. in compute while its peers wait in
-communication — is named). Steps completed before the failure stay in the run directory.
+communication — is named). A per-step watchdog does the same when no rank has reported a
+new phase for ``step_timeout_s`` (a hung collective). Steps completed before the failure
+stay in the run directory.
+
+Ranks die with their launcher: each is started with the parent-death signal set to SIGKILL
+(``prctl(PR_SET_PDEATHSIG)`` via ctypes, in the child before exec) and sets it again itself
+once running (:func:`die_with_launcher`), since changing credentials (dropping root) clears
+it. SIGTERM and SIGHUP become exceptions in the launcher (:class:`signals_as_exceptions`),
+so its ``finally`` blocks kill the ranks and tear the testbed down.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
@@ -27,7 +36,29 @@ from runtime.job import JobOptions
 from runtime.measure import aggregate, read_rank_timings
 from runtime.testbed import Testbed
 
-__all__ = ["RankFailure", "free_port", "launch", "signals_as_exceptions", "spawn_ranks"]
+__all__ = ["RankFailure", "die_with_launcher", "free_port", "launch", "signals_as_exceptions", "spawn_ranks"]
+
+LAUNCHER_PID_ENV = "DPSIM_LAUNCHER_PID"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _set_parent_death_signal() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; a no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def die_with_launcher() -> None:
+    """In a rank: die with the launcher (re-arm the parent-death signal; exit if it is already gone)."""
+    launcher = os.environ.get(LAUNCHER_PID_ENV)
+    if not launcher or sys.platform != "linux":
+        return
+    _set_parent_death_signal()
+    if os.getppid() != int(launcher):  # the launcher died before the signal was armed
+        os._exit(1)
 
 
 class RankFailure(RuntimeError):
@@ -46,18 +77,22 @@ def free_port() -> int:
 
 
 class signals_as_exceptions:
-    """Turn SIGTERM into SystemExit (SIGINT is KeyboardInterrupt already) so ``finally`` blocks tear down."""
+    """Turn SIGTERM and SIGHUP into SystemExit (SIGINT is KeyboardInterrupt already) so ``finally`` blocks tear down."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
     def __enter__(self) -> None:
-        self._old = signal.getsignal(signal.SIGTERM)
+        self._old = {sig: signal.getsignal(sig) for sig in self.SIGNALS}
 
         def raise_exit(signum: int, frame: FrameType | None) -> None:
             raise SystemExit(128 + signum)
 
-        signal.signal(signal.SIGTERM, raise_exit)
+        for sig in self.SIGNALS:
+            signal.signal(sig, raise_exit)
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _worker_command(run_dir: Path, options: JobOptions) -> list[str]:
@@ -119,10 +154,18 @@ def spawn_ranks(
     *,
     workers_per_node: int = 1,
     timeout_s: float = 300.0,
+    step_timeout_s: float = 120.0,
     poll_s: float = 0.05,
 ) -> None:
-    """Start ``world`` ranks of ``command`` on ``testbed`` and wait for all; :class:`RankFailure` otherwise."""
+    """Start ``world`` ranks of ``command`` on ``testbed`` and wait for all; :class:`RankFailure` otherwise.
+
+    ``step_timeout_s``: the watchdog stops the run when no rank has reported a new phase for
+    that long, naming the rank furthest behind and its phase.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
+    testbed.grant(run_dir)
+    if os.environ.get("DPSIM_SAVE_PARAMETERS"):  # rank 0 writes the trained parameters there
+        testbed.grant(Path(os.environ["DPSIM_SAVE_PARAMETERS"]).parent)
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
@@ -136,14 +179,23 @@ def spawn_ranks(
                 "MASTER_ADDR": testbed.master_addr,
                 "MASTER_PORT": str(port),
                 "OMP_NUM_THREADS": "1",
+                LAUNCHER_PID_ENV: str(os.getpid()),
                 **testbed.env(rank),
             }
             log = (run_dir / f"rank{rank}.log").open("wb")
             logs.append(log)
             procs.append(
-                subprocess.Popen([*testbed.prefix(rank), *command], env=env, stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen(
+                    [*testbed.prefix(rank), *command],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_set_parent_death_signal,
+                )
             )
         deadline = time.monotonic() + timeout_s
+        seen: dict[int, str] = {}
+        progress_at = time.monotonic()
         while True:
             codes = [p.poll() for p in procs]
             failed = [(r, c) for r, c in enumerate(codes) if c is not None and c != 0]
@@ -160,15 +212,22 @@ def spawn_ranks(
                 )
             if all(c == 0 for c in codes):
                 return
-            if time.monotonic() > deadline:
-                running = [r for r, c in enumerate(codes) if c is None]
-                phases = {r: _phase(run_dir, r) for r in running}
+            now = time.monotonic()
+            running = [r for r, c in enumerate(codes) if c is None]
+            phases = {r: _phase(run_dir, r) for r in running}
+            if any(seen.get(r) != phases[r] for r in running):
+                seen.update(phases)
+                progress_at = now
+            watchdog = now - progress_at > step_timeout_s
+            if now > deadline or watchdog:
                 least = min(_progress(phases[r]) for r in running)
                 stuck = [r for r in running if _progress(phases[r]) == least]
                 done = _completed(run_dir)
                 where = "; ".join(f"rank {r}: {phases[r]}" for r in running)
+                why = (f"watchdog: no progress for {step_timeout_s:g} s" if watchdog and now <= deadline
+                       else f"timeout after {timeout_s:g} s")  # fmt: skip
                 raise RankFailure(
-                    f"timeout after {timeout_s:g} s: rank {', '.join(map(str, stuck))} hung ({where}); "
+                    f"{why}: rank {', '.join(map(str, stuck))} hung in {phases[stuck[0]]} ({where}); "
                     f"{done} step(s) completed on all ranks, records kept in {run_dir}",
                     stuck[0],
                     done,
@@ -188,6 +247,7 @@ def launch(
     *,
     timeout_s: float = 300.0,
     extra_meta: dict[str, object] | None = None,
+    step_timeout_s: float = 120.0,
 ) -> StepResult:
     """Run ``scenario`` with ``scenario.world_size`` ranks on ``testbed``; return the measured record."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,6 +261,7 @@ def launch(
         run_dir,
         workers_per_node=scenario.cluster.workers_per_node,
         timeout_s=timeout_s,
+        step_timeout_s=step_timeout_s,
     )
     import torch
 

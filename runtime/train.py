@@ -79,7 +79,9 @@ def run_worker(args: argparse.Namespace) -> None:
     import torch.distributed as dist
 
     from runtime.job import TrainingJob
+    from runtime.launch import die_with_launcher
 
+    die_with_launcher()
     scenario = load_scenario(args.scenario, args.overrides)
     run_dir = args.run_dir or Path(os.environ.get("DPSIM_RUN_DIR", "."))
     run_dir.mkdir(parents=True, exist_ok=True)

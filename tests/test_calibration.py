@@ -115,3 +115,180 @@ def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
     profile = profile_for(load_scenario(scenario_file))
     assert profile is not None and profile.name == "test"
     assert profile_for(load_scenario(scenario_file, ["calibration=null"])) is None
+
+
+# --- a profile that describes the testbed -----------------------------------------------------
+
+
+def test_link_model_recovers_alpha_efficiency_and_cpu_cost_at_two_rates() -> None:
+    """1/B = 1/(η·R) + c: α from small messages, η and c from large ones at two shaped rates."""
+    from dpsim.calibration import fit_link_model
+
+    alpha, eta, cpu = 120e-6, 0.956, 2e-9
+    samples, rates = [], []
+    for rate in (50e6, 100e6):
+        link = cf.Link(alpha, 1 / (1 / (eta * rate) + cpu))
+        for n in (2, 3, 4):
+            fabric = cf.Fabric(nodes=n, per_node=1, intra=link, inter=link)
+            for size in (4e3, 32e3, 4e6, 16e6):
+                samples.append(CollectiveSample("ring", n, size, cf.allreduce_time("ring", size, fabric)))
+                rates.append(rate)
+    fit = fit_link_model(samples, rates, large_message_bytes=500e3)
+    assert fit.latency_s == pytest.approx(alpha, rel=1e-6)
+    assert fit.efficiency == pytest.approx(eta, rel=1e-6)
+    assert fit.cpu_per_byte_s == pytest.approx(cpu, rel=1e-6)
+    assert fit.residual == pytest.approx(0.0, abs=1e-9)
+    # a rate never calibrated: the closed form at the scaled bandwidth
+    assert fit.at_rate(25e6).bandwidth == pytest.approx(1 / (1 / (eta * 25e6) + cpu))
+
+
+def test_link_fit_residual_above_five_percent_is_an_error_that_says_what_to_do() -> None:
+    from dpsim.calibration import CalibrationError, check_residuals, fit_link_model
+
+    # a time that does not grow linearly with size: no α–β link explains it
+    samples = [CollectiveSample("ring", 2, s, 1e-3 * (s / 1e6) ** 0.5) for s in (1e6, 4e6, 16e6, 64e6)]
+    fit = fit_link_model(samples, [None] * 4, large_message_bytes=1e5)
+    assert fit.residual > 0.05
+    profile = HardwareProfile(links={"inter": {"ring": fit}})
+    with pytest.raises(CalibrationError, match=r"links\.inter\.ring .*--reps"):
+        check_residuals(profile)
+
+
+def test_compute_curve_is_exact_on_its_grid_and_log_interpolates_between() -> None:
+    from dpsim.calibration import ComputeCurve, ComputePoint
+
+    def per_flop(h: int, m: int) -> float:  # a power law is linear in log–log: interpolation is exact
+        return 1e-10 * (h / 256) ** -0.5 * (m / 4) ** -0.25
+
+    points = tuple(
+        ComputePoint(h, m, 2, per_flop(h, m) * 4 * m * h * h, 2 * per_flop(h, m) * 4 * m * h * h)
+        for h in (256, 1024)
+        for m in (4, 64)
+    )
+    curve = ComputeCurve(points)
+    fwd, bwd = curve.time(2, 256, 4)
+    assert fwd == pytest.approx(points[0].forward_s) and bwd == pytest.approx(points[0].backward_s)
+    fwd, bwd = curve.time(5, 512, 16)
+    assert fwd == pytest.approx(per_flop(512, 16) * 2 * 16 * 512**2 * 5, rel=1e-12)
+    assert bwd == pytest.approx(2 * fwd, rel=1e-12)
+    # outside the grid the edge's time per FLOP holds
+    assert curve.time(1, 2048, 64)[0] == pytest.approx(per_flop(1024, 64) * 2 * 64 * 2048**2)
+
+
+def test_host_fit_recovers_cores_and_efficiency_loss() -> None:
+    from dpsim.calibration import HostModel, fit_host
+
+    truth = HostModel(cores=2.0, efficiency_loss=0.08)
+    measured = {k: truth.slowdown(k) for k in (1, 2, 3, 4, 6, 8)}
+    assert measured[8] == pytest.approx(4 * 1.08)
+    fit = fit_host(measured, max_cores=4)
+    assert fit.cores == pytest.approx(2.0) and fit.efficiency_loss == pytest.approx(0.08)
+    assert fit.residual == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("op", "n", "factor"),
+    [("all_reduce", 8, 14 / 8), ("all_gather", 8, 7 / 8), ("reduce_scatter", 4, 3 / 4), ("broadcast", 8, 1.0)],
+)
+def test_busbw_of_the_runtime_benchmark_uses_nccl_tests_factor_per_collective(op: str, n: int, factor: float) -> None:
+    assert bus_bandwidth(1e9, 1.0, n, op) == pytest.approx(1e9 * factor)
+
+
+def _testbed_profile() -> HardwareProfile:
+    from dpsim.calibration import ComputeCurve, ComputePoint, HostModel, LinkModel
+
+    points = tuple(ComputePoint(h, m, 2, 1e-10 * 4 * m * h * h, 2e-10 * 4 * m * h * h) for h in (256, 1024)
+                   for m in (4, 64))  # fmt: skip
+    return HardwareProfile(
+        name="testbed",
+        links={"inter": {"backend": LinkModel(1e-4, 95e6, 0.95, 1e-9, 0.01, 12)}},
+        optimizer=LinearTime(1e-4, 2e-9),
+        compute_curve=ComputeCurve(points),
+        host_model=HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004),
+    )
+
+
+def test_testbed_profile_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "tb.yaml"
+    save_profile(_testbed_profile(), path)
+    loaded = load_profile(path)
+    assert loaded == HardwareProfile(**{**_testbed_profile().__dict__, "source": str(path)})
+    assert loaded.residuals() == {"links.inter.backend": 0.01, "host": 0.004}
+
+
+def test_both_engines_price_an_uncalibrated_mlp_from_the_curve_and_the_host(tmp_path: Path) -> None:
+    """An MLP never timed: compute from the curve × host slowdown, links at the scenario's rate; engines agree."""
+    from dpsim import api
+
+    save_profile(_testbed_profile(), tmp_path / "tb.yaml")
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 3, hidden: 512}\n"
+        "cluster: {nodes: 4, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 400 Mbit/s}}\n"
+        "training: {global_batch: 64, micro_batch: 16, optimizer: adam}\n"
+        "communication: {algorithm: backend, bucket: 1 MiB, overlap: false}\n"
+        "calibration: {profile: tb.yaml}\n"
+    )
+    scenario = load_scenario(scenario_file)
+    assert scenario.model.num_parameters == 3 * (512**2 + 512)
+    profile = profile_for(scenario)
+    assert profile is not None
+    slow = 2.0 * (1 + 0.1 * (2 - 1))  # 4 ranks on 2 cores
+    fwd, bwd = profile.compute_for(scenario, 16)
+    assert fwd == pytest.approx(1e-10 * 2 * 16 * 512**2 * 3 * slow)
+    assert bwd == pytest.approx(2 * fwd)
+    link = profile.link("inter", "backend", scenario.cluster.inter_node.bandwidth)
+    assert link == cf.Link(1e-4, 1 / (1 / (0.95 * 50e6) + 1e-9))
+    analytic = api.run(scenario, engine="analytic")
+    sim = api.run(scenario, engine="sim")
+    assert analytic.compute_s == pytest.approx(fwd + bwd)  # 64 samples on 4 ranks: one micro-batch each
+    assert analytic.optimizer_s == pytest.approx((1e-4 + 2e-9 * scenario.model.num_parameters) * slow)
+    assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-9)
+
+
+def test_overlapped_communication_competes_with_backward_on_a_shared_host(tmp_path: Path) -> None:
+    """Processor sharing: the backward window is max(b, N·(b₀ + κ·traffic)/C); both engines alike."""
+    from dpsim import api
+
+    save_profile(_testbed_profile(), tmp_path / "tb.yaml")
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 4, hidden: 1024}\n"
+        "cluster: {nodes: 4, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 1 Gbit/s}}\n"
+        "training: {global_batch: 256, micro_batch: 64, optimizer: sgd, precision: fp32}\n"
+        "communication: {algorithm: backend, bucket: 4 MiB, overlap: true}\n"
+        "calibration: {profile: tb.yaml}\n"
+    )
+    scenario = load_scenario(scenario_file)
+    profile = profile_for(scenario)
+    assert profile is not None
+    _, bwd = profile.compute_for(scenario, 64)
+    grad = 4 * scenario.model.num_parameters
+    last = grad - 4 * 2**20 * (grad // (4 * 2**20))
+    traffic = 2 * 3 / 4 * (grad - last)  # ring: each rank sends 2(N−1)/N of what is reduced
+    alone = bwd / 2.0
+    expected = max(bwd, 4 * (alone + 3e-9 * traffic) / 2.0)
+    assert profile.overlap_backward(scenario, bwd, grad - last) == pytest.approx(expected)
+    analytic = api.run(scenario, engine="analytic")
+    sim = api.run(scenario, engine="sim")
+    fwd, _ = profile.compute_for(scenario, 64)
+    assert analytic.compute_s == pytest.approx(1 * (fwd + bwd) + (expected - bwd))
+    assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
+
+
+def test_backend_algorithm_is_gloos_ring_in_both_engines(tmp_path: Path) -> None:
+    """``algorithm: backend`` (plain DDP's all-reduce) is gloo's ring: same time as ring without a profile."""
+    from dpsim import api
+
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 4, hidden: 1024}\n"
+        "cluster: {nodes: 4, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 1 Gbit/s}}\n"
+        "training: {global_batch: 256, micro_batch: 64, optimizer: sgd, precision: fp32}\n"
+        "communication: {algorithm: backend, bucket: 4 MiB}\n"
+    )
+    for engine in ("analytic", "sim"):
+        backend = api.run(load_scenario(scenario_file), engine=engine)
+        ring = api.run(load_scenario(scenario_file, ["communication.algorithm=ring"]), engine=engine)
+        assert backend.comm_s == pytest.approx(ring.comm_s) and backend.comm_s > 0
+        assert backend.algorithm == "backend"

@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from runtime.testbed.emulated import RootRequired, dpsim_namespaces, require_root
+from runtime.testbed.emulated import RootRequired, dpsim_namespaces, netns_prefix, require_root
 
 try:
     require_root()
@@ -42,7 +42,7 @@ communication: {algorithm: hierarchical, bucket: 64 KiB}
 
 
 def _mine() -> list[str]:
-    return [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{os.getpid()}-")]
+    return [n for n in dpsim_namespaces() if n.startswith(f"{netns_prefix()}{os.getpid()}-")]
 
 
 def test_cluster_shapes_both_directions_and_tears_down() -> None:
@@ -57,7 +57,9 @@ def test_cluster_shapes_both_directions_and_tears_down() -> None:
         assert "tbf" in node and "rate 100Mbit" in node
         assert "tbf" in bridge and "rate 100Mbit" in bridge
         assert cluster.measured_latency_s is not None and cluster.measured_latency_s > 0
-        assert cluster.prefix(1) == ["ip", "netns", "exec", cluster.node_namespace(1)]
+        assert cluster.prefix(1)[:4] == ["ip", "netns", "exec", cluster.node_namespace(1)]
+        if cluster.user is not None:  # ranks drop root
+            assert cluster.prefix(1)[4] == "setpriv" and f"--reuid={cluster.user[0]}" in cluster.prefix(1)
         assert cluster.env(0) == {"GLOO_SOCKET_IFNAME": "eth0"}
         assert cluster.master_addr.startswith("198.18.")
     assert _mine() == []
@@ -68,7 +70,7 @@ def test_leftovers_of_a_dead_run_are_removed_at_the_next_start() -> None:
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = f"dpsim-{dead.pid}-n0"
+    stale = f"{netns_prefix()}{dead.pid}-n0"
     subprocess.run(["ip", "netns", "add", stale], check=True)
     try:
         with EmulatedCluster(nodes=1, rate=12.5e6):
@@ -124,7 +126,7 @@ def test_sigterm_tears_the_cluster_down(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{proc.pid}-")]:
+    while not [n for n in dpsim_namespaces() if n.startswith(f"{netns_prefix()}{proc.pid}-")]:
         assert time.monotonic() < deadline, "the emulated cluster did not come up"
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         time.sleep(0.2)
@@ -132,16 +134,55 @@ def test_sigterm_tears_the_cluster_down(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=60)
     assert proc.returncode != 0
-    assert [n for n in dpsim_namespaces() if n.startswith(f"dpsim-{proc.pid}-")] == []
+    assert [n for n in dpsim_namespaces() if n.startswith(f"{netns_prefix()}{proc.pid}-")] == []
 
 
 def _orphaned_namespaces() -> list[str]:
     """dpsim namespaces whose owning process is gone (what a run without teardown would leave)."""
     out = []
     for name in dpsim_namespaces():
-        pid = int(name.split("-")[1])
+        pid = int(name[len(netns_prefix()) :].split("-")[0])
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             out.append(name)
     return out
+
+
+def test_sigkill_of_the_launcher_leaves_no_process_namespace_veth_or_qdisc(tmp_path: Path) -> None:
+    """SIGKILL runs no handler: the ranks die by their parent-death signal, the reaper removes the rest."""
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", str(path), "--testbed", "emulated", "--steps", "1000",
+         "--run-dir", str(tmp_path / "run")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    tag = f"{netns_prefix()}{proc.pid}-"
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / "rank3.jsonl").exists():  # every rank is training
+        assert time.monotonic() < deadline, "the run did not start"
+        assert proc.poll() is None
+        time.sleep(0.2)
+    names = [n for n in dpsim_namespaces() if n.startswith(tag)]
+    ranks = {int(p) for n in names for p in subprocess.run(["ip", "netns", "pids", n], capture_output=True,
+                                                           text=True).stdout.split()}  # fmt: skip
+    assert len(names) == 3 and len(ranks) >= 4
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while [n for n in dpsim_namespaces() if n.startswith(tag)] or any(_running(p) for p in ranks):
+        assert time.monotonic() < deadline, "namespaces or ranks outlived the launcher"
+        time.sleep(0.2)
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    qdiscs = subprocess.run(["tc", "qdisc", "show"], capture_output=True, text=True).stdout
+    assert tag not in links and "tbf" not in qdiscs  # the veths and their qdiscs lived in the namespaces
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state not in ("Z", "X")

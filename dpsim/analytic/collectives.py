@@ -210,7 +210,7 @@ def allreduce_time(algorithm: str, size: float, fabric: Fabric) -> float:
     if algorithm == "hierarchical":
         return hierarchical_allreduce_time(size, fabric)
     link = flat_link(fabric)
-    if algorithm == "ring":
+    if algorithm in ("ring", "backend"):  # backend: gloo's own all-reduce is a ring (gloo/allreduce.cc)
         return ring_allreduce_time(size, n, link)
     if algorithm == "tree":
         return tree_allreduce_time(size, n, link)

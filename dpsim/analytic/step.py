@@ -348,10 +348,14 @@ def _calibration(scenario: Scenario) -> Any:
     return calibration.profile_for(scenario)
 
 
-def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str) -> Fabric:
-    """Replace link α/β with the profile's fitted values for this algorithm, where it has them."""
+def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate: float) -> Fabric:
+    """Replace link α/β with the profile's fitted values for this algorithm, where it has them.
+
+    A link fitted on a shaped testbed follows the scenario's inter-node rate
+    (:meth:`dpsim.calibration.LinkModel.at_rate`); the intra-node link is not shaped.
+    """
     intra = profile.link("intra", algorithm) or fabric.intra
-    inter = profile.link("inter", algorithm) or fabric.inter
+    inter = profile.link("inter", algorithm, inter_rate) or fabric.inter
     return Fabric(fabric.nodes, fabric.per_node, intra, inter, fabric.nics_per_node)
 
 
@@ -371,8 +375,8 @@ def predict(scenario: Scenario) -> StepResult:
     profile = _calibration(scenario)
 
     # compute of one micro-batch on one device
-    if profile is not None and profile.has_compute:
-        fwd, bwd = profile.compute_time(t.micro_batch)
+    if profile is not None and profile.has_compute_for(scenario):
+        fwd, bwd = profile.compute_for(scenario, t.micro_batch)
         fwd, bwd = fwd / model_parallel, bwd / model_parallel
     else:
         mb_flops = m.training_flops_per_sample * t.micro_batch / model_parallel
@@ -397,7 +401,7 @@ def predict(scenario: Scenario) -> StepResult:
             fabric.nics_per_node,
         )
     if profile is not None:
-        fabric = _calibrated_fabric(fabric, profile, algorithm)
+        fabric = _calibrated_fabric(fabric, profile, algorithm, c.inter_node.bandwidth)
     group = dp_fabric(scenario, fabric)
 
     tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)
@@ -418,6 +422,7 @@ def predict(scenario: Scenario) -> StepResult:
         return reduce_scatter_group_time(algorithm, size, group)
 
     grad_cost = allreduce if zero == 0 else rs
+    last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     if zero == 3 and dp > 1:
@@ -449,11 +454,15 @@ def predict(scenario: Scenario) -> StepResult:
             ready = [bwd_s * f for f in profile.bucket_ready_fractions(sizes)]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
         elif overlap:
-            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost)
+            if profile is not None and dp > 1:  # communication threads compete with backward for the host
+                last_bwd_s = float(
+                    profile.overlap_backward(scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket)[-1])
+                )
+            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost)
         else:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
             end = bwd_s + grad_comm
-        grad_exposed = max(0.0, end - bwd_s)
+        grad_exposed = max(0.0, end - last_bwd_s)
     post_step_gather = 0.0
     if zero in (1, 2) and dp > 1:
         _, post_step_gather, _ = _uniform_overlap_end(
@@ -463,13 +472,13 @@ def predict(scenario: Scenario) -> StepResult:
     # optimizer (memory bound), sharded by ZeRO
     updated = psi / (dp if zero >= 1 else 1)
     if profile is not None and profile.optimizer is not None:
-        optimizer_s = float(profile.optimizer_time(updated))
+        optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:
         optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
 
     nominal_compute = k * (fwd + bwd)
-    compute_s = k * (fwd_s + bwd_s)
-    barrier_s = compute_s - nominal_compute
+    compute_s = k * (fwd_s + bwd_s) + (last_bwd_s - bwd_s)
+    barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)
     exposed_s = grad_exposed + post_step_gather + gather_exposed + tp_comm_s + p2p_exposed_s

@@ -23,7 +23,7 @@ def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
     n, g = world, per_node
     if n <= 1:
         return 0
-    if algorithm in ("ring", "direct") or (algorithm == "hierarchical" and (g == 1 or g == n)):
+    if algorithm in ("ring", "direct", "backend") or (algorithm == "hierarchical" and (g == 1 or g == n)):
         return 2 * n * (n - 1)
     if algorithm == "hierarchical":
         m = n // g

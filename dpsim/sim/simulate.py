@@ -66,7 +66,7 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     inter = Link(c.inter_node.latency, c.inter_node.bandwidth)
     if profile is not None:
         intra = profile.link("intra", algorithm) or intra
-        inter = profile.link("inter", algorithm) or inter
+        inter = profile.link("inter", algorithm, c.inter_node.bandwidth) or inter
     nodes, per_node, nics = c.nodes, c.workers_per_node, c.inter_node.nics_per_node
     t = scenario.training
     if t.tensor_parallel * t.pipeline_parallel > 1:
@@ -245,6 +245,12 @@ class _Replication:
         steps = self.scenario.simulation.steps
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
+        profile, plan = self.model.profile, self.plan
+        if profile is not None and plan.overlap and plan.zero_stage == 0 and self.scenario.data_parallel > 1:
+            # the communication threads compete with the last backward for a shared host (one model, both engines)
+            if plan.gradient_buckets and not profile.gradient_ready:
+                overlapped = plan.gradient_bytes - plan.gradient_buckets[-1]
+                bwd[:, :, -1] = profile.overlap_backward(self.scenario, bwd[:, :, -1], overlapped)
         runs = []
         for step in range(steps):
             tl = timeline if step == 0 else None

@@ -44,8 +44,8 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
     t, m, device = scenario.training, scenario.model, scenario.cluster.device
     model_parallel = t.tensor_parallel * t.pipeline_parallel
-    if profile is not None and getattr(profile, "has_compute", True):
-        fwd, bwd = profile.compute_time(t.micro_batch)
+    if profile is not None and profile.has_compute_for(scenario):
+        fwd, bwd = profile.compute_for(scenario, t.micro_batch)
         fwd, bwd = fwd / model_parallel, bwd / model_parallel
     else:
         total = m.training_flops_per_sample * t.micro_batch / model_parallel / (device.peak_flops * device.efficiency)
@@ -58,7 +58,7 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     psi = m.num_parameters / model_parallel
     updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
     if profile is not None and getattr(profile, "optimizer", None) is not None:
-        optimizer_s = float(profile.optimizer_time(updated))
+        optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:
         optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
     return ComputeModel(fwd, bwd, optimizer_s, profile)
@@ -96,11 +96,11 @@ def worker_times(
     samples = worker_samples(scenario, slow)
     mb = scenario.training.micro_batch
     model_parallel = scenario.training.tensor_parallel * scenario.training.pipeline_parallel
-    if model.profile is not None and getattr(model.profile, "has_compute", True):
+    if model.profile is not None and model.profile.has_compute_for(scenario):
         fwd_w = np.empty(len(samples))
         bwd_w = np.empty(len(samples))
         for count in np.unique(samples):
-            f, b = model.profile.compute_time(int(count)) if count > 0 else (0.0, 0.0)
+            f, b = model.profile.compute_for(scenario, int(count)) if count > 0 else (0.0, 0.0)
             fwd_w[samples == count] = f / model_parallel
             bwd_w[samples == count] = b / model_parallel
     else:

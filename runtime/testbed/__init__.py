@@ -8,6 +8,7 @@ already a rank.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["LocalTestbed", "Testbed"]
@@ -34,6 +35,10 @@ class Testbed:
     def env(self, rank: int) -> dict[str, str]:
         del rank
         return {}
+
+    def grant(self, path: Path) -> None:
+        """Let the ranks write under ``path`` (a testbed that runs them as another user chowns it)."""
+        del path
 
     def close(self) -> None:
         """Release what the testbed set up (idempotent)."""

@@ -10,28 +10,60 @@ namespace and reach each other over loopback (unshaped: the intra-node link). Gl
 to ``eth0`` (``GLOO_SOCKET_IFNAME``).
 
 Latency is *measured* (TCP round trips between two node namespaces), not imposed: netem
-is not available everywhere. Teardown deletes the namespaces (and with them every veth
-and qdisc); it runs on close, at interpreter exit and on SIGINT/SIGTERM (the launcher
-turns those into exceptions). Leftovers of crashed runs — ``dpsim-*`` namespaces whose
-owning process is gone — are removed at the next start.
+is not available everywhere.
+
+Teardown, under every failure: :meth:`EmulatedCluster.close` kills every process still
+inside the cluster's namespaces (``ip netns pids``) and then deletes the namespaces (and
+with them every veth and qdisc); it runs on close, at interpreter exit and on
+SIGINT/SIGTERM/SIGHUP (the launcher turns those into exceptions). Against SIGKILL of the
+launcher, which runs no code, a *reaper* — a small process started with the cluster, in
+its own session — holds the read end of a pipe whose write end only the launcher has: when
+the launcher dies the pipe closes and the reaper tears the cluster down. Leftovers of older
+crashed runs — namespaces with this prefix whose owning process is gone — are removed at
+the next start.
+
+Namespace names are ``<prefix><pid>-br`` and ``<prefix><pid>-n<i>``; the prefix is
+``dpsim-`` unless ``DPSIM_NETNS_PREFIX`` (or the ``prefix`` argument) says otherwise, so
+parallel test runs can keep to their own.
+
+Ranks drop root where they can: the rank command runs under ``setpriv`` as the invoking
+user (``SUDO_UID``/``SUDO_GID``) or ``nobody``, after the launcher has entered the namespace
+(which needs root); set ``DPSIM_RANK_USER=root`` to keep root.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runtime.testbed import Testbed
 
-__all__ = ["EmulatedCluster", "RootRequired", "cleanup_leftovers", "dpsim_namespaces", "require_root"]
+__all__ = [
+    "EmulatedCluster",
+    "RootRequired",
+    "burst_bytes",
+    "cleanup_leftovers",
+    "dpsim_namespaces",
+    "kill_namespace_processes",
+    "netns_prefix",
+    "remove_namespaces",
+    "require_root",
+]
 
 PREFIX = "dpsim-"
+"""Default namespace prefix (``DPSIM_NETNS_PREFIX`` overrides it)."""
+PREFIX_ENV = "DPSIM_NETNS_PREFIX"
+RANK_USER_ENV = "DPSIM_RANK_USER"
 SUBNET = "198.18.0"
 """Node i gets 198.18.0.(i+1): inside the RFC 2544 benchmarking range 198.18.0.0/15."""
 MASTER_PORT_BASE = 29400
@@ -62,11 +94,40 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def dpsim_namespaces() -> list[str]:
-    """Names of all network namespaces created by dpsim (``dpsim-*``)."""
+def netns_prefix() -> str:
+    """The namespace prefix of this process's clusters (``DPSIM_NETNS_PREFIX``, default ``dpsim-``)."""
+    prefix = os.environ.get(PREFIX_ENV, PREFIX)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,15}-", prefix):
+        raise ValueError(f"{PREFIX_ENV}={prefix!r}: expected letters/digits ending in '-' (e.g. 'dpsim-')")
+    return prefix
+
+
+def dpsim_namespaces(prefix: str | None = None) -> list[str]:
+    """Names of the network namespaces with ``prefix`` (default: :func:`netns_prefix`)."""
+    prefix = prefix or netns_prefix()
     out = _run("ip", "netns", "list", check=False).stdout
     names = [line.split()[0] for line in out.splitlines() if line.strip()]
-    return [n for n in names if n.startswith(PREFIX)]
+    return [n for n in names if n.startswith(prefix)]
+
+
+def kill_namespace_processes(namespace: str) -> None:
+    """SIGKILL every process inside ``namespace`` (before deleting it: a namespace with processes lingers)."""
+    for _ in range(5):
+        pids = [int(p) for p in _run("ip", "netns", "pids", namespace, check=False).stdout.split() if p.isdigit()]
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def remove_namespaces(names: list[str]) -> None:
+    """Kill the processes inside each namespace, then delete it (veths and qdiscs go with it)."""
+    for name in names:
+        kill_namespace_processes(name)
+    for name in names:
+        _run("ip", "netns", "del", name, check=False)
 
 
 def _alive(pid: int) -> bool:
@@ -79,15 +140,36 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def cleanup_leftovers(*, everything: bool = False) -> list[str]:
-    """Delete ``dpsim-*`` namespaces of processes that no longer run (all of them if ``everything``)."""
+def cleanup_leftovers(*, everything: bool = False, prefix: str | None = None) -> list[str]:
+    """Delete ``<prefix>*`` namespaces of processes that no longer run (all of them if ``everything``)."""
+    prefix = prefix or netns_prefix()
     removed = []
-    for name in dpsim_namespaces():
-        match = re.match(rf"{PREFIX}(\d+)-", name)
+    for name in dpsim_namespaces(prefix):
+        match = re.match(rf"{re.escape(prefix)}(\d+)-", name)
         if everything or match is None or not _alive(int(match.group(1))):
-            _run("ip", "netns", "del", name, check=False)
             removed.append(name)
+    remove_namespaces(removed)
     return removed
+
+
+def _rank_user() -> tuple[int, int] | None:
+    """(uid, gid) ranks run as: ``DPSIM_RANK_USER`` (a name, 'uid:gid' or 'root'), the sudo caller, or nobody."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    wanted = os.environ.get(RANK_USER_ENV, "")
+    if wanted == "root":
+        return None
+    if wanted:
+        if ":" in wanted:
+            uid, gid = wanted.split(":", 1)
+            return int(uid), int(gid)
+        import pwd
+
+        entry = pwd.getpwnam(wanted)
+        return entry.pw_uid, entry.pw_gid
+    if os.environ.get("SUDO_UID") and os.environ.get("SUDO_GID"):
+        return int(os.environ["SUDO_UID"]), int(os.environ["SUDO_GID"])
+    return 65534, 65534  # nobody/nogroup
 
 
 @dataclass
@@ -99,9 +181,14 @@ class EmulatedCluster(Testbed):
     rate: float = 125e6
     """Per-direction shaped rate of every node link, bytes/s."""
     namespaces: list[str] = field(default_factory=list)
+    prefix_name: str = ""
+    """Namespace prefix ('' = :func:`netns_prefix`)."""
+    drop_root: bool = True
+    """Run ranks as an unprivileged user (see the module docstring) when possible."""
 
     def __post_init__(self) -> None:
         require_root()
+        self.prefix_name = self.prefix_name or netns_prefix()
         if not 1 <= self.nodes <= 250:
             raise ValueError(f"nodes must be 1..250, got {self.nodes}")
         if self.rate <= 0:
@@ -109,11 +196,15 @@ class EmulatedCluster(Testbed):
         self.name = "emulated"
         self.link_rate = self.rate
         self.master_addr = f"{SUBNET}.1"
-        self._tag = f"{PREFIX}{os.getpid()}"
+        self._tag = f"{self.prefix_name}{os.getpid()}"
         self._closed = False
-        cleanup_leftovers()
+        self._reaper: subprocess.Popen[bytes] | None = None
+        self._reaper_pipe = -1
+        self.user = _rank_user() if self.drop_root else None
+        cleanup_leftovers(prefix=self.prefix_name)
         atexit.register(self.close)
         try:
+            self._start_reaper()
             self._build()
             self.measured_latency_s = self.measure_latency() if self.nodes > 1 else None
         except BaseException:
@@ -126,6 +217,17 @@ class EmulatedCluster(Testbed):
             "namespaces": list(self.namespaces),
         }
 
+    def _start_reaper(self) -> None:
+        """A process that tears the cluster down if this one dies without doing so (e.g. SIGKILL)."""
+        read_end, write_end = os.pipe()
+        os.set_inheritable(read_end, True)
+        self._reaper = subprocess.Popen(
+            [sys.executable, "-m", "runtime.testbed.reaper", str(read_end), self._tag],
+            pass_fds=(read_end,), start_new_session=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(read_end)
+        self._reaper_pipe = write_end
+
     def node_namespace(self, node: int) -> str:
         return f"{self._tag}-n{node}"
 
@@ -136,10 +238,10 @@ class EmulatedCluster(Testbed):
         _run("ip", "-n", bridge, "link", "add", "br0", "type", "bridge")
         _run("ip", "-n", bridge, "link", "set", "br0", "up")
         bits = f"{round(self.rate * 8)}bit"
-        # bucket: 2 ms at the rate, at least 128 KiB. Smaller buckets interact badly with GSO
-        # segments (up to 64 KiB) and timer slack on a loaded VM (throughput collapses); larger
-        # ones let whole small messages through at line rate. tbf counts whole frames, so TCP
-        # payload gets ≈ 1448/1514 = 95.6 % of the rate.
+        # bucket: far below every transfer the calibration measures for bandwidth (it fits β only
+        # on messages ≥ 16 buckets), so the token bucket's line-rate start does not flatter
+        # them. tbf segments GSO packets larger than the bucket itself (tbf_segment). tbf counts
+        # whole frames, so TCP payload gets ≈ 1448/1514 = 95.6 % of the rate (the fitted η).
         burst = f"{self.burst_bytes}b"
         for node in range(self.nodes):
             ns = self.node_namespace(node)
@@ -158,10 +260,38 @@ class EmulatedCluster(Testbed):
     @property
     def burst_bytes(self) -> int:
         """tbf bucket size: bytes a link passes at line rate before the shaping rate applies."""
-        return max(128 * 1024, round(self.rate * 0.002))
+        return burst_bytes(self.rate)
 
     def prefix(self, rank: int) -> list[str]:
-        return ["ip", "netns", "exec", self.node_namespace(rank // self.per_node)]
+        place = ["ip", "netns", "exec", self.node_namespace(rank // self.per_node)]
+        if self.user is None:
+            return place
+        uid, gid = self.user
+        return [*place, "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--pdeathsig=KILL"]
+
+    def grant(self, path: Path) -> None:
+        """Let the ranks (possibly unprivileged) write under ``path``; keep root when the user cannot reach it.
+
+        ``path`` is chowned to the rank user; if that user still cannot write there or run
+        this interpreter and import this package (a parent folder closed to others, as
+        pytest's), the ranks stay root — dropping root where they can, not breaking where
+        they cannot.
+        """
+        if self.user is None:
+            return
+        for item in [path, *path.rglob("*")]:
+            os.chown(item, *self.user)
+        uid, gid = self.user
+        probe = f"import os, sys, runtime; sys.exit(0 if os.access({str(path)!r}, os.W_OK | os.X_OK) else 1)"
+        check = subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", sys.executable, "-c", probe],
+            capture_output=True, check=False, cwd=os.getcwd(),
+        )  # fmt: skip
+        if check.returncode != 0:
+            self.info["ranks_run_as"] = f"root ({path} or this Python is not reachable for uid {uid})"
+            self.user = None
+        else:
+            self.info["ranks_run_as"] = f"uid {uid}"
 
     def env(self, rank: int) -> dict[str, str]:
         del rank
@@ -199,7 +329,20 @@ class EmulatedCluster(Testbed):
         if getattr(self, "_closed", True):
             return
         self._closed = True
-        for ns in reversed(self.namespaces):
-            _run("ip", "netns", "del", ns, check=False)
+        remove_namespaces(list(reversed(self.namespaces)))
         self.namespaces.clear()
+        if self._reaper_pipe >= 0:
+            os.close(self._reaper_pipe)  # the reaper finds nothing left and exits
+            self._reaper_pipe = -1
+        if self._reaper is not None:
+            try:
+                self._reaper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._reaper.kill()
+                self._reaper.wait()
         atexit.unregister(self.close)
+
+
+def burst_bytes(rate: float) -> int:
+    """tbf bucket size at ``rate`` bytes/s: 0.25 ms of traffic, at least 16 KiB."""
+    return max(16 * 1024, round(rate * 0.00025))

@@ -42,6 +42,7 @@ ALLREDUCE: dict[str, Builder] = {
     "hierarchical": hierarchical_allreduce,
     "direct": direct_allreduce,
     "parameter-server": parameter_server_allreduce,
+    "backend": ring_allreduce,  # gloo's own all-reduce is a ring (gloo/allreduce.cc: unspecified → ring)
 }
 """All-reduce algorithms by the names a scenario uses (``dpsim.scenario.ALGORITHMS``)."""
 
