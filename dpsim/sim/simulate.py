@@ -246,11 +246,11 @@ class _Replication:
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         profile, plan = self.model.profile, self.plan
-        if profile is not None and plan.overlap and plan.zero_stage == 0 and self.scenario.data_parallel > 1:
+        shared_host = profile is not None and not profile.gradient_ready and self.scenario.data_parallel > 1
+        if shared_host and plan.overlap and plan.zero_stage == 0 and plan.gradient_buckets:
             # the communication threads compete with the last backward for a shared host (one model, both engines)
-            if plan.gradient_buckets and not profile.gradient_ready:
-                overlapped = plan.gradient_bytes - plan.gradient_buckets[-1]
-                bwd[:, :, -1] = profile.overlap_backward(self.scenario, bwd[:, :, -1], overlapped)
+            overlapped = plan.gradient_bytes - plan.gradient_buckets[-1]
+            bwd[:, :, -1] = profile.overlap_backward(self.scenario, bwd[:, :, -1], overlapped)
         runs = []
         for step in range(steps):
             tl = timeline if step == 0 else None
