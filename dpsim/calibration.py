@@ -970,17 +970,16 @@ def save_profile(profile: HardwareProfile, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+PROFILE_MAX_BYTES = 16 << 20
+"""Largest profile file read (16 MiB)."""
+
+
 def load_profile(path: str | Path) -> HardwareProfile:
     """Read a profile written by :func:`save_profile`; errors are :class:`ScenarioError`."""
+    from dpsim import inputs  # the input boundary: regular files only, size cap, UTF-8, YAML 1.2
+
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError("calibration.profile", f"cannot read profile: {exc.strerror or exc}", source) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError("", f"malformed YAML: {exc}", source) from None
+    data = inputs.load_yaml(inputs.read_text(path, source, limit=PROFILE_MAX_BYTES), source)
     return profile_from_dict(data, source)
 
 

@@ -35,6 +35,7 @@ from dpsim.cli_common import (
     check_writable,
     fail,
     handle_errors,
+    install_signal_cleanup,
     parse_vary,
     print_output,
 )
@@ -282,6 +283,8 @@ def _import_engine(name: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: exit 2 with one ``error:`` line on any usage error, never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the console script, not an in-process call (tests, notebooks)
+        install_signal_cleanup()
     try:
         code = app(args=args, prog_name="dpsim", standalone_mode=False)
     except _click_exceptions.UsageError as exc:

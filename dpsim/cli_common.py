@@ -6,6 +6,7 @@ imports these from here, so none of them imports another command module.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -30,6 +31,7 @@ __all__ = [
     "check_writable",
     "fail",
     "handle_errors",
+    "install_signal_cleanup",
     "parse_vary",
     "print_output",
 ]
@@ -69,6 +71,23 @@ def handle_errors(fn: _F) -> _F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def install_signal_cleanup() -> None:
+    """Turn SIGTERM (and SIGHUP) into ``SystemExit``, so ``finally`` blocks remove temporary files.
+
+    A killed ``dpsim`` (``kill``, a CI timeout, a closed terminal) then leaves no ``.name.XXXX``
+    file beside an output it was writing; SIGKILL cannot be caught.
+    """
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            with contextlib.suppress(ValueError):  # not the main thread: leave the default
+                signal.signal(getattr(signal, name), stop)
 
 
 def check_choice(option: str, value: str, choices: Sequence[str]) -> str:

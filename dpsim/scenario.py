@@ -236,7 +236,18 @@ def _field_kind(field: FieldInfo) -> str:
 
 def _check_raw(name: str, kind: str, value: Any) -> None:
     """Type-driven checks pydantic's lax mode would let through (``"yes"`` as true, ``true`` as 1.0)."""
-    if value is None or kind in ("custom", "other"):
+    if value is None:
+        return
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise ValueError(f"{name}: {inputs.brief(value)} is too large (at most 2^53)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {inputs.brief(value)}")
+    if isinstance(value, str):
+        try:
+            inputs.printable_name(value, MAX_NAME if name == "name" else MAX_TEXT)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    if kind in ("custom", "other"):
         return
     if kind == "bool" and not isinstance(value, bool):
         raise ValueError(f"{name}: expected true or false, got {inputs.brief(value)}")
@@ -245,16 +256,6 @@ def _check_raw(name: str, kind: str, value: Any) -> None:
         raise ValueError(f"{name}: expected {number}, got {inputs.brief(value)}")
     if kind in ("int", "float") and isinstance(value, str):
         raise ValueError(f"{name}: expected {number} without quotes or units, got {inputs.brief(value)}")
-    if kind == "int" and isinstance(value, int) and abs(value) > MAX_INT:
-        raise ValueError(f"{name}: {inputs.brief(value)} is too large (at most 2^53)")
-    if kind in ("int", "float") and isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {inputs.brief(value)}")
-    if kind == "str" and isinstance(value, str):
-        limit = MAX_NAME if name == "name" else MAX_TEXT
-        try:
-            inputs.printable_name(value, limit)
-        except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from None
 
 
 def _check_value(name: str, value: Any) -> None:

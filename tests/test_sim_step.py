@@ -243,7 +243,11 @@ def test_timeline_trace_and_gantt(tmp_path: Any) -> None:
     assert waits[2] < min(waits[0], waits[1], waits[3])
     trace = chrome_trace(timeline)
     names = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "process_name"}
-    assert names == {f"worker {w}" for w in range(4)}
+    # identical workers are one process with a count; the straggler (also the slowest) has its own
+    assert names == {"3 workers: 0-1, 3", "worker 2 (straggler x1.3, slowest)"}
+    comm = [e for e in trace["traceEvents"] if e.get("cat") == "comm" and e["name"].startswith("bucket")]
+    assert comm and all(e["args"]["algorithm"] == "ring" and e["args"]["bytes"] > 0 for e in comm)
+    assert sorted({e["args"]["bucket"] for e in comm}) == list(range(result.extra["buckets"]))
     path = tmp_path / "trace.json"
     write_chrome_trace(timeline, path)
     assert json.loads(path.read_text())["otherData"]["fidelity"] == result.fidelity

@@ -40,8 +40,9 @@ __all__ = ["build_cluster", "make_engine", "simulate", "simulate_timeline", "ste
 
 MAX_DIRECT_RANKS = 4096
 """The direct algorithm has N(N−1) flows per phase; beyond this many ranks it is refused."""
-TRACE_WORKERS = 64
-"""Workers whose intervals a timeline records (the first ones, plus every straggler)."""
+TRACE_WORKERS = 16384
+"""Workers whose spans a timeline records (the first ones, plus every straggler): all of them up
+to this many (the Gantt chart collapses identical workers), in arrays linear in ranks."""
 PER_WORKER_LIMIT = 1024
 """Per-worker lists go into ``extra`` up to this many workers (summaries always)."""
 
@@ -205,6 +206,7 @@ def _simulate(
     if want_timeline:
         recorded = sorted(set(range(min(dp, TRACE_WORKERS))) | {int(w) for w in np.flatnonzero(slow != 1.0)})
         timeline = Timeline(scenario.name, dp, fidelity=chosen, recorded=recorded)
+        timeline.notes = {int(w): f"straggler x{float(slow[w]):g}" for w in np.flatnonzero(slow != 1.0)}
         runs.append(replicate.run(0, timeline))
     rest = list(range(len(runs), variability.replications))
     if executor is None:

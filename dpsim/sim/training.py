@@ -100,7 +100,7 @@ def run_step(
 ) -> StepOutcome:
     """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times."""
     n, k = forward_s.shape
-    record = timeline.recorded if timeline is not None else []
+    record = np.asarray(timeline.recorded if timeline is not None else [], dtype=int)
     communicate = engine.cluster.world_size > 1
     clock = np.zeros(n)
     stream = np.zeros(n)
@@ -112,10 +112,9 @@ def run_step(
 
     def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
         if timeline is not None:
-            for w in record:
-                timeline.add(w, category, name, start[w], end[w])
+            timeline.add_span(category, name, np.broadcast_to(start, n)[record], np.broadcast_to(end, n)[record])
 
-    def collective(name: str, op: str, size: float, ready: np.ndarray) -> np.ndarray:
+    def collective(name: str, op: str, size: float, ready: np.ndarray, bucket: int | None = None) -> np.ndarray:
         nonlocal stream, collective_total
         joins = np.maximum(ready, stream)
         done = engine.evaluate(op, size, joins)
@@ -124,10 +123,12 @@ def run_step(
         comm[:] += np.maximum(0.0, done - last)
         collective_total += max(0.0, float(done.max()) - last)
         calls.append((name, last, float(done.max())))
-        if timeline is not None:
-            for w in record:
-                timeline.add(w, "wait", f"{name} (waiting for peers)", joins[w], min(last, done[w]))
-                timeline.add(w, "comm", name, max(joins[w], min(last, done[w])), done[w])
+        if timeline is not None:  # what moved travels with the span (bytes, op, algorithm, bucket)
+            args = {"bytes": size, "op": op, "algorithm": engine.algorithm, "bucket": bucket}
+            joined, finished = joins[record], done[record]
+            started = np.minimum(last, finished)
+            timeline.add_span("wait", f"{name} (waiting for peers)", joined, started, args)
+            timeline.add_span("comm", name, np.maximum(joined, started), finished, args)
         stream = done
         return done
 
@@ -144,7 +145,7 @@ def run_step(
         pieces = plan.pieces
         size = plan.param_bytes / pieces
         issued = clock.copy()
-        gathered = [collective(f"{name} gather {p}", "all_gather", size, issued) for p in range(pieces)]
+        gathered = [collective(f"{name} gather {p}", "all_gather", size, issued, p) for p in range(pieces)]
         piece = duration / pieces
         starts = np.empty((pieces, n))
         for p in range(pieces):
@@ -197,14 +198,14 @@ def run_step(
                     ready.append(start + bwd * fraction if plan.overlap else clock.copy())
         tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
     for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):
-        collective(f"bucket {i}", grad_op, size, at)
+        collective(f"bucket {i}", grad_op, size, at, i)
     start = np.maximum(clock, stream)
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
         for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes)):
-            collective(f"parameter gather {i}", "all_gather", size, end)
+            collective(f"parameter gather {i}", "all_gather", size, end, i)
         end = np.maximum(end, stream)
     if plan.bubble_s > 0:
         log("bubble", "pipeline bubble", end, end + plan.bubble_s)
@@ -217,8 +218,7 @@ def run_step(
     finish = float(end.max())
     wait[:] += finish - end
     if timeline is not None:
-        for w in record:
-            timeline.add(w, "idle", "waiting for the slowest worker", end[w], finish)
+        timeline.add_span("idle", "waiting for the slowest worker", end[record], np.full(len(record), finish))
     return StepOutcome(
         end_s=end,
         compute_s=compute,

@@ -1,0 +1,757 @@
+"""A generator of hostile inputs for every ``dpsim`` command, and a runner that judges how each ends.
+
+Each :class:`Case` is a command line (plus files or stdin it needs) in one class of abuse
+(non-UTF-8 files, deep nesting, alias bombs, huge numbers, YAML 1.1 surprises, special
+files, work bombs, ...). :func:`run_case` runs it in-process through ``dpsim.cli.main``
+under a SIGALRM timeout (or, for a sample, in a subprocess) and classifies the end:
+
+- ``clean``: exit 0, or exit 2 with exactly one ``error:`` line on stderr; no traceback;
+  every byte written is printable UTF-8 (no ANSI escape or NUL reaches the terminal);
+- otherwise ``traceback``, ``hang``, ``bad-exit`` (another status or more lines), or
+  ``unprintable``.
+
+``python tests/hostile.py`` prints the table of classes (the issue's closing note).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
+TIMEOUT_S = 60
+"""A case running longer than this is a hang (the slowest clean case takes about a second)."""
+
+SMALL = """\
+name: small
+model: {preset: gpt2-small}
+cluster:
+  nodes: 2
+  workers_per_node: 2
+  device: a100-80gb
+training: {global_batch: 8, micro_batch: 2}
+"""
+"""A small, valid scenario the cases mutate (cheap for the simulator too)."""
+
+
+@dataclass
+class Case:
+    """One hostile command: its class, arguments (``{tmp}`` = the scratch folder), files and stdin."""
+
+    kind: str
+    argv: list[str]
+    files: dict[str, bytes] = field(default_factory=dict)
+    stdin: bytes | None = None
+    subprocess: bool = False
+    expect_error: bool = False
+    """The input is wrong: only exit 2 with one error line is clean (exit 0 would be wrongly accepted)."""
+
+
+@dataclass
+class Outcome:
+    case: Case
+    verdict: str
+    code: int | None
+    stderr: str
+    seconds: float
+
+
+def _yaml(text: str) -> bytes:
+    return text.encode()
+
+
+def _with(section_line: str) -> bytes:
+    """SMALL with one more top-level line (or replaced section)."""
+    return (SMALL + section_line + "\n").encode()
+
+
+def _replace(old: str, new: str) -> bytes:
+    assert old in SMALL, old
+    return SMALL.replace(old, new, 1).encode()
+
+
+def _file_case(kind: str, data: bytes, *extra: str, command: str = "run", expect_error: bool = True) -> Case:
+    return Case(kind, [command, "{tmp}/s.yaml", *extra], {"s.yaml": data}, expect_error=expect_error)
+
+
+def _set_case(
+    kind: str, *sets: str, command: str = "run", extra: tuple[str, ...] = (), expect_error: bool = True
+) -> Case:
+    argv = [command, "{tmp}/s.yaml"]
+    for s in sets:
+        argv += ["--set", s]
+    return Case(kind, [*argv, *extra], {"s.yaml": SMALL.encode()}, expect_error=expect_error)
+
+
+# --- the classes ---------------------------------------------------------------------------------
+
+
+def encodings() -> Iterator[Case]:
+    text = SMALL + "# caf\u00e9 \u2014 \u00b5s\n"
+    for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "latin-1", "cp1252", "shift_jis"):
+        try:
+            data = text.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        yield _file_case("non-UTF-8 encoding", data, expect_error=codec not in ("shift_jis",))
+    yield _file_case("non-UTF-8 encoding", b"\xef\xbb\xbf" + SMALL.encode(), expect_error=False)  # BOM is fine
+    yield _file_case("non-UTF-8 encoding", SMALL.encode().replace(b"small", b"sm\xed\xa0\x80ll"))  # CESU surrogate
+    yield _file_case("non-UTF-8 encoding", SMALL.encode().replace(b"small", b"sm\xffall"))
+    rng = random.Random(1)
+    for size in (16, 256, 4096):
+        yield _file_case("binary file", bytes(rng.randrange(256) for _ in range(size)))
+    import gzip
+
+    yield _file_case("binary file", gzip.compress(SMALL.encode()))
+    yield _file_case("binary file", b"\x89PNG\r\n\x1a\n" + bytes(64))
+    yield _file_case("binary file", b"PK\x03\x04" + bytes(64))
+    yield _file_case("binary file", b"\x7fELF" + bytes(64))
+    yield _file_case("binary file", SMALL.encode() + b"\x00\x00garbage")
+    for command in ("check", "sweep"):
+        extra = ("--vary", "training.zero_stage=0,1") if command == "sweep" else ()
+        yield _file_case("non-UTF-8 encoding", text.encode("utf-16"), *extra, command=command)
+
+
+def nesting() -> Iterator[Case]:
+    for depth in (33, 100, 1000, 100_000):
+        yield _file_case("deep nesting", _with("extra: " + "[" * depth + "]" * depth))
+        yield _file_case("deep nesting", _with("x: " + "{a: " * depth + "1" + "}" * depth))
+    yield _set_case("deep nesting", "name=" + "[" * 5000 + "]" * 5000)
+    block = "".join(f"{'  ' * i}k{i}:\n" for i in range(200)) + "  " * 200 + "v: 1\n"
+    yield _file_case("deep nesting", _with(block))
+
+
+def huge_numbers() -> Iterator[Case]:
+    for digits in (20, 40, 400, 5000):
+        big = "1" + "0" * digits
+        yield _set_case("huge integers", f"cluster.nodes={big}")
+        yield _set_case("huge integers", f"training.global_batch={big}")
+        yield _set_case("huge integers", f"variability.seed={big}")
+        yield _set_case("huge integers", f"model.layers={big}")
+    yield _set_case("huge integers", "cluster.workers_per_node=1000000")
+    yield _set_case("huge integers", "training.zero_stage=-99999999999999999999")
+    for value in ("1e308", "1e400", "-1e308", "1.7976931348623157e308", "1e-320", "5e-324"):
+        yield _set_case("huge floats", f"model.parameters={value}")
+        yield _set_case("huge floats", f"model.flops_per_sample={value}")
+        yield _set_case("huge floats", f"cluster.price_per_device_hour={value}")
+        yield _set_case("huge floats", f"variability.compute_jitter_cv={value}")
+        yield _set_case("huge floats", f"training.learning_rate={value}")
+
+
+def infinities() -> Iterator[Case]:
+    for value in (".inf", "-.inf", ".nan", ".NaN", "-.INF"):
+        for path in (
+            "cluster.topology.oversubscription",
+            "variability.compute_jitter_cv",
+            "cluster.price_per_device_hour",
+            "cluster.device.efficiency",
+            "training.learning_rate",
+            "model.parameters",
+        ):
+            yield _set_case(".inf / .nan", f"{path}={value}")
+    yield _set_case(".inf / .nan", "cluster.topology={kind: fat-tree, oversubscription: .inf}")
+    yield _set_case(".inf / .nan", "variability.stragglers=[{worker: 1, slowdown: .inf}]")
+    yield _set_case(".inf / .nan", "variability.degraded_links=[{node: 0, factor: .nan}]")
+
+
+def quantities() -> Iterator[Case]:
+    bad = {
+        "cluster.inter_node.bandwidth": ("1e308 TB/s", "1e-320 B/s", "inf Gbit/s", "0 Gbit/s", "-1 Gbit/s", "nan GB/s"),
+        "cluster.intra_node.latency": ("1e308 s", "-5 us", "1e-320 s", "5 parsecs"),
+        "communication.bucket": ("1e-300 B", "0 B", "1e300 GB", "0.5 B", "25 MiB/s"),
+        "cluster.device.memory": ("1e30 GB", "1e-30 B"),
+        "cluster.device.peak_flops": ("1e30 TFLOP/s", "1e-320 FLOP/s"),
+        "reliability.node_mtbf": ("0 h", "-1 h", "1e-320 s", "1e300 days"),
+        "reliability.restart": ("1e308 h",),
+        "model.parameters": ("1e30B", "-7B", "7 apples"),
+    }
+    for path, values in bad.items():
+        for value in values:
+            yield _set_case("inf/denormal quantities", f"{path}='{value}'")
+    yield _set_case("inf/denormal quantities", "cluster.inter_node.bandwidth='" + "9" * 5000 + " Gbit/s'")
+    yield _set_case("inf/denormal quantities", "cluster.inter_node.bandwidth='1" + " " * 100_000 + "x'")
+    yield _set_case(
+        "inf/denormal quantities",
+        "reliability={node_mtbf: 1 s, restart: 1 h, checkpoint_write: 1 h}",
+        expect_error=False,
+    )
+
+
+def tiny_buckets() -> Iterator[Case]:
+    for bucket in ("1 B", "1 MB", "1e-300 B", "100 B"):
+        yield _set_case("tiny buckets", f"communication.bucket='{bucket}'", expect_error="e-300" in bucket)
+        yield _set_case(
+            "tiny buckets", f"communication.bucket='{bucket}'", extra=("--engine", "sim"), expect_error=bucket != "1 MB"
+        )
+
+
+def names() -> Iterator[Case]:
+    hostile = {
+        "ANSI escape": '"\\e[31mred\\e[0m"',
+        "NUL": '"a\\0b"',
+        "lone surrogate": '"\\ud800x"',
+        "bell and backspace": '"\\a\\b"',
+        "newline": '"two\\nlines"',
+        "rich markup": '"[bold red]x[/]"',
+        "right-to-left override": '"\\u202eevil"',
+        "very long": "x" * 100_000,
+        "zero-width": '"a\\u200bb"',
+    }
+    for label, value in hostile.items():
+        markup = label == "rich markup"  # printable: accepted, and printed literally
+        yield _file_case("ANSI/NUL in names", _replace("name: small", f"name: {value}"), expect_error=not markup)
+        if label != "very long":
+            yield _set_case("ANSI/NUL in names", f"name={value}", expect_error=not markup)
+    yield _set_case("ANSI/NUL in names", "cluster.device=\x1b[31ma100\x1b[0m")
+    yield _set_case("ANSI/NUL in names", "model=gpt2\x00xl")
+    yield _set_case("ANSI/NUL in names", "name=sm\udcedll")  # an undecodable byte in argv (surrogateescape)
+    yield Case("ANSI/NUL in names", ["run", "{tmp}/\x1b[31mx.yaml"], expect_error=True)
+    yield Case("ANSI/NUL in names", ["sweep", "{tmp}/s.yaml", "--vary", "name=\x1b[2J,b"], {"s.yaml": SMALL.encode()})
+
+
+def tags() -> Iterator[Case]:
+    for value in (
+        "!!int 3",
+        "!!str 3",
+        "!!float 1",
+        "!!binary aGVsbG8=",
+        "!!timestamp 2001-12-14",
+        "!!python/object:os.system x",
+        "!!python/name:os.system",
+        "!foo bar",
+        "! x",
+        "!<tag:yaml.org,2002:int> 7",
+        "!!set {a, b}",
+        "!!omap [a: 1]",
+    ):
+        yield _file_case("tags", _replace("nodes: 2", f"nodes: {value}"))
+        yield _set_case("tags", f"cluster.nodes={value}")
+    yield _file_case(
+        "tags", b"%TAG !e! tag:example.com,2000:\n---\n" + SMALL.encode().replace(b"nodes: 2", b"nodes: !e!x 2")
+    )
+
+
+def aliases() -> Iterator[Case]:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for i in range(1, 9):
+        prev, cur = chr(96 + i), chr(97 + i)
+        bomb += f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    yield _file_case("alias bombs", (bomb + "name: *i\n" + SMALL.replace("name: small\n", "")).encode())
+    yield _file_case("alias bombs", (SMALL.replace("name: small", "name: &n [*n]")).encode())
+    yield _file_case(
+        "alias bombs", (bomb + SMALL.replace("training:", "variability: {stragglers: *i}\ntraining:")).encode()
+    )
+    yield _file_case("alias bombs", (bomb + SMALL).encode())  # unknown top-level keys that expand
+    yield _set_case("alias bombs", "name=" + bomb.replace("\n", ", ").join("{}"))
+    yield _file_case("alias bombs", b"name: *undefined\n" + SMALL.encode())
+    yield _file_case("alias bombs", SMALL.encode() + b"<<: {name: merged}\n")
+    ok = SMALL.replace("cluster:", "x-link: &fast {bandwidth: 100 GB/s}\ncluster:").replace(
+        "device: a100-80gb", "device: a100-80gb\n  intra_node: *fast"
+    )
+    yield _file_case("alias bombs", ok.encode())  # an unknown top-level key: an error, but an alias is fine
+
+
+def special_files() -> Iterator[Case]:
+    yield Case("special files", ["run", "{tmp}/fifo"], {"fifo": b"<fifo>"}, expect_error=True)
+    yield Case("special files", ["run", "/dev/zero"], expect_error=True)
+    yield Case("special files", ["run", "/dev/null"], expect_error=True)
+    yield Case("special files", ["run", "/dev/urandom"], expect_error=True)
+    yield Case("special files", ["run", "{tmp}"], expect_error=True)
+    yield Case("special files", ["run", "{tmp}/missing.yaml"], expect_error=True)
+    yield Case("special files", ["run", "{tmp}/big.yaml"], {"big.yaml": b"<50MB>"}, expect_error=True)
+    yield Case("special files", ["run", "{tmp}/2mb.yaml"], {"2mb.yaml": b"# " + b"x" * (2 << 20)}, expect_error=True)
+    yield Case("special files", ["run", "{tmp}/empty.yaml"], {"empty.yaml": b""}, expect_error=True)
+    yield Case("special files", ["check", "{tmp}/s.yaml"], {"s.yaml": b"<unreadable>"}, expect_error=os.getuid() != 0)
+    yield Case("special files", ["run", "-"], stdin=SMALL.encode())
+    yield Case("special files", ["run", "-"], stdin=b"", expect_error=True)
+    yield Case("special files", ["run", "-"], stdin=b"\xff\xfe" + SMALL.encode("utf-16-le"), expect_error=True)
+    yield Case("special files", ["check", "-", "--format", "json"], stdin=SMALL.encode())
+    yield Case(
+        "special files", ["run", "{tmp}/s.yaml", "--trace", "/dev/full"], {"s.yaml": SMALL.encode()}, expect_error=True
+    )
+    yield Case(
+        "special files",
+        ["run", "{tmp}/s.yaml", "--gantt", "{tmp}/no/such/dir/g.png"],
+        {"s.yaml": SMALL.encode()},
+        expect_error=True,
+    )
+    yield Case("special files", ["run", "--set", "calibration.profile=/dev/zero"], expect_error=True)
+
+
+def work_bombs() -> Iterator[Case]:
+    yield _set_case("huge nodes/steps/replications/nics", "cluster.nodes=1000000000")
+    yield _set_case("huge nodes/steps/replications/nics", "cluster.nodes=1048577")
+    yield _set_case("huge nodes/steps/replications/nics", "cluster.nodes=65536", expect_error=False)
+    for path, value in (
+        ("simulation.steps", "1000000000"),
+        ("variability.replications", "1000000000"),
+        ("cluster.inter_node.nics_per_node", "1000000000"),
+        ("simulation.steps", "100000"),
+        ("variability.replications", "10000000"),
+    ):
+        yield _set_case("huge nodes/steps/replications/nics", f"{path}={value}", extra=("--engine", "sim"))
+        # the analytic engine ignores steps and replications: only the NIC count is out of range
+        yield _set_case("huge nodes/steps/replications/nics", f"{path}={value}", expect_error="nics" in path)
+    yield _set_case(
+        "huge nodes/steps/replications/nics",
+        "cluster.nodes=4096",
+        "cluster.workers_per_node=8",
+        "training.global_batch=auto",
+        extra=("--engine", "sim"),
+        expect_error=False,  # 32,768 ranks: the fast level runs it in seconds
+    )
+    yield _set_case(
+        "huge nodes/steps/replications/nics", "communication.algorithm=direct", "cluster.nodes=1024",
+        "cluster.workers_per_node=8", "training.global_batch=auto", extra=("--engine", "sim")
+    )  # fmt: skip
+    values = ",".join(str(i) for i in range(1, 101))
+    yield Case(
+        "huge sweeps",
+        ["sweep", "{tmp}/s.yaml", "--vary", f"training.learning_rate={values}", "--vary", f"variability.seed={values}",
+         "--vary", f"simulation.steps={values}"],
+        {"s.yaml": SMALL.encode()}, expect_error=True,
+    )  # fmt: skip
+    yield Case(
+        "huge sweeps",
+        ["sweep", "{tmp}/s.yaml", "--vary", "training.zero_stage=0,1,2,3,4"],
+        {"s.yaml": SMALL.encode()},
+        expect_error=True,
+    )
+    yield Case(
+        "huge sweeps",
+        ["sweep", "{tmp}/s.yaml", "--vary", "training.zero_stage="],
+        {"s.yaml": SMALL.encode()},
+        expect_error=True,
+    )
+    yield Case(
+        "huge sweeps", ["sweep", "{tmp}/s.yaml", "--vary", "x=[[[[" * 3], {"s.yaml": SMALL.encode()}, expect_error=True
+    )
+
+
+def plans() -> Iterator[Case]:
+    base = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0"]
+    for extra in (
+        ("--tp", "3"),
+        ("--pp", "1000"),
+        ("--tp", "0"),
+        ("--tp", "1e400"),
+        ("--pp", "-1"),
+        ("--micro-batch", "1000000000000000"),
+        ("--min-devices", "100000", "--max-devices", "64"),
+        ("--workers-per-node", "0"),
+        ("--top", "-5"),
+        ("--tokens", "1e400"),
+        ("--tokens", "inf"),
+        ("--tokens", "-2T"),
+        ("--deadline", "-1 s"),
+        ("--deadline", "1e-320 s"),
+        ("--price", "nan"),
+        ("--price", "inf"),
+        ("--price", "1e308"),
+        ("--node-mtbf", "0 h"),
+        ("--global-batch", "0"),
+        ("--currency", "\x1b[31mEUR"),
+        ("--zero", "7"),
+        ("--recompute", "sometimes"),
+        ("--algorithm", "magic"),
+        ("--objective", "cost"),
+    ):
+        yield Case("plan --tp 3 / --pp 1000 / bad options", [*base, *extra], expect_error=True)
+    yield Case("plan --tp 3 / --pp 1000 / bad options", [*base, "--max-devices", "1000000000000"])
+    yield Case(
+        "plan --tp 3 / --pp 1000 / bad options",
+        [
+            "plan",
+            "--model",
+            "llama3-405b",
+            "--tokens",
+            "1T",
+            "--max-devices",
+            "8",
+            "--min-devices",
+            "8",
+            "--no-progress",
+        ],
+        expect_error=True,
+    )
+    yield Case(
+        "plan --tp 3 / --pp 1000 / bad options",
+        ["plan", "--model", "resnet50", "--tokens", "1T", "--max-devices", "8"],
+        expect_error=True,
+    )
+
+
+def duplicates() -> Iterator[Case]:
+    yield _file_case("duplicate keys", _with("training: {global_batch: 16}"))
+    yield _file_case("duplicate keys", _replace("nodes: 2", "nodes: 2\n  nodes: 4"))
+    yield _file_case(
+        "duplicate keys", _replace("{global_batch: 8, micro_batch: 2}", "{global_batch: 8, global_batch: 16}")
+    )
+    yield _file_case("duplicate keys", _with("name: again"))
+    yield _file_case("duplicate keys", _with('"name": quoted'))
+    yield _set_case("duplicate keys", "variability={seed: 1, seed: 2}")
+    yield _file_case("duplicate keys", _with("? [a, b]\n: 1"))
+    yield _file_case("duplicate keys", _with("1: one"))
+    yield _file_case("duplicate keys", _with("null: nothing"))
+
+
+def yaml11() -> Iterator[Case]:
+    for value in ("yes", "no", "on", "off", "y", "n", "Yes", "NO", '"yes"', "1", "0", "'true'"):
+        yield _set_case("YAML 1.1 surprises", f"communication.overlap={value}")
+        yield _file_case("YAML 1.1 surprises", _with(f"communication: {{overlap: {value}}}"))
+    for value in ("010", "0o10", "0x10", "0b10", "1_000", "1:20", "2001-01-01", "+2", "0010"):
+        yield _file_case(
+            "YAML 1.1 surprises",
+            _replace("nodes: 2", f"nodes: {value}"),
+            expect_error=value not in ("010", "+2", "0010", "0o10"),
+        )
+        yield _set_case(
+            "YAML 1.1 surprises",
+            f"training.global_batch={value}",
+            expect_error=value not in ("010", "0o10", "0x10", "+2", "0010"),
+        )
+
+
+def bools() -> Iterator[Case]:
+    for path in (
+        "variability.compute_jitter_cv",
+        "training.learning_rate",
+        "cluster.nodes",
+        "training.zero_stage",
+        "cluster.topology.oversubscription",
+    ):
+        for value in ("true", "false"):
+            yield _set_case("bool strictness", f"{path}={value}")
+    for path in ("communication.overlap", "training.sequence_parallel", "model.dropout", "model.gated_mlp"):
+        for value in ("1", "0", "'true'", "'false'", "[true]", "null", "2.0"):
+            yield _set_case(
+                "bool strictness", f"{path}={value}", expect_error=value != "null" or not path.startswith("model.")
+            )
+
+
+def semantics() -> Iterator[Case]:
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.virtual_stages=4")
+    yield _set_case(
+        "virtual_stages / TP-PP on CNNs",
+        "training.virtual_stages=4",
+        "training.pipeline_schedule=gpipe",
+        "training.pipeline_parallel=2",
+    )
+    yield _set_case("virtual_stages / TP-PP on CNNs", "model=resnet50", "training.tensor_parallel=2")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "model=resnet50", "training.pipeline_parallel=2")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "model=resnet50", expect_error=False)
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.global_batch=7")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.global_batch=auto", expect_error=False)
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.global_batch=Auto")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.global_batch=0")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "variability.stragglers=[{worker: 99, slowdown: 2}]")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "variability.degraded_links=[{node: 5, factor: 0.5}]")
+    yield _set_case("virtual_stages / TP-PP on CNNs", "training.tensor_parallel=3")
+
+
+def set_syntax() -> Iterator[Case]:
+    for item in (
+        "nodes",
+        "=3",
+        "cluster..nodes=2",
+        "cluster.nodes=[",
+        "cluster.nodes={",
+        "cluster.nodes='unterminated",
+        "name.sub=1",
+        "variability.stragglers.99.worker=1",
+        "variability.stragglers.x.worker=1",
+        "variability.stragglers.99999999999999999999999.worker=1",
+        "cluster.nodes=1\n---\n2",
+        "a" * 10_000 + "=1",
+        "\x1b[31m=1",
+        "model=gpt5",
+        "model=" + "g" * 100_000,
+        "cluster.device=" + "a" * 5000,
+    ):
+        yield _set_case("--set syntax", item)
+    yield _set_case("--set syntax", "model=llama2-7b", extra=("--format", "json"), expect_error=False)
+    yield _set_case("--set syntax", "model=gpt2-xl", "cluster.device=a100-80gb", expect_error=False)
+    yield _set_case("--set syntax", "model=llama2-7b", extra=("--fail-on-oom",), expect_error=False)
+
+
+def usage() -> Iterator[Case]:
+    for argv in (
+        ["run", "--format", "xml"],
+        ["run", "--engine", "quantum"],
+        ["run", "--no-such-option"],
+        ["frobnicate"],
+        ["run", "a", "b"],
+        ["sweep"],
+        ["catalog", "gpus"],
+        ["report"],
+        ["report", "{tmp}/missing.json", "-o", "{tmp}/r.html"],
+        ["report", "{tmp}/s.yaml", "-o", "{tmp}/r.html"],
+        ["report", "/dev/zero", "-o", "{tmp}/r.html"],
+        ["run", "--trace", "{tmp}/t.json"],
+        ["check", "{tmp}/s.yaml", "--format", "yaml"],
+        ["schema", "extra"],
+    ):
+        yield Case("usage errors", argv, {"s.yaml": SMALL.encode()}, expect_error=True)
+    for argv in (["schema"], ["catalog"], ["check", "{tmp}/s.yaml", "--format", "json"], ["run", "{tmp}/s.yaml"]):
+        yield Case("usage errors", argv, {"s.yaml": SMALL.encode()})
+
+
+_POOL = (
+    "1" + "0" * 400, "1e308", ".inf", "-.inf", ".nan", "-1", "0", "true", "yes", "'yes'", "1e-320", "~", "[]", "{}",
+    "[1, 2]", "{a: 1}", "'\x1b[2J'", "x" * 5000, "010", "0x10", "'1e308 TB/s'", "'1e-320 B/s'", "'1e-300 B'",
+    "'0 s'", "'-5 us'", "2.5", "4294967296", "9007199254740993", "'25 MiB'", "'200 Gbit/s'", "'7B'", "a100-80gb",
+    "gpt2-xl", "ring", "auto", "!!int 1", "*x", "&a 1", "'\u202e'", "'\ud800'",
+)  # fmt: skip
+
+
+def _leaf_paths() -> list[str]:
+    import yaml
+
+    from dpsim.scenario import dump_scenario, load_scenario
+
+    paths: list[str] = []
+
+    def walk(node: object, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            paths.append(prefix)
+
+    walk(yaml.safe_load(dump_scenario(load_scenario(None))), "")
+    return [*paths, "reliability.node_mtbf", "calibration.profile", "variability.stragglers", "model", "cluster.device"]
+
+
+def mutations(count: int = 300, seed: int = 0) -> Iterator[Case]:
+    """Random (seeded) hostile values in random fields, through --set and through the file."""
+    rng = random.Random(seed)
+    paths = _leaf_paths()
+    for i in range(count):
+        path, value = rng.choice(paths), rng.choice(_POOL)
+        if i % 2:
+            yield Case("random field mutations", ["run", "--set", f"{path}={value}"])
+        else:  # the value written into the file itself, in place of the field
+            data = _mutated_file(path, value).encode("utf-8", "surrogatepass")
+            yield Case("random field mutations", ["check", "{tmp}/s.yaml"], {"s.yaml": data})
+
+
+def _mutated_file(path: str, raw: str) -> str:
+    """SMALL (as a full mapping) with the field at ``path`` written as the raw YAML text ``raw``."""
+    import yaml
+
+    data = yaml.safe_load(SMALL)
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {"preset": child} if isinstance(child, str) else {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = "HOSTILE_VALUE_HERE"
+    return yaml.safe_dump(data, sort_keys=False).replace("HOSTILE_VALUE_HERE", raw.replace("\n", " "))
+
+
+GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
+    encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
+    work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations,
+)  # fmt: skip
+
+SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
+"""Classes of which one case also runs in a fresh interpreter (real stdin/stdout encodings)."""
+
+
+def all_cases() -> list[Case]:
+    cases = [case for generate in GENERATORS for case in generate()]
+    seen: set[str] = set()
+    for case in cases:
+        if case.kind in SUBPROCESS_SAMPLE and case.kind not in seen and case.stdin is None:
+            seen.add(case.kind)
+            cases.append(
+                Case(case.kind, case.argv, case.files, case.stdin, subprocess=True, expect_error=case.expect_error)
+            )
+    cases.append(Case("special files", ["run", "-"], stdin=SMALL.encode(), subprocess=True))
+    cases.append(
+        Case("ANSI/NUL in names", ["run", "--set", 'name="\\ud800\\e[31m"'], subprocess=True, expect_error=True)
+    )
+    return cases
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def _materialise(case: Case, tmp: Path) -> list[str]:
+    for name, data in case.files.items():
+        path = tmp / name
+        if path.exists() or path.is_symlink():
+            if path.is_dir():
+                continue
+            path.chmod(0o600)
+            path.unlink()
+        if data == b"<fifo>":
+            os.mkfifo(path)
+        elif data == b"<50MB>":
+            with open(path, "wb") as out:
+                line = b"# padding padding padding padding padding padding padding padding padding\n"
+                out.write(SMALL.encode() + line * (50_000_000 // len(line)))
+        elif data == b"<unreadable>":
+            path.write_bytes(SMALL.encode())
+            path.chmod(0)
+        else:
+            path.write_bytes(data)
+    return [a.replace("{tmp}", str(tmp)) for a in case.argv]
+
+
+class _Hang(Exception):
+    pass
+
+
+def _judge(code: int | None, out: str, err: str, expect_error: bool) -> str:
+    if "Traceback" in err or "Traceback" in out:
+        return "traceback"
+    text = out + err
+    if any(not (ch.isprintable() or ch in "\n\t") for ch in text):
+        return "unprintable"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "unprintable"
+    if code == 0:
+        return "wrongly accepted" if expect_error else "clean"
+    lines = [line for line in err.splitlines() if line.strip()]
+    if code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and len(lines[0]) <= 500:
+        return "clean"
+    if code == 3 and "--fail-on-oom" in "".join(out) + err:  # pragma: no cover - judged by the caller's argv
+        return "clean"
+    return "bad-exit"
+
+
+def run_in_process(
+    argv: list[str], stdin: bytes | None = None, timeout_s: int = TIMEOUT_S
+) -> tuple[int | None, str, str]:
+    """``dpsim ARGV`` through ``dpsim.cli.main`` with captured output and a SIGALRM deadline."""
+    from dpsim.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+
+    def alarm(signum: int, frame: object) -> None:
+        raise _Hang
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(timeout_s)
+    code: int | None
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except _Hang:
+        code = None
+        err.write("\n<hang>")
+    except BaseException:
+        import traceback
+
+        code = 1
+        err.write("Traceback (in-process)\n" + traceback.format_exc())
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.stdin = saved_stdin
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_subprocess(argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOUT_S) -> tuple[int | None, str, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dpsim.cli", *argv],
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            timeout=timeout_s,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, "", "<hang>"
+    try:
+        return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+    except UnicodeDecodeError:
+        return proc.returncode, "", "\x00 not UTF-8 output"
+
+
+def run_case(case: Case, tmp: Path) -> Outcome:
+    argv = _materialise(case, tmp)
+    start = time.perf_counter()
+    runner = run_subprocess if case.subprocess else run_in_process
+    code, out, err = runner(argv, case.stdin)
+    verdict = "hang" if code is None else _judge(code, out, err, case.expect_error)
+    if code == 3 and "--fail-on-oom" in argv and err.startswith("oom: "):
+        verdict = "clean"
+    return Outcome(case, verdict, code, err.strip()[-300:], time.perf_counter() - start)
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """One row per class: cases, clean, and each kind of failure."""
+    kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
+    verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted"]
+    header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} " + " ".join(
+        f"{v:>9}" for v in ("traceback", "hang", "bad-exit", "unprint.", "accepted")
+    )
+    rows = [header, "-" * len(header)]
+    for kind in [*kinds, "all"]:
+        part = [o for o in outcomes if kind in ("all", o.case.kind)]
+        counts = Counter(o.verdict for o in part)
+        exits = Counter(o.code for o in part)
+        rows.append(
+            f"{kind:<40} {len(part):>5} {counts['clean']:>5} {exits[0]:>6} {exits[2]:>6} "
+            + " ".join(f"{counts[v]:>9}" for v in verdicts)
+        )
+    share = 100 * sum(o.verdict == "clean" for o in outcomes) / max(1, len(outcomes))
+    rows.append(f"\n{share:.1f} % of {len(outcomes)} hostile inputs end cleanly")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    import resource
+    import tempfile
+
+    limit = 4 << 30  # a case that allocates without bound fails here instead of exhausting the machine
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    verbose = "-v" in sys.argv
+
+    with tempfile.TemporaryDirectory(prefix="dpsim-hostile-") as folder:
+        tmp = Path(folder)
+        outcomes = []
+        start = time.perf_counter()
+        for case in all_cases():
+            if verbose:
+                print(f"... {case.kind}: {[a[:60] for a in case.argv]}", file=sys.stderr, flush=True)
+            outcome = run_case(case, tmp)
+            outcomes.append(outcome)
+            if outcome.verdict != "clean":
+                shown = [a[:80] for a in outcome.case.argv]
+                print(f"{outcome.verdict}: {outcome.case.kind}: {shown}: {outcome.stderr[-200:]!r}", file=sys.stderr)
+        print(table(outcomes))
+        slowest = max(outcomes, key=lambda o: o.seconds)
+        print(f"total {time.perf_counter() - start:.1f} s; slowest case {slowest.seconds:.2f} s ({slowest.case.kind})")
+
+
+if __name__ == "__main__":
+    main()
