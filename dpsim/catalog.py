@@ -63,12 +63,24 @@ class LinkSpec:
     """Unidirectional bandwidth per device (intra-node) or per NIC (inter-node), bytes/s."""
     latency_s: float
     source: str
+    efficiency: float = 1.0
+    """Measured achievable share of ``bandwidth`` (what the engines use: ``achievable``)."""
+    efficiency_source: str = ""
 
     def __post_init__(self) -> None:
         if self.bandwidth <= 0:
             raise ValueError(f"link {self.name!r}: bandwidth must be > 0, got {self.bandwidth}")
         if self.latency_s < 0:
             raise ValueError(f"link {self.name!r}: latency_s must be >= 0, got {self.latency_s}")
+        if not 0.0 < self.efficiency <= 1.0:
+            raise ValueError(f"link {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
+        if self.efficiency < 1.0 and not self.efficiency_source:
+            raise ValueError(f"link {self.name!r}: an efficiency needs its source")
+
+    @property
+    def achievable(self) -> float:
+        """Achievable per-direction bandwidth (bytes/s): nominal × measured efficiency."""
+        return self.bandwidth * self.efficiency
 
 
 @dataclass(frozen=True)
@@ -307,41 +319,97 @@ DEVICES: dict[str, DeviceSpec] = {
 # --- Links ---------------------------------------------------------------------------------
 # bandwidth: nominal per-direction data rate after line coding (128b/130b for PCIe, 64b/66b
 # for Ethernet/InfiniBand), before protocol headers; bits converted to bytes (/8).
+# efficiency: the measured achievable share of that rate for one link (the engines use
+# bandwidth x efficiency; `dpsim catalog links` shows both). Sources are link-level: NCCL's
+# own per-link bandwidth constants (src/graph/topo.h: SM80_NVLINK_BW 20.0 GB/s and
+# SM90_NVLINK_BW 20.6 GB/s per NVLink lane of 25 GB/s, SM100_NVLINK_BW 40.1 of 50,
+# PCI_BW 12.0 GB/s for a Gen3 x16 slot of 15.75, NET_BW 12.0 GB/s for a 100 Gbit/s NIC of
+# 12.5) and NVIDIA engineers' per-NIC figures in the NCCL issue tracker (HDR: "24GB/s
+# inter-node", NVIDIA/nccl#412; NDR: "46-48GB/s per NIC", NVIDIA/nccl-tests#290). They are
+# not fitted to any collective benchmark (benchmarks/nccl_tests_table.py says which rows
+# could be read as calibration).
 # latency_s: typical one-way small-message latency. Bases: NVLink/PCIe ~1-2 us per hop, the
 # order of NCCL's own per-hop model (src/graph/tuning.cc, hwLat: NVLink 0.4-0.6 us LL, PCI
 # 1.0 us LL, a few us for the Simple protocol); InfiniBand 5 us = ~1 us RDMA verbs latency
 # (perftest ib_send_lat, ConnectX "sub-600 ns" port latency plus switch) plus NCCL's proxy and
 # GPU-NIC hand-off (NCCL hwLat NET Simple ring 6.6-9.6 us); Ethernet 10 us = kernel TCP
-# sockets (gloo) on a data-centre LAN, ~20 us netperf TCP_RR round trip.
+# sockets (gloo) on a data-centre LAN, ~20 us netperf TCP_RR round trip. NCCL's algorithms
+# with a protocol pay NCCL's per-step latencies instead (dpsim.sim.collectives.nccl).
+_NCCL_TOPO = "NVIDIA/nccl src/graph/topo.h"
+_TCP_1500 = "TCP/IPv4 over 1500-byte Ethernet frames: 1448 payload bytes per 1538 on the wire = 0.94"
 LINKS: dict[str, LinkSpec] = {
     lk.name: lk
     for lk in (
         # NVLink 3 (A100): 12 links x 25 GB/s per direction = 300 GB/s per direction (NVIDIA A100 datasheet:
-        # "600 GB/s" is bidirectional).
-        LinkSpec("nvlink3", 300e9, 1e-6, "NVIDIA A100 datasheet"),
+        # "600 GB/s" is bidirectional). NCCL: 20.0 GB/s per link achievable (SM80_NVLINK_BW) -> 0.80.
+        LinkSpec("nvlink3", 300e9, 1e-6, "NVIDIA A100 datasheet", 20.0 / 25.0, f"{_NCCL_TOPO} SM80_NVLINK_BW"),
         # NVLink 4 (H100 SXM): 18 links, 900 GB/s bidirectional = 450 GB/s per direction (NVIDIA H100 datasheet).
-        LinkSpec("nvlink4", 450e9, 1e-6, "NVIDIA H100 datasheet"),
+        # NCCL: 20.6 GB/s per link (SM90_NVLINK_BW) -> 0.824.
+        LinkSpec("nvlink4", 450e9, 1e-6, "NVIDIA H100 datasheet", 20.6 / 25.0, f"{_NCCL_TOPO} SM90_NVLINK_BW"),
         # NVLink 5 (B200): 18 links, 1.8 TB/s bidirectional = 900 GB/s per direction (NVIDIA DGX B200 datasheet).
-        LinkSpec("nvlink5", 900e9, 1e-6, "NVIDIA DGX B200 datasheet"),
+        # NCCL: 40.1 GB/s per link (SM100_NVLINK_BW) -> 0.802.
+        LinkSpec("nvlink5", 900e9, 1e-6, "NVIDIA DGX B200 datasheet", 40.1 / 50.0, f"{_NCCL_TOPO} SM100_NVLINK_BW"),
         # PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s per direction (PCI-SIG PCIe 4.0 spec).
-        # This is the raw rate; measured cudaMemcpy/NCCL reaches ~25 GB/s after TLP overheads.
-        LinkSpec("pcie4", 16e9 * 16 * 128 / 130 / 8, 2e-6, "PCI-SIG PCI Express 4.0 base specification"),
-        # PCIe 5.0 x16: 32 GT/s x 16 lanes x 128/130 / 8 = 63.0 GB/s per direction (PCI-SIG PCIe 5.0 spec);
-        # measured ~50 GB/s.
-        LinkSpec("pcie5", 32e9 * 16 * 128 / 130 / 8, 2e-6, "PCI-SIG PCI Express 5.0 base specification"),
-        # InfiniBand EDR 4x: 100 Gbit/s per port (IBTA spec; NVIDIA ConnectX-5 datasheet).
-        LinkSpec("ib-edr", 100e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-5 datasheet"),
-        # InfiniBand HDR 4x: 200 Gbit/s per port (IBTA spec; NVIDIA ConnectX-6 datasheet).
-        LinkSpec("ib-hdr", 200e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-6 datasheet"),
-        # InfiniBand NDR 4x: 400 Gbit/s per port (IBTA spec; NVIDIA ConnectX-7 datasheet).
-        LinkSpec("ib-ndr", 400e9 / 8, 5e-6, "IBTA InfiniBand spec; NVIDIA ConnectX-7 datasheet"),
+        # TLP overheads: NCCL models a Gen3 x16 slot (15.75 GB/s) as 12.0 GB/s (PCI_BW) -> 0.76, same encoding.
+        LinkSpec(
+            "pcie4",
+            16e9 * 16 * 128 / 130 / 8,
+            2e-6,
+            "PCI-SIG PCI Express 4.0 base specification",
+            12.0 / 15.75,
+            f"{_NCCL_TOPO} PCI_BW (Gen3 x16, same 128b/130b encoding and TLP overhead)",
+        ),
+        # PCIe 5.0 x16: 32 GT/s x 16 lanes x 128/130 / 8 = 63.0 GB/s per direction (PCI-SIG PCIe 5.0 spec).
+        LinkSpec(
+            "pcie5",
+            32e9 * 16 * 128 / 130 / 8,
+            2e-6,
+            "PCI-SIG PCI Express 5.0 base specification",
+            12.0 / 15.75,
+            f"{_NCCL_TOPO} PCI_BW (Gen3 x16, same 128b/130b encoding and TLP overhead)",
+        ),
+        # InfiniBand EDR 4x: 100 Gbit/s per port (IBTA spec; NVIDIA ConnectX-5 datasheet); NCCL NET_BW 12.0 GB/s.
+        LinkSpec(
+            "ib-edr",
+            100e9 / 8,
+            5e-6,
+            "IBTA InfiniBand spec; NVIDIA ConnectX-5 datasheet",
+            12.0 / 12.5,
+            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+        ),
+        # InfiniBand HDR 4x: 200 Gbit/s per port (IBTA spec; NVIDIA ConnectX-6 datasheet); 24 GB/s per NIC.
+        LinkSpec(
+            "ib-hdr",
+            200e9 / 8,
+            5e-6,
+            "IBTA InfiniBand spec; NVIDIA ConnectX-6 datasheet",
+            24.0 / 25.0,
+            "NVIDIA/nccl#412 (NCCL maintainer: HDR gives 24GB/s inter-node)",
+        ),
+        # InfiniBand NDR 4x: 400 Gbit/s per port (IBTA spec; NVIDIA ConnectX-7 datasheet); 46-48 GB/s per NIC.
+        LinkSpec(
+            "ib-ndr",
+            400e9 / 8,
+            5e-6,
+            "IBTA InfiniBand spec; NVIDIA ConnectX-7 datasheet",
+            47.0 / 50.0,
+            "NVIDIA/nccl-tests#290 (NVIDIA: NDR @ 400Gbps gives 46-48GB/s per NIC; midpoint)",
+        ),
         # 25 Gigabit Ethernet (IEEE 802.3by, 25GBASE-R): 25 Gbit/s per port.
-        LinkSpec("25gbe", 25e9 / 8, 10e-6, "IEEE 802.3by"),
+        LinkSpec("25gbe", 25e9 / 8, 10e-6, "IEEE 802.3by", 1448 / 1538, _TCP_1500),
         # 100 Gigabit Ethernet (IEEE 802.3bj/802.3cd): 100 Gbit/s per port.
-        LinkSpec("100gbe", 100e9 / 8, 10e-6, "IEEE 802.3bj"),
+        LinkSpec("100gbe", 100e9 / 8, 10e-6, "IEEE 802.3bj", 1448 / 1538, _TCP_1500),
         # 400 Gigabit Ethernet (IEEE 802.3bs): 400 Gbit/s per port (as used with RoCE for Llama 3,
         # Dubey et al. 2024 §3.3.1); latency kept at the TCP value, RoCE would be nearer ib-ndr.
-        LinkSpec("400gbe", 400e9 / 8, 10e-6, "IEEE 802.3bs"),
+        # RoCE with ConnectX-7 reaches NDR's per-NIC rate (same adapter, 4 KiB RDMA MTU).
+        LinkSpec(
+            "400gbe",
+            400e9 / 8,
+            10e-6,
+            "IEEE 802.3bs",
+            47.0 / 50.0,
+            "NVIDIA/nccl-tests#290 (ConnectX-7 at 400 Gbit/s: 46-48GB/s per NIC)",
+        ),
     )
 }
 

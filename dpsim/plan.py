@@ -34,7 +34,7 @@ from dpsim import catalog
 from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
 from dpsim.reliability import daly_interval, young_interval
-from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.scenario import ALGORITHMS, Scenario, scenario_from_dict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +70,7 @@ DEFAULT_NETWORK: dict[str, tuple[str, str]] = {
 """Node fabric and network assumed for each catalog device when the request does not say."""
 
 _RECOMPUTE = ("none", "selective", "full")
-_ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
+_ALGORITHMS = ALGORITHMS
 _SCHEDULES = ("1f1b", "interleaved")
 
 
@@ -507,8 +507,11 @@ def _screen(
     z3 = (zero == 3) & (dp > 1)
     fwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd / pieces) + fwd / pieces, fwd)
     bwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, bwd / pieces) + bwd / pieces, bwd)
-    stream_free = np.where(z3, bwd_span - bwd / pieces, 0.0)
-    end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span, c_full, c_rest, stream_free)
+    stream_free = np.where(z3, pieces * piece_gather, 0.0)  # gathers back to back from the start
+    # gradients: over the last bwd of the span when computing is the bottleneck (predict()'s model)
+    offset = np.where(z3 & (piece_gather <= bwd / pieces), bwd_span - bwd, 0.0)
+    end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span - offset, c_full, c_rest, stream_free - offset)
+    end = end + offset
     grad_exposed = np.maximum(0.0, end - bwd_span)
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0

@@ -279,7 +279,14 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
         ]
     if kind == "links":
         return [
-            {"name": k.name, "bandwidth": k.bandwidth, "latency_s": k.latency_s, "source": k.source}
+            {
+                "name": k.name,
+                "bandwidth": k.bandwidth,
+                "efficiency": k.efficiency,
+                "achievable": k.achievable,
+                "latency_s": k.latency_s,
+                "source": f"{k.source}; efficiency: {k.efficiency_source}" if k.efficiency_source else k.source,
+            }
             for k in catalog.LINKS.values()
         ]
     return [
@@ -300,7 +307,7 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
 def _catalog_cell(name: str, value: Any) -> str:
     if name == "peak_flops":
         return f"{value / 1e12:.4g} TFLOP/s"
-    if name in ("memory_bandwidth", "bandwidth"):
+    if name in ("memory_bandwidth", "bandwidth", "achievable"):
         return format_bandwidth(value)
     if name == "parameters":
         return f"{value / 1e9:.4g} B" if value >= 1e9 else f"{value / 1e6:.4g} M"

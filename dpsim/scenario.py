@@ -77,12 +77,24 @@ __all__ = [
     "scenario_source",
 ]
 
-ALGORITHMS = ("ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
+ALGORITHMS = (
+    "auto",
+    "ring",
+    "tree",
+    "nvls",
+    "nvls-tree",
+    "halving-doubling",
+    "hierarchical",
+    "direct",
+    "parameter-server",
+    "backend",
+)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
+``auto`` is what NCCL's tuner picks per message size (:mod:`dpsim.sim.collectives.nccl`).
 ``backend`` is the communication backend's own all-reduce (what plain DDP uses): gloo runs a
 ring (``gloo/allreduce.cc``: an unspecified algorithm is ``ring``); its cost is the ring's
-closed form on the links a calibration profile fitted for ``backend``."""
+on the links a calibration profile fitted for ``backend``."""
 
 
 # --- quantity types: parsed from text, dumped back as text that reloads exactly ---------------
@@ -469,13 +481,24 @@ class LinkConfig(_Section):
 
     preset: str | None = None
     bandwidth: Bandwidth
+    """Nominal per-direction rate."""
     latency: Duration = _default("0 s")
+    efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Achievable share of ``bandwidth`` (a catalog link's measured value; 1 for a rate given as achieved)."""
 
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
-        merged = _merge_preset(data, catalog.LINKS, "link", {"bandwidth": "bandwidth", "latency": "latency_s"})
+        fields = {"bandwidth": "bandwidth", "latency": "latency_s", "efficiency": "efficiency"}
+        merged = _merge_preset(data, catalog.LINKS, "link", fields)
+        if isinstance(merged, dict) and isinstance(data, dict) and "bandwidth" in data and "efficiency" not in data:
+            merged["efficiency"] = 1.0  # an explicit rate replaces the preset's, and its efficiency with it
         return _texts(merged, {"bandwidth": "B/s", "latency": "s"}, data)
+
+    @property
+    def achievable(self) -> float:
+        """Achievable per-direction bandwidth (bytes/s) the engines use: ``bandwidth × efficiency``."""
+        return self.bandwidth * self.efficiency
 
 
 class InterNodeLink(LinkConfig):
@@ -561,9 +584,22 @@ class TrainingConfig(_Section):
 class CommunicationConfig(_Section):
     """Gradient synchronisation: the all-reduce algorithm, bucket size and overlap."""
 
-    algorithm: Literal["ring", "tree", "halving-doubling", "hierarchical", "direct", "parameter-server", "backend"] = (
-        "ring"
-    )
+    algorithm: Literal[
+        "auto",
+        "ring",
+        "tree",
+        "nvls",
+        "nvls-tree",
+        "halving-doubling",
+        "hierarchical",
+        "direct",
+        "parameter-server",
+        "backend",
+    ] = "auto"
+    """All-reduce algorithm. ``auto``: what NCCL's tuner picks per message size (ring, tree, NVLS);
+    on CPU devices (gloo) and with a calibration profile it is the ring."""
+    protocol: Literal["auto", "Simple", "LL", "LL128", "none"] = "auto"
+    """NCCL protocol: ``auto`` picks per size on GPUs; ``none`` = the links' α–β (always on CPUs)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True

@@ -54,7 +54,10 @@ from runtime.measure import StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
 
-__all__ = ["JobOptions", "TrainingJob"]
+__all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob"]
+
+BACKEND_CHOOSES = ("auto", "nvls", "nvls-tree")
+"""Scenario algorithms the backend itself runs (NCCL's tuner, NVLS; gloo's own choice): ``dist.all_reduce``."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class _Delay(torch.autograd.Function):
 
 def _algorithm(scenario: Scenario, options: JobOptions) -> str:
     if options.algorithm == "backend" or scenario.training.zero_stage >= 2:
+        return "backend"
+    if scenario.communication.algorithm in BACKEND_CHOOSES:
         return "backend"
     return scenario.communication.algorithm
 

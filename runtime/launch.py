@@ -32,7 +32,7 @@ from types import FrameType
 
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario
-from runtime.job import JobOptions
+from runtime.job import BACKEND_CHOOSES, JobOptions
 from runtime.measure import aggregate, read_rank_timings
 from runtime.testbed import Testbed
 
@@ -266,7 +266,7 @@ def launch(
     import torch
 
     algorithm: str = scenario.communication.algorithm
-    if options.algorithm == "backend" or scenario.training.zero_stage >= 2:
+    if options.algorithm == "backend" or scenario.training.zero_stage >= 2 or algorithm in BACKEND_CHOOSES:
         algorithm = "backend"
     meta: dict[str, object] = {
         "backend": "gloo",

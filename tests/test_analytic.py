@@ -55,7 +55,7 @@ def toy(**changes: Any) -> Scenario:
             "inter_node": {"bandwidth": "100 MB/s", "latency": "0 s"},
         },
         "training": {"global_batch": 2, "micro_batch": 1, "precision": "fp32", "optimizer": "adam"},
-        "communication": {"algorithm": "ring", "bucket": "100 MB", "overlap": True},
+        "communication": {"algorithm": "ring", "protocol": "none", "bucket": "100 MB", "overlap": True},
     }
     for path, value in changes.items():
         node = data
@@ -92,7 +92,7 @@ def test_ring_allreduce_through_predict() -> None:
                 "inter_node": {"bandwidth": "100 Gbit/s", "latency": "10 us"},
             },
             "training": {"global_batch": 64, "precision": "bf16"},
-            "communication": {"algorithm": "ring", "bucket": "1 GiB", "overlap": False},
+            "communication": {"algorithm": "ring", "protocol": "none", "bucket": "1 GiB", "overlap": False},
         }
     )
     r = predict(s)
@@ -264,21 +264,23 @@ def test_zero_3_traffic() -> None:
     """Stage 3: parameters gathered in 3 pieces of 250/3 MB (½·S/B = 5/12 s each) before forward and backward.
 
     Forward: flow shop a + 2·max(a, f) + f with a = 5/12, f = 1/3 → 19/12 s (exposed 7/12).
-    Backward: f = 2/3 → 5/12 + 4/3 + 2/3 = 29/12 s (exposed 5/12); the last gather ends at
-    29/12 − 2/3 = 7/4 s. Gradient reduce-scatters (0.5, 0.5, 0.25 s) ready at 0.4, 0.8, 1.0 of
-    29/12 s queue behind it: 1.75–2.25, 2.25–2.75, 2.75–3.0 → exposed 3.0 − 29/12 = 7/12 s.
+    Backward: f = 2/3 → 5/12 + 4/3 + 2/3 = 29/12 s (exposed 5/12); the three gathers run back
+    to back and end at 3 × 5/12 = 5/4 s. Computing is the bottleneck, so it runs without gaps
+    from 5/12 s and the gradient reduce-scatters (0.5, 0.5, 0.25 s) are ready at 5/12 + 2 ×
+    (0.4, 0.8, 1.0) = 73/60, 121/60, 29/12 s: 5/4–7/4, 121/60–151/60, 151/60–166/60 → exposed
+    166/60 − 29/12 = 7/20 s (the simulator's event timeline gives the same, test_sim_step).
     Traffic: 2 × 3 × 5/12 + 1.25 = 3.75 s = 1.5 × the all-reduce's (3Ψ vs 2Ψ).
     """
     r = predict(toy(training__zero_stage=3))
     assert r.comm_s == exact(3.75)
-    assert r.exposed_comm_s == exact(7 / 12 + 5 / 12 + 7 / 12)
-    assert r.step_time_s == exact(3.0 + 19 / 12 + 0.5e-3)
+    assert r.exposed_comm_s == exact(7 / 12 + 5 / 12 + 7 / 20)
+    assert r.step_time_s == exact(3.0 + 7 / 12 + 5 / 12 + 7 / 20 + 0.5e-3)
 
 
 def test_zero_3_accumulation_gathers_every_micro_batch() -> None:
     r = predict(toy(training__zero_stage=3, training__global_batch=4))
     assert r.comm_s == exact(2 * 2 * 3 * 5 / 12 + 1.25)
-    assert r.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 12)
+    assert r.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 20)
 
 
 def test_mfu_and_throughput() -> None:
@@ -325,13 +327,25 @@ def test_fat_tree_oversubscription_applies_beyond_one_leaf() -> None:
     )
     across = toy(
         cluster__nodes=32,
-        training__global_batch=64,
+        cluster__workers_per_node=1,
+        training__global_batch=32,
         cluster__inter_node=base,
         cluster__topology={"kind": "fat-tree", "oversubscription": 4, "nodes_per_leaf": 16},
     )
+    # the NIC keeps its rate; traffic across the spine sees a quarter of it when every NIC sends
     assert fabric_of(inside).inter.bandwidth == exact(25e9)
-    assert fabric_of(across).inter.bandwidth == exact(25e9 / 4)
+    assert fabric_of(across).inter.bandwidth == exact(25e9)
+    assert fabric_of(inside).crossing_bandwidth == exact(25e9)
+    assert fabric_of(across).crossing_bandwidth == exact(25e9 / 4)
     assert fabric_of(across).inter.latency_s == exact(5e-6)
+    # the collectives price the uplinks: a ring crosses each leaf boundary once and is not slowed;
+    # direct all-to-all sends most of its bytes across the spine and is
+    for algorithm, slower in (("ring", False), ("direct", True)):
+        flat = {**fabric_of(across).__dict__, "oversubscription": 1.0}
+        t_flat = cf.allreduce_time(algorithm, 1e8, cf.Fabric(**flat))
+        t_over = cf.allreduce_time(algorithm, 1e8, fabric_of(across))
+        assert (t_over > 1.5 * t_flat) == slower
+        assert t_over >= t_flat * (1 - 1e-12)
 
 
 def test_more_bandwidth_never_slows_a_step() -> None:
@@ -398,3 +412,14 @@ def test_busbw_factor_is_nccl_tests(op: str, n: int, factor: float) -> None:
 def test_busbw_factor_rejects_unknown_ops() -> None:
     with pytest.raises(ValueError):
         cf.busbw_factor("alltoall", 8)
+
+
+@pytest.mark.parametrize("bandwidth", ["100 MB/s", "20 MB/s"])  # backward compute-bound, then gather-bound
+@pytest.mark.parametrize("batch", [2, 4])
+def test_zero_3_matches_the_simulated_timeline(bandwidth: str, batch: int) -> None:
+    """The ZeRO-3 overlap model equals the simulator's event timeline whichever stage is the bottleneck."""
+    from dpsim.sim import simulate
+
+    link = {"bandwidth": bandwidth, "latency": "0 s"}
+    s = toy(training__zero_stage=3, training__global_batch=batch, cluster__intra_node=link)
+    assert predict(s).step_time_s == pytest.approx(simulate(s, fidelity="fast").step_time_s, rel=1e-9)

@@ -155,7 +155,8 @@ def test_tp_across_nodes_is_flagged_and_slower() -> None:
                  "training.pipeline_parallel=4")  # fmt: skip
     t_in = tensor_parallel_comm_time(s_in, _fabric(8, 16))
     t_cross = tensor_parallel_comm_time(s_in, _fabric(16, 8))
-    assert t_cross > 5 * t_in
+    # across nodes the ring's channels run over the 8 rails (8 x 25 GB/s) instead of NVLink (300 GB/s)
+    assert t_cross > 1.5 * t_in
 
 
 def test_rank_layout_and_groups() -> None:

@@ -13,7 +13,7 @@ from dpsim.analytic import collectives as cf
 from dpsim.sim import collectives
 from dpsim.sim.chunk import CompiledSchedule
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Phase, Schedule
+from dpsim.sim.collectives.base import Layout, Phase, Schedule
 from dpsim.sim.collectives.ring import ring_phases
 from dpsim.sim.fast import phase_cost
 from dpsim.sim.network import FluidNetwork
@@ -23,17 +23,35 @@ INTRA = cf.Link(2e-6, 150e9)
 INTER = cf.Link(5e-6, 25e9)
 SIZE = 64e6
 
-CLOSED = {
-    "ring": cf.ring_allreduce_time,
-    "tree": cf.tree_allreduce_time,
-    "halving-doubling": cf.halving_doubling_allreduce_time,
-    "direct": cf.direct_allreduce_time,
-    "parameter-server": cf.parameter_server_time,
-}
+ORACLE_ALGORITHMS = ["direct", "halving-doubling", "parameter-server", "ring", "tree"]
+"""Algorithms with an α–β reference formula (the NVLS and hierarchical cases have their own tests)."""
 
 
-def _closed(algorithm: str, fabric: cf.Fabric, size: float = SIZE) -> float:
-    return cf.allreduce_time(algorithm, size, fabric)
+def _oracle(algorithm: str, nodes: int, per_node: int, size: float = SIZE) -> float:
+    """The α–β reference (Thakur et al. 2005; Sanders et al. 2009) for one node or one rank per node.
+
+    NCCL's tree on one node is a chain (two ranks: one edge, S each way), on one rank per
+    node a double binary tree: reduce and broadcast stream through it at once,
+    2·depth·α + 2S/B (an interior rank sends S/2 up and 2·S/2 down in one tree, S/2 up as
+    a leaf of the other). By hand from
+    ``ncclGetDtree``: with two ranks the trees' single edges point opposite ways (S each
+    way: S/B); with three, tree 0 is 0←2←1 and tree 1 its shift 1←0←2 (rank 0 sends
+    S/2 + S/2 + S/2: 1.5·S/B).
+    """
+    n = nodes * per_node
+    link = INTRA if nodes == 1 else INTER
+    if algorithm == "tree":
+        depth = n - 1 if nodes == 1 else math.ceil(math.log2(n))
+        per_rank = {2: 1.0}.get(n, 2.0) if nodes == 1 else {2: 1.0, 3: 1.5}.get(n, 2.0)
+        return 2 * depth * link.latency_s + per_rank * size / link.bandwidth
+    fabric = cf.Fabric(nodes, per_node, INTRA, INTER)
+    formula = {
+        "ring": cf.ring_allreduce_time,
+        "halving-doubling": cf.halving_doubling_allreduce_time,
+        "direct": cf.direct_allreduce_time,
+        "parameter-server": cf.parameter_server_time,
+    }[algorithm]
+    return formula(size, n, cf.flat_link(fabric))
 
 
 def _chunk(schedule: Schedule, cluster: Cluster, size: float = SIZE, joins: np.ndarray | None = None) -> np.ndarray:
@@ -49,48 +67,60 @@ CHUNK_N = [2, 3, 4, 5, 7, 8, 12, 16, 33, 64]
 FAST_N = [2, 3, 5, 8, 16, 100, 256, 1024]
 
 
-@pytest.mark.parametrize("algorithm", sorted(collectives.ALLREDUCE))
+@pytest.mark.parametrize("algorithm", ORACLE_ALGORITHMS)
 @pytest.mark.parametrize("n", CHUNK_N)
 @pytest.mark.parametrize("layout", ["one-node", "one-per-node"])
 def test_chunk_level_matches_closed_form(algorithm: str, n: int, layout: str) -> None:
-    """Homogeneous links, no contention: every algorithm within 1 % of its closed form (chunk level)."""
+    """Homogeneous links, no contention: every algorithm within 1 % of its α–β formula (chunk level)."""
     nodes, per_node = (1, n) if layout == "one-node" else (n, 1)
     cluster = Cluster(nodes, per_node, INTRA, INTER)
-    fabric = cf.Fabric(nodes, per_node, INTRA, INTER)
     done = _chunk(collectives.allreduce(algorithm, n, per_node), cluster)
-    assert _rel(float(done.max()), _closed(algorithm, fabric)) < 0.01
+    assert _rel(float(done.max()), _oracle(algorithm, nodes, per_node)) < 0.01
     # every rank is done at the same time in a symmetric collective (except idle extra ranks)
     assert float(done.min()) > 0
 
 
-@pytest.mark.parametrize("algorithm", sorted(collectives.ALLREDUCE))
+@pytest.mark.parametrize("algorithm", ORACLE_ALGORITHMS)
 @pytest.mark.parametrize("n", FAST_N)
 def test_fast_level_matches_closed_form(algorithm: str, n: int) -> None:
     cluster = Cluster(1, n, INTRA, INTER)
-    fabric = cf.Fabric(1, n, INTRA, INTER)
     cost = phase_cost(collectives.allreduce(algorithm, n, n), cluster)
-    assert _rel(cost(SIZE), _closed(algorithm, fabric)) < 0.01
+    assert _rel(cost(SIZE), _oracle(algorithm, 1, n)) < 0.01
 
 
-@pytest.mark.parametrize("algorithm", ["ring", "hierarchical", "parameter-server"])
+def test_ring_on_a_flat_switch_is_the_reference_formula_exactly() -> None:
+    """2(N−1)α + 2(N−1)/N·S/B, to rounding: the analytic engine is the schedule's price."""
+    for n in (2, 7, 64):
+        fabric = cf.Fabric(n, 1, INTRA, INTER)
+        assert cf.allreduce_time("ring", SIZE, fabric) == pytest.approx(
+            cf.ring_allreduce_time(SIZE, n, INTER), rel=1e-12
+        )
+
+
 @pytest.mark.parametrize(("nodes", "per_node", "nics"), [(2, 2, 1), (4, 8, 8), (3, 4, 2), (8, 8, 1), (16, 4, 4)])
-def test_multi_node_matches_closed_form(algorithm: str, nodes: int, per_node: int, nics: int) -> None:
-    """Node-aware algorithms on nodes × G ranks: chunk and fast level within 1 % of the closed form."""
+def test_multi_node_hierarchical_and_parameter_server(nodes: int, per_node: int, nics: int) -> None:
+    """Node-aware algorithms on nodes × G ranks: chunk and fast level within 1 % of the α–β formula."""
     cluster = Cluster(nodes, per_node, INTRA, INTER, nics)
     fabric = cf.Fabric(nodes, per_node, INTRA, INTER, nics)
-    schedule = collectives.allreduce(algorithm, nodes * per_node, per_node)
-    expected = _closed(algorithm, fabric)
-    assert _rel(float(_chunk(schedule, cluster).max()), expected) < 0.01
-    assert _rel(phase_cost(schedule, cluster)(SIZE), expected) < 0.01
+    for algorithm, expected in (
+        ("hierarchical", cf.hierarchical_allreduce_time(SIZE, fabric)),
+        ("parameter-server", cf.parameter_server_time(SIZE, nodes * per_node, cf.flat_link(fabric))),
+    ):
+        schedule = collectives.allreduce(algorithm, nodes * per_node, per_node)
+        assert _rel(float(_chunk(schedule, cluster).max()), expected) < 0.01
+        assert _rel(phase_cost(schedule, cluster)(SIZE), expected) < 0.01
 
 
 @pytest.mark.parametrize("n", [16384])
 def test_fast_level_scales_to_many_ranks(n: int) -> None:
     cluster = Cluster(n // 8, 8, INTRA, INTER, 8)
     fabric = cf.Fabric(n // 8, 8, INTRA, INTER, 8)
-    for algorithm in ("ring", "hierarchical"):
-        cost = phase_cost(collectives.allreduce(algorithm, n, 8), cluster)
-        assert _rel(cost(SIZE), _closed(algorithm, fabric)) < 0.01
+    cost = phase_cost(collectives.allreduce("hierarchical", n, 8), cluster)
+    assert _rel(cost(SIZE), cf.hierarchical_allreduce_time(SIZE, fabric)) < 0.01
+    # eight rail-aligned rings: each NIC carries one ring's chunk per step
+    cost = phase_cost(collectives.build("allreduce", "ring", Layout(n // 8, 8, 8)), cluster)
+    rail = cf.Link(INTER.latency_s, min(INTRA.bandwidth, 8 * INTER.bandwidth))
+    assert _rel(cost(SIZE), cf.ring_allreduce_time(SIZE, n, rail)) < 0.01
 
 
 @pytest.mark.parametrize("n", [2, 3, 6, 16])
@@ -108,38 +138,48 @@ def test_reduce_scatter_all_gather_broadcast(n: int) -> None:
 
 @pytest.mark.parametrize(("nodes", "per_node"), [(2, 4), (4, 8)])
 def test_hierarchical_zero_collectives(nodes: int, per_node: int) -> None:
-    """Two-level reduce-scatter = intra RS on S + inter RS on S/G sharing NICs (the analytic model)."""
-    from dpsim.analytic.step import reduce_scatter_group_time
-
+    """Two-level reduce-scatter = intra RS on S + inter RS on S/G sharing NICs."""
     cluster = Cluster(nodes, per_node, INTRA, INTER, 2)
     fabric = cf.Fabric(nodes, per_node, INTRA, INTER, 2)
     world = nodes * per_node
-    expected = reduce_scatter_group_time("hierarchical", SIZE, fabric)
+    inter = cf.Link(INTER.latency_s, fabric.inter_per_rank(per_node))
+    expected = cf.reduce_scatter_time(SIZE, per_node, INTRA) + cf.reduce_scatter_time(SIZE / per_node, nodes, inter)
     for schedule in (
         collectives.reduce_scatter("hierarchical", world, per_node),
         collectives.all_gather("hierarchical", world, per_node),
     ):
         assert _rel(float(_chunk(schedule, cluster).max()), expected) < 0.01
+    assert _rel(cf.collective("reduce_scatter", "hierarchical", SIZE, fabric).time_s, expected) < 1e-9
 
 
-@pytest.mark.parametrize("algorithm", sorted(collectives.ALLREDUCE))
+UNIFORM = sorted(a for a in collectives.ALLREDUCE if not a.startswith("nvls"))
+"""Algorithms that run on any node (NVLS needs an NVLink-SHARP switch: tests/test_nccl.py)."""
+SHAPES = [(1, 6, 1, "switch"), (4, 4, 2, "switch"), (4, 2, 1, "fat-tree")]
+NEIGHBOUR = [(5, 1, 1, "ring"), (4, 4, 4, "ring")]
+
+
 @pytest.mark.parametrize(
-    ("nodes", "per_node", "nics", "topology"),
-    [(1, 6, 1, "switch"), (4, 4, 2, "switch"), (5, 1, 1, "ring"), (4, 2, 1, "fat-tree")],
+    ("algorithm", "nodes", "per_node", "nics", "topology"),
+    [(a, *shape) for a in sorted(collectives.ALLREDUCE) for shape in SHAPES]
+    + [(a, *shape) for a in ("ring", "hierarchical") for shape in NEIGHBOUR],
 )
-def test_chunk_and_fast_agree_without_contention_asymmetry(
-    algorithm: str, nodes: int, per_node: int, nics: int, topology: str
-) -> None:
-    """Chunk and fast level agree within 1 % wherever each phase's flows are symmetric."""
-    world = nodes * per_node
+def test_chunk_and_fast_agree(algorithm: str, nodes: int, per_node: int, nics: int, topology: str) -> None:
+    """Chunk and fast level agree within 1 % wherever each phase's flows load their links evenly.
+
+    On a ring of nodes (no switch) only neighbour traffic does: there the other
+    algorithms' ranks drift apart between phases and the chunk level finishes up to ~10 %
+    before the fast level's phase-by-phase bound, which is why those pairs are not listed.
+    The full topology × algorithm grid of switched clusters is in tests/test_nccl.py.
+    """
+    nvls = algorithm in ("nvls", "nvls-tree")
+    if nvls and per_node == 1:
+        with pytest.raises(ValueError):
+            collectives.build("allreduce", algorithm, Layout(nodes, per_node, nics, nvls=False))
+        return
     cluster = Cluster(
         nodes, per_node, INTRA, INTER, nics, make_topology(topology, nodes_per_leaf=2, oversubscription=2.0)
     )
-    schedule = collectives.allreduce(algorithm, world, per_node)
-    if algorithm in ("tree", "halving-doubling", "direct") and nodes > 1 and per_node > 1:
-        pytest.skip("flat tree/halving-doubling/direct phases mix intra- and inter-node flows: asymmetric by design")
-    if topology == "ring" and algorithm not in ("ring", "hierarchical"):
-        pytest.skip("on a ring of nodes only neighbour traffic is symmetric; other patterns contend unevenly")
+    schedule = collectives.build("allreduce", algorithm, Layout(nodes, per_node, nics, nvls=nvls))
     assert _rel(float(_chunk(schedule, cluster).max()), phase_cost(schedule, cluster)(SIZE)) < 0.01
 
 
@@ -235,7 +275,7 @@ def test_degraded_nic_slows_the_ring() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    algorithm=st.sampled_from(sorted(collectives.ALLREDUCE)),
+    algorithm=st.sampled_from(UNIFORM),
     nodes=st.integers(1, 4),
     per_node=st.integers(1, 4),
 )
@@ -251,7 +291,7 @@ def test_bytes_sent_equal_bytes_received(algorithm: str, nodes: int, per_node: i
 
 @settings(max_examples=25, deadline=None)
 @given(
-    algorithm=st.sampled_from(sorted(collectives.ALLREDUCE)),
+    algorithm=st.sampled_from(UNIFORM),
     n=st.integers(2, 9),
     factor=st.floats(1.0, 8.0),
 )
@@ -263,7 +303,7 @@ def test_more_bandwidth_never_slower(algorithm: str, n: int, factor: float) -> N
 
 
 def test_single_rank_has_nothing_to_send() -> None:
-    for algorithm in collectives.ALLREDUCE:
+    for algorithm in UNIFORM:
         schedule = collectives.allreduce(algorithm, 1, 1)
         assert schedule.bytes_sent(SIZE)[:1].sum() == 0.0
 

@@ -1,31 +1,48 @@
-"""Closed-form (α–β) costs of collective operations: the oracle the simulator is tested against.
+"""The cost of a collective: the analytic evaluation of the schedules the simulator runs.
 
-The α–β model (Hockney 1994): sending m bytes over a link costs α + m/B. Formulas follow
-Thakur, Rabenseifner & Gropp 2005, "Optimization of Collective Communication Operations
-in MPICH" (IJHPCA 19(1)), and NCCL's documented algorithms. ``size`` is the full vector
-in bytes on every rank; ``bandwidth`` is per-direction link bandwidth in bytes/s; links
-are full duplex (a rank can send and receive at B at once).
+**One model.** Every collective is described once, as a schedule of concurrent
+point-to-point transfers (:mod:`dpsim.sim.collectives`: NCCL's rail-aligned ring and tree,
+NVLS, and the textbook algorithms). :func:`collective` prices that schedule on the
+cluster's links phase by phase — the bytes each phase puts on every directed link over
+its bandwidth, plus the phase's latency (:func:`dpsim.sim.fast.phase_cost`) — which is
+exactly what the simulator's fast level does and what its chunk level reproduces flow
+by flow. So the analytic engine, the fast level and the chunk level agree wherever the
+links are homogeneous, on any topology and algorithm (``tests/test_nccl.py``). Each
+(collective, algorithm, protocol, fabric) is priced once as ``latency + size ·
+seconds_per_byte`` and cached, so a point still costs microseconds.
 
-On a multi-node cluster a *flat* algorithm (ring, tree, halving–doubling, direct) runs
-over one logical group of all ranks; its per-step cost is set by the slowest link it
-crosses, so :func:`flat_link` takes the bottleneck (min bandwidth, max latency) of the
-intra- and inter-node links — one communication channel, as in a single NCCL ring. The
-*hierarchical* algorithm uses the node structure explicitly.
+``algorithm: auto`` and ``protocol: auto`` take the fastest candidate at each size, as
+NCCL's tuner does (:func:`dpsim.sim.collectives.candidates`); the result says which
+(:class:`CollectiveChoice`).
+
+**Reference formulas.** The α–β closed forms below (Hockney 1994; Thakur, Rabenseifner &
+Gropp 2005, "Optimization of Collective Communication Operations in MPICH", IJHPCA 19(1))
+are not used by the engines: they are the independent oracle the tests hold the
+schedules to where they apply (flat ring: 2(N−1)α + 2(N−1)/N·S/B exactly), and the
+coefficients the calibration fits α and β with. ``size`` is the full vector in bytes on
+every rank; ``bandwidth`` is per-direction link bandwidth in bytes/s; links are full duplex.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
+    from dpsim.sim.collectives.base import Layout
 
 __all__ = [
     "BUSBW_OPS",
+    "CollectiveChoice",
     "Fabric",
     "Link",
     "all_gather_time",
     "allreduce_time",
     "broadcast_time",
     "busbw_factor",
+    "collective",
     "direct_allreduce_time",
     "flat_link",
     "halving_doubling_allreduce_time",
@@ -48,11 +65,14 @@ class Link:
 
 @dataclass(frozen=True)
 class Fabric:
-    """The cluster's communication structure, as the closed forms see it.
+    """The cluster's communication structure: node layout, link classes, NICs and topology.
 
-    ``nic_bandwidth`` is the inter-node bandwidth available to *one rank* when every rank
-    of a node talks off-node at once: NIC bandwidth × nics_per_node / workers_per_node,
-    capped at one NIC per rank, divided by the fat-tree oversubscription.
+    ``intra``/``inter`` carry the *achievable* per-direction bandwidth (catalog nominal ×
+    measured efficiency) and latency; ``inter`` is per NIC. ``topology`` names the
+    inter-node network (``switch``, ``fat-tree`` with ``nodes_per_leaf`` and
+    ``oversubscription``, ``ring``); ``nvls`` says the node switch reduces in-network
+    (NVLink SHARP); ``intra_hw`` is NCCL's hardware class of the intra-node links;
+    ``protocol`` is the protocol setting its collectives run with by default.
     """
 
     nodes: int
@@ -60,6 +80,13 @@ class Fabric:
     intra: Link
     inter: Link
     nics_per_node: int = 1
+    topology: str = "switch"
+    nodes_per_leaf: int = 16
+    oversubscription: float = 1.0
+    nvls: bool = False
+    intra_hw: str = "nvlink"
+    protocol: str = "none"
+    """NCCL protocol setting of this cluster's collectives (``auto``, ``Simple``, ``LL``, ``LL128``) or ``none``."""
 
     @property
     def world_size(self) -> int:
@@ -69,6 +96,64 @@ class Fabric:
         """Inter-node bandwidth for each of ``ranks_using_network`` ranks of a node sending at once."""
         share = min(self.nics_per_node, ranks_using_network) / ranks_using_network
         return self.inter.bandwidth * share
+
+    @property
+    def crossing_bandwidth(self) -> float:
+        """Per-NIC bandwidth when every NIC sends across the spine at once (fat-tree oversubscription)."""
+        if self.topology == "fat-tree" and self.nodes > self.nodes_per_leaf:
+            return self.inter.bandwidth / self.oversubscription
+        return self.inter.bandwidth
+
+    def layout(self) -> Layout:
+        """The node layout the schedules are built on."""
+        from dpsim.sim.collectives.base import Layout
+
+        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw)
+
+
+@dataclass(frozen=True)
+class CollectiveChoice:
+    """One collective's predicted time and the (algorithm, protocol) that gives it."""
+
+    time_s: float
+    algorithm: str
+    protocol: str
+
+
+@functools.lru_cache(maxsize=4096)
+def _priced(op: str, algorithm: str, protocol: str, fabric: Fabric) -> tuple[tuple[str, str, float, float], ...]:
+    """(algorithm, protocol, latency_s, seconds_per_byte) of every candidate schedule on ``fabric``."""
+    from dpsim.sim import collectives
+    from dpsim.sim.cluster import Cluster
+    from dpsim.sim.fast import phase_cost
+
+    cluster = Cluster.from_fabric(fabric)
+    out = []
+    for schedule in collectives.candidates(op, algorithm, fabric.layout(), protocol):
+        cost = phase_cost(schedule, cluster)
+        out.append((schedule.name, schedule.protocol, cost.latency_s, cost.seconds_per_byte))
+    return tuple(out)
+
+
+def collective(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> CollectiveChoice:
+    """Time of one ``op`` of ``size`` bytes over every rank of ``fabric``, and what ran.
+
+    ``op``: ``allreduce``, ``reduce_scatter``, ``all_gather`` or ``broadcast``. With ``auto``
+    algorithm or protocol, the fastest candidate at this size (ties: the first in NCCL's
+    order). ``protocol="none"`` prices the links' α–β without NCCL's protocol latencies;
+    ``None`` takes the fabric's setting.
+    """
+    protocol = fabric.protocol if protocol is None else protocol
+    if fabric.world_size <= 1 or size <= 0:
+        first = _priced(op, algorithm, protocol, fabric)[0] if fabric.world_size > 1 else None
+        return CollectiveChoice(0.0, first[0] if first else algorithm, first[1] if first else protocol)
+    best: CollectiveChoice | None = None
+    for name, proto, latency, per_byte in _priced(op, algorithm, protocol, fabric):
+        t = latency + size * per_byte
+        if best is None or t < best.time_s:
+            best = CollectiveChoice(t, name, proto)
+    assert best is not None
+    return best
 
 
 BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
@@ -204,20 +289,6 @@ def hierarchical_allreduce_time(size: float, fabric: Fabric) -> float:
     return intra + inter
 
 
-def allreduce_time(algorithm: str, size: float, fabric: Fabric) -> float:
-    """All-reduce of ``size`` bytes over every rank of ``fabric`` with the named algorithm."""
-    n = fabric.world_size
-    if algorithm == "hierarchical":
-        return hierarchical_allreduce_time(size, fabric)
-    link = flat_link(fabric)
-    if algorithm in ("ring", "backend"):  # backend: gloo's own all-reduce is a ring (gloo/allreduce.cc)
-        return ring_allreduce_time(size, n, link)
-    if algorithm == "tree":
-        return tree_allreduce_time(size, n, link)
-    if algorithm == "halving-doubling":
-        return halving_doubling_allreduce_time(size, n, link)
-    if algorithm == "direct":
-        return direct_allreduce_time(size, n, link)
-    if algorithm == "parameter-server":
-        return parameter_server_time(size, n, link) if n > 1 else 0.0
-    raise ValueError(f"unknown all-reduce algorithm {algorithm!r}")
+def allreduce_time(algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
+    """All-reduce of ``size`` bytes over every rank of ``fabric``: :func:`collective` of its schedule."""
+    return collective("allreduce", algorithm, size, fabric, protocol).time_s

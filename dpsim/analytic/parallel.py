@@ -73,8 +73,9 @@ def stage_boundary_crosses_nodes(tp: int, dp: int, workers_per_node: int) -> boo
 
 
 def _share_inter(fabric: Fabric) -> Link:
-    """Inter-node link as seen by one rank when every rank of its node uses the network at once."""
-    return Link(fabric.inter.latency_s, fabric.inter_per_rank(fabric.per_node))
+    """Inter-node link as seen by one rank when every rank of its node uses the network at once (across the spine)."""
+    share = fabric.inter_per_rank(fabric.per_node) * fabric.crossing_bandwidth / fabric.inter.bandwidth
+    return Link(fabric.inter.latency_s, share)
 
 
 def tensor_parallel_fabric(tp: int, fabric: Fabric) -> Fabric:

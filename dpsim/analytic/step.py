@@ -83,24 +83,20 @@ tp = pp = 1 both are zero.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dpsim.analytic import memory, parallel
-from dpsim.analytic.collectives import (
-    Fabric,
-    Link,
-    allreduce_time,
-    flat_link,
-    reduce_scatter_time,
-)
+from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
 __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
+    "algorithm_of",
     "bucket_sizes",
     "dp_fabric",
     "fabric_of",
@@ -109,6 +105,7 @@ __all__ = [
     "optimizer_bytes_per_param",
     "overlap_end",
     "predict",
+    "protocol_of",
     "reduce_scatter_group_time",
     "single_worker_step_time",
     "step_result",
@@ -143,20 +140,50 @@ def _param_bytes(precision: str) -> int:
 # --- fabric -----------------------------------------------------------------------------------
 
 
-def fabric_of(scenario: Scenario) -> Fabric:
-    """The cluster as closed forms see it: nodes × per_node ranks, intra and inter links.
+NVLS_LINKS = ("nvlink4", "nvlink5")
+"""Intra-node links of NVSwitch generations with in-network reduction (NVLink SHARP, H100 and later)."""
 
-    A fat-tree whose nodes do not fit under one leaf (``nodes > nodes_per_leaf``) divides the
-    inter-node (per-NIC) bandwidth by its oversubscription: traffic crosses the spine.
+
+def protocol_of(scenario: Scenario) -> str:
+    """The NCCL protocol setting: ``none`` (the links' α–β) on CPUs; links fitted by a profile also drop it."""
+    if scenario.cluster.device.preset == "cpu":
+        return "none"
+    return scenario.communication.protocol
+
+
+def algorithm_of(scenario: Scenario) -> str:
+    """``communication.algorithm``, with ``auto`` resolved to the ring where NCCL does not run (CPUs, gloo)."""
+    algorithm = scenario.communication.algorithm
+    if algorithm == "auto" and protocol_of(scenario) == "none":
+        return "ring"
+    return algorithm
+
+
+def fabric_of(scenario: Scenario) -> Fabric:
+    """The cluster as the collectives see it: nodes × per_node ranks, achievable link bandwidths, NICs, topology.
+
+    Bandwidths are the links' achievable rates (nominal × efficiency, :attr:`LinkConfig.achievable`);
+    the topology (switch, fat-tree with its oversubscription, ring) is priced link by link
+    by the schedules, not folded into the NIC rate.
     """
     c = scenario.cluster
-    intra = Link(c.intra_node.latency, c.intra_node.bandwidth)
-    inter_bw = c.inter_node.bandwidth
+    intra = Link(c.intra_node.latency, c.intra_node.achievable)
+    inter = Link(c.inter_node.latency, c.inter_node.achievable)
     topo = c.topology
-    if topo.kind == "fat-tree" and c.nodes > topo.nodes_per_leaf:
-        inter_bw /= topo.oversubscription
-    inter = Link(c.inter_node.latency, inter_bw)
-    return Fabric(c.nodes, c.workers_per_node, intra, inter, c.inter_node.nics_per_node)
+    preset = c.intra_node.preset or ""
+    return Fabric(
+        c.nodes,
+        c.workers_per_node,
+        intra,
+        inter,
+        c.inter_node.nics_per_node,
+        topology=topo.kind,
+        nodes_per_leaf=topo.nodes_per_leaf,
+        oversubscription=topo.oversubscription,
+        nvls=preset in NVLS_LINKS and c.workers_per_node > 1,
+        intra_hw="pci" if preset.startswith("pcie") else "nvlink",
+        protocol=protocol_of(scenario),
+    )
 
 
 def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
@@ -176,7 +203,9 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
     nics = fabric.nics_per_node
     inter = Link(fabric.inter.latency_s, fabric.inter.bandwidth * min(1.0, nics / sharing))
-    return Fabric(nodes, per_node, fabric.intra, inter, max(1, nics // sharing))
+    return dataclasses.replace(
+        fabric, nodes=nodes, per_node=per_node, inter=inter, nics_per_node=max(1, nics // sharing), nvls=False
+    )
 
 
 # --- collectives used by ZeRO -----------------------------------------------------------------
@@ -185,16 +214,10 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
 def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric) -> float:
     """Reduce-scatter of ``size`` bytes over the fabric's ranks (all-gather costs the same).
 
-    Ring over the bottleneck link; for ``hierarchical`` two levels: intra-node ring on S,
-    then an inter-node ring on S/G per local rank, sharing the NICs.
+    The schedule's price (:func:`dpsim.analytic.collectives.collective`): NCCL's ring on
+    the rails, two-level for ``hierarchical``.
     """
-    g, m = fabric.per_node, fabric.nodes
-    if g * m <= 1 or size <= 0:
-        return 0.0
-    if algorithm == "hierarchical" and m > 1 and g > 1:
-        inter_link = Link(fabric.inter.latency_s, fabric.inter_per_rank(g))
-        return reduce_scatter_time(size, g, fabric.intra) + reduce_scatter_time(size / g, m, inter_link)
-    return reduce_scatter_time(size, g * m, flat_link(fabric))
+    return collective("reduce_scatter", algorithm, size, fabric).time_s
 
 
 gather_time = reduce_scatter_group_time
@@ -354,9 +377,15 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate:
     A link fitted on a shaped testbed follows the scenario's inter-node rate
     (:meth:`dpsim.calibration.LinkModel.at_rate`); the intra-node link is not shaped.
     """
-    intra = profile.link("intra", algorithm) or fabric.intra
-    inter = profile.link("inter", algorithm, inter_rate) or fabric.inter
-    return Fabric(fabric.nodes, fabric.per_node, intra, inter, fabric.nics_per_node)
+    name = "ring" if algorithm == "auto" else algorithm
+    intra_fit = profile.link("intra", name)
+    inter_fit = profile.link("inter", name, inter_rate)
+    if intra_fit is None and inter_fit is None:
+        return fabric
+    # fitted α–β links already hold the measured per-step costs: no NCCL protocol latencies on top
+    return dataclasses.replace(
+        fabric, intra=intra_fit or fabric.intra, inter=inter_fit or fabric.inter, protocol="none"
+    )
 
 
 def single_worker_step_time(scenario: Scenario) -> float:
@@ -371,7 +400,7 @@ def predict(scenario: Scenario) -> StepResult:
     tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
     model_parallel = tp * pp
     device = c.device
-    algorithm = scenario.communication.algorithm
+    algorithm = algorithm_of(scenario)
     profile = _calibration(scenario)
 
     # compute of one micro-batch on one device
@@ -393,13 +422,7 @@ def predict(scenario: Scenario) -> StepResult:
     fabric = fabric_of(scenario)
     if scenario.variability.degraded_links:
         worst = min(d.factor for d in scenario.variability.degraded_links)
-        fabric = Fabric(
-            fabric.nodes,
-            fabric.per_node,
-            fabric.intra,
-            Link(fabric.inter.latency_s, fabric.inter.bandwidth * worst),
-            fabric.nics_per_node,
-        )
+        fabric = dataclasses.replace(fabric, inter=Link(fabric.inter.latency_s, fabric.inter.bandwidth * worst))
     if profile is not None:
         fabric = _calibrated_fabric(fabric, profile, algorithm, c.inter_node.bandwidth)
     group = dp_fabric(scenario, fabric)
@@ -423,6 +446,8 @@ def predict(scenario: Scenario) -> StepResult:
 
     grad_cost = allreduce if zero == 0 else rs
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
+    grad_op = "allreduce" if zero == 0 else "reduce_scatter"
+    bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     if zero == 3 and dp > 1:
@@ -436,12 +461,20 @@ def predict(scenario: Scenario) -> StepResult:
             fwd_span = fwd_s + pieces * piece_gather
             bwd_span = bwd_s + pieces * piece_gather
         gather_fwd_exposed, gather_bwd_exposed = fwd_span - fwd_s, bwd_span - bwd_s
-        # last backward: gradients are produced uniformly over the (stretched) backward span;
-        # all parameter gathers go first on the stream, the last one ending one compute piece
-        # before the span ends, then the gradient reduce-scatters in bucket order.
-        stream_free = bwd_span - bwd_s / pieces if overlap else bwd_span
+        # last backward: all parameter gathers go first on the stream, back to back from the
+        # start (free after pieces × gather; when gathering is the bottleneck that is one
+        # compute piece before the span ends), then the gradient reduce-scatters in bucket
+        # order. Gradients are produced as the compute advances: when computing is the
+        # bottleneck it runs without gaps after the first gather, so uniformly over the last
+        # bwd_s of the span; when gathering is, uniformly over the whole (stretched) span.
+        stream_free = pieces * piece_gather if overlap else bwd_span
+        compute_bound = piece_gather <= bwd_s / pieces
+        offset = bwd_span - bwd_s if compute_bound else 0.0
         if overlap:
-            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, bwd_span, grad_cost, stream_free)
+            end, grad_comm, n_buckets = _uniform_overlap_end(
+                grad_bytes, bucket, bwd_span - offset, grad_cost, stream_free - offset
+            )
+            end += offset
         else:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
             end = bwd_span + grad_comm
@@ -501,6 +534,9 @@ def predict(scenario: Scenario) -> StepResult:
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
         "optimizer_bytes_per_param": optimizer_bytes_per_param(t.optimizer, t.precision),
+        "collective_op": "allreduce" if zero == 0 else "reduce_scatter",
+        "collective_algorithm": bucket_choice.algorithm,
+        "collective_protocol": bucket_choice.protocol,
         "dp_group_nodes": group.nodes,
         "dp_group_per_node": group.per_node,
         "tokens_per_step": scenario.tokens_per_step,

@@ -22,6 +22,7 @@ import simpy
 
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.cost import LinearCost
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
 
@@ -170,32 +171,36 @@ class CompiledSchedule:
 class ChunkEngine(CollectiveEngine):
     """Chunk-level evaluator: each call is run flow by flow (:meth:`CompiledSchedule.run`).
 
-    Runs are memoised on (operation, size, join offsets relative to the first joiner): the
+    Runs are memoised on (schedule, size, join offsets relative to the first joiner): the
     simulation is deterministic, so a homogeneous step's identical buckets are simulated
     once. ``events`` counts only simulated (not memoised) network events.
     """
 
     fidelity = "chunk"
 
-    def __init__(self, cluster: Cluster, algorithm: str, memoize: bool = True) -> None:
-        super().__init__(cluster, algorithm)
+    def __init__(self, cluster: Cluster, algorithm: str, memoize: bool = True, protocol: str = "none") -> None:
+        super().__init__(cluster, algorithm, protocol)
         self.memoize = memoize
-        self._compiled: dict[str, CompiledSchedule] = {}
-        self._memo: dict[tuple[str, float, bytes], np.ndarray] = {}
+        self._compiled: dict[int, CompiledSchedule] = {}
+        self._memo: dict[tuple[int, float, bytes], np.ndarray] = {}
         self.simulated_calls = 0
 
-    def compiled(self, op: str) -> CompiledSchedule:
-        if op not in self._compiled:
-            self._compiled[op] = CompiledSchedule(self.schedule(op), self.cluster)
-        return self._compiled[op]
+    def compiled(self, op: str, size: float = 1 << 30) -> CompiledSchedule:
+        return self._compile(self.schedule(op, size))
 
-    def _evaluate(self, op: str, size: float, joins: np.ndarray) -> np.ndarray:
+    def _compile(self, schedule: Schedule) -> CompiledSchedule:
+        key = id(schedule)  # candidates are cached for the engine's life, so ids are stable
+        if key not in self._compiled:
+            self._compiled[key] = CompiledSchedule(schedule, self.cluster)
+        return self._compiled[key]
+
+    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray:
         origin = float(joins.min())
         offsets = joins - origin
-        key = (op, float(size), offsets.tobytes())
+        key = (id(schedule), float(size), offsets.tobytes())
         relative = self._memo.get(key) if self.memoize else None
         if relative is None:
-            result = self.compiled(op).run(size, offsets)
+            result = self._compile(schedule).run(size, offsets)
             relative = result.done_s[: len(joins)]
             self.events += result.events
             self.simulated_calls += 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dpsim.analytic.collectives import Fabric, Link, flat_link
+from dpsim.sim.collectives.base import Layout
 from dpsim.sim.links import LinkTable
 from dpsim.sim.topology import Topology, make_topology, pad_columns
 
@@ -43,6 +44,10 @@ class Cluster:
     topology: Topology = field(default_factory=lambda: make_topology("switch"))
     degraded: Mapping[int, float] = field(default_factory=dict)
     """node → fraction of nominal NIC bandwidth left."""
+    nvls: bool = False
+    """The node switch reduces in-network (NVLink SHARP): NCCL's NVLS algorithms exist."""
+    intra_hw: str = "nvlink"
+    """NCCL's hardware class of the intra-node links (``nvlink`` or ``pci``)."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -63,6 +68,26 @@ class Cluster:
         for node, factor in sorted(self.degraded.items()):
             if self.nodes > 1:
                 self.topology.degrade(self.links, node, factor)
+
+    @classmethod
+    def from_fabric(cls, fabric: Fabric, degraded: Mapping[int, float] | None = None) -> Cluster:
+        """The cluster of an analytic :class:`~dpsim.analytic.collectives.Fabric` (same links, NICs, topology)."""
+        topology = make_topology(fabric.topology, fabric.nodes_per_leaf, fabric.oversubscription)
+        return cls(
+            fabric.nodes,
+            fabric.per_node,
+            fabric.intra,
+            fabric.inter,
+            fabric.nics_per_node,
+            topology,
+            dict(degraded or {}),
+            fabric.nvls,
+            fabric.intra_hw,
+        )
+
+    def layout(self) -> Layout:
+        """The node layout collective schedules are built on."""
+        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw)
 
     @property
     def world_size(self) -> int:

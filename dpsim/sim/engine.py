@@ -1,10 +1,13 @@
 """Collective evaluators: the one interface the training step uses at either fidelity.
 
 ``evaluate(op, size, joins)`` runs one collective (``op`` = ``"allreduce"``,
-``"reduce_scatter"`` or ``"all_gather"``, with the scenario's algorithm) of ``size`` bytes
-whose ranks post it at ``joins`` (s) and returns when each rank is done. Schedules are
-built and compiled once per operation; variants: :class:`dpsim.sim.chunk.ChunkEngine`
-and :class:`dpsim.sim.fast.FastEngine`.
+``"reduce_scatter"``, ``"all_gather"`` or ``"broadcast"``, with the scenario's algorithm
+and protocol) of ``size`` bytes whose ranks post it at ``joins`` (s) and returns when each
+rank is done. The candidate schedules of an operation (one, or NCCL's algorithms ×
+protocols for ``auto``) are built and priced once (:func:`dpsim.sim.cost.phase_cost`); at
+each size the cheapest runs — NCCL's tuner also picks by its cost model, not by trying —
+and :meth:`CollectiveEngine.choice` says which. Variants:
+:class:`dpsim.sim.chunk.ChunkEngine` and :class:`dpsim.sim.fast.FastEngine`.
 """
 
 from __future__ import annotations
@@ -16,45 +19,61 @@ import numpy as np
 from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.cost import LinearCost, phase_cost
 
 __all__ = ["OPS", "CollectiveEngine"]
 
-OPS = ("allreduce", "reduce_scatter", "all_gather")
+OPS = collectives.OPS
 
 
 class CollectiveEngine(ABC):
-    """Evaluates the collectives of one algorithm on one cluster; counts what it did."""
+    """Evaluates the collectives of one algorithm (and protocol) on one cluster; counts what it did."""
 
     fidelity: str = ""
 
-    def __init__(self, cluster: Cluster, algorithm: str) -> None:
+    def __init__(self, cluster: Cluster, algorithm: str, protocol: str = "none") -> None:
         self.cluster = cluster
         self.algorithm = algorithm
+        self.protocol = protocol
         self.events = 0
         """Network events simulated (chunk level) or phases priced (fast level)."""
         self.calls = 0
-        self._schedules: dict[str, Schedule] = {}
+        self._candidates: dict[str, tuple[tuple[Schedule, LinearCost], ...]] = {}
+        self.used: dict[tuple[str, str, str], int] = {}
+        """(op, algorithm, protocol) → calls that ran it."""
 
-    def schedule(self, op: str) -> Schedule:
-        """The (cached) schedule of ``op`` over every worker of the cluster."""
-        if op not in self._schedules:
-            world, g = self.cluster.world_size, self.cluster.per_node
-            if op == "allreduce":
-                self._schedules[op] = collectives.allreduce(self.algorithm, world, g)
-            elif op == "reduce_scatter":
-                self._schedules[op] = collectives.reduce_scatter(self.algorithm, world, g)
-            elif op == "all_gather":
-                self._schedules[op] = collectives.all_gather(self.algorithm, world, g)
-            else:
+    def candidates(self, op: str) -> tuple[tuple[Schedule, LinearCost], ...]:
+        """The (cached) candidate schedules of ``op`` over every worker, with their prices."""
+        if op not in self._candidates:
+            if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
-        return self._schedules[op]
+            layout = self.cluster.layout()
+            built = collectives.candidates(op, self.algorithm, layout, self.protocol)
+            self._candidates[op] = tuple((s, phase_cost(s, self.cluster)) for s in built)
+        return self._candidates[op]
+
+    def choice(self, op: str, size: float) -> tuple[Schedule, LinearCost]:
+        """The schedule that runs ``op`` of ``size`` bytes (the cheapest candidate; ties: the first)."""
+        options = self.candidates(op)
+        best = options[0]
+        for option in options[1:]:
+            if option[1](size) < best[1](size):
+                best = option
+        return best
+
+    def schedule(self, op: str, size: float = 1 << 30) -> Schedule:
+        """The schedule of ``op`` at ``size`` bytes (default: a large message)."""
+        return self.choice(op, size)[0]
 
     def evaluate(self, op: str, size: float, joins: np.ndarray) -> np.ndarray:
         """Per-rank completion times of one ``op`` of ``size`` bytes posted at ``joins``."""
         self.calls += 1
         if size <= 0 or self.cluster.world_size <= 1:
             return np.asarray(joins, dtype=np.float64).copy()
-        return self._evaluate(op, size, np.asarray(joins, dtype=np.float64))
+        schedule, cost = self.choice(op, size)
+        key = (op, schedule.name, schedule.protocol)
+        self.used[key] = self.used.get(key, 0) + 1
+        return self._evaluate(schedule, cost, size, np.asarray(joins, dtype=np.float64))
 
     @abstractmethod
-    def _evaluate(self, op: str, size: float, joins: np.ndarray) -> np.ndarray: ...
+    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray: ...

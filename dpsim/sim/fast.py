@@ -16,44 +16,13 @@ collective starts at the last arrival, as the chunk level also finds to within o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.cost import LinearCost, phase_cost
 from dpsim.sim.engine import CollectiveEngine
 
 __all__ = ["FastEngine", "LinearCost", "phase_cost"]
-
-
-@dataclass(frozen=True)
-class LinearCost:
-    """Time of a collective as ``latency_s + size · seconds_per_byte``."""
-
-    latency_s: float
-    seconds_per_byte: float
-
-    def __call__(self, size: float) -> float:
-        return self.latency_s + size * self.seconds_per_byte if size > 0 else 0.0
-
-
-def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
-    """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring)."""
-    capacity = cluster.links.capacity
-    latency_total = schedule.base_latency_s
-    per_byte_total = 0.0
-    for phase in schedule.phases:
-        if len(phase.src) == 0:
-            continue
-        links, latency = cluster.routes(phase.src, phase.dst)
-        mask = links >= 0
-        weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
-        load = np.bincount(links[mask], weights=weights, minlength=len(capacity))
-        per_byte = float(np.max(load / capacity))
-        latency_total += phase.repeat * float(phase.transfer_latency(latency).max())
-        per_byte_total += phase.repeat * per_byte
-    return LinearCost(latency_total, per_byte_total)
 
 
 class FastEngine(CollectiveEngine):
@@ -61,16 +30,6 @@ class FastEngine(CollectiveEngine):
 
     fidelity = "fast"
 
-    def __init__(self, cluster: Cluster, algorithm: str) -> None:
-        super().__init__(cluster, algorithm)
-        self._costs: dict[str, LinearCost] = {}
-
-    def cost(self, op: str) -> LinearCost:
-        if op not in self._costs:
-            schedule = self.schedule(op)
-            self._costs[op] = phase_cost(schedule, self.cluster)
-            self.events += len(schedule.phases)
-        return self._costs[op]
-
-    def _evaluate(self, op: str, size: float, joins: np.ndarray) -> np.ndarray:
-        return np.full(len(joins), float(joins.max()) + self.cost(op)(size))
+    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray:
+        self.events += len(schedule.phases)
+        return np.full(len(joins), float(joins.max()) + cost(size))

@@ -23,13 +23,18 @@ def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
     n, g = world, per_node
     if n <= 1:
         return 0
-    if algorithm in ("ring", "direct", "backend") or (algorithm == "hierarchical" and (g == 1 or g == n)):
+    channels = g if n > g > 1 else 1  # NCCL's rings and trees: up to one channel per rail
+    if algorithm in ("ring", "auto"):
+        return 2 * n * (n - 1) * channels
+    if algorithm in ("nvls", "nvls-tree"):
+        return n * (g - 1) + 4 * n
+    if algorithm in ("direct", "backend") or (algorithm == "hierarchical" and (g == 1 or g == n)):
         return 2 * n * (n - 1)
     if algorithm == "hierarchical":
         m = n // g
         return 2 * n * (g - 1) + 2 * n * (m - 1)
     if algorithm == "tree":
-        return 4 * (n - 1)
+        return 4 * (n - 1) * channels
     if algorithm == "halving-doubling":
         p = 1 << (n.bit_length() - 1)
         return 2 * p * int(math.log2(p)) + 2 * (n - p)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dpsim.analytic import step as analytic_step
-from dpsim.analytic.collectives import Link
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
@@ -28,7 +27,6 @@ from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.fast import FastEngine
 from dpsim.sim.fidelity import FIDELITIES, choose_fidelity
 from dpsim.sim.timeline import Timeline
-from dpsim.sim.topology import make_topology
 from dpsim.sim.training import StepOutcome, StepPlan, run_step
 from dpsim.sim.variability import ci95_half_width, degraded_nodes, replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
@@ -56,30 +54,21 @@ def _profile(scenario: Scenario) -> Any:
 
 
 def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
-    """The simulated cluster of one data-parallel group of ``scenario``.
+    """The simulated cluster of one data-parallel group of ``scenario``: the analytic engine's fabric.
 
-    With tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its
-    share of the NICs (:func:`dpsim.analytic.step.dp_fabric`).
+    :func:`dpsim.analytic.step.fabric_of` (achievable bandwidths, NICs, topology; the
+    profile's fitted links when calibrated) and :func:`~dpsim.analytic.step.dp_fabric` (with
+    tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its share
+    of the NICs), so both engines run the collectives on the same links.
     """
-    c = scenario.cluster
-    algorithm = scenario.communication.algorithm
-    intra = Link(c.intra_node.latency, c.intra_node.bandwidth)
-    inter = Link(c.inter_node.latency, c.inter_node.bandwidth)
+    fabric = fabric_of(scenario)
     if profile is not None:
-        intra = profile.link("intra", algorithm) or intra
-        inter = profile.link("inter", algorithm, c.inter_node.bandwidth) or inter
-    nodes, per_node, nics = c.nodes, c.workers_per_node, c.inter_node.nics_per_node
-    t = scenario.training
-    if t.tensor_parallel * t.pipeline_parallel > 1:
-        full = fabric_of(scenario)
-        group = dp_fabric(scenario, full)
-        share = group.inter.bandwidth / full.inter.bandwidth
-        nodes, per_node, nics = group.nodes, group.per_node, group.nics_per_node
-        inter = Link(inter.latency_s, inter.bandwidth * share)
-    topo = c.topology
-    topology = make_topology(topo.kind, topo.nodes_per_leaf, topo.oversubscription)
-    degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < nodes}
-    return Cluster(nodes, per_node, intra, inter, nics, topology, degraded)
+        fabric = analytic_step._calibrated_fabric(
+            fabric, profile, analytic_step.algorithm_of(scenario), scenario.cluster.inter_node.bandwidth
+        )
+    group = dp_fabric(scenario, fabric)
+    degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < group.nodes}
+    return Cluster.from_fabric(group, degraded)
 
 
 def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
@@ -141,12 +130,12 @@ def _collective_count(plan: StepPlan) -> int:
     return count
 
 
-def make_engine(fidelity: str, cluster: Cluster, algorithm: str) -> CollectiveEngine:
+def make_engine(fidelity: str, cluster: Cluster, algorithm: str, protocol: str = "none") -> CollectiveEngine:
     """The collective evaluator of a (resolved) fidelity."""
     if fidelity == "chunk":
-        return ChunkEngine(cluster, algorithm)
+        return ChunkEngine(cluster, algorithm, protocol=protocol)
     if fidelity == "fast":
-        return FastEngine(cluster, algorithm)
+        return FastEngine(cluster, algorithm, protocol)
     raise ValueError(f"fidelity must be chunk or fast here, got {fidelity!r}")
 
 
@@ -182,7 +171,7 @@ def _simulate(
     if requested not in FIDELITIES:
         raise ScenarioError("simulation.fidelity", f"expected one of {', '.join(FIDELITIES)}, got {requested!r}")
     budget.check(scenario, fidelity, allow_long)
-    algorithm = scenario.communication.algorithm
+    algorithm = analytic_step.algorithm_of(scenario)
     dp = scenario.data_parallel
     if algorithm == "direct" and dp > MAX_DIRECT_RANKS:
         raise ScenarioError(
@@ -243,7 +232,8 @@ class _Replication:
         return self.run(replication, None)
 
     def run(self, replication: int, timeline: Timeline | None) -> tuple[list[StepOutcome], int, int]:
-        engine = make_engine(self.fidelity, self.cluster, self.scenario.communication.algorithm)
+        algorithm, protocol = analytic_step.algorithm_of(self.scenario), analytic_step.protocol_of(self.scenario)
+        engine = make_engine(self.fidelity, self.cluster, algorithm, protocol)
         steps = self.scenario.simulation.steps
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)

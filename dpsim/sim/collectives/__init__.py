@@ -1,15 +1,27 @@
 """Collective algorithms as schedules, one module per algorithm, and a registry by scenario name.
 
-``ALLREDUCE[name](world, per_node)`` builds the all-reduce named by
-``communication.algorithm``; :func:`reduce_scatter` and :func:`all_gather` give the ZeRO
-collectives (ring, or two-level with ``hierarchical``, as NCCL and the analytic engine).
+:func:`build` gives the schedule of one collective (``op``: all-reduce, reduce-scatter,
+all-gather, broadcast) with one algorithm and protocol over a node :class:`Layout`;
+:func:`candidates` lists what ``algorithm: auto`` / ``protocol: auto`` choose between
+(NCCL's tuner: :mod:`dpsim.sim.collectives.nccl`). Every evaluator — the analytic engine,
+the fast level and the chunk level — prices these same schedules.
+
+NCCL's algorithms (``ring``, ``tree``, ``nvls``, ``nvls-tree``) run rail-aligned on
+several channels; with ``protocol: none`` they pay the links' α instead of NCCL's
+per-protocol latencies (the textbook α–β setting, gloo on CPUs). The textbook
+algorithms (``halving-doubling``, ``direct``, ``parameter-server``, ``hierarchical``)
+have no NCCL protocol; ``backend`` is gloo's own all-reduce, one ring over the ranks.
+Reduce-scatter and all-gather run as NCCL's ring (two-level for
+``hierarchical``); broadcast as NCCL's pipelined ring, or binomial scatter + ring
+all-gather without a protocol.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
-from dpsim.sim.collectives.base import Phase, Schedule
+from dpsim.sim.collectives.base import Layout, Phase, Schedule
 from dpsim.sim.collectives.broadcast import broadcast, send
 from dpsim.sim.collectives.direct import direct_allreduce
 from dpsim.sim.collectives.halving_doubling import halving_doubling_allreduce
@@ -18,57 +30,149 @@ from dpsim.sim.collectives.hierarchical import (
     hierarchical_allreduce,
     hierarchical_reduce_scatter,
 )
+from dpsim.sim.collectives.nccl import (
+    NCCL_ALGORITHMS,
+    PROTOCOLS,
+    nccl_broadcast,
+    nccl_ring,
+    nccl_tree,
+    nvls_allreduce,
+    nvls_tree_allreduce,
+)
 from dpsim.sim.collectives.parameter_server import parameter_server_allreduce
-from dpsim.sim.collectives.ring import ring_all_gather, ring_allreduce, ring_reduce_scatter
-from dpsim.sim.collectives.tree import tree_allreduce
 
 __all__ = [
+    "ALGORITHMS",
     "ALLREDUCE",
+    "OPS",
+    "PROTOCOL_CHOICES",
+    "Layout",
     "Phase",
     "Schedule",
     "all_gather",
     "allreduce",
     "broadcast",
+    "build",
+    "candidates",
     "reduce_scatter",
     "send",
 ]
 
+OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
+"""Collectives by the names the engines and ``dpsim collective --op`` use."""
+
+TEXTBOOK = ("halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
+ALGORITHMS = ("auto", *NCCL_ALGORITHMS, *TEXTBOOK)
+"""All-reduce algorithms a scenario can name (``communication.algorithm``)."""
+PROTOCOL_CHOICES = ("auto", *PROTOCOLS, "none")
+"""``communication.protocol``: NCCL's protocols, ``auto`` (the tuner's pick) or ``none`` (links' α–β)."""
+
 Builder = Callable[[int, int], Schedule]
 
-ALLREDUCE: dict[str, Builder] = {
-    "ring": ring_allreduce,
-    "tree": tree_allreduce,
-    "halving-doubling": halving_doubling_allreduce,
-    "hierarchical": hierarchical_allreduce,
-    "direct": direct_allreduce,
-    "parameter-server": parameter_server_allreduce,
-    "backend": ring_allreduce,  # gloo's own all-reduce is a ring (gloo/allreduce.cc: unspecified → ring)
-}
-"""All-reduce algorithms by the names a scenario uses (``dpsim.scenario.ALGORITHMS``)."""
+
+def _layout(world: int, per_node: int) -> Layout:
+    per_node = max(1, min(per_node, world)) if world > 0 else 1
+    if world % per_node:
+        raise ValueError(f"{world} ranks do not fill nodes of {per_node}")
+    return Layout(max(1, world // per_node), per_node)
 
 
-def _two_level(world: int, per_node: int) -> bool:
-    return per_node > 1 and world > per_node
+def _legacy(name: str) -> Builder:
+    def builder(world: int, per_node: int = 1) -> Schedule:
+        return build("allreduce", name, _layout(world, per_node))
+
+    return builder
+
+
+ALLREDUCE: dict[str, Builder] = {name: _legacy(name) for name in ALGORITHMS if name != "auto"}
+"""All-reduce builders ``(world, per_node)`` by name, without a protocol (α–β on the links)."""
+
+
+def _nvls_variant(algorithm: str, layout: Layout) -> str:
+    if not layout.nvls:
+        raise ValueError(f"{algorithm} needs an NVLink-SHARP node switch (H100-class NVSwitch: nvlink4/nvlink5)")
+    return "nvls" if layout.nodes == 1 else "nvls-tree"
+
+
+def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Schedule:
+    """The schedule of ``op`` with one concrete ``algorithm`` and ``protocol`` over ``layout``."""
+    if op not in OPS:
+        raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(OPS)}")
+    if algorithm not in ALGORITHMS or algorithm == "auto":
+        raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS[1:])}")
+    if protocol not in PROTOCOLS and protocol != "none":
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOL_CHOICES[1:])}")
+    world, g = layout.world, layout.per_node
+    two_level = g > 1 and layout.nodes > 1
+    if algorithm in TEXTBOOK:
+        protocol = "none"
+    if op == "broadcast":
+        return nccl_broadcast(layout, protocol) if protocol != "none" else broadcast(world)
+    if op != "allreduce":
+        if algorithm == "hierarchical" and two_level:
+            half = hierarchical_reduce_scatter if op == "reduce_scatter" else hierarchical_all_gather
+            return half(world, g)
+        return nccl_ring(op, layout, protocol)
+    if algorithm in ("nvls", "nvls-tree"):
+        if protocol not in ("Simple", "none"):
+            raise ValueError(f"{algorithm} runs the Simple protocol only, not {protocol}")
+        variant = _nvls_variant(algorithm, layout)
+        return nvls_allreduce(layout, protocol) if variant == "nvls" else nvls_tree_allreduce(layout, protocol)
+    if algorithm == "ring":
+        return nccl_ring(op, layout, protocol)
+    if algorithm == "tree":
+        return nccl_tree(layout, protocol)
+    if algorithm == "hierarchical":
+        return hierarchical_allreduce(world, g) if two_level else nccl_ring(op, layout, "none")
+    if algorithm == "backend":  # gloo's own all-reduce: one ring over the ranks (gloo/allreduce.cc)
+        return dataclasses.replace(nccl_ring(op, dataclasses.replace(layout, nics=1), "none"), name="backend")
+    if algorithm == "halving-doubling":
+        return halving_doubling_allreduce(world, g)
+    if algorithm == "direct":
+        return direct_allreduce(world, g)
+    return parameter_server_allreduce(world, g)
+
+
+def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> tuple[Schedule, ...]:
+    """Every (algorithm, protocol) schedule ``auto`` chooses between, in NCCL's order (ties keep the first).
+
+    ``algorithm: auto`` = NCCL's all-reduce algorithms that exist on ``layout`` (ring,
+    tree; NVLS on one NVLS node, NVLS-tree across them), ring for the other collectives;
+    with ``protocol: none`` it is the ring. ``protocol: auto`` = LL, LL128, Simple
+    (Simple only for NVLS). A concrete algorithm and protocol give one schedule.
+    """
+    if algorithm == "auto":
+        if op != "allreduce" or protocol == "none":
+            names: tuple[str, ...] = ("ring",)
+        else:
+            names = ("ring", "tree")
+            if layout.nvls and layout.per_node > 1:
+                names += ("nvls" if layout.nodes == 1 else "nvls-tree",)
+    else:
+        names = (algorithm,)
+    out: list[Schedule] = []
+    for name in names:
+        nvls = op == "allreduce" and name in ("nvls", "nvls-tree")
+        if name in TEXTBOOK or protocol == "none":
+            protos: tuple[str, ...] = ("none",)
+        elif protocol == "auto":
+            protos = ("Simple",) if nvls else PROTOCOLS
+        else:
+            protos = (protocol,)
+        out += [build(op, name, layout, p) for p in protos]
+    return tuple(out)
 
 
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:
-    """The all-reduce schedule of ``algorithm`` (hierarchical falls back to a ring on one level)."""
-    if algorithm not in ALLREDUCE:
-        raise ValueError(f"unknown all-reduce algorithm {algorithm!r}; expected one of {', '.join(ALLREDUCE)}")
-    if algorithm == "hierarchical" and not _two_level(world, per_node):
-        return ring_allreduce(world, per_node)
-    return ALLREDUCE[algorithm](world, per_node)
+    """The all-reduce schedule of ``algorithm`` without a protocol (hierarchical falls back to a ring on one level)."""
+    return build("allreduce", algorithm, _layout(world, per_node))
 
 
 def reduce_scatter(algorithm: str, world: int, per_node: int = 1) -> Schedule:
-    """ZeRO's gradient reduce-scatter: two-level for ``hierarchical``, else a flat ring."""
-    if algorithm == "hierarchical" and _two_level(world, per_node):
-        return hierarchical_reduce_scatter(world, per_node)
-    return ring_reduce_scatter(world, per_node)
+    """ZeRO's gradient reduce-scatter: two-level for ``hierarchical``, else a ring."""
+    return build("reduce_scatter", "ring" if algorithm == "auto" else algorithm, _layout(world, per_node))
 
 
 def all_gather(algorithm: str, world: int, per_node: int = 1) -> Schedule:
-    """ZeRO's parameter all-gather: two-level for ``hierarchical``, else a flat ring."""
-    if algorithm == "hierarchical" and _two_level(world, per_node):
-        return hierarchical_all_gather(world, per_node)
-    return ring_all_gather(world, per_node)
+    """ZeRO's parameter all-gather: two-level for ``hierarchical``, else a ring."""
+    return build("all_gather", "ring" if algorithm == "auto" else algorithm, _layout(world, per_node))

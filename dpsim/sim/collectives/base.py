@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Phase", "Schedule"]
+__all__ = ["Layout", "Phase", "Schedule"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +118,29 @@ class Schedule:
             self.base_latency_s + other.base_latency_s,
             self.protocol or other.protocol,
         )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a collective's ranks sit: ``nodes`` × ``per_node`` ranks (node-major), NICs per node, NVSwitch kind.
+
+    ``intra_hw`` is NCCL's hardware class of the intra-node links (``nvlink`` or ``pci``,
+    for its per-step latencies); ``nvls`` says the node switch reduces in-network (NVLink
+    SHARP on H100-class NVSwitch), so NCCL's NVLS algorithms exist.
+    """
+
+    nodes: int
+    per_node: int
+    nics: int = 1
+    nvls: bool = False
+    intra_hw: str = "nvlink"
+
+    def __post_init__(self) -> None:
+        if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
+            raise ValueError(f"a layout needs nodes, per_node, nics >= 1, got {self}")
+        if self.intra_hw not in ("nvlink", "pci"):
+            raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
+
+    @property
+    def world(self) -> int:
+        return self.nodes * self.per_node

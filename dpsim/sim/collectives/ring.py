@@ -1,9 +1,10 @@
-"""Ring reduce-scatter, all-gather and all-reduce (Patarasuk & Yuan 2009; Thakur et al. 2005 §4).
+"""Ring passes, the steps of ring reduce-scatter, all-gather, all-reduce (Patarasuk & Yuan 2009; Thakur et al. 2005).
 
 Reduce-scatter: N−1 steps; in each, every rank sends one chunk of S/N to its right-hand
 neighbour (and receives one from its left), reducing as it goes. All-gather: the same
 N−1 steps circulating the reduced chunks. All-reduce = reduce-scatter then all-gather:
 2(N−1) steps of α + (S/N)/B, i.e. :func:`dpsim.analytic.collectives.ring_allreduce_time`.
+NCCL's multi-channel ring is :func:`dpsim.sim.collectives.nccl.nccl_ring`.
 
 ``groups`` (k × n) runs k disjoint rings at once, each on S·``share`` bytes (the
 hierarchical algorithm's per-node and per-local-rank rings).
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dpsim.sim.collectives.base import Phase, Schedule
+from dpsim.sim.collectives.base import Phase
 
-__all__ = ["ring_all_gather", "ring_allreduce", "ring_phases", "ring_reduce_scatter"]
+__all__ = ["ring_phases"]
 
 
 def ring_phases(groups: np.ndarray, share: float = 1.0) -> tuple[Phase, ...]:
@@ -25,19 +26,3 @@ def ring_phases(groups: np.ndarray, share: float = 1.0) -> tuple[Phase, ...]:
     if n <= 1:
         return ()
     return (Phase.of(groups, np.roll(groups, -1, axis=1), share / n, repeat=n - 1),)
-
-
-def ring_reduce_scatter(world: int, per_node: int = 1) -> Schedule:
-    """Flat ring reduce-scatter over ranks 0..world−1 (node-major order)."""
-    return Schedule("ring-reduce-scatter", world, ring_phases(np.arange(world)))
-
-
-def ring_all_gather(world: int, per_node: int = 1) -> Schedule:
-    """Flat ring all-gather of S bytes in total."""
-    return Schedule("ring-all-gather", world, ring_phases(np.arange(world)))
-
-
-def ring_allreduce(world: int, per_node: int = 1) -> Schedule:
-    """Flat ring all-reduce: reduce-scatter then all-gather, 2(N−1) steps."""
-    phases = ring_phases(np.arange(world))
-    return Schedule("ring", world, phases + phases)

@@ -1,0 +1,362 @@
+"""NCCL's collective algorithms and protocols as schedules: rails and channels, ring, tree, NVLS.
+
+The algorithms run over a node layout (:class:`~dpsim.sim.collectives.base.Layout`) the
+way NCCL lays them out (NVIDIA/nccl ``src/graph/``, ``src/device/``):
+
+**Channels and rails.** On nodes of ``G`` GPUs with several NICs, NCCL runs several
+*channels* at once, each on its share of the data, and aligns them with the rails: in
+channel ``c`` the ring (or tree) enters and leaves each node through the NIC of the local
+rank it starts from, so the node's NICs carry the inter-node traffic together
+(``src/graph/search.cc``, ``src/graph/rings.cc``; :func:`channels` = ``min(nics, G)`` channels,
+channel ``c`` starting at local rank ``c·G/k``). Local rank ``l`` talks to the network
+through its own NIC (:meth:`dpsim.sim.cluster.Cluster.nic_of`).
+
+**Ring** (``src/device/all_reduce.h`` ``runRing``): per channel, a ring through every
+GPU of a node (NVLink) and the nodes in order; 2(N−1) steps of S/(k·N).
+
+**Tree** (``src/graph/trees.cc`` ``ncclGetDtree``; ``src/device/all_reduce.h``
+``runTreeSplit``): a chain through the GPUs of each node, and across nodes a *double
+binary tree*: tree 0 is NCCL's binary tree on node indices (``ncclGetBtree``), tree 1 its
+mirror (even node count) or shift by one (odd), each on half the data, so a node that is
+interior in one is a leaf in the other. Reduce (up) and broadcast (down) are pipelined in
+small chunks, so every edge streams both at once: one phase.
+
+**NVLS** (NVLink SHARP, H100-class NVSwitch; ``src/device/all_reduce.h`` ``runNvls``):
+each GPU reduces its 1/G slice in the switch with ``multimem.ld_reduce`` — the switch
+reads that slice from all G GPUs — and multicasts it back with ``multimem.st``. Each GPU's
+port carries S + S/G in each direction; the two halves are pipelined (NCCL's tuner
+doubles NVLS all-reduce bandwidth for this reason, ``src/graph/tuning.cc``). The
+in-switch traffic is represented by GPU-to-GPU transfers of the same per-port load.
+**NVLS-tree** (multi-node): NVLS inside each node, and local rank ``l`` carries slice
+``l`` across nodes on its own rail with a double binary tree, all pipelined.
+
+**Protocols** (``src/device/prims_simple.h``, ``prims_ll.h``, ``prims_ll128.h``; the
+cost model of ``src/graph/tuning.cc``): Simple, LL (8-byte lines with a 4-byte flag: half
+the bandwidth, lowest latency) and LL128 (120 of every 128 bytes are data). A protocol
+changes the per-step latency (``hwLatencies``) and base latency (``baseLatencies``) and
+the usable bandwidth; the bandwidth fraction is carried as extra wire bytes, so every
+evaluator prices it through the same link loads. The tuner constants are NCCL's defaults;
+the per-channel bandwidth caps (``llMaxBws``, ``perChMax*Bws``) and the per-size tree
+correction factors are not modelled (see :data:`BANDWIDTH_FRACTION`).
+
+``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
+every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
+here the cost model is the schedule's own link-load price, so the pick and the prediction
+come from one model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dpsim.sim.collectives.base import Layout, Phase, Schedule
+
+__all__ = [
+    "BANDWIDTH_FRACTION",
+    "BASE_LATENCY_US",
+    "HW_LATENCY_US",
+    "NCCL_ALGORITHMS",
+    "NVLS_EFFICIENCY",
+    "PROTOCOLS",
+    "btree_parent",
+    "channels",
+    "dtree_parents",
+    "nccl_broadcast",
+    "nccl_ring",
+    "nccl_tree",
+    "nvls_allreduce",
+    "nvls_tree_allreduce",
+    "ring_orders",
+]
+
+NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls-tree")
+"""NCCL's all-reduce algorithms modelled here (CollNet needs in-network SHARP switches: not modelled)."""
+PROTOCOLS = ("LL", "LL128", "Simple")
+"""NCCL's wire protocols, in NCCL's index order."""
+
+BASE_LATENCY_US: dict[str, tuple[float, float, float]] = {
+    "tree": (6.8, 14.0, 8.4),
+    "ring": (6.6, 14.0, 8.4),
+    "nvls": (0.0, 0.0, 0.0),
+    "nvls-tree": (0.0, 0.0, 0.0),
+}
+"""``baseLatencies`` (µs, LL/LL128/Simple) of ``src/graph/tuning.cc``: paid once per call."""
+
+HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
+    "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": (0.6, 1.9, 3.4), "nvls": (0, 0, 25), "nvls-tree": (0, 0, 25)},
+    "pci": {"tree": (1.0, 1.9, 4.0), "ring": (1.0, 2.5, 5.7), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
+    "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 20.9)},
+}
+"""``hwLatencies`` (µs per step, LL/LL128/Simple) of ``src/graph/tuning.cc`` by hardware class."""
+
+NET_OVERHEAD_US = 1.0
+"""``getNetOverhead`` on x86 Intel hosts (µs), ×3 for Simple: the floor of an intra step in a multi-node ring."""
+
+NVLS_EFFICIENCY = 0.85
+"""``nvlsEfficiency`` for Hopper in ``src/graph/tuning.cc``: the share of NVLink bandwidth NVLS reaches."""
+
+BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
+    ("ring", "Simple"): 1.0,
+    ("ring", "LL"): 0.5,  # busBw * .5: 4 data bytes per 8-byte line
+    ("ring", "LL128"): 0.92,  # busBw * 0.92 (~120/128)
+    ("tree", "Simple"): 0.92,  # all-reduce tree busBw * .92
+    ("tree", "LL"): 0.92 / 3.8,
+    ("tree", "LL128"): 0.92 * 120.0 / 128.0,  # multi-node; 7/9 on one node (see bandwidth_fraction)
+    ("nvls", "Simple"): 1.0,  # NVLS_EFFICIENCY applies to the in-switch traffic
+    ("nvls-tree", "Simple"): 1.0,
+}
+"""Usable share of the link bandwidth per (algorithm, protocol): ``ncclTopoTuneModel``'s refinements."""
+
+
+def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
+    """The bandwidth share of ``protocol`` for ``algorithm`` (1 for the textbook ``none``)."""
+    if protocol == "none":
+        return 1.0
+    if algorithm == "tree" and protocol == "LL128" and nodes == 1:
+        return 0.92 * 7.0 / 9.0
+    return BANDWIDTH_FRACTION[(algorithm, protocol)]
+
+
+def _lat_us(hw: str, algorithm: str, protocol: str) -> float:
+    return HW_LATENCY_US[hw][algorithm][PROTOCOLS.index(protocol)]
+
+
+def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
+    """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``)."""
+    intra = _lat_us(layout.intra_hw, algorithm, protocol)
+    inter = _lat_us("net", "tree" if layout.per_node == 1 else algorithm, protocol)
+    if layout.nodes > 1 and algorithm == "ring":
+        intra = max(intra, NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
+    return intra * 1e-6, inter * 1e-6
+
+
+def base_latency_s(algorithm: str, protocol: str) -> float:
+    """``baseLatencies`` of (algorithm, protocol) in seconds (0 for the textbook ``none``)."""
+    return 0.0 if protocol == "none" else BASE_LATENCY_US[algorithm][PROTOCOLS.index(protocol)] * 1e-6
+
+
+def channels(layout: Layout) -> int:
+    """Channels that spread a node's traffic over its NICs: ``min(nics, G)`` across nodes, else 1."""
+    if layout.nodes > 1 and layout.per_node > 1:
+        return max(1, min(layout.nics, layout.per_node))
+    return 1
+
+
+def _first_local(c: int, k: int, g: int) -> int:
+    return c * g // k
+
+
+def ring_orders(layout: Layout) -> np.ndarray:
+    """(k × N) rank orders of the k rail-aligned rings: channel c starts every node at local ``c·G/k``."""
+    k, g, m = channels(layout), layout.per_node, layout.nodes
+    rows = []
+    for c in range(k):
+        local = (_first_local(c, k, g) + np.arange(g)) % g
+        rows.append((np.arange(m)[:, None] * g + local[None, :]).ravel())
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _ring_step_latency(op_steps: int, inter_steps: int, algorithm: str, protocol: str, layout: Layout) -> float:
+    """Mean per-step latency so that ``op_steps`` steps cost NCCL's (steps − inter)·intra + inter·net."""
+    intra, inter = _step_latencies_s(algorithm, protocol, layout)
+    return ((op_steps - inter_steps) * intra + inter_steps * inter) / op_steps
+
+
+def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
+    """Ring all-reduce, reduce-scatter or all-gather on k rail-aligned channels.
+
+    Latency (``protocol`` ≠ ``none``): ``baseLat + (steps − interSteps)·intraLat +
+    interSteps·interLat`` with 2(N−1) steps for all-reduce, N−1 otherwise, of which
+    2(M−1) (resp. M−1) cross nodes (``ncclTopoTuneModel``).
+    """
+    n = layout.world
+    name = "ring"
+    if n <= 1:
+        return Schedule(name, n, protocol=protocol)
+    orders = ring_orders(layout)
+    k = len(orders)
+    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
+    latency = None
+    if protocol != "none":
+        latency = _ring_step_latency(n - 1, layout.nodes - 1, "ring", protocol, layout)
+    src, dst = orders, np.roll(orders, -1, axis=1)
+    chan = np.repeat(np.arange(k), n)
+    one = Phase.of(src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan)
+    phases = (one, one) if op == "allreduce" else (one,)
+    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol)
+
+
+def btree_parent(nranks: int, rank: int) -> int:
+    """Parent of ``rank`` in NCCL's binary tree on ``nranks`` (``ncclGetBtree``; −1 for the root 0)."""
+    if rank == 0:
+        return -1
+    bit = 1
+    while bit < nranks and not bit & rank:
+        bit <<= 1
+    up = (rank ^ bit) | (bit << 1)
+    return rank ^ bit if up >= nranks else up
+
+
+def dtree_parents(nranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parents in NCCL's double binary tree (``ncclGetDtree``): the btree, and its mirror or shift."""
+    first = np.array([btree_parent(nranks, r) for r in range(nranks)], dtype=np.int64)
+    second = np.empty(nranks, dtype=np.int64)
+    for r in range(nranks):
+        if nranks % 2:
+            u = btree_parent(nranks, (r - 1 + nranks) % nranks)
+            second[r] = -1 if u == -1 else (u + 1) % nranks
+        else:
+            u = btree_parent(nranks, nranks - 1 - r)
+            second[r] = -1 if u == -1 else nranks - 1 - u
+    return first, second
+
+
+def _tree_edges(layout: Layout, fraction: float, locals_: list[int]) -> tuple[list[np.ndarray], ...]:
+    """Child→parent edges of the double binary tree over nodes on each rail in ``locals_`` (S·fraction per tree)."""
+    g, m = layout.per_node, layout.nodes
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    frac: list[np.ndarray] = []
+    if m <= 1:
+        return src, dst, frac
+    for parents in dtree_parents(m):
+        child = np.flatnonzero(parents >= 0)
+        for local in locals_:
+            src.append(child * g + local)
+            dst.append(parents[child] * g + local)
+            frac.append(np.full(len(child), fraction))
+    return src, dst, frac
+
+
+def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
+    """All-reduce on k channels of (chain in each node + double binary tree across nodes), pipelined.
+
+    Channel c's chain starts at local rank ``c·G/k`` (its head, on that rank's NIC) and
+    runs through the node; the heads of all nodes form the two trees, each on S/(2k).
+    Reduce and broadcast stream at once, so every edge carries its share both ways in one
+    phase. NCCL latency: ``baseLat + 2·((G−1)·intraLat + ⌊log2 M⌋·interLat)``; without a
+    protocol the first byte crosses 2·((G−1) + ⌈log2 M⌉) hops.
+    """
+    n, g, m = layout.world, layout.per_node, layout.nodes
+    name = "tree"
+    if n <= 1:
+        return Schedule(name, n, protocol=protocol)
+    k = channels(layout)
+    wire = 1.0 / bandwidth_fraction("tree", protocol, m)
+    src: list[np.ndarray] = []
+    dst: list[np.ndarray] = []
+    frac: list[np.ndarray] = []
+    chan: list[np.ndarray] = []
+    for c in range(k):
+        head = _first_local(c, k, g)
+        order = (head + np.arange(g)) % g
+        if g > 1:  # the chain, both trees' halves: S/k per edge
+            child = (np.arange(m)[:, None] * g + order[None, 1:]).ravel()
+            parent = (np.arange(m)[:, None] * g + order[None, :-1]).ravel()
+            src.append(child)
+            dst.append(parent)
+            frac.append(np.full(len(child), 1.0 / k))
+            chan.append(np.full(len(child), c))
+        s, d, f = _tree_edges(layout, 0.5 / k, [head])
+        src += s
+        dst += d
+        frac += f
+        chan += [np.full(len(x), c) for x in s]
+    up_src, up_dst = np.concatenate(src), np.concatenate(dst)
+    up_frac, up_chan = np.concatenate(frac) * wire, np.concatenate(chan)
+    depth = (g - 1) + (math.ceil(math.log2(m)) if m > 1 else 0)
+    latency = None
+    if protocol != "none":
+        intra, inter = _step_latencies_s("tree", protocol, layout)
+        latency = 2 * ((g - 1) * intra + (int(math.log2(m)) if m > 1 else 0) * inter)
+    phase = Phase.of(
+        np.concatenate([up_src, up_dst]),
+        np.concatenate([up_dst, up_src]),
+        np.concatenate([up_frac, up_frac]),
+        hops=2 * depth,
+        latency_s=latency,
+        channel=np.concatenate([up_chan, up_chan]),
+    )
+    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol)
+
+
+def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
+    """All ordered GPU pairs of every node, and the per-pair fraction that puts (1 + 1/G)·S/eff on each port."""
+    g, m = layout.per_node, layout.nodes
+    a, b = np.divmod(np.arange(g * g), g)
+    keep = a != b
+    base = (np.arange(m) * g)[:, None]
+    src = (base + a[keep][None, :]).ravel()
+    dst = (base + b[keep][None, :]).ravel()
+    return src, dst, (1.0 + 1.0 / g) / (g - 1) / NVLS_EFFICIENCY
+
+
+def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
+    """NVLS all-reduce on one node: in-switch reduce-scatter and multicast all-gather, pipelined.
+
+    NCCL latency: ``hwLat[NVLINK][NVLS][Simple]`` = 25 µs (``ncclTopoTuneModel`` sets, not
+    adds, the NVLS latency). Simple protocol only.
+    """
+    n = layout.world
+    if n <= 1 or layout.per_node <= 1:
+        return Schedule("nvls", n, protocol=protocol)
+    src, dst, f = _nvls_pairs(layout)
+    latency = None if protocol == "none" else _step_latencies_s("nvls", protocol, layout)[0]
+    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), 0.0, protocol)
+
+
+def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
+    """NVLS inside nodes + one double binary tree per rail across nodes on S/G, all pipelined in one phase.
+
+    NCCL latency: ``intraLat + 2·⌊log2 M⌋·interLat`` with the NVLS-tree constants.
+    """
+    n, g, m = layout.world, layout.per_node, layout.nodes
+    if n <= 1 or g <= 1 or m <= 1:
+        return Schedule("nvls-tree", n, protocol=protocol)
+    src, dst, f = _nvls_pairs(layout)
+    s, d, fr = _tree_edges(layout, 0.5 / g, list(range(g)))
+    up_s, up_d, up_f = np.concatenate(s), np.concatenate(d), np.concatenate(fr)
+    latency = None
+    if protocol != "none":
+        intra, inter = _step_latencies_s("nvls-tree", protocol, layout)
+        latency = intra + 2 * int(math.log2(m)) * inter
+    phase = Phase.of(
+        np.concatenate([src, up_s, up_d]),
+        np.concatenate([dst, up_d, up_s]),
+        np.concatenate([np.full(len(src), f), up_f, up_f]),
+        hops=1 + 2 * math.ceil(math.log2(m)),
+        latency_s=latency,
+    )
+    return Schedule("nvls-tree", n, (phase,), 0.0, protocol)
+
+
+def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
+    """Pipelined ring broadcast from rank 0 on k channels: every ring edge but the last carries S/k.
+
+    NCCL latency: ``baseLat + N·lat`` (``ncclTopoTuneModel``, broadcast on rings whose
+    channels differ, with the tree's per-step latency for Simple).
+    """
+    n = layout.world
+    if n <= 1:
+        return Schedule("ring", n, protocol=protocol)
+    orders = ring_orders(layout)
+    k = len(orders)
+    root = np.argmax(orders == 0, axis=1)
+    rows = np.stack([np.roll(row, -int(r)) for row, r in zip(orders, root, strict=True)])
+    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
+    latency = None
+    if protocol != "none":
+        hw = "net" if layout.nodes > 1 else layout.intra_hw
+        step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol) * 1e-6
+        latency = n * step
+    phase = Phase.of(
+        rows[:, :-1],
+        rows[:, 1:],
+        wire / k,
+        hops=n - 1,
+        latency_s=latency,
+        channel=np.repeat(np.arange(k), n - 1),
+    )
+    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol)
