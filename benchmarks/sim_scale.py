@@ -81,7 +81,8 @@ def measure_raw(world: int, algorithm: str) -> dict[str, Any]:
     start = time.perf_counter()
     model = compute_model(s)
     plan = step_plan(s, model.optimizer_s, model.forward_s, model.backward_s)
-    engine = ChunkEngine(build_cluster(s), algorithm, memoize=False)
+    cluster = build_cluster(s)
+    engine = ChunkEngine(cluster, algorithm, memoize=False, protocol=cluster.protocol)
     forward, backward, _ = worker_times(s, model, replication_rng(s.variability, 0))
     outcome = run_step(plan, engine, forward[0], backward[0])
     wall = time.perf_counter() - start

@@ -48,6 +48,8 @@ class Cluster:
     """The node switch reduces in-network (NVLink SHARP): NCCL's NVLS algorithms exist."""
     intra_hw: str = "nvlink"
     """NCCL's hardware class of the intra-node links (``nvlink`` or ``pci``)."""
+    protocol: str = "none"
+    """The protocol setting its collectives run with (the fabric's: ``none`` when links are fitted α–β)."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -83,6 +85,7 @@ class Cluster:
             dict(degraded or {}),
             fabric.nvls,
             fabric.intra_hw,
+            fabric.protocol,
         )
 
     def layout(self) -> Layout:

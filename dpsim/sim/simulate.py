@@ -232,8 +232,9 @@ class _Replication:
         return self.run(replication, None)
 
     def run(self, replication: int, timeline: Timeline | None) -> tuple[list[StepOutcome], int, int]:
-        algorithm, protocol = analytic_step.algorithm_of(self.scenario), analytic_step.protocol_of(self.scenario)
-        engine = make_engine(self.fidelity, self.cluster, algorithm, protocol)
+        engine = make_engine(
+            self.fidelity, self.cluster, analytic_step.algorithm_of(self.scenario), self.cluster.protocol
+        )
         steps = self.scenario.simulation.steps
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
