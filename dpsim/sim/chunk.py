@@ -14,19 +14,19 @@ contention between the collective's own flows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.cost import LinearCost
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
 
-__all__ = ["ChunkEngine", "ChunkResult", "CompiledSchedule"]
+__all__ = ["ChunkEngine", "ChunkResult", "CollectiveRun", "CompiledSchedule"]
 
 
 @dataclass(frozen=True)
@@ -37,66 +37,112 @@ class ChunkResult:
     events: int
 
 
-class CompiledSchedule:
-    """A schedule with routes resolved on a cluster, ready to run many times."""
+def _csr(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``keys`` grouped by key (stable) and the (size + 1) offsets of each key's run."""
+    order = np.argsort(keys, kind="stable")
+    ptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=size), out=ptr[1:])
+    return order.astype(np.int64), ptr
 
-    def __init__(self, schedule: Schedule, cluster: Cluster) -> None:
+
+def _gather(index: np.ndarray, ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated runs ``index[ptr[r]:ptr[r+1]]`` for every r in ``rows``, and which row each came from."""
+    start, stop = ptr[rows], ptr[rows + 1]
+    lengths = stop - start
+    if len(rows) and lengths.min() == 1 and lengths.max() == 1:
+        return index[start], np.arange(len(rows))
+    total = int(lengths.sum())
+    if total == 0:
+        return index[:0], rows[:0]
+    which = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    return index[start[which] + np.arange(total) - offsets[which]], which
+
+
+class CompiledSchedule:
+    """A schedule with routes resolved on a cluster, ready to run many times.
+
+    Stored per distinct :class:`~dpsim.sim.collectives.base.Phase` (a ring's N−1 repeated
+    steps share one entry), so memory grows with one step's transfers, not with all of
+    them. Rank ``r`` walks *positions* ``0 … steps−1`` (each repeat of each phase is one
+    position) and skips those where it neither sends nor receives. ``endpoints`` maps the
+    schedule's ranks onto the cluster's (default: the same numbers), so collectives of
+    several groups can share one cluster's network.
+    """
+
+    def __init__(self, schedule: Schedule, cluster: Cluster, endpoints: np.ndarray | None = None) -> None:
         self.schedule = schedule
         self.capacity = cluster.links.bandwidths
         ranks = schedule.ranks
         self.ranks = ranks
-        t_links: list[tuple[int, ...]] = []
-        t_latency: list[float] = []
-        t_fraction: list[float] = []
-        t_src: list[int] = []
-        t_dst: list[int] = []
-        t_si: list[int] = []
-        t_di: list[int] = []
-        # per rank: expanded phase id -> index in that rank's own phase list
-        slots: list[dict[int, int]] = [{} for _ in range(ranks)]
-        sends: list[list[list[int]]] = [[] for _ in range(ranks)]
-        need: list[list[int]] = [[] for _ in range(ranks)]
-
-        def slot(rank: int, phase: int) -> int:
-            own = slots[rank]
-            index = own.get(phase)
-            if index is None:
-                index = own[phase] = len(sends[rank])
-                sends[rank].append([])
-                need[rank].append(0)
-            return index
-
-        expanded = 0
-        for phase in self.schedule.phases:
-            links, latency = cluster.routes(phase.src, phase.dst)
-            routes = [tuple(x for x in row if x >= 0) for row in links.tolist()]
-            lat = phase.transfer_latency(latency).tolist()
-            src, dst, frac = phase.src.tolist(), phase.dst.tolist(), phase.fraction.tolist()
-            for _ in range(phase.repeat):
-                for i, (s, d) in enumerate(zip(src, dst, strict=True)):
-                    t = len(t_src)
-                    si, di = slot(s, expanded), slot(d, expanded)
-                    sends[s][si].append(t)
-                    need[s][si] += 1
-                    need[d][di] += 1
-                    t_links.append(routes[i])
-                    t_latency.append(lat[i])
-                    t_fraction.append(frac[i])
-                    t_src.append(s)
-                    t_dst.append(d)
-                    t_si.append(si)
-                    t_di.append(di)
-                expanded += 1
-        self.t_links, self.t_latency, self.t_fraction = t_links, t_latency, t_fraction
-        self.t_src, self.t_dst, self.t_si, self.t_di = t_src, t_dst, t_si, t_di
-        self.sends, self.need = sends, need
+        where = np.arange(ranks, dtype=np.int64) if endpoints is None else np.asarray(endpoints, dtype=np.int64)
+        distinct: dict[int, int] = {}
+        phases: list[Phase] = []
+        step_phase: list[int] = []
+        for phase in schedule.phases:
+            if len(phase.src) == 0 or phase.repeat <= 0:
+                continue
+            key = distinct.setdefault(id(phase), len(phases))
+            if key == len(phases):
+                phases.append(phase)
+            step_phase.extend([key] * phase.repeat)
+        self.steps = len(step_phase)
+        self.step_phase = np.asarray(step_phase, dtype=np.int64)
+        # the first position after the run of repeats a position belongs to
+        boundary = np.flatnonzero(np.diff(np.append(self.step_phase, -1)) != 0 if self.steps else [])
+        self.next_phase = np.repeat(boundary + 1, np.diff(np.concatenate([[0], boundary + 1]))).astype(np.int64)
+        # one row per transfer of every distinct phase
+        count = [len(p.src) for p in phases]
+        self.base = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        total = int(self.base[-1])
+        self.t_src = np.concatenate([p.src for p in phases]) if phases else np.zeros(0, np.int64)
+        self.t_dst = np.concatenate([p.dst for p in phases]) if phases else np.zeros(0, np.int64)
+        fraction = np.concatenate([p.fraction for p in phases]) if phases else np.zeros(0)
+        self.t_share = fraction
+        routes_list, latency_list = [], []
+        for p in phases:
+            links, latency = cluster.routes(where[p.src], where[p.dst])
+            routes_list.append(links)
+            latency_list.append(p.transfer_latency(latency))
+        width = max((r.shape[1] for r in routes_list), default=1)
+        self.t_routes = np.full((total, width), -1, dtype=np.int64)
+        for p, links in enumerate(routes_list):
+            self.t_routes[self.base[p] : self.base[p + 1], : links.shape[1]] = links
+        self.t_latency = np.concatenate(latency_list) if phases else np.zeros(0)
+        self.need = np.zeros((max(1, len(phases)), ranks), dtype=np.int64)
+        sends, recvs = [], []
+        send_ptr = np.zeros((len(phases), ranks + 1), dtype=np.int64)
+        recv_ptr = np.zeros((len(phases), ranks + 1), dtype=np.int64)
+        for k, p in enumerate(phases):
+            self.need[k] = np.bincount(p.src, minlength=ranks) + np.bincount(p.dst, minlength=ranks)
+            order, ptr = _csr(p.src, ranks)
+            sends.append(order + self.base[k])
+            send_ptr[k] = ptr + self.base[k]
+            order, ptr = _csr(p.dst, ranks)
+            recvs.append(order + self.base[k])
+            recv_ptr[k] = ptr + self.base[k]
+        self.send_index = np.concatenate(sends) if sends else np.zeros(0, np.int64)
+        self.recv_index = np.concatenate(recvs) if recvs else np.zeros(0, np.int64)
+        # flattened (phase, rank) → run offsets: row k·(ranks+1) + r
+        self.send_ptr = send_ptr.ravel()
+        self.recv_ptr = recv_ptr.ravel()
+        self.repeats = np.asarray([p.repeat for p in phases], dtype=np.int64)
 
     @property
     def transfers(self) -> int:
-        return len(self.t_src)
+        """Point-to-point transfers in one run."""
+        return int(np.sum(np.diff(self.base) * np.bincount(self.step_phase, minlength=len(self.base) - 1)))
+
+    @property
+    def t_fraction(self) -> np.ndarray:
+        """Bytes of every transfer of one run, as a fraction of the message (all repeats)."""
+        per_phase = np.bincount(self.step_phase, minlength=len(self.base) - 1)
+        return np.concatenate(
+            [np.tile(self.t_share[self.base[k] : self.base[k + 1]], n) for k, n in enumerate(per_phase.tolist())]
+        ) if len(per_phase) else np.zeros(0)
 
     def run(self, size: float, joins: Sequence[float] | np.ndarray) -> ChunkResult:
-        """Run one collective of ``size`` bytes; ``joins[r]`` is when rank r posts it (s)."""
+        """Run one collective of ``size`` bytes on a fresh network; ``joins[r]`` is when rank r posts it (s)."""
         ranks = self.ranks
         joins_arr = np.asarray(joins, dtype=np.float64) + self.schedule.base_latency_s  # NCCL's launch/set-up
         if len(joins_arr) == ranks - 1:  # the parameter server is always there
@@ -104,68 +150,125 @@ class CompiledSchedule:
         origin = float(joins_arr.min()) if ranks else 0.0
         env = simpy.Environment()
         net = FluidNetwork(env, self.capacity)
-        done = [origin] * ranks
-        pos = [0] * ranks
-        need = [list(n) for n in self.need]
-        joined = [False] * ranks
-        waiting: list[dict[int, list[int]]] = [{} for _ in range(ranks)]
-        sends, t_links, t_latency, t_fraction = self.sends, self.t_links, self.t_latency, self.t_fraction
-        t_src, t_dst, t_si, t_di = self.t_src, self.t_dst, self.t_si, self.t_di
-
-        def launch(t: int) -> None:
-            d = t_dst[t]
-            if joined[d] and pos[d] >= t_di[t]:
-                net.start(t_links[t], t_fraction[t] * size, t_latency[t], delivered, t)
-            else:
-                waiting[d].setdefault(t_di[t], []).append(t)
-
-        def enter(r: int) -> None:
-            """Start rank r's current phase; move on while phases are already complete."""
-            own_sends, own_need = sends[r], need[r]
-            while True:
-                i = pos[r]
-                if i == len(own_need):
-                    done[r] = origin + env.now
-                    return
-                posted = waiting[r].pop(i, None)
-                if posted:
-                    for t in posted:
-                        net.start(t_links[t], t_fraction[t] * size, t_latency[t], delivered, t)
-                for t in own_sends[i]:
-                    launch(t)
-                if own_need[i] > 0:
-                    return
-                pos[r] = i + 1
-
-        def delivered(t: int) -> None:
-            s, d = t_src[t], t_dst[t]
-            i = t_si[t]
-            need[s][i] -= 1
-            if need[s][i] == 0 and pos[s] == i and joined[s]:
-                pos[s] = i + 1
-                enter(s)
-            i = t_di[t]
-            need[d][i] -= 1
-            if need[d][i] == 0 and pos[d] == i and joined[d]:
-                pos[d] = i + 1
-                enter(d)
-
-        def join(r: int) -> None:
-            joined[r] = True
-            enter(r)
-
-        def on_join(event: simpy.Event) -> None:
-            join(int(event.value))  # type: ignore[arg-type]  # the rank passed to timeout()
-
-        order = np.argsort(joins_arr - origin, kind="stable")
-        for r in order.tolist():
-            offset = float(joins_arr[r] - origin)
-            if offset <= 0:
-                join(r)
-            else:
-                env.timeout(offset, r).callbacks.append(on_join)
+        run = CollectiveRun(self, net, size)
+        run.join_at(joins_arr - origin)
         env.run()
-        return ChunkResult(np.asarray(done), net.events)
+        return ChunkResult(origin + run.done_s, net.events)
+
+
+class CollectiveRun:
+    """One collective of ``size`` bytes in progress on a (possibly shared) :class:`FluidNetwork`.
+
+    The dependency rule of message-passing collectives: a rank enters a position once all
+    its sends and receives of earlier positions are complete; a transfer starts when its
+    sender *and* its receiver have entered its position (the rendezvous protocol of large
+    messages, and NCCL's credit-based flow control: data moves only into a posted buffer).
+    Ranks that join, finish a position or enter one at the same instant are handled as one
+    vectorised batch. ``on_done(ranks)`` is called at the instant those ranks finish.
+    """
+
+    def __init__(
+        self,
+        compiled: CompiledSchedule,
+        net: FluidNetwork,
+        size: float,
+        on_done: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        self.compiled = compiled
+        self.net = net
+        self.size = float(size)
+        self.on_done = on_done
+        ranks = compiled.ranks
+        self.pos = np.full(ranks, -1, dtype=np.int64)
+        """Position each rank is in (−1: not joined; ``steps``: done)."""
+        self.left = np.zeros(ranks, dtype=np.int64)
+        """Sends and receives each rank still waits for in its position."""
+        self.done_s = np.full(ranks, np.nan)
+        self._fresh = np.zeros(ranks, dtype=bool)
+        self._owner = net.owner(self._delivered)
+        self._stride = max(1, len(compiled.t_src))
+
+    def join_at(self, offsets: np.ndarray) -> None:
+        """Rank r joins ``offsets[r]`` seconds from now (one event per distinct offset)."""
+        env = self.net.env
+        order = np.argsort(offsets, kind="stable")
+        values = offsets[order]
+        cuts = np.flatnonzero(np.diff(values)) + 1
+        for ranks, offset in zip(np.split(order, cuts), values[np.concatenate([[0], cuts])].tolist(), strict=True):
+            if len(ranks) == 0:
+                continue
+            if offset <= 0:
+                self.join(ranks)
+            else:
+                env.timeout(offset, ranks).callbacks.append(self._on_join)
+
+    def _on_join(self, event: simpy.Event) -> None:
+        self.join(event.value)  # type: ignore[arg-type]
+
+    def join(self, ranks: np.ndarray) -> None:
+        """``ranks`` post the collective now."""
+        self._enter(np.asarray(ranks, dtype=np.int64), np.zeros(len(ranks), dtype=np.int64))
+
+    def _enter(self, ranks: np.ndarray, position: np.ndarray) -> None:
+        c = self.compiled
+        now = self.net.env.now
+        while len(ranks):
+            finished = position >= c.steps
+            if finished.any():
+                out = ranks[finished]
+                self.pos[out] = c.steps
+                self.done_s[out] = now
+                if self.on_done is not None:
+                    self.on_done(out)
+                keep = ~finished
+                ranks, position = ranks[keep], position[keep]
+                if not len(ranks):
+                    return
+            phase = c.step_phase[position]
+            need = c.need[phase, ranks]
+            idle = need == 0
+            if not idle.any():
+                break
+            position = np.where(idle, c.next_phase[position], position)
+        self.pos[ranks] = position
+        self.left[ranks] = need
+        self._launch(ranks, position, phase)
+
+    def _launch(self, ranks: np.ndarray, position: np.ndarray, phase: np.ndarray) -> None:
+        c = self.compiled
+        pos = self.pos
+        row = phase * (c.ranks + 1) + ranks
+        sent, which = _gather(c.send_index, c.send_ptr, row)
+        at = position[which]
+        go = pos[c.t_dst[sent]] == at
+        starts, starts_at = sent[go], at[go]
+        received, which = _gather(c.recv_index, c.recv_ptr, row)
+        if len(received):
+            self._fresh[ranks] = True
+            at = position[which]
+            src = c.t_src[received]
+            go = (pos[src] == at) & ~self._fresh[src]
+            self._fresh[ranks] = False
+            if go.any():
+                starts = np.concatenate([starts, received[go]])
+                starts_at = np.concatenate([starts_at, at[go]])
+        if len(starts):
+            self.net.start_many(
+                c.t_routes[starts],
+                c.t_share[starts] * self.size,
+                c.t_latency[starts],
+                self._owner,
+                starts_at * self._stride + starts,
+            )
+
+    def _delivered(self, tags: np.ndarray) -> None:
+        c = self.compiled
+        transfer = tags % self._stride
+        hits = np.bincount(c.t_src[transfer], minlength=c.ranks) + np.bincount(c.t_dst[transfer], minlength=c.ranks)
+        self.left -= hits
+        ranks = np.flatnonzero((hits > 0) & (self.left == 0))
+        if len(ranks):
+            self._enter(ranks, self.pos[ranks] + 1)
 
 
 class ChunkEngine(CollectiveEngine):

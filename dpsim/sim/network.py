@@ -4,12 +4,26 @@ Each transfer is a *flow* over the directed links of its route. While it is acti
 moves bytes at a rate given by max-min fairness over all active flows (progressive
 filling, Bertsekas & Gallager, *Data Networks*, §6.5.2): on every link the capacity is
 split equally among the flows not bottlenecked elsewhere. Rates are recomputed whenever
-a flow starts or ends — only for the flows connected to the changed links, once per
-instant — so a transfer of m bytes takes ``m / rate(t)`` integrated over time, and is
-delivered one route latency after its last byte left (α + m/B when alone: the α–β model).
+a flow starts or ends — once per instant, after every other event of that instant — so a
+transfer of m bytes takes ``m / rate(t)`` integrated over time, and is delivered one
+route latency after its last byte left (α + m/B when alone: the α–β model).
 
-Hot path: a flow whose links are all idle gets their minimum capacity without any
-recomputation, which is the common case for rings and trees on switched fabrics.
+Flows are kept in numpy arrays and handled in *groups*: the flows started at one
+instant are admitted together (:meth:`FluidNetwork.start_many`), and flows whose last
+byte leaves at the same instant share one simpy event, as do flows delivered at the same
+instant. Grouping is exact, not an approximation: flows in one event have provably the
+same completion time (the same float), and a group is split again as soon as their
+rates differ. Two paths keep the cost per flow low:
+
+* a flow whose links carry no other flow gets the smallest capacity of its route without
+  any max-min computation — the common case for rings and trees on switched fabrics;
+* otherwise max-min is recomputed, vectorised, over the flows that share a link with
+  another flow (or sit on a link another flow just left): the union of every component
+  whose rates can have changed. Components are independent under max-min, so this gives
+  the same rates as recomputing each component alone.
+
+Flow slots are recycled when a flow is delivered, so memory follows the flows in flight,
+not the flows of the whole run.
 """
 
 from __future__ import annotations
@@ -17,159 +31,283 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import simpy
 
-__all__ = ["Flow", "FluidNetwork"]
+__all__ = ["FluidNetwork"]
 
-
-class Flow:
-    """One transfer in flight."""
-
-    __slots__ = ("callback", "event", "latency_s", "links", "net", "rate", "remaining", "tag", "updated")
-
-    def __init__(
-        self,
-        net: FluidNetwork,
-        links: Sequence[int],
-        nbytes: float,
-        latency_s: float,
-        callback: Callable[[Any], None],
-        tag: Any,
-    ) -> None:
-        self.net = net
-        self.links = links
-        self.remaining = nbytes
-        self.latency_s = latency_s
-        self.callback = callback
-        self.tag = tag
-        self.rate = 0.0
-        self.updated = net.env.now
-        self.event: simpy.Event | None = None
-
-    def _on_sent(self, event: simpy.Event) -> None:
-        if event is self.event:
-            self.net._sent(self)
-
-    def _on_delivered(self, event: simpy.Event) -> None:
-        self.net.events += 1
-        self.callback(self.tag)
+Callback = Callable[[np.ndarray], None]
+"""Called with the tags (int64 array) of the flows of one owner delivered at one instant."""
 
 
 class FluidNetwork:
     """Active flows on a table of link capacities (bytes/s), advanced by a simpy environment."""
 
-    def __init__(self, env: simpy.Environment, capacity: Sequence[float]) -> None:
+    def __init__(self, env: simpy.Environment, capacity: Sequence[float] | np.ndarray) -> None:
         self.env = env
-        self.capacity = [float(c) for c in capacity]
-        self.active: list[dict[Flow, None]] = [{} for _ in self.capacity]  # insertion-ordered: deterministic
-        self._dirty: set[int] = set()
-        self._pending = False
+        cap = np.asarray(capacity, dtype=np.float64)
+        self.links = len(cap)
+        # one extra link (index ``links``) of infinite capacity stands for the -1 padding of routes
+        self.capacity = np.append(cap, np.inf)
+        self.count = np.zeros(self.links + 1, dtype=np.int64)
+        """Flows sending on each link."""
         self.events = 0
-        """Flow completions and deliveries processed (for events-per-second figures)."""
+        """Flow completions and deliveries processed (two per flow; for events-per-second figures)."""
+        self.simpy_events = 0
+        """simpy events the network scheduled (one per group of flows finishing or delivered together)."""
         self.bytes_carried = 0.0
+        self._owners: list[Callback] = []
+        self._pending = False
+        self._dirty = np.zeros(self.links + 1, dtype=bool)
+        self._size = 0
+        self._free = np.zeros(0, dtype=np.int64)
+        """Stack of free flow slots: ``_free[:_top]``."""
+        self._top = 0
+        self._grow(64, 2)
+
+    # --- flow pool -----------------------------------------------------------------------------
+
+    def _grow(self, size: int, width: int) -> None:
+        old = self._size
+        if old:
+            size = max(size, 2 * old)
+            width = max(width, self._route.shape[1])
+
+        def extend(array: np.ndarray | None, fill: Any, dtype: Any) -> np.ndarray:
+            out = np.full(size, fill, dtype=dtype)
+            if array is not None:
+                out[:old] = array
+            return out
+
+        route = np.full((size, width), self.links, dtype=np.int64)
+        if old:
+            route[:old, : self._route.shape[1]] = self._route
+        self._route = route
+        self._remaining = extend(getattr(self, "_remaining", None), 0.0, np.float64)
+        self._rate = extend(getattr(self, "_rate", None), 0.0, np.float64)
+        self._updated = extend(getattr(self, "_updated", None), 0.0, np.float64)
+        self._latency = extend(getattr(self, "_latency", None), 0.0, np.float64)
+        self._version = extend(getattr(self, "_version", None), 0, np.int64)
+        self._owner = extend(getattr(self, "_owner", None), 0, np.int64)
+        self._tag = extend(getattr(self, "_tag", None), 0, np.int64)
+        self._sending = extend(getattr(self, "_sending", None), False, bool)
+        free = np.empty(size, dtype=np.int64)
+        fresh = size - old
+        free[:fresh] = np.arange(size - 1, old - 1, -1)
+        free[fresh : fresh + self._top] = self._free[: self._top]
+        self._free, self._top = free, fresh + self._top
+        self._size = size
+
+    def _allocate(self, k: int, width: int) -> np.ndarray:
+        if k > self._top or width > self._route.shape[1]:
+            self._grow(self._size + k, width)
+        self._top -= k
+        return self._free[self._top : self._top + k].copy()
+
+    def owner(self, callback: Callback) -> int:
+        """Register a delivery callback; returns the owner id to pass to :meth:`start_many`."""
+        self._owners.append(callback)
+        return len(self._owners) - 1
+
+    # --- starting flows ------------------------------------------------------------------------
 
     def start(
-        self,
-        links: Sequence[int],
-        nbytes: float,
-        latency_s: float,
-        callback: Callable[[Any], None],
-        tag: Any = None,
-    ) -> Flow:
+        self, links: Sequence[int], nbytes: float, latency_s: float, callback: Callable[[Any], None], tag: Any = None
+    ) -> None:
         """Send ``nbytes`` over ``links``; ``callback(tag)`` runs when the last byte is delivered."""
-        flow = Flow(self, links, nbytes, latency_s, callback, tag)
-        self.bytes_carried += nbytes
-        if nbytes <= 0 or not links:
-            self._deliver_later(flow)
-            return flow
-        active = self.active
-        idle = True
-        for link in links:
-            if active[link]:
-                idle = False
-            active[link][flow] = None
-        if idle:
-            flow.rate = min(self.capacity[link] for link in links)
-            self._schedule(flow)
+        owner = self.owner(lambda _tags: callback(tag))
+        route = np.asarray([list(links) or [-1]], dtype=np.int64)
+        self.start_many(route, np.asarray([nbytes], dtype=np.float64), np.asarray([latency_s]), owner, np.zeros(1, np.int64))
+
+    def start_many(self, routes: np.ndarray, nbytes: np.ndarray, latency_s: np.ndarray, owner: int, tags: np.ndarray) -> None:
+        """Start one flow per row of ``routes`` (link ids, -1 = none) at this instant.
+
+        Flow ``i`` carries ``nbytes[i]`` and is delivered ``latency_s[i]`` after its last
+        byte leaves; then the owner's callback receives ``tags[i]`` (with every other flow
+        of that owner delivered at the same instant).
+        """
+        k = len(nbytes)
+        if k == 0:
+            return
+        pad, capacity = self.links, self.capacity
+        routes = np.where(routes < 0, pad, routes)
+        rates = capacity[routes[:, 0]]
+        for column in routes.T[1:]:
+            rates = np.minimum(rates, capacity[column])
+        ids = self._allocate(k, routes.shape[1])
+        width = routes.shape[1]
+        if width < self._route.shape[1]:
+            self._route[ids] = pad
+            self._route[ids, :width] = routes
         else:
-            self._dirty.update(links)
+            self._route[ids] = routes
+        self._remaining[ids] = nbytes
+        self._latency[ids] = latency_s
+        self._owner[ids] = owner
+        self._tag[ids] = tags
+        self._updated[ids] = self.env.now
+        self.bytes_carried += float(nbytes.sum())
+        empty = (nbytes <= 0) | (rates == np.inf)
+        if empty.any():
+            self._deliver_later(ids[empty])
+            keep = ~empty
+            ids, routes, rates = ids[keep], routes[keep], rates[keep]
+            if len(ids) == 0:
+                return
+        count = self.count
+        added = np.bincount(routes.ravel(), minlength=pad + 1)
+        added[pad] = 0
+        # alone: no flow on any of its links before, and no other new flow beside it
+        busy = count + added - 1
+        busy[pad] = 0
+        alone = busy[routes[:, 0]] == 0
+        for column in routes.T[1:]:
+            alone &= busy[column] == 0
+        count += added
+        self._sending[ids] = True
+        self._rate[ids] = np.where(alone, rates, 0.0)
+        if alone.all():
+            self._schedule(ids)
+            return
+        if alone.any():
+            self._schedule(ids[alone])
+        self._dirty[routes[~alone].ravel()] = True
+        self._request()
+
+    # --- events --------------------------------------------------------------------------------
+
+    def _schedule(self, ids: np.ndarray) -> None:
+        """(Re)schedule the end of sending of ``ids`` at their current rate, one event per end time."""
+        now = self.env.now
+        self._version[ids] += 1
+        ends = now + self._remaining[ids] / self._rate[ids]
+        if len(ids) == 1 or ends.min() == ends.max():
+            self._timeout(float(ends[0]) - now, self._on_sent, (ids, self._version[ids]))
+            return
+        order = np.argsort(ends, kind="stable")
+        ends, ids = ends[order], ids[order]
+        cuts = np.flatnonzero(np.diff(ends)) + 1
+        for group, end in zip(np.split(ids, cuts), ends[np.concatenate([[0], cuts])].tolist(), strict=True):
+            self._timeout(end - now, self._on_sent, (group, self._version[group]))
+
+    def _timeout(self, delay: float, handler: Callable[[Any], None], value: Any) -> None:
+        self.simpy_events += 1
+        self.env.timeout(max(0.0, delay), value).callbacks.append(handler)
+
+    def _deliver_later(self, ids: np.ndarray) -> None:
+        latency = self._latency[ids]
+        if len(ids) == 1 or latency.min() == latency.max():
+            lat = float(latency[0])
+            if lat > 0:
+                self._timeout(lat, self._on_delivered, ids)
+            else:
+                self._deliver(ids)
+            return
+        order = np.argsort(latency, kind="stable")
+        latency, ids = latency[order], ids[order]
+        cuts = np.flatnonzero(np.diff(latency)) + 1
+        for group, lat in zip(np.split(ids, cuts), latency[np.concatenate([[0], cuts])].tolist(), strict=True):
+            if lat > 0:
+                self._timeout(lat, self._on_delivered, group)
+            else:
+                self._deliver(group)
+
+    def _on_sent(self, event: simpy.Event) -> None:
+        ids, versions = event.value  # type: ignore[misc]
+        live = self._version[ids] == versions
+        if not live.all():
+            ids = ids[live]
+            if len(ids) == 0:
+                return
+        self.events += len(ids)
+        self._remaining[ids] = 0.0
+        self._sending[ids] = False
+        routes = self._route[ids]
+        count = self.count
+        count -= np.bincount(routes.ravel(), minlength=self.links + 1)
+        count[self.links] = 0
+        left = count[routes] > 0
+        if left.any():
+            self._dirty[routes[left]] = True
             self._request()
-        return flow
+        self._deliver_later(ids)
 
-    def _schedule(self, flow: Flow) -> None:
-        event = self.env.timeout(max(0.0, flow.remaining / flow.rate))
-        flow.event = event
-        event.callbacks.append(flow._on_sent)
+    def _on_delivered(self, event: simpy.Event) -> None:
+        self._deliver(event.value)  # type: ignore[arg-type]
 
-    def _deliver_later(self, flow: Flow) -> None:
-        event = self.env.timeout(flow.latency_s)
-        event.callbacks.append(flow._on_delivered)
+    def _deliver(self, ids: np.ndarray) -> None:
+        self.events += len(ids)
+        owners, tags = self._owner[ids], self._tag[ids]
+        self._free[self._top : self._top + len(ids)] = ids
+        self._top += len(ids)
+        if len(ids) == 1 or owners.min() == owners.max():
+            self._owners[int(owners[0])](tags)
+            return
+        order = np.argsort(owners, kind="stable")
+        owners, tags = owners[order], tags[order]
+        cuts = np.flatnonzero(np.diff(owners)) + 1
+        for owner, group in zip(owners[np.concatenate([[0], cuts])].tolist(), np.split(tags, cuts), strict=True):
+            self._owners[owner](group)
 
-    def _sent(self, flow: Flow) -> None:
-        self.events += 1
-        flow.remaining = 0.0
-        flow.event = None
-        active = self.active
-        for link in flow.links:
-            users = active[link]
-            users.pop(flow, None)
-            if users:
-                self._dirty.add(link)
-        if self._dirty:
-            self._request()
-        if flow.latency_s > 0:
-            self._deliver_later(flow)
-        else:
-            self.events += 1
-            flow.callback(flow.tag)
+    # --- max-min -------------------------------------------------------------------------------
 
     def _request(self) -> None:
         """Recompute rates once, after every other event of this instant."""
         if not self._pending:
             self._pending = True
+            self.simpy_events += 1
             self.env.timeout(0).callbacks.append(self._recompute)
 
     def _recompute(self, _event: simpy.Event) -> None:
         self._pending = False
-        now = self.env.now
-        active = self.active
-        # the connected component of flows and links around the changed links
-        links: set[int] = set()
-        flows: dict[Flow, None] = {}
-        stack = [link for link in sorted(self._dirty) if active[link]]
-        self._dirty.clear()
-        while stack:
-            link = stack.pop()
-            if link in links:
-                continue
-            links.add(link)
-            for flow in active[link]:
-                if flow not in flows:
-                    flows[flow] = None
-                    stack.extend(x for x in flow.links if x not in links)
-        if not flows:
+        dirty = self._dirty
+        dirty[self.links] = False
+        shared = (self.count >= 2) | dirty
+        dirty[:] = False
+        sending = np.flatnonzero(self._sending[: self._size])
+        if len(sending) == 0:
             return
-        for flow in flows:
-            flow.remaining -= flow.rate * (now - flow.updated)
-            flow.updated = now
-        # progressive filling (max-min fairness)
-        cap_left = {link: self.capacity[link] for link in sorted(links)}
-        count = {link: len(active[link]) for link in cap_left}
-        rates: dict[Flow, float] = {}
-        while count:
-            bottleneck = min(count, key=lambda x: cap_left[x] / count[x])
-            share = cap_left[bottleneck] / count[bottleneck]
-            for flow in active[bottleneck]:
-                if flow in rates:
-                    continue
-                rates[flow] = share
-                for link in flow.links:
-                    cap_left[link] -= share
-                    count[link] -= 1
-                    if count[link] == 0:
-                        del count[link]
-        for flow in flows:
-            rate = rates[flow]
-            if rate != flow.rate or flow.event is None:
-                flow.rate = rate
-                self._schedule(flow)
+        routes = self._route[sending]
+        involved = shared[routes].any(axis=1)
+        if not involved.any():
+            return
+        flows, routes = sending[involved], routes[involved]
+        now = self.env.now
+        self._remaining[flows] -= self._rate[flows] * (now - self._updated[flows])
+        self._updated[flows] = now
+        rates = max_min_rates(routes, self.capacity, self.links)
+        changed = rates != self._rate[flows]
+        if changed.any():
+            moved = flows[changed]
+            self._rate[moved] = rates[changed]
+            self._schedule(moved)
+
+
+def max_min_rates(routes: np.ndarray, capacity: np.ndarray, pad: int) -> np.ndarray:
+    """Max-min fair rates of flows on ``routes`` (rows of link ids; ``pad`` = no link) by progressive filling.
+
+    Every round finds the smallest fair share ``capacity left / flows left`` over the
+    links, fixes the rate of every flow crossing a link at that share, and takes it off
+    the links those flows cross (Bertsekas & Gallager §6.5.2).
+    """
+    k = len(routes)
+    flat = routes.ravel()
+    size = len(capacity)
+    left = capacity.copy()
+    count = np.bincount(flat, minlength=size).astype(np.float64)
+    count[pad] = 0.0
+    rates = np.zeros(k)
+    open_ = np.ones(k, dtype=bool)
+    while open_.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(count > 0, left / count, np.inf)
+        level = share.min()
+        bottleneck = share == level
+        fixed = open_ & bottleneck[routes].any(axis=1)
+        rates[fixed] = level
+        open_ &= ~fixed
+        used = routes[fixed].ravel()
+        np.subtract.at(left, used, level)
+        np.subtract.at(count, used, 1.0)
+        count[pad] = 0.0
+    return rates
