@@ -28,6 +28,7 @@ not the flows of the whole run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,10 @@ import numpy as np
 import simpy
 
 __all__ = ["FluidNetwork"]
+
+SMALL = 8
+"""Groups of up to this many flows are handled flow by flow in scalar Python: numpy's cost per
+call exceeds the work on so few elements."""
 
 Callback = Callable[[np.ndarray], None]
 """Called with the tags (int64 array) of the flows of one owner delivered at one instant."""
@@ -49,6 +54,8 @@ class FluidNetwork:
         self.links = len(cap)
         # one extra link (index ``links``) of infinite capacity stands for the -1 padding of routes
         self.capacity = np.append(cap, np.inf)
+        self._capacity_list: list[float] = self.capacity.tolist()
+        self._padding: tuple[int, ...] = ()
         self.count = np.zeros(self.links + 1, dtype=np.int64)
         """Flows sending on each link."""
         self.events = 0
@@ -59,7 +66,17 @@ class FluidNetwork:
         self._owners: list[Callback] = []
         self._pending = False
         self._dirty = np.zeros(self.links + 1, dtype=bool)
+        # the flow pool: one slot per flow in flight, recycled on delivery
         self._size = 0
+        self._route = np.zeros((0, 2), dtype=np.int64)
+        self._remaining = np.zeros(0)
+        self._rate = np.zeros(0)
+        self._updated = np.zeros(0)
+        self._latency = np.zeros(0)
+        self._version = np.zeros(0, dtype=np.int64)
+        self._owner = np.zeros(0, dtype=np.int64)
+        self._tag = np.zeros(0, dtype=np.int64)
+        self._sending = np.zeros(0, dtype=bool)
         self._free = np.zeros(0, dtype=np.int64)
         """Stack of free flow slots: ``_free[:_top]``."""
         self._top = 0
@@ -68,29 +85,19 @@ class FluidNetwork:
     # --- flow pool -----------------------------------------------------------------------------
 
     def _grow(self, size: int, width: int) -> None:
+        """Make room for ``size`` flows with routes of up to ``width`` links (at least doubling)."""
         old = self._size
-        if old:
-            size = max(size, 2 * old)
-            width = max(width, self._route.shape[1])
-
-        def extend(array: np.ndarray | None, fill: Any, dtype: Any) -> np.ndarray:
-            out = np.full(size, fill, dtype=dtype)
-            if array is not None:
-                out[:old] = array
-            return out
-
+        size = max(size, 2 * old)
+        width = max(width, self._route.shape[1])
         route = np.full((size, width), self.links, dtype=np.int64)
-        if old:
-            route[:old, : self._route.shape[1]] = self._route
+        route[:old, : self._route.shape[1]] = self._route
         self._route = route
-        self._remaining = extend(getattr(self, "_remaining", None), 0.0, np.float64)
-        self._rate = extend(getattr(self, "_rate", None), 0.0, np.float64)
-        self._updated = extend(getattr(self, "_updated", None), 0.0, np.float64)
-        self._latency = extend(getattr(self, "_latency", None), 0.0, np.float64)
-        self._version = extend(getattr(self, "_version", None), 0, np.int64)
-        self._owner = extend(getattr(self, "_owner", None), 0, np.int64)
-        self._tag = extend(getattr(self, "_tag", None), 0, np.int64)
-        self._sending = extend(getattr(self, "_sending", None), False, bool)
+        self._padding = (self.links,) * width
+        for name in ("_remaining", "_rate", "_updated", "_latency", "_version", "_owner", "_tag", "_sending"):
+            array = getattr(self, name)
+            grown = np.zeros(size, dtype=array.dtype)
+            grown[:old] = array
+            setattr(self, name, grown)
         free = np.empty(size, dtype=np.int64)
         fresh = size - old
         free[:fresh] = np.arange(size - 1, old - 1, -1)
@@ -117,9 +124,13 @@ class FluidNetwork:
         """Send ``nbytes`` over ``links``; ``callback(tag)`` runs when the last byte is delivered."""
         owner = self.owner(lambda _tags: callback(tag))
         route = np.asarray([list(links) or [-1]], dtype=np.int64)
-        self.start_many(route, np.asarray([nbytes], dtype=np.float64), np.asarray([latency_s]), owner, np.zeros(1, np.int64))
+        self.start_many(
+            route, np.asarray([nbytes], dtype=np.float64), np.asarray([latency_s]), owner, np.zeros(1, np.int64)
+        )
 
-    def start_many(self, routes: np.ndarray, nbytes: np.ndarray, latency_s: np.ndarray, owner: int, tags: np.ndarray) -> None:
+    def start_many(
+        self, routes: np.ndarray, nbytes: np.ndarray, latency_s: np.ndarray, owner: int, tags: np.ndarray
+    ) -> None:
         """Start one flow per row of ``routes`` (link ids, -1 = none) at this instant.
 
         Flow ``i`` carries ``nbytes[i]`` and is delivered ``latency_s[i]`` after its last
@@ -128,6 +139,12 @@ class FluidNetwork:
         """
         k = len(nbytes)
         if k == 0:
+            return
+        if k <= SMALL:
+            for route, size, latency, tag in zip(
+                routes.tolist(), nbytes.tolist(), latency_s.tolist(), tags.tolist(), strict=True
+            ):
+                self.start_one([link for link in route if link >= 0], size, latency, owner, tag)
             return
         pad, capacity = self.links, self.capacity
         routes = np.where(routes < 0, pad, routes)
@@ -174,21 +191,64 @@ class FluidNetwork:
         self._dirty[routes[~alone].ravel()] = True
         self._request()
 
+    def start_one(self, links: Sequence[int], nbytes: float, latency_s: float, owner: int, tag: int) -> None:
+        """:meth:`start_many` for one flow (``links`` without padding), in scalar Python: cheaper than numpy
+        on one element."""
+        if self._top == 0 or len(links) > self._route.shape[1]:
+            self._grow(self._size + 1, len(links))
+        self._top -= 1
+        flow = int(self._free[self._top])
+        width = self._route.shape[1]
+        self._route[flow] = (*links, *self._padding[: width - len(links)])
+        self._remaining[flow] = nbytes
+        self._latency[flow] = latency_s
+        self._owner[flow] = owner
+        self._tag[flow] = tag
+        self._updated[flow] = self.env.now
+        self.bytes_carried += nbytes
+        if nbytes <= 0 or not links:
+            self._deliver_later(np.asarray([flow], dtype=np.int64))
+            return
+        count, capacity = self.count, self._capacity_list
+        alone = True
+        rate = math.inf
+        for link in links:
+            users = count[link]
+            if users:
+                alone = False
+            count[link] = users + 1
+            if capacity[link] < rate:
+                rate = capacity[link]
+        self._sending[flow] = True
+        if alone:
+            self._rate[flow] = rate
+            version = int(self._version[flow]) + 1
+            self._version[flow] = version
+            self.simpy_events += 1
+            event = self.env.timeout(nbytes / rate, (flow, version))
+            event.callbacks.append(self._on_sent)
+        else:
+            self._rate[flow] = 0.0
+            self._dirty[list(links)] = True
+            self._request()
+
     # --- events --------------------------------------------------------------------------------
 
     def _schedule(self, ids: np.ndarray) -> None:
         """(Re)schedule the end of sending of ``ids`` at their current rate, one event per end time."""
-        now = self.env.now
         self._version[ids] += 1
-        ends = now + self._remaining[ids] / self._rate[ids]
-        if len(ids) == 1 or ends.min() == ends.max():
-            self._timeout(float(ends[0]) - now, self._on_sent, (ids, self._version[ids]))
+        delays = self._remaining[ids] / self._rate[ids]
+        if len(ids) == 1:
+            self._timeout(float(delays[0]), self._on_sent, (int(ids[0]), int(self._version[ids[0]])))
             return
-        order = np.argsort(ends, kind="stable")
-        ends, ids = ends[order], ids[order]
-        cuts = np.flatnonzero(np.diff(ends)) + 1
-        for group, end in zip(np.split(ids, cuts), ends[np.concatenate([[0], cuts])].tolist(), strict=True):
-            self._timeout(end - now, self._on_sent, (group, self._version[group]))
+        if delays.min() == delays.max():
+            self._timeout(float(delays[0]), self._on_sent, (ids, self._version[ids]))
+            return
+        order = np.argsort(delays, kind="stable")
+        delays, ids = delays[order], ids[order]
+        cuts = np.flatnonzero(np.diff(delays)) + 1
+        for group, delay in zip(np.split(ids, cuts), delays[np.concatenate([[0], cuts])].tolist(), strict=True):
+            self._timeout(delay, self._on_sent, (group, self._version[group]))
 
     def _timeout(self, delay: float, handler: Callable[[Any], None], value: Any) -> None:
         self.simpy_events += 1
@@ -214,6 +274,13 @@ class FluidNetwork:
 
     def _on_sent(self, event: simpy.Event) -> None:
         ids, versions = event.value  # type: ignore[misc]
+        if isinstance(ids, int):
+            self._sent_one(ids, versions)
+            return
+        if len(ids) <= SMALL:
+            for flow, version in zip(ids.tolist(), versions.tolist(), strict=True):
+                self._sent_one(flow, version)
+            return
         live = self._version[ids] == versions
         if not live.all():
             ids = ids[live]
@@ -232,15 +299,51 @@ class FluidNetwork:
             self._request()
         self._deliver_later(ids)
 
+    def _sent_one(self, flow: int, version: int) -> None:
+        """:meth:`_on_sent` for one flow, in scalar Python."""
+        if self._version[flow] != version:
+            return
+        self.events += 1
+        self._remaining[flow] = 0.0
+        self._sending[flow] = False
+        count, pad = self.count, self.links
+        others = False
+        for link in self._route[flow].tolist():
+            if link != pad:
+                count[link] -= 1
+                if count[link]:
+                    self._dirty[link] = True
+                    others = True
+        if others:
+            self._request()
+        latency = float(self._latency[flow])
+        if latency > 0:
+            self._timeout(latency, self._on_delivered, flow)
+        else:
+            self._deliver_one(flow)
+
     def _on_delivered(self, event: simpy.Event) -> None:
-        self._deliver(event.value)  # type: ignore[arg-type]
+        if isinstance(event.value, int):
+            self._deliver_one(event.value)
+        else:
+            self._deliver(event.value)  # type: ignore[arg-type]
+
+    def _deliver_one(self, flow: int) -> None:
+        self.events += 1
+        self._free[self._top] = flow
+        self._top += 1
+        self._owners[int(self._owner[flow])](self._tag[flow : flow + 1])
 
     def _deliver(self, ids: np.ndarray) -> None:
         self.events += len(ids)
-        owners, tags = self._owner[ids], self._tag[ids]
         self._free[self._top : self._top + len(ids)] = ids
         self._top += len(ids)
-        if len(ids) == 1 or owners.min() == owners.max():
+        if len(ids) == 1:
+            flow = int(ids[0])
+            self._owners[int(self._owner[flow])](self._tag[flow : flow + 1])
+            return
+        owners, tags = self._owner[ids], self._tag[ids]
+        if owners.min() == owners.max():
             self._owners[int(owners[0])](tags)
             return
         order = np.argsort(owners, kind="stable")
