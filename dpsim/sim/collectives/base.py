@@ -68,10 +68,18 @@ class Phase:
         return Phase(s, d, f, int(repeat), float(hops), None if latency_s is None else float(latency_s), c)
 
     def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
-        """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``."""
+        """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``.
+
+        A pipelined phase (``hops`` ≠ 1) completes when its first byte has crossed the whole
+        pipeline, so all its transfers pay the depth on the slowest route (the α–β closed
+        forms' ``depth·α``), not each its own.
+        """
         if self.latency_s is not None:
             return np.full(len(route_latency), self.latency_s)
-        return np.asarray(route_latency, dtype=np.float64) * self.hops
+        latency = np.asarray(route_latency, dtype=np.float64)
+        if self.hops != 1.0 and len(latency):
+            return np.full(len(latency), float(latency.max()) * self.hops)
+        return latency * self.hops
 
     @property
     def transfers(self) -> int:
