@@ -182,6 +182,8 @@ def sweep(
     if resume and not out:
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
     partial = out.with_name(out.name + ".partial.jsonl") if out else None
+    if partial is not None and partial.exists() and not resume:
+        typer.echo(f"note: {partial} from an earlier run is replaced (--resume keeps its finished points)", err=True)
     frame = api.sweep(
         scenario,
         grid,

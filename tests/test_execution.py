@@ -227,6 +227,23 @@ def test_cli_rejects_bad_execution_options(capsys: pytest.CaptureFixture[str], a
     assert code == 2 and err.count("\n") == 1 and message in err
 
 
+def test_cli_reports_a_failed_point_on_one_line_and_keeps_the_others(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "sweep.csv"
+    args = ["sweep", str(DEFAULT), "--engine", "sim", "--vary", "cluster.nodes=1,513,2", "--out", str(out),
+            "--set", "communication.algorithm=direct", "--set", "cluster.nodes=1", "--set", "simulation.fidelity=fast",
+            "--set", "training.micro_batch=1", "--set", "training.global_batch=8208"]  # fmt: skip
+    code, stdout, err = _cli(args, capsys)
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert err.startswith("error: ") and "(at grid point cluster.nodes=513; 2 finished points kept in" in err
+    assert not out.exists()  # no table that silently lacks a row
+    partial = tmp_path / "sweep.csv.partial.jsonl"
+    assert sorted(json.loads(line)["index"] for line in partial.read_text().splitlines()[1:]) == [0, 2]
+    code, _, err = _cli(args, capsys)  # without --resume an earlier run's partial file is replaced, and said so
+    assert code == 2 and err.startswith("note: ") and "is replaced" in err
+
+
 def test_cli_without_dask_says_what_to_install(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
