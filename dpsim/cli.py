@@ -272,6 +272,35 @@ def catalog(
     print_output(report.format_catalog([kind] if kind else list(kinds), format_))
 
 
+@app.command("report")
+@handle_errors
+def report_command(
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Result files: run/sweep/plan JSON, sweep/plan/validation CSV, records JSONL, a --trace JSON, "
+            "scenario YAML."
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML page to write.")],
+    title: Annotated[str | None, typer.Option("--title", help="Page title (default: from the inputs).")] = None,
+) -> None:
+    """Write one self-contained HTML page (no network) for runs, sweeps, plans and validations."""
+    from dpsim import html_report
+    from dpsim.inputs import printable_name
+
+    check_writable(output, "--output", (".html", ".htm"))
+    if title is not None:
+        try:
+            printable_name(title, 200)
+        except ValueError as exc:
+            raise fail("--title", str(exc)) from None
+    page = html_report.build_report(results, title)
+    with atomic_output(output, "--output") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    typer.echo(f"wrote {safe_text(str(output))} ({len(page.encode()) / 1e3:,.0f} kB)", err=True)
+
+
 def _import_engine(name: str) -> Any:
     """Import an optional engine module, with a one-line error if it is not installed."""
     if importlib.util.find_spec(name) is None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dpsim.errors import safe_text
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -27,6 +29,11 @@ includes ``barrier_s``, so the plot shows ``compute_s − barrier_s`` as compute
 sum to ``step_time_s`` for the analytic engine."""
 
 
+def _text(text: str) -> str:
+    """User text for a matplotlib label: printable, and ``$`` not read as mathtext."""
+    return safe_text(text).replace("$", r"\$")
+
+
 def _x_column(frame: pd.DataFrame, varied: Sequence[str]) -> str:
     """Plot against world size when it varies, else against the first varied field."""
     if "world_size" in frame.columns and frame["world_size"].nunique() > 1:
@@ -42,7 +49,9 @@ def _series(frame: pd.DataFrame, varied: Sequence[str], x: str) -> list[tuple[st
     if not others:
         return [("", frame)]
     keys = frame[others].astype(str).agg(", ".join, axis=1)
-    label_of = {key: ", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False)) for key in keys}
+    label_of = {
+        key: _text(", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False))) for key in keys
+    }
     return [(label_of[key], frame[keys == key]) for key in dict.fromkeys(keys)]
 
 
@@ -55,11 +64,14 @@ def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any,
         ax_throughput.plot(xs, part["samples_per_s"], marker="o", label=label or None)
         ax_efficiency.plot(xs, 100 * part["scaling_efficiency"], marker="o", label=label or None)
     if x == "world_size":
+        # log-log: ideal (linear) scaling is a straight line of slope 1, drawn from the smallest run
         ideal = frame.sort_values("world_size").iloc[0]
         xs_sorted = sorted(frame["world_size"].unique())
         per_worker = ideal["samples_per_s"] / ideal["world_size"]
-        ax_throughput.plot(xs_sorted, [per_worker * w for w in xs_sorted], "k:", label="linear (from smallest)")
+        ax_throughput.plot(xs_sorted, [per_worker * w for w in xs_sorted], "k:", label="ideal scaling (from smallest)")
         ax_throughput.set_xscale("log", base=2)
+        if (frame["samples_per_s"] > 0).all():
+            ax_throughput.set_yscale("log")
         ax_efficiency.set_xscale("log", base=2)
     ax_throughput.set_xlabel(x)
     ax_efficiency.set_xlabel(x)
@@ -74,7 +86,7 @@ def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any,
 
 def breakdown_axes(frame: pd.DataFrame, varied: Sequence[str], ax: Any) -> None:
     """Stacked bars: the step split into compute, exposed communication, bubble, wait, optimizer."""
-    labels = [", ".join(f"{row[v]}" for v in varied if v in frame.columns) for _, row in frame.iterrows()]
+    labels = [_text(", ".join(f"{row[v]}" for v in varied if v in frame.columns)) for _, row in frame.iterrows()]
     bottom = [0.0] * len(frame)
     positions = list(range(len(frame)))
     for column, name in BREAKDOWN:
@@ -106,6 +118,7 @@ def scaling_plot(frame: pd.DataFrame, varied: Sequence[str], path: str | Path) -
     scaling_axes(frame, varied, axes[0], axes[1])
     breakdown_axes(frame, varied, axes[2])
     title = str(frame["scenario"].iloc[0]) if "scenario" in frame.columns and len(frame) else ""
+    title = _text(title)
     fig.suptitle(f"{title} ({frame['engine'].iloc[0]} engine)" if "engine" in frame.columns and len(frame) else title)
     suffix = Path(path).suffix.lstrip(".").lower() or "png"
     fig.savefig(path, dpi=120, format=suffix)
