@@ -202,19 +202,21 @@ class CollectiveRun:
         self._owner = net.owner(self._delivered)
         self._stride = max(1, len(compiled.t_src))
 
-    def join_at(self, offsets: np.ndarray) -> None:
-        """Rank r joins ``offsets[r]`` seconds from now (one event per distinct offset)."""
+    def join_at(self, offsets: np.ndarray, ranks: np.ndarray | None = None) -> None:
+        """Rank ``ranks[i]`` (default: rank i) joins ``offsets[i]`` seconds from now (one event per distinct offset)."""
         env = self.net.env
         order = np.argsort(offsets, kind="stable")
         values = offsets[order]
+        if ranks is not None:
+            order = np.asarray(ranks, dtype=np.int64)[order]
         cuts = np.flatnonzero(np.diff(values)) + 1
-        for ranks, offset in zip(np.split(order, cuts), values[np.concatenate([[0], cuts])].tolist(), strict=True):
-            if len(ranks) == 0:
+        for group, offset in zip(np.split(order, cuts), values[np.concatenate([[0], cuts])].tolist(), strict=True):
+            if len(group) == 0:
                 continue
             if offset <= 0:
-                self.join(ranks)
+                self.join(group)
             else:
-                env.timeout(offset, ranks).callbacks.append(self._on_join)
+                env.timeout(offset, group).callbacks.append(self._on_join)
 
     def _on_join(self, event: simpy.Event) -> None:
         self.join(event.value)  # type: ignore[arg-type]

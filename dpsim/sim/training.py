@@ -33,7 +33,7 @@ from dpsim.analytic.step import bucket_sizes
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
 
-__all__ = ["StepOutcome", "StepPlan", "run_step"]
+__all__ = ["StepOutcome", "StepPlan", "bucket_ready", "run_step"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,17 @@ class StepOutcome:
     @property
     def step_time_s(self) -> float:
         return float(self.end_s.max())
+
+
+def bucket_ready(plan: StepPlan, start: np.ndarray, backward_s: np.ndarray, end: np.ndarray) -> list[np.ndarray]:
+    """When each gradient bucket is ready, per worker, for a last backward from ``start`` to ``end``.
+
+    With overlap, bucket ``i`` at its cumulative fraction of the backward (the profile's
+    measured curve, or uniform); without, every bucket at the end.
+    """
+    buckets = plan.gradient_buckets
+    fractions = plan.ready_fractions or tuple(np.cumsum(buckets) / plan.gradient_bytes)
+    return [start + backward_s * fraction if plan.overlap else end.copy() for fraction in fractions]
 
 
 def run_step(
@@ -193,9 +204,7 @@ def run_step(
             start = clock
             compute_span("backward", f"backward {j}", bwd)
             if last and buckets:
-                fractions = plan.ready_fractions or tuple(np.cumsum(buckets) / plan.gradient_bytes)
-                for fraction in fractions:
-                    ready.append(start + bwd * fraction if plan.overlap else clock.copy())
+                ready.extend(bucket_ready(plan, start, bwd, clock))
         tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
     for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):
         collective(f"bucket {i}", grad_op, size, at, i)

@@ -1,0 +1,286 @@
+"""One network for a whole step: every data-parallel group of every job on one fabric, at chunk level.
+
+:func:`simulate` runs one data-parallel group on its share of the NICs (the *symmetric
+reduction*: :func:`dpsim.analytic.step.dp_fabric` gives a group ``min(1, nics/s)`` of the
+NIC bandwidth when ``s`` groups share a node) and each collective on a fresh network.
+:func:`simulate_shared` instead builds the whole fabric once (:class:`~dpsim.sim.cluster.Cluster`
+of every node of every job) and runs, in ONE simpy environment on ONE
+:class:`~dpsim.sim.network.FluidNetwork`, the collectives of every data-parallel group of
+every job, each on the GPUs it really occupies:
+
+* GPUs of a job are numbered in Megatron order (tensor-parallel innermost, then data, then
+  pipeline: Narayanan et al. 2021 §3), so DP group (pipeline stage p, tensor rank t) holds
+  GPUs ``p·dp·tp + d·tp + t`` for d = 0 … dp−1, and a GPU's NIC follows its local rank
+  (:meth:`~dpsim.sim.cluster.Cluster.nic_of`): groups that share a NIC share it flow by flow;
+* each group walks its stream in order, per rank (PyTorch DDP's one communication stream):
+  bucket ``i`` joins at ``max(ready_i, done of bucket i−1)`` with the ready times of
+  :func:`dpsim.sim.training.bucket_ready`; then the optimizer; with ZeRO-1/2 the parameter
+  all-gathers (ZeRO's gathers share the fabric with everybody else's traffic);
+* several jobs share the fabric's links — NICs never, leaf uplinks of a fat-tree often:
+  ``placement`` ``packed`` gives each job consecutive nodes, ``interleaved`` deals the nodes
+  out in turn (what a fragmented cluster does);
+* everything in flight at once shares links max-min fairly; the schedule of each
+  collective is the one the job's engine picks for its group (:meth:`CollectiveEngine.choice`).
+
+Where the groups are symmetric (same compute, NICs shared evenly) this gives the symmetric
+reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on an
+oversubscribed uplink, it gives what the shares predict instead (tests/test_contention.py).
+Not covered: ZeRO-3 (its gathers gate compute, which needs a per-rank program, not a
+stream), tensor- and pipeline-parallel traffic (still the analytic terms of
+:func:`dpsim.sim.simulate.step_plan`, added per step), jitter replications (the first
+step of the first replication is run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import simpy
+
+from dpsim.analytic import step as analytic_step
+from dpsim.analytic.collectives import Fabric
+from dpsim.analytic.step import bucket_sizes, fabric_of
+from dpsim.errors import ScenarioError
+from dpsim.records import StepResult
+from dpsim.scenario import Scenario
+from dpsim.sim.chunk import ChunkEngine, CollectiveRun, CompiledSchedule
+from dpsim.sim.cluster import Cluster
+from dpsim.sim.network import FluidNetwork
+from dpsim.sim.simulate import _result, build_cluster, step_plan
+from dpsim.sim.training import StepOutcome, StepPlan, bucket_ready
+from dpsim.sim.variability import replication_rng
+from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
+
+__all__ = ["PLACEMENTS", "dp_groups", "place", "shared_fabric", "simulate_shared"]
+
+PLACEMENTS = ("packed", "interleaved")
+
+
+def dp_groups(scenario: Scenario) -> np.ndarray:
+    """GPU ids (job-local) of each data-parallel group, Megatron order: ``(pp·tp) × dp``."""
+    t = scenario.training
+    tp, pp, dp = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel
+    return np.arange(pp * dp * tp).reshape(pp, dp, tp).transpose(0, 2, 1).reshape(pp * tp, dp)
+
+
+def shared_fabric(scenarios: Sequence[Scenario]) -> Fabric:
+    """The fabric holding every job's nodes: the first job's node type, all the nodes."""
+    base = fabric_of(scenarios[0])
+    for i, other in enumerate(scenarios[1:], start=1):
+        fabric = fabric_of(other)
+        if dataclasses.replace(fabric, nodes=base.nodes) != base:
+            raise ScenarioError(
+                "cluster",
+                f"jobs on one fabric need the same node type, links and topology; job {i} ({other.name}) differs "
+                f"from job 0 ({scenarios[0].name})",
+            )
+    return dataclasses.replace(base, nodes=sum(s.cluster.nodes for s in scenarios))
+
+
+def place(scenarios: Sequence[Scenario], placement: str = "packed") -> list[np.ndarray]:
+    """Fabric node of each node of each job: consecutive (``packed``) or dealt out in turn (``interleaved``)."""
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}")
+    sizes = [s.cluster.nodes for s in scenarios]
+    if placement == "packed":
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        return [np.arange(starts[j], starts[j] + n) for j, n in enumerate(sizes)]
+    owners: list[int] = []
+    left = list(sizes)
+    while any(left):
+        for j in range(len(sizes)):
+            if left[j]:
+                owners.append(j)
+                left[j] -= 1
+    owner = np.asarray(owners)
+    return [np.flatnonzero(owner == j) for j in range(len(sizes))]
+
+
+@dataclasses.dataclass
+class _Item:
+    """One collective on a group's stream: joins at ``max(ready, done of the previous item + after)``."""
+
+    name: str
+    op: str
+    size: float
+    ready: np.ndarray
+    after: float = 0.0
+
+
+class _Stream:
+    """A data-parallel group's collectives, in order, each rank moving on when it is done with the last."""
+
+    def __init__(
+        self, net: FluidNetwork, items: list[_Item], compile_: Callable[[str, float], CompiledSchedule], ranks: int
+    ) -> None:
+        self.net = net
+        self.items = items
+        self.ranks = ranks
+        self.joins = np.zeros((len(items), ranks))
+        self.done = np.zeros((len(items), ranks))
+        self.runs: list[CollectiveRun] = []
+        self.base: list[float] = []
+        for k, item in enumerate(items):
+            compiled = compile_(item.op, item.size)
+            self.base.append(compiled.schedule.base_latency_s)
+            self.runs.append(CollectiveRun(compiled, net, item.size, self._finisher(k)))
+
+    def _finisher(self, k: int) -> Callable[[np.ndarray], None]:
+        return lambda ranks: self._finished(k, ranks)
+
+    def start(self) -> None:
+        if self.items:
+            self._join(0, np.arange(self.ranks), self.items[0].ready)
+            self._server_joins()
+
+    def _server_joins(self) -> None:
+        for run in self.runs:  # a parameter server's endpoint is there from the start
+            if run.compiled.ranks > self.ranks:
+                run.join(np.arange(self.ranks, run.compiled.ranks))
+
+    def _join(self, k: int, ranks: np.ndarray, at: np.ndarray) -> None:
+        now = self.net.env.now
+        self.joins[k, ranks] = at
+        self.runs[k].join_at(at - now + self.base[k], ranks)
+
+    def _finished(self, k: int, ranks: np.ndarray) -> None:
+        ranks = ranks[ranks < self.ranks]
+        if not len(ranks):
+            return
+        now = self.net.env.now
+        self.done[k, ranks] = now
+        if k + 1 < len(self.items):
+            nxt = self.items[k + 1]
+            self._join(k + 1, ranks, np.maximum(nxt.ready[ranks], now + nxt.after))
+
+
+class _Compiler:
+    """The schedule a job's engine picks for its group, compiled onto the group's GPUs of the whole fabric."""
+
+    def __init__(self, engine: ChunkEngine, cluster: Cluster, endpoints: np.ndarray) -> None:
+        self.engine, self.cluster, self.endpoints = engine, cluster, endpoints
+        self._compiled: dict[int, CompiledSchedule] = {}
+
+    def __call__(self, op: str, size: float) -> CompiledSchedule:
+        schedule = self.engine.choice(op, size)[0]
+        if id(schedule) not in self._compiled:
+            ends = self.endpoints
+            if schedule.ranks > len(ends):  # the parameter server's endpoint
+                ends = np.append(ends, self.cluster.server_rank)
+            self._compiled[id(schedule)] = CompiledSchedule(schedule, self.cluster, ends)
+        return self._compiled[id(schedule)]
+
+
+def _items(plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray) -> tuple[list[_Item], np.ndarray, np.ndarray]:
+    """A group's stream (buckets; ZeRO-1/2 parameter gathers), the end of its compute and its compute time."""
+    k = forward_s.shape[1]
+    tp = plan.tp_comm_s
+    clock = np.zeros(forward_s.shape[0])
+    start = clock
+    for j in range(k):
+        clock = clock + forward_s[:, j] + tp / 3.0
+        start = clock
+        clock = clock + backward_s[:, j] + tp * 2.0 / 3.0
+    grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
+    ready = bucket_ready(plan, start, backward_s[:, k - 1], start + backward_s[:, k - 1])
+    buckets = zip(plan.gradient_buckets, ready, strict=True)
+    items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
+    if plan.zero_stage in (1, 2):
+        after = clock + plan.optimizer_s
+        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes)):
+            items.append(_Item(f"parameter gather {i}", "all_gather", size, after, plan.optimizer_s if i == 0 else 0.0))
+    return items, clock, (forward_s + backward_s).sum(axis=1)
+
+
+def _outcome(plan: StepPlan, stream: _Stream, clock: np.ndarray, compute: np.ndarray) -> StepOutcome:
+    """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends."""
+    n = stream.ranks
+    grads = len(plan.gradient_buckets)
+    comm, wait = np.zeros(n), np.zeros(n)
+    total = 0.0
+    calls = []
+    for item, joins, done in zip(stream.items, stream.joins, stream.done, strict=True):
+        last = float(joins.max())
+        wait += last - joins
+        comm += np.maximum(0.0, done - last)
+        total += max(0.0, float(done.max()) - last)
+        calls.append((item.name, last, float(done.max())))
+    k = plan.accumulation
+    comm += k * plan.tp_comm_s
+    total += k * plan.tp_comm_s
+    end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0) + plan.optimizer_s
+    if len(stream.items) > grads:
+        end = np.maximum(end, stream.done[-1])
+    end = end + plan.bubble_s + plan.p2p_exposed_s
+    comm += plan.p2p_exposed_s
+    total += plan.p2p_total_s
+    wait += float(end.max()) - end
+    return StepOutcome(end, compute, comm, wait, plan.optimizer_s, total, len(calls), plan.bubble_s, calls)
+
+
+def simulate_shared(scenarios: Sequence[Scenario], *, placement: str = "packed") -> list[StepResult]:
+    """One step of every job in ``scenarios`` on one fabric, every DP group at chunk level on one network.
+
+    Returns one :class:`~dpsim.records.StepResult` per job (in order); ``extra["shared_fabric"]``
+    says where the job ran and with whom.
+    """
+    if not scenarios:
+        raise ValueError("simulate_shared needs at least one scenario")
+    for s in scenarios:
+        if s.training.zero_stage == 3:
+            raise ScenarioError(
+                "training.zero_stage", "ZeRO-3 is not simulated on a shared fabric (its gathers gate compute)"
+            )
+        if s.calibration is not None:
+            raise ScenarioError(
+                "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"
+            )
+    fabric = shared_fabric(scenarios)
+    cluster = Cluster.from_fabric(fabric)
+    env = simpy.Environment()
+    net = FluidNetwork(env, cluster.links.bandwidths)
+    nodes_of = place(scenarios, placement)
+    per_node = fabric.per_node
+    jobs: list[tuple[Scenario, Any, StepPlan, list[tuple[_Stream, np.ndarray, np.ndarray]]]] = []
+    for s, nodes in zip(scenarios, nodes_of, strict=True):
+        model = compute_model(s)
+        slow = dp_slowdowns(s)
+        plan = step_plan(
+            s, model.optimizer_s, model.forward_s * float(slow.max()), model.backward_s * float(slow.max())
+        )
+        fwd, bwd, _ = worker_times(s, model, replication_rng(s.variability, 0), 1)
+        engine = ChunkEngine(build_cluster(s), analytic_step.algorithm_of(s), protocol=fabric.protocol)
+        groups = []
+        for gpus in dp_groups(s):
+            where = nodes[gpus // per_node] * per_node + gpus % per_node
+            items, clock, compute = _items(plan, fwd[0], bwd[0])
+            if s.data_parallel == 1:
+                items = []
+            stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
+            groups.append((stream, clock, compute))
+        jobs.append((s, model, plan, groups))
+    for _, _, _, groups in jobs:
+        for stream, _, _ in groups:
+            stream.start()
+    env.run()
+    results = []
+    for j, (s, model, plan, groups) in enumerate(jobs):
+        outcomes = [_outcome(plan, stream, clock, compute) for stream, clock, compute in groups]
+        worst = max(outcomes, key=lambda o: o.step_time_s)
+        samples = worker_samples(s, dp_slowdowns(s))
+        result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)
+        extra = dict(result.extra)
+        extra["shared_fabric"] = {
+            "jobs": [x.name for x in scenarios],
+            "job": j,
+            "placement": placement,
+            "nodes": nodes_of[j].tolist(),
+            "fabric_nodes": fabric.nodes,
+            "dp_groups": len(groups),
+            "group_step_times_s": [o.step_time_s for o in outcomes],
+        }
+        results.append(dataclasses.replace(result, extra=extra))
+    return results

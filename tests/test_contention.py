@@ -1,0 +1,129 @@
+"""Contention inside a step (issue 9 §6): every data-parallel group of every job on one network.
+
+The symmetric reduction (one DP group on its share of the NICs, :func:`dpsim.sim.simulate`)
+is checked against all groups run together at chunk level (:func:`dpsim.sim.shared.simulate_shared`):
+equal where the groups share NICs evenly, and equal to the link shares' prediction where
+they do not (NIC affinity, two jobs on an oversubscribed fat-tree).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dpsim.errors import ScenarioError
+from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.sim import simulate
+from dpsim.sim.shared import dp_groups, place, simulate_shared
+
+
+def make(
+    name: str = "job",
+    nodes: int = 2,
+    per_node: int = 8,
+    nics: int = 8,
+    tp: int = 2,
+    inter: str = "200 Gbit/s",
+    topology: dict[str, Any] | None = None,
+    **training: Any,
+) -> Scenario:
+    data: dict[str, Any] = {
+        "name": name,
+        "model": {"preset": "gpt2-medium"},
+        "cluster": {
+            "nodes": nodes,
+            "workers_per_node": per_node,
+            "device": "a100-80gb",
+            "intra_node": {"bandwidth": "300 GB/s", "latency": "1 us"},
+            "inter_node": {"bandwidth": inter, "latency": "5 us", "nics_per_node": nics},
+            "topology": topology or {"kind": "switch"},
+        },
+        "training": {"global_batch": 4 * nodes * per_node // tp, "micro_batch": 4, "tensor_parallel": tp, **training},
+        "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": False},
+    }
+    return scenario_from_dict(data)
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a / b - 1.0)
+
+
+def test_dp_groups_follow_megatron_order() -> None:
+    """tp=2, dp=4, pp=2: tensor rank innermost, then data, then pipeline (GPU = p·dp·tp + d·tp + t)."""
+    s = make(nodes=2, per_node=8, tp=2, pipeline_parallel=2)
+    assert dp_groups(s).tolist() == [[0, 2, 4, 6], [1, 3, 5, 7], [8, 10, 12, 14], [9, 11, 13, 15]]
+
+
+def test_placements() -> None:
+    a, b = make("a", nodes=2), make("b", nodes=3)
+    assert [p.tolist() for p in place([a, b], "packed")] == [[0, 1], [2, 3, 4]]
+    assert [p.tolist() for p in place([a, b], "interleaved")] == [[0, 2], [1, 3, 4]]
+
+
+@pytest.mark.parametrize(("nics", "zero_stage"), [(8, 0), (1, 0), (8, 2)])
+def test_symmetric_groups_give_the_symmetric_reduction(nics: int, zero_stage: int) -> None:
+    """Two DP groups (tp=2) per node: with a NIC per GPU they never meet; with one NIC per node they
+    split it evenly all the time — either way all groups on one network give the reduction's step."""
+    s = make(nics=nics, zero_stage=zero_stage)
+    reduced = simulate(s, fidelity="chunk")
+    (shared,) = simulate_shared([s])
+    assert shared.extra["shared_fabric"]["dp_groups"] == 2
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
+    assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
+
+
+def test_groups_meeting_on_one_nic_are_slower_than_the_reduction_says() -> None:
+    """8 GPUs, 4 NICs, tp=2: the reduction gives each group 2 whole NICs. But GPU l uses NIC ⌊l/2⌋, so the
+    ring of group 0 (GPUs 0,2,4,6) and of group 1 (GPUs 1,3,5,7) both leave the node from GPUs 6 and 7 —
+    NIC 3 — and enter on NIC 0: their inter-node flows share one NIC, each at half its bandwidth. The
+    whole-network step is the reduction's step on NICs of half the bandwidth."""
+    s = make(nics=4)
+    (shared,) = simulate_shared([s])
+    reduced = simulate(s, fidelity="chunk")
+    halved = simulate(make(nics=4, inter="100 Gbit/s"), fidelity="chunk")
+    assert shared.comm_s > 1.5 * reduced.comm_s
+    assert _rel(shared.comm_s, halved.comm_s) < 0.01
+    assert _rel(shared.step_time_s, halved.step_time_s) < 0.01
+
+
+FAT_TREE = {"kind": "fat-tree", "nodes_per_leaf": 2, "oversubscription": 2.0}
+
+
+def _job(name: str, inter: str = "200 Gbit/s") -> Scenario:
+    return make(name, nodes=4, per_node=1, nics=1, tp=1, inter=inter, topology=FAT_TREE)
+
+
+def test_two_jobs_on_an_oversubscribed_fat_tree_slow_each_other_by_the_uplink_share() -> None:
+    """Leaves of 2 nodes with 2:1 uplinks (B per leaf). Interleaved, every leaf holds one node of each
+    job and both rings cross every uplink: two flows share B, each job's inter-node transfers run at
+    B/2 — its step is the step of the same job alone on NICs of half the bandwidth."""
+    alone = simulate_shared([_job("a")])[0]
+    a, b = simulate_shared([_job("a"), _job("b")], placement="interleaved")
+    half = simulate_shared([_job("a", inter="100 Gbit/s")])[0]
+    assert _rel(alone.comm_s, simulate(_job("a"), fidelity="chunk").comm_s) < 1e-9
+    for job in (a, b):
+        assert _rel(job.comm_s, half.comm_s) < 0.01
+        assert job.comm_s > 1.8 * alone.comm_s
+
+
+def test_two_jobs_packed_on_their_own_leaves_do_not_meet() -> None:
+    """Packed, job a has leaves 0–1 and job b leaves 2–3: no link in common, each runs as if alone."""
+    alone = simulate_shared([_job("a")])[0]
+    a, b = simulate_shared([_job("a"), _job("b")], placement="packed")
+    assert _rel(a.comm_s, alone.comm_s) < 1e-9 and _rel(b.comm_s, alone.comm_s) < 1e-9
+
+
+def test_jobs_on_one_fabric_need_the_same_node_type() -> None:
+    with pytest.raises(ScenarioError, match="same node type"):
+        simulate_shared([make("a"), make("b", nics=4)])
+    with pytest.raises(ScenarioError, match="ZeRO-3"):
+        simulate_shared([make(zero_stage=3)])
+
+
+def test_shared_fabric_is_deterministic() -> None:
+    first = simulate_shared([_job("a"), _job("b")], placement="interleaved")
+    again = simulate_shared([_job("a"), _job("b")], placement="interleaved")
+    assert [r.step_time_s for r in first] == [r.step_time_s for r in again]
+    assert np.isfinite(first[0].step_time_s)
