@@ -1,6 +1,11 @@
 """DDP communication hooks that run the scenario's all-reduce and time every bucket.
 
 ``backend`` all-reduces with the process group's own ``dist.all_reduce`` (asynchronous).
+On GPUs the times are CUDA events (:class:`Clock`): the bucket's *ready* event is recorded
+on the compute stream when DDP hands the bucket over (its gradient kernels are queued
+before it), the *end* event inside the all-reduce future's callback, which PyTorch runs
+with the future's (NCCL's) stream current — so it completes when the all-reduce does. The
+events are read after the step; nothing inside the step waits for them.
 The point-to-point algorithms of :mod:`runtime.collectives` run on one communication
 thread per rank, buckets in the order DDP hands them over (the same on every rank), so
 backward computation continues while a bucket is being reduced — the overlap the
@@ -15,28 +20,79 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from runtime.collectives import all_reduce
 
-__all__ = ["BucketTiming", "CommHookState", "timed_allreduce_hook"]
+__all__ = ["BucketTiming", "Clock", "CommHookState", "timed_allreduce_hook"]
+
+
+class Clock:
+    """Time marks during a step: ``perf_counter`` on CPU; CUDA events on GPU, read after the step.
+
+    :meth:`start` opens a step (its mark is the origin), :meth:`mark` records a point,
+    :meth:`finish` waits once for the device after the step, :meth:`seconds` turns a mark
+    into seconds since the origin. :meth:`elapsed_now` is for the rare reading needed
+    *inside* a step (the straggler emulation): it synchronises on GPUs.
+    """
+
+    def __init__(self, cuda: bool = False) -> None:
+        self.cuda = cuda
+        self._origin: Any = None
+
+    def mark(self) -> Any:
+        if not self.cuda:
+            return time.perf_counter()
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def start(self) -> Any:
+        self._origin = self.mark()
+        return self._origin
+
+    def finish(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    def seconds(self, mark: Any) -> float:
+        """Seconds from the step's origin to ``mark`` (after :meth:`finish` on GPUs)."""
+        if not self.cuda:
+            return float(mark - self._origin)
+        return float(self._origin.elapsed_time(mark)) / 1e3
+
+    def elapsed_now(self, since: Any) -> float:
+        """Seconds from ``since`` to now (synchronises on GPUs)."""
+        if not self.cuda:
+            return time.perf_counter() - float(since)
+        self.finish()
+        return self.seconds(self.mark()) - self.seconds(since)
 
 
 @dataclass(frozen=True)
 class BucketTiming:
-    """One bucket's all-reduce: when its gradients were ready, when it started and ended (perf_counter s)."""
+    """One bucket's all-reduce: when its gradients were ready, when it started and ended.
+
+    Marks of the step's :class:`Clock` (perf_counter seconds on CPU, CUDA events on GPU);
+    :meth:`resolved` gives seconds since the step's origin.
+    """
 
     index: int
     size_bytes: int
-    ready_s: float
-    start_s: float
-    end_s: float
+    ready_s: Any
+    start_s: Any
+    end_s: Any
 
     @property
     def duration_s(self) -> float:
-        return self.end_s - self.start_s
+        return float(self.end_s - self.start_s)
+
+    def resolved(self, clock: Clock) -> "BucketTiming":
+        return BucketTiming(self.index, self.size_bytes, clock.seconds(self.ready_s), clock.seconds(self.start_s),
+                            clock.seconds(self.end_s))  # fmt: skip
 
 
 @dataclass
@@ -50,6 +106,8 @@ class CommHookState:
     executor: ThreadPoolExecutor | None = None
     on_ready: Callable[[int], None] | None = None
     """Called with the bucket index when a bucket is handed over (the job reports its phase)."""
+    clock: Clock = field(default_factory=Clock)
+    """Where bucket times come from (CUDA events on GPUs)."""
 
     def __post_init__(self) -> None:
         if self.algorithm != "backend":
@@ -72,22 +130,25 @@ def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch
     the sum is the weighted aggregation ``Σₙ (Mₙ/M)·∇ℓₙ`` of :mod:`runtime.aggregation`; a
     rank with no samples (scale 0) contributes zeros, as there.
     """
-    ready = time.perf_counter()
+    ready = state.clock.mark()
     buffer = bucket.buffer()
     if state.scale == 0.0:
         buffer.zero_()
     else:
         buffer.mul_(state.scale)
     index, size = bucket.index(), buffer.numel() * buffer.element_size()
+    with torch.profiler.record_function(f"dpsim: bucket {index} ready {size} B"):
+        pass  # a marker for traces (dpsim.ingest.kineto): the profiler does not see the communication thread
     if state.on_ready is not None:
         state.on_ready(index)
     if state.executor is None:
-        start = time.perf_counter()
+        start = state.clock.mark() if not state.clock.cuda else ready
         work = dist.all_reduce(buffer, async_op=True)
         assert work is not None
 
         def done(fut: torch.futures.Future[list[torch.Tensor]]) -> torch.Tensor:
-            state.timings.append(BucketTiming(index, size, ready, start, time.perf_counter()))
+            # on GPUs this runs with the all-reduce's stream current: the event completes with it
+            state.timings.append(BucketTiming(index, size, ready, start, state.clock.mark()))
             return fut.value()[0]
 
         return work.get_future().then(done)

@@ -49,10 +49,11 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
-from runtime.hooks import CommHookState, timed_allreduce_hook
+from runtime.hooks import Clock, CommHookState, timed_allreduce_hook
 from runtime.measure import StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
+from runtime.precision import check_precision, to_transformer_engine
 
 __all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob"]
 
@@ -75,6 +76,10 @@ class JobOptions:
     fail_mode: str = "kill"
     device: str = "cpu"
     """'cpu', or 'cuda' (each rank uses GPU LOCAL_RANK; needs the nccl backend and algorithm 'backend')."""
+    fp8: bool = False
+    """FP8 matmuls with Transformer Engine (:mod:`runtime.precision`)."""
+    trace: str = ""
+    """Rank 0 records a PyTorch profiler trace of one extra step after the measured ones to this file."""
 
     def __post_init__(self) -> None:
         if self.warmup_steps < 0 or self.steps < 1:
@@ -137,7 +142,12 @@ class TrainingJob:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if self.cuda else torch.device("cpu")
         if self.cuda:
             torch.cuda.set_device(device)
+        self.precision = check_precision(scenario, options.device, fp8=options.fp8)
+        self.clock = Clock(self.cuda)
         self.model: GPT | MLP = build_model(scenario, options.seed).to(device)
+        if self.precision.fp8:
+            to_transformer_engine(self.model)
+        self.scaler = self.precision.scaler()
         self.hook_state: CommHookState | None = None
         self.wrapped: nn.Module
         if t.zero_stage >= 2:
@@ -150,7 +160,8 @@ class TrainingJob:
                 gradient_as_bucket_view=True,
                 device_ids=[device.index] if self.cuda else None,
             )
-            self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node)
+            self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,
+                                            clock=self.clock)  # fmt: skip
             self.hook_state.on_ready = lambda bucket: self._phase(f"step {self._step} communication (bucket {bucket})")
             ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
             self.wrapped = ddp
@@ -253,12 +264,6 @@ class TrainingJob:
     def _phase(self, text: str) -> None:
         (self.run_dir / f"rank{self.rank}.phase").write_text(text, encoding="utf-8")
 
-    def _now(self) -> float:
-        """Wall clock after the device has finished what was queued (CUDA kernels are asynchronous)."""
-        if self.cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
     def step(self, index: int) -> StepTiming:
         """One optimizer step over this rank's ``Mₙ`` samples, timed (drawing the data is not)."""
         o = self.options
@@ -272,41 +277,57 @@ class TrainingJob:
         bucket_s: list[float] = []
         bucket_bytes: list[int] = []
         batches = self.micro_batches(index)
-        start = self._now()
+        clock = self.clock
+        clock.start()
+        marks = []
         for i, (batch, divisor) in enumerate(batches):
             sync = i == len(batches) - 1
             self._phase(f"step {index} micro-batch {i} compute")
             with self._no_sync(sync):
-                t0 = self._now()
-                loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
+                t0 = clock.mark()
+                with self.precision.forward():
+                    loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
                 loss = loss * 0.0 if math.isinf(divisor) else loss / divisor
                 delay = 0.0
                 if self.slowdown != 1.0:
-                    time.sleep((self.slowdown - 1) * (self._now() - t0))
+                    time.sleep((self.slowdown - 1) * clock.elapsed_now(t0))
                     delay = (self.slowdown - 1) * self._last_backward_s
                     loss = _Delay.apply(loss, delay)
-                t1 = self._now()
-                loss.backward()
-                t2 = self._now()
-            forward += t1 - t0
+                t1 = clock.mark()
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+                t2 = clock.mark()
             timings = self.hook_state.take() if (sync and self.hook_state is not None) else []
-            compute_end = max(b.ready_s for b in timings) if timings else t2
-            backward += compute_end - t1
-            exposed += t2 - compute_end
-            if timings:
-                ordered = sorted(timings, key=lambda b: b.index)
+            marks.append((t0, t1, t2, timings, delay))
+        self._phase(f"step {index} optimizer")
+        t3 = clock.mark()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=False)
+        end = clock.mark()
+        clock.finish()  # GPUs: the one wait, after the step; then the events are read
+        for t0, t1, t2, timings, delay in marks:
+            f0, f1, f2 = clock.seconds(t0), clock.seconds(t1), clock.seconds(t2)
+            resolved = [b.resolved(clock) for b in timings]
+            compute_end = max(b.ready_s for b in resolved) if resolved else f2
+            forward += f1 - f0
+            backward += compute_end - f1
+            exposed += f2 - compute_end
+            if resolved:
+                ordered = sorted(resolved, key=lambda b: b.index)
                 bucket_s = [b.duration_s for b in ordered]
                 bucket_bytes = [b.size_bytes for b in ordered]
-            self._last_backward_s = max(0.0, compute_end - t1 - delay)
-        self._phase(f"step {index} optimizer")
-        t3 = self._now()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=False)
-        end = self._now()
+            self._last_backward_s = max(0.0, compute_end - f1 - delay)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+        allocated = reserved = 0.0
+        if self.cuda:
+            allocated = float(torch.cuda.max_memory_allocated(self.device))
+            reserved = float(torch.cuda.max_memory_reserved(self.device))
         return StepTiming(
-            index, self.rank, end - start, forward, backward, exposed, end - t3, bucket_s, bucket_bytes, rss,
-            self.samples, self.learning_rate,
+            index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
+            bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved,
         )  # fmt: skip
 
     def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -324,8 +345,26 @@ class TrainingJob:
         for index in range(self.options.warmup_steps + self.options.steps):
             timings.append(self.step(index))
             append_timing(out, timings[-1])
+        if self.options.trace:
+            self._profiled_step(self.options.warmup_steps + self.options.steps)
         self._phase("done")
         return timings
+
+    def _profiled_step(self, index: int) -> None:
+        """One more step on every rank (its collectives need all); rank 0 records it with torch.profiler.
+
+        ``with_stack`` and ``record_shapes`` give what ``dpsim calibrate --from-trace`` reads:
+        module events, sequence numbers, gradient shapes. The step is not among the measured ones.
+        """
+        if self.rank != 0:
+            self.step(index)
+            return
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if self.cuda else [])
+        with profile(activities=activities, with_stack=True, record_shapes=True) as prof:
+            self.step(index)
+        prof.export_chrome_trace(self.options.trace)
 
     def close(self) -> None:
         if self.hook_state is not None:

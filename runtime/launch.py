@@ -34,6 +34,7 @@ from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario
 from runtime.job import BACKEND_CHOOSES, JobOptions
 from runtime.measure import aggregate, read_rank_timings
+from runtime.precision import check_precision
 from runtime.testbed import Testbed
 
 __all__ = ["RankFailure", "die_with_launcher", "free_port", "launch", "signals_as_exceptions", "spawn_ranks"]
@@ -101,7 +102,8 @@ def _worker_command(run_dir: Path, options: JobOptions) -> list[str]:
         "--run-dir", str(run_dir), "--algorithm", options.algorithm,
         "--warmup-steps", str(options.warmup_steps), "--steps", str(options.steps), "--seed", str(options.seed),
         "--fail-rank", str(options.fail_rank), "--fail-step", str(options.fail_step), "--fail-mode", options.fail_mode,
-        "--device", options.device,
+        "--device", options.device, *(["--fp8"] if options.fp8 else []),
+        *(["--trace", str(Path(options.trace).resolve())] if options.trace else []),
     ]  # fmt: skip
 
 
@@ -276,6 +278,7 @@ def launch(
         "link_rate_bytes_per_s": testbed.link_rate,
         "measured_latency_s": testbed.measured_latency_s,
         "scenario_hash": scenario.scenario_hash(),
+        "precision": check_precision(scenario, options.device, fp8=options.fp8).label,
         **(extra_meta or {}),
     }
     return aggregate(scenario, read_rank_timings(run_dir), warmup_steps=options.warmup_steps, meta=meta)

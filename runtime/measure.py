@@ -55,6 +55,10 @@ class StepTiming:
     """Samples this rank processed in the step (its shard size ``Mₙ``; 0 in records that predate it)."""
     learning_rate: float = 0.0
     """The optimizer's learning rate in the step."""
+    gpu_max_allocated_bytes: float = 0.0
+    """``torch.cuda.max_memory_allocated`` of the rank's GPU so far (0 on CPUs)."""
+    gpu_max_reserved_bytes: float = 0.0
+    """``torch.cuda.max_memory_reserved`` (the caching allocator's footprint) so far (0 on CPUs)."""
 
     @property
     def compute_s(self) -> float:
@@ -98,6 +102,27 @@ def spread(values: Sequence[float]) -> dict[str, float]:
         "max": max(values),
         "ci95": 1.96 * sd / len(values) ** 0.5,
     }
+
+
+def _memory(scenario: Scenario, timings: Mapping[int, Sequence[StepTiming]]) -> dict[str, Any]:
+    """Measured memory per device (the GPU's peak allocation, or host RSS on CPUs) next to the prediction."""
+    gpu = {r: ts[-1] for r, ts in timings.items() if ts and ts[-1].gpu_max_allocated_bytes > 0}
+    out: dict[str, Any] = {}
+    if gpu:
+        out["memory_measured_bytes"] = max(t.gpu_max_allocated_bytes for t in gpu.values())
+        out["memory_source"] = "torch.cuda.max_memory_allocated (largest over ranks)"
+        out["gpu_max_memory_allocated_bytes"] = {str(r): t.gpu_max_allocated_bytes for r, t in sorted(gpu.items())}
+        out["gpu_max_memory_reserved_bytes"] = {str(r): t.gpu_max_reserved_bytes for r, t in sorted(gpu.items())}
+    else:
+        out["memory_measured_bytes"] = max(ts[-1].max_rss_bytes for ts in timings.values() if ts)
+        out["memory_source"] = "host max RSS (process, includes the Python runtime and libraries)"
+    try:
+        from dpsim.analytic.memory import memory_breakdown
+
+        out["memory_predicted_bytes"] = float(memory_breakdown(scenario).total)
+    except Exception as exc:  # a model the memory model does not cover: say so, keep the measurement
+        out["memory_predicted_error"] = str(exc)
+    return out
 
 
 def aggregate(
@@ -154,6 +179,8 @@ def aggregate(
         "per_rank_compute_s": {str(r): med(by_step[s][r].compute_s for s in measured) for r in sorted(last)},
         "critical_rank": critical,
     }
+    extra.update(_memory(scenario, timings))
+    extra.setdefault("precision", scenario.training.precision)
     step_samples = [last[r].samples for r in sorted(last)]
     if sum(step_samples) > 0:
         # Mₙ per step, and per micro-step as the simulator reports it (extra["worker_samples"] there)
@@ -175,7 +202,7 @@ def aggregate(
         optimizer_s=med(optimizer_s),
         samples_per_s=t.global_batch / step["median"],
         scaling_efficiency=min(1.0, (fastest_compute + med(optimizer_s)) / step["median"]),
-        memory_per_device_bytes=max(ts[-1].max_rss_bytes for ts in timings.values() if ts),
+        memory_per_device_bytes=extra["memory_measured_bytes"],
         barrier_s=med(barrier_s),
         tokens_per_s=tokens / step["median"],
         data_parallel=scenario.data_parallel,

@@ -50,6 +50,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: one GPU per rank (LOCAL_RANK)")
     p.add_argument("--backend", help="torch.distributed backend of a rank (default: gloo on cpu, nccl on cuda)")
+    p.add_argument("--fp8", action="store_true", help="FP8 matmuls with NVIDIA Transformer Engine (GPU)")
+    p.add_argument("--trace", help="rank 0 writes a PyTorch profiler trace of one extra step here (Chrome JSON)")
+    p.add_argument("--nccl-pin", action="store_true",
+                   help="set NCCL_ALGO (and NCCL_PROTO) from the scenario's communication settings")  # fmt: skip
+    p.add_argument("--nccl-debug", action="store_true",
+                   help="NCCL_DEBUG=INFO into the run directory; the record keeps what NCCL chose")  # fmt: skip
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--fail-rank", type=int, default=-1, help=argparse.SUPPRESS)
     p.add_argument("--fail-step", type=int, default=0, help=argparse.SUPPRESS)
@@ -59,7 +65,44 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def _options(args: argparse.Namespace) -> JobOptions:
     return JobOptions(args.algorithm, args.warmup_steps, args.steps, args.seed, args.fail_rank, args.fail_step,
-                      args.fail_mode, args.device)  # fmt: skip
+                      args.fail_mode, args.device, args.fp8, args.trace or "")  # fmt: skip
+
+
+def check_run(args: argparse.Namespace) -> Scenario:
+    """Everything that can be refused before a process starts: the scenario, precision, NCCL pinning."""
+    from runtime.precision import check_precision
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    check_precision(scenario, args.device, fp8=args.fp8)
+    if args.nccl_pin:
+        if args.device != "cuda":
+            raise ValueError("--nccl-pin: NCCL runs on GPUs (--device cuda under torchrun)")
+        from runtime.nccl import nccl_settings
+
+        nccl_settings(scenario)
+    return scenario
+
+
+def _nccl_setup(args: argparse.Namespace, scenario: Scenario, run_dir: Path) -> None:
+    """NCCL_ALGO/NCCL_PROTO and NCCL_DEBUG as asked, before the communicator exists (NCCL reads them at init)."""
+    from runtime.nccl import debug_settings, nccl_settings
+
+    if args.nccl_pin:
+        os.environ.update(nccl_settings(scenario))
+    if args.nccl_debug:
+        os.environ.update(debug_settings(run_dir))
+
+
+def _nccl_meta(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
+    """NCCL version, the NCCL_* environment, and (with --nccl-debug) what rank 0's NCCL log says it chose."""
+    from runtime.nccl import nccl_environment, nccl_version, parse_nccl_debug
+
+    meta: dict[str, Any] = {"version": nccl_version(), "environment": nccl_environment()}
+    if args.nccl_debug:
+        logs = sorted(run_dir.glob(f"nccl.*.{os.getpid()}.log"))
+        if logs:
+            meta["debug"] = parse_nccl_debug(logs[0].read_text(encoding="utf-8", errors="replace"))
+    return meta
 
 
 def make_testbed(kind: str, scenario: Scenario) -> Testbed:
@@ -86,6 +129,8 @@ def run_worker(args: argparse.Namespace) -> None:
     run_dir = args.run_dir or Path(os.environ.get("DPSIM_RUN_DIR", "."))
     run_dir.mkdir(parents=True, exist_ok=True)
     backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
+    if backend == "nccl":
+        _nccl_setup(args, scenario, run_dir)
     dist.init_process_group(backend)
     try:
         job = TrainingJob(scenario, _options(args), run_dir)
@@ -109,7 +154,10 @@ def run_worker(args: argparse.Namespace) -> None:
                 from runtime.measure import aggregate
 
                 meta = {"backend": backend, "torch_version": str(torch.__version__), "testbed": "torchrun",
-                        "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash()}  # fmt: skip
+                        "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash(),
+                        "precision": job.precision.label, "device": args.device}  # fmt: skip
+                if backend == "nccl":
+                    meta["nccl"] = _nccl_meta(args, run_dir)
                 result = aggregate(scenario, dict(enumerate(gathered)), warmup_steps=args.warmup_steps, meta=meta)
                 if args.out:
                     write_jsonl(args.out, [result], append=True)
@@ -121,6 +169,11 @@ def run_worker(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker or "RANK" in os.environ:
+        try:
+            check_run(args)
+        except (ScenarioError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         run_worker(args)
         return 0
     if args.device != "cpu":
@@ -131,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from runtime.testbed.emulated import RootRequired
 
     try:
-        scenario = load_scenario(args.scenario, args.overrides)
+        scenario = check_run(args)
         options = _options(args)
         with signals_as_exceptions(), make_testbed(args.testbed, scenario) as testbed:
             run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="dpsim-run-"))

@@ -18,10 +18,12 @@ What the trace holds and how it is used (PyTorch ``torch/csrc/autograd/profiler_
   ``Input type`` give the parameter's bytes (``record_shapes=True``). In ready order, this is
   the curve *fraction of gradient bytes ready* → *fraction of the backward elapsed*; DDP
   rebuilds its buckets in this order after the first iteration (``Reducer::rebuild_buckets``).
-- **buckets**: each DDP communication-hook call (``c10d::allreduce_`` on the training
-  thread, ``Input Dims`` = bucket elements) marks a bucket ready; communication itself is
-  the union of ``gloo:*``/``nccl:*`` annotations and ``c10d::*`` ops on other threads and of
-  GPU kernels whose name contains ``nccl``.
+- **buckets**: each DDP communication-hook call marks a bucket ready: the dpsim runtime's
+  ``dpsim: bucket <i> ready <bytes> B`` marker, or else the hook's ``c10d::allreduce_``
+  (``Input Dims`` = bucket elements). Communication is the union of ``gloo:*``/``nccl:*``
+  annotations and ``c10d::*`` ops on other threads and of GPU kernels whose name contains
+  ``nccl`` (the profiler does not follow Python threads, so the runtime's point-to-point
+  algorithms, which reduce on their own thread, show no communication intervals).
 - **overlap achieved**: 1 − exposed/communication, exposed = communication after the last
   backward node ended.
 
@@ -48,6 +50,7 @@ _DTYPE_BYTES = {"float": 4, "c10::Half": 2, "c10::BFloat16": 2, "double": 8, "c1
 _MODULE = re.compile(r"^nn\.Module: (\w+?)_(\d+)$")
 _EVALUATE = "autograd::engine::evaluate_function: "
 _COMM_PREFIXES = ("gloo:", "nccl:", "c10d::")
+_BUCKET_MARK = re.compile(r"^dpsim: bucket (\d+) ready (\d+) B$")
 
 
 @dataclass(frozen=True)
@@ -240,12 +243,16 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
     union = _union(comm_intervals)
     comm = sum(b - a for a, b in union) * 1e-6
     exposed = sum(max(0.0, b - max(a, bwd_end)) for a, b in union) * 1e-6
-    buckets = tuple(
-        BucketTrace(_bytes({"Input Dims": [((e.get("args") or {}).get("Input Dims") or [[[]]])[0][0]]}),
-                    (e["ts"] - bwd_start) * 1e-6)
-        for e in every_op
-        if e["name"] == "c10d::allreduce_" and bwd_start <= e["ts"] <= bwd_end
-    )  # fmt: skip
+    markers = [(e, m) for e in cpu if (m := _BUCKET_MARK.match(str(e.get("name", "")))) and e["ts"] >= forward_end]
+    if markers:  # the dpsim runtime's hook marks every bucket (also those its own threads reduce)
+        buckets = tuple(BucketTrace(float(m.group(2)), (e["ts"] - bwd_start) * 1e-6) for e, m in markers)
+    else:
+        buckets = tuple(
+            BucketTrace(_bytes({"Input Dims": [((e.get("args") or {}).get("Input Dims") or [[[]]])[0][0]]}),
+                        (e["ts"] - bwd_start) * 1e-6)
+            for e in every_op
+            if e["name"] == "c10d::allreduce_" and bwd_start <= e["ts"] <= bwd_end
+        )  # fmt: skip
     optimizer = sum(e["dur"] for e in cpu if str(e.get("name", "")).startswith("Optimizer.step#")) * 1e-6
     first, last = min(lay["ts"] for lay in layers), max(lay["ts"] + lay["dur"] for lay in layers)
     step_events = [e for e in cpu if e["tid"] == main_tid]

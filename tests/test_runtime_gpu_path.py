@@ -1,0 +1,180 @@
+"""The GPU path, as far as a CPU can check it: precision checked up front and applied, clocks, memory in
+the record, NCCL settings and log parsing, the profiler-trace step. GPU runs are marked ``gpu``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+import torch
+
+from dpsim.ingest.kineto import load_trace
+from dpsim.scenario import load_scenario
+from runtime.hooks import BucketTiming, Clock
+from runtime.job import JobOptions
+from runtime.launch import launch
+from runtime.nccl import nccl_environment, nccl_settings, nccl_version, parse_nccl_debug
+from runtime.precision import check_precision
+from runtime.testbed import LocalTestbed
+
+SCENARIO = """\
+name: tiny-gpt
+model: {layers: 2, hidden: 32, heads: 2, seq_len: 8, vocab: 64}
+cluster:
+  nodes: 2
+  workers_per_node: 1
+  device: {peak_flops: 10 GFLOP/s, memory: 1 GB}
+  inter_node: {bandwidth: 1 Gbit/s, latency: 50 us}
+training: {global_batch: 4, micro_batch: 2, optimizer: sgd, precision: bf16}
+communication: {algorithm: ring, bucket: 16 KiB}
+"""
+
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+
+
+@pytest.fixture()
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(SCENARIO)
+    return path
+
+
+def test_precision_plans_and_refusals(scenario_file: Path) -> None:
+    def plan(precision: str, device: str, **kw: object) -> str:
+        scenario = load_scenario(scenario_file, [f"training.precision={precision}"])
+        return check_precision(scenario, device, **kw).label  # type: ignore[arg-type]
+
+    assert plan("fp32", "cpu") == "fp32"
+    assert plan("bf16", "cpu") == "bf16 autocast"
+    assert plan("fp16", "cuda") == "fp16 autocast + GradScaler"  # the plan only; no device touched
+    with pytest.raises(ValueError, match=r"fp16 .* runs on GPUs only"):
+        plan("fp16", "cpu")
+    with pytest.raises(ValueError, match="sharded gradient scaler"):
+        check_precision(load_scenario(scenario_file, ["training.precision=fp16", "training.zero_stage=2"]), "cuda")
+    with pytest.raises(ValueError, match="FP8 training needs a GPU"):
+        plan("bf16", "cpu", fp8=True)
+    if shutil.which("nvidia-smi") is None:
+        with pytest.raises(ValueError, match=r"Transformer Engine|no FP8"):
+            plan("bf16", "cuda", fp8=True)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "training.precision=fp16"], "fp16 (autocast with a GradScaler) runs on GPUs only"),
+        (["--fp8", "--device", "cuda"], "torchrun"),
+    ],
+)
+def test_runtime_refuses_what_cannot_run_before_starting(scenario_file: Path, extra: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario_file), *extra], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_fp8_refused_under_torchrun_without_transformer_engine(scenario_file: Path) -> None:
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}
+    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario_file), "--fp8"], capture_output=True,
+                          text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "FP8 training needs a GPU" in proc.stderr
+
+
+@pytest.mark.multiprocess
+def test_bf16_autocast_run_records_precision_memory_and_a_trace(scenario_file: Path, tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_file)
+    trace = tmp_path / "step.json"
+    options = JobOptions(algorithm="backend", warmup_steps=1, steps=1, trace=str(trace))
+    result = launch(scenario, options, LocalTestbed(), tmp_path / "run", timeout_s=180)
+    assert result.extra["precision"] == "bf16 autocast"
+    # gradients stay fp32 (autocast keeps fp32 master weights): every parameter's 4 bytes through the hooks
+    assert sum(result.extra["bucket_bytes"]) == 4 * scenario.model.num_parameters
+    assert result.memory_per_device_bytes == result.extra["memory_measured_bytes"] > 0
+    assert result.extra["memory_source"].startswith("host max RSS")
+    assert result.extra["memory_predicted_bytes"] > 0
+    # the profiled extra step: matmuls ran in bf16, and the trace feeds --from-trace
+    data = json.loads(trace.read_text())
+    types = {t for e in data["traceEvents"] if e.get("name") in ("aten::addmm", "aten::mm", "aten::linear")
+             for t in (e.get("args") or {}).get("Input type", [])}  # fmt: skip
+    assert "c10::BFloat16" in types
+    step = load_trace(trace)
+    names = [layer.name for layer in step.layers]
+    assert names[:3] == ["Embedding_0", "TransformerEncoderLayer_0", "TransformerEncoderLayer_1"]
+    assert names[3].startswith("LayerNorm") and len(names) == 4  # the model's final norm
+    assert sum(g for g, _ in step.gradients) == 4 * scenario.model.num_parameters
+    assert step.buckets and step.comm_s > 0  # gloo's all-reduce thread is C++: the profiler sees it
+    assert sum(b.size_bytes for b in step.buckets) == 4 * scenario.model.num_parameters
+
+
+def test_cpu_clock_marks_and_bucket_resolution() -> None:
+    clock = Clock(cuda=False)
+    origin = clock.start()
+    a = clock.mark()
+    b = clock.mark()
+    clock.finish()
+    assert clock.seconds(origin) == 0.0 and 0.0 <= clock.seconds(a) <= clock.seconds(b)
+    timing = BucketTiming(0, 8, a, a, b).resolved(clock)
+    assert timing.duration_s == pytest.approx(clock.seconds(b) - clock.seconds(a))
+
+
+def test_nccl_settings_map_the_scenario_algorithm(scenario_file: Path) -> None:
+    assert nccl_settings(load_scenario(scenario_file)) == {"NCCL_ALGO": "Ring"}
+    assert nccl_settings(load_scenario(scenario_file, ["communication.algorithm=tree"])) == {"NCCL_ALGO": "Tree"}
+    with pytest.raises(ValueError, match="no NCCL equivalent"):
+        nccl_settings(load_scenario(scenario_file, ["communication.algorithm=halving-doubling"]))
+    env = {"NCCL_ALGO": "Ring", "PATH": "/bin", "NCCL_IB_HCA": "mlx5_0"}
+    assert nccl_environment(env) == {"NCCL_ALGO": "Ring", "NCCL_IB_HCA": "mlx5_0"}
+    if not torch.cuda.is_available():
+        assert nccl_version() is None
+
+
+NCCL_LOG = """\
+host:1:1 [0] NCCL INFO cudaDriverVersion 12080
+host:1:1 [0] NCCL INFO NCCL version 2.26.5+cuda12.9
+host:1:2 [0] NCCL INFO NCCL_ALGO set by environment to Ring
+host:1:2 [0] NCCL INFO comm 0x55 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0
+host:1:2 [0] NCCL INFO Channel 00/02 :    0   1   2   3
+host:1:2 [0] NCCL INFO Channel 01/02 :    0   3   2   1
+host:1:2 [0] NCCL INFO 4 coll channels, 4 collnet channels, 0 nvls channels, 4 p2p channels, 2 p2p channels per peer
+host:1:1 [0] NCCL INFO 4096 Bytes -> Algo 0 proto 0 time 25.874907
+host:1:1 [0] NCCL INFO 33554432 Bytes -> Algo 1 proto 2 time 412.500000
+"""
+
+
+def test_nccl_debug_log_gives_version_channels_and_choices() -> None:
+    parsed = parse_nccl_debug(NCCL_LOG)
+    assert parsed["version"] == "2.26.5" and parsed["cuda"] == "12.9"
+    assert (parsed["ranks"], parsed["nodes"], parsed["local_ranks"]) == (16, 2, 8)
+    assert parsed["coll_channels"] == 4 and parsed["nvls_channels"] == 0 and parsed["p2p_channels"] == 4
+    assert parsed["channels"] == 2 and parsed["rings"] == [[0, 1, 2, 3], [0, 3, 2, 1]]
+    assert parsed["environment_overrides"] == {"NCCL_ALGO": "Ring"}
+    assert parsed["tuning"]["4096"] == {"algorithm": "Tree", "protocol": "LL", "predicted_us": 25.874907}
+    assert parsed["tuning"]["33554432"]["algorithm"] == "Ring" and parsed["tuning"]["33554432"]["protocol"] == "Simple"
+
+
+@GPU
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_gpu_run_under_torchrun_records_cuda_timing_memory_and_nccl(scenario_file: Path, tmp_path: Path,
+                                                                    precision: str) -> None:  # fmt: skip
+    out = tmp_path / "r.jsonl"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1", "-m", "runtime",
+               str(scenario_file), "--set", "cluster.nodes=1", "--set", f"training.precision={precision}",
+               "--device", "cuda", "--algorithm", "backend", "--nccl-debug", "--run-dir", str(tmp_path / "run"),
+               "--out", str(out), "--steps", "2", "--warmup-steps", "1"]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads(out.read_text().splitlines()[-1])
+    extra = record["extra"]
+    assert extra["precision"].startswith(precision)
+    assert extra["memory_source"].startswith("torch.cuda.max_memory_allocated")
+    assert record["memory_per_device_bytes"] == max(extra["gpu_max_memory_allocated_bytes"].values()) > 0
+    assert extra["nccl"]["version"] and "debug" in extra["nccl"]
+    assert record["compute_s"] > 0 and record["step_time_s"] >= record["compute_s"]
