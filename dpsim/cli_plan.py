@@ -304,7 +304,7 @@ def register(app: typer.Typer) -> None:
         except ScenarioError as exc:
             raise exc.with_source(CLI_SOURCE) from None
         with execution.open_executor(workers, scheduler) as executor:
-            result = _run_with_progress(planner, request, progress and sys.stderr.isatty(), executor)
+            result = _run_with_progress(planner, request, progress, executor)
         if out is not None:
             with atomic_output(out, "--out") as tmp:
                 result.ranked.to_csv(tmp, index=False)
@@ -322,9 +322,31 @@ def register(app: typer.Typer) -> None:
 
 
 def _run_with_progress(planner: Any, request: Any, show: bool, executor: Any = None) -> PlanResult:
-    """Run the planner under a rich progress bar on stderr (one task per stage)."""
+    """Run the planner under a rich progress bar on stderr (one task per stage).
+
+    Without a terminal (logs, CI) progress is a line on stderr every 10 s per stage
+    (:class:`dpsim.execution.ProgressReporter`); short plans print nothing.
+    """
     if not show:
         result: PlanResult = planner.plan(request, executor=executor)
+        return result
+    if not sys.stderr.isatty():
+        from dpsim.execution import ProgressReporter
+
+        reporters: dict[str, ProgressReporter] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            reporter = reporters.get(stage)
+            if reporter is None:
+                reporter = reporters[stage] = ProgressReporter(f"plan {stage}", total, unit="steps").__enter__()
+            reporter.total = total
+            reporter.advance(done - reporter.done)
+
+        try:
+            result = planner.plan(request, progress=report, executor=executor)
+        finally:
+            for reporter in reporters.values():
+                reporter.__exit__(None, None, None)
         return result
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
