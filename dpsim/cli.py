@@ -80,6 +80,33 @@ EngineOpt = Annotated[str, typer.Option("--engine", help="analytic (closed forms
 FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.")]
 
 
+def _run_shared(paths: list[Path | None], overrides: list[str], format_: str, placement: str, traced: bool) -> None:
+    """``dpsim run A B … --shared-fabric``: one result per job (json: a list of objects; csv: one row per job)."""
+    from dpsim import report
+    from dpsim.scenario import load_scenario
+
+    check_choice("--format", format_, FORMATS)
+    check_choice("--placement", placement, ("packed", "interleaved"))
+    if traced:
+        raise fail("--shared-fabric", "traces and Gantt charts are not written for a shared fabric")
+    scenarios = [load_scenario(path, overrides=overrides) for path in paths]
+    results = _import_engine("dpsim.sim.shared").simulate_shared(scenarios, placement=placement)
+    if format_ == "json":
+        print_output(
+            "["
+            + ",\n".join(report.format_result(r, "json", scenario=s) for r, s in zip(results, scenarios, strict=True))
+            + "]"
+        )
+    elif format_ == "csv":
+        rows = [
+            report.format_result(r, "csv", scenario=s).splitlines() for r, s in zip(results, scenarios, strict=True)
+        ]
+        print_output("\n".join([rows[0][0], *(row[1] for row in rows)]) + "\n")
+    else:
+        for result, loaded in zip(results, scenarios, strict=True):
+            print_output(report.format_result(result, format_, scenario=loaded))
+
+
 @app.command()
 @handle_errors
 def run(
@@ -95,11 +122,31 @@ def run(
     ] = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    others: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="More scenarios: jobs sharing one fabric with the first (needs --shared-fabric).", show_default=False
+        ),
+    ] = None,
+    shared_fabric: Annotated[
+        bool,
+        typer.Option(
+            "--shared-fabric", help="Run the jobs on one fabric, every DP group at chunk level on one network."
+        ),
+    ] = False,
+    placement: Annotated[
+        str, typer.Option("--placement", help="Nodes of the jobs on the shared fabric: packed or interleaved.")
+    ] = "packed",
 ) -> None:
-    """Predict one training step of a scenario."""
+    """Predict one training step of a scenario (or of several jobs sharing one fabric)."""
     from dpsim import api, execution, report
     from dpsim.scenario import load_scenario
 
+    if others and not shared_fabric:
+        raise fail("SCENARIO", "several scenarios run together only with --shared-fabric")
+    if shared_fabric:
+        _run_shared([scenario, *(others or [])], set_ or [], format_, placement, bool(trace or gantt))
+        return
     execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)

@@ -127,3 +127,49 @@ def test_shared_fabric_is_deterministic() -> None:
     again = simulate_shared([_job("a"), _job("b")], placement="interleaved")
     assert [r.step_time_s for r in first] == [r.step_time_s for r in again]
     assert np.isfinite(first[0].step_time_s)
+
+
+JOB_YAML = """
+name: {name}
+model: {{preset: gpt2-medium}}
+cluster:
+  nodes: 4
+  workers_per_node: 1
+  device: a100-80gb
+  intra_node: {{bandwidth: 300 GB/s, latency: 1 us}}
+  inter_node: {{bandwidth: 200 Gbit/s, latency: 5 us, nics_per_node: 1}}
+  topology: {{kind: fat-tree, nodes_per_leaf: 2, oversubscription: 2}}
+training: {{global_batch: 16, micro_batch: 4}}
+communication: {{algorithm: ring, bucket: 25 MB, overlap: false}}
+"""
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from dpsim.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def test_cli_runs_jobs_on_a_shared_fabric(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``dpsim run a.yaml b.yaml --shared-fabric --format json`` prints a list: one object per job, in order."""
+    import json
+
+    paths = []
+    for name in ("job-a", "job-b"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(JOB_YAML.format(name=name))
+        paths.append(str(path))
+    code, out, _ = _cli(capsys, "run", *paths, "--shared-fabric", "--placement", "interleaved", "--format", "json")
+    assert code == 0
+    jobs = json.loads(out)
+    assert [j["scenario"] for j in jobs] == ["job-a", "job-b"]
+    assert [j["extra"]["shared_fabric"]["nodes"] for j in jobs] == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    assert jobs[0]["step_time_s"] == pytest.approx(
+        simulate_shared([_job("a"), _job("b")], placement="interleaved")[0].step_time_s
+    )
+    code, out, err = _cli(capsys, "run", *paths)
+    assert code == 2 and err.strip().splitlines()[-1].startswith("error: ") and "--shared-fabric" in err
