@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dpsim import cli_plan, cli_runtime
+from dpsim import cli_collective, cli_plan, cli_runtime
 from dpsim.cli_common import (
     CLI_SOURCE,
     ENGINES,
@@ -392,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 # --- commands of the runtime (calibrate, validate) and the planner (plan) -------------------------
 cli_runtime.register(app)
 cli_plan.register(app)
+cli_collective.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

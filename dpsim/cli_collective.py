@@ -1,0 +1,194 @@
+"""``dpsim collective``: predict one collective the way nccl-tests measures it.
+
+For each message size: the time of one ``--op`` over every rank of the scenario's cluster
+(the scenario's ``communication.algorithm`` and ``protocol``; ``auto`` picks per size as
+NCCL's tuner does), ``algbw = S/t`` and nccl-tests' ``busbw = algbw ·``
+:func:`~dpsim.analytic.collectives.busbw_factor` (nccl-tests ``doc/PERFORMANCE.md``), and
+the algorithm and protocol that ran. ``--engine analytic`` prices the schedule
+(:func:`dpsim.analytic.collectives.collective`); ``--engine sim`` runs it on the simulated
+network (chunk level up to :data:`CHUNK_MAX_RANKS` ranks, the fast level beyond). Both
+evaluate the same schedules (:mod:`dpsim.sim.collectives`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dpsim.cli_common import ENGINES, FORMATS, atomic_output, check_choice, check_writable, fail, handle_errors
+
+__all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_rows", "parse_sizes", "register"]
+
+OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
+"""``--op`` values, named as nccl-tests' binaries without ``_perf`` (all_reduce → allreduce)."""
+CHUNK_MAX_RANKS = 256
+"""Above this many ranks ``--engine sim`` uses the fast level (the chunk level agrees within 1 %)."""
+MAX_POINTS = 48
+"""Most sizes one --sizes range may expand to (8B..16GiB is 32)."""
+
+
+def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
+    """``8B..16GiB`` (powers of two between, as ``nccl-tests -f 2``) or a comma list ``1MiB,1GiB``."""
+    from dpsim.units import parse_size
+
+    def one(part: str) -> float:
+        try:
+            value = parse_size(part.strip())
+        except ValueError as exc:
+            raise fail(option, str(exc)) from None
+        if not value > 0:
+            raise fail(option, f"{part.strip()!r}: a message size must be > 0")
+        return value
+
+    if ".." in text:
+        low_text, high_text = text.split("..", 1)
+        low, high = one(low_text), one(high_text)
+        if high < low:
+            raise fail(option, f"{text!r}: the range must go from small to large")
+        count = math.floor(math.log2(high / low) + 1e-9) + 1
+        if count > MAX_POINTS:
+            raise fail(option, f"{text!r}: {count} sizes; at most {MAX_POINTS} (doubling from the first)")
+        return [low * 2**i for i in range(count)]
+    sizes = [one(part) for part in text.split(",") if part.strip()]
+    if not sizes:
+        raise fail(option, "expected a size, a comma list of sizes or a range like 8B..16GiB")
+    return sizes
+
+
+def collective_rows(scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic") -> list[dict[str, Any]]:
+    """One nccl-tests row per size: op, size_bytes, time_s, algbw_Bps, busbw_Bps, algorithm, protocol, world_size."""
+    import numpy as np
+
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import algorithm_of, fabric_of
+
+    fabric = fabric_of(scenario)
+    algorithm = algorithm_of(scenario)
+    n = fabric.world_size
+    sim_engine: Any = None
+    fidelity = "analytic"
+    if engine == "sim" and n > 1:
+        from dpsim.sim.chunk import ChunkEngine
+        from dpsim.sim.cluster import Cluster
+        from dpsim.sim.fast import FastEngine
+
+        cluster = Cluster.from_fabric(fabric)
+        if n <= CHUNK_MAX_RANKS:
+            sim_engine, fidelity = ChunkEngine(cluster, algorithm, protocol=fabric.protocol), "chunk"
+        else:
+            sim_engine, fidelity = FastEngine(cluster, algorithm, fabric.protocol), "fast"
+    rows = []
+    for size in sizes:
+        choice = cf.collective(op, algorithm, size, fabric)
+        time_s = choice.time_s
+        if sim_engine is not None:
+            time_s = float(sim_engine.evaluate(op, size, np.zeros(n)).max())
+        algbw = size / time_s if time_s > 0 else math.inf
+        rows.append(
+            {
+                "op": op,
+                "size_bytes": float(size),
+                "time_s": time_s,
+                "algbw_Bps": algbw,
+                "busbw_Bps": algbw * cf.busbw_factor(op, n) if n > 1 else 0.0,
+                "algorithm": choice.algorithm,
+                "protocol": choice.protocol,
+                "world_size": n,
+                "engine": "sim" if engine == "sim" else "analytic",
+                "fidelity": fidelity,
+            }
+        )
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], title: str) -> str:
+    from rich import box
+    from rich.table import Table
+
+    from dpsim.report import render
+    from dpsim.units import format_binary_size, format_time
+
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for name in ("size", "time", "algbw (GB/s)", "busbw (GB/s)", "algorithm", "protocol"):
+        table.add_column(name, justify="left" if name in ("algorithm", "protocol") else "right")
+    for r in rows:
+        table.add_row(
+            format_binary_size(r["size_bytes"]),
+            format_time(r["time_s"]),
+            f"{r['algbw_Bps'] / 1e9:.2f}",
+            f"{r['busbw_Bps'] / 1e9:.2f}",
+            r["algorithm"],
+            r["protocol"] or "-",
+        )
+    return render(table)
+
+
+def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    from matplotlib.figure import Figure  # no pyplot: no global figure state
+
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    sizes = [r["size_bytes"] for r in rows]
+    ax.plot(sizes, [r["busbw_Bps"] / 1e9 for r in rows], marker="o")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("bus bandwidth (GB/s)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.savefig(path, dpi=120, format=path.suffix.lstrip(".").lower() or "png")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``dpsim collective`` to the CLI."""
+
+    @app.command("collective")
+    @handle_errors
+    def collective_command(
+        scenario: Annotated[
+            Path | None,
+            typer.Argument(help="Scenario YAML file (default: the bundled default scenario).", show_default=False),
+        ] = None,
+        op: Annotated[str, typer.Option("--op", help=f"Collective: {', '.join(OPS)}.")] = "allreduce",
+        size: Annotated[str | None, typer.Option("--size", help="Message size, e.g. 1GiB (default 1 GiB).")] = None,
+        sizes: Annotated[
+            str | None, typer.Option("--sizes", help="Sizes: a range 8B..16GiB (doubling) or a list 1MiB,1GiB.")
+        ] = None,
+        engine: Annotated[str, typer.Option("--engine", help="analytic or sim.")] = "analytic",
+        set_: Annotated[
+            list[str] | None, typer.Option("--set", help="Override a scenario field: PATH=VALUE (repeatable).")
+        ] = None,
+        format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+        plot: Annotated[Path | None, typer.Option("--plot", help="Write busbw against size (.png/.svg/.pdf).")] = None,
+    ) -> None:
+        """Predict one collective as nccl-tests reports it: time, algbw, busbw, algorithm and protocol."""
+        from dpsim import report
+        from dpsim.scenario import load_scenario
+
+        check_choice("--op", op, OPS)
+        check_choice("--engine", engine, ENGINES)
+        check_choice("--format", format_, FORMATS)
+        if size is not None and sizes is not None:
+            raise fail("--sizes", "give --size or --sizes, not both")
+        points = parse_sizes(sizes) if sizes is not None else parse_sizes(size or "1GiB", "--size")
+        if size is not None and len(points) != 1:
+            raise fail("--size", f"{size!r}: one size (use --sizes for several)")
+        if plot is not None:
+            check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+        loaded = load_scenario(scenario, overrides=set_ or ())
+        rows = collective_rows(loaded, op, points, engine)
+        title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine})"
+        if plot is not None:
+            with atomic_output(plot, "--plot") as tmp:
+                _plot(rows, tmp, title)
+        if format_ == "json":
+            typer.echo(report.to_json(rows))
+        elif format_ == "csv":
+            import pandas as pd
+
+            typer.echo(str(pd.DataFrame(rows).to_csv(index=False)).rstrip("\n"))
+        else:
+            typer.echo(_table(rows, title))
