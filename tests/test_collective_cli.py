@@ -8,21 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from test_cli import cli  # the in-process runner of the CLI tests (pytest puts tests/ on the path)
 
-from dpsim.cli import main
 from dpsim.cli_collective import parse_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 FIELDS = {"op", "size_bytes", "time_s", "algbw_Bps", "busbw_Bps", "algorithm", "protocol", "world_size"}
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.mark.parametrize(
