@@ -10,6 +10,7 @@ truths are NCCL's own source (tuning.cc latencies, trees.cc trees) worked by han
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -203,3 +204,44 @@ def test_tree_depth_and_hops_without_protocol() -> None:
     """Without a protocol a tree's first byte crosses 2·((G−1) + ⌈log2 M⌉) hops of the route latency."""
     fabric = cf.Fabric(4, 8, cf.Link(1e-3, 1e15), cf.Link(1e-3, 1e15), 8)
     assert cf.allreduce_time("tree", 1.0, fabric) == pytest.approx(2 * (7 + math.ceil(math.log2(4))) * 1e-3, rel=1e-9)
+
+
+# --- published nccl-tests results ----------------------------------------------------------------
+
+
+def _published() -> list[Any]:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nccl_tests_table.py"
+    spec = importlib.util.spec_from_file_location("nccl_tests_table", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return [(module, run) for run in module.ROWS]
+
+
+KNOWN_MISSES = {
+    "A100 x8, 2 nodes, 4x HDR": "2-node tree: dpsim's double binary tree moves S/k per NIC each way (1.9x the ring); "
+    "the published A100 runs get ring-like busbw",
+    "A100 x8, 2 nodes, 2x HDR (tree)": "same 2-node tree gap (57 GB/s published vs the model's NIC bound of 1.9 x 48)",
+    "A100 x8, 3 nodes, 4x HDR": "the tree wins at 128 MB in the model (+13 %); the published peak is the ring's",
+}
+
+
+@pytest.mark.parametrize(
+    ("module", "run"),
+    [
+        pytest.param(
+            *entry, id=entry[1].name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[entry[1].name])]
+        )
+        if entry[1].name in KNOWN_MISSES
+        else pytest.param(*entry, id=entry[1].name)
+        for entry in _published()
+    ],
+)
+def test_published_nccl_tests_busbw_within_10_percent(module: Any, run: Any) -> None:
+    """benchmarks/nccl_tests_table.py: dpsim's busbw within 10 % of each published all_reduce_perf figure."""
+    assert abs(module.predict(run)["error"]) < 0.10

@@ -1,0 +1,175 @@
+"""dpsim's predicted all-reduce bus bandwidth next to public nccl-tests results.
+
+Each row is a configuration someone ran ``all_reduce_perf`` on and published (NVIDIA/nccl
+and NVIDIA/nccl-tests issue threads, most with an NVIDIA engineer confirming the figure
+is what the hardware should give), with its source URL. dpsim predicts the same
+collective with ``dpsim collective`` on a scenario of that machine: catalog links at their
+achievable rates (``dpsim catalog links``: NVLink from NCCL's own per-link constants in
+``src/graph/topo.h``, NICs from NVIDIA's per-NIC figures), NCCL's algorithms and
+protocols, and ``algorithm: auto`` unless the run forced ``NCCL_ALGO``.
+
+Calibration vs prediction: no constant was fitted to this table. Two rows are not
+independent of the link efficiencies and are marked ``consistency``: the H100 one-node
+ring (370 GB/s is the figure NCCL's maintainer gives for NVLink 4 after protocol
+overhead — the same number as 18 × SM90_NVLINK_BW) and the 2-node H100 ring at 8 × 46-48
+GB/s (the NDR per-NIC figure comes from that thread). Every other row is a prediction.
+
+Run: ``python benchmarks/nccl_tests_table.py`` (prints the table; ``--format json``).
+``tests/test_nccl.py`` imports :data:`ROWS` and checks every row within 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["ROWS", "PublishedRun", "predict", "table"]
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """One published all_reduce_perf result: the machine, the message size, the busbw, the source."""
+
+    name: str
+    device: str
+    nodes: int
+    gpus_per_node: int
+    intra: str
+    inter: str
+    nics_per_node: int
+    algorithm: str
+    """What NCCL ran: ``auto`` (its tuner) or the forced ``NCCL_ALGO``."""
+    size_bytes: float
+    busbw_gbps: float
+    """Published bus bandwidth, GB/s (10^9 bytes/s, as nccl-tests prints)."""
+    source: str
+    role: str = "prediction"
+    note: str = ""
+
+
+GiB = float(1 << 30)
+MiB = float(1 << 20)
+ROWS: tuple[PublishedRun, ...] = (
+    PublishedRun(
+        "A100 x8, 1 node (NVSwitch)", "a100-80gb", 1, 8, "nvlink3", "ib-hdr", 4, "auto", 4 * GiB, 232.54,
+        "https://github.com/NVIDIA/nccl-tests/issues/175",
+        note="single node, -b 8 -e 4G -g 8",
+    ),
+    PublishedRun(
+        "A100 x8, 2 nodes, 4x HDR", "a100-80gb", 2, 8, "nvlink3", "ib-hdr", 4, "auto", 8 * GiB, 91.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/100",
+        note="HGX A100 80GB, four ConnectX-6 200 Gb/s, -b 1G -e 8G",
+    ),
+    PublishedRun(
+        "A100 x8, 2 nodes, 2x HDR (tree)", "a100-80gb", 2, 8, "nvlink3", "ib-hdr", 2, "auto", 1 * GiB, 57.06,
+        "https://github.com/NVIDIA/nccl/issues/837",
+        note="NCCL 2.10.3 (the tree beats the 2 NICs' 48 GB/s on 2 nodes, as the maintainer explains there)",
+    ),
+    PublishedRun(
+        "A100 x8, 3 nodes, 4x HDR", "a100-40gb", 3, 8, "nvlink3", "ib-hdr", 4, "auto", 128 * MiB, 96.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/119",
+        note="peak at ~128 MB; maintainer: 96 GB/s is the target for 4 x 200G",
+    ),
+    PublishedRun(
+        "H100 x8, 1 node, ring", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "ring", 8 * GiB, 370.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/212",
+        role="consistency",
+        note="NCCL maintainer: effective NVLink bandwidth 370 GB/s with NCCL_ALGO=RING",
+    ),
+    PublishedRun(
+        "H100 x8, 1 node, NVLS", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 480.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/309",
+        note="'each single node with 8 pairs still get 480 GB/s'; ~480 also in nccl-tests#212 and #290",
+    ),
+    PublishedRun(
+        "H100 x4, 2 nodes, 4x HDR, ring", "h100-sxm", 2, 4, "nvlink4", "ib-hdr", 4, "ring", 8 * GiB, 95.3,
+        "https://github.com/NVIDIA/nccl-tests/issues/252",
+        note="NCCL_ALGO=RING, avg busbw 95.3; NVIDIA: '~24GB/s per NIC'",
+    ),
+    PublishedRun(
+        "H100 x8, 2 nodes, 8x NDR (NVLS-tree)", "h100-sxm", 2, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 470.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/309",
+        note="'each 2 nodes with 16 pairs can still get 470 GB/s'",
+    ),
+    PublishedRun(
+        "H100 x8, 4 nodes, 8x NDR", "h100-sxm", 4, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 365.84,
+        "https://github.com/NVIDIA/nccl-tests/issues/309",
+        note="'4 nodes on 32 GPU-NIC pairs ... max busbw 365.84 GB/s'",
+    ),
+    PublishedRun(
+        "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/283",
+        note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",
+    ),
+)  # fmt: skip
+"""Published all-reduce results (large messages) with their sources."""
+
+
+def scenario_for(run: PublishedRun) -> Any:
+    """The dpsim scenario of one published machine (the model and batch do not matter to a collective)."""
+    from dpsim.scenario import scenario_from_dict
+
+    return scenario_from_dict(
+        {
+            "name": run.name,
+            "model": {"preset": "gpt2-small"},
+            "cluster": {
+                "nodes": run.nodes,
+                "workers_per_node": run.gpus_per_node,
+                "device": run.device,
+                "intra_node": {"preset": run.intra},
+                "inter_node": {"preset": run.inter, "nics_per_node": run.nics_per_node},
+            },
+            "training": {"global_batch": run.nodes * run.gpus_per_node},
+            "communication": {"algorithm": run.algorithm, "protocol": "auto"},
+        }
+    )
+
+
+def predict(run: PublishedRun) -> dict[str, Any]:
+    """dpsim's all-reduce at the published size: busbw (GB/s), algorithm, protocol, error."""
+    from dpsim.cli_collective import collective_rows
+
+    row = collective_rows(scenario_for(run), "allreduce", [run.size_bytes])[0]
+    busbw = row["busbw_Bps"] / 1e9
+    return {
+        **asdict(run),
+        "predicted_gbps": busbw,
+        "algorithm_used": row["algorithm"],
+        "protocol_used": row["protocol"],
+        "error": busbw / run.busbw_gbps - 1.0,
+    }
+
+
+def table() -> list[dict[str, Any]]:
+    return [predict(run) for run in ROWS]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args(argv)
+    rows = table()
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"{'configuration':38} {'size':>8} {'published':>10} {'dpsim':>8} {'error':>7}  {'dpsim ran':18} role")
+    for r in rows:
+        size = f"{r['size_bytes'] / GiB:g}G" if r["size_bytes"] >= GiB else f"{r['size_bytes'] / MiB:g}M"
+        ran = f"{r['algorithm_used']}/{r['protocol_used']}"
+        print(
+            f"{r['name']:38} {size:>8} {r['busbw_gbps']:>10.1f} {r['predicted_gbps']:>8.1f} "
+            f"{100 * r['error']:>+6.1f}%  {ran:18} {r['role']}"
+        )
+    print()
+    for r in rows:
+        print(f"  {r['name']}: {r['source']}  {r['note']}")
+    worst = max(abs(r["error"]) for r in rows)
+    print(f"\nworst |error| = {100 * worst:.1f} % over {len(rows)} configurations")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
