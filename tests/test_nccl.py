@@ -245,3 +245,45 @@ KNOWN_MISSES = {
 def test_published_nccl_tests_busbw_within_10_percent(module: Any, run: Any) -> None:
     """benchmarks/nccl_tests_table.py: dpsim's busbw within 10 % of each published all_reduce_perf figure."""
     assert abs(module.predict(run)["error"]) < 0.10
+
+
+# --- achievable link rates --------------------------------------------------------------------
+
+
+def test_every_catalog_link_has_a_sourced_efficiency_and_the_engines_use_the_achievable_rate() -> None:
+    from dpsim.analytic.step import fabric_of
+    from dpsim.catalog import LINKS
+    from dpsim.scenario import scenario_from_dict
+
+    for link in LINKS.values():
+        assert 0 < link.efficiency <= 1 and link.efficiency_source
+        assert link.achievable == pytest.approx(link.bandwidth * link.efficiency, rel=1e-12)
+    base = {
+        "model": {"preset": "gpt2-small"},
+        "cluster": {"nodes": 2, "workers_per_node": 8, "device": "a100-80gb", "intra_node": "nvlink3"},
+        "training": {"global_batch": 16},
+    }
+    preset = scenario_from_dict({**base, "cluster": {**base["cluster"], "inter_node": {"preset": "ib-ndr"}}})
+    assert fabric_of(preset).inter.bandwidth == pytest.approx(47e9, rel=1e-12)  # 400 Gbit/s x 0.94
+    assert fabric_of(preset).intra.bandwidth == pytest.approx(240e9, rel=1e-12)  # 12 x 20.0 GB/s (NCCL topo.h)
+    assert preset.cluster.inter_node.bandwidth == pytest.approx(50e9)  # the nominal rate stays visible
+    explicit = scenario_from_dict(
+        {**base, "cluster": {**base["cluster"], "inter_node": {"preset": "ib-ndr", "bandwidth": "100 Gbit/s"}}}
+    )
+    assert fabric_of(explicit).inter.bandwidth == pytest.approx(12.5e9)  # a rate given explicitly is taken as achieved
+
+
+@pytest.mark.parametrize("op", ["allreduce", "reduce_scatter", "all_gather", "broadcast"])
+@pytest.mark.parametrize("algorithm", NCCL)
+@pytest.mark.parametrize(("nodes", "per_node", "nics"), [(1, 8, 1), (3, 8, 4), (5, 4, 4), (4, 1, 1)])
+def test_nccl_schedules_conserve_bytes(op: str, algorithm: str, nodes: int, per_node: int, nics: int) -> None:
+    """Every byte sent is received, every transfer is between distinct ranks, for every candidate."""
+    layout = Layout(nodes, per_node, nics, nvls=per_node > 1)
+    if op == "allreduce" and algorithm.startswith("nvls") and per_node == 1:
+        with pytest.raises(ValueError, match="NVLink-SHARP"):  # no node switch to reduce in
+            collectives.candidates(op, algorithm, layout, "auto")
+        return
+    for schedule in collectives.candidates(op, algorithm, layout, "auto"):
+        assert schedule.bytes_sent(SIZE).sum() == pytest.approx(schedule.bytes_received(SIZE).sum(), rel=1e-12)
+        for phase in schedule.phases:
+            assert np.all(phase.src != phase.dst) and phase.src.max() < layout.world
