@@ -7,6 +7,7 @@ when one of these commands runs, so ``dpsim`` itself stays torch-free.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,6 +98,7 @@ def calibrate(
     from_trace: Annotated[
         Path | None, typer.Option("--from-trace", help="PyTorch profiler (Kineto) trace of one training step")
     ] = None,
+    device: Annotated[str, typer.Option(help="under torchrun: cpu (gloo) or cuda (NCCL, one GPU per rank)")] = "cpu",
     base: Annotated[
         Path | None, typer.Option(help="with --from-nccl-tests/--from-trace: add to this profile, not an empty one")
     ] = None,
@@ -129,6 +131,17 @@ def calibrate(
     from runtime.calibrate import calibrate as run_calibration
 
     plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=(link_class,), reps=reps)
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun: every rank benchmarks, rank 0 writes
+        from runtime.torchrun import calibrate_distributed
+
+        check_choice("--device", device, ("cpu", "cuda"))
+        fitted = calibrate_distributed(loaded, plan, out, device, log=lambda m: typer.echo(m, err=True))
+        if fitted is not None:
+            with atomic_output(out, "--out") as tmp:
+                save_profile(fitted, tmp)
+            _print_busbw(fitted.meta["bench"], None)
+            typer.echo(f"wrote {out}")
+        return
     try:
         profile, raw = run_calibration(loaded, plan, testbed, name=loaded.name, log=lambda m: typer.echo(m, err=True))
     except Exception as exc:  # RankFailure → exit 1 with the rank named

@@ -27,12 +27,14 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
 """Collectives benchmarked; only all-reduce has point-to-point algorithms, the others use the backend."""
 
 
-def time_collective(op: Callable[[], None], reps: int, warmup: int) -> list[float]:
-    """Per-repetition time of ``op`` on the slowest rank (seconds)."""
+def time_collective(op: Callable[[], None], reps: int, warmup: int, device: str = "cpu") -> list[float]:
+    """Per-repetition time of ``op`` on the slowest rank (seconds); on GPUs until its kernels have finished."""
+    if device != "cpu":
+        op = _synchronised(op)
     for _ in range(warmup):
         op()
     times = []
-    slowest = torch.zeros(1, dtype=torch.float64)
+    slowest = torch.zeros(1, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
     for _ in range(reps):
         dist.barrier()
         start = time.perf_counter()
@@ -43,10 +45,20 @@ def time_collective(op: Callable[[], None], reps: int, warmup: int) -> list[floa
     return times
 
 
-def _op(collective: str, algorithm: str, size_bytes: int, per_node: int) -> Callable[[], None] | None:
+def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        op()
+        torch.cuda.synchronize()
+
+    return run
+
+
+def _op(
+    collective: str, algorithm: str, size_bytes: int, per_node: int, device: str = "cpu"
+) -> Callable[[], None] | None:
     world = dist.get_world_size()
     numel = max(world, size_bytes // 4)
-    x = torch.ones(numel, dtype=torch.float32)
+    x = torch.ones(numel, dtype=torch.float32, device=device)
     if collective == "all_reduce":
         return lambda: all_reduce(x, algorithm, per_node=per_node)
     if algorithm != "backend":
@@ -55,30 +67,30 @@ def _op(collective: str, algorithm: str, size_bytes: int, per_node: int) -> Call
         return lambda: dist.broadcast(x, src=0)
     shard = numel // world
     if collective == "all_gather":
-        out = torch.empty(shard * world)
-        part = torch.ones(shard)
+        out = torch.empty(shard * world, device=device)
+        part = torch.ones(shard, device=device)
         return lambda: dist.all_gather_into_tensor(out, part)
     if collective == "reduce_scatter":
-        full = torch.ones(shard * world)
-        part = torch.empty(shard)
+        full = torch.ones(shard * world, device=device)
+        part = torch.empty(shard, device=device)
         return lambda: dist.reduce_scatter_tensor(part, full)
     return None
 
 
 def run(
     run_dir: Path, collectives: Sequence[str], algorithms: Sequence[str], sizes: Sequence[int], reps: int, warmup: int,
-    per_node: int,
+    per_node: int, device: str = "cpu",
 ) -> None:  # fmt: skip
     rank, world = dist.get_rank(), dist.get_world_size()
     out = run_dir / "bench.jsonl"
     for collective in collectives:
         for algorithm in algorithms:
             for size in sizes:
-                op = _op(collective, algorithm, size, per_node)
+                op = _op(collective, algorithm, size, per_node, device)
                 if op is None:
                     continue
                 try:
-                    times = time_collective(op, reps, warmup)
+                    times = time_collective(op, reps, warmup, device)
                 except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
                     if rank == 0:
                         print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)

@@ -52,6 +52,7 @@ __all__ = [
     "calibrate",
     "calibrate_compute",
     "calibrate_links",
+    "fit_link_records",
     "measure_compute",
     "measure_compute_concurrent",
     "measure_optimizer",
@@ -96,24 +97,31 @@ def _median_time(fn: Callable[[], object], reps: int, warmup: int) -> float:
 
 
 def measure_compute(
-    scenario: Scenario, micro_batches: Sequence[int], reps: int = 7, warmup: int = 2
+    scenario: Scenario, micro_batches: Sequence[int], reps: int = 7, warmup: int = 2, device: str = "cpu"
 ) -> tuple[LinearTime, LinearTime]:
-    """Forward and backward time of one micro-batch on one thread, fitted linear in micro-batch size."""
+    """Forward and backward time of one micro-batch (one CPU thread, or one GPU), fitted linear in micro-batch size."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    cuda = device.startswith("cuda")
+
+    def now() -> float:
+        if cuda:  # kernels are asynchronous: a microbenchmark waits for them
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     try:
-        model = build_model(scenario)
+        model = build_model(scenario).to(device)
         generator = torch.Generator().manual_seed(0)
         fwd, bwd = [], []
         for mb in micro_batches:
-            batch = synthetic_batch(model, scenario, mb, generator)
+            batch = tuple(t.to(device) for t in synthetic_batch(model, scenario, mb, generator))
             f_times, b_times = [], []
             for i in range(warmup + reps):
-                t0 = time.perf_counter()
-                loss = model.loss(batch)
-                t1 = time.perf_counter()
+                t0 = now()
+                loss = model.loss(batch)  # type: ignore[arg-type]
+                t1 = now()
                 loss.backward()
-                t2 = time.perf_counter()
+                t2 = now()
                 if i >= warmup:
                     f_times.append(t1 - t0)
                     b_times.append(t2 - t1)
@@ -248,6 +256,28 @@ def _testbed(kind: str, nodes: int, per_node: int, rate: float) -> Testbed:
     return LocalTestbed()
 
 
+def fit_link_records(records: Sequence[dict[str, Any]]) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
+    """α–β per (link class, algorithm) from benchmark records (all-reduce ones), and each fit's worst error."""
+    samples = [
+        CollectiveSample(r["algorithm"], r["ranks"], r["size_bytes"], r["time_s"], r["link_class"])
+        for r in records
+        if r["collective"] == "all_reduce"
+    ]
+    links: dict[str, dict[str, Link]] = {}
+    fit_errors: dict[str, float] = {}
+    for (link_class, algorithm), group in samples_by_link(samples).items():
+        if algorithm in ("backend", "hierarchical"):  # fitted on the ring form (gloo's large-message algorithm)
+            group = [CollectiveSample("ring", s.ranks, s.size_bytes, s.time_s, s.link_class) for s in group]
+        if algorithm == "tree" and any(s.ranks > 2 for s in group):
+            # with 2 ranks each of the two trees is a single edge and moves S/B, not the 2·S/B of
+            # the double-binary-tree form, which holds from 3 ranks on: fit on those only
+            group = [s for s in group if s.ranks > 2]
+        fit = fit_link(group)
+        links.setdefault(link_class, {})[algorithm] = fit.link
+        fit_errors[f"{link_class}/{algorithm}"] = fit.max_relative_error
+    return links, fit_errors
+
+
 def calibrate_links(
     scenario: Scenario, plan: CalibrationPlan, testbed: str = "local", *, work_dir: Path, log: Callable[[str], None]
 ) -> tuple[HardwareProfile, list[dict[str, Any]]]:
@@ -266,23 +296,7 @@ def calibrate_links(
                     rec["link_class"] = link_class
                     rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n)
                     records.append(rec)
-    samples = [
-        CollectiveSample(r["algorithm"], r["ranks"], r["size_bytes"], r["time_s"], r["link_class"])
-        for r in records
-        if r["collective"] == "all_reduce"
-    ]
-    links: dict[str, dict[str, Link]] = {}
-    fit_errors: dict[str, float] = {}
-    for (link_class, algorithm), group in samples_by_link(samples).items():
-        if algorithm in ("backend", "hierarchical"):  # fitted on the ring form (gloo's large-message algorithm)
-            group = [CollectiveSample("ring", s.ranks, s.size_bytes, s.time_s, s.link_class) for s in group]
-        if algorithm == "tree" and any(s.ranks > 2 for s in group):
-            # with 2 ranks each of the two trees is a single edge and moves S/B, not the 2·S/B of
-            # the double-binary-tree form, which holds from 3 ranks on: fit on those only
-            group = [s for s in group if s.ranks > 2]
-        fit = fit_link(group)
-        links.setdefault(link_class, {})[algorithm] = fit.link
-        fit_errors[f"{link_class}/{algorithm}"] = fit.max_relative_error
+    links, fit_errors = fit_link_records(records)
     labels = tuple(f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B" for c in plan.link_classes
                    for n in plan.ranks)  # fmt: skip
     profile = HardwareProfile(

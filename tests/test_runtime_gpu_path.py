@@ -16,6 +16,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from dpsim.calibration import load_profile
 from dpsim.ingest.kineto import load_trace
 from dpsim.scenario import load_scenario
 from runtime.hooks import BucketTiming, Clock
@@ -178,3 +179,38 @@ def test_gpu_run_under_torchrun_records_cuda_timing_memory_and_nccl(scenario_fil
     assert record["memory_per_device_bytes"] == max(extra["gpu_max_memory_allocated_bytes"].values()) > 0
     assert extra["nccl"]["version"] and "debug" in extra["nccl"]
     assert record["compute_s"] > 0 and record["step_time_s"] >= record["compute_s"]
+
+
+def _torchrun_calibrate(scenario_file: Path, out: Path, device: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
+               "dpsim.cli", "calibrate", str(scenario_file), "--device", device, "--sizes", "64KiB,1MiB", "--reps",
+               "3", "--algorithms", "ring,backend", "--out", str(out)]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=out.parent)
+
+
+@pytest.mark.multiprocess
+@pytest.mark.slow
+def test_calibrate_under_torchrun_rank0_writes_the_profile(scenario_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "profile.yaml"
+    proc = _torchrun_calibrate(scenario_file, out, "cpu")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("wrote ") == 1  # rank 0 only
+    profile = load_profile(out)
+    assert profile.meta["testbed"] == "torchrun" and profile.meta["world_size"] == 2
+    assert set(profile.links["intra"]) == {"ring", "backend"}  # one node: intra
+    assert profile.has_compute and profile.optimizer is not None
+    sizes = {r["size_bytes"] for r in profile.meta["bench"] if r["collective"] == "all_reduce"}
+    assert sizes == {64 * 1024, 1024 * 1024}
+
+
+@GPU
+@pytest.mark.gpu
+def test_calibrate_under_torchrun_on_gpus(scenario_file: Path, tmp_path: Path) -> None:
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    out = tmp_path / "profile.yaml"
+    proc = _torchrun_calibrate(scenario_file, out, "cuda")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    profile = load_profile(out)
+    assert profile.backend == "nccl" and set(profile.links["intra"]) == {"backend"}
+    assert profile.meta["nccl"]["version"]
