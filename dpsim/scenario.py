@@ -985,4 +985,25 @@ def scenario_schema() -> dict[str, Any]:
     schema = Scenario.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dpsim scenario"
-    return schema
+    definitions = schema.get("$defs", {})
+    presets = {f"#/$defs/{name}" for name, d in definitions.items() if "preset" in d.get("properties", {})}
+
+    def allow_names(node: Any) -> Any:
+        """A section with a ``preset`` may also be written as the catalog name alone (``device: a100-80gb``)."""
+        if isinstance(node, dict):
+            if node.get("$ref") in presets:
+                return {"anyOf": [dict(node), {"type": "string", "description": "a catalog name"}]}
+            return {k: allow_names(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [allow_names(v) for v in node]
+        return node
+
+    schema = allow_names(schema)
+    for name, definition in schema.get("$defs", {}).items():
+        if f"#/$defs/{name}" in presets and definition.get("required"):  # a preset fills the required fields
+            definition["anyOf"] = [{"required": ["preset"]}, {"required": definition.pop("required")}]
+    batch = schema["$defs"]["TrainingConfig"]["properties"]["global_batch"]
+    for key in ("type", "minimum", "ge"):
+        batch.pop(key, None)
+    batch["anyOf"] = [{"type": "integer", "minimum": 1}, {"const": "auto"}]
+    return dict(schema)

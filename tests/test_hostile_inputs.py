@@ -227,3 +227,38 @@ def test_any_value_in_any_field_is_accepted_sanely_or_named(path: str, value: An
         return
     for name in ("step_time_s", "samples_per_s", "memory_per_device_bytes", "comm_s"):
         assert math.isfinite(getattr(result, name)), (path, value, name)
+
+
+# --- schema and check --format json ---------------------------------------------------------------
+
+
+def test_schema_accepts_the_bundled_scenarios_and_rejects_bad_types() -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
+    import json
+
+    from dpsim import inputs
+
+    code, out, err = hostile.run_in_process(["schema"])
+    assert code == 0, err
+    schema = json.loads(out)
+    for path in sorted((hostile.ROOT / "dpsim" / "scenarios").glob("*.yaml")):
+        jsonschema.validate(inputs.load_yaml(path.read_text(), str(path)), schema)
+    short = {"model": "gpt2-xl", "cluster": {"device": "a100-80gb"}, "training": {"global_batch": "auto"}}
+    jsonschema.validate(short, schema)  # presets by name and an automatic batch
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**short, "cluster": {"device": "a100-80gb", "nodes": "two"}}, schema)
+
+
+def test_check_json_reports_validity_both_ways(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    code, out, _ = hostile.run_in_process(["check", str(tmp_path / "s.yaml"), "--format", "json"])
+    data = json.loads(out)
+    assert code == 0 and data["valid"] and data["derived"]["world_size"] == 4
+    code, out, err = hostile.run_in_process(
+        ["check", "-", "--format", "json", "--set", "training.zero_stage=9"], stdin=hostile.SMALL.encode()
+    )
+    data = json.loads(out)
+    assert code == 2 and not data["valid"] and data["error"]["field"] == "training.zero_stage"
+    assert data["error"]["source"] == "<command line>" and err.startswith("error: <command line>:")
