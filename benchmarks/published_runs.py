@@ -1,15 +1,21 @@
 """Predicted vs published throughput of large training runs that publish their configuration.
 
 Run: ``python benchmarks/published_runs.py [--engine analytic|sim]``. Prints per run the
-published and predicted TFLOP/s per GPU (in the publication's own FLOP convention) and the
-relative error. Compute efficiency is the catalog's ONE value per device type
-(``dpsim catalog devices``: A100 0.54 from Korthikanti et al. 2022, H100 0.47 from the NVIDIA
-Megatron-LM README's H100 weak-scaling MFU; neither comes from a run tested here); nothing is
-fitted per run. Every configuration number is checked against its source, cited next to the
-run: the paper's table, and where the paper is silent the run's own launch script (Megatron
-``examples/sc21/run_table_1.sh``, BigScience ``tr11-176B-ml.slurm``). What no source states
-(Llama 3's micro-batch size, FSDP unit, sequence parallelism) is listed in ``assumptions``,
-chosen as the framework default or the common choice, never tuned to the result.
+published and predicted throughput per GPU (in the publication's own convention), the relative
+error, the step's compute / exposed-communication / bubble shares, the memory per device and how
+compute was priced, then the mean error and the error trend over Megatron's Table 1.
+
+Compute is priced operation by operation (:mod:`dpsim.compute`) on the catalog's GEMM curve per
+device type (``dpsim catalog devices``): the maximum achievable matmul rate of public GEMM sweeps
+(A100 0.859, H100 0.801 of peak; Bekman's mamf-finder results), a per-GEMM overhead from XLA's
+measured H100 matmul table, flash-attention efficiencies from the FlashAttention-2/3 papers and
+an achievable memory bandwidth from a microbenchmark paper. None of these comes from a training
+run and nothing is fitted per run. Every configuration number is checked against its source,
+cited next to the run: the paper's table, and where the paper is silent the run's own launch
+script (Megatron ``examples/sc21/run_table_1.sh``, BigScience ``tr11-176B-ml.slurm``) or the
+framework's recipe defaults. What no source states (Llama 3's micro-batch size, FSDP unit, sequence
+parallelism) is listed in ``assumptions``, chosen as the framework default or the common choice,
+never tuned to the result.
 
 FLOP conventions:
 
@@ -18,12 +24,14 @@ FLOP conventions:
   BLOOM, logs the same formula with activation checkpointing).
 - ``model``: model FLOPs (MFU), as in Llama 3's Table 4: our catalog count
   (6N + 12·L·s·h + 6·V·h per token, :func:`dpsim.catalog.training_flops_per_token`).
+- ``tokens``: tokens per second per GPU (NeMo's performance tables).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +50,7 @@ class PublishedRun:
     source: str
     published_tflops_per_gpu: float
     convention: str
-    """``megatron`` (eq. 3, counts recomputation) or ``model`` (model FLOPs)."""
+    """``megatron`` (eq. 3, counts recomputation), ``model`` (model FLOPs) or ``tokens`` (tokens/s per GPU)."""
     scenario: Mapping[str, Any]
     assumptions: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -157,10 +165,9 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
             convention="model",
             scenario={
                 "name": f"llama3-405b-{gpus}",
-                # 128 equal layer slots (126 layers, the embedding chunk and the output/loss chunk, as
-                # Llama 3 balances them) with the published 405,853,388,800 parameters (6N is exact; the
-                # attention term counts 128 layers instead of 126, +0.1 % of the FLOPs).
-                "model": {"preset": "llama3-405b", "layers": 128, "parameters": 405_853_388_800},
+                # 126 layers in 128 pipeline slots: the first chunk holds only the embedding, the last only
+                # the output layer and loss (§3.3.2; training.embedding_pipeline_slots).
+                "model": {"preset": "llama3-405b", "attention": "flash"},
                 "cluster": {
                     "nodes": gpus // 8,
                     "workers_per_node": 8,
@@ -178,11 +185,11 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                     "pipeline_schedule": "interleaved",
                     "virtual_stages": 8,
                     "zero_stage": 2,
+                    "optimizer_sharding": "fsdp",
+                    "embedding_pipeline_slots": True,
                     "sequence_parallel": True,
-                    # No activation checkpointing (§3.3.2). The attention kernel keeps no s x s scores
-                    # and recomputes them in the backward pass, which is what "selective" models
-                    # (memory without the 5as/h term; the attention core's FLOPs recomputed).
-                    "activation_recomputation": "selective",
+                    # No activation checkpointing (§3.3.2); fused (flash) attention keeps no s x s scores.
+                    "activation_recomputation": "none",
                 },
                 # FSDP reduce-scatters (and gathers) one FSDP unit at a time: one transformer layer's
                 # shard, the usual per-block wrapping (Zhao et al. 2023, "PyTorch FSDP", §3; the unit is
@@ -195,10 +202,48 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
             },
             assumptions="micro-batch 1 (not published; batch/DP 32 or 16 sequences of 8K); V = 8 derived "
             "from the one-layer chunks of §3.3.2; FSDP without resharding as ZeRO-2; sequence "
-            "parallelism with TP (not stated); FlashAttention-style attention as selective recomputation; "
+            "parallelism with TP (not stated); flash attention (fused kernel, not stated); "
             "ring collectives, which NCCLX tunes but does not replace; one FSDP unit per layer",
         )
         for gpus, tflops in ((8192, 430.0), (16384, 400.0))
+    ),
+    # GPT-3 175B in FP8 on 512 H100 (NVIDIA NeMo Framework user guide, "Performance Summary for Large
+    # Language Models", container NeMo 25.02, system DGX-H100, pre-training at FP8 "per-tensor FP8
+    # quantization using the scaling factors calculated in the current step"): 512 GPUs, GBS 2048, MBS 2,
+    # sequence 2048, TP 4, PP 8, CP 1, VP 6, GA 64, 866 tokens/s/GPU (932 model TFLOP/s/GPU).
+    # DGX H100: 8 H100 SXM on NVLink 4, 8 x 400 Gb/s InfiniBand NDR per node.
+    PublishedRun(
+        name="NeMo GPT-3 175B FP8 on 512 H100",
+        source="NVIDIA NeMo Framework user guide, Performance Summary (NeMo 25.02, DGX-H100, FP8)",
+        published_tflops_per_gpu=866.0,
+        convention="tokens",
+        scenario={
+            "name": "nemo-gpt3-175b-fp8-512",
+            "model": {"preset": "gpt3-175b", "attention": "flash"},
+            "cluster": {
+                "nodes": 64,
+                "workers_per_node": 8,
+                "device": "h100-sxm",
+                "intra_node": "nvlink4",
+                "inter_node": {"preset": "ib-ndr", "nics_per_node": 8},
+            },
+            "training": {
+                "global_batch": 2048,
+                "micro_batch": 2,
+                "precision": "fp8",
+                "tensor_parallel": 4,
+                "pipeline_parallel": 8,
+                "pipeline_schedule": "interleaved",
+                "virtual_stages": 6,
+                "sequence_parallel": True,
+                "zero_stage": 1,
+                "optimizer_sharding": "megatron",
+            },
+            "communication": {"algorithm": "ring"},
+        },
+        assumptions="NeMo's GPT-3 recipe defaults (not in the table): sequence parallelism, Megatron distributed "
+        "optimizer with overlapped gradient reduce-scatter, fused (flash) attention, no recomputation; "
+        "tensor-parallel communication not overlapped (NeMo overlaps it with userbuffers: conservative)",
     ),
     # BLOOM 176B (BigScience 2022, "BLOOM: A 176B-Parameter Open-Access Multilingual Language Model",
     # arXiv:2211.05100, §3.4): 48 nodes of 8 A100 80GB (384 GPUs) on Jean Zay, NVLink inside a node,
@@ -267,7 +312,9 @@ def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, Ste
     """Predicted TFLOP/s per GPU in the publication's convention, and the underlying step result."""
     scenario = scenario_from_dict(dict(run.scenario), run.name)
     result = api.run(scenario, engine=engine)
-    if run.convention == "megatron":
+    if run.convention == "tokens":
+        tflops = scenario.tokens_per_step / result.step_time_s / scenario.world_size
+    elif run.convention == "megatron":
         flops = _megatron_flops_per_iteration(scenario, run.extra.get("layers_for_flops"))
         tflops = flops / result.step_time_s / scenario.world_size / 1e12
     else:
@@ -275,24 +322,51 @@ def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, Ste
     return tflops, result
 
 
+def error_trend(runs: Sequence[PublishedRun], errors: Sequence[float]) -> float:
+    """Least-squares slope of relative error (points) against log10 of the model's parameters."""
+    xs = [math.log10(scenario_from_dict(dict(r.scenario)).model.num_parameters) for r in runs]
+    ys = [100.0 * e for e in errors]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+
+def how_compute_was_priced(result: StepResult) -> str:
+    model = result.extra.get("compute_model", "flat")
+    return "GEMM curve (catalog)" if model == "operations" else str(model)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="analytic", choices=("analytic", "sim"))
     args = parser.parse_args()
-    print(f"{'run':<30} {'GPUs':>6} {'published':>10} {'predicted':>10} {'error':>8} {'bubble':>7} {'mem GB':>7}")
+    header = (
+        f"{'run':<32} {'GPUs':>6} {'published':>10} {'predicted':>10} {'error':>7} "
+        f"{'compute':>8} {'exp.comm':>8} {'bubble':>7} {'mem GiB':>8}  efficiency"
+    )
+    print(header)
     errors = []
     for run in PUBLISHED_RUNS:
         tflops, result = predict_run(run, args.engine)
         error = tflops / run.published_tflops_per_gpu - 1.0
-        errors.append(abs(error))
-        bubble = result.bubble_s / result.step_time_s
+        errors.append(error)
+        step = result.step_time_s
         oom = " OOM" if result.oom else ""
         print(
-            f"{run.name:<30} {result.world_size:>6} {run.published_tflops_per_gpu:>10.0f} {tflops:>10.1f} "
-            f"{100 * error:>+7.1f}% {100 * bubble:>6.1f}% {result.memory_per_device_bytes / 1e9:>7.1f}{oom}"
+            f"{run.name:<32} {result.world_size:>6} {run.published_tflops_per_gpu:>10.0f} {tflops:>10.1f} "
+            f"{100 * error:>+6.1f}% {100 * result.compute_s / step:>7.1f}% {100 * result.exposed_comm_s / step:>7.1f}% "
+            f"{100 * result.bubble_s / step:>6.1f}% {result.memory_per_device_bytes / 2**30:>8.1f}{oom:4}  "
+            f"{how_compute_was_priced(result)}"
         )
-    print(f"mean |error| {100 * sum(errors) / len(errors):.1f} %, max |error| {100 * max(errors):.1f} %")
-    print("TFLOP/s per GPU in each publication's convention; efficiency: one catalog value per device type.")
+    magnitudes = [abs(e) for e in errors]
+    print(f"mean |error| {100 * sum(magnitudes) / len(magnitudes):.1f} %, max |error| {100 * max(magnitudes):.1f} %")
+    table1 = [i for i, r in enumerate(PUBLISHED_RUNS) if r.name.startswith("Megatron")]
+    slope = error_trend([PUBLISHED_RUNS[i] for i in table1], [errors[i] for i in table1])
+    print(f"Megatron Table 1: error trend {slope:+.2f} points per decade of model size")
+    print(
+        "Published numbers in each publication's convention (TFLOP/s per GPU, or tokens/s per GPU); compute, "
+        "exposed communication and bubble as shares of the step; compute priced from the catalog's GEMM curve "
+        "(cited GEMM sweeps, one per device type), never fitted to these runs."
+    )
 
 
 if __name__ == "__main__":

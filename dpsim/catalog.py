@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DEVICES",
@@ -44,14 +44,39 @@ class DeviceSpec:
     memory_bandwidth: float
     """Device memory bandwidth, bytes/s (used for the optimizer step, which is memory bound)."""
     efficiency: float
-    """Achieved fraction of peak for large transformer training compute (not communication)."""
+    """Flat fraction of peak for models without an operation breakdown (CNNs, MLPs), and for
+    transformers on devices without a GEMM curve (``matmul_efficiency`` = 0)."""
     source: str
+    peak_flops_fp8: float = 0.0
+    """Dense FP8 tensor-core peak, FLOP/s (0: no FP8 tensor cores)."""
+    peak_flops_fp32: float = 0.0
+    """Dense peak for fp32 training (TF32 tensor cores where the device has them), FLOP/s; 0 = peak/2."""
+    matmul_efficiency: float = 0.0
+    """Largest fraction of peak a GEMM reaches (maximum achievable matmul FLOP/s over peak); 0 = no curve."""
+    kernel_overhead_s: float = 0.0
+    """Fixed time per GEMM kernel on top of its FLOPs at the achievable rate (ramp-up, tail, launch)."""
+    attention_efficiency: tuple[float, float] = (0.0, 0.0)
+    """Fraction of peak of fused (flash) attention, forward and backward."""
+    memory_efficiency: float = 0.0
+    """Achievable fraction of the memory bandwidth for element-wise (memory-bound) kernels."""
+    curve_source: str = ""
+    """Where the GEMM curve, attention and memory efficiencies come from."""
 
     def __post_init__(self) -> None:
         if self.peak_flops <= 0 or self.memory_bytes <= 0 or self.memory_bandwidth <= 0:
             raise ValueError(f"device {self.name!r}: peak_flops, memory_bytes and memory_bandwidth must be > 0")
         if not 0.0 < self.efficiency <= 1.0:
             raise ValueError(f"device {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
+        fractions = (self.matmul_efficiency, self.memory_efficiency, *self.attention_efficiency)
+        if any(not 0.0 <= f <= 1.0 for f in fractions):
+            raise ValueError(f"device {self.name!r}: efficiencies must be in [0, 1]")
+        if self.matmul_efficiency and not (self.memory_efficiency and all(self.attention_efficiency)):
+            raise ValueError(f"device {self.name!r}: a GEMM curve needs memory and attention efficiencies too")
+
+    @property
+    def has_curve(self) -> bool:
+        """Whether compute is priced operation by operation (a GEMM curve is known)."""
+        return self.matmul_efficiency > 0.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +139,8 @@ class ModelSpec:
     """Segment (token-type) embedding rows, BERT only (2); 0 for decoder-only models."""
     pooler: bool = False
     """BERT's pooler (one h×h dense layer with bias on the [CLS] token); False for decoders."""
+    causal: bool = True
+    """Decoder (causal mask: fused attention skips the masked half); False for encoders (BERT)."""
 
     def __post_init__(self) -> None:
         if self.kind == "transformer":
@@ -256,63 +283,146 @@ _GIB = 2.0**30
 decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 
 # --- Devices -------------------------------------------------------------------------------
-# peak_flops: dense (no 2:4 sparsity) tensor-core peak at fp16/bf16, from the datasheet.
-# memory_bytes: datasheet nominal "GB" read as 1e9 bytes (HBM stacks are binary-sized, so this
-# errs about 7 % on the small side, i.e. conservatively for "does it fit").
-# efficiency: achieved fraction of peak on the compute of large transformer training,
-# one value per device type from a stated published source (never fitted per run).
-# MFU figures are end to end (they include exposed communication), so they are lower bounds
-# on compute-only efficiency.
+# peak_flops: dense (no 2:4 sparsity) tensor-core peak at fp16/bf16, from the datasheet;
+# peak_flops_fp8 and peak_flops_fp32 (TF32) likewise.
+# memory_bytes: the datasheet's "GB" (binary for V100/A100/H100, see _GIB).
+#
+# Compute is priced operation by operation (dpsim.compute) from a GEMM curve per device:
+#   GEMM time = max(2mnk / (peak · matmul_efficiency), bytes / (bandwidth · memory_efficiency))
+#               + kernel_overhead
+# matmul_efficiency is the maximum achievable matmul FLOP/s (MAMF, Bekman's mamf-finder.py sweep of
+# torch.matmul shapes, stas00/ml-engineering compute/accelerator) over peak; the published sweep
+# results we read are the table in mag-/gpu_benchmark README.md (same mamf-finder method): A100 SXM
+# 267.9 TFLOP/s bf16 (best shape 6912x16384x2048) = 0.859 of 312; H100 SXM 792.1 TFLOP/s
+# (6144x17920x2816) = 0.801 of 989. kernel_overhead: the fixed cost that makes small GEMMs slow,
+# from the H100 (sm_90) bf16 rows of XLA's measured matmul table (openxla
+# xla/service/gpu/model/matmul_interpolator_data.h): 2048^3 runs at 632 TFLOP/s (27.2 us, of
+# which 21.7 us are FLOPs at 0.801 of peak) and 4096^3 at 783 TFLOP/s (175.4 us vs 173.4 us):
+# 5.5 and 2.0 us, taken as 4 us; no A100 sweep with small shapes was at hand, so A100 uses the
+# same 4 us (an assumption). attention_efficiency (forward, backward) of fused flash attention:
+# A100 from Dao 2023, "FlashAttention-2" (abstract: forward 50-73 % of peak; backward lower),
+# taken as (0.6, 0.5); H100 from Shah et al. 2024, "FlashAttention-3" (forward up to 740 TFLOP/s
+# = 75 % in FP16; backward 1.5-1.75x FlashAttention-2's ~300 TFLOP/s), taken as (0.65, 0.5).
+# memory_efficiency 0.83: Jia et al. 2018, "Dissecting the NVIDIA Volta GPU Architecture via
+# Microbenchmarking", measured 750 of 900 GB/s on V100; assumed to hold for HBM2e/HBM3.
+# None of these numbers comes from a training run. `dpsim calibrate --compute` measures the
+# curve of the machine at hand.
+#
+# efficiency: flat fraction of peak, used for models without an operation breakdown (CNNs,
+# MLPs) and for devices without a GEMM curve; one value per device from a stated source.
+# MFU figures are end to end (they include exposed communication).
+_GEMM_A100: dict[str, Any] = dict(
+    matmul_efficiency=267.9 / 312,
+    kernel_overhead_s=4e-6,
+    attention_efficiency=(0.6, 0.5),
+    memory_efficiency=0.83,
+    curve_source="MAMF sweep (mag-/gpu_benchmark, Bekman's mamf-finder); FlashAttention-2; Jia et al. 2018",
+)
+_GEMM_HOPPER: dict[str, Any] = dict(
+    matmul_efficiency=792.1 / 989,
+    kernel_overhead_s=4e-6,
+    attention_efficiency=(0.65, 0.5),
+    memory_efficiency=0.83,
+    curve_source="MAMF sweep (mag-/gpu_benchmark); XLA sm_90 matmul table; FlashAttention-3; Jia et al. 2018",
+)
 DEVICES: dict[str, DeviceSpec] = {
     d.name: d
     for d in (
         # NVIDIA Tesla V100 datasheet (SXM2 32 GB): 125 TFLOP/s fp16 tensor, 32 GB HBM2 at 900 GB/s.
         # Efficiency: NVIDIA ADLR, "MegatronLM's Supercharged V1.0" (2019): 62.4 TFLOP/s per V100 on a
         # 1.2B GPT-2, single GPU (no communication), stated as 48 % of peak; taken as stated (against
-        # the SXM2's 125 TFLOP/s it would be 0.50).
+        # the SXM2's 125 TFLOP/s it would be 0.50). No GEMM curve: priced at the flat efficiency.
         # (Shoeybi et al. 2019, Megatron-LM §1, reported 39 TFLOP/s = 30 % before those optimizations.)
-        DeviceSpec("v100", 125e12, 32 * _GIB, 900e9, 0.48, "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM blog 2019"),
-        # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 40 GB HBM2 at 1.555 TB/s.
-        # Efficiency: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
-        # Models", abstract: 54.2 % MFU for a 530B GPT on 2240 A100s (Narayanan et al. 2021, Table 1,
-        # reports 52 % of peak, 163 TFLOP/s, for a 1T model, counting recomputation).
-        DeviceSpec("a100-40gb", 312e12, 40 * _GIB, 1.555e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
-        # NVIDIA A100 datasheet (SXM 80 GB): 312 TFLOP/s dense BF16, 80 GB HBM2e at 2.039 TB/s.
-        # Efficiency as a100-40gb (same chip; Korthikanti et al. 2022 ran on 80 GB parts).
-        DeviceSpec("a100-80gb", 312e12, 80 * _GIB, 2.039e12, 0.54, "NVIDIA A100 datasheet; Korthikanti et al. 2022"),
-        # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 80 GB HBM3 at 3.35 TB/s.
-        # Efficiency: NVIDIA/Megatron-LM README, "Training Speed and Scalability" (2024, commit 0010ab7):
-        # GPT models of 2B-462B parameters on up to 6,144 H100s, BF16, end-to-end MFU from 41 % (smallest)
-        # to 47-48 % (largest); GPT-3 175B at 47 % on 96 H100s (42 % when strong-scaled to 4,608); the
-        # README's headline "up to 47 % MFU on H100". Taken as 0.47, the analogue of the A100's 54 %
-        # (Korthikanti et al. 2022, also Megatron, largest model). Deliberately not Llama 3's 43 %
-        # (Dubey et al. 2024, Table 4), which benchmarks/published_runs.py predicts.
-        DeviceSpec("h100-sxm", 989e12, 80 * _GIB, 3.35e12, 0.47, "NVIDIA H100 datasheet; Megatron-LM README (2024)"),
-        # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 141 GB HBM3e at 4.8 TB/s.
-        # Efficiency: no published large-scale MFU report; assumed equal to H100 (same Hopper SMs and
-        # clocks), from the NVIDIA Megatron-LM README (2024).
         DeviceSpec(
-            "h200", 989e12, 141e9, 4.8e12, 0.47, "NVIDIA H200 datasheet; efficiency assumed = H100 (Megatron-LM README)"
+            "v100",
+            125e12,
+            32 * _GIB,
+            900e9,
+            0.48,
+            "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM blog 2019",
+            peak_flops_fp32=15.7e12,
+        ),
+        # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 156 TF32, 40 GB HBM2 at 1.555 TB/s.
+        # Flat efficiency (non-transformers): Korthikanti et al. 2022 abstract, 54.2 % MFU.
+        DeviceSpec(
+            "a100-40gb",
+            312e12,
+            40 * _GIB,
+            1.555e12,
+            0.54,
+            "NVIDIA A100 datasheet; Korthikanti et al. 2022",
+            peak_flops_fp32=156e12,
+            **_GEMM_A100,
+        ),
+        # NVIDIA A100 datasheet (SXM 80 GB): 312 TFLOP/s dense BF16, 80 GB HBM2e at 2.039 TB/s.
+        DeviceSpec(
+            "a100-80gb",
+            312e12,
+            80 * _GIB,
+            2.039e12,
+            0.54,
+            "NVIDIA A100 datasheet; Korthikanti et al. 2022",
+            peak_flops_fp32=156e12,
+            **_GEMM_A100,
+        ),
+        # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 1979 dense FP8,
+        # 494.5 TF32, 80 GB HBM3 at 3.35 TB/s. Flat efficiency 0.47: NVIDIA/Megatron-LM README (2024),
+        # "up to 47 % MFU on H100". FP8 GEMMs: no sweep at hand; the BF16 fraction is assumed.
+        DeviceSpec(
+            "h100-sxm",
+            989e12,
+            80 * _GIB,
+            3.35e12,
+            0.47,
+            "NVIDIA H100 datasheet; Megatron-LM README (2024)",
+            peak_flops_fp8=1979e12,
+            peak_flops_fp32=494.5e12,
+            **_GEMM_HOPPER,
+        ),
+        # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 1979 FP8, 141 GB HBM3e at 4.8 TB/s.
+        # The same GH100 compute as the H100 (same SMs and clocks): the H100's curve.
+        DeviceSpec(
+            "h200",
+            989e12,
+            141e9,
+            4.8e12,
+            0.47,
+            "NVIDIA H200 datasheet; efficiency assumed = H100 (Megatron-LM README)",
+            peak_flops_fp8=1979e12,
+            peak_flops_fp32=494.5e12,
+            **_GEMM_HOPPER,
         ),
         # NVIDIA DGX B200 datasheet: 8 B200 with 1,440 GB HBM3e in total (180 GB per GPU; the B200
         # product page's 192 GB is the raw stack size), 64 TB/s in total (8 TB/s per GPU),
-        # 36 PFLOP/s FP16/BF16 with sparsity per 8 GPUs, i.e. 2.25 PFLOP/s dense BF16 per GPU.
-        # Efficiency: no published large-scale MFU report at the time of writing; assumed equal to
-        # H100 (NVIDIA Megatron-LM README, 2024). Revisit when one appears.
+        # 36 PFLOP/s FP16/BF16 with sparsity per 8 GPUs, i.e. 2.25 PFLOP/s dense BF16 per GPU, 4.5
+        # dense FP8, 1.1 TF32. No published sweep read: the Hopper curve is assumed (revisit with
+        # `dpsim calibrate --compute` on a B200).
         DeviceSpec(
             "b200",
             2.25e15,
             180e9,
             8e12,
             0.47,
-            "NVIDIA DGX B200 datasheet; efficiency assumed = H100 (Megatron-LM README)",
+            "NVIDIA DGX B200 datasheet; efficiency and GEMM curve assumed = H100",
+            peak_flops_fp8=4.5e15,
+            peak_flops_fp32=1.1e15,
+            **_GEMM_HOPPER,
         ),
         # Generic server CPU, an assumption rather than a datasheet: ~1 TFLOP/s fp32 (e.g. 32 cores x
         # 2.0 GHz x 2 AVX-512 FMA units x 16 lanes x 2 FLOPs = 4 TFLOP/s peak, about 1 TFLOP/s
         # sustained under AVX-512 clock throttling), 64 GB DRAM, 100 GB/s (~4 DDR4-3200 channels at
         # 25.6 GB/s). Efficiency 0.3 is an assumption (no published source): PyTorch CPU training of
-        # small models runs far below GEMM peak. Use a calibration profile for real CPU runs.
-        DeviceSpec("cpu", 1e12, 64e9, 100e9, 0.3, "assumption: generic server CPU (stated in catalog comment)"),
+        # small models runs far below GEMM peak. Use a calibration profile (or `dpsim calibrate
+        # --compute`) for real CPU runs.
+        DeviceSpec(
+            "cpu",
+            1e12,
+            64e9,
+            100e9,
+            0.3,
+            "assumption: generic server CPU (stated in catalog comment)",
+            peak_flops_fp32=1e12,
+        ),
     )
 }
 
@@ -449,6 +559,7 @@ MODELS: dict[str, ModelSpec] = {
             vocab=30522,
             token_types=2,
             pooler=True,
+            causal=False,
         ),
         # Llama 2 7B: 32 layers, d=4096, 32 heads, SwiGLU ffn 11008, vocab 32000, ctx 4096, RoPE, untied
         # output head, RMSNorm, no biases (Touvron et al. 2023, "Llama 2", Table 1; HF Llama-2-7b-hf config).

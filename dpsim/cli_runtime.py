@@ -102,6 +102,13 @@ def calibrate(
     base: Annotated[
         Path | None, typer.Option(help="with --from-nccl-tests/--from-trace: add to this profile, not an empty one")
     ] = None,
+    compute: Annotated[
+        bool, typer.Option("--compute", help="GEMM sweep with torch.matmul: fit the device's GEMM curve")
+    ] = False,
+    gemm_sizes: Annotated[str, typer.Option(help="--compute: GEMM sizes (s x s x s and 4s x s x s)")] = (
+        "256,512,1024,2048"
+    ),
+    dtype: Annotated[str, typer.Option(help="--compute: bf16, fp16 or fp32")] = "bf16",
 ) -> None:
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
     if from_nccl_tests or from_trace is not None:
@@ -115,6 +122,10 @@ def calibrate(
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
     _require_runtime()
     import json
+
+    if compute:
+        _calibrate_compute(scenario, out, overrides or [], gemm_sizes, dtype, reps, records)
+        return
 
     from dpsim.calibration import save_profile
     from dpsim.scenario import load_scenario
@@ -163,6 +174,54 @@ def calibrate(
         f"{profile.forward.per_unit_s * 1e3:.3f}·m ms, backward {profile.backward.fixed_s * 1e3:.3f} + "
         f"{profile.backward.per_unit_s * 1e3:.3f}·m ms"
     )
+    typer.echo(f"wrote {out}")
+
+
+def _calibrate_compute(
+    scenario: Path, out: Path, overrides: list[str], gemm_sizes: str, dtype: str, reps: int, records: Path | None
+) -> None:
+    """``dpsim calibrate --compute``: time GEMMs, fit ``matmul_efficiency`` and ``kernel_overhead``."""
+    import json
+
+    import yaml
+
+    from dpsim.scenario import load_scenario
+
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
+    check_choice("--dtype", dtype, ("bf16", "fp16", "fp32"))
+    sizes = _int_list("--gemm-sizes", gemm_sizes)
+    if len(sizes) < 2:
+        raise fail("--gemm-sizes", "give at least two sizes to fit the curve")
+    loaded = load_scenario(scenario, overrides)
+    from runtime.gemm import default_shapes, fit, sweep
+
+    points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
+    peak = loaded.cluster.device.peak_for("fp32" if dtype == "fp32" else "bf16")
+    efficiency, overhead = fit(points, peak)
+    for p in points:
+        typer.echo(f"gemm {p.m}x{p.n}x{p.k}: {p.seconds * 1e6:.1f} us, {p.flops / p.seconds / 1e12:.3f} TFLOP/s")
+    typer.echo(
+        f"fit: {efficiency:.3f} of the scenario's peak {peak / 1e12:.4g} TFLOP/s "
+        f"({efficiency * peak / 1e12:.4g} TFLOP/s) + {overhead * 1e6:.2f} us per GEMM"
+    )
+    if efficiency > 1.0:
+        typer.echo(
+            "note: the measured rate exceeds cluster.device's peak; set peak_flops to the device's peak", err=True
+        )
+    device = {"matmul_efficiency": min(1.0, efficiency), "kernel_overhead": f"{overhead * 1e6:.6g} us"}
+    document = {
+        "note": "GEMM curve measured by dpsim calibrate --compute; merge 'cluster.device' into a scenario",
+        "dtype": dtype,
+        "peak_flops": f"{peak!r} FLOP/s",
+        "cluster": {"device": device},
+        "points": [p.as_dict() for p in points],
+    }
+    with atomic_output(out, "--out") as tmp:
+        tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    if records is not None:
+        with atomic_output(records, "--records") as tmp:
+            tmp.write_text(json.dumps(document["points"], indent=1), encoding="utf-8")
     typer.echo(f"wrote {out}")
 
 

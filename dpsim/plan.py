@@ -405,6 +405,59 @@ def _uniform_end(
     return np.where(total > 0, end, free), np.where(total > 0, comm, 0.0)
 
 
+def _uniform_end_with_head(
+    total: np.ndarray,
+    head: np.ndarray,
+    bucket: float,
+    span: np.ndarray,
+    c_head: np.ndarray,
+    c_full: np.ndarray,
+    c_rest: np.ndarray,
+    free: np.ndarray,
+) -> np.ndarray:
+    """Vectorised first-bucket branch of :func:`dpsim.analytic.step._uniform_overlap_end` (end only)."""
+    safe_total = np.where(total > 0, total, 1.0)
+    offset = span * head / safe_total
+    start = np.maximum(free, offset) + c_head
+    rest_total = total - head
+    full = np.floor(rest_total / bucket)
+    rest = rest_total - full * bucket
+    delta = span * bucket / safe_total
+    chain = np.maximum.reduce([start + full * c_full, offset + delta + full * c_full, offset + full * delta + c_full])
+    end = np.where(full > 0, chain, start)
+    return np.asarray(np.where(rest > 0, np.maximum(span, end) + c_rest, end), dtype=float)
+
+
+def _screen_compute(
+    base: Scenario, tp: np.ndarray, pp: np.ndarray, mb: np.ndarray, rc: np.ndarray, sp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward seconds per micro-batch (:func:`dpsim.compute.microbatch_compute`).
+
+    The kernels depend only on (tp, pp, micro-batch, recomputation, sequence parallelism), a few
+    hundred distinct shapes at most, so each is priced once and broadcast.
+    """
+    from dpsim.compute import microbatch_compute
+
+    keys = np.stack([tp, pp, mb, np.asarray(rc, dtype=np.int64), sp.astype(np.int64)], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    fwd_u = np.empty(len(unique))
+    bwd_u = np.empty(len(unique))
+    for i, (t_, p_, b_, r_, s_) in enumerate(unique.tolist()):
+        times = microbatch_compute(
+            base.model,
+            base.cluster.device,
+            precision=base.training.precision,
+            micro_batch=b_,
+            tensor_parallel=t_,
+            pipeline_parallel=p_,
+            sequence_parallel=bool(s_),
+            recomputation=_RECOMPUTE[r_],
+        )
+        fwd_u[i], bwd_u[i] = times.forward_s, times.backward_s
+    inverse = inverse.reshape(-1)
+    return fwd_u[inverse], bwd_u[inverse]
+
+
 def _screen(
     request: PlanRequest, spec: catalog.ModelSpec, device: str, gb: int, g: dict[str, np.ndarray]
 ) -> pd.DataFrame:
@@ -414,6 +467,7 @@ def _screen(
     from dpsim.analytic import parallel, step
     from dpsim.analytic.collectives import send_time
     from dpsim.analytic.memory import optimizer_bytes_per_param
+    from dpsim.buckets import first_bucket_bytes
 
     dev = catalog.DEVICES[device]
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
@@ -432,14 +486,8 @@ def _screen(
     width = 2.0  # bf16 activations, weights and gradients
     bucket = base.communication.bucket
 
-    # --- compute per micro-batch (predict(): F·b/(tp·pp) at peak·efficiency, 1/3 forward) ---
-    total_c = f_sample * mb / (tp * pp) / (dev.peak_flops * dev.efficiency)
-    fwd = total_c * step.FORWARD_FRACTION
-    bwd = total_c * (1.0 - step.FORWARD_FRACTION)
-    attention = 4.0 * layers * s * h
-    dense = psi_total - model.embedding_parameters
-    recompute_flops = np.select([rc == 1, rc == 2], [attention * s, (2.0 * dense + attention) * s], 0.0)
-    bwd = bwd + (fwd + bwd) * recompute_flops / f_sample
+    # --- compute per micro-batch: predict()'s operation-level model, once per distinct shape ---
+    fwd, bwd = _screen_compute(base, tp, pp, mb, rc, sp)
 
     # --- fabric per device count ---
     fabrics: dict[int, Fabric] = {}
@@ -479,6 +527,9 @@ def _screen(
     g_full = np.zeros(count)
     g_rest = np.zeros(count)
     piece_gather = np.zeros(count)
+    head_size = np.zeros(count)
+    c_head = np.zeros(count)
+    h_rest = np.zeros(count)
     pieces = np.maximum(1, np.ceil(param_bytes / bucket))
     algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
     keys = set(
@@ -491,6 +542,10 @@ def _screen(
         size = float(grad_bytes[sel][0])
         full_b = math.floor(size / bucket) * bucket
         rest = size - full_b
+        head = min(first_bucket_bytes(bucket) if z1 == 0 else bucket, size)
+        if head < bucket and head < size:  # DDP's small first bucket (dpsim.buckets.bucket_sizes)
+            head_rest = size - head - math.floor((size - head) / bucket) * bucket
+            head_size[sel] = head
 
         def cost(x: float, alg: str = alg, group: Fabric = group, z1: int = z1) -> float:
             if z1 == 0:
@@ -499,6 +554,9 @@ def _screen(
 
         c_full[sel] = cost(bucket)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
+        if head_size[sel][0] > 0:
+            c_head[sel] = cost(head)
+            h_rest[sel] = cost(head_rest) if head_rest > 0 else 0.0
         g_full[sel] = step.gather_time(alg, bucket, group)
         g_rest[sel] = step.gather_time(alg, rest, group) if rest > 0 else 0.0
         npieces = float(pieces[sel][0])
@@ -512,6 +570,9 @@ def _screen(
     offset = np.where(z3 & (piece_gather <= bwd / pieces), bwd_span - bwd, 0.0)
     end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span - offset, c_full, c_rest, stream_free - offset)
     end = end + offset
+    # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
+    with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, bwd_span, c_head, c_full, h_rest, stream_free)
+    end = np.where(head_size > 0, with_head, end)
     grad_exposed = np.maximum(0.0, end - bwd_span)
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
@@ -630,6 +691,9 @@ def _screen_memory(
     )
     score = np.where(rc == 1, 0.0, (5.0 if dropout else 2.0) * a * s / (h * tp))
     per_layer = np.where(rc == 2, 2.0 * sbh / np.where(sp, tp, 1), sbh * (per_sbh + score))
+    # one layer of one micro-batch re-materialised by recomputation (memory.recompute_working_set)
+    score_kept = (5.0 if dropout else 2.0) * a * s / (h * tp)
+    working = np.where(rc == 0, 0.0, sbh * (per_sbh + score_kept) - per_layer)
     lps = layers / pp
 
     def flights(stage: np.ndarray) -> np.ndarray:
@@ -639,8 +703,8 @@ def _screen_memory(
         return np.where(pp <= 1, 1.0, out)
 
     zeros = np.zeros_like(pp)
-    acts_first = per_layer * lps * flights(zeros)
-    acts_last = per_layer * lps * flights(pp - 1)
+    acts_first = per_layer * lps * flights(zeros) + working
+    acts_last = per_layer * lps * flights(pp - 1) + working
     output = 4.0 * s * mb * h / tp * (1.0 + vocab / h)
     acts_last = acts_last + output
     acts_first = np.where(pp == 1, acts_first + output, acts_first)

@@ -229,7 +229,7 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
         (
             "device",
             f"{c.device.preset or 'custom'}: {c.device.peak_flops / 1e12:.4g} TFLOP/s peak, "
-            f"{format_binary_size(c.device.memory)}, efficiency {c.device.efficiency:g}",
+            f"{format_binary_size(c.device.memory)}, " + _compute_description(scenario),
         ),
         ("cluster", f"{c.nodes} nodes x {c.workers_per_node} workers = {scenario.world_size}"),
         ("intra-node link", f"{format_bandwidth(c.intra_node.bandwidth)}, {format_time(c.intra_node.latency)}"),
@@ -264,6 +264,19 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
     return render(table)
 
 
+def _compute_description(scenario: Scenario) -> str:
+    """How compute is priced: flat efficiency, or the operation-level GEMM curve."""
+    d = scenario.cluster.device
+    if d.efficiency is not None:
+        return f"flat efficiency {d.efficiency:g}"
+    if d.matmul_efficiency is None or scenario.model.kind != "transformer":
+        return f"flat efficiency {d.flat_efficiency:g}"
+    return (
+        f"operations: GEMMs at {d.matmul_efficiency:.3g} of peak + {d.kernel_overhead * 1e6:g} us, "
+        f"{scenario.model.attention} attention, {scenario.training.precision}"
+    )
+
+
 def _catalog_rows(kind: str) -> list[dict[str, Any]]:
     if kind == "devices":
         return [
@@ -272,6 +285,8 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
                 "peak_flops": d.peak_flops,
                 "memory_bytes": d.memory_bytes,
                 "memory_bandwidth": d.memory_bandwidth,
+                "peak_flops_fp8": d.peak_flops_fp8,
+                "matmul_efficiency": d.matmul_efficiency,
                 "efficiency": d.efficiency,
                 "source": d.source,
             }
@@ -305,8 +320,8 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
 
 
 def _catalog_cell(name: str, value: Any) -> str:
-    if name == "peak_flops":
-        return f"{value / 1e12:.4g} TFLOP/s"
+    if name in ("peak_flops", "peak_flops_fp8"):
+        return f"{value / 1e12:.4g} TFLOP/s" if value else "-"
     if name in ("memory_bandwidth", "bandwidth", "achievable"):
         return format_bandwidth(value)
     if name == "parameters":

@@ -352,6 +352,12 @@ class ModelConfig(_Section):
     """Segment (token-type) embeddings, BERT only."""
     pooler: bool = False
     """BERT's pooler layer."""
+    causal: bool = True
+    """Causal (decoder) attention; false for encoders such as BERT."""
+    attention: Literal["standard", "flash"] = "standard"
+    """How attention runs: ``standard`` materialises the s×s scores (softmax, dropout and their
+    activations in memory); ``flash`` is one fused kernel that keeps no scores and recomputes them
+    in the backward pass (Dao et al. 2022, FlashAttention)."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None
@@ -447,22 +453,71 @@ class ModelConfig(_Section):
 
 
 class DeviceConfig(_Section):
-    """A device: a catalog name, or peak FLOP/s, memory and efficiency."""
+    """A device: a catalog name, or peak FLOP/s, memory and how compute reaches the peak.
+
+    Transformers are priced operation by operation (:mod:`dpsim.compute`) when the device has
+    a GEMM curve (``matmul_efficiency``, from the catalog or ``dpsim calibrate --compute``);
+    ``efficiency`` is the explicit flat override: every FLOP at ``peak · efficiency``. A device
+    with neither runs at the flat default 0.5.
+    """
 
     preset: str | None = None
     peak_flops: FlopRate
+    """Dense 16-bit (bf16/fp16) peak."""
     memory: Size
     memory_bandwidth: Bandwidth = _default("1 TB/s")
-    efficiency: Fraction = 0.5
-    """Achieved fraction of peak on training compute (per device type, from the catalog)."""
+    efficiency: Fraction | None = None
+    """Flat fraction of peak for all compute (an override of the operation-level model)."""
+    peak_flops_fp8: FlopRate | None = None
+    """Dense FP8 peak (none: the device has no FP8 tensor cores)."""
+    peak_flops_fp32: FlopRate | None = None
+    """Peak for fp32 training (TF32 tensor cores where present); none: ``peak_flops``."""
+    matmul_efficiency: Fraction | None = None
+    """Largest fraction of peak a GEMM reaches (the GEMM curve's plateau)."""
+    kernel_overhead: Duration = _default("4 us")
+    """Fixed time per GEMM kernel on top of its FLOPs (the GEMM curve's small-shape penalty)."""
+    attention_efficiency: tuple[Fraction, Fraction] = (0.5, 0.5)
+    """Fraction of peak of fused (flash) attention, forward and backward."""
+    memory_efficiency: Fraction = 0.83
+    """Achievable fraction of memory bandwidth for element-wise kernels."""
+    flat_efficiency: Fraction = 0.5
+    """Fraction of peak for models without an operation breakdown (CNNs, MLPs), from the catalog."""
 
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
         fields = {"peak_flops": "peak_flops", "memory": "memory_bytes", "memory_bandwidth": "memory_bandwidth"}
-        fields["efficiency"] = "efficiency"
+        fields.update(flat_efficiency="efficiency", peak_flops_fp8="peak_flops_fp8", peak_flops_fp32="peak_flops_fp32")
+        fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
+        fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
-        return _texts(merged, {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s"}, data)
+        if isinstance(merged, dict) and merged is not data:
+            explicit = data if isinstance(data, dict) else {}
+            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency"):
+                if merged.get(name) in (0, 0.0):  # the catalog's "none"
+                    merged[name] = None
+            for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
+                if name not in explicit and merged.get(name) in (0, 0.0, (0.0, 0.0)):
+                    merged.pop(name)  # no curve in the catalog: the field's default
+        units = {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s", "kernel_overhead": "s"}
+        units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s")
+        return _texts(merged, units, data)
+
+    @model_validator(mode="after")
+    def _flat_default(self) -> DeviceConfig:
+        if self.efficiency is None and self.matmul_efficiency is None and self.preset is None:
+            self.efficiency = 0.5  # a device known only by its peak: the flat default
+        return self
+
+    def peak_for(self, precision: str) -> float:
+        """Peak FLOP/s of the GEMMs at a training precision (fp8: the FP8 tensor cores)."""
+        if precision == "fp8":
+            if self.peak_flops_fp8 is None:
+                raise ValueError("this device has no FP8 peak (cluster.device.peak_flops_fp8)")
+            return self.peak_flops_fp8
+        if precision == "fp32":
+            return self.peak_flops_fp32 if self.peak_flops_fp32 is not None else self.peak_flops
+        return self.peak_flops
 
 
 def _texts(merged: Any, units: Mapping[str, str], original: Any) -> Any:
@@ -566,8 +621,24 @@ class TrainingConfig(_Section):
     accumulation: PositiveInt | None = None
     """Gradient accumulation steps; derived as global_batch / (dp · micro_batch) when omitted."""
     optimizer: Literal["adam", "adamw", "sgd", "momentum"] = "adam"
-    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
-    """bf16/fp16 mean mixed precision with fp32 master weights (the ZeRO paper's setting)."""
+    precision: Literal["fp8", "bf16", "fp16", "fp32"] = "bf16"
+    """bf16/fp16 mean mixed precision with fp32 master weights (the ZeRO paper's setting); fp8 runs
+    the linear layers' GEMMs in FP8 with per-tensor scaling (Transformer Engine) on bf16 weights,
+    activations and fp32 master weights (Micikevicius et al. 2022, "FP8 Formats for Deep Learning")."""
+    gradient_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Dtype of the gradient buffer kept in memory (Megatron's main_grad is fp32); auto = fp32 for
+    the megatron optimizer flavour, else the 16-bit training dtype (fp32 for fp32 training)."""
+    optimizer_sharding: Literal["zero", "megatron", "fsdp"] = "zero"
+    """How the optimizer is sharded, as frameworks run it: ``zero`` (DeepSpeed ZeRO per
+    ``zero_stage``), ``megatron`` (Megatron-LM's distributed optimizer: ``zero_stage`` 1 with an fp32
+    gradient buffer and overlapped reduce-scatter / all-gather), ``fsdp`` (PyTorch FSDP:
+    ``zero_stage`` 3 is FULL_SHARD, 2 SHARD_GRAD_OP)."""
+    fsdp_shard_group: PositiveInt | None = None
+    """FSDP HYBRID_SHARD: shard over groups of this many data-parallel ranks (e.g. one node),
+    replicate across groups; none = shard over all data-parallel ranks."""
+    memory_reserve: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Fraction of device memory kept back for the caching allocator's fragmentation and the CUDA
+    context (a documented guess, e.g. 0.05-0.1; 0 = none)."""
     zero_stage: Annotated[int, Field(strict=True, ge=0, le=3)] = 0
     tensor_parallel: PositiveInt = 1
     pipeline_parallel: PositiveInt = 1
@@ -575,6 +646,11 @@ class TrainingConfig(_Section):
     virtual_stages: PositiveInt = 1
     """Model chunks per pipeline stage for the interleaved schedule."""
     sequence_parallel: bool = False
+    embedding_pipeline_slots: bool = False
+    """The embedding and the output layer (with the loss) each take one layer slot of the pipeline
+    split, so the first model chunk holds only the embedding and the last only the output layer
+    (Megatron-LM's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split;
+    Llama 3, Dubey et al. 2024 §3.3.2). Layers + 2 must divide into pipeline_parallel x virtual_stages."""
     activation_recomputation: Literal["none", "selective", "full"] = "none"
     partition: Literal["round_robin", "contiguous", "weighted"] = "round_robin"
     """How each batch is split across data-parallel ranks (weighted: by worker speed)."""
@@ -713,12 +789,32 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.tensor_parallel", f"{t.tensor_parallel} must divide the model's {self.model.heads} heads"
             )
-        if self.model.kind == "transformer" and self.model.layers % (t.pipeline_parallel * t.virtual_stages):
+        slots = self.model.layers + (2 if t.embedding_pipeline_slots else 0)
+        if self.model.kind == "transformer" and slots % (t.pipeline_parallel * t.virtual_stages):
+            what = f"layers ({self.model.layers})" + (" + 2 embedding slots" if t.embedding_pipeline_slots else "")
             raise _FieldError(
                 "training.pipeline_parallel",
-                f"layers ({self.model.layers}) must be divisible by pipeline_parallel x virtual_stages "
+                f"{what} must be divisible by pipeline_parallel x virtual_stages "
                 f"= {t.pipeline_parallel} x {t.virtual_stages}",
             )
+        if t.precision == "fp8" and self.cluster.device.peak_flops_fp8 is None:
+            raise _FieldError(
+                "training.precision", "fp8 needs a device with an FP8 peak (cluster.device.peak_flops_fp8)"
+            )
+        need = {"megatron": (1,), "fsdp": (2, 3)}.get(t.optimizer_sharding)
+        if need is not None and t.zero_stage not in need:
+            raise _FieldError(
+                "training.zero_stage",
+                f"optimizer_sharding {t.optimizer_sharding} shards like ZeRO stage "
+                f"{' or '.join(map(str, need))}, got zero_stage {t.zero_stage}",
+            )
+        if t.fsdp_shard_group is not None:
+            if t.optimizer_sharding != "fsdp":
+                raise _FieldError("training.fsdp_shard_group", "hybrid sharding needs optimizer_sharding: fsdp")
+            if dp % t.fsdp_shard_group:
+                raise _FieldError(
+                    "training.fsdp_shard_group", f"{t.fsdp_shard_group} does not divide the {dp} data-parallel ranks"
+                )
         for i, s in enumerate(self.variability.stragglers):
             if s.worker >= world:
                 raise _FieldError(f"variability.stragglers.{i}.worker", f"{s.worker} is not a worker (0..{world - 1})")
@@ -745,9 +841,19 @@ class Scenario(_Section):
 
     @property
     def gradient_bytes_per_param(self) -> int:
+        """Bytes per parameter of communicated gradients (``communication.gradient_dtype``)."""
         dtype = self.communication.gradient_dtype
         if dtype == "auto":
             dtype = self.training.precision
+        return 4 if dtype == "fp32" else 2
+
+    @property
+    def gradient_buffer_bytes_per_param(self) -> int:
+        """Bytes per parameter of the gradient buffer in memory (``training.gradient_dtype``)."""
+        t = self.training
+        dtype = t.gradient_dtype
+        if dtype == "auto":
+            dtype = "fp32" if t.optimizer_sharding == "megatron" or t.precision == "fp32" else "bf16"
         return 4 if dtype == "fp32" else 2
 
     @property

@@ -10,12 +10,16 @@ from hypothesis import strategies as st
 
 from dpsim.analytic.memory import (
     activation_bytes_per_layer,
+    in_flight_layers,
     in_flight_microbatches,
     memory_breakdown,
+    model_state_parts,
     optimizer_bytes_per_param,
+    recompute_working_set,
     stage_parameters,
     zero_model_states,
 )
+from dpsim.compute import chunk_layers
 from dpsim.scenario import load_scenario
 
 # ZeRO paper §1/Fig. 1 example: 7.5B parameters, N_d = 64, mixed-precision Adam (K = 12).
@@ -212,3 +216,117 @@ def test_activations_without_dropout_drop_the_masks() -> None:
     without = activation_bytes_per_layer(**GPT3, tensor_parallel=8, dropout=False)
     assert with_dropout == pytest.approx(23 * SBH)
     assert without == pytest.approx(15 * SBH)
+
+
+# --- optimizer flavours as frameworks keep them (hand-computed, Ψ = 1e9, N = 8, Adam) ----------------
+
+PSI, N = 1e9, 8
+
+
+@pytest.mark.parametrize(
+    ("flavour", "stage", "expected"),
+    [
+        # DeepSpeed ZeRO (Rajbhandari et al. 2020 Fig. 1): 16, 4 + 12/8, 2 + 14/8, 16/8 bytes per parameter
+        ("zero", 1, (2.0, 2.0, 12 / 8)),
+        ("zero", 2, (2.0, 2 / 8, 12 / 8)),
+        ("zero", 3, (2 / 8, 2 / 8, 12 / 8)),
+        # Megatron distributed optimizer, bf16 params + fp32 main_grad (docs: 6 + 12/d)
+        ("megatron", 1, (2.0, 4.0, 12 / 8)),
+        # FSDP FULL_SHARD: sharded fp32 params 4/8, fp32 grads 4/8, Adam moments 8/8
+        ("fsdp", 3, (4 / 8, 4 / 8, 8 / 8)),
+        # FSDP SHARD_GRAD_OP: the same, plus the unsharded bf16 parameters kept from forward to backward
+        ("fsdp", 2, (4 / 8 + 2.0, 4 / 8, 8 / 8)),
+    ],
+)
+def test_model_states_per_flavour_by_hand(flavour: str, stage: int, expected: tuple[float, float, float]) -> None:
+    grad = 4.0 if flavour == "megatron" else None
+    parts = model_state_parts(PSI, N, stage, "adam", "bf16", flavour=flavour, gradient_bytes=grad)
+    assert parts == pytest.approx(tuple(e * PSI for e in expected))
+
+
+def test_megatron_totals_match_its_documentation() -> None:
+    # Megatron-LM docs/source/distrib_optimizer.md: bf16 param + fp32 grads 6 + 12/d; fp16 + fp16 4 + 16/d
+    assert sum(model_state_parts(PSI, N, 1, flavour="megatron", gradient_bytes=4.0)) == pytest.approx(
+        (6 + 12 / 8) * PSI
+    )
+    assert sum(model_state_parts(PSI, N, 1, flavour="megatron", gradient_bytes=2.0)) == pytest.approx(
+        (4 + 16 / 8) * PSI
+    )
+
+
+def test_fsdp_hybrid_shards_inside_the_group() -> None:
+    # HYBRID_SHARD over groups of 4 of the 8 ranks: 16/4 bytes per parameter
+    assert sum(model_state_parts(PSI, N, 3, flavour="fsdp", shard_group=4)) == pytest.approx(16 / 4 * PSI)
+
+
+def test_fp8_keeps_fp8_weight_copies() -> None:
+    # FP8 adds the FP8 weight and its transpose (2 bytes), sharded like the weights
+    bf16 = model_state_parts(PSI, N, 1, "adam", "bf16")
+    fp8 = model_state_parts(PSI, N, 1, "adam", "fp8")
+    assert fp8[0] - bf16[0] == pytest.approx(2.0 * PSI)
+    assert fp8[1:] == pytest.approx(bf16[1:])
+
+
+def test_scenario_flavours_reach_the_breakdown() -> None:
+    base = [
+        "model.preset=gpt2-xl",
+        "cluster.nodes=1",
+        "cluster.workers_per_node=8",
+        "training.global_batch=8",
+        "training.micro_batch=1",
+    ]
+    megatron = memory_breakdown(_scenario(*base, "training.zero_stage=1", "training.optimizer_sharding=megatron"))
+    psi = load_scenario(None, overrides=base).model.num_parameters
+    assert megatron.gradients == pytest.approx(4.0 * psi)  # fp32 main_grad, full
+    assert megatron.optimizer_states == pytest.approx(12.0 * psi / 8)
+    assert megatron.buffers == 0.0  # buckets are views into the gradient buffer
+    fsdp = memory_breakdown(_scenario(*base, "training.zero_stage=3", "training.optimizer_sharding=fsdp"))
+    assert fsdp.weights + fsdp.gradients + fsdp.optimizer_states == pytest.approx(16.0 * psi / 8)
+    reserved = memory_breakdown(_scenario(*base, "training.memory_reserve=0.1"))
+    plain = memory_breakdown(_scenario(*base))
+    assert reserved.total - plain.total == pytest.approx(0.1 * plain.capacity)
+
+
+def test_flash_attention_keeps_no_scores() -> None:
+    # flash: sbh·(10 + 24/t) plus the fp32 log-sum-exp 4·a·s·b/t; the 5as/h score term is gone
+    flash = activation_bytes_per_layer(**GPT3, tensor_parallel=8, attention="flash")
+    assert flash == pytest.approx(13 * SBH + 4 * 96 * 2048 / 8)
+
+
+def test_fp8_stores_linear_inputs_in_one_byte() -> None:
+    # QKV and MLP inputs (replicated, 2 x 1 byte saved), attention-output input (1), MLP-down input (4h x 1)
+    bf16 = activation_bytes_per_layer(**GPT3)
+    fp8 = activation_bytes_per_layer(**GPT3, fp8=True)
+    assert bf16 - fp8 == pytest.approx((1 + 1 + 1 + 4) * SBH)
+
+
+def test_recompute_working_set_is_one_full_layer() -> None:
+    base = ["model.preset=gpt3-175b", "training.tensor_parallel=8", "training.pipeline_parallel=8"]
+    base += ["training.micro_batch=1", "training.global_batch=64", "cluster.nodes=8", "cluster.workers_per_node=8"]
+    full = _scenario(*base, "training.activation_recomputation=full")
+    m, t = full.model, full.training
+    layer = activation_bytes_per_layer(m.seq_len, 1, m.hidden, m.heads, tensor_parallel=8)
+    stored = activation_bytes_per_layer(m.seq_len, 1, m.hidden, m.heads, tensor_parallel=8, recomputation="full")
+    assert recompute_working_set(full) == pytest.approx(layer - stored)
+    assert t.activation_recomputation == "full"
+
+
+def test_embedding_slots_shift_layers_off_the_end_stages() -> None:
+    # Llama 3: 126 layers in PP 16 x V 8 = 128 slots; stage 0 chunk 0 holds only the embedding
+    s = _scenario(
+        "model.preset=llama3-405b",
+        "cluster.nodes=256",
+        "cluster.workers_per_node=8",
+        "training.tensor_parallel=8",
+        "training.pipeline_parallel=16",
+        "training.pipeline_schedule=interleaved",
+        "training.virtual_stages=8",
+        "training.embedding_pipeline_slots=true",
+        "training.global_batch=512",
+    )
+    layers = chunk_layers(s)
+    assert layers[0][0] == 0 and layers[15][7] == 0
+    assert sum(map(sum, layers)) == 126
+    assert all(x == 1 for row in layers for x in row if x)
+    # the first stage's warm-up holds chunk 0 (the embedding) for 31 of its 143 chunk-micro-batches
+    assert in_flight_layers(s, 0) == 143 - 31

@@ -1,14 +1,20 @@
-"""Published large-scale runs: predicted throughput stays within a stated bound of the publication.
+"""Published large-scale runs: what the operation-level compute model, calibrated only on GEMM
+microbenchmarks, says about them (see benchmarks/published_runs.py for the table).
 
-Bound: every run within ±30 % and the mean |error| below 15 %, with one compute efficiency
-per device type from the catalog (not fitted per run); see benchmarks/published_runs.py.
-The configuration checks below compare each transcribed run with a number the publication
-prints that the transcription does not contain directly (parameter counts, tokens per batch).
+Bounds, stated as what they are:
+- Megatron-LM Table 1's error has no trend with model size: the fitted line moves by at most
+  3 points from the 1.7B to the 1T row (the flat-efficiency model moved by -34: +22 -> -12).
+- Microbenchmark-calibrated kernels are an optimistic bound: no run is predicted more than 5 %
+  slower than published, none more than 45 % faster (the level error is reported in README).
+- Llama 3 405B on 8,192 H100s fits in its 80 GiB.
+The configuration checks compare each transcribed run with a number the publication prints that
+the transcription does not contain directly (parameter counts, tokens per batch).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +25,9 @@ import pytest
 from dpsim.catalog import transformer_parameters
 from dpsim.scenario import scenario_from_dict
 
-MAX_ERROR = 0.30
-MAX_MEAN_ERROR = 0.15
+MAX_UNDER = 0.05
+MAX_OVER = 0.45
+MAX_TREND_POINTS = 3.0
 
 
 def _module() -> ModuleType:
@@ -38,16 +45,38 @@ MEGATRON = [r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("Megatron")]
 LLAMA = [r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("Llama 3")]
 
 
+_PREDICTED = {run.name: RUNS.predict_run(run) for run in RUNS.PUBLISHED_RUNS}
+
+
 @pytest.mark.parametrize("run", RUNS.PUBLISHED_RUNS, ids=lambda r: r.name)
 def test_published_run_within_bound(run: Any) -> None:
-    predicted, result = RUNS.predict_run(run)
+    predicted, result = _PREDICTED[run.name]
     assert result.world_size == run.scenario["cluster"]["nodes"] * run.scenario["cluster"]["workers_per_node"]
-    assert abs(predicted / run.published_tflops_per_gpu - 1.0) <= MAX_ERROR
+    assert result.extra["compute_model"] == "operations"  # priced from the GEMM curve, not a flat efficiency
+    assert -MAX_UNDER <= predicted / run.published_tflops_per_gpu - 1.0 <= MAX_OVER
 
 
-def test_mean_error_within_bound() -> None:
-    errors = [abs(RUNS.predict_run(run)[0] / run.published_tflops_per_gpu - 1.0) for run in RUNS.PUBLISHED_RUNS]
-    assert sum(errors) / len(errors) <= MAX_MEAN_ERROR
+def test_table1_error_has_no_trend_with_model_size() -> None:
+    errors = [_PREDICTED[r.name][0] / r.published_tflops_per_gpu - 1.0 for r in MEGATRON]
+    slope = RUNS.error_trend(MEGATRON, errors)
+    sizes = [scenario_from_dict(dict(r.scenario)).model.num_parameters for r in MEGATRON]
+    span = math.log10(max(sizes)) - math.log10(min(sizes))
+    assert abs(slope * span) <= MAX_TREND_POINTS
+
+
+def test_llama3_405b_fits_on_8192_h100() -> None:
+    _, result = _PREDICTED["Llama 3 405B on 8192 H100"]
+    assert not result.oom
+    assert result.memory_per_device_bytes <= result.memory_capacity_bytes
+
+
+def test_fp8_run_is_priced_at_the_fp8_peak() -> None:
+    # the same NeMo run in bf16 is slower: the linear-layer GEMMs run at half the FP8 rate
+    run = next(r for r in RUNS.PUBLISHED_RUNS if "FP8" in r.name)
+    data = dict(run.scenario)
+    data["training"] = {**data["training"], "precision": "bf16"}
+    bf16 = RUNS.predict_run(RUNS.PublishedRun(run.name, run.source, 1.0, "tokens", data))[0]
+    assert _PREDICTED[run.name][0] > 1.3 * bf16
 
 
 def test_megatron_flops_formula_by_hand() -> None:
@@ -81,6 +110,9 @@ def test_llama3_batch_matches_table4(run: Any, batch_per_dp: int) -> None:
     assert scenario.tokens_per_step == 2**24  # 16M = 2,048 x 8,192
     # 128 one-layer slots = PP 16 x V 8 (126 layers + the embedding and the output chunks, §3.3.2)
     assert scenario.training.pipeline_parallel * scenario.training.virtual_stages == 128
+    assert scenario.model.layers == 126 and scenario.training.embedding_pipeline_slots
+    # published parameter count (Table 3 / the HF config): 405,853,388,800
+    assert scenario.model.num_parameters == 405_853_388_800
 
 
 def test_bloom_parameter_override_is_the_70_layer_model() -> None:

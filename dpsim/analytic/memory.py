@@ -27,20 +27,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dpsim.compute import chunk_layers
 from dpsim.scenario import Scenario
 
 __all__ = [
+    "FP8_WEIGHT_COPY_BYTES",
     "MemoryBreakdown",
     "activation_bytes_per_layer",
+    "chunk_layers",
+    "in_flight_layers",
     "in_flight_microbatches",
     "memory_breakdown",
+    "model_state_parts",
     "optimizer_bytes_per_param",
+    "recompute_working_set",
     "stage_parameters",
     "zero_model_states",
 ]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
-_PRECISIONS = ("bf16", "fp16", "fp32")
+_PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
 
 
 def optimizer_bytes_per_param(optimizer: str = "adam", precision: str = "bf16") -> float:
@@ -55,7 +61,7 @@ def optimizer_bytes_per_param(optimizer: str = "adam", precision: str = "bf16") 
         raise ValueError(f"unknown optimizer {optimizer!r} (known: {', '.join(_OPTIMIZERS)})")
     if precision not in _PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (known: {', '.join(_PRECISIONS)})")
-    moments = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[optimizer]
+    moments = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[optimizer]  # fp32 moments
     master = 0.0 if precision == "fp32" else 4.0
     return master + moments
 
@@ -65,18 +71,70 @@ def _state_bytes(precision: str) -> float:
     return 4.0 if precision == "fp32" else 2.0
 
 
-def _zero_parts(params: float, n_d: int, stage: int, optimizer: str, precision: str) -> tuple[float, float, float]:
-    """(weights, gradients, optimizer states) bytes on one rank under ZeRO ``stage``."""
+FP8_WEIGHT_COPY_BYTES = 2.0
+"""FP8 training keeps an FP8 copy of every weight and of its transpose (1 byte each): Transformer
+Engine caches both because Hopper's FP8 GEMMs take only the TN layout."""
+
+
+def model_state_parts(
+    params: float,
+    n_d: int,
+    stage: int,
+    optimizer: str = "adam",
+    precision: str = "bf16",
+    *,
+    flavour: str = "zero",
+    gradient_bytes: float | None = None,
+    shard_group: int | None = None,
+) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
+
+    - ``zero`` (DeepSpeed, Rajbhandari et al. 2020 §3): 16-bit weights and gradients, K bytes of
+      optimizer state (fp32 master included); stage 1 shards the states over N_d, stage 2 also the
+      gradients, stage 3 also the weights: 4 + 12/N, 2 + 14/N, 16/N for Adam.
+    - ``megatron`` (Megatron-LM's distributed optimizer, docs/source/distrib_optimizer.md, the
+      "bf16 param, fp32 grads" row): 16-bit weights and a full gradient buffer (fp32 main_grad,
+      reduce-scattered in place), fp32 master weights and moments sharded: 6 + 12/N (4 + 16/N with
+      16-bit gradients).
+    - ``fsdp`` (PyTorch FSDP with MixedPrecision, Zhao et al. 2023 §3): the sharded flat parameter is
+      the fp32 master, its gradient fp32 and sharded, Adam's moments sharded: 16/N for Adam, over
+      the shard group (HYBRID_SHARD) or all N_d ranks; stage 2 (SHARD_GRAD_OP) also keeps the
+      unsharded 16-bit parameters from forward to backward (+2Ψ); stage 3 (FULL_SHARD) frees them
+      after each unit (its gathered units are buffers).
+
+    ``gradient_bytes`` is the gradient buffer's width (default 16-bit, fp32 in fp32 training).
+    FP8 adds the FP8 weight copies (:data:`FP8_WEIGHT_COPY_BYTES`), sharded like the weights.
+    """
     if stage not in (0, 1, 2, 3):
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
     if n_d < 1:
         raise ValueError(f"data-parallel ranks must be >= 1, got {n_d}")
     width = _state_bytes(precision)
-    k = optimizer_bytes_per_param(optimizer, precision)
-    weights = width * params / (n_d if stage >= 3 else 1)
-    grads = width * params / (n_d if stage >= 2 else 1)
-    states = k * params / (n_d if stage >= 1 else 1)
+    grad = width if gradient_bytes is None else float(gradient_bytes)
+    k = optimizer_bytes_per_param(optimizer, "bf16" if precision == "fp8" else precision)
+    fp8 = FP8_WEIGHT_COPY_BYTES if precision == "fp8" else 0.0
+    if flavour == "zero":
+        weights = (width + fp8) * params / (n_d if stage >= 3 else 1)
+        grads = grad * params / (n_d if stage >= 2 else 1)
+        states = k * params / (n_d if stage >= 1 else 1)
+    elif flavour == "megatron":
+        # 16-bit gradients need an fp32 copy of the rank's shard for the update (the docs' 4 + 16/N)
+        main_grad_shard = 4.0 if grad < 4.0 else 0.0
+        weights, grads, states = (width + fp8) * params, grad * params, (k + main_grad_shard) * params / n_d
+    elif flavour == "fsdp":
+        n = shard_group or n_d
+        master = 4.0 if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
+        weights = 4.0 * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
+        grads = 4.0 * params / n
+        states = (k - master) * params / n
+    else:
+        raise ValueError(f"unknown optimizer flavour {flavour!r} (known: zero, megatron, fsdp)")
     return weights, grads, states
+
+
+def _zero_parts(params: float, n_d: int, stage: int, optimizer: str, precision: str) -> tuple[float, float, float]:
+    """(weights, gradients, optimizer states) bytes on one rank under DeepSpeed ZeRO ``stage``."""
+    return model_state_parts(params, n_d, stage, optimizer, precision)
 
 
 def zero_model_states(params: float, n_d: int, stage: int, optimizer: str = "adam", precision: str = "bf16") -> float:
@@ -106,10 +164,10 @@ def stage_parameters(scenario: Scenario) -> list[float]:
     embed_in = float(m.vocab * m.hidden + (m.seq_len * m.hidden if m.learned_positions else 0))
     head = float(m.vocab * m.hidden)
     body = total - m.embedding_parameters
-    per_stage = body / pp
+    layers = chunk_layers(scenario)
     out: list[float] = []
     for stage in range(pp):
-        held = per_stage
+        held = body * sum(layers[stage]) / m.layers
         if stage == 0:
             held += embed_in
         if stage == pp - 1:
@@ -131,6 +189,8 @@ def activation_bytes_per_layer(
     ffn_hidden: int = 0,
     gated_mlp: bool = False,
     dropout: bool = True,
+    attention: str = "standard",
+    fp8: bool = False,
 ) -> float:
     """Bytes of activations one transformer layer stores for backward, per micro-batch.
 
@@ -148,7 +208,11 @@ def activation_bytes_per_layer(
     sharded intermediates is 4·f/h (two f-wide tensors of 2 bytes) or 6·f/h for a gated MLP
     (gate, up and their product). Without dropout (Llama) the two 1-byte dropout masks of
     the replicated part and the attention-dropout mask and output go: 8 instead of 10, and
-    2·a·s²·b (the softmax output) instead of 5·a·s²·b.
+    2·a·s²·b (the softmax output) instead of 5·a·s²·b. Flash attention (Dao et al. 2022 §3.1)
+    stores no s×s scores, only the fp32 log-sum-exp per row and head (4·a·s·b/t bytes), like
+    selective recomputation without its recompute. In FP8 training the inputs of the four
+    linear layers are saved in FP8 for the weight-gradient GEMMs (Transformer Engine), 1 byte
+    instead of 2: QKV and MLP inputs (replicated), attention-output input, MLP-down input.
     """
     s, b, h, a = float(seq_len), float(micro_batch), float(hidden), float(heads)
     t = float(tensor_parallel)
@@ -159,11 +223,16 @@ def activation_bytes_per_layer(
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads
     f = float(ffn_hidden or 4 * hidden)
-    replicated = 10.0 if dropout else 8.0  # LN inputs 4, QKV input 2, MLP input 2, two dropout masks 2
-    attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + 2.0  # Q, K, V, output-projection input
-    mlp_sharded = (6.0 if gated_mlp else 4.0) * f / h
+    linear_in = 1.0 if fp8 else 2.0
+    # LN inputs 4, QKV input, MLP input, two dropout masks 2
+    replicated = 4.0 + 2.0 * linear_in + (2.0 if dropout else 0.0)
+    attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + linear_in  # Q, K, V, output-projection input
+    # up-projection output(s) 2 bytes each, activation output (the down-projection input)
+    mlp_sharded = ((4.0 if gated_mlp else 2.0) + linear_in) * f / h
     per_sbh = (replicated / t if sequence_parallel else replicated) + (attention_sharded + mlp_sharded) / t
     # softmax output 2, its dropout mask 1 and dropout output 2 (bytes per score element)
+    if attention == "flash":
+        return sbh * per_sbh + 4.0 * a * s * b / t
     score = 0.0 if recomputation == "selective" else (5.0 if dropout else 2.0) * a * s / (h * t)
     return sbh * (per_sbh + score)
 
@@ -190,6 +259,25 @@ def in_flight_microbatches(stage: int, p: int, m: int, schedule: str = "1f1b", v
     raise ValueError(f"unknown pipeline schedule {schedule!r}")
 
 
+def in_flight_layers(scenario: Scenario, stage: int) -> float:
+    """Layer-micro-batches whose activations ``stage`` holds at its peak.
+
+    :func:`in_flight_microbatches` counts micro-batches of the whole stage; with interleaving the
+    warm-up runs chunk by chunk in groups of p micro-batches (Megatron-LM's schedule: forward
+    step j runs chunk (j // p) mod v), so the chunks held are known one by one and a chunk that
+    holds fewer layers (the embedding or the output slot) holds fewer activations.
+    """
+    t = scenario.training
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    layers = chunk_layers(scenario)[stage]
+    v = len(layers)
+    flights = in_flight_microbatches(stage, p, m, t.pipeline_schedule, t.virtual_stages)
+    if v == 1:
+        return flights * layers[0]
+    held = round(flights * v)
+    return float(sum(layers[(j // p) % v] for j in range(held)))
+
+
 @dataclass(frozen=True)
 class MemoryBreakdown:
     """Bytes on the most loaded device, by kind; capacity; whether it runs out, and where.
@@ -210,6 +298,8 @@ class MemoryBreakdown:
     """Global rank of the first device of the worst stage (ranks ordered TP fastest, then DP, then PP)."""
     worst_stage: int
     stage_totals: tuple[float, ...]
+    reserve: float = 0.0
+    """Kept back for allocator fragmentation and the CUDA context (``training.memory_reserve``)."""
 
     @property
     def headroom(self) -> float:
@@ -236,6 +326,43 @@ class MemoryBreakdown:
         return f"fits: {self.total / gb:.2f} GB of {self.capacity / gb:.2f} GB on the most loaded device"
 
 
+def _layer_activations(scenario: Scenario, recomputation: str) -> float:
+    m, t = scenario.model, scenario.training
+    per_layer = activation_bytes_per_layer(
+        m.seq_len,
+        t.micro_batch,
+        m.hidden,
+        m.heads,
+        tensor_parallel=t.tensor_parallel,
+        sequence_parallel=t.sequence_parallel,
+        recomputation=recomputation,
+        kv_heads=m.kv_heads,
+        ffn_hidden=m.ffn_hidden,
+        gated_mlp=m.gated_mlp,
+        dropout=m.dropout,
+        attention=m.attention,
+        fp8=t.precision == "fp8",
+    )
+    if t.precision == "fp32":
+        per_layer *= 2.0  # the paper counts 2-byte activations; fp32 doubles them (masks aside)
+    return per_layer
+
+
+def recompute_working_set(scenario: Scenario) -> float:
+    """Bytes a recomputing backward pass re-materialises at once: one layer, one micro-batch.
+
+    Full recomputation rebuilds the whole layer's activations before its backward (the stored
+    input alone is what :func:`activation_bytes_per_layer` counts); selective recomputation
+    rebuilds the attention scores of one layer (Korthikanti et al. 2022 §5).
+    """
+    mode = scenario.training.activation_recomputation
+    if scenario.model.kind != "transformer" or mode == "none":
+        return 0.0
+    return _layer_activations(scenario, "none") - _layer_activations(
+        scenario, "selective" if mode == "selective" else "full"
+    )
+
+
 def _activations(scenario: Scenario, stage: int) -> float:
     m, t = scenario.model, scenario.training
     if m.kind != "transformer":
@@ -244,24 +371,8 @@ def _activations(scenario: Scenario, stage: int) -> float:
         width = 4.0 if t.precision == "fp32" else 2.0
         return 2.0 * m.layers * t.micro_batch * m.hidden * width
     p = t.pipeline_parallel
-    per_layer = activation_bytes_per_layer(
-        m.seq_len,
-        t.micro_batch,
-        m.hidden,
-        m.heads,
-        tensor_parallel=t.tensor_parallel,
-        sequence_parallel=t.sequence_parallel,
-        recomputation=t.activation_recomputation,
-        kv_heads=m.kv_heads,
-        ffn_hidden=m.ffn_hidden,
-        gated_mlp=m.gated_mlp,
-        dropout=m.dropout,
-    )
-    if t.precision == "fp32":
-        per_layer *= 2.0  # the paper counts 2-byte activations; fp32 doubles them (masks aside)
-    layers_per_stage = m.layers / p
-    flights = in_flight_microbatches(stage, p, scenario.accumulation_steps, t.pipeline_schedule, t.virtual_stages)
-    acts = per_layer * layers_per_stage * flights
+    per_layer = _layer_activations(scenario, t.activation_recomputation)
+    acts = per_layer * in_flight_layers(scenario, stage) + recompute_working_set(scenario)
     if stage == p - 1:
         # Output layer: final LayerNorm input, projection input and fp32 logits (for the loss):
         # 4·s·b·h/t · (1 + v/h)  (Korthikanti et al. 2022, §4.3).
@@ -279,8 +390,8 @@ def _buffers(scenario: Scenario, params_on_device: float) -> float:
     2020 §5.3): two layers of 16-bit weights.
     """
     t, m = scenario.training, scenario.model
-    if scenario.data_parallel <= 1:
-        return 0.0
+    if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
+        return 0.0  # Megatron's buckets are views into its contiguous gradient buffer
     if t.zero_stage >= 3:
         layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
         width = _state_bytes(t.precision)
@@ -296,17 +407,28 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
     best: tuple[float, float, float, float, float] | None = None
     totals: list[float] = []
     worst_stage = 0
+    reserve = capacity * t.memory_reserve
+    grad_width = float(scenario.gradient_buffer_bytes_per_param)
     for stage, params in enumerate(stage_parameters(scenario)):
-        weights, grads, states = _zero_parts(params, n_d, t.zero_stage, t.optimizer, t.precision)
+        weights, grads, states = model_state_parts(
+            params,
+            n_d,
+            t.zero_stage,
+            t.optimizer,
+            t.precision,
+            flavour=t.optimizer_sharding,
+            gradient_bytes=grad_width,
+            shard_group=t.fsdp_shard_group,
+        )
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params)
         parts = (weights, grads, states, acts, bufs)
-        total = sum(parts)
+        total = sum(parts) + reserve
         totals.append(total)
         if best is None or total > sum(best):
             best, worst_stage = parts, stage
     assert best is not None
-    total = sum(best)
+    total = sum(best) + reserve
     worst_device = worst_stage * t.tensor_parallel * n_d
     return MemoryBreakdown(
         weights=best[0],
@@ -320,4 +442,5 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         worst_device=worst_device,
         worst_stage=worst_stage,
         stage_totals=tuple(totals),
+        reserve=reserve,
     )

@@ -89,8 +89,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dpsim import compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
+from dpsim.buckets import bucket_sizes, first_bucket_bytes
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
@@ -102,6 +104,7 @@ __all__ = [
     "fabric_of",
     "flow_shop_makespan",
     "gather_time",
+    "microbatch_times",
     "optimizer_bytes_per_param",
     "overlap_end",
     "predict",
@@ -111,8 +114,8 @@ __all__ = [
     "step_result",
 ]
 
-FORWARD_FRACTION = 1.0 / 3.0
-"""Forward share of training FLOPs (backward ≈ 2× forward; Kaplan et al. 2020)."""
+FORWARD_FRACTION = compute.FORWARD_FRACTION
+"""Forward share of training FLOPs under the flat model (backward ≈ 2× forward; Kaplan et al. 2020)."""
 
 OPTIMIZER_BYTES_PER_PARAM: dict[tuple[str, bool], float] = {
     # (optimizer, mixed precision) -> bytes read + written per parameter in one update
@@ -130,7 +133,7 @@ OPTIMIZER_BYTES_PER_PARAM: dict[tuple[str, bool], float] = {
 
 def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
     """Bytes read + written per parameter by one optimizer update."""
-    return OPTIMIZER_BYTES_PER_PARAM[(optimizer, precision != "fp32")]
+    return OPTIMIZER_BYTES_PER_PARAM[(optimizer, precision != "fp32")]  # fp8 trains on bf16 weights
 
 
 def _param_bytes(precision: str) -> int:
@@ -227,18 +230,6 @@ gather_time = reduce_scatter_group_time
 # --- the overlap model ------------------------------------------------------------------------
 
 
-def bucket_sizes(total_bytes: float, bucket_bytes: float) -> list[float]:
-    """DDP buckets in the order they become ready: full buckets, then the remainder."""
-    if total_bytes <= 0:
-        return []
-    full = int(total_bytes // bucket_bytes)
-    rest = total_bytes - full * bucket_bytes
-    sizes = [bucket_bytes] * full
-    if rest > 0:
-        sizes.append(rest)
-    return sizes
-
-
 def overlap_end(ready_s: Sequence[float], durations_s: Sequence[float], start_s: float = 0.0) -> float:
     """End of a sequential stream: job ``i`` starts at ``max(ready_i, end of job i−1)``."""
     end = start_s
@@ -253,8 +244,12 @@ def _uniform_overlap_end(
     span_s: float,
     cost: Callable[[float], float],
     stream_free_s: float = 0.0,
+    first_bytes: float | None = None,
 ) -> tuple[float, float, int]:
     """O(1) version of :func:`overlap_end` for DDP buckets ready uniformly over ``span_s``.
+
+    Buckets are :func:`dpsim.buckets.bucket_sizes` (``first_bytes``: the first bucket's limit,
+    default DDP's rule).
 
     Returns (end of the last bucket, total communication time, number of buckets).
     ``cost(size)`` is the time of one bucket's collective. For the ``f`` full buckets with
@@ -264,6 +259,27 @@ def _uniform_overlap_end(
     """
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
+    head = min(first_bucket_bytes(bucket_bytes, first_bytes), total_bytes)
+    if head < bucket_bytes and head < total_bytes:
+        # DDP's small first bucket (dpsim.buckets), then the chain of full buckets from offset a:
+        # ready times a + j·Δ, so e = max(s' + f·c, a + Δ + f·c, a + f·Δ + c) as below.
+        c_head = cost(head)
+        start = max(stream_free_s, span_s * head / total_bytes) + c_head
+        rest_total = total_bytes - head
+        full = int(rest_total // bucket_bytes)
+        rest = rest_total - full * bucket_bytes
+        offset = span_s * head / total_bytes
+        end, total = start, c_head
+        if full:
+            c = cost(bucket_bytes)
+            delta = span_s * bucket_bytes / total_bytes
+            end = max(start + full * c, offset + delta + full * c, offset + full * delta + c)
+            total += full * c
+        if rest > 0:
+            c_rest = cost(rest)
+            end = max(span_s, end) + c_rest
+            total += c_rest
+        return end, total, 1 + full + (1 if rest > 0 else 0)
     full = int(total_bytes // bucket_bytes)
     rest = total_bytes - full * bucket_bytes
     end = stream_free_s
@@ -343,6 +359,8 @@ class _Memory:
     parts: dict[str, float]
     worst_device: int = 0
     """Rank of the most loaded device (first device of the worst pipeline stage)."""
+    stage_totals: tuple[float, ...] = ()
+    """Bytes per device of every pipeline stage."""
     status: str = ""
     """One line: fits, or out of memory on which device and by how much."""
 
@@ -356,8 +374,17 @@ def _memory(scenario: Scenario) -> _Memory:
         "optimizer_states": mb.optimizer_states,
         "activations": mb.activations,
         "buffers": mb.buffers,
+        "reserve": mb.reserve,
     }
-    return _Memory(float(mb.total), float(mb.capacity), bool(mb.oom), parts, int(mb.worst_device), mb.describe())
+    return _Memory(
+        float(mb.total),
+        float(mb.capacity),
+        bool(mb.oom),
+        parts,
+        worst_device=int(mb.worst_device),
+        status=mb.describe(),
+        stage_totals=tuple(float(x) for x in mb.stage_totals),
+    )
 
 
 # --- the step ---------------------------------------------------------------------------------
@@ -388,6 +415,29 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate:
     )
 
 
+def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, float, str]:
+    """(forward, backward, how) of one micro-batch on one device, before stragglers.
+
+    From the calibration profile's fit when it has one (recomputation added as the recomputed
+    share of the FLOPs), else :func:`dpsim.compute.compute_times` (operation by operation, or
+    flat at ``peak · efficiency``). Both engines call this.
+    """
+    t = scenario.training
+    if profile is not None and profile.has_compute_for(scenario):
+        fwd, bwd = profile.compute_for(scenario, t.micro_batch)
+        model_parallel = t.tensor_parallel * t.pipeline_parallel
+        fwd, bwd = fwd / model_parallel, bwd / model_parallel
+        if t.activation_recomputation != "none":
+            bwd += (
+                (fwd + bwd)
+                * parallel.recomputation_flops_per_sample(scenario)
+                / (scenario.model.training_flops_per_sample)
+            )
+        return fwd, bwd, "profile"
+    times = compute.compute_times(scenario)
+    return times.forward_s, times.backward_s, times.model
+
+
 def single_worker_step_time(scenario: Scenario) -> float:
     """The same per-worker job alone: nominal compute of all micro-batches + the same optimizer work."""
     result = predict(scenario)
@@ -403,19 +453,7 @@ def predict(scenario: Scenario) -> StepResult:
     algorithm = algorithm_of(scenario)
     profile = _calibration(scenario)
 
-    # compute of one micro-batch on one device
-    if profile is not None and profile.has_compute_for(scenario):
-        fwd, bwd = profile.compute_for(scenario, t.micro_batch)
-        fwd, bwd = fwd / model_parallel, bwd / model_parallel
-    else:
-        mb_flops = m.training_flops_per_sample * t.micro_batch / model_parallel
-        total = mb_flops / (device.peak_flops * device.efficiency)
-        fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
-    if t.activation_recomputation != "none":
-        # recomputation reruns (part of) the forward pass inside the backward pass
-        from dpsim.analytic.parallel import recomputation_flops_per_sample
-
-        bwd += (fwd + bwd) * recomputation_flops_per_sample(scenario) / m.training_flops_per_sample
+    fwd, bwd, compute_model = microbatch_times(scenario, profile)
     slowest = max(scenario.worker_slowdowns())
     fwd_s, bwd_s = fwd * slowest, bwd * slowest
 
@@ -448,6 +486,7 @@ def predict(scenario: Scenario) -> StepResult:
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
+    first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     if zero == 3 and dp > 1:
@@ -472,34 +511,34 @@ def predict(scenario: Scenario) -> StepResult:
         offset = bwd_span - bwd_s if compute_bound else 0.0
         if overlap:
             end, grad_comm, n_buckets = _uniform_overlap_end(
-                grad_bytes, bucket, bwd_span - offset, grad_cost, stream_free - offset
+                grad_bytes, bucket, bwd_span - offset, grad_cost, stream_free - offset, first
             )
             end += offset
         else:
-            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
+            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
             end = bwd_span + grad_comm
         grad_exposed = max(0.0, end - bwd_span)
     else:
         if overlap and profile is not None and profile.gradient_ready:
             # measured readiness (a profiler trace) instead of the uniform rate
-            sizes = bucket_sizes(grad_bytes, bucket)
+            sizes = bucket_sizes(grad_bytes, bucket, first)
             costs = [grad_cost(size) for size in sizes]
             ready = [bwd_s * f for f in profile.bucket_ready_fractions(sizes)]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 last_bwd_s = float(
-                    profile.overlap_backward(scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket)[-1])
+                    profile.overlap_backward(scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket, first)[-1])
                 )
-            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost)
+            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost, 0.0, first)
         else:
-            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost)
+            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
             end = bwd_s + grad_comm
         grad_exposed = max(0.0, end - last_bwd_s)
     post_step_gather = 0.0
     if zero in (1, 2) and dp > 1:
         _, post_step_gather, _ = _uniform_overlap_end(
-            param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group)
+            param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, bucket
         )
 
     # optimizer (memory bound), sharded by ZeRO
@@ -521,6 +560,7 @@ def predict(scenario: Scenario) -> StepResult:
 
     memory = _memory(scenario)
     extra: dict[str, Any] = {
+        "compute_model": compute_model,
         "forward_s": fwd_s,
         "backward_s": bwd_s,
         "gradient_bytes": grad_bytes,
@@ -543,6 +583,7 @@ def predict(scenario: Scenario) -> StepResult:
     }
     extra.update({f"memory_{name}_bytes": value for name, value in memory.parts.items()})
     extra.update(memory_worst_device=memory.worst_device, memory_status=memory.status)
+    extra["memory_per_stage_bytes"] = list(memory.stage_totals)
     return step_result(
         scenario,
         engine="analytic",

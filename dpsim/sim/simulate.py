@@ -118,7 +118,9 @@ def _ready_fractions(scenario: Scenario, gradient_bytes: float) -> tuple[float, 
     profile = _profile(scenario)
     if profile is None or not getattr(profile, "gradient_ready", ()):
         return ()
-    return tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, scenario.communication.bucket)))
+    bucket = scenario.communication.bucket
+    first = None if scenario.training.zero_stage == 0 else bucket  # the buckets StepPlan.gradient_buckets cuts
+    return tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, bucket, first)))
 
 
 def _collective_count(plan: StepPlan) -> int:

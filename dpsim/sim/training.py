@@ -2,7 +2,7 @@
 
 Each worker runs its micro-batches (forward, then backward); gradient synchronisation
 happens in the last micro-batch only (DDP ``no_sync`` for the others). Its gradient is
-cut into DDP buckets (:func:`dpsim.analytic.step.bucket_sizes`, last layers first) that
+cut into DDP buckets (:func:`dpsim.buckets.bucket_sizes`, last layers first) that
 become ready at a uniform rate during that last backward (bucket ``i`` at the fraction
 ``bytes in buckets 0..i / gradient bytes`` of it), or all at its end with overlap off. A
 worker posts bucket ``i``'s collective when it is ready and its communication stream has
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpsim.analytic.step import bucket_sizes
+from dpsim.buckets import bucket_sizes
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
 
@@ -61,7 +61,8 @@ class StepPlan:
 
     @property
     def gradient_buckets(self) -> list[float]:
-        return bucket_sizes(self.gradient_bytes, self.bucket_bytes)
+        first = None if self.zero_stage == 0 else self.bucket_bytes  # DDP's first bucket rule
+        return bucket_sizes(self.gradient_bytes, self.bucket_bytes, first)
 
     @property
     def pieces(self) -> int:
@@ -213,7 +214,7 @@ def run_step(
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
-        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes)):
+        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.bucket_bytes)):
             collective(f"parameter gather {i}", "all_gather", size, end, i)
         end = np.maximum(end, stream)
     if plan.bubble_s > 0:

@@ -1,9 +1,9 @@
 """What each simulated worker computes: per-micro-batch forward/backward times and the optimizer.
 
-Nominal times are the analytic engine's (:mod:`dpsim.analytic.step`): one micro-batch of
-``b`` samples costs ``flops_per_sample · b / (tp·pp)`` at ``peak · efficiency``, forward 1/3
-and backward 2/3 of it (Kaplan et al. 2020 §2.1), or the calibration profile's fitted
-``t0 + t1·b`` when ``scenario.calibration`` is set; the optimizer is memory bound,
+Nominal times are the analytic engine's (:func:`dpsim.analytic.step.microbatch_times`): one
+micro-batch priced operation by operation (:mod:`dpsim.compute`), or flat at
+``peak · efficiency``, or the calibration profile's fitted ``t0 + t1·b`` when
+``scenario.calibration`` is set; the optimizer is memory bound,
 ``parameters updated × bytes per parameter / memory bandwidth`` (or the profile's fit).
 
 Per worker, three things change the nominal time: its micro-batch share under
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.analytic.step import FORWARD_FRACTION, optimizer_bytes_per_param
+from dpsim.analytic.step import microbatch_times, optimizer_bytes_per_param
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.scenario import Scenario
 from dpsim.sim.variability import jitter
@@ -44,17 +44,7 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
     t, m, device = scenario.training, scenario.model, scenario.cluster.device
     model_parallel = t.tensor_parallel * t.pipeline_parallel
-    if profile is not None and profile.has_compute_for(scenario):
-        fwd, bwd = profile.compute_for(scenario, t.micro_batch)
-        fwd, bwd = fwd / model_parallel, bwd / model_parallel
-    else:
-        total = m.training_flops_per_sample * t.micro_batch / model_parallel / (device.peak_flops * device.efficiency)
-        fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
-    if t.activation_recomputation != "none":
-        # recomputation reruns (part of) the forward inside the backward, as in the analytic engine
-        from dpsim.analytic.parallel import recomputation_flops_per_sample
-
-        bwd += (fwd + bwd) * recomputation_flops_per_sample(scenario) / m.training_flops_per_sample
+    fwd, bwd, _ = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
     psi = m.num_parameters / model_parallel
     updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
     if profile is not None and getattr(profile, "optimizer", None) is not None:

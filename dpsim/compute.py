@@ -1,0 +1,363 @@
+"""Compute time from the operations: one micro-batch's kernels, each priced on a roofline.
+
+A transformer layer on one device (tensor-parallel degree ``t``, ``T = b·s`` tokens of the
+micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022 §4) runs
+
+- four GEMMs (``m × n × k``): QKV ``T × (a+2·kv)·d/t × h``, attention output ``T × h × h/t``,
+  MLP up ``T × f/t × h`` (``2f/t`` gated), MLP down ``T × h × f/t``; in the backward pass each
+  becomes a data-gradient GEMM ``T × k × n`` and a weight-gradient GEMM ``k × n × T``;
+- attention: ``standard`` is two batched GEMMs per head (scores ``s × s × d``, context
+  ``s × d × s``) and the memory-bound scale-mask-softmax and dropout over the ``s × s`` scores;
+  ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's
+  attention efficiency, ``4·s²·d`` FLOPs per head forward and 2.5× that backward (it recomputes
+  the scores), half of it under a causal mask (the masked blocks are skipped);
+- memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
+  MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation
+  width; sharded by ``t`` under sequence parallelism); their backward moves about twice the bytes
+  (it reads the saved input and the incoming gradient and writes one gradient).
+
+The first pipeline stage also looks up the embedding; the last computes the logits
+(``T × V/t × h``) and the cross-entropy (fp32, 16 bytes per logit element in all). The slowest
+stage sets the pace of the pipeline, so a micro-batch costs the slowest stage's time.
+
+A GEMM costs ``max(2mnk / (peak · matmul_efficiency), bytes / (bandwidth · memory_efficiency))
++ kernel_overhead``: a roofline whose compute ceiling is the device's maximum achievable matmul
+rate, plus a fixed per-kernel cost that makes small GEMMs slow (the GEMM curve; sources in
+:mod:`dpsim.catalog`). With ``training.precision: fp8`` the four linear-layer GEMMs run at the
+FP8 peak (Transformer Engine; attention and logits stay in bf16), and the FP8 casts of the
+attention-output and MLP-down inputs (forward) and of the four output gradients (backward) move
+3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free).
+
+Activation recomputation reruns the layer's forward kernels (``full``) or the attention core
+(``selective``) inside the backward pass. ``cluster.device.efficiency`` overrides all of this:
+every FLOP at ``peak · efficiency``, forward one third (Kaplan et al. 2020 §2.1), as do models
+without an operation breakdown (CNNs, MLPs) at the device's flat efficiency.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
+
+__all__ = [
+    "FORWARD_FRACTION",
+    "ComputeTimes",
+    "Kernel",
+    "chunk_layers",
+    "compute_times",
+    "fit_gemm_curve",
+    "gemm_time",
+    "layer_kernels",
+    "microbatch_compute",
+]
+
+FORWARD_FRACTION = 1.0 / 3.0
+"""Forward share of training FLOPs under the flat model (backward ≈ 2× forward; Kaplan et al. 2020)."""
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel of one micro-batch on one device."""
+
+    name: str
+    phase: str
+    """``forward`` or ``backward``."""
+    flops: float
+    bytes: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ComputeTimes:
+    """Forward and backward time of one micro-batch on one device of the slowest stage."""
+
+    forward_s: float
+    backward_s: float
+    """Includes the recomputed forward kernels."""
+    recompute_s: float = 0.0
+    """The part of ``backward_s`` that reruns forward kernels."""
+    stage_s: tuple[float, ...] = ()
+    """Forward + backward per pipeline stage (the slowest sets ``forward_s`` / ``backward_s``)."""
+    model: str = "flat"
+    """``operations`` (priced kernel by kernel) or ``flat`` (peak · efficiency)."""
+
+
+def gemm_time(m: float, n: float, k: float, batch: float, peak: float, device: DeviceConfig, width: float) -> float:
+    """One (batched) GEMM on the device's curve: roofline at the achievable rates plus the kernel overhead."""
+    if m <= 0 or n <= 0 or k <= 0 or batch <= 0:
+        return 0.0
+    eff = device.matmul_efficiency or 1.0
+    flops = 2.0 * m * n * k * batch
+    moved = width * (m * k + k * n + m * n) * batch
+    return max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency)) + (
+        device.kernel_overhead
+    )
+
+
+class _Pricer:
+    """Collects kernels and prices them on one device."""
+
+    def __init__(self, device: DeviceConfig, precision: str) -> None:
+        self.device = device
+        self.width = 4.0 if precision == "fp32" else 2.0
+        self.peak16 = device.peak_for("fp32" if precision == "fp32" else "bf16")
+        self.peak_linear = device.peak_for(precision)
+        self.linear_width = 1.0 if precision == "fp8" else self.width
+        self.fp8 = precision == "fp8"
+        self.kernels: list[Kernel] = []
+
+    def gemm(
+        self, name: str, phase: str, m: float, n: float, k: float, batch: float = 1.0, linear: bool = False
+    ) -> None:
+        peak = self.peak_linear if linear else self.peak16
+        width = self.linear_width if linear else self.width
+        seconds = gemm_time(m, n, k, batch, peak, self.device, width)
+        moved = width * (m * k + k * n + m * n) * batch
+        self.kernels.append(Kernel(name, phase, 2.0 * m * n * k * batch, moved, seconds))
+
+    def memory(self, name: str, phase: str, moved: float) -> None:
+        seconds = moved / (self.device.memory_bandwidth * self.device.memory_efficiency)
+        self.kernels.append(Kernel(name, phase, 0.0, moved, seconds))
+
+    def fused(self, name: str, phase: str, flops: float, efficiency: float) -> None:
+        self.kernels.append(Kernel(name, phase, flops, 0.0, flops / (self.peak16 * efficiency)))
+
+    def linear(self, name: str, m: float, n: float, k: float) -> None:
+        """A linear layer: forward GEMM, and its data- and weight-gradient GEMMs."""
+        self.gemm(name, "forward", m, n, k, linear=True)
+        self.gemm(f"{name}.dgrad", "backward", m, k, n, linear=True)
+        self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
+
+
+def layer_kernels(
+    model: ModelConfig,
+    device: DeviceConfig,
+    precision: str,
+    micro_batch: int,
+    tensor_parallel: int = 1,
+    sequence_parallel: bool = False,
+) -> list[Kernel]:
+    """The kernels of one transformer layer for one micro-batch on one device (forward and backward)."""
+    p = _Pricer(device, precision)
+    w = p.width
+    s, b, h, a, t = float(model.seq_len), float(micro_batch), float(model.hidden), float(model.heads), tensor_parallel
+    tokens = b * s
+    d = h / a
+    heads = a / t
+    kv_heads = max(1.0, (model.kv_heads or model.heads) / t)
+    f = float(model.ffn_hidden or 4 * model.hidden)
+    shard = t if sequence_parallel else 1
+    dropout = model.dropout
+
+    p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h)
+    p.linear("attention_out", tokens, h, heads * d)
+    p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h)
+    p.linear("mlp_down", tokens, h, f / t)
+    if p.fp8:
+        # FP8 casts (read 2, write 1) of the inputs the LayerNorm does not produce, and of the four output gradients
+        p.memory("fp8_cast", "forward", 3.0 * tokens * (heads * d + f / t))
+        p.memory("fp8_cast.grad", "backward", 3.0 * tokens * ((heads + 2 * kv_heads) * d + h + 2 * f / t + h))
+
+    batch = b * heads
+    if model.attention == "flash":
+        fwd_flops = 4.0 * s * s * d * batch * (0.5 if model.causal else 1.0)
+        fwd_eff, bwd_eff = device.attention_efficiency
+        p.fused("flash_attention", "forward", fwd_flops, fwd_eff)
+        p.fused("flash_attention.backward", "backward", 2.5 * fwd_flops, bwd_eff)
+    else:
+        scores = batch * s * s
+        p.gemm("scores", "forward", s, s, d, batch)
+        p.gemm("context", "forward", s, d, s, batch)
+        p.gemm("scores.dgrad_q", "backward", s, d, s, batch)
+        p.gemm("scores.dgrad_k", "backward", s, d, s, batch)
+        p.gemm("context.dgrad_probs", "backward", s, s, d, batch)
+        p.gemm("context.dgrad_v", "backward", s, d, s, batch)
+        p.memory("softmax", "forward", 2.0 * w * scores)  # fused scale-mask-softmax: read, write
+        p.memory("softmax.backward", "backward", 3.0 * w * scores)  # read probabilities and gradient, write
+        if dropout:
+            p.memory("attention_dropout", "forward", (2.0 * w + 1.0) * scores)  # read, write, 1-byte mask
+            p.memory("attention_dropout.backward", "backward", (2.0 * w + 1.0) * scores)
+
+    act = tokens * h / shard
+    p.memory("layernorms", "forward", 2 * 2.0 * w * act)
+    p.memory("layernorms.backward", "backward", 2 * 4.0 * w * act)
+    inner = tokens * f / t
+    activation_bytes = (3.0 if model.gated_mlp else 2.0) * w * inner
+    p.memory("mlp_activation", "forward", activation_bytes)
+    p.memory("mlp_activation.backward", "backward", 2.0 * activation_bytes)
+    residual = (3.0 * w + (1.0 if dropout else 0.0)) * act
+    p.memory("residual_adds", "forward", 2 * residual)
+    p.memory("residual_adds.backward", "backward", 2 * 2.0 * residual)
+    return p.kernels
+
+
+def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int, tp: int) -> list[Kernel]:
+    """Final norm, logits GEMM and fp32 cross-entropy (last stage)."""
+    p = _Pricer(device, "fp32" if precision == "fp32" else "bf16")
+    tokens = float(micro_batch * model.seq_len)
+    h, v = float(model.hidden), float(model.vocab) / tp
+    p.memory("final_norm", "forward", 2.0 * p.width * tokens * h)
+    p.memory("final_norm.backward", "backward", 4.0 * p.width * tokens * h)
+    p.gemm("logits", "forward", tokens, v, h)
+    p.gemm("logits.dgrad", "backward", tokens, h, v)
+    p.gemm("logits.wgrad", "backward", h, v, tokens)
+    p.memory("cross_entropy", "forward", 10.0 * tokens * v)  # read 16-bit logits, write and reread fp32
+    p.memory("cross_entropy.backward", "backward", 6.0 * tokens * v)  # read fp32, write 16-bit gradient
+    return p.kernels
+
+
+def _embedding_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int) -> list[Kernel]:
+    p = _Pricer(device, "fp32" if precision == "fp32" else "bf16")
+    moved = 2.0 * p.width * micro_batch * model.seq_len * model.hidden
+    p.memory("embedding", "forward", moved)
+    p.memory("embedding.backward", "backward", moved)
+    return p.kernels
+
+
+def _sum(kernels: list[Kernel], phase: str) -> float:
+    return math.fsum(k.seconds for k in kernels if k.phase == phase)
+
+
+def _recompute_forward(kernels: list[Kernel], mode: str) -> float:
+    if mode == "full":
+        return _sum(kernels, "forward")
+    if mode == "selective":
+        core = ("scores", "context", "softmax", "attention_dropout")
+        return math.fsum(k.seconds for k in kernels if k.phase == "forward" and k.name in core)
+    return 0.0
+
+
+def microbatch_compute(
+    model: ModelConfig,
+    device: DeviceConfig,
+    *,
+    precision: str,
+    micro_batch: int,
+    tensor_parallel: int = 1,
+    pipeline_parallel: int = 1,
+    sequence_parallel: bool = False,
+    recomputation: str = "none",
+    stage_layers: Sequence[float] | None = None,
+) -> ComputeTimes:
+    """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
+
+    ``stage_layers``: transformer layers on each stage (default L/p each; see :func:`chunk_layers`).
+    """
+    model_parallel = tensor_parallel * pipeline_parallel
+    flat = device.efficiency
+    if model.kind != "transformer" or (flat is None and device.matmul_efficiency is None):
+        flat = flat if flat is not None else device.flat_efficiency
+    if flat is not None:
+        peak = device.peak_for(precision)
+        total = model.training_flops_per_sample * micro_batch / model_parallel / (peak * flat)
+        fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
+        redo = 0.0
+        if recomputation != "none":
+            redo = (fwd + bwd) * _recomputation_fraction(model, recomputation)
+        return ComputeTimes(fwd, bwd + redo, redo, (fwd + bwd + redo,) * pipeline_parallel, "flat")
+
+    layer = layer_kernels(model, device, precision, micro_batch, tensor_parallel, sequence_parallel)
+    per_stage = (
+        list(stage_layers) if stage_layers is not None else [model.layers / pipeline_parallel] * pipeline_parallel
+    )
+    layer_f, layer_b = _sum(layer, "forward"), _sum(layer, "backward")
+    layer_redo = _recompute_forward(layer, recomputation)
+    head = _head_kernels(model, device, precision, micro_batch, tensor_parallel)
+    embed = _embedding_kernels(model, device, precision, micro_batch)
+    stages: list[tuple[float, float]] = []
+    for stage, layers in enumerate(per_stage):
+        f, b = layers * layer_f, layers * (layer_b + layer_redo)
+        if stage == 0:
+            f, b = f + _sum(embed, "forward"), b + _sum(embed, "backward")
+        if stage == pipeline_parallel - 1:
+            f, b = f + _sum(head, "forward"), b + _sum(head, "backward")
+        stages.append((f, b))
+    worst = max(range(len(stages)), key=lambda i: stages[i][0] + stages[i][1])
+    redo = per_stage[worst] * layer_redo
+    return ComputeTimes(stages[worst][0], stages[worst][1], redo, tuple(f + b for f, b in stages), "operations")
+
+
+def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
+    """Recomputed forward FLOPs over training FLOPs (the flat model's recomputation)."""
+    if mode == "none":
+        return 0.0
+    if model.kind != "transformer":
+        return 1.0 / 3.0 if mode == "full" else 0.0
+    attention = 4.0 * model.layers * model.seq_len * model.hidden * model.seq_len
+    if mode == "selective":
+        return attention / model.training_flops_per_sample
+    dense = model.num_parameters - model.embedding_parameters
+    return (2.0 * dense * model.seq_len + attention) / model.training_flops_per_sample
+
+
+def chunk_layers(scenario: Scenario) -> list[list[float]]:
+    """Transformer layers in each model chunk of each pipeline stage: ``[stage][chunk]``.
+
+    Interleaved 1F1B gives stage i the chunks i, i+p, i+2p, … of the p·v chunks (Narayanan et
+    al. 2021 §2.2.2). With ``embedding_pipeline_slots`` the split has L + 2 slots: the first chunk's
+    first slot is the embedding and the last chunk's last slot the output layer.
+    """
+    m, t = scenario.model, scenario.training
+    p = t.pipeline_parallel
+    v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    if m.kind != "transformer":
+        return [[max(m.layers, 1) / (p * v)] * v for _ in range(p)]
+    extra = 2 if t.embedding_pipeline_slots else 0
+    per_chunk = (m.layers + extra) / (p * v)
+    out = []
+    for stage in range(p):
+        row = []
+        for chunk in range(v):
+            g = chunk * p + stage
+            layers = per_chunk
+            if extra and g == 0:
+                layers -= 1
+            if extra and g == p * v - 1:
+                layers -= 1
+            row.append(layers)
+        out.append(row)
+    return out
+
+
+def compute_times(scenario: Scenario) -> ComputeTimes:
+    """:func:`microbatch_compute` for the scenario's model, device, precision and parallel layout."""
+    t = scenario.training
+    return microbatch_compute(
+        scenario.model,
+        scenario.cluster.device,
+        precision=t.precision,
+        micro_batch=t.micro_batch,
+        tensor_parallel=t.tensor_parallel,
+        pipeline_parallel=t.pipeline_parallel,
+        sequence_parallel=t.sequence_parallel,
+        recomputation=t.activation_recomputation,
+        stage_layers=[sum(row) for row in chunk_layers(scenario)],
+    )
+
+
+def fit_gemm_curve(points: Sequence[tuple[float, float]], peak_flops: float) -> tuple[float, float]:
+    """Fit the GEMM curve ``t = F / (peak · efficiency) + overhead`` to measured (FLOPs, seconds).
+
+    Ordinary least squares of ``t`` on ``F`` (slope ``1/(peak·efficiency)``, intercept the
+    per-kernel overhead, clamped at 0 with the slope refitted through the origin). Returns
+    (efficiency, overhead seconds); the efficiency may exceed 1 when ``peak_flops`` understates
+    the device. Used by ``dpsim calibrate --compute`` on a sweep of compute-bound GEMMs.
+    """
+    if len(points) < 2:
+        raise ValueError("need at least two GEMM measurements to fit the curve")
+    xs = [float(f) for f, _ in points]
+    ys = [float(t) for _, t in points]
+    n = len(xs)
+    mx, my = math.fsum(xs) / n, math.fsum(ys) / n
+    sxx = math.fsum((x - mx) ** 2 for x in xs)
+    if sxx <= 0:
+        raise ValueError("GEMM sizes must differ to fit the curve")
+    slope = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    overhead = my - slope * mx
+    if overhead < 0 or slope <= 0:
+        overhead = 0.0
+        slope = math.fsum(x * y for x, y in zip(xs, ys, strict=True)) / math.fsum(x * x for x in xs)
+    return 1.0 / (slope * peak_flops), overhead

@@ -1,0 +1,100 @@
+"""GEMM sweep for ``dpsim calibrate --compute``: time torch.matmul over shapes, fit the curve.
+
+Square and transformer-like shapes are timed with ``torch.matmul`` on the machine at hand: CUDA
+events around a batch of launches after warm-up on a GPU (as NVIDIA's and Bekman's mamf-finder
+sweeps do), ``time.perf_counter`` on a CPU. :func:`dpsim.compute.fit_gemm_curve` turns the
+(FLOPs, seconds) pairs into the device's ``matmul_efficiency`` and ``kernel_overhead``, the two
+numbers of :mod:`dpsim.compute`'s GEMM curve.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from dpsim.compute import fit_gemm_curve
+
+__all__ = ["GemmPoint", "default_shapes", "fit", "sweep"]
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+@dataclass(frozen=True)
+class GemmPoint:
+    """One timed GEMM: m × n × k, median seconds over the repetitions."""
+
+    m: int
+    n: int
+    k: int
+    seconds: float
+
+    @property
+    def flops(self) -> float:
+        return 2.0 * self.m * self.n * self.k
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "m": self.m,
+            "n": self.n,
+            "k": self.k,
+            "seconds": self.seconds,
+            "flops_per_s": self.flops / self.seconds,
+        }
+
+
+def default_shapes(sizes: Sequence[int]) -> list[tuple[int, int, int]]:
+    """Square GEMMs of each size, plus the transformer-like 4s × s × s (tokens × hidden²)."""
+    shapes: list[tuple[int, int, int]] = []
+    for s in sizes:
+        shapes.append((s, s, s))
+        shapes.append((4 * s, s, s))
+    return shapes
+
+
+def _time(fn: object, device: torch.device, reps: int) -> float:
+    call = fn  # a zero-argument callable
+    assert callable(call)
+    for _ in range(2):  # warm-up: kernels chosen, caches filled
+        call()
+    if device.type == "cuda":
+        samples = []
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            call()
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3)
+        return statistics.median(samples)
+    samples = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def sweep(
+    shapes: Sequence[tuple[int, int, int]], dtype: str = "bf16", device: str | None = None, reps: int = 5
+) -> list[GemmPoint]:
+    """Time ``torch.matmul`` of (m × k) @ (k × n) for every shape; CPU runs fp32 unless asked otherwise."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dtype not in _DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)})")
+    torch_dtype = _DTYPES[dtype]
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    points = []
+    for m, n, k in shapes:
+        a = torch.randn(m, k, generator=generator).to(dev, torch_dtype)
+        b = torch.randn(k, n, generator=generator).to(dev, torch_dtype)
+        points.append(GemmPoint(m, n, k, _time(lambda a=a, b=b: torch.matmul(a, b), dev, reps)))
+    return points
+
+
+def fit(points: Sequence[GemmPoint], peak_flops: float) -> tuple[float, float]:
+    """(matmul_efficiency, kernel_overhead seconds) of the measured points against ``peak_flops``."""
+    return fit_gemm_curve([(p.flops, p.seconds) for p in points], peak_flops)
