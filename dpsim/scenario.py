@@ -842,9 +842,9 @@ class Scenario(_Section):
     @property
     def gradient_bytes_per_param(self) -> int:
         """Bytes per parameter of communicated gradients (``communication.gradient_dtype``)."""
-        dtype = self.communication.gradient_dtype
+        dtype: str = self.communication.gradient_dtype
         if dtype == "auto":
-            dtype = self.training.precision
+            dtype = self.training.precision  # fp8 training communicates bf16 gradients
         return 4 if dtype == "fp32" else 2
 
     @property

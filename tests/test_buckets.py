@@ -17,8 +17,8 @@ from dpsim.buckets import DEFAULT_BUCKET_BYTES, bucket_sizes, ddp_bucket_layout,
 
 def _ddp_buckets(
     model: Any, example: Any, store: Path, bucket_cap_mb: float | None
-) -> tuple[list[list[int]], list[int]]:
-    """(parameter indices per bucket, bytes per bucket) as DDP built them, in reduction order."""
+) -> tuple[list[list[int]], list[int], list[int]]:
+    """(parameter indices per bucket, bytes per bucket, gradient-ready order) as DDP recorded them."""
     import torch
     import torch.distributed as dist
 
@@ -34,7 +34,8 @@ def _ddp_buckets(
     assert data["has_rebuilt_buckets"] == 1
     indices = [[int(i) for i in b.split()] for b in str(data["rebuilt_per_bucket_param_indices"]).split(",")]
     sizes = [int(x) for x in str(data["rebuilt_bucket_sizes"]).split(",")]
-    return indices, sizes
+    ready = [int(x) for x in str(data["prev_iteration_grad_ready_order_indices"]).split(",")]
+    return indices, sizes, ready
 
 
 def _models() -> list[tuple[str, Any, Any, float | None]]:
@@ -71,12 +72,18 @@ def _models() -> list[tuple[str, Any, Any, float | None]]:
 @pytest.mark.parametrize("case", range(4), ids=["mlp-default-cap", "gpt-default-cap", "gpt-cap-2mb", "small"])
 def test_layout_equals_torch_ddp(case: int, tmp_path: Path) -> None:
     name, model, example, cap_mb = _models()[case]
-    indices, sizes = _ddp_buckets(model, example, tmp_path / "store", cap_mb)
+    indices, sizes, ready = _ddp_buckets(model, example, tmp_path / "store", cap_mb)
     tensor_bytes = [p.numel() * p.element_size() for p in model.parameters()]
     bucket = DEFAULT_BUCKET_BYTES if cap_mb is None else int(cap_mb * 2**20)
-    layout = ddp_bucket_layout(tensor_bytes, bucket)
+    # given the order autograd produced the gradients in, the buckets are DDP's exactly
+    layout = ddp_bucket_layout(tensor_bytes, bucket, ready_order=ready)
     assert layout == indices, name
     assert [sum(tensor_bytes[i] for i in b) for b in layout] == sizes
+    # the default order (reverse registration) differs only inside a module (LayerNorm weight and
+    # bias may swap), never across a bucket boundary: the same buckets and sizes
+    default = ddp_bucket_layout(tensor_bytes, bucket)
+    assert [sum(tensor_bytes[i] for i in b) for b in default] == sizes
+    assert [sorted(b) for b in default] == [sorted(b) for b in indices]
     # the input embedding (parameter 0) is ready last: it sits in the last bucket
     assert 0 in layout[-1]
 
