@@ -84,7 +84,8 @@ def bucket_sizes(total_bytes: float, bucket_bytes: float, first_bucket: float | 
     rest_total = total_bytes - first
     full = math.floor(rest_total / bucket_bytes) if rest_total > 0 else 0
     rest = rest_total - full * bucket_bytes
-    sizes = [first] + [bucket_bytes] * full
+    sizes = [first]
+    sizes.extend([bucket_bytes] * full)
     if rest > 0:
         sizes.append(rest)
     return sizes
