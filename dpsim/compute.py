@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
 
@@ -259,25 +260,63 @@ def microbatch_compute(
             redo = (fwd + bwd) * _recomputation_fraction(model, recomputation)
         return ComputeTimes(fwd, bwd + redo, redo, (fwd + bwd + redo,) * pipeline_parallel, "flat")
 
-    layer = layer_kernels(model, device, precision, micro_batch, tensor_parallel, sequence_parallel)
     per_stage = (
         list(stage_layers) if stage_layers is not None else [model.layers / pipeline_parallel] * pipeline_parallel
     )
-    layer_f, layer_b = _sum(layer, "forward"), _sum(layer, "backward")
-    layer_redo = _recompute_forward(layer, recomputation)
-    head = _head_kernels(model, device, precision, micro_batch, tensor_parallel)
-    embed = _embedding_kernels(model, device, precision, micro_batch)
+    key = _job_key(model, device, precision, micro_batch, tensor_parallel, sequence_parallel, recomputation)
+    job = _Job(key, (model, device))
+    layer_f, layer_b, layer_redo, head_f, head_b, embed_f, embed_b = _priced(job)
     stages: list[tuple[float, float]] = []
     for stage, layers in enumerate(per_stage):
         f, b = layers * layer_f, layers * (layer_b + layer_redo)
         if stage == 0:
-            f, b = f + _sum(embed, "forward"), b + _sum(embed, "backward")
+            f, b = f + embed_f, b + embed_b
         if stage == pipeline_parallel - 1:
-            f, b = f + _sum(head, "forward"), b + _sum(head, "backward")
+            f, b = f + head_f, b + head_b
         stages.append((f, b))
     worst = max(range(len(stages)), key=lambda i: stages[i][0] + stages[i][1])
     redo = per_stage[worst] * layer_redo
     return ComputeTimes(stages[worst][0], stages[worst][1], redo, tuple(f + b for f, b in stages), "operations")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one micro-batch's kernels depend on; hashed by ``key`` only (a sweep prices each shape once)."""
+
+    key: tuple[object, ...]
+    objects: tuple[ModelConfig, DeviceConfig] | None = field(default=None, compare=False, hash=False)
+
+
+def _job_key(
+    model: ModelConfig, device: DeviceConfig, precision: str, mb: int, tp: int, sp: bool, recomputation: str
+) -> tuple[object, ...]:
+    shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
+    flags = (model.gated_mlp, model.dropout, model.causal, model.attention)
+    d = device
+    curve = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency, d.kernel_overhead)
+    curve += (tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
+    return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
+
+
+@lru_cache(maxsize=4096)
+def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]:
+    """(layer forward, layer backward, layer recompute, head forward/backward, embedding forward/backward)."""
+    assert job.objects is not None
+    model, device = job.objects
+    precision, mb, tp, sp, recomputation = job.key[-5:]
+    assert isinstance(precision, str) and isinstance(mb, int) and isinstance(tp, int)
+    layer = layer_kernels(model, device, precision, mb, tp, bool(sp))
+    head = _head_kernels(model, device, precision, mb, tp)
+    embed = _embedding_kernels(model, device, precision, mb)
+    return (
+        _sum(layer, "forward"),
+        _sum(layer, "backward"),
+        _recompute_forward(layer, str(recomputation)),
+        _sum(head, "forward"),
+        _sum(head, "backward"),
+        _sum(embed, "forward"),
+        _sum(embed, "backward"),
+    )
 
 
 def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
