@@ -293,8 +293,8 @@ def _job_key(
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags = (model.gated_mlp, model.dropout, model.causal, model.attention)
     d = device
-    curve = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency, d.kernel_overhead)
-    curve += (tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
+    curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
+    curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 
