@@ -13,10 +13,12 @@ from pathlib import Path
 import hostile
 import pytest
 
-SMALL_SIM = [
-    "--set", "variability.stragglers=[{worker: 2, slowdown: 1.4}]", "--set", "simulation.fidelity=fast", "--engine", "sim"
-]  # fmt: skip
 # the fast level: the other workers finish each collective together, so their rows collapse into one
+SMALL_SIM = [
+    "--set", "variability.stragglers=[{worker: 2, slowdown: 1.4}]",
+    "--set", "simulation.fidelity=fast",
+    "--engine", "sim",
+]  # fmt: skip
 
 
 class _Page(HTMLParser):
