@@ -73,7 +73,10 @@ class CollectiveEngine(ABC):
         schedule, cost = self.choice(op, size)
         key = (op, schedule.name, schedule.protocol)
         self.used[key] = self.used.get(key, 0) + 1
-        return self._evaluate(schedule, cost, size, np.asarray(joins, dtype=np.float64))
+        done = self._evaluate(schedule, cost, size, np.asarray(joins, dtype=np.float64))
+        if schedule.pipelined:  # the pipeline drains to every rank at once
+            done = np.full_like(done, float(done.max()))
+        return done
 
     @abstractmethod
     def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray: ...

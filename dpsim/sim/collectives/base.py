@@ -97,6 +97,9 @@ class Schedule:
     """Paid once per call before the first transfer (NCCL's per-algorithm base latency)."""
     protocol: str = ""
     """NCCL protocol (``Simple``, ``LL``, ``LL128``); empty for textbook algorithms."""
+    pipelined: bool = False
+    """Data stream through the ranks in small chunks (trees, NVLS, the ring broadcast): the last
+    chunk reaches every rank as the pipeline drains, so all ranks finish together."""
 
     @property
     def transfers(self) -> int:
@@ -125,6 +128,7 @@ class Schedule:
             self.phases + other.phases,
             self.base_latency_s + other.base_latency_s,
             self.protocol or other.protocol,
+            self.pipelined and other.pipelined,
         )
 
 

@@ -279,7 +279,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         latency_s=latency,
         channel=np.concatenate([up_chan, up_chan]),
     )
-    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol)
+    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True)
 
 
 def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
@@ -304,7 +304,7 @@ def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         return Schedule("nvls", n, protocol=protocol)
     src, dst, f = _nvls_pairs(layout)
     latency = None if protocol == "none" else _step_latencies_s("nvls", protocol, layout)[0]
-    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), 0.0, protocol)
+    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), 0.0, protocol, pipelined=True)
 
 
 def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -329,7 +329,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         hops=1 + 2 * math.ceil(math.log2(m)),
         latency_s=latency,
     )
-    return Schedule("nvls-tree", n, (phase,), 0.0, protocol)
+    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True)
 
 
 def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -359,4 +359,4 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         latency_s=latency,
         channel=np.repeat(np.arange(k), n - 1),
     )
-    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol)
+    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True)
