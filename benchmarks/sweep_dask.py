@@ -29,10 +29,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "default.yaml"
-VARY = [  # 5 x 5 x 4 x 2 = 200 points
-    "cluster.nodes=1,2,4,8,16",
+VARY = [  # 4 x 5 x 5 x 2 = 200 points
+    "cluster.nodes=1,2,4,8",
     "communication.algorithm=ring,tree,hierarchical,halving-doubling,direct",
-    "communication.bucket=10 MB,25 MB,50 MB,100 MB",
+    "communication.bucket=10 MB,25 MB,50 MB,100 MB,200 MB",
     "training.zero_stage=0,1",
 ]
 SETS = [  # 2 ranks per node; jitter makes every collective new, so the chunk level simulates each one
@@ -165,7 +165,7 @@ def main() -> None:
             }
             for run in range(args.repeat):
                 for name, extra in modes.items():
-                    elapsed, digest = timed_sweep(directory / f"{run}-{len(times.get(name, []))}.csv", *extra)
+                    elapsed, digest = timed_sweep(directory / f"{run}-{list(modes).index(name)}.csv", *extra)
                     times.setdefault(name, []).append(elapsed)
                     hashes.setdefault(name, set()).add(digest)
                     print(f"  run {run + 1}: {name}: {elapsed:.1f} s", flush=True)
