@@ -24,7 +24,7 @@ from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.cost import LinearCost
 from dpsim.sim.engine import CollectiveEngine
-from dpsim.sim.network import SMALL, FluidNetwork
+from dpsim.sim.network import FluidNetwork
 
 __all__ = ["ChunkEngine", "ChunkResult", "CollectiveRun", "CompiledSchedule"]
 
@@ -127,16 +127,6 @@ class CompiledSchedule:
         self.send_ptr = send_ptr.ravel()
         self.recv_ptr = recv_ptr.ravel()
         self.repeats = np.asarray([p.repeat for p in phases], dtype=np.int64)
-        # the same tables as Python lists, for ranks and flows handled one at a time
-        self.py_src, self.py_dst = self.t_src.tolist(), self.t_dst.tolist()
-        self.py_share, self.py_latency = self.t_share.tolist(), self.t_latency.tolist()
-        self.py_routes = [tuple(x for x in row if x >= 0) for row in self.t_routes.tolist()]
-        self.py_step_phase, self.py_next_phase = self.step_phase.tolist(), self.next_phase.tolist()
-        self.py_need = self.need.tolist()
-        send_index, recv_index = self.send_index.tolist(), self.recv_index.tolist()
-        sp, rp = self.send_ptr.tolist(), self.recv_ptr.tolist()
-        self.py_sends = [send_index[sp[i] : sp[i + 1]] for i in range(len(sp) - 1)]
-        self.py_recvs = [recv_index[rp[i] : rp[i + 1]] for i in range(len(rp) - 1)]
 
     @property
     def transfers(self) -> int:
@@ -226,10 +216,6 @@ class CollectiveRun:
         self._enter(np.asarray(ranks, dtype=np.int64), np.zeros(len(ranks), dtype=np.int64))
 
     def _enter(self, ranks: np.ndarray, position: np.ndarray) -> None:
-        if len(ranks) <= SMALL:
-            for rank, at in zip(ranks.tolist(), position.tolist(), strict=True):
-                self._enter_one(rank, at)
-            return
         c = self.compiled
         now = self.net.env.now
         while len(ranks):
@@ -253,34 +239,6 @@ class CollectiveRun:
         self.pos[ranks] = position
         self.left[ranks] = need
         self._launch(ranks, position, phase)
-
-    def _enter_one(self, rank: int, position: int) -> None:
-        """:meth:`_enter` for one rank, in scalar Python (cheaper than numpy on one element)."""
-        c = self.compiled
-        while True:
-            if position >= c.steps:
-                self.pos[rank] = c.steps
-                self.done_s[rank] = self.net.env.now
-                if self.on_done is not None:
-                    self.on_done(np.asarray([rank], dtype=np.int64))
-                return
-            phase = c.py_step_phase[position]
-            need = c.py_need[phase][rank]
-            if need:
-                break
-            position = c.py_next_phase[position]
-        pos = self.pos
-        pos[rank] = position
-        self.left[rank] = need
-        row = phase * (c.ranks + 1) + rank
-        net, owner, size, tag = self.net, self._owner, self.size, position * self._stride
-        src, dst, routes, share, latency = c.py_src, c.py_dst, c.py_routes, c.py_share, c.py_latency
-        for t in c.py_sends[row]:
-            if pos[dst[t]] == position:
-                net.start_one(routes[t], share[t] * size, latency[t], owner, tag + t)
-        for t in c.py_recvs[row]:
-            if pos[src[t]] == position:
-                net.start_one(routes[t], share[t] * size, latency[t], owner, tag + t)
 
     def _start(self, transfers: np.ndarray, position: np.ndarray) -> None:
         c = self.compiled
@@ -315,15 +273,6 @@ class CollectiveRun:
 
     def _delivered(self, tags: np.ndarray) -> None:
         c = self.compiled
-        if len(tags) <= SMALL:
-            left, pos = self.left, self.pos
-            for tag in tags.tolist():
-                transfer = tag % self._stride
-                for rank in (c.py_src[transfer], c.py_dst[transfer]):
-                    left[rank] -= 1
-                    if left[rank] == 0:
-                        self._enter_one(rank, int(pos[rank]) + 1)
-            return
         transfer = tags % self._stride
         hits = np.bincount(c.t_src[transfer], minlength=c.ranks) + np.bincount(c.t_dst[transfer], minlength=c.ranks)
         self.left -= hits

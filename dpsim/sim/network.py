@@ -28,7 +28,6 @@ not the flows of the whole run.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,10 +35,6 @@ import numpy as np
 import simpy
 
 __all__ = ["FluidNetwork"]
-
-SMALL = 8
-"""Groups of up to this many flows are handled flow by flow in scalar Python: numpy's cost per
-call exceeds the work on so few elements."""
 
 Callback = Callable[[np.ndarray], None]
 """Called with the tags (int64 array) of the flows of one owner delivered at one instant."""
@@ -54,8 +49,6 @@ class FluidNetwork:
         self.links = len(cap)
         # one extra link (index ``links``) of infinite capacity stands for the -1 padding of routes
         self.capacity = np.append(cap, np.inf)
-        self._capacity_list: list[float] = self.capacity.tolist()
-        self._padding: tuple[int, ...] = ()
         self.count = np.zeros(self.links + 1, dtype=np.int64)
         """Flows sending on each link."""
         self.events = 0
@@ -92,7 +85,6 @@ class FluidNetwork:
         route = np.full((size, width), self.links, dtype=np.int64)
         route[:old, : self._route.shape[1]] = self._route
         self._route = route
-        self._padding = (self.links,) * width
         for name in ("_remaining", "_rate", "_updated", "_latency", "_version", "_owner", "_tag", "_sending"):
             array = getattr(self, name)
             grown = np.zeros(size, dtype=array.dtype)
@@ -140,12 +132,6 @@ class FluidNetwork:
         k = len(nbytes)
         if k == 0:
             return
-        if k <= SMALL:
-            for route, size, latency, tag in zip(
-                routes.tolist(), nbytes.tolist(), latency_s.tolist(), tags.tolist(), strict=True
-            ):
-                self.start_one([link for link in route if link >= 0], size, latency, owner, tag)
-            return
         pad, capacity = self.links, self.capacity
         routes = np.where(routes < 0, pad, routes)
         rates = capacity[routes[:, 0]]
@@ -191,57 +177,13 @@ class FluidNetwork:
         self._dirty[routes[~alone].ravel()] = True
         self._request()
 
-    def start_one(self, links: Sequence[int], nbytes: float, latency_s: float, owner: int, tag: int) -> None:
-        """:meth:`start_many` for one flow (``links`` without padding), in scalar Python: cheaper than numpy
-        on one element."""
-        if self._top == 0 or len(links) > self._route.shape[1]:
-            self._grow(self._size + 1, len(links))
-        self._top -= 1
-        flow = int(self._free[self._top])
-        width = self._route.shape[1]
-        self._route[flow] = (*links, *self._padding[: width - len(links)])
-        self._remaining[flow] = nbytes
-        self._latency[flow] = latency_s
-        self._owner[flow] = owner
-        self._tag[flow] = tag
-        self._updated[flow] = self.env.now
-        self.bytes_carried += nbytes
-        if nbytes <= 0 or not links:
-            self._deliver_later(np.asarray([flow], dtype=np.int64))
-            return
-        count, capacity = self.count, self._capacity_list
-        alone = True
-        rate = math.inf
-        for link in links:
-            users = count[link]
-            if users:
-                alone = False
-            count[link] = users + 1
-            if capacity[link] < rate:
-                rate = capacity[link]
-        self._sending[flow] = True
-        if alone:
-            self._rate[flow] = rate
-            version = int(self._version[flow]) + 1
-            self._version[flow] = version
-            self.simpy_events += 1
-            event = self.env.timeout(nbytes / rate, (flow, version))
-            event.callbacks.append(self._on_sent)
-        else:
-            self._rate[flow] = 0.0
-            self._dirty[list(links)] = True
-            self._request()
-
     # --- events --------------------------------------------------------------------------------
 
     def _schedule(self, ids: np.ndarray) -> None:
         """(Re)schedule the end of sending of ``ids`` at their current rate, one event per end time."""
         self._version[ids] += 1
         delays = self._remaining[ids] / self._rate[ids]
-        if len(ids) == 1:
-            self._timeout(float(delays[0]), self._on_sent, (int(ids[0]), int(self._version[ids[0]])))
-            return
-        if delays.min() == delays.max():
+        if len(ids) == 1 or delays.min() == delays.max():
             self._timeout(float(delays[0]), self._on_sent, (ids, self._version[ids]))
             return
         order = np.argsort(delays, kind="stable")
@@ -274,13 +216,6 @@ class FluidNetwork:
 
     def _on_sent(self, event: simpy.Event) -> None:
         ids, versions = event.value  # type: ignore[misc]
-        if isinstance(ids, int):
-            self._sent_one(ids, versions)
-            return
-        if len(ids) <= SMALL:
-            for flow, version in zip(ids.tolist(), versions.tolist(), strict=True):
-                self._sent_one(flow, version)
-            return
         live = self._version[ids] == versions
         if not live.all():
             ids = ids[live]
@@ -299,40 +234,8 @@ class FluidNetwork:
             self._request()
         self._deliver_later(ids)
 
-    def _sent_one(self, flow: int, version: int) -> None:
-        """:meth:`_on_sent` for one flow, in scalar Python."""
-        if self._version[flow] != version:
-            return
-        self.events += 1
-        self._remaining[flow] = 0.0
-        self._sending[flow] = False
-        count, pad = self.count, self.links
-        others = False
-        for link in self._route[flow].tolist():
-            if link != pad:
-                count[link] -= 1
-                if count[link]:
-                    self._dirty[link] = True
-                    others = True
-        if others:
-            self._request()
-        latency = float(self._latency[flow])
-        if latency > 0:
-            self._timeout(latency, self._on_delivered, flow)
-        else:
-            self._deliver_one(flow)
-
     def _on_delivered(self, event: simpy.Event) -> None:
-        if isinstance(event.value, int):
-            self._deliver_one(event.value)
-        else:
-            self._deliver(event.value)  # type: ignore[arg-type]
-
-    def _deliver_one(self, flow: int) -> None:
-        self.events += 1
-        self._free[self._top] = flow
-        self._top += 1
-        self._owners[int(self._owner[flow])](self._tag[flow : flow + 1])
+        self._deliver(event.value)  # type: ignore[arg-type]
 
     def _deliver(self, ids: np.ndarray) -> None:
         self.events += len(ids)

@@ -1,0 +1,88 @@
+"""Contention inside a step: every DP group of every job on one network vs the symmetric reduction.
+
+Prints, for hybrid TP×DP jobs on 8-GPU nodes and for two jobs on an oversubscribed
+fat-tree, the step and communication time of :func:`dpsim.sim.simulate` (one DP group on its
+share of the NICs, chunk level) and of :func:`dpsim.sim.shared.simulate_shared` (all groups,
+all jobs, one network), and what the link shares predict. GPT-2 medium, micro-batch 4,
+25 MB buckets, flat ring, overlap off (communication fully exposed, so the shares show).
+
+Usage: ``python benchmarks/contention.py``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.sim import simulate
+from dpsim.sim.shared import simulate_shared
+
+FAT_TREE = {"kind": "fat-tree", "nodes_per_leaf": 2, "oversubscription": 2.0}
+
+
+def job(
+    name: str = "job",
+    nodes: int = 2,
+    per_node: int = 8,
+    nics: int = 8,
+    tp: int = 2,
+    inter: str = "200 Gbit/s",
+    topology: dict[str, Any] | None = None,
+) -> Scenario:
+    return scenario_from_dict(
+        {
+            "name": name,
+            "model": {"preset": "gpt2-medium"},
+            "cluster": {
+                "nodes": nodes,
+                "workers_per_node": per_node,
+                "device": "a100-80gb",
+                "intra_node": {"bandwidth": "300 GB/s", "latency": "1 us"},
+                "inter_node": {"bandwidth": inter, "latency": "5 us", "nics_per_node": nics},
+                "topology": topology or {"kind": "switch"},
+            },
+            "training": {"global_batch": 4 * nodes * per_node // tp, "micro_batch": 4, "tensor_parallel": tp},
+            "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": False},
+        }
+    )
+
+
+def row(label: str, reduced: Any, shared: Any, predicted: Any) -> None:
+    print(
+        f"{label:<44} {reduced.step_time_s * 1e3:>9.2f} {shared.step_time_s * 1e3:>9.2f} "
+        f"{predicted.step_time_s * 1e3:>9.2f} {reduced.comm_s * 1e3:>8.2f} {shared.comm_s * 1e3:>8.2f} "
+        f"{predicted.comm_s * 1e3:>8.2f} {shared.comm_s / reduced.comm_s:>7.3f}"
+    )
+
+
+def main() -> None:
+    header = (
+        f"{'case':<44} {'step red':>9} {'step all':>9} {'step pred':>9} {'comm red':>8} {'comm all':>8} "
+        f"{'comm pred':>8} {'all/red':>7}"
+    )
+    print("times in ms; red = symmetric reduction (one DP group), all = every group/job on one network,")
+    print("pred = what the link shares predict")
+    print(header)
+    print("-" * len(header))
+    for nics in (8, 1):
+        s = job(nics=nics)
+        reduced = simulate(s, fidelity="chunk")
+        row(f"TP2xDP8, 2 nodes, {nics} NIC(s)/node (even)", reduced, simulate_shared([s])[0], reduced)
+    s = job(nics=4)
+    halved = simulate(job(nics=4, inter="100 Gbit/s"), fidelity="chunk")
+    row("TP2xDP8, 2 nodes, 4 NICs/node (groups meet)", simulate(s, fidelity="chunk"), simulate_shared([s])[0], halved)
+
+    def alone(inter: str = "200 Gbit/s") -> Scenario:
+        return job("a", nodes=4, per_node=1, nics=1, tp=1, inter=inter, topology=FAT_TREE)
+
+    single = simulate_shared([alone()])[0]
+    half = simulate_shared([alone("100 Gbit/s")])[0]
+    for placement in ("packed", "interleaved"):
+        a, _ = simulate_shared(
+            [alone(), job("b", nodes=4, per_node=1, nics=1, tp=1, topology=FAT_TREE)], placement=placement
+        )
+        row(f"2 jobs x 4 nodes, fat-tree 2:1, {placement}", single, a, half if placement == "interleaved" else single)
+
+
+if __name__ == "__main__":
+    main()
