@@ -108,6 +108,12 @@ class CommHookState:
     """Called with the bucket index when a bucket is handed over (the job reports its phase)."""
     clock: Clock = field(default_factory=Clock)
     """Where bucket times come from (CUDA events on GPUs)."""
+    overlap: bool = True
+    """False: hold every bucket until the last is handed over, then reduce them in order
+    (``communication.overlap: false``: no communication during the backward pass)."""
+    pending: list[tuple[int, int, float, torch.Tensor, torch.futures.Future[torch.Tensor]]] = field(
+        default_factory=list
+    )
 
     def __post_init__(self) -> None:
         if self.algorithm != "backend":
@@ -141,19 +147,44 @@ def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch
         pass  # a marker for traces (dpsim.ingest.kineto): the profiler does not see the communication thread
     if state.on_ready is not None:
         state.on_ready(index)
+    result: torch.futures.Future[torch.Tensor] = torch.futures.Future()
+    if state.overlap:
+        _launch(state, index, size, ready, buffer, result)
+        return result
+    state.pending.append((index, size, ready, buffer, result))
+    if bucket.is_last():  # the backward pass is over: reduce everything held, in bucket order
+        held, state.pending = sorted(state.pending, key=lambda p: p[0]), []
+        for item in held:
+            _launch(state, *item)
+    return result
+
+
+def _launch(
+    state: CommHookState,
+    index: int,
+    size: int,
+    ready: float,
+    buffer: torch.Tensor,
+    result: torch.futures.Future[torch.Tensor],
+) -> None:
+    """Start one bucket's all-reduce; ``result`` completes with the reduced buffer."""
     if state.executor is None:
         start = state.clock.mark() if not state.clock.cuda else ready
         work = dist.all_reduce(buffer, async_op=True)
         assert work is not None
 
-        def done(fut: torch.futures.Future[list[torch.Tensor]]) -> torch.Tensor:
+        def done(fut: torch.futures.Future[list[torch.Tensor]]) -> None:
             # on GPUs this runs with the all-reduce's stream current: the event completes with it
+            try:
+                value = fut.value()[0]
+            except Exception as exc:
+                result.set_exception(exc)  # type: ignore[arg-type]
+                return
             state.timings.append(BucketTiming(index, size, ready, start, state.clock.mark()))
-            return fut.value()[0]
+            result.set_result(value)
 
-        return work.get_future().then(done)
-
-    result: torch.futures.Future[torch.Tensor] = torch.futures.Future()
+        work.get_future().then(done)
+        return
 
     def reduce() -> None:
         try:
@@ -165,4 +196,3 @@ def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch
             result.set_exception(exc)  # type: ignore[arg-type]
 
     state.executor.submit(reduce)
-    return result

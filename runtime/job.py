@@ -24,9 +24,18 @@
   FSDP2, whose forward and backward are collective, every rank runs the same number
   ``maxₘ ⌈Mₘ/micro_batch⌉`` of micro-batches (its shard split evenly over them), with
   ``set_requires_gradient_sync(False)`` on all but the last;
-- stragglers (``variability.stragglers``): the named rank sleeps (slowdown − 1) × its own
-  forward time after each forward and (slowdown − 1) × its last backward time at the start
-  of each backward, i.e. its compute takes ``slowdown`` times as long.
+- stragglers (``variability.stragglers``): every layer of the named rank is slowed by
+  ``slowdown`` in forward and in backward (:class:`LayerSlowdown`): after a layer's forward
+  the rank busy-waits (slowdown − 1) × that forward's time, and after the layer's backward
+  (from the gradient reaching its output to its last parameter gradient accumulated) it
+  busy-waits (slowdown − 1) × that time. Busy-waiting — not sleeping — keeps the core
+  occupied as a slower device would, which matters when ranks share cores; per layer, so
+  the gradient buckets become ready at the slowed rate, as the simulator assumes;
+- ``communication.overlap: false``: the hook holds every bucket until DDP hands over the
+  last one (``GradBucket.is_last``), then reduces them in order — no communication overlaps
+  the backward pass;
+- algorithms without a runtime implementation (``direct``, ``parameter-server``) are refused
+  before any rank starts (:func:`check_supported`).
 """
 
 from __future__ import annotations
@@ -90,19 +99,100 @@ class JobOptions:
             raise ValueError(f"fail_mode must be kill or hang, got {self.fail_mode!r}")
 
 
-class _Delay(torch.autograd.Function):
-    """Identity whose backward first sleeps ``seconds`` (a straggler's slower backward)."""
+def _busy_wait(seconds: float) -> None:
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
+
+
+class _MarkBackward(torch.autograd.Function):
+    """Identity whose backward records when the gradient reaches a layer's output (its backward starts)."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, seconds: float) -> torch.Tensor:
-        ctx.seconds = seconds
+    def forward(ctx: Any, x: torch.Tensor, slow: LayerSlowdown, key: int) -> torch.Tensor:
+        ctx.slow, ctx.key = slow, key
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
-        if ctx.seconds > 0:
-            time.sleep(ctx.seconds)
-        return grads[0], None
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        ctx.slow.backward_started[ctx.key] = time.perf_counter()
+        return grads[0], None, None
+
+
+class LayerSlowdown:
+    """Make every layer of ``units`` ``slowdown`` times slower, in forward and backward, by busy-waiting.
+
+    Forward: a pre-hook notes the start, a hook busy-waits (slowdown − 1) × the elapsed time.
+    Backward: the layer's output passes through :class:`_MarkBackward`, whose backward notes
+    when the layer's backward starts; when the last of the layer's parameters has its
+    gradient accumulated (``register_post_accumulate_grad_hook``) the layer's backward is over
+    and the rank busy-waits (slowdown − 1) × its duration.
+    """
+
+    def __init__(self, units: list[nn.Module], slowdown: float) -> None:
+        self.extra = slowdown - 1.0
+        self.backward_started: dict[int, float] = {}
+        self._forward_started: dict[int, float] = {}
+        self._pending: dict[int, int] = {}
+        self.handles: list[Any] = []
+        for key, unit in enumerate(units):
+            params = [p for p in unit.parameters() if p.requires_grad]
+            if not params:
+                continue
+            self.handles.append(unit.register_forward_pre_hook(self._pre_forward(key)))
+            self.handles.append(unit.register_forward_hook(self._post_forward(key)))
+            for p in params:
+                self.handles.append(p.register_post_accumulate_grad_hook(self._accumulated(key, len(params))))
+
+    def _pre_forward(self, key: int) -> Any:
+        def hook(module: nn.Module, args: Any) -> None:
+            self._forward_started[key] = time.perf_counter()
+
+        return hook
+
+    def _post_forward(self, key: int) -> Any:
+        def hook(module: nn.Module, args: Any, output: Any) -> Any:
+            _busy_wait(self.extra * (time.perf_counter() - self._forward_started[key]))
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                return _MarkBackward.apply(output, self, key)
+            return output
+
+        return hook
+
+    def _accumulated(self, key: int, count: int) -> Any:
+        def hook(param: torch.Tensor) -> None:
+            left = self._pending.get(key, count) - 1
+            self._pending[key] = left
+            if left == 0:
+                del self._pending[key]
+                start = self.backward_started.pop(key, None)
+                if start is not None:
+                    _busy_wait(self.extra * (time.perf_counter() - start))
+
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def slowed_units(model: nn.Module) -> list[nn.Module]:
+    """The layers a straggler slows: an MLP's linear layers; a GPT's embedding, blocks and final norm."""
+    if isinstance(model, GPT):
+        return [model.tokens, *model.blocks.layers, model.norm]
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def check_supported(scenario: Scenario) -> None:
+    """Refuse, before any rank starts, what the runtime cannot execute as the scenario says."""
+    from runtime.collectives import supports
+
+    algorithm = scenario.communication.algorithm
+    if not supports(algorithm):
+        raise ValueError(
+            f"communication.algorithm: the runtime has no {algorithm!r} all-reduce (it runs ring, tree, "
+            "halving-doubling, hierarchical and backend); predict it with dpsim run, or pick one of those"
+        )
 
 
 def _algorithm(scenario: Scenario, options: JobOptions) -> str:
@@ -161,7 +251,7 @@ class TrainingJob:
                 device_ids=[device.index] if self.cuda else None,
             )
             self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,
-                                            clock=self.clock)  # fmt: skip
+                                            clock=self.clock, overlap=scenario.communication.overlap)  # fmt: skip
             self.hook_state.on_ready = lambda bucket: self._phase(f"step {self._step} communication (bucket {bucket})")
             ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
             self.wrapped = ddp
@@ -179,7 +269,7 @@ class TrainingJob:
         self.device = device
         self.chunks = self._chunks()
         self.slowdown = scenario.worker_slowdowns()[self.rank]
-        self._last_backward_s = 0.0
+        self.straggler = LayerSlowdown(slowed_units(self.model), self.slowdown) if self.slowdown != 1.0 else None
 
     @property
     def accumulation(self) -> int:
@@ -288,16 +378,11 @@ class TrainingJob:
                 with self.precision.forward():
                     loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
                 loss = loss * 0.0 if math.isinf(divisor) else loss / divisor
-                delay = 0.0
-                if self.slowdown != 1.0:
-                    time.sleep((self.slowdown - 1) * clock.elapsed_now(t0))
-                    delay = (self.slowdown - 1) * self._last_backward_s
-                    loss = _Delay.apply(loss, delay)
                 t1 = clock.mark()
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                 t2 = clock.mark()
             timings = self.hook_state.take() if (sync and self.hook_state is not None) else []
-            marks.append((t0, t1, t2, timings, delay))
+            marks.append((t0, t1, t2, timings))
         self._phase(f"step {index} optimizer")
         t3 = clock.mark()
         if self.scaler is not None:
@@ -308,7 +393,7 @@ class TrainingJob:
         self.optimizer.zero_grad(set_to_none=False)
         end = clock.mark()
         clock.finish()  # GPUs: the one wait, after the step; then the events are read
-        for t0, t1, t2, timings, delay in marks:
+        for t0, t1, t2, timings in marks:
             f0, f1, f2 = clock.seconds(t0), clock.seconds(t1), clock.seconds(t2)
             resolved = [b.resolved(clock) for b in timings]
             compute_end = max(b.ready_s for b in resolved) if resolved else f2
@@ -319,7 +404,6 @@ class TrainingJob:
                 ordered = sorted(resolved, key=lambda b: b.index)
                 bucket_s = [b.duration_s for b in ordered]
                 bucket_bytes = [b.size_bytes for b in ordered]
-            self._last_backward_s = max(0.0, compute_end - f1 - delay)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
         allocated = reserved = 0.0
         if self.cuda:
@@ -367,5 +451,7 @@ class TrainingJob:
         prof.export_chrome_trace(self.options.trace)
 
     def close(self) -> None:
+        if self.straggler is not None:
+            self.straggler.remove()
         if self.hook_state is not None:
             self.hook_state.close()

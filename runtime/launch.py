@@ -252,6 +252,9 @@ def launch(
     step_timeout_s: float = 120.0,
 ) -> StepResult:
     """Run ``scenario`` with ``scenario.world_size`` ranks on ``testbed``; return the measured record."""
+    from runtime.job import check_supported
+
+    check_supported(scenario)
     run_dir.mkdir(parents=True, exist_ok=True)
     for old in run_dir.glob("rank*"):
         old.unlink()

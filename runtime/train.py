@@ -180,12 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = "--device cuda runs under torchrun (one process per GPU); the local and emulated testbeds use CPUs"
         print(f"error: {message}", file=sys.stderr)
         return 2
+    from runtime.job import check_supported
     from runtime.launch import RankFailure, launch, signals_as_exceptions
     from runtime.testbed.emulated import RootRequired
 
     try:
         scenario = check_run(args)
         options = _options(args)
+        check_supported(scenario)
         with signals_as_exceptions(), make_testbed(args.testbed, scenario) as testbed:
             run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="dpsim-run-"))
             result = launch(scenario, options, testbed, run_dir, timeout_s=args.timeout, extra_meta=testbed.info)

@@ -1,0 +1,90 @@
+"""The runtime does what the scenario says: stragglers slowed per layer, overlap: false, refusals up front."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+import torch.distributed as dist  # noqa: E402
+from torch import nn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_straggler_busy_waits_after_every_layer_in_forward_and_backward(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtime.job as job
+
+    waits: list[float] = []
+    monkeypatch.setattr(job, "_busy_wait", waits.append)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))
+    reference = nn.Sequential(*[m for m in model])  # same modules: gradients compare after the hooks are gone
+    slow = job.LayerSlowdown(job.slowed_units(model), 3.0)
+    x = torch.randn(4, 8)
+    loss = model(x).square().sum()
+    assert len(waits) == 3  # forward: one wait per linear layer
+    loss.backward()
+    assert len(waits) == 6  # backward: one per layer, once its last parameter gradient is accumulated
+    model(x).square().sum().backward()
+    assert len(waits) == 12 and all(w >= 0 for w in waits)
+    grads = [p.grad.clone() for p in model.parameters()]
+    slow.remove()
+    for p in reference.parameters():
+        p.grad = None
+    reference(x).square().sum().backward()
+    reference(x).square().sum().backward()
+    assert all(torch.equal(a, p.grad) for a, p in zip(grads, reference.parameters(), strict=True))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("algorithm", ["backend", "ring"])
+def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm: str) -> None:
+    """One rank (the hook still runs): with overlap off every all-reduce starts after the last bucket is ready."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from runtime.hooks import CommHookState, timed_allreduce_hook
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        state_off = CommHookState(algorithm, 1.0, overlap=False)
+        ddp = DistributedDataParallel(
+            nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)]), bucket_cap_mb=16 * 1024 / 2**20
+        )
+        ddp.register_comm_hook(state_off, timed_allreduce_hook)
+        for _ in range(2):  # the second iteration runs on the rebuilt buckets
+            ddp(torch.randn(4, 64)).sum().backward()
+        timings = state_off.take()
+        assert len(timings) > 2
+        last_ready = max(t.ready_s for t in timings)
+        assert all(t.start_s >= last_ready for t in timings[-len(timings) // 2 :])
+        state_off.close()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "parameter-server"])
+def test_algorithms_without_a_runtime_are_refused_before_any_rank_starts(tmp_path: Path, algorithm: str) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "model: {kind: mlp, layers: 2, hidden: 16}\n"
+        "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}}\n"
+        "training: {global_batch: 4, micro_batch: 2, precision: fp32}\n"
+        f"communication: {{algorithm: {algorithm}}}\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no '" + algorithm + "' all-reduce" in proc.stderr
+    assert not (tmp_path / "run").exists()
