@@ -2,7 +2,8 @@
 
 Each measurement: a barrier, then the collective, timed on every rank; the slowest rank's
 time counts (a collective ends when its last rank ends), and the median over repetitions
-after warm-up is reported. Rank 0 writes one JSON line per (collective, algorithm, size)
+after warm-up is reported, with the median CPU time a rank spent (``cpu_s``). Rank 0
+writes one JSON line per (collective, algorithm, size)
 to ``bench.jsonl`` in the run directory. Started by :func:`runtime.calibrate.run_bench` via
 ``python -m runtime.bench --worker ...`` under a testbed, or by torchrun.
 """
@@ -27,22 +28,34 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
 """Collectives benchmarked; only all-reduce has point-to-point algorithms, the others use the backend."""
 
 
-def time_collective(op: Callable[[], None], reps: int, warmup: int, device: str = "cpu") -> list[float]:
-    """Per-repetition time of ``op`` on the slowest rank (seconds); on GPUs until its kernels have finished."""
+def time_collective(
+    op: Callable[[], None], reps: int, warmup: int, device: str = "cpu"
+) -> tuple[list[float], list[float]]:
+    """Per repetition: the time of ``op`` on the slowest rank, and the CPU time per rank (mean over ranks), seconds.
+
+    Every repetition starts at a barrier; a collective ends when its last rank ends (on GPUs
+    when its kernels have finished). The CPU time (``time.process_time``: all threads of the
+    process, gloo's included) is what a rank's communication costs its host.
+    """
     if device != "cpu":
         op = _synchronised(op)
     for _ in range(warmup):
         op()
-    times = []
-    slowest = torch.zeros(1, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
+    times, cpus = [], []
+    stats = torch.zeros(2, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
     for _ in range(reps):
         dist.barrier()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         op()
-        slowest[0] = time.perf_counter() - start
+        stats[0] = time.perf_counter() - start
+        stats[1] = time.process_time() - cpu
+        slowest = stats[:1].clone()
         dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        cpu_sum = stats[1:].clone()
+        dist.all_reduce(cpu_sum)
         times.append(float(slowest[0]))
-    return times
+        cpus.append(float(cpu_sum[0]) / dist.get_world_size())
+    return times, cpus
 
 
 def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
@@ -89,8 +102,10 @@ def run(
                 op = _op(collective, algorithm, size, per_node, device)
                 if op is None:
                     continue
+                # progress for the launcher's watchdog (and its message if this one hangs)
+                (run_dir / f"rank{rank}.phase").write_text(f"bench {collective} {algorithm} {size} B", encoding="utf-8")
                 try:
-                    times = time_collective(op, reps, warmup, device)
+                    times, cpus = time_collective(op, reps, warmup, device)
                 except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
                     if rank == 0:
                         print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)
@@ -100,6 +115,7 @@ def run(
                     record = {
                         "collective": collective, "algorithm": algorithm, "ranks": world, "per_node": per_node,
                         "size_bytes": max(world, size // 4) * 4, "time_s": statistics.median(times), "times_s": times,
+                        "cpu_s": statistics.median(cpus),
                     }  # fmt: skip
                     with out.open("a", encoding="utf-8") as fh:
                         fh.write(json.dumps(record) + "\n")

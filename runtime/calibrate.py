@@ -1,16 +1,29 @@
-"""Measure a hardware profile: collective microbenchmarks, compute per micro-batch, optimizer, reduction.
+"""Measure a testbed's hardware profile: links, compute across sizes, the host, the optimizer.
 
-- **links**: all-reduce of several message sizes on several rank counts, per algorithm, on
-  the chosen testbed (``inter``: one rank per node; ``intra``: all ranks in one node); α and
-  B fitted per (link class, algorithm) by :func:`dpsim.calibration.fit_link` on the closed
-  forms the engines use. The backend's own all-reduce is fitted on the ring form and stored
-  as ``backend``. Other collectives (all-gather, reduce-scatter, broadcast) are measured and
-  reported as bus bandwidth in ``meta``.
-- **compute**: forward and backward of the scenario's model for a few micro-batch sizes in
-  one process with one thread (as each rank runs), fitted ``t = t0 + t1·micro_batch``.
-- **optimizer**: ``optimizer.step()`` on the model, and on single tensors of ¼, ½ and all of
-  its parameters, fitted ``t = o0 + o1·parameters``.
+A profile describes the testbed, not a configuration (``dpsim calibrate`` with its defaults
+measures what any configuration of the testbed needs):
+
+- **links** (:func:`calibrate_links`): all-reduce of small messages (for α) and large ones
+  (for the bandwidth, ≥ 16 shaper bursts per step) on at least three rank counts, per
+  algorithm including ``backend`` (gloo's own, what plain DDP uses), for the ``inter`` link
+  class (one rank per node) at two shaped rates — so the link model ``1/B = 1/(η·R) + c``
+  predicts other rates — and the ``intra`` class (ranks of one node, over loopback). Each
+  repetition starts after a barrier and lasts until the last rank is done; the median over
+  repetitions is the estimate (as for training steps). The other collectives
+  (all-gather, reduce-scatter, broadcast) are reported as nccl-tests bus bandwidth with
+  their own factors. The CPU time the ranks spend per byte sent is the host's κ;
+- **compute** (:func:`calibrate_compute_curve`): forward and backward of DDP-wrapped square
+  MLP layers over a grid of widths and micro-batch sizes, one process alone on one thread
+  (as each rank runs): the time-per-FLOP curve any ``layers × hidden`` MLP is priced on;
+  plus, for the scenario's own model, forward/backward linear in the micro-batch;
+- **host** (:func:`calibrate_host`): k = 1…8 processes computing at once (a start barrier
+  releases them together) — how ranks sharing the cores slow each other; fitted
+  ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``;
+- **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear;
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
+
+Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);
+:func:`dpsim.calibration.check_residuals` turns one above 5 % into an error.
 """
 
 from __future__ import annotations
@@ -34,16 +47,20 @@ import torch
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
     CollectiveSample,
+    ComputeCurve,
+    ComputePoint,
     HardwareProfile,
     LinearTime,
     bus_bandwidth,
+    closed_form_coefficients,
+    fit_host,
     fit_linear_time,
-    fit_link,
+    fit_link_model,
     samples_by_link,
 )
 from dpsim.scenario import Scenario
 from runtime.launch import spawn_ranks
-from runtime.model import build_model, synthetic_batch
+from runtime.model import MLP, build_model, synthetic_batch
 from runtime.optim import build_optimizer
 from runtime.testbed import LocalTestbed, Testbed
 
@@ -51,6 +68,8 @@ __all__ = [
     "CalibrationPlan",
     "calibrate",
     "calibrate_compute",
+    "calibrate_compute_curve",
+    "calibrate_host",
     "calibrate_links",
     "fit_link_records",
     "measure_compute",
@@ -60,22 +79,32 @@ __all__ = [
     "run_bench",
 ]
 
+MiB = 1 << 20
+
 
 @dataclass(frozen=True)
 class CalibrationPlan:
-    """What to measure. Rank counts listed here are the calibration configurations."""
+    """What to measure. The defaults describe a testbed: any configuration of it can be predicted."""
 
-    ranks: Sequence[int] = (2, 4)
-    sizes: Sequence[int] = (256 * 1024, 1024 * 1024, 4 * 1024 * 1024)
+    ranks: Sequence[int] = (2, 3, 4)
+    sizes: Sequence[int] = (8 * 1024, 64 * 1024, 2 * MiB, 8 * MiB)
+    """All-reduce sizes: small ones fix α, large ones (≥ 16 shaper bursts per step) the bandwidth."""
     algorithms: Sequence[str] = ("ring", "tree", "halving-doubling", "backend")
     collectives: Sequence[str] = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
-    link_classes: Sequence[str] = ("inter",)
+    link_classes: Sequence[str] = ("inter", "intra")
+    rates: Sequence[float] = (250e6 / 8, 800e6 / 8)
+    """Shaped inter-node rates (bytes/s) the emulated testbed is calibrated at (two: η and c are fitted)."""
     micro_batches: Sequence[int] = (1, 2, 4)
+    """Micro-batch sizes of the scenario's own model (forward/backward linear fit)."""
+    curve_hiddens: Sequence[int] = (256, 512, 1024, 2048)
+    curve_micro_batches: Sequence[int] = (4, 16, 64, 256)
+    curve_layers: int = 2
+    host_processes: Sequence[int] = (1, 2, 3, 4, 6, 8)
     compute_workers: int = 1
-    """Processes timing compute at once on this host (as many as the ranks that will share its cores)."""
-    reps: int = 7
-    warmup: int = 2
-    timeout_s: float = 300.0
+    """Processes timing the scenario's model at once (1: alone; the host model scales it)."""
+    reps: int = 5
+    warmup: int = 1
+    timeout_s: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,6 +112,8 @@ class CalibrationPlan:
             raise ValueError(f"rank counts must be at least 2, got {list(self.ranks)}")
         if not self.sizes or min(self.sizes) <= 0:
             raise ValueError("message sizes must be positive")
+        if not self.rates or min(self.rates) <= 0:
+            raise ValueError("shaped rates must be positive")
 
 
 def _median_time(fn: Callable[[], object], reps: int, warmup: int) -> float:
@@ -96,10 +127,56 @@ def _median_time(fn: Callable[[], object], reps: int, warmup: int) -> float:
     return statistics.median(times)
 
 
+def _single_rank_group() -> None:
+    """A one-rank gloo group (in-memory store), so models can be timed wrapped in DDP as ranks run them."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+
+
+def _ddp_timer(
+    model: torch.nn.Module, loss_of: Callable[[Any, Any], torch.Tensor]
+) -> Callable[[Any], tuple[float, float]]:
+    """(forward_s, backward_s) of one micro-batch through ``model`` wrapped in DDP (25 MiB buckets, as the job)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    _single_rank_group()
+    ddp = DistributedDataParallel(model, bucket_cap_mb=25, gradient_as_bucket_view=True, forward_sync_buffers=False)
+
+    def once(batch: Any) -> tuple[float, float]:
+        t0 = time.perf_counter()
+        loss = loss_of(ddp, batch)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        return t1 - t0, t2 - t1
+
+    return once
+
+
+def _medians(once: Callable[[Any], tuple[float, float]], batch: Any, reps: int, warmup: int) -> tuple[float, float]:
+    for _ in range(warmup):
+        once(batch)
+    runs = [once(batch) for _ in range(reps)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def _model_loss(model: Any) -> Callable[[Any, Any], torch.Tensor]:
+    def loss_of(wrapped: Any, batch: Any) -> torch.Tensor:
+        inputs, targets = batch
+        out = wrapped(inputs)
+        if isinstance(model, MLP):
+            return torch.nn.functional.mse_loss(out, targets)
+        return torch.nn.functional.cross_entropy(out.flatten(0, 1), targets.flatten())
+
+    return loss_of
+
+
 def measure_compute(
-    scenario: Scenario, micro_batches: Sequence[int], reps: int = 7, warmup: int = 2, device: str = "cpu"
+    scenario: Scenario, micro_batches: Sequence[int], reps: int = 5, warmup: int = 1, device: str = "cpu"
 ) -> tuple[LinearTime, LinearTime]:
-    """Forward and backward time of one micro-batch (one CPU thread, or one GPU), fitted linear in micro-batch size."""
+    """Forward and backward of the scenario's model (DDP-wrapped on one CPU thread, or on one GPU), linear in b."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     cuda = device.startswith("cuda")
@@ -110,6 +187,16 @@ def measure_compute(
         return time.perf_counter()
 
     try:
+        if not cuda:  # as ranks run it: wrapped in DDP
+            model = build_model(scenario)
+            once = _ddp_timer(model, _model_loss(model))
+            generator = torch.Generator().manual_seed(0)
+            fwd, bwd = [], []
+            for mb in micro_batches:
+                f, b = _medians(once, synthetic_batch(model, scenario, mb, generator), reps, warmup)
+                fwd.append(f)
+                bwd.append(b)
+            return fit_linear_time(micro_batches, fwd), fit_linear_time(micro_batches, bwd)
         model = build_model(scenario).to(device)
         generator = torch.Generator().manual_seed(0)
         fwd, bwd = [], []
@@ -132,38 +219,58 @@ def measure_compute(
         torch.set_num_threads(threads)
 
 
-def measure_optimizer(scenario: Scenario, reps: int = 7, warmup: int = 2) -> LinearTime:
-    """``optimizer.step()`` time, linear in the parameters it updates."""
+def measure_compute_curve(
+    hiddens: Sequence[int], micro_batches: Sequence[int], layers: int, reps: int = 3, warmup: int = 1
+) -> ComputeCurve:
+    """Forward/backward of DDP-wrapped ``layers``-layer square MLPs over the (hidden, micro_batch) grid, alone."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        points = []
+        generator = torch.Generator().manual_seed(0)
+        for hidden in hiddens:
+            torch.manual_seed(0)
+            model = MLP(layers, hidden)
+            once = _ddp_timer(model, _model_loss(model))
+            for mb in micro_batches:
+                batch = (torch.randn(mb, hidden, generator=generator), torch.randn(mb, hidden, generator=generator))
+                f, b = _medians(once, batch, reps, warmup)
+                points.append(ComputePoint(hidden, mb, layers, f, b))
+        return ComputeCurve(tuple(points))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure_optimizer(scenario: Scenario) -> LinearTime:
+    """``optimizer.step()`` time of the scenario's optimizer, linear in the parameters it updates."""
+    return measure_optimizer_fit(scenario)[0]
+
+
+def measure_optimizer_fit(
+    scenario: Scenario, sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24), reps: int = 5, warmup: int = 1
+) -> tuple[LinearTime, float]:
+    """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters: fit and residual."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         t = scenario.training
         name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
         kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
-        model = build_model(scenario)
-        total = sum(p.numel() for p in model.parameters())
-        xs, ys = [], []
-
-        def stepper(opt: torch.optim.Optimizer) -> Callable[[], None]:
-            def step() -> None:  # as in a training step: update, then reset the gradients in place
-                opt.step()
-                opt.zero_grad(set_to_none=False)
-
-            return step
-
-        for fraction in (0.25, 0.5, 1.0):
-            holder = torch.nn.Linear(1, max(1, round(total * fraction)), bias=False)
+        times = []
+        for size in sizes:
+            holder = torch.nn.Linear(1, size, bias=False)
             for p in holder.parameters():
                 p.grad = torch.ones_like(p)
             opt, _ = build_optimizer(holder, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
-            xs.append(float(holder.weight.numel()))
-            ys.append(_median_time(stepper(opt), reps, warmup))
-        slope = fit_linear_time(xs, ys).per_unit_s
-        for p in model.parameters():
-            p.grad = torch.ones_like(p)
-        opt, _ = build_optimizer(model, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
-        whole = _median_time(stepper(opt), reps, warmup)
-        return LinearTime(max(0.0, whole - slope * total), slope)
+
+            def step(opt: torch.optim.Optimizer = opt) -> None:  # as in a training step
+                opt.step()
+                opt.zero_grad(set_to_none=False)
+
+            times.append(_median_time(step, reps, warmup))
+        fit = fit_linear_time(sizes, times)
+        residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
+        return fit, float(residual)
     finally:
         torch.set_num_threads(threads)
 
@@ -180,55 +287,90 @@ def measure_reduction(size_bytes: int = 16 * 2**20, reps: int = 7) -> float:
         torch.set_num_threads(threads)
 
 
-def measure_compute_concurrent(
-    scenario: Scenario, micro_batches: Sequence[int], workers: int, work_dir: Path, timeout_s: float = 300.0
-) -> tuple[LinearTime, LinearTime, LinearTime]:
-    """Forward, backward and optimizer fits measured by ``workers`` processes at once on this host.
+# --- the host: k processes computing at once --------------------------------------------------------
 
-    Ranks of an emulated (or oversubscribed) cluster share the host's cores; timing compute
-    with as many processes computing at the same time gives the per-rank compute they see.
-    No communication is involved. The median over workers of each fitted term is returned.
+HOST_HIDDEN, HOST_MICRO_BATCH, HOST_ITERATIONS = 512, 64, 12
+"""Reference workload of the host calibration: 2-layer MLP 512 wide, 64 samples, 12 timed iterations."""
+
+
+def _wait_for(path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout_s:g} s for {path}")
+        time.sleep(0.01)
+
+
+def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
+    """One process of :func:`calibrate_host`: wait at each stage's start barrier, compute if among the first k."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = MLP(2, HOST_HIDDEN)
+    once = _ddp_timer(model, _model_loss(model))
+    batch = (torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN), torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN))
+    for _ in range(3):
+        once(batch)
+    (folder / f"ready-{index}").touch()
+    results: dict[int, float] = {}
+    for k in stages:
+        _wait_for(folder / f"go-{k}", 600)
+        if index < k:
+            times = [sum(once(batch)) for _ in range(HOST_ITERATIONS)]
+            results[k] = statistics.median(times)
+        (folder / f"done-{k}-{index}").touch()
+    (folder / f"host-{index}.json").write_text(json.dumps(results), encoding="utf-8")
+
+
+def measure_host(processes: Sequence[int], work_dir: Path, timeout_s: float = 600.0) -> dict[int, float]:
+    """Slowdown of one process's compute while k processes compute at once (k in ``processes``), relative to alone.
+
+    ``max(processes)`` single-thread processes start (and import torch) once; for each k a
+    start barrier (a file) releases the first k together, the others stay idle. The
+    slowdown is the median over the k of each one's median iteration time, over k = 1's.
     """
-    if workers <= 1:
-        fwd, bwd = measure_compute(scenario, micro_batches)
-        return fwd, bwd, measure_optimizer(scenario)
-    from dpsim.scenario import dump_scenario
-
-    work_dir.mkdir(parents=True, exist_ok=True)
-    scenario_file = work_dir / "compute-scenario.yaml"
-    scenario_file.write_text(dump_scenario(scenario), encoding="utf-8")
+    stages = sorted(set(processes) | {1})
+    folder = work_dir / "host"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    outs = [work_dir / f"compute-{i}.json" for i in range(workers)]
-    micro = ",".join(str(m) for m in micro_batches)
-    command = [sys.executable, "-m", "runtime.calibrate", str(scenario_file)]
-    procs = [subprocess.Popen([*command, str(out), micro], env=env) for out in outs]
+    count = max(stages)
+    command = [sys.executable, "-m", "runtime.calibrate", "host", str(folder), ",".join(map(str, stages))]
+    procs = [subprocess.Popen([*command, str(i)], env=env) for i in range(count)]
     try:
+        for i in range(count):
+            _wait_for(folder / f"ready-{i}", timeout_s)
+        for k in stages:
+            (folder / f"go-{k}").touch()
+            for i in range(count):
+                _wait_for(folder / f"done-{k}-{i}", timeout_s)
         for proc in procs:
             if proc.wait(timeout=timeout_s) != 0:
-                raise RuntimeError(f"compute calibration worker exited with status {proc.returncode}")
+                raise RuntimeError(f"host calibration worker exited with status {proc.returncode}")
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    results = [json.loads(out.read_text(encoding="utf-8")) for out in outs]
-
-    def median_fit(key: str) -> LinearTime:
-        return LinearTime(statistics.median(r[key][0] for r in results), statistics.median(r[key][1] for r in results))
-
-    return median_fit("forward"), median_fit("backward"), median_fit("optimizer")
+    per = [json.loads((folder / f"host-{i}.json").read_text(encoding="utf-8")) for i in range(count)]
+    medians = {k: statistics.median(r[str(k)] for r in per[:k]) for k in stages}
+    return {k: medians[k] / medians[1] for k in stages}
 
 
-def _compute_worker(argv: Sequence[str]) -> None:
-    """``python -m runtime.calibrate SCENARIO OUT MICRO_BATCHES``: one compute-timing process."""
-    from dpsim.scenario import load_scenario
+def measure_compute_concurrent(
+    scenario: Scenario, micro_batches: Sequence[int], workers: int, work_dir: Path, timeout_s: float = 300.0
+) -> tuple[LinearTime, LinearTime, LinearTime]:
+    """Forward, backward and optimizer fits of the scenario's model, alone (``workers`` is kept for compatibility).
 
-    scenario_file, out, micro = argv
-    scenario = load_scenario(scenario_file)
-    fwd, bwd = measure_compute(scenario, [int(m) for m in micro.split(",")])
-    opt = measure_optimizer(scenario)
-    data = {k: [v.fixed_s, v.per_unit_s] for k, v in (("forward", fwd), ("backward", bwd), ("optimizer", opt))}
-    Path(out).write_text(json.dumps(data), encoding="utf-8")
+    Co-located ranks are accounted for by the host model (:func:`calibrate_host`), not by
+    timing each configuration's rank count.
+    """
+    del workers, work_dir, timeout_s
+    fwd, bwd = measure_compute(scenario, micro_batches)
+    return fwd, bwd, measure_optimizer(scenario)
+
+
+# --- links ---------------------------------------------------------------------------------------
 
 
 def run_bench(
@@ -256,51 +398,78 @@ def _testbed(kind: str, nodes: int, per_node: int, rate: float) -> Testbed:
     return LocalTestbed()
 
 
-def fit_link_records(records: Sequence[dict[str, Any]]) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
-    """α–β per (link class, algorithm) from benchmark records (all-reduce ones), and each fit's worst error."""
-    samples = [
-        CollectiveSample(r["algorithm"], r["ranks"], r["size_bytes"], r["time_s"], r["link_class"])
-        for r in records
-        if r["collective"] == "all_reduce"
-    ]
+def fit_link_records(
+    records: Sequence[dict[str, Any]], large_message_bytes: Callable[[str], float] = lambda link_class: 256.0 * 1024
+) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
+    """α–β per (link class, algorithm) from benchmark records (all-reduce ones), and each fit's worst error.
+
+    Records carry ``rate_bytes_per_s`` when the link was shaped (None or absent: unshaped);
+    ``large_message_bytes(link class)`` is the per-step message from which a sample fixes
+    the bandwidth (:func:`dpsim.calibration.fit_link_model`).
+    """
+    all_reduce = [r for r in records if r["collective"] == "all_reduce"]
     links: dict[str, dict[str, Link]] = {}
-    fit_errors: dict[str, float] = {}
-    for (link_class, algorithm), group in samples_by_link(samples).items():
-        if algorithm in ("backend", "hierarchical"):  # fitted on the ring form (gloo's large-message algorithm)
-            group = [CollectiveSample("ring", s.ranks, s.size_bytes, s.time_s, s.link_class) for s in group]
+    errors: dict[str, float] = {}
+    for (link_class, algorithm), group in samples_by_link(
+        CollectiveSample(r["algorithm"], r["ranks"], r["size_bytes"], r["time_s"], r["link_class"]) for r in all_reduce
+    ).items():
+        rates = [r.get("rate_bytes_per_s") for r in all_reduce
+                 if r["link_class"] == link_class and r["algorithm"] == algorithm]  # fmt: skip
+        if algorithm == "hierarchical":  # combines two links: not a flat closed form
+            continue
         if algorithm == "tree" and any(s.ranks > 2 for s in group):
             # with 2 ranks each of the two trees is a single edge and moves S/B, not the 2·S/B of
             # the double-binary-tree form, which holds from 3 ranks on: fit on those only
-            group = [s for s in group if s.ranks > 2]
-        fit = fit_link(group)
-        links.setdefault(link_class, {})[algorithm] = fit.link
-        fit_errors[f"{link_class}/{algorithm}"] = fit.max_relative_error
-    return links, fit_errors
+            keep = [i for i, s in enumerate(group) if s.ranks > 2]
+            group, rates = [group[i] for i in keep], [rates[i] for i in keep]
+        fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class))
+        links.setdefault(link_class, {})[algorithm] = fit
+        errors[f"{link_class}/{algorithm}"] = fit.residual
+    return links, errors
+
+
+def _large_message_bytes(testbed: str, link_class: str, rates: Sequence[float]) -> float:
+    """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, or 256 KiB unshaped."""
+    if testbed == "emulated" and link_class == "inter":
+        from runtime.testbed.emulated import burst_bytes
+
+        return 16.0 * max(burst_bytes(r) for r in rates)
+    return 256.0 * 1024
 
 
 def calibrate_links(
     scenario: Scenario, plan: CalibrationPlan, testbed: str = "local", *, work_dir: Path, log: Callable[[str], None]
 ) -> tuple[HardwareProfile, list[dict[str, Any]]]:
-    """Collective microbenchmarks and α–β fits at ``scenario``'s inter-node rate (a profile without compute)."""
-    rate = scenario.cluster.inter_node.bandwidth
+    """Collective microbenchmarks per link class, rank count and (emulated) shaped rate; α–β fits per algorithm."""
+    del scenario
     records: list[dict[str, Any]] = []
     latencies: list[float] = []
     for link_class in plan.link_classes:
-        for n in plan.ranks:
-            nodes, per_node = (n, 1) if link_class == "inter" else (1, n)
-            log(f"calibrate: {link_class} link, {n} ranks on the {testbed} testbed")
-            with _testbed(testbed, nodes, per_node, rate) as tb:
-                if tb.measured_latency_s is not None:
-                    latencies.append(tb.measured_latency_s)
-                for rec in run_bench(n, per_node, tb, plan, work_dir / f"{link_class}-{n}"):
-                    rec["link_class"] = link_class
-                    rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n)
-                    records.append(rec)
-    links, fit_errors = fit_link_records(records)
-    labels = tuple(f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B" for c in plan.link_classes
-                   for n in plan.ranks)  # fmt: skip
+        shaped = testbed == "emulated" and link_class == "inter"
+        for rate in plan.rates if shaped else [None]:
+            for n in plan.ranks:
+                nodes, per_node = (n, 1) if link_class == "inter" else (1, n)
+                where = f" at {rate * 8 / 1e6:g} Mbit/s" if rate else ""
+                log(f"calibrate: {link_class} link, {n} ranks on the {testbed} testbed{where}")
+                name = f"{link_class}-{n}" + (f"-{rate * 8 / 1e6:g}mbit" if rate else "")
+                with _testbed(testbed, nodes, per_node, rate or plan.rates[0]) as tb:
+                    if tb.measured_latency_s is not None:
+                        latencies.append(tb.measured_latency_s)
+                    for rec in run_bench(n, per_node, tb, plan, work_dir / name):
+                        rec.update(link_class=link_class, rate_bytes_per_s=rate)
+                        rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
+                        records.append(rec)
+    all_reduce = [r for r in records if r["collective"] == "all_reduce"]
+    links, _ = fit_link_records(records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates))
+    labels = tuple(
+        f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B"
+        + (f" at {', '.join(f'{r * 8 / 1e6:g}' for r in plan.rates)} Mbit/s" if testbed == "emulated" and c == "inter"
+           else "")
+        for c in plan.link_classes
+        for n in plan.ranks
+    )  # fmt: skip
     profile = HardwareProfile(
-        name=scenario.name,
+        name="testbed",
         backend="gloo",
         host=platform.node(),
         links=links,
@@ -309,29 +478,72 @@ def calibrate_links(
         meta={
             "torch_version": str(torch.__version__),
             "testbed": testbed,
-            "link_rate_bytes_per_s": rate if testbed == "emulated" else None,
+            "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
-            "fit_max_relative_error": fit_errors,
+            "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce),
             **plan.extra,
         },
     )
     return profile, records
 
 
+def _comm_cpu_per_byte(records: Sequence[dict[str, Any]]) -> float:
+    """κ: CPU seconds a rank spends per byte it sends, median over the large backend/ring all-reduces across nodes."""
+    values = []
+    for r in records:
+        if r["link_class"] != "inter" or r["algorithm"] not in ("backend", "ring") or "cpu_s" not in r:
+            continue
+        sent = closed_form_coefficients("ring", r["ranks"], r["size_bytes"])[1]
+        if r["size_bytes"] >= MiB and sent > 0:
+            values.append(r["cpu_s"] / sent)
+    return float(statistics.median(values)) if values else 0.0
+
+
+def calibrate_compute_curve(plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]) -> ComputeCurve:
+    """The time-per-FLOP curve, measured in a fresh single-thread process (alone on the host)."""
+    log(f"calibrate: compute curve, MLP {plan.curve_layers} layers × hidden {list(plan.curve_hiddens)}, "
+        f"micro-batches {list(plan.curve_micro_batches)} (DDP-wrapped, one process, one thread)")  # fmt: skip
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out = work_dir / "curve.json"
+    command = [sys.executable, "-m", "runtime.calibrate", "curve", str(out), ",".join(map(str, plan.curve_hiddens)),
+               ",".join(map(str, plan.curve_micro_batches)), str(plan.curve_layers)]  # fmt: skip
+    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=plan.timeout_s)
+    data = json.loads(out.read_text(encoding="utf-8"))
+    return ComputeCurve(tuple(ComputePoint(**d) for d in data))
+
+
+def calibrate_host(plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]) -> dict[int, float]:
+    log(f"calibrate: host, {list(plan.host_processes)} processes computing at once (start barrier)")
+    return measure_host(plan.host_processes, work_dir, plan.timeout_s)
+
+
 def calibrate_compute(
     profile: HardwareProfile, scenario: Scenario, plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]
 ) -> HardwareProfile:
-    """``profile`` plus forward/backward/optimizer fits for ``scenario``'s model."""
-    log(f"calibrate: compute and optimizer, {plan.compute_workers} process(es) at once, one thread each")
-    forward, backward, optimizer = measure_compute_concurrent(
-        scenario, plan.micro_batches, plan.compute_workers, work_dir / "compute", plan.timeout_s
+    """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer."""
+    curve = calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log)
+    measured = calibrate_host(plan, work_dir=work_dir / "compute", log=log)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    host = fit_host(measured, max_cores=cores)
+    shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
+    host = dataclasses.replace(host, shared_by=shared, comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s")
+                                                                                 or 0.0))  # fmt: skip
+    log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
+    forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+    optimizer, opt_residual = measure_optimizer_fit(scenario)
+    labels = (
+        f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, micro-batches "
+        f"{','.join(map(str, plan.curve_micro_batches))}, alone",
+        f"host: {','.join(map(str, sorted(measured)))} processes at once",
+        f"model: {scenario.model.kind} {scenario.model.num_parameters:.0f} parameters, micro-batches "
+        f"{','.join(map(str, plan.micro_batches))}",
     )
-    label = (f"compute: {plan.compute_workers} concurrent single-process worker(s), micro-batches "
-             f"{','.join(map(str, plan.micro_batches))}")  # fmt: skip
     meta = {
         **profile.meta,
         "model": f"{scenario.model.kind} {scenario.model.num_parameters:.0f} parameters",
-        "compute_workers": plan.compute_workers,
+        "optimizer_name": scenario.training.optimizer,
+        "cores": cores,
+        "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
     }
     return dataclasses.replace(
@@ -339,7 +551,9 @@ def calibrate_compute(
         forward=forward,
         backward=backward,
         optimizer=optimizer,
-        calibrated_on=(*profile.calibrated_on, label),
+        compute_curve=curve,
+        host_model=host,
+        calibrated_on=(*profile.calibrated_on, *labels),
         meta=meta,
     )
 
@@ -353,12 +567,32 @@ def calibrate(
     name: str = "profile",
     log: Callable[[str], None] = print,
 ) -> tuple[HardwareProfile, list[dict[str, Any]]]:
-    """Measure and fit a profile for ``scenario``'s model and inter-node rate; also return the raw records."""
+    """Measure and fit the testbed's profile; also return the raw benchmark records."""
     work = work_dir or Path(tempfile.mkdtemp(prefix="dpsim-calibrate-"))
     links, records = calibrate_links(scenario, plan, testbed, work_dir=work, log=log)
     profile = calibrate_compute(links, scenario, plan, work_dir=work, log=log)
     return dataclasses.replace(profile, name=name), records
 
 
+def _curve_worker(argv: Sequence[str]) -> None:
+    out, hiddens, micro, layers = argv
+    curve = measure_compute_curve([int(h) for h in hiddens.split(",")], [int(m) for m in micro.split(",")],
+                                  int(layers))  # fmt: skip
+    Path(out).write_text(json.dumps([dataclasses.asdict(p) for p in curve.points]), encoding="utf-8")
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m runtime.calibrate curve OUT HIDDENS MICRO LAYERS`` | ``host FOLDER STAGES INDEX``."""
+    kind, *rest = argv
+    if kind == "curve":
+        _curve_worker(rest)
+    elif kind == "host":
+        folder, stages, index = rest
+        _host_worker(Path(folder), int(index), [int(k) for k in stages.split(",")])
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    return 0
+
+
 if __name__ == "__main__":
-    _compute_worker(sys.argv[1:])
+    raise SystemExit(main(sys.argv[1:]))

@@ -9,17 +9,18 @@ each tree is a single edge and the cost is S/B.
 
 Progress is event-driven on both trees at once: every receive — the children's partial
 sums of the reduce phase and the parent's results of the broadcast phase, for every chunk
-— is posted before anything is sent, and a progress loop then advances whichever tree has
-a completed receive: a chunk whose children have all arrived is added and passed up at
-once, and a chunk the parent has broadcast is passed down at once (the root starts
-broadcasting a chunk as soon as its reduction completes). Neither tree waits for the
-other, and the broadcast streams behind the reduce instead of starting after it.
+— is posted before anything is sent; then each tree runs two threads, one reducing (wait
+for a chunk's children, add, pass it up) and one broadcasting (wait for the parent's chunk,
+or at the root for its reduction, pass it down). Each thread blocks only on the receive it
+needs next (gloo completes a receive only when it is waited on, so polling cannot replace
+waiting), so neither tree waits for the other and the broadcast streams behind the reduce
+chunk by chunk instead of starting after it.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -33,13 +34,11 @@ CHUNK_BYTES = 128 * 1024
 """Pipelining granularity: smaller chunks shorten the pipeline fill, larger ones pay less α."""
 MAX_CHUNKS = 256
 """Cap on chunks per tree (tags per tree: 2 × this); 64 MB all-reduces still use ≈ 128 KiB chunks."""
-POLL_S = 50e-6
-"""Sleep between polls when no receive has completed (yields the core to computing ranks)."""
 
 
 @dataclass
 class _Tree:
-    """One tree's half of the vector, this rank's place in it and its progress."""
+    """One tree's half of the vector and this rank's place in it."""
 
     pieces: list[torch.Tensor]
     parent: int | None
@@ -48,18 +47,12 @@ class _Tree:
     reduce_bufs: list[list[torch.Tensor]] = field(default_factory=list)
     reduce_recvs: list[list[dist.Work | None]] = field(default_factory=list)
     bcast_recvs: list[dist.Work | None] = field(default_factory=list)
-    reduced: int = 0
-    """Chunks reduced (and passed up) so far."""
-    broadcast: int = 0
-    """Chunks passed down so far."""
+    reduced: list[threading.Event] = field(default_factory=list)
+    sends: list[dist.Work | None] = field(default_factory=list)
 
     @property
     def chunks(self) -> int:
         return len(self.pieces)
-
-    @property
-    def done(self) -> bool:
-        return self.reduced == self.chunks and self.broadcast == self.chunks
 
     def post_receives(self) -> None:
         for i, piece in enumerate(self.pieces):
@@ -72,33 +65,32 @@ class _Tree:
             self.bcast_recvs.append(
                 dist.irecv(piece, src=parent, tag=self.base + self.chunks + i) if parent is not None else None
             )
+            self.reduced.append(threading.Event())
 
-    def advance(self, sends: list[dist.Work | None]) -> bool:
-        """Do every step whose receives have completed; True if anything happened."""
-        moved = False
-        while self.reduced < self.chunks and all(
-            w is None or w.is_completed() for w in self.reduce_recvs[self.reduced]
-        ):
-            i = self.reduced
-            wait_all(self.reduce_recvs[i])  # surfaces errors; returns at once
+    def reduce(self) -> None:
+        """Chunk by chunk: wait for the children's partial sums, add, pass the sum up (a copy: the broadcast
+        overwrites the piece)."""
+        up: list[dist.Work | None] = []
+        for i, piece in enumerate(self.pieces):
+            wait_all(self.reduce_recvs[i])
             for b in self.reduce_bufs[i]:
-                self.pieces[i].add_(b)
-            if self.parent is not None:  # a copy: the broadcast will overwrite the piece
-                sends.append(dist.isend(self.pieces[i].clone(), dst=self.parent, tag=self.base + i))
-            self.reduced += 1
-            moved = True
-        limit = self.reduced if self.parent is None else self.chunks
-        while self.broadcast < limit:
-            i = self.broadcast
+                piece.add_(b)
+            if self.parent is not None:
+                up.append(dist.isend(piece.clone(), dst=self.parent, tag=self.base + i))
+            self.reduced[i].set()
+        wait_all(up)
+
+    def broadcast(self) -> None:
+        """Chunk by chunk: wait for the result (from the parent, or the root's own reduction), pass it down."""
+        down: list[dist.Work | None] = []
+        for i, piece in enumerate(self.pieces):
             recv = self.bcast_recvs[i]
-            if recv is not None:
-                if not recv.is_completed():
-                    break
+            if recv is None:
+                self.reduced[i].wait()
+            else:
                 recv.wait()
-            sends.extend(dist.isend(self.pieces[i], dst=c, tag=self.base + self.chunks + i) for c in self.children)
-            self.broadcast += 1
-            moved = True
-        return moved
+            down.extend(dist.isend(piece, dst=c, tag=self.base + self.chunks + i) for c in self.children)
+        wait_all(down)
 
 
 def tree_allreduce(tensor: torch.Tensor, ranks: Sequence[int], me: int, tag: int = 0) -> None:
@@ -119,11 +111,19 @@ def tree_allreduce(tensor: torch.Tensor, ranks: Sequence[int], me: int, tag: int
         trees.append(_Tree(pieces, parent, children, tag + t * 2 * MAX_CHUNKS))
     for tree in trees:
         tree.post_receives()
-    sends: list[dist.Work | None] = []
-    while not all(tree.done for tree in trees):
-        moved = False
-        for tree in trees:
-            moved = tree.advance(sends) or moved
-        if not moved:
-            time.sleep(POLL_S)
-    wait_all(sends)
+    errors: list[BaseException] = []
+
+    def run(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except BaseException as exc:  # re-raised in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(step,), daemon=True) for tree in trees
+               for step in (tree.reduce, tree.broadcast)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
