@@ -1,25 +1,35 @@
-"""Validate the predictions against the runtime on the emulated cluster (needs root).
+"""Calibrate the emulated cluster once, then predict configurations it never ran (needs root).
 
-A tiny GPT (2 layers, hidden 128, 657 k parameters: 2.6 MB of fp32 gradients per step) runs
-on 2–8 ranks at 100, 200 and 400 Mbit/s links, with several bucket sizes, accumulation
-steps, all four point-to-point all-reduce algorithms and a straggler. The hardware profile
-of each link rate is calibrated on *other* configurations: all-reduce microbenchmarks on 2
-and 4 ranks (256 KiB – 4 MiB) and compute timings with as many concurrent processes as ranks — no training run.
-Prints the table and the MAPE; writes validation.csv, validation.png, summary.json and the
-profiles to --out (default benchmarks/results/validation). About 6 minutes on 2 cores.
+One ``dpsim calibrate`` with its defaults (:class:`runtime.calibrate.CalibrationPlan`):
+collectives on 2, 3 and 4 ranks at 250 and 800 Mbit/s and inside one node, DDP-wrapped
+2-layer MLPs on a grid of widths (256–2048) and micro-batches (4–256), 1–8 processes
+computing at once, the optimizer on 1–16 M parameters. No training run is calibrated.
 
-The straggler configuration uses 2 ranks: with more ranks than cores, the straggler's
-emulated slowdown (a sleep) frees CPU for the other ranks, so its own compute speeds up
-and the testbed no longer behaves like a slower device.
+Then 18 training configurations — none of them a calibration run: MLPs of other depths and
+widths (3×1280, 4×768, 6×640), 2–8 ranks, 1 and 2 ranks per node, links at 200, 500 and
+1000 Mbit/s (rates never calibrated), buckets 1–100 MiB, accumulation 1–8, 32–256 samples
+per rank, every algorithm the runtime runs (ring, tree, halving-doubling, hierarchical and
+``backend``: gloo's own, what plain DDP uses), overlap off, and a straggler — each measured
+``--repeats`` times (the spread is reported) and predicted by both engines from the one
+profile. Each case lists the calibration points it shares (rank count, (hidden,
+micro-batch) grid point, rate, bucket = benchmarked size), if any.
 
-    sudo python benchmarks/validate_emulated.py [--engine analytic|sim] [--out DIR]
+Writes ``summary.json``, ``validation.csv``, ``validation.png``, ``profile.yaml`` and
+``records.jsonl`` to ``--out`` (default ``benchmarks/results/validation``) and prints the
+table, the MAPE of both engines per repeat, the worst case and every fit's residual.
+
+    sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
+
+About 15 minutes on an idle 2-core machine (calibration ≈ 4 min, 18 × 3 runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from runtime.calibrate import CalibrationPlan
@@ -28,46 +38,53 @@ from runtime.testbed.emulated import RootRequired, require_root
 from runtime.validate import build_cases, validate
 
 SCENARIO = """\
-name: tiny-gpt-validation
-model: {layers: 2, hidden: 128, heads: 4, seq_len: 32, vocab: 2000}
+name: mlp-emulated-validation
+model: {kind: mlp, layers: 4, hidden: 768}
 cluster:
   nodes: 4
   workers_per_node: 1
-  device: {peak_flops: 20 GFLOP/s, memory: 8 GB}
+  device: {peak_flops: 50 GFLOP/s, memory: 8 GB}
   intra_node: {bandwidth: 2 GB/s, latency: 20 us}
-  inter_node: {bandwidth: 200 Mbit/s, latency: 50 us}
-training: {global_batch: 8, micro_batch: 2, optimizer: adam, precision: fp32}
-communication: {algorithm: ring, bucket: 1 MiB, overlap: true}
+  inter_node: {bandwidth: 500 Mbit/s, latency: 50 us}
+training: {global_batch: 256, micro_batch: 64, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 25 MiB, overlap: true}
 """
 
-RATE = "cluster.inter_node.bandwidth"
+NODES, PER_NODE, RATE = "cluster.nodes", "cluster.workers_per_node", "cluster.inter_node.bandwidth"
+ALG, BUCKET, MB, ACC = (
+    "communication.algorithm",
+    "communication.bucket",
+    "training.micro_batch",
+    "training.accumulation",
+)
 CASES: list[list[tuple[str, object]]] = [
-    [("cluster.nodes", 3)],
-    [("cluster.nodes", 5)],
-    [("cluster.nodes", 6), (RATE, "100 Mbit/s")],
-    [("cluster.nodes", 8), (RATE, "100 Mbit/s")],
-    [("cluster.nodes", 5), (RATE, "400 Mbit/s")],
-    [("cluster.nodes", 3), ("communication.algorithm", "halving-doubling")],
-    [("cluster.nodes", 8), ("communication.algorithm", "halving-doubling")],
-    [("cluster.nodes", 3), ("communication.algorithm", "tree")],
-    [("cluster.nodes", 6), ("communication.algorithm", "tree"), (RATE, "400 Mbit/s")],
-    [("cluster.nodes", 2), ("cluster.workers_per_node", 2), ("communication.algorithm", "hierarchical")],
-    [("cluster.nodes", 3), ("cluster.workers_per_node", 2), ("communication.algorithm", "hierarchical"),
-     (RATE, "100 Mbit/s")],
-    [("cluster.nodes", 4), ("communication.bucket", "256 KiB")],
-    [("cluster.nodes", 4), ("communication.bucket", "4 MiB"), (RATE, "400 Mbit/s")],
-    [("cluster.nodes", 2), ("training.accumulation", 4), (RATE, "100 Mbit/s")],
-    [("cluster.nodes", 4), ("training.accumulation", 2), ("training.micro_batch", 4), (RATE, "400 Mbit/s")],
-    [("cluster.nodes", 2), ("training.accumulation", 4), ("training.micro_batch", 4), (RATE, "400 Mbit/s"),
-     ("variability.stragglers", [{"worker": 1, "slowdown": 3.0}])],
+    [(NODES, 2)],
+    [(NODES, 5), (RATE, "1000 Mbit/s")],
+    [(NODES, 8), (MB, 32), (RATE, "1000 Mbit/s")],
+    [(NODES, 3), (ALG, "ring"), (RATE, "200 Mbit/s")],
+    [(NODES, 6), (ALG, "ring"), (BUCKET, "1 MiB")],
+    [(NODES, 7), (ALG, "tree"), (MB, 48), (RATE, "1000 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (BUCKET, "4 MiB"), (RATE, "200 Mbit/s")],
+    [(NODES, 4), (ALG, "halving-doubling"), (MB, 32), (ACC, 8)],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 32), (BUCKET, "100 MiB"), (RATE, "1000 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 128), (ACC, 2)],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 32), (RATE, "1000 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 96), (BUCKET, "2 MiB")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (RATE, "1000 Mbit/s")],
+    [(NODES, 5), (MB, 32), (ACC, 4), (BUCKET, "100 MiB")],
+    [(NODES, 3), ("model.layers", 3), ("model.hidden", 1280), (MB, 40), (RATE, "200 Mbit/s")],
+    [(NODES, 6), ("model.layers", 6), ("model.hidden", 640), (MB, 80), (ACC, 2), (RATE, "1000 Mbit/s")],
+    [(NODES, 4), ("communication.overlap", False), (ALG, "ring"), (BUCKET, "8 MiB")],
+    [(NODES, 4), (MB, 32), (ACC, 2), ("variability.stragglers", [{"worker": 2, "slowdown": 1.5}])],
 ]  # fmt: skip
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--engine", default="analytic", choices=["analytic", "sim"])
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "validation")
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--profile", type=Path, help="use this profile instead of calibrating (the default calibrates)")
+    p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
+    p.add_argument("--steps", type=int, default=3, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
     args = p.parse_args()
     try:
@@ -75,23 +92,36 @@ def main() -> int:
     except RootRequired as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpsim-validate-") as tmp:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
         cases = build_cases(scenario, [], CASES[: args.limit])
-        algorithms = ("ring", "tree", "halving-doubling")
-        plan = CalibrationPlan(ranks=(2, 4), collectives=("all_reduce",), algorithms=algorithms)
         table, summary = validate(
-            cases, args.out, testbed="emulated", engine=args.engine, plan=plan,
-            options=JobOptions(warmup_steps=2, steps=args.steps), work_dir=Path(tmp) / "work",
+            cases, args.out, testbed="emulated", engines=["analytic", "sim"], plan=CalibrationPlan(),
+            profile=args.profile, options=JobOptions(warmup_steps=1, steps=args.steps), repeats=args.repeats,
+            work_dir=Path(tmp) / "work",
         )  # fmt: skip
-    columns = ["case", "ranks", "link_rate_mbit_s", "measured_step_time_s", "predicted_step_time_s",
-               "error_step_time_s_pct", "error_comm_s_pct"]  # fmt: skip
-    print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    held_out = summary["mape_step_time_held_out_ranks_pct"]
-    print(f"MAPE step time ({summary['engine']}): {summary['mape_step_time_pct']:.2f} % over {summary['cases']} "
-          f"configurations; rank counts not in calibration: {held_out:.2f} %")  # fmt: skip
-    print("calibrated on: " + "; ".join(summary["calibration_configurations"]))
+    summary["wall_s"] = time.monotonic() - started
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    from dpsim.cli_runtime import validation_table
+
+    print(validation_table(table, ["analytic", "sim"]))
+    print()
+    for name in ("analytic", "sim"):
+        by_repeat = ", ".join(f"{v:.2f}" for v in summary[f"mape_{name}_by_repeat_pct"])
+        print(
+            f"MAPE step time ({name}): {summary[f'mape_{name}_step_time_pct']:.2f} % over {summary['cases']} "
+            f"configurations (per repeat: {by_repeat} %), worst case {summary[f'worst_{name}_step_time_pct']:.1f} %"
+        )
+    spread = (table["measured_step_max_s"] - table["measured_step_min_s"]) / table["measured_step_time_s"]
+    print(
+        f"run-to-run spread of the measured step time (max − min)/median: median {100 * spread.median():.1f} %, "
+        f"largest {100 * spread.max():.1f} %"
+    )
+    print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")
+    print("fit residuals: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals"].items())))
+    print(f"wrote {args.out} in {summary['wall_s'] / 60:.1f} min")
     return 0
 
 

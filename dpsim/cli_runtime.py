@@ -45,6 +45,15 @@ def _size_list(option: str, text: str) -> list[int]:
         raise fail(option, str(exc)) from None
 
 
+def _rate_list(option: str, text: str) -> list[float]:
+    from dpsim.units import parse_bandwidth
+
+    try:
+        return [parse_bandwidth(v.strip()) for v in text.split(",") if v.strip()]
+    except UnitError as exc:
+        raise fail(option, str(exc)) from None
+
+
 def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
     names = [v.strip() for v in text.split(",") if v.strip()]
     for name in names:
@@ -81,11 +90,21 @@ def calibrate(
     out: Annotated[Path, typer.Option("--out", "-o", help="hardware profile YAML to write")] = Path("profile.yaml"),
     overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE")] = None,
     testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
-    ranks: Annotated[str, typer.Option(help="rank counts to benchmark, e.g. 2,4")] = "2,4",
-    sizes: Annotated[str, typer.Option(help="message sizes, e.g. 256KiB,1MiB,4MiB")] = "256KiB,1MiB,4MiB",
+    ranks: Annotated[str, typer.Option(help="rank counts to benchmark (at least 3 by default)")] = "2,3,4",
+    sizes: Annotated[
+        str, typer.Option(help="all-reduce sizes: small ones fix latency, large ones bandwidth")
+    ] = "8KiB,64KiB,2MiB,8MiB",
     algorithms: Annotated[str, typer.Option(help="all-reduce algorithms")] = "ring,tree,halving-doubling,backend",
-    link_class: Annotated[str, typer.Option(help="inter (one rank per node) or intra (one node)")] = "inter",
-    reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 7,
+    link_class: Annotated[
+        str, typer.Option(help="inter (one rank per node), intra (one node), or inter,intra")
+    ] = "inter,intra",
+    rates: Annotated[
+        str, typer.Option(help="emulated testbed: shaped inter-node rates to calibrate at (two fit η and c)")
+    ] = "250Mbit/s,800Mbit/s",
+    reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 5,
+    max_residual: Annotated[
+        float, typer.Option(help="largest accepted relative fit residual (0.05 = 5 %); above it: exit 2")
+    ] = 0.05,
     records: Annotated[Path | None, typer.Option(help="also write the raw benchmark records (JSON)")] = None,
     from_nccl_tests: Annotated[
         list[Path] | None,
@@ -132,16 +151,18 @@ def calibrate(
 
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
-    check_choice("--link-class", link_class, ("inter", "intra"))
+    classes = _name_list("--link-class", link_class, ("inter", "intra"))
     rank_counts = _int_list("--ranks", ranks, minimum=2)
     plan_sizes = _size_list("--sizes", sizes)
     algs = _name_list("--algorithms", algorithms, ALGORITHMS)
+    plan_rates = _rate_list("--rates", rates)
     _testbed_check(testbed)
     loaded = load_scenario(scenario, overrides or [])
     from runtime.calibrate import CalibrationPlan
     from runtime.calibrate import calibrate as run_calibration
 
-    plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=(link_class,), reps=reps)
+    plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=tuple(classes),
+                           rates=plan_rates, reps=reps)  # fmt: skip
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun: every rank benchmarks, rank 0 writes
         from runtime.torchrun import calibrate_distributed
 
@@ -174,7 +195,15 @@ def calibrate(
         f"{profile.forward.per_unit_s * 1e3:.3f}·m ms, backward {profile.backward.fixed_s * 1e3:.3f} + "
         f"{profile.backward.per_unit_s * 1e3:.3f}·m ms"
     )
+    for name, residual in sorted(profile.residuals().items()):
+        typer.echo(f"fit residual {name}: {100 * residual:.1f} %")
     typer.echo(f"wrote {out}")
+    from dpsim.calibration import CalibrationError, check_residuals
+
+    try:
+        check_residuals(profile, max_residual)
+    except CalibrationError as exc:
+        raise fail("calibration", f"{exc} (the profile was written to {out} for inspection)") from None
 
 
 def _calibrate_compute(
@@ -234,8 +263,9 @@ def _print_busbw(raw: list[dict[str, Any]], link_rate: float | None) -> None:
             f"{r['collective']:<15}{r['algorithm']:<18}{r['ranks']:>6}{r['size_bytes']:>12}"
             f"{r['time_s'] * 1e3:>10.2f}{r['busbw_bytes_per_s'] / 1e6:>12.2f}"
         )
-        if link_rate:
-            line += f"  {100 * r['busbw_bytes_per_s'] / link_rate:8.1f}"
+        rate = r.get("rate_bytes_per_s") or link_rate
+        if rate:
+            line += f"  {100 * r['busbw_bytes_per_s'] / rate:8.1f}"
         typer.echo(line)
 
 
@@ -246,9 +276,12 @@ def validate(
         list[str] | None, typer.Option("--case", help="one configuration: 'PATH=VALUE;PATH=VALUE' (repeatable)")
     ] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE of the base")] = None,
-    engine: Annotated[str, typer.Option(help="predicting engine: analytic or sim")] = "analytic",
+    engine: Annotated[str, typer.Option(help="predicting engine(s): analytic, sim or analytic,sim")] = "analytic",
     testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
-    calibrate_ranks: Annotated[str, typer.Option(help="rank counts of the calibration microbenchmarks")] = "2,4",
+    calibrate_ranks: Annotated[
+        str, typer.Option(help="rank counts of the one calibration made when no --profile is given")
+    ] = "2,3,4",
+    repeats: Annotated[int, typer.Option(min=1, help="runs of each configuration (spread reported)")] = 1,
     profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
     out_dir: Annotated[Path, typer.Option(help="folder for the CSV, PNG, records and profiles")] = Path("validation"),
     steps: Annotated[int, typer.Option(min=1, help="measured steps per configuration")] = 5,
@@ -260,7 +293,7 @@ def validate(
     from dpsim.api import grid_points
     from dpsim.scenario import parse_override
 
-    check_choice("--engine", engine, ("analytic", "sim"))
+    engines = _name_list("--engine", engine, ("analytic", "sim"))
     calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2)
     if profile is not None and not profile.is_file():
         raise fail("--profile", f"no such file: {str(profile)!r}")
@@ -287,10 +320,11 @@ def validate(
             resolved,
             out_dir,
             testbed=testbed,
-            engine=engine,
+            engines=engines,
             plan=CalibrationPlan(ranks=calib_ranks),
             profile=profile,
             options=JobOptions(warmup_steps=warmup_steps, steps=steps),
+            repeats=repeats,
             timeout_s=timeout,
             log=lambda m: typer.echo(m, err=True),
         )
@@ -299,11 +333,26 @@ def validate(
     except Exception as exc:
         _runtime_errors(exc)
         raise
-    columns = ["case", "ranks", "measured_step_time_s", "predicted_step_time_s", "error_step_time_s_pct"]
-    typer.echo(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    typer.echo(f"MAPE step time: {summary['mape_step_time_pct']:.2f} % over {summary['cases']} configurations")
-    typer.echo("calibrated on: " + "; ".join(summary["calibration_configurations"] or ["--profile " + str(profile)]))
+    typer.echo(validation_table(table, engines))
+    for name in engines:
+        mape, worst = summary[f"mape_{name}_step_time_pct"], summary[f"worst_{name}_step_time_pct"]
+        typer.echo(f"MAPE step time ({name}): {mape:.2f} % over {summary['cases']} configurations, worst {worst:.1f} %")
+    typer.echo("calibrated once on: " + "; ".join(summary["calibration_configurations"]))
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
+
+
+def validation_table(table: Any, engines: list[str]) -> str:
+    """Measured vs predicted per component (ms) and the step-time error of each engine, one line per case."""
+    parts = ("step_time_s", "compute_s", "exposed_comm_s", "optimizer_s", "barrier_s")
+    short = {"step_time_s": "step", "compute_s": "compute", "exposed_comm_s": "exposed", "optimizer_s": "optim",
+             "barrier_s": "barrier"}  # fmt: skip
+    out = table[["case", "ranks", "calibration_overlap"]].copy()
+    for part in parts:
+        out[f"{short[part]} ms meas"] = table[f"measured_{part}"] * 1e3
+        out[f"{short[part]} ms pred"] = table[f"predicted_{part}"] * 1e3
+    for name in engines:
+        out[f"err {name} %"] = table[f"error_{name}_step_time_s_pct"]
+    return str(out.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 def register(app: typer.Typer) -> None:

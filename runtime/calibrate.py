@@ -545,7 +545,13 @@ def calibrate_compute(
         "cores": cores,
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
-    }
+        "plan": {
+            "ranks": list(plan.ranks), "sizes": list(plan.sizes), "algorithms": list(plan.algorithms),
+            "link_classes": list(plan.link_classes), "rates_bytes_per_s": list(plan.rates),
+            "curve_hiddens": list(plan.curve_hiddens), "curve_micro_batches": list(plan.curve_micro_batches),
+            "curve_layers": plan.curve_layers, "host_processes": list(plan.host_processes),
+        },
+    }  # fmt: skip
     return dataclasses.replace(
         profile,
         forward=forward,

@@ -1,26 +1,27 @@
-"""Validation: run configurations for real and predict them from a profile measured on *other* configurations.
+"""Validation: predict configurations from one testbed profile, run them for real, report the error.
 
-For every configuration (a list of ``--set`` overrides of one scenario):
+``dpsim validate`` predicts, it does not re-measure:
 
-1. calibration — collective microbenchmarks once per inter-node rate, on the rank counts
-   of the plan (default 2 and 4), fitted α–β per algorithm; compute and optimizer timings
-   once per (model, optimizer, number of ranks): that many single-thread processes time
-   forward/backward/optimizer at once, as the ranks share the host's cores
-   (:mod:`runtime.calibrate`). These microbenchmarks are the *calibration configurations*;
-   no training run is used.
-2. measurement — the runtime executes the configuration on the testbed (medians after
-   warm-up);
-3. prediction — ``dpsim.api.run`` (analytic or sim engine) with ``calibration.profile``
-   set to the matching profile.
+1. calibration — a profile of the testbed (:mod:`runtime.calibrate`): given (``profile``), or
+   made once with the plan's defaults, on microbenchmarks only (collectives on the plan's rank
+   counts and rates, MLP layers on its (hidden, micro-batch) grid, the host with k processes)
+   — no training run, whatever the cases;
+2. measurement — the runtime executes each case on the testbed (medians after warm-up),
+   ``repeats`` times; the spread over repeats is reported;
+3. prediction — ``dpsim.api.run`` with every requested engine and ``calibration.profile`` set
+   to that one profile.
+
+For each case the report lists which calibration points coincide with it (its rank count
+among the benchmarked ones, its link rate among the shaped ones, its (hidden, micro-batch)
+on the compute grid, its bucket among the benchmarked sizes) — none, for a held-out case —
+and measured vs predicted per component: compute, exposed communication, optimizer, barrier.
 
 Configurations that change the number of workers but not the batch keep the per-rank work
 (micro-batch and accumulation) of the base scenario, so ``global_batch`` is adjusted.
-The report marks configurations whose rank count was among the calibration rank counts.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -28,17 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dpsim.calibration import HardwareProfile, save_profile
+from dpsim.calibration import HardwareProfile, load_profile, save_profile
 from dpsim.records import StepResult, write_jsonl
 from dpsim.scenario import CalibrationRef, Scenario, apply_overrides, load_scenario, parse_override, scenario_from_dict
-from runtime.calibrate import CalibrationPlan, calibrate_compute, calibrate_links
-from runtime.job import JobOptions
+from runtime.calibrate import CalibrationPlan
+from runtime.calibrate import calibrate as run_calibration
+from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
 from runtime.train import make_testbed
 
-__all__ = ["COMPONENTS", "Case", "build_cases", "mape", "plot_validation", "validate"]
+__all__ = ["COMPONENTS", "Case", "build_cases", "calibration_overlap", "mape", "plot_validation", "validate"]
 
-COMPONENTS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "optimizer_s")
+COMPONENTS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "optimizer_s", "barrier_s")
 """Measured vs predicted quantities in the report (error % is reported for each)."""
 
 
@@ -91,13 +93,30 @@ def mape(measured: Iterable[float], predicted: Iterable[float]) -> float:
     return 100.0 * sum(abs(p - m) / m for m, p in pairs) / len(pairs) if pairs else math.nan
 
 
-def _rate_key(s: Scenario) -> str:
-    return repr(s.cluster.inter_node.bandwidth)
+def calibration_overlap(scenario: Scenario, profile: HardwareProfile) -> list[str]:
+    """The calibration points of ``profile`` that coincide with ``scenario`` (empty: a held-out case)."""
+    plan = profile.meta.get("plan") or {}
+    out = []
+    if scenario.world_size in plan.get("ranks", []):
+        out.append(f"{scenario.world_size} ranks benchmarked")
+    rate = scenario.cluster.inter_node.bandwidth
+    if any(math.isclose(rate, r, rel_tol=1e-9) for r in plan.get("rates_bytes_per_s", [])):
+        out.append(f"link rate {rate * 8 / 1e6:g} Mbit/s calibrated")
+    m = scenario.model
+    if (
+        m.kind == "mlp"
+        and m.hidden in plan.get("curve_hiddens", [])
+        and scenario.training.micro_batch in plan.get("curve_micro_batches", [])
+    ):
+        out.append(f"hidden {m.hidden} × micro-batch {scenario.training.micro_batch} on the compute grid")
+    if scenario.communication.bucket in plan.get("sizes", []):
+        out.append(f"bucket {scenario.communication.bucket:.0f} B benchmarked")
+    return out
 
 
-def _compute_key(s: Scenario) -> str:
-    """Compute depends on the model, the optimizer and how many ranks share the host's cores."""
-    return json.dumps([s.model.model_dump(mode="json"), s.training.optimizer, s.world_size], sort_keys=True)
+def _measure(case: Case, testbed: str, options: JobOptions, run_dir: Path, timeout_s: float) -> StepResult:
+    with make_testbed(testbed, case.scenario) as tb:
+        return launch(case.scenario, options, tb, run_dir, timeout_s=timeout_s, extra_meta=tb.info)
 
 
 def validate(
@@ -106,17 +125,19 @@ def validate(
     *,
     testbed: str = "local",
     engine: str = "analytic",
+    engines: Sequence[str] | None = None,
     plan: CalibrationPlan | None = None,
     profile: Path | None = None,
     options: JobOptions | None = None,
+    repeats: int = 1,
     timeout_s: float = 300.0,
     log: Callable[[str], None] = print,
     work_dir: Path | None = None,
 ) -> Any:
-    """Calibrate, measure and predict every case; write records, CSV and PNG to ``out_dir``.
+    """Predict every case from one profile, measure it ``repeats`` times; write records, CSV, JSON and PNG.
 
-    Per-rank logs and step records of every run, and the raw calibration runs, go to
-    ``work_dir`` (default: ``out_dir``). Returns (table, summary).
+    ``engines`` (default: ``[engine]``) are all evaluated; columns ``predicted_<field>`` are
+    the first engine's, ``predicted_<engine>_<field>`` each engine's. Returns (table, summary).
     """
     import pandas as pd
 
@@ -124,82 +145,91 @@ def validate(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = work_dir or out_dir
-    plan = plan or CalibrationPlan()
     options = options or JobOptions()
-    profiles: dict[str, Path] = {}
-    link_profiles: dict[str, HardwareProfile] = {}
-    calibration_labels: list[str] = []
-    rows: list[dict[str, Any]] = []
-    records: list[StepResult] = []
+    engines = list(engines or [engine])
+    for case in cases:
+        check_supported(case.scenario)  # refuse before calibrating or running anything
     with signals_as_exceptions():
-        for case in cases:
-            key = f"{_rate_key(case.scenario)} {_compute_key(case.scenario)}"
-            if profile is not None:
-                profiles[key] = profile.resolve()
-            if key not in profiles:
-                rate = case.scenario.cluster.inter_node.bandwidth
-                if _rate_key(case.scenario) not in link_profiles:
-                    fitted, raw = calibrate_links(case.scenario, plan, testbed, work_dir=work / "calibration", log=log)
-                    link_profiles[_rate_key(case.scenario)] = fitted
-                    bench = out_dir / f"links-{rate * 8 / 1e6:g}mbit-bench.json"
-                    bench.write_text(json.dumps(raw, indent=0), encoding="utf-8")
-                    calibration_labels += [f"{label} @ {rate * 8 / 1e6:g} Mbit/s" for label in fitted.calibrated_on]
-                workers = case.scenario.world_size
-                compute_plan = dataclasses.replace(plan, compute_workers=workers)
-                fitted = calibrate_compute(link_profiles[_rate_key(case.scenario)], case.scenario, compute_plan,
-                                           work_dir=work / "calibration", log=log)  # fmt: skip
-                label = fitted.calibrated_on[-1]
-                if label not in calibration_labels:
-                    calibration_labels.append(label)
-                path = out_dir / f"profile-{rate * 8 / 1e6:g}mbit-{workers}workers.yaml"
-                save_profile(fitted, path)
-                profiles[key] = path.resolve()
+        if profile is None:
+            log("validate: calibrating the testbed once (its profile predicts every case)")
+            made, raw = run_calibration(cases[0].scenario, plan or CalibrationPlan(), testbed,
+                                        work_dir=work / "calibration", name="testbed", log=log)  # fmt: skip
+            profile = out_dir / "profile.yaml"
+            save_profile(made, profile)
+            (out_dir / "calibration-bench.json").write_text(json.dumps(raw, indent=0), encoding="utf-8")
+        profile = profile.resolve()
+        fitted = load_profile(profile)
+        rows: list[dict[str, Any]] = []
+        records: list[StepResult] = []
+        per_repeat: list[list[float]] = []
+        for index, case in enumerate(cases):
             log(f"validate: {case.label} ({case.scenario.world_size} ranks)")
-            with make_testbed(testbed, case.scenario) as tb:
-                measured = launch(case.scenario, options, tb, work / "runs" / f"case{len(rows)}",
-                                  timeout_s=timeout_s, extra_meta=tb.info)  # fmt: skip
             calibrated = case.scenario.model_copy(deep=True)
-            calibrated.calibration = CalibrationRef(profile=str(profiles[key]))
-            predicted = api.run(calibrated, engine=engine)
-            if Path(predicted.hardware_source).parent == out_dir.resolve():  # keep the report relocatable
-                predicted = dataclasses.replace(predicted, hardware_source=Path(predicted.hardware_source).name)
-            records += [measured, predicted]
+            calibrated.calibration = CalibrationRef(profile=str(profile))
+            predicted = {name: api.run(calibrated, engine=name) for name in engines}
+            runs = [_measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
+                    for r in range(repeats)]  # fmt: skip
+            steps = [run.step_time_s for run in runs]
+            per_repeat.append(steps)
+            measured = sorted(runs, key=lambda run: run.step_time_s)[len(runs) // 2]  # the median run
+            records += [measured, *predicted.values()]
+            overlap = calibration_overlap(case.scenario, fitted)
             row: dict[str, Any] = {
                 "case": case.label,
                 "ranks": case.scenario.world_size,
+                "per_node": case.scenario.cluster.workers_per_node,
                 "algorithm": case.scenario.communication.algorithm,
                 "bucket_bytes": case.scenario.communication.bucket,
                 "accumulation": case.scenario.accumulation_steps,
+                "batch_per_rank": case.scenario.training.micro_batch * case.scenario.accumulation_steps,
                 "link_rate_mbit_s": case.scenario.cluster.inter_node.bandwidth * 8 / 1e6,
                 "straggler": max(case.scenario.worker_slowdowns()),
-                "ranks_in_calibration": case.scenario.world_size in plan.ranks,
+                "calibration_overlap": "; ".join(overlap) or "none",
+                "ranks_in_calibration": any("ranks benchmarked" in o for o in overlap),
+                "measured_step_min_s": min(steps),
+                "measured_step_max_s": max(steps),
             }
-            for field in COMPONENTS:
-                m, p = float(getattr(measured, field)), float(getattr(predicted, field))
-                row[f"measured_{field}"] = m
-                row[f"predicted_{field}"] = p
-                row[f"error_{field}_pct"] = 100.0 * (p - m) / m if m > 0 else math.nan
+            for name, result in predicted.items():
+                for field in COMPONENTS:
+                    m, p = float(getattr(measured, field)), float(getattr(result, field))
+                    row[f"measured_{field}"] = m
+                    row[f"predicted_{name}_{field}"] = p
+                    row[f"error_{name}_{field}_pct"] = 100.0 * (p - m) / m if m > 0 else math.nan
+                    if name == engines[0]:
+                        row[f"predicted_{field}"] = p
+                        row[f"error_{field}_pct"] = row[f"error_{name}_{field}_pct"]
             row["measured_step_ci95_s"] = measured.step_time_ci95_s
             rows.append(row)
-            log(
-                f"  measured {measured.step_time_s * 1e3:.1f} ms, predicted {predicted.step_time_s * 1e3:.1f} ms "
-                f"({row['error_step_time_s_pct']:+.1f} %)"
-            )
+            errors = ", ".join(f"{name} {row[f'error_{name}_step_time_s_pct']:+.1f} %" for name in engines)
+            log(f"  measured {measured.step_time_s * 1e3:.1f} ms (runs {min(steps) * 1e3:.1f}–{max(steps) * 1e3:.1f}),"
+                f" predicted {predicted[engines[0]].step_time_s * 1e3:.1f} ms ({errors})")  # fmt: skip
     table = pd.DataFrame(rows)
     write_jsonl(out_dir / "records.jsonl", records)
     table.to_csv(out_dir / "validation.csv", index=False, float_format="%.6g")
-    summary = {
-        "engine": engine,
+    summary: dict[str, Any] = {
+        "engine": engines[0],
+        "engines": engines,
         "testbed": testbed,
         "cases": len(rows),
-        "mape_step_time_pct": mape(table["measured_step_time_s"], table["predicted_step_time_s"]),
-        "mape_step_time_held_out_ranks_pct": mape(
-            table.loc[~table["ranks_in_calibration"], "measured_step_time_s"],
-            table.loc[~table["ranks_in_calibration"], "predicted_step_time_s"],
-        ),
-        "calibration_configurations": calibration_labels,
-        "profiles": sorted({p.name for p in profiles.values()}),
+        "repeats": repeats,
+        "profile": profile.name,
+        "fit_residuals": fitted.residuals(),
+        "calibration_configurations": list(fitted.calibrated_on),
+        "held_out_cases": int((table["calibration_overlap"] == "none").sum()),
     }
+    for name in engines:
+        predicted_steps = table[f"predicted_{name}_step_time_s"]
+        by_repeat = [
+            mape([steps[r] for steps in per_repeat], predicted_steps) for r in range(repeats)
+        ]  # MAPE of each repeat's measurements
+        summary[f"mape_{name}_step_time_pct"] = mape(table["measured_step_time_s"], predicted_steps)
+        summary[f"mape_{name}_by_repeat_pct"] = by_repeat
+        summary[f"worst_{name}_step_time_pct"] = float(table[f"error_{name}_step_time_s_pct"].abs().max())
+    summary["mape_step_time_pct"] = summary[f"mape_{engines[0]}_step_time_pct"]
+    summary["mape_step_time_held_out_ranks_pct"] = mape(
+        table.loc[~table["ranks_in_calibration"], "measured_step_time_s"],
+        table.loc[~table["ranks_in_calibration"], "predicted_step_time_s"],
+    )
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     plot_validation(table, out_dir / "validation.png", summary)
     return table, summary
@@ -217,13 +247,13 @@ def plot_validation(table: Any, path: Path, summary: dict[str, Any]) -> None:
     colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (algorithm, group) in enumerate(table.groupby("algorithm")):
         color = colors[i % len(colors)]
-        held = group[~group["ranks_in_calibration"]]
-        seen = group[group["ranks_in_calibration"]]
+        held = group[group["calibration_overlap"] == "none"]
+        seen = group[group["calibration_overlap"] != "none"]
         ax.scatter(held["measured_step_time_s"] * 1e3, held["predicted_step_time_s"] * 1e3, color=color,
                    label=f"{algorithm}")  # fmt: skip
         if len(seen):
             ax.scatter(seen["measured_step_time_s"] * 1e3, seen["predicted_step_time_s"] * 1e3, marker="x",
-                       color=color, label=f"{algorithm} (rank count also in calibration)")  # fmt: skip
+                       color=color, label=f"{algorithm} (shares a calibration point)")  # fmt: skip
     lo = 0.8 * min(table["measured_step_time_s"].min(), table["predicted_step_time_s"].min()) * 1e3
     hi = 1.25 * max(table["measured_step_time_s"].max(), table["predicted_step_time_s"].max()) * 1e3
     xs = [lo, hi]
@@ -244,14 +274,8 @@ def plot_validation(table: Any, path: Path, summary: dict[str, Any]) -> None:
         f"MAPE {summary['mape_step_time_pct']:.1f} %",
         fontsize=10,
     )
-    labels = summary["calibration_configurations"]
-    links = sorted({label for label in labels if not label.startswith("compute:")})
-    workers = sorted({int(label.split()[1]) for label in labels if label.startswith("compute:")})
-    if links or workers:
-        text = "calibrated on: " + "; ".join(links)
-        if workers:
-            text += f"; compute timed by N concurrent processes, N = {', '.join(map(str, workers))}"
-        fig.text(0.01, 0.005, text if len(text) < 600 else text[:597] + "...", fontsize=6, wrap=True)
+    text = "calibrated once on: " + "; ".join(summary["calibration_configurations"])
+    fig.text(0.01, 0.005, text if len(text) < 600 else text[:597] + "...", fontsize=6, wrap=True)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=110)

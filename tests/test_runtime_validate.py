@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from runtime.validate import build_cases, mape, plot_validation
+from runtime.validate import build_cases, calibration_overlap, mape, plot_validation
 
 SCENARIO = """\
 name: tiny
@@ -40,6 +40,24 @@ def test_cases_keep_micro_batch_and_accumulation_when_the_rank_count_changes(tmp
     assert three.label == "nodes=3"
 
 
+def test_overlap_names_the_calibration_points_a_case_shares(tmp_path: Path) -> None:
+    from dpsim.calibration import HardwareProfile
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    held_out, shared = build_cases(
+        path, [], [[("cluster.nodes", 5)], [("cluster.nodes", 3), ("training.micro_batch", 4)]]
+    )
+    plan = {"ranks": [2, 3, 4], "rates_bytes_per_s": [31.25e6], "curve_hiddens": [32], "curve_micro_batches": [4],
+            "sizes": [8192]}  # fmt: skip
+    profile = HardwareProfile(meta={"plan": plan})
+    assert calibration_overlap(held_out.scenario, profile) == []
+    assert calibration_overlap(shared.scenario, profile) == [
+        "3 ranks benchmarked",
+        "hidden 32 × micro-batch 4 on the compute grid",
+    ]
+
+
 def test_mape() -> None:
     assert mape([1.0, 2.0], [1.1, 1.6]) == pytest.approx(100 * (0.1 + 0.2) / 2)
     assert mape([0.0, 2.0], [5.0, 1.0]) == pytest.approx(50.0)  # zero measurements are skipped
@@ -53,7 +71,7 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
             "algorithm": ["ring", "tree"],
             "measured_step_time_s": [0.1, 0.2],
             "predicted_step_time_s": [0.11, 0.19],
-            "ranks_in_calibration": [False, True],
+            "calibration_overlap": ["none", "2 ranks benchmarked"],
         }
     )
     summary = {"engine": "analytic", "testbed": "emulated", "cases": 2, "mape_step_time_pct": 7.5,
