@@ -79,6 +79,13 @@ CASES: list[list[tuple[str, object]]] = [
 ]  # fmt: skip
 
 
+QUICK = CalibrationPlan(
+    ranks=(2, 3, 4), sizes=(8 * 1024, 2 << 20, 8 << 20), algorithms=("ring", "backend"), collectives=("all_reduce",),
+    link_classes=("inter",), reps=3, curve_hiddens=(512, 1024), curve_micro_batches=(16, 64), host_processes=(1, 2, 4),
+)  # fmt: skip
+"""A reduced calibration for checking the pipeline end to end (``--quick``), not for the measurement."""
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "validation")
@@ -86,6 +93,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=3, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
+    p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     args = p.parse_args()
     try:
         require_root()
@@ -97,8 +105,9 @@ def main() -> int:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
         cases = build_cases(scenario, [], CASES[: args.limit])
+        plan = QUICK if args.quick else CalibrationPlan()
         table, summary = validate(
-            cases, args.out, testbed="emulated", engines=["analytic", "sim"], plan=CalibrationPlan(),
+            cases, args.out, testbed="emulated", engines=["analytic", "sim"], plan=plan,
             profile=args.profile, options=JobOptions(warmup_steps=1, steps=args.steps), repeats=args.repeats,
             work_dir=Path(tmp) / "work",
         )  # fmt: skip
