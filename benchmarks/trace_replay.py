@@ -117,14 +117,13 @@ def main() -> None:
     cases = build_cases(scenario_path, [], CASES)
     plan = CalibrationPlan(ranks=(2, 4), timeout_s=3600)
     options = JobOptions(warmup_steps=1, steps=args.steps)
-    table, _ = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options, timeout_s=3600,
+    table, summary = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options, timeout_s=3600,
                         log=lambda m: None)  # fmt: skip
     print(f"\n{'configuration':<26}{'measured ms':>12}{'uniform ms':>11}{'error':>8}{'trace ms':>10}{'error':>8}"
           f"{'exposed comm ms: measured':>27}{'uniform':>9}{'trace':>8}")  # fmt: skip
     errors_before, errors_after = [], []
     for case, (_, row) in zip(cases, table.iterrows(), strict=True):
-        rate_mbit = case.scenario.cluster.inter_node.bandwidth * 8 / 1e6
-        profile_path = out / f"profile-{rate_mbit:g}mbit-{case.scenario.world_size}workers.yaml"
+        profile_path = out / summary["profile"]  # the one testbed profile validate calibrated
         traced = out / profile_path.name.replace(".yaml", "-trace.yaml")
         save_profile(dataclasses.replace(load_profile(profile_path), gradient_ready=curve), traced)
         scenario = case.scenario.model_copy(deep=True)

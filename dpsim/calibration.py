@@ -146,7 +146,7 @@ class LinkModel(Link):
         """The α–β link at shaped rate ``rate`` (bytes/s); the measured one when unshaped or None."""
         if self.efficiency is None or rate is None:
             return Link(self.latency_s, self.bandwidth)
-        return Link(self.latency_s, 1.0 / (1.0 / (self.efficiency * rate) + self.cpu_per_byte_s))
+        return Link(self.latency_s, 1.0 / (1.0 / (self.efficiency * rate) + self.cpu_per_byte_s))  # 1/inf = 0
 
 
 @dataclass(frozen=True)
@@ -455,10 +455,14 @@ def fit_link_model(
             x = np.stack([b[large] * inv_r[large], b[large]], axis=1)
             sol, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
             eta_inv, cpu = float(sol[0]), float(sol[1])
-            if cpu < 0:
+            if cpu < 0:  # non-negative least squares over the two terms: drop the negative one, refit
                 cpu = 0.0
                 xs = b[large] * inv_r[large] * w
                 eta_inv = float(np.dot(xs, y * w) / np.dot(xs, xs))
+            elif eta_inv < 0:  # the rate does not matter: the link is bound by the per-byte cost alone
+                eta_inv = 0.0
+                xs = b[large] * w
+                cpu = float(np.dot(xs, y * w) / np.dot(xs, xs))
         elif shaped:
             xs = b[large] * inv_r[large] * w
             eta_inv, cpu = float(np.dot(xs, y * w) / np.dot(xs, xs)), 0.0
@@ -473,13 +477,14 @@ def fit_link_model(
             alpha = max(0.0, float(np.median((t - b * per_byte)[a > 0] / a[a > 0])))
         if abs(alpha - previous) <= 1e-12 * max(alpha, 1e-9):
             break
-    if (eta_inv <= 0 and shaped) or (not shaped and cpu <= 0):
+    if (eta_inv <= 0 and cpu <= 0) or (not shaped and cpu <= 0):
         raise CalibrationError(f"{alg}: fitted bandwidth is not positive: the times do not grow with message size")
     predicted = a * alpha + b * (eta_inv * inv_r + cpu)
     worst = float(np.max(np.abs(predicted - t) / t))
     if shaped:
         top = max(distinct)
-        return LinkModel(alpha, 1.0 / (eta_inv / top + cpu), 1.0 / eta_inv, cpu, worst, len(samples))
+        efficiency = 1.0 / eta_inv if eta_inv > 0 else math.inf  # inf: the shaper never binds
+        return LinkModel(alpha, 1.0 / (eta_inv / top + cpu), efficiency, cpu, worst, len(samples))
     return LinkModel(alpha, 1.0 / cpu, None, 0.0, worst, len(samples))
 
 

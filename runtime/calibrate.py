@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import platform
 import statistics
@@ -46,6 +47,7 @@ import torch
 
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
+    CalibrationError,
     CollectiveSample,
     ComputeCurve,
     ComputePoint,
@@ -422,9 +424,13 @@ def fit_link_records(
             # the double-binary-tree form, which holds from 3 ranks on: fit on those only
             keep = [i for i, s in enumerate(group) if s.ranks > 2]
             group, rates = [group[i] for i in keep], [rates[i] for i in keep]
-        fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class))
+        try:
+            fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class))
+        except CalibrationError:  # no α–β link explains these times: reported as an infinite residual
+            errors[f"links.{link_class}.{algorithm}"] = math.inf
+            continue
         links.setdefault(link_class, {})[algorithm] = fit
-        errors[f"{link_class}/{algorithm}"] = fit.residual
+        errors[f"links.{link_class}.{algorithm}"] = fit.residual
     return links, errors
 
 
@@ -460,7 +466,9 @@ def calibrate_links(
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
                         records.append(rec)
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
-    links, _ = fit_link_records(records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates))
+    links, fit_errors = fit_link_records(
+        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates)
+    )
     labels = tuple(
         f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B"
         + (f" at {', '.join(f'{r * 8 / 1e6:g}' for r in plan.rates)} Mbit/s" if testbed == "emulated" and c == "inter"
@@ -481,6 +489,7 @@ def calibrate_links(
             "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
             "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce),
+            "fit_residuals": {k: v for k, v in fit_errors.items() if math.isinf(v)},  # fits that failed
             **plan.extra,
         },
     )
