@@ -478,6 +478,12 @@ def fit_link_model(
         if abs(alpha - previous) <= 1e-12 * max(alpha, 1e-9):
             break
     if (eta_inv <= 0 and cpu <= 0) or (not shaped and cpu <= 0):
+        # latency and bandwidth cannot be separated (e.g. small and large messages take as long):
+        # bandwidth alone with α = 0 over every sample; its residual says how poorly that fits
+        alpha, eta_inv = 0.0, 0.0
+        cpu = float(np.dot(b / t, np.ones_like(t)) / np.dot(b / t, b / t)) if np.any(b > 0) else 0.0
+        shaped, distinct = [], []
+    if cpu <= 0 and eta_inv <= 0:
         raise CalibrationError(f"{alg}: fitted bandwidth is not positive: the times do not grow with message size")
     predicted = a * alpha + b * (eta_inv * inv_r + cpu)
     worst = float(np.max(np.abs(predicted - t) / t))

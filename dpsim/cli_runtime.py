@@ -134,7 +134,15 @@ def calibrate(
         from dpsim.cli_ingest import calibrate_from_files
 
         calibrate_from_files(
-            scenario, out, from_nccl_tests or [], from_trace, base, link_class, nccl_algo, overrides or []
+            # files name one link class (the default 'inter,intra' of measuring means: inter)
+            scenario,
+            out,
+            from_nccl_tests or [],
+            from_trace,
+            base,
+            link_class.split(",")[0],
+            nccl_algo,
+            overrides or [],
         )
         return
     if scenario is None:

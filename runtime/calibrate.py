@@ -129,12 +129,18 @@ def _median_time(fn: Callable[[], object], reps: int, warmup: int) -> float:
     return statistics.median(times)
 
 
-def _single_rank_group() -> None:
-    """A one-rank gloo group (in-memory store), so models can be timed wrapped in DDP as ranks run them."""
+def _single_rank_group() -> bool:
+    """A one-rank gloo group (in-memory store), so models can be timed wrapped in DDP as ranks run them.
+
+    False when this process already belongs to a larger group (under torchrun): DDP there
+    would synchronise with the other ranks, so the bare model is timed.
+    """
     import torch.distributed as dist
 
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    if dist.is_initialized():
+        return dist.get_world_size() == 1
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    return True
 
 
 def _ddp_timer(
@@ -143,8 +149,9 @@ def _ddp_timer(
     """(forward_s, backward_s) of one micro-batch through ``model`` wrapped in DDP (25 MiB buckets, as the job)."""
     from torch.nn.parallel import DistributedDataParallel
 
-    _single_rank_group()
-    ddp = DistributedDataParallel(model, bucket_cap_mb=25, gradient_as_bucket_view=True, forward_sync_buffers=False)
+    ddp: torch.nn.Module = model
+    if _single_rank_group():
+        ddp = DistributedDataParallel(model, bucket_cap_mb=25, gradient_as_bucket_view=True, forward_sync_buffers=False)
 
     def once(batch: Any) -> tuple[float, float]:
         t0 = time.perf_counter()
