@@ -117,8 +117,8 @@ def main() -> None:
     cases = build_cases(scenario_path, [], CASES)
     plan = CalibrationPlan(ranks=(2, 4), timeout_s=3600)
     options = JobOptions(warmup_steps=1, steps=args.steps)
-    table, summary = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options, timeout_s=3600,
-                        log=lambda m: None)  # fmt: skip
+    table, summary = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options,
+                              timeout_s=3600, log=lambda m: None)  # fmt: skip
     print(f"\n{'configuration':<26}{'measured ms':>12}{'uniform ms':>11}{'error':>8}{'trace ms':>10}{'error':>8}"
           f"{'exposed comm ms: measured':>27}{'uniform':>9}{'trace':>8}")  # fmt: skip
     errors_before, errors_after = [], []
