@@ -220,7 +220,8 @@ def spawn_ranks(
             if any(seen.get(r) != phases[r] for r in running):
                 seen.update(phases)
                 progress_at = now
-            watchdog = now - progress_at > step_timeout_s
+            started = all(phases[r] != "starting" for r in running)  # start-up is the overall timeout's
+            watchdog = started and now - progress_at > step_timeout_s
             if now > deadline or watchdog:
                 least = min(_progress(phases[r]) for r in running)
                 stuck = [r for r in running if _progress(phases[r]) == least]

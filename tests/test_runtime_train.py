@@ -81,9 +81,10 @@ def test_hung_rank_is_named_after_the_timeout(scenario_file: Path, tmp_path: Pat
     scenario = load_scenario(scenario_file)
     options = JobOptions(warmup_steps=0, steps=5, fail_rank=1, fail_step=2, fail_mode="hang")
     with pytest.raises(RankFailure) as info:
-        launch(scenario, options, LocalTestbed(), tmp_path / "run", timeout_s=20)
+        # the per-step watchdog: 20 s without progress once every rank has started (start-up may be slow)
+        launch(scenario, options, LocalTestbed(), tmp_path / "run", timeout_s=600, step_timeout_s=20)
     assert info.value.rank == 1
-    assert "timeout after 20 s: rank 1 hung" in str(info.value)
+    assert "watchdog: no progress for 20 s: rank 1 hung in step 2 compute (hung)" in str(info.value)
     assert "rank 0: step 2 communication" in str(info.value)  # the peer waits in the all-reduce
     assert info.value.completed_steps == 2
 
