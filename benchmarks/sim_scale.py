@@ -49,8 +49,9 @@ RAW_LIMIT = {"hierarchical": 256, "ring": 64}
 """Largest world size at which every collective is simulated without memoisation."""
 
 
-def scenario(world: int, algorithm: str, jitter: float) -> Scenario:
+def scenario(world: int, algorithm: str, jitter: float, steps: int | None = None) -> Scenario:
     per_node = min(8, world)
+    simulation = {} if steps is None else {"simulation": {"steps": steps}}
     return scenario_from_dict(
         {
             "name": f"gpt2-xl-{world}",
@@ -65,6 +66,7 @@ def scenario(world: int, algorithm: str, jitter: float) -> Scenario:
             "training": {"global_batch": 4 * world, "micro_batch": 4},
             "communication": {"algorithm": algorithm, "bucket": "25 MB", "overlap": True},
             "variability": {"compute_jitter_cv": jitter, "seed": 0},
+            **simulation,
         }
     )
 

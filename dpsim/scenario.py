@@ -77,7 +77,7 @@ __all__ = [
     "scenario_source",
 ]
 
-ALGORITHMS = (
+Algorithm = Literal[
     "auto",
     "ring",
     "tree",
@@ -88,7 +88,8 @@ ALGORITHMS = (
     "direct",
     "parameter-server",
     "backend",
-)
+]
+ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
 ``auto`` is what NCCL's tuner picks per message size (:mod:`dpsim.sim.collectives.nccl`).
@@ -660,18 +661,7 @@ class TrainingConfig(_Section):
 class CommunicationConfig(_Section):
     """Gradient synchronisation: the all-reduce algorithm, bucket size and overlap."""
 
-    algorithm: Literal[
-        "auto",
-        "ring",
-        "tree",
-        "nvls",
-        "nvls-tree",
-        "halving-doubling",
-        "hierarchical",
-        "direct",
-        "parameter-server",
-        "backend",
-    ] = "auto"
+    algorithm: Algorithm = "auto"
     """All-reduce algorithm. ``auto``: what NCCL's tuner picks per message size (ring, tree, NVLS);
     on CPU devices (gloo) and with a calibration profile it is the ring."""
     protocol: Literal["auto", "Simple", "LL", "LL128", "none"] = "auto"
