@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 
 from dpsim.analytic import collectives as cf
-from dpsim.analytic.collectives import Link
+from dpsim.analytic.collectives import Link, LinkSegment
 from dpsim.errors import ScenarioError
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
@@ -530,21 +530,6 @@ def bus_bandwidth(size_bytes: float, time_s: float, ranks: int, op: str = "all_r
 
 
 @dataclass(frozen=True)
-class LinkSegment:
-    """One size regime of a fitted collective: the link that explains sizes from ``from_bytes`` upwards.
-
-    NCCL prices every (algorithm, protocol) pair with its own latency and bandwidth and runs
-    the cheapest for each size (``src/graph/tuning.cc``: ``ncclTopoTuneModel``;
-    ``src/enqueue.cc``: the algorithm/protocol choice), so a measured curve is a lower
-    envelope of α–β lines — LL for small messages, LL128, then Simple — each holding over a
-    contiguous range of sizes. A single α–β line cannot follow it across the switch points.
-    """
-
-    from_bytes: float
-    link: Link
-
-
-@dataclass(frozen=True)
 class HardwareProfile:
     """Measured hardware: what engines use instead of catalog numbers when a scenario names it."""
 
@@ -604,6 +589,17 @@ class HardwareProfile:
             return found.at_rate(rate)
         return found
 
+    def regimes(self, link_class: str, algorithm: str) -> tuple[LinkSegment, ...]:
+        """The size regimes of ``link_class`` for ``algorithm`` the engines price collectives with (empty: none).
+
+        The all-reduce curve, else the reduce-scatter or all-gather one (a ring all-reduce is
+        a reduce-scatter plus an all-gather on the same links) — the curve ``links`` takes its
+        largest regime from. Hierarchical all-reduce falls back to the ring's, as :meth:`link`.
+        """
+        table = self.collectives.get(link_class, {})
+        ops = table.get(algorithm) or (table.get("ring") if algorithm == "hierarchical" else None) or {}
+        return ops.get("all_reduce") or ops.get("reduce_scatter") or ops.get("all_gather") or ()
+
     def collective_time(self, op: str, link_class: str, algorithm: str, ranks: int, size_bytes: float) -> float:
         """Time of one ``op`` on ``ranks`` ranks from the regime of ``collectives`` that covers ``size_bytes``.
 
@@ -611,10 +607,7 @@ class HardwareProfile:
         """
         segments = self.collectives.get(link_class, {}).get(algorithm, {}).get(op)
         if segments:
-            link = segments[0].link
-            for segment in segments:
-                if size_bytes >= segment.from_bytes:
-                    link = segment.link
+            link = cf.regime_link(segments, size_bytes)
         else:
             fitted = self.link(link_class, algorithm)
             if fitted is None:

@@ -4,7 +4,9 @@ For each message size: the time of one ``--op`` over every rank of the scenario'
 (the scenario's ``communication.algorithm`` and ``protocol``; ``auto`` picks per size as
 NCCL's tuner does), ``algbw = S/t`` and nccl-tests' ``busbw = algbw ·``
 :func:`~dpsim.analytic.collectives.busbw_factor` (nccl-tests ``doc/PERFORMANCE.md``), and
-the algorithm and protocol that ran. ``--engine analytic`` prices the schedule
+the algorithm and protocol that ran. With ``calibration.profile`` the links are the profile's
+(each size on its regime when the profile has size regimes, e.g. from nccl-tests output).
+``--engine analytic`` prices the schedule
 (:func:`dpsim.analytic.collectives.collective`); ``--engine sim`` runs it on the simulated
 network (chunk level up to :data:`CHUNK_MAX_RANKS` ranks, the fast level beyond). Both
 evaluate the same schedules (:mod:`dpsim.sim.collectives`).
@@ -64,9 +66,10 @@ def collective_rows(scenario: Any, op: str, sizes: Sequence[float], engine: str 
     import numpy as np
 
     from dpsim.analytic import collectives as cf
-    from dpsim.analytic.step import algorithm_of, fabric_of
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.calibration import profile_for
 
-    fabric = fabric_of(scenario)
+    fabric = calibrated_fabric(scenario, profile_for(scenario))
     algorithm = algorithm_of(scenario)
     n = fabric.world_size
     sim_engine: Any = None

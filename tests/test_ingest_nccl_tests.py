@@ -5,22 +5,26 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import HardwareProfile, LinkSegment, load_profile, save_profile
+from dpsim.cli_collective import collective_rows
 from dpsim.errors import ScenarioError
 from dpsim.ingest.nccl_tests import (
     NcclTestsRun,
     SizeMeasurement,
     busbw_factor,
+    engine_busbw,
     fit_curve,
     load_nccl_tests,
     parse_nccl_tests,
     profile_from_nccl_tests,
     reproduce_busbw,
+    run_scenario,
 )
 
 DATA = Path(__file__).parent / "data" / "nccl_tests"
@@ -41,7 +45,7 @@ def test_new_format_with_banner_device_lines_and_root_column() -> None:
     )
     assert last.size_bytes == 134217728
     assert (last.out_of_place_busbw, last.in_place_busbw) == (pytest.approx(122.57e9), pytest.approx(123.11e9))
-    assert last.time_s == pytest.approx((1916.4e-6 + 1907.8e-6) / 2)
+    assert last.time_s == pytest.approx(2 / (1 / 1916.4e-6 + 1 / 1907.8e-6))  # the time of the mean busbw
     # the printed busbw is nccl-tests' S/t · 2(N−1)/N of the printed time (to its 0.01 GB/s rounding)
     for row in run.rows:
         assert row.out_of_place_busbw == pytest.approx(
@@ -229,3 +233,71 @@ def test_cli_from_nccl_tests_writes_a_profile(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "dpsim.cli", "calibrate", "--from-nccl-tests", str(bad), "--out",
                            str(out)], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+
+
+REACH_1_MIB = (
+    "all_reduce_2x1_gh200_nccl-tests-2.18.2.txt",
+    "all_reduce_2x4_gh200_nccl-tests-2.17.1.txt",
+    "all_reduce_8gpu_nccl-tests-new-format.txt",
+)
+"""The committed outputs that measure sizes of 1 MiB and more."""
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+@pytest.mark.parametrize("name", REACH_1_MIB)
+def test_profile_reproduces_its_output_through_the_engines_at_every_size_from_1_mib(
+    name: str, engine: str, tmp_path: Path
+) -> None:
+    runs = load_nccl_tests(DATA / name)
+    profile = profile_from_nccl_tests(runs, link_class="intra")
+    save_profile(profile, tmp_path / "p.yaml")
+    checks = engine_busbw(tmp_path / "p.yaml", runs, engine, link_class="intra", min_bytes=MIB)
+    assert len(checks) == sum(1 for r in runs[0].rows if r.size_bytes >= MIB)
+    assert max(abs(c.relative_error) for c in checks) <= 0.05
+    # the engines price each size as the profile's own closed form does (one model of the regimes)
+    closed = reproduce_busbw(profile, runs, link_class="intra", min_bytes=MIB)
+    for c, ref in zip(checks, closed, strict=True):
+        assert c.predicted_busbw == pytest.approx(ref.predicted_busbw, rel=1e-6)
+
+
+def test_fitted_link_is_a_node_boundary_shared_by_the_rails(tmp_path: Path) -> None:
+    runs = load_nccl_tests(DATA / "all_reduce_2x4_gh200_nccl-tests-2.17.1.txt")
+    save_profile(profile_from_nccl_tests(runs), tmp_path / "p.yaml")
+    one_nic = engine_busbw(tmp_path / "p.yaml", runs, "analytic", nics_per_node=1, min_bytes=MIB)
+    four_nics = engine_busbw(tmp_path / "p.yaml", runs, "analytic", nics_per_node=4, min_bytes=MIB)
+    # NCCL's rail-aligned channels split what crosses a node boundary over the NICs: same busbw
+    assert [c.predicted_busbw for c in one_nic] == pytest.approx([c.predicted_busbw for c in four_nics], rel=1e-9)
+
+
+def _two_regime_scenario(path: Path, small: Link, large: Link, boundary: float) -> Any:
+    """4 ranks on one node whose profile has two all-reduce regimes, split at ``boundary`` bytes."""
+    profile = HardwareProfile(
+        collectives={"intra": {"ring": {"all_reduce": (LinkSegment(0, small), LinkSegment(boundary, large))}}}
+    )
+    save_profile(profile, path)
+    run = NcclTestsRun(op="all_reduce", ranks=4, rows=(), hosts=("h",) * 4)
+    return run_scenario(run, path)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_engines_price_each_size_on_the_regime_that_holds_it(engine: str, tmp_path: Path) -> None:
+    small, large = Link(2e-6, 5e9), Link(20e-6, 40e9)
+    scenario = _two_regime_scenario(tmp_path / "two.yaml", small, large, MIB)
+    sizes = [64 * 1024, MIB - 1, MIB, 64 * MIB]
+    rows = collective_rows(scenario, "allreduce", sizes, engine)
+    expected = [cf.ring_allreduce_time(s, 4, small if s < MIB else large) for s in sizes]
+    assert [r["time_s"] for r in rows] == pytest.approx(expected, rel=1e-9)
+
+
+def test_training_step_buckets_use_their_own_regime(tmp_path: Path) -> None:
+    """DDP's 1 MiB first bucket and the 25 MiB ones are priced on different regimes, in both engines."""
+    from dpsim import api
+
+    small, large = Link(2e-6, 5e9), Link(20e-6, 40e9)
+    scenario = _two_regime_scenario(tmp_path / "fast.yaml", small, large, 4 * MIB)
+    slow_small = _two_regime_scenario(tmp_path / "slow.yaml", Link(2e-6, 0.5e9), large, 4 * MIB)
+    results = {e: (api.run(scenario, engine=e), api.run(slow_small, engine=e)) for e in ("analytic", "sim")}
+    for fast, slow in results.values():
+        assert slow.comm_s > fast.comm_s  # only the small regime changed: the small buckets saw it
+    assert results["analytic"][0].comm_s == pytest.approx(results["sim"][0].comm_s, rel=1e-6)
+    assert results["analytic"][1].comm_s == pytest.approx(results["sim"][1].comm_s, rel=1e-6)

@@ -25,6 +25,7 @@ every rank; ``bandwidth`` is per-direction link bandwidth in bytes/s; links are 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "CollectiveChoice",
     "Fabric",
     "Link",
+    "LinkSegment",
     "all_gather_time",
     "allreduce_time",
     "broadcast_time",
@@ -64,6 +66,34 @@ class Link:
 
 
 @dataclass(frozen=True)
+class LinkSegment:
+    """One size regime of a fitted link: the α–β that explains collectives from ``from_bytes`` upwards.
+
+    NCCL prices every (algorithm, protocol) pair with its own latency and bandwidth and runs
+    the cheapest by its model for each size, with fewer channels for small messages
+    (``src/graph/tuning.cc``: ``ncclTopoTuneModel``; ``src/enqueue.cc``: ``topoGetAlgoInfo``),
+    so a measured curve is a sequence of α–β lines, each holding over a contiguous range of
+    sizes. A single α–β line cannot follow it across the switch points.
+    """
+
+    from_bytes: float
+    link: Link
+
+
+def regime_link(segments: tuple[LinkSegment, ...], size: float) -> Link:
+    """The link of the regime whose range holds ``size`` (the first regime below its start)."""
+    link = segments[0].link
+    for segment in segments:
+        if size >= segment.from_bytes:
+            link = segment.link
+    return link
+
+
+def _scaled(segments: tuple[LinkSegment, ...], factor: float) -> tuple[LinkSegment, ...]:
+    return tuple(LinkSegment(s.from_bytes, Link(s.link.latency_s, s.link.bandwidth * factor)) for s in segments)
+
+
+@dataclass(frozen=True)
 class Fabric:
     """The cluster's communication structure: node layout, link classes, NICs and topology.
 
@@ -87,6 +117,35 @@ class Fabric:
     intra_hw: str = "nvlink"
     protocol: str = "none"
     """NCCL protocol setting of this cluster's collectives (``auto``, ``Simple``, ``LL``, ``LL128``) or ``none``."""
+    intra_regimes: tuple[LinkSegment, ...] = ()
+    """Size regimes of the intra-node link (ascending ``from_bytes``, e.g. fitted from nccl-tests):
+    a collective of S bytes runs on the regime that holds S (:meth:`at_size`). Empty: ``intra`` at every size."""
+    inter_regimes: tuple[LinkSegment, ...] = ()
+    """Size regimes of the inter-node link, as ``intra_regimes``."""
+
+    def at_size(self, size: float) -> Fabric:
+        """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
+        if not (self.intra_regimes or self.inter_regimes):
+            return self
+        return dataclasses.replace(
+            self,
+            intra=regime_link(self.intra_regimes, size) if self.intra_regimes else self.intra,
+            inter=regime_link(self.inter_regimes, size) if self.inter_regimes else self.inter,
+            intra_regimes=(),
+            inter_regimes=(),
+        )
+
+    @property
+    def regime_starts(self) -> tuple[float, ...]:
+        """Sizes where some link class changes regime (ascending; ``(0,)`` without regimes)."""
+        return tuple(sorted({0.0, *(s.from_bytes for s in (*self.intra_regimes, *self.inter_regimes))}))
+
+    def with_inter_scaled(self, factor: float) -> Fabric:
+        """The inter-node bandwidth (every regime's) times ``factor`` (a NIC shared or degraded)."""
+        if factor == 1.0:
+            return self
+        inter = Link(self.inter.latency_s, self.inter.bandwidth * factor)
+        return dataclasses.replace(self, inter=inter, inter_regimes=_scaled(self.inter_regimes, factor))
 
     @property
     def world_size(self) -> int:
@@ -141,9 +200,11 @@ def collective(op: str, algorithm: str, size: float, fabric: Fabric, protocol: s
     ``op``: ``allreduce``, ``reduce_scatter``, ``all_gather`` or ``broadcast``. With ``auto``
     algorithm or protocol, the fastest candidate at this size (ties: the first in NCCL's
     order). ``protocol="none"`` prices the links' α–β without NCCL's protocol latencies;
-    ``None`` takes the fabric's setting.
+    ``None`` takes the fabric's setting. Links with size regimes are taken at ``size``
+    (:meth:`Fabric.at_size`).
     """
     protocol = fabric.protocol if protocol is None else protocol
+    fabric = fabric.at_size(size)
     if fabric.world_size <= 1 or size <= 0:
         first = _priced(op, algorithm, protocol, fabric)[0] if fabric.world_size > 1 else None
         return CollectiveChoice(0.0, first[0] if first else algorithm, first[1] if first else protocol)

@@ -100,6 +100,7 @@ __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
     "algorithm_of",
     "bucket_sizes",
+    "calibrated_fabric",
     "dp_fabric",
     "fabric_of",
     "flow_shop_makespan",
@@ -205,9 +206,12 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     nodes = max(1, dp // per_node)
     sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
     nics = fabric.nics_per_node
-    inter = Link(fabric.inter.latency_s, fabric.inter.bandwidth * min(1.0, nics / sharing))
     return dataclasses.replace(
-        fabric, nodes=nodes, per_node=per_node, inter=inter, nics_per_node=max(1, nics // sharing), nvls=False
+        fabric.with_inter_scaled(min(1.0, nics / sharing)),
+        nodes=nodes,
+        per_node=per_node,
+        nics_per_node=max(1, nics // sharing),
+        nvls=False,
     )
 
 
@@ -402,17 +406,41 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate:
     """Replace link α/β with the profile's fitted values for this algorithm, where it has them.
 
     A link fitted on a shaped testbed follows the scenario's inter-node rate
-    (:meth:`dpsim.calibration.LinkModel.at_rate`); the intra-node link is not shaped.
+    (:meth:`dpsim.calibration.LinkModel.at_rate`); the intra-node link is not shaped. A
+    profile with size regimes (:meth:`dpsim.calibration.HardwareProfile.regimes`, e.g. from
+    nccl-tests) gives the fabric those regimes, so each collective is priced on the regime
+    of its size. The fits are flat-ring α–β (one ring crossing each node boundary), so the
+    inter-node bandwidth is what a node boundary carries; NCCL splits that traffic over its
+    rail-aligned channels, one per NIC (:func:`dpsim.sim.collectives.nccl.channels`:
+    ``min(nics, G)``), so each NIC gets its share.
     """
     name = "ring" if algorithm == "auto" else algorithm
     intra_fit = profile.link("intra", name)
     inter_fit = profile.link("inter", name, inter_rate)
-    if intra_fit is None and inter_fit is None:
+    intra_regimes = tuple(profile.regimes("intra", name))
+    inter_regimes = tuple(profile.regimes("inter", name))
+    if intra_fit is None and inter_fit is None and not (intra_regimes or inter_regimes):
         return fabric
+    rails = max(1, min(fabric.nics_per_node, fabric.per_node)) if fabric.nodes > 1 else 1
+    inter_calibrated = inter_fit is not None or bool(inter_regimes)
     # fitted α–β links already hold the measured per-step costs: no NCCL protocol latencies on top
-    return dataclasses.replace(
-        fabric, intra=intra_fit or fabric.intra, inter=inter_fit or fabric.inter, protocol="none"
+    calibrated = dataclasses.replace(
+        fabric,
+        intra=intra_fit or (intra_regimes[-1].link if intra_regimes else fabric.intra),
+        inter=inter_fit or (inter_regimes[-1].link if inter_regimes else fabric.inter),
+        intra_regimes=intra_regimes,
+        inter_regimes=inter_regimes,
+        protocol="none",
     )
+    return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
+
+
+def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
+    """:func:`fabric_of` with the calibration profile's fitted links and size regimes, when it has them."""
+    fabric = fabric_of(scenario)
+    if profile is None:
+        return fabric
+    return _calibrated_fabric(fabric, profile, algorithm_of(scenario), scenario.cluster.inter_node.bandwidth)
 
 
 def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, float, str]:
@@ -457,12 +485,9 @@ def predict(scenario: Scenario) -> StepResult:
     slowest = max(scenario.worker_slowdowns())
     fwd_s, bwd_s = fwd * slowest, bwd * slowest
 
-    fabric = fabric_of(scenario)
-    if scenario.variability.degraded_links:
-        worst = min(d.factor for d in scenario.variability.degraded_links)
-        fabric = dataclasses.replace(fabric, inter=Link(fabric.inter.latency_s, fabric.inter.bandwidth * worst))
-    if profile is not None:
-        fabric = _calibrated_fabric(fabric, profile, algorithm, c.inter_node.bandwidth)
+    fabric = calibrated_fabric(scenario, profile)
+    if scenario.variability.degraded_links:  # after calibration: a degraded NIC slows the fitted link too
+        fabric = fabric.with_inter_scaled(min(d.factor for d in scenario.variability.degraded_links))
     group = dp_fabric(scenario, fabric)
 
     tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)

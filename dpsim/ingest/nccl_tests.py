@@ -21,13 +21,22 @@ from ``busbw/algbw`` (nccl-tests: all-reduce ``2(N−1)/N``, all-gather and redu
 ``(N−1)/N`` — ``doc/PERFORMANCE.md``); the link class from the hosts (one host: ``intra``);
 the algorithm from ``NCCL_ALGO`` (Ring → ``ring``, Tree → ``tree``), otherwise ``ring``.
 
-**Fitting.** Each size is measured twice (out-of-place, in-place); its time is the mean of
-the two. Per (link class, algorithm, collective), :func:`fit_curve` fits the fewest α–β
-size regimes — at most three, NCCL's LL, LL128 and Simple protocols
-(:class:`dpsim.calibration.LinkSegment`) — on the closed forms of
-:func:`dpsim.calibration.collective_coefficients`, choosing contiguous size ranges that
-minimise the largest relative error, and stopping at the first count within tolerance.
-The profile's ``links`` entry is the largest-size regime (the one gradient buckets use).
+**Fitting.** Each size is measured twice (out-of-place, in-place); its time is the harmonic
+mean of the two (the time of the mean printed busbw). Per (link class, algorithm,
+collective), :func:`fit_curve` fits the fewest contiguous α–β size regimes that reproduce
+every printed busbw within the tolerance (5 %). The regimes are NCCL's: for each size its
+tuner picks one (algorithm, protocol) — ring or tree × LL, LL128, Simple, six α–β lines
+(``src/graph/tuning.cc``) — and then scales the channel count down for messages below
+``nChannels × threads × threshold`` bytes (``src/enqueue.cc`` ``topoGetAlgoInfo``; the ring
+Simple threshold grows with the rank count), so each of those sizes runs with its own
+bandwidth. A regime may therefore hold as few as two sizes, and a larger regime may be
+slower per byte than a smaller one (the tuner switches by its model, not by measurement;
+in the 2 × 4 GH200 sample 4 MiB is slower per byte than 2 MiB). Between measured sizes
+the piecewise line interpolates; ``benchmarks/nccl_tests_busbw.py`` reports how well a
+size left out is predicted.
+The profile keeps every regime (``collectives``), and the engines price each collective
+with the regime of its size (:class:`dpsim.analytic.collectives.Fabric` ``regimes``);
+its ``links`` entry is the largest-size regime.
 """
 
 from __future__ import annotations
@@ -59,11 +68,13 @@ __all__ = [
     "NcclTestsRun",
     "SizeMeasurement",
     "busbw_factor",
+    "engine_busbw",
     "fit_curve",
     "load_nccl_tests",
     "parse_nccl_tests",
     "profile_from_nccl_tests",
     "reproduce_busbw",
+    "run_scenario",
     "runs_by_file",
 ]
 
@@ -102,9 +113,12 @@ class SizeMeasurement:
 
     @property
     def time_s(self) -> float:
-        """Mean of the out-of-place and in-place times (both measure the same collective)."""
+        """Harmonic mean of the out-of-place and in-place times (both measure the same collective).
+
+        Bus bandwidth is ∝ 1/t, so this is the time whose busbw is the mean of the two printed ones.
+        """
         times = [t for t in (self.out_of_place_s, self.in_place_s) if t is not None and t > 0]
-        return statistics.fmean(times) if times else math.nan
+        return statistics.harmonic_mean(times) if times else math.nan
 
     @property
     def busbw(self) -> float | None:
@@ -354,16 +368,16 @@ def _points(runs: Iterable[NcclTestsRun], min_bytes: float) -> list[tuple[int, i
 
 
 def fit_curve(
-    runs: Sequence[NcclTestsRun], algorithm: str, *, max_segments: int = 3, tolerance: float = 0.05,
-    min_bytes: float = 0.0, min_sizes: int = 3,
+    runs: Sequence[NcclTestsRun], algorithm: str, *, max_segments: int = 6, tolerance: float = 0.05,
+    min_bytes: float = 0.0, min_sizes: int = 2,
 ) -> CurveFit:  # fmt: skip
-    """Fewest contiguous α–β size regimes (≤ ``max_segments``) whose largest relative time error ≤ ``tolerance``.
+    """Fewest contiguous α–β size regimes (≤ ``max_segments``) whose largest busbw error ≤ ``tolerance``.
 
     All runs must measure one collective. Each regime is the minimax (Chebyshev) fit of
     :func:`dpsim.calibration.fit_coefficients_minimax` over at least ``min_sizes`` measured
-    sizes (so that every regime is over-determined), and the regimes' bandwidths must grow
-    with size, as along NCCL's LL → LL128 → Simple envelope. When no count meets the
-    tolerance the best split is returned (its error says so).
+    sizes (α ≥ 0, B > 0). The error of a size is that of its bus bandwidth, ``t/t̂ − 1``
+    (busbw ∝ 1/t). When no count meets the tolerance, the best split of ``max_segments`` is
+    returned (its error says so). See the module docstring for why the regimes exist.
     """
     ops = {run.op for run in runs}
     if len(ops) != 1:
@@ -383,10 +397,13 @@ def fit_curve(
         if (a, b) not in fits:
             mask = (size_of >= sizes[a]) & (size_of <= sizes[b - 1])
             try:
-                link, err = fit_coefficients_minimax(rows[mask], times[mask])
-                fits[a, b] = (LinkSegment(float(sizes[a]) if a > 0 else 0.0, link), err)
+                link, _ = fit_coefficients_minimax(rows[mask], times[mask])
             except ValueError:
                 fits[a, b] = None
+            else:
+                predicted = rows[mask] @ np.array([link.latency_s, 1.0 / link.bandwidth])
+                busbw_error = float(np.max(np.abs(times[mask] / predicted - 1.0)))
+                fits[a, b] = (LinkSegment(float(sizes[a]) if a > 0 else 0.0, link), busbw_error)
         return fits[a, b]
 
     best: tuple[float, tuple[LinkSegment, ...]] | None = None
@@ -398,12 +415,9 @@ def fit_curve(
             parts = [fit_range(a, b) for a, b in itertools.pairwise(bounds)]
             if any(p is None for p in parts):
                 continue
-            segments = tuple(p[0] for p in parts if p is not None)
-            if any(y.link.bandwidth <= x.link.bandwidth for x, y in itertools.pairwise(segments)):
-                continue
             worst = max(p[1] for p in parts if p is not None)
             if best is None or worst < best[0]:
-                best = (worst, segments)
+                best = (worst, tuple(p[0] for p in parts if p is not None))
         if best is not None and best[0] <= tolerance:
             break
     if best is None:
@@ -413,7 +427,7 @@ def fit_curve(
 
 def profile_from_nccl_tests(
     runs: Sequence[NcclTestsRun], *, name: str = "nccl-tests", link_class: str | None = None,
-    algorithm: str | None = None, max_segments: int = 3, tolerance: float = 0.05,
+    algorithm: str | None = None, max_segments: int = 6, tolerance: float = 0.05,
 ) -> HardwareProfile:  # fmt: skip
     """A profile with fitted curves per (link class, algorithm, collective) and ``links`` from them.
 
@@ -500,6 +514,62 @@ def reproduce_busbw(
             t = profile.collective_time(run.op, cls, alg, run.ranks, row.size_bytes)
             predicted = busbw_factor(run.op, run.ranks) * row.size_bytes / t
             out.append(BusbwCheck(run.source, run.op, run.ranks, row.size_bytes, measured, predicted))
+    return out
+
+
+_ENGINE_OPS = {"all_reduce": "allreduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter"}
+
+
+def run_scenario(
+    run: NcclTestsRun, profile_path: str | Path, *, link_class: str | None = None, nics_per_node: int | None = None
+) -> Any:
+    """The scenario of the machine ``run`` measured, calibrated with ``profile_path``.
+
+    Nodes from the hosts (or, without device lines, one node for ``intra`` and one rank per
+    node for ``inter``); one NIC per GPU unless ``nics_per_node`` says otherwise; the
+    intra-node link where the profile has none is NVLink 4 (the catalog's ``nvlink4``). The
+    model and batch do not matter to a collective.
+    """
+    from dpsim.scenario import scenario_from_dict
+
+    cls = run.link_class or link_class or "inter"
+    nodes = len(set(run.hosts)) if run.hosts else (1 if cls == "intra" else run.ranks)
+    per_node = run.ranks // nodes
+    return scenario_from_dict(
+        {
+            "name": f"nccl-tests {Path(run.source).name}",
+            "model": {"preset": "gpt2-small"},
+            "cluster": {
+                "nodes": nodes,
+                "workers_per_node": per_node,
+                "device": "h100-sxm",
+                "intra_node": {"preset": "nvlink4"},
+                "inter_node": {"preset": "ib-ndr", "nics_per_node": nics_per_node or per_node},
+            },
+            "training": {"global_batch": run.ranks},
+            "communication": {"algorithm": run.algorithm, "protocol": "auto"},
+            "calibration": {"profile": str(profile_path)},
+        }
+    )
+
+
+def engine_busbw(
+    profile_path: str | Path, runs: Sequence[NcclTestsRun], engine: str, *, link_class: str | None = None,
+    min_bytes: float = 0.0, nics_per_node: int | None = None,
+) -> list[BusbwCheck]:  # fmt: skip
+    """As :func:`reproduce_busbw`, each size through ``engine`` (``dpsim collective``) on :func:`run_scenario`."""
+    from dpsim.cli_collective import collective_rows
+
+    out = []
+    for run in runs:
+        if run.op not in _ENGINE_OPS:
+            continue
+        scenario = run_scenario(run, profile_path, link_class=link_class, nics_per_node=nics_per_node)
+        rows = [r for r in run.rows if r.size_bytes >= min_bytes and r.busbw]
+        predicted = collective_rows(scenario, _ENGINE_OPS[run.op], [r.size_bytes for r in rows], engine)
+        for row, p in zip(rows, predicted, strict=True):
+            assert row.busbw is not None
+            out.append(BusbwCheck(run.source, run.op, run.ranks, row.size_bytes, row.busbw, p["busbw_Bps"]))
     return out
 
 

@@ -304,7 +304,7 @@ class ChunkEngine(CollectiveEngine):
     def _compile(self, schedule: Schedule) -> CompiledSchedule:
         key = id(schedule)  # candidates are cached for the engine's life, so ids are stable
         if key not in self._compiled:
-            self._compiled[key] = CompiledSchedule(schedule, self.cluster)
+            self._compiled[key] = CompiledSchedule(schedule, self.cluster_of(schedule))
         return self._compiled[key]
 
     def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray:

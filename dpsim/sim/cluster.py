@@ -19,6 +19,7 @@ hops on a ring of nodes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -50,6 +51,9 @@ class Cluster:
     """NCCL's hardware class of the intra-node links (``nvlink`` or ``pci``)."""
     protocol: str = "none"
     """The protocol setting its collectives run with (the fabric's: ``none`` when links are fitted α–β)."""
+    regimes: tuple[tuple[float, Cluster], ...] = ()
+    """(first size, cluster with the links of that size regime), ascending, when the fabric's links have
+    size regimes (:meth:`dpsim.analytic.collectives.Fabric.at_size`); empty: these links at every size."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -75,6 +79,9 @@ class Cluster:
     def from_fabric(cls, fabric: Fabric, degraded: Mapping[int, float] | None = None) -> Cluster:
         """The cluster of an analytic :class:`~dpsim.analytic.collectives.Fabric` (same links, NICs, topology)."""
         topology = make_topology(fabric.topology, fabric.nodes_per_leaf, fabric.oversubscription)
+        if fabric.intra_regimes or fabric.inter_regimes:
+            regimes = tuple((start, cls.from_fabric(fabric.at_size(start), degraded)) for start in fabric.regime_starts)
+            return dataclasses.replace(regimes[-1][1], regimes=regimes)
         return cls(
             fabric.nodes,
             fabric.per_node,
@@ -87,6 +94,14 @@ class Cluster:
             fabric.intra_hw,
             fabric.protocol,
         )
+
+    def at_size(self, size: float) -> Cluster:
+        """The cluster a collective of ``size`` bytes runs on: its links at the regime of that size."""
+        chosen = self
+        for start, cluster in self.regimes:
+            if size >= start:
+                chosen = cluster
+        return chosen
 
     def layout(self) -> Layout:
         """The node layout collective schedules are built on."""

@@ -38,23 +38,32 @@ class CollectiveEngine(ABC):
         self.events = 0
         """Network events simulated (chunk level) or phases priced (fast level)."""
         self.calls = 0
-        self._candidates: dict[str, tuple[tuple[Schedule, LinearCost], ...]] = {}
+        self._candidates: dict[tuple[str, int], tuple[tuple[Schedule, LinearCost], ...]] = {}
+        self._cluster_of: dict[int, Cluster] = {}
+        """id(schedule) → the cluster (size regime) it was priced on."""
         self.used: dict[tuple[str, str, str], int] = {}
         """(op, algorithm, protocol) → calls that ran it."""
 
-    def candidates(self, op: str) -> tuple[tuple[Schedule, LinearCost], ...]:
-        """The (cached) candidate schedules of ``op`` over every worker, with their prices."""
-        if op not in self._candidates:
+    def candidates(self, op: str, size: float = 1 << 30) -> tuple[tuple[Schedule, LinearCost], ...]:
+        """The (cached) candidate schedules of ``op`` over every worker, priced on the links of ``size``'s regime."""
+        cluster = self.cluster.at_size(size)
+        key = (op, id(cluster))
+        if key not in self._candidates:
             if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
             layout = self.cluster.layout()
             built = collectives.candidates(op, self.algorithm, layout, self.protocol)
-            self._candidates[op] = tuple((s, phase_cost(s, self.cluster)) for s in built)
-        return self._candidates[op]
+            self._candidates[key] = tuple((s, phase_cost(s, cluster)) for s in built)
+            self._cluster_of.update((id(s), cluster) for s in built)
+        return self._candidates[key]
+
+    def cluster_of(self, schedule: Schedule) -> Cluster:
+        """The cluster (size regime) ``schedule`` was priced on and runs on."""
+        return self._cluster_of.get(id(schedule), self.cluster)
 
     def choice(self, op: str, size: float) -> tuple[Schedule, LinearCost]:
         """The schedule that runs ``op`` of ``size`` bytes (the cheapest candidate; ties: the first)."""
-        options = self.candidates(op)
+        options = self.candidates(op, size)
         best = options[0]
         for option in options[1:]:
             if option[1](size) < best[1](size):

@@ -61,12 +61,7 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its share
     of the NICs), so both engines run the collectives on the same links.
     """
-    fabric = fabric_of(scenario)
-    if profile is not None:
-        fabric = analytic_step._calibrated_fabric(
-            fabric, profile, analytic_step.algorithm_of(scenario), scenario.cluster.inter_node.bandwidth
-        )
-    group = dp_fabric(scenario, fabric)
+    group = dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile))
     degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < group.nodes}
     return Cluster.from_fabric(group, degraded)
 
