@@ -295,8 +295,19 @@ def validate(
     steps: Annotated[int, typer.Option(min=1, help="measured steps per configuration")] = 5,
     warmup_steps: Annotated[int, typer.Option(min=0, help="warm-up steps (excluded)")] = 2,
     timeout: Annotated[float, typer.Option(help="seconds before a hung configuration is stopped")] = 300.0,
+    device: Annotated[str, typer.Option(help="under torchrun: cpu (gloo) or cuda (NCCL, one GPU per rank)")] = "cpu",
+    nccl_pin: Annotated[
+        bool, typer.Option("--nccl-pin", help="under torchrun on cuda: NCCL_ALGO/NCCL_PROTO from each case")
+    ] = False,
+    nccl_debug: Annotated[
+        bool, typer.Option("--nccl-debug", help="under torchrun on cuda: NCCL_DEBUG=INFO, its choices in the records")
+    ] = False,
 ) -> None:
-    """Measure configurations with the runtime, predict them from a profile calibrated on others, report the error."""
+    """Measure configurations with the runtime, predict them from a profile calibrated on others, report the error.
+
+    Under torchrun (any number of nodes) the ranks torchrun started run every case and rank 0
+    writes the table; every case must have the shape of those ranks.
+    """
     _require_runtime()
     from dpsim.api import grid_points
     from dpsim.scenario import parse_override
@@ -323,6 +334,34 @@ def validate(
     from runtime.validate import validate as run_validation
 
     resolved = build_cases(scenario, overrides or [], cases)
+    check_choice("--device", device, ("cpu", "cuda"))
+    if (nccl_pin or nccl_debug) and device != "cuda":
+        option = "--nccl-pin" if nccl_pin else "--nccl-debug"
+        raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun: every rank runs, rank 0 writes
+        from runtime.torchrun import validate_distributed
+
+        if nccl_pin:
+            from runtime.nccl import nccl_settings
+
+            for c in resolved:
+                try:
+                    nccl_settings(c.scenario)
+                except ValueError as exc:
+                    raise fail("communication.algorithm", f"{c.label}: {exc}") from None
+        options = JobOptions(algorithm="backend" if device == "cuda" else "scenario", warmup_steps=warmup_steps,
+                             steps=steps, device=device)  # fmt: skip
+        done = validate_distributed(resolved, out_dir, engines=engines, profile=profile,
+                                    plan=CalibrationPlan(ranks=calib_ranks), options=options, repeats=repeats,
+                                    device=device, nccl_pin=nccl_pin, nccl_debug=nccl_debug,
+                                    log=lambda m: typer.echo(m, err=True))  # fmt: skip
+        if done is None:  # not rank 0
+            return
+        table, summary = done
+        _report_validation(table, summary, engines, out_dir)
+        return
+    if device != "cpu":
+        raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
     try:
         table, summary = run_validation(
             resolved,
@@ -341,6 +380,10 @@ def validate(
     except Exception as exc:
         _runtime_errors(exc)
         raise
+    _report_validation(table, summary, engines, out_dir)
+
+
+def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], out_dir: Path) -> None:
     typer.echo(validation_table(table, engines))
     for name in engines:
         mape, worst = summary[f"mape_{name}_step_time_pct"], summary[f"worst_{name}_step_time_pct"]

@@ -24,7 +24,7 @@ from dpsim.scenario import Scenario, load_scenario
 from runtime.job import JobOptions
 from runtime.testbed import Testbed
 
-__all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "parse_args"]
+__all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "nccl_meta", "nccl_setup", "parse_args"]
 
 SAVE_PARAMETERS_ENV = "DPSIM_SAVE_PARAMETERS"
 """Environment variable: when set, rank 0 saves the trained parameters there (``torch.save`` of a dict
@@ -83,22 +83,24 @@ def check_run(args: argparse.Namespace) -> Scenario:
     return scenario
 
 
-def _nccl_setup(args: argparse.Namespace, scenario: Scenario, run_dir: Path) -> None:
+def nccl_setup(scenario: Scenario, run_dir: Path, *, pin: bool, debug: bool) -> None:
     """NCCL_ALGO/NCCL_PROTO and NCCL_DEBUG as asked, before the communicator exists (NCCL reads them at init)."""
     from runtime.nccl import debug_settings, nccl_settings
 
-    if args.nccl_pin:
+    if pin:
         os.environ.update(nccl_settings(scenario))
-    if args.nccl_debug:
+    if debug:
         os.environ.update(debug_settings(run_dir))
 
 
-def _nccl_meta(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
-    """NCCL version, the NCCL_* environment, and (with --nccl-debug) what rank 0's NCCL log says it chose."""
-    from runtime.nccl import nccl_environment, nccl_version, parse_nccl_debug
+def nccl_meta(scenario: Scenario, run_dir: Path, *, pin: bool, debug: bool) -> dict[str, Any]:
+    """NCCL version, the NCCL_* environment, what was pinned, and (with ``debug``) what rank 0's NCCL log says."""
+    from runtime.nccl import nccl_environment, nccl_settings, nccl_version, parse_nccl_debug
 
     meta: dict[str, Any] = {"version": nccl_version(), "environment": nccl_environment()}
-    if args.nccl_debug:
+    if pin:
+        meta["pinned"] = nccl_settings(scenario)
+    if debug:
         logs = sorted(run_dir.glob(f"nccl.*.{os.getpid()}.log"))
         if logs:
             meta["debug"] = parse_nccl_debug(logs[0].read_text(encoding="utf-8", errors="replace"))
@@ -130,7 +132,7 @@ def run_worker(args: argparse.Namespace) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
     if backend == "nccl":
-        _nccl_setup(args, scenario, run_dir)
+        nccl_setup(scenario, run_dir, pin=args.nccl_pin, debug=args.nccl_debug)
     dist.init_process_group(backend)
     try:
         job = TrainingJob(scenario, _options(args), run_dir)
@@ -157,7 +159,7 @@ def run_worker(args: argparse.Namespace) -> None:
                         "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash(),
                         "precision": job.precision.label, "device": args.device}  # fmt: skip
                 if backend == "nccl":
-                    meta["nccl"] = _nccl_meta(args, run_dir)
+                    meta["nccl"] = nccl_meta(scenario, run_dir, pin=args.nccl_pin, debug=args.nccl_debug)
                 result = aggregate(scenario, dict(enumerate(gathered)), warmup_steps=args.warmup_steps, meta=meta)
                 if args.out:
                     write_jsonl(args.out, [result], append=True)

@@ -133,11 +133,15 @@ def validate(
     timeout_s: float = 300.0,
     log: Callable[[str], None] = print,
     work_dir: Path | None = None,
+    measure: Callable[[int, Case, int], StepResult] | None = None,
 ) -> Any:
     """Predict every case from one profile, measure it ``repeats`` times; write records, CSV, JSON and PNG.
 
     ``engines`` (default: ``[engine]``) are all evaluated; columns ``predicted_<field>`` are
-    the first engine's, ``predicted_<engine>_<field>`` each engine's. Returns (table, summary).
+    the first engine's, ``predicted_<engine>_<field>`` each engine's. ``measure(index, case,
+    repeat)`` gives a measured result instead of running the case on ``testbed`` (under
+    torchrun the ranks have run it already: :func:`runtime.torchrun.validate_distributed`).
+    Returns (table, summary).
     """
     import pandas as pd
 
@@ -167,7 +171,8 @@ def validate(
             calibrated = case.scenario.model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}
-            runs = [_measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
+            runs = [measure(index, case, r) if measure is not None
+                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
                     for r in range(repeats)]  # fmt: skip
             steps = [run.step_time_s for run in runs]
             per_repeat.append(steps)

@@ -128,6 +128,9 @@ def test_cpu_clock_marks_and_bucket_resolution() -> None:
 def test_nccl_settings_map_the_scenario_algorithm(scenario_file: Path) -> None:
     assert nccl_settings(load_scenario(scenario_file)) == {"NCCL_ALGO": "Ring"}
     assert nccl_settings(load_scenario(scenario_file, ["communication.algorithm=tree"])) == {"NCCL_ALGO": "Tree"}
+    pinned = load_scenario(scenario_file, ["communication.algorithm=nvls-tree", "communication.protocol=LL128"])
+    assert nccl_settings(pinned) == {"NCCL_ALGO": "NVLSTree", "NCCL_PROTO": "LL128"}
+    assert nccl_settings(load_scenario(scenario_file, ["communication.algorithm=auto"])) == {}  # the tuner chooses
     with pytest.raises(ValueError, match="no NCCL equivalent"):
         nccl_settings(load_scenario(scenario_file, ["communication.algorithm=halving-doubling"]))
     env = {"NCCL_ALGO": "Ring", "PATH": "/bin", "NCCL_IB_HCA": "mlx5_0"}
@@ -136,28 +139,42 @@ def test_nccl_settings_map_the_scenario_algorithm(scenario_file: Path) -> None:
         assert nccl_version() is None
 
 
-NCCL_LOG = """\
-host:1:1 [0] NCCL INFO cudaDriverVersion 12080
-host:1:1 [0] NCCL INFO NCCL version 2.26.5+cuda12.9
-host:1:2 [0] NCCL INFO NCCL_ALGO set by environment to Ring
-host:1:2 [0] NCCL INFO comm 0x55 rank 0 nRanks 16 nNodes 2 localRanks 8 localRank 0 MNNVL 0
-host:1:2 [0] NCCL INFO Channel 00/02 :    0   1   2   3
-host:1:2 [0] NCCL INFO Channel 01/02 :    0   3   2   1
-host:1:2 [0] NCCL INFO 4 coll channels, 4 collnet channels, 0 nvls channels, 4 p2p channels, 2 p2p channels per peer
-host:1:1 [0] NCCL INFO 4096 Bytes -> Algo 0 proto 0 time 25.874907
-host:1:1 [0] NCCL INFO 33554432 Bytes -> Algo 1 proto 2 time 412.500000
-"""
+NCCL_LOGS = Path(__file__).parent / "data" / "nccl_debug"
+"""NCCL_DEBUG=INFO logs in two releases' formats (constructed from NCCL's format strings: see SOURCES.md)."""
 
 
-def test_nccl_debug_log_gives_version_channels_and_choices() -> None:
-    parsed = parse_nccl_debug(NCCL_LOG)
-    assert parsed["version"] == "2.26.5" and parsed["cuda"] == "12.9"
+def test_nccl_2_22_log_gives_version_overrides_rings_and_numeric_tuner_choices() -> None:
+    parsed = parse_nccl_debug((NCCL_LOGS / "nccl-2.22.3-2x8-rank0.log").read_text())
+    assert parsed["version"] == "2.22.3" and parsed["cuda"] == "12.4"
     assert (parsed["ranks"], parsed["nodes"], parsed["local_ranks"]) == (16, 2, 8)
+    assert parsed["environment_overrides"] == {"NCCL_ALGO": "Ring", "NCCL_PROTO": "Simple"}
     assert parsed["coll_channels"] == 4 and parsed["nvls_channels"] == 0 and parsed["p2p_channels"] == 4
-    assert parsed["channels"] == 2 and parsed["rings"] == [[0, 1, 2, 3], [0, 3, 2, 1]]
-    assert parsed["environment_overrides"] == {"NCCL_ALGO": "Ring"}
-    assert parsed["tuning"]["4096"] == {"algorithm": "Tree", "protocol": "LL", "predicted_us": 25.874907}
-    assert parsed["tuning"]["33554432"]["algorithm"] == "Ring" and parsed["tuning"]["33554432"]["protocol"] == "Simple"
+    # the four ring lines, not the transport lines ("Channel 00/0 : 9[1] -> 0[0] ...")
+    assert parsed["channels"] == 4 and len(parsed["rings"]) == 4
+    assert parsed["rings"][1] == list(range(16)) and sorted(parsed["rings"][0]) == list(range(16))
+    assert parsed["tuning"]["26214400"] == {"algorithm": "Ring", "protocol": "Simple", "predicted_us": 1143.75}
+    assert parsed["algorithms"] == ["Ring"] and parsed["protocols"] == ["Simple"]
+
+
+def test_nccl_2_26_log_gives_named_choices_per_collective_with_their_channels() -> None:
+    parsed = parse_nccl_debug((NCCL_LOGS / "nccl-2.26.2-2x8-rank0.log").read_text())
+    assert parsed["version"] == "2.26.2" and "environment_overrides" not in parsed
+    assert parsed["coll_channels"] == 2 and parsed["channels"] == 2
+    tuning = parsed["tuning"]
+    assert tuning["AllReduce 1048576"] == {"algorithm": "Tree", "protocol": "LL128", "collective": "AllReduce",
+                                           "channels": 2}  # fmt: skip
+    assert tuning["AllReduce 26214400"]["algorithm"] == "Ring" and tuning["AllReduce 26214400"]["protocol"] == "Simple"
+    assert tuning["ReduceScatter 26214400"]["collective"] == "ReduceScatter"  # same size, another collective
+    assert tuning["AllGather 3276800"] == {"algorithm": "PAT", "protocol": "Simple", "collective": "AllGather",
+                                           "channels": 1}  # fmt: skip
+    assert parsed["algorithms"] == ["PAT", "Ring", "Tree"] and parsed["protocols"] == ["LL128", "Simple"]
+
+
+def test_nccl_2_23_tuner_line_names_the_collective_with_numeric_ids() -> None:
+    line = "h:1:1 [0] NCCL INFO AllReduce: 4096 Bytes -> Algo 0 proto 0 time 25.874907"  # src/enqueue.cc, v2.23.4-1
+    assert parse_nccl_debug(line)["tuning"] == {
+        "AllReduce 4096": {"algorithm": "Tree", "protocol": "LL", "collective": "AllReduce", "predicted_us": 25.874907}
+    }
 
 
 @GPU
@@ -214,3 +231,49 @@ def test_calibrate_under_torchrun_on_gpus(scenario_file: Path, tmp_path: Path) -
     profile = load_profile(out)
     assert profile.backend == "nccl" and set(profile.links["intra"]) == {"backend"}
     assert profile.meta["nccl"]["version"]
+
+
+def _tiny_profile(path: Path) -> Path:
+    """A hand-written testbed profile (the prediction side of validate; calibration is tested above)."""
+    from dpsim.analytic.collectives import Link
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+
+    save_profile(HardwareProfile(name="tiny", backend="gloo", links={"intra": {"ring": Link(50e-6, 100e6)}},
+                                 forward=LinearTime(1e-3, 1e-4), backward=LinearTime(2e-3, 2e-4)), path)  # fmt: skip
+    return path
+
+
+def _torchrun_validate(scenario_file: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc-per-node=2",
+               "-m", "dpsim.cli", "validate", str(scenario_file), "--set", "cluster.nodes=1", "--set",
+               "cluster.workers_per_node=2", "--profile", str(_tiny_profile(tmp_path / "p.yaml")), "--out-dir",
+               str(tmp_path / "out"), "--steps", "2", "--warmup-steps", "1", "--timeout", "120", *extra]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+
+
+@pytest.mark.multiprocess
+def test_validate_under_torchrun_runs_every_case_on_the_ranks_and_rank0_writes_the_table(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    proc = _torchrun_validate(scenario_file, tmp_path, "--case", "communication.bucket=8KiB", "--case",
+                              "communication.bucket=32KiB")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("MAPE step time (analytic)") == 1  # rank 0 only
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "out" / "validation.csv")
+    assert list(table["case"]) == ["bucket=8KiB", "bucket=32KiB"] and set(table["ranks"]) == {2}
+    assert (table["measured_step_time_s"] > 0).all() and (table["predicted_step_time_s"] > 0).all()
+    records = [json.loads(line) for line in (tmp_path / "out" / "records.jsonl").read_text().splitlines()]
+    measured = [r for r in records if r["engine"] == "runtime"]
+    assert len(measured) == 2 and all(r["extra"]["testbed"] == "torchrun" for r in measured)
+    assert all(r["world_size"] == 2 for r in measured)
+
+
+@pytest.mark.multiprocess
+def test_validate_under_torchrun_refuses_a_case_of_another_shape(scenario_file: Path, tmp_path: Path) -> None:
+    proc = _torchrun_validate(scenario_file, tmp_path, "--case", "cluster.workers_per_node=1;cluster.nodes=2")
+    assert proc.returncode != 0  # torchrun reports the ranks' exit 2 with its own ChildFailedError traceback
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert lines and all("cluster.workers_per_node" in line for line in lines)  # each rank: one line, no traceback
+    assert "ScenarioError" not in proc.stderr and "runtime/torchrun.py" not in proc.stderr
