@@ -23,7 +23,11 @@ stage sets the pace of the pipeline, so a micro-batch costs the slowest stage's 
 A GEMM costs ``max(2mnk / (peak · matmul_efficiency), bytes / (bandwidth · memory_efficiency))
 + kernel_overhead``: a roofline whose compute ceiling is the device's maximum achievable matmul
 rate, plus a fixed per-kernel cost that makes small GEMMs slow (the GEMM curve; sources in
-:mod:`dpsim.catalog`). With ``training.precision: fp8`` the four linear-layer GEMMs run at the
+:mod:`dpsim.catalog`). Every kernel's time is divided by the device's ``sustained_fraction``:
+kernel benchmarks run on an idle GPU, a training step sustains less of their rates (measured once
+per device type on a published per-layer timing; :mod:`dpsim.catalog`).
+
+With ``training.precision: fp8`` the four linear-layer GEMMs run at the
 FP8 peak (Transformer Engine; attention and logits stay in bf16), and the FP8 casts of the
 attention-output and MLP-down inputs (forward) and of the four output gradients (backward) move
 3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free).
@@ -93,9 +97,8 @@ def gemm_time(m: float, n: float, k: float, batch: float, peak: float, device: D
     eff = device.matmul_efficiency or 1.0
     flops = 2.0 * m * n * k * batch
     moved = width * (m * k + k * n + m * n) * batch
-    return max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency)) + (
-        device.kernel_overhead
-    )
+    seconds = max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency))
+    return (seconds + device.kernel_overhead) / device.sustained_fraction
 
 
 class _Pricer:
@@ -120,11 +123,14 @@ class _Pricer:
         self.kernels.append(Kernel(name, phase, 2.0 * m * n * k * batch, moved, seconds))
 
     def memory(self, name: str, phase: str, moved: float) -> None:
-        seconds = moved / (self.device.memory_bandwidth * self.device.memory_efficiency)
+        seconds = moved / (
+            self.device.memory_bandwidth * self.device.memory_efficiency * self.device.sustained_fraction
+        )
         self.kernels.append(Kernel(name, phase, 0.0, moved, seconds))
 
     def fused(self, name: str, phase: str, flops: float, efficiency: float) -> None:
-        self.kernels.append(Kernel(name, phase, flops, 0.0, flops / (self.peak16 * efficiency)))
+        rate = self.peak16 * efficiency * self.device.sustained_fraction
+        self.kernels.append(Kernel(name, phase, flops, 0.0, flops / rate))
 
     def linear(self, name: str, m: float, n: float, k: float) -> None:
         """A linear layer: forward GEMM, and its data- and weight-gradient GEMMs."""
@@ -295,6 +301,7 @@ def _job_key(
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
+    curve += (d.sustained_fraction,)
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 

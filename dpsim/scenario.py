@@ -481,6 +481,9 @@ class DeviceConfig(_Section):
     """Fraction of peak of fused (flash) attention, forward and backward."""
     memory_efficiency: Fraction = 0.83
     """Achievable fraction of memory bandwidth for element-wise kernels."""
+    sustained_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    """Share of the curve's kernel rates sustained inside a training step (every kernel of the
+    operation-level model takes 1/sustained_fraction as long); the catalog's per-device value."""
     flat_efficiency: Fraction = 0.5
     """Fraction of peak for models without an operation breakdown (CNNs, MLPs), from the catalog."""
 
@@ -491,6 +494,7 @@ class DeviceConfig(_Section):
         fields.update(flat_efficiency="efficiency", peak_flops_fp8="peak_flops_fp8", peak_flops_fp32="peak_flops_fp32")
         fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
+        fields.update(sustained_fraction="sustained_fraction")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dpsim.compute import compute_times, fit_gemm_curve, gemm_time, layer_kernels
-from dpsim.scenario import load_scenario, scenario_from_dict
+from dpsim.scenario import Scenario, load_scenario, scenario_from_dict
 
 
-def _scenario(**training: object) -> object:
+def _scenario(**training: object) -> Scenario:
     data = {
         "model": {"layers": 4, "hidden": 1024, "heads": 16, "seq_len": 2048, "vocab": 32000},
         "cluster": {"device": "h100-sxm"},
@@ -108,3 +108,50 @@ def test_gemm_sweep_on_cpu() -> None:
     assert all(p.seconds > 0 for p in points)
     efficiency, overhead = fit(points, 1e12)
     assert efficiency > 0 and overhead >= 0
+
+
+def _korthikanti_22b(sequence_parallel: bool = False) -> Scenario:
+    """Korthikanti et al. 2022, Table 3: the 22B GPT (h 6144, 64 heads, 48 layers, s 2048, V 51,200), TP 8, mb 4."""
+    data = {
+        "model": {"layers": 48, "hidden": 6144, "heads": 64, "seq_len": 2048, "vocab": 51200},
+        "cluster": {"nodes": 1, "workers_per_node": 8, "device": "a100-80gb", "intra_node": "nvlink3"},
+        "training": {"global_batch": 4, "micro_batch": 4, "tensor_parallel": 8, "sequence_parallel": sequence_parallel},
+    }
+    return scenario_from_dict(data)
+
+
+def _layer_ms(s: Scenario) -> tuple[float, float, float, float]:
+    """(forward, backward, attention core, one TP collective pair) of one 22B layer, ms, as the engines price them."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.step import fabric_of
+
+    t = s.training
+    kernels = layer_kernels(s.model, s.cluster.device, "bf16", 4, 8, t.sequence_parallel)
+    fwd = sum(k.seconds for k in kernels if k.phase == "forward")
+    bwd = sum(k.seconds for k in kernels if k.phase == "backward")
+    core = sum(k.seconds for k in kernels if k.phase == "forward" and k.name in ("scores", "context", "softmax"))
+    core += sum(k.seconds for k in kernels if k.name == "attention_dropout")
+    # 4 TP all-reduces (or reduce-scatter + all-gather pairs) per layer and micro-batch
+    tp_one = parallel.tensor_parallel_comm_time(s, fabric_of(s)) / s.model.layers / 4
+    return 1e3 * fwd, 1e3 * bwd, 1e3 * core, 1e3 * tp_one
+
+
+def test_a100_sustained_fraction_reproduces_korthikanti_table4() -> None:
+    """The A100's sustained_fraction (0.84) is derived from, and reproduces, the per-layer times of
+    Korthikanti et al. 2022 Table 4 (22B layer on Selene A100s): forward 7.7 ms (with its two TP
+    all-reduces), backward 11.9 ms (all-reduces overlapped with the weight gradients, their §6.2),
+    full recompute 19.5 ms, selective 13.2 ms; sequence parallel forward 7.2 ms."""
+    s = _korthikanti_22b()
+    fwd, bwd, core, ar = _layer_ms(s)
+    sustained = s.cluster.device.sustained_fraction
+    derived = (fwd + bwd) * sustained / (19.6 - 2 * ar)
+    assert derived == pytest.approx(sustained, rel=0.02)
+    assert fwd + 2 * ar == pytest.approx(7.7, rel=0.05)
+    assert bwd == pytest.approx(11.9, rel=0.05)
+    assert bwd + fwd + 2 * ar == pytest.approx(19.5, rel=0.05)  # full recomputation reruns the forward
+    assert bwd + core == pytest.approx(13.2, rel=0.05)  # selective: the attention core only
+    sp_fwd, sp_bwd, _, sp_pair = _layer_ms(_korthikanti_22b(sequence_parallel=True))
+    assert sp_fwd + 2 * sp_pair == pytest.approx(7.2, rel=0.05)
+    # backward: the re-gather of the sequence-sharded input and the gradient reduce-scatters are partly
+    # hidden behind the GEMMs; the measured 11.8 ms lies between fully hidden and fully exposed
+    assert sp_bwd < 11.8 < sp_bwd + 2 * sp_pair
