@@ -405,6 +405,28 @@ def _uniform_end(
     return np.where(total > 0, end, free), np.where(total > 0, comm, 0.0)
 
 
+def _screen_backlog(
+    count: np.ndarray, gap: np.ndarray, backward: np.ndarray, end_of: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Vectorised :func:`dpsim.analytic.step._micro_batch_backlog`, row by row the same iteration."""
+    free = np.zeros(len(count))
+    step_ = np.zeros(len(count))
+    done = count <= 0
+    i = 0
+    while not done.all():
+        nxt = np.maximum(0.0, end_of(free) - backward - gap)
+        settled = ~done & (nxt == free)
+        steady = ~done & ~settled & (i > 0) & (np.abs((nxt - free) - step_) <= 1e-12 * np.maximum(1.0, nxt))
+        moving = ~done & ~settled & ~steady
+        new_free = np.where(steady, nxt + step_ * (count - 1 - i), np.where(moving, nxt, free))
+        step_ = np.where(moving, nxt - free, step_)
+        free = new_free
+        done = done | settled | steady
+        i += 1
+        done = done | (moving & (i >= count))
+    return free
+
+
 def _uniform_end_with_head(
     total: np.ndarray,
     head: np.ndarray,
@@ -574,6 +596,20 @@ def _screen(
     with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, bwd_span, c_head, c_full, h_rest, stream_free)
     end = np.where(head_size > 0, with_head, end)
     grad_exposed = np.maximum(0.0, end - bwd_span)
+    # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
+    per_mb = (zero >= 2) & (dp > 1) & (k > 1)
+    grad_exposed = np.where(z3 & per_mb, k * grad_exposed, grad_exposed)
+    stage2 = per_mb & ~z3
+    if stage2.any():
+        rows = np.flatnonzero(stage2)
+        backlog = _screen_backlog(
+            k[rows] - 1,
+            fwd[rows] + tp_comm_mb[rows],
+            bwd[rows],
+            lambda free: _uniform_end(grad_bytes[rows], bucket, bwd[rows], c_full[rows], c_rest[rows], free)[0],
+        )
+        last = _uniform_end(grad_bytes[rows], bucket, bwd[rows], c_full[rows], c_rest[rows], backlog)[0]
+        grad_exposed[rows] = np.maximum(0.0, last - bwd[rows])
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
     )

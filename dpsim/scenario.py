@@ -674,8 +674,25 @@ class CommunicationConfig(_Section):
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True
     """Start each bucket's all-reduce as soon as its gradients are ready during backward."""
-    gradient_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """Precision of communicated gradients; auto = the training precision."""
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Dtype gradients are reduced in. ``auto`` = each framework's default: Megatron's distributed
+    optimizer (``optimizer_sharding: megatron``) reduces in fp32 under bf16 and fp8 training
+    (Megatron-LM forces ``accumulate_allreduce_grads_in_fp32`` for bf16) and in fp16 under fp16;
+    DeepSpeed ZeRO in the gradients' 16-bit dtype (``communication_data_type`` unset); FSDP in the
+    16-bit parameter dtype (``MixedPrecision.reduce_dtype`` defaults to ``param_dtype``); DDP in the
+    training dtype. fp8 training's gradients are bf16; fp32 training reduces fp32.
+    (``gradient_dtype`` is read as an old name of this field.)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gradient_dtype" in data:
+            data = dict(data)
+            old = data.pop("gradient_dtype")
+            if "dtype" in data and data["dtype"] != old:
+                raise ValueError(f"gradient_dtype ({old}) and dtype ({data['dtype']}) disagree; give dtype only")
+            data["dtype"] = old
+        return data
 
 
 class Straggler(_Section):
@@ -834,12 +851,41 @@ class Scenario(_Section):
         return t.global_batch // (self.data_parallel * t.micro_batch)
 
     @property
+    def communication_dtype(self) -> str:
+        """``communication.dtype`` with ``auto`` resolved to the framework's default (see the field)."""
+        dtype: str = self.communication.dtype
+        if dtype != "auto":
+            return dtype
+        t = self.training
+        if t.precision == "fp32":
+            return "fp32"
+        if t.optimizer_sharding == "megatron":
+            return "fp16" if t.precision == "fp16" else "fp32"
+        return "fp16" if t.precision == "fp16" else "bf16"  # fp8 training's gradients are bf16
+
+    @property
     def gradient_bytes_per_param(self) -> int:
-        """Bytes per parameter of communicated gradients (``communication.gradient_dtype``)."""
-        dtype: str = self.communication.gradient_dtype
-        if dtype == "auto":
-            dtype = self.training.precision  # fp8 training communicates bf16 gradients
-        return 4 if dtype == "fp32" else 2
+        """Bytes per parameter of communicated gradients (:attr:`communication_dtype`)."""
+        return 4 if self.communication_dtype == "fp32" else 2
+
+    @property
+    def reduces_every_micro_batch(self) -> bool:
+        """Whether gradients are reduce-scattered after every micro-batch, not once per step.
+
+        DeepSpeed ZeRO-2/3 reduce-scatter each micro-batch's gradients into the rank's fp32 shard
+        (its backward hooks fire every micro-batch; ``no_sync`` is refused under ZeRO-2/3), and FSDP
+        SHARD_GRAD_OP / FULL_SHARD reduce-scatter after every backward unless ``no_sync`` keeps full
+        unsharded gradients: traffic k x per step, gradient memory 1/N (what the memory model keeps).
+        DDP, ZeRO-1 and Megatron's distributed optimizer accumulate locally into full gradients and
+        reduce once, after the last micro-batch.
+        """
+        t = self.training
+        return (
+            t.zero_stage >= 2
+            and t.optimizer_sharding in ("zero", "fsdp")
+            and self.data_parallel > 1
+            and self.accumulation_steps > 1
+        )
 
     @property
     def gradient_buffer_bytes_per_param(self) -> int:

@@ -23,6 +23,7 @@ from dpsim.analytic.step import (
     predict,
 )
 from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.sim import simulate
 
 EXACT = 1e-12
 GiB = 2.0**30
@@ -277,10 +278,14 @@ def test_zero_3_traffic() -> None:
     assert r.step_time_s == exact(3.0 + 7 / 12 + 5 / 12 + 7 / 20 + 0.5e-3)
 
 
-def test_zero_3_accumulation_gathers_every_micro_batch() -> None:
+def test_zero_3_accumulation_gathers_and_reduces_every_micro_batch() -> None:
+    """Two micro-batches: both gather their parameters in forward and backward and both reduce-scatter
+    their gradients (DeepSpeed ZeRO-3 and FSDP FULL_SHARD keep 1/N gradients, so they cannot wait for
+    the last micro-batch). The first micro-batch's reduce-scatters spill 7/20 s past its backward (as in
+    the one-micro-batch timeline above) and delay the second forward's gathers by as much."""
     r = predict(toy(training__zero_stage=3, training__global_batch=4))
-    assert r.comm_s == exact(2 * 2 * 3 * 5 / 12 + 1.25)
-    assert r.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 20)
+    assert r.comm_s == exact(2 * 2 * 3 * 5 / 12 + 2 * 1.25)
+    assert r.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 2 * 7 / 20)
 
 
 def test_mfu_and_throughput() -> None:
@@ -423,3 +428,49 @@ def test_zero_3_matches_the_simulated_timeline(bandwidth: str, batch: int) -> No
     link = {"bandwidth": bandwidth, "latency": "0 s"}
     s = toy(training__zero_stage=3, training__global_batch=batch, cluster__intra_node=link)
     assert predict(s).step_time_s == pytest.approx(simulate(s, fidelity="fast").step_time_s, rel=1e-9)
+
+
+def test_zero_2_reduces_every_micro_batch_zero_1_once() -> None:
+    """Two micro-batches of the toy (1 s forward, 2 s backward; gradient 250 MB in buckets of 100, 100
+    and 50 MB reduce-scattered over 2 ranks at 100 MB/s: 0.5, 0.5, 0.25 s).
+
+    ZeRO-2 (DeepSpeed) keeps 1/N gradients, so each micro-batch reduce-scatters its own: buckets ready at
+    0.4, 0.8, 1.0 of the backward (0.8, 1.6, 2.0 s) run 0.8-1.3, 1.6-2.1, 2.1-2.35 s, spilling 0.35 s,
+    which the next forward hides; the last micro-batch exposes its 0.35 s. Traffic 2 x 1.25 s plus the
+    1.25 s post-step parameter gather. ZeRO-1 accumulates full gradients and reduce-scatters once:
+    1.25 + 1.25 s, same exposure. Memory: 125 MB of fp32 gradient shard vs the full 250 MB."""
+    two = {"training__global_batch": 4}
+    z2, z1 = predict(toy(training__zero_stage=2, **two)), predict(toy(training__zero_stage=1, **two))
+    assert z2.comm_s == exact(2 * 1.25 + 1.25)
+    assert z1.comm_s == exact(1.25 + 1.25)
+    assert z2.exposed_comm_s == exact(0.35 + 1.25) == z1.exposed_comm_s
+    assert z2.extra["memory_gradients_bytes"] == exact(125e6)
+    assert z1.extra["memory_gradients_bytes"] == exact(250e6)
+    # FSDP SHARD_GRAD_OP shards gradients too: the same per-micro-batch traffic
+    fsdp = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", **two))
+    assert fsdp.comm_s == exact(z2.comm_s)
+
+
+def test_per_micro_batch_reduction_backlog_when_communication_outpaces_compute() -> None:
+    """At 25 MB/s the buckets take 2, 2, 1 s per micro-batch, more than its 3 s: the first micro-batch's
+    reduce-scatters (0.8-2.8, 2.8-4.8, 4.8-5.8 s after its backward starts) are 2.8 s behind when the
+    next backward starts 3 s later; that one's run 2.8-4.8, 4.8-6.8, 6.8-7.8 s: 5.8 s past its end."""
+    slow = {"cluster__intra_node__bandwidth": "25 MB/s", "cluster__inter_node__bandwidth": "25 MB/s"}
+    r = predict(toy(training__zero_stage=2, training__global_batch=4, **slow))
+    assert r.extra["gradient_exposed_s"] == exact(5.8)
+    sim = simulate(toy(training__zero_stage=2, training__global_batch=4, **slow), fidelity="fast")
+    assert sim.step_time_s == pytest.approx(r.step_time_s, rel=1e-9)
+
+
+def test_megatron_overlaps_the_parameter_gather_with_the_next_forward() -> None:
+    """Megatron's distributed optimizer (fp32 toy: fp32 reduction) gathers the 250 MB of parameters in
+    buckets of 100, 100, 50 MB (0.5, 0.5, 0.25 s) while the next forward (1 s, each bucket's share:
+    0.4, 0.4, 0.2 s) runs as they land: flow shop 0.5 + 0.5 + 0.4 = 1.4 s for the full buckets, then
+    max(1.4, 1.25) + 0.2 = 1.6 s, so 0.6 s of the 1.25 s gather is exposed; DeepSpeed ZeRO-1 exposes
+    all of it."""
+    megatron = predict(toy(training__zero_stage=1, training__optimizer_sharding="megatron"))
+    deepspeed = predict(toy(training__zero_stage=1))
+    assert megatron.comm_s == exact(deepspeed.comm_s) == exact(2.5)
+    assert deepspeed.exposed_comm_s - megatron.exposed_comm_s == exact(1.25 - 0.6)
+    sim = simulate(toy(training__zero_stage=1, training__optimizer_sharding="megatron"), fidelity="fast")
+    assert sim.step_time_s == pytest.approx(megatron.step_time_s, rel=1e-9)

@@ -207,6 +207,7 @@ def test_catalog_all_csv(capsys: pytest.CaptureFixture[str]) -> None:
         ["run", "--set", "cluster.nodes=-3"],
         ["run", "--set", "cluster.inter_node.bandwidth=100"],
         ["run", "--set", "training.zero_stag=1"],
+        ["run", "--set", "communication.dtype=fp64"],
         ["run", "--bogus-option"],
         ["run", "--gantt", "g.png"],
         ["sweep", str(DEFAULT)],

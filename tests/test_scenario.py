@@ -184,6 +184,8 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("cluster.nodes", 2.5, "cluster.nodes", "integer"),
         ("training.zero_stage", 4, "training.zero_stage", "less than or equal to 3"),
         ("communication", {"algorithm": "butterfly"}, "communication.algorithm", "expected"),
+        ("communication", {"dtype": "fp64"}, "communication.dtype", "expected"),
+        ("communication", {"dtype": "fp32", "gradient_dtype": "bf16"}, "communication", "disagree"),
         ("cluster.device", "a100-81gb", "cluster.device", "did you mean 'a100-80gb'"),
         ("model", {"preset": "gpt5"}, "model", "unknown model"),
         ("training.global_batch", 100, "training.global_batch", "divisible"),
@@ -273,3 +275,34 @@ def test_dump_is_valid_yaml_with_units() -> None:
 def test_sizes_dump_as_written(text: str, dumped: str) -> None:
     s = load_scenario(None, overrides=[f"communication.bucket={text}"])
     assert yaml.safe_load(dump_scenario(s))["communication"]["bucket"] == dumped
+
+
+@pytest.mark.parametrize(
+    ("training", "dtype"),
+    [
+        ({}, "bf16"),  # DDP: the training dtype
+        ({"precision": "fp16", "zero_stage": 2}, "fp16"),  # DeepSpeed: the gradients' dtype
+        ({"precision": "fp8", "zero_stage": 1}, "bf16"),  # fp8 training's gradients are bf16
+        ({"zero_stage": 1, "optimizer_sharding": "megatron"}, "fp32"),  # Megatron: fp32 under bf16
+        ({"precision": "fp8", "zero_stage": 1, "optimizer_sharding": "megatron"}, "fp32"),
+        ({"precision": "fp16", "zero_stage": 1, "optimizer_sharding": "megatron"}, "fp16"),
+        ({"zero_stage": 3, "optimizer_sharding": "fsdp"}, "bf16"),  # FSDP: reduce_dtype = param_dtype
+        ({"precision": "fp32"}, "fp32"),
+    ],
+)
+def test_communication_dtype_defaults_follow_the_framework(training: dict[str, Any], dtype: str) -> None:
+    data = _base()
+    data["cluster"]["device"] = "h100-sxm"  # has an FP8 peak
+    data["training"].update(training)
+    s = scenario_from_dict(data)
+    assert s.communication_dtype == dtype
+    assert s.gradient_bytes_per_param == (4 if dtype == "fp32" else 2)
+
+
+def test_communication_dtype_explicit_and_old_name() -> None:
+    data = _base()
+    data["communication"] = {"dtype": "fp32"}
+    assert scenario_from_dict(data).gradient_bytes_per_param == 4
+    data["communication"] = {"gradient_dtype": "fp16"}  # the field's old name still reads
+    s = scenario_from_dict(data)
+    assert s.communication.dtype == "fp16" and s.gradient_bytes_per_param == 2

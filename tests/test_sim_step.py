@@ -64,7 +64,7 @@ HOMOGENEOUS = [
     {"cluster.nodes": 1, "training.global_batch": 16, "communication.algorithm": "direct"},
     {"cluster.nodes": 8, "cluster.workers_per_node": 1, "communication.algorithm": "halving-doubling"},
     {"cluster.nodes": 8, "cluster.workers_per_node": 1, "communication.algorithm": "tree"},
-    {"communication.bucket": "4 MB", "communication.gradient_dtype": "fp32"},
+    {"communication.bucket": "4 MB", "communication.dtype": "fp32"},
     {"training.optimizer": "sgd", "training.precision": "fp32"},
     {"training.tensor_parallel": 2, "training.pipeline_parallel": 2},
     {"cluster.topology": {"kind": "fat-tree", "nodes_per_leaf": 1, "oversubscription": 1}},

@@ -300,6 +300,26 @@ def _uniform_overlap_end(
     return end, total, full + (1 if rest > 0 else 0)
 
 
+def _micro_batch_backlog(count: int, gap_s: float, backward_s: float, end_of: Callable[[float], float]) -> float:
+    """Communication still queued when the next backward starts, after ``count`` micro-batches.
+
+    Each micro-batch's gradient collectives stream during its backward (``end_of(free)``: when they
+    finish, measured from that backward's start, given the stream is busy until ``free``); the next
+    backward starts ``backward_s + gap_s`` later (its forward and tensor-parallel time in between).
+    Iterates micro-batch by micro-batch, stopping once the backlog repeats (none left, or a constant
+    growth per micro-batch when communication outpaces compute).
+    """
+    free, step = 0.0, 0.0
+    for i in range(count):
+        nxt = max(0.0, end_of(free) - backward_s - gap_s)
+        if nxt == free:
+            return free
+        if i and abs((nxt - free) - step) <= 1e-12 * max(1.0, nxt):
+            return nxt + step * (count - 1 - i)
+        step, free = nxt - free, nxt
+    return free
+
+
 def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
     """Two-stage flow shop of ``pieces`` equal jobs: gather (a) then compute (f) per piece.
 
@@ -508,6 +528,7 @@ def predict(scenario: Scenario) -> StepResult:
         return reduce_scatter_group_time(algorithm, size, group)
 
     grad_cost = allreduce if zero == 0 else rs
+    per_micro_batch = scenario.reduces_every_micro_batch
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
@@ -543,6 +564,11 @@ def predict(scenario: Scenario) -> StepResult:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
             end = bwd_span + grad_comm
         grad_exposed = max(0.0, end - bwd_span)
+        if per_micro_batch:
+            # every earlier micro-batch reduce-scatters too, on the stream behind its backward gathers;
+            # what the stream has not finished when the pass ends delays the next forward's gathers
+            grad_exposed *= k
+            grad_comm *= k
     else:
         if overlap and profile is not None and profile.gradient_ready:
             # measured readiness (a profiler trace) instead of the uniform rate
@@ -555,16 +581,41 @@ def predict(scenario: Scenario) -> StepResult:
                 last_bwd_s = float(
                     profile.overlap_backward(scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket, first)[-1])
                 )
-            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost, 0.0, first)
+            backlog = 0.0
+            if per_micro_batch:
+                backlog = _micro_batch_backlog(
+                    k - 1,
+                    fwd_s + tp_comm_mb,
+                    bwd_s,
+                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost, free, first)[0],
+                )
+            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost, backlog, first)
+            grad_comm *= k if per_micro_batch else 1
         else:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
             end = bwd_s + grad_comm
+            if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
+                end += (k - 1) * grad_comm
+                grad_comm *= k
         grad_exposed = max(0.0, end - last_bwd_s)
-    post_step_gather = 0.0
+    post_step_gather = post_step_gather_exposed = 0.0
     if zero in (1, 2) and dp > 1:
         _, post_step_gather, _ = _uniform_overlap_end(
             param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, bucket
         )
+        post_step_gather_exposed = post_step_gather
+        if t.optimizer_sharding == "megatron" and overlap:
+            # Megatron's overlap_param_gather: each bucket's all-gather is waited for only where the
+            # next step's first forward reaches its parameters: gathers and that forward's pieces
+            # (each bucket's share of it) form a two-stage flow shop
+            full = int(param_bytes // bucket)
+            rest = param_bytes - full * bucket
+            gathered = full * gather_time(algorithm, bucket, group) if full else 0.0
+            end = flow_shop_makespan(full, gathered / full, fwd_s * bucket / param_bytes) if full else 0.0
+            if rest > 0:
+                gathered += gather_time(algorithm, rest, group)
+                end = max(end, gathered) + fwd_s * rest / param_bytes
+            post_step_gather_exposed = max(0.0, end - fwd_s)
 
     # optimizer (memory bound), sharded by ZeRO
     updated = psi / (dp if zero >= 1 else 1)
@@ -578,7 +629,7 @@ def predict(scenario: Scenario) -> StepResult:
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)
-    exposed_s = grad_exposed + post_step_gather + gather_exposed + tp_comm_s + p2p_exposed_s
+    exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s
     comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + p2p_total_s
     step_s = compute_s + bubble_s + exposed_s + optimizer_s
     single_s = nominal_compute + optimizer_s

@@ -104,6 +104,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,
+        reduce_every_micro_batch=scenario.reduces_every_micro_batch,
+        overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
         ready_fractions=_ready_fractions(scenario, psi * scenario.gradient_bytes_per_param),
     )
 
@@ -119,7 +121,7 @@ def _ready_fractions(scenario: Scenario, gradient_bytes: float) -> tuple[float, 
 
 
 def _collective_count(plan: StepPlan) -> int:
-    count = len(plan.gradient_buckets)
+    count = len(plan.gradient_buckets) * (plan.accumulation if plan.reduce_every_micro_batch else 1)
     if plan.zero_stage in (1, 2):
         count += math.ceil(plan.param_bytes / plan.bucket_bytes)
     if plan.zero_stage == 3:

@@ -55,6 +55,10 @@ class StepPlan:
     """Pipeline stage-to-stage sends on the critical path per step (hybrid runs)."""
     p2p_total_s: float = 0.0
     """All pipeline stage-to-stage send time per step (hybrid runs)."""
+    reduce_every_micro_batch: bool = False
+    """Reduce-scatter each micro-batch's gradients after its backward (DeepSpeed ZeRO-2/3, FSDP)."""
+    overlap_param_gather: bool = False
+    """Megatron's distributed optimizer: the post-step parameter all-gather overlaps the next forward."""
     ready_fractions: tuple[float, ...] = ()
     """Fraction of the last backward elapsed when each gradient bucket is ready, measured
     (:meth:`dpsim.calibration.HardwareProfile.bucket_ready_fractions`); empty: uniform."""
@@ -182,7 +186,6 @@ def run_step(
     gather_params = plan.zero_stage == 3 and communicate
     buckets = plan.gradient_buckets if communicate else []
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
-    ready: list[np.ndarray] = []
     for j in range(k):
         fwd, bwd = forward_s[:, j], backward_s[:, j]
         if gather_params:
@@ -191,9 +194,11 @@ def run_step(
             compute_span("forward", f"forward {j}", fwd)
         tensor_parallel(f"forward {j}", plan.tp_comm_s / 3.0)
         last = j == k - 1
+        reduce_now = last or plan.reduce_every_micro_batch
+        ready: list[np.ndarray] = []
         if gather_params:
             starts = zero3_pass("backward", f"backward {j}", bwd)
-            if last and buckets:
+            if reduce_now and buckets:
                 pieces = plan.pieces
                 piece = bwd / pieces
                 cumulative = np.cumsum(buckets) / plan.gradient_bytes
@@ -204,19 +209,31 @@ def run_step(
         else:
             start = clock
             compute_span("backward", f"backward {j}", bwd)
-            if last and buckets:
+            if reduce_now and buckets:
                 ready.extend(bucket_ready(plan, start, bwd, clock))
+        if reduce_now and not plan.overlap:
+            ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
+        for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
+            name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
+            collective(name, grad_op, size, at, i)
+        if reduce_now and not last and not plan.overlap:
+            clock = np.maximum(clock, stream)
         tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
-    for i, (size, at) in enumerate(zip(buckets, ready, strict=True)):
-        collective(f"bucket {i}", grad_op, size, at, i)
     start = np.maximum(clock, stream)
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
-        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.bucket_bytes)):
-            collective(f"parameter gather {i}", "all_gather", size, end, i)
-        end = np.maximum(end, stream)
+        sizes = bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.bucket_bytes)
+        done = [collective(f"parameter gather {i}", "all_gather", size, end, i) for i, size in enumerate(sizes)]
+        if plan.overlap_param_gather:
+            # the next step's first forward computes bucket by bucket as each gather lands
+            at = end.copy()
+            for size, gathered in zip(sizes, done, strict=True):
+                at = np.maximum(at, gathered) + forward_s[:, 0] * size / plan.param_bytes
+            end = end + np.maximum(0.0, at - end - forward_s[:, 0])
+        else:
+            end = np.maximum(end, stream)
     if plan.bubble_s > 0:
         log("bubble", "pipeline bubble", end, end + plan.bubble_s)
         end = end + plan.bubble_s
