@@ -122,6 +122,8 @@ class Fabric:
     a collective of S bytes runs on the regime that holds S (:meth:`at_size`). Empty: ``intra`` at every size."""
     inter_regimes: tuple[LinkSegment, ...] = ()
     """Size regimes of the inter-node link, as ``intra_regimes``."""
+    arch: str = ""
+    """GPU generation for NCCL's per-channel caps (``volta`` … ``blackwell``; '' = none)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -167,7 +169,7 @@ class Fabric:
         """The node layout the schedules are built on."""
         from dpsim.sim.collectives.base import Layout
 
-        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw)
+        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch)
 
 
 @dataclass(frozen=True)

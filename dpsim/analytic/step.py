@@ -147,6 +147,26 @@ def _param_bytes(precision: str) -> int:
 NVLS_LINKS = ("nvlink4", "nvlink5")
 """Intra-node links of NVSwitch generations with in-network reduction (NVLink SHARP, H100 and later)."""
 
+NCCL_ARCH = {
+    "v100": "volta",
+    "a100-40gb": "ampere",
+    "a100-80gb": "ampere",
+    "h100-sxm": "hopper",
+    "h200": "hopper",
+    "b200": "blackwell",
+    "nvlink2": "volta",
+    "nvlink3": "ampere",
+    "nvlink4": "hopper",
+    "nvlink5": "blackwell",
+}
+"""GPU generation (NCCL's ``compCapIndex``, for its per-channel caps) of a catalog device, else of its NVLink."""
+
+
+def nccl_arch(scenario: Scenario) -> str:
+    """The GPU generation NCCL's tuner constants apply to: the device's, else its NVLink's ('' if neither says)."""
+    c = scenario.cluster
+    return NCCL_ARCH.get(c.device.preset or "", NCCL_ARCH.get(c.intra_node.preset or "", ""))
+
 
 def protocol_of(scenario: Scenario) -> str:
     """The NCCL protocol setting: ``none`` (the links' α–β) on CPUs; links fitted by a profile also drop it."""
@@ -187,6 +207,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nvls=preset in NVLS_LINKS and c.workers_per_node > 1,
         intra_hw="pci" if preset.startswith("pcie") else "nvlink",
         protocol=protocol_of(scenario),
+        arch=nccl_arch(scenario),
     )
 
 

@@ -22,7 +22,7 @@ import simpy
 
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
-from dpsim.sim.cost import LinearCost
+from dpsim.sim.cost import LinearCost, engine_ids
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
 
@@ -127,6 +127,23 @@ class CompiledSchedule:
         self.send_ptr = send_ptr.ravel()
         self.recv_ptr = recv_ptr.ravel()
         self.repeats = np.asarray([p.repeat for p in phases], dtype=np.int64)
+        # NCCL's per-(rank, channel) throughput: one more link on every flow's route (dpsim.sim.cost)
+        self.engine_capacity = np.zeros(0)
+        self.t_engine = np.zeros(0, dtype=np.int64)
+        if schedule.engine_Bps > 0 and phases:
+            k = max(int(p.channel.max()) + 1 if p.channel is not None else 1 for p in phases)
+            self.t_engine = np.concatenate([engine_ids(p, k) for p in phases])
+            self.engine_capacity = np.full(ranks * k, schedule.engine_Bps)
+        self._routes_on: tuple[FluidNetwork, np.ndarray] | None = None
+
+    def routes_on(self, net: FluidNetwork) -> np.ndarray:
+        """Every transfer's links on ``net``, with its (rank, channel) throughput link when the schedule has one."""
+        if not len(self.engine_capacity):
+            return self.t_routes
+        if self._routes_on is None or self._routes_on[0] is not net:
+            first = net.add_links(self.engine_capacity, key=self)
+            self._routes_on = (net, np.concatenate([self.t_routes, (first + self.t_engine)[:, None]], axis=1))
+        return self._routes_on[1]
 
     @property
     def transfers(self) -> int:
@@ -191,6 +208,7 @@ class CollectiveRun:
         self._fresh = np.zeros(ranks, dtype=bool)
         self._owner = net.owner(self._delivered)
         self._stride = max(1, len(compiled.t_src))
+        self._routes = compiled.routes_on(net)
 
     def join_at(self, offsets: np.ndarray, ranks: np.ndarray | None = None) -> None:
         """Rank ``ranks[i]`` (default: rank i) joins ``offsets[i]`` seconds from now (one event per distinct offset)."""
@@ -243,7 +261,7 @@ class CollectiveRun:
     def _start(self, transfers: np.ndarray, position: np.ndarray) -> None:
         c = self.compiled
         self.net.start_many(
-            c.t_routes[transfers],
+            self._routes[transfers],
             c.t_share[transfers] * self.size,
             c.t_latency[transfers],
             self._owner,

@@ -54,6 +54,8 @@ class Cluster:
     regimes: tuple[tuple[float, Cluster], ...] = ()
     """(first size, cluster with the links of that size regime), ascending, when the fabric's links have
     size regimes (:meth:`dpsim.analytic.collectives.Fabric.at_size`); empty: these links at every size."""
+    arch: str = ""
+    """GPU generation for NCCL's per-channel caps ('' = none)."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -93,6 +95,7 @@ class Cluster:
             fabric.nvls,
             fabric.intra_hw,
             fabric.protocol,
+            arch=fabric.arch,
         )
 
     def at_size(self, size: float) -> Cluster:
@@ -105,7 +108,7 @@ class Cluster:
 
     def layout(self) -> Layout:
         """The node layout collective schedules are built on."""
-        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw)
+        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch)
 
     @property
     def world_size(self) -> int:

@@ -7,7 +7,10 @@ its latency (``repeat`` × the phase's per-step latency, or route latency × ``h
 to carry its share, which is exactly the max-min fair completion time when the phase's
 flows are symmetric. Repeated steps of the same pattern are priced once, so the cost of
 an N-rank collective is ``latency_s + size · seconds_per_byte`` after O(N) numpy work.
-The schedule's base latency (NCCL's launch cost) is added once.
+The schedule's base latency (NCCL's launch cost) is added once. A schedule with a
+per-channel throughput (``engine_Bps``: NCCL's per-channel caps) adds one resource per
+(rank, channel): the bytes a rank sends on a channel in the phase over ``engine_Bps`` —
+the same resource the chunk level puts on each flow's route.
 
 This is the single price of a collective: the analytic engine
 (:func:`dpsim.analytic.collectives.collective`), the fast level
@@ -22,9 +25,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.collectives.base import Phase, Schedule
 
-__all__ = ["LinearCost", "phase_cost"]
+__all__ = ["LinearCost", "engine_ids", "engine_load", "phase_cost"]
+
+
+def engine_ids(phase: Phase, channels: int) -> np.ndarray:
+    """The (rank, channel) resource each transfer of ``phase`` crosses: ``src · channels + channel``."""
+    chan = phase.channel if phase.channel is not None else np.zeros(len(phase.src), dtype=np.int64)
+    return phase.src * channels + chan
+
+
+def engine_load(phase: Phase) -> np.ndarray:
+    """Bytes (as a fraction of the message) each (rank, channel) of ``phase`` sends."""
+    channels = int(phase.channel.max()) + 1 if phase.channel is not None and len(phase.channel) else 1
+    return np.bincount(engine_ids(phase, channels), weights=phase.fraction)
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,8 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
         load = np.bincount(links[mask], weights=weights, minlength=len(capacity))
         per_byte = float(np.max(load / capacity))
+        if schedule.engine_Bps > 0:
+            per_byte = max(per_byte, float(engine_load(phase).max()) / schedule.engine_Bps)
         latency_total += phase.repeat * float(phase.transfer_latency(latency).max())
         per_byte_total += phase.repeat * per_byte
     return LinearCost(latency_total, per_byte_total)

@@ -73,7 +73,27 @@ class FluidNetwork:
         self._free = np.zeros(0, dtype=np.int64)
         """Stack of free flow slots: ``_free[:_top]``."""
         self._top = 0
+        self._added: dict[object, int] = {}
         self._grow(64, 2)
+
+    def add_links(self, capacity: Sequence[float] | np.ndarray, key: object = None) -> int:
+        """Append links of ``capacity`` (bytes/s) and return the id of the first; once per ``key``.
+
+        For resources that exist only while collectives run on this network, such as NCCL's
+        per-(rank, channel) throughput (:attr:`dpsim.sim.collectives.base.Schedule.engine_Bps`).
+        """
+        if key is not None and key in self._added:
+            return self._added[key]
+        extra = np.asarray(capacity, dtype=np.float64)
+        first, pad = self.links, self.links
+        self.links += len(extra)
+        self.capacity = np.concatenate([self.capacity[:pad], extra, [np.inf]])
+        self.count = np.concatenate([self.count[:pad], np.zeros(len(extra), dtype=np.int64), [0]])
+        self._dirty = np.concatenate([self._dirty[:pad], np.zeros(len(extra), dtype=bool), [False]])
+        self._route[self._route == pad] = self.links
+        if key is not None:
+            self._added[key] = first
+        return first
 
     # --- flow pool -----------------------------------------------------------------------------
 

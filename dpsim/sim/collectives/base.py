@@ -20,6 +20,14 @@ or trees, each on its own share of the data) a transfer belongs to. A schedule's
 ``base_latency_s`` is paid once per call before any transfer (NCCL's ``baseLatencies``:
 kernel launch and set-up), and ``protocol`` names NCCL's wire protocol (Simple, LL,
 LL128; empty for the textbook algorithms).
+
+``engine_Bps`` is the throughput of one NCCL channel on one rank: each channel is run by
+one thread block per GPU, and NCCL's tuner caps what a channel moves per algorithm,
+protocol and GPU generation (``src/graph/tuning.cc``: ``perChMaxTreeBws``,
+``perChMaxRingLL128Bws``, ``perChMaxTreeLL128Bws``, ``llMaxBws``). Every evaluator prices it
+as one more resource per (rank, channel) that the rank's sends on that channel cross, of
+``engine_Bps`` bytes/s: the fast level as one more load in each phase, the chunk level as
+one more link on each flow's route (:mod:`dpsim.sim.cost`, :mod:`dpsim.sim.chunk`).
 """
 
 from __future__ import annotations
@@ -100,6 +108,8 @@ class Schedule:
     pipelined: bool = False
     """Data stream through the ranks in small chunks (trees, NVLS, the ring broadcast): the last
     chunk reaches every rank as the pipeline drains, so all ranks finish together."""
+    engine_Bps: float = 0.0
+    """Wire bytes/s one (rank, channel) can send (NCCL's per-channel throughput); 0 = unlimited."""
 
     @property
     def transfers(self) -> int:
@@ -129,6 +139,7 @@ class Schedule:
             self.base_latency_s + other.base_latency_s,
             self.protocol or other.protocol,
             self.pipelined and other.pipelined,
+            self.engine_Bps or other.engine_Bps,
         )
 
 
@@ -138,7 +149,9 @@ class Layout:
 
     ``intra_hw`` is NCCL's hardware class of the intra-node links (``nvlink`` or ``pci``,
     for its per-step latencies); ``nvls`` says the node switch reduces in-network (NVLink
-    SHARP on H100-class NVSwitch), so NCCL's NVLS algorithms exist.
+    SHARP on H100-class NVSwitch), so NCCL's NVLS algorithms exist; ``arch`` is the GPU
+    generation NCCL's tuner constants are indexed by (``volta``, ``ampere``, ``hopper``,
+    ``blackwell``; empty: unknown, no per-channel limits).
     """
 
     nodes: int
@@ -146,6 +159,7 @@ class Layout:
     nics: int = 1
     nvls: bool = False
     intra_hw: str = "nvlink"
+    arch: str = ""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:

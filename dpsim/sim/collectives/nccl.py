@@ -35,9 +35,27 @@ cost model of ``src/graph/tuning.cc``): Simple, LL (8-byte lines with a 4-byte f
 the bandwidth, lowest latency) and LL128 (120 of every 128 bytes are data). A protocol
 changes the per-step latency (``hwLatencies``) and base latency (``baseLatencies``) and
 the usable bandwidth; the bandwidth fraction is carried as extra wire bytes, so every
-evaluator prices it through the same link loads. The tuner constants are NCCL's defaults;
-the per-channel bandwidth caps (``llMaxBws``, ``perChMax*Bws``) and the per-size tree
-correction factors are not modelled (see :data:`BANDWIDTH_FRACTION`).
+evaluator prices it through the same link loads. The tuner constants are NCCL's defaults
+(NVIDIA/nccl v2.30.7, ``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``; the
+bandwidth caps are the same in v2.10.3, the version of the oldest published run).
+
+**Per-channel throughput** (``ncclTopoTuneModel``): a channel is one thread block per GPU,
+and what it moves is capped per GPU generation and node count — the tree at
+``perChMaxTreeBws`` (Ampere: 24.0 / 23.6 / 17.8 GB/s on 1 / 2 / ≥3 nodes), LL128 at
+``perChMaxRingLL128Bws`` / ``perChMaxTreeLL128Bws``, LL in total at ``llMaxBws`` — so
+NCCL's bus bandwidth is ``min(links · fraction, nChannels · cap)``. With few NICs there are
+few channels (NCCL's search, ``src/graph/search.cc``, builds one channel per NIC when a
+NIC is slower than twice the 24 GB/s speed step: :func:`channels`), and the cap, not the
+links, sets the tree's speed: on two A100 nodes with 4 HDR NICs the tree's links would
+carry ~170 GB/s of bus bandwidth, four channels only 4 × 23.6, so the ring wins, as
+published runs show. :func:`channel_cap_Bps` gives the cap; the schedule carries it as
+``engine_Bps``, the rate at which one rank's sends on one channel can go, which every
+evaluator prices as one more resource (:class:`~dpsim.sim.collectives.base.Schedule`).
+On one node NCCL's intra-node search finds ≥ 12 channels on NVSwitch (A100: 6 × 40 GB/s,
+duplicated), where the per-channel caps lie above the links: only LL's total cap applies.
+Not modelled: ``ncclTopoDupChannels`` doubling the channels of fast NICs, the ×0.85 of a
+``TREE``-pattern graph (Hopper fallback), the NVLS-tree cap (``perChMaxNVLSTreeBws``; its
+channels are the NVLS heads).
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
@@ -54,13 +72,17 @@ import numpy as np
 from dpsim.sim.collectives.base import Layout, Phase, Schedule
 
 __all__ = [
+    "ARCHS",
     "BANDWIDTH_FRACTION",
     "BASE_LATENCY_US",
     "HW_LATENCY_US",
+    "LL_MAX_GBPS",
     "NCCL_ALGORITHMS",
     "NVLS_EFFICIENCY",
+    "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
     "btree_parent",
+    "channel_cap_Bps",
     "channels",
     "dtree_parents",
     "nccl_broadcast",
@@ -108,6 +130,88 @@ BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
     ("nvls-tree", "Simple"): 1.0,
 }
 """Usable share of the link bandwidth per (algorithm, protocol): ``ncclTopoTuneModel``'s refinements."""
+
+
+ARCHS = ("volta", "ampere", "hopper", "blackwell")
+"""GPU generations NCCL's tuner constants are indexed by (``compCapIndex``), in NCCL's order."""
+
+PER_CHANNEL_MAX_GBPS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "tree": {
+        "volta": (26.5, 18.5, 10.0),
+        "ampere": (24.0, 23.6, 17.8),
+        "hopper": (38.7, 41.4, 36.0),
+        "blackwell": (70.0, 42.8, 24.0),
+    },
+    "tree-LL128": {
+        "volta": (20.0, 20.0, 20.0),
+        "ampere": (20.0, 20.0, 20.0),
+        "hopper": (36.7, 36.7, 29.0),
+        "blackwell": (55.6, 31.67, 20.0),
+    },
+    "ring-LL128": {
+        "volta": (20.0, 20.0, 20.0),
+        "ampere": (20.0, 20.0, 20.0),
+        "hopper": (36.7, 36.7, 36.7),
+        "blackwell": (40.0, 40.0, 40.0),
+    },
+}
+"""``perChMaxTreeBws``, ``perChMaxTreeLL128Bws``, ``perChMaxRingLL128Bws`` (GB/s of bus bandwidth per
+channel, on 1 / 2 / ≥3 nodes) of ``src/graph/tuning.cc``."""
+
+LL_MAX_GBPS: dict[str, tuple[float, float, float]] = {
+    "volta": (39.0, 39.0, 20.4),
+    "ampere": (87.7, 22.5, 19.0),
+    "hopper": (141.0, 45.0, 35.0),
+    "blackwell": (282.0, 90.0, 70.0),
+}
+"""``llMaxBws`` of ``src/graph/tuning.cc`` (GB/s, all channels together). NCCL reads the row of the
+GPU generation on one node, and on several nodes the row of the host CPU: row 0 (here
+``volta``) for Intel, row 1 for AMD. Multi-node hosts are taken as Intel, as for
+:data:`NET_OVERHEAD_US`."""
+
+
+def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
+    """NCCL's throughput of one channel of ``algorithm``/``protocol`` on ``layout``, bytes/s of data (inf: none).
+
+    ``ncclTopoTuneModel``: ring LL ``min(llMaxBw, …)``, ring LL128 ``nChannels ·
+    perChMaxRingLL128Bw``, tree (every protocol) ``nChannels · perChMaxTreeBw`` then LL
+    ``/3.8`` and ``llMaxBw``, LL128 ``·120/128`` and ``nChannels · perChMaxTreeLL128Bw``. The
+    totals (``llMaxBw``) are split over :func:`channels`; the per-channel caps apply across
+    nodes, where NCCL's channels are the rails (see the module docstring).
+    """
+    if protocol not in PROTOCOLS or layout.arch not in ARCHS or algorithm not in ("ring", "tree"):
+        return math.inf
+    index = min(layout.nodes, 3) - 1  # NCCL's index2: 1, 2, >2 nodes
+    multi = layout.nodes > 1
+    k = channels(layout)
+    ll_total = LL_MAX_GBPS["volta" if multi else layout.arch][index] / k
+    caps = [math.inf]
+    if algorithm == "ring":
+        if protocol == "LL":
+            caps.append(ll_total)
+        elif protocol == "LL128" and multi:
+            caps.append(PER_CHANNEL_MAX_GBPS["ring-LL128"][layout.arch][index])
+    else:
+        tree = PER_CHANNEL_MAX_GBPS["tree"][layout.arch][index] if multi else math.inf
+        if protocol == "Simple":
+            caps.append(tree)
+        elif protocol == "LL":
+            caps += [tree / 3.8, ll_total]
+        else:
+            ll128 = PER_CHANNEL_MAX_GBPS["tree-LL128"][layout.arch][index] if multi else math.inf
+            caps += [tree * 120.0 / 128.0, ll128]
+    return min(caps) * 1e9
+
+
+def _engine(algorithm: str, protocol: str, layout: Layout, wire: float, busiest: float = 1.0) -> float:
+    """``engine_Bps`` of a schedule: the channel cap in wire bytes, scaled by the busiest rank's share.
+
+    ``busiest`` is the most a (rank, channel) sends over what NCCL's bus bandwidth counts per
+    channel (1 for rings; for a tree, what the busiest head sends over 2·S/k, since NCCL's
+    per-channel figure is of the tree as a whole).
+    """
+    cap = channel_cap_Bps(algorithm, protocol, layout)
+    return 0.0 if math.isinf(cap) else cap * wire * busiest
 
 
 def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
@@ -185,7 +289,8 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     chan = np.repeat(np.arange(k), n)
     one = Phase.of(src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan)
     phases = (one, one) if op == "allreduce" else (one,)
-    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol)
+    engine = _engine(name, protocol, layout, wire)
+    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol, engine_Bps=engine)
 
 
 def btree_parent(nranks: int, rank: int) -> int:
@@ -279,7 +384,9 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         latency_s=latency,
         channel=np.concatenate([up_chan, up_chan]),
     )
-    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True)
+    sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
+    engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0)
+    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine)
 
 
 def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
@@ -359,4 +466,5 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         latency_s=latency,
         channel=np.repeat(np.arange(k), n - 1),
     )
-    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True)
+    engine = _engine("ring", protocol, layout, wire)
+    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True, engine_Bps=engine)
