@@ -577,6 +577,23 @@ class TopologyConfig(_Section):
     """Fat-tree: nodes attached to one leaf switch."""
 
 
+RANK_ORDERS = ("node_major", "round_robin")
+"""Named rank placements (``cluster.rank_order``); a list of GPU slots is the explicit one."""
+
+
+def _rank_order(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in RANK_ORDERS:
+            raise ValueError(f"expected {' or '.join(RANK_ORDERS)} or a list of GPU slots, got {inputs.brief(value)}")
+        return value
+    if isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, int) or isinstance(v, bool)]
+        if bad:
+            raise ValueError(f"GPU slots are integers, got {inputs.brief(bad[0])}")
+        return value
+    raise ValueError(f"expected {' or '.join(RANK_ORDERS)} or a list of GPU slots, got {inputs.brief(value)}")
+
+
 class ClusterConfig(_Section):
     """Nodes of identical devices, a fast intra-node fabric, and NICs into the network."""
 
@@ -588,6 +605,13 @@ class ClusterConfig(_Section):
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
+    rank_order: Annotated[str | list[int], BeforeValidator(_rank_order)] = "node_major"
+    """Which GPU each rank runs on: ``node_major`` (rank r = node·workers_per_node + local, as
+    torchrun and Slurm's block distribution place them), ``round_robin`` (rank r on node
+    r mod nodes, local rank r // nodes: Slurm's cyclic distribution), or a list giving each
+    rank's GPU slot (node·workers_per_node + local), a permutation of 0 … world−1. Rank-ordered
+    algorithms (gloo's ring, halving–doubling, direct, parameter server) follow it; NCCL's
+    rings and trees are built from the topology and do not change."""
 
     @model_validator(mode="after")
     def _world(self) -> ClusterConfig:
@@ -596,7 +620,23 @@ class ClusterConfig(_Section):
                 f"nodes: {self.nodes:,} nodes x {self.workers_per_node:,} workers = "
                 f"{self.nodes * self.workers_per_node:,} devices, more than the {MAX_WORLD:,} supported"
             )
+        if isinstance(self.rank_order, list) and sorted(self.rank_order) != list(range(self.world_size)):
+            raise ValueError(
+                f"rank_order: a list of GPU slots must hold each of 0 .. {self.world_size - 1} once "
+                f"({self.world_size} ranks), got {inputs.brief(self.rank_order)}"
+            )
         return self
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        """GPU slot of each rank (empty for ``node_major``: rank r on slot r)."""
+        order = self.rank_order
+        if isinstance(order, list):
+            return tuple(order)
+        if order == "round_robin":
+            m, g = self.nodes, self.workers_per_node
+            return tuple((r % m) * g + r // m for r in range(self.world_size))
+        return ()
 
     @property
     def world_size(self) -> int:
@@ -807,6 +847,11 @@ class Scenario(_Section):
                 "training.pipeline_parallel",
                 f"{what} must be divisible by pipeline_parallel x virtual_stages "
                 f"= {t.pipeline_parallel} x {t.virtual_stages}",
+            )
+        if self.cluster.rank_order != "node_major" and model_parallel > 1:
+            raise _FieldError(
+                "cluster.rank_order",
+                "only node_major with tensor or pipeline parallelism (their groups are placed in Megatron order)",
             )
         if t.precision == "fp8" and self.cluster.device.peak_flops_fp8 is None:
             raise _FieldError(

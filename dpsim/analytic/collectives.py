@@ -124,6 +124,8 @@ class Fabric:
     """Size regimes of the inter-node link, as ``intra_regimes``."""
     arch: str = ""
     """GPU generation for NCCL's per-channel caps (``volta`` … ``blackwell``; '' = none)."""
+    rank_order: tuple[int, ...] = ()
+    """GPU slot (node·per_node + local) of each rank; empty = node-major (rank r on slot r)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -169,7 +171,9 @@ class Fabric:
         """The node layout the schedules are built on."""
         from dpsim.sim.collectives.base import Layout
 
-        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch)
+        return Layout(
+            self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch, self.rank_order
+        )
 
 
 @dataclass(frozen=True)

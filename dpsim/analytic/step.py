@@ -208,6 +208,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         intra_hw="pci" if preset.startswith("pcie") else "nvlink",
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
+        rank_order=c.slots,
     )
 
 

@@ -8,8 +8,10 @@ affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks each rank has 
 which is what :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
 worker per node there is no intra-node fabric: the worker sits on its NIC.
 
-Ranks are numbered node-major (rank = node·G + local), so flat algorithms keep a node's
-ranks consecutive and a ring crosses each node boundary once. Rank ``world_size`` is the
+Ranks are numbered node-major (rank = node·G + local) unless ``rank_order`` places them
+otherwise (``cluster.rank_order``: rank r on GPU slot ``rank_order[r]``); routes start and end
+at the ranks' slots, so a rank-ordered ring over round-robin ranks crosses a node boundary
+at every hop while NCCL's topology-built rings do not change. Rank ``world_size`` is the
 parameter server's endpoint when an algorithm needs one.
 
 A route's latency is the largest latency of the link classes it crosses (the end-to-end
@@ -56,6 +58,8 @@ class Cluster:
     size regimes (:meth:`dpsim.analytic.collectives.Fabric.at_size`); empty: these links at every size."""
     arch: str = ""
     """GPU generation for NCCL's per-channel caps ('' = none)."""
+    rank_order: tuple[int, ...] = ()
+    """GPU slot (node·per_node + local) of each rank; empty = node-major. Routes start and end at the slots."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -66,6 +70,9 @@ class Cluster:
             for rank in range(n):
                 up, down = self.links.add_duplex(f"worker{rank}.port", self.intra.bandwidth, self.intra.latency_s)
                 self.port_up[rank], self.port_down[rank] = up, down
+        self.slot = np.arange(n + 1, dtype=np.int64)  # rank → GPU slot; the last entry: the parameter server
+        if self.rank_order:
+            self.slot[:n] = np.asarray(self.rank_order, dtype=np.int64)
         self.topology.build(self.links, self.nodes, self.nics_per_node, self.inter.bandwidth, self.inter.latency_s)
         server = flat_link(Fabric(self.nodes, g, self.intra, self.inter, self.nics_per_node))
         if self.nodes == 1:
@@ -96,6 +103,7 @@ class Cluster:
             fabric.intra_hw,
             fabric.protocol,
             arch=fabric.arch,
+            rank_order=fabric.rank_order,
         )
 
     def at_size(self, size: float) -> Cluster:
@@ -108,7 +116,9 @@ class Cluster:
 
     def layout(self) -> Layout:
         """The node layout collective schedules are built on."""
-        return Layout(self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch)
+        return Layout(
+            self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch, self.rank_order
+        )
 
     @property
     def world_size(self) -> int:
@@ -126,8 +136,8 @@ class Cluster:
 
     def routes(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Link ids (padded matrix, -1 = none) and latency of the route of every (src, dst) pair."""
-        src = np.asarray(src, dtype=np.int64)
-        dst = np.asarray(dst, dtype=np.int64)
+        src = self.slot[np.asarray(src, dtype=np.int64)]
+        dst = self.slot[np.asarray(dst, dtype=np.int64)]
         count = len(src)
         g = self.per_node
         server = self.server_rank

@@ -234,6 +234,8 @@ def simulate_shared(scenarios: Sequence[Scenario], *, placement: str = "packed")
             raise ScenarioError(
                 "training.zero_stage", "ZeRO-3 is not simulated on a shared fabric (its gathers gate compute)"
             )
+        if s.cluster.rank_order != "node_major":
+            raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")
         if s.calibration is not None:
             raise ScenarioError(
                 "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"

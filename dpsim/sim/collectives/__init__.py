@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
+
 from dpsim.sim.collectives.base import Layout, Phase, Schedule
 from dpsim.sim.collectives.broadcast import broadcast, send
 from dpsim.sim.collectives.direct import direct_allreduce
@@ -46,6 +48,7 @@ __all__ = [
     "ALLREDUCE",
     "OPS",
     "PROTOCOL_CHOICES",
+    "RANK_ORDERED",
     "Layout",
     "Phase",
     "Schedule",
@@ -94,8 +97,35 @@ def _nvls_variant(algorithm: str, layout: Layout) -> str:
     return "nvls" if layout.nodes == 1 else "nvls-tree"
 
 
+RANK_ORDERED = ("backend", "halving-doubling", "direct", "parameter-server")
+"""All-reduce algorithms whose pattern follows the rank numbers (gloo's ring, MPI's textbook
+algorithms), so the rank order decides which pairs cross nodes. NCCL builds its rings and
+trees from the topology — GPUs by node, rails by NIC (``src/graph/search.cc``,
+``connect.cc``), whatever the ranks' numbers — as does the two-level ``hierarchical``."""
+
+
 def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Schedule:
-    """The schedule of ``op`` with one concrete ``algorithm`` and ``protocol`` over ``layout``."""
+    """The schedule of ``op`` with one concrete ``algorithm`` and ``protocol`` over ``layout``.
+
+    Endpoints are ranks. Topology-aware schedules are laid out on GPU slots and renamed to
+    the ranks that run there (``layout.slots``, the scenario's ``cluster.rank_order``);
+    rank-ordered ones (:data:`RANK_ORDERED`, the textbook broadcast) keep their rank pattern,
+    and the cluster routes each rank from its slot.
+    """
+    schedule = _build(op, algorithm, layout, protocol)
+    if not layout.slots:
+        return schedule
+    textbook = algorithm in TEXTBOOK or protocol == "none"
+    if (op == "allreduce" and algorithm in RANK_ORDERED) or (op == "broadcast" and textbook):
+        return schedule
+    rank_of_slot = np.empty(layout.world + 1, dtype=np.int64)
+    rank_of_slot[np.asarray(layout.slots, dtype=np.int64)] = np.arange(layout.world)
+    rank_of_slot[layout.world] = layout.world  # a parameter server's endpoint
+    phases = tuple(dataclasses.replace(p, src=rank_of_slot[p.src], dst=rank_of_slot[p.dst]) for p in schedule.phases)
+    return dataclasses.replace(schedule, phases=phases)
+
+
+def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Schedule:
     if op not in OPS:
         raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(OPS)}")
     if algorithm not in ALGORITHMS or algorithm == "auto":

@@ -151,7 +151,9 @@ class Layout:
     for its per-step latencies); ``nvls`` says the node switch reduces in-network (NVLink
     SHARP on H100-class NVSwitch), so NCCL's NVLS algorithms exist; ``arch`` is the GPU
     generation NCCL's tuner constants are indexed by (``volta``, ``ampere``, ``hopper``,
-    ``blackwell``; empty: unknown, no per-channel limits).
+    ``blackwell``; empty: unknown, no per-channel limits). ``slots`` places the ranks
+    (``cluster.rank_order``): rank r runs on GPU slot ``slots[r]`` = node·G + local; empty:
+    node-major, rank r on slot r.
     """
 
     nodes: int
@@ -160,12 +162,15 @@ class Layout:
     nvls: bool = False
     intra_hw: str = "nvlink"
     arch: str = ""
+    slots: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
             raise ValueError(f"a layout needs nodes, per_node, nics >= 1, got {self}")
         if self.intra_hw not in ("nvlink", "pci"):
             raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
+        if self.slots and sorted(self.slots) != list(range(self.world)):
+            raise ValueError(f"slots must be a permutation of 0..{self.world - 1}")
 
     @property
     def world(self) -> int:
