@@ -1,9 +1,9 @@
 """Calibrate the emulated cluster once, then predict configurations it never ran (needs root).
 
 One ``dpsim calibrate`` with its defaults (:class:`runtime.calibrate.CalibrationPlan`):
-collectives on 2, 3 and 4 ranks at 250 and 800 Mbit/s and inside one node, DDP-wrapped
+collectives on 2, 3 and 4 ranks at 150, 450 and 1200 Mbit/s and inside one node, DDP-wrapped
 2-layer MLPs on a grid of widths (256–2048) and micro-batches (4–256), 1–8 processes
-computing at once, the optimizer on 1–16 M parameters. No training run is calibrated.
+computing at once, the optimizer on the same widths. No training run is calibrated.
 
 Then 18 training configurations — none of them a calibration run: MLPs of other depths and
 widths (3×1280, 4×768, 6×640), 2–8 ranks, 1 and 2 ranks per node, links at 200, 500 and
@@ -14,13 +14,14 @@ per rank, every algorithm the runtime runs (ring, tree, halving-doubling, hierar
 profile. Each case lists the calibration points it shares (rank count, (hidden,
 micro-batch) grid point, rate, bucket = benchmarked size), if any.
 
-Writes ``summary.json``, ``validation.csv``, ``validation.png``, ``profile.yaml`` and
-``records.jsonl`` to ``--out`` (default ``benchmarks/results/validation``) and prints the
-table, the MAPE of both engines per repeat, the worst case and every fit's residual.
+Writes ``summary.json``, ``validation.csv``, ``validation.png``, ``profile.yaml``,
+``calibration-bench.json`` and ``records.jsonl`` to ``--out`` (default
+``benchmarks/results/validation``) and prints the table, the MAPE of both engines per
+repeat, the worst case and every fit's residual.
 
     sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
 
-About 15 minutes on an idle 2-core machine (calibration ≈ 4 min, 18 × 3 runs).
+About 20 minutes with 3 repeats on an idle 2-core machine (calibration ≈ 4 min).
 """
 
 from __future__ import annotations

@@ -99,8 +99,8 @@ def calibrate(
         str, typer.Option(help="inter (one rank per node), intra (one node), or inter,intra")
     ] = "inter,intra",
     rates: Annotated[
-        str, typer.Option(help="emulated testbed: shaped inter-node rates to calibrate at (two fit η and c)")
-    ] = "250Mbit/s,800Mbit/s",
+        str, typer.Option(help="emulated testbed: shaped inter-node rates to calibrate at (η, and κ per rate)")
+    ] = "150Mbit/s,450Mbit/s,1200Mbit/s",
     reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 5,
     max_residual: Annotated[
         float, typer.Option(help="largest accepted relative fit residual (0.05 = 5 %); above it: exit 2")

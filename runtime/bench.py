@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -28,34 +29,54 @@ COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
 """Collectives benchmarked; only all-reduce has point-to-point algorithms, the others use the backend."""
 
 
+def host_busy_s() -> float | None:
+    """CPU seconds the whole host has been busy since boot (``/proc/stat``: all but idle and iowait), or None.
+
+    Host-wide on purpose: on the emulated testbed the kernel's network work (TCP, veth, bridge,
+    shaper — much of it in softirq, charged to no rank) runs on the cores the ranks share.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:9]]
+        return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def time_collective(
     op: Callable[[], None], reps: int, warmup: int, device: str = "cpu"
-) -> tuple[list[float], list[float]]:
-    """Per repetition: the time of ``op`` on the slowest rank, and the CPU time per rank (mean over ranks), seconds.
+) -> tuple[list[float], list[float], list[float]]:
+    """Per repetition: the time of ``op`` on the slowest rank, the CPU time per rank (mean over ranks), and
+    the host's busy CPU seconds (rank 0's reading of :func:`host_busy_s`; empty when unavailable).
 
     Every repetition starts at a barrier; a collective ends when its last rank ends (on GPUs
     when its kernels have finished). The CPU time (``time.process_time``: all threads of the
-    process, gloo's included) is what a rank's communication costs its host.
+    process, gloo's included) is what a rank's communication costs its own process; the host's
+    busy time also counts the kernel's network work.
     """
     if device != "cpu":
         op = _synchronised(op)
     for _ in range(warmup):
         op()
-    times, cpus = [], []
+    times, cpus, busy = [], [], []
     stats = torch.zeros(2, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
     for _ in range(reps):
         dist.barrier()
+        busy0 = host_busy_s()
         start, cpu = time.perf_counter(), time.process_time()
         op()
         stats[0] = time.perf_counter() - start
         stats[1] = time.process_time() - cpu
         slowest = stats[:1].clone()
         dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        busy1 = host_busy_s()  # after the slowest rank ended (the MAX all-reduce waits for it)
         cpu_sum = stats[1:].clone()
         dist.all_reduce(cpu_sum)
         times.append(float(slowest[0]))
         cpus.append(float(cpu_sum[0]) / dist.get_world_size())
-    return times, cpus
+        if busy0 is not None and busy1 is not None:
+            busy.append(busy1 - busy0)
+    return times, cpus, busy
 
 
 def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
@@ -105,7 +126,7 @@ def run(
                 # progress for the launcher's watchdog (and its message if this one hangs)
                 (run_dir / f"rank{rank}.phase").write_text(f"bench {collective} {algorithm} {size} B", encoding="utf-8")
                 try:
-                    times, cpus = time_collective(op, reps, warmup, device)
+                    times, cpus, busy = time_collective(op, reps, warmup, device)
                 except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
                     if rank == 0:
                         print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)
@@ -117,6 +138,8 @@ def run(
                         "size_bytes": max(world, size // 4) * 4, "time_s": statistics.median(times), "times_s": times,
                         "cpu_s": statistics.median(cpus),
                     }  # fmt: skip
+                    if busy:
+                        record["host_busy_s"] = statistics.median(busy)
                     with out.open("a", encoding="utf-8") as fh:
                         fh.write(json.dumps(record) + "\n")
 

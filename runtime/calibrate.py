@@ -52,6 +52,7 @@ from dpsim.calibration import (
     ComputeCurve,
     ComputePoint,
     HardwareProfile,
+    HostModel,
     LinearTime,
     bus_bandwidth,
     closed_form_coefficients,
@@ -94,8 +95,8 @@ class CalibrationPlan:
     algorithms: Sequence[str] = ("ring", "tree", "halving-doubling", "backend")
     collectives: Sequence[str] = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
     link_classes: Sequence[str] = ("inter", "intra")
-    rates: Sequence[float] = (250e6 / 8, 800e6 / 8)
-    """Shaped inter-node rates (bytes/s) the emulated testbed is calibrated at (two: η and c are fitted)."""
+    rates: Sequence[float] = (150e6 / 8, 450e6 / 8, 1200e6 / 8)
+    """Shaped inter-node rates (bytes/s) the emulated testbed is calibrated at (η, and κ per rate, are fitted)."""
     micro_batches: Sequence[int] = (1, 2, 4)
     """Micro-batch sizes of the scenario's own model (forward/backward linear fit)."""
     curve_hiddens: Sequence[int] = (256, 512, 1024, 2048)
@@ -255,6 +256,22 @@ def measure_optimizer(scenario: Scenario) -> LinearTime:
     return measure_optimizer_fit(scenario)[0]
 
 
+def _optimizer_step_time(scenario: Scenario, module: torch.nn.Module, reps: int, warmup: int) -> float:
+    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters."""
+    t = scenario.training
+    name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
+    kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
+    for p in module.parameters():
+        p.grad = torch.ones_like(p)
+    opt, _ = build_optimizer(module, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
+
+    def step() -> None:  # as in a training step
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+
+    return _median_time(step, reps, warmup)
+
+
 def measure_optimizer_fit(
     scenario: Scenario, sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24), reps: int = 5, warmup: int = 1
 ) -> tuple[LinearTime, float]:
@@ -262,24 +279,34 @@ def measure_optimizer_fit(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        t = scenario.training
-        name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
-        kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
-        times = []
-        for size in sizes:
-            holder = torch.nn.Linear(1, size, bias=False)
-            for p in holder.parameters():
-                p.grad = torch.ones_like(p)
-            opt, _ = build_optimizer(holder, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
-
-            def step(opt: torch.optim.Optimizer = opt) -> None:  # as in a training step
-                opt.step()
-                opt.zero_grad(set_to_none=False)
-
-            times.append(_median_time(step, reps, warmup))
+        times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup) for size in sizes]
         fit = fit_linear_time(sizes, times)
         residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
         return fit, float(residual)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def measure_optimizer_curve(
+    scenario: Scenario, hiddens: Sequence[int], layers: int, instances: int = 3, reps: int = 5
+) -> tuple[tuple[int, float], ...]:
+    """Seconds per parameter of the scenario's optimizer (step + zero_grad) on ``layers`` square MLP layers per width.
+
+    The time per parameter depends on how a layer's parameters and state sit in the caches,
+    so it is measured per width; each point is the median over ``instances`` freshly built
+    models (memory placement varies between them) of the median of ``reps`` steps after one.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = []
+        for hidden in hiddens:
+            per = []
+            for _ in range(instances):
+                model = MLP(layers, hidden)
+                per.append(_optimizer_step_time(scenario, model, reps, 1) / sum(p.numel() for p in model.parameters()))
+            out.append((int(hidden), float(statistics.median(per))))
+        return tuple(out)
     finally:
         torch.set_num_threads(threads)
 
@@ -298,8 +325,10 @@ def measure_reduction(size_bytes: int = 16 * 2**20, reps: int = 7) -> float:
 
 # --- the host: k processes computing at once --------------------------------------------------------
 
-HOST_HIDDEN, HOST_MICRO_BATCH, HOST_ITERATIONS = 512, 64, 12
-"""Reference workload of the host calibration: 2-layer MLP 512 wide, 64 samples, 12 timed iterations."""
+HOST_HIDDEN, HOST_MICRO_BATCH, HOST_WINDOW_S, HOST_MARGIN_S = 512, 64, 1.5, 0.25
+"""Reference workload of the host calibration (2-layer MLP 512 wide, 64 samples) and its timing window:
+every process computes for ``HOST_WINDOW_S`` from a common start; iterations within ``HOST_MARGIN_S``
+of either end are dropped, so the ones kept ran while all k processes were busy."""
 
 
 def _wait_for(path: Path, timeout_s: float) -> None:
@@ -311,7 +340,7 @@ def _wait_for(path: Path, timeout_s: float) -> None:
 
 
 def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
-    """One process of :func:`calibrate_host`: wait at each stage's start barrier, compute if among the first k."""
+    """One process of :func:`calibrate_host`: at each stage's common start time, compute if among the first k."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = MLP(2, HOST_HIDDEN)
@@ -322,10 +351,20 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
     (folder / f"ready-{index}").touch()
     results: dict[int, float] = {}
     for k in stages:
-        _wait_for(folder / f"go-{k}", 600)
+        go = folder / f"go-{k}"
+        _wait_for(go, 600)
+        start = float(go.read_text(encoding="utf-8"))  # wall-clock start, shared by every process
+        while time.time() < start:
+            time.sleep(0.001)
         if index < k:
-            times = [sum(once(batch)) for _ in range(HOST_ITERATIONS)]
-            results[k] = statistics.median(times)
+            kept = []
+            while time.time() < start + HOST_WINDOW_S:
+                t0 = time.time()
+                once(batch)
+                t1 = time.time()
+                if t0 >= start + HOST_MARGIN_S and t1 <= start + HOST_WINDOW_S - HOST_MARGIN_S:
+                    kept.append(t1 - t0)
+            results[k] = statistics.median(kept) if kept else math.inf
         (folder / f"done-{k}-{index}").touch()
     (folder / f"host-{index}.json").write_text(json.dumps(results), encoding="utf-8")
 
@@ -334,8 +373,10 @@ def measure_host(processes: Sequence[int], work_dir: Path, timeout_s: float = 60
     """Slowdown of one process's compute while k processes compute at once (k in ``processes``), relative to alone.
 
     ``max(processes)`` single-thread processes start (and import torch) once; for each k a
-    start barrier (a file) releases the first k together, the others stay idle. The
-    slowdown is the median over the k of each one's median iteration time, over k = 1's.
+    start barrier (a file holding a common start time) releases the first k together, the
+    others stay idle; each computes for a fixed window and keeps the iterations run while all
+    k were busy (:data:`HOST_WINDOW_S`). The slowdown is the median over the k of each one's
+    median iteration time, over k = 1's.
     """
     stages = sorted(set(processes) | {1})
     folder = work_dir / "host"
@@ -350,7 +391,9 @@ def measure_host(processes: Sequence[int], work_dir: Path, timeout_s: float = 60
         for i in range(count):
             _wait_for(folder / f"ready-{i}", timeout_s)
         for k in stages:
-            (folder / f"go-{k}").touch()
+            tmp = folder / f"go-{k}.tmp"
+            tmp.write_text(repr(time.time() + 0.3), encoding="utf-8")
+            tmp.replace(folder / f"go-{k}")
             for i in range(count):
                 _wait_for(folder / f"done-{k}-{i}", timeout_s)
         for proc in procs:
@@ -408,7 +451,9 @@ def _testbed(kind: str, nodes: int, per_node: int, rate: float) -> Testbed:
 
 
 def fit_link_records(
-    records: Sequence[dict[str, Any]], large_message_bytes: Callable[[str], float] = lambda link_class: 256.0 * 1024
+    records: Sequence[dict[str, Any]],
+    large_message_bytes: Callable[[str], float] = lambda link_class: 256.0 * 1024,
+    share: Callable[[int], float] | None = None,
 ) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
     """α–β per (link class, algorithm) from benchmark records (all-reduce ones), and each fit's worst error.
 
@@ -426,13 +471,18 @@ def fit_link_records(
                  if r["link_class"] == link_class and r["algorithm"] == algorithm]  # fmt: skip
         if algorithm == "hierarchical":  # combines two links: not a flat closed form
             continue
+        if algorithm == "halving-doubling" and any(s.ranks & (s.ranks - 1) == 0 and s.ranks > 1 for s in group):
+            # with N not a power of two the extra ranks fold in and out while the others wait, so not all
+            # ranks load the host at once as the closed form's host term assumes: fit on powers of two
+            keep = [i for i, s in enumerate(group) if s.ranks & (s.ranks - 1) == 0]
+            group, rates = [group[i] for i in keep], [rates[i] for i in keep]
         if algorithm == "tree" and any(s.ranks > 2 for s in group):
             # with 2 ranks each of the two trees is a single edge and moves S/B, not the 2·S/B of
             # the double-binary-tree form, which holds from 3 ranks on: fit on those only
             keep = [i for i, s in enumerate(group) if s.ranks > 2]
             group, rates = [group[i] for i in keep], [rates[i] for i in keep]
         try:
-            fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class))
+            fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class), share=share)
         except CalibrationError:  # no α–β link explains these times: reported as an infinite residual
             errors[f"links.{link_class}.{algorithm}"] = math.inf
             continue
@@ -455,6 +505,7 @@ def calibrate_links(
 ) -> tuple[HardwareProfile, list[dict[str, Any]]]:
     """Collective microbenchmarks per link class, rank count and (emulated) shaped rate; α–β fits per algorithm."""
     del scenario
+    share = HostModel(float(host_cores())).comm_share  # processor sharing: max(1, n/C)
     records: list[dict[str, Any]] = []
     latencies: list[float] = []
     for link_class in plan.link_classes:
@@ -474,7 +525,7 @@ def calibrate_links(
                         records.append(rec)
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
     links, fit_errors = fit_link_records(
-        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates)
+        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share
     )
     labels = tuple(
         f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B"
@@ -504,15 +555,25 @@ def calibrate_links(
 
 
 def _comm_cpu_per_byte(records: Sequence[dict[str, Any]]) -> float:
-    """κ: CPU seconds a rank spends per byte it sends, median over the large backend/ring all-reduces across nodes."""
+    """κ: CPU seconds per byte a rank sends, median over the large backend/ring all-reduces across nodes.
+
+    The host's busy time (every core, the kernel's network work included) per byte when
+    measured (``host_busy_s``), else the ranks' own CPU time.
+    """
     values = []
     for r in records:
         if r["link_class"] != "inter" or r["algorithm"] not in ("backend", "ring") or "cpu_s" not in r:
             continue
         sent = closed_form_coefficients("ring", r["ranks"], r["size_bytes"])[1]
         if r["size_bytes"] >= MiB and sent > 0:
-            values.append(r["cpu_s"] / sent)
+            busy = r.get("host_busy_s")
+            values.append(busy / (r["ranks"] * sent) if busy is not None else r["cpu_s"] / sent)
     return float(statistics.median(values)) if values else 0.0
+
+
+def host_cores() -> int:
+    """Cores this process may run on (the ranks' share of the host)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def calibrate_compute_curve(plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]) -> ComputeCurve:
@@ -539,14 +600,18 @@ def calibrate_compute(
     """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer."""
     curve = calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log)
     measured = calibrate_host(plan, work_dir=work_dir / "compute", log=log)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = host_cores()
     host = fit_host(measured, max_cores=cores)
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
-    host = dataclasses.replace(host, shared_by=shared, comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s")
-                                                                                 or 0.0))  # fmt: skip
+    host = dataclasses.replace(
+        host,
+        shared_by=shared,
+        comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s") or 0.0),
+    )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
     optimizer, opt_residual = measure_optimizer_fit(scenario)
+    optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers)
     labels = (
         f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, micro-batches "
         f"{','.join(map(str, plan.curve_micro_batches))}, alone",
@@ -573,6 +638,7 @@ def calibrate_compute(
         forward=forward,
         backward=backward,
         optimizer=optimizer,
+        optimizer_curve=optimizer_curve,
         compute_curve=curve,
         host_model=host,
         calibrated_on=(*profile.calibrated_on, *labels),

@@ -56,6 +56,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from dpsim.buckets import DEFAULT_BUCKET_BYTES
 from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
 from runtime.hooks import Clock, CommHookState, timed_allreduce_hook
@@ -243,9 +244,11 @@ class TrainingJob:
         if t.zero_stage >= 2:
             self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3)
         else:
+            bucket = scenario.communication.bucket
             ddp = DistributedDataParallel(
                 self.model,
-                bucket_cap_mb=scenario.communication.bucket / 2**20,
+                # DDP's default cap (None) is what gives its 1 MiB first bucket (dpsim.buckets)
+                bucket_cap_mb=None if bucket == DEFAULT_BUCKET_BYTES else bucket / 2**20,
                 forward_sync_buffers=False,
                 gradient_as_bucket_view=True,
                 device_ids=[device.index] if self.cuda else None,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
+from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, write_jsonl
 from dpsim.scenario import CalibrationRef, Scenario, apply_overrides, load_scenario, parse_override, scenario_from_dict
 from runtime.calibrate import CalibrationPlan
@@ -67,7 +68,7 @@ def build_cases(
     import yaml
 
     base = load_scenario(scenario_path, base_overrides)
-    base_data = base.model_dump(mode="json", exclude_none=True)
+    base_data = _without_derived(base.model_dump(mode="json", exclude_none=True))
     out = []
     for raw in cases:
         items = [parse_override(c) if isinstance(c, str) else c for c in raw]
@@ -85,6 +86,25 @@ def build_cases(
         scenario = scenario_from_dict(yaml.safe_load(yaml.safe_dump(data)), source)
         out.append(Case(_label(items), tuple(items), scenario))
     return out
+
+
+def _without_derived(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the model's parameters and FLOPs when they follow from its shape.
+
+    A case that changes ``model.layers`` or ``model.hidden`` must get the new shape's
+    parameters and FLOPs, not the base's (which ``model_dump`` writes out once derived).
+    """
+    model = {k: v for k, v in data["model"].items() if k not in ("parameters", "flops_per_sample")}
+    try:
+        trial = scenario_from_dict({**data, "model": model}, "<base>")
+    except ScenarioError:
+        return data  # not derivable: they were given
+    if (trial.model.parameters, trial.model.flops_per_sample) != (
+        data["model"].get("parameters"),
+        data["model"].get("flops_per_sample"),
+    ):
+        return data
+    return {**data, "model": model}
 
 
 def mape(measured: Iterable[float], predicted: Iterable[float]) -> float:

@@ -142,6 +142,34 @@ def test_link_model_recovers_alpha_efficiency_and_cpu_cost_at_two_rates() -> Non
     assert fit.at_rate(25e6).bandwidth == pytest.approx(1 / (1 / (eta * 25e6) + cpu))
 
 
+def test_shared_host_link_model_recovers_wire_host_and_sharpness_and_predicts_more_ranks() -> None:
+    """((1/(ηR))^p + (κ·s(n))^p)^(1/p) per byte, α·s(n) per step: fitted at 2-4 ranks, predicts 8."""
+    from dpsim.calibration import HostModel, LinkModel, fit_link_model
+
+    host = HostModel(2.0, comm_measured={2: 10e-9, 4: 18e-9, 6: 26e-9, 8: 36e-9})
+    truth = LinkModel(300e-6, 1.0, 0.95, 0.0, host_per_byte_s=9e-9, sharpness=2.0)
+    samples, rates = [], []
+    for rate in (250e6 / 8, 800e6 / 8):
+        for n in (2, 3, 4):
+            link = truth.at_rate(rate, host.comm_share(n))
+            fabric = cf.Fabric(nodes=n, per_node=1, intra=link, inter=link)
+            for size in (8e3, 64e3, 2 * 2**20, 8 * 2**20):
+                samples.append(CollectiveSample("ring", n, size, cf.allreduce_time("ring", size, fabric)))
+                rates.append(rate)
+    fit = fit_link_model(samples, rates, large_message_bytes=500e3, share=host.comm_share)
+    assert fit.sharpness == 2.0 and fit.efficiency == pytest.approx(0.95, abs=0.005)
+    assert fit.host_per_byte_s == pytest.approx(9e-9, rel=0.02) and fit.latency_s == pytest.approx(300e-6, rel=0.05)
+    assert [k for _, k in fit.host_per_byte_by_rate] == pytest.approx([9e-9, 9e-9], rel=0.02)
+    assert fit.residual < 0.02
+    # 8 ranks at 1 Gbit/s, never calibrated: the host's measured share at 8 (3.6) carries the host term
+    assert host.comm_share(8) == pytest.approx(3.6) and host.comm_share(3) == pytest.approx(1.4)
+    assert host.comm_share(10) == pytest.approx(4.6)  # extrapolated from the last two points
+    want = ((1 / (0.95 * 125e6)) ** 2 + (9e-9 * 3.6) ** 2) ** 0.5
+    assert 1 / fit.at_rate(125e6, 3.6).bandwidth == pytest.approx(want, rel=0.02)
+    profile = HardwareProfile(links={"inter": {"ring": fit}}, host_model=host)
+    assert profile.link("inter", "ring", 125e6, 8) == fit.at_rate(125e6, 3.6)
+
+
 def test_link_fit_residual_above_five_percent_is_an_error_that_says_what_to_do() -> None:
     from dpsim.calibration import CalibrationError, check_residuals, fit_link_model
 
@@ -180,7 +208,7 @@ def test_host_fit_recovers_cores_and_efficiency_loss() -> None:
 
     truth = HostModel(cores=2.0, efficiency_loss=0.08)
     measured = {k: truth.slowdown(k) for k in (1, 2, 3, 4, 6, 8)}
-    assert measured[8] == pytest.approx(4 * 1.08)
+    assert measured[8] == pytest.approx(4 * (1 + 0.08 * 7))  # time-sliced 4 ways, ε per further process
     fit = fit_host(measured, max_cores=4)
     assert fit.cores == pytest.approx(2.0) and fit.efficiency_loss == pytest.approx(0.08)
     assert fit.residual == pytest.approx(0.0, abs=1e-9)
@@ -201,10 +229,15 @@ def _testbed_profile() -> HardwareProfile:
                    for m in (4, 64))  # fmt: skip
     return HardwareProfile(
         name="testbed",
-        links={"inter": {"backend": LinkModel(1e-4, 95e6, 0.95, 1e-9, 0.01, 12)}},
+        links={
+            "inter": {
+                "backend": LinkModel(1e-4, 95e6, 0.95, 1e-9, 0.01, 12),
+                "ring": LinkModel(2e-4, 80e6, 0.9, 0.0, 0.03, 24, 12e-9, 2.0, ((31.25e6, 15e-9), (1e8, 12e-9))),
+            }
+        },
         optimizer=LinearTime(1e-4, 2e-9),
         compute_curve=ComputeCurve(points),
-        host_model=HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004),
+        host_model=HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004, {2: 10e-9, 4: 18e-9, 8: 40e-9}),
     )
 
 
@@ -213,7 +246,8 @@ def test_testbed_profile_round_trips(tmp_path: Path) -> None:
     save_profile(_testbed_profile(), path)
     loaded = load_profile(path)
     assert loaded == HardwareProfile(**{**_testbed_profile().__dict__, "source": str(path)})
-    assert loaded.residuals() == {"links.inter.backend": 0.01, "host": 0.004}
+    assert loaded.residuals() == {"links.inter.backend": 0.01, "links.inter.ring": 0.03,
+                                  "links.inter.ring (latency, median)": 0.0, "host": 0.004}  # fmt: skip
 
 
 def test_both_engines_price_an_uncalibrated_mlp_from_the_curve_and_the_host(tmp_path: Path) -> None:
@@ -233,7 +267,7 @@ def test_both_engines_price_an_uncalibrated_mlp_from_the_curve_and_the_host(tmp_
     assert scenario.model.num_parameters == 3 * (512**2 + 512)
     profile = profile_for(scenario)
     assert profile is not None
-    slow = 2.0 * (1 + 0.1 * (2 - 1))  # 4 ranks on 2 cores
+    slow = 2.0 * (1 + 0.1 * (4 - 1))  # 4 ranks on 2 cores: time-sliced 2 ways, ε for each of 3 further processes
     fwd, bwd = profile.compute_for(scenario, 16)
     assert fwd == pytest.approx(1e-10 * 2 * 16 * 512**2 * 3 * slow)
     assert bwd == pytest.approx(2 * fwd)
@@ -266,7 +300,7 @@ def test_overlapped_communication_competes_with_backward_on_a_shared_host(tmp_pa
     grad = 4 * scenario.model.num_parameters
     last = grad - 4 * 2**20 * (grad // (4 * 2**20))
     traffic = 2 * 3 / 4 * (grad - last)  # ring: each rank sends 2(N−1)/N of what is reduced
-    alone = bwd / 2.0
+    alone = bwd / (2.0 * (1 + 0.1 * 3))
     expected = max(bwd, 4 * (alone + 3e-9 * traffic) / 2.0)
     assert profile.overlap_backward(scenario, bwd, grad - last) == pytest.approx(expected)
     analytic = api.run(scenario, engine="analytic")

@@ -444,8 +444,8 @@ def _calibration(scenario: Scenario) -> Any:
     return calibration.profile_for(scenario)
 
 
-def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate: float) -> Fabric:
-    """Replace link α/β with the profile's fitted values for this algorithm, where it has them.
+def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabric:
+    """Replace link α/β with the profile's fitted values for the scenario's algorithm, where it has them.
 
     A link fitted on a shaped testbed follows the scenario's inter-node rate
     (:meth:`dpsim.calibration.LinkModel.at_rate`); the intra-node link is not shaped. A
@@ -455,10 +455,18 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, algorithm: str, inter_rate:
     inter-node bandwidth is what a node boundary carries; NCCL splits that traffic over its
     rail-aligned channels, one per NIC (:func:`dpsim.sim.collectives.nccl.channels`:
     ``min(nics, G)``), so each NIC gets its share.
+    A link fitted on a shared host (the emulated testbed) also follows the ranks sharing its
+    cores — for the inter-node link those whose traffic crosses nodes
+    (:meth:`dpsim.calibration.HardwareProfile.senders_across_nodes`), each of a node's G ranks
+    sharing its wire under ``hierarchical``. Both engines call this.
     """
+    algorithm = algorithm_of(scenario)
+    inter_rate = scenario.cluster.inter_node.bandwidth
     name = "ring" if algorithm == "auto" else algorithm
-    intra_fit = profile.link("intra", name)
-    inter_fit = profile.link("inter", name, inter_rate)
+    intra_fit = profile.link("intra", name, None, profile.ranks_on_host(scenario))
+    # hierarchical: each of a node's G ranks runs its own ring across nodes on the node's link
+    streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
+    inter_fit = profile.link("inter", name, inter_rate, profile.senders_across_nodes(scenario), streams)
     intra_regimes = tuple(profile.regimes("intra", name))
     inter_regimes = tuple(profile.regimes("inter", name))
     if intra_fit is None and inter_fit is None and not (intra_regimes or inter_regimes):
@@ -482,7 +490,7 @@ def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
     fabric = fabric_of(scenario)
     if profile is None:
         return fabric
-    return _calibrated_fabric(fabric, profile, algorithm_of(scenario), scenario.cluster.inter_node.bandwidth)
+    return _calibrated_fabric(fabric, profile, scenario)
 
 
 def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, float, str]:
