@@ -139,8 +139,8 @@ class LinkModel(Link):
     - with ``sharpness`` p set (the testbed form): a byte costs the wire ``1/(η·R)`` at the
       payload share η of the shaped rate ``R``, and the host ``κ·s(n)``: κ the time the host
       needs per byte a rank sends (gloo's copies and reduction, the kernel's TCP, veth and
-      bridge work) with one pair of ranks communicating, ``s(n)`` how much that grows when
-      ``n`` ranks communicate at once on the host (:meth:`HostModel.comm_share`, measured).
+      bridge work) with one pair of ranks communicating, ``s(n) = max(1, n/C)`` how much that
+      grows when ``n`` ranks communicate at once on ``C`` cores (:meth:`HostModel.comm_share`).
       Wire and host work pipelined, so the time per
       byte is their p-norm ``(w^p + h^p)^(1/p)`` — the larger one for large p, their sum for
       p = 1. α is a per-step cost paid on the host too: ``α·s(n)``;
@@ -170,21 +170,25 @@ class LinkModel(Link):
         return _log_interp([r for r, _ in self.host_per_byte_by_rate], [k for _, k in self.host_per_byte_by_rate],
                            rate)  # fmt: skip
 
-    def per_byte_s(self, rate: float | None, share: float = 1.0) -> float:
-        """Time per byte sent at shaped rate ``rate`` (None: as calibrated) with host work ``share`` times slower."""
+    def per_byte_s(self, rate: float | None, share: float = 1.0, streams: int = 1) -> float:
+        """Time per byte sent at shaped rate ``rate`` (None: as calibrated) with host work ``share`` times slower
+        and ``streams`` senders sharing the wire."""
         if self.sharpness is None:
             if self.efficiency is None or rate is None:
                 return 1.0 / self.bandwidth
             return 1.0 / (self.efficiency * rate) + self.cpu_per_byte_s
-        wire = 0.0 if self.efficiency is None or rate is None else 1.0 / (self.efficiency * rate)
+        wire = 0.0 if self.efficiency is None or rate is None else streams / (self.efficiency * rate)
         host = self.host_per_byte_at(rate) * share
         p = self.sharpness
         return float((wire**p + host**p) ** (1.0 / p)) + self.cpu_per_byte_s
 
-    def at_rate(self, rate: float | None, share: float = 1.0) -> Link:
+    def at_rate(self, rate: float | None, share: float = 1.0, streams: int = 1) -> Link:
         """The α–β link at shaped rate ``rate`` (bytes/s), host work ``share`` times slower than one pair's.
 
         ``share`` is :meth:`HostModel.comm_share` of the ranks on the host (1 for an older profile's link).
+        ``streams`` ranks of a node sending across it at once share its wire (the engines divide the
+        node's bandwidth among them) but not the host's work, which ``share`` already counts: the
+        node's bandwidth is ``streams / ((streams/(η·R))^p + (κ·s)^p)^(1/p)``.
         """
         if self.sharpness is None:
             share = 1.0
@@ -192,6 +196,8 @@ class LinkModel(Link):
                 return Link(self.latency_s, self.bandwidth)
         elif self.efficiency is not None and rate is None:
             return Link(self.latency_s * share, self.bandwidth)
+        if self.sharpness is not None and streams > 1:
+            return Link(self.latency_s * share, streams / self.per_byte_s(rate, share, streams))
         return Link(self.latency_s * share, 1.0 / self.per_byte_s(rate, share))
 
 
@@ -277,9 +283,7 @@ class HostModel:
     more (shared caches and memory bandwidth, context switches refilling them).
 
     ``comm_share(k)`` — host time per byte communicated while ``k`` ranks communicate at
-    once, relative to one pair — is measured (``comm_measured``: ``k`` processes in pairs,
-    each exchanging large messages with its partner at once), interpolated linearly in k and
-    extrapolated from the last two points; without it ``max(1, k/C)``. ``comm_cpu_per_byte_s``
+    once, relative to one pair — is ``max(1, k/C)``. ``comm_cpu_per_byte_s``
     is the host CPU time per byte a rank sends (gloo's copies and reduction, the kernel's TCP
     stack); during overlap it competes with the backward pass.
     """
@@ -292,25 +296,18 @@ class HostModel:
     measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown per number of concurrent processes."""
     residual: float = 0.0
-    comm_measured: Mapping[int, float] = field(default_factory=dict)
-    """Measured host time per byte (s) per number of processes communicating at once, in pairs."""
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
         return max(1.0, k / self.cores) * (1.0 + self.efficiency_loss * (k - 1.0))
 
     def comm_share(self, processes: int) -> float:
-        """Host time per byte with ``processes`` communicating at once, relative to the fewest measured (≥ 1)."""
-        k = float(max(1, processes))
-        if len(self.comm_measured) < 2:
-            return max(1.0, k / self.cores)
-        ks = sorted(self.comm_measured)
-        ys = [self.comm_measured[x] / self.comm_measured[ks[0]] for x in ks]
-        if k <= ks[0]:
-            return 1.0
-        i = min(max(1, bisect.bisect_left(ks, k)), len(ks) - 1)
-        w = (k - ks[i - 1]) / (ks[i] - ks[i - 1])
-        return max(1.0, ys[i - 1] + w * (ys[i] - ys[i - 1]))
+        """Host time per byte with ``processes`` communicating at once, relative to one pair: ``max(1, k/C)``.
+
+        Processor sharing: every rank's communication needs the host's work per byte it sends
+        (``κ``); with more ranks than cores they take turns.
+        """
+        return max(1.0, max(1, processes) / self.cores)
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
@@ -739,14 +736,19 @@ class HardwareProfile:
         return self.forward is not None and self.backward is not None
 
     def link(
-        self, link_class: str, algorithm: str, rate: float | None = None, ranks_on_host: int | None = None
+        self,
+        link_class: str,
+        algorithm: str,
+        rate: float | None = None,
+        ranks_on_host: int | None = None,
+        streams: int = 1,
     ) -> Link | None:
         """The fitted link of ``link_class`` for ``algorithm`` (at shaped rate ``rate``); None if not calibrated.
 
         Hierarchical all-reduce runs rings inside and between nodes, so it falls back to
         the ring fit of that class. A link fitted on a shaped testbed follows ``rate``, and
-        one fitted on a shared host the number of ranks sharing its cores
-        (:meth:`LinkModel.at_rate`).
+        one fitted on a shared host the number of ranks sharing its cores, of which ``streams``
+        per node send across it at once (:meth:`LinkModel.at_rate`).
         """
         if link_class not in LINK_CLASSES:
             raise ValueError(f"link class must be one of {LINK_CLASSES}, got {link_class!r}")
@@ -756,7 +758,7 @@ class HardwareProfile:
             share = 1.0
             if self.host_model is not None and ranks_on_host is not None:
                 share = self.host_model.comm_share(ranks_on_host)
-            return found.at_rate(rate, share)
+            return found.at_rate(rate, share, streams)
         return found
 
     def regimes(self, link_class: str, algorithm: str) -> tuple[LinkSegment, ...]:
@@ -1097,8 +1099,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data is None:
         return None
     where = "host_model"
-    keys = {"cores", "efficiency_loss", "shared_by", "comm_cpu_per_byte", "residual", "measured_slowdown",
-            "comm_per_byte"}  # fmt: skip
+    keys = {"cores", "efficiency_loss", "shared_by", "comm_cpu_per_byte", "residual", "measured_slowdown"}
     if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
@@ -1109,7 +1110,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             parse_time(data.get("comm_cpu_per_byte", "0 s")),
             {int(k): float(v) for k, v in (data.get("measured_slowdown") or {}).items()},
             float(data.get("residual", 0.0)),
-            {int(k): parse_time(v) for k, v in (data.get("comm_per_byte") or {}).items()},
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1170,8 +1170,6 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             "comm_cpu_per_byte": _time_text(h.comm_cpu_per_byte_s), "residual": h.residual,
             "measured_slowdown": {int(k): float(v) for k, v in sorted(h.measured.items())},
         }  # fmt: skip
-        if h.comm_measured:
-            data["host_model"]["comm_per_byte"] = {int(k): _time_text(v) for k, v in sorted(h.comm_measured.items())}
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

@@ -143,10 +143,11 @@ def test_link_model_recovers_alpha_efficiency_and_cpu_cost_at_two_rates() -> Non
 
 
 def test_shared_host_link_model_recovers_wire_host_and_sharpness_and_predicts_more_ranks() -> None:
-    """((1/(ηR))^p + (κ·s(n))^p)^(1/p) per byte, α·s(n) per step: fitted at 2-4 ranks, predicts 8."""
+    """((1/(ηR))^p + (κ·s(n))^p)^(1/p) per byte, α·s(n) per step, s(n) = max(1, n/C): fitted at 2-4 ranks,
+    predicts 8."""
     from dpsim.calibration import HostModel, LinkModel, fit_link_model
 
-    host = HostModel(2.0, comm_measured={2: 10e-9, 4: 18e-9, 6: 26e-9, 8: 36e-9})
+    host = HostModel(2.0)
     truth = LinkModel(300e-6, 1.0, 0.95, 0.0, host_per_byte_s=9e-9, sharpness=2.0)
     samples, rates = [], []
     for rate in (250e6 / 8, 800e6 / 8):
@@ -161,13 +162,16 @@ def test_shared_host_link_model_recovers_wire_host_and_sharpness_and_predicts_mo
     assert fit.host_per_byte_s == pytest.approx(9e-9, rel=0.02) and fit.latency_s == pytest.approx(300e-6, rel=0.05)
     assert [k for _, k in fit.host_per_byte_by_rate] == pytest.approx([9e-9, 9e-9], rel=0.02)
     assert fit.residual < 0.02
-    # 8 ranks at 1 Gbit/s, never calibrated: the host's measured share at 8 (3.6) carries the host term
-    assert host.comm_share(8) == pytest.approx(3.6) and host.comm_share(3) == pytest.approx(1.4)
-    assert host.comm_share(10) == pytest.approx(4.6)  # extrapolated from the last two points
-    want = ((1 / (0.95 * 125e6)) ** 2 + (9e-9 * 3.6) ** 2) ** 0.5
-    assert 1 / fit.at_rate(125e6, 3.6).bandwidth == pytest.approx(want, rel=0.02)
+    # 8 ranks at 1 Gbit/s, never calibrated: 8 ranks take turns on 2 cores, s(8) = 4
+    assert host.comm_share(8) == 4.0 and host.comm_share(3) == 1.5 and host.comm_share(1) == 1.0
+    want = ((1 / (0.95 * 125e6)) ** 2 + (9e-9 * 4) ** 2) ** 0.5
+    assert 1 / fit.at_rate(125e6, 4.0).bandwidth == pytest.approx(want, rel=0.02)
     profile = HardwareProfile(links={"inter": {"ring": fit}}, host_model=host)
-    assert profile.link("inter", "ring", 125e6, 8) == fit.at_rate(125e6, 3.6)
+    assert profile.link("inter", "ring", 125e6, 8) == fit.at_rate(125e6, 4.0)
+    # two ranks of a node sending across it at once share its wire, not the host's work
+    two = profile.link("inter", "ring", 125e6, 8, streams=2)
+    assert two is not None
+    assert 2 / two.bandwidth == pytest.approx(((2 / (0.95 * 125e6)) ** 2 + (9e-9 * 4) ** 2) ** 0.5, rel=0.02)
 
 
 def test_link_fit_residual_above_five_percent_is_an_error_that_says_what_to_do() -> None:
@@ -237,7 +241,7 @@ def _testbed_profile() -> HardwareProfile:
         },
         optimizer=LinearTime(1e-4, 2e-9),
         compute_curve=ComputeCurve(points),
-        host_model=HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004, {2: 10e-9, 4: 18e-9, 8: 40e-9}),
+        host_model=HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004),
     )
 
 
