@@ -100,6 +100,16 @@ ROWS: tuple[PublishedRun, ...] = (
         note="'4 nodes on 32 GPU-NIC pairs ... max busbw 365.84 GB/s'",
     ),
     PublishedRun(
+        "H100 x8, 5 nodes, 4x 400G RoCE, ring", "h100-sxm", 5, 8, "nvlink4", "400gbe", 4, "ring", 1 * GiB, 190.0,
+        "https://github.com/NVIDIA/nccl/issues/1368",
+        note="NCCL_ALGO=Ring, 40 GPUs, -e 1G: 'ring bandwidth (190GB/s)'",
+    ),
+    PublishedRun(
+        "H100 x8, 5 nodes, 4x 400G RoCE, tree", "h100-sxm", 5, 8, "nvlink4", "400gbe", 4, "tree", 1 * GiB, 150.0,
+        "https://github.com/NVIDIA/nccl/issues/1368",
+        note="NCCL_ALGO=Tree on the same machine: 'tree bus bandwidth(150GB/s) is slower than ring'",
+    ),
+    PublishedRun(
         "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,
         "https://github.com/NVIDIA/nccl-tests/issues/283",
         note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",
