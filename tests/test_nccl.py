@@ -277,6 +277,34 @@ def test_the_chunk_level_takes_the_capped_time() -> None:
     assert chunk == pytest.approx(fast, rel=0.01) and chunk > 1.5 * free
 
 
+def test_each_groups_channels_are_its_own_on_a_shared_fabric() -> None:
+    """Two DP groups (tp=2) on 8 NICs run NCCL's capped tree on one network: each communicator has its own
+    (rank, channel) engines, so all groups together give the one-group reduction's step (chunk level both)."""
+    from dpsim.scenario import scenario_from_dict
+    from dpsim.sim import simulate
+    from dpsim.sim.shared import simulate_shared
+
+    s = scenario_from_dict(
+        {
+            "name": "capped-tree",
+            "model": {"preset": "gpt2-medium"},
+            "cluster": {
+                "nodes": 2,
+                "workers_per_node": 8,
+                "device": "a100-80gb",
+                "inter_node": {"preset": "ib-hdr", "nics_per_node": 8},
+            },
+            "training": {"global_batch": 32, "micro_batch": 4, "tensor_parallel": 2},
+            "communication": {"algorithm": "tree", "protocol": "Simple", "bucket": "25 MB", "overlap": False},
+        }
+    )
+    reduced = simulate(s, fidelity="chunk")
+    (shared,) = simulate_shared([s])
+    assert shared.extra["shared_fabric"]["dp_groups"] == 2
+    assert shared.comm_s == pytest.approx(reduced.comm_s, rel=1e-9)
+    assert shared.step_time_s == pytest.approx(reduced.step_time_s, rel=1e-9)
+
+
 # --- published nccl-tests results ----------------------------------------------------------------
 
 
