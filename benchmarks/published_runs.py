@@ -120,6 +120,7 @@ def _megatron_table1(
                 # run_table_1.sh passes --activations-checkpoint-method uniform (full recomputation
                 # of every layer); eq. (3) counts the recomputed forward (§5.1).
                 "activation_recomputation": "full",
+                "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
             },
             "communication": {"algorithm": "ring", "overlap": overlap},
         },
@@ -199,6 +200,7 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                     "sequence_parallel": True,
                     # No activation checkpointing (§3.3.2); fused (flash) attention keeps no s x s scores.
                     "activation_recomputation": "none",
+                    "gradient_clipping": True,  # not stated for Llama 3; Llama 2 clipped at 1.0
                 },
                 # FSDP reduce-scatters (and gathers) one FSDP unit at a time: one transformer layer's
                 # shard, the usual per-block wrapping (Zhao et al. 2023, "PyTorch FSDP", §3; the unit is
@@ -250,6 +252,7 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 # NVIDIA/NeMo scripts/performance/llm/pretrain_gpt3_175b.py: FP8 runs set
                 # grad_reduce_in_fp32 = False: a bf16 gradient buffer, reduced in bf16
                 "gradient_dtype": "bf16",
+                "gradient_clipping": True,  # NeMo's Megatron optimizer config: clip_grad 1.0
             },
             "communication": {"algorithm": "ring", "dtype": "bf16"},
         },
@@ -302,6 +305,7 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 "pipeline_schedule": "1f1b",
                 "zero_stage": 1,
                 "activation_recomputation": "full",
+                "gradient_clipping": True,  # tr11-176B-ml.slurm: --clip-grad 1.0
             },
             # DeepSpeed's pipeline engine reduces gradients after the last micro-batch (ReduceGrads
             # follows the flush in its TrainSchedule): no overlap with backward.
@@ -341,6 +345,7 @@ def _korthikanti_table5(
                 "virtual_stages": v,
                 "sequence_parallel": present,
                 "activation_recomputation": "selective" if present else "full",
+                "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
             },
             "communication": {"algorithm": "ring"},
         },

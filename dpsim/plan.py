@@ -616,7 +616,8 @@ def _screen(
     gather_exposed = k * ((fwd_span - fwd) + (bwd_span - bwd))
 
     updated = psi / np.where(zero >= 1, dp, 1)
-    optimizer = updated * step.optimizer_bytes_per_param("adam", "bf16") / dev.memory_bandwidth
+    optimizer = updated * step.optimizer_step_bytes(base) / (dev.memory_bandwidth * dev.memory_efficiency)
+    optimizer = optimizer / dev.sustained_fraction
 
     compute = k * (fwd + bwd)
     tp_comm = k * tp_comm_mb

@@ -696,6 +696,9 @@ class TrainingConfig(_Section):
     split, so the first model chunk holds only the embedding and the last only the output layer
     (Megatron-LM's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split;
     Llama 3, Dubey et al. 2024 §3.3.2). Layers + 2 must divide into pipeline_parallel x virtual_stages."""
+    gradient_clipping: bool = False
+    """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
+    the optimizer step also reads the gradient buffer for the norm and rescales it."""
     activation_recomputation: Literal["none", "selective", "full"] = "none"
     partition: Literal["round_robin", "contiguous", "weighted"] = "round_robin"
     """How each batch is split across data-parallel ranks (weighted: by worker speed)."""

@@ -50,6 +50,7 @@ def toy(**changes: Any) -> Scenario:
                 "peak_flops": "1 TFLOP/s",
                 "memory": "80 GB",
                 "memory_bandwidth": "1.75 TB/s",
+                "memory_efficiency": 1.0,  # the optimizer at the full 1.75 TB/s: 28 B x 62.5M = 1 ms
                 "efficiency": 1.0,
             },
             "intra_node": {"bandwidth": "100 MB/s", "latency": "0 s"},
@@ -474,3 +475,14 @@ def test_megatron_overlaps_the_parameter_gather_with_the_next_forward() -> None:
     assert deepspeed.exposed_comm_s - megatron.exposed_comm_s == exact(1.25 - 0.6)
     sim = simulate(toy(training__zero_stage=1, training__optimizer_sharding="megatron"), fidelity="fast")
     assert sim.step_time_s == pytest.approx(megatron.step_time_s, rel=1e-9)
+
+
+def test_optimizer_step_is_priced_like_every_memory_bound_kernel() -> None:
+    """Adam on the toy's 62.5M fp32 parameters moves 28 B each (1 ms at 1.75 TB/s); at half the
+    achievable bandwidth it takes twice as long; global-norm clipping adds a read of the fp32 gradient
+    for the norm and a read and a write to rescale it: 12 B more, 40 B in all."""
+    assert predict(toy()).optimizer_s == exact(1e-3)
+    assert predict(toy(cluster__device__memory_efficiency=0.5)).optimizer_s == exact(2e-3)
+    clipped = predict(toy(training__gradient_clipping=True))
+    assert clipped.optimizer_s == exact(40 * 62.5e6 / 1.75e12)
+    assert clipped.extra["optimizer_bytes_per_param"] == 40

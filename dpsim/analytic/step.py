@@ -107,6 +107,8 @@ __all__ = [
     "gather_time",
     "microbatch_times",
     "optimizer_bytes_per_param",
+    "optimizer_seconds",
+    "optimizer_step_bytes",
     "overlap_end",
     "predict",
     "protocol_of",
@@ -135,6 +137,26 @@ OPTIMIZER_BYTES_PER_PARAM: dict[tuple[str, bool], float] = {
 def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
     """Bytes read + written per parameter by one optimizer update."""
     return OPTIMIZER_BYTES_PER_PARAM[(optimizer, precision != "fp32")]  # fp8 trains on bf16 weights
+
+
+def optimizer_step_bytes(scenario: Scenario) -> float:
+    """Bytes read + written per updated parameter by the optimizer step.
+
+    The fused update (:data:`OPTIMIZER_BYTES_PER_PARAM`) plus, with ``training.gradient_clipping``,
+    global-norm clipping over the gradient buffer: one pass reading it for the norm, one reading and
+    writing it to scale (3 × its width; Megatron-LM's ``clip_grad_norm_fp32``, PyTorch's
+    ``clip_grad_norm_``: a multi-tensor L2 norm, then a multi-tensor scale).
+    """
+    t = scenario.training
+    clipping = 3.0 * scenario.gradient_buffer_bytes_per_param if t.gradient_clipping else 0.0
+    return optimizer_bytes_per_param(t.optimizer, t.precision) + clipping
+
+
+def optimizer_seconds(scenario: Scenario, params: float) -> float:
+    """The optimizer step over ``params`` parameters: memory bound, priced like every element-wise
+    kernel at the device's achievable bandwidth (memory_efficiency × sustained_fraction)."""
+    d = scenario.cluster.device
+    return params * optimizer_step_bytes(scenario) / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
 
 
 def _param_bytes(precision: str) -> int:
@@ -524,10 +546,9 @@ def single_worker_step_time(scenario: Scenario) -> float:
 
 def predict(scenario: Scenario) -> StepResult:
     """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
-    t, c, m = scenario.training, scenario.cluster, scenario.model
+    t, m = scenario.training, scenario.model
     tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
     model_parallel = tp * pp
-    device = c.device
     algorithm = algorithm_of(scenario)
     profile = _calibration(scenario)
 
@@ -652,7 +673,7 @@ def predict(scenario: Scenario) -> StepResult:
     if profile is not None and profile.optimizer is not None:
         optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:
-        optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
+        optimizer_s = optimizer_seconds(scenario, updated)
 
     nominal_compute = k * (fwd + bwd)
     compute_s = k * (fwd_s + bwd_s) + (last_bwd_s - bwd_s)
@@ -679,7 +700,7 @@ def predict(scenario: Scenario) -> StepResult:
         "pipeline_p2p_exposed_s": p2p_exposed_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
-        "optimizer_bytes_per_param": optimizer_bytes_per_param(t.optimizer, t.precision),
+        "optimizer_bytes_per_param": optimizer_step_bytes(scenario),
         "collective_op": "allreduce" if zero == 0 else "reduce_scatter",
         "collective_algorithm": bucket_choice.algorithm,
         "collective_protocol": bucket_choice.protocol,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.analytic.step import microbatch_times, optimizer_bytes_per_param
+from dpsim.analytic.step import microbatch_times, optimizer_seconds
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.scenario import Scenario
 from dpsim.sim.variability import jitter
@@ -42,7 +42,7 @@ class ComputeModel:
 
 def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
-    t, m, device = scenario.training, scenario.model, scenario.cluster.device
+    t, m = scenario.training, scenario.model
     model_parallel = t.tensor_parallel * t.pipeline_parallel
     fwd, bwd, _ = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
     psi = m.num_parameters / model_parallel
@@ -50,7 +50,7 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     if profile is not None and getattr(profile, "optimizer", None) is not None:
         optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:
-        optimizer_s = updated * optimizer_bytes_per_param(t.optimizer, t.precision) / device.memory_bandwidth
+        optimizer_s = optimizer_seconds(scenario, updated)
     return ComputeModel(fwd, bwd, optimizer_s, profile)
 
 
