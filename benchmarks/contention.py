@@ -28,6 +28,7 @@ def job(
     tp: int = 2,
     inter: str = "200 Gbit/s",
     topology: dict[str, Any] | None = None,
+    pp: int = 1,
 ) -> Scenario:
     return scenario_from_dict(
         {
@@ -41,7 +42,12 @@ def job(
                 "inter_node": {"bandwidth": inter, "latency": "5 us", "nics_per_node": nics},
                 "topology": topology or {"kind": "switch"},
             },
-            "training": {"global_batch": 4 * nodes * per_node // tp, "micro_batch": 4, "tensor_parallel": tp},
+            "training": {
+                "global_batch": 4 * nodes * per_node // tp,
+                "micro_batch": 4,
+                "tensor_parallel": tp,
+                "pipeline_parallel": pp,
+            },
             "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": False},
         }
     )
@@ -82,6 +88,27 @@ def main() -> None:
             [alone(), job("b", nodes=4, per_node=1, nics=1, tp=1, topology=FAT_TREE)], placement=placement
         )
         row(f"2 jobs x 4 nodes, fat-tree 2:1, {placement}", single, a, half if placement == "interleaved" else single)
+
+    print()
+    print("pipeline sends as flows next to the reductions (1F1B, 4 micro-batches): TP2xPP4xDP8, 8 nodes;")
+    print("a = pipeline as analytic terms, flows = stage-to-stage sends on the same network")
+    head = (
+        f"{'case':<44} {'step red':>9} {'step a':>9} {'step flows':>10} {'comm red':>8} {'comm flows':>10} "
+        f"{'stage late':>10}"
+    )
+    print(head)
+    print("-" * len(head))
+    for nics in (8, 1):
+        s = job(nodes=8, nics=nics, pp=4)
+        reduced = simulate(s, fidelity="chunk")
+        terms = simulate_shared([s], pipeline_flows=False)[0]
+        flows = simulate_shared([s])[0]
+        late = max(flows.extra["shared_fabric"]["pipeline_flows"]["stage_delay_s"])
+        print(
+            f"{f'TP2xPP4xDP8, {nics} NIC(s)/node':<44} {reduced.step_time_s * 1e3:>9.2f} "
+            f"{terms.step_time_s * 1e3:>9.2f} {flows.step_time_s * 1e3:>10.2f} {reduced.comm_s * 1e3:>8.2f} "
+            f"{flows.comm_s * 1e3:>10.2f} {late * 1e3:>10.3f}"
+        )
 
 
 if __name__ == "__main__":

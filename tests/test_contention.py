@@ -13,10 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dpsim.analytic.parallel import activation_message_bytes
+from dpsim.analytic.step import fabric_of
 from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim import simulate
+from dpsim.sim.chunk import ChunkEngine
+from dpsim.sim.pipeline import scenario_pipeline
 from dpsim.sim.shared import dp_groups, place, simulate_shared
+from dpsim.sim.simulate import build_cluster
+from dpsim.sim.worker import compute_model
 
 
 def make(
@@ -27,6 +33,7 @@ def make(
     tp: int = 2,
     inter: str = "200 Gbit/s",
     topology: dict[str, Any] | None = None,
+    bucket: str = "25 MB",
     **training: Any,
 ) -> Scenario:
     data: dict[str, Any] = {
@@ -41,7 +48,7 @@ def make(
             "topology": topology or {"kind": "switch"},
         },
         "training": {"global_batch": 4 * nodes * per_node // tp, "micro_batch": 4, "tensor_parallel": tp, **training},
-        "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": False},
+        "communication": {"algorithm": "ring", "bucket": bucket, "overlap": False},
     }
     return scenario_from_dict(data)
 
@@ -113,6 +120,50 @@ def test_two_jobs_packed_on_their_own_leaves_do_not_meet() -> None:
     alone = simulate_shared([_job("a")])[0]
     a, b = simulate_shared([_job("a"), _job("b")], placement="packed")
     assert _rel(a.comm_s, alone.comm_s) < 1e-9 and _rel(b.comm_s, alone.comm_s) < 1e-9
+
+
+def test_pipeline_sends_that_meet_no_reduction_leave_the_step_as_it_was() -> None:
+    """tp=2, dp=4, pp=2 on two 8-GPU nodes with a NIC per GPU: each stage's DP groups reduce inside their
+    node (NVLink), the stage-to-stage sends cross on the NICs, each GPU on its own NIC. Every send takes
+    exactly the closed form α + (S/t)/B, no stage ends late, and the step is the reduction's."""
+    s = make(nodes=2, tp=2, pipeline_parallel=2)
+    (shared,) = simulate_shared([s])
+    flows = shared.extra["shared_fabric"]["pipeline_flows"]
+    assert flows["sends"] == 2 * s.accumulation_steps
+    assert _rel(flows["longest_send_s"], flows["send_s"]) < 1e-9
+    assert flows["stage_delay_s"] == pytest.approx([0.0, 0.0], abs=1e-15)
+    reduced = simulate(s, fidelity="chunk")
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
+    assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
+    (analytic,) = simulate_shared([s], pipeline_flows=False)
+    assert _rel(analytic.step_time_s, shared.step_time_s) < 1e-9
+
+
+def test_a_pipeline_send_sharing_a_nic_with_the_reduction_gets_half_of_it() -> None:
+    """pp=2, dp=2, one GPU and one NIC per node (B = 25 GB/s), overlap off, one 1 GB bucket. When stage 1
+    (nodes 2, 3) ends its last backward it sends that micro-batch's gradient (S bytes) to stage 0 from
+    node 2 and starts its ring all-reduce, which leaves node 2 on the same NIC. The ring joins g later
+    (its schedule's base latency), so the send has the NIC alone for g, then half of it:
+    α + g + 2(S − B·g)/B. Stage 0 waits for that gradient: the step is S/B − g longer than the
+    reduction's; stage 1's ring lost S − B·g bytes of progress on that NIC, so it ends S/B − g late too."""
+    s = make(nodes=4, per_node=1, nics=1, tp=1, pipeline_parallel=2, global_batch=64, micro_batch=16, bucket="1 GB")
+    (shared,) = simulate_shared([s])
+    reduced = simulate(s, fidelity="chunk")
+    bandwidth, alpha = 200e9 / 8, 5e-6
+    size = activation_message_bytes(s)
+    engine = ChunkEngine(build_cluster(s), "ring", protocol=fabric_of(s).protocol)
+    g = engine.choice("allreduce", s.model.num_parameters * 2.0)[0].base_latency_s
+    flows = shared.extra["shared_fabric"]["pipeline_flows"]
+    assert _rel(flows["send_s"], alpha + size / bandwidth) < 1e-12
+    assert _rel(flows["longest_send_s"], alpha + g + 2 * (size - bandwidth * g) / bandwidth) < 1e-9
+    delay = size / bandwidth - g
+    assert _rel(shared.step_time_s - reduced.step_time_s, delay) < 1e-6
+    # stage 1's group ends its stage's lead before stage 0's: both are late by `delay`
+    model = compute_model(s)
+    run = scenario_pipeline(s, model.forward_s, model.backward_s)
+    lead = run.makespan_s - run.stage_end_s[1]
+    stage0, stage1 = shared.extra["shared_fabric"]["group_step_times_s"]
+    assert _rel(stage0 - stage1, lead) < 1e-6
 
 
 def test_jobs_on_one_fabric_need_the_same_node_type() -> None:

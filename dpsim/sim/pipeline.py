@@ -17,14 +17,14 @@ unlike the closed form it takes per-stage slowdowns (a straggling stage).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import simpy
 
 from dpsim.scenario import Scenario
 
-__all__ = ["PipelineRun", "pipeline_overhead", "schedule_order", "simulate_pipeline"]
+__all__ = ["PipelineRun", "Send", "pipeline_overhead", "scenario_pipeline", "schedule_order", "simulate_pipeline"]
 
 Op = tuple[str, int, int]
 """("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
@@ -60,6 +60,16 @@ def schedule_order(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> list[l
 
 
 @dataclass(frozen=True)
+class Send:
+    """One stage-to-stage send of a pipelined step: the operation it feeds, its stages, when it left."""
+
+    op: Op
+    src: int
+    dst: int
+    start_s: float
+
+
+@dataclass(frozen=True)
 class PipelineRun:
     """Result of one simulated pipelined step (seconds)."""
 
@@ -69,6 +79,10 @@ class PipelineRun:
     sends: int
     intervals: list[tuple[int, str, str, float, float]] = field(default_factory=list)
     """(stage, "forward" | "backward" | "p2p", name, start, end) of every operation and send."""
+    send_log: list[Send] = field(default_factory=list)
+    """Every stage-to-stage send: what it carries, from and to which stage, when it left."""
+    stage_end_s: tuple[float, ...] = ()
+    """When each stage finished its last operation."""
 
     @property
     def bubble_s(self) -> float:
@@ -86,11 +100,13 @@ def simulate_pipeline(
     p2p_s: float = 0.0,
     slowdowns: Sequence[float] | None = None,
     env: simpy.Environment | None = None,
+    send_s: Mapping[Op, float] | None = None,
 ) -> PipelineRun:
     """Run one step of ``m`` micro-batches through ``p`` stages; return its makespan.
 
     ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at
-    nominal speed; ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send.
+    nominal speed; ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send;
+    ``send_s[op]``, where given, the duration of the send that delivers ``op`` instead.
     """
     env = env or simpy.Environment()
     chunks = v if schedule == "interleaved" else 1
@@ -102,6 +118,8 @@ def simulate_pipeline(
     arrived: dict[Op, simpy.Event] = {}
     links = {(a, b): simpy.Resource(env, capacity=1) for a in range(p) for b in range(p) if a != b}
     busy = [0.0] * p
+    ends = [0.0] * p
+    log: list[Send] = []
     intervals: list[tuple[int, str, str, float, float]] = []
     sends = 0
 
@@ -114,7 +132,8 @@ def simulate_pipeline(
         with links[(src, dst)].request() as req:
             yield req
             start = env.now
-            yield env.timeout(p2p_s)
+            log.append(Send(op, src, dst, start))
+            yield env.timeout(p2p_s if send_s is None else send_s.get(op, p2p_s))
             intervals.append((src, "p2p", f"send {op[0]}{op[1]}.{op[2]} to {dst}", start, env.now))
         inbox(op).succeed()
 
@@ -137,6 +156,7 @@ def simulate_pipeline(
             yield env.timeout(duration)
             busy[d] += duration
             intervals.append((d, "forward" if kind == "F" else "backward", f"{kind}{mb}.{c}", start, env.now))
+            ends[d] = env.now - begin
             if kind == "F" and c < last:
                 deliver(("F", mb, c + 1), d, (c + 1) % p)
             elif kind == "F":
@@ -147,7 +167,7 @@ def simulate_pipeline(
     begin = env.now
     procs = [env.process(stage(d)) for d in range(p)]
     env.run(simpy.AllOf(env, procs))
-    return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals)
+    return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals, log, tuple(ends))
 
 
 def pipeline_overhead(scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float = 0.0) -> float:
@@ -159,15 +179,39 @@ def pipeline_overhead(scenario: Scenario, forward_s: float, backward_s: float, t
     work of one stage. Stages are balanced here: stragglers are the data-parallel step's
     business (they slow their own compute and everyone waits at the gradient synchronisation).
     """
+    if scenario.training.pipeline_parallel <= 1:
+        return 0.0
+    run = scenario_pipeline(scenario, forward_s, backward_s, tp_comm_s)
+    fwd = forward_s + tp_comm_s / 3.0
+    bwd = backward_s + tp_comm_s * 2.0 / 3.0
+    return run.makespan_s - scenario.accumulation_steps * (fwd + bwd)
+
+
+def scenario_pipeline(
+    scenario: Scenario,
+    forward_s: float,
+    backward_s: float,
+    tp_comm_s: float = 0.0,
+    send_s: Mapping[Op, float] | None = None,
+) -> PipelineRun:
+    """One step of ``scenario``'s pipeline (arguments of :func:`pipeline_overhead`), simulated.
+
+    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time`, or ``send_s[op]``.
+    """
     from dpsim.analytic.parallel import pipeline_p2p_time
     from dpsim.analytic.step import fabric_of
 
     t = scenario.training
-    p, m = t.pipeline_parallel, scenario.accumulation_steps
-    if p <= 1:
-        return 0.0
     fwd = forward_s + tp_comm_s / 3.0
     bwd = backward_s + tp_comm_s * 2.0 / 3.0
     send = pipeline_p2p_time(scenario, fabric_of(scenario))
-    run = simulate_pipeline(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send)
-    return run.makespan_s - m * (fwd + bwd)
+    return simulate_pipeline(
+        fwd,
+        bwd,
+        t.pipeline_parallel,
+        scenario.accumulation_steps,
+        t.virtual_stages,
+        t.pipeline_schedule,
+        send,
+        send_s=send_s,
+    )

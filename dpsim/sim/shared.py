@@ -22,13 +22,24 @@ every job, each on the GPUs it really occupies:
 * everything in flight at once shares links max-min fairly; the schedule of each
   collective is the one the job's engine picks for its group (:meth:`CollectiveEngine.choice`).
 
+* pipeline-parallel jobs (``pipeline_flows``, default): the step's pipeline schedule is the
+  event-level one of :func:`dpsim.sim.pipeline.scenario_pipeline` (the schedule behind the
+  simulator's bubble, :func:`dpsim.sim.pipeline.pipeline_overhead`); each DP group's work
+  ends where that schedule ends its stage's last backward (the last stage first), and every
+  stage-to-stage send is released as flows on the same network at the time the schedule
+  sends it. Approximation: release times come from the fixed (uncontended) schedule; the
+  schedule is then run once more with each send as long as it took on the network, and
+  each stage's extra lateness is added to its group's end (one pass, not iterated to a
+  fixed point: a stage that ends later does not release its buckets later).
+
 Where the groups are symmetric (same compute, NICs shared evenly) this gives the symmetric
 reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on an
-oversubscribed uplink, it gives what the shares predict instead (tests/test_contention.py).
+oversubscribed uplink, or a pipeline send meets a reduction on a NIC, it gives what the
+shares predict instead (tests/test_contention.py).
 Not covered: ZeRO-3 (its gathers gate compute, which needs a per-rank program, not a
-stream), tensor- and pipeline-parallel traffic (still the analytic terms of
-:func:`dpsim.sim.simulate.step_plan`, added per step), jitter replications (the first
-step of the first replication is run).
+stream), tensor-parallel traffic (still the analytic per-micro-batch term of
+:func:`dpsim.sim.simulate.step_plan`), jitter replications (the first step of the first
+replication is run).
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Fabric
 from dpsim.analytic.step import bucket_sizes, fabric_of
@@ -49,6 +61,7 @@ from dpsim.scenario import Scenario
 from dpsim.sim.chunk import ChunkEngine, CollectiveRun, CompiledSchedule
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.network import FluidNetwork
+from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
 from dpsim.sim.simulate import _result, build_cluster, step_plan
 from dpsim.sim.training import StepOutcome, StepPlan, bucket_ready
 from dpsim.sim.variability import replication_rng
@@ -174,11 +187,61 @@ class _Compiler:
         return self._compiled[id(schedule)]
 
 
-def _items(plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray) -> tuple[list[_Item], np.ndarray, np.ndarray]:
-    """A group's stream (buckets; ZeRO-1/2 parameter gathers), the end of its compute and its compute time."""
+class _PipelineFlows:
+    """A job's stage-to-stage sends as flows on the shared network, each released when the fixed schedule sends it.
+
+    A send of the pipeline schedule (:func:`dpsim.sim.pipeline.scenario_pipeline`) is, on the
+    fabric, ``dp·tp`` flows of ``activation/tp`` bytes (Megatron's scatter/gather: every tensor
+    rank sends its slice), GPU (stage a, d, t) to GPU (stage b, d, t), over the links
+    :meth:`~dpsim.sim.cluster.Cluster.routes` gives them; the send is done when its last flow is delivered.
+    """
+
+    def __init__(self, net: FluidNetwork, cluster: Cluster, run: PipelineRun, gpus: np.ndarray, nbytes: float) -> None:
+        self.net, self.run = net, run
+        self.gpus = gpus  # (pp, dp·tp) fabric endpoints
+        self.nbytes = nbytes
+        self.left = np.zeros(len(run.send_log), dtype=np.int64)
+        self.took = np.zeros(len(run.send_log))
+        self._owner = net.owner(self._delivered)
+        self._cluster = cluster
+
+    def start(self) -> None:
+        env = self.net.env
+        for k, send in enumerate(self.run.send_log):
+            env.timeout(send.start_s - env.now).callbacks.append(self._release(k))
+
+    def _release(self, k: int) -> Callable[[simpy.Event], None]:
+        return lambda _event: self._send(k)
+
+    def _send(self, k: int) -> None:
+        send = self.run.send_log[k]
+        src, dst = self.gpus[send.src], self.gpus[send.dst]
+        routes, latency = self._cluster.routes(src, dst)
+        self.left[k] = len(src)
+        sizes = np.full(len(src), self.nbytes)
+        self.net.start_many(routes, sizes, latency, self._owner, np.full(len(src), k, dtype=np.int64))
+
+    def _delivered(self, tags: np.ndarray) -> None:
+        for k, n in zip(*np.unique(tags, return_counts=True), strict=True):
+            self.left[k] -= n
+            if self.left[k] == 0:
+                self.took[k] = self.net.env.now - self.run.send_log[k].start_s
+
+    def durations(self) -> dict[Any, float]:
+        """How long each send took on the network, by the operation it feeds."""
+        return {send.op: float(t) for send, t in zip(self.run.send_log, self.took, strict=True)}
+
+
+def _items(
+    plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray, shift_s: float = 0.0
+) -> tuple[list[_Item], np.ndarray, np.ndarray]:
+    """A group's stream (buckets; ZeRO-1/2 parameter gathers), the end of its compute and its compute time.
+
+    ``shift_s``: when the group's micro-batches start (its pipeline stage's idle time before its last backward).
+    """
     k = forward_s.shape[1]
     tp = plan.tp_comm_s
-    clock = np.zeros(forward_s.shape[0])
+    clock = np.full(forward_s.shape[0], shift_s)
     start = clock
     for j in range(k):
         clock = clock + forward_s[:, j] + tp / 3.0
@@ -195,8 +258,15 @@ def _items(plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray) -> tup
     return items, clock, (forward_s + backward_s).sum(axis=1)
 
 
-def _outcome(plan: StepPlan, stream: _Stream, clock: np.ndarray, compute: np.ndarray) -> StepOutcome:
-    """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends."""
+def _outcome(
+    plan: StepPlan, stream: _Stream, clock: np.ndarray, compute: np.ndarray, pipeline_s: float | None = None
+) -> StepOutcome:
+    """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends.
+
+    ``pipeline_s``: None when the pipeline's bubble and exposed sends come after the group's work
+    (the analytic terms); else the group's clock already holds its place in the pipeline and
+    ``pipeline_s`` is how much later its stage finished because its sends were slowed on the network.
+    """
     n = stream.ranks
     grads = len(plan.gradient_buckets)
     comm, wait = np.zeros(n), np.zeros(n)
@@ -214,16 +284,33 @@ def _outcome(plan: StepPlan, stream: _Stream, clock: np.ndarray, compute: np.nda
     end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0) + plan.optimizer_s
     if len(stream.items) > grads:
         end = np.maximum(end, stream.done[-1])
-    end = end + plan.bubble_s + plan.p2p_exposed_s
-    comm += plan.p2p_exposed_s
-    total += plan.p2p_total_s
+    late = 0.0 if pipeline_s is None else pipeline_s
+    end = end + (plan.bubble_s + plan.p2p_exposed_s if pipeline_s is None else late)
+    comm += plan.p2p_exposed_s + late
+    total += plan.p2p_total_s + late
     wait += float(end.max()) - end
     return StepOutcome(end, compute, comm, wait, plan.optimizer_s, total, len(calls), plan.bubble_s, calls)
 
 
-def simulate_shared(scenarios: Sequence[Scenario], *, placement: str = "packed") -> list[StepResult]:
+@dataclasses.dataclass
+class _Job:
+    scenario: Scenario
+    model: Any
+    plan: StepPlan
+    nominal: tuple[float, float]
+    """Forward and backward of one micro-batch on one stage, as the step plan takes them."""
+    groups: list[tuple[_Stream, np.ndarray, np.ndarray]]
+    flows: _PipelineFlows | None
+
+
+def simulate_shared(
+    scenarios: Sequence[Scenario], *, placement: str = "packed", pipeline_flows: bool = True
+) -> list[StepResult]:
     """One step of every job in ``scenarios`` on one fabric, every DP group at chunk level on one network.
 
+    With ``pipeline_flows`` (default) the stage-to-stage sends of pipelined jobs are flows on
+    the same network, and each DP group's work sits where the pipeline schedule puts its
+    stage; without, the pipeline's bubble and sends are the per-step analytic terms.
     Returns one :class:`~dpsim.records.StepResult` per job (in order); ``extra["shared_fabric"]``
     says where the job ran and with whom.
     """
@@ -246,31 +333,61 @@ def simulate_shared(scenarios: Sequence[Scenario], *, placement: str = "packed")
     net = FluidNetwork(env, cluster.links.bandwidths)
     nodes_of = place(scenarios, placement)
     per_node = fabric.per_node
-    jobs: list[tuple[Scenario, Any, StepPlan, list[tuple[_Stream, np.ndarray, np.ndarray]]]] = []
+    jobs: list[_Job] = []
     for s, nodes in zip(scenarios, nodes_of, strict=True):
         model = compute_model(s)
         slow = dp_slowdowns(s)
-        plan = step_plan(
-            s, model.optimizer_s, model.forward_s * float(slow.max()), model.backward_s * float(slow.max())
-        )
+        nominal = (model.forward_s * float(slow.max()), model.backward_s * float(slow.max()))
+        plan = step_plan(s, model.optimizer_s, *nominal)
         fwd, bwd, _ = worker_times(s, model, replication_rng(s.variability, 0), 1)
         engine = ChunkEngine(build_cluster(s), analytic_step.algorithm_of(s), protocol=fabric.protocol)
+        t = s.training
+        flows = None
+        shifts = np.zeros(t.pipeline_parallel)
+        if pipeline_flows and t.pipeline_parallel > 1:
+            run = scenario_pipeline(s, *nominal, plan.tp_comm_s)
+            # each stage's work ends where the schedule ends it: the pipeline's overhead, less the stage's lead
+            shifts = plan.bubble_s + plan.p2p_exposed_s - (run.makespan_s - np.asarray(run.stage_end_s))
+            gpus = np.arange(t.pipeline_parallel * s.data_parallel * t.tensor_parallel).reshape(t.pipeline_parallel, -1)
+            size = parallel.activation_message_bytes(s) / t.tensor_parallel
+            flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
         groups = []
-        for gpus in dp_groups(s):
+        for row, gpus in enumerate(dp_groups(s)):
             where = nodes[gpus // per_node] * per_node + gpus % per_node
-            items, clock, compute = _items(plan, fwd[0], bwd[0])
+            items, clock, compute = _items(plan, fwd[0], bwd[0], float(shifts[row // t.tensor_parallel]))
             if s.data_parallel == 1:
                 items = []
             stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
             groups.append((stream, clock, compute))
-        jobs.append((s, model, plan, groups))
-    for _, _, _, groups in jobs:
-        for stream, _, _ in groups:
+        jobs.append(_Job(s, model, plan, nominal, groups, flows))
+    for job in jobs:
+        for stream, _, _ in job.groups:
             stream.start()
+        if job.flows is not None:
+            job.flows.start()
     env.run()
     results = []
-    for j, (s, model, plan, groups) in enumerate(jobs):
-        outcomes = [_outcome(plan, stream, clock, compute) for stream, clock, compute in groups]
+    for j, job in enumerate(jobs):
+        s, model, plan, groups = job.scenario, job.model, job.plan, job.groups
+        late: list[float | None] = [None] * s.training.pipeline_parallel
+        pipeline: dict[str, Any] = {}
+        if job.flows is not None:
+            # the schedule run again with each send as long as it took on the network: how much later each stage ends
+            nominal_run = job.flows.run
+            took = job.flows.durations()
+            again = scenario_pipeline(s, *job.nominal, plan.tp_comm_s, send_s=took)
+            late = [b - a for a, b in zip(nominal_run.stage_end_s, again.stage_end_s, strict=True)]
+            pipeline = {
+                "sends": len(took),
+                "send_s": parallel.pipeline_p2p_time(s, fabric_of(s)),
+                "longest_send_s": max(took.values(), default=0.0),
+                "stage_delay_s": late,
+            }
+        tp = s.training.tensor_parallel
+        outcomes = [
+            _outcome(plan, stream, clock, compute, late[row // tp])
+            for row, (stream, clock, compute) in enumerate(groups)
+        ]
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
         result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)
@@ -284,5 +401,7 @@ def simulate_shared(scenarios: Sequence[Scenario], *, placement: str = "packed")
             "dp_groups": len(groups),
             "group_step_times_s": [o.step_time_s for o in outcomes],
         }
+        if pipeline:
+            extra["shared_fabric"]["pipeline_flows"] = pipeline
         results.append(dataclasses.replace(result, extra=extra))
     return results
