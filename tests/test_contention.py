@@ -166,6 +166,16 @@ def test_a_pipeline_send_sharing_a_nic_with_the_reduction_gets_half_of_it() -> N
     assert _rel(stage0 - stage1, lead) < 1e-6
 
 
+@pytest.mark.parametrize("pp", [1, 2])
+def test_a_job_without_data_parallelism_has_nothing_to_reduce(pp: int) -> None:
+    """tp=8 fills each node, dp=1: no gradient reduction on the network (with pp=2 only the sends, each
+    GPU on its own NIC, meeting nothing) — the step is the single-group simulation's."""
+    s = make(nodes=pp, per_node=8, tp=8, pipeline_parallel=pp, global_batch=8)
+    assert s.data_parallel == 1
+    (shared,) = simulate_shared([s])
+    assert _rel(shared.step_time_s, simulate(s, fidelity="chunk").step_time_s) < 1e-9
+
+
 def test_jobs_on_one_fabric_need_the_same_node_type() -> None:
     with pytest.raises(ScenarioError, match="same node type"):
         simulate_shared([make("a"), make("b", nics=4)])

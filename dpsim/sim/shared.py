@@ -268,7 +268,7 @@ def _outcome(
     ``pipeline_s`` is how much later its stage finished because its sends were slowed on the network.
     """
     n = stream.ranks
-    grads = len(plan.gradient_buckets)
+    grads = len(plan.gradient_buckets) if stream.items else 0  # data_parallel = 1: nothing to reduce
     comm, wait = np.zeros(n), np.zeros(n)
     total = 0.0
     calls = []
