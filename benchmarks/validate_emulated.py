@@ -87,6 +87,19 @@ QUICK = CalibrationPlan(
 """A reduced calibration for checking the pipeline end to end (``--quick``), not for the measurement."""
 
 
+def _portable_paths(out: Path) -> None:
+    """Record the profile as a path relative to the working directory, not this machine's absolute path."""
+    records = out / "records.jsonl"
+    if records.exists():
+        absolute = str(out.resolve())
+        relative = (
+            str(out.resolve().relative_to(Path.cwd().resolve()))
+            if out.resolve().is_relative_to(Path.cwd().resolve())
+            else out.name
+        )
+        records.write_text(records.read_text(encoding="utf-8").replace(absolute, relative), encoding="utf-8")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "validation")
@@ -113,6 +126,7 @@ def main() -> int:
             work_dir=Path(tmp) / "work",
         )  # fmt: skip
     summary["wall_s"] = time.monotonic() - started
+    _portable_paths(args.out)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     from dpsim.cli_runtime import validation_table
 
