@@ -18,6 +18,8 @@ early; the trace says they cannot.
 
 Prints per configuration the measured step time, both predictions and their errors, and
 the MAPE before and after. The machine is shared and noisy: rerun to see the spread.
+``--reuse DIR`` predicts again from a previous run's measurements, profile and trace (in
+``DIR``) without measuring: the same measurements before and after a model change.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import dataclasses
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from dpsim import api
 from dpsim.calibration import load_profile, save_profile
@@ -92,7 +95,18 @@ def main() -> None:
     p.add_argument("--engine", choices=["analytic", "sim"], default="analytic")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--reuse", type=Path, default=None, help="predict from this previous run's folder, no measuring")
     args = p.parse_args()
+    if args.reuse is not None:
+        import pandas as pd
+
+        from runtime.validate import build_cases
+
+        scenario_path = args.reuse / "scenario.yaml"
+        table = pd.read_csv(args.reuse / "validation.csv")
+        _report(args, build_cases(scenario_path, [], CASES), table, args.reuse / "profile.yaml",
+                args.reuse / "step-trace.json")  # fmt: skip
+        return
 
     import runtime.launch
     from runtime.calibrate import CalibrationPlan
@@ -109,36 +123,46 @@ def main() -> None:
     scenario_path.write_text(SCENARIO, encoding="utf-8")
     trace_path = out / "step-trace.json"
     record_trace(scenario_path, trace_path)
-    step = load_trace(trace_path)
-    curve = ready_curve(step.gradients, step.backward_s)
-    print(f"trace: {len(step.layers)} layers, backward {step.backward_s * 1e3:.1f} ms, {len(step.gradients)} gradients")
-    print("gradient bytes ready → backward elapsed: " + ", ".join(f"{x:.2f}→{y:.2f}" for x, y in curve))
-
     cases = build_cases(scenario_path, [], CASES)
     plan = CalibrationPlan(ranks=(2, 4), timeout_s=3600)
     options = JobOptions(warmup_steps=1, steps=args.steps)
     table, summary = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options,
                               timeout_s=3600, log=lambda m: None)  # fmt: skip
+    _report(args, cases, table, out / summary["profile"], trace_path)
+
+
+def _report(args: argparse.Namespace, cases: list[Any], table: Any, profile_path: Path, trace_path: Path) -> None:
+    """Both predictions of every case from the one testbed profile, without and with the trace's curve."""
+    step = load_trace(trace_path)
+    curve = ready_curve(step.gradients, step.backward_s)
+    print(f"trace: {len(step.layers)} layers, backward {step.backward_s * 1e3:.1f} ms, {len(step.gradients)} gradients")
+    print("gradient bytes ready → backward elapsed: " + ", ".join(f"{x:.2f}→{y:.2f}" for x, y in curve))
+    traced = profile_path.with_name(profile_path.name.replace(".yaml", "-trace.yaml"))
+    save_profile(dataclasses.replace(load_profile(profile_path), gradient_ready=curve), traced)
     print(f"\n{'configuration':<26}{'measured ms':>12}{'uniform ms':>11}{'error':>8}{'trace ms':>10}{'error':>8}"
           f"{'exposed comm ms: measured':>27}{'uniform':>9}{'trace':>8}")  # fmt: skip
     errors_before, errors_after = [], []
     for case, (_, row) in zip(cases, table.iterrows(), strict=True):
-        profile_path = out / summary["profile"]  # the one testbed profile validate calibrated
-        traced = out / profile_path.name.replace(".yaml", "-trace.yaml")
-        save_profile(dataclasses.replace(load_profile(profile_path), gradient_ready=curve), traced)
-        scenario = case.scenario.model_copy(deep=True)
-        scenario.calibration = CalibrationRef(profile=str(traced))
-        result = api.run(scenario, engine=args.engine)
-        after = result.step_time_s
-        measured, before = row["measured_step_time_s"], row["predicted_step_time_s"]
+        results = []
+        for path in (profile_path, traced):
+            scenario = case.scenario.model_copy(deep=True)
+            scenario.calibration = CalibrationRef(profile=str(path))
+            results.append(api.run(scenario, engine=args.engine))
+        uniform, trace = results
+        measured, before, after = row["measured_step_time_s"], uniform.step_time_s, trace.step_time_s
         errors_before.append(abs(before / measured - 1))
         errors_after.append(abs(after / measured - 1))
         print(f"{case.label:<26}{measured * 1e3:>12.1f}{before * 1e3:>11.1f}{100 * (before / measured - 1):>7.1f}%"
               f"{after * 1e3:>10.1f}{100 * (after / measured - 1):>7.1f}%{row['measured_exposed_comm_s'] * 1e3:>27.1f}"
-              f"{row['predicted_exposed_comm_s'] * 1e3:>9.1f}{result.exposed_comm_s * 1e3:>8.1f}")  # fmt: skip
+              f"{uniform.exposed_comm_s * 1e3:>9.1f}{trace.exposed_comm_s * 1e3:>8.1f}")  # fmt: skip
+        print(f"{'':<26}compute ms: measured {row['measured_compute_s'] * 1e3:.1f}, uniform "
+              f"{uniform.compute_s * 1e3:.1f}, trace {trace.compute_s * 1e3:.1f}; optimizer measured "
+              f"{row['measured_optimizer_s'] * 1e3:.1f}, predicted {uniform.optimizer_s * 1e3:.1f}")  # fmt: skip
     n = len(errors_before)
-    print(f"\nMAPE step time ({args.engine}): uniform {100 * sum(errors_before) / n:.1f} %, "
-          f"trace-driven {100 * sum(errors_after) / n:.1f} % over {n} configurations ({out})")  # fmt: skip
+    print(
+        f"\nMAPE step time ({args.engine}): uniform {100 * sum(errors_before) / n:.1f} %, "
+        f"trace-driven {100 * sum(errors_after) / n:.1f} % over {n} configurations ({profile_path.parent})"
+    )
 
 
 if __name__ == "__main__":
