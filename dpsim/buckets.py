@@ -27,6 +27,8 @@ __all__ = [
     "bucket_sizes",
     "ddp_bucket_layout",
     "first_bucket_bytes",
+    "overlapped_bytes",
+    "traced_buckets",
 ]
 
 DEFAULT_BUCKET_BYTES = 25 * 2**20
@@ -70,6 +72,40 @@ def ddp_bucket_layout(
     if current:
         buckets.append(current)
     return buckets
+
+
+def traced_buckets(
+    curve: Sequence[tuple[float, float]], total_bytes: float, bucket_bytes: float, first_bucket: float | None = None
+) -> tuple[list[float], list[float]]:
+    """DDP's buckets of the tensors a profiler trace saw, and when each is ready (fraction of the backward).
+
+    ``curve`` is :func:`dpsim.ingest.kineto.ready_curve`'s: one point per parameter, in the
+    order the gradients became ready, (cumulative fraction of the gradient bytes, fraction of
+    the backward elapsed). Each parameter is a tensor of its share of ``total_bytes``;
+    :func:`ddp_bucket_layout` groups them as DDP does — a tensor is never split, so a
+    parameter larger than the bucket cap (a large vocabulary's embedding) is one bucket and
+    one collective, not ``size / cap`` of them. A bucket is ready with its last tensor.
+    """
+    if total_bytes <= 0 or not curve:
+        return [], []
+    shares = [x - prev for prev, x in zip([0.0, *(x for x, _ in curve[:-1])], (x for x, _ in curve), strict=True)]
+    tensors = [max(0.0, share) * total_bytes for share in shares]
+    shrink = 1.0 - 1e-9  # sizes rebuilt from fractions: a tensor of exactly the cap must close its bucket
+    first = first_bucket_bytes(bucket_bytes, first_bucket)
+    layout = ddp_bucket_layout(tensors, bucket_bytes * shrink, first * shrink, ready_order=range(len(tensors)))
+    sizes = [sum(tensors[i] for i in bucket) for bucket in layout]
+    fractions = [float(curve[max(bucket)][1]) for bucket in layout]
+    keep = [i for i, size in enumerate(sizes) if size > 0]
+    return [sizes[i] for i in keep], [fractions[i] for i in keep]
+
+
+def overlapped_bytes(bucket_bytes: Sequence[float], ready_fractions: Sequence[float]) -> float:
+    """Bytes of the buckets ready before the backward ends: the communication that overlaps it.
+
+    With the uniform rate (``ready_fractions`` cumulative) all buckets but the last; with a
+    measured curve, those the trace shows ready before the end.
+    """
+    return float(sum(b for b, f in zip(bucket_bytes, ready_fractions, strict=True) if f < 1.0 - 1e-12))
 
 
 def bucket_sizes(total_bytes: float, bucket_bytes: float, first_bucket: float | None = None) -> list[float]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dpsim.analytic.step import bucket_sizes, predict
+from dpsim.buckets import traced_buckets
 from dpsim.calibration import HardwareProfile, bucket_ready_fractions, load_profile, save_profile
 from dpsim.errors import ScenarioError
 from dpsim.ingest.kineto import load_trace, parse_trace, ready_curve
@@ -137,8 +138,10 @@ def _scenario(tmp_path: Path, curve: tuple[tuple[float, float], ...] | None, **c
 @pytest.mark.parametrize("engine", ["analytic", "sim"])
 def test_all_gradients_ready_at_the_end_equals_no_overlap(tmp_path: Path, engine: str) -> None:
     run = predict if engine == "analytic" else simulate
+    # one curve point is one tensor holding every gradient byte: DDP never splits a tensor, so
+    # it is one bucket, reduced after the backward — overlap off with a bucket that holds it all
     late = run(_scenario(tmp_path, ((1.0, 1.0),)))
-    serial = run(_scenario(tmp_path, None, **{"communication.overlap": False}))
+    serial = run(_scenario(tmp_path, None, **{"communication.overlap": False, "communication.bucket": "10 GB"}))
     assert late.step_time_s == pytest.approx(serial.step_time_s, rel=1e-12)
     assert late.exposed_comm_s == pytest.approx(serial.exposed_comm_s, rel=1e-12)
 
@@ -152,6 +155,22 @@ def test_a_uniform_curve_changes_nothing(tmp_path: Path, engine: str) -> None:
     cumulative = [sum(sizes[: i + 1]) / total for i in range(len(sizes))]
     curve = tuple((c, c) for c in cumulative)
     assert run(_scenario(tmp_path, curve)).step_time_s == pytest.approx(run(scenario).step_time_s, rel=1e-12)
+
+
+def test_a_tensor_larger_than_the_bucket_cap_is_one_bucket(tmp_path: Path) -> None:
+    """A large embedding (most bytes, ready last) is one collective in DDP, not bytes / cap of them."""
+    curve = ((0.3, 0.5), (1.0, 1.0))  # two parameters; the last holds 70 % of the bytes
+    sizes, fractions = traced_buckets(curve, 100e6, 25e6)
+    assert sizes == pytest.approx([30e6, 70e6]) and fractions == [0.5, 1.0]  # not 4 slices of 25 MB
+    # a bucket closes once it holds its cap (DDP's rule), so small tensors ahead of a large one join it
+    assert traced_buckets(((0.1, 0.5), (0.2, 0.8), (1.0, 1.0)), 100e6, 25e6)[0] == pytest.approx([100e6])
+    scenario = _scenario(tmp_path, curve)
+    grad = scenario.model.num_parameters * 4
+    expected = len(traced_buckets(curve, grad, scenario.communication.bucket)[0])
+    assert expected < len(bucket_sizes(grad, scenario.communication.bucket))
+    for run in (predict, simulate):
+        assert run(scenario).extra["buckets"] == expected
+    assert simulate(scenario).step_time_s == pytest.approx(predict(scenario).step_time_s, rel=1e-6)
 
 
 def test_engines_agree_on_a_measured_curve(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ from typing import Any
 from dpsim import compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
-from dpsim.buckets import bucket_sizes, first_bucket_bytes
+from dpsim.buckets import bucket_sizes, first_bucket_bytes, overlapped_bytes, traced_buckets
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
@@ -622,10 +622,17 @@ def predict(scenario: Scenario) -> StepResult:
             grad_comm *= k
     else:
         if overlap and profile is not None and profile.gradient_ready:
-            # measured readiness (a profiler trace) instead of the uniform rate
-            sizes = bucket_sizes(grad_bytes, bucket, first)
+            # measured readiness (a profiler trace) instead of the uniform rate; the buckets that
+            # overlap the backward compete with it for a shared host, as under the uniform rate
+            if zero == 0:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
+                sizes, fractions = traced_buckets(profile.gradient_ready, grad_bytes, bucket, first)
+            else:
+                sizes = bucket_sizes(grad_bytes, bucket, first)
+                fractions = profile.bucket_ready_fractions(sizes)
             costs = [grad_cost(size) for size in sizes]
-            ready = [bwd_s * f for f in profile.bucket_ready_fractions(sizes)]
+            if dp > 1:
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, overlapped_bytes(sizes, fractions)))
+            ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host

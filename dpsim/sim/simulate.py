@@ -17,6 +17,7 @@ import numpy as np
 
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
+from dpsim.buckets import overlapped_bytes, traced_buckets
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -106,18 +107,24 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         p2p_total_s=p2p_total,
         reduce_every_micro_batch=scenario.reduces_every_micro_batch,
         overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
-        ready_fractions=_ready_fractions(scenario, psi * scenario.gradient_bytes_per_param),
+        **_traced_readiness(scenario, psi * scenario.gradient_bytes_per_param),
     )
 
 
-def _ready_fractions(scenario: Scenario, gradient_bytes: float) -> tuple[float, ...]:
-    """Measured bucket readiness from the calibration profile's trace curve (empty: uniform)."""
+def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tuple[float, ...]]:
+    """Measured bucket readiness from the calibration profile's trace curve (empty: uniform).
+
+    With DDP (ZeRO stage 0) the buckets are the trace's tensors grouped by DDP's rule
+    (:func:`dpsim.buckets.traced_buckets`), as the analytic engine prices them.
+    """
     profile = _profile(scenario)
     if profile is None or not getattr(profile, "gradient_ready", ()):
-        return ()
+        return {}
     bucket = scenario.communication.bucket
-    first = None if scenario.training.zero_stage == 0 else bucket  # the buckets StepPlan.gradient_buckets cuts
-    return tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, bucket, first)))
+    if scenario.training.zero_stage == 0:
+        sizes, fractions = traced_buckets(profile.gradient_ready, gradient_bytes, bucket, None)
+        return {"traced_buckets": tuple(sizes), "ready_fractions": tuple(fractions)}
+    return {"ready_fractions": tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, bucket, bucket)))}
 
 
 def _collective_count(plan: StepPlan) -> int:
@@ -238,10 +245,11 @@ class _Replication:
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         profile, plan = self.model.profile, self.plan
-        shared_host = profile is not None and not profile.gradient_ready and self.scenario.data_parallel > 1
+        shared_host = profile is not None and self.scenario.data_parallel > 1
         if shared_host and plan.overlap and plan.zero_stage == 0 and plan.gradient_buckets:
-            # the communication threads compete with the last backward for a shared host (one model, both engines)
-            overlapped = plan.gradient_bytes - plan.gradient_buckets[-1]
+            # the communication threads compete with the last backward for a shared host (one model, both engines):
+            # the buckets ready before the backward ends (uniform: all but the last; else as the trace says)
+            overlapped = overlapped_bytes(plan.gradient_buckets, plan.bucket_fractions)
             bwd[:, :, -1] = profile.overlap_backward(self.scenario, bwd[:, :, -1], overlapped)
         runs = []
         for step in range(steps):

@@ -62,11 +62,22 @@ class StepPlan:
     ready_fractions: tuple[float, ...] = ()
     """Fraction of the last backward elapsed when each gradient bucket is ready, measured
     (:meth:`dpsim.calibration.HardwareProfile.bucket_ready_fractions`); empty: uniform."""
+    traced_buckets: tuple[float, ...] = ()
+    """Gradient bucket sizes from a profiler trace's tensors (:func:`dpsim.buckets.traced_buckets`);
+    empty: the gradient cut into buckets of ``bucket_bytes``."""
 
     @property
     def gradient_buckets(self) -> list[float]:
+        if self.traced_buckets:
+            return list(self.traced_buckets)
         first = None if self.zero_stage == 0 else self.bucket_bytes  # DDP's first bucket rule
         return bucket_sizes(self.gradient_bytes, self.bucket_bytes, first)
+
+    @property
+    def bucket_fractions(self) -> tuple[float, ...]:
+        """Fraction of the last backward elapsed when each gradient bucket is ready (measured, or uniform)."""
+        buckets = self.gradient_buckets
+        return self.ready_fractions or tuple(float(x) for x in np.cumsum(buckets) / self.gradient_bytes)
 
     @property
     def pieces(self) -> int:
@@ -102,9 +113,7 @@ def bucket_ready(plan: StepPlan, start: np.ndarray, backward_s: np.ndarray, end:
     With overlap, bucket ``i`` at its cumulative fraction of the backward (the profile's
     measured curve, or uniform); without, every bucket at the end.
     """
-    buckets = plan.gradient_buckets
-    fractions = plan.ready_fractions or tuple(np.cumsum(buckets) / plan.gradient_bytes)
-    return [start + backward_s * fraction if plan.overlap else end.copy() for fraction in fractions]
+    return [start + backward_s * fraction if plan.overlap else end.copy() for fraction in plan.bucket_fractions]
 
 
 def run_step(
