@@ -1039,6 +1039,15 @@ _LINK_KEYS = {"latency", "bandwidth", "efficiency", "cpu_per_byte", "residual", 
               "sharpness", "host_per_byte_by_rate", "latency_residual"}  # fmt: skip
 
 
+def _check_number(
+    value: Any, where: str, source: str, expected: str, *, low: float, high: float = math.inf, closed: bool = False
+) -> None:
+    """A model term read from a profile: a finite number above ``low`` (or at it, ``closed``), at most ``high``."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (value >= low if closed else value > low) or value > high:
+        raise ScenarioError(where, f"expected {expected}, got {value!r}", source)
+
+
 def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
     if not isinstance(spec, dict) or not {"latency", "bandwidth"} <= set(spec) or not set(spec) <= _LINK_KEYS:
         raise ScenarioError(
@@ -1050,6 +1059,13 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
         if set(spec) == {"latency", "bandwidth"}:
             return Link(latency, bandwidth)
         efficiency = spec.get("efficiency")
+        if efficiency is not None:
+            _check_number(efficiency, f"{where}.efficiency", source, "a fraction in (0, 1]", low=0.0, high=1.0)
+        if spec.get("sharpness") is not None:
+            _check_number(spec["sharpness"], f"{where}.sharpness", source, "a p-norm exponent >= 1", low=1.0,
+                          closed=True)  # fmt: skip
+        if not isinstance(spec.get("host_per_byte_by_rate") or [], list):
+            raise ScenarioError(f"{where}.host_per_byte_by_rate", "expected a list of [rate, time] pairs", source)
         return LinkModel(
             latency, bandwidth,
             float(efficiency) if efficiency is not None else None,
@@ -1076,6 +1092,8 @@ def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
                          parse_time(d["backward"]))
             for d in data
         )  # fmt: skip
+        if any(min(pt.hidden, pt.micro_batch, pt.layers) <= 0 for pt in points):
+            raise ValueError("hidden, micro_batch and layers must be positive")
         return ComputeCurve(points)
     except (KeyError, TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, f"expected {{hidden, micro_batch, layers, forward, backward}} points: {exc}",
@@ -1104,6 +1122,11 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
         raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
+    _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
+    _check_number(data.get("efficiency_loss", 0.0), f"{where}.efficiency_loss", source, "a number >= 0", low=0.0,
+                  closed=True)  # fmt: skip
+    if not isinstance(data.get("measured_slowdown") or {}, dict):
+        raise ScenarioError(f"{where}.measured_slowdown", "expected {processes: slowdown}", source)
     try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
@@ -1185,6 +1208,13 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     for key in data:
         if key not in known:
             raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
+    for key, kind, expected in (
+        ("links", dict, "{link class: {algorithm: link}}"),
+        ("meta", dict, "a mapping"),
+        ("calibrated_on", list, "a list of configurations"),
+    ):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise ScenarioError(key, f"expected {expected}, got {data[key]!r}", source)
     links: dict[str, dict[str, Link]] = {}
     for cls, algs in (data.get("links") or {}).items():
         if cls not in LINK_CLASSES:

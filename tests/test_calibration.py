@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -331,3 +333,55 @@ def test_backend_algorithm_is_gloos_ring_in_both_engines(tmp_path: Path) -> None
         ring = api.run(load_scenario(scenario_file, textbook_ring), engine=engine)
         assert backend.comm_s == pytest.approx(ring.comm_s) and backend.comm_s > 0
         assert backend.algorithm == "backend"
+
+
+def _mutations(data: object, path: tuple[object, ...] = ()):  # type: ignore[no-untyped-def]
+    """Every (path, bad value) replacing one field of a profile with a value of the wrong shape."""
+    if isinstance(data, dict):
+        items: list[tuple[object, object]] = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data[:3]))
+    else:
+        return
+    for key, value in items:
+        for bad in (5, -1.0, "x", "5 parsecs", [], [1, 2], {}, {"a": 1}, None, True, float("nan")):
+            yield (*path, key), bad
+        yield from _mutations(value, (*path, key))
+
+
+def test_a_malformed_profile_is_a_one_field_error_never_a_crash(tmp_path: Path) -> None:
+    """Hostile profiles: any field replaced by a value of the wrong type or range raises ScenarioError (exit 2)."""
+    import contextlib
+    import copy
+
+    import yaml
+
+    from dpsim.calibration import profile_from_dict
+
+    base = yaml.safe_load((Path(__file__).parents[1] / "benchmarks/results/validation/profile.yaml").read_text())
+    cases = 0
+    for path, bad in _mutations(base):
+        data = copy.deepcopy(base)
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = bad
+        cases += 1
+        with contextlib.suppress(ScenarioError):  # anything else (a crash) fails the test
+            profile_from_dict(data, "p.yaml")
+    assert cases > 1000
+    for field, bad in (("efficiency", -1.0), ("efficiency", float("nan")), ("sharpness", 0.5)):
+        data = copy.deepcopy(base)
+        data["links"]["inter"]["ring"][field] = bad
+        with pytest.raises(ScenarioError, match=f"links.inter.ring.{field}"):
+            profile_from_dict(data, "p.yaml")
+    for field, bad in (("cores", "x"), ("cores", 0), ("efficiency_loss", -0.1)):
+        data = copy.deepcopy(base)
+        data["host_model"][field] = bad
+        with pytest.raises(ScenarioError, match=f"host_model.{field}"):
+            profile_from_dict(data, "p.yaml")
+    bad_file = tmp_path / "bad.yaml"
+    bad_file.write_text("name: x\nlinks: 5\n")
+    proc = subprocess.run([sys.executable, "-m", "dpsim.cli", "run", "--set", f"calibration.profile={bad_file}"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "links: expected" in proc.stderr, proc.stderr
