@@ -459,7 +459,8 @@ def main() -> None:
         "\nPublished numbers in each publication's convention (TFLOP/s per GPU, tokens/s per GPU, or seconds per "
         "iteration); error = predicted / published throughput - 1; compute, exposed communication and bubble as "
         "shares of the step. Compute is priced from the catalog's GEMM curve (cited GEMM sweeps) and its "
-        "sustained_fraction (A100: Korthikanti et al. 2022 Table 4's per-layer times; H100: none at hand, 1.0): "
+        "sustained_fraction (A100: Korthikanti et al. 2022 Table 4's per-layer times; H100: one GPT layer on one "
+        "idle H100 in NVIDIA Transformer Engine's Getting Started, an upper bound): "
         "one calibration per device type, never fitted to these runs."
     )
 

@@ -19,14 +19,15 @@ def _scenario(**training: object) -> Scenario:
 
 def test_gemm_time_by_hand() -> None:
     # H100 curve: 0.801 of 989 TFLOP/s + 4 us. 8192^3: 2·8192^3 = 1.0995e12 FLOPs -> 1.388 ms + 4 us;
-    # bytes 2·3·8192² = 402.7 MB at 0.83·3.35 TB/s = 0.145 ms: compute bound.
+    # bytes 2·3·8192² = 402.7 MB at 0.83·3.35 TB/s = 0.145 ms: compute bound. Every kernel then takes
+    # 1/0.83 as long (the H100's sustained fraction).
     device = load_scenario(None, overrides=["cluster.device=h100-sxm"]).cluster.device
     flops = 2.0 * 8192**3
-    expected = flops / (989e12 * 792.1 / 989) + 4e-6
+    expected = (flops / (989e12 * 792.1 / 989) + 4e-6) / 0.83
     assert gemm_time(8192, 8192, 8192, 1, 989e12, device, 2.0) == pytest.approx(expected, rel=1e-12)
     # a thin GEMM is memory bound: 8192 x 8192 x 16 moves 2·(8192·16·2 + 8192²) bytes
     moved = 2.0 * (8192 * 16 + 16 * 8192 + 8192 * 8192)
-    thin = moved / (3.35e12 * 0.83) + 4e-6
+    thin = (moved / (3.35e12 * 0.83) + 4e-6) / 0.83
     assert gemm_time(8192, 8192, 16, 1, 989e12, device, 2.0) == pytest.approx(thin, rel=1e-12)
 
 
@@ -155,3 +156,43 @@ def test_a100_sustained_fraction_reproduces_korthikanti_table4() -> None:
     # backward: the re-gather of the sequence-sharded input and the gradient reduce-scatters are partly
     # hidden behind the GEMMs; the measured 11.8 ms lies between fully hidden and fully exposed
     assert sp_bwd < 11.8 < sp_bwd + 2 * sp_pair
+
+
+def _te_getting_started_ms(device: str, precision: str) -> float:
+    """Forward + backward of the GPT layer timed in NVIDIA Transformer Engine's "Getting Started"
+    (h 4096, ffn 16384, 32 heads, s 2048, micro-batch 8, causal fused attention, dropout 0.1, one GPU),
+    in ms, as the engines price it."""
+    data = {
+        "model": {
+            "layers": 1,
+            "hidden": 4096,
+            "heads": 32,
+            "seq_len": 2048,
+            "vocab": 32000,
+            "ffn_hidden": 16384,
+            "attention": "flash",
+            "causal": True,
+            "dropout": True,
+        },
+        "cluster": {"nodes": 1, "workers_per_node": 1, "device": device},
+        "training": {"global_batch": 8, "micro_batch": 8, "precision": precision},
+    }
+    s = scenario_from_dict(data)
+    return 1e3 * sum(k.seconds for k in layer_kernels(s.model, s.cluster.device, precision, 8))
+
+
+def test_h100_sustained_fraction_reproduces_transformer_engine_getting_started() -> None:
+    """The H100's sustained_fraction (0.83) is derived from NVIDIA Transformer Engine's Getting Started
+    page ("on an NVIDIA H100 GPU"): "TE Unfused + TE Attention" in bf16 takes 35.71 ms (35.78 in the CSV
+    of another run). The FP8 rows (23.41 ms unfused, 22.96 ms fused) are not used for the fit: with
+    the FP8 GEMM fraction assumed = BF16's, the prediction is 3-6 % faster than they are."""
+    from dpsim.catalog import DEVICES
+
+    sustained = DEVICES["h100-sxm"].sustained_fraction
+    assert sustained < 1.0
+    bf16 = _te_getting_started_ms("h100-sxm", "bf16")
+    derived = bf16 * sustained / ((35.71 + 35.78) / 2)
+    assert derived == pytest.approx(sustained, rel=0.02)
+    fp8 = _te_getting_started_ms("h100-sxm", "fp8")
+    assert 0.94 * 23.41 < fp8 < 22.96  # optimistic, within 6 % of the unfused FP8 row
+    assert DEVICES["h200"].sustained_fraction == sustained  # same GH100 chip, assumed

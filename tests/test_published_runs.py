@@ -4,10 +4,11 @@ microbenchmarks, says about them (see benchmarks/published_runs.py for the table
 Bounds, stated as what they are:
 - Megatron-LM Table 1's error has no trend with model size: the fitted line moves by at most
   3 points from the 1.7B to the 1T row (the flat-efficiency model moved by -34: +22 -> -12).
-- A device with a measured sustained_fraction (A100, from Korthikanti et al. 2022 Table 4): every
-  run within 10 % and a mean |error| within 5 %; the Table 5 iteration times of the same paper
-  (not independent) within 10 %.
-- A device without one (H100) stays an optimistic bound: no run predicted more than 5 % slower
+- A device whose sustained_fraction was measured inside a training step (A100, Korthikanti et al.
+  2022 Table 4, a layer of a TP-8 run on a full node): every run within 10 % and a mean |error|
+  within 5 %; the Table 5 iteration times of the same paper (not independent) within 10 %.
+- A device whose sustained_fraction is an upper bound (H100: one layer on one idle GPU, Transformer
+  Engine's Getting Started) or 1.0 stays an optimistic bound: no run predicted more than 5 % slower
   than published, none more than 45 % faster (the level error is reported in README).
 - Llama 3 405B on 8,192 H100s fits in its 80 GiB.
 The configuration checks compare each transcribed run with a number the publication prints that
@@ -55,9 +56,12 @@ MAX_CALIBRATED = 0.10
 MAX_CALIBRATED_MEAN = 0.05
 
 
+# devices whose sustained_fraction comes from a timing inside a training step (see the module docstring)
+_IN_STEP_CALIBRATED = ("a100-40gb", "a100-80gb")
+
+
 def _calibrated(run: Any) -> bool:
-    device = scenario_from_dict(dict(run.scenario)).cluster.device
-    return device.sustained_fraction < 1.0
+    return str(run.scenario["cluster"]["device"]) in _IN_STEP_CALIBRATED
 
 
 @pytest.mark.parametrize("run", RUNS.PUBLISHED_RUNS, ids=lambda r: r.name)
