@@ -12,14 +12,18 @@ as it holds at least the current limit; the first bucket's limit is
 
 :func:`ddp_bucket_layout` is that assignment for a list of tensors (tested against
 ``DistributedDataParallel``'s own buckets in ``tests/test_buckets.py``). The engines see the
-gradient as a byte stream produced uniformly during backward (they do not track tensors), for
-which the same rule gives :func:`bucket_sizes`: the first bucket, full buckets, the remainder.
+model's gradient tensors (:func:`gradient_tensors`, registration order, per
+data-parallel rank) and :func:`bucket_sizes` applies that assignment to them; for a model whose
+tensor list dpsim cannot derive it falls back to a byte stream produced uniformly during backward,
+for which the same rule gives the first bucket, full buckets, the remainder. With a profiler
+trace, :func:`traced_buckets` groups the trace's own tensors the same way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "DEFAULT_BUCKET_BYTES",
@@ -27,6 +31,7 @@ __all__ = [
     "bucket_sizes",
     "ddp_bucket_layout",
     "first_bucket_bytes",
+    "gradient_tensors",
     "overlapped_bytes",
     "traced_buckets",
 ]
@@ -108,14 +113,74 @@ def overlapped_bytes(bucket_bytes: Sequence[float], ready_fractions: Sequence[fl
     return float(sum(b for b, f in zip(bucket_bytes, ready_fractions, strict=True) if f < 1.0 - 1e-12))
 
 
-def bucket_sizes(total_bytes: float, bucket_bytes: float, first_bucket: float | None = None) -> list[float]:
-    """Bucket sizes, in reduction order, of a gradient stream too fine to show tensor boundaries.
+def _mlp_tensors(m: Any) -> list[float]:
+    # runtime.model.MLP: ``layers`` × nn.Linear(h, h) (weight, bias)
+    return [float(m.hidden * m.hidden), float(m.hidden)] * m.layers
 
-    :func:`ddp_bucket_layout`'s rule in the limit of small tensors: the first bucket
-    (:func:`first_bucket_bytes`), then full buckets, then the remainder.
+
+def _transformer_tensors(m: Any) -> list[float]:
+    h, ffn = m.hidden, m.ffn_hidden or 4 * m.hidden
+    kv = h * (m.kv_heads or m.heads) // m.heads
+    head = [float(m.vocab * h)] if not m.tied_embeddings else []
+    positions = [float(m.seq_len * h)] if m.learned_positions else []
+    if m.gated_mlp:  # Llama (Hugging Face order): q, k, v, o; gate, up, down; two RMSNorms
+        layer = [h * h, kv * h, kv * h, h * h, ffn * h, ffn * h, h * ffn, h, h]
+        tensors = [float(m.vocab * h), *positions] + [float(x) for x in layer] * m.layers
+        return [*tensors, float(h), *head]
+    if m.token_types or m.pooler:  # BERT (Hugging Face BertModel): embeddings + their LayerNorm first
+        embed = [float(m.vocab * h), *positions, float(m.token_types * h), float(h), float(h)]
+        attn = [h * h, h, kv * h, kv, kv * h, kv, h * h, h, h, h]
+        layer = [*attn, ffn * h, ffn, h * ffn, h, h, h]
+        pooler = [float(h * h), float(h)] if m.pooler else []
+        return [*[x for x in embed if x], *[float(x) for x in layer] * m.layers, *pooler, *head]
+    # GPT-2 as runtime.model.GPT registers it (nn.TransformerEncoderLayer): fused QKV weight and
+    # bias, out projection, fc, proj, then the two LayerNorms; final LayerNorm; tied head
+    layer = [(h + 2 * kv) * h, h + 2 * kv, h * h, h, ffn * h, ffn, h * ffn, h, h, h, h, h]
+    tensors = [float(m.vocab * h), *positions] + [float(x) for x in layer] * m.layers
+    return [*tensors, float(h), float(h), *head]
+
+
+def gradient_tensors(scenario: Any) -> tuple[float, ...]:
+    """Gradient tensor sizes (bytes) of one data-parallel rank, in registration order; ``()`` if unknown.
+
+    Known: the MLP (``layers`` square linear layers with biases, as ``runtime.model.MLP`` builds
+    it) and transformers (GPT-2 as ``runtime.model.GPT`` registers it, Llama, BERT), provided the
+    list adds up to the model's parameter count. Tensor parallelism shards every tensor by ``tp``
+    (the engines' per-rank count, Ψ/tp); with pipeline parallelism a rank holds one stage's
+    tensors, which the engines do not model, so the stream applies (``()``).
+    """
+    m, t = scenario.model, scenario.training
+    if t.pipeline_parallel > 1 or m.layers <= 0 or m.hidden <= 0:
+        return ()
+    if m.kind == "mlp":
+        counts = _mlp_tensors(m)
+    elif m.kind == "transformer":
+        counts = _transformer_tensors(m)
+    else:
+        return ()
+    if not math.isclose(sum(counts), m.num_parameters, rel_tol=1e-12):
+        return ()  # parameters given explicitly, not those of this shape
+    width = scenario.gradient_bytes_per_param / t.tensor_parallel
+    return tuple(c * width for c in counts)
+
+
+def bucket_sizes(
+    total_bytes: float,
+    bucket_bytes: float,
+    first_bucket: float | None = None,
+    tensors: Sequence[float] = (),
+) -> list[float]:
+    """Bucket sizes (bytes) in reduction order: DDP's buckets of ``tensors`` when known.
+
+    ``tensors``: the gradient tensors' sizes in registration order (:func:`gradient_tensors`,
+    adding up to ``total_bytes``); the buckets are :func:`ddp_bucket_layout`'s. Without them the
+    gradient is a stream too fine to show tensor boundaries, and the same rule in the limit of
+    small tensors gives the first bucket (:func:`first_bucket_bytes`), full buckets, the remainder.
     """
     if total_bytes <= 0:
         return []
+    if tensors:
+        return [sum(tensors[i] for i in b) for b in ddp_bucket_layout(tensors, bucket_bytes, first_bucket)]
     first = min(first_bucket_bytes(bucket_bytes, first_bucket), total_bytes)
     rest_total = total_bytes - first
     full = math.floor(rest_total / bucket_bytes) if rest_total > 0 else 0

@@ -489,7 +489,7 @@ def _screen(
     from dpsim.analytic import parallel, step
     from dpsim.analytic.collectives import send_time
     from dpsim.analytic.memory import optimizer_bytes_per_param
-    from dpsim.buckets import first_bucket_bytes
+    from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors
 
     dev = catalog.DEVICES[device]
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
@@ -557,6 +557,7 @@ def _screen(
     keys = set(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )
+    layouts: list[tuple[np.ndarray, np.ndarray, list[float]]] = []
     for cn, ct, cp, z1, alg in keys:
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
         variant = _variant(bases[cn], ct, cp, int(z1), alg)
@@ -574,6 +575,10 @@ def _screen(
                 return step.allreduce_time(alg, x, group)
             return step.reduce_scatter_group_time(alg, x, group)
 
+        tensors = gradient_tensors(variant) if z1 == 0 else ()
+        if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
+            sizes = bucket_sizes(size, bucket, None, tensors)
+            layouts.append((sel, np.cumsum(sizes) / size, [cost(x) for x in sizes]))
         c_full[sel] = cost(bucket)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:
@@ -595,6 +600,11 @@ def _screen(
     # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
     with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, bwd_span, c_head, c_full, h_rest, stream_free)
     end = np.where(head_size > 0, with_head, end)
+    for sel, fractions, costs in layouts:  # zero-stage-0 rows whose tensors are known
+        chain = stream_free[sel]
+        for fraction, c in zip(fractions, costs, strict=True):
+            chain = np.maximum(bwd_span[sel] * fraction, chain) + c
+        end[sel] = chain
     grad_exposed = np.maximum(0.0, end - bwd_span)
     # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
     per_mb = (zero >= 2) & (dp > 1) & (k > 1)

@@ -114,3 +114,72 @@ def test_uniform_stream_is_the_small_tensor_limit() -> None:
     assert len(sizes) == len(stream)
     for got, want in zip(sizes, stream, strict=True):
         assert abs(got - want) <= 0.1 * mib + 1e-6
+
+
+@pytest.mark.parametrize("bucket", ["25 MiB", "4 MiB"])
+def test_engines_bucket_the_runtime_mlp_as_ddp_does(bucket: str, tmp_path: Path) -> None:
+    # The runtime's MLP (4 × Linear(768, 768)) wrapped in DDP as runtime/job.py does: DDP's own
+    # rebuilt buckets are what both engines reduce. With the default cap the first bucket is the
+    # last layer's weight + bias (2.25 MiB), not the 1 MiB a byte stream would give.
+    torch = pytest.importorskip("torch")
+    from dpsim import api
+    from dpsim.buckets import gradient_tensors
+    from dpsim.scenario import scenario_from_dict
+    from dpsim.sim.simulate import step_plan
+    from runtime.model import build_model
+
+    scenario = scenario_from_dict(
+        {
+            "model": {"kind": "mlp", "layers": 4, "hidden": 768},
+            "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
+            "training": {"global_batch": 8, "micro_batch": 4, "optimizer": "sgd", "precision": "fp32"},
+            "communication": {"bucket": bucket},
+        }
+    )
+    model = build_model(scenario)
+    cap = scenario.communication.bucket
+    _, ddp_sizes, _ = _ddp_buckets(
+        model, torch.randn(2, 768), tmp_path / "store", None if cap == DEFAULT_BUCKET_BYTES else cap / 2**20
+    )
+    tensors = [p.numel() * p.element_size() for p in model.parameters()]
+    assert list(gradient_tensors(scenario)) == tensors
+    plan = step_plan(scenario, 0.0, 0.1, 0.2)
+    assert plan.gradient_buckets == ddp_sizes
+    assert api.run(scenario, engine="analytic").extra["buckets"] == len(ddp_sizes)
+    if cap == DEFAULT_BUCKET_BYTES:
+        assert ddp_sizes[0] == 4 * (768 * 768 + 768)
+
+
+def test_transformer_tensors_are_the_runtime_gpts_parameters() -> None:
+    # gradient_tensors lists runtime.model.GPT's parameters in registration order (tied head);
+    # with the default cap each GPT-2 XL fc and proj weight (1600 × 6400 fp32, 41 MB) overfills a
+    # bucket alone (with the small biases and LayerNorms ready just before it), and so do the
+    # attention's QKV + out weights together (4·h² as well): 3 buckets a layer, then the embeddings
+    pytest.importorskip("torch")
+    from dpsim.buckets import gradient_tensors
+    from dpsim.scenario import scenario_from_dict
+    from runtime.model import build_model
+
+    shape = {"kind": "transformer", "layers": 2, "hidden": 64, "heads": 4, "seq_len": 16, "vocab": 100}
+    scenario = scenario_from_dict(
+        {
+            "model": shape,
+            "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
+            "training": {"global_batch": 8, "micro_batch": 4, "precision": "fp32"},
+        }
+    )
+    model = build_model(scenario)
+    assert list(gradient_tensors(scenario)) == [p.numel() * p.element_size() for p in model.parameters()]
+    xl = scenario_from_dict(
+        {
+            "model": "gpt2-xl",
+            "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "100 GB"}},
+            "training": {"global_batch": 8, "micro_batch": 4, "precision": "fp32"},
+        }
+    )
+    tensors = gradient_tensors(xl)
+    fc = 4 * 1600 * 6400
+    assert tensors.count(fc) == 2 * 48
+    sizes = bucket_sizes(sum(tensors), DEFAULT_BUCKET_BYTES, None, tensors)
+    assert sum(1 for s in sizes if fc <= s < fc + 2**20) == 3 * 48
+    assert len(sizes) == 3 * 48 + 1 and sizes[-1] == 4 * (50257 + 1024) * 1600

@@ -304,7 +304,9 @@ def test_overlapped_communication_competes_with_backward_on_a_shared_host(tmp_pa
     assert profile is not None
     _, bwd = profile.compute_for(scenario, 64)
     grad = 4 * scenario.model.num_parameters
-    last = grad - 4 * 2**20 * (grad // (4 * 2**20))
+    # DDP buckets whole tensors: each 4 MiB bucket closes on a layer's weight (4 MiB) after its
+    # bias (4 KiB), so the last bucket handed over is layer 0's weight + bias
+    last = 4 * (1024 * 1024 + 1024)
     traffic = 2 * 3 / 4 * (grad - last)  # ring: each rank sends 2(N−1)/N of what is reduced
     alone = bwd / (2.0 * (1 + 0.1 * 3))
     expected = max(bwd, 4 * (alone + 3e-9 * traffic) / 2.0)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dpsim.analytic.step import bucket_sizes, predict
-from dpsim.buckets import traced_buckets
+from dpsim.buckets import gradient_tensors, traced_buckets
 from dpsim.calibration import HardwareProfile, bucket_ready_fractions, load_profile, save_profile
 from dpsim.errors import ScenarioError
 from dpsim.ingest.kineto import load_trace, parse_trace, ready_curve
@@ -150,7 +150,9 @@ def test_all_gradients_ready_at_the_end_equals_no_overlap(tmp_path: Path, engine
 def test_a_uniform_curve_changes_nothing(tmp_path: Path, engine: str) -> None:
     run = predict if engine == "analytic" else simulate
     scenario = _scenario(tmp_path, None)
-    sizes = bucket_sizes(scenario.model.num_parameters * 4, scenario.communication.bucket)
+    # the buckets the engines cut: DDP's, of the model's gradient tensors
+    tensors = gradient_tensors(scenario)
+    sizes = bucket_sizes(scenario.model.num_parameters * 4, scenario.communication.bucket, None, tensors)
     total = sum(sizes)
     cumulative = [sum(sizes[: i + 1]) / total for i in range(len(sizes))]
     curve = tuple((c, c) for c in cumulative)

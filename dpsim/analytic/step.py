@@ -17,8 +17,10 @@ spend waiting, so step = compute + exposed communication + bubble + optimizer.
 **Gradient synchronisation with bucketing and overlap** (PyTorch DDP, Li et al. 2020,
 "PyTorch Distributed: Experiences on Accelerating Data Parallel Training", §3.2). The
 gradient, ``G = Ψ/(tp·pp) · gradient_bytes_per_param`` bytes, is cut into buckets of
-``communication.bucket`` bytes in DDP order (last layers first): ``n = ⌈G/bucket⌉`` buckets,
-all full except the last (the first layers), which holds the remainder. Gradients are
+``communication.bucket`` bytes in DDP order (last layers first): when the model's gradient
+tensors are known (:func:`dpsim.buckets.gradient_tensors`) DDP's own buckets of whole tensors
+(:func:`dpsim.buckets.ddp_bucket_layout`), else a stream of ``n = ⌈G/bucket⌉`` buckets, all
+full except the last (the first layers), which holds the remainder. Gradients are
 produced at a uniform rate during the backward pass of the last micro-batch (duration
 ``T_b``), so bucket ``i`` is ready at ``r_i = T_b · (bytes in buckets 0..i) / G``. Buckets are
 reduced one after the other on one communication stream, each paying its own latency
@@ -29,7 +31,7 @@ terms (so small buckets cost more): with ``c_i`` the all-reduce time of bucket `
 
 Without overlap every bucket starts after the backward pass: exposed = Σ c_i. Because the
 ``n−1`` full buckets have equal ``c`` and equally spaced ready times ``r_i = (i+1)·Δ``, the
-recurrence has the closed form ``e_{n−2} = max(Δ + (n−1)·c, (n−1)·Δ + c)``, which makes a
+recurrence (for the stream) has the closed form ``e_{n−2} = max(Δ + (n−1)·c, (n−1)·Δ + c)``, which makes a
 point cost O(1) however many buckets there are (:func:`overlap_end` is the literal
 recurrence, used by the tests). The discrete-event simulator reproduces exactly this model
 event by event.
@@ -84,6 +86,7 @@ tp = pp = 1 both are zero.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -92,7 +95,7 @@ from typing import Any
 from dpsim import compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
-from dpsim.buckets import bucket_sizes, first_bucket_bytes, overlapped_bytes, traced_buckets
+from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, overlapped_bytes, traced_buckets
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
@@ -293,11 +296,13 @@ def _uniform_overlap_end(
     cost: Callable[[float], float],
     stream_free_s: float = 0.0,
     first_bytes: float | None = None,
+    tensors: Sequence[float] = (),
 ) -> tuple[float, float, int]:
-    """O(1) version of :func:`overlap_end` for DDP buckets ready uniformly over ``span_s``.
+    """:func:`overlap_end` for DDP buckets ready uniformly over ``span_s`` (O(1) for a stream).
 
     Buckets are :func:`dpsim.buckets.bucket_sizes` (``first_bytes``: the first bucket's limit,
-    default DDP's rule).
+    default DDP's rule; ``tensors``: the gradient tensors, when known, whose buckets are DDP's
+    layout, each ready when backward has produced its cumulative bytes).
 
     Returns (end of the last bucket, total communication time, number of buckets).
     ``cost(size)`` is the time of one bucket's collective. For the ``f`` full buckets with
@@ -307,6 +312,11 @@ def _uniform_overlap_end(
     """
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
+    if tensors:
+        sizes = bucket_sizes(total_bytes, bucket_bytes, first_bytes, tensors)
+        costs = [cost(size) for size in sizes]
+        ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
+        return overlap_end(ready, costs, stream_free_s), sum(costs), len(sizes)
     head = min(first_bucket_bytes(bucket_bytes, first_bytes), total_bytes)
     if head < bucket_bytes and head < total_bytes:
         # DDP's small first bucket (dpsim.buckets), then the chain of full buckets from offset a:
@@ -584,6 +594,7 @@ def predict(scenario: Scenario) -> StepResult:
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
+    tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     if zero == 3 and dp > 1:
@@ -637,7 +648,9 @@ def predict(scenario: Scenario) -> StepResult:
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 last_bwd_s = float(
-                    profile.overlap_backward(scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket, first)[-1])
+                    profile.overlap_backward(
+                        scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
+                    )
                 )
             backlog = 0.0
             if per_micro_batch:
@@ -645,12 +658,14 @@ def predict(scenario: Scenario) -> StepResult:
                     k - 1,
                     fwd_s + tp_comm_mb,
                     bwd_s,
-                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost, free, first)[0],
+                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost, free, first, tensors)[0],
                 )
-            end, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, last_bwd_s, grad_cost, backlog, first)
+            end, grad_comm, n_buckets = _uniform_overlap_end(
+                grad_bytes, bucket, last_bwd_s, grad_cost, backlog, first, tensors
+            )
             grad_comm *= k if per_micro_batch else 1
         else:
-            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
+            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first, tensors)
             end = bwd_s + grad_comm
             if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
                 end += (k - 1) * grad_comm

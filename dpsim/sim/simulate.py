@@ -17,7 +17,7 @@ import numpy as np
 
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
-from dpsim.buckets import overlapped_bytes, traced_buckets
+from dpsim.buckets import gradient_tensors, overlapped_bytes, traced_buckets
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -108,6 +108,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         reduce_every_micro_batch=scenario.reduces_every_micro_batch,
         overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
         **_traced_readiness(scenario, psi * scenario.gradient_bytes_per_param),
+        gradient_tensors=gradient_tensors(scenario),
     )
 
 

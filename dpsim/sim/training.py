@@ -2,7 +2,8 @@
 
 Each worker runs its micro-batches (forward, then backward); gradient synchronisation
 happens in the last micro-batch only (DDP ``no_sync`` for the others). Its gradient is
-cut into DDP buckets (:func:`dpsim.buckets.bucket_sizes`, last layers first) that
+cut into DDP buckets (:func:`dpsim.buckets.bucket_sizes` of the model's tensors when known,
+last layers first) that
 become ready at a uniform rate during that last backward (bucket ``i`` at the fraction
 ``bytes in buckets 0..i / gradient bytes`` of it), or all at its end with overlap off. A
 worker posts bucket ``i``'s collective when it is ready and its communication stream has
@@ -64,14 +65,18 @@ class StepPlan:
     (:meth:`dpsim.calibration.HardwareProfile.bucket_ready_fractions`); empty: uniform."""
     traced_buckets: tuple[float, ...] = ()
     """Gradient bucket sizes from a profiler trace's tensors (:func:`dpsim.buckets.traced_buckets`);
-    empty: the gradient cut into buckets of ``bucket_bytes``."""
+    empty: the buckets of :attr:`gradient_tensors` (DDP) or of a byte stream."""
+    gradient_tensors: tuple[float, ...] = ()
+    """The rank's gradient tensors in registration order (:func:`dpsim.buckets.gradient_tensors`),
+    which DDP (ZeRO stage 0) buckets whole; empty: a uniform byte stream."""
 
     @property
     def gradient_buckets(self) -> list[float]:
         if self.traced_buckets:
             return list(self.traced_buckets)
-        first = None if self.zero_stage == 0 else self.bucket_bytes  # DDP's first bucket rule
-        return bucket_sizes(self.gradient_bytes, self.bucket_bytes, first)
+        if self.zero_stage == 0:  # DDP: its first-bucket rule, whole tensors when known
+            return bucket_sizes(self.gradient_bytes, self.bucket_bytes, None, self.gradient_tensors)
+        return bucket_sizes(self.gradient_bytes, self.bucket_bytes, self.bucket_bytes)
 
     @property
     def bucket_fractions(self) -> tuple[float, ...]:
