@@ -290,12 +290,16 @@ def test_engines_price_each_size_on_the_regime_that_holds_it(engine: str, tmp_pa
 
 
 def test_training_step_buckets_use_their_own_regime(tmp_path: Path) -> None:
-    """DDP's 1 MiB first bucket and the 25 MiB ones are priced on different regimes, in both engines."""
+    """DDP's small first bucket and the 25 MiB ones are priced on different regimes, in both engines.
+
+    GPT-2 small (bf16) in DDP's buckets: the first is the final LayerNorm + the last layer's MLP
+    projection (768 × 3072 × 2 B ≈ 4.5 MiB), the others ≥ 25 MiB; the regimes split at 8 MiB.
+    """
     from dpsim import api
 
     small, large = Link(2e-6, 5e9), Link(20e-6, 40e9)
-    scenario = _two_regime_scenario(tmp_path / "fast.yaml", small, large, 4 * MIB)
-    slow_small = _two_regime_scenario(tmp_path / "slow.yaml", Link(2e-6, 0.5e9), large, 4 * MIB)
+    scenario = _two_regime_scenario(tmp_path / "fast.yaml", small, large, 8 * MIB)
+    slow_small = _two_regime_scenario(tmp_path / "slow.yaml", Link(2e-6, 0.5e9), large, 8 * MIB)
     results = {e: (api.run(scenario, engine=e), api.run(slow_small, engine=e)) for e in ("analytic", "sim")}
     for fast, slow in results.values():
         assert slow.comm_s > fast.comm_s  # only the small regime changed: the small buckets saw it
