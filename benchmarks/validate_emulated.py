@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -97,7 +98,8 @@ def _portable_paths(out: Path) -> None:
             if out.resolve().is_relative_to(Path.cwd().resolve())
             else out.name
         )
-        records.write_text(records.read_text(encoding="utf-8").replace(absolute, relative), encoding="utf-8")
+        text = records.read_text(encoding="utf-8").replace(absolute, relative)
+        records.write_text(re.sub(r"/tmp/dpsim-validate-\w+/", "<tmp>/", text), encoding="utf-8")
 
 
 def main() -> int:
