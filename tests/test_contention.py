@@ -69,11 +69,14 @@ def test_placements() -> None:
     assert [p.tolist() for p in place([a, b], "interleaved")] == [[0, 2], [1, 3, 4]]
 
 
-@pytest.mark.parametrize(("nics", "zero_stage"), [(8, 0), (1, 0), (8, 2)])
-def test_symmetric_groups_give_the_symmetric_reduction(nics: int, zero_stage: int) -> None:
+@pytest.mark.parametrize(
+    ("nics", "zero_stage", "bucket"), [(8, 0, "25 MB"), (1, 0, "25 MB"), (8, 2, "25 MB"), (8, 1, "25 MiB")]
+)
+def test_symmetric_groups_give_the_symmetric_reduction(nics: int, zero_stage: int, bucket: str) -> None:
     """Two DP groups (tp=2) per node: with a NIC per GPU they never meet; with one NIC per node they
-    split it evenly all the time — either way all groups on one network give the reduction's step."""
-    s = make(nics=nics, zero_stage=zero_stage)
+    split it evenly all the time — either way all groups on one network give the reduction's step.
+    With DDP's default 25 MiB cap, ZeRO-1's parameter gathers stay equal buckets (no 1 MiB first one)."""
+    s = make(nics=nics, zero_stage=zero_stage, bucket=bucket)
     reduced = simulate(s, fidelity="chunk")
     (shared,) = simulate_shared([s])
     assert shared.extra["shared_fabric"]["dp_groups"] == 2

@@ -54,7 +54,7 @@ import simpy
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Fabric
-from dpsim.analytic.step import bucket_sizes, fabric_of
+from dpsim.analytic.step import fabric_of
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -253,7 +253,7 @@ def _items(
     items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
     if plan.zero_stage in (1, 2):
         after = clock + plan.optimizer_s
-        for i, size in enumerate(bucket_sizes(plan.param_bytes, plan.bucket_bytes)):
+        for i, size in enumerate(plan.parameter_buckets):
             items.append(_Item(f"parameter gather {i}", "all_gather", size, after, plan.optimizer_s if i == 0 else 0.0))
     return items, clock, (forward_s + backward_s).sum(axis=1)
 

@@ -79,6 +79,11 @@ class StepPlan:
         return bucket_sizes(self.gradient_bytes, self.bucket_bytes, self.bucket_bytes)
 
     @property
+    def parameter_buckets(self) -> list[float]:
+        """ZeRO-1/2's post-step parameter all-gathers: equal buckets (no DDP first bucket)."""
+        return bucket_sizes(self.param_bytes, self.bucket_bytes, self.bucket_bytes)
+
+    @property
     def bucket_fractions(self) -> tuple[float, ...]:
         """Fraction of the last backward elapsed when each gradient bucket is ready (measured, or uniform)."""
         buckets = self.gradient_buckets
@@ -238,7 +243,7 @@ def run_step(
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
-        sizes = bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.bucket_bytes)
+        sizes = plan.parameter_buckets
         done = [collective(f"parameter gather {i}", "all_gather", size, end, i) for i, size in enumerate(sizes)]
         if plan.overlap_param_gather:
             # the next step's first forward computes bucket by bucket as each gather lands
