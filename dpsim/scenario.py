@@ -681,6 +681,11 @@ class TrainingConfig(_Section):
     fsdp_shard_group: PositiveInt | None = None
     """FSDP HYBRID_SHARD: shard over groups of this many data-parallel ranks (e.g. one node),
     replicate across groups; none = shard over all data-parallel ranks."""
+    fsdp_no_sync: bool = False
+    """FSDP under gradient accumulation: run every micro-batch but the last inside ``no_sync()``,
+    which accumulates full unsharded gradients (in ``gradient_dtype``) and reduce-scatters once, after
+    the last micro-batch (k x less gradient traffic, a full gradient more memory); false = FSDP's
+    default, a reduce-scatter after every micro-batch's backward into the 1/N gradient shard."""
     memory_reserve: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of device memory kept back for the caching allocator's fragmentation and the CUDA
     context (a documented guess, e.g. 0.05-0.1; 0 = none)."""
@@ -874,6 +879,12 @@ class Scenario(_Section):
                 raise _FieldError(
                     "training.fsdp_shard_group", f"{t.fsdp_shard_group} does not divide the {dp} data-parallel ranks"
                 )
+        if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
+            raise _FieldError(
+                "training.fsdp_no_sync",
+                f"no_sync is FSDP's (optimizer_sharding: fsdp), not {t.optimizer_sharding}'s: DeepSpeed ZeRO-2/3 "
+                "refuse it, DDP, ZeRO-1 and Megatron already reduce once per step",
+            )
         for i, s in enumerate(self.variability.stragglers):
             if s.worker >= world:
                 raise _FieldError(f"variability.stragglers.{i}.worker", f"{s.worker} is not a worker (0..{world - 1})")
@@ -923,17 +934,31 @@ class Scenario(_Section):
         DeepSpeed ZeRO-2/3 reduce-scatter each micro-batch's gradients into the rank's fp32 shard
         (its backward hooks fire every micro-batch; ``no_sync`` is refused under ZeRO-2/3), and FSDP
         SHARD_GRAD_OP / FULL_SHARD reduce-scatter after every backward unless ``no_sync`` keeps full
-        unsharded gradients: traffic k x per step, gradient memory 1/N (what the memory model keeps).
-        DDP, ZeRO-1 and Megatron's distributed optimizer accumulate locally into full gradients and
+        unsharded gradients (``training.fsdp_no_sync``, :attr:`keeps_unsharded_gradients`): traffic
+        k x per step, gradient memory 1/N (what the memory model keeps). DDP, ZeRO-1, Megatron's
+        distributed optimizer and FSDP under ``no_sync`` accumulate locally into full gradients and
         reduce once, after the last micro-batch.
         """
         t = self.training
         return (
             t.zero_stage >= 2
             and t.optimizer_sharding in ("zero", "fsdp")
+            and not t.fsdp_no_sync
             and self.data_parallel > 1
             and self.accumulation_steps > 1
         )
+
+    @property
+    def keeps_unsharded_gradients(self) -> bool:
+        """FSDP's ``no_sync`` under accumulation: a full unsharded gradient lives across micro-batches.
+
+        PyTorch FSDP (``torch.distributed.fsdp``, ``FullyShardedDataParallel.no_sync``: "FSDP will
+        accumulate the full model gradients (instead of gradient shards) until the eventual sync"):
+        the post-backward hook skips the reduce-scatter and keeps the unsharded flat gradient, in the
+        parameters' compute dtype, from the first micro-batch until the last one reduce-scatters it.
+        """
+        t = self.training
+        return t.fsdp_no_sync and t.optimizer_sharding == "fsdp" and self.accumulation_steps > 1
 
     @property
     def gradient_buffer_bytes_per_param(self) -> int:

@@ -373,8 +373,11 @@ class TrainingJob:
         clock = self.clock
         clock.start()
         marks = []
+        # DDP accumulates under no_sync; FSDP reduce-scatters every micro-batch unless the scenario
+        # asks for FSDP's no_sync (training.fsdp_no_sync), as the engines model it
+        every = not isinstance(self.wrapped, DistributedDataParallel) and not self.scenario.training.fsdp_no_sync
         for i, (batch, divisor) in enumerate(batches):
-            sync = i == len(batches) - 1
+            sync = every or i == len(batches) - 1
             self._phase(f"step {index} micro-batch {i} compute")
             with self._no_sync(sync):
                 t0 = clock.mark()

@@ -452,6 +452,33 @@ def test_zero_2_reduces_every_micro_batch_zero_1_once() -> None:
     assert fsdp.comm_s == exact(z2.comm_s)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None:
+    """FSDP's no_sync under accumulation (two micro-batches of the toy, fp32).
+
+    SHARD_GRAD_OP: the first micro-batch keeps its gradient unsharded and only the last one reduce-scatters
+    (1.25 s), so the traffic is ZeRO-1's 1.25 + 1.25 s instead of 2 x 1.25 + 1.25 s, with the same 0.35 s
+    exposed by the last micro-batch. Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
+    gradient, 250 MB (62.5M x 4 B). FULL_SHARD still gathers the parameters in every forward and backward
+    (2 x 2 x 3 x 5/12 s), but reduce-scatters once: 5 + 1.25 s, and only the last backward spills its
+    7/20 s (vs 2 x 7/20 s when every micro-batch reduces).
+    """
+    run = predict if engine == "analytic" else (lambda s: simulate(s, fidelity="fast"))
+    fsdp = {"training__global_batch": 4, "training__optimizer_sharding": "fsdp"}
+    shard_grad_op = run(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp))
+    assert shard_grad_op.comm_s == exact(1.25 + 1.25)
+    assert shard_grad_op.exposed_comm_s == exact(0.35 + 1.25)
+    memory = predict(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp)).extra
+    assert memory["memory_gradients_bytes"] == exact(125e6 + 250e6)
+    assert predict(toy(training__zero_stage=2, **fsdp)).extra["memory_gradients_bytes"] == exact(125e6)
+    full_shard = run(toy(training__zero_stage=3, training__fsdp_no_sync=True, **fsdp))
+    assert full_shard.comm_s == exact(2 * 2 * 3 * 5 / 12 + 1.25)
+    assert full_shard.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 20)
+    # one micro-batch: nothing to accumulate, no_sync changes nothing
+    one = {"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}
+    assert predict(toy(training__fsdp_no_sync=True, **one)).step_time_s == predict(toy(**one)).step_time_s
+
+
 def test_per_micro_batch_reduction_backlog_when_communication_outpaces_compute() -> None:
     """At 25 MB/s the buckets take 2, 2, 1 s per micro-batch, more than its 3 s: the first micro-batch's
     reduce-scatters (0.8-2.8, 2.8-4.8, 4.8-5.8 s after its backward starts) are 2.8 s behind when the

@@ -208,6 +208,8 @@ def test_catalog_all_csv(capsys: pytest.CaptureFixture[str]) -> None:
         ["run", "--set", "cluster.inter_node.bandwidth=100"],
         ["run", "--set", "training.zero_stag=1"],
         ["run", "--set", "communication.dtype=fp64"],
+        ["run", "--set", "training.fsdp_no_sync=true"],
+        ["run", "--set", "training.fsdp_no_sync=[1]"],
         ["run", "--bogus-option"],
         ["run", "--gantt", "g.png"],
         ["sweep", str(DEFAULT)],

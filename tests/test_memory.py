@@ -254,6 +254,26 @@ def test_megatron_totals_match_its_documentation() -> None:
     )
 
 
+def test_fsdp_no_sync_keeps_the_full_unsharded_gradient() -> None:
+    # FULL_SHARD under no_sync: the fp32 gradient shard 4/8 plus the accumulated unsharded bf16 gradient
+    # 2 bytes per parameter: 4/8 + 2 = 2.5 bytes; weights and states as without it (4/8, 8/8)
+    parts = model_state_parts(PSI, N, 3, "adam", "bf16", flavour="fsdp", gradient_bytes=2.0, unsharded_gradients=True)
+    assert parts == pytest.approx((4 / 8 * PSI, 2.5 * PSI, 8 / 8 * PSI))
+    base = [
+        "model.preset=gpt2-xl",
+        "cluster.nodes=1",
+        "cluster.workers_per_node=8",
+        "training.micro_batch=1",
+        "training.zero_stage=3",
+        "training.optimizer_sharding=fsdp",
+        "training.fsdp_no_sync=true",
+    ]
+    psi = load_scenario(None, overrides=base).model.num_parameters
+    accumulating = memory_breakdown(_scenario(*base, "training.global_batch=16"))  # 2 micro-batches
+    assert accumulating.gradients == pytest.approx(4.0 * psi / 8 + 2.0 * psi)
+    assert memory_breakdown(_scenario(*base, "training.global_batch=8")).gradients == pytest.approx(4.0 * psi / 8)
+
+
 def test_fsdp_hybrid_shards_inside_the_group() -> None:
     # HYBRID_SHARD over groups of 4 of the 8 ranks: 16/4 bytes per parameter
     assert sum(model_state_parts(PSI, N, 3, flavour="fsdp", shard_group=4)) == pytest.approx(16 / 4 * PSI)

@@ -191,6 +191,8 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("training.global_batch", 100, "training.global_batch", "divisible"),
         ("training.accumulation", 3, "training.accumulation", "contradicts"),
         ("training.tensor_parallel", 3, "training.tensor_parallel", "divide"),
+        ("training.fsdp_no_sync", True, "training.fsdp_no_sync", "optimizer_sharding: fsdp"),
+        ("training.fsdp_no_sync", "sometimes", "training.fsdp_no_sync", "true or false"),
         ("variability", {"stragglers": [{"worker": 99, "slowdown": 2}]}, "variability.stragglers.0.worker", "99"),
         ("cluster.device", {"peak_flops": "100 TFLOP/s"}, "cluster.device.memory", "missing"),
         ("training", "big", "training", "mapping"),

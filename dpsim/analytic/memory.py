@@ -86,6 +86,7 @@ def model_state_parts(
     flavour: str = "zero",
     gradient_bytes: float | None = None,
     shard_group: int | None = None,
+    unsharded_gradients: bool = False,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -100,7 +101,9 @@ def model_state_parts(
       the fp32 master, its gradient fp32 and sharded, Adam's moments sharded: 16/N for Adam, over
       the shard group (HYBRID_SHARD) or all N_d ranks; stage 2 (SHARD_GRAD_OP) also keeps the
       unsharded 16-bit parameters from forward to backward (+2Ψ); stage 3 (FULL_SHARD) frees them
-      after each unit (its gathered units are buffers).
+      after each unit (its gathered units are buffers). Under ``no_sync`` with gradient accumulation
+      (``unsharded_gradients``) it also keeps the full unsharded gradient (``gradient_bytes`` wide,
+      default the 16-bit compute dtype) from the first micro-batch to the last one's reduce-scatter.
 
     ``gradient_bytes`` is the gradient buffer's width (default 16-bit, fp32 in fp32 training).
     FP8 adds the FP8 weight copies (:data:`FP8_WEIGHT_COPY_BYTES`), sharded like the weights.
@@ -125,7 +128,7 @@ def model_state_parts(
         n = shard_group or n_d
         master = 4.0 if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
         weights = 4.0 * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
-        grads = 4.0 * params / n
+        grads = 4.0 * params / n + (grad * params if unsharded_gradients else 0.0)
         states = (k - master) * params / n
     else:
         raise ValueError(f"unknown optimizer flavour {flavour!r} (known: zero, megatron, fsdp)")
@@ -419,6 +422,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             flavour=t.optimizer_sharding,
             gradient_bytes=grad_width,
             shard_group=t.fsdp_shard_group,
+            unsharded_gradients=scenario.keeps_unsharded_gradients,
         )
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params)
