@@ -13,7 +13,8 @@ as it holds at least the current limit; the first bucket's limit is
 :func:`ddp_bucket_layout` is that assignment for a list of tensors (tested against
 ``DistributedDataParallel``'s own buckets in ``tests/test_buckets.py``). The engines see the
 model's gradient tensors (:func:`gradient_tensors`, registration order, per
-data-parallel rank) and :func:`bucket_sizes` applies that assignment to them; for a model whose
+data-parallel rank; with pipeline parallelism those of the first stage, :func:`stage_gradient_tensors`
+gives every stage's) and :func:`bucket_sizes` applies that assignment to them; for a model whose
 tensor list dpsim cannot derive it falls back to a byte stream produced uniformly during backward,
 for which the same rule gives the first bucket, full buckets, the remainder. With a profiler
 trace, :func:`traced_buckets` groups the trace's own tensors the same way.
@@ -25,6 +26,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from dpsim.compute import chunk_layers
+
 __all__ = [
     "DEFAULT_BUCKET_BYTES",
     "DEFAULT_FIRST_BUCKET_BYTES",
@@ -33,6 +36,8 @@ __all__ = [
     "first_bucket_bytes",
     "gradient_tensors",
     "overlapped_bytes",
+    "stage_gradient_tensors",
+    "synced_gradient_bytes",
     "traced_buckets",
 ]
 
@@ -118,50 +123,100 @@ def _mlp_tensors(m: Any) -> list[float]:
     return [float(m.hidden * m.hidden), float(m.hidden)] * m.layers
 
 
-def _transformer_tensors(m: Any) -> list[float]:
+def _transformer_parts(m: Any) -> tuple[list[float], list[float], list[float], list[float]]:
+    """(input embeddings, one layer, what follows the layers, output head) in registration order."""
     h, ffn = m.hidden, m.ffn_hidden or 4 * m.hidden
     kv = h * (m.kv_heads or m.heads) // m.heads
     head = [float(m.vocab * h)] if not m.tied_embeddings else []
     positions = [float(m.seq_len * h)] if m.learned_positions else []
-    if m.gated_mlp:  # Llama (Hugging Face order): q, k, v, o; gate, up, down; two RMSNorms
+    if m.gated_mlp:  # Llama (Hugging Face order): q, k, v, o; gate, up, down; two RMSNorms; final norm
         layer = [h * h, kv * h, kv * h, h * h, ffn * h, ffn * h, h * ffn, h, h]
-        tensors = [float(m.vocab * h), *positions] + [float(x) for x in layer] * m.layers
-        return [*tensors, float(h), *head]
+        return [float(m.vocab * h), *positions], [float(x) for x in layer], [float(h)], head
     if m.token_types or m.pooler:  # BERT (Hugging Face BertModel): embeddings + their LayerNorm first
         embed = [float(m.vocab * h), *positions, float(m.token_types * h), float(h), float(h)]
         attn = [h * h, h, kv * h, kv, kv * h, kv, h * h, h, h, h]
         layer = [*attn, ffn * h, ffn, h * ffn, h, h, h]
         pooler = [float(h * h), float(h)] if m.pooler else []
-        return [*[x for x in embed if x], *[float(x) for x in layer] * m.layers, *pooler, *head]
+        return [x for x in embed if x], [float(x) for x in layer], pooler, head
     # GPT-2 as runtime.model.GPT registers it (nn.TransformerEncoderLayer): fused QKV weight and
     # bias, out projection, fc, proj, then the two LayerNorms; final LayerNorm; tied head
     layer = [(h + 2 * kv) * h, h + 2 * kv, h * h, h, ffn * h, ffn, h * ffn, h, h, h, h, h]
-    tensors = [float(m.vocab * h), *positions] + [float(x) for x in layer] * m.layers
-    return [*tensors, float(h), float(h), *head]
+    return [float(m.vocab * h), *positions], [float(x) for x in layer], [float(h), float(h)], head
+
+
+def _transformer_tensors(m: Any) -> list[float]:
+    embed, layer, after, head = _transformer_parts(m)
+    return [*embed, *layer * m.layers, *after, *head]
+
+
+def stage_gradient_tensors(scenario: Any, stage: int) -> tuple[float, ...]:
+    """Gradient tensor sizes (bytes) of one data-parallel rank of pipeline stage ``stage``; ``()`` if unknown.
+
+    Megatron-LM's split (Shoeybi et al. 2019; Narayanan et al. 2021 §2): the stage's model chunks in
+    order (:func:`dpsim.compute.chunk_layers`: chunks ``stage``, ``stage + p``, … under interleaving),
+    each its layers; the first stage's first chunk starts with the input embeddings, the last stage's
+    last chunk ends with what follows the layers (final norm, BERT's pooler) and the output head — with
+    tied embeddings a copy of the word embedding there, whose gradient Megatron all-reduces with the
+    first stage's (the copy :func:`dpsim.analytic.memory.stage_parameters` counts too). Every tensor
+    divided by ``tp``. With one stage this is :func:`gradient_tensors`.
+    """
+    m, t = scenario.model, scenario.training
+    p = t.pipeline_parallel
+    if p == 1:
+        return gradient_tensors(scenario)
+    if m.kind != "transformer" or not _full_list_matches(m, _transformer_tensors):
+        return ()
+    layers = chunk_layers(scenario)[stage]
+    if any(n != int(n) for n in layers):
+        return ()
+    embed, layer, after, head = _transformer_parts(m)
+    counts: list[float] = [*embed] if stage == 0 else []
+    for n in layers:
+        counts.extend(layer * int(n))
+    if stage == p - 1:
+        counts.extend([*after, *(head or [float(m.vocab * m.hidden)])])
+    width = scenario.gradient_bytes_per_param / t.tensor_parallel
+    return tuple(c * width for c in counts)
+
+
+def _full_list_matches(m: Any, tensors: Any) -> bool:
+    """Whether the model's tensor list adds up to its parameter count (else it was given explicitly)."""
+    return m.layers > 0 and m.hidden > 0 and math.isclose(sum(tensors(m)), m.num_parameters, rel_tol=1e-12)
 
 
 def gradient_tensors(scenario: Any) -> tuple[float, ...]:
-    """Gradient tensor sizes (bytes) of one data-parallel rank, in registration order; ``()`` if unknown.
+    """Gradient tensor sizes (bytes) of the data-parallel rank the engines follow, in registration order.
 
     Known: the MLP (``layers`` square linear layers with biases, as ``runtime.model.MLP`` builds
     it) and transformers (GPT-2 as ``runtime.model.GPT`` registers it, Llama, BERT), provided the
-    list adds up to the model's parameter count. Tensor parallelism shards every tensor by ``tp``
-    (the engines' per-rank count, Ψ/tp); with pipeline parallelism a rank holds one stage's
-    tensors, which the engines do not model, so the stream applies (``()``).
+    list adds up to the model's parameter count; ``()`` otherwise. Tensor parallelism shards every
+    tensor by ``tp`` (the engines' per-rank count, Ψ/tp). With pipeline parallelism, the first
+    stage's tensors (:func:`stage_gradient_tensors`): its last backward is the step's last, so its
+    gradient synchronisation is the one the step waits for (every other stage ends its backward at
+    least one chunk earlier).
     """
     m, t = scenario.model, scenario.training
-    if t.pipeline_parallel > 1 or m.layers <= 0 or m.hidden <= 0:
-        return ()
+    if t.pipeline_parallel > 1:
+        return stage_gradient_tensors(scenario, 0)
     if m.kind == "mlp":
-        counts = _mlp_tensors(m)
+        parts = _mlp_tensors
     elif m.kind == "transformer":
-        counts = _transformer_tensors(m)
+        parts = _transformer_tensors
     else:
         return ()
-    if not math.isclose(sum(counts), m.num_parameters, rel_tol=1e-12):
+    if not _full_list_matches(m, parts):
         return ()  # parameters given explicitly, not those of this shape
     width = scenario.gradient_bytes_per_param / t.tensor_parallel
-    return tuple(c * width for c in counts)
+    return tuple(c * width for c in parts(m))
+
+
+def synced_gradient_bytes(scenario: Any, tensors: Sequence[float]) -> float:
+    """Gradient bytes one data-parallel rank reduces: Ψ/(tp·pp) at the communication dtype, or with
+    pipeline parallelism and known tensors (:func:`gradient_tensors`), those of the first stage."""
+    t = scenario.training
+    if tensors and t.pipeline_parallel > 1:
+        return float(sum(tensors))
+    return scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * scenario.gradient_bytes_per_param
 
 
 def bucket_sizes(

@@ -577,8 +577,8 @@ def _screen(
 
         tensors = gradient_tensors(variant) if z1 == 0 else ()
         if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
-            sizes = bucket_sizes(size, bucket, None, tensors)
-            layouts.append((sel, np.cumsum(sizes) / size, [cost(x) for x in sizes]))
+            sizes = bucket_sizes(sum(tensors), bucket, None, tensors)  # pp > 1: the first stage's
+            layouts.append((sel, np.cumsum(sizes) / sum(sizes), [cost(x) for x in sizes]))
         c_full[sel] = cost(bucket)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:

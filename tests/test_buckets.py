@@ -183,3 +183,75 @@ def test_transformer_tensors_are_the_runtime_gpts_parameters() -> None:
     sizes = bucket_sizes(sum(tensors), DEFAULT_BUCKET_BYTES, None, tensors)
     assert sum(1 for s in sizes if fc <= s < fc + 2**20) == 3 * 48
     assert len(sizes) == 3 * 48 + 1 and sizes[-1] == 4 * (50257 + 1024) * 1600
+
+
+def _pipelined_gpt(**training: object) -> object:
+    from dpsim.scenario import scenario_from_dict
+
+    shape = {"kind": "transformer", "layers": 4, "hidden": 64, "heads": 4, "seq_len": 16, "vocab": 100}
+    return scenario_from_dict(
+        {
+            "model": shape,
+            "cluster": {"nodes": 1, "workers_per_node": 4, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
+            "training": {"global_batch": 8, "micro_batch": 1, "precision": "fp32", "pipeline_parallel": 2, **training},
+            "communication": {"bucket": "64 KiB"},
+        }
+    )
+
+
+def test_pipeline_stages_bucket_their_own_tensors() -> None:
+    """GPT (h 64, 4 layers, vocab 100, seq 16, fp32, tied) on 2 stages, 64 KiB buckets (first one too).
+
+    A layer in registration order, fp32 bytes: QKV weight 192·64·4 = 49152, bias 768, out 16384 + 256,
+    fc 65536 + 1024, proj 65536 + 256, four LayerNorm vectors of 256: 199936 B. Stage 0 holds the
+    embeddings (word 100·64·4 = 25600, positions 16·64·4 = 4096) and layers 0-1; stage 1 layers 2-3, the
+    final LayerNorm (2 × 256) and Megatron's copy of the tied word embedding (25600).
+    DDP's buckets, ready in reverse: a layer closes a bucket at its proj weight (4·256 + 256 + 65536 =
+    66816), at fc (1024 + 65536 = 66560) and at QKV (256 + 16384 + 768 + 49152 = 66560); stage 0's
+    embeddings are the last, open bucket (4096 + 25600); on stage 1 the head copy and the final
+    LayerNorm join the last layer's first bucket (25600 + 512 + 66816 = 92928).
+    """
+    from dpsim import api
+    from dpsim.buckets import gradient_tensors, stage_gradient_tensors
+    from dpsim.sim.simulate import step_plan
+
+    s = _pipelined_gpt()
+    cap = 64 * 1024
+    first, second = stage_gradient_tensors(s, 0), stage_gradient_tensors(s, 1)
+    layer = [49152, 768, 16384, 256, 65536, 1024, 65536, 256, 256, 256, 256, 256]
+    assert list(first) == [25600, 4096, *layer, *layer]
+    assert list(second) == [*layer, *layer, 256, 256, 25600]
+    assert bucket_sizes(sum(first), cap, None, first) == [66816, 66560, 66560] * 2 + [4096 + 25600]
+    assert bucket_sizes(sum(second), cap, None, second) == [92928, 66560, 66560, 66816, 66560, 66560]
+    # the engines follow the first stage, whose backward ends the step
+    assert gradient_tensors(s) == first
+    assert step_plan(s, 0.0, 0.1, 0.2).gradient_buckets == [66816, 66560, 66560] * 2 + [29696]
+    result = api.run(s, engine="analytic")
+    assert result.extra["buckets"] == 7 and result.extra["gradient_bytes"] == 2 * 199936 + 29696
+
+
+def test_pipeline_stages_partition_the_models_tensors() -> None:
+    """Stages in order list the whole model's tensors once (untied head: nothing added), also with
+    interleaved chunks (stage 0 holds chunks 0 and 2: embeddings, layer 0, layer 2)."""
+    from dpsim.buckets import gradient_tensors, stage_gradient_tensors
+    from dpsim.scenario import scenario_from_dict
+
+    def llama(pp: int, **training: object) -> object:
+        shape = {"kind": "transformer", "layers": 4, "hidden": 64, "heads": 4, "kv_heads": 2, "seq_len": 16,
+                 "vocab": 100, "gated_mlp": True, "ffn_hidden": 96, "tied_embeddings": False,
+                 "learned_positions": False, "dropout": False}  # fmt: skip
+        return scenario_from_dict(
+            {
+                "model": shape,
+                "cluster": {"nodes": 1, "workers_per_node": 4, "device": "h100-sxm"},
+                "training": {"global_batch": 8, "micro_batch": 1, "pipeline_parallel": pp, **training},
+            }
+        )
+
+    whole = list(gradient_tensors(llama(1)))
+    two = llama(2)
+    assert list(stage_gradient_tensors(two, 0)) + list(stage_gradient_tensors(two, 1)) == whole
+    interleaved = llama(2, pipeline_schedule="interleaved", virtual_stages=2)
+    layer = whole[1:10]
+    assert list(stage_gradient_tensors(interleaved, 0)) == [whole[0], *layer, *layer]
+    assert list(stage_gradient_tensors(interleaved, 1)) == [*layer, *layer, *whole[-2:]]

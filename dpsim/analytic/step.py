@@ -18,7 +18,8 @@ spend waiting, so step = compute + exposed communication + bubble + optimizer.
 "PyTorch Distributed: Experiences on Accelerating Data Parallel Training", §3.2). The
 gradient, ``G = Ψ/(tp·pp) · gradient_bytes_per_param`` bytes, is cut into buckets of
 ``communication.bucket`` bytes in DDP order (last layers first): when the model's gradient
-tensors are known (:func:`dpsim.buckets.gradient_tensors`) DDP's own buckets of whole tensors
+tensors are known (:func:`dpsim.buckets.gradient_tensors`; with pipeline parallelism the first
+stage's, whose backward ends the step, and ``G`` is their sum) DDP's own buckets of whole tensors
 (:func:`dpsim.buckets.ddp_bucket_layout`), else a stream of ``n = ⌈G/bucket⌉`` buckets, all
 full except the last (the first layers), which holds the remainder. Gradients are
 produced at a uniform rate during the backward pass of the last micro-batch (duration
@@ -95,7 +96,14 @@ from typing import Any
 from dpsim import compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
-from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, overlapped_bytes, traced_buckets
+from dpsim.buckets import (
+    bucket_sizes,
+    first_bucket_bytes,
+    gradient_tensors,
+    overlapped_bytes,
+    synced_gradient_bytes,
+    traced_buckets,
+)
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
@@ -576,11 +584,12 @@ def predict(scenario: Scenario) -> StepResult:
 
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
     psi = m.num_parameters / model_parallel
-    grad_bytes = psi * scenario.gradient_bytes_per_param
+    zero = t.zero_stage
+    tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
+    grad_bytes = synced_gradient_bytes(scenario, tensors)  # with pp > 1 and known tensors: the first stage's
     param_bytes = psi * _param_bytes(t.precision)
     bucket = scenario.communication.bucket
     overlap = scenario.communication.overlap
-    zero = t.zero_stage
 
     def allreduce(size: float) -> float:
         return allreduce_time(algorithm, size, group)
@@ -594,7 +603,6 @@ def predict(scenario: Scenario) -> StepResult:
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
-    tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     if zero == 3 and dp > 1:

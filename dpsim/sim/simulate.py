@@ -17,7 +17,7 @@ import numpy as np
 
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
-from dpsim.buckets import gradient_tensors, overlapped_bytes, traced_buckets
+from dpsim.buckets import gradient_tensors, overlapped_bytes, synced_gradient_bytes, traced_buckets
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -93,9 +93,11 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
             overhead = pipeline_overhead(scenario, forward_s, backward_s, tp_comm)
             p2p_exposed = min(p2p_exposed, overhead)
             bubble = overhead - p2p_exposed
+    tensors = gradient_tensors(scenario)
+    gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
     return StepPlan(
         accumulation=scenario.accumulation_steps,
-        gradient_bytes=psi * scenario.gradient_bytes_per_param,
+        gradient_bytes=gradient_bytes,
         param_bytes=psi * (4 if t.precision == "fp32" else 2),
         bucket_bytes=scenario.communication.bucket,
         zero_stage=t.zero_stage,
@@ -107,8 +109,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         p2p_total_s=p2p_total,
         reduce_every_micro_batch=scenario.reduces_every_micro_batch,
         overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
-        **_traced_readiness(scenario, psi * scenario.gradient_bytes_per_param),
-        gradient_tensors=gradient_tensors(scenario),
+        **_traced_readiness(scenario, gradient_bytes),
+        gradient_tensors=tensors,
     )
 
 
