@@ -53,6 +53,8 @@ class DeviceSpec:
     """Dense peak for fp32 training (TF32 tensor cores where the device has them), FLOP/s; 0 = peak/2."""
     matmul_efficiency: float = 0.0
     """Largest fraction of peak a GEMM reaches (maximum achievable matmul FLOP/s over peak); 0 = no curve."""
+    matmul_efficiency_fp8: float = 0.0
+    """The same for FP8 GEMMs, as a fraction of ``peak_flops_fp8``; 0 = ``matmul_efficiency``."""
     kernel_overhead_s: float = 0.0
     """Fixed time per GEMM kernel on top of its FLOPs at the achievable rate (ramp-up, tail, launch)."""
     attention_efficiency: tuple[float, float] = (0.0, 0.0)
@@ -72,7 +74,12 @@ class DeviceSpec:
             raise ValueError(f"device {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
         if not 0.0 < self.sustained_fraction <= 1.0:
             raise ValueError(f"device {self.name!r}: sustained_fraction must be in (0, 1]")
-        fractions = (self.matmul_efficiency, self.memory_efficiency, *self.attention_efficiency)
+        fractions = (
+            self.matmul_efficiency,
+            self.matmul_efficiency_fp8,
+            self.memory_efficiency,
+            *self.attention_efficiency,
+        )
         if any(not 0.0 <= f <= 1.0 for f in fractions):
             raise ValueError(f"device {self.name!r}: efficiencies must be in [0, 1]")
         if self.matmul_efficiency and not (self.memory_efficiency and all(self.attention_efficiency)):
@@ -333,10 +340,16 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # run: 35.78). The curve prices that layer's kernels at 29.60 ms: 29.60 / 35.75 = 0.83, the same
 # shortfall as the A100's (tests/test_compute.py re-derives it). One idle GPU, no collectives: a
 # node under training load can only be slower, so 0.83 is an upper bound for a training step.
-# The FP8 rows of that page (23.41 ms unfused, 22.96 ms with fused LayerNorm-Linear/MLP) come out
-# 5 % / 3 % slower than 0.83 predicts: the FP8 GEMM fraction is assumed = BF16's (no FP8 sweep at
-# hand), left as is. H200: the same GH100 chip at the same 700 W, assumed = H100. B200: no
-# per-layer timing at hand, 1.0 (its predictions are expected to be optimistic).
+# matmul_efficiency_fp8 (H100/H200): the FP8 GEMM plateau, from the FP8 rows of the same page -- the
+# same layer on the same GPU, only the linear layers' precision changed, so the difference isolates
+# the FP8 GEMMs (none of the predicted runs; the FP8 run predicted is NeMo's GPT-3 175B). "TE
+# Unfused + TE Attention + FP8" 23.41 ms and "TE Fused + TE Attention + FP8" (te.LayerNormLinear /
+# te.LayerNormMLP, whose FP8 cast of the LayerNorm output is free, as dpsim.compute prices it)
+# 22.96 ms. With sustained 0.83 and the FP8 GEMMs at the BF16 fraction (0.801) the curve prices the
+# layer at 22.18 ms; it prices 22.96 ms with FP8 GEMMs at 0.761 of the 1,979 TFLOP/s FP8 peak
+# (1,506 TFLOP/s; 0.740 for the unfused row): 0.76 (tests/test_compute.py re-derives it). H200: the
+# same GH100 chip at the same 700 W, assumed = H100. B200: no per-layer timing at hand, 1.0 and the
+# BF16 fraction for FP8 (its predictions are expected to be optimistic).
 #
 # efficiency: flat fraction of peak, used for models without an operation breakdown (CNNs,
 # MLPs) and for devices without a GEMM curve; one value per device from a stated source.
@@ -359,7 +372,9 @@ _GEMM_HOPPER: dict[str, Any] = dict(
 )
 _HOPPER_SUSTAINED: dict[str, Any] = dict(
     sustained_fraction=0.83,
-    curve_source=_GEMM_HOPPER["curve_source"] + "; sustained 0.83 from Transformer Engine Getting Started (H100)",
+    matmul_efficiency_fp8=0.76,
+    curve_source=_GEMM_HOPPER["curve_source"]
+    + "; sustained 0.83 and FP8 GEMM plateau 0.76 from Transformer Engine Getting Started (H100)",
 )
 DEVICES: dict[str, DeviceSpec] = {
     d.name: d
@@ -403,7 +418,7 @@ DEVICES: dict[str, DeviceSpec] = {
         ),
         # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 1979 dense FP8,
         # 494.5 TF32, 80 GB HBM3 at 3.35 TB/s. Flat efficiency 0.47: NVIDIA/Megatron-LM README (2024),
-        # "up to 47 % MFU on H100". FP8 GEMMs: no sweep at hand; the BF16 fraction is assumed.
+        # "up to 47 % MFU on H100". FP8 GEMM plateau: Transformer Engine Getting Started (above).
         DeviceSpec(
             "h100-sxm",
             989e12,

@@ -28,7 +28,8 @@ kernel benchmarks run on an idle GPU, a training step sustains less of their rat
 per device type on a published per-layer timing; :mod:`dpsim.catalog`).
 
 With ``training.precision: fp8`` the four linear-layer GEMMs run at the
-FP8 peak (Transformer Engine; attention and logits stay in bf16), and the FP8 casts of the
+FP8 peak times the device's FP8 plateau ``matmul_efficiency_fp8`` (Transformer Engine; attention
+and logits stay in bf16), and the FP8 casts of the
 attention-output and MLP-down inputs (forward) and of the four output gradients (backward) move
 3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free).
 
@@ -90,11 +91,23 @@ class ComputeTimes:
     """``operations`` (priced kernel by kernel) or ``flat`` (peak · efficiency)."""
 
 
-def gemm_time(m: float, n: float, k: float, batch: float, peak: float, device: DeviceConfig, width: float) -> float:
-    """One (batched) GEMM on the device's curve: roofline at the achievable rates plus the kernel overhead."""
+def gemm_time(
+    m: float,
+    n: float,
+    k: float,
+    batch: float,
+    peak: float,
+    device: DeviceConfig,
+    width: float,
+    efficiency: float | None = None,
+) -> float:
+    """One (batched) GEMM on the device's curve: roofline at the achievable rates plus the kernel overhead.
+
+    ``efficiency``: the plateau as a fraction of ``peak`` (default the device's ``matmul_efficiency``;
+    FP8 GEMMs pass ``matmul_efficiency_fp8``)."""
     if m <= 0 or n <= 0 or k <= 0 or batch <= 0:
         return 0.0
-    eff = device.matmul_efficiency or 1.0
+    eff = efficiency or device.matmul_efficiency or 1.0
     flops = 2.0 * m * n * k * batch
     moved = width * (m * k + k * n + m * n) * batch
     seconds = max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency))
@@ -111,6 +124,7 @@ class _Pricer:
         self.peak_linear = device.peak_for(precision)
         self.linear_width = 1.0 if precision == "fp8" else self.width
         self.fp8 = precision == "fp8"
+        self.linear_efficiency = (device.matmul_efficiency_fp8 if self.fp8 else None) or device.matmul_efficiency
         self.kernels: list[Kernel] = []
 
     def gemm(
@@ -118,7 +132,8 @@ class _Pricer:
     ) -> None:
         peak = self.peak_linear if linear else self.peak16
         width = self.linear_width if linear else self.width
-        seconds = gemm_time(m, n, k, batch, peak, self.device, width)
+        efficiency = self.linear_efficiency if linear else self.device.matmul_efficiency
+        seconds = gemm_time(m, n, k, batch, peak, self.device, width, efficiency)
         moved = width * (m * k + k * n + m * n) * batch
         self.kernels.append(Kernel(name, phase, 2.0 * m * n * k * batch, moved, seconds))
 
@@ -301,7 +316,7 @@ def _job_key(
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
-    curve += (d.sustained_fraction,)
+    curve += (d.sustained_fraction, d.matmul_efficiency_fp8)
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 

@@ -475,6 +475,8 @@ class DeviceConfig(_Section):
     """Peak for fp32 training (TF32 tensor cores where present); none: ``peak_flops``."""
     matmul_efficiency: Fraction | None = None
     """Largest fraction of peak a GEMM reaches (the GEMM curve's plateau)."""
+    matmul_efficiency_fp8: Fraction | None = None
+    """The plateau of FP8 GEMMs, as a fraction of ``peak_flops_fp8``; none: ``matmul_efficiency``."""
     kernel_overhead: Duration = _default("4 us")
     """Fixed time per GEMM kernel on top of its FLOPs (the GEMM curve's small-shape penalty)."""
     attention_efficiency: tuple[Fraction, Fraction] = (0.5, 0.5)
@@ -493,12 +495,13 @@ class DeviceConfig(_Section):
         fields = {"peak_flops": "peak_flops", "memory": "memory_bytes", "memory_bandwidth": "memory_bandwidth"}
         fields.update(flat_efficiency="efficiency", peak_flops_fp8="peak_flops_fp8", peak_flops_fp32="peak_flops_fp32")
         fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
+        fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
         fields.update(sustained_fraction="sustained_fraction")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}
-            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency"):
+            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency", "matmul_efficiency_fp8"):
                 if merged.get(name) in (0, 0.0):  # the catalog's "none"
                     merged[name] = None
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
