@@ -126,6 +126,8 @@ class Fabric:
     """GPU generation for NCCL's per-channel caps (``volta`` … ``blackwell``; '' = none)."""
     rank_order: tuple[int, ...] = ()
     """GPU slot (node·per_node + local) of each rank; empty = node-major (rank r on slot r)."""
+    nic_gbps: float = 0.0
+    """One NIC's nominal port rate in GB/s, as NCCL's topology reads it (0 = unknown): NCCL's channel count."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -171,9 +173,7 @@ class Fabric:
         """The node layout the schedules are built on."""
         from dpsim.sim.collectives.base import Layout
 
-        return Layout(
-            self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch, self.rank_order
-        )
+        return Layout.of(self)
 
 
 @dataclass(frozen=True)

@@ -242,6 +242,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
         rank_order=c.slots,
+        nic_gbps=c.inter_node.bandwidth / 1e9,
     )
 
 

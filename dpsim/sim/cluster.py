@@ -60,6 +60,8 @@ class Cluster:
     """GPU generation for NCCL's per-channel caps ('' = none)."""
     rank_order: tuple[int, ...] = ()
     """GPU slot (node·per_node + local) of each rank; empty = node-major. Routes start and end at the slots."""
+    nic_gbps: float = 0.0
+    """One NIC's nominal port rate (GB/s) as NCCL reads it; sets NCCL's channel count (0 = unknown)."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -104,6 +106,7 @@ class Cluster:
             fabric.protocol,
             arch=fabric.arch,
             rank_order=fabric.rank_order,
+            nic_gbps=fabric.nic_gbps,
         )
 
     def at_size(self, size: float) -> Cluster:
@@ -116,9 +119,7 @@ class Cluster:
 
     def layout(self) -> Layout:
         """The node layout collective schedules are built on."""
-        return Layout(
-            self.nodes, self.per_node, self.nics_per_node, self.nvls, self.intra_hw, self.arch, self.rank_order
-        )
+        return Layout.of(self)
 
     @property
     def world_size(self) -> int:

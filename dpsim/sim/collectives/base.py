@@ -33,6 +33,7 @@ one more link on each flow's route (:mod:`dpsim.sim.cost`, :mod:`dpsim.sim.chunk
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -153,7 +154,9 @@ class Layout:
     generation NCCL's tuner constants are indexed by (``volta``, ``ampere``, ``hopper``,
     ``blackwell``; empty: unknown, no per-channel limits). ``slots`` places the ranks
     (``cluster.rank_order``): rank r runs on GPU slot ``slots[r]`` = node·G + local; empty:
-    node-major, rank r on slot r.
+    node-major, rank r on slot r. ``nic_gbps`` is one NIC's port rate as NCCL reads it
+    (``src/graph/topo.cc``: Mbit/s / 8000, GB/s; 0: unknown), which sets how many channels
+    NCCL's search builds (:func:`dpsim.sim.collectives.nccl.duplication`).
     """
 
     nodes: int
@@ -163,6 +166,7 @@ class Layout:
     intra_hw: str = "nvlink"
     arch: str = ""
     slots: tuple[int, ...] = ()
+    nic_gbps: float = 0.0
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -171,6 +175,20 @@ class Layout:
             raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
         if self.slots and sorted(self.slots) != list(range(self.world)):
             raise ValueError(f"slots must be a permutation of 0..{self.world - 1}")
+
+    @classmethod
+    def of(cls, where: Any) -> Layout:
+        """The layout of a fabric or cluster: its nodes, GPUs per node, NICs, NVLS, NCCL hardware class and order."""
+        return cls(
+            where.nodes,
+            where.per_node,
+            where.nics_per_node,
+            where.nvls,
+            where.intra_hw,
+            where.arch,
+            where.rank_order,
+            where.nic_gbps,
+        )
 
     @property
     def world(self) -> int:

@@ -53,9 +53,23 @@ published runs show. :func:`channel_cap_Bps` gives the cap; the schedule carries
 evaluator prices as one more resource (:class:`~dpsim.sim.collectives.base.Schedule`).
 On one node NCCL's intra-node search finds ≥ 12 channels on NVSwitch (A100: 6 × 40 GB/s,
 duplicated), where the per-channel caps lie above the links: only LL's total cap applies.
-Not modelled: ``ncclTopoDupChannels`` doubling the channels of fast NICs, the ×0.85 of a
-``TREE``-pattern graph (Hopper fallback), the NVLS-tree cap (``perChMaxNVLSTreeBws``; its
-channels are the NVLS heads).
+**Channel doubling** (``src/graph/search.cc`` ``ncclTopoCompute``/``ncclTopoDupChannels``,
+v2.20–v2.30.7): the search's first pass builds one channel per NIC at the fastest step of
+its speed array (``speedArrayInter``, ``sm90SpeedArrayInter``, ``sm100SpeedArrayInter``) not
+above the GPU→NIC path (the NIC's port rate, Mbit/s / 8000, and the GPU's PCIe x16 link,
+``topo.cc``: Gen4 24, Gen5 48 GB/s); a channel of ≥ 25 GB/s is then copied (same GPUs,
+same NIC) to twice the channels, except on Hopper and later with < 50 GB/s channels and
+more than 4 of them. The tree's channels are the ring's (``init.cc``: ``treeGraph``
+min = max = the ring's ``nChannels``). So 4 × 400G NICs on H100 give 8 channels, 8 × NDR
+give 8, HDR NICs (24 GB/s channels) are never doubled. A copied channel runs on the same
+rail as its original: schedule channel ``c`` stands for :func:`duplication` NCCL channels,
+and its (rank, channel) resource carries their caps together.
+
+**NVLS-tree** (``ncclTopoTuneModel``): per channel, ``min(intra NVLS, inter, perChMaxNVLSTreeBw)``
+(Hopper 57.7 / 45.5 GB/s on 2 / ≥ 3 nodes) over the NVLS heads, one per rail
+(:func:`channels`); the links give the first two, the cap is the schedule's ``engine_Bps``.
+Not modelled: the ×0.85 of a ``TREE``-pattern graph (Hopper's fallback when the balanced
+tree is not found: it depends on the PCIe topology, which the scenario does not describe).
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
@@ -85,6 +99,8 @@ __all__ = [
     "channel_cap_Bps",
     "channels",
     "dtree_parents",
+    "duplication",
+    "graph_bw_gbps",
     "nccl_broadcast",
     "nccl_ring",
     "nccl_tree",
@@ -154,9 +170,30 @@ PER_CHANNEL_MAX_GBPS: dict[str, dict[str, tuple[float, float, float]]] = {
         "hopper": (36.7, 36.7, 36.7),
         "blackwell": (40.0, 40.0, 40.0),
     },
+    "nvls-tree": {
+        "volta": (26.5, 18.5, 10.0),
+        "ampere": (24.0, 23.6, 17.8),
+        "hopper": (0.0, 57.7, 45.5),
+        "blackwell": (0.0, 96.0, 80.0),
+    },
 }
-"""``perChMaxTreeBws``, ``perChMaxTreeLL128Bws``, ``perChMaxRingLL128Bws`` (GB/s of bus bandwidth per
-channel, on 1 / 2 / ≥3 nodes) of ``src/graph/tuning.cc``."""
+"""``perChMaxTreeBws``, ``perChMaxTreeLL128Bws``, ``perChMaxRingLL128Bws``, ``perChMaxNVLSTreeBws`` (GB/s of
+bus bandwidth per channel, on 1 / 2 / ≥3 nodes) of ``src/graph/tuning.cc``."""
+
+PCIE_GBPS: dict[str, float] = {"volta": 12.0, "ampere": 24.0, "hopper": 48.0, "blackwell": 48.0}
+"""NCCL's bandwidth of a GPU's PCIe x16 link (``src/graph/topo.cc``: lanes × per-lane rate / 80 — Gen3 12,
+Gen4 24, Gen5 48 GB/s) for the PCIe generation of each GPU: V100 Gen3, A100 Gen4, H100 and HGX B200 Gen5."""
+
+SPEED_ARRAY_INTER: dict[str, tuple[float, ...]] = {
+    "": (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "hopper": (48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2, 0.24, 0.12),
+    "blackwell": (
+        96.0, 86.0, 80.0, 48.0, 45.1, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2,
+        0.24, 0.12,
+    ),
+}  # fmt: skip
+"""The per-channel bandwidths NCCL's inter-node search tries, fastest first (``src/graph/search.cc`` v2.30.7:
+``speedArrayInter`` before Hopper, ``sm90SpeedArrayInter``, ``sm100SpeedArrayInter``)."""
 
 LL_MAX_GBPS: dict[str, tuple[float, float, float]] = {
     "volta": (39.0, 39.0, 20.4),
@@ -171,7 +208,10 @@ GPU generation on one node, and on several nodes the row of the host CPU: row 0 
 
 
 def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
-    """NCCL's throughput of one channel of ``algorithm``/``protocol`` on ``layout``, bytes/s of data (inf: none).
+    """NCCL's throughput of one rail channel of ``algorithm``/``protocol`` on ``layout``, bytes/s of data (inf: none).
+
+    A rail channel holds :func:`duplication` NCCL channels (copies on the same GPUs and NIC),
+    so its throughput is that many times NCCL's per-channel cap; totals split over all of them.
 
     ``ncclTopoTuneModel``: ring LL ``min(llMaxBw, …)``, ring LL128 ``nChannels ·
     perChMaxRingLL128Bw``, tree (every protocol) ``nChannels · perChMaxTreeBw`` then LL
@@ -179,11 +219,15 @@ def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
     totals (``llMaxBw``) are split over :func:`channels`; the per-channel caps apply across
     nodes, where NCCL's channels are the rails (see the module docstring).
     """
-    if protocol not in PROTOCOLS or layout.arch not in ARCHS or algorithm not in ("ring", "tree"):
+    if protocol not in PROTOCOLS or layout.arch not in ARCHS or algorithm not in ("ring", "tree", "nvls-tree"):
         return math.inf
     index = min(layout.nodes, 3) - 1  # NCCL's index2: 1, 2, >2 nodes
     multi = layout.nodes > 1
-    k = channels(layout)
+    if algorithm == "nvls-tree":  # NVLS graphs are never duplicated; one channel per head
+        cap = PER_CHANNEL_MAX_GBPS["nvls-tree"][layout.arch][index] if multi else 0.0
+        return cap * 1e9 if cap > 0 else math.inf
+    dup = duplication(layout)
+    k = channels(layout) * dup
     ll_total = LL_MAX_GBPS["volta" if multi else layout.arch][index] / k
     caps = [math.inf]
     if algorithm == "ring":
@@ -200,7 +244,7 @@ def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
         else:
             ll128 = PER_CHANNEL_MAX_GBPS["tree-LL128"][layout.arch][index] if multi else math.inf
             caps += [tree * 120.0 / 128.0, ll128]
-    return min(caps) * 1e9
+    return min(caps) * dup * 1e9
 
 
 def _engine(algorithm: str, protocol: str, layout: Layout, wire: float, busiest: float = 1.0) -> float:
@@ -246,6 +290,33 @@ def channels(layout: Layout) -> int:
     if layout.nodes > 1 and layout.per_node > 1:
         return max(1, min(layout.nics, layout.per_node))
     return 1
+
+
+def graph_bw_gbps(layout: Layout) -> float:
+    """The per-channel bandwidth of NCCL's first search pass across nodes (GB/s; 0: not known).
+
+    The fastest step of the generation's speed array not above the GPU→NIC path, the
+    smaller of the NIC's port rate and the GPU's PCIe link (``ncclTopoCompute``: ``maxBw``).
+    """
+    if layout.nodes <= 1 or layout.nic_gbps <= 0 or layout.arch not in PCIE_GBPS:
+        return 0.0
+    path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
+    steps = SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
+    return next((step for step in steps if step <= path), steps[-1])
+
+
+def duplication(layout: Layout) -> int:
+    """NCCL channels per rail channel: 2 where ``ncclTopoDupChannels`` copies the search's channels, else 1.
+
+    Copied when a channel carries ≥ 25 GB/s, except with compute capability > 8.0 (Hopper,
+    Blackwell), channels below 50 GB/s and more than 4 of them (``src/graph/search.cc``).
+    """
+    bw = graph_bw_gbps(layout)
+    if bw < 25.0:
+        return 1
+    if ARCHS.index(layout.arch) >= ARCHS.index("hopper") and bw < 50.0 and channels(layout) > 4:
+        return 1
+    return 2
 
 
 def _first_local(c: int, k: int, g: int) -> int:
@@ -417,7 +488,10 @@ def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
 def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     """NVLS inside nodes + one double binary tree per rail across nodes on S/G, all pipelined in one phase.
 
-    NCCL latency: ``intraLat + 2·⌊log2 M⌋·interLat`` with the NVLS-tree constants.
+    NCCL latency: ``intraLat + 2·⌊log2 M⌋·interLat`` with the NVLS-tree constants. NCCL's
+    per-channel cap (``perChMaxNVLSTreeBws``) bounds the bus bandwidth at ``k·cap`` over the
+    k = :func:`channels` heads; as one resource per rank that sends X·S in the phase, the
+    rank may send at ``X · k·cap · N / (2(N−1))`` (bus bandwidth = 2(N−1)/N · S / t).
     """
     n, g, m = layout.world, layout.per_node, layout.nodes
     if n <= 1 or g <= 1 or m <= 1:
@@ -436,7 +510,12 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         hops=1 + 2 * math.ceil(math.log2(m)),
         latency_s=latency,
     )
-    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True)
+    cap = channel_cap_Bps("nvls-tree", protocol, layout)
+    engine = 0.0
+    if not math.isinf(cap):
+        busiest = float(np.bincount(phase.src, weights=phase.fraction).max())
+        engine = busiest * channels(layout) * cap * n / (2 * (n - 1))
+    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True, engine_Bps=engine)
 
 
 def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
