@@ -22,6 +22,13 @@ repeat, the worst case and every fit's residual.
     sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
 
 About 20 minutes with 3 repeats on an idle 2-core machine (calibration ≈ 4 min).
+
+``--reuse DIR`` predicts the cases again from a previous run's measurements (``runs.jsonl``:
+every repeat; an older folder's ``records.jsonl``: the median run only) and its profile (or
+``--profile``), without root and without the testbed: what a model change does to the same
+measurements. It writes to ``--out`` only when given.
+
+    python benchmarks/validate_emulated.py --reuse benchmarks/results/validation
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
 from runtime.testbed.emulated import RootRequired, require_root
@@ -88,10 +97,22 @@ QUICK = CalibrationPlan(
 """A reduced calibration for checking the pipeline end to end (``--quick``), not for the measurement."""
 
 
+def _saved_runs(folder: Path, cases: int) -> list[list[StepResult]]:
+    """The measured runs of a previous validation in ``folder``, per case (every repeat, or the median run)."""
+    runs = folder / "runs.jsonl"
+    measured = read_jsonl(runs if runs.exists() else folder / "records.jsonl")
+    measured = [r for r in measured if r.engine == "runtime"]
+    if not measured or len(measured) % cases:
+        raise SystemExit(f"error: {folder}: {len(measured)} measured runs do not split over {cases} configurations")
+    repeats = len(measured) // cases
+    return [measured[i * repeats : (i + 1) * repeats] for i in range(cases)]
+
+
 def _portable_paths(out: Path) -> None:
     """Record the profile as a path relative to the working directory, not this machine's absolute path."""
-    records = out / "records.jsonl"
-    if records.exists():
+    for records in (out / "records.jsonl", out / "runs.jsonl"):
+        if not records.exists():
+            continue
         absolute = str(out.resolve())
         relative = (
             str(out.resolve().relative_to(Path.cwd().resolve()))
@@ -99,37 +120,49 @@ def _portable_paths(out: Path) -> None:
             else out.name
         )
         text = records.read_text(encoding="utf-8").replace(absolute, relative)
-        records.write_text(re.sub(r"/tmp/dpsim-validate-\w+/", "<tmp>/", text), encoding="utf-8")
+        records.write_text(re.sub(r"/tmp/dpsim-(validate|reuse)-\w+/", "<tmp>/", text), encoding="utf-8")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "validation")
+    p.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/validation; "
+                   "with --reuse none: printed only)")  # fmt: skip
+    p.add_argument("--reuse", type=Path, help="predict again from this previous run's measurements (no testbed)")
     p.add_argument("--profile", type=Path, help="use this profile instead of calibrating (the default calibrates)")
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=3, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     args = p.parse_args()
-    try:
-        require_root()
-    except RootRequired as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.reuse is None:
+        try:
+            require_root()
+        except RootRequired as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dpsim-validate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="dpsim-validate-" if args.reuse is None else "dpsim-reuse-") as tmp:
+        out = args.out or (Path(tmp) / "out" if args.reuse else Path(__file__).parent / "results" / "validation")
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
         cases = build_cases(scenario, [], CASES[: args.limit])
         plan = QUICK if args.quick else CalibrationPlan()
+        measure, repeats, profile = None, args.repeats, args.profile
+        if args.reuse is not None:
+            saved = _saved_runs(args.reuse, len(cases))
+            measure, repeats = (lambda index, case, r: saved[index][r]), len(saved[0])
+            if profile is None:
+                profile = Path(tmp) / "profile.yaml"  # a copy: the reused folder stays as it was
+                shutil.copyfile(args.reuse / "profile.yaml", profile)
         table, summary = validate(
-            cases, args.out, testbed="emulated", engines=["analytic", "sim"], plan=plan,
-            profile=args.profile, options=JobOptions(warmup_steps=1, steps=args.steps), repeats=args.repeats,
-            work_dir=Path(tmp) / "work",
+            cases, out, testbed="emulated", engines=["analytic", "sim"], plan=plan, profile=profile,
+            options=JobOptions(warmup_steps=1, steps=args.steps), repeats=repeats, work_dir=Path(tmp) / "work",
+            measure=measure, log=print if args.reuse is None else (lambda line: None),
         )  # fmt: skip
-    summary["wall_s"] = time.monotonic() - started
-    _portable_paths(args.out)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        summary["wall_s"] = time.monotonic() - started
+        if args.reuse is None or args.out is not None:
+            _portable_paths(out)
+            (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     from dpsim.cli_runtime import validation_table
 
     print(validation_table(table, ["analytic", "sim"]))
@@ -147,7 +180,10 @@ def main() -> int:
     )
     print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")
     print("fit residuals: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals"].items())))
-    print(f"wrote {args.out} in {summary['wall_s'] / 60:.1f} min")
+    print(
+        f"wrote {args.out or 'nothing (--reuse without --out)' if args.reuse else out} in "
+        f"{summary['wall_s'] / 60:.1f} min"
+    )
     return 0
 
 

@@ -185,6 +185,7 @@ def validate(
         fitted = load_profile(profile)
         rows: list[dict[str, Any]] = []
         records: list[StepResult] = []
+        every_run: list[StepResult] = []
         per_repeat: list[list[float]] = []
         for index, case in enumerate(cases):
             log(f"validate: {case.label} ({case.scenario.world_size} ranks)")
@@ -194,6 +195,7 @@ def validate(
             runs = [measure(index, case, r) if measure is not None
                     else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
                     for r in range(repeats)]  # fmt: skip
+            every_run += runs
             steps = [run.step_time_s for run in runs]
             per_repeat.append(steps)
             measured = sorted(runs, key=lambda run: run.step_time_s)[len(runs) // 2]  # the median run
@@ -230,6 +232,7 @@ def validate(
                 f" predicted {predicted[engines[0]].step_time_s * 1e3:.1f} ms ({errors})")  # fmt: skip
     table = pd.DataFrame(rows)
     write_jsonl(out_dir / "records.jsonl", records)
+    write_jsonl(out_dir / "runs.jsonl", every_run)  # every repeat, case by case: re-predicting needs no testbed
     table.to_csv(out_dir / "validation.csv", index=False, float_format="%.6g")
     summary: dict[str, Any] = {
         "engine": engines[0],
