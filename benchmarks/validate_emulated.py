@@ -42,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from dpsim.calibration import load_profile
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
@@ -160,6 +161,7 @@ def main() -> int:
             measure=measure, log=print if args.reuse is None else (lambda line: None),
         )  # fmt: skip
         summary["wall_s"] = time.monotonic() - started
+        uncertainty = load_profile(profile or out / "profile.yaml").meta.get("benchmark_uncertainty") or {}
         if args.reuse is None or args.out is not None:
             _portable_paths(out)
             (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -179,6 +181,9 @@ def main() -> int:
         f"largest {100 * spread.max():.1f} %"
     )
     print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")
+    if uncertainty:
+        print("calibration points, 95 % half width of each median: " + ", ".join(
+            f"{k.replace('_', ' ')} {100 * v:.1f} %" for k, v in uncertainty.items()))  # fmt: skip
     print("fit residuals: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals"].items())))
     print(
         f"wrote {args.out or 'nothing (--reuse without --out)' if args.reuse else out} in "

@@ -86,6 +86,7 @@ __all__ = [
     "fit_linear_time",
     "fit_link",
     "fit_link_model",
+    "fit_memory_streams",
     "load_profile",
     "profile_for",
     "save_profile",
@@ -296,10 +297,31 @@ class HostModel:
     measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown per number of concurrent processes."""
     residual: float = 0.0
+    memory_streams: float | None = None
+    """M of :meth:`optimizer_slowdown`: how many memory-bound streams the host serves at one stream's speed
+    (None: not measured; the optimizer then shares the host like compute)."""
+    optimizer_measured: Mapping[int, float] = field(default_factory=dict)
+    """Measured slowdown of ``optimizer.step()`` per number of processes stepping at once."""
+    optimizer_residual: float = 0.0
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
         return max(1.0, k / self.cores) * (1.0 + self.efficiency_loss * (k - 1.0))
+
+    def optimizer_slowdown(self, processes: int) -> float:
+        """Optimizer step time with ``processes`` ranks stepping at once, relative to alone: ``max(1, k/M)``.
+
+        An optimizer step streams every parameter, gradient and moment once (Adam: 28 B per
+        parameter, :data:`dpsim.analytic.step.OPTIMIZER_BYTES_PER_PARAM`): it is bound by memory
+        bandwidth, not by the cores. One stream alone draws ``1/M`` of what the host's memory
+        system delivers, so ``k`` streams at once share it and each takes ``k/M`` as long — also
+        on fewer ranks than cores, where compute (:meth:`slowdown`) is not slowed at all. ``M``
+        (≤ C: beyond C cores the streams are time-sliced too) is measured with ``k`` processes
+        stepping at once (:func:`fit_memory_streams`); without it, :meth:`slowdown`.
+        """
+        if self.memory_streams is None:
+            return self.slowdown(processes)
+        return max(1.0, max(1, processes) / self.memory_streams)
 
     def comm_share(self, processes: int) -> float:
         """Host time per byte with ``processes`` communicating at once, relative to one pair: ``max(1, k/C)``.
@@ -339,6 +361,23 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
     worst = float(np.max(np.abs(scale * (1 + eps_fit * (ks - 1.0)) - ys) / ys))
     return HostModel(cores_fit, eps_fit, measured={int(k): float(v) for k, v in measured.items()},
                      residual=worst)  # fmt: skip
+
+
+def fit_memory_streams(measured: Mapping[int, float], max_streams: float) -> tuple[float, float]:
+    """M in [1, max_streams] of :meth:`HostModel.optimizer_slowdown` (``max(1, k/M)``) and its worst residual.
+
+    Least squares in relative terms over the measured slowdowns, on a fine grid of M (one
+    parameter; the slowdown is not linear in it).
+    """
+    if not measured or 1 not in measured:
+        raise ValueError("memory calibration needs the slowdown of 1 process (1.0) and of more")
+    ks = np.array(sorted(measured), dtype=float)
+    ys = np.array([measured[int(k)] for k in ks])
+    grid = np.linspace(1.0, max(1.0, float(max_streams)), 1001)
+    model = np.maximum(1.0, ks[None, :] / grid[:, None])
+    err = (model - ys[None, :]) / ys[None, :]
+    best = int(np.argmin(np.sum(err**2, axis=1)))
+    return float(grid[best]), float(np.max(np.abs(err[best])))
 
 
 @dataclass(frozen=True)
@@ -856,7 +895,7 @@ class HardwareProfile:
         return fwd * slow, bwd * slow
 
     def optimizer_for(self, scenario: Scenario, parameters: float) -> float:
-        """Optimizer step time on the testbed: every rank steps at once, so the host slowdown applies.
+        """Optimizer step time on the testbed: every rank steps at once (:meth:`optimizer_slowdown`).
 
         An MLP is priced per parameter on ``optimizer_curve`` at its width (log-interpolated,
         held at the ends), another model on the linear fit.
@@ -865,8 +904,17 @@ class HardwareProfile:
         if self.optimizer_curve and shape is not None:
             per = _log_interp([float(h) for h, _ in self.optimizer_curve], [v for _, v in self.optimizer_curve],
                               float(shape[1]))  # fmt: skip
-            return parameters * per * self.host_slowdown(scenario)
-        return self.optimizer_time(parameters) * self.host_slowdown(scenario)
+            return parameters * per * self.optimizer_slowdown(scenario)
+        return self.optimizer_time(parameters) * self.optimizer_slowdown(scenario)
+
+    def optimizer_slowdown(self, scenario: Scenario) -> float:
+        """How much slower each rank's optimizer step runs while the ranks sharing its host step at once.
+
+        The ranks leave the gradient synchronisation together, so their memory-bound optimizer
+        steps share the host's memory bandwidth (:meth:`HostModel.optimizer_slowdown`).
+        """
+        h = self.host_model
+        return h.optimizer_slowdown(h.ranks_on_host(scenario)) if h is not None else 1.0
 
     def overlap_backward(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
         """Backward time of the last micro-batch when its buckets' communication overlaps it on a shared host.
@@ -889,6 +937,32 @@ class HardwareProfile:
         senders = self.senders_across_nodes(scenario)
         return np.maximum(backward_s, (n * alone + senders * host.comm_cpu_per_byte_s * traffic) / host.cores)
 
+    def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
+        """The backward's own share of the :meth:`overlap_backward` window: when its last gradient is ready.
+
+        In the window the host's cores serve the N ranks' backward threads (one core's demand
+        each) and the M senders' communication threads, each busy ``u = κ/τ`` of the time (κ
+        the host's CPU per byte sent, τ the link's time per byte at the scenario's rate and
+        ranks: :meth:`link`). Processor sharing gives a backward thread ``C/(N + M·u)`` of a
+        core (at most one), so the backward alone (``backward_s`` over its compute-only
+        time-slicing ``max(1, N/C)``) takes ``max(1, (N + M·u)/C)`` times as long — at most
+        the window. What the window lasts beyond it is the host finishing the communication
+        threads' work: communication the backward did not hide, counted as exposed
+        communication, as the runtime measures it (compute ends when the last bucket is ready).
+        """
+        window = self.overlap_backward(scenario, backward_s, overlapped_bytes)
+        host = self.host_model
+        if host is None or host.comm_cpu_per_byte_s <= 0 or overlapped_bytes <= 0:
+            return window
+        n, senders = host.ranks_on_host(scenario), self.senders_across_nodes(scenario)
+        algorithm = scenario.communication.algorithm
+        streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
+        link = self.link("inter", "ring" if algorithm == "auto" else algorithm, scenario.cluster.inter_node.bandwidth,
+                         senders, streams)  # fmt: skip
+        busy = host.comm_cpu_per_byte_s * link.bandwidth / streams if link is not None else 0.0  # u = κ/τ
+        stretch = max(1.0, (n + senders * busy) / host.cores) / max(1.0, n / host.cores)
+        return np.minimum(window, backward_s * stretch)
+
     def residuals(self) -> dict[str, float]:
         """Worst relative residual of every fit in the profile, by name."""
         out = {f"links.{cls}.{alg}": link.residual for cls, algs in self.links.items() for alg, link in algs.items()
@@ -899,6 +973,8 @@ class HardwareProfile:
                     out[f"links.{cls}.{alg}{LATENCY_SUFFIX}"] = link.latency_residual
         if self.host_model is not None:
             out["host"] = self.host_model.residual
+            if self.host_model.memory_streams is not None:
+                out["host.optimizer"] = self.host_model.optimizer_residual
         out.update({f"{k}": float(v) for k, v in self.meta.get("fit_residuals", {}).items() if k not in out})
         return out
 
@@ -1117,7 +1193,17 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data is None:
         return None
     where = "host_model"
-    keys = {"cores", "efficiency_loss", "shared_by", "comm_cpu_per_byte", "residual", "measured_slowdown"}
+    keys = {
+        "cores",
+        "efficiency_loss",
+        "shared_by",
+        "comm_cpu_per_byte",
+        "residual",
+        "measured_slowdown",
+        "memory_streams",
+        "optimizer_slowdown",
+        "optimizer_residual",
+    }
     if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
@@ -1125,14 +1211,21 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
     _check_number(data.get("efficiency_loss", 0.0), f"{where}.efficiency_loss", source, "a number >= 0", low=0.0,
                   closed=True)  # fmt: skip
-    if not isinstance(data.get("measured_slowdown") or {}, dict):
-        raise ScenarioError(f"{where}.measured_slowdown", "expected {processes: slowdown}", source)
+    for key in ("measured_slowdown", "optimizer_slowdown"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise ScenarioError(f"{where}.{key}", "expected {processes: slowdown}", source)
+    if data.get("memory_streams") is not None:
+        _check_number(data["memory_streams"], f"{where}.memory_streams", source, "a number of streams >= 1", low=1.0,
+                      closed=True)  # fmt: skip
     try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
             parse_time(data.get("comm_cpu_per_byte", "0 s")),
             {int(k): float(v) for k, v in (data.get("measured_slowdown") or {}).items()},
             float(data.get("residual", 0.0)),
+            float(data["memory_streams"]) if data.get("memory_streams") is not None else None,
+            {int(k): float(v) for k, v in (data.get("optimizer_slowdown") or {}).items()},
+            float(data.get("optimizer_residual", 0.0)),
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1193,6 +1286,11 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             "comm_cpu_per_byte": _time_text(h.comm_cpu_per_byte_s), "residual": h.residual,
             "measured_slowdown": {int(k): float(v) for k, v in sorted(h.measured.items())},
         }  # fmt: skip
+        if h.memory_streams is not None:
+            data["host_model"].update(
+                memory_streams=h.memory_streams, optimizer_residual=h.optimizer_residual,
+                optimizer_slowdown={int(k): float(v) for k, v in sorted(h.optimizer_measured.items())},
+            )  # fmt: skip
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import time
@@ -23,7 +24,7 @@ import torch.distributed as dist
 
 from runtime.collectives import all_reduce
 
-__all__ = ["COLLECTIVES", "main", "time_collective"]
+__all__ = ["COLLECTIVES", "main", "median_uncertainty", "time_collective"]
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
 """Collectives benchmarked; only all-reduce has point-to-point algorithms, the others use the backend."""
@@ -43,9 +44,24 @@ def host_busy_s() -> float | None:
         return None
 
 
+def median_uncertainty(times: Sequence[float]) -> float:
+    """Half width of a 95 % interval of the median of ``times``, relative to it (inf below 3 samples).
+
+    The median's standard error is ``1.253·σ/√n`` for normal samples; σ is estimated robustly
+    from the interquartile range (``IQR/1.349``), so one outlier does not inflate it:
+    ``1.96 · 1.253 · IQR / (1.349 · √n)`` over the median.
+    """
+    if len(times) < 3:
+        return math.inf
+    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    median = statistics.median(times)
+    return 1.96 * 1.253 * (q3 - q1) / 1.349 / math.sqrt(len(times)) / median if median > 0 else math.inf
+
+
 def time_collective(
-    op: Callable[[], None], reps: int, warmup: int, device: str = "cpu"
-) -> tuple[list[float], list[float], list[float]]:
+    op: Callable[[], None], reps: int, warmup: int, device: str = "cpu", *, max_reps: int | None = None,
+    target: float = 0.03, budget_s: float = 0.0,
+) -> tuple[list[float], list[float], list[float]]:  # fmt: skip
     """Per repetition: the time of ``op`` on the slowest rank, the CPU time per rank (mean over ranks), and
     the host's busy CPU seconds (rank 0's reading of :func:`host_busy_s`; empty when unavailable).
 
@@ -53,14 +69,23 @@ def time_collective(
     when its kernels have finished). The CPU time (``time.process_time``: all threads of the
     process, gloo's included) is what a rank's communication costs its own process; the host's
     busy time also counts the kernel's network work.
+
+    After ``reps`` repetitions more follow, up to ``max_reps``, while the median is uncertain
+    by more than ``target`` (:func:`median_uncertainty`) and the repetitions after the first
+    ``reps`` have taken less than ``budget_s``. Every rank sees the same slowest-rank times, so
+    all decide alike without communicating.
     """
     if device != "cpu":
         op = _synchronised(op)
     for _ in range(warmup):
         op()
-    times, cpus, busy = [], [], []
+    times: list[float] = []
+    cpus: list[float] = []
+    busy: list[float] = []
     stats = torch.zeros(2, dtype=torch.float64, device=device)  # NCCL reduces device tensors only
-    for _ in range(reps):
+    while len(times) < reps or (
+        len(times) < (max_reps or reps) and sum(times[reps:]) < budget_s and median_uncertainty(times) > target
+    ):
         dist.barrier()
         busy0 = host_busy_s()
         start, cpu = time.perf_counter(), time.process_time()
@@ -113,7 +138,7 @@ def _op(
 
 def run(
     run_dir: Path, collectives: Sequence[str], algorithms: Sequence[str], sizes: Sequence[int], reps: int, warmup: int,
-    per_node: int, device: str = "cpu",
+    per_node: int, device: str = "cpu", max_reps: int | None = None, budget_s: float = 0.0,
 ) -> None:  # fmt: skip
     rank, world = dist.get_rank(), dist.get_world_size()
     out = run_dir / "bench.jsonl"
@@ -126,7 +151,8 @@ def run(
                 # progress for the launcher's watchdog (and its message if this one hangs)
                 (run_dir / f"rank{rank}.phase").write_text(f"bench {collective} {algorithm} {size} B", encoding="utf-8")
                 try:
-                    times, cpus, busy = time_collective(op, reps, warmup, device)
+                    times, cpus, busy = time_collective(op, reps, warmup, device, max_reps=max_reps,
+                                                        budget_s=budget_s)  # fmt: skip
                 except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
                     if rank == 0:
                         print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)
@@ -136,7 +162,7 @@ def run(
                     record = {
                         "collective": collective, "algorithm": algorithm, "ranks": world, "per_node": per_node,
                         "size_bytes": max(world, size // 4) * 4, "time_s": statistics.median(times), "times_s": times,
-                        "cpu_s": statistics.median(cpus),
+                        "cpu_s": statistics.median(cpus), "median_uncertainty": median_uncertainty(times),
                     }  # fmt: skip
                     if busy:
                         record["host_busy_s"] = statistics.median(busy)
@@ -153,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sizes", default="1048576")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--max-reps", type=int, default=None, help="repetitions while the median is uncertain")
+    p.add_argument("--budget-s", type=float, default=0.0, help="seconds of extra repetitions per point")
     p.add_argument("--per-node", type=int, default=1)
     p.add_argument("--backend", default="gloo")
     args = p.parse_args(argv)
@@ -165,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(
             args.run_dir, args.collectives.split(","), args.algorithms.split(","),
             [int(s) for s in args.sizes.split(",")], args.reps, args.warmup, args.per_node,
+            max_reps=args.max_reps, budget_s=args.budget_s,
         )  # fmt: skip
     finally:
         dist.destroy_process_group()

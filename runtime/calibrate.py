@@ -18,7 +18,8 @@ measures what any configuration of the testbed needs):
   plus, for the scenario's own model, forward/backward linear in the micro-batch;
 - **host** (:func:`calibrate_host`): k = 1…8 processes computing at once (a start barrier
   releases them together) — how ranks sharing the cores slow each other; fitted
-  ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``;
+  ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k processes stepping an Adam optimizer at once
+  (memory bound: they share the host's memory bandwidth, ``max(1, k/M)``);
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear;
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
 
@@ -47,6 +48,7 @@ import torch
 
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
+    LINK_CLASSES,
     CalibrationError,
     CollectiveSample,
     ComputeCurve,
@@ -59,6 +61,7 @@ from dpsim.calibration import (
     fit_host,
     fit_linear_time,
     fit_link_model,
+    fit_memory_streams,
     samples_by_link,
 )
 from dpsim.scenario import Scenario
@@ -92,6 +95,10 @@ class CalibrationPlan:
     ranks: Sequence[int] = (2, 3, 4)
     sizes: Sequence[int] = (8 * 1024, 64 * 1024, 2 * MiB, 8 * MiB)
     """All-reduce sizes: small ones fix α, large ones (≥ 16 shaper bursts per step) the bandwidth."""
+    intra_sizes: Sequence[int] = (8 * 1024, 64 * 1024, 8 * MiB, 32 * MiB)
+    """Sizes for the intra-node class (loopback, unshaped): a step of a 2 MiB all-reduce takes about as long
+    as a scheduler time slice when ranks outnumber the cores, so the bandwidth is measured on ≥ 1 MiB per
+    step (:data:`INTRA_LARGE_BYTES`), where the host's work per byte, not when a peer is scheduled, sets it."""
     algorithms: Sequence[str] = ("ring", "tree", "halving-doubling", "backend")
     collectives: Sequence[str] = ("all_reduce", "all_gather", "reduce_scatter", "broadcast")
     link_classes: Sequence[str] = ("inter", "intra")
@@ -106,6 +113,11 @@ class CalibrationPlan:
     compute_workers: int = 1
     """Processes timing the scenario's model at once (1: alone; the host model scales it)."""
     reps: int = 5
+    max_reps: int = 15
+    """Repetitions of a benchmark point while its median is uncertain by more than 3 % (:func:`runtime.bench.
+    median_uncertainty`), within ``point_budget_s``: a shared host's scheduler scatters short collectives widely."""
+    point_budget_s: float = 2.0
+    """Seconds of extra repetitions one benchmark point may take."""
     warmup: int = 1
     timeout_s: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -339,15 +351,37 @@ def _wait_for(path: Path, timeout_s: float) -> None:
         time.sleep(0.01)
 
 
-def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
-    """One process of :func:`calibrate_host`: at each stage's common start time, compute if among the first k."""
-    torch.set_num_threads(1)
+OPTIMIZER_HIDDEN = 1024
+"""Width of the 2-layer MLP whose Adam step the memory calibration times (2.1 M parameters: 34 MB of
+parameters, gradients and moments, far beyond the caches, as a training step's optimizer sees them)."""
+
+
+def _host_workload(workload: str) -> Callable[[], object]:
+    """One iteration of the host calibration's workload: a DDP-wrapped micro-batch, or an Adam step."""
     torch.manual_seed(0)
+    if workload == "optimizer":
+        model = MLP(2, OPTIMIZER_HIDDEN)
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step() -> None:  # as in a training step
+            opt.step()
+            opt.zero_grad(set_to_none=False)
+
+        return step
     model = MLP(2, HOST_HIDDEN)
     once = _ddp_timer(model, _model_loss(model))
     batch = (torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN), torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN))
+    return lambda: once(batch)
+
+
+def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str = "compute") -> None:
+    """One process of :func:`calibrate_host`: at each stage's common start time, work if among the first k."""
+    torch.set_num_threads(1)
+    once = _host_workload(workload)
     for _ in range(3):
-        once(batch)
+        once()
     (folder / f"ready-{index}").touch()
     results: dict[int, float] = {}
     for k in stages:
@@ -360,7 +394,7 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
             kept = []
             while time.time() < start + HOST_WINDOW_S:
                 t0 = time.time()
-                once(batch)
+                once()
                 t1 = time.time()
                 if t0 >= start + HOST_MARGIN_S and t1 <= start + HOST_WINDOW_S - HOST_MARGIN_S:
                     kept.append(t1 - t0)
@@ -369,8 +403,13 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int]) -> None:
     (folder / f"host-{index}.json").write_text(json.dumps(results), encoding="utf-8")
 
 
-def measure_host(processes: Sequence[int], work_dir: Path, timeout_s: float = 600.0) -> dict[int, float]:
-    """Slowdown of one process's compute while k processes compute at once (k in ``processes``), relative to alone.
+def measure_host(
+    processes: Sequence[int], work_dir: Path, timeout_s: float = 600.0, workload: str = "compute"
+) -> dict[int, float]:
+    """Slowdown of one process's work while k processes work at once (k in ``processes``), relative to alone.
+
+    ``workload``: ``compute`` (a DDP-wrapped MLP micro-batch: GEMMs, bound by the cores) or
+    ``optimizer`` (an Adam step: bound by memory bandwidth).
 
     ``max(processes)`` single-thread processes start (and import torch) once; for each k a
     start barrier (a file holding a common start time) releases the first k together, the
@@ -379,13 +418,13 @@ def measure_host(processes: Sequence[int], work_dir: Path, timeout_s: float = 60
     median iteration time, over k = 1's.
     """
     stages = sorted(set(processes) | {1})
-    folder = work_dir / "host"
+    folder = work_dir / f"host-{workload}"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
         old.unlink()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     count = max(stages)
-    command = [sys.executable, "-m", "runtime.calibrate", "host", str(folder), ",".join(map(str, stages))]
+    command = [sys.executable, "-m", "runtime.calibrate", "host", str(folder), ",".join(map(str, stages)), workload]
     procs = [subprocess.Popen([*command, str(i)], env=env) for i in range(count)]
     try:
         for i in range(count):
@@ -435,7 +474,8 @@ def run_bench(
         sys.executable, "-m", "runtime.bench", "--worker", "--run-dir", str(run_dir),
         "--collectives", ",".join(plan.collectives), "--algorithms", ",".join(plan.algorithms),
         "--sizes", ",".join(str(s) for s in plan.sizes), "--reps", str(plan.reps), "--warmup", str(plan.warmup),
-        "--per-node", str(per_node),
+        "--per-node", str(per_node), "--max-reps", str(max(plan.reps, plan.max_reps)),
+        "--budget-s", str(plan.point_budget_s),
     ]  # fmt: skip
     spawn_ranks(ranks, command, testbed, run_dir, workers_per_node=per_node, timeout_s=plan.timeout_s)
     lines = (run_dir / "bench.jsonl").read_text(encoding="utf-8").splitlines()
@@ -491,12 +531,19 @@ def fit_link_records(
     return links, errors
 
 
+INTRA_LARGE_BYTES = float(MiB)
+"""Per-step message from which an intra-node sample fixes the bandwidth on a shared host (see ``intra_sizes``)."""
+
+
 def _large_message_bytes(testbed: str, link_class: str, rates: Sequence[float]) -> float:
-    """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, or 256 KiB unshaped."""
+    """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, else 1 MiB on the
+    emulated testbed's loopback, or 256 KiB."""
     if testbed == "emulated" and link_class == "inter":
         from runtime.testbed.emulated import burst_bytes
 
         return 16.0 * max(burst_bytes(r) for r in rates)
+    if testbed in ("emulated", "local") and link_class == "intra":
+        return INTRA_LARGE_BYTES
     return 256.0 * 1024
 
 
@@ -516,10 +563,11 @@ def calibrate_links(
                 where = f" at {rate * 8 / 1e6:g} Mbit/s" if rate else ""
                 log(f"calibrate: {link_class} link, {n} ranks on the {testbed} testbed{where}")
                 name = f"{link_class}-{n}" + (f"-{rate * 8 / 1e6:g}mbit" if rate else "")
+                sized = plan if link_class == "inter" else dataclasses.replace(plan, sizes=plan.intra_sizes)
                 with _testbed(testbed, nodes, per_node, rate or plan.rates[0]) as tb:
                     if tb.measured_latency_s is not None:
                         latencies.append(tb.measured_latency_s)
-                    for rec in run_bench(n, per_node, tb, plan, work_dir / name):
+                    for rec in run_bench(n, per_node, tb, sized, work_dir / name):
                         rec.update(link_class=link_class, rate_bytes_per_s=rate)
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
                         records.append(rec)
@@ -528,7 +576,8 @@ def calibrate_links(
         records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share
     )
     labels = tuple(
-        f"{c}: {n} ranks, all-reduce {min(plan.sizes)}-{max(plan.sizes)} B"
+        f"{c}: {n} ranks, all-reduce {min(plan.sizes if c == 'inter' else plan.intra_sizes)}-"
+        f"{max(plan.sizes if c == 'inter' else plan.intra_sizes)} B"
         + (f" at {', '.join(f'{r * 8 / 1e6:g}' for r in plan.rates)} Mbit/s" if testbed == "emulated" and c == "inter"
            else "")
         for c in plan.link_classes
@@ -547,11 +596,24 @@ def calibrate_links(
             "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
             "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce),
+            "benchmark_uncertainty": _uncertainty(all_reduce),
             "fit_residuals": {k: v for k, v in fit_errors.items() if math.isinf(v)},  # fits that failed
             **plan.extra,
         },
     )
     return profile, records
+
+
+def _uncertainty(records: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Median and largest relative 95 % half width of the benchmarked medians, per link class (the profile's spread)."""
+    out: dict[str, float] = {}
+    for link_class in LINK_CLASSES:
+        values = [r.get("median_uncertainty", math.inf) for r in records if r["link_class"] == link_class]
+        values = [v for v in values if math.isfinite(v)]
+        if values:
+            out[f"{link_class}_median"] = float(statistics.median(values))
+            out[f"{link_class}_largest"] = float(max(values))
+    return out
 
 
 def _comm_cpu_per_byte(records: Sequence[dict[str, Any]]) -> float:
@@ -589,9 +651,12 @@ def calibrate_compute_curve(plan: CalibrationPlan, *, work_dir: Path, log: Calla
     return ComputeCurve(tuple(ComputePoint(**d) for d in data))
 
 
-def calibrate_host(plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]) -> dict[int, float]:
-    log(f"calibrate: host, {list(plan.host_processes)} processes computing at once (start barrier)")
-    return measure_host(plan.host_processes, work_dir, plan.timeout_s)
+def calibrate_host(
+    plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None], workload: str = "compute"
+) -> dict[int, float]:
+    doing = "computing" if workload == "compute" else "stepping an Adam optimizer"
+    log(f"calibrate: host, {list(plan.host_processes)} processes {doing} at once (start barrier)")
+    return measure_host(plan.host_processes, work_dir, plan.timeout_s, workload)
 
 
 def calibrate_compute(
@@ -603,10 +668,15 @@ def calibrate_compute(
     cores = host_cores()
     host = fit_host(measured, max_cores=cores)
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
+    memory = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
+    streams, memory_residual = fit_memory_streams(memory, max_streams=host.cores)
     host = dataclasses.replace(
         host,
         shared_by=shared,
         comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s") or 0.0),
+        memory_streams=streams,
+        optimizer_measured=memory,
+        optimizer_residual=memory_residual,
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
@@ -615,7 +685,7 @@ def calibrate_compute(
     labels = (
         f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, micro-batches "
         f"{','.join(map(str, plan.curve_micro_batches))}, alone",
-        f"host: {','.join(map(str, sorted(measured)))} processes at once",
+        f"host: {','.join(map(str, sorted(measured)))} processes computing, and stepping Adam, at once",
         f"model: {scenario.model.kind} {scenario.model.num_parameters:.0f} parameters, micro-batches "
         f"{','.join(map(str, plan.micro_batches))}",
     )
@@ -627,7 +697,8 @@ def calibrate_compute(
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
-            "ranks": list(plan.ranks), "sizes": list(plan.sizes), "algorithms": list(plan.algorithms),
+            "ranks": list(plan.ranks), "sizes": list(plan.sizes), "intra_sizes": list(plan.intra_sizes),
+            "algorithms": list(plan.algorithms),
             "link_classes": list(plan.link_classes), "rates_bytes_per_s": list(plan.rates),
             "curve_hiddens": list(plan.curve_hiddens), "curve_micro_batches": list(plan.curve_micro_batches),
             "curve_layers": plan.curve_layers, "host_processes": list(plan.host_processes),
@@ -670,13 +741,13 @@ def _curve_worker(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m runtime.calibrate curve OUT HIDDENS MICRO LAYERS`` | ``host FOLDER STAGES INDEX``."""
+    """``python -m runtime.calibrate curve OUT HIDDENS MICRO LAYERS`` | ``host FOLDER STAGES WORKLOAD INDEX``."""
     kind, *rest = argv
     if kind == "curve":
         _curve_worker(rest)
     elif kind == "host":
-        folder, stages, index = rest
-        _host_worker(Path(folder), int(index), [int(k) for k in stages.split(",")])
+        folder, stages, workload, index = rest
+        _host_worker(Path(folder), int(index), [int(k) for k in stages.split(",")], workload)
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     return 0

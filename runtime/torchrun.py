@@ -77,7 +77,18 @@ def calibrate_distributed(
         dist.barrier()
         if rank == 0:
             log(f"calibrate: {world} ranks ({local_world} per node) under torchrun, {'NCCL' if cuda else 'gloo'}")
-        run_bench(run_dir, plan.collectives, algorithms, plan.sizes, plan.reps, plan.warmup, local_world, dev)
+        run_bench(
+            run_dir,
+            plan.collectives,
+            algorithms,
+            plan.sizes,
+            plan.reps,
+            plan.warmup,
+            local_world,
+            dev,
+            max_reps=plan.max_reps,
+            budget_s=plan.point_budget_s,
+        )
         dist.barrier()
         if rank != 0:
             return None

@@ -129,7 +129,7 @@ def calibration_overlap(scenario: Scenario, profile: HardwareProfile) -> list[st
         and scenario.training.micro_batch in plan.get("curve_micro_batches", [])
     ):
         out.append(f"hidden {m.hidden} × micro-batch {scenario.training.micro_batch} on the compute grid")
-    if scenario.communication.bucket in plan.get("sizes", []):
+    if scenario.communication.bucket in [*plan.get("sizes", []), *plan.get("intra_sizes", [])]:
         out.append(f"bucket {scenario.communication.bucket:.0f} B benchmarked")
     return out
 

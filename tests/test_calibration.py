@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,6 +221,43 @@ def test_host_fit_recovers_cores_and_efficiency_loss() -> None:
     assert fit.residual == pytest.approx(0.0, abs=1e-9)
 
 
+def test_memory_streams_fit_recovers_m_and_the_optimizer_shares_memory_bandwidth_below_the_core_count(
+    tmp_path: Path,
+) -> None:
+    """k memory-bound optimizer steps at once each take max(1, k/M) as long; M fitted from measured slowdowns.
+
+    With M = 1.25 on 2 cores, 2 ranks' optimizers are 1.6x slower although their compute is not
+    slowed at all (slowdown(2) = 1 without ε); both engines price the optimizer so.
+    """
+    from dpsim import api
+    from dpsim.calibration import HostModel, fit_memory_streams
+
+    measured = {k: max(1.0, k / 1.25) for k in (1, 2, 3, 4, 6, 8)}
+    streams, residual = fit_memory_streams(measured, max_streams=2.0)
+    assert streams == pytest.approx(1.25, abs=1e-3) and residual < 1e-3
+    # a host whose memory is not the bottleneck: M capped at the cores, where time-slicing binds
+    assert fit_memory_streams({k: max(1.0, k / 2.0) for k in (1, 2, 4, 8)}, max_streams=2.0)[0] == pytest.approx(2.0)
+    host = HostModel(2.0, 0.0, "job", 0.0, {1: 1.0, 2: 1.0}, 0.0, streams, measured, residual)
+    assert host.slowdown(2) == 1.0 and host.optimizer_slowdown(2) == pytest.approx(2 / 1.25, rel=1e-3)
+    assert HostModel(2.0, 0.1).optimizer_slowdown(4) == HostModel(2.0, 0.1).slowdown(4)  # not measured: as compute
+    profile = HardwareProfile(**{**_testbed_profile().__dict__, "host_model": host})
+    save_profile(profile, tmp_path / "tb.yaml")
+    loaded = load_profile(tmp_path / "tb.yaml")
+    assert loaded.host_model == host and loaded.residuals()["host.optimizer"] == pytest.approx(residual)
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 3, hidden: 512}\n"
+        "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 400 Mbit/s}}\n"
+        "training: {global_batch: 32, micro_batch: 16, optimizer: adam}\n"
+        "communication: {algorithm: backend, bucket: 1 MiB}\n"
+        "calibration: {profile: tb.yaml}\n"
+    )
+    scenario = load_scenario(scenario_file)
+    alone = 1e-4 + 2e-9 * scenario.model.num_parameters
+    for engine in ("analytic", "sim"):
+        assert api.run(scenario, engine=engine).optimizer_s == pytest.approx(alone * 2 / 1.25, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("op", "n", "factor"),
     [("all_reduce", 8, 14 / 8), ("all_gather", 8, 7 / 8), ("reduce_scatter", 4, 3 / 4), ("broadcast", 8, 1.0)],
@@ -387,3 +425,76 @@ def test_a_malformed_profile_is_a_one_field_error_never_a_crash(tmp_path: Path) 
     proc = subprocess.run([sys.executable, "-m", "dpsim.cli", "run", "--set", f"calibration.profile={bad_file}"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "links: expected" in proc.stderr, proc.stderr
+
+
+def test_benchmark_repeats_a_point_while_its_median_is_uncertain_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """5 repetitions at least; more (to 15) while the median's 95 % half width exceeds 3 %, for at most the budget."""
+    pytest.importorskip("torch")
+    import types
+
+    from runtime import bench
+
+    # 1.96 · 1.253 · IQR / (1.349 · √n) / median: [1..5] has IQR 2 (inclusive quartiles 2 and 4), median 3
+    assert bench.median_uncertainty([1.0, 2.0, 3.0, 4.0, 5.0]) == pytest.approx(1.96 * 1.253 * 2 / 1.349 / 5**0.5 / 3)
+    assert bench.median_uncertainty([1.0, 1.0]) == float("inf")
+
+    clock = [0.0]
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: clock[0], process_time=lambda: 0.0))
+    monkeypatch.setattr(bench, "host_busy_s", lambda: None)
+    fake = types.SimpleNamespace(barrier=lambda: None, all_reduce=lambda *a, **k: None, get_world_size=lambda: 1,
+                                 ReduceOp=types.SimpleNamespace(MAX=None))  # fmt: skip
+    monkeypatch.setattr(bench, "dist", fake)
+
+    def op_of(durations: list[float]) -> Any:
+        it = iter(durations * 100)
+        return lambda: clock.__setitem__(0, clock[0] + next(it))
+
+    steady = bench.time_collective(op_of([1.0]), 5, 0, max_reps=15, budget_s=100.0)[0]
+    assert len(steady) == 5  # no scatter: the first five settle the median
+    scattered = bench.time_collective(op_of([1.0, 3.0]), 5, 0, max_reps=15, budget_s=100.0)[0]
+    assert len(scattered) == 15  # 1 and 3 alternating never settle within 3 %: up to max_reps
+    budgeted = bench.time_collective(op_of([1.0, 3.0]), 5, 0, max_reps=15, budget_s=4.0)[0]
+    assert len(budgeted) == 7 and sum(budgeted[5:]) >= 4.0  # extra repetitions stop once they took the budget
+
+
+def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(tmp_path: Path) -> None:
+    """Processor sharing: N backward threads and M senders busy u = κ/τ each on C cores; the backward ends
+    after b·max(1, (N + M·u)/C)/max(1, N/C), the rest of the window is exposed communication; step unchanged."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HostModel
+
+    base = _testbed_profile()
+    host = HostModel(2.0, 0.0, "job", 20e-9, {1: 1.0}, 0.0)  # κ = 20 ns/B: the window is long
+    save_profile(dataclasses.replace(base, host_model=host), tmp_path / "tb.yaml")
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 4, hidden: 1024}\n"
+        "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 1 Gbit/s}}\n"
+        "training: {global_batch: 128, micro_batch: 64, optimizer: sgd, precision: fp32}\n"
+        "communication: {algorithm: backend, bucket: 4 MiB, overlap: true}\n"
+        "calibration: {profile: tb.yaml}\n"
+    )
+    scenario = load_scenario(scenario_file)
+    profile = profile_for(scenario)
+    assert profile is not None
+    fwd, bwd = profile.compute_for(scenario, 64)
+    hidden = 4 * scenario.model.num_parameters - 4 * (1024 * 1024 + 1024)
+    traffic = hidden  # ring over 2 ranks: each sends 2(N−1)/N = 1 of what is reduced
+    window = max(bwd, (2 * bwd + 2 * 20e-9 * traffic) / 2.0)
+    tau = 1 / (0.95 * 125e6) + 1e-9  # the backend link at 1 Gbit/s (older form: 1/(ηR) + c)
+    own = bwd * max(1.0, (2 + 2 * 20e-9 / tau) / 2.0)
+    assert own < window
+    assert profile.overlap_backward(scenario, bwd, hidden) == pytest.approx(window)
+    assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(own)
+    analytic, sim = api.run(scenario, engine="analytic"), api.run(scenario, engine="sim")
+    for result in (analytic, sim):
+        assert result.compute_s == pytest.approx(fwd + own, rel=1e-9)
+        assert result.step_time_s == pytest.approx(
+            result.compute_s + result.exposed_comm_s + result.optimizer_s + result.bubble_s, rel=1e-9
+        )
+    assert sim.exposed_comm_s == pytest.approx(analytic.exposed_comm_s, rel=1e-6)
+    assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)

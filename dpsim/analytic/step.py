@@ -601,6 +601,7 @@ def predict(scenario: Scenario) -> StepResult:
     grad_cost = allreduce if zero == 0 else rs
     per_micro_batch = scenario.reduces_every_micro_batch
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
+    last_bwd_compute_s = bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
@@ -651,16 +652,16 @@ def predict(scenario: Scenario) -> StepResult:
                 fractions = profile.bucket_ready_fractions(sizes)
             costs = [grad_cost(size) for size in sizes]
             if dp > 1:
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, overlapped_bytes(sizes, fractions)))
+                hidden = overlapped_bytes(sizes, fractions)
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
-                last_bwd_s = float(
-                    profile.overlap_backward(
-                        scenario, bwd_s, grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
-                    )
-                )
+                hidden = grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             backlog = 0.0
             if per_micro_batch:
                 backlog = _micro_batch_backlog(
@@ -679,7 +680,8 @@ def predict(scenario: Scenario) -> StepResult:
             if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
                 end += (k - 1) * grad_comm
                 grad_comm *= k
-        grad_exposed = max(0.0, end - last_bwd_s)
+        # the window beyond the backward's own share is the host finishing communication: exposed
+        grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)
     post_step_gather = post_step_gather_exposed = 0.0
     if zero in (1, 2) and dp > 1:
         _, post_step_gather, _ = _uniform_overlap_end(
@@ -707,7 +709,7 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s = optimizer_seconds(scenario, updated)
 
     nominal_compute = k * (fwd + bwd)
-    compute_s = k * (fwd_s + bwd_s) + (last_bwd_s - bwd_s)
+    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_s)
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)

@@ -9,6 +9,7 @@ analytic memory model (the simulator does not model allocation).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -253,11 +254,17 @@ class _Replication:
             # the communication threads compete with the last backward for a shared host (one model, both engines):
             # the buckets ready before the backward ends (uniform: all but the last; else as the trace says)
             overlapped = overlapped_bytes(plan.gradient_buckets, plan.bucket_fractions)
-            bwd[:, :, -1] = profile.overlap_backward(self.scenario, bwd[:, :, -1], overlapped)
+            alone = bwd[:, :, -1].copy()
+            bwd[:, :, -1] = profile.overlap_backward(self.scenario, alone, overlapped)
+            # the window beyond the backward's own share is the host finishing communication (exposed, not compute)
+            hidden = bwd[:, :, -1] - profile.overlap_backward_compute(self.scenario, alone, overlapped)
+        else:
+            hidden = np.zeros(bwd.shape[:2])
         runs = []
         for step in range(steps):
             tl = timeline if step == 0 else None
             outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl)
+            outcome = dataclasses.replace(outcome, compute_s=outcome.compute_s - hidden[step])
             if tl is not None:
                 tl.step_time_s = outcome.step_time_s
             runs.append(outcome)
