@@ -10,7 +10,9 @@ device type (``dpsim catalog devices``): the maximum achievable matmul rate of p
 (A100 0.859, H100 0.801 of peak; Bekman's mamf-finder results), a per-GEMM overhead from XLA's
 measured H100 matmul table, flash-attention efficiencies from the FlashAttention-2/3 papers and
 an achievable memory bandwidth from a microbenchmark paper. None of these comes from a training
-run and nothing is fitted per run. Every configuration number is checked against its source,
+run; the per-device sustained fraction does, from in-training timings that are none of the predicted
+runs (A100: Korthikanti et al. 2022 Table 4; H100: NeMo 24.07's TP-1 rows, ``H100_CALIBRATION_RUNS``,
+printed apart), and nothing is fitted per run. Every configuration number is checked against its source,
 cited next to the run: the paper's table, and where the paper is silent the run's own launch
 script (Megatron ``examples/sc21/run_table_1.sh``, BigScience ``tr11-176B-ml.slurm``) or the
 framework's recipe defaults. What no source states (Llama 3's micro-batch size, FSDP unit, sequence
@@ -39,7 +41,14 @@ from dpsim import api
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, scenario_from_dict
 
-__all__ = ["CALIBRATION_PAPER_RUNS", "PUBLISHED_RUNS", "PublishedRun", "predict_run"]
+__all__ = [
+    "CALIBRATION_PAPER_RUNS",
+    "H100_CALIBRATION_RUNS",
+    "PUBLISHED_RUNS",
+    "PublishedRun",
+    "implied_sustained_fraction",
+    "predict_run",
+]
 
 
 @dataclass(frozen=True)
@@ -368,6 +377,82 @@ CALIBRATION_PAPER_RUNS: tuple[PublishedRun, ...] = tuple(
 times come from, so shown apart from :data:`PUBLISHED_RUNS` and not in its error statistics."""
 
 
+def _nemo_2407_fp8(
+    name: str, model: Mapping[str, Any], gpus: int, batch: int, micro_batch: int, tokens: float
+) -> PublishedRun:
+    """A pre-training row of NVIDIA NeMo's performance summary for container 24.07 on DGX-H100 in FP8
+    (NVIDIA/NeMo docs/source/performance/performance_summary.md, commit "24.07 perf numbers", Sept 2024):
+    TP 1, PP 1, CP 1, i.e. pure data parallelism over the distributed optimizer, no tensor-parallel
+    collectives (whose overlap the model lacks) and no pipeline bubble."""
+    return PublishedRun(
+        name=f"NeMo 24.07 {name} FP8 on {gpus} H100",
+        source="NVIDIA/NeMo docs/source/performance/performance_summary.md (NeMo 24.07, DGX-H100, FP8)",
+        published_tflops_per_gpu=tokens,
+        convention="tokens",
+        scenario={
+            "name": f"nemo2407-{name.lower()}-fp8-{gpus}",
+            "model": {**model, "attention": "flash"},
+            "cluster": {
+                "nodes": gpus // 8,
+                "workers_per_node": 8,
+                "device": "h100-sxm",
+                "intra_node": "nvlink4",
+                **({"inter_node": {"preset": "ib-ndr", "nics_per_node": 8}} if gpus > 8 else {}),
+            },
+            "training": {
+                "global_batch": batch,
+                "micro_batch": micro_batch,
+                "precision": "fp8",
+                "zero_stage": 1,
+                "optimizer_sharding": "megatron",
+                "gradient_dtype": "bf16",
+                "gradient_clipping": True,
+            },
+            "communication": {"algorithm": "ring", "dtype": "bf16"},
+        },
+        assumptions="NeMo recipe defaults as for the GPT-3 175B row: Megatron distributed optimizer with overlapped "
+        "reduce-scatter and all-gather, bf16 gradients, fused attention, no recomputation",
+    )
+
+
+H100_CALIBRATION_RUNS: tuple[PublishedRun, ...] = (
+    # LLAMA2-7B: 8 GPUs, GBS 128, MBS 1, sequence 4096, TP/PP/CP/VP 1: 16,934 tokens/s/GPU (780 TFLOP/s)
+    _nemo_2407_fp8("LLAMA2-7B", {"preset": "llama2-7b"}, 8, 128, 1, 16934.0),
+    # GPT3-5B: 64 GPUs, GBS 2048, MBS 4, sequence 2048, TP/PP/CP/VP 1: 23,406 tokens/s/GPU (765 TFLOP/s);
+    # NeMo's GPT-3 5B: 24 layers, hidden 4096, 32 heads (4·h MLP), GPT-2 BPE vocabulary
+    _nemo_2407_fp8(
+        "GPT3-5B",
+        {"layers": 24, "hidden": 4096, "heads": 32, "seq_len": 2048, "vocab": 50257},
+        64,
+        2048,
+        4,
+        23406.0,
+    ),
+)
+"""In-training H100 timings that set the H100's sustained_fraction (:func:`implied_sustained_fraction`):
+NVIDIA's own runs on DGX H100 under a full node's load, none of :data:`PUBLISHED_RUNS`; shown apart."""
+
+
+def implied_sustained_fraction(run: PublishedRun) -> float:
+    """The device ``sustained_fraction`` at which the predicted throughput equals the published one
+    (bisection; throughput rises with the fraction). Used once per device type, on calibration runs."""
+    lo, hi = 0.05, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        data = dict(run.scenario)
+        device = data["cluster"]["device"]
+        device = {"preset": device} if isinstance(device, str) else dict(device)
+        data["cluster"] = {**data["cluster"], "device": {**device, "sustained_fraction": mid}}
+        predicted, _ = predict_run(
+            PublishedRun(run.name, run.source, run.published_tflops_per_gpu, run.convention, data)
+        )
+        if relative_error(run, predicted) > 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
 def _megatron_flops_per_iteration(scenario: Scenario, layers: int | None = None) -> float:
     """Narayanan et al. 2021 eq. (3): 96·B·s·l·h²·(1 + s/(6h) + V/(16·l·h))."""
     m, t = scenario.model, scenario.training
@@ -455,12 +540,16 @@ def main() -> None:
     print("\nSame paper as the A100 calibration (Korthikanti et al. 2022 Table 5, iteration seconds; not independent):")
     for run in CALIBRATION_PAPER_RUNS:
         print(_row(run, args.engine)[1])
+    print("\nH100 calibration (NeMo 24.07 in-training rows, not predicted; they set the H100 sustained_fraction):")
+    for run in H100_CALIBRATION_RUNS:
+        line = _row(run, args.engine)[1]
+        print(f"{line}  implied sustained {implied_sustained_fraction(run):.3f}")
     print(
         "\nPublished numbers in each publication's convention (TFLOP/s per GPU, tokens/s per GPU, or seconds per "
         "iteration); error = predicted / published throughput - 1; compute, exposed communication and bubble as "
         "shares of the step. Compute is priced from the catalog's GEMM curve (cited GEMM sweeps) and its "
-        "sustained_fraction (A100: Korthikanti et al. 2022 Table 4's per-layer times; H100: one GPT layer on one "
-        "idle H100 in NVIDIA Transformer Engine's Getting Started, an upper bound): "
+        "sustained_fraction (A100: Korthikanti et al. 2022 Table 4's per-layer times; H100: NeMo 24.07's in-training "
+        "TP-1 rows above, with the FP8 GEMM plateau from Transformer Engine's Getting Started): "
         "one calibration per device type, never fitted to these runs."
     )
 
