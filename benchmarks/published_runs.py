@@ -82,6 +82,17 @@ def _selene(gpus: int) -> dict[str, Any]:
     }
 
 
+def _dgx_h100(gpus: int) -> dict[str, Any]:
+    """DGX H100 nodes: 8 H100 SXM on NVLink 4; 8 x 400 Gb/s InfiniBand NDR per node."""
+    return {
+        "nodes": gpus // 8,
+        "workers_per_node": 8,
+        "device": "h100-sxm",
+        "intra_node": "nvlink4",
+        "inter_node": {"preset": "ib-ndr", "nics_per_node": 8},
+    }
+
+
 def _megatron_table1(
     params_b: float,
     heads: int,
@@ -240,13 +251,7 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
         scenario={
             "name": "nemo-gpt3-175b-fp8-512",
             "model": {"preset": "gpt3-175b", "attention": "flash"},
-            "cluster": {
-                "nodes": 64,
-                "workers_per_node": 8,
-                "device": "h100-sxm",
-                "intra_node": "nvlink4",
-                "inter_node": {"preset": "ib-ndr", "nics_per_node": 8},
-            },
+            "cluster": _dgx_h100(512),
             "training": {
                 "global_batch": 2048,
                 "micro_batch": 2,
@@ -392,13 +397,7 @@ def _nemo_2407_fp8(
         scenario={
             "name": f"nemo2407-{name.lower()}-fp8-{gpus}",
             "model": {**model, "attention": "flash"},
-            "cluster": {
-                "nodes": gpus // 8,
-                "workers_per_node": 8,
-                "device": "h100-sxm",
-                "intra_node": "nvlink4",
-                **({"inter_node": {"preset": "ib-ndr", "nics_per_node": 8}} if gpus > 8 else {}),
-            },
+            "cluster": _dgx_h100(gpus),
             "training": {
                 "global_batch": batch,
                 "micro_batch": micro_batch,
