@@ -66,6 +66,10 @@ class DeviceSpec:
     sustained_fraction: float = 1.0
     """Share of the kernel-benchmark rates (the curve above) a device sustains inside a training step,
     one number per device type measured on a published per-layer timing (1 = none measured)."""
+    host_link: str = ""
+    """Catalog link between the GPU and its NIC (its PCIe generation, x16; GPUDirect RDMA goes GPU ->
+    PCIe switch -> NIC, not over NVLink); '' = not known (inter-node traffic then leaves through the
+    intra-node port)."""
 
     def __post_init__(self) -> None:
         if self.peak_flops <= 0 or self.memory_bytes <= 0 or self.memory_bandwidth <= 0:
@@ -413,6 +417,7 @@ DEVICES: dict[str, DeviceSpec] = {
             "NVIDIA A100 datasheet; Korthikanti et al. 2022",
             peak_flops_fp32=156e12,
             **_GEMM_A100,
+            host_link="pcie4",
         ),
         # NVIDIA A100 datasheet (SXM 80 GB): 312 TFLOP/s dense BF16, 80 GB HBM2e at 2.039 TB/s.
         DeviceSpec(
@@ -424,6 +429,7 @@ DEVICES: dict[str, DeviceSpec] = {
             "NVIDIA A100 datasheet; Korthikanti et al. 2022",
             peak_flops_fp32=156e12,
             **_GEMM_A100,
+            host_link="pcie4",
         ),
         # NVIDIA H100 datasheet (SXM5): 989 TFLOP/s dense BF16 (1979 with sparsity), 1979 dense FP8,
         # 494.5 TF32, 80 GB HBM3 at 3.35 TB/s. Flat efficiency 0.47: NVIDIA/Megatron-LM README (2024),
@@ -438,6 +444,7 @@ DEVICES: dict[str, DeviceSpec] = {
             peak_flops_fp8=1979e12,
             peak_flops_fp32=494.5e12,
             **(_GEMM_HOPPER | _HOPPER_SUSTAINED),
+            host_link="pcie5",
         ),
         # NVIDIA H200 datasheet (SXM): 989 TFLOP/s dense BF16, 1979 FP8, 141 GB HBM3e at 4.8 TB/s.
         # The same GH100 compute as the H100 (same SMs and clocks): the H100's curve.
@@ -451,6 +458,7 @@ DEVICES: dict[str, DeviceSpec] = {
             peak_flops_fp8=1979e12,
             peak_flops_fp32=494.5e12,
             **(_GEMM_HOPPER | _HOPPER_SUSTAINED),
+            host_link="pcie5",
         ),
         # NVIDIA DGX B200 datasheet: 8 B200 with 1,440 GB HBM3e in total (180 GB per GPU; the B200
         # product page's 192 GB is the raw stack size), 64 TB/s in total (8 TB/s per GPU),
@@ -467,6 +475,7 @@ DEVICES: dict[str, DeviceSpec] = {
             peak_flops_fp8=4.5e15,
             peak_flops_fp32=1.1e15,
             **_GEMM_HOPPER,
+            host_link="pcie5",
         ),
         # Generic server CPU, an assumption rather than a datasheet: ~1 TFLOP/s fp32 (e.g. 32 cores x
         # 2.0 GHz x 2 AVX-512 FMA units x 16 lanes x 2 FLOPs = 4 TFLOP/s peak, about 1 TFLOP/s
@@ -521,6 +530,13 @@ LINKS: dict[str, LinkSpec] = {
         LinkSpec("nvlink5", 900e9, 1e-6, "NVIDIA DGX B200 datasheet", 40.1 / 50.0, f"{_NCCL_TOPO} SM100_NVLINK_BW"),
         # PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s per direction (PCI-SIG PCIe 4.0 spec).
         # TLP overheads: NCCL models a Gen3 x16 slot (15.75 GB/s) as 12.0 GB/s (PCI_BW) -> 0.76, same encoding.
+        # Achievable 24.0 GB/s, what NCCL's topology gives a Gen4 x16 link (src/graph/topo.cc: kvDictPciGen
+        # "16.0 GT/s PCIe" = 120 x 100 Mbit/s per lane, link bandwidth width x speed / 80 = 24 GB/s; Gen5 48).
+        # Also the GPU -> NIC path of a DGX A100 (DeviceSpec.host_link: A100 datasheet "PCIe Gen4 64 GB/s"
+        # bidirectional; NVIDIA "DGX A100 System Architecture" white paper 2020, system topology: four PCIe
+        # Gen4 switches, each joining 2 GPUs and 2 ConnectX-6 NICs, GPUDirect RDMA through the switch, no
+        # NVLink on that path). At 24.0 GB/s it is just above an HDR NIC's
+        # 24 GB/s, so it limits only a NIC faster than the GPU's slot (an NDR NIC on an A100).
         LinkSpec(
             "pcie4",
             16e9 * 16 * 128 / 130 / 8,
@@ -530,6 +546,9 @@ LINKS: dict[str, LinkSpec] = {
             f"{_NCCL_TOPO} PCI_BW (Gen3 x16, same 128b/130b encoding and TLP overhead)",
         ),
         # PCIe 5.0 x16: 32 GT/s x 16 lanes x 128/130 / 8 = 63.0 GB/s per direction (PCI-SIG PCIe 5.0 spec).
+        # Achievable 48.0 GB/s (NCCL topo.cc, as above); the H100/H200 SXM GPU -> NIC path (datasheets: "PCIe
+        # Gen5 128 GB/s" bidirectional) and B200's (DGX B200 datasheet: ConnectX-7, a PCIe Gen5 x16 adapter),
+        # above an NDR NIC's 46-48 GB/s.
         LinkSpec(
             "pcie5",
             32e9 * 16 * 128 / 130 / 8,

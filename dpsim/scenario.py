@@ -606,6 +606,11 @@ class ClusterConfig(_Section):
     intra_node: LinkConfig = Field(default_factory=lambda: LinkConfig.model_validate("nvlink3"))
     inter_node: InterNodeLink = Field(default_factory=lambda: InterNodeLink.model_validate("ib-hdr"))
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    host_link: LinkConfig | None = None
+    """A GPU's own link to its NIC (its PCIe x16 into the PCIe switch the NIC sits on: GPUDirect
+    RDMA), which inter-node traffic crosses instead of the intra-node link; unset: the catalog
+    device's PCIe generation (A100: pcie4, H100/H200/B200: pcie5) when the intra-node link is not
+    PCIe itself, else none (inter-node traffic leaves through the intra-node link)."""
     price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
     rank_order: Annotated[str | list[int], BeforeValidator(_rank_order)] = "node_major"

@@ -46,6 +46,7 @@ def make(
             "intra_node": {"bandwidth": "300 GB/s", "latency": "1 us"},
             "inter_node": {"bandwidth": inter, "latency": "5 us", "nics_per_node": nics},
             "topology": topology or {"kind": "switch"},
+            "host_link": "pcie5",  # each GPU's PCIe to its NIC, faster than the NIC: never the bottleneck here
         },
         "training": {"global_batch": 4 * nodes * per_node // tp, "micro_batch": 4, "tensor_parallel": tp, **training},
         "communication": {"algorithm": "ring", "bucket": bucket, "overlap": False},

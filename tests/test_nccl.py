@@ -35,6 +35,9 @@ TOPOLOGIES = {
     "8gpu-8nic": {"nics_per_node": 8},
     "fat-tree-2to1": {"nics_per_node": 8, "topology": "fat-tree", "nodes_per_leaf": 1, "oversubscription": 2.0},
     "fat-tree-4to1": {"nics_per_node": 8, "topology": "fat-tree", "nodes_per_leaf": 1, "oversubscription": 4.0},
+    # inter-node traffic over each GPU's PCIe link to its NIC (DGX: GPU -> PCIe switch -> NIC), not NVLink
+    "8gpu-8nic-pcie": {"nics_per_node": 8, "host": cf.Link(2e-6, 24.0058e9)},
+    "8gpu-1nic-pcie": {"nics_per_node": 1, "host": cf.Link(2e-6, 24.0058e9)},
 }
 NCCL = ("auto", "ring", "tree", "nvls", "nvls-tree")
 

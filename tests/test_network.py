@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import simpy
 
+from dpsim.analytic.collectives import Link
+from dpsim.analytic.step import fabric_of
+from dpsim.scenario import scenario_from_dict
+from dpsim.sim.cluster import Cluster
 from dpsim.sim.network import FluidNetwork, max_min_rates
 
 
@@ -70,3 +76,76 @@ def test_flow_slots_are_recycled() -> None:
     assert net.events == 2 * 1000
     assert net.simpy_events < 100  # one event per wave ending, one per wave delivered
     assert len(net._remaining) < 200
+
+
+# --- the GPU's path to its NIC: PCIe, not NVLink (DGX A100/H100, GPUDirect RDMA) -----------------
+
+
+def _send_times(cluster: Any, pairs: list[tuple[int, int]], size: float) -> list[float]:
+    """Delivery time of one ``size``-byte transfer per (src rank, dst rank), all started at once on ``cluster``."""
+    env = simpy.Environment()
+    net = FluidNetwork(env, cluster.links.bandwidths)
+    routes, latency = cluster.routes(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    ends = np.full(len(pairs), np.nan)
+
+    def delivered(tags: np.ndarray) -> None:
+        ends[tags] = env.now
+
+    net.start_many(routes, np.full(len(pairs), size), latency, net.owner(delivered), np.arange(len(pairs)))
+    env.run()
+    return ends.tolist()
+
+
+NVLINK, NIC, PCIE = Link(1e-6, 240e9), Link(5e-6, 24e9), Link(2e-6, 24.0058e9)
+
+
+def test_inter_node_traffic_crosses_the_pcie_link_not_the_nvswitch_port() -> None:
+    """GPU 0 sends 1 GB to GPU 1 (NVSwitch) and 1 GB to GPU 8 (other node) at once: neither slows the other.
+
+    With a host link each transfer alone: α + S/B (1 us + 1e9/240e9, 5 us + 1e9/24e9). Without one
+    (the old routing), the NVSwitch port carries both: the inter-node flow is still NIC-bound, but the
+    port's max-min share leaves the NVLink flow 240 − 24 GB/s until the inter-node flow ends."""
+    size = 1e9
+    with_pcie = Cluster(2, 8, NVLINK, NIC, 8, host=PCIE)
+    intra, inter = _send_times(with_pcie, [(0, 1), (0, 8)], size)
+    assert intra == pytest.approx(1e-6 + size / NVLINK.bandwidth, rel=1e-12)
+    assert inter == pytest.approx(5e-6 + size / NIC.bandwidth, rel=1e-12)
+    names = [with_pcie.links.names[i] for i in with_pcie.routes(np.array([0]), np.array([8]))[0][0] if i >= 0]
+    assert names == ["worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker8.pcie:down"]
+    old = Cluster(2, 8, NVLINK, NIC, 8)
+    intra_old, _ = _send_times(old, [(0, 1), (0, 8)], size)
+    assert intra_old == pytest.approx(1e-6 + size / (NVLINK.bandwidth - NIC.bandwidth), rel=1e-12)
+
+
+def test_a_pcie_link_slower_than_the_nic_caps_a_gpus_inter_node_send() -> None:
+    """An A100's Gen4 x16 (24 GB/s) in front of an NDR NIC (47 GB/s): α + S/24 GB/s; a faster slot leaves the NIC's."""
+    ndr = Link(5e-6, 47e9)
+    (slow,) = _send_times(Cluster(2, 8, NVLINK, ndr, 8, host=PCIE), [(0, 8)], 1e9)
+    assert slow == pytest.approx(5e-6 + 1e9 / PCIE.bandwidth, rel=1e-12)
+    (fast,) = _send_times(Cluster(2, 8, NVLINK, ndr, 8, host=Link(2e-6, 48.0117e9)), [(0, 8)], 1e9)
+    assert fast == pytest.approx(5e-6 + 1e9 / ndr.bandwidth, rel=1e-12)
+
+
+def test_gpus_sharing_a_nic_each_reach_it_over_their_own_pcie_link() -> None:
+    """1 NIC per node: 8 GPUs send 1 GB each across at once, the NIC splits 8 ways (NIC affinity as before)."""
+    ends = _send_times(Cluster(2, 8, NVLINK, NIC, 1, host=PCIE), [(r, 8 + r) for r in range(8)], 1e9)
+    assert ends == pytest.approx([5e-6 + 8e9 / NIC.bandwidth] * 8, rel=1e-12)
+
+
+def test_the_host_link_comes_from_the_device_or_the_scenario() -> None:
+    """A100 -> pcie4 (24.0 GB/s achievable, NCCL's Gen4 x16), H100 -> pcie5; PCIe boxes and bare devices: none."""
+    base = {"name": "x", "model": "gpt2-small", "training": {"global_batch": 16, "micro_batch": 1}}
+    cluster = {"nodes": 2, "workers_per_node": 8, "inter_node": {"preset": "ib-hdr", "nics_per_node": 8}}
+
+    def host(**extra: Any) -> Link | None:
+        return fabric_of(scenario_from_dict({**base, "cluster": {**cluster, **extra}})).host
+
+    a100 = host(device="a100-80gb")
+    assert a100 is not None and a100.bandwidth == pytest.approx(16e9 * 16 * 128 / 130 / 8 * 12.0 / 15.75)
+    assert 24e9 < a100.bandwidth < 24.01e9  # just above an HDR NIC's 24 GB/s: not the bottleneck there
+    h100 = host(device="h100-sxm", intra_node="nvlink4")
+    assert h100 is not None and 48e9 < h100.bandwidth < 48.02e9
+    assert host(device="a100-80gb", intra_node="pcie4") is None
+    assert host(device={"peak_flops": "100 TFLOP/s", "memory": "40 GB"}) is None
+    given = host(device="a100-80gb", host_link={"bandwidth": "50 GB/s", "latency": "1 us"})
+    assert given == Link(1e-6, 50e9)

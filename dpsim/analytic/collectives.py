@@ -128,6 +128,9 @@ class Fabric:
     """GPU slot (node·per_node + local) of each rank; empty = node-major (rank r on slot r)."""
     nic_gbps: float = 0.0
     """One NIC's nominal port rate in GB/s, as NCCL's topology reads it (0 = unknown): NCCL's channel count."""
+    host: Link | None = None
+    """Each GPU's own link to its NIC (PCIe through a PCIe switch, GPUDirect RDMA), which inter-node
+    traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""

@@ -36,9 +36,11 @@ from dpsim.analytic.collectives import (
 from dpsim.scenario import Scenario
 
 __all__ = [
+    "FORWARD_ALLREDUCES_PER_LAYER",
     "PipelineTiming",
     "activation_message_bytes",
     "data_parallel_fabric",
+    "layers_per_stage",
     "pipeline_bubble_fraction",
     "pipeline_bubble_over_ideal",
     "pipeline_p2p_link",
@@ -48,10 +50,12 @@ __all__ = [
     "recomputation_flops_per_sample",
     "stage_boundary_crosses_nodes",
     "tensor_parallel_allreduces_per_layer",
+    "tensor_parallel_collectives",
     "tensor_parallel_comm_bytes",
     "tensor_parallel_comm_time",
     "tensor_parallel_crosses_nodes",
     "tensor_parallel_fabric",
+    "tensor_parallel_forward_share",
 ]
 
 _SCHEDULES = ("gpipe", "1f1b", "interleaved")
@@ -75,6 +79,8 @@ def stage_boundary_crosses_nodes(tp: int, dp: int, workers_per_node: int) -> boo
 def _share_inter(fabric: Fabric) -> Link:
     """Inter-node link as seen by one rank when every rank of its node uses the network at once (across the spine)."""
     share = fabric.inter_per_rank(fabric.per_node) * fabric.crossing_bandwidth / fabric.inter.bandwidth
+    if fabric.host is not None:  # the GPU reaches its NIC over its own host link (PCIe)
+        share = min(share, fabric.host.bandwidth)
     return Link(fabric.inter.latency_s, share)
 
 
@@ -82,7 +88,7 @@ def tensor_parallel_fabric(tp: int, fabric: Fabric) -> Fabric:
     """The fabric one TP group runs on: ``tp`` consecutive ranks, across nodes if ``tp`` > per node."""
     per_node = min(tp, fabric.per_node)
     nodes = math.ceil(tp / per_node)
-    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node)
+    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node, host=fabric.host)
 
 
 def data_parallel_fabric(tp: int, dp: int, fabric: Fabric) -> Fabric:
@@ -95,8 +101,8 @@ def data_parallel_fabric(tp: int, dp: int, fabric: Fabric) -> Fabric:
     per_node = min(per_node, dp)
     nodes = math.ceil(dp / per_node)
     if nodes == 1:
-        return Fabric(1, per_node, fabric.intra, fabric.inter, fabric.nics_per_node)
-    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node)
+        return Fabric(1, per_node, fabric.intra, fabric.inter, fabric.nics_per_node, host=fabric.host)
+    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node, host=fabric.host)
 
 
 def activation_message_bytes(scenario: Scenario) -> float:
@@ -111,6 +117,37 @@ def activation_message_bytes(scenario: Scenario) -> float:
 def tensor_parallel_allreduces_per_layer(recomputation: str = "none") -> int:
     """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation)."""
     return 6 if recomputation == "full" else 4
+
+
+FORWARD_ALLREDUCES_PER_LAYER = 2
+"""Megatron's forward pass all-reduces once after attention and once after the MLP (Shoeybi et al. 2019,
+Fig. 4); the rest of a micro-batch's all-reduces (backward, and the re-forward of full recomputation)
+run in its backward pass."""
+
+
+def tensor_parallel_forward_share(recomputation: str = "none") -> float:
+    """Share of a micro-batch's TP communication in its forward pass: 2 of 4 all-reduces (2 of 6 with full
+    recomputation, whose re-forward runs in the backward pass)."""
+    return FORWARD_ALLREDUCES_PER_LAYER / tensor_parallel_allreduces_per_layer(recomputation)
+
+
+def tensor_parallel_collectives(scenario: Scenario, fabric: Fabric) -> tuple[tuple[str, float], ...]:
+    """One TP all-reduce as the engines price it: ``(op, seconds)`` of each collective it is made of.
+
+    An all-reduce of S = b·s·h·bytes over t ranks: the ring 2(t−1)α + 2(t−1)/t·S/B on the TP
+    group's fabric (NVLink when the group is inside a node); with sequence parallelism a
+    reduce-scatter then an all-gather, (t−1)α + (t−1)/t·S/B each on the group's slowest link.
+    """
+    tp = scenario.training.tensor_parallel
+    group = tensor_parallel_fabric(tp, fabric)
+    size = activation_message_bytes(scenario)
+    if scenario.training.sequence_parallel:
+        link = _bottleneck(group)
+        scatter, gather = reduce_scatter_time(size, tp, link), all_gather_time(size, tp, link)
+        return (("reduce_scatter", scatter), ("all_gather", gather))
+    if group.nodes == 1:
+        return (("allreduce", ring_allreduce_time(size, tp, group.intra)),)
+    return (("allreduce", allreduce_time("ring", size, group)),)
 
 
 def recomputation_flops_per_sample(scenario: Scenario) -> float:
@@ -135,7 +172,7 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
     return (2.0 * dense + attention) * m.seq_len
 
 
-def _layers_per_stage(scenario: Scenario) -> float:
+def layers_per_stage(scenario: Scenario) -> float:
     m, t = scenario.model, scenario.training
     layers = m.layers if m.layers > 0 else 1
     return layers / t.pipeline_parallel
@@ -146,7 +183,7 @@ def tensor_parallel_comm_bytes(scenario: Scenario) -> float:
     if scenario.training.tensor_parallel <= 1:
         return 0.0
     count = tensor_parallel_allreduces_per_layer(scenario.training.activation_recomputation)
-    return _layers_per_stage(scenario) * count * activation_message_bytes(scenario)
+    return layers_per_stage(scenario) * count * activation_message_bytes(scenario)
 
 
 def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
@@ -157,19 +194,11 @@ def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
     reduce-scatter + all-gather pair costs the same as the ring all-reduce.
     """
     t = scenario.training
-    tp = t.tensor_parallel
-    if tp <= 1:
+    if t.tensor_parallel <= 1:
         return 0.0
-    group = tensor_parallel_fabric(tp, fabric)
-    size = activation_message_bytes(scenario)
-    if t.sequence_parallel:
-        one = reduce_scatter_time(size, tp, _bottleneck(group)) + all_gather_time(size, tp, _bottleneck(group))
-    elif group.nodes == 1:
-        one = ring_allreduce_time(size, tp, group.intra)
-    else:
-        one = allreduce_time("ring", size, group)
+    one = sum(seconds for _, seconds in tensor_parallel_collectives(scenario, fabric))
     count = tensor_parallel_allreduces_per_layer(t.activation_recomputation)
-    return _layers_per_stage(scenario) * count * one
+    return layers_per_stage(scenario) * count * one
 
 
 def _bottleneck(group: Fabric) -> Link:

@@ -93,7 +93,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dpsim import compute
+from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
 from dpsim.buckets import (
@@ -116,6 +116,7 @@ __all__ = [
     "fabric_of",
     "flow_shop_makespan",
     "gather_time",
+    "host_link_of",
     "microbatch_times",
     "optimizer_bytes_per_param",
     "optimizer_seconds",
@@ -243,7 +244,22 @@ def fabric_of(scenario: Scenario) -> Fabric:
         arch=nccl_arch(scenario),
         rank_order=c.slots,
         nic_gbps=c.inter_node.bandwidth / 1e9,
+        host=host_link_of(scenario),
     )
+
+
+def host_link_of(scenario: Scenario) -> Link | None:
+    """A GPU's link to its NIC (``cluster.host_link``, else the catalog device's PCIe when NVLink joins the node)."""
+    c = scenario.cluster
+    if c.host_link is not None:
+        return Link(c.host_link.latency, c.host_link.achievable)
+    if (c.intra_node.preset or "").startswith("pcie") or c.device.preset is None:
+        return None
+    name = catalog.DEVICES[c.device.preset].host_link
+    if not name:
+        return None
+    spec = catalog.LINKS[name]
+    return Link(spec.latency_s, spec.achievable)
 
 
 def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
@@ -522,6 +538,7 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
         intra_regimes=intra_regimes,
         inter_regimes=inter_regimes,
         protocol="none",
+        host=None if inter_calibrated else fabric.host,  # a fitted inter-node link already holds the GPU's path
     )
     return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
 

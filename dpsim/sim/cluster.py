@@ -2,11 +2,16 @@
 
 Structure (the "hierarchical node" of DGX-class machines): inside a node every worker has
 its own full-duplex port of ``intra_node`` bandwidth into a non-blocking node switch
-(NVSwitch); the node's ``nics_per_node`` NICs connect the node switch to the inter-node
-:mod:`~dpsim.sim.topology`. Local rank ``l`` of ``G`` uses NIC ``⌊l·nics/G⌋`` (NIC
+(NVSwitch) for traffic between GPUs of the node; the node's ``nics_per_node`` NICs connect it
+to the inter-node :mod:`~dpsim.sim.topology`. With a ``host`` link (a GPU's PCIe x16 into the
+PCIe switch its NIC hangs off: GPUDirect RDMA on DGX A100/H100, no NVLink on the way) every
+worker has its own full-duplex host link and inter-node traffic crosses it instead of the
+NVSwitch port, so NVSwitch traffic (tensor parallelism) and NIC traffic do not meet; without
+one (PCIe boxes, whose one port is PCIe anyway; unknown devices) it leaves through the port.
+Local rank ``l`` of ``G`` uses NIC ``⌊l·nics/G⌋`` (NIC
 affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks each rank has its own),
 which is what :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
-worker per node there is no intra-node fabric: the worker sits on its NIC.
+worker per node there is no intra-node fabric: the worker sits on its NIC (over its host link, if any).
 
 Ranks are numbered node-major (rank = node·G + local) unless ``rank_order`` places them
 otherwise (``cluster.rank_order``: rank r on GPU slot ``rank_order[r]``); routes start and end
@@ -62,6 +67,8 @@ class Cluster:
     """GPU slot (node·per_node + local) of each rank; empty = node-major. Routes start and end at the slots."""
     nic_gbps: float = 0.0
     """One NIC's nominal port rate (GB/s) as NCCL reads it; sets NCCL's channel count (0 = unknown)."""
+    host: Link | None = None
+    """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -72,6 +79,16 @@ class Cluster:
             for rank in range(n):
                 up, down = self.links.add_duplex(f"worker{rank}.port", self.intra.bandwidth, self.intra.latency_s)
                 self.port_up[rank], self.port_down[rank] = up, down
+        # the first and last link of an inter-node route: the GPU's host link (PCIe) if it has one, else its port
+        self.host_up, self.host_down = self.port_up, self.port_down
+        self.host_latency_s = self.intra.latency_s if g > 1 else 0.0
+        if self.host is not None and self.nodes > 1:
+            self.host_up = np.empty(n, dtype=np.int64)
+            self.host_down = np.empty(n, dtype=np.int64)
+            for rank in range(n):
+                up, down = self.links.add_duplex(f"worker{rank}.pcie", self.host.bandwidth, self.host.latency_s)
+                self.host_up[rank], self.host_down[rank] = up, down
+            self.host_latency_s = self.host.latency_s
         self.slot = np.arange(n + 1, dtype=np.int64)  # rank → GPU slot; the last entry: the parameter server
         if self.rank_order:
             self.slot[:n] = np.asarray(self.rank_order, dtype=np.int64)
@@ -107,6 +124,7 @@ class Cluster:
             arch=fabric.arch,
             rank_order=fabric.rank_order,
             nic_gbps=fabric.nic_gbps,
+            host=fabric.host,
         )
 
     def at_size(self, size: float) -> Cluster:
@@ -156,8 +174,8 @@ class Cluster:
             idx = np.flatnonzero(cross)
             s, d = src[idx], dst[idx]
             mid, lat = self.topology.routes(s // g, self.nic_of(s % g), d // g, self.nic_of(d % g))
-            links = np.concatenate([self.port_up[s][:, None], mid, self.port_down[d][:, None]], axis=1)
-            blocks.append((idx, links, self._with_intra(lat)))
+            links = np.concatenate([self.host_up[s][:, None], mid, self.host_down[d][:, None]], axis=1)
+            blocks.append((idx, links, self._with_host(lat)))
         for mask, towards in ((to_server, True), (from_server, False)):
             if not mask.any():
                 continue
@@ -173,9 +191,9 @@ class Cluster:
                 lat = np.full(len(idx), max(self.intra.latency_s, self.server_latency_s))
             else:
                 mid, lat = self.topology.server_routes(worker // g, self.nic_of(worker % g), towards)
-                port = (self.port_up if towards else self.port_down)[worker][:, None]
+                port = (self.host_up if towards else self.host_down)[worker][:, None]
                 links = np.concatenate([port, mid] if towards else [mid, port], axis=1)
-                lat = self._with_intra(lat)
+                lat = self._with_host(lat)
             blocks.append((idx, links, lat))
         width = max((b[1].shape[1] for b in blocks), default=1)
         out = np.full((count, width), -1, dtype=np.int64)
@@ -185,5 +203,6 @@ class Cluster:
             latency[idx] = lat
         return out, latency
 
-    def _with_intra(self, latency: np.ndarray) -> np.ndarray:
-        return np.maximum(latency, self.intra.latency_s) if self.per_node > 1 else latency
+    def _with_host(self, latency: np.ndarray) -> np.ndarray:
+        """An inter-node route's latency: the largest of its link classes' (the GPU's first hop included)."""
+        return np.maximum(latency, self.host_latency_s)

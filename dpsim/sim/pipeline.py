@@ -24,7 +24,15 @@ import simpy
 
 from dpsim.scenario import Scenario
 
-__all__ = ["PipelineRun", "Send", "pipeline_overhead", "scenario_pipeline", "schedule_order", "simulate_pipeline"]
+__all__ = [
+    "PipelineRun",
+    "Send",
+    "pipeline_overhead",
+    "scenario_pipeline",
+    "schedule_order",
+    "simulate_pipeline",
+    "with_tensor_parallel",
+]
 
 Op = tuple[str, int, int]
 """("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
@@ -170,20 +178,29 @@ def simulate_pipeline(
     return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals, log, tuple(ends))
 
 
+def with_tensor_parallel(
+    scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float
+) -> tuple[float, float]:
+    """A micro-batch's forward and backward on one stage with its blocking TP communication in each pass."""
+    from dpsim.analytic.parallel import tensor_parallel_forward_share
+
+    share = tensor_parallel_forward_share(scenario.training.activation_recomputation)
+    return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
+
+
 def pipeline_overhead(scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float = 0.0) -> float:
     """Bubble plus exposed sends of one step of ``scenario``'s pipeline, simulated (seconds).
 
     ``forward_s``/``backward_s``: one micro-batch on one stage; ``tp_comm_s``: its
-    tensor-parallel communication (on the critical path, split 1/3 forward, 2/3 backward
-    like the compute). Returns makespan − m·(t_f + t_b + tp): what the pipeline adds to the
+    tensor-parallel communication (on the critical path, in each pass as its all-reduces are:
+    :func:`with_tensor_parallel`). Returns makespan − m·(t_f + t_b + tp): what the pipeline adds to the
     work of one stage. Stages are balanced here: stragglers are the data-parallel step's
     business (they slow their own compute and everyone waits at the gradient synchronisation).
     """
     if scenario.training.pipeline_parallel <= 1:
         return 0.0
     run = scenario_pipeline(scenario, forward_s, backward_s, tp_comm_s)
-    fwd = forward_s + tp_comm_s / 3.0
-    bwd = backward_s + tp_comm_s * 2.0 / 3.0
+    fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     return run.makespan_s - scenario.accumulation_steps * (fwd + bwd)
 
 
@@ -202,8 +219,7 @@ def scenario_pipeline(
     from dpsim.analytic.step import fabric_of
 
     t = scenario.training
-    fwd = forward_s + tp_comm_s / 3.0
-    bwd = backward_s + tp_comm_s * 2.0 / 3.0
+    fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     send = pipeline_p2p_time(scenario, fabric_of(scenario))
     return simulate_pipeline(
         fwd,

@@ -240,13 +240,13 @@ def _items(
     ``shift_s``: when the group's micro-batches start (its pipeline stage's idle time before its last backward).
     """
     k = forward_s.shape[1]
-    tp = plan.tp_comm_s
+    tp_forward, tp_backward = plan.tp_comm_s * plan.tp_forward_share, plan.tp_comm_s * (1.0 - plan.tp_forward_share)
     clock = np.full(forward_s.shape[0], shift_s)
     start = clock
     for j in range(k):
-        clock = clock + forward_s[:, j] + tp / 3.0
+        clock = clock + forward_s[:, j] + tp_forward
         start = clock
-        clock = clock + backward_s[:, j] + tp * 2.0 / 3.0
+        clock = clock + backward_s[:, j] + tp_backward
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
     ready = bucket_ready(plan, start, backward_s[:, k - 1], start + backward_s[:, k - 1])
     buckets = zip(plan.gradient_buckets, ready, strict=True)

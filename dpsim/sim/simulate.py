@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.buckets import gradient_tensors, overlapped_bytes, synced_gradient_bytes, traced_buckets
@@ -105,6 +106,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         overlap=scenario.communication.overlap,
         optimizer_s=optimizer_s,
         tp_comm_s=tp_comm,
+        tp_forward_share=parallel.tensor_parallel_forward_share(t.activation_recomputation),
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,

@@ -50,6 +50,9 @@ class StepPlan:
     optimizer_s: float = 0.0
     tp_comm_s: float = 0.0
     """Tensor-parallel communication per micro-batch (blocking, after each pass; hybrid runs)."""
+    tp_forward_share: float = 0.5
+    """Share of :attr:`tp_comm_s` after the forward pass, the rest after the backward
+    (:func:`dpsim.analytic.parallel.tensor_parallel_forward_share`)."""
     bubble_s: float = 0.0
     """Pipeline bubble per step (hybrid runs)."""
     p2p_exposed_s: float = 0.0
@@ -211,7 +214,7 @@ def run_step(
             zero3_pass("forward", f"forward {j}", fwd)
         else:
             compute_span("forward", f"forward {j}", fwd)
-        tensor_parallel(f"forward {j}", plan.tp_comm_s / 3.0)
+        tensor_parallel(f"forward {j}", plan.tp_comm_s * plan.tp_forward_share)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
         ready: list[np.ndarray] = []
@@ -237,7 +240,7 @@ def run_step(
             collective(name, grad_op, size, at, i)
         if reduce_now and not last and not plan.overlap:
             clock = np.maximum(clock, stream)
-        tensor_parallel(f"backward {j}", plan.tp_comm_s * 2.0 / 3.0)
+        tensor_parallel(f"backward {j}", plan.tp_comm_s * (1.0 - plan.tp_forward_share))
     start = np.maximum(clock, stream)
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
