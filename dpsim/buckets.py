@@ -26,16 +26,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from dpsim.compute import chunk_layers
 
 __all__ = [
     "DEFAULT_BUCKET_BYTES",
     "DEFAULT_FIRST_BUCKET_BYTES",
     "bucket_sizes",
+    "chunk_bucket_sizes",
+    "chunk_gradient_readiness",
     "ddp_bucket_layout",
     "first_bucket_bytes",
     "gradient_tensors",
+    "megatron_chunks",
     "overlapped_bytes",
+    "overlapped_gather_end",
     "stage_gradient_tensors",
     "synced_gradient_bytes",
     "traced_buckets",
@@ -245,3 +251,91 @@ def bucket_sizes(
     if rest > 0:
         sizes.append(rest)
     return sizes
+
+
+# --- Megatron-LM: buckets per model chunk -----------------------------------------------------------
+
+
+def megatron_chunks(scenario: Any) -> int:
+    """Model chunks whose buckets Megatron's distributed optimizer keeps apart: ``virtual_stages`` under
+    the interleaved schedule (one DDP wrapper, so one set of buckets, per chunk), else 1."""
+    t = scenario.training
+    interleaved = t.pipeline_schedule == "interleaved" and t.pipeline_parallel > 1
+    return t.virtual_stages if t.optimizer_sharding == "megatron" and interleaved else 1
+
+
+def chunk_bucket_sizes(total_bytes: float, bucket_bytes: float, chunks: int) -> list[list[float]]:
+    """Equal buckets of each of ``chunks`` model chunks (``total_bytes / chunks`` each), chunk 0 first."""
+    return [bucket_sizes(total_bytes / chunks, bucket_bytes, bucket_bytes) for _ in range(chunks)]
+
+
+def chunk_gradient_readiness(
+    total_bytes: float, bucket_bytes: float, chunks: int, stages: int
+) -> tuple[list[float], list[float]]:
+    """Gradient buckets of a first-stage rank in reduction order, and when each is ready.
+
+    Readiness is a fraction of the last micro-batch's backward ``T_b`` (all ``v`` chunks, ``T_b/v``
+    each) measured from its start, so that 1 is the end of the stage's last backward and a negative
+    value is earlier. Megatron-LM's interleaved 1F1B (``schedules.py``,
+    ``forward_backward_pipelining_with_interleaving``, ``overlap_grad_reduce``) enables a chunk's
+    gradient sync for that chunk's last micro-batch, so each chunk's buckets become ready, uniformly,
+    during its own last backward. On the first stage the cooldown runs the backwards of chunk ``c``
+    for p micro-batches, then those of chunk ``c − 1``, …: chunk ``c``'s last backward ends ``c·p``
+    chunk-backwards before the stage's last one (as the event-level pipeline,
+    :func:`dpsim.sim.pipeline.simulate_pipeline`, has it: ``tests/test_chunk_buckets.py``). Bucket
+    with cumulative fraction φ of chunk ``c`` is ready at
+    ``1 − (c·p + 1 − φ)/v``. One chunk (``v = 1``): the uniform rate over the last backward.
+    """
+    sizes: list[float] = []
+    fractions: list[float] = []
+    per_chunk = chunk_bucket_sizes(total_bytes, bucket_bytes, chunks)
+    for c in reversed(range(chunks)):
+        chunk = per_chunk[c]
+        done = 0.0
+        for size in chunk:
+            done += size
+            sizes.append(size)
+            fractions.append(1.0 - (c * stages + 1.0 - done / sum(chunk)) / chunks)
+    return sizes, fractions
+
+
+def overlapped_gather_end(
+    chunk_buckets: Sequence[Sequence[float]], stages: int, forward_s: Any, start: Any, gather: Any
+) -> Any:
+    """Megatron's ``overlap_param_gather``: when the next step's forward on the first stage has used every
+    chunk's gathered parameters; returns that time minus the compute it includes (the exposed gather).
+
+    ``gather(size, ready)`` posts one bucket's all-gather on the data-parallel stream (it starts at
+    ``max(ready, stream free)``) and returns when it is done; ``forward_s`` is a micro-batch's forward
+    over all chunks, ``start`` when the optimizer step ends (floats, or per-worker arrays). The first
+    stage runs chunk 0's forward for p micro-batches, then chunk 1's, … (Megatron-LM's interleaved
+    order); each bucket's share of its chunk's first forward waits for that bucket (a two-stage flow
+    shop). Megatron launches the gathers of chunks 0 and 1 at the start of the step and chunk ``c``'s
+    (c ≥ 2) when chunk ``c − 1``'s first forward starts (``param_sync_func`` in
+    ``forward_backward_pipelining_with_interleaving``). One chunk: the flow shop of the first forward.
+    """
+    chunks = len(chunk_buckets)
+    piece = forward_s / chunks
+    at = start
+    compute = 0.0 * forward_s
+    chunk_start: list[Any] = []
+    for c, sizes in enumerate(chunk_buckets):
+        total = sum(sizes)
+        release = start if c < 2 else chunk_start[c - 1]
+        for i, size in enumerate(sizes):
+            begin = _later(at, gather(size, release))
+            if i == 0:
+                chunk_start.append(begin)
+            at = begin + piece * size / total
+        compute = compute + piece
+        if c < chunks - 1:  # the chunk's other p − 1 micro-batches, before the next chunk's first
+            at = at + (stages - 1) * piece
+            compute = compute + (stages - 1) * piece
+    return at - start - compute
+
+
+def _later(a: Any, b: Any) -> Any:
+    """Element-wise maximum of floats or arrays."""
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return max(a, b)
+    return np.maximum(a, b)

@@ -87,6 +87,7 @@ tp = pp = 1 both are zero.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -98,9 +99,13 @@ from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
 from dpsim.buckets import (
     bucket_sizes,
+    chunk_bucket_sizes,
+    chunk_gradient_readiness,
     first_bucket_bytes,
     gradient_tensors,
+    megatron_chunks,
     overlapped_bytes,
+    overlapped_gather_end,
     synced_gradient_bytes,
     traced_buckets,
 )
@@ -620,6 +625,7 @@ def predict(scenario: Scenario) -> StepResult:
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
     last_bwd_compute_s = bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
+    chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     gather_fwd_exposed = gather_bwd_exposed = 0.0
@@ -674,6 +680,14 @@ def predict(scenario: Scenario) -> StepResult:
                 last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
+        elif overlap and chunks > 1:  # Megatron's buckets per model chunk (dpsim.buckets.chunk_gradient_readiness)
+            sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, chunks, pp)
+            priced = functools.cache(grad_cost)  # the buckets come in a few sizes
+            costs = [priced(size) for size in sizes]
+            if profile is not None and dp > 1:
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, overlapped_bytes(sizes, fractions)))
+            ready = [last_bwd_s * f for f in fractions]
+            end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 hidden = grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
@@ -708,15 +722,18 @@ def predict(scenario: Scenario) -> StepResult:
         if t.optimizer_sharding == "megatron" and overlap:
             # Megatron's overlap_param_gather: each bucket's all-gather is waited for only where the
             # next step's first forward reaches its parameters: gathers and that forward's pieces
-            # (each bucket's share of it) form a two-stage flow shop
-            full = int(param_bytes // bucket)
-            rest = param_bytes - full * bucket
-            gathered = full * gather_time(algorithm, bucket, group) if full else 0.0
-            end = flow_shop_makespan(full, gathered / full, fwd_s * bucket / param_bytes) if full else 0.0
-            if rest > 0:
-                gathered += gather_time(algorithm, rest, group)
-                end = max(end, gathered) + fwd_s * rest / param_bytes
-            post_step_gather_exposed = max(0.0, end - fwd_s)
+            # (each bucket's share of it) form a two-stage flow shop, chunk by chunk when interleaved
+            stream = 0.0
+            gathered = functools.cache(lambda size: gather_time(algorithm, size, group))
+
+            def post(size: float, ready: float) -> float:
+                nonlocal stream
+                stream = max(stream, ready) + gathered(size)
+                return stream
+
+            post_step_gather_exposed = max(
+                0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, bucket, chunks), pp, fwd_s, 0.0, post)
+            )
 
     # optimizer (memory bound), sharded by ZeRO
     updated = psi / (dp if zero >= 1 else 1)

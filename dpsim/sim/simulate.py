@@ -19,7 +19,7 @@ import numpy as np
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
-from dpsim.buckets import gradient_tensors, overlapped_bytes, synced_gradient_bytes, traced_buckets
+from dpsim.buckets import gradient_tensors, megatron_chunks, overlapped_bytes, synced_gradient_bytes, traced_buckets
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -114,6 +114,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
         **_traced_readiness(scenario, gradient_bytes),
         gradient_tensors=tensors,
+        chunks=megatron_chunks(scenario),
+        stages=t.pipeline_parallel,
     )
 
 

@@ -25,12 +25,13 @@ and contention are resolved where the closed form must assume symmetry.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpsim.buckets import bucket_sizes
+from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, overlapped_gather_end
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
 
@@ -72,6 +73,11 @@ class StepPlan:
     gradient_tensors: tuple[float, ...] = ()
     """The rank's gradient tensors in registration order (:func:`dpsim.buckets.gradient_tensors`),
     which DDP (ZeRO stage 0) buckets whole; empty: a uniform byte stream."""
+    chunks: int = 1
+    """Model chunks with buckets of their own (:func:`dpsim.buckets.megatron_chunks`: Megatron's
+    distributed optimizer under the interleaved schedule), each reduced after its own last backward."""
+    stages: int = 1
+    """Pipeline stages (the interleaved schedule's chunk spacing on the first stage)."""
 
     @property
     def gradient_buckets(self) -> list[float]:
@@ -79,6 +85,8 @@ class StepPlan:
             return list(self.traced_buckets)
         if self.zero_stage == 0:  # DDP: its first-bucket rule, whole tensors when known
             return bucket_sizes(self.gradient_bytes, self.bucket_bytes, None, self.gradient_tensors)
+        if self.chunks > 1:
+            return chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[0]
         return bucket_sizes(self.gradient_bytes, self.bucket_bytes, self.bucket_bytes)
 
     @property
@@ -89,8 +97,11 @@ class StepPlan:
     @property
     def bucket_fractions(self) -> tuple[float, ...]:
         """Fraction of the last backward elapsed when each gradient bucket is ready (measured, or uniform)."""
-        buckets = self.gradient_buckets
-        return self.ready_fractions or tuple(float(x) for x in np.cumsum(buckets) / self.gradient_bytes)
+        if self.ready_fractions:
+            return self.ready_fractions
+        if self.chunks > 1 and self.zero_stage != 0:  # may be negative: before the last backward
+            return tuple(chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[1])
+        return tuple(float(x) for x in np.cumsum(self.gradient_buckets) / self.gradient_bytes)
 
     @property
     def pieces(self) -> int:
@@ -246,15 +257,19 @@ def run_step(
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
     if plan.zero_stage in (1, 2) and communicate:
-        sizes = plan.parameter_buckets
-        done = [collective(f"parameter gather {i}", "all_gather", size, end, i) for i, size in enumerate(sizes)]
         if plan.overlap_param_gather:
-            # the next step's first forward computes bucket by bucket as each gather lands
-            at = end.copy()
-            for size, gathered in zip(sizes, done, strict=True):
-                at = np.maximum(at, gathered) + forward_s[:, 0] * size / plan.param_bytes
-            end = end + np.maximum(0.0, at - end - forward_s[:, 0])
+            # the next step's first forward computes bucket by bucket as each gather lands (chunk by chunk)
+            posted = itertools.count()
+
+            def post(size: float, ready: np.ndarray) -> np.ndarray:
+                i = next(posted)
+                return collective(f"parameter gather {i}", "all_gather", size, ready, i)
+
+            chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
+            end = end + np.maximum(0.0, overlapped_gather_end(chunks, plan.stages, forward_s[:, 0], end, post))
         else:
+            for i, size in enumerate(plan.parameter_buckets):
+                collective(f"parameter gather {i}", "all_gather", size, end, i)
             end = np.maximum(end, stream)
     if plan.bubble_s > 0:
         log("bubble", "pipeline bubble", end, end + plan.bubble_s)
