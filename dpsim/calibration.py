@@ -20,8 +20,9 @@ so the simulator can read it without torch). It holds:
   host's cores (``max(1, k/C)·(1 + ε·(k − 1))``: time-slicing beyond ``C`` cores, and ε
   lost per further process to shared caches, memory bandwidth and context switches), how
   the host's time per byte communicated grows with the processes communicating at once
-  (measured in pairs), and the CPU the communication takes per byte sent, which competes
-  with the backward pass it overlaps;
+  (measured in pairs), the CPU the communication takes per byte sent, which competes
+  with the backward pass it overlaps, and how many memory-bound optimizer steps the host
+  runs at one step's speed (``max(1, k/M)``: the ranks' steps share its memory bandwidth);
 - for a link on a shared host (the emulated testbed: tbf-shaped veths, every rank on one
   machine), how the time per byte follows the shaped rate and the ranks sharing the host:
   ``((1/(η·R))^p + (κ·s(n))^p)^(1/p)`` — η the payload share of the shaped rate (tbf counts
@@ -526,6 +527,7 @@ def fit_link_model(
     *,
     large_message_bytes: float,
     share: Callable[[int], float] | None = None,
+    host_per_byte: Mapping[float, float] | None = None,
 ) -> LinkModel:
     """α from small messages, the bandwidth terms from large ones, for one (link class, algorithm).
 
@@ -535,7 +537,9 @@ def fit_link_model(
     token bucket's line-rate start does not flatter it. Bandwidth terms are fitted on large
     samples with α fixed, α on the small ones with the bandwidth fixed (median), in
     rounds until α settles. With shaped samples at two or more rates, ``1/B = 1/(η·R) + c`` is fitted (η, c);
-    at one rate ``c = 0``. The residual is the worst over all samples.
+    at one rate ``c = 0``. The residual is the worst over all samples. With ``share`` (a shared host),
+    ``host_per_byte`` maps each shaped rate to the host's measured CPU time per byte a rank sends
+    (κ): it is then not fitted (:func:`_fit_shared_host`).
     """
     if len(samples) < 2:
         raise ValueError(f"need at least 2 samples to fit α and β, got {len(samples)}")
@@ -553,7 +557,7 @@ def fit_link_model(
             "calibrate with larger sizes (--sizes) so bandwidth is measured far above the shaper's burst"
         )
     if share is not None:
-        return _fit_shared_host(samples, rates, a, b, t, large, share)
+        return _fit_shared_host(samples, rates, a, b, t, large, share, host_per_byte)
     shaped = [r for r in rates if r is not None]
     distinct = sorted(set(shaped))
     two_rates = len(distinct) >= 2 and len(shaped) == len(rates)
@@ -613,6 +617,7 @@ SHARPNESS_GRID = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0)
 def _fit_shared_host(
     samples: Sequence[CollectiveSample], rates: Sequence[float | None], a: np.ndarray, b: np.ndarray,
     t: np.ndarray, large: np.ndarray, share_of: Callable[[int], float],
+    host_per_byte: Mapping[float, float] | None = None,
 ) -> LinkModel:  # fmt: skip
     """The testbed form of :class:`LinkModel`: η, p and κ per shaped rate minimising the worst relative error.
 
@@ -621,6 +626,11 @@ def _fit_shared_host(
     κ per shaped rate on a fine logarithmic grid (the host's work per byte depends on how the
     shaper paces the traffic), minimising the worst relative error over the large samples; α
     the median over the small samples of what the bandwidth terms leave (α ≥ 0), in two rounds.
+
+    With ``host_per_byte`` (κ per shaped rate, measured: the host's busy CPU per byte a rank
+    sends) κ is not fitted. At low rates the wire hides the host term, so a fitted κ there is
+    whatever the noise makes it (2–19 ns per byte for four algorithms on one host whose busy
+    time says 15–17 ns for all four); the measured κ leaves η, p and α to the fit.
     """
     share = np.array([share_of(s.ranks) for s in samples])
     shaped = all(r is not None for r in rates)
@@ -631,6 +641,12 @@ def _fit_shared_host(
     sharp = SHARPNESS_GRID if shaped else (1.0,)
     per_byte_large = t[large] / b[large]
     kappas = np.geomspace(max(per_byte_large.min(), 1e-15) * 1e-3, per_byte_large.max() * 2.0, 400)
+    fixed = shaped and host_per_byte is not None and all(g in host_per_byte for g in groups)
+    if fixed:
+        assert host_per_byte is not None
+        kappas = np.array(sorted({float(host_per_byte[g]) for g in groups if g is not None}))
+    allowed = [kappas == host_per_byte[g] if fixed and host_per_byte is not None and g is not None
+               else np.ones(len(kappas), dtype=bool) for g in groups]  # fmt: skip
     small = ~large & (a > 0)
     alpha = 0.0
     best: tuple[float, float, list[float], float] | None = None
@@ -644,12 +660,12 @@ def _fit_shared_host(
             err = np.abs(b[:, None, None] * tau - y[:, None, None]) / t[:, None, None]
             worst_eta = np.zeros(len(etas))
             picks = []
-            for m in member:
+            for m, ok in zip(member, allowed, strict=True):
                 rows = large & m
                 if not rows.any():
-                    picks.append(np.zeros(len(etas), dtype=int))
+                    picks.append(np.full(len(etas), int(np.argmax(ok)), dtype=int))
                     continue
-                w = err[rows].max(axis=0)  # η × κ
+                w = np.where(ok[None, :], err[rows].max(axis=0), np.inf)  # η × κ
                 j = np.argmin(w, axis=1)
                 picks.append(j)
                 worst_eta = np.maximum(worst_eta, w[np.arange(len(etas)), j])

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ import torch
 
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
+    FIT_ALGORITHMS,
     LINK_CLASSES,
     CalibrationError,
     CollectiveSample,
@@ -494,12 +495,14 @@ def fit_link_records(
     records: Sequence[dict[str, Any]],
     large_message_bytes: Callable[[str], float] = lambda link_class: 256.0 * 1024,
     share: Callable[[int], float] | None = None,
+    host_per_byte: Mapping[float, float] | None = None,
 ) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
     """α–β per (link class, algorithm) from benchmark records (all-reduce ones), and each fit's worst error.
 
     Records carry ``rate_bytes_per_s`` when the link was shaped (None or absent: unshaped);
     ``large_message_bytes(link class)`` is the per-step message from which a sample fixes
-    the bandwidth (:func:`dpsim.calibration.fit_link_model`).
+    the bandwidth (:func:`dpsim.calibration.fit_link_model`). ``host_per_byte`` (κ per shaped rate,
+    :func:`host_per_byte_by_rate`) fixes the host term of the shaped (inter-node) links.
     """
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
     links: dict[str, dict[str, Link]] = {}
@@ -511,18 +514,12 @@ def fit_link_records(
                  if r["link_class"] == link_class and r["algorithm"] == algorithm]  # fmt: skip
         if algorithm == "hierarchical":  # combines two links: not a flat closed form
             continue
-        if algorithm == "halving-doubling" and any(s.ranks & (s.ranks - 1) == 0 and s.ranks > 1 for s in group):
-            # with N not a power of two the extra ranks fold in and out while the others wait, so not all
-            # ranks load the host at once as the closed form's host term assumes: fit on powers of two
-            keep = [i for i, s in enumerate(group) if s.ranks & (s.ranks - 1) == 0]
-            group, rates = [group[i] for i in keep], [rates[i] for i in keep]
-        if algorithm == "tree" and any(s.ranks > 2 for s in group):
-            # with 2 ranks each of the two trees is a single edge and moves S/B, not the 2·S/B of
-            # the double-binary-tree form, which holds from 3 ranks on: fit on those only
-            keep = [i for i, s in enumerate(group) if s.ranks > 2]
+        keep = [i for i, s in enumerate(group) if _described(algorithm, s.ranks)]
+        if keep:  # fit on the rank counts the closed form describes, when there are any
             group, rates = [group[i] for i in keep], [rates[i] for i in keep]
         try:
-            fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class), share=share)
+            fit = fit_link_model(group, rates, large_message_bytes=large_message_bytes(link_class), share=share,
+                                 host_per_byte=host_per_byte if link_class == "inter" else None)  # fmt: skip
         except CalibrationError:  # no α–β link explains these times: reported as an infinite residual
             errors[f"links.{link_class}.{algorithm}"] = math.inf
             continue
@@ -533,6 +530,40 @@ def fit_link_records(
 
 INTRA_LARGE_BYTES = float(MiB)
 """Per-step message from which an intra-node sample fixes the bandwidth on a shared host (see ``intra_sizes``)."""
+
+
+def _described(algorithm: str, ranks: int) -> bool:
+    """Whether the closed form describes ``algorithm`` on ``ranks`` ranks as every rank loading the host alike.
+
+    Halving–doubling on powers of two only: otherwise the extra ranks fold in and out while the
+    others wait. The double binary tree from 3 ranks on: with 2 each tree is one edge moving S/B,
+    not the form's 2·S/B.
+    """
+    if algorithm == "halving-doubling":
+        return ranks & (ranks - 1) == 0
+    return algorithm != "tree" or ranks > 2
+
+
+def host_per_byte_by_rate(records: Sequence[dict[str, Any]], min_bytes: float = MiB) -> dict[float, float]:
+    """κ per shaped rate: the host's busy CPU seconds per byte a rank sends, over the large inter-node all-reduces.
+
+    Σ busy / Σ (ranks · bytes each sends) over every algorithm's all-reduces of at least
+    ``min_bytes`` at that rate (a ratio of sums: ``/proc/stat`` counts in 10 ms ticks). The host's
+    work per byte is the testbed's, not an algorithm's: on the 2-core VM 15–17 ns at 150 and
+    450 Mbit/s and 9–10 ns at 1200 Mbit/s for ring, gloo's own, tree and halving–doubling alike.
+    """
+    busy: dict[float, float] = {}
+    sent: dict[float, float] = {}
+    for r in records:
+        rate = r.get("rate_bytes_per_s")
+        if (r["collective"] != "all_reduce" or r["link_class"] != "inter" or rate is None or r["size_bytes"] < min_bytes
+                or r.get("host_busy_s") is None or r["algorithm"] not in FIT_ALGORITHMS
+                or not _described(r["algorithm"], r["ranks"])):  # fmt: skip
+            continue
+        busy[rate] = busy.get(rate, 0.0) + r["host_busy_s"]
+        sent[rate] = sent.get(rate, 0.0) + r["ranks"] * closed_form_coefficients(r["algorithm"], r["ranks"],
+                                                                                 r["size_bytes"])[1]  # fmt: skip
+    return {rate: busy[rate] / sent[rate] for rate in busy if busy[rate] > 0 and sent[rate] > 0}
 
 
 def _large_message_bytes(testbed: str, link_class: str, rates: Sequence[float]) -> float:
@@ -572,8 +603,9 @@ def calibrate_links(
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
                         records.append(rec)
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
+    kappa = host_per_byte_by_rate(all_reduce) if testbed == "emulated" else {}
     links, fit_errors = fit_link_records(
-        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share
+        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share, kappa or None
     )
     labels = tuple(
         f"{c}: {n} ranks, all-reduce {min(plan.sizes if c == 'inter' else plan.intra_sizes)}-"

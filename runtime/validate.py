@@ -16,6 +16,9 @@ among the benchmarked ones, its link rate among the shaped ones, its (hidden, mi
 on the compute grid, its bucket among the benchmarked sizes) — none, for a held-out case —
 and measured vs predicted per component: compute, exposed communication, optimizer, barrier.
 
+Every measured run (all repeats) goes to ``runs.jsonl``, so the cases can be predicted again
+from the same measurements (``benchmarks/validate_emulated.py --reuse``).
+
 Configurations that change the number of workers but not the batch keep the per-rank work
 (micro-batch and accumulation) of the base scenario, so ``global_batch`` is adjusted.
 """

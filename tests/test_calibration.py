@@ -498,3 +498,44 @@ def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(
         )
     assert sim.exposed_comm_s == pytest.approx(analytic.exposed_comm_s, rel=1e-6)
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
+
+
+def test_measured_host_work_per_byte_fixes_kappa_and_the_fit_recovers_wire_and_sharpness() -> None:
+    """κ per rate from the host's busy time (Σ busy / Σ ranks·bytes sent); η, p and α fitted around it."""
+    pytest.importorskip("torch")
+    from dpsim.calibration import HostModel, LinkModel, closed_form_coefficients, fit_link_model
+    from runtime.calibrate import host_per_byte_by_rate
+
+    host = HostModel(2.0)
+    kappa = {250e6 / 8: 16e-9, 800e6 / 8: 10e-9}
+    truth = LinkModel(300e-6, 1.0, 0.95, 0.0, host_per_byte_s=10e-9, sharpness=2.0,
+                      host_per_byte_by_rate=tuple(sorted(kappa.items())))  # fmt: skip
+    samples, rates, records = [], [], []
+    for rate in kappa:
+        for n in (2, 3, 4):
+            link = truth.at_rate(rate, host.comm_share(n))
+            fabric = cf.Fabric(nodes=n, per_node=1, intra=link, inter=link)
+            for size in (8e3, 64e3, 2 * 2**20, 8 * 2**20):
+                time_s = cf.allreduce_time("ring", size, fabric)
+                samples.append(CollectiveSample("ring", n, size, time_s))
+                rates.append(rate)
+                sent = closed_form_coefficients("ring", n, size)[1]
+                records.append(
+                    {
+                        "collective": "all_reduce",
+                        "link_class": "inter",
+                        "algorithm": "ring",
+                        "ranks": n,
+                        "size_bytes": size,
+                        "rate_bytes_per_s": rate,
+                        "host_busy_s": kappa[rate] * n * sent,
+                    }
+                )
+    # a 2-rank tree moves S/B per tree, not the form's 2·S/B: its busy time would mislead, so it is left out
+    records.append({**records[-1], "algorithm": "tree", "ranks": 2, "host_busy_s": 1.0})
+    measured = host_per_byte_by_rate(records)
+    assert measured == pytest.approx(kappa, rel=1e-12)
+    fit = fit_link_model(samples, rates, large_message_bytes=500e3, share=host.comm_share, host_per_byte=measured)
+    assert [k for _, k in fit.host_per_byte_by_rate] == pytest.approx([16e-9, 10e-9], rel=1e-12)  # not refitted
+    assert fit.sharpness == 2.0 and fit.efficiency == pytest.approx(0.95, abs=0.005)
+    assert fit.latency_s == pytest.approx(300e-6, rel=0.05) and fit.residual < 0.01
