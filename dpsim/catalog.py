@@ -70,6 +70,9 @@ class DeviceSpec:
     """Catalog link between the GPU and its NIC (its PCIe generation, x16; GPUDirect RDMA goes GPU ->
     PCIe switch -> NIC, not over NVLink); '' = not known (inter-node traffic then leaves through the
     intra-node port)."""
+    sm_count: int = 0
+    """Streaming multiprocessors (0 = not stated): one GEMM output tile per SM per wave (the opt-in
+    wave-quantisation model, ``cluster.device.gemm_waves``)."""
 
     def __post_init__(self) -> None:
         if self.peak_flops <= 0 or self.memory_bytes <= 0 or self.memory_bandwidth <= 0:
@@ -78,6 +81,8 @@ class DeviceSpec:
             raise ValueError(f"device {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
         if not 0.0 < self.sustained_fraction <= 1.0:
             raise ValueError(f"device {self.name!r}: sustained_fraction must be in (0, 1]")
+        if self.sm_count < 0:
+            raise ValueError(f"device {self.name!r}: sm_count must be >= 0")
         fractions = (
             self.matmul_efficiency,
             self.matmul_efficiency_fp8,
@@ -367,7 +372,11 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # efficiency: flat fraction of peak, used for models without an operation breakdown (CNNs,
 # MLPs) and for devices without a GEMM curve; one value per device from a stated source.
 # MFU figures are end to end (they include exposed communication).
+# sm_count: NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020): 108 SMs on the A100; NVIDIA H100
+# Tensor Core GPU Architecture whitepaper (2022): 132 SMs on the H100 SXM5 (the H200 is the same GH100
+# configuration). Used only by the opt-in wave-quantisation model (dpsim.compute.wave_efficiency).
 _GEMM_A100: dict[str, Any] = dict(
+    sm_count=108,
     matmul_efficiency=267.9 / 312,
     kernel_overhead_s=4e-6,
     attention_efficiency=(0.6, 0.5),
@@ -384,6 +393,7 @@ _GEMM_HOPPER: dict[str, Any] = dict(
     curve_source="MAMF sweep (mag-/gpu_benchmark); XLA sm_90 matmul table; FlashAttention-3; Jia et al. 2018",
 )
 _HOPPER_SUSTAINED: dict[str, Any] = dict(
+    sm_count=132,
     sustained_fraction=0.70,
     matmul_efficiency_fp8=0.76,
     curve_source=_GEMM_HOPPER["curve_source"] + "; FP8 GEMM plateau 0.76 from Transformer Engine Getting Started; "

@@ -58,6 +58,7 @@ __all__ = [
     "gemm_time",
     "layer_kernels",
     "microbatch_compute",
+    "wave_efficiency",
 ]
 
 FORWARD_FRACTION = 1.0 / 3.0
@@ -108,10 +109,29 @@ def gemm_time(
     if m <= 0 or n <= 0 or k <= 0 or batch <= 0:
         return 0.0
     eff = efficiency or device.matmul_efficiency or 1.0
+    if device.gemm_waves and device.sm_count:
+        eff *= wave_efficiency(m, n, batch, device.sm_count, device.gemm_tile)
     flops = 2.0 * m * n * k * batch
     moved = width * (m * k + k * n + m * n) * batch
     seconds = max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency))
     return (seconds + device.kernel_overhead) / device.sustained_fraction
+
+
+def wave_efficiency(m: float, n: float, batch: float, sms: int, tile: tuple[int, int]) -> float:
+    """Useful share of the SM-waves a GEMM's m × n output (``batch`` of them) occupies.
+
+    NVIDIA, "Matrix Multiplication Background User's Guide" (docs.nvidia.com/deeplearning/performance),
+    §3.1 tile quantisation (an m not a multiple of the tile pads the last tile) and §3.2 wave
+    quantisation (tiles run in waves of one per SM; a partial last wave takes a whole wave's time):
+    m·n·batch / (waves · sms · tile area), waves = ⌈batch·⌈m/T₀⌉·⌈n/T₁⌉ / sms⌉, the better orientation
+    of the tile. 1 for a GEMM that fills whole waves with whole tiles.
+    """
+    best = 0.0
+    for rows, cols in (tile, (tile[1], tile[0])):
+        tiles = batch * math.ceil(m / rows) * math.ceil(n / cols)
+        waves = math.ceil(tiles / sms)
+        best = max(best, m * n * batch / (waves * sms * rows * cols))
+    return best
 
 
 class _Pricer:
@@ -316,7 +336,7 @@ def _job_key(
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
-    curve += (d.sustained_fraction, d.matmul_efficiency_fp8)
+    curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 

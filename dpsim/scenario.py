@@ -488,6 +488,14 @@ class DeviceConfig(_Section):
     operation-level model takes 1/sustained_fraction as long); the catalog's per-device value."""
     flat_efficiency: Fraction = 0.5
     """Fraction of peak for models without an operation breakdown (CNNs, MLPs), from the catalog."""
+    gemm_waves: bool = False
+    """Opt-in: scale each GEMM's rate by its wave and tile quantisation (:func:`dpsim.compute.wave_efficiency`;
+    needs ``sm_count``). Off by default: on the published runs it does not improve the predictions."""
+    sm_count: PositiveInt | None = None
+    """Streaming multiprocessors (the catalog's), for ``gemm_waves``."""
+    gemm_tile: tuple[PositiveInt, PositiveInt] = (256, 128)
+    """GEMM output tile (rows, columns) one SM computes per wave, either orientation; NVIDIA's Matrix
+    Multiplication Background guide, §3.2: 256 × 128 on A100 (cuBLAS's Hopper kernels use 128 × 256)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -497,11 +505,11 @@ class DeviceConfig(_Section):
         fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
         fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
-        fields.update(sustained_fraction="sustained_fraction")
+        fields.update(sustained_fraction="sustained_fraction", sm_count="sm_count")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}
-            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency", "matmul_efficiency_fp8"):
+            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency", "matmul_efficiency_fp8", "sm_count"):
                 if merged.get(name) in (0, 0.0):  # the catalog's "none"
                     merged[name] = None
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):

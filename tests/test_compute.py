@@ -220,3 +220,31 @@ def test_h100_fp8_gemm_plateau_reproduces_transformer_engine_fp8_rows() -> None:
     assert DEVICES["h200"].matmul_efficiency_fp8 == spec.matmul_efficiency_fp8
     # the BF16 fraction for the FP8 GEMMs would be 3.4 % faster than the measured fused row
     assert _te_getting_started_ms("fp8", _TE_IDLE_SUSTAINED, spec.matmul_efficiency) < 0.97 * 22.96
+
+
+def test_wave_efficiency_by_hand() -> None:
+    """NVIDIA's Matrix Multiplication Background guide §3.1-3.2: tiles of 256 x 128 (either way round),
+    one per SM per wave."""
+    from dpsim.compute import wave_efficiency
+
+    # whole waves of whole tiles: the A100's best MAMF shape, 6912 x 16384 = 27 x 128 tiles = 32 waves of 108
+    assert wave_efficiency(6912, 16384, 1, 108, (256, 128)) == 1.0
+    # the 22B layer's QKV GEMM (Korthikanti et al. 2022: T = 8192, 3h/t = 2304): 32 x 18 = 576 tiles,
+    # 5.33 waves -> 6: 576 / 648
+    assert wave_efficiency(8192, 2304, 1, 108, (256, 128)) == pytest.approx(576 / 648)
+    # tile quantisation: n = 2368 pads to 19 columns of 128 (304 tiles, 3 waves) or 10 of 256 (320, 3 waves)
+    assert wave_efficiency(4096, 2368, 1, 108, (256, 128)) == pytest.approx(4096 * 2368 / (3 * 108 * 256 * 128))
+    # a batch of small GEMMs fills waves together: 108 heads of one 256 x 128 tile each = one wave
+    assert wave_efficiency(256, 128, 108, 108, (256, 128)) == 1.0
+
+
+def test_gemm_waves_is_opt_in() -> None:
+    off = load_scenario(None, overrides=["cluster.device=a100-80gb"]).cluster.device
+    on = load_scenario(None, overrides=["cluster.device=a100-80gb", "cluster.device.gemm_waves=true"]).cluster.device
+    assert off.sm_count == on.sm_count == 108 and not off.gemm_waves
+    # compute bound: the FLOP term divided by the wave efficiency (576 / 648), the overhead unchanged
+    flops = 2.0 * 8192 * 2304 * 6144
+    plain = flops / (312e12 * off.matmul_efficiency)
+    assert gemm_time(8192, 2304, 6144, 1, 312e12, off, 2.0) == pytest.approx((plain + 4e-6) / 0.84, rel=1e-12)
+    waved = (plain * 648 / 576 + 4e-6) / 0.84
+    assert gemm_time(8192, 2304, 6144, 1, 312e12, on, 2.0) == pytest.approx(waved, rel=1e-12)
