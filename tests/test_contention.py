@@ -76,10 +76,11 @@ def test_placements() -> None:
 def test_symmetric_groups_give_the_symmetric_reduction(nics: int, zero_stage: int, bucket: str) -> None:
     """Two DP groups (tp=2) per node: with a NIC per GPU they never meet; with one NIC per node they
     split it evenly all the time — either way all groups on one network give the reduction's step.
-    With DDP's default 25 MiB cap, ZeRO-1's parameter gathers stay equal buckets (no 1 MiB first one)."""
+    With DDP's default 25 MiB cap, ZeRO-1's parameter gathers stay equal buckets (no 1 MiB first one).
+    (TP as the analytic term: as flows its rings meet the groups' NVSwitch hops, which the reduction does not hold.)"""
     s = make(nics=nics, zero_stage=zero_stage, bucket=bucket)
     reduced = simulate(s, fidelity="chunk")
-    (shared,) = simulate_shared([s])
+    (shared,) = simulate_shared([s], tp_flows=False)
     assert shared.extra["shared_fabric"]["dp_groups"] == 2
     assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
     assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
@@ -129,9 +130,10 @@ def test_two_jobs_packed_on_their_own_leaves_do_not_meet() -> None:
 def test_pipeline_sends_that_meet_no_reduction_leave_the_step_as_it_was() -> None:
     """tp=2, dp=4, pp=2 on two 8-GPU nodes with a NIC per GPU: each stage's DP groups reduce inside their
     node (NVLink), the stage-to-stage sends cross on the NICs, each GPU on its own NIC. Every send takes
-    exactly the closed form α + (S/t)/B, no stage ends late, and the step is the reduction's."""
+    exactly the closed form α + (S/t)/B, no stage ends late, and the step is the reduction's (TP as the
+    analytic term: as flows its rings share the NVSwitch ports with the groups' reductions)."""
     s = make(nodes=2, tp=2, pipeline_parallel=2)
-    (shared,) = simulate_shared([s])
+    (shared,) = simulate_shared([s], tp_flows=False)
     flows = shared.extra["shared_fabric"]["pipeline_flows"]
     assert flows["sends"] == 2 * s.accumulation_steps
     assert _rel(flows["longest_send_s"], flows["send_s"]) < 1e-9
@@ -139,7 +141,7 @@ def test_pipeline_sends_that_meet_no_reduction_leave_the_step_as_it_was() -> Non
     reduced = simulate(s, fidelity="chunk")
     assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
     assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
-    (analytic,) = simulate_shared([s], pipeline_flows=False)
+    (analytic,) = simulate_shared([s], pipeline_flows=False, tp_flows=False)
     assert _rel(analytic.step_time_s, shared.step_time_s) < 1e-9
 
 
@@ -238,3 +240,64 @@ def test_cli_runs_jobs_on_a_shared_fabric(tmp_path: Any, capsys: pytest.CaptureF
     )
     code, out, err = _cli(capsys, "run", *paths)
     assert code == 2 and err.strip().splitlines()[-1].startswith("error: ") and "--shared-fabric" in err
+
+
+# --- tensor-parallel collectives as flows ------------------------------------------------------
+
+
+def _tp_flows(result: Any) -> dict[str, Any]:
+    flows: dict[str, Any] = result.extra["shared_fabric"]["tensor_parallel_flows"]
+    return flows
+
+
+def test_tp_collectives_that_meet_nothing_cost_the_engines_ring() -> None:
+    """tp=8 on one 8-GPU node, dp=1: each TP all-reduce is a ring over the NVSwitch ports alone,
+    2(t−1)α + 2(t−1)/t·S/B exactly (B = 300 GB/s, α = 1 us, S = b·s·h·2); 4 per layer per micro-batch,
+    nothing late, and the step is the one with TP as the analytic per-micro-batch term."""
+    s = make(nodes=1, per_node=8, tp=8, global_batch=8)
+    (shared,) = simulate_shared([s])
+    flows = _tp_flows(shared)
+    size = activation_message_bytes(s)
+    ring = 2 * 7 * 1e-6 + 2 * 7 / 8 * size / 300e9
+    assert _rel(flows["collective_s"], ring) < 1e-12
+    assert _rel(flows["longest_collective_s"], ring) < 1e-9
+    assert flows["collectives"] == 4 * s.model.layers * s.accumulation_steps
+    assert flows["group_delay_s"] == pytest.approx([0.0], abs=1e-12)
+    (terms,) = simulate_shared([s], tp_flows=False)
+    assert _rel(shared.step_time_s, terms.step_time_s) < 1e-9
+
+
+def test_tp_on_nvswitch_and_pipeline_sends_on_pcie_do_not_meet() -> None:
+    """tp=8 fills each node, pp=2 over 2 nodes, dp=1: the stage-to-stage sends leave each GPU over its
+    PCIe link to its NIC, the TP rings stay on NVSwitch — no TP collective is slowed. Routed through the
+    GPU's NVSwitch port instead (a device given by numbers has no host link), the sends meet the TP rings
+    there and some TP collectives take longer."""
+    s = make(nodes=2, per_node=8, tp=8, pipeline_parallel=2, global_batch=8)
+    flows = _tp_flows(simulate_shared([s])[0])
+    assert _rel(flows["longest_collective_s"], flows["collective_s"]) < 1e-9
+    assert max(flows["group_delay_s"]) == pytest.approx(0.0, abs=1e-12)
+    bare = s.model_copy(deep=True)
+    bare.cluster.device.preset = None
+    bare.cluster.host_link = None
+    assert fabric_of(bare).host is None
+    flows = _tp_flows(simulate_shared([bare])[0])
+    assert flows["longest_collective_s"] > 1.01 * flows["collective_s"]
+
+
+def test_tp_across_nodes_sharing_a_nic_with_the_reduction_gets_half_of_it() -> None:
+    """One GPU and one NIC per node (B = 25 GB/s, α = 5 us), tp=2 over nodes 0–1 and 2–3, dp=2 over
+    0–2 and 1–3, overlap off, protocol none. After the last backward the DP ring and the backward's TP
+    all-reduces start together; every NIC direction then carries one TP flow and one DP flow, so a TP
+    all-reduce inside the reduction takes 2α + 2·S/B instead of 2α + S/B (the bandwidth term doubles,
+    the latency term does not), and the TP groups end late."""
+    s = make(nodes=4, per_node=1, nics=1, tp=2, global_batch=4, micro_batch=1, bucket="1 GB")
+    s = s.model_copy(update={"communication": s.communication.model_copy(update={"protocol": "none"})})
+    assert s.data_parallel == 2
+    (shared,) = simulate_shared([s])
+    flows = _tp_flows(shared)
+    size, bandwidth, alpha = activation_message_bytes(s), 25e9, 5e-6
+    assert _rel(flows["collective_s"], 2 * alpha + size / bandwidth) < 1e-12
+    assert _rel(flows["longest_collective_s"], 2 * alpha + 2 * size / bandwidth) < 1e-9
+    assert min(flows["group_delay_s"]) > size / bandwidth
+    (terms,) = simulate_shared([s], tp_flows=False)
+    assert shared.step_time_s >= terms.step_time_s

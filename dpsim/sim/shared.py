@@ -32,14 +32,21 @@ every job, each on the GPUs it really occupies:
   each stage's extra lateness is added to its group's end (one pass, not iterated to a
   fixed point: a stage that ends later does not release its buckets later).
 
-Where the groups are symmetric (same compute, NICs shared evenly) this gives the symmetric
-reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on an
-oversubscribed uplink, or a pipeline send meets a reduction on a NIC, it gives what the
-shares predict instead (tests/test_contention.py).
+* tensor-parallel jobs (``tp_flows``, default): every TP group's blocking collectives of each
+  pass are a stream on the same network (:class:`_TensorFlows`), released where the compute
+  schedule puts them (the pipeline schedule's operations when the sends are flows too, else each
+  rank's step as its DP stream lays it out); each TP group's lateness is added to its ranks' work
+  (one pass, like the pipeline's: a late rank does not release its buckets later). Inside a node
+  they cross NVSwitch ports only (a GPU's inter-node traffic takes its PCIe host link to the NIC,
+  :class:`~dpsim.sim.cluster.Cluster`), so they meet the reductions' and sends' NVSwitch hops, and
+  NICs only when a TP group spans nodes.
+
+Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
+gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
+an oversubscribed uplink, or a pipeline send or a TP collective meets a reduction on a link, it gives
+what the shares predict instead (tests/test_contention.py).
 Not covered: ZeRO-3 (its gathers gate compute, which needs a per-rank program, not a
-stream), tensor-parallel traffic (still the analytic per-micro-batch term of
-:func:`dpsim.sim.simulate.step_plan`), jitter replications (the first step of the first
-replication is run).
+stream), jitter replications (the first step of the first replication is run).
 """
 
 from __future__ import annotations
@@ -232,6 +239,104 @@ class _PipelineFlows:
         return {send.op: float(t) for send, t in zip(self.run.send_log, self.took, strict=True)}
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pass:
+    """A pass's blocking TP collectives: ``count`` all-reduces from ``start_s`` (nominal), after ``compute_s``."""
+
+    start_s: float
+    compute_s: float
+    count: int
+
+
+class _TensorFlows:
+    """A job's tensor-parallel collectives as flows on the shared network: one stream per TP group.
+
+    Megatron's blocking all-reduces of a pass (or reduce-scatter + all-gather with sequence
+    parallelism: :func:`dpsim.analytic.parallel.tensor_parallel_collectives`) run back to back over
+    the TP group's GPUs where the engines put the pass's TP time, right after its compute — 2 per
+    layer after the forward, the rest after the backward — on the schedule the engines price them
+    with (the ring), routed over the links the GPUs really take (NVSwitch inside a node; host link
+    and NIC when the group spans nodes). A pass's first collective joins at max(its nominal start,
+    the previous pass's last collective done + this pass's compute), so a slowed collective delays
+    the rest of its group's step; the group's lateness is how much later its last one ends.
+    """
+
+    def __init__(
+        self,
+        net: FluidNetwork,
+        cluster: Cluster,
+        scenario: Scenario,
+        fabric: Fabric,
+        gpus: np.ndarray,
+        passes: list[list[_Pass]],
+    ) -> None:
+        tp = scenario.training.tensor_parallel
+        group = parallel.tensor_parallel_fabric(tp, fabric)
+        engine = ChunkEngine(Cluster.from_fabric(group), "ring", protocol="none")
+        self.slot = parallel.tensor_parallel_collectives(scenario, fabric)
+        self.one_s = sum(seconds for _, seconds in self.slot)
+        size = parallel.activation_message_bytes(scenario)
+        self.streams: list[_Stream] = []
+        self.nominal_end = np.zeros(len(passes))
+        for g, (where, group_passes) in enumerate(zip(gpus, passes, strict=True)):
+            items = []
+            for p in group_passes:
+                for i in range(p.count * len(self.slot)):
+                    op = self.slot[i % len(self.slot)][0]
+                    first = i == 0
+                    ready = np.full(tp, p.start_s if first else 0.0)
+                    items.append(_Item(f"tensor-parallel {op}", op, size, ready, p.compute_s if first else 0.0))
+            if group_passes:
+                last = group_passes[-1]
+                self.nominal_end[g] = last.start_s + last.count * self.one_s
+            self.streams.append(_Stream(net, items, _Compiler(engine, cluster, where), tp))
+
+    def start(self) -> None:
+        for stream in self.streams:
+            stream.start()
+
+    def late_s(self) -> np.ndarray:
+        """How much later each TP group's last collective ended than its uncontended schedule says (≥ 0)."""
+        ends = np.array([float(st.done[-1].max()) if st.items else 0.0 for st in self.streams])
+        return np.maximum(0.0, ends - self.nominal_end)
+
+    def took_s(self) -> float:
+        """The longest single TP collective on the network (join of its last rank to its end)."""
+        longest = 0.0
+        for st in self.streams:
+            if st.items:
+                longest = max(longest, float((st.done.max(axis=1) - st.joins.max(axis=1)).max()))
+        return longest
+
+
+def _tp_passes(
+    per_pass: tuple[int, int], forward_s: np.ndarray, backward_s: np.ndarray, one_s: float, shift_s: float
+) -> list[_Pass]:
+    """A TP group's passes laid out as :func:`_items` lays out its rank's step (compute, then the pass's TP)."""
+    clock = shift_s
+    out = []
+    for f, b in zip(forward_s.tolist(), backward_s.tolist(), strict=True):
+        for compute, count in ((f, per_pass[0]), (b, per_pass[1])):
+            clock += compute
+            out.append(_Pass(clock, compute, count))
+            clock += count * one_s
+    return out
+
+
+def _tp_passes_of_stage(
+    run: PipelineRun, stage: int, per_pass: tuple[int, int], chunks: int, one_s: float
+) -> list[_Pass]:
+    """A TP group's passes where the pipeline schedule runs its stage's operations (each chunk: its layers' share)."""
+    out = []
+    for where, kind, _name, start, end in run.intervals:
+        if where != stage or kind not in ("forward", "backward"):
+            continue
+        count = max(1, round((per_pass[0] if kind == "forward" else per_pass[1]) / chunks))
+        begin = end - count * one_s
+        out.append(_Pass(begin, begin - start, count))
+    return out
+
+
 def _items(
     plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray, shift_s: float = 0.0
 ) -> tuple[list[_Item], np.ndarray, np.ndarray]:
@@ -259,13 +364,19 @@ def _items(
 
 
 def _outcome(
-    plan: StepPlan, stream: _Stream, clock: np.ndarray, compute: np.ndarray, pipeline_s: float | None = None
+    plan: StepPlan,
+    stream: _Stream,
+    clock: np.ndarray,
+    compute: np.ndarray,
+    pipeline_s: float | None = None,
+    tp_late_s: np.ndarray | None = None,
 ) -> StepOutcome:
     """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends.
 
     ``pipeline_s``: None when the pipeline's bubble and exposed sends come after the group's work
     (the analytic terms); else the group's clock already holds its place in the pipeline and
     ``pipeline_s`` is how much later its stage finished because its sends were slowed on the network.
+    ``tp_late_s``: per rank, how much later its tensor-parallel collectives on the network let its work end.
     """
     n = stream.ranks
     grads = len(plan.gradient_buckets) if stream.items else 0  # data_parallel = 1: nothing to reduce
@@ -281,6 +392,10 @@ def _outcome(
     k = plan.accumulation
     comm += k * plan.tp_comm_s
     total += k * plan.tp_comm_s
+    if tp_late_s is not None:
+        clock = clock + tp_late_s
+        comm += tp_late_s
+        total += float(tp_late_s.max())
     end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0) + plan.optimizer_s
     if len(stream.items) > grads:
         end = np.maximum(end, stream.done[-1])
@@ -301,16 +416,53 @@ class _Job:
     """Forward and backward of one micro-batch on one stage, as the step plan takes them."""
     groups: list[tuple[_Stream, np.ndarray, np.ndarray]]
     flows: _PipelineFlows | None
+    tensor: _TensorFlows | None = None
+
+
+def _tensor_flows(
+    s: Scenario,
+    net: FluidNetwork,
+    cluster: Cluster,
+    nodes: np.ndarray,
+    per_node: int,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    shifts: np.ndarray,
+    run: PipelineRun | None,
+) -> _TensorFlows:
+    """The job's TP groups, (stage, d) in order, with their passes: from the pipeline schedule when it
+    runs as flows, else laid out as the DP groups' streams lay out each rank's step."""
+    t = s.training
+    tp, dp, pp = t.tensor_parallel, s.data_parallel, t.pipeline_parallel
+    fabric = fabric_of(s)
+    per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(t.activation_recomputation)
+    forward = round(parallel.layers_per_stage(s) * parallel.FORWARD_ALLREDUCES_PER_LAYER)
+    per_pass = (max(1, forward), max(1, round(per_stage) - forward))
+    one_s = sum(seconds for _, seconds in parallel.tensor_parallel_collectives(s, fabric))
+    gpus = np.arange(pp * dp * tp).reshape(pp * dp, tp)
+    where = nodes[gpus // per_node] * per_node + gpus % per_node
+    passes = []
+    for stage in range(pp):
+        chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+        stage_passes = _tp_passes_of_stage(run, stage, per_pass, chunks, one_s) if run is not None else None
+        for d in range(dp):
+            if stage_passes is not None:
+                passes.append(stage_passes)
+            else:
+                passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, float(shifts[stage])))
+    return _TensorFlows(net, cluster, s, fabric, where, passes)
 
 
 def simulate_shared(
-    scenarios: Sequence[Scenario], *, placement: str = "packed", pipeline_flows: bool = True
+    scenarios: Sequence[Scenario], *, placement: str = "packed", pipeline_flows: bool = True, tp_flows: bool = True
 ) -> list[StepResult]:
     """One step of every job in ``scenarios`` on one fabric, every DP group at chunk level on one network.
 
     With ``pipeline_flows`` (default) the stage-to-stage sends of pipelined jobs are flows on
     the same network, and each DP group's work sits where the pipeline schedule puts its
-    stage; without, the pipeline's bubble and sends are the per-step analytic terms.
+    stage; without, the pipeline's bubble and sends are the per-step analytic terms. With
+    ``tp_flows`` (default) the tensor-parallel collectives are flows on it too (:class:`_TensorFlows`);
+    without, they are the per-micro-batch analytic term.
     Returns one :class:`~dpsim.records.StepResult` per job (in order); ``extra["shared_fabric"]``
     says where the job ran and with whom.
     """
@@ -351,6 +503,10 @@ def simulate_shared(
             gpus = np.arange(t.pipeline_parallel * s.data_parallel * t.tensor_parallel).reshape(t.pipeline_parallel, -1)
             size = parallel.activation_message_bytes(s) / t.tensor_parallel
             flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
+        tensor = None
+        if tp_flows and t.tensor_parallel > 1:
+            run_ = flows.run if flows is not None else None
+            tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_)
         groups = []
         for row, gpus in enumerate(dp_groups(s)):
             where = nodes[gpus // per_node] * per_node + gpus % per_node
@@ -359,12 +515,14 @@ def simulate_shared(
                 items = []
             stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
             groups.append((stream, clock, compute))
-        jobs.append(_Job(s, model, plan, nominal, groups, flows))
+        jobs.append(_Job(s, model, plan, nominal, groups, flows, tensor))
     for job in jobs:
         for stream, _, _ in job.groups:
             stream.start()
         if job.flows is not None:
             job.flows.start()
+        if job.tensor is not None:
+            job.tensor.start()
     env.run()
     results = []
     for j, job in enumerate(jobs):
@@ -383,9 +541,11 @@ def simulate_shared(
                 "longest_send_s": max(took.values(), default=0.0),
                 "stage_delay_s": late,
             }
-        tp = s.training.tensor_parallel
+        tp, dp = s.training.tensor_parallel, s.data_parallel
+        # TP group (stage, d) holds DP rank d of each of the stage's tp DP groups
+        tp_late = job.tensor.late_s().reshape(-1, dp) if job.tensor is not None else None
         outcomes = [
-            _outcome(plan, stream, clock, compute, late[row // tp])
+            _outcome(plan, stream, clock, compute, late[row // tp], None if tp_late is None else tp_late[row // tp])
             for row, (stream, clock, compute) in enumerate(groups)
         ]
         worst = max(outcomes, key=lambda o: o.step_time_s)
@@ -403,5 +563,13 @@ def simulate_shared(
         }
         if pipeline:
             extra["shared_fabric"]["pipeline_flows"] = pipeline
+        if job.tensor is not None:
+            extra["shared_fabric"]["tensor_parallel_flows"] = {
+                "groups": len(job.tensor.streams),
+                "collectives": sum(len(st.items) for st in job.tensor.streams),
+                "collective_s": job.tensor.one_s,
+                "longest_collective_s": job.tensor.took_s(),
+                "group_delay_s": job.tensor.late_s().tolist(),
+            }
         results.append(dataclasses.replace(result, extra=extra))
     return results
