@@ -93,7 +93,8 @@ CASES: list[list[tuple[str, object]]] = [
 
 QUICK = CalibrationPlan(
     ranks=(2, 3, 4), sizes=(8 * 1024, 2 << 20, 8 << 20), algorithms=("ring", "backend"), collectives=("all_reduce",),
-    link_classes=("inter",), reps=3, curve_hiddens=(512, 1024), curve_micro_batches=(16, 64), host_processes=(1, 2, 4),
+    link_classes=("inter", "intra"), reps=3, curve_hiddens=(512, 1024), curve_micro_batches=(16, 64),
+    host_processes=(1, 2, 4),
 )  # fmt: skip
 """A reduced calibration for checking the pipeline end to end (``--quick``), not for the measurement."""
 
