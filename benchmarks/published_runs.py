@@ -266,6 +266,9 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 "pipeline_schedule": "interleaved",
                 "virtual_stages": 6,
                 "sequence_parallel": True,
+                # the same script adds MegatronCommOverlapCallback(tp_comm_overlap=True) with its
+                # userbuffers config for GPT-3 175B on H100 at TP 4: TP collectives pipelined with GEMMs
+                "tp_comm_overlap": True,
                 "zero_stage": 1,
                 "optimizer_sharding": "megatron",
                 # NVIDIA/NeMo scripts/performance/llm/pretrain_gpt3_175b.py: FP8 runs set

@@ -712,6 +712,10 @@ class TrainingConfig(_Section):
     virtual_stages: PositiveInt = 1
     """Model chunks per pipeline stage for the interleaved schedule."""
     sequence_parallel: bool = False
+    tp_comm_overlap: bool = False
+    """Overlap tensor-parallel all-gathers and reduce-scatters with the GEMMs, chunk by chunk
+    (Megatron-LM ``--tp-comm-overlap``, NeMo ``tp_comm_overlap``: Transformer Engine userbuffers;
+    needs ``sequence_parallel``). Only what the GEMMs cannot cover stays exposed."""
     embedding_pipeline_slots: bool = False
     """The embedding and the output layer (with the loss) each take one layer slot of the pipeline
     split, so the first model chunk holds only the embedding and the last only the output layer
@@ -895,6 +899,12 @@ class Scenario(_Section):
                 raise _FieldError(
                     "training.fsdp_shard_group", f"{t.fsdp_shard_group} does not divide the {dp} data-parallel ranks"
                 )
+        if t.tp_comm_overlap and not t.sequence_parallel:
+            raise _FieldError(
+                "training.tp_comm_overlap",
+                "needs sequence_parallel: true (userbuffers overlap the all-gathers and reduce-scatters that "
+                "sequence parallelism runs; Megatron-LM refuses --tp-comm-overlap without --sequence-parallel)",
+            )
         if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
             raise _FieldError(
                 "training.fsdp_no_sync",

@@ -8,10 +8,9 @@ Bounds, stated as what they are:
   mean |error| within 5 %. A100: Korthikanti et al. 2022 Table 4, a layer of a TP-8 run on a full
   node; the Table 5 iteration times of the same paper (not independent) within 10 %. H100: NVIDIA
   NeMo 24.07's in-training LLAMA2-7B and GPT3-5B rows (TP 1, pure data parallelism), none of the
-  predicted runs; the test re-derives the catalog's 0.70 from them. One known exception, an expected
-  failure: NeMo's GPT-3 175B FP8 run (TP 4) comes out about 18 % slow, because tensor-parallel
-  communication overlap (NeMo's userbuffers) is not modelled: all its TP collectives are exposed
-  (hiding them gives about -8 %; the rest is NeMo 25.02 vs 24.07 software).
+  predicted runs; the test re-derives the catalog's 0.70 from them. NeMo's GPT-3 175B FP8 run (TP 4)
+  overlaps its tensor-parallel collectives with the GEMMs (userbuffers, ``training.tp_comm_overlap``);
+  with them exposed it came out about 18 % slow.
 - A device whose sustained_fraction is not measured in training (1.0) stays an optimistic bound: no
   run predicted more than 10 % slower than published, none more than 45 % faster.
 - Llama 3 405B on 8,192 H100s fits in its 80 GiB.
@@ -63,17 +62,9 @@ MAX_CALIBRATED_MEAN = 0.05
 # devices whose sustained_fraction comes from a timing inside a training step (see the module docstring)
 _IN_STEP_CALIBRATED = ("a100-40gb", "a100-80gb", "h100-sxm")
 
-_TP_OVERLAP_MISSING = pytest.mark.xfail(
-    strict=True,
-    reason="tensor-parallel communication overlap (NeMo tp_comm_overlap / userbuffers) is not modelled",
-)
-
 
 def _bound_params() -> list[Any]:
-    return [
-        pytest.param(r, id=r.name, marks=_TP_OVERLAP_MISSING if r.name.startswith("NeMo GPT-3") else ())
-        for r in RUNS.PUBLISHED_RUNS
-    ]
+    return [pytest.param(r, id=r.name) for r in RUNS.PUBLISHED_RUNS]
 
 
 def _calibrated(run: Any) -> bool:

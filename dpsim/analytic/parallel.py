@@ -54,8 +54,10 @@ __all__ = [
     "tensor_parallel_comm_bytes",
     "tensor_parallel_comm_time",
     "tensor_parallel_crosses_nodes",
+    "tensor_parallel_exposed_time",
     "tensor_parallel_fabric",
     "tensor_parallel_forward_share",
+    "tensor_parallel_hidden_time",
 ]
 
 _SCHEDULES = ("gpipe", "1f1b", "interleaved")
@@ -199,6 +201,72 @@ def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
     one = sum(seconds for _, seconds in tensor_parallel_collectives(scenario, fabric))
     count = tensor_parallel_allreduces_per_layer(t.activation_recomputation)
     return layers_per_stage(scenario) * count * one
+
+
+_OVERLAPPED_GEMMS = (
+    # (collective, the GEMM Transformer Engine's userbuffers pipeline it with), forward pass
+    ("all_gather", "qkv"),
+    ("reduce_scatter", "attention_out"),
+    ("all_gather", "mlp_up"),
+    ("reduce_scatter", "mlp_down"),
+)
+_OVERLAPPED_GEMMS_BACKWARD = (
+    # the backward of a reduce-scatter is an all-gather of the output gradient, before the dgrad GEMM;
+    # that of an all-gather a reduce-scatter of the input gradient, after the dgrad GEMM
+    ("all_gather", "mlp_down.dgrad"),
+    ("reduce_scatter", "mlp_up.dgrad"),
+    ("all_gather", "attention_out.dgrad"),
+    ("reduce_scatter", "qkv.dgrad"),
+)
+
+
+def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
+    """Seconds of each GEMM of one layer and micro-batch, as the compute model prices it (by name)."""
+    from dpsim import compute
+
+    m, t, d = scenario.model, scenario.training, scenario.cluster.device
+    kernels = compute.layer_kernels(m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
+    flat = d.efficiency if d.efficiency is not None else (d.flat_efficiency if d.matmul_efficiency is None else None)
+    if flat is not None:  # the flat model prices every FLOP at peak · efficiency
+        return {k.name: k.flops / (d.peak_for(t.precision) * flat) for k in kernels}
+    return {k.name: k.seconds for k in kernels}
+
+
+def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
+    """Seconds of a micro-batch's TP communication hidden behind GEMMs (``training.tp_comm_overlap``).
+
+    Megatron-LM's ``--tp-comm-overlap`` (Transformer Engine userbuffers, with sequence parallelism):
+    each linear layer's all-gather (before QKV and MLP-up) or reduce-scatter (after attention-out and
+    MLP-down) is split into t chunks exchanged ring-wise while the GEMM runs chunk by chunk; in the
+    backward pass the output-gradient all-gathers and input-gradient reduce-scatters pipeline with the
+    data-gradient GEMMs. The first chunk's GEMM (all-gather: the local chunk) or the last one's
+    (reduce-scatter: the kept partial) has no transfer beside it, so a collective of ``c`` seconds
+    beside a GEMM of ``g`` hides ``min(c, g·(t−1)/t)`` and exposes ``max(0, c − g·(t−1)/t)``. Full
+    recomputation's re-forward overlaps like the forward. SM sharing between the copies and the GEMM
+    is not modelled. Zero without the option, tensor parallelism or sequence parallelism.
+    """
+    t = scenario.training
+    if (
+        not t.tp_comm_overlap
+        or t.tensor_parallel <= 1
+        or not t.sequence_parallel
+        or scenario.model.kind != "transformer"
+    ):
+        return 0.0
+    comm = dict(tensor_parallel_collectives(scenario, fabric))
+    gemms = _layer_gemm_seconds(scenario)
+    share = (t.tensor_parallel - 1) / t.tensor_parallel
+    pairs: list[tuple[str, str]] = [*_OVERLAPPED_GEMMS, *_OVERLAPPED_GEMMS_BACKWARD]
+    if t.activation_recomputation == "full":
+        pairs += _OVERLAPPED_GEMMS
+    hidden = sum(min(comm[op], share * gemms[name]) for op, name in pairs)
+    return layers_per_stage(scenario) * hidden
+
+
+def tensor_parallel_exposed_time(scenario: Scenario, fabric: Fabric) -> float:
+    """Seconds of a micro-batch's TP communication on the critical path: all of it, less what
+    :func:`tensor_parallel_hidden_time` hides behind GEMMs."""
+    return tensor_parallel_comm_time(scenario, fabric) - tensor_parallel_hidden_time(scenario, fabric)
 
 
 def _bottleneck(group: Fabric) -> Link:

@@ -418,7 +418,7 @@ def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
 
 
 def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute_s: float) -> tuple[float, float]:
-    """(tensor-parallel communication per micro-batch, pipeline bubble per step), seconds.
+    """(exposed tensor-parallel communication per micro-batch, pipeline bubble per step), seconds.
 
     Zero for tp = pp = 1; otherwise the hybrid-parallel closed forms of
     :mod:`dpsim.analytic.parallel` (Megatron TP all-reduces; the schedule's bubble fraction,
@@ -427,7 +427,7 @@ def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute
     t = scenario.training
     if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
         return 0.0, 0.0
-    tp_comm = parallel.tensor_parallel_comm_time(scenario, fabric) if t.tensor_parallel > 1 else 0.0
+    tp_comm = parallel.tensor_parallel_exposed_time(scenario, fabric) if t.tensor_parallel > 1 else 0.0
     bubble = 0.0
     p, m = t.pipeline_parallel, scenario.accumulation_steps
     if p > 1:
@@ -746,9 +746,10 @@ def predict(scenario: Scenario) -> StepResult:
     compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_s)
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
+    tp_hidden_s = k * parallel.tensor_parallel_hidden_time(scenario, fabric)  # behind GEMMs: traffic, not exposed
     gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)
     exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s
-    comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + p2p_total_s
+    comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + tp_hidden_s + p2p_total_s
     step_s = compute_s + bubble_s + exposed_s + optimizer_s
     single_s = nominal_compute + optimizer_s
 
@@ -764,6 +765,7 @@ def predict(scenario: Scenario) -> StepResult:
         "gradient_exposed_s": grad_exposed,
         "zero_param_gather_s": post_step_gather + gather_total,
         "tensor_parallel_comm_s": tp_comm_s,
+        "tensor_parallel_hidden_s": tp_hidden_s,
         "pipeline_p2p_exposed_s": p2p_exposed_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,

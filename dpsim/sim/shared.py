@@ -391,7 +391,7 @@ def _outcome(
         calls.append((item.name, last, float(done.max())))
     k = plan.accumulation
     comm += k * plan.tp_comm_s
-    total += k * plan.tp_comm_s
+    total += k * (plan.tp_comm_s + plan.tp_hidden_s)
     if tp_late_s is not None:
         clock = clock + tp_late_s
         comm += tp_late_s

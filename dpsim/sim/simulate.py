@@ -18,6 +18,7 @@ import numpy as np
 
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
+from dpsim.analytic.parallel import tensor_parallel_hidden_time
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.buckets import gradient_tensors, megatron_chunks, overlapped_bytes, synced_gradient_bytes, traced_buckets
 from dpsim.errors import ScenarioError
@@ -106,6 +107,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         overlap=scenario.communication.overlap,
         optimizer_s=optimizer_s,
         tp_comm_s=tp_comm,
+        tp_hidden_s=tensor_parallel_hidden_time(scenario, fabric),
         tp_forward_share=parallel.tensor_parallel_forward_share(t.activation_recomputation),
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,

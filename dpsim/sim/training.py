@@ -54,6 +54,9 @@ class StepPlan:
     tp_forward_share: float = 0.5
     """Share of :attr:`tp_comm_s` after the forward pass, the rest after the backward
     (:func:`dpsim.analytic.parallel.tensor_parallel_forward_share`)."""
+    tp_hidden_s: float = 0.0
+    """Tensor-parallel communication per micro-batch hidden behind GEMMs (``training.tp_comm_overlap``):
+    counted as traffic, never on the critical path."""
     bubble_s: float = 0.0
     """Pipeline bubble per step (hybrid runs)."""
     p2p_exposed_s: float = 0.0
@@ -252,6 +255,7 @@ def run_step(
         if reduce_now and not last and not plan.overlap:
             clock = np.maximum(clock, stream)
         tensor_parallel(f"backward {j}", plan.tp_comm_s * (1.0 - plan.tp_forward_share))
+        collective_total += plan.tp_hidden_s
     start = np.maximum(clock, stream)
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
