@@ -85,3 +85,27 @@ def test_p2p_allreduce_equals_backend_and_ddp_hook_gives_full_batch_gradient(
                 assert results[f"{algorithm}/{numel}"] <= 1e-12, (algorithm, world, numel, results)
             assert results[f"ddp/{algorithm}"] <= 1e-6, (algorithm, world)
             assert results[f"buckets/{algorithm}"] >= 1  # the buckets went through the hook and were timed
+
+
+@pytest.mark.parametrize("world", range(2, 65))
+def test_double_binary_tree_spans_every_rank_twice_and_loads_no_link_beyond_two_s(world: int) -> None:
+    """Each tree is a spanning tree (every rank but its root has one parent, which lists it as a child);
+    no rank is an inner node of both trees, so a rank's link carries S/2 per tree edge — reduce and
+    broadcast, each way — and at most 2·S each way; exactly 2·S on the busiest from 5 ranks on, 1.5·S
+    at 3 and 4 ranks (where the 1.15× of 2·S/B in tests/test_emulated.py has that slack)."""
+    from runtime.collectives.tree import tree_roles
+
+    ranks = [10 + 3 * r for r in range(world)]  # arbitrary global ranks
+    roles = {me: tree_roles(ranks, me) for me in ranks}
+    halves = {}
+    for me, per_tree in roles.items():
+        for t, (parent, children) in enumerate(per_tree):
+            if parent is not None:
+                assert me in roles[parent][t][1]
+            assert all(roles[c][t][0] == me for c in children)
+        assert not all(children for _, children in per_tree)
+        halves[me] = sum((parent is not None) + len(children) for parent, children in per_tree)
+    assert [sum(roles[me][t][0] is None for me in ranks) for t in (0, 1)] == [1, 1]
+    assert sum(halves.values()) == 2 * 2 * (world - 1)  # two trees of world-1 edges, each edge counted twice
+    expected = 2 if world == 2 else 3 if world <= 4 else 4  # busiest link, in units of S/2
+    assert max(halves.values()) == expected

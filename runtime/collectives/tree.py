@@ -28,7 +28,7 @@ import torch.distributed as dist
 
 from runtime.collectives._p2p import split_sizes, wait_all
 
-__all__ = ["tree_allreduce"]
+__all__ = ["tree_allreduce", "tree_roles"]
 
 CHUNK_BYTES = 128 * 1024
 """Pipelining granularity: smaller chunks shorten the pipeline fill, larger ones pay less α."""
@@ -93,6 +93,23 @@ class _Tree:
         wait_all(down)
 
 
+def tree_roles(ranks: Sequence[int], me: int) -> list[tuple[int | None, list[int]]]:
+    """``me``'s (parent, children) in each of the two trees: heap order over ``ranks`` and over its mirror.
+
+    Inner nodes of the first tree are the first ⌊N/2⌋ ranks, of the second the last ⌊N/2⌋, so
+    no rank is an inner node of both: a rank sends (and receives) S/2 per tree edge it has,
+    at most 2·S in all (an inner node with two children in one tree, a leaf in the other),
+    which the busiest ranks reach from 5 ranks on (at 3 and 4 ranks, 1.5·S).
+    """
+    n = len(ranks)
+    roles: list[tuple[int | None, list[int]]] = []
+    for order in (list(ranks), list(reversed(ranks))):
+        pos = order.index(me)
+        parent = order[(pos - 1) // 2] if pos else None
+        roles.append((parent, [order[c] for c in (2 * pos + 1, 2 * pos + 2) if c < n]))
+    return roles
+
+
 def tree_allreduce(tensor: torch.Tensor, ranks: Sequence[int], me: int, tag: int = 0) -> None:
     """In-place sum of a 1-D ``tensor`` over ``ranks``."""
     n = len(ranks)
@@ -100,13 +117,9 @@ def tree_allreduce(tensor: torch.Tensor, ranks: Sequence[int], me: int, tag: int
         return
     element = tensor.element_size()
     halves = torch.split(tensor, split_sizes(tensor.numel(), 2))
-    orders = (list(ranks), list(reversed(ranks)))
     trees = []
-    for t, (half, order) in enumerate(zip(halves, orders, strict=True)):
+    for t, (half, (parent, children)) in enumerate(zip(halves, tree_roles(ranks, me), strict=True)):
         chunks = max(1, min(MAX_CHUNKS, half.numel() * element // CHUNK_BYTES))
-        pos = order.index(me)
-        parent = order[(pos - 1) // 2] if pos else None
-        children = [order[c] for c in (2 * pos + 1, 2 * pos + 2) if c < n]
         pieces = list(torch.split(half, split_sizes(half.numel(), chunks)))
         trees.append(_Tree(pieces, parent, children, tag + t * 2 * MAX_CHUNKS))
     for tree in trees:
