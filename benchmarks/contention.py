@@ -4,7 +4,11 @@ Prints, for hybrid TP×DP jobs on 8-GPU nodes and for two jobs on an oversubscri
 fat-tree, the step and communication time of :func:`dpsim.sim.simulate` (one DP group on its
 share of the NICs, chunk level) and of :func:`dpsim.sim.shared.simulate_shared` (all groups,
 all jobs, one network), and what the link shares predict. GPT-2 medium, micro-batch 4,
-25 MB buckets, flat ring, overlap off (communication fully exposed, so the shares show).
+25 MB buckets, flat ring, overlap off (communication fully exposed, so the shares show);
+each GPU reaches its NIC over a PCIe link faster than the NIC (``host_link: pcie5``), so the
+NIC is the network's bottleneck, as in tests/test_contention.py. The first table keeps
+tensor parallelism as the analytic term (it is about the DP groups); the second puts the
+hybrid TP×PP×DP step's pipeline sends and then also its TP collectives on the network.
 
 Usage: ``python benchmarks/contention.py``
 """
@@ -41,6 +45,7 @@ def job(
                 "intra_node": {"bandwidth": "300 GB/s", "latency": "1 us"},
                 "inter_node": {"bandwidth": inter, "latency": "5 us", "nics_per_node": nics},
                 "topology": topology or {"kind": "switch"},
+                "host_link": "pcie5",
             },
             "training": {
                 "global_batch": 4 * nodes * per_node // tp,
@@ -73,10 +78,11 @@ def main() -> None:
     for nics in (8, 1):
         s = job(nics=nics)
         reduced = simulate(s, fidelity="chunk")
-        row(f"TP2xDP8, 2 nodes, {nics} NIC(s)/node (even)", reduced, simulate_shared([s])[0], reduced)
+        row(f"TP2xDP8, 2 nodes, {nics} NIC(s)/node (even)", reduced, simulate_shared([s], tp_flows=False)[0], reduced)
     s = job(nics=4)
     halved = simulate(job(nics=4, inter="100 Gbit/s"), fidelity="chunk")
-    row("TP2xDP8, 2 nodes, 4 NICs/node (groups meet)", simulate(s, fidelity="chunk"), simulate_shared([s])[0], halved)
+    met = simulate_shared([s], tp_flows=False)[0]
+    row("TP2xDP8, 2 nodes, 4 NICs/node (groups meet)", simulate(s, fidelity="chunk"), met, halved)
 
     def alone(inter: str = "200 Gbit/s") -> Scenario:
         return job("a", nodes=4, per_node=1, nics=1, tp=1, inter=inter, topology=FAT_TREE)
@@ -90,25 +96,29 @@ def main() -> None:
         row(f"2 jobs x 4 nodes, fat-tree 2:1, {placement}", single, a, half if placement == "interleaved" else single)
 
     print()
-    print("pipeline sends as flows next to the reductions (1F1B, 4 micro-batches): TP2xPP4xDP8, 8 nodes;")
-    print("a = pipeline as analytic terms, flows = stage-to-stage sends on the same network")
+    print("hybrid TP2xPP4xDP8 on 8 nodes (1F1B, 4 micro-batches): red = symmetric reduction (one DP group,")
+    print("TP and pipeline as analytic terms); pp = stage-to-stage sends as flows; tp+pp = TP collectives too")
     head = (
-        f"{'case':<44} {'step red':>9} {'step a':>9} {'step flows':>10} {'comm red':>8} {'comm flows':>10} "
-        f"{'stage late':>10}"
+        f"{'case':<30} {'step red':>9} {'step pp':>9} {'step tp+pp':>10} {'comm red':>8} {'comm tp+pp':>10} "
+        f"{'stage late':>10} {'TP late':>8} {'TP coll.':>9} {'longest':>9}"
     )
     print(head)
     print("-" * len(head))
     for nics in (8, 1):
         s = job(nodes=8, nics=nics, pp=4)
         reduced = simulate(s, fidelity="chunk")
-        terms = simulate_shared([s], pipeline_flows=False)[0]
-        flows = simulate_shared([s])[0]
-        late = max(flows.extra["shared_fabric"]["pipeline_flows"]["stage_delay_s"])
+        sends = simulate_shared([s], tp_flows=False)[0]
+        both = simulate_shared([s])[0]
+        late = max(both.extra["shared_fabric"]["pipeline_flows"]["stage_delay_s"])
+        tp = both.extra["shared_fabric"]["tensor_parallel_flows"]
         print(
-            f"{f'TP2xPP4xDP8, {nics} NIC(s)/node':<44} {reduced.step_time_s * 1e3:>9.2f} "
-            f"{terms.step_time_s * 1e3:>9.2f} {flows.step_time_s * 1e3:>10.2f} {reduced.comm_s * 1e3:>8.2f} "
-            f"{flows.comm_s * 1e3:>10.2f} {late * 1e3:>10.3f}"
+            f"{f'TP2xPP4xDP8, {nics} NIC(s)/node':<30} {reduced.step_time_s * 1e3:>9.2f} "
+            f"{sends.step_time_s * 1e3:>9.2f} {both.step_time_s * 1e3:>10.2f} {reduced.comm_s * 1e3:>8.2f} "
+            f"{both.comm_s * 1e3:>10.2f} {late * 1e3:>10.3f} {max(tp['group_delay_s']) * 1e3:>8.3f} "
+            f"{tp['collective_s'] * 1e6:>7.1f}us {tp['longest_collective_s'] * 1e6:>7.1f}us"
         )
+    print("times in ms unless marked; TP late = the latest TP group's lateness; TP coll. = one TP all-reduce")
+    print("alone (the engines' ring), longest = the slowest one on the network")
 
 
 if __name__ == "__main__":
