@@ -39,7 +39,8 @@ every job, each on the GPUs it really occupies:
   (one pass, like the pipeline's: a late rank does not release its buckets later). Inside a node
   they cross NVSwitch ports only (a GPU's inter-node traffic takes its PCIe host link to the NIC,
   :class:`~dpsim.sim.cluster.Cluster`), so they meet the reductions' and sends' NVSwitch hops, and
-  NICs only when a TP group spans nodes.
+  NICs only when a TP group spans nodes. With ``training.tp_comm_overlap`` (TP pipelined with
+  its GEMMs) TP stays the analytic per-micro-batch term.
 
 Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
 gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
@@ -504,7 +505,7 @@ def simulate_shared(
             size = parallel.activation_message_bytes(s) / t.tensor_parallel
             flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
         tensor = None
-        if tp_flows and t.tensor_parallel > 1:
+        if tp_flows and t.tensor_parallel > 1 and not t.tp_comm_overlap:  # overlapped TP: the analytic terms
             run_ = flows.run if flows is not None else None
             tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_)
         groups = []
