@@ -12,6 +12,18 @@ per-channel throughput (``engine_Bps``: NCCL's per-channel caps) adds one resour
 (rank, channel): the bytes a rank sends on a channel in the phase over ``engine_Bps`` —
 the same resource the chunk level puts on each flow's route.
 
+The phase-by-phase price assumes the ranks move in lock step, which holds when every
+rank is busy until its phase's end. When some are not — a placement that sends several
+ranks of a node through one NIC in some steps of a rank-ordered halving–doubling, idle
+ranks of a step — the ranks that finish early enter the next phase on other links (the
+per-rank dependency rule of :mod:`dpsim.sim.chunk`), and the lock-step sum overprices
+(or, when late flows meet early ones on a link, underprices) the schedule by several
+percent. There the bandwidth term is the schedule run once by the chunk level's fluid
+model on the same cluster without latencies, where times scale with the size:
+``seconds_per_byte = T(S₀) / S₀`` (:func:`fluid_seconds_per_byte`). Repeated steps (the
+ring's) keep the lock-step price: neighbours are coupled by the rendezvous every step, and
+the chunk level is within 1 % of it.
+
 This is the single price of a collective: the analytic engine
 (:func:`dpsim.analytic.collectives.collective`), the fast level
 (:class:`dpsim.sim.fast.FastEngine`) and the tuner that picks NCCL's algorithm and
@@ -20,6 +32,7 @@ protocol (:class:`dpsim.sim.engine.CollectiveEngine`) all call :func:`phase_cost
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +40,7 @@ import numpy as np
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
 
-__all__ = ["LinearCost", "engine_ids", "engine_load", "phase_cost"]
+__all__ = ["LinearCost", "engine_ids", "engine_load", "fluid_seconds_per_byte", "lock_step", "phase_cost"]
 
 
 def engine_ids(phase: Phase, channels: int) -> np.ndarray:
@@ -53,21 +66,66 @@ class LinearCost:
         return self.latency_s + size * self.seconds_per_byte if size > 0 else 0.0
 
 
+def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds per message byte of each transfer of ``phase`` at its most loaded resource, and its route latency."""
+    capacity = cluster.links.capacity
+    links, latency = cluster.routes(phase.src, phase.dst)
+    mask = links >= 0
+    weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
+    load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
+    per_byte = np.where(mask, load[np.where(mask, links, 0)], 0.0).max(axis=1, initial=0.0)
+    if schedule.engine_Bps > 0:
+        channels = int(phase.channel.max()) + 1 if phase.channel is not None and len(phase.channel) else 1
+        ids = engine_ids(phase, channels)
+        per_byte = np.maximum(per_byte, engine_load(phase)[ids] / schedule.engine_Bps)
+    return per_byte, latency
+
+
+def lock_step(schedule: Schedule, cluster: Cluster) -> bool:
+    """Whether the ranks move phase by phase together: every rank busy until the end of every phase.
+
+    True for a single step and for repeated steps (see the module docstring); otherwise
+    every rank that takes part in the schedule must, in every phase, have a transfer at
+    the phase's most loaded resource.
+    """
+    phases = [p for p in schedule.phases if len(p.src)]
+    if sum(p.repeat for p in phases) <= 1 or any(p.repeat > 1 for p in phases):
+        return True
+    ranks = np.unique(np.concatenate([np.concatenate([p.src, p.dst]) for p in phases]))
+    for phase in phases:
+        per_byte, _ = _transfer_times(schedule, phase, cluster)
+        busy = np.zeros(schedule.ranks + 1)
+        np.maximum.at(busy, phase.src, per_byte)
+        np.maximum.at(busy, phase.dst, per_byte)
+        if float(busy[ranks].min()) < float(per_byte.max()) * (1 - 1e-9):
+            return False
+    return True
+
+
+FLUID_SIZE = float(1 << 30)
+"""Message size of the latency-free fluid run (bytes); its time scales with the size."""
+
+
+def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
+    """Seconds per byte of ``schedule`` run by the chunk level's per-rank rule and fluid links, without latencies."""
+    from dpsim.sim.chunk import CompiledSchedule  # the chunk level prices its flows with this module
+
+    compiled = CompiledSchedule(dataclasses.replace(schedule, base_latency_s=0.0), cluster)
+    compiled.t_latency = np.zeros_like(compiled.t_latency)
+    done = compiled.run(FLUID_SIZE, np.zeros(schedule.ranks)).done_s
+    return float(np.nanmax(done)) / FLUID_SIZE
+
+
 def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring)."""
-    capacity = cluster.links.capacity
     latency_total = schedule.base_latency_s
     per_byte_total = 0.0
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
-        links, latency = cluster.routes(phase.src, phase.dst)
-        mask = links >= 0
-        weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
-        load = np.bincount(links[mask], weights=weights, minlength=len(capacity))
-        per_byte = float(np.max(load / capacity))
-        if schedule.engine_Bps > 0:
-            per_byte = max(per_byte, float(engine_load(phase).max()) / schedule.engine_Bps)
+        per_byte, latency = _transfer_times(schedule, phase, cluster)
         latency_total += phase.repeat * float(phase.transfer_latency(latency).max())
-        per_byte_total += phase.repeat * per_byte
+        per_byte_total += phase.repeat * float(per_byte.max())
+    if not lock_step(schedule, cluster):
+        per_byte_total = fluid_seconds_per_byte(schedule, cluster)
     return LinearCost(latency_total, per_byte_total)

@@ -7,7 +7,11 @@ once are routed on the cluster and their bytes summed per directed link; the pha
 fair completion time when the phase's flows are symmetric (each ring step, each
 halving–doubling exchange, the G concurrent inter-node rings sharing NICs). Repeated
 steps of the same pattern are priced once, so the cost of an N-rank collective is
-``latency_s + size · seconds_per_byte`` after O(N) numpy work, whatever N.
+``latency_s + size · seconds_per_byte`` after O(N) numpy work, whatever N. Where a
+schedule's steps load links unevenly (some ranks idle before a step ends, e.g.
+halving–doubling under a shuffled ``rank_order``), ranks do not move in lock step and the
+bandwidth term is the per-rank dependency run of the chunk level without latencies
+(:func:`dpsim.sim.cost.lock_step`, :func:`dpsim.sim.cost.fluid_seconds_per_byte`).
 
 Ranks are folded: every rank joins when the last one does and all finish together
 (exact for the synchronous collectives of a homogeneous cluster; under stragglers the
