@@ -55,6 +55,14 @@ CASES = {
         "variability.stragglers=[{worker: 2, slowdown: 2}]",
         "training.zero_stage=3",
     ],
+    # the same under FSDP's no_sync: gradients accumulate unsharded, one reduce-scatter per step
+    "weighted-fsdp-no-sync": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "training.zero_stage=3",
+        "training.optimizer_sharding=fsdp",
+        "training.fsdp_no_sync=true",
+    ],
 }
 
 

@@ -685,7 +685,9 @@ def predict(scenario: Scenario) -> StepResult:
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes
             costs = [priced(size) for size in sizes]
             if profile is not None and dp > 1:
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, overlapped_bytes(sizes, fractions)))
+                hidden = overlapped_bytes(sizes, fractions)
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif overlap:
