@@ -21,6 +21,7 @@ NIC per device, as in DGX A100/H100/B200); a global batch of about 4 M tokens
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -557,7 +558,7 @@ def _screen(
     keys = set(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )
-    layouts: list[tuple[np.ndarray, np.ndarray, list[float]]] = []
+    layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for cn, ct, cp, z1, alg in keys:
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
         variant = _variant(bases[cn], ct, cp, int(z1), alg)
@@ -578,7 +579,8 @@ def _screen(
         tensors = gradient_tensors(variant) if z1 == 0 else ()
         if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
             sizes = bucket_sizes(sum(tensors), bucket, None, tensors)  # pp > 1: the first stage's
-            layouts.append((sel, np.cumsum(sizes) / sum(sizes), [cost(x) for x in sizes]))
+            priced = functools.cache(cost)  # a layer's buckets repeat: a few distinct sizes
+            layouts.append((sel, np.cumsum(sizes) / sum(sizes), np.array([priced(x) for x in sizes])))
         c_full[sel] = cost(bucket)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:
@@ -601,10 +603,11 @@ def _screen(
     with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, bwd_span, c_head, c_full, h_rest, stream_free)
     end = np.where(head_size > 0, with_head, end)
     for sel, fractions, costs in layouts:  # zero-stage-0 rows whose tensors are known
-        chain = stream_free[sel]
-        for fraction, c in zip(fractions, costs, strict=True):
-            chain = np.maximum(bwd_span[sel] * fraction, chain) + c
-        end[sel] = chain
+        # the chain e_i = max(r_i, e_{i-1}) + c_i in closed (max-plus) form: the latest of the stream's
+        # start + all costs and each bucket's ready time + the costs from it on, for every row at once
+        from_here = np.cumsum(costs[::-1])[::-1]
+        paths = (bwd_span[sel][:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
+        end[sel] = np.maximum(stream_free[sel] + from_here[0], paths)
     grad_exposed = np.maximum(0.0, end - bwd_span)
     # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
     per_mb = (zero >= 2) & (dp > 1) & (k > 1)
