@@ -185,9 +185,16 @@ def stage_gradient_tensors(scenario: Any, stage: int) -> tuple[float, ...]:
     return tuple(c * width for c in counts)
 
 
+MAX_TENSORS = 1_000_000
+"""Longest gradient-tensor list followed tensor by tensor (Llama 3 405B has ~1,100 tensors); a model
+with more layers than that is taken as a stream (:func:`bucket_sizes` without tensors)."""
+
+
 def _full_list_matches(m: Any, tensors: Any) -> bool:
     """Whether the model's tensor list adds up to its parameter count (else it was given explicitly)."""
-    return m.layers > 0 and m.hidden > 0 and math.isclose(sum(tensors(m)), m.num_parameters, rel_tol=1e-12)
+    if not (m.layers > 0 and m.hidden > 0) or m.layers * 16 > MAX_TENSORS:  # at most 16 tensors a layer
+        return False
+    return math.isclose(sum(tensors(m)), m.num_parameters, rel_tol=1e-12)
 
 
 def gradient_tensors(scenario: Any) -> tuple[float, ...]:

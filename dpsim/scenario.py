@@ -204,7 +204,9 @@ Count = Annotated[
 ]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-Fraction = Annotated[float, Field(gt=0, le=1)]
+Fraction = Annotated[float, Field(ge=1e-6, le=1)]
+"""An efficiency or a fraction of a rate: at least one in a million (below that no device or link is
+physical, and the times it implies overflow), at most 1."""
 
 
 def _default(text: str) -> Any:
@@ -483,7 +485,7 @@ class DeviceConfig(_Section):
     """Fraction of peak of fused (flash) attention, forward and backward."""
     memory_efficiency: Fraction = 0.83
     """Achievable fraction of memory bandwidth for element-wise kernels."""
-    sustained_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    sustained_fraction: Fraction = 1.0
     """Share of the curve's kernel rates sustained inside a training step (every kernel of the
     operation-level model takes 1/sustained_fraction as long); the catalog's per-device value."""
     flat_efficiency: Fraction = 0.5
@@ -554,7 +556,7 @@ class LinkConfig(_Section):
     bandwidth: Bandwidth
     """Nominal per-direction rate."""
     latency: Duration = _default("0 s")
-    efficiency: Annotated[float, Field(gt=0, le=1)] = 1.0
+    efficiency: Fraction = 1.0
     """Achievable share of ``bandwidth`` (a catalog link's measured value; 1 for a rate given as achieved)."""
 
     @model_validator(mode="before")

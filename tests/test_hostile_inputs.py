@@ -19,7 +19,7 @@ from typing import Any
 
 import hostile
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dpsim.errors import ScenarioError
@@ -209,6 +209,8 @@ _VALUES = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(_PATHS), value=_VALUES)
+@example(path="cluster.device.matmul_efficiency", value=2.8e-301)  # once an infinite step time
+@example(path="model.layers", value=1_316_134_912)  # once a list of 10^10 gradient tensors (MemoryError)
 def test_any_value_in_any_field_is_accepted_sanely_or_named(path: str, value: Any) -> None:
     from dpsim.analytic.step import predict
     from dpsim.scenario import apply_overrides, read_scenario_data
