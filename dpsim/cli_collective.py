@@ -112,10 +112,10 @@ def _table(rows: list[dict[str, Any]], title: str) -> str:
     from rich import box
     from rich.table import Table
 
-    from dpsim.report import render
+    from dpsim.report import render, user_text
     from dpsim.units import format_binary_size, format_time
 
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table = Table(title=user_text(title), box=box.SIMPLE_HEAD)
     for name in ("size", "time", "algbw (GB/s)", "busbw (GB/s)", "algorithm", "protocol"):
         table.add_column(name, justify="left" if name in ("algorithm", "protocol") else "right")
     for r in rows:
@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
             raise fail("--size", f"{size!r}: one size (use --sizes for several)")
         if plot is not None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
-        loaded = load_scenario(scenario, overrides=set_ or ())
+        loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
         rows = collective_rows(loaded, op, points, engine)
         title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine})"
         if plot is not None:

@@ -120,7 +120,9 @@ def format_plan(result: PlanResult, format_: str, currency: str = "") -> str:
         f"{result.request.model}, {result.request.tokens:.3g} tokens: {result.searched:,} searched, "
         f"{len(result.candidates):,} valid, {feasible:,} fit in memory"
     )
-    table = Table(title=title, title_justify="left", box=None, padding=(0, 1, 0, 0), pad_edge=False)
+    from dpsim.report import user_text
+
+    table = Table(title=user_text(title), title_justify="left", box=None, padding=(0, 1, 0, 0), pad_edge=False)
     columns = [(c, h) for c, h in _TABLE_COLUMNS if c in ranked.columns or c in ("layout", "batching", "options")]
     if "sim_step_time_s" in ranked.columns:
         columns.insert(columns.index(("mfu", "MFU")), ("sim_step_time_s", "sim"))

@@ -1198,10 +1198,15 @@ def named_after_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, A
     return {**data, "name": name if len(name) <= MAX_NAME else name[: MAX_NAME - 4] + "...]"}
 
 
-def load_scenario(path: str | Path | None = None, overrides: Iterable[str | tuple[str, Any]] = ()) -> Scenario:
+def load_scenario(
+    path: str | Path | None = None, overrides: Iterable[str | tuple[str, Any]] = (), *, batch_free: bool = False
+) -> Scenario:
     """Read a YAML scenario (the bundled default when ``path`` is None, stdin for ``-``) and apply overrides.
 
     The scenario's name gains the overridden fields (``name [training.zero_stage=2]``).
+    ``batch_free``: the caller uses the cluster, not the training batch (``dpsim collective``), so a
+    ``training.global_batch`` the command line did not set becomes ``auto`` and cannot fail to divide
+    a new rank count.
     Raises :class:`ScenarioError` with ``<file>: <field.path>: <what is wrong>``
     (``<command line>: ...`` when an override is at fault).
     """
@@ -1215,6 +1220,8 @@ def load_scenario(path: str | Path | None = None, overrides: Iterable[str | tupl
         raise exc.with_source("<command line>") from None
     except (IndexError, KeyError, TypeError, AttributeError) as exc:
         raise ScenarioError("--set", f"cannot apply override: {inputs.brief(str(exc))}", "<command line>") from None
+    if batch_free and "training.global_batch" not in {p for p, _ in parsed} and isinstance(data.get("training"), dict):
+        data["training"] = {**data["training"], "global_batch": "auto"}
     scenario = scenario_from_dict(data, source, overridden=[p for p, _ in parsed])
     if scenario.calibration is not None and not Path(scenario.calibration.profile).is_absolute():
         scenario.calibration.profile = str((file.parent / scenario.calibration.profile).resolve())

@@ -93,7 +93,7 @@ def _split(text: object, what: str, example: str) -> tuple[float, str]:
         raise UnitError(f"expected {what} like {example!r}, got {text!r}")
     value = float(match.group("num"))
     if not math.isfinite(value):
-        raise UnitError(f"expected a finite {what}, got {text!r}")
+        raise UnitError(f"expected {what} with a finite number, got {text!r}")
     unit = (match.group("unit") or "").strip()
     if not unit:
         raise UnitError(f"missing unit in {text!r}: expected {what} like {example!r}")

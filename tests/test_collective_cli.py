@@ -72,6 +72,17 @@ def test_table_csv_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert code == 0 and plot.stat().st_size > 1000
 
 
+def test_any_node_count_without_a_batch_that_divides(capsys: pytest.CaptureFixture[str]) -> None:
+    """A collective does not train: the default scenario's global batch (512) need not divide 3 × 8 × 4."""
+    code, out, err = cli(capsys, "collective", "--size", "1GiB", "--set", "cluster.nodes=3", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)[0]["world_size"] == 24
+    code, out, _ = cli(capsys, "collective", "--size", "1GiB", "--set", "cluster.nodes=3")
+    assert "[cluster.nodes=3]" in out.splitlines()[0]  # the overridden name, not eaten as rich markup
+    code, _, err = cli(capsys, "collective", "--set", "cluster.nodes=3", "--set", "training.global_batch=7")
+    assert code == 2 and "training.global_batch" in err  # a batch the user sets is still checked
+
+
 @pytest.mark.parametrize(
     "args",
     [
