@@ -80,6 +80,27 @@ def test_engines_agree_on_the_other_collectives(topology: str, op: str, protocol
     assert abs(chunk / fast - 1) < 0.01
 
 
+RING_OF_NODES = [
+    (layout, algorithm, protocol)
+    for layout in [(8, 1, 1), (5, 8, 4), (6, 8, 8)]
+    for algorithm in ALGORITHMS
+    for protocol in (("none", "auto") if algorithm in NCCL else ("none",))
+    if not (algorithm.startswith("nvls") and layout[1] == 1)  # NVLS needs GPUs on a node switch
+]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "per_node", "nics", "algorithm", "protocol"), [(*lay, a, p) for lay, a, p in RING_OF_NODES]
+)
+def test_engines_agree_on_a_ring_of_nodes(nodes: int, per_node: int, nics: int, algorithm: str, protocol: str) -> None:
+    """Nodes wired in a ring (no switch; non-neighbour transfers take several hops): the three engines agree too."""
+    fabric = cf.Fabric(nodes, per_node, NVLINK, NIC, nics_per_node=nics, topology="ring", nvls=True, protocol=protocol)
+    for size in (1e6, SIZE):
+        analytic, fast, chunk = _three_engines("allreduce", algorithm, fabric, size)
+        assert analytic == pytest.approx(fast, rel=1e-12)
+        assert abs(chunk / fast - 1) < 0.01
+
+
 # --- rails and channels --------------------------------------------------------------------------
 
 
@@ -397,21 +418,60 @@ def _published() -> list[Any]:
 
 KNOWN_MISSES = {
     "A100 x8, 2 nodes, 2x HDR (tree)": (
-        "57 GB/s is above what NCCL's own search and tuner (v2.10.3, the run's version) give that machine: the "
-        "ring finds 2 channels of 24 GB/s (HDR 25 and PCIe Gen4 24; < 25 so ncclTopoDupChannels does not copy "
-        "them), the tree is held to the ring's 2 (init.cc treeGraph.maxChannels), and whatever its bwIntra (up "
-        "to 48 on 2 nodes) tuning.cc gives it min(0.92 x 2 x bwIntra, 2 x 23.6) x 0.5 = 23.6 GB/s of algBw, the ring "
-        "2 x 24 x 16/30 = 25.6: auto runs the ring, whose ceiling is the 2 NICs' ~48-50 GB/s. A tree at 57 needs "
-        "28.5 GB/s per channel, 21 % above perChMaxTreeBws; no rule of the source gives it"
+        "57 GB/s lies between the tree's two bounds, neither of which the source moves: at NCCL's per-channel "
+        "cap (v2.10.3: 2 channels of 24 GB/s, not copied as < 25; tree held to the ring's 2, init.cc; "
+        "perChMaxTreeBws 23.6) the forced tree gives 44.2, on its links alone 82.5, the ring 47.8. 57 is above "
+        "the 2 NICs' ring ceiling, so NCCL ran the tree, yet with 2 channels its tuner ranks the tree "
+        "(2 x 23.6 x 0.5 = 23.6 GB/s algBw) under the ring (2 x 24 x 16/30 = 25.6): that machine's graph was not "
+        "the 2 channels the source gives for 2 HDR NICs, and the thread has no graph log. At 2 channels the tree "
+        "would run 30.4 GB/s per channel in the tuner's units, 29 % above perChMaxTreeBws"
     ),
     "H100 x8, 5 nodes, 4x 400G RoCE, tree": (
-        "forced tree, 150 GB/s, is 10 % under the links' 0.92 x 4 NICs (167 GB/s) once NCCL's search copies the "
-        "4 channels of 48 GB/s to 8 (search.cc ncclTopoDupChannels: 4 is not > 4), so 8 x perChMaxTreeBws 36.0 "
-        "no longer binds; NCCL's tuner reaches 150 only with the x0.85 of a TREE-pattern graph "
-        "(8 x 24 x 0.92 x 0.85 = 150.1), which Hopper falls back to when the balanced tree is not found: a PCIe "
-        "fact the source does not give"
+        "links, not caps, set dpsim's 167: NCCL 2.20 gives the tree the ring's 8 channels of 24 GB/s (4 x 48 "
+        "copied, search.cc ncclTopoDupChannels; tree min = max = ring's, init.cc), each run as tree 0 and tree 1 "
+        "on the same chain and NIC (connect.cc), so the per-channel cap (8 x 36) does not bind and the busiest "
+        "node moves 2S vs the ring's 1.95S: 0.975 x 0.92 x ring. Both children reach a head's NIC in either "
+        "pattern. The only source rule that separates tree from ring here is the x0.85 of a TREE-pattern graph "
+        "(tuning.cc), which Hopper's search falls back to when no NIC has a second GPU on its PCIe switch "
+        "(search.cc, v2.18.3+); with it dpsim gives 142.2 (-5.2 %). The thread gives no topology (an H100 4 x "
+        "400G RoCE cluster with the same settings, NVIDIA/nccl#1357, has one PIX GPU per NIC), and the scenario "
+        "cannot say which GPUs share a NIC's PCIe switch"
     ),
 }
+
+
+def _node_out_bytes(schedule: Any, g: int) -> np.ndarray:
+    """Bytes (in units of S) each node sends to other nodes over the whole schedule."""
+    out = np.zeros(schedule.ranks // g)
+    for phase in schedule.phases:
+        cross = phase.src // g != phase.dst // g
+        np.add.at(out, phase.src[cross] // g, phase.fraction[cross] * phase.repeat)
+    return out
+
+
+def test_five_node_tree_moves_the_rings_bytes_through_each_nic() -> None:
+    """The 5-node H100 tree row (NVIDIA/nccl#1368): links cannot tell the forced tree from the ring.
+
+    By hand from ``ncclGetDtree(5)``: tree 0 is 0<-4<-2<-{1,3}, tree 1 its shift 1<-0<-3<-{2,4};
+    each tree carries S/2 up and down every edge. Node 2 is interior in tree 0 (parent + 2
+    children) and a leaf in tree 1, so it sends 3 x S/2 + S/2 = 2S, node 3 likewise; node 1
+    (leaf of tree 0, root of tree 1 with one child) sends S; nodes 0 and 4 1.5S. The 40-rank
+    ring sends 2(N-1)/N S = 1.95S from every node. Every rail
+    channel's head carries both trees, on its own NIC (connect.cc: channels c and c+nChannels).
+    """
+    from dpsim.sim.collectives.nccl import nccl_ring, nccl_tree
+
+    layout = Layout(5, 8, 4, nvls=True, arch="hopper", nic_gbps=50.0)
+    first, second = dtree_parents(5)
+    assert first.tolist() == [-1, 2, 4, 2, 0] and second.tolist() == [1, -1, 3, 0, 3]
+    tree = _node_out_bytes(nccl_tree(layout, "none"), 8)
+    ring = _node_out_bytes(nccl_ring("allreduce", layout, "none"), 8)
+    assert tree.tolist() == pytest.approx([1.5, 1.0, 2.0, 2.0, 1.5])
+    assert ring == pytest.approx(np.full(5, 2 * 39 / 40))
+    phase = nccl_tree(layout, "none").phases[0]
+    cross = phase.src // 8 != phase.dst // 8
+    assert sorted(set((phase.src[cross] % 8).tolist())) == [0, 2, 4, 6]  # the heads: one per NIC
+    assert np.all(phase.channel[cross] == phase.src[cross] % 8 // 2)  # rail channel c leaves on NIC c
 
 
 @pytest.mark.parametrize(

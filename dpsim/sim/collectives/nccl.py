@@ -68,8 +68,20 @@ and its (rank, channel) resource carries their caps together.
 **NVLS-tree** (``ncclTopoTuneModel``): per channel, ``min(intra NVLS, inter, perChMaxNVLSTreeBw)``
 (Hopper 57.7 / 45.5 GB/s on 2 / ≥ 3 nodes) over the NVLS heads, one per rail
 (:func:`channels`); the links give the first two, the cap is the schedule's ``engine_Bps``.
-Not modelled: the ×0.85 of a ``TREE``-pattern graph (Hopper's fallback when the balanced
-tree is not found: it depends on the PCIe topology, which the scenario does not describe).
+**Tree channels and patterns** (v2.20.5): channel ``c`` of the tree graph becomes two
+kernel channels, ``c`` on tree 0 and ``c + nChannels`` on tree 1, with the same chain and the
+same NIC (``connect.cc`` ``ncclTopoPreset`` copies the channels, ``connectTrees`` sets tree 0
+on the first copy and tree 1 on the second, ``ncclTopoPostset`` doubles ``nChannels``): here
+each rail channel carries both trees on its head's NIC. The chain runs from the head
+(``tree.up = intra[i-1]``, ``down[0] = intra[i+1]``), the reduction flowing towards it. In
+NCCL's default ``BALANCED_TREE`` the parent and child 1 are on the head and child 0 on the
+chain's second GPU, which the search makes return to the same NIC (``search.cc``
+``ncclTopoSearchRecGpu``: half the inter bandwidth on each of the first two GPUs); the link
+loads are those of the head-only layout used here. Not modelled: where no NIC has a second
+GPU at the same PCIe distance, Hopper's search falls back to the ``TREE`` pattern (head does
+parent and both children: a 3-input reduce per channel, ``all_reduce.h`` ``runTreeSplit``)
+and the tuner multiplies its bandwidth by 0.85 (both added in v2.18.3) — it depends on which
+GPUs share a NIC's PCIe switch, which the scenario does not describe.
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
