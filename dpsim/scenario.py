@@ -578,6 +578,12 @@ class InterNodeLink(LinkConfig):
     """The network between nodes: per-NIC bandwidth and latency, and NICs per node."""
 
     nics_per_node: Annotated[int, Field(strict=True, ge=1, le=MAX_NICS_PER_NODE)] = 1
+    pcie_gpus_per_nic: Annotated[int, Field(strict=True, ge=1, le=MAX_WORKERS_PER_NODE)] | None = None
+    """GPUs on each NIC's PCIe switch (``nvidia-smi topo -m``: PIX); unset: two or more. With 1 on
+    nodes of several GPUs, NCCL's balanced tree (child 0 on the chain's second GPU, through the
+    same NIC) cannot be built, and on Hopper and later its search falls back to the ``TREE``
+    pattern, which its tuner prices at 0.85 of the balanced tree (``src/graph/search.cc``,
+    ``tuning.cc``)."""
 
 
 class TopologyConfig(_Section):
@@ -637,6 +643,11 @@ class ClusterConfig(_Section):
             raise ValueError(
                 f"nodes: {self.nodes:,} nodes x {self.workers_per_node:,} workers = "
                 f"{self.nodes * self.workers_per_node:,} devices, more than the {MAX_WORLD:,} supported"
+            )
+        if (self.inter_node.pcie_gpus_per_nic or 0) > self.workers_per_node:
+            raise ValueError(
+                f"inter_node.pcie_gpus_per_nic: {self.inter_node.pcie_gpus_per_nic} GPUs on a NIC's PCIe switch, "
+                f"more than the node's {self.workers_per_node}"
             )
         if isinstance(self.rank_order, list) and sorted(self.rank_order) != list(range(self.world_size)):
             raise ValueError(

@@ -22,7 +22,7 @@ from dpsim.sim import collectives
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Layout
-from dpsim.sim.collectives.nccl import NVLS_EFFICIENCY, btree_parent, dtree_parents
+from dpsim.sim.collectives.nccl import NVLS_EFFICIENCY, TREE_PATTERN_EFFICIENCY, btree_parent, dtree_parents
 from dpsim.sim.fast import FastEngine
 
 NVLINK = cf.Link(1e-6, 240e9)
@@ -376,6 +376,73 @@ def test_the_tree_cap_counts_the_copied_channels() -> None:
     assert abs(chunk / fast_level - 1) < 0.01
 
 
+@pytest.mark.parametrize(
+    ("nodes", "per_node", "pcie", "arch", "pattern"),
+    [
+        (3, 8, 0, "hopper", "balanced"),  # a second GPU on each NIC's switch: NCCL's balanced tree
+        (3, 8, 2, "hopper", "balanced"),
+        (3, 8, 1, "hopper", "tree"),  # Hopper's "simpler tree" fallback (search.cc, ccMin >= 90)
+        (3, 8, 1, "blackwell", "tree"),
+        (3, 8, 1, "ampere", "balanced"),  # Ampere widens the path type instead: still balanced
+        (1, 8, 1, "hopper", "balanced"),  # one node: no NIC in the tree
+        (4, 1, 0, "ampere", "tree"),  # one GPU per node: ncclTopoCompute sets TREE (ngpus == 1)
+    ],
+)
+def test_nccl_tree_pattern_follows_the_search(nodes: int, per_node: int, pcie: int, arch: str, pattern: str) -> None:
+    assert Layout(nodes, per_node, 4, arch=arch, pcie_gpus_per_nic=pcie).tree_pattern == pattern
+
+
+@pytest.mark.parametrize(
+    ("nics", "nic_gbps", "nic_rate", "bound"),
+    [(4, 50.0, 47e9, "links"), (8, 50.0, 47e9, "cap")],
+)
+def test_tree_pattern_costs_nccls_085_on_links_and_on_caps(
+    nics: int, nic_gbps: float, nic_rate: float, bound: str
+) -> None:
+    """tuning.cc: tree busBw = min(links · 0.92, nChannels · perChMaxTreeBw) · 0.85 for a TREE-pattern graph.
+
+    3 H100 nodes. 4 x 400G NICs: 8 copied channels, 8 · 36 = 288 GB/s above the links, so the
+    links bind; 8 NICs: 8 channels of 48 (not copied: Hopper, < 50, more than 4), the cap
+    8 · 36 binds: algBw = 8 · 36 · 0.85 / 2 by hand. Either way the TREE pattern
+    (``pcie_gpus_per_nic: 1``) takes 1/0.85 the time per byte; the three engines agree.
+    """
+    balanced = _h100(3, nics, nic_gbps, nic_rate, protocol="Simple")
+    pattern = dataclasses.replace(balanced, pcie_gpus_per_nic=1)
+    assert pattern.layout().tree_pattern == "tree" and balanced.layout().tree_pattern == "balanced"
+    slow, fast = _per_byte("allreduce", "tree", pattern, "Simple"), _per_byte("allreduce", "tree", balanced, "Simple")
+    assert slow == pytest.approx(fast / TREE_PATTERN_EFFICIENCY, rel=1e-12)
+    if bound == "cap":
+        assert slow == pytest.approx(2 / (8 * 36.0e9 * 0.85), rel=1e-12)
+    else:
+        assert fast > 2 / (8 * 36.0e9) * 1.05  # the links, not the cap
+    analytic, fast_level, chunk = _three_engines("allreduce", "tree", pattern)
+    assert analytic == pytest.approx(fast_level, rel=1e-12)
+    assert abs(chunk / fast_level - 1) < 0.01
+
+
+def test_the_tree_pattern_is_a_scenario_fact() -> None:
+    """``cluster.inter_node.pcie_gpus_per_nic`` reaches the collectives; more GPUs than the node has is an error."""
+    from dpsim.analytic.step import fabric_of
+    from dpsim.errors import ScenarioError
+    from dpsim.scenario import scenario_from_dict
+
+    base = {
+        "model": {"preset": "gpt2-small"},
+        "cluster": {
+            "nodes": 5,
+            "workers_per_node": 8,
+            "device": "h100-sxm",
+            "intra_node": "nvlink4",
+            "inter_node": {"preset": "400gbe", "nics_per_node": 4, "pcie_gpus_per_nic": 1},
+        },
+        "training": {"global_batch": 40},
+    }
+    assert fabric_of(scenario_from_dict(base)).layout().tree_pattern == "tree"
+    base["cluster"]["inter_node"]["pcie_gpus_per_nic"] = 9  # type: ignore[index]
+    with pytest.raises(ScenarioError, match="pcie_gpus_per_nic"):
+        scenario_from_dict(base)
+
+
 def test_ring_ll128_cap_counts_the_copied_channels() -> None:
     """Ring LL128 on 3 H100 nodes: busBw = min(0.92 · links, nChannels · 36.7); 4 x 400G: 8 channels."""
     n = 24
@@ -433,9 +500,9 @@ KNOWN_MISSES = {
         "node moves 2S vs the ring's 1.95S: 0.975 x 0.92 x ring. Both children reach a head's NIC in either "
         "pattern. The only source rule that separates tree from ring here is the x0.85 of a TREE-pattern graph "
         "(tuning.cc), which Hopper's search falls back to when no NIC has a second GPU on its PCIe switch "
-        "(search.cc, v2.18.3+); with it dpsim gives 142.2 (-5.2 %). The thread gives no topology (an H100 4 x "
-        "400G RoCE cluster with the same settings, NVIDIA/nccl#1357, has one PIX GPU per NIC), and the scenario "
-        "cannot say which GPUs share a NIC's PCIe switch"
+        "(search.cc, v2.18.3+); with cluster.inter_node.pcie_gpus_per_nic: 1 dpsim gives 142.2 (-5.2 %). The "
+        "thread gives no topology (an H100 4 x 400G RoCE cluster with the same settings, NVIDIA/nccl#1357, has one "
+        "PIX GPU per NIC), so the row keeps the default two GPUs per NIC switch"
     ),
 }
 

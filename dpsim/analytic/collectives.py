@@ -131,6 +131,8 @@ class Fabric:
     host: Link | None = None
     """Each GPU's own link to its NIC (PCIe through a PCIe switch, GPUDirect RDMA), which inter-node
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
+    pcie_gpus_per_nic: int = 0
+    """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""

@@ -250,6 +250,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         rank_order=c.slots,
         nic_gbps=c.inter_node.bandwidth / 1e9,
         host=host_link_of(scenario),
+        pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
     )
 
 

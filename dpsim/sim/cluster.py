@@ -69,6 +69,8 @@ class Cluster:
     """One NIC's nominal port rate (GB/s) as NCCL reads it; sets NCCL's channel count (0 = unknown)."""
     host: Link | None = None
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
+    pcie_gpus_per_nic: int = 0
+    """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -125,6 +127,7 @@ class Cluster:
             rank_order=fabric.rank_order,
             nic_gbps=fabric.nic_gbps,
             host=fabric.host,
+            pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
         )
 
     def at_size(self, size: float) -> Cluster:

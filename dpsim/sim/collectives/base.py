@@ -156,7 +156,9 @@ class Layout:
     (``cluster.rank_order``): rank r runs on GPU slot ``slots[r]`` = node·G + local; empty:
     node-major, rank r on slot r. ``nic_gbps`` is one NIC's port rate as NCCL reads it
     (``src/graph/topo.cc``: Mbit/s / 8000, GB/s; 0: unknown), which sets how many channels
-    NCCL's search builds (:func:`dpsim.sim.collectives.nccl.duplication`).
+    NCCL's search builds (:func:`dpsim.sim.collectives.nccl.duplication`). ``pcie_gpus_per_nic``
+    is how many GPUs sit on each NIC's PCIe switch (0: two or more), which sets the pattern of
+    NCCL's tree graph (:attr:`tree_pattern`).
     """
 
     nodes: int
@@ -167,6 +169,7 @@ class Layout:
     arch: str = ""
     slots: tuple[int, ...] = ()
     nic_gbps: float = 0.0
+    pcie_gpus_per_nic: int = 0
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -188,8 +191,28 @@ class Layout:
             where.arch,
             where.rank_order,
             where.nic_gbps,
+            where.pcie_gpus_per_nic,
         )
 
     @property
     def world(self) -> int:
         return self.nodes * self.per_node
+
+    @property
+    def tree_pattern(self) -> str:
+        """The pattern of NCCL's tree graph across nodes: ``balanced`` or ``tree`` (v2.18.3 and later).
+
+        ``init.cc`` asks for ``NCCL_TOPO_PATTERN_BALANCED_TREE``: the parent and child 1 on the
+        chain's head, child 0 on its second GPU, which must reach the same NIC at the same PCIe
+        distance (``search.cc`` ``ncclTopoSearchCheckNet``). With one GPU per node the search
+        uses ``TREE`` (all three on the head: ``ncclTopoCompute``, ``ngpus == 1``); with one GPU
+        on each NIC's PCIe switch, Hopper and later fall back to it ("Try a simpler tree",
+        ``ccMin >= 90``) before widening the path types.
+        """
+        if self.nodes < 2:
+            return "balanced"
+        if self.per_node == 1:
+            return "tree"
+        if self.pcie_gpus_per_nic == 1 and self.arch in ("hopper", "blackwell"):
+            return "tree"
+        return "balanced"

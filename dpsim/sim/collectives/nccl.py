@@ -77,11 +77,14 @@ each rail channel carries both trees on its head's NIC. The chain runs from the 
 NCCL's default ``BALANCED_TREE`` the parent and child 1 are on the head and child 0 on the
 chain's second GPU, which the search makes return to the same NIC (``search.cc``
 ``ncclTopoSearchRecGpu``: half the inter bandwidth on each of the first two GPUs); the link
-loads are those of the head-only layout used here. Not modelled: where no NIC has a second
-GPU at the same PCIe distance, Hopper's search falls back to the ``TREE`` pattern (head does
-parent and both children: a 3-input reduce per channel, ``all_reduce.h`` ``runTreeSplit``)
-and the tuner multiplies its bandwidth by 0.85 (both added in v2.18.3) — it depends on which
-GPUs share a NIC's PCIe switch, which the scenario does not describe.
+loads are those of the head-only layout used here. Where the balanced tree cannot be built —
+one GPU per node, or (Hopper and later) one GPU on each NIC's PCIe switch
+(``cluster.inter_node.pcie_gpus_per_nic: 1``) — the search falls back to the ``TREE`` pattern
+(:attr:`~dpsim.sim.collectives.base.Layout.tree_pattern`): the head takes the parent and both
+children, a 3-input reduce per channel (``all_reduce.h`` ``runTreeSplit``), and the tuner
+multiplies the tree's bandwidth by :data:`TREE_PATTERN_EFFICIENCY` after its caps (both since
+v2.18.3). The NIC loads are the same; the schedule carries the 0.85 as wire bytes and on
+its per-channel cap, every protocol.
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
@@ -107,6 +110,7 @@ __all__ = [
     "NVLS_EFFICIENCY",
     "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
+    "TREE_PATTERN_EFFICIENCY",
     "btree_parent",
     "channel_cap_Bps",
     "channels",
@@ -146,6 +150,10 @@ NET_OVERHEAD_US = 1.0
 
 NVLS_EFFICIENCY = 0.85
 """``nvlsEfficiency`` for Hopper in ``src/graph/tuning.cc``: the share of NVLink bandwidth NVLS reaches."""
+
+TREE_PATTERN_EFFICIENCY = 0.85
+"""``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7): ``busBw *= .85`` for a tree graph of
+the ``TREE`` pattern, after the per-channel caps, for every protocol."""
 
 BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
     ("ring", "Simple"): 1.0,
@@ -432,7 +440,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     if n <= 1:
         return Schedule(name, n, protocol=protocol)
     k = channels(layout)
-    wire = 1.0 / bandwidth_fraction("tree", protocol, m)
+    pattern = TREE_PATTERN_EFFICIENCY if protocol != "none" and layout.tree_pattern == "tree" else 1.0
+    wire = 1.0 / (bandwidth_fraction("tree", protocol, m) * pattern)
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []
     frac: list[np.ndarray] = []
@@ -468,7 +477,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         channel=np.concatenate([up_chan, up_chan]),
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
-    engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0)
+    engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine)
 
 
