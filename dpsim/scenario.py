@@ -988,6 +988,21 @@ class Scenario(_Section):
         )
 
     @property
+    def overlaps_param_gather(self) -> bool:
+        """Whether ZeRO-1/2's parameter all-gather overlaps the next forward, bucket by bucket.
+
+        Megatron-LM's distributed optimizer (``overlap_param_gather``) and FSDP SHARD_GRAD_OP do: FSDP
+        frees the unsharded parameters after the backward and all-gathers each unit again in its
+        pre-forward hook, on its own stream, while the previous unit computes (Zhao et al. 2023, "PyTorch
+        FSDP", §3.3 and §4.2; fairscale's FSDP, which OPT-175B ran with ``--no-reshard-after-forward``,
+        the same): a two-stage flow shop of gathers and the forward's pieces, as for Megatron. DeepSpeed
+        ZeRO-1/2 gather after the optimizer step and wait for it (``communication.overlap`` false: all wait).
+        """
+        t = self.training
+        fsdp_stage_2 = t.optimizer_sharding == "fsdp" and t.zero_stage == 2
+        return self.communication.overlap and (t.optimizer_sharding == "megatron" or fsdp_stage_2)
+
+    @property
     def keeps_unsharded_gradients(self) -> bool:
         """FSDP's ``no_sync`` under accumulation: a full unsharded gradient lives across micro-batches.
 

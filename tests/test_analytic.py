@@ -458,7 +458,8 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
 
     SHARD_GRAD_OP: the first micro-batch keeps its gradient unsharded and only the last one reduce-scatters
     (1.25 s), so the traffic is ZeRO-1's 1.25 + 1.25 s instead of 2 x 1.25 + 1.25 s, with the same 0.35 s
-    exposed by the last micro-batch. Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
+    exposed by the last micro-batch and 0.6 s of the parameter gather in the next forward (its flow shop,
+    test_fsdp_shard_grad_op_gathers_in_the_forward). Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
     gradient, 250 MB (62.5M x 4 B). FULL_SHARD still gathers the parameters in every forward and backward
     (2 x 2 x 3 x 5/12 s), but reduce-scatters once: 5 + 1.25 s, and only the last backward spills its
     7/20 s (vs 2 x 7/20 s when every micro-batch reduces).
@@ -467,7 +468,7 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
     fsdp = {"training__global_batch": 4, "training__optimizer_sharding": "fsdp"}
     shard_grad_op = run(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp))
     assert shard_grad_op.comm_s == exact(1.25 + 1.25)
-    assert shard_grad_op.exposed_comm_s == exact(0.35 + 1.25)
+    assert shard_grad_op.exposed_comm_s == exact(0.35 + 0.6)
     memory = predict(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp)).extra
     assert memory["memory_gradients_bytes"] == exact(125e6 + 250e6)
     assert predict(toy(training__zero_stage=2, **fsdp)).extra["memory_gradients_bytes"] == exact(125e6)
@@ -502,6 +503,24 @@ def test_megatron_overlaps_the_parameter_gather_with_the_next_forward() -> None:
     assert deepspeed.exposed_comm_s - megatron.exposed_comm_s == exact(1.25 - 0.6)
     sim = simulate(toy(training__zero_stage=1, training__optimizer_sharding="megatron"), fidelity="fast")
     assert sim.step_time_s == pytest.approx(megatron.step_time_s, rel=1e-9)
+
+
+def test_fsdp_shard_grad_op_gathers_in_the_forward() -> None:
+    """FSDP SHARD_GRAD_OP (zero_stage 2) all-gathers each unit's parameters in its pre-forward hook while
+    the previous unit computes: the same 250 MB in 100, 100, 50 MB buckets (0.5, 0.5, 0.25 s) against
+    the forward's shares (0.4, 0.4, 0.2 s) end at max(0.5 + 0.5 + 0.4, 1.25) + 0.2 = 1.6 s, 0.6 s past
+    the 1 s forward; the gradient reduce-scatters expose 0.35 s as under ZeRO-2, which instead waits for
+    the whole 1.25 s gather after the step. Without overlap FSDP waits too (reduce-scatters after the
+    backward: 1.25 s, gathers 1.25 s)."""
+    fsdp = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp"))
+    deepspeed = predict(toy(training__zero_stage=2))
+    assert fsdp.comm_s == exact(deepspeed.comm_s) == exact(2.5)
+    assert fsdp.exposed_comm_s == exact(0.35 + 0.6)
+    assert deepspeed.exposed_comm_s == exact(0.35 + 1.25)
+    blocking = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", communication__overlap=False))
+    assert blocking.exposed_comm_s == exact(1.25 + 1.25)
+    sim = simulate(toy(training__zero_stage=2, training__optimizer_sharding="fsdp"), fidelity="fast")
+    assert sim.step_time_s == pytest.approx(fsdp.step_time_s, rel=1e-9)
 
 
 def test_optimizer_step_is_priced_like_every_memory_bound_kernel() -> None:

@@ -722,10 +722,11 @@ def predict(scenario: Scenario) -> StepResult:
             param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, bucket
         )
         post_step_gather_exposed = post_step_gather
-        if t.optimizer_sharding == "megatron" and overlap:
-            # Megatron's overlap_param_gather: each bucket's all-gather is waited for only where the
-            # next step's first forward reaches its parameters: gathers and that forward's pieces
-            # (each bucket's share of it) form a two-stage flow shop, chunk by chunk when interleaved
+        if scenario.overlaps_param_gather:
+            # Megatron's overlap_param_gather, FSDP SHARD_GRAD_OP's per-unit forward gathers: each bucket's
+            # all-gather is waited for only where the next step's first forward reaches its parameters:
+            # gathers and that forward's pieces (each bucket's share of it) form a two-stage flow shop,
+            # chunk by chunk when interleaved (Megatron's chunks)
             stream = 0.0
             gathered = functools.cache(lambda size: gather_time(algorithm, size, group))
 

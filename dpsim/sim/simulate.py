@@ -113,7 +113,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,
         reduce_every_micro_batch=scenario.reduces_every_micro_batch,
-        overlap_param_gather=t.optimizer_sharding == "megatron" and scenario.communication.overlap,
+        overlap_param_gather=scenario.overlaps_param_gather,
         **_traced_readiness(scenario, gradient_bytes),
         gradient_tensors=tensors,
         chunks=megatron_chunks(scenario),
