@@ -27,6 +27,12 @@ FLOP conventions:
 - ``model``: model FLOPs (MFU), as in Llama 3's Table 4: our catalog count
   (6N + 12·L·s·h + 6·V·h per token, :func:`dpsim.catalog.training_flops_per_token`).
 - ``tokens``: tokens per second per GPU (NeMo's performance tables).
+- ``neox``: GPT-NeoX's logged throughput at the 20B release: B·s·(6N + 60·s·h·l) per iteration.
+- ``seconds``: seconds per iteration (Korthikanti et al. Table 5, MT-NLG).
+
+Held-out runs (``HELD_OUT_RUNS``: OPT-175B, MT-NLG 530B at three scales, GPT-NeoX-20B) were added
+after the model and both calibrations were settled and are pure predictions; where one misses by more
+than 10 %, ``known_miss`` says what the published detail shows of the mechanism.
 """
 
 from __future__ import annotations
@@ -47,10 +53,12 @@ from dpsim.scenario import Scenario, scenario_from_dict
 __all__ = [
     "CALIBRATION_PAPER_RUNS",
     "H100_CALIBRATION_RUNS",
+    "HELD_OUT_RUNS",
     "PUBLISHED_RUNS",
     "PublishedRun",
     "implied_sustained_fraction",
     "korthikanti_sustained_fraction",
+    "pipeline_slot_fit",
     "predict_run",
     "with_device",
 ]
@@ -68,6 +76,9 @@ class PublishedRun:
     scenario: Mapping[str, Any]
     assumptions: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    known_miss: str = ""
+    """Held-out runs only: why the prediction misses by more than 10 % (the mechanism, as far as the
+    published detail shows it); empty where it is met."""
 
 
 def _nvidia_gpt(layers: int, hidden: int, heads: int) -> dict[str, Any]:
@@ -440,6 +451,183 @@ H100_CALIBRATION_RUNS: tuple[PublishedRun, ...] = (
 NVIDIA's own runs on DGX H100 under a full node's load, none of :data:`PUBLISHED_RUNS`; shown apart."""
 
 
+# Held-out runs: pure predictions at the calibration above (A100 sustained fraction from Korthikanti et
+# al. 2022 Table 4), added after the model and its calibration were settled; nothing was fitted or
+# changed for them. Printed apart, with their own error statistics.
+
+_OPT_175B_LAYER_PARAMS = 12 * 12288**2 + 13 * 12288
+"""Parameters of one OPT-175B layer (QKV, output, 4h ReLU MLP, their biases, two LayerNorms)."""
+
+
+def _deepspeed_pipeline(batch: int, micro_batch: int, tp: int, pp: int, **training: Any) -> dict[str, Any]:
+    """Training and communication sections of a run on DeepSpeed's pipeline engine (with Megatron's tensor
+    parallelism): plain 1F1B (``TrainSchedule``, no interleaving), ZeRO stage 1, activation checkpointing of
+    every layer, gradient clipping, and the gradient reduction after the flush (``ReduceGrads``, as for
+    BLOOM), so not overlapped with the backward."""
+    return {
+        "training": {
+            "global_batch": batch,
+            "micro_batch": micro_batch,
+            "tensor_parallel": tp,
+            "pipeline_parallel": pp,
+            "pipeline_schedule": "1f1b",
+            "zero_stage": 1,
+            "activation_recomputation": "full",
+            "gradient_clipping": True,
+            **training,
+        },
+        "communication": {"algorithm": "ring", "overlap": False},
+    }
+
+
+def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
+    """MT-NLG 530B (Smith et al. 2022, arXiv:2201.11990): §2.3 and §3, 105 layers, hidden 20,480,
+    128 heads, sequence 2,048, GPT-2 BPE vocabulary; §2.4: "batch size 1920 on 280, 350, and 420 DGX
+    A100 servers" with iteration times 60.1, 50.2 and 44.4 s (126, 121, 113 TFLOP/s per GPU); each
+    replica 8-way tensor slicing inside a node and 35-way pipeline parallelism across nodes (§2.2),
+    DeepSpeed's pipeline engine and data parallelism, Megatron's tensor slicing; Selene DGX A100 80GB
+    with 8 HDR InfiniBand HCAs for application traffic per node (§2.3)."""
+    return PublishedRun(
+        name=f"MT-NLG 530B on {gpus} A100",
+        source="Smith et al. 2022 (arXiv:2201.11990) §2.2-2.4",
+        published_tflops_per_gpu=seconds,
+        convention="seconds",
+        scenario={
+            "name": f"mt-nlg-530b-{gpus}",
+            # GPT-2's 50,257 tokens padded to a multiple of 128 x TP (Megatron's --make-vocab-size-divisible-by)
+            "model": _nvidia_gpt(105, 20480, 128),
+            "cluster": _selene(gpus),
+            **_deepspeed_pipeline(1920, 1, 8, 35),
+        },
+        assumptions="micro-batch 1 (not stated; Megatron's 530B runs on Selene use 1), full recomputation "
+        "(not stated; without it the first stage's 35 in-flight micro-batches of 3 layers need ~54 GB of "
+        "activations besides 30 GB of model states), ZeRO stage 1 (not stated; under 1 % of the step either "
+        "way), vocabulary padded to 51,200, gradient reduction after the flush",
+        known_miss="the same model on the same cluster at TP 8 / PP 35 in Megatron-LM is predicted within +7 % "
+        "(Table 1's 529.6B row) and -2 % (Korthikanti's 530B iterations); this DeepSpeed-pipeline run is 15 % "
+        "slower per GPU than Table 1's once its larger 1F1B bubble (modelled: 12-17 % of the step) is allowed "
+        "for (163 x (1 - 0.123) / (1 - 0.039) = 149 TFLOP/s against 126). Fitting the three published times "
+        "to a (m + p - 1) + c puts the extra time both in each micro-batch slot (a = 0.197 s against 0.172 s "
+        "predicted) and in what each step adds once (c = 6.0 s against 0.4 s); the paper gives no breakdown "
+        "of either, so no mechanism is modelled",
+    )
+
+
+HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
+    # OPT-175B (Zhang et al. 2022, "OPT: Open Pre-trained Transformer Language Models",
+    # arXiv:2205.01068): §2.3: "992 80GB A100 GPUs, by utilizing Fully Sharded Data Parallel with
+    # Megatron-LM Tensor Parallelism ... up to 147 TFLOP/s per GPU", Adam state in FP32 sharded across
+    # hosts, weights in FP16, dynamic loss scaling; Table 1: 96 layers, 96 heads, hidden 12,288, batch
+    # 2M tokens; sequence 2,048. Launch settings: facebookresearch/metaseq metaseq/launcher/
+    # opt_baselines.py with opt_job_constants.py's "175b" Size (TP 8, 2M-token batch): --ddp-backend
+    # fully_sharded --no-reshard-after-forward (ZeRO-2 memory and traffic) --checkpoint-activations
+    # --distribute-checkpointed-activations --memory-efficient-fp16, --batch-size (2M // 124) // 2048 = 8
+    # sequences per data-parallel rank with --update-freq 1 (no accumulation: 124 x 8 = 992 sequences,
+    # 2.03M tokens), --share-decoder-input-output-embed, learned positions, GPT-2 BPE (50,272 with
+    # OPT's special tokens), --clip-norm 1.0. FLOP convention: Narayanan et al. eq. (3), which
+    # projects/OPT/chronicles/final_update.md's "~4.30E+23 FLOPs" for 300B tokens and "~33 days on
+    # 1024 80GB A100s" reproduce (4.30e23 / (1024 x 147 TFLOP/s) = 33.1 days).
+    PublishedRun(
+        name="OPT-175B on 992 A100",
+        source="Zhang et al. 2022 (arXiv:2205.01068) §2.3, Table 1; metaseq opt_baselines.py; OPT chronicles",
+        published_tflops_per_gpu=147.0,
+        convention="megatron",
+        scenario={
+            "name": "opt-175b-992",
+            "model": {"layers": 96, "hidden": 12288, "heads": 96, "seq_len": 2048, "vocab": 50272},
+            "cluster": {
+                "nodes": 124,
+                "workers_per_node": 8,
+                "device": "a100-80gb",
+                "intra_node": "nvlink3",
+                # the paper names no interconnect; metaseq's launcher targets Azure: an NDm A100 v4 VM
+                # has 8 x 200 Gb/s HDR InfiniBand, one per GPU
+                "inter_node": {"preset": "ib-hdr", "nics_per_node": 8},
+            },
+            "training": {
+                "global_batch": 992,
+                "micro_batch": 8,
+                "precision": "fp16",
+                "tensor_parallel": 8,
+                "zero_stage": 2,
+                "optimizer_sharding": "fsdp",
+                "activation_recomputation": "full",
+                "gradient_clipping": True,
+            },
+            # fairscale FSDP: one flat parameter per wrapped transformer layer, reduce-scattered in the
+            # 16-bit training dtype (fp32_reduce_scatter off), overlapped with the backward pass
+            "communication": {
+                "algorithm": "ring",
+                "dtype": "fp16",
+                "bucket": f"{_OPT_175B_LAYER_PARAMS / 8 * 2:.0f} B",
+            },
+        },
+        assumptions="interconnect 8 x HDR per node (Azure NDm A100 v4; not in the paper); one FSDP unit per "
+        "layer; 147 is the paper's 'up to' figure, so a sustained prediction may sit below it; standard "
+        "(unfused) attention; Megatron's --distribute-checkpointed-activations (checkpoints split over the 8 "
+        "TP ranks) is not modelled, so the memory estimate counts each layer's checkpoint whole",
+        known_miss="predicted 17 % faster than the paper's 'up to' 147 TFLOP/s: 90 % of the step is compute, "
+        "10 % the tensor-parallel all-reduces (not overlapped in Megatron 2.x); the FSDP all-gathers and "
+        "reduce-scatters (1.97 s each per step over 124 ranks) hide behind the 3.9 s forward and 11.4 s "
+        "backward. Before FSDP SHARD_GRAD_OP's per-unit forward gathers were modelled (the scenario property "
+        "overlaps_param_gather) the 1.97 s gather was charged after the step and the run came out +5 %, "
+        "for that wrong reason. What slows the real run (NCCL kernels sharing SMs and memory bandwidth "
+        "with the GEMMs, the cloud fabric, fairscale's own overheads) is not published",
+    ),
+    *(_mt_nlg_530b(gpus, seconds) for gpus, seconds in ((2240, 60.1), (2800, 50.2), (3360, 44.4))),
+    # GPT-NeoX-20B (Black et al. 2022, "GPT-NeoX-20B: An Open-Source Autoregressive Language Model",
+    # arXiv:2204.06745): twelve Supermicro AS-4124GO-NART servers of eight A100-SXM4-40GB (NVSwitch
+    # baseboard), four ConnectX-6 HDR HCAs per server for GPUDirect RDMA, two MQM8700 spine switches;
+    # 44 layers, hidden 6,144, 64 heads, sequence 2,048, rotary embeddings on 25 % of the dimensions,
+    # parallel attention and MLP, untied embeddings; ZeRO with TP 2 and PP 4; "117 teraFLOPS per GPU";
+    # ~3.15M tokens per batch. Run configuration: EleutherAI/gpt-neox configs/20B.yml (as trained on
+    # 96 40GB A100): micro-batch 4, 32 accumulation steps (12 x 4 x 32 = 1,536 sequences = 3,145,728
+    # tokens), ZeRO stage 1, fp16 with dynamic loss scaling, checkpoint-activations every layer,
+    # dropout 0, gradient clipping 1.0; HF config vocabulary 50,432 (padded). FLOP convention: the
+    # throughput gpt-neox logged at the 20B release (commit "20B Release", megatron/logging.py
+    # get_flops): batch x seq x (6 x total parameters + 60 x seq x hidden x layers) per iteration.
+    PublishedRun(
+        name="GPT-NeoX-20B on 96 A100-40GB",
+        source="Black et al. 2022 (arXiv:2204.06745) §2-3; EleutherAI/gpt-neox configs/20B.yml, megatron/logging.py",
+        published_tflops_per_gpu=117.0,
+        convention="neox",
+        scenario={
+            "name": "gpt-neox-20b-96",
+            "model": {
+                "layers": 44,
+                "hidden": 6144,
+                "heads": 64,
+                "seq_len": 2048,
+                "vocab": 50432,
+                "tied_embeddings": False,
+                "learned_positions": False,
+                "dropout": False,
+            },
+            "cluster": {
+                "nodes": 12,
+                "workers_per_node": 8,
+                "device": "a100-40gb",
+                "intra_node": "nvlink3",
+                "inter_node": {"preset": "ib-hdr", "nics_per_node": 4},
+            },
+            **_deepspeed_pipeline(1536, 4, 2, 4, precision="fp16"),
+        },
+        assumptions="the paper's 117 is the logged get_flops figure (the paper does not give its formula); "
+        "parallel attention + MLP modelled as the sequential block (same FLOPs; its single forward "
+        "all-reduce per layer at TP 2 on NVLink is under 1 % of the step); rotary embeddings, unfused "
+        "LayerNorm and the two-switch spine are not modelled; standard attention (fused softmax)",
+        known_miss="predicted 21 % faster; the model prices the layers as in Megatron-LM (which it meets within "
+        "10 % on A100), so the extra time is in this code base and cluster (unfused rotary and LayerNorm, "
+        "DeepSpeed's pipeline engine, two GPUs per HCA behind PCIe); the paper gives no breakdown to separate "
+        "them, so none is modelled",
+    ),
+)
+"""Held-out published runs (OPT-175B, MT-NLG 530B, GPT-NeoX-20B): predicted with the calibration above,
+never used to set it; not in :data:`PUBLISHED_RUNS`' error statistics. The one model change their
+investigation led to (FSDP SHARD_GRAD_OP gathers in the forward, a mechanism with its hand-computed test)
+moved OPT-175B away from its published figure."""
+
+
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:
     """The run with ``cluster.device`` fields set over its preset (e.g. ``sustained_fraction``)."""
     data = dict(run.scenario)
@@ -497,6 +685,29 @@ def _megatron_flops_per_iteration(scenario: Scenario, layers: int | None = None)
     return 96.0 * b * s * lay * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * lay * h))
 
 
+def _neox_flops_per_iteration(scenario: Scenario) -> float:
+    """What GPT-NeoX logged at the 20B release (megatron/logging.py ``get_flops``): per iteration
+    B·s·(6·N + 60·s·h·l), N the total parameter count (no recomputation factor)."""
+    m, t = scenario.model, scenario.training
+    return float(t.global_batch * m.seq_len * (6.0 * m.num_parameters + 60.0 * m.seq_len * m.hidden * m.layers))
+
+
+def pipeline_slot_fit(runs: Sequence[PublishedRun], seconds: Sequence[float]) -> tuple[float, float]:
+    """Least-squares fit of step seconds to a·(m + p − 1) + c over runs that differ only in data
+    parallelism (m = micro-batches per pipeline, p = stages): a is the time of one 1F1B micro-batch slot
+    (its forward, recomputation and backward on the slowest stage), c what every step adds once
+    (gradient reduction, optimizer). Returns (a, c)."""
+    xs = []
+    for run in runs:
+        s = scenario_from_dict(dict(run.scenario))
+        t = s.training
+        xs.append(t.global_batch / (s.data_parallel * t.micro_batch) + t.pipeline_parallel - 1)
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(seconds) / n
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, seconds, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return a, my - a * mx
+
+
 def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, StepResult]:
     """Predicted value in the publication's convention (TFLOP/s or tokens/s per GPU, or step seconds),
     and the underlying step result."""
@@ -509,6 +720,8 @@ def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, Ste
     elif run.convention == "megatron":
         flops = _megatron_flops_per_iteration(scenario, run.extra.get("layers_for_flops"))
         tflops = flops / result.step_time_s / scenario.world_size / 1e12
+    elif run.convention == "neox":
+        tflops = _neox_flops_per_iteration(scenario) / result.step_time_s / scenario.world_size / 1e12
     else:
         tflops = result.mfu * scenario.cluster.device.peak_flops / 1e12
     return tflops, result
@@ -569,6 +782,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs, paper, h100 = PUBLISHED_RUNS, CALIBRATION_PAPER_RUNS, H100_CALIBRATION_RUNS
+    fractions: dict[str, float] = {}
     if args.gemm_waves:
         implied = [implied_sustained_fraction(with_device(r, gemm_waves=True)) for r in h100]
         fractions = {"a100": korthikanti_sustained_fraction(gemm_waves=True), "h100": sum(implied) / len(implied)}
@@ -602,6 +816,24 @@ def main() -> None:
     for run in h100:
         line = _row(run, args.engine)[1]
         print(f"{line}  implied sustained {implied_sustained_fraction(run):.3f}")
+    held = _waved(HELD_OUT_RUNS, fractions) if args.gemm_waves else HELD_OUT_RUNS
+    print("\nHeld out (added after the calibration was settled; pure predictions, nothing fitted to them):")
+    held_errors = []
+    for run in held:
+        error, line = _row(run, args.engine)
+        held_errors.append(abs(error))
+        print(line + ("  (known miss)" if run.known_miss else ""))
+    print(
+        f"held out: mean |error| {100 * sum(held_errors) / len(held_errors):.1f} %, "
+        f"{sum(e <= 0.10 for e in held_errors)} of {len(held_errors)} within 10 %"
+    )
+    mt_nlg = [r for r in held if r.name.startswith("MT-NLG")]
+    published = pipeline_slot_fit(mt_nlg, [r.published_tflops_per_gpu for r in mt_nlg])
+    predicted = pipeline_slot_fit(mt_nlg, [predict_run(r, args.engine)[0] for r in mt_nlg])
+    print(
+        "MT-NLG step = a·(m + p - 1) + c over its three scales: published a = {:.3f} s, c = {:.1f} s; "
+        "predicted a = {:.3f} s, c = {:.1f} s".format(*published, *predicted)
+    )
     print(
         "\nPublished numbers in each publication's convention (TFLOP/s per GPU, tokens/s per GPU, or seconds per "
         "iteration); error = predicted / published throughput - 1; compute, exposed communication and bubble as "
