@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dpsim.analytic.parallel import activation_message_bytes
-from dpsim.analytic.step import fabric_of
+from dpsim.analytic.step import fabric_of, predict
 from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim import simulate
@@ -180,6 +180,60 @@ def test_a_job_without_data_parallelism_has_nothing_to_reduce(pp: int) -> None:
     assert s.data_parallel == 1
     (shared,) = simulate_shared([s])
     assert _rel(shared.step_time_s, simulate(s, fidelity="chunk").step_time_s) < 1e-9
+
+
+def _overlapped(**kw: Any) -> Scenario:
+    data = make(zero_stage=1, **kw).model_dump(mode="json", exclude_none=True)
+    data["communication"]["overlap"] = True
+    return scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"nics": 1},
+        {"pipeline_parallel": 2, "pipeline_schedule": "interleaved", "virtual_stages": 3, "inter": "10 Gbit/s"},
+        {"pipeline_parallel": 2, "pipeline_schedule": "interleaved", "virtual_stages": 6, "inter": "2000 Gbit/s"},
+    ],
+)
+def test_megatron_overlapped_gathers_on_a_shared_fabric_give_the_reduction(kw: dict[str, Any]) -> None:
+    """Megatron's overlap_param_gather (distributed optimizer, overlap on): the post-step all-gathers wait
+    only where the next forward reaches each bucket. Symmetric groups on one network give the reduction's
+    step and communication (the simulator prices the same flow shop on fresh networks), and the analytic
+    engine's step within 1 % with a NIC per GPU. (Waiting for every gather, as before, was 6.8 % slower on the
+    first case.)"""
+    s = _overlapped(optimizer_sharding="megatron", **kw)
+    reduced = simulate(s, fidelity="chunk")
+    (shared,) = simulate_shared([s], tp_flows=False)
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
+    assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
+    if kw.get("nics", 8) == 8:
+        assert _rel(shared.step_time_s, predict(s).step_time_s) < 0.01
+
+
+def test_overlapped_gathers_release_a_later_chunk_when_the_previous_chunks_forward_starts() -> None:
+    """Megatron launches chunk c's gathers (c >= 2) when chunk c-1's first forward starts. By hand, 2 stages,
+    3 chunks of one bucket, each gather g after the last, forward piece f per chunk and micro-batch, from
+    t = 0: chunk 0 starts at g and runs p = 2 pieces, so chunk 1 starts at max(g + 2f, 2g): chunk 2's
+    release. With f = g = 1 that is 3 (the forward is later than the stream, free at 2); chunk 2 done at
+    4, the forward waits only for the first gather: exposed 1. With g = 3 it is 6 (the gathers are later)."""
+    from types import SimpleNamespace
+
+    from dpsim.sim.shared import _OverlappedGathers
+
+    plan = SimpleNamespace(param_bytes=3.0, bucket_bytes=1.0, chunks=3, stages=2)
+    for g, release, done2 in [(1.0, 3.0, 4.0), (3.0, 6.0, 9.0)]:
+        gathers = _OverlappedGathers(plan, np.array([3.0]), first=1)  # type: ignore[arg-type]
+        items = gathers.items(np.zeros(1), 0.0)
+        stream = SimpleNamespace(items=[None, *items], ranks=1, joins=np.zeros((4, 1)), done=np.zeros((4, 1)))
+        gathers.stream = stream  # type: ignore[assignment]
+        stream.done[1:3, 0] = [g, 2 * g]
+        assert [item.release is not None for item in items] == [False, False, True]
+        assert items[2].release(np.array([0])).tolist() == [release]  # type: ignore[misc]
+        stream.done[3, 0] = done2
+        if g == 1.0:
+            assert gathers.exposed().tolist() == [1.0]
 
 
 def test_jobs_on_one_fabric_need_the_same_node_type() -> None:

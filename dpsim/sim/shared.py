@@ -15,7 +15,12 @@ every job, each on the GPUs it really occupies:
 * each group walks its stream in order, per rank (PyTorch DDP's one communication stream):
   bucket ``i`` joins at ``max(ready_i, done of bucket i−1)`` with the ready times of
   :func:`dpsim.sim.training.bucket_ready`; then the optimizer; with ZeRO-1/2 the parameter
-  all-gathers (ZeRO's gathers share the fabric with everybody else's traffic);
+  all-gathers (ZeRO's gathers share the fabric with everybody else's traffic). With Megatron's
+  distributed optimizer and overlap (``overlap_param_gather``) the step waits for them only where
+  the next step's first forward reaches each bucket's parameters, the flow shop of
+  :func:`dpsim.buckets.overlapped_gather_end` run over the gathers' times on the network (chunks
+  from the third on are released when the previous chunk's first forward starts, as Megatron
+  does: :class:`_OverlappedGathers`), as the other engines price it;
 * several jobs share the fabric's links — NICs never, leaf uplinks of a fat-tree often:
   ``placement`` ``packed`` gives each job consecutive nodes, ``interleaved`` deals the nodes
   out in turn (what a fragmented cluster does);
@@ -63,6 +68,7 @@ from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Fabric
 from dpsim.analytic.step import fabric_of
+from dpsim.buckets import chunk_bucket_sizes, overlapped_gather_end
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -129,6 +135,8 @@ class _Item:
     size: float
     ready: np.ndarray
     after: float = 0.0
+    release: Callable[[np.ndarray], np.ndarray] | None = None
+    """When the item is released for the given ranks, decided when they reach it (else ``ready``)."""
 
 
 class _Stream:
@@ -175,7 +183,64 @@ class _Stream:
         self.done[k, ranks] = now
         if k + 1 < len(self.items):
             nxt = self.items[k + 1]
-            self._join(k + 1, ranks, np.maximum(nxt.ready[ranks], now + nxt.after))
+            ready = nxt.ready[ranks] if nxt.release is None else nxt.release(ranks)
+            self._join(k + 1, ranks, np.maximum(ready, now + nxt.after))
+
+
+class _OverlappedGathers:
+    """Megatron's ``overlap_param_gather`` on a group's stream: the post-step all-gathers, chunk by chunk.
+
+    The gathers are items of the stream from ``first`` on, chunk 0's buckets first. Their times on
+    the network feed the flow shop of :func:`dpsim.buckets.overlapped_gather_end` (the next step's
+    first forward, ``forward_s`` per rank, uses each bucket as it lands): it gives the exposed part
+    and, for chunk ``c ≥ 2``, the release, the start of chunk ``c − 1``'s first forward, which is
+    known once the ranks have finished every gather before it.
+    """
+
+    def __init__(self, plan: StepPlan, forward_s: np.ndarray, first: int) -> None:
+        self.chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
+        self.stages = plan.stages
+        self.forward_s = forward_s
+        self.first = first
+        self.stream: _Stream | None = None
+
+    def items(self, ready: np.ndarray, optimizer_s: float) -> list[_Item]:
+        items: list[_Item] = []
+        for c, sizes in enumerate(self.chunks):
+            for i, size in enumerate(sizes):
+                release = self._release(self.first + len(items)) if c >= 2 and i == 0 else None
+                after = optimizer_s if not items else 0.0
+                items.append(_Item(f"parameter gather {len(items)}", "all_gather", size, ready, after, release))
+        return items
+
+    def _shop(self, ranks: np.ndarray, until: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(exposed gather, release of stream item ``until``) over the gathers ``ranks`` have finished."""
+        assert self.stream is not None
+        stream, posted = self.stream, iter(range(self.first, len(self.stream.items)))
+        released: list[np.ndarray] = []
+
+        def gather(size: float, release: np.ndarray) -> np.ndarray:
+            k = next(posted)
+            if k == until:
+                released.append(release)
+            return stream.done[k, ranks] if until is None or k < until else release
+
+        start = stream.joins[self.first, ranks]
+        exposed = overlapped_gather_end(self.chunks, self.stages, self.forward_s[ranks], start, gather)
+        return exposed, released[0] if released else None
+
+    def _release(self, k: int) -> Callable[[np.ndarray], np.ndarray]:
+        def release(ranks: np.ndarray) -> np.ndarray:
+            at = self._shop(ranks, k)[1]
+            assert at is not None
+            return at
+
+        return release
+
+    def exposed(self) -> np.ndarray:
+        """Per rank, how long after the optimizer step the next forward has all its parameters, less its compute."""
+        assert self.stream is not None
+        return np.maximum(0.0, self._shop(np.arange(self.stream.ranks))[0])
 
 
 class _Compiler:
@@ -340,8 +405,9 @@ def _tp_passes_of_stage(
 
 def _items(
     plan: StepPlan, forward_s: np.ndarray, backward_s: np.ndarray, shift_s: float = 0.0
-) -> tuple[list[_Item], np.ndarray, np.ndarray]:
-    """A group's stream (buckets; ZeRO-1/2 parameter gathers), the end of its compute and its compute time.
+) -> tuple[list[_Item], np.ndarray, np.ndarray, _OverlappedGathers | None]:
+    """A group's stream (buckets; ZeRO-1/2 parameter gathers), the end of its compute and its compute time,
+    and Megatron's overlapped gathers (None: the step waits for every gather).
 
     ``shift_s``: when the group's micro-batches start (its pipeline stage's idle time before its last backward).
     """
@@ -357,11 +423,17 @@ def _items(
     ready = bucket_ready(plan, start, backward_s[:, k - 1], start + backward_s[:, k - 1])
     buckets = zip(plan.gradient_buckets, ready, strict=True)
     items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
+    overlapped = None
     if plan.zero_stage in (1, 2):
         after = clock + plan.optimizer_s
-        for i, size in enumerate(plan.parameter_buckets):
-            items.append(_Item(f"parameter gather {i}", "all_gather", size, after, plan.optimizer_s if i == 0 else 0.0))
-    return items, clock, (forward_s + backward_s).sum(axis=1)
+        if plan.overlap_param_gather:
+            overlapped = _OverlappedGathers(plan, forward_s[:, 0], len(items))
+            items += overlapped.items(after, plan.optimizer_s)
+        else:
+            for i, size in enumerate(plan.parameter_buckets):
+                after_s = plan.optimizer_s if i == 0 else 0.0
+                items.append(_Item(f"parameter gather {i}", "all_gather", size, after, after_s))
+    return items, clock, (forward_s + backward_s).sum(axis=1), overlapped
 
 
 def _outcome(
@@ -371,6 +443,7 @@ def _outcome(
     compute: np.ndarray,
     pipeline_s: float | None = None,
     tp_late_s: np.ndarray | None = None,
+    overlapped: _OverlappedGathers | None = None,
 ) -> StepOutcome:
     """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends.
 
@@ -378,6 +451,7 @@ def _outcome(
     (the analytic terms); else the group's clock already holds its place in the pipeline and
     ``pipeline_s`` is how much later its stage finished because its sends were slowed on the network.
     ``tp_late_s``: per rank, how much later its tensor-parallel collectives on the network let its work end.
+    ``overlapped``: Megatron's overlapped parameter gathers (the step ends at their exposed part).
     """
     n = stream.ranks
     grads = len(plan.gradient_buckets) if stream.items else 0  # data_parallel = 1: nothing to reduce
@@ -398,7 +472,9 @@ def _outcome(
         comm += tp_late_s
         total += float(tp_late_s.max())
     end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0) + plan.optimizer_s
-    if len(stream.items) > grads:
+    if overlapped is not None and len(stream.items) > grads:
+        end = end + overlapped.exposed()
+    elif len(stream.items) > grads:
         end = np.maximum(end, stream.done[-1])
     late = 0.0 if pipeline_s is None else pipeline_s
     end = end + (plan.bubble_s + plan.p2p_exposed_s if pipeline_s is None else late)
@@ -415,7 +491,7 @@ class _Job:
     plan: StepPlan
     nominal: tuple[float, float]
     """Forward and backward of one micro-batch on one stage, as the step plan takes them."""
-    groups: list[tuple[_Stream, np.ndarray, np.ndarray]]
+    groups: list[tuple[_Stream, np.ndarray, np.ndarray, _OverlappedGathers | None]]
     flows: _PipelineFlows | None
     tensor: _TensorFlows | None = None
 
@@ -511,14 +587,16 @@ def simulate_shared(
         groups = []
         for row, gpus in enumerate(dp_groups(s)):
             where = nodes[gpus // per_node] * per_node + gpus % per_node
-            items, clock, compute = _items(plan, fwd[0], bwd[0], float(shifts[row // t.tensor_parallel]))
+            items, clock, compute, overlapped = _items(plan, fwd[0], bwd[0], float(shifts[row // t.tensor_parallel]))
             if s.data_parallel == 1:
-                items = []
+                items, overlapped = [], None
             stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
-            groups.append((stream, clock, compute))
+            if overlapped is not None:
+                overlapped.stream = stream
+            groups.append((stream, clock, compute, overlapped))
         jobs.append(_Job(s, model, plan, nominal, groups, flows, tensor))
     for job in jobs:
-        for stream, _, _ in job.groups:
+        for stream, _, _, _ in job.groups:
             stream.start()
         if job.flows is not None:
             job.flows.start()
@@ -546,8 +624,10 @@ def simulate_shared(
         # TP group (stage, d) holds DP rank d of each of the stage's tp DP groups
         tp_late = job.tensor.late_s().reshape(-1, dp) if job.tensor is not None else None
         outcomes = [
-            _outcome(plan, stream, clock, compute, late[row // tp], None if tp_late is None else tp_late[row // tp])
-            for row, (stream, clock, compute) in enumerate(groups)
+            _outcome(
+                plan, stream, clock, compute, late[row // tp], None if tp_late is None else tp_late[row // tp], gathers
+            )
+            for row, (stream, clock, compute, gathers) in enumerate(groups)
         ]
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
