@@ -21,7 +21,8 @@ repeat, the worst case and every fit's residual.
 
     sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
 
-About 20 minutes with 3 repeats on an idle 2-core machine (calibration ≈ 4 min).
+About 25 minutes with 3 repeats of 1 warm-up and 5 measured steps on an idle 2-core machine
+(calibration ≈ 8 min; each run's figures are medians over its measured steps).
 
 ``--reuse DIR`` predicts the cases again from a previous run's measurements (``runs.jsonl``:
 every repeat; an older folder's ``records.jsonl``: the median run only) and its profile (or
@@ -132,7 +133,7 @@ def main() -> int:
     p.add_argument("--reuse", type=Path, help="predict again from this previous run's measurements (no testbed)")
     p.add_argument("--profile", type=Path, help="use this profile instead of calibrating (the default calibrates)")
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
-    p.add_argument("--steps", type=int, default=3, help="measured steps per run (after 1 warm-up step)")
+    p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     args = p.parse_args()

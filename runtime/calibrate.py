@@ -79,6 +79,8 @@ __all__ = [
     "calibrate_host",
     "calibrate_links",
     "fit_link_records",
+    "fit_links",
+    "host_work_per_byte",
     "measure_compute",
     "measure_compute_concurrent",
     "measure_optimizer",
@@ -566,6 +568,38 @@ def host_per_byte_by_rate(records: Sequence[dict[str, Any]], min_bytes: float = 
     return {rate: busy[rate] / sent[rate] for rate in busy if busy[rate] > 0 and sent[rate] > 0}
 
 
+def host_work_per_byte(records: Sequence[dict[str, Any]], min_bytes: float = MiB) -> dict[float, float]:
+    """κ for every shaped rate: the host's busy CPU per byte a rank sends at the highest calibrated rate.
+
+    The host's work per byte is the testbed's, not the shaper's. Busy time also counts the ranks
+    waiting on the shaped wire (gloo's and the TCP stack's polling): on the 2-core VM the host was
+    77–93 % busy at every rate, 2 ranks at 150 Mbit/s included, so busy time per byte grows as 1/R
+    wherever the wire binds (27, 10 and 7.3 ns per byte at 150, 450 and 1200 Mbit/s). Only where
+    the host binds — the highest rate, whose 3 and 4 rank all-reduces run at the host's pace — is
+    it the work. Taken per rate, the polling made 5 ranks at 500 Mbit/s host-bound at 25 ns per
+    byte where they ran at 21 (+16 % on the step).
+    """
+    by_rate = host_per_byte_by_rate(records, min_bytes)
+    if not by_rate:
+        return {}
+    top = by_rate[max(by_rate)]
+    return {rate: top for rate in by_rate}
+
+
+def fit_links(
+    records: Sequence[dict[str, Any]], plan: CalibrationPlan, testbed: str, share: Callable[[int], float]
+) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
+    """The links of a profile from its benchmark records, with ``share`` the host's :meth:`HostModel.comm_share`.
+
+    The emulated testbed's inter-node links take κ from the host's busy time (:func:`host_work_per_byte`).
+    """
+    all_reduce = [r for r in records if r["collective"] == "all_reduce"]
+    kappa = host_work_per_byte(all_reduce) if testbed == "emulated" else {}
+    return fit_link_records(
+        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share, kappa or None
+    )
+
+
 def _large_message_bytes(testbed: str, link_class: str, rates: Sequence[float]) -> float:
     """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, else 1 MiB on the
     emulated testbed's loopback, or 256 KiB."""
@@ -603,10 +637,7 @@ def calibrate_links(
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
                         records.append(rec)
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
-    kappa = host_per_byte_by_rate(all_reduce) if testbed == "emulated" else {}
-    links, fit_errors = fit_link_records(
-        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share, kappa or None
-    )
+    links, fit_errors = fit_links(records, plan, testbed, share)
     labels = tuple(
         f"{c}: {n} ranks, all-reduce {min(plan.sizes if c == 'inter' else plan.intra_sizes)}-"
         f"{max(plan.sizes if c == 'inter' else plan.intra_sizes)} B"
@@ -628,6 +659,9 @@ def calibrate_links(
             "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
             "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce),
+            "host_busy_per_byte_s": {
+                f"{8e-6 * rate:g} Mbit/s": value for rate, value in sorted(host_per_byte_by_rate(all_reduce).items())
+            },
             "benchmark_uncertainty": _uncertainty(all_reduce),
             "fit_residuals": {k: v for k, v in fit_errors.items() if math.isinf(v)},  # fits that failed
             **plan.extra,
@@ -762,6 +796,13 @@ def calibrate(
     work = work_dir or Path(tempfile.mkdtemp(prefix="dpsim-calibrate-"))
     links, records = calibrate_links(scenario, plan, testbed, work_dir=work, log=log)
     profile = calibrate_compute(links, scenario, plan, work_dir=work, log=log)
+    if profile.host_model is not None:  # the links again, on the host's measured sharing (as the engines use it)
+        refitted, errors = fit_links(records, plan, testbed, profile.host_model.comm_share)
+        failed = {k: v for k, v in errors.items() if math.isinf(v)}
+        residuals = {k: v for k, v in profile.meta.get("fit_residuals", {}).items() if not k.startswith("links.")}
+        profile = dataclasses.replace(
+            profile, links=refitted, meta={**profile.meta, "fit_residuals": {**residuals, **failed}}
+        )
     return dataclasses.replace(profile, name=name), records
 
 
