@@ -499,17 +499,20 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
             "cluster": _selene(gpus),
             **_deepspeed_pipeline(1920, 1, 8, 35),
         },
-        assumptions="micro-batch 1 (not stated; Megatron's 530B runs on Selene use 1), full recomputation "
-        "(not stated; without it the first stage's 35 in-flight micro-batches of 3 layers need ~54 GB of "
-        "activations besides 30 GB of model states), ZeRO stage 1 (not stated; under 1 % of the step either "
-        "way), vocabulary padded to 51,200, gradient reduction after the flush",
+        assumptions="micro-batch 1 (not stated; Megatron's 530B runs on the same cluster use 1; at 2 the "
+        "prediction is 53.4 / 45.2 / 39.7 s, +12.5 / +11.1 / +11.9 %, and its scaling across the three sizes "
+        "matches the published one, but choosing it by that match would be fitting), full recomputation (not "
+        "stated; without it the model's memory estimate is 96.5 GiB, and the paper's TFLOP/s equal eq. (3), "
+        "which counts the recomputed forward), ZeRO stage 1 (not stated; under 1 % of the step either way), "
+        "vocabulary padded to 51,200, gradient reduction after the flush",
         known_miss="the same model on the same cluster at TP 8 / PP 35 in Megatron-LM is predicted within +7 % "
         "(Table 1's 529.6B row) and -2 % (Korthikanti's 530B iterations); this DeepSpeed-pipeline run is 15 % "
         "slower per GPU than Table 1's once its larger 1F1B bubble (modelled: 12-17 % of the step) is allowed "
         "for (163 x (1 - 0.123) / (1 - 0.039) = 149 TFLOP/s against 126). Fitting the three published times "
         "to a (m + p - 1) + c puts the extra time both in each micro-batch slot (a = 0.197 s against 0.172 s "
-        "predicted) and in what each step adds once (c = 6.0 s against 0.4 s); the paper gives no breakdown "
-        "of either, so no mechanism is modelled",
+        "predicted) and in what each step adds once (c = 6.0 s against 0.4 s), or, with an unstated micro-batch "
+        "of 2, in a larger bubble; the paper gives neither the micro-batch nor a breakdown, so no mechanism "
+        "is modelled",
     )
 
 
