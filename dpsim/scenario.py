@@ -715,6 +715,12 @@ class TrainingConfig(_Section):
     which accumulates full unsharded gradients (in ``gradient_dtype``) and reduce-scatters once, after
     the last micro-batch (k x less gradient traffic, a full gradient more memory); false = FSDP's
     default, a reduce-scatter after every micro-batch's backward into the 1/N gradient shard."""
+    fsdp_reshard_after_backward: bool = True
+    """FSDP: free the gathered parameters after every micro-batch's backward (the default). false =
+    keep them gathered until the step's last backward (FSDP2 ``set_reshard_after_backward(False)`` on
+    all but the last micro-batch, as ``torch.distributed.pipelining`` does for FSDP stages): the
+    first forward's all-gather serves every micro-batch of the step (the parameters are then held
+    unsharded for the whole step, which SHARD_GRAD_OP's memory already counts)."""
     memory_reserve: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of device memory kept back for the caching allocator's fragmentation and the CUDA
     context (a documented guess, e.g. 0.05-0.1; 0 = none)."""
@@ -912,11 +918,26 @@ class Scenario(_Section):
                 raise _FieldError(
                     "training.fsdp_shard_group", f"{t.fsdp_shard_group} does not divide the {dp} data-parallel ranks"
                 )
+            per_node = max(1, min(dp, self.cluster.workers_per_node // t.tensor_parallel))
+            if per_node % t.fsdp_shard_group and t.fsdp_shard_group % per_node:
+                raise _FieldError(
+                    "training.fsdp_shard_group",
+                    f"shard groups of {t.fsdp_shard_group} straddle nodes unevenly: give a divisor or a multiple "
+                    f"of the {per_node} data-parallel ranks per node",
+                )
+            if self.cluster.rank_order != "node_major":
+                raise _FieldError("training.fsdp_shard_group", "hybrid sharding places shard groups node-major")
         if t.tp_comm_overlap and not t.sequence_parallel:
             raise _FieldError(
                 "training.tp_comm_overlap",
                 "needs sequence_parallel: true (userbuffers overlap the all-gathers and reduce-scatters that "
                 "sequence parallelism runs; Megatron-LM refuses --tp-comm-overlap without --sequence-parallel)",
+            )
+        if not t.fsdp_reshard_after_backward and (t.optimizer_sharding != "fsdp" or t.zero_stage != 2):
+            raise _FieldError(
+                "training.fsdp_reshard_after_backward",
+                "keeping parameters gathered across micro-batches is FSDP SHARD_GRAD_OP's (optimizer_sharding: "
+                "fsdp, zero_stage: 2); FULL_SHARD frees them after every forward",
             )
         if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
             raise _FieldError(
@@ -989,18 +1010,14 @@ class Scenario(_Section):
 
     @property
     def overlaps_param_gather(self) -> bool:
-        """Whether ZeRO-1/2's parameter all-gather overlaps the next forward, bucket by bucket.
+        """Whether ZeRO-1's post-step parameter all-gather overlaps the next forward, bucket by bucket.
 
-        Megatron-LM's distributed optimizer (``overlap_param_gather``) and FSDP SHARD_GRAD_OP do: FSDP
-        frees the unsharded parameters after the backward and all-gathers each unit again in its
-        pre-forward hook, on its own stream, while the previous unit computes (Zhao et al. 2023, "PyTorch
-        FSDP", §3.3 and §4.2; fairscale's FSDP, which OPT-175B ran with ``--no-reshard-after-forward``,
-        the same): a two-stage flow shop of gathers and the forward's pieces, as for Megatron. DeepSpeed
-        ZeRO-1/2 gather after the optimizer step and wait for it (``communication.overlap`` false: all wait).
+        Megatron-LM's distributed optimizer (``overlap_param_gather``) does: a two-stage flow shop of
+        gathers and the forward's pieces. DeepSpeed ZeRO-1/2 gather after the optimizer step and wait for
+        it (``communication.overlap`` false: all wait). FSDP has no post-step gather: its SHARD_GRAD_OP
+        gathers each unit in the forward's pre-forward hooks (:func:`dpsim.sharding.step_traffic`).
         """
-        t = self.training
-        fsdp_stage_2 = t.optimizer_sharding == "fsdp" and t.zero_stage == 2
-        return self.communication.overlap and (t.optimizer_sharding == "megatron" or fsdp_stage_2)
+        return self.communication.overlap and self.training.optimizer_sharding == "megatron"
 
     @property
     def keeps_unsharded_gradients(self) -> bool:

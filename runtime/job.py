@@ -194,6 +194,11 @@ def check_supported(scenario: Scenario) -> None:
             f"communication.algorithm: the runtime has no {algorithm!r} all-reduce (it runs ring, tree, "
             "halving-doubling, hierarchical and backend); predict it with dpsim run, or pick one of those"
         )
+    if scenario.training.fsdp_shard_group not in (None, scenario.data_parallel):
+        raise ValueError(
+            "training.fsdp_shard_group: the runtime shards FSDP over all data-parallel ranks (no HYBRID_SHARD "
+            "device mesh); predict it with dpsim run"
+        )
 
 
 def _algorithm(scenario: Scenario, options: JobOptions) -> str:
@@ -341,6 +346,18 @@ class TrainingJob:
         return model
 
     @contextlib.contextmanager
+    def _keep_gathered(self, keep: bool) -> Iterator[None]:
+        """FSDP2 SHARD_GRAD_OP: keep this micro-batch's gathered parameters after its backward (dpsim.sharding)."""
+        if not keep or isinstance(self.wrapped, DistributedDataParallel):
+            yield
+            return
+        self.wrapped.set_reshard_after_backward(False)  # type: ignore[operator]
+        try:
+            yield
+        finally:
+            self.wrapped.set_reshard_after_backward(True)  # type: ignore[operator]
+
+    @contextlib.contextmanager
     def _no_sync(self, sync: bool) -> Iterator[None]:
         if sync:
             yield
@@ -375,11 +392,16 @@ class TrainingJob:
         marks = []
         # DDP accumulates under no_sync; FSDP reduce-scatters every micro-batch unless the scenario
         # asks for FSDP's no_sync (training.fsdp_no_sync), as the engines model it
-        every = not isinstance(self.wrapped, DistributedDataParallel) and not self.scenario.training.fsdp_no_sync
+        t = self.scenario.training
+        every = not isinstance(self.wrapped, DistributedDataParallel) and not t.fsdp_no_sync
+        # SHARD_GRAD_OP under no_sync (FSDP1's rule) or fsdp_reshard_after_backward: false keeps the
+        # first forward's gather through the step
+        keep = t.zero_stage == 2 and (t.fsdp_no_sync or not t.fsdp_reshard_after_backward)
         for i, (batch, divisor) in enumerate(batches):
-            sync = every or i == len(batches) - 1
+            last = i == len(batches) - 1
+            sync = every or last
             self._phase(f"step {index} micro-batch {i} compute")
-            with self._no_sync(sync):
+            with self._no_sync(sync), self._keep_gathered(keep and not last):
                 t0 = clock.mark()
                 with self.precision.forward():
                     loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)

@@ -22,6 +22,7 @@ from dpsim.analytic.step import (
     overlap_end,
     predict,
 )
+from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim import simulate
 
@@ -447,9 +448,10 @@ def test_zero_2_reduces_every_micro_batch_zero_1_once() -> None:
     assert z2.exposed_comm_s == exact(0.35 + 1.25) == z1.exposed_comm_s
     assert z2.extra["memory_gradients_bytes"] == exact(125e6)
     assert z1.extra["memory_gradients_bytes"] == exact(250e6)
-    # FSDP SHARD_GRAD_OP shards gradients too: the same per-micro-batch traffic
+    # FSDP SHARD_GRAD_OP shards gradients too: the same per-micro-batch reduce-scatters, but instead of
+    # the post-step gather each forward gathers (test_fsdp_shard_grad_op_gathers_in_every_forward)
     fsdp = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", **two))
-    assert fsdp.comm_s == exact(z2.comm_s)
+    assert fsdp.comm_s == exact(2 * 1.25 + 2 * 1.25)
 
 
 @pytest.mark.parametrize("engine", ["analytic", "sim"])
@@ -457,9 +459,10 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
     """FSDP's no_sync under accumulation (two micro-batches of the toy, fp32).
 
     SHARD_GRAD_OP: the first micro-batch keeps its gradient unsharded and only the last one reduce-scatters
-    (1.25 s), so the traffic is ZeRO-1's 1.25 + 1.25 s instead of 2 x 1.25 + 1.25 s, with the same 0.35 s
-    exposed by the last micro-batch and 0.6 s of the parameter gather in the next forward (its flow shop,
-    test_fsdp_shard_grad_op_gathers_in_the_forward). Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
+    (1.25 s); the parameters gathered by the first forward (1.25 s, 7/12 s of it exposed: see
+    test_fsdp_shard_grad_op_gathers_in_every_forward) stay unsharded until that last backward, so the
+    second forward gathers nothing: 1.25 + 1.25 s instead of 2 x 1.25 + 2 x 1.25 s, exposing 7/12 s and
+    the last micro-batch's 0.35 s. Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
     gradient, 250 MB (62.5M x 4 B). FULL_SHARD still gathers the parameters in every forward and backward
     (2 x 2 x 3 x 5/12 s), but reduce-scatters once: 5 + 1.25 s, and only the last backward spills its
     7/20 s (vs 2 x 7/20 s when every micro-batch reduces).
@@ -468,7 +471,7 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
     fsdp = {"training__global_batch": 4, "training__optimizer_sharding": "fsdp"}
     shard_grad_op = run(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp))
     assert shard_grad_op.comm_s == exact(1.25 + 1.25)
-    assert shard_grad_op.exposed_comm_s == exact(0.35 + 0.6)
+    assert shard_grad_op.exposed_comm_s == exact(7 / 12 + 0.35)
     memory = predict(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp)).extra
     assert memory["memory_gradients_bytes"] == exact(125e6 + 250e6)
     assert predict(toy(training__zero_stage=2, **fsdp)).extra["memory_gradients_bytes"] == exact(125e6)
@@ -478,6 +481,165 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
     # one micro-batch: nothing to accumulate, no_sync changes nothing
     one = {"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}
     assert predict(toy(training__fsdp_no_sync=True, **one)).step_time_s == predict(toy(**one)).step_time_s
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_fsdp_shard_grad_op_gathers_in_every_forward(engine: str, k: int) -> None:
+    """FSDP SHARD_GRAD_OP (reshard_after_forward=False) on the toy, fp32, 2 ranks: each forward all-gathers
+    the 250 MB of parameters in 3 pieces of 250/3 MB (5/12 s each at 100 MB/s over 2 ranks), a piece
+    ahead of its 1/3 s of compute: flow shop 5/12 + 2 x 5/12 + 1/3 = 19/12 s for a 1 s forward, 7/12 s
+    exposed. The parameters stay gathered through the backward (no gather there, none after the step),
+    whose reduce-scatters (0.5, 0.5, 0.25 s) spill 0.35 s; that spill delays the next forward's gathers
+    on the same stream, so each micro-batch exposes 7/12 + 0.35 s. Traffic: k x (1.25 + 1.25) s.
+    """
+    run = predict if engine == "analytic" else (lambda s: simulate(s, fidelity="fast"))
+    result = run(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", training__global_batch=2 * k))
+    assert result.comm_s == exact(k * (1.25 + 1.25))
+    assert result.exposed_comm_s == exact(k * (7 / 12 + 0.35))
+    # kept gathered through the step (fsdp_reshard_after_backward: false): only the first forward gathers;
+    # a spill then runs under the next (gather-free) 1 s forward, so only the last one is exposed
+    kept = run(
+        toy(
+            training__zero_stage=2,
+            training__optimizer_sharding="fsdp",
+            training__fsdp_reshard_after_backward=False,
+            training__global_batch=2 * k,
+        )
+    )
+    assert kept.comm_s == exact(1.25 + k * 1.25)
+    assert kept.exposed_comm_s == exact(7 / 12 + 0.35)
+
+
+P_TOY = 250e6
+"""The toy's parameters (62.5M in fp32) as gathered, and its fp32 gradient, in bytes."""
+FULL_SHARD: dict[str, Any] = {"training__zero_stage": 3, "training__optimizer_sharding": "fsdp"}
+SHARD_GRAD_OP: dict[str, Any] = {"training__zero_stage": 2, "training__optimizer_sharding": "fsdp"}
+HYBRID: dict[str, Any] = {
+    "cluster__nodes": 2,
+    "training__zero_stage": 3,
+    "training__optimizer_sharding": "fsdp",
+    "training__fsdp_shard_group": 2,
+}
+"""The toy on 2 nodes x 2 ranks under FSDP HYBRID_SHARD with one shard group per node."""
+
+
+@pytest.mark.parametrize(
+    ("changes", "k", "gathers", "reductions", "replica"),
+    [
+        # DDP: one all-reduce per step
+        ({}, 1, 0, 1, 0),
+        ({}, 4, 0, 1, 0),
+        # DeepSpeed ZeRO-1: one reduce-scatter, one post-step gather; ZeRO-2 reduce-scatters every micro-batch
+        ({"training__zero_stage": 1}, 4, 1, 1, 0),
+        ({"training__zero_stage": 2}, 1, 1, 1, 0),
+        ({"training__zero_stage": 2}, 4, 1, 4, 0),
+        # DeepSpeed ZeRO-3: a gather in every forward and every backward
+        ({"training__zero_stage": 3}, 4, 8, 4, 0),
+        # Megatron's distributed optimizer accumulates full gradients: as ZeRO-1
+        ({"training__zero_stage": 1, "training__optimizer_sharding": "megatron"}, 4, 1, 1, 0),
+        # FSDP FULL_SHARD: 2 gathers and a reduce-scatter per micro-batch; no_sync keeps the gathers
+        (FULL_SHARD, 1, 2, 1, 0),
+        (FULL_SHARD, 4, 8, 4, 0),
+        ({**FULL_SHARD, "training__fsdp_no_sync": True}, 4, 8, 1, 0),
+        # FSDP SHARD_GRAD_OP: 1 gather and a reduce-scatter per micro-batch; no_sync: the first gather serves all
+        (SHARD_GRAD_OP, 1, 1, 1, 0),
+        (SHARD_GRAD_OP, 4, 4, 4, 0),
+        ({**SHARD_GRAD_OP, "training__fsdp_no_sync": True}, 4, 1, 1, 0),
+        # ... and FSDP2's set_reshard_after_backward(False): one gather, still a reduce-scatter per micro-batch
+        ({**SHARD_GRAD_OP, "training__fsdp_reshard_after_backward": False}, 4, 1, 4, 0),
+        # HYBRID_SHARD (4 ranks on 2 nodes, shard groups of 2): FULL_SHARD inside, each 1/2 shard all-reduced
+        (HYBRID, 1, 2, 1, 1 / 2),
+        (HYBRID, 4, 8, 4, 4 / 2),
+        ({**HYBRID, "training__fsdp_no_sync": True}, 4, 8, 1, 1 / 2),
+    ],
+)  # fmt: skip
+def test_traffic_bytes_per_step_by_flavour(
+    changes: dict[str, Any], k: int, gathers: int, reductions: int, replica: float
+) -> None:
+    """Bytes each kind of collective carries per step (a collective of S bytes counts S), written out
+    from each framework's rule (dpsim.sharding): P = G = 250 MB on the toy."""
+    ranks = 2 * changes.get("cluster__nodes", 1)
+    traffic = predict(toy(training__global_batch=ranks * k, **changes)).extra["traffic_bytes_per_step"]
+    assert traffic == {
+        "parameter_gather": exact(gathers * P_TOY),
+        "gradient": exact(reductions * P_TOY),
+        "replica_allreduce": exact(replica * P_TOY),
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "weights", "gradients", "states"),
+    [
+        # 2 ranks, Ψ = 62.5M, fp32 Adam (no separate master; 8 B of moments). DeepSpeed ZeRO-1/2/3:
+        ({"training__zero_stage": 1}, 4, 4, 8 / 2),
+        ({"training__zero_stage": 2}, 4, 4 / 2, 8 / 2),
+        ({"training__zero_stage": 3}, 4 / 2, 4 / 2, 8 / 2),
+        # FSDP FULL_SHARD: everything sharded; SHARD_GRAD_OP also holds the full parameters forward to backward
+        (FULL_SHARD, 4 / 2, 4 / 2, 8 / 2),
+        (SHARD_GRAD_OP, 4 / 2 + 4, 4 / 2, 8 / 2),
+        ({**SHARD_GRAD_OP, "training__fsdp_reshard_after_backward": False}, 4 / 2 + 4, 4 / 2, 8 / 2),
+        # HYBRID_SHARD over groups of 2 of 4 ranks: sharded by 2, not 4
+        (HYBRID, 4 / 2, 4 / 2, 8 / 2),
+        ({"cluster__nodes": 2, "training__zero_stage": 3, "training__optimizer_sharding": "fsdp"}, 4 / 4, 4 / 4, 8 / 4),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("k", [1, 4])
+def test_model_state_memory_by_flavour_at_k_1_and_4(
+    changes: dict[str, Any], weights: float, gradients: float, states: float, k: int
+) -> None:
+    """Bytes per parameter by hand; accumulation changes none of them except FSDP's no_sync (below):
+    the frameworks that reduce every micro-batch keep only their gradient shard."""
+    ranks = 2 * changes.get("cluster__nodes", 1)
+    extra = predict(toy(training__global_batch=ranks * k, **changes)).extra
+    psi = 62.5e6
+    assert extra["memory_weights_bytes"] == exact(weights * psi)
+    assert extra["memory_gradients_bytes"] == exact(gradients * psi)
+    assert extra["memory_optimizer_states_bytes"] == exact(states * psi)
+    if changes.get("training__optimizer_sharding") == "fsdp":
+        # no_sync: the full unsharded fp32 gradient (4 B) on top from the first micro-batch on (k > 1 only)
+        synced = predict(toy(training__global_batch=ranks * k, training__fsdp_no_sync=True, **changes)).extra
+        assert synced["memory_gradients_bytes"] == exact((gradients + (4 if k > 1 else 0)) * psi)
+        assert synced["memory_weights_bytes"] == exact(weights * psi)
+
+
+def test_fsdp_hybrid_shard_reduces_inside_the_group_then_across_replicas() -> None:
+    """HYBRID_SHARD on 2 nodes x 2 ranks, shard groups of 2 (one node each), FULL_SHARD, one micro-batch.
+
+    Gathers inside the node: 2 x 3 pieces of 5/12 s = 2.5 s. Each gradient bucket b: reduce-scatter over the
+    2 ranks of the node (0.5 b / 100 MB/s), then its 1/2 shard all-reduced between the 2 nodes (ring of 2:
+    2 x 1/2 x (b/2) / B) on a NIC that both replica groups of a node share (B = 50 MB/s): b / 100 MB/s;
+    1.5 b / 100 MB/s for the 250 MB = 3.75 s. The simulator's collectives span the whole group: it refuses.
+    """
+    hybrid = toy(
+        cluster__nodes=2,
+        training__global_batch=4,
+        training__zero_stage=3,
+        training__optimizer_sharding="fsdp",
+        training__fsdp_shard_group=2,
+    )
+    assert predict(hybrid).comm_s == exact(2 * 1.25 + 3.75)
+    with pytest.raises(ScenarioError, match=r"training\.fsdp_shard_group"):
+        simulate(hybrid, fidelity="fast")
+
+
+def test_fsdp_reshard_after_backward_is_shard_grad_ops() -> None:
+    with pytest.raises(ScenarioError, match=r"training\.fsdp_reshard_after_backward"):
+        toy(training__optimizer_sharding="fsdp", training__zero_stage=3, training__fsdp_reshard_after_backward=False)
+    with pytest.raises(ScenarioError, match=r"training\.fsdp_reshard_after_backward"):
+        toy(training__zero_stage=2, training__fsdp_reshard_after_backward=False)
+
+
+def test_fsdp_shard_group_must_tile_the_nodes() -> None:
+    with pytest.raises(ScenarioError, match="straddle nodes"):
+        toy(
+            cluster__nodes=3,
+            cluster__workers_per_node=4,
+            training__global_batch=12,
+            training__optimizer_sharding="fsdp",
+            training__zero_stage=3,
+            training__fsdp_shard_group=6,
+        )
 
 
 def test_per_micro_batch_reduction_backlog_when_communication_outpaces_compute() -> None:
@@ -505,17 +667,16 @@ def test_megatron_overlaps_the_parameter_gather_with_the_next_forward() -> None:
     assert sim.step_time_s == pytest.approx(megatron.step_time_s, rel=1e-9)
 
 
-def test_fsdp_shard_grad_op_gathers_in_the_forward() -> None:
-    """FSDP SHARD_GRAD_OP (zero_stage 2) all-gathers each unit's parameters in its pre-forward hook while
-    the previous unit computes: the same 250 MB in 100, 100, 50 MB buckets (0.5, 0.5, 0.25 s) against
-    the forward's shares (0.4, 0.4, 0.2 s) end at max(0.5 + 0.5 + 0.4, 1.25) + 0.2 = 1.6 s, 0.6 s past
-    the 1 s forward; the gradient reduce-scatters expose 0.35 s as under ZeRO-2, which instead waits for
-    the whole 1.25 s gather after the step. Without overlap FSDP waits too (reduce-scatters after the
-    backward: 1.25 s, gathers 1.25 s)."""
+def test_fsdp_shard_grad_op_gathers_in_the_forward_deepspeed_after_the_step() -> None:
+    """One micro-batch: FSDP SHARD_GRAD_OP all-gathers each unit in its pre-forward hook while the previous
+    unit computes (7/12 s of the 1.25 s exposed, test_fsdp_shard_grad_op_gathers_in_every_forward);
+    DeepSpeed ZeRO-2 gathers after the optimizer step and waits for all 1.25 s. Both expose the
+    reduce-scatters' 0.35 s. Without overlap FSDP waits too (reduce-scatters after the backward: 1.25 s,
+    gathers before each piece: 1.25 s)."""
     fsdp = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp"))
     deepspeed = predict(toy(training__zero_stage=2))
     assert fsdp.comm_s == exact(deepspeed.comm_s) == exact(2.5)
-    assert fsdp.exposed_comm_s == exact(0.35 + 0.6)
+    assert fsdp.exposed_comm_s == exact(0.35 + 7 / 12)
     assert deepspeed.exposed_comm_s == exact(0.35 + 1.25)
     blocking = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", communication__overlap=False))
     assert blocking.exposed_comm_s == exact(1.25 + 1.25)

@@ -63,6 +63,22 @@ CASES = {
         "training.optimizer_sharding=fsdp",
         "training.fsdp_no_sync=true",
     ],
+    # SHARD_GRAD_OP keeping the first forward's gather through the step (FSDP2 set_reshard_after_backward),
+    # reducing every micro-batch, and under no_sync (both reshard only after the last backward)
+    "weighted-fsdp-kept-gathered": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "training.zero_stage=2",
+        "training.optimizer_sharding=fsdp",
+        "training.fsdp_reshard_after_backward=false",
+    ],
+    "weighted-fsdp-shard-grad-op-no-sync": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "training.zero_stage=2",
+        "training.optimizer_sharding=fsdp",
+        "training.fsdp_no_sync=true",
+    ],
 }
 
 

@@ -111,6 +111,7 @@ from dpsim.buckets import (
 )
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
+from dpsim.sharding import step_traffic
 
 __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
@@ -130,6 +131,7 @@ __all__ = [
     "predict",
     "protocol_of",
     "reduce_scatter_group_time",
+    "shard_fabrics",
     "single_worker_step_time",
     "step_result",
 ]
@@ -294,6 +296,34 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
 
 
 # --- collectives used by ZeRO -----------------------------------------------------------------
+
+
+def shard_fabrics(scenario: Scenario, group: Fabric) -> tuple[Fabric, Fabric | None]:
+    """FSDP HYBRID_SHARD: the fabric of one shard group and of one replica group (None without).
+
+    Data-parallel ranks are consecutive in a shard group of G (``training.fsdp_shard_group``): with P
+    of the group's ranks per node, a shard group spans min(G, P) ranks on each of max(1, G/P) nodes; a
+    replica group (ranks i, i+G, …) holds max(1, P/G) ranks per node, and the P/max(1, P/G) replica
+    groups of a node run at once, sharing its NICs as data-parallel groups do (:func:`dp_fabric`).
+    """
+    traffic = step_traffic(scenario)
+    if traffic.replicas <= 1:
+        return group, None
+    g, per_node = traffic.shard_ranks, group.per_node
+    shard_per_node = min(g, per_node)
+    shard = dataclasses.replace(group, nodes=max(1, g // per_node), per_node=shard_per_node, rank_order=())
+    replica_per_node = max(1, per_node // g)
+    nodes = traffic.replicas // replica_per_node
+    sharing = per_node // replica_per_node if nodes > 1 else 1
+    nics = group.nics_per_node
+    replica = dataclasses.replace(
+        group.with_inter_scaled(min(1.0, nics / sharing)),
+        nodes=nodes,
+        per_node=replica_per_node,
+        nics_per_node=max(1, nics // sharing),
+        rank_order=(),
+    )
+    return shard, replica
 
 
 def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric) -> float:
@@ -615,11 +645,17 @@ def predict(scenario: Scenario) -> StepResult:
     bucket = scenario.communication.bucket
     overlap = scenario.communication.overlap
 
+    traffic = step_traffic(scenario)
+    shard, replica = shard_fabrics(scenario, group)
+
     def allreduce(size: float) -> float:
         return allreduce_time(algorithm, size, group)
 
     def rs(size: float) -> float:
-        return reduce_scatter_group_time(algorithm, size, group)
+        # HYBRID_SHARD: reduce-scatter inside the shard group, then all-reduce the 1/G shard across
+        # the replicas, one after the other on the reduction stream
+        inside = reduce_scatter_group_time(algorithm, size, shard)
+        return inside if replica is None else inside + allreduce_time(algorithm, size / traffic.shard_ranks, replica)
 
     grad_cost = allreduce if zero == 0 else rs
     per_micro_batch = scenario.reduces_every_micro_batch
@@ -631,17 +667,20 @@ def predict(scenario: Scenario) -> StepResult:
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
-    if zero == 3 and dp > 1:
-        pieces = max(1, math.ceil(param_bytes / bucket))
-        piece_gather = gather_time(algorithm, param_bytes / pieces, group)
-        gather_total = 2 * k * pieces * piece_gather
+    pieces = max(1, math.ceil(param_bytes / bucket))
+    piece_gather = gather_time(algorithm, param_bytes / pieces, shard) if traffic.forward_gathers else 0.0
+    if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
+        fwd_span = (
+            flow_shop_makespan(pieces, piece_gather, fwd_s / pieces) if overlap else fwd_s + pieces * piece_gather
+        )
+        gather_fwd_exposed = fwd_span - fwd_s
+        gather_total = (traffic.forward_gathers + traffic.backward_gathers) * pieces * piece_gather
+    if traffic.backward_gathers:
         if overlap:
-            fwd_span = flow_shop_makespan(pieces, piece_gather, fwd_s / pieces)
             bwd_span = flow_shop_makespan(pieces, piece_gather, bwd_s / pieces)
         else:
-            fwd_span = fwd_s + pieces * piece_gather
             bwd_span = bwd_s + pieces * piece_gather
-        gather_fwd_exposed, gather_bwd_exposed = fwd_span - fwd_s, bwd_span - bwd_s
+        gather_bwd_exposed = bwd_span - bwd_s
         # last backward: all parameter gathers go first on the stream, back to back from the
         # start (free after pieces × gather; when gathering is the bottleneck that is one
         # compute piece before the span ends), then the gradient reduce-scatters in bucket
@@ -697,7 +736,10 @@ def predict(scenario: Scenario) -> StepResult:
                 last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
                 last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             backlog = 0.0
-            if per_micro_batch:
+            # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
+            # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3)
+            spills_into_gathers = per_micro_batch and traffic.forward_gathers == k
+            if per_micro_batch and not spills_into_gathers:
                 backlog = _micro_batch_backlog(
                     k - 1,
                     fwd_s + tp_comm_mb,
@@ -708,6 +750,8 @@ def predict(scenario: Scenario) -> StepResult:
                 grad_bytes, bucket, last_bwd_s, grad_cost, backlog, first, tensors
             )
             grad_comm *= k if per_micro_batch else 1
+            if spills_into_gathers:
+                end = last_bwd_s + k * max(0.0, end - last_bwd_s)
         else:
             _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first, tensors)
             end = bwd_s + grad_comm
@@ -717,7 +761,7 @@ def predict(scenario: Scenario) -> StepResult:
         # the window beyond the backward's own share is the host finishing communication: exposed
         grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)
     post_step_gather = post_step_gather_exposed = 0.0
-    if zero in (1, 2) and dp > 1:
+    if traffic.post_step_gather:
         _, post_step_gather, _ = _uniform_overlap_end(
             param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, bucket
         )
@@ -751,7 +795,7 @@ def predict(scenario: Scenario) -> StepResult:
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     tp_hidden_s = k * parallel.tensor_parallel_hidden_time(scenario, fabric)  # behind GEMMs: traffic, not exposed
-    gather_exposed = k * (gather_fwd_exposed + gather_bwd_exposed)
+    gather_exposed = traffic.forward_gathers * gather_fwd_exposed + traffic.backward_gathers * gather_bwd_exposed
     exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s
     comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + tp_hidden_s + p2p_total_s
     step_s = compute_s + bubble_s + exposed_s + optimizer_s
@@ -768,6 +812,7 @@ def predict(scenario: Scenario) -> StepResult:
         "gradient_comm_s": grad_comm,
         "gradient_exposed_s": grad_exposed,
         "zero_param_gather_s": post_step_gather + gather_total,
+        "traffic_bytes_per_step": traffic.bytes_per_step(param_bytes, grad_bytes),
         "tensor_parallel_comm_s": tp_comm_s,
         "tensor_parallel_hidden_s": tp_hidden_s,
         "pipeline_p2p_exposed_s": p2p_exposed_s,

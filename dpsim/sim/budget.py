@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dpsim.errors import ScenarioError
+from dpsim.sharding import step_traffic
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
 if TYPE_CHECKING:
@@ -94,10 +95,10 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     gradient_bytes = psi * scenario.gradient_bytes_per_param
     param_bytes = psi * (4 if t.precision == "fp32" else 2)
     collectives = math.ceil(gradient_bytes / bucket) if dp > 1 else 0
-    if dp > 1 and t.zero_stage in (1, 2):
+    traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
+    if traffic.post_step_gather:
         collectives += math.ceil(param_bytes / bucket)
-    if dp > 1 and t.zero_stage == 3:
-        collectives += 2 * k * max(1, math.ceil(param_bytes / bucket))
+    collectives += (traffic.forward_gathers + traffic.backward_gathers) * max(1, math.ceil(param_bytes / bucket))
     algorithm = scenario.communication.algorithm
     transfers = transfers_per_allreduce(algorithm, dp, per_node)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity

@@ -424,7 +424,7 @@ def _items(
     buckets = zip(plan.gradient_buckets, ready, strict=True)
     items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
     overlapped = None
-    if plan.zero_stage in (1, 2):
+    if plan.gathers[2]:
         after = clock + plan.optimizer_s
         if plan.overlap_param_gather:
             overlapped = _OverlappedGathers(plan, forward_s[:, 0], len(items))
@@ -549,6 +549,11 @@ def simulate_shared(
         if s.training.zero_stage == 3:
             raise ScenarioError(
                 "training.zero_stage", "ZeRO-3 is not simulated on a shared fabric (its gathers gate compute)"
+            )
+        if s.training.optimizer_sharding == "fsdp" and s.data_parallel > 1:
+            raise ScenarioError(
+                "training.optimizer_sharding",
+                "FSDP is not simulated on a shared fabric (its forward gathers gate compute)",
             )
         if s.cluster.rank_order != "node_major":
             raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")

@@ -24,6 +24,7 @@ from dpsim.buckets import gradient_tensors, megatron_chunks, overlapped_bytes, s
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
+from dpsim.sharding import step_traffic
 from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
@@ -98,6 +99,13 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
             bubble = overhead - p2p_exposed
     tensors = gradient_tensors(scenario)
     gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
+    traffic = step_traffic(scenario)
+    if traffic.replicas > 1:
+        raise ScenarioError(
+            "training.fsdp_shard_group",
+            "HYBRID_SHARD runs on the analytic engine only (the simulator's collectives span the whole "
+            "data-parallel group, not shard and replica groups)",
+        )
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
@@ -118,6 +126,9 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         gradient_tensors=tensors,
         chunks=megatron_chunks(scenario),
         stages=t.pipeline_parallel,
+        forward_gathers=traffic.forward_gathers,
+        backward_gathers=traffic.backward_gathers,
+        post_step_gather=traffic.post_step_gather,
     )
 
 
@@ -139,11 +150,10 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
 
 def _collective_count(plan: StepPlan) -> int:
     count = len(plan.gradient_buckets) * (plan.accumulation if plan.reduce_every_micro_batch else 1)
-    if plan.zero_stage in (1, 2):
+    forward, backward, post = plan.gathers
+    if post:
         count += math.ceil(plan.param_bytes / plan.bucket_bytes)
-    if plan.zero_stage == 3:
-        count += 2 * plan.accumulation * plan.pieces
-    return count
+    return count + (forward + backward) * plan.pieces
 
 
 def make_engine(fidelity: str, cluster: Cluster, algorithm: str, protocol: str = "none") -> CollectiveEngine:

@@ -16,7 +16,9 @@ ZeRO (Rajbhandari et al. 2020): stages 1–2 reduce-scatter the buckets and all-
 updated parameters (in buckets) after the optimizer; stage 3 also all-gathers the
 parameters in ``⌈param bytes / bucket⌉`` pieces before each piece's forward and backward
 in every micro-batch, prefetched on the same stream (compute of piece p waits for its
-gather), with the gradient reduce-scatters queued behind the backward's gathers.
+gather), with the gradient reduce-scatters queued behind the backward's gathers. FSDP's
+strategies gather in the passes :func:`dpsim.sharding.step_traffic` names (SHARD_GRAD_OP:
+forwards only, and no post-step gather).
 
 This is the analytic engine's model (:mod:`dpsim.analytic.step`) executed event by event
 per worker, so that heterogeneity (stragglers, jitter, uneven shards, degraded links)
@@ -81,6 +83,22 @@ class StepPlan:
     distributed optimizer under the interleaved schedule), each reduced after its own last backward."""
     stages: int = 1
     """Pipeline stages (the interleaved schedule's chunk spacing on the first stage)."""
+    forward_gathers: int | None = None
+    """Micro-batches (the first ones) whose forward all-gathers the parameters piece by piece
+    (:func:`dpsim.sharding.step_traffic`); None: every one under ZeRO-3, none otherwise."""
+    backward_gathers: int | None = None
+    """Micro-batches whose backward all-gathers the parameters; None: as :attr:`forward_gathers`."""
+    post_step_gather: bool | None = None
+    """All-gather the updated parameters after the optimizer step; None: ZeRO stages 1 and 2."""
+
+    @property
+    def gathers(self) -> tuple[int, int, bool]:
+        """(forward gathers, backward gathers, post-step gather) with the defaults resolved."""
+        every = self.accumulation if self.zero_stage == 3 else 0
+        forward = every if self.forward_gathers is None else self.forward_gathers
+        backward = every if self.backward_gathers is None else self.backward_gathers
+        post = self.zero_stage in (1, 2) if self.post_step_gather is None else self.post_step_gather
+        return forward, backward, post
 
     @property
     def gradient_buckets(self) -> list[float]:
@@ -219,12 +237,12 @@ def run_step(
         collective_total += seconds
         log("comm", f"{name} tensor-parallel", start, clock)
 
-    gather_params = plan.zero_stage == 3 and communicate
+    forward_gathers, backward_gathers, post_step_gather = plan.gathers if communicate else (0, 0, False)
     buckets = plan.gradient_buckets if communicate else []
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
     for j in range(k):
         fwd, bwd = forward_s[:, j], backward_s[:, j]
-        if gather_params:
+        if j < forward_gathers:
             zero3_pass("forward", f"forward {j}", fwd)
         else:
             compute_span("forward", f"forward {j}", fwd)
@@ -232,7 +250,7 @@ def run_step(
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
         ready: list[np.ndarray] = []
-        if gather_params:
+        if j < backward_gathers:
             starts = zero3_pass("backward", f"backward {j}", bwd)
             if reduce_now and buckets:
                 pieces = plan.pieces
@@ -260,7 +278,7 @@ def run_step(
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)
-    if plan.zero_stage in (1, 2) and communicate:
+    if post_step_gather:
         if plan.overlap_param_gather:
             # the next step's first forward computes bucket by bucket as each gather lands (chunk by chunk)
             posted = itertools.count()

@@ -1,0 +1,95 @@
+"""What a sharded data-parallel step communicates, per micro-batch and per step, as each framework runs it.
+
+One description (:func:`step_traffic`) read by both engines, so that traffic and memory agree
+under gradient accumulation (``k`` micro-batches):
+
+- DDP, DeepSpeed ZeRO-1 and Megatron's distributed optimizer accumulate full local gradients and
+  reduce once per step; ZeRO-1/2 (DeepSpeed) and Megatron all-gather the updated parameters after
+  the optimizer step.
+- DeepSpeed ZeRO-2/3 reduce-scatter every micro-batch into the rank's gradient shard (``no_sync``
+  is refused); ZeRO-3 all-gathers the parameters before each forward and each backward.
+- PyTorch FSDP (``torch.distributed.fsdp``, ``ShardingStrategy``; Zhao et al. 2023, "PyTorch
+  FSDP", §3.2-3.4), ``optimizer_sharding: fsdp``:
+
+  - FULL_SHARD (``zero_stage: 3``, ``reshard_after_forward``): all-gather in every forward, free
+    after it, all-gather again in the backward, reduce-scatter after it: per micro-batch two
+    gathers and one reduce-scatter. Under ``no_sync`` the gathers stay (FSDP still frees
+    parameters that are resharded after forward, ``_should_free_in_backward``) and only the last
+    micro-batch reduce-scatters.
+  - SHARD_GRAD_OP (``zero_stage: 2``): the forward's gather is kept through the backward and freed
+    after it: one gather and one reduce-scatter per micro-batch, no post-step gather (the next
+    forward gathers the updated shards). Under ``no_sync`` FSDP does not free the parameters after
+    backward while it skips gradient synchronisation (the same ``_should_free_in_backward``: a
+    heuristic trading memory for throughput), so the first forward's gather serves every
+    micro-batch of the step: one gather and one reduce-scatter per step. FSDP2's
+    ``set_reshard_after_backward(False)`` (``training.fsdp_reshard_after_backward: false``; what
+    ``torch.distributed.pipelining`` sets on FSDP stages for all but the last micro-batch) keeps them
+    the same way while still reduce-scattering every micro-batch.
+  - HYBRID_SHARD (``training.fsdp_shard_group``: G ranks): FULL_SHARD (or SHARD_GRAD_OP:
+    ``_HYBRID_SHARD_ZERO2``) inside each shard group, so gathers and reduce-scatters run over G
+    ranks; each reduce-scatter's 1/G shard is then all-reduced across the dp/G replicas.
+
+  Prefetching (``backward_prefetch=BACKWARD_PRE``, the default, and the forward issued ahead by
+  the CPU or ``forward_prefetch``) gathers one unit ahead of its compute, as the engines' flow shop
+  does; ``communication.overlap: false`` is no prefetch at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dpsim.scenario import Scenario
+
+__all__ = ["StepTraffic", "step_traffic"]
+
+
+@dataclass(frozen=True)
+class StepTraffic:
+    """Collectives of one optimizer step on one data-parallel rank, by count."""
+
+    forward_gathers: int
+    """Forward passes per step that all-gather the parameters first (ZeRO-3, FSDP)."""
+    backward_gathers: int
+    """Backward passes per step that all-gather the parameters first (ZeRO-3, FSDP FULL_SHARD)."""
+    gradient_reductions: int
+    """Gradient collectives per step: one, or one per micro-batch (DeepSpeed ZeRO-2/3, FSDP)."""
+    post_step_gather: bool
+    """All-gather of the updated parameters after the optimizer step (ZeRO-1/2, Megatron)."""
+    shard_ranks: int
+    """Ranks the parameters, gradients and optimizer states are sharded over (HYBRID_SHARD: G)."""
+    replicas: int
+    """Shard groups holding the same shard (dp / G); > 1: each reduced shard is all-reduced across them."""
+
+    def bytes_per_step(self, parameter_bytes: float, gradient_bytes: float) -> dict[str, float]:
+        """Payload of each kind of collective per step (a collective of S bytes counts S).
+
+        ``parameter_bytes``: the rank's 16-bit parameters (Ψ/(tp·pp) × width); ``gradient_bytes``:
+        its gradient in the communication dtype. ``gradient`` is all-reduced (DDP) or
+        reduce-scattered; ``replica_allreduce`` is the HYBRID_SHARD all-reduce of each 1/G shard.
+        """
+        gathers = self.forward_gathers + self.backward_gathers + (1 if self.post_step_gather else 0)
+        replica = self.gradient_reductions * gradient_bytes / self.shard_ranks if self.replicas > 1 else 0.0
+        return {
+            "parameter_gather": gathers * parameter_bytes,
+            "gradient": self.gradient_reductions * gradient_bytes,
+            "replica_allreduce": replica,
+        }
+
+
+def step_traffic(scenario: Scenario) -> StepTraffic:
+    """The collectives of one step of ``scenario`` (see the module docstring for each framework)."""
+    t, dp, k = scenario.training, scenario.data_parallel, scenario.accumulation_steps
+    if dp <= 1:
+        return StepTraffic(0, 0, 0, False, 1, 1)
+    zero, reductions = t.zero_stage, (k if scenario.reduces_every_micro_batch else 1)
+    group = t.fsdp_shard_group or dp
+    if t.optimizer_sharding == "fsdp":
+        kept_across_micro_batches = zero == 2 and (
+            scenario.keeps_unsharded_gradients or not t.fsdp_reshard_after_backward
+        )
+        forward = 1 if kept_across_micro_batches else k
+        return StepTraffic(forward, k if zero == 3 else 0, reductions, False, group, dp // group)
+    gathered = k if zero == 3 else 0
+    return StepTraffic(gathered, gathered, reductions, zero in (1, 2), dp, 1)
