@@ -47,6 +47,25 @@ def assert_one_line_error(code: int, err: str) -> None:
 # --- run -------------------------------------------------------------------------------------
 
 
+def test_run_json_gives_the_memory_of_every_pipeline_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    """``extra.memory_per_stage_bytes``: one total per stage, the worst is the device's memory, and the
+    allocator reserve (training.memory_reserve, a fraction of capacity) is added to every stage."""
+    pipelined = ("--set", "training.pipeline_parallel=4", "--set", "training.global_batch=auto")
+    runs = []
+    for reserve in ("0", "0.1"):
+        code, out, err = cli(
+            capsys, "run", "--format", "json", *pipelined, "--set", f"training.memory_reserve={reserve}"
+        )
+        assert code == 0, err
+        runs.append(json.loads(out))
+    plain, reserved = runs
+    stages = plain["extra"]["memory_per_stage_bytes"]
+    assert len(stages) == 4
+    assert plain["memory_per_device_bytes"] == max(stages)
+    capacity = plain["memory_capacity_bytes"]
+    assert reserved["extra"]["memory_per_stage_bytes"] == pytest.approx([m + 0.1 * capacity for m in stages])
+
+
 def test_run_json_has_the_contract_fields(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cli(capsys, "run", "--format", "json")
     assert code == 0, err
