@@ -27,7 +27,10 @@ under gradient accumulation (``k`` micro-batches):
     the same way while still reduce-scattering every micro-batch.
   - HYBRID_SHARD (``training.fsdp_shard_group``: G ranks): FULL_SHARD (or SHARD_GRAD_OP:
     ``_HYBRID_SHARD_ZERO2``) inside each shard group, so gathers and reduce-scatters run over G
-    ranks; each reduce-scatter's 1/G shard is then all-reduced across the dp/G replicas.
+    ranks; each reduce-scatter's 1/G shard is then all-reduced across the dp/G replicas, on a
+    stream of its own that overlaps the next reduce-scatter (``_all_reduce_stream``; the engines:
+    :func:`dpsim.analytic.step.two_stream_end`, :mod:`dpsim.sim.training`), every group of a kind at
+    once on the cluster's links (:mod:`dpsim.sim.collectives.groups`).
 
   Prefetching (``backward_prefetch=BACKWARD_PRE``, the default, and the forward issued ahead by
   the CPU or ``forward_prefetch``) gathers one unit ahead of its compute, as the engines' flow shop

@@ -194,11 +194,6 @@ def check_supported(scenario: Scenario) -> None:
             f"communication.algorithm: the runtime has no {algorithm!r} all-reduce (it runs ring, tree, "
             "halving-doubling, hierarchical and backend); predict it with dpsim run, or pick one of those"
         )
-    if scenario.training.fsdp_shard_group not in (None, scenario.data_parallel):
-        raise ValueError(
-            "training.fsdp_shard_group: the runtime shards FSDP over all data-parallel ranks (no HYBRID_SHARD "
-            "device mesh); predict it with dpsim run"
-        )
 
 
 def _algorithm(scenario: Scenario, options: JobOptions) -> str:
@@ -247,7 +242,7 @@ class TrainingJob:
         self.hook_state: CommHookState | None = None
         self.wrapped: nn.Module
         if t.zero_stage >= 2:
-            self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3)
+            self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3, device=device.type)
         else:
             bucket = scenario.communication.bucket
             ddp = DistributedDataParallel(
@@ -334,15 +329,24 @@ class TrainingJob:
             out[name] = (full() if full is not None else value).cpu().clone()
         return out
 
-    def _fsdp(self, model: GPT | MLP, reshard: bool) -> nn.Module:
+    def _fsdp(self, model: GPT | MLP, reshard: bool, device: str) -> nn.Module:
+        """FSDP2 over every rank, or HYBRID_SHARD (``training.fsdp_shard_group`` G < N): a 2-D device mesh of
+        N/G replicas x G consecutive ranks, sharded inside each row and all-reduced down each column
+        (FSDP2's HSDP: reduce-scatter, then ``all_reduce`` on the replicate group's own stream)."""
         from torch.distributed.fsdp import fully_shard
 
+        mesh = None
+        group = self.scenario.training.fsdp_shard_group
+        if group is not None and group < self.world:
+            from torch.distributed.device_mesh import init_device_mesh
+
+            mesh = init_device_mesh(device, (self.world // group, group), mesh_dim_names=("replicate", "shard"))
         units = (
             list(model.blocks.layers) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
         )
         for unit in units:
-            fully_shard(unit, reshard_after_forward=reshard)
-        fully_shard(model, reshard_after_forward=reshard)
+            fully_shard(unit, mesh=mesh, reshard_after_forward=reshard)
+        fully_shard(model, mesh=mesh, reshard_after_forward=reshard)
         return model
 
     @contextlib.contextmanager

@@ -603,26 +603,6 @@ def test_model_state_memory_by_flavour_at_k_1_and_4(
         assert synced["memory_weights_bytes"] == exact(weights * psi)
 
 
-def test_fsdp_hybrid_shard_reduces_inside_the_group_then_across_replicas() -> None:
-    """HYBRID_SHARD on 2 nodes x 2 ranks, shard groups of 2 (one node each), FULL_SHARD, one micro-batch.
-
-    Gathers inside the node: 2 x 3 pieces of 5/12 s = 2.5 s. Each gradient bucket b: reduce-scatter over the
-    2 ranks of the node (0.5 b / 100 MB/s), then its 1/2 shard all-reduced between the 2 nodes (ring of 2:
-    2 x 1/2 x (b/2) / B) on a NIC that both replica groups of a node share (B = 50 MB/s): b / 100 MB/s;
-    1.5 b / 100 MB/s for the 250 MB = 3.75 s. The simulator's collectives span the whole group: it refuses.
-    """
-    hybrid = toy(
-        cluster__nodes=2,
-        training__global_batch=4,
-        training__zero_stage=3,
-        training__optimizer_sharding="fsdp",
-        training__fsdp_shard_group=2,
-    )
-    assert predict(hybrid).comm_s == exact(2 * 1.25 + 3.75)
-    with pytest.raises(ScenarioError, match=r"training\.fsdp_shard_group"):
-        simulate(hybrid, fidelity="fast")
-
-
 def test_fsdp_reshard_after_backward_is_shard_grad_ops() -> None:
     with pytest.raises(ScenarioError, match=r"training\.fsdp_reshard_after_backward"):
         toy(training__optimizer_sharding="fsdp", training__zero_stage=3, training__fsdp_reshard_after_backward=False)

@@ -72,6 +72,17 @@ CASES = {
         "training.optimizer_sharding=fsdp",
         "training.fsdp_reshard_after_backward=false",
     ],
+    # HYBRID_SHARD on 4 ranks: shard groups of 2 (an FSDP2 device mesh of 2 replicas x 2), reduce-scatter
+    # inside each, all-reduce across them
+    "weighted-fsdp-hybrid": [
+        "cluster.nodes=4",
+        "training.global_batch=32",
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "training.zero_stage=3",
+        "training.optimizer_sharding=fsdp",
+        "training.fsdp_shard_group=2",
+    ],
     "weighted-fsdp-shard-grad-op-no-sync": [
         "training.partition=weighted",
         "variability.stragglers=[{worker: 2, slowdown: 2}]",

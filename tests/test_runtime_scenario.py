@@ -88,20 +88,3 @@ def test_algorithms_without_a_runtime_are_refused_before_any_rank_starts(tmp_pat
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no '" + algorithm + "' all-reduce" in proc.stderr
     assert not (tmp_path / "run").exists()
-
-
-def test_hybrid_sharding_is_refused_before_any_rank_starts() -> None:
-    from dpsim.scenario import scenario_from_dict
-    from runtime.job import check_supported
-
-    data = {
-        "model": {"kind": "mlp", "layers": 2, "hidden": 16},
-        "cluster": {"nodes": 2, "workers_per_node": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
-        "training": {"global_batch": 4, "micro_batch": 1, "precision": "fp32", "zero_stage": 3,
-                     "optimizer_sharding": "fsdp", "fsdp_shard_group": 2},
-        "communication": {"algorithm": "ring"},
-    }  # fmt: skip
-    with pytest.raises(ValueError, match=r"training\.fsdp_shard_group"):
-        check_supported(scenario_from_dict(data))
-    data["training"]["fsdp_shard_group"] = 4  # one group of every rank: plain FULL_SHARD
-    check_supported(scenario_from_dict(data))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
     from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.collectives.groups import Groups
 
 __all__ = [
     "BUSBW_OPS",
@@ -191,22 +192,32 @@ class CollectiveChoice:
 
 
 @functools.lru_cache(maxsize=4096)
-def _priced(op: str, algorithm: str, protocol: str, fabric: Fabric) -> tuple[tuple[str, str, float, float], ...]:
-    """(algorithm, protocol, latency_s, seconds_per_byte) of every candidate schedule on ``fabric``."""
+def _priced(
+    op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
+) -> tuple[tuple[str, str, float, float], ...]:
+    """(algorithm, protocol, latency_s, seconds_per_byte) of every candidate schedule on ``fabric``
+    (run by every group of ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`)."""
     from dpsim.sim import collectives
     from dpsim.sim.cluster import Cluster
     from dpsim.sim.fast import phase_cost
 
     cluster = Cluster.from_fabric(fabric)
     out = []
-    for schedule in collectives.candidates(op, algorithm, fabric.layout(), protocol):
-        cost = phase_cost(schedule, cluster)
+    layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
+    for schedule in collectives.candidates(op, algorithm, layout, protocol):
+        cost = phase_cost(schedule if groups is None else groups.tile(schedule), cluster)
         out.append((schedule.name, schedule.protocol, cost.latency_s, cost.seconds_per_byte))
     return tuple(out)
 
 
-def collective(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> CollectiveChoice:
+def collective(
+    op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None, groups: Groups | None = None
+) -> CollectiveChoice:
     """Time of one ``op`` of ``size`` bytes over every rank of ``fabric``, and what ran.
+
+    ``groups``: every group runs its own ``op`` over its ranks at once, sharing the fabric's links as
+    they are placed (FSDP HYBRID_SHARD's shard and replica groups; the simulator runs the same tiled
+    schedule).
 
     ``op``: ``allreduce``, ``reduce_scatter``, ``all_gather`` or ``broadcast``. With ``auto``
     algorithm or protocol, the fastest candidate at this size (ties: the first in NCCL's
@@ -216,11 +227,12 @@ def collective(op: str, algorithm: str, size: float, fabric: Fabric, protocol: s
     """
     protocol = fabric.protocol if protocol is None else protocol
     fabric = fabric.at_size(size)
-    if fabric.world_size <= 1 or size <= 0:
-        first = _priced(op, algorithm, protocol, fabric)[0] if fabric.world_size > 1 else None
+    if fabric.world_size <= 1 or size <= 0 or (groups is not None and groups.size <= 1):
+        alone = fabric.world_size <= 1 or (groups is not None and groups.size <= 1)
+        first = None if alone else _priced(op, algorithm, protocol, fabric, groups)[0]
         return CollectiveChoice(0.0, first[0] if first else algorithm, first[1] if first else protocol)
     best: CollectiveChoice | None = None
-    for name, proto, latency, per_byte in _priced(op, algorithm, protocol, fabric):
+    for name, proto, latency, per_byte in _priced(op, algorithm, protocol, fabric, groups):
         t = latency + size * per_byte
         if best is None or t < best.time_s:
             best = CollectiveChoice(t, name, proto)

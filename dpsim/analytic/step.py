@@ -92,7 +92,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
@@ -113,6 +113,9 @@ from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 from dpsim.sharding import step_traffic
 
+if TYPE_CHECKING:
+    from dpsim.sim.collectives.groups import Groups
+
 __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
     "algorithm_of",
@@ -123,6 +126,7 @@ __all__ = [
     "flow_shop_makespan",
     "gather_time",
     "host_link_of",
+    "hybrid_groups",
     "microbatch_times",
     "optimizer_bytes_per_param",
     "optimizer_seconds",
@@ -131,7 +135,6 @@ __all__ = [
     "predict",
     "protocol_of",
     "reduce_scatter_group_time",
-    "shard_fabrics",
     "single_worker_step_time",
     "step_result",
 ]
@@ -298,41 +301,30 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
 # --- collectives used by ZeRO -----------------------------------------------------------------
 
 
-def shard_fabrics(scenario: Scenario, group: Fabric) -> tuple[Fabric, Fabric | None]:
-    """FSDP HYBRID_SHARD: the fabric of one shard group and of one replica group (None without).
+def hybrid_groups(scenario: Scenario) -> tuple[Groups | None, Groups | None]:
+    """FSDP HYBRID_SHARD: the shard groups and the replica groups of the data-parallel ranks (None, None without).
 
-    Data-parallel ranks are consecutive in a shard group of G (``training.fsdp_shard_group``): with P
-    of the group's ranks per node, a shard group spans min(G, P) ranks on each of max(1, G/P) nodes; a
-    replica group (ranks i, i+G, …) holds max(1, P/G) ranks per node, and the P/max(1, P/G) replica
-    groups of a node run at once, sharing its NICs as data-parallel groups do (:func:`dp_fabric`).
+    Data-parallel ranks are consecutive in a shard group of G (``training.fsdp_shard_group``); a
+    replica group holds ranks i, i+G, …. Every group of a kind runs its collective at once over the
+    ranks it occupies (:class:`dpsim.sim.collectives.groups.Groups`), so the replica groups of a node
+    share its NICs as the cluster places them, in both engines.
     """
     traffic = step_traffic(scenario)
     if traffic.replicas <= 1:
-        return group, None
-    g, per_node = traffic.shard_ranks, group.per_node
-    shard_per_node = min(g, per_node)
-    shard = dataclasses.replace(group, nodes=max(1, g // per_node), per_node=shard_per_node, rank_order=())
-    replica_per_node = max(1, per_node // g)
-    nodes = traffic.replicas // replica_per_node
-    sharing = per_node // replica_per_node if nodes > 1 else 1
-    nics = group.nics_per_node
-    replica = dataclasses.replace(
-        group.with_inter_scaled(min(1.0, nics / sharing)),
-        nodes=nodes,
-        per_node=replica_per_node,
-        nics_per_node=max(1, nics // sharing),
-        rank_order=(),
-    )
-    return shard, replica
+        return None, None
+    from dpsim.sim.collectives.groups import Groups
+
+    return Groups.hybrid(scenario.data_parallel, traffic.shard_ranks)
 
 
-def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric) -> float:
-    """Reduce-scatter of ``size`` bytes over the fabric's ranks (all-gather costs the same).
+def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric, groups: Groups | None = None) -> float:
+    """Reduce-scatter of ``size`` bytes over the fabric's ranks, or in every group of ``groups`` at once
+    (all-gather costs the same).
 
     The schedule's price (:func:`dpsim.analytic.collectives.collective`): NCCL's ring on
     the rails, two-level for ``hierarchical``.
     """
-    return collective("reduce_scatter", algorithm, size, fabric).time_s
+    return collective("reduce_scatter", algorithm, size, fabric, groups=groups).time_s
 
 
 gather_time = reduce_scatter_group_time
@@ -348,6 +340,46 @@ def overlap_end(ready_s: Sequence[float], durations_s: Sequence[float], start_s:
     for ready, duration in zip(ready_s, durations_s, strict=True):
         end = max(ready, end) + duration
     return end
+
+
+def two_stream_end(
+    ready_s: Sequence[float],
+    first_s: Sequence[float],
+    second_s: Sequence[float],
+    start_s: float = 0.0,
+) -> tuple[float, float]:
+    """Ends of two streams in series: job i runs on the first stream from ``max(ready_i, end of job i−1)``,
+    then on the second from ``max(its first-stream end, end of second-stream job i−1)``.
+
+    FSDP HYBRID_SHARD: bucket i's reduce-scatter on the shard group's stream, then its all-reduce on
+    the replica stream, which overlaps bucket i+1's reduce-scatter (PyTorch's ``_all_reduce_stream``).
+    Returns (end of the first stream, end of the second).
+    """
+    first = second = start_s
+    for ready, a, b in zip(ready_s, first_s, second_s, strict=True):
+        first = max(ready, first) + a
+        second = max(first, second) + b
+    return first, second
+
+
+def _hybrid_overlap_end(
+    total_bytes: float,
+    bucket_bytes: float,
+    span_s: float,
+    cost: Callable[[float], float],
+    replica_cost: Callable[[float], float],
+    stream_free_s: float = 0.0,
+) -> tuple[float, float, int]:
+    """:func:`_uniform_overlap_end` for HYBRID_SHARD's two streams (:func:`two_stream_end`): equal buckets
+    ready uniformly over ``span_s``; returns (when both streams are done, total communication time, buckets)."""
+    if total_bytes <= 0:
+        return stream_free_s, 0.0, 0
+    sizes = bucket_sizes(total_bytes, bucket_bytes, bucket_bytes)
+    first, second = functools.cache(cost), functools.cache(replica_cost)
+    a, b = [first(size) for size in sizes], [second(size) for size in sizes]
+    ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
+    end = max(two_stream_end(ready, a, b, stream_free_s))
+    return end, sum(a) + sum(b), len(sizes)
 
 
 def _uniform_overlap_end(
@@ -646,18 +678,28 @@ def predict(scenario: Scenario) -> StepResult:
     overlap = scenario.communication.overlap
 
     traffic = step_traffic(scenario)
-    shard, replica = shard_fabrics(scenario, group)
+    shard_groups, replica_groups = hybrid_groups(scenario)
+    hybrid = replica_groups is not None
 
     def allreduce(size: float) -> float:
         return allreduce_time(algorithm, size, group)
 
-    def rs(size: float) -> float:
-        # HYBRID_SHARD: reduce-scatter inside the shard group, then all-reduce the 1/G shard across
-        # the replicas, one after the other on the reduction stream
-        inside = reduce_scatter_group_time(algorithm, size, shard)
-        return inside if replica is None else inside + allreduce_time(algorithm, size / traffic.shard_ranks, replica)
+    def rs(size: float) -> float:  # HYBRID_SHARD: in every shard group at once
+        return reduce_scatter_group_time(algorithm, size, group, shard_groups)
+
+    def replica_allreduce(size: float) -> float:
+        # HYBRID_SHARD: a bucket's reduced 1/G shard all-reduced in every replica group at once, on its own
+        # stream after the bucket's reduce-scatter, overlapping the next one's (two_stream_end)
+        return collective("allreduce", algorithm, size / traffic.shard_ranks, group, groups=replica_groups).time_s
 
     grad_cost = allreduce if zero == 0 else rs
+
+    def reduction_end(span_s: float, stream_free_s: float) -> tuple[float, float, int]:
+        """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
+        if hybrid:
+            return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs, replica_allreduce, stream_free_s)
+        return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors)
+
     per_micro_batch = scenario.reduces_every_micro_batch
     last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
     last_bwd_compute_s = bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
@@ -668,7 +710,11 @@ def predict(scenario: Scenario) -> StepResult:
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = 0.0
     pieces = max(1, math.ceil(param_bytes / bucket))
-    piece_gather = gather_time(algorithm, param_bytes / pieces, shard) if traffic.forward_gathers else 0.0
+    piece_gather = (
+        reduce_scatter_group_time(algorithm, param_bytes / pieces, group, shard_groups)
+        if traffic.forward_gathers
+        else 0.0
+    )
     if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
         fwd_span = (
             flow_shop_makespan(pieces, piece_gather, fwd_s / pieces) if overlap else fwd_s + pieces * piece_gather
@@ -691,13 +737,11 @@ def predict(scenario: Scenario) -> StepResult:
         compute_bound = piece_gather <= bwd_s / pieces
         offset = bwd_span - bwd_s if compute_bound else 0.0
         if overlap:
-            end, grad_comm, n_buckets = _uniform_overlap_end(
-                grad_bytes, bucket, bwd_span - offset, grad_cost, stream_free - offset, first
-            )
+            end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)
             end += offset
         else:
-            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first)
-            end = bwd_span + grad_comm
+            blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
+            end = bwd_span + blocking
         grad_exposed = max(0.0, end - bwd_span)
         if per_micro_batch:
             # every earlier micro-batch reduce-scatters too, on the stream behind its backward gathers;
@@ -720,6 +764,9 @@ def predict(scenario: Scenario) -> StepResult:
                 last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
+            if hybrid:
+                replica = [replica_allreduce(size) for size in sizes]
+                end, grad_comm = max(two_stream_end(ready, costs, replica)), grad_comm + sum(replica)
         elif overlap and chunks > 1:  # Megatron's buckets per model chunk (dpsim.buckets.chunk_gradient_readiness)
             sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, chunks, pp)
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes
@@ -737,8 +784,9 @@ def predict(scenario: Scenario) -> StepResult:
                 last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
             backlog = 0.0
             # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
-            # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3)
-            spills_into_gathers = per_micro_batch and traffic.forward_gathers == k
+            # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
+            # HYBRID_SHARD: FSDP's post-backward callback makes the next forward wait for both streams
+            spills_into_gathers = per_micro_batch and (traffic.forward_gathers == k or hybrid)
             if per_micro_batch and not spills_into_gathers:
                 backlog = _micro_batch_backlog(
                     k - 1,
@@ -746,17 +794,15 @@ def predict(scenario: Scenario) -> StepResult:
                     bwd_s,
                     lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost, free, first, tensors)[0],
                 )
-            end, grad_comm, n_buckets = _uniform_overlap_end(
-                grad_bytes, bucket, last_bwd_s, grad_cost, backlog, first, tensors
-            )
+            end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog)
             grad_comm *= k if per_micro_batch else 1
             if spills_into_gathers:
                 end = last_bwd_s + k * max(0.0, end - last_bwd_s)
         else:
-            _, grad_comm, n_buckets = _uniform_overlap_end(grad_bytes, bucket, 0.0, grad_cost, 0.0, first, tensors)
-            end = bwd_s + grad_comm
+            blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
+            end = bwd_s + blocking
             if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
-                end += (k - 1) * grad_comm
+                end += (k - 1) * blocking
                 grad_comm *= k
         # the window beyond the backward's own share is the host finishing communication: exposed
         grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)

@@ -99,6 +99,8 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     if traffic.post_step_gather:
         collectives += math.ceil(param_bytes / bucket)
     collectives += (traffic.forward_gathers + traffic.backward_gathers) * max(1, math.ceil(param_bytes / bucket))
+    if traffic.replicas > 1:  # HYBRID_SHARD: each gradient bucket's replica all-reduce
+        collectives += math.ceil(gradient_bytes / bucket) * traffic.gradient_reductions
     algorithm = scenario.communication.algorithm
     transfers = transfers_per_allreduce(algorithm, dp, per_node)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity

@@ -22,6 +22,7 @@ import simpy
 
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
+from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.cost import LinearCost, engine_ids
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
@@ -325,7 +326,9 @@ class ChunkEngine(CollectiveEngine):
             self._compiled[key] = CompiledSchedule(schedule, self.cluster_of(schedule))
         return self._compiled[key]
 
-    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray:
+    def _evaluate(
+        self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray, groups: Groups | None = None
+    ) -> np.ndarray:
         origin = float(joins.min())
         offsets = joins - origin
         key = (id(schedule), float(size), offsets.tobytes())

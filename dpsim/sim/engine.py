@@ -3,8 +3,10 @@
 ``evaluate(op, size, joins)`` runs one collective (``op`` = ``"allreduce"``,
 ``"reduce_scatter"``, ``"all_gather"`` or ``"broadcast"``, with the scenario's algorithm
 and protocol) of ``size`` bytes whose ranks post it at ``joins`` (s) and returns when each
-rank is done. The candidate schedules of an operation (one, or NCCL's algorithms ×
-protocols for ``auto``) are built and priced once (:func:`dpsim.sim.cost.phase_cost`); at
+rank is done; with ``groups`` (:class:`~dpsim.sim.collectives.groups.Groups`) every group runs
+its own collective over its ranks, all at once on the one network (FSDP's HYBRID_SHARD). The
+candidate schedules of an operation (one, or NCCL's algorithms × protocols for ``auto``) are
+built and priced once (:func:`dpsim.sim.cost.phase_cost`); at
 each size the cheapest runs — NCCL's tuner also picks by its cost model, not by trying —
 and :meth:`CollectiveEngine.choice` says which. Variants:
 :class:`dpsim.sim.chunk.ChunkEngine` and :class:`dpsim.sim.fast.FastEngine`.
@@ -19,6 +21,7 @@ import numpy as np
 from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.cost import LinearCost, phase_cost
 
 __all__ = ["OPS", "CollectiveEngine"]
@@ -38,21 +41,30 @@ class CollectiveEngine(ABC):
         self.events = 0
         """Network events simulated (chunk level) or phases priced (fast level)."""
         self.calls = 0
-        self._candidates: dict[tuple[str, int], tuple[tuple[Schedule, LinearCost], ...]] = {}
+        self._candidates: dict[tuple[str, int, Groups | None], tuple[tuple[Schedule, LinearCost], ...]] = {}
         self._cluster_of: dict[int, Cluster] = {}
         """id(schedule) → the cluster (size regime) it was priced on."""
         self.used: dict[tuple[str, str, str], int] = {}
         """(op, algorithm, protocol) → calls that ran it."""
 
-    def candidates(self, op: str, size: float = 1 << 30) -> tuple[tuple[Schedule, LinearCost], ...]:
-        """The (cached) candidate schedules of ``op`` over every worker, priced on the links of ``size``'s regime."""
+    def candidates(
+        self, op: str, size: float = 1 << 30, groups: Groups | None = None
+    ) -> tuple[tuple[Schedule, LinearCost], ...]:
+        """The (cached) candidate schedules of ``op`` over every worker (or every group at once,
+        :meth:`Groups.tile`), priced on the links of ``size``'s regime."""
         cluster = self.cluster.at_size(size)
-        key = (op, id(cluster))
+        key = (op, id(cluster), groups)
         if key not in self._candidates:
             if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
             layout = self.cluster.layout()
-            built = collectives.candidates(op, self.algorithm, layout, self.protocol)
+            if groups is None:
+                built = collectives.candidates(op, self.algorithm, layout, self.protocol)
+            else:
+                built = tuple(
+                    groups.tile(s)
+                    for s in collectives.candidates(op, self.algorithm, groups.layout(layout), self.protocol)
+                )
             self._candidates[key] = tuple((s, phase_cost(s, cluster)) for s in built)
             self._cluster_of.update((id(s), cluster) for s in built)
         return self._candidates[key]
@@ -61,9 +73,9 @@ class CollectiveEngine(ABC):
         """The cluster (size regime) ``schedule`` was priced on and runs on."""
         return self._cluster_of.get(id(schedule), self.cluster)
 
-    def choice(self, op: str, size: float) -> tuple[Schedule, LinearCost]:
+    def choice(self, op: str, size: float, groups: Groups | None = None) -> tuple[Schedule, LinearCost]:
         """The schedule that runs ``op`` of ``size`` bytes (the cheapest candidate; ties: the first)."""
-        options = self.candidates(op, size)
+        options = self.candidates(op, size, groups)
         best = options[0]
         for option in options[1:]:
             if option[1](size) < best[1](size):
@@ -74,18 +86,20 @@ class CollectiveEngine(ABC):
         """The schedule of ``op`` at ``size`` bytes (default: a large message)."""
         return self.choice(op, size)[0]
 
-    def evaluate(self, op: str, size: float, joins: np.ndarray) -> np.ndarray:
-        """Per-rank completion times of one ``op`` of ``size`` bytes posted at ``joins``."""
+    def evaluate(self, op: str, size: float, joins: np.ndarray, groups: Groups | None = None) -> np.ndarray:
+        """Per-rank completion times of one ``op`` of ``size`` bytes posted at ``joins`` (in each of ``groups``)."""
         self.calls += 1
-        if size <= 0 or self.cluster.world_size <= 1:
+        if size <= 0 or self.cluster.world_size <= 1 or (groups is not None and groups.size <= 1):
             return np.asarray(joins, dtype=np.float64).copy()
-        schedule, cost = self.choice(op, size)
+        schedule, cost = self.choice(op, size, groups)
         key = (op, schedule.name, schedule.protocol)
         self.used[key] = self.used.get(key, 0) + 1
-        done = self._evaluate(schedule, cost, size, np.asarray(joins, dtype=np.float64))
-        if schedule.pipelined:  # the pipeline drains to every rank at once
-            done = np.full_like(done, float(done.max()))
+        done = self._evaluate(schedule, cost, size, np.asarray(joins, dtype=np.float64), groups)
+        if schedule.pipelined:  # the pipeline drains to every rank (of the group) at once
+            done = np.full_like(done, float(done.max())) if groups is None else groups.fold(done)
         return done
 
     @abstractmethod
-    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray: ...
+    def _evaluate(
+        self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray, groups: Groups | None = None
+    ) -> np.ndarray: ...

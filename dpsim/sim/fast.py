@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.cost import LinearCost, phase_cost
 from dpsim.sim.engine import CollectiveEngine
 
@@ -30,10 +31,15 @@ __all__ = ["FastEngine", "LinearCost", "phase_cost"]
 
 
 class FastEngine(CollectiveEngine):
-    """Fast-level evaluator: every rank finishes at the last join + the phase-priced cost."""
+    """Fast-level evaluator: every rank finishes at the last join (of its group) + the phase-priced cost."""
 
     fidelity = "fast"
 
-    def _evaluate(self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray) -> np.ndarray:
+    def _evaluate(
+        self, schedule: Schedule, cost: LinearCost, size: float, joins: np.ndarray, groups: Groups | None = None
+    ) -> np.ndarray:
         self.events += len(schedule.phases)
+        # groups run at once (their cost prices them together), each from when its last rank joins
+        if groups is not None:
+            return groups.fold(joins) + cost(size)
         return np.full(len(joins), float(joins.max()) + cost(size))

@@ -100,12 +100,6 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     tensors = gradient_tensors(scenario)
     gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
     traffic = step_traffic(scenario)
-    if traffic.replicas > 1:
-        raise ScenarioError(
-            "training.fsdp_shard_group",
-            "HYBRID_SHARD runs on the analytic engine only (the simulator's collectives span the whole "
-            "data-parallel group, not shard and replica groups)",
-        )
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
@@ -129,6 +123,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         forward_gathers=traffic.forward_gathers,
         backward_gathers=traffic.backward_gathers,
         post_step_gather=traffic.post_step_gather,
+        shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
     )
 
 
@@ -150,6 +145,7 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
 
 def _collective_count(plan: StepPlan) -> int:
     count = len(plan.gradient_buckets) * (plan.accumulation if plan.reduce_every_micro_batch else 1)
+    count *= 2 if plan.shard_ranks else 1  # HYBRID_SHARD: each reduce-scatter's replica all-reduce
     forward, backward, post = plan.gathers
     if post:
         count += math.ceil(plan.param_bytes / plan.bucket_bytes)

@@ -20,6 +20,16 @@ gather), with the gradient reduce-scatters queued behind the backward's gathers.
 strategies gather in the passes :func:`dpsim.sharding.step_traffic` names (SHARD_GRAD_OP:
 forwards only, and no post-step gather).
 
+FSDP HYBRID_SHARD (:attr:`StepPlan.shard_ranks`): gathers and reduce-scatters run in every shard
+group of G consecutive ranks at once, and each bucket's reduced 1/G shard is all-reduced in every
+replica group at once (:class:`dpsim.sim.collectives.groups.Groups`), on a second stream: bucket
+i's all-reduce starts when its reduce-scatter and bucket i−1's all-reduce are done, so it overlaps
+bucket i+1's reduce-scatter (PyTorch FSDP ``_reduce_grad``: ``_all_reduce_stream.wait_stream(
+_post_backward_stream)`` then ``all_reduce`` on the replica process group; FSDP2's
+``foreach_reduce`` the same on ``all_reduce_stream``). As FSDP's post-backward callback makes the
+compute stream wait for both streams after every synchronising backward, the next micro-batch
+starts when both are done; the optimizer waits for both.
+
 This is the analytic engine's model (:mod:`dpsim.analytic.step`) executed event by event
 per worker, so that heterogeneity (stragglers, jitter, uneven shards, degraded links)
 and contention are resolved where the closed form must assume symmetry.
@@ -34,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, overlapped_gather_end
+from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
 
@@ -90,6 +101,9 @@ class StepPlan:
     """Micro-batches whose backward all-gathers the parameters; None: as :attr:`forward_gathers`."""
     post_step_gather: bool | None = None
     """All-gather the updated parameters after the optimizer step; None: ZeRO stages 1 and 2."""
+    shard_ranks: int = 0
+    """FSDP HYBRID_SHARD's shard group G (0: the whole group): gathers and reduce-scatters in groups of G
+    consecutive ranks, each reduced 1/G shard all-reduced across the replica groups on a second stream."""
 
     @property
     def gathers(self) -> tuple[int, int, bool]:
@@ -184,10 +198,16 @@ def run_step(
         if timeline is not None:
             timeline.add_span(category, name, np.broadcast_to(start, n)[record], np.broadcast_to(end, n)[record])
 
-    def collective(name: str, op: str, size: float, ready: np.ndarray, bucket: int | None = None) -> np.ndarray:
-        nonlocal stream, collective_total
-        joins = np.maximum(ready, stream)
-        done = engine.evaluate(op, size, joins)
+    hybrid = plan.shard_ranks > 0 and communicate
+    shard, replica = Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
+    replica_stream = np.zeros(n)
+
+    def collective(
+        name: str, op: str, size: float, ready: np.ndarray, bucket: int | None = None, on_replicas: bool = False
+    ) -> np.ndarray:
+        nonlocal stream, replica_stream, collective_total
+        joins = np.maximum(ready, replica_stream if on_replicas else stream)
+        done = engine.evaluate(op, size, joins, replica if on_replicas else shard)
         last = float(joins.max())
         wait[:] += last - joins
         comm[:] += np.maximum(0.0, done - last)
@@ -199,7 +219,10 @@ def run_step(
             started = np.minimum(last, finished)
             timeline.add_span("wait", f"{name} (waiting for peers)", joined, started, args)
             timeline.add_span("comm", name, np.maximum(joined, started), finished, args)
-        stream = done
+        if on_replicas:
+            replica_stream = done
+        else:
+            stream = done
         return done
 
     def compute_span(category: str, name: str, duration: np.ndarray) -> None:
@@ -242,6 +265,11 @@ def run_step(
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
     for j in range(k):
         fwd, bwd = forward_s[:, j], backward_s[:, j]
+        # HYBRID_SHARD: FSDP's post-backward callback makes the compute stream wait for both reduction streams
+        if hybrid and j and plan.reduce_every_micro_batch:
+            start = clock
+            clock = np.maximum(clock, np.maximum(stream, replica_stream))
+            log("idle", f"forward {j} waiting for gradient reduction", start, clock)
         if j < forward_gathers:
             zero3_pass("forward", f"forward {j}", fwd)
         else:
@@ -269,12 +297,14 @@ def run_step(
             ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
         for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
             name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
-            collective(name, grad_op, size, at, i)
+            reduced = collective(name, grad_op, size, at, i)
+            if hybrid:
+                collective(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
         if reduce_now and not last and not plan.overlap:
-            clock = np.maximum(clock, stream)
+            clock = np.maximum(clock, np.maximum(stream, replica_stream))
         tensor_parallel(f"backward {j}", plan.tp_comm_s * (1.0 - plan.tp_forward_share))
         collective_total += plan.tp_hidden_s
-    start = np.maximum(clock, stream)
+    start = np.maximum(clock, np.maximum(stream, replica_stream))
     log("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     log("optimizer", "optimizer", start, end)

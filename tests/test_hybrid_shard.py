@@ -1,0 +1,133 @@
+"""FSDP HYBRID_SHARD on both engines: shard and replica groups on one network, the replica all-reduce on its own stream.
+
+Hand-computed timelines on the toy of ``test_analytic`` (2 nodes x 2 ranks, 100 MB/s links, one NIC
+per node, 0 latency), the groups' layouts and tiled schedules written out, and the two engines held to
+each other on symmetric NCCL clusters (1 %).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_analytic import exact, toy  # pytest puts tests/ on the path
+
+from dpsim.analytic.step import predict, two_stream_end
+from dpsim.scenario import Scenario, load_scenario
+from dpsim.sim import simulate, simulate_timeline
+from dpsim.sim.collectives import build
+from dpsim.sim.collectives.base import Layout
+from dpsim.sim.collectives.groups import Groups
+
+LLAMA = Path(__file__).resolve().parents[1] / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
+
+HYBRID: dict[str, Any] = {
+    "cluster__nodes": 2,
+    "training__zero_stage": 3,
+    "training__optimizer_sharding": "fsdp",
+    "training__fsdp_shard_group": 2,
+}
+
+
+def test_groups_members_and_layouts() -> None:
+    """2 nodes x 4 GPUs, 4 NICs: shard groups of 2 sit on one node on 2 NICs; their replica groups
+    (ranks i, i+2, i+4, i+6) hold 2 ranks on each of the 2 nodes, on 2 NICs."""
+    shard, replica = Groups.hybrid(8, 2)
+    assert shard.members.tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert replica.members.tolist() == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    whole = Layout(2, 4, nics=4)
+    assert shard.layout(whole) == Layout(1, 2, nics=2)
+    assert replica.layout(whole) == Layout(2, 2, nics=2)
+    # one NIC per node: every group's ranks of a node use it
+    assert replica.layout(Layout(2, 4, nics=1)).nics == 1
+    # shard groups of 4 = a node each; their replica groups hold one rank per node
+    shard4, replica4 = Groups.hybrid(8, 4)
+    assert shard4.layout(whole) == Layout(1, 4, nics=4)
+    assert replica4.layout(whole) == Layout(2, 1, nics=1)
+    with pytest.raises(ValueError, match="do not tile"):
+        Groups(8, 3)
+
+
+def test_tiled_schedule_runs_every_group_on_its_own_ranks() -> None:
+    """A ring all-reduce of 2 ranks (each sends 2 x 1/2 of S) tiled over replica groups {0, 2}, {1, 3}:
+    every rank sends S to its group's other rank and nothing to the other group."""
+    replica = Groups.hybrid(4, 2)[1]
+    tiled = replica.tile(build("allreduce", "ring", replica.layout(Layout(2, 2))))
+    assert tiled.ranks == 4
+    assert tiled.bytes_sent(1.0).tolist() == [1.0, 1.0, 1.0, 1.0]
+    pairs = {(int(s), int(d)) for p in tiled.phases for s, d in zip(p.src, p.dst, strict=True)}
+    assert pairs == {(0, 2), (2, 0), (1, 3), (3, 1)}
+
+
+def test_two_streams_by_hand() -> None:
+    """Reduce-scatters 0.5, 0.5, 0.25 s ready at 1, 2, 3 s; all-reduces 1, 1, 0.5 s after each, in order:
+    RS 1-1.5, 2-2.5, 3-3.25; AR 1.5-2.5, 2.5-3.5 (waits for the first), 3.5-4."""
+    assert two_stream_end([1.0, 2.0, 3.0], [0.5, 0.5, 0.25], [1.0, 1.0, 0.5]) == (3.25, 4.0)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_hybrid_full_shard_by_hand(engine: str, k: int) -> None:
+    """HYBRID_SHARD on 2 nodes x 2 ranks, shard groups of 2 (one node each), FULL_SHARD, fp32.
+
+    Forward: 3 gathers of 250/3 MB inside the node (5/12 s each at 100 MB/s over 2 ranks) a piece ahead of
+    1/3 s of compute: 19/12 s, 7/12 exposed. Backward (from 19/12 s): gathers done at 5/12, 10/12, 15/12 s,
+    pieces of 2/3 s at 5/12, 13/12, 21/12: 29/12 s, 5/12 exposed. Buckets 100, 100, 50 MB ready at
+    0.4, 0.8, 1.0 of the gradient: 13/12 + 0.2 x 2/3, 21/12 + 0.4 x 2/3, 29/12 = 1.21667, 2.01667, 2.41667 s.
+    Reduce-scatter (0.5 b / 100 MB/s) on the stream behind the gathers (free at 1.25): 1.25-1.75,
+    2.01667-2.51667, 2.51667-2.76667. Each 1/2 shard all-reduced by the 2 nodes (ring of 2: b/2 bytes each
+    way) on the node's one NIC, which both replica groups share (50 MB/s): 1, 1, 0.5 s, on its own stream:
+    1.75-2.75, 2.75-3.75, 3.75-4.25. Past the backward: 4.25 - 29/12 = 11/6 s (one stream would end at
+    5.0: 31/12). The next micro-batch waits for both streams, so each exposes 7/12 + 5/12 + 11/6 = 17/6 s.
+    Traffic per micro-batch: gathers 6 x 5/12, reduce-scatters 1.25, all-reduces 2.5 = 6.25 s.
+    """
+    scenario = toy(training__global_batch=4 * k, **HYBRID)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.comm_s == exact(k * 6.25)
+    assert result.exposed_comm_s == exact(k * 17 / 6)
+
+
+def test_hybrid_timeline_overlaps_the_all_reduce_with_the_next_reduce_scatter() -> None:
+    """The spans of the case above (k = 1) at chunk level, from the step's start (backward at 19/12 s)."""
+    _, timeline = simulate_timeline(toy(training__global_batch=4, **HYBRID), fidelity="chunk")
+    comm = {i.name: (i.start_s, i.end_s) for i in timeline.of(0) if i.category == "comm"}
+    b = 19 / 12
+    assert comm["bucket 0"] == (exact(b + 1.25), exact(b + 1.75))
+    assert comm["bucket 1"] == (exact(b + 21 / 12 + 4 / 15), exact(b + 21 / 12 + 4 / 15 + 0.5))
+    assert comm["bucket 0 replica all-reduce"] == (exact(b + 1.75), exact(b + 2.75))
+    assert comm["bucket 1 replica all-reduce"] == (exact(b + 2.75), exact(b + 3.75))
+    assert comm["bucket 2 replica all-reduce"] == (exact(b + 3.75), exact(b + 4.25))
+    # bucket 1's reduce-scatter runs while bucket 0's all-reduce does
+    assert comm["bucket 0 replica all-reduce"][0] < comm["bucket 1"][0] < comm["bucket 0 replica all-reduce"][1]
+    for interval in timeline.of(0):
+        if interval.name.endswith("replica all-reduce"):
+            assert interval.args["op"] == "allreduce"
+            assert interval.args["bytes"] in (exact(50e6), exact(25e6))
+
+
+def _llama(**changes: Any) -> Scenario:
+    """Llama 2 7B on 4 of the scenario's nodes (32 H100), FSDP FULL_SHARD, one micro-batch; ``a__b=v`` sets a.b."""
+    base = {"cluster__nodes": 4, "training__zero_stage": 3, "training__optimizer_sharding": "fsdp"}
+    base |= {"training__global_batch": 32} | changes
+    return load_scenario(LLAMA, [(path.replace("__", "."), value) for path, value in base.items()])
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"training__fsdp_shard_group": 8},  # a node per shard group, replicas one rank per node on 8 NICs
+        {"training__fsdp_shard_group": 4},  # half a node: replica groups of 2 ranks per node
+        {"training__fsdp_shard_group": 16},  # 2 nodes: gathers cross NICs, replica groups of 2 nodes
+        {"training__fsdp_shard_group": 8, "cluster__inter_node__nics_per_node": 1},  # 8 replica groups on one NIC
+        {"training__fsdp_shard_group": 8, "training__zero_stage": 2, "training__global_batch": 64},
+    ],
+)  # fmt: skip
+def test_engines_agree_on_symmetric_hybrid_runs(changes: dict[str, Any]) -> None:
+    """Llama 2 7B on 4 nodes x 8 H100 (NCCL ring, bf16): the analytic step and the simulator's within 1 %."""
+    scenario = _llama(**changes)
+    analytic = predict(scenario)
+    for fidelity in ("fast", "chunk"):
+        simulated = simulate(scenario, fidelity=fidelity)
+        assert simulated.step_time_s == pytest.approx(analytic.step_time_s, rel=0.01)
+        assert simulated.comm_s == pytest.approx(analytic.comm_s, rel=0.01)
