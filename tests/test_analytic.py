@@ -511,6 +511,33 @@ def test_fsdp_shard_grad_op_gathers_in_every_forward(engine: str, k: int) -> Non
     assert kept.exposed_comm_s == exact(7 / 12 + 0.35)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize(("flavour", "passes"), [("deepspeed", 2), ("fsdp", 2), ("shard_grad_op", 1)])
+def test_sharded_gathers_without_overlap_are_in_series(engine: str, k: int, flavour: str, passes: int) -> None:
+    """``communication.overlap: false`` on the toy (fp32, 2 ranks): no prefetch, so each of the 3 pieces
+    of 250/3 MB is all-gathered (5/12 s at 100 MB/s over 2 ranks) only when the previous piece's compute is
+    done, and its compute waits for it (DeepSpeed ZeRO-3 without prefetch fetches a sub-module's parameters
+    in its pre-forward/pre-backward hook and waits; FSDP with neither ``forward_prefetch`` nor
+    ``backward_prefetch``): every gathering pass costs its compute + 3 x 5/12 = 1.25 s. The 250 MB
+    reduce-scatter (1.25 s) blocks after each backward. ZeRO-3 / FULL_SHARD gather in the 1 s forward and
+    the 2 s backward: 2.25 + 3.25 + 1.25 = 6.75 s per micro-batch; SHARD_GRAD_OP only in the forward:
+    2.25 + 2 + 1.25 = 5.5 s. Plus the sharded optimizer (1/2 of 1 ms). (The simulator used to issue all of
+    a pass's gathers at its start, prefetching them even without overlap: 5.25 s for ZeRO-3.)
+    """
+    changes: dict[str, Any] = {
+        "deepspeed": {"training__zero_stage": 3},
+        "fsdp": FULL_SHARD,
+        "shard_grad_op": SHARD_GRAD_OP,
+    }[flavour]
+    scenario = toy(communication__overlap=False, training__global_batch=2 * k, **changes)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    per_micro_batch = 1 + 2 + passes * 1.25 + 1.25
+    assert result.step_time_s == exact(k * per_micro_batch + OPTIMIZER_S / 2)
+    assert result.exposed_comm_s == exact(k * (passes * 1.25 + 1.25))
+    assert result.comm_s == exact(k * (passes * 1.25 + 1.25))
+
+
 P_TOY = 250e6
 """The toy's parameters (62.5M in fp32) as gathered, and its fp32 gradient, in bytes."""
 FULL_SHARD: dict[str, Any] = {"training__zero_stage": 3, "training__optimizer_sharding": "fsdp"}

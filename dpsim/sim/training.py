@@ -16,7 +16,8 @@ ZeRO (Rajbhandari et al. 2020): stages 1–2 reduce-scatter the buckets and all-
 updated parameters (in buckets) after the optimizer; stage 3 also all-gathers the
 parameters in ``⌈param bytes / bucket⌉`` pieces before each piece's forward and backward
 in every micro-batch, prefetched on the same stream (compute of piece p waits for its
-gather), with the gradient reduce-scatters queued behind the backward's gathers. FSDP's
+gather; with ``communication.overlap: false`` no prefetch: piece p's gather is issued when piece
+p−1's compute is done), with the gradient reduce-scatters queued behind the backward's gathers. FSDP's
 strategies gather in the passes :func:`dpsim.sharding.step_traffic` names (SHARD_GRAD_OP:
 forwards only, and no post-step gather).
 
@@ -237,11 +238,20 @@ def run_step(
         nonlocal clock
         pieces = plan.pieces
         size = plan.param_bytes / pieces
+        # prefetched (overlap): every gather issued at the pass's start, run in order on the stream, a
+        # piece's compute waiting for its own; without overlap (no prefetch) piece p's gather is issued
+        # only when piece p-1's compute is done, and its compute waits for it: gathers and compute in series
         issued = clock.copy()
-        gathered = [collective(f"{name} gather {p}", "all_gather", size, issued, p) for p in range(pieces)]
+        gathered = (
+            [collective(f"{name} gather {p}", "all_gather", size, issued, p) for p in range(pieces)]
+            if plan.overlap
+            else []
+        )
         piece = duration / pieces
         starts = np.empty((pieces, n))
         for p in range(pieces):
+            if not plan.overlap:
+                gathered.append(collective(f"{name} gather {p}", "all_gather", size, clock, p))
             starts[p] = np.maximum(clock, gathered[p])
             log("idle", f"{name} waiting for gather {p}", clock, starts[p])
             clock = starts[p] + piece
