@@ -15,9 +15,11 @@ barrier. Definitions:
   all-reduces that compute did not hide);
 - optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast).
 
-``extra`` also records the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per
-step), ``worker_samples`` (``Mₙ`` / accumulation steps, the simulator's per-micro-step
-``worker_samples``), ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
+``extra`` also records each rank's medians (``per_rank_step_time_s``, ``per_rank_compute_s``,
+``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``: what another estimator would need) and
+the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
+(``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
+``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ def aggregate(
         "bucket_bytes": buckets,
         "per_rank_step_time_s": {str(r): med(by_step[s][r].step_s for s in measured) for r in sorted(last)},
         "per_rank_compute_s": {str(r): med(by_step[s][r].compute_s for s in measured) for r in sorted(last)},
+        "per_rank_exposed_comm_s": {str(r): med(by_step[s][r].exposed_comm_s for s in measured) for r in sorted(last)},
+        "per_rank_optimizer_s": {str(r): med(by_step[s][r].optimizer_s for s in measured) for r in sorted(last)},
         "critical_rank": critical,
     }
     extra.update(_memory(scenario, timings))

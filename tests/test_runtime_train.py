@@ -55,6 +55,10 @@ def test_run_records_every_step_and_every_gradient_byte(scenario_file: Path, tmp
     assert result.compute_s + result.exposed_comm_s + result.optimizer_s <= result.step_time_s * 1.5
     timings = read_rank_timings(tmp_path / "run")
     assert sorted(timings) == [0, 1] and all(len(v) == 3 for v in timings.values())
+    # each rank's medians over the 2 measured steps (steps 1 and 2), as recorded by the rank itself
+    for key, of in (("per_rank_optimizer_s", "optimizer_s"), ("per_rank_exposed_comm_s", "exposed_comm_s")):
+        want = {str(r): (getattr(ts[1], of) + getattr(ts[2], of)) / 2 for r, ts in timings.items()}
+        assert result.extra[key] == pytest.approx(want, rel=1e-12)
 
 
 @pytest.mark.parametrize("zero_stage", [1, 2, 3])
