@@ -22,7 +22,7 @@ repeat, the worst case and every fit's residual.
     sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
 
 About 25 minutes with 3 repeats of 1 warm-up and 5 measured steps on an idle 2-core machine
-(calibration ≈ 8 min; each run's figures are medians over its measured steps).
+(calibration ≈ 10 min; each run's figures are medians over its measured steps).
 
 ``--reuse DIR`` predicts the cases again from a previous run's measurements (``runs.jsonl``:
 every repeat; an older folder's ``records.jsonl``: the median run only) and its profile (or
