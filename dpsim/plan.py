@@ -525,6 +525,9 @@ def _screen(
     msg = mb * s * h * width
     ring = np.where(tp > 1, 2 * (tp - 1) * intra_lat + 2 * (tp - 1) / tp * msg / intra_bw, 0.0)
     tp_comm_mb = np.where(tp > 1, layers / pp * np.where(rc == 2, 6, 4) * ring, 0.0)
+    # inside the passes (predict()'s model): 2 all-reduces per layer in the forward, the rest in the backward
+    tp_fwd = np.where(tp > 1, layers / pp * 2 * ring, 0.0)
+    fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
 
     # --- pipeline bubble and exposed sends ---
     chunks = np.where(interleaved, v, 1)
@@ -592,11 +595,15 @@ def _screen(
         piece_gather[sel] = step.gather_time(alg, float(param_bytes[sel][0]) / npieces, group)
 
     z3 = (zero == 3) & (dp > 1)
-    fwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd / pieces) + fwd / pieces, fwd)
-    bwd_span = np.where(z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, bwd / pieces) + bwd / pieces, bwd)
+    fwd_span = np.where(
+        z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd_pass / pieces) + fwd_pass / pieces, fwd_pass
+    )
+    bwd_span = np.where(
+        z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, bwd_pass / pieces) + bwd_pass / pieces, bwd_pass
+    )
     stream_free = np.where(z3, pieces * piece_gather, 0.0)  # gathers back to back from the start
-    # gradients: over the last bwd of the span when computing is the bottleneck (predict()'s model)
-    offset = np.where(z3 & (piece_gather <= bwd / pieces), bwd_span - bwd, 0.0)
+    # gradients: over the last bwd_pass of the span when computing is the bottleneck (predict()'s model)
+    offset = np.where(z3 & (piece_gather <= bwd_pass / pieces), bwd_span - bwd_pass, 0.0)
     end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span - offset, c_full, c_rest, stream_free - offset)
     end = end + offset
     # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
@@ -617,16 +624,16 @@ def _screen(
         rows = np.flatnonzero(stage2)
         backlog = _screen_backlog(
             k[rows] - 1,
-            fwd[rows] + tp_comm_mb[rows],
-            bwd[rows],
-            lambda free: _uniform_end(grad_bytes[rows], bucket, bwd[rows], c_full[rows], c_rest[rows], free)[0],
+            fwd_pass[rows],
+            bwd_pass[rows],
+            lambda free: _uniform_end(grad_bytes[rows], bucket, bwd_pass[rows], c_full[rows], c_rest[rows], free)[0],
         )
-        last = _uniform_end(grad_bytes[rows], bucket, bwd[rows], c_full[rows], c_rest[rows], backlog)[0]
-        grad_exposed[rows] = np.maximum(0.0, last - bwd[rows])
+        last = _uniform_end(grad_bytes[rows], bucket, bwd_pass[rows], c_full[rows], c_rest[rows], backlog)[0]
+        grad_exposed[rows] = np.maximum(0.0, last - bwd_pass[rows])
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
     )
-    gather_exposed = k * ((fwd_span - fwd) + (bwd_span - bwd))
+    gather_exposed = k * ((fwd_span - fwd_pass) + (bwd_span - bwd_pass))
 
     updated = psi / np.where(zero >= 1, dp, 1)
     optimizer = updated * step.optimizer_step_bytes(base) / (dev.memory_bandwidth * dev.memory_efficiency)

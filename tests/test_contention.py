@@ -340,12 +340,15 @@ def test_tp_on_nvswitch_and_pipeline_sends_on_pcie_do_not_meet() -> None:
 
 def test_tp_across_nodes_sharing_a_nic_with_the_reduction_gets_half_of_it() -> None:
     """One GPU and one NIC per node (B = 25 GB/s, α = 5 us), tp=2 over nodes 0–1 and 2–3, dp=2 over
-    0–2 and 1–3, overlap off, protocol none. After the last backward the DP ring and the backward's TP
-    all-reduces start together; every NIC direction then carries one TP flow and one DP flow, so a TP
-    all-reduce inside the reduction takes 2α + 2·S/B instead of 2α + S/B (the bandwidth term doubles,
-    the latency term does not), and the TP groups end late."""
-    s = make(nodes=4, per_node=1, nics=1, tp=2, global_batch=4, micro_batch=1, bucket="1 GB")
-    s = s.model_copy(update={"communication": s.communication.model_copy(update={"protocol": "none"})})
+    0–2 and 1–3, overlap on (25 MB buckets), protocol none. The backward's TP all-reduces are part of the
+    pass, over which the gradient buckets become ready, so the DP ring's buckets run while they do; every
+    NIC direction then carries one TP flow and one DP flow, so a TP all-reduce inside the reduction takes
+    2α + 2·S/B instead of 2α + S/B (the bandwidth term doubles, the latency term does not), and the TP
+    groups end late. (Without overlap the reduction starts after the whole backward, TP included, and
+    meets no TP all-reduce.)"""
+    s = make(nodes=4, per_node=1, nics=1, tp=2, global_batch=4, micro_batch=1)
+    communication = s.communication.model_copy(update={"protocol": "none", "overlap": True})
+    s = s.model_copy(update={"communication": communication})
     assert s.data_parallel == 2
     (shared,) = simulate_shared([s])
     flows = _tp_flows(shared)

@@ -666,6 +666,12 @@ def predict(scenario: Scenario) -> StepResult:
     group = dp_fabric(scenario, fabric)
 
     tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)
+    # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's
+    # blocking all-reduces): a pass lasts its compute plus its TP share, and the data-parallel
+    # communication it overlaps (gathers a piece ahead, gradients ready as it advances) sees that span
+    tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_forward_share(t.activation_recomputation)
+    tp_bwd_mb = tp_comm_mb - tp_fwd_mb
+    fwd_pass, bwd_pass = fwd_s + tp_fwd_mb, bwd_s + tp_bwd_mb
     p2p_exposed_s, p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric, fwd_s, bwd_s)
 
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
@@ -701,8 +707,8 @@ def predict(scenario: Scenario) -> StepResult:
         return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors)
 
     per_micro_batch = scenario.reduces_every_micro_batch
-    last_bwd_s = bwd_s  # the last micro-batch's backward, which gradient synchronisation overlaps
-    last_bwd_compute_s = bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
+    last_bwd_s = bwd_pass  # the last micro-batch's backward, which gradient synchronisation overlaps
+    last_bwd_compute_s = bwd_pass  # when its last gradient is ready: the rest of the window is the host's communication
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
@@ -717,25 +723,25 @@ def predict(scenario: Scenario) -> StepResult:
     )
     if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
         fwd_span = (
-            flow_shop_makespan(pieces, piece_gather, fwd_s / pieces) if overlap else fwd_s + pieces * piece_gather
+            flow_shop_makespan(pieces, piece_gather, fwd_pass / pieces) if overlap else fwd_pass + pieces * piece_gather
         )
-        gather_fwd_exposed = fwd_span - fwd_s
+        gather_fwd_exposed = fwd_span - fwd_pass
         gather_total = (traffic.forward_gathers + traffic.backward_gathers) * pieces * piece_gather
     if traffic.backward_gathers:
         if overlap:
-            bwd_span = flow_shop_makespan(pieces, piece_gather, bwd_s / pieces)
+            bwd_span = flow_shop_makespan(pieces, piece_gather, bwd_pass / pieces)
         else:
-            bwd_span = bwd_s + pieces * piece_gather
-        gather_bwd_exposed = bwd_span - bwd_s
+            bwd_span = bwd_pass + pieces * piece_gather
+        gather_bwd_exposed = bwd_span - bwd_pass
         # last backward: all parameter gathers go first on the stream, back to back from the
         # start (free after pieces × gather; when gathering is the bottleneck that is one
         # compute piece before the span ends), then the gradient reduce-scatters in bucket
         # order. Gradients are produced as the compute advances: when computing is the
         # bottleneck it runs without gaps after the first gather, so uniformly over the last
-        # bwd_s of the span; when gathering is, uniformly over the whole (stretched) span.
+        # bwd_pass of the span; when gathering is, uniformly over the whole (stretched) span.
         stream_free = pieces * piece_gather if overlap else bwd_span
-        compute_bound = piece_gather <= bwd_s / pieces
-        offset = bwd_span - bwd_s if compute_bound else 0.0
+        compute_bound = piece_gather <= bwd_pass / pieces
+        offset = bwd_span - bwd_pass if compute_bound else 0.0
         if overlap:
             end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)
             end += offset
@@ -760,8 +766,8 @@ def predict(scenario: Scenario) -> StepResult:
             costs = [grad_cost(size) for size in sizes]
             if dp > 1:
                 hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
             if hybrid:
@@ -773,15 +779,15 @@ def predict(scenario: Scenario) -> StepResult:
             costs = [priced(size) for size in sizes]
             if profile is not None and dp > 1:
                 hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif overlap:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 hidden = grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden))
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden))
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
             backlog = 0.0
             # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
             # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
@@ -790,9 +796,9 @@ def predict(scenario: Scenario) -> StepResult:
             if per_micro_batch and not spills_into_gathers:
                 backlog = _micro_batch_backlog(
                     k - 1,
-                    fwd_s + tp_comm_mb,
-                    bwd_s,
-                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_s, grad_cost, free, first, tensors)[0],
+                    fwd_pass,
+                    bwd_pass,
+                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_pass, grad_cost, free, first, tensors)[0],
                 )
             end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog)
             grad_comm *= k if per_micro_batch else 1
@@ -800,7 +806,7 @@ def predict(scenario: Scenario) -> StepResult:
                 end = last_bwd_s + k * max(0.0, end - last_bwd_s)
         else:
             blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
-            end = bwd_s + blocking
+            end = bwd_pass + blocking
             if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
                 end += (k - 1) * blocking
                 grad_comm *= k
@@ -826,7 +832,7 @@ def predict(scenario: Scenario) -> StepResult:
                 return stream
 
             post_step_gather_exposed = max(
-                0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, bucket, chunks), pp, fwd_s, 0.0, post)
+                0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, bucket, chunks), pp, fwd_pass, 0.0, post)
             )
 
     # optimizer (memory bound), sharded by ZeRO
@@ -837,7 +843,7 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s = optimizer_seconds(scenario, updated)
 
     nominal_compute = k * (fwd + bwd)
-    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_s)
+    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass)
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     tp_hidden_s = k * parallel.tensor_parallel_hidden_time(scenario, fabric)  # behind GEMMs: traffic, not exposed

@@ -420,14 +420,16 @@ def _items(
         start = clock
         clock = clock + backward_s[:, j] + tp_backward
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
-    ready = bucket_ready(plan, start, backward_s[:, k - 1], start + backward_s[:, k - 1])
+    # TP inside the pass (as run_step): the last backward's gradients are ready over its compute + TP span
+    last_pass = backward_s[:, k - 1] + tp_backward
+    ready = bucket_ready(plan, start, last_pass, start + last_pass)
     buckets = zip(plan.gradient_buckets, ready, strict=True)
     items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
     overlapped = None
     if plan.gathers[2]:
         after = clock + plan.optimizer_s
         if plan.overlap_param_gather:
-            overlapped = _OverlappedGathers(plan, forward_s[:, 0], len(items))
+            overlapped = _OverlappedGathers(plan, forward_s[:, 0] + tp_forward, len(items))
             items += overlapped.items(after, plan.optimizer_s)
         else:
             for i, size in enumerate(plan.parameter_buckets):

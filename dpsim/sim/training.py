@@ -64,9 +64,10 @@ class StepPlan:
     overlap: bool = True
     optimizer_s: float = 0.0
     tp_comm_s: float = 0.0
-    """Tensor-parallel communication per micro-batch (blocking, after each pass; hybrid runs)."""
+    """Tensor-parallel communication per micro-batch (blocking, inside each pass: it lengthens the pass over
+    which gradients become ready and gathered pieces are consumed; hybrid runs)."""
     tp_forward_share: float = 0.5
-    """Share of :attr:`tp_comm_s` after the forward pass, the rest after the backward
+    """Share of :attr:`tp_comm_s` in the forward pass, the rest in the backward
     (:func:`dpsim.analytic.parallel.tensor_parallel_forward_share`)."""
     tp_hidden_s: float = 0.0
     """Tensor-parallel communication per micro-batch hidden behind GEMMs (``training.tp_comm_overlap``):
@@ -226,15 +227,24 @@ def run_step(
             stream = done
         return done
 
-    def compute_span(category: str, name: str, duration: np.ndarray) -> None:
+    def blocking_comm(seconds: float) -> None:
+        """A pass's tensor-parallel collectives (Megatron's blocking all-reduces, layer by layer inside it)."""
+        nonlocal collective_total
+        comm[:] += seconds
+        collective_total += seconds
+
+    def compute_span(category: str, name: str, duration: np.ndarray, tp_s: float = 0.0) -> None:
+        """A pass of ``duration`` compute plus ``tp_s`` of tensor-parallel communication spread through it."""
         nonlocal clock
         start = clock
-        clock = clock + duration
+        clock = clock + duration + tp_s
         compute[:] += duration
+        blocking_comm(tp_s)
         log(category, name, start, clock)
 
-    def zero3_pass(category: str, name: str, duration: np.ndarray) -> np.ndarray:
-        """Gathered-parameter pass: returns the (pieces × workers) start times of each piece's compute."""
+    def zero3_pass(category: str, name: str, duration: np.ndarray, tp_s: float = 0.0) -> np.ndarray:
+        """Gathered-parameter pass: returns the (pieces × workers) start times of each piece's compute
+        (each piece carries its share of the pass's ``tp_s`` of tensor-parallel communication)."""
         nonlocal clock
         pieces = plan.pieces
         size = plan.param_bytes / pieces
@@ -247,7 +257,7 @@ def run_step(
             if plan.overlap
             else []
         )
-        piece = duration / pieces
+        piece = (duration + tp_s) / pieces
         starts = np.empty((pieces, n))
         for p in range(pieces):
             if not plan.overlap:
@@ -257,22 +267,16 @@ def run_step(
             clock = starts[p] + piece
             log(category, f"{name} piece {p}", starts[p], clock)
         compute[:] += duration
+        blocking_comm(tp_s)
         return starts
-
-    def tensor_parallel(name: str, seconds: float) -> None:
-        """Blocking tensor-parallel collectives of a pass (Megatron all-reduces), on the critical path."""
-        nonlocal clock, collective_total
-        if seconds <= 0:
-            return
-        start = clock
-        clock = clock + seconds
-        comm[:] += seconds
-        collective_total += seconds
-        log("comm", f"{name} tensor-parallel", start, clock)
 
     forward_gathers, backward_gathers, post_step_gather = plan.gathers if communicate else (0, 0, False)
     buckets = plan.gradient_buckets if communicate else []
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
+    # tensor-parallel communication inside each pass (as the analytic engine): gradients become ready and
+    # gathers are consumed over the pass's compute + TP span
+    tp_fwd = plan.tp_comm_s * plan.tp_forward_share
+    tp_bwd = plan.tp_comm_s - tp_fwd
     for j in range(k):
         fwd, bwd = forward_s[:, j], backward_s[:, j]
         # HYBRID_SHARD: FSDP's post-backward callback makes the compute stream wait for both reduction streams
@@ -281,18 +285,17 @@ def run_step(
             clock = np.maximum(clock, np.maximum(stream, replica_stream))
             log("idle", f"forward {j} waiting for gradient reduction", start, clock)
         if j < forward_gathers:
-            zero3_pass("forward", f"forward {j}", fwd)
+            zero3_pass("forward", f"forward {j}", fwd, tp_fwd)
         else:
-            compute_span("forward", f"forward {j}", fwd)
-        tensor_parallel(f"forward {j}", plan.tp_comm_s * plan.tp_forward_share)
+            compute_span("forward", f"forward {j}", fwd, tp_fwd)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
         ready: list[np.ndarray] = []
         if j < backward_gathers:
-            starts = zero3_pass("backward", f"backward {j}", bwd)
+            starts = zero3_pass("backward", f"backward {j}", bwd, tp_bwd)
             if reduce_now and buckets:
                 pieces = plan.pieces
-                piece = bwd / pieces
+                piece = (bwd + tp_bwd) / pieces
                 cumulative = np.cumsum(buckets) / plan.gradient_bytes
                 for fraction in cumulative:
                     p = min(pieces - 1, max(0, math.ceil(fraction * pieces - 1e-12) - 1))
@@ -300,9 +303,9 @@ def run_step(
                     ready.append(at if plan.overlap else clock.copy())
         else:
             start = clock
-            compute_span("backward", f"backward {j}", bwd)
+            compute_span("backward", f"backward {j}", bwd, tp_bwd)
             if reduce_now and buckets:
-                ready.extend(bucket_ready(plan, start, bwd, clock))
+                ready.extend(bucket_ready(plan, start, bwd + tp_bwd, clock))
         if reduce_now and not plan.overlap:
             ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
         for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
@@ -312,7 +315,6 @@ def run_step(
                 collective(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
         if reduce_now and not last and not plan.overlap:
             clock = np.maximum(clock, np.maximum(stream, replica_stream))
-        tensor_parallel(f"backward {j}", plan.tp_comm_s * (1.0 - plan.tp_forward_share))
         collective_total += plan.tp_hidden_s
     start = np.maximum(clock, np.maximum(stream, replica_stream))
     log("idle", "waiting for gradient communication", clock, start)
@@ -328,7 +330,7 @@ def run_step(
                 return collective(f"parameter gather {i}", "all_gather", size, ready, i)
 
             chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
-            end = end + np.maximum(0.0, overlapped_gather_end(chunks, plan.stages, forward_s[:, 0], end, post))
+            end = end + np.maximum(0.0, overlapped_gather_end(chunks, plan.stages, forward_s[:, 0] + tp_fwd, end, post))
         else:
             for i, size in enumerate(plan.parameter_buckets):
                 collective(f"parameter gather {i}", "all_gather", size, end, i)

@@ -1,0 +1,139 @@
+"""Fuzz the two engines against each other on symmetric scenarios (no stragglers, no jitter).
+
+Draws random valid variations of the bundled scenarios (small world sizes, so the simulator stays
+cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/analytic − 1| exceeds the
+tolerance (the project's 1 %), worst first. Deterministic for a seed::
+
+    python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01]
+
+Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
+``dpsim run FILE --set ... --engine analytic|sim``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dpsim import run
+from dpsim.errors import ScenarioError
+from dpsim.scenario import load_scenario
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+ALGORITHMS = ["ring", "tree", "hierarchical", "halving-doubling", "auto"]
+
+
+def draw(rng: random.Random) -> tuple[Path, list[str]]:
+    """One scenario file and random overrides (possibly invalid: the caller skips those)."""
+    path = rng.choice(SCENARIOS)
+    transformer = "llama2" in path.name or "default" in path.name
+    per_node = rng.choice([1, 2, 4, 8])
+    nodes = rng.choice([1, 2, 3, 4])
+    zero = rng.choice([0, 1, 2, 3])
+    sharding = rng.choice(["zero", "zero", "megatron", "fsdp"])
+    if sharding == "megatron":
+        zero = 1
+    if sharding == "fsdp" and zero < 2:
+        zero = rng.choice([2, 3])
+    sets = {
+        "cluster.nodes": nodes,
+        "cluster.workers_per_node": per_node,
+        "cluster.inter_node.nics_per_node": rng.choice([1, 1, 2, per_node]),
+        "training.zero_stage": zero,
+        "training.optimizer_sharding": sharding,
+        "communication.overlap": rng.choice(["true", "true", "false"]),
+        "communication.bucket": rng.choice(["25MiB", "50MB", "100MiB", "400MB"]),
+        "communication.algorithm": rng.choice(ALGORITHMS),
+        "training.precision": rng.choice(["bf16", "fp16", "fp32"]),
+    }
+    tp = pp = 1
+    if transformer and rng.random() < 0.5:
+        tp = rng.choice([1, 2, 4])
+        pp = rng.choice([1, 2, 4])
+        sets["training.tensor_parallel"] = tp
+        sets["training.pipeline_parallel"] = pp
+        if pp > 1 and rng.random() < 0.4:
+            sets["training.pipeline_schedule"] = "interleaved"
+            sets["training.virtual_stages"] = rng.choice([1, 2])
+    dp = max(1, nodes * per_node // (tp * pp))
+    micro = rng.choice([1, 2]) if transformer else rng.choice([4, 16])
+    k = rng.choice([1, 1, 2, 3, 4])
+    schedule_factor = pp if sets.get("training.pipeline_schedule") == "interleaved" else 1
+    sets["training.micro_batch"] = micro
+    sets["training.global_batch"] = dp * micro * k * schedule_factor
+    if sharding == "fsdp" and rng.random() < 0.3 and dp > 1:
+        sets["training.fsdp_shard_group"] = rng.choice([g for g in (1, 2, 4, 8) if g < dp and dp % g == 0] or [dp])
+    if sharding == "fsdp" and rng.random() < 0.2:
+        sets["training.fsdp_no_sync"] = "true"
+    return path, [f"{key}={value}" for key, value in sets.items()]
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(*_: Any) -> None:
+    raise _Timeout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--case-timeout", type=int, default=20, help="seconds per simulation before it is skipped")
+    parser.add_argument("--out", type=Path, help="write every case as a JSON line")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    signal.signal(signal.SIGALRM, _alarm)
+    rows: list[dict[str, Any]] = []
+    drawn = invalid = slow = 0
+    crashes: list[str] = []
+    started = time.perf_counter()
+    while len(rows) < args.cases and drawn < 50 * args.cases:
+        drawn += 1
+        path, sets = draw(rng)
+        try:
+            scenario = load_scenario(path, sets)
+            analytic = run(scenario, engine="analytic").step_time_s
+        except ScenarioError:
+            invalid += 1
+            continue
+        signal.alarm(args.case_timeout)
+        try:
+            sim = run(scenario, engine="sim").step_time_s
+        except ScenarioError:  # refused by the simulator's budget
+            invalid += 1
+            continue
+        except _Timeout:
+            slow += 1
+            continue
+        except Exception as error:  # a crash is a finding too: listed, not fatal
+            crashes.append(f"{type(error).__name__}: {error}  {path.name} {' '.join(sets)}")
+            continue
+        finally:
+            signal.alarm(0)
+        rows.append({"file": path.name, "sets": sets, "analytic": analytic, "sim": sim, "ratio": sim / analytic - 1})
+    off = sorted((r for r in rows if abs(r["ratio"]) > args.tolerance), key=lambda r: -abs(r["ratio"]))
+    if args.out:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(
+        f"{len(rows)} cases ({invalid} invalid or refused, {slow} past {args.case_timeout} s skipped), "
+        f"{time.perf_counter() - started:.0f} s: {len(off)} beyond {args.tolerance:.0%}, {len(crashes)} crashed"
+    )
+    for crash in crashes:
+        print(f"CRASH  {crash}")
+    for r in off:
+        times = f"analytic {r['analytic']:.6g} s  sim {r['sim']:.6g} s"
+        print(f"{r['ratio']:+8.2%}  {times}  {r['file']} {' '.join(r['sets'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
