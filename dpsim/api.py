@@ -296,7 +296,7 @@ def sweep(
     done: dict[int, Any] = {}
     if partial_file is not None:
         journal = execution.Journal(partial_file, sweep_fingerprint(base.data, base.source, vary, engine, fidelity))
-        done = journal.load() if resume else {}
+        done = journal.load(len(points)) if resume else {}
         journal.start(done)
     todo = [i for i in range(len(points)) if i not in done]
     rows: dict[int, Any] = dict(done)

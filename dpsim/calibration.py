@@ -56,6 +56,7 @@ import yaml
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link, LinkSegment
 from dpsim.errors import ScenarioError
+from dpsim.inputs import printable_name
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 if TYPE_CHECKING:
@@ -182,7 +183,11 @@ class LinkModel(Link):
         wire = 0.0 if self.efficiency is None or rate is None else streams / (self.efficiency * rate)
         host = self.host_per_byte_at(rate) * share
         p = self.sharpness
-        return float((wire**p + host**p) ** (1.0 / p)) + self.cpu_per_byte_s
+        norm = float((wire**p + host**p) ** (1.0 / p)) if p <= 16 else 0.0
+        if not norm > 0 and max(wire, host) > 0:  # a large p under- or overflows: scale by the larger term
+            top = max(wire, host)
+            norm = top * float(((wire / top) ** p + (host / top) ** p) ** (1.0 / p))
+        return norm + self.cpu_per_byte_s
 
     def at_rate(self, rate: float | None, share: float = 1.0, streams: int = 1) -> Link:
         """The α–β link at shaped rate ``rate`` (bytes/s), host work ``share`` times slower than one pair's.
@@ -1048,6 +1053,35 @@ def _size_text(num_bytes: float) -> str:
     return _exact(num_bytes, "B", (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10), ("", 1.0)))
 
 
+def _duration(text: object, positive: bool = False) -> float:
+    """A time read from a profile (:func:`parse_time`): never negative (``positive``: never zero either)."""
+    value = parse_time(text)
+    if value < 0 or (positive and value == 0):
+        raise UnitError(f"{str(text)[:40]!r}: a measured time must be {'> 0' if positive else '>= 0'}")
+    return value
+
+
+def _rate(text: object) -> float:
+    """A bandwidth read from a profile (:func:`parse_bandwidth`): greater than zero."""
+    value = parse_bandwidth(text)
+    if value <= 0:
+        raise UnitError(f"{str(text)[:40]!r}: a measured bandwidth must be > 0")
+    return value
+
+
+def _slowdowns(data: Any, where: str, source: str) -> dict[int, float]:
+    """``{processes: slowdown}`` of a host model: process counts >= 1, slowdowns finite and > 0."""
+    if not isinstance(data or {}, dict):
+        raise ScenarioError(where, "expected {processes: slowdown}", source)
+    out: dict[int, float] = {}
+    for key, value in (data or {}).items():
+        if isinstance(key, bool) or not isinstance(key, int) or key < 1:
+            raise ScenarioError(where, f"expected {{processes: slowdown}} with processes >= 1, got {key!r}", source)
+        _check_number(value, f"{where}.{key}", source, "a finite slowdown > 0", low=0.0, high=1e6)
+        out[key] = float(value)
+    return out
+
+
 def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]]:
     out: dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]] = {}
     if data is None:
@@ -1074,7 +1108,7 @@ def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[s
                         raise ScenarioError(f"{where}[{i}]", f"expected {{from, latency, bandwidth}}, got {seg!r}",
                                             source)  # fmt: skip
                     try:
-                        link = Link(parse_time(seg["latency"]), parse_bandwidth(seg["bandwidth"]))
+                        link = Link(_duration(seg["latency"]), _rate(seg["bandwidth"]))
                         parsed.append(LinkSegment(parse_size(seg["from"]), link))
                     except UnitError as exc:
                         raise ScenarioError(f"{where}[{i}]", str(exc), source) from None
@@ -1113,7 +1147,7 @@ def _linear_from_yaml(data: Any, per: str, where: str, source: str) -> LinearTim
     if not isinstance(data, dict) or set(data) != {"fixed", per}:
         raise ScenarioError(where, f"expected {{fixed: <time>, {per}: <time>}}, got {data!r}", source)
     try:
-        return LinearTime(parse_time(data["fixed"]), parse_time(data[per]))
+        return LinearTime(_duration(data["fixed"]), _duration(data[per]))
     except UnitError as exc:
         raise ScenarioError(where, str(exc), source) from None
 
@@ -1156,7 +1190,7 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             f"host_per_byte, sharpness, host_per_byte_by_rate, residual, samples), got {spec!r}", source,
         )  # fmt: skip
     try:
-        latency, bandwidth = parse_time(spec["latency"]), parse_bandwidth(spec["bandwidth"])
+        latency, bandwidth = _duration(spec["latency"]), _rate(spec["bandwidth"])
         if set(spec) == {"latency", "bandwidth"}:
             return Link(latency, bandwidth)
         efficiency = spec.get("efficiency")
@@ -1165,20 +1199,40 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
         if spec.get("sharpness") is not None:
             _check_number(spec["sharpness"], f"{where}.sharpness", source, "a p-norm exponent >= 1", low=1.0,
                           closed=True)  # fmt: skip
-        if not isinstance(spec.get("host_per_byte_by_rate") or [], list):
+        for key in ("residual", "latency_residual"):
+            _check_number(spec.get(key, 0.0), f"{where}.{key}", source, "a finite relative error >= 0", low=0.0,
+                          closed=True)  # fmt: skip
+        samples = spec.get("samples", 0)
+        if isinstance(samples, bool) or not isinstance(samples, int) or not 0 <= samples <= 2**53:
+            raise ScenarioError(f"{where}.samples", f"expected a count of samples >= 0, got {samples!r}", source)
+        by_rate = spec.get("host_per_byte_by_rate") or []
+        if not isinstance(by_rate, list) or not all(isinstance(p, list) and len(p) == 2 for p in by_rate):
             raise ScenarioError(f"{where}.host_per_byte_by_rate", "expected a list of [rate, time] pairs", source)
+        rates = [_rate(r) for r, _ in by_rate]
+        if any(b <= a for a, b in itertools.pairwise(rates)):
+            raise ScenarioError(f"{where}.host_per_byte_by_rate", "rates must be in ascending order", source)
         return LinkModel(
             latency, bandwidth,
             float(efficiency) if efficiency is not None else None,
-            parse_time(spec["cpu_per_byte"]) if "cpu_per_byte" in spec else 0.0,
-            float(spec.get("residual", 0.0)), int(spec.get("samples", 0)),
-            parse_time(spec["host_per_byte"]) if "host_per_byte" in spec else 0.0,
+            _duration(spec["cpu_per_byte"]) if "cpu_per_byte" in spec else 0.0,
+            float(spec.get("residual", 0.0)), samples,
+            _duration(spec["host_per_byte"]) if "host_per_byte" in spec else 0.0,
             float(spec["sharpness"]) if spec.get("sharpness") is not None else None,
-            tuple((parse_bandwidth(r), parse_time(k)) for r, k in spec.get("host_per_byte_by_rate") or ()),
+            tuple((rate, _duration(k)) for rate, (_, k) in zip(rates, by_rate, strict=True)),
             float(spec.get("latency_residual", 0.0)),
         )  # fmt: skip
+    except ScenarioError:
+        raise
     except (UnitError, TypeError, ValueError) as exc:
         raise ScenarioError(where, str(exc), source) from None
+
+
+def _whole(value: Any) -> int:
+    """A positive whole number read from a profile (1.0 is fine, 256.7 and .inf are not)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value != int(value) or not 1 <= value <= 2**53:
+        raise ValueError(f"expected a whole number >= 1, got {value!r}")
+    return int(value)
 
 
 def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
@@ -1189,8 +1243,8 @@ def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
         raise ScenarioError(where, f"expected a list of points, got {data!r}", source)
     try:
         points = tuple(
-            ComputePoint(int(d["hidden"]), int(d["micro_batch"]), int(d["layers"]), parse_time(d["forward"]),
-                         parse_time(d["backward"]))
+            ComputePoint(_whole(d["hidden"]), _whole(d["micro_batch"]), _whole(d["layers"]),
+                         _duration(d["forward"], positive=True), _duration(d["backward"], positive=True))
             for d in data
         )  # fmt: skip
         if any(min(pt.hidden, pt.micro_batch, pt.layers) <= 0 for pt in points):
@@ -1206,7 +1260,7 @@ def _optimizer_curve_from_yaml(data: Any, source: str) -> tuple[tuple[int, float
         return ()
     where = "optimizer_curve"
     try:
-        points = tuple((int(d["hidden"]), parse_time(d["per_parameter"])) for d in data)
+        points = tuple((_whole(d["hidden"]), _duration(d["per_parameter"])) for d in data)
     except (KeyError, TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, f"expected a list of {{hidden, per_parameter}}: {exc}", source) from None
     if any(b[0] <= a[0] for a, b in itertools.pairwise(points)) or any(h <= 0 for h, _ in points):
@@ -1234,22 +1288,25 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data.get("shared_by", "job") not in ("job", "node"):
         raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
     _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
-    _check_number(data.get("efficiency_loss", 0.0), f"{where}.efficiency_loss", source, "a number >= 0", low=0.0,
+    _check_number(data.get("efficiency_loss", 0.0), f"{where}.efficiency_loss", source,
+                  f"a loss per extra process in [0, {MAX_EFFICIENCY_LOSS:g}]", low=0.0, high=MAX_EFFICIENCY_LOSS,
                   closed=True)  # fmt: skip
-    for key in ("measured_slowdown", "optimizer_slowdown"):
-        if not isinstance(data.get(key) or {}, dict):
-            raise ScenarioError(f"{where}.{key}", "expected {processes: slowdown}", source)
+    for key in ("residual", "optimizer_residual"):
+        _check_number(data.get(key, 0.0), f"{where}.{key}", source, "a finite relative error >= 0", low=0.0,
+                      closed=True)  # fmt: skip
+    measured = _slowdowns(data.get("measured_slowdown"), f"{where}.measured_slowdown", source)
+    optimizer_measured = _slowdowns(data.get("optimizer_slowdown"), f"{where}.optimizer_slowdown", source)
     if data.get("memory_streams") is not None:
         _check_number(data["memory_streams"], f"{where}.memory_streams", source, "a number of streams >= 1", low=1.0,
                       closed=True)  # fmt: skip
     try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
-            parse_time(data.get("comm_cpu_per_byte", "0 s")),
-            {int(k): float(v) for k, v in (data.get("measured_slowdown") or {}).items()},
+            _duration(data.get("comm_cpu_per_byte", "0 s")),
+            measured,
             float(data.get("residual", 0.0)),
             float(data["memory_streams"]) if data.get("memory_streams") is not None else None,
-            {int(k): float(v) for k, v in (data.get("optimizer_slowdown") or {}).items()},
+            optimizer_measured,
             float(data.get("optimizer_residual", 0.0)),
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
@@ -1338,6 +1395,14 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     ):
         if data.get(key) is not None and not isinstance(data[key], kind):
             raise ScenarioError(key, f"expected {expected}, got {data[key]!r}", source)
+    for key in ("name", "backend", "host"):
+        if data.get(key) is not None:
+            try:
+                printable_name(data[key] if isinstance(data[key], str) else "", 200)
+            except ValueError as exc:
+                raise ScenarioError(key, str(exc), source) from None
+            if not isinstance(data[key], str):
+                raise ScenarioError(key, f"expected text, got {type(data[key]).__name__}", source)
     links: dict[str, dict[str, Link]] = {}
     for cls, algs in (data.get("links") or {}).items():
         if cls not in LINK_CLASSES:
@@ -1349,7 +1414,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
             links[cls][str(alg)] = _link_from_yaml(spec, f"links.{cls}.{alg}", source)
     reduction = data.get("reduction_bandwidth")
     try:
-        reduction_bw = parse_bandwidth(reduction) if reduction is not None else None
+        reduction_bw = _rate(reduction) if reduction is not None else None
     except UnitError as exc:
         raise ScenarioError("reduction_bandwidth", str(exc), source) from None
     compute = data.get("compute") or {}
@@ -1387,6 +1452,8 @@ def save_profile(profile: HardwareProfile, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+MAX_EFFICIENCY_LOSS = 100.0
+"""Largest ``host_model.efficiency_loss`` a profile may hold (each extra process 100x slower; fits give < 1)."""
 PROFILE_MAX_BYTES = 16 << 20
 """Largest profile file read (16 MiB)."""
 

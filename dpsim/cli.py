@@ -80,17 +80,37 @@ EngineOpt = Annotated[str, typer.Option("--engine", help="analytic (closed forms
 FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.")]
 
 
-def _run_shared(paths: list[Path | None], overrides: list[str], format_: str, placement: str, traced: bool) -> None:
-    """``dpsim run A B … --shared-fabric``: one result per job (json: a list of objects; csv: one row per job)."""
+def _run_shared(
+    paths: list[Path | None],
+    overrides: list[str],
+    format_: str,
+    placement: str,
+    engine: str | None,
+    allow_long: bool,
+    unused: dict[str, bool],
+) -> list[Any]:
+    """``dpsim run A B … --shared-fabric``: one result per job (json: a list of objects; csv: one row per job).
+
+    ``unused``: options that do not apply to a shared fabric, by name, and whether they were given.
+    """
     from dpsim import report
     from dpsim.scenario import load_scenario
 
+    if engine is not None:
+        check_choice("--engine", engine, ENGINES)
+        if engine != "sim":
+            raise fail("--engine", "a shared fabric is simulated: leave --engine out or pass --engine sim")
     check_choice("--format", format_, FORMATS)
     check_choice("--placement", placement, ("packed", "interleaved"))
-    if traced:
-        raise fail("--shared-fabric", "traces and Gantt charts are not written for a shared fabric")
+    for option, given in unused.items():
+        if given:
+            raise fail(option, "does not apply to --shared-fabric (one simulation of every job together)")
+    if sum(str(path) == "-" for path in paths) > 1:
+        raise fail("SCENARIO", "standard input (-) can be read once; give the other jobs as files")
     scenarios = [load_scenario(path, overrides=overrides) for path in paths]
-    results = _import_engine("dpsim.sim.shared").simulate_shared(scenarios, placement=placement)
+    results: list[Any] = _import_engine("dpsim.sim.shared").simulate_shared(
+        scenarios, placement=placement, allow_long=allow_long
+    )
     if format_ == "json":
         print_output(
             "["
@@ -105,13 +125,16 @@ def _run_shared(paths: list[Path | None], overrides: list[str], format_: str, pl
     else:
         for result, loaded in zip(results, scenarios, strict=True):
             print_output(report.format_result(result, format_, scenario=loaded))
+    return results
 
 
 @app.command()
 @handle_errors
 def run(
     scenario: ScenarioArg = None,
-    engine: EngineOpt = "analytic",
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="analytic (closed forms, the default) or sim (discrete-event).")
+    ] = None,
     set_: SetOpt = None,
     format_: FormatOpt = "table",
     trace: Annotated[Path | None, typer.Option("--trace", help="Write a Chrome trace (sim engine).")] = None,
@@ -145,8 +168,14 @@ def run(
     if others and not shared_fabric:
         raise fail("SCENARIO", "several scenarios run together only with --shared-fabric")
     if shared_fabric:
-        _run_shared([scenario, *(others or [])], set_ or [], format_, placement, bool(trace or gantt))
+        unused = {"--trace": trace is not None, "--gantt": gantt is not None, "--workers": workers is not None,
+                  "--scheduler": scheduler is not None}  # fmt: skip
+        results = _run_shared([scenario, *(others or [])], set_ or [], format_, placement, engine, allow_long, unused)
+        _fail_on_oom(fail_on_oom, results)
         return
+    if placement != "packed":
+        raise fail("--placement", "places the jobs of --shared-fabric; a single run has no placement")
+    engine = engine or "analytic"
     execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)
@@ -170,13 +199,19 @@ def run(
     else:
         result = api.run(loaded, engine=engine, allow_long=allow_long, workers=workers, scheduler=scheduler)
     print_output(report.format_result(result, format_, scenario=loaded))
-    if fail_on_oom and result.oom:
-        typer.echo(
-            f"oom: {safe_text(result.scenario)}: needs {format_binary_size(result.memory_per_device_bytes)}"
-            f" per device, has {format_binary_size(result.memory_capacity_bytes)}",
-            err=True,
-        )
-        raise typer.Exit(OOM_EXIT)
+    _fail_on_oom(fail_on_oom, [result])
+
+
+def _fail_on_oom(enabled: bool, results: Sequence[Any]) -> None:
+    """``--fail-on-oom``: an ``oom:`` line for the first result that does not fit, and exit status 3."""
+    for result in results:
+        if enabled and result.oom:
+            typer.echo(
+                f"oom: {safe_text(result.scenario)}: needs {format_binary_size(result.memory_per_device_bytes)}"
+                f" per device, has {format_binary_size(result.memory_capacity_bytes)}",
+                err=True,
+            )
+            raise typer.Exit(OOM_EXIT)
 
 
 @app.command()
@@ -229,6 +264,8 @@ def sweep(
     if resume and not out:
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
     partial = out.with_name(out.name + ".partial.jsonl") if out else None
+    if partial is not None:
+        check_writable(partial, "--out", (".jsonl",))  # the partial results beside it (not a directory)
     if partial is not None and partial.exists() and not resume:
         typer.echo(f"note: {partial} from an earlier run is replaced (--resume keeps its finished points)", err=True)
     frame = api.sweep(

@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -270,6 +271,17 @@ class Executor:
             cluster.close()
 
 
+WORKERS_PER_CPU = 4
+"""``--workers`` may start at most this many local processes per CPU core (each imports dpsim: ~150 MB)."""
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|inproc|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}/?")
+"""A Dask scheduler address: optional protocol, host (or [IPv6]) and port."""
+
+
+def max_local_workers() -> int:
+    """Most ``--workers`` this machine accepts: :data:`WORKERS_PER_CPU` per core."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
 def check_options(workers: int | None, scheduler: str | None) -> None:
     """One-line errors for impossible ``--workers``/``--scheduler`` combinations (before any work)."""
     if workers is not None and scheduler is not None:
@@ -278,8 +290,16 @@ def check_options(workers: int | None, scheduler: str | None) -> None:
         )
     if workers is not None and workers < 1:
         raise ScenarioError("--workers", f"must be >= 1, got {workers}", SOURCE)
-    if scheduler is not None and not scheduler.strip():
-        raise ScenarioError("--scheduler", "expected an address like tcp://HOST:8786", SOURCE)
+    if workers is not None and workers > max_local_workers():
+        raise ScenarioError(
+            "--workers",
+            f"at most {max_local_workers()} local worker processes ({WORKERS_PER_CPU} per CPU core here), got "
+            f"{workers:,}; for more, start a Dask cluster and pass --scheduler ADDRESS",
+            SOURCE,
+        )
+    if scheduler is not None and _ADDRESS.fullmatch(scheduler.strip()) is None:
+        shown = scheduler.strip()[:60]
+        raise ScenarioError("--scheduler", f"expected an address like tcp://HOST:8786, got {shown!r}", SOURCE)
     if workers is not None or scheduler is not None:
         import importlib.util
 
@@ -297,6 +317,10 @@ def raise_first_failure(outcomes: Sequence[Any], where: Callable[[int], str], so
         raise first.to_error(where(failed[0]) + more, source)
 
 
+JOURNAL_MAX_BYTES = 1 << 30
+"""Largest file of partial results ``--resume`` reads (1 GiB; a 100,000-point sweep writes about 100 MB)."""
+
+
 class Journal:
     """Finished results of a long map, one JSON line each, appended and flushed as they arrive.
 
@@ -311,11 +335,17 @@ class Journal:
         self.fingerprint = fingerprint
         self._file: TextIO | None = None
 
-    def load(self) -> dict[int, Any]:
-        """``{index: record}`` of finished items (empty when there is no journal); error if it is another run's."""
-        if not self.path.exists():
+    def load(self, count: int | None = None) -> dict[int, Any]:
+        """``{index: record}`` of finished items (empty when there is no journal); error if it is another run's.
+
+        A line that is not a ``{"index": i, "record": {...}}`` object with ``0 <= i < count`` (torn by a
+        kill, or damaged) is skipped: its item runs again.
+        """
+        if not self.path.exists() and not self.path.is_symlink():
             return {}
-        lines = self.path.read_text(encoding="utf-8").split("\n")
+        from dpsim.inputs import read_text
+
+        lines = read_text(self.path, limit=JOURNAL_MAX_BYTES).split("\n")
         try:
             header = json.loads(lines[0])
         except ValueError:
@@ -333,7 +363,11 @@ class Journal:
                 entry = json.loads(line)
             except ValueError:  # the last line of a run killed while writing it
                 continue
-            done[int(entry["index"])] = entry["record"]
+            index = entry.get("index") if isinstance(entry, dict) else None
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                continue
+            if (count is None or index < count) and isinstance(entry.get("record"), dict):
+                done[index] = entry["record"]
         return done
 
     def start(self, done: dict[int, Any]) -> None:

@@ -507,6 +507,128 @@ def usage() -> Iterator[Case]:
         yield Case("usage errors", argv, {"s.yaml": SMALL.encode()})
 
 
+PROFILE = ROOT / "benchmarks" / "results" / "validation" / "profile.yaml"
+CPU_SCENARIO = ROOT / "dpsim" / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+
+
+def damaged_profile(pattern: str, replacement: str) -> str:
+    """The committed profile with the first line matching ``pattern`` (a regex) replaced (values may change)."""
+    import re
+
+    text = PROFILE.read_text(encoding="utf-8")
+    damaged, count = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE)
+    assert count == 1, pattern
+    return damaged
+
+
+PROFILE_DAMAGE = (
+    (r"^(      )latency: .*$", r"\1latency: -1 s"),
+    (r"^(      )bandwidth: .*$", r"\1bandwidth: 0 B/s"),
+    (r"^(      )residual: .*$", r"\1residual: .nan"),
+    (r"^(      )samples: .*$", r"\1samples: 1e400"),
+    (r"^(      )sharpness: .*$", r"\1sharpness: 1e300"),  # accepted: the p-norm is computed without underflow
+    (r"^(      )efficiency: .*$", r"\1efficiency: .nan"),
+    (r"^(      - - )56.25 MB/s$", r"\g<1>1 MB/s"),  # rates out of order
+    (r"^(    )backward: .*$", r"\1backward: 0 s"),
+    (r"^(  - hidden: )256$", r"\g<1>256.5"),
+    (r"^name: .*$", "name: [1, 2]"),
+    (r"^(  )efficiency_loss: .*$", r"\1efficiency_loss: 1e300"),
+    (r"^(  )per_parameter: .*$", r"\1per_parameter: -1 s"),
+    (r"^(    )2: .*$", r"\g<1>2: .nan"),  # a measured host slowdown
+)
+"""(regex, replacement) pairs that damage one field of the committed profile (all but sharpness are errors)."""
+
+
+def profiles() -> Iterator[Case]:
+    """A calibration profile a scenario names (calibration.profile), damaged one field at a time."""
+    for pattern, replacement in PROFILE_DAMAGE:
+        yield Case(
+            "calibration profiles",
+            ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml", "--engine", "analytic"],
+            {"p.yaml": damaged_profile(pattern, replacement).encode()},
+            expect_error="sharpness" not in pattern,
+        )
+    for data in (b"", b"[1]\n", b"{{{\n", PROFILE.read_text(encoding="utf-8").encode("utf-16")):
+        yield Case(
+            "calibration profiles",
+            ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"],
+            {"p.yaml": data},
+            expect_error=True,
+        )
+
+
+PIPELINED = SMALL.replace("training: {global_batch: 8, micro_batch: 2}", "training: {global_batch: 64, micro_batch: 2, "
+                          "pipeline_parallel: 2}").replace("nodes: 2", "nodes: 4")  # fmt: skip
+
+
+def shared_fabric() -> Iterator[Case]:
+    """``run A B --shared-fabric``: options that do not apply, stdin twice, work bombs on one network."""
+    two = ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric"]
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
+    for extra in (
+        ("--engine", "analytic"),
+        ("--engine", "quantum"),
+        ("--workers", "2"),
+        ("--scheduler", "tcp://127.0.0.1:8786"),
+        ("--trace", "{tmp}/t.json"),
+        ("--gantt", "{tmp}/g.png"),
+        ("--placement", "diagonal"),
+        ("--set", "cluster.nodes=64", "--set", "cluster.workers_per_node=8", "--set", "training.global_batch=auto",
+         "--set", "communication.bucket='100 KB'", "--set", "communication.algorithm=ring"),
+        ("--set", "training.tensor_parallel=2", "--set", "training.global_batch=400000", "--set",
+         "training.micro_batch=1"),
+    ):  # fmt: skip
+        yield Case("shared fabric", [*two, *extra], files, expect_error=True)
+    yield Case("shared fabric", [*two, "--engine", "sim", "--placement", "interleaved"], files)
+    yield Case("shared fabric", ["run", "{tmp}/s.yaml", "{tmp}/p.yaml", "--shared-fabric", "--format", "csv"], files)
+    yield Case("shared fabric", ["run", "-", "-", "--shared-fabric"], stdin=SMALL.encode(), expect_error=True)
+    yield Case(
+        "shared fabric",
+        ["run", "{tmp}/p.yaml", "{tmp}/p.yaml", "--shared-fabric", "--set", "training.global_batch=6400000",
+         "--set", "training.micro_batch=1"],
+        files, expect_error=True,
+    )  # fmt: skip
+    yield Case("shared fabric", ["run", "{tmp}/s.yaml", "--placement", "interleaved"], files, expect_error=True)
+    yield Case(
+        "shared fabric",
+        ["run", "{tmp}/p.yaml", "--engine", "sim", "--set", "training.global_batch=6400000", "--set",
+         "training.micro_batch=1"],
+        files, expect_error=True,
+    )  # fmt: skip  # the event-level pipeline of one job: priced by the simulator's budget
+
+
+def sweep_options() -> Iterator[Case]:
+    """``sweep`` (and ``run``) executor options and damaged ``--resume`` files."""
+    base = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
+    files = {"s.yaml": SMALL.encode()}
+    for extra in (
+        ("--workers", "100000"),
+        ("--scheduler", "notanaddress"),
+        ("--scheduler", "tcp://host:port"),
+        ("--scheduler", "\x1b[31mtcp://x:1"),
+    ):
+        yield Case("sweep --resume / --workers", [*base, *extra], files, expect_error=True)
+    yield Case("sweep --resume / --workers", ["run", "{tmp}/s.yaml", "--workers", "100000"], files, expect_error=True)
+    for name, data in (
+        ("utf16", "x".encode("utf-16")),
+        ("other", b'{"fingerprint": "not this run"}\n'),
+        ("binary", b"\x00\x01\x02"),
+        ("empty", b""),
+    ):
+        yield Case(
+            "sweep --resume / --workers",
+            [*base, "--out", f"{{tmp}}/{name}.csv", "--resume"],
+            {**files, f"{name}.csv.partial.jsonl": data},
+            expect_error=True,
+        )
+    yield Case(
+        "sweep --resume / --workers",
+        [*base, "--out", "{tmp}/d.csv"],
+        {**files, "d.csv.partial.jsonl/x": b"<dir>"},
+        expect_error=True,
+    )
+
+
 _POOL = (
     "1" + "0" * 400, "1e308", ".inf", "-.inf", ".nan", "-1", "0", "true", "yes", "'yes'", "1e-320", "~", "[]", "{}",
     "[1, 2]", "{a: 1}", "'\x1b[2J'", "x" * 5000, "010", "0x10", "'1e308 TB/s'", "'1e-320 B/s'", "'1e-300 B'",
@@ -565,7 +687,8 @@ def _mutated_file(path: str, raw: str) -> str:
 
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
-    work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations,
+    work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
+    sweep_options,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -594,6 +717,9 @@ def all_cases() -> list[Case]:
 def _materialise(case: Case, tmp: Path) -> list[str]:
     for name, data in case.files.items():
         path = tmp / name
+        if data == b"<dir>":  # a folder where a file is expected: name/x marks it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            continue
         if path.exists() or path.is_symlink():
             if path.is_dir():
                 continue

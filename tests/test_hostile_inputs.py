@@ -264,3 +264,84 @@ def test_check_json_reports_validity_both_ways(tmp_path: Path) -> None:
     data = json.loads(out)
     assert code == 2 and not data["valid"] and data["error"]["field"] == "training.zero_stage"
     assert data["error"]["source"] == "<command line>" and err.startswith("error: <command line>:")
+
+
+# --- profiles, shared fabric, executor options, --resume files ---------------------------------------
+
+
+def test_a_profile_is_checked_like_a_scenario(tmp_path: Path) -> None:
+    from dpsim.calibration import LinkModel
+
+    for pattern, replacement, words in (
+        (r"^(      )latency: .*$", r"\1latency: -1 s", "links.inter.ring: '-1 s': a measured time must be >= 0"),
+        (r"^(      )residual: .*$", r"\1residual: .nan", "links.inter.ring.residual: expected a finite"),
+        (r"^(    )2: .*$", r"\g<1>2: -1", "host_model.measured_slowdown.2: expected a finite slowdown > 0"),
+        (r"^(      )efficiency: .*$", r"\1efficiency: .nan", f"error: {tmp_path / 'p.yaml'}: links.inter.ring.eff"),
+    ):
+        (tmp_path / "p.yaml").write_text(hostile.damaged_profile(pattern, replacement))
+        argv = ["run", str(hostile.CPU_SCENARIO), "--set", f"calibration.profile={tmp_path / 'p.yaml'}"]
+        code, _, err = hostile.run_in_process(argv)
+        assert code == 2 and words in err, err
+        assert err.count(str(tmp_path)) == 1  # the source is named once, not nested in its own message
+    # p = 1e300 underflowed (1e-8)**p to 0 and divided by it: the p-norm of (a, b) is max(a, b) in the limit
+    link = LinkModel(1e-4, 1e8, 0.9, 0.0, 0.0, 0, 7e-9, 1e300)
+    assert link.per_byte_s(1e8) == pytest.approx(1 / (0.9 * 1e8))
+    assert LinkModel(1e-4, 1e8, 0.9, 0.0, 0.0, 0, 7e-9, 2.0).per_byte_s(1e8) == pytest.approx(
+        math.hypot(1 / (0.9 * 1e8), 7e-9)
+    )
+
+
+def test_shared_fabric_refuses_options_it_ignored_and_prices_its_work(tmp_path: Path) -> None:
+    from dpsim.sim import budget
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    two = ["run", str(tmp_path / "s.yaml"), str(tmp_path / "s.yaml"), "--shared-fabric"]
+    code, _, err = hostile.run_in_process([*two, "--engine", "analytic"])
+    assert code == 2 and "--engine: a shared fabric is simulated" in err
+    code, _, err = hostile.run_in_process([*two, "--set", "model=llama2-7b", "--fail-on-oom"])
+    assert code == 3 and err.startswith("oom: ")  # was exit 0: the flag was ignored
+    # a flat ring of 512 ranks, 2,490 buckets of 100 KB, 2 jobs: 2 x 2,490 x 2 x 511 steps x 100 us
+    sets = ["cluster.nodes=64", "cluster.workers_per_node=8", "training.global_batch=auto",
+            "communication.bucket='100 KB'", "communication.algorithm=ring"]  # fmt: skip
+    scenario = load_scenario(tmp_path / "s.yaml", overrides=sets)
+    buckets = budget.estimate(scenario, "chunk").collectives_per_step
+    assert budget.shared_work_s([scenario, scenario]) == pytest.approx(2 * buckets * 2 * 511 * budget.SHARED_STEP_S)
+    code, _, err = hostile.run_in_process([*two, *(a for s in sets for a in ("--set", s))])
+    assert code == 2 and "(limit 5 minutes); pass --allow-long" in err
+    work = budget.SharedWork()
+    assert not work.over(1000, 10**6) and work.over(int(budget.LIMIT_S / budget.SHARED_STEP_S) + 1, 0)
+    assert not budget.SharedWork(allow_long=True).over(10**12, 10**12)
+
+
+def test_the_pipeline_schedule_is_priced(tmp_path: Path) -> None:
+    from dpsim.sim import budget
+
+    (tmp_path / "p.yaml").write_text(hostile.PIPELINED)
+    scenario = load_scenario(tmp_path / "p.yaml", overrides=["training.global_batch=64000", "training.micro_batch=1"])
+    # forward and backward x 2 stages x 16,000 micro-batches (64,000 samples over dp 4, one at a time)
+    assert budget.pipeline_operations(scenario) == 2 * 2 * 16_000
+    interleaved = load_scenario(
+        tmp_path / "p.yaml", overrides=["training.pipeline_schedule=interleaved", "training.virtual_stages=3"]
+    )
+    assert budget.pipeline_operations(interleaved) == 2 * 2 * 8 * 3  # 3 model chunks per stage
+    estimate = budget.estimate(scenario)
+    assert estimate.pipeline_operations == 64_000 and estimate.seconds >= 64_000 * budget.PIPELINE_OP_S
+    assert "a pipeline schedule of 64,000 stage operations" in estimate.describe()
+
+
+def test_executor_options_are_bounded_and_resume_skips_damaged_lines(tmp_path: Path) -> None:
+    import json
+
+    from dpsim.execution import Journal, check_options, max_local_workers
+
+    with pytest.raises(ScenarioError, match=r"at most .* local worker processes"):
+        check_options(max_local_workers() + 1, None)
+    for address in ("tcp://10.0.0.1:8786", "scheduler.local:8786", "tls://[::1]:8786"):
+        check_options(None, address)
+    with pytest.raises(ScenarioError, match=r"expected an address like tcp://HOST:8786"):
+        check_options(None, "notanaddress")
+    path = tmp_path / "j.jsonl"
+    lines = [{"fingerprint": "f"}, {"index": 0, "record": {"a": 1}}, [1, 2], {"index": "1", "record": {}},
+             {"index": 7, "record": {"a": 2}}, {"index": 1, "record": 5}, {"index": 2, "record": {"a": 3}}]  # fmt: skip
+    path.write_text("\n".join(json.dumps(x) for x in lines) + '\n{"index": 3, "rec')
+    assert Journal(path, "f").load(count=5) == {0: {"a": 1}, 2: {"a": 3}}

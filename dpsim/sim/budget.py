@@ -15,6 +15,7 @@ with the estimate in the message.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,17 @@ from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
-__all__ = ["LIMIT_S", "MEMORY_LIMIT_BYTES", "Budget", "check", "estimate"]
+__all__ = [
+    "LIMIT_S",
+    "MEMORY_LIMIT_BYTES",
+    "Budget",
+    "SharedWork",
+    "check",
+    "check_shared",
+    "estimate",
+    "pipeline_operations",
+    "shared_work_s",
+]
 
 LIMIT_S = 300.0
 """Estimated run time past which the simulator refuses without ``allow_long`` (5 minutes)."""
@@ -48,6 +59,12 @@ STEP_S = 2e-3
 """Fixed cost of one simulated step (measured: 200 steps of GPT-2 small on 4 ranks in 0.8 s)."""
 ELEMENT_S = 3e-8
 """Seconds per rank per numpy pass (fast level; vectorised over ranks)."""
+PIPELINE_OP_S = 80e-6
+PIPELINE_OP_BYTES = 1024.0
+"""One operation of the event-level pipeline (:func:`dpsim.sim.pipeline.simulate_pipeline`: a
+forward or backward of one micro-batch's chunk on one stage, and the send it releases): about
+40-50 µs and a few hundred bytes of intervals and send log measured (12 stages x 2,000 micro-batches,
+48,000 operations in 1.9 s, 127 MB peak); the bound allows for a loaded machine."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +80,18 @@ class Budget:
     replications: int
     seconds: float
     memory_bytes: float
+    pipeline_operations: int = 0
+    """Operations of the event-level pipeline schedule (:func:`pipeline_operations`)."""
 
     def describe(self) -> str:
+        pipeline = (
+            f" + a pipeline schedule of {self.pipeline_operations:,} stage operations"
+            if self.pipeline_operations
+            else ""
+        )
         return (
             f"{self.replications:,} replications x {self.steps:,} steps x ({self.collectives_per_step:,} collectives"
-            f" of {self.transfers_per_collective:,} transfers + {self.micro_batches:,} micro-batches) on "
+            f" of {self.transfers_per_collective:,} transfers + {self.micro_batches:,} micro-batches){pipeline} on "
             f"{self.ranks:,} ranks at the {self.fidelity} level: about {_duration(self.seconds)}"
         )
 
@@ -120,9 +144,19 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     else:
         comm_s = collectives * (CALL_S + dp * ELEMENT_S)
         setup_s = 3 * 64 * dp * ELEMENT_S  # each distinct schedule is built and priced once, phase by phase
-    seconds = setup_s + float(replications) * steps * (STEP_S + compute_s + comm_s)
-    memory = 2.0 * 8 * steps * dp * k + 16.0 * (transfers if chosen == "chunk" else dp)
-    return Budget(dp, chosen, collectives, transfers, k, steps, replications, seconds, memory)
+    ops = pipeline_operations(scenario)  # the event-level pipeline runs once per simulation
+    seconds = setup_s + ops * PIPELINE_OP_S + float(replications) * steps * (STEP_S + compute_s + comm_s)
+    memory = 2.0 * 8 * steps * dp * k + 16.0 * (transfers if chosen == "chunk" else dp) + ops * PIPELINE_OP_BYTES
+    return Budget(dp, chosen, collectives, transfers, k, steps, replications, seconds, memory, ops)
+
+
+def pipeline_operations(scenario: Scenario) -> int:
+    """Operations of one step of the event-level pipeline: 2 passes x stages x micro-batches x model chunks."""
+    t = scenario.training
+    if t.pipeline_parallel <= 1:
+        return 0
+    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    return 2 * t.pipeline_parallel * scenario.accumulation_steps * chunks
 
 
 def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = False) -> Budget:
@@ -145,3 +179,96 @@ def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = Fa
             "<simulator>",
         )
     return budget
+
+
+SHARED_STEP_S = 100e-6
+SHARED_FLOW_S = 0.3e-6
+"""A shared-fabric simulation (:func:`dpsim.sim.shared.simulate_shared`) costs about ``SHARED_STEP_S`` per
+simpy event (a group of flows finishing or delivered together: max-min rates recomputed over the flows in
+flight; 98 µs for a flat ring over 2 x 64 ranks, 104 µs for TP pairs) plus ``SHARED_FLOW_S`` per flow event
+(2,048 nodes x 2 ranks per job: 181 events of 8,192 flows each in 0.34 s)."""
+
+
+def shared_work_s(scenarios: Sequence[Scenario]) -> float:
+    """What a shared-fabric step is known to cost before it runs: collectives and pipeline schedules.
+
+    Each pipelined job's schedule runs twice (once as released, once with the sends as they took);
+    each tensor-parallel collective is one simpy event per ring step (``2 (tp - 1)``), and so is each
+    DP reduction whose schedule is fixed before NCCL's tuner runs (ring, direct, hierarchical: ``auto``
+    and trees are left to :class:`SharedWork`'s count as the run goes).
+    """
+    from dpsim.analytic import parallel
+
+    seconds = 0.0
+    for s in scenarios:
+        t = s.training
+        seconds += 2 * pipeline_operations(s) * PIPELINE_OP_S
+        steps = _ring_steps(s.communication.algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
+        if steps:  # every DP group's collectives, one simpy event per step of its schedule
+            reductions = estimate(s, "chunk").collectives_per_step
+            seconds += t.pipeline_parallel * t.tensor_parallel * reductions * steps * SHARED_STEP_S
+        if t.tensor_parallel > 1 and not t.tp_comm_overlap:
+            per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
+                t.activation_recomputation
+            )
+            groups = t.pipeline_parallel * s.data_parallel
+            seconds += groups * s.accumulation_steps * max(2.0, per_pass) * 2 * (t.tensor_parallel - 1) * SHARED_STEP_S
+    return seconds
+
+
+def _ring_steps(algorithm: str, world: int, per_node: int) -> int:
+    """Steps of one all-reduce whose count is known before the tuner runs (``auto`` and trees: 0, not priced)."""
+    n, g = world, max(1, min(world, per_node))
+    if n <= 1:
+        return 0
+    if algorithm in ("ring", "direct", "backend") or (algorithm == "hierarchical" and g in (1, n)):
+        return 2 * (n - 1)
+    if algorithm == "hierarchical":
+        return 2 * (g - 1) + 2 * (n // g - 1)
+    return 0
+
+
+def check_shared(scenarios: Sequence[Scenario], allow_long: bool = False) -> float:
+    """Refuse (:class:`ScenarioError`) a shared-fabric step whose known cost is past :data:`LIMIT_S`."""
+    seconds = shared_work_s(scenarios)
+    memory = sum(2 * pipeline_operations(s) * PIPELINE_OP_BYTES for s in scenarios)
+    if memory > MEMORY_LIMIT_BYTES:
+        raise ScenarioError(
+            "simulation",
+            f"the shared fabric's pipeline schedules would need about {memory / 2**30:,.3g} GiB (limit "
+            f"{MEMORY_LIMIT_BYTES / 2**30:g} GiB); fewer micro-batches or stages, or run the jobs alone",
+            "<simulator>",
+        )
+    if seconds > LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "simulation",
+            f"the shared fabric's collectives and pipeline schedules would run for about "
+            f"{_duration(seconds)} (limit {_duration(LIMIT_S)}); pass --allow-long to run it anyway, or "
+            "enlarge communication.bucket, or use fewer ranks or micro-batches",
+            "<simulator>",
+        )
+    return seconds
+
+
+class SharedWork:
+    """Counts a shared-fabric run's work as it goes and stops it past :data:`LIMIT_S` (unless ``allow_long``).
+
+    Deterministic: the count is simpy events and flow events, not wall time, so the same input
+    stops at the same point on any machine.
+    """
+
+    def __init__(self, allow_long: bool = False, spent_s: float = 0.0) -> None:
+        self.allow_long = allow_long
+        self.spent_s = spent_s
+
+    def over(self, steps: int, flow_events: int) -> bool:
+        return not self.allow_long and self.spent_s + steps * SHARED_STEP_S + flow_events * SHARED_FLOW_S > LIMIT_S
+
+    def error(self, steps: int, flow_events: int, simulated_s: float) -> ScenarioError:
+        return ScenarioError(
+            "simulation",
+            f"the shared fabric passed its work limit ({_duration(LIMIT_S)} by its cost model: {steps:,} simpy events"
+            f" and {flow_events:,} flow events, {simulated_s * 1e3:.4g} ms into the step); pass --allow-long to run "
+            "it anyway, or enlarge communication.bucket, or use fewer ranks or micro-batches",
+            "<simulator>",
+        )

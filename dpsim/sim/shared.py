@@ -72,6 +72,7 @@ from dpsim.buckets import chunk_bucket_sizes, overlapped_gather_end
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
+from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine, CollectiveRun, CompiledSchedule
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.network import FluidNetwork
@@ -532,8 +533,26 @@ def _tensor_flows(
     return _TensorFlows(net, cluster, s, fabric, where, passes)
 
 
+def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedWork) -> None:
+    """``env.run()``, stopped with a one-line error once the work passes the budget (checked every 256 events)."""
+    steps = 0
+    while True:
+        try:
+            env.step()
+        except simpy.core.EmptySchedule:
+            return
+        steps += 1
+        if not steps & 255 and work.over(steps, net.events):
+            raise work.error(steps, net.events, float(env.now))
+
+
 def simulate_shared(
-    scenarios: Sequence[Scenario], *, placement: str = "packed", pipeline_flows: bool = True, tp_flows: bool = True
+    scenarios: Sequence[Scenario],
+    *,
+    placement: str = "packed",
+    pipeline_flows: bool = True,
+    tp_flows: bool = True,
+    allow_long: bool = False,
 ) -> list[StepResult]:
     """One step of every job in ``scenarios`` on one fabric, every DP group at chunk level on one network.
 
@@ -543,7 +562,9 @@ def simulate_shared(
     ``tp_flows`` (default) the tensor-parallel collectives are flows on it too (:class:`_TensorFlows`);
     without, they are the per-micro-batch analytic term.
     Returns one :class:`~dpsim.records.StepResult` per job (in order); ``extra["shared_fabric"]``
-    says where the job ran and with whom.
+    says where the job ran and with whom. Bounded work (:mod:`dpsim.sim.budget`): the pipeline
+    schedules and TP collectives are priced before anything runs, and the run stops with a
+    one-line error once its simpy and flow events pass the 5-minute cost limit, unless ``allow_long``.
     """
     if not scenarios:
         raise ValueError("simulate_shared needs at least one scenario")
@@ -564,6 +585,7 @@ def simulate_shared(
                 "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"
             )
     fabric = shared_fabric(scenarios)
+    work = budget.SharedWork(allow_long, budget.check_shared(scenarios, allow_long))
     cluster = Cluster.from_fabric(fabric)
     env = simpy.Environment()
     net = FluidNetwork(env, cluster.links.bandwidths)
@@ -609,7 +631,7 @@ def simulate_shared(
             job.flows.start()
         if job.tensor is not None:
             job.tensor.start()
-    env.run()
+    _run_bounded(env, net, work)
     results = []
     for j, job in enumerate(jobs):
         s, model, plan, groups = job.scenario, job.model, job.plan, job.groups
