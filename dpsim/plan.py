@@ -288,6 +288,10 @@ def _constraints(
         ("sequence parallelism needs TP > 1", ~(g["sequence_parallel"] & (tp == 1))),
         (f"a device count above {per_node} must be whole nodes of {per_node}", (n <= per_node) | (n % per_node == 0)),
         (f"TP must fit inside a node of {per_node} devices", (tp <= group_per_node) & (group_per_node % tp == 0)),
+        (
+            "a pipeline stage's ranks (DP x TP) must be a divisor or a multiple of a node",
+            (pp == 1) | (dp == 1) | ((dp * tp) % group_per_node == 0) | (group_per_node % (dp * tp) == 0),
+        ),
         ("ZeRO needs data parallelism", ~((g["zero_stage"] > 0) & (dp == 1))),
         ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != 0) & (dp == 1))),
     ]

@@ -911,6 +911,15 @@ class Scenario(_Section):
                 f"optimizer_sharding {t.optimizer_sharding} shards like ZeRO stage "
                 f"{' or '.join(map(str, need))}, got zero_stage {t.zero_stage}",
             )
+        stage_ranks, per_node_all = dp * t.tensor_parallel, self.cluster.workers_per_node
+        if t.pipeline_parallel > 1 and dp > 1 and stage_ranks % per_node_all and per_node_all % stage_ranks:
+            # a stage's data-parallel group would hold unequal ranks per node (12 = 8 + 4), which the fabric
+            # of one data-parallel group (equal ranks on each of its nodes) cannot express
+            raise _FieldError(
+                "training.pipeline_parallel",
+                f"{t.pipeline_parallel} stages give each stage {stage_ranks} consecutive ranks (dp x tp), which "
+                f"straddle nodes of {per_node_all} unevenly: a stage needs a divisor or a multiple of a node",
+            )
         if t.fsdp_shard_group is not None:
             if t.optimizer_sharding != "fsdp":
                 raise _FieldError("training.fsdp_shard_group", "hybrid sharding needs optimizer_sharding: fsdp")

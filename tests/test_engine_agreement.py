@@ -7,13 +7,15 @@ disagreement it found, held within the project's 1 %.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from test_analytic import exact  # pytest puts tests/ on the path
 
 from dpsim.analytic.step import predict
-from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.errors import ScenarioError
+from dpsim.scenario import Scenario, load_scenario, scenario_from_dict
 from dpsim.sim import simulate
 
 
@@ -84,3 +86,81 @@ def test_tensor_parallel_time_lies_inside_the_passes(engine: str) -> None:
     assert result.step_time_s == exact(0.05 + 0.16 + 0.26 + overrun + optimizer + 0.52056)
     assert result.exposed_comm_s == exact(0.32 + overrun + 0.52056)
     assert result.compute_s == exact(0.15)
+
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+FUZZED: list[tuple[str, str, float]] = [
+    # (bundled scenario, overrides, sim/analytic - 1 before the fixes): benchmarks/agreement_fuzz.py --seed 0
+    (
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 training.zero_stage=3 communication.overlap=false "
+        "communication.bucket=400MB communication.algorithm=ring training.precision=fp32 training.micro_batch=2 "
+        "training.global_batch=16",
+        -0.2945,
+    ),
+    (
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=1 cluster.inter_node.nics_per_node=2 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=50MB "
+        "communication.algorithm=ring training.precision=fp32 training.micro_batch=1 training.global_batch=8",
+        -0.2819,
+    ),
+    (
+        "llama2-7b-128-h100-zero1.yaml",
+        "cluster.nodes=3 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=2 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=100MiB "
+        "communication.algorithm=hierarchical training.micro_batch=2 training.global_batch=24",
+        -0.1563,
+    ),
+    (
+        "llama2-7b-128-h100-zero1.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=4 training.zero_stage=2 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=25MiB "
+        "training.precision=fp32 training.tensor_parallel=2 training.micro_batch=1 training.global_batch=4",
+        -0.1492,
+    ),
+    (
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=2 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.algorithm=tree "
+        "training.precision=fp32 training.micro_batch=4 training.global_batch=96 training.fsdp_shard_group=2",
+        -0.0309,
+    ),
+    (
+        "default.yaml",
+        "cluster.nodes=4 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=2 training.zero_stage=2 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=400MB "
+        "communication.algorithm=hierarchical training.precision=fp32 training.pipeline_parallel=4 "
+        "training.pipeline_schedule=interleaved training.micro_batch=1 training.global_batch=32 "
+        "training.fsdp_no_sync=true",
+        -0.0130,
+    ),
+    (
+        "llama2-7b-128-h100-zero1.yaml",
+        "cluster.nodes=4 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp training.tensor_parallel=2 training.global_batch=64",
+        -0.0067,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "overrides", "before"), FUZZED, ids=[f"{i}" for i in range(len(FUZZED))])
+def test_fuzzed_scenarios_agree(name: str, overrides: str, before: float) -> None:
+    """Cases from ``benchmarks/agreement_fuzz.py`` covering each cluster it found (ZeRO-3 / FSDP gathers
+    without overlap: DeepSpeed and FSDP, ring, hierarchical, tree, HYBRID_SHARD, SHARD_GRAD_OP with TP,
+    an interleaved pipeline under no_sync; TP inside the passes with overlap): symmetric, so within 0.1 %
+    (the project claims 1 %; these agree to 1e-9 or better now, and the last one was 0.67 % apart)."""
+    scenario = load_scenario(SCENARIOS / name, overrides.split())
+    analytic, sim = predict(scenario).step_time_s, simulate(scenario).step_time_s
+    assert abs(sim / analytic - 1) < 1e-3, f"sim/analytic - 1 = {sim / analytic - 1:+.2%} (was {before:+.2%})"
+
+
+def test_pipeline_stages_straddling_nodes_unevenly_are_refused() -> None:
+    """3 nodes of 8 in 2 stages: each stage's 12 ranks would sit 8 on one node and 4 on the next, which one
+    data-parallel group's fabric (equal ranks per node) cannot express; the simulator crashed on it
+    (IndexError), the closed form priced 8 ranks. Now one line naming the field."""
+    with pytest.raises(ScenarioError, match=r"training\.pipeline_parallel: .*12 consecutive ranks"):
+        load_scenario(
+            SCENARIOS / "llama2-7b-128-h100-zero1.yaml",
+            ["cluster.nodes=3", "training.pipeline_parallel=2", "training.global_batch=12"],
+        )
