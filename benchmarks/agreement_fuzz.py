@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
     print(
         f"{len(rows)} cases ({invalid} invalid or refused, {slow} past {args.case_timeout} s skipped), "
-        f"{time.perf_counter() - started:.0f} s: {len(off)} beyond {args.tolerance:.0%}, {len(crashes)} crashed"
+        f"{time.perf_counter() - started:.0f} s: {len(off)} beyond {100 * args.tolerance:g} %, {len(crashes)} crashed"
     )
     for crash in crashes:
         print(f"CRASH  {crash}")
