@@ -735,7 +735,12 @@ def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> No
 
 
 def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime:
-    """Least-squares ``t = t0 + t1·x`` (t0 clamped at ≥ 0); one point gives a line through 0."""
+    """Least-squares ``t = t0 + t1·x`` with t0, t1 ≥ 0; one point gives a line through 0.
+
+    The constrained optimum: a negative intercept gives the line through 0, a negative slope (noisy
+    times that fall with x, e.g. on a loaded machine) the constant ``mean(t)``: time never falls as
+    work grows, and a profile never holds a negative time.
+    """
     x = np.asarray(xs, dtype=float)
     t = np.asarray(times_s, dtype=float)
     if x.size == 0 or x.size != t.size:
@@ -743,6 +748,8 @@ def fit_linear_time(xs: Sequence[float], times_s: Sequence[float]) -> LinearTime
     if x.size == 1 or np.ptp(x) == 0:
         return LinearTime(0.0, float(np.mean(t / x)))
     slope, intercept = np.polyfit(x, t, 1)
+    if slope < 0:
+        return LinearTime(float(np.mean(t)), 0.0)
     if intercept < 0:
         return LinearTime(0.0, float(np.dot(x, t) / np.dot(x, x)))
     return LinearTime(float(intercept), float(slope))

@@ -61,6 +61,12 @@ def test_linear_time_fit() -> None:
     assert fit.fixed_s == pytest.approx(0.003)
     assert fit.per_unit_s == pytest.approx(0.002)
     assert fit_linear_time([4], [0.02]) == LinearTime(0.0, 0.005)
+    # times that fall with x (noise on a loaded machine): the constrained optimum is the constant mean
+    falling = fit_linear_time([1, 2, 4], [0.030, 0.029, 0.025])
+    assert falling == LinearTime(pytest.approx(0.028), 0.0)
+    # a negative intercept: the least-squares line through 0, sum(x t) / sum(x x)
+    steep = fit_linear_time([1, 2, 4], [0.001, 0.004, 0.010])
+    assert steep.fixed_s == 0.0 and steep.per_unit_s == pytest.approx((0.001 + 0.008 + 0.040) / 21)
 
 
 def test_bus_bandwidth_matches_nccl_tests_definition() -> None:
