@@ -187,7 +187,8 @@ def stage_gradient_tensors(scenario: Any, stage: int) -> tuple[float, ...]:
 
 MAX_TENSORS = 1_000_000
 """Longest gradient-tensor list followed tensor by tensor (Llama 3 405B has ~1,100 tensors); a model
-with more layers than that is taken as a stream (:func:`bucket_sizes` without tensors)."""
+whose layers could exceed it (more than MAX_TENSORS / 16 layers, 16 being the most tensors a layer
+registers: BERT's) is taken as a stream (:func:`bucket_sizes` without tensors)."""
 
 
 def _full_list_matches(m: Any, tensors: Any) -> bool:
