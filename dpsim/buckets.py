@@ -187,13 +187,18 @@ def stage_gradient_tensors(scenario: Any, stage: int) -> tuple[float, ...]:
 
 MAX_TENSORS = 1_000_000
 """Longest gradient-tensor list followed tensor by tensor (Llama 3 405B has ~1,100 tensors); a model
-whose layers could exceed it (more than MAX_TENSORS / 16 layers, 16 being the most tensors a layer
-registers: BERT's) is taken as a stream (:func:`bucket_sizes` without tensors)."""
+whose layers would exceed it (layers × its tensors a layer, :func:`_layer_tensor_count`) is taken as
+a stream (:func:`bucket_sizes` without tensors)."""
+
+
+def _layer_tensor_count(m: Any) -> int:
+    """Tensors one layer registers: the MLP's weight and bias, or the transformer layer's list."""
+    return 2 if m.kind == "mlp" else len(_transformer_parts(m)[1])
 
 
 def _full_list_matches(m: Any, tensors: Any) -> bool:
     """Whether the model's tensor list adds up to its parameter count (else it was given explicitly)."""
-    if not (m.layers > 0 and m.hidden > 0) or m.layers * 16 > MAX_TENSORS:  # at most 16 tensors a layer
+    if not (m.layers > 0 and m.hidden > 0) or m.layers * _layer_tensor_count(m) > MAX_TENSORS:
         return False
     return math.isclose(sum(tensors(m)), m.num_parameters, rel_tol=1e-12)
 

@@ -255,3 +255,31 @@ def test_pipeline_stages_partition_the_models_tensors() -> None:
     layer = whole[1:10]
     assert list(stage_gradient_tensors(interleaved, 0)) == [whole[0], *layer, *layer]
     assert list(stage_gradient_tensors(interleaved, 1)) == [*layer, *layer, *whole[-2:]]
+
+
+@pytest.mark.parametrize("kind,per_layer", [("transformer", 12), ("mlp", 2)])
+def test_tensor_list_bound_counts_the_models_own_tensors_a_layer(
+    monkeypatch: pytest.MonkeyPatch, kind: str, per_layer: int
+) -> None:
+    """Past MAX_TENSORS (layers × that kind's tensors a layer: GPT 12, the MLP's weight and bias 2)
+    gradients are a stream, not a list; at the bound the list is still followed tensor by tensor."""
+    import dpsim.buckets as buckets
+    from dpsim.scenario import scenario_from_dict
+
+    monkeypatch.setattr(buckets, "MAX_TENSORS", 120)
+    shape: dict[str, object] = {"kind": kind, "layers": 120 // per_layer, "hidden": 64}
+    if kind == "transformer":
+        shape |= {"heads": 4, "seq_len": 16, "vocab": 100}
+
+    def scenario(layers: int) -> Any:
+        return scenario_from_dict(
+            {
+                "model": shape | {"layers": layers},
+                "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
+                "training": {"global_batch": 8, "micro_batch": 4, "precision": "fp32"},
+            }
+        )
+
+    at_bound = buckets.gradient_tensors(scenario(120 // per_layer))
+    assert len(at_bound) >= 120  # every layer's tensors (plus a transformer's embeddings and final norm)
+    assert buckets.gradient_tensors(scenario(120 // per_layer + 1)) == ()
