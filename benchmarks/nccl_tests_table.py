@@ -66,7 +66,8 @@ ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8, 2 nodes, 2x HDR (tree)", "a100-80gb", 2, 8, "nvlink3", "ib-hdr", 2, "auto", 1 * GiB, 57.06,
         "https://github.com/NVIDIA/nccl/issues/837",
-        note="NCCL 2.10.3 (the tree beats the 2 NICs' 48 GB/s on 2 nodes, as the maintainer explains there)",
+        note="NCCL 2.10.3, NCCL_ALGO unset, k8s MPIJob, -b 4M -e 1024M (one figure per version: 2.9.9 53.95, "
+        "2.10.3 57.06); above the 2 NICs' 48 GB/s, so the tree ran (maintainer: the tree on 2 nodes)",
     ),
     PublishedRun(
         "A100 x8, 3 nodes, 4x HDR", "a100-40gb", 3, 8, "nvlink3", "ib-hdr", 4, "auto", 128 * MiB, 96.0,
@@ -107,7 +108,8 @@ ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "H100 x8, 5 nodes, 4x 400G RoCE, tree", "h100-sxm", 5, 8, "nvlink4", "400gbe", 4, "tree", 1 * GiB, 150.0,
         "https://github.com/NVIDIA/nccl/issues/1368",
-        note="NCCL_ALGO=Tree on the same machine: 'tree bus bandwidth(150GB/s) is slower than ring'",
+        note="NCCL_ALGO=Tree on the same machine: 'tree bus bandwidth(150GB/s) is slower than ring'; "
+        "NCCL 2.20, NCCL_PXN_DISABLE=0, NCCL_DEBUG=version (no topology or graph lines)",
     ),
     PublishedRun(
         "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,

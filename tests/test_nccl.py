@@ -443,6 +443,82 @@ def test_the_tree_pattern_is_a_scenario_fact() -> None:
         scenario_from_dict(base)
 
 
+# --- PXN (paths.cc: a GPU's sends through the GPU on its NIC's PCIe switch) -----------------------
+
+
+def _pxn_fabric(pcie: int, nics: int = 4, host_Bps: float = 24e9, nic_Bps: float = 47e9, **kw: Any) -> cf.Fabric:
+    return cf.Fabric(
+        2, 8, NVLINK, cf.Link(5e-6, nic_Bps), nics, host=cf.Link(2e-6, host_Bps), pcie_gpus_per_nic=pcie, **kw
+    )
+
+
+def _route_names(cluster: Cluster, src: int, dst: int) -> list[str]:
+    links, _ = cluster.routes(np.array([src]), np.array([dst]))
+    return [cluster.links.names[i] for i in links[0] if i >= 0]
+
+
+def test_pxn_sends_through_the_nics_gpu_and_receives_directly() -> None:
+    """paths.cc (v2.12+, NCCL_PXN_DISABLE=0): with one GPU on each NIC's PCIe switch, GPU 1 of a 4-NIC node
+    reaches NIC 0 over NVLink to GPU 0 and GPU 0's PCIe link; receives keep the receiver's own link (PXN is
+    set "in the GPU->NIC direction" only); GPU 0 sends directly. Two GPUs on each switch, a NIC per GPU,
+    PCIe inside the node or no host link: no relay."""
+    relayed = Cluster.from_fabric(_pxn_fabric(1))
+    assert relayed.pxn_relay.tolist() == [0, 0, 2, 2, 4, 4, 6, 6]
+    assert _route_names(relayed, 1, 8) == [
+        "worker1.port:up",
+        "worker0.port:down",
+        "worker0.pcie:up",
+        "node0.nic0:up",
+        "node1.nic0:down",
+        "worker8.pcie:down",
+    ]
+    assert _route_names(relayed, 0, 9) == ["worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker9.pcie:down"]
+    direct = ["worker1.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker8.pcie:down"]
+    assert _route_names(Cluster.from_fabric(_pxn_fabric(0)), 1, 8) == direct
+    for fabric in (_pxn_fabric(0), _pxn_fabric(1, nics=8), _pxn_fabric(1, intra_hw="pci")):
+        assert Cluster.from_fabric(fabric).pxn_relay.tolist() == list(range(8))
+    no_host = dataclasses.replace(_pxn_fabric(1), host=None)
+    assert Cluster.from_fabric(no_host).pxn_relay.tolist() == list(range(8))
+
+
+@pytest.mark.parametrize(("host_Bps", "relayed_per_byte"), [(24e9, 2 / 24e9), (48e9, 2 / 47e9)])
+def test_pxn_shares_the_relays_pcie_link_between_the_nics_gpus(host_Bps: float, relayed_per_byte: float) -> None:
+    """Every GPU of node 0 sends S to its peer on node 1 at once (8 one-GPU-per-node groups): NIC n carries
+    GPUs 2n and 2n+1, 2S at 47 GB/s. Without relays each GPU's own PCIe link carries S; with PXN GPU 2n's
+    PCIe link carries 2S: at 24 GB/s (an A100's Gen4 behind a 400G NIC) it binds, 2/24 vs 2/47 ns per byte
+    by hand; at 48 GB/s (Gen5) the NIC still binds and PXN changes nothing."""
+    from dpsim.sim.collectives.base import Phase, Schedule
+    from dpsim.sim.cost import phase_cost
+
+    local = np.arange(8)
+    schedule = Schedule("pairs", 16, (Phase.of(local, local + 8, 1.0),))
+    direct = phase_cost(schedule, Cluster.from_fabric(_pxn_fabric(0, host_Bps=host_Bps)))
+    relayed = phase_cost(schedule, Cluster.from_fabric(_pxn_fabric(1, host_Bps=host_Bps)))
+    assert direct.seconds_per_byte == pytest.approx(2 / 47e9, rel=1e-12)
+    assert relayed.seconds_per_byte == pytest.approx(relayed_per_byte, rel=1e-12)
+
+
+def test_pxn_leaves_nccls_ring_and_tree_as_they_are() -> None:
+    """NCCL's channels enter each node at their NIC's GPU and leave from the GPU before it (search.cc): with
+    PXN only the leaving send is relayed, onto the NIC's GPU's otherwise idle PCIe up-link, so every PCIe
+    link still carries one channel a direction and the 5-node H100 ring (4 x 400G, Gen5) is unchanged; the
+    tree leaves from its heads (the NICs' GPUs) and differs only by the TREE pattern's 1/0.85. The three
+    engines agree on the relayed ring."""
+    nvlink, nic, host = cf.Link(1e-6, 370.8e9), cf.Link(5e-6, 47e9), cf.Link(2e-6, 48.01e9)
+    fabrics = {
+        pcie: cf.Fabric(5, 8, nvlink, nic, 4, host=host, pcie_gpus_per_nic=pcie, arch="hopper", nic_gbps=50.0)
+        for pcie in (0, 1)
+    }
+    assert Cluster.from_fabric(fabrics[1]).pxn_relay.tolist() == [0, 0, 2, 2, 4, 4, 6, 6]
+    ring = {pcie: _per_byte("allreduce", "ring", f, "Simple") for pcie, f in fabrics.items()}
+    tree = {pcie: _per_byte("allreduce", "tree", f, "Simple") for pcie, f in fabrics.items()}
+    assert ring[1] == pytest.approx(ring[0], rel=1e-12)
+    assert tree[1] == pytest.approx(tree[0] / TREE_PATTERN_EFFICIENCY, rel=1e-12)
+    analytic, fast, chunk = _three_engines("allreduce", "ring", dataclasses.replace(fabrics[1], protocol="Simple"))
+    assert analytic == pytest.approx(fast, rel=1e-12)
+    assert abs(chunk / fast - 1) < 0.01
+
+
 def test_ring_ll128_cap_counts_the_copied_channels() -> None:
     """Ring LL128 on 3 H100 nodes: busBw = min(0.92 · links, nChannels · 36.7); 4 x 400G: 8 channels."""
     n = 24
@@ -485,13 +561,13 @@ def _published() -> list[Any]:
 
 KNOWN_MISSES = {
     "A100 x8, 2 nodes, 2x HDR (tree)": (
-        "57 GB/s lies between the tree's two bounds, neither of which the source moves: at NCCL's per-channel "
-        "cap (v2.10.3: 2 channels of 24 GB/s, not copied as < 25; tree held to the ring's 2, init.cc; "
-        "perChMaxTreeBws 23.6) the forced tree gives 44.2, on its links alone 82.5, the ring 47.8. 57 is above "
-        "the 2 NICs' ring ceiling, so NCCL ran the tree, yet with 2 channels its tuner ranks the tree "
-        "(2 x 23.6 x 0.5 = 23.6 GB/s algBw) under the ring (2 x 24 x 16/30 = 25.6): that machine's graph was not "
-        "the 2 channels the source gives for 2 HDR NICs, and the thread has no graph log. At 2 channels the tree "
-        "would run 30.4 GB/s per channel in the tuner's units, 29 % above perChMaxTreeBws"
+        "NVIDIA/nccl#837 ran with NCCL_ALGO unset (kubeflow MPIJob, 2 x 8 A100 80GB, 2 IB cards of 200 Gb/s, "
+        "-b 4M -e 1024M; 53.95 GB/s on v2.9.9, 57.06 on v2.10.3, 7.05 from v2.11.4) and posts no graph log; "
+        "57 is above the 2 NICs' ring ceiling (48), so NCCL ran the tree, which dpsim prices at NCCL's own "
+        "estimate (44.2; 82.5 on links alone). v2.10.3's code on that machine as stated picks the ring "
+        "(test_nccl_2_10_3_runs_the_ring_on_two_a100_nodes_with_two_hdr_nics: 2 channels of 24, ring algBw "
+        "25.6 > tree 23.6): its tuner prefers the tree only if the ring's channels carry <= 22 GB/s, i.e. a "
+        "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
     "H100 x8, 5 nodes, 4x 400G RoCE, tree": (
         "links, not caps, set dpsim's 167: NCCL 2.20 gives the tree the ring's 8 channels of 24 GB/s (4 x 48 "
@@ -500,11 +576,47 @@ KNOWN_MISSES = {
         "node moves 2S vs the ring's 1.95S: 0.975 x 0.92 x ring. Both children reach a head's NIC in either "
         "pattern. The only source rule that separates tree from ring here is the x0.85 of a TREE-pattern graph "
         "(tuning.cc), which Hopper's search falls back to when no NIC has a second GPU on its PCIe switch "
-        "(search.cc, v2.18.3+); with cluster.inter_node.pcie_gpus_per_nic: 1 dpsim gives 142.2 (-5.2 %). The "
-        "thread gives no topology (an H100 4 x 400G RoCE cluster with the same settings, NVIDIA/nccl#1357, has one "
-        "PIX GPU per NIC), so the row keeps the default two GPUs per NIC switch"
+        "(search.cc, v2.18.3+; PXN does not bring the balanced tree back: the fallback comes before the path "
+        "types widen to PXN); with cluster.inter_node.pcie_gpus_per_nic: 1 dpsim gives 142.2 (-5.2 %). NVIDIA/"
+        "nccl#1368 gives the NCCL build (nccl220), NCCL_PXN_DISABLE=0, NCCL_IB_HCA=mlx5_10..13 and "
+        "NCCL_DEBUG=version, so no topology and no graph or pattern line (an H100 4 x 400G RoCE cluster with the "
+        "same settings, NVIDIA/nccl#1357, has one PIX GPU per NIC): the row keeps the default two GPUs per NIC "
+        "switch"
     ),
 }
+
+
+def test_nccl_2_10_3_runs_the_ring_on_two_a100_nodes_with_two_hdr_nics() -> None:
+    """NVIDIA/nccl#837's machine (2 x 8 A100, 2 HDR NICs a node, NCCL 2.10.3, NCCL_ALGO unset) through v2.10.3's code.
+
+    search.cc: maxWidth = min(HDR 25, Gen4 PCIe 24), speedArrayInter's first step within it is 24:
+    one channel per NIC, 2 channels; speedIntra 24 < 25, not copied. The tree graph (init.cc:
+    maxChannels = the ring's 2) raises speedIntra in pass 2, 24 → 30 → 48 (it stops at twice
+    speedInter); min(2·2, 2) channels, not copied. tuning.cc reads speedIntra on ≤ 2 nodes: ring
+    busBw 2·24 = 48, algBw 48·16/30 = 25.6 GB/s; tree busBw min(0.92·2·48, 2·23.6) = 47.2, algBw
+    23.6 — the ring (its LL128, min(0.92·48, 2·20) = 40, is slower still). dpsim builds the same two
+    channels, runs the forced tree at NCCL's own 23.6 GB/s (nccl-tests busbw 23.6·30/16 = 44.25) and the
+    ring at the NICs' 2·24, and picks the ring. The tuner prefers the tree only when the ring's channels
+    carry ≤ 22 GB/s (2·s·16/30 < 23.6): with 100 Gb/s NICs (12 GB/s channels) both pick the tree.
+    """
+    from dpsim.cli_collective import collective_rows
+    from dpsim.sim.collectives.nccl import channels, duplication, graph_bw_gbps
+
+    module = _published()[0][0]
+    (run,) = [r for r in module.ROWS if r.name == "A100 x8, 2 nodes, 2x HDR (tree)"]
+    layout = Layout(2, 8, 2, arch="ampere", nic_gbps=25.0)
+    assert (graph_bw_gbps(layout), channels(layout), duplication(layout)) == (24.0, 2, 1)
+
+    def busbw(inter: str, algorithm: str) -> tuple[str, float]:
+        scenario = module.scenario_for(dataclasses.replace(run, inter=inter, algorithm=algorithm))
+        row = collective_rows(scenario, "allreduce", [run.size_bytes])[0]
+        return row["algorithm"], row["busbw_Bps"] / 1e9
+
+    tree_algbw = 0.5 * min(0.92 * 2 * 48.0, 2 * 23.6)  # tuning.cc, v2.10.3
+    assert busbw("ib-hdr", "tree")[1] == pytest.approx(tree_algbw * 30 / 16, rel=5e-3)
+    assert busbw("ib-hdr", "ring")[1] == pytest.approx(2 * 24.0, rel=5e-3)
+    assert busbw("ib-hdr", "auto")[0] == "ring"
+    assert busbw("100gbe", "auto")[0] == "tree"
 
 
 def _node_out_bytes(schedule: Any, g: int) -> np.ndarray:

@@ -13,6 +13,15 @@ affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks each rank has 
 which is what :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
 worker per node there is no intra-node fabric: the worker sits on its NIC (over its host link, if any).
 
+**PXN** (NCCL ≥ 2.12, ``NCCL_PXN_DISABLE=0`` by default; ``src/graph/paths.cc``
+``ncclTopoComputePaths``): when a NIC's PCIe switch holds only one of its GPUs
+(``pcie_gpus_per_nic: 1``, fewer NICs than GPUs, NVLink inside the node, a host link), a GPU
+whose NIC is not on its switch sends through that NIC's GPU — NVLink to it, then its PCIe
+link to the NIC (``addInterStep(GPU, local, GPU, g, NET, n)``: "Only enabling it in the
+GPU->NIC direction … to favor receiving locally and sending remotely"). Receives still come
+in over the receiving GPU's own link. :attr:`pxn_relay` is that GPU per local rank
+(:meth:`pxn_relays`).
+
 Ranks are numbered node-major (rank = node·G + local) unless ``rank_order`` places them
 otherwise (``cluster.rank_order``: rank r on GPU slot ``rank_order[r]``); routes start and end
 at the ranks' slots, so a rank-ordered ring over round-robin ranks crosses a node boundary
@@ -70,11 +79,12 @@ class Cluster:
     host: Link | None = None
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
     pcie_gpus_per_nic: int = 0
-    """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern."""
+    """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern and, with 1, PXN relays."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
         n, g = self.world_size, self.per_node
+        self.pxn_relay = self.pxn_relays()
         self.port_up = np.full(n, -1, dtype=np.int64)
         self.port_down = np.full(n, -1, dtype=np.int64)
         if g > 1:
@@ -156,6 +166,48 @@ class Cluster:
         g, nics = self.per_node, self.nics_per_node
         return local if nics >= g else local * nics // g
 
+    def pxn_relays(self) -> np.ndarray:
+        """The local rank each local rank's inter-node sends leave through: itself, or its NIC's GPU (PXN).
+
+        NCCL relays a GPU's sends through the GPU on its NIC's PCIe switch when that GPU is
+        reached over NVLink and the sender's own path to the NIC is worse than a PCIe switch
+        (``paths.cc``: ``peer->paths[NET][n].type <= PATH_PXB``, ``paths[GPU][g].type <=
+        PATH_NVL``, ``gpu->paths[NET][n].type > PATH_PXB``). Here that is ``pcie_gpus_per_nic:
+        1`` with fewer NICs than GPUs, NVLink inside the node and a host link: NIC ``n``'s
+        GPU is the first local rank of its affinity group, ⌈n·G/nics⌉ (where NICs divide the
+        GPUs, the GPU the rail channels enter the node at: :func:`dpsim.sim.collectives.nccl.ring_orders`).
+        """
+        g = self.per_node
+        local = np.arange(g, dtype=np.int64)
+        relay = (
+            self.host is not None
+            and self.nodes > 1
+            and g > 1
+            and self.pcie_gpus_per_nic == 1
+            and self.nics_per_node < g
+            and self.intra_hw == "nvlink"
+        )
+        if not relay:
+            return local
+        nic = self.nic_of(local)
+        first = -(-np.arange(self.nics_per_node) * g // self.nics_per_node)  # ⌈n·G/nics⌉
+        return first[nic]
+
+    def _leaving(self, src: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The first links of inter-node routes from GPU slots ``src`` and their latency (PXN relays included)."""
+        g = self.per_node
+        relay = (src // g) * g + self.pxn_relay[src % g]
+        relayed = relay != src
+        latency = np.full(len(src), self.host_latency_s)
+        if not relayed.any():
+            return [self.host_up[src][:, None]], latency
+        # a relayed send: NVLink out of the sender, into its NIC's GPU, then that GPU's PCIe link
+        first = np.where(relayed, self.port_up[src], self.host_up[src])
+        second = np.where(relayed, self.port_down[relay], -1)
+        third = np.where(relayed, self.host_up[relay], -1)
+        latency[relayed] = max(self.host_latency_s, self.intra.latency_s)
+        return [first[:, None], second[:, None], third[:, None]], latency
+
     def routes(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Link ids (padded matrix, -1 = none) and latency of the route of every (src, dst) pair."""
         src = self.slot[np.asarray(src, dtype=np.int64)]
@@ -177,8 +229,9 @@ class Cluster:
             idx = np.flatnonzero(cross)
             s, d = src[idx], dst[idx]
             mid, lat = self.topology.routes(s // g, self.nic_of(s % g), d // g, self.nic_of(d % g))
-            links = np.concatenate([self.host_up[s][:, None], mid, self.host_down[d][:, None]], axis=1)
-            blocks.append((idx, links, self._with_host(lat)))
+            leave, leave_lat = self._leaving(s)
+            links = np.concatenate([*leave, mid, self.host_down[d][:, None]], axis=1)
+            blocks.append((idx, links, np.maximum(lat, leave_lat)))
         for mask, towards in ((to_server, True), (from_server, False)):
             if not mask.any():
                 continue
@@ -194,9 +247,13 @@ class Cluster:
                 lat = np.full(len(idx), max(self.intra.latency_s, self.server_latency_s))
             else:
                 mid, lat = self.topology.server_routes(worker // g, self.nic_of(worker % g), towards)
-                port = (self.host_up if towards else self.host_down)[worker][:, None]
-                links = np.concatenate([port, mid] if towards else [mid, port], axis=1)
-                lat = self._with_host(lat)
+                if towards:
+                    leave, leave_lat = self._leaving(worker)
+                    links = np.concatenate([*leave, mid], axis=1)
+                    lat = np.maximum(lat, leave_lat)
+                else:
+                    links = np.concatenate([mid, self.host_down[worker][:, None]], axis=1)
+                    lat = self._with_host(lat)
             blocks.append((idx, links, lat))
         width = max((b[1].shape[1] for b in blocks), default=1)
         out = np.full((count, width), -1, dtype=np.int64)
