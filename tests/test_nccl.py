@@ -38,6 +38,8 @@ TOPOLOGIES = {
     # inter-node traffic over each GPU's PCIe link to its NIC (DGX: GPU -> PCIe switch -> NIC), not NVLink
     "8gpu-8nic-pcie": {"nics_per_node": 8, "host": cf.Link(2e-6, 24.0058e9)},
     "8gpu-1nic-pcie": {"nics_per_node": 1, "host": cf.Link(2e-6, 24.0058e9)},
+    # one GPU on each NIC's PCIe switch: the other GPUs send through it (PXN, paths.cc)
+    "8gpu-4nic-pxn": {"nics_per_node": 4, "host": cf.Link(2e-6, 24.0058e9), "pcie_gpus_per_nic": 1},
 }
 NCCL = ("auto", "ring", "tree", "nvls", "nvls-tree")
 
