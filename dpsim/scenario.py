@@ -744,6 +744,12 @@ class TrainingConfig(_Section):
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
     activation_recomputation: Literal["none", "selective", "full"] = "none"
+    distribute_checkpointed_activations: bool = False
+    """Split each layer's checkpointed input over the tensor-parallel ranks (Megatron-LM
+    ``--distribute-saved-activations``, earlier ``--distribute-checkpointed-activations``; metaseq's
+    flag of that name): every rank stores 1/t of the 2·s·b·h-byte checkpoint and the backward pass
+    all-gathers it over the TP group before recomputing the layer. Needs full recomputation, tensor
+    parallelism and no sequence parallelism (Megatron-LM and metaseq refuse the other cases)."""
     partition: Literal["round_robin", "contiguous", "weighted"] = "round_robin"
     """How each batch is split across data-parallel ranks (weighted: by worker speed)."""
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
@@ -941,6 +947,15 @@ class Scenario(_Section):
                 "training.tp_comm_overlap",
                 "needs sequence_parallel: true (userbuffers overlap the all-gathers and reduce-scatters that "
                 "sequence parallelism runs; Megatron-LM refuses --tp-comm-overlap without --sequence-parallel)",
+            )
+        if t.distribute_checkpointed_activations and (
+            t.activation_recomputation != "full" or t.tensor_parallel <= 1 or t.sequence_parallel
+        ):
+            raise _FieldError(
+                "training.distribute_checkpointed_activations",
+                "splits full recomputation's layer checkpoints over tensor-parallel ranks: needs "
+                "activation_recomputation: full, tensor_parallel > 1 and sequence_parallel: false (Megatron-LM and "
+                "metaseq refuse the rest)",
             )
         if not t.fsdp_reshard_after_backward and (t.optimizer_sharding != "fsdp" or t.zero_stage != 2):
             raise _FieldError(

@@ -331,6 +331,44 @@ def test_recompute_working_set_is_one_full_layer() -> None:
     assert t.activation_recomputation == "full"
 
 
+def test_distributed_checkpoints_split_the_layer_input_over_tp_ranks() -> None:
+    # Megatron-LM --distribute-saved-activations / metaseq --distribute-checkpointed-activations: each of
+    # the t = 8 ranks keeps 1/8 of the 2·s·b·h checkpoint: 2·2048·12288/8 = 6,291,456 bytes per layer
+    # and micro-batch (50,331,648 whole).
+    kept = activation_bytes_per_layer(**GPT3, tensor_parallel=8, recomputation="full", distributed_checkpoints=True)
+    assert kept == pytest.approx(6_291_456)
+    # GPT-3 175B, TP 8 x PP 8, micro-batch 1: the first stage holds 8 micro-batches of 12 layers (96 layer
+    # checkpoints), so distributing them saves 96 x (50,331,648 - 6,291,456) = 4,227,858,432 bytes of
+    # stored checkpoints; the layer being recomputed is rebuilt whole either way, but its gathered input is
+    # a new 50,331,648-byte buffer beside its shard, where the whole checkpoint served as the rebuilt input.
+    base = ["model.preset=gpt3-175b", "training.tensor_parallel=8", "training.pipeline_parallel=8"]
+    base += ["training.micro_batch=1", "training.global_batch=64", "cluster.nodes=8", "cluster.workers_per_node=8"]
+    base += ["training.activation_recomputation=full"]
+    whole = memory_breakdown(_scenario(*base))
+    split = _scenario(*base, "training.distribute_checkpointed_activations=true")
+    assert whole.worst_stage == 0 and memory_breakdown(split).worst_stage == 0
+    saved = 96 * (50_331_648 - 6_291_456) - 50_331_648
+    assert whole.activations - memory_breakdown(split).activations == pytest.approx(saved)
+    assert memory_breakdown(split).model_states == pytest.approx(whole.model_states)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["training.activation_recomputation=selective"],
+        ["training.activation_recomputation=full", "training.tensor_parallel=1"],
+        ["training.activation_recomputation=full", "training.sequence_parallel=true"],
+    ],
+)
+def test_distributed_checkpoints_refused_where_frameworks_refuse_them(overrides: list[str]) -> None:
+    from dpsim.errors import ScenarioError
+
+    base = ["model.preset=gpt3-175b", "training.tensor_parallel=8", "training.pipeline_parallel=8"]
+    base += ["training.micro_batch=1", "training.global_batch=64", "cluster.nodes=8", "cluster.workers_per_node=8"]
+    with pytest.raises(ScenarioError, match=r"training\.distribute_checkpointed_activations"):
+        _scenario(*base, *overrides, "training.distribute_checkpointed_activations=true")
+
+
 def test_embedding_slots_shift_layers_off_the_end_stages() -> None:
     # Llama 3: 126 layers in PP 16 x V 8 = 128 slots; stage 0 chunk 0 holds only the embedding
     s = _scenario(

@@ -18,6 +18,7 @@ from dpsim.analytic.parallel import (
     tensor_parallel_comm_time,
     tensor_parallel_crosses_nodes,
     tensor_parallel_fabric,
+    tensor_parallel_forward_share,
 )
 from dpsim.scenario import load_scenario
 from dpsim.sim.pipeline import Op, schedule_order
@@ -132,6 +133,34 @@ def test_tp_comm_volume_by_hand() -> None:
     assert tensor_parallel_comm_bytes(s) == pytest.approx(12 * 4 * 50_331_648)
     full = _gpt3("training.activation_recomputation=full")
     assert tensor_parallel_comm_bytes(full) == pytest.approx(12 * 6 * 50_331_648)
+
+
+def test_distributed_checkpoints_add_one_gather_per_layer() -> None:
+    # Each layer's backward first all-gathers its checkpoint from 8 shards: ring (t-1)·α + (t-1)/t·S/B on
+    # NVLink, half an all-reduce; 12 layers per stage of 6 all-reduces and this gather.
+    base = ("training.activation_recomputation=full",)
+    split = _gpt3(*base, "training.distribute_checkpointed_activations=true")
+    size, t = 50_331_648, 8
+    allreduce = 2 * (t - 1) * 1e-6 + 2 * (t - 1) / t * size / 300e9
+    gather = (t - 1) * 1e-6 + (t - 1) / t * size / 300e9
+    assert tensor_parallel_comm_time(split, _fabric()) == pytest.approx(12 * (6 * allreduce + gather))
+    assert tensor_parallel_comm_bytes(split) == pytest.approx(12 * 6.5 * size)
+    # the gather runs in the backward pass: the forward keeps its 2 all-reduces of the 6.5
+    assert tensor_parallel_forward_share("full", True) == pytest.approx(2 / 6.5)
+    # both engines price it through the same count: on 8 nodes (no data parallelism) 1F1B's step of
+    # m + p - 1 = 64 + 7 = 71 pass pairs grows by 71 backward passes' gathers on the scenario's own fabric
+    from dpsim import api
+    from dpsim.analytic.step import fabric_of
+
+    split = _gpt3(*base, "training.distribute_checkpointed_activations=true", "cluster.nodes=8")
+    whole = _gpt3(*base, "cluster.nodes=8")
+    assert (split.data_parallel, split.accumulation_steps) == (1, 64)
+    per_micro_batch = tensor_parallel_comm_time(split, fabric_of(split)) - tensor_parallel_comm_time(
+        whole, fabric_of(whole)
+    )
+    for engine in ("analytic", "sim"):
+        grown = api.run(split, engine=engine).step_time_s - api.run(whole, engine=engine).step_time_s
+        assert grown == pytest.approx(71 * per_micro_batch, rel=1e-6)
 
 
 def test_tp_comm_time_ring_inside_node() -> None:

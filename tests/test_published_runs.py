@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from dpsim.analytic.memory import memory_breakdown
 from dpsim.catalog import transformer_parameters
 from dpsim.scenario import scenario_from_dict
 
@@ -242,6 +243,21 @@ def test_opt_175b_configuration_matches_its_sources() -> None:
     assert scenario.training.global_batch // scenario.data_parallel == (2 * 2**20 // 124) // 2048 == 8
     assert scenario.accumulation_steps == 1
     assert scenario.model.num_parameters == pytest.approx(175e9, rel=0.005)
+
+
+def test_opt_175b_distributed_checkpoints_fit_its_80_gb() -> None:
+    # opt_baselines.py passes --distribute-checkpointed-activations: each of the 8 TP ranks keeps 1/8 of the
+    # 96 layer checkpoints of its 8 x 2048 x 12288 input (2 bytes): 96 x 402,653,184 x 7/8 fewer bytes, less
+    # the recomputed layer's gathered input (402,653,184), a new buffer beside its shard: 33,420,214,272 bytes.
+    run = next(r for r in HELD_OUT if r.name.startswith("OPT"))
+    split = scenario_from_dict(dict(run.scenario))
+    assert split.training.distribute_checkpointed_activations
+    whole = scenario_from_dict(
+        {**run.scenario, "training": {**run.scenario["training"], "distribute_checkpointed_activations": False}}
+    )
+    saved = memory_breakdown(whole).activations - memory_breakdown(split).activations
+    assert saved == pytest.approx(96 * 402_653_184 * 7 / 8 - 402_653_184)
+    assert memory_breakdown(whole).oom and not memory_breakdown(split).oom
 
 
 def test_mt_nlg_iteration_times_are_the_papers_tflops() -> None:

@@ -16,7 +16,8 @@ Transformer Models" (MLSys'23), §4, Table 2: per layer and micro-batch, in byte
 activations, s·b·h·(34 + 5·a·s/h) without parallelism; s·b·h·(10 + 24/t + 5·a·s/(h·t)) with
 t-way tensor parallelism; s·b·h·(34/t + 5·a·s/(h·t)) with sequence parallelism too;
 selective recomputation drops the 5·a·s/h attention term; full recomputation keeps only
-the 2·s·b·h layer input. The pipeline schedule sets how many micro-batches a stage holds
+the 2·s·b·h layer input (2·s·b·h/t when the checkpoints are distributed over the TP ranks,
+Megatron-LM's distribute-saved-activations). The pipeline schedule sets how many micro-batches a stage holds
 at once (§4.2.3): 1F1B keeps p − i in flight on stage i (so the first stage holds p
 micro-batches of L/p layers, i.e. L layers' worth), GPipe all m, interleaved 1F1B with
 v chunks (p−i−1)·2 + (v−1)·p + 1 chunk-micro-batches (Megatron-LM's warm-up count; the
@@ -188,6 +189,7 @@ def activation_bytes_per_layer(
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
     recomputation: str = "none",
+    distributed_checkpoints: bool = False,
     kv_heads: int = 0,
     ffn_hidden: int = 0,
     gated_mlp: bool = False,
@@ -204,7 +206,9 @@ def activation_bytes_per_layer(
     as is the 5·a·s²·b attention term: s·b·h·(10 + 24/t + 5as/(ht)) (Table 2). Sequence
     parallelism shards the 10 as well: s·b·h·(34/t + 5as/(ht)). Selective recomputation
     recomputes the attention core and drops 5as/(ht). Full recomputation stores only the
-    layer input, 2·s·b·h (2·s·b·h/t with sequence parallelism, which keeps the input sharded).
+    layer input, 2·s·b·h (2·s·b·h/t with sequence parallelism, which keeps the input sharded,
+    or with ``distributed_checkpoints``: Megatron-LM's distribute-saved-activations and
+    metaseq's --distribute-checkpointed-activations keep 1/t of the checkpoint on each TP rank).
 
     Generalised so that it reduces to the paper's 34 for GPT (f = 4h, no GQA): the K and V
     tensors scale with kv_heads/heads (grouped-query attention), the MLP's 16·s·b·h of
@@ -221,7 +225,7 @@ def activation_bytes_per_layer(
     t = float(tensor_parallel)
     sbh = s * b * h
     if recomputation == "full":
-        return 2.0 * sbh / (t if sequence_parallel else 1.0)
+        return 2.0 * sbh / (t if sequence_parallel or distributed_checkpoints else 1.0)
     if recomputation not in ("none", "selective"):
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads
@@ -339,6 +343,7 @@ def _layer_activations(scenario: Scenario, recomputation: str) -> float:
         tensor_parallel=t.tensor_parallel,
         sequence_parallel=t.sequence_parallel,
         recomputation=recomputation,
+        distributed_checkpoints=t.distribute_checkpointed_activations,
         kv_heads=m.kv_heads,
         ffn_hidden=m.ffn_hidden,
         gated_mlp=m.gated_mlp,
@@ -355,12 +360,17 @@ def recompute_working_set(scenario: Scenario) -> float:
     """Bytes a recomputing backward pass re-materialises at once: one layer, one micro-batch.
 
     Full recomputation rebuilds the whole layer's activations before its backward (the stored
-    input alone is what :func:`activation_bytes_per_layer` counts); selective recomputation
+    input alone is what :func:`activation_bytes_per_layer` counts, and the stored input serves the
+    rebuilt layer, except when distributed over the TP ranks); selective recomputation
     rebuilds the attention scores of one layer (Korthikanti et al. 2022 §5).
     """
     mode = scenario.training.activation_recomputation
     if scenario.model.kind != "transformer" or mode == "none":
         return 0.0
+    if mode == "full" and scenario.training.distribute_checkpointed_activations:
+        # the input is all-gathered into a new buffer beside the layer's stored shard, which stays
+        # saved until the layer's backward ends: the whole layer comes on top of the stored shards
+        return _layer_activations(scenario, "none")
     return _layer_activations(scenario, "none") - _layer_activations(
         scenario, "selective" if mode == "selective" else "full"
     )

@@ -36,6 +36,7 @@ from dpsim.analytic.collectives import (
 from dpsim.scenario import Scenario
 
 __all__ = [
+    "CHECKPOINT_GATHER_ALLREDUCES",
     "FORWARD_ALLREDUCES_PER_LAYER",
     "PipelineTiming",
     "activation_message_bytes",
@@ -116,9 +117,21 @@ def activation_message_bytes(scenario: Scenario) -> float:
     return float(t.micro_batch * max(m.hidden, 1)) * width
 
 
-def tensor_parallel_allreduces_per_layer(recomputation: str = "none") -> int:
-    """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation)."""
-    return 6 if recomputation == "full" else 4
+CHECKPOINT_GATHER_ALLREDUCES = 0.5
+"""An all-gather of the full b·s·h tensor from t shards, in all-reduce units: a ring all-reduce is a
+reduce-scatter plus an all-gather, (t−1)α + (t−1)/t·S/B each, so the gather is half of one."""
+
+
+def tensor_parallel_allreduces_per_layer(recomputation: str = "none", distributed_checkpoints: bool = False) -> float:
+    """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation).
+
+    With the checkpoints distributed over the TP ranks (``training.distribute_checkpointed_activations``)
+    the backward pass first all-gathers each layer's checkpointed input (Megatron-LM's
+    ``CheckpointFunction.backward``: ``gather_split_1d_tensor``; metaseq's checkpoint wrapper, whose help
+    text says it "adds extra within node all_reduce"): :data:`CHECKPOINT_GATHER_ALLREDUCES` more.
+    """
+    count = 6.0 if recomputation == "full" else 4.0
+    return count + (CHECKPOINT_GATHER_ALLREDUCES if distributed_checkpoints and recomputation == "full" else 0.0)
 
 
 FORWARD_ALLREDUCES_PER_LAYER = 2
@@ -127,10 +140,11 @@ Fig. 4); the rest of a micro-batch's all-reduces (backward, and the re-forward o
 run in its backward pass."""
 
 
-def tensor_parallel_forward_share(recomputation: str = "none") -> float:
+def tensor_parallel_forward_share(recomputation: str = "none", distributed_checkpoints: bool = False) -> float:
     """Share of a micro-batch's TP communication in its forward pass: 2 of 4 all-reduces (2 of 6 with full
-    recomputation, whose re-forward runs in the backward pass)."""
-    return FORWARD_ALLREDUCES_PER_LAYER / tensor_parallel_allreduces_per_layer(recomputation)
+    recomputation, whose re-forward runs in the backward pass; 2 of 6.5 when the backward also gathers
+    distributed checkpoints)."""
+    return FORWARD_ALLREDUCES_PER_LAYER / tensor_parallel_allreduces_per_layer(recomputation, distributed_checkpoints)
 
 
 def tensor_parallel_collectives(scenario: Scenario, fabric: Fabric) -> tuple[tuple[str, float], ...]:
@@ -184,7 +198,8 @@ def tensor_parallel_comm_bytes(scenario: Scenario) -> float:
     """Bytes all-reduced by one TP group per micro-batch on one pipeline stage (forward + backward)."""
     if scenario.training.tensor_parallel <= 1:
         return 0.0
-    count = tensor_parallel_allreduces_per_layer(scenario.training.activation_recomputation)
+    t = scenario.training
+    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations)
     return layers_per_stage(scenario) * count * activation_message_bytes(scenario)
 
 
@@ -199,7 +214,7 @@ def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
     if t.tensor_parallel <= 1:
         return 0.0
     one = sum(seconds for _, seconds in tensor_parallel_collectives(scenario, fabric))
-    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation)
+    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations)
     return layers_per_stage(scenario) * count * one
 
 

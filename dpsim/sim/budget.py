@@ -209,7 +209,7 @@ def shared_work_s(scenarios: Sequence[Scenario]) -> float:
             seconds += t.pipeline_parallel * t.tensor_parallel * reductions * steps * SHARED_STEP_S
         if t.tensor_parallel > 1 and not t.tp_comm_overlap:
             per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
-                t.activation_recomputation
+                t.activation_recomputation, t.distribute_checkpointed_activations
             )
             groups = t.pipeline_parallel * s.data_parallel
             seconds += groups * s.accumulation_steps * max(2.0, per_pass) * 2 * (t.tensor_parallel - 1) * SHARED_STEP_S

@@ -184,7 +184,9 @@ def with_tensor_parallel(
     """A micro-batch's forward and backward on one stage with its blocking TP communication in each pass."""
     from dpsim.analytic.parallel import tensor_parallel_forward_share
 
-    share = tensor_parallel_forward_share(scenario.training.activation_recomputation)
+    share = tensor_parallel_forward_share(
+        scenario.training.activation_recomputation, scenario.training.distribute_checkpointed_activations
+    )
     return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
 
 

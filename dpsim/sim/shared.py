@@ -515,7 +515,9 @@ def _tensor_flows(
     t = s.training
     tp, dp, pp = t.tensor_parallel, s.data_parallel, t.pipeline_parallel
     fabric = fabric_of(s)
-    per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(t.activation_recomputation)
+    per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
+        t.activation_recomputation, t.distribute_checkpointed_activations
+    )
     forward = round(parallel.layers_per_stage(s) * parallel.FORWARD_ALLREDUCES_PER_LAYER)
     per_pass = (max(1, forward), max(1, round(per_stage) - forward))
     one_s = sum(seconds for _, seconds in parallel.tensor_parallel_collectives(s, fabric))
