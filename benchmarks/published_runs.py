@@ -345,7 +345,9 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 "gradient_clipping": True,  # tr11-176B-ml.slurm: --clip-grad 1.0
             },
             # DeepSpeed's pipeline engine reduces gradients after the last micro-batch (ReduceGrads
-            # follows the flush in its TrainSchedule): no overlap with backward.
+            # follows the flush in its TrainSchedule): no overlap with backward. The slurm script passes
+            # --deepspeed-activation-checkpointing without --partition-activations: each TP rank keeps its
+            # checkpoints whole (training.distribute_checkpointed_activations stays false).
             "communication": {"algorithm": "ring", "overlap": False},
         },
         assumptions="72 equal partition units for 70 layers + 2 embeddings; plain 1F1B (DeepSpeed pipeline); "
@@ -605,7 +607,9 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
     # tokens), ZeRO stage 1, fp16 with dynamic loss scaling, checkpoint-activations every layer,
     # dropout 0, gradient clipping 1.0; HF config vocabulary 50,432 (padded). FLOP convention: the
     # throughput gpt-neox logged at the 20B release (commit "20B Release", megatron/logging.py
-    # get_flops): batch x seq x (6 x total parameters + 60 x seq x hidden x layers) per iteration.
+    # get_flops): batch x seq x (6 x total parameters + 60 x seq x hidden x layers) per iteration, no
+    # recomputation factor; unchanged from its introduction (commit da0a017b, May 2021) through training
+    # and the release; total parameters summed over the TP x PP ranks (megatron/utils.py get_total_params).
     # configs/20B.yml also sets scaled_upper_triang_masked_softmax_fusion and bias_gelu_fusion (fused, as
     # modelled), layernorm_fusion and rope_fusion false, partition_activations false and
     # synchronize_each_layer true (a device synchronise at each checkpoint boundary: microseconds per layer).

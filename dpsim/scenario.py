@@ -747,8 +747,9 @@ class TrainingConfig(_Section):
     distribute_checkpointed_activations: bool = False
     """Split each layer's checkpointed input over the tensor-parallel ranks (Megatron-LM
     ``--distribute-saved-activations``, earlier ``--distribute-checkpointed-activations``; metaseq's
-    flag of that name): every rank stores 1/t of the 2·s·b·h-byte checkpoint and the backward pass
-    all-gathers it over the TP group before recomputing the layer. Needs full recomputation, tensor
+    flag of that name; DeepSpeed activation checkpointing's ``partition_activations``): every rank
+    stores 1/t of the 2·s·b·h-byte checkpoint and the backward pass all-gathers it over the TP group
+    before recomputing the layer. Needs full recomputation, tensor
     parallelism and no sequence parallelism (Megatron-LM and metaseq refuse the other cases)."""
     partition: Literal["round_robin", "contiguous", "weighted"] = "round_robin"
     """How each batch is split across data-parallel ranks (weighted: by worker speed)."""
