@@ -586,7 +586,11 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "layer; 147 is the paper's 'up to' figure, so a sustained prediction may sit below it; standard "
         "(unfused) attention; --distribute-checkpointed-activations modelled (training.distribute_checkpointed_"
         "activations: each layer's checkpoint split over the 8 TP ranks, 53.4 GiB instead of the 84.5 GiB, out of "
-        "memory, counted before; one all-gather per layer in the backward, 0.14 s or +0.8 % of the step)",
+        "memory, counted before; one all-gather per layer in the backward, 0.14 s or +0.8 % of the step); "
+        "--memory-efficient-fp16 makes metaseq wrap FSDP without mixed precision (fully_sharded_data_parallel.py: "
+        "mixed_precision = fp16 and not memory_efficient_fp16), so the shards are fp16 with fp32 Adam moments and no "
+        "fp32 master (§2.3: 'the model weights remained in FP16'); the FSDP flavour counts a 4-byte master and "
+        "gradient shard, 0.66 GiB more per device than that",
         known_miss="predicted 16 % faster than the paper's 'up to' 147 TFLOP/s: 89 % of the step is compute, "
         "11 % the tensor-parallel all-reduces and checkpoint gathers (not overlapped in Megatron 2.x); the FSDP "
         "all-gathers and reduce-scatters (1.97 s each per step over 124 ranks) hide behind the 3.9 s forward and "
