@@ -500,6 +500,41 @@ def test_pxn_shares_the_relays_pcie_link_between_the_nics_gpus(host_Bps: float, 
     assert relayed.seconds_per_byte == pytest.approx(relayed_per_byte, rel=1e-12)
 
 
+def test_pxn_needs_the_relay_in_the_communicator() -> None:
+    """paths.cc looks for the NIC's GPU among the communicator's GPUs of the node (topo.cc keeps only
+    those): a whole-node communicator relays; a DP group of a tensor-parallel job (Megatron order, TP
+    innermost: GPUs 0,2,4,6 or 1,3,5,7 with tp 2) holds every NIC's GPU or none, so it never relays, and
+    neither do the jobs on a shared fabric once one of them has TP or PP groups."""
+    from dpsim.analytic.step import dp_fabric, fabric_of
+    from dpsim.scenario import scenario_from_dict
+    from dpsim.sim.shared import shared_fabric
+
+    def job(tp: int) -> Any:
+        return scenario_from_dict(
+            {
+                "model": {"preset": "gpt2-medium"},
+                "cluster": {
+                    "nodes": 2,
+                    "workers_per_node": 8,
+                    "device": "a100-80gb",
+                    "intra_node": "nvlink3",
+                    "inter_node": {"preset": "400gbe", "nics_per_node": 4, "pcie_gpus_per_nic": 1},
+                },
+                "training": {"global_batch": 64, "tensor_parallel": tp},
+            }
+        )
+
+    relays = [0, 0, 2, 2, 4, 4, 6, 6]
+    assert Cluster.from_fabric(fabric_of(job(1))).pxn_relay.tolist() == relays
+    assert Cluster.from_fabric(dp_fabric(job(1))).pxn_relay.tolist() == relays
+    for tp, per_node in ((2, 4), (8, 1)):
+        group = dp_fabric(job(tp))
+        assert group.per_node == per_node and not group.pxn
+        assert Cluster.from_fabric(group).pxn_relay.tolist() == list(range(per_node))
+    assert shared_fabric([job(1), job(1)]).pxn
+    assert not shared_fabric([job(1), job(2)]).pxn
+
+
 def test_pxn_leaves_nccls_ring_and_tree_as_they_are() -> None:
     """NCCL's channels enter each node at their NIC's GPU and leave from the GPU before it (search.cc): with
     PXN only the leaving send is relayed, onto the NIC's GPU's otherwise idle PCIe up-link, so every PCIe

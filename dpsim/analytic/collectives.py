@@ -29,7 +29,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
     from dpsim.sim.collectives.base import Layout
@@ -51,6 +51,7 @@ __all__ = [
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "parameter_server_time",
+    "pxn_relays",
     "reduce_scatter_time",
     "ring_allreduce_time",
     "send_time",
@@ -134,6 +135,10 @@ class Fabric:
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
+    pxn: bool = True
+    """The fabric's collectives run in one communicator holding every GPU of its nodes, so NCCL's PXN
+    relays exist (:func:`pxn_relays`); False for a group with part of each node (a relay must be a
+    member: ``paths.cc`` looks for it among the communicator's GPUs)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -180,6 +185,37 @@ class Fabric:
         from dpsim.sim.collectives.base import Layout
 
         return Layout.of(self)
+
+
+def pxn_relays(where: Fabric | Any) -> tuple[int, ...]:
+    """The local rank each local rank's inter-node sends leave through: itself, or its NIC's GPU (PXN).
+
+    NCCL ≥ 2.12 (``NCCL_PXN_DISABLE=0``; ``src/graph/paths.cc`` ``ncclTopoComputePaths``)
+    relays a GPU's sends through the GPU on its NIC's PCIe switch when that GPU is reached over
+    NVLink and the sender's own path to the NIC is worse than a PCIe switch
+    (``peer->paths[NET][n].type <= PATH_PXB``, ``paths[GPU][g].type <= PATH_NVL``,
+    ``gpu->paths[NET][n].type > PATH_PXB``), in the GPU → NIC direction only. For ``where`` (a
+    fabric or cluster) that is ``pcie_gpus_per_nic == 1`` with fewer NICs than GPUs, NVLink
+    inside the node, a host link and several nodes; NIC ``n``'s GPU is the first local rank of
+    its affinity group ⌊l·nics/G⌋ = n, i.e. ⌈n·G/nics⌉. The relay must belong to the
+    communicator (``ncclTopoGetLocalGpu`` searches the communicator's GPUs of the node, the
+    only ones ``topo.cc`` keeps): ``where.pxn`` says the fabric's collectives hold every GPU of
+    their nodes.
+    """
+    g, nics = where.per_node, where.nics_per_node
+    relay = (
+        where.pxn
+        and where.host is not None
+        and where.nodes > 1
+        and g > 1
+        and where.pcie_gpus_per_nic == 1
+        and nics < g
+        and where.intra_hw == "nvlink"
+    )
+    if not relay:
+        return tuple(range(g))
+    nic = [local * nics // g for local in range(g)]
+    return tuple(-(-n * g // nics) for n in nic)  # ⌈n·G/nics⌉
 
 
 @dataclass(frozen=True)

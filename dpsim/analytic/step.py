@@ -279,7 +279,9 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     Megatron rank order (tensor-parallel innermost, then data, then pipeline): a DP group
     has ``min(dp, per_node // tp)`` ranks per node (at least 1). When ``s`` DP groups share a
     node they run at once and split its NICs: the group sees ``min(1, nics/s)`` of the NIC
-    bandwidth and ``max(1, nics // s)`` NICs.
+    bandwidth and ``max(1, nics // s)`` NICs. A group with part of each node has no PXN relays
+    (:attr:`~dpsim.analytic.collectives.Fabric.pxn`: a relay must be a member; with Megatron's
+    order and two GPUs a NIC a group holds either every NIC's GPU or none of them).
     """
     fabric = fabric or fabric_of(scenario)
     tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
@@ -295,6 +297,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
         per_node=per_node,
         nics_per_node=max(1, nics // sharing),
         nvls=False,
+        pxn=fabric.pxn and per_node == fabric.per_node,
     )
 
 

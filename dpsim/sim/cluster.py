@@ -15,7 +15,8 @@ worker per node there is no intra-node fabric: the worker sits on its NIC (over 
 
 **PXN** (NCCL ≥ 2.12, ``NCCL_PXN_DISABLE=0`` by default; ``src/graph/paths.cc``
 ``ncclTopoComputePaths``): when a NIC's PCIe switch holds only one of its GPUs
-(``pcie_gpus_per_nic: 1``, fewer NICs than GPUs, NVLink inside the node, a host link), a GPU
+(``pcie_gpus_per_nic: 1``, fewer NICs than GPUs, NVLink inside the node, a host link, one
+communicator holding the node's GPUs: ``pxn``), a GPU
 whose NIC is not on its switch sends through that NIC's GPU — NVLink to it, then its PCIe
 link to the NIC (``addInterStep(GPU, local, GPU, g, NET, n)``: "Only enabling it in the
 GPU->NIC direction … to favor receiving locally and sending remotely"). Receives still come
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpsim.analytic.collectives import Fabric, Link, flat_link
+from dpsim.analytic.collectives import Fabric, Link, flat_link, pxn_relays
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.links import LinkTable
 from dpsim.sim.topology import Topology, make_topology, pad_columns
@@ -80,6 +81,8 @@ class Cluster:
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern and, with 1, PXN relays."""
+    pxn: bool = True
+    """Its collectives' communicators hold every GPU of their nodes, so PXN relays exist (:attr:`Fabric.pxn`)."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -138,6 +141,7 @@ class Cluster:
             nic_gbps=fabric.nic_gbps,
             host=fabric.host,
             pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
+            pxn=fabric.pxn,
         )
 
     def at_size(self, size: float) -> Cluster:
@@ -167,31 +171,8 @@ class Cluster:
         return local if nics >= g else local * nics // g
 
     def pxn_relays(self) -> np.ndarray:
-        """The local rank each local rank's inter-node sends leave through: itself, or its NIC's GPU (PXN).
-
-        NCCL relays a GPU's sends through the GPU on its NIC's PCIe switch when that GPU is
-        reached over NVLink and the sender's own path to the NIC is worse than a PCIe switch
-        (``paths.cc``: ``peer->paths[NET][n].type <= PATH_PXB``, ``paths[GPU][g].type <=
-        PATH_NVL``, ``gpu->paths[NET][n].type > PATH_PXB``). Here that is ``pcie_gpus_per_nic:
-        1`` with fewer NICs than GPUs, NVLink inside the node and a host link: NIC ``n``'s
-        GPU is the first local rank of its affinity group, ⌈n·G/nics⌉ (where NICs divide the
-        GPUs, the GPU the rail channels enter the node at: :func:`dpsim.sim.collectives.nccl.ring_orders`).
-        """
-        g = self.per_node
-        local = np.arange(g, dtype=np.int64)
-        relay = (
-            self.host is not None
-            and self.nodes > 1
-            and g > 1
-            and self.pcie_gpus_per_nic == 1
-            and self.nics_per_node < g
-            and self.intra_hw == "nvlink"
-        )
-        if not relay:
-            return local
-        nic = self.nic_of(local)
-        first = -(-np.arange(self.nics_per_node) * g // self.nics_per_node)  # ⌈n·G/nics⌉
-        return first[nic]
+        """Relay local rank of each local rank's inter-node sends (:func:`dpsim.analytic.collectives.pxn_relays`)."""
+        return np.asarray(pxn_relays(self), dtype=np.int64)
 
     def _leaving(self, src: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """The first links of inter-node routes from GPU slots ``src`` and their latency (PXN relays included)."""

@@ -95,7 +95,12 @@ def dp_groups(scenario: Scenario) -> np.ndarray:
 
 
 def shared_fabric(scenarios: Sequence[Scenario]) -> Fabric:
-    """The fabric holding every job's nodes: the first job's node type, all the nodes."""
+    """The fabric holding every job's nodes: the first job's node type, all the nodes.
+
+    NCCL's PXN relays (:func:`~dpsim.analytic.collectives.pxn_relays`) run only where every job's
+    collectives hold whole nodes (no tensor or pipeline parallelism): a relay must belong to the
+    sender's communicator, and a DP group, TP group or stage pair holds part of each node.
+    """
     base = fabric_of(scenarios[0])
     for i, other in enumerate(scenarios[1:], start=1):
         fabric = fabric_of(other)
@@ -105,7 +110,8 @@ def shared_fabric(scenarios: Sequence[Scenario]) -> Fabric:
                 f"jobs on one fabric need the same node type, links and topology; job {i} ({other.name}) differs "
                 f"from job 0 ({scenarios[0].name})",
             )
-    return dataclasses.replace(base, nodes=sum(s.cluster.nodes for s in scenarios))
+    whole = all(s.training.tensor_parallel * s.training.pipeline_parallel == 1 for s in scenarios)
+    return dataclasses.replace(base, nodes=sum(s.cluster.nodes for s in scenarios), pxn=base.pxn and whole)
 
 
 def place(scenarios: Sequence[Scenario], placement: str = "packed") -> list[np.ndarray]:
