@@ -281,7 +281,8 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     node they run at once and split its NICs: the group sees ``min(1, nics/s)`` of the NIC
     bandwidth and ``max(1, nics // s)`` NICs. A group with part of each node has no PXN relays
     (:attr:`~dpsim.analytic.collectives.Fabric.pxn`: a relay must be a member; with Megatron's
-    order and two GPUs a NIC a group holds either every NIC's GPU or none of them).
+    order and two GPUs a NIC a group holds either every NIC's GPU or none of them; with more GPUs
+    a NIC a group can hold a relay and members that use it, not modelled).
     """
     fabric = fabric or fabric_of(scenario)
     tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
