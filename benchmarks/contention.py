@@ -10,6 +10,9 @@ NIC is the network's bottleneck, as in tests/test_contention.py. The first table
 tensor parallelism as the analytic term (it is about the DP groups); the second puts the
 hybrid TP×PP×DP step's pipeline sends and then also its TP collectives on the network.
 
+The two-job rows are repeated for DeepSpeed ZeRO-3 with prefetch (overlap on): every layer piece's
+all-gather gates its forward and backward, each rank a program on the shared network.
+
 Usage: ``python benchmarks/contention.py``
 """
 
@@ -33,6 +36,8 @@ def job(
     inter: str = "200 Gbit/s",
     topology: dict[str, Any] | None = None,
     pp: int = 1,
+    zero_stage: int = 0,
+    overlap: bool = False,
 ) -> Scenario:
     return scenario_from_dict(
         {
@@ -52,8 +57,9 @@ def job(
                 "micro_batch": 4,
                 "tensor_parallel": tp,
                 "pipeline_parallel": pp,
+                "zero_stage": zero_stage,
             },
-            "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": False},
+            "communication": {"algorithm": "ring", "bucket": "25 MB", "overlap": overlap},
         }
     )
 
@@ -84,16 +90,17 @@ def main() -> None:
     met = simulate_shared([s], tp_flows=False)[0]
     row("TP2xDP8, 2 nodes, 4 NICs/node (groups meet)", simulate(s, fidelity="chunk"), met, halved)
 
-    def alone(inter: str = "200 Gbit/s") -> Scenario:
-        return job("a", nodes=4, per_node=1, nics=1, tp=1, inter=inter, topology=FAT_TREE)
+    for zero, label in ((0, "2 jobs x 4 nodes, fat-tree 2:1"), (3, "ZeRO-3, 2 jobs x 4 nodes, 2:1")):
 
-    single = simulate_shared([alone()])[0]
-    half = simulate_shared([alone("100 Gbit/s")])[0]
-    for placement in ("packed", "interleaved"):
-        a, _ = simulate_shared(
-            [alone(), job("b", nodes=4, per_node=1, nics=1, tp=1, topology=FAT_TREE)], placement=placement
-        )
-        row(f"2 jobs x 4 nodes, fat-tree 2:1, {placement}", single, a, half if placement == "interleaved" else single)
+        def alone(name: str = "a", inter: str = "200 Gbit/s", zero: int = zero) -> Scenario:
+            return job(name, 4, 1, 1, 1, inter, FAT_TREE, zero_stage=zero, overlap=zero == 3)
+
+        single = simulate_shared([alone()])[0]
+        half = simulate_shared([alone(inter="100 Gbit/s")])[0]
+        for placement in ("packed", "interleaved"):
+            a, _ = simulate_shared([alone(), alone("b")], placement=placement)
+            predicted = half if placement == "interleaved" else single
+            row(f"{label}, {placement}", single, a, predicted)
 
     print()
     print("hybrid TP2xPP4xDP8 on 8 nodes (1F1B, 4 micro-batches): red = symmetric reduction (one DP group,")

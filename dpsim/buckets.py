@@ -23,7 +23,7 @@ trace, :func:`traced_buckets` groups the trace's own tensors the same way.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,11 +37,13 @@ __all__ = [
     "chunk_bucket_sizes",
     "chunk_gradient_readiness",
     "ddp_bucket_layout",
+    "drive",
     "first_bucket_bytes",
     "gradient_tensors",
     "megatron_chunks",
     "overlapped_bytes",
     "overlapped_gather_end",
+    "overlapped_gathers",
     "stage_gradient_tensors",
     "synced_gradient_bytes",
     "traced_buckets",
@@ -319,13 +321,25 @@ def overlapped_gather_end(
     chunk's gathered parameters; returns that time minus the compute it includes (the exposed gather).
 
     ``gather(size, ready)`` posts one bucket's all-gather on the data-parallel stream (it starts at
-    ``max(ready, stream free)``) and returns when it is done; ``forward_s`` is a micro-batch's forward
-    over all chunks, ``start`` when the optimizer step ends (floats, or per-worker arrays). The first
-    stage runs chunk 0's forward for p micro-batches, then chunk 1's, … (Megatron-LM's interleaved
-    order); each bucket's share of its chunk's first forward waits for that bucket (a two-stage flow
-    shop). Megatron launches the gathers of chunks 0 and 1 at the start of the step and chunk ``c``'s
-    (c ≥ 2) when chunk ``c − 1``'s first forward starts (``param_sync_func`` in
-    ``forward_backward_pipelining_with_interleaving``). One chunk: the flow shop of the first forward.
+    ``max(ready, stream free)``) and returns when it is done; the schedule is :func:`overlapped_gathers`'.
+    """
+    return drive(overlapped_gathers(chunk_buckets, stages, forward_s, start), lambda request: gather(*request))
+
+
+def overlapped_gathers(
+    chunk_buckets: Sequence[Sequence[float]], stages: int, forward_s: Any, start: Any
+) -> Generator[tuple[float, Any], Any, Any]:
+    """:func:`overlapped_gather_end` as a program: yields each bucket's all-gather ``(size, ready)``, in the
+    order they are posted on the stream, is sent back when it is done, and returns the exposed gather.
+
+    ``forward_s`` is a micro-batch's forward over all chunks, ``start`` when the optimizer step ends
+    (floats, or per-worker arrays). The first stage runs chunk 0's forward for p micro-batches, then
+    chunk 1's, … (Megatron-LM's interleaved order); each bucket's share of its chunk's first forward
+    waits for that bucket (a two-stage flow shop). Megatron launches the gathers of chunks 0 and 1 at
+    the start of the step and chunk ``c``'s (c ≥ 2) when chunk ``c − 1``'s first forward starts
+    (``param_sync_func`` in ``forward_backward_pipelining_with_interleaving``). One chunk: the flow
+    shop of the first forward. A program (not a callback) so that an event-driven simulator can run
+    it rank by rank on a shared network (:mod:`dpsim.sim.shared`).
     """
     chunks = len(chunk_buckets)
     piece = forward_s / chunks
@@ -336,7 +350,7 @@ def overlapped_gather_end(
         total = sum(sizes)
         release = start if c < 2 else chunk_start[c - 1]
         for i, size in enumerate(sizes):
-            begin = _later(at, gather(size, release))
+            begin = _later(at, (yield size, release))
             if i == 0:
                 chunk_start.append(begin)
             at = begin + piece * size / total
@@ -345,6 +359,16 @@ def overlapped_gather_end(
             at = at + (stages - 1) * piece
             compute = compute + (stages - 1) * piece
     return at - start - compute
+
+
+def drive(program: Generator[Any, Any, Any], answer: Callable[[Any], Any]) -> Any:
+    """Run a program that yields requests to completion, sending back ``answer(request)`` for each; its result."""
+    try:
+        request = next(program)
+        while True:
+            request = program.send(answer(request))
+    except StopIteration as stop:
+        return stop.value
 
 
 def _later(a: Any, b: Any) -> Any:

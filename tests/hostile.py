@@ -580,6 +580,15 @@ def shared_fabric() -> Iterator[Case]:
     ):  # fmt: skip
         yield Case("shared fabric", [*two, *extra], files, expect_error=True)
     yield Case("shared fabric", [*two, "--engine", "sim", "--placement", "interleaved"], files)
+    yield Case(
+        "shared fabric", [*two, "--set", "training.zero_stage=3", "--set", "training.optimizer_sharding=fsdp"], files
+    )
+    yield Case(
+        "shared fabric",
+        [*two, "--set", "training.zero_stage=3", "--set", "training.optimizer_sharding=fsdp", "--set",
+         "training.global_batch=800000", "--set", "communication.algorithm=ring"],
+        files, expect_error=True,
+    )  # fmt: skip  # 100,000 micro-batches of gathers, each rank a program: priced before it runs
     yield Case("shared fabric", ["run", "{tmp}/s.yaml", "{tmp}/p.yaml", "--shared-fabric", "--format", "csv"], files)
     yield Case("shared fabric", ["run", "-", "-", "--shared-fabric"], stdin=SMALL.encode(), expect_error=True)
     yield Case(

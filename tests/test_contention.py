@@ -17,11 +17,12 @@ from dpsim.analytic.parallel import activation_message_bytes
 from dpsim.analytic.step import fabric_of, predict
 from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.sharding import step_traffic
 from dpsim.sim import simulate
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.pipeline import scenario_pipeline
 from dpsim.sim.shared import dp_groups, place, simulate_shared
-from dpsim.sim.simulate import build_cluster
+from dpsim.sim.simulate import build_cluster, step_plan
 from dpsim.sim.worker import compute_model
 
 
@@ -236,11 +237,109 @@ def test_overlapped_gathers_release_a_later_chunk_when_the_previous_chunks_forwa
             assert gathers.exposed().tolist() == [1.0]
 
 
+# --- ZeRO-3 and FSDP: parameter gathers that gate compute, per-rank programs on the shared network ---------
+
+
+def _sharded(nics: int = 8, overlap: bool = True, inter: str = "200 Gbit/s", **training: Any) -> Scenario:
+    """Two 8-GPU nodes, dp = 16, 100 MB pieces (8 of GPT-2 medium's 710 MB), 2 micro-batches."""
+    data = make(nics=nics, tp=1, inter=inter, bucket="100 MB", global_batch=128, **training).model_dump(
+        mode="json", exclude_none=True
+    )
+    data["communication"]["overlap"] = overlap
+    return scenario_from_dict(data)
+
+
+SHARDED = {
+    "deepspeed-zero3": {"zero_stage": 3},
+    "deepspeed-zero3-no-prefetch": {"zero_stage": 3, "overlap": False},
+    "deepspeed-zero2-every-micro-batch": {"zero_stage": 2},
+    "fsdp-full-shard": {"zero_stage": 3, "optimizer_sharding": "fsdp"},
+    "fsdp-full-shard-no-prefetch": {"zero_stage": 3, "optimizer_sharding": "fsdp", "overlap": False},
+    "fsdp-shard-grad-op": {"zero_stage": 2, "optimizer_sharding": "fsdp"},
+    "fsdp-shard-grad-op-no-sync": {"zero_stage": 2, "optimizer_sharding": "fsdp", "fsdp_no_sync": True},
+    "fsdp-keep-after-backward": {"zero_stage": 2, "optimizer_sharding": "fsdp", "fsdp_reshard_after_backward": False},
+    "fsdp-hybrid-shard": {"zero_stage": 3, "optimizer_sharding": "fsdp", "fsdp_shard_group": 8},
+}
+
+
+@pytest.mark.parametrize("nics", [8, 1])
+@pytest.mark.parametrize("flavour", list(SHARDED))
+def test_a_sharded_job_alone_on_a_shared_fabric_is_the_simulator(flavour: str, nics: int) -> None:
+    """ZeRO-3/FSDP alone on one network equals the simulator at chunk level (each collective on a fresh
+    network) to 1e-9: every piece's all-gather gates its compute, prefetched or not, reduce-scatters per
+    micro-batch, HYBRID_SHARD's replica all-reduces on their own stream; and it holds the collectives
+    :func:`dpsim.sharding.step_traffic` counts (2 micro-batches of 8 pieces). With one NIC per node all
+    16 ranks' inter-node flows share it, on both."""
+    s = _sharded(nics=nics, **SHARDED[flavour])
+    single = simulate(s, fidelity="chunk")
+    (shared,) = simulate_shared([s])
+    assert _rel(shared.step_time_s, single.step_time_s) < 1e-9
+    assert _rel(shared.comm_s, single.comm_s) < 1e-9
+    assert _rel(shared.exposed_comm_s, single.exposed_comm_s) < 1e-9 or single.exposed_comm_s < 1e-12
+    traffic, plan = step_traffic(s), step_plan(s, 0.0, 1.0, 1.0)
+    gathers = (traffic.forward_gathers + traffic.backward_gathers) * 8
+    gathers += len(plan.parameter_buckets) if traffic.post_step_gather else 0  # DeepSpeed ZeRO-2's, after the step
+    reductions = traffic.gradient_reductions * len(plan.gradient_buckets)
+    replicas = reductions if traffic.replicas > 1 else 0
+    assert shared.extra["collectives"] == single.extra["collectives"] == gathers + reductions + replicas
+
+
+def test_a_sharded_job_with_tensor_and_pipeline_parallelism_alone_is_the_simulator() -> None:
+    """ZeRO-3 with tp = 2 (two DP groups sharing each node's NICs, evenly: 8 NICs or 1) and pp = 2 (the sends
+    as flows, each group starting at its stage's place in the schedule): the simulator's step to 1e-9.
+    (TP as the analytic term: as flows its rings meet the gathers' NVSwitch hops, which the simulator's
+    one group on its own network does not hold.)"""
+    for s in (
+        make(zero_stage=3, tp=2),
+        make(zero_stage=3, tp=2, nics=1),
+        make(zero_stage=3, tp=2, pipeline_parallel=2),
+    ):
+        (shared,) = simulate_shared([s], tp_flows=False)
+        assert _rel(shared.step_time_s, simulate(s, fidelity="chunk").step_time_s) < 1e-9
+
+
+def _sharded_job(name: str, inter: str = "200 Gbit/s", **training: Any) -> Scenario:
+    data = _job(name, inter).model_dump(mode="json", exclude_none=True)
+    training = dict(training)
+    data["communication"]["overlap"] = training.pop("overlap", True)
+    data["training"].update(global_batch=32, **training)  # dp = 4, 2 micro-batches
+    return scenario_from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "training",
+    [{"zero_stage": 3}, {"zero_stage": 3, "optimizer_sharding": "fsdp", "overlap": False}],
+    ids=["zero3", "fsdp-no-prefetch"],
+)
+def test_two_sharded_jobs_on_an_oversubscribed_fat_tree_slow_each_other_by_the_uplink_share(
+    training: dict[str, Any],
+) -> None:
+    """As for DDP: two 4-node ZeRO-3/FSDP jobs interleaved on leaves of 2 nodes with 2:1 uplinks put two
+    flows on every uplink, so every gather and reduce-scatter runs at B/2 — each job's step and
+    communication are those of the job alone on NICs of half the bandwidth (its gathers gate compute, so
+    the step grows with them). Packed on their own leaves, they do not meet."""
+    alone = simulate_shared([_sharded_job("a", **training)])[0]
+    half = simulate_shared([_sharded_job("a", inter="100 Gbit/s", **training)])[0]
+    a, b = simulate_shared([_sharded_job("a", **training), _sharded_job("b", **training)], placement="interleaved")
+    assert _rel(alone.step_time_s, simulate(_sharded_job("a", **training), fidelity="chunk").step_time_s) < 1e-9
+    for job in (a, b):
+        assert _rel(job.comm_s, half.comm_s) < 0.01
+        assert _rel(job.step_time_s, half.step_time_s) < 0.01
+        assert job.comm_s > 1.8 * alone.comm_s
+        assert job.step_time_s > alone.step_time_s + 0.4 * alone.comm_s
+    a, b = simulate_shared([_sharded_job("a", **training), _sharded_job("b", **training)], placement="packed")
+    for job in (a, b):
+        assert _rel(job.step_time_s, alone.step_time_s) < 1e-9 and _rel(job.comm_s, alone.comm_s) < 1e-9
+
+
 def test_jobs_on_one_fabric_need_the_same_node_type() -> None:
     with pytest.raises(ScenarioError, match="same node type"):
         simulate_shared([make("a"), make("b", nics=4)])
-    with pytest.raises(ScenarioError, match="ZeRO-3"):
-        simulate_shared([make(zero_stage=3)])
+    with pytest.raises(ScenarioError, match="node-major"):
+        b = make("b")
+        simulate_shared(
+            [make("a"), b.model_copy(update={"cluster": b.cluster.model_copy(update={"rank_order": "round_robin"})})]
+        )
 
 
 def test_shared_fabric_is_deterministic() -> None:

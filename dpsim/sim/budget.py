@@ -189,13 +189,31 @@ flight; 98 µs for a flat ring over 2 x 64 ranks, 104 µs for TP pairs) plus ``S
 (2,048 nodes x 2 ranks per job: 181 events of 8,192 flows each in 0.34 s)."""
 
 
+SHARED_POST_S = 20e-6
+"""Each collective a rank posts from its step program on a shared fabric (:class:`dpsim.sim.shared._Programs`:
+the program resumed, the join recorded; 0.46 s for 5,568 posts of a 16-rank FSDP step under cProfile on a
+2-core machine at load 9, about 83 us each, so some 20 us alone)."""
+
+
+def runs_as_programs(scenario: Scenario) -> bool:
+    """Whether a job's DP groups run per-rank step programs on a shared fabric (its collectives feed its
+    compute: ZeRO-3/FSDP gathers, reductions every micro-batch, HYBRID_SHARD's two streams) rather than a
+    stream of collectives released at known times."""
+    traffic = step_traffic(scenario)
+    return bool(
+        traffic.forward_gathers or traffic.backward_gathers or traffic.replicas > 1 or traffic.gradient_reductions > 1
+    )
+
+
 def shared_work_s(scenarios: Sequence[Scenario]) -> float:
     """What a shared-fabric step is known to cost before it runs: collectives and pipeline schedules.
 
     Each pipelined job's schedule runs twice (once as released, once with the sends as they took);
     each tensor-parallel collective is one simpy event per ring step (``2 (tp - 1)``), and so is each
     DP reduction whose schedule is fixed before NCCL's tuner runs (ring, direct, hierarchical: ``auto``
-    and trees are left to :class:`SharedWork`'s count as the run goes).
+    and trees are left to :class:`SharedWork`'s count as the run goes). A job run as per-rank programs
+    (:func:`runs_as_programs`) is priced at one event at least per collective whatever its schedule, plus
+    :data:`SHARED_POST_S` per rank and collective.
     """
     from dpsim.analytic import parallel
 
@@ -204,9 +222,13 @@ def shared_work_s(scenarios: Sequence[Scenario]) -> float:
         t = s.training
         seconds += 2 * pipeline_operations(s) * PIPELINE_OP_S
         steps = _ring_steps(s.communication.algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
-        if steps:  # every DP group's collectives, one simpy event per step of its schedule
+        programs = runs_as_programs(s)
+        if steps or programs:  # every DP group's collectives, one simpy event per step of its schedule
             reductions = estimate(s, "chunk").collectives_per_step
-            seconds += t.pipeline_parallel * t.tensor_parallel * reductions * steps * SHARED_STEP_S
+            groups = t.pipeline_parallel * t.tensor_parallel
+            seconds += groups * reductions * max(1, steps) * SHARED_STEP_S
+            if programs:
+                seconds += groups * reductions * s.data_parallel * SHARED_POST_S
         if t.tensor_parallel > 1 and not t.tp_comm_overlap:
             per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
                 t.activation_recomputation, t.distribute_checkpointed_activations

@@ -47,12 +47,21 @@ every job, each on the GPUs it really occupies:
   NICs only when a TP group spans nodes. With ``training.tp_comm_overlap`` (TP pipelined with
   its GEMMs) TP stays the analytic per-micro-batch term.
 
+* ZeRO-3 and FSDP (every strategy of :mod:`dpsim.sharding`), and anything else whose collectives feed
+  its compute (DeepSpeed's reduce-scatters every micro-batch, HYBRID_SHARD's replica stream:
+  :func:`dpsim.sim.budget.runs_as_programs`): every rank of the group runs the simulator's own step
+  program, :func:`dpsim.sim.training.step_program` (each piece's all-gather before its forward and
+  backward, prefetched one stream ahead or, with ``overlap: false``, issued when the previous piece's
+  compute ends; reduce-scatters as the backward frees each bucket), and is resumed when each of its
+  collectives is done on this network (:class:`_Programs`): a gather slowed by another job's traffic
+  delays that rank's compute and everything after it. Tensor-parallel flows of such a job are
+  released where the gather-free layout puts them (one pass, as above).
+
 Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
 gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
 an oversubscribed uplink, or a pipeline send or a TP collective meets a reduction on a link, it gives
 what the shares predict instead (tests/test_contention.py).
-Not covered: ZeRO-3 (its gathers gate compute, which needs a per-rank program, not a
-stream), jitter replications (the first step of the first replication is run).
+Not covered: jitter replications (the first step of the first replication is run).
 """
 
 from __future__ import annotations
@@ -75,10 +84,11 @@ from dpsim.scenario import Scenario
 from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine, CollectiveRun, CompiledSchedule
 from dpsim.sim.cluster import Cluster
+from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
 from dpsim.sim.simulate import _result, build_cluster, step_plan
-from dpsim.sim.training import StepOutcome, StepPlan, bucket_ready
+from dpsim.sim.training import Drain, Ledger, Post, ProgramEnd, StepOutcome, StepPlan, bucket_ready, step_program
 from dpsim.sim.variability import replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
 
@@ -250,6 +260,208 @@ class _OverlappedGathers:
         return np.maximum(0.0, self._shop(np.arange(self.stream.ranks))[0])
 
 
+class _Programs:
+    """A data-parallel group whose ranks each run the step program on the shared network.
+
+    ZeRO-3 and FSDP gather parameters that gate compute, so a rank's next collective depends on when
+    its last one ended: each rank runs :func:`dpsim.sim.training.step_program` (the schedule
+    :func:`~dpsim.sim.training.run_step` drives on the group's own network) and is resumed when its
+    collective is done here. The k-th collective a rank posts is the group's k-th: one
+    :class:`CollectiveRun` each, ranks joining it at ``max(ready, done of their previous collective on the
+    same stream)`` (two streams with HYBRID_SHARD, whose shard and replica collectives run in every
+    group at once: :class:`~dpsim.sim.collectives.groups.Groups`). A pipelined schedule ends for a group's
+    ranks when its last rank's part does, as the collective engine folds it.
+    """
+
+    def __init__(
+        self,
+        net: FluidNetwork,
+        plan: StepPlan,
+        forward_s: np.ndarray,
+        backward_s: np.ndarray,
+        compile_: _Compiler,
+        start_s: float,
+        communicate: bool,
+    ) -> None:
+        n = forward_s.shape[0]
+        self.net, self.compile, self.ranks = net, compile_, n
+        self.programs = [
+            step_program(plan, forward_s[r : r + 1], backward_s[r : r + 1], communicate, None, start_s)
+            for r in range(n)
+        ]
+        hybrid = plan.shard_ranks > 0 and communicate
+        self.groups: tuple[Groups | None, Groups | None] = (
+            Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
+        )
+        self.posts: list[Post] = []
+        self.joins: list[np.ndarray] = []
+        self.done: list[np.ndarray] = []
+        self.runs: list[CollectiveRun | None] = []
+        self.folds: list[np.ndarray | None] = []
+        """Per collective: each rank's group, whose ranks end together (a pipelined schedule), or None."""
+        self.arrived: dict[int, np.ndarray] = {}
+        self.base: list[float] = []
+        self.count = np.zeros(n, dtype=np.int64)
+        self.last = np.full((2, n), -1, dtype=np.int64)
+        """Per stream (main, replica) and rank: its last collective there (−1: none yet)."""
+        self.queued: dict[tuple[int, int], int] = {}
+        """(collective, rank) → the rank's next collective on the same stream, waiting for it."""
+        self.waiting: list[int | None] = [None] * n
+        """Per rank: the collective it waits for (``DRAIN``: both streams; None: running or ended)."""
+        self.ends: list[ProgramEnd | None] = [None] * n
+        self.batch: dict[int, list[int]] = {}
+        """Joins made while handling the current event, by collective."""
+
+    DRAIN = -1
+
+    def start(self) -> None:
+        for r in range(self.ranks):
+            self._resume(r, None)
+        self._flush()
+
+    def _resume(self, r: int, value: np.ndarray | None) -> None:
+        program = self.programs[r]
+        while True:
+            try:
+                request = program.send(value)
+            except StopIteration as stop:
+                self.ends[r] = stop.value
+                return
+            if isinstance(request, Drain):
+                if self._pending(r):
+                    self.waiting[r] = self.DRAIN
+                    return
+                value = self._drained(r)
+                continue
+            k = int(self.count[r])
+            self.count[r] += 1
+            self._post(k, r, request)
+            if request.replicas:  # its own stream: the program moves on
+                value = None
+                continue
+            self.waiting[r] = k
+            return
+
+    def _pending(self, r: int) -> bool:
+        return any(k >= 0 and np.isnan(self.done[k][r]) for k in self.last[:, r].tolist())
+
+    def _drained(self, r: int) -> np.ndarray:
+        return np.array([max([self.done[k][r] for k in self.last[:, r].tolist() if k >= 0], default=0.0)])
+
+    def _post(self, k: int, r: int, post: Post) -> None:
+        if k == len(self.posts):
+            self._open(post)
+        stream = int(post.replicas)
+        previous = int(self.last[stream, r])
+        self.last[stream, r] = k
+        if previous >= 0 and np.isnan(self.done[previous][r]):
+            self.queued[(previous, r)] = k
+        else:
+            self._join(k, r, max(float(post.ready[0]), self.done[previous][r] if previous >= 0 else 0.0))
+
+    def _open(self, post: Post) -> None:
+        n = self.ranks
+        groups = self.groups[int(post.replicas)]
+        self.posts.append(post)
+        self.joins.append(np.full(n, np.nan))
+        self.done.append(np.full(n, np.nan))
+        if post.size <= 0 or (groups is not None and groups.size <= 1):
+            self.runs.append(None)
+            self.base.append(0.0)
+            self.folds.append(None)
+            return
+        k = len(self.runs)
+        compiled = self.compile(post.op, post.size, groups)
+        run = CollectiveRun(compiled, self.net, post.size, lambda ranks: self._finished(k, ranks))
+        self.runs.append(run)
+        self.base.append(compiled.schedule.base_latency_s)
+        fold = None
+        if compiled.schedule.pipelined:
+            fold = np.zeros(n, dtype=np.int64)
+            if groups is not None:
+                for g, row in enumerate(groups.members):
+                    fold[row] = g
+        self.folds.append(fold)
+
+    def _join(self, k: int, r: int, at: float) -> None:
+        """Rank ``r`` joins collective ``k`` at ``at`` (batched: ranks joining one collective at one instant
+        join it together, as :class:`_Stream` does, once the current event is handled: :meth:`_flush`)."""
+        self.joins[k][r] = at
+        self.batch.setdefault(k, []).append(r)
+
+    def _at(self, k: int, ranks: np.ndarray) -> Callable[[simpy.Event], None]:
+        return lambda _event: self._finished(k, ranks)
+
+    def _flush(self) -> None:
+        now = self.net.env.now
+        while self.batch:
+            k, ranks = self.batch.popitem()
+            members = np.asarray(ranks, dtype=np.int64)
+            offsets = self.joins[k][members] - now
+            run = self.runs[k]
+            if run is None:  # nothing to move: done when posted (as the collective engine returns it)
+                for offset in np.unique(offsets).tolist():
+                    done = members[offsets == offset]
+                    event = self.net.env.timeout(max(0.0, offset))
+                    event.callbacks.append(self._at(k, done))
+                continue
+            first = np.isnan(self.joins[k]).sum() == self.ranks - len(members)
+            if run.compiled.ranks > self.ranks and first:  # the parameter server, there with the first ranks
+                run.join_at(np.array([offsets.min() + self.base[k]]), np.array([self.ranks]))
+            run.join_at(offsets + self.base[k], members)
+
+    def _finished(self, k: int, ranks: np.ndarray) -> None:
+        ranks = ranks[ranks < self.ranks]
+        if not len(ranks):
+            return
+        now = self.net.env.now
+        fold = self.folds[k]
+        if fold is not None:  # pipelined: a group's ranks end when its last one does
+            seen = self.arrived.setdefault(k, np.zeros(self.ranks, dtype=bool))
+            seen[ranks] = True
+            complete = [g for g in np.unique(fold[ranks]).tolist() if seen[fold == g].all()]
+            ranks = np.flatnonzero(np.isin(fold, complete))
+            if not len(ranks):
+                return
+        self.done[k][ranks] = now
+        for r in ranks.tolist():
+            nxt = self.queued.pop((k, r), None)
+            if nxt is not None:
+                self._join(nxt, r, max(float(self.posts[nxt].ready[0]), now))
+            if self.waiting[r] == k:
+                self.waiting[r] = None
+                self._resume(r, np.array([now]))
+            elif self.waiting[r] == self.DRAIN and not self._pending(r):
+                self.waiting[r] = None
+                self._resume(r, self._drained(r))
+        self._flush()
+
+    def outcome(
+        self, plan: StepPlan, pipeline_s: float | None = None, tp_late_s: np.ndarray | None = None
+    ) -> StepOutcome:
+        """The group's step as :func:`dpsim.sim.training.run_step` reports it (see :func:`_outcome` for the
+        pipeline's and TP's lateness, both added to each rank's end here)."""
+        ends = [end for end in self.ends if end is not None]
+        if len(ends) != self.ranks:
+            raise RuntimeError("a rank's step program did not finish on the shared network")
+        ledger = Ledger(self.ranks)
+        for post, joins, done in zip(self.posts, self.joins, self.done, strict=True):
+            ledger.add(post, joins, done)
+        late = np.zeros(self.ranks) + (0.0 if pipeline_s is None else pipeline_s)
+        if tp_late_s is not None:
+            late = late + tp_late_s
+        # with the sends as flows the programs ran without the pipeline's analytic terms (their stage's
+        # place is their start); its exposed sends still count as communication, as in _outcome
+        exposed = 0.0 if pipeline_s is None else plan.p2p_exposed_s
+        end = ProgramEnd(
+            np.concatenate([e.end_s for e in ends]) + late,
+            np.concatenate([e.compute_s for e in ends]),
+            np.concatenate([e.comm_s for e in ends]) + late + exposed,
+            ends[0].collective_s + float(late.max()),
+        )
+        return ledger.outcome(plan, end)
+
+
 class _Compiler:
     """The schedule a job's engine picks for its group, compiled onto the group's GPUs of the whole fabric."""
 
@@ -257,8 +469,8 @@ class _Compiler:
         self.engine, self.cluster, self.endpoints = engine, cluster, endpoints
         self._compiled: dict[int, CompiledSchedule] = {}
 
-    def __call__(self, op: str, size: float) -> CompiledSchedule:
-        schedule = self.engine.choice(op, size)[0]
+    def __call__(self, op: str, size: float, groups: Groups | None = None) -> CompiledSchedule:
+        schedule = self.engine.choice(op, size, groups)[0]
         if id(schedule) not in self._compiled:
             ends = self.endpoints
             if schedule.ranks > len(ends):  # the parameter server's endpoint
@@ -493,6 +705,11 @@ def _outcome(
     return StepOutcome(end, compute, comm, wait, plan.optimizer_s, total, len(calls), plan.bubble_s, calls)
 
 
+_Group = tuple[_Stream | _Programs, np.ndarray | None, np.ndarray | None, _OverlappedGathers | None]
+"""A DP group: its stream of items, the end of its compute and its compute time, Megatron's overlapped
+gathers; or its per-rank programs (the rest None)."""
+
+
 @dataclasses.dataclass
 class _Job:
     scenario: Scenario
@@ -500,7 +717,7 @@ class _Job:
     plan: StepPlan
     nominal: tuple[float, float]
     """Forward and backward of one micro-batch on one stage, as the step plan takes them."""
-    groups: list[tuple[_Stream, np.ndarray, np.ndarray, _OverlappedGathers | None]]
+    groups: list[_Group]
     flows: _PipelineFlows | None
     tensor: _TensorFlows | None = None
 
@@ -577,15 +794,6 @@ def simulate_shared(
     if not scenarios:
         raise ValueError("simulate_shared needs at least one scenario")
     for s in scenarios:
-        if s.training.zero_stage == 3:
-            raise ScenarioError(
-                "training.zero_stage", "ZeRO-3 is not simulated on a shared fabric (its gathers gate compute)"
-            )
-        if s.training.optimizer_sharding == "fsdp" and s.data_parallel > 1:
-            raise ScenarioError(
-                "training.optimizer_sharding",
-                "FSDP is not simulated on a shared fabric (its forward gathers gate compute)",
-            )
         if s.cluster.rank_order != "node_major":
             raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")
         if s.calibration is not None:
@@ -621,20 +829,28 @@ def simulate_shared(
         if tp_flows and t.tensor_parallel > 1 and not t.tp_comm_overlap:  # overlapped TP: the analytic terms
             run_ = flows.run if flows is not None else None
             tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_)
-        groups = []
+        groups: list[_Group] = []
+        # with the sends as flows a group starts at its stage's place in the schedule: no analytic pipeline terms
+        program_plan = plan if flows is None else dataclasses.replace(plan, bubble_s=0.0, p2p_exposed_s=0.0)
         for row, gpus in enumerate(dp_groups(s)):
             where = nodes[gpus // per_node] * per_node + gpus % per_node
-            items, clock, compute, overlapped = _items(plan, fwd[0], bwd[0], float(shifts[row // t.tensor_parallel]))
+            shift = float(shifts[row // t.tensor_parallel])
+            if budget.runs_as_programs(s):
+                compiler = _Compiler(engine, cluster, where)
+                programs = _Programs(net, program_plan, fwd[0], bwd[0], compiler, shift, s.data_parallel > 1)
+                groups.append((programs, None, None, None))
+                continue
+            items, clock, compute, overlapped = _items(plan, fwd[0], bwd[0], shift)
             if s.data_parallel == 1:
                 items, overlapped = [], None
-            stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
+            items_stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
             if overlapped is not None:
-                overlapped.stream = stream
-            groups.append((stream, clock, compute, overlapped))
+                overlapped.stream = items_stream
+            groups.append((items_stream, clock, compute, overlapped))
         jobs.append(_Job(s, model, plan, nominal, groups, flows, tensor))
     for job in jobs:
-        for stream, _, _, _ in job.groups:
-            stream.start()
+        for group in job.groups:
+            group[0].start()
         if job.flows is not None:
             job.flows.start()
         if job.tensor is not None:
@@ -660,12 +876,14 @@ def simulate_shared(
         tp, dp = s.training.tensor_parallel, s.data_parallel
         # TP group (stage, d) holds DP rank d of each of the stage's tp DP groups
         tp_late = job.tensor.late_s().reshape(-1, dp) if job.tensor is not None else None
-        outcomes = [
-            _outcome(
-                plan, stream, clock, compute, late[row // tp], None if tp_late is None else tp_late[row // tp], gathers
-            )
-            for row, (stream, clock, compute, gathers) in enumerate(groups)
-        ]
+        outcomes = []
+        for row, (runner, ends, computed, gathers) in enumerate(groups):
+            group_late = None if tp_late is None else tp_late[row // tp]
+            if isinstance(runner, _Programs):
+                outcomes.append(runner.outcome(plan, late[row // tp], group_late))
+            else:
+                assert ends is not None and computed is not None
+                outcomes.append(_outcome(plan, runner, ends, computed, late[row // tp], group_late, gathers))
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
         result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)

@@ -40,16 +40,28 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, overlapped_gather_end
+from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, drive, overlapped_gathers
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
 
-__all__ = ["StepOutcome", "StepPlan", "bucket_ready", "run_step"]
+__all__ = [
+    "Drain",
+    "Ledger",
+    "Post",
+    "ProgramEnd",
+    "StepOutcome",
+    "StepPlan",
+    "bucket_ready",
+    "run_step",
+    "step_program",
+]
 
 
 @dataclass(frozen=True)
@@ -177,61 +189,79 @@ def bucket_ready(plan: StepPlan, start: np.ndarray, backward_s: np.ndarray, end:
     return [start + backward_s * fraction if plan.overlap else end.copy() for fraction in plan.bucket_fractions]
 
 
-def run_step(
+@dataclass(frozen=True)
+class Post:
+    """A collective the step program posts on a communication stream: each rank joins it at
+    ``max(ready, when that rank finished the stream's previous collective)``.
+
+    On the main stream the program is sent back each rank's completion time; on HYBRID_SHARD's
+    replica stream (``replicas``) it is sent nothing and moves on (that stream overlaps the next
+    reduce-scatter), learning when it is done only through :class:`Drain`.
+    """
+
+    name: str
+    op: str
+    size: float
+    ready: np.ndarray
+    bucket: int | None = None
+    replicas: bool = False
+
+
+@dataclass(frozen=True)
+class Drain:
+    """The program waits for both streams: it is sent, per rank, when everything it posted is done."""
+
+
+@dataclass
+class ProgramEnd:
+    """What a step program returns: per rank its end (before waiting for the slowest rank), its compute,
+    and the communication its own clock accounts for (blocking TP, exposed pipeline sends)."""
+
+    end_s: np.ndarray
+    compute_s: np.ndarray
+    comm_s: np.ndarray
+    collective_s: float
+
+
+Request = Post | Drain
+Log = Callable[[str, str, np.ndarray, np.ndarray], None]
+
+
+def step_program(
     plan: StepPlan,
-    engine: CollectiveEngine,
     forward_s: np.ndarray,
     backward_s: np.ndarray,
-    timeline: Timeline | None = None,
-) -> StepOutcome:
-    """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times."""
+    communicate: bool = True,
+    log: Log | None = None,
+    start_s: float = 0.0,
+) -> Generator[Request, np.ndarray | None, ProgramEnd]:
+    """One step of ``plan`` for the ranks of ``forward_s``/``backward_s`` (ranks × micro-batches), as a program.
+
+    It yields every collective (:class:`Post`) and every wait for the streams (:class:`Drain`) in the
+    order the ranks issue them and is sent back when each rank is done; everything else (compute,
+    prefetch, readiness, the optimizer) it works out itself, element-wise per rank. The driver decides
+    where collectives run: :func:`run_step` answers each at once on the group's own network (the
+    collective engine), :mod:`dpsim.sim.shared` runs one program per rank on a network shared with
+    other groups and jobs. One schedule, both paths. ``start_s``: when the ranks start (a pipeline
+    stage's place in its schedule).
+    """
     n, k = forward_s.shape
-    record = np.asarray(timeline.recorded if timeline is not None else [], dtype=int)
-    communicate = engine.cluster.world_size > 1
-    clock = np.zeros(n)
-    stream = np.zeros(n)
+    clock = np.full(n, float(start_s))
     compute = np.zeros(n)
     comm = np.zeros(n)
-    wait = np.zeros(n)
-    calls: list[tuple[str, float, float]] = []
-    collective_total = 0.0
+    total = 0.0
 
-    def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
-        if timeline is not None:
-            timeline.add_span(category, name, np.broadcast_to(start, n)[record], np.broadcast_to(end, n)[record])
+    def span(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+        if log is not None:
+            log(category, name, start, end)
 
     hybrid = plan.shard_ranks > 0 and communicate
-    shard, replica = Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
-    replica_stream = np.zeros(n)
-
-    def collective(
-        name: str, op: str, size: float, ready: np.ndarray, bucket: int | None = None, on_replicas: bool = False
-    ) -> np.ndarray:
-        nonlocal stream, replica_stream, collective_total
-        joins = np.maximum(ready, replica_stream if on_replicas else stream)
-        done = engine.evaluate(op, size, joins, replica if on_replicas else shard)
-        last = float(joins.max())
-        wait[:] += last - joins
-        comm[:] += np.maximum(0.0, done - last)
-        collective_total += max(0.0, float(done.max()) - last)
-        calls.append((name, last, float(done.max())))
-        if timeline is not None:  # what moved travels with the span (bytes, op, algorithm, bucket)
-            args = {"bytes": size, "op": op, "algorithm": engine.algorithm, "bucket": bucket}
-            joined, finished = joins[record], done[record]
-            started = np.minimum(last, finished)
-            timeline.add_span("wait", f"{name} (waiting for peers)", joined, started, args)
-            timeline.add_span("comm", name, np.maximum(joined, started), finished, args)
-        if on_replicas:
-            replica_stream = done
-        else:
-            stream = done
-        return done
 
     def blocking_comm(seconds: float) -> None:
         """A pass's tensor-parallel collectives (Megatron's blocking all-reduces, layer by layer inside it)."""
-        nonlocal collective_total
+        nonlocal total
         comm[:] += seconds
-        collective_total += seconds
+        total += seconds
 
     def compute_span(category: str, name: str, duration: np.ndarray, tp_s: float = 0.0) -> None:
         """A pass of ``duration`` compute plus ``tp_s`` of tensor-parallel communication spread through it."""
@@ -240,9 +270,11 @@ def run_step(
         clock = clock + duration + tp_s
         compute[:] += duration
         blocking_comm(tp_s)
-        log(category, name, start, clock)
+        span(category, name, start, clock)
 
-    def zero3_pass(category: str, name: str, duration: np.ndarray, tp_s: float = 0.0) -> np.ndarray:
+    def zero3_pass(
+        category: str, name: str, duration: np.ndarray, tp_s: float = 0.0
+    ) -> Generator[Request, np.ndarray | None, np.ndarray]:
         """Gathered-parameter pass: returns the (pieces × workers) start times of each piece's compute
         (each piece carries its share of the pass's ``tp_s`` of tensor-parallel communication)."""
         nonlocal clock
@@ -252,20 +284,15 @@ def run_step(
         # piece's compute waiting for its own; without overlap (no prefetch) piece p's gather is issued
         # only when piece p-1's compute is done, and its compute waits for it: gathers and compute in series
         issued = clock.copy()
-        gathered = (
-            [collective(f"{name} gather {p}", "all_gather", size, issued, p) for p in range(pieces)]
-            if plan.overlap
-            else []
-        )
         piece = (duration + tp_s) / pieces
         starts = np.empty((pieces, n))
         for p in range(pieces):
-            if not plan.overlap:
-                gathered.append(collective(f"{name} gather {p}", "all_gather", size, clock, p))
-            starts[p] = np.maximum(clock, gathered[p])
-            log("idle", f"{name} waiting for gather {p}", clock, starts[p])
+            gathered = yield Post(f"{name} gather {p}", "all_gather", size, issued if plan.overlap else clock, p)
+            assert gathered is not None
+            starts[p] = np.maximum(clock, gathered)
+            span("idle", f"{name} waiting for gather {p}", clock, starts[p])
             clock = starts[p] + piece
-            log(category, f"{name} piece {p}", starts[p], clock)
+            span(category, f"{name} piece {p}", starts[p], clock)
         compute[:] += duration
         blocking_comm(tp_s)
         return starts
@@ -282,17 +309,19 @@ def run_step(
         # HYBRID_SHARD: FSDP's post-backward callback makes the compute stream wait for both reduction streams
         if hybrid and j and plan.reduce_every_micro_batch:
             start = clock
-            clock = np.maximum(clock, np.maximum(stream, replica_stream))
-            log("idle", f"forward {j} waiting for gradient reduction", start, clock)
+            drained = yield Drain()
+            assert drained is not None
+            clock = np.maximum(clock, drained)
+            span("idle", f"forward {j} waiting for gradient reduction", start, clock)
         if j < forward_gathers:
-            zero3_pass("forward", f"forward {j}", fwd, tp_fwd)
+            yield from zero3_pass("forward", f"forward {j}", fwd, tp_fwd)
         else:
             compute_span("forward", f"forward {j}", fwd, tp_fwd)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
         ready: list[np.ndarray] = []
         if j < backward_gathers:
-            starts = zero3_pass("backward", f"backward {j}", bwd, tp_bwd)
+            starts = yield from zero3_pass("backward", f"backward {j}", bwd, tp_bwd)
             if reduce_now and buckets:
                 pieces = plan.pieces
                 piece = (bwd + tp_bwd) / pieces
@@ -310,51 +339,134 @@ def run_step(
             ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
         for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
             name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
-            reduced = collective(name, grad_op, size, at, i)
+            reduced = yield Post(name, grad_op, size, at, i)
             if hybrid:
-                collective(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
+                assert reduced is not None
+                yield Post(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
         if reduce_now and not last and not plan.overlap:
-            clock = np.maximum(clock, np.maximum(stream, replica_stream))
-        collective_total += plan.tp_hidden_s
-    start = np.maximum(clock, np.maximum(stream, replica_stream))
-    log("idle", "waiting for gradient communication", clock, start)
+            drained = yield Drain()
+            assert drained is not None
+            clock = np.maximum(clock, drained)
+        total += plan.tp_hidden_s
+    drained = yield Drain()
+    assert drained is not None
+    start = np.maximum(clock, drained)
+    span("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
-    log("optimizer", "optimizer", start, end)
+    span("optimizer", "optimizer", start, end)
     if post_step_gather:
         if plan.overlap_param_gather:
             # the next step's first forward computes bucket by bucket as each gather lands (chunk by chunk)
-            posted = itertools.count()
-
-            def post(size: float, ready: np.ndarray) -> np.ndarray:
-                i = next(posted)
-                return collective(f"parameter gather {i}", "all_gather", size, ready, i)
-
             chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
-            end = end + np.maximum(0.0, overlapped_gather_end(chunks, plan.stages, forward_s[:, 0] + tp_fwd, end, post))
+            gathers = overlapped_gathers(chunks, plan.stages, forward_s[:, 0] + tp_fwd, end)
+            end = end + np.maximum(0.0, (yield from _posted(gathers)))
         else:
             for i, size in enumerate(plan.parameter_buckets):
-                collective(f"parameter gather {i}", "all_gather", size, end, i)
-            end = np.maximum(end, stream)
+                yield Post(f"parameter gather {i}", "all_gather", size, end, i)
+            drained = yield Drain()
+            assert drained is not None
+            end = np.maximum(end, drained)
     if plan.bubble_s > 0:
-        log("bubble", "pipeline bubble", end, end + plan.bubble_s)
+        span("bubble", "pipeline bubble", end, end + plan.bubble_s)
         end = end + plan.bubble_s
     if plan.p2p_total_s > 0:
-        log("comm", "pipeline sends (exposed)", end, end + plan.p2p_exposed_s)
+        span("comm", "pipeline sends (exposed)", end, end + plan.p2p_exposed_s)
         end = end + plan.p2p_exposed_s
         comm[:] += plan.p2p_exposed_s
-        collective_total += plan.p2p_total_s
-    finish = float(end.max())
-    wait[:] += finish - end
-    if timeline is not None:
-        timeline.add_span("idle", "waiting for the slowest worker", end[record], np.full(len(record), finish))
-    return StepOutcome(
-        end_s=end,
-        compute_s=compute,
-        comm_s=comm,
-        wait_s=wait,
-        optimizer_s=plan.optimizer_s,
-        collective_s=collective_total,
-        collectives=len(calls),
-        bubble_s=plan.bubble_s,
-        calls=calls,
-    )
+        total += plan.p2p_total_s
+    return ProgramEnd(end, compute, comm, total)
+
+
+def _posted(gathers: Generator[tuple[float, Any], Any, Any]) -> Generator[Request, np.ndarray | None, Any]:
+    """Megatron's overlapped post-step gathers (:func:`dpsim.buckets.overlapped_gathers`) as the step's posts."""
+    posted = itertools.count()
+    try:
+        size, ready = next(gathers)
+        while True:
+            i = next(posted)
+            size, ready = gathers.send((yield Post(f"parameter gather {i}", "all_gather", size, ready, i)))
+    except StopIteration as stop:
+        return stop.value
+
+
+class Ledger:
+    """A group's collectives as :class:`StepOutcome` counts them, from each one's joins and completions."""
+
+    def __init__(self, n: int, timeline: Timeline | None = None, algorithm: str = "") -> None:
+        self.wait = np.zeros(n)
+        self.comm = np.zeros(n)
+        self.total = 0.0
+        self.calls: list[tuple[str, float, float]] = []
+        self.timeline = timeline
+        self.algorithm = algorithm
+        self.record = np.asarray(timeline.recorded if timeline is not None else [], dtype=int)
+
+    def add(self, post: Post, joins: np.ndarray, done: np.ndarray) -> None:
+        last = float(joins.max())
+        self.wait += last - joins
+        self.comm += np.maximum(0.0, done - last)
+        self.total += max(0.0, float(done.max()) - last)
+        self.calls.append((post.name, last, float(done.max())))
+        if self.timeline is not None:  # what moved travels with the span (bytes, op, algorithm, bucket)
+            args = {"bytes": post.size, "op": post.op, "algorithm": self.algorithm, "bucket": post.bucket}
+            joined, finished = joins[self.record], done[self.record]
+            started = np.minimum(last, finished)
+            self.timeline.add_span("wait", f"{post.name} (waiting for peers)", joined, started, args)
+            self.timeline.add_span("comm", post.name, np.maximum(joined, started), finished, args)
+
+    def outcome(self, plan: StepPlan, end: ProgramEnd) -> StepOutcome:
+        """The step's outcome: the program's end and the collectives' counts; every rank waits for the slowest."""
+        finish = float(end.end_s.max())
+        if self.timeline is not None:
+            record = self.record
+            self.timeline.add_span(
+                "idle", "waiting for the slowest worker", end.end_s[record], np.full(len(record), finish)
+            )
+        return StepOutcome(
+            end_s=end.end_s,
+            compute_s=end.compute_s,
+            comm_s=self.comm + end.comm_s,
+            wait_s=self.wait + (finish - end.end_s),
+            optimizer_s=plan.optimizer_s,
+            collective_s=self.total + end.collective_s,
+            collectives=len(self.calls),
+            bubble_s=plan.bubble_s,
+            calls=self.calls,
+        )
+
+
+def run_step(
+    plan: StepPlan,
+    engine: CollectiveEngine,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    timeline: Timeline | None = None,
+) -> StepOutcome:
+    """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times.
+
+    Drives :func:`step_program` over all ranks at once, each collective evaluated on the group's own
+    network by ``engine`` (HYBRID_SHARD's shard and replica collectives in every group at once).
+    """
+    n = forward_s.shape[0]
+    communicate = engine.cluster.world_size > 1
+    ledger = Ledger(n, timeline, engine.algorithm)
+    record = ledger.record
+    hybrid = plan.shard_ranks > 0 and communicate
+    shard, replica = Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
+    streams = [np.zeros(n), np.zeros(n)]  # main, replica: when each rank finished its last collective there
+
+    def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+        if timeline is not None:
+            timeline.add_span(category, name, np.broadcast_to(start, n)[record], np.broadcast_to(end, n)[record])
+
+    def answer(request: Request) -> np.ndarray:
+        if isinstance(request, Drain):
+            return np.maximum(streams[0], streams[1])
+        joins = np.maximum(request.ready, streams[request.replicas])
+        done = engine.evaluate(request.op, request.size, joins, replica if request.replicas else shard)
+        ledger.add(request, joins, done)
+        streams[request.replicas] = done
+        return done
+
+    end = drive(step_program(plan, forward_s, backward_s, communicate, log if timeline is not None else None), answer)
+    return ledger.outcome(plan, end)
