@@ -420,6 +420,28 @@ def test_tp_collectives_that_meet_nothing_cost_the_engines_ring() -> None:
     assert _rel(shared.step_time_s, terms.step_time_s) < 1e-9
 
 
+def test_tp_collectives_are_released_layer_by_layer() -> None:
+    """Megatron blocks each layer on its TP all-reduces: a pass of compute c over L layers with N collectives
+    (each taking a alone) releases layer i's share after i + 1 layers of compute and the i shares before
+    it — by hand, 3 layers, c = 3, N = 6 (2 a layer), a = 0.5, from t = 10: releases at 11, 13, 15, each
+    after 1 s of its layer's compute, and the pass ends at 10 + 3 + 6·0.5 = 16, where the engines end it.
+    An uneven count is shared out as evenly as it goes (7 over 3 layers: 3, 2, 2; ends at 16.5). On a whole run (tp=8
+    on one node, dp=1, nothing to meet) every layer of every pass is one release: 2 · 24 layers · k."""
+    from dpsim.sim.shared import _by_layer, _Pass
+
+    passes = _by_layer(10.0, 3.0, 6, 3, 0.5)
+    assert passes == [_Pass(11.0, 1.0, 2), _Pass(13.0, 1.0, 2), _Pass(15.0, 1.0, 2)]
+    assert passes[-1].start_s + passes[-1].count * 0.5 == 16.0
+    uneven = _by_layer(10.0, 3.0, 7, 3, 0.5)
+    assert [p.count for p in uneven] == [3, 2, 2]
+    assert uneven[-1].start_s + uneven[-1].count * 0.5 == 16.5
+    assert _by_layer(0.0, 2.0, 1, 24, 1.0) == [_Pass(2.0, 2.0, 1)]  # fewer collectives than layers: one each
+    s = make(nodes=1, per_node=8, tp=8, global_batch=16)
+    flows = _tp_flows(simulate_shared([s])[0])
+    assert flows["releases"] == 2 * s.model.layers * s.accumulation_steps
+    assert flows["collectives"] == 4 * s.model.layers * s.accumulation_steps
+
+
 def test_tp_on_nvswitch_and_pipeline_sends_on_pcie_do_not_meet() -> None:
     """tp=8 fills each node, pp=2 over 2 nodes, dp=1: the stage-to-stage sends leave each GPU over its
     PCIe link to its NIC, the TP rings stay on NVSwitch — no TP collective is slowed. Routed through the

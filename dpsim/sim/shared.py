@@ -38,9 +38,9 @@ every job, each on the GPUs it really occupies:
   fixed point: a stage that ends later does not release its buckets later).
 
 * tensor-parallel jobs (``tp_flows``, default): every TP group's blocking collectives of each
-  pass are a stream on the same network (:class:`_TensorFlows`), released where the compute
-  schedule puts them (the pipeline schedule's operations when the sends are flows too, else each
-  rank's step as its DP stream lays it out); each TP group's lateness is added to its ranks' work
+  pass are a stream on the same network (:class:`_TensorFlows`), released layer by layer where the
+  compute schedule puts them (the pipeline schedule's operations when the sends are flows too, else
+  each rank's step as its DP stream lays it out); each TP group's lateness is added to its ranks' work
   (one pass, like the pipeline's: a late rank does not release its buckets later). Inside a node
   they cross NVSwitch ports only (a GPU's inter-node traffic takes its PCIe host link to the NIC,
   :class:`~dpsim.sim.cluster.Cluster`), so they meet the reductions' and sends' NVSwitch hops, and
@@ -537,13 +537,14 @@ class _TensorFlows:
     """A job's tensor-parallel collectives as flows on the shared network: one stream per TP group.
 
     Megatron's blocking all-reduces of a pass (or reduce-scatter + all-gather with sequence
-    parallelism: :func:`dpsim.analytic.parallel.tensor_parallel_collectives`) run back to back over
-    the TP group's GPUs where the engines put the pass's TP time, right after its compute — 2 per
-    layer after the forward, the rest after the backward — on the schedule the engines price them
-    with (the ring), routed over the links the GPUs really take (NVSwitch inside a node; host link
-    and NIC when the group spans nodes). A pass's first collective joins at max(its nominal start,
-    the previous pass's last collective done + this pass's compute), so a slowed collective delays
-    the rest of its group's step; the group's lateness is how much later its last one ends.
+    parallelism: :func:`dpsim.analytic.parallel.tensor_parallel_collectives`) run over the TP group's
+    GPUs layer by layer inside the pass whose time the engines lengthen by them — each layer's
+    compute, then its 2 all-reduces in the forward, the rest of its share in the backward
+    (:func:`_by_layer`) — on the schedule the engines price them with (the ring), routed over the
+    links the GPUs really take (NVSwitch inside a node; host link and NIC when the group spans
+    nodes). A layer's first collective joins at max(its nominal start, the previous layer's last
+    collective done + this layer's compute), so a slowed collective delays the rest of its group's
+    step; the group's lateness is how much later its last one ends.
     """
 
     def __init__(
@@ -563,6 +564,8 @@ class _TensorFlows:
         size = parallel.activation_message_bytes(scenario)
         self.streams: list[_Stream] = []
         self.nominal_end = np.zeros(len(passes))
+        self.releases = sum(len(group) for group in passes)
+        """Times the groups' TP collectives are released (each layer of each pass of each TP group)."""
         for g, (where, group_passes) in enumerate(zip(gpus, passes, strict=True)):
             items = []
             for p in group_passes:
@@ -594,31 +597,54 @@ class _TensorFlows:
         return longest
 
 
+def _by_layer(start_s: float, compute_s: float, count: int, layers: float, one_s: float) -> list[_Pass]:
+    """A pass of ``compute_s`` from ``start_s`` with ``count`` TP collectives, released layer by layer as Megatron
+    runs it (each layer's compute, then that layer's blocking all-reduces), the count shared out evenly.
+
+    The engines put the same TP time inside the pass (it lasts compute + TP); here it is placed: layer
+    ``i``'s collectives start after ``i + 1`` layers of compute and the ``i`` layers' collectives before them.
+    """
+    n = max(1, min(count, round(layers)))
+    clock, out = start_s, []
+    for i in range(n):
+        share = count // n + (1 if i < count % n else 0)
+        clock += compute_s / n
+        out.append(_Pass(clock, compute_s / n, share))
+        clock += share * one_s
+    return out
+
+
 def _tp_passes(
-    per_pass: tuple[int, int], forward_s: np.ndarray, backward_s: np.ndarray, one_s: float, shift_s: float
+    per_pass: tuple[int, int],
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    one_s: float,
+    shift_s: float,
+    layers: float,
 ) -> list[_Pass]:
-    """A TP group's passes laid out as :func:`_items` lays out its rank's step (compute, then the pass's TP)."""
+    """A TP group's passes laid out as :func:`_items` lays out its rank's step (each pass: compute + its TP),
+    layer by layer (:func:`_by_layer`)."""
     clock = shift_s
     out = []
     for f, b in zip(forward_s.tolist(), backward_s.tolist(), strict=True):
         for compute, count in ((f, per_pass[0]), (b, per_pass[1])):
-            clock += compute
-            out.append(_Pass(clock, compute, count))
-            clock += count * one_s
+            out += _by_layer(clock, compute, count, layers, one_s)
+            clock += compute + count * one_s
     return out
 
 
 def _tp_passes_of_stage(
-    run: PipelineRun, stage: int, per_pass: tuple[int, int], chunks: int, one_s: float
+    run: PipelineRun, stage: int, per_pass: tuple[int, int], chunks: int, one_s: float, layers: float
 ) -> list[_Pass]:
-    """A TP group's passes where the pipeline schedule runs its stage's operations (each chunk: its layers' share)."""
+    """A TP group's passes where the pipeline schedule runs its stage's operations (each chunk: its layers'
+    share), layer by layer (:func:`_by_layer`)."""
     out = []
     for where, kind, _name, start, end in run.intervals:
         if where != stage or kind not in ("forward", "backward"):
             continue
         count = max(1, round((per_pass[0] if kind == "forward" else per_pass[1]) / chunks))
         begin = end - count * one_s
-        out.append(_Pass(begin, begin - start, count))
+        out += _by_layer(start, begin - start, count, layers / chunks, one_s)
     return out
 
 
@@ -749,12 +775,13 @@ def _tensor_flows(
     passes = []
     for stage in range(pp):
         chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-        stage_passes = _tp_passes_of_stage(run, stage, per_pass, chunks, one_s) if run is not None else None
+        layers = parallel.layers_per_stage(s)
+        stage_passes = _tp_passes_of_stage(run, stage, per_pass, chunks, one_s, layers) if run is not None else None
         for d in range(dp):
             if stage_passes is not None:
                 passes.append(stage_passes)
             else:
-                passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, float(shifts[stage])))
+                passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, float(shifts[stage]), layers))
     return _TensorFlows(net, cluster, s, fabric, where, passes)
 
 
@@ -904,6 +931,7 @@ def simulate_shared(
                 "groups": len(job.tensor.streams),
                 "collectives": sum(len(st.items) for st in job.tensor.streams),
                 "collective_s": job.tensor.one_s,
+                "releases": job.tensor.releases,
                 "longest_collective_s": job.tensor.took_s(),
                 "group_delay_s": job.tensor.late_s().tolist(),
             }
