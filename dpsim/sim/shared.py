@@ -51,11 +51,12 @@ every job, each on the GPUs it really occupies:
   its compute (DeepSpeed's reduce-scatters every micro-batch, HYBRID_SHARD's replica stream:
   :func:`dpsim.sim.budget.runs_as_programs`): every rank of the group runs the simulator's own step
   program, :func:`dpsim.sim.training.step_program` (each piece's all-gather before its forward and
-  backward, prefetched one stream ahead or, with ``overlap: false``, issued when the previous piece's
-  compute ends; reduce-scatters as the backward frees each bucket), and is resumed when each of its
-  collectives is done on this network (:class:`_Programs`): a gather slowed by another job's traffic
-  delays that rank's compute and everything after it. Tensor-parallel flows of such a job are
-  released where the gather-free layout puts them (one pass, as above).
+  backward, prefetched: issued at the pass's start, in order on the stream; or, with ``overlap:
+  false``, issued when the previous piece's compute ends; reduce-scatters as the backward frees each
+  bucket), and is resumed when each of its collectives is done on this network (:class:`_Programs`):
+  a gather slowed by another job's traffic delays that rank's compute and everything after it.
+  Tensor-parallel flows of such a job are released, layer by layer, where the gather-free layout puts
+  them (one pass, as above).
 
 Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
 gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
