@@ -630,6 +630,72 @@ def test_model_state_memory_by_flavour_at_k_1_and_4(
         assert synced["memory_weights_bytes"] == exact(weights * psi)
 
 
+TRANSFORMER_TOY: dict[str, Any] = {
+    "model__kind": "transformer",
+    "model__layers": 3,
+    "model__hidden": 1000,
+    "model__heads": 10,
+    "model__seq_len": 10,
+    "model__vocab": 2500,
+    "model__tied_embeddings": False,
+    "model__learned_positions": False,
+}
+"""The toy's 62.5M fp32 parameters (250 MB) as a 3-layer transformer whose untied embedding and output head
+(2 x 2500 x 1000 = 5M parameters, 20 MB) sit outside the layers: what FSDP's per-layer wrapping leaves
+to the root unit."""
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize("overlap", [False, True])
+def test_fsdp_root_unit_is_not_gathered_again_in_the_backward(engine: str, overlap: bool) -> None:
+    """FSDP does not reshard its root unit after forward, so the backward gathers only the layers.
+
+    torch FSDP1 ``torch/distributed/fsdp/_runtime_utils.py`` (pytorch 3ade90a6),
+    ``_post_forward_reshard``: ``free_unsharded_flat_param = not state._is_root and ...`` ("Do not free
+    the root's parameters in the post-forward for FULL_SHARD with the intention that they are
+    immediately used for backward computation"); FSDP2 ``_fully_shard/_fsdp_state.py`` (1fd469d0),
+    ``FSDPState._lazy_init``: the root's ``post_forward_mesh_info = None``. With the layers wrapped
+    (``transformer_auto_wrap_policy``) the root holds the embedding and the output head, 20 of the toy's
+    250 MB. FULL_SHARD on the toy (2 ranks, 100 MB/s, fp32): the forward gathers 3 pieces of 250/3 MB
+    (5/12 s each), the backward 3 pieces of 230/3 MB (23/60 s each), the 250 MB reduce-scatter 1.25 s.
+    Without overlap: 1 + 3 x 5/12 + 2 + 3 x 23/60 + 1.25 = 6.65 s (6.75 s when the root was gathered
+    again). With prefetch: forward flow shop 5/12 + 2 x 5/12 + 1/3 = 19/12 s (7/12 exposed), backward
+    23/60 + 3 x 2/3 (23/60 exposed), then the buckets (100, 100, 50 MB: 0.5, 0.5, 0.25 s) ready at 0.8,
+    1.6, 2.0 s of its compute spill 0.35 s: 7/12 + 23/60 + 0.35 exposed (7/12 + 5/12 + 0.35 before).
+    """
+    scenario = toy(communication__overlap=overlap, **FULL_SHARD, **TRANSFORMER_TOY)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    gathers = 3 * 5 / 12 + 3 * 23 / 60
+    assert result.comm_s == exact(gathers + 1.25)
+    exposed = gathers + 1.25 if not overlap else 7 / 12 + 23 / 60 + 0.35
+    assert result.exposed_comm_s == exact(exposed)
+    assert result.step_time_s == exact(3 + exposed + OPTIMIZER_S / 2)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+@pytest.mark.parametrize(
+    ("changes", "per_micro_batch"),
+    [
+        (FULL_SHARD, 250e6 + 230e6),
+        (HYBRID, 250e6 + 230e6),
+        (SHARD_GRAD_OP, 250e6),  # no backward gathers: nothing changes
+        ({"training__zero_stage": 3}, 2 * 250e6),  # DeepSpeed ZeRO-3 has no root unit
+    ],
+)
+def test_fsdp_root_unit_traffic_and_memory(changes: dict[str, Any], per_micro_batch: float, k: int) -> None:
+    """Bytes gathered per step on the transformer toy (see test_fsdp_root_unit_is_not_gathered_again_in_the_backward),
+    and FULL_SHARD's buffers: two gathered layers (one computing, one prefetched: 2 x 57.5M/3 parameters) plus
+    the root unit (5M), held unsharded from the root's pre-forward to its post-backward, at 4 B (fp32):
+    4 x (2 x 57.5M/3 + 5M) = 173.33 MB (166.67 MB before, two thirds of all parameters counting the root)."""
+    ranks = 2 * changes.get("cluster__nodes", 1)
+    extra = predict(toy(training__global_batch=ranks * k, **changes, **TRANSFORMER_TOY)).extra
+    assert extra["traffic_bytes_per_step"]["parameter_gather"] == exact(k * per_micro_batch)
+    if changes.get("training__optimizer_sharding") == "fsdp" and changes["training__zero_stage"] == 3:
+        assert extra["memory_buffers_bytes"] == exact(4 * (2 * 57.5e6 / 3 + 5e6))
+    elif changes.get("training__optimizer_sharding") != "fsdp":
+        assert extra["memory_buffers_bytes"] == exact(2 * 4 * 62.5e6 / 3)
+
+
 def test_fsdp_reshard_after_backward_is_shard_grad_ops() -> None:
     with pytest.raises(ScenarioError, match=r"training\.fsdp_reshard_after_backward"):
         toy(training__optimizer_sharding="fsdp", training__zero_stage=3, training__fsdp_reshard_after_backward=False)

@@ -43,6 +43,7 @@ __all__ = [
     "optimizer_bytes_per_param",
     "recompute_working_set",
     "stage_parameters",
+    "stage_root_parameters",
     "zero_model_states",
 ]
 
@@ -160,23 +161,38 @@ def stage_parameters(scenario: Scenario) -> list[float]:
     all divided by t (Megatron shards attention heads, MLP columns and the vocabulary).
     Other models: Ψ/(t·p) everywhere.
     """
+    return [layers + outside for layers, outside in _stage_split(scenario)]
+
+
+def stage_root_parameters(scenario: Scenario) -> list[float]:
+    """Parameters outside the transformer layers held by one device of each pipeline stage.
+
+    The token/position embedding (first stage) and the output head (last stage), divided by t: what
+    FSDP's per-layer wrapping (``transformer_auto_wrap_policy``; FSDP2 ``fully_shard`` on each block,
+    then on the model) leaves to the root unit (:func:`dpsim.sharding.step_traffic`). 0 for other models.
+    """
+    return [outside for _, outside in _stage_split(scenario)]
+
+
+def _stage_split(scenario: Scenario) -> list[tuple[float, float]]:
+    """(transformer-layer parameters, parameters outside the layers) on one device of each stage."""
     m, t = scenario.model, scenario.training
     tp, pp = t.tensor_parallel, t.pipeline_parallel
     total = m.num_parameters
     if m.kind != "transformer":
-        return [total / (tp * pp)] * pp
+        return [(total / (tp * pp), 0.0)] * pp
     embed_in = float(m.vocab * m.hidden + (m.seq_len * m.hidden if m.learned_positions else 0))
     head = float(m.vocab * m.hidden)
     body = total - m.embedding_parameters
     layers = chunk_layers(scenario)
-    out: list[float] = []
+    out: list[tuple[float, float]] = []
     for stage in range(pp):
-        held = body * sum(layers[stage]) / m.layers
+        outside = 0.0
         if stage == 0:
-            held += embed_in
+            outside += embed_in
         if stage == pp - 1:
-            held += head if (pp > 1 or not m.tied_embeddings) else 0.0
-        out.append(held / tp)
+            outside += head if (pp > 1 or not m.tied_embeddings) else 0.0
+        out.append((body * sum(layers[stage]) / m.layers / tp, outside / tp))
     return out
 
 
@@ -394,13 +410,18 @@ def _activations(scenario: Scenario, stage: int) -> float:
     return acts
 
 
-def _buffers(scenario: Scenario, params_on_device: float) -> float:
+def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0) -> float:
     """Communication buffers: DDP gradient buckets, or ZeRO-3's gathered layers.
 
     DDP (Li et al. 2020, "PyTorch Distributed", §3.2.3) reduces bucket by bucket; we count
     two buckets (one being all-reduced while the next fills). ZeRO-3 all-gathers the
     parameters of the layer being computed and prefetches the next (Rajbhandari et al.
-    2020 §5.3): two layers of 16-bit weights.
+    2020 §5.3): two layers of 16-bit weights. FSDP FULL_SHARD / HYBRID_SHARD gathers one layer
+    (its wrapped unit) and prefetches the next, and keeps its root unit (``root``: the parameters
+    outside the layers, :func:`stage_root_parameters`) gathered from its pre-forward to its
+    post-backward: FSDP1 ``_post_forward_reshard`` does not free the root's flat parameter, FSDP2's
+    lazy init sets the root's ``post_forward_mesh_info = None``, so the root is unsharded through the
+    whole forward and backward, where activations peak.
     """
     t, m = scenario.training, scenario.model
     if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
@@ -408,6 +429,8 @@ def _buffers(scenario: Scenario, params_on_device: float) -> float:
     if t.zero_stage >= 3:
         layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
         width = _state_bytes(t.precision)
+        if t.optimizer_sharding == "fsdp":
+            return width * (2.0 * (params_on_device - root) / layers + root)
         return 2.0 * width * params_on_device / layers
     return 2.0 * min(scenario.communication.bucket, params_on_device * scenario.gradient_bytes_per_param)
 
@@ -422,6 +445,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
     worst_stage = 0
     reserve = capacity * t.memory_reserve
     grad_width = float(scenario.gradient_buffer_bytes_per_param)
+    roots = stage_root_parameters(scenario)
     for stage, params in enumerate(stage_parameters(scenario)):
         weights, grads, states = model_state_parts(
             params,
@@ -435,7 +459,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             unsharded_gradients=scenario.keeps_unsharded_gradients,
         )
         acts = _activations(scenario, stage)
-        bufs = _buffers(scenario, params)
+        bufs = _buffers(scenario, params, roots[stage])
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)

@@ -49,7 +49,9 @@ layer by layer: with ``n`` equal pieces of gather time ``a`` and compute ``f`` p
 form a two-stage flow shop whose makespan is ``a + (n−1)·max(a, f) + f`` (Johnson 1954), so
 the exposed gather time per pass is that makespan minus the pass's compute (or all of it
 without overlap). In the last micro-batch's backward the gradient reduce-scatters follow
-the gathers on the same stream. ZeRO collectives are ring reduce-scatter / all-gather
+the gathers on the same stream. FSDP's backward gathers only the wrapped layers, its root unit
+(embeddings, output head) staying gathered from forward to backward
+(:attr:`dpsim.sharding.StepTraffic.backward_gather_share`). ZeRO collectives are ring reduce-scatter / all-gather
 (NCCL's algorithm for them), two-level when ``algorithm: hierarchical``.
 
 **Optimizer step.** Memory bound (Adam's element-wise update is ~1 FLOP/byte): bytes
@@ -727,17 +729,26 @@ def predict(scenario: Scenario) -> StepResult:
         if traffic.forward_gathers
         else 0.0
     )
+    # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
+    bwd_param_bytes = param_bytes * traffic.backward_gather_share
+    bwd_pieces = max(1, math.ceil(bwd_param_bytes / bucket))
+    bwd_piece_gather = (
+        reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, shard_groups)
+        if traffic.backward_gathers
+        else 0.0
+    )
     if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
         fwd_span = (
             flow_shop_makespan(pieces, piece_gather, fwd_pass / pieces) if overlap else fwd_pass + pieces * piece_gather
         )
         gather_fwd_exposed = fwd_span - fwd_pass
-        gather_total = (traffic.forward_gathers + traffic.backward_gathers) * pieces * piece_gather
+        gather_total = traffic.forward_gathers * pieces * piece_gather
+        gather_total += traffic.backward_gathers * bwd_pieces * bwd_piece_gather
     if traffic.backward_gathers:
         if overlap:
-            bwd_span = flow_shop_makespan(pieces, piece_gather, bwd_pass / pieces)
+            bwd_span = flow_shop_makespan(bwd_pieces, bwd_piece_gather, bwd_pass / bwd_pieces)
         else:
-            bwd_span = bwd_pass + pieces * piece_gather
+            bwd_span = bwd_pass + bwd_pieces * bwd_piece_gather
         gather_bwd_exposed = bwd_span - bwd_pass
         # last backward: all parameter gathers go first on the stream, back to back from the
         # start (free after pieces × gather; when gathering is the bottleneck that is one
@@ -745,8 +756,8 @@ def predict(scenario: Scenario) -> StepResult:
         # order. Gradients are produced as the compute advances: when computing is the
         # bottleneck it runs without gaps after the first gather, so uniformly over the last
         # bwd_pass of the span; when gathering is, uniformly over the whole (stretched) span.
-        stream_free = pieces * piece_gather if overlap else bwd_span
-        compute_bound = piece_gather <= bwd_pass / pieces
+        stream_free = bwd_pieces * bwd_piece_gather if overlap else bwd_span
+        compute_bound = bwd_piece_gather <= bwd_pass / bwd_pieces
         offset = bwd_span - bwd_pass if compute_bound else 0.0
         if overlap:
             end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)

@@ -122,7 +122,8 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
     if traffic.post_step_gather:
         collectives += math.ceil(param_bytes / bucket)
-    collectives += (traffic.forward_gathers + traffic.backward_gathers) * max(1, math.ceil(param_bytes / bucket))
+    collectives += traffic.forward_gathers * max(1, math.ceil(param_bytes / bucket))
+    collectives += traffic.backward_gathers * max(1, math.ceil(param_bytes * traffic.backward_gather_share / bucket))
     if traffic.replicas > 1:  # HYBRID_SHARD: each gradient bucket's replica all-reduce
         collectives += math.ceil(gradient_bytes / bucket) * traffic.gradient_reductions
     algorithm = scenario.communication.algorithm

@@ -125,6 +125,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         forward_gathers=traffic.forward_gathers,
         backward_gathers=traffic.backward_gathers,
         post_step_gather=traffic.post_step_gather,
+        backward_param_bytes=psi * (4 if t.precision == "fp32" else 2) * traffic.backward_gather_share,
         shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
     )
 
@@ -151,7 +152,7 @@ def _collective_count(plan: StepPlan) -> int:
     forward, backward, post = plan.gathers
     if post:
         count += math.ceil(plan.param_bytes / plan.bucket_bytes)
-    return count + (forward + backward) * plan.pieces
+    return count + forward * plan.pieces + backward * plan.backward_pieces
 
 
 def make_engine(fidelity: str, cluster: Cluster, algorithm: str, protocol: str = "none") -> CollectiveEngine:

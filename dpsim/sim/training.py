@@ -115,6 +115,9 @@ class StepPlan:
     """Micro-batches whose backward all-gathers the parameters; None: as :attr:`forward_gathers`."""
     post_step_gather: bool | None = None
     """All-gather the updated parameters after the optimizer step; None: ZeRO stages 1 and 2."""
+    backward_param_bytes: float | None = None
+    """Parameter bytes each backward all-gathers (None: :attr:`param_bytes`; FSDP keeps its root unit
+    gathered from forward to backward, :attr:`dpsim.sharding.StepTraffic.backward_gather_share`)."""
     shard_ranks: int = 0
     """FSDP HYBRID_SHARD's shard group G (0: the whole group): gathers and reduce-scatters in groups of G
     consecutive ranks, each reduced 1/G shard all-reduced across the replica groups on a second stream."""
@@ -154,8 +157,18 @@ class StepPlan:
 
     @property
     def pieces(self) -> int:
-        """ZeRO-3 parameter pieces gathered one by one."""
+        """ZeRO-3 parameter pieces gathered one by one (in the forward)."""
         return max(1, math.ceil(self.param_bytes / self.bucket_bytes))
+
+    @property
+    def backward_gathered_bytes(self) -> float:
+        """Parameter bytes a backward all-gathers (:attr:`backward_param_bytes`, default all of them)."""
+        return self.param_bytes if self.backward_param_bytes is None else self.backward_param_bytes
+
+    @property
+    def backward_pieces(self) -> int:
+        """Pieces of :attr:`backward_gathered_bytes` gathered one by one in a backward."""
+        return max(1, math.ceil(self.backward_gathered_bytes / self.bucket_bytes))
 
 
 @dataclass
@@ -273,13 +286,12 @@ def step_program(
         span(category, name, start, clock)
 
     def zero3_pass(
-        category: str, name: str, duration: np.ndarray, tp_s: float = 0.0
+        category: str, name: str, duration: np.ndarray, tp_s: float, pieces: int, gathered_bytes: float
     ) -> Generator[Request, np.ndarray | None, np.ndarray]:
         """Gathered-parameter pass: returns the (pieces × workers) start times of each piece's compute
         (each piece carries its share of the pass's ``tp_s`` of tensor-parallel communication)."""
         nonlocal clock
-        pieces = plan.pieces
-        size = plan.param_bytes / pieces
+        size = gathered_bytes / pieces
         # prefetched (overlap): every gather issued at the pass's start, run in order on the stream, a
         # piece's compute waiting for its own; without overlap (no prefetch) piece p's gather is issued
         # only when piece p-1's compute is done, and its compute waits for it: gathers and compute in series
@@ -314,16 +326,18 @@ def step_program(
             clock = np.maximum(clock, drained)
             span("idle", f"forward {j} waiting for gradient reduction", start, clock)
         if j < forward_gathers:
-            yield from zero3_pass("forward", f"forward {j}", fwd, tp_fwd)
+            yield from zero3_pass("forward", f"forward {j}", fwd, tp_fwd, plan.pieces, plan.param_bytes)
         else:
             compute_span("forward", f"forward {j}", fwd, tp_fwd)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
         ready: list[np.ndarray] = []
         if j < backward_gathers:
-            starts = yield from zero3_pass("backward", f"backward {j}", bwd, tp_bwd)
+            pieces = plan.backward_pieces
+            starts = yield from zero3_pass(
+                "backward", f"backward {j}", bwd, tp_bwd, pieces, plan.backward_gathered_bytes
+            )
             if reduce_now and buckets:
-                pieces = plan.pieces
                 piece = (bwd + tp_bwd) / pieces
                 cumulative = np.cumsum(buckets) / plan.gradient_bytes
                 for fraction in cumulative:
