@@ -13,7 +13,7 @@ version, and all are accepted:
   starting: all_reduce_perf``; device lines ``Rank 0 Group 0 Pid … on HOST device 0 […] NAME``
   (``Group`` is newer); NCCL's own ``NCCL INFO NCCL version 2.x`` and
   ``NCCL_ALGO set by environment to Ring`` lines; mpirun prefixes ``[1,0]<stdout>:`` or
-  ``[0]``; leading ``#`` lost when output was pasted into markdown.
+  ``[0]``, srun ``--label`` prefixes ``0:``; leading ``#`` lost when output was pasted into markdown.
 
 The collective comes from the banner, the command line, the file name or the ``redop``
 column (``none`` with root −1: all-gather); the rank count from the device lines, or else
@@ -84,7 +84,8 @@ _OP_NAMES = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_sca
 _NCCL_ALGORITHMS = {"ring": "ring", "tree": "tree"}
 """NCCL_ALGO values with a closed form here; others (NVLS, CollNet, PAT) are recorded but fitted as ring."""
 
-_PREFIX = re.compile(r"^\s*(?:\[[\d,]+\](?:<std(?:out|err)>)?:?\s*)?")
+_PREFIX = re.compile(r"^\s*(?:\[[\d,]+\](?:<std(?:out|err)>)?:?\s*|\d+:\s+)?")
+"""mpirun's ``[1,0]<stdout>:`` / ``[0]`` tags, or srun's ``--label`` ``0: `` (a rank, a colon, a space)."""
 _TEST_START = re.compile(r"Collective test starting:\s*(\w+?)_perf")
 _COMMAND = re.compile(r"\b(all_reduce|all_gather|reduce_scatter|broadcast|reduce|alltoall|sendrecv)_perf")
 _TESTS_VERSION = re.compile(r"nccl-tests version (\S+)(?:.*?nccl-library=(\d+))?")

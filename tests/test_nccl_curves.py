@@ -1,0 +1,122 @@
+"""Published nccl-tests curves (``benchmarks/nccl_tests_curves.py``): sizes that hold, and the misses.
+
+Strict checks (within 10 % of the printed time) where dpsim holds; strict xfails, each with the
+measured miss and its reason, where it does not — nothing here is fitted to the curves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from dpsim.ingest.nccl_tests import parse_nccl_tests
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "nccl_tests_curves.py"
+_SPEC = importlib.util.spec_from_file_location("nccl_tests_curves", _PATH)
+assert _SPEC is not None and _SPEC.loader is not None
+curves = importlib.util.module_from_spec(_SPEC)
+sys.modules["nccl_tests_curves"] = curves
+_SPEC.loader.exec_module(curves)
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def _curve(text: str) -> object:
+    return next(c for c in curves.CURVES if text in c.name)
+
+
+_ROWS: dict[str, list[dict]] = {}
+
+
+def _row(curve_text: str, size: int) -> dict:
+    if curve_text not in _ROWS:
+        _ROWS[curve_text] = curves.compare(_curve(curve_text))
+    return next(r for r in _ROWS[curve_text] if r["size_bytes"] == size)
+
+
+def test_every_curve_parses_with_its_rank_count_and_sources_exist() -> None:
+    for c in curves.CURVES:
+        run = curves.measured(c)
+        assert run.ranks == c.nodes * c.gpus_per_node
+        assert len(run.rows) >= 5
+        assert c.source.startswith("https://")
+    assert len(curves.measured(_curve("p5.48xlarge")).rows) == 32  # 8 B .. 16 GiB
+
+
+def test_srun_label_prefix_is_stripped() -> None:
+    text = (
+        "0: #       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n"
+        "0:         1024           256     float     sum      -1    69.24    0.01    0.03      0    69.04    0.01    0.03      0\n"
+    )
+    (run,) = parse_nccl_tests(text, "all_reduce_perf.txt", ranks=16)
+    assert [r.size_bytes for r in run.rows] == [1024]
+    assert run.rows[0].out_of_place_s == pytest.approx(69.24e-6)
+
+
+def test_regimes_split_at_64kib_and_16mib() -> None:
+    assert curves.regime_of(64 * 1024 - 1) == "latency"
+    assert curves.regime_of(64 * 1024) == "mid"
+    assert curves.regime_of(16 * MiB - 1) == "mid"
+    assert curves.regime_of(16 * MiB) == "large"
+
+
+HOLDS = [
+    ("A100 3x8", 75497480),  # 72 MiB, ring/Simple: +2 %
+    ("A100 3x8", 133169160),  # 127 MiB: +8 %
+    ("p5.48xlarge", 1 * GiB),  # NVLS-tree: -3 %
+    ("p5.48xlarge", 16 * GiB),  # +6 %
+    ("Tree", 4 * MiB),  # 1 GPU per node, tree: +1 %
+]
+
+
+@pytest.mark.parametrize(("curve", "size"), HOLDS)
+def test_published_size_within_10_percent_both_engines(curve: str, size: int) -> None:
+    row = _row(curve, size)
+    for engine in ("analytic", "sim"):
+        assert abs(row[engine]["time_error"]) <= 0.10, (curve, size, engine, row[engine])
+
+
+MISSES = [
+    pytest.param(
+        "p5.48xlarge", 8,
+        marks=pytest.mark.xfail(strict=True, reason="-64 %: 25 us (NCCL's tree/LL latency model: 6.8 + 2*(7*0.6 + 5.0)) "
+                                "vs 71 us printed; EFA through aws-ofi-nccl adds latency dpsim has no term for"),
+    ),
+    pytest.param(
+        "p5.48xlarge", 16 * MiB,
+        marks=pytest.mark.xfail(strict=True, reason="-55 % (busbw 233 vs 105 GB/s): every mid size 2x fast; dpsim runs "
+                                "all channels at every size, NCCL's topoGetAlgoInfo runs fewer below "
+                                "nChannels*threads*threshold bytes (not modelled)"),
+    ),
+    pytest.param(
+        "OCI", 16 * GiB,
+        marks=pytest.mark.xfail(strict=True, reason="+29 % (busbw 360 vs 465 GB/s): 16 NICs for 8 GPUs, dpsim uses one "
+                                "NIC per GPU (channels = min(NICs, GPUs)); the second NIC per GPU is not modelled"),
+    ),
+    pytest.param(
+        "A3 Mega", 1 * GiB,
+        marks=pytest.mark.xfail(strict=True, reason="-19 % (-10 % at 8 GiB), and -80 % below 64 KiB: GPUDirect-TCPXO (TCP offload "
+                                "plugin, ~120 us floor) is not an RDMA NIC; dpsim has no model of it"),
+    ),
+    pytest.param(
+        "Tree", 32 * MiB,
+        marks=pytest.mark.xfail(strict=True, reason="+22 % (busbw 33.9 vs 41.4 GB/s): one GPU per node and 4 NICs, "
+                                "dpsim's tree uses one channel on one NIC (channels() = 1 with one GPU per node)"),
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("curve", "size"), MISSES)
+def test_published_size_known_miss(curve: str, size: int) -> None:
+    assert abs(_row(curve, size)["analytic"]["time_error"]) <= 0.10
+
+
+def test_summary_groups_each_regime() -> None:
+    rows = curves.compare(_curve("p5.48xlarge"), engines=("analytic",))
+    s = curves.summary(rows)
+    assert {k: v["sizes"] for k, v in s.items()} == {"latency": 13, "mid": 8, "large": 11}
+    assert s["large"]["median"] <= s["large"]["max"]
