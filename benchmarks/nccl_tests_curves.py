@@ -51,7 +51,7 @@ class Curve:
     gpus_per_node: int
     intra: str
     inter: dict[str, Any]
-    """The ``cluster.inter_node`` section: a catalog preset and the NIC count (and port rate where the preset's differs)."""
+    """The ``cluster.inter_node`` section: catalog preset, NIC count (a port rate where the preset's differs)."""
     algorithm: str
     source: str
     complete: bool

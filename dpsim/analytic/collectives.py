@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
+    from dpsim.sim.cost import LinearCost
 
 __all__ = [
     "BUSBW_OPS",
@@ -230,9 +231,10 @@ class CollectiveChoice:
 @functools.lru_cache(maxsize=4096)
 def _priced(
     op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
-) -> tuple[tuple[str, str, float, float], ...]:
-    """(algorithm, protocol, latency_s, seconds_per_byte) of every candidate schedule on ``fabric``
-    (run by every group of ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`)."""
+) -> tuple[tuple[str, str, LinearCost], ...]:
+    """(algorithm, protocol, cost) of every candidate schedule on ``fabric`` (run by every group of
+    ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
+    size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`)."""
     from dpsim.sim import collectives
     from dpsim.sim.cluster import Cluster
     from dpsim.sim.fast import phase_cost
@@ -242,7 +244,7 @@ def _priced(
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     for schedule in collectives.candidates(op, algorithm, layout, protocol):
         cost = phase_cost(schedule if groups is None else groups.tile(schedule), cluster)
-        out.append((schedule.name, schedule.protocol, cost.latency_s, cost.seconds_per_byte))
+        out.append((schedule.name, schedule.protocol, cost))
     return tuple(out)
 
 
@@ -267,13 +269,13 @@ def collective(
         alone = fabric.world_size <= 1 or (groups is not None and groups.size <= 1)
         first = None if alone else _priced(op, algorithm, protocol, fabric, groups)[0]
         return CollectiveChoice(0.0, first[0] if first else algorithm, first[1] if first else protocol)
-    best: CollectiveChoice | None = None
-    for name, proto, latency, per_byte in _priced(op, algorithm, protocol, fabric, groups):
-        t = latency + size * per_byte
-        if best is None or t < best.time_s:
-            best = CollectiveChoice(t, name, proto)
+    best: tuple[float, CollectiveChoice] | None = None
+    for name, proto, cost in _priced(op, algorithm, protocol, fabric, groups):
+        estimate = cost.tuned(size)  # NCCL's tuner picks by its corrected estimate; the schedule's price is the time
+        if best is None or estimate < best[0]:
+            best = (estimate, CollectiveChoice(cost(size), name, proto))
     assert best is not None
-    return best
+    return best[1]
 
 
 BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")

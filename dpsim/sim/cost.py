@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Phase, Schedule
+from dpsim.sim.collectives.base import NO_CORRECTION, Phase, Schedule, TunerCorrection
 
 __all__ = ["LinearCost", "engine_ids", "engine_load", "fluid_seconds_per_byte", "lock_step", "phase_cost"]
 
@@ -61,9 +61,15 @@ class LinearCost:
 
     latency_s: float
     seconds_per_byte: float
+    tuner: TunerCorrection = NO_CORRECTION
+    """NCCL's size-dependent corrections of its estimate (:class:`~dpsim.sim.collectives.base.TunerCorrection`)."""
 
     def __call__(self, size: float) -> float:
         return self.latency_s + size * self.seconds_per_byte if size > 0 else 0.0
+
+    def tuned(self, size: float) -> float:
+        """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
+        return self.tuner.time(self.latency_s, self.seconds_per_byte, size) if size > 0 else 0.0
 
 
 def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
@@ -128,4 +134,4 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         per_byte_total += phase.repeat * float(per_byte.max())
     if not lock_step(schedule, cluster):
         per_byte_total = fluid_seconds_per_byte(schedule, cluster)
-    return LinearCost(latency_total, per_byte_total)
+    return LinearCost(latency_total, per_byte_total, schedule.tuner)

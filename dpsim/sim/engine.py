@@ -74,11 +74,12 @@ class CollectiveEngine(ABC):
         return self._cluster_of.get(id(schedule), self.cluster)
 
     def choice(self, op: str, size: float, groups: Groups | None = None) -> tuple[Schedule, LinearCost]:
-        """The schedule that runs ``op`` of ``size`` bytes (the cheapest candidate; ties: the first)."""
+        """The schedule that runs ``op`` of ``size`` bytes: the cheapest by NCCL's tuner estimate
+        (:meth:`LinearCost.tuned`, with its size corrections); ties: the first."""
         options = self.candidates(op, size, groups)
         best = options[0]
         for option in options[1:]:
-            if option[1](size) < best[1](size):
+            if option[1].tuned(size) < best[1].tuned(size):  # NCCL picks by its corrected estimate
                 best = option
         return best
 

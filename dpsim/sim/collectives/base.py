@@ -32,12 +32,49 @@ one more link on each flow's route (:mod:`dpsim.sim.cost`, :mod:`dpsim.sim.chunk
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Layout", "Phase", "Schedule"]
+__all__ = ["Layout", "Phase", "Schedule", "TunerCorrection"]
+
+
+@dataclass(frozen=True)
+class TunerCorrection:
+    """NCCL's size-dependent corrections of its cost model (``src/graph/tuning.cc`` ``ncclTopoGetAlgoTime``).
+
+    ``bandwidth`` is the row of ``treeCorrectionFactor`` for the schedule's protocol: NCCL's
+    estimate of a tree all-reduce of S bytes takes ``bandwidth[log2(S/64)]`` of its modelled bandwidth for
+    64 B ≤ S < 64·2^len ("Trees are not perfectly sticking to the model for medium sizes").
+    From ``plateau_from`` bytes on, the estimate's latency is ``plateau`` times the modelled one (the ring
+    all-reduce's "plateau effect" on several nodes). They are part of the estimate NCCL's tuner
+    picks the (algorithm, protocol) by, not of the schedule's price: every evaluator picks with
+    :meth:`time` (:meth:`dpsim.sim.cost.LinearCost.tuned`) and runs the chosen schedule as it is.
+    """
+
+    bandwidth: tuple[float, ...] = ()
+    plateau_from: float = math.inf
+    plateau: float = 1.0
+
+    def factors(self, size: float) -> tuple[float, float]:
+        """(latency multiplier, bandwidth multiplier) at ``size`` bytes (``log2i(nBytes >> 6)``, as NCCL)."""
+        bandwidth = 1.0
+        blocks = int(size) >> 6
+        if self.bandwidth and blocks >= 1:
+            k = blocks.bit_length() - 1
+            if k < len(self.bandwidth):
+                bandwidth = self.bandwidth[k]
+        return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
+
+    def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
+        """``latency·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected estimate."""
+        lat, bw = self.factors(size)
+        return latency_s * lat + size * seconds_per_byte / bw
+
+
+NO_CORRECTION = TunerCorrection()
 
 
 @dataclass(frozen=True)
@@ -111,6 +148,8 @@ class Schedule:
     chunk reaches every rank as the pipeline drains, so all ranks finish together."""
     engine_Bps: float = 0.0
     """Wire bytes/s one (rank, channel) can send (NCCL's per-channel throughput); 0 = unlimited."""
+    tuner: TunerCorrection = NO_CORRECTION
+    """NCCL's size-dependent corrections of this schedule's time (:class:`TunerCorrection`)."""
 
     @property
     def transfers(self) -> int:
@@ -141,6 +180,7 @@ class Schedule:
             self.protocol or other.protocol,
             self.pipelined and other.pipelined,
             self.engine_Bps or other.engine_Bps,
+            self.tuner if self.tuner != NO_CORRECTION else other.tuner,
         )
 
 

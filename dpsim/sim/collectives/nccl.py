@@ -88,8 +88,9 @@ its per-channel cap, every protocol.
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
-here the cost model is the schedule's own link-load price, so the pick and the prediction
-come from one model.
+here the cost model is the schedule's own link-load price with NCCL's size corrections of its
+estimate (``ncclTopoGetAlgoTime``: :data:`TREE_CORRECTION`, :data:`RING_PLATEAU`), and the
+chosen schedule's price, without them, is the prediction.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ import math
 
 import numpy as np
 
-from dpsim.sim.collectives.base import Layout, Phase, Schedule
+from dpsim.sim.collectives.base import Layout, Phase, Schedule, TunerCorrection
 
 __all__ = [
     "ARCHS",
@@ -110,6 +111,8 @@ __all__ = [
     "NVLS_EFFICIENCY",
     "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
+    "RING_PLATEAU",
+    "TREE_CORRECTION",
     "TREE_PATTERN_EFFICIENCY",
     "btree_parent",
     "channel_cap_Bps",
@@ -123,6 +126,8 @@ __all__ = [
     "nvls_allreduce",
     "nvls_tree_allreduce",
     "ring_orders",
+    "ring_tuner",
+    "tree_tuner",
 ]
 
 NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls-tree")
@@ -154,6 +159,23 @@ NVLS_EFFICIENCY = 0.85
 TREE_PATTERN_EFFICIENCY = 0.85
 """``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7): ``busBw *= .85`` for a tree graph of
 the ``TREE`` pattern, after the per-channel caps, for every protocol."""
+
+TREE_CORRECTION: dict[str, tuple[float, ...]] = {
+    "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0),
+    "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1.0, 1.0),
+    "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9),
+}  # fmt: skip
+"""``treeCorrectionFactor`` of ``src/graph/tuning.cc`` (the same 23 entries from v2.18.3 to v2.30.7, which
+adds a 24th used only by Blackwell's NVLS tree): ``ncclTopoGetAlgoTime`` multiplies the tree all-reduce's
+bandwidth by entry ``log2i(nBytes >> 6)`` for 64 B ≤ nBytes < 512 MiB — "Trees are not perfectly sticking
+to the model for medium sizes" — and its tuner picks by that estimate. dpsim picks the same way and times
+the chosen schedule by its own price (:class:`~dpsim.sim.collectives.base.TunerCorrection`)."""
+
+RING_PLATEAU = (1.9, 1.4)
+"""``ncclTopoGetAlgoTime`` (v2.18.3–v2.30.7): NCCL estimates a ring Simple all-reduce on several nodes at its
+latency ×1.9 (compute capability < 8.0) or ×1.4 (8.0 and later) once ``nBytes / (nChannels · nRanks) ≥ 64`` ("Plateau
+effect of ring")."""
+
 
 BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
     ("ring", "Simple"): 1.0,
@@ -339,6 +361,24 @@ def duplication(layout: Layout) -> int:
     return 2
 
 
+def tree_tuner(protocol: str) -> TunerCorrection:
+    """NCCL's size correction of the tree all-reduce's bandwidth for ``protocol`` (:data:`TREE_CORRECTION`)."""
+    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol]) if protocol in TREE_CORRECTION else TunerCorrection()
+
+
+def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
+    """NCCL's ring plateau (:data:`RING_PLATEAU`) for a Simple all-reduce across nodes, else none.
+
+    ``nChannels`` is the communicator's: the search's channels, copied by ``ncclTopoDupChannels``
+    (:func:`duplication`) and doubled by ``ncclTopoPostset`` (``src/graph/connect.cc``).
+    """
+    if op != "allreduce" or protocol != "Simple" or layout.nodes <= 1 or layout.arch not in ARCHS:
+        return TunerCorrection()
+    n_channels = 2 * channels(layout) * duplication(layout)
+    plateau = RING_PLATEAU[0] if layout.arch == "volta" else RING_PLATEAU[1]
+    return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau)
+
+
 def _first_local(c: int, k: int, g: int) -> int:
     return c * g // k
 
@@ -364,7 +404,8 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
 
     Latency (``protocol`` ≠ ``none``): ``baseLat + (steps − interSteps)·intraLat +
     interSteps·interLat`` with 2(N−1) steps for all-reduce, N−1 otherwise, of which
-    2(M−1) (resp. M−1) cross nodes (``ncclTopoTuneModel``).
+    2(M−1) (resp. M−1) cross nodes (``ncclTopoTuneModel``); for a Simple all-reduce across
+    nodes NCCL's tuner estimates it ×1.4 from its plateau size on (:func:`ring_tuner`).
     """
     n = layout.world
     name = "ring"
@@ -381,7 +422,8 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     one = Phase.of(src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan)
     phases = (one, one) if op == "allreduce" else (one,)
     engine = _engine(name, protocol, layout, wire)
-    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol, engine_Bps=engine)
+    tuner = ring_tuner(op, protocol, layout)
+    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol, engine_Bps=engine, tuner=tuner)
 
 
 def btree_parent(nranks: int, rank: int) -> int:
@@ -433,7 +475,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     runs through the node; the heads of all nodes form the two trees, each on S/(2k).
     Reduce and broadcast stream at once, so every edge carries its share both ways in one
     phase. NCCL latency: ``baseLat + 2·((G−1)·intraLat + ⌊log2 M⌋·interLat)``; without a
-    protocol the first byte crosses 2·((G−1) + ⌈log2 M⌉) hops.
+    protocol the first byte crosses 2·((G−1) + ⌈log2 M⌉) hops. NCCL's tuner estimates the
+    bandwidth with its size correction of the tree (:data:`TREE_CORRECTION`, :func:`tree_tuner`).
     """
     n, g, m = layout.world, layout.per_node, layout.nodes
     name = "tree"
@@ -478,7 +521,10 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
-    return Schedule(name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine)
+    return Schedule(
+        name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine,
+        tuner=tree_tuner(protocol),
+    )  # fmt: skip
 
 
 def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
