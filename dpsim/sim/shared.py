@@ -55,8 +55,9 @@ every job, each on the GPUs it really occupies:
   false``, issued when the previous piece's compute ends; reduce-scatters as the backward frees each
   bucket), and is resumed when each of its collectives is done on this network (:class:`_Programs`):
   a gather slowed by another job's traffic delays that rank's compute and everything after it.
-  Tensor-parallel flows of such a job are released, layer by layer, where the gather-free layout puts
-  them (one pass, as above).
+  Tensor-parallel flows of such a job are released, layer by layer, where its step program runs each
+  layer uncontended (:func:`_program_passes`; the pipeline schedule's operations when its sends are
+  flows), one pass as above.
 
 Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
 gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
@@ -89,7 +90,17 @@ from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
 from dpsim.sim.simulate import _result, build_cluster, step_plan
-from dpsim.sim.training import Drain, Ledger, Post, ProgramEnd, StepOutcome, StepPlan, bucket_ready, step_program
+from dpsim.sim.training import (
+    Drain,
+    Ledger,
+    Post,
+    ProgramEnd,
+    StepOutcome,
+    StepPlan,
+    bucket_ready,
+    run_step,
+    step_program,
+)
 from dpsim.sim.variability import replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
 
@@ -598,20 +609,33 @@ class _TensorFlows:
         return longest
 
 
-def _by_layer(start_s: float, compute_s: float, count: int, layers: float, one_s: float) -> list[_Pass]:
-    """A pass of ``compute_s`` from ``start_s`` with ``count`` TP collectives, released layer by layer as Megatron
-    runs it (each layer's compute, then that layer's blocking all-reduces), the count shared out evenly.
+def _by_layer(spans: Sequence[tuple[float, float]], count: int, layers: float, one_s: float) -> list[_Pass]:
+    """A pass's ``count`` TP collectives (``one_s`` each alone), released layer by layer as Megatron runs them
+    (each layer's compute, then that layer's blocking all-reduces), the count shared out evenly.
 
-    The engines put the same TP time inside the pass (it lasts compute + TP); here it is placed: layer
-    ``i``'s collectives start after ``i + 1`` layers of compute and the ``i`` layers' collectives before them.
+    ``spans``: when the pass works (its compute and TP), in order: one span, or one per gathered piece
+    with the waits for the gathers between them. The engines put the TP time inside the pass (it lasts
+    compute + TP); here it is placed: layer ``i``'s collectives start once the pass has done ``i + 1``
+    layers of compute and the ``i`` layers' collectives before them.
     """
     n = max(1, min(count, round(layers)))
-    clock, out = start_s, []
+    lengths = [end - start for start, end in spans]
+    compute = max(0.0, sum(lengths) - count * one_s) / n
+
+    def time_at(offset: float) -> float:
+        """When the pass has done ``offset`` of its work (the end of a span, not the start of the next)."""
+        for (start, _), length in zip(spans, lengths, strict=True):
+            if offset <= length * (1 + 1e-12):
+                return start + offset
+            offset -= length
+        return spans[-1][1] + offset
+
+    out, done = [], 0.0
     for i in range(n):
         share = count // n + (1 if i < count % n else 0)
-        clock += compute_s / n
-        out.append(_Pass(clock, compute_s / n, share))
-        clock += share * one_s
+        done += compute
+        out.append(_Pass(time_at(done), compute, share))
+        done += share * one_s
     return out
 
 
@@ -629,8 +653,40 @@ def _tp_passes(
     out = []
     for f, b in zip(forward_s.tolist(), backward_s.tolist(), strict=True):
         for compute, count in ((f, per_pass[0]), (b, per_pass[1])):
-            out += _by_layer(clock, compute, count, layers, one_s)
-            clock += compute + count * one_s
+            end = clock + compute + count * one_s
+            out += _by_layer([(clock, end)], count, layers, one_s)
+            clock = end
+    return out
+
+
+def _program_passes(
+    plan: StepPlan,
+    engine: ChunkEngine,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    per_pass: tuple[int, int],
+    one_s: float,
+    layers: float,
+) -> list[list[_Pass]]:
+    """Per DP rank, its TP passes where the simulator's step program runs its passes on the group's own network
+    (:func:`dpsim.sim.training.run_step`: ZeRO-3/FSDP pieces with the waits for their gathers between
+    them), layer by layer (:func:`_by_layer`): the fixed, uncontended schedule the TP flows are released on."""
+    n = forward_s.shape[0]
+    work: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+        if category in ("forward", "backward"):  # "forward 3" or "forward 3 piece 2": micro-batch 3's forward
+            spans = work.setdefault((category, name.split()[1]), [])
+            spans.append((np.broadcast_to(start, n), np.broadcast_to(end, n)))
+
+    run_step(plan, engine, forward_s, backward_s, log=log)
+    out = []
+    for d in range(n):
+        passes: list[_Pass] = []
+        for (kind, _), spans in work.items():  # in the order the passes ran
+            count = per_pass[0] if kind == "forward" else per_pass[1]
+            passes += _by_layer([(float(s[d]), float(e[d])) for s, e in spans], count, layers, one_s)
+        out.append(passes)
     return out
 
 
@@ -644,8 +700,7 @@ def _tp_passes_of_stage(
         if where != stage or kind not in ("forward", "backward"):
             continue
         count = max(1, round((per_pass[0] if kind == "forward" else per_pass[1]) / chunks))
-        begin = end - count * one_s
-        out += _by_layer(start, begin - start, count, layers / chunks, one_s)
+        out += _by_layer([(start, end)], count, layers / chunks, one_s)
     return out
 
 
@@ -759,9 +814,11 @@ def _tensor_flows(
     backward_s: np.ndarray,
     shifts: np.ndarray,
     run: PipelineRun | None,
+    program: tuple[StepPlan, ChunkEngine] | None = None,
 ) -> _TensorFlows:
     """The job's TP groups, (stage, d) in order, with their passes: from the pipeline schedule when it
-    runs as flows, else laid out as the DP groups' streams lay out each rank's step."""
+    runs as flows, else laid out as the DP groups' streams lay out each rank's step, or, for a job run as
+    step programs (``program``: its plan and engine), as the program runs each rank's passes."""
     t = s.training
     tp, dp, pp = t.tensor_parallel, s.data_parallel, t.pipeline_parallel
     fabric = fabric_of(s)
@@ -774,15 +831,21 @@ def _tensor_flows(
     gpus = np.arange(pp * dp * tp).reshape(pp * dp, tp)
     where = nodes[gpus // per_node] * per_node + gpus % per_node
     passes = []
+    layers = parallel.layers_per_stage(s)
+    ranks = None
+    if program is not None and run is None:
+        ranks = _program_passes(*program, forward_s, backward_s, per_pass, one_s, layers)
     for stage in range(pp):
         chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-        layers = parallel.layers_per_stage(s)
         stage_passes = _tp_passes_of_stage(run, stage, per_pass, chunks, one_s, layers) if run is not None else None
+        shift = float(shifts[stage])
         for d in range(dp):
             if stage_passes is not None:
                 passes.append(stage_passes)
+            elif ranks is not None:
+                passes.append([dataclasses.replace(p, start_s=p.start_s + shift) for p in ranks[d]])
             else:
-                passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, float(shifts[stage]), layers))
+                passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, shift, layers))
     return _TensorFlows(net, cluster, s, fabric, where, passes)
 
 
@@ -856,7 +919,8 @@ def simulate_shared(
         tensor = None
         if tp_flows and t.tensor_parallel > 1 and not t.tp_comm_overlap:  # overlapped TP: the analytic terms
             run_ = flows.run if flows is not None else None
-            tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_)
+            program = (plan, engine) if budget.runs_as_programs(s) else None
+            tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_, program)
         groups: list[_Group] = []
         # with the sends as flows a group starts at its stage's place in the schedule: no analytic pipeline terms
         program_plan = plan if flows is None else dataclasses.replace(plan, bubble_s=0.0, p2p_exposed_s=0.0)

@@ -455,8 +455,10 @@ def run_step(
     forward_s: np.ndarray,
     backward_s: np.ndarray,
     timeline: Timeline | None = None,
+    log: Log | None = None,
 ) -> StepOutcome:
-    """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times.
+    """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times; ``log`` is sent
+    every span of every rank (category, name, start, end), as the timeline records them.
 
     Drives :func:`step_program` over all ranks at once, each collective evaluated on the group's own
     network by ``engine`` (HYBRID_SHARD's shard and replica collectives in every group at once).
@@ -469,9 +471,11 @@ def run_step(
     shard, replica = Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
     streams = [np.zeros(n), np.zeros(n)]  # main, replica: when each rank finished its last collective there
 
-    def log(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+    def spans(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
         if timeline is not None:
             timeline.add_span(category, name, np.broadcast_to(start, n)[record], np.broadcast_to(end, n)[record])
+        if log is not None:
+            log(category, name, start, end)
 
     def answer(request: Request) -> np.ndarray:
         if isinstance(request, Drain):
@@ -482,5 +486,6 @@ def run_step(
         streams[request.replicas] = done
         return done
 
-    end = drive(step_program(plan, forward_s, backward_s, communicate, log if timeline is not None else None), answer)
+    logged = spans if timeline is not None or log is not None else None
+    end = drive(step_program(plan, forward_s, backward_s, communicate, logged), answer)
     return ledger.outcome(plan, end)
