@@ -306,7 +306,7 @@ def test_hybrid_shard_streams_meet_on_the_nic_when_the_shard_group_spans_nodes()
     node only the replica all-reduces cross the NIC, and the shared fabric equals the simulator (1e-9). With
     a shard group of two nodes the reduce-scatters cross it too, while the previous bucket's replica
     all-reduce runs on its own stream: on one network they share the NIC, which the simulator (each
-    collective on its own network) does not hold — the shared step is longer (232.0 vs 205.0 ms, +13 %)."""
+    collective on its own network) does not hold — the shared step is longer (224.3 vs 197.3 ms, +13.7 %)."""
     base = _sharded(nics=1, overlap=False, zero_stage=3, optimizer_sharding="fsdp").model_dump(
         mode="json", exclude_none=True
     )
