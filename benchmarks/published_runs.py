@@ -585,7 +585,7 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "4 x 100 Gb/s the prediction is 147.6 TFLOP/s, +0.4 %, with one HDR NIC 99.9); one FSDP unit per "
         "layer; 147 is the paper's 'up to' figure, so a sustained prediction may sit below it; standard "
         "(unfused) attention; --distribute-checkpointed-activations modelled (training.distribute_checkpointed_"
-        "activations: each layer's checkpoint split over the 8 TP ranks, 53.4 GiB instead of the 84.5 GiB, out of "
+        "activations: each layer's checkpoint split over the 8 TP ranks, 53.6 GiB instead of the 84.5 GiB, out of "
         "memory, counted before; one all-gather per layer in the backward, 0.14 s or +0.8 % of the step); "
         "--memory-efficient-fp16 makes metaseq wrap FSDP without mixed precision (fully_sharded_data_parallel.py: "
         "mixed_precision = fp16 and not memory_efficient_fp16), so the shards are fp16 with fp32 Adam moments and no "
@@ -665,7 +665,7 @@ never used to set it; not in :data:`PUBLISHED_RUNS`' error statistics. The one m
 investigation led to (FSDP SHARD_GRAD_OP gathers in the forward, a mechanism with its hand-computed test)
 moved OPT-175B away from its published figure; distributed checkpointed activations (metaseq's
 --distribute-checkpointed-activations, training.distribute_checkpointed_activations) removed its false
-out-of-memory (84.5 -> 53.4 GiB) and cost 0.8 % of its step."""
+out-of-memory (84.5 -> 53.6 GiB) and cost 0.8 % of its step."""
 
 
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:

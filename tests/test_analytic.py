@@ -684,16 +684,32 @@ def test_fsdp_root_unit_is_not_gathered_again_in_the_backward(engine: str, overl
 )
 def test_fsdp_root_unit_traffic_and_memory(changes: dict[str, Any], per_micro_batch: float, k: int) -> None:
     """Bytes gathered per step on the transformer toy (see test_fsdp_root_unit_is_not_gathered_again_in_the_backward),
-    and FULL_SHARD's buffers: two gathered layers (one computing, one prefetched: 2 x 57.5M/3 parameters) plus
-    the root unit (5M), held unsharded from the root's pre-forward to its post-backward, at 4 B (fp32):
-    4 x (2 x 57.5M/3 + 5M) = 173.33 MB (166.67 MB before, two thirds of all parameters counting the root)."""
+    and FSDP's buffers in the backward (fp32: 4 B a parameter and a reduced gradient; a layer is 57.5M/3):
+
+    - FULL_SHARD/HYBRID_SHARD parameters: the computing layer and the prefetched one, and the root unit (5M),
+      held unsharded from the root's pre-forward to its post-backward: 4 x (2 x 57.5M/3 + 5M) (2 x 4 x 62.5M/3
+      before, two thirds of all parameters counting the root);
+    - gradients: the computing layer's unsharded gradient (param dtype) and the previous layer's reduce-scatter
+      input (reduce dtype), which FSDP2 holds in ``reduce_scatter_state`` until the next unit's post-backward
+      (torch ``_fully_shard/_fsdp_collectives.py`` ``foreach_reduce`` returns ``reduce_scatter_input``,
+      pytorch 010ae4a8; ``_fsdp_param_group.post_backward`` frees the previous one before reducing), 8 x 57.5M/3;
+      and the output head's gradient (2.5M), computed first and reduced in the root's post-backward at the
+      end: 4 x 2.5M (SHARD_GRAD_OP too, whose gathered parameters are in the weights; its buffers were 2 x
+      the 100 MB DDP bucket). Under no_sync only the reduce-scatter input: the unsharded gradients are the
+      full gradient the model states already keep.
+    """
     ranks = 2 * changes.get("cluster__nodes", 1)
     extra = predict(toy(training__global_batch=ranks * k, **changes, **TRANSFORMER_TOY)).extra
     assert extra["traffic_bytes_per_step"]["parameter_gather"] == exact(k * per_micro_batch)
-    if changes.get("training__optimizer_sharding") == "fsdp" and changes["training__zero_stage"] == 3:
-        assert extra["memory_buffers_bytes"] == exact(4 * (2 * 57.5e6 / 3 + 5e6))
-    elif changes.get("training__optimizer_sharding") != "fsdp":
+    layer = 57.5e6 / 3
+    gradients = 8 * layer + 4 * 2.5e6
+    if changes.get("training__optimizer_sharding") != "fsdp":
         assert extra["memory_buffers_bytes"] == exact(2 * 4 * 62.5e6 / 3)
+        return
+    gathered = 4 * (2 * layer + 5e6) if changes["training__zero_stage"] == 3 else 0.0
+    assert extra["memory_buffers_bytes"] == exact(gathered + gradients)
+    no_sync = predict(toy(training__global_batch=ranks * k, training__fsdp_no_sync=True, **changes, **TRANSFORMER_TOY))
+    assert no_sync.extra["memory_buffers_bytes"] == exact(gathered + (4 * layer if k > 1 else gradients))
 
 
 def test_fsdp_reshard_after_backward_is_shard_grad_ops() -> None:

@@ -410,29 +410,47 @@ def _activations(scenario: Scenario, stage: int) -> float:
     return acts
 
 
-def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0) -> float:
-    """Communication buffers: DDP gradient buckets, or ZeRO-3's gathered layers.
+def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0, last_stage: bool = True) -> float:
+    """Communication buffers: DDP gradient buckets, ZeRO-3's gathered layers, FSDP's units.
 
     DDP (Li et al. 2020, "PyTorch Distributed", §3.2.3) reduces bucket by bucket; we count
     two buckets (one being all-reduced while the next fills). ZeRO-3 all-gathers the
     parameters of the layer being computed and prefetches the next (Rajbhandari et al.
-    2020 §5.3): two layers of 16-bit weights. FSDP FULL_SHARD / HYBRID_SHARD gathers one layer
-    (its wrapped unit) and prefetches the next, and keeps its root unit (``root``: the parameters
-    outside the layers, :func:`stage_root_parameters`) gathered from its pre-forward to its
-    post-backward: FSDP1 ``_post_forward_reshard`` does not free the root's flat parameter, FSDP2's
-    lazy init sets the root's ``post_forward_mesh_info = None``, so the root is unsharded through the
-    whole forward and backward, where activations peak.
+    2020 §5.3): two layers of 16-bit weights. FSDP: :func:`_fsdp_buffers`.
     """
     t, m = scenario.training, scenario.model
     if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
         return 0.0  # Megatron's buckets are views into its contiguous gradient buffer
+    layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
+    if t.optimizer_sharding == "fsdp":
+        head = m.vocab * m.hidden / t.tensor_parallel if m.kind == "transformer" and last_stage else 0.0
+        return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
     if t.zero_stage >= 3:
-        layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
-        width = _state_bytes(t.precision)
-        if t.optimizer_sharding == "fsdp":
-            return width * (2.0 * (params_on_device - root) / layers + root)
-        return 2.0 * width * params_on_device / layers
+        return 2.0 * _state_bytes(t.precision) * params_on_device / layers
     return 2.0 * min(scenario.communication.bucket, params_on_device * scenario.gradient_bytes_per_param)
+
+
+def _fsdp_buffers(scenario: Scenario, layer: float, root: float, head: float) -> float:
+    """FSDP's unsharded units in the backward, where activations peak (``layer``, ``root``, ``head``: parameters).
+
+    - Parameters (FULL_SHARD, HYBRID_SHARD; SHARD_GRAD_OP's are all in the weights): the layer being
+      computed and the one prefetched, and the root unit (everything outside the wrapped layers), which
+      is gathered from its pre-forward to its post-backward: FSDP1 ``_post_forward_reshard`` does not free
+      the root's flat parameter, FSDP2's lazy init sets the root's ``post_forward_mesh_info = None``.
+    - Gradients: the computing layer's unsharded gradient (the parameters' dtype) and the previous
+      layer's reduce-scatter input (the reduce dtype), which FSDP2 keeps in ``reduce_scatter_state``
+      until the next unit's post-backward (``_fsdp_param_group.post_backward``, ``foreach_reduce``) and
+      FSDP1 until its reduce-scatter ends (the stream-recorded padded gradient); and the output head's
+      unsharded gradient, computed first in the backward and reduced only in the root's post-backward,
+      at its end. Under ``no_sync`` the unsharded gradients are the model states' full gradient, and
+      only the reduce-scatter input remains.
+    """
+    t = scenario.training
+    width = _state_bytes(t.precision)
+    gathered = width * (2.0 * layer + root) if t.zero_stage >= 3 else 0.0
+    if scenario.keeps_unsharded_gradients:
+        return gathered + layer * scenario.gradient_bytes_per_param
+    return gathered + layer * (width + scenario.gradient_bytes_per_param) + head * width
 
 
 def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
@@ -459,7 +477,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             unsharded_gradients=scenario.keeps_unsharded_gradients,
         )
         acts = _activations(scenario, stage)
-        bufs = _buffers(scenario, params, roots[stage])
+        bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
