@@ -700,8 +700,9 @@ class TrainingConfig(_Section):
     the linear layers' GEMMs in FP8 with per-tensor scaling (Transformer Engine) on bf16 weights,
     activations and fp32 master weights (Micikevicius et al. 2022, "FP8 Formats for Deep Learning")."""
     gradient_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """Dtype of the gradient buffer kept in memory (Megatron's main_grad is fp32); auto = fp32 for
-    the megatron optimizer flavour, else the 16-bit training dtype (fp32 for fp32 training)."""
+    """Dtype of the gradient buffer kept in memory; auto = for the megatron optimizer flavour the dtype it
+    reduces in (``communication.dtype``: its main_grad is fp32 under bf16/fp8, fp16 under fp16, as
+    Megatron-LM's ``grad_reduce_in_fp32`` follows), else the 16-bit training dtype (fp32 for fp32 training)."""
     optimizer_sharding: Literal["zero", "megatron", "fsdp"] = "zero"
     """How the optimizer is sharded, as frameworks run it: ``zero`` (DeepSpeed ZeRO per
     ``zero_stage``), ``megatron`` (Megatron-LM's distributed optimizer: ``zero_stage`` 1 with an fp32
@@ -1058,11 +1059,21 @@ class Scenario(_Section):
 
     @property
     def gradient_buffer_bytes_per_param(self) -> int:
-        """Bytes per parameter of the gradient buffer in memory (``training.gradient_dtype``)."""
+        """Bytes per parameter of the gradient buffer in memory (``training.gradient_dtype``).
+
+        ``auto``: Megatron's distributed optimizer reduces its gradient buffer in place, so the buffer
+        has the reduce dtype (:attr:`communication_dtype`: Megatron-LM ``param_and_grad_buffer.py``,
+        ``grad_dtype = torch.float if grad_reduce_in_fp32 else param.dtype``, and ``arguments.py`` sets
+        ``accumulate_allreduce_grads_in_fp32`` for bf16 only: fp32 under bf16/fp8, fp16 under fp16);
+        the others keep the 16-bit training dtype (fp32 for fp32 training).
+        """
         t = self.training
-        dtype = t.gradient_dtype
+        dtype: str = t.gradient_dtype
         if dtype == "auto":
-            dtype = "fp32" if t.optimizer_sharding == "megatron" or t.precision == "fp32" else "bf16"
+            if t.optimizer_sharding == "megatron":
+                dtype = self.communication_dtype
+            else:
+                dtype = "fp32" if t.precision == "fp32" else "bf16"
         return 4 if dtype == "fp32" else 2
 
     @property

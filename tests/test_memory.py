@@ -244,6 +244,21 @@ def test_model_states_per_flavour_by_hand(flavour: str, stage: int, expected: tu
     assert parts == pytest.approx(tuple(e * PSI for e in expected))
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_megatron_gradient_buffer_has_its_reduce_dtype(precision: str) -> None:
+    """Megatron's gradient buffer is the one it reduces in place: ``param_and_grad_buffer.py``
+    (Megatron-LM d98e8a64) ``grad_dtype = torch.float if grad_reduce_in_fp32 else param.dtype``, and
+    ``arguments.py`` turns ``accumulate_allreduce_grads_in_fp32`` on for bf16 only. So fp16 training keeps
+    an fp16 buffer (and an fp32 copy of its shard for the update): docs/source/distrib_optimizer.md's
+    "fp16 param, fp16 grads" row, 4 + 16/d, not the bf16 row's 6 + 12/d (what auto gave before)."""
+    s = _scenario(f"training.precision={precision}", "training.zero_stage=1", "training.optimizer_sharding=megatron")
+    assert s.gradient_buffer_bytes_per_param == (2 if precision == "fp16" else 4)
+    mb = memory_breakdown(s)
+    psi, d = stage_parameters(s)[mb.worst_stage], s.data_parallel
+    per_param = 4 + 16 / d if precision == "fp16" else 6 + 12 / d
+    assert mb.weights + mb.gradients + mb.optimizer_states == pytest.approx(per_param * psi)
+
+
 def test_megatron_totals_match_its_documentation() -> None:
     # Megatron-LM docs/source/distrib_optimizer.md: bf16 param + fp32 grads 6 + 12/d; fp16 + fp16 4 + 16/d
     assert sum(model_state_parts(PSI, N, 1, flavour="megatron", gradient_bytes=4.0)) == pytest.approx(
