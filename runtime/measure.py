@@ -13,11 +13,13 @@ barrier. Definitions:
 - comm: Σ over buckets of (end − start) of each bucket's all-reduce, on the critical rank;
 - exposed comm: from the last bucket ready to the end of backward (waiting for the
   all-reduces that compute did not hide);
-- optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast).
+- optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast); ``optimizer_cpu_s``
+  is the CPU time of the rank's thread over the same span (its work, without the time it waited
+  for a core).
 
 ``extra`` also records each rank's medians (``per_rank_step_time_s``, ``per_rank_compute_s``,
-``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``: what another estimator would need) and
-the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
+``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``, ``per_rank_optimizer_cpu_s``: what another
+estimator would need) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
 (``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
 ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
 """
@@ -36,6 +38,16 @@ from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
 __all__ = ["StepTiming", "aggregate", "append_timing", "read_rank_timings", "spread"]
+
+
+PER_RANK = {
+    "step_time_s": "step_s",
+    "compute_s": "compute_s",
+    "exposed_comm_s": "exposed_comm_s",
+    "optimizer_s": "optimizer_s",
+    "optimizer_cpu_s": "optimizer_cpu_s",
+}
+"""``extra["per_rank_<key>"]``: each rank's median over the measured steps of this :class:`StepTiming` field."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,9 @@ class StepTiming:
     """``torch.cuda.max_memory_allocated`` of the rank's GPU so far (0 on CPUs)."""
     gpu_max_reserved_bytes: float = 0.0
     """``torch.cuda.max_memory_reserved`` (the caching allocator's footprint) so far (0 on CPUs)."""
+    optimizer_cpu_s: float = 0.0
+    """CPU time of the rank's own thread during ``optimizer_s`` (0 in records that predate it): with
+    the wall time it splits the step's optimizer into its work and the share of the cores it got."""
 
     @property
     def compute_s(self) -> float:
@@ -177,10 +192,10 @@ def aggregate(
         "backward_s": med(bwd_s),
         "buckets": len(buckets),
         "bucket_bytes": buckets,
-        "per_rank_step_time_s": {str(r): med(by_step[s][r].step_s for s in measured) for r in sorted(last)},
-        "per_rank_compute_s": {str(r): med(by_step[s][r].compute_s for s in measured) for r in sorted(last)},
-        "per_rank_exposed_comm_s": {str(r): med(by_step[s][r].exposed_comm_s for s in measured) for r in sorted(last)},
-        "per_rank_optimizer_s": {str(r): med(by_step[s][r].optimizer_s for s in measured) for r in sorted(last)},
+        **{
+            f"per_rank_{key}": {str(r): med(getattr(by_step[s][r], of) for s in measured) for r in sorted(last)}
+            for key, of in PER_RANK.items()
+        },
         "critical_rank": critical,
     }
     extra.update(_memory(scenario, timings))

@@ -56,9 +56,16 @@ def test_run_records_every_step_and_every_gradient_byte(scenario_file: Path, tmp
     timings = read_rank_timings(tmp_path / "run")
     assert sorted(timings) == [0, 1] and all(len(v) == 3 for v in timings.values())
     # each rank's medians over the 2 measured steps (steps 1 and 2), as recorded by the rank itself
-    for key, of in (("per_rank_optimizer_s", "optimizer_s"), ("per_rank_exposed_comm_s", "exposed_comm_s")):
+    for key, of in (
+        ("per_rank_optimizer_s", "optimizer_s"),
+        ("per_rank_exposed_comm_s", "exposed_comm_s"),
+        ("per_rank_optimizer_cpu_s", "optimizer_cpu_s"),
+    ):
         want = {str(r): (getattr(ts[1], of) + getattr(ts[2], of)) / 2 for r, ts in timings.items()}
         assert result.extra[key] == pytest.approx(want, rel=1e-12)
+    # the optimizer's CPU time is its own thread's: more than nothing, never more than the wall time it spanned
+    steps = [t for ts in timings.values() for t in ts]
+    assert all(0.0 < t.optimizer_cpu_s <= t.optimizer_s + 1e-4 for t in steps)
 
 
 @pytest.mark.parametrize("zero_stage", [1, 2, 3])

@@ -1,0 +1,177 @@
+"""Where the optimizer's time goes on a shared host: its work (CPU time) vs the share of the cores it gets.
+
+Issue 10's validation measured the Adam step of every configuration 1.25–1.75× above the
+prediction (``per-parameter time × max(1, N/M)``). Two explanations were on the table: the
+ranks share the host's memory bandwidth (M processes at one process's speed), and the step in
+training starts with cold caches (the backward and the all-reduce evicted its state), while
+the calibration times it alone, back to back, warm. Both would make the step's *work* larger
+in training; this script separates work from share:
+
+1. ``k`` processes (``--processes``, default 1, 2, 4) step Adam over the validated model
+   (a ``--layers`` × ``--hidden`` MLP, default 4 × 768) at once from a common start, each
+   reporting its median wall time and its thread's CPU time (``time.thread_time``) per
+   parameter and its minor page faults per step; ``warm`` steps back to back, ``cold`` writes
+   a 256 MiB buffer (beyond the last-level cache) before each step, ``after-backward`` runs a
+   forward and backward of a micro-batch of ``--micro-batch`` samples first, as a training step does.
+   Memory-bandwidth sharing shows as CPU time per parameter growing with k; time-slicing as
+   wall time growing while CPU time does not.
+2. ``--runs DIR`` reads a validation's measured runs (``runs.jsonl`` of
+   ``benchmarks/validate_emulated.py``): for every configuration, each rank's optimizer wall
+   time per parameter times ``C/N`` (constant over N if the step is time-sliced over C cores),
+   and, in records that carry it (``per_rank_optimizer_cpu_s``), the CPU time per parameter
+   and the share of a core the rank got (CPU / wall).
+
+    python benchmarks/optimizer_share.py [--processes 1,2,4] [--runs benchmarks/results/validation]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MODES = ("warm", "cold", "after-backward")
+
+
+def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, window_s: float) -> None:
+    """One process: step Adam for ``window_s`` from the common start in ``go``; print medians as JSON."""
+    import torch
+
+    from runtime.model import MLP
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = MLP(layers, hidden)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    parameters = sum(p.numel() for p in model.parameters())
+    flush = torch.zeros(64 * 2**20)  # 256 MiB: more than the last-level cache
+    x, y = torch.randn(micro_batch, hidden), torch.randn(micro_batch, hidden)
+
+    def before() -> None:
+        if mode == "cold":
+            flush.add_(1.0)
+        elif mode == "after-backward":
+            torch.nn.functional.mse_loss(model(x), y).backward()
+
+    for _ in range(3):
+        before()
+        opt.step()
+    print("ready", flush=True)
+    while not go.exists():
+        time.sleep(0.001)
+    start = float(go.read_text(encoding="utf-8"))
+    while time.time() < start:
+        time.sleep(0.0005)
+    wall, cpu, faults = [], [], []
+    while time.time() < start + window_s:
+        before()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        w0, c0 = time.perf_counter(), time.thread_time()
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+        w1, c1 = time.perf_counter(), time.thread_time()
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+        if time.time() < start + window_s - 0.2:  # every process still busy
+            wall.append(w1 - w0)
+            cpu.append(c1 - c0)
+    print(json.dumps({
+        "wall_ns": 1e9 * statistics.median(wall) / parameters if wall else None,
+        "cpu_ns": 1e9 * statistics.median(cpu) / parameters if cpu else None,
+        "faults": statistics.median(faults) if faults else None,
+    }), flush=True)  # fmt: skip
+
+
+def concurrent(layers: int, hidden: int, micro_batch: int, mode: str, k: int, window_s: float, tmp: Path) -> dict:
+    """Median over ``k`` processes stepping at once of each one's wall and CPU ns per parameter."""
+    go = tmp / f"go-{mode}-{k}"
+    go.unlink(missing_ok=True)
+    command = [sys.executable, __file__, "--worker", str(layers), str(hidden), str(micro_batch), mode, str(go),
+               str(window_s)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(k)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("a worker did not start")
+        tmp_go = go.with_suffix(".tmp")
+        tmp_go.write_text(repr(time.time() + 0.3), encoding="utf-8")
+        tmp_go.replace(go)  # atomic: a worker never reads a half-written start time
+        out = [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return {key: statistics.median(o[key] for o in out) for key in ("wall_ns", "cpu_ns", "faults")}
+
+
+def saved_runs(folder: Path, cores: int) -> None:
+    """Per configuration of a saved validation: optimizer wall ns per parameter x C/N, CPU ns and share."""
+    from dpsim.records import read_jsonl
+
+    runs = [r for r in read_jsonl(folder / "runs.jsonl") if r.engine == "runtime"]
+    scaled: list[float] = []
+    print(
+        f"{'ranks':>5} {'parameters':>10} {'wall ns/param (median rank)':>28} {'x C/N':>7} {'cpu ns':>7} {'share':>6}"
+    )
+    for r in runs:
+        parameters = sum(r.extra.get("bucket_bytes") or []) // 4  # fp32 gradients, every one through a bucket
+        if not parameters:
+            continue
+        wall = statistics.median(r.extra["per_rank_optimizer_s"].values()) / parameters * 1e9
+        n = r.world_size
+        scaled.append(wall * cores / max(n, cores))
+        cpu_by_rank = r.extra.get("per_rank_optimizer_cpu_s") or {}
+        cpu = statistics.median(cpu_by_rank.values()) / parameters * 1e9 if cpu_by_rank else float("nan")
+        print(f"{n:>5} {parameters:>10} {wall:>28.1f} {scaled[-1]:>7.1f} {cpu:>7.1f} {cpu / wall:>6.2f}")
+    if scaled:
+        cv = statistics.pstdev(scaled) / statistics.mean(scaled)
+        print(f"wall ns per parameter x C/max(N, C) over {len(scaled)} runs: median {statistics.median(scaled):.1f}, "
+              f"coefficient of variation {100 * cv:.0f} %")  # fmt: skip
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        layers, hidden, micro_batch, mode, go, window = sys.argv[2:8]
+        _worker(int(layers), int(hidden), int(micro_batch), mode, Path(go), float(window))
+        return 0
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=768)
+    p.add_argument("--micro-batch", type=int, default=64)
+    p.add_argument("--processes", default="1,2,4", help="process counts stepping at once")
+    p.add_argument("--modes", default=",".join(MODES), help="what precedes each step: warm, cold, after-backward")
+    p.add_argument("--window", type=float, default=2.0, help="seconds each process steps")
+    p.add_argument("--runs", type=Path, help="a validation results folder: analyse its measured runs instead")
+    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    args = p.parse_args()
+    if args.runs is not None:
+        saved_runs(args.runs, args.cores)
+        return 0
+    import tempfile
+
+    counts = [int(k) for k in args.processes.split(",")]
+    if not set(args.modes.split(",")) <= set(MODES):
+        p.error(f"--modes: expected some of {','.join(MODES)}, got {args.modes!r}")
+    print(f"Adam step, {args.layers} x {args.hidden} MLP, {args.cores} cores; ns per parameter (median over processes)")
+    print(f"{'mode':>15} {'processes':>9} {'wall':>7} {'cpu':>7} {'wall/cpu':>8} {'faults/step':>11}")
+    with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
+        for mode in args.modes.split(","):
+            for k in counts:
+                m = concurrent(args.layers, args.hidden, args.micro_batch, mode, k, args.window, Path(tmp))
+                print(f"{mode:>15} {k:>9} {m['wall_ns']:>7.1f} {m['cpu_ns']:>7.1f} {m['wall_ns'] / m['cpu_ns']:>8.2f} "
+                      f"{m['faults']:>11.0f}", flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
