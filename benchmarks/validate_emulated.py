@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 from dpsim.calibration import load_profile
+from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
@@ -106,7 +107,8 @@ def _saved_runs(folder: Path, cases: int) -> list[list[StepResult]]:
     measured = read_jsonl(runs if runs.exists() else folder / "records.jsonl")
     measured = [r for r in measured if r.engine == "runtime"]
     if not measured or len(measured) % cases:
-        raise SystemExit(f"error: {folder}: {len(measured)} measured runs do not split over {cases} configurations")
+        raise ScenarioError("", f"{len(measured)} measured runs do not split over {cases} configurations", str(folder))
+    load_profile(folder / "profile.yaml")  # the profile the runs were predicted with: damaged or missing, named here
     repeats = len(measured) // cases
     return [measured[i * repeats : (i + 1) * repeats] for i in range(cases)]
 
@@ -195,4 +197,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        code = main()
+    except ScenarioError as exc:  # a damaged --reuse folder or profile: one line, as the dpsim commands
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        code = 2
+    raise SystemExit(code)

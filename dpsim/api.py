@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dpsim import inputs
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import (
@@ -50,12 +51,18 @@ def engine_function(
 ) -> Callable[[Scenario], StepResult]:
     """The ``Scenario → StepResult`` function of an engine (the simulator is imported lazily).
 
-    ``allow_long`` lets the simulator run past its cost limit (:mod:`dpsim.sim.budget`).
+    ``allow_long`` lets either engine run past its cost limits (:mod:`dpsim.sim.budget`: pricing the
+    collectives at a million ranks, and the simulator's events).
     """
     if engine == "analytic":
         from dpsim.analytic.step import predict
+        from dpsim.sim.budget import check_pricing
 
-        return predict
+        def analytic(scenario: Scenario) -> StepResult:
+            check_pricing(scenario, allow_long)  # the collectives' schedules are priced once: bounded up front
+            return predict(scenario)
+
+        return analytic
     if engine == "sim":
         try:
             sim = importlib.import_module("dpsim.sim")
@@ -190,6 +197,13 @@ def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     for path, values in vary.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ScenarioError(path, f"expected a non-empty list of values to vary over, got {values!r}", "<sweep>")
+        repeated = inputs.first_repeat(list(values))
+        if repeated is not None:
+            raise ScenarioError(
+                path,
+                f"the value {inputs.brief(values[repeated])} is listed more than once (each grid point runs once)",
+                "<sweep>",
+            )
     return [dict(zip(paths, combo, strict=True)) for combo in itertools.product(*(vary[p] for p in paths))]
 
 

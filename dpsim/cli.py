@@ -301,16 +301,20 @@ def sweep(
 def check(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file, or - for stdin.")],
     set_: SetOpt = None,
-    dump: Annotated[bool, typer.Option("--dump", help="Print the resolved scenario as YAML.")] = False,
+    dump: Annotated[
+        bool, typer.Option("--dump", help="Print the resolved scenario (YAML; with --format json, one JSON object).")
+    ] = False,
     format_: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """Validate a scenario and print a summary with derived values.
 
     ``--format json`` prints one object: ``{"valid": true, "scenario": {...}, "derived": {...}}``,
-    or ``{"valid": false, "error": {"source", "field", "message"}}`` (exit status 2).
+    or ``{"valid": false, "error": {"source", "field", "message"}}`` (exit status 2). ``--dump``
+    prints the resolved scenario alone: YAML, or with ``--format json`` the same mapping as one
+    JSON object (JSON is YAML 1.2, so either loads back to an equal scenario).
     """
     from dpsim import report
-    from dpsim.scenario import dump_scenario, load_scenario, scenario_source
+    from dpsim.scenario import dump_scenario, load_scenario, scenario_data, scenario_source
 
     check_choice("--format", format_, ("table", "json"))
     try:
@@ -321,7 +325,7 @@ def check(
             print_output(report.to_json({"valid": False, "error": error}))
         raise
     if dump:
-        print_output(dump_scenario(loaded))
+        print_output(report.to_json(scenario_data(loaded)) if format_ == "json" else dump_scenario(loaded))
         return
     if format_ == "json":
         print_output(report.scenario_json(loaded, source=scenario_source(scenario)))

@@ -61,17 +61,28 @@ def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
     return sizes
 
 
-def collective_rows(scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic") -> list[dict[str, Any]]:
-    """One nccl-tests row per size: op, size_bytes, time_s, algbw_Bps, busbw_Bps, algorithm, protocol, world_size."""
+def collective_rows(
+    scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic", allow_long: bool = False
+) -> list[dict[str, Any]]:
+    """One nccl-tests row per size: op, size_bytes, time_s, algbw_Bps, busbw_Bps, algorithm, protocol, world_size.
+
+    The work is priced first (:func:`dpsim.sim.budget.estimate_collective`): past its limits a
+    :class:`~dpsim.errors.ScenarioError`, before anything is built (``allow_long``: past the time limits).
+    """
     import numpy as np
 
     from dpsim.analytic import collectives as cf
     from dpsim.analytic.step import algorithm_of, calibrated_fabric
     from dpsim.calibration import profile_for
+    from dpsim.sim import budget
 
     fabric = calibrated_fabric(scenario, profile_for(scenario))
     algorithm = algorithm_of(scenario)
     n = fabric.world_size
+    work = budget.estimate_collective(
+        op, algorithm, fabric.protocol, n, fabric.per_node, fabric.nvls, engine, len(sizes), CHUNK_MAX_RANKS
+    )
+    budget.check_collective(work, allow_long)
     sim_engine: Any = None
     fidelity = "analytic"
     if engine == "sim" and n > 1:
@@ -166,6 +177,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         format_: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
         plot: Annotated[Path | None, typer.Option("--plot", help="Write busbw against size (.png/.svg/.pdf).")] = None,
+        allow_long: Annotated[
+            bool, typer.Option("--allow-long", help="Run past the cost limit (see the estimate it prints).")
+        ] = False,
     ) -> None:
         """Predict one collective as nccl-tests reports it: time, algbw, busbw, algorithm and protocol."""
         from dpsim import report
@@ -182,7 +196,7 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
         loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
-        rows = collective_rows(loaded, op, points, engine)
+        rows = collective_rows(loaded, op, points, engine, allow_long)
         title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine})"
         if plot is not None:
             with atomic_output(plot, "--plot") as tmp:

@@ -166,27 +166,40 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse ``--vary PATH=V1,V2,...`` options into ``{path: [values]}`` (values parsed as YAML)."""
-    import yaml
+    """Parse ``--vary PATH=V1,V2,...`` options into ``{path: [values]}``.
+
+    Each value is YAML read as ``--set`` reads it (:func:`dpsim.inputs.load_yaml`: YAML 1.2 core,
+    no tags, bounded aliases), and a value listed twice for one path is an error (it would run and
+    print the same grid point twice).
+    """
+    from dpsim import inputs
 
     grid: dict[str, list[Any]] = {}
     for item in items:
         if "=" not in item:
-            raise fail("--vary", f"expected PATH=V1,V2,..., got {item!r}")
+            raise fail("--vary", f"expected PATH=V1,V2,..., got {inputs.brief(item)}")
         path, raw = item.split("=", 1)
         path = path.strip()
         if not path or any(not p for p in path.split(".")):
-            raise fail("--vary", f"expected a dotted field path before '=', got {item!r}")
+            raise fail("--vary", f"expected a dotted field path before '=', got {inputs.brief(item)}")
+        if len(path) > 200 or not path.isprintable():
+            raise fail("--vary", f"expected a dotted field path, got {inputs.brief(path)}")
         if path in grid:
             raise fail("--vary", f"{path!r} is varied twice")
         values: list[Any] = []
-        for text in _split_top_level(raw):
+        texts = _split_top_level(raw)
+        for text in texts:
             if not text.strip():
-                raise fail("--vary", f"empty value in {item!r}")
+                raise fail("--vary", f"empty value in {inputs.brief(item)}")
             try:
-                values.append(yaml.safe_load(text))
-            except yaml.YAMLError:
-                raise fail("--vary", f"value {text.strip()!r} of {path} is not valid YAML") from None
+                values.append(inputs.load_yaml(text, CLI_SOURCE))
+            except ScenarioError as exc:
+                message = f"value {inputs.brief(text.strip())} of {path} is not valid YAML: {exc.message}"
+                raise fail("--vary", message) from None
+        repeated = inputs.first_repeat(values)
+        if repeated is not None:
+            shown = inputs.brief(texts[repeated].strip())
+            raise fail("--vary", f"{path} lists the value {shown} more than once (each grid point runs once)")
         grid[path] = values
     return grid
 

@@ -40,13 +40,10 @@ def calibrate_from_files(
         scenario = None
     if nccl_algo is not None:
         check_choice("--nccl-algo", nccl_algo, ("ring", "tree"))
-    for f in files:
-        if not f.is_file():
-            raise fail("--from-nccl-tests", f"no such file: {str(f)!r}")
-    if trace is not None and not trace.is_file():
-        raise fail("--from-trace", f"no such file: {str(trace)!r}")
-    if base is not None and not base.is_file():
-        raise fail("--base", f"no such file: {str(base)!r}")
+    for option, path in [*(("--from-nccl-tests", f) for f in files), ("--from-trace", trace), ("--base", base)]:
+        if path is not None and not path.is_file():
+            what = "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file"
+            raise fail(option, f"{what}: {str(path)!r}")
     profile = load_profile(base) if base is not None else HardwareProfile(name="profile")
     if files:
         fitted = _from_nccl_tests(files, link_class, nccl_algo)

@@ -187,8 +187,11 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
             raise fail("--price", f"expected PRICE or DEVICE=PRICE (per device-hour), got {item!r}") from None
         if not math.isfinite(price) or price < 0:
             raise fail("--price", f"must be a non-negative number, got {item!r}")
-        if sep:
-            per_device[name.strip().lower()] = price
+        key = name.strip().lower() if sep else None
+        if (key in per_device) if key is not None else (single is not None):
+            raise fail("--price", f"{'a price for ' + repr(key) if key else 'a price for every device'} is given twice")
+        if key is not None:
+            per_device[key] = price
         else:
             single = price
     if single is not None:
@@ -277,6 +280,8 @@ def register(app: typer.Typer) -> None:
                 check_writable(path, option, suffixes)
         if plot is not None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+        if out is not None and all_out is not None and out.resolve() == all_out.resolve():
+            raise fail("--all", f"{str(all_out)!r} is also --out: give the two tables different files")
         base = planner.PlanRequest(model="gpt2-small", tokens=1.0, devices=("a100-80gb",), max_devices=1)
         options: dict[str, Any] = {
             "model": model.strip().lower(),

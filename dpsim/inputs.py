@@ -44,6 +44,7 @@ __all__ = [
     "STDIN",
     "brief",
     "decode",
+    "first_repeat",
     "load_yaml",
     "printable_name",
     "read_bytes",
@@ -104,6 +105,26 @@ def brief(value: object, limit: int = BRIEF_CHARS) -> str:
         text = type(value).__name__
     text = safe_text(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_repeat(values: list[Any]) -> int | None:
+    """Index of the first value equal to an earlier one (same type: ``1``, ``1.0`` and ``true`` differ), or None.
+
+    Values are parsed YAML (scalars, lists, mappings): compared by type and canonical JSON text.
+    """
+    import json
+
+    seen: set[tuple[str, str]] = set()
+    for index, value in enumerate(values):
+        try:
+            text = json.dumps(value, sort_keys=True, default=repr)
+        except (TypeError, ValueError):  # mapping keys of mixed types
+            text = repr(value)
+        key = (type(value).__name__, text)
+        if key in seen:
+            return index
+        seen.add(key)
+    return None
 
 
 # --- reading ---------------------------------------------------------------------------------

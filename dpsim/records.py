@@ -113,9 +113,27 @@ def write_jsonl(path: str | Path, records: Iterable[StepResult], append: bool = 
             fh.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
 
 
+RECORDS_MAX_BYTES = 64 << 20
+"""Largest records file :func:`read_jsonl` reads (64 MiB, as ``dpsim report`` inputs)."""
+
+
 def read_jsonl(path: str | Path) -> list[StepResult]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [StepResult.from_dict(json.loads(line)) for line in lines if line.strip()]
+    """The records of a JSON-lines file; a missing, non-UTF-8 or damaged file is a one-line :class:`ScenarioError`."""
+    from dpsim import inputs
+    from dpsim.errors import ScenarioError
+
+    records = []
+    for number, line in enumerate(inputs.read_text(path, limit=RECORDS_MAX_BYTES).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise TypeError(f"a record is a JSON object, got {type(data).__name__}")
+            records.append(StepResult.from_dict(data))
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ScenarioError("", f"line {number}: not a record: {inputs.brief(str(exc))}", str(path)) from None
+    return records
 
 
 def records_to_frame(records: Iterable[StepResult]) -> Any:

@@ -72,6 +72,7 @@ __all__ = [
     "named_after_overrides",
     "parse_override",
     "read_scenario_data",
+    "scenario_data",
     "scenario_from_dict",
     "scenario_schema",
     "scenario_source",
@@ -1307,10 +1308,14 @@ def load_scenario(
     return scenario
 
 
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario as plain data (quantities as text with units): what ``dpsim check --dump`` prints."""
+    return scenario.model_dump(mode="json", exclude_none=True)
+
+
 def dump_scenario(scenario: Scenario) -> str:
     """YAML text of a scenario, with units, that :func:`load_scenario` reads back to an equal object."""
-    data = scenario.model_dump(mode="json", exclude_none=True)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
 
 
 def scenario_schema() -> dict[str, Any]:

@@ -638,6 +638,109 @@ def sweep_options() -> Iterator[Case]:
     )
 
 
+def collectives() -> Iterator[Case]:
+    """``dpsim collective``: rank counts and algorithms whose pricing would take minutes or gigabytes, bad options."""
+    kind = "collective work bombs / options"
+    million = ("--set", "cluster.nodes=131072")  # 1,048,576 ranks (8 a node): 47 s CPU and 5.8 GB unguarded
+    for extra in (
+        million,
+        (*million, "--engine", "sim"),
+        (*million, "--engine", "sim", "--sizes", "8B..16GiB"),
+        ("--set", "cluster.nodes=1024", "--set", "communication.algorithm=direct", "--allow-long"),  # 14 GiB
+        ("--set", "cluster.nodes=131073"),
+        ("--sizes", "1B..1ZB"), ("--sizes", "1e400B"), ("--size", "-1 B"), ("--sizes", ","), ("--op", "\x1b[31m"),
+        ("--plot", "{tmp}/no/such/dir/p.png"), ("--plot", "/dev/full"), ("--allow-long", "--engine", "quantum"),
+    ):  # fmt: skip
+        yield Case(kind, ["collective", *extra], expect_error=True)
+    for extra in (
+        ("--set", "cluster.nodes=64", "--set", "communication.algorithm=direct", "--engine", "sim"),
+        (
+            "--set",
+            "cluster.nodes=1024",
+            "--set",
+            "communication.algorithm=direct",
+            "--op",
+            "broadcast",
+            "--engine",
+            "sim",
+            "--sizes",
+            "8B..16GiB",
+        ),  # a broadcast over 8,192 ranks is a binomial tree: cheap
+        ("--set", "cluster.nodes=2048", "--sizes", "8B..16GiB", "--format", "csv"),  # 16,384 ranks: seconds
+        ("--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--format", "json"),
+    ):
+        yield Case(kind, ["collective", *extra])
+
+
+def dumps_and_varies() -> Iterator[Case]:
+    """``check --dump --format json`` and ``--vary`` values: repeated, YAML 1.1, tags, aliases, control characters."""
+    kind = "check --dump / --vary values"
+    files = {"s.yaml": SMALL.encode()}
+    yield Case(kind, ["check", "{tmp}/s.yaml", "--dump", "--format", "json"], files)
+    yield Case(kind, ["check", "{tmp}/s.yaml", "--dump", "--format", "csv"], files, expect_error=True)
+    yield Case(kind, ["check", "{tmp}/s.yaml", "--dump", "--format", "json", "--set", "cluster.nodes=0"], files,
+               expect_error=True)  # fmt: skip
+    bomb = (
+        "[&a [x, x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], "
+        + ", ".join(f"&{chr(99 + i)} [" + ", ".join([f"*{chr(98 + i)}"] * 10) + "]" for i in range(6))
+        + "]"
+    )
+    for vary, error in (
+        ("training.zero_stage=1,1", True),
+        ("training.micro_batch=1,2,1", True),
+        ("variability.stragglers=[{worker: 1, slowdown: 2}],[{slowdown: 2, worker: 1}]", True),
+        ("training.zero_stage=!!int 1,2", True),
+        ("communication.overlap=yes,no", True),  # YAML 1.2: text, not booleans
+        ("training.global_batch=08,016", False),  # YAML 1.2: 8 and 16 (YAML 1.1 read 016 as 14)
+        ("name=&a [*a],b", True),
+        ("name=" + bomb, True),
+        ("\x1b[31m=1,2", True),
+    ):
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", vary, "--format", "csv"], files, expect_error=error)
+
+
+NCCL_TESTS = ROOT / "tests" / "data" / "nccl_tests" / "all_reduce_8gpu_nccl-tests-new-format.txt"
+
+
+def _nccl_row(size: str, time_us: str) -> bytes:
+    """The committed 8-GPU all-reduce output with its first row's size and out-of-place time replaced."""
+    lines = NCCL_TESTS.read_text(encoding="utf-8").splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    tokens = lines[first].split()
+    tokens[0], tokens[5] = size, time_us
+    lines[first] = "  ".join(tokens)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def nccl_tests_outputs() -> Iterator[Case]:
+    """``calibrate --from-nccl-tests``: damaged outputs and special files (a profile is written only on success)."""
+    kind = "damaged nccl-tests outputs"
+    base = ["calibrate", "--out", "{tmp}/p.yaml", "--from-nccl-tests"]
+    text = NCCL_TESTS.read_text(encoding="utf-8")
+    for name, data in (
+        ("size_10e400", _nccl_row("1" + "0" * 400, "18.66")),
+        ("size_10e5000", _nccl_row("1" + "0" * 5000, "18.66")),
+        ("time_1e308", _nccl_row("32768", "1e308")),
+        ("empty", b""),
+        ("binary", bytes(range(256)) * 8),
+        ("utf16", text.encode("utf-16")),
+        ("header_only", "\n".join(line for line in text.splitlines() if line.startswith("#")).encode()),
+        ("one_row", "\n".join(text.splitlines()[:4]).encode()),
+    ):
+        yield Case(kind, [*base, f"{{tmp}}/all_reduce_{name}.txt"], {f"all_reduce_{name}.txt": data}, expect_error=True)
+    truncated = text.encode()[: len(text) // 2]  # the whole rows before the cut are a valid (shorter) output
+    yield Case(kind, [*base, "{tmp}/all_reduce_cut.txt"], {"all_reduce_cut.txt": truncated})
+    yield Case(kind, [*base, "{tmp}/all_reduce_fifo.txt"], {"all_reduce_fifo.txt": b"<fifo>"}, expect_error=True)
+    yield Case(kind, [*base, "/dev/zero"], expect_error=True)
+    yield Case(kind, [*base, "{tmp}"], expect_error=True)
+    for data, error in ((_nccl_row("32768", "nan"), False), (_nccl_row("1e308", "18.66"), False)):  # rows skipped
+        yield Case(kind, [*base, "{tmp}/all_reduce_perf.txt"], {"all_reduce_perf.txt": data}, expect_error=error)
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "8", "--no-progress", "--simulate", "0"]
+    for extra in (("--price", "a100-80gb=2", "--price", "a100-80gb=3"), ("--price", "2", "--price", "3"),
+                  ("--out", "{tmp}/p.csv", "--all", "{tmp}/p.csv")):  # fmt: skip
+        yield Case("plan --tp 3 / --pp 1000 / bad options", [*plan, *extra], expect_error=True)
+
+
 _POOL = (
     "1" + "0" * 400, "1e308", ".inf", "-.inf", ".nan", "-1", "0", "true", "yes", "'yes'", "1e-320", "~", "[]", "{}",
     "[1, 2]", "{a: 1}", "'\x1b[2J'", "x" * 5000, "010", "0x10", "'1e308 TB/s'", "'1e-320 B/s'", "'1e-300 B'",
@@ -697,7 +800,7 @@ def _mutated_file(path: str, raw: str) -> str:
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
-    sweep_options,
+    sweep_options, collectives, dumps_and_varies, nccl_tests_outputs,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

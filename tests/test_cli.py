@@ -18,6 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dpsim.api import grid_points
 from dpsim.cli import main, parse_vary
 from dpsim.errors import ScenarioError
 from dpsim.records import CORE_FIELDS
@@ -179,6 +180,29 @@ def test_parse_vary() -> None:
     for bad in (["nonsense"], ["a=1,,2"], ["=1"], ["a=1", "a=2"], ["a=[1"]):
         with pytest.raises(ScenarioError):
             parse_vary(bad)
+    # values are read as --set reads them: YAML 1.2 core (010 is ten, yes is text), no tags
+    assert parse_vary(["a=010,yes,0o10"]) == {"a": [10, "yes", 8]}
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        parse_vary(["a=!!int 1,2"])
+    # a value listed twice would run (and print) the same grid point twice; 1, 1.0 and true are different values
+    assert parse_vary(["a=1,1.0,true,'1'"]) == {"a": [1, 1.0, True, "1"]}
+    for repeated in (["a=1,2,1"], ["a=[1, 2],[1,2]"], ["a={x: 1, y: 2},{y: 2, x: 1}"], ["a=x,'x'"]):
+        with pytest.raises(ScenarioError, match="more than once") as info:
+            parse_vary(repeated)
+        assert info.value.field == "--vary"
+
+
+def test_sweep_refuses_a_repeated_value_before_running(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "s.csv"
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--vary", "cluster.nodes=1,2", "--vary", "training.zero_stage=1,1",
+        "--out", str(out_file),
+    )  # fmt: skip
+    assert_one_line_error(code, err)
+    assert out == "" and "--vary" in err and "training.zero_stage" in err and "'1'" in err
+    assert not out_file.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(ScenarioError, match="more than once"):  # the Python API's grid too
+        grid_points({"training.zero_stage": [0, 2, 0]})
 
 
 # --- check and catalog -----------------------------------------------------------------------
@@ -193,6 +217,22 @@ def test_check_summary_and_dump(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     dumped = tmp_path / "d.yaml"
     dumped.write_text(out)
     assert load_scenario(dumped) == load_scenario(DEFAULT, overrides=["training.zero_stage=2"])
+
+
+def test_check_dump_json_is_the_dumped_scenario_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``--dump --format json``: the mapping --dump prints as YAML, as one JSON object; it loads back."""
+    overrides = ("--set", "training.zero_stage=2", "--set", "variability.stragglers=[{worker: 3, slowdown: 1.5}]")
+    code, out, _ = cli(capsys, "check", str(DEFAULT), "--dump", "--format", "json", *overrides)
+    assert code == 0
+    data = json.loads(out)  # one JSON object, not YAML
+    _, yaml_out, _ = cli(capsys, "check", str(DEFAULT), "--dump", *overrides)
+    assert data == yaml.safe_load(yaml_out)
+    assert data["training"]["zero_stage"] == 2 and data["variability"]["stragglers"][0]["worker"] == 3
+    dumped = tmp_path / "d.json"
+    dumped.write_text(out)
+    assert load_scenario(dumped) == load_scenario(DEFAULT, overrides=[overrides[1], overrides[3]])
+    code, out, _ = cli(capsys, "check", str(DEFAULT), "--dump", "--format", "json", "--set", "training.zero_stage=7")
+    assert code == 2 and json.loads(out)["valid"] is False  # an invalid scenario: the error object, exit 2
 
 
 @pytest.mark.parametrize("kind", ["devices", "links", "models"])

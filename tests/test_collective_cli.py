@@ -108,3 +108,105 @@ def test_size_ranges_double_like_nccl_tests() -> None:
     assert parse_sizes("8B..64B") == [8, 16, 32, 64]
     assert parse_sizes("1MiB,1GiB") == [2**20, 2**30]
     assert len(parse_sizes("8B..16GiB")) == 32
+
+
+# --- the cost guard: priced before anything is built ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("nodes", "per_node", "device"),
+    [(4, 8, "a100-80gb"), (32, 4, "a100-80gb"), (8, 1, "a100-80gb"), (1, 8, "h100-sxm"), (3, 8, "h100-sxm")],
+)
+def test_priced_transfers_bound_the_schedules_actually_built(nodes: int, per_node: int, device: str) -> None:
+    """The guard's count (no schedule built) against the candidates the pricing builds: within [1, 3]x."""
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget, collectives
+
+    checked = 0
+    for algorithm in ("auto", "ring", "tree", "nvls-tree", *collectives.TEXTBOOK):
+        for protocol in ("auto", "Simple", "none"):
+            sets = [f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}", f"cluster.device={device}",
+                    f"communication.algorithm={algorithm}", f"communication.protocol={protocol}"]  # fmt: skip
+            try:
+                fabric = calibrated_fabric(scenario := load_scenario(DEFAULT, overrides=sets, batch_free=True))
+            except Exception:  # nvls-tree on A100, ...: not a scenario
+                continue
+            for op in ("allreduce", "reduce_scatter", "all_gather", "broadcast"):
+                try:
+                    built = collectives.candidates(op, algorithm_of(scenario), fabric.layout(), fabric.protocol)
+                except ValueError:
+                    continue
+                phases = [len(p.src) for schedule in built for p in schedule.phases if len(p.src)]
+                routed, held, largest = budget.priced_transfers(
+                    op, algorithm_of(scenario), fabric.protocol, fabric.world_size, fabric.per_node, fabric.nvls
+                )
+                assert sum(phases) <= routed <= 3 * sum(phases), (algorithm, protocol, op)
+                assert max(phases) <= largest <= 3 * max(phases), (algorithm, protocol, op)
+                assert held <= routed
+                checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize(
+    ("sets", "engine", "allow_long"),
+    [
+        (("cluster.nodes=131072",), "analytic", False),  # 1,048,576 ranks: about 47 s CPU and 5.8 GB measured
+        (("cluster.nodes=131072",), "sim", False),
+        (("cluster.nodes=1024", "communication.algorithm=direct"), "analytic", True),  # n(n-1) = 67 M a phase
+    ],
+)
+def test_work_past_the_limits_is_refused_up_front(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sets: tuple[str, ...], engine: str, allow_long: bool
+) -> None:
+    import time
+
+    plot = tmp_path / "busbw.png"
+    args = [a for s in sets for a in ("--set", s)] + ["--engine", engine, "--plot", plot]
+    start = time.process_time()
+    code, out, err = cli(capsys, "collective", *args, *(["--allow-long"] if allow_long else []))
+    assert time.process_time() - start < 5  # refused before building a schedule (the run takes minutes)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert "collective" in err and "ranks" in err
+    assert ("--allow-long" in err) != allow_long  # the memory limit holds even with --allow-long
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from dpsim.sim import budget
+
+    # 512 ranks of direct (2 x 261,632 transfers): priced in well under a second, at both engines
+    for engine in ("analytic", "sim"):
+        code, out, err = cli(capsys, "collective", "--set", "cluster.nodes=64", "--set",
+                             "communication.algorithm=direct", "--engine", engine, "--format", "json")  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)[0]["world_size"] == 512
+    # the bound lets 131,072 ranks (6 s CPU measured) and 4,096 ranks of direct (about 30 s) run
+    for world, per_node, algorithm in ((131_072, 8, "auto"), (4096, 8, "direct")):
+        work = budget.estimate_collective("allreduce", algorithm, "auto", world, per_node, False, "analytic", 1, 256)
+        assert budget.check_collective(work) is work
+
+
+def test_run_and_sweep_price_the_steps_collectives_up_front(capsys: pytest.CaptureFixture[str]) -> None:
+    """``run`` (both engines) and ``sweep`` price the same schedules: the same bound refuses a million ranks."""
+    import time
+
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget
+
+    million = ("--set", "cluster.nodes=131072", "--set", "training.global_batch=auto")
+    for extra in ((), ("--engine", "sim")):
+        start = time.process_time()
+        code, out, err = cli(capsys, "run", *million, *extra)
+        assert time.process_time() - start < 5 and code == 2 and out == ""
+        assert err.startswith("error: ") and "1,048,576 ranks" in err and "--allow-long" in err
+    code, _, err = cli(
+        capsys, "sweep", DEFAULT, "--vary", "cluster.nodes=1,131072", "--set", "training.global_batch=auto"
+    )
+    assert code == 2 and "at grid point cluster.nodes=131072" in err
+    # ZeRO adds the reduce-scatter and all-gather it runs; the simulator prices the schedules twice
+    zero = load_scenario(DEFAULT, overrides=["training.zero_stage=1"])
+    ddp = load_scenario(DEFAULT)
+    assert budget.scenario_pricing(zero).op == "allreduce + reduce_scatter + all_gather"
+    assert budget.scenario_pricing(ddp).op == "allreduce"
+    assert budget.scenario_pricing(ddp, "sim").seconds == 2 * budget.scenario_pricing(ddp).seconds

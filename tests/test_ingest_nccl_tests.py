@@ -305,3 +305,32 @@ def test_training_step_buckets_use_their_own_regime(tmp_path: Path) -> None:
         assert slow.comm_s > fast.comm_s  # only the small regime changed: the small buckets saw it
     assert results["analytic"][0].comm_s == pytest.approx(results["sim"][0].comm_s, rel=1e-6)
     assert results["analytic"][1].comm_s == pytest.approx(results["sim"][1].comm_s, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("row_size", "row_time", "expected"),
+    [("1" + "0" * 400, "18.66", r"past 1e\+21 bytes"), ("1" + "0" * 5000, "18.66", r"past 1e\+21 bytes"),
+     ("32768", "1e308", "more than 300 years")],
+)  # fmt: skip
+def test_a_row_out_of_range_is_a_one_line_error(row_size: str, row_time: str, expected: str, tmp_path: Path) -> None:
+    """A size past 1 ZB (10^400 overflowed a float in the fit) or a time past 300 years names the file and the row."""
+    lines = (DATA / "all_reduce_8gpu_nccl-tests-new-format.txt").read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    tokens = lines[first].split()
+    tokens[0], tokens[5] = row_size, row_time
+    lines[first] = "  ".join(tokens)
+    damaged = tmp_path / "all_reduce_perf.txt"
+    damaged.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioError, match=expected) as info:
+        load_nccl_tests(damaged)
+    assert info.value.source == str(damaged) and len(info.value.one_line()) <= 400
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "all_reduce_perf.fifo"
+    os.mkfifo(fifo)  # opening it would block forever
+    for path in (fifo, tmp_path, Path("/dev/zero")):
+        with pytest.raises(ScenarioError, match="regular file"):
+            load_nccl_tests(path)

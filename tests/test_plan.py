@@ -160,8 +160,12 @@ def test_cli_plan_outputs(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
         ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--format", "xml"],
         ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--plot", "x.txt"],
         ["--model", "gpt2-xl", "--tokens", "1T"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--price", "a100-80gb=2", "--price",
+         "A100-80GB=3"],  # one device priced twice: which one holds?
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--price", "2", "--price", "3"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--out", "p.csv", "--all", "./p.csv"],
     ],
-)
+)  # fmt: skip
 def test_cli_plan_bad_arguments(bad: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as exc:
         main(["plan", *bad])

@@ -61,6 +61,7 @@ from dpsim.calibration import (
     fit_coefficients_minimax,
 )
 from dpsim.errors import ScenarioError
+from dpsim.inputs import brief, read_bytes
 
 __all__ = [
     "BusbwCheck",
@@ -185,10 +186,24 @@ def _library_version(code: str) -> str:
     return f"{n // 1000}.{n // 100 % 10}.{n % 100}"
 
 
+MAX_OUTPUT_BYTES = 16 << 20
+"""Largest nccl-tests output read (16 MiB; a full 8 B..16 GiB sweep of every test is a few tens of kB)."""
+MAX_ROW_BYTES = 1e21
+"""Largest message size a row may give (1 ZB, the largest size a scenario takes: :data:`dpsim.units.RANGES`)."""
+MAX_ROW_SECONDS = 300 * 365.25 * 86400
+"""Longest time a row may give (300 years, the longest duration a scenario takes)."""
+
+
+class _BadRow(ValueError):
+    """A result row whose numbers are out of range (its message says which)."""
+
+
 def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
     lead = table.columns.index("time") if "time" in table.columns else 3
     if len(tokens) < lead + 3 or not tokens[0].isdigit():
         return None
+    if len(tokens[0]) > 22 or int(tokens[0]) > MAX_ROW_BYTES:
+        raise _BadRow(f"a row's size {brief(tokens[0], 30)} is past {MAX_ROW_BYTES:g} bytes")
     blocks = []
     for start in (lead, lead + 4):
         if len(tokens) >= start + 3:
@@ -198,6 +213,9 @@ def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
             blocks.append((None, None, None))
     if blocks[0][0] is None and blocks[1][0] is None:
         return None
+    for t, _, _ in blocks:
+        if t is not None and t > MAX_ROW_SECONDS:
+            raise _BadRow(f"the row of {tokens[0]} bytes gives a time of {t:.3g} s (more than 300 years)")
     if table.in_place_first:
         blocks.reverse()
     (t_out, a_out, b_out), (t_in, a_in, b_in) = blocks
@@ -293,7 +311,10 @@ def parse_nccl_tests(
             table = _Table(columns, in_place_first, op_hint=op_hint)
             tables.append(table)
         elif table is not None and tokens:
-            row = _parse_row(tokens, table)
+            try:
+                row = _parse_row(tokens, table)
+            except _BadRow as exc:
+                raise ScenarioError("", str(exc), source) from None
             if row is not None:
                 table.rows.append(row)
             elif body.startswith(("Out of bounds", "Avg bus bandwidth", "Collective test concluded")):
@@ -343,11 +364,8 @@ def _op_from_name(name: str) -> str | None:
 
 def load_nccl_tests(path: str | Path, *, op: str | None = None, ranks: int | None = None) -> list[NcclTestsRun]:
     """:func:`parse_nccl_tests` of a file; unreadable files are a :class:`ScenarioError`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ScenarioError("", f"cannot read nccl-tests output: {exc.strerror or exc}", str(path)) from None
-    return parse_nccl_tests(text, str(path), op=op, ranks=ranks)
+    data = read_bytes(path, str(path), limit=MAX_OUTPUT_BYTES)  # a regular file, bounded (not a FIFO, /dev/zero)
+    return parse_nccl_tests(data.decode("utf-8", errors="replace"), str(path), op=op, ranks=ranks)
 
 
 # --- fitting ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from dpsim.errors import ScenarioError
 from dpsim.sharding import step_traffic
+from dpsim.sim.collectives import TEXTBOOK
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
 if TYPE_CHECKING:
@@ -29,12 +30,19 @@ if TYPE_CHECKING:
 __all__ = [
     "LIMIT_S",
     "MEMORY_LIMIT_BYTES",
+    "PRICING_LIMIT_S",
     "Budget",
+    "CollectiveBudget",
     "SharedWork",
     "check",
+    "check_collective",
+    "check_pricing",
     "check_shared",
     "estimate",
+    "estimate_collective",
     "pipeline_operations",
+    "priced_transfers",
+    "scenario_pricing",
     "shared_work_s",
 ]
 
@@ -161,7 +169,12 @@ def pipeline_operations(scenario: Scenario) -> int:
 
 
 def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = False) -> Budget:
-    """:func:`estimate`, then refuse (:class:`ScenarioError`) what would take too long or too much memory."""
+    """:func:`estimate`, then refuse (:class:`ScenarioError`) what would take too long or too much memory.
+
+    Pricing the step's collectives comes first (:func:`check_pricing`): at a million ranks, or with the
+    all-to-all ``direct`` on thousands, it alone takes minutes or gigabytes.
+    """
+    check_pricing(scenario, allow_long, "sim")
     budget = estimate(scenario, fidelity)
     if budget.memory_bytes > MEMORY_LIMIT_BYTES:
         raise ScenarioError(
@@ -295,3 +308,180 @@ class SharedWork:
             "it anyway, or enlarge communication.bucket, or use fewer ranks or micro-batches",
             "<simulator>",
         )
+
+
+PRICE_TRANSFER_S = 1.5e-6
+PRICE_HELD_BYTES = 10.0
+PRICE_PHASE_BYTES = 220.0
+"""Pricing one collective (:func:`dpsim.analytic.collectives.collective`, and again the fast level's
+:class:`~dpsim.sim.fast.FastEngine`) builds the schedule of every candidate algorithm and routes each
+distinct phase of every (algorithm, protocol) over the cluster's links (:func:`dpsim.sim.cost.phase_cost`):
+about ``PRICE_TRANSFER_S`` per transfer routed; the schedules are held at once (``PRICE_HELD_BYTES`` a
+transfer) and the largest phase is routed as a whole (``PRICE_PHASE_BYTES`` a transfer). Measured with
+``dpsim collective`` (CPU time, peak RSS): ``auto`` on 1,048,576 ranks, 8 a node (ring and tree x 3
+protocols, 151 M transfers routed, a tree phase of 33.5 M) 46.5 s and 5.8 GB (95 s wall on the loaded
+machine); on 131,072 ranks 6 s and 0.9 GB; ``direct`` on 1,024 ranks (2 phases of 1.05 M) 2.0 s, on 4,096
+ranks (2 x 16.8 M) 66 s wall on the loaded machine and 3.5 GB. Upper bounds of CPU time within about 3x
+(``auto``) and of memory within 1.3x."""
+PRICING_LIMIT_S = 60.0
+"""Estimated pricing past which ``dpsim collective`` refuses without ``--allow-long`` (1 minute: the
+closed forms answer in seconds, and ``tests/hostile.py`` calls a command still running after 60 s a hang).
+By the bound, ``auto`` on 262,144 ranks prices in 57 s, on 1,048,576 in 3.8 minutes."""
+
+
+def priced_transfers(
+    op: str, algorithm: str, protocol: str, world: int, per_node: int, nvls: bool = False
+) -> tuple[int, int, int]:
+    """(transfers routed, transfers held, transfers of the largest phase) when one ``op`` is priced.
+
+    Counts what :func:`dpsim.sim.collectives.candidates` builds (``auto``: ring and tree, NVLS when the
+    node switch reduces; ``protocol: auto``: LL, LL128 and Simple, which share a schedule's transfers but
+    are routed each) and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes: a ring's 2(n-1)
+    steps repeat two patterns of n transfers a channel (a channel a rail: ``per_node``), a tree is one
+    phase of 4(n-1) a channel, ``direct`` the same all-to-all phase of n(n-1) twice. Nothing is built.
+    """
+    n, g = world, max(1, min(world, per_node))
+    if n <= 1:
+        return 0, 0, 0
+    channels = g if n > g > 1 else 1
+    textbook = TEXTBOOK
+    if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
+        names = ["hierarchical" if algorithm == "hierarchical" and 1 < g < n else "ring"]
+        protocol = "none" if algorithm in textbook else protocol
+    elif algorithm != "auto":
+        names = [algorithm]
+    else:
+        names = ["ring", "tree"] + (["nvls"] if nvls and g > 1 and protocol != "none" else [])
+    routed = held = largest = 0
+    for name in names:
+        if op == "broadcast" and protocol == "none":  # the textbook binomial tree: n - 1 sends in doubling phases
+            phases = [n, n]
+        elif op != "allreduce":
+            phases = [n] * 2 if name == "hierarchical" else [n * channels]
+        elif name == "backend":  # gloo's ring: one channel
+            phases = [n] * 2
+        elif name == "ring" or (name == "hierarchical" and g in (1, n)):
+            phases = [n * channels] * 2
+        elif name == "hierarchical":
+            phases = [n] * 4  # ring steps inside the nodes and across them, each way
+        elif name == "direct":
+            phases = [n * (n - 1)] * 2
+        elif name == "tree":
+            phases = [transfers_per_allreduce("tree", n, g)]
+        elif name == "halving-doubling":  # every exchange step its own pattern of n transfers
+            phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, n, g) / n))
+        else:  # NVLS, parameter server: a few phases
+            phases = [transfers_per_allreduce(name, n, g)]
+        protocols = 3 if protocol == "auto" and name not in (*textbook, "nvls") else 1
+        routed += protocols * sum(phases)
+        held += phases[0] if name == "direct" else sum(phases)
+        largest = max(largest, max(phases))
+    return routed, held, largest
+
+
+@dataclass(frozen=True)
+class CollectiveBudget:
+    """What ``dpsim collective`` would do: price the collective, and with the simulator evaluate each size."""
+
+    op: str
+    algorithm: str
+    ranks: int
+    transfers: int
+    points: int
+    engine: str
+    fidelity: str
+    pricing_s: float
+    seconds: float
+    memory_bytes: float
+
+    def describe(self) -> str:
+        sim = ""
+        if self.engine == "sim":
+            sizes = f"{self.points:,} size{'s' if self.points != 1 else ''}"
+            sim = f", then {sizes} at the {self.fidelity} level" if self.points else " (twice: the simulator's too)"
+        return (
+            f"pricing {self.op} ({self.algorithm}) on {self.ranks:,} ranks routes about {self.transfers:,} "
+            f"transfers{sim}: about {_duration(self.seconds)} and {self.memory_bytes / 2**30:,.3g} GiB"
+        )
+
+
+def estimate_collective(
+    op: str, algorithm: str, protocol: str, world: int, per_node: int, nvls: bool, engine: str, points: int,
+    chunk_max_ranks: int,
+) -> CollectiveBudget:  # fmt: skip
+    """Price ``dpsim collective`` from its cluster alone (see :data:`PRICE_TRANSFER_S`)."""
+    transfers, held, largest = priced_transfers(op, algorithm, protocol, world, per_node, nvls)
+    pricing_s = transfers * PRICE_TRANSFER_S
+    memory = held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES
+    seconds, fidelity = pricing_s, "analytic"
+    if engine == "sim" and world > 1:
+        if world <= chunk_max_ranks:  # the chunk level runs every transfer of every size
+            fidelity = "chunk"
+            chunk = transfers_per_allreduce(algorithm, world, per_node)
+            seconds += points * chunk * CHUNK_TRANSFER_S
+            memory = max(memory, 16.0 * chunk)
+        else:  # the fast level prices the schedules again, then one numpy pass a phase for each size
+            fidelity = "fast"
+            seconds += pricing_s + points * 64 * world * ELEMENT_S
+    return CollectiveBudget(op, algorithm, world, transfers, points, engine, fidelity, pricing_s, seconds, memory)
+
+
+def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> CollectiveBudget:
+    """What pricing a training step's data-parallel collectives costs (both engines price them once).
+
+    The all-reduce of the gradient buckets over one data-parallel group, and with ZeRO or FSDP its
+    reduce-scatter and all-gather (HYBRID_SHARD's groups tile the same ranks). The simulator's fast level
+    prices the schedules again (``engine="sim"``: twice the time).
+    """
+    from dpsim.analytic.step import algorithm_of, dp_fabric
+
+    group = dp_fabric(scenario)
+    traffic = step_traffic(scenario)
+    sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
+    ops = ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else [])
+    algorithm = algorithm_of(scenario)
+    parts = [
+        estimate_collective(
+            op, algorithm, group.protocol, group.world_size, group.per_node, group.nvls, "analytic", 1, 0
+        )
+        for op in ops
+    ]
+    pricing_s = sum(p.pricing_s for p in parts)
+    return CollectiveBudget(
+        " + ".join(ops), algorithm, group.world_size, sum(p.transfers for p in parts), 0, engine,
+        "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
+        sum(p.memory_bytes for p in parts),
+    )  # fmt: skip
+
+
+def check_pricing(scenario: Scenario, allow_long: bool = False, engine: str = "analytic") -> CollectiveBudget:
+    """:func:`scenario_pricing`, refused as :func:`check_collective` refuses (``run``, ``sweep``: both engines)."""
+    return check_collective(scenario_pricing(scenario, engine), allow_long)
+
+
+def check_collective(budget: CollectiveBudget, allow_long: bool = False) -> CollectiveBudget:
+    """Refuse (:class:`ScenarioError`) a ``dpsim collective`` past the memory limit, or past its time limits.
+
+    Pricing is refused past :data:`PRICING_LIMIT_S` and the simulator's evaluation past :data:`LIMIT_S`
+    unless ``allow_long``; past :data:`MEMORY_LIMIT_BYTES` always.
+    """
+    hint = "use fewer ranks (cluster.nodes, cluster.workers_per_node)"
+    if budget.algorithm == "direct":
+        hint += " or another communication.algorithm (direct sends n(n-1) messages)"
+    if budget.memory_bytes > MEMORY_LIMIT_BYTES:
+        raise ScenarioError(
+            "collective",
+            f"{budget.describe()} (limit {MEMORY_LIMIT_BYTES / 2**30:g} GiB); {hint}",
+            "<collective model>",
+        )
+    over = budget.pricing_s > PRICING_LIMIT_S or budget.seconds > LIMIT_S
+    if over and not allow_long:
+        limits = f"limit {PRICING_LIMIT_S:g} s to price" + (
+            f", {_duration(LIMIT_S)} in all" if budget.engine == "sim" else ""
+        )
+        raise ScenarioError(
+            "collective",
+            f"{budget.describe()} ({limits}); pass --allow-long to run it anyway, or {hint}",
+            "<collective model>",
+        )
+    return budget
