@@ -223,8 +223,8 @@ class SweepError(ScenarioError):
 class _PointRunner:
     """Scenario data + engine → one grid point's row; picklable, so Dask workers can run it."""
 
-    def __init__(self, base: _Base, engine: str, fidelity: str | None) -> None:
-        self.base, self.engine, self.fidelity = base, engine, fidelity
+    def __init__(self, base: _Base, engine: str, fidelity: str | None, allow_long: bool = False) -> None:
+        self.base, self.engine, self.fidelity, self.allow_long = base, engine, fidelity, allow_long
         self._fn: Callable[[Scenario], StepResult] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -235,7 +235,7 @@ class _PointRunner:
 
     def __call__(self, point: Mapping[str, Any]) -> dict[str, Any]:
         if self._fn is None:
-            self._fn = engine_function(self.engine, self.fidelity)
+            self._fn = engine_function(self.engine, self.fidelity, self.allow_long)
         return {**point, **self._fn(self.scenario(point)).flat()}
 
 
@@ -274,6 +274,7 @@ def sweep(
     partial_file: str | Path | None = None,
     resume: bool = False,
     executor: Executor | None = None,
+    allow_long: bool = False,
 ) -> pd.DataFrame:
     """Run every point of the grid ``vary`` (``{field.path: [values]}``); one row per point, in grid order.
 
@@ -286,7 +287,8 @@ def sweep(
     are appended there as they arrive (JSON lines; deleted when the sweep completes), and
     ``resume=True`` takes the points already in it instead of running them again. A point
     that fails does not stop the others; afterwards :class:`SweepError` names the first
-    failed point's grid coordinates (``.frame`` holds the finished points).
+    failed point's grid coordinates (``.frame`` holds the finished points). ``allow_long``: every
+    point may run past the engines' cost limits (:func:`engine_function`).
     """
     import pandas as pd
 
@@ -297,7 +299,7 @@ def sweep(
     if source is not None:
         base.source = source
     points = grid_points(vary)
-    runner = _PointRunner(base, engine, fidelity)
+    runner = _PointRunner(base, engine, fidelity, allow_long)
     if resume and partial_file is None:
         raise ScenarioError("--resume", "needs the file of partial results (--out FILE)", "<command line>")
     if engine == "sim":  # points are expensive: a point that cannot be built fails now, not after hours

@@ -234,6 +234,7 @@ def sweep(
     resume: Annotated[
         bool, typer.Option("--resume", help="Keep the points finished by an interrupted run of this sweep (--out).")
     ] = False,
+    allow_long: AllowLongOpt = False,
 ) -> None:
     """Run a grid of scenario variants and tabulate (or plot) the results.
 
@@ -278,6 +279,7 @@ def sweep(
         scheduler=scheduler,
         partial_file=partial,
         resume=resume,
+        allow_long=allow_long,
     )
     if out:
         with atomic_output(out, "--out") as tmp:

@@ -167,7 +167,7 @@ def test_work_past_the_limits_is_refused_up_front(
     code, out, err = cli(capsys, "collective", *args, *(["--allow-long"] if allow_long else []))
     assert time.process_time() - start < 5  # refused before building a schedule (the run takes minutes)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
-    assert "collective" in err and "ranks" in err
+    assert "<cost guard>: pricing" in err and "ranks" in err
     assert ("--allow-long" in err) != allow_long  # the memory limit holds even with --allow-long
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -210,3 +210,20 @@ def test_run_and_sweep_price_the_steps_collectives_up_front(capsys: pytest.Captu
     assert budget.scenario_pricing(zero).op == "allreduce + reduce_scatter + all_gather"
     assert budget.scenario_pricing(ddp).op == "allreduce"
     assert budget.scenario_pricing(ddp, "sim").seconds == 2 * budget.scenario_pricing(ddp).seconds
+
+
+def test_sweep_takes_allow_long_as_its_refusal_says(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's line tells the user to pass --allow-long; ``sweep`` accepts it and every point runs."""
+    from dpsim.sim import budget
+
+    monkeypatch.setattr(budget, "PRICING_LIMIT_S", 0.0)  # every scenario is now past the pricing limit
+    args = ("sweep", DEFAULT, "--vary", "cluster.nodes=1,2", "--format", "json")
+    code, out, err = cli(capsys, *args)
+    assert code == 2 and out == "" and err.startswith("error: <cost guard>: pricing allreduce")
+    assert "pass --allow-long" in err and err.count("\n") == 1
+    code, out, err = cli(capsys, *args, "--allow-long")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["cluster.nodes"] for r in rows] == [1, 2]

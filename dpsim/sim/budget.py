@@ -470,9 +470,9 @@ def check_collective(budget: CollectiveBudget, allow_long: bool = False) -> Coll
         hint += " or another communication.algorithm (direct sends n(n-1) messages)"
     if budget.memory_bytes > MEMORY_LIMIT_BYTES:
         raise ScenarioError(
-            "collective",
+            "",
             f"{budget.describe()} (limit {MEMORY_LIMIT_BYTES / 2**30:g} GiB); {hint}",
-            "<collective model>",
+            "<cost guard>",
         )
     over = budget.pricing_s > PRICING_LIMIT_S or budget.seconds > LIMIT_S
     if over and not allow_long:
@@ -480,8 +480,8 @@ def check_collective(budget: CollectiveBudget, allow_long: bool = False) -> Coll
             f", {_duration(LIMIT_S)} in all" if budget.engine == "sim" else ""
         )
         raise ScenarioError(
-            "collective",
+            "",
             f"{budget.describe()} ({limits}); pass --allow-long to run it anyway, or {hint}",
-            "<collective model>",
+            "<cost guard>",
         )
     return budget
