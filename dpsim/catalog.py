@@ -523,7 +523,8 @@ DEVICES: dict[str, DeviceSpec] = {
 # (perftest ib_send_lat, ConnectX "sub-600 ns" port latency plus switch) plus NCCL's proxy and
 # GPU-NIC hand-off (NCCL hwLat NET Simple ring 6.6-9.6 us); Ethernet 10 us = kernel TCP
 # sockets (gloo) on a data-centre LAN, ~20 us netperf TCP_RR round trip. NCCL's algorithms
-# with a protocol pay NCCL's per-step latencies instead (dpsim.sim.collectives.nccl).
+# with a protocol pay NCCL's per-step latencies, and each network hop no less than the link's latency
+# (dpsim.sim.collectives.nccl; EFA's ~23 us hop is what makes small all-reduces on AWS slow).
 _NCCL_TOPO = "NVIDIA/nccl src/graph/topo.h"
 _TCP_1500 = "TCP/IPv4 over 1500-byte Ethernet frames: 1448 payload bytes per 1538 on the wire = 0.94"
 LINKS: dict[str, LinkSpec] = {
@@ -608,6 +609,34 @@ LINKS: dict[str, LinkSpec] = {
             "IEEE 802.3bs",
             47.0 / 50.0,
             "NVIDIA/nccl-tests#290 (ConnectX-7 at 400 Gbit/s: 46-48GB/s per NIC)",
+        ),
+        # AWS Elastic Fabric Adapter: 100 Gbit/s per EFA device (AWS EC2 User Guide, "Elastic Fabric Adapter":
+        # p4d.24xlarge 4 x 100 Gbit/s EFA, p5.48xlarge 32 x 100 Gbit/s EFA v2). NCCL reaches it through the
+        # aws-ofi-nccl plugin over libfabric's SRD transport (Shalev et al. 2020, "A Cloud-Optimized Transport
+        # Protocol for Elastic and Scalable HPC", IEEE Micro 40(6)), not RDMA verbs. Bandwidth: NCCL's own
+        # constant for a 100 Gbit/s NIC (NET_BW 12.0 GB/s). latency_s: the per-message cost of one network
+        # hop, from a published 2-node nccl-tests run of one GPU per node over EFA (aws-samples/aws-efa-eks
+        # README: 2 x p3dn.24xlarge, 1 V100 each, NCCL 2.6.4, all_reduce of 8 B in 52.16 / 52.04 us): on one
+        # GPU per node an all-reduce is two network hops after NCCL's base latency (ring or tree LL, 6.6 / 6.8
+        # us, dpsim.sim.collectives.nccl), so a hop is (52.1 - 6.6) / 2 = 22.75 us, four times NCCL's
+        # InfiniBand-class hwLat[NET] LL (5.0 us). That run is EFA v1 without GPUDirect RDMA; no published
+        # small-size figure of EFA v2 was found, so efa-v2 carries the same hop (nothing fitted to the p5 curve
+        # of benchmarks/nccl_tests_curves.py, which is another source).
+        LinkSpec(
+            "efa",
+            100e9 / 8,
+            22.75e-6,
+            "AWS EC2 User Guide (EFA); latency: aws-samples/aws-efa-eks README, 2-node nccl-tests over EFA",
+            12.0 / 12.5,
+            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+        ),
+        LinkSpec(
+            "efa-v2",
+            100e9 / 8,
+            22.75e-6,
+            "AWS EC2 User Guide (p5.48xlarge: 32 x 100 Gbit/s EFA v2); latency as efa (EFA v1 run)",
+            12.0 / 12.5,
+            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
         ),
     )
 }

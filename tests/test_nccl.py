@@ -153,8 +153,8 @@ def test_double_tree_mirrors_even_and_shifts_odd() -> None:
     [
         # ring, 2 nodes x 8: base 8.4 + (2·15 − 2)·max(3.4 NVLink, 3·1.0 net overhead) + 2·14 (NET)
         ("ring", "Simple", 8.4 + 28 * 3.4 + 2 * 14.0),
-        # LL: base 6.6 + 28·max(0.6, 1.0) + 2·2.7
-        ("ring", "LL", 6.6 + 28 * 1.0 + 2 * 2.7),
+        # LL: base 6.6 + 28·max(0.6, 1.0) + 2·max(2.7, 5.0): the 5 µs link is slower than NCCL's net step
+        ("ring", "LL", 6.6 + 28 * 1.0 + 2 * 5.0),
         # tree LL: base 6.8 + 2·((8 − 1)·0.6 + log2(2)·5.0)
         ("tree", "LL", 6.8 + 2 * (7 * 0.6 + 1 * 5.0)),
         # tree LL128: base 14 + 2·(7·1.25 + 8.5)
@@ -167,6 +167,50 @@ def test_latency_is_nccls_tuning_model(algorithm: str, protocol: str, expected_u
     """src/graph/tuning.cc ncclTopoTuneModel: baseLat + per-step hwLat; a 1-byte all-reduce is all latency."""
     fabric = _fabric("8gpu-8nic", protocol)
     assert cf.collective("allreduce", algorithm, 1e-9, fabric).time_s == pytest.approx(expected_us * 1e-6, rel=1e-6)
+
+
+def _slow_network(latency_s: float, protocol: str = "auto") -> cf.Fabric:
+    """Two nodes of 8 GPUs, 8 NICs, whose network takes ``latency_s`` per message (EFA-like when large)."""
+    return cf.Fabric(2, 8, NVLINK, cf.Link(latency_s, NIC.bandwidth), nics_per_node=8, nvls=False, protocol=protocol)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "protocol", "expected_us", "nccl_us"),
+    [
+        # ring LL: base 6.6 + 28 NVLink steps at max(0.6, 1.0 net overhead) + 2 network steps at 30 (NCCL: 2.7)
+        ("ring", "LL", 6.6 + 28 * 1.0 + 2 * 30.0, 6.6 + 28 * 1.0 + 2 * 2.7),
+        # ring Simple: base 8.4 + 28·max(3.4, 3·1.0) + 2·30 (NCCL: 14)
+        ("ring", "Simple", 8.4 + 28 * 3.4 + 2 * 30.0, 8.4 + 28 * 3.4 + 2 * 14.0),
+        # tree LL: base 6.8 + 2·(7 chain steps · 0.6) + 2·log2(2) network hops · 30 (NCCL: 5.0)
+        ("tree", "LL", 6.8 + 2 * 7 * 0.6 + 2 * 30.0, 6.8 + 2 * 7 * 0.6 + 2 * 5.0),
+        # tree LL128: base 14 + 2·7·1.25 + 2·30 (NCCL: 8.5)
+        ("tree", "LL128", 14.0 + 2 * 7 * 1.25 + 2 * 30.0, 14.0 + 2 * 7 * 1.25 + 2 * 8.5),
+    ],
+)
+def test_each_network_hop_takes_the_links_latency(
+    algorithm: str, protocol: str, expected_us: float, nccl_us: float
+) -> None:
+    """A 30 µs network (EFA-class): each network hop of NCCL's schedule costs the link's latency, in every engine;
+    on a 0.5 µs network NCCL's own per-hop figures are the floor."""
+    fabric = _slow_network(30e-6, protocol)
+    for t in _three_engines("allreduce", algorithm, fabric, size=8.0):
+        assert t == pytest.approx(expected_us * 1e-6 + 8.0 * _per_byte("allreduce", algorithm, fabric, protocol))
+    assert cf.collective("allreduce", algorithm, 1e-9, _slow_network(0.5e-6, protocol)).time_s == pytest.approx(
+        nccl_us * 1e-6, rel=1e-9
+    )
+
+
+def test_the_tuner_still_chooses_by_nccls_own_latencies() -> None:
+    """NCCL's tuner knows nothing of the network's latency: the choice at every size is the same on a 0.5 µs
+    and a 30 µs network; only the time of the chosen schedule moves, by its network hops × (30 − NCCL's hop)."""
+    fast, slow = _slow_network(0.5e-6), _slow_network(30e-6)
+    for size in (8.0, 4096.0, float(1 << 20), float(1 << 26)):
+        a, b = cf.collective("allreduce", "auto", size, fast), cf.collective("allreduce", "auto", size, slow)
+        assert (a.algorithm, a.protocol) == (b.algorithm, b.protocol)
+    small_fast = cf.collective("allreduce", "auto", 8.0, fast)
+    small_slow = cf.collective("allreduce", "auto", 8.0, slow)
+    assert (small_slow.algorithm, small_slow.protocol) == ("tree", "LL")  # NCCL: 25.2 µs against the ring's 40
+    assert small_slow.time_s - small_fast.time_s == pytest.approx(2 * (30.0 - 5.0) * 1e-6, rel=1e-9)
 
 
 @pytest.mark.parametrize(("protocol", "fraction"), [("Simple", 1.0), ("LL128", 0.92), ("LL", 0.5)])

@@ -104,7 +104,7 @@ class CompiledSchedule:
         for p in phases:
             links, latency = cluster.routes(where[p.src], where[p.dst])
             routes_list.append(links)
-            latency_list.append(p.transfer_latency(latency))
+            latency_list.append(p.timed_latency(latency))
         width = max((r.shape[1] for r in routes_list), default=1)
         self.t_routes = np.full((total, width), -1, dtype=np.int64)
         for k, links in enumerate(routes_list):

@@ -2,7 +2,8 @@
 
 For every phase of a :class:`~dpsim.sim.collectives.base.Schedule` the flows active at
 once are routed on the cluster and their bytes summed per directed link; the phase lasts
-its latency (``repeat`` × the phase's per-step latency, or route latency × ``hops``) plus
+its latency (``repeat`` × the phase's per-step latency, or route latency × ``hops``; NCCL's network
+hops at no less than the network's own latency, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`) plus
 ``max over links (bytes on the link / its bandwidth)`` — the time for the most loaded link
 to carry its share, which is exactly the max-min fair completion time when the phase's
 flows are symmetric. Repeated steps of the same pattern are priced once, so the cost of
@@ -63,9 +64,12 @@ class LinearCost:
     seconds_per_byte: float
     tuner: TunerCorrection = NO_CORRECTION
     """NCCL's size-dependent corrections of its estimate (:class:`~dpsim.sim.collectives.base.TunerCorrection`)."""
+    network_s: float = 0.0
+    """What the network's own per-message latency adds to NCCL's per-step figures (:meth:`Phase.timed_latency`):
+    part of the time, not of NCCL's estimate."""
 
     def __call__(self, size: float) -> float:
-        return self.latency_s + size * self.seconds_per_byte if size > 0 else 0.0
+        return self.latency_s + self.network_s + size * self.seconds_per_byte if size > 0 else 0.0
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
@@ -125,13 +129,16 @@ def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
 def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring)."""
     latency_total = schedule.base_latency_s
+    network_total = 0.0
     per_byte_total = 0.0
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
         per_byte, latency = _transfer_times(schedule, phase, cluster)
-        latency_total += phase.repeat * float(phase.transfer_latency(latency).max())
+        nccl = float(phase.transfer_latency(latency).max())
+        latency_total += phase.repeat * nccl
+        network_total += phase.repeat * (float(phase.timed_latency(latency).max()) - nccl)
         per_byte_total += phase.repeat * float(per_byte.max())
     if not lock_step(schedule, cluster):
         per_byte_total = fluid_seconds_per_byte(schedule, cluster)
-    return LinearCost(latency_total, per_byte_total, schedule.tuner)
+    return LinearCost(latency_total, per_byte_total, schedule.tuner, network_total)

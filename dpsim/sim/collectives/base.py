@@ -15,7 +15,12 @@ read the same schedule:
 data through its depth, so its first byte crosses ``depth`` hops (Sanders et al. 2009).
 ``latency_s``, when set, replaces the route latency of every transfer of the phase: NCCL's
 algorithms pay NCCL's per-step latency of their protocol (``src/graph/tuning.cc``
-``hwLatencies``), not the wire's. ``channel`` says which of NCCL's channels (parallel rings
+``hwLatencies``), not the wire's. That is NCCL's own estimate, and its tuner picks by it; but
+NCCL's network constants (``hwLat[NET]``) are an InfiniBand-class network's. ``net_hops`` of
+each step's latency are network hops NCCL prices at ``net_step_s`` each, and the schedule is
+timed with each of them at the slower of that and the network's own per-message latency (the
+route's, from the scenario's inter-node link: EFA's or a TCP offload's is several times
+InfiniBand's): :meth:`Phase.timed_latency`. ``channel`` says which of NCCL's channels (parallel rings
 or trees, each on its own share of the data) a transfer belongs to. A schedule's
 ``base_latency_s`` is paid once per call before any transfer (NCCL's ``baseLatencies``:
 kernel launch and set-up), and ``protocol`` names NCCL's wire protocol (Simple, LL,
@@ -90,6 +95,10 @@ class Phase:
     """Per-step latency of every transfer (replaces route latency × hops when set)."""
     channel: np.ndarray | None = None
     """NCCL channel of each transfer (None: one channel)."""
+    net_hops: float = 0.0
+    """Network hops among each step's ``latency_s`` (a mean over the steps where they differ)."""
+    net_step_s: float = 0.0
+    """NCCL's latency of each of those hops (its ``hwLat[NET]``), part of ``latency_s``."""
 
     @staticmethod
     def of(
@@ -100,6 +109,8 @@ class Phase:
         hops: float = 1.0,
         latency_s: float | None = None,
         channel: object = None,
+        net_hops: float = 0.0,
+        net_step_s: float = 0.0,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
@@ -111,7 +122,8 @@ class Phase:
         if latency_s is not None and not latency_s >= 0:
             raise ValueError(f"a phase's latency must be >= 0, got {latency_s!r}")
         c = None if channel is None else np.broadcast_to(np.asarray(channel, dtype=np.int64), s.shape).copy()
-        return Phase(s, d, f, int(repeat), float(hops), None if latency_s is None else float(latency_s), c)
+        lat = None if latency_s is None else float(latency_s)
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s))
 
     def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
         """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``.
@@ -126,6 +138,20 @@ class Phase:
         if self.hops != 1.0 and len(latency):
             return np.full(len(latency), float(latency.max()) * self.hops)
         return latency * self.hops
+
+    def timed_latency(self, route_latency: np.ndarray) -> np.ndarray:
+        """:meth:`transfer_latency` with each network hop of NCCL's step at ``max(net_step_s, network)``.
+
+        The network's per-message latency is the largest route latency of the phase (the
+        inter-node route's, where the phase crosses nodes). A hop costs NCCL's per-step
+        figure — the GPU and proxy side of a step, which overlaps the wire — unless the
+        network itself is slower: ``latency_s + net_hops · max(0, network − net_step_s)``.
+        """
+        out = self.transfer_latency(route_latency)
+        if self.latency_s is None or self.net_hops <= 0 or not len(route_latency):
+            return out
+        network = float(np.max(route_latency))
+        return out + self.net_hops * max(0.0, network - self.net_step_s)
 
     @property
     def transfers(self) -> int:

@@ -35,7 +35,11 @@ cost model of ``src/graph/tuning.cc``): Simple, LL (8-byte lines with a 4-byte f
 the bandwidth, lowest latency) and LL128 (120 of every 128 bytes are data). A protocol
 changes the per-step latency (``hwLatencies``) and base latency (``baseLatencies``) and
 the usable bandwidth; the bandwidth fraction is carried as extra wire bytes, so every
-evaluator prices it through the same link loads. The tuner constants are NCCL's defaults
+evaluator prices it through the same link loads. NCCL's network per-step latencies (``hwLatencies[NET]``) are
+an InfiniBand-class network's: the tuner picks by them, but each network hop of the chosen
+schedule is timed at no less than the scenario's inter-node link latency (every phase carries
+its network hops, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`): a transport such as
+EFA (SRD through aws-ofi-nccl) takes several times InfiniBand's per message. The tuner constants are NCCL's defaults
 (NVIDIA/nccl v2.30.7, ``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``; the
 bandwidth caps are the same in v2.10.3, the version of the oldest published run).
 
@@ -415,11 +419,16 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     k = len(orders)
     wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
     latency = None
+    net_step = 0.0
     if protocol != "none":
         latency = _ring_step_latency(n - 1, layout.nodes - 1, "ring", protocol, layout)
+        net_step = _step_latencies_s("ring", protocol, layout)[1]
     src, dst = orders, np.roll(orders, -1, axis=1)
     chan = np.repeat(np.arange(k), n)
-    one = Phase.of(src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan)
+    net_hops = (layout.nodes - 1) / (n - 1)  # of every step: M−1 of the N−1 steps cross nodes
+    one = Phase.of(
+        src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan, net_hops=net_hops, net_step_s=net_step
+    )
     phases = (one, one) if op == "allreduce" else (one,)
     engine = _engine(name, protocol, layout, wire)
     tuner = ring_tuner(op, protocol, layout)
@@ -508,9 +517,11 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     up_frac, up_chan = np.concatenate(frac) * wire, np.concatenate(chan)
     depth = (g - 1) + (math.ceil(math.log2(m)) if m > 1 else 0)
     latency = None
+    inter = 0.0
+    net_hops = 2 * (int(math.log2(m)) if m > 1 else 0)
     if protocol != "none":
         intra, inter = _step_latencies_s("tree", protocol, layout)
-        latency = 2 * ((g - 1) * intra + (int(math.log2(m)) if m > 1 else 0) * inter)
+        latency = 2 * (g - 1) * intra + net_hops * inter
     phase = Phase.of(
         np.concatenate([up_src, up_dst]),
         np.concatenate([up_dst, up_src]),
@@ -518,6 +529,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         hops=2 * depth,
         latency_s=latency,
         channel=np.concatenate([up_chan, up_chan]),
+        net_hops=net_hops,
+        net_step_s=inter,
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
@@ -567,6 +580,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     s, d, fr = _tree_edges(layout, 0.5 / g, list(range(g)))
     up_s, up_d, up_f = np.concatenate(s), np.concatenate(d), np.concatenate(fr)
     latency = None
+    inter = 0.0
     if protocol != "none":
         intra, inter = _step_latencies_s("nvls-tree", protocol, layout)
         latency = intra + 2 * int(math.log2(m)) * inter
@@ -576,6 +590,8 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         np.concatenate([np.full(len(src), f), up_f, up_f]),
         hops=1 + 2 * math.ceil(math.log2(m)),
         latency_s=latency,
+        net_hops=2 * int(math.log2(m)),
+        net_step_s=inter,
     )
     cap = channel_cap_Bps("nvls-tree", protocol, layout)
     engine = 0.0
@@ -600,6 +616,7 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
     rows = np.stack([np.roll(row, -int(r)) for row, r in zip(orders, root, strict=True)])
     wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
     latency = None
+    step = 0.0
     if protocol != "none":
         hw = "net" if layout.nodes > 1 else layout.intra_hw
         step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol) * 1e-6
@@ -611,6 +628,8 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         hops=n - 1,
         latency_s=latency,
         channel=np.repeat(np.arange(k), n - 1),
+        net_hops=layout.nodes - 1,  # the chain crosses nodes M−1 times
+        net_step_s=step,
     )
     engine = _engine("ring", protocol, layout, wire)
     return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True, engine_Bps=engine)
