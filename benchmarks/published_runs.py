@@ -157,6 +157,13 @@ def _megatron_table1(
                 # of every layer); eq. (3) counts the recomputed forward (§5.1).
                 "activation_recomputation": "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
+                # LocalDDP (megatron/model/distributed.py, DistributedDataParallel with
+                # use_contiguous_buffers_in_local_ddp) keeps main_grad in one contiguous buffer per dtype
+                # that it all-reduces in place: no copy (without the option it flattens the gradients only
+                # for its all-reduce after the backward, past the activation peak). DDP=torch wraps torch's
+                # DistributedDataParallel with its defaults (megatron/training.py get_model: torchDDP(model, device_ids,
+                # output_device, process_group)), i.e. gradient_as_bucket_view=False: a bucket copy.
+                "gradient_as_bucket_view": ddp == "local",
             },
             "communication": {"algorithm": "ring", "overlap": overlap},
         },
@@ -385,6 +392,8 @@ def _korthikanti_table5(
                 "sequence_parallel": present,
                 "activation_recomputation": "selective" if present else "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
+                # Megatron-LM's LocalDDP: gradients in its contiguous buffer (no data parallelism here anyway)
+                "gradient_as_bucket_view": True,
             },
             "communication": {"algorithm": "ring"},
         },

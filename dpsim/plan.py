@@ -772,8 +772,9 @@ def _screen_memory(
 
     def buffers(params: np.ndarray) -> np.ndarray:
         z3 = 2.0 * width * params / np.maximum(1, layers // pp)
-        ddp = 2.0 * np.minimum(bucket, params * width)
-        return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, ddp))
+        zero12 = 2.0 * np.minimum(bucket, params * width)
+        ddp = params * width  # torch DDP's bucket copy of the gradients (gradient_as_bucket_view: false)
+        return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, np.where(zero == 0, ddp, zero12)))
 
     p_first, p_last = first / tp, last / tp
     total_first = states(p_first) + acts_first + buffers(p_first)

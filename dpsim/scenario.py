@@ -723,6 +723,16 @@ class TrainingConfig(_Section):
     all but the last micro-batch, as ``torch.distributed.pipelining`` does for FSDP stages): the
     first forward's all-gather serves every micro-batch of the step (the parameters are then held
     unsharded for the whole step, which SHARD_GRAD_OP's memory already counts)."""
+    gradient_as_bucket_view: bool = False
+    """PyTorch DDP (``zero_stage: 0``): whether ``param.grad`` are views into DDP's flat gradient buckets.
+    false = torch's default: the reducer (``torch/csrc/distributed/c10d/reducer.cpp``,
+    ``Reducer::initialize_buckets``) allocates each bucket's flat ``gradients`` tensor in the parameters'
+    (= the gradients') dtype and copies every gradient into it for the all-reduce and back, so memory holds
+    a second, gradient-sized copy beside ``param.grad`` for the whole run. true =
+    ``DistributedDataParallel(gradient_as_bucket_view=True)``: the gradients are views into the buckets, no
+    copy. Megatron-LM's own DDP keeps its gradients in contiguous buffers that are the buckets (its
+    ``param_and_grad_buffer.py``; the 2021 ``LocalDDP`` with contiguous buffers): set true for it. Refused
+    for ZeRO-1/2/3, Megatron's distributed optimizer and FSDP, which keep their own gradient buffers."""
     memory_reserve: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of device memory kept back for the caching allocator's fragmentation and the CUDA
     context (a documented guess, e.g. 0.05-0.1; 0 = none)."""
@@ -965,6 +975,12 @@ class Scenario(_Section):
                 "training.fsdp_reshard_after_backward",
                 "keeping parameters gathered across micro-batches is FSDP SHARD_GRAD_OP's (optimizer_sharding: "
                 "fsdp, zero_stage: 2); FULL_SHARD frees them after every forward",
+            )
+        if t.gradient_as_bucket_view and (t.zero_stage != 0 or t.optimizer_sharding != "zero"):
+            raise _FieldError(
+                "training.gradient_as_bucket_view",
+                "applies to PyTorch DDP (zero_stage: 0) only; ZeRO, FSDP and Megatron's distributed optimizer keep "
+                "their own gradient buffers",
             )
         if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
             raise _FieldError(

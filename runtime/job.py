@@ -250,7 +250,10 @@ class TrainingJob:
                 # DDP's default cap (None) is what gives its 1 MiB first bucket (dpsim.buckets)
                 bucket_cap_mb=None if bucket == DEFAULT_BUCKET_BYTES else bucket / 2**20,
                 forward_sync_buffers=False,
-                gradient_as_bucket_view=True,
+                # the scenario's choice under plain DDP (torch's default False keeps a bucket copy of the
+                # gradients, which dpsim.analytic.memory counts); ZeRO-1 here is DDP + ZeroRedundancyOptimizer,
+                # an emulation of DeepSpeed's, so it keeps the views and adds no copy the model lacks
+                gradient_as_bucket_view=t.gradient_as_bucket_view or t.zero_stage == 1,
                 device_ids=[device.index] if self.cuda else None,
             )
             self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,

@@ -283,3 +283,47 @@ def test_tensor_list_bound_counts_the_models_own_tensors_a_layer(
     at_bound = buckets.gradient_tensors(scenario(120 // per_layer))
     assert len(at_bound) >= 120  # every layer's tensors (plus a transformer's embeddings and final norm)
     assert buckets.gradient_tensors(scenario(120 // per_layer + 1)) == ()
+
+
+@pytest.mark.parametrize("as_view", [False, True])
+def test_ddp_buckets_are_a_second_gradient_copy_unless_views(tmp_path: Path, as_view: bool) -> None:
+    """What ``training.gradient_as_bucket_view`` models: the reducer's flat bucket tensors hold a copy
+    of every gradient, in the gradients' dtype, apart from ``param.grad`` (torch's default); with
+    ``gradient_as_bucket_view=True`` every ``param.grad`` lies inside a bucket and nothing else is held."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[torch.nn.Linear(512, 512) for _ in range(6)]).to(torch.bfloat16)
+    buckets: dict[int, tuple[int, int, Any]] = {}
+
+    def record(_, bucket):  # type: ignore[no-untyped-def]  # DDP refuses a hook whose bucket is not annotated GradBucket
+        # the comm hook sees each bucket's flat tensor; it reduces nothing (one rank)
+        flat = bucket.buffer()
+        buckets[bucket.index()] = (flat.data_ptr(), flat.numel() * flat.element_size(), flat.dtype)
+        done = torch.futures.Future()
+        done.set_result(flat)
+        return done
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=0.25, gradient_as_bucket_view=as_view)
+        ddp.register_comm_hook(None, record)
+        seen = []
+        for _ in range(3):  # past the rebuild at the second iteration
+            ddp.zero_grad(set_to_none=False)
+            ddp(torch.randn(4, 512, dtype=torch.bfloat16)).float().sum().backward()
+            seen.append(dict(buckets))
+    finally:
+        dist.destroy_process_group()
+    grads = [p.grad for p in model.parameters()]
+    assert len(buckets) > 1  # 512 KiB weights: a 1 MiB first bucket (DDP's), then 0.25 MiB ones
+    assert seen[-1] == seen[-2]  # the same flat tensors every iteration: held for the whole run
+    assert {dtype for _, _, dtype in buckets.values()} == {torch.bfloat16}  # the gradients' dtype
+    grad_bytes = sum(g.numel() * g.element_size() for g in grads)
+    assert sum(size for _, size, _ in buckets.values()) == grad_bytes  # exactly one gradient's worth
+
+    def inside(g: Any) -> bool:
+        return any(start <= g.data_ptr() < start + size for start, size, _ in buckets.values())
+
+    assert [inside(g) for g in grads] == [as_view] * len(grads)

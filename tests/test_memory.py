@@ -404,3 +404,45 @@ def test_embedding_slots_shift_layers_off_the_end_stages() -> None:
     assert all(x == 1 for row in layers for x in row if x)
     # the first stage's warm-up holds chunk 0 (the embedding) for 31 of its 143 chunk-micro-batches
     assert in_flight_layers(s, 0) == 143 - 31
+
+
+def _ddp_toy(*overrides: str):  # type: ignore[no-untyped-def]
+    """An MLP of 100M parameters (2 layers of 1,000 units) on 4 ranks of one node, micro-batch 2."""
+    return _scenario(
+        "model={kind: mlp, parameters: 1e8, layers: 2, hidden: 1000, flops_per_sample: 6e8}",
+        "cluster.nodes=1",
+        "cluster.workers_per_node=4",
+        "training.global_batch=8",
+        "training.micro_batch=2",
+        "communication.bucket=25 MiB",
+        *overrides,
+    )
+
+
+@pytest.mark.parametrize(
+    "precision,grad_bytes,k",
+    [("bf16", 2, 12), ("fp32", 4, 8)],  # bf16 Adam: fp32 master + m + v; fp32 Adam: m + v
+)
+def test_ddp_bucket_copy_unless_gradients_are_bucket_views(precision: str, grad_bytes: int, k: int) -> None:
+    # torch DDP (reducer.cpp initialize_buckets): the buckets are a second full gradient in the
+    # gradients' dtype, 2 B (bf16) or 4 B (fp32) x 1e8; gradient_as_bucket_view=True: no copy
+    psi = 1e8
+    activations = 2 * 2 * 2 * 1000 * grad_bytes  # inputs and outputs of 2 layers, micro-batch 2
+    copy = memory_breakdown(_ddp_toy(f"training.precision={precision}"))
+    view = memory_breakdown(_ddp_toy(f"training.precision={precision}", "training.gradient_as_bucket_view=true"))
+    states = (grad_bytes + grad_bytes + k) * psi
+    assert copy.buffers == pytest.approx(grad_bytes * psi, rel=1e-12)
+    assert copy.total == pytest.approx(states + grad_bytes * psi + activations, rel=1e-12)
+    assert view.buffers == 0.0
+    assert view.total == pytest.approx(states + activations, rel=1e-12)
+    # one rank: no DDP at all, hence no buckets either way
+    assert memory_breakdown(_ddp_toy("cluster.workers_per_node=1", "training.global_batch=2")).buffers == 0.0
+
+
+def test_zero_keeps_its_two_buckets_and_refuses_the_ddp_flag() -> None:
+    # DeepSpeed ZeRO-1/2 reduce bucket by bucket: two 25 MiB buckets, as before
+    assert memory_breakdown(_ddp_toy("training.zero_stage=1")).buffers == pytest.approx(2 * 25 * 2**20)
+    for flavour in ("training.zero_stage=1", "training.optimizer_sharding=megatron", "training.zero_stage=2"):
+        extra = ["training.zero_stage=1"] if "megatron" in flavour else []
+        with pytest.raises(ValueError, match=r"training\.gradient_as_bucket_view: applies to PyTorch DDP"):
+            _ddp_toy(*extra, flavour, "training.gradient_as_bucket_view=true")

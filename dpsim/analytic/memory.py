@@ -411,12 +411,16 @@ def _activations(scenario: Scenario, stage: int) -> float:
 
 
 def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0, last_stage: bool = True) -> float:
-    """Communication buffers: DDP gradient buckets, ZeRO-3's gathered layers, FSDP's units.
+    """Communication buffers: DDP gradient buckets, ZeRO-1/2 buckets, ZeRO-3's gathered layers, FSDP's units.
 
-    DDP (Li et al. 2020, "PyTorch Distributed", §3.2.3) reduces bucket by bucket; we count
-    two buckets (one being all-reduced while the next fills). ZeRO-3 all-gathers the
-    parameters of the layer being computed and prefetches the next (Rajbhandari et al.
-    2020 §5.3): two layers of 16-bit weights. FSDP: :func:`_fsdp_buffers`.
+    PyTorch DDP (``zero_stage: 0``; Li et al. 2020, "PyTorch Distributed", §3.2.3): the reducer
+    allocates every bucket's flat gradient tensor up front, in the gradients' dtype, and copies each
+    gradient into it (``reducer.cpp`` ``initialize_buckets``, ``mark_variable_ready``): a second,
+    gradient-sized copy for the whole run, unless ``training.gradient_as_bucket_view`` makes the
+    gradients views into the buckets (none). DeepSpeed ZeRO-1/2 reduce bucket by bucket; we count two
+    buckets (one being reduced while the next fills). ZeRO-3 all-gathers the parameters of the layer
+    being computed and prefetches the next (Rajbhandari et al. 2020 §5.3): two layers of 16-bit
+    weights. FSDP: :func:`_fsdp_buffers`. Without data parallelism there is no DDP and no buffer.
     """
     t, m = scenario.training, scenario.model
     if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
@@ -427,6 +431,8 @@ def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0, las
         return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
     if t.zero_stage >= 3:
         return 2.0 * _state_bytes(t.precision) * params_on_device / layers
+    if t.zero_stage == 0:
+        return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
     return 2.0 * min(scenario.communication.bucket, params_on_device * scenario.gradient_bytes_per_param)
 
 
