@@ -175,7 +175,11 @@ def calibrate(
         from runtime.torchrun import calibrate_distributed
 
         check_choice("--device", device, ("cpu", "cuda"))
-        fitted = calibrate_distributed(loaded, plan, out, device, log=lambda m: typer.echo(m, err=True))
+        try:
+            fitted = calibrate_distributed(loaded, plan, out, device, log=lambda m: typer.echo(m, err=True))
+        except Exception as exc:  # RankFailure (a collective timed out or failed) → exit 1 with the rank named
+            _runtime_errors(exc)
+            raise
         if fitted is not None:
             with atomic_output(out, "--out") as tmp:
                 save_profile(fitted, tmp)
@@ -294,7 +298,10 @@ def validate(
     out_dir: Annotated[Path, typer.Option(help="folder for the CSV, PNG, records and profiles")] = Path("validation"),
     steps: Annotated[int, typer.Option(min=1, help="measured steps per configuration")] = 5,
     warmup_steps: Annotated[int, typer.Option(min=0, help="warm-up steps (excluded)")] = 2,
-    timeout: Annotated[float, typer.Option(help="seconds before a hung configuration is stopped")] = 300.0,
+    timeout: Annotated[
+        float,
+        typer.Option(help="seconds before a hung configuration is stopped (torchrun: a collective's longest wait)"),
+    ] = 300.0,
     device: Annotated[str, typer.Option(help="under torchrun: cpu (gloo) or cuda (NCCL, one GPU per rank)")] = "cpu",
     nccl_pin: Annotated[
         bool, typer.Option("--nccl-pin", help="under torchrun on cuda: NCCL_ALGO/NCCL_PROTO from each case")
@@ -351,10 +358,14 @@ def validate(
                     raise fail("communication.algorithm", f"{c.label}: {exc}") from None
         options = JobOptions(algorithm="backend" if device == "cuda" else "scenario", warmup_steps=warmup_steps,
                              steps=steps, device=device)  # fmt: skip
-        done = validate_distributed(resolved, out_dir, engines=engines, profile=profile,
-                                    plan=CalibrationPlan(ranks=calib_ranks), options=options, repeats=repeats,
-                                    device=device, nccl_pin=nccl_pin, nccl_debug=nccl_debug,
-                                    log=lambda m: typer.echo(m, err=True))  # fmt: skip
+        try:
+            done = validate_distributed(resolved, out_dir, engines=engines, profile=profile,
+                                        plan=CalibrationPlan(ranks=calib_ranks), options=options, repeats=repeats,
+                                        device=device, nccl_pin=nccl_pin, nccl_debug=nccl_debug,
+                                        log=lambda m: typer.echo(m, err=True), timeout_s=timeout)  # fmt: skip
+        except Exception as exc:  # RankFailure (a collective timed out or failed) → exit 1 with the rank named
+            _runtime_errors(exc)
+            raise
         if done is None:  # not rank 0
             return
         table, summary = done

@@ -6,7 +6,8 @@ timeout ends the same way, naming the ranks still running and where each was (th
 each rank last reported: the rank furthest behind — e.g. in compute while its peers wait in
 communication — is named). A per-step watchdog does the same when no rank has reported a
 new phase for ``step_timeout_s`` (a hung collective). Steps completed before the failure
-stay in the run directory.
+stay in the run directory. Rank 0's store port is held by the launcher for the whole run
+(:func:`reserve_port`), so no other process is handed it.
 
 Ranks die with their launcher: each is started with the parent-death signal set to SIGKILL
 (``prctl(PR_SET_PDEATHSIG)`` via ctypes, in the child before exec) and sets it again itself
@@ -17,6 +18,7 @@ so its ``finally`` blocks kill the ranks and tear the testbed down.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import os
@@ -26,7 +28,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -37,7 +39,15 @@ from runtime.measure import aggregate, read_rank_timings
 from runtime.precision import check_precision
 from runtime.testbed import Testbed
 
-__all__ = ["RankFailure", "die_with_launcher", "free_port", "launch", "signals_as_exceptions", "spawn_ranks"]
+__all__ = [
+    "RankFailure",
+    "die_with_launcher",
+    "launch",
+    "rank_phase",
+    "reserve_port",
+    "signals_as_exceptions",
+    "spawn_ranks",
+]
 
 LAUNCHER_PID_ENV = "DPSIM_LAUNCHER_PID"
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -71,10 +81,20 @@ class RankFailure(RuntimeError):
         self.completed_steps = completed_steps
 
 
-def free_port() -> int:
+@contextlib.contextmanager
+def reserve_port(host: str = "127.0.0.1") -> Iterator[int]:
+    """A free TCP port on ``host``, held for the ``with`` block, for rank 0's store (``MASTER_PORT``).
+
+    A port picked by binding port 0 and released can be taken by any other process before
+    rank 0 listens on it — a concurrent run picking the same one joins the wrong job's store. The
+    port is held instead: bound with ``SO_REUSEADDR`` and not listening, so the kernel hands it to
+    no other ``bind(…, 0)`` and refuses a plain ``bind`` to it, while rank 0's store (which sets
+    ``SO_REUSEADDR``, as Linux requires of both) can still listen on it.
+    """
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, 0))
+        yield int(s.getsockname()[1])
 
 
 class signals_as_exceptions:
@@ -107,7 +127,8 @@ def _worker_command(run_dir: Path, options: JobOptions) -> list[str]:
     ]  # fmt: skip
 
 
-def _phase(run_dir: Path, rank: int) -> str:
+def rank_phase(run_dir: Path, rank: int) -> str:
+    """The phase ``rank`` last reported in ``run_dir`` (``rank<N>.phase``, written by the training job)."""
     try:
         return (run_dir / f"rank{rank}.phase").read_text(encoding="utf-8") or "starting"
     except OSError:
@@ -168,10 +189,11 @@ def spawn_ranks(
     testbed.grant(run_dir)
     if os.environ.get("DPSIM_SAVE_PARAMETERS"):  # rank 0 writes the trained parameters there
         testbed.grant(Path(os.environ["DPSIM_SAVE_PARAMETERS"]).parent)
-    port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
+    port_held = contextlib.ExitStack()
     try:
+        port = port_held.enter_context(reserve_port())  # held until the ranks are gone
         for rank in range(world):
             env = {
                 **os.environ,
@@ -207,7 +229,7 @@ def spawn_ranks(
                 tail = _log_tail(run_dir / f"rank{rank}.log")
                 done = _completed(run_dir)
                 raise RankFailure(
-                    f"rank {rank} {_describe_exit(code)} during {_phase(run_dir, rank)}; "
+                    f"rank {rank} {_describe_exit(code)} during {rank_phase(run_dir, rank)}; "
                     f"{done} step(s) completed on all ranks, records kept in {run_dir}" + (f"; {tail}" if tail else ""),
                     rank,
                     done,
@@ -216,7 +238,7 @@ def spawn_ranks(
                 return
             now = time.monotonic()
             running = [r for r, c in enumerate(codes) if c is None]
-            phases = {r: _phase(run_dir, r) for r in running}
+            phases = {r: rank_phase(run_dir, r) for r in running}
             if any(seen.get(r) != phases[r] for r in running):
                 seen.update(phases)
                 progress_at = now
@@ -229,8 +251,10 @@ def spawn_ranks(
                 where = "; ".join(f"rank {r}: {phases[r]}" for r in running)
                 why = (f"watchdog: no progress for {step_timeout_s:g} s" if watchdog and now <= deadline
                        else f"timeout after {timeout_s:g} s")  # fmt: skip
+                hung = (f"hung in {phases[stuck[0]]}" if phases[stuck[0]] != "done"  # "done": steps over, exit due
+                        else "had finished its steps but not exited (tearing down)")  # fmt: skip
                 raise RankFailure(
-                    f"{why}: rank {', '.join(map(str, stuck))} hung in {phases[stuck[0]]} ({where}); "
+                    f"{why}: rank {', '.join(map(str, stuck))} {hung} ({where}); "
                     f"{done} step(s) completed on all ranks, records kept in {run_dir}",
                     stuck[0],
                     done,
@@ -238,6 +262,7 @@ def spawn_ranks(
             time.sleep(poll_s)
     finally:
         _stop(procs)
+        port_held.close()
         for log in logs:
             log.close()
 

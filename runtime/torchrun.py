@@ -20,18 +20,38 @@ collide), so NCCL pinning (``--nccl-pin``) must be the same for every case — N
 ``repeats`` times on all ranks; rank 0 gathers every rank's step timings, predicts every case
 from the one profile and writes the table (:func:`runtime.validate.validate`) while the
 other ranks wait at a barrier, so the job ends together.
+
+Bounded waits: torchrun notices a rank that dies (and stops the others), not one that hangs,
+and no dpsim launcher watches these ranks. The group is created with a timeout
+(:data:`GROUP_TIMEOUT_S`, or the command's ``--timeout``): a collective or barrier that waits
+longer fails, and :func:`waiting` turns that failure into one line naming the rank and the
+phase it was in — for a training run, the phase the job last reported (the same record the
+launcher's watchdog reads).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["calibrate_distributed", "check_torchrun_shape", "torchrun_ranks", "validate_distributed"]
+__all__ = [
+    "GROUP_TIMEOUT_S",
+    "calibrate_distributed",
+    "check_torchrun_shape",
+    "init_group",
+    "torchrun_ranks",
+    "validate_distributed",
+    "waiting",
+]
+
+GROUP_TIMEOUT_S = 300.0
+"""Longest wait of one collective or barrier under torchrun (the launcher's default run timeout)."""
 
 
 def torchrun_ranks(environ: Mapping[str, str] | None = None) -> tuple[int, int, int, int] | None:
@@ -43,10 +63,77 @@ def torchrun_ranks(environ: Mapping[str, str] | None = None) -> tuple[int, int, 
     return int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0")), int(env.get("LOCAL_WORLD_SIZE", str(world)))
 
 
+def init_group(backend: str, timeout_s: float = GROUP_TIMEOUT_S) -> None:
+    """``init_process_group(backend)`` whose every collective and barrier waits at most ``timeout_s``."""
+    import datetime
+
+    import torch.distributed as dist
+
+    with waiting(f"joining the {backend} group", timeout_s):
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+
+
+@contextlib.contextmanager
+def waiting(phase: str | Callable[[], str], timeout_s: float = GROUP_TIMEOUT_S) -> Iterator[None]:
+    """Name this rank and ``phase`` (text, or a function giving it at failure) when a collective fails inside.
+
+    Gloo reports a timeout or a lost peer as a bare ``RuntimeError`` ("[…gloo/transport/tcp/…]
+    Timed out waiting 300000ms for recv operation", "Connection closed by peer"), a store wait as
+    ``DistStoreError``; these become a :class:`~runtime.launch.RankFailure` whose message says
+    which rank, where, and why. Other errors (a bug) pass unchanged, traceback and all. (On NCCL
+    a timed-out collective is ended by NCCL's watchdog, which aborts the process; torchrun then
+    stops the job.)
+    """
+    from runtime.launch import RankFailure
+
+    try:
+        yield
+    except RankFailure:
+        raise
+    except RuntimeError as exc:
+        if not _distributed_failure(exc):
+            raise
+        ranks = torchrun_ranks()
+        rank = ranks[0] if ranks is not None else None
+        where = phase() if callable(phase) else phase
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RankFailure(f"rank {rank} failed while {where} ({first}); a collective waits at most "
+                          f"{timeout_s:g} s for a peer that hung or died", rank, 0) from exc  # fmt: skip
+
+
+_GLOO_FAILURES = ("gloo/", "Timed out", "timed out", "Connection closed", "pair closure", "Connection reset")
+"""How gloo's transport errors read (it raises them as bare ``RuntimeError``)."""
+
+
+def _distributed_failure(exc: RuntimeError) -> bool:
+    import torch.distributed as dist
+
+    dist_error = getattr(dist, "DistError", None)  # torch >= 2.2: store, network and backend errors
+    if dist_error is not None and isinstance(exc, dist_error):
+        return True
+    return any(text in str(exc) for text in _GLOO_FAILURES)
+
+
+def _job_phase(label: str, run_dir: Path, rank: int) -> str:
+    from runtime.launch import rank_phase
+
+    return f"{label}: {rank_phase(run_dir, rank)}"
+
+
 def calibrate_distributed(
-    scenario: Any, plan: Any, out: Path, device: str, *, log: Callable[[str], None] = print
+    scenario: Any,
+    plan: Any,
+    out: Path,
+    device: str,
+    *,
+    log: Callable[[str], None] = print,
+    timeout_s: float = GROUP_TIMEOUT_S,
 ) -> Any:
-    """Benchmark on every rank; rank 0 returns the fitted profile (others return None). Writes nothing."""
+    """Benchmark on every rank; rank 0 returns the fitted profile (others return None). Writes nothing.
+
+    ``timeout_s``: the longest wait of one collective (:func:`init_group`); a group made by the
+    caller keeps its own.
+    """
     import dataclasses
 
     import torch
@@ -66,7 +153,7 @@ def calibrate_distributed(
         torch.cuda.set_device(local_rank)
     owns_group = not dist.is_initialized()  # validate calibrates inside its own group
     if owns_group:
-        dist.init_process_group("nccl" if cuda else "gloo")
+        init_group("nccl" if cuda else "gloo", timeout_s)
     try:
         dev = f"cuda:{local_rank}" if cuda else "cpu"
         algorithms = ["backend"] if cuda else list(plan.algorithms)
@@ -74,22 +161,25 @@ def calibrate_distributed(
         if rank == 0:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "bench.jsonl").unlink(missing_ok=True)
-        dist.barrier()
+        with waiting("waiting for rank 0 to prepare the benchmarks", timeout_s):
+            dist.barrier()
         if rank == 0:
             log(f"calibrate: {world} ranks ({local_world} per node) under torchrun, {'NCCL' if cuda else 'gloo'}")
-        run_bench(
-            run_dir,
-            plan.collectives,
-            algorithms,
-            plan.sizes,
-            plan.reps,
-            plan.warmup,
-            local_world,
-            dev,
-            max_reps=plan.max_reps,
-            budget_s=plan.point_budget_s,
-        )
-        dist.barrier()
+        with waiting("running the collective benchmarks", timeout_s):
+            run_bench(
+                run_dir,
+                plan.collectives,
+                algorithms,
+                plan.sizes,
+                plan.reps,
+                plan.warmup,
+                local_world,
+                dev,
+                max_reps=plan.max_reps,
+                budget_s=plan.point_budget_s,
+            )
+        with waiting("waiting for every rank's benchmarks", timeout_s):
+            dist.barrier()
         if rank != 0:
             return None
         link_class = "intra" if world == local_world else "inter"
@@ -148,8 +238,12 @@ def check_torchrun_shape(scenario: Any, world: int, local_world: int) -> None:
 def validate_distributed(
     cases: Any, out_dir: Path, *, engines: Any, profile: Path | None, plan: Any, options: Any, repeats: int,
     device: str, nccl_pin: bool = False, nccl_debug: bool = False, log: Callable[[str], None] = print,
+    timeout_s: float = GROUP_TIMEOUT_S,
 ) -> Any:  # fmt: skip
-    """Run every case on every rank; rank 0 predicts and writes the validation table (others return None)."""
+    """Run every case on every rank; rank 0 predicts and writes the validation table (others return None).
+
+    ``timeout_s``: the longest wait of one collective or barrier (:func:`init_group`).
+    """
     import torch
     import torch.distributed as dist
 
@@ -182,10 +276,11 @@ def validate_distributed(
     if cuda:
         torch.cuda.set_device(local_rank)
         nccl_setup(cases[0].scenario, out_dir, pin=nccl_pin, debug=nccl_debug)
-    dist.init_process_group(backend)
+    init_group(backend, timeout_s)
     try:
         if profile is None:
-            made = calibrate_distributed(cases[0].scenario, plan, out_dir / "profile.yaml", device, log=log)
+            made = calibrate_distributed(cases[0].scenario, plan, out_dir / "profile.yaml", device, log=log,
+                                         timeout_s=timeout_s)  # fmt: skip
             if made is not None:
                 save_profile(made, out_dir / "profile.yaml")
             profile = out_dir / "profile.yaml"
@@ -197,12 +292,15 @@ def validate_distributed(
                 if rank == 0:
                     log(f"validate: {case.label} run {repeat + 1}/{repeats} on {world} ranks ({backend}, torchrun)")
                 job = TrainingJob(case.scenario, options, run_dir)
+                label = f"{case.label} run {repeat + 1}"
                 try:
-                    timings = job.run()
+                    with waiting(functools.partial(_job_phase, label, run_dir, rank), timeout_s):
+                        timings = job.run()
                 finally:
                     job.close()
                 gathered: list[Any] = [None] * world
-                dist.all_gather_object(gathered, timings)
+                with waiting(f"gathering the step timings of {label}", timeout_s):
+                    dist.all_gather_object(gathered, timings)
                 if rank == 0:
                     meta: dict[str, Any] = {"backend": backend, "torch_version": str(torch.__version__),
                                             "testbed": "torchrun", "algorithm": job.algorithm,
@@ -216,7 +314,8 @@ def validate_distributed(
         if rank == 0:
             result = validate(cases, out_dir, testbed="torchrun", engines=engines, profile=profile, options=options,
                               repeats=repeats, log=log, measure=lambda i, _case, r: measured[i, r])  # fmt: skip
-        dist.barrier()  # the other ranks stay until rank 0 has written the table
+        with waiting("waiting for rank 0 to write the table", timeout_s):
+            dist.barrier()  # the other ranks stay until rank 0 has written the table
         return result
     finally:
         dist.destroy_process_group()

@@ -9,6 +9,7 @@ close, with ``destroy_process_group`` in ``finally``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -45,7 +46,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-steps", type=int, default=2)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds before a hung run is stopped")
+    p.add_argument("--timeout", type=float, default=300.0,
+                   help="seconds before a hung run is stopped (torchrun: a collective's longest wait)")  # fmt: skip
     p.add_argument("--out", type=Path, help="append the StepResult as a JSON line here")
     p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: one GPU per rank (LOCAL_RANK)")
@@ -124,7 +126,8 @@ def run_worker(args: argparse.Namespace) -> None:
     import torch.distributed as dist
 
     from runtime.job import TrainingJob
-    from runtime.launch import die_with_launcher
+    from runtime.launch import die_with_launcher, rank_phase
+    from runtime.torchrun import init_group, waiting
 
     die_with_launcher()
     scenario = load_scenario(args.scenario, args.overrides)
@@ -133,11 +136,18 @@ def run_worker(args: argparse.Namespace) -> None:
     backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
     if backend == "nccl":
         nccl_setup(scenario, run_dir, pin=args.nccl_pin, debug=args.nccl_debug)
-    dist.init_process_group(backend)
+    if args.worker:  # the launcher's watchdog stops a rank that hangs
+        dist.init_process_group(backend)
+    else:  # under torchrun nothing watches for a hang: every collective waits at most --timeout
+        init_group(backend, args.timeout)
+    rank = int(os.environ.get("RANK", "0"))
+    # under torchrun a failed or timed-out collective names this rank and its phase (the launcher does so itself)
+    bounded = waiting(lambda: rank_phase(run_dir, rank), args.timeout) if not args.worker else contextlib.nullcontext()
     try:
         job = TrainingJob(scenario, _options(args), run_dir)
         try:
-            timings = job.run()
+            with bounded:
+                timings = job.run()
             save = os.environ.get(SAVE_PARAMETERS_ENV)
             if save:  # for equivalence tests: the trained parameters, written by rank 0
                 import torch
@@ -149,7 +159,8 @@ def run_worker(args: argparse.Namespace) -> None:
             job.close()
         if not args.worker:  # under torchrun: rank 0 gathers every rank's steps and reports
             gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, timings)
+            with waiting("gathering every rank's step timings", args.timeout):
+                dist.all_gather_object(gathered, timings)
             if dist.get_rank() == 0:
                 import torch
 
@@ -176,7 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ScenarioError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        run_worker(args)
+        from runtime.launch import RankFailure
+
+        try:
+            run_worker(args)
+        except RankFailure as exc:  # under torchrun: a collective timed out or failed (rank and phase named)
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.device != "cpu":
         message = "--device cuda runs under torchrun (one process per GPU); the local and emulated testbeds use CPUs"

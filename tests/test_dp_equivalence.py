@@ -15,7 +15,6 @@ import contextlib
 import gc
 import os
 import pickle
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +23,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from _proc import GROUP_TIMEOUT
 from torch.nn.parallel import DistributedDataParallel
 
 from dpsim.partition import partition, shard_sizes
 from runtime.aggregation import register_weighted_aggregation
+from runtime.launch import reserve_port
 from runtime.optim import build_optimizer
 from runtime.sampler import DpsimSampler
 
@@ -151,7 +152,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world_size)
+    dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=GROUP_TIMEOUT)
     try:
         results = {case: _train_ddp(case, rank) for case in CASES if case.world_size == world_size}
         Path(out_dir, f"rank{rank}.pkl").write_bytes(pickle.dumps(results))
@@ -162,18 +163,13 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"world{n}")
 def ddp_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[Case, list[Params]]:
     """Final parameters of every case of one world size, one entry per rank."""
     world_size: int = request.param
     out = tmp_path_factory.mktemp(f"ddp{world_size}")
-    mp.spawn(_worker, args=(world_size, _free_port(), str(out)), nprocs=world_size, join=True)
+    with reserve_port() as port:  # held: no other run can take it before rank 0 listens
+        mp.spawn(_worker, args=(world_size, port, str(out)), nprocs=world_size, join=True)
     per_rank = [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(world_size)]
     return {case: [per_rank[r][case] for r in range(world_size)] for case in per_rank[0]}
 

@@ -52,13 +52,17 @@ def test_notebook_runs(notebook: str) -> None:
     pytest.importorskip("ipykernel")
     path = ROOT / notebook
     nb = nbformat.read(path, as_version=4)
+    km = _kernel_manager()
     client = nbclient.NotebookClient(
         nb,
-        km=_kernel_manager(),
+        km=km,
         timeout=TIMEOUT_S,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    # cleanup_kc: nbclient shuts down only kernels it started itself; given our manager it would leave
+    # the kernel running and its client's channel threads and zmq sockets alive in this process
+    client.execute(cleanup_kc=True)
+    assert not km.has_kernel and client.kc is None
     errors = [
         output
         for cell in nb.cells

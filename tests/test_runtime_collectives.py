@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
+from _proc import GROUP_TIMEOUT
 
 torch = pytest.importorskip("torch")
 import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
+
+from runtime.launch import reserve_port  # noqa: E402
 
 pytestmark = [pytest.mark.multiprocess]
 
@@ -23,16 +25,10 @@ ALGORITHMS = ("ring", "halving-doubling", "tree", "hierarchical")
 SIZES = (1, 2, 5, 1000, 70_001, 400_003)  # fewer elements than ranks, odd splits, several tree chunks
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _worker(rank: int, world: int, port: int, out: str, per_node: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=GROUP_TIMEOUT)
     from torch.nn.parallel import DistributedDataParallel
 
     from runtime.collectives import all_reduce
@@ -77,7 +73,8 @@ def _worker(rank: int, world: int, port: int, out: str, per_node: int) -> None:
 def test_p2p_allreduce_equals_backend_and_ddp_hook_gives_full_batch_gradient(
     tmp_path: Path, world: int, per_node: int
 ) -> None:
-    mp.spawn(_worker, args=(world, _free_port(), str(tmp_path), per_node), nprocs=world, join=True)
+    with reserve_port() as port:  # held: no other run can take it before rank 0 listens
+        mp.spawn(_worker, args=(world, port, str(tmp_path), per_node), nprocs=world, join=True)
     for rank in range(world):
         results = json.loads((tmp_path / f"rank{rank}.json").read_text())
         for algorithm in ALGORITHMS:

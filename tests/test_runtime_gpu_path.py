@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _proc import LONG_S, run
 
 pytest.importorskip("torch")
 
@@ -75,16 +76,14 @@ def test_precision_plans_and_refusals(scenario_file: Path) -> None:
     ],
 )
 def test_runtime_refuses_what_cannot_run_before_starting(scenario_file: Path, extra: list[str], message: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario_file), *extra], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    proc = run([sys.executable, "-m", "runtime", str(scenario_file), *extra], timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_fp8_refused_under_torchrun_without_transformer_engine(scenario_file: Path) -> None:
     env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}
-    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario_file), "--fp8"], capture_output=True,
-                          text=True, env=env, timeout=120)  # fmt: skip
+    proc = run([sys.executable, "-m", "runtime", str(scenario_file), "--fp8"], env=env, timeout=120)
     assert proc.returncode == 2 and "FP8 training needs a GPU" in proc.stderr
 
 
@@ -187,7 +186,7 @@ def test_gpu_run_under_torchrun_records_cuda_timing_memory_and_nccl(scenario_fil
                str(scenario_file), "--set", "cluster.nodes=1", "--set", f"training.precision={precision}",
                "--device", "cuda", "--algorithm", "backend", "--nccl-debug", "--run-dir", str(tmp_path / "run"),
                "--out", str(out), "--steps", "2", "--warmup-steps", "1"]  # fmt: skip
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    proc = run(command, timeout=LONG_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     record = json.loads(out.read_text().splitlines()[-1])
     extra = record["extra"]
@@ -202,7 +201,7 @@ def _torchrun_calibrate(scenario_file: Path, out: Path, device: str) -> subproce
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",
                "dpsim.cli", "calibrate", str(scenario_file), "--device", device, "--sizes", "64KiB,1MiB", "--reps",
                "3", "--algorithms", "ring,backend", "--out", str(out)]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=out.parent)
+    return run(command, timeout=LONG_S, cwd=out.parent)
 
 
 @pytest.mark.multiprocess
@@ -248,7 +247,7 @@ def _torchrun_validate(scenario_file: Path, tmp_path: Path, *extra: str) -> subp
                "-m", "dpsim.cli", "validate", str(scenario_file), "--set", "cluster.nodes=1", "--set",
                "cluster.workers_per_node=2", "--profile", str(_tiny_profile(tmp_path / "p.yaml")), "--out-dir",
                str(tmp_path / "out"), "--steps", "2", "--warmup-steps", "1", "--timeout", "120", *extra]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    return run(command, timeout=LONG_S, cwd=tmp_path)
 
 
 @pytest.mark.multiprocess

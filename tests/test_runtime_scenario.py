@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _proc import run
 
 torch = pytest.importorskip("torch")
 import torch.distributed as dist  # noqa: E402
@@ -42,12 +40,6 @@ def test_straggler_busy_waits_after_every_layer_in_forward_and_backward(monkeypa
     assert all(torch.equal(a, p.grad) for a, p in zip(grads, reference.parameters(), strict=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("algorithm", ["backend", "ring"])
 def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm: str) -> None:
     """One rank (the hook still runs): with overlap off every all-reduce starts after the last bucket is ready."""
@@ -55,8 +47,8 @@ def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm
 
     from runtime.hooks import CommHookState, timed_allreduce_hook
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
-    dist.init_process_group("gloo", rank=0, world_size=1)
+    # an in-memory store: no port to collide on, no MASTER_* left in the environment for later tests
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:
         state_off = CommHookState(algorithm, 1.0, overlap=False)
         ddp = DistributedDataParallel(
@@ -83,8 +75,8 @@ def test_algorithms_without_a_runtime_are_refused_before_any_rank_starts(tmp_pat
         "training: {global_batch: 4, micro_batch: 2, precision: fp32}\n"
         f"communication: {{algorithm: {algorithm}}}\n"
     )
-    proc = subprocess.run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    proc = run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")], timeout=120,
+               cwd=ROOT)  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "no '" + algorithm + "' all-reduce" in proc.stderr
     assert not (tmp_path / "run").exists()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _proc import LONG_S, run
 
 pytest.importorskip("torch")
 
@@ -103,7 +103,79 @@ def test_hung_rank_is_named_after_the_timeout(scenario_file: Path, tmp_path: Pat
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(SCENARIO.replace("global_batch: 16", "global_batch: 15"))
-    proc = subprocess.run([sys.executable, "-m", "runtime", str(bad)], capture_output=True, text=True, timeout=120)
+    proc = run([sys.executable, "-m", "runtime", str(bad)], timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("error: ") and "training.global_batch" in proc.stderr
+
+
+def test_a_reserved_port_is_handed_to_no_other_process_but_rank_0_can_listen_on_it() -> None:
+    import datetime
+    import socket
+
+    import torch.distributed as dist
+
+    from runtime.launch import reserve_port
+
+    with reserve_port() as port:
+        handed_out = set()
+        for _ in range(500):  # the kernel's picks for other bind(0) calls: never the held port
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                handed_out.add(s.getsockname()[1])
+        assert port not in handed_out and len(handed_out) > 1
+        with socket.socket() as s, pytest.raises(OSError):  # a plain bind to it is refused
+            s.bind(("127.0.0.1", port))
+        store = dist.TCPStore("127.0.0.1", port, 1, True, timeout=datetime.timedelta(seconds=10))
+        store.set("k", "v")  # rank 0's store (SO_REUSEADDR, as the launcher's ranks make it) listens there
+        assert store.get("k") == b"v"
+        del store
+
+
+def test_a_rank_under_torchrun_whose_peer_never_comes_fails_naming_itself_and_the_phase(scenario_file: Path) -> None:
+    """No launcher watches torchrun's ranks: the group's timeout (--timeout) bounds the wait, one line, exit 1."""
+    import os
+
+    from runtime.launch import reserve_port
+
+    with reserve_port() as port:  # rank 1 of this 2-rank "torchrun" job never starts
+        env = {**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+        # bounded well below gloo's default of 30 minutes (start-up on a loaded machine takes a while)
+        proc = run([sys.executable, "-m", "runtime", str(scenario_file), "--timeout", "3"], env=env, timeout=LONG_S)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: rank 0 failed while joining the gloo group (")
+    assert lines[0].endswith("a collective waits at most 3 s for a peer that hung or died")
+
+
+def test_waiting_names_rank_and_phase_of_a_collective_failure_and_passes_other_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runtime.torchrun import waiting
+
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    phase = ["step 1 compute"]
+    gloo = "[/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 5000ms for recv"
+    with pytest.raises(RankFailure) as info, waiting(lambda: phase[0], 5):
+        phase[0] = "step 2 communication (bucket 0)"  # the phase is read when the wait fails, not before
+        raise RuntimeError(gloo)
+    assert str(info.value) == (f"rank 3 failed while step 2 communication (bucket 0) ({gloo}); a collective "
+                               "waits at most 5 s for a peer that hung or died")  # fmt: skip
+    assert info.value.rank == 3 and isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes") as bug, waiting("training", 5):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x8 and 4x8)")  # a bug, not a peer
+    assert not isinstance(bug.value, RankFailure)
+
+
+def test_a_rank_that_finished_its_steps_but_does_not_exit_is_named_so(tmp_path: Path) -> None:
+    """Not "hung in done": the timeout names the teardown (group, threads, interpreter exit) as where it sits."""
+    from runtime.launch import spawn_ranks
+
+    linger = ("import os, pathlib, sys, time; rank = os.environ['RANK']; "
+              "pathlib.Path(sys.argv[1], f'rank{rank}.phase').write_text('done'); time.sleep(60)")  # fmt: skip
+    with pytest.raises(RankFailure) as info:
+        spawn_ranks(2, [sys.executable, "-c", linger, str(tmp_path)], LocalTestbed(), tmp_path, timeout_s=3)
+    assert "timeout after 3 s: rank 0, 1 had finished its steps but not exited (tearing down)" in str(info.value)
+    assert "(rank 0: done; rank 1: done)" in str(info.value)

@@ -93,13 +93,14 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     ],
 )
 def test_cli_bad_arguments_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
-    import subprocess
     import sys
+
+    from _proc import run
 
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     argv = [str(path) if a == "S" else a for a in args]
     command = [sys.executable, "-c", "from dpsim.cli import main; main()", *argv]
-    proc = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    proc = run(command, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1

@@ -45,18 +45,14 @@ def test_sum_loss_first_iteration_and_divergence() -> None:
 
 
 def test_module_runs_from_the_command_line() -> None:
-    import subprocess
     import sys
     from pathlib import Path
 
-    done = subprocess.run(
-        [sys.executable, "-m", "runtime.examples.worked_example"],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    from _proc import run
+
+    done = run([sys.executable, "-m", "runtime.examples.worked_example"], cwd=Path(__file__).resolve().parents[1],
+               timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
     assert (
         "iter   1  w 1  worker 1: loss 2.5 grad -5, worker 2: loss 12.5 grad -25  all-reduced grad -15  -> w 2.5"
         in (done.stdout)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from dpsim.partition import aggregation_weights, partition
+from runtime.launch import reserve_port
 
 __all__ = ["Iteration", "main", "run"]
 
@@ -64,12 +64,6 @@ class Iteration:
     grad: float
     """All-reduced gradient ``Σₙ (Mₙ/M)·∇ℓₙ``."""
     w_next: float
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _worker(rank: int, world_size: int, port: int, loss_kind: LossKind, max_iters: int, tol: float, out: str) -> None:
@@ -139,9 +133,9 @@ def run(
     """
     if loss not in ("sum", "mean"):
         raise ValueError(f"loss must be 'sum' or 'mean', got {loss!r}")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, reserve_port() as port:  # held until the workers are done
         out = str(Path(tmp) / "history.pkl")
-        mp.spawn(_worker, args=(world_size, _free_port(), loss, max_iters, tol, out), nprocs=world_size, join=True)
+        mp.spawn(_worker, args=(world_size, port, loss, max_iters, tol, out), nprocs=world_size, join=True)
         history: list[Iteration] = pickle.loads(Path(out).read_bytes())
     return history
 
