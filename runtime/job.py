@@ -488,7 +488,15 @@ class TrainingJob:
         prof.export_chrome_trace(self.options.trace)
 
     def close(self) -> None:
+        """Remove the straggler hooks, stop the communication thread, and let go of everything that holds
+        the process group — DDP's reducer, FSDP's state, ZeRO's optimizer — so that the group's last
+        reference goes in :func:`runtime.torchrun.destroy_group`, not wherever the collector happens
+        to free this job (see there: that can deadlock). ``algorithm``, ``precision`` stay readable."""
         if self.straggler is not None:
             self.straggler.remove()
+            self.straggler = None
         if self.hook_state is not None:
             self.hook_state.close()
+            self.hook_state.on_ready = None  # it refers to this job: the cycle would keep the DDP alive
+        for holder in ("wrapped", "optimizer", "model"):
+            self.__dict__.pop(holder, None)

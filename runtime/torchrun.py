@@ -44,6 +44,7 @@ __all__ = [
     "GROUP_TIMEOUT_S",
     "calibrate_distributed",
     "check_torchrun_shape",
+    "destroy_group",
     "init_group",
     "torchrun_ranks",
     "validate_distributed",
@@ -71,6 +72,26 @@ def init_group(backend: str, timeout_s: float = GROUP_TIMEOUT_S) -> None:
 
     with waiting(f"joining the {backend} group", timeout_s):
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+
+
+def destroy_group() -> None:
+    """``destroy_process_group()``, with the group's last reference dropped there.
+
+    DDP's reducer, FSDP's state and ZeRO's optimizer hold the process group. When one of them is
+    its last holder, the group's destructor — which waits for gloo's worker threads — runs where
+    that object is freed, holding the GIL; a worker still returning from a Python callback (the
+    comm hook's ``then``, :mod:`runtime.hooks`) needs the GIL: both wait for ever, the process idle
+    (a pytest run of the test suite sat so at the call that freed a finished test's DDP). Freed
+    here instead — the callers let go of their wrappers first (:meth:`runtime.job.TrainingJob.close`),
+    ``gc.collect()`` frees those kept by reference cycles — the last reference goes inside
+    ``destroy_process_group``, which releases the GIL while the group is destroyed.
+    """
+    import gc
+
+    import torch.distributed as dist
+
+    gc.collect()
+    dist.destroy_process_group()
 
 
 @contextlib.contextmanager
@@ -219,7 +240,7 @@ def calibrate_distributed(
         return profile
     finally:
         if owns_group:
-            dist.destroy_process_group()
+            destroy_group()
 
 
 def check_torchrun_shape(scenario: Any, world: int, local_world: int) -> None:
@@ -318,4 +339,4 @@ def validate_distributed(
             dist.barrier()  # the other ranks stay until rank 0 has written the table
         return result
     finally:
-        dist.destroy_process_group()
+        destroy_group()

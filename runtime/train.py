@@ -127,7 +127,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
     from runtime.job import TrainingJob
     from runtime.launch import die_with_launcher, rank_phase
-    from runtime.torchrun import init_group, waiting
+    from runtime.torchrun import destroy_group, init_group, waiting
 
     die_with_launcher()
     scenario = load_scenario(args.scenario, args.overrides)
@@ -176,7 +176,7 @@ def run_worker(args: argparse.Namespace) -> None:
                     write_jsonl(args.out, [result], append=True)
                 print(json.dumps(result.flat(), sort_keys=True))
     finally:
-        dist.destroy_process_group()
+        destroy_group()  # after job.close(): the group's last reference goes here
 
 
 def main(argv: Sequence[str] | None = None) -> int:

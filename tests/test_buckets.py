@@ -22,6 +22,8 @@ def _ddp_buckets(
     import torch
     import torch.distributed as dist
 
+    from runtime.torchrun import destroy_group
+
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=0, world_size=1)
     try:
         kwargs = {} if bucket_cap_mb is None else {"bucket_cap_mb": bucket_cap_mb}
@@ -29,8 +31,9 @@ def _ddp_buckets(
         for _ in range(3):  # buckets are rebuilt at the second forward; logged after the third
             ddp(example).float().sum().backward()
         data = ddp._get_ddp_logging_data()
+        del ddp  # it holds the group: freed before the group is destroyed
     finally:
-        dist.destroy_process_group()
+        destroy_group()
     assert data["has_rebuilt_buckets"] == 1
     indices = [[int(i) for i in b.split()] for b in str(data["rebuilt_per_bucket_param_indices"]).split(",")]
     sizes = [int(x) for x in str(data["rebuilt_bucket_sizes"]).split(",")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gc
 import itertools
 import json
 import subprocess
@@ -57,11 +56,12 @@ def _profile_one_step(path: Path, *, ddp: bool) -> Any:
         prof.export_chrome_trace(str(path))
     finally:
         if ddp:
-            # the DDP wrapper sits in a reference cycle (the step closure): collected here, its reducer goes
-            # before the group it holds, inside this test, not at some later test's allocation
+            from runtime.torchrun import destroy_group
+
+            # the DDP wrapper holds the group and sits in a reference cycle (the step closure): collected in
+            # destroy_group, before the group goes, not at some later test's allocation
             del wrapped, step
-            gc.collect()
-            torch.distributed.destroy_process_group()
+            destroy_group()
     return model
 
 

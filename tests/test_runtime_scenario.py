@@ -46,24 +46,26 @@ def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm
     from torch.nn.parallel import DistributedDataParallel
 
     from runtime.hooks import CommHookState, timed_allreduce_hook
+    from runtime.torchrun import destroy_group
 
     # an in-memory store: no port to collide on, no MASTER_* left in the environment for later tests
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    state_off = CommHookState(algorithm, 1.0, overlap=False)
     try:
-        state_off = CommHookState(algorithm, 1.0, overlap=False)
         ddp = DistributedDataParallel(
             nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)]), bucket_cap_mb=16 * 1024 / 2**20
         )
         ddp.register_comm_hook(state_off, timed_allreduce_hook)
         for _ in range(2):  # the second iteration runs on the rebuilt buckets
             ddp(torch.randn(4, 64)).sum().backward()
-        timings = state_off.take()
-        assert len(timings) > 2
-        last_ready = max(t.ready_s for t in timings)
-        assert all(t.start_s >= last_ready for t in timings[-len(timings) // 2 :])
-        state_off.close()
+        del ddp  # it holds the group: freed before the group is destroyed (runtime.torchrun.destroy_group)
     finally:
-        dist.destroy_process_group()
+        state_off.close()
+        destroy_group()
+    timings = state_off.take()
+    assert len(timings) > 2
+    last_ready = max(t.ready_s for t in timings)
+    assert all(t.start_s >= last_ready for t in timings[-len(timings) // 2 :])
 
 
 @pytest.mark.parametrize("algorithm", ["direct", "parameter-server"])

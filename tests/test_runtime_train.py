@@ -179,3 +179,32 @@ def test_a_rank_that_finished_its_steps_but_does_not_exit_is_named_so(tmp_path: 
         spawn_ranks(2, [sys.executable, "-c", linger, str(tmp_path)], LocalTestbed(), tmp_path, timeout_s=3)
     assert "timeout after 3 s: rank 0, 1 had finished its steps but not exited (tearing down)" in str(info.value)
     assert "(rank 0: done; rank 1: done)" in str(info.value)
+
+
+def test_closing_a_job_lets_go_of_the_group_so_destroy_group_drops_its_last_reference(
+    scenario_file: Path, tmp_path: Path
+) -> None:
+    """The deadlock behind 034992a's hung CI run: a DDP freed after destroy_process_group() held the group's last
+    reference, so ~ProcessGroupGloo joined gloo's worker with the GIL held while that worker, finishing the comm
+    hook's ``then`` callback, waited for the GIL. close() must drop every holder (checked here with a weak reference),
+    so the group's last reference goes in destroy_group() instead."""
+    import gc
+    import weakref
+
+    import torch.distributed as dist
+
+    from runtime.job import TrainingJob
+    from runtime.torchrun import destroy_group
+
+    scenario = load_scenario(scenario_file, ["cluster.nodes=1"])
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        job = TrainingJob(scenario, JobOptions(algorithm="backend", warmup_steps=0, steps=1), tmp_path)
+        ddp = weakref.ref(job.wrapped)
+        assert len(job.run()) == 1
+        job.close()
+        gc.collect()
+        assert ddp() is None  # nothing of the job holds the group any more (it did: wrapped, and a cycle)
+        assert job.algorithm == "backend" and job.precision.label == "fp32"  # what callers read after close
+    finally:
+        destroy_group()
