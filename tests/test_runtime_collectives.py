@@ -18,6 +18,7 @@ import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
 from runtime.launch import reserve_port  # noqa: E402
+from runtime.torchrun import destroy_group  # noqa: E402
 
 pytestmark = [pytest.mark.multiprocess]
 
@@ -64,9 +65,10 @@ def _worker(rank: int, world: int, port: int, out: str, per_node: int) -> None:
             results[f"ddp/{algorithm}"] = gap
             results[f"buckets/{algorithm}"] = len(state.take())
             state.close()
+            del ddp  # it holds the group: freed while the group lives (runtime.torchrun.destroy_group)
         Path(out, f"rank{rank}.json").write_text(json.dumps(results))
     finally:
-        dist.destroy_process_group()
+        destroy_group()
 
 
 @pytest.mark.parametrize(("world", "per_node"), [(3, 3), (4, 2), (5, 1)])
