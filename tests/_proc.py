@@ -49,7 +49,7 @@ class ProcessTimeout(subprocess.TimeoutExpired):
     def __str__(self) -> str:
         what = (f"the command exited with status {self.exited}, but processes it started held its output past "
                 f"{self.timeout:g} s" if self.exited is not None else super().__str__())  # fmt: skip
-        tail = (self.stderr or "")[-3000:]
+        tail = _text(self.stderr)[-3000:]
         return f"{what}; its process group was killed" + (f"; stderr:\n{tail}" if tail else "")
 
 

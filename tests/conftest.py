@@ -27,10 +27,11 @@ def _no_distributed_state_leaks() -> Iterator[None]:
     yield
     leaked = [name for name in RENDEZVOUS if os.environ.get(name) != before[name]]
     for name in leaked:
-        if before[name] is None:
+        value = before[name]
+        if value is None:
             del os.environ[name]
         else:
-            os.environ[name] = before[name]  # type: ignore[assignment]
+            os.environ[name] = value
     group = _group_initialised()
     if group:
         sys.modules["torch.distributed"].destroy_process_group()
