@@ -38,7 +38,7 @@ class UnitError(ValueError):
 RANGES: Final = {
     "a size": (1.0, 1e21, "1 B", "1 ZB"),
     "a bandwidth": (0.125, 1e18, "1 bit/s", "1 EB/s"),
-    "a duration": (1e-15, 1e10, "1 fs", "about 300 years"),
+    "a duration": (1e-15, 1e10, "1e-15 s", "about 300 years"),
     "a compute rate": (1.0, 1e21, "1 FLOP/s", "1 ZFLOP/s"),
     "a count": (1e-6, 1e24, "1e-6", "1e24"),
 }
