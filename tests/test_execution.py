@@ -122,8 +122,8 @@ def test_failing_point_is_reported_with_its_grid_coordinates(threads: Executor, 
 def test_unexpected_exception_names_its_type_and_point(threads: Executor, monkeypatch: pytest.MonkeyPatch) -> None:
     real = api.engine_function
 
-    def engine(name: str, fidelity: str | None = None) -> Any:
-        fn = real(name, fidelity)
+    def engine(name: str, fidelity: str | None = None, allow_long: bool = False) -> Any:
+        fn = real(name, fidelity, allow_long)
 
         def run(scenario: dpsim.Scenario) -> dpsim.StepResult:
             if scenario.cluster.nodes == 4:
@@ -141,8 +141,8 @@ def _interrupting_engine(monkeypatch: pytest.MonkeyPatch, after: int, ran: list[
     """Count the points the engine runs; raise KeyboardInterrupt (a kill) once ``after`` have finished."""
     real = ENGINE_FUNCTION
 
-    def engine(name: str, fidelity: str | None = None) -> Any:
-        fn = real(name, fidelity)
+    def engine(name: str, fidelity: str | None = None, allow_long: bool = False) -> Any:
+        fn = real(name, fidelity, allow_long)
 
         def run(scenario: dpsim.Scenario) -> dpsim.StepResult:
             if len(ran) == after:
