@@ -114,24 +114,12 @@ CURVES: tuple[Curve, ...] = (
 
 def scenario_for(curve: Curve) -> Any:
     """The dpsim scenario of the curve's machine (model and batch do not matter to a collective)."""
-    from dpsim.scenario import scenario_from_dict
+    from dpsim.cli_collective import machine_scenario
 
-    return scenario_from_dict(
-        {
-            "name": curve.name,
-            "model": {"preset": "gpt2-small"},
-            "cluster": {
-                "nodes": curve.nodes,
-                "workers_per_node": curve.gpus_per_node,
-                "device": curve.device,
-                "intra_node": {"preset": curve.intra},
-                "inter_node": dict(curve.inter),
-                **curve.extra,
-            },
-            "training": {"global_batch": curve.nodes * curve.gpus_per_node},
-            "communication": {"algorithm": curve.algorithm, "protocol": "auto"},
-        }
-    )
+    return machine_scenario(
+        curve.name, curve.nodes, curve.gpus_per_node, curve.device, curve.intra, curve.inter, curve.algorithm,
+        **curve.extra,
+    )  # fmt: skip
 
 
 def measured(curve: Curve) -> Any:

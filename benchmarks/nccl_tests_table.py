@@ -122,23 +122,10 @@ ROWS: tuple[PublishedRun, ...] = (
 
 def scenario_for(run: PublishedRun) -> Any:
     """The dpsim scenario of one published machine (the model and batch do not matter to a collective)."""
-    from dpsim.scenario import scenario_from_dict
+    from dpsim.cli_collective import machine_scenario
 
-    return scenario_from_dict(
-        {
-            "name": run.name,
-            "model": {"preset": "gpt2-small"},
-            "cluster": {
-                "nodes": run.nodes,
-                "workers_per_node": run.gpus_per_node,
-                "device": run.device,
-                "intra_node": {"preset": run.intra},
-                "inter_node": {"preset": run.inter, "nics_per_node": run.nics_per_node},
-            },
-            "training": {"global_batch": run.nodes * run.gpus_per_node},
-            "communication": {"algorithm": run.algorithm, "protocol": "auto"},
-        }
-    )
+    inter = {"preset": run.inter, "nics_per_node": run.nics_per_node}
+    return machine_scenario(run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm)
 
 
 def predict(run: PublishedRun) -> dict[str, Any]:

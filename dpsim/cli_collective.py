@@ -61,6 +61,42 @@ def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
     return sizes
 
 
+def machine_scenario(
+    name: str,
+    nodes: int,
+    gpus_per_node: int,
+    device: Any,
+    intra: str,
+    inter: dict[str, Any],
+    algorithm: str = "auto",
+    **cluster: Any,
+) -> Any:
+    """A scenario that only describes a machine, for pricing its collectives (what nccl-tests measures).
+
+    ``device``: a catalog name or a device mapping; ``intra``: the intra-node link preset;
+    ``inter``: the ``cluster.inter_node`` mapping (preset, nics_per_node, ...); ``cluster``: more
+    ``cluster`` fields. The model and batch do not matter to a collective (GPT-2 small, one sample a GPU).
+    """
+    from dpsim.scenario import scenario_from_dict
+
+    return scenario_from_dict(
+        {
+            "name": name,
+            "model": {"preset": "gpt2-small"},
+            "cluster": {
+                "nodes": nodes,
+                "workers_per_node": gpus_per_node,
+                "device": device,
+                "intra_node": {"preset": intra},
+                "inter_node": dict(inter),
+                **cluster,
+            },
+            "training": {"global_batch": nodes * gpus_per_node},
+            "communication": {"algorithm": algorithm, "protocol": "auto"},
+        }
+    )
+
+
 def collective_rows(
     scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic", allow_long: bool = False
 ) -> list[dict[str, Any]]:
