@@ -33,8 +33,10 @@ def _no_distributed_state_leaks() -> Iterator[None]:
         else:
             os.environ[name] = value
     group = _group_initialised()
-    if group:
-        sys.modules["torch.distributed"].destroy_process_group()
+    if group:  # the runtime's teardown: a plain destroy_process_group() can deadlock (runtime.torchrun.destroy_group)
+        from runtime.torchrun import destroy_group
+
+        destroy_group()
     if leaked or group:
         what = [f"environment variable {', '.join(leaked)}"] if leaked else []
         what += ["an initialised torch.distributed process group"] if group else []
