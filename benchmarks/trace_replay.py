@@ -60,34 +60,42 @@ def record_trace(scenario_path: Path, out: Path) -> None:
     """Profile one DDP step of the scenario's model on one gloo rank (after two warm-up steps)."""
     import torch
     import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel
-    from torch.profiler import ProfilerActivity, profile
 
-    from runtime.model import build_model, synthetic_batch
+    from runtime.torchrun import destroy_group
 
     scenario = load_scenario(scenario_path)
     torch.set_num_threads(1)
     store = dist.FileStore(str(out.with_suffix(".store")), 1)
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)
     try:
-        model = build_model(scenario)
-        ddp = DistributedDataParallel(model, bucket_cap_mb=scenario.communication.bucket / 2**20)
-        batch = synthetic_batch(model, scenario, scenario.training.micro_batch, torch.Generator().manual_seed(0))
-        opt = torch.optim.SGD(ddp.parameters(), lr=0.01)
-
-        def step() -> None:
-            logits = ddp(batch[0])
-            torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[1].flatten()).backward()
-            opt.step()
-            opt.zero_grad()
-
-        for _ in range(2):
-            step()
-        with profile(activities=[ProfilerActivity.CPU], with_stack=True, record_shapes=True) as prof:
-            step()
-        prof.export_chrome_trace(str(out))
+        _profile_step(scenario, out)  # its DDP is freed on return, before the group (runtime.torchrun.destroy_group)
     finally:
-        dist.destroy_process_group()
+        destroy_group()
+
+
+def _profile_step(scenario: Any, out: Path) -> None:
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.profiler import ProfilerActivity, profile
+
+    from runtime.model import build_model, synthetic_batch
+
+    model = build_model(scenario)
+    ddp = DistributedDataParallel(model, bucket_cap_mb=scenario.communication.bucket / 2**20)
+    batch = synthetic_batch(model, scenario, scenario.training.micro_batch, torch.Generator().manual_seed(0))
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.01)
+
+    def step() -> None:
+        logits = ddp(batch[0])
+        torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[1].flatten()).backward()
+        opt.step()
+        opt.zero_grad()
+
+    for _ in range(2):
+        step()
+    with profile(activities=[ProfilerActivity.CPU], with_stack=True, record_shapes=True) as prof:
+        step()
+    prof.export_chrome_trace(str(out))
 
 
 def main() -> None:
