@@ -321,9 +321,7 @@ def step_program(
         # HYBRID_SHARD: FSDP's post-backward callback makes the compute stream wait for both reduction streams
         if hybrid and j and plan.reduce_every_micro_batch:
             start = clock
-            drained = yield Drain()
-            assert drained is not None
-            clock = np.maximum(clock, drained)
+            clock = np.maximum(clock, (yield from _drained()))
             span("idle", f"forward {j} waiting for gradient reduction", start, clock)
         if j < forward_gathers:
             yield from zero3_pass("forward", f"forward {j}", fwd, tp_fwd, plan.pieces, plan.param_bytes)
@@ -358,13 +356,9 @@ def step_program(
                 assert reduced is not None
                 yield Post(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
         if reduce_now and not last and not plan.overlap:
-            drained = yield Drain()
-            assert drained is not None
-            clock = np.maximum(clock, drained)
+            clock = np.maximum(clock, (yield from _drained()))
         total += plan.tp_hidden_s
-    drained = yield Drain()
-    assert drained is not None
-    start = np.maximum(clock, drained)
+    start = np.maximum(clock, (yield from _drained()))
     span("idle", "waiting for gradient communication", clock, start)
     end = start + plan.optimizer_s
     span("optimizer", "optimizer", start, end)
@@ -377,9 +371,7 @@ def step_program(
         else:
             for i, size in enumerate(plan.parameter_buckets):
                 yield Post(f"parameter gather {i}", "all_gather", size, end, i)
-            drained = yield Drain()
-            assert drained is not None
-            end = np.maximum(end, drained)
+            end = np.maximum(end, (yield from _drained()))
     if plan.bubble_s > 0:
         span("bubble", "pipeline bubble", end, end + plan.bubble_s)
         end = end + plan.bubble_s
@@ -389,6 +381,13 @@ def step_program(
         comm[:] += plan.p2p_exposed_s
         total += plan.p2p_total_s
     return ProgramEnd(end, compute, comm, total)
+
+
+def _drained() -> Generator[Request, np.ndarray | None, np.ndarray]:
+    """Wait for both streams (:class:`Drain`): per rank, when everything it posted is done."""
+    drained = yield Drain()
+    assert drained is not None
+    return drained
 
 
 def _posted(gathers: Generator[tuple[float, Any], Any, Any]) -> Generator[Request, np.ndarray | None, Any]:
