@@ -108,6 +108,23 @@ CURVES: tuple[Curve, ...] = (
         "1 H100 per node, 4 RoCE NICs (NCCL_IB_GID_INDEX=3, NCCL_IB_HCA of 4 ports; the poster's 200 GB/s "
         "'theoretical' = 4 x 400G), NCCL_ALGO=Tree; rows 2-32 MiB as stored",
     ),
+    Curve(
+        "H100 1x8, reduce_scatter, ring (partial)", "reduce_scatter_h100_1x8_ring_partial.txt", "reduce_scatter",
+        "h100-sxm", 1, 8, "nvlink4", {"preset": "ib-ndr", "nics_per_node": 8}, "ring",
+        "https://github.com/NVIDIA/nccl/issues/1047",
+        False,
+        "one H100 server ('node47', NVIDIA H100 80GB HBM3, rank 7 of 8 shown), reduce_scatter_perf under the "
+        "heading 'Reducescatter (H100: ring)' (the thread compares NCCL_ALGO ring with NVLS); rows 128 MiB - "
+        "8 GiB as stored (the 8 GiB row ends after its out-of-place columns); no NIC in the path",
+    ),
+    Curve(
+        "H100 2x4, 4x HDR, NCCL_ALGO=RING", "all_reduce_h100_2x4_4hdr_ring.txt", "all_reduce",
+        "h100-sxm", 2, 4, "nvlink4", {"preset": "ib-hdr", "nics_per_node": 4}, "ring",
+        "https://github.com/NVIDIA/nccl-tests/issues/252",
+        False,
+        "2 nodes of 4 H100, 4 HDR NICs each, -x NCCL_ALGO=RING, rows 512 MiB - 8 GiB as the thread shows them "
+        "(NVIDIA: 'that looks great with ~24GB/s per NIC'); the table row of the same run checks 8 GiB only",
+    ),
 )  # fmt: skip
 """The published curves, each with its source."""
 

@@ -1,6 +1,7 @@
-"""dpsim's predicted all-reduce bus bandwidth next to public nccl-tests results.
+"""dpsim's predicted bus bandwidth next to public nccl-tests results.
 
-Each row is a configuration someone ran ``all_reduce_perf`` on and published (NVIDIA/nccl
+Each row is a configuration someone ran ``all_reduce_perf`` (or ``reduce_scatter_perf`` /
+``all_gather_perf``, :attr:`PublishedRun.op`) on and published (NVIDIA/nccl
 and NVIDIA/nccl-tests issue threads, most with an NVIDIA engineer confirming the figure
 is what the hardware should give), with its source URL. dpsim predicts the same
 collective with ``dpsim collective`` on a scenario of that machine: catalog links at their
@@ -31,7 +32,7 @@ __all__ = ["ROWS", "PublishedRun", "predict", "table"]
 
 @dataclass(frozen=True)
 class PublishedRun:
-    """One published all_reduce_perf result: the machine, the message size, the busbw, the source."""
+    """One published nccl-tests result: the machine, the collective and message size, the busbw, the source."""
 
     name: str
     device: str
@@ -48,6 +49,8 @@ class PublishedRun:
     source: str
     role: str = "prediction"
     note: str = ""
+    op: str = "allreduce"
+    """The collective (``dpsim collective --op``): nccl-tests' binary without ``_perf``, all_reduce → allreduce."""
 
 
 GiB = float(1 << 30)
@@ -86,6 +89,32 @@ ROWS: tuple[PublishedRun, ...] = (
         note="'each single node with 8 pairs still get 480 GB/s'; ~480 also in nccl-tests#212 and #290",
     ),
     PublishedRun(
+        "H100 x8, 1 node, NVLS (nccl-tests#347)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 4, "auto", 8 * GiB, 479.41,
+        "https://github.com/NVIDIA/nccl-tests/issues/347",
+        note="'Within one node': 8 x H100 80GB HBM3 (8 GPUs / 4 NICs a node), all_reduce 8589934592 B: "
+        "out-of-place 31356 us, busbw 479.41 (in-place 480.14); NCCL_ALGO unset",
+    ),
+    PublishedRun(
+        "H100 x8, 1 node, NVLS (nccl-tests#290)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 4 * GiB, 476.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/290",
+        note="single node, -b 128M -e 4G; NVIDIA (AddyLaddy): 'using NVLink and NVLink SHARP ... 476GB/s looks "
+        "to be in the expected range for H100'",
+    ),
+    PublishedRun(
+        "H100, 1 node, reduce_scatter", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 360.0,
+        "https://github.com/NVIDIA/nccl/issues/1281",
+        note="'the result of nccl-tests on H100, reducescatter's busbw is 360GBps' (peak; size and GPU count not "
+        "given: ring busbw on NVSwitch does not depend on either, dpsim 370.2/370.4/370.4 GB/s on 8/4/2 GPUs at "
+        "8 GiB); NVIDIA (jbachan): no known reason for the 10 GB/s gap to all_gather",
+        op="reduce_scatter",
+    ),
+    PublishedRun(
+        "H100, 1 node, all_gather", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 350.0,
+        "https://github.com/NVIDIA/nccl/issues/1281",
+        note="same thread: 'allgather's busbw is 350GBps' with the same NCCL settings as the reduce_scatter",
+        op="all_gather",
+    ),
+    PublishedRun(
         "H100 x4, 2 nodes, 4x HDR, ring", "h100-sxm", 2, 4, "nvlink4", "ib-hdr", 4, "ring", 8 * GiB, 95.3,
         "https://github.com/NVIDIA/nccl-tests/issues/252",
         note="NCCL_ALGO=RING, avg busbw 95.3; NVIDIA: '~24GB/s per NIC'",
@@ -117,7 +146,7 @@ ROWS: tuple[PublishedRun, ...] = (
         note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",
     ),
 )  # fmt: skip
-"""Published all-reduce results (large messages) with their sources."""
+"""Published results (large messages) with their sources; all-reduce unless ``op`` says otherwise."""
 
 
 def scenario_for(run: PublishedRun) -> Any:
@@ -129,10 +158,10 @@ def scenario_for(run: PublishedRun) -> Any:
 
 
 def predict(run: PublishedRun) -> dict[str, Any]:
-    """dpsim's all-reduce at the published size: busbw (GB/s), algorithm, protocol, error."""
+    """dpsim's collective at the published size: busbw (GB/s), algorithm, protocol, error."""
     from dpsim.cli_collective import collective_rows
 
-    row = collective_rows(scenario_for(run), "allreduce", [run.size_bytes])[0]
+    row = collective_rows(scenario_for(run), run.op, [run.size_bytes])[0]
     busbw = row["busbw_Bps"] / 1e9
     return {
         **asdict(run),

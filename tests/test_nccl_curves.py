@@ -47,6 +47,16 @@ def test_every_curve_parses_with_its_rank_count_and_sources_exist() -> None:
     assert len(curves.measured(_curve("p5.48xlarge")).rows) == 32  # 8 B .. 16 GiB
 
 
+def test_reduce_scatter_curve_keeps_its_cut_row_and_nccl_tests_busbw() -> None:
+    """nvidia/nccl#1047 as stored: 7 rows, the 8 GiB one cut after out-of-place; busbw = S/t · (n−1)/n."""
+    run = curves.measured(_curve("reduce_scatter"))
+    assert run.op == "reduce_scatter" and len(run.rows) == 7
+    assert run.rows[-1].in_place_s is None and run.rows[-1].time_s == pytest.approx(20754e-6)
+    assert run.rows[-1].busbw == pytest.approx(8 * GiB / 20754e-6 * 7 / 8, rel=1e-3)  # 362.16 printed
+    row = _row("reduce_scatter", 8 * GiB)
+    assert row["analytic"]["busbw_gbps"] == pytest.approx(8 * GiB / row["analytic"]["time_s"] * 7 / 8 / 1e9)
+
+
 def test_srun_label_prefix_is_stripped() -> None:
     header = "size count type redop root time algbw busbw #wrong time algbw busbw #wrong"
     row = "1024 256 float sum -1 69.24 0.01 0.03 0 69.04 0.01 0.03 0"
@@ -70,6 +80,11 @@ HOLDS = [
     ("p5.48xlarge", 16 * GiB),  # +6 %
     ("Tree", 2 * MiB),  # 1 GPU per node, tree/Simple: -6 %
     ("Tree", 4 * MiB),  # tree/LL128: +9 %
+    ("reduce_scatter", 128 * MiB),  # one H100 node, ring reduce_scatter: -7 % (nvidia/nccl#1047)
+    ("reduce_scatter", 1 * GiB),  # -5 %
+    ("reduce_scatter", 8 * GiB),  # -2 % (its stored row has the out-of-place time only)
+    ("NCCL_ALGO=RING", 512 * MiB),  # 2 x 4 H100, 4 HDR, ring: +0 % (nccl-tests#252)
+    ("NCCL_ALGO=RING", 8 * GiB),  # -1 %
 ]
 
 
