@@ -44,7 +44,7 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
     sets = {
         "cluster.nodes": nodes,
         "cluster.workers_per_node": per_node,
-        "cluster.inter_node.nics_per_node": rng.choice([1, 1, 2, per_node]),
+        "cluster.inter_node.nics_per_node": rng.choice([1, 1, 2, per_node, 2 * per_node]),
         "training.zero_stage": zero,
         "training.optimizer_sharding": sharding,
         "communication.overlap": rng.choice(["true", "true", "false"]),

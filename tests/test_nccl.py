@@ -40,6 +40,10 @@ TOPOLOGIES = {
     "8gpu-1nic-pcie": {"nics_per_node": 1, "host": cf.Link(2e-6, 24.0058e9)},
     # one GPU on each NIC's PCIe switch: the other GPUs send through it (PXN, paths.cc)
     "8gpu-4nic-pxn": {"nics_per_node": 4, "host": cf.Link(2e-6, 24.0058e9), "pcie_gpus_per_nic": 1},
+    # more NICs than GPUs (OCI BM.GPU.H100.8: 16 ports for 8 GPUs): NCCL's channels take each GPU's NICs in turn
+    "8gpu-16nic-pcie": {"nics_per_node": 16, "host": cf.Link(2e-6, 48.0e9)},
+    "8gpu-16nic-h100": {"nics_per_node": 16, "host": cf.Link(2e-6, 48.0e9), "arch": "hopper", "nic_gbps": 25.0},
+    "fat-tree-16nic-2to1": {"nics_per_node": 16, "topology": "fat-tree", "nodes_per_leaf": 1, "oversubscription": 2},
 }
 NCCL = ("auto", "ring", "tree", "nvls", "nvls-tree")
 
@@ -106,7 +110,7 @@ def test_engines_agree_on_a_ring_of_nodes(nodes: int, per_node: int, nics: int, 
 # --- rails and channels --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("nics", [1, 2, 4, 8])
+@pytest.mark.parametrize("nics", [1, 2, 4, 8, 16])
 def test_rail_aligned_rings_use_every_nic(nics: int) -> None:
     """k = nics rings, each crossing a node through its own NIC: 2(N−1)α + 2(N−1)/N·S/min(B_nvlink, k·B_nic)."""
     nodes = 4
@@ -778,7 +782,9 @@ def test_every_catalog_link_has_a_sourced_efficiency_and_the_engines_use_the_ach
 
 @pytest.mark.parametrize("op", ["allreduce", "reduce_scatter", "all_gather", "broadcast"])
 @pytest.mark.parametrize("algorithm", NCCL)
-@pytest.mark.parametrize(("nodes", "per_node", "nics"), [(1, 8, 1), (3, 8, 4), (5, 4, 4), (4, 1, 1)])
+@pytest.mark.parametrize(
+    ("nodes", "per_node", "nics"), [(1, 8, 1), (3, 8, 4), (5, 4, 4), (4, 1, 1), (3, 4, 8), (2, 1, 4)]
+)
 def test_nccl_schedules_conserve_bytes(op: str, algorithm: str, nodes: int, per_node: int, nics: int) -> None:
     """Every byte sent is received, every transfer is between distinct ranks, for every candidate."""
     layout = Layout(nodes, per_node, nics, nvls=per_node > 1)
@@ -790,3 +796,77 @@ def test_nccl_schedules_conserve_bytes(op: str, algorithm: str, nodes: int, per_
         assert schedule.bytes_sent(SIZE).sum() == pytest.approx(schedule.bytes_received(SIZE).sum(), rel=1e-12)
         for phase in schedule.phases:
             assert np.all(phase.src != phase.dst) and phase.src.max() < layout.world
+
+
+# --- more NICs than GPUs: NCCL's search worked by hand (search.cc, topo.cc, v2.21.5 and v2.30.7) -------------
+
+
+def test_oci_h100_16_ports_give_16_channels_two_per_gpu() -> None:
+    """8 H100, 16 x 200G: speed = sm90SpeedArrayInter's first step within min(25, PCIe Gen5 48) = 24; each
+    channel takes 24 off its NIC (25) and off its GPU's PCIe link (48) each way, so a GPU carries 48 // 24 = 2
+    channels, one per NIC of its switch: 16 channels; 24 < 25, not copied (ncclTopoDupChannels). Channel c starts
+    at local rank c // 2 and uses that GPU's NIC c mod 2."""
+    from dpsim.sim.collectives.nccl import channels, channels_per_gpu, duplication, graph_bw_gbps, nic_slots
+
+    layout = Layout(2, 8, 16, arch="hopper", nic_gbps=25.0)
+    assert (graph_bw_gbps(layout), channels_per_gpu(layout), channels(layout), duplication(layout)) == (24.0, 2, 16, 1)
+    assert nic_slots(layout, 16).tolist() == [0, 1] * 8
+    assert collectives.nccl.ring_orders(layout)[:, 0].tolist() == [c // 2 for c in range(16)]
+
+
+def test_one_h100_per_node_with_four_400g_nics_has_one_channel_on_one_nic() -> None:
+    """nccl-tests#232's machine (1 H100 a node, 4 x 400G): speed min(50, 48) -> 48, one channel fills the GPU's
+    PCIe link both ways; at 24 two channels give the same 48, which ncclTopoCompareGraphs does not prefer. The one
+    channel is copied to 2 (48 >= 25), on the same NIC: NCCL uses one of the four NICs, as dpsim did."""
+    from dpsim.sim.collectives.nccl import channels, channels_per_gpu, duplication, graph_bw_gbps
+
+    layout = Layout(2, 1, 4, arch="hopper", nic_gbps=50.0)
+    assert (graph_bw_gbps(layout), channels_per_gpu(layout), channels(layout), duplication(layout)) == (48.0, 1, 1, 2)
+
+
+def test_one_a100_per_node_with_four_100g_nics_uses_two() -> None:
+    """Pre-Hopper speedArrayInter within min(12.5, Gen4 24) is 12: 24 // 12 = 2 channels, on NICs 0 and 1; 4 x 100G
+    unknown-generation NICs: one channel per NIC."""
+    from dpsim.sim.collectives.nccl import channels, nic_slots
+
+    layout = Layout(2, 1, 4, arch="ampere", nic_gbps=12.5)
+    assert channels(layout) == 2 and nic_slots(layout, 2).tolist() == [0, 1]
+    assert channels(Layout(2, 1, 4)) == 4
+    assert channels(Layout(2, 8, 64)) == collectives.nccl.MAX_RING_CHANNELS == 32  # ringGraph->maxChannels
+
+
+def _nic_bytes(algorithm: str, nics: int) -> np.ndarray:
+    """Bytes (per message byte) each NIC of node 0 sends in one all-reduce on 2 nodes x 8 GPUs."""
+    layout = Layout(2, 8, nics, nvls=True)
+    cluster = Cluster(2, 8, NVLINK, NIC, nics, nvls=True)
+    out = np.zeros(nics)
+    for phase in collectives.build("allreduce", algorithm, layout, "Simple").phases:
+        links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
+        for n in range(nics):
+            hit = (links == cluster.topology.nic_up[0, n]).any(axis=1)
+            out[n] += phase.repeat * phase.fraction[hit].sum()
+    return out
+
+
+def test_ring_and_tree_load_all_16_nics_evenly_nvls_tree_the_first_of_each_gpu() -> None:
+    """Ring and tree: one channel per NIC, so every NIC of a node carries 1/16 of what crosses it. NVLS-tree: one
+    head per GPU on one NIC (search.cc skips a second head on a GPU), so NICs 0, 2, ..., 14 carry it all."""
+    for algorithm in ("ring", "tree"):
+        load = _nic_bytes(algorithm, 16)
+        assert load.min() > 0 and load.max() == pytest.approx(load.min(), rel=1e-12), algorithm
+    nvls = _nic_bytes("nvls-tree", 16)
+    assert (nvls[1::2] == 0).all() and nvls[0::2].min() > 0
+    assert nvls[0::2].min() == pytest.approx(nvls[0::2].max(), rel=1e-12)
+
+
+def test_a_step_lasts_its_longest_transfer_not_the_two_maxima_added() -> None:
+    """Ring, no protocol, 2 x 8 GPUs, 16 NICs of 24 GB/s (5 us), PCIe 48 GB/s to them, NVLink 240 GB/s (1 us). Per
+    step (S/256 a channel): a GPU sends 14 channels on NVLink, 14·S/256 / 240e9 after 1 us; a crossing transfer
+    has its NIC and (two channels on one GPU's PCIe link at twice the rate) the same S/256 / 24e9, after 5 us.
+    30 steps of max(1 us + 14·S/(256·240e9), 5 us + S/(256·24e9)) — not 5 us + 14·S/(256·240e9)."""
+    fabric = cf.Fabric(2, 8, NVLINK, NIC, 16, host=cf.Link(2e-6, 48e9), protocol="none")
+    for size in (1e6, SIZE):
+        step = max(1e-6 + 14 * size / (256 * 240e9), 5e-6 + size / (256 * 24e9))
+        assert cf.allreduce_time("ring", size, fabric) == pytest.approx(30 * step, rel=1e-9)
+        analytic, fast, chunk = _three_engines("allreduce", "ring", fabric, size)
+        assert analytic == pytest.approx(fast, rel=1e-12) and abs(chunk / fast - 1) < 0.01

@@ -177,6 +177,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("cluster.inter_node", {"bandwidth": "200"}, "cluster.inter_node.bandwidth", "missing unit"),
         ("cluster.inter_node", {"bandwidth": "200 Gbit"}, "cluster.inter_node.bandwidth", "rate"),
         ("cluster.inter_node", {"bandwidth": "-1 Gbit/s"}, "cluster.inter_node.bandwidth", "'-1 Gbit/s'"),
+        ("cluster.inter_node", {"preset": "ib-hdr", "nics_per_node": 12}, "cluster", "12 NICs for 8 workers"),
         ("cluster.intra_node", {"bandwidth": "1 GB/s", "latency": "-5 us"}, "cluster.intra_node.latency", "-5 us"),
         ("communication", {"bucket": "0 MB"}, "communication.bucket", "greater than 0"),
         ("cluster.nodes", -1, "cluster.nodes", "greater than or equal to 1"),

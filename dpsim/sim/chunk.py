@@ -102,7 +102,7 @@ class CompiledSchedule:
         self.t_share = fraction
         routes_list, latency_list = [], []
         for p in phases:
-            links, latency = cluster.routes(where[p.src], where[p.dst])
+            links, latency = cluster.routes(where[p.src], where[p.dst], p.nic)
             routes_list.append(links)
             latency_list.append(p.timed_latency(latency))
         width = max((r.shape[1] for r in routes_list), default=1)

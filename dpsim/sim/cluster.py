@@ -9,8 +9,10 @@ worker has its own full-duplex host link and inter-node traffic crosses it inste
 NVSwitch port, so NVSwitch traffic (tensor parallelism) and NIC traffic do not meet; without
 one (PCIe boxes, whose one port is PCIe anyway; unknown devices) it leaves through the port.
 Local rank ``l`` of ``G`` uses NIC ``⌊l·nics/G⌋`` (NIC
-affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks each rank has its own),
-which is what :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
+affinity: ``G/nics`` ranks share a NIC; with more NICs than ranks, ``nics/G`` NICs on each rank's
+PCIe switch, ``⌊l·nics/G⌋`` the first, and a transfer's NCCL channel picks among them:
+:attr:`~dpsim.sim.collectives.base.Phase.nic`), which is what
+:meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
 worker per node there is no intra-node fabric: the worker sits on its NIC (over its host link, if any).
 
 **PXN** (NCCL ≥ 2.12, ``NCCL_PXN_DISABLE=0`` by default; ``src/graph/paths.cc``
@@ -165,10 +167,17 @@ class Cluster:
         """Endpoint id of the parameter server."""
         return self.world_size
 
-    def nic_of(self, local: np.ndarray) -> np.ndarray:
-        """NIC used by local rank ``local`` (affinity ⌊l·nics/G⌋, or its own NIC if there are enough)."""
+    def nic_of(self, local: np.ndarray, slot: np.ndarray | None = None) -> np.ndarray:
+        """NIC used by local rank ``local``: affinity ⌊l·nics/G⌋ (its first NIC), plus ``slot`` of its own NICs.
+
+        With more NICs than GPUs (``nics/G`` on each GPU's PCIe switch) a transfer's ``slot``
+        (:attr:`~dpsim.sim.collectives.base.Phase.nic`, its NCCL channel's NIC) picks among them.
+        """
         g, nics = self.per_node, self.nics_per_node
-        return local if nics >= g else local * nics // g
+        first = local * nics // g
+        if slot is None or nics <= g:
+            return first
+        return first + np.asarray(slot, dtype=np.int64) % (nics // g)
 
     def pxn_relays(self) -> np.ndarray:
         """Relay local rank of each local rank's inter-node sends (:func:`dpsim.analytic.collectives.pxn_relays`)."""
@@ -189,8 +198,12 @@ class Cluster:
         latency[relayed] = max(self.host_latency_s, self.intra.latency_s)
         return [first[:, None], second[:, None], third[:, None]], latency
 
-    def routes(self, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Link ids (padded matrix, -1 = none) and latency of the route of every (src, dst) pair."""
+    def routes(self, src: np.ndarray, dst: np.ndarray, nic: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Link ids (padded matrix, -1 = none) and latency of the route of every (src, dst) pair.
+
+        ``nic``: which of its GPU's NICs each pair leaves and enters its nodes through (:meth:`nic_of`).
+        """
+        slot = None if nic is None else np.broadcast_to(np.asarray(nic, dtype=np.int64), np.shape(src))
         src = self.slot[np.asarray(src, dtype=np.int64)]
         dst = self.slot[np.asarray(dst, dtype=np.int64)]
         count = len(src)
@@ -209,7 +222,8 @@ class Cluster:
         if cross.any():
             idx = np.flatnonzero(cross)
             s, d = src[idx], dst[idx]
-            mid, lat = self.topology.routes(s // g, self.nic_of(s % g), d // g, self.nic_of(d % g))
+            pick = None if slot is None else slot[idx]
+            mid, lat = self.topology.routes(s // g, self.nic_of(s % g, pick), d // g, self.nic_of(d % g, pick))
             leave, leave_lat = self._leaving(s)
             links = np.concatenate([*leave, mid, self.host_down[d][:, None]], axis=1)
             blocks.append((idx, links, np.maximum(lat, leave_lat)))

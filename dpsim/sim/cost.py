@@ -6,8 +6,13 @@ its latency (``repeat`` × the phase's per-step latency, or route latency × ``h
 hops at no less than the network's own latency, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`) plus
 ``max over links (bytes on the link / its bandwidth)`` — the time for the most loaded link
 to carry its share, which is exactly the max-min fair completion time when the phase's
-flows are symmetric. Repeated steps of the same pattern are priced once, so the cost of
-an N-rank collective is ``latency_s + size · seconds_per_byte`` after O(N) numpy work.
+flows are symmetric. Where a phase's slowest-to-start transfers are not its most loaded (a ring
+over more NICs than GPUs without a protocol: the network hop has the largest latency, NVLink the
+most bytes), a step lasts the longest of its transfers' latency + bytes / bandwidth, as the chunk
+level's rendezvous does, not the two maxima added (:attr:`LinearCost.steps`; NCCL's protocols give
+every transfer of a step one latency, where the two coincide). Repeated steps of the same
+pattern are priced once, so the cost of an N-rank collective is ``latency_s + size ·
+seconds_per_byte`` after O(N) numpy work.
 The schedule's base latency (NCCL's launch cost) is added once. A schedule with a
 per-channel throughput (``engine_Bps``: NCCL's per-channel caps) adds one resource per
 (rank, channel): the bytes a rank sends on a channel in the phase over ``engine_Bps`` —
@@ -67,9 +72,19 @@ class LinearCost:
     network_s: float = 0.0
     """What the network's own per-message latency adds to NCCL's per-step figures (:meth:`Phase.timed_latency`):
     part of the time, not of NCCL's estimate."""
+    steps: tuple[tuple[int, np.ndarray, np.ndarray], ...] = ()
+    """Where a phase's slowest-to-start transfers are not its most loaded ones: every phase as (repeat, latencies,
+    seconds per byte) of the transfers on its upper envelope, each step lasting the longest of them at the size
+    (the rendezvous of the chunk level), not the two maxima added. Empty: every phase's maxima meet."""
+    base_s: float = 0.0
+    """The schedule's base latency, paid once (with :attr:`steps`)."""
 
     def __call__(self, size: float) -> float:
-        return self.latency_s + self.network_s + size * self.seconds_per_byte if size > 0 else 0.0
+        if size <= 0:
+            return 0.0
+        if self.steps:
+            return self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
+        return self.latency_s + self.network_s + size * self.seconds_per_byte
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
@@ -79,7 +94,7 @@ class LinearCost:
 def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
     """Seconds per message byte of each transfer of ``phase`` at its most loaded resource, and its route latency."""
     capacity = cluster.links.capacity
-    links, latency = cluster.routes(phase.src, phase.dst)
+    links, latency = cluster.routes(phase.src, phase.dst, phase.nic)
     mask = links >= 0
     weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
     load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
@@ -131,14 +146,35 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     latency_total = schedule.base_latency_s
     network_total = 0.0
     per_byte_total = 0.0
+    steps: list[tuple[int, np.ndarray, np.ndarray]] = []
+    apart = False
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
         per_byte, latency = _transfer_times(schedule, phase, cluster)
         nccl = float(phase.transfer_latency(latency).max())
+        timed = phase.timed_latency(latency)
         latency_total += phase.repeat * nccl
-        network_total += phase.repeat * (float(phase.timed_latency(latency).max()) - nccl)
+        network_total += phase.repeat * (float(timed.max()) - nccl)
         per_byte_total += phase.repeat * float(per_byte.max())
+        lat, pb = _envelope(timed, per_byte)
+        apart = apart or len(lat) > 1
+        steps.append((phase.repeat, lat, pb))
     if not lock_step(schedule, cluster):
-        per_byte_total = fluid_seconds_per_byte(schedule, cluster)
-    return LinearCost(latency_total, per_byte_total, schedule.tuner, network_total)
+        return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), schedule.tuner, network_total)
+    envelope = tuple(steps) if apart else ()
+    return LinearCost(latency_total, per_byte_total, schedule.tuner, network_total, envelope, schedule.base_latency_s)
+
+
+def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (latency, seconds per byte) pairs of a phase's transfers that are the longest at some size.
+
+    A pair is kept when no other has both a latency and a per-byte time at least as large: one pair
+    (the phase's two maxima on one transfer) in a phase whose most latent transfers are its most loaded.
+    """
+    order = np.lexsort((-per_byte, -latency))  # latency descending, per byte descending among equals
+    lat, pb = latency[order], per_byte[order]
+    best = np.maximum.accumulate(pb)
+    keep = np.ones(len(pb), dtype=bool)
+    keep[1:] = pb[1:] > best[:-1] * (1 + 1e-12)
+    return lat[keep], pb[keep]

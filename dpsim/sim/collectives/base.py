@@ -99,6 +99,9 @@ class Phase:
     """Network hops among each step's ``latency_s`` (a mean over the steps where they differ)."""
     net_step_s: float = 0.0
     """NCCL's latency of each of those hops (its ``hwLat[NET]``), part of ``latency_s``."""
+    nic: np.ndarray | None = None
+    """Which of its GPU's NICs each transfer leaves its node through, and enters the other through (0 … NICs per
+    GPU − 1; None: the first), where a node has more NICs than GPUs: the NIC of the transfer's NCCL channel."""
 
     @staticmethod
     def of(
@@ -111,6 +114,7 @@ class Phase:
         channel: object = None,
         net_hops: float = 0.0,
         net_step_s: float = 0.0,
+        nic: object = None,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
@@ -123,7 +127,10 @@ class Phase:
             raise ValueError(f"a phase's latency must be >= 0, got {latency_s!r}")
         c = None if channel is None else np.broadcast_to(np.asarray(channel, dtype=np.int64), s.shape).copy()
         lat = None if latency_s is None else float(latency_s)
-        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s))
+        n = None if nic is None else np.broadcast_to(np.asarray(nic, dtype=np.int64), s.shape).copy()
+        if n is not None and not n.any():
+            n = None
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n)
 
     def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
         """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``.

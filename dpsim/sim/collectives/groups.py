@@ -61,13 +61,15 @@ class Groups:
         if len(set(counts.tolist())) != 1:
             raise ValueError(f"a group of {self.size} ranks holds different numbers of ranks on its nodes")
         locals_ = first[first // g == nodes[0]] % g
-        nics = locals_ if whole.nics >= g else locals_ * whole.nics // g  # Cluster.nic_of
+        nics = len(np.unique(locals_ * whole.nics // g))  # Cluster.nic_of: each rank's first NIC
+        if whole.nics > g:  # every NIC on the group's GPUs' PCIe switches
+            nics = len(locals_) * (whole.nics // g)
         per_node = int(counts[0])
         return dataclasses.replace(
             whole,
             nodes=len(nodes),
             per_node=per_node,
-            nics=max(1, len(np.unique(nics))),
+            nics=max(1, nics),
             nvls=whole.nvls and per_node > 1,
             slots=(),
         )
@@ -91,6 +93,7 @@ class Groups:
                 dst=tiled(p.dst),
                 fraction=np.tile(p.fraction, len(members)),
                 channel=None if p.channel is None else np.tile(p.channel, len(members)),
+                nic=None if p.nic is None else np.tile(p.nic, len(members)),
             )
             for p in schedule.phases
         )

@@ -11,6 +11,17 @@ rank it starts from, so the node's NICs carry the inter-node traffic together
 channel ``c`` starting at local rank ``c·G/k``). Local rank ``l`` talks to the network
 through its own NIC (:meth:`dpsim.sim.cluster.Cluster.nic_of`).
 
+**More NICs than GPUs** (OCI BM.GPU.H100.8: 16 ports for 8 GPUs; one GPU per node with several
+NICs): NCCL's search starts channel ``c`` on NIC ``c`` (``ncclTopoSearchRecNet``; NICs listed GPU by
+GPU, ``ncclTopoSelectNets``) and takes the channel's speed off the NIC and off the GPU's PCIe link in
+each direction, so each GPU carries ``min(nics/G, ⌊PCIe / speed⌋)`` channels, one per NIC of its
+PCIe switch (:func:`channels_per_gpu`): 16 channels of 24 GB/s over the 16 × 200G ports of an H100
+node, but one 48 GB/s channel (copied to 2 on the same NIC) for an H100 alone with 4 × 400G NICs —
+its PCIe x16 link is full. The channels that start at one GPU take its NICs in turn
+(:func:`nic_slots`; :attr:`~dpsim.sim.collectives.base.Phase.nic` routes each transfer through its
+channel's NIC). NVLS-tree keeps one head per GPU on one NIC (:func:`nvls_heads`; ``search.cc``
+refuses a second head on a GPU with several NICs), so it uses the first NIC of each GPU only.
+
 **Ring** (``src/device/all_reduce.h`` ``runRing``): per channel, a ring through every
 GPU of a node (NVLink) and the nodes in order; 2(N−1) steps of S/(k·N).
 
@@ -111,6 +122,7 @@ __all__ = [
     "BASE_LATENCY_US",
     "HW_LATENCY_US",
     "LL_MAX_GBPS",
+    "MAX_RING_CHANNELS",
     "NCCL_ALGORITHMS",
     "NVLS_EFFICIENCY",
     "PER_CHANNEL_MAX_GBPS",
@@ -121,13 +133,17 @@ __all__ = [
     "btree_parent",
     "channel_cap_Bps",
     "channels",
+    "channels_per_gpu",
     "dtree_parents",
     "duplication",
     "graph_bw_gbps",
     "nccl_broadcast",
     "nccl_ring",
     "nccl_tree",
+    "nic_slots",
+    "nics_per_gpu",
     "nvls_allreduce",
+    "nvls_heads",
     "nvls_tree_allreduce",
     "ring_orders",
     "ring_tuner",
@@ -331,11 +347,71 @@ def base_latency_s(algorithm: str, protocol: str) -> float:
     return 0.0 if protocol == "none" else BASE_LATENCY_US[algorithm][PROTOCOLS.index(protocol)] * 1e-6
 
 
+MAX_RING_CHANNELS = 32
+"""``ringGraph->maxChannels = MAXCHANNELS / 2`` (``src/init.cc``; ``MAXCHANNELS`` is 64 in v2.30.7, 32 before
+v2.23): the most channels the ring (and so the tree) search may build."""
+
+
+def nics_per_gpu(layout: Layout) -> int:
+    """NICs on each GPU's PCIe switch when a node has more NICs than GPUs (``nics / G``), else 1."""
+    return layout.nics // layout.per_node if layout.nics > layout.per_node else 1
+
+
+def channels_per_gpu(layout: Layout) -> int:
+    """Search channels whose NIC sits on each GPU's PCIe switch, when a node has more NICs than GPUs.
+
+    ``ncclTopoSearchRecNet`` starts channel ``c`` on NIC ``(c + i) mod nNets``, and every channel
+    takes the graph's speed off its NIC (``net.bw -= bw``) and off the GPU's PCIe links on the
+    way in and out (``followPath``: per direction). A GPU with ``m`` NICs on its switch then
+    carries ``min(m, ⌊PCIe / speed⌋)`` channels: the GPU's own PCIe x16 link is what its NICs
+    share (``topo.cc``: Gen4 24, Gen5 48 GB/s). On H100 with 200 Gbit/s NICs the speed is 24
+    (``sm90SpeedArrayInter``'s first step within 25 GB/s), two channels per GPU; with 400 Gbit/s
+    NICs it is 48, one channel, and the GPU's other NICs carry nothing (a second channel at 24
+    gives the same 48 GB/s, which ``ncclTopoCompareGraphs`` does not prefer). Unknown generation
+    or port rate: one channel per NIC.
+    """
+    m = nics_per_gpu(layout)
+    speed = graph_bw_gbps(layout)
+    if speed <= 0:
+        return m
+    return max(1, min(m, int(PCIE_GBPS[layout.arch] // speed)))
+
+
 def channels(layout: Layout) -> int:
-    """Channels that spread a node's traffic over its NICs: ``min(nics, G)`` across nodes, else 1."""
-    if layout.nodes > 1 and layout.per_node > 1:
-        return max(1, min(layout.nics, layout.per_node))
-    return 1
+    """Rail channels across nodes (1 on one node), each on its own NIC.
+
+    Up to one per NIC and one per GPU while a node has no more NICs than GPUs: ``min(nics, G)``
+    (channel ``c`` on the NIC of local rank ``c·G/k``). With more NICs than GPUs,
+    :func:`channels_per_gpu` on each GPU, at most :data:`MAX_RING_CHANNELS` — on one GPU per
+    node too, where NCCL's search runs every channel through the one GPU's PCIe link.
+    """
+    if layout.nodes <= 1:
+        return 1
+    if layout.nics > layout.per_node:
+        return max(1, min(layout.per_node * channels_per_gpu(layout), MAX_RING_CHANNELS))
+    return max(1, min(layout.nics, layout.per_node))
+
+
+def nvls_heads(layout: Layout) -> int:
+    """NVLS-tree heads per node: one per NIC with a GPU of its own, ``min(nics, G)``, each on one NIC.
+
+    ``ncclTopoSearchRecNet`` (NVLS pattern) makes the GPU local to each NIC a head, skipping a GPU
+    that already is one ("duplicate head when one GPU connects with multiple NICs", v2.23 and
+    later), and ``nvlsGraph`` holds at most ``G`` of them: with more NICs than GPUs each head
+    uses its first NIC only (``getNvlsNetDev``), and the other NICs carry no NVLS-tree traffic.
+    """
+    return max(1, min(layout.nics, layout.per_node))
+
+
+def nic_slots(layout: Layout, k: int) -> np.ndarray:
+    """Which of its GPU's NICs (0 … nics/G − 1) each of the ``k`` rail channels leaves and enters a node through.
+
+    Channel ``c`` starts at local rank ``c·G/k``; the channels starting at one GPU take its NICs
+    in turn (``ncclTopoSearchRecNet``: channel ``c`` tries NIC ``c`` first, and NICs are listed
+    GPU by GPU, ``ncclTopoSelectNets``). All 0 while a node has no more NICs than GPUs.
+    """
+    per_gpu = max(1, k // layout.per_node)
+    return (np.arange(k) % per_gpu).astype(np.int64) if nics_per_gpu(layout) > 1 else np.zeros(k, dtype=np.int64)
 
 
 def graph_bw_gbps(layout: Layout) -> float:
@@ -427,8 +503,9 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     chan = np.repeat(np.arange(k), n)
     net_hops = (layout.nodes - 1) / (n - 1)  # of every step: M−1 of the N−1 steps cross nodes
     one = Phase.of(
-        src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan, net_hops=net_hops, net_step_s=net_step
-    )
+        src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan, net_hops=net_hops, net_step_s=net_step,
+        nic=nic_slots(layout, k)[chan],
+    )  # fmt: skip
     phases = (one, one) if op == "allreduce" else (one,)
     engine = _engine(name, protocol, layout, wire)
     tuner = ring_tuner(op, protocol, layout)
@@ -531,6 +608,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         channel=np.concatenate([up_chan, up_chan]),
         net_hops=net_hops,
         net_step_s=inter,
+        nic=nic_slots(layout, k)[np.concatenate([up_chan, up_chan])],
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
@@ -597,7 +675,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     engine = 0.0
     if not math.isinf(cap):
         busiest = float(np.bincount(phase.src, weights=phase.fraction).max())
-        engine = busiest * channels(layout) * cap * n / (2 * (n - 1))
+        engine = busiest * nvls_heads(layout) * cap * n / (2 * (n - 1))
     return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True, engine_Bps=engine)
 
 
@@ -630,6 +708,7 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         channel=np.repeat(np.arange(k), n - 1),
         net_hops=layout.nodes - 1,  # the chain crosses nodes M−1 times
         net_step_s=step,
+        nic=np.repeat(nic_slots(layout, k), n - 1),
     )
     engine = _engine("ring", protocol, layout, wire)
     return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True, engine_Bps=engine)
