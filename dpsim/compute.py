@@ -7,7 +7,8 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
   MLP up ``T × f/t × h`` (``2f/t`` gated), MLP down ``T × h × f/t``; in the backward pass each
   becomes a data-gradient GEMM ``T × k × n`` and a weight-gradient GEMM ``k × n × T``;
 - attention: ``standard`` is two batched GEMMs per head (scores ``s × s × d``, context
-  ``s × d × s``) and the memory-bound scale-mask-softmax and dropout over the ``s × s`` scores;
+  ``s × d × s``) and the memory-bound scale-mask-softmax and dropout over the ``s × s`` scores
+  (and, with ``model.attention_nan_to_num``, metaseq's ``torch.nan_to_num`` over them);
   ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's
   attention efficiency, ``4·s²·d`` FLOPs per head forward and 2.5× that backward (it recomputes
   the scores), half of it under a causal mask (the masked blocks are skipped);
@@ -217,6 +218,10 @@ def layer_kernels(
         p.gemm("scores.dgrad_k", "backward", s, d, s, batch)
         p.gemm("context.dgrad_probs", "backward", s, s, d, batch)
         p.gemm("context.dgrad_v", "backward", s, d, s, batch)
+        if model.attention_nan_to_num:  # metaseq: torch.nan_to_num(scores) before the fused softmax
+            p.memory("scores_nan_to_num", "forward", 2.0 * w * scores)  # read, write
+            # grad · isfinite(scores): read the scores, write and read a 1-byte mask, read the gradient, write
+            p.memory("scores_nan_to_num.backward", "backward", (3.0 * w + 2.0) * scores)
         p.memory("softmax", "forward", 2.0 * w * scores)  # fused scale-mask-softmax: read, write
         p.memory("softmax.backward", "backward", 3.0 * w * scores)  # read probabilities and gradient, write
         if dropout:
@@ -267,7 +272,7 @@ def _recompute_forward(kernels: list[Kernel], mode: str) -> float:
     if mode == "full":
         return _sum(kernels, "forward")
     if mode == "selective":
-        core = ("scores", "context", "softmax", "attention_dropout")
+        core = ("scores", "scores_nan_to_num", "context", "softmax", "attention_dropout")
         return math.fsum(k.seconds for k in kernels if k.phase == "forward" and k.name in core)
     return 0.0
 
@@ -332,7 +337,7 @@ def _job_key(
     model: ModelConfig, device: DeviceConfig, precision: str, mb: int, tp: int, sp: bool, recomputation: str
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
-    flags = (model.gated_mlp, model.dropout, model.causal, model.attention)
+    flags = (model.gated_mlp, model.dropout, model.causal, model.attention, model.attention_nan_to_num)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

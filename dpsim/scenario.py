@@ -362,6 +362,12 @@ class ModelConfig(_Section):
     """How attention runs: ``standard`` materialises the s×s scores (softmax, dropout and their
     activations in memory); ``flash`` is one fused kernel that keeps no scores and recomputes them
     in the backward pass (Dao et al. 2022, FlashAttention)."""
+    attention_nan_to_num: bool = False
+    """The s×s scores pass through ``torch.nan_to_num`` before the softmax (metaseq's
+    ``ModelParallelMultiheadAttention`` in training, whenever a mask is given, as the causal one always is):
+    one more memory-bound read and write of the scores in the forward pass (and its recompute), and in the
+    backward its ``grad · isfinite(scores)`` (read scores, write and read the 1-byte mask, read the gradient,
+    write). Needs attention: standard."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None
@@ -751,6 +757,20 @@ class TrainingConfig(_Section):
     pipeline_schedule: Literal["gpipe", "1f1b", "interleaved"] = "1f1b"
     virtual_stages: PositiveInt = 1
     """Model chunks per pipeline stage for the interleaved schedule."""
+    pipeline_p2p: Literal["overlapped", "blocking"] = "overlapped"
+    """How stages exchange activations and gradients. ``overlapped`` (Megatron-LM's schedules): a
+    micro-batch's activation goes out while the stage computes on, only fill, drain and 1F1B's round
+    trips wait for sends. ``blocking`` (DeepSpeed's ``PipelineEngine``, its ``TrainSchedule``): every
+    send and receive is its own blocking call between two passes (``p2p.send``/``p2p.recv``, a
+    ``dist.broadcast`` over a two-rank group or ``dist.send``), so a middle stage's micro-batch carries
+    four transfers on its compute stream (receive activation, send gradient, send activation, receive
+    gradient), each stage-boundary activation split over the TP ranks and all-gathered by the receiver
+    (``is_pipe_partitioned``). Needs pipeline_schedule: 1f1b."""
+    pipeline_grad_partitioned: bool = True
+    """Whether each TP rank sends only 1/t of a stage-boundary gradient (Megatron-LM's scatter/gather,
+    DeepSpeed >= 0.5.4 ``is_grad_partitioned = self.is_model_parallel``) or the whole gradient
+    (DeepSpeed <= 0.5.3 and EleutherAI's DeeperSpeed: ``is_grad_partitioned = False``). ``false`` needs
+    pipeline_p2p: blocking."""
     sequence_parallel: bool = False
     tp_comm_overlap: bool = False
     """Overlap tensor-parallel all-gathers and reduce-scatters with the GEMMs, chunk by chunk
@@ -868,6 +888,11 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         t, world = self.training, self.cluster.world_size
+        if self.model.attention_nan_to_num and self.model.attention != "standard":
+            raise _FieldError(
+                "model.attention_nan_to_num",
+                "cleans the materialised s×s scores: needs attention: standard (flash attention keeps none)",
+            )
         model_parallel = t.tensor_parallel * t.pipeline_parallel
         if world % model_parallel:
             raise _FieldError(
@@ -964,6 +989,18 @@ class Scenario(_Section):
                 )
             if self.cluster.rank_order != "node_major":
                 raise _FieldError("training.fsdp_shard_group", "hybrid sharding places shard groups node-major")
+        if t.pipeline_p2p == "blocking" and t.pipeline_schedule != "1f1b":
+            raise _FieldError(
+                "training.pipeline_p2p",
+                f"blocking sends are DeepSpeed's TrainSchedule, a plain 1F1B order: needs pipeline_schedule: 1f1b "
+                f"(got {t.pipeline_schedule})",
+            )
+        if not t.pipeline_grad_partitioned and t.pipeline_p2p != "blocking":
+            raise _FieldError(
+                "training.pipeline_grad_partitioned",
+                "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
+                "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
+            )
         if t.tp_comm_overlap and not t.sequence_parallel:
             raise _FieldError(
                 "training.tp_comm_overlap",

@@ -248,3 +248,60 @@ def test_gemm_waves_is_opt_in() -> None:
     assert gemm_time(8192, 2304, 6144, 1, 312e12, off, 2.0) == pytest.approx((plain + 4e-6) / 0.84, rel=1e-12)
     waved = (plain * 648 / 576 + 4e-6) / 0.84
     assert gemm_time(8192, 2304, 6144, 1, 312e12, on, 2.0) == pytest.approx(waved, rel=1e-12)
+
+
+def test_metaseq_nan_to_num_over_the_scores_by_hand() -> None:
+    """metaseq's training attention runs torch.nan_to_num over the s×s scores before its fused softmax. One layer,
+    micro-batch 1, 16 heads, s = 2048, bf16: 16·2048² = 67,108,864 scores. Forward: read and write them, 4 bytes
+    each; backward grad·isfinite(scores): read the scores (2), write and read the 1-byte mask (2), read the
+    gradient (2), write (2): 8 bytes each. Both at the H100's achievable 0.83·3.35 TB/s, then over its 0.70
+    sustained fraction. Full recomputation reruns the forward one; so does selective (part of the core)."""
+    from dpsim.compute import compute_times
+
+    plain = _scenario()
+    data = {**plain.model_dump(mode="json")}
+    data["model"] = {**data["model"], "attention_nan_to_num": True}
+    cleaned = scenario_from_dict(data)
+    kernels = {(k.name, k.phase): k for k in layer_kernels(cleaned.model, cleaned.cluster.device, "bf16", 1)}
+    scores = 16 * 2048**2
+    rate = 3.35e12 * 0.83 * 0.70
+    assert kernels[("scores_nan_to_num", "forward")].bytes == 4 * scores
+    assert kernels[("scores_nan_to_num", "forward")].seconds == pytest.approx(4 * scores / rate, rel=1e-12)
+    assert kernels[("scores_nan_to_num.backward", "backward")].bytes == 8 * scores
+    base = compute_times(plain)
+    more = compute_times(cleaned)
+    per_layer = 12 * scores / rate
+    assert more.forward_s - base.forward_s == pytest.approx(4 * (4 * scores / rate), rel=1e-9)
+    assert (more.forward_s + more.backward_s) - (base.forward_s + base.backward_s) == pytest.approx(4 * per_layer)
+    # selective recomputation reruns the attention core, the cleaning included
+    for mode in ("selective", "full"):
+        redo = compute_times(
+            scenario_from_dict({**data, "training": {**data["training"], "activation_recomputation": mode}})
+        )
+        redo_plain = compute_times(
+            scenario_from_dict(
+                {**plain.model_dump(mode="json"), "training": {**data["training"], "activation_recomputation": mode}}
+            )
+        )
+        assert redo.backward_s - redo_plain.backward_s == pytest.approx(4 * (8 + 4) * scores / rate, rel=1e-9)
+
+
+def test_nan_to_num_needs_materialised_scores() -> None:
+    from dpsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"model\.attention_nan_to_num"):
+        scenario_from_dict(
+            {
+                "model": {
+                    "layers": 4,
+                    "hidden": 1024,
+                    "heads": 16,
+                    "seq_len": 2048,
+                    "vocab": 32000,
+                    "attention": "flash",
+                    "attention_nan_to_num": True,
+                },
+                "cluster": {"device": "h100-sxm"},
+                "training": {"global_batch": 4, "micro_batch": 1},
+            }
+        )

@@ -245,3 +245,148 @@ def test_recomputation_costs_compute() -> None:
     assert 1.30 < ratio < 1.34
     assert plain.compute_s < selective.compute_s < full.compute_s
     assert full.mfu < plain.mfu  # recomputed FLOPs are not model FLOPs
+
+
+# --- DeepSpeed's pipeline engine: blocking stage-boundary transfers (training.pipeline_p2p) -------------
+
+
+def _deepspeed(*overrides: str):  # type: ignore[no-untyped-def]
+    return _gpt3("training.pipeline_p2p=blocking", *overrides)
+
+
+def test_blocking_p2p_by_hand() -> None:
+    """A middle stage's micro-batch under DeepSpeed's TrainSchedule: receive activation, send gradient, send
+    activation, receive gradient, each blocking. S = 1·2048·12288·2 = 50,331,648 bytes; the p2p link is the
+    rank's own NIC (8 per node, 5 us, 25 GB/s), the TP group NVLink (1 us, 300 GB/s). An activation is a
+    PartitionedTensor: its (8 + 7)·8-byte metadata, then S/8; the receiver all-gathers it (7 us + 7/8·S/300e9)
+    and the sender rebuilds its own output the same way before the backward."""
+    from dpsim.analytic.parallel import pipeline_blocking_p2p_time
+
+    size, t = 50_331_648, 8
+    act = (5e-6 + 120 / 25e9) + (5e-6 + size / t / 25e9)
+    gather = (t - 1) * 1e-6 + (t - 1) / t * size / 300e9
+    whole = 5e-6 + size / 25e9  # DeepSpeed <= 0.5.3 / DeeperSpeed: each TP rank sends the whole gradient
+    fabric = _fabric()
+    unpartitioned = _deepspeed("training.pipeline_grad_partitioned=false")
+    assert pipeline_blocking_p2p_time(unpartitioned, fabric) == pytest.approx(2 * (act + whole) + 2 * gather)
+    # DeepSpeed >= 0.5.4: the gradient partitioned too, and all-gathered before the backward
+    assert pipeline_blocking_p2p_time(_deepspeed(), fabric) == pytest.approx(2 * (act + act) + 3 * gather)
+    # two stages: each is an end, one transfer each way per micro-batch
+    two = _deepspeed("training.pipeline_grad_partitioned=false", "training.pipeline_parallel=2")
+    assert pipeline_blocking_p2p_time(two, fabric) == pytest.approx(act + whole + gather)
+    # without TP nothing is partitioned: whole tensors, no gathers
+    plain = _deepspeed("training.tensor_parallel=1")
+    assert pipeline_blocking_p2p_time(plain, fabric) == pytest.approx(4 * whole)
+    # Megatron's overlapped sends: no blocking term; the blocking mode has no overlapped sends
+    assert pipeline_blocking_p2p_time(_gpt3(), fabric) == 0.0
+    assert pipeline_p2p_time(_deepspeed(), fabric) == 0.0 < pipeline_p2p_time(_gpt3(), fabric)
+
+
+def test_blocking_p2p_lengthens_every_pipeline_slot_in_both_engines() -> None:
+    # 8 nodes: TP 8 x PP 8, no data parallelism, m = 64 micro-batches. The blocking transfers lengthen each of
+    # 1F1B's m + p - 1 = 71 slots; the overlapped sends they replace were exposed only at fill, drain and the
+    # 1F1B round trips.
+    from dpsim import api
+    from dpsim.analytic.parallel import pipeline_blocking_p2p_time
+    from dpsim.analytic.step import fabric_of
+
+    blocking = _deepspeed("training.pipeline_grad_partitioned=false", "cluster.nodes=8")
+    overlapped = _gpt3("cluster.nodes=8")
+    assert (blocking.data_parallel, blocking.accumulation_steps) == (1, 64)
+    per_slot = pipeline_blocking_p2p_time(blocking, fabric_of(blocking))
+    before = api.run(overlapped, engine="analytic")
+    after = api.run(blocking, engine="analytic")
+    grown = after.step_time_s - before.step_time_s + before.extra["pipeline_p2p_exposed_s"]
+    assert grown == pytest.approx(71 * per_slot, rel=1e-9)
+    assert after.extra["pipeline_p2p_blocking_s"] == pytest.approx(64 * per_slot)
+    assert after.extra["tensor_parallel_comm_s"] == pytest.approx(before.extra["tensor_parallel_comm_s"])
+    assert api.run(blocking, engine="sim").step_time_s == pytest.approx(after.step_time_s, rel=1e-9)
+
+
+def _deepspeed_train_schedule(stage: int, stages: int, m: int) -> list[tuple[str, int]]:
+    """DeepSpeed 0.5's TrainSchedule.steps() (deepspeed/runtime/pipe/schedule.py), transcribed: per step the
+    exchange commands, then the pass; a forward step receives the activation and sends the previous
+    micro-batch's gradient, a backward step sends the previous activation and receives the gradient."""
+
+    def valid(mb: int) -> bool:
+        return 0 <= mb < m
+
+    cmds: list[tuple[str, int]] = []
+    prev = -1
+    for step in range(2 * (m + stages - 1)):
+        if step % 2 == stage % 2:  # even step on an even stage, odd on odd: forward
+            mb, forward = (step - stage % 2) // 2 - stage // 2, True
+        elif step % 2 == 0:
+            mb, forward = step // 2 - stages + (stage + 1) // 2, False
+        else:
+            mb, forward = (step - 1) // 2 - stages + 1 + stage // 2, False
+        if forward and stage > 0:
+            cmds += [("recv_act", stage - 1)] if valid(mb) else []
+            cmds += [("send_grad", stage - 1)] if valid(prev) else []
+        if not forward and stage < stages - 1:
+            cmds += [("send_act", stage + 1)] if valid(prev) else []
+            cmds += [("recv_grad", stage + 1)] if valid(mb) else []
+        if valid(mb):
+            cmds.append(("F" if forward else "B", mb))
+        prev = mb
+    return cmds
+
+
+def _execute_deepspeed(p: int, m: int, tf: float, tb: float, act: float, grad: float) -> float:
+    """Each stage runs its commands in order; a send and its receive start together when both stages reach
+    them (NCCL's rendezvous) and hold both for the transfer; returns the makespan."""
+    pair = {"recv_act": "send_act", "send_act": "recv_act", "send_grad": "recv_grad", "recv_grad": "send_grad"}
+    programs = [_deepspeed_train_schedule(s, p, m) for s in range(p)]
+    pos, clock = [0] * p, [0.0] * p
+    progressed = True
+    while progressed:
+        progressed = False
+        for s in range(p):
+            while pos[s] < len(programs[s]):
+                kind, other = programs[s][pos[s]]
+                if kind in ("F", "B"):
+                    clock[s] += tf if kind == "F" else tb
+                elif pos[other] < len(programs[other]) and programs[other][pos[other]] == (pair[kind], s):
+                    clock[s] = clock[other] = max(clock[s], clock[other]) + (act if "act" in kind else grad)
+                    pos[other] += 1
+                else:
+                    break
+                pos[s] += 1
+                progressed = True
+    assert all(pos[s] == len(programs[s]) for s in range(p))  # no deadlock
+    return max(clock)
+
+
+@pytest.mark.parametrize(
+    ("p", "m", "tf", "tb", "act", "grad"),
+    [
+        (35, 240, 0.048, 0.124, 0.00045, 0.0035),  # MT-NLG's shape (PP 35, 240 micro-batches)
+        (4, 32, 0.30, 0.75, 0.0049, 0.0084),  # GPT-NeoX-20B's (PP 4, 32 micro-batches)
+        (8, 64, 1.0, 3.0, 0.02, 0.05),
+    ],
+)
+def test_blocking_p2p_matches_the_executed_deepspeed_schedule(
+    p: int, m: int, tf: float, tb: float, act: float, grad: float
+) -> None:
+    """The engines' form, (m + p - 1)·(t_f + t_b + X) with X = 2·(act + grad), against DeepSpeed's own
+    step order executed with rendezvous sends: the lock-step exchanges never stretch a forward to a
+    backward's length (steady state t_f + t_b + X per slot), and the form only over-counts the transfers
+    the end stages skip during fill and drain (at most (p - 1)·X)."""
+    executed = _execute_deepspeed(p, m, tf, tb, act, grad)
+    x = 2 * (act + grad)
+    closed = (m + p - 1) * (tf + tb + x)
+    assert executed == pytest.approx((m + p - 1) * (tf + tb) + m * x, abs=(p - 1) * x)
+    assert 0.0 <= closed - executed <= (p - 1) * x
+    # without transfers the lock-step schedule is 1F1B's (m + p - 1)·(t_f + t_b) exactly
+    assert _execute_deepspeed(p, m, tf, tb, 0.0, 0.0) == pytest.approx((m + p - 1) * (tf + tb))
+
+
+def test_blocking_p2p_fields_are_validated() -> None:
+    from dpsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"training\.pipeline_p2p"):
+        _deepspeed("training.pipeline_schedule=interleaved", "training.virtual_stages=2")
+    with pytest.raises(ScenarioError, match=r"training\.pipeline_grad_partitioned"):
+        _gpt3("training.pipeline_grad_partitioned=false")
+    with pytest.raises(ScenarioError, match=r"training\.pipeline_p2p"):
+        _gpt3("training.pipeline_p2p=eager")

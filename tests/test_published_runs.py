@@ -16,7 +16,8 @@ Bounds, stated as what they are:
 - Llama 3 405B on 8,192 H100s fits in its 80 GiB.
 - Held-out runs (OPT-175B, MT-NLG 530B at three scales, GPT-NeoX-20B), never used for calibration: each
   within 10 % where met; none is, so each is a strict expected failure carrying its diagnosis
-  (``known_miss``): all are predicted 17-31 % faster, all run on code bases other than Megatron-LM.
+  (``known_miss``): all are predicted 13-26 % faster, all run on code bases other than Megatron-LM (after
+  modelling DeepSpeed's blocking pipeline transfers and metaseq's nan_to_num over the attention scores).
 The configuration checks compare each transcribed run with a number the publication prints that
 the transcription does not contain directly (parameter counts, tokens per batch).
 """
@@ -294,3 +295,18 @@ def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
     assert (scenario.data_parallel, scenario.accumulation_steps) == (12, 32)
     # get_flops at the 20B release: B·s·(6N + 60·s·h·l) = 1536·2048·(6·20,554,567,680 + 60·2048·6144·44)
     assert RUNS._neox_flops_per_iteration(scenario) == 1536 * 2048 * 156_546_293_760
+
+
+def test_only_deepspeed_pipeline_runs_block_on_their_sends() -> None:
+    """training.pipeline_p2p: blocking describes DeepSpeed's PipelineEngine: set for the runs on it (BLOOM's
+    Megatron-DeepSpeed, MT-NLG, GPT-NeoX's DeeperSpeed) and no other; whole gradients only where the engine
+    predates DeepSpeed 0.5.4 (MT-NLG, trained before 29 Sep 2021) or is DeeperSpeed; metaseq's nan_to_num only
+    for OPT."""
+    every = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + HELD_OUT
+    blocking = {r.name for r in every if scenario_from_dict(dict(r.scenario)).training.pipeline_p2p == "blocking"}
+    deepspeed = {r.name for r in every if r.name.startswith(("BLOOM", "MT-NLG", "GPT-NeoX"))}
+    assert blocking == deepspeed and len(deepspeed) == 5
+    whole = {r.name for r in every if not scenario_from_dict(dict(r.scenario)).training.pipeline_grad_partitioned}
+    assert whole == deepspeed - {"BLOOM 176B on 384 A100"}
+    cleaned = {r.name for r in every if scenario_from_dict(dict(r.scenario)).model.attention_nan_to_num}
+    assert cleaned == {"OPT-175B on 992 A100"}

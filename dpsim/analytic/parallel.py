@@ -42,6 +42,7 @@ __all__ = [
     "activation_message_bytes",
     "data_parallel_fabric",
     "layers_per_stage",
+    "pipeline_blocking_p2p_time",
     "pipeline_bubble_fraction",
     "pipeline_bubble_over_ideal",
     "pipeline_p2p_link",
@@ -330,12 +331,55 @@ def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
 
     With tensor parallelism each of the t ranks sends 1/t of the tensor and the receiver
     all-gathers it over NVLink (Narayanan et al. 2021 §4.1, scatter/gather optimisation);
-    we count the 1/t send and neglect the intra-node all-gather.
+    we count the 1/t send and neglect the intra-node all-gather. Zero under
+    ``training.pipeline_p2p: blocking``, whose transfers sit inside the passes
+    (:func:`pipeline_blocking_p2p_time`).
     """
-    if scenario.training.pipeline_parallel <= 1:
+    if scenario.training.pipeline_parallel <= 1 or scenario.training.pipeline_p2p == "blocking":
         return 0.0
     size = activation_message_bytes(scenario) / scenario.training.tensor_parallel
     return send_time(size, pipeline_p2p_link(scenario, fabric))
+
+
+def _partitioned_transfer(size: float, tp: int, link: Link) -> float:
+    """DeepSpeed's ``PartitionedTensor`` sent between stages, two blocking ``p2p.send`` calls: its metadata
+    (``to_meta()``: a LongTensor [ndims, 3 sizes, num_parts, rank, t + 1 offsets], (t + 7)·8 bytes for a
+    b·s·h tensor) and this rank's 1/t of the data."""
+    return send_time(8.0 * (tp + 7), link) + send_time(size / tp, link)
+
+
+def pipeline_blocking_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
+    """Stage-boundary communication one micro-batch adds to a stage's compute stream under
+    ``training.pipeline_p2p: blocking`` (DeepSpeed's ``PipelineEngine``); 0 otherwise.
+
+    DeepSpeed 0.3-0.5 ``runtime/pipe/schedule.py`` ``TrainSchedule.steps``: a forward step runs
+    ``RecvActivation`` then ``SendGrad`` (of the previous micro-batch), a backward step ``SendActivation``
+    (of the previous one) then ``RecvGrad``, each a blocking ``p2p.send``/``p2p.recv`` before the pass. A
+    middle stage's micro-batch therefore carries four transfers of S = b·s·h·bytes, the first and last
+    stages' two; with p = 2 every stage is an end. With TP (``is_pipe_partitioned = is_model_parallel``)
+    an activation travels as a ``PartitionedTensor``: metadata, then 1/t of S (:func:`_partitioned_transfer`);
+    the receiver rebuilds it with ``PartitionedTensor.full()``, an all-gather over the TP group, before its
+    forward, and the sender rebuilds its own output the same way before the backward. A gradient travels
+    partitioned likewise (one more all-gather before the backward) when ``pipeline_grad_partitioned``,
+    else whole from every TP rank. Seconds for the busiest (middle) stage:
+    2·act + 2·grad + gathers, or act + grad + gathers with p = 2.
+    """
+    t = scenario.training
+    if t.pipeline_parallel <= 1 or t.pipeline_p2p != "blocking":
+        return 0.0
+    size, tp = activation_message_bytes(scenario), t.tensor_parallel
+    link = pipeline_p2p_link(scenario, fabric)
+    if tp == 1:
+        act = grad = send_time(size, link)
+        gathers = 0.0
+    else:
+        act = _partitioned_transfer(size, tp, link)
+        grad = act if t.pipeline_grad_partitioned else send_time(size, link)
+        one_gather = all_gather_time(size, tp, _bottleneck(tensor_parallel_fabric(tp, fabric)))
+        # forward: the received input; backward: this stage's own output (and the received gradient)
+        gathers = one_gather * ((2 if t.pipeline_parallel > 2 else 1) + (1 if t.pipeline_grad_partitioned else 0))
+    directions = 2 if t.pipeline_parallel > 2 else 1
+    return directions * (act + grad) + gathers
 
 
 @dataclass(frozen=True)

@@ -487,16 +487,21 @@ def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
 
 
 def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute_s: float) -> tuple[float, float]:
-    """(exposed tensor-parallel communication per micro-batch, pipeline bubble per step), seconds.
+    """(exposed model-parallel communication per micro-batch, pipeline bubble per step), seconds.
 
     Zero for tp = pp = 1; otherwise the hybrid-parallel closed forms of
-    :mod:`dpsim.analytic.parallel` (Megatron TP all-reduces; the schedule's bubble fraction,
-    Narayanan et al. 2021 §2.2).
+    :mod:`dpsim.analytic.parallel` (Megatron TP all-reduces; under ``training.pipeline_p2p: blocking``
+    DeepSpeed's stage-boundary transfers, :func:`~dpsim.analytic.parallel.pipeline_blocking_p2p_time`;
+    the schedule's bubble fraction, Narayanan et al. 2021 §2.2). Both engines take the per-micro-batch
+    term from here, and split it between the passes by the TP share.
     """
     t = scenario.training
     if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
         return 0.0, 0.0
     tp_comm = parallel.tensor_parallel_exposed_time(scenario, fabric) if t.tensor_parallel > 1 else 0.0
+    # DeepSpeed's blocking stage-boundary transfers sit on the compute stream between passes, as the TP
+    # collectives do inside them: both lengthen every micro-batch (and so the bubble)
+    tp_comm += parallel.pipeline_blocking_p2p_time(scenario, fabric)
     bubble = 0.0
     p, m = t.pipeline_parallel, scenario.accumulation_steps
     if p > 1:
@@ -522,6 +527,7 @@ def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric, fwd_s: float, bwd_s:
     send = parallel.pipeline_p2p_time(scenario, fabric)
     v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
     timing = parallel.pipeline_step(fwd_s, bwd_s, p, m, t.virtual_stages, t.pipeline_schedule, p2p_s=send)
+    # blocking (DeepSpeed) transfers are in every micro-batch's passes and counted with them (_model_parallel_terms)
     return timing.p2p_s, 2.0 * m * v * send, crosses
 
 
@@ -863,6 +869,8 @@ def predict(scenario: Scenario) -> StepResult:
     compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass)
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
+    # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends
+    blocking_p2p_s = k * parallel.pipeline_blocking_p2p_time(scenario, fabric)
     tp_hidden_s = k * parallel.tensor_parallel_hidden_time(scenario, fabric)  # behind GEMMs: traffic, not exposed
     gather_exposed = traffic.forward_gathers * gather_fwd_exposed + traffic.backward_gathers * gather_bwd_exposed
     exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s
@@ -882,9 +890,10 @@ def predict(scenario: Scenario) -> StepResult:
         "gradient_exposed_s": grad_exposed,
         "zero_param_gather_s": post_step_gather + gather_total,
         "traffic_bytes_per_step": traffic.bytes_per_step(param_bytes, grad_bytes),
-        "tensor_parallel_comm_s": tp_comm_s,
+        "tensor_parallel_comm_s": tp_comm_s - blocking_p2p_s,
         "tensor_parallel_hidden_s": tp_hidden_s,
-        "pipeline_p2p_exposed_s": p2p_exposed_s,
+        "pipeline_p2p_exposed_s": p2p_exposed_s + blocking_p2p_s,
+        "pipeline_p2p_blocking_s": blocking_p2p_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
         "optimizer_bytes_per_param": optimizer_step_bytes(scenario),
