@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +243,36 @@ def _where(point: Mapping[str, Any]) -> str:
     return "at grid point " + ", ".join(f"{k}={v}" for k, v in point.items())
 
 
+PRICING_FREE = ("name", "model", "variability", "simulation", "reliability")
+"""Top-level sections whose fields do not shape the data-parallel group a step's collectives are priced on."""
+
+
+def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str, allow_long: bool) -> None:
+    """Refuse a sweep whose points cost too much in all (:func:`dpsim.sim.budget.check_total`), before any runs.
+
+    With the simulator every point is built (a point that cannot be built fails now, not after hours);
+    with the closed forms one point per distinct value of the fields that shape the data-parallel group.
+    """
+    from dpsim.sim.budget import check_total
+
+    if engine != "sim":
+        distinct: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for point in points:
+            key = tuple((k, repr(v)) for k, v in point.items() if k.split(".")[0] not in PRICING_FREE)
+            distinct.setdefault(key, point)
+        points = list(distinct.values())
+
+    def built() -> Iterator[tuple[str, Scenario]]:
+        for point in points:
+            try:
+                yield _where(point), runner.scenario(point)
+            except ScenarioError as exc:  # the simulator's points are expensive: one that cannot be built fails now
+                if engine == "sim":
+                    raise ScenarioError(exc.field, f"{exc.message} ({_where(point)})", exc.source) from None
+
+    check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
+
+
 def sweep_fingerprint(
     base_data: Any, source: str, vary: Mapping[str, Sequence[Any]], engine: str, fidelity: str | None
 ) -> str:
@@ -302,12 +332,7 @@ def sweep(
     runner = _PointRunner(base, engine, fidelity, allow_long)
     if resume and partial_file is None:
         raise ScenarioError("--resume", "needs the file of partial results (--out FILE)", "<command line>")
-    if engine == "sim":  # points are expensive: a point that cannot be built fails now, not after hours
-        for point in points:
-            try:
-                runner.scenario(point)
-            except ScenarioError as exc:
-                raise ScenarioError(exc.field, f"{exc.message} ({_where(point)})", exc.source) from None
+    _check_cost(runner, points, engine, allow_long)
     journal = None
     done: dict[int, Any] = {}
     if partial_file is not None:

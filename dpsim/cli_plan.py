@@ -254,6 +254,9 @@ def register(app: typer.Typer) -> None:
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
         workers: WorkersOpt = None,
         scheduler: SchedulerOpt = None,
+        allow_long: Annotated[
+            bool, typer.Option("--allow-long", help="Run past the cost limit (see the estimate it prints).")
+        ] = False,
     ) -> None:
         """Plan a training run: devices, counts and parallel layouts ranked by time to train and cost."""
         from dpsim import execution
@@ -305,6 +308,7 @@ def register(app: typer.Typer) -> None:
             "top": top,
             "simulate": simulate,
             "objective": objective,
+            "allow_long": allow_long,
         }
         try:
             request = planner.PlanRequest(**options)

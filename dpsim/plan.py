@@ -111,6 +111,9 @@ class PlanRequest:
     """How many of the ranked configurations to re-check with the simulator (0 = none)."""
     objective: str = "auto"
     """``time``, ``cost``, or ``auto`` (cost when a deadline and prices are given, else time)."""
+    allow_long: bool = False
+    """Screen past the cost guard's limits (:func:`dpsim.sim.budget.check_total`: the data-parallel groups'
+    collectives priced in all)."""
 
     def __post_init__(self) -> None:
         if self.model not in catalog.MODELS:
@@ -495,6 +498,7 @@ def _screen(
     from dpsim.analytic.collectives import send_time
     from dpsim.analytic.memory import optimizer_bytes_per_param
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors
+    from dpsim.sim import budget
 
     dev = catalog.DEVICES[device]
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
@@ -566,6 +570,11 @@ def _screen(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )
     layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    budget.check_total(
+        ((f"at {cn}x{device} tp={ct} pp={cp} {alg}", _variant(bases[cn], ct, cp, int(z1), alg))
+         for cn, ct, cp, z1, alg in sorted(keys)),
+        "the plan's screen", request.allow_long,
+    )  # fmt: skip
     for cn, ct, cp, z1, alg in keys:
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
         variant = _variant(bases[cn], ct, cp, int(z1), alg)

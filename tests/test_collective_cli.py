@@ -6,11 +6,13 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_cli import cli  # the in-process runner of the CLI tests (pytest puts tests/ on the path)
 
 from dpsim.cli_collective import parse_sizes
+from dpsim.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
@@ -115,14 +117,33 @@ def test_size_ranges_double_like_nccl_tests() -> None:
 
 @pytest.mark.parametrize(
     ("nodes", "per_node", "device"),
-    [(4, 8, "a100-80gb"), (32, 4, "a100-80gb"), (8, 1, "a100-80gb"), (1, 8, "h100-sxm"), (3, 8, "h100-sxm")],
-)
-def test_priced_transfers_bound_the_schedules_actually_built(nodes: int, per_node: int, device: str) -> None:
-    """The guard's count (no schedule built) against the candidates the pricing builds: within [1, 3]x."""
+    [(4, 8, "a100-80gb"), (32, 4, "a100-80gb"), (8, 1, "a100-80gb"), (1, 8, "h100-sxm"), (3, 8, "h100-sxm"),
+     (16, 8, "h100-sxm")],
+)  # fmt: skip
+def test_priced_transfers_count_the_transfers_the_pricing_routes(
+    nodes: int, per_node: int, device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's count (nothing built) against the transfers ``phase_cost`` actually routes, counted.
+
+    ``auto`` and the tree were counted 1.4x and 1.6-2x high (the tree phase as 4(n-1) a channel; NCCL's tree
+    has 2(g-1) a node inside and 4(nodes-1) across), ``direct``, halving-doubling and the parameter server
+    at half (``lock_step`` routes their phases again). Now within 15 % where the schedule is NCCL's or
+    regular; never below what is routed.
+    """
+    from dpsim.analytic import collectives as cf
     from dpsim.analytic.step import algorithm_of, calibrated_fabric
     from dpsim.scenario import load_scenario
-    from dpsim.sim import budget, collectives
+    from dpsim.sim import budget, collectives, cost
 
+    routed_now = [0]
+    real = cost._transfer_times
+
+    def counted(schedule: Any, phase: Any, cluster: Any) -> Any:
+        routed_now[0] += len(phase.src)
+        return real(schedule, phase, cluster)
+
+    monkeypatch.setattr(cost, "_transfer_times", counted)
+    cf._priced.cache_clear()
     checked = 0
     for algorithm in ("auto", "ring", "tree", "nvls-tree", *collectives.TEXTBOOK):
         for protocol in ("auto", "Simple", "none"):
@@ -133,19 +154,26 @@ def test_priced_transfers_bound_the_schedules_actually_built(nodes: int, per_nod
             except Exception:  # nvls-tree on A100, ...: not a scenario
                 continue
             for op in ("allreduce", "reduce_scatter", "all_gather", "broadcast"):
+                routed_now[0] = 0
+                cf._priced.cache_clear()
                 try:
-                    built = collectives.candidates(op, algorithm_of(scenario), fabric.layout(), fabric.protocol)
+                    cf.collective(op, algorithm_of(scenario), float(1 << 20), fabric)
                 except ValueError:
                     continue
-                phases = [len(p.src) for schedule in built for p in schedule.phases if len(p.src)]
-                routed, held, largest = budget.priced_transfers(
+                routed, held, _ = budget.priced_transfers(
                     op, algorithm_of(scenario), fabric.protocol, fabric.world_size, fabric.per_node, fabric.nvls
                 )
-                assert sum(phases) <= routed <= 3 * sum(phases), (algorithm, protocol, op)
-                assert max(phases) <= largest <= 3 * max(phases), (algorithm, protocol, op)
+                where = (algorithm, protocol, op, routed, routed_now[0])
+                assert routed >= routed_now[0], where  # an upper bound of the work
+                if routed_now[0] == 0:  # a closed form (textbook ring): nothing routed
+                    continue
+                regular = algorithm in ("auto", "ring", "tree", "direct") or (
+                    algorithm == "halving-doubling" and fabric.world_size & (fabric.world_size - 1) == 0
+                )
+                assert routed <= (1.15 if regular and op != "broadcast" else 2.0) * routed_now[0], where
                 assert held <= routed
                 checked += 1
-    assert checked >= 40
+    assert checked >= 30
 
 
 @pytest.mark.parametrize(
@@ -181,10 +209,14 @@ def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
                              "communication.algorithm=direct", "--engine", engine, "--format", "json")  # fmt: skip
         assert code == 0, err
         assert json.loads(out)[0]["world_size"] == 512
-    # the bound lets 131,072 ranks (6 s CPU measured) and 4,096 ranks of direct (about 30 s) run
-    for world, per_node, algorithm in ((131_072, 8, "auto"), (4096, 8, "direct")):
+    # the bound lets 262,144 ranks (14.1 s CPU measured) and 2,048 ranks of direct (6.9 s) run; 4,096 ranks of
+    # direct (4 x 16.8 M transfers routed: 66 s wall measured on the loaded machine) is refused
+    for world, per_node, algorithm in ((262_144, 8, "auto"), (2048, 8, "direct")):
         work = budget.estimate_collective("allreduce", algorithm, "auto", world, per_node, False, "analytic", 1, 256)
         assert budget.check_collective(work) is work
+    work = budget.estimate_collective("allreduce", "direct", "auto", 4096, 8, False, "analytic", 1, 256)
+    with pytest.raises(ScenarioError, match="pass --allow-long"):
+        budget.check_collective(work)
 
 
 def test_run_and_sweep_price_the_steps_collectives_up_front(capsys: pytest.CaptureFixture[str]) -> None:
@@ -227,3 +259,31 @@ def test_sweep_takes_allow_long_as_its_refusal_says(
     assert code == 0, err
     rows = json.loads(out)
     assert [r["cluster.nodes"] for r in rows] == [1, 2]
+
+
+def test_sweeps_and_plans_are_priced_in_all_up_front(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each point of a sweep (each data-parallel group of a plan's screen) alone is under the pricing limit,
+    all of them together are not: refused up front as one ``<cost guard>`` line, before anything is priced."""
+    import time
+
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget
+
+    nodes = "16384,16000,15000,14000,13000"  # 104,000-131,072 ranks each: 5.5-7.2 s by the bound, 33 s in all
+    start = time.process_time()
+    code, out, err = cli(capsys, "sweep", DEFAULT, "--vary", f"cluster.nodes={nodes}", "--set",
+                         "training.global_batch=auto", "--format", "csv")  # fmt: skip
+    assert time.process_time() - start < 10 and code == 2 and out == ""
+    assert err.startswith("error: <cost guard>: this sweep of 5 configurations prices 5 distinct")
+    assert "--allow-long" in err
+    start = time.process_time()
+    code, out, err = cli(capsys, "plan", "--model", "gpt2-small", "--tokens", "20B", "--max-devices", "1048576",
+                         "--min-devices", "262144", "--global-batch", "1048576", "--no-progress", "--simulate", "0",
+                         "--tp", "1", "--pp", "1", "--zero", "0", "--micro-batch", "1")  # fmt: skip
+    assert time.process_time() - start < 10 and code == 2 and out == ""
+    assert err.startswith("error: <cost guard>: the plan's screen") and "1,048,576 ranks" in err
+    # a data-parallel group is priced once however many points share it (the analytic engine keeps its prices)
+    big = load_scenario(DEFAULT, overrides=["cluster.nodes=16384", "training.global_batch=auto"])
+    one = budget.scenario_pricing(big).seconds
+    assert 5 < one < budget.PRICING_LIMIT_S
+    assert budget.check_total([(f"point {i}", big) for i in range(50)], "a sweep") == pytest.approx(one)

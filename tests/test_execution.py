@@ -103,13 +103,13 @@ def test_plan_recheck_on_dask_equals_serial(threads: Executor) -> None:
 @pytest.mark.parametrize("where", ["serial", "dask"])
 def test_failing_point_is_reported_with_its_grid_coordinates(threads: Executor, tmp_path: Path, where: str) -> None:
     # 513 nodes x 8 = 4104 ranks (8208 = lcm(16, 4104) samples): the simulator refuses the direct
-    # algorithm there (at run time, in the worker)
+    # algorithm there (at run time, in the worker; without allow_long the cost guard would refuse pricing it)
     grid = {"cluster.nodes": [1, 513, 2], "communication.algorithm": ["direct"]}
     direct = ["cluster.nodes=1", "simulation.fidelity=fast", "training.micro_batch=1", "training.global_batch=8208"]
     partial = tmp_path / "sweep.partial.jsonl"
     with pytest.raises(api.SweepError) as info:
         dpsim.sweep(DEFAULT, grid, engine="sim", overrides=direct, partial_file=partial,
-                    executor=threads if where == "dask" else None)  # fmt: skip
+                    executor=threads if where == "dask" else None, allow_long=True)  # fmt: skip
     error = info.value
     assert error.field == "communication.algorithm"
     assert "at grid point cluster.nodes=513, communication.algorithm=direct" in error.one_line()
@@ -233,7 +233,7 @@ def test_cli_reports_a_failed_point_on_one_line_and_keeps_the_others(
     out = tmp_path / "sweep.csv"
     args = ["sweep", str(DEFAULT), "--engine", "sim", "--vary", "cluster.nodes=1,513,2", "--out", str(out),
             "--set", "communication.algorithm=direct", "--set", "cluster.nodes=1", "--set", "simulation.fidelity=fast",
-            "--set", "training.micro_batch=1", "--set", "training.global_batch=8208"]  # fmt: skip
+            "--set", "training.micro_batch=1", "--set", "training.global_batch=8208", "--allow-long"]  # fmt: skip
     code, stdout, err = _cli(args, capsys)
     assert code == 2 and stdout == "" and err.count("\n") == 1
     assert err.startswith("error: ") and "(at grid point cluster.nodes=513; 2 finished points kept in" in err

@@ -310,7 +310,8 @@ def test_training_step_buckets_use_their_own_regime(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row_size", "row_time", "expected"),
     [("1" + "0" * 400, "18.66", r"past 1e\+21 bytes"), ("1" + "0" * 5000, "18.66", r"past 1e\+21 bytes"),
-     ("32768", "1e308", "more than 300 years")],
+     ("32768", "1e308", "more than 300 years"), ("32768", "nan", "time of nan us"), ("32768", "-nan", "time of nan us"),
+     ("32768", "inf", "time of inf"), ("32768", "-3.5", "time of -3.5 us"), ("32768", "0.00", "time of 0 us")],
 )  # fmt: skip
 def test_a_row_out_of_range_is_a_one_line_error(row_size: str, row_time: str, expected: str, tmp_path: Path) -> None:
     """A size past 1 ZB (10^400 overflowed a float in the fit) or a time past 300 years names the file and the row."""
@@ -324,6 +325,7 @@ def test_a_row_out_of_range_is_a_one_line_error(row_size: str, row_time: str, ex
     with pytest.raises(ScenarioError, match=expected) as info:
         load_nccl_tests(damaged)
     assert info.value.source == str(damaged) and len(info.value.one_line()) <= 400
+    assert f"line {first + 1}: " in info.value.one_line()  # the row is named by its line (it used to be dropped)
 
 
 def test_only_regular_files_are_read(tmp_path: Path) -> None:

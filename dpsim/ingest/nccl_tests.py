@@ -198,6 +198,21 @@ class _BadRow(ValueError):
     """A result row whose numbers are out of range (its message says which)."""
 
 
+def _check_time(token: str, size: str) -> None:
+    """A row's time is what nccl-tests measured (``util.cu`` ``getFloatStr``: a number of µs); nan/inf/≤ 0 is not one.
+
+    Such a row (a failed or corrupted run) used to be dropped without a word, so a fit could
+    silently lose the sizes it was meant to cover.
+    """
+    try:
+        value = float(token)
+    except ValueError:
+        return  # not a number at all: not a result row (an interleaved log line)
+    if int(size) > 0 and not (math.isfinite(value) and value > 0):
+        raise _BadRow(f"the row of {size} bytes gives a time of {value:g} us (nccl-tests prints a measured "
+                      "time > 0: rerun that size, or delete the row)")  # fmt: skip
+
+
 def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
     lead = table.columns.index("time") if "time" in table.columns else 3
     if len(tokens) < lead + 3 or not tokens[0].isdigit():
@@ -207,6 +222,7 @@ def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
     blocks = []
     for start in (lead, lead + 4):
         if len(tokens) >= start + 3:
+            _check_time(tokens[start], tokens[0])
             t, alg, bus = (_number(x) for x in tokens[start : start + 3])
             blocks.append((t * 1e-6 if t is not None else None, alg, bus))
         else:
@@ -280,7 +296,7 @@ def parse_nccl_tests(
     ranks_seen: dict[int, tuple[str, str]] = {}
     nranks_info: int | None = None
     previous = ""
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), 1):
         line = _PREFIX.sub("", raw, count=1)
         body = line.lstrip("#").strip()
         if m := _TEST_START.search(body):
@@ -314,7 +330,7 @@ def parse_nccl_tests(
             try:
                 row = _parse_row(tokens, table)
             except _BadRow as exc:
-                raise ScenarioError("", str(exc), source) from None
+                raise ScenarioError("", f"line {number}: {exc}", source) from None
             if row is not None:
                 table.rows.append(row)
             elif body.startswith(("Out of bounds", "Avg bus bandwidth", "Collective test concluded")):

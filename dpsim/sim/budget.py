@@ -15,9 +15,9 @@ with the estimate in the message.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dpsim.errors import ScenarioError
 from dpsim.sharding import step_traffic
@@ -38,6 +38,7 @@ __all__ = [
     "check_collective",
     "check_pricing",
     "check_shared",
+    "check_total",
     "estimate",
     "estimate_collective",
     "pipeline_operations",
@@ -310,23 +311,26 @@ class SharedWork:
         )
 
 
-PRICE_TRANSFER_S = 1.5e-6
+PRICE_TRANSFER_S = 0.55e-6
 PRICE_HELD_BYTES = 10.0
-PRICE_PHASE_BYTES = 220.0
+PRICE_PHASE_BYTES = 330.0
 """Pricing one collective (:func:`dpsim.analytic.collectives.collective`, and again the fast level's
 :class:`~dpsim.sim.fast.FastEngine`) builds the schedule of every candidate algorithm and routes each
 distinct phase of every (algorithm, protocol) over the cluster's links (:func:`dpsim.sim.cost.phase_cost`):
-about ``PRICE_TRANSFER_S`` per transfer routed; the schedules are held at once (``PRICE_HELD_BYTES`` a
-transfer) and the largest phase is routed as a whole (``PRICE_PHASE_BYTES`` a transfer). Measured with
-``dpsim collective`` (CPU time, peak RSS): ``auto`` on 1,048,576 ranks, 8 a node (ring and tree x 3
-protocols, 151 M transfers routed, a tree phase of 33.5 M) 46.5 s and 5.8 GB (95 s wall on the loaded
-machine); on 131,072 ranks 6 s and 0.9 GB; ``direct`` on 1,024 ranks (2 phases of 1.05 M) 2.0 s, on 4,096
-ranks (2 x 16.8 M) 66 s wall on the loaded machine and 3.5 GB. Upper bounds of CPU time within about 3x
-(``auto``) and of memory within 1.3x."""
-PRICING_LIMIT_S = 60.0
-"""Estimated pricing past which ``dpsim collective`` refuses without ``--allow-long`` (1 minute: the
-closed forms answer in seconds, and ``tests/hostile.py`` calls a command still running after 60 s a hang).
-By the bound, ``auto`` on 262,144 ranks prices in 57 s, on 1,048,576 in 3.8 minutes."""
+about ``PRICE_TRANSFER_S`` of CPU per transfer routed (:func:`priced_transfers` counts them as
+``phase_cost`` routes them); the schedules are held at once (``PRICE_HELD_BYTES`` a transfer) and the
+largest phase is routed as a whole (``PRICE_PHASE_BYTES`` a transfer). Measured with ``dpsim collective``
+(CPU time per transfer routed, counted by wrapping ``cost._transfer_times``): ``auto`` 0.35 us on 8,192
+ranks, 0.43 on 65,536, 0.50 on 262,144 (13.3 s), 0.43 on 1,048,576 (46.5 s, peak 5.8 GB with a tree
+phase of 18.9 M); ``direct`` 0.31 us on 1,024 ranks, 0.35 on 2,048 (and 3.5 GB on 4,096, phases of
+16.8 M). The bound used to be 1.5 us a transfer over a count that put ``auto`` 1.4x high (its tree phase
+counted as 4(n-1) a channel): about 5x the CPU time measured; ``direct`` and halving-doubling were counted
+at half (their phases are routed twice, :func:`dpsim.sim.cost.lock_step`)."""
+PRICING_LIMIT_S = 30.0
+"""Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
+``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
+CPU time, 95 s for 46.5 s, and ``tests/hostile.py`` calls a command still running after 60 s a hang).
+By the estimate, ``auto`` on 262,144 ranks prices in 13 s, on 1,048,576 in 54 s."""
 
 
 def priced_transfers(
@@ -367,16 +371,31 @@ def priced_transfers(
         elif name == "direct":
             phases = [n * (n - 1)] * 2
         elif name == "tree":
-            phases = [transfers_per_allreduce("tree", n, g)]
+            phases = [channels * _tree_phase(n, g)]
         elif name == "halving-doubling":  # every exchange step its own pattern of n transfers
             phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, n, g) / n))
         else:  # NVLS, parameter server: a few phases
             phases = [transfers_per_allreduce(name, n, g)]
         protocols = 3 if protocol == "auto" and name not in (*textbook, "nvls") else 1
-        routed += protocols * sum(phases)
+        # cost.lock_step routes every phase again when the schedule has several and none repeats
+        again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
+        routed += protocols * again * sum(phases)
         held += phases[0] if name == "direct" else sum(phases)
         largest = max(largest, max(phases))
     return routed, held, largest
+
+
+def _tree_phase(world: int, per_node: int) -> int:
+    """Transfers of one channel of NCCL's tree all-reduce (:mod:`dpsim.sim.collectives.nccl`), its one phase.
+
+    Inside each node a chain of ``g`` GPUs, reduced up and broadcast down: 2(g-1) transfers a node;
+    across the nodes the double binary tree (two trees, each up and down its nodes-1 edges): 4(nodes-1).
+    (Counting 4(n-1) a channel, as if every GPU were a tree node, put ``auto`` about 1.4x and ``tree``
+    1.6-2x above the transfers actually routed.)
+    """
+    g = max(1, min(world, per_node))
+    nodes = max(1, world // g)
+    return 2 * nodes * (g - 1) + 4 * (nodes - 1)
 
 
 @dataclass(frozen=True)
@@ -433,13 +452,8 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     reduce-scatter and all-gather (HYBRID_SHARD's groups tile the same ranks). The simulator's fast level
     prices the schedules again (``engine="sim"``: twice the time).
     """
-    from dpsim.analytic.step import algorithm_of, dp_fabric
 
-    group = dp_fabric(scenario)
-    traffic = step_traffic(scenario)
-    sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
-    ops = ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else [])
-    algorithm = algorithm_of(scenario)
+    group, ops, algorithm = _pricing_key(scenario)
     parts = [
         estimate_collective(
             op, algorithm, group.protocol, group.world_size, group.per_node, group.nvls, "analytic", 1, 0
@@ -452,6 +466,68 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
         "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
         sum(p.memory_bytes for p in parts),
     )  # fmt: skip
+
+
+def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str]:
+    """What pricing a step's collectives depends on: the data-parallel group, the operations, the algorithm."""
+    from dpsim.analytic.step import algorithm_of, dp_fabric
+
+    traffic = step_traffic(scenario)
+    sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
+    return (
+        dp_fabric(scenario),
+        ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else []),
+        algorithm_of(scenario),
+    )
+
+
+def check_total(
+    scenarios: Iterable[tuple[str, Scenario]],
+    what: str,
+    allow_long: bool = False,
+    engine: str = "analytic",
+    checked_when_run: bool = False,
+) -> float:
+    """Refuse a command that runs many scenarios (``sweep``'s points, ``plan``'s screen) past the limits in all.
+
+    Each distinct data-parallel group is priced once (the analytic engine keeps its prices:
+    ``analytic.collectives._priced``); with the simulator (``engine="sim"``) every scenario's simulation
+    (:func:`estimate`) adds to the sum. Past :data:`PRICING_LIMIT_S` of pricing or :data:`LIMIT_S` in all,
+    refused unless ``allow_long``; returns the estimated seconds. ``scenarios``: (where, scenario) pairs. A
+    scenario past the limits alone is refused here, named by its where, unless ``checked_when_run`` (a
+    sweep's point is checked again when it runs, and its failure is reported with the finished points):
+    then it is left out of the sum. Five sweep points of 104,000-131,072 ranks price for 33 s in all, though
+    each alone is under the limit.
+    """
+    priced: dict[Any, CollectiveBudget] = {}
+    simulated = 0.0
+    count = 0
+    for where, scenario in scenarios:
+        count += 1
+        group, ops, algorithm = _pricing_key(scenario)
+        key = (group, tuple(ops), algorithm)
+        try:
+            pricing = priced.get(key) or check_pricing(scenario, allow_long, engine)
+            simulation = check(scenario, allow_long=allow_long).seconds if engine == "sim" else 0.0
+        except ScenarioError as exc:
+            if checked_when_run:
+                continue
+            raise ScenarioError(exc.field, f"{exc.message} ({where})", exc.source) from None
+        priced[key] = pricing
+        simulated += simulation
+    pricing_s = sum(b.pricing_s for b in priced.values())
+    total_s = sum(b.seconds for b in priced.values()) + simulated
+    over = pricing_s > PRICING_LIMIT_S or total_s > LIMIT_S
+    if over and not allow_long:
+        largest = max(priced.values(), key=lambda b: b.seconds)
+        raise ScenarioError(
+            "",
+            f"{what} of {count:,} configurations prices {len(priced):,} distinct data-parallel groups: about "
+            f"{_duration(total_s)} in all (limit {PRICING_LIMIT_S:g} s to price, {_duration(LIMIT_S)} in all; the "
+            f"largest: {largest.describe()}); pass --allow-long to run it anyway, or use fewer ranks or points",
+            "<cost guard>",
+        )
+    return total_s
 
 
 def check_pricing(scenario: Scenario, allow_long: bool = False, engine: str = "analytic") -> CollectiveBudget:
