@@ -591,7 +591,8 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     of its size. The fits are flat-ring α–β (one ring crossing each node boundary), so the
     inter-node bandwidth is what a node boundary carries; NCCL splits that traffic over its
     rail-aligned channels, one per NIC (:func:`dpsim.sim.collectives.nccl.channels`:
-    ``min(nics, G)``), so each NIC gets its share.
+    ``min(nics, G)``, or with more NICs than GPUs as many as each GPU's PCIe link holds), so
+    each NIC gets its share.
     A link fitted on a shared host (the emulated testbed) also follows the ranks sharing its
     cores — for the inter-node link those whose traffic crosses nodes
     (:meth:`dpsim.calibration.HardwareProfile.senders_across_nodes`), each of a node's G ranks
@@ -608,7 +609,9 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     inter_regimes = tuple(profile.regimes("inter", name))
     if intra_fit is None and inter_fit is None and not (intra_regimes or inter_regimes):
         return fabric
-    rails = max(1, min(fabric.nics_per_node, fabric.per_node)) if fabric.nodes > 1 else 1
+    from dpsim.sim.collectives.nccl import channels
+
+    rails = channels(fabric.layout())  # the NICs NCCL's rail channels cross (1 on one node)
     inter_calibrated = inter_fit is not None or bool(inter_regimes)
     # fitted α–β links already hold the measured per-step costs: no NCCL protocol latencies on top
     calibrated = dataclasses.replace(
