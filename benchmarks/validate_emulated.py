@@ -10,7 +10,8 @@ widths (3×1280, 4×768, 6×640), 2–8 ranks, 1 and 2 ranks per node, links at 
 1000 Mbit/s (rates never calibrated), buckets 1–100 MiB, accumulation 1–8, 32–256 samples
 per rank, every algorithm the runtime runs (ring, tree, halving-doubling, hierarchical and
 ``backend``: gloo's own, what plain DDP uses), overlap off, and a straggler — each measured
-``--repeats`` times (the spread is reported) and predicted by both engines from the one
+``--repeats`` times, round robin over the configurations (the spread, over the whole session,
+is reported) and predicted by both engines from the one
 profile. Each case lists the calibration points it shares (rank count, (hidden,
 micro-batch) grid point, rate, bucket = benchmarked size), if any.
 

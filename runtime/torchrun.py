@@ -306,8 +306,8 @@ def validate_distributed(
                 save_profile(made, out_dir / "profile.yaml")
             profile = out_dir / "profile.yaml"
         measured: dict[tuple[int, int], StepResult] = {}
-        for index, case in enumerate(cases):
-            for repeat in range(repeats):
+        for repeat in range(repeats):  # round robin over the cases, as runtime.validate.validate
+            for index, case in enumerate(cases):
                 run_dir = out_dir / "runs" / f"case{index}-run{repeat}"
                 run_dir.mkdir(parents=True, exist_ok=True)
                 if rank == 0:

@@ -7,7 +7,10 @@
    counts and rates, MLP layers on its (hidden, micro-batch) grid, the host with k processes)
    — no training run, whatever the cases;
 2. measurement — the runtime executes each case on the testbed (medians after warm-up),
-   ``repeats`` times; the spread over repeats is reported;
+   ``repeats`` times, round robin (every case once, then every case again), so the repeats
+   span the session and their spread, which is reported, includes the host's drift over it
+   (back to back, they showed only the noise within minutes: two quiet sessions of the same
+   cases differed by 10 %, ``benchmarks/validation_sessions.py``);
 3. prediction — ``dpsim.api.run`` with every requested engine and ``calibration.profile`` set
    to that one profile.
 
@@ -160,6 +163,9 @@ def validate(
 ) -> Any:
     """Predict every case from one profile, measure it ``repeats`` times; write records, CSV, JSON and PNG.
 
+    The runs go round robin: repeat r of every case, in order, before repeat r + 1 of any
+    (``measure`` is called in that order); ``runs.jsonl`` lists them case by case.
+
     ``engines`` (default: ``[engine]``) are all evaluated; columns ``predicted_<field>`` are
     the first engine's, ``predicted_<engine>_<field>`` each engine's. ``measure(index, case,
     repeat)`` gives a measured result instead of running the case on ``testbed`` (under
@@ -190,14 +196,19 @@ def validate(
         records: list[StepResult] = []
         every_run: list[StepResult] = []
         per_repeat: list[list[float]] = []
+        measured_runs: list[list[StepResult]] = [[] for _ in cases]
+        for r in range(repeats):  # round robin: every repeat passes over all cases, so repeats span the session
+            for index, case in enumerate(cases):
+                log(f"validate: {case.label} ({case.scenario.world_size} ranks), run {r + 1} of {repeats}")
+                measured_runs[index].append(
+                    measure(index, case, r) if measure is not None
+                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
+                )  # fmt: skip
         for index, case in enumerate(cases):
-            log(f"validate: {case.label} ({case.scenario.world_size} ranks)")
             calibrated = case.scenario.model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}
-            runs = [measure(index, case, r) if measure is not None
-                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
-                    for r in range(repeats)]  # fmt: skip
+            runs = measured_runs[index]
             every_run += runs
             steps = [run.step_time_s for run in runs]
             per_repeat.append(steps)

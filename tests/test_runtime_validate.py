@@ -104,3 +104,34 @@ def test_cli_bad_arguments_are_one_line_exit_2(tmp_path: Path, args: list[str]) 
     proc = run(command, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
+
+
+def test_repeats_go_round_robin_over_the_cases(tmp_path: Path) -> None:
+    """Repeat r of every case runs before repeat r + 1 of any (so the repeats span the session), and the
+    records keep each case's runs together, in repeat order (what ``validate_emulated.py --reuse`` reads)."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HardwareProfile, save_profile
+    from dpsim.records import read_jsonl
+    from runtime.validate import validate
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    cases = build_cases(path, ["communication.algorithm=ring"], [[], [("cluster.nodes", 3)], [("cluster.nodes", 4)]])
+    save_profile(HardwareProfile(name="empty"), tmp_path / "profile.yaml")
+    order: list[tuple[int, int]] = []
+
+    def measure(index: int, case: object, repeat: int) -> object:
+        order.append((index, repeat))
+        result = api.run(cases[index].scenario, engine="analytic")
+        return dataclasses.replace(result, engine="runtime", step_time_s=1.0 + index + 0.1 * repeat)
+
+    table, summary = validate(cases, tmp_path / "out", profile=tmp_path / "profile.yaml", repeats=2,
+                              measure=measure, log=lambda line: None)  # type: ignore[arg-type]  # fmt: skip
+    assert order == [(0, 0), (1, 0), (2, 0), (0, 1), (1, 1), (2, 1)]
+    saved = [r.step_time_s for r in read_jsonl(tmp_path / "out" / "runs.jsonl")]
+    assert saved == pytest.approx([1.0, 1.1, 2.0, 2.1, 3.0, 3.1])
+    assert list(table["measured_step_min_s"]) == pytest.approx([1.0, 2.0, 3.0])
+    assert list(table["measured_step_max_s"]) == pytest.approx([1.1, 2.1, 3.1])
+    assert summary["repeats"] == 2
