@@ -137,7 +137,12 @@ MISSES = [
                                 "tuner factors as wire bytes (tree x0.92, TREE pattern x0.85, LL128 x120/128: 0.73 "
                                 "of the 47 GB/s NIC, 30 GB/s at 32 MiB), where the run reaches 41 there and ~50 at "
                                 "large sizes (the poster), i.e. one NIC's rate; NCCL's corrected estimate (tree "
-                                "LL128 x0.9 vs Simple x0.7 at 8-32 MiB) picks LL128"),
+                                "LL128 x0.9 vs Simple x0.7 at 8-32 MiB) picks LL128. Of those only LL128's 120/128 is "
+                                "a data-path factor (prims_ll128.h); 8-32 MiB run at 37 us + S/43.5 GB/s, no x0.85. "
+                                "Timing the refinements as tuner-only (all of them, or the x0.85 alone) gives +17 % "
+                                "here, as NCCL's tree LL128 cap (2 x 36.7 tuner busBw = 36.7 GB/s algbw) binds next, "
+                                "-15 % at 2 MiB (a pass today), and with all of them the 5-node tree row +20.9 %: "
+                                "not landed (README, fidelity notes)"),
     ),
 ]  # fmt: skip
 
