@@ -29,7 +29,7 @@ under gradient accumulation (``k`` micro-batches):
     ``_HYBRID_SHARD_ZERO2``) inside each shard group, so gathers and reduce-scatters run over G
     ranks; each reduce-scatter's 1/G shard is then all-reduced across the dp/G replicas, on a
     stream of its own that overlaps the next reduce-scatter (``_all_reduce_stream``; the engines:
-    :func:`dpsim.analytic.step.two_stream_end`, :mod:`dpsim.sim.training`), every group of a kind at
+    :func:`dpsim.streams.two_stream_end`, :mod:`dpsim.sim.training`), every group of a kind at
     once on the cluster's links (:mod:`dpsim.sim.collectives.groups`).
 
   The root unit: wrapped per transformer layer (``transformer_auto_wrap_policy``; FSDP2

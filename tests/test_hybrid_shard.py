@@ -10,15 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from test_analytic import exact, toy  # pytest puts tests/ on the path
 
-from dpsim.analytic.step import predict, two_stream_end
+from dpsim.analytic.step import predict
 from dpsim.scenario import Scenario, load_scenario
 from dpsim.sim import simulate, simulate_timeline
 from dpsim.sim.collectives import build
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.groups import Groups
+from dpsim.sim.shared import simulate_shared
+from dpsim.streams import Job, LinkUse, TwoStreams, shared_rates, two_stream_end
 
 LLAMA = Path(__file__).resolve().parents[1] / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
 
@@ -75,17 +78,24 @@ def test_hybrid_full_shard_by_hand(engine: str, k: int) -> None:
     1/3 s of compute: 19/12 s, 7/12 exposed. Backward (from 19/12 s): gathers done at 5/12, 10/12, 15/12 s,
     pieces of 2/3 s at 5/12, 13/12, 21/12: 29/12 s, 5/12 exposed. Buckets 100, 100, 50 MB ready at
     0.4, 0.8, 1.0 of the gradient: 13/12 + 0.2 x 2/3, 21/12 + 0.4 x 2/3, 29/12 = 1.21667, 2.01667, 2.41667 s.
-    Reduce-scatter (0.5 b / 100 MB/s) on the stream behind the gathers (free at 1.25): 1.25-1.75,
-    2.01667-2.51667, 2.51667-2.76667. Each 1/2 shard all-reduced by the 2 nodes (ring of 2: b/2 bytes each
-    way) on the node's one NIC, which both replica groups share (50 MB/s): 1, 1, 0.5 s, on its own stream:
-    1.75-2.75, 2.75-3.75, 3.75-4.25. Past the backward: 4.25 - 29/12 = 11/6 s (one stream would end at
-    5.0: 31/12). The next micro-batch waits for both streams, so each exposes 7/12 + 5/12 + 11/6 = 17/6 s.
-    Traffic per micro-batch: gathers 6 x 5/12, reduce-scatters 1.25, all-reduces 2.5 = 6.25 s.
+    Reduce-scatter (0.5 b / 100 MB/s) on the stream behind the gathers (free at 1.25): 1.25-1.75. Each 1/2 shard
+    all-reduced by the 2 nodes (ring of 2: b/2 bytes each way) on the node's one NIC, which both replica groups
+    share (50 MB/s): 1, 1, 0.5 s alone, on its own stream. The device is given by numbers (no host link), so a
+    GPU's inter-node traffic leaves through its 100 MB/s NVSwitch port, which its reduce-scatter to the node's
+    other GPU also takes: while an all-reduce (50 MB/s a flow, held by the NIC) is in flight, a reduce-scatter
+    gets the port's other 50 MB/s (max-min), and the all-reduce is not slowed. AR 0: 1.75-2.75. RS 1, ready
+    at 2.01667: 0.7333 s at 50 MB/s (36.67 of its 50 MB), the last 13.33 MB at 100 MB/s: 2.01667-2.88333. AR 1:
+    2.88333-3.88333. RS 2 (25 MB a rank), alongside AR 1 at 50 MB/s: 2.88333-3.38333. AR 2: 3.88333-4.38333.
+    Past the backward: 4.38333 - 29/12 = 59/30 s (each collective on its own network, as before: 11/6; one
+    stream would end at 5.0: 31/12). The next micro-batch waits for both streams, so each exposes
+    7/12 + 5/12 + 59/30 = 89/30 s. Traffic per micro-batch: gathers 6 x 5/12, reduce-scatters
+    0.5 + 13/15 + 0.5, all-reduces 2.5 = 103/15 s. The three engines alike: the chunk level on one network,
+    the others by the links each collective loads (dpsim.streams).
     """
     scenario = toy(training__global_batch=4 * k, **HYBRID)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    assert result.comm_s == exact(k * 6.25)
-    assert result.exposed_comm_s == exact(k * 17 / 6)
+    assert result.comm_s == exact(k * 103 / 15)
+    assert result.exposed_comm_s == exact(k * 89 / 30)
 
 
 def test_hybrid_timeline_overlaps_the_all_reduce_with_the_next_reduce_scatter() -> None:
@@ -94,16 +104,61 @@ def test_hybrid_timeline_overlaps_the_all_reduce_with_the_next_reduce_scatter() 
     comm = {i.name: (i.start_s, i.end_s) for i in timeline.of(0) if i.category == "comm"}
     b = 19 / 12
     assert comm["bucket 0"] == (exact(b + 1.25), exact(b + 1.75))
-    assert comm["bucket 1"] == (exact(b + 21 / 12 + 4 / 15), exact(b + 21 / 12 + 4 / 15 + 0.5))
+    assert comm["bucket 1"] == (exact(b + 21 / 12 + 4 / 15), exact(b + 2.75 + 2 / 15))
+    assert comm["bucket 2"] == (exact(b + 2.75 + 2 / 15), exact(b + 3.25 + 2 / 15))
     assert comm["bucket 0 replica all-reduce"] == (exact(b + 1.75), exact(b + 2.75))
-    assert comm["bucket 1 replica all-reduce"] == (exact(b + 2.75), exact(b + 3.75))
-    assert comm["bucket 2 replica all-reduce"] == (exact(b + 3.75), exact(b + 4.25))
+    assert comm["bucket 1 replica all-reduce"] == (exact(b + 2.75 + 2 / 15), exact(b + 3.75 + 2 / 15))
+    assert comm["bucket 2 replica all-reduce"] == (exact(b + 3.75 + 2 / 15), exact(b + 4.25 + 2 / 15))
     # bucket 1's reduce-scatter runs while bucket 0's all-reduce does
     assert comm["bucket 0 replica all-reduce"][0] < comm["bucket 1"][0] < comm["bucket 0 replica all-reduce"][1]
     for interval in timeline.of(0):
         if interval.name.endswith("replica all-reduce"):
             assert interval.args["op"] == "allreduce"
             assert interval.args["bytes"] in (exact(50e6), exact(25e6))
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk", "shared"])
+@pytest.mark.parametrize("k", [1, 2])
+def test_hybrid_streams_share_one_nic_by_hand(engine: str, k: int) -> None:
+    """The toy on 4 nodes x 1 GPU, one 100 MB/s NIC each, shard groups of 2 nodes ({0, 1}, {2, 3}), replica
+    groups {0, 2}, {1, 3}: every collective is a ring of 2 across nodes, one flow a direction on the NIC.
+
+    Gathers and compute as above (5/12 s a piece; backward from 19/12 s, buckets of 100, 100, 50 MB ready at
+    1.21667, 2.01667, 2.41667 s into it). Alone, a reduce-scatter sends b/2 (0.5, 0.5, 0.25 s) and the all-reduce
+    of its b/2 shard sends b/2 too (0.5, 0.5, 0.25 s). While both are in flight the NIC gives each flow 50 MB/s:
+    RS 0 1.25-1.75 alone; AR 0 from 1.75, alone until RS 1 is ready at 2.01667 (26.67 of 50 MB), then both at
+    50 MB/s: AR 0 ends at 2.48333, RS 1 (23.33 MB done) finishes its 26.67 MB alone by 2.75. RS 2 (25 MB) and
+    AR 1 (50 MB) both start at 2.75: RS 2 ends at 3.25, AR 1 (25 MB left) at 3.5; AR 2 (25 MB) 3.5-3.75. The
+    NIC carries 200 MB from 1.75 s without a pause: 3.75 s. Past the backward: 3.75 - 29/12 = 4/3 s (each
+    collective on its own network: 0.85 s); exposed per micro-batch 7/12 + 5/12 + 4/3 = 7/3 s. Traffic:
+    gathers 2.5, reduce-scatters 0.5 + 0.73333 + 0.5, all-reduces 0.73333 + 0.75 + 0.25 = 179/30 s (alone:
+    5.0). Every engine: the chunk level on one network (and so the shared fabric, one job), the others by the
+    links each collective loads (dpsim.streams: one flow each on the NIC, half of it each)."""
+    scenario = toy(training__global_batch=4 * k, cluster__workers_per_node=1, **{**HYBRID, "cluster__nodes": 4})
+    if engine == "shared":
+        (result,) = simulate_shared([scenario])
+    else:
+        result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.comm_s == exact(k * 179 / 30)
+    assert result.exposed_comm_s == exact(k * 7 / 3)
+
+
+def test_shared_rates_by_hand() -> None:
+    """Two collectives on one link. Each needs all of it at its own pace, one flow each: half each. One needs
+    half of it (its own bottleneck is elsewhere) and has half the flows: it keeps its half, the other gets the
+    rest (the toy's NVSwitch port above). Three flows against one: 3/4 and 1/4. Apart: both at their pace."""
+    whole, half = LinkUse(np.array([1.0]), np.array([1.0])), LinkUse(np.array([0.5]), np.array([1.0]))
+    assert shared_rates(whole, whole) == (0.5, 0.5)
+    assert shared_rates(whole, half) == (0.5, 1.0)
+    assert shared_rates(LinkUse(np.array([1.0]), np.array([3.0])), whole) == (0.75, 0.25)
+    apart = LinkUse(np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+    assert shared_rates(LinkUse(np.array([1.0, 0.0]), np.array([1.0, 0.0])), apart) == (1.0, 1.0)
+    # work-conserving on the shared link: 1 s and 2 s of work from 0 s end at 2 s and 3 s
+    assert two_stream_end([0.0], [Job(0.0, 1.0, whole)], [0.0]) == (1.0, 1.0)
+    streams = TwoStreams()
+    streams.second(Job(0.0, 2.0, whole))
+    assert streams.first(0.0, Job(0.0, 1.0, whole)) == exact(2.0)
+    assert streams.drain() == exact(3.0)
 
 
 def _llama(**changes: Any) -> Scenario:

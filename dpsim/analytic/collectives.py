@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
     from dpsim.sim.cost import LinearCost
+    from dpsim.streams import Job, LinkUse
 
 __all__ = [
     "BUSBW_OPS",
@@ -47,6 +48,7 @@ __all__ = [
     "broadcast_time",
     "busbw_factor",
     "collective",
+    "collective_job",
     "direct_allreduce_time",
     "flat_link",
     "halving_doubling_allreduce_time",
@@ -269,13 +271,57 @@ def collective(
         alone = fabric.world_size <= 1 or (groups is not None and groups.size <= 1)
         first = None if alone else _priced(op, algorithm, protocol, fabric, groups)[0]
         return CollectiveChoice(0.0, first[0] if first else algorithm, first[1] if first else protocol)
-    best: tuple[float, CollectiveChoice] | None = None
-    for name, proto, cost in _priced(op, algorithm, protocol, fabric, groups):
-        estimate = cost.tuned(size)  # NCCL's tuner picks by its corrected estimate; the schedule's price is the time
+    name, proto, cost = _priced(op, algorithm, protocol, fabric, groups)[
+        _chosen(op, algorithm, protocol, fabric, groups, size)
+    ]
+    return CollectiveChoice(cost(size), name, proto)
+
+
+def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None, size: float) -> int:
+    """Which candidate of :func:`_priced` runs at ``size``: NCCL's tuner picks by its corrected estimate (the
+    schedule's price is the time); ties: the first."""
+    best: tuple[float, int] | None = None
+    for i, (_, _, cost) in enumerate(_priced(op, algorithm, protocol, fabric, groups)):
+        estimate = cost.tuned(size)
         if best is None or estimate < best[0]:
-            best = (estimate, CollectiveChoice(cost(size), name, proto))
+            best = (estimate, i)
     assert best is not None
     return best[1]
+
+
+def collective_job(
+    op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None, groups: Groups | None = None
+) -> Job:
+    """:func:`collective` as a job of :mod:`dpsim.streams`: its latency and bandwidth terms and the links
+    it loads, for pricing it while another collective is in flight (FSDP HYBRID_SHARD's two streams)."""
+    from dpsim.streams import Job
+
+    protocol = fabric.protocol if protocol is None else protocol
+    fabric = fabric.at_size(size)
+    if fabric.world_size <= 1 or size <= 0 or (groups is not None and groups.size <= 1):
+        return Job.of(0.0)
+    index = _chosen(op, algorithm, protocol, fabric, groups, size)
+    cost = _priced(op, algorithm, protocol, fabric, groups)[index][2]
+    return Job(*cost.split(size), _uses(op, algorithm, protocol, fabric, groups)[index])
+
+
+@functools.lru_cache(maxsize=256)
+def _uses(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None) -> tuple[LinkUse, ...]:
+    """The links each candidate of :func:`_priced` loads (:func:`dpsim.sim.cost.link_use`), in the same order."""
+    from dpsim.sim import collectives
+    from dpsim.sim.cluster import Cluster
+    from dpsim.sim.cost import link_use
+
+    cluster = Cluster.from_fabric(fabric)
+    layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
+    out = []
+    for schedule, (_, _, cost) in zip(
+        collectives.candidates(op, algorithm, layout, protocol),
+        _priced(op, algorithm, protocol, fabric, groups),
+        strict=True,
+    ):
+        out.append(link_use(schedule if groups is None else groups.tile(schedule), cluster, cost.seconds_per_byte))
+    return tuple(out)
 
 
 BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")

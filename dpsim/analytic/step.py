@@ -98,7 +98,7 @@ from typing import TYPE_CHECKING, Any
 
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
-from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective
+from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective, collective_job
 from dpsim.buckets import (
     bucket_sizes,
     chunk_bucket_sizes,
@@ -114,6 +114,7 @@ from dpsim.buckets import (
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 from dpsim.sharding import step_traffic
+from dpsim.streams import Job, busy_s, two_streams
 
 if TYPE_CHECKING:
     from dpsim.sim.collectives.groups import Groups
@@ -348,44 +349,25 @@ def overlap_end(ready_s: Sequence[float], durations_s: Sequence[float], start_s:
     return end
 
 
-def two_stream_end(
-    ready_s: Sequence[float],
-    first_s: Sequence[float],
-    second_s: Sequence[float],
-    start_s: float = 0.0,
-) -> tuple[float, float]:
-    """Ends of two streams in series: job i runs on the first stream from ``max(ready_i, end of job i−1)``,
-    then on the second from ``max(its first-stream end, end of second-stream job i−1)``.
-
-    FSDP HYBRID_SHARD: bucket i's reduce-scatter on the shard group's stream, then its all-reduce on
-    the replica stream, which overlaps bucket i+1's reduce-scatter (PyTorch's ``_all_reduce_stream``).
-    Returns (end of the first stream, end of the second).
-    """
-    first = second = start_s
-    for ready, a, b in zip(ready_s, first_s, second_s, strict=True):
-        first = max(ready, first) + a
-        second = max(first, second) + b
-    return first, second
-
-
 def _hybrid_overlap_end(
     total_bytes: float,
     bucket_bytes: float,
     span_s: float,
-    cost: Callable[[float], float],
-    replica_cost: Callable[[float], float],
+    cost: Callable[[float], Job],
+    replica_cost: Callable[[float], Job],
     stream_free_s: float = 0.0,
 ) -> tuple[float, float, int]:
-    """:func:`_uniform_overlap_end` for HYBRID_SHARD's two streams (:func:`two_stream_end`): equal buckets
-    ready uniformly over ``span_s``; returns (when both streams are done, total communication time, buckets)."""
+    """:func:`_uniform_overlap_end` for HYBRID_SHARD's two streams (:func:`dpsim.streams.two_streams`, each
+    collective with the links it loads): equal buckets ready uniformly over ``span_s``; returns (when both
+    streams are done, total communication time alone, buckets)."""
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
     sizes = bucket_sizes(total_bytes, bucket_bytes, bucket_bytes)
     first, second = functools.cache(cost), functools.cache(replica_cost)
     a, b = [first(size) for size in sizes], [second(size) for size in sizes]
     ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
-    end = max(two_stream_end(ready, a, b, stream_free_s))
-    return end, sum(a) + sum(b), len(sizes)
+    streams = two_streams(ready, a, b, stream_free_s)
+    return max(streams.first_free, streams.second_free), busy_s(streams), len(sizes)
 
 
 def _uniform_overlap_end(
@@ -710,17 +692,21 @@ def predict(scenario: Scenario) -> StepResult:
     def rs(size: float) -> float:  # HYBRID_SHARD: in every shard group at once
         return reduce_scatter_group_time(algorithm, size, group, shard_groups)
 
-    def replica_allreduce(size: float) -> float:
+    def rs_job(size: float) -> Job:  # HYBRID_SHARD: the reduce-scatter with the links it loads
+        return collective_job("reduce_scatter", algorithm, size, group, groups=shard_groups)
+
+    def replica_job(size: float) -> Job:
         # HYBRID_SHARD: a bucket's reduced 1/G shard all-reduced in every replica group at once, on its own
-        # stream after the bucket's reduce-scatter, overlapping the next one's (two_stream_end)
-        return collective("allreduce", algorithm, size / traffic.shard_ranks, group, groups=replica_groups).time_s
+        # stream after the bucket's reduce-scatter, overlapping the next one's, sharing links with it while
+        # both are in flight (dpsim.streams.two_streams)
+        return collective_job("allreduce", algorithm, size / traffic.shard_ranks, group, groups=replica_groups)
 
     grad_cost = allreduce if zero == 0 else rs
 
     def reduction_end(span_s: float, stream_free_s: float) -> tuple[float, float, int]:
         """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
         if hybrid:
-            return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs, replica_allreduce, stream_free_s)
+            return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs_job, replica_job, stream_free_s)
         return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors)
 
     per_micro_batch = scenario.reduces_every_micro_batch
@@ -797,8 +783,8 @@ def predict(scenario: Scenario) -> StepResult:
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
             if hybrid:
-                replica = [replica_allreduce(size) for size in sizes]
-                end, grad_comm = max(two_stream_end(ready, costs, replica)), grad_comm + sum(replica)
+                streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
+                end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
         elif overlap and chunks > 1:  # Megatron's buckets per model chunk (dpsim.buckets.chunk_gradient_readiness)
             sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, chunks, pp)
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes

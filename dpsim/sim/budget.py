@@ -146,10 +146,14 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     steps, replications = scenario.simulation.steps, scenario.variability.replications
     compute_s = k * (CALL_S + dp * ELEMENT_S)
     if chosen == "chunk":
-        simulated = min(3, collectives) if symmetric else collectives
+        # HYBRID_SHARD runs its step on one network (dpsim.sim.shared.run_on_one_network): every collective
+        # simulated (nothing memoised), each rank's program resumed at each of its collectives
+        one_network = traffic.replicas > 1 and dp > 1
+        simulated = min(3, collectives) if symmetric and not one_network else collectives
         span = dp if algorithm != "hierarchical" else max(1, dp // per_node)
         per_transfer = CHUNK_TRANSFER_S + (0 if symmetric else span * CHUNK_TRANSFER_PER_RANK_S)
         comm_s = simulated * transfers * per_transfer + collectives * (CALL_S + dp * ELEMENT_S)
+        comm_s += collectives * dp * SHARED_POST_S if one_network else 0.0
         setup_s = 0.0
     else:
         comm_s = collectives * (CALL_S + dp * ELEMENT_S)

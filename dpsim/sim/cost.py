@@ -45,8 +45,17 @@ import numpy as np
 
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import NO_CORRECTION, Phase, Schedule, TunerCorrection
+from dpsim.streams import LinkUse
 
-__all__ = ["LinearCost", "engine_ids", "engine_load", "fluid_seconds_per_byte", "lock_step", "phase_cost"]
+__all__ = [
+    "LinearCost",
+    "engine_ids",
+    "engine_load",
+    "fluid_seconds_per_byte",
+    "link_use",
+    "lock_step",
+    "phase_cost",
+]
 
 
 def engine_ids(phase: Phase, channels: int) -> np.ndarray:
@@ -85,6 +94,13 @@ class LinearCost:
         if self.steps:
             return self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
         return self.latency_s + self.network_s + size * self.seconds_per_byte
+
+    def split(self, size: float) -> tuple[float, float]:
+        """``self(size)`` as (latency, bandwidth term): the latencies of the steps, and the rest, which moves
+        bytes over links (:mod:`dpsim.streams` stretches only the latter while another collective shares them)."""
+        total = self(size)
+        latency = min(total, self.latency_s + self.network_s) if size > 0 else 0.0
+        return latency, total - latency
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
@@ -178,3 +194,24 @@ def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np
     keep = np.ones(len(pb), dtype=bool)
     keep[1:] = pb[1:] > best[:-1] * (1 + 1e-12)
     return lat[keep], pb[keep]
+
+
+def link_use(schedule: Schedule, cluster: Cluster, seconds_per_byte: float) -> LinkUse:
+    """How ``schedule`` loads each link of ``cluster`` when its bandwidth term is ``seconds_per_byte``.
+
+    Busy: per message byte, Σ over phases of (bytes on the link / its capacity), as
+    :func:`dpsim.sim.cost.phase_cost` sums them, over the schedule's seconds per byte. Flows: the
+    most transfers crossing the link in one phase.
+    """
+    capacity = cluster.links.capacity
+    busy = np.zeros(len(capacity))
+    flows = np.zeros(len(capacity))
+    for phase in schedule.phases:
+        if len(phase.src) == 0:
+            continue
+        links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
+        mask = links >= 0
+        weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
+        busy += phase.repeat * np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
+        flows = np.maximum(flows, np.bincount(links[mask], minlength=len(capacity)))
+    return LinkUse(busy / seconds_per_byte if seconds_per_byte > 0 else busy * 0.0, flows)

@@ -22,7 +22,8 @@ from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, phase_cost
+from dpsim.sim.cost import LinearCost, link_use, phase_cost
+from dpsim.streams import Job, LinkUse
 
 __all__ = ["OPS", "CollectiveEngine"]
 
@@ -46,6 +47,8 @@ class CollectiveEngine(ABC):
         """id(schedule) → the cluster (size regime) it was priced on."""
         self.used: dict[tuple[str, str, str], int] = {}
         """(op, algorithm, protocol) → calls that ran it."""
+        self._uses: dict[int, LinkUse] = {}
+        """id(schedule) → the links it loads (:meth:`job`)."""
 
     def candidates(
         self, op: str, size: float = 1 << 30, groups: Groups | None = None
@@ -99,6 +102,21 @@ class CollectiveEngine(ABC):
         if schedule.pipelined:  # the pipeline drains to every rank (of the group) at once
             done = np.full_like(done, float(done.max())) if groups is None else groups.fold(done)
         return done
+
+    def job(self, op: str, size: float, groups: Groups | None = None) -> Job:
+        """One ``op`` of ``size`` bytes (in each of ``groups``) as a job of :mod:`dpsim.streams`: its latency and
+        bandwidth terms at its own pace and the links it loads (:func:`dpsim.sim.cost.link_use`), for pricing it
+        while another collective is in flight; counted as :meth:`evaluate` counts a call."""
+        self.calls += 1
+        if size <= 0 or self.cluster.world_size <= 1 or (groups is not None and groups.size <= 1):
+            return Job.of(0.0)
+        schedule, cost = self.choice(op, size, groups)
+        key = (op, schedule.name, schedule.protocol)
+        self.used[key] = self.used.get(key, 0) + 1
+        self.events += len(schedule.phases)
+        if id(schedule) not in self._uses:
+            self._uses[id(schedule)] = link_use(schedule, self.cluster_of(schedule), cost.seconds_per_byte)
+        return Job(*cost.split(size), self._uses[id(schedule)])
 
     @abstractmethod
     def _evaluate(

@@ -90,6 +90,7 @@ from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
 from dpsim.sim.simulate import _result, build_cluster, step_plan
+from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import (
     Drain,
     Ledger,
@@ -104,7 +105,7 @@ from dpsim.sim.training import (
 from dpsim.sim.variability import replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
 
-__all__ = ["PLACEMENTS", "dp_groups", "place", "shared_fabric", "simulate_shared"]
+__all__ = ["PLACEMENTS", "dp_groups", "place", "run_on_one_network", "shared_fabric", "simulate_shared"]
 
 PLACEMENTS = ("packed", "interleaved")
 
@@ -294,11 +295,20 @@ class _Programs:
         compile_: _Compiler,
         start_s: float,
         communicate: bool,
+        record: bool = False,
     ) -> None:
         n = forward_s.shape[0]
         self.net, self.compile, self.ranks = net, compile_, n
+        self.spans = _RankSpans(n) if record else None
         self.programs = [
-            step_program(plan, forward_s[r : r + 1], backward_s[r : r + 1], communicate, None, start_s)
+            step_program(
+                plan,
+                forward_s[r : r + 1],
+                backward_s[r : r + 1],
+                communicate,
+                None if self.spans is None else self.spans.log(r),
+                start_s,
+            )
             for r in range(n)
         ]
         hybrid = plan.shard_ranks > 0 and communicate
@@ -449,14 +459,22 @@ class _Programs:
         self._flush()
 
     def outcome(
-        self, plan: StepPlan, pipeline_s: float | None = None, tp_late_s: np.ndarray | None = None
+        self,
+        plan: StepPlan,
+        pipeline_s: float | None = None,
+        tp_late_s: np.ndarray | None = None,
+        timeline: Timeline | None = None,
+        algorithm: str = "",
     ) -> StepOutcome:
         """The group's step as :func:`dpsim.sim.training.run_step` reports it (see :func:`_outcome` for the
-        pipeline's and TP's lateness, both added to each rank's end here)."""
+        pipeline's and TP's lateness, both added to each rank's end here); ``timeline`` (the group run with
+        ``record``) gets every rank's spans, as run_step records them."""
         ends = [end for end in self.ends if end is not None]
         if len(ends) != self.ranks:
             raise RuntimeError("a rank's step program did not finish on the shared network")
-        ledger = Ledger(self.ranks)
+        ledger = Ledger(self.ranks, timeline, algorithm)
+        if timeline is not None and self.spans is not None:
+            self.spans.into(timeline)
         for post, joins, done in zip(self.posts, self.joins, self.done, strict=True):
             ledger.add(post, joins, done)
         late = np.zeros(self.ranks) + (0.0 if pipeline_s is None else pipeline_s)
@@ -472,6 +490,63 @@ class _Programs:
             ends[0].collective_s + float(late.max()),
         )
         return ledger.outcome(plan, end)
+
+
+class _RankSpans:
+    """Every rank's spans from its own step program, gathered into one span per event (all ranks), as
+    :func:`dpsim.sim.training.run_step` records them for the ranks at once: a rank's n-th span of a
+    (category, name) is the event's n-th occurrence."""
+
+    def __init__(self, ranks: int) -> None:
+        self.ranks = ranks
+        self.events: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.seen: list[dict[tuple[str, str], int]] = [{} for _ in range(ranks)]
+
+    def log(self, r: int) -> Callable[[str, str, np.ndarray, np.ndarray], None]:
+        def record(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
+            count = self.seen[r].get((category, name), 0)
+            self.seen[r][(category, name)] = count + 1
+            key = (category, name, count)
+            if key not in self.events:
+                self.events[key] = (np.zeros(self.ranks), np.zeros(self.ranks))
+            starts, ends = self.events[key]
+            starts[r], ends[r] = float(np.asarray(start).ravel()[0]), float(np.asarray(end).ravel()[0])
+
+        return record
+
+    def into(self, timeline: Timeline) -> None:
+        record = np.asarray(timeline.recorded, dtype=int)
+        for (category, name, _), (starts, ends) in self.events.items():
+            timeline.add_span(category, name, starts[record], ends[record])
+
+
+def run_on_one_network(
+    plan: StepPlan,
+    engine: ChunkEngine,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    timeline: Timeline | None = None,
+) -> tuple[StepOutcome, int]:
+    """One step of one data-parallel group with every collective of both of its streams on ONE network.
+
+    :func:`~dpsim.sim.training.run_step` answers each collective on a network of its own, which is exact
+    while one collective is in flight at a time; FSDP HYBRID_SHARD's replica all-reduce of bucket i runs on
+    its own stream while bucket i+1's reduce-scatter runs, and when a shard group spans nodes both cross
+    the NICs. Here every rank runs the step program (:class:`_Programs`, as on a shared fabric) on the
+    engine's cluster, so concurrent collectives share links flow by flow. Returns the outcome and the
+    network's events.
+    """
+    env = simpy.Environment()
+    cluster = engine.cluster
+    net = FluidNetwork(env, cluster.links.bandwidths)
+    n = forward_s.shape[0]
+    compiler = _Compiler(engine, cluster, np.arange(n))
+    programs = _Programs(
+        net, plan, forward_s, backward_s, compiler, 0.0, cluster.world_size > 1, record=timeline is not None
+    )
+    programs.start()
+    env.run()
+    return programs.outcome(plan, timeline=timeline, algorithm=engine.algorithm), net.events
 
 
 class _Compiler:

@@ -276,14 +276,37 @@ class _Replication:
         else:
             hidden = np.zeros(bwd.shape[:2])
         runs = []
+        one_network = self.one_network
+        events = calls = 0
         for step in range(steps):
             tl = timeline if step == 0 else None
-            outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl)
+            if one_network:  # both streams of HYBRID_SHARD in flight at once: one network for the step
+                from dpsim.sim.shared import run_on_one_network  # shared builds on this module
+
+                assert isinstance(engine, ChunkEngine)
+                outcome, step_events = run_on_one_network(self.plan, engine, fwd[step], bwd[step], tl)
+                events, calls = events + step_events, calls + outcome.collectives
+            else:
+                outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl)
             outcome = dataclasses.replace(outcome, compute_s=outcome.compute_s - hidden[step])
             if tl is not None:
                 tl.step_time_s = outcome.step_time_s
             runs.append(outcome)
+        if one_network:
+            return runs, events, calls
         return runs, engine.events, getattr(engine, "simulated_calls", engine.calls)
+
+    @property
+    def one_network(self) -> bool:
+        """Whether the step runs on one network (:func:`dpsim.sim.shared.run_on_one_network`) rather than each
+        collective on its own: at chunk level, when two streams are in flight at once (FSDP HYBRID_SHARD) and
+        the links do not change with the message size (a calibrated profile's regimes need a network each)."""
+        return (
+            self.fidelity == "chunk"
+            and self.plan.shard_ranks > 0
+            and self.scenario.data_parallel > 1
+            and not self.cluster.regimes
+        )
 
 
 def _result(

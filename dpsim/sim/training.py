@@ -50,6 +50,7 @@ from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readi
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
+from dpsim.streams import TwoStreams
 
 __all__ = [
     "Drain",
@@ -476,13 +477,38 @@ def run_step(
         if log is not None:
             log(category, name, start, end)
 
+    # fast level: the two streams' collectives priced together while both are in flight (dpsim.streams), each
+    # folded to start when its last rank joins; the replica stream's ends are known once the next drain comes
+    two = TwoStreams() if hybrid and engine.fidelity == "fast" else None
+    pending: list[Post] = []
+
     def answer(request: Request) -> np.ndarray:
+        if two is not None:
+            return concurrent(two, request)
         if isinstance(request, Drain):
             return np.maximum(streams[0], streams[1])
         joins = np.maximum(request.ready, streams[request.replicas])
         done = engine.evaluate(request.op, request.size, joins, replica if request.replicas else shard)
         ledger.add(request, joins, done)
         streams[request.replicas] = done
+        return done
+
+    def concurrent(two: TwoStreams, request: Request) -> np.ndarray:
+        if isinstance(request, Drain):
+            two.drain()
+            for post, (start, end) in zip(pending, two.second_spans[-len(pending) :] if pending else [], strict=True):
+                ledger.add(post, np.full(n, start), np.full(n, end))
+            pending.clear()
+            streams[1] = np.full(n, two.second_free)
+            return np.maximum(streams[0], streams[1])
+        if request.replicas:
+            two.second(engine.job(request.op, request.size, replica))
+            pending.append(request)
+            return np.zeros(n)
+        joins = np.maximum(request.ready, streams[0])
+        done = np.full(n, two.first(float(joins.max()), engine.job(request.op, request.size, shard)))
+        ledger.add(request, joins, done)
+        streams[0] = done
         return done
 
     logged = spans if timeline is not None or log is not None else None
