@@ -461,7 +461,10 @@ def run_step(
     every span of every rank (category, name, start, end), as the timeline records them.
 
     Drives :func:`step_program` over all ranks at once, each collective evaluated on the group's own
-    network by ``engine`` (HYBRID_SHARD's shard and replica collectives in every group at once).
+    network by ``engine`` (HYBRID_SHARD's shard and replica collectives in every group at once). At fast
+    level HYBRID_SHARD's two streams are priced together where both are in flight, by the links each
+    collective loads (:class:`dpsim.streams.TwoStreams`); at chunk level the simulator runs such a step on
+    one network instead (:func:`dpsim.sim.shared.run_on_one_network`).
     """
     n = forward_s.shape[0]
     communicate = engine.cluster.world_size > 1
