@@ -139,16 +139,16 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     transfers = transfers_per_allreduce(algorithm, dp, per_node)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
     symmetric = scenario.variability.compute_jitter_cv == 0
+    # HYBRID_SHARD runs its step on one network at chunk level (dpsim.sim.shared.run_on_one_network): every
+    # collective simulated (nothing memoised), each rank's program resumed at each of its collectives
+    one_network = traffic.replicas > 1 and dp > 1
     try:
-        chosen = choose_fidelity(requested, algorithm, dp, per_node, collectives, symmetric)
+        chosen = choose_fidelity(requested, algorithm, dp, per_node, collectives, symmetric and not one_network)
     except ValueError:
         chosen = "fast"
     steps, replications = scenario.simulation.steps, scenario.variability.replications
     compute_s = k * (CALL_S + dp * ELEMENT_S)
     if chosen == "chunk":
-        # HYBRID_SHARD runs its step on one network (dpsim.sim.shared.run_on_one_network): every collective
-        # simulated (nothing memoised), each rank's program resumed at each of its collectives
-        one_network = traffic.replicas > 1 and dp > 1
         simulated = min(3, collectives) if symmetric and not one_network else collectives
         span = dp if algorithm != "hierarchical" else max(1, dp // per_node)
         per_transfer = CHUNK_TRANSFER_S + (0 if symmetric else span * CHUNK_TRANSFER_PER_RANK_S)

@@ -44,7 +44,9 @@ def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
 def choose_fidelity(
     requested: str, algorithm: str, world: int, per_node: int, collectives: int, symmetric: bool
 ) -> str:
-    """``requested`` unless ``auto``; then chunk if its estimated work fits the budget."""
+    """``requested`` unless ``auto``; then chunk if its estimated work fits the budget. ``symmetric``: the
+    step's identical collectives are simulated once (no jitter, and not a HYBRID_SHARD step, which runs on
+    one network with nothing memoised)."""
     if requested not in FIDELITIES:
         raise ValueError(f"unknown fidelity {requested!r}; expected one of {', '.join(FIDELITIES)}")
     if requested != "auto":
