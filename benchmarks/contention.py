@@ -10,6 +10,9 @@ NIC is the network's bottleneck, as in tests/test_contention.py. The first table
 tensor parallelism as the analytic term (it is about the DP groups); the second puts the
 hybrid TP×PP×DP step's pipeline sends and then also its TP collectives on the network.
 
+The last table is FSDP HYBRID_SHARD with a shard group spanning nodes: its two streams on one NIC, in
+every engine.
+
 The two-job rows are repeated for DeepSpeed ZeRO-3 with prefetch (overlap on): every layer piece's
 all-gather gates its forward and backward, each rank a program on the shared network.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dpsim.analytic.step import predict
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim import simulate
 from dpsim.sim.shared import simulate_shared
@@ -126,6 +130,32 @@ def main() -> None:
         )
     print("times in ms unless marked; TP late = the latest TP group's lateness; TP coll. = one TP all-reduce")
     print("alone (the engines' ring), longest = the slowest one on the network")
+
+    print()
+    print("FSDP HYBRID_SHARD, GPT-2 small on 4 nodes x 4 A100, one NIC a node, 2 micro-batches, overlap off:")
+    print("the replica all-reduce of bucket i runs while bucket i+1 reduce-scatters; a shard group of 8 spans")
+    print("2 nodes, so both cross the NIC (chunk: one network; fast/analytic: dpsim.streams' link shares)")
+    head = f"{'shard group':<12} {'analytic':>9} {'fast':>9} {'chunk':>9} {'shared':>9} {'comm chunk':>10}"
+    print(head)
+    print("-" * len(head))
+    for group in (4, 8):
+        s = hybrid_shard(group)
+        chunk = simulate(s, fidelity="chunk")
+        steps = (predict(s), simulate(s, fidelity="fast"), chunk, simulate_shared([s])[0])
+        print(
+            f"{group:<12} " + " ".join(f"{r.step_time_s * 1e3:>9.2f}" for r in steps) + f" {chunk.comm_s * 1e3:>10.2f}"
+        )
+    print("step times in ms")
+
+
+def hybrid_shard(group: int) -> Scenario:
+    """tests/test_contention.py's HYBRID_SHARD case: shard groups of ``group`` GPUs."""
+    data = job(nodes=4, per_node=4, nics=1, tp=1).model_dump(mode="json", exclude_none=True)
+    data["model"]["preset"] = "gpt2-small"
+    data["training"].update(
+        global_batch=32, micro_batch=1, zero_stage=3, optimizer_sharding="fsdp", fsdp_shard_group=group
+    )
+    return scenario_from_dict(data)
 
 
 if __name__ == "__main__":
