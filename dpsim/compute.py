@@ -135,6 +135,13 @@ def wave_efficiency(m: float, n: float, batch: float, sms: int, tile: tuple[int,
     return best
 
 
+def memory_bound_seconds(device: DeviceConfig, moved: float) -> float:
+    """A memory-bound kernel (element-wise: norms, activations, the optimizer, copies) moving ``moved`` bytes
+    (read + written), at the device's achievable bandwidth (memory_bandwidth × memory_efficiency ×
+    sustained_fraction)."""
+    return moved / (device.memory_bandwidth * device.memory_efficiency * device.sustained_fraction)
+
+
 class _Pricer:
     """Collects kernels and prices them on one device."""
 
@@ -159,10 +166,7 @@ class _Pricer:
         self.kernels.append(Kernel(name, phase, 2.0 * m * n * k * batch, moved, seconds))
 
     def memory(self, name: str, phase: str, moved: float) -> None:
-        seconds = moved / (
-            self.device.memory_bandwidth * self.device.memory_efficiency * self.device.sustained_fraction
-        )
-        self.kernels.append(Kernel(name, phase, 0.0, moved, seconds))
+        self.kernels.append(Kernel(name, phase, 0.0, moved, memory_bound_seconds(self.device, moved)))
 
     def fused(self, name: str, phase: str, flops: float, efficiency: float) -> None:
         rate = self.peak16 * efficiency * self.device.sustained_fraction

@@ -35,7 +35,7 @@ from dpsim import catalog
 from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
 from dpsim.reliability import daly_interval, young_interval
-from dpsim.scenario import ALGORITHMS, Scenario, scenario_from_dict
+from dpsim.scenario import ALGORITHMS, DeepSpeedZero, Scenario, scenario_from_dict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -496,7 +496,12 @@ def _screen(
 
     from dpsim.analytic import parallel, step
     from dpsim.analytic.collectives import send_time
-    from dpsim.analytic.memory import optimizer_bytes_per_param
+    from dpsim.analytic.memory import (
+        optimizer_bytes_per_param,
+        stage_parameters,
+        zero3_gathered_parameters,
+        zero3_kept_parameters,
+    )
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors
     from dpsim.sim import budget
 
@@ -565,6 +570,10 @@ def _screen(
     c_head = np.zeros(count)
     h_rest = np.zeros(count)
     pieces = np.maximum(1, np.ceil(param_bytes / bucket))
+    bwd_pieces = np.ones(count)  # ZeRO-3's backward: 0 gather time where everything was kept
+    bwd_piece_gather = np.zeros(count)
+    z3_gathered = np.zeros((count, 2))  # elements ZeRO-3 holds gathered on the first and the last stage
+    copy_in, copy_back, copy_last = np.zeros(count), np.zeros(count), np.zeros(count)
     algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
     keys = set(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
@@ -593,6 +602,10 @@ def _screen(
             return step.reduce_scatter_group_time(alg, x, group)
 
         tensors = gradient_tensors(variant) if z1 == 0 else ()
+        if z1 == 0 and cn > ct * cp:  # DDP's passes through its buckets (step.ddp_bucket_copies)
+            reduced = sum(tensors) if tensors else size
+            copies = step.ddp_bucket_copies(variant, reduced, bucket_sizes(reduced, bucket, None, tensors)[-1], False)
+            copy_in[sel], copy_back[sel], copy_last[sel] = copies.in_backward_s, copies.back_s, copies.back_last_s
         if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
             sizes = bucket_sizes(sum(tensors), bucket, None, tensors)  # pp > 1: the first stage's
             priced = functools.cache(cost)  # a layer's buckets repeat: a few distinct sizes
@@ -606,29 +619,46 @@ def _screen(
         g_rest[sel] = step.gather_time(alg, rest, group) if rest > 0 else 0.0
         npieces = float(pieces[sel][0])
         piece_gather[sel] = step.gather_time(alg, float(param_bytes[sel][0]) / npieces, group)
+        if z1 and cn > ct * cp:  # DeepSpeed ZeRO-3's backward gathers what its coordinator did not keep
+            z3_variant = _variant(bases[cn], ct, cp, 3, alg)
+            z3_gathered[sel, 0] = zero3_gathered_parameters(z3_variant, 0)
+            z3_gathered[sel, 1] = zero3_gathered_parameters(z3_variant, cp - 1)
+            kept = zero3_kept_parameters(z3_variant, 0) / stage_parameters(z3_variant)[0]
+            bwd_bytes = float(param_bytes[sel][0]) * (1.0 - kept)
+            if bwd_bytes > 1e-12 * float(param_bytes[sel][0]):
+                bwd_pieces[sel] = max(1, math.ceil(bwd_bytes / bucket))
+                bwd_piece_gather[sel] = step.gather_time(alg, bwd_bytes / bwd_pieces[sel][0], group)
 
     z3 = (zero == 3) & (dp > 1)
     fwd_span = np.where(
         z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd_pass / pieces) + fwd_pass / pieces, fwd_pass
     )
     bwd_span = np.where(
-        z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, bwd_pass / pieces) + bwd_pass / pieces, bwd_pass
+        z3,
+        bwd_piece_gather
+        + (bwd_pieces - 1) * np.maximum(bwd_piece_gather, bwd_pass / bwd_pieces)
+        + bwd_pass / bwd_pieces,
+        bwd_pass,
     )
-    stream_free = np.where(z3, pieces * piece_gather, 0.0)  # gathers back to back from the start
+    sync_span = bwd_span + copy_in  # DDP's pass into its buckets lengthens the synchronising backward
+    stream_free = np.where(z3, bwd_pieces * bwd_piece_gather, 0.0)  # gathers back to back from the start
     # gradients: over the last bwd_pass of the span when computing is the bottleneck (predict()'s model)
-    offset = np.where(z3 & (piece_gather <= bwd_pass / pieces), bwd_span - bwd_pass, 0.0)
-    end, _grad_comm = _uniform_end(grad_bytes, bucket, bwd_span - offset, c_full, c_rest, stream_free - offset)
+    offset = np.where(z3 & (bwd_piece_gather <= bwd_pass / bwd_pieces), sync_span - bwd_pass, 0.0)
+    end, _grad_comm = _uniform_end(grad_bytes, bucket, sync_span - offset, c_full, c_rest, stream_free - offset)
     end = end + offset
     # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
-    with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, bwd_span, c_head, c_full, h_rest, stream_free)
+    with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, sync_span, c_head, c_full, h_rest, stream_free)
     end = np.where(head_size > 0, with_head, end)
     for sel, fractions, costs in layouts:  # zero-stage-0 rows whose tensors are known
         # the chain e_i = max(r_i, e_{i-1}) + c_i in closed (max-plus) form: the latest of the stream's
         # start + all costs and each bucket's ready time + the costs from it on, for every row at once
         from_here = np.cumsum(costs[::-1])[::-1]
-        paths = (bwd_span[sel][:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
+        paths = (sync_span[sel][:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
         end[sel] = np.maximum(stream_free[sel] + from_here[0], paths)
-    grad_exposed = np.maximum(0.0, end - bwd_span)
+    grad_exposed = np.maximum(0.0, end - sync_span)
+    # DDP's copies back, past the reductions (step.BucketCopies.back_end)
+    reduced_end = np.maximum(end, sync_span)
+    copied = np.where(copy_back > 0, np.maximum(sync_span + copy_back, end + copy_last) - reduced_end, 0.0)
     # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
     per_mb = (zero >= 2) & (dp > 1) & (k > 1)
     grad_exposed = np.where(z3 & per_mb, k * grad_exposed, grad_exposed)
@@ -643,6 +673,10 @@ def _screen(
         )
         last = _uniform_end(grad_bytes[rows], bucket, bwd_pass[rows], c_full[rows], c_rest[rows], backlog)[0]
         grad_exposed[rows] = np.maximum(0.0, last - bwd_pass[rows])
+    # DeepSpeed ZeRO-1/2 without overlap_comm (its default): every reduction after its backward, blocking
+    z12 = ((zero == 1) | (zero == 2)) & (dp > 1)
+    blocking = np.floor(grad_bytes / bucket) * c_full + c_rest
+    grad_exposed = np.where(z12, np.where(per_mb, k, 1) * blocking, grad_exposed)
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
     )
@@ -652,7 +686,7 @@ def _screen(
     optimizer = updated * step.optimizer_step_bytes(base) / (dev.memory_bandwidth * dev.memory_efficiency)
     optimizer = optimizer / dev.sustained_fraction
 
-    compute = k * (fwd + bwd)
+    compute = k * (fwd + bwd) + copy_in + copied
     tp_comm = k * tp_comm_mb
     exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed
     step_s = compute + bubble + exposed + optimizer
@@ -674,7 +708,7 @@ def _screen(
         zero=zero,
         rc=rc,
         sp=sp,
-        bucket=bucket,
+        z3_gathered=z3_gathered,
         k_opt=optimizer_bytes_per_param("adam", "bf16"),
     )
     capacity = dev.memory_bytes
@@ -735,7 +769,7 @@ def _screen_memory(
     zero: np.ndarray,
     rc: np.ndarray,
     sp: np.ndarray,
-    bucket: float,
+    z3_gathered: np.ndarray,
     k_opt: float,
 ) -> np.ndarray:
     """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage."""
@@ -779,15 +813,16 @@ def _screen_memory(
     acts_last = acts_last + output
     acts_first = np.where(pp == 1, acts_first + output, acts_first)
 
-    def buffers(params: np.ndarray) -> np.ndarray:
-        z3 = 2.0 * width * params / np.maximum(1, layers // pp)
-        zero12 = 2.0 * np.minimum(bucket, params * width)
+    reduce_buffer = width * DeepSpeedZero.reduce_bucket_size  # one IPG buffer: overlap_comm off at 1/2, stage 3 has one
+
+    def buffers(params: np.ndarray, gathered: np.ndarray) -> np.ndarray:
         ddp = params * width  # torch DDP's bucket copy of the gradients (gradient_as_bucket_view: false)
-        return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, np.where(zero == 0, ddp, zero12)))
+        z3 = reduce_buffer + width * gathered
+        return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, np.where(zero == 0, ddp, reduce_buffer)))
 
     p_first, p_last = first / tp, last / tp
-    total_first = states(p_first) + acts_first + buffers(p_first)
-    total_last = states(p_last) + acts_last + buffers(p_last)
+    total_first = states(p_first) + acts_first + buffers(p_first, z3_gathered[:, 0])
+    total_last = states(p_last) + acts_last + buffers(p_last, z3_gathered[:, 1])
     return np.asarray(np.maximum(total_first, total_last), dtype=float)
 
 

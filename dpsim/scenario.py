@@ -10,6 +10,7 @@ to an equal object (:func:`dump_scenario`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -700,6 +701,24 @@ def _auto_batch(value: Any) -> Any:
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class DeepSpeedZero:
+    """DeepSpeed ZeRO's communication and ZeRO-3 coordinator settings (``DeepSpeedZeroConfig``), in elements.
+
+    The class attributes are DeepSpeed's defaults (``deepspeed/runtime/zero/config.py``).
+    """
+
+    overlap_comm: bool
+    reduce_bucket_size: int = 500_000_000
+    prefetch_bucket_size: int = 50_000_000
+    max_live_parameters: int = 1_000_000_000
+    max_reuse_distance: int = 1_000_000_000
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 class TrainingConfig(_Section):
     """The batch, its split, the optimizer and the parallel degrees."""
 
@@ -748,6 +767,29 @@ class TrainingConfig(_Section):
     copy. Megatron-LM's own DDP keeps its gradients in contiguous buffers that are the buckets (its
     ``param_and_grad_buffer.py``; the 2021 ``LocalDDP`` with contiguous buffers): set true for it. Refused
     for ZeRO-1/2/3, Megatron's distributed optimizer and FSDP, which keep their own gradient buffers."""
+    deepspeed_overlap_comm: bool | None = None
+    """DeepSpeed ZeRO's ``overlap_comm`` (``optimizer_sharding: zero``, stages 1-3): reduce the gradient
+    buckets on a stream of their own while the backward runs, in two alternating reduce (IPG) buffers.
+    false: one buffer, and each bucket is reduced on the compute stream (stage 2, stage 3) or, at stage 1,
+    after the backward (``reduce_gradients``: no gradient hooks without ``overlap_comm``), so the reduction
+    is not overlapped. none = DeepSpeed's default, true at stage 3 and false at stages 1 and 2
+    (``DeepSpeedZeroConfig.overlap_comm_valid``)."""
+    deepspeed_reduce_bucket_size: Annotated[int, Field(strict=True, ge=1, le=10**13)] | None = None
+    """DeepSpeed ZeRO's ``reduce_bucket_size``, in elements: the size of each reduce (IPG) buffer, which
+    DeepSpeed allocates whole in the 16-bit dtype (``torch.empty(reduce_bucket_size)``; two with
+    ``overlap_comm`` at stages 1/2, one at stage 3). none = DeepSpeed's default, 500,000,000 elements.
+    The buckets the engines reduce stay ``communication.bucket`` bytes."""
+    deepspeed_prefetch_bucket_size: Annotated[int, Field(strict=True, ge=0, le=10**13)] | None = None
+    """DeepSpeed ZeRO-3's ``stage3_prefetch_bucket_size``, in elements: how many parameter elements the
+    coordinator all-gathers ahead of their use (0: no prefetch). none = DeepSpeed's default, 50,000,000."""
+    deepspeed_max_live_parameters: Annotated[int, Field(strict=True, ge=0, le=10**13)] | None = None
+    """DeepSpeed ZeRO-3's ``stage3_max_live_parameters``, in elements: the coordinator prefetches only while
+    fewer elements than this are gathered. none = DeepSpeed's default, 1,000,000,000."""
+    deepspeed_max_reuse_distance: Annotated[int, Field(strict=True, ge=0, le=10**13)] | None = None
+    """DeepSpeed ZeRO-3's ``stage3_max_reuse_distance``, in elements: a parameter whose next use comes
+    within this many elements of the trace is not released after use, so the forward's last layers stay
+    gathered into the backward, which does not gather them again. none = DeepSpeed's default,
+    1,000,000,000."""
     memory_reserve: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of device memory kept back for the caching allocator's fragmentation and the CUDA
     context (a documented guess, e.g. 0.05-0.1; 0 = none)."""
@@ -1028,6 +1070,21 @@ class Scenario(_Section):
                 "applies to PyTorch DDP (zero_stage: 0) only; ZeRO, FSDP and Megatron's distributed optimizer keep "
                 "their own gradient buffers",
             )
+        deepspeed = ("overlap_comm", "reduce_bucket_size")
+        stage3 = ("prefetch_bucket_size", "max_live_parameters", "max_reuse_distance")
+        for name in deepspeed + stage3:
+            if getattr(t, f"deepspeed_{name}") is None:
+                continue
+            if t.optimizer_sharding != "zero" or t.zero_stage == 0:
+                raise _FieldError(
+                    f"training.deepspeed_{name}",
+                    f"DeepSpeed ZeRO's (optimizer_sharding: zero, zero_stage 1-3), not {t.optimizer_sharding} at "
+                    f"zero_stage {t.zero_stage}",
+                )
+            if name in stage3 and t.zero_stage != 3:
+                raise _FieldError(
+                    f"training.deepspeed_{name}", f"a ZeRO-3 setting (stage3_{name}), not stage {t.zero_stage}'s"
+                )
         if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
             raise _FieldError(
                 "training.fsdp_no_sync",
@@ -1107,6 +1164,30 @@ class Scenario(_Section):
         gathers each unit in the forward's pre-forward hooks (:func:`dpsim.sharding.step_traffic`).
         """
         return self.communication.overlap and self.training.optimizer_sharding == "megatron"
+
+    @property
+    def deepspeed(self) -> DeepSpeedZero | None:
+        """DeepSpeed ZeRO's settings with its defaults filled in; None unless ``optimizer_sharding: zero``
+        at stages 1-3 with data parallelism (DDP at stage 0, Megatron and FSDP have their own buffers)."""
+        t = self.training
+        if t.optimizer_sharding != "zero" or t.zero_stage == 0 or self.data_parallel <= 1:
+            return None
+        return DeepSpeedZero(
+            overlap_comm=t.zero_stage == 3 if t.deepspeed_overlap_comm is None else t.deepspeed_overlap_comm,
+            reduce_bucket_size=_or(t.deepspeed_reduce_bucket_size, DeepSpeedZero.reduce_bucket_size),
+            prefetch_bucket_size=_or(t.deepspeed_prefetch_bucket_size, DeepSpeedZero.prefetch_bucket_size),
+            max_live_parameters=_or(t.deepspeed_max_live_parameters, DeepSpeedZero.max_live_parameters),
+            max_reuse_distance=_or(t.deepspeed_max_reuse_distance, DeepSpeedZero.max_reuse_distance),
+        )
+
+    @property
+    def overlaps_gradient_reduction(self) -> bool:
+        """Whether the gradient buckets are reduced while the backward runs: ``communication.overlap``,
+        and for DeepSpeed ZeRO also its ``overlap_comm`` (:attr:`deepspeed`), without which stage 1 reduces
+        after the backward and stages 2/3 on the compute stream (``stage_1_and_2.py`` ``average_tensor``,
+        ``stage3.py``'s ``reduce_and_partition_stream`` = the default stream)."""
+        ds = self.deepspeed
+        return self.communication.overlap and (ds is None or ds.overlap_comm)
 
     @property
     def keeps_unsharded_gradients(self) -> bool:

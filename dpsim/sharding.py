@@ -7,7 +7,9 @@ under gradient accumulation (``k`` micro-batches):
   reduce once per step; ZeRO-1/2 (DeepSpeed) and Megatron all-gather the updated parameters after
   the optimizer step.
 - DeepSpeed ZeRO-2/3 reduce-scatter every micro-batch into the rank's gradient shard (``no_sync``
-  is refused); ZeRO-3 all-gathers the parameters before each forward and each backward.
+  is refused); ZeRO-3 all-gathers the parameters before each forward and each backward, except those its
+  coordinator keeps gathered for reuse (``stage3_max_reuse_distance``: the forward's last layers and the
+  output head, :func:`dpsim.analytic.memory.zero3_kept_parameters`), which the backward does not gather.
 - PyTorch FSDP (``torch.distributed.fsdp``, ``ShardingStrategy``; Zhao et al. 2023, "PyTorch
   FSDP", §3.2-3.4), ``optimizer_sharding: fsdp``:
 
@@ -76,7 +78,8 @@ class StepTraffic:
     """Shard groups holding the same shard (dp / G); > 1: each reduced shard is all-reduced across them."""
     backward_gather_share: float = 1.0
     """Share of the parameters each backward all-gathers: FSDP keeps its root unit gathered from
-    forward to backward, so the backward gathers only the wrapped layers (1 for DeepSpeed ZeRO-3)."""
+    forward to backward, so the backward gathers only the wrapped layers; DeepSpeed ZeRO-3 keeps what
+    comes back within ``stage3_max_reuse_distance`` elements (the last layers and the output head)."""
 
     def bytes_per_step(self, parameter_bytes: float, gradient_bytes: float) -> dict[str, float]:
         """Payload of each kind of collective per step (a collective of S bytes counts S).
@@ -114,4 +117,11 @@ def step_traffic(scenario: Scenario) -> StepTraffic:
             share = 1.0 - sum(stage_root_parameters(scenario)) / sum(stage_parameters(scenario))
         return StepTraffic(forward, k if zero == 3 else 0, reductions, False, group, dp // group, share)
     gathered = k if zero == 3 else 0
-    return StepTraffic(gathered, gathered, reductions, zero in (1, 2), dp, 1)
+    share = 1.0
+    if zero == 3:  # what the coordinator keeps for reuse is not gathered again (the first stage's, as for FSDP)
+        from dpsim.analytic.memory import stage_parameters, zero3_kept_parameters
+
+        share = 1.0 - zero3_kept_parameters(scenario, 0) / stage_parameters(scenario)[0]
+    if share <= 1e-12:  # everything kept: the backward gathers nothing
+        return StepTraffic(gathered, 0, reductions, False, dp, 1)
+    return StepTraffic(gathered, gathered, reductions, zero in (1, 2), dp, 1, share)

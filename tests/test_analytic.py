@@ -34,7 +34,7 @@ def exact(value: float) -> Any:
     return pytest.approx(value, rel=EXACT, abs=1e-15)
 
 
-def toy(**changes: Any) -> Scenario:
+def toy(deepspeed_defaults: bool = False, **changes: Any) -> Scenario:
     """2 ranks on one node, 100 MB/s and 0 latency between them; 3 s of compute per sample.
 
     Device: 1 TFLOP/s at efficiency 1, so a micro-batch of one 3e12-FLOP sample takes 1 s
@@ -66,10 +66,23 @@ def toy(**changes: Any) -> Scenario:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
+    t = data["training"]
+    if t.get("zero_stage", 0) and t.get("optimizer_sharding", "zero") == "zero" and not deepspeed_defaults:
+        # the toy's DeepSpeed overlaps its reductions and keeps nothing gathered for reuse, the schedule these
+        # tests write out; DeepSpeed's own defaults (overlap_comm false at stages 1/2, a 1e9-element reuse
+        # distance) are tested on their own (test_deepspeed_*)
+        t.setdefault("deepspeed_overlap_comm", True)
+        if t["zero_stage"] == 3:
+            t.setdefault("deepspeed_max_reuse_distance", 0)
     return scenario_from_dict(data)
 
 
 OPTIMIZER_S = 28 * 62.5e6 / 1.75e12  # Adam fp32: 28 B per parameter / memory bandwidth = 1 ms
+COPY_S = 2 * 250e6 / 1.75e12
+"""PyTorch DDP's pass over the toy's 250 MB fp32 gradient, read and written at 1.75 TB/s (2/7 ms): into its
+buckets in the synchronising backward (``mul_out``), and back after the all-reduces (``copy_``)."""
+LAST_COPY_S = COPY_S / 5
+"""The copy back of the last 50 MB bucket, after its all-reduce: the earlier buckets' copies run beside it."""
 
 
 # --- collectives: each algorithm's formula ---------------------------------------------------
@@ -163,7 +176,9 @@ def test_three_bucket_overlap_by_hand() -> None:
     """Backward 2 s; buckets 100/100/50 MB ready at 0.8, 1.6, 2.0 s; 2-rank ring at 100 MB/s: 1, 1, 0.5 s.
 
     Comm stream: bucket 0 runs 0.8–1.8, bucket 1 waits for it: 1.8–2.8, bucket 2: 2.8–3.3.
-    Exposed = 3.3 − 2.0 = 1.3 s.
+    Exposed = 3.3 − 2.0 = 1.3 s. With DDP's copies (c = :data:`COPY_S`): the backward lasts T = 2 + c, the
+    buckets are ready at 0.4T, 0.8T, T and the stream ends at 0.4T + 2.5 = 3.3 + 0.4c, exposing 1.3 − 0.6c;
+    the copies back then add the last bucket's c/5 (the others ran beside its all-reduce).
     """
     assert overlap_end([0.8, 1.6, 2.0], [1.0, 1.0, 0.5]) == exact(3.3)
     r = predict(toy())
@@ -171,16 +186,17 @@ def test_three_bucket_overlap_by_hand() -> None:
     assert r.extra["backward_s"] == exact(2.0)
     assert r.extra["buckets"] == 3
     assert r.comm_s == exact(2.5)
-    assert r.exposed_comm_s == exact(1.3)
-    assert r.compute_s == exact(3.0)
+    assert r.exposed_comm_s == exact(1.3 - 0.6 * COPY_S)
+    assert r.compute_s == exact(3.0 + COPY_S + LAST_COPY_S)
+    assert r.extra["ddp_bucket_copy_s"] == exact(2 * COPY_S)
     assert r.optimizer_s == exact(1e-3) == exact(OPTIMIZER_S)
-    assert r.step_time_s == exact(3.0 + 1.3 + 1e-3)
+    assert r.step_time_s == exact(3.0 + 1.3 + 0.4 * COPY_S + LAST_COPY_S + 1e-3)
 
 
 def test_no_overlap_exposes_everything() -> None:
     r = predict(toy(communication__overlap=False))
     assert r.exposed_comm_s == exact(2.5)
-    assert r.step_time_s == exact(3.0 + 2.5 + 1e-3)
+    assert r.step_time_s == exact(3.0 + COPY_S + 2.5 + LAST_COPY_S + 1e-3)
 
 
 def test_small_buckets_pay_latency_each() -> None:
@@ -242,10 +258,10 @@ def test_accumulation_communicates_once() -> None:
     """global batch 8 on 2 ranks with micro-batch 1: 4 micro-batches, one gradient all-reduce."""
     r = predict(toy(training__global_batch=8))
     assert r.accumulation_steps == 4
-    assert r.compute_s == exact(4 * 3.0)
-    assert r.exposed_comm_s == exact(1.3)
+    assert r.compute_s == exact(4 * 3.0 + COPY_S + LAST_COPY_S)  # DDP copies only in the synchronising pass
+    assert r.exposed_comm_s == exact(1.3 - 0.6 * COPY_S)
     assert r.comm_s == exact(2.5)
-    assert r.step_time_s == exact(12.0 + 1.3 + 1e-3)
+    assert r.step_time_s == exact(12.0 + 1.3 + 0.4 * COPY_S + LAST_COPY_S + 1e-3)
 
 
 @pytest.mark.parametrize("stage", [1, 2])
@@ -292,7 +308,7 @@ def test_zero_3_accumulation_gathers_and_reduces_every_micro_batch() -> None:
 
 def test_mfu_and_throughput() -> None:
     r = predict(toy())
-    step = 3.0 + 1.3 + 1e-3
+    step = 3.0 + 1.3 + 0.4 * COPY_S + LAST_COPY_S + 1e-3
     assert r.samples_per_s == exact(2 / step)
     assert r.mfu == exact(3e12 * 2 / step / (2 * 1e12))
     assert r.scaling_efficiency == exact((3.0 + 1e-3) / step)
@@ -317,11 +333,12 @@ def test_one_worker_scales_perfectly(stage: int, overlap: bool) -> None:
 
 def test_straggler_sets_the_pace() -> None:
     r = predict(toy(variability={"stragglers": [{"worker": 1, "slowdown": 1.5}]}))
-    assert r.compute_s == exact(4.5)
+    # DDP's copies (c) are memory bound: not slowed with the straggler's compute
+    assert r.compute_s == exact(4.5 + COPY_S + LAST_COPY_S)
     assert r.barrier_s == exact(1.5)
-    # backward 3 s; buckets ready at 1.2, 2.4, 3.0 → 1.2–2.2, 2.4–3.4, 3.4–3.9 → exposed 0.9
-    assert r.exposed_comm_s == exact(0.9)
-    assert r.scaling_efficiency == exact((3.0 + 1e-3) / (4.5 + 0.9 + 1e-3))
+    # backward 3 s (+ c): buckets ready at 1.2, 2.4, 3.0 → 1.2–2.2, 2.4–3.4, 3.4–3.9 → exposed 0.9 (- 0.2c)
+    assert r.exposed_comm_s == exact(0.9 - 0.2 * COPY_S)
+    assert r.scaling_efficiency == exact((3.0 + 1e-3) / (4.5 + 0.9 + COPY_S + 1e-3))
 
 
 def test_fat_tree_oversubscription_applies_beyond_one_leaf() -> None:
@@ -383,7 +400,8 @@ def test_calibration_profile_replaces_catalog_numbers(tmp_path: Any) -> None:
     save_profile(profile, path)
     r = predict(toy(calibration={"profile": str(path)}))
     assert r.hardware_source == str(path)
-    assert r.compute_s == exact(1.5)
+    # the measured backward ran through DDP (its pass into the buckets); the copies back come after it
+    assert r.compute_s == exact(1.5 + LAST_COPY_S)
     # 250 MB over 50 MB/s: buckets 2, 2, 1 s ready at 0.4, 0.8, 1.0 → 0.4–2.4, 2.4–4.4, 4.4–5.4
     assert r.comm_s == exact(5.0)
     assert r.exposed_comm_s == exact(5.4 - 1.0)
@@ -704,7 +722,9 @@ def test_fsdp_root_unit_traffic_and_memory(changes: dict[str, Any], per_micro_ba
     layer = 57.5e6 / 3
     gradients = 8 * layer + 4 * 2.5e6
     if changes.get("training__optimizer_sharding") != "fsdp":
-        assert extra["memory_buffers_bytes"] == exact(2 * 4 * 62.5e6 / 3)
+        # DeepSpeed ZeRO-3 (the toy's stage3_max_reuse_distance is 0): its 5e8-element reduce buffer, the first
+        # backward unit (the 2.5M head) and one 5e7-element prefetch bucket, in fp32 (two layers before)
+        assert extra["memory_buffers_bytes"] == exact(4 * (5e8 + 2.5e6 + 5e7))
         return
     gathered = 4 * (2 * layer + 5e6) if changes["training__zero_stage"] == 3 else 0.0
     assert extra["memory_buffers_bytes"] == exact(gathered + gradients)
@@ -782,3 +802,61 @@ def test_optimizer_step_is_priced_like_every_memory_bound_kernel() -> None:
     clipped = predict(toy(training__gradient_clipping=True))
     assert clipped.optimizer_s == exact(40 * 62.5e6 / 1.75e12)
     assert clipped.extra["optimizer_bytes_per_param"] == 40
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize("k", [1, 2])
+@pytest.mark.parametrize("stage", [1, 2])
+def test_deepspeed_zero_1_2_reduce_after_the_backward_without_overlap_comm(engine: str, k: int, stage: int) -> None:
+    """DeepSpeed's default ``overlap_comm`` is false at stages 1 and 2 (``DeepSpeedZeroConfig.overlap_comm_valid``):
+    stage 1 registers no gradient hooks and reduces in ``reduce_gradients`` after the backward, stage 2 reduces
+    each full bucket on the compute stream (``average_tensor``), so on the toy the 250 MB reduce-scatter (1.25 s)
+    adds to the backward instead of hiding all but its 0.35 s tail. Stage 2 does so after every micro-batch,
+    stage 1 once. Then the blocking post-step gather (1.25 s) and the sharded optimizer (half of 1 ms)."""
+    scenario = toy(deepspeed_defaults=True, training__zero_stage=stage, training__global_batch=2 * k)
+    assert not scenario.overlaps_gradient_reduction
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    reductions = k if stage == 2 else 1
+    assert result.exposed_comm_s == exact(reductions * 1.25 + 1.25)
+    assert result.step_time_s == exact(3 * k + reductions * 1.25 + 1.25 + OPTIMIZER_S / 2)
+    # overlap_comm true: the reduce-scatter hides behind the last backward but for the last bucket's 0.35 s
+    # (DeepSpeed's reduction stream, two IPG buffers)
+    overlapped = toy(deepspeed_defaults=True, training__zero_stage=1, training__deepspeed_overlap_comm=True)
+    assert predict(overlapped).exposed_comm_s == exact(0.35 + 1.25)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+def test_deepspeed_zero_3_backward_does_not_gather_what_it_kept(engine: str) -> None:
+    """DeepSpeed ZeRO-3's defaults on the toy (one 62.5M unit, 250 MB in fp32): its next use, its own backward,
+    comes at distance 0 < stage3_max_reuse_distance (1e9), so the coordinator keeps it gathered and the backward
+    gathers nothing. The forward gathers 3 pieces of 250/3 MB (5/12 s each) a piece ahead of 1/3 s of compute:
+    5/12 + 2 x 5/12 + 1/3 = 19/12 s, 7/12 s exposed; the backward (2 s) reduce-scatters 100, 100, 50 MB on the
+    reduction stream (overlap_comm is DeepSpeed's default at stage 3), ready at 0.8, 1.6, 2 s: the last ends at
+    2.35 s, 0.35 s exposed. With the distance 0 the backward gathers the 250 MB again (1.25 s more traffic)."""
+    scenario = toy(deepspeed_defaults=True, training__zero_stage=3)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert predict(scenario).extra["traffic_bytes_per_step"]["parameter_gather"] == exact(250e6)
+    assert result.comm_s == exact(1.25 + 1.25)
+    assert result.exposed_comm_s == exact(7 / 12 + 0.35)
+    assert result.step_time_s == exact(3 + 7 / 12 + 0.35 + OPTIMIZER_S / 2)
+    released = toy(deepspeed_defaults=True, training__zero_stage=3, training__deepspeed_max_reuse_distance=0)
+    again = predict(released) if engine == "analytic" else simulate(released, fidelity=engine)
+    assert predict(released).extra["traffic_bytes_per_step"]["parameter_gather"] == exact(500e6)
+    assert again.comm_s == exact(1.25 + 1.25 + 1.25)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize("view", [False, True])
+def test_ddp_bucket_copies_on_the_backward_critical_path(engine: str, view: bool) -> None:
+    """torch DDP's reducer on the toy (250 MB fp32 gradient, 1.75 TB/s): ``mark_variable_ready_dense`` copies each
+    gradient into its bucket, dividing by the world size (``at::mul_out``), or with
+    ``gradient_as_bucket_view`` divides the bucket in place (``div_``): either is c = 2 x 250 MB / 1.75 TB/s on
+    the compute stream, so the backward lasts T = 2 + c and the all-reduces end at 0.4T + 2.5. Without the
+    views ``finalize_backward`` copies every bucket back (``copy_``, c again), each after its all-reduce: all
+    but the last (50 MB, c/5) beside the later all-reduces. Step: 1 + 0.4T + 2.5 (+ c/5) + the optimizer."""
+    scenario = toy(training__gradient_as_bucket_view=view)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    back = 0.0 if view else LAST_COPY_S
+    assert result.step_time_s == exact(1 + 0.4 * (2 + COPY_S) + 2.5 + back + OPTIMIZER_S)
+    assert result.compute_s == exact(3 + COPY_S + back)
+    assert predict(scenario).extra["ddp_bucket_copy_s"] == exact(COPY_S if view else 2 * COPY_S)

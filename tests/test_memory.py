@@ -17,10 +17,12 @@ from dpsim.analytic.memory import (
     optimizer_bytes_per_param,
     recompute_working_set,
     stage_parameters,
+    zero3_kept_parameters,
     zero_model_states,
 )
 from dpsim.compute import chunk_layers
 from dpsim.scenario import load_scenario
+from dpsim.sharding import step_traffic
 
 # ZeRO paper §1/Fig. 1 example: 7.5B parameters, N_d = 64, mixed-precision Adam (K = 12).
 # Stage 0: 16Ψ = 120 GB; stage 1: 4Ψ + 12Ψ/64 = 30 + 1.40625 = 31.40625 GB;
@@ -439,10 +441,94 @@ def test_ddp_bucket_copy_unless_gradients_are_bucket_views(precision: str, grad_
     assert memory_breakdown(_ddp_toy("cluster.workers_per_node=1", "training.global_batch=2")).buffers == 0.0
 
 
-def test_zero_keeps_its_two_buckets_and_refuses_the_ddp_flag() -> None:
-    # DeepSpeed ZeRO-1/2 reduce bucket by bucket: two 25 MiB buckets, as before
-    assert memory_breakdown(_ddp_toy("training.zero_stage=1")).buffers == pytest.approx(2 * 25 * 2**20)
+def test_zero_keeps_its_reduce_buffers_and_refuses_the_ddp_flag() -> None:
+    # DeepSpeed ZeRO-1/2 (stage_1_and_2.py backward): reduce_bucket_size 16-bit elements per IPG buffer,
+    # allocated whole; two with overlap_comm, one without (DeepSpeed's default at stages 1 and 2).
+    # Was two 25 MiB buckets (52,428,800 B) whatever the flag.
+    assert memory_breakdown(_ddp_toy("training.zero_stage=1")).buffers == pytest.approx(2 * 500_000_000)
+    assert memory_breakdown(_ddp_toy("training.zero_stage=2", "training.deepspeed_overlap_comm=true")).buffers == (
+        pytest.approx(2 * 2 * 500_000_000)
+    )
+    small = ("training.zero_stage=2", "training.deepspeed_reduce_bucket_size=1000", "training.precision=fp32")
+    assert memory_breakdown(_ddp_toy(*small)).buffers == pytest.approx(4 * 1000)
     for flavour in ("training.zero_stage=1", "training.optimizer_sharding=megatron", "training.zero_stage=2"):
         extra = ["training.zero_stage=1"] if "megatron" in flavour else []
         with pytest.raises(ValueError, match=r"training\.gradient_as_bucket_view: applies to PyTorch DDP"):
             _ddp_toy(*extra, flavour, "training.gradient_as_bucket_view=true")
+
+
+def _zero3_toy(*overrides: str):  # type: ignore[no-untyped-def]
+    """A 4-layer GPT (h = 100, V = 1,000, s = 10, tied embeddings) under DeepSpeed ZeRO-3 on 4 ranks.
+
+    Each layer 12h² + 13h = 121,300 parameters plus a quarter of the final LayerNorm's 2h (the engines
+    spread it over the layers): 121,350; the word embedding V·h = 100,000 (the tied head), positions s·h = 1,000.
+    """
+    return _scenario(
+        "model={kind: transformer, layers: 4, hidden: 100, heads: 4, seq_len: 10, vocab: 1000}",
+        "cluster.nodes=1",
+        "cluster.workers_per_node=4",
+        "training.global_batch=8",
+        "training.micro_batch=2",
+        "training.zero_stage=3",
+        *overrides,
+    )
+
+
+def test_zero3_keeps_what_comes_back_within_the_reuse_distance() -> None:
+    # DeepSpeed's coordinator (__params_to_release): after a unit's forward, walk the trace (forward then
+    # backward) adding elements until max_reuse_distance; a unit met again before that stays gathered.
+    # Trace: E P L0 L1 L2 L3 H | H L3 L2 L1 L0 P E, with H the tied embedding (E's weight again).
+    layer, head = 121_350, 100_000
+    total = 4 * layer + 101_000
+    cases = {
+        0: 0,  # nothing kept: every backward gathers the whole model again
+        1: head,  # the head's backward follows its forward at distance 0 (< 1)
+        2 * head + 1: head + layer,  # L3: H, H between = 200,000 < 200,001
+        2 * head + 2 * layer: head + layer,  # L2 needs 200,000 + 2 x 121,350, not strictly below
+        2 * head + 2 * layer + 1: head + 2 * layer,
+    }
+    for distance, kept in cases.items():
+        scenario = _zero3_toy(f"training.deepspeed_max_reuse_distance={distance}")
+        assert zero3_kept_parameters(scenario) == pytest.approx(kept)
+        # the backward gathers what was not kept (traffic): share 1 - kept / total
+        assert step_traffic(scenario).backward_gather_share == pytest.approx(1 - kept / total)
+    # DeepSpeed's default 1e9 keeps the whole small model: the backward gathers nothing
+    assert zero3_kept_parameters(_zero3_toy()) == pytest.approx(total)
+    assert step_traffic(_zero3_toy()).backward_gathers == 0
+
+
+def test_zero3_memory_holds_kept_prefetched_and_the_reduce_buffer() -> None:
+    # buffers = 2 B x (reduce_bucket_size + kept + min(prefetch, max_live - kept)); the old model counted
+    # two layers, 2 x 2 x 121,350 = 485,400 B, whatever the settings
+    layer, head = 121_350, 100_000
+    base = ("training.deepspeed_reduce_bucket_size=1000", "training.deepspeed_max_reuse_distance=200001")
+    kept = head + layer
+    got = memory_breakdown(_zero3_toy(*base, "training.deepspeed_prefetch_bucket_size=50000")).buffers
+    assert got == pytest.approx(2 * (1000 + kept + 50_000))
+    # max_live_parameters caps the prefetch: 230,000 live allows 8,650 more
+    capped = (*base, "training.deepspeed_prefetch_bucket_size=50000", "training.deepspeed_max_live_parameters=230000")
+    assert memory_breakdown(_zero3_toy(*capped)).buffers == pytest.approx(2 * (1000 + 230_000))
+    # nothing kept (distance 0): the first backward unit (the head, 100,000) and one prefetch bucket
+    none = ("training.deepspeed_reduce_bucket_size=1000", "training.deepspeed_max_reuse_distance=0")
+    got = memory_breakdown(_zero3_toy(*none, "training.deepspeed_prefetch_bucket_size=50000")).buffers
+    assert got == pytest.approx(2 * (1000 + head + 50_000))
+
+
+@pytest.mark.parametrize(
+    "overrides,field",
+    [
+        (("training.deepspeed_overlap_comm=true",), "training.deepspeed_overlap_comm"),
+        (("training.zero_stage=1", "training.deepspeed_max_reuse_distance=5"), "training.deepspeed_max_reuse_distance"),
+        (
+            ("training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.deepspeed_reduce_bucket_size=5"),
+            "training.deepspeed_reduce_bucket_size",
+        ),
+        (
+            ("training.zero_stage=3", "training.deepspeed_prefetch_bucket_size=-1"),
+            "training.deepspeed_prefetch_bucket_size",
+        ),
+    ],
+)
+def test_deepspeed_fields_are_refused_outside_deepspeed_zero(overrides: tuple[str, ...], field: str) -> None:
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        _ddp_toy(*overrides)

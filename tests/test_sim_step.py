@@ -104,9 +104,11 @@ def test_straggler_lengthens_the_step_by_its_extra_compute() -> None:
     slow = make(**changes, **{"variability.stragglers": [{"worker": 5, "slowdown": 1.5}]})
     for fidelity in ("chunk", "fast"):
         t0, t1 = simulate(base, fidelity=fidelity), simulate(slow, fidelity=fidelity)
-        extra_compute = 0.5 * t0.compute_s
+        # DDP's memory-bound copies are not the straggler's; their copies back past the all-reduces (compute)
+        # are longer on the straggler, which finds its all-reduces done: 0.4 ms of a 176 ms barrier
+        extra_compute = 0.5 * (t0.compute_s - predict(base).extra["ddp_bucket_copy_s"])
         assert _rel(t1.step_time_s - t0.step_time_s, extra_compute) < 0.01
-        assert _rel(t1.barrier_s, extra_compute) < 1e-9
+        assert _rel(t1.barrier_s, extra_compute) < 0.005
         waits = t1.extra["worker_wait_s"]
         assert waits[5] < min(w for i, w in enumerate(waits) if i != 5)  # everyone waits for worker 5
 
@@ -274,5 +276,8 @@ def test_calibration_profile_is_used_like_the_analytic_engine(tmp_path: Any) -> 
     scenario = scenario_from_dict(data)
     sim, analytic = simulate(scenario, fidelity="chunk"), predict(scenario)
     assert sim.hardware_source == str(path)
-    assert sim.compute_s == pytest.approx(2 * (2e-3 + 1e-3 * 2 + 4e-3 + 2e-3 * 2), rel=1e-9)
+    # the measured passes, plus what DDP's copies back add past the all-reduces (both engines alike)
+    measured = 2 * (2e-3 + 1e-3 * 2 + 4e-3 + 2e-3 * 2)
+    assert sim.compute_s == pytest.approx(analytic.compute_s, rel=1e-9)
+    assert 0 < analytic.compute_s - measured <= analytic.extra["ddp_bucket_copy_s"]
     assert _rel(sim.step_time_s, analytic.step_time_s) < 0.01

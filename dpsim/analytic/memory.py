@@ -410,17 +410,21 @@ def _activations(scenario: Scenario, stage: int) -> float:
     return acts
 
 
-def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0, last_stage: bool = True) -> float:
+def _buffers(
+    scenario: Scenario, params_on_device: float, root: float = 0.0, last_stage: bool = True, stage: int = 0
+) -> float:
     """Communication buffers: DDP gradient buckets, ZeRO-1/2 buckets, ZeRO-3's gathered layers, FSDP's units.
 
     PyTorch DDP (``zero_stage: 0``; Li et al. 2020, "PyTorch Distributed", §3.2.3): the reducer
     allocates every bucket's flat gradient tensor up front, in the gradients' dtype, and copies each
     gradient into it (``reducer.cpp`` ``initialize_buckets``, ``mark_variable_ready``): a second,
     gradient-sized copy for the whole run, unless ``training.gradient_as_bucket_view`` makes the
-    gradients views into the buckets (none). DeepSpeed ZeRO-1/2 reduce bucket by bucket; we count two
-    buckets (one being reduced while the next fills). ZeRO-3 all-gathers the parameters of the layer
-    being computed and prefetches the next (Rajbhandari et al. 2020 §5.3): two layers of 16-bit
-    weights. FSDP: :func:`_fsdp_buffers`. Without data parallelism there is no DDP and no buffer.
+    gradients views into the buckets (none). DeepSpeed ZeRO-1/2 allocate their reduce (IPG) buffers whole,
+    ``reduce_bucket_size`` 16-bit elements each, two with ``overlap_comm`` (one filling while the other is
+    reduced) and one without (``stage_1_and_2.py``, ``backward``); ZeRO-3 one
+    (``stage3.py``, ``__ipg_bucket_flat_buffer``) plus the parameters its coordinator holds gathered
+    (:func:`zero3_gathered_parameters`). FSDP: :func:`_fsdp_buffers`. Without data parallelism there is no
+    DDP and no buffer.
     """
     t, m = scenario.training, scenario.model
     if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
@@ -429,11 +433,88 @@ def _buffers(scenario: Scenario, params_on_device: float, root: float = 0.0, las
     if t.optimizer_sharding == "fsdp":
         head = m.vocab * m.hidden / t.tensor_parallel if m.kind == "transformer" and last_stage else 0.0
         return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
-    if t.zero_stage >= 3:
-        return 2.0 * _state_bytes(t.precision) * params_on_device / layers
     if t.zero_stage == 0:
         return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
-    return 2.0 * min(scenario.communication.bucket, params_on_device * scenario.gradient_bytes_per_param)
+    ds = scenario.deepspeed
+    assert ds is not None  # optimizer_sharding zero, stages 1-3, data parallel
+    width = _state_bytes(t.precision)
+    if t.zero_stage >= 3:  # one reduce buffer (stage3.py's __ipg_bucket_flat_buffer) and the gathered parameters
+        return width * (ds.reduce_bucket_size + zero3_gathered_parameters(scenario, stage))
+    return width * ds.reduce_bucket_size * (2 if ds.overlap_comm else 1)
+
+
+def _zero3_units(scenario: Scenario, stage: int) -> list[tuple[str, float]]:
+    """The ZeRO-3 coordinator's trace of one forward on a device of ``stage``: (unit, elements) in order.
+
+    Transformers: the word and position embeddings, the stage's layers, the output head (with tied
+    embeddings and one stage, the word embedding used again), each divided by t; other models: their
+    layers, equal.
+    """
+    m, t = scenario.model, scenario.training
+    layer_params = _stage_split(scenario)[stage][0]
+    if m.kind != "transformer":
+        n = max(1, m.layers)
+        return [(f"layer {i}", layer_params / n) for i in range(n)]
+    tp, pp = t.tensor_parallel, t.pipeline_parallel
+    n = max(1, round(sum(chunk_layers(scenario)[stage])))
+    units = [(f"layer {i}", layer_params / n) for i in range(n)]
+    if stage == 0:
+        first = [("embedding", float(m.vocab * m.hidden) / tp)]
+        first += [("positions", float(m.seq_len * m.hidden) / tp)] if m.learned_positions else []
+        units = first + units
+    if stage == pp - 1:
+        units.append(("embedding" if m.tied_embeddings and pp == 1 else "head", float(m.vocab * m.hidden) / tp))
+    return units
+
+
+def zero3_kept_parameters(scenario: Scenario, stage: int = 0) -> float:
+    """Elements DeepSpeed ZeRO-3 keeps gathered from their last forward use to their backward use.
+
+    ``PartitionedParameterCoordinator.__params_to_release``: after a module runs, the coordinator walks the
+    recorded trace (the forward's modules, then the backward's in reverse) from the next module on,
+    adding up each module's elements; a parameter met again before the sum reaches
+    ``stage3_max_reuse_distance`` is not released. For the forward's last units the next use is their own
+    backward, 2 × (the units after them) away: the output head (distance 0) and the last layers stay
+    gathered, and the backward does not gather them again (:attr:`dpsim.sharding.StepTraffic.backward_gather_share`).
+    Traced per unit (:func:`_zero3_units`; DeepSpeed traces leaf modules, finer than a layer).
+    """
+    ds = scenario.deepspeed
+    if ds is None or scenario.training.zero_stage != 3:
+        return 0.0
+    units = _zero3_units(scenario, stage)
+    size = dict(units)  # a unit's elements (the tied embedding: as the output head)
+    trace = units + units[::-1]
+    last_forward = {key: i for i, (key, _) in enumerate(units)}
+    kept = 0.0
+    for key, at in last_forward.items():
+        traversed = 0.0
+        for other, n in trace[at + 1 :]:
+            if traversed >= ds.max_reuse_distance:
+                break
+            if other == key:
+                kept += size[key]
+                break
+            traversed += n
+    return kept
+
+
+def zero3_gathered_parameters(scenario: Scenario, stage: int = 0) -> float:
+    """Elements DeepSpeed ZeRO-3 holds gathered where the backward starts (activations peak there).
+
+    What the forward kept for reuse (:func:`zero3_kept_parameters`), the first backward unit if it was not
+    kept, and what the coordinator prefetches: ``fetch_sub_module`` all-gathers up to
+    ``stage3_prefetch_bucket_size`` elements ahead, no more than ``stage3_max_live_parameters`` minus what
+    is already gathered (``max_params_to_prefetch``). One prefetch bucket ahead is counted: DeepSpeed's
+    look-ahead can grow over several modules when its modules are smaller than the bucket (not modelled).
+    """
+    ds = scenario.deepspeed
+    assert ds is not None
+    units = _zero3_units(scenario, stage)
+    total = sum(_stage_split(scenario)[stage])
+    kept = zero3_kept_parameters(scenario, stage)
+    live = kept if kept > 0 else units[-1][1]
+    prefetch = min(float(ds.prefetch_bucket_size), max(0.0, ds.max_live_parameters - live), max(0.0, total - live))
+    return min(total, live + prefetch)
 
 
 def _fsdp_buffers(scenario: Scenario, layer: float, root: float, head: float) -> float:
@@ -483,7 +564,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             unsharded_gradients=scenario.keeps_unsharded_gradients,
         )
         acts = _activations(scenario, stage)
-        bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1)
+        bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)

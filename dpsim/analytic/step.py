@@ -96,6 +96,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective, collective_job
@@ -121,9 +123,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OPTIMIZER_BYTES_PER_PARAM",
+    "BucketCopies",
     "algorithm_of",
     "bucket_sizes",
     "calibrated_fabric",
+    "ddp_bucket_copies",
     "dp_fabric",
     "fabric_of",
     "flow_shop_makespan",
@@ -180,8 +184,52 @@ def optimizer_step_bytes(scenario: Scenario) -> float:
 def optimizer_seconds(scenario: Scenario, params: float) -> float:
     """The optimizer step over ``params`` parameters: memory bound, priced like every element-wise
     kernel at the device's achievable bandwidth (memory_efficiency × sustained_fraction)."""
-    d = scenario.cluster.device
-    return params * optimizer_step_bytes(scenario) / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
+    return compute.memory_bound_seconds(scenario.cluster.device, params * optimizer_step_bytes(scenario))
+
+
+@dataclass(frozen=True)
+class BucketCopies:
+    """PyTorch DDP's gradient passes through its buckets, in seconds (memory bound)."""
+
+    in_backward_s: float = 0.0
+    """In the synchronising backward, on the compute stream: each gradient into its bucket, divided by the
+    world size on the way (``Reducer::mark_variable_ready_dense``: ``at::mul_out(bucket_view, grad, 1/N)``),
+    or, with the gradients as bucket views, the bucket divided in place (``bucket_view.div_(N)``): either
+    reads and writes the gradient once."""
+    back_s: float = 0.0
+    """After the reductions, without ``gradient_as_bucket_view``: every bucket copied back into the
+    gradients (``finalize_backward`` → ``finalize_bucket_dense`` → ``grad.copy_(bucket_view)``)."""
+    back_last_s: float = 0.0
+    """The copy back of the last bucket, which cannot start before that bucket's all-reduce has ended."""
+
+    def back_end(self, backward_end: Any, reduced: Any) -> Any:
+        """When the copies back end: ``finalize_backward`` runs as the backward's final callback and copies
+        bucket by bucket, each after its own all-reduce, so the copies of earlier buckets run beside later
+        all-reduces: max(backward end + all copies, the last all-reduce's end + its bucket's copy)."""
+        return np.maximum(backward_end + self.back_s, reduced + self.back_last_s)
+
+
+def ddp_bucket_copies(
+    scenario: Scenario, gradient_bytes: float, last_bucket_bytes: float, measured_backward: bool
+) -> BucketCopies:
+    """The passes of PyTorch DDP's reducer over the gradients (``zero_stage: 0`` with data parallelism).
+
+    ``gradient_bytes`` / ``last_bucket_bytes``: what is reduced, in the communication dtype; the copies move
+    the gradient buffer's dtype, read once and written once (2 x its width a parameter). Only the
+    synchronising micro-batch: under ``no_sync`` the reducer's hooks return at once. ``measured_backward``:
+    the backward comes from a calibration profile, timed through DDP (``runtime.calibrate``), which already
+    holds the in-backward pass.
+    """
+    t = scenario.training
+    if t.zero_stage != 0 or t.optimizer_sharding != "zero" or scenario.data_parallel <= 1 or gradient_bytes <= 0:
+        return BucketCopies()
+    moved = 2.0 * scenario.gradient_buffer_bytes_per_param / scenario.gradient_bytes_per_param
+    device = scenario.cluster.device
+    inside = 0.0 if measured_backward else compute.memory_bound_seconds(device, moved * gradient_bytes)
+    if t.gradient_as_bucket_view:
+        return BucketCopies(inside)
+    back = compute.memory_bound_seconds(device, moved * gradient_bytes)
+    return BucketCopies(inside, back, compute.memory_bound_seconds(device, moved * last_bucket_bytes))
 
 
 def _param_bytes(precision: str) -> int:
@@ -680,7 +728,8 @@ def predict(scenario: Scenario) -> StepResult:
     grad_bytes = synced_gradient_bytes(scenario, tensors)  # with pp > 1 and known tensors: the first stage's
     param_bytes = psi * _param_bytes(t.precision)
     bucket = scenario.communication.bucket
-    overlap = scenario.communication.overlap
+    overlap = scenario.communication.overlap  # gathers prefetched
+    reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
 
     traffic = step_traffic(scenario)
     shard_groups, replica_groups = hybrid_groups(scenario)
@@ -710,14 +759,19 @@ def predict(scenario: Scenario) -> StepResult:
         return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors)
 
     per_micro_batch = scenario.reduces_every_micro_batch
-    last_bwd_s = bwd_pass  # the last micro-batch's backward, which gradient synchronisation overlaps
-    last_bwd_compute_s = bwd_pass  # when its last gradient is ready: the rest of the window is the host's communication
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
+    last_bucket = bucket_sizes(grad_bytes, bucket, first, tensors)[-1] if grad_bytes > 0 else 0.0
+    copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
+    # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
+    last_bwd_s = bwd_pass + copies.in_backward_s
+    last_bwd_compute_s = (
+        last_bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
+    )
     gather_fwd_exposed = gather_bwd_exposed = 0.0
-    gather_total = 0.0
+    gather_total = copy_back_s = 0.0
     pieces = max(1, math.ceil(param_bytes / bucket))
     piece_gather = (
         reduce_scatter_group_time(algorithm, param_bytes / pieces, group, shard_groups)
@@ -754,7 +808,7 @@ def predict(scenario: Scenario) -> StepResult:
         stream_free = bwd_pieces * bwd_piece_gather if overlap else bwd_span
         compute_bound = bwd_piece_gather <= bwd_pass / bwd_pieces
         offset = bwd_span - bwd_pass if compute_bound else 0.0
-        if overlap:
+        if reduces_overlapped:
             end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)
             end += offset
         else:
@@ -767,7 +821,7 @@ def predict(scenario: Scenario) -> StepResult:
             grad_exposed *= k
             grad_comm *= k
     else:
-        if overlap and profile is not None and profile.gradient_ready:
+        if reduces_overlapped and profile is not None and profile.gradient_ready:
             # measured readiness (a profiler trace) instead of the uniform rate; the buckets that
             # overlap the backward compete with it for a shared host, as under the uniform rate
             if zero == 0:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
@@ -778,28 +832,34 @@ def predict(scenario: Scenario) -> StepResult:
             costs = [grad_cost(size) for size in sizes]
             if dp > 1:
                 hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                last_bwd_compute_s = (
+                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                )
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
             if hybrid:
                 streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
                 end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
-        elif overlap and chunks > 1:  # Megatron's buckets per model chunk (dpsim.buckets.chunk_gradient_readiness)
+        elif reduces_overlapped and chunks > 1:  # Megatron's buckets per model chunk (chunk_gradient_readiness)
             sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, chunks, pp)
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes
             costs = [priced(size) for size in sizes]
             if profile is not None and dp > 1:
                 hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                last_bwd_compute_s = (
+                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                )
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
-        elif overlap:
+        elif reduces_overlapped:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 hidden = grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb
-                last_bwd_compute_s = float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb
+                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                last_bwd_compute_s = (
+                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
+                )
             backlog = 0.0
             # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
             # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
@@ -818,12 +878,15 @@ def predict(scenario: Scenario) -> StepResult:
                 end = last_bwd_s + k * max(0.0, end - last_bwd_s)
         else:
             blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
-            end = bwd_pass + blocking
+            end = last_bwd_s + blocking
             if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
                 end += (k - 1) * blocking
                 grad_comm *= k
         # the window beyond the backward's own share is the host finishing communication: exposed
         grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)
+        # DDP's copies back into the gradients, past the reductions (BucketCopies.back_end): compute
+        reduced = max(end, last_bwd_s)
+        copy_back_s = float(copies.back_end(last_bwd_s, reduced)) - reduced if copies.back_s else 0.0
     post_step_gather = post_step_gather_exposed = 0.0
     if traffic.post_step_gather:
         _, post_step_gather, _ = _uniform_overlap_end(
@@ -855,7 +918,7 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s = optimizer_seconds(scenario, updated)
 
     nominal_compute = k * (fwd + bwd)
-    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass)
+    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass) + copy_back_s
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends
@@ -877,6 +940,7 @@ def predict(scenario: Scenario) -> StepResult:
         "bucket_bytes": bucket,
         "gradient_comm_s": grad_comm,
         "gradient_exposed_s": grad_exposed,
+        "ddp_bucket_copy_s": copies.in_backward_s + copies.back_s,
         "zero_param_gather_s": post_step_gather + gather_total,
         "traffic_bytes_per_step": traffic.bytes_per_step(param_bytes, grad_bytes),
         "tensor_parallel_comm_s": tp_comm_s - blocking_p2p_s,

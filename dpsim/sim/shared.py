@@ -791,13 +791,14 @@ def _items(
     tp_forward, tp_backward = plan.tp_comm_s * plan.tp_forward_share, plan.tp_comm_s * (1.0 - plan.tp_forward_share)
     clock = np.full(forward_s.shape[0], shift_s)
     start = clock
+    copy_in = plan.bucket_copies.in_backward_s if plan.gradient_buckets else 0.0  # DDP's pass (as run_step)
     for j in range(k):
         clock = clock + forward_s[:, j] + tp_forward
         start = clock
-        clock = clock + backward_s[:, j] + tp_backward
+        clock = clock + backward_s[:, j] + tp_backward + (copy_in if j == k - 1 else 0.0)
     grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
     # TP inside the pass (as run_step): the last backward's gradients are ready over its compute + TP span
-    last_pass = backward_s[:, k - 1] + tp_backward
+    last_pass = backward_s[:, k - 1] + tp_backward + copy_in
     ready = bucket_ready(plan, start, last_pass, start + last_pass)
     buckets = zip(plan.gradient_buckets, ready, strict=True)
     items = [_Item(f"bucket {i}", grad_op, size, at) for i, (size, at) in enumerate(buckets)]
@@ -811,7 +812,7 @@ def _items(
             for i, size in enumerate(plan.parameter_buckets):
                 after_s = plan.optimizer_s if i == 0 else 0.0
                 items.append(_Item(f"parameter gather {i}", "all_gather", size, after, after_s))
-    return items, clock, (forward_s + backward_s).sum(axis=1), overlapped
+    return items, clock, (forward_s + backward_s).sum(axis=1) + copy_in, overlapped
 
 
 def _outcome(
@@ -849,7 +850,12 @@ def _outcome(
         clock = clock + tp_late_s
         comm += tp_late_s
         total += float(tp_late_s.max())
-    end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0) + plan.optimizer_s
+    end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0)
+    if grads and plan.bucket_copies.back_s:  # DDP's copies back into the gradients (as run_step)
+        copied = plan.bucket_copies.back_end(clock, end)
+        compute = compute + (copied - end)
+        end = copied
+    end = end + plan.optimizer_s
     if overlapped is not None and len(stream.items) > grads:
         end = end + overlapped.exposed()
     elif len(stream.items) > grads:

@@ -100,6 +100,13 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     tensors = gradient_tensors(scenario)
     gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
     traffic = step_traffic(scenario)
+    profile = _profile(scenario)
+    last_bucket = (
+        bucket_sizes(gradient_bytes, scenario.communication.bucket, None, tensors)[-1] if gradient_bytes > 0 else 0.0
+    )
+    copies = analytic_step.ddp_bucket_copies(
+        scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
+    )
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
@@ -107,6 +114,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         bucket_bytes=scenario.communication.bucket,
         zero_stage=t.zero_stage,
         overlap=scenario.communication.overlap,
+        gradient_overlap=scenario.overlaps_gradient_reduction,
         optimizer_s=optimizer_s,
         tp_comm_s=tp_comm,
         tp_hidden_s=tensor_parallel_hidden_time(scenario, fabric),
@@ -127,6 +135,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         post_step_gather=traffic.post_step_gather,
         backward_param_bytes=psi * (4 if t.precision == "fp32" else 2) * traffic.backward_gather_share,
         shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
+        bucket_copies=copies,
     )
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from dpsim.analytic.step import BucketCopies
 from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, drive, overlapped_gathers
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
@@ -75,6 +76,14 @@ class StepPlan:
     bucket_bytes: float
     zero_stage: int = 0
     overlap: bool = True
+    """Gathers prefetched a piece ahead, and (unless :attr:`gradient_overlap` says otherwise) gradient
+    buckets reduced as they become ready."""
+    bucket_copies: BucketCopies = field(default_factory=BucketCopies)
+    """PyTorch DDP's passes through its buckets (:func:`dpsim.analytic.step.ddp_bucket_copies`): one in the
+    synchronising backward, the copies back after the reductions."""
+    gradient_overlap: bool | None = None
+    """Gradient buckets reduced while the backward runs (:attr:`dpsim.scenario.Scenario.overlaps_gradient_reduction`:
+    DeepSpeed's ``overlap_comm``); None: as :attr:`overlap`."""
     optimizer_s: float = 0.0
     tp_comm_s: float = 0.0
     """Tensor-parallel communication per micro-batch (blocking, inside each pass: it lengthens the pass over
@@ -122,6 +131,11 @@ class StepPlan:
     shard_ranks: int = 0
     """FSDP HYBRID_SHARD's shard group G (0: the whole group): gathers and reduce-scatters in groups of G
     consecutive ranks, each reduced 1/G shard all-reduced across the replica groups on a second stream."""
+
+    @property
+    def reduces_overlapped(self) -> bool:
+        """Whether gradient buckets are reduced as they become ready (else after each pass, blocking)."""
+        return self.overlap if self.gradient_overlap is None else self.gradient_overlap
 
     @property
     def gathers(self) -> tuple[int, int, bool]:
@@ -200,7 +214,9 @@ def bucket_ready(plan: StepPlan, start: np.ndarray, backward_s: np.ndarray, end:
     With overlap, bucket ``i`` at its cumulative fraction of the backward (the profile's
     measured curve, or uniform); without, every bucket at the end.
     """
-    return [start + backward_s * fraction if plan.overlap else end.copy() for fraction in plan.bucket_fractions]
+    return [
+        start + backward_s * fraction if plan.reduces_overlapped else end.copy() for fraction in plan.bucket_fractions
+    ]
 
 
 @dataclass(frozen=True)
@@ -330,6 +346,8 @@ def step_program(
             compute_span("forward", f"forward {j}", fwd, tp_fwd)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
+        if last and buckets:  # DDP's pass into its buckets, on the compute stream (BucketCopies)
+            bwd = bwd + plan.bucket_copies.in_backward_s
         ready: list[np.ndarray] = []
         if j < backward_gathers:
             pieces = plan.backward_pieces
@@ -342,13 +360,13 @@ def step_program(
                 for fraction in cumulative:
                     p = min(pieces - 1, max(0, math.ceil(fraction * pieces - 1e-12) - 1))
                     at = starts[p] + (fraction * pieces - p) * piece
-                    ready.append(at if plan.overlap else clock.copy())
+                    ready.append(at if plan.reduces_overlapped else clock.copy())
         else:
             start = clock
             compute_span("backward", f"backward {j}", bwd, tp_bwd)
             if reduce_now and buckets:
                 ready.extend(bucket_ready(plan, start, bwd + tp_bwd, clock))
-        if reduce_now and not plan.overlap:
+        if reduce_now and not plan.reduces_overlapped:
             ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
         for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
             name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
@@ -356,11 +374,17 @@ def step_program(
             if hybrid:
                 assert reduced is not None
                 yield Post(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
-        if reduce_now and not last and not plan.overlap:
+        if reduce_now and not last and not plan.reduces_overlapped:
             clock = np.maximum(clock, (yield from _drained()))
         total += plan.tp_hidden_s
-    start = np.maximum(clock, (yield from _drained()))
+    reduced = yield from _drained()
+    start = np.maximum(clock, reduced)
     span("idle", "waiting for gradient communication", clock, start)
+    if buckets and plan.bucket_copies.back_s:  # DDP's copies back into the gradients (BucketCopies.back_end)
+        copied = plan.bucket_copies.back_end(clock, start)
+        compute[:] += copied - start
+        span("backward", "DDP bucket copies back", start, copied)
+        start = copied
     end = start + plan.optimizer_s
     span("optimizer", "optimizer", start, end)
     if post_step_gather:
