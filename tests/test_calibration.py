@@ -372,7 +372,10 @@ def test_both_engines_price_an_uncalibrated_mlp_from_the_curve_and_the_host(tmp_
     assert link == cf.Link(1e-4, 1 / (1 / (0.95 * 50e6) + 1e-9))
     analytic = api.run(scenario, engine="analytic")
     sim = api.run(scenario, engine="sim")
-    assert analytic.compute_s == pytest.approx(fwd + bwd)  # 64 samples on 4 ranks: one micro-batch each
+    # 64 samples on 4 ranks: one micro-batch each, and what DDP's copies back add past the all-reduces (the
+    # profile's backward was timed through DDP; tests/test_analytic.py prices the copies by hand)
+    copies = analytic.extra["ddp_bucket_copy_s"]
+    assert 0 < analytic.compute_s - (fwd + bwd) <= copies
     assert analytic.optimizer_s == pytest.approx((1e-4 + 2e-9 * scenario.model.num_parameters) * slow)
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-9)
 
@@ -405,7 +408,10 @@ def test_overlapped_communication_competes_with_backward_on_a_shared_host(tmp_pa
     analytic = api.run(scenario, engine="analytic")
     sim = api.run(scenario, engine="sim")
     fwd, _ = profile.compute_for(scenario, 64)
-    assert analytic.compute_s == pytest.approx(1 * (fwd + bwd) + (expected - bwd))
+    # + DDP's copy back of the last bucket after its all-reduce (fp32, read and written at the device's default
+    # 1 TB/s x 0.83; the earlier buckets' copies ran beside it; the measured backward holds the copy in)
+    copy_back = 2 * last / (1e12 * 0.83)
+    assert analytic.compute_s == pytest.approx(1 * (fwd + bwd) + (expected - bwd) + copy_back)
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
 
 
@@ -544,8 +550,9 @@ def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(
     assert profile.overlap_backward(scenario, bwd, hidden) == pytest.approx(window)
     assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(own)
     analytic, sim = api.run(scenario, engine="analytic"), api.run(scenario, engine="sim")
+    copy_back = 2 * 4 * (1024 * 1024 + 1024) / (1e12 * 0.83)  # DDP's copy of the last bucket, after its all-reduce
     for result in (analytic, sim):
-        assert result.compute_s == pytest.approx(fwd + own, rel=1e-9)
+        assert result.compute_s == pytest.approx(fwd + own + copy_back, rel=1e-9)
         assert result.step_time_s == pytest.approx(
             result.compute_s + result.exposed_comm_s + result.optimizer_s + result.bubble_s, rel=1e-9
         )
