@@ -383,7 +383,7 @@ def step_program(
     if buckets and plan.bucket_copies.back_s:  # DDP's copies back into the gradients (BucketCopies.back_end)
         copied = plan.bucket_copies.back_end(clock, start)
         compute[:] += copied - start
-        span("backward", "DDP bucket copies back", start, copied)
+        span("optimizer", "DDP bucket copies back", start, copied)  # compute-stream work, not a pass
         start = copied
     end = start + plan.optimizer_s
     span("optimizer", "optimizer", start, end)
