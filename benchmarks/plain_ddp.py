@@ -1,0 +1,522 @@
+"""Plain PyTorch DDP over gloo on the emulated cluster: an independent check of what the runtime measures.
+
+dpsim's runtime (``python -m runtime``) trains through its own job, hooks and timing points, and
+``dpsim validate`` only shows that the model predicts *that*. This harness trains the way a plain
+PyTorch user would, with nothing but torch, and is timed with the estimator the runtime reports, so
+the two can be compared on the same emulated cluster.
+
+The training loop (``--worker``, one process per rank; it imports no ``dpsim`` or ``runtime`` module
+and records that it did not: ``foreign_modules``):
+
+- ``nn.Sequential`` of ``layers`` square ``nn.Linear(hidden, hidden)`` with ReLU between them,
+  MSE loss on synthetic vectors drawn once before the first step (not timed);
+- ``torch.nn.parallel.DistributedDataParallel`` with its defaults: ``bucket_cap_mb`` not passed
+  (25 MiB, first bucket 1 MiB) unless ``--bucket-cap-mb`` is given, ``gradient_as_bucket_view``
+  False, no communication hook — gloo's own all-reduce, gradients divided by the world size by
+  DDP's reducer; ``no_sync()`` on all but the last of ``--accumulation`` micro-batches;
+- ``torch.optim`` ``sgd``/``momentum`` (SGD, momentum 0.9)/``adam``/``adamw`` with their defaults,
+  and ``optimizer.zero_grad()`` (``set_to_none=True``) at the start of each step;
+- each step starts at a ``dist.barrier()``; ``step_s`` runs from the barrier's return to the end
+  of ``optimizer.step()`` on that rank (``forward_s``; ``backward_s``, which includes DDP's wait for
+  its all-reduces, since plain DDP has no hook to tell compute from communication; ``optimizer_s``).
+
+The launcher puts rank r in node ``r // per_node``'s namespace of an
+:class:`~runtime.testbed.emulated.EmulatedCluster` (the runtime's network set-up: namespaces, veth,
+tbf both ways; only that is reused) with ``OMP_NUM_THREADS=1``, as torchrun sets it with more than
+one process per node, and the environment torchrun gives (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR``/``MASTER_PORT``, ``GLOO_SOCKET_IFNAME``).
+
+The record (:func:`summarise`) uses the runtime's estimator (:func:`runtime.measure.aggregate`):
+per measured step the mean over ranks of ``step_s``, then the median over steps
+(``step_time_s``), with ``step_time_min_s``/``step_time_max_s`` and the half width of a normal
+95 % interval (``step_time_ci95_s``); ``forward_s``/``backward_s`` are the medians of the per-step
+mean over ranks and ``optimizer_s`` of the per-step median over ranks, as there.
+
+One run (root)::
+
+    python benchmarks/plain_ddp.py --nodes 4 --per-node 1 --rate "1 Gbit/s" --layers 4 --hidden 1024 \\
+        --micro-batch 48 --optimizer adam [--bucket-cap-mb 1] [--out run.json]
+
+The A/B (root, in a quiet window: /work/coord/quiet or the README's protocol): for each of the
+``CASES`` — plain DDP and the runtime (``algorithm: backend``) interleaved, on the same cluster,
+``--repeats`` times round robin — and ``dpsim run`` of the same scenario with a saved profile (by
+default ``benchmarks/results/validation/profile.yaml``; its calibration ran 2-layer MLPs on
+micro-batches 4–256 and links at 150/450/1200 Mbit/s, none of these cases)::
+
+    python benchmarks/plain_ddp.py --ab [--repeats 3] [--out benchmarks/results/plain_ddp]
+    python benchmarks/plain_ddp.py --reuse benchmarks/results/plain_ddp   # table again, no root
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+
+
+def _worker_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="plain_ddp.py --worker")
+    p.add_argument("--worker", action="store_true")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=1024)
+    p.add_argument("--micro-batch", type=int, default=48)
+    p.add_argument("--accumulation", type=int, default=1)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--bucket-cap-mb", type=float, default=None)
+    p.add_argument("--warmup-steps", type=int, default=1)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-barrier", action="store_true", help="no barrier before a step (a diagnostic variant)")
+    p.add_argument("--keep-grads", action="store_true",
+                   help="zero_grad(set_to_none=False), as the runtime did (a diagnostic variant)")  # fmt: skip
+    p.add_argument("--python-hook", action="store_true",
+                   help="torch's Python all-reduce hook, default_hooks.allreduce_hook (diagnostic)")  # fmt: skip
+    return p.parse_args(argv)
+
+
+def worker(argv: Sequence[str] | None = None) -> None:
+    """One rank: plain DDP, nothing of dpsim. Writes ``rank<r>.json`` (its steps) into ``--run-dir``."""
+    import contextlib
+
+    import torch
+    import torch.distributed as dist
+    from torch import nn
+    from torch.nn.parallel import DistributedDataParallel
+
+    args = _worker_args(argv)
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    torch.manual_seed(args.seed)
+    mods: list[nn.Module] = []
+    for i in range(args.layers):
+        mods.append(nn.Linear(args.hidden, args.hidden))
+        if i < args.layers - 1:
+            mods.append(nn.ReLU())
+    model = DistributedDataParallel(
+        nn.Sequential(*mods), **({} if args.bucket_cap_mb is None else {"bucket_cap_mb": args.bucket_cap_mb})
+    )
+    if args.python_hook:
+        from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+
+        model.register_comm_hook(None, default_hooks.allreduce_hook)
+    params = model.parameters()
+    optimizer = {
+        "sgd": lambda: torch.optim.SGD(params, lr=args.lr),
+        "momentum": lambda: torch.optim.SGD(params, lr=args.lr, momentum=0.9),
+        "adam": lambda: torch.optim.Adam(params, lr=args.lr),
+        "adamw": lambda: torch.optim.AdamW(params, lr=args.lr),
+    }[args.optimizer]()
+    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + rank)
+    batches = [
+        (torch.randn(args.micro_batch, args.hidden, generator=generator),
+         torch.randn(args.micro_batch, args.hidden, generator=generator))
+        for _ in range(args.accumulation)
+    ]  # fmt: skip
+    steps = []
+    clock = time.perf_counter
+    for index in range(args.warmup_steps + args.steps):
+        if not args.no_barrier:
+            dist.barrier()
+        t0 = clock()
+        optimizer.zero_grad(set_to_none=not args.keep_grads)
+        forward = backward = 0.0
+        for i, (x, y) in enumerate(batches):
+            with model.no_sync() if i < len(batches) - 1 else contextlib.nullcontext():
+                a = clock()
+                loss = nn.functional.mse_loss(model(x), y)
+                b = clock()
+                loss.backward()
+                forward, backward = forward + b - a, backward + clock() - b
+        t3 = clock()
+        optimizer.step()
+        end = clock()
+        steps.append({"step": index, "rank": rank, "step_s": end - t0, "forward_s": forward,
+                      "backward_s": backward, "optimizer_s": end - t3, "start": t0})  # fmt: skip
+    foreign = sorted(m for m in sys.modules if m.split(".")[0] in ("dpsim", "runtime"))
+    out = {"rank": rank, "world_size": dist.get_world_size(), "torch_version": str(torch.__version__),
+           "foreign_modules": foreign, "steps": steps}  # fmt: skip
+    (args.run_dir / f"rank{rank}.json").write_text(json.dumps(out), encoding="utf-8")
+    del model, optimizer  # the DDP before the group (see runtime.torchrun.destroy_group)
+    dist.destroy_process_group()
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "ci95": 1.96 * sd / len(values) ** 0.5}  # fmt: skip
+
+
+def summarise(ranks: Sequence[dict[str, Any]], warmup_steps: int) -> dict[str, Any]:
+    """The runtime's estimator over the ranks' step records (module docstring)."""
+    by_rank = {r["rank"]: {s["step"]: s for s in r["steps"]} for r in ranks}
+    common = set.intersection(*(set(s) for s in by_rank.values()))
+    measured = sorted(s for s in common if s >= warmup_steps)
+    if not measured:
+        raise RuntimeError(f"no measured step completed on all ranks (warm-up {warmup_steps})")
+    mean, med = statistics.mean, statistics.median
+    per_step = [[by_rank[r][s] for r in sorted(by_rank)] for s in measured]
+    step = _spread([mean(t["step_s"] for t in rows) for rows in per_step])
+    return {
+        "step_time_s": step["median"],
+        "step_time_min_s": step["min"],
+        "step_time_max_s": step["max"],
+        "step_time_ci95_s": step["ci95"],
+        "forward_s": med(mean(t["forward_s"] for t in rows) for rows in per_step),
+        "backward_s": med(mean(t["backward_s"] for t in rows) for rows in per_step),
+        "optimizer_s": med(med(t["optimizer_s"] for t in rows) for rows in per_step),
+        "per_rank_step_time_s": {str(r): med(by_rank[r][s]["step_s"] for s in measured) for r in sorted(by_rank)},
+        "steps_measured": len(measured),
+        "warmup_steps": warmup_steps,
+        "world_size": len(by_rank),
+        "torch_version": ranks[0]["torch_version"],
+        "foreign_modules": sorted({m for r in ranks for m in r["foreign_modules"]}),
+    }
+
+
+def launch_plain(cluster: Any, world: int, per_node: int, run_dir: Path, worker_argv: Sequence[str],
+                 *, warmup_steps: int, timeout_s: float = 300.0) -> dict[str, Any]:  # fmt: skip
+    """Run the worker on ``world`` ranks of ``cluster`` (a runtime testbed: placement and network only)."""
+    import contextlib
+    import subprocess
+
+    from runtime.launch import reserve_port
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for old in run_dir.glob("rank*"):
+        old.unlink()
+    cluster.grant(run_dir)
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--run-dir", str(run_dir), *worker_argv]
+    procs: list[subprocess.Popen[bytes]] = []
+    with reserve_port() as port, contextlib.ExitStack() as logs:
+        try:
+            for rank in range(world):
+                env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank % per_node),
+                       "LOCAL_WORLD_SIZE": str(per_node), "MASTER_ADDR": cluster.master_addr,
+                       "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1", **cluster.env(rank)}  # fmt: skip
+                log = logs.enter_context((run_dir / f"rank{rank}.log").open("wb"))
+                procs.append(subprocess.Popen([*cluster.prefix(rank), *command], env=env, stdout=log,
+                                              stderr=subprocess.STDOUT))  # fmt: skip
+            deadline = time.monotonic() + timeout_s
+            while any(p.poll() is None for p in procs):
+                failed = [r for r, p in enumerate(procs) if p.returncode not in (None, 0)]
+                if failed or time.monotonic() > deadline:
+                    rank = failed[0] if failed else next(r for r, p in enumerate(procs) if p.poll() is None)
+                    tail = (run_dir / f"rank{rank}.log").read_text(errors="replace").strip().splitlines()[-3:]
+                    why = f"exited with {procs[rank].returncode}" if failed else f"still running after {timeout_s:g} s"
+                    raise RuntimeError(f"plain DDP: rank {rank} {why}: {' | '.join(tail)}")
+                time.sleep(0.05)
+            bad = [r for r, p in enumerate(procs) if p.returncode != 0]
+            if bad:
+                tail = (run_dir / f"rank{bad[0]}.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(
+                    f"plain DDP: rank {bad[0]} exited with {procs[bad[0]].returncode}: {' | '.join(tail)}"
+                )
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+    ranks = [json.loads((run_dir / f"rank{r}.json").read_text(encoding="utf-8")) for r in range(world)]
+    return summarise(ranks, warmup_steps)
+
+
+BASE = """\
+name: plain-ddp-ab
+model: {kind: mlp, layers: 4, hidden: 1024}
+cluster:
+  nodes: 2
+  workers_per_node: 1
+  device: {peak_flops: 50 GFLOP/s, memory: 8 GB}
+  intra_node: {bandwidth: 2 GB/s, latency: 20 us}
+  inter_node: {bandwidth: 1000 Mbit/s, latency: 50 us}
+training: {global_batch: 96, micro_batch: 48, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 25 MiB, overlap: true}
+"""
+"""The A/B's base: the testbed's MLP 4×1024 with Adam; 48 samples per rank (not a calibrated micro-batch)."""
+
+NODES, PER_NODE = "cluster.nodes", "cluster.workers_per_node"
+RATE, BUCKET = "cluster.inter_node.bandwidth", "communication.bucket"
+CASES: list[list[tuple[str, object]]] = [
+    [(NODES, 2)],
+    [(NODES, 4), (BUCKET, "1 MiB")],
+    [(NODES, 8)],
+    [(NODES, 2), (PER_NODE, 2)],
+    [(NODES, 3), (PER_NODE, 2), (RATE, "500 Mbit/s")],
+    [(NODES, 5), (BUCKET, "1 MiB"), (RATE, "500 Mbit/s")],
+]  # fmt: skip
+"""2–8 ranks, 1 and 2 per node, 1000 and 500 Mbit/s, DDP's default buckets and 1 MiB ones; gloo's own all-reduce."""
+
+
+VARIANTS = {
+    "plain": [],
+    "plain-nobarrier": ["--no-barrier"],
+    "plain-keepgrads": ["--keep-grads"],
+    "plain-pyhook": ["--python-hook"],
+}
+"""``--sides`` of the A/B besides ``runtime``: plain DDP, and diagnostic variants that each differ in one point."""
+
+
+def plain_argv(scenario: Any, *, warmup_steps: int, steps: int) -> list[str]:
+    """The worker's arguments for what ``scenario`` says (an MLP under DDP; 25 MiB = DDP's default, not passed)."""
+    from dpsim.buckets import DEFAULT_BUCKET_BYTES
+
+    m, t, bucket = scenario.model, scenario.training, scenario.communication.bucket
+    if m.kind != "mlp" or t.zero_stage or t.precision != "fp32" or scenario.communication.algorithm != "backend":
+        raise ValueError("plain DDP runs an fp32 MLP under DDP with the backend's own all-reduce")
+    return [
+        "--layers", str(m.layers), "--hidden", str(m.hidden), "--micro-batch", str(t.micro_batch),
+        "--accumulation", str(scenario.accumulation_steps), "--optimizer", t.optimizer,
+        "--warmup-steps", str(warmup_steps), "--steps", str(steps),
+        *([] if bucket == DEFAULT_BUCKET_BYTES else ["--bucket-cap-mb", f"{bucket / 2**20:g}"]),
+    ]  # fmt: skip
+
+
+def _runtime_row(result: Any) -> dict[str, Any]:
+    x = result.extra
+    return {
+        "step_time_s": result.step_time_s, "step_time_min_s": x["step_time_min_s"],
+        "step_time_max_s": x["step_time_max_s"], "step_time_ci95_s": result.step_time_ci95_s,
+        "forward_s": x["forward_s"], "backward_s": x["backward_s"] + result.exposed_comm_s,
+        "optimizer_s": result.optimizer_s, "exposed_comm_s": result.exposed_comm_s, "barrier_s": result.barrier_s,
+        "buckets": x["buckets"], "bucket_bytes": x["bucket_bytes"],
+    }  # fmt: skip
+
+
+def ab(
+    out: Path,
+    repeats: int,
+    warmup_steps: int,
+    steps: int,
+    sets: Sequence[str] = (),
+    only: Sequence[int] = (),
+    sides: Sequence[str] = ("plain", "runtime"),
+    log: Any = print,
+) -> list[dict[str, Any]]:
+    """Plain DDP and the runtime interleaved on one cluster per (case, repeat); every run to ``runs.jsonl``."""
+    from runtime.job import JobOptions
+    from runtime.launch import launch, signals_as_exceptions
+    from runtime.testbed.emulated import EmulatedCluster
+
+    cases = _cases(sets)
+    out.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    options = JobOptions(warmup_steps=warmup_steps, steps=steps)
+    with signals_as_exceptions():
+        for r in range(repeats):
+            for index, case in enumerate(cases):
+                if only and index not in only:
+                    continue
+                s, c = case.scenario, case.scenario.cluster
+                with EmulatedCluster(nodes=c.nodes, per_node=c.workers_per_node, rate=c.inter_node.bandwidth) as tb:
+                    order = list(sides) if (r + index) % 2 == 0 else list(reversed(sides))
+                    for side in order:  # alternate which goes first: neither always meets a fresh cluster
+                        work = out / "work" / f"case{index}-run{r}-{side}"
+                        started, busy, ours = time.time(), _host_busy_s(), _children_cpu_s()
+                        if side.startswith("plain"):
+                            argv = plain_argv(s, warmup_steps=warmup_steps, steps=steps)
+                            argv += VARIANTS[side]
+                            row = launch_plain(tb, s.world_size, c.workers_per_node, work, argv,
+                                               warmup_steps=warmup_steps)  # fmt: skip
+                        else:
+                            row = _runtime_row(launch(s, options, tb, work, extra_meta=tb.info))
+                        row = {"case": case.label, "index": index, "side": side, "repeat": r, "started": started,
+                               "latency_s": tb.measured_latency_s, **row}  # fmt: skip
+                        wall = time.time() - started
+                        # CPU the host spent on anything but this run's ranks (others' work, if any; the
+                        # kernel's network work for the ranks is in it too), as cores busy on average
+                        row["other_cores"] = max(0.0, _host_busy_s() - busy - (_children_cpu_s() - ours)) / wall
+                        runs.append(row)
+                        log(
+                            f"{case.label:<40} repeat {r} {side:<15} {row['step_time_s'] * 1e3:8.1f} ms"
+                            f"  (other work: {row['other_cores']:.2f} cores)"
+                        )
+                        with (out / "runs.jsonl").open("a", encoding="utf-8") as fh:
+                            fh.write(json.dumps(row) + "\n")
+    return runs
+
+
+def _host_busy_s() -> float:
+    """Busy CPU seconds of the whole host so far (``/proc/stat``: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the ranks: ``ip netns exec`` and ``setpriv`` exec)."""
+    import resource
+
+    return sum(
+        u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_CHILDREN, resource.RUSAGE_SELF))
+    )
+
+
+def _cases(sets: Sequence[str] = ()) -> list[Any]:
+    """``CASES`` on ``BASE`` (with ``--set`` overrides on every case, e.g. a small model to try the pipeline)."""
+    import tempfile
+
+    from runtime.validate import build_cases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "base.yaml"
+        base.write_text(BASE, encoding="utf-8")
+        return build_cases(base, list(sets), CASES)
+
+
+def table(runs: Sequence[dict[str, Any]], profile: Path, sets: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str]:
+    """Per case: each side's median run and range over repeats, their difference, and dpsim's prediction."""
+    from dpsim import api
+    from dpsim.calibration import load_profile
+    from dpsim.scenario import CalibrationRef
+    from runtime.validate import calibration_overlap
+
+    fitted = load_profile(profile)
+    rows = []
+    for index, case in enumerate(_cases(sets)):
+        got = {side: sorted(x["step_time_s"] for x in runs if x["index"] == index and x["side"] == side)
+               for side in ("plain", "runtime")}  # fmt: skip
+        if not got["plain"] or not got["runtime"]:
+            continue
+        s = case.scenario.model_copy(deep=True)
+        s.calibration = CalibrationRef(profile=str(profile.resolve()))
+        predicted = {engine: api.run(s, engine=engine).step_time_s for engine in ("analytic", "sim")}
+        plain, runtime = statistics.median(got["plain"]), statistics.median(got["runtime"])
+        part = {side: {k: statistics.median(x[k] for x in runs if x["index"] == index and x["side"] == side)
+                       for k in ("forward_s", "backward_s", "optimizer_s")}
+                for side in ("plain", "runtime")}  # fmt: skip
+        rows.append({
+            "case": case.label, "ranks": s.world_size, "per_node": s.cluster.workers_per_node,
+            "rate_mbit_s": s.cluster.inter_node.bandwidth * 8 / 1e6, "bucket_bytes": s.communication.bucket,
+            "plain_s": plain, "plain_min_s": got["plain"][0], "plain_max_s": got["plain"][-1],
+            "runtime_s": runtime, "runtime_min_s": got["runtime"][0], "runtime_max_s": got["runtime"][-1],
+            "runtime_vs_plain_pct": 100 * (runtime - plain) / plain,
+            "ranges_overlap": got["runtime"][0] <= got["plain"][-1] and got["plain"][0] <= got["runtime"][-1],
+            **{f"predicted_{e}_s": p for e, p in predicted.items()},
+            **{f"error_{e}_vs_plain_pct": 100 * (p - plain) / plain for e, p in predicted.items()},
+            **{f"error_{e}_vs_runtime_pct": 100 * (p - runtime) / runtime for e, p in predicted.items()},
+            **{f"{side}_{k}": v for side, parts in part.items() for k, v in parts.items()},
+            "calibration_overlap": "; ".join(calibration_overlap(case.scenario, fitted)) or "none",
+        })  # fmt: skip
+    lines = ["| case | ranks | plain ms [range] | runtime ms [range] | runtime−plain | analytic (vs plain) "
+             "| sim (vs plain) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for x in rows:
+        lines.append(
+            f"| {x['case']} | {x['ranks']} | {x['plain_s'] * 1e3:.1f} [{x['plain_min_s'] * 1e3:.1f}–"
+            f"{x['plain_max_s'] * 1e3:.1f}] | {x['runtime_s'] * 1e3:.1f} [{x['runtime_min_s'] * 1e3:.1f}–"
+            f"{x['runtime_max_s'] * 1e3:.1f}] | {x['runtime_vs_plain_pct']:+.1f} %"
+            f"{'' if x['ranges_overlap'] else ' (outside)'} | {x['predicted_analytic_s'] * 1e3:.1f} "
+            f"({x['error_analytic_vs_plain_pct']:+.1f} %) | {x['predicted_sim_s'] * 1e3:.1f} "
+            f"({x['error_sim_vs_plain_pct']:+.1f} %) |"
+        )
+    if rows:
+        for e in ("analytic", "sim"):
+            for ref in ("plain", "runtime"):
+                errs = [abs(x[f"error_{e}_vs_{ref}_pct"]) for x in rows]
+                lines.append(f"{e} MAPE vs {ref}: {statistics.mean(errs):.1f} % (worst {max(errs):.1f} %)")
+        diffs = [abs(x["runtime_vs_plain_pct"]) for x in rows]
+        lines.append(f"|runtime − plain|: mean {statistics.mean(diffs):.1f} %, worst {max(diffs):.1f} %; "
+                     f"ranges overlap in {sum(x['ranges_overlap'] for x in rows)} of {len(rows)}")  # fmt: skip
+    return rows, "\n".join(lines)
+
+
+def sides_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Per case and side: median step over repeats, and the median ratio to plain DDP in the same cluster."""
+    lines = []
+    for index in sorted({x["index"] for x in runs}):
+        here = [x for x in runs if x["index"] == index]
+        plain = {x["repeat"]: x["step_time_s"] for x in here if x["side"] == "plain"}
+        cells = []
+        for side in ["plain", *sorted({x["side"] for x in here} - {"plain"})]:
+            mine = [x for x in here if x["side"] == side]
+            ratios = [x["step_time_s"] / plain[x["repeat"]] for x in mine if x["repeat"] in plain]
+            ratio = f", ×{statistics.median(ratios):.3f} of plain" if ratios and side != "plain" else ""
+            cells.append(f"{side} {statistics.median(x['step_time_s'] for x in mine) * 1e3:.1f} ms{ratio}")
+        lines.append(f"{here[0]['case']}: " + "; ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--worker" in argv:
+        worker(argv)
+        return 0
+    p = argparse.ArgumentParser(prog="benchmarks/plain_ddp.py", description=__doc__.splitlines()[0])
+    p.add_argument("--ab", action="store_true", help="the A/B against the runtime and dpsim (root)")
+    p.add_argument("--reuse", type=Path, help="print the A/B table again from DIR/runs.jsonl (no root)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                   help="--ab: override on every case (as dpsim's --set)")  # fmt: skip
+    p.add_argument("--sides", default="plain,runtime", help="--ab: runtime, plain, plain-nobarrier, plain-keepgrads")
+    p.add_argument("--cases", default="", help="--ab: only these case indices (e.g. 0,3)")
+    p.add_argument("--profile", type=Path, default=Path("benchmarks/results/validation/profile.yaml"))
+    p.add_argument("--nodes", type=int, default=2)
+    p.add_argument("--per-node", type=int, default=1)
+    p.add_argument("--rate", default="1 Gbit/s")
+    p.add_argument("--warmup-steps", type=int, default=1)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--out", type=Path, help="one run: write the record here (JSON); --ab: the folder")
+    args, rest = p.parse_known_args(argv)
+    from dpsim.units import UnitError, parse_bandwidth
+    from runtime.testbed.emulated import RootRequired
+
+    try:
+        if args.reuse is not None:
+            runs = [json.loads(line) for line in (args.reuse / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
+            sets = json.loads((args.reuse / "summary.json").read_text(encoding="utf-8")).get("sets", [])
+            print(table(runs, args.profile, sets)[1])
+            print(sides_table(runs))
+            return 0
+        if args.ab:
+            out = args.out or Path("benchmarks/results/plain_ddp")
+            (out / "runs.jsonl").unlink(missing_ok=True)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "summary.json").write_text(json.dumps({"sets": args.sets}), encoding="utf-8")
+            only = [int(i) for i in args.cases.split(",") if i.strip()]
+            sides = [x.strip() for x in args.sides.split(",") if x.strip()]
+            if not set(sides) <= {"runtime", *VARIANTS}:
+                raise ValueError(f"--sides: expected runtime or {', '.join(VARIANTS)}, got {args.sides!r}")
+            runs = ab(out, args.repeats, args.warmup_steps, args.steps, args.sets, only, sides)
+            rows, text = table(runs, args.profile, args.sets)
+            summary = {"sets": args.sets, "profile": str(args.profile), "repeats": args.repeats,
+                       "warmup_steps": args.warmup_steps, "steps": args.steps, "rows": rows}  # fmt: skip
+            (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+            print(text)
+            print(sides_table(runs))
+            return 0
+        _worker_args(["--run-dir", ".", *rest])  # refuse a bad worker option before anything starts
+        rate = parse_bandwidth(args.rate)
+        import tempfile
+
+        from runtime.testbed.emulated import EmulatedCluster
+
+        with (
+            EmulatedCluster(nodes=args.nodes, per_node=args.per_node, rate=rate) as cluster,
+            tempfile.TemporaryDirectory(prefix="plain-ddp-") as tmp,
+        ):
+            record = launch_plain(cluster, args.nodes * args.per_node, args.per_node, Path(tmp),
+                                  ["--warmup-steps", str(args.warmup_steps), "--steps", str(args.steps), *rest],
+                                  warmup_steps=args.warmup_steps, timeout_s=args.timeout)  # fmt: skip
+        record.update({"nodes": args.nodes, "per_node": args.per_node, "link_rate_bytes_per_s": rate,
+                       "measured_latency_s": cluster.measured_latency_s, "harness": "plain DDP"})  # fmt: skip
+    except (RootRequired, UnitError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(record, sort_keys=True)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""The independent plain-DDP harness (``benchmarks/plain_ddp.py``): its estimator and a 2-rank run.
+
+The estimator test needs no root: the harness's summary of per-rank step records must be what
+:func:`runtime.measure.aggregate` reports for the same steps (the A/B compares the two). The run
+test needs root (the emulated cluster) and is marked like ``tests/test_emulated.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime.testbed.emulated import RootRequired, dpsim_namespaces, netns_prefix, require_root
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import plain_ddp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+try:
+    require_root()
+    _why = ""
+except RootRequired as exc:
+    _why = str(exc)
+
+
+def _ranks() -> list[dict[str, object]]:
+    # 2 ranks, 4 steps (1 warm-up); rank 1 is the slower one in step 2
+    times = {0: [0.50, 0.30, 0.36, 0.28], 1: [0.52, 0.32, 0.44, 0.30]}
+    return [
+        {"rank": r, "torch_version": "x", "foreign_modules": [],
+         "steps": [{"step": s, "rank": r, "step_s": t, "forward_s": 0.01 * (r + 1), "backward_s": t - 0.05 - r * 0.01,
+                    "optimizer_s": 0.04 + 0.01 * s} for s, t in enumerate(ts)]}
+        for r, ts in times.items()
+    ]  # fmt: skip
+
+
+def test_summary_is_the_runtimes_estimator_on_the_same_steps() -> None:
+    from dpsim.scenario import scenario_from_dict
+    from runtime.measure import StepTiming, aggregate
+
+    ranks = _ranks()
+    got = plain_ddp.summarise(ranks, warmup_steps=1)
+    # hand-computed: mean over ranks per measured step = 0.31, 0.40, 0.29 → median 0.31, min 0.29, max 0.40
+    assert got["step_time_s"] == pytest.approx(0.31)
+    assert (got["step_time_min_s"], got["step_time_max_s"]) == (pytest.approx(0.29), pytest.approx(0.40))
+    scenario = scenario_from_dict(
+        {"name": "t", "model": {"kind": "mlp", "layers": 2, "hidden": 8},
+         "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}},
+         "training": {"global_batch": 2, "micro_batch": 1}},
+        "<test>",
+    )  # fmt: skip
+    timings = {
+        int(r["rank"]): [StepTiming(s["step"], s["rank"], s["step_s"], s["forward_s"], s["backward_s"], 0.0,
+                                    s["optimizer_s"]) for s in r["steps"]]  # type: ignore[index, attr-defined]
+        for r in ranks
+    }  # fmt: skip
+    theirs = aggregate(scenario, timings, warmup_steps=1, meta={})
+    assert got["step_time_s"] == pytest.approx(theirs.step_time_s)
+    assert got["step_time_ci95_s"] == pytest.approx(theirs.step_time_ci95_s)
+    assert got["step_time_min_s"] == pytest.approx(theirs.extra["step_time_min_s"])
+    assert got["step_time_max_s"] == pytest.approx(theirs.extra["step_time_max_s"])
+    assert got["optimizer_s"] == pytest.approx(theirs.optimizer_s)
+    assert got["per_rank_step_time_s"] == pytest.approx(theirs.extra["per_rank_step_time_s"])
+
+
+def test_plain_argv_keeps_ddps_default_bucket_and_passes_any_other() -> None:
+    cases = plain_ddp._cases()
+    default = plain_ddp.plain_argv(cases[0].scenario, warmup_steps=1, steps=5)
+    assert "--bucket-cap-mb" not in default  # 25 MiB: DDP's own default (and its 1 MiB first bucket)
+    one = plain_ddp.plain_argv(cases[1].scenario, warmup_steps=1, steps=5)
+    assert one[one.index("--bucket-cap-mb") + 1] == "1"
+    assert one[one.index("--hidden") + 1] == "1024" and one[one.index("--layers") + 1] == "4"
+
+
+@pytest.mark.root
+@pytest.mark.multiprocess
+@pytest.mark.skipif(bool(_why), reason=_why)
+def test_two_rank_run_records_what_the_comparison_uses(tmp_path: Path) -> None:
+    from tests._proc import run
+
+    out = tmp_path / "run.json"
+    proc = run(
+        [sys.executable, "benchmarks/plain_ddp.py", "--nodes", "2", "--rate", "100 Mbit/s", "--layers", "2",
+         "--hidden", "64", "--micro-batch", "4", "--optimizer", "adam", "--warmup-steps", "1", "--steps", "2",
+         "--out", str(out)],
+        timeout=240, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(out.read_text())
+    assert record["world_size"] == 2 and record["steps_measured"] == 2 and record["warmup_steps"] == 1
+    assert record["foreign_modules"] == []  # the training loop imported neither dpsim nor runtime
+    for key in ("step_time_s", "forward_s", "backward_s", "optimizer_s"):
+        assert record[key] > 0
+    assert record["step_time_min_s"] <= record["step_time_s"] <= record["step_time_max_s"]
+    assert record["step_time_ci95_s"] >= 0 and set(record["per_rank_step_time_s"]) == {"0", "1"}
+    assert record["link_rate_bytes_per_s"] == pytest.approx(12.5e6) and record["measured_latency_s"] > 0
+    assert _orphaned_namespaces() == []  # the harness's launcher (now exited) removed its cluster
+
+
+def _orphaned_namespaces() -> list[str]:
+    out = []
+    for name in dpsim_namespaces():
+        try:
+            os.kill(int(name[len(netns_prefix()) :].split("-")[0]), 0)
+        except ProcessLookupError:
+            out.append(name)
+    return out
