@@ -182,9 +182,9 @@ def run(
     if (trace or gantt) and engine != "sim":
         raise fail("--trace" if trace else "--gantt", "traces and Gantt charts need --engine sim")
     if trace:
-        check_writable(trace, "--trace", (".json",))
+        check_writable(trace, "--trace", (".json",), [scenario])
     if gantt:
-        check_writable(gantt, "--gantt", (".png", ".svg", ".pdf"))
+        check_writable(gantt, "--gantt", (".png", ".svg", ".pdf"), [scenario])
     loaded = load_scenario(scenario, overrides=set_ or ())
     if trace or gantt:
         sim = _import_engine("dpsim.sim")
@@ -250,9 +250,9 @@ def sweep(
     if not grid:
         raise fail("--vary", "give at least one --vary PATH=V1,V2,...")
     if out:
-        check_writable(out, "--out", (".csv", ".parquet"))
+        check_writable(out, "--out", (".csv", ".parquet"), [scenario])
     if plot:
-        check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
+        check_writable(plot, "--plot", (".png", ".svg", ".pdf"), [scenario])
     points = math.prod(len(v) for v in grid.values())
     if points > SWEEP_CONFIRM_POINTS and not yes:
         raise fail(
@@ -266,7 +266,7 @@ def sweep(
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
     partial = out.with_name(out.name + ".partial.jsonl") if out else None
     if partial is not None:
-        check_writable(partial, "--out", (".jsonl",))  # the partial results beside it (not a directory)
+        check_writable(partial, "--out", (".jsonl",), [scenario])  # the partial results beside it (not a directory)
     if partial is not None and partial.exists() and not resume:
         typer.echo(f"note: {partial} from an earlier run is replaced (--resume keeps its finished points)", err=True)
     frame = api.sweep(
@@ -379,7 +379,7 @@ def report_command(
     from dpsim import html_report
     from dpsim.inputs import printable_name
 
-    check_writable(output, "--output", (".html", ".htm"))
+    check_writable(output, "--output", (".html", ".htm"), results)
     if title is not None:
         try:
             printable_name(title, 200)

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from dpsim.cli_common import ENGINES, FORMATS, atomic_output, check_choice, check_writable, fail, handle_errors
+from dpsim.inputs import brief, first_repeat
 
 __all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_rows", "parse_sizes", "register"]
 
@@ -44,6 +45,8 @@ def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
             raise fail(option, str(exc)) from None
         if not value > 0:
             raise fail(option, f"{part.strip()!r}: a message size must be > 0")
+        if value != math.floor(value):
+            raise fail(option, f"{part.strip()!r}: a message is a whole number of bytes")
         return value
 
     if ".." in text:
@@ -55,9 +58,16 @@ def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
         if count > MAX_POINTS:
             raise fail(option, f"{text!r}: {count} sizes; at most {MAX_POINTS} (doubling from the first)")
         return [low * 2**i for i in range(count)]
-    sizes = [one(part) for part in text.split(",") if part.strip()]
+    parts = text.split(",")
+    if len(parts) > MAX_POINTS:  # each size is priced (and simulated) on its own
+        raise fail(option, f"{len(parts):,} sizes; at most {MAX_POINTS}")
+    if len(parts) > 1 and not all(part.strip() for part in parts):
+        raise fail(option, f"{brief(text)}: an empty size between commas")
+    sizes = [one(part) for part in parts if part.strip()]
     if not sizes:
         raise fail(option, "expected a size, a comma list of sizes or a range like 8B..16GiB")
+    if (repeat := first_repeat(sizes)) is not None:
+        raise fail(option, f"{parts[repeat].strip()!r} is given twice")
     return sizes
 
 

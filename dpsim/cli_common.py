@@ -97,27 +97,40 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
-def _writable_directory(path: Path, option: str) -> Path:
-    """The directory ``path`` would be written to; a one-line error if that cannot work."""
+def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] = ()) -> Path:
+    """The directory ``path`` would be written to; a one-line error if that cannot work.
+
+    Writability is tried (a temporary file made and removed there): ``os.access`` says yes to root on
+    ``/proc`` or a read-only mount. An output that is one of the command's ``inputs`` (the scenario, an
+    nccl-tests file) is refused: the input would be replaced by the output.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    if not os.access(directory, os.W_OK):
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
     if path.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: it is a directory")
+    if path.exists() and any(p is not None and p.is_file() and os.path.samefile(path, p) for p in inputs):
+        raise fail(option, f"{str(path)!r} is also an input of this command: write the output elsewhere")
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r}: {exc.strerror or exc}") from None
     return directory
 
 
 @contextmanager
-def atomic_output(path: Path, option: str) -> Iterator[Path]:
+def atomic_output(path: Path, option: str, inputs: Sequence[Path | None] = ()) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
 
-    Raises a one-line error for an unwritable destination, and removes the temporary file
-    on failure so nothing is left half-written.
+    Raises a one-line error for an unwritable destination (or one of ``inputs``), and removes the
+    temporary file on failure so nothing is left half-written.
     """
-    directory = _writable_directory(path, option)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
+    directory = _writable_directory(path, option, inputs)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
+    except OSError as exc:
+        raise fail(option, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -133,11 +146,11 @@ def atomic_output(path: Path, option: str) -> Iterator[Path]:
             tmp.unlink()
 
 
-def check_writable(path: Path, option: str, suffixes: Sequence[str]) -> None:
-    """Fail before any work is done when ``path`` has a wrong suffix or cannot be written."""
+def check_writable(path: Path, option: str, suffixes: Sequence[str], inputs: Sequence[Path | None] = ()) -> None:
+    """Fail before any work is done when ``path`` has a wrong suffix, cannot be written, or is one of ``inputs``."""
     if path.suffix.lower() not in suffixes:
         raise fail(option, f"{str(path)!r}: expected a file ending in {', '.join(suffixes)}")
-    _writable_directory(path, option)
+    _writable_directory(path, option, inputs)
 
 
 def _split_top_level(text: str) -> list[str]:

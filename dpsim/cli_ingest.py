@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
-from dpsim.cli_common import atomic_output, check_choice, fail
+from dpsim.cli_common import atomic_output, check_choice, check_writable, fail
 from dpsim.ingest.nccl_tests import BusbwCheck
 from dpsim.units import format_size
 
@@ -31,8 +31,6 @@ def calibrate_from_files(
     overrides: Sequence[str],
 ) -> None:
     """Fit a profile from nccl-tests output and/or a profiler trace (on top of ``base``) and write it to ``out``."""
-    if out.suffix.lower() not in (".yaml", ".yml"):
-        raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
     check_choice("--link-class", link_class, ("inter", "intra"))
     files = list(nccl_tests)
     if scenario is not None and files and scenario.suffix.lower() not in (".yaml", ".yml"):
@@ -44,6 +42,7 @@ def calibrate_from_files(
         if path is not None and not path.is_file():
             what = "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file"
             raise fail(option, f"{what}: {str(path)!r}")
+    check_writable(out, "--out", (".yaml", ".yml"), [*files, trace, scenario])  # --base may be --out: updated
     profile = load_profile(base) if base is not None else HardwareProfile(name="profile")
     if files:
         fitted = _from_nccl_tests(files, link_class, nccl_algo)

@@ -7,14 +7,17 @@ when one of these commands runs, so ``dpsim`` itself stays torch-free.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dpsim.cli_common import atomic_output, check_choice, fail, handle_errors, parse_vary
+from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, handle_errors, parse_vary
 from dpsim.errors import ScenarioError
+from dpsim.execution import max_local_workers
+from dpsim.inputs import brief
 from dpsim.units import UnitError, parse_size
 
 __all__ = ["register"]
@@ -28,30 +31,68 @@ def _require_runtime() -> None:
         raise fail("runtime", "these commands need PyTorch: pip install 'dpsim[runtime]' (torch==2.13.0 CPU build)")
 
 
-def _int_list(option: str, text: str, minimum: int = 1) -> list[int]:
+MAX_REPS = 1000
+"""Most timed repetitions per size (``--reps``; 5 by default, at most 15 while a median is uncertain)."""
+MAX_STEPS = 100_000
+"""Most measured (and warm-up) steps a validated configuration runs (``--steps``, ``--warmup-steps``)."""
+MAX_REPEATS = 1000
+"""Most runs of each validated configuration (``--repeats``)."""
+
+
+def _int_list(option: str, text: str, minimum: int = 1, maximum: int | None = None) -> list[int]:
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip() and len(v.strip()) <= 12]
     except ValueError:
-        raise fail(option, f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < minimum:
-        raise fail(option, f"expected integers >= {minimum}, got {text!r}")
+        raise fail(option, f"expected comma-separated integers, got {brief(text)}") from None
+    if not values or len(values) != len([v for v in text.split(",") if v.strip()]) or min(values) < minimum:
+        raise fail(option, f"expected integers >= {minimum}, got {brief(text)}")
+    if maximum is not None and max(values) > maximum:
+        raise fail(option, f"expected at most {maximum:,} (local processes: 4 per CPU core here), got {max(values):,}")
     return values
+
+
+_MAXIMA = {
+    "--ranks": "local processes: 4 per CPU core here",
+    "--calibrate-ranks": "local processes: 4 per CPU core here",
+}
+
+
+def _local_ranks() -> int | None:
+    """Most ranks the local testbeds start (processes on this machine); None under torchrun (its ranks)."""
+    return None if "RANK" in os.environ else max_local_workers()
+
+
+def _memory_bound(option: str, needed: float, what: str) -> None:
+    """Refuse what would hold more than half of this machine's memory (it would swap, or be killed)."""
+    try:
+        total = float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return
+    if needed > total / 2:
+        raise fail(option, f"{what} would hold about {needed / 2**30:,.4g} GiB, more than half of this machine's "
+                   f"{total / 2**30:,.4g} GiB")  # fmt: skip
 
 
 def _size_list(option: str, text: str) -> list[int]:
     try:
-        return [int(parse_size(v.strip())) for v in text.split(",") if v.strip()]
+        values = [int(parse_size(v.strip())) for v in text.split(",") if v.strip()]
     except UnitError as exc:
         raise fail(option, str(exc)) from None
+    if not values or min(values) <= 0:
+        raise fail(option, f"expected sizes > 0 B, got {brief(text)}")
+    return values
 
 
 def _rate_list(option: str, text: str) -> list[float]:
     from dpsim.units import parse_bandwidth
 
     try:
-        return [parse_bandwidth(v.strip()) for v in text.split(",") if v.strip()]
+        values = [parse_bandwidth(v.strip()) for v in text.split(",") if v.strip()]
     except UnitError as exc:
         raise fail(option, str(exc)) from None
+    if not values or min(values) <= 0:
+        raise fail(option, f"expected rates > 0 bit/s, got {brief(text)}")
+    return values
 
 
 def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
@@ -101,7 +142,7 @@ def calibrate(
     rates: Annotated[
         str, typer.Option(help="emulated testbed: shaped inter-node rates to calibrate at (η, and κ per rate)")
     ] = "150Mbit/s,450Mbit/s,1200Mbit/s",
-    reps: Annotated[int, typer.Option(min=1, help="timed repetitions per size")] = 5,
+    reps: Annotated[int, typer.Option(min=1, max=MAX_REPS, help="timed repetitions per size")] = 5,
     max_residual: Annotated[
         float, typer.Option(help="largest accepted relative fit residual (0.05 = 5 %); above it: exit 2")
     ] = 0.05,
@@ -130,6 +171,8 @@ def calibrate(
     dtype: Annotated[str, typer.Option(help="--compute: bf16, fp16 or fp32")] = "bf16",
 ) -> None:
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
+    if records is not None and (from_nccl_tests or from_trace is not None):
+        raise fail("--records", "raw records come from measuring; --from-nccl-tests / --from-trace measure nothing")
     if from_nccl_tests or from_trace is not None:
         from dpsim.cli_ingest import calibrate_from_files
 
@@ -147,6 +190,10 @@ def calibrate(
         return
     if scenario is None:
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
+    if not (math.isfinite(max_residual) and max_residual > 0):
+        raise fail("--max-residual", f"expected a finite relative residual > 0 (0.05 = 5 %), got {max_residual!r}")
+    if "RANK" not in os.environ and device != "cpu":  # under torchrun the device is checked where the ranks run
+        raise fail("--device", f"got {brief(device)}: the local testbeds use CPUs (cuda runs under torchrun)")
     _require_runtime()
     import json
 
@@ -157,11 +204,11 @@ def calibrate(
     from dpsim.calibration import save_profile
     from dpsim.scenario import load_scenario
 
-    if out.suffix.lower() not in (".yaml", ".yml"):
-        raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
+    _check_outputs(scenario, out, records)
     classes = _name_list("--link-class", link_class, ("inter", "intra"))
-    rank_counts = _int_list("--ranks", ranks, minimum=2)
+    rank_counts = _int_list("--ranks", ranks, minimum=2, maximum=_local_ranks())
     plan_sizes = _size_list("--sizes", sizes)
+    _memory_bound("--sizes", 3.0 * max(plan_sizes) * max(rank_counts), "each rank's send, receive and reduce buffers")
     algs = _name_list("--algorithms", algorithms, ALGORITHMS)
     plan_rates = _rate_list("--rates", rates)
     _testbed_check(testbed)
@@ -218,6 +265,15 @@ def calibrate(
         raise fail("calibration", f"{exc} (the profile was written to {out} for inspection)") from None
 
 
+def _check_outputs(scenario: Path, out: Path, records: Path | None) -> None:
+    """The profile (and records) can be written, and neither replaces the scenario or the other."""
+    check_writable(out, "--out", (".yaml", ".yml"), [scenario])
+    if records is not None:
+        check_writable(records, "--records", (".json",), [scenario, out])
+        if records.resolve() == out.resolve():
+            raise fail("--records", f"{str(records)!r} is also --out: give the two files different names")
+
+
 def _calibrate_compute(
     scenario: Path, out: Path, overrides: list[str], gemm_sizes: str, dtype: str, reps: int, records: Path | None
 ) -> None:
@@ -228,12 +284,12 @@ def _calibrate_compute(
 
     from dpsim.scenario import load_scenario
 
-    if out.suffix.lower() not in (".yaml", ".yml"):
-        raise fail("--out", f"{str(out)!r}: expected a file ending in .yaml or .yml")
+    _check_outputs(scenario, out, records)
     check_choice("--dtype", dtype, ("bf16", "fp16", "fp32"))
     sizes = _int_list("--gemm-sizes", gemm_sizes)
     if len(sizes) < 2:
         raise fail("--gemm-sizes", "give at least two sizes to fit the curve")
+    _memory_bound("--gemm-sizes", 4.0 * 9 * max(sizes) ** 2, "the largest GEMM's fp32 operands (4s x s, s x s, 4s x s)")
     loaded = load_scenario(scenario, overrides)
     from runtime.gemm import default_shapes, fit, sweep
 
@@ -293,11 +349,13 @@ def validate(
     calibrate_ranks: Annotated[
         str, typer.Option(help="rank counts of the one calibration made when no --profile is given")
     ] = "2,3,4",
-    repeats: Annotated[int, typer.Option(min=1, help="runs of each configuration (spread reported)")] = 1,
+    repeats: Annotated[
+        int, typer.Option(min=1, max=MAX_REPEATS, help="runs of each configuration (spread reported)")
+    ] = 1,
     profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
     out_dir: Annotated[Path, typer.Option(help="folder for the CSV, PNG, records and profiles")] = Path("validation"),
-    steps: Annotated[int, typer.Option(min=1, help="measured steps per configuration")] = 5,
-    warmup_steps: Annotated[int, typer.Option(min=0, help="warm-up steps (excluded)")] = 2,
+    steps: Annotated[int, typer.Option(min=1, max=MAX_STEPS, help="measured steps per configuration")] = 5,
+    warmup_steps: Annotated[int, typer.Option(min=0, max=MAX_STEPS, help="warm-up steps (excluded)")] = 2,
     timeout: Annotated[
         float,
         typer.Option(help="seconds before a hung configuration is stopped (torchrun: a collective's longest wait)"),
@@ -320,7 +378,9 @@ def validate(
     from dpsim.scenario import parse_override
 
     engines = _name_list("--engine", engine, ("analytic", "sim"))
-    calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2)
+    calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2, maximum=_local_ranks())
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise fail("--timeout", f"expected a finite number of seconds > 0, got {timeout!r}")
     if profile is not None and not profile.is_file():
         raise fail("--profile", f"no such file: {str(profile)!r}")
     _testbed_check(testbed)
@@ -334,13 +394,24 @@ def validate(
         cases.append(items)
     if not cases:
         cases = [[]]
-    out_dir.mkdir(parents=True, exist_ok=True)
     from runtime.calibrate import CalibrationPlan
-    from runtime.job import JobOptions
+    from runtime.job import JobOptions, check_supported
     from runtime.validate import build_cases
     from runtime.validate import validate as run_validation
 
     resolved = build_cases(scenario, overrides or [], cases)
+    for c in resolved:  # before a folder is made or anything measured
+        try:
+            check_supported(c.scenario)
+        except ValueError as exc:
+            raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
+    if out_dir.exists() and not out_dir.is_dir():
+        raise fail("--out-dir", f"{str(out_dir)!r} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fail("--out-dir", f"cannot make {str(out_dir)!r}: {exc.strerror or exc}") from None
+    check_writable(out_dir / "validation.csv", "--out-dir", (".csv",), [scenario, profile])
     check_choice("--device", device, ("cpu", "cuda"))
     if (nccl_pin or nccl_debug) and device != "cuda":
         option = "--nccl-pin" if nccl_pin else "--nccl-debug"

@@ -114,10 +114,7 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
 
 
 def _json(text: str, source: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=lambda name: None)  # NaN/Infinity: no value
-    except (ValueError, RecursionError) as exc:
-        raise ScenarioError("", f"not JSON: {inputs.brief(str(exc))}", source) from None
+    return inputs.load_json(text, source)  # NaN/Infinity: no value
 
 
 # --- pieces of the page ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import stat
 import sys
 import unicodedata
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 import yaml
 
@@ -45,9 +45,11 @@ __all__ = [
     "brief",
     "decode",
     "first_repeat",
+    "load_json",
     "load_yaml",
     "printable_name",
     "read_bytes",
+    "read_json",
     "read_text",
     "safe_text",
 ]
@@ -209,6 +211,39 @@ def read_text(path: str | Path, source: str | None = None, limit: int = MAX_FILE
     """:func:`read_bytes` then :func:`decode`."""
     where = source if source is not None else ("<stdin>" if str(path) == STDIN else str(path))
     return decode(read_bytes(path, where, limit), where)
+
+
+def load_json(text: str, source: str) -> Any:
+    """JSON of ``text`` (NaN/Infinity read as no value); malformed or nested past the parser's stack: one error."""
+    import json
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if (repeat := first_repeat(keys)) is not None:  # JSON itself takes the last: the first is lost unseen
+            raise ValueError(f"duplicate key {keys[repeat]!r}")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, parse_constant=lambda name: None, object_pairs_hook=unique)
+    except (ValueError, RecursionError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ScenarioError("", f"not JSON: {brief(message)}", source) from None
+
+
+def read_json(path: str | Path, source: str | None = None, limit: int = MAX_FILE_BYTES) -> Any:
+    """:func:`read_text` (a ``.gz`` file decompressed, at most ``limit`` bytes of it), then :func:`load_json`."""
+    where = source if source is not None else str(path)
+    data = read_bytes(path, where, limit)
+    if str(path).endswith(".gz"):
+        import gzip
+        import io
+        import zlib
+
+        try:
+            data = _read_stream(cast(BinaryIO, gzip.GzipFile(fileobj=io.BytesIO(data))), limit, where)  # bomb: stops
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ScenarioError("", f"not gzip: {brief(str(exc))}", where) from None
+    return load_json(decode(data, where), where)
 
 
 # --- YAML 1.2 core schema on the C parser --------------------------------------------------------

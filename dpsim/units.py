@@ -76,7 +76,8 @@ _TIME_UNITS: Final = {
 _MAX_TEXT: Final = 100
 """Longest quantity text parsed (``"200 Gbit/s"`` needs 10): bounds the regex work and every message."""
 _NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
-_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[^\s\d].*?)?\s*$")
+_QUANTITY = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>[^\s\d].*?)?\s*$", re.ASCII)
+"""ASCII digits only: Python's ``float`` reads a full-width '５' as 5, which no unit table expects."""
 
 
 def _split(text: object, what: str, example: str) -> tuple[float, str]:

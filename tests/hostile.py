@@ -741,6 +741,204 @@ def nccl_tests_outputs() -> Iterator[Case]:
         yield Case("plan --tp 3 / --pp 1000 / bad options", [*plan, *extra], expect_error=True)
 
 
+def output_collisions() -> Iterator[Case]:
+    """An output that is an input of the same command, or that cannot be written (``/proc``, under a file)."""
+    kind = "outputs: input collisions / unwritable"
+    nccl = NCCL_TESTS.read_bytes()
+    files = {"s.yaml": SMALL.encode(), "s.json": SMALL.encode(), "s.csv": SMALL.encode(), "all_reduce_perf.txt": nccl}
+    vary = ("--vary", "training.micro_batch=1,2")
+    for argv in (
+        ["run", "{tmp}/s.json", "--engine", "sim", "--trace", "{tmp}/s.json"],  # a JSON scenario is YAML
+        ["sweep", "{tmp}/s.csv", *vary, "--out", "{tmp}/s.csv"],
+        ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/s.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"],
+        ["calibrate", "--out", "{tmp}/all_reduce_perf.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.yaml"],
+        ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--records", "{tmp}/s.yaml"],
+        ["calibrate", "--out", "{tmp}/p.yaml", "--records", "{tmp}/r.json", "--from-nccl-tests",
+         "{tmp}/all_reduce_perf.txt"],  # records come from measuring only
+        ["report", "{tmp}/r.html", "-o", "{tmp}/r.html"],
+        ["sweep", "{tmp}/s.yaml", *vary, "--out", "/proc/x.csv"],
+        ["sweep", "{tmp}/s.yaml", *vary, "--out", "{tmp}/s.yaml/x.csv"],
+        ["sweep", "{tmp}/s.yaml", *vary, "--plot", "/proc/x.png"],
+        ["run", "{tmp}/s.yaml", "--engine", "sim", "--trace", "/proc/t.json"],
+        ["run", "{tmp}/s.yaml", "--engine", "sim", "--gantt", "/sys/g.png"],
+        ["report", "{tmp}/s.yaml", "-o", "/proc/r.html"],
+        ["calibrate", "--out", "/proc/p.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"],
+        ["calibrate", "--out", "{tmp}/d.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"],
+        ["collective", "--plot", "/proc/b.png"],
+        ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "8", "--no-progress", "--simulate", "0",
+         "--all", "/proc/all.csv"],
+        ["calibrate", "{tmp}/s.yaml", "--out", "/proc/p.yaml"],
+    ):  # fmt: skip
+        extra = {"r.html": b"<html></html>", "d.yaml/x": b"<dir>", "all_reduce_perf.yaml": nccl}
+        yield Case(kind, argv, {**files, **extra}, expect_error=True)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *vary, "--out", "{tmp}/ro/x.csv"], {**files, "ro/x": b"<read-only>"},
+               expect_error=os.getuid() != 0)  # fmt: skip  # root writes into a 0500 folder
+    yield Case(kind, ["calibrate", "--out", "{tmp}/p.yaml", "--base", "{tmp}/p.yaml", "--from-nccl-tests",
+                      "{tmp}/all_reduce_perf.txt"], {**files, "p.yaml": PROFILE.read_bytes()})  # fmt: skip  # updated
+
+
+def runtime_options() -> Iterator[Case]:
+    """``calibrate`` (measuring) and ``validate``: every option out of range is refused before a rank starts."""
+    kind = "calibrate / validate options"
+    files = {"s.yaml": SMALL.encode()}
+    calibrate = ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml"]
+    for extra in (
+        ("--ranks", "0"), ("--ranks", "100000"), ("--ranks", "9" * 30), ("--ranks", "2,x"), ("--sizes", "0B"),
+        ("--sizes", "-1B"), ("--sizes", "1EB"), ("--sizes", "nan B"), ("--reps", "1000000000000"), ("--reps", "0"),
+        ("--max-residual", "nan"), ("--max-residual", "-1"), ("--max-residual", "inf"), ("--rates", "0 Mbit/s"),
+        ("--rates", "inf Gbit/s"), ("--testbed", "moon"), ("--link-class", "x"), ("--algorithms", "magic"),
+        ("--algorithms", ","), ("--compute", "--gemm-sizes", "1000000,2000000"), ("--compute", "--gemm-sizes", "0,1"),
+        ("--compute", "--gemm-sizes", "256"), ("--compute", "--dtype", "fp8"), ("--device", "tpu"),
+        ("--device", "cuda"), ("--out", "{tmp}/p.txt"),
+    ):  # fmt: skip
+        yield Case(kind, [*calibrate, *extra], files, expect_error=True)
+    ring = ("--set", "communication.algorithm=ring")
+    validate = ["validate", "{tmp}/s.yaml", *ring, "--case", "training.micro_batch=2"]
+    for extra in (
+        ("--timeout", "nan"), ("--timeout", "-1"), ("--timeout", "inf"), ("--timeout", "0"),
+        ("--steps", "1000000000000"), ("--repeats", "1000000000000"), ("--warmup-steps", "1000000000000"),
+        ("--steps", "0"), ("--calibrate-ranks", "100000"), ("--engine", "x"), ("--case", ";;"),
+        ("--out-dir", "{tmp}/s.yaml"), ("--out-dir", "/proc/v"), ("--profile", "{tmp}/missing.yaml"),
+        ("--device", "cuda"), ("--nccl-pin",), ("--testbed", "moon"),
+    ):  # fmt: skip
+        yield Case(kind, [*validate, *extra], files, expect_error=True)
+    # the default algorithm (auto) is one the runtime cannot run: one line, before anything is measured
+    yield Case(kind, ["validate", "{tmp}/s.yaml", "--case", "training.micro_batch=2"], files, expect_error=True)
+
+
+def _gzip_bomb(size: int) -> bytes:
+    import gzip
+    import io
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as out:
+        chunk = b"[" + b" " * (1 << 20)
+        for _ in range(size >> 20):
+            out.write(chunk)
+    return buffer.getvalue()
+
+
+def json_inputs() -> Iterator[Case]:
+    """Profiler traces (``calibrate --from-trace``) and ``report`` inputs: JSON nested, damaged, gzip bombs."""
+    kind = "damaged traces / report JSON"
+    trace = ["calibrate", "--out", "{tmp}/p.yaml", "--from-trace"]
+    for name, data in (
+        ("deep.json", b"[" * 100_000),
+        ("deep_obj.json", b'{"a":' * 100_000),
+        ("nan.json", b'{"traceEvents": [{"ph": "X", "name": "aten::mm", "ts": NaN, "dur": Infinity}]}'),
+        ("list.json", b'{"traceEvents": {"a": 1}}'),
+        ("cut.json", b'{"traceEvents": [{"ph": "X", "name": "nn.Module: Linear", "ts": 1, "du'),
+        ("empty.json", b""),
+        ("utf16.json", '{"traceEvents": []}'.encode("utf-16")),
+        ("binary.json", bytes(range(256))),
+        ("bomb.json.gz", _gzip_bomb(600 << 20)),  # 600 MiB of JSON in about 600 KB
+        ("notgz.json.gz", b"not gzip at all"),
+        ("cutgz.json.gz", _gzip_bomb(4 << 20)[:200]),
+    ):
+        yield Case(kind, [*trace, f"{{tmp}}/{name}"], {name: data}, expect_error=True)
+    yield Case(kind, [*trace, "/dev/zero"], expect_error=True)
+    yield Case(kind, [*trace, "{tmp}/fifo.json"], {"fifo.json": b"<fifo>"}, expect_error=True)
+    for name, data in (
+        ("deep.json", b"[" * 100_000 + b"]" * 100_000),
+        ("dup.json", b'{"step_time_s": 1, "step_time_s": 2, "engine": "analytic"}'),
+        ("cut.json", b'{"step_time_s": 1, "eng'),
+        ("nan.json", b'{"step_time_s": NaN, "engine": "analytic"}'),
+        ("records.jsonl", b'{"a": 1}\n' + b"[" * 100_000 + b"\n"),
+    ):
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data},
+                   expect_error=name != "nan.json")  # fmt: skip
+
+
+def size_lists() -> Iterator[Case]:
+    """``collective --sizes``/``--size``: reversed, zero, huge, fractional, repeated, empty and endless lists."""
+    kind = "collective --sizes lists / ranges"
+    for sizes in ("16GiB..8B", "0B..1GiB", "1B..1EB", "1MiB,1MiB", "1MiB,,2MiB", "8B..16GiB..32GiB", "nan", "inf B",
+                  "0", "1.5B", "-1B..1B", ",".join(["1MiB"] * 10_000), ",".join(f"{i}B" for i in range(1, 20_001)),
+                  "1e400B..2e400B", "8B..", "..8B", "NaN B..1GiB", "\uff15 GB", "1 GiB/s", "1 h",
+                  "25 MIB"):  # fmt: skip
+        yield Case(kind, ["collective", "--sizes", sizes], expect_error=True)
+    for size in ("0 B", "-1 MiB", "1e30 B", "0.5 B", "1 ZB", "\x1b[31m1 GiB"):
+        yield Case(kind, ["collective", "--size", size], expect_error=True)
+    for sizes in ("8B..8B", "8 B .. 1 GiB", "1MiB,2MiB,4MiB"):
+        yield Case(kind, ["collective", "--sizes", sizes])
+
+
+def _nccl_lines(edit: Callable[[list[str]], list[str]]) -> bytes:
+    return ("\n".join(edit(NCCL_TESTS.read_text(encoding="utf-8").splitlines())) + "\n").encode()
+
+
+def nccl_rows() -> Iterator[Case]:
+    """nccl-tests rows nccl-tests would not print (nan/inf/negative/zero times), cut rows, a file past 16 MiB."""
+    kind = "nccl-tests rows: nan / negative / huge"
+    base = ["calibrate", "--out", "{tmp}/p.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"]
+    for time_us in ("nan", "-nan", "inf", "-inf", "-3.5", "0.00", "NaN"):
+        yield Case(kind, base, {"all_reduce_perf.txt": _nccl_row("32768", time_us)}, expect_error=True)
+    yield Case(kind, base, {"all_reduce_perf.txt": _nccl_row("-8", "18.66")})  # not a result row: skipped
+    row = next(line for line in NCCL_TESTS.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    yield Case(kind, base, {"all_reduce_perf.txt": _nccl_lines(lambda lines: [*lines, row[: len(row) // 2]])})
+    yield Case(kind, base, {"all_reduce_perf.txt": _nccl_lines(lambda lines: lines * 11_000)}, expect_error=True)
+    yield Case(kind, base, {"all_reduce_perf.txt": _nccl_lines(lambda lines: lines * 4000)}, expect_error=True)
+    headers_only = _nccl_lines(lambda lines: [line for line in lines if line.startswith("#")] * 3)
+    yield Case(kind, base, {"all_reduce_perf.txt": headers_only}, expect_error=True)
+
+
+_QUANTITY_FIELDS = (
+    "cluster.device.peak_flops", "cluster.device.memory", "cluster.device.memory_bandwidth",
+    "cluster.device.kernel_overhead", "cluster.intra_node.bandwidth", "cluster.intra_node.latency",
+    "cluster.inter_node.bandwidth", "cluster.inter_node.latency", "communication.bucket",
+    "reliability.checkpoint_write", "reliability.restart", "reliability.node_mtbf",
+)  # fmt: skip
+_UNIT_TYPOS = ("'100 gbit/s'", "'25 MIB'", "'1 hr'", "'5 usec'", "'100 GB/sec'", "'10 %'", "'1,000 MB'",
+               "'\uff15 GB'", "'5 s s'", "'0x10 GB'", "'1_000 MB'", "'nan s'", "'-inf GB'", "'1e999 B'")  # fmt: skip
+
+
+def unit_typos() -> Iterator[Case]:
+    """Every unit-bearing field with a unit typo, a unit of another kind, thousands separators, non-ASCII digits."""
+    kind = "unit typos in every unit-bearing field"
+    for i, path in enumerate(_QUANTITY_FIELDS):
+        for j, value in enumerate(_UNIT_TYPOS):
+            if (i + j) % 3 == 0:  # a third of the grid, every field and every typo
+                yield _set_case(kind, f"{path}={value}", command="check")
+
+
+def keys_and_documents() -> Iterator[Case]:
+    """Non-text keys inside sections, merge keys, several documents, directives, a scalar or list at the top."""
+    kind = "non-text keys / YAML documents"
+    section = "cluster:\n  nodes: 2\n  workers_per_node: 2\n  device: a100-80gb\n"
+    for raw in ("{1: x}", "{true: x}", "{? [a, b]: 1}", "{1.5: x}", "{~: x}", "{<<: {nodes: 4}}", "{2001-01-01: x}"):
+        yield _file_case(kind, SMALL.replace(section, f"cluster: {raw}\n").encode(), command="check")
+    for data in (
+        b"---\n" + SMALL.encode() + b"---\n" + SMALL.encode(), b"%YAML 2.0\n---\n" + SMALL.encode(), b"- 1\n- 2\n",
+        b"just a string\n", b"~\n", ("k" * 100_000 + ": 1\n").encode(),
+        b"%TAG ! tag:evil,2000:\n---\n" + SMALL.encode().replace(b"nodes: 2", b"nodes: !x 2"),
+    ):  # fmt: skip
+        yield _file_case(kind, data, command="check")
+    for data in (SMALL.encode() + b"...\n", b"%YAML 1.2\n---\n" + SMALL.encode(),
+                 b"%TAG ! tag:evil,2000:\n---\n" + SMALL.encode()):  # fmt: skip  # valid YAML 1.2 (no tag used)
+        yield _file_case(kind, data, command="check", expect_error=False)
+
+
+def priced_in_all() -> Iterator[Case]:
+    """Sweeps and plans whose points are each under the cost guard's limits, but not together."""
+    kind = "sweep / plan priced in all"
+    files = {"s.yaml": SMALL.encode()}
+    nodes = ",".join(str(n) for n in (16384, 16000, 15000, 14000, 13000))
+    for engine in ("analytic", "sim"):
+        argv = ["sweep", "{tmp}/s.yaml", "--vary", f"cluster.nodes={nodes}", "--set", "cluster.workers_per_node=8",
+                "--set", "training.global_batch=auto", "--engine", engine]  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True)
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "20B", "--no-progress", "--simulate", "0", "--tp", "1",
+            "--pp", "1", "--zero", "0", "--micro-batch", "1"]  # fmt: skip
+    yield Case(kind, [*plan, "--max-devices", "1048576", "--min-devices", "262144", "--global-batch", "1048576"],
+               expect_error=True)  # fmt: skip
+    yield Case(kind, [*plan, "--max-devices", "1048576", "--global-batch", "1048576", "--algorithm",
+                      "ring,hierarchical"], expect_error=True)  # fmt: skip
+    yield Case(kind, [*plan, "--max-devices", "64"])
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "variability.seed=" + ",".join(map(str, range(1, 41))),
+                      "--set", "cluster.nodes=2048", "--set", "cluster.workers_per_node=8",
+                      "--set", "training.global_batch=auto", "--format", "csv"], files)  # fmt: skip  # one group
+
+
 _POOL = (
     "1" + "0" * 400, "1e308", ".inf", "-.inf", ".nan", "-1", "0", "true", "yes", "'yes'", "1e-320", "~", "[]", "{}",
     "[1, 2]", "{a: 1}", "'\x1b[2J'", "x" * 5000, "010", "0x10", "'1e308 TB/s'", "'1e-320 B/s'", "'1e-300 B'",
@@ -800,7 +998,8 @@ def _mutated_file(path: str, raw: str) -> str:
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
-    sweep_options, collectives, dumps_and_varies, nccl_tests_outputs,
+    sweep_options, collectives, dumps_and_varies, nccl_tests_outputs, output_collisions, runtime_options, json_inputs,
+    size_lists, nccl_rows, unit_typos, keys_and_documents, priced_in_all,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -846,6 +1045,10 @@ def _materialise(case: Case, tmp: Path) -> list[str]:
         elif data == b"<unreadable>":
             path.write_bytes(SMALL.encode())
             path.chmod(0)
+        elif data == b"<read-only>":  # a folder without write permission: name/x marks it
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.chmod(0o500)
+            continue
         else:
             path.write_bytes(data)
     return [a.replace("{tmp}", str(tmp)) for a in case.argv]

@@ -345,3 +345,75 @@ def test_executor_options_are_bounded_and_resume_skips_damaged_lines(tmp_path: P
              {"index": 7, "record": {"a": 2}}, {"index": 1, "record": 5}, {"index": 2, "record": {"a": 3}}]  # fmt: skip
     path.write_text("\n".join(json.dumps(x) for x in lines) + '\n{"index": 3, "rec')
     assert Journal(path, "f").load(count=5) == {0: {"a": 1}, 2: {"a": 3}}
+
+
+def _one_line(argv: list[str]) -> str:
+    code, out, err = hostile.run_in_process(argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: "), (code, out, err)
+    return err.strip()
+
+
+def test_an_output_never_replaces_an_input_and_unwritable_folders_are_one_line(tmp_path: Path) -> None:
+    """``--trace``/``--out`` onto the scenario or the nccl-tests file used to overwrite it (exit 0); ``/proc``
+    passed ``os.access`` for root and ended in a traceback from ``mkstemp``."""
+    scenario = tmp_path / "s.json"
+    scenario.write_text(hostile.SMALL)
+    err = _one_line(["run", str(scenario), "--engine", "sim", "--trace", str(scenario)])
+    assert "--trace" in err and "is also an input of this command" in err and scenario.read_text() == hostile.SMALL
+    nccl = tmp_path / "all_reduce_perf.yaml"
+    nccl.write_bytes(hostile.NCCL_TESTS.read_bytes())
+    err = _one_line(["calibrate", "--out", str(nccl), "--from-nccl-tests", str(nccl)])
+    assert "--out" in err and nccl.read_bytes() == hostile.NCCL_TESTS.read_bytes()
+    for argv in (["sweep", str(scenario), "--vary", "training.micro_batch=1,2", "--out", "/proc/x.csv"],
+                 ["report", str(scenario), "-o", "/proc/r.html"]):  # fmt: skip
+        assert "cannot write '/proc/" in _one_line(argv)
+    profile = tmp_path / "p.yaml"  # --base may be --out: the profile is updated in place
+    profile.write_bytes(hostile.PROFILE.read_bytes())
+    code, _, err = hostile.run_in_process(
+        ["calibrate", "--out", str(profile), "--base", str(profile), "--from-nccl-tests", str(hostile.NCCL_TESTS)]
+    )
+    assert code == 0, err
+
+
+def test_json_inputs_are_bounded_and_strict(tmp_path: Path) -> None:
+    """Traces and report inputs: nesting past the parser's stack, duplicate keys and gzip bombs are one line."""
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    assert "nested too deeply" in _one_line(["calibrate", "--out", str(tmp_path / "p.yaml"), "--from-trace", str(deep)])
+    dup = tmp_path / "dup.json"
+    dup.write_bytes(b'{"step_time_s": 1, "step_time_s": 2, "engine": "analytic"}')
+    assert "duplicate key 'step_time_s'" in _one_line(["report", str(dup), "-o", str(tmp_path / "r.html")])
+    bomb = tmp_path / "t.json.gz"
+    bomb.write_bytes(hostile._gzip_bomb(600 << 20))
+    assert len(bomb.read_bytes()) < 2 << 20
+    err = _one_line(["calibrate", "--out", str(tmp_path / "p.yaml"), "--from-trace", str(bomb)])
+    assert "larger than the 512 MiB limit" in err
+    assert not (tmp_path / "p.yaml").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_sizes_are_whole_distinct_ascii_and_bounded(tmp_path: Path) -> None:
+    for sizes, expected in (("1MiB,1MiB", "given twice"), ("1MiB,,2MiB", "empty size"), ("1.5B", "whole number"),
+                            (",".join(["1MiB"] * 10_000), "10,000 sizes; at most 48")):  # fmt: skip
+        start = time.process_time()
+        assert expected in _one_line(["collective", "--sizes", sizes])
+        assert time.process_time() - start < 5  # 20,000 sizes used to price for minutes
+    assert "expected a size like" in _one_line(["run", "--set", "communication.bucket='\uff15 GB'"])  # '５' was 5
+
+
+def test_runtime_options_are_checked_before_a_rank_starts(tmp_path: Path) -> None:
+    """calibrate/validate options that started 10^23 processes, allocated 1 EB, ran 10^12 reps or tracebacked."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    calibrate = ["calibrate", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "p.yaml")]
+    for extra, expected in ((("--ranks", "100000"), "--ranks: expected at most"),
+                            (("--sizes", "0B"), "--sizes: expected sizes > 0 B"),
+                            (("--sizes", "1EB"), "more than half of this machine's"),
+                            (("--max-residual", "nan"), "--max-residual"), (("--rates", "0 Mbit/s"), "--rates"),
+                            (("--reps", "1000000000000"), "--reps")):  # fmt: skip
+        assert expected in _one_line([*calibrate, *extra])
+    validate = ["validate", str(tmp_path / "s.yaml"), "--case", "training.micro_batch=2"]
+    assert "the runtime has no 'auto' all-reduce" in _one_line(validate)  # it was a ValueError traceback
+    ring = [*validate, "--set", "communication.algorithm=ring"]
+    for extra, expected in ((("--timeout", "nan"), "--timeout"), (("--out-dir", str(tmp_path / "s.yaml")), "a file"),
+                            (("--steps", "1000000000000"), "--steps")):  # fmt: skip
+        assert expected in _one_line([*ring, *extra])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # nothing written

@@ -93,6 +93,13 @@ CASES = {
 }
 
 
+LAUNCH_TIMEOUT_S = 420.0
+"""The whole launch (under pytest-timeout's 600 s; it was 120 s, which a loaded 2-core machine's start-up overran)."""
+HANG_TIMEOUT_S = 60.0
+"""No rank reporting a new phase for this long is a hang (the launcher's watchdog): a step of this tiny model
+takes milliseconds, so a stuck collective is still caught sooner than the old 120 s whole-run limit did."""
+
+
 @dataclass(frozen=True)
 class Run:
     scenario: Scenario
@@ -110,7 +117,10 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SAVE_PARAMETERS_ENV, str(saved))
         options = JobOptions(warmup_steps=WARMUP, steps=STEPS, seed=SEED)
-        result = launch(scenario, options, LocalTestbed(), tmp / "run", timeout_s=120)
+        # a loaded machine may take minutes to start the ranks (each imports torch): the whole run gets
+        # LAUNCH_TIMEOUT_S, while a hang is still caught within HANG_TIMEOUT_S of the last phase a rank reported
+        result = launch(scenario, options, LocalTestbed(), tmp / "run", timeout_s=LAUNCH_TIMEOUT_S,
+                        step_timeout_s=HANG_TIMEOUT_S)  # fmt: skip
     yield Run(scenario, result, torch.load(saved))
 
 

@@ -34,7 +34,6 @@ GPU traces: a layer's compute is then the GPU time of the kernels it launched (t
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from dpsim.errors import ScenarioError
+from dpsim.inputs import read_json
 
 __all__ = ["BucketTrace", "LayerTime", "StepTrace", "load_trace", "parse_trace", "ready_curve"]
 
@@ -297,19 +297,12 @@ def _gpu_layer_times(
     return forward, backward
 
 
-def load_trace(path: str | Path) -> StepTrace:
-    """:func:`parse_trace` of a JSON file (``.json`` or ``.json.gz``)."""
-    source = str(path)
-    try:
-        if source.endswith(".gz"):
-            import gzip
+MAX_TRACE_BYTES = 512 << 20
+"""Largest trace read, decompressed (512 MiB; a profiled training step of a large model is tens of MB)."""
 
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                data = json.load(fh)
-        else:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError("", f"cannot read trace: {exc.strerror or exc}", source) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError("", f"not JSON: {exc}", source) from None
+
+def load_trace(path: str | Path) -> StepTrace:
+    """:func:`parse_trace` of a JSON file (``.json`` or ``.json.gz``), read by :func:`dpsim.inputs.read_json`."""
+    source = str(path)
+    data = read_json(path, source, MAX_TRACE_BYTES)
     return parse_trace(data, source)

@@ -188,6 +188,9 @@ def _library_version(code: str) -> str:
 
 MAX_OUTPUT_BYTES = 16 << 20
 """Largest nccl-tests output read (16 MiB; a full 8 B..16 GiB sweep of every test is a few tens of kB)."""
+MAX_TABLES = 256
+"""Most result tables one output may hold (one per test and data type: a run of every test has about a dozen;
+4,000 repeated tables took 22 s to fit)."""
 MAX_ROW_BYTES = 1e21
 """Largest message size a row may give (1 ZB, the largest size a scenario takes: :data:`dpsim.units.RANGES`)."""
 MAX_ROW_SECONDS = 300 * 365.25 * 86400
@@ -326,6 +329,8 @@ def parse_nccl_tests(
             )
             table = _Table(columns, in_place_first, op_hint=op_hint)
             tables.append(table)
+            if len(tables) > MAX_TABLES:
+                raise ScenarioError("", f"line {number}: more than {MAX_TABLES} result tables in one output", source)
         elif table is not None and tokens:
             try:
                 row = _parse_row(tokens, table)
