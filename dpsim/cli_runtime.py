@@ -51,12 +51,6 @@ def _int_list(option: str, text: str, minimum: int = 1, maximum: int | None = No
     return values
 
 
-_MAXIMA = {
-    "--ranks": "local processes: 4 per CPU core here",
-    "--calibrate-ranks": "local processes: 4 per CPU core here",
-}
-
-
 def _local_ranks() -> int | None:
     """Most ranks the local testbeds start (processes on this machine); None under torchrun (its ranks)."""
     return None if "RANK" in os.environ else max_local_workers()

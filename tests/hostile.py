@@ -827,6 +827,20 @@ def json_inputs() -> Iterator[Case]:
         ("deep_obj.json", b'{"a":' * 100_000),
         ("nan.json", b'{"traceEvents": [{"ph": "X", "name": "aten::mm", "ts": NaN, "dur": Infinity}]}'),
         ("list.json", b'{"traceEvents": {"a": 1}}'),
+        (
+            "ts_text.json",
+            b'{"traceEvents": [{"ph": "X", "name": "nn.Module: A", "cat": "python_function", "ts": "x", '
+            b'"dur": 1, "tid": 1}]}',
+        ),
+        (
+            "no_tid.json",
+            b'{"traceEvents": [{"ph": "X", "name": "nn.Module: A", "cat": "python_function", "ts": 1, "dur": 1}]}',
+        ),
+        (
+            "dur_neg.json",
+            b'{"traceEvents": [{"ph": "X", "name": "nn.Module: A", "cat": "python_function", "ts": 1, '
+            b'"dur": -5, "tid": 1}]}',
+        ),
         ("cut.json", b'{"traceEvents": [{"ph": "X", "name": "nn.Module: Linear", "ts": 1, "du'),
         ("empty.json", b""),
         ("utf16.json", '{"traceEvents": []}'.encode("utf-16")),

@@ -34,6 +34,7 @@ GPU traces: a layer's compute is then the GPU time of the kernels it launched (t
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from dpsim.errors import ScenarioError
-from dpsim.inputs import read_json
+from dpsim.inputs import brief, read_json
 
 __all__ = ["BucketTrace", "LayerTime", "StepTrace", "load_trace", "parse_trace", "ready_curve"]
 
@@ -170,6 +171,12 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
     if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
         raise ScenarioError("traceEvents", "not a PyTorch profiler (Chrome) trace: no traceEvents list", source)
     events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X" and "dur" in e]
+    for e in events:  # Chrome trace 'X' events: ts and dur in µs, name and tid given
+        ts, dur = e.get("ts"), e.get("dur")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (ts, dur))
+        if not numbers or dur < 0 or "name" not in e or "tid" not in e:
+            raise ScenarioError("traceEvents", f"event {brief(e.get('name'))}: expected name, tid and finite ts and "
+                                f"dur >= 0 (us), got ts {brief(ts)}, dur {brief(dur)}", source)  # fmt: skip
     steps = [e for e in events if str(e.get("name", "")).startswith("ProfilerStep#")]
     if steps:
         window = max(steps, key=lambda e: e["ts"])
