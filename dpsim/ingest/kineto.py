@@ -171,12 +171,15 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
     if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
         raise ScenarioError("traceEvents", "not a PyTorch profiler (Chrome) trace: no traceEvents list", source)
     events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X" and "dur" in e]
-    for e in events:  # Chrome trace 'X' events: ts and dur in µs, name and tid given
+    for e in events:  # Chrome trace 'X' events: ts and dur in µs
         ts, dur = e.get("ts"), e.get("dur")
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (ts, dur))
-        if not numbers or dur < 0 or "name" not in e or "tid" not in e:
-            raise ScenarioError("traceEvents", f"event {brief(e.get('name'))}: expected name, tid and finite ts and "
-                                f"dur >= 0 (us), got ts {brief(ts)}, dur {brief(dur)}", source)  # fmt: skip
+        if not numbers or dur < 0:
+            raise ScenarioError("traceEvents", f"event {brief(e.get('name'))}: expected finite ts and dur >= 0 (us), "
+                                f"got ts {brief(ts)}, dur {brief(dur)}", source)  # fmt: skip
+    # the fields read below, each of its type (a trace written by hand may lack one)
+    events = [{**e, "name": str(e.get("name", "")), "tid": e.get("tid"),
+               "args": e["args"] if isinstance(e.get("args"), dict) else {}} for e in events]  # fmt: skip
     steps = [e for e in events if str(e.get("name", "")).startswith("ProfilerStep#")]
     if steps:
         window = max(steps, key=lambda e: e["ts"])
