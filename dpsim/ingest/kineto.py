@@ -174,7 +174,7 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
     for e in events:  # Chrome trace 'X' events: ts and dur in µs
         ts, dur = e.get("ts"), e.get("dur")
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (ts, dur))
-        if not numbers or dur < 0:
+        if not numbers or float(dur or 0) < 0:
             raise ScenarioError("traceEvents", f"event {brief(e.get('name'))}: expected finite ts and dur >= 0 (us), "
                                 f"got ts {brief(ts)}, dur {brief(dur)}", source)  # fmt: skip
     # the fields read below, each of its type (a trace written by hand may lack one)
