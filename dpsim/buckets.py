@@ -40,6 +40,7 @@ __all__ = [
     "drive",
     "first_bucket_bytes",
     "gradient_tensors",
+    "last_bucket_bytes",
     "megatron_chunks",
     "overlapped_bytes",
     "overlapped_gather_end",
@@ -266,6 +267,25 @@ def bucket_sizes(
     if rest > 0:
         sizes.append(rest)
     return sizes
+
+
+def last_bucket_bytes(
+    total_bytes: float, bucket_bytes: float, first_bucket: float | None = None, tensors: Sequence[float] = ()
+) -> float:
+    """The last of :func:`bucket_sizes` (the bucket reduced after the backward ends) without listing the others.
+
+    Listing them held ``total / bucket`` floats: a billion-layer model asked for tens of GB (a MemoryError).
+    """
+    if total_bytes <= 0:
+        return 0.0
+    if tensors:  # as many buckets as tensors at most: listed
+        return bucket_sizes(total_bytes, bucket_bytes, first_bucket, tensors)[-1]
+    first = min(first_bucket_bytes(bucket_bytes, first_bucket), total_bytes)
+    rest_total = total_bytes - first
+    if rest_total <= 0:
+        return first
+    rest = rest_total - math.floor(rest_total / bucket_bytes) * bucket_bytes
+    return rest if rest > 0 else bucket_bytes
 
 
 # --- Megatron-LM: buckets per model chunk -----------------------------------------------------------

@@ -333,3 +333,16 @@ def test_ddp_buckets_are_a_second_gradient_copy_unless_views(tmp_path: Path, as_
         return any(start <= g.data_ptr() < start + size for start, size, _ in buckets.values())
 
     assert [inside(g) for g in grads] == [as_view] * len(grads)
+
+
+def test_the_last_bucket_is_found_without_listing_the_buckets() -> None:
+    """``last_bucket_bytes`` is ``bucket_sizes(...)[-1]`` (hand-picked edges: one bucket, exact multiples, a
+    remainder, a first bucket larger than the rest), and a billion-layer model no longer lists 10^9 buckets."""
+    from dpsim.buckets import bucket_sizes, last_bucket_bytes
+
+    for total in (1.0, 5e5, float(1 << 20), 1.5 * (1 << 20), 25e6, 25e6 + 1, 50e6, 73.3e6, 1e9):
+        for bucket in (1e6, 25e6, float(1 << 20)):
+            for first in (None, bucket, 3e5):
+                assert last_bucket_bytes(total, bucket, first) == bucket_sizes(total, bucket, first)[-1]
+    assert last_bucket_bytes(0.0, 25e6) == 0.0
+    assert last_bucket_bytes(1e18, 25e6, 25e6) == 25e6  # 4e10 full buckets: nothing listed

@@ -107,6 +107,7 @@ from dpsim.buckets import (
     chunk_gradient_readiness,
     first_bucket_bytes,
     gradient_tensors,
+    last_bucket_bytes,
     megatron_chunks,
     overlapped_bytes,
     overlapped_gather_end,
@@ -763,7 +764,7 @@ def predict(scenario: Scenario) -> StepResult:
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
-    last_bucket = bucket_sizes(grad_bytes, bucket, first, tensors)[-1] if grad_bytes > 0 else 0.0
+    last_bucket = last_bucket_bytes(grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
     last_bwd_s = bwd_pass + copies.in_backward_s
@@ -855,7 +856,7 @@ def predict(scenario: Scenario) -> StepResult:
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif reduces_overlapped:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
-                hidden = grad_bytes - bucket_sizes(grad_bytes, bucket, first, tensors)[-1]
+                hidden = grad_bytes - last_bucket_bytes(grad_bytes, bucket, first, tensors)
                 last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
                 last_bwd_compute_s = (
                     float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
