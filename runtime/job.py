@@ -60,7 +60,7 @@ from dpsim.buckets import DEFAULT_BUCKET_BYTES
 from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
 from runtime.hooks import Clock, CommHookState, timed_allreduce_hook
-from runtime.measure import StepTiming, append_timing
+from runtime.measure import PhaseFile, StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
 from runtime.precision import check_precision, to_transformer_engine
@@ -210,6 +210,8 @@ class TrainingJob:
     def __init__(self, scenario: Scenario, options: JobOptions, run_dir: Path) -> None:
         self.scenario, self.options, self.run_dir = scenario, options, run_dir
         self._step = 0
+        self._phases: PhaseFile | None = None
+        """Progress reports for the launcher's watchdog: one ``pwrite`` each, cheap inside the timed step."""
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         if self.world != scenario.world_size:
             raise ValueError(f"the scenario has {scenario.world_size} workers but {self.world} ranks were started")
@@ -379,7 +381,9 @@ class TrainingJob:
                 self.wrapped.set_requires_gradient_sync(True)  # type: ignore[operator]
 
     def _phase(self, text: str) -> None:
-        (self.run_dir / f"rank{self.rank}.phase").write_text(text, encoding="utf-8")
+        if self._phases is None:
+            self._phases = PhaseFile(self.run_dir / f"rank{self.rank}.phase")
+        self._phases.report(text)
 
     def step(self, index: int) -> StepTiming:
         """One optimizer step over this rank's ``Mₙ`` samples, timed (drawing the data is not)."""
@@ -500,3 +504,6 @@ class TrainingJob:
             self.hook_state.on_ready = None  # it refers to this job: the cycle would keep the DDP alive
         for holder in ("wrapped", "optimizer", "model"):
             self.__dict__.pop(holder, None)
+        if self._phases is not None:
+            self._phases.close()
+            self._phases = None

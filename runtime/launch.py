@@ -130,9 +130,10 @@ def _worker_command(run_dir: Path, options: JobOptions) -> list[str]:
 def rank_phase(run_dir: Path, rank: int) -> str:
     """The phase ``rank`` last reported in ``run_dir`` (``rank<N>.phase``, written by the training job)."""
     try:
-        return (run_dir / f"rank{rank}.phase").read_text(encoding="utf-8") or "starting"
+        text = (run_dir / f"rank{rank}.phase").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "starting"
+    return text.rstrip() or "starting"
 
 
 def _progress(phase: str) -> tuple[float, ...]:
