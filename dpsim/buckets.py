@@ -269,6 +269,20 @@ def bucket_sizes(
     return sizes
 
 
+def ddp_last_bucket_bytes(
+    gradient_ready: Sequence[tuple[float, float]],
+    total_bytes: float,
+    bucket_bytes: float,
+    first_bucket: float | None = None,
+    tensors: Sequence[float] = (),
+) -> float:
+    """The bucket DDP reduces last: from a profiler trace's tensors when the profile holds one
+    (:func:`traced_buckets`, the buckets both engines then reduce), else :func:`last_bucket_bytes`."""
+    if gradient_ready and total_bytes > 0:
+        return traced_buckets(gradient_ready, total_bytes, bucket_bytes, first_bucket)[0][-1]
+    return last_bucket_bytes(total_bytes, bucket_bytes, first_bucket, tensors)
+
+
 def last_bucket_bytes(
     total_bytes: float, bucket_bytes: float, first_bucket: float | None = None, tensors: Sequence[float] = ()
 ) -> float:

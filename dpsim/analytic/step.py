@@ -105,6 +105,7 @@ from dpsim.buckets import (
     bucket_sizes,
     chunk_bucket_sizes,
     chunk_gradient_readiness,
+    ddp_last_bucket_bytes,
     first_bucket_bytes,
     gradient_tensors,
     last_bucket_bytes,
@@ -764,7 +765,9 @@ def predict(scenario: Scenario) -> StepResult:
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
-    last_bucket = last_bucket_bytes(grad_bytes, bucket, first, tensors)
+    # the bucket whose copy back waits for its own all-reduce: the trace's last when its buckets are reduced
+    traced = profile.gradient_ready if reduces_overlapped and profile is not None and zero == 0 else ()
+    last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
     last_bwd_s = bwd_pass + copies.in_backward_s

@@ -20,7 +20,14 @@ from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.parallel import tensor_parallel_hidden_time
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
-from dpsim.buckets import gradient_tensors, megatron_chunks, overlapped_bytes, synced_gradient_bytes, traced_buckets
+from dpsim.buckets import (
+    ddp_last_bucket_bytes,
+    gradient_tensors,
+    megatron_chunks,
+    overlapped_bytes,
+    synced_gradient_bytes,
+    traced_buckets,
+)
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -101,9 +108,9 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
     traffic = step_traffic(scenario)
     profile = _profile(scenario)
-    last_bucket = (
-        bucket_sizes(gradient_bytes, scenario.communication.bucket, None, tensors)[-1] if gradient_bytes > 0 else 0.0
-    )
+    # the engine reduces the trace's buckets whenever the profile holds one (_traced_readiness)
+    traced = getattr(profile, "gradient_ready", ()) if t.zero_stage == 0 else ()
+    last_bucket = ddp_last_bucket_bytes(traced, gradient_bytes, scenario.communication.bucket, None, tensors)
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
     )
