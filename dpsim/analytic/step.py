@@ -108,7 +108,6 @@ from dpsim.buckets import (
     ddp_last_bucket_bytes,
     first_bucket_bytes,
     gradient_tensors,
-    last_bucket_bytes,
     megatron_chunks,
     overlapped_bytes,
     overlapped_gather_end,
@@ -859,7 +858,7 @@ def predict(scenario: Scenario) -> StepResult:
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif reduces_overlapped:
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
-                hidden = grad_bytes - last_bucket_bytes(grad_bytes, bucket, first, tensors)
+                hidden = grad_bytes - last_bucket  # no trace in this branch: the uniform layout's last
                 last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
                 last_bwd_compute_s = (
                     float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
