@@ -502,7 +502,7 @@ def _screen(
         zero3_gathered_parameters,
         zero3_kept_parameters,
     )
-    from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors
+    from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
     from dpsim.sim import budget
 
     dev = catalog.DEVICES[device]
@@ -604,7 +604,7 @@ def _screen(
         tensors = gradient_tensors(variant) if z1 == 0 else ()
         if z1 == 0 and cn > ct * cp:  # DDP's passes through its buckets (step.ddp_bucket_copies)
             reduced = sum(tensors) if tensors else size
-            copies = step.ddp_bucket_copies(variant, reduced, bucket_sizes(reduced, bucket, None, tensors)[-1], False)
+            copies = step.ddp_bucket_copies(variant, reduced, last_bucket_bytes(reduced, bucket, None, tensors), False)
             copy_in[sel], copy_back[sel], copy_last[sel] = copies.in_backward_s, copies.back_s, copies.back_last_s
         if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
             sizes = bucket_sizes(sum(tensors), bucket, None, tensors)  # pp > 1: the first stage's
@@ -656,9 +656,10 @@ def _screen(
         paths = (sync_span[sel][:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
         end[sel] = np.maximum(stream_free[sel] + from_here[0], paths)
     grad_exposed = np.maximum(0.0, end - sync_span)
-    # DDP's copies back, past the reductions (step.BucketCopies.back_end)
+    # DDP's copies back, past the reductions (step.copies_back_end, as step.BucketCopies.back_end)
     reduced_end = np.maximum(end, sync_span)
-    copied = np.where(copy_back > 0, np.maximum(sync_span + copy_back, end + copy_last) - reduced_end, 0.0)
+    back_end = step.copies_back_end(sync_span, reduced_end, copy_back, copy_last)
+    copied = np.where(copy_back > 0, back_end - reduced_end, 0.0)
     # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
     per_mb = (zero >= 2) & (dp > 1) & (k > 1)
     grad_exposed = np.where(z3 & per_mb, k * grad_exposed, grad_exposed)

@@ -207,7 +207,12 @@ class BucketCopies:
         """When the copies back end: ``finalize_backward`` runs as the backward's final callback and copies
         bucket by bucket, each after its own all-reduce, so the copies of earlier buckets run beside later
         all-reduces: max(backward end + all copies, the last all-reduce's end + its bucket's copy)."""
-        return np.maximum(backward_end + self.back_s, reduced + self.back_last_s)
+        return copies_back_end(backward_end, reduced, self.back_s, self.back_last_s)
+
+
+def copies_back_end(backward_end: Any, reduced: Any, back_s: Any, back_last_s: Any) -> Any:
+    """:meth:`BucketCopies.back_end` on scalars or arrays (the planner's screen prices many rows at once)."""
+    return np.maximum(backward_end + back_s, reduced + back_last_s)
 
 
 def ddp_bucket_copies(
