@@ -570,6 +570,12 @@ class LinkConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset") is None and data.get("bandwidth") is None:
+            given = [inputs.safe_text(str(k))[:60] for k in data if data[k] is not None]
+            raise ValueError(
+                f"a link needs a bandwidth (e.g. '200 Gbit/s') or a preset (a catalog link such as nvlink3 or "
+                f"ib-hdr; `dpsim catalog links`), got {'only ' + ', '.join(given) if given else 'neither'}"
+            )
         fields = {"bandwidth": "bandwidth", "latency": "latency_s", "efficiency": "efficiency"}
         merged = _merge_preset(data, catalog.LINKS, "link", fields)
         if isinstance(merged, dict) and isinstance(data, dict) and "bandwidth" in data and "efficiency" not in data:
@@ -687,6 +693,22 @@ class ClusterConfig(_Section):
     @property
     def world_size(self) -> int:
         return self.nodes * self.workers_per_node
+
+    @property
+    def default_host_link(self) -> str | None:
+        """The catalog link a GPU reaches its NIC through when ``host_link`` is not given."""
+        return default_host_link(self.device.preset, self.intra_node.preset)
+
+
+def default_host_link(device: str | None, intra_node: str | None) -> str | None:
+    """The catalog device's PCIe generation (A100 pcie4, H100 pcie5) when NVLink joins the node.
+
+    None without a catalog device, or when the intra-node link is PCIe itself (inter-node traffic
+    then leaves through it). Names are catalog keys (``preset`` after loading).
+    """
+    if device not in catalog.DEVICES or (intra_node or "").startswith("pcie"):
+        return None
+    return catalog.DEVICES[device].host_link or None
 
 
 AUTO_BATCH = 0
@@ -1280,6 +1302,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, Any]]) -> dict[str, Any]:
     """Return a copy of raw scenario ``data`` with ``--set`` overrides applied."""
     data = copy.deepcopy(data)
+    created: set[tuple[str, ...]] = set()
     for item in overrides:
         path, value = parse_override(item) if isinstance(item, str) else item
         node: Any = data
@@ -1295,6 +1318,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
             if child is None:
                 child = {}
                 node[part] = child
+                created.add(tuple(parts[: i + 1]))
             if not isinstance(child, (dict, list)):
                 raise ScenarioError(path, f"cannot set a field inside {part!r}, which is {child!r}", "<command line>")
             node = child
@@ -1302,7 +1326,55 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
             node[_index(parts[-1], path)] = value
         else:
             node[parts[-1]] = value
+    _default_links(data, created)
     return data
+
+
+def _default_links(data: dict[str, Any], created: set[tuple[str, ...]]) -> None:
+    """Links the scenario left to their default that ``--set`` changed one field of: that default's preset.
+
+    ``--set cluster.inter_node.nics_per_node=4`` on a scenario without ``inter_node`` changes the
+    link it runs on (ib-hdr), as it would under ``inter_node: {preset: ib-hdr}``; without this
+    the other fields were lost (``bandwidth: required field is missing``, or a latency of 0 s).
+    Done after every override, so the host link follows the final device and intra-node link.
+    """
+    cluster = data.get("cluster")
+    if not isinstance(cluster, dict):
+        return
+    for name in ("intra_node", "inter_node", "host_link"):
+        link = cluster.get(name)
+        if ("cluster", name) not in created or not isinstance(link, dict) or link.get("preset") is not None:
+            continue
+        if name == "host_link":
+            preset = default_host_link(_raw_preset(cluster.get("device"), catalog.DEVICES), _intra_preset(cluster))
+        else:
+            preset = ClusterConfig.model_fields[name].get_default(call_default_factory=True).preset
+        if preset is not None:
+            cluster[name] = {"preset": preset, **link}
+        elif name == "host_link" and link.get("bandwidth") is None:
+            raise ScenarioError(
+                f"cluster.{name}",
+                f"no default host link to change {', '.join(map(str, link)) or 'a field'} of (the intra-node link "
+                "is PCIe itself, or the device is not from the catalog): give a preset such as pcie5, or a bandwidth",
+                "<command line>",
+            )
+
+
+def _raw_preset(section: Any, table: Mapping[str, Any]) -> str | None:
+    """The catalog key a raw section names (``name`` or ``{preset: name}``), None if it names none."""
+    name = section.get("preset") if isinstance(section, dict) else section
+    if not isinstance(name, str):
+        return None
+    try:
+        return str(catalog.lookup(dict(table), name, "entry").name)
+    except KeyError:
+        return None
+
+
+def _intra_preset(cluster: Mapping[str, Any]) -> str | None:
+    if "intra_node" not in cluster:
+        return str(ClusterConfig.model_fields["intra_node"].get_default(call_default_factory=True).preset)
+    return _raw_preset(cluster["intra_node"], catalog.LINKS)
 
 
 def _index(part: str, path: str) -> int:

@@ -270,6 +270,8 @@ def test_catalog_all_csv(capsys: pytest.CaptureFixture[str]) -> None:
         ["run", "--set", "communication.dtype=fp64"],
         ["run", "--set", "training.fsdp_no_sync=true"],
         ["run", "--set", "training.fsdp_no_sync=[1]"],
+        ["run", "--set", "cluster.intra_node={latency: 3 us}"],
+        ["run", "--set", "cluster.intra_node=pcie4", "--set", "cluster.host_link.latency=1 us"],
         ["run", "--bogus-option"],
         ["run", "--gantt", "g.png"],
         ["sweep", str(DEFAULT)],

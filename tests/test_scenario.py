@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dpsim import catalog
 from dpsim.errors import ScenarioError
 from dpsim.scenario import (
     apply_overrides,
@@ -128,6 +129,62 @@ def test_set_into_a_preset_name_and_a_list_index() -> None:
         overrides=["variability.stragglers=[{worker: 1, slowdown: 2}]", "variability.stragglers.0.slowdown=3"],
     )
     assert s.variability.stragglers[0].slowdown == 3
+
+
+LINK_FIELDS = [
+    ("intra_node", "nvlink3", "latency", "3 us"),
+    ("intra_node", "nvlink3", "bandwidth", "100 GB/s"),
+    ("intra_node", "nvlink3", "efficiency", 0.5),
+    ("inter_node", "ib-hdr", "latency", "7 us"),
+    ("inter_node", "ib-hdr", "bandwidth", "100 Gbit/s"),
+    ("inter_node", "ib-hdr", "efficiency", 0.5),
+    ("inter_node", "ib-hdr", "nics_per_node", 4),
+    ("inter_node", "ib-hdr", "pcie_gpus_per_nic", 1),
+    ("host_link", "pcie4", "latency", "2 us"),  # an A100's PCIe when NVLink joins the node
+    ("host_link", "pcie4", "bandwidth", "20 GB/s"),
+    ("host_link", "pcie4", "efficiency", 0.5),
+]
+
+
+@pytest.mark.parametrize(("link", "default", "field", "value"), LINK_FIELDS)
+def test_set_one_field_of_a_link_left_to_its_default(link: str, default: str, field: str, value: Any) -> None:
+    """``--set`` changes one field of the link a scenario runs on, written out or left to its default.
+
+    The scenario without the link must load as the same scenario with ``{preset: <default>}``
+    written in; the old loader asked for the missing ``bandwidth`` (or kept a bandwidth with 0 s latency).
+    """
+    base = _base()
+    explicit = _base()
+    explicit["cluster"][link] = {"preset": default}
+    left_out = scenario_from_dict(_set(base, f"cluster.{link}.{field}", value))
+    written = scenario_from_dict(_set(explicit, f"cluster.{link}.{field}", value))
+    assert left_out.cluster == written.cluster
+    changed = getattr(left_out.cluster, link)
+    spec = catalog.LINKS[default]
+    kept = {"bandwidth": spec.bandwidth, "latency": spec.latency_s}
+    for name, number in kept.items():
+        if name != field:
+            assert getattr(changed, name) == pytest.approx(number, rel=1e-12), name
+
+
+def test_host_link_set_follows_the_final_device() -> None:
+    data = apply_overrides(_base(), ["cluster.host_link.latency=2 us", "cluster.device=h100-sxm"])
+    assert scenario_from_dict(data).cluster.host_link.preset == "pcie5"  # type: ignore[union-attr]
+
+
+def test_set_into_a_host_link_there_is_no_default_for() -> None:
+    with pytest.raises(ScenarioError) as info:
+        apply_overrides(_base(), ["cluster.intra_node=pcie4", "cluster.host_link.latency=2 us"])
+    assert info.value.one_line().startswith("<command line>: cluster.host_link: no default host link to change latency")
+
+
+@pytest.mark.parametrize("link", ["intra_node", "inter_node", "host_link"])
+def test_a_link_without_bandwidth_or_preset_names_what_was_given(link: str) -> None:
+    data = _base()
+    data["cluster"][link] = {"latency": "3 us"}
+    error = _error(data)
+    assert error.field == f"cluster.{link}"
+    assert "a link needs a bandwidth" in error.message and error.message.endswith("got only latency")
 
 
 def test_parse_override_yaml_values() -> None:

@@ -321,10 +321,8 @@ def host_link_of(scenario: Scenario) -> Link | None:
     c = scenario.cluster
     if c.host_link is not None:
         return Link(c.host_link.latency, c.host_link.achievable)
-    if (c.intra_node.preset or "").startswith("pcie") or c.device.preset is None:
-        return None
-    name = catalog.DEVICES[c.device.preset].host_link
-    if not name:
+    name = c.default_host_link
+    if name is None:
         return None
     spec = catalog.LINKS[name]
     return Link(spec.latency_s, spec.achievable)
