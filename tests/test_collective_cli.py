@@ -116,19 +116,26 @@ def test_size_ranges_double_like_nccl_tests() -> None:
 
 
 @pytest.mark.parametrize(
-    ("nodes", "per_node", "device"),
-    [(4, 8, "a100-80gb"), (32, 4, "a100-80gb"), (8, 1, "a100-80gb"), (1, 8, "h100-sxm"), (3, 8, "h100-sxm"),
-     (16, 8, "h100-sxm")],
+    ("nodes", "per_node", "device", "inter"),
+    [(4, 8, "a100-80gb", ""), (32, 4, "a100-80gb", ""), (8, 1, "a100-80gb", ""), (1, 8, "h100-sxm", ""),
+     (3, 8, "h100-sxm", ""), (16, 8, "h100-sxm", ""),
+     # NICs > GPUs: 16 x 200G on 8 H100 = 2 channels a GPU (16); 4 x 200G on one H100 = 2 channels
+     # (48 // 24); 4 x 400G on one H100 = 1 (its PCIe Gen5 link is full); fewer NICs than GPUs: 1 and 2
+     (2, 8, "h100-sxm", "{preset: ib-hdr, nics_per_node: 16}"),
+     (4, 1, "h100-sxm", "{preset: ib-hdr, nics_per_node: 4}"), (4, 1, "h100-sxm", "{preset: ib-ndr, nics_per_node: 4}"),
+     (4, 8, "a100-80gb", "{preset: ib-hdr, nics_per_node: 1}"),
+     (3, 8, "a100-80gb", "{preset: ib-hdr, nics_per_node: 2}")],
 )  # fmt: skip
 def test_priced_transfers_count_the_transfers_the_pricing_routes(
-    nodes: int, per_node: int, device: str, monkeypatch: pytest.MonkeyPatch
+    nodes: int, per_node: int, device: str, inter: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The guard's count (nothing built) against the transfers ``phase_cost`` actually routes, counted.
 
     ``auto`` and the tree were counted 1.4x and 1.6-2x high (the tree phase as 4(n-1) a channel; NCCL's tree
     has 2(g-1) a node inside and 4(nodes-1) across), ``direct``, halving-doubling and the parameter server
     at half (``lock_step`` routes their phases again). Now within 15 % where the schedule is NCCL's or
-    regular; never below what is routed.
+    regular; never below what is routed. The channels are the schedules' own (``nccl.channels``): the count
+    took G a node whatever the NICs, half of what 16 NICs on 8 GPUs route and 8x what one NIC routes.
     """
     from dpsim.analytic import collectives as cf
     from dpsim.analytic.step import algorithm_of, calibrated_fabric
@@ -149,6 +156,7 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
         for protocol in ("auto", "Simple", "none"):
             sets = [f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}", f"cluster.device={device}",
                     f"communication.algorithm={algorithm}", f"communication.protocol={protocol}"]  # fmt: skip
+            sets += [f"cluster.inter_node={inter}"] if inter else []
             try:
                 fabric = calibrated_fabric(scenario := load_scenario(DEFAULT, overrides=sets, batch_free=True))
             except Exception:  # nvls-tree on A100, ...: not a scenario
@@ -161,7 +169,7 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
                 except ValueError:
                     continue
                 routed, held, _ = budget.priced_transfers(
-                    op, algorithm_of(scenario), fabric.protocol, fabric.world_size, fabric.per_node, fabric.nvls
+                    op, algorithm_of(scenario), fabric.protocol, budget.layout_of(fabric)
                 )
                 where = (algorithm, protocol, op, routed, routed_now[0])
                 assert routed >= routed_now[0], where  # an upper bound of the work
@@ -202,6 +210,7 @@ def test_work_past_the_limits_is_refused_up_front(
 
 def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
     from dpsim.sim import budget
+    from dpsim.sim.collectives.base import Layout
 
     # 512 ranks of direct (2 x 261,632 transfers): priced in well under a second, at both engines
     for engine in ("analytic", "sim"):
@@ -212,9 +221,10 @@ def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
     # the bound lets 262,144 ranks (14.1 s CPU measured) and 2,048 ranks of direct (6.9 s) run; 4,096 ranks of
     # direct (4 x 16.8 M transfers routed: 66 s wall measured on the loaded machine) is refused
     for world, per_node, algorithm in ((262_144, 8, "auto"), (2048, 8, "direct")):
-        work = budget.estimate_collective("allreduce", algorithm, "auto", world, per_node, False, "analytic", 1, 256)
+        layout = Layout(world // per_node, per_node, nics=8)  # DGX-class: a NIC a GPU
+        work = budget.estimate_collective("allreduce", algorithm, "auto", layout, "analytic", 1, 256)
         assert budget.check_collective(work) is work
-    work = budget.estimate_collective("allreduce", "direct", "auto", 4096, 8, False, "analytic", 1, 256)
+    work = budget.estimate_collective("allreduce", "direct", "auto", Layout(512, 8, nics=8), "analytic", 1, 256)
     with pytest.raises(ScenarioError, match="pass --allow-long"):
         budget.check_collective(work)
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from dpsim.errors import ScenarioError
 from dpsim.sharding import step_traffic
 from dpsim.sim.collectives import TEXTBOOK
+from dpsim.sim.collectives.base import Layout
+from dpsim.sim.collectives.nccl import channels as rail_channels
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
 if TYPE_CHECKING:
@@ -41,6 +43,8 @@ __all__ = [
     "check_total",
     "estimate",
     "estimate_collective",
+    "guard_layout",
+    "layout_of",
     "pipeline_operations",
     "priced_transfers",
     "scenario_pricing",
@@ -136,14 +140,15 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     if traffic.replicas > 1:  # HYBRID_SHARD: each gradient bucket's replica all-reduce
         collectives += math.ceil(gradient_bytes / bucket) * traffic.gradient_reductions
     algorithm = scenario.communication.algorithm
-    transfers = transfers_per_allreduce(algorithm, dp, per_node)
+    layout = guard_layout(scenario)
+    transfers = transfers_per_allreduce(algorithm, layout)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
     symmetric = scenario.variability.compute_jitter_cv == 0
     # HYBRID_SHARD runs its step on one network at chunk level (dpsim.sim.shared.run_on_one_network): every
     # collective simulated (nothing memoised), each rank's program resumed at each of its collectives
     one_network = traffic.replicas > 1 and dp > 1
     try:
-        chosen = choose_fidelity(requested, algorithm, dp, per_node, collectives, symmetric and not one_network)
+        chosen = choose_fidelity(requested, algorithm, layout, collectives, symmetric and not one_network)
     except ValueError:
         chosen = "fast"
     steps, replications = scenario.simulation.steps, scenario.variability.replications
@@ -162,6 +167,22 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     seconds = setup_s + ops * PIPELINE_OP_S + float(replications) * steps * (STEP_S + compute_s + comm_s)
     memory = 2.0 * 8 * steps * dp * k + 16.0 * (transfers if chosen == "chunk" else dp) + ops * PIPELINE_OP_BYTES
     return Budget(dp, chosen, collectives, transfers, k, steps, replications, seconds, memory, ops)
+
+
+def layout_of(fabric: Any) -> Layout:
+    """The layout a fabric's collectives are built on, as the guard counts them: nodes, GPUs, NICs, NVLS and
+    what sets NCCL's channel count (generation, port rate); the rank order is left out (it moves no count)."""
+    return Layout(
+        fabric.nodes, fabric.per_node, fabric.nics_per_node, fabric.nvls, fabric.intra_hw, fabric.arch, (),
+        fabric.nic_gbps, fabric.pcie_gpus_per_nic,
+    )  # fmt: skip
+
+
+def guard_layout(scenario: Scenario) -> Layout:
+    """The layout of one data-parallel group of ``scenario`` (:func:`dpsim.analytic.step.dp_fabric`)."""
+    from dpsim.analytic.step import dp_fabric
+
+    return layout_of(dp_fabric(scenario))
 
 
 def pipeline_operations(scenario: Scenario) -> int:
@@ -337,21 +358,22 @@ CPU time, 95 s for 46.5 s, and ``tests/hostile.py`` calls a command still runnin
 By the estimate, ``auto`` on 262,144 ranks prices in 13 s, on 1,048,576 in 54 s."""
 
 
-def priced_transfers(
-    op: str, algorithm: str, protocol: str, world: int, per_node: int, nvls: bool = False
-) -> tuple[int, int, int]:
-    """(transfers routed, transfers held, transfers of the largest phase) when one ``op`` is priced.
+def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple[int, int, int]:
+    """(transfers routed, transfers held, transfers of the largest phase) when one ``op`` is priced on ``layout``.
 
     Counts what :func:`dpsim.sim.collectives.candidates` builds (``auto``: ring and tree, NVLS when the
     node switch reduces; ``protocol: auto``: LL, LL128 and Simple, which share a schedule's transfers but
     are routed each) and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes: a ring's 2(n-1)
-    steps repeat two patterns of n transfers a channel (a channel a rail: ``per_node``), a tree is one
-    phase of 4(n-1) a channel, ``direct`` the same all-to-all phase of n(n-1) twice. Nothing is built.
+    steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
+    channel, ``direct`` the same all-to-all phase of n(n-1) twice. The channels are the ones the schedules
+    are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G)`` rails; on nodes with
+    more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built.
     """
-    n, g = world, max(1, min(world, per_node))
+    n, g = layout.world, layout.per_node
+    nvls = layout.nvls
     if n <= 1:
         return 0, 0, 0
-    channels = g if n > g > 1 else 1
+    channels = rail_channels(layout)
     textbook = TEXTBOOK
     if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
         names = ["hierarchical" if algorithm == "hierarchical" and 1 < g < n else "ring"]
@@ -377,9 +399,9 @@ def priced_transfers(
         elif name == "tree":
             phases = [channels * _tree_phase(n, g)]
         elif name == "halving-doubling":  # every exchange step its own pattern of n transfers
-            phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, n, g) / n))
+            phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, layout) / n))
         else:  # NVLS, parameter server: a few phases
-            phases = [transfers_per_allreduce(name, n, g)]
+            phases = [transfers_per_allreduce(name, layout)]
         protocols = 3 if protocol == "auto" and name not in (*textbook, "nvls") else 1
         # cost.lock_step routes every phase again when the schedule has several and none repeats
         again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
@@ -429,18 +451,18 @@ class CollectiveBudget:
 
 
 def estimate_collective(
-    op: str, algorithm: str, protocol: str, world: int, per_node: int, nvls: bool, engine: str, points: int,
-    chunk_max_ranks: int,
-) -> CollectiveBudget:  # fmt: skip
-    """Price ``dpsim collective`` from its cluster alone (see :data:`PRICE_TRANSFER_S`)."""
-    transfers, held, largest = priced_transfers(op, algorithm, protocol, world, per_node, nvls)
+    op: str, algorithm: str, protocol: str, layout: Layout, engine: str, points: int, chunk_max_ranks: int
+) -> CollectiveBudget:
+    """Price ``dpsim collective`` from its cluster's layout alone (see :data:`PRICE_TRANSFER_S`)."""
+    world = layout.world
+    transfers, held, largest = priced_transfers(op, algorithm, protocol, layout)
     pricing_s = transfers * PRICE_TRANSFER_S
     memory = held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES
     seconds, fidelity = pricing_s, "analytic"
     if engine == "sim" and world > 1:
         if world <= chunk_max_ranks:  # the chunk level runs every transfer of every size
             fidelity = "chunk"
-            chunk = transfers_per_allreduce(algorithm, world, per_node)
+            chunk = transfers_per_allreduce(algorithm, layout)
             seconds += points * chunk * CHUNK_TRANSFER_S
             memory = max(memory, 16.0 * chunk)
         else:  # the fast level prices the schedules again, then one numpy pass a phase for each size
@@ -458,12 +480,7 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     """
 
     group, ops, algorithm = _pricing_key(scenario)
-    parts = [
-        estimate_collective(
-            op, algorithm, group.protocol, group.world_size, group.per_node, group.nvls, "analytic", 1, 0
-        )
-        for op in ops
-    ]
+    parts = [estimate_collective(op, algorithm, group.protocol, layout_of(group), "analytic", 1, 0) for op in ops]
     pricing_s = sum(p.pricing_s for p in parts)
     return CollectiveBudget(
         " + ".join(ops), algorithm, group.world_size, sum(p.transfers for p in parts), 0, engine,

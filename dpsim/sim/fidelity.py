@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import math
 
+from dpsim.sim.collectives.base import Layout
+from dpsim.sim.collectives.nccl import channels as rail_channels
+
 __all__ = ["CHUNK_BUDGET", "FIDELITIES", "choose_fidelity", "transfers_per_allreduce"]
 
 FIDELITIES = ("auto", "chunk", "fast")
@@ -18,12 +21,17 @@ CHUNK_BUDGET = 500_000
 """Transfers the chunk level may simulate per step under ``auto`` (a few seconds of Python)."""
 
 
-def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
-    """Point-to-point transfers of one all-reduce (without building its schedule)."""
-    n, g = world, per_node
+def transfers_per_allreduce(algorithm: str, layout: Layout) -> int:
+    """Point-to-point transfers of one all-reduce over ``layout`` (without building its schedule).
+
+    NCCL's rings and trees run :func:`dpsim.sim.collectives.nccl.channels` channels — the count the
+    schedules are built with: ``min(nics, G)`` rails, or ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU on nodes
+    with more NICs than GPUs (one GPU per node included), one on a single node.
+    """
+    n, g = layout.world, layout.per_node
     if n <= 1:
         return 0
-    channels = g if n > g > 1 else 1  # NCCL's rings and trees: up to one channel per rail
+    channels = rail_channels(layout)
     if algorithm in ("ring", "auto"):
         return 2 * n * (n - 1) * channels
     if algorithm in ("nvls", "nvls-tree"):
@@ -41,9 +49,7 @@ def transfers_per_allreduce(algorithm: str, world: int, per_node: int) -> int:
     return 2 * n  # parameter server
 
 
-def choose_fidelity(
-    requested: str, algorithm: str, world: int, per_node: int, collectives: int, symmetric: bool
-) -> str:
+def choose_fidelity(requested: str, algorithm: str, layout: Layout, collectives: int, symmetric: bool) -> str:
     """``requested`` unless ``auto``; then chunk if its estimated work fits the budget. ``symmetric``: the
     step's identical collectives are simulated once (no jitter, and not a HYBRID_SHARD step, which runs on
     one network with nothing memoised)."""
@@ -52,5 +58,5 @@ def choose_fidelity(
     if requested != "auto":
         return requested
     simulated = 3 if symmetric else max(1, collectives)
-    work = transfers_per_allreduce(algorithm, world, per_node) * simulated
+    work = transfers_per_allreduce(algorithm, layout) * simulated
     return "chunk" if work <= CHUNK_BUDGET else "fast"
