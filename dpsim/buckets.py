@@ -37,6 +37,8 @@ __all__ = [
     "chunk_bucket_sizes",
     "chunk_gradient_readiness",
     "ddp_bucket_layout",
+    "ddp_gradient_buckets",
+    "ddp_trace",
     "drive",
     "first_bucket_bytes",
     "gradient_tensors",
@@ -269,6 +271,33 @@ def bucket_sizes(
     return sizes
 
 
+def ddp_trace(profile: Any, zero_stage: int) -> tuple[tuple[float, float], ...]:
+    """The profiler trace whose tensors DDP's buckets are cut from, for both engines; empty: none.
+
+    Under DDP (ZeRO stage 0) a calibration profile's readiness curve
+    (:attr:`dpsim.calibration.HardwareProfile.gradient_ready`), with or without ``overlap``: the
+    reducer builds its buckets from the gradients it sees (``compute_bucket_assignment_by_size``),
+    whether it launches each as it fills or after the backward. ZeRO's buckets are equal byte slices.
+    """
+    if zero_stage != 0 or profile is None:
+        return ()
+    return tuple(getattr(profile, "gradient_ready", ()) or ())
+
+
+def ddp_gradient_buckets(
+    gradient_ready: Sequence[tuple[float, float]],
+    total_bytes: float,
+    bucket_bytes: float,
+    first_bucket: float | None = None,
+    tensors: Sequence[float] = (),
+) -> list[float]:
+    """The buckets DDP reduces: a profiler trace's tensors grouped by DDP's rule (:func:`traced_buckets`)
+    when :func:`ddp_trace` gives one, else :func:`bucket_sizes` of the model's own tensors."""
+    if gradient_ready and total_bytes > 0:
+        return traced_buckets(gradient_ready, total_bytes, bucket_bytes, first_bucket)[0]
+    return bucket_sizes(total_bytes, bucket_bytes, first_bucket, tensors)
+
+
 def ddp_last_bucket_bytes(
     gradient_ready: Sequence[tuple[float, float]],
     total_bytes: float,
@@ -279,7 +308,7 @@ def ddp_last_bucket_bytes(
     """The bucket DDP reduces last: from a profiler trace's tensors when the profile holds one
     (:func:`traced_buckets`, the buckets both engines then reduce), else :func:`last_bucket_bytes`."""
     if gradient_ready and total_bytes > 0:
-        return traced_buckets(gradient_ready, total_bytes, bucket_bytes, first_bucket)[0][-1]
+        return ddp_gradient_buckets(gradient_ready, total_bytes, bucket_bytes, first_bucket)[-1]
     return last_bucket_bytes(total_bytes, bucket_bytes, first_bucket, tensors)
 
 

@@ -105,7 +105,9 @@ from dpsim.buckets import (
     bucket_sizes,
     chunk_bucket_sizes,
     chunk_gradient_readiness,
+    ddp_gradient_buckets,
     ddp_last_bucket_bytes,
+    ddp_trace,
     first_bucket_bytes,
     gradient_tensors,
     megatron_chunks,
@@ -430,12 +432,14 @@ def _uniform_overlap_end(
     stream_free_s: float = 0.0,
     first_bytes: float | None = None,
     tensors: Sequence[float] = (),
+    buckets: Sequence[float] = (),
 ) -> tuple[float, float, int]:
     """:func:`overlap_end` for DDP buckets ready uniformly over ``span_s`` (O(1) for a stream).
 
     Buckets are :func:`dpsim.buckets.bucket_sizes` (``first_bytes``: the first bucket's limit,
     default DDP's rule; ``tensors``: the gradient tensors, when known, whose buckets are DDP's
-    layout, each ready when backward has produced its cumulative bytes).
+    layout), or ``buckets`` when given (a profiler trace's, :func:`dpsim.buckets.ddp_gradient_buckets`),
+    each ready when backward has produced its cumulative bytes.
 
     Returns (end of the last bucket, total communication time, number of buckets).
     ``cost(size)`` is the time of one bucket's collective. For the ``f`` full buckets with
@@ -445,8 +449,8 @@ def _uniform_overlap_end(
     """
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
-    if tensors:
-        sizes = bucket_sizes(total_bytes, bucket_bytes, first_bytes, tensors)
+    if tensors or buckets:
+        sizes = list(buckets) or bucket_sizes(total_bytes, bucket_bytes, first_bytes, tensors)
         costs = [cost(size) for size in sizes]
         ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
         return overlap_end(ready, costs, stream_free_s), sum(costs), len(sizes)
@@ -760,15 +764,17 @@ def predict(scenario: Scenario) -> StepResult:
         """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
         if hybrid:
             return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs_job, replica_job, stream_free_s)
-        return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors)
+        return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes)
 
     per_micro_batch = scenario.reduces_every_micro_batch
     grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
-    # the bucket whose copy back waits for its own all-reduce: the trace's last when its buckets are reduced
-    traced = profile.gradient_ready if reduces_overlapped and profile is not None and zero == 0 else ()
+    # DDP's buckets are a profiler trace's tensors when the profile holds one, overlapped or not (ddp_trace)
+    traced = ddp_trace(profile, zero)
+    traced_sizes = ddp_gradient_buckets(traced, grad_bytes, bucket, first) if traced else []
+    # the bucket whose copy back waits for its own all-reduce
     last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps

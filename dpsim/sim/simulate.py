@@ -22,6 +22,7 @@ from dpsim.analytic.parallel import tensor_parallel_hidden_time
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.buckets import (
     ddp_last_bucket_bytes,
+    ddp_trace,
     gradient_tensors,
     megatron_chunks,
     overlapped_bytes,
@@ -109,8 +110,9 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     traffic = step_traffic(scenario)
     profile = _profile(scenario)
     # the engine reduces the trace's buckets whenever the profile holds one (_traced_readiness)
-    traced = getattr(profile, "gradient_ready", ()) if t.zero_stage == 0 else ()
-    last_bucket = ddp_last_bucket_bytes(traced, gradient_bytes, scenario.communication.bucket, None, tensors)
+    last_bucket = ddp_last_bucket_bytes(
+        ddp_trace(profile, t.zero_stage), gradient_bytes, scenario.communication.bucket, None, tensors
+    )
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
     )
@@ -156,8 +158,9 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
     if profile is None or not getattr(profile, "gradient_ready", ()):
         return {}
     bucket = scenario.communication.bucket
-    if scenario.training.zero_stage == 0:
-        sizes, fractions = traced_buckets(profile.gradient_ready, gradient_bytes, bucket, None)
+    traced = ddp_trace(profile, scenario.training.zero_stage)
+    if traced:
+        sizes, fractions = traced_buckets(traced, gradient_bytes, bucket, None)
         return {"traced_buckets": tuple(sizes), "ready_fractions": tuple(fractions)}
     return {"ready_fractions": tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, bucket, bucket)))}
 
