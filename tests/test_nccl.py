@@ -548,39 +548,88 @@ def test_pxn_shares_the_relays_pcie_link_between_the_nics_gpus(host_Bps: float, 
     assert relayed.seconds_per_byte == pytest.approx(relayed_per_byte, rel=1e-12)
 
 
+def _pxn_job(tp: int, nics: int = 4, pp: int = 1, host: dict[str, str] | None = None) -> Any:
+    from dpsim.scenario import scenario_from_dict
+
+    cluster: dict[str, Any] = {
+        "nodes": 2 * pp,
+        "workers_per_node": 8,
+        "device": "a100-80gb",
+        "intra_node": "nvlink3",
+        "inter_node": {"preset": "400gbe", "nics_per_node": nics, "pcie_gpus_per_nic": 1},
+    }
+    if host:
+        cluster["host_link"] = host
+    return scenario_from_dict(
+        {
+            "model": {"preset": "gpt2-medium"},
+            "cluster": cluster,
+            "training": {"global_batch": 64, "tensor_parallel": tp, "pipeline_parallel": pp},
+        }
+    )
+
+
 def test_pxn_needs_the_relay_in_the_communicator() -> None:
     """paths.cc looks for the NIC's GPU among the communicator's GPUs of the node (topo.cc keeps only
     those): a whole-node communicator relays; a DP group of a tensor-parallel job (Megatron order, TP
-    innermost: GPUs 0,2,4,6 or 1,3,5,7 with tp 2) holds every NIC's GPU or none, so it never relays, and
-    neither do the jobs on a shared fabric once one of them has TP or PP groups."""
+    innermost) relays only through the NICs' GPUs it holds. 4 NICs, TP 2: GPUs 0,2,4,6 are the NICs' GPUs
+    themselves and 1,3,5,7 hold none: no group relays. 2 NICs (GPUs 0 and 4), TP 2: by hand, whole node
+    0,0,0,0,4,4,4,4; in its own communicator GPU 2 keeps 0 and 6 keeps 4, the odd GPUs send themselves:
+    0,1,0,3,4,5,4,7; the group 0,2,4,6 renumbered: 0,0,2,2 (the odd group: 0,1,2,3; the even one is priced).
+    The shared fabric gives each GPU its own group's relay with TP alone; none with stage pairs."""
     from dpsim.analytic.step import dp_fabric, fabric_of
-    from dpsim.scenario import scenario_from_dict
     from dpsim.sim.shared import shared_fabric
 
-    def job(tp: int) -> Any:
-        return scenario_from_dict(
-            {
-                "model": {"preset": "gpt2-medium"},
-                "cluster": {
-                    "nodes": 2,
-                    "workers_per_node": 8,
-                    "device": "a100-80gb",
-                    "intra_node": "nvlink3",
-                    "inter_node": {"preset": "400gbe", "nics_per_node": 4, "pcie_gpus_per_nic": 1},
-                },
-                "training": {"global_batch": 64, "tensor_parallel": tp},
-            }
-        )
-
     relays = [0, 0, 2, 2, 4, 4, 6, 6]
-    assert Cluster.from_fabric(fabric_of(job(1))).pxn_relay.tolist() == relays
-    assert Cluster.from_fabric(dp_fabric(job(1))).pxn_relay.tolist() == relays
+    assert Cluster.from_fabric(fabric_of(_pxn_job(1))).pxn_relay.tolist() == relays
+    assert Cluster.from_fabric(dp_fabric(_pxn_job(1))).pxn_relay.tolist() == relays
     for tp, per_node in ((2, 4), (8, 1)):
-        group = dp_fabric(job(tp))
-        assert group.per_node == per_node and not group.pxn
+        group = dp_fabric(_pxn_job(tp))
+        assert group.per_node == per_node
         assert Cluster.from_fabric(group).pxn_relay.tolist() == list(range(per_node))
-    assert shared_fabric([job(1), job(1)]).pxn
-    assert not shared_fabric([job(1), job(2)]).pxn
+    group = dp_fabric(_pxn_job(2, nics=2))
+    assert (group.per_node, group.nics_per_node, group.relays) == (4, 1, (0, 0, 2, 2))
+    assert Cluster.from_fabric(group).pxn_relay.tolist() == [0, 0, 2, 2]
+    assert dp_fabric(_pxn_job(4, nics=1)).relays == (0, 0)  # GPUs 0 and 4, both on NIC 0 behind GPU 0
+    assert Cluster.from_fabric(shared_fabric([_pxn_job(1), _pxn_job(1)])).pxn_relay.tolist() == relays
+    assert shared_fabric([_pxn_job(1), _pxn_job(2)]).relays == tuple(range(8))
+    assert shared_fabric([_pxn_job(2, nics=2)]).relays == (0, 1, 0, 3, 4, 5, 4, 7)
+    assert shared_fabric([_pxn_job(2, nics=4)]).relays == tuple(range(8))
+    assert shared_fabric([_pxn_job(2, nics=2, pp=2)]).relays == tuple(range(8))
+
+
+def test_pxn_in_a_dp_group_loads_its_relays_pcie_link() -> None:
+    """2 NICs, TP 2, Gen3-class host links (12 GB/s): every member of the DP group 0,2,4,6 on node 0 sends S
+    to its peer on node 1 at once. The group's NIC share carries 4 S (its 2 NICs also carry the odd group's),
+    GPU 0's and GPU 4's PCIe links 2 S each with PXN: by hand max(4/nic, 2/12 GB/s) per byte, where
+    without relays (each GPU's own link carries S) it was max(4/nic, 1/12 GB/s) = 4/nic. The route of GPU 2
+    (group rank 1): NVLink to GPU 0, its PCIe link, NIC 0; and both engines price the group's step alike."""
+    from dpsim.analytic.step import dp_fabric
+    from dpsim.sim.collectives.base import Phase, Schedule
+    from dpsim.sim.cost import phase_cost
+
+    group = dp_fabric(_pxn_job(2, nics=2, host={"bandwidth": "12 GB/s", "latency": "1 us"}))
+    assert group.relays == (0, 0, 2, 2) and group.host is not None and group.host.bandwidth == pytest.approx(12e9)
+    nic = group.inter.bandwidth
+    cluster = Cluster.from_fabric(group)
+    assert _route_names(cluster, 1, 5) == [
+        "worker1.port:up", "worker0.port:down", "worker0.pcie:up", "node0.nic0:up", "node1.nic0:down",
+        "worker5.pcie:down",
+    ]  # fmt: skip
+    local = np.arange(4)
+    schedule = Schedule("pairs", 8, (Phase.of(local, local + 4, 1.0),))
+    relayed = phase_cost(schedule, cluster).seconds_per_byte
+    direct = phase_cost(schedule, Cluster.from_fabric(dataclasses.replace(group, relays=(0, 1, 2, 3))))
+    assert relayed == pytest.approx(max(4 / nic, 2 / 12e9), rel=1e-12)
+    assert direct.seconds_per_byte == pytest.approx(max(4 / nic, 1 / 12e9), rel=1e-12)
+    assert relayed > direct.seconds_per_byte
+    # NCCL's ring and tree leave each node from one member (its send lands on the relay's idle PCIe up-link);
+    # a rank-ordered all-to-all sends from every member: the engines price the relays alike
+    unrelayed = _three_engines("allreduce", "direct", dataclasses.replace(group, relays=(0, 1, 2, 3)))
+    for algorithm in ("ring", "tree", "direct"):
+        analytic, fast, chunk = _three_engines("allreduce", algorithm, group)
+        assert analytic == pytest.approx(fast, rel=1e-12) and abs(chunk / fast - 1) < 0.01, algorithm
+    assert analytic > 1.2 * unrelayed[0]
 
 
 def test_pxn_leaves_nccls_ring_and_tree_as_they_are() -> None:

@@ -49,8 +49,10 @@ __all__ = [
     "busbw_factor",
     "collective",
     "collective_job",
+    "communicator_relays",
     "direct_allreduce_time",
     "flat_link",
+    "group_relays",
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "parameter_server_time",
@@ -138,10 +140,11 @@ class Fabric:
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
-    pxn: bool = True
-    """The fabric's collectives run in one communicator holding every GPU of its nodes, so NCCL's PXN
-    relays exist (:func:`pxn_relays`); False for a group with part of each node (a relay must be a
-    member: ``paths.cc`` looks for it among the communicator's GPUs)."""
+    relays: tuple[int, ...] | None = None
+    """Local rank (0 … per_node − 1) each local rank's inter-node sends leave through, where the fabric's
+    collectives run in communicators holding part of each node (a DP group of a TP job, the jobs of a shared
+    fabric: :func:`communicator_relays`, :func:`group_relays`); None: one communicator holds every GPU of
+    its nodes and NCCL's rule gives them (:func:`pxn_relays`)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -202,13 +205,16 @@ def pxn_relays(where: Fabric | Any) -> tuple[int, ...]:
     inside the node, a host link and several nodes; NIC ``n``'s GPU is the first local rank of
     its affinity group ⌊l·nics/G⌋ = n, i.e. ⌈n·G/nics⌉. The relay must belong to the
     communicator (``ncclTopoGetLocalGpu`` searches the communicator's GPUs of the node, the
-    only ones ``topo.cc`` keeps): ``where.pxn`` says the fabric's collectives hold every GPU of
-    their nodes.
+    only ones ``topo.cc`` keeps): where communicators hold part of each node, ``where.relays``
+    gives the relays they keep (:func:`communicator_relays`).
     """
     g, nics = where.per_node, where.nics_per_node
+    if where.relays is not None:
+        if len(where.relays) != g:
+            raise ValueError(f"relays name {len(where.relays)} local ranks, not per_node = {g}")
+        return tuple(where.relays) if where.host is not None and where.nodes > 1 else tuple(range(g))
     relay = (
-        where.pxn
-        and where.host is not None
+        where.host is not None
         and where.nodes > 1
         and g > 1
         and where.pcie_gpus_per_nic == 1
@@ -219,6 +225,43 @@ def pxn_relays(where: Fabric | Any) -> tuple[int, ...]:
         return tuple(range(g))
     nic = [local * nics // g for local in range(g)]
     return tuple(-(-n * g // nics) for n in nic)  # ⌈n·G/nics⌉
+
+
+def communicator_relays(node: Fabric, stride: int) -> tuple[int, ...]:
+    """PXN relays of each local rank when every communicator holds the local ranks of one residue mod ``stride``.
+
+    The data-parallel groups of a job with ``stride``-way tensor parallelism (Megatron order, TP
+    innermost: group ``t`` holds local ranks t, t + stride, …). NCCL builds each communicator's
+    topology from its own GPUs (``topo.cc`` ``ncclTopoGetSystem``: each rank fills its GPU, the node's
+    are fused), so ``ncclTopoGetLocalGpu`` finds NIC ``n``'s GPU only in the communicator that holds it;
+    in any other, the NIC's nearest member reaches it through the CPU, not within a PCIe switch, and
+    ``ncclTopoComputePaths`` sets no PXN path (condition 1: ``peerNode->paths[NET][n].type <= PATH_PXB``).
+    So local rank ``l`` keeps its whole-node relay (:func:`pxn_relays`) when that GPU is in its own
+    communicator (≡ l mod ``stride``), and sends through its own link otherwise. ``node``: the whole node.
+    """
+    whole = pxn_relays(dataclasses.replace(node, relays=None))
+    return tuple(r if (r - local) % stride == 0 else local for local, r in enumerate(whole))
+
+
+def group_relays(node: Fabric, stride: int) -> tuple[int, ...]:
+    """The PXN relays of one data-parallel group holding local ranks t, t + stride, … of ``node``, renumbered.
+
+    The groups differ (2 NICs, TP 2: GPUs 0, 2, 4, 6 hold NIC 0's and NIC 1's GPUs, and 2 and 6 send
+    through them; 1, 3, 5, 7 hold neither). The group priced is the one whose relays carry the most
+    senders (ties: the most relayed, then the lowest ``t``): a relay adds its senders' bytes to its own
+    PCIe link and saves nothing, so that group is the slowest, which the step waits for.
+    """
+    table, g = communicator_relays(node, stride), node.per_node
+    best: tuple[tuple[int, int], tuple[int, ...]] | None = None
+    for t in range(min(stride, g)):
+        members = list(range(t, g, stride))
+        index = {local: j for j, local in enumerate(members)}
+        relays = tuple(index.get(table[local], j) for j, local in enumerate(members))
+        key = (max(relays.count(r) for r in relays), sum(r != j for j, r in enumerate(relays)))
+        if best is None or key > best[0]:
+            best = (key, relays)
+    assert best is not None
+    return best[1]
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ import numpy as np
 
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
-from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective, collective_job
+from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective, collective_job, group_relays
 from dpsim.buckets import (
     bucket_sizes,
     chunk_bucket_sizes,
@@ -336,10 +336,10 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     Megatron rank order (tensor-parallel innermost, then data, then pipeline): a DP group
     has ``min(dp, per_node // tp)`` ranks per node (at least 1). When ``s`` DP groups share a
     node they run at once and split its NICs: the group sees ``min(1, nics/s)`` of the NIC
-    bandwidth and ``max(1, nics // s)`` NICs. A group with part of each node has no PXN relays
-    (:attr:`~dpsim.analytic.collectives.Fabric.pxn`: a relay must be a member; with Megatron's
-    order and two GPUs a NIC a group holds either every NIC's GPU or none of them; with more GPUs
-    a NIC a group can hold a relay and members that use it, not modelled).
+    bandwidth and ``max(1, nics // s)`` NICs. A group with part of each node relays through the NICs'
+    GPUs it holds (NCCL's PXN within its own communicator, :func:`~dpsim.analytic.collectives.group_relays`:
+    with two GPUs a NIC a group holds every NIC's GPU or none and relays nothing; with more, 2 NICs and
+    TP 2, GPUs 2 and 6 of the group 0, 2, 4, 6 send through 0 and 4).
     """
     fabric = fabric or fabric_of(scenario)
     tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
@@ -355,7 +355,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
         per_node=per_node,
         nics_per_node=max(1, nics // sharing),
         nvls=False,
-        pxn=fabric.pxn and per_node == fabric.per_node,
+        relays=group_relays(fabric, tp) if per_node * tp == fabric.per_node else tuple(range(per_node)),
     )
 
 

@@ -17,8 +17,8 @@ worker per node there is no intra-node fabric: the worker sits on its NIC (over 
 
 **PXN** (NCCL ≥ 2.12, ``NCCL_PXN_DISABLE=0`` by default; ``src/graph/paths.cc``
 ``ncclTopoComputePaths``): when a NIC's PCIe switch holds only one of its GPUs
-(``pcie_gpus_per_nic: 1``, fewer NICs than GPUs, NVLink inside the node, a host link, one
-communicator holding the node's GPUs: ``pxn``), a GPU
+(``pcie_gpus_per_nic: 1``, fewer NICs than GPUs, NVLink inside the node, a host link, the NIC's
+GPU in the sender's communicator: ``relays``), a GPU
 whose NIC is not on its switch sends through that NIC's GPU — NVLink to it, then its PCIe
 link to the NIC (``addInterStep(GPU, local, GPU, g, NET, n)``: "Only enabling it in the
 GPU->NIC direction … to favor receiving locally and sending remotely"). Receives still come
@@ -83,8 +83,8 @@ class Cluster:
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern and, with 1, PXN relays."""
-    pxn: bool = True
-    """Its collectives' communicators hold every GPU of their nodes, so PXN relays exist (:attr:`Fabric.pxn`)."""
+    relays: tuple[int, ...] | None = None
+    """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -143,7 +143,7 @@ class Cluster:
             nic_gbps=fabric.nic_gbps,
             host=fabric.host,
             pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
-            pxn=fabric.pxn,
+            relays=fabric.relays,
         )
 
     def at_size(self, size: float) -> Cluster:

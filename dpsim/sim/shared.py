@@ -77,7 +77,7 @@ import simpy
 
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
-from dpsim.analytic.collectives import Fabric
+from dpsim.analytic.collectives import Fabric, communicator_relays
 from dpsim.analytic.step import fabric_of
 from dpsim.buckets import chunk_bucket_sizes, overlapped_gather_end
 from dpsim.errors import ScenarioError
@@ -120,9 +120,12 @@ def dp_groups(scenario: Scenario) -> np.ndarray:
 def shared_fabric(scenarios: Sequence[Scenario]) -> Fabric:
     """The fabric holding every job's nodes: the first job's node type, all the nodes.
 
-    NCCL's PXN relays (:func:`~dpsim.analytic.collectives.pxn_relays`) run only where every job's
-    collectives hold whole nodes (no tensor or pipeline parallelism): a relay must belong to the
-    sender's communicator, and a DP group, TP group or stage pair holds part of each node.
+    NCCL's PXN relays (:func:`~dpsim.analytic.collectives.pxn_relays`) must belong to the sender's
+    communicator. Where every job's collectives hold whole nodes (no tensor or pipeline parallelism),
+    a node's relays are NCCL's whole-node ones; where every job has the same tensor parallelism inside a
+    node and no pipeline, the only inter-node traffic is the DP groups', and each GPU keeps the relay its
+    own DP group holds (:func:`~dpsim.analytic.collectives.communicator_relays`); otherwise (stage pairs
+    hold one GPU a node: no relay in their communicators; mixed groupings on one node table) none.
     """
     base = fabric_of(scenarios[0])
     for i, other in enumerate(scenarios[1:], start=1):
@@ -133,8 +136,16 @@ def shared_fabric(scenarios: Sequence[Scenario]) -> Fabric:
                 f"jobs on one fabric need the same node type, links and topology; job {i} ({other.name}) differs "
                 f"from job 0 ({scenarios[0].name})",
             )
-    whole = all(s.training.tensor_parallel * s.training.pipeline_parallel == 1 for s in scenarios)
-    return dataclasses.replace(base, nodes=sum(s.cluster.nodes for s in scenarios), pxn=base.pxn and whole)
+    tps = {s.training.tensor_parallel for s in scenarios}
+    plain = all(s.training.pipeline_parallel == 1 for s in scenarios) and len(tps) == 1
+    (tp,) = tps if plain else (0,)
+    if plain and tp == 1:
+        relays = base.relays
+    elif plain and tp < base.per_node and base.per_node % tp == 0:
+        relays = communicator_relays(base, tp)
+    else:
+        relays = tuple(range(base.per_node))
+    return dataclasses.replace(base, nodes=sum(s.cluster.nodes for s in scenarios), relays=relays)
 
 
 def place(scenarios: Sequence[Scenario], placement: str = "packed") -> list[np.ndarray]:
