@@ -397,6 +397,8 @@ def validate(
     for c in resolved:  # before a folder is made or anything measured
         try:
             check_supported(c.scenario)
+        except ScenarioError as exc:
+            raise fail(exc.field, f"{c.label}: {exc.message}") from None
         except ValueError as exc:
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
     if out_dir.exists() and not out_dir.is_dir():

@@ -36,6 +36,7 @@ from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
 from dpsim.reliability import daly_interval, young_interval
 from dpsim.scenario import ALGORITHMS, DeepSpeedZero, Scenario, scenario_from_dict
+from dpsim.sharding import collective_pieces
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -399,7 +400,12 @@ def _variant(base: Scenario, tp: int, pp: int, zero: int, algorithm: str) -> Sce
 
 
 def _uniform_end(
-    total: np.ndarray, bucket: float, span: np.ndarray, c_full: np.ndarray, c_rest: np.ndarray, free: np.ndarray
+    total: np.ndarray,
+    bucket: float | np.ndarray,
+    span: np.ndarray,
+    c_full: np.ndarray,
+    c_rest: np.ndarray,
+    free: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`dpsim.analytic.step._uniform_overlap_end`: (end, total communication)."""
     full = np.floor(total / bucket)
@@ -438,7 +444,7 @@ def _screen_backlog(
 def _uniform_end_with_head(
     total: np.ndarray,
     head: np.ndarray,
-    bucket: float,
+    bucket: float | np.ndarray,
     span: np.ndarray,
     c_head: np.ndarray,
     c_full: np.ndarray,
@@ -569,6 +575,9 @@ def _screen(
     head_size = np.zeros(count)
     c_head = np.zeros(count)
     h_rest = np.zeros(count)
+    # what each collective moves (dpsim.sharding.collective_pieces: DeepSpeed ZeRO cuts by its own element counts)
+    grad_bucket = np.full(count, float(bucket))
+    post_piece = np.full(count, float(bucket))
     pieces = np.maximum(1, np.ceil(param_bytes / bucket))
     bwd_pieces = np.ones(count)  # ZeRO-3's backward: 0 gather time where everything was kept
     bwd_piece_gather = np.zeros(count)
@@ -588,12 +597,15 @@ def _screen(
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
         variant = _variant(bases[cn], ct, cp, int(z1), alg)
         group = step.dp_fabric(variant, fabrics[cn])
+        cut = collective_pieces(variant)
+        bk = grad_bucket[sel] = cut.gradient_bucket
+        post_piece[sel] = cut.post_step_gather
         size = float(grad_bytes[sel][0])
-        full_b = math.floor(size / bucket) * bucket
+        full_b = math.floor(size / bk) * bk
         rest = size - full_b
-        head = min(first_bucket_bytes(bucket) if z1 == 0 else bucket, size)
-        if head < bucket and head < size:  # DDP's small first bucket (dpsim.buckets.bucket_sizes)
-            head_rest = size - head - math.floor((size - head) / bucket) * bucket
+        head = min(first_bucket_bytes(bk) if z1 == 0 else bk, size)
+        if head < bk and head < size:  # DDP's small first bucket (dpsim.buckets.bucket_sizes)
+            head_rest = size - head - math.floor((size - head) / bk) * bk
             head_size[sel] = head
 
         def cost(x: float, alg: str = alg, group: Fabric = group, z1: int = z1) -> float:
@@ -604,29 +616,35 @@ def _screen(
         tensors = gradient_tensors(variant) if z1 == 0 else ()
         if z1 == 0 and cn > ct * cp:  # DDP's passes through its buckets (step.ddp_bucket_copies)
             reduced = sum(tensors) if tensors else size
-            copies = step.ddp_bucket_copies(variant, reduced, last_bucket_bytes(reduced, bucket, None, tensors), False)
+            copies = step.ddp_bucket_copies(variant, reduced, last_bucket_bytes(reduced, bk, None, tensors), False)
             copy_in[sel], copy_back[sel], copy_last[sel] = copies.in_backward_s, copies.back_s, copies.back_last_s
         if tensors:  # DDP buckets whole tensors: step._uniform_overlap_end's per-bucket chain
-            sizes = bucket_sizes(sum(tensors), bucket, None, tensors)  # pp > 1: the first stage's
+            sizes = bucket_sizes(sum(tensors), bk, None, tensors)  # pp > 1: the first stage's
             priced = functools.cache(cost)  # a layer's buckets repeat: a few distinct sizes
             layouts.append((sel, np.cumsum(sizes) / sum(sizes), np.array([priced(x) for x in sizes])))
-        c_full[sel] = cost(bucket)
+        c_full[sel] = cost(bk)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:
             c_head[sel] = cost(head)
             h_rest[sel] = cost(head_rest) if head_rest > 0 else 0.0
-        g_full[sel] = step.gather_time(alg, bucket, group)
-        g_rest[sel] = step.gather_time(alg, rest, group) if rest > 0 else 0.0
-        npieces = float(pieces[sel][0])
-        piece_gather[sel] = step.gather_time(alg, float(param_bytes[sel][0]) / npieces, group)
-        if z1 and cn > ct * cp:  # DeepSpeed ZeRO-3's backward gathers what its coordinator did not keep
+        params = float(param_bytes[sel][0])
+        post_rest = params - math.floor(params / cut.post_step_gather) * cut.post_step_gather
+        g_full[sel] = step.gather_time(alg, cut.post_step_gather, group)
+        g_rest[sel] = step.gather_time(alg, post_rest, group) if post_rest > 0 else 0.0
+        gather_piece = bucket
+        if z1 and cn > ct * cp:  # DeepSpeed ZeRO-3's prefetch buckets
             z3_variant = _variant(bases[cn], ct, cp, 3, alg)
+            gather_piece = collective_pieces(z3_variant).gather_piece
+            pieces[sel] = max(1, math.ceil(params / gather_piece))
+        npieces = float(pieces[sel][0])
+        piece_gather[sel] = step.gather_time(alg, params / npieces, group)
+        if z1 and cn > ct * cp:  # DeepSpeed ZeRO-3's backward gathers what its coordinator did not keep
             z3_gathered[sel, 0] = zero3_gathered_parameters(z3_variant, 0)
             z3_gathered[sel, 1] = zero3_gathered_parameters(z3_variant, cp - 1)
             kept = zero3_kept_parameters(z3_variant, 0) / stage_parameters(z3_variant)[0]
             bwd_bytes = float(param_bytes[sel][0]) * (1.0 - kept)
             if bwd_bytes > 1e-12 * float(param_bytes[sel][0]):
-                bwd_pieces[sel] = max(1, math.ceil(bwd_bytes / bucket))
+                bwd_pieces[sel] = max(1, math.ceil(bwd_bytes / gather_piece))
                 bwd_piece_gather[sel] = step.gather_time(alg, bwd_bytes / bwd_pieces[sel][0], group)
 
     z3 = (zero == 3) & (dp > 1)
@@ -644,10 +662,12 @@ def _screen(
     stream_free = np.where(z3, bwd_pieces * bwd_piece_gather, 0.0)  # gathers back to back from the start
     # gradients: over the last bwd_pass of the span when computing is the bottleneck (predict()'s model)
     offset = np.where(z3 & (bwd_piece_gather <= bwd_pass / bwd_pieces), sync_span - bwd_pass, 0.0)
-    end, _grad_comm = _uniform_end(grad_bytes, bucket, sync_span - offset, c_full, c_rest, stream_free - offset)
+    end, _grad_comm = _uniform_end(grad_bytes, grad_bucket, sync_span - offset, c_full, c_rest, stream_free - offset)
     end = end + offset
     # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
-    with_head = _uniform_end_with_head(grad_bytes, head_size, bucket, sync_span, c_head, c_full, h_rest, stream_free)
+    with_head = _uniform_end_with_head(
+        grad_bytes, head_size, grad_bucket, sync_span, c_head, c_full, h_rest, stream_free
+    )
     end = np.where(head_size > 0, with_head, end)
     for sel, fractions, costs in layouts:  # zero-stage-0 rows whose tensors are known
         # the chain e_i = max(r_i, e_{i-1}) + c_i in closed (max-plus) form: the latest of the stream's
@@ -670,16 +690,18 @@ def _screen(
             k[rows] - 1,
             fwd_pass[rows],
             bwd_pass[rows],
-            lambda free: _uniform_end(grad_bytes[rows], bucket, bwd_pass[rows], c_full[rows], c_rest[rows], free)[0],
+            lambda free: _uniform_end(
+                grad_bytes[rows], grad_bucket[rows], bwd_pass[rows], c_full[rows], c_rest[rows], free
+            )[0],
         )
-        last = _uniform_end(grad_bytes[rows], bucket, bwd_pass[rows], c_full[rows], c_rest[rows], backlog)[0]
+        last = _uniform_end(grad_bytes[rows], grad_bucket[rows], bwd_pass[rows], c_full[rows], c_rest[rows], backlog)[0]
         grad_exposed[rows] = np.maximum(0.0, last - bwd_pass[rows])
     # DeepSpeed ZeRO-1/2 without overlap_comm (its default): every reduction after its backward, blocking
     z12 = ((zero == 1) | (zero == 2)) & (dp > 1)
-    blocking = np.floor(grad_bytes / bucket) * c_full + c_rest
+    blocking = np.floor(grad_bytes / grad_bucket) * c_full + c_rest
     grad_exposed = np.where(z12, np.where(per_mb, k, 1) * blocking, grad_exposed)
     post_gather = np.where(
-        ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / bucket) * g_full + g_rest, 0.0
+        ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / post_piece) * g_full + g_rest, 0.0
     )
     gather_exposed = k * ((fwd_span - fwd_pass) + (bwd_span - bwd_pass))
 

@@ -22,6 +22,7 @@ from rich.text import Text
 from dpsim import catalog
 from dpsim.errors import safe_text
 from dpsim.records import CORE_FIELDS, StepResult
+from dpsim.sharding import collective_pieces
 from dpsim.units import format_bandwidth, format_binary_size, format_size, format_time
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def derived_values(scenario: Scenario) -> dict[str, Any]:
         "parameters": m.num_parameters,
         "training_flops_per_sample": m.training_flops_per_sample,
         "gradient_bytes_per_device": grad_bytes,
-        "buckets": math.ceil(grad_bytes / scenario.communication.bucket),
+        "buckets": math.ceil(grad_bytes / collective_pieces(scenario).gradient_bucket),
         "scenario_hash": scenario.scenario_hash(),
     }
 

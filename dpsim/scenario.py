@@ -800,10 +800,13 @@ class TrainingConfig(_Section):
     """DeepSpeed ZeRO's ``reduce_bucket_size``, in elements: the size of each reduce (IPG) buffer, which
     DeepSpeed allocates whole in the 16-bit dtype (``torch.empty(reduce_bucket_size)``; two with
     ``overlap_comm`` at stages 1/2, one at stage 3). none = DeepSpeed's default, 500,000,000 elements.
-    The buckets the engines reduce stay ``communication.bucket`` bytes."""
+    The engines reduce the gradients in buckets of this many elements at the communication width, not in
+    ``communication.bucket`` (:func:`dpsim.sharding.collective_pieces`); the runtime refuses it."""
     deepspeed_prefetch_bucket_size: Annotated[int, Field(strict=True, ge=0, le=10**13)] | None = None
     """DeepSpeed ZeRO-3's ``stage3_prefetch_bucket_size``, in elements: how many parameter elements the
-    coordinator all-gathers ahead of their use (0: no prefetch). none = DeepSpeed's default, 50,000,000."""
+    coordinator all-gathers ahead of their use (0: no prefetch). none = DeepSpeed's default, 50,000,000.
+    The engines gather the parameters in pieces of this many elements, prefetched; with 0 a layer at a time,
+    on demand (:func:`dpsim.sharding.collective_pieces`); the runtime refuses it."""
     deepspeed_max_live_parameters: Annotated[int, Field(strict=True, ge=0, le=10**13)] | None = None
     """DeepSpeed ZeRO-3's ``stage3_max_live_parameters``, in elements: the coordinator prefetches only while
     fewer elements than this are gathered. none = DeepSpeed's default, 1,000,000,000."""

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
-__all__ = ["StepTraffic", "step_traffic"]
+__all__ = ["CollectivePieces", "StepTraffic", "collective_pieces", "step_traffic"]
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,58 @@ def step_traffic(scenario: Scenario) -> StepTraffic:
     if share <= 1e-12:  # everything kept: the backward gathers nothing
         return StepTraffic(gathered, 0, reductions, False, dp, 1)
     return StepTraffic(gathered, gathered, reductions, zero in (1, 2), dp, 1, share)
+
+
+@dataclass(frozen=True)
+class CollectivePieces:
+    """What one data-parallel collective of a step moves, in bytes: the pieces both engines cut a step into."""
+
+    gradient_bucket: float
+    """Each gradient reduction (all-reduce or reduce-scatter) but the remainder."""
+    gather_piece: float
+    """Each all-gather of the parameters before a forward or backward (ZeRO-3, FSDP)."""
+    post_step_gather: float
+    """Each all-gather of the updated parameters after the optimizer step (ZeRO-1/2, Megatron)."""
+    prefetch: bool
+    """Whether the pre-pass gathers run ahead of the compute that uses them (else on demand, in series)."""
+
+
+def collective_pieces(scenario: Scenario) -> CollectivePieces:
+    """How ``scenario``'s step cuts its data-parallel collectives (both engines read this, never the fields).
+
+    ``communication.bucket`` for DDP, Megatron's distributed optimizer and FSDP. DeepSpeed ZeRO
+    (:attr:`dpsim.scenario.Scenario.deepspeed`) sizes its own, in elements (DeepSpeed 0.16.5,
+    ``deepspeed/runtime/zero/``):
+
+    - gradients: ``reduce_bucket_size`` elements at the communication width. Stages 1/2
+      (``stage_1_and_2.py``, ``reduce_independent_p_g_buckets_and_remove_grads``) and stage 3
+      (``stage3.py``, the same function) append each ready gradient to the reduce (IPG) bucket and
+      reduce the bucket first when the gradient would overflow it (``average_tensor`` /
+      ``__reduce_and_partition_ipg_grads``); a gradient is never split, so for tensors well below the
+      bucket this is full buckets then the remainder, the stream the engines reduce.
+    - the post-step all-gather (stages 1/2): one collective over the whole parameter partition
+      (``runtime/utils.py`` ``all_gather_dp_groups`` -> ``all_gather_into_tensor_dp_groups``: one
+      ``all_gather_into_tensor`` per parameter group whenever torch has it, >= 1.13; only older torch
+      cuts it into ``partition x dp // allgather_bucket_size`` shards, so ``allgather_bucket_size``
+      does not matter).
+    - ZeRO-3's gathers (``partitioned_param_coordinator.py``, ``fetch_sub_module``): after fetching
+      the module it runs, the coordinator all-gathers the next ``stage3_prefetch_bucket_size``
+      elements of the traced parameter order in one coalesced call, ahead of their use: pieces of
+      that many elements at the parameters' width, prefetched. 0 turns prefetching off: each module
+      is gathered when it runs and waited for; the engines gather a layer at a time then (the
+      bandwidth term exact, one collective's latency a layer instead of one a module).
+    """
+    c = scenario.communication
+    ds = scenario.deepspeed
+    if ds is None:
+        return CollectivePieces(c.bucket, c.bucket, c.bucket, c.overlap)
+    t, m = scenario.training, scenario.model
+    width = 4 if t.precision == "fp32" else 2  # the 16-bit parameters (fp32 when training in fp32)
+    params = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * width
+    gradient = ds.reduce_bucket_size * scenario.gradient_bytes_per_param
+    if t.zero_stage < 3:
+        return CollectivePieces(gradient, c.bucket, params, c.overlap)
+    if ds.prefetch_bucket_size > 0:
+        return CollectivePieces(gradient, ds.prefetch_bucket_size * width, params, c.overlap)
+    layers = max(1.0, m.layers / t.pipeline_parallel)
+    return CollectivePieces(gradient, params / layers, params, False)

@@ -184,10 +184,30 @@ def slowed_units(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
+DEEPSPEED_BUCKET_FIELDS = ("deepspeed_reduce_bucket_size", "deepspeed_prefetch_bucket_size")
+"""DeepSpeed ZeRO's bucket sizes, which set what the engines reduce and gather at once
+(:func:`dpsim.sharding.collective_pieces`); the runtime has no DeepSpeed to honour them."""
+
+
 def check_supported(scenario: Scenario) -> None:
-    """Refuse, before any rank starts, what the runtime cannot execute as the scenario says."""
+    """Refuse, before any rank starts, what the runtime cannot execute as the scenario says.
+
+    DeepSpeed's bucket sizes (:data:`DEEPSPEED_BUCKET_FIELDS`) are refused (:class:`ScenarioError`
+    naming the field): ZeRO-1 here is ``ZeroRedundancyOptimizer`` over DDP's buckets
+    (``communication.bucket``) and ZeRO-2/3 FSDP, so the measured step would not cut its
+    collectives as the predicted one.
+    """
+    from dpsim.errors import ScenarioError
     from runtime.collectives import supports
 
+    for name in DEEPSPEED_BUCKET_FIELDS:
+        if getattr(scenario.training, name) is not None:
+            raise ScenarioError(
+                f"training.{name}",
+                "the runtime runs ZeRO-1 as PyTorch's ZeroRedundancyOptimizer over DDP's buckets "
+                "(communication.bucket) and ZeRO-2/3 as FSDP, not DeepSpeed: it cannot reduce or gather in "
+                "DeepSpeed's buckets; leave the field out to measure, or predict with dpsim run",
+            )
     algorithm = scenario.communication.algorithm
     if not supports(algorithm):
         raise ValueError(

@@ -67,6 +67,12 @@ def toy(deepspeed_defaults: bool = False, **changes: Any) -> Scenario:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     t = data["training"]
+    if t.get("zero_stage", 0) and t.get("optimizer_sharding", "zero") == "zero":
+        # DeepSpeed cuts its reductions and ZeRO-3 gathers by its own element counts
+        # (dpsim.sharding.collective_pieces): 25M fp32 elements, the toy's 100 MB bucket
+        t.setdefault("deepspeed_reduce_bucket_size", 25_000_000)
+        if t["zero_stage"] == 3:
+            t.setdefault("deepspeed_prefetch_bucket_size", 25_000_000)
     if t.get("zero_stage", 0) and t.get("optimizer_sharding", "zero") == "zero" and not deepspeed_defaults:
         # the toy's DeepSpeed overlaps its reductions and keeps nothing gathered for reuse, the schedule these
         # tests write out; DeepSpeed's own defaults (overlap_comm false at stages 1/2, a 1e9-element reuse
@@ -722,9 +728,9 @@ def test_fsdp_root_unit_traffic_and_memory(changes: dict[str, Any], per_micro_ba
     layer = 57.5e6 / 3
     gradients = 8 * layer + 4 * 2.5e6
     if changes.get("training__optimizer_sharding") != "fsdp":
-        # DeepSpeed ZeRO-3 (the toy's stage3_max_reuse_distance is 0): its 5e8-element reduce buffer, the first
-        # backward unit (the 2.5M head) and one 5e7-element prefetch bucket, in fp32 (two layers before)
-        assert extra["memory_buffers_bytes"] == exact(4 * (5e8 + 2.5e6 + 5e7))
+        # DeepSpeed ZeRO-3 (the toy's stage3_max_reuse_distance is 0): its reduce buffer (the toy's 25M elements),
+        # the first backward unit (the 2.5M head) and one prefetch bucket (25M elements), in fp32
+        assert extra["memory_buffers_bytes"] == exact(4 * (25e6 + 2.5e6 + 25e6))
         return
     gathered = 4 * (2 * layer + 5e6) if changes["training__zero_stage"] == 3 else 0.0
     assert extra["memory_buffers_bytes"] == exact(gathered + gradients)
@@ -860,3 +866,84 @@ def test_ddp_bucket_copies_on_the_backward_critical_path(engine: str, view: bool
     assert result.step_time_s == exact(1 + 0.4 * (2 + COPY_S) + 2.5 + back + OPTIMIZER_S)
     assert result.compute_s == exact(3 + COPY_S + back)
     assert predict(scenario).extra["ddp_bucket_copy_s"] == exact(COPY_S if view else 2 * COPY_S)
+
+
+# --- DeepSpeed ZeRO's own buckets (dpsim.sharding.collective_pieces) ------------------------------------------
+
+
+def test_deepspeed_pieces_follow_its_element_counts_not_communication_bucket() -> None:
+    """DeepSpeed 0.16.5 cuts by elements: reductions of reduce_bucket_size at the communication width, one
+    post-step all-gather of the whole partition (all_gather_into_tensor_dp_groups), ZeRO-3 gathers of
+    stage3_prefetch_bucket_size at the parameters' width; the others keep communication.bucket (100 MB)."""
+    from dpsim.sharding import collective_pieces
+
+    bf16 = {"training__precision": "bf16", "training__zero_stage": 3}
+    defaults = collective_pieces(toy(deepspeed_defaults=True, **bf16, training__deepspeed_reduce_bucket_size=None,
+                                     training__deepspeed_prefetch_bucket_size=None))  # fmt: skip
+    assert defaults.gradient_bucket == exact(5e8 * 2)  # 500M elements of bf16
+    assert defaults.gather_piece == exact(5e7 * 2)  # 50M elements
+    assert defaults.post_step_gather == exact(62.5e6 * 2)  # the whole 16-bit partition at once
+    assert defaults.prefetch
+    fp32 = collective_pieces(toy(training__zero_stage=2, training__deepspeed_reduce_bucket_size=1000))
+    assert (fp32.gradient_bucket, fp32.post_step_gather) == (exact(4000), exact(250e6))
+    for other in ({"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}, {"training__zero_stage": 0}):
+        pieces = collective_pieces(toy(**other))
+        assert (pieces.gradient_bucket, pieces.gather_piece, pieces.post_step_gather) == (100e6, 100e6, 100e6)
+    # no prefetch: on demand, a layer at a time (3 layers of the transformer toy's 250 MB)
+    off = collective_pieces(toy(training__zero_stage=3, training__deepspeed_prefetch_bucket_size=0, **TRANSFORMER_TOY))
+    assert (off.gather_piece, off.prefetch) == (exact(250e6 / 3), False)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+@pytest.mark.parametrize(("elements", "exposed"), [(62_500_000, 1.25), (12_500_000, 0.25), (25_000_000, 0.35)])
+def test_deepspeed_reduce_bucket_size_sets_the_reduction_buckets(engine: str, elements: int, exposed: float) -> None:
+    """ZeRO-1 with overlap_comm on the toy (250 MB fp32 gradient, 2 s backward, 100 MB/s: 0.5 s a 100 MB
+    reduce-scatter over 2 ranks), buckets of reduce_bucket_size fp32 elements. 62.5M: one 250 MB bucket,
+    ready at the end of the backward, all 1.25 s exposed. 12.5M (50 MB): five of 0.25 s ready every 0.4 s,
+    each done before the next is ready: the last's 0.25 s exposed. 25M (100 MB): 0.35 s (the toy's own).
+    communication.bucket (100 MB) no longer matters. Then the post-step gather, 1.25 s."""
+    scenario = toy(training__zero_stage=1, training__deepspeed_reduce_bucket_size=elements)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.exposed_comm_s == exact(exposed + 1.25)
+    assert result.comm_s == exact(1.25 + 1.25)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+def test_deepspeed_post_step_gather_is_one_collective(engine: str) -> None:
+    """With 10 ms a ring step (2 ranks: one step per collective) the count shows: ZeRO-1 without overlap_comm
+    reduce-scatters three 25M-element buckets after the backward (3 x 10 ms + 1.25 s) and all-gathers the
+    whole 250 MB partition in one all_gather_into_tensor (10 ms + 1.25 s), not in communication.bucket's three."""
+    link = {"bandwidth": "100 MB/s", "latency": "10 ms"}
+    scenario = toy(deepspeed_defaults=True, training__zero_stage=1, cluster__intra_node=link)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.exposed_comm_s == exact(3 * 0.01 + 1.25 + 0.01 + 1.25)
+    if engine == "analytic":
+        assert result.extra["zero_param_gather_s"] == exact(0.01 + 1.25)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+def test_deepspeed_prefetch_bucket_size_sets_the_zero_3_gathers(engine: str) -> None:
+    """ZeRO-3 on the toy, DeepSpeed's reuse distance (the backward gathers nothing). Prefetch buckets of 31.25M
+    fp32 elements: two 125 MB pieces (0.625 s each) ahead of 0.5 s of compute each: 0.625 + 0.625 + 0.5 =
+    1.75 s for a 1 s forward, 0.75 s exposed (7/12 s with communication.bucket's three pieces); then the
+    backward's reduce-scatters (25M-element buckets) expose 0.35 s."""
+    scenario = toy(deepspeed_defaults=True, training__zero_stage=3, training__deepspeed_prefetch_bucket_size=31_250_000)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.exposed_comm_s == exact(0.75 + 0.35)
+    assert result.step_time_s == exact(3 + 0.75 + 0.35 + OPTIMIZER_S / 2)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+def test_deepspeed_zero_3_without_prefetch_gathers_on_demand(engine: str) -> None:
+    """stage3_prefetch_bucket_size 0 on the 3-layer transformer toy, nothing kept for reuse: each layer's 250/3 MB
+    (5/12 s) is gathered when it runs. Forward: 3 x (5/12 + 1/3) = 2.25 s, 1.25 s exposed. Backward: layer p
+    computes (2/3 s) from (p+1)·5/12 + p·2/3 s, span 3.25 s; the reduce-scatters of 100, 100, 50 MB are ready
+    inside the pieces at 1.2, 2.4, 3 pieces (1.633, 2.85, 3.25 s), wait for the last gather (free at 2.583 s)
+    and end at 3.083, 3.583, 3.833 s: 7/12 s past the span, after its own 1.25 s of gathers."""
+    scenario = toy(
+        training__zero_stage=3, training__deepspeed_prefetch_bucket_size=0, cluster__device__memory="200 GB",
+        **TRANSFORMER_TOY,
+    )  # fmt: skip
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.comm_s == exact(3 * 1.25)
+    assert result.exposed_comm_s == exact(1.25 + 1.25 + 7 / 12)

@@ -77,7 +77,8 @@ def test_tensor_parallel_time_lies_inside_the_passes(engine: str) -> None:
     time after the overrun (1.4304 s), the simulator ran the backward's TP after the pass, hiding it under
     the overrun (1.2704 s).
     """
-    scenario = tp_toy(zero_stage=2, deepspeed_overlap_comm=True)  # reduced on DeepSpeed's reduction stream
+    # reduced on DeepSpeed's reduction stream, in buckets of 2.5M fp32 elements (10 MB: collective_pieces)
+    scenario = tp_toy(zero_stage=2, deepspeed_overlap_comm=True, deepspeed_reduce_bucket_size=2_500_000)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
     delta = 0.26 * 10 / 52.056
     overrun = max(delta + 5 * 0.1, 5 * delta + 0.1) + 0.02056 - 0.26

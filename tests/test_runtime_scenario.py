@@ -68,17 +68,29 @@ def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm
     assert all(t.start_s >= last_ready for t in timings[-len(timings) // 2 :])
 
 
-@pytest.mark.parametrize("algorithm", ["direct", "parameter-server"])
-def test_algorithms_without_a_runtime_are_refused_before_any_rank_starts(tmp_path: Path, algorithm: str) -> None:
+@pytest.mark.parametrize(
+    ("training", "communication", "expected"),
+    [
+        ("", "{algorithm: direct}", "no 'direct' all-reduce"),
+        ("", "{algorithm: parameter-server}", "no 'parameter-server' all-reduce"),
+        # the runtime's ZeRO-1 is ZeroRedundancyOptimizer over DDP's buckets (ZeRO-2/3: FSDP): it cannot cut its
+        # collectives as DeepSpeed's bucket sizes make the engines do (dpsim.sharding.collective_pieces)
+        (", zero_stage: 1, deepspeed_reduce_bucket_size: 1000", "{}", "training.deepspeed_reduce_bucket_size: "),
+        (", zero_stage: 1, deepspeed_prefetch_bucket_size: 1000", "{}", "training.deepspeed_prefetch_bucket_size: "),
+    ],
+)
+def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(
+    tmp_path: Path, training: str, communication: str, expected: str
+) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(
         "model: {kind: mlp, layers: 2, hidden: 16}\n"
         "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}}\n"
-        "training: {global_batch: 4, micro_batch: 2, precision: fp32}\n"
-        f"communication: {{algorithm: {algorithm}}}\n"
+        f"training: {{global_batch: 4, micro_batch: 2, precision: fp32{training}}}\n"
+        f"communication: {communication}\n"
     )
     proc = run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")], timeout=120,
                cwd=ROOT)  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1 and "no '" + algorithm + "' all-reduce" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and expected in proc.stderr
     assert not (tmp_path / "run").exists()

@@ -118,7 +118,7 @@ from dpsim.buckets import (
 )
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
-from dpsim.sharding import step_traffic
+from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
 
 if TYPE_CHECKING:
@@ -422,6 +422,10 @@ def _hybrid_overlap_end(
     ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
     streams = two_streams(ready, a, b, stream_free_s)
     return max(streams.first_free, streams.second_free), busy_s(streams), len(sizes)
+
+
+_LISTED_BUCKETS = 100_000
+"""Most gradient buckets priced one by one where no closed form applies (beyond: the uniform form)."""
 
 
 def _uniform_overlap_end(
@@ -735,8 +739,9 @@ def predict(scenario: Scenario) -> StepResult:
     tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
     grad_bytes = synced_gradient_bytes(scenario, tensors)  # with pp > 1 and known tensors: the first stage's
     param_bytes = psi * _param_bytes(t.precision)
-    bucket = scenario.communication.bucket
-    overlap = scenario.communication.overlap  # gathers prefetched
+    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets and gathers
+    bucket = cut.gradient_bucket
+    overlap = cut.prefetch  # gathers prefetched
     reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
 
     traffic = step_traffic(scenario)
@@ -784,7 +789,7 @@ def predict(scenario: Scenario) -> StepResult:
     )
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = copy_back_s = 0.0
-    pieces = max(1, math.ceil(param_bytes / bucket))
+    pieces = max(1, math.ceil(param_bytes / cut.gather_piece))
     piece_gather = (
         reduce_scatter_group_time(algorithm, param_bytes / pieces, group, shard_groups)
         if traffic.forward_gathers
@@ -792,7 +797,7 @@ def predict(scenario: Scenario) -> StepResult:
     )
     # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
     bwd_param_bytes = param_bytes * traffic.backward_gather_share
-    bwd_pieces = max(1, math.ceil(bwd_param_bytes / bucket))
+    bwd_pieces = max(1, math.ceil(bwd_param_bytes / cut.gather_piece))
     bwd_piece_gather = (
         reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, shard_groups)
         if traffic.backward_gathers
@@ -820,7 +825,21 @@ def predict(scenario: Scenario) -> StepResult:
         stream_free = bwd_pieces * bwd_piece_gather if overlap else bwd_span
         compute_bound = bwd_piece_gather <= bwd_pass / bwd_pieces
         offset = bwd_span - bwd_pass if compute_bound else 0.0
-        if reduces_overlapped:
+        if reduces_overlapped and not overlap and grad_bytes / bucket <= _LISTED_BUCKETS:
+            # gathered on demand (DeepSpeed ZeRO-3 without prefetch) with reductions overlapped: piece p's
+            # gather waits for piece p-1's compute, so its compute runs from (p+1)·g + p·c and the gradients
+            # appear only inside the compute pieces; the stream is free after the last gather
+            g, c = bwd_piece_gather, bwd_pass / bwd_pieces
+            sizes = bucket_sizes(grad_bytes, bucket, first)
+            ready = []
+            for done in itertools.accumulate(sizes):
+                x = bwd_pieces * done / grad_bytes
+                p = min(bwd_pieces - 1, max(0, math.ceil(x - 1e-12) - 1))
+                ready.append((p + 1) * g + p * c + (x - p) * c)
+            costs = [grad_cost(size) for size in sizes]
+            end = overlap_end(ready, costs, bwd_pieces * g + (bwd_pieces - 1) * c)
+            grad_comm, n_buckets = sum(costs), len(sizes)
+        elif reduces_overlapped:
             end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)
             end += offset
         else:
@@ -901,8 +920,9 @@ def predict(scenario: Scenario) -> StepResult:
         copy_back_s = float(copies.back_end(last_bwd_s, reduced)) - reduced if copies.back_s else 0.0
     post_step_gather = post_step_gather_exposed = 0.0
     if traffic.post_step_gather:
+        piece = cut.post_step_gather  # DeepSpeed: the whole partition at once
         _, post_step_gather, _ = _uniform_overlap_end(
-            param_bytes, bucket, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, bucket
+            param_bytes, piece, 0.0, lambda s: gather_time(algorithm, s, group), 0.0, piece
         )
         post_step_gather_exposed = post_step_gather
         if scenario.overlaps_param_gather:
@@ -919,7 +939,7 @@ def predict(scenario: Scenario) -> StepResult:
                 return stream
 
             post_step_gather_exposed = max(
-                0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, bucket, chunks), pp, fwd_pass, 0.0, post)
+                0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, piece, chunks), pp, fwd_pass, 0.0, post)
             )
 
     # optimizer (memory bound), sharded by ZeRO

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dpsim.errors import ScenarioError
-from dpsim.sharding import step_traffic
+from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import TEXTBOOK
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
@@ -128,15 +128,17 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     k = scenario.accumulation_steps
     per_node = max(1, min(dp, scenario.cluster.workers_per_node // max(1, t.tensor_parallel)))
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    bucket = scenario.communication.bucket
+    cut = collective_pieces(scenario)  # what each collective moves (DeepSpeed ZeRO: its own buckets)
+    bucket = cut.gradient_bucket
     gradient_bytes = psi * scenario.gradient_bytes_per_param
     param_bytes = psi * (4 if t.precision == "fp32" else 2)
     collectives = math.ceil(gradient_bytes / bucket) if dp > 1 else 0
     traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
     if traffic.post_step_gather:
-        collectives += math.ceil(param_bytes / bucket)
-    collectives += traffic.forward_gathers * max(1, math.ceil(param_bytes / bucket))
-    collectives += traffic.backward_gathers * max(1, math.ceil(param_bytes * traffic.backward_gather_share / bucket))
+        collectives += math.ceil(param_bytes / cut.post_step_gather)
+    collectives += traffic.forward_gathers * max(1, math.ceil(param_bytes / cut.gather_piece))
+    share = traffic.backward_gather_share
+    collectives += traffic.backward_gathers * max(1, math.ceil(param_bytes * share / cut.gather_piece))
     if traffic.replicas > 1:  # HYBRID_SHARD: each gradient bucket's replica all-reduce
         collectives += math.ceil(gradient_bytes / bucket) * traffic.gradient_reductions
     algorithm = scenario.communication.algorithm

@@ -239,7 +239,7 @@ class _OverlappedGathers:
     """
 
     def __init__(self, plan: StepPlan, forward_s: np.ndarray, first: int) -> None:
-        self.chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
+        self.chunks = chunk_bucket_sizes(plan.param_bytes, plan.post_gather_piece, plan.chunks)
         self.stages = plan.stages
         self.forward_s = forward_s
         self.first = first

@@ -10,7 +10,6 @@ analytic memory model (the simulator does not model allocation).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from dpsim.buckets import (
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
-from dpsim.sharding import step_traffic
+from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
@@ -116,13 +115,16 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
     )
+    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets and gathers
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
         param_bytes=psi * (4 if t.precision == "fp32" else 2),
-        bucket_bytes=scenario.communication.bucket,
+        bucket_bytes=cut.gradient_bucket,
+        gather_bytes=cut.gather_piece,
+        post_gather_bytes=cut.post_step_gather,
         zero_stage=t.zero_stage,
-        overlap=scenario.communication.overlap,
+        overlap=cut.prefetch,
         gradient_overlap=scenario.overlaps_gradient_reduction,
         optimizer_s=optimizer_s,
         tp_comm_s=tp_comm,
@@ -157,7 +159,7 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
     profile = _profile(scenario)
     if profile is None or not getattr(profile, "gradient_ready", ()):
         return {}
-    bucket = scenario.communication.bucket
+    bucket = collective_pieces(scenario).gradient_bucket
     traced = ddp_trace(profile, scenario.training.zero_stage)
     if traced:
         sizes, fractions = traced_buckets(traced, gradient_bytes, bucket, None)
@@ -170,7 +172,7 @@ def _collective_count(plan: StepPlan) -> int:
     count *= 2 if plan.shard_ranks else 1  # HYBRID_SHARD: each reduce-scatter's replica all-reduce
     forward, backward, post = plan.gathers
     if post:
-        count += math.ceil(plan.param_bytes / plan.bucket_bytes)
+        count += len(plan.parameter_buckets)
     return count + forward * plan.pieces + backward * plan.backward_pieces
 
 

@@ -74,6 +74,11 @@ class StepPlan:
     gradient_bytes: float
     param_bytes: float
     bucket_bytes: float
+    """Each gradient bucket (:func:`dpsim.sharding.collective_pieces`)."""
+    gather_bytes: float | None = None
+    """Each ZeRO-3 / FSDP parameter piece gathered before a pass; None: :attr:`bucket_bytes`."""
+    post_gather_bytes: float | None = None
+    """Each post-step parameter all-gather; None: :attr:`bucket_bytes`."""
     zero_stage: int = 0
     overlap: bool = True
     """Gathers prefetched a piece ahead, and (unless :attr:`gradient_overlap` says otherwise) gradient
@@ -159,7 +164,7 @@ class StepPlan:
     @property
     def parameter_buckets(self) -> list[float]:
         """ZeRO-1/2's post-step parameter all-gathers: equal buckets (no DDP first bucket)."""
-        return bucket_sizes(self.param_bytes, self.bucket_bytes, self.bucket_bytes)
+        return bucket_sizes(self.param_bytes, self.post_gather_piece, self.post_gather_piece)
 
     @property
     def bucket_fractions(self) -> tuple[float, ...]:
@@ -173,7 +178,7 @@ class StepPlan:
     @property
     def pieces(self) -> int:
         """ZeRO-3 parameter pieces gathered one by one (in the forward)."""
-        return max(1, math.ceil(self.param_bytes / self.bucket_bytes))
+        return max(1, math.ceil(self.param_bytes / self.gather_piece))
 
     @property
     def backward_gathered_bytes(self) -> float:
@@ -183,7 +188,17 @@ class StepPlan:
     @property
     def backward_pieces(self) -> int:
         """Pieces of :attr:`backward_gathered_bytes` gathered one by one in a backward."""
-        return max(1, math.ceil(self.backward_gathered_bytes / self.bucket_bytes))
+        return max(1, math.ceil(self.backward_gathered_bytes / self.gather_piece))
+
+    @property
+    def post_gather_piece(self) -> float:
+        """Bytes of each post-step parameter all-gather (:attr:`post_gather_bytes`)."""
+        return self.bucket_bytes if self.post_gather_bytes is None else self.post_gather_bytes
+
+    @property
+    def gather_piece(self) -> float:
+        """Bytes of each parameter piece gathered before a pass (:attr:`gather_bytes`)."""
+        return self.bucket_bytes if self.gather_bytes is None else self.gather_bytes
 
 
 @dataclass
@@ -390,7 +405,7 @@ def step_program(
     if post_step_gather:
         if plan.overlap_param_gather:
             # the next step's first forward computes bucket by bucket as each gather lands (chunk by chunk)
-            chunks = chunk_bucket_sizes(plan.param_bytes, plan.bucket_bytes, plan.chunks)
+            chunks = chunk_bucket_sizes(plan.param_bytes, plan.post_gather_piece, plan.chunks)
             gathers = overlapped_gathers(chunks, plan.stages, forward_s[:, 0] + tp_fwd, end)
             end = end + np.maximum(0.0, (yield from _posted(gathers)))
         else:
