@@ -352,6 +352,14 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 # related changes", 29 Sep 2021, before tr11's 2022 run) partitions gradients as well as activations
                 "pipeline_p2p": "blocking",
                 "zero_stage": 1,
+                # BF16_Optimizer (tr11 README: DeepSpeed's olruwase/bf16-updates branch, merged as 0.6.2's
+                # "bf16+pipeline parallelism"): the pipeline engine's ReduceGrads is _bf16_reduce_grads, a
+                # buffered_allreduce_fallback of the optimizer's flat fp32 gradients in bf16 (the communication
+                # dtype under bf16), each rank then updating its own partition: an all-reduce, not a reduce-scatter
+                "zero1_gradient_allreduce": True,
+                # and its update_hp_grads after every micro-batch's backward adds the bf16 gradients into its
+                # fp32 buffer (the tr11 README: "The new BF16_Optimizer accumulates grads in fp32")
+                "gradient_accumulation_pass": "fp32_copy",
                 "activation_recomputation": "full",
                 "gradient_clipping": True,  # tr11-176B-ml.slurm: --clip-grad 1.0
             },
@@ -497,6 +505,13 @@ def _deepspeed_pipeline(batch: int, micro_batch: int, tp: int, pp: int, **traini
             "zero_stage": 1,
             "activation_recomputation": "full",
             "gradient_clipping": True,
+            # fp16 without ZeRO-2/3: each micro-batch's gradients accumulate into param.grad (autograd's
+            # AccumulateGrad; DeeperSpeed's legacy stage 1 and DeepSpeed's ZeRO-1 keep no contiguous buffer)
+            "gradient_accumulation_pass": "autograd",
+            # ReduceGrads all-reduces the full gradients: DeeperSpeed's _exec_reduce_grads calls
+            # buffered_allreduce_fallback itself; DeepSpeed 0.4.4-0.5's stage 1 (contiguous_gradients forced
+            # off) takes reduce_ipg_grads -> buffered_reduce_fallback(None, ...), an all-reduce per bucket
+            "zero1_gradient_allreduce": True,
             **training,
         },
         "communication": {"algorithm": "ring", "overlap": False},
@@ -523,28 +538,34 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
             **_deepspeed_pipeline(1920, 1, 8, 35),
         },
         assumptions="micro-batch 1 (not stated; Megatron's 530B runs on the same cluster use 1; at 2 the "
-        "prediction is 55.8 / 47.2 / 41.4 s, +7.7 / +6.5 / +7.2 %, but choosing it by that match would be "
+        "prediction is 57.2 / 48.4 / 42.5 s, +5.0 / +3.7 / +4.4 %, but choosing it by that match would be "
         "fitting), full recomputation (not stated; without it the model's memory estimate is 96.5 GiB, and the "
-        "paper's TFLOP/s equal eq. (3), which counts the recomputed forward), ZeRO stage 1 (not stated; under 1 % "
-        "of the step either way), vocabulary padded to 51,200, gradient reduction after the flush; the DeepSpeed "
-        "release is not stated: training ended before the model's announcement (11 Oct 2021), and until 29 Sep "
-        "2021 (v0.5.3; commit e2fdd254 'Big science related changes' turned it on) the pipeline engine sent "
-        "whole stage-boundary gradients from every TP rank (is_grad_partitioned = False), as modelled; with "
-        "partitioned gradients the prediction is +24.8 / +26.1 / +29.7 %",
-        known_miss="predicted 21-26 % faster. The same model on the same cluster at TP 8 / PP 35 in Megatron-LM is "
+        "paper's TFLOP/s equal eq. (3), which counts the recomputed forward), ZeRO stage 1 (not stated; with "
+        "ZeRO 0 the gradients are all-reduced all the same, by buffered_allreduce_fallback), 16-bit training "
+        "without BF16_Optimizer (DeepSpeed 0.4-0.5), vocabulary padded to 51,200, gradient reduction after the "
+        "flush; the DeepSpeed release is not stated: training ended before the model's announcement (11 Oct "
+        "2021), and until 29 Sep 2021 (v0.5.3; commit e2fdd254 'Big science related changes' turned it on) the "
+        "pipeline engine sent whole stage-boundary gradients from every TP rank (is_grad_partitioned = False), "
+        "as modelled; with partitioned gradients the prediction is about 4 points further off; from 0.4.4 (26 Jul "
+        "2021) ZeRO-1 all-reduces (training.zero1_gradient_allreduce)",
+        known_miss="predicted 15-20 % faster. The same model on the same cluster at TP 8 / PP 35 in Megatron-LM is "
         "predicted within +7 % (Table 1's 529.6B row) and -2 % (Korthikanti's 530B iterations). DeepSpeed's "
-        "pipeline engine is now modelled as it runs (training.pipeline_p2p: blocking; runtime/pipe/schedule.py "
-        "TrainSchedule and engine.py, v0.5): four blocking stage-boundary transfers per micro-batch on a middle "
-        "stage, whole gradients from each of the 8 TP ranks over its NIC, the PartitionedTensor all-gathers, "
-        "8.5 ms per 0.18 s slot (+26.1 / +27.5 / +31.1 % before). Fitting the three published times to "
-        "a (m + p - 1) + c still puts extra time both in each slot (a = 0.197 s against 0.180 s predicted) and "
-        "in what each step adds once (c = 6.0 s against 0.4 s). Read in DeepSpeed 0.5 and each small: "
-        "ReduceTiedGrads (one 262 MB fp16 all-reduce between the first and last stage, ~11 ms), ZeRO-1's "
-        "reduction as one dist.reduce per owning rank (+0.02 s on the 0.15 s modelled), the post-step all-gather "
-        "of fp16 parameters (modelled), the overflow check and gradient norm (memory-bound, ~10 ms), the clone of "
-        "each received buffer (~0.1 ms a slot), the lock-step schedule itself (executed by hand in "
-        "tests/test_parallel.py: it never stretches a forward to a backward's length). With an unstated "
-        "micro-batch of 2 the three runs come within 8 %; the paper gives neither the micro-batch nor a breakdown",
+        "pipeline engine is modelled as it runs (runtime/pipe/schedule.py TrainSchedule and engine.py, v0.5): "
+        "four blocking stage-boundary transfers per micro-batch on a middle stage, whole gradients from each of "
+        "the 8 TP ranks over its NIC, the PartitionedTensor all-gathers, 8.5 ms per slot (training.pipeline_p2p: "
+        "blocking; +26.1 / +27.5 / +31.1 % before); autograd's accumulation of each micro-batch's 1.9 G fp16 "
+        "gradients into param.grad, 8.0 ms per slot (training.gradient_accumulation_pass: autograd; -5.3 to -5.5 "
+        "points); ZeRO-1's all-reduce after the flush (training.zero1_gradient_allreduce; -0.4 to -0.6 points). "
+        "Fitting the three published times to a (m + p - 1) + c still puts extra time in what each step adds "
+        "once (c = 6.0 s against 0.6 s predicted; a = 0.197 s against 0.188 s). Read in DeepSpeed 0.5 and each "
+        "small: ReduceTiedGrads (one 262 MB fp16 all-reduce between the first and last stage, ~11 ms), the "
+        "overflow check and gradient norm (memory-bound, ~30 ms), the clones of each received buffer (~0.4 ms a "
+        "slot), a device synchronisation before every forward (ThroughputTimer.start) and PartitionedTensor."
+        "from_meta's .tolist(): launch gaps, not priced; the lock-step schedule, also with the last stage's "
+        "heavier logits (executed by hand: never slower than the engines' (m + p - 1) slots of the slowest "
+        "stage). c is what a micro-batch of 2 would give (the published fit at 2: a = 0.394 s, c = -0.7 s; "
+        "predicted 0.368 s and 0.6 s, +5.0 / +3.7 / +4.4 %), but the paper states neither the micro-batch "
+        "nor a breakdown",
     )
 
 
@@ -682,19 +703,22 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "parallel attention + MLP modelled as the sequential block (same FLOPs; its single forward "
         "all-reduce per layer at TP 2 on NVLink is under 1 % of the step); rotary embeddings, unfused "
         "LayerNorm and the two-switch spine are not modelled; standard attention (fused softmax)",
-        known_miss="predicted 19 % faster (29 % in eq. (3)'s convention); compute is 86 % of the predicted step. "
-        "DeeperSpeed's pipeline engine (eb7f5cff, the commit the 20B release pins) is now modelled as it runs "
-        "(training.pipeline_p2p: blocking, pipeline_grad_partitioned: false): every send and receive a blocking "
-        "dist.broadcast over a two-rank group between passes, whole input gradients from each TP rank, 25.6 ms per "
-        "micro-batch slot, 0.90 s of the 36.9 s step over its 35 slots (+21.2 % before). "
-        "Not modelled, each small by estimate: its "
-        "pipeline engine all-reduces the gradients after the flush (buffered_allreduce_fallback) instead of "
-        "ZeRO-1's reduce-scatter (+0.11 s), GPT2ModelPipe also sends the 1 x 1 x 2048 x 2048 attention mask as "
-        "fp16 with each activation (8.4 MB, ~0.05 s a step), rotary embeddings on a quarter of each head, the "
-        "parallel block saves a TP all-reduce; two GPUs per HCA behind PCIe is not measurable from the paper. "
-        "Every input agrees with configs/20B.yml and the paper (4 HCAs per 8 GPUs, 40 GB, TP 2 / PP 4 / DP 12, "
-        "micro-batch 4 x 32, full checkpointing without partitioned activations, ZeRO-1, fp16, fused softmax and "
-        "bias-GeLU), so the rest is in how this code base and cluster run the layers",
+        known_miss="predicted 17 % faster (27 % in eq. (3)'s convention); compute is 86 % of the predicted step. "
+        "DeeperSpeed's pipeline engine (eb7f5cff, the commit the 20B release pins) is modelled as it runs: every "
+        "send and receive a blocking dist.broadcast over a two-rank group between passes, whole input gradients "
+        "from each TP rank, 25.6 ms per micro-batch slot (training.pipeline_p2p: blocking, "
+        "pipeline_grad_partitioned: false; +21.2 % before); autograd's accumulation of each micro-batch's "
+        "gradients into param.grad, 14 ms a slot (training.gradient_accumulation_pass: autograd, -1.6 points); "
+        "_exec_reduce_grads' buffered_allreduce_fallback, a full all-reduce instead of the legacy stage 1's "
+        "reduce-scatter (training.zero1_gradient_allreduce, -0.4 points). Not modelled, each small by estimate: "
+        "GPT2ModelPipe also sends the 1 x 1 x 2048 x 2048 attention mask as fp16 with each activation (8.4 MB, "
+        "~0.05 s a step), the fp16 overflow check and norm over every gradient in fp32 copies (~0.05 s), a device "
+        "synchronisation at every checkpoint boundary and before every forward (launch gaps), rotary embeddings "
+        "on a quarter of each head, the parallel block saves a TP all-reduce; two GPUs per HCA behind PCIe is "
+        "not measurable from the paper. Every input agrees with configs/20B.yml and the paper (4 HCAs per 8 "
+        "GPUs, 40 GB, TP 2 / PP 4 / DP 12, micro-batch 4 x 32, full checkpointing without partitioned "
+        "activations, ZeRO-1, fp16, fused softmax and bias-GeLU), so the rest is in how this code base and "
+        "cluster run the layers",
     ),
 )
 """Held-out published runs (OPT-175B, MT-NLG 530B, GPT-NeoX-20B): predicted with the calibration above,
@@ -704,8 +728,10 @@ SHARD_GRAD_OP gathers in the forward (moved OPT-175B away from its published fig
 checkpointed activations (metaseq's --distribute-checkpointed-activations, training.distribute_checkpointed_
 activations: removed OPT's false out-of-memory, 84.5 -> 53.6 GiB, and cost 0.8 % of its step); DeepSpeed's
 blocking pipeline transfers (training.pipeline_p2p, pipeline_grad_partitioned: MT-NLG +26.1/+27.5/+31.1 ->
-+20.8/+22.1/+25.6 %, GPT-NeoX-20B +21.2 -> +19.0 %, and BLOOM, on the same engine, -0.6 -> -2.0 %); metaseq's
-nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
++20.8/+22.1/+25.6 %, GPT-NeoX-20B +21.2 -> +19.0 %, and BLOOM, on the same engine, -0.6 -> -2.0 %); DeepSpeed's
+gradient accumulation pass and ZeRO-1 all-reduce (training.gradient_accumulation_pass,
+zero1_gradient_allreduce: MT-NLG -> +15.1/+16.3/+19.5 %, GPT-NeoX-20B -> +17.0 %, BLOOM's BF16_Optimizer
+-2.0 -> -9.2 %); metaseq's nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
 
 
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:

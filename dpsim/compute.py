@@ -57,6 +57,8 @@ __all__ = [
     "compute_times",
     "fit_gemm_curve",
     "gemm_time",
+    "gradient_accumulation_bytes_per_param",
+    "gradient_accumulation_seconds",
     "layer_kernels",
     "microbatch_compute",
     "wave_efficiency",
@@ -292,11 +294,14 @@ def microbatch_compute(
     sequence_parallel: bool = False,
     recomputation: str = "none",
     stage_layers: Sequence[float] | None = None,
+    stage_backward_extra: Sequence[float] | None = None,
 ) -> ComputeTimes:
     """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
 
     ``stage_layers``: transformer layers on each stage (default L/p each; see :func:`chunk_layers`).
+    ``stage_backward_extra``: seconds each stage's backward adds (the gradient accumulation pass).
     """
+    extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
     model_parallel = tensor_parallel * pipeline_parallel
     flat = device.efficiency
     if model.kind != "transformer" or (flat is None and device.matmul_efficiency is None):
@@ -308,7 +313,8 @@ def microbatch_compute(
         redo = 0.0
         if recomputation != "none":
             redo = (fwd + bwd) * _recomputation_fraction(model, recomputation)
-        return ComputeTimes(fwd, bwd + redo, redo, (fwd + bwd + redo,) * pipeline_parallel, "flat")
+        stage_s = tuple(fwd + bwd + redo + x for x in extra)
+        return ComputeTimes(fwd, bwd + redo + max(extra), redo, stage_s, "flat")
 
     per_stage = (
         list(stage_layers) if stage_layers is not None else [model.layers / pipeline_parallel] * pipeline_parallel
@@ -323,7 +329,7 @@ def microbatch_compute(
             f, b = f + embed_f, b + embed_b
         if stage == pipeline_parallel - 1:
             f, b = f + head_f, b + head_b
-        stages.append((f, b))
+        stages.append((f, b + extra[stage]))
     worst = max(range(len(stages)), key=lambda i: stages[i][0] + stages[i][1])
     redo = per_stage[worst] * layer_redo
     return ComputeTimes(stages[worst][0], stages[worst][1], redo, tuple(f + b for f, b in stages), "operations")
@@ -412,8 +418,40 @@ def chunk_layers(scenario: Scenario) -> list[list[float]]:
     return out
 
 
+FP32_COPY_BYTES_PER_PARAM = 18.0
+"""DeepSpeed ``BF16_Optimizer.update_hp_grads``: ``hp_grad.add_(lp.grad.to(torch.float32))``, the cast
+reading 2 and writing 4 bytes, the add reading 4 + 4 and writing 4."""
+
+
+def gradient_accumulation_bytes_per_param(scenario: Scenario) -> float:
+    """Bytes one micro-batch's gradient accumulation pass moves per parameter, averaged over the step's
+    ``k`` micro-batches (``training.gradient_accumulation_pass``): ``autograd`` adds on all but the first
+    (``grad += new``: 3 x the gradient buffer's width, x (k - 1)/k), ``fp32_copy`` on every one."""
+    t = scenario.training
+    if t.gradient_accumulation_pass == "autograd":
+        k = scenario.accumulation_steps
+        return 3.0 * scenario.gradient_buffer_bytes_per_param * (k - 1) / k
+    if t.gradient_accumulation_pass == "fp32_copy":
+        return FP32_COPY_BYTES_PER_PARAM
+    return 0.0
+
+
+def gradient_accumulation_seconds(scenario: Scenario) -> list[float]:
+    """The gradient accumulation pass of one micro-batch on one device of each pipeline stage, seconds:
+    memory bound over the stage's parameters (:func:`dpsim.analytic.memory.stage_parameters`), added to
+    that stage's backward in both engines (:func:`compute_times`, and the calibrated profile's backward)."""
+    per_param = gradient_accumulation_bytes_per_param(scenario)
+    if per_param <= 0.0:
+        return [0.0] * scenario.training.pipeline_parallel
+    from dpsim.analytic.memory import stage_parameters  # memory imports this module
+
+    device = scenario.cluster.device
+    return [memory_bound_seconds(device, params * per_param) for params in stage_parameters(scenario)]
+
+
 def compute_times(scenario: Scenario) -> ComputeTimes:
-    """:func:`microbatch_compute` for the scenario's model, device, precision and parallel layout."""
+    """:func:`microbatch_compute` for the scenario's model, device, precision and parallel layout, each
+    stage's backward with its gradient accumulation pass (:func:`gradient_accumulation_seconds`)."""
     t = scenario.training
     return microbatch_compute(
         scenario.model,
@@ -425,6 +463,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         sequence_parallel=t.sequence_parallel,
         recomputation=t.activation_recomputation,
         stage_layers=[sum(row) for row in chunk_layers(scenario)],
+        stage_backward_extra=gradient_accumulation_seconds(scenario),
     )
 
 

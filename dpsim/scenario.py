@@ -838,6 +838,29 @@ class TrainingConfig(_Section):
     DeepSpeed >= 0.5.4 ``is_grad_partitioned = self.is_model_parallel``) or the whole gradient
     (DeepSpeed <= 0.5.3 and EleutherAI's DeeperSpeed: ``is_grad_partitioned = False``). ``false`` needs
     pipeline_p2p: blocking."""
+    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy"] = "none"
+    """The memory-bound pass that adds each micro-batch's gradients into the gradients kept across the
+    step, on the compute stream after that micro-batch's backward. ``none``: no separate pass (the
+    weight-gradient GEMMs accumulate in place, Megatron-LM's ``gradient_accumulation_fusion``; what the
+    engines priced before this field). ``autograd``: PyTorch's ``AccumulateGrad`` into ``param.grad``, an
+    in-place ``grad += new`` on every micro-batch after the first, reading both and writing one (3 x the
+    gradient width a parameter): DeepSpeed's fp16 engines without ZeRO-2/3, whose ZeRO-1 keeps no
+    contiguous buffer (stage 1 forces ``contiguous_gradients`` off, 0.4.4-0.12) and the legacy stage 1
+    (DeeperSpeed). ``fp32_copy``: DeepSpeed's ``BF16_Optimizer`` (>= 0.6.2; BigScience's bf16 runs), whose
+    ``update_hp_grads`` after every micro-batch's backward casts each bf16 gradient to fp32 (read 2, write 4
+    bytes) and adds it into the fp32 gradient buffer (read 4 + 4, write 4): 18 bytes a parameter on every
+    micro-batch. Needs precision: bf16 for fp32_copy."""
+    zero1_gradient_allreduce: bool = False
+    """ZeRO-1 (``optimizer_sharding: zero``) reduces the gradients with a full all-reduce and keeps its
+    own shard, instead of reduce-scattering them: twice the reduction traffic, then the usual post-step
+    all-gather. What DeepSpeed's code does from 0.4.4 (``ignore overlap/contiguous_gradients if using
+    zero 1``, #1246) until 0.13 (#4887): stage 1 forces ``contiguous_gradients`` off, so
+    ``reduce_ipg_grads`` takes ``buffered_reduce_fallback(None, ...)`` and ``allreduce_bucket``
+    all-reduces each bucket (``rank = None``); and its pipeline engine under bf16 (``_bf16_reduce_grads``,
+    >= 0.6.2, BigScience's ``BF16_Optimizer`` with ``zero_optimization.stage: 0``), which all-reduces the
+    optimizer's flat fp32 gradients in the communication dtype. Default false: a reduce-scatter (DeepSpeed
+    <= 0.4.3 with ``contiguous_gradients``, legacy stage 1 with ``reduce_scatter``, >= 0.13, Megatron,
+    FSDP). Needs zero_stage: 1 and optimizer_sharding: zero."""
     sequence_parallel: bool = False
     tp_comm_overlap: bool = False
     """Overlap tensor-parallel all-gathers and reduce-scatters with the GEMMs, chunk by chunk
@@ -1068,6 +1091,18 @@ class Scenario(_Section):
                 "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
             )
+        if t.gradient_accumulation_pass == "fp32_copy" and t.precision != "bf16":
+            raise _FieldError(
+                "training.gradient_accumulation_pass",
+                f"fp32_copy is DeepSpeed's BF16_Optimizer (bf16 gradients added into an fp32 buffer): needs "
+                f"precision: bf16 (got {t.precision})",
+            )
+        if t.zero1_gradient_allreduce and (t.zero_stage != 1 or t.optimizer_sharding != "zero"):
+            raise _FieldError(
+                "training.zero1_gradient_allreduce",
+                f"DeepSpeed's ZeRO-1 all-reduce: needs zero_stage: 1 and optimizer_sharding: zero (got stage "
+                f"{t.zero_stage}, {t.optimizer_sharding}; ZeRO-2/3, FSDP and Megatron reduce into shards)",
+            )
         if t.tp_comm_overlap and not t.sequence_parallel:
             raise _FieldError(
                 "training.tp_comm_overlap",
@@ -1204,6 +1239,13 @@ class Scenario(_Section):
             max_live_parameters=_or(t.deepspeed_max_live_parameters, DeepSpeedZero.max_live_parameters),
             max_reuse_distance=_or(t.deepspeed_max_reuse_distance, DeepSpeedZero.max_reuse_distance),
         )
+
+    @property
+    def gradient_reduction_op(self) -> Literal["allreduce", "reduce_scatter"]:
+        """The collective that reduces the gradients: all-reduce without sharding (DDP) and for DeepSpeed's
+        all-reducing ZeRO-1 (``training.zero1_gradient_allreduce``), else reduce-scatter into the shard."""
+        t = self.training
+        return "allreduce" if t.zero_stage == 0 or t.zero1_gradient_allreduce else "reduce_scatter"
 
     @property
     def overlaps_gradient_reduction(self) -> bool:

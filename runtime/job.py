@@ -208,6 +208,12 @@ def check_supported(scenario: Scenario) -> None:
                 "(communication.bucket) and ZeRO-2/3 as FSDP, not DeepSpeed: it cannot reduce or gather in "
                 "DeepSpeed's buckets; leave the field out to measure, or predict with dpsim run",
             )
+    if scenario.training.gradient_accumulation_pass == "fp32_copy":
+        raise ScenarioError(
+            "training.gradient_accumulation_pass",
+            "fp32_copy is DeepSpeed's BF16_Optimizer; the runtime accumulates gradients with PyTorch's autograd "
+            "(DDP's no_sync, FSDP): predict it with dpsim run, or use autograd",
+        )
     algorithm = scenario.communication.algorithm
     if not supports(algorithm):
         raise ValueError(

@@ -310,3 +310,22 @@ def test_only_deepspeed_pipeline_runs_block_on_their_sends() -> None:
     assert whole == deepspeed - {"BLOOM 176B on 384 A100"}
     cleaned = {r.name for r in every if scenario_from_dict(dict(r.scenario)).model.attention_nan_to_num}
     assert cleaned == {"OPT-175B on 992 A100"}
+
+
+def test_deepspeed_gradient_passes_only_where_the_engine_runs_them() -> None:
+    """training.gradient_accumulation_pass / zero1_gradient_allreduce describe DeepSpeed's engines as each run
+    ran them: the fp16 pipeline runs (MT-NLG on DeepSpeed 0.4.4-0.5, GPT-NeoX on DeeperSpeed's legacy stage 1)
+    accumulate into param.grad, BLOOM's BF16_Optimizer adds every micro-batch into fp32; all three all-reduce
+    the gradients after the flush (MT-NLG: stage 1 without contiguous gradients; GPT-NeoX: DeeperSpeed's
+    _exec_reduce_grads calls buffered_allreduce_fallback; BLOOM: _bf16_reduce_grads)."""
+    every = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + HELD_OUT
+    trained = {r.name: scenario_from_dict(dict(r.scenario)).training for r in every}
+    passes = {n: t.gradient_accumulation_pass for n, t in trained.items() if t.gradient_accumulation_pass != "none"}
+    mt_nlg = {name for name in trained if name.startswith("MT-NLG")}
+    assert passes == {
+        **dict.fromkeys(mt_nlg, "autograd"),
+        "GPT-NeoX-20B on 96 A100-40GB": "autograd",
+        "BLOOM 176B on 384 A100": "fp32_copy",
+    }
+    deepspeed = mt_nlg | {"GPT-NeoX-20B on 96 A100-40GB", "BLOOM 176B on 384 A100"}
+    assert {name for name, t in trained.items() if t.zero1_gradient_allreduce} == deepspeed

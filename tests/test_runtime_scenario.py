@@ -94,3 +94,17 @@ def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and expected in proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_deepspeed_fp32_gradient_copy_is_refused_before_any_rank_starts(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "model: {kind: mlp, layers: 2, hidden: 16}\n"
+        "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}}\n"
+        "training: {global_batch: 8, micro_batch: 2, precision: bf16, gradient_accumulation_pass: fp32_copy}\n"
+    )
+    proc = run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")], timeout=120,
+               cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "training.gradient_accumulation_pass" in proc.stderr
+    assert not (tmp_path / "run").exists()

@@ -681,7 +681,8 @@ def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, fl
 
     From the calibration profile's fit when it has one (recomputation added as the recomputed
     share of the FLOPs), else :func:`dpsim.compute.compute_times` (operation by operation, or
-    flat at ``peak · efficiency``). Both engines call this.
+    flat at ``peak · efficiency``); the backward includes the gradient accumulation pass
+    (:func:`dpsim.compute.gradient_accumulation_seconds`). Both engines call this.
     """
     t = scenario.training
     if profile is not None and profile.has_compute_for(scenario):
@@ -694,7 +695,7 @@ def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, fl
                 * parallel.recomputation_flops_per_sample(scenario)
                 / (scenario.model.training_flops_per_sample)
             )
-        return fwd, bwd, "profile"
+        return fwd, bwd + max(compute.gradient_accumulation_seconds(scenario)), "profile"
     times = compute.compute_times(scenario)
     return times.forward_s, times.backward_s, times.model
 
@@ -763,7 +764,8 @@ def predict(scenario: Scenario) -> StepResult:
         # both are in flight (dpsim.streams.two_streams)
         return collective_job("allreduce", algorithm, size / traffic.shard_ranks, group, groups=replica_groups)
 
-    grad_cost = allreduce if zero == 0 else rs
+    grad_op = scenario.gradient_reduction_op  # DDP, DeepSpeed's all-reducing ZeRO-1: all-reduce
+    grad_cost = allreduce if grad_op == "allreduce" else rs
 
     def reduction_end(span_s: float, stream_free_s: float) -> tuple[float, float, int]:
         """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
@@ -772,7 +774,6 @@ def predict(scenario: Scenario) -> StepResult:
         return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes)
 
     per_micro_batch = scenario.reduces_every_micro_batch
-    grad_op = "allreduce" if zero == 0 else "reduce_scatter"
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
@@ -982,7 +983,7 @@ def predict(scenario: Scenario) -> StepResult:
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
         "optimizer_bytes_per_param": optimizer_step_bytes(scenario),
-        "collective_op": "allreduce" if zero == 0 else "reduce_scatter",
+        "collective_op": grad_op,
         "collective_algorithm": bucket_choice.algorithm,
         "collective_protocol": bucket_choice.protocol,
         "dp_group_nodes": group.nodes,

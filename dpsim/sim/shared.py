@@ -807,7 +807,7 @@ def _items(
         clock = clock + forward_s[:, j] + tp_forward
         start = clock
         clock = clock + backward_s[:, j] + tp_backward + (copy_in if j == k - 1 else 0.0)
-    grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
+    grad_op = plan.gradient_op
     # TP inside the pass (as run_step): the last backward's gradients are ready over its compute + TP span
     last_pass = backward_s[:, k - 1] + tp_backward + copy_in
     ready = bucket_ready(plan, start, last_pass, start + last_pass)

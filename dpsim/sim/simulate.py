@@ -124,6 +124,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         gather_bytes=cut.gather_piece,
         post_gather_bytes=cut.post_step_gather,
         zero_stage=t.zero_stage,
+        gradient_allreduce=scenario.gradient_reduction_op == "allreduce",
         overlap=cut.prefetch,
         gradient_overlap=scenario.overlaps_gradient_reduction,
         optimizer_s=optimizer_s,

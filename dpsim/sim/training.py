@@ -80,6 +80,9 @@ class StepPlan:
     post_gather_bytes: float | None = None
     """Each post-step parameter all-gather; None: :attr:`bucket_bytes`."""
     zero_stage: int = 0
+    gradient_allreduce: bool | None = None
+    """Gradients all-reduced (else reduce-scattered); None: as DDP, ZeRO stage 0 only
+    (:attr:`dpsim.scenario.Scenario.gradient_reduction_op`)."""
     overlap: bool = True
     """Gathers prefetched a piece ahead, and (unless :attr:`gradient_overlap` says otherwise) gradient
     buckets reduced as they become ready."""
@@ -136,6 +139,12 @@ class StepPlan:
     shard_ranks: int = 0
     """FSDP HYBRID_SHARD's shard group G (0: the whole group): gathers and reduce-scatters in groups of G
     consecutive ranks, each reduced 1/G shard all-reduced across the replica groups on a second stream."""
+
+    @property
+    def gradient_op(self) -> str:
+        """The collective that reduces each gradient bucket."""
+        allreduce = self.zero_stage == 0 if self.gradient_allreduce is None else self.gradient_allreduce
+        return "allreduce" if allreduce else "reduce_scatter"
 
     @property
     def reduces_overlapped(self) -> bool:
@@ -343,7 +352,7 @@ def step_program(
 
     forward_gathers, backward_gathers, post_step_gather = plan.gathers if communicate else (0, 0, False)
     buckets = plan.gradient_buckets if communicate else []
-    grad_op = "allreduce" if plan.zero_stage == 0 else "reduce_scatter"
+    grad_op = plan.gradient_op
     # tensor-parallel communication inside each pass (as the analytic engine): gradients become ready and
     # gathers are consumed over the pass's compute + TP span
     tp_fwd = plan.tp_comm_s * plan.tp_forward_share
