@@ -12,7 +12,10 @@ in training; this script separates work from share:
    reporting its median wall time and its thread's CPU time (``time.thread_time``) per
    parameter and its minor page faults per step; ``warm`` steps back to back, ``cold`` writes
    a 256 MiB buffer (beyond the last-level cache) before each step, ``after-backward`` runs a
-   forward and backward of a micro-batch of ``--micro-batch`` samples first, as a training step does.
+   forward and backward of a micro-batch of ``--micro-batch`` samples first, as a training step does,
+   ``ddp-step`` the same through DDP on a one-rank gloo group (gradients into DDP's buckets, as a
+   rank trains). ``cpu-faults`` is the CPU time without the step's minor faults at the measured
+   cost of one (``runtime.calibrate.measure_page_fault``).
    Memory-bandwidth sharing shows as CPU time per parameter growing with k; time-slicing as
    wall time growing while CPU time does not.
 2. ``--runs DIR`` reads a validation's measured runs (``runs.jsonl`` of
@@ -36,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("warm", "cold", "after-backward")
+MODES = ("warm", "cold", "after-backward", "ddp-step")
 
 
 def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, window_s: float) -> None:
@@ -55,11 +58,20 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     flush = torch.zeros(64 * 2**20)  # 256 MiB: more than the last-level cache
     x, y = torch.randn(micro_batch, hidden), torch.randn(micro_batch, hidden)
 
+    wrapped: torch.nn.Module = model
+    if mode == "ddp-step":  # as a training rank: DDP over a one-rank gloo group, fresh buckets every backward
+        from torch.nn.parallel import DistributedDataParallel
+
+        from runtime.calibrate import _single_rank_group
+
+        _single_rank_group()
+        wrapped = DistributedDataParallel(model)
+
     def before() -> None:
         if mode == "cold":
             flush.add_(1.0)
-        elif mode == "after-backward":
-            torch.nn.functional.mse_loss(model(x), y).backward()
+        elif mode in ("after-backward", "ddp-step"):
+            torch.nn.functional.mse_loss(wrapped(x), y).backward()
 
     for _ in range(3):
         before()
@@ -149,7 +161,9 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=768)
     p.add_argument("--micro-batch", type=int, default=64)
     p.add_argument("--processes", default="1,2,4", help="process counts stepping at once")
-    p.add_argument("--modes", default=",".join(MODES), help="what precedes each step: warm, cold, after-backward")
+    p.add_argument(
+        "--modes", default=",".join(MODES), help="what precedes each step: warm, cold, after-backward, ddp-step"
+    )
     p.add_argument("--window", type=float, default=2.0, help="seconds each process steps")
     p.add_argument("--runs", type=Path, help="a validation results folder: analyse its measured runs instead")
     p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
@@ -163,13 +177,21 @@ def main() -> int:
     if not set(args.modes.split(",")) <= set(MODES):
         p.error(f"--modes: expected some of {','.join(MODES)}, got {args.modes!r}")
     print(f"Adam step, {args.layers} x {args.hidden} MLP, {args.cores} cores; ns per parameter (median over processes)")
-    print(f"{'mode':>15} {'processes':>9} {'wall':>7} {'cpu':>7} {'wall/cpu':>8} {'faults/step':>11}")
+    from runtime.calibrate import measure_page_fault
+
+    page_fault = measure_page_fault()
+    parameters = args.layers * (args.hidden**2 + args.hidden)
+    print(f"one minor page fault: {page_fault * 1e6:.2f} us of CPU (cpu - faults: the CPU without them)")
+    print(
+        f"{'mode':>15} {'processes':>9} {'wall':>7} {'cpu':>7} {'wall/cpu':>8} {'faults/step':>11} {'cpu-faults':>10}"
+    )
     with tempfile.TemporaryDirectory(prefix="dpsim-optimizer-") as tmp:
         for mode in args.modes.split(","):
             for k in counts:
                 m = concurrent(args.layers, args.hidden, args.micro_batch, mode, k, args.window, Path(tmp))
+                free = m["cpu_ns"] - 1e9 * m["faults"] * page_fault / parameters
                 print(f"{mode:>15} {k:>9} {m['wall_ns']:>7.1f} {m['cpu_ns']:>7.1f} {m['wall_ns'] / m['cpu_ns']:>8.2f} "
-                      f"{m['faults']:>11.0f}", flush=True)  # fmt: skip
+                      f"{m['faults']:>11.0f} {free:>10.1f}", flush=True)  # fmt: skip
     return 0
 
 

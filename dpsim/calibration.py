@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link, LinkSegment
 from dpsim.errors import ScenarioError
@@ -309,6 +310,10 @@ class HostModel:
     optimizer_measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown of ``optimizer.step()`` per number of processes stepping at once."""
     optimizer_residual: float = 0.0
+    page_fault_s: float = 0.0
+    """CPU seconds of one minor page fault: the kernel mapping and zeroing a page a process first touches
+    (:data:`dpsim.allocator.PAGE_BYTES`); what the optimizer pays per page glibc maps afresh each step
+    (:func:`dpsim.allocator.optimizer_fresh_bytes`). 0: not measured."""
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
@@ -935,14 +940,29 @@ class HardwareProfile:
         """Optimizer step time on the testbed: every rank steps at once (:meth:`optimizer_slowdown`).
 
         An MLP is priced per parameter on ``optimizer_curve`` at its width (log-interpolated,
-        held at the ends), another model on the linear fit.
+        held at the ends), another model on the linear fit; both are the step's work without page
+        faults (the calibration takes its measured faults out). To that comes the first touch of
+        the memory glibc maps afresh for the step's temporaries (:func:`optimizer_first_touch`).
         """
         shape = _mlp_shape(scenario)
         if self.optimizer_curve and shape is not None:
             per = _log_interp([float(h) for h, _ in self.optimizer_curve], [v for _, v in self.optimizer_curve],
                               float(shape[1]))  # fmt: skip
-            return parameters * per * self.optimizer_slowdown(scenario)
-        return self.optimizer_time(parameters) * self.optimizer_slowdown(scenario)
+            work = parameters * per
+        else:
+            work = self.optimizer_time(parameters)
+        return (work + self.optimizer_first_touch(scenario)) * self.optimizer_slowdown(scenario)
+
+    def optimizer_first_touch(self, scenario: Scenario) -> float:
+        """Seconds one rank's optimizer step spends faulting in the pages glibc maps afresh for it, alone.
+
+        :func:`dpsim.allocator.optimizer_fresh_bytes` pages at the host model's ``page_fault``
+        (0 without a host model or a measured fault).
+        """
+        h = self.host_model
+        if h is None or h.page_fault_s <= 0:
+            return 0.0
+        return first_touch_seconds(optimizer_fresh_bytes(scenario), h.page_fault_s)
 
     def optimizer_slowdown(self, scenario: Scenario) -> float:
         """How much slower each rank's optimizer step runs while the ranks sharing its host step at once.
@@ -1289,6 +1309,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "memory_streams",
         "optimizer_slowdown",
         "optimizer_residual",
+        "page_fault",
     }
     if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
@@ -1307,6 +1328,10 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         _check_number(data["memory_streams"], f"{where}.memory_streams", source, "a number of streams >= 1", low=1.0,
                       closed=True)  # fmt: skip
     try:
+        page_fault = _duration(data.get("page_fault", "0 s"))
+    except (TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(f"{where}.page_fault", f"expected a time per page fault >= 0: {exc}", source) from None
+    try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
             _duration(data.get("comm_cpu_per_byte", "0 s")),
@@ -1315,6 +1340,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             float(data["memory_streams"]) if data.get("memory_streams") is not None else None,
             optimizer_measured,
             float(data.get("optimizer_residual", 0.0)),
+            page_fault,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1380,6 +1406,8 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
                 memory_streams=h.memory_streams, optimizer_residual=h.optimizer_residual,
                 optimizer_slowdown={int(k): float(v) for k, v in sorted(h.optimizer_measured.items())},
             )  # fmt: skip
+        if h.page_fault_s > 0:
+            data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

@@ -20,7 +20,9 @@ measures what any configuration of the testbed needs):
   releases them together) — how ranks sharing the cores slow each other; fitted
   ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k processes stepping an Adam optimizer at once
   (memory bound: they share the host's memory bandwidth, ``max(1, k/M)``);
-- **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear;
+- **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear, without the step's minor
+  page faults (:func:`measure_page_fault` prices one; the engines add those a training step takes,
+  :mod:`dpsim.allocator`);
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
 
 Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);
@@ -32,8 +34,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import mmap
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,12 +82,14 @@ __all__ = [
     "calibrate_compute_curve",
     "calibrate_host",
     "calibrate_links",
+    "fault_free_time",
     "fit_link_records",
     "fit_links",
     "host_work_per_byte",
     "measure_compute",
     "measure_compute_concurrent",
     "measure_optimizer",
+    "measure_page_fault",
     "measure_reduction",
     "run_bench",
 ]
@@ -267,12 +273,68 @@ def measure_compute_curve(
 
 
 def measure_optimizer(scenario: Scenario) -> LinearTime:
-    """``optimizer.step()`` time of the scenario's optimizer, linear in the parameters it updates."""
+    """``optimizer.step()`` time of the scenario's optimizer, linear in the parameters it updates.
+
+    With its page faults (a profile without a host model, as ``runtime.torchrun`` writes, has no
+    ``page_fault`` for the engines to add them back with).
+    """
     return measure_optimizer_fit(scenario)[0]
 
 
-def _optimizer_step_time(scenario: Scenario, module: torch.nn.Module, reps: int, warmup: int) -> float:
-    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters."""
+def _minor_faults() -> int:
+    """Minor page faults of this process so far (every thread)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def measure_page_fault(size_bytes: int = 64 * 2**20, reps: int = 5) -> float:
+    """CPU seconds of one minor page fault: first write of freshly mapped memory minus a second write, per fault.
+
+    Each repetition maps ``size_bytes`` anonymously (as glibc does for a request above its mmap
+    threshold), fills it once (every page faults: the kernel maps and zeroes it) and again (no
+    faults), on this thread's CPU clock (``time.thread_time``: the kernel's fault handling is the
+    thread's system time). The median over ``reps``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        per = []
+        for _ in range(reps):
+            with mmap.mmap(-1, size_bytes) as region:
+                data = torch.frombuffer(region, dtype=torch.uint8)
+                f0, c0 = _minor_faults(), time.thread_time()
+                data.fill_(1)
+                c1, f1 = time.thread_time(), _minor_faults()
+                data.fill_(2)
+                c2 = time.thread_time()
+                del data
+            if f1 > f0:
+                per.append(max(0.0, (c1 - c0) - (c2 - c1)) / (f1 - f0))
+        return float(statistics.median(per)) if per else 0.0
+    finally:
+        torch.set_num_threads(threads)
+
+
+def fault_free_time(wall_s: float, faults: int, page_fault_s: float) -> float:
+    """Work of a timed step without its minor page faults (never below 0): ``wall − faults · page_fault``."""
+    return max(0.0, wall_s - faults * page_fault_s)
+
+
+def _optimizer_step_time(
+    scenario: Scenario,
+    module: torch.nn.Module,
+    reps: int,
+    warmup: int,
+    page_fault_s: float = 0.0,
+    before: Callable[[], object] | None = None,
+) -> float:
+    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters.
+
+    Each step's minor page faults (Adam's temporaries that glibc maps afresh, or re-grows the heap
+    for) are taken out at ``page_fault_s`` each (:func:`fault_free_time`): whether a temporary
+    gets fresh pages depends on the process's heap, not on the optimizer's work, so the engines
+    add the faults a training step takes from the model (:func:`dpsim.allocator.optimizer_fresh_bytes`).
+    ``before`` runs untimed before every step (a forward and backward, as in training).
+    """
     t = scenario.training
     name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
     kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
@@ -284,17 +346,38 @@ def _optimizer_step_time(scenario: Scenario, module: torch.nn.Module, reps: int,
         opt.step()
         opt.zero_grad(set_to_none=False)
 
-    return _median_time(step, reps, warmup)
+    for _ in range(warmup):
+        if before is not None:
+            before()
+        step()
+    times = []
+    for _ in range(reps):
+        if before is not None:
+            before()
+        f0, start = _minor_faults(), time.perf_counter()
+        step()
+        wall, faults = time.perf_counter() - start, _minor_faults() - f0
+        times.append(fault_free_time(wall, faults, page_fault_s))
+    return statistics.median(times)
 
 
 def measure_optimizer_fit(
-    scenario: Scenario, sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24), reps: int = 5, warmup: int = 1
+    scenario: Scenario,
+    sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24),
+    reps: int = 5,
+    warmup: int = 1,
+    page_fault_s: float = 0.0,
 ) -> tuple[LinearTime, float]:
-    """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters: fit and residual."""
+    """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters: fit and residual.
+
+    Fault-free (:func:`_optimizer_step_time`): the largest size's Adam temporaries (64 MiB) are
+    mapped afresh every step, which would otherwise add ~0.6 ns per byte to the per-parameter slope.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup) for size in sizes]
+        times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup, page_fault_s)
+                 for size in sizes]  # fmt: skip
         fit = fit_linear_time(sizes, times)
         residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
         return fit, float(residual)
@@ -302,15 +385,29 @@ def measure_optimizer_fit(
         torch.set_num_threads(threads)
 
 
+OPTIMIZER_MICRO_BATCH = 32
+"""Samples of the forward and backward that precede every timed optimizer step of the curve."""
+
+
 def measure_optimizer_curve(
-    scenario: Scenario, hiddens: Sequence[int], layers: int, instances: int = 3, reps: int = 5
+    scenario: Scenario,
+    hiddens: Sequence[int],
+    layers: int,
+    instances: int = 3,
+    reps: int = 5,
+    page_fault_s: float = 0.0,
 ) -> tuple[tuple[int, float], ...]:
     """Seconds per parameter of the scenario's optimizer (step + zero_grad) on ``layers`` square MLP layers per width.
 
-    The time per parameter depends on how a layer's parameters and state sit in the caches,
-    so it is measured per width; each point is the median over ``instances`` freshly built
-    models (memory placement varies between them) of the median of ``reps`` steps after one.
+    Measured per width as training runs it: every step follows a forward and backward of
+    :data:`OPTIMIZER_MICRO_BATCH` samples through the DDP-wrapped model (one-rank gloo group, DDP's
+    defaults: the backward copies the gradients into its buckets and back, and leaves the caches
+    to them); each point is the median over ``instances`` freshly built models of the median of
+    ``reps`` fault-free steps after one (:func:`_optimizer_step_time`). Back to back, the step's
+    faults came and went with the width (2,240–8,064 a step at 768–1024 wide, none through DDP).
     """
+    from torch.nn.parallel import DistributedDataParallel
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -319,7 +416,14 @@ def measure_optimizer_curve(
             per = []
             for _ in range(instances):
                 model = MLP(layers, hidden)
-                per.append(_optimizer_step_time(scenario, model, reps, 1) / sum(p.numel() for p in model.parameters()))
+                wrapped: torch.nn.Module = DistributedDataParallel(model) if _single_rank_group() else model
+                x, y = torch.randn(OPTIMIZER_MICRO_BATCH, hidden), torch.randn(OPTIMIZER_MICRO_BATCH, hidden)
+
+                def backward(net: torch.nn.Module = wrapped, x: torch.Tensor = x, y: torch.Tensor = y) -> None:
+                    torch.nn.functional.mse_loss(net(x), y).backward()
+
+                step_s = _optimizer_step_time(scenario, model, reps, 1, page_fault_s, backward)
+                per.append(step_s / sum(p.numel() for p in model.parameters()))
             out.append((int(hidden), float(statistics.median(per))))
         return tuple(out)
     finally:
@@ -736,6 +840,8 @@ def calibrate_compute(
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
     memory = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
     streams, memory_residual = fit_memory_streams(memory, max_streams=host.cores)
+    page_fault = measure_page_fault()
+    log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
     host = dataclasses.replace(
         host,
         shared_by=shared,
@@ -743,11 +849,13 @@ def calibrate_compute(
         memory_streams=streams,
         optimizer_measured=memory,
         optimizer_residual=memory_residual,
+        page_fault_s=page_fault,
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
-    optimizer, opt_residual = measure_optimizer_fit(scenario)
-    optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers)
+    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault)
+    optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
+                                              page_fault_s=page_fault)  # fmt: skip
     labels = (
         f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, micro-batches "
         f"{','.join(map(str, plan.curve_micro_batches))}, alone",

@@ -450,7 +450,7 @@ class TrainingJob:
             marks.append((t0, t1, t2, timings))
         self._phase(f"step {index} optimizer")
         t3 = clock.mark()
-        cpu0 = time.thread_time()
+        cpu0, faults0 = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -459,6 +459,7 @@ class TrainingJob:
         self.optimizer.zero_grad(set_to_none=False)
         end = clock.mark()
         optimizer_cpu = time.thread_time() - cpu0
+        optimizer_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
         clock.finish()  # GPUs: the one wait, after the step; then the events are read
         for t0, t1, t2, timings in marks:
             f0, f1, f2 = clock.seconds(t0), clock.seconds(t1), clock.seconds(t2)
@@ -479,6 +480,7 @@ class TrainingJob:
         return StepTiming(
             index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
+            optimizer_faults,
         )  # fmt: skip
 
     def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -15,10 +15,11 @@ barrier. Definitions:
   all-reduces that compute did not hide);
 - optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast); ``optimizer_cpu_s``
   is the CPU time of the rank's thread over the same span (its work, without the time it waited
-  for a core).
+  for a core), ``optimizer_faults`` the process's minor page faults over it.
 
 ``extra`` also records each rank's medians (``per_rank_step_time_s``, ``per_rank_compute_s``,
-``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``, ``per_rank_optimizer_cpu_s``: what another
+``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``, ``per_rank_optimizer_cpu_s``,
+``per_rank_optimizer_faults``: what another
 estimator would need) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
 (``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
 ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
@@ -47,6 +48,7 @@ PER_RANK = {
     "exposed_comm_s": "exposed_comm_s",
     "optimizer_s": "optimizer_s",
     "optimizer_cpu_s": "optimizer_cpu_s",
+    "optimizer_faults": "optimizer_faults",
 }
 """``extra["per_rank_<key>"]``: each rank's median over the measured steps of this :class:`StepTiming` field."""
 
@@ -77,6 +79,9 @@ class StepTiming:
     optimizer_cpu_s: float = 0.0
     """CPU time of the rank's own thread during ``optimizer_s`` (0 in records that predate it): with
     the wall time it splits the step's optimizer into its work and the share of the cores it got."""
+    optimizer_faults: int = 0
+    """Minor page faults of the rank's process during ``optimizer_s`` (0 in records that predate it): the
+    pages the step got afresh from the OS (:mod:`dpsim.allocator`)."""
 
     @property
     def compute_s(self) -> float:

@@ -60,6 +60,7 @@ def test_run_records_every_step_and_every_gradient_byte(scenario_file: Path, tmp
         ("per_rank_optimizer_s", "optimizer_s"),
         ("per_rank_exposed_comm_s", "exposed_comm_s"),
         ("per_rank_optimizer_cpu_s", "optimizer_cpu_s"),
+        ("per_rank_optimizer_faults", "optimizer_faults"),
     ):
         want = {str(r): (getattr(ts[1], of) + getattr(ts[2], of)) / 2 for r, ts in timings.items()}
         assert result.extra[key] == pytest.approx(want, rel=1e-12)
