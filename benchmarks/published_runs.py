@@ -538,7 +538,7 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
             **_deepspeed_pipeline(1920, 1, 8, 35),
         },
         assumptions="micro-batch 1 (not stated; Megatron's 530B runs on the same cluster use 1; at 2 the "
-        "prediction is 57.2 / 48.4 / 42.5 s, +5.0 / +3.7 / +4.4 %, but choosing it by that match would be "
+        "prediction is 57.2 / 48.4 / 42.5 s, +5.1 / +3.8 / +4.6 %, but choosing it by that match would be "
         "fitting), full recomputation (not stated; without it the model's memory estimate is 96.5 GiB, and the "
         "paper's TFLOP/s equal eq. (3), which counts the recomputed forward), ZeRO stage 1 (not stated; with "
         "ZeRO 0 the gradients are all-reduced all the same, by buffered_allreduce_fallback), 16-bit training "
@@ -554,17 +554,17 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
         "four blocking stage-boundary transfers per micro-batch on a middle stage, whole gradients from each of "
         "the 8 TP ranks over its NIC, the PartitionedTensor all-gathers, 8.5 ms per slot (training.pipeline_p2p: "
         "blocking; +26.1 / +27.5 / +31.1 % before); autograd's accumulation of each micro-batch's 1.9 G fp16 "
-        "gradients into param.grad, 8.0 ms per slot (training.gradient_accumulation_pass: autograd; -5.3 to -5.5 "
-        "points); ZeRO-1's all-reduce after the flush (training.zero1_gradient_allreduce; -0.4 to -0.6 points). "
+        "gradients into param.grad, 8.0 ms per slot (training.gradient_accumulation_pass: autograd; -5.4 to -5.6 "
+        "points); ZeRO-1's all-reduce after the flush (training.zero1_gradient_allreduce; -0.3 to -0.5 points). "
         "Fitting the three published times to a (m + p - 1) + c still puts extra time in what each step adds "
-        "once (c = 6.0 s against 0.6 s predicted; a = 0.197 s against 0.188 s). Read in DeepSpeed 0.5 and each "
+        "once (c = 6.0 s against 0.5 s predicted; a = 0.197 s against 0.189 s). Read in DeepSpeed 0.5 and each "
         "small: ReduceTiedGrads (one 262 MB fp16 all-reduce between the first and last stage, ~11 ms), the "
         "overflow check and gradient norm (memory-bound, ~30 ms), the clones of each received buffer (~0.4 ms a "
         "slot), a device synchronisation before every forward (ThroughputTimer.start) and PartitionedTensor."
         "from_meta's .tolist(): launch gaps, not priced; the lock-step schedule, also with the last stage's "
         "heavier logits (executed by hand: never slower than the engines' (m + p - 1) slots of the slowest "
         "stage). c is what a micro-batch of 2 would give (the published fit at 2: a = 0.394 s, c = -0.7 s; "
-        "predicted 0.368 s and 0.6 s, +5.0 / +3.7 / +4.4 %), but the paper states neither the micro-batch "
+        "predicted 0.368 s and 0.5 s, +5.1 / +3.8 / +4.6 %), but the paper states neither the micro-batch "
         "nor a breakdown",
     )
 
@@ -710,7 +710,7 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "pipeline_grad_partitioned: false; +21.2 % before); autograd's accumulation of each micro-batch's "
         "gradients into param.grad, 14 ms a slot (training.gradient_accumulation_pass: autograd, -1.6 points); "
         "_exec_reduce_grads' buffered_allreduce_fallback, a full all-reduce instead of the legacy stage 1's "
-        "reduce-scatter (training.zero1_gradient_allreduce, -0.4 points). Not modelled, each small by estimate: "
+        "reduce-scatter (training.zero1_gradient_allreduce, -0.3 points). Not modelled, each small by estimate: "
         "GPT2ModelPipe also sends the 1 x 1 x 2048 x 2048 attention mask as fp16 with each activation (8.4 MB, "
         "~0.05 s a step), the fp16 overflow check and norm over every gradient in fp32 copies (~0.05 s), a device "
         "synchronisation at every checkpoint boundary and before every forward (launch gaps), rotary embeddings "
@@ -730,8 +730,9 @@ activations: removed OPT's false out-of-memory, 84.5 -> 53.6 GiB, and cost 0.8 %
 blocking pipeline transfers (training.pipeline_p2p, pipeline_grad_partitioned: MT-NLG +26.1/+27.5/+31.1 ->
 +20.8/+22.1/+25.6 %, GPT-NeoX-20B +21.2 -> +19.0 %, and BLOOM, on the same engine, -0.6 -> -2.0 %); DeepSpeed's
 gradient accumulation pass and ZeRO-1 all-reduce (training.gradient_accumulation_pass,
-zero1_gradient_allreduce: MT-NLG -> +15.1/+16.3/+19.5 %, GPT-NeoX-20B -> +17.0 %, BLOOM's BF16_Optimizer
--2.0 -> -9.2 %); metaseq's nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
+zero1_gradient_allreduce: MT-NLG +20.9/+22.2/+25.8 -> +15.2/+16.4/+19.7 %, GPT-NeoX-20B +19.0 -> +17.1 %,
+BLOOM's BF16_Optimizer -2.0 -> -9.2 %); metaseq's nan_to_num over the attention scores
+(model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
 
 
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:
