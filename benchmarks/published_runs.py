@@ -40,7 +40,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dpsim import api
@@ -75,7 +75,6 @@ class PublishedRun:
     """``megatron`` (eq. 3, counts recomputation), ``model`` (model FLOPs) or ``tokens`` (tokens/s per GPU)."""
     scenario: Mapping[str, Any]
     assumptions: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
     known_miss: str = ""
     """Held-out runs only: why the prediction misses by more than 10 % (the mechanism, as far as the
     published detail shows it); empty where it is met."""
@@ -322,11 +321,9 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
         convention="megatron",
         scenario={
             "name": "bloom-176b-384",
-            # --pp-partition-method 'type:transformer|embedding' balances 70 transformer layers plus the
-            # two embedding units over 12 stages, 6 units each: modelled as 72 equal layers with the
-            # published 176,247M parameters; the FLOP count uses the real 70 (extra.layers_for_flops).
+            # 70 layers with the published 176,247M parameters (the embedding LayerNorm included)
             "model": {
-                "layers": 72,
+                "layers": 70,
                 "hidden": 14336,
                 "heads": 112,
                 "seq_len": 2048,
@@ -347,6 +344,11 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 "tensor_parallel": 4,
                 "pipeline_parallel": 12,
                 "pipeline_schedule": "1f1b",
+                # --pp-partition-method 'type:transformer|embedding': DeepSpeed's PipelineModule._partition_layers
+                # weighs every layer whose class matches (ParallelTransformerLayerPipe, and EmbeddingPipe twice: the
+                # input embedding and the tied output) 1, the rest 0, and partition_balanced splits the 72 units
+                # into 12 stages of 6: embedding + 5 layers first, 5 layers + the output embedding last
+                "embedding_pipeline_slots": True,
                 # DeepSpeed's PipelineEngine (Megatron-DeepSpeed's GPTModelPipe): every stage-boundary send and
                 # receive a blocking p2p call between passes; DeepSpeed >= 0.5.4 (BigScience's "Big science
                 # related changes", 29 Sep 2021, before tr11's 2022 run) partitions gradients as well as activations
@@ -369,9 +371,8 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
             # checkpoints whole (training.distribute_checkpointed_activations stays false).
             "communication": {"algorithm": "ring", "overlap": False},
         },
-        assumptions="72 equal partition units for 70 layers + 2 embeddings; plain 1F1B (DeepSpeed pipeline); "
-        "gradient reduction after the flush; Omni-Path as 4 x 100 Gb/s at 5 us, no topology penalty",
-        extra={"layers_for_flops": 70},
+        assumptions="plain 1F1B (DeepSpeed pipeline); gradient reduction after the flush; Omni-Path as 4 x 100 Gb/s "
+        "at 5 us, no topology penalty",
     ),
 )
 
@@ -730,9 +731,9 @@ activations: removed OPT's false out-of-memory, 84.5 -> 53.6 GiB, and cost 0.8 %
 blocking pipeline transfers (training.pipeline_p2p, pipeline_grad_partitioned: MT-NLG +26.1/+27.5/+31.1 ->
 +20.8/+22.1/+25.6 %, GPT-NeoX-20B +21.2 -> +19.0 %, and BLOOM, on the same engine, -0.6 -> -2.0 %); DeepSpeed's
 gradient accumulation pass and ZeRO-1 all-reduce (training.gradient_accumulation_pass,
-zero1_gradient_allreduce: MT-NLG +20.9/+22.2/+25.8 -> +15.2/+16.4/+19.7 %, GPT-NeoX-20B +19.0 -> +17.1 %,
-BLOOM's BF16_Optimizer -2.0 -> -9.2 %); metaseq's nan_to_num over the attention scores
-(model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
+zero1_gradient_allreduce: MT-NLG +20.9/+22.2/+25.8 -> +15.2/+16.4/+19.7 %, GPT-NeoX-20B +19.0 -> +17.1 %;
+BLOOM, with its pipeline split as DeepSpeed's type:transformer|embedding partition makes it, -2.0 -> +4.6 %);
+metaseq's nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %)."""
 
 
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:
@@ -784,11 +785,10 @@ def korthikanti_sustained_fraction(**device: Any) -> float:
     return math.fsum(k.seconds for k in kernels) / ((7.7 + 11.9) * 1e-3 - 2.0 * one_allreduce)
 
 
-def _megatron_flops_per_iteration(scenario: Scenario, layers: int | None = None) -> float:
+def _megatron_flops_per_iteration(scenario: Scenario) -> float:
     """Narayanan et al. 2021 eq. (3): 96·B·s·l·h²·(1 + s/(6h) + V/(16·l·h))."""
     m, t = scenario.model, scenario.training
-    b, s, h, v = t.global_batch, m.seq_len, m.hidden, m.vocab
-    lay = layers or m.layers
+    b, s, h, v, lay = t.global_batch, m.seq_len, m.hidden, m.vocab, m.layers
     return 96.0 * b * s * lay * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * lay * h))
 
 
@@ -825,7 +825,7 @@ def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, Ste
     if run.convention == "tokens":
         tflops = scenario.tokens_per_step / result.step_time_s / scenario.world_size
     elif run.convention == "megatron":
-        flops = _megatron_flops_per_iteration(scenario, run.extra.get("layers_for_flops"))
+        flops = _megatron_flops_per_iteration(scenario)
         tflops = flops / result.step_time_s / scenario.world_size / 1e12
     elif run.convention == "neox":
         tflops = _neox_flops_per_iteration(scenario) / result.step_time_s / scenario.world_size / 1e12

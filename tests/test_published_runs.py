@@ -329,3 +329,21 @@ def test_deepspeed_gradient_passes_only_where_the_engine_runs_them() -> None:
     }
     deepspeed = mt_nlg | {"GPT-NeoX-20B on 96 A100-40GB", "BLOOM 176B on 384 A100"}
     assert {name for name, t in trained.items() if t.zero1_gradient_allreduce} == deepspeed
+
+
+def test_bloom_pipeline_split_is_deepspeeds_type_partition() -> None:
+    """tr11-176B-ml.slurm's --pp-partition-method 'type:transformer|embedding': DeepSpeed's PipelineModule weighs
+    the 70 ParallelTransformerLayerPipe and the two EmbeddingPipe specs (input, tied output) 1 and balances the
+    72 units over 12 stages, 6 each: the first stage holds the embedding and 5 layers, the last 5 layers and the
+    output embedding, the others 6 layers."""
+    from dpsim.analytic.memory import stage_parameters
+    from dpsim.compute import chunk_layers
+
+    run = next(r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("BLOOM"))
+    scenario = scenario_from_dict(dict(run.scenario))
+    assert [sum(row) for row in chunk_layers(scenario)] == [5] + [6] * 10 + [5]
+    layer, embedding = 12 * 14336**2 + 13 * 14336, 250880 * 14336  # per layer; the 250,880-token table
+    params = stage_parameters(scenario)
+    assert params[1] == pytest.approx(6 * layer / 4, rel=1e-4)
+    assert params[0] == pytest.approx((5 * layer + embedding) / 4, rel=1e-4)
+    assert params[-1] == pytest.approx((5 * layer + embedding) / 4, rel=1e-4)
