@@ -14,7 +14,8 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
   the scores), half of it under a causal mask (the masked blocks are skipped);
 - memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
   MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation
-  width; sharded by ``t`` under sequence parallelism); their backward moves about twice the bytes
+  width; sharded by ``t`` under sequence parallelism; the MLP's as three kernels with
+  ``model.mlp_fused_bias: false``, metaseq's, with fc1's bias as well); their backward moves about twice the bytes
   (it reads the saved input and the incoming gradient and writes one gradient).
 
 The first pipeline stage also looks up the embedding; the last computes the logits
@@ -243,6 +244,12 @@ def layer_kernels(
     p.memory("mlp_activation.backward", "backward", 2.0 * activation_bytes)
     residual = (3.0 * w + (1.0 if dropout else 0.0)) * act
     p.memory("residual_adds", "forward", 2 * residual)
+    if not model.mlp_fused_bias:
+        # metaseq's MLP: fc1's bias copied into its output and read back by the GEMM (2 passes over the inner
+        # activation); fc2's bias add (read, write), dropout (read, write, 1-byte mask) and residual add (read
+        # two, write) as three kernels where the fused one reads x and the residual and writes once (+ mask)
+        unfused = 2.0 * w * inner + (2.0 * w + (2.0 * w if dropout else 0.0)) * act
+        p.memory("mlp_unfused_bias", "forward", unfused)
     p.memory("residual_adds.backward", "backward", 2 * 2.0 * residual)
     return p.kernels
 
@@ -347,7 +354,8 @@ def _job_key(
     model: ModelConfig, device: DeviceConfig, precision: str, mb: int, tp: int, sp: bool, recomputation: str
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
-    flags = (model.gated_mlp, model.dropout, model.causal, model.attention, model.attention_nan_to_num)
+    flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
+    flags += (model.attention_nan_to_num, model.mlp_fused_bias)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -369,6 +369,17 @@ class ModelConfig(_Section):
     one more memory-bound read and write of the scores in the forward pass (and its recompute), and in the
     backward its ``grad · isfinite(scores)`` (read scores, write and read the 1-byte mask, read the gradient,
     write). Needs attention: standard."""
+    mlp_fused_bias: bool = True
+    """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,
+    bias-GeLU) and fc2's bias, dropout and residual add into one kernel (``bias_dropout_add_fused_train``).
+    false = metaseq's model-parallel MLP with a non-GeLU activation (``metaseq/modules/transformer_layer.py``
+    ``_ffn``, ``skip_bias_add`` only for GeLU): fc1's bias goes into its GEMM call (torch 1.10's ``addmm``
+    copies the broadcast bias into the output and the GEMM reads it back, β = 1: one more write and read of
+    the ``tokens × ffn/t`` output), and Megatron's ``RowParallelLinear`` adds fc2's bias after the all-reduce
+    (``output_ + self.bias``), then ``dropout_module`` and ``residual_connection`` (``residual + x``) run
+    as kernels of their own: the ``tokens × hidden`` output read and written twice more. Forward only (and
+    its recompute): the backward's gradient work (the mask product, the bias sums, the residual's
+    accumulation) is the same either way."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None

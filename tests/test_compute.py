@@ -305,3 +305,36 @@ def test_nan_to_num_needs_materialised_scores() -> None:
                 "training": {"global_batch": 4, "micro_batch": 1},
             }
         )
+
+
+def test_metaseq_unfused_mlp_biases_by_hand() -> None:
+    """metaseq's model-parallel MLP with ReLU (``_ffn``: fc1's bias in its GEMM call, fc2's added after the all-reduce,
+    then dropout, then ``residual + x``) where Megatron fuses fc1's bias into bias-GeLU and fc2's into one
+    bias-dropout-add. One layer, micro-batch 1, s = 2048, h = 1024, f = 4096, bf16: 8,388,608 inner elements (fc1's
+    bias copied in and read back by the GEMM: 4 bytes each) and 2,097,152 output elements (fused: read x and the
+    residual, write, 1-byte mask, 7 bytes; unfused: bias add 4, dropout 5, residual add 6: 8 more). Forward only,
+    at the H100's achievable 0.83·3.35 TB/s over its 0.70 sustained fraction; full recomputation reruns it.
+    Without dropout: bias add 4 + residual add 6 against the fused 6, 4 more an output element."""
+    from dpsim.compute import compute_times
+
+    plain = _scenario()
+    data = {**plain.model_dump(mode="json")}
+    data["model"] = {**data["model"], "mlp_fused_bias": False}
+    unfused = scenario_from_dict(data)
+    inner, act = 2048 * 4096, 2048 * 1024
+    moved = 4 * inner + 8 * act
+    rate = 3.35e12 * 0.83 * 0.70
+    kernels = {(k.name, k.phase): k for k in layer_kernels(unfused.model, unfused.cluster.device, "bf16", 1)}
+    assert kernels[("mlp_unfused_bias", "forward")].bytes == moved
+    assert kernels[("mlp_unfused_bias", "forward")].seconds == pytest.approx(moved / rate, rel=1e-12)
+    base, more = compute_times(plain), compute_times(unfused)
+    layers = plain.model.layers
+    assert more.forward_s - base.forward_s == pytest.approx(layers * moved / rate, rel=1e-9)
+    assert more.backward_s == pytest.approx(base.backward_s, rel=1e-12)
+    full = {**data["training"], "activation_recomputation": "full"}
+    redo = compute_times(scenario_from_dict({**data, "training": full}))
+    redo_plain = compute_times(scenario_from_dict({**plain.model_dump(mode="json"), "training": full}))
+    assert redo.backward_s - redo_plain.backward_s == pytest.approx(layers * moved / rate, rel=1e-9)
+    dry = {**data["model"], "dropout": False}
+    no_dropout = layer_kernels(scenario_from_dict({**data, "model": dry}).model, unfused.cluster.device, "bf16", 1)
+    assert next(k.bytes for k in no_dropout if k.name == "mlp_unfused_bias") == 4 * inner + 4 * act
