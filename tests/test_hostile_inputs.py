@@ -417,3 +417,19 @@ def test_runtime_options_are_checked_before_a_rank_starts(tmp_path: Path) -> Non
                             (("--steps", "1000000000000"), "--steps")):  # fmt: skip
         assert expected in _one_line([*ring, *extra])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # nothing written
+
+
+def test_a_refused_deepspeed_simulation_names_the_buckets_that_size_it() -> None:
+    """DeepSpeed ZeRO reduces in reduce_bucket_size pieces (dpsim.sharding.collective_pieces), so a simulation
+    refused for its collective count names that field: enlarging communication.bucket would change nothing."""
+    from dpsim.errors import ScenarioError
+    from dpsim.sim import budget
+
+    sets = ["training.zero_stage=2", "training.deepspeed_reduce_bucket_size=1"]
+    with pytest.raises(ScenarioError, match=r"enlarge training\.deepspeed_reduce_bucket_size, "):
+        budget.check(load_scenario(None, overrides=sets))
+    three = ["training.zero_stage=3", "training.deepspeed_prefetch_bucket_size=1"]
+    with pytest.raises(ScenarioError, match=r"enlarge training\.deepspeed_reduce_bucket_size / deepspeed_prefetch"):
+        budget.check(load_scenario(None, overrides=three))
+    with pytest.raises(ScenarioError, match=r"enlarge communication\.bucket, "):
+        budget.check(load_scenario(None, overrides=["communication.bucket='1 KB'"]))

@@ -196,6 +196,16 @@ def pipeline_operations(scenario: Scenario) -> int:
     return 2 * t.pipeline_parallel * scenario.accumulation_steps * chunks
 
 
+def _bucket_fields(scenario: Scenario) -> str:
+    """The fields that size the step's collectives (DeepSpeed ZeRO's own: :func:`dpsim.sharding.collective_pieces`)."""
+    ds = scenario.deepspeed
+    if ds is None:
+        return "communication.bucket"
+    if scenario.training.zero_stage == 3:
+        return "training.deepspeed_reduce_bucket_size / deepspeed_prefetch_bucket_size"
+    return "training.deepspeed_reduce_bucket_size"
+
+
 def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = False) -> Budget:
     """:func:`estimate`, then refuse (:class:`ScenarioError`) what would take too long or too much memory.
 
@@ -216,7 +226,7 @@ def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = Fa
         raise ScenarioError(
             "simulation",
             f"this would run for {budget.describe()} (limit {_duration(LIMIT_S)}); pass --allow-long to run it "
-            "anyway, or reduce simulation.steps / variability.replications, enlarge communication.bucket, "
+            f"anyway, or reduce simulation.steps / variability.replications, enlarge {_bucket_fields(scenario)}, "
             "or use --engine analytic",
             "<simulator>",
         )
