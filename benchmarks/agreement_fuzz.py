@@ -71,6 +71,11 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
         sets["training.fsdp_shard_group"] = rng.choice([g for g in (1, 2, 4, 8) if g < dp and dp % g == 0] or [dp])
     if sharding == "fsdp" and rng.random() < 0.2:
         sets["training.fsdp_no_sync"] = "true"
+    if sharding == "zero" and zero >= 1 and rng.random() < 0.6:  # DeepSpeed's own buckets (collective_pieces)
+        sets["training.deepspeed_reduce_bucket_size"] = rng.choice([2_000_000, 25_000_000, 100_000_000])
+        sets["training.deepspeed_overlap_comm"] = rng.choice(["true", "false"])
+        if zero == 3:
+            sets["training.deepspeed_prefetch_bucket_size"] = rng.choice([0, 5_000_000, 50_000_000])
     return path, [f"{key}={value}" for key, value in sets.items()]
 
 
