@@ -4,7 +4,7 @@ Draws random valid variations of the bundled scenarios (small world sizes, so th
 cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/analytic − 1| exceeds the
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
-    python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01]
+    python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--case-timeout", type=int, default=20, help="seconds per simulation before it is skipped")
     parser.add_argument("--out", type=Path, help="write every case as a JSON line")
+    parser.add_argument("--only", default="", help="keep only draws with an override containing this text")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     signal.signal(signal.SIGALRM, _alarm)
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
         path, sets = draw(rng)
+        if args.only and not any(args.only in s for s in sets):
+            continue
         try:
             scenario = load_scenario(path, sets)
             analytic = run(scenario, engine="analytic").step_time_s
