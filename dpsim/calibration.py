@@ -310,6 +310,9 @@ class HostModel:
     optimizer_measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown of ``optimizer.step()`` per number of processes stepping at once."""
     optimizer_residual: float = 0.0
+    comm_cpu_per_byte_by_rate: tuple[tuple[float, float], ...] = ()
+    """(shaped rate, κ) ascending: the host's CPU work per byte a rank sends at that rate, which the
+    backward's overlap window charges (:meth:`comm_cpu_per_byte_at`); empty: ``comm_cpu_per_byte_s``."""
     page_fault_s: float = 0.0
     """CPU seconds of one minor page fault: the kernel mapping and zeroing a page a process first touches
     (:data:`dpsim.allocator.PAGE_BYTES`); what the optimizer pays per page glibc maps afresh each step
@@ -347,6 +350,14 @@ class HostModel:
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
+
+    def comm_cpu_per_byte_at(self, rate: float | None) -> float:
+        """κ at shaped rate ``rate``: :attr:`comm_cpu_per_byte_by_rate` interpolated in log rate (held
+        beyond the ends), else ``comm_cpu_per_byte_s``."""
+        if rate is None or not self.comm_cpu_per_byte_by_rate:
+            return self.comm_cpu_per_byte_s
+        table = self.comm_cpu_per_byte_by_rate
+        return _log_interp([r for r, _ in table], [k for _, k in table], rate)
 
 
 def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
@@ -980,19 +991,21 @@ class HardwareProfile:
         CPU time ``b₀`` (``backward_s`` without the time-slicing factor) plus its
         communication threads' ``κ·traffic``; ``C`` cores serve them, so the window lasts
         ``max(backward_s, (N·b₀ + M·κ·traffic)/C)``, with M the ranks whose traffic crosses
-        nodes (:meth:`senders_across_nodes`; κ is the host's cost of a byte through the
-        emulated network, loopback's is far smaller). ``traffic`` is what a rank sends for
+        nodes (:meth:`senders_across_nodes`; κ is the host's work per byte through the
+        emulated network at the scenario's rate, :meth:`HostModel.comm_cpu_per_byte_at`; loopback's
+        is far smaller). ``traffic`` is what a rank sends for
         the ``overlapped_bytes`` of gradient reduced during the backward (the closed form's
         bandwidth coefficient). Works on floats and numpy arrays alike.
         """
         host = self.host_model
-        if host is None or host.comm_cpu_per_byte_s <= 0 or overlapped_bytes <= 0:
+        kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
+        if host is None or kappa <= 0 or overlapped_bytes <= 0:
             return backward_s
         n = host.ranks_on_host(scenario)
         traffic = self.bytes_across_nodes(scenario, overlapped_bytes)
         alone = backward_s / host.slowdown(n)
         senders = self.senders_across_nodes(scenario)
-        return np.maximum(backward_s, (n * alone + senders * host.comm_cpu_per_byte_s * traffic) / host.cores)
+        return np.maximum(backward_s, (n * alone + senders * kappa * traffic) / host.cores)
 
     def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
         """The backward's own share of the :meth:`overlap_backward` window: when its last gradient is ready.
@@ -1009,14 +1022,15 @@ class HardwareProfile:
         """
         window = self.overlap_backward(scenario, backward_s, overlapped_bytes)
         host = self.host_model
-        if host is None or host.comm_cpu_per_byte_s <= 0 or overlapped_bytes <= 0:
+        kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
+        if host is None or kappa <= 0 or overlapped_bytes <= 0:
             return window
         n, senders = host.ranks_on_host(scenario), self.senders_across_nodes(scenario)
         algorithm = scenario.communication.algorithm
         streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
         link = self.link("inter", "ring" if algorithm == "auto" else algorithm, scenario.cluster.inter_node.bandwidth,
                          senders, streams)  # fmt: skip
-        busy = host.comm_cpu_per_byte_s * link.bandwidth / streams if link is not None else 0.0  # u = κ/τ
+        busy = kappa * link.bandwidth / streams if link is not None else 0.0  # u = κ/τ
         stretch = max(1.0, (n + senders * busy) / host.cores) / max(1.0, n / host.cores)
         return np.minimum(window, backward_s * stretch)
 
@@ -1232,12 +1246,7 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
         samples = spec.get("samples", 0)
         if isinstance(samples, bool) or not isinstance(samples, int) or not 0 <= samples <= 2**53:
             raise ScenarioError(f"{where}.samples", f"expected a count of samples >= 0, got {samples!r}", source)
-        by_rate = spec.get("host_per_byte_by_rate") or []
-        if not isinstance(by_rate, list) or not all(isinstance(p, list) and len(p) == 2 for p in by_rate):
-            raise ScenarioError(f"{where}.host_per_byte_by_rate", "expected a list of [rate, time] pairs", source)
-        rates = [_rate(r) for r, _ in by_rate]
-        if any(b <= a for a, b in itertools.pairwise(rates)):
-            raise ScenarioError(f"{where}.host_per_byte_by_rate", "rates must be in ascending order", source)
+        by_rate = _by_rate_from_yaml(spec.get("host_per_byte_by_rate"), f"{where}.host_per_byte_by_rate", source)
         return LinkModel(
             latency, bandwidth,
             float(efficiency) if efficiency is not None else None,
@@ -1245,7 +1254,7 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             float(spec.get("residual", 0.0)), samples,
             _duration(spec["host_per_byte"]) if "host_per_byte" in spec else 0.0,
             float(spec["sharpness"]) if spec.get("sharpness") is not None else None,
-            tuple((rate, _duration(k)) for rate, (_, k) in zip(rates, by_rate, strict=True)),
+            by_rate,
             float(spec.get("latency_residual", 0.0)),
         )  # fmt: skip
     except ScenarioError:
@@ -1295,6 +1304,17 @@ def _optimizer_curve_from_yaml(data: Any, source: str) -> tuple[tuple[int, float
     return points
 
 
+def _by_rate_from_yaml(data: Any, where: str, source: str) -> tuple[tuple[float, float], ...]:
+    """``[[rate, time], ...]`` with rates ascending (absent: empty); a unit error is the caller's to name."""
+    by_rate = data or []
+    if not isinstance(by_rate, list) or not all(isinstance(p, list) and len(p) == 2 for p in by_rate):
+        raise ScenarioError(where, "expected a list of [rate, time] pairs", source)
+    pairs = tuple((_rate(r), _duration(k)) for r, k in by_rate)
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(pairs)):
+        raise ScenarioError(where, "rates must be in ascending order", source)
+    return pairs
+
+
 def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data is None:
         return None
@@ -1310,6 +1330,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "optimizer_slowdown",
         "optimizer_residual",
         "page_fault",
+        "comm_cpu_per_byte_by_rate",
     }
     if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
@@ -1328,6 +1349,11 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         _check_number(data["memory_streams"], f"{where}.memory_streams", source, "a number of streams >= 1", low=1.0,
                       closed=True)  # fmt: skip
     try:
+        by_rate = _by_rate_from_yaml(data.get("comm_cpu_per_byte_by_rate"), f"{where}.comm_cpu_per_byte_by_rate",
+                                     source)  # fmt: skip
+    except (TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(f"{where}.comm_cpu_per_byte_by_rate", str(exc), source) from None
+    try:
         page_fault = _duration(data.get("page_fault", "0 s"))
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(f"{where}.page_fault", f"expected a time per page fault >= 0: {exc}", source) from None
@@ -1340,6 +1366,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             float(data["memory_streams"]) if data.get("memory_streams") is not None else None,
             optimizer_measured,
             float(data.get("optimizer_residual", 0.0)),
+            by_rate,
             page_fault,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
@@ -1406,6 +1433,10 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
                 memory_streams=h.memory_streams, optimizer_residual=h.optimizer_residual,
                 optimizer_slowdown={int(k): float(v) for k, v in sorted(h.optimizer_measured.items())},
             )  # fmt: skip
+        if h.comm_cpu_per_byte_by_rate:
+            data["host_model"]["comm_cpu_per_byte_by_rate"] = [
+                [_rate_text(r), _time_text(k)] for r, k in h.comm_cpu_per_byte_by_rate
+            ]
         if h.page_fault_s > 0:
             data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
     data["calibrated_on"] = list(profile.calibrated_on)

@@ -85,6 +85,7 @@ __all__ = [
     "fault_free_time",
     "fit_link_records",
     "fit_links",
+    "host_window_per_byte",
     "host_work_per_byte",
     "measure_compute",
     "measure_compute_concurrent",
@@ -762,7 +763,8 @@ def calibrate_links(
             "testbed": testbed,
             "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
-            "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce),
+            "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce, testbed),
+            "comm_cpu_per_byte_by_rate_s": sorted([r, k] for r, k in host_window_per_byte(all_reduce).items()),
             "host_busy_per_byte_s": {
                 f"{8e-6 * rate:g} Mbit/s": value for rate, value in sorted(host_per_byte_by_rate(all_reduce).items())
             },
@@ -786,12 +788,53 @@ def _uncertainty(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def _comm_cpu_per_byte(records: Sequence[dict[str, Any]]) -> float:
-    """κ: CPU seconds per byte a rank sends, median over the large backend/ring all-reduces across nodes.
+def host_window_per_byte(records: Sequence[dict[str, Any]], min_bytes: float = MiB) -> dict[float, float]:
+    """κ(R) of the backward's overlap window: the host's CPU *work* per byte a rank sends at each shaped rate.
 
-    The host's busy time (every core, the kernel's network work included) per byte when
-    measured (``host_busy_s``), else the ranks' own CPU time.
+    The window shares the cores between the backward and the communication's work, and a rank
+    waiting on the shaped wire takes no core: gloo's TCP pairs neither run synchronously nor
+    busy-poll by default (``sync_(false)``, ``busyPoll_(false)`` in ``gloo/transport/tcp/pair.cc``)
+    and a waiting thread sleeps on a condition variable (``UnboundBuffer::waitRecv``). So κ(R) is
+    the ranks' own CPU per byte at that rate (``cpu_s``: every thread of the rank, user and
+    system; Σ ranks·cpu / Σ ranks·bytes sent over the large all-reduces, as
+    :func:`host_per_byte_by_rate`) plus the kernel's network work done outside the ranks (softirq),
+    taken as the same per byte at every rate: the host's busy time per byte minus the ranks' CPU
+    at the highest rate, where the host binds (:func:`host_work_per_byte`) — so at that rate κ is
+    the links' κ. The ranks' CPU per byte grows as the rate falls (10.7, 7.2 and 4.3 ns at 150,
+    450 and 1200 Mbit/s in the last profile); the busy time beyond it at the low rates (24.7 and
+    14.2 ns host-wide) is not the ranks'.
     """
+    busy = host_per_byte_by_rate(records, min_bytes)
+    cpu: dict[float, float] = {}
+    sent: dict[float, float] = {}
+    for r in records:
+        rate = r.get("rate_bytes_per_s")
+        if (r["link_class"] != "inter" or rate is None or r["size_bytes"] < min_bytes or r.get("cpu_s") is None
+                or r["algorithm"] not in FIT_ALGORITHMS or not _described(r["algorithm"], r["ranks"])):  # fmt: skip
+            continue
+        each = closed_form_coefficients(r["algorithm"], r["ranks"], r["size_bytes"])[1]
+        cpu[rate] = cpu.get(rate, 0.0) + r["ranks"] * r["cpu_s"]
+        sent[rate] = sent.get(rate, 0.0) + r["ranks"] * each
+    ranks = {rate: cpu[rate] / sent[rate] for rate in cpu if sent[rate] > 0}
+    if not busy or not ranks or max(busy) not in ranks:
+        return {}
+    top = max(busy)
+    kernel = max(0.0, busy[top] - ranks[top])
+    return {rate: ranks[rate] + kernel for rate in sorted(ranks)}
+
+
+def _comm_cpu_per_byte(records: Sequence[dict[str, Any]], testbed: str = "local") -> float:
+    """κ of the host model where no per-rate table applies (:func:`host_window_per_byte`).
+
+    On the emulated testbed the links' κ (:func:`host_work_per_byte`: the host's busy time per byte
+    where it binds, the highest rate); elsewhere the median over the large backend/ring
+    all-reduces across nodes of the host's busy time per byte when measured (``host_busy_s``),
+    else the ranks' own CPU time.
+    """
+    if testbed == "emulated":
+        kappa = host_work_per_byte(records)
+        if kappa:
+            return float(max(kappa.values()))
     values = []
     for r in records:
         if r["link_class"] != "inter" or r["algorithm"] not in ("backend", "ring") or "cpu_s" not in r:
@@ -840,12 +883,14 @@ def calibrate_compute(
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
     memory = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
     streams, memory_residual = fit_memory_streams(memory, max_streams=host.cores)
+    window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
     page_fault = measure_page_fault()
     log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
     host = dataclasses.replace(
         host,
         shared_by=shared,
         comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s") or 0.0),
+        comm_cpu_per_byte_by_rate=tuple((float(r), float(k)) for r, k in window),
         memory_streams=streams,
         optimizer_measured=memory,
         optimizer_residual=memory_residual,

@@ -1,0 +1,85 @@
+"""κ(R), the host's CPU work per byte a rank sends at each shaped rate, and the backward's overlap window it prices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dpsim.calibration import HardwareProfile, HostModel, load_profile, save_profile
+from dpsim.errors import ScenarioError
+from dpsim.scenario import load_scenario
+
+MiB = 2**20
+LOW, HIGH = 150e6 / 8, 1200e6 / 8
+
+
+def _records() -> list[dict]:
+    """Ring all-reduces of 8 MiB on 2 and 4 ranks: the ranks' CPU 10 ns per byte sent at 150 Mbit/s and 4 ns at
+    1200; the host busy 27 and 7 ns (at the low rate mostly not the ranks')."""
+    out = []
+    for rate, ranks_cpu, busy in ((LOW, 10e-9, 27e-9), (HIGH, 4e-9, 7e-9)):
+        for n in (2, 4):
+            size = 8 * MiB
+            sent = 2 * (n - 1) / n * size  # what each rank of a ring all-reduce sends
+            out.append({"collective": "all_reduce", "link_class": "inter", "algorithm": "ring", "ranks": n,
+                        "size_bytes": size, "rate_bytes_per_s": rate, "cpu_s": ranks_cpu * sent,
+                        "host_busy_s": busy * n * sent})  # fmt: skip
+    return out
+
+
+def test_window_kappa_is_the_ranks_cpu_per_rate_plus_the_kernels_from_the_top_rate() -> None:
+    """κ(R) = ranks' CPU per byte at R + (busy − ranks' CPU) at the highest rate: 10 + 3 = 13 ns, 4 + 3 = 7 ns."""
+    pytest.importorskip("torch")
+    from runtime.calibrate import _comm_cpu_per_byte, host_window_per_byte
+
+    records = _records()
+    assert host_window_per_byte(records) == pytest.approx({LOW: 13e-9, HIGH: 7e-9}, rel=1e-12)
+    assert _comm_cpu_per_byte(records, "emulated") == pytest.approx(7e-9, rel=1e-12)  # the links' κ
+    assert _comm_cpu_per_byte(records, "local") == pytest.approx((27e-9 + 7e-9) / 2, rel=1e-12)  # median busy of 4
+    unshaped = [{**r, "rate_bytes_per_s": None} for r in records]
+    assert host_window_per_byte(unshaped) == {}
+
+
+def _host() -> HostModel:
+    return HostModel(2.0, 0.0, "job", 7e-9, {1: 1.0, 2: 1.0}, 0.0, comm_cpu_per_byte_by_rate=((LOW, 13e-9),
+                     (HIGH, 7e-9)))  # fmt: skip
+
+
+def test_kappa_is_interpolated_in_log_rate_and_held_beyond() -> None:
+    host = _host()
+    assert host.comm_cpu_per_byte_at(LOW) == pytest.approx(13e-9, rel=1e-12)
+    assert host.comm_cpu_per_byte_at((LOW * HIGH) ** 0.5) == pytest.approx(10e-9, rel=1e-12)  # halfway in log rate
+    assert host.comm_cpu_per_byte_at(LOW / 10) == pytest.approx(13e-9, rel=1e-12)
+    assert host.comm_cpu_per_byte_at(HIGH * 10) == pytest.approx(7e-9, rel=1e-12)
+    assert HostModel(2.0, comm_cpu_per_byte_s=5e-9).comm_cpu_per_byte_at(LOW) == 5e-9  # no table: the one κ
+
+
+@pytest.mark.parametrize(("rate", "kappa"), [("150 Mbit/s", 13e-9), ("1200 Mbit/s", 7e-9)])
+def test_backward_window_charges_kappa_at_the_scenarios_rate(tmp_path: Path, rate: str, kappa: float) -> None:
+    """4 ranks on 2 cores (ε = 0), one per node: window = max(b, (4·b/2 + 4·κ·1.5·S)/2) = b + 3κS."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "model: {kind: mlp, layers: 4, hidden: 1024}\n"
+        f"cluster: {{nodes: 4, device: {{peak_flops: 1 TFLOP/s, memory: 1 GB}}, inter_node: {{bandwidth: {rate}}}}}\n"
+        "training: {global_batch: 64, micro_batch: 16, optimizer: sgd, precision: fp32}\n"
+        "communication: {algorithm: ring, bucket: 4 MiB}\n"
+    )
+    scenario = load_scenario(path)
+    profile = HardwareProfile(name="t", host_model=_host())
+    b, size = 0.1, 4 * MiB
+    assert float(profile.overlap_backward(scenario, b, size)) == pytest.approx(b + 3 * kappa * size, rel=1e-12)
+
+
+def test_kappa_table_round_trips_and_a_bad_one_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "hw.yaml"
+    save_profile(HardwareProfile(name="t", host_model=_host()), path)
+    assert load_profile(path).host_model == _host()
+    text = path.read_text()
+    assert "comm_cpu_per_byte_by_rate" in text and "18.75 MB/s" in text
+    path.write_text(text.replace("18.75 MB/s", "fast"))
+    with pytest.raises(ScenarioError, match=r"host_model\.comm_cpu_per_byte_by_rate"):
+        load_profile(path)
+    path.write_text(text.replace("18.75 MB/s", "300 MB/s"))  # no longer ascending
+    with pytest.raises(ScenarioError, match=r"host_model\.comm_cpu_per_byte_by_rate"):
+        load_profile(path)
