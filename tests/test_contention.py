@@ -225,7 +225,7 @@ def test_overlapped_gathers_release_a_later_chunk_when_the_previous_chunks_forwa
 
     from dpsim.sim.shared import _OverlappedGathers
 
-    plan = SimpleNamespace(param_bytes=3.0, bucket_bytes=1.0, chunks=3, stages=2)
+    plan = SimpleNamespace(param_bytes=3.0, bucket_bytes=1.0, post_gather_piece=1.0, chunks=3, stages=2)
     for g, release, done2 in [(1.0, 3.0, 4.0), (3.0, 6.0, 9.0)]:
         gathers = _OverlappedGathers(plan, np.array([3.0]), first=1)  # type: ignore[arg-type]
         items = gathers.items(np.zeros(1), 0.0)
