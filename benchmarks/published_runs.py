@@ -156,6 +156,17 @@ def _megatron_table1(
                 # of every layer); eq. (3) counts the recomputed forward (§5.1).
                 "activation_recomputation": "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
+                # run_table_1.sh's CONFIG.sh passes --fp16 --loss-scale 8192 and neither
+                # --accumulate-allreduce-grads-in-fp32 nor --use-contiguous-buffers-in-ddp (a store_true
+                # flag, default off until e8fb052, 18 Aug 2021, after the paper and the artifact's
+                # de7dc40 of 10 Aug 2021). Without that buffer Megatron-LM's LocalDDP registers no
+                # grad-accumulation hook (megatron/model/distributed.py, March-August 2021: the
+                # main_grad.add_ hook only under use_contiguous_buffers; otherwise main_grad = param.grad,
+                # fp16) and torch DDP runs micro-batches 1..k-1 under no_sync (schedules.py), so each
+                # micro-batch after the first is added into the fp16 param.grad by autograd's
+                # AccumulateGrad: 3 x 2 bytes a parameter; no fp32 main_grad pass. That pass is left
+                # unpriced here (gradient_accumulation_pass stays none; README, Published runs).
+                "precision": "fp16",
                 # LocalDDP (megatron/model/distributed.py, DistributedDataParallel with
                 # use_contiguous_buffers_in_local_ddp) keeps main_grad in one contiguous buffer per dtype
                 # that it all-reduces in place: no copy (without the option it flattens the gradients only
@@ -169,8 +180,8 @@ def _megatron_table1(
         assumptions=f"micro-batch {micro_batch}, {schedule}"
         + (f" with {virtual} chunks" if virtual > 1 else "")
         + f", {ddp} DDP (gradient all-reduce {'overlapped' if overlap else 'after the backward pass'}) "
-        "and full recomputation as in run_table_1.sh; ring all-reduce; gradients communicated at 16 bits "
-        "(fp16/bf16 and fp32 gradient reduction not stated)",
+        "and full recomputation as in run_table_1.sh; ring all-reduce; fp16 gradients all-reduced at 16 bits "
+        "(CONFIG.sh: --fp16, no --accumulate-allreduce-grads-in-fp32); autograd's accumulation not priced",
     )
 
 

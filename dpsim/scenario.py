@@ -857,7 +857,9 @@ class TrainingConfig(_Section):
     in-place ``grad += new`` on every micro-batch after the first, reading both and writing one (3 x the
     gradient width a parameter): DeepSpeed's fp16 engines without ZeRO-2/3, whose ZeRO-1 keeps no
     contiguous buffer (stage 1 forces ``contiguous_gradients`` off, 0.4.4-0.12) and the legacy stage 1
-    (DeeperSpeed). ``fp32_copy``: DeepSpeed's ``BF16_Optimizer`` (>= 0.6.2; BigScience's bf16 runs), whose
+    (DeeperSpeed); also Megatron-LM's 2021 fp16 code without ``--use-contiguous-buffers-in-ddp`` (off by
+    default until August 2021: no grad-accumulation hook, ``main_grad`` is the fp16 ``param.grad``).
+    ``fp32_copy``: DeepSpeed's ``BF16_Optimizer`` (>= 0.6.2; BigScience's bf16 runs), whose
     ``update_hp_grads`` after every micro-batch's backward casts each bf16 gradient to fp32 (read 2, write 4
     bytes) and adds it into the fp32 gradient buffer (read 4 + 4, write 4): 18 bytes a parameter on every
     micro-batch. Needs precision: bf16 for fp32_copy."""
