@@ -61,6 +61,8 @@ class Curve:
     """NCCL version where the source gives it."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Other ``cluster`` fields the source's hardware gives."""
+    communication: dict[str, Any] = field(default_factory=dict)
+    """The NCCL environment the source's run set (``communication.nccl_algo``, ``nccl_proto``), where it says."""
 
 
 CURVES: tuple[Curve, ...] = (
@@ -88,9 +90,14 @@ CURVES: tuple[Curve, ...] = (
         "h100-sxm", 2, 8, "nvlink4", {"preset": "400gbe", "bandwidth": "200 Gbit/s", "nics_per_node": 8}, "auto",
         "https://github.com/lessizzmore/create-a3mega-ztan-fork/blob/main/ztan-NCCL-test-result",
         True,
-        "GCP a3-megagpu-8g: 8 H100, 8 x 200 Gbit/s NICs with GPUDirect-TCPXO (a TCP offload plugin, not "
-        "RDMA; its ~120 us floor is the plugin's, which dpsim does not model); 400gbe's efficiency and "
-        "latency at the 200 Gbit/s port rate",
+        "GCP a3-megagpu-8g: 8 H100, 8 x 200 Gbit/s NICs with GPUDirect-TCPXO (an offload plugin, not RDMA "
+        "verbs); 400gbe's efficiency and latency at the 200 Gbit/s port rate. The run passes ${HOST_VARS}, the "
+        "NCCL_* variables of the TCPXO installer's nccl-env-profile.sh, which the source repository's README "
+        "sources before this very command; its startup_script.sh installs plugin installer v1.0.3 (NCCL 2.21.5), "
+        "whose profile (GoogleCloudPlatform/container-engine-accelerators gpudirect-tcpxo/README.md, Jun 27 2024) "
+        "sets NCCL_ALGO=Ring,Tree, NCCL_PROTO=Simple, NCCL_NVLS_ENABLE=0",
+        nccl="2.21.5",
+        communication={"nccl_algo": ["ring", "tree"], "nccl_proto": ["Simple"]},
     ),
     Curve(
         "A100 3x8, 4x HDR (partial)", "all_reduce_a100_3x8_4hdr_partial.txt", "all_reduce",
@@ -135,7 +142,7 @@ def scenario_for(curve: Curve) -> Any:
 
     return machine_scenario(
         curve.name, curve.nodes, curve.gpus_per_node, curve.device, curve.intra, curve.inter, curve.algorithm,
-        **curve.extra,
+        communication=curve.communication, **curve.extra,
     )  # fmt: skip
 
 

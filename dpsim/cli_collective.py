@@ -15,7 +15,7 @@ evaluate the same schedules (:mod:`dpsim.sim.collectives`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,13 +79,15 @@ def machine_scenario(
     intra: str,
     inter: dict[str, Any],
     algorithm: str = "auto",
+    communication: Mapping[str, Any] | None = None,
     **cluster: Any,
 ) -> Any:
     """A scenario that only describes a machine, for pricing its collectives (what nccl-tests measures).
 
     ``device``: a catalog name or a device mapping; ``intra``: the intra-node link preset;
     ``inter``: the ``cluster.inter_node`` mapping (preset, nics_per_node, ...); ``cluster``: more
-    ``cluster`` fields. The model and batch do not matter to a collective (GPT-2 small, one sample a GPU).
+    ``cluster`` fields; ``communication``: more ``communication`` fields (``nccl_algo``, ``nccl_proto``: the
+    NCCL environment a run set). The model and batch do not matter to a collective (GPT-2 small, one sample a GPU).
     """
     from dpsim.scenario import scenario_from_dict
 
@@ -102,7 +104,7 @@ def machine_scenario(
                 **cluster,
             },
             "training": {"global_batch": nodes * gpus_per_node},
-            "communication": {"algorithm": algorithm, "protocol": "auto"},
+            "communication": {"algorithm": algorithm, "protocol": "auto", **(communication or {})},
         }
     )
 

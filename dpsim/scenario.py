@@ -32,8 +32,10 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     WrapValidator,
+    field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
@@ -91,6 +93,15 @@ Algorithm = Literal[
     "parameter-server",
     "backend",
 ]
+NcclAlgo = Literal["ring", "tree", "nvls", "nvls-tree"]
+NcclProto = Literal["LL", "LL128", "Simple"]
+NCCL_ALGO_NAMES: dict[str, str] = {
+    **{a: a for a in typing.get_args(NcclAlgo)},
+    "nvlstree": "nvls-tree",
+}
+"""``NCCL_ALGO`` entries (lower case, as NCCL compares them) → dpsim's algorithm names."""
+NCCL_PROTO_NAMES: dict[str, str] = {p.lower(): p for p in typing.get_args(NcclProto)}
+"""``NCCL_PROTO`` entries (lower case) → dpsim's protocol names."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
@@ -908,6 +919,15 @@ class CommunicationConfig(_Section):
     on CPU devices (gloo) and with a calibration profile it is the ring."""
     protocol: Literal["auto", "Simple", "LL", "LL128", "none"] = "auto"
     """NCCL protocol: ``auto`` picks per size on GPUs; ``none`` = the links' α–β (always on CPUs)."""
+    nccl_algo: list[NcclAlgo] | None = None
+    """The all-reduce algorithms NCCL may pick (``NCCL_ALGO``, e.g. ``ring,tree``); None: every one NCCL
+    runs on the cluster. ``algorithm: auto`` picks among these only; a named ``algorithm`` is run as named.
+    A cloud's network stack may set it: GCP's GPUDirect-TCPXO profile for A3 Mega (``nccl-env-profile.sh``,
+    plugin installer v1.0.0 - v1.0.11) exports ``NCCL_ALGO=Ring,Tree`` and ``NCCL_NVLS_ENABLE=0``."""
+    nccl_proto: list[NcclProto] | None = None
+    """The protocols NCCL may pick (``NCCL_PROTO``, e.g. ``Simple``); None: LL, LL128 and Simple.
+    ``protocol: auto`` picks among these only. GCP's TCPXO profile: ``Simple`` up to installer v1.0.8,
+    ``Simple,LL128`` from v1.0.9 (GoogleCloudPlatform/container-engine-accelerators, gpudirect-tcpxo/README.md)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True
@@ -920,6 +940,26 @@ class CommunicationConfig(_Section):
     16-bit parameter dtype (``MixedPrecision.reduce_dtype`` defaults to ``param_dtype``); DDP in the
     training dtype. fp8 training's gradients are bf16; fp32 training reduces fp32.
     (``gradient_dtype`` is read as an old name of this field.)"""
+
+    @field_validator("nccl_algo", "nccl_proto", mode="before")
+    @classmethod
+    def _nccl_list(cls, value: Any, info: ValidationInfo) -> Any:
+        """NCCL's own spelling: a comma list, any case (``strcasecmp``), ``NVLSTree`` for ``nvls-tree``."""
+        names = NCCL_ALGO_NAMES if info.field_name == "nccl_algo" else NCCL_PROTO_NAMES
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            out = []
+            for v in value:
+                key = v.strip().lower() if isinstance(v, str) else v
+                if isinstance(key, str) and key not in names:
+                    known = ", ".join(dict.fromkeys(names.values()))
+                    raise ValueError(f"unknown {info.field_name} entry {v!r}; expected some of {known}")
+                out.append(names.get(key, v) if isinstance(key, str) else v)
+            if not out:
+                raise ValueError(f"{info.field_name} needs at least one entry (omit it for NCCL's default)")
+            value = list(dict.fromkeys(out))
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -85,6 +85,8 @@ HOLDS = [
     ("reduce_scatter", 8 * GiB),  # -2 % (its stored row has the out-of-place time only)
     ("NCCL_ALGO=RING", 512 * MiB),  # 2 x 4 H100, 4 HDR, ring: +0 % (nccl-tests#252)
     ("NCCL_ALGO=RING", 8 * GiB),  # -1 %
+    ("A3 Mega", 1 * GiB),  # tree/Simple under the run's TCPXO profile (NCCL_ALGO=Ring,Tree, NCCL_PROTO=Simple): -3 %
+    ("A3 Mega", 2 * GiB),  # +3 %
 ]
 
 
@@ -127,10 +129,22 @@ MISSES = [
                                 "NCCL_IB_MERGE_NICS=1); the source does not say"),
     ),
     pytest.param(
-        "A3 Mega", 1 * GiB,
-        marks=pytest.mark.xfail(strict=True, reason="-19 % (-10 % at 8 GiB), and -72 % below 64 KiB: GPUDirect-TCPXO "
-                                "(TCP offload plugin, ~120 us floor) is not an RDMA NIC, and no public per-message "
-                                "figure of it was found: the curve keeps 400gbe's 10 us per network hop"),
+        "A3 Mega", 8,
+        marks=pytest.mark.xfail(strict=True, reason="-29 % (-25 % at 16 B - 256 B): under the run's profile (Simple "
+                                "only) NCCL's tree/Simple estimate is 8.4 + 2*(7*4.0 + 14) = 92.4 us, the printed "
+                                "123 us; the TCPXO plugin reports no latency to NCCL (nccl_shim.cc GetProperties: 0) "
+                                "and no public per-message figure of it was found, and Google's tuner plugin, which "
+                                "the profile loads (a3plus_tuner_config.textproto), is not public: its ring/tree "
+                                "pick is not modelled (ring/Simple: 131.6 us)"),
+    ),
+    pytest.param(
+        "A3 Mega", 4 * MiB,
+        marks=pytest.mark.xfail(strict=True, reason="-67 % (-80 % at 16 MiB): from 1 MiB the run's busbw climbs far "
+                                "slower than one Simple tree over 8 x 200G (21.8 vs 66.8 GB/s at 4 MiB; ring/Simple "
+                                "46) with a step at 32 MiB (busbw 32.6 -> 59.5) that looks like a "
+                                "switch of algorithm or channels by Google's tuner plugin, whose config is not "
+                                "public; the profile's NCCL_BUFFSIZE=8 MiB, NCCL_MIN_NCHANNELS=4 and "
+                                "NCCL_DYNAMIC_CHUNK_SIZE=512 KiB are not modelled either"),
     ),
     pytest.param(
         "Tree", 32 * MiB,

@@ -140,6 +140,10 @@ class Fabric:
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
+    nccl_algo: tuple[str, ...] = ()
+    """All-reduce algorithms NCCL may pick (``communication.nccl_algo``, ``NCCL_ALGO``); empty: all."""
+    nccl_proto: tuple[str, ...] = ()
+    """Protocols NCCL may pick (``communication.nccl_proto``, ``NCCL_PROTO``); empty: all."""
     relays: tuple[int, ...] | None = None
     """Local rank (0 … per_node − 1) each local rank's inter-node sends leave through, where the fabric's
     collectives run in communicators holding part of each node (a DP group of a TP job, the jobs of a shared

@@ -315,6 +315,8 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nic_gbps=c.inter_node.bandwidth / 1e9,
         host=host_link_of(scenario),
         pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
+        nccl_algo=tuple(scenario.communication.nccl_algo or ()),
+        nccl_proto=tuple(scenario.communication.nccl_proto or ()),
     )
 
 

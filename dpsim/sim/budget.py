@@ -176,7 +176,7 @@ def layout_of(fabric: Any) -> Layout:
     what sets NCCL's channel count (generation, port rate); the rank order is left out (it moves no count)."""
     return Layout(
         fabric.nodes, fabric.per_node, fabric.nics_per_node, fabric.nvls, fabric.intra_hw, fabric.arch, (),
-        fabric.nic_gbps, fabric.pcie_gpus_per_nic,
+        fabric.nic_gbps, fabric.pcie_gpus_per_nic, fabric.nccl_algo, fabric.nccl_proto,
     )  # fmt: skip
 
 

@@ -83,6 +83,10 @@ class Cluster:
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern and, with 1, PXN relays."""
+    nccl_algo: tuple[str, ...] = ()
+    """All-reduce algorithms NCCL may pick (``NCCL_ALGO``; empty: all)."""
+    nccl_proto: tuple[str, ...] = ()
+    """Protocols NCCL may pick (``NCCL_PROTO``; empty: all)."""
     relays: tuple[int, ...] | None = None
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
 
@@ -144,6 +148,8 @@ class Cluster:
             host=fabric.host,
             pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
             relays=fabric.relays,
+            nccl_algo=fabric.nccl_algo,
+            nccl_proto=fabric.nccl_proto,
         )
 
     def at_size(self, size: float) -> Cluster:

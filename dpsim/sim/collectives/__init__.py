@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dpsim.errors import ScenarioError
 from dpsim.sim.collectives.base import Layout, Phase, Schedule
 from dpsim.sim.collectives.broadcast import broadcast, send
 from dpsim.sim.collectives.direct import direct_allreduce
@@ -170,6 +171,12 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
     tree; NVLS on one NVLS node, NVLS-tree across them), ring for the other collectives;
     with ``protocol: none`` it is the ring. ``protocol: auto`` = LL, LL128, Simple
     (Simple only for NVLS). A concrete algorithm and protocol give one schedule.
+
+    ``layout.nccl_algo`` / ``layout.nccl_proto`` (``NCCL_ALGO`` / ``NCCL_PROTO``; empty: all)
+    narrow what ``auto`` chooses among, as NCCL's ``ncclTopoTuneModel`` disables the
+    (algorithm, protocol) pairs they leave out (``algoEnable``/``protoEnable``, whose
+    bandwidth it sets to 0 so ``topoGetAlgoInfo`` never picks them). The other collectives
+    run their ring under ``NCCL_ALGO`` as before. Nothing left to pick is an error.
     """
     if algorithm == "auto":
         if op != "allreduce" or protocol == "none":
@@ -178,6 +185,8 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
             names = ("ring", "tree")
             if layout.nvls and layout.per_node > 1:
                 names += ("nvls" if layout.nodes == 1 else "nvls-tree",)
+            if layout.nccl_algo:
+                names = tuple(n for n in names if n in layout.nccl_algo)
     else:
         names = (algorithm,)
     out: list[Schedule] = []
@@ -187,9 +196,17 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
             protos: tuple[str, ...] = ("none",)
         elif protocol == "auto":
             protos = ("Simple",) if nvls else PROTOCOLS
+            if layout.nccl_proto:
+                protos = tuple(p for p in protos if p in layout.nccl_proto)
         else:
             protos = (protocol,)
         out += [build(op, name, layout, p) for p in protos]
+    if not out:
+        raise ScenarioError(
+            "communication.nccl_algo",
+            f"{','.join(layout.nccl_algo) or 'all'} with nccl_proto {','.join(layout.nccl_proto) or 'all'} "
+            f"leaves NCCL no {op} algorithm to run on {layout.nodes} x {layout.per_node} GPUs",
+        )
     return tuple(out)
 
 

@@ -231,7 +231,9 @@ class Layout:
     (``src/graph/topo.cc``: Mbit/s / 8000, GB/s; 0: unknown), which sets how many channels
     NCCL's search builds (:func:`dpsim.sim.collectives.nccl.duplication`). ``pcie_gpus_per_nic``
     is how many GPUs sit on each NIC's PCIe switch (0: two or more), which sets the pattern of
-    NCCL's tree graph (:attr:`tree_pattern`).
+    NCCL's tree graph (:attr:`tree_pattern`). ``nccl_algo`` and ``nccl_proto`` are the algorithms
+    and protocols NCCL may pick (``NCCL_ALGO``, ``NCCL_PROTO``; empty: all), which ``auto`` chooses
+    among (:func:`dpsim.sim.collectives.candidates`).
     """
 
     nodes: int
@@ -243,6 +245,8 @@ class Layout:
     slots: tuple[int, ...] = ()
     nic_gbps: float = 0.0
     pcie_gpus_per_nic: int = 0
+    nccl_algo: tuple[str, ...] = ()
+    nccl_proto: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -265,6 +269,8 @@ class Layout:
             where.rank_order,
             where.nic_gbps,
             where.pcie_gpus_per_nic,
+            where.nccl_algo,
+            where.nccl_proto,
         )
 
     @property

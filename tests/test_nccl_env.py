@@ -1,0 +1,85 @@
+"""NCCL_ALGO / NCCL_PROTO (``communication.nccl_algo`` / ``nccl_proto``): what ``auto`` may pick.
+
+NCCL's ``ncclTopoTuneModel`` (src/graph/tuning.cc) parses both lists into ``algoEnable`` /
+``protoEnable`` and zeroes the bandwidth of every pair they leave out, so ``topoGetAlgoInfo``
+never picks it. GCP's GPUDirect-TCPXO profile for A3 Mega (plugin installer v1.0.0 - v1.0.8,
+GoogleCloudPlatform/container-engine-accelerators gpudirect-tcpxo/README.md) exports
+``NCCL_ALGO=Ring,Tree``, ``NCCL_PROTO=Simple`` and ``NCCL_NVLS_ENABLE=0``. The expected times
+below are NCCL's own latency formula with its constants typed in again (v2.30.7 tuning.cc).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dpsim.cli_collective import collective_rows, machine_scenario
+from dpsim.errors import ScenarioError
+from dpsim.scenario import CommunicationConfig
+from dpsim.sim import collectives
+from dpsim.sim.collectives.base import Layout
+
+A3MEGA_NIC = {"preset": "400gbe", "bandwidth": "200 Gbit/s", "nics_per_node": 8}
+PROFILE = {"nccl_algo": ["ring", "tree"], "nccl_proto": ["Simple"]}
+
+
+def _h100_2x8(**kw: object) -> Layout:
+    return Layout(2, 8, nics=8, nvls=True, arch="hopper", nic_gbps=25.0, **kw)  # type: ignore[arg-type]
+
+
+def test_auto_picks_among_the_enabled_pairs_only() -> None:
+    every = {(s.name, s.protocol) for s in collectives.candidates("allreduce", "auto", _h100_2x8(), "auto")}
+    assert ("nvls-tree", "Simple") in every and ("ring", "LL") in every and len(every) == 7
+    narrowed = _h100_2x8(nccl_algo=("ring", "tree"), nccl_proto=("Simple",))
+    got = {(s.name, s.protocol) for s in collectives.candidates("allreduce", "auto", narrowed, "auto")}
+    assert got == {("ring", "Simple"), ("tree", "Simple")}
+    # NCCL_PROTO holds for the other collectives too; NCCL_ALGO leaves their ring as it is
+    rs = collectives.candidates("reduce_scatter", "auto", narrowed, "auto")
+    assert [(s.name, s.protocol) for s in rs] == [("ring", "Simple")]
+    # a named algorithm and protocol are run as named
+    (named,) = collectives.candidates("allreduce", "nvls-tree", narrowed, "Simple")
+    assert named.name == "nvls-tree"
+
+
+def test_nothing_left_to_pick_is_an_error_naming_the_fields() -> None:
+    a100 = Layout(2, 8, nics=8, arch="ampere", nic_gbps=25.0, nccl_algo=("nvls-tree",))
+    with pytest.raises(ScenarioError, match=r"communication\.nccl_algo: nvls-tree with nccl_proto all leaves NCCL no"):
+        collectives.candidates("allreduce", "auto", a100, "auto")
+
+
+def test_nccl_spelling_is_accepted_as_nccl_parses_it() -> None:
+    c = CommunicationConfig(nccl_algo="Ring,TREE", nccl_proto="simple,LL128")  # type: ignore[arg-type]
+    assert c.nccl_algo == ["ring", "tree"] and c.nccl_proto == ["Simple", "LL128"]
+    assert CommunicationConfig(nccl_algo=["NVLSTree"]).nccl_algo == ["nvls-tree"]  # type: ignore[list-item]
+    for bad in ({"nccl_proto": "Simpel"}, {"nccl_algo": "collnet"}, {"nccl_algo": []}):
+        with pytest.raises(ValueError, match="nccl_"):
+            CommunicationConfig(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a3mega_profile_small_all_reduce_is_nccls_simple_tree_latency(engine: str) -> None:
+    """8 B on 2 x 8 H100 under the TCPXO profile: tree/Simple, NCCL's estimate to the microsecond.
+
+    tree Simple: baseLat 8.4 + 2·((G−1)·hwLat[NVLINK][TREE][Simple] + log2(2)·hwLat[NET][TREE][Simple])
+    = 8.4 + 2·(7·4.0 + 1·14.0) = 92.4 µs; ring Simple: 8.4 + (30 − 2)·3.4 + 2·14.0 = 131.6 µs, so the
+    tuner takes the tree. (The network hop's 14 µs is above 400gbe's 10 µs, so NCCL's figure stands.)
+    Without the profile the pick is tree/LL, each network hop at 400gbe's 10 µs (above NCCL's LL 5.0):
+    6.8 + 2·(7·0.6 + 10) = 35.2 µs, 2.6x less.
+    """
+    scenario = machine_scenario("a3mega", 2, 8, "h100-sxm", "nvlink4", A3MEGA_NIC, communication=PROFILE)
+    (row,) = collective_rows(scenario, "allreduce", [8.0], engine=engine)
+    assert (row["algorithm"], row["protocol"]) == ("tree", "Simple")
+    assert row["time_s"] == pytest.approx(92.4e-6, rel=1e-3)
+    plain = machine_scenario("a3mega", 2, 8, "h100-sxm", "nvlink4", A3MEGA_NIC)
+    (before,) = collective_rows(plain, "allreduce", [8.0], engine=engine)
+    assert before["protocol"] == "LL" and before["time_s"] < 0.5 * row["time_s"]
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a3mega_profile_never_runs_nvls_tree(engine: str) -> None:
+    """dpsim's default picks NVLS-tree on A3 Mega from 8 MiB; the profile's NCCL_ALGO=Ring,Tree leaves it out."""
+    sizes = [8.0 * (1 << 20), 64.0 * (1 << 20), 1.0 * (1 << 30)]
+    plain = machine_scenario("a3mega", 2, 8, "h100-sxm", "nvlink4", A3MEGA_NIC)
+    assert "nvls-tree" in {r["algorithm"] for r in collective_rows(plain, "allreduce", sizes, engine=engine)}
+    scenario = machine_scenario("a3mega", 2, 8, "h100-sxm", "nvlink4", A3MEGA_NIC, communication=PROFILE)
+    rows = collective_rows(scenario, "allreduce", sizes, engine=engine)
+    assert {r["algorithm"] for r in rows} <= {"ring", "tree"} and {r["protocol"] for r in rows} == {"Simple"}
