@@ -83,3 +83,25 @@ def test_a3mega_profile_never_runs_nvls_tree(engine: str) -> None:
     scenario = machine_scenario("a3mega", 2, 8, "h100-sxm", "nvlink4", A3MEGA_NIC, communication=PROFILE)
     rows = collective_rows(scenario, "allreduce", sizes, engine=engine)
     assert {r["algorithm"] for r in rows} <= {"ring", "tree"} and {r["protocol"] for r in rows} == {"Simple"}
+
+
+@pytest.mark.parametrize(
+    ("sets", "field"),
+    [
+        (["communication.algorithm=nvls"], "communication.algorithm"),  # default: A100 nodes, no NVLink SHARP
+        (["communication.algorithm=nvls-tree", "communication.protocol=LL", "cluster.device=h100-sxm",
+          "cluster.intra_node=nvlink4"], "communication.protocol"),
+        (["communication.nccl_algo=nvls", "cluster.device=h100-sxm", "cluster.intra_node=nvlink4"],
+         "communication.nccl_algo"),  # 8 nodes: NVLS runs across nodes only as NVLS-tree
+    ],
+)  # fmt: skip
+def test_an_algorithm_the_cluster_cannot_run_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], sets: list[str], field: str
+) -> None:
+    from dpsim.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["collective", "--size", "64MiB", *[a for s in sets for a in ("--set", s)]])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") and f"{field}: " in err

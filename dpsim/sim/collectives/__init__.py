@@ -94,7 +94,10 @@ ALLREDUCE: dict[str, Builder] = {name: _legacy(name) for name in ALGORITHMS if n
 
 def _nvls_variant(algorithm: str, layout: Layout) -> str:
     if not layout.nvls:
-        raise ValueError(f"{algorithm} needs an NVLink-SHARP node switch (H100-class NVSwitch: nvlink4/nvlink5)")
+        raise ScenarioError(
+            "communication.algorithm",
+            f"{algorithm} needs an NVLink-SHARP node switch (H100-class NVSwitch: nvlink4/nvlink5) and 2+ GPUs a node",
+        )
     return "nvls" if layout.nodes == 1 else "nvls-tree"
 
 
@@ -146,7 +149,7 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
         return nccl_ring(op, layout, protocol)
     if algorithm in ("nvls", "nvls-tree"):
         if protocol not in ("Simple", "none"):
-            raise ValueError(f"{algorithm} runs the Simple protocol only, not {protocol}")
+            raise ScenarioError("communication.protocol", f"{algorithm} runs the Simple protocol only, not {protocol}")
         variant = _nvls_variant(algorithm, layout)
         return nvls_allreduce(layout, protocol) if variant == "nvls" else nvls_tree_allreduce(layout, protocol)
     if algorithm == "ring":
