@@ -5,7 +5,7 @@ Bounds, stated as what they are:
 - Megatron-LM Table 1's error has no trend with model size: the fitted slope is at most 3 points per decade
   of parameters (the flat-efficiency model moved by -34 points over the table's 2.8 decades: +22 -> -12).
   With autograd's fp16 accumulation priced as Table 1's code ran it, the slope is -1.4 points a decade,
-  -3.9 across the table: the issue's "3 points across the table" reading is not met.
+  -3.9 across the table: the issue's "3 points across the table" is not met (a strict xfail says so).
 - A device whose sustained_fraction was measured inside a training step: every run within 10 % and a
   mean |error| within 5 %. A100: Korthikanti et al. 2022 Table 4, a layer of a TP-8 run on a full
   node; the Table 5 iteration times of the same paper (not independent) within 10 %. H100: NVIDIA
@@ -27,6 +27,7 @@ the transcription does not contain directly (parameter counts, tokens per batch)
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from dpsim.scenario import scenario_from_dict
 MAX_UNDER = 0.10
 MAX_OVER = 0.45
 MAX_TREND_POINTS_PER_DECADE = 3.0
+MAX_TREND_POINTS_ACROSS_TABLE = 3.0
 
 
 def _module() -> ModuleType:
@@ -135,10 +137,27 @@ def test_a100_calibration_and_the_gemm_wave_what_if() -> None:
     assert sum(errors) / len(errors) > sum(plain) / len(plain) + 0.02
 
 
-def test_table1_error_has_no_trend_with_model_size() -> None:
+def _table1_trend() -> tuple[float, float]:
+    """(slope in points per decade of parameters, decades the table spans)."""
     errors = [RUNS.relative_error(r, _PREDICTED[r.name][0]) for r in MEGATRON]
-    slope = RUNS.error_trend(MEGATRON, errors)
+    sizes = [scenario_from_dict(dict(r.scenario)).model.num_parameters for r in MEGATRON]
+    return RUNS.error_trend(MEGATRON, errors), math.log10(max(sizes)) - math.log10(min(sizes))
+
+
+def test_table1_error_trend_per_decade() -> None:
+    """The weaker bound: at most 3 points per decade of parameters (a regression guard)."""
+    slope, _ = _table1_trend()
     assert abs(slope) <= MAX_TREND_POINTS_PER_DECADE
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11's bound, 3 points across the whole table: with Table 1's fp16 autograd accumulation priced "
+    "(run_table_1.sh: --fp16, no main_grad hook) the fitted line moves -1.4 points a decade, -3.9 over 2.8 decades",
+)
+def test_table1_error_has_no_trend_across_the_table() -> None:
+    slope, span = _table1_trend()
+    assert abs(slope * span) <= MAX_TREND_POINTS_ACROSS_TABLE
 
 
 def test_llama3_405b_fits_on_8192_h100() -> None:
