@@ -366,7 +366,9 @@ def sweep(
     frame = pd.DataFrame([rows[i] for i in sorted(rows)])
     failures = [(points[todo[k]], o) for k, o in enumerate(outcomes) if isinstance(o, execution.TaskError)]
     if failures:
-        kept = f"; {len(rows)} finished points kept in {partial_file}" if journal is not None else ""
+        kept = f"; {len(rows)} finished points kept in {partial_file}" if journal is not None and rows else ""
+        if journal is not None and not rows:  # nothing finished: no file of partial results is left behind
+            journal.close(remove=True)
         more = f"; {len(failures) - 1} more points failed" if len(failures) > 1 else ""
         point, error = failures[0]
         raise SweepError(error.to_error(_where(point) + more + kept, base.source), frame, failures)

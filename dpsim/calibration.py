@@ -56,8 +56,8 @@ import yaml
 from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link, LinkSegment
-from dpsim.errors import ScenarioError
-from dpsim.inputs import printable_name
+from dpsim.errors import ScenarioError, safe_text
+from dpsim.inputs import brief, printable_name
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 if TYPE_CHECKING:
@@ -1165,10 +1165,10 @@ def _ready_from_yaml(data: Any, source: str) -> tuple[tuple[float, float], ...]:
     where = "gradient_ready"
     if not isinstance(data, list) or not all(isinstance(p, list) and len(p) == 2 for p in data):
         raise ScenarioError(where, "expected a list of [bytes fraction, backward fraction] pairs", source)
-    try:
-        points = tuple((float(x), float(y)) for x, y in data)
-    except (TypeError, ValueError):
-        raise ScenarioError(where, "fractions must be numbers", source) from None
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for p in data for v in p):
+        bad = next(v for p in data for v in p if isinstance(v, bool) or not isinstance(v, (int, float)))
+        raise ScenarioError(where, f"fractions must be numbers, got {brief(bad)}", source)
+    points = tuple((float(x), float(y)) for x, y in data)
     if any(not (0.0 <= v <= 1.0) for p in points for v in p):
         raise ScenarioError(where, "fractions must lie in [0, 1]", source)
     if any(b[0] < a[0] or b[1] < a[1] for a, b in itertools.pairwise(points)):
@@ -1221,15 +1221,29 @@ def _check_number(
     """A model term read from a profile: a finite number above ``low`` (or at it, ``closed``), at most ``high``."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not (value >= low if closed else value > low) or value > high:
-        raise ScenarioError(where, f"expected {expected}, got {value!r}", source)
+        raise ScenarioError(where, f"expected {expected}, got {brief(value)}", source)
 
 
 def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
-    if not isinstance(spec, dict) or not {"latency", "bandwidth"} <= set(spec) or not set(spec) <= _LINK_KEYS:
+    unknown = sorted(str(k) for k in spec if k not in _LINK_KEYS) if isinstance(spec, dict) else []
+    if unknown:
+        raise ScenarioError(
+            f"{where}.{safe_text(unknown[0])[:60]}",
+            f"unknown key (expected one of: {', '.join(sorted(_LINK_KEYS))})",
+            source,
+        )
+    if not isinstance(spec, dict) or not {"latency", "bandwidth"} <= set(spec):
         raise ScenarioError(
             where, f"expected {{latency: <time>, bandwidth: <rate>}} (optionally efficiency, cpu_per_byte, "
-            f"host_per_byte, sharpness, host_per_byte_by_rate, residual, samples), got {spec!r}", source,
+            f"host_per_byte, sharpness, host_per_byte_by_rate, residual, samples), got {brief(spec)}", source,
         )  # fmt: skip
+    for key, parse in (("latency", _duration), ("bandwidth", _rate), ("cpu_per_byte", _duration),
+                       ("host_per_byte", _duration)):  # fmt: skip  # a quantity's error names its key
+        try:
+            if key in spec:
+                parse(spec[key])
+        except (UnitError, TypeError, ValueError) as exc:
+            raise ScenarioError(f"{where}.{key}", str(exc), source) from None
     try:
         latency, bandwidth = _duration(spec["latency"]), _rate(spec["bandwidth"])
         if set(spec) == {"latency", "bandwidth"}:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from dpsim.errors import ScenarioError
+from dpsim.inputs import brief
 
 __all__ = [
     "CLI_SOURCE",
@@ -93,7 +94,7 @@ def install_signal_cleanup() -> None:
 def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     """Validate an option against its allowed values (one-line error naming the option)."""
     if value not in choices:
-        raise fail(option, f"expected one of {', '.join(choices)}, got {value!r}")
+        raise fail(option, f"expected one of {', '.join(choices)}, got {brief(value)}")
     return value
 
 

@@ -53,7 +53,46 @@ def _int_list(option: str, text: str, minimum: int = 1, maximum: int | None = No
 
 def _local_ranks() -> int | None:
     """Most ranks the local testbeds start (processes on this machine); None under torchrun (its ranks)."""
-    return None if "RANK" in os.environ else max_local_workers()
+    return None if _under_torchrun() else max_local_workers()
+
+
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE")
+"""What torchrun sets in each rank's environment (``runtime.torchrun.torchrun_ranks`` reads them)."""
+
+
+def _under_torchrun() -> bool:
+    """Whether torchrun started this process (``RANK`` and ``WORLD_SIZE`` set), its variables checked first.
+
+    Each must be a whole number (``RANK=nan`` was an ``int()`` traceback inside the runtime), ``RANK <
+    WORLD_SIZE`` at most the largest world a scenario takes, ``LOCAL_RANK < LOCAL_WORLD_SIZE <= WORLD_SIZE``;
+    one of ``RANK``/``WORLD_SIZE`` without the other is not torchrun's doing either.
+    """
+    from dpsim.scenario import MAX_WORLD
+
+    env = {name: os.environ[name] for name in TORCHRUN_VARIABLES if name in os.environ}
+    if not env:
+        return False
+    values: dict[str, int] = {}
+    for name, text in env.items():
+        if not (text.isascii() and text.isdigit() and len(text) <= 7):
+            raise fail(name, f"expected a whole number >= 0 as torchrun sets it, got {brief(text)}", "<environment>")
+        values[name] = int(text)
+    if ("RANK" in values) != ("WORLD_SIZE" in values):
+        given, missing = ("RANK", "WORLD_SIZE") if "RANK" in values else ("WORLD_SIZE", "RANK")
+        raise fail(missing, f"not set, but {given} is: torchrun sets both (unset {given} to run locally)",
+                   "<environment>")  # fmt: skip
+    world = values.get("WORLD_SIZE", 0)
+    if "WORLD_SIZE" in values and not 1 <= world <= MAX_WORLD:
+        raise fail("WORLD_SIZE", f"expected 1 .. {MAX_WORLD:,} ranks, got {world:,}", "<environment>")
+    if "RANK" in values and values["RANK"] >= world:
+        raise fail("RANK", f"expected a rank below WORLD_SIZE={world:,}, got {values['RANK']:,}", "<environment>")
+    local_world = values.get("LOCAL_WORLD_SIZE", world)
+    if "LOCAL_WORLD_SIZE" in values and not 1 <= local_world <= max(world, 1):
+        raise fail("LOCAL_WORLD_SIZE", f"expected 1 .. WORLD_SIZE={world:,}, got {local_world:,}", "<environment>")
+    if values.get("LOCAL_RANK", 0) >= max(local_world, 1):
+        raise fail("LOCAL_RANK", f"expected a rank below LOCAL_WORLD_SIZE={local_world:,}, got "
+                   f"{values['LOCAL_RANK']:,}", "<environment>")  # fmt: skip
+    return "RANK" in values
 
 
 def _memory_bound(option: str, needed: float, what: str) -> None:
@@ -182,11 +221,12 @@ def calibrate(
             overrides or [],
         )
         return
+    _under_torchrun()  # its variables checked before anything is measured or written
     if scenario is None:
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
     if not (math.isfinite(max_residual) and max_residual > 0):
         raise fail("--max-residual", f"expected a finite relative residual > 0 (0.05 = 5 %), got {max_residual!r}")
-    if "RANK" not in os.environ and device != "cpu":  # under torchrun the device is checked where the ranks run
+    if not _under_torchrun() and device != "cpu":  # under torchrun the device is checked where the ranks run
         raise fail("--device", f"got {brief(device)}: the local testbeds use CPUs (cuda runs under torchrun)")
     _require_runtime()
     import json
@@ -212,7 +252,7 @@ def calibrate(
 
     plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=tuple(classes),
                            rates=plan_rates, reps=reps)  # fmt: skip
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun: every rank benchmarks, rank 0 writes
+    if _under_torchrun():  # under torchrun: every rank benchmarks, rank 0 writes
         from runtime.torchrun import calibrate_distributed
 
         check_choice("--device", device, ("cpu", "cuda"))
@@ -368,6 +408,7 @@ def validate(
     writes the table; every case must have the shape of those ranks.
     """
     _require_runtime()
+    _under_torchrun()  # its variables checked before anything is measured or written
     from dpsim.api import grid_points
     from dpsim.scenario import parse_override
 
@@ -377,6 +418,10 @@ def validate(
         raise fail("--timeout", f"expected a finite number of seconds > 0, got {timeout!r}")
     if profile is not None and not profile.is_file():
         raise fail("--profile", f"no such file: {str(profile)!r}")
+    if profile is not None:  # read (and checked field by field) before --out-dir is made
+        from dpsim.calibration import load_profile
+
+        load_profile(profile)
     _testbed_check(testbed)
     cases: list[list[tuple[str, Any]]] = []
     if vary:
@@ -412,7 +457,7 @@ def validate(
     if (nccl_pin or nccl_debug) and device != "cuda":
         option = "--nccl-pin" if nccl_pin else "--nccl-debug"
         raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
-    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun: every rank runs, rank 0 writes
+    if _under_torchrun():  # under torchrun: every rank runs, rank 0 writes
         from runtime.torchrun import validate_distributed
 
         if nccl_pin:

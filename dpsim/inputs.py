@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Final, cast
 import yaml
 
 from dpsim.errors import ScenarioError, safe_text
+from dpsim.units import underflows
 
 __all__ = [
     "BRIEF_CHARS",
@@ -305,7 +306,13 @@ def _float(loader: _Loader, node: Any) -> float:
         return -math.inf if text.startswith("-") else math.inf
     if text == ".nan":
         return math.nan
-    return float(text)
+    value = float(text)
+    if value == 0 and underflows(text):
+        raise _StructureError(
+            f"line {node.start_mark.line + 1}: {brief(text)} is too small for a float and would be read as 0; write 0 "
+            "or a value of at least 1e-300"
+        )
+    return value
 
 
 def _bool(loader: _Loader, node: Any) -> bool:

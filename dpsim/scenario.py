@@ -168,7 +168,7 @@ def _checked(parse: Callable[[object], float], check: Callable[[float], float]) 
             return check(_parser(parse)(value))
         except ValueError as exc:  # show the user's text, not the SI value
             if isinstance(value, str) and "got" in str(exc) and "unit" not in str(exc):
-                raise ValueError(str(exc).rsplit("got", 1)[0] + f"got {value!r}") from None
+                raise ValueError(str(exc).rsplit("got", 1)[0] + f"got {inputs.brief(value)}") from None
             raise
 
     return validate
@@ -542,7 +542,7 @@ class DeviceConfig(_Section):
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}
             for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency", "matmul_efficiency_fp8", "sm_count"):
-                if merged.get(name) in (0, 0.0):  # the catalog's "none"
+                if merged.get(name) in (0, 0.0) and not isinstance(merged.get(name), bool):  # the catalog's "none"
                     merged[name] = None
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
                 if name not in explicit and merged.get(name) in (0, 0.0, (0.0, 0.0)):
@@ -1551,8 +1551,11 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequen
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        field, message = _describe(errors[0])
+        described = [_describe(error) for error in exc.errors()[:50]]
+        # the error in a field the command line set, when there is one (`--set calibration.foo=1` is about
+        # foo, not the profile that calibration then lacks)
+        set_here = [(f, m) for f, m in described if any(f == p or f.startswith(p + ".") for p in overridden)]
+        field, message = set_here[0] if set_here else described[0]
         if any(field == p or field.startswith(p + ".") or p.startswith(field + ".") for p in overridden if field):
             source = "<command line>"
         raise ScenarioError(field or "(top level)", message, source) from None

@@ -28,6 +28,7 @@ __all__ = [
     "parse_flops",
     "parse_size",
     "parse_time",
+    "underflows",
 ]
 
 
@@ -48,10 +49,25 @@ RANGES: Final = {
 def _bounded(value: float, what: str, text: object) -> float:
     """``value`` if it is zero or inside the physical range of ``what``, else a :class:`UnitError`."""
     low, high, low_text, high_text = RANGES[what]
+    shown = repr(text) if isinstance(text, str) and len(text) <= 40 else "the value"
     if not math.isfinite(value) or (value != 0 and not low <= abs(value) <= high):
-        shown = repr(text) if isinstance(text, str) and len(text) <= 40 else "the value"
         raise UnitError(f"{shown} is outside the physical range of {what} ({low_text} to {high_text})")
+    if value == 0 and underflows(text):
+        raise UnitError(f"{shown} is too small for a float and would be read as 0: write 0, or {what} from {low_text}")
     return value
+
+
+def underflows(text: object) -> bool:
+    """Whether ``text`` writes a number with a non-zero digit (``1e-400``, ``1e-330 ns``) whose value is 0.
+
+    Such a number is below the smallest float (about 5e-324) and reads as exactly 0, which every
+    range check passes; ``1e-320`` itself, a denormal, is refused as outside the range.
+    """
+    if not isinstance(text, str):
+        return False
+    match = _QUANTITY.match(text)
+    mantissa = re.split("[eE]", match.group("num"))[0] if match is not None else ""
+    return any(digit in "123456789" for digit in mantissa)
 
 
 _DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}

@@ -433,3 +433,86 @@ def test_a_refused_deepspeed_simulation_names_the_buckets_that_size_it() -> None
         budget.check(load_scenario(None, overrides=three))
     with pytest.raises(ScenarioError, match=r"enlarge communication\.bucket, "):
         budget.check(load_scenario(None, overrides=["communication.bucket='1 KB'"]))
+
+
+def test_numbers_too_small_for_a_float_are_named_not_read_as_zero(tmp_path: Path) -> None:
+    """1e-400 was read as exactly 0 (every range check passes 0) while 1e-320, a larger number, was refused."""
+    for item, field in (("training.memory_reserve=1e-400", "training.memory_reserve"),
+                        ("variability.compute_jitter_cv=-2.5e-400", "variability.compute_jitter_cv"),
+                        ("cluster.intra_node.latency='1e-400 s'", "cluster.intra_node.latency"),
+                        ("reliability.restart='1e-330 ns'", "reliability.restart")):  # fmt: skip
+        line = _one_line(["check", str(hostile.DEFAULT), "--set", item])
+        assert f"<command line>: {field}: " in line and "too small for a float" in line
+    for item in ("training.memory_reserve=0", "training.memory_reserve=0.0e-500", "variability.compute_jitter_cv=0e9"):
+        assert load_scenario(None, [item]) is not None  # zero written as zero stays fine
+    with pytest.raises(ScenarioError, match="line 1: '1e-400' is too small"):
+        hostile_yaml("x: 1e-400\n")
+
+
+def hostile_yaml(text: str) -> Any:
+    from dpsim.inputs import load_yaml
+
+    return load_yaml(text, "t.yaml")
+
+
+def test_a_bool_is_not_the_catalog_none_and_quotes_stay_short() -> None:
+    # matmul_efficiency: false equalled the catalog's 0 ("no GEMM curve") and was dropped without a word
+    line = _one_line(["check", str(hostile.DEFAULT), "--set", "cluster.device.matmul_efficiency=false"])
+    assert line.endswith("cluster.device.matmul_efficiency: expected a number, got False")
+    line = _one_line(["check", str(hostile.DEFAULT), "--set", "cluster.device.memory='1" + "0" * 400 + " GB'"])
+    assert len(line) < 200 and line.endswith("...")  # the value quoted at most 60 characters, not 404
+
+
+def test_the_error_names_the_field_the_command_line_set(tmp_path: Path) -> None:
+    # `calibration.foo` made a calibration section without its profile: the error was about the profile
+    assert _one_line(["check", str(hostile.DEFAULT), "--set", "calibration.foo=1"]) == (
+        "error: <command line>: calibration.foo: unknown key (expected one of: profile)"
+    )
+
+
+def test_damaged_profiles_name_the_key_and_write_nothing(tmp_path: Path) -> None:
+    text = hostile.PROFILE.read_text(encoding="utf-8")
+    scenario = str(hostile.CPU_SCENARIO)
+    colour = hostile.damaged_profile(r"^(      )latency: .*$", r"\1latency: 1 us\n      colour: 1")
+    for damaged, expected in (
+        (text + "gradient_ready: [[0.5, true], [1.0, 1.0]]\n", "gradient_ready: fractions must be numbers, got True"),
+        (colour, "links.inter.ring.colour: unknown key (expected one of: bandwidth, "),
+    ):
+        (tmp_path / "p.yaml").write_text(damaged)
+        profile = str(tmp_path / "p.yaml")
+        assert expected in _one_line(["run", scenario, "--set", f"calibration.profile={profile}"])
+        sweep = ["sweep", scenario, "--set", f"calibration.profile={profile}", "--vary", "training.micro_batch=1,2"]
+        assert expected in _one_line([*sweep, "--out", str(tmp_path / "o.csv")])
+        validate = ["validate", scenario, "--profile", profile, "--set", "communication.algorithm=ring", "--case",
+                    "training.micro_batch=2", "--out-dir", str(tmp_path / "v")]  # fmt: skip
+        assert expected in _one_line(validate)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]  # no o.csv.partial.jsonl, no v/
+    latency = hostile.damaged_profile(r"^(      )latency: .*$", r"\1latency: 1e-400 s")
+    (tmp_path / "p.yaml").write_text(latency)
+    assert "links.inter.ring.latency: '1e-400 s' is too small" in _one_line(
+        ["run", scenario, "--set", f"calibration.profile={tmp_path / 'p.yaml'}"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"RANK": "nan", "WORLD_SIZE": "inf"}, "RANK: expected a whole number >= 0 as torchrun sets it, got 'nan'"),
+        ({"RANK": "5", "WORLD_SIZE": "2"}, "RANK: expected a rank below WORLD_SIZE=2, got 5"),
+        ({"RANK": "0"}, "WORLD_SIZE: not set, but RANK is"),
+        ({"RANK": "0", "WORLD_SIZE": "0"}, "WORLD_SIZE: expected 1 .. 1,048,576 ranks, got 0"),
+        ({"RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "4"}, "LOCAL_WORLD_SIZE: expected 1 .. WORLD_SIZE=2"),
+    ],
+)
+def test_torchrun_variables_are_checked_before_anything_runs(
+    env: dict[str, str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RANK=nan was an int() traceback in the runtime; RANK alone started the local testbed (minutes)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for argv in (["calibrate", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "p.yaml")],
+                 ["validate", str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", "--case",
+                  "training.micro_batch=2", "--out-dir", str(tmp_path / "v")]):  # fmt: skip
+        assert _one_line(argv).startswith(f"error: <environment>: {expected}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
