@@ -273,7 +273,11 @@ def test_a_profile_is_checked_like_a_scenario(tmp_path: Path) -> None:
     from dpsim.calibration import LinkModel
 
     for pattern, replacement, words in (
-        (r"^(      )latency: .*$", r"\1latency: -1 s", "links.inter.ring: '-1 s': a measured time must be >= 0"),
+        (
+            r"^(      )latency: .*$",
+            r"\1latency: -1 s",
+            "links.inter.ring.latency: '-1 s': a measured time must be >= 0",
+        ),
         (r"^(      )residual: .*$", r"\1residual: .nan", "links.inter.ring.residual: expected a finite"),
         (r"^(    )2: .*$", r"\g<1>2: -1", "host_model.measured_slowdown.2: expected a finite slowdown > 0"),
         (r"^(      )efficiency: .*$", r"\1efficiency: .nan", f"error: {tmp_path / 'p.yaml'}: links.inter.ring.eff"),
