@@ -2,7 +2,9 @@
 
 - ZeRO-0: ``DistributedDataParallel`` with the scenario's bucket size (``bucket_cap_mb``)
   and a communication hook that runs the scenario's all-reduce (:mod:`runtime.hooks`);
-- ZeRO-1: the same, with ``ZeroRedundancyOptimizer`` (optimizer state sharded);
+- ZeRO-1: refused (:func:`check_supported`): PyTorch's only ZeRO-1, ``ZeroRedundancyOptimizer`` over
+  DDP, all-reduces and then broadcasts every parameter from its owner, a flavour no
+  ``training.optimizer_sharding`` prices;
 - ZeRO-2/3: FSDP2 ``fully_shard`` per transformer block / linear layer, with
   ``reshard_after_forward`` False (ZeRO-2: gradients and optimizer state sharded, parameters
   kept after forward) or True (ZeRO-3). FSDP reduce-scatters and all-gathers with the
@@ -193,9 +195,15 @@ def check_supported(scenario: Scenario) -> None:
     """Refuse, before any rank starts, what the runtime cannot execute as the scenario says.
 
     DeepSpeed's bucket sizes (:data:`DEEPSPEED_BUCKET_FIELDS`) are refused (:class:`ScenarioError`
-    naming the field): ZeRO-1 here is ``ZeroRedundancyOptimizer`` over DDP's buckets
-    (``communication.bucket``) and ZeRO-2/3 FSDP, so the measured step would not cut its
-    collectives as the predicted one.
+    naming the field): ZeRO-2/3 here are FSDP, so the measured step would not cut its collectives as
+    the predicted one. ZeRO-1 is refused (``training.zero_stage``): what torch offers for it,
+    ``ZeroRedundancyOptimizer`` over DDP, all-reduces DDP's buckets during the backward and, after each
+    rank steps its partition, broadcasts every parameter from its owner (torch 2.13
+    ``zero_redundancy_optimizer.py``: ``_sync_params`` calls ``_broadcast_params_from_rank`` for every
+    rank, one ``dist.broadcast`` a parameter unless ``parameters_as_bucket_view``), while the engines
+    price DeepSpeed's stage 1 (``optimizer_sharding: zero``: reduce-scatter, or all-reduce under
+    ``zero1_gradient_allreduce``, in ``reduce_bucket_size`` pieces after the backward, then one
+    all-gather) or Megatron's distributed optimizer: the measured step would be another mechanism's.
     """
     from dpsim.errors import ScenarioError
     from runtime.collectives import supports
@@ -204,10 +212,16 @@ def check_supported(scenario: Scenario) -> None:
         if getattr(scenario.training, name) is not None:
             raise ScenarioError(
                 f"training.{name}",
-                "the runtime runs ZeRO-1 as PyTorch's ZeroRedundancyOptimizer over DDP's buckets "
-                "(communication.bucket) and ZeRO-2/3 as FSDP, not DeepSpeed: it cannot reduce or gather in "
-                "DeepSpeed's buckets; leave the field out to measure, or predict with dpsim run",
+                "the runtime runs ZeRO-2/3 as FSDP (and no ZeRO-1), not DeepSpeed: it cannot reduce or gather "
+                "in DeepSpeed's buckets; leave the field out to measure, or predict with dpsim run",
             )
+    if scenario.training.zero_stage == 1:
+        raise ScenarioError(
+            "training.zero_stage",
+            "the runtime's only ZeRO-1, torch's ZeroRedundancyOptimizer, all-reduces DDP's buckets then "
+            "broadcasts each parameter from its owner, which no optimizer_sharding prices (DeepSpeed: reduce in "
+            "reduce_bucket_size pieces, one all-gather); predict it with dpsim run, or measure zero_stage 0, 2 or 3",
+        )
     if scenario.training.gradient_accumulation_pass == "fp32_copy":
         raise ScenarioError(
             "training.gradient_accumulation_pass",
@@ -244,6 +258,7 @@ class TrainingJob:
         t = scenario.training
         if t.tensor_parallel > 1 or t.pipeline_parallel > 1:
             raise ValueError("the runtime executes data parallelism only (tensor/pipeline_parallel must be 1)")
+        check_supported(scenario)  # its entry points refuse before any rank starts; a job built directly, here
         self.algorithm = _algorithm(scenario, options)
         self.cuda = options.device == "cuda"
         if self.cuda and self.algorithm != "backend":
@@ -278,10 +293,9 @@ class TrainingJob:
                 # DDP's default cap (None) is what gives its 1 MiB first bucket (dpsim.buckets)
                 bucket_cap_mb=None if bucket == DEFAULT_BUCKET_BYTES else bucket / 2**20,
                 forward_sync_buffers=False,
-                # the scenario's choice under plain DDP (torch's default False keeps a bucket copy of the
-                # gradients, which dpsim.analytic.memory counts); ZeRO-1 here is DDP + ZeroRedundancyOptimizer,
-                # an emulation of DeepSpeed's, so it keeps the views and adds no copy the model lacks
-                gradient_as_bucket_view=t.gradient_as_bucket_view or t.zero_stage == 1,
+                # the scenario's choice (torch's default False keeps a bucket copy of the gradients, which
+                # dpsim.analytic.memory counts)
+                gradient_as_bucket_view=t.gradient_as_bucket_view,
                 device_ids=[device.index] if self.cuda else None,
             )
             self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,
@@ -297,7 +311,6 @@ class TrainingJob:
             t.learning_rate,
             self.global_samples,
             t.global_batch,
-            zero_redundancy=t.zero_stage == 1,
             **kwargs,
         )
         self.device = device

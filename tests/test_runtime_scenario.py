@@ -73,10 +73,14 @@ def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm
     [
         ("", "{algorithm: direct}", "no 'direct' all-reduce"),
         ("", "{algorithm: parameter-server}", "no 'parameter-server' all-reduce"),
-        # the runtime's ZeRO-1 is ZeroRedundancyOptimizer over DDP's buckets (ZeRO-2/3: FSDP): it cannot cut its
-        # collectives as DeepSpeed's bucket sizes make the engines do (dpsim.sharding.collective_pieces)
-        (", zero_stage: 1, deepspeed_reduce_bucket_size: 1000", "{}", "training.deepspeed_reduce_bucket_size: "),
-        (", zero_stage: 1, deepspeed_prefetch_bucket_size: 1000", "{}", "training.deepspeed_prefetch_bucket_size: "),
+        # the runtime's ZeRO-2/3 are FSDP: it cannot cut its collectives as DeepSpeed's bucket sizes make the
+        # engines do (dpsim.sharding.collective_pieces)
+        (", zero_stage: 2, deepspeed_reduce_bucket_size: 1000", "{}", "training.deepspeed_reduce_bucket_size: "),
+        (", zero_stage: 3, deepspeed_prefetch_bucket_size: 1000", "{}", "training.deepspeed_prefetch_bucket_size: "),
+        # torch's ZeRO-1 (ZeroRedundancyOptimizer: DDP's all-reduce, then a broadcast per parameter from its
+        # owner) is none of the flavours the engines price
+        (", zero_stage: 1", "{}", "training.zero_stage: "),
+        (", zero_stage: 1, zero1_gradient_allreduce: true", "{}", "training.zero_stage: "),
     ],
 )
 def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(

@@ -10,6 +10,7 @@ from _proc import LONG_S, run
 
 pytest.importorskip("torch")
 
+from dpsim.errors import ScenarioError
 from dpsim.scenario import load_scenario
 from runtime.job import JobOptions
 from runtime.launch import RankFailure, launch
@@ -69,12 +70,25 @@ def test_run_records_every_step_and_every_gradient_byte(scenario_file: Path, tmp
     assert all(0.0 < t.optimizer_cpu_s <= t.optimizer_s + 1e-4 for t in steps)
 
 
-@pytest.mark.parametrize("zero_stage", [1, 2, 3])
+@pytest.mark.parametrize("zero_stage", [2, 3])
 def test_zero_stages_run(scenario_file: Path, tmp_path: Path, zero_stage: int) -> None:
     scenario = load_scenario(scenario_file, [f"training.zero_stage={zero_stage}", "training.optimizer=adam"])
     result = launch(scenario, JobOptions(warmup_steps=0, steps=1), LocalTestbed(), tmp_path / "run", timeout_s=120)
     assert result.zero_stage == zero_stage
-    assert result.algorithm == ("ring" if zero_stage == 1 else "backend")  # FSDP uses the backend's collectives
+    assert result.algorithm == "backend"  # FSDP uses the backend's collectives
+
+
+@pytest.mark.parametrize(
+    "flavour", [[], ["training.zero1_gradient_allreduce=true"], ["training.optimizer_sharding=megatron"]]
+)
+def test_zero1_is_refused_before_any_rank_starts(scenario_file: Path, tmp_path: Path, flavour: list[str]) -> None:
+    # torch's ZeroRedundancyOptimizer all-reduces DDP's buckets, then broadcasts each parameter from its owner
+    # (_sync_params): none of the ZeRO-1 flavours the engines price (DeepSpeed's, all-reducing or not; Megatron's)
+    scenario = load_scenario(scenario_file, ["training.zero_stage=1", "training.optimizer=adam", *flavour])
+    with pytest.raises(ScenarioError) as refused:
+        launch(scenario, JobOptions(warmup_steps=0, steps=1), LocalTestbed(), tmp_path / "run", timeout_s=120)
+    assert refused.value.field == "training.zero_stage" and "ZeroRedundancyOptimizer" in refused.value.message
+    assert not (tmp_path / "run").exists()
 
 
 def test_killed_rank_is_named_and_completed_steps_are_kept(scenario_file: Path, tmp_path: Path) -> None:
