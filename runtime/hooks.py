@@ -85,6 +85,9 @@ class BucketTiming:
     ready_s: Any
     start_s: Any
     end_s: Any
+    ready_cpu_s: float = 0.0
+    """CPU clock (``time.thread_time``) of the thread that handed the bucket over, then: on CPUs the
+    thread running the backward (the autograd engine runs CPU work on the thread that called it)."""
 
     @property
     def duration_s(self) -> float:
@@ -92,7 +95,7 @@ class BucketTiming:
 
     def resolved(self, clock: Clock) -> "BucketTiming":
         return BucketTiming(self.index, self.size_bytes, clock.seconds(self.ready_s), clock.seconds(self.start_s),
-                            clock.seconds(self.end_s))  # fmt: skip
+                            clock.seconds(self.end_s), self.ready_cpu_s)  # fmt: skip
 
 
 @dataclass
@@ -111,7 +114,7 @@ class CommHookState:
     overlap: bool = True
     """False: hold every bucket until the last is handed over, then reduce them in order
     (``communication.overlap: false``: no communication during the backward pass)."""
-    pending: list[tuple[int, int, float, torch.Tensor, torch.futures.Future[torch.Tensor]]] = field(
+    pending: list[tuple[int, int, float, torch.Tensor, torch.futures.Future[torch.Tensor], float]] = field(
         default_factory=list
     )
 
@@ -136,7 +139,7 @@ def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch
     the sum is the weighted aggregation ``Σₙ (Mₙ/M)·∇ℓₙ`` of :mod:`runtime.aggregation`; a
     rank with no samples (scale 0) contributes zeros, as there.
     """
-    ready = state.clock.mark()
+    ready, ready_cpu = state.clock.mark(), time.thread_time()
     buffer = bucket.buffer()
     if state.scale == 0.0:
         buffer.zero_()
@@ -149,9 +152,9 @@ def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch
         state.on_ready(index)
     result: torch.futures.Future[torch.Tensor] = torch.futures.Future()
     if state.overlap:
-        _launch(state, index, size, ready, buffer, result)
+        _launch(state, index, size, ready, buffer, result, ready_cpu)
         return result
-    state.pending.append((index, size, ready, buffer, result))
+    state.pending.append((index, size, ready, buffer, result, ready_cpu))
     if bucket.is_last():  # the backward pass is over: reduce everything held, in bucket order
         held, state.pending = sorted(state.pending, key=lambda p: p[0]), []
         for item in held:
@@ -166,6 +169,7 @@ def _launch(
     ready: float,
     buffer: torch.Tensor,
     result: torch.futures.Future[torch.Tensor],
+    ready_cpu: float = 0.0,
 ) -> None:
     """Start one bucket's all-reduce; ``result`` completes with the reduced buffer."""
     if state.executor is None:
@@ -180,7 +184,7 @@ def _launch(
             except Exception as exc:
                 result.set_exception(exc)  # type: ignore[arg-type]
                 return
-            state.timings.append(BucketTiming(index, size, ready, start, state.clock.mark()))
+            state.timings.append(BucketTiming(index, size, ready, start, state.clock.mark(), ready_cpu))
             result.set_result(value)
 
         work.get_future().then(done)
@@ -190,7 +194,7 @@ def _launch(
         try:
             start = time.perf_counter()
             all_reduce(buffer, state.algorithm, per_node=state.per_node)
-            state.timings.append(BucketTiming(index, size, ready, start, time.perf_counter()))
+            state.timings.append(BucketTiming(index, size, ready, start, time.perf_counter(), ready_cpu))
             result.set_result(buffer)
         except Exception as exc:  # surfaces in the training thread when DDP waits on the future
             result.set_exception(exc)  # type: ignore[arg-type]

@@ -15,11 +15,12 @@ barrier. Definitions:
   all-reduces that compute did not hide);
 - optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast); ``optimizer_cpu_s``
   is the CPU time of the rank's thread over the same span (its work, without the time it waited
-  for a core), ``optimizer_faults`` the process's minor page faults over it.
+  for a core), ``optimizer_faults`` the process's minor page faults over it; ``compute_cpu_s``
+  likewise the CPU time of the rank's thread over compute (CPUs).
 
 ``extra`` also records each rank's medians (``per_rank_step_time_s``, ``per_rank_compute_s``,
 ``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``, ``per_rank_optimizer_cpu_s``,
-``per_rank_optimizer_faults``: what another
+``per_rank_optimizer_faults``, ``per_rank_compute_cpu_s``: what another
 estimator would need) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
 (``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
 ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
@@ -49,6 +50,7 @@ PER_RANK = {
     "optimizer_s": "optimizer_s",
     "optimizer_cpu_s": "optimizer_cpu_s",
     "optimizer_faults": "optimizer_faults",
+    "compute_cpu_s": "compute_cpu_s",
 }
 """``extra["per_rank_<key>"]``: each rank's median over the measured steps of this :class:`StepTiming` field."""
 
@@ -82,6 +84,11 @@ class StepTiming:
     optimizer_faults: int = 0
     """Minor page faults of the rank's process during ``optimizer_s`` (0 in records that predate it): the
     pages the step got afresh from the OS (:mod:`dpsim.allocator`)."""
+    compute_cpu_s: float = 0.0
+    """CPU time of the rank's own thread during ``compute_s`` (forward, and backward to its last bucket
+    handed over; 0 on GPUs and in records that predate it): with the wall time it splits compute into
+    its work and the share of the cores it got — the backward slowed by a bucket's all-reduce in flight
+    on a shared host does both (README, validation notes)."""
 
     @property
     def compute_s(self) -> float:
