@@ -45,7 +45,6 @@ import functools
 import itertools
 import json
 import math
-import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +90,6 @@ __all__ = [
     "fit_link",
     "fit_link_model",
     "fit_memory_streams",
-    "fit_overlap_window",
     "load_profile",
     "profile_for",
     "save_profile",
@@ -319,18 +317,6 @@ class HostModel:
     """CPU seconds of one minor page fault: the kernel mapping and zeroing a page a process first touches
     (:data:`dpsim.allocator.PAGE_BYTES`); what the optimizer pays per page glibc maps afresh each step
     (:func:`dpsim.allocator.optimizer_fresh_bytes`). 0: not measured."""
-    overlap_comm_cores: float | None = None
-    """Cores one rank's gradient communication occupies while its buckets' all-reduces are in flight
-    during the backward (d of :meth:`overlap_stretch`), measured on the testbed by timing the
-    DDP-wrapped backward on the calibration's ranks and rates (:func:`fit_overlap_window`). None: not
-    measured; the window then charges ``κ(R)`` per byte sent (:meth:`HardwareProfile.overlap_backward`)."""
-    overlap_cpu_inflation: float = 1.0
-    """CPU work of the backward with its communication in flight over its CPU alone (dimensionless, ≥ 1
-    when measured): contention for caches, memory and the kernel's network path."""
-    overlap_measured: tuple[tuple[int, float, float], ...] = ()
-    """The points :attr:`overlap_comm_cores` was fitted on: (ranks, backward's share of a core,
-    backward CPU over its CPU alone)."""
-    overlap_residual: float = 0.0
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
@@ -361,21 +347,6 @@ class HostModel:
         ``8/2·1.14``, where ``max(1, k/C)`` alone says 29.
         """
         return self.slowdown(processes)
-
-    def overlap_stretch(self, processes: int, senders: int) -> float | None:
-        """Backward wall time with its communication in flight over the backward alone on ``processes`` ranks.
-
-        Processor sharing with the measured core demand: the ``processes`` backward threads (one
-        core's demand each) and the ``senders`` ranks' communication, ``d`` cores each
-        (:attr:`overlap_comm_cores`), share ``C`` cores, so a backward thread gets
-        ``min(1, C/(N + M·d))`` of a core where alone it got ``min(1, C/N)``; and it does
-        :attr:`overlap_cpu_inflation` times the work. None when not measured (older profiles).
-        """
-        if self.overlap_comm_cores is None:
-            return None
-        n = max(1, processes)
-        busy = max(1.0, (n + max(0, senders) * self.overlap_comm_cores) / self.cores)
-        return max(1.0, self.overlap_cpu_inflation * busy / max(1.0, n / self.cores))
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
@@ -415,34 +386,6 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
     worst = float(np.max(np.abs(scale * (1 + eps_fit * (ks - 1.0)) - ys) / ys))
     return HostModel(cores_fit, eps_fit, measured={int(k): float(v) for k, v in measured.items()},
                      residual=worst)  # fmt: skip
-
-
-def fit_overlap_window(points: Sequence[tuple[int, float, float]], cores: float) -> tuple[float, float, float]:
-    """(d, inflation, worst residual) of :meth:`HostModel.overlap_stretch` from measured backward windows.
-
-    Each point is (N ranks on the host, all of them sending; the backward's share of a core with
-    its buckets' all-reduces in flight, CPU / wall; its CPU over the same backward alone). The
-    inflation is the median of the points' CPU ratios; each point's share ``s`` gives
-    ``d = (C/s − N)/N`` (processor sharing: ``s = C/(N + N·d)``; 0 where ``s`` is 1 or the
-    time-slicing alone explains it) and ``d`` is their median. The residual is the worst
-    relative error of the stretch (inflation over the share, relative to alone) at the points.
-    """
-    if not points:
-        raise ValueError("overlap window calibration needs at least one measured point")
-    for n, share, ratio in points:
-        if n < 1 or not (0 < share <= 1.5) or not (ratio > 0) or not math.isfinite(ratio):
-            raise ValueError(f"overlap window point ({n} ranks, share {share}, CPU ratio {ratio}) out of range")
-    inflation = float(statistics.median(r for _, _, r in points))
-    demands = [max(0.0, (cores / min(1.0, s) - n) / n) for n, s, _ in points]
-    d = float(statistics.median(demands))
-    model = HostModel(cores, overlap_comm_cores=d, overlap_cpu_inflation=inflation)
-    worst = 0.0
-    for n, share, ratio in points:
-        measured = ratio * min(1.0, cores / n) / min(1.0, share)
-        predicted = model.overlap_stretch(n, n)
-        assert predicted is not None
-        worst = max(worst, abs(predicted - measured) / measured)
-    return d, inflation, worst
 
 
 def fit_memory_streams(measured: Mapping[int, float], max_streams: float) -> tuple[float, float]:
@@ -1053,13 +996,7 @@ class HardwareProfile:
         is far smaller). ``traffic`` is what a rank sends for
         the ``overlapped_bytes`` of gradient reduced during the backward (the closed form's
         bandwidth coefficient). Works on floats and numpy arrays alike.
-
-        A host whose window was measured (:attr:`HostModel.overlap_comm_cores`) stretches the
-        backward by :meth:`measured_overlap_stretch` instead, window and compute alike.
         """
-        measured = self.measured_overlap_stretch(scenario, overlapped_bytes)
-        if measured is not None:
-            return backward_s * measured
         host = self.host_model
         kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
         if host is None or kappa <= 0 or overlapped_bytes <= 0:
@@ -1069,17 +1006,6 @@ class HardwareProfile:
         alone = backward_s / host.slowdown(n)
         senders = self.senders_across_nodes(scenario)
         return np.maximum(backward_s, (n * alone + senders * kappa * traffic) / host.cores)
-
-    def measured_overlap_stretch(self, scenario: Scenario, overlapped_bytes: float) -> float | None:
-        """The measured window's stretch of the backward (:meth:`HostModel.overlap_stretch`) for ``scenario``:
-        its ranks on the host and the senders whose traffic crosses nodes; 1 with nothing overlapped
-        or sent; None when the profile did not measure the window (the κ model applies)."""
-        host = self.host_model
-        if host is None or host.overlap_comm_cores is None:
-            return None
-        if overlapped_bytes <= 0 or self.bytes_across_nodes(scenario, overlapped_bytes) <= 0:
-            return 1.0
-        return host.overlap_stretch(host.ranks_on_host(scenario), self.senders_across_nodes(scenario))
 
     def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
         """The backward's own share of the :meth:`overlap_backward` window: when its last gradient is ready.
@@ -1093,11 +1019,8 @@ class HardwareProfile:
         the window. What the window lasts beyond it is the host finishing the communication
         threads' work: communication the backward did not hide, counted as exposed
         communication, as the runtime measures it (compute ends when the last bucket is ready).
-        With a measured window (:meth:`measured_overlap_stretch`) the backward is the whole window.
         """
         window = self.overlap_backward(scenario, backward_s, overlapped_bytes)
-        if self.measured_overlap_stretch(scenario, overlapped_bytes) is not None:
-            return window
         host = self.host_model
         kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
         if host is None or kappa <= 0 or overlapped_bytes <= 0:
@@ -1422,10 +1345,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "optimizer_residual",
         "page_fault",
         "comm_cpu_per_byte_by_rate",
-        "overlap_comm_cores",
-        "overlap_cpu_inflation",
-        "overlap_measured",
-        "overlap_residual",
     }
     if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
         raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
@@ -1448,7 +1367,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
                                      source)  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(f"{where}.comm_cpu_per_byte_by_rate", str(exc), source) from None
-    overlap = _overlap_from_yaml(data, where, source)
     try:
         page_fault = _duration(data.get("page_fault", "0 s"))
     except (TypeError, ValueError, UnitError) as exc:
@@ -1464,39 +1382,9 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             float(data.get("optimizer_residual", 0.0)),
             by_rate,
             page_fault,
-            *overlap,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
-
-
-def _overlap_from_yaml(
-    data: dict[str, Any], where: str, source: str
-) -> tuple[float | None, float, tuple[tuple[int, float, float], ...], float]:
-    """The measured backward window of a host model (:meth:`HostModel.overlap_stretch`); absent: not measured."""
-    if data.get("overlap_comm_cores") is None:
-        extra = sorted(k for k in ("overlap_cpu_inflation", "overlap_measured", "overlap_residual") if k in data)
-        if extra:
-            raise ScenarioError(f"{where}.{extra[0]}", "needs overlap_comm_cores (the measured window)", source)
-        return None, 1.0, (), 0.0
-    _check_number(data["overlap_comm_cores"], f"{where}.overlap_comm_cores", source, "a number of cores >= 0",
-                  low=0.0, high=1e6, closed=True)  # fmt: skip
-    _check_number(data.get("overlap_cpu_inflation", 1.0), f"{where}.overlap_cpu_inflation", source,
-                  "a ratio of CPU times in (0, 100]", low=0.0, high=100.0)  # fmt: skip
-    _check_number(data.get("overlap_residual", 0.0), f"{where}.overlap_residual", source,
-                  "a finite relative error >= 0", low=0.0, closed=True)  # fmt: skip
-    points = data.get("overlap_measured", [])
-    ok = isinstance(points, list) and all(
-        isinstance(p, list) and len(p) == 3 and isinstance(p[0], int) and not isinstance(p[0], bool) and p[0] >= 1
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 for x in p[1:])
-        for p in points
-    )  # fmt: skip
-    if not ok:
-        raise ScenarioError(f"{where}.overlap_measured", f"expected [[ranks, share, cpu ratio], ...], got "
-                            f"{brief(points)}", source)  # fmt: skip
-    measured = tuple((int(n), float(a), float(b)) for n, a, b in points)
-    return (float(data["overlap_comm_cores"]), float(data.get("overlap_cpu_inflation", 1.0)), measured,
-            float(data.get("overlap_residual", 0.0)))  # fmt: skip
 
 
 def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
@@ -1565,12 +1453,6 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             ]
         if h.page_fault_s > 0:
             data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
-        if h.overlap_comm_cores is not None:
-            data["host_model"].update(
-                overlap_comm_cores=h.overlap_comm_cores, overlap_cpu_inflation=h.overlap_cpu_inflation,
-                overlap_measured=[[int(n), float(a), float(b)] for n, a, b in h.overlap_measured],
-                overlap_residual=h.overlap_residual,
-            )  # fmt: skip
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

@@ -24,11 +24,6 @@ measures what any configuration of the testbed needs):
   page faults (:func:`measure_page_fault` prices one; the engines add those a training step takes,
   :mod:`dpsim.allocator`);
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
-- **overlap window** (:func:`measure_overlap_window`, emulated testbed): the scenario's model trained
-  with DDP on each calibrated rank count, one rank per node, at each calibrated rate, its
-  buckets' all-reduces crossing the shaped link during the backward; each rank's backward CPU
-  over its wall time (its share of a core) and over the backward alone give the host's
-  ``overlap_comm_cores`` and ``overlap_cpu_inflation`` (:func:`dpsim.calibration.fit_overlap_window`).
 
 Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);
 :func:`dpsim.calibration.check_residuals` turns one above 5 % into an error.
@@ -72,7 +67,6 @@ from dpsim.calibration import (
     fit_linear_time,
     fit_link_model,
     fit_memory_streams,
-    fit_overlap_window,
     samples_by_link,
 )
 from dpsim.scenario import Scenario
@@ -135,8 +129,6 @@ class CalibrationPlan:
     point_budget_s: float = 2.0
     """Seconds of extra repetitions one benchmark point may take."""
     warmup: int = 1
-    overlap_steps: int = 5
-    """Measured steps of each overlap-window run (:func:`measure_overlap_window`); 0: not measured."""
     timeout_s: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -964,82 +956,7 @@ def calibrate(
         profile = dataclasses.replace(
             profile, links=refitted, meta={**profile.meta, "fit_residuals": {**residuals, **failed}}
         )
-    if testbed == "emulated":
-        profile = measure_overlap_window(profile, scenario, plan, work_dir=work / "overlap", log=log)
     return dataclasses.replace(profile, name=name), records
-
-
-def overlap_point(record: Mapping[str, Any], backward_alone_s: float) -> tuple[float, float]:
-    """(backward's share of a core, its CPU over ``backward_alone_s``): medians over a runtime record's ranks.
-
-    Each rank's backward is its compute less its forward (the per-rank medians of
-    ``compute_s``/``forward_s`` and of their thread CPU, ``compute_cpu_s``/``forward_cpu_s``).
-    """
-    extra = record["extra"]
-    wall, cpu = extra.get("per_rank_compute_s") or {}, extra.get("per_rank_compute_cpu_s") or {}
-    fwall, fcpu = extra.get("per_rank_forward_s") or {}, extra.get("per_rank_forward_cpu_s") or {}
-    ranks = sorted(set(wall) & set(cpu) & set(fwall) & set(fcpu))
-    if not ranks or backward_alone_s <= 0:
-        raise ValueError("record needs per-rank compute/forward wall and CPU, and a positive backward alone")
-    backward_wall = [wall[r] - fwall[r] for r in ranks]
-    backward_cpu = [cpu[r] - fcpu[r] for r in ranks]
-    if min(backward_wall) <= 0 or min(backward_cpu) <= 0:
-        raise ValueError(f"non-positive backward in the record: wall {backward_wall}, CPU {backward_cpu}")
-    shares = [c / w for c, w in zip(backward_cpu, backward_wall, strict=True)]
-    return statistics.median(shares), statistics.median(backward_cpu) / backward_alone_s
-
-
-def measure_overlap_window(
-    profile: HardwareProfile, scenario: Scenario, plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]
-) -> HardwareProfile:
-    """``profile``'s host model with the backward's measured overlap window (:meth:`HostModel.overlap_stretch`).
-
-    For each calibrated rank count k (one rank per emulated node) and shaped rate: the scenario's
-    model, one micro-batch per rank and step, trained with DDP (the scenario's buckets, overlap on)
-    while its buckets' all-reduces cross the shaped link; each rank's backward CPU over its wall
-    is its share of a core, its CPU over the same backward alone (DDP-wrapped, one thread, timed
-    here at the scenario's micro-batch) the work's inflation. The points are fitted by
-    :func:`dpsim.calibration.fit_overlap_window`. The runs use the calibration's rank counts and
-    rates only, so a validation on other rates and rank counts stays held out.
-    """
-    import yaml
-
-    from dpsim.scenario import apply_overrides, scenario_from_dict
-    from runtime.job import JobOptions
-    from runtime.launch import launch
-    from runtime.train import make_testbed
-
-    host = profile.host_model
-    if host is None or plan.overlap_steps <= 0:
-        return profile
-    base = scenario.model_dump(mode="json", exclude_none=True)  # the same model: its shape is not changed
-    micro = scenario.training.micro_batch
-    alone = measure_compute(scenario, [micro], plan.reps, plan.warmup)[1](micro)  # the same backward, alone
-    log(f"calibrate: overlap window, backward of micro-batch {micro} alone {alone * 1e3:.1f} ms (DDP-wrapped)")
-    options = JobOptions(warmup_steps=2, steps=plan.overlap_steps)
-    points = []
-    for k in sorted(set(plan.ranks)):
-        for rate in sorted(plan.rates):
-            items = [("cluster.nodes", k), ("cluster.workers_per_node", 1), ("training.global_batch", k * micro),
-                     ("cluster.inter_node.bandwidth", f"{8e-6 * rate:g} Mbit/s"),
-                     ("communication.overlap", True)]  # fmt: skip
-            data = apply_overrides(base, items)
-            data["training"].pop("accumulation", None)
-            case = scenario_from_dict(yaml.safe_load(yaml.safe_dump(data)), "<overlap window>")
-            log(f"calibrate: overlap window, {k} ranks at {8e-6 * rate:g} Mbit/s, {plan.overlap_steps} steps")
-            with make_testbed("emulated", case) as tb:
-                record = launch(case, options, tb, work_dir / f"overlap-{k}-{rate:.0f}", timeout_s=plan.timeout_s)
-            share, ratio = overlap_point({"extra": record.extra}, alone)
-            log(f"calibrate:   backward {100 * share:.0f} % of a core, CPU {ratio:.2f}x alone")
-            points.append((k, share, ratio))
-    d, inflation, residual = fit_overlap_window(points, host.cores)
-    log(f"calibrate: overlap window: communication in flight takes {d:.2f} cores per rank, backward CPU "
-        f"{inflation:.2f}x alone (worst residual {100 * residual:.1f} %)")  # fmt: skip
-    host = dataclasses.replace(host, overlap_comm_cores=d, overlap_cpu_inflation=inflation,
-                               overlap_measured=tuple(points), overlap_residual=residual)  # fmt: skip
-    label = (f"overlap window: {scenario.model.kind} DDP backward on {','.join(map(str, sorted(set(plan.ranks))))} "
-             f"ranks at the calibrated rates")  # fmt: skip
-    return dataclasses.replace(profile, host_model=host, calibrated_on=(*profile.calibrated_on, label))
 
 
 def _curve_worker(argv: Sequence[str]) -> None:

@@ -433,7 +433,7 @@ class TrainingJob:
                 os.kill(os.getpid(), signal.SIGKILL)
             self._phase(f"step {index} compute (hung)")
             time.sleep(3600)
-        forward = backward = exposed = compute_cpu = forward_cpu = 0.0
+        forward = backward = exposed = compute_cpu = 0.0
         bucket_s: list[float] = []
         bucket_bytes: list[int] = []
         batches = self.micro_batches(index)
@@ -456,14 +456,13 @@ class TrainingJob:
                 with self.precision.forward():
                     loss = self.model.loss(batch) if self.wrapped is self.model else self._ddp_loss(batch)
                 loss = loss * 0.0 if math.isinf(divisor) else loss / divisor
-                t1, c1 = clock.mark(), time.thread_time()
+                t1 = clock.mark()
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                 t2, c2 = clock.mark(), time.thread_time()
             timings = self.hook_state.take() if (sync and self.hook_state is not None) else []
             marks.append((t0, t1, t2, timings))
             # the thread's CPU while it computed: to the last bucket handed over (as compute_end below)
             compute_cpu += (max(b.ready_cpu_s for b in timings) if timings else c2) - c0
-            forward_cpu += c1 - c0
         self._phase(f"step {index} optimizer")
         t3 = clock.mark()
         cpu0, faults0 = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -496,7 +495,7 @@ class TrainingJob:
         return StepTiming(
             index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
-            optimizer_faults, 0.0 if self.cuda else compute_cpu, 0.0 if self.cuda else forward_cpu,
+            optimizer_faults, 0.0 if self.cuda else compute_cpu,
         )  # fmt: skip
 
     def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

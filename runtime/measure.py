@@ -51,8 +51,6 @@ PER_RANK = {
     "optimizer_cpu_s": "optimizer_cpu_s",
     "optimizer_faults": "optimizer_faults",
     "compute_cpu_s": "compute_cpu_s",
-    "forward_s": "forward_s",
-    "forward_cpu_s": "forward_cpu_s",
 }
 """``extra["per_rank_<key>"]``: each rank's median over the measured steps of this :class:`StepTiming` field."""
 
@@ -91,10 +89,6 @@ class StepTiming:
     handed over; 0 on GPUs and in records that predate it): with the wall time it splits compute into
     its work and the share of the cores it got — the backward slowed by a bucket's all-reduce in flight
     on a shared host does both (README, validation notes)."""
-    forward_cpu_s: float = 0.0
-    """CPU time of the rank's own thread during ``forward_s`` (0 on GPUs and in records that predate it):
-    ``compute_cpu_s`` less it is the backward's CPU, which calibration's overlap window measures
-    (:func:`runtime.calibrate.measure_overlap_window`)."""
 
     @property
     def compute_s(self) -> float:

@@ -518,11 +518,17 @@ def test_benchmark_repeats_a_point_while_its_median_is_uncertain_within_the_budg
     assert len(budgeted) == 7 and sum(budgeted[5:]) >= 4.0  # extra repetitions stop once they took the budget
 
 
-def window_scenario(tmp_path: Path, host: Any) -> Any:
-    """2 ranks, one per node, at 1 Gbit/s, a 4×1024 MLP in 4 MiB buckets, on :func:`_testbed_profile` with ``host``."""
+def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(tmp_path: Path) -> None:
+    """Processor sharing: N backward threads and M senders busy u = κ/τ each on C cores; the backward ends
+    after b·max(1, (N + M·u)/C)/max(1, N/C), the rest of the window is exposed communication; step unchanged."""
     import dataclasses
 
-    save_profile(dataclasses.replace(_testbed_profile(), host_model=host), tmp_path / "tb.yaml")
+    from dpsim import api
+    from dpsim.calibration import HostModel
+
+    base = _testbed_profile()
+    host = HostModel(2.0, 0.0, "job", 20e-9, {1: 1.0}, 0.0)  # κ = 20 ns/B: the window is long
+    save_profile(dataclasses.replace(base, host_model=host), tmp_path / "tb.yaml")
     scenario_file = tmp_path / "s.yaml"
     scenario_file.write_text(
         "model: {kind: mlp, layers: 4, hidden: 1024}\n"
@@ -531,18 +537,7 @@ def window_scenario(tmp_path: Path, host: Any) -> Any:
         "communication: {algorithm: backend, bucket: 4 MiB, overlap: true}\n"
         "calibration: {profile: tb.yaml}\n"
     )
-    return load_scenario(scenario_file)
-
-
-def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(tmp_path: Path) -> None:
-    """Processor sharing: N backward threads and M senders busy u = κ/τ each on C cores; the backward ends
-    after b·max(1, (N + M·u)/C)/max(1, N/C), the rest of the window is exposed communication; step unchanged."""
-
-    from dpsim import api
-    from dpsim.calibration import HostModel
-
-    host = HostModel(2.0, 0.0, "job", 20e-9, {1: 1.0}, 0.0)  # κ = 20 ns/B: the window is long
-    scenario = window_scenario(tmp_path, host)
+    scenario = load_scenario(scenario_file)
     profile = profile_for(scenario)
     assert profile is not None
     fwd, bwd = profile.compute_for(scenario, 64)
