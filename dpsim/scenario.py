@@ -1242,6 +1242,12 @@ class Scenario(_Section):
         return "fp16" if t.precision == "fp16" else "bf16"  # fp8 training's gradients are bf16
 
     @property
+    def param_bytes_per_param(self) -> int:
+        """Bytes per parameter of the working weights that parameter all-gathers move: the 16-bit training
+        dtype (fp8 training keeps bf16 weights), fp32 when training in fp32."""
+        return 4 if self.training.precision == "fp32" else 2
+
+    @property
     def gradient_bytes_per_param(self) -> int:
         """Bytes per parameter of communicated gradients (:attr:`communication_dtype`)."""
         return 4 if self.communication_dtype == "fp32" else 2

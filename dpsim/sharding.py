@@ -171,7 +171,7 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
     if ds is None:
         return CollectivePieces(c.bucket, c.bucket, c.bucket, c.overlap)
     t, m = scenario.training, scenario.model
-    width = 4 if t.precision == "fp32" else 2  # the 16-bit parameters (fp32 when training in fp32)
+    width = scenario.param_bytes_per_param
     params = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * width
     gradient = ds.reduce_bucket_size * scenario.gradient_bytes_per_param
     if t.zero_stage < 3:

@@ -240,10 +240,6 @@ def ddp_bucket_copies(
     return BucketCopies(inside, back, compute.memory_bound_seconds(device, moved * last_bucket_bytes))
 
 
-def _param_bytes(precision: str) -> int:
-    return 4 if precision == "fp32" else 2
-
-
 # --- fabric -----------------------------------------------------------------------------------
 
 
@@ -741,7 +737,7 @@ def predict(scenario: Scenario) -> StepResult:
     zero = t.zero_stage
     tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
     grad_bytes = synced_gradient_bytes(scenario, tensors)  # with pp > 1 and known tensors: the first stage's
-    param_bytes = psi * _param_bytes(t.precision)
+    param_bytes = psi * scenario.param_bytes_per_param
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets and gathers
     bucket = cut.gradient_bucket
     overlap = cut.prefetch  # gathers prefetched

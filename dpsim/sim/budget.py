@@ -131,7 +131,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     cut = collective_pieces(scenario)  # what each collective moves (DeepSpeed ZeRO: its own buckets)
     bucket = cut.gradient_bucket
     gradient_bytes = psi * scenario.gradient_bytes_per_param
-    param_bytes = psi * (4 if t.precision == "fp32" else 2)
+    param_bytes = psi * scenario.param_bytes_per_param
     collectives = math.ceil(gradient_bytes / bucket) if dp > 1 else 0
     traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
     if traffic.post_step_gather:

@@ -119,7 +119,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
-        param_bytes=psi * (4 if t.precision == "fp32" else 2),
+        param_bytes=psi * scenario.param_bytes_per_param,
         bucket_bytes=cut.gradient_bucket,
         gather_bytes=cut.gather_piece,
         post_gather_bytes=cut.post_step_gather,
@@ -145,7 +145,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         forward_gathers=traffic.forward_gathers,
         backward_gathers=traffic.backward_gathers,
         post_step_gather=traffic.post_step_gather,
-        backward_param_bytes=psi * (4 if t.precision == "fp32" else 2) * traffic.backward_gather_share,
+        backward_param_bytes=psi * scenario.param_bytes_per_param * traffic.backward_gather_share,
         shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
         bucket_copies=copies,
     )
