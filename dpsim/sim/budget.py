@@ -174,10 +174,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
 def layout_of(fabric: Any) -> Layout:
     """The layout a fabric's collectives are built on, as the guard counts them: nodes, GPUs, NICs, NVLS and
     what sets NCCL's channel count (generation, port rate); the rank order is left out (it moves no count)."""
-    return Layout(
-        fabric.nodes, fabric.per_node, fabric.nics_per_node, fabric.nvls, fabric.intra_hw, fabric.arch, (),
-        fabric.nic_gbps, fabric.pcie_gpus_per_nic, fabric.nccl_algo, fabric.nccl_proto,
-    )  # fmt: skip
+    return Layout.of(fabric, order=False)
 
 
 def guard_layout(scenario: Scenario) -> Layout:

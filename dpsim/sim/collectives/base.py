@@ -257,8 +257,12 @@ class Layout:
             raise ValueError(f"slots must be a permutation of 0..{self.world - 1}")
 
     @classmethod
-    def of(cls, where: Any) -> Layout:
-        """The layout of a fabric or cluster: its nodes, GPUs per node, NICs, NVLS, NCCL hardware class and order."""
+    def of(cls, where: Any, order: bool = True) -> Layout:
+        """The layout of a fabric or cluster: its nodes, GPUs per node, NICs, NVLS, NCCL hardware class and order.
+
+        ``order=False`` leaves the rank order out (node-major), for counts it does not move; it also skips
+        checking the order, a sort of every rank.
+        """
         return cls(
             where.nodes,
             where.per_node,
@@ -266,7 +270,7 @@ class Layout:
             where.nvls,
             where.intra_hw,
             where.arch,
-            where.rank_order,
+            where.rank_order if order else (),
             where.nic_gbps,
             where.pcie_gpus_per_nic,
             where.nccl_algo,
