@@ -872,7 +872,7 @@ def error_trend(runs: Sequence[PublishedRun], errors: Sequence[float]) -> float:
 
 
 def how_compute_was_priced(result: StepResult) -> str:
-    model = result.extra.get("compute_model", "flat")
+    model = result.extra["compute_model"]
     return "GEMM curve (catalog)" if model == "operations" else str(model)
 
 

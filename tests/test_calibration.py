@@ -112,7 +112,8 @@ def test_bad_profile_names_the_field(tmp_path: Path) -> None:
         load_profile(path)
 
 
-def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
+def scenario_on_profile(tmp_path: Path) -> Path:
+    """A 2-rank MLP scenario file whose ``calibration.profile`` is :func:`_profile`, saved beside it."""
     save_profile(_profile(), tmp_path / "hw.yaml")
     scenario_file = tmp_path / "s.yaml"
     scenario_file.write_text(
@@ -121,6 +122,11 @@ def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
         "training: {global_batch: 8}\n"
         "calibration: {profile: hw.yaml}\n"
     )
+    return scenario_file
+
+
+def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
+    scenario_file = scenario_on_profile(tmp_path)
     profile = profile_for(load_scenario(scenario_file))
     assert profile is not None and profile.name == "test"
     assert profile_for(load_scenario(scenario_file, ["calibration=null"])) is None

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from test_analytic import exact  # pytest puts tests/ on the path
+from test_calibration import scenario_on_profile
 
 from dpsim.analytic.step import predict
 from dpsim.errors import ScenarioError
@@ -165,3 +166,17 @@ def test_pipeline_stages_straddling_nodes_unevenly_are_refused() -> None:
             SCENARIOS / "llama2-7b-128-h100-zero1.yaml",
             ["cluster.nodes=3", "training.pipeline_parallel=2", "training.global_batch=12"],
         )
+
+
+@pytest.mark.parametrize("how", ["operations", "flat", "profile"])
+def test_both_engines_say_how_compute_was_priced(how: str, tmp_path: Path) -> None:
+    """``extra["compute_model"]`` names the pricing the scenario asks for, in both engines: a transformer
+    on a catalog GPU with a GEMM curve is priced operation by operation, a device given a flat
+    ``efficiency`` at ``peak · efficiency``, a scenario with a calibration profile from its fitted compute."""
+    scenario = {
+        "operations": lambda: load_scenario(Path(__file__).parents[1] / "scenarios/default.yaml"),
+        "flat": tp_toy,
+        "profile": lambda: load_scenario(scenario_on_profile(tmp_path)),
+    }[how]()
+    assert predict(scenario).extra["compute_model"] == how
+    assert simulate(scenario).extra["compute_model"] == how

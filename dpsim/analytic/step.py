@@ -963,7 +963,6 @@ def predict(scenario: Scenario) -> StepResult:
 
     memory = _memory(scenario)
     extra: dict[str, Any] = {
-        "compute_model": compute_model,
         "forward_s": fwd_s,
         "backward_s": bwd_s,
         "gradient_bytes": grad_bytes,
@@ -1005,6 +1004,7 @@ def predict(scenario: Scenario) -> StepResult:
         single_s=single_s,
         memory=(memory.total, memory.capacity, memory.oom),
         calibrated=profile is not None,
+        compute_model=compute_model,
         extra=extra,
     )
 
@@ -1024,6 +1024,7 @@ def step_result(
     single_s: float,
     memory: tuple[float, float, bool],
     calibrated: bool,
+    compute_model: str,
     extra: dict[str, Any],
     step_time_ci95_s: float = 0.0,
 ) -> StepResult:
@@ -1031,7 +1032,8 @@ def step_result(
 
     Throughput = global batch / step; MFU = FLOPs per sample · global batch / step /
     (workers · peak); scaling efficiency = ``single_s`` (the same per-worker job alone) / step.
-    ``memory`` is (bytes per device, capacity, out of memory).
+    ``memory`` is (bytes per device, capacity, out of memory). ``compute_model`` is how the
+    forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``.
     """
     t, m = scenario.training, scenario.model
     samples_per_s = t.global_batch / step_s
@@ -1066,5 +1068,5 @@ def step_result(
         step_time_ci95_s=step_time_ci95_s,
         scenario_hash=scenario.scenario_hash(),
         hardware_source=str(scenario.calibration.profile) if calibrated and scenario.calibration else "catalog",
-        extra=extra,
+        extra={"compute_model": compute_model, **extra},
     )

@@ -41,7 +41,7 @@ from dpsim.sim.fidelity import FIDELITIES, choose_fidelity
 from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import StepOutcome, StepPlan, run_step
 from dpsim.sim.variability import ci95_half_width, degraded_nodes, replication_rng
-from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
+from dpsim.sim.worker import ComputeModel, compute_model, dp_slowdowns, worker_samples, worker_times
 
 if TYPE_CHECKING:
     from dpsim.execution import Executor
@@ -335,7 +335,7 @@ class _Replication:
 
 def _result(
     scenario: Scenario,
-    model: Any,
+    model: ComputeModel,
     plan: StepPlan,
     outcomes: list[list[StepOutcome]],
     samples: np.ndarray,
@@ -398,6 +398,7 @@ def _result(
         single_s=single_s,
         memory=(analytic.memory_per_device_bytes, analytic.memory_capacity_bytes, analytic.oom),
         calibrated=profile is not None,
+        compute_model=model.how,
         extra=extra,
         step_time_ci95_s=ci95_half_width(per_replication),
     )

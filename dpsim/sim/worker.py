@@ -36,6 +36,9 @@ class ComputeModel:
     """Forward of one nominal micro-batch (``training.micro_batch`` samples)."""
     backward_s: float
     optimizer_s: float
+    how: str
+    """How the forward and backward were priced (:func:`~dpsim.analytic.step.microbatch_times`):
+    ``operations``, ``flat`` or ``profile``; the result's ``extra["compute_model"]``."""
     profile: Any = None
     """The calibration profile, or None (catalog numbers)."""
 
@@ -44,14 +47,14 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
     t, m = scenario.training, scenario.model
     model_parallel = t.tensor_parallel * t.pipeline_parallel
-    fwd, bwd, _ = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
+    fwd, bwd, how = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
     psi = m.num_parameters / model_parallel
     updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
     if profile is not None and getattr(profile, "optimizer", None) is not None:
         optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:
         optimizer_s = optimizer_seconds(scenario, updated)
-    return ComputeModel(fwd, bwd, optimizer_s, profile)
+    return ComputeModel(fwd, bwd, optimizer_s, how, profile)
 
 
 def dp_slowdowns(scenario: Scenario) -> np.ndarray:
