@@ -39,6 +39,7 @@ __all__ = [
     "ddp_bucket_layout",
     "ddp_gradient_buckets",
     "ddp_trace",
+    "deepspeed_bucket_layout",
     "drive",
     "first_bucket_bytes",
     "gradient_tensors",
@@ -90,6 +91,39 @@ def ddp_bucket_layout(
         if size >= limits[min(len(buckets), 1)]:
             buckets.append(current)
             current, size = [], 0.0
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+def deepspeed_bucket_layout(
+    tensor_bytes: Sequence[float], bucket_bytes: float, *, ready_order: Sequence[int] | None = None
+) -> list[list[int]]:
+    """DeepSpeed ZeRO's reduce (IPG) buckets: tensor indices per bucket, in the order they are reduced.
+
+    DeepSpeed 0.16.5, ``deepspeed/runtime/zero/stage_1_and_2.py`` and ``stage3.py``,
+    ``reduce_independent_p_g_buckets_and_remove_grads``: each gradient, as it becomes ready, first
+    reduces the open bucket if ``elements_in_ipg_bucket + param.numel() > reduce_bucket_size`` (and, at
+    stage 3 explicitly, at stage 1/2 through ``average_tensor`` of an empty bucket launching nothing,
+    only when the bucket holds something), then joins it whole; the backward's epilogue
+    (``independent_gradient_partition_epilogue`` / ``__reduce_and_partition_ipg_grads``) reduces what is
+    left. So a bucket closes *before* the tensor that would overflow it (PyTorch DDP closes *after*
+    reaching its cap, :func:`ddp_bucket_layout`), never splits a tensor, and a tensor larger than the
+    bucket is reduced alone (stage 1/2: ``extra_large_param_to_reduce``). ``tensor_bytes`` are in
+    registration order and all of one width, so bytes compare as elements (``bucket_bytes`` =
+    ``reduce_bucket_size`` x that width); ``ready_order`` the order the hooks see them (default: reverse
+    registration order, as the backward produces them).
+    """
+    order = list(ready_order) if ready_order is not None else list(range(len(tensor_bytes)))[::-1]
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    size = 0.0
+    for index in order:
+        if current and size + tensor_bytes[index] > bucket_bytes:
+            buckets.append(current)
+            current, size = [], 0.0
+        current.append(index)
+        size += tensor_bytes[index]
     if current:
         buckets.append(current)
     return buckets

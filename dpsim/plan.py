@@ -588,6 +588,7 @@ def _screen(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )
     layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    listed_blocking = np.zeros(count)  # DeepSpeed's IPG buckets reduced one after another (0: the stream)
     budget.check_total(
         ((f"at {cn}x{device} tp={ct} pp={cp} {alg}", _variant(bases[cn], ct, cp, int(z1), alg))
          for cn, ct, cp, z1, alg in sorted(keys)),
@@ -622,6 +623,15 @@ def _screen(
             sizes = bucket_sizes(sum(tensors), bk, None, tensors)  # pp > 1: the first stage's
             priced = functools.cache(cost)  # a layer's buckets repeat: a few distinct sizes
             layouts.append((sel, np.cumsum(sizes) / sum(sizes), np.array([priced(x) for x in sizes])))
+        for zval in np.unique(zero[sel]).tolist() if z1 else ():  # DeepSpeed's IPG buckets of known tensors
+            listed = collective_pieces(_variant(bases[cn], ct, cp, int(zval), alg)).gradient_buckets
+            if listed:  # per stage: the order DeepSpeed meets the tensors differs (collective_pieces)
+                rows = sel & (zero == zval)
+                priced_listed = functools.cache(cost)
+                listed_costs = np.array([priced_listed(x) for x in listed])
+                grad_bytes[rows] = sum(listed)  # pp > 1: the first stage's
+                listed_blocking[rows] = listed_costs.sum()
+                layouts.append((rows, np.cumsum(listed) / sum(listed), listed_costs))
         c_full[sel] = cost(bk)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:
@@ -669,12 +679,13 @@ def _screen(
         grad_bytes, head_size, grad_bucket, sync_span, c_head, c_full, h_rest, stream_free
     )
     end = np.where(head_size > 0, with_head, end)
-    for sel, fractions, costs in layouts:  # zero-stage-0 rows whose tensors are known
+    for sel, fractions, costs in layouts:  # rows whose buckets are listed: DDP's or DeepSpeed's of known tensors
         # the chain e_i = max(r_i, e_{i-1}) + c_i in closed (max-plus) form: the latest of the stream's
         # start + all costs and each bucket's ready time + the costs from it on, for every row at once
         from_here = np.cumsum(costs[::-1])[::-1]
-        paths = (sync_span[sel][:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
-        end[sel] = np.maximum(stream_free[sel] + from_here[0], paths)
+        span, shift = sync_span[sel] - offset[sel], offset[sel]
+        paths = (span[:, None] * fractions[None, :] + from_here[None, :]).max(axis=1)
+        end[sel] = np.maximum(stream_free[sel] - shift + from_here[0], paths) + shift
     grad_exposed = np.maximum(0.0, end - sync_span)
     # DDP's copies back, past the reductions (step.copies_back_end, as step.BucketCopies.back_end)
     reduced_end = np.maximum(end, sync_span)
@@ -698,7 +709,7 @@ def _screen(
         grad_exposed[rows] = np.maximum(0.0, last - bwd_pass[rows])
     # DeepSpeed ZeRO-1/2 without overlap_comm (its default): every reduction after its backward, blocking
     z12 = ((zero == 1) | (zero == 2)) & (dp > 1)
-    blocking = np.floor(grad_bytes / grad_bucket) * c_full + c_rest
+    blocking = np.where(listed_blocking > 0, listed_blocking, np.floor(grad_bytes / grad_bucket) * c_full + c_rest)
     grad_exposed = np.where(z12, np.where(per_mb, k, 1) * blocking, grad_exposed)
     post_gather = np.where(
         ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / post_piece) * g_full + g_rest, 0.0

@@ -183,6 +183,12 @@ def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> 
     return render(table)
 
 
+def _gradient_bucket_count(scenario: Scenario, grad_bytes: float) -> int:
+    """Gradient buckets a step reduces: DeepSpeed's IPG buckets when listed, else the stream's."""
+    cut = collective_pieces(scenario)
+    return len(cut.gradient_buckets) or math.ceil(grad_bytes / cut.gradient_bucket)
+
+
 def derived_values(scenario: Scenario) -> dict[str, Any]:
     """What a scenario implies: world and parallel sizes, batch split, gradient bytes and buckets."""
     m, t = scenario.model, scenario.training
@@ -198,7 +204,7 @@ def derived_values(scenario: Scenario) -> dict[str, Any]:
         "parameters": m.num_parameters,
         "training_flops_per_sample": m.training_flops_per_sample,
         "gradient_bytes_per_device": grad_bytes,
-        "buckets": math.ceil(grad_bytes / collective_pieces(scenario).gradient_bucket),
+        "buckets": _gradient_bucket_count(scenario, grad_bytes),
         "scenario_hash": scenario.scenario_hash(),
     }
 

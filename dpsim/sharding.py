@@ -139,6 +139,16 @@ class CollectivePieces:
     """Each all-gather of the updated parameters after the optimizer step (ZeRO-1/2, Megatron)."""
     prefetch: bool
     """Whether the pre-pass gathers run ahead of the compute that uses them (else on demand, in series)."""
+    gradient_buckets: tuple[float, ...] = ()
+    """DeepSpeed ZeRO's reduce (IPG) buckets of the rank's gradient tensors, in the order it reduces them
+    (bytes; :func:`dpsim.buckets.deepspeed_bucket_layout`); they add up to the gradient the engines reduce.
+    Empty: the tensors are unknown (or not DeepSpeed's IPG path) and the gradient is a stream of
+    :attr:`gradient_bucket` pieces, then the remainder."""
+
+    @property
+    def reduced_gradient_bytes(self) -> float | None:
+        """The gradient bytes the listed buckets reduce (None: no list, the engines' Ψ/(tp·pp) stream)."""
+        return float(sum(self.gradient_buckets)) if self.gradient_buckets else None
 
 
 def collective_pieces(scenario: Scenario) -> CollectivePieces:
@@ -152,8 +162,16 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
       (``stage_1_and_2.py``, ``reduce_independent_p_g_buckets_and_remove_grads``) and stage 3
       (``stage3.py``, the same function) append each ready gradient to the reduce (IPG) bucket and
       reduce the bucket first when the gradient would overflow it (``average_tensor`` /
-      ``__reduce_and_partition_ipg_grads``); a gradient is never split, so for tensors well below the
-      bucket this is full buckets then the remainder, the stream the engines reduce.
+      ``__reduce_and_partition_ipg_grads``); a gradient is never split and one larger than the bucket is
+      reduced alone. When dpsim knows the model's tensors (:func:`dpsim.buckets.gradient_tensors`; with
+      pipeline parallelism the first stage's, whose reduction ends the step) the buckets are cut at
+      their boundaries (:attr:`CollectivePieces.gradient_buckets`), in the order DeepSpeed meets them:
+      as the backward makes them ready (reverse registration order: the gradient hooks of stages 2/3,
+      and of stage 1 with ``overlap_comm``), or in registration order at stage 1 without
+      ``overlap_comm`` (``reduce_gradients`` walks the parameter groups after the backward; one group
+      assumed). Otherwise full buckets then the remainder. Not for DeepSpeed's ``BF16_Optimizer``
+      (``gradient_accumulation_pass: fp32_copy``), which has no IPG buckets: its pipeline engine
+      all-reduces the flat fp32 gradient groups (``_bf16_reduce_grads``), kept as the stream.
     - the post-step all-gather (stages 1/2): one collective over the whole parameter partition
       (``runtime/utils.py`` ``all_gather_dp_groups`` -> ``all_gather_into_tensor_dp_groups``: one
       ``all_gather_into_tensor`` per parameter group whenever torch has it, >= 1.13; only older torch
@@ -174,9 +192,26 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
     width = scenario.param_bytes_per_param
     params = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * width
     gradient = ds.reduce_bucket_size * scenario.gradient_bytes_per_param
+    listed = _deepspeed_gradient_buckets(scenario, gradient, ds.overlap_comm)
     if t.zero_stage < 3:
-        return CollectivePieces(gradient, c.bucket, params, c.overlap)
+        return CollectivePieces(gradient, c.bucket, params, c.overlap, listed)
     if ds.prefetch_bucket_size > 0:
-        return CollectivePieces(gradient, ds.prefetch_bucket_size * width, params, c.overlap)
+        return CollectivePieces(gradient, ds.prefetch_bucket_size * width, params, c.overlap, listed)
     layers = max(1.0, m.layers / t.pipeline_parallel)
-    return CollectivePieces(gradient, params / layers, params, False)
+    return CollectivePieces(gradient, params / layers, params, False, listed)
+
+
+def _deepspeed_gradient_buckets(scenario: Scenario, bucket_bytes: float, overlap_comm: bool) -> tuple[float, ...]:
+    """DeepSpeed's IPG buckets of the rank's known tensors (see :func:`collective_pieces`); () when unknown."""
+    from dpsim.buckets import deepspeed_bucket_layout, gradient_tensors
+
+    t = scenario.training
+    if t.gradient_accumulation_pass == "fp32_copy":  # BF16_Optimizer: no IPG buckets
+        return ()
+    tensors = gradient_tensors(scenario)
+    if not tensors:
+        return ()
+    hooked = t.zero_stage >= 2 or overlap_comm  # else stage 1's reduce_gradients, in registration order
+    order = None if hooked else range(len(tensors))
+    layout = deepspeed_bucket_layout(tensors, bucket_bytes, ready_order=order)
+    return tuple(float(sum(tensors[i] for i in bucket)) for bucket in layout)

@@ -894,6 +894,63 @@ def test_deepspeed_pieces_follow_its_element_counts_not_communication_bucket() -
     assert (off.gather_piece, off.prefetch) == (exact(250e6 / 3), False)
 
 
+def test_deepspeed_ipg_buckets_close_before_the_tensor_that_overflows_them() -> None:
+    """DeepSpeed 0.16.5 ``reduce_independent_p_g_buckets_and_remove_grads`` (stage_1_and_2.py, stage3.py): the
+    open bucket is reduced when the next gradient would overflow it, a gradient is never split, and one larger
+    than the bucket goes alone. Tensors (elements, registration order) 3, 5, 2, 12, 4, 1 with a bucket of 8,
+    met in reverse (ready order): 1+4 = 5, +12 > 8 -> [1, 4]; 12 alone; 2+5 = 7, +3 > 8 -> [2, 5]; [3]. PyTorch
+    DDP's rule (close once at least the cap) on the same tensors: [1, 4, 12], [2, 5, 3]."""
+    from dpsim.buckets import ddp_bucket_layout, deepspeed_bucket_layout
+
+    tensors = [3.0, 5.0, 2.0, 12.0, 4.0, 1.0]
+    assert deepspeed_bucket_layout(tensors, 8.0) == [[5, 4], [3], [2, 1], [0]]
+    assert deepspeed_bucket_layout(tensors, 8.0, ready_order=range(6)) == [[0, 1], [2], [3], [4, 5]]
+    assert ddp_bucket_layout(tensors, 8.0, 8.0) == [[5, 4, 3], [2, 1, 0]]
+    assert deepspeed_bucket_layout(tensors, 100.0) == [[5, 4, 3, 2, 1, 0]]
+
+
+MLP_TOY: dict[str, Any] = {"model__layers": 15, "model__hidden": 2000, "model__parameters": None}
+"""The toy as 15 square linear layers of 2000 with biases (runtime.model.MLP's tensors: a 4M-element weight
+and a 2000-element bias each), 60.03M fp32 parameters, 240.12 MB of gradient."""
+
+
+def test_deepspeed_ipg_buckets_of_the_toy_mlp() -> None:
+    """ZeRO-2 with reduce_bucket_size 10M elements, gradients met in the backward's order (bias 15, weight 15,
+    bias 14, ...; each layer 4,002,000 elements): 2 layers + bias 13 = 8,006,000, then weight 13 would overflow;
+    then (weight, bias, weight, bias) of 8,004,000 six times; weight 1 (4M) alone: 8 buckets, where full
+    10M-element buckets would be 7 (6 full and 30,000 elements). Stage 1 without overlap_comm walks the
+    parameters in registration order after the backward: (W1 b1 W2 b2) ... 8,004,000 seven times, then W15 b15
+    = 4,002,000."""
+    from dpsim.sharding import collective_pieces
+
+    stage2 = collective_pieces(
+        toy(training__zero_stage=2, training__deepspeed_reduce_bucket_size=10_000_000, **MLP_TOY)
+    )
+    assert stage2.gradient_buckets == tuple(4.0 * x for x in [8_006_000, *[8_004_000] * 6, 4_000_000])
+    assert stage2.reduced_gradient_bytes == exact(240.12e6)
+    stage1 = collective_pieces(toy(training__zero_stage=1, training__deepspeed_reduce_bucket_size=10_000_000,
+                                   training__deepspeed_overlap_comm=False, **MLP_TOY))  # fmt: skip
+    assert stage1.gradient_buckets == tuple(4.0 * x for x in [*[8_004_000] * 7, 4_002_000])
+    explicit = MLP_TOY | {"model__parameters": "62.5M"}  # not these tensors' count: a stream
+    assert collective_pieces(toy(training__zero_stage=2, **explicit)).gradient_buckets == ()
+
+
+@pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
+def test_deepspeed_reduces_whole_tensors_in_both_engines(engine: str) -> None:
+    """The toy MLP's 8 IPG buckets (test above) under ZeRO-2 with overlap_comm, ready at their cumulative bytes
+    over the 2 s backward, each reduce-scatter over 2 ranks at 200 MB/s (S/2 at 100 MB/s): the 32 MB buckets
+    (0.16 s) keep up; the 7th is ready at 2 x 224.12/240.12 = 1.866733 s and ends at 2.026813 s, past the
+    backward, and weight 1 (16 MB, 0.08 s) follows: 0.106813 s exposed. Full 10M-element buckets would leave
+    the 6th (ready at 1.9990 s, 0.2 s) and the 0.12 MB rest: 0.1996 s. Then the post-step all-gather of the
+    240.12 MB partition, 1.2006 s."""
+    scenario = toy(training__zero_stage=2, training__deepspeed_reduce_bucket_size=10_000_000, **MLP_TOY)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    total = 240.12e6
+    seventh_ready = 2.0 * (total - 16e6) / total
+    assert result.exposed_comm_s == exact(seventh_ready + 8.004e6 * 4 / 200e6 + 16e6 / 200e6 - 2.0 + total / 200e6)
+    assert result.comm_s == exact(2 * total / 200e6)
+
+
 @pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
 @pytest.mark.parametrize(("elements", "exposed"), [(62_500_000, 1.25), (12_500_000, 0.25), (25_000_000, 0.35)])
 def test_deepspeed_reduce_bucket_size_sets_the_reduction_buckets(engine: str, elements: int, exposed: float) -> None:

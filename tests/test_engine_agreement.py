@@ -67,22 +67,26 @@ def test_tensor_parallel_time_lies_inside_the_passes(engine: str) -> None:
     """DeepSpeed ZeRO-2 on :func:`tp_toy`: 26.028 M parameters, 13.014 M per TP rank, fp32 gradient 52.056 MB.
     Flat compute (3e11 FLOPs at 1 TFLOP/s over tp = 2): forward 0.05 s, backward 0.1 s. Megatron's TP
     all-reduces run inside each layer's pass on the compute stream, so the forward lasts 0.05 + 0.16 s and
-    the backward 0.1 + 0.16 = 0.26 s, over which the gradient's buckets (5 x 10 MB + 2.056 MB) become ready
-    (bucket i at 0.26 x 10(i+1)/52.056 s, Δ = 0.049946 s). Both data-parallel pairs of a node share its one
-    NIC: a 10 MB reduce-scatter over 2 ranks sends 5 MB at 50 MB/s, 0.1 s (the last one 0.02056 s). The
-    stream: full buckets end at max(Δ + 5 x 0.1, 5Δ + 0.1) = 0.549946 s, the last at 0.570506 s: 0.310506 s
-    past the backward. Then the optimizer over half the parameters (28 B x 13.014M / 2 / 1.75 TB/s) and the
-    post-step all-gather of 52.056 MB (26.028 MB each way at 50 MB/s: 0.52056 s), blocking.
+    the backward 0.1 + 0.16 = 0.26 s, over which the gradient's buckets become ready. DeepSpeed's IPG buckets
+    of 2.5M elements (10 MB) never split a tensor and close before the one that would overflow them
+    (:func:`dpsim.buckets.deepspeed_bucket_layout`): met from the last layer's LayerNorms back, each layer's
+    tensors per TP rank being 2 MB (QKV 6 MB), 8 MB (fc, proj) and kB biases and norms, they hold 8.022,
+    8.002, 8.016, 8.008, 8.002, 8.006 and 4.0 MB (the two embeddings), bucket i ready at 0.26 x its
+    cumulative MB / 52.056 s. Both data-parallel pairs of a node share its one NIC: a reduce-scatter of S over
+    2 ranks sends S/2 at 50 MB/s (S/100 MB/s: 0.08 s for 8 MB), longer than the 0.04 s between two buckets'
+    readiness, so the stream runs back to back from the first: it ends at 0.26 x 8.022/52.056 + 0.52056 =
+    0.560627 s, 0.300627 s past the backward. Then the optimizer over half the parameters
+    (28 B x 13.014M / 2 / 1.75 TB/s) and the post-step all-gather of 52.056 MB (26.028 MB each way at
+    50 MB/s: 0.52056 s), blocking. (Full 10 MB buckets, 5 x 10 MB + 2.056 MB, gave 0.310506 s.)
 
     Before, the analytic engine made the gradients ready over the 0.1 s of compute alone and added the TP
     time after the overrun (1.4304 s), the simulator ran the backward's TP after the pass, hiding it under
     the overrun (1.2704 s).
     """
-    # reduced on DeepSpeed's reduction stream, in buckets of 2.5M fp32 elements (10 MB: collective_pieces)
+    # reduced on DeepSpeed's reduction stream, in IPG buckets of at most 2.5M fp32 elements (collective_pieces)
     scenario = tp_toy(zero_stage=2, deepspeed_overlap_comm=True, deepspeed_reduce_bucket_size=2_500_000)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    delta = 0.26 * 10 / 52.056
-    overrun = max(delta + 5 * 0.1, 5 * delta + 0.1) + 0.02056 - 0.26
+    overrun = 0.26 * 8.022 / 52.056 + 0.52056 - 0.26
     optimizer = 28 * 13.014e6 / 2 / 1.75e12
     assert result.optimizer_s == exact(optimizer)
     assert result.step_time_s == exact(0.05 + 0.16 + 0.26 + overrun + optimizer + 0.52056)

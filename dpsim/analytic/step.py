@@ -736,9 +736,10 @@ def predict(scenario: Scenario) -> StepResult:
     psi = m.num_parameters / model_parallel
     zero = t.zero_stage
     tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
-    grad_bytes = synced_gradient_bytes(scenario, tensors)  # with pp > 1 and known tensors: the first stage's
+    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
+    # with pp > 1 and known tensors: the first stage's
+    grad_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors)
     param_bytes = psi * scenario.param_bytes_per_param
-    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets and gathers
     bucket = cut.gradient_bucket
     overlap = cut.prefetch  # gathers prefetched
     reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
@@ -777,9 +778,13 @@ def predict(scenario: Scenario) -> StepResult:
     first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     # DDP's buckets are a profiler trace's tensors when the profile holds one, overlapped or not (ddp_trace)
     traced = ddp_trace(profile, zero)
-    traced_sizes = ddp_gradient_buckets(traced, grad_bytes, bucket, first) if traced else []
+    # the buckets listed one by one: a trace's (DDP), DeepSpeed's IPG buckets of known tensors; else computed
+    traced_sizes = ddp_gradient_buckets(traced, grad_bytes, bucket, first) if traced else list(cut.gradient_buckets)
     # the bucket whose copy back waits for its own all-reduce
-    last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
+    if cut.gradient_buckets:
+        last_bucket = traced_sizes[-1]
+    else:
+        last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
     last_bwd_s = bwd_pass + copies.in_backward_s
@@ -829,7 +834,7 @@ def predict(scenario: Scenario) -> StepResult:
             # gather waits for piece p-1's compute, so its compute runs from (p+1)·g + p·c and the gradients
             # appear only inside the compute pieces; the stream is free after the last gather
             g, c = bwd_piece_gather, bwd_pass / bwd_pieces
-            sizes = bucket_sizes(grad_bytes, bucket, first)
+            sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
             ready = []
             for done in itertools.accumulate(sizes):
                 x = bwd_pieces * done / grad_bytes
@@ -857,7 +862,7 @@ def predict(scenario: Scenario) -> StepResult:
             if zero == 0:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
                 sizes, fractions = traced_buckets(profile.gradient_ready, grad_bytes, bucket, first)
             else:
-                sizes = bucket_sizes(grad_bytes, bucket, first)
+                sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
                 fractions = profile.bucket_ready_fractions(sizes)
             costs = [grad_cost(size) for size in sizes]
             if dp > 1:
@@ -900,7 +905,9 @@ def predict(scenario: Scenario) -> StepResult:
                     k - 1,
                     fwd_pass,
                     bwd_pass,
-                    lambda free: _uniform_overlap_end(grad_bytes, bucket, bwd_pass, grad_cost, free, first, tensors)[0],
+                    lambda free: _uniform_overlap_end(
+                        grad_bytes, bucket, bwd_pass, grad_cost, free, first, tensors, traced_sizes
+                    )[0],
                 )
             end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog)
             grad_comm *= k if per_micro_batch else 1

@@ -132,7 +132,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     bucket = cut.gradient_bucket
     gradient_bytes = psi * scenario.gradient_bytes_per_param
     param_bytes = psi * scenario.param_bytes_per_param
-    collectives = math.ceil(gradient_bytes / bucket) if dp > 1 else 0
+    collectives = (len(cut.gradient_buckets) or math.ceil(gradient_bytes / bucket)) if dp > 1 else 0
     traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
     if traffic.post_step_gather:
         collectives += math.ceil(param_bytes / cut.post_step_gather)

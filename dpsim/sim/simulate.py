@@ -105,7 +105,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
             p2p_exposed = min(p2p_exposed, overhead)
             bubble = overhead - p2p_exposed
     tensors = gradient_tensors(scenario)
-    gradient_bytes = synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
+    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
+    gradient_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
     traffic = step_traffic(scenario)
     profile = _profile(scenario)
     # the engine reduces the trace's buckets whenever the profile holds one (_traced_readiness)
@@ -115,7 +116,6 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
     )
-    cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets and gathers
     return StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
@@ -140,6 +140,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         overlap_param_gather=scenario.overlaps_param_gather,
         **_traced_readiness(scenario, gradient_bytes),
         gradient_tensors=tensors,
+        listed_buckets=cut.gradient_buckets,
         chunks=megatron_chunks(scenario),
         stages=t.pipeline_parallel,
         forward_gathers=traffic.forward_gathers,
@@ -160,12 +161,14 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
     profile = _profile(scenario)
     if profile is None or not getattr(profile, "gradient_ready", ()):
         return {}
-    bucket = collective_pieces(scenario).gradient_bucket
+    cut = collective_pieces(scenario)
+    bucket = cut.gradient_bucket
     traced = ddp_trace(profile, scenario.training.zero_stage)
     if traced:
         sizes, fractions = traced_buckets(traced, gradient_bytes, bucket, None)
         return {"traced_buckets": tuple(sizes), "ready_fractions": tuple(fractions)}
-    return {"ready_fractions": tuple(profile.bucket_ready_fractions(bucket_sizes(gradient_bytes, bucket, bucket)))}
+    sizes = list(cut.gradient_buckets) or bucket_sizes(gradient_bytes, bucket, bucket)
+    return {"ready_fractions": tuple(profile.bucket_ready_fractions(sizes))}
 
 
 def _collective_count(plan: StepPlan) -> int:

@@ -121,6 +121,9 @@ class StepPlan:
     gradient_tensors: tuple[float, ...] = ()
     """The rank's gradient tensors in registration order (:func:`dpsim.buckets.gradient_tensors`),
     which DDP (ZeRO stage 0) buckets whole; empty: a uniform byte stream."""
+    listed_buckets: tuple[float, ...] = ()
+    """DeepSpeed ZeRO's reduce (IPG) buckets of the rank's tensors in reduction order
+    (:attr:`dpsim.sharding.CollectivePieces.gradient_buckets`); empty: equal buckets of a stream."""
     chunks: int = 1
     """Model chunks with buckets of their own (:func:`dpsim.buckets.megatron_chunks`: Megatron's
     distributed optimizer under the interleaved schedule), each reduced after its own last backward."""
@@ -166,6 +169,8 @@ class StepPlan:
             return list(self.traced_buckets)
         if self.zero_stage == 0:  # DDP: its first-bucket rule, whole tensors when known
             return bucket_sizes(self.gradient_bytes, self.bucket_bytes, None, self.gradient_tensors)
+        if self.listed_buckets:  # DeepSpeed's IPG buckets, whole tensors
+            return list(self.listed_buckets)
         if self.chunks > 1:
             return chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[0]
         return bucket_sizes(self.gradient_bytes, self.bucket_bytes, self.bucket_bytes)
