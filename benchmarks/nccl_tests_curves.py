@@ -62,7 +62,8 @@ class Curve:
     extra: dict[str, Any] = field(default_factory=dict)
     """Other ``cluster`` fields the source's hardware gives."""
     communication: dict[str, Any] = field(default_factory=dict)
-    """The NCCL environment the source's run set (``communication.nccl_algo``, ``nccl_proto``), where it says."""
+    """The NCCL environment the source's run set (``communication.nccl_algo``, ``nccl_proto``, ``nccl_buffsize``),
+    where it says."""
 
 
 CURVES: tuple[Curve, ...] = (
@@ -95,9 +96,9 @@ CURVES: tuple[Curve, ...] = (
         "NCCL_* variables of the TCPXO installer's nccl-env-profile.sh, which the source repository's README "
         "sources before this very command; its startup_script.sh installs plugin installer v1.0.3 (NCCL 2.21.5), "
         "whose profile (GoogleCloudPlatform/container-engine-accelerators gpudirect-tcpxo/README.md, Jun 27 2024) "
-        "sets NCCL_ALGO=Ring,Tree, NCCL_PROTO=Simple, NCCL_NVLS_ENABLE=0",
+        "sets NCCL_ALGO=Ring,Tree, NCCL_PROTO=Simple, NCCL_NVLS_ENABLE=0, NCCL_BUFFSIZE=8388608",
         nccl="2.21.5",
-        communication={"nccl_algo": ["ring", "tree"], "nccl_proto": ["Simple"]},
+        communication={"nccl_algo": ["ring", "tree"], "nccl_proto": ["Simple"], "nccl_buffsize": "8 MiB"},
     ),
     Curve(
         "A100 3x8, 4x HDR (partial)", "all_reduce_a100_3x8_4hdr_partial.txt", "all_reduce",

@@ -928,6 +928,11 @@ class CommunicationConfig(_Section):
     """The protocols NCCL may pick (``NCCL_PROTO``, e.g. ``Simple``); None: LL, LL128 and Simple.
     ``protocol: auto`` picks among these only. GCP's TCPXO profile: ``Simple`` up to installer v1.0.8,
     ``Simple,LL128`` from v1.0.9 (GoogleCloudPlatform/container-engine-accelerators, gpudirect-tcpxo/README.md)."""
+    nccl_buffsize: Size | None = None
+    """NCCL's Simple-protocol buffer per connection (``NCCL_BUFFSIZE``); None: NCCL's 4 MiB. A tree forwards
+    it in ``NCCL_STEPS`` = 8 steps, one whole step per hop (``src/enqueue.cc`` ``calcCollChunking``), so it
+    sets how long a mid-size tree all-reduce takes to fill its pipeline. GCP's TCPXO profile and
+    aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
     overlap: bool = True

@@ -703,22 +703,6 @@ KNOWN_MISSES = {
         "25.6 > tree 23.6): its tuner prefers the tree only if the ring's channels carry <= 22 GB/s, i.e. a "
         "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
-    "H100 x8, 5 nodes, 4x 400G RoCE, tree": (
-        "links, not caps, set dpsim's 167: NCCL 2.20 gives the tree the ring's 8 channels of 24 GB/s (4 x 48 "
-        "copied, search.cc ncclTopoDupChannels; tree min = max = ring's, init.cc), each run as tree 0 and tree 1 "
-        "on the same chain and NIC (connect.cc), so the per-channel cap (8 x 36) does not bind and the busiest "
-        "node moves 2S vs the ring's 1.95S: 0.975 x 0.92 x ring. Both children reach a head's NIC in either "
-        "pattern. The only source rule that separates tree from ring here is the x0.85 of a TREE-pattern graph "
-        "(tuning.cc), which Hopper's search falls back to when no NIC has a second GPU on its PCIe switch "
-        "(search.cc, v2.18.3+; PXN does not bring the balanced tree back: the fallback comes before the path "
-        "types widen to PXN); with cluster.inter_node.pcie_gpus_per_nic: 1 dpsim gives 142.2 (-5.2 %). NVIDIA/"
-        "nccl#1368 gives the NCCL build (nccl220), NCCL_PXN_DISABLE=0, NCCL_IB_HCA=mlx5_10..13 and "
-        "NCCL_DEBUG=version, so no topology and no graph or pattern line (an H100 4 x 400G RoCE cluster with the "
-        "same settings, NVIDIA/nccl#1357, has one PIX GPU per NIC): the row keeps the default two GPUs per NIC "
-        "switch. The x0.92 is a tuner refinement with no kernel mechanism, but timing the tree by its protocol "
-        "payload alone (the 2 x 1 H100 tree curve's evidence) makes this row +20.9 %: the one >= 3-node tree runs "
-        "at 0.82 of its links (README, fidelity notes)"
-    ),
 }
 
 
@@ -749,7 +733,8 @@ def test_nccl_2_10_3_runs_the_ring_on_two_a100_nodes_with_two_hdr_nics() -> None
         return row["algorithm"], row["busbw_Bps"] / 1e9
 
     tree_algbw = 0.5 * min(0.92 * 2 * 48.0, 2 * 23.6)  # tuning.cc, v2.10.3
-    assert busbw("ib-hdr", "tree")[1] == pytest.approx(tree_algbw * 30 / 16, rel=5e-3)
+    # at 1 GiB the tree's chunked fill (16 hops of one 512 KiB step, test_pipeline_fill.py) takes 1.5 % more
+    assert busbw("ib-hdr", "tree")[1] == pytest.approx(tree_algbw * 30 / 16, rel=2e-2)
     assert busbw("ib-hdr", "ring")[1] == pytest.approx(2 * 24.0, rel=5e-3)
     assert busbw("ib-hdr", "auto")[0] == "ring"
     assert busbw("100gbe", "auto")[0] == "tree"

@@ -144,6 +144,8 @@ class Fabric:
     """All-reduce algorithms NCCL may pick (``communication.nccl_algo``, ``NCCL_ALGO``); empty: all."""
     nccl_proto: tuple[str, ...] = ()
     """Protocols NCCL may pick (``communication.nccl_proto``, ``NCCL_PROTO``); empty: all."""
+    nccl_buffsize: float = 0.0
+    """NCCL's Simple buffer per connection in bytes (``communication.nccl_buffsize``); 0: NCCL's 4 MiB."""
     relays: tuple[int, ...] | None = None
     """Local rank (0 … per_node − 1) each local rank's inter-node sends leave through, where the fabric's
     collectives run in communicators holding part of each node (a DP group of a TP job, the jobs of a shared

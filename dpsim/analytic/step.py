@@ -313,6 +313,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),
+        nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
     )
 
 

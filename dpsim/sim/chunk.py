@@ -23,7 +23,7 @@ import simpy
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, engine_ids
+from dpsim.sim.cost import LinearCost, engine_ids, pipeline_fill
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
 
@@ -136,6 +136,8 @@ class CompiledSchedule:
             self.t_engine = np.concatenate([engine_ids(p, k) for p in phases])
             self.engine_capacity = np.full(ranks * k, schedule.engine_Bps)
         self._routes_on: tuple[FluidNetwork, np.ndarray] | None = None
+        self.fill = pipeline_fill(schedule, cluster, where)
+        """A chunked pipeline's fill (:func:`dpsim.sim.cost.pipeline_fill`), added to its transfers' latency."""
 
     def routes_on(self, net: FluidNetwork) -> np.ndarray:
         """Every transfer's links on ``net``, with its (rank, channel) throughput link when the schedule has one."""
@@ -210,6 +212,7 @@ class CollectiveRun:
         self._owner = net.owner(self._delivered)
         self._stride = max(1, len(compiled.t_src))
         self._routes = compiled.routes_on(net)
+        self._fill = compiled.fill(self.size) if compiled.fill is not None else 0.0
 
     def join_at(self, offsets: np.ndarray, ranks: np.ndarray | None = None) -> None:
         """Rank ``ranks[i]`` (default: rank i) joins ``offsets[i]`` seconds from now (one event per distinct offset)."""
@@ -264,7 +267,7 @@ class CollectiveRun:
         self.net.start_many(
             self._routes[transfers],
             c.t_share[transfers] * self.size,
-            c.t_latency[transfers],
+            c.t_latency[transfers] + self._fill,
             self._owner,
             position * self._stride + transfers,
         )

@@ -87,6 +87,8 @@ class Cluster:
     """All-reduce algorithms NCCL may pick (``NCCL_ALGO``; empty: all)."""
     nccl_proto: tuple[str, ...] = ()
     """Protocols NCCL may pick (``NCCL_PROTO``; empty: all)."""
+    nccl_buffsize: float = 0.0
+    """NCCL's Simple buffer per connection in bytes (``NCCL_BUFFSIZE``); 0: NCCL's 4 MiB."""
     relays: tuple[int, ...] | None = None
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
 
@@ -150,6 +152,7 @@ class Cluster:
             relays=fabric.relays,
             nccl_algo=fabric.nccl_algo,
             nccl_proto=fabric.nccl_proto,
+            nccl_buffsize=fabric.nccl_buffsize,
         )
 
     def at_size(self, size: float) -> Cluster:

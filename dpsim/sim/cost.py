@@ -44,17 +44,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import NO_CORRECTION, Phase, Schedule, TunerCorrection
+from dpsim.sim.collectives.base import NO_CORRECTION, Chunking, Phase, Schedule, TunerCorrection
 from dpsim.streams import LinkUse
 
 __all__ = [
     "LinearCost",
+    "PipelineFill",
     "engine_ids",
     "engine_load",
     "fluid_seconds_per_byte",
     "link_use",
     "lock_step",
     "phase_cost",
+    "pipeline_fill",
 ]
 
 
@@ -68,6 +70,75 @@ def engine_load(phase: Phase) -> np.ndarray:
     """Bytes (as a fraction of the message) each (rank, channel) of ``phase`` sends."""
     channels = int(phase.channel.max()) + 1 if phase.channel is not None and len(phase.channel) else 1
     return np.bincount(engine_ids(phase, channels), weights=phase.fraction)
+
+
+@dataclass(frozen=True)
+class PipelineFill:
+    """The time a chunked pipeline takes beyond its steady state: the first chunk crossing the pipeline's depth.
+
+    A channel's S/lanes bytes go in ``n`` chunks of ``c`` (:class:`~dpsim.sim.collectives.base.Chunking`);
+    hop h forwards a whole chunk in ``c · path_h`` and, pipelined, the schedule's bottleneck passes one chunk
+    every ``S · steady / n``. The last chunk leaves ``Σ_h c · path_h`` after the first started, and the
+    steady state accounts for ``n`` bottleneck passes of which the first is part of that sum:
+    ``fill(S) = max(0, c · path − S · steady / n)`` — the whole pipeline depth when a channel's data is
+    one chunk (mid sizes: every hop store-and-forward), a constant ``≈ chunk · path`` once ``n`` is large.
+    """
+
+    chunking: Chunking
+    path_s_per_byte: float
+    """Σ over the pipeline's chunked hops of the seconds one chunk byte takes there, each hop alone
+    (:func:`pipeline_fill`)."""
+    steady_s_per_byte: float
+    """The schedule's bandwidth term per message byte (its bottleneck in steady state)."""
+
+    def __call__(self, size: float) -> float:
+        if size <= 0:
+            return 0.0
+        c, n = self.chunking.chunk_at(size), self.chunking.chunks_at(size)
+        return max(0.0, c * self.path_s_per_byte - size * self.steady_s_per_byte / n)
+
+
+def pipeline_fill(
+    schedule: Schedule, cluster: Cluster, endpoints: np.ndarray | None = None, steady_s_per_byte: float | None = None
+) -> PipelineFill | None:
+    """The fill of a chunked pipelined schedule on ``cluster`` (None: the schedule is priced as a fluid).
+
+    Every transfer of the (one) pipelined phase carries ``fraction · lanes · c`` bytes of each chunk stage
+    (its share of every channel's chunk); alone — during the fill the other stages of its channel are
+    empty — it moves them at the slower of its (rank, channel) throughput (``engine_Bps``, NCCL's
+    per-channel cap, which in steady state the up and down streams of a tree share) and each link of its
+    route at full capacity. A hop inside a node costs what the slowest such transfer inside a node costs,
+    a network hop the slowest transfer between nodes; the path is ``intra_hops`` of the first and
+    ``net_hops`` of the second (:class:`~dpsim.sim.collectives.base.Chunking`). The steady state is the
+    phase's price per byte (its most loaded resource, as :func:`phase_cost` has it). Both fidelity levels
+    add this one fill: the fast level in :class:`LinearCost`, the chunk level to the phase's transfers
+    (:class:`dpsim.sim.chunk.CollectiveRun`). ``endpoints`` maps the schedule's ranks onto the cluster's;
+    ``steady_s_per_byte``, where the caller has priced the phase already.
+    """
+    chunking = schedule.chunking
+    phases = [p for p in schedule.phases if len(p.src)]
+    if chunking is None or len(phases) != 1 or not schedule.pipelined:
+        return None
+    phase = phases[0]
+    if endpoints is not None:
+        ends = np.asarray(endpoints, dtype=np.int64)
+        phase = dataclasses.replace(phase, src=ends[phase.src], dst=ends[phase.dst])
+    links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
+    inverse = np.where(links >= 0, 1.0 / cluster.links.capacity[np.where(links >= 0, links, 0)], 0.0)
+    alone = inverse.max(axis=1, initial=0.0)
+    if schedule.engine_Bps > 0:
+        alone = np.maximum(alone, 1.0 / schedule.engine_Bps)
+    per_chunk_byte = phase.fraction * chunking.lanes * alone
+    node = cluster.slot[np.minimum(phase.src, cluster.world_size)] // cluster.per_node
+    crosses = node != cluster.slot[np.minimum(phase.dst, cluster.world_size)] // cluster.per_node
+    intra = float(per_chunk_byte[~crosses].max(initial=0.0))
+    net = float(per_chunk_byte[crosses].max(initial=0.0))
+    path = chunking.intra_hops * intra + chunking.net_hops * net
+    if path <= 0:
+        return None
+    if steady_s_per_byte is None:
+        steady_s_per_byte = float(_transfer_times(schedule, phase, cluster)[0].max(initial=0.0))
+    return PipelineFill(chunking, path, steady_s_per_byte)
 
 
 @dataclass(frozen=True)
@@ -87,13 +158,18 @@ class LinearCost:
     (the rendezvous of the chunk level), not the two maxima added. Empty: every phase's maxima meet."""
     base_s: float = 0.0
     """The schedule's base latency, paid once (with :attr:`steps`)."""
+    fill: PipelineFill | None = None
+    """A chunked pipeline's fill (:class:`PipelineFill`): part of the time, not of NCCL's estimate."""
 
     def __call__(self, size: float) -> float:
         if size <= 0:
             return 0.0
+        extra = self.fill(size) if self.fill is not None else 0.0
         if self.steps:
-            return self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
-        return self.latency_s + self.network_s + size * self.seconds_per_byte
+            return (
+                extra + self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
+            )
+        return self.latency_s + self.network_s + size * self.seconds_per_byte + extra
 
     def split(self, size: float) -> tuple[float, float]:
         """``self(size)`` as (latency, bandwidth term): the latencies of the steps, and the rest, which moves
@@ -179,7 +255,10 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     if not lock_step(schedule, cluster):
         return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), schedule.tuner, network_total)
     envelope = tuple(steps) if apart else ()
-    return LinearCost(latency_total, per_byte_total, schedule.tuner, network_total, envelope, schedule.base_latency_s)
+    fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
+    return LinearCost(
+        latency_total, per_byte_total, schedule.tuner, network_total, envelope, schedule.base_latency_s, fill
+    )
 
 
 def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

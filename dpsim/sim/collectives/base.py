@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Layout", "Phase", "Schedule", "TunerCorrection"]
+__all__ = ["Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,44 @@ class TunerCorrection:
 
 
 NO_CORRECTION = TunerCorrection()
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """How NCCL cuts a pipelined schedule's data into steps that each hop forwards whole (store and forward).
+
+    Each of ``lanes`` NCCL channels carries S/lanes bytes in chunks of ``chunk_bytes`` (``src/enqueue.cc``
+    ``calcCollChunking``: one step, ``buffSize / NCCL_STEPS``, for a tree). A hop forwards a chunk only once
+    it holds all of it (Simple: ``ProtoSimple<1, 1>``, one slice of one step, the sender posts the step's
+    tail after writing it; every protocol across the network: the proxy sends a step once the GPU has
+    written it, ``src/transport/net.cc``), so the first chunk crosses the ``intra_hops`` chunked hops
+    inside nodes and the ``net_hops`` network hops of the pipeline's depth one after the other before the
+    last one leaves: :func:`dpsim.sim.cost.pipeline_fill` prices that fill.
+    """
+
+    chunk_bytes: float
+    lanes: int
+    intra_hops: int
+    net_hops: int
+    shrink: tuple[tuple[float, float], ...] = ()
+    """NCCL's size rule for the chunk, as (ratio, floor) pairs in order: halve it while ``⌊S / (lanes · chunk)⌋
+    < ratio`` and ``chunk > floor`` (``calcCollChunking``'s LL128 tree); empty: ``chunk_bytes`` at every size."""
+
+    def step_at(self, size: float) -> float:
+        """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied)."""
+        chunk = self.chunk_bytes
+        for ratio, floor in self.shrink:
+            while size // (self.lanes * chunk) < ratio and chunk > floor:
+                chunk /= 2
+        return chunk
+
+    def chunk_at(self, size: float) -> float:
+        """Bytes one hop forwards at once on one channel: ``min(chunk, S / lanes)``."""
+        return min(self.step_at(size), size / self.lanes)
+
+    def chunks_at(self, size: float) -> int:
+        """Chunks each channel moves: ``⌈S / (lanes · chunk)⌉`` (at least 1)."""
+        return max(1, math.ceil(size / (self.lanes * self.step_at(size))))
 
 
 @dataclass(frozen=True)
@@ -183,6 +221,8 @@ class Schedule:
     """Wire bytes/s one (rank, channel) can send (NCCL's per-channel throughput); 0 = unlimited."""
     tuner: TunerCorrection = NO_CORRECTION
     """NCCL's size-dependent corrections of this schedule's time (:class:`TunerCorrection`)."""
+    chunking: Chunking | None = None
+    """How a pipelined NCCL schedule forwards its data hop by hop (:class:`Chunking`); None: as a fluid."""
 
     @property
     def transfers(self) -> int:
@@ -214,6 +254,7 @@ class Schedule:
             self.pipelined and other.pipelined,
             self.engine_Bps or other.engine_Bps,
             self.tuner if self.tuner != NO_CORRECTION else other.tuner,
+            self.chunking or other.chunking,
         )
 
 
@@ -233,7 +274,9 @@ class Layout:
     is how many GPUs sit on each NIC's PCIe switch (0: two or more), which sets the pattern of
     NCCL's tree graph (:attr:`tree_pattern`). ``nccl_algo`` and ``nccl_proto`` are the algorithms
     and protocols NCCL may pick (``NCCL_ALGO``, ``NCCL_PROTO``; empty: all), which ``auto`` chooses
-    among (:func:`dpsim.sim.collectives.candidates`).
+    among (:func:`dpsim.sim.collectives.candidates`). ``nccl_buffsize`` is the Simple protocol's buffer
+    per connection (``NCCL_BUFFSIZE``; 0: NCCL's 4 MiB), ``NCCL_STEPS`` = 8 steps of which a tree forwards
+    one at a time (:class:`Chunking`).
     """
 
     nodes: int
@@ -247,6 +290,7 @@ class Layout:
     pcie_gpus_per_nic: int = 0
     nccl_algo: tuple[str, ...] = ()
     nccl_proto: tuple[str, ...] = ()
+    nccl_buffsize: float = 0.0
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -275,6 +319,7 @@ class Layout:
             where.pcie_gpus_per_nic,
             where.nccl_algo,
             where.nccl_proto,
+            where.nccl_buffsize,
         )
 
     @property

@@ -114,16 +114,18 @@ import math
 
 import numpy as np
 
-from dpsim.sim.collectives.base import Layout, Phase, Schedule, TunerCorrection
+from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
 
 __all__ = [
     "ARCHS",
     "BANDWIDTH_FRACTION",
     "BASE_LATENCY_US",
+    "BUFFSIZE",
     "HW_LATENCY_US",
     "LL_MAX_GBPS",
     "MAX_RING_CHANNELS",
     "NCCL_ALGORITHMS",
+    "NCCL_STEPS",
     "NVLS_EFFICIENCY",
     "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
@@ -147,6 +149,7 @@ __all__ = [
     "nvls_tree_allreduce",
     "ring_orders",
     "ring_tuner",
+    "tree_chunking",
     "tree_tuner",
 ]
 
@@ -169,6 +172,14 @@ HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
     "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 20.9)},
 }
 """``hwLatencies`` (µs per step, LL/LL128/Simple) of ``src/graph/tuning.cc`` by hardware class."""
+
+NCCL_STEPS = 8
+"""Steps of a connection's buffer (``src/include/device.h``): a step is ``buffSize / NCCL_STEPS`` bytes."""
+
+BUFFSIZE: dict[str, float] = {"LL": 8 * 512 * 8 * 16, "LL128": 120 * 640 * 8 * 8, "Simple": float(1 << 22)}
+"""NCCL's default buffer per connection and protocol (``src/init.cc``): ``DEFAULT_LL_BUFFSIZE`` = 8 lines × 512
+threads × NCCL_STEPS × 16 B, ``DEFAULT_LL128_BUFFSIZE`` = 120 elements × 640 threads × NCCL_STEPS × 8 B,
+``DEFAULT_BUFFSIZE`` = 4 MiB (``NCCL_BUFFSIZE`` sets the Simple one: :attr:`Layout.nccl_buffsize`)."""
 
 NET_OVERHEAD_US = 1.0
 """``getNetOverhead`` on x86 Intel hosts (µs), ×3 for Simple: the floor of an intra step in a multi-node ring."""
@@ -459,6 +470,38 @@ def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
     return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau)
 
 
+def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
+    """How NCCL's tree all-reduce forwards its data (``src/enqueue.cc`` ``calcCollChunking``, v2.21.5–v2.30.7).
+
+    A tree moves one step per chunk (``chunkSteps = 1``): ``buffSize / NCCL_STEPS`` — halved for LL (8-byte
+    lines carry 4 data bytes), 120/128 of it for LL128 — on each of the communicator's channels, the
+    search's rail channels copied by ``ncclTopoDupChannels`` and doubled by ``ncclTopoPostset`` (one copy per
+    tree). LL128 shrinks the chunk with the size (``nstepsLL128 = 1 + log2i(nNodes) + 0.1·ppn``: halved
+    while ``nBytes / (nChannels·chunk) < nstepsLL128·64/ppn`` down to 128 KiB, then ``< ·16/ppn`` down to 32
+    KiB; :attr:`Chunking.shrink`). Simple runs the tree with ``ProtoSimple<1, 1>`` (``src/device/all_reduce.h``
+    ``runTreeSplit``): every hop — the chain inside each node, up and down, and the network — forwards whole
+    chunks. LL and LL128 poll a flag per line, so inside a node data flows line by line; only the network
+    hops forward whole steps (the proxy sends a step once all its lines are written, ``net.cc``
+    ``sendProxyProgress``). None without a protocol (the textbook α–β tree) and on one node, where dpsim
+    does not lay out NCCL's intra-node channels (one rail channel stands for them).
+    """
+    if protocol not in PROTOCOLS or layout.nodes <= 1:
+        return None
+    g, m = layout.per_node, layout.nodes
+    lanes = 2 * channels(layout) * duplication(layout)
+    net = 2 * math.ceil(math.log2(m))
+    buff = layout.nccl_buffsize if protocol == "Simple" and layout.nccl_buffsize > 0 else BUFFSIZE[protocol]
+    step = buff / NCCL_STEPS
+    if protocol == "Simple":
+        return Chunking(step, lanes, 2 * (g - 1), net)
+    if protocol == "LL":
+        return Chunking(step / 2, lanes, 0, net)
+    ppn = float(g)
+    steps = 1 + int(math.log2(m)) + 0.1 * ppn
+    shrink = ((steps * 64 / ppn, 131072.0), (steps * 16 / ppn, 32768.0))
+    return Chunking(step / 16 * 15, lanes, 0, net, shrink)
+
+
 def _first_local(c: int, k: int, g: int) -> int:
     return c * g // k
 
@@ -614,7 +657,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(
         name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine,
-        tuner=tree_tuner(protocol),
+        tuner=tree_tuner(protocol), chunking=tree_chunking(layout, protocol),
     )  # fmt: skip
 
 

@@ -1,0 +1,117 @@
+"""A chunked pipeline's fill (issue 9): NCCL's tree forwards whole steps hop by hop.
+
+Independent truths: NCCL's ``calcCollChunking`` (``src/enqueue.cc``) worked by hand for the chunk
+sizes, and the store-and-forward pipeline worked by hand on a small two-node fabric — the first
+chunk crosses the pipeline's depth before the last leaves, so a channel whose data is one chunk
+takes the sum of its hops, not the bottleneck alone. The published A3 Mega curve is checked in
+``tests/test_nccl_curves.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from dpsim.analytic import collectives as cf
+from dpsim.cli import main
+from dpsim.sim import collectives
+from dpsim.sim.chunk import ChunkEngine
+from dpsim.sim.cluster import Cluster
+from dpsim.sim.collectives.base import Chunking, Layout
+from dpsim.sim.collectives.nccl import tree_chunking
+from dpsim.sim.cost import phase_cost
+from dpsim.sim.fast import FastEngine
+
+KiB, MiB = 1024, 1 << 20
+A3 = Layout(2, 8, nics=8, nvls=True, arch="hopper", nic_gbps=25.0)  # 8 x 200G: 8 rail channels of 24 GB/s, not copied
+
+
+def test_the_tree_chunk_is_one_step_of_nccls_buffer() -> None:
+    """``chunkSize = buffSize / NCCL_STEPS`` (chunkSteps 1); LL half of it, LL128 120/128; 2 x 8 channels."""
+    simple = tree_chunking(A3, "Simple")
+    assert simple == Chunking(4 * MiB / 8, 16, 14, 2)  # 2 x (8 - 1) chain hops, 2 x 1 network hops
+    assert tree_chunking(dataclasses.replace(A3, nccl_buffsize=8 * MiB), "Simple").chunk_bytes == 1 * MiB
+    ll = tree_chunking(A3, "LL")
+    assert ll is not None and (ll.chunk_bytes, ll.intra_hops, ll.net_hops) == (32 * KiB, 0, 2)  # 524288 / 8 / 2
+    assert tree_chunking(Layout(1, 8, arch="hopper"), "Simple") is None  # one node: NCCL's channels not laid out
+    assert tree_chunking(A3, "none") is None
+
+
+def test_ll128_shrinks_its_chunk_like_calc_coll_chunking() -> None:
+    """nstepsLL128 = 1 + log2i(2) + 0.1 x 8 = 2.8: halve while nBytes/(16 chunk) < 22.4 above 128 KiB, then
+    while < 5.6 above 32 KiB."""
+    ll128 = tree_chunking(A3, "LL128")
+    assert ll128 is not None and ll128.chunk_bytes == 576000  # 614400 / 16 x 15
+    assert ll128.step_at(1 * MiB) == 18000  # 576000 -> 288000 -> 144000 -> 72000, then -> 36000 -> 18000
+    assert ll128.step_at(1 << 30) == 576000  # 1 GiB // (16 x 576000) = 116 >= 22.4
+    assert ll128.step_at(128 * MiB) == 288000  # 134217728 // 9216000 = 14 < 22.4 once; // 4608000 = 29
+
+
+# two nodes of two GPUs, two NICs, no per-channel cap: every number below by hand
+NVLINK, NIC = cf.Link(1e-6, 100e9), cf.Link(5e-6, 10e9)
+WIRE = 1 / 0.92  # tree Simple's bandwidth share (tuning.cc busBw x .92) as wire bytes
+
+
+def _small(buffsize: float = 0.0) -> tuple[Cluster, collectives.Schedule]:
+    fabric = cf.Fabric(2, 2, NVLINK, NIC, nics_per_node=2, protocol="Simple", nccl_buffsize=buffsize)
+    cluster = Cluster.from_fabric(fabric)
+    return cluster, collectives.build("allreduce", "tree", cluster.layout(), "Simple")
+
+
+def test_one_chunk_per_channel_crosses_every_hop_in_turn() -> None:
+    """2 rail channels x 2 trees = 4 lanes; path = 2 chain hops + 2 network hops, each alone.
+
+    Chain edge (both trees, wire/2 of S per rail): 4 lanes x c x wire/2 at 100 GB/s; tree edge (wire/4): 4 x c
+    x wire/4 at 10 GB/s. At 1 MiB a channel holds 256 KiB, one chunk: the time past the latency is the path,
+    2 x (2 c wire / 100e9) + 2 x (c wire / 10e9) = c wire x 2.4e-10, not the NICs' S x wire/2 / 10e9.
+    """
+    cluster, tree = _small()
+    cost = phase_cost(tree, cluster)
+    c = 256 * KiB
+    assert cost.seconds_per_byte == pytest.approx(WIRE / 2 / 10e9)  # the NIC carries two tree edges a direction
+    assert cost(1 * MiB) - cost.latency_s == pytest.approx(c * WIRE * 2.4e-10)  # 68.4 us, not 57.0
+    assert cost.fill is not None and cost.fill(1 * MiB) == pytest.approx(c * WIRE * 2.4e-10 - MiB * WIRE * 5e-11)
+
+
+def test_many_chunks_pay_the_fill_once() -> None:
+    """64 MiB: 32 chunks of 512 KiB a channel; the fill is the path of one chunk less one bottleneck pass."""
+    cluster, tree = _small()
+    cost = phase_cost(tree, cluster)
+    fill = 512 * KiB * WIRE * 2.4e-10 - 64 * MiB * WIRE * 5e-11 / 32
+    assert cost(64 * MiB) - cost.latency_s - 64 * MiB * cost.seconds_per_byte == pytest.approx(fill)
+    big = phase_cost(_small(8 * MiB)[1], cluster)  # NCCL_BUFFSIZE=8 MiB: chunks of 1 MiB, 16 of them
+    path, steady = WIRE * 2.4e-10, 64 * MiB * WIRE * 5e-11
+    assert big(64 * MiB) - cost(64 * MiB) == pytest.approx(
+        (1 * MiB * path - steady / 16) - (512 * KiB * path - steady / 32)
+    )
+
+
+def test_the_tuner_still_picks_by_nccls_estimate() -> None:
+    """The fill is part of the time, not of ``ncclTopoGetAlgoTime``'s estimate."""
+    cluster, tree = _small()
+    cost = phase_cost(tree, cluster)
+    # Simple's treeCorrectionFactor at log2(1 MiB / 64) = 14 is .5; no fill in it
+    assert cost.tuned(1 * MiB) == pytest.approx(cost.latency_s + MiB * cost.seconds_per_byte / 0.5)
+
+
+@pytest.mark.parametrize("size", [64 * KiB, 1 * MiB, 16 * MiB, 256 * MiB])
+def test_the_engines_agree_on_the_filled_tree(size: int) -> None:
+    fabric = cf.Fabric(2, 8, cf.Link(1e-6, 370e9), cf.Link(10e-6, 25e9), nics_per_node=8, protocol="Simple",
+                       arch="hopper", nic_gbps=25.0, nccl_buffsize=8 * MiB)  # fmt: skip
+    analytic = cf.collective("allreduce", "tree", size, fabric).time_s
+    cluster = Cluster.from_fabric(fabric)
+    joins = np.zeros(16)
+    fast = float(FastEngine(cluster, "tree", "Simple").evaluate("allreduce", size, joins).max())
+    chunk = float(ChunkEngine(cluster, "tree", protocol="Simple").evaluate("allreduce", size, joins).max())
+    assert fast == pytest.approx(analytic, rel=1e-9)
+    assert chunk == pytest.approx(analytic, rel=0.01)
+
+
+def test_nccl_buffsize_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["collective", "--size", "1MiB", "--set", "communication.nccl_buffsize=-4MiB"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "nccl_buffsize" in err and len(err.strip().splitlines()) == 1
