@@ -424,19 +424,84 @@ def test_runtime_options_are_checked_before_a_rank_starts(tmp_path: Path) -> Non
 
 
 def test_a_refused_deepspeed_simulation_names_the_buckets_that_size_it() -> None:
-    """DeepSpeed ZeRO reduces in reduce_bucket_size pieces (dpsim.sharding.collective_pieces), so a simulation
-    refused for its collective count names that field: enlarging communication.bucket would change nothing."""
+    """DeepSpeed ZeRO reduces in reduce_bucket_size buckets and ZeRO-3 gathers in prefetch_bucket_size pieces
+    (dpsim.sharding.collective_pieces), so a simulation refused for its collective count names the field of
+    the collectives there are most of: enlarging communication.bucket would change nothing. (Buckets of one
+    element hold one whole tensor each, 580 of GPT-2 XL's: 2,000 micro-batches make them too many.)"""
     from dpsim.errors import ScenarioError
     from dpsim.sim import budget
 
-    sets = ["training.zero_stage=2", "training.deepspeed_reduce_bucket_size=1"]
-    with pytest.raises(ScenarioError, match=r"enlarge training\.deepspeed_reduce_bucket_size, "):
+    sets = ["training.zero_stage=2", "training.deepspeed_reduce_bucket_size=1", "training.global_batch=512000"]
+    with pytest.raises(ScenarioError, match=r"1,160,000 gradient reduce-scatters a step \(a larger "
+                       r"training\.deepspeed_reduce_bucket_size, fewer micro-batches"):  # fmt: skip
         budget.check(load_scenario(None, overrides=sets))
     three = ["training.zero_stage=3", "training.deepspeed_prefetch_bucket_size=1"]
-    with pytest.raises(ScenarioError, match=r"enlarge training\.deepspeed_reduce_bucket_size / deepspeed_prefetch"):
+    gathers = r"parameter all-gathers before the passes a step \(fewer micro-batches \(training\.micro_batch, "
+    with pytest.raises(
+        ScenarioError, match=gathers + r"global_batch\), a larger training\.deepspeed_prefetch_bucket_size\)"
+    ):
         budget.check(load_scenario(None, overrides=three))
-    with pytest.raises(ScenarioError, match=r"enlarge communication\.bucket, "):
+    with pytest.raises(ScenarioError, match=r"gradient all-reduces a step \(a larger communication\.bucket\)"):
         budget.check(load_scenario(None, overrides=["communication.bucket='1 KB'"]))
+
+
+def test_the_budget_counts_the_collectives_the_simulator_runs(tmp_path: Path) -> None:
+    """ZeRO-2/3 and FSDP reduce-scatter every micro-batch (dpsim.sharding.step_traffic): the budget's count is
+    the simulator's own (simulate._collective_count of its step plan); it used to count one reduction a step."""
+    from dpsim.sim import budget
+    from dpsim.sim.simulate import _collective_count, step_plan
+    from dpsim.sim.worker import compute_model
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    fsdp, z2, z3 = "training.optimizer_sharding=fsdp", "training.zero_stage=2", "training.zero_stage=3"
+    cases = [["training.zero_stage=1"], [z2], [z3], [z3, "training.deepspeed_prefetch_bucket_size=0"], [z2, fsdp],
+             [z3, fsdp, "training.fsdp_shard_group=2"]]  # fmt: skip
+    for sets in cases:
+        s = load_scenario(tmp_path / "s.yaml", overrides=["training.global_batch=32", *sets])
+        model = compute_model(s)
+        plan = step_plan(s, model.optimizer_s, model.forward_s, model.backward_s)
+        assert budget.estimate(s).collectives_per_step == _collective_count(plan), sets
+    # ZeRO-2 by hand: 124.4 M bf16 gradients in 500 M-element buckets, one a micro-batch, 4 micro-batches
+    zero2 = load_scenario(tmp_path / "s.yaml", overrides=["training.global_batch=32", "training.zero_stage=2"])
+    assert budget.estimate(zero2).collectives_per_step == 4 + 1  # + the post-step all-gather
+
+
+def test_a_refused_shared_fabric_names_what_bounds_its_cost(tmp_path: Path) -> None:
+    """The refusal names the part that costs most and the fields that set its count: a larger bucket cuts
+    gradient buckets, not tensor-parallel all-reduces nor ZeRO-3's per-layer gathers (it used to advise
+    "enlarge communication.bucket" for all three)."""
+    from dpsim.sim import budget
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    two = ["run", str(tmp_path / "s.yaml"), str(tmp_path / "s.yaml"), "--shared-fabric"]
+
+    def refusal(*sets: str) -> str:
+        code, out, err = hostile.run_in_process([*two, *(a for s in sets for a in ("--set", s))])
+        assert code == 2 and not out and err.count("\n") == 1 and "(limit 5 minutes); pass --allow-long" in err
+        return err
+
+    # GPT-2 small, TP 2 on 2 x 2 ranks: dp 2, 200,000 micro-batches of 1, 12 layers x 4 TP all-reduces each
+    # = 9.6 M a step in each of pp x dp = 2 TP groups, 2 (tp - 1) = 2 events each: 3,840 s a job at 100 us
+    err = refusal("training.tensor_parallel=2", "training.global_batch=400000", "training.micro_batch=1")
+    assert "1.07 hours: job 1's 9,600,000 tensor-parallel all-reduces a step (2 groups, 2 events each)" in err
+    assert "fewer micro-batches (training.micro_batch, global_batch)" in err and "bucket" not in err
+    # DeepSpeed ZeRO-3 without prefetch on 128 ranks: a gather a layer (12) a forward, 4,000 micro-batches (the
+    # backward gathers nothing: GPT-2 small is within stage3_max_reuse_distance), 2 x 127 ring steps each
+    err = refusal("cluster.nodes=16", "cluster.workers_per_node=8", "training.zero_stage=3",
+                  "training.deepspeed_prefetch_bucket_size=0", "training.global_batch=512000",
+                  "training.micro_batch=1", "communication.algorithm=ring")  # fmt: skip
+    assert "job 1's 48,000 parameter all-gathers before the passes a step (254 events each)" in err
+    assert "a nonzero training.deepspeed_prefetch_bucket_size" in err and "communication.bucket" not in err
+    # DDP with 100 KB buckets on 512 ranks: the gradient buckets, cut by communication.bucket
+    err = refusal("cluster.nodes=64", "cluster.workers_per_node=8", "training.global_batch=auto",
+                  "communication.bucket='100 KB'", "communication.algorithm=ring")  # fmt: skip
+    assert "gradient all-reduces a step (1,022 events each); a larger communication.bucket, or fewer ranks" in err
+    # the run-time count names the part with the most events, an auto schedule's at one event at least each:
+    # 2 micro-batches x 12 layers x 4 = 96 TP all-reduces x 2 groups x 2 events, against 5 gradient buckets x 2
+    scenario = load_scenario(tmp_path / "s.yaml", overrides=["training.tensor_parallel=2"])
+    work = budget.check_shared([scenario, scenario])
+    message = work.error(10**7, 0, 1.0).message
+    assert "Most events: job 1's 96 tensor-parallel all-reduces a step (2 groups, 2 events each)" in message
 
 
 def test_numbers_too_small_for_a_float_are_named_not_read_as_zero(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ with the estimate in the message.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,12 +36,15 @@ __all__ = [
     "PRICING_LIMIT_S",
     "Budget",
     "CollectiveBudget",
+    "SharedPart",
     "SharedWork",
+    "StepWork",
     "check",
     "check_collective",
     "check_pricing",
     "check_shared",
     "check_total",
+    "dp_collectives",
     "estimate",
     "estimate_collective",
     "guard_layout",
@@ -48,6 +52,7 @@ __all__ = [
     "pipeline_operations",
     "priced_transfers",
     "scenario_pricing",
+    "shared_work_parts",
     "shared_work_s",
 ]
 
@@ -123,24 +128,12 @@ def _duration(seconds: float) -> str:
 
 def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     """Price one simulation of ``scenario`` without building anything (see the module docstring)."""
-    t, m = scenario.training, scenario.model
+    t = scenario.training
     dp = scenario.data_parallel
     k = scenario.accumulation_steps
     per_node = max(1, min(dp, scenario.cluster.workers_per_node // max(1, t.tensor_parallel)))
-    psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    cut = collective_pieces(scenario)  # what each collective moves (DeepSpeed ZeRO: its own buckets)
-    bucket = cut.gradient_bucket
-    gradient_bytes = psi * scenario.gradient_bytes_per_param
-    param_bytes = psi * scenario.param_bytes_per_param
-    collectives = (len(cut.gradient_buckets) or math.ceil(gradient_bytes / bucket)) if dp > 1 else 0
-    traffic = step_traffic(scenario)  # parameter gathers as the step runs them (dpsim.sharding)
-    if traffic.post_step_gather:
-        collectives += math.ceil(param_bytes / cut.post_step_gather)
-    collectives += traffic.forward_gathers * max(1, math.ceil(param_bytes / cut.gather_piece))
-    share = traffic.backward_gather_share
-    collectives += traffic.backward_gathers * max(1, math.ceil(param_bytes * share / cut.gather_piece))
-    if traffic.replicas > 1:  # HYBRID_SHARD: each gradient bucket's replica all-reduce
-        collectives += math.ceil(gradient_bytes / bucket) * traffic.gradient_reductions
+    collectives = round(sum(w.count for w in dp_collectives(scenario)))
+    traffic = step_traffic(scenario)
     algorithm = scenario.communication.algorithm
     layout = guard_layout(scenario)
     transfers = transfers_per_allreduce(algorithm, layout)
@@ -193,14 +186,66 @@ def pipeline_operations(scenario: Scenario) -> int:
     return 2 * t.pipeline_parallel * scenario.accumulation_steps * chunks
 
 
-def _bucket_fields(scenario: Scenario) -> str:
-    """The fields that size the step's collectives (DeepSpeed ZeRO's own: :func:`dpsim.sharding.collective_pieces`)."""
+FEWER_MICRO_BATCHES = "fewer micro-batches (training.micro_batch, global_batch)"
+
+
+@dataclass(frozen=True)
+class StepWork:
+    """One kind of work a step repeats, counted from the scenario, with what sets its count."""
+
+    what: str
+    count: float
+    """How many per step (data-parallel collectives: on one data-parallel group)."""
+    fewer: str
+    """What lowers the count: the fields that set it (an error's advice)."""
+
+
+def dp_collectives(scenario: Scenario) -> list[StepWork]:
+    """The data-parallel collectives of one step by kind, as :func:`dpsim.sim.simulate` runs them.
+
+    Each kind is cut by its own piece (:func:`dpsim.sharding.collective_pieces`) and repeated as
+    :func:`dpsim.sharding.step_traffic` says: gradient reductions of ``communication.bucket`` (DeepSpeed:
+    ``reduce_bucket_size``), once a step or every micro-batch; ZeRO-3/FSDP gathers before each pass of
+    ``communication.bucket`` (DeepSpeed: ``stage3_prefetch_bucket_size``, or one a layer without prefetch);
+    the post-step gather (DeepSpeed: one over the partition); HYBRID_SHARD's replica all-reduce of each
+    reduced piece. Kinds the step does not run are left out.
+    """
+    t, m, dp = scenario.training, scenario.model, scenario.data_parallel
+    if dp <= 1:
+        return []
+    psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
+    cut = collective_pieces(scenario)
+    traffic = step_traffic(scenario)
+    gradient_bytes = psi * scenario.gradient_bytes_per_param
+    param_bytes = psi * scenario.param_bytes_per_param
     ds = scenario.deepspeed
-    if ds is None:
-        return "communication.bucket"
-    if scenario.training.zero_stage == 3:
-        return "training.deepspeed_reduce_bucket_size / deepspeed_prefetch_bucket_size"
-    return "training.deepspeed_reduce_bucket_size"
+    bucket = "communication.bucket" if ds is None else "training.deepspeed_reduce_bucket_size"
+    per_micro_batch = f", {FEWER_MICRO_BATCHES}" if traffic.gradient_reductions > 1 else ""
+    # DeepSpeed's IPG buckets of whole tensors where the tensors are known, else equal pieces of the stream
+    buckets = (
+        len(cut.gradient_buckets) or math.ceil(gradient_bytes / cut.gradient_bucket)
+    ) * traffic.gradient_reductions
+    op = "all-reduces" if scenario.gradient_reduction_op == "allreduce" else "reduce-scatters"
+    work = [StepWork(f"gradient {op}", buckets, f"a larger {bucket}{per_micro_batch}")]
+    if traffic.replicas > 1:
+        work.append(StepWork("replica all-reduces", buckets, f"a larger {bucket}{per_micro_batch}"))
+    if traffic.post_step_gather:
+        pieces = math.ceil(param_bytes / cut.post_step_gather)
+        fewer = "a larger communication.bucket" if ds is None else "none: DeepSpeed gathers the partition at once"
+        work.append(StepWork("post-step parameter all-gathers", pieces, fewer))
+    gathers = traffic.forward_gathers * max(1, math.ceil(param_bytes / cut.gather_piece))
+    gathers += traffic.backward_gathers * max(
+        1, math.ceil(param_bytes * traffic.backward_gather_share / cut.gather_piece)
+    )
+    if gathers:
+        if ds is None:
+            piece = "a larger communication.bucket (each gather's piece)"
+        elif ds.prefetch_bucket_size > 0:
+            piece = "a larger training.deepspeed_prefetch_bucket_size"
+        else:
+            piece = "a nonzero training.deepspeed_prefetch_bucket_size (0: a gather a layer)"
+        work.append(StepWork("parameter all-gathers before the passes", gathers, f"{FEWER_MICRO_BATCHES}, {piece}"))
+    return work
 
 
 def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = False) -> Budget:
@@ -220,11 +265,15 @@ def check(scenario: Scenario, fidelity: str | None = None, allow_long: bool = Fa
             "<simulator>",
         )
     if budget.seconds > LIMIT_S and not allow_long:
+        # every collective call and every micro-batch costs the simulator one call's overhead (CALL_S and a
+        # numpy pass): the largest count is what to cut
+        calls = [StepWork("micro-batches", budget.micro_batches, FEWER_MICRO_BATCHES), *dp_collectives(scenario)]
+        largest = max(calls, key=lambda w: w.count)
         raise ScenarioError(
             "simulation",
-            f"this would run for {budget.describe()} (limit {_duration(LIMIT_S)}); pass --allow-long to run it "
-            f"anyway, or reduce simulation.steps / variability.replications, enlarge {_bucket_fields(scenario)}, "
-            "or use --engine analytic",
+            f"this would run for about {_duration(budget.seconds)} (limit {_duration(LIMIT_S)}), most of it "
+            f"{largest.count:,.0f} {largest.what} a step ({largest.fewer}); pass --allow-long to run it anyway, or "
+            f"reduce simulation.steps / variability.replications, or use --engine analytic: {budget.describe()}",
             "<simulator>",
         )
     return budget
@@ -254,37 +303,79 @@ def runs_as_programs(scenario: Scenario) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class SharedPart:
+    """One job's share of a shared-fabric step's work: a kind of work, on how many groups, at what cost."""
+
+    job: str
+    work: StepWork
+    groups: int
+    """Groups running it (data-parallel groups for DP collectives, TP groups for TP all-reduces)."""
+    events: float
+    """Simpy events of each (a schedule step each; 0: the tuner's schedule, counted as the run goes)."""
+    seconds: float
+    """Priced before the run (:func:`shared_work_s`)."""
+
+    @property
+    def least_events(self) -> float:
+        """Simpy events it runs at least: one per collective whatever its schedule."""
+        return self.groups * self.work.count * max(1.0, self.events)
+
+    def describe(self) -> str:
+        each = [f"{self.groups:,} groups"] if self.groups > 1 else []
+        each += [f"{self.events:,.0f} events each"] if self.events > 1 else []
+        detail = f" ({', '.join(each)})" if each else ""
+        return f"{self.job}'s {self.work.count:,.0f} {self.work.what} a step{detail}; {self.work.fewer}"
+
+
+def shared_work_parts(scenarios: Sequence[Scenario]) -> list[SharedPart]:
+    """What a shared-fabric step is known to cost before it runs, part by part (:func:`shared_work_s`)."""
+    from dpsim.analytic import parallel
+
+    parts = []
+    for i, s in enumerate(scenarios, 1):
+        t, job = s.training, f"job {i}"
+        ops = 2 * pipeline_operations(s)
+        if ops:
+            fewer = f"{FEWER_MICRO_BATCHES} or stages (training.pipeline_parallel, virtual_stages)"
+            parts.append(
+                SharedPart(job, StepWork("pipeline operations (twice)", ops, fewer), 1, 1, ops * PIPELINE_OP_S)
+            )
+        steps = _ring_steps(s.communication.algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
+        programs = runs_as_programs(s)
+        groups = t.pipeline_parallel * t.tensor_parallel
+        for work in dp_collectives(s):
+            work = dataclasses.replace(work, fewer=f"{work.fewer}, or fewer ranks")
+            seconds = 0.0
+            if steps or programs:  # every DP group's collectives, one simpy event per step of its schedule
+                seconds = groups * work.count * max(1, steps) * SHARED_STEP_S
+                if programs:
+                    seconds += groups * work.count * s.data_parallel * SHARED_POST_S
+            parts.append(SharedPart(job, work, groups, steps, seconds))
+        if t.tensor_parallel > 1 and not t.tp_comm_overlap:
+            per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
+                t.activation_recomputation, t.distribute_checkpointed_activations
+            )
+            count = s.accumulation_steps * max(2.0, per_pass)
+            fewer = f"{FEWER_MICRO_BATCHES}, layers a stage (model.layers, training.pipeline_parallel) or TP ranks"
+            work = StepWork("tensor-parallel all-reduces", count, fewer)
+            ring = 2 * (t.tensor_parallel - 1)
+            tp_groups = t.pipeline_parallel * s.data_parallel
+            parts.append(SharedPart(job, work, tp_groups, ring, tp_groups * count * ring * SHARED_STEP_S))
+    return parts
+
+
 def shared_work_s(scenarios: Sequence[Scenario]) -> float:
     """What a shared-fabric step is known to cost before it runs: collectives and pipeline schedules.
 
     Each pipelined job's schedule runs twice (once as released, once with the sends as they took);
     each tensor-parallel collective is one simpy event per ring step (``2 (tp - 1)``), and so is each
-    DP reduction whose schedule is fixed before NCCL's tuner runs (ring, direct, hierarchical: ``auto``
+    DP collective whose schedule is fixed before NCCL's tuner runs (ring, direct, hierarchical: ``auto``
     and trees are left to :class:`SharedWork`'s count as the run goes). A job run as per-rank programs
     (:func:`runs_as_programs`) is priced at one event at least per collective whatever its schedule, plus
     :data:`SHARED_POST_S` per rank and collective.
     """
-    from dpsim.analytic import parallel
-
-    seconds = 0.0
-    for s in scenarios:
-        t = s.training
-        seconds += 2 * pipeline_operations(s) * PIPELINE_OP_S
-        steps = _ring_steps(s.communication.algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
-        programs = runs_as_programs(s)
-        if steps or programs:  # every DP group's collectives, one simpy event per step of its schedule
-            reductions = estimate(s, "chunk").collectives_per_step
-            groups = t.pipeline_parallel * t.tensor_parallel
-            seconds += groups * reductions * max(1, steps) * SHARED_STEP_S
-            if programs:
-                seconds += groups * reductions * s.data_parallel * SHARED_POST_S
-        if t.tensor_parallel > 1 and not t.tp_comm_overlap:
-            per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
-                t.activation_recomputation, t.distribute_checkpointed_activations
-            )
-            groups = t.pipeline_parallel * s.data_parallel
-            seconds += groups * s.accumulation_steps * max(2.0, per_pass) * 2 * (t.tensor_parallel - 1) * SHARED_STEP_S
-    return seconds
+    return sum(p.seconds for p in shared_work_parts(scenarios))
 
 
 def _ring_steps(algorithm: str, world: int, per_node: int) -> int:
@@ -299,48 +390,61 @@ def _ring_steps(algorithm: str, world: int, per_node: int) -> int:
     return 0
 
 
-def check_shared(scenarios: Sequence[Scenario], allow_long: bool = False) -> float:
-    """Refuse (:class:`ScenarioError`) a shared-fabric step whose known cost is past :data:`LIMIT_S`."""
-    seconds = shared_work_s(scenarios)
+def check_shared(scenarios: Sequence[Scenario], allow_long: bool = False) -> SharedWork:
+    """Refuse (:class:`ScenarioError`) a shared-fabric step whose known cost is past :data:`LIMIT_S`.
+
+    The message names the part that costs most and the fields that set its count (a larger bucket cuts
+    gradient buckets, not ZeRO-3's per-layer gathers nor tensor-parallel all-reduces). Returns the
+    :class:`SharedWork` that keeps counting as the step runs.
+    """
+    parts = shared_work_parts(scenarios)
+    seconds = sum(p.seconds for p in parts)
     memory = sum(2 * pipeline_operations(s) * PIPELINE_OP_BYTES for s in scenarios)
     if memory > MEMORY_LIMIT_BYTES:
         raise ScenarioError(
             "simulation",
             f"the shared fabric's pipeline schedules would need about {memory / 2**30:,.3g} GiB (limit "
-            f"{MEMORY_LIMIT_BYTES / 2**30:g} GiB); fewer micro-batches or stages, or run the jobs alone",
+            f"{MEMORY_LIMIT_BYTES / 2**30:g} GiB); {FEWER_MICRO_BATCHES} or stages, or run the jobs alone",
             "<simulator>",
         )
     if seconds > LIMIT_S and not allow_long:
+        largest = max(parts, key=lambda p: p.seconds)
         raise ScenarioError(
             "simulation",
-            f"the shared fabric's collectives and pipeline schedules would run for about "
-            f"{_duration(seconds)} (limit {_duration(LIMIT_S)}); pass --allow-long to run it anyway, or "
-            "enlarge communication.bucket, or use fewer ranks or micro-batches",
+            f"the shared fabric's step would run for about {_duration(seconds)} (limit {_duration(LIMIT_S)}); pass "
+            f"--allow-long to run it anyway. Most of it, {_duration(largest.seconds)}: {largest.describe()}",
             "<simulator>",
         )
-    return seconds
+    return SharedWork(allow_long, seconds, parts)
 
 
 class SharedWork:
     """Counts a shared-fabric run's work as it goes and stops it past :data:`LIMIT_S` (unless ``allow_long``).
 
     Deterministic: the count is simpy events and flow events, not wall time, so the same input
-    stops at the same point on any machine.
+    stops at the same point on any machine. ``parts`` (:func:`shared_work_parts`) name the work in the error.
     """
 
-    def __init__(self, allow_long: bool = False, spent_s: float = 0.0) -> None:
+    def __init__(self, allow_long: bool = False, spent_s: float = 0.0, parts: Sequence[SharedPart] = ()) -> None:
         self.allow_long = allow_long
         self.spent_s = spent_s
+        self.parts = tuple(parts)
 
     def over(self, steps: int, flow_events: int) -> bool:
         return not self.allow_long and self.spent_s + steps * SHARED_STEP_S + flow_events * SHARED_FLOW_S > LIMIT_S
 
     def error(self, steps: int, flow_events: int, simulated_s: float) -> ScenarioError:
+        # the run's events: every collective's, including those whose schedule NCCL's tuner picks as it goes
+        largest = (
+            ". Most events: " + max(self.parts, key=lambda p: p.least_events).describe()
+            if self.parts
+            else ", or use fewer ranks or micro-batches"
+        )
         return ScenarioError(
             "simulation",
             f"the shared fabric passed its work limit ({_duration(LIMIT_S)} by its cost model: {steps:,} simpy events"
             f" and {flow_events:,} flow events, {simulated_s * 1e3:.4g} ms into the step); pass --allow-long to run "
-            "it anyway, or enlarge communication.bucket, or use fewer ranks or micro-batches",
+            f"it anyway{largest}",
             "<simulator>",
         )
 

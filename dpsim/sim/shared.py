@@ -984,7 +984,7 @@ def simulate_shared(
                 "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"
             )
     fabric = shared_fabric(scenarios)
-    work = budget.SharedWork(allow_long, budget.check_shared(scenarios, allow_long))
+    work = budget.check_shared(scenarios, allow_long)
     cluster = Cluster.from_fabric(fabric)
     env = simpy.Environment()
     net = FluidNetwork(env, cluster.links.bandwidths)
