@@ -1321,6 +1321,22 @@ class Scenario(_Section):
         return self.communication.overlap and (ds is None or ds.overlap_comm)
 
     @property
+    def deepspeed_bf16_optimizer(self) -> bool:
+        """DeepSpeed's ``BF16_Optimizer`` (``gradient_accumulation_pass: fp32_copy`` under DeepSpeed's
+        ``optimizer_sharding: zero``; BigScience's bf16 runs), not its ZeRO optimizer: no reduce (IPG) buckets,
+        and a full fp32 gradient beside the bf16 ``param.grad``. DeepSpeed 0.6.5
+        ``runtime/bf16_optimizer.py`` ``_setup_for_real_optimizer``: ``fp32_groups_gradients_flat`` is
+        ``torch.zeros_like(self.bf16_groups_flat[i], dtype=torch.float32)``, every parameter group's whole
+        flat bf16 tensor (all of the rank's parameters, not its partition; only the fp32 master weights,
+        ``fp32_groups_flat_partition``, and the optimizer states are the rank's 1/N), which
+        ``update_hp_grads`` adds each micro-batch's bf16 gradients into; ``clear_lp_grads`` frees the bf16
+        gradients only when the next backward starts. The pipeline engine then all-reduces those flat fp32
+        groups (``_bf16_reduce_grads`` -> ``buffered_allreduce_fallback`` -> ``allreduce_bucket``), each
+        cast to the communication dtype first (``tensor.to(self.communication_data_type)``: a bf16 copy)."""
+        t = self.training
+        return t.gradient_accumulation_pass == "fp32_copy" and t.optimizer_sharding == "zero"
+
+    @property
     def keeps_unsharded_gradients(self) -> bool:
         """FSDP's ``no_sync`` under accumulation: a full unsharded gradient lives across micro-batches.
 

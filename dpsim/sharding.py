@@ -206,7 +206,7 @@ def _deepspeed_gradient_buckets(scenario: Scenario, bucket_bytes: float, overlap
     from dpsim.buckets import deepspeed_bucket_layout, gradient_tensors
 
     t = scenario.training
-    if t.gradient_accumulation_pass == "fp32_copy":  # BF16_Optimizer: no IPG buckets
+    if scenario.deepspeed_bf16_optimizer:  # no IPG buckets
         return ()
     tensors = gradient_tensors(scenario)
     if not tensors:

@@ -457,6 +457,22 @@ def test_zero_keeps_its_reduce_buffers_and_refuses_the_ddp_flag() -> None:
             _ddp_toy(*extra, flavour, "training.gradient_as_bucket_view=true")
 
 
+def test_deepspeed_bf16_optimizer_keeps_a_full_fp32_gradient() -> None:
+    """DeepSpeed's BF16_Optimizer (gradient_accumulation_pass: fp32_copy; 0.6.5 bf16_optimizer.py): bf16 weights
+    and param.grad (2 + 2 B), fp32_groups_gradients_flat = zeros_like(the whole flat bf16 group, fp32) (4 B,
+    unsharded), fp32 master and Adam moments of the rank's 1/N (12/4 B): 1e8 x (2 + 6 + 3) on the toy. No IPG
+    buffers (it is not the ZeRO optimizer); its reduction casts the fp32 gradient to a bf16 copy (2 B x 1e8)
+    after the flush, when the 16,000 B of activations are freed: the peak rises by the difference. Before: 2 B of
+    gradient and one 1 GB IPG buffer, 1.7 GB in all."""
+    psi, activations = 1e8, 2 * 2 * 2 * 1000 * 2
+    mem = memory_breakdown(_ddp_toy("training.zero_stage=1", "training.gradient_accumulation_pass=fp32_copy"))
+    assert (mem.weights, mem.gradients, mem.optimizer_states) == pytest.approx((2 * psi, 6 * psi, 3 * psi), rel=1e-12)
+    assert mem.activations == pytest.approx(activations, rel=1e-12)
+    assert mem.buffers == pytest.approx(2 * psi - activations, rel=1e-12)
+    assert mem.total == pytest.approx(13 * psi, rel=1e-12)
+    assert model_state_parts(psi, 4, 1, fp32_gradient_copy=True) == pytest.approx((2 * psi, 6 * psi, 3 * psi))
+
+
 def _zero3_toy(*overrides: str):  # type: ignore[no-untyped-def]
     """A 4-layer GPT (h = 100, V = 1,000, s = 10, tied embeddings) under DeepSpeed ZeRO-3 on 4 ranks.
 

@@ -390,3 +390,20 @@ def test_bloom_pipeline_split_is_deepspeeds_type_partition() -> None:
     assert params[1] == pytest.approx(6 * layer / 4, rel=1e-4)
     assert params[0] == pytest.approx((5 * layer + embedding) / 4, rel=1e-4)
     assert params[-1] == pytest.approx((5 * layer + embedding) / 4, rel=1e-4)
+
+
+def test_bloom_memory_holds_the_bf16_optimizer_fp32_gradient() -> None:
+    """BLOOM 176B (TP 4, PP 12, DP 8, BF16_Optimizer). Its first stage holds the
+    embedding (250,880 x 14,336 = 3,596,615,680) and 5 of the 70 layers ((176,247,271,424 - 3,596,615,680) / 70
+    each), over TP 4: Ψ0 = 3,982,201,344 a rank. Weights 2Ψ0, gradients 2Ψ0 bf16 + 4Ψ0 fp32, states 12Ψ0/8; the
+    bf16 reduction copy (2Ψ0, 7.96 GB) stays under the first stage's 9.04 GB of activations: no buffer. 43.7 GiB
+    a rank where dpsim had 29.8 (no fp32 gradient, a 1 GB IPG buffer BF16_Optimizer does not have)."""
+    run = next(r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("BLOOM"))
+    mem = memory_breakdown(scenario_from_dict(dict(run.scenario), run.name))
+    vh = 250_880 * 14_336
+    psi0 = (vh + 5 * (176_247_271_424 - vh) / 70) / 4
+    assert psi0 == pytest.approx(3_982_201_344, abs=1)
+    assert mem.worst_stage == 0
+    assert (mem.weights, mem.gradients, mem.optimizer_states) == pytest.approx((2 * psi0, 6 * psi0, 1.5 * psi0))
+    assert mem.buffers == 0.0 and mem.activations > 2 * psi0
+    assert mem.total == pytest.approx(9.5 * psi0 + mem.activations)

@@ -89,6 +89,7 @@ def model_state_parts(
     gradient_bytes: float | None = None,
     shard_group: int | None = None,
     unsharded_gradients: bool = False,
+    fp32_gradient_copy: bool = False,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -108,6 +109,9 @@ def model_state_parts(
       default the 16-bit compute dtype) from the first micro-batch to the last one's reduce-scatter.
 
     ``gradient_bytes`` is the gradient buffer's width (default 16-bit, fp32 in fp32 training).
+    ``fp32_gradient_copy`` (``zero``): DeepSpeed's ``BF16_Optimizer``
+    (:attr:`dpsim.scenario.Scenario.deepspeed_bf16_optimizer`) also keeps the rank's whole gradient in fp32,
+    4 bytes a parameter unsharded, beside the 16-bit one: 8 + 12/N for Adam at its stage 1.
     FP8 adds the FP8 weight copies (:data:`FP8_WEIGHT_COPY_BYTES`), sharded like the weights.
     """
     if stage not in (0, 1, 2, 3):
@@ -120,7 +124,7 @@ def model_state_parts(
     fp8 = FP8_WEIGHT_COPY_BYTES if precision == "fp8" else 0.0
     if flavour == "zero":
         weights = (width + fp8) * params / (n_d if stage >= 3 else 1)
-        grads = grad * params / (n_d if stage >= 2 else 1)
+        grads = grad * params / (n_d if stage >= 2 else 1) + (4.0 * params if fp32_gradient_copy else 0.0)
         states = k * params / (n_d if stage >= 1 else 1)
     elif flavour == "megatron":
         # 16-bit gradients need an fp32 copy of the rank's shard for the update (the docs' 4 + 16/N)
@@ -435,12 +439,29 @@ def _buffers(
         return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
     if t.zero_stage == 0:
         return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
+    if scenario.deepspeed_bf16_optimizer:  # no IPG buffers; its reduction's bf16 copy: _bf16_reduction_copy
+        return 0.0
     ds = scenario.deepspeed
     assert ds is not None  # optimizer_sharding zero, stages 1-3, data parallel
     width = _state_bytes(t.precision)
     if t.zero_stage >= 3:  # one reduce buffer (stage3.py's __ipg_bucket_flat_buffer) and the gathered parameters
         return width * (ds.reduce_bucket_size + zero3_gathered_parameters(scenario, stage))
     return width * ds.reduce_bucket_size * (2 if ds.overlap_comm else 1)
+
+
+def _bf16_reduction_copy(scenario: Scenario, params_on_device: float) -> float:
+    """The communication-dtype copy DeepSpeed's ``BF16_Optimizer`` all-reduces its fp32 gradient through.
+
+    ``allreduce_bucket`` (DeepSpeed 0.6.5 ``runtime/engine.py``) flattens each bucket of the flat fp32
+    groups (one group alone: a view) and casts it, ``tensor.to(self.communication_data_type)`` (bf16): a
+    second copy of the group at the communication width while it is reduced. That runs after the pipeline's
+    flush (``ReduceGrads``), when the activations are freed, so it raises the peak only by what it exceeds
+    them (:func:`memory_breakdown`). The groups (weight-decay and not) are not known: the whole gradient, an
+    upper bound that Megatron-DeepSpeed's weight-decay group (every matrix) all but reaches.
+    """
+    if not scenario.deepspeed_bf16_optimizer:
+        return 0.0
+    return params_on_device * scenario.gradient_bytes_per_param
 
 
 def _zero3_units(scenario: Scenario, stage: int) -> list[tuple[str, float]]:
@@ -562,9 +583,11 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             gradient_bytes=grad_width,
             shard_group=t.fsdp_shard_group,
             unsharded_gradients=scenario.keeps_unsharded_gradients,
+            fp32_gradient_copy=scenario.deepspeed_bf16_optimizer,
         )
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
+        bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
