@@ -170,8 +170,12 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
       and of stage 1 with ``overlap_comm``), or in registration order at stage 1 without
       ``overlap_comm`` (``reduce_gradients`` walks the parameter groups after the backward; one group
       assumed). Otherwise full buckets then the remainder. Not for DeepSpeed's ``BF16_Optimizer``
-      (``gradient_accumulation_pass: fp32_copy``), which has no IPG buckets: its pipeline engine
-      all-reduces the flat fp32 gradient groups (``_bf16_reduce_grads``), kept as the stream.
+      (:attr:`dpsim.scenario.Scenario.deepspeed_bf16_optimizer`), which has no IPG buckets: its pipeline
+      engine (0.6.5 ``pipe/engine.py`` ``_bf16_reduce_grads``) passes the optimizer's flat fp32 gradient
+      groups to ``buffered_allreduce_fallback``, whose ``allreduce_no_retain`` closes a bucket only once it
+      holds more than ``MEMORY_OPT_ALLREDUCE_SIZE`` (5e8) elements, so each group is one all-reduce; the
+      weight-decay group holds every matrix (Megatron-DeepSpeed's two groups), so one collective of the
+      whole gradient (the no-decay group's biases and norms, a few MB, ride along or go alone).
     - the post-step all-gather (stages 1/2): one collective over the whole parameter partition
       (``runtime/utils.py`` ``all_gather_dp_groups`` -> ``all_gather_into_tensor_dp_groups``: one
       ``all_gather_into_tensor`` per parameter group whenever torch has it, >= 1.13; only older torch
@@ -191,7 +195,9 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
     t, m = scenario.training, scenario.model
     width = scenario.param_bytes_per_param
     params = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * width
-    gradient = ds.reduce_bucket_size * scenario.gradient_bytes_per_param
+    gradient = float(ds.reduce_bucket_size * scenario.gradient_bytes_per_param)
+    if scenario.deepspeed_bf16_optimizer:  # one all-reduce of its flat fp32 gradient group
+        gradient = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) * scenario.gradient_bytes_per_param
     listed = _deepspeed_gradient_buckets(scenario, gradient, ds.overlap_comm)
     if t.zero_stage < 3:
         return CollectivePieces(gradient, c.bucket, params, c.overlap, listed)

@@ -100,6 +100,20 @@ def test_zero1_all_reduce_moves_twice_the_reduce_scatter() -> None:
     assert sim.step_time_s == pytest.approx(reduced.step_time_s, rel=1e-9)
 
 
+def test_bf16_optimizer_all_reduces_its_flat_fp32_gradient_at_once() -> None:
+    # DeepSpeed 0.6.5 BF16_Optimizer (fp32_copy): no IPG buckets; _bf16_reduce_grads hands the flat fp32 groups to
+    # buffered_allreduce_fallback, whose allreduce_no_retain closes a bucket only past 5e8 elements, so the
+    # 1,557,611,200-element weight-decay group is one all-reduce (ring over 8 ranks on NVLink: 14 α + 2 · 7/8 S/B
+    # of S = 2 B x PSI in bf16), where DeepSpeed's ZeRO-1 would cut 4 IPG buckets of at most 5e8 elements
+    bf16 = ("training.gradient_accumulation_pass=fp32_copy", "training.zero1_gradient_allreduce=true")
+    one = (*bf16, "communication.algorithm=ring", "communication.overlap=false")
+    result = _run(*one)
+    assert result.extra["buckets"] == 1
+    assert result.extra["gradient_comm_s"] == pytest.approx(14e-6 + 2 * 7 / 8 * 2 * PSI / (300e9 * 0.8), rel=5e-3)
+    assert _run("training.zero1_gradient_allreduce=true", "communication.algorithm=ring").extra["buckets"] == 4
+    assert _run(*one, engine="sim").step_time_s == pytest.approx(result.step_time_s, rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
