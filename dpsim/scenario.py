@@ -781,12 +781,20 @@ class TrainingConfig(_Section):
     gradient_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """Dtype of the gradient buffer kept in memory; auto = for the megatron optimizer flavour the dtype it
     reduces in (``communication.dtype``: its main_grad is fp32 under bf16/fp8, fp16 under fp16, as
-    Megatron-LM's ``grad_reduce_in_fp32`` follows), else the 16-bit training dtype (fp32 for fp32 training)."""
-    optimizer_sharding: Literal["zero", "megatron", "fsdp"] = "zero"
+    Megatron-LM's ``grad_reduce_in_fp32`` follows), for the torch flavour fp32 (autocast keeps the parameters
+    and so ``param.grad`` fp32), else the 16-bit training dtype (fp32 for fp32 training)."""
+    optimizer_sharding: Literal["zero", "megatron", "fsdp", "torch"] = "zero"
     """How the optimizer is sharded, as frameworks run it: ``zero`` (DeepSpeed ZeRO per
     ``zero_stage``), ``megatron`` (Megatron-LM's distributed optimizer: ``zero_stage`` 1 with an fp32
     gradient buffer and overlapped reduce-scatter / all-gather), ``fsdp`` (PyTorch FSDP:
-    ``zero_stage`` 3 is FULL_SHARD, 2 SHARD_GRAD_OP)."""
+    ``zero_stage`` 3 is FULL_SHARD, 2 SHARD_GRAD_OP), ``torch`` (PyTorch's ``ZeroRedundancyOptimizer`` over
+    DDP, ``zero_stage`` 1: DDP's all-reduce, whole parameters dealt out to owners greedily by size, each
+    broadcast from its owner after the step; fp32 parameters and gradients under autocast,
+    :func:`dpsim.sharding.torch_zero_broadcasts`)."""
+    parameters_as_bucket_view: bool = False
+    """torch's ``ZeroRedundancyOptimizer(parameters_as_bucket_view=True)`` (``optimizer_sharding: torch``):
+    each rank's parameters live in one flat bucket, broadcast once after the step instead of one broadcast
+    a parameter tensor (torch's default, false)."""
     fsdp_shard_group: PositiveInt | None = None
     """FSDP HYBRID_SHARD: shard over groups of this many data-parallel ranks (e.g. one node),
     replicate across groups; none = shard over all data-parallel ranks."""
@@ -809,8 +817,9 @@ class TrainingConfig(_Section):
     a second, gradient-sized copy beside ``param.grad`` for the whole run. true =
     ``DistributedDataParallel(gradient_as_bucket_view=True)``: the gradients are views into the buckets, no
     copy. Megatron-LM's own DDP keeps its gradients in contiguous buffers that are the buckets (its
-    ``param_and_grad_buffer.py``; the 2021 ``LocalDDP`` with contiguous buffers): set true for it. Refused
-    for ZeRO-1/2/3, Megatron's distributed optimizer and FSDP, which keep their own gradient buffers."""
+    ``param_and_grad_buffer.py``; the 2021 ``LocalDDP`` with contiguous buffers): set true for it. Also torch's
+    ``ZeroRedundancyOptimizer`` (``optimizer_sharding: torch``), which runs over DDP. Refused for DeepSpeed
+    ZeRO-1/2/3, Megatron's distributed optimizer and FSDP, which keep their own gradient buffers."""
     deepspeed_overlap_comm: bool | None = None
     """DeepSpeed ZeRO's ``overlap_comm`` (``optimizer_sharding: zero``, stages 1-3): reduce the gradient
     buckets on a stream of their own while the backward runs, in two alternating reduce (IPG) buffers.
@@ -943,7 +952,9 @@ class CommunicationConfig(_Section):
     (Megatron-LM forces ``accumulate_allreduce_grads_in_fp32`` for bf16) and in fp16 under fp16;
     DeepSpeed ZeRO in the gradients' 16-bit dtype (``communication_data_type`` unset); FSDP in the
     16-bit parameter dtype (``MixedPrecision.reduce_dtype`` defaults to ``param_dtype``); DDP in the
-    training dtype. fp8 training's gradients are bf16; fp32 training reduces fp32.
+    training dtype; DDP under torch's ``ZeroRedundancyOptimizer`` (``optimizer_sharding: torch``) in fp32,
+    the dtype of the gradients of autocast's fp32 parameters. fp8 training's gradients are bf16; fp32 training
+    reduces fp32.
     (``gradient_dtype`` is read as an old name of this field.)"""
 
     @field_validator("nccl_algo", "nccl_proto", mode="before")
@@ -1105,7 +1116,7 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.precision", "fp8 needs a device with an FP8 peak (cluster.device.peak_flops_fp8)"
             )
-        need = {"megatron": (1,), "fsdp": (2, 3)}.get(t.optimizer_sharding)
+        need = {"megatron": (1,), "fsdp": (2, 3), "torch": (1,)}.get(t.optimizer_sharding)
         if need is not None and t.zero_stage not in need:
             raise _FieldError(
                 "training.zero_stage",
@@ -1182,11 +1193,16 @@ class Scenario(_Section):
                 "keeping parameters gathered across micro-batches is FSDP SHARD_GRAD_OP's (optimizer_sharding: "
                 "fsdp, zero_stage: 2); FULL_SHARD frees them after every forward",
             )
-        if t.gradient_as_bucket_view and (t.zero_stage != 0 or t.optimizer_sharding != "zero"):
+        if t.gradient_as_bucket_view and not self.reduces_with_ddp:
             raise _FieldError(
                 "training.gradient_as_bucket_view",
-                "applies to PyTorch DDP (zero_stage: 0) only; ZeRO, FSDP and Megatron's distributed optimizer keep "
-                "their own gradient buffers",
+                "applies to PyTorch DDP (zero_stage: 0, or optimizer_sharding: torch) only; DeepSpeed ZeRO, FSDP and "
+                "Megatron's distributed optimizer keep their own gradient buffers",
+            )
+        if t.parameters_as_bucket_view and t.optimizer_sharding != "torch":
+            raise _FieldError(
+                "training.parameters_as_bucket_view",
+                f"a ZeroRedundancyOptimizer argument (optimizer_sharding: torch), not {t.optimizer_sharding}'s",
             )
         deepspeed = ("overlap_comm", "reduce_bucket_size")
         stage3 = ("prefetch_bucket_size", "max_live_parameters", "max_reuse_distance")
@@ -1240,7 +1256,7 @@ class Scenario(_Section):
         if dtype != "auto":
             return dtype
         t = self.training
-        if t.precision == "fp32":
+        if t.precision == "fp32" or t.optimizer_sharding == "torch":  # torch: DDP reduces autocast's fp32 grads
             return "fp32"
         if t.optimizer_sharding == "megatron":
             return "fp16" if t.precision == "fp16" else "fp32"
@@ -1248,9 +1264,17 @@ class Scenario(_Section):
 
     @property
     def param_bytes_per_param(self) -> int:
-        """Bytes per parameter of the working weights that parameter all-gathers move: the 16-bit training
-        dtype (fp8 training keeps bf16 weights), fp32 when training in fp32."""
-        return 4 if self.training.precision == "fp32" else 2
+        """Bytes per parameter of the working weights that parameter all-gathers (and broadcasts) move: the
+        16-bit training dtype (fp8 training keeps bf16 weights), fp32 when training in fp32, and under torch's
+        ``ZeroRedundancyOptimizer`` (``optimizer_sharding: torch``), whose parameters autocast leaves fp32."""
+        return 4 if self.training.precision == "fp32" or self.training.optimizer_sharding == "torch" else 2
+
+    @property
+    def reduces_with_ddp(self) -> bool:
+        """Whether PyTorch DDP's reducer all-reduces the gradients (its buckets, its copies): plain DDP
+        (``zero_stage: 0``) and torch's ``ZeroRedundancyOptimizer``, which runs over DDP."""
+        t = self.training
+        return t.zero_stage == 0 or t.optimizer_sharding == "torch"
 
     @property
     def gradient_bytes_per_param(self) -> int:
@@ -1309,7 +1333,7 @@ class Scenario(_Section):
         """The collective that reduces the gradients: all-reduce without sharding (DDP) and for DeepSpeed's
         all-reducing ZeRO-1 (``training.zero1_gradient_allreduce``), else reduce-scatter into the shard."""
         t = self.training
-        return "allreduce" if t.zero_stage == 0 or t.zero1_gradient_allreduce else "reduce_scatter"
+        return "allreduce" if self.reduces_with_ddp or t.zero1_gradient_allreduce else "reduce_scatter"
 
     @property
     def overlaps_gradient_reduction(self) -> bool:
@@ -1361,7 +1385,7 @@ class Scenario(_Section):
         t = self.training
         dtype: str = t.gradient_dtype
         if dtype == "auto":
-            if t.optimizer_sharding == "megatron":
+            if t.optimizer_sharding in ("megatron", "torch"):  # torch: autocast's fp32 param.grad
                 dtype = self.communication_dtype
             else:
                 dtype = "fp32" if t.precision == "fp32" else "bf16"

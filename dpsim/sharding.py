@@ -47,17 +47,38 @@ under gradient accumulation (``k`` micro-batches):
   Prefetching (``backward_prefetch=BACKWARD_PRE``, the default, and the forward issued ahead by
   the CPU or ``forward_prefetch``) gathers one unit ahead of its compute, as the engines' flow shop
   does; ``communication.overlap: false`` is no prefetch at all.
+- PyTorch's ``ZeroRedundancyOptimizer`` over DDP (``optimizer_sharding: torch``, ``zero_stage: 1``;
+  torch 2.13 ``torch/distributed/optim/zero_redundancy_optimizer.py``, ``overlap_with_ddp=False``, its
+  default): DDP all-reduces its ``communication.bucket`` buckets during the last backward as without
+  sharding; each rank then steps only the parameters it owns, whole tensors dealt out by
+  ``_partition_parameters`` (per parameter group, largest first, each to the rank with the fewest
+  elements so far: :func:`zero_partition`, so the shards are unequal), and ``step`` ends in
+  ``_sync_params``: for every rank in turn ``_broadcast_params_from_rank`` broadcasts each parameter that
+  rank owns (``dist.broadcast(param.data, src=owner)``, one collective a tensor), or with
+  ``parameters_as_bucket_view`` the rank's one flat bucket (:func:`torch_zero_broadcasts`). The
+  broadcasts are issued asynchronously and all waited for before ``step`` returns: after the optimizer,
+  nothing to overlap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
-__all__ = ["CollectivePieces", "StepTraffic", "collective_pieces", "step_traffic"]
+__all__ = [
+    "CollectivePieces",
+    "StepTraffic",
+    "collective_pieces",
+    "optimizer_partition",
+    "step_traffic",
+    "torch_zero_broadcasts",
+    "torch_zero_partition",
+    "zero_partition",
+]
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,9 @@ class StepTraffic:
     """Share of the parameters each backward all-gathers: FSDP keeps its root unit gathered from
     forward to backward, so the backward gathers only the wrapped layers; DeepSpeed ZeRO-3 keeps what
     comes back within ``stage3_max_reuse_distance`` elements (the last layers and the output head)."""
+    post_step_broadcast: bool = False
+    """Broadcasts of the updated parameters from their owners after the optimizer step (torch's
+    ``ZeroRedundancyOptimizer``: :func:`torch_zero_broadcasts`)."""
 
     def bytes_per_step(self, parameter_bytes: float, gradient_bytes: float) -> dict[str, float]:
         """Payload of each kind of collective per step (a collective of S bytes counts S).
@@ -91,11 +115,14 @@ class StepTraffic:
         backward = self.backward_gathers * self.backward_gather_share
         gathers = self.forward_gathers + backward + (1 if self.post_step_gather else 0)
         replica = self.gradient_reductions * gradient_bytes / self.shard_ranks if self.replicas > 1 else 0.0
-        return {
+        out = {
             "parameter_gather": gathers * parameter_bytes,
             "gradient": self.gradient_reductions * gradient_bytes,
             "replica_allreduce": replica,
         }
+        if self.post_step_broadcast:  # every parameter once, from its owner
+            out["parameter_broadcast"] = parameter_bytes
+        return out
 
 
 def step_traffic(scenario: Scenario) -> StepTraffic:
@@ -105,6 +132,8 @@ def step_traffic(scenario: Scenario) -> StepTraffic:
         return StepTraffic(0, 0, 0, False, 1, 1)
     zero, reductions = t.zero_stage, (k if scenario.reduces_every_micro_batch else 1)
     group = t.fsdp_shard_group or dp
+    if t.optimizer_sharding == "torch":  # DDP's all-reduce once a step, then the owners' broadcasts
+        return StepTraffic(0, 0, 1, False, dp, 1, post_step_broadcast=True)
     if t.optimizer_sharding == "fsdp":
         kept_across_micro_batches = zero == 2 and (
             scenario.keeps_unsharded_gradients or not t.fsdp_reshard_after_backward
@@ -150,6 +179,10 @@ class CollectivePieces:
         """The gradient bytes the listed buckets reduce (None: no list, the engines' Ψ/(tp·pp) stream)."""
         return float(sum(self.gradient_buckets)) if self.gradient_buckets else None
 
+    post_step_broadcasts: tuple[float, ...] = ()
+    """Each broadcast of the updated parameters after the optimizer step, in the order they are issued
+    (torch's ``ZeroRedundancyOptimizer``: :func:`torch_zero_broadcasts`)."""
+
 
 def collective_pieces(scenario: Scenario) -> CollectivePieces:
     """How ``scenario``'s step cuts its data-parallel collectives (both engines read this, never the fields).
@@ -190,6 +223,10 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
     """
     c = scenario.communication
     ds = scenario.deepspeed
+    if scenario.training.optimizer_sharding == "torch" and scenario.data_parallel > 1:
+        return CollectivePieces(
+            c.bucket, c.bucket, c.bucket, c.overlap, post_step_broadcasts=torch_zero_broadcasts(scenario)
+        )
     if ds is None:
         return CollectivePieces(c.bucket, c.bucket, c.bucket, c.overlap)
     t, m = scenario.training, scenario.model
@@ -221,3 +258,72 @@ def _deepspeed_gradient_buckets(scenario: Scenario, bucket_bytes: float, overlap
     order = None if hooked else range(len(tensors))
     layout = deepspeed_bucket_layout(tensors, bucket_bytes, ready_order=order)
     return tuple(float(sum(tensors[i] for i in bucket)) for bucket in layout)
+
+
+# --- torch's ZeroRedundancyOptimizer -----------------------------------------------------------------
+
+
+def zero_partition(sizes: Sequence[float], ranks: int) -> list[list[int]]:
+    """Which tensors each rank owns, as ``ZeroRedundancyOptimizer._partition_parameters`` deals them out.
+
+    ``sizes``: the elements of each parameter of one parameter group, in the group's order. Sorted by
+    size, largest first (Python's stable ``sorted(..., reverse=True)``: equal sizes keep their order),
+    each goes to the rank with the fewest elements so far, the lowest rank on a tie (``_get_min_index``).
+    Returns each rank's tensor indices in the order it was dealt them (the order its broadcasts go out).
+    """
+    owned: list[list[int]] = [[] for _ in range(ranks)]
+    load = [0.0] * ranks
+    for index in sorted(range(len(sizes)), key=lambda i: sizes[i], reverse=True):
+        rank = min(range(ranks), key=lambda r: (load[r], r))
+        owned[rank].append(index)
+        load[rank] += sizes[index]
+    return owned
+
+
+def _stage_elements(scenario: Scenario, stage: int) -> tuple[float, ...]:
+    """The parameters of one data-parallel rank of pipeline stage ``stage``, tensor by tensor (elements); ``()``
+    when dpsim cannot list the model's tensors."""
+    from dpsim.buckets import stage_gradient_tensors
+
+    width = scenario.gradient_bytes_per_param
+    return tuple(size / width for size in stage_gradient_tensors(scenario, stage))
+
+
+def torch_zero_partition(scenario: Scenario, stage: int = 0) -> list[float]:
+    """Elements of the optimizer state each data-parallel rank of ``stage`` owns under torch's
+    ``ZeroRedundancyOptimizer`` (:func:`zero_partition` of the model's one parameter group). A model whose
+    tensors dpsim cannot list is a stream of small tensors: an equal split."""
+    from dpsim.analytic.memory import stage_parameters
+
+    dp = scenario.data_parallel
+    sizes = _stage_elements(scenario, stage)
+    if not sizes:
+        return [stage_parameters(scenario)[stage] / dp] * dp
+    return [sum(sizes[i] for i in owned) for owned in zero_partition(sizes, dp)]
+
+
+def torch_zero_broadcasts(scenario: Scenario) -> tuple[float, ...]:
+    """Bytes of each broadcast ``_sync_params`` issues, in order: rank 0's parameters (in the order it was
+    dealt them), then rank 1's, ...; with ``training.parameters_as_bucket_view`` one flat bucket a rank
+    (``_build_param_buckets``: a rank's parameters on one device, contiguous). Parameters move at their
+    own width (:attr:`dpsim.scenario.Scenario.param_bytes_per_param`: fp32 under autocast)."""
+    width = scenario.param_bytes_per_param
+    sizes = _stage_elements(scenario, 0)
+    if not sizes:
+        return tuple(elements * width for elements in torch_zero_partition(scenario))
+    owned = zero_partition(sizes, scenario.data_parallel)
+    if scenario.training.parameters_as_bucket_view:
+        return tuple(sum(sizes[i] for i in mine) * width for mine in owned if mine)
+    return tuple(sizes[i] * width for mine in owned for i in mine)
+
+
+def optimizer_partition(scenario: Scenario) -> float:
+    """Parameters the most loaded rank updates in the optimizer step (Ψ/(tp·pp) a rank before ZeRO): all of
+    them without sharding, 1/N under DeepSpeed ZeRO, Megatron and FSDP (equal flat shards), the largest of
+    :func:`torch_zero_partition` under torch's ``ZeroRedundancyOptimizer`` (whole tensors: unequal). Both
+    engines' optimizer step reads this."""
+    t = scenario.training
+    if t.optimizer_sharding == "torch" and scenario.data_parallel > 1:
+        return max(torch_zero_partition(scenario))
+    psi = scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
+    return psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)

@@ -2,13 +2,16 @@
 
 - ZeRO-0: ``DistributedDataParallel`` with the scenario's bucket size (``bucket_cap_mb``)
   and a communication hook that runs the scenario's all-reduce (:mod:`runtime.hooks`);
-- ZeRO-1: refused (:func:`check_supported`): PyTorch's only ZeRO-1, ``ZeroRedundancyOptimizer`` over
-  DDP, all-reduces and then broadcasts every parameter from its owner, a flavour no
-  ``training.optimizer_sharding`` prices;
-- ZeRO-2/3: FSDP2 ``fully_shard`` per transformer block / linear layer, with
-  ``reshard_after_forward`` False (ZeRO-2: gradients and optimizer state sharded, parameters
-  kept after forward) or True (ZeRO-3). FSDP reduce-scatters and all-gathers with the
-  backend's collectives, so the all-reduce algorithm and bucket size do not apply there.
+- ZeRO-1 (``optimizer_sharding: torch`` only): the same DDP with ``ZeroRedundancyOptimizer``
+  (``parameters_as_bucket_view`` as the scenario says, ``overlap_with_ddp`` off): DDP's all-reduce during
+  the backward, then each rank steps the parameters it owns and broadcasts them
+  (:func:`dpsim.sharding.torch_zero_broadcasts`, what the engines price for that flavour);
+- ZeRO-2/3 (``optimizer_sharding: fsdp`` only): FSDP2 ``fully_shard`` per transformer block / linear
+  layer, with ``reshard_after_forward`` False (ZeRO-2, SHARD_GRAD_OP: gradients and optimizer state
+  sharded, parameters kept after forward) or True (ZeRO-3, FULL_SHARD). FSDP reduce-scatters and
+  all-gathers with the backend's collectives, so the all-reduce algorithm and bucket size do not apply
+  there. Other flavours are refused (:func:`check_supported`): the engines would price another framework's
+  mechanism.
 - data split (``training.partition``): rank n processes ``Mₙ`` samples of each step's
   global batch, the indices :func:`dpsim.partition.step_shards` gives it (the simulator's
   per-micro-step split, repeated over the accumulation steps; ``weighted`` gives each rank
@@ -194,33 +197,38 @@ DEEPSPEED_BUCKET_FIELDS = ("deepspeed_reduce_bucket_size", "deepspeed_prefetch_b
 def check_supported(scenario: Scenario) -> None:
     """Refuse, before any rank starts, what the runtime cannot execute as the scenario says.
 
-    DeepSpeed's bucket sizes (:data:`DEEPSPEED_BUCKET_FIELDS`) are refused (:class:`ScenarioError`
-    naming the field): ZeRO-2/3 here are FSDP, so the measured step would not cut its collectives as
-    the predicted one. ZeRO-1 is refused (``training.zero_stage``): what torch offers for it,
-    ``ZeroRedundancyOptimizer`` over DDP, all-reduces DDP's buckets during the backward and, after each
-    rank steps its partition, broadcasts every parameter from its owner (torch 2.13
-    ``zero_redundancy_optimizer.py``: ``_sync_params`` calls ``_broadcast_params_from_rank`` for every
-    rank, one ``dist.broadcast`` a parameter unless ``parameters_as_bucket_view``), while the engines
-    price DeepSpeed's stage 1 (``optimizer_sharding: zero``: reduce-scatter, or all-reduce under
-    ``zero1_gradient_allreduce``, in ``reduce_bucket_size`` pieces after the backward, then one
-    all-gather) or Megatron's distributed optimizer: the measured step would be another mechanism's.
+    Each ZeRO stage runs one framework's mechanism, so the scenario must name the flavour the engines price
+    for it (``training.optimizer_sharding``, else :class:`ScenarioError` naming that field): ZeRO-1 is torch's
+    ``ZeroRedundancyOptimizer`` over DDP (``torch``: DDP's all-reduce, then one broadcast a parameter from its
+    owner; torch 2.13 ``zero_redundancy_optimizer.py``), not DeepSpeed's stage 1 (``zero``: reduce-scatter in
+    ``reduce_bucket_size`` pieces after the backward, one all-gather) nor Megatron's; ZeRO-2/3 are FSDP2
+    (``fsdp``: per-unit all-gathers and reduce-scatters), not DeepSpeed's ZeRO-2/3 (``zero``, the default:
+    bucketed reduce-scatters, a post-step all-gather at stage 2, the coordinator's prefetch at stage 3).
+    DeepSpeed's bucket sizes (:data:`DEEPSPEED_BUCKET_FIELDS`) follow from that.
     """
     from dpsim.errors import ScenarioError
     from runtime.collectives import supports
 
+    t = scenario.training
     for name in DEEPSPEED_BUCKET_FIELDS:
-        if getattr(scenario.training, name) is not None:
+        if getattr(t, name) is not None:
             raise ScenarioError(
                 f"training.{name}",
-                "the runtime runs ZeRO-2/3 as FSDP (and no ZeRO-1), not DeepSpeed: it cannot reduce or gather "
-                "in DeepSpeed's buckets; leave the field out to measure, or predict with dpsim run",
+                "the runtime runs ZeRO-1 as torch's ZeroRedundancyOptimizer and ZeRO-2/3 as FSDP, not DeepSpeed: it "
+                "cannot reduce or gather in DeepSpeed's buckets; leave the field out to measure, or predict with "
+                "dpsim run",
             )
-    if scenario.training.zero_stage == 1:
+    runs = {1: "torch", 2: "fsdp", 3: "fsdp"}.get(t.zero_stage)
+    if runs is not None and t.optimizer_sharding != runs:
+        what = {
+            "torch": "torch's ZeroRedundancyOptimizer over DDP (all-reduce, then a broadcast a parameter)",
+            "fsdp": "FSDP2 (per-unit all-gathers and reduce-scatters)",
+        }[runs]
         raise ScenarioError(
-            "training.zero_stage",
-            "the runtime's only ZeRO-1, torch's ZeroRedundancyOptimizer, all-reduces DDP's buckets then "
-            "broadcasts each parameter from its owner, which no optimizer_sharding prices (DeepSpeed: reduce in "
-            "reduce_bucket_size pieces, one all-gather); predict it with dpsim run, or measure zero_stage 0, 2 or 3",
+            "training.optimizer_sharding",
+            f"the runtime runs ZeRO-{t.zero_stage} as {what}, not {t.optimizer_sharding}'s, which the engines "
+            f"would price instead: set optimizer_sharding: {runs} to measure, or predict {t.optimizer_sharding} "
+            "with dpsim run",
         )
     if scenario.training.gradient_accumulation_pass == "fp32_copy":
         raise ScenarioError(
@@ -311,6 +319,8 @@ class TrainingJob:
             t.learning_rate,
             self.global_samples,
             t.global_batch,
+            zero_redundancy=t.zero_stage == 1,
+            parameters_as_bucket_view=t.parameters_as_bucket_view,
             **kwargs,
         )
         self.device = device

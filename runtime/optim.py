@@ -38,6 +38,7 @@ def build_optimizer(
     warmup_steps: int = 0,
     *,
     zero_redundancy: bool = False,
+    parameters_as_bucket_view: bool = False,
     **optimizer_kwargs: Any,
 ) -> tuple[torch.optim.Optimizer, LambdaLR]:
     """Optimizer ``name`` over ``model``'s parameters and a per-step warm-up scheduler.
@@ -47,7 +48,8 @@ def build_optimizer(
     ``base_lr`` over ``warmup_steps`` optimizer steps (call ``scheduler.step()`` after
     each ``optimizer.step()``). ``zero_redundancy=True`` wraps the optimizer in
     ``torch.distributed.optim.ZeroRedundancyOptimizer`` (ZeRO stage 1: optimizer state
-    sharded over the default process group). Extra keyword arguments (``momentum``,
+    sharded over the default process group; ``parameters_as_bucket_view`` is passed on, and
+    ``overlap_with_ddp`` left at its default, off). Extra keyword arguments (``momentum``,
     ``weight_decay``, ``betas``, …) go to the optimizer. Logs the effective global batch
     and the learning rates at INFO level.
     """
@@ -62,7 +64,11 @@ def build_optimizer(
         from torch.distributed.optim import ZeroRedundancyOptimizer
 
         optimizer = ZeroRedundancyOptimizer(
-            model.parameters(), optimizer_class=cls, lr=schedule.target_lr, **optimizer_kwargs
+            model.parameters(),
+            optimizer_class=cls,
+            parameters_as_bucket_view=parameters_as_bucket_view,
+            lr=schedule.target_lr,
+            **optimizer_kwargs,
         )
     else:
         optimizer = cls(model.parameters(), lr=schedule.target_lr, **optimizer_kwargs)

@@ -54,6 +54,14 @@ CASES = {
         "training.partition=weighted",
         "variability.stragglers=[{worker: 2, slowdown: 2}]",
         "training.zero_stage=3",
+        "training.optimizer_sharding=fsdp",
+    ],
+    # torch's ZeroRedundancyOptimizer over DDP (ZeRO-1): each rank steps the parameters it owns and broadcasts them
+    "weighted-zero1-torch": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "training.zero_stage=1",
+        "training.optimizer_sharding=torch",
     ],
     # the same under FSDP's no_sync: gradients accumulate unsharded, one reduce-scatter per step
     "weighted-fsdp-no-sync": [

@@ -77,10 +77,12 @@ def test_overlap_false_reduces_no_bucket_before_the_backward_pass_ends(algorithm
         # engines do (dpsim.sharding.collective_pieces)
         (", zero_stage: 2, deepspeed_reduce_bucket_size: 1000", "{}", "training.deepspeed_reduce_bucket_size: "),
         (", zero_stage: 3, deepspeed_prefetch_bucket_size: 1000", "{}", "training.deepspeed_prefetch_bucket_size: "),
-        # torch's ZeRO-1 (ZeroRedundancyOptimizer: DDP's all-reduce, then a broadcast per parameter from its
-        # owner) is none of the flavours the engines price
-        (", zero_stage: 1", "{}", "training.zero_stage: "),
-        (", zero_stage: 1, zero1_gradient_allreduce: true", "{}", "training.zero_stage: "),
+        # the runtime's ZeRO-1 is torch's ZeroRedundancyOptimizer (DDP's all-reduce, then a broadcast per
+        # parameter from its owner) and its ZeRO-2/3 FSDP2: under another flavour the engines price another mechanism
+        (", zero_stage: 1", "{}", "training.optimizer_sharding: "),
+        (", zero_stage: 1, zero1_gradient_allreduce: true", "{}", "training.optimizer_sharding: "),
+        (", zero_stage: 2", "{}", "training.optimizer_sharding: "),
+        (", zero_stage: 3", "{}", "training.optimizer_sharding: "),
     ],
 )
 def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(

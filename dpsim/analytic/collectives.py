@@ -433,10 +433,11 @@ def all_gather_time(size: float, n: int, link: Link) -> float:
 
 
 def broadcast_time(size: float, n: int, link: Link) -> float:
-    """Broadcast as scatter + ring all-gather (van de Geijn): (log2 N + N − 1)·α + 2(N−1)/N · S/B."""
+    """gloo's binomial-tree broadcast (``gloo/broadcast.cc``): ⌈log2 N⌉ rounds, each a whole-buffer send,
+    ⌈log2 N⌉·(α + S/B) (:func:`dpsim.sim.collectives.broadcast.broadcast`)."""
     if n <= 1 or size <= 0:
         return 0.0
-    return (math.ceil(math.log2(n)) + n - 1) * link.latency_s + 2 * (n - 1) / n * size / link.bandwidth
+    return math.ceil(math.log2(n)) * (link.latency_s + size / link.bandwidth)
 
 
 def halving_doubling_allreduce_time(size: float, n: int, link: Link) -> float:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from dpsim.compute import chunk_layers
 from dpsim.scenario import Scenario
+from dpsim.sharding import torch_zero_partition
 
 __all__ = [
     "FP8_WEIGHT_COPY_BYTES",
@@ -90,6 +91,7 @@ def model_state_parts(
     shard_group: int | None = None,
     unsharded_gradients: bool = False,
     fp32_gradient_copy: bool = False,
+    owned: float | None = None,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -107,6 +109,10 @@ def model_state_parts(
       after each unit (its gathered units are buffers). Under ``no_sync`` with gradient accumulation
       (``unsharded_gradients``) it also keeps the full unsharded gradient (``gradient_bytes`` wide,
       default the 16-bit compute dtype) from the first micro-batch to the last one's reduce-scatter.
+    - ``torch`` (PyTorch's ``ZeroRedundancyOptimizer`` over DDP under autocast): the fp32 parameters are the
+      master copy and their gradients are fp32 (``gradient_bytes``), both full on every rank; the optimizer's
+      moments only for the ``owned`` parameters (whole tensors dealt out greedily,
+      :func:`dpsim.sharding.torch_zero_partition`; default Ψ/N): 4 + 4 + 8·owned/Ψ for Adam.
 
     ``gradient_bytes`` is the gradient buffer's width (default 16-bit, fp32 in fp32 training).
     ``fp32_gradient_copy`` (``zero``): DeepSpeed's ``BF16_Optimizer``
@@ -136,8 +142,12 @@ def model_state_parts(
         weights = 4.0 * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
         grads = 4.0 * params / n + (grad * params if unsharded_gradients else 0.0)
         states = (k - master) * params / n
+    elif flavour == "torch":
+        master = 4.0 if precision != "fp32" else 0.0  # autocast: the fp32 parameters are the master copy
+        mine = params / n_d if owned is None else owned
+        weights, grads, states = (4.0 + fp8) * params, grad * params, (k - master) * (mine if stage >= 1 else params)
     else:
-        raise ValueError(f"unknown optimizer flavour {flavour!r} (known: zero, megatron, fsdp)")
+        raise ValueError(f"unknown optimizer flavour {flavour!r} (known: zero, megatron, fsdp, torch)")
     return weights, grads, states
 
 
@@ -437,7 +447,7 @@ def _buffers(
     if t.optimizer_sharding == "fsdp":
         head = m.vocab * m.hidden / t.tensor_parallel if m.kind == "transformer" and last_stage else 0.0
         return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
-    if t.zero_stage == 0:
+    if scenario.reduces_with_ddp:  # plain DDP, and DDP under torch's ZeroRedundancyOptimizer
         return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
     if scenario.deepspeed_bf16_optimizer:  # no IPG buffers; its reduction's bf16 copy: _bf16_reduction_copy
         return 0.0
@@ -572,6 +582,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
     reserve = capacity * t.memory_reserve
     grad_width = float(scenario.gradient_buffer_bytes_per_param)
     roots = stage_root_parameters(scenario)
+    torch_zero = t.optimizer_sharding == "torch" and n_d > 1
     for stage, params in enumerate(stage_parameters(scenario)):
         weights, grads, states = model_state_parts(
             params,
@@ -584,6 +595,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             shard_group=t.fsdp_shard_group,
             unsharded_gradients=scenario.keeps_unsharded_gradients,
             fp32_gradient_copy=scenario.deepspeed_bf16_optimizer,
+            owned=max(torch_zero_partition(scenario, stage)) if torch_zero else None,  # the most loaded rank
         )
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)

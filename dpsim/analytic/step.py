@@ -118,7 +118,7 @@ from dpsim.buckets import (
 )
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
-from dpsim.sharding import collective_pieces, step_traffic
+from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
 
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def ddp_bucket_copies(
     holds the in-backward pass.
     """
     t = scenario.training
-    if t.zero_stage != 0 or t.optimizer_sharding != "zero" or scenario.data_parallel <= 1 or gradient_bytes <= 0:
+    if not scenario.reduces_with_ddp or scenario.data_parallel <= 1 or gradient_bytes <= 0:
         return BucketCopies()
     moved = 2.0 * scenario.gradient_buffer_bytes_per_param / scenario.gradient_bytes_per_param
     device = scenario.cluster.device
@@ -736,7 +736,8 @@ def predict(scenario: Scenario) -> StepResult:
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
     psi = m.num_parameters / model_parallel
     zero = t.zero_stage
-    tensors = gradient_tensors(scenario) if zero == 0 else ()  # DDP buckets whole tensors
+    ddp = scenario.reduces_with_ddp  # DDP (also under torch's ZeroRedundancyOptimizer) buckets whole tensors
+    tensors = gradient_tensors(scenario) if ddp else ()
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
     # with pp > 1 and known tensors: the first stage's
     grad_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors)
@@ -776,9 +777,9 @@ def predict(scenario: Scenario) -> StepResult:
     per_micro_batch = scenario.reduces_every_micro_batch
     chunks = megatron_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
-    first = None if zero == 0 else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
+    first = None if ddp else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     # DDP's buckets are a profiler trace's tensors when the profile holds one, overlapped or not (ddp_trace)
-    traced = ddp_trace(profile, zero)
+    traced = ddp_trace(profile, 0 if ddp else zero)
     # the buckets listed one by one: a trace's (DDP), DeepSpeed's IPG buckets of known tensors; else computed
     traced_sizes = ddp_gradient_buckets(traced, grad_bytes, bucket, first) if traced else list(cut.gradient_buckets)
     # the bucket whose copy back waits for its own all-reduce
@@ -860,7 +861,7 @@ def predict(scenario: Scenario) -> StepResult:
         if reduces_overlapped and profile is not None and profile.gradient_ready:
             # measured readiness (a profiler trace) instead of the uniform rate; the buckets that
             # overlap the backward compete with it for a shared host, as under the uniform rate
-            if zero == 0:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
+            if ddp:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
                 sizes, fractions = traced_buckets(profile.gradient_ready, grad_bytes, bucket, first)
             else:
                 sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
@@ -949,8 +950,15 @@ def predict(scenario: Scenario) -> StepResult:
                 0.0, overlapped_gather_end(chunk_bucket_sizes(param_bytes, piece, chunks), pp, fwd_pass, 0.0, post)
             )
 
-    # optimizer (memory bound), sharded by ZeRO
-    updated = psi / (dp if zero >= 1 else 1)
+    # torch's ZeroRedundancyOptimizer: after the step every parameter is broadcast from its owner, one
+    # collective a tensor (or a rank's bucket), issued together and all waited for: in series on the links
+    # (gloo's binomial tree on CPUs, NCCL's pipelined ring on GPUs: dpsim.sim.collectives.build)
+    broadcast_s = sum(collective("broadcast", algorithm, size, group).time_s for size in cut.post_step_broadcasts)
+    post_step_gather += broadcast_s
+    post_step_gather_exposed += broadcast_s
+
+    # optimizer (memory bound), sharded by ZeRO (torch's: the most loaded rank's whole tensors)
+    updated = optimizer_partition(scenario)
     if profile is not None and profile.optimizer is not None:
         optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:

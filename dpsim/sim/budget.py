@@ -207,8 +207,8 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
     :func:`dpsim.sharding.step_traffic` says: gradient reductions of ``communication.bucket`` (DeepSpeed:
     ``reduce_bucket_size``), once a step or every micro-batch; ZeRO-3/FSDP gathers before each pass of
     ``communication.bucket`` (DeepSpeed: ``stage3_prefetch_bucket_size``, or one a layer without prefetch);
-    the post-step gather (DeepSpeed: one over the partition); HYBRID_SHARD's replica all-reduce of each
-    reduced piece. Kinds the step does not run are left out.
+    the post-step gather (DeepSpeed: one over the partition); torch's ZeroRedundancyOptimizer's post-step
+    broadcasts; HYBRID_SHARD's replica all-reduce of each reduced piece. Kinds the step does not run are left out.
     """
     t, m, dp = scenario.training, scenario.model, scenario.data_parallel
     if dp <= 1:
@@ -233,6 +233,9 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
         pieces = math.ceil(param_bytes / cut.post_step_gather)
         fewer = "a larger communication.bucket" if ds is None else "none: DeepSpeed gathers the partition at once"
         work.append(StepWork("post-step parameter all-gathers", pieces, fewer))
+    if cut.post_step_broadcasts:  # torch's ZeroRedundancyOptimizer: one a parameter tensor, or one a rank
+        fewer = "training.parameters_as_bucket_view: true (one broadcast a rank)"
+        work.append(StepWork("post-step parameter broadcasts", len(cut.post_step_broadcasts), fewer))
     gathers = traffic.forward_gathers * max(1, math.ceil(param_bytes / cut.gather_piece))
     gathers += traffic.backward_gathers * max(
         1, math.ceil(param_bytes * traffic.backward_gather_share / cut.gather_piece)
@@ -497,8 +500,8 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
         names = ["ring", "tree"] + (["nvls"] if nvls and g > 1 and protocol != "none" else [])
     routed = held = largest = 0
     for name in names:
-        if op == "broadcast" and protocol == "none":  # the textbook binomial tree: n - 1 sends in doubling phases
-            phases = [n, n]
+        if op == "broadcast" and protocol == "none":  # gloo's binomial tree: n - 1 sends in doubling phases
+            phases = [n]
         elif op != "allreduce":
             phases = [n] * 2 if name == "hierarchical" else [n * channels]
         elif name == "backend":  # gloo's ring: one channel
@@ -610,7 +613,9 @@ def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str]:
     sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
     return (
         dp_fabric(scenario),
-        ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else []),
+        ["allreduce"]
+        + (["reduce_scatter", "all_gather"] if sharded else [])
+        + (["broadcast"] if traffic.post_step_broadcast else []),
         algorithm_of(scenario),
     )
 

@@ -823,6 +823,12 @@ def _items(
             for i, size in enumerate(plan.parameter_buckets):
                 after_s = plan.optimizer_s if i == 0 else 0.0
                 items.append(_Item(f"parameter gather {i}", "all_gather", size, after, after_s))
+    if plan.post_step_broadcasts and items:  # torch's ZeroRedundancyOptimizer: _sync_params (as run_step)
+        after = clock + plan.optimizer_s
+        for i, size in enumerate(plan.post_step_broadcasts):
+            items.append(
+                _Item(f"parameter broadcast {i}", "broadcast", size, after, plan.optimizer_s if i == 0 else 0.0)
+            )
     return items, clock, (forward_s + backward_s).sum(axis=1) + copy_in, overlapped
 
 

@@ -106,12 +106,18 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
             bubble = overhead - p2p_exposed
     tensors = gradient_tensors(scenario)
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
-    gradient_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors if t.zero_stage == 0 else ())
+    gradient_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(
+        scenario, tensors if scenario.reduces_with_ddp else ()
+    )
     traffic = step_traffic(scenario)
     profile = _profile(scenario)
     # the engine reduces the trace's buckets whenever the profile holds one (_traced_readiness)
     last_bucket = ddp_last_bucket_bytes(
-        ddp_trace(profile, t.zero_stage), gradient_bytes, scenario.communication.bucket, None, tensors
+        ddp_trace(profile, 0 if scenario.reduces_with_ddp else t.zero_stage),
+        gradient_bytes,
+        scenario.communication.bucket,
+        None,
+        tensors,
     )
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
@@ -149,6 +155,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         backward_param_bytes=psi * scenario.param_bytes_per_param * traffic.backward_gather_share,
         shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
         bucket_copies=copies,
+        ddp=scenario.reduces_with_ddp,
+        post_step_broadcasts=cut.post_step_broadcasts,
     )
 
 
@@ -163,7 +171,7 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
         return {}
     cut = collective_pieces(scenario)
     bucket = cut.gradient_bucket
-    traced = ddp_trace(profile, scenario.training.zero_stage)
+    traced = ddp_trace(profile, 0 if scenario.reduces_with_ddp else scenario.training.zero_stage)
     if traced:
         sizes, fractions = traced_buckets(traced, gradient_bytes, bucket, None)
         return {"traced_buckets": tuple(sizes), "ready_fractions": tuple(fractions)}
@@ -177,6 +185,7 @@ def _collective_count(plan: StepPlan) -> int:
     forward, backward, post = plan.gathers
     if post:
         count += len(plan.parameter_buckets)
+    count += len(plan.post_step_broadcasts)
     return count + forward * plan.pieces + backward * plan.backward_pieces
 
 
@@ -292,7 +301,7 @@ class _Replication:
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         profile, plan = self.model.profile, self.plan
         shared_host = profile is not None and self.scenario.data_parallel > 1
-        if shared_host and plan.overlap and plan.zero_stage == 0 and plan.gradient_buckets:
+        if shared_host and plan.overlap and plan.reduces_with_ddp and plan.gradient_buckets:
             # the communication threads compete with the last backward for a shared host (one model, both engines):
             # the buckets ready before the backward ends (uniform: all but the last; else as the trace says)
             overlapped = overlapped_bytes(plan.gradient_buckets, plan.bucket_fractions)

@@ -142,11 +142,22 @@ class StepPlan:
     shard_ranks: int = 0
     """FSDP HYBRID_SHARD's shard group G (0: the whole group): gathers and reduce-scatters in groups of G
     consecutive ranks, each reduced 1/G shard all-reduced across the replica groups on a second stream."""
+    ddp: bool | None = None
+    """DDP's reducer buckets the gradients (its first-bucket rule, whole tensors): plain DDP and torch's
+    ``ZeroRedundancyOptimizer`` over DDP (:attr:`dpsim.scenario.Scenario.reduces_with_ddp`); None: ZeRO stage 0."""
+    post_step_broadcasts: tuple[float, ...] = ()
+    """Broadcasts of the updated parameters after the optimizer step, in issue order (torch's
+    ``ZeroRedundancyOptimizer``, :func:`dpsim.sharding.torch_zero_broadcasts`): in series, then waited for."""
+
+    @property
+    def reduces_with_ddp(self) -> bool:
+        """Whether DDP's reducer cuts the gradient buckets (:attr:`ddp`, default ZeRO stage 0)."""
+        return self.zero_stage == 0 if self.ddp is None else self.ddp
 
     @property
     def gradient_op(self) -> str:
         """The collective that reduces each gradient bucket."""
-        allreduce = self.zero_stage == 0 if self.gradient_allreduce is None else self.gradient_allreduce
+        allreduce = self.reduces_with_ddp if self.gradient_allreduce is None else self.gradient_allreduce
         return "allreduce" if allreduce else "reduce_scatter"
 
     @property
@@ -167,7 +178,7 @@ class StepPlan:
     def gradient_buckets(self) -> list[float]:
         if self.traced_buckets:
             return list(self.traced_buckets)
-        if self.zero_stage == 0:  # DDP: its first-bucket rule, whole tensors when known
+        if self.reduces_with_ddp:  # DDP: its first-bucket rule, whole tensors when known
             return bucket_sizes(self.gradient_bytes, self.bucket_bytes, None, self.gradient_tensors)
         if self.listed_buckets:  # DeepSpeed's IPG buckets, whole tensors
             return list(self.listed_buckets)
@@ -185,7 +196,7 @@ class StepPlan:
         """Fraction of the last backward elapsed when each gradient bucket is ready (measured, or uniform)."""
         if self.ready_fractions:
             return self.ready_fractions
-        if self.chunks > 1 and self.zero_stage != 0:  # may be negative: before the last backward
+        if self.chunks > 1 and not self.reduces_with_ddp:  # may be negative: before the last backward
             return tuple(chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[1])
         return tuple(float(x) for x in np.cumsum(self.gradient_buckets) / self.gradient_bytes)
 
@@ -426,6 +437,10 @@ def step_program(
             for i, size in enumerate(plan.parameter_buckets):
                 yield Post(f"parameter gather {i}", "all_gather", size, end, i)
             end = np.maximum(end, (yield from _drained()))
+    if communicate and plan.post_step_broadcasts:  # torch's ZeroRedundancyOptimizer: _sync_params
+        for i, size in enumerate(plan.post_step_broadcasts):
+            yield Post(f"parameter broadcast {i}", "broadcast", size, end, i)
+        end = np.maximum(end, (yield from _drained()))
     if plan.bubble_s > 0:
         span("bubble", "pipeline bubble", end, end + plan.bubble_s)
         end = end + plan.bubble_s

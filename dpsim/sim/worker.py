@@ -23,6 +23,7 @@ import numpy as np
 from dpsim.analytic.step import microbatch_times, optimizer_seconds
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.scenario import Scenario
+from dpsim.sharding import optimizer_partition
 from dpsim.sim.variability import jitter
 
 __all__ = ["ComputeModel", "compute_model", "dp_slowdowns", "worker_samples", "worker_times"]
@@ -45,11 +46,8 @@ class ComputeModel:
 
 def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
-    t, m = scenario.training, scenario.model
-    model_parallel = t.tensor_parallel * t.pipeline_parallel
     fwd, bwd, how = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
-    psi = m.num_parameters / model_parallel
-    updated = psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
+    updated = optimizer_partition(scenario)  # ZeRO's shard (torch's: the most loaded rank's whole tensors)
     if profile is not None and getattr(profile, "optimizer", None) is not None:
         optimizer_s = float(profile.optimizer_for(scenario, updated))
     else:

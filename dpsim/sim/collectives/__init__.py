@@ -12,8 +12,8 @@ per-protocol latencies (the textbook α–β setting, gloo on CPUs). The textboo
 algorithms (``halving-doubling``, ``direct``, ``parameter-server``, ``hierarchical``)
 have no NCCL protocol; ``backend`` is gloo's own all-reduce, one ring over the ranks.
 Reduce-scatter and all-gather run as NCCL's ring (two-level for
-``hierarchical``); broadcast as NCCL's pipelined ring, or binomial scatter + ring
-all-gather without a protocol.
+``hierarchical``); broadcast as NCCL's pipelined ring, or without a protocol as gloo's
+binomial tree (``dist.broadcast`` on CPUs, whole-buffer sends in doubling rounds).
 """
 
 from __future__ import annotations

@@ -1,38 +1,31 @@
-"""Broadcast as binomial scatter + ring all-gather (van de Geijn; Thakur et al. 2005 §4.1), and send.
+"""Broadcast without NCCL: gloo's binomial tree (what ``dist.broadcast`` runs on CPUs), and send.
 
-Scatter: the root repeatedly hands the upper half of the chunks it holds to the first rank
-of that half, ⌈log2 N⌉ steps, (N−1)/N·S leaving the root; then a ring all-gather: in all
-(⌈log2 N⌉ + N − 1)·α + 2(N−1)/N·S/B (:func:`dpsim.analytic.collectives.broadcast_time`).
+gloo (``gloo/broadcast.cc``, ``gloo::broadcast``, which ProcessGroupGloo's broadcast calls): with the
+root as virtual rank 0, round i (i = 0 … ⌈log2 N⌉ − 1) has every virtual rank below 2^i that holds the
+buffer send all of it to virtual rank + 2^i (when that exists); a rank receives once, before it sends,
+and never splits the buffer. In all ⌈log2 N⌉·(α + S/B) on equal links
+(:func:`dpsim.analytic.collectives.broadcast_time`); N − 1 transfers of S.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dpsim.sim.collectives.base import Phase, Schedule
-from dpsim.sim.collectives.ring import ring_phases
 
 __all__ = ["broadcast", "send"]
 
 
 def broadcast(world: int, per_node: int = 1) -> Schedule:
-    """Broadcast S bytes from rank 0 to ranks 0..world−1."""
+    """Broadcast S bytes from rank 0 to ranks 0..world−1 over gloo's binomial tree."""
     n = world
-    segments = [(0, n)]
     phases: list[Phase] = []
-    while any(hi - lo > 1 for lo, hi in segments):
-        src, dst, frac, nxt = [], [], [], []
-        for lo, hi in segments:
-            if hi - lo <= 1:
-                continue
-            mid = lo + (hi - lo + 1) // 2
-            src.append(lo)
-            dst.append(mid)
-            frac.append((hi - mid) / n)
-            nxt += [(lo, mid), (mid, hi)]
-        phases.append(Phase.of(src, dst, np.asarray(frac)))
-        segments = nxt
-    return Schedule("broadcast", n, (*phases, *ring_phases(np.arange(n))))
+    for i in range(math.ceil(math.log2(n)) if n > 1 else 0):
+        src = np.arange(min(1 << i, n - (1 << i)))
+        phases.append(Phase.of(src, src + (1 << i), 1.0))
+    return Schedule("broadcast", n, tuple(phases))
 
 
 def send(world: int, src: int, dst: int) -> Schedule:
