@@ -1521,15 +1521,12 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
 
 
 def save_profile(profile: HardwareProfile, path: str | Path) -> None:
-    """Write ``profile`` as YAML with units (written to a temporary file, then renamed)."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
+    """Write ``profile`` as YAML with units (whole or not at all, never through a link: :mod:`dpsim.outputs`)."""
+    from dpsim.outputs import replaced
+
     text = yaml.safe_dump(profile_to_dict(profile), sort_keys=False, allow_unicode=True)
-    try:
+    with replaced(path, "profile") as tmp:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 MAX_EFFICIENCY_LOSS = 100.0

@@ -20,6 +20,7 @@ import typer
 
 from dpsim.errors import ScenarioError
 from dpsim.inputs import brief
+from dpsim.outputs import refuse_link, replaced
 
 __all__ = [
     "CLI_SOURCE",
@@ -108,6 +109,7 @@ def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] =
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    refuse_link(path, option)  # a link is neither replaced nor written through (dpsim.outputs)
     if path.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: it is a directory")
     if path.exists() and any(p is not None and p.is_file() and os.path.samefile(path, p) for p in inputs):
@@ -124,27 +126,15 @@ def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] =
 def atomic_output(path: Path, option: str, inputs: Sequence[Path | None] = ()) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` (same suffix); rename it onto ``path`` on success.
 
-    Raises a one-line error for an unwritable destination (or one of ``inputs``), and removes the
-    temporary file on failure so nothing is left half-written.
+    Raises a one-line error for an unwritable destination, a symbolic link or one of ``inputs``, and
+    removes the temporary file on failure so nothing is left half-written (:func:`dpsim.outputs.replaced`).
     """
-    directory = _writable_directory(path, option, inputs)
+    _writable_directory(path, option, inputs)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=directory)
+        with replaced(path, option) as tmp:
+            yield tmp
     except OSError as exc:
         raise fail(option, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise fail(option, f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_writable(path: Path, option: str, suffixes: Sequence[str], inputs: Sequence[Path | None] = ()) -> None:

@@ -18,6 +18,7 @@ from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, 
 from dpsim.errors import ScenarioError
 from dpsim.execution import max_local_workers
 from dpsim.inputs import brief
+from dpsim.outputs import refuse_link
 from dpsim.units import UnitError, parse_size
 
 __all__ = ["register"]
@@ -435,7 +436,7 @@ def validate(
         cases = [[]]
     from runtime.calibrate import CalibrationPlan
     from runtime.job import JobOptions, check_supported
-    from runtime.validate import build_cases
+    from runtime.validate import OUTPUTS, build_cases
     from runtime.validate import validate as run_validation
 
     resolved = build_cases(scenario, overrides or [], cases)
@@ -448,6 +449,8 @@ def validate(
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise fail("--out-dir", f"{str(out_dir)!r} is a file, not a folder")
+    for name in OUTPUTS:  # before the folder is made: a link among its files is refused, nothing written
+        refuse_link(out_dir / name, "--out-dir")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

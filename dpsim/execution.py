@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from dpsim.errors import ScenarioError
+from dpsim.outputs import replaced
 
 __all__ = [
     "INSTALL_HINT",
@@ -372,12 +373,10 @@ class Journal:
 
     def start(self, done: dict[int, Any]) -> None:
         """Rewrite the journal with the header and ``done`` (dropping a torn last line), then append."""
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
+        with replaced(self.path, "--out") as tmp, tmp.open("w", encoding="utf-8") as fh:
             fh.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
             for index in sorted(done):
                 fh.write(json.dumps({"index": index, "record": done[index]}, allow_nan=True) + "\n")
-        os.replace(tmp, self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
     def append(self, index: int, record: Any) -> None:

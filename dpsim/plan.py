@@ -34,6 +34,7 @@ import numpy as np
 from dpsim import catalog
 from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
+from dpsim.outputs import replaced
 from dpsim.reliability import daly_interval, young_interval
 from dpsim.scenario import ALGORITHMS, DeepSpeedZero, Scenario, scenario_from_dict
 from dpsim.sharding import collective_pieces
@@ -1137,5 +1138,6 @@ def write_pareto_plot(result: PlanResult, path: str | Path) -> None:
     ax.set_title(f"{result.request.model}: {result.request.tokens:.3g} tokens")
     ax.legend(fontsize=8, markerscale=3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with replaced(path, "--plot") as tmp:
+        fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".").lower() or "png")
     plt.close(fig)

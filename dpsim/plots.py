@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpsim.errors import safe_text
+from dpsim.outputs import replaced
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,4 +122,5 @@ def scaling_plot(frame: pd.DataFrame, varied: Sequence[str], path: str | Path) -
     title = _text(title)
     fig.suptitle(f"{title} ({frame['engine'].iloc[0]} engine)" if "engine" in frame.columns and len(frame) else title)
     suffix = Path(path).suffix.lstrip(".").lower() or "png"
-    fig.savefig(path, dpi=120, format=suffix)
+    with replaced(path, "--plot") as tmp:
+        fig.savefig(tmp, dpi=120, format=suffix)

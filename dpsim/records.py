@@ -107,10 +107,21 @@ class StepResult:
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(StepResult))
 
 
-def write_jsonl(path: str | Path, records: Iterable[StepResult], append: bool = False) -> None:
-    with Path(path).open("a" if append else "w", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps(record.to_dict(), sort_keys=True) + "\n")
+def write_jsonl(path: str | Path, records: Iterable[StepResult], append: bool = False, field: str = "records") -> None:
+    """Write ``records`` one JSON object a line: a new file whole (:func:`dpsim.outputs.replaced`), or appended.
+
+    Neither writes through a symbolic link (:func:`dpsim.outputs.refuse_link`).
+    """
+    from dpsim.outputs import refuse_link, replaced
+
+    lines = "".join(json.dumps(record.to_dict(), sort_keys=True) + "\n" for record in records)
+    if append:
+        refuse_link(path, field)
+        with Path(path).open("a", encoding="utf-8") as fh:
+            fh.write(lines)
+        return
+    with replaced(path, field) as tmp:
+        tmp.write_text(lines, encoding="utf-8")
 
 
 RECORDS_MAX_BYTES = 64 << 20

@@ -37,6 +37,7 @@ from typing import Any
 
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
 from dpsim.errors import ScenarioError
+from dpsim.outputs import replaced
 from dpsim.records import StepResult, write_jsonl
 from dpsim.scenario import CalibrationRef, Scenario, apply_overrides, load_scenario, parse_override, scenario_from_dict
 from runtime.calibrate import CalibrationPlan
@@ -45,10 +46,13 @@ from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
 from runtime.train import make_testbed
 
-__all__ = ["COMPONENTS", "Case", "build_cases", "calibration_overlap", "mape", "plot_validation", "validate"]
+__all__ = ["COMPONENTS", "OUTPUTS", "Case", "build_cases", "calibration_overlap", "mape", "plot_validation", "validate"]
 
 COMPONENTS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "optimizer_s", "barrier_s")
 """Measured vs predicted quantities in the report (error % is reported for each)."""
+OUTPUTS = ("profile.yaml", "calibration-bench.json", "records.jsonl", "runs.jsonl", "validation.csv", "summary.json",
+           "validation.png")  # fmt: skip
+"""The files a validation writes in its ``--out-dir`` (each whole, none through a link: :mod:`dpsim.outputs`)."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ def validate(
                                         work_dir=work / "calibration", name="testbed", log=log)  # fmt: skip
             profile = out_dir / "profile.yaml"
             save_profile(made, profile)
-            (out_dir / "calibration-bench.json").write_text(json.dumps(raw, indent=0), encoding="utf-8")
+            with replaced(out_dir / "calibration-bench.json", "--out-dir") as tmp:
+                tmp.write_text(json.dumps(raw, indent=0), encoding="utf-8")
         profile = profile.resolve()
         fitted = load_profile(profile)
         rows: list[dict[str, Any]] = []
@@ -245,9 +250,12 @@ def validate(
             log(f"  measured {measured.step_time_s * 1e3:.1f} ms (runs {min(steps) * 1e3:.1f}–{max(steps) * 1e3:.1f}),"
                 f" predicted {predicted[engines[0]].step_time_s * 1e3:.1f} ms ({errors})")  # fmt: skip
     table = pd.DataFrame(rows)
-    write_jsonl(out_dir / "records.jsonl", records)
-    write_jsonl(out_dir / "runs.jsonl", every_run)  # every repeat, case by case: re-predicting needs no testbed
-    table.to_csv(out_dir / "validation.csv", index=False, float_format="%.6g")
+    write_jsonl(out_dir / "records.jsonl", records, field="--out-dir")
+    write_jsonl(
+        out_dir / "runs.jsonl", every_run, field="--out-dir"
+    )  # every repeat, case by case: re-predicting needs no testbed
+    with replaced(out_dir / "validation.csv", "--out-dir") as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
     summary: dict[str, Any] = {
         "engine": engines[0],
         "engines": engines,
@@ -272,7 +280,8 @@ def validate(
         table.loc[~table["ranks_in_calibration"], "measured_step_time_s"],
         table.loc[~table["ranks_in_calibration"], "predicted_step_time_s"],
     )
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with replaced(out_dir / "summary.json", "--out-dir") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     plot_validation(table, out_dir / "validation.png", summary)
     return table, summary
 
@@ -320,4 +329,5 @@ def plot_validation(table: Any, path: Path, summary: dict[str, Any]) -> None:
     fig.text(0.01, 0.005, text if len(text) < 600 else text[:597] + "...", fontsize=6, wrap=True)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=110)
+    with replaced(path, "--out-dir") as tmp:
+        fig.savefig(tmp, dpi=110, format="png")

@@ -16,16 +16,13 @@ category, so 8,192 workers draw as fast as 8.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dpsim.errors import safe_text
+from dpsim.outputs import replaced
 from dpsim.sim.timeline import Timeline, WorkerGroup
 
 __all__ = ["COLORS", "MAX_ROWS", "chrome_trace", "gantt_rows", "write_chrome_trace", "write_gantt"]
@@ -93,23 +90,10 @@ def chrome_trace(timeline: Timeline) -> dict[str, Any]:
     return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": meta}
 
 
-@contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` renamed onto it on success, removed on any failure or signal."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent or Path("."))
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_chrome_trace(timeline: Timeline, path: str | Path) -> None:
     """Write the Chrome/Perfetto trace JSON of ``timeline`` to ``path`` (written whole or not at all)."""
     path = Path(path)
-    with _replacing(path) as tmp:
+    with replaced(path) as tmp:
         tmp.write_text(json.dumps(chrome_trace(timeline)), encoding="utf-8")
 
 
@@ -189,5 +173,5 @@ def write_gantt(timeline: Timeline, path: str | Path, max_rows: int = MAX_ROWS) 
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize="small", frameon=False)
     fig.tight_layout(rect=(0, 0.6 / fig.get_figheight(), 1, 1))
     path = Path(path)
-    with _replacing(path) as tmp:
+    with replaced(path) as tmp:
         fig.savefig(tmp, dpi=100, format=(path.suffix.lstrip(".") or "png").lower())
