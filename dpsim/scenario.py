@@ -855,10 +855,18 @@ class TrainingConfig(_Section):
     pipeline_schedule: Literal["gpipe", "1f1b", "interleaved"] = "1f1b"
     virtual_stages: PositiveInt = 1
     """Model chunks per pipeline stage for the interleaved schedule."""
-    pipeline_p2p: Literal["overlapped", "blocking"] = "overlapped"
-    """How stages exchange activations and gradients. ``overlapped`` (Megatron-LM's schedules): a
-    micro-batch's activation goes out while the stage computes on, only fill, drain and 1F1B's round
-    trips wait for sends. ``blocking`` (DeepSpeed's ``PipelineEngine``, its ``TrainSchedule``): every
+    pipeline_p2p: Literal["overlapped", "blocking", "synchronous"] = "overlapped"
+    """How stages exchange activations and gradients. ``overlapped`` (Megatron-LM's schedules since its
+    p2p overlap): a micro-batch's activation goes out while the stage computes on, only fill, drain and
+    1F1B's round trips wait for sends. ``synchronous`` (Megatron-LM 2020-2022, ``p2p_communication.py``
+    ``_communicate``: every exchange is one ``batch_isend_irecv`` of the sends and receives with the
+    neighbouring stages, waited, then ``torch.cuda.synchronize()``; with TP and without sequence
+    parallelism each rank sends 1/t of the tensor and the receiver all-gathers it over the TP group,
+    ``gather_split_1d_tensor``): plain 1F1B puts two exchanges in a middle stage's micro-batch (after
+    the forward: send activation, receive gradient; after the backward: send gradient, receive
+    activation), one at either end; the interleaved schedule one exchange per model chunk in each
+    direction (each steady-state iteration sends an activation and a gradient and receives both), all
+    on the compute stream. ``blocking`` (DeepSpeed's ``PipelineEngine``, its ``TrainSchedule``): every
     send and receive is its own blocking call between two passes (``p2p.send``/``p2p.recv``, a
     ``dist.broadcast`` over a two-rank group or ``dist.send``), so a middle stage's micro-batch carries
     four transfers on its compute stream (receive activation, send gradient, send activation, receive
@@ -907,6 +915,16 @@ class TrainingConfig(_Section):
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
+    optimizer_copies: Literal["fused", "separate"] = "fused"
+    """How a mixed-precision update moves between the 16-bit model tensors and the fp32 master copy.
+    ``fused``: one kernel reads the 16-bit gradient and writes the 16-bit weight with the update (what the
+    engines priced before this field). ``separate``: Megatron-LM's ``Float16OptimizerWithFloat16Params``
+    (``megatron/optimizer/optimizer.py``, ``step``): the gradients copied into fp32
+    (``_copy_model_grads_to_main_grads``, ``main_grad.float()``: read 2, write 4; nothing when the buffer is
+    fp32 already), under fp16 unscaled and checked for inf/nan (``_amp_foreach_non_finite_check_and_unscale_``,
+    read 4, write 4), clipped as fp32 (``clip_grad_norm_fp32``), the base optimizer's update on fp32 tensors
+    alone, then the fp32 master copied into the 16-bit weights (``_copy_main_params_to_model_params``: read 4,
+    write 2). No effect under fp32 training."""
     activation_recomputation: Literal["none", "selective", "full"] = "none"
     distribute_checkpointed_activations: bool = False
     """Split each layer's checkpointed input over the tensor-parallel ranks (Megatron-LM
@@ -1153,6 +1171,11 @@ class Scenario(_Section):
                 "training.pipeline_p2p",
                 f"blocking sends are DeepSpeed's TrainSchedule, a plain 1F1B order: needs pipeline_schedule: 1f1b "
                 f"(got {t.pipeline_schedule})",
+            )
+        if t.pipeline_p2p == "synchronous" and t.pipeline_schedule == "gpipe":
+            raise _FieldError(
+                "training.pipeline_p2p",
+                "synchronous exchanges are Megatron-LM's 1F1B schedules: needs pipeline_schedule: 1f1b or interleaved",
             )
         if not t.pipeline_grad_partitioned and t.pipeline_p2p != "blocking":
             raise _FieldError(

@@ -332,10 +332,10 @@ def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
     With tensor parallelism each of the t ranks sends 1/t of the tensor and the receiver
     all-gathers it over NVLink (Narayanan et al. 2021 §4.1, scatter/gather optimisation);
     we count the 1/t send and neglect the intra-node all-gather. Zero under
-    ``training.pipeline_p2p: blocking``, whose transfers sit inside the passes
+    ``training.pipeline_p2p: blocking`` or ``synchronous``, whose transfers sit inside the passes
     (:func:`pipeline_blocking_p2p_time`).
     """
-    if scenario.training.pipeline_parallel <= 1 or scenario.training.pipeline_p2p == "blocking":
+    if scenario.training.pipeline_parallel <= 1 or scenario.training.pipeline_p2p != "overlapped":
         return 0.0
     size = activation_message_bytes(scenario) / scenario.training.tensor_parallel
     return send_time(size, pipeline_p2p_link(scenario, fabric))
@@ -365,8 +365,10 @@ def pipeline_blocking_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
     2·act + 2·grad + gathers, or act + grad + gathers with p = 2.
     """
     t = scenario.training
-    if t.pipeline_parallel <= 1 or t.pipeline_p2p != "blocking":
+    if t.pipeline_parallel <= 1 or t.pipeline_p2p == "overlapped":
         return 0.0
+    if t.pipeline_p2p == "synchronous":
+        return _megatron_synchronous_p2p_time(scenario, fabric)
     size, tp = activation_message_bytes(scenario), t.tensor_parallel
     link = pipeline_p2p_link(scenario, fabric)
     if tp == 1:
@@ -380,6 +382,42 @@ def pipeline_blocking_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
         gathers = one_gather * ((2 if t.pipeline_parallel > 2 else 1) + (1 if t.pipeline_grad_partitioned else 0))
     directions = 2 if t.pipeline_parallel > 2 else 1
     return directions * (act + grad) + gathers
+
+
+def _megatron_synchronous_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
+    """Stage-boundary communication one micro-batch adds to the busiest stage's compute stream under
+    ``training.pipeline_p2p: synchronous`` (Megatron-LM 2020-2022).
+
+    ``p2p_communication._communicate`` (NVIDIA/Megatron-LM de7dc40, the SC21 artifact; unchanged in this
+    respect to 2022): the exchange's sends and receives go out as one ``torch.distributed.batch_isend_irecv``,
+    every request is waited and ``torch.cuda.synchronize()`` follows, so nothing overlaps compute. With TP
+    (``--scatter-gather-tensors-in-pipeline``, on by default) each rank sends 1/t of the b·s·h tensor
+    (``split_tensor_into_1d_equal_chunks``) and the receiver rebuilds it with an all-gather over the TP group
+    (``gather_split_1d_tensor``); under sequence parallelism the tensor is already 1/t and is sent as it is.
+    One exchange costs a transfer plus that gather.
+
+    - Plain 1F1B (``forward_backward_pipelining_without_interleaving``): a middle stage runs
+      ``send_forward_recv_backward`` after each forward and ``send_backward_recv_forward`` after each
+      backward, two exchanges a micro-batch, each one transfer each way over a full-duplex link and one
+      gather; the first and last stages skip one of the two (p = 2: one a micro-batch).
+    - Interleaved (``forward_backward_pipelining_with_interleaving``): every model chunk's forward and
+      backward pair is followed by ``send_forward_backward_recv_forward_backward``, which sends an
+      activation to the next stage and a gradient to the previous one through the rank's NIC and receives
+      both (two transfers, two gathers); the warm-up and cool-down exchange one tensor after each chunk's
+      pass, the same count. v chunks: 2·v transfers and gathers a micro-batch.
+    """
+    t = scenario.training
+    size, tp = activation_message_bytes(scenario), t.tensor_parallel
+    link = pipeline_p2p_link(scenario, fabric)
+    gather = 0.0
+    if tp > 1:
+        size /= tp  # scattered (or, under sequence parallelism, already sharded)
+        if not t.sequence_parallel:
+            gather = all_gather_time(size * tp, tp, _bottleneck(tensor_parallel_fabric(tp, fabric)))
+    one = send_time(size, link) + gather
+    if t.pipeline_schedule == "interleaved":
+        return 2.0 * t.virtual_stages * one
+    return (2.0 if t.pipeline_parallel > 2 else 1.0) * one
 
 
 @dataclass(frozen=True)

@@ -178,9 +178,22 @@ def optimizer_step_bytes(scenario: Scenario) -> float:
     global-norm clipping over the gradient buffer: one pass reading it for the norm, one reading and
     writing it to scale (3 × its width; Megatron-LM's ``clip_grad_norm_fp32``, PyTorch's
     ``clip_grad_norm_``: a multi-tensor L2 norm, then a multi-tensor scale).
+
+    With ``training.optimizer_copies: separate`` (Megatron-LM's ``Float16OptimizerWithFloat16Params``) the
+    passes are Megatron's, each its own kernel over every parameter: the gradient copied into fp32 (read the
+    buffer's width, write 4; none from an fp32 buffer), fp16's unscale-and-check (read 4, write 4), clipping
+    on the fp32 gradients (3 × 4), the fp32 update (:data:`OPTIMIZER_BYTES_PER_PARAM` without mixed
+    precision) and the fp32 master copied into the 16-bit weights (read 4, write 2).
     """
     t = scenario.training
-    clipping = 3.0 * scenario.gradient_buffer_bytes_per_param if t.gradient_clipping else 0.0
+    grad_width = scenario.gradient_buffer_bytes_per_param
+    if t.optimizer_copies == "separate" and t.precision != "fp32":
+        main_grad_copy = grad_width + 4.0 if grad_width < 4 else 0.0
+        unscale = 8.0 if t.precision == "fp16" else 0.0
+        clipping = 3.0 * 4.0 if t.gradient_clipping else 0.0
+        weight_copy = 4.0 + 2.0
+        return main_grad_copy + unscale + clipping + optimizer_bytes_per_param(t.optimizer, "fp32") + weight_copy
+    clipping = 3.0 * grad_width if t.gradient_clipping else 0.0
     return optimizer_bytes_per_param(t.optimizer, t.precision) + clipping
 
 
@@ -549,7 +562,36 @@ def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute
         ideal = m * (microbatch_compute_s + tp_comm)
         frac = parallel.pipeline_bubble_fraction(p, m, t.virtual_stages, t.pipeline_schedule)
         bubble = ideal * frac / (1.0 - frac) if frac < 1.0 else math.inf
+        # fill and drain pass through the other stages at their own pace, not the slowest's
+        bubble *= (math.fsum(pipeline_stage_slowdowns(scenario, microbatch_compute_s, tp_comm)) - 1.0) / (p - 1)
     return tp_comm, bubble
+
+
+def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s: float) -> list[float]:
+    """Each pipeline stage's micro-batch (compute and its TP communication) over the slowest stage's: 1 for
+    the slowest, less for stages with less work (the last stage adds the logits and loss, the first the
+    embedding; :func:`dpsim.compute.compute_times`' ``stage_s``, scaled so its slowest is ``microbatch_s``).
+
+    The slowest stage sets the steady state, but fill and drain pass through every other stage at that
+    stage's own pace: with stage times τ_i and the last stage slowest, plain 1F1B's makespan is
+    Σ_(i≠k) τ_i + m·τ_k (a flow shop of m identical jobs whose bottleneck is the last machine), the interleaved
+    schedule's Σ_(i≠k) τ_i / v + m·τ_k, both checked against the executed schedule
+    (:func:`dpsim.sim.pipeline.simulate_pipeline` with these slowdowns). Uniform stages: all 1.
+
+    Only where the stage-boundary transfers sit inside the passes (``training.pipeline_p2p: blocking`` or
+    ``synchronous``): with overlapped sends the faster stages' slack also hides 1F1B's round-trip waits,
+    which the closed form's exposed sends do not follow, so those pipelines keep every stage at the slowest
+    one's pace in both engines (all 1).
+    """
+    p = scenario.training.pipeline_parallel
+    if scenario.training.pipeline_p2p == "overlapped":
+        return [1.0] * p
+    stages = compute.compute_times(scenario).stage_s
+    if len(stages) != p or max(stages) <= 0.0:
+        return [1.0] * p
+    scale = microbatch_s / max(stages)
+    full = microbatch_s + tp_comm_s
+    return [(x * scale + tp_comm_s) / full if full > 0 else 1.0 for x in stages]
 
 
 def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric, fwd_s: float, bwd_s: float) -> tuple[float, float, bool]:

@@ -190,18 +190,26 @@ def with_tensor_parallel(
     return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
 
 
-def pipeline_overhead(scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float = 0.0) -> float:
+def pipeline_overhead(
+    scenario: Scenario,
+    forward_s: float,
+    backward_s: float,
+    tp_comm_s: float = 0.0,
+    slowdowns: Sequence[float] | None = None,
+) -> float:
     """Bubble plus exposed sends of one step of ``scenario``'s pipeline, simulated (seconds).
 
     ``forward_s``/``backward_s``: one micro-batch on one stage; ``tp_comm_s``: its
     tensor-parallel communication (on the critical path, in each pass as its all-reduces are:
     :func:`with_tensor_parallel`). Returns makespan − m·(t_f + t_b + tp): what the pipeline adds to the
-    work of one stage. Stages are balanced here: stragglers are the data-parallel step's
-    business (they slow their own compute and everyone waits at the gradient synchronisation).
+    work of one stage. ``slowdowns``: each stage's micro-batch over the slowest stage's (the engines pass
+    :func:`dpsim.analytic.step.pipeline_stage_slowdowns`: the last stage's logits, the first's embedding);
+    balanced by default. Stragglers are the data-parallel step's business (they slow their own compute and
+    everyone waits at the gradient synchronisation).
     """
     if scenario.training.pipeline_parallel <= 1:
         return 0.0
-    run = scenario_pipeline(scenario, forward_s, backward_s, tp_comm_s)
+    run = scenario_pipeline(scenario, forward_s, backward_s, tp_comm_s, slowdowns=slowdowns)
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     return run.makespan_s - scenario.accumulation_steps * (fwd + bwd)
 
@@ -212,6 +220,7 @@ def scenario_pipeline(
     backward_s: float,
     tp_comm_s: float = 0.0,
     send_s: Mapping[Op, float] | None = None,
+    slowdowns: Sequence[float] | None = None,
 ) -> PipelineRun:
     """One step of ``scenario``'s pipeline (arguments of :func:`pipeline_overhead`), simulated.
 
@@ -231,5 +240,6 @@ def scenario_pipeline(
         t.virtual_stages,
         t.pipeline_schedule,
         send,
+        slowdowns=slowdowns,
         send_s=send_s,
     )

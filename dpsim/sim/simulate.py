@@ -101,7 +101,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         except ImportError:  # pragma: no cover - the event-level pipeline is optional
             pass
         else:
-            overhead = pipeline_overhead(scenario, forward_s, backward_s, tp_comm)
+            slowdowns = analytic_step.pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm)
+            overhead = pipeline_overhead(scenario, forward_s, backward_s, tp_comm, slowdowns)
             p2p_exposed = min(p2p_exposed, overhead)
             bubble = overhead - p2p_exposed
     tensors = gradient_tensors(scenario)
