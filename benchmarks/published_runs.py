@@ -152,10 +152,16 @@ def _megatron_table1(
                 "pipeline_parallel": pp,
                 "pipeline_schedule": schedule,
                 "virtual_stages": virtual,
+                # Megatron-LM's p2p_communication at the artifact (de7dc40): each exchange a batch_isend_irecv,
+                # waited, then torch.cuda.synchronize(); scatter/gather on by default (1/t sent, all-gathered)
+                "pipeline_p2p": "synchronous",
                 # run_table_1.sh passes --activations-checkpoint-method uniform (full recomputation
                 # of every layer); eq. (3) counts the recomputed forward (§5.1).
                 "activation_recomputation": "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
+                # Float16OptimizerWithFloat16Params (--fp16): main_grad.float(), unscale and inf check (static
+                # --loss-scale 8192 still goes through ConstantGradScaler), clip and Adam on fp32, copy back to fp16
+                "optimizer_copies": "separate",
                 # run_table_1.sh's CONFIG.sh passes --fp16 --loss-scale 8192 and neither
                 # --accumulate-allreduce-grads-in-fp32 nor --use-contiguous-buffers-in-ddp (a store_true
                 # flag, default off until e8fb052, 18 Aug 2021, after the paper and the artifact's
@@ -413,6 +419,9 @@ def _korthikanti_table5(
                 "pipeline_parallel": pp,
                 "pipeline_schedule": "interleaved" if v > 1 else "1f1b",
                 "virtual_stages": v,
+                # Megatron-LM of May 2022 still waits every exchange and synchronises (p2p_communication.py);
+                # with sequence parallelism the tensor sent is already 1/t and is not gathered
+                "pipeline_p2p": "synchronous",
                 "sequence_parallel": present,
                 "activation_recomputation": "selective" if present else "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
@@ -560,7 +569,7 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
         "pipeline engine sent whole stage-boundary gradients from every TP rank (is_grad_partitioned = False), "
         "as modelled; with partitioned gradients the prediction is about 4 points further off; from 0.4.4 (26 Jul "
         "2021) ZeRO-1 all-reduces (training.zero1_gradient_allreduce)",
-        known_miss="predicted 15-20 % faster. The same model on the same cluster at TP 8 / PP 35 in Megatron-LM is "
+        known_miss="predicted 16-21 % faster. The same model on the same cluster at TP 8 / PP 35 in Megatron-LM is "
         "predicted within +7 % (Table 1's 529.6B row) and -2 % (Korthikanti's 530B iterations). DeepSpeed's "
         "pipeline engine is modelled as it runs (runtime/pipe/schedule.py TrainSchedule and engine.py, v0.5): "
         "four blocking stage-boundary transfers per micro-batch on a middle stage, whole gradients from each of "
@@ -569,14 +578,16 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
         "gradients into param.grad, 8.0 ms per slot (training.gradient_accumulation_pass: autograd; -5.4 to -5.6 "
         "points); ZeRO-1's all-reduce after the flush (training.zero1_gradient_allreduce; -0.3 to -0.5 points). "
         "Fitting the three published times to a (m + p - 1) + c still puts extra time in what each step adds "
-        "once (c = 6.0 s against 0.5 s predicted; a = 0.197 s against 0.189 s). Read in DeepSpeed 0.5 and each "
+        "once (c = 6.0 s against 0.2 s predicted, 0.5 s before fill and drain ran at each stage's own pace; "
+        "a = 0.197 s against 0.189 s). Read in DeepSpeed 0.5 and each "
         "small: ReduceTiedGrads (one 262 MB fp16 all-reduce between the first and last stage, ~11 ms), the "
         "overflow check and gradient norm (memory-bound, ~30 ms), the clones of each received buffer (~0.4 ms a "
         "slot), a device synchronisation before every forward (ThroughputTimer.start) and PartitionedTensor."
         "from_meta's .tolist(): launch gaps, not priced; the lock-step schedule, also with the last stage's "
         "heavier logits (executed by hand: never slower than the engines' (m + p - 1) slots of the slowest "
         "stage). c is what a micro-batch of 2 would give (the published fit at 2: a = 0.394 s, c = -0.7 s; "
-        "predicted 0.368 s and 0.5 s, +5.1 / +3.8 / +4.6 %), but the paper states neither the micro-batch "
+        "predicted 0.368 s and 0.5 s, +5.1 / +3.8 / +4.6 % with the uniform-stage bubble), but the paper states "
+        "neither the micro-batch "
         "nor a breakdown",
     )
 
