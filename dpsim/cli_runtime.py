@@ -19,7 +19,7 @@ from dpsim.errors import ScenarioError
 from dpsim.execution import max_local_workers
 from dpsim.inputs import brief
 from dpsim.outputs import refuse_link
-from dpsim.units import UnitError, parse_size
+from dpsim.units import UnitError, parse_size, working_dtype
 
 __all__ = ["register"]
 
@@ -329,7 +329,7 @@ def _calibrate_compute(
     from runtime.gemm import default_shapes, fit, sweep
 
     points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
-    peak = loaded.cluster.device.peak_for("fp32" if dtype == "fp32" else "bf16")
+    peak = loaded.cluster.device.peak_for(working_dtype(dtype))
     efficiency, overhead = fit(points, peak)
     for p in points:
         typer.echo(f"gemm {p.m}x{p.n}x{p.k}: {p.seconds * 1e6:.1f} us, {p.flops / p.seconds / 1e12:.3f} TFLOP/s")

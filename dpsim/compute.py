@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
+from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
     "FORWARD_FRACTION",
@@ -150,10 +151,10 @@ class _Pricer:
 
     def __init__(self, device: DeviceConfig, precision: str) -> None:
         self.device = device
-        self.width = 4.0 if precision == "fp32" else 2.0
-        self.peak16 = device.peak_for("fp32" if precision == "fp32" else "bf16")
+        self.width = float(working_bytes(precision))
+        self.peak16 = device.peak_for(working_dtype(precision))  # fp16 and bf16 share the 16-bit peak
         self.peak_linear = device.peak_for(precision)
-        self.linear_width = 1.0 if precision == "fp8" else self.width
+        self.linear_width = float(dtype_bytes(precision))
         self.fp8 = precision == "fp8"
         self.linear_efficiency = (device.matmul_efficiency_fp8 if self.fp8 else None) or device.matmul_efficiency
         self.kernels: list[Kernel] = []
@@ -256,7 +257,7 @@ def layer_kernels(
 
 def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int, tp: int) -> list[Kernel]:
     """Final norm, logits GEMM and fp32 cross-entropy (last stage)."""
-    p = _Pricer(device, "fp32" if precision == "fp32" else "bf16")
+    p = _Pricer(device, working_dtype(precision))
     tokens = float(micro_batch * model.seq_len)
     h, v = float(model.hidden), float(model.vocab) / tp
     p.memory("final_norm", "forward", 2.0 * p.width * tokens * h)
@@ -270,7 +271,7 @@ def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micr
 
 
 def _embedding_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int) -> list[Kernel]:
-    p = _Pricer(device, "fp32" if precision == "fp32" else "bf16")
+    p = _Pricer(device, working_dtype(precision))
     moved = 2.0 * p.width * micro_batch * model.seq_len * model.hidden
     p.memory("embedding", "forward", moved)
     p.memory("embedding.backward", "backward", moved)

@@ -44,11 +44,14 @@ from dpsim import catalog, inputs
 from dpsim.errors import ScenarioError
 from dpsim.units import (
     UnitError,
+    dtype_bytes,
     parse_bandwidth,
     parse_count,
     parse_flops,
     parse_size,
     parse_time,
+    working_bytes,
+    working_dtype,
 )
 
 __all__ = [
@@ -1290,7 +1293,9 @@ class Scenario(_Section):
         """Bytes per parameter of the working weights that parameter all-gathers (and broadcasts) move: the
         16-bit training dtype (fp8 training keeps bf16 weights), fp32 when training in fp32, and under torch's
         ``ZeroRedundancyOptimizer`` (``optimizer_sharding: torch``), whose parameters autocast leaves fp32."""
-        return 4 if self.training.precision == "fp32" or self.training.optimizer_sharding == "torch" else 2
+        if self.training.optimizer_sharding == "torch":
+            return dtype_bytes("fp32")
+        return working_bytes(self.training.precision)
 
     @property
     def reduces_with_ddp(self) -> bool:
@@ -1302,7 +1307,7 @@ class Scenario(_Section):
     @property
     def gradient_bytes_per_param(self) -> int:
         """Bytes per parameter of communicated gradients (:attr:`communication_dtype`)."""
-        return 4 if self.communication_dtype == "fp32" else 2
+        return dtype_bytes(self.communication_dtype)
 
     @property
     def reduces_every_micro_batch(self) -> bool:
@@ -1411,8 +1416,8 @@ class Scenario(_Section):
             if t.optimizer_sharding in ("megatron", "torch"):  # torch: autocast's fp32 param.grad
                 dtype = self.communication_dtype
             else:
-                dtype = "fp32" if t.precision == "fp32" else "bf16"
-        return 4 if dtype == "fp32" else 2
+                dtype = working_dtype(t.precision)
+        return dtype_bytes(dtype)
 
     @property
     def tokens_per_step(self) -> int:

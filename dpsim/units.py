@@ -17,8 +17,10 @@ import re
 from typing import Final
 
 __all__ = [
+    "DTYPE_BYTES",
     "RANGES",
     "UnitError",
+    "dtype_bytes",
     "format_bandwidth",
     "format_binary_size",
     "format_size",
@@ -29,6 +31,8 @@ __all__ = [
     "parse_size",
     "parse_time",
     "underflows",
+    "working_bytes",
+    "working_dtype",
 ]
 
 
@@ -44,6 +48,27 @@ RANGES: Final = {
     "a count": (1e-6, 1e24, "1e-6", "1e24"),
 }
 """Physical range of each kind of quantity: (smallest non-zero, largest, both as text), SI units."""
+
+DTYPE_BYTES: Final = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1}
+"""Bytes per element of each floating-point dtype a scenario names (IEEE binary32, bfloat16, binary16,
+FP8 E4M3/E5M2): the one table every width in the engines comes from."""
+
+
+def dtype_bytes(dtype: str) -> int:
+    """Bytes per element of ``dtype`` (:data:`DTYPE_BYTES`)."""
+    return DTYPE_BYTES[dtype]
+
+
+def working_dtype(precision: str) -> str:
+    """The dtype of the weights, activations and non-GEMM kernels under ``training.precision``: itself, but
+    bf16 under fp8 training (Transformer Engine runs only the linear layers' GEMMs in FP8 and keeps bf16
+    weights, activations, attention and logits)."""
+    return "bf16" if precision == "fp8" else precision
+
+
+def working_bytes(precision: str) -> int:
+    """Bytes per element of :func:`working_dtype`: 4 in fp32 training, 2 in 16-bit and fp8 training."""
+    return dtype_bytes(working_dtype(precision))
 
 
 def _bounded(value: float, what: str, text: object) -> float:

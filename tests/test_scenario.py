@@ -58,6 +58,30 @@ def test_times_flops_counts() -> None:
     assert parse_count(1.5e9) == 1.5e9
 
 
+def test_dtype_widths_come_from_their_bit_layouts() -> None:
+    """One table of element widths (dpsim.units.DTYPE_BYTES) covers every precision a scenario takes; each
+    width is the format's bits / 8: IEEE binary32 (numpy float32) and binary16 (numpy float16), bfloat16
+    (1 sign + 8 exponent + 7 mantissa bits), FP8 E4M3 (1 + 4 + 3)."""
+    import typing
+
+    import numpy as np
+
+    from dpsim.scenario import TrainingConfig
+    from dpsim.units import DTYPE_BYTES, working_bytes
+
+    assert DTYPE_BYTES["fp32"] == np.dtype(np.float32).itemsize and DTYPE_BYTES["fp16"] == np.dtype(np.float16).itemsize
+    assert DTYPE_BYTES["bf16"] == (1 + 8 + 7) // 8 and DTYPE_BYTES["fp8"] == (1 + 4 + 3) // 8
+    precisions = typing.get_args(TrainingConfig.model_fields["precision"].annotation)
+    assert set(precisions) == set(DTYPE_BYTES)
+    # the working weights and activations: fp8 training keeps them in bf16 (Transformer Engine)
+    assert {p: working_bytes(p) for p in precisions} == {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 2}
+    widths = {}
+    for p in precisions:
+        s = load_scenario(None, overrides=[f"training.precision={p}", "cluster.device=h100-sxm"])
+        widths[p] = (s.param_bytes_per_param, s.gradient_bytes_per_param, s.gradient_buffer_bytes_per_param)
+    assert widths == {"fp32": (4, 4, 4), "bf16": (2, 2, 2), "fp16": (2, 2, 2), "fp8": (2, 2, 2)}
+
+
 @pytest.mark.parametrize(
     ("parser", "text"),
     [

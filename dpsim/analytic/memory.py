@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from dpsim.compute import chunk_layers
 from dpsim.scenario import Scenario
 from dpsim.sharding import torch_zero_partition
+from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
     "FP8_WEIGHT_COPY_BYTES",
@@ -64,17 +65,14 @@ def optimizer_bytes_per_param(optimizer: str = "adam", precision: str = "bf16") 
         raise ValueError(f"unknown optimizer {optimizer!r} (known: {', '.join(_OPTIMIZERS)})")
     if precision not in _PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (known: {', '.join(_PRECISIONS)})")
-    moments = {"adam": 8.0, "adamw": 8.0, "momentum": 4.0, "sgd": 0.0}[optimizer]  # fp32 moments
-    master = 0.0 if precision == "fp32" else 4.0
+    moments = {"adam": 2, "adamw": 2, "momentum": 1, "sgd": 0}[optimizer] * FP32_BYTES  # fp32 moments
+    master = 0.0 if precision == "fp32" else FP32_BYTES
     return master + moments
 
 
-def _state_bytes(precision: str) -> float:
-    """Bytes per parameter of the working weights and of the gradients (16-bit or fp32)."""
-    return 4.0 if precision == "fp32" else 2.0
-
-
-FP8_WEIGHT_COPY_BYTES = 2.0
+FP32_BYTES = float(dtype_bytes("fp32"))
+"""An fp32 master weight, moment or gradient copy."""
+FP8_WEIGHT_COPY_BYTES = 2.0 * dtype_bytes("fp8")
 """FP8 training keeps an FP8 copy of every weight and of its transpose (1 byte each): Transformer
 Engine caches both because Hopper's FP8 GEMMs take only the TN layout."""
 
@@ -124,28 +122,32 @@ def model_state_parts(
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
     if n_d < 1:
         raise ValueError(f"data-parallel ranks must be >= 1, got {n_d}")
-    width = _state_bytes(precision)
+    width = float(working_bytes(precision))
     grad = width if gradient_bytes is None else float(gradient_bytes)
-    k = optimizer_bytes_per_param(optimizer, "bf16" if precision == "fp8" else precision)
+    k = optimizer_bytes_per_param(optimizer, working_dtype(precision))
     fp8 = FP8_WEIGHT_COPY_BYTES if precision == "fp8" else 0.0
     if flavour == "zero":
         weights = (width + fp8) * params / (n_d if stage >= 3 else 1)
-        grads = grad * params / (n_d if stage >= 2 else 1) + (4.0 * params if fp32_gradient_copy else 0.0)
+        grads = grad * params / (n_d if stage >= 2 else 1) + (FP32_BYTES * params if fp32_gradient_copy else 0.0)
         states = k * params / (n_d if stage >= 1 else 1)
     elif flavour == "megatron":
         # 16-bit gradients need an fp32 copy of the rank's shard for the update (the docs' 4 + 16/N)
-        main_grad_shard = 4.0 if grad < 4.0 else 0.0
+        main_grad_shard = FP32_BYTES if grad < FP32_BYTES else 0.0
         weights, grads, states = (width + fp8) * params, grad * params, (k + main_grad_shard) * params / n_d
     elif flavour == "fsdp":
         n = shard_group or n_d
-        master = 4.0 if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
-        weights = 4.0 * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
-        grads = 4.0 * params / n + (grad * params if unsharded_gradients else 0.0)
+        master = FP32_BYTES if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
+        weights = FP32_BYTES * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
+        grads = FP32_BYTES * params / n + (grad * params if unsharded_gradients else 0.0)
         states = (k - master) * params / n
     elif flavour == "torch":
-        master = 4.0 if precision != "fp32" else 0.0  # autocast: the fp32 parameters are the master copy
+        master = FP32_BYTES if precision != "fp32" else 0.0  # autocast: the fp32 parameters are the master copy
         mine = params / n_d if owned is None else owned
-        weights, grads, states = (4.0 + fp8) * params, grad * params, (k - master) * (mine if stage >= 1 else params)
+        weights, grads, states = (
+            (FP32_BYTES + fp8) * params,
+            grad * params,
+            (k - master) * (mine if stage >= 1 else params),
+        )
     else:
         raise ValueError(f"unknown optimizer flavour {flavour!r} (known: zero, megatron, fsdp, torch)")
     return weights, grads, states
@@ -260,7 +262,7 @@ def activation_bytes_per_layer(
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads
     f = float(ffn_hidden or 4 * hidden)
-    linear_in = 1.0 if fp8 else 2.0
+    linear_in = float(dtype_bytes("fp8" if fp8 else "bf16"))
     # LN inputs 4, QKV input, MLP input, two dropout masks 2
     replicated = 4.0 + 2.0 * linear_in + (2.0 if dropout else 0.0)
     attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + linear_in  # Q, K, V, output-projection input
@@ -382,7 +384,7 @@ def _layer_activations(scenario: Scenario, recomputation: str) -> float:
         fp8=t.precision == "fp8",
     )
     if t.precision == "fp32":
-        per_layer *= 2.0  # the paper counts 2-byte activations; fp32 doubles them (masks aside)
+        per_layer *= dtype_bytes("fp32") / dtype_bytes("bf16")  # the paper counts 2-byte activations (masks aside)
     return per_layer
 
 
@@ -411,7 +413,7 @@ def _activations(scenario: Scenario, stage: int) -> float:
     if m.kind != "transformer":
         # Non-transformer activations are not modelled beyond the layer outputs of an MLP
         # (b·hidden per layer, input and output, at the training precision).
-        width = 4.0 if t.precision == "fp32" else 2.0
+        width = float(working_bytes(t.precision))
         return 2.0 * m.layers * t.micro_batch * m.hidden * width
     p = t.pipeline_parallel
     per_layer = _layer_activations(scenario, t.activation_recomputation)
@@ -453,7 +455,7 @@ def _buffers(
         return 0.0
     ds = scenario.deepspeed
     assert ds is not None  # optimizer_sharding zero, stages 1-3, data parallel
-    width = _state_bytes(t.precision)
+    width = float(working_bytes(t.precision))
     if t.zero_stage >= 3:  # one reduce buffer (stage3.py's __ipg_bucket_flat_buffer) and the gathered parameters
         return width * (ds.reduce_bucket_size + zero3_gathered_parameters(scenario, stage))
     return width * ds.reduce_bucket_size * (2 if ds.overlap_comm else 1)
@@ -564,7 +566,7 @@ def _fsdp_buffers(scenario: Scenario, layer: float, root: float, head: float) ->
       only the reduce-scatter input remains.
     """
     t = scenario.training
-    width = _state_bytes(t.precision)
+    width = float(working_bytes(t.precision))
     gathered = width * (2.0 * layer + root) if t.zero_stage >= 3 else 0.0
     if scenario.keeps_unsharded_gradients:
         return gathered + layer * scenario.gradient_bytes_per_param

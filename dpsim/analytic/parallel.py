@@ -34,6 +34,7 @@ from dpsim.analytic.collectives import (
     send_time,
 )
 from dpsim.scenario import Scenario
+from dpsim.units import working_bytes
 
 __all__ = [
     "CHECKPOINT_GATHER_ALLREDUCES",
@@ -112,7 +113,7 @@ def data_parallel_fabric(tp: int, dp: int, fabric: Fabric) -> Fabric:
 def activation_message_bytes(scenario: Scenario) -> float:
     """Bytes of one b·s·h activation tensor at the training precision (the TP/PP message)."""
     m, t = scenario.model, scenario.training
-    width = 4.0 if t.precision == "fp32" else 2.0
+    width = float(working_bytes(t.precision))
     if m.kind == "transformer":
         return float(t.micro_batch * m.seq_len * m.hidden) * width
     return float(t.micro_batch * max(m.hidden, 1)) * width
