@@ -161,7 +161,8 @@ class CollectivePieces:
     """What one data-parallel collective of a step moves, in bytes: the pieces both engines cut a step into."""
 
     gradient_bucket: float
-    """Each gradient reduction (all-reduce or reduce-scatter) but the remainder."""
+    """Each gradient reduction (all-reduce or reduce-scatter) but the remainder; with :attr:`gradient_buckets`
+    listed, their cap (DeepSpeed's ``reduce_bucket_size`` at the communication width)."""
     gather_piece: float
     """Each all-gather of the parameters before a forward or backward (ZeRO-3, FSDP)."""
     post_step_gather: float
