@@ -8,7 +8,8 @@
   (:func:`dpsim.sharding.torch_zero_broadcasts`, what the engines price for that flavour);
 - ZeRO-2/3 (``optimizer_sharding: fsdp`` only): FSDP2 ``fully_shard`` per transformer block / linear
   layer, with ``reshard_after_forward`` False (ZeRO-2, SHARD_GRAD_OP: gradients and optimizer state
-  sharded, parameters kept after forward) or True (ZeRO-3, FULL_SHARD). FSDP reduce-scatters and
+  sharded, parameters kept after forward) or True (ZeRO-3, FULL_SHARD), under bf16 with FSDP's mixed
+  precision (16-bit gathers and reduce-scatters, fp32 shards: :func:`shard_units`). FSDP reduce-scatters and
   all-gathers with the backend's collectives, so the all-reduce algorithm and bucket size do not apply
   there. Other flavours are refused (:func:`check_supported`): the engines would price another framework's
   mechanism.
@@ -70,7 +71,7 @@ from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
 from runtime.precision import check_precision, to_transformer_engine
 
-__all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob"]
+__all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob", "shard_units"]
 
 BACKEND_CHOOSES = ("auto", "nvls", "nvls-tree")
 """Scenario algorithms the backend itself runs (NCCL's tuner, NVLS; gloo's own choice): ``dist.all_reduce``."""
@@ -252,6 +253,30 @@ def _algorithm(scenario: Scenario, options: JobOptions) -> str:
     return scenario.communication.algorithm
 
 
+def shard_units(model: GPT | MLP, reshard: bool, mesh: Any = None, param_dtype: torch.dtype | None = None) -> nn.Module:
+    """FSDP2 ``fully_shard`` on each unit (a GPT's blocks, an MLP's linear layers), then on the root, as the engines'
+    ``optimizer_sharding: fsdp`` prices it (:mod:`dpsim.sharding`): ``reshard_after_forward`` is FULL_SHARD (True,
+    ZeRO-3) or SHARD_GRAD_OP (False, ZeRO-2), one all-gather and one reduce-scatter a unit.
+
+    ``param_dtype`` (autocast's dtype, None under fp32): FSDP's mixed precision, which the engines assume for FSDP
+    (``MixedPrecision`` with ``param_dtype`` 16-bit and ``reduce_dtype`` defaulting to it: the sharded fp32
+    parameters are the master, the gathers and reduce-scatters move 16-bit, :attr:`Scenario.param_bytes_per_param`
+    and :attr:`Scenario.communication_dtype`). Without it FSDP2 gathers and reduces the fp32 parameters and
+    gradients that autocast leaves, twice the bytes the engines price.
+    """
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    policy = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=param_dtype) if param_dtype else None
+    kwargs: dict[str, Any] = {"mesh": mesh, "reshard_after_forward": reshard}
+    if policy is not None:
+        kwargs["mp_policy"] = policy
+    units = list(model.blocks.layers) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
+    for unit in units:
+        fully_shard(unit, **kwargs)
+    fully_shard(model, **kwargs)
+    return model
+
+
 class TrainingJob:
     """Everything one rank needs for the timed steps; call :meth:`run` then :meth:`close`."""
 
@@ -387,21 +412,13 @@ class TrainingJob:
         """FSDP2 over every rank, or HYBRID_SHARD (``training.fsdp_shard_group`` G < N): a 2-D device mesh of
         N/G replicas x G consecutive ranks, sharded inside each row and all-reduced down each column
         (FSDP2's HSDP: reduce-scatter, then ``all_reduce`` on the replicate group's own stream)."""
-        from torch.distributed.fsdp import fully_shard
-
         mesh = None
         group = self.scenario.training.fsdp_shard_group
         if group is not None and group < self.world:
             from torch.distributed.device_mesh import init_device_mesh
 
             mesh = init_device_mesh(device, (self.world // group, group), mesh_dim_names=("replicate", "shard"))
-        units = (
-            list(model.blocks.layers) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
-        )
-        for unit in units:
-            fully_shard(unit, mesh=mesh, reshard_after_forward=reshard)
-        fully_shard(model, mesh=mesh, reshard_after_forward=reshard)
-        return model
+        return shard_units(model, reshard, mesh, self.precision.dtype)
 
     @contextlib.contextmanager
     def _keep_gathered(self, keep: bool) -> Iterator[None]:

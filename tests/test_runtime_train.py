@@ -87,6 +87,38 @@ def test_zero_stages_run(scenario_file: Path, tmp_path: Path, zero_stage: int, f
     assert result.algorithm == ("backend" if zero_stage >= 2 else scenario.communication.algorithm)
 
 
+@pytest.mark.parametrize(("precision", "gathered"), [("bf16", "torch.bfloat16"), ("fp32", "torch.float32")])
+def test_fsdp_gathers_the_width_the_engines_price(
+    scenario_file: Path, tmp_path: Path, precision: str, gathered: str
+) -> None:
+    # dpsim prices FSDP's gathers and reduce-scatters at the 16-bit parameter dtype under bf16 (MixedPrecision:
+    # param_bytes_per_param 2, communication_dtype bf16); the runtime's FSDP2 must gather that, not autocast's fp32
+    import torch
+    import torch.distributed as dist
+
+    from runtime.job import shard_units
+    from runtime.precision import check_precision
+    from runtime.torchrun import destroy_group
+
+    overrides = [f"training.precision={precision}", "training.zero_stage=3", "training.optimizer_sharding=fsdp"]
+    scenario = load_scenario(scenario_file, overrides)
+    assert scenario.param_bytes_per_param == (2 if precision == "bf16" else 4)
+    model = build_model(scenario, seed=0)
+    plan = check_precision(scenario, "cpu")
+    seen: list[torch.dtype] = []
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        shard_units(model, True, None, plan.dtype)
+        for layer in (m for m in model.modules() if isinstance(m, torch.nn.Linear)):
+            layer.register_forward_pre_hook(lambda module, _: seen.append(module.weight.dtype))
+        with plan.forward():
+            model(torch.randn(2, scenario.model.hidden))
+        del model  # FSDP's state holds the group: freed before it is destroyed
+    finally:
+        destroy_group()
+    assert seen and {str(d) for d in seen} == {gathered}
+
+
 @pytest.mark.parametrize(
     ("stage", "flavour"),
     [
