@@ -1346,8 +1346,14 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "page_fault",
         "comm_cpu_per_byte_by_rate",
     }
-    if not isinstance(data, dict) or not set(data) <= keys or "cores" not in data:
-        raise ScenarioError(where, f"expected {{{', '.join(sorted(keys))}}} with cores, got {data!r}", source)
+    expected = f"expected {{{', '.join(sorted(keys))}}} with cores"
+    if not isinstance(data, dict):
+        raise ScenarioError(where, f"{expected}, got {brief(data)}", source)
+    unknown = sorted(str(k) for k in data if k not in keys)
+    if unknown:
+        raise ScenarioError(f"{where}.{safe_text(unknown[0])[:60]}", f"unknown key: {expected}", source)
+    if "cores" not in data:
+        raise ScenarioError(f"{where}.cores", f"missing: {expected}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
         raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
     _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
@@ -1372,9 +1378,13 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(f"{where}.page_fault", f"expected a time per page fault >= 0: {exc}", source) from None
     try:
+        comm_cpu_per_byte = _duration(data.get("comm_cpu_per_byte", "0 s"))
+    except (TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(f"{where}.comm_cpu_per_byte", f"expected a CPU time per byte >= 0: {exc}", source) from None
+    try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
-            _duration(data.get("comm_cpu_per_byte", "0 s")),
+            comm_cpu_per_byte,
             measured,
             float(data.get("residual", 0.0)),
             float(data["memory_streams"]) if data.get("memory_streams") is not None else None,

@@ -988,11 +988,13 @@ class CommunicationConfig(_Section):
         if isinstance(value, list):
             out = []
             for v in value:
-                key = v.strip().lower() if isinstance(v, str) else v
-                if isinstance(key, str) and key not in names:
+                if not isinstance(v, str):  # a nested list or map: not a name (and not hashable)
+                    raise ValueError(f"expected {info.field_name} names, got {inputs.brief(v)}")
+                key = v.strip().lower()
+                if key not in names:
                     known = ", ".join(dict.fromkeys(names.values()))
-                    raise ValueError(f"unknown {info.field_name} entry {v!r}; expected some of {known}")
-                out.append(names.get(key, v) if isinstance(key, str) else v)
+                    raise ValueError(f"unknown {info.field_name} entry {inputs.brief(v)}; expected some of {known}")
+                out.append(names[key])
             if not out:
                 raise ValueError(f"{info.field_name} needs at least one entry (omit it for NCCL's default)")
             value = list(dict.fromkeys(out))
@@ -1668,7 +1670,8 @@ def named_after_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, A
     paths = [p for p, _ in overrides]
     if not paths or "name" in paths or not isinstance(data.get("name", "scenario"), str):
         return data
-    changes = ", ".join(f"{p}={v}" if isinstance(v, (str, int, float)) else p for p, v in overrides)
+    # escaped: a value the field refuses (a zero-width space) is that field's error, not the derived name's
+    changes = inputs.safe_text(", ".join(f"{p}={v}" if isinstance(v, (str, int, float)) else p for p, v in overrides))
     name = f"{data.get('name', 'scenario')} [{changes}]"
     return {**data, "name": name if len(name) <= MAX_NAME else name[: MAX_NAME - 4] + "...]"}
 

@@ -1285,13 +1285,159 @@ def unknown_nested() -> Iterator[Case]:
         yield _file_case(kind, _with(line), command="check", expect_error=True, names=names)
 
 
+def nccl_lists() -> Iterator[Case]:
+    """``communication.nccl_algo`` / ``nccl_proto`` as NCCL spells them (any case, comma lists) and as it does not."""
+    kind = "NCCL_ALGO / NCCL_PROTO spellings"
+    for field_, good, bad in (
+        ("nccl_algo", ("Ring,Tree", "RING", "' ring , tree '", "[ring, tree]", "ring,ring", "NVLSTree", "null"),
+         ("''", "','", "'^ring'", "'ring;tree'", "'Ring Tree'", "collnet", "rin", "'ring\u200b'", "'\u0130ring'",
+          "[ring, [tree]]", "'{a: 1}'", "1", "true", "[]", "[null]", "[1]", "'" + "ring," * 5000 + "x'")),
+        ("nccl_proto", ("Simple", "LL128,Simple", "ll", "'simple ,LL'", "[LL, LL]", "'LL,'", "null"),
+         ("''", "'^LL'", "LL129", "'simple;ll'", "[[LL]]", "0", "false", "[]", "'s\u0131mple'")),
+    ):  # fmt: skip
+        path = f"communication.{field_}"
+        for value in good:
+            yield _set_case(kind, f"{path}={value}", command="check", expect_error=False)
+        for value in bad:
+            yield _set_case(kind, f"{path}={value}", command="check", expect_error=True, names=path)
+    # the tuner confined to what the cluster cannot run: NVLS on A100 nodes (no NVLink SHARP), CollNet-free lists
+    for sets, error, names in (
+        (("communication.nccl_algo=nvls",), True, "nccl_algo"),
+        (("communication.nccl_algo=nvls-tree",), True, "nccl_algo"),
+        (("communication.nccl_algo=tree", "communication.nccl_proto=LL"), False, ""),
+        (("communication.nccl_proto=LL", "communication.protocol=LL128"), False, ""),  # a named protocol runs as named
+        (("communication.nccl_algo=ring", "cluster.device=cpu"), False, ""),  # gloo: NCCL's lists do not apply
+    ):
+        for command, extra in (("run", ()), ("run", ("--engine", "sim")), ("collective", ("--size", "1MiB"))):
+            yield _set_case(kind, *sets, command=command, extra=extra, expect_error=error, names=names)
+
+
+def framework_switches() -> Iterator[Case]:
+    """Fields that pick a framework's mechanism: the gradient accumulation pass, ZeRO-1's all-reduce, MLP biases."""
+    kind = "accumulation pass / zero1 / mlp bias"
+    ga, z1, mlp = "training.gradient_accumulation_pass", "training.zero1_gradient_allreduce", "model.mlp_fused_bias"
+    for value, error in (("none", False), ("autograd", False), ("FP32_copy", True), ("fp32-copy", True),
+                         ("''", True), ("1", True), ("true", True), ("[none]", True), ("null", True),
+                         ("'{a: 1}'", True)):  # fmt: skip
+        yield _set_case(kind, f"{ga}={value}", command="check", expect_error=error, names=ga)
+    for sets, error in (
+        ((f"{ga}=fp32_copy",), False), ((f"{ga}=fp32_copy", "training.precision=fp16"), True),
+        ((f"{ga}=fp32_copy", "training.precision=fp32"), True),
+        ((f"{ga}=fp32_copy", "training.zero_stage=1"), False),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, expect_error=error, names=ga)
+    for value in ("yes", "'true'", "1", "2", "null", "[true]", "'on'"):
+        yield _set_case(kind, f"{z1}={value}", command="check", expect_error=True, names=z1)
+    for sets, error in (
+        ((f"{z1}=true",), True), ((f"{z1}=true", "training.zero_stage=1"), False),
+        ((f"{z1}=true", "training.zero_stage=2"), True),
+        ((f"{z1}=true", "training.zero_stage=1", "training.optimizer_sharding=megatron"), True),
+        ((f"{z1}=true", "training.zero_stage=3", "training.optimizer_sharding=fsdp"), True),
+        ((f"{z1}=false", "training.zero_stage=3"), False),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, expect_error=error, names=z1)
+    for value in ("no", "'false'", "0", "1", "[]"):
+        yield _set_case(kind, f"{mlp}={value}", command="check", expect_error=True, names=mlp)
+    yield _set_case(kind, f"{mlp}=null", command="check", expect_error=False)  # unset: its default
+    yield _set_case(kind, f"{mlp}=false", expect_error=False)
+    # a CNN has no transformer MLP: ignored like the other transformer fields (heads, seq_len) are
+    yield _set_case(kind, "model=resnet-50", f"{mlp}=false", expect_error=False)
+
+
+def deepspeed_buckets() -> Iterator[Case]:
+    """DeepSpeed ZeRO's bucket and prefetch fields: element counts, not sizes; only where DeepSpeed runs."""
+    kind = "DeepSpeed bucket fields"
+    counts = ("deepspeed_reduce_bucket_size", "deepspeed_prefetch_bucket_size", "deepspeed_max_live_parameters",
+              "deepspeed_max_reuse_distance")  # fmt: skip
+    for name in counts:
+        path = f"training.{name}"
+        for value in ("-1", "1.5", "5e8", "'500 MB'", "500M", "true", ".nan", "10000000000001", "'1' ", "[1]"):
+            yield _set_case(kind, "training.zero_stage=3", f"{path}={value}", command="check", expect_error=True,
+                            names=path)  # fmt: skip
+        yield _set_case(kind, "training.zero_stage=3", f"{path}=null", command="check", expect_error=False)
+        yield _set_case(kind, "training.zero_stage=3", f"{path}=1000000", expect_error=False)
+        for where in (("training.zero_stage=0",), ("training.zero_stage=3", "training.optimizer_sharding=fsdp")):
+            yield _set_case(kind, *where, f"{path}=1000000", command="check", expect_error=True, names=path)
+    path = "training.deepspeed_overlap_comm"
+    for value in ("yes", "1", "'false'", "[]"):
+        yield _set_case(kind, "training.zero_stage=2", f"{path}={value}", command="check", expect_error=True,
+                        names=path)  # fmt: skip
+    yield _set_case(kind, "training.zero_stage=0", f"{path}=true", command="check", expect_error=True, names=path)
+    yield _set_case(kind, "training.zero_stage=3", "training.deepspeed_reduce_bucket_size=1", expect_error=False)
+    yield _set_case(kind, "training.zero_stage=2", "training.deepspeed_reduce_bucket_size=1", command="sweep",
+                    extra=("--vary", "training.micro_batch=1,2"), expect_error=False)  # fmt: skip
+
+
+_HOST_DAMAGE = (
+    (r"^(  )cores: .*$", r"\1cores: 0", "host_model.cores"),
+    (r"^(  )cores: .*$", r"\1cores: .nan", "host_model.cores"),
+    (r"^(  )cores: .*$", r"\1cores: '2'", "host_model.cores"),
+    (r"^(  )cores: .*$", r"\1cores: [2]", "host_model.cores"),
+    (r"^(  )cores: .*$", r"\1colour: 2", "host_model"),  # cores missing, an unknown key instead
+    (r"^(  )efficiency_loss: .*$", r"\1efficiency_loss: -0.1", "host_model.efficiency_loss"),
+    (r"^(  )efficiency_loss: .*$", r"\1efficiency_loss: true", "host_model.efficiency_loss"),
+    (r"^(  )shared_by: .*$", r"\1shared_by: rack", "host_model.shared_by"),
+    (r"^(  )shared_by: .*$", r"\1shared_by: [job]", "host_model.shared_by"),
+    (r"^(  )comm_cpu_per_byte: .*$", r"\1comm_cpu_per_byte: 16", "host_model.comm_cpu_per_byte"),
+    (r"^(  )comm_cpu_per_byte: .*$", r"\1comm_cpu_per_byte: -1 ns", "host_model.comm_cpu_per_byte"),
+    (r"^(  )comm_cpu_per_byte: .*$", r"\1comm_cpu_per_byte: 1e-400 s", "host_model.comm_cpu_per_byte"),
+    (r"^(  )residual: 0.25.*$", r"\1residual: -1", "host_model.residual"),
+    (r"^(  )memory_streams: .*$", r"\1memory_streams: 0.5", "host_model.memory_streams"),
+    (r"^(  )memory_streams: .*$", r"\1memory_streams: .inf", "host_model.memory_streams"),
+    (r"^(    )1: 1.0$", r"\g<1>0: 1.0", "host_model.measured_slowdown"),
+    (r"^(    )1: 1.0$", r"\g<1>1: -1.0", "host_model.measured_slowdown"),
+    (r"^(    )1: 1.0$", r"\g<1>one: 1.0", "host_model.measured_slowdown"),
+    (r"^(    )2: 0.80.*$", r"\g<1>2: [1]", "host_model.measured_slowdown"),
+    (r"^(  )measured_slowdown:$", r"\1measured_slowdown: 5\n  ignored:", "host_model"),
+    (r"^(  )optimizer_slowdown:$", r"\1optimizer_slowdown: [1, 2]\n  ignored:", "host_model"),
+    (r"^(  )optimizer_residual: .*$", r"\1optimizer_residual: .nan", "host_model.optimizer_residual"),
+    (r"^host_model:$", "host_model: 2.0\nignored:", "host_model"),
+    (r"^(  )memory_streams: .*$", r"\1page_fault: 1 kB", "host_model.page_fault"),
+    (r"^(  )memory_streams: .*$", r"\1comm_cpu_per_byte_by_rate: [[1 Gbit/s, 1 ns], [1 Mbit/s, 2 ns]]",
+     "host_model.comm_cpu_per_byte_by_rate"),
+    (r"^(  )memory_streams: .*$", r"\1comm_cpu_per_byte_by_rate: [[1 Gbit/s]]", "host_model.comm_cpu_per_byte_by_rate"),
+    (r"^(  )memory_streams: .*$", r"\1comm_cpu_per_byte_by_rate: 5", "host_model.comm_cpu_per_byte_by_rate"),
+)  # fmt: skip
+"""(regex, replacement, what the error must name): the committed profile's host_model damaged one way each."""
+
+
+def host_models() -> Iterator[Case]:
+    """Profiles whose ``host_model`` (how co-located ranks share the host) is damaged, given to run and validate."""
+    kind = "profiles with a damaged host_model"
+    for pattern, replacement, names in _HOST_DAMAGE:
+        files = {"p.yaml": damaged_profile(pattern, replacement).encode()}
+        at = ("--set", "calibration.profile={tmp}/p.yaml")
+        for argv, outputs in (
+            (["run", str(CPU_SCENARIO), *at, "--engine", "sim"], ()),
+            (["validate", str(CPU_SCENARIO), "--profile", "{tmp}/p.yaml", "--set", "communication.algorithm=ring",
+              "--case", "training.micro_batch=2", "--out-dir", "{tmp}/v"], ("{tmp}/v",)),
+        ):  # fmt: skip
+            yield Case(kind, argv, files, expect_error=True, names=names, outputs=outputs)
+
+
+def collective_ranges() -> Iterator[Case]:
+    """``collective --sizes A..B`` ranges: reversed, empty, zero, open-ended, chained, signed, NaN."""
+    kind = "collective --sizes ranges"
+    for sizes, error in (
+        ("8B..8B", False), ("1MiB..1.5MiB", False), ("3B..17B", False), ("1 MiB .. 4 MiB", False),
+        ("16GiB..8B", True), ("4MiB..1MiB", True), ("0B..1MiB", True), ("1MiB..0B", True), ("0B..0B", True),
+        ("..1MiB", True), ("1MiB..", True), ("..", True), ("1MiB..2MiB..4MiB", True), ("-1B..4B", True),
+        ("1B..-4B", True), ("nanB..1MiB", True), ("1MiB..infB", True), ("1e-400B..1MiB", True),
+        ("1MiB..1e400B", True), ("1B..1e21B", True), ("1MiB...2MiB", True), ("1MiB..2", True), ("1..2MiB", True),
+        ("1MiB..2MiB,1MiB..2MiB", True), ("1MiB..2MiB,", True),
+    ):  # fmt: skip
+        for extra in ((), ("--engine", "sim"), ("--op", "all_gather")):
+            yield Case(kind, ["collective", "--sizes", sizes, "--format", "csv", *extra], expect_error=error,
+                       names="--sizes" if error else "")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
     sweep_options, collectives, dumps_and_varies, nccl_tests_outputs, output_collisions, runtime_options, json_inputs,
     size_lists, nccl_rows, unit_typos, keys_and_documents, priced_in_all, symlinked_paths, line_breaks_and_marks,
     merge_keys, every_numeric_field, torchrun_environment, profiles_everywhere, collective_edges, set_paths,
-    unknown_nested,
+    unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -59,6 +59,21 @@ def test_the_generator_covers_every_class_of_the_issue() -> None:
         assert kind in KINDS
 
 
+def test_the_newest_fields_refuse_with_their_own_name(tmp_path: Path) -> None:
+    """The cases of the five newest classes that were unclean on main: a nested NCCL_ALGO list was a TypeError
+    traceback, a zero-width space in it was blamed on the scenario's name (built from the --set values), and a
+    host_model's comm_cpu_per_byte or unknown key was reported as "host_model" alone."""
+    assert {"NCCL_ALGO / NCCL_PROTO spellings", "accumulation pass / zero1 / mlp bias", "DeepSpeed bucket fields",
+            "profiles with a damaged host_model", "collective --sizes ranges"} <= set(KINDS)  # fmt: skip
+    values = (("nccl_algo", "[ring, [tree]]"), ("nccl_proto", "[[LL]]"), ("nccl_algo", "'ring\u200b'"))
+    nccl = [hostile._set_case("nccl", f"communication.{f}={v}", command="check", expect_error=True,
+                              names=f"communication.{f}") for f, v in values]  # fmt: skip
+    host = [c for c in hostile.host_models() if "comm_cpu_per_byte" in c.names or c.names == "host_model"]
+    _run(nccl + host, tmp_path)
+    err = _error(tmp_path, hostile.SMALL, "--set", "communication.nccl_algo='ring\u200b'")
+    assert err.startswith("error: <command line>: communication.nccl_algo: ") and "ZERO WIDTH SPACE" in err
+
+
 # --- what the clean errors say -------------------------------------------------------------------
 
 
