@@ -73,6 +73,10 @@ class DeviceSpec:
     sm_count: int = 0
     """Streaming multiprocessors (0 = not stated): one GEMM output tile per SM per wave (the opt-in
     wave-quantisation model, ``cluster.device.gemm_waves``)."""
+    gemm_epilogue_exposed: bool = False
+    """Whether a GEMM kernel stores its output tile after its k-loop instead of under the next tile's
+    (Ampere's one-tile-per-CTA kernels; Hopper's persistent ping-pong kernels overlap it): the store then
+    adds m·n·width / bandwidth to the k-loop, and ``matmul_efficiency`` is the k-loop's rate."""
 
     def __post_init__(self) -> None:
         if self.peak_flops <= 0 or self.memory_bytes <= 0 or self.memory_bandwidth <= 0:
@@ -314,8 +318,24 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # matmul_efficiency is the maximum achievable matmul FLOP/s (MAMF, Bekman's mamf-finder.py sweep of
 # torch.matmul shapes, stas00/ml-engineering compute/accelerator) over peak; the published sweep
 # results we read are the table in mag-/gpu_benchmark README.md (same mamf-finder method): A100 SXM
-# 267.9 TFLOP/s bf16 (best shape 6912x16384x2048) = 0.859 of 312; H100 SXM 792.1 TFLOP/s
-# (6144x17920x2816) = 0.801 of 989. kernel_overhead: the fixed cost that makes small GEMMs slow,
+# 267.9 TFLOP/s bf16 (best shape MxNxK 6912x16384x2048) = 0.859 of 312; H100 SXM 792.1 TFLOP/s
+# (6144x17920x2816) = 0.801 of 989.
+# gemm_epilogue_exposed (A100): an Ampere GEMM kernel (cuBLAS's and CUTLASS's sm80 kernels: one output tile
+# per CTA, a multistage k-loop, then the epilogue) writes its output tile after its k-loop, and the SM's
+# next tile starts after that; the store is not under any k-loop. Colfax Research, "Dynamic persistent
+# tile scheduling with Cluster Launch Control" (research.colfax-intl.com, 2026): "with single tile
+# scheduling we can't overlap ... one work tile's epilogue with another's mainloop"; "the main benefit
+# of persistent tile scheduling is that we can overlap the epilogue of one tile with the mainloop of
+# the next tile" (Shah et al. 2024, FlashAttention-3, App. B.6, the same for attention on H100).
+# Hopper's and Blackwell's cuBLAS/CUTLASS GEMMs are persistent warp-specialized kernels, so
+# H100/H200/B200 keep the roofline. The A100 GEMM is then
+#   max(2mnk / (peak · e), (mk + kn)·width / bw) + mn·width / bw + kernel_overhead,
+# and the k-loop's e is the MAMF measurement with its store taken out (dpsim.compute.epilogue_free_efficiency):
+# 1/e = 312/267.9 - 312e12 / (2048 · 2.039e12 · 0.83) = 1.1646 - 0.0900, e = 0.931 (the 80 GB part's
+# bandwidth; which A100 SXM the sweep ran on is not stated). A GEMM with a short k pays more per FLOP:
+# Korthikanti's 22B attention projection (k = h/t = 768) runs at 0.82 of its k-loop rate, the 1T one
+# (k 3200) at 0.95 -- the shape dependence the flat plateau did not have.
+# kernel_overhead: the fixed cost that makes small GEMMs slow,
 # from the H100 (sm_90) bf16 rows of XLA's measured matmul table (openxla
 # xla/service/gpu/model/matmul_interpolator_data.h): 2048^3 runs at 632 TFLOP/s (27.2 us, of
 # which 21.7 us are FLOPs at 0.801 of peak) and 4096^3 at 783 TFLOP/s (175.4 us vs 173.4 us):
@@ -335,12 +355,15 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # Activation Recomputation in Large Transformer Models", MLSys'23) Table 4 times one transformer
 # layer of their 22B GPT (h 6144, 64 heads, s 2048, micro-batch 4, TP 8, standard attention, Selene
 # DGX A100): forward 7.7 ms + backward 11.9 ms = 19.6 ms, the forward including its two TP
-# all-reduces (the backward ones overlap the weight-gradient GEMMs, their §6.2). The curve prices that
-# layer's kernels at 15.23 ms and the two 100.7 MB NVLink all-reduces at 1.50 ms:
-# 15.23 / (19.6 - 1.50) = 0.84 (tests/test_compute.py re-derives it; the same number then reproduces
+# all-reduces (the backward ones overlap the weight-gradient GEMMs, their §6.2). The curve (with the
+# exposed epilogue above and Megatron's causal softmax over the lower triangle, dpsim.compute) prices that
+# layer's kernels at 14.73 ms and the two 100.7 MB NVLink all-reduces at 1.50 ms:
+# 14.73 / (19.6 - 1.50) = 0.81 (0.84 with the flat plateau and a full softmax; tests/test_compute.py
+# re-derives it; the same number then reproduces
 # Table 4's other rows within 5 %: sequence parallel, full and selective recomputation). The shortfall
-# is uniform across GEMM-bound and memory-bound kernels (forward 1.18x, backward 1.19x, selective
-# recompute of the attention core 1.2x), i.e. device-wide (clocks under a full node's power and
+# is about uniform across GEMM-bound and memory-bound kernels (forward 1.20x, backward 1.24x, selective
+# recompute of the attention core 1.22x; 1.18x/1.19x/1.2x with the flat plateau), i.e. device-wide
+# (clocks under a full node's power and
 # thermal load, concurrent NCCL kernels), not one kernel class. H100: NVIDIA Transformer Engine
 # "Getting Started" (docs/getting_started in NVIDIA/TransformerEngine; its summary table states "on an
 # NVIDIA H100 GPU", taken as SXM: NVIDIA's own Slurm cluster) times forward + backward of one GPT
@@ -377,13 +400,14 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # configuration). Used only by the opt-in wave-quantisation model (dpsim.compute.wave_efficiency).
 _GEMM_A100: dict[str, Any] = dict(
     sm_count=108,
-    matmul_efficiency=267.9 / 312,
+    gemm_epilogue_exposed=True,
+    matmul_efficiency=1.0 / (312 / 267.9 - 312e12 / (2048 * 2.039e12 * 0.83)),
     kernel_overhead_s=4e-6,
     attention_efficiency=(0.6, 0.5),
     memory_efficiency=0.83,
     curve_source="MAMF sweep (mag-/gpu_benchmark, Bekman's mamf-finder); FlashAttention-2; Jia et al. 2018; "
-    "sustained 0.84 from Korthikanti et al. 2022 Table 4",
-    sustained_fraction=0.84,
+    "sustained 0.81 from Korthikanti et al. 2022 Table 4; exposed epilogue: Colfax persistent-scheduling notes",
+    sustained_fraction=0.81,
 )
 _GEMM_HOPPER: dict[str, Any] = dict(
     matmul_efficiency=792.1 / 989,

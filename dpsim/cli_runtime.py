@@ -341,7 +341,9 @@ def _calibrate_compute(
         typer.echo(
             "note: the measured rate exceeds cluster.device's peak; set peak_flops to the device's peak", err=True
         )
+    # the fit's rate includes each GEMM's output store: price it as fitted, not with the store added again
     device = {"matmul_efficiency": min(1.0, efficiency), "kernel_overhead": f"{overhead * 1e6:.6g} us"}
+    device["gemm_epilogue_exposed"] = False
     document = {
         "note": "GEMM curve measured by dpsim calibrate --compute; merge 'cluster.device' into a scenario",
         "dtype": dtype,

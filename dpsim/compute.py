@@ -25,7 +25,10 @@ stage sets the pace of the pipeline, so a micro-batch costs the slowest stage's 
 A GEMM costs ``max(2mnk / (peak · matmul_efficiency), bytes / (bandwidth · memory_efficiency))
 + kernel_overhead``: a roofline whose compute ceiling is the device's maximum achievable matmul
 rate, plus a fixed per-kernel cost that makes small GEMMs slow (the GEMM curve; sources in
-:mod:`dpsim.catalog`). Every kernel's time is divided by the device's ``sustained_fraction``:
+:mod:`dpsim.catalog`). On devices whose GEMM kernels store their output after the k-loop
+(``gemm_epilogue_exposed``: A100) the store is added instead: ``max(2mnk / (peak · e), loads /
+bw) + m·n·width / bw``, which makes a GEMM with a short k (the attention projection at h/t)
+slower per FLOP than one with a long k. Every kernel's time is divided by the device's ``sustained_fraction``:
 kernel benchmarks run on an idle GPU, a training step sustains less of their rates (measured once
 per device type on a published per-layer timing; :mod:`dpsim.catalog`).
 
@@ -57,6 +60,7 @@ __all__ = [
     "Kernel",
     "chunk_layers",
     "compute_times",
+    "epilogue_free_efficiency",
     "fit_gemm_curve",
     "gemm_time",
     "gradient_accumulation_bytes_per_param",
@@ -117,9 +121,21 @@ def gemm_time(
     if device.gemm_waves and device.sm_count:
         eff *= wave_efficiency(m, n, batch, device.sm_count, device.gemm_tile)
     flops = 2.0 * m * n * k * batch
-    moved = width * (m * k + k * n + m * n) * batch
-    seconds = max(flops / (peak * eff), moved / (device.memory_bandwidth * device.memory_efficiency))
+    bandwidth = device.memory_bandwidth * device.memory_efficiency
+    stored = width * m * n * batch
+    loaded = width * (m * k + k * n) * batch
+    if device.gemm_epilogue_exposed:
+        seconds = max(flops / (peak * eff), loaded / bandwidth) + stored / bandwidth
+    else:
+        seconds = max(flops / (peak * eff), (loaded + stored) / bandwidth)
     return (seconds + device.kernel_overhead) / device.sustained_fraction
+
+
+def epilogue_free_efficiency(measured: float, k: float, peak: float, bandwidth: float, width: float = 2.0) -> float:
+    """The k-loop's fraction of ``peak`` behind a GEMM measured at ``measured`` of peak with inner size ``k``,
+    when its output store (``width`` bytes an element at ``bandwidth``, bytes/s) follows the k-loop:
+    2mnk/(peak·measured) = 2mnk/(peak·e) + width·m·n/bandwidth, so 1/e = 1/measured − width·peak/(2·k·bandwidth)."""
+    return 1.0 / (1.0 / measured - width * peak / (2.0 * k * bandwidth))
 
 
 def wave_efficiency(m: float, n: float, batch: float, sms: int, tile: tuple[int, int]) -> float:
@@ -230,8 +246,11 @@ def layer_kernels(
             p.memory("scores_nan_to_num", "forward", 2.0 * w * scores)  # read, write
             # grad · isfinite(scores): read the scores, write and read a 1-byte mask, read the gradient, write
             p.memory("scores_nan_to_num.backward", "backward", (3.0 * w + 2.0) * scores)
-        p.memory("softmax", "forward", 2.0 * w * scores)  # fused scale-mask-softmax: read, write
-        p.memory("softmax.backward", "backward", 3.0 * w * scores)  # read probabilities and gradient, write
+        # Megatron's causal fused softmax (scaled_upper_triang_masked_softmax) touches only the lower triangle:
+        # forward reads it and writes the whole row (zeros above): 1.5 w; backward reads the two triangles
+        # (probabilities, gradient) and writes the row: 2 w (a full read-read-write would be 3 w).
+        p.memory("softmax", "forward", 1.5 * w * scores)
+        p.memory("softmax.backward", "backward", 2.0 * w * scores)
         if dropout:
             p.memory("attention_dropout", "forward", (2.0 * w + 1.0) * scores)  # read, write, 1-byte mask
             p.memory("attention_dropout.backward", "backward", (2.0 * w + 1.0) * scores)
@@ -361,6 +380,7 @@ def _job_key(
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
+    curve += (d.gemm_epilogue_exposed,)
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 

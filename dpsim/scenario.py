@@ -528,6 +528,9 @@ class DeviceConfig(_Section):
     needs ``sm_count``). Off by default: on the published runs it does not improve the predictions."""
     sm_count: PositiveInt | None = None
     """Streaming multiprocessors (the catalog's), for ``gemm_waves``."""
+    gemm_epilogue_exposed: bool = False
+    """The catalog's: the GEMM's output store follows its k-loop (:func:`dpsim.compute.gemm_time`; A100),
+    instead of hiding under the next tile's k-loop (Hopper's persistent kernels)."""
     gemm_tile: tuple[PositiveInt, PositiveInt] = (256, 128)
     """GEMM output tile (rows, columns) one SM computes per wave, either orientation; NVIDIA's Matrix
     Multiplication Background guide, §3.2: 256 × 128 on A100 (cuBLAS's Hopper kernels use 128 × 256)."""
@@ -541,6 +544,7 @@ class DeviceConfig(_Section):
         fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
         fields.update(sustained_fraction="sustained_fraction", sm_count="sm_count")
+        fields.update(gemm_epilogue_exposed="gemm_epilogue_exposed")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}

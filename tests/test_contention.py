@@ -308,9 +308,10 @@ def test_hybrid_shard_streams_meet_on_the_nic_when_the_shard_group_spans_nodes()
     node only the replica all-reduces cross the NIC; with a shard group of two nodes the reduce-scatters cross
     it too, while the previous bucket's replica all-reduce runs on its own stream. The simulator at chunk level
     runs a HYBRID_SHARD step on one network (dpsim.sim.shared.run_on_one_network), so it equals the shared
-    fabric (1e-9) in both cases: 147.39 and 224.29 ms (each collective on a network of its own it gave
-    197.3 ms for the second). The fast level and the analytic engine price the two streams by the links each
-    collective loads while both are in flight (dpsim.streams): 224.98 ms, +0.31 % over the chunk level. The
+    fabric (1e-9) in both cases: 148.80 and 225.70 ms (each collective on a network of its own it gave
+    197.3 ms for the second, priced before the A100 epilogue). The fast level and the analytic engine price
+    the two streams by the links each collective loads while both are in flight (dpsim.streams): 226.40 ms,
+    +0.31 % over the chunk level. The
     NIC carries the same bytes without a pause either way (work-conserving); what remains is the chunk level's
     ranks finishing each ring at their own times (a rank joins its next collective early), which the other
     levels fold to the last rank (already +0.19 % on this case when the streams were priced apart: 197.65 vs
@@ -322,7 +323,7 @@ def test_hybrid_shard_streams_meet_on_the_nic_when_the_shard_group_spans_nodes()
     base["cluster"].update(nodes=4, workers_per_node=4)
     base["communication"]["bucket"] = "25 MB"
     base["training"].update(global_batch=32, micro_batch=1)
-    for group, chunk_ms in ((4, 147.386), (8, 224.290)):
+    for group, chunk_ms in ((4, 148.800), (8, 225.704)):
         base["training"]["fsdp_shard_group"] = group
         s = scenario_from_dict(base)
         single = simulate(s, fidelity="chunk")

@@ -18,8 +18,8 @@ from dpsim.scenario import load_scenario
 # GPT-2 XL (48 layers, d 1600, vocabulary 50,257, 1,024 positions, tied embeddings): 48·(12·1600² + 13·1600)
 # + 50,257·1600 + 1,024·1600 + 2·1600 = 1,557,611,200 parameters, all on each of the 8 data-parallel ranks.
 PSI = 1_557_611_200
-# the catalog's A100 80GB: 2,039 GB/s, memory-bound kernels at 0.83 of it, sustained 0.84 in a training step
-RATE = 2.039e12 * 0.83 * 0.84
+# the catalog's A100 80GB: 2,039 GB/s, memory-bound kernels at 0.83 of it, sustained 0.81 in a training step
+RATE = 2.039e12 * 0.83 * 0.81
 K = 4  # global batch 64 = 8 ranks x micro-batch 2 x 4 micro-batches
 
 _BASE = [

@@ -5,8 +5,9 @@ Bounds, stated as what they are:
 - Megatron-LM Table 1's error has no trend with model size: the fitted slope is at most 3 points per decade
   of parameters (the flat-efficiency model moved by -34 points over the table's 2.8 decades: +22 -> -12).
   With the artifact's code priced as it ran (autograd's fp16 accumulation, synchronous pipeline exchanges,
-  the fp16 optimizer's passes, fill and drain at each stage's pace) the slope is -1.4 points a decade,
-  -3.9 across the table: the issue's "3 points across the table" is not met (a strict xfail says so).
+  the fp16 optimizer's passes, fill and drain at each stage's pace), the A100's GEMM output store after the
+  k-loop and Megatron's causal softmax over the lower triangle, the slope is -1.0 points a decade, -2.8
+  across the table: within the issue's "3 points across the table" (it was -1.4, -3.9 with the flat plateau).
 - A device whose sustained_fraction was measured inside a training step: every run within 10 % and a
   mean |error| within 5 %. A100: Korthikanti et al. 2022 Table 4, a layer of a TP-8 run on a full
   node; the Table 5 iteration times of the same paper (not independent) within 10 %. H100: NVIDIA
@@ -122,15 +123,15 @@ def test_h100_sustained_fraction_from_nemo_in_training_rows() -> None:
 
 
 def test_a100_calibration_and_the_gemm_wave_what_if() -> None:
-    """The benchmark's A100 derivation (Korthikanti Table 4) gives the catalog's 0.84. With GEMM wave
+    """The benchmark's A100 derivation (Korthikanti Table 4) gives the catalog's 0.81. With GEMM wave
     quantisation on, the calibration layer is itself quantised (its QKV and MLP-up GEMMs 0.89 of their
-    waves), so the re-derived fraction rises to about 0.90 and Table 1's nearly whole-wave GEMMs come
+    waves), so the re-derived fraction rises to about 0.87 and Table 1's nearly whole-wave GEMMs come
     out faster: the A100 mean error grows, which is why ``gemm_waves`` stays off (README)."""
     from dpsim.catalog import DEVICES
 
     assert RUNS.korthikanti_sustained_fraction() == pytest.approx(DEVICES["a100-80gb"].sustained_fraction, rel=0.02)
     waved = RUNS.korthikanti_sustained_fraction(gemm_waves=True)
-    assert waved == pytest.approx(0.90, abs=0.01)
+    assert waved == pytest.approx(0.87, abs=0.01)
     a100 = [r for r in RUNS.PUBLISHED_RUNS if _calibrated(r) and "a100" in str(r.scenario["cluster"]["device"])]
     plain = [abs(RUNS.relative_error(r, _PREDICTED[r.name][0])) for r in a100]
     what_if = [RUNS.with_device(r, gemm_waves=True, sustained_fraction=waved) for r in a100]
@@ -151,17 +152,6 @@ def test_table1_error_trend_per_decade() -> None:
     assert abs(slope) <= MAX_TREND_POINTS_PER_DECADE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11's bound, 3 points across the whole table, not met: -1.41 points a decade, -3.9 over 2.8 decades. "
-    "Every row's TP, PP, DP, micro-batch, batch, layers, hidden, heads, recomputation, interleaving and DDP flavour "
-    "agrees with run_table_1.sh/CONFIG.sh at de7dc40 (39B and 1T: plain 1F1B, no virtual-stage flag); the "
-    "artifact's code is priced as it runs: fp16 autograd accumulation, synchronous scatter/gather exchanges "
-    "(interleaved rows -0.7 to -2.3 points, 1T -0.5), the fp16 optimizer's separate passes (-1.0 point at "
-    "1.7B to 0 at 1T) and fill/drain through the cheaper stages (1T +0.6). The 39.1B (-1.7 %) and 1T (-3.7 %) "
-    "rows are the two plain-1F1B pipelines; Korthikanti's 1T iterations on the same pipeline (2022 code) come "
-    "out -6.6 % too, so the 1T miss is in how its 64-stage pipeline is priced, not in its transcription",
-)
 def test_table1_error_has_no_trend_across_the_table() -> None:
     slope, span = _table1_trend()
     assert abs(slope * span) <= MAX_TREND_POINTS_ACROSS_TABLE
@@ -380,8 +370,8 @@ def test_table1_fp16_autograd_accumulation_by_hand() -> None:
     (AccumulateGrad, grad += new: read 2 + 2, write 2 bytes a parameter). 18.4B row: TP 8, no pipeline,
     DP 256 / 8 = 32, global batch 1024 at micro-batch 8, so k = 4; Ψ = 40·(12·6144² + 13·6144) + 51,200·6144
     + 2048·6144 + 2·6144 = 18,449,756,160 parameters, Ψ/8 on a device; the catalog A100 80GB moves
-    memory-bound bytes at 2,039 GB/s × 0.83 × 0.84. The 1.7B row has k = 512 / (32 · 16) = 1: nothing added."""
-    rate = 2.039e12 * 0.83 * 0.84
+    memory-bound bytes at 2,039 GB/s × 0.83 × 0.81. The 1.7B row has k = 512 / (32 · 16) = 1: nothing added."""
+    rate = 2.039e12 * 0.83 * 0.81
     for name, psi, k in (("Megatron GPT 18.4B", 18_449_756_160, 4), ("Megatron GPT 1.7B", 0, 1)):
         (run,) = [r for r in MEGATRON if r.name == name]
         plain = dict(run.scenario)
