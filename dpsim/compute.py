@@ -248,9 +248,10 @@ def layer_kernels(
             p.memory("scores_nan_to_num.backward", "backward", (3.0 * w + 2.0) * scores)
         # Megatron's causal fused softmax (scaled_upper_triang_masked_softmax) touches only the lower triangle:
         # forward reads it and writes the whole row (zeros above): 1.5 w; backward reads the two triangles
-        # (probabilities, gradient) and writes the row: 2 w (a full read-read-write would be 3 w).
-        p.memory("softmax", "forward", 1.5 * w * scores)
-        p.memory("softmax.backward", "backward", 2.0 * w * scores)
+        # (probabilities, gradient) and writes the row: 2 w. Unmasked (scaled_masked_softmax): 2 w and 3 w.
+        read = 0.5 if model.causal else 1.0
+        p.memory("softmax", "forward", (read + 1.0) * w * scores)
+        p.memory("softmax.backward", "backward", (2.0 * read + 1.0) * w * scores)
         if dropout:
             p.memory("attention_dropout", "forward", (2.0 * w + 1.0) * scores)  # read, write, 1-byte mask
             p.memory("attention_dropout.backward", "backward", (2.0 * w + 1.0) * scores)

@@ -294,6 +294,13 @@ def test_causal_softmax_touches_the_lower_triangle_by_hand() -> None:
     rate = 3.35e12 * 0.83 * 0.70
     assert kernels["softmax"].seconds == pytest.approx(3.0 * scores / rate, rel=1e-9)
     assert kernels["softmax.backward"].seconds == pytest.approx(4.0 * scores / rate, rel=1e-9)
+    # without the causal mask (BERT: scaled_masked_softmax) the whole s×s is read: 4 and 6 bytes a score
+    data = s.model_dump(mode="json")
+    data["model"] = {**data["model"], "causal": False}
+    full = scenario_from_dict(data)
+    kernels = {k.name: k for k in layer_kernels(full.model, full.cluster.device, "bf16", 1, 1)}
+    assert kernels["softmax"].seconds == pytest.approx(4.0 * scores / rate, rel=1e-9)
+    assert kernels["softmax.backward"].seconds == pytest.approx(6.0 * scores / rate, rel=1e-9)
 
 
 def test_metaseq_nan_to_num_over_the_scores_by_hand() -> None:
