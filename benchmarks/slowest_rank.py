@@ -17,10 +17,12 @@ backward of one micro-batch and an Adam step, as a training rank's window betwee
 synchronisations; no communication) are released together at common wall-clock times each round
 (every process sleeps until the same instant, so each wakes on its own timer, as ranks wake on
 their own all-reduce's completion) and each records when it ends and its thread's CPU time. Per R
-it prints the CPU work X, processor sharing ``max(1, R/C)·X``, the mean and the slowest rank's
-end after the release (the slowest averaged over rounds) and the second reading's prediction
-from the measured slice q (``runtime.calibrate.measure_time_slice``: two spinning processes on
-one core, the median length of their uninterrupted runs). Run it on a quiet machine.
+it prints the CPU work X (median), the round's work over the cores ΣX/C (processor sharing, at least
+the largest X), the mean and the slowest rank's end after the release (averaged over rounds), each
+against ΣX/C, and the second reading's slowest − mean from the measured slice q (``time_slice``: two
+spinning processes on one core, the median length of their uninterrupted runs). Run it on a quiet
+machine. Measured (``benchmarks/results/slowest-rank-2026-12-03/quiet.txt``): the mean ends before
+ΣX/C and the slowest a constant 6–11 ms after it, as at R = 2 with a core per rank: the first reading.
 
     PYTHONPATH=. .venv/bin/python benchmarks/slowest_rank.py [--ranks 2,3,4,5,6,8] [--rounds 25]
 
@@ -49,7 +51,50 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dpsim.calibration import HostModel
+SLICE_GAP_S = 100e-6
+"""A pause in a spinning loop longer than this is the process waiting for its core (a loop turn takes < 1 µs)."""
+
+
+def out_of_phase_lag(ranks: int, cores: float, slice_s: float) -> float:
+    """The second reading: how much later than the mean the slowest of ``ranks`` time-sliced ranks ends.
+
+    With k > C runnable ranks the scheduler serves them in rounds of ``k·q/C``; if processor sharing is the
+    mean rank and each rank's end lies uniformly and independently in its last round, the largest of k
+    uniform positions in a round of length T, ``T·k/(k + 1)``, is ``T·(k − 1)/(2(k + 1))`` after their mean.
+    0 with a core per rank.
+    """
+    if ranks <= cores or slice_s <= 0:
+        return 0.0
+    round_s = ranks * slice_s / cores
+    return round_s * (ranks - 1) / (2 * (ranks + 1))
+
+
+def _spin_on_core_0(seconds: float, queue: Queue[Any]) -> None:
+    os.sched_setaffinity(0, {0})
+    end = time.perf_counter() + seconds
+    last = start = time.perf_counter()
+    runs = []
+    while last < end:
+        now = time.perf_counter()
+        if now - last > SLICE_GAP_S:  # descheduled: the run since ``start`` ended at ``last``
+            runs.append(last - start)
+            start = now
+        last = now
+    queue.put(runs[1:])
+
+
+def time_slice(seconds: float = 2.0) -> float:
+    """The scheduler's slice: the median uninterrupted run of two processes spinning on one core (EEVDF's
+    slice, checked at the timer tick: 3.95 ms on the 2-core VM, ``CONFIG_HZ=250``)."""
+    ctx = get_context("fork")
+    queue: Queue[Any] = ctx.Queue()
+    procs = [ctx.Process(target=_spin_on_core_0, args=(seconds, queue)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    runs = [r for _ in procs for r in queue.get(timeout=seconds + 60)]
+    for proc in procs:
+        proc.join()
+    return statistics.median(runs)
 
 
 def _rank(
@@ -125,7 +170,7 @@ def saved_runs(folder: Path, slice_s: float, cores: int) -> None:
         compute, optimizer = extra["per_rank_compute_s"], extra["per_rank_optimizer_s"]
         window = [compute[r] + optimizer[r] for r in compute]
         ranks, mean = len(window), statistics.mean(window)
-        pred = HostModel(float(cores), time_slice_s=slice_s).slowest_rank_lag(ranks)
+        pred = out_of_phase_lag(ranks, cores, slice_s)
         print(f"{ranks:>2} {mean * 1e3:11.1f} {max(window) * 1e3:8.1f} {(max(window) - mean) * 1e3:7.1f} "
               f"{pred * 1e3:17.1f}")  # fmt: skip
 
@@ -180,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.emulated:
         emulated([int(n) for n in args.emulated.split(",")], args.cores, args.steps, args.buckets.split(","))
         return 0
-    from runtime.calibrate import measure_time_slice
-
-    q = measure_time_slice()
+    q = time_slice()
     print(f"time slice q = {q * 1e3:.2f} ms (two spinning processes on one core), C = {args.cores}")
     print(f"{'R':>2} {'X cpu ms':>8} {'ΣX/C':>7} {'mean end':>8} {'slowest':>8} {'slowest-mean':>12} "
           f"{'out-of-phase pred':>17} {'mean-ΣX/C':>9} {'slowest-ΣX/C':>12}")  # fmt: skip
@@ -190,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         fluid_guess = max(1.0, ranks / args.cores) * 0.05
         m = measure(ranks, args.rounds, args.layers, args.hidden, args.micro_batch, 3 * fluid_guess + 0.1, args.cores)
         fluid = m["bound_s"]
-        excess = HostModel(float(args.cores), time_slice_s=q).slowest_rank_lag(ranks)
+        excess = out_of_phase_lag(ranks, args.cores, q)
         print(f"{ranks:>2} {m['cpu_s'] * 1e3:8.1f} {fluid * 1e3:7.1f} {m['mean_end_s'] * 1e3:8.1f} "
               f"{m['slowest_end_s'] * 1e3:8.1f} {(m['slowest_end_s'] - m['mean_end_s']) * 1e3:12.1f} "
               f"{excess * 1e3:17.1f} {(m['mean_end_s'] - fluid) * 1e3:9.1f} {(m['slowest_end_s'] - fluid) * 1e3:12.1f}"

@@ -317,9 +317,6 @@ class HostModel:
     """CPU seconds of one minor page fault: the kernel mapping and zeroing a page a process first touches
     (:data:`dpsim.allocator.PAGE_BYTES`); what the optimizer pays per page glibc maps afresh each step
     (:func:`dpsim.allocator.optimizer_fresh_bytes`). 0: not measured."""
-    time_slice_s: float = 0.0
-    """The scheduler's time slice on this host: how long a process runs before another one waiting for its
-    core gets it (two processes spinning on one core, the median of their uninterrupted runs). 0: not measured."""
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
@@ -353,23 +350,6 @@ class HostModel:
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
-
-    def slowest_rank_lag(self, processes: int) -> float:
-        """How much later the slowest of ``processes`` time-sliced ranks ends its work than the mean one.
-
-        With k > C runnable ranks the scheduler serves them in rounds of ``k·q/C`` (each gets one
-        slice q on one of the C cores). Processor sharing (:meth:`slowdown`) prices a rank's mean
-        end; where in its last round each rank ends depends on its place in the service order,
-        which for ranks out of phase (each woken by its own all-reduce, on whichever core) is
-        uniform and independent of the others'. The step waits for the slowest: the largest of k
-        uniform positions in a round of length T, ``T·k/(k + 1)``, against their mean ``T/2``,
-        is ``T·(k − 1)/(2(k + 1))`` later. 0 with a core per rank or no measured slice.
-        """
-        k = max(1, processes)
-        if k <= self.cores or self.time_slice_s <= 0:
-            return 0.0
-        round_s = k * self.time_slice_s / self.cores
-        return round_s * (k - 1) / (2 * (k + 1))
 
     def comm_cpu_per_byte_at(self, rate: float | None) -> float:
         """κ at shaped rate ``rate``: :attr:`comm_cpu_per_byte_by_rate` interpolated in log rate (held
@@ -944,18 +924,6 @@ class HardwareProfile:
             return n
         return max(1, n // per_node)
 
-    def slowest_rank_lag(self, scenario: Scenario) -> float:
-        """How much later than one rank's priced compute the slowest of the ranks sharing its host is ready.
-
-        The gradient synchronisation waits for every rank, so each step pays the slowest rank's
-        time-sliced window (:meth:`HostModel.slowest_rank_lag`); 0 without a host model, with one
-        rank or a core per rank.
-        """
-        h = self.host_model
-        if h is None or scenario.data_parallel <= 1:
-            return 0.0
-        return h.slowest_rank_lag(h.ranks_on_host(scenario))
-
     def host_slowdown(self, scenario: Scenario) -> float:
         """Compute slowdown of a rank while the scenario's ranks that share its host compute at once."""
         h = self.host_model
@@ -1361,11 +1329,6 @@ def _by_rate_from_yaml(data: Any, where: str, source: str) -> tuple[tuple[float,
     return pairs
 
 
-MAX_TIME_SLICE_S = 1.0
-"""Largest ``host_model.time_slice`` a profile may hold: Linux slices are milliseconds (a timer tick at most
-10 ms at ``CONFIG_HZ=100``; SCHED_RR's default 100 ms)."""
-
-
 def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data is None:
         return None
@@ -1382,7 +1345,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "optimizer_residual",
         "page_fault",
         "comm_cpu_per_byte_by_rate",
-        "time_slice",
     }
     expected = f"expected {{{', '.join(sorted(keys))}}} with cores"
     if not isinstance(data, dict):
@@ -1420,12 +1382,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(f"{where}.comm_cpu_per_byte", f"expected a CPU time per byte >= 0: {exc}", source) from None
     try:
-        time_slice = _duration(data.get("time_slice", "0 s"))
-        if time_slice > MAX_TIME_SLICE_S:
-            raise ValueError(f"{time_slice:g} s is not a scheduler's slice (at most {MAX_TIME_SLICE_S:g} s)")
-    except (TypeError, ValueError, UnitError) as exc:
-        raise ScenarioError(f"{where}.time_slice", f"expected the scheduler's time slice >= 0: {exc}", source) from None
-    try:
         return HostModel(
             float(data["cores"]), float(data.get("efficiency_loss", 0.0)), str(data.get("shared_by", "job")),
             comm_cpu_per_byte,
@@ -1436,7 +1392,6 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             float(data.get("optimizer_residual", 0.0)),
             by_rate,
             page_fault,
-            time_slice,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1508,8 +1463,6 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             ]
         if h.page_fault_s > 0:
             data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
-        if h.time_slice_s > 0:
-            data["host_model"]["time_slice"] = _time_text(h.time_slice_s)
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

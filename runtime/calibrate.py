@@ -287,47 +287,6 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def _spin_on_core_0(seconds: float, queue: Any) -> None:
-    """Spin on core 0 for ``seconds``, then put the lengths of the uninterrupted runs (all but the first)."""
-    os.sched_setaffinity(0, {0})
-    end = time.perf_counter() + seconds
-    last = start = time.perf_counter()
-    runs = []
-    while last < end:
-        now = time.perf_counter()
-        if now - last > SLICE_GAP_S:  # descheduled: the run since ``start`` ended at ``last``
-            runs.append(last - start)
-            start = now
-        last = now
-    queue.put(runs[1:])
-
-
-SLICE_GAP_S = 100e-6
-"""A pause in a spinning loop longer than this is the process waiting for its core (a loop turn takes < 1 µs)."""
-
-
-def measure_time_slice(seconds: float = 2.0) -> float:
-    """The scheduler's time slice: the median uninterrupted run of two processes spinning on one core.
-
-    Each takes the core until the scheduler hands it to the other one waiting (EEVDF's slice, checked at
-    the timer tick: 4 ms on this VM, ``CONFIG_HZ=250``). What :meth:`dpsim.calibration.HostModel.slowest_rank_lag`
-    needs: time-sliced ranks are served one slice per round.
-    """
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_spin_on_core_0, args=(seconds, queue)) for _ in range(2)]
-    for proc in procs:
-        proc.start()
-    runs = [r for _ in procs for r in queue.get(timeout=seconds + 60)]
-    for proc in procs:
-        proc.join()
-    if not runs:
-        raise RuntimeError("time slice: the two spinning processes were never descheduled")
-    return statistics.median(runs)
-
-
 def measure_page_fault(size_bytes: int = 64 * 2**20, reps: int = 5) -> float:
     """CPU seconds of one minor page fault: first write of freshly mapped memory minus a second write, per fault.
 
@@ -927,8 +886,6 @@ def calibrate_compute(
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
     page_fault = measure_page_fault()
     log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
-    time_slice = measure_time_slice()
-    log(f"calibrate: scheduler time slice {time_slice * 1e3:.2f} ms (two processes spinning on one core)")
     host = dataclasses.replace(
         host,
         shared_by=shared,
@@ -938,7 +895,6 @@ def calibrate_compute(
         optimizer_measured=memory,
         optimizer_residual=memory_residual,
         page_fault_s=page_fault,
-        time_slice_s=time_slice,
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)

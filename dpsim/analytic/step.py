@@ -1007,9 +1007,7 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s = optimizer_seconds(scenario, updated)
 
     nominal_compute = k * (fwd + bwd)
-    # the gradient synchronisation waits for the slowest of the time-sliced ranks (one model, both engines)
-    slowest_lag = profile.slowest_rank_lag(scenario) if profile is not None else 0.0
-    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass) + copy_back_s + slowest_lag
+    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass) + copy_back_s
     barrier_s = k * (fwd_s + bwd_s) - nominal_compute
     tp_comm_s = k * tp_comm_mb
     # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends

@@ -312,8 +312,6 @@ class _Replication:
             hidden = bwd[:, :, -1] - profile.overlap_backward_compute(self.scenario, alone, overlapped)
         else:
             hidden = np.zeros(bwd.shape[:2])
-        if profile is not None:  # every rank's last micro-batch waits for the slowest time-sliced rank (one model)
-            fwd[:, :, -1] += profile.slowest_rank_lag(self.scenario)
         runs = []
         one_network = self.one_network
         events = calls = 0
