@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpsim import catalog
+from dpsim.buckets import bucket_sizes, gradient_tensors, synced_gradient_bytes
 from dpsim.errors import safe_text
 from dpsim.records import CORE_FIELDS, StepResult
 from dpsim.sharding import collective_pieces
@@ -184,9 +185,17 @@ def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> 
 
 
 def _gradient_bucket_count(scenario: Scenario, grad_bytes: float) -> int:
-    """Gradient buckets a step reduces: DeepSpeed's IPG buckets when listed, else the stream's."""
+    """Gradient buckets a step reduces, as the engines cut them: DeepSpeed's IPG buckets when listed, DDP's
+    buckets of whole tensors where the model's tensors are known (:func:`dpsim.buckets.bucket_sizes`, DDP's
+    small first bucket), else the stream's equal buckets."""
     cut = collective_pieces(scenario)
-    return len(cut.gradient_buckets) or math.ceil(grad_bytes / cut.gradient_bucket)
+    if cut.gradient_buckets:
+        return len(cut.gradient_buckets)
+    ddp = scenario.reduces_with_ddp
+    tensors = gradient_tensors(scenario) if ddp else ()
+    first = None if ddp else cut.gradient_bucket
+    total = synced_gradient_bytes(scenario, tensors) or grad_bytes
+    return len(bucket_sizes(total, cut.gradient_bucket, first, tensors))
 
 
 def derived_values(scenario: Scenario) -> dict[str, Any]:

@@ -346,3 +346,23 @@ def test_the_last_bucket_is_found_without_listing_the_buckets() -> None:
                 assert last_bucket_bytes(total, bucket, first) == bucket_sizes(total, bucket, first)[-1]
     assert last_bucket_bytes(0.0, 25e6) == 0.0
     assert last_bucket_bytes(1e18, 25e6, 25e6) == 25e6  # 4e10 full buckets: nothing listed
+
+
+def test_check_counts_the_buckets_the_engines_reduce() -> None:
+    # `dpsim check` printed ceil(gradient / bucket) equal buckets (GPT-2 XL in fp32: 238) while both engines
+    # reduce DDP's buckets of whole tensors: 3 a layer (each fc and proj weight, 41 MB, overfills a 25 MiB
+    # bucket alone; QKV + out together) and the embeddings, 3 · 48 + 1 (see the test above)
+    from dpsim import api
+    from dpsim.report import derived_values
+    from dpsim.scenario import scenario_from_dict
+
+    xl = scenario_from_dict(
+        {
+            "model": "gpt2-xl",
+            "cluster": {"nodes": 2, "device": {"peak_flops": "1 TFLOP/s", "memory": "100 GB"}},
+            "training": {"global_batch": 8, "micro_batch": 4, "precision": "fp32"},
+        }
+    )
+    assert derived_values(xl)["buckets"] == 3 * 48 + 1
+    assert api.run(xl, engine="analytic").extra["buckets"] == 3 * 48 + 1
+    assert api.run(xl, engine="sim").extra["buckets"] == 3 * 48 + 1
