@@ -191,10 +191,6 @@ def _megatron_table1(
     )
 
 
-_LLAMA3_405B_LAYER_PARAMS = 2 * 16384**2 + 2 * 16384 * 1024 + 3 * 16384 * 53248 + 2 * 16384
-"""Parameters of one Llama 3 405B layer (Q, O; K, V with 8 KV heads of 128; SwiGLU 53,248; two RMSNorms)."""
-
-
 PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
     # Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters Using
     # Megatron-LM" (SC'21), Table 1: params (B), heads, hidden, layers, TP, PP, GPUs, batch, TFLOP/s per
@@ -265,14 +261,10 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                     "activation_recomputation": "none",
                     "gradient_clipping": True,  # not stated for Llama 3; Llama 2 clipped at 1.0
                 },
-                # FSDP reduce-scatters (and gathers) one FSDP unit at a time: one transformer layer's
-                # shard, the usual per-block wrapping (Zhao et al. 2023, "PyTorch FSDP", §3; the unit is
-                # not stated for Llama 3), in FP32 (§3.3.2).
-                "communication": {
-                    "algorithm": "ring",
-                    "dtype": "fp32",
-                    "bucket": f"{_LLAMA3_405B_LAYER_PARAMS / 8 * 4:.0f} B",
-                },
+                # FSDP reduce-scatters (and gathers) one FSDP unit at a time (dpsim.sharding: a transformer
+                # layer's shard, the usual per-block wrapping, Zhao et al. 2023, "PyTorch FSDP", §3; the unit
+                # is not stated for Llama 3), reducing in FP32 (§3.3.2).
+                "communication": {"algorithm": "ring", "dtype": "fp32"},
             },
             assumptions="micro-batch 1 (not published; batch/DP 32 or 16 sequences of 8K); V = 8 derived "
             "from the one-layer chunks of §3.3.2; FSDP without resharding as ZeRO-2; sequence "
@@ -503,9 +495,6 @@ NVIDIA's own runs on DGX H100 under a full node's load, none of :data:`PUBLISHED
 # al. 2022 Table 4), added after the model and its calibration were settled; nothing was fitted or
 # changed for them. Printed apart, with their own error statistics.
 
-_OPT_175B_LAYER_PARAMS = 12 * 12288**2 + 13 * 12288
-"""Parameters of one OPT-175B layer (QKV, output, 4h ReLU MLP, their biases, two LayerNorms)."""
-
 
 def _deepspeed_pipeline(batch: int, micro_batch: int, tp: int, pp: int, **training: Any) -> dict[str, Any]:
     """Training and communication sections of a run on DeepSpeed's pipeline engine (with Megatron's tensor
@@ -653,13 +642,10 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
                 "distribute_checkpointed_activations": True,
                 "gradient_clipping": True,
             },
-            # fairscale FSDP: one flat parameter per wrapped transformer layer, reduce-scattered in the
-            # 16-bit training dtype (fp32_reduce_scatter off), overlapped with the backward pass
-            "communication": {
-                "algorithm": "ring",
-                "dtype": "fp16",
-                "bucket": f"{_OPT_175B_LAYER_PARAMS / 8 * 2:.0f} B",
-            },
+            # fairscale FSDP: one flat parameter per wrapped transformer layer (dpsim.sharding's units: a
+            # gather and a reduce-scatter a layer), reduce-scattered in the 16-bit training dtype
+            # (fp32_reduce_scatter off), overlapped with the backward pass
+            "communication": {"algorithm": "ring", "dtype": "fp16"},
         },
         assumptions="interconnect 8 x HDR per node (Azure NDm A100 v4; not in the paper, and decisive: with "
         "4 x 100 Gb/s the prediction is 147.6 TFLOP/s, +0.4 %, with one HDR NIC 99.9); one FSDP unit per "
@@ -681,8 +667,8 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "all-gathers and reduce-scatters (1.97 s each per step over 124 ranks) hide behind the 4.1 s forward and "
         "11.9 s backward. metaseq's training attention (its torch.nan_to_num over the s x s scores, modelled) and "
         "its MLP without Megatron's bias fusions (modelled) took it from +16.4 %; its FSDP settings (flat "
-        "parameters, no reshard after forward, fp16 reduce-scatter, 25 MB buckets below one layer's 453 MB "
-        "gradient, no accumulation) are as modelled. "
+        "parameters, no reshard after forward, fp16 reduce-scatter, a gather and a reduce-scatter per layer "
+        "(one flat parameter a wrapped layer: 453 MB of gradient each), no accumulation) are as modelled. "
         "Before FSDP SHARD_GRAD_OP's per-unit forward gathers were modelled (dpsim.sharding, "
         "one micro-batch here) the 1.97 s gather was charged after the step and the run came out +5 %, "
         "for that wrong reason. What slows the real run is not published: the interconnect is assumed (Azure's "

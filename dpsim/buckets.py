@@ -296,13 +296,36 @@ def bucket_sizes(
         return [sum(tensors[i] for i in b) for b in ddp_bucket_layout(tensors, bucket_bytes, first_bucket)]
     first = min(first_bucket_bytes(bucket_bytes, first_bucket), total_bytes)
     rest_total = total_bytes - first
-    full = math.floor(rest_total / bucket_bytes) if rest_total > 0 else 0
-    rest = rest_total - full * bucket_bytes
+    full, rest = full_pieces(rest_total, bucket_bytes)
     sizes = [first]
     sizes.extend([bucket_bytes] * full)
     if rest > 0:
         sizes.append(rest)
     return sizes
+
+
+_ROUNDING = 1e-9
+"""Relative slack for a total that is a whole number of pieces but for rounding (FSDP's units: L layers)."""
+
+
+def piece_count(total_bytes: float, piece_bytes: float, whole: bool = False) -> int:
+    """How many pieces of ``piece_bytes`` carry ``total_bytes``: the last one partial (at least one), or with
+    ``whole`` only the full ones; a total within rounding of a whole number of pieces is that number (an
+    FSDP stage of L units of one layer each is L pieces, not L + 1 with a remainder of 1e-9 bytes)."""
+    ratio = total_bytes / piece_bytes
+    nearest = round(ratio)
+    if abs(ratio - nearest) <= _ROUNDING * max(1.0, nearest):
+        return max(0 if whole else 1, nearest)
+    return math.floor(ratio) if whole else max(1, math.ceil(ratio))
+
+
+def full_pieces(total_bytes: float, piece_bytes: float) -> tuple[int, float]:
+    """(full pieces, the remainder's bytes or 0) of ``total_bytes`` cut in ``piece_bytes`` (:func:`piece_count`)."""
+    if total_bytes <= 0:
+        return 0, 0.0
+    full = piece_count(total_bytes, piece_bytes, whole=True)
+    rest = total_bytes - full * piece_bytes
+    return full, (rest if rest > _ROUNDING * piece_bytes else 0.0)
 
 
 def ddp_trace(profile: Any, zero_stage: int) -> tuple[tuple[float, float], ...]:
@@ -361,7 +384,7 @@ def last_bucket_bytes(
     rest_total = total_bytes - first
     if rest_total <= 0:
         return first
-    rest = rest_total - math.floor(rest_total / bucket_bytes) * bucket_bytes
+    rest = full_pieces(rest_total, bucket_bytes)[1]
     return rest if rest > 0 else bucket_bytes
 
 

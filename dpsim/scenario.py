@@ -968,7 +968,9 @@ class CommunicationConfig(_Section):
     sets how long a mid-size tree all-reduce takes to fill its pipeline. GCP's TCPXO profile and
     aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``)."""
     bucket: Size = _default("25 MiB")
-    """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB)."""
+    """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
+    optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts
+    (:func:`dpsim.sharding.collective_pieces`)."""
     overlap: bool = True
     """Start each bucket's all-reduce as soon as its gradients are ready during backward."""
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"

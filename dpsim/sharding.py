@@ -188,7 +188,14 @@ class CollectivePieces:
 def collective_pieces(scenario: Scenario) -> CollectivePieces:
     """How ``scenario``'s step cuts its data-parallel collectives (both engines read this, never the fields).
 
-    ``communication.bucket`` for DDP, Megatron's distributed optimizer and FSDP. DeepSpeed ZeRO
+    ``communication.bucket`` for DDP and Megatron's distributed optimizer. FSDP (SHARD_GRAD_OP, FULL_SHARD,
+    HYBRID_SHARD) issues one all-gather and one reduce-scatter a wrapped unit (torch 2.13: FSDP2
+    ``_fully_shard/_fsdp_param_group.py``, ``FSDPParamGroup.unshard``'s one ``foreach_all_gather`` and
+    ``post_backward``'s one ``foreach_reduce``; FSDP1 one ``FlatParameter`` a wrapped module, gathered by
+    ``FlatParamHandle.unshard`` and reduced by ``_runtime_utils._reduce_grad``): pieces of one unit
+    (:func:`fsdp_unit_parameters`) at the parameters' and the gradients' communication width. The engines cut
+    a pass into equal pieces, so the root unit (embeddings, head) is a remainder of unit-sized pieces: its
+    bytes exact, ceil(R/u) collectives where FSDP issues one. DeepSpeed ZeRO
     (:attr:`dpsim.scenario.Scenario.deepspeed`) sizes its own, in elements (DeepSpeed 0.16.5,
     ``deepspeed/runtime/zero/``):
 
@@ -228,6 +235,11 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
         return CollectivePieces(
             c.bucket, c.bucket, c.bucket, c.overlap, post_step_broadcasts=torch_zero_broadcasts(scenario)
         )
+    if scenario.training.optimizer_sharding == "fsdp" and scenario.training.zero_stage >= 2:
+        unit = fsdp_unit_parameters(scenario)  # FSDP: one all-gather and one reduce-scatter a wrapped unit
+        return CollectivePieces(
+            unit * scenario.gradient_bytes_per_param, unit * scenario.param_bytes_per_param, c.bucket, c.overlap
+        )
     if ds is None:
         return CollectivePieces(c.bucket, c.bucket, c.bucket, c.overlap)
     t, m = scenario.training, scenario.model
@@ -243,6 +255,31 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
         return CollectivePieces(gradient, ds.prefetch_bucket_size * width, params, c.overlap, listed)
     layers = max(1.0, m.layers / t.pipeline_parallel)
     return CollectivePieces(gradient, params / layers, params, False, listed)
+
+
+def fsdp_units(scenario: Scenario) -> int:
+    """Wrapped units besides the root that FSDP gathers and reduces one by one on a pipeline stage's device.
+
+    A transformer's layers (the stage's L/p): ``transformer_auto_wrap_policy`` (FSDP1, ``torch/distributed/fsdp/
+    wrap.py``) wraps each block class, FSDP2 users (and the runtime's ``shard_units``) call ``fully_shard`` on
+    each block; embeddings, final norm and output head stay in the root unit. Other models: the runtime's MLP
+    (``runtime.model.build_model``: ``model.layers`` linear layers, 4 when unset), whose ``shard_units``
+    wraps each ``nn.Linear``, leaving the root no parameters of its own.
+    """
+    m, t = scenario.model, scenario.training
+    if m.kind == "transformer":
+        return max(1, m.layers // t.pipeline_parallel)
+    return m.layers or 4
+
+
+def fsdp_unit_parameters(scenario: Scenario) -> float:
+    """Parameters (elements) in one wrapped unit on one device: a transformer layer, after tensor parallelism
+    (the non-embedding parameters spread evenly over the layers, :func:`dpsim.analytic.memory.stage_parameters`),
+    or one of :func:`fsdp_units` equal parts of a model without layers."""
+    m, t = scenario.model, scenario.training
+    if m.kind == "transformer":
+        return (m.num_parameters - m.embedding_parameters) / m.layers / t.tensor_parallel
+    return m.num_parameters / (t.tensor_parallel * t.pipeline_parallel) / fsdp_units(scenario)
 
 
 def _deepspeed_gradient_buckets(scenario: Scenario, bucket_bytes: float, overlap_comm: bool) -> tuple[float, ...]:

@@ -483,25 +483,28 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
     """FSDP's no_sync under accumulation (two micro-batches of the toy, fp32).
 
     SHARD_GRAD_OP: the first micro-batch keeps its gradient unsharded and only the last one reduce-scatters
-    (1.25 s); the parameters gathered by the first forward (1.25 s, 7/12 s of it exposed: see
+    (1.25 s); the parameters gathered by the first forward (1.25 s, 1/2 s of it exposed: see
     test_fsdp_shard_grad_op_gathers_in_every_forward) stay unsharded until that last backward, so the
-    second forward gathers nothing: 1.25 + 1.25 s instead of 2 x 1.25 + 2 x 1.25 s, exposing 7/12 s and
-    the last micro-batch's 0.35 s. Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
-    gradient, 250 MB (62.5M x 4 B). FULL_SHARD still gathers the parameters in every forward and backward
-    (2 x 2 x 3 x 5/12 s), but reduce-scatters once: 5 + 1.25 s, and only the last backward spills its
-    7/20 s (vs 2 x 7/20 s when every micro-batch reduces).
+    second forward gathers nothing: 1.25 + 1.25 s instead of 2 x 1.25 + 2 x 1.25 s, exposing 1/2 s and
+    the last micro-batch's 5/16 s. Memory: the 125 MB fp32 gradient shard plus the full unsharded fp32
+    gradient, 250 MB (62.5M x 4 B). FULL_SHARD still gathers the 4 units in every forward and backward
+    (2 x 2 x 4 x 5/16 s), but reduce-scatters once: 5 + 1.25 s. Each backward is a flow shop of 4 gathers
+    (5/16 s) and 4 pieces of 1/2 s: 5/16 + 2 s, 5/16 exposed. In the last one the stream is free after the
+    gathers at 1.25 s, the units' gradients are ready as their pieces end (13/16, 21/16, 29/16, 37/16 s):
+    reduce-scatters 1.25-1.5625, 1.5625-1.875, 1.875-2.1875, 2.3125-2.625, a 5/16 s spill, only the last
+    backward's (vs one in each micro-batch when every micro-batch reduces).
     """
     run = predict if engine == "analytic" else (lambda s: simulate(s, fidelity="fast"))
     fsdp = {"training__global_batch": 4, "training__optimizer_sharding": "fsdp"}
     shard_grad_op = run(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp))
     assert shard_grad_op.comm_s == exact(1.25 + 1.25)
-    assert shard_grad_op.exposed_comm_s == exact(7 / 12 + 0.35)
+    assert shard_grad_op.exposed_comm_s == exact(1 / 2 + 5 / 16)
     memory = predict(toy(training__zero_stage=2, training__fsdp_no_sync=True, **fsdp)).extra
     assert memory["memory_gradients_bytes"] == exact(125e6 + 250e6)
     assert predict(toy(training__zero_stage=2, **fsdp)).extra["memory_gradients_bytes"] == exact(125e6)
     full_shard = run(toy(training__zero_stage=3, training__fsdp_no_sync=True, **fsdp))
-    assert full_shard.comm_s == exact(2 * 2 * 3 * 5 / 12 + 1.25)
-    assert full_shard.exposed_comm_s == exact(2 * (7 / 12 + 5 / 12) + 7 / 20)
+    assert full_shard.comm_s == exact(2 * 2 * 4 * 5 / 16 + 1.25)
+    assert full_shard.exposed_comm_s == exact(2 * (1 / 2 + 5 / 16) + 5 / 16)
     # one micro-batch: nothing to accumulate, no_sync changes nothing
     one = {"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}
     assert predict(toy(training__fsdp_no_sync=True, **one)).step_time_s == predict(toy(**one)).step_time_s
@@ -510,17 +513,18 @@ def test_fsdp_no_sync_reduces_once_and_keeps_full_gradients(engine: str) -> None
 @pytest.mark.parametrize("engine", ["analytic", "sim"])
 @pytest.mark.parametrize("k", [1, 2])
 def test_fsdp_shard_grad_op_gathers_in_every_forward(engine: str, k: int) -> None:
-    """FSDP SHARD_GRAD_OP (reshard_after_forward=False) on the toy, fp32, 2 ranks: each forward all-gathers
-    the 250 MB of parameters in 3 pieces of 250/3 MB (5/12 s each at 100 MB/s over 2 ranks), a piece
-    ahead of its 1/3 s of compute: flow shop 5/12 + 2 x 5/12 + 1/3 = 19/12 s for a 1 s forward, 7/12 s
-    exposed. The parameters stay gathered through the backward (no gather there, none after the step),
-    whose reduce-scatters (0.5, 0.5, 0.25 s) spill 0.35 s; that spill delays the next forward's gathers
-    on the same stream, so each micro-batch exposes 7/12 + 0.35 s. Traffic: k x (1.25 + 1.25) s.
+    """FSDP SHARD_GRAD_OP (reshard_after_forward=False) on the toy, fp32, 2 ranks: FSDP wraps each of the
+    MLP's 4 linear layers (the runtime's model: dpsim.sharding.fsdp_units), so each forward all-gathers the
+    250 MB of parameters in 4 units of 62.5 MB (5/16 s each at 100 MB/s over 2 ranks), a unit ahead of its
+    1/4 s of compute: flow shop 4 x 5/16 + 1/4 = 3/2 s for a 1 s forward, 1/2 s exposed. The parameters
+    stay gathered through the backward (no gather there, none after the step), whose reduce-scatters (one a
+    unit, 5/16 s each, ready at 0.5, 1, 1.5, 2 s) spill 5/16 s; that spill delays the next forward's
+    gathers on the same stream, so each micro-batch exposes 1/2 + 5/16 s. Traffic: k x (1.25 + 1.25) s.
     """
     run = predict if engine == "analytic" else (lambda s: simulate(s, fidelity="fast"))
     result = run(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", training__global_batch=2 * k))
     assert result.comm_s == exact(k * (1.25 + 1.25))
-    assert result.exposed_comm_s == exact(k * (7 / 12 + 0.35))
+    assert result.exposed_comm_s == exact(k * (1 / 2 + 5 / 16))
     # kept gathered through the step (fsdp_reshard_after_backward: false): only the first forward gathers;
     # a spill then runs under the next (gather-free) 1 s forward, so only the last one is exposed
     kept = run(
@@ -532,7 +536,7 @@ def test_fsdp_shard_grad_op_gathers_in_every_forward(engine: str, k: int) -> Non
         )
     )
     assert kept.comm_s == exact(1.25 + k * 1.25)
-    assert kept.exposed_comm_s == exact(7 / 12 + 0.35)
+    assert kept.exposed_comm_s == exact(1 / 2 + 5 / 16)
 
 
 @pytest.mark.parametrize("engine", ["analytic", "fast", "chunk"])
@@ -680,18 +684,22 @@ def test_fsdp_root_unit_is_not_gathered_again_in_the_backward(engine: str, overl
     immediately used for backward computation"); FSDP2 ``_fully_shard/_fsdp_state.py`` (1fd469d0),
     ``FSDPState._lazy_init``: the root's ``post_forward_mesh_info = None``. With the layers wrapped
     (``transformer_auto_wrap_policy``) the root holds the embedding and the output head, 20 of the toy's
-    250 MB. FULL_SHARD on the toy (2 ranks, 100 MB/s, fp32): the forward gathers 3 pieces of 250/3 MB
-    (5/12 s each), the backward 3 pieces of 230/3 MB (23/60 s each), the 250 MB reduce-scatter 1.25 s.
-    Without overlap: 1 + 3 x 5/12 + 2 + 3 x 23/60 + 1.25 = 6.65 s (6.75 s when the root was gathered
-    again). With prefetch: forward flow shop 5/12 + 2 x 5/12 + 1/3 = 19/12 s (7/12 exposed), backward
-    23/60 + 3 x 2/3 (23/60 exposed), then the buckets (100, 100, 50 MB: 0.5, 0.5, 0.25 s) ready at 0.8,
-    1.6, 2.0 s of its compute spill 0.35 s: 7/12 + 23/60 + 0.35 exposed (7/12 + 5/12 + 0.35 before).
+    250 MB. FULL_SHARD on the toy (2 ranks, 100 MB/s, fp32), a gather and a reduce-scatter a unit of
+    230/3 MB (the root's 20 MB the remainder): the forward's 250 MB is 4 layer-sized pieces (3 layers and
+    the root: 62.5 MB each, 5/16 s), the backward gathers the 3 layers (23/60 s each), the reduce-scatters
+    are 3 x 230/3 MB (23/60 s each) then the root's 20 MB (0.1 s): 1.25 s. Without overlap:
+    1 + 4 x 5/16 + 2 + 3 x 23/60 + 1.25 = 6.65 s (6.75 s when the root was gathered again). With prefetch:
+    forward flow shop 4 x 5/16 + 1/4 = 3/2 s (1/2 exposed), backward 23/60 + 3 x 2/3 (23/60 exposed); its
+    stream is free after the gathers at 1.15 s, the gradients are ready from 23/60 s over the 2 s of compute
+    at 0.92/3, 1.84/3, 0.92, 1 of it (the root last): RS 0 1.15-1.5333, RS 1 1.61-1.99333, RS 2 from
+    23/60 + 1.84 for 23/60 s, the root's behind it for 0.1 s, past the compute's end (23/60 + 2) by
+    1.84 + 23/60 + 0.1 - 2 s.
     """
     scenario = toy(communication__overlap=overlap, **FULL_SHARD, **TRANSFORMER_TOY)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    gathers = 3 * 5 / 12 + 3 * 23 / 60
+    gathers = 4 * 5 / 16 + 3 * 23 / 60
     assert result.comm_s == exact(gathers + 1.25)
-    exposed = gathers + 1.25 if not overlap else 7 / 12 + 23 / 60 + 0.35
+    exposed = gathers + 1.25 if not overlap else 1 / 2 + 23 / 60 + (1.84 + 23 / 60 + 0.1 - 2)
     assert result.exposed_comm_s == exact(exposed)
     assert result.step_time_s == exact(3 + exposed + OPTIMIZER_S / 2)
 
@@ -784,14 +792,15 @@ def test_megatron_overlaps_the_parameter_gather_with_the_next_forward() -> None:
 
 def test_fsdp_shard_grad_op_gathers_in_the_forward_deepspeed_after_the_step() -> None:
     """One micro-batch: FSDP SHARD_GRAD_OP all-gathers each unit in its pre-forward hook while the previous
-    unit computes (7/12 s of the 1.25 s exposed, test_fsdp_shard_grad_op_gathers_in_every_forward);
-    DeepSpeed ZeRO-2 gathers after the optimizer step and waits for all 1.25 s. Both expose the
-    reduce-scatters' 0.35 s. Without overlap FSDP waits too (reduce-scatters after the backward: 1.25 s,
-    gathers before each piece: 1.25 s)."""
+    unit computes (1/2 s of the 1.25 s exposed, test_fsdp_shard_grad_op_gathers_in_every_forward);
+    DeepSpeed ZeRO-2 gathers after the optimizer step and waits for all 1.25 s. Their reduce-scatters spill
+    5/16 s (FSDP: one a unit, test_fsdp_shard_grad_op_gathers_in_every_forward) and 0.35 s (DeepSpeed's
+    100, 100, 50 MB buckets, 0.5, 0.5, 0.25 s, ready at 0.8, 1.6, 2 s). Without overlap FSDP waits too
+    (reduce-scatters after the backward: 1.25 s, gathers before each piece: 1.25 s)."""
     fsdp = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp"))
     deepspeed = predict(toy(training__zero_stage=2))
     assert fsdp.comm_s == exact(deepspeed.comm_s) == exact(2.5)
-    assert fsdp.exposed_comm_s == exact(0.35 + 7 / 12)
+    assert fsdp.exposed_comm_s == exact(5 / 16 + 1 / 2)
     assert deepspeed.exposed_comm_s == exact(0.35 + 1.25)
     blocking = predict(toy(training__zero_stage=2, training__optimizer_sharding="fsdp", communication__overlap=False))
     assert blocking.exposed_comm_s == exact(1.25 + 1.25)
@@ -874,7 +883,8 @@ def test_ddp_bucket_copies_on_the_backward_critical_path(engine: str, view: bool
 def test_deepspeed_pieces_follow_its_element_counts_not_communication_bucket() -> None:
     """DeepSpeed 0.16.5 cuts by elements: reductions of reduce_bucket_size at the communication width, one
     post-step all-gather of the whole partition (all_gather_into_tensor_dp_groups), ZeRO-3 gathers of
-    stage3_prefetch_bucket_size at the parameters' width; the others keep communication.bucket (100 MB)."""
+    stage3_prefetch_bucket_size at the parameters' width; DDP keeps communication.bucket (100 MB), FSDP its
+    units (the toy MLP's 4 linear layers, 62.5 MB each in fp32)."""
     from dpsim.sharding import collective_pieces
 
     bf16 = {"training__precision": "bf16", "training__zero_stage": 3}
@@ -886,9 +896,11 @@ def test_deepspeed_pieces_follow_its_element_counts_not_communication_bucket() -
     assert defaults.prefetch
     fp32 = collective_pieces(toy(training__zero_stage=2, training__deepspeed_reduce_bucket_size=1000))
     assert (fp32.gradient_bucket, fp32.post_step_gather) == (exact(4000), exact(250e6))
-    for other in ({"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}, {"training__zero_stage": 0}):
+    for other, unit in (({"training__optimizer_sharding": "fsdp", "training__zero_stage": 3}, 62.5e6),
+                        ({"training__zero_stage": 0}, 100e6)):  # fmt: skip
         pieces = collective_pieces(toy(**other))
-        assert (pieces.gradient_bucket, pieces.gather_piece, pieces.post_step_gather) == (100e6, 100e6, 100e6)
+        assert (pieces.gradient_bucket, pieces.gather_piece, pieces.post_step_gather) == (
+            exact(unit), exact(unit), 100e6)  # fmt: skip
     # no prefetch: on demand, a layer at a time (3 layers of the transformer toy's 250 MB)
     off = collective_pieces(toy(training__zero_stage=3, training__deepspeed_prefetch_bucket_size=0, **TRANSFORMER_TOY))
     assert (off.gather_piece, off.prefetch) == (exact(250e6 / 3), False)

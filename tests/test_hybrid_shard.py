@@ -74,47 +74,45 @@ def test_two_streams_by_hand() -> None:
 def test_hybrid_full_shard_by_hand(engine: str, k: int) -> None:
     """HYBRID_SHARD on 2 nodes x 2 ranks, shard groups of 2 (one node each), FULL_SHARD, fp32.
 
-    Forward: 3 gathers of 250/3 MB inside the node (5/12 s each at 100 MB/s over 2 ranks) a piece ahead of
-    1/3 s of compute: 19/12 s, 7/12 exposed. Backward (from 19/12 s): gathers done at 5/12, 10/12, 15/12 s,
-    pieces of 2/3 s at 5/12, 13/12, 21/12: 29/12 s, 5/12 exposed. Buckets 100, 100, 50 MB ready at
-    0.4, 0.8, 1.0 of the gradient: 13/12 + 0.2 x 2/3, 21/12 + 0.4 x 2/3, 29/12 = 1.21667, 2.01667, 2.41667 s.
-    Reduce-scatter (0.5 b / 100 MB/s) on the stream behind the gathers (free at 1.25): 1.25-1.75. Each 1/2 shard
-    all-reduced by the 2 nodes (ring of 2: b/2 bytes each way) on the node's one NIC, which both replica groups
-    share (50 MB/s): 1, 1, 0.5 s alone, on its own stream. The device is given by numbers (no host link), so a
-    GPU's inter-node traffic leaves through its 100 MB/s NVSwitch port, which its reduce-scatter to the node's
-    other GPU also takes: while an all-reduce (50 MB/s a flow, held by the NIC) is in flight, a reduce-scatter
-    gets the port's other 50 MB/s (max-min), and the all-reduce is not slowed. AR 0: 1.75-2.75. RS 1, ready
-    at 2.01667: 0.7333 s at 50 MB/s (36.67 of its 50 MB), the last 13.33 MB at 100 MB/s: 2.01667-2.88333. AR 1:
-    2.88333-3.88333. RS 2 (25 MB a rank), alongside AR 1 at 50 MB/s: 2.88333-3.38333. AR 2: 3.88333-4.38333.
-    Past the backward: 4.38333 - 29/12 = 59/30 s (each collective on its own network, as before: 11/6; one
-    stream would end at 5.0: 31/12). The next micro-batch waits for both streams, so each exposes
-    7/12 + 5/12 + 59/30 = 89/30 s. Traffic per micro-batch: gathers 6 x 5/12, reduce-scatters
-    0.5 + 13/15 + 0.5, all-reduces 2.5 = 103/15 s. The three engines alike: the chunk level on one network,
-    the others by the links each collective loads (dpsim.streams).
+    FSDP gathers and reduces a wrapped unit at a time: the toy MLP's 4 linear layers, 62.5 MB each
+    (dpsim.sharding.fsdp_units). Forward: 4 gathers inside the node (31.25 MB sent, 5/16 s each at 100 MB/s) a
+    unit ahead of 1/4 s of compute: 4 x 5/16 + 1/4 = 3/2 s, 1/2 exposed. Backward (from 3/2 s): gathers done at
+    5/16, 10/16, 15/16, 20/16 s, pieces of 1/2 s from 5/16: 37/16 s, 5/16 exposed; each unit's gradient ready
+    as its piece ends, 13/16, 21/16, 29/16, 37/16 s. Reduce-scatter (b/2 = 31.25 MB / 100 MB/s = 5/16 s alone)
+    on the stream behind the gathers (free at 1.25): RS 0 1.25-1.5625. Each 31.25 MB shard all-reduced by the 2
+    nodes (ring of 2: 31.25 MB each way) on the node's one NIC, which both replica groups share (50 MB/s):
+    0.625 s, on its own stream. The device is given by numbers (no host link), so a GPU's inter-node traffic
+    leaves through its 100 MB/s NVSwitch port, which its reduce-scatter to the node's other GPU also takes:
+    while an all-reduce (50 MB/s a flow, held by the NIC) is in flight, a reduce-scatter gets the port's other
+    50 MB/s (max-min), and the all-reduce is not slowed. AR 0 1.5625-2.1875; RS 1 (ready at 1.3125, the stream
+    free at 1.5625) beside it at 50 MB/s: 1.5625-2.1875; AR 1 and RS 2 2.1875-2.8125; AR 2 and RS 3
+    2.8125-3.4375; AR 3 3.4375-4.0625. Past the backward: 4.0625 - 37/16 = 7/4 s. The next micro-batch waits
+    for both streams, so each exposes 1/2 + 5/16 + 7/4 = 41/16 s. Traffic per micro-batch: gathers 8 x 5/16,
+    reduce-scatters 5/16 + 3 x 0.625, all-reduces 4 x 0.625 = 115/16 s. The three engines alike: the chunk
+    level on one network, the others by the links each collective loads (dpsim.streams).
     """
     scenario = toy(training__global_batch=4 * k, **HYBRID)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    assert result.comm_s == exact(k * 103 / 15)
-    assert result.exposed_comm_s == exact(k * 89 / 30)
+    assert result.comm_s == exact(k * 115 / 16)
+    assert result.exposed_comm_s == exact(k * 41 / 16)
 
 
 def test_hybrid_timeline_overlaps_the_all_reduce_with_the_next_reduce_scatter() -> None:
-    """The spans of the case above (k = 1) at chunk level, from the step's start (backward at 19/12 s)."""
+    """The spans of the case above (k = 1) at chunk level, from the step's start (backward at 3/2 s)."""
     _, timeline = simulate_timeline(toy(training__global_batch=4, **HYBRID), fidelity="chunk")
     comm = {i.name: (i.start_s, i.end_s) for i in timeline.of(0) if i.category == "comm"}
-    b = 19 / 12
-    assert comm["bucket 0"] == (exact(b + 1.25), exact(b + 1.75))
-    assert comm["bucket 1"] == (exact(b + 21 / 12 + 4 / 15), exact(b + 2.75 + 2 / 15))
-    assert comm["bucket 2"] == (exact(b + 2.75 + 2 / 15), exact(b + 3.25 + 2 / 15))
-    assert comm["bucket 0 replica all-reduce"] == (exact(b + 1.75), exact(b + 2.75))
-    assert comm["bucket 1 replica all-reduce"] == (exact(b + 2.75 + 2 / 15), exact(b + 3.75 + 2 / 15))
-    assert comm["bucket 2 replica all-reduce"] == (exact(b + 3.75 + 2 / 15), exact(b + 4.25 + 2 / 15))
-    # bucket 1's reduce-scatter runs while bucket 0's all-reduce does
-    assert comm["bucket 0 replica all-reduce"][0] < comm["bucket 1"][0] < comm["bucket 0 replica all-reduce"][1]
+    b = 3 / 2
+    assert comm["bucket 0"] == (exact(b + 1.25), exact(b + 1.5625))
+    for unit in range(1, 4):  # each unit's reduce-scatter runs beside the previous unit's all-reduce
+        start = b + 1.5625 + 0.625 * (unit - 1)
+        assert comm[f"bucket {unit}"] == (exact(start), exact(start + 0.625))
+        assert comm[f"bucket {unit - 1} replica all-reduce"] == (exact(start), exact(start + 0.625))
+    assert comm["bucket 3 replica all-reduce"] == (exact(b + 3.4375), exact(b + 4.0625))
+    assert len([name for name in comm if name.startswith("bucket ")]) == 8  # a reduce-scatter a unit
     for interval in timeline.of(0):
         if interval.name.endswith("replica all-reduce"):
             assert interval.args["op"] == "allreduce"
-            assert interval.args["bytes"] in (exact(50e6), exact(25e6))
+            assert interval.args["bytes"] == exact(31.25e6)
 
 
 @pytest.mark.parametrize("engine", ["analytic", "fast", "chunk", "shared"])
@@ -123,24 +121,22 @@ def test_hybrid_streams_share_one_nic_by_hand(engine: str, k: int) -> None:
     """The toy on 4 nodes x 1 GPU, one 100 MB/s NIC each, shard groups of 2 nodes ({0, 1}, {2, 3}), replica
     groups {0, 2}, {1, 3}: every collective is a ring of 2 across nodes, one flow a direction on the NIC.
 
-    Gathers and compute as above (5/12 s a piece; backward from 19/12 s, buckets of 100, 100, 50 MB ready at
-    1.21667, 2.01667, 2.41667 s into it). Alone, a reduce-scatter sends b/2 (0.5, 0.5, 0.25 s) and the all-reduce
-    of its b/2 shard sends b/2 too (0.5, 0.5, 0.25 s). While both are in flight the NIC gives each flow 50 MB/s:
-    RS 0 1.25-1.75 alone; AR 0 from 1.75, alone until RS 1 is ready at 2.01667 (26.67 of 50 MB), then both at
-    50 MB/s: AR 0 ends at 2.48333, RS 1 (23.33 MB done) finishes its 26.67 MB alone by 2.75. RS 2 (25 MB) and
-    AR 1 (50 MB) both start at 2.75: RS 2 ends at 3.25, AR 1 (25 MB left) at 3.5; AR 2 (25 MB) 3.5-3.75. The
-    NIC carries 200 MB from 1.75 s without a pause: 3.75 s. Past the backward: 3.75 - 29/12 = 4/3 s (each
-    collective on its own network: 0.85 s); exposed per micro-batch 7/12 + 5/12 + 4/3 = 7/3 s. Traffic:
-    gathers 2.5, reduce-scatters 0.5 + 0.73333 + 0.5, all-reduces 0.73333 + 0.75 + 0.25 = 179/30 s (alone:
-    5.0). Every engine: the chunk level on one network (and so the shared fabric, one job), the others by the
-    links each collective loads (dpsim.streams: one flow each on the NIC, half of it each)."""
+    Gathers and compute as above (5/16 s a unit; backward from 3/2 s, the 4 units' 62.5 MB gradients ready at
+    13/16, 21/16, 29/16, 37/16 s into it). Alone, a reduce-scatter sends b/2 (5/16 s) and the all-reduce of its
+    b/2 shard sends b/2 too (5/16 s). While both are in flight the NIC gives each flow 50 MB/s: RS 0 1.25-1.5625
+    alone (the stream free after the gathers at 1.25); AR 0 and RS 1 (ready at 1.3125) from 1.5625, both 31.25 MB
+    at 50 MB/s: 2.1875; AR 1 and RS 2 2.1875-2.8125; AR 2 and RS 3 2.8125-3.4375; AR 3 alone 3.4375-3.75. The NIC
+    carries 250 MB from 1.25 s without a pause: 3.75 s. Past the backward: 3.75 - 37/16 = 23/16 s; exposed per
+    micro-batch 1/2 + 5/16 + 23/16 = 9/4 s. Traffic: gathers 2.5, reduce-scatters 5/16 + 3 x 0.625, all-reduces
+    3 x 0.625 + 5/16 = 55/8 s. Every engine: the chunk level on one network (and so the shared fabric, one job),
+    the others by the links each collective loads (dpsim.streams: one flow each on the NIC, half of it each)."""
     scenario = toy(training__global_batch=4 * k, cluster__workers_per_node=1, **{**HYBRID, "cluster__nodes": 4})
     if engine == "shared":
         (result,) = simulate_shared([scenario])
     else:
         result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    assert result.comm_s == exact(k * 179 / 30)
-    assert result.exposed_comm_s == exact(k * 7 / 3)
+    assert result.comm_s == exact(k * 55 / 8)
+    assert result.exposed_comm_s == exact(k * 9 / 4)
 
 
 def test_shared_rates_by_hand() -> None:

@@ -109,10 +109,12 @@ from dpsim.buckets import (
     ddp_last_bucket_bytes,
     ddp_trace,
     first_bucket_bytes,
+    full_pieces,
     gradient_tensors,
     megatron_chunks,
     overlapped_bytes,
     overlapped_gather_end,
+    piece_count,
     synced_gradient_bytes,
     traced_buckets,
 )
@@ -477,8 +479,7 @@ def _uniform_overlap_end(
         c_head = cost(head)
         start = max(stream_free_s, span_s * head / total_bytes) + c_head
         rest_total = total_bytes - head
-        full = int(rest_total // bucket_bytes)
-        rest = rest_total - full * bucket_bytes
+        full, rest = full_pieces(rest_total, bucket_bytes)
         offset = span_s * head / total_bytes
         end, total = start, c_head
         if full:
@@ -491,8 +492,7 @@ def _uniform_overlap_end(
             end = max(span_s, end) + c_rest
             total += c_rest
         return end, total, 1 + full + (1 if rest > 0 else 0)
-    full = int(total_bytes // bucket_bytes)
-    rest = total_bytes - full * bucket_bytes
+    full, rest = full_pieces(total_bytes, bucket_bytes)
     end = stream_free_s
     total = 0.0
     if full:
@@ -837,7 +837,7 @@ def predict(scenario: Scenario) -> StepResult:
     )
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = copy_back_s = 0.0
-    pieces = max(1, math.ceil(param_bytes / cut.gather_piece))
+    pieces = piece_count(param_bytes, cut.gather_piece)
     piece_gather = (
         reduce_scatter_group_time(algorithm, param_bytes / pieces, group, shard_groups)
         if traffic.forward_gathers
@@ -845,7 +845,7 @@ def predict(scenario: Scenario) -> StepResult:
     )
     # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
     bwd_param_bytes = param_bytes * traffic.backward_gather_share
-    bwd_pieces = max(1, math.ceil(bwd_param_bytes / cut.gather_piece))
+    bwd_pieces = piece_count(bwd_param_bytes, cut.gather_piece)
     bwd_piece_gather = (
         reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, shard_groups)
         if traffic.backward_gathers

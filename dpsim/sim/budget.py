@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dpsim.buckets import bucket_sizes, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import TEXTBOOK
@@ -205,8 +206,9 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
 
     Each kind is cut by its own piece (:func:`dpsim.sharding.collective_pieces`) and repeated as
     :func:`dpsim.sharding.step_traffic` says: gradient reductions of ``communication.bucket`` (DeepSpeed:
-    ``reduce_bucket_size``), once a step or every micro-batch; ZeRO-3/FSDP gathers before each pass of
-    ``communication.bucket`` (DeepSpeed: ``stage3_prefetch_bucket_size``, or one a layer without prefetch);
+    ``reduce_bucket_size``; FSDP: one a wrapped unit), once a step or every micro-batch; ZeRO-3/FSDP gathers
+    before each pass (DeepSpeed: ``stage3_prefetch_bucket_size``, or one a layer without prefetch; FSDP: one a
+    wrapped unit);
     the post-step gather (DeepSpeed: one over the partition); torch's ZeroRedundancyOptimizer's post-step
     broadcasts; HYBRID_SHARD's replica all-reduce of each reduced piece. Kinds the step does not run are left out.
     """
@@ -219,16 +221,20 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
     gradient_bytes = psi * scenario.gradient_bytes_per_param
     param_bytes = psi * scenario.param_bytes_per_param
     ds = scenario.deepspeed
+    fsdp = t.optimizer_sharding == "fsdp" and t.zero_stage >= 2  # a gather and a reduce-scatter a wrapped unit
     bucket = "communication.bucket" if ds is None else "training.deepspeed_reduce_bucket_size"
     per_micro_batch = f", {FEWER_MICRO_BATCHES}" if traffic.gradient_reductions > 1 else ""
     # DeepSpeed's IPG buckets of whole tensors where the tensors are known, else equal pieces of the stream
     buckets = (
-        len(cut.gradient_buckets) or math.ceil(gradient_bytes / cut.gradient_bucket)
+        len(cut.gradient_buckets) or len(bucket_sizes(gradient_bytes, cut.gradient_bucket, cut.gradient_bucket))
     ) * traffic.gradient_reductions
     op = "all-reduces" if scenario.gradient_reduction_op == "allreduce" else "reduce-scatters"
-    work = [StepWork(f"gradient {op}", buckets, f"a larger {bucket}{per_micro_batch}")]
+    fewer_buckets = (
+        f"fewer layers (one a wrapped unit){per_micro_batch}" if fsdp else f"a larger {bucket}{per_micro_batch}"
+    )
+    work = [StepWork(f"gradient {op}", buckets, fewer_buckets)]
     if traffic.replicas > 1:
-        work.append(StepWork("replica all-reduces", buckets, f"a larger {bucket}{per_micro_batch}"))
+        work.append(StepWork("replica all-reduces", buckets, fewer_buckets))
     if traffic.post_step_gather:
         pieces = math.ceil(param_bytes / cut.post_step_gather)
         fewer = "a larger communication.bucket" if ds is None else "none: DeepSpeed gathers the partition at once"
@@ -236,12 +242,12 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
     if cut.post_step_broadcasts:  # torch's ZeroRedundancyOptimizer: one a parameter tensor, or one a rank
         fewer = "training.parameters_as_bucket_view: true (one broadcast a rank)"
         work.append(StepWork("post-step parameter broadcasts", len(cut.post_step_broadcasts), fewer))
-    gathers = traffic.forward_gathers * max(1, math.ceil(param_bytes / cut.gather_piece))
-    gathers += traffic.backward_gathers * max(
-        1, math.ceil(param_bytes * traffic.backward_gather_share / cut.gather_piece)
-    )
+    gathers = traffic.forward_gathers * piece_count(param_bytes, cut.gather_piece)
+    gathers += traffic.backward_gathers * piece_count(param_bytes * traffic.backward_gather_share, cut.gather_piece)
     if gathers:
-        if ds is None:
+        if fsdp:
+            piece = "fewer layers (FSDP gathers a wrapped unit at a time)"
+        elif ds is None:
             piece = "a larger communication.bucket (each gather's piece)"
         elif ds.prefetch_bucket_size > 0:
             piece = "a larger training.deepspeed_prefetch_bucket_size"

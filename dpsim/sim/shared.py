@@ -702,16 +702,21 @@ def _by_layer(spans: Sequence[tuple[float, float]], count: int, layers: float, o
     ``spans``: when the pass works (its compute and TP), in order: one span, or one per gathered piece
     with the waits for the gathers between them. The engines put the TP time inside the pass (it lasts
     compute + TP); here it is placed: layer ``i``'s collectives start once the pass has done ``i + 1``
-    layers of compute and the ``i`` layers' collectives before them.
+    layers of compute and the ``i`` layers' collectives before them. Collectives that would run past a
+    span's end (into the gather that follows it: FSDP's pieces are its units, and the root's remainder
+    pieces shift the layers off the piece boundaries) start with the next span instead.
     """
     n = max(1, min(count, round(layers)))
     lengths = [end - start for start, end in spans]
     compute = max(0.0, sum(lengths) - count * one_s) / n
 
-    def time_at(offset: float) -> float:
-        """When the pass has done ``offset`` of its work (the end of a span, not the start of the next)."""
-        for (start, _), length in zip(spans, lengths, strict=True):
+    def time_at(offset: float, lasting: float) -> float:
+        """When collectives lasting ``lasting`` start once the pass has done ``offset`` of its work (the end of
+        a span, not the start of the next, unless they would outlast the span)."""
+        for index, ((start, _), length) in enumerate(zip(spans, lengths, strict=True)):
             if offset <= length * (1 + 1e-12):
+                if offset + lasting > length * (1 + 1e-12) and index + 1 < len(spans):
+                    return spans[index + 1][0]
                 return start + offset
             offset -= length
         return spans[-1][1] + offset
@@ -720,7 +725,7 @@ def _by_layer(spans: Sequence[tuple[float, float]], count: int, layers: float, o
     for i in range(n):
         share = count // n + (1 if i < count % n else 0)
         done += compute
-        out.append(_Pass(time_at(done), compute, share))
+        out.append(_Pass(time_at(done, share * one_s), compute, share))
         done += share * one_s
     return out
 

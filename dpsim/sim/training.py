@@ -47,7 +47,14 @@ from typing import Any
 import numpy as np
 
 from dpsim.analytic.step import BucketCopies
-from dpsim.buckets import bucket_sizes, chunk_bucket_sizes, chunk_gradient_readiness, drive, overlapped_gathers
+from dpsim.buckets import (
+    bucket_sizes,
+    chunk_bucket_sizes,
+    chunk_gradient_readiness,
+    drive,
+    overlapped_gathers,
+    piece_count,
+)
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.timeline import Timeline
@@ -203,7 +210,7 @@ class StepPlan:
     @property
     def pieces(self) -> int:
         """ZeRO-3 parameter pieces gathered one by one (in the forward)."""
-        return max(1, math.ceil(self.param_bytes / self.gather_piece))
+        return piece_count(self.param_bytes, self.gather_piece)
 
     @property
     def backward_gathered_bytes(self) -> float:
@@ -213,7 +220,7 @@ class StepPlan:
     @property
     def backward_pieces(self) -> int:
         """Pieces of :attr:`backward_gathered_bytes` gathered one by one in a backward."""
-        return max(1, math.ceil(self.backward_gathered_bytes / self.gather_piece))
+        return piece_count(self.backward_gathered_bytes, self.gather_piece)
 
     @property
     def post_gather_piece(self) -> float:
