@@ -662,7 +662,7 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "mixed_precision = fp16 and not memory_efficient_fp16), so the shards are fp16 with fp32 Adam moments and no "
         "fp32 master (§2.3: 'the model weights remained in FP16'); the FSDP flavour counts a 4-byte master and "
         "gradient shard, 0.66 GiB more per device than that",
-        known_miss="predicted 11.8 % faster than the paper's 'up to' 147 TFLOP/s: 90 % of the step is compute, "
+        known_miss="predicted 12.8 % faster than the paper's 'up to' 147 TFLOP/s: 90 % of the step is compute, "
         "10 % the tensor-parallel all-reduces and checkpoint gathers (not overlapped in Megatron 2.x); the FSDP "
         "all-gathers and reduce-scatters (1.97 s each per step over 124 ranks) hide behind the 4.1 s forward and "
         "11.9 s backward. metaseq's training attention (its torch.nan_to_num over the s x s scores, modelled) and "
