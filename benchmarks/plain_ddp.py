@@ -37,7 +37,7 @@ One run (root)::
     python benchmarks/plain_ddp.py --nodes 4 --per-node 1 --rate "1 Gbit/s" --layers 4 --hidden 1024 \\
         --micro-batch 48 --optimizer adam [--bucket-cap-mb 1] [--out run.json]
 
-The A/B (root, in a quiet window: /work/coord/quiet or the README's protocol): for each of the
+The A/B (root, in a quiet window, nothing else running on the host: the README's protocol): for each of the
 ``CASES`` — plain DDP and the runtime (``algorithm: backend``) interleaved, on the same cluster,
 ``--repeats`` times round robin — and ``dpsim run`` of the same scenario with a saved profile (by
 default ``benchmarks/results/validation/profile.yaml``; its calibration ran 2-layer MLPs on
