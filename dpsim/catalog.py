@@ -116,12 +116,22 @@ class LinkSpec:
     efficiency: float = 1.0
     """Measured achievable share of ``bandwidth`` (what the engines use: ``achievable``)."""
     efficiency_source: str = ""
+    nccl_net_latency_s: float = 0.0
+    """The latency NCCL's network transport of this link reports to NCCL (``ncclNetProperties_t.latency``, the
+    graph's ``latencyInter``), which NCCL's tuner adds to its estimate of every inter-node step, twice for Simple
+    (``src/graph/tuning.cc`` ``ncclTopoTuneModel``, v2.18.3-v2.30.7): what it picks by, not what a hop costs.
+    0: NCCL's own IB and socket transports ("Not set", ``net_ib``, ``net_socket.cc``)."""
+    nccl_net_latency_source: str = ""
 
     def __post_init__(self) -> None:
         if self.bandwidth <= 0:
             raise ValueError(f"link {self.name!r}: bandwidth must be > 0, got {self.bandwidth}")
         if self.latency_s < 0:
             raise ValueError(f"link {self.name!r}: latency_s must be >= 0, got {self.latency_s}")
+        if self.nccl_net_latency_s < 0:
+            raise ValueError(f"link {self.name!r}: nccl_net_latency_s must be >= 0, got {self.nccl_net_latency_s}")
+        if self.nccl_net_latency_s > 0 and not self.nccl_net_latency_source:
+            raise ValueError(f"link {self.name!r}: an NCCL net latency needs its source")
         if not 0.0 < self.efficiency <= 1.0:
             raise ValueError(f"link {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
         if self.efficiency < 1.0 and not self.efficiency_source:
@@ -551,6 +561,7 @@ DEVICES: dict[str, DeviceSpec] = {
 # (dpsim.sim.collectives.nccl; EFA's ~23 us hop is what makes small all-reduces on AWS slow).
 _NCCL_TOPO = "NVIDIA/nccl src/graph/topo.h"
 _TCP_1500 = "TCP/IPv4 over 1500-byte Ethernet frames: 1448 payload bytes per 1538 on the wire = 0.94"
+_AWS_OFI_LATENCY = "aws/aws-ofi-nccl src/platform-aws.cpp (p4d, p4de, p5, p5e: latency 75.0 us)"
 LINKS: dict[str, LinkSpec] = {
     lk.name: lk
     for lk in (
@@ -646,6 +657,10 @@ LINKS: dict[str, LinkSpec] = {
         # InfiniBand-class hwLat[NET] LL (5.0 us). That run is EFA v1 without GPUDirect RDMA; no published
         # small-size figure of EFA v2 was found, so efa-v2 carries the same hop (nothing fitted to the p5 curve
         # of benchmarks/nccl_tests_curves.py, which is another source).
+        # nccl_net_latency_s: what aws-ofi-nccl reports to NCCL as the network's latency, a tuner input only
+        # (aws/aws-ofi-nccl src/platform-aws.cpp platform table: 75 us on p4d, p4de, p5, p5e; 150 us on p3dn,
+        # and on every platform before commit d87d61e0, 2023-05-31, v1.7.0: "a value below 75us ... makes NCCL
+        # choose the wrong algorithm for the 2 nodes case"). The p4d/p5 value; p3dn's is twice it.
         LinkSpec(
             "efa",
             100e9 / 8,
@@ -653,6 +668,8 @@ LINKS: dict[str, LinkSpec] = {
             "AWS EC2 User Guide (EFA); latency: aws-samples/aws-efa-eks README, 2-node nccl-tests over EFA",
             12.0 / 12.5,
             f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+            75e-6,
+            _AWS_OFI_LATENCY,
         ),
         LinkSpec(
             "efa-v2",
@@ -661,6 +678,8 @@ LINKS: dict[str, LinkSpec] = {
             "AWS EC2 User Guide (p5.48xlarge: 32 x 100 Gbit/s EFA v2); latency as efa (EFA v1 run)",
             12.0 / 12.5,
             f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+            75e-6,
+            _AWS_OFI_LATENCY,
         ),
     )
 }

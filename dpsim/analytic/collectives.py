@@ -146,6 +146,9 @@ class Fabric:
     """Protocols NCCL may pick (``communication.nccl_proto``, ``NCCL_PROTO``); empty: all."""
     nccl_buffsize: float = 0.0
     """NCCL's Simple buffer per connection in bytes (``communication.nccl_buffsize``); 0: NCCL's 4 MiB."""
+    nccl_net_latency_s: float = 0.0
+    """The latency the inter-node link's NCCL network plugin reports (``LinkSpec.nccl_net_latency_s``): NCCL's
+    tuner adds it to every inter-node step of its estimate; 0: none (NCCL's IB and socket transports)."""
     relays: tuple[int, ...] | None = None
     """Local rank (0 … per_node − 1) each local rank's inter-node sends leave through, where the fabric's
     collectives run in communicators holding part of each node (a DP group of a TP job, the jobs of a shared

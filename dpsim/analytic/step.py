@@ -329,7 +329,14 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
+        nccl_net_latency_s=nccl_net_latency_of(scenario),
     )
+
+
+def nccl_net_latency_of(scenario: Scenario) -> float:
+    """What the inter-node link's NCCL network plugin reports as its latency (its catalog preset's; 0 without one)."""
+    spec = catalog.LINKS.get(scenario.cluster.inter_node.preset or "")
+    return spec.nccl_net_latency_s if spec is not None else 0.0
 
 
 def host_link_of(scenario: Scenario) -> Link | None:

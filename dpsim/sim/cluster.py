@@ -89,6 +89,8 @@ class Cluster:
     """Protocols NCCL may pick (``NCCL_PROTO``; empty: all)."""
     nccl_buffsize: float = 0.0
     """NCCL's Simple buffer per connection in bytes (``NCCL_BUFFSIZE``); 0: NCCL's 4 MiB."""
+    nccl_net_latency_s: float = 0.0
+    """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
 
@@ -153,6 +155,7 @@ class Cluster:
             nccl_algo=fabric.nccl_algo,
             nccl_proto=fabric.nccl_proto,
             nccl_buffsize=fabric.nccl_buffsize,
+            nccl_net_latency_s=fabric.nccl_net_latency_s,
         )
 
     def at_size(self, size: float) -> Cluster:

@@ -62,6 +62,9 @@ class TunerCorrection:
     bandwidth: tuple[float, ...] = ()
     plateau_from: float = math.inf
     plateau: float = 1.0
+    net_latency_s: float = 0.0
+    """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
+    NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
 
     def factors(self, size: float) -> tuple[float, float]:
         """(latency multiplier, bandwidth multiplier) at ``size`` bytes (``log2i(nBytes >> 6)``, as NCCL)."""
@@ -74,9 +77,9 @@ class TunerCorrection:
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
-        """``latency·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected estimate."""
+        """``(latency + net_latency)·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected estimate."""
         lat, bw = self.factors(size)
-        return latency_s * lat + size * seconds_per_byte / bw
+        return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
 
 
 NO_CORRECTION = TunerCorrection()
@@ -276,7 +279,9 @@ class Layout:
     and protocols NCCL may pick (``NCCL_ALGO``, ``NCCL_PROTO``; empty: all), which ``auto`` chooses
     among (:func:`dpsim.sim.collectives.candidates`). ``nccl_buffsize`` is the Simple protocol's buffer
     per connection (``NCCL_BUFFSIZE``; 0: NCCL's 4 MiB), ``NCCL_STEPS`` = 8 steps of which a tree forwards
-    one at a time (:class:`Chunking`).
+    one at a time (:class:`Chunking`). ``nccl_net_latency_s`` is the latency the network plugin reports to
+    NCCL (its graph's ``latencyInter``), which NCCL's tuner adds to its estimate of each inter-node step
+    (:attr:`TunerCorrection.net_latency_s`); 0: none, as NCCL's own IB transport.
     """
 
     nodes: int
@@ -291,6 +296,7 @@ class Layout:
     nccl_algo: tuple[str, ...] = ()
     nccl_proto: tuple[str, ...] = ()
     nccl_buffsize: float = 0.0
+    nccl_net_latency_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -320,6 +326,7 @@ class Layout:
             where.nccl_algo,
             where.nccl_proto,
             where.nccl_buffsize,
+            where.nccl_net_latency_s,
         )
 
     @property

@@ -50,7 +50,9 @@ evaluator prices it through the same link loads. NCCL's network per-step latenci
 an InfiniBand-class network's: the tuner picks by them, but each network hop of the chosen
 schedule is timed at no less than the scenario's inter-node link latency (every phase carries
 its network hops, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`): a transport such as
-EFA (SRD through aws-ofi-nccl) takes several times InfiniBand's per message. The tuner constants are NCCL's defaults
+EFA (SRD through aws-ofi-nccl) takes several times InfiniBand's per message. The tuner adds to each inter-node step
+of its estimate the latency the network plugin reports (aws-ofi-nccl: 75 µs on p4d and p5; :func:`net_latency_s`),
+which moves its pick, not the schedule's price. The tuner constants are NCCL's defaults
 (NVIDIA/nccl v2.30.7, ``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``; the
 bandwidth caps are the same in v2.10.3, the version of the oldest published run).
 
@@ -142,6 +144,7 @@ __all__ = [
     "nccl_broadcast",
     "nccl_ring",
     "nccl_tree",
+    "net_latency_s",
     "nic_slots",
     "nics_per_gpu",
     "nvls_allreduce",
@@ -452,22 +455,46 @@ def duplication(layout: Layout) -> int:
     return 2
 
 
-def tree_tuner(protocol: str) -> TunerCorrection:
-    """NCCL's size correction of the tree all-reduce's bandwidth for ``protocol`` (:data:`TREE_CORRECTION`)."""
-    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol]) if protocol in TREE_CORRECTION else TunerCorrection()
+def net_latency_s(protocol: str, inter_steps: int, layout: Layout) -> float:
+    """What the network plugin's reported latency adds to NCCL's estimate of ``inter_steps`` inter-node steps.
+
+    ``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.18.3-v2.30.7): ``interLat = hwLat[NET] + latencyInter``,
+    and ``+= latencyInter`` once more for Simple ("flush extra latency"); the graph's ``latencyInter`` is the
+    ``latency`` its NIC's plugin reports (``src/graph/search.cc``). aws-ofi-nccl reports 75 µs on p4d and p5
+    (:attr:`dpsim.catalog.LinkSpec.nccl_net_latency_s`); NCCL's IB and socket transports report 0. A tuner
+    input only: it moves which (algorithm, protocol) NCCL picks, and the chosen schedule is timed without it.
+    """
+    if protocol not in PROTOCOLS or layout.nodes <= 1 or inter_steps <= 0:
+        return 0.0
+    return inter_steps * layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
+
+
+def tree_tuner(protocol: str, layout: Layout | None = None) -> TunerCorrection:
+    """NCCL's size correction of the tree all-reduce's bandwidth for ``protocol`` (:data:`TREE_CORRECTION`), and
+    the plugin's latency on its ``2·log2i(M)`` inter-node steps on ``layout`` (:func:`net_latency_s`)."""
+    net = 0.0
+    if layout is not None and layout.nodes > 1:
+        net = net_latency_s(protocol, 2 * int(math.log2(layout.nodes)), layout)
+    if protocol not in TREE_CORRECTION:
+        return TunerCorrection(net_latency_s=net)
+    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net)
 
 
 def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
-    """NCCL's ring plateau (:data:`RING_PLATEAU`) for a Simple all-reduce across nodes, else none.
+    """NCCL's ring plateau (:data:`RING_PLATEAU`) for a Simple all-reduce across nodes, and the plugin's latency.
 
     ``nChannels`` is the communicator's: the search's channels, copied by ``ncclTopoDupChannels``
-    (:func:`duplication`) and doubled by ``ncclTopoPostset`` (``src/graph/connect.cc``).
+    (:func:`duplication`) and doubled by ``ncclTopoPostset`` (``src/graph/connect.cc``). The plugin's
+    latency (:func:`net_latency_s`) is on the ring's inter-node steps, ``2(M−1)`` for an all-reduce and
+    ``M−1`` for a reduce-scatter or all-gather (``nInterSteps``).
     """
+    inter_steps = (2 if op == "allreduce" else 1) * (layout.nodes - 1)
+    net = net_latency_s(protocol, inter_steps, layout)
     if op != "allreduce" or protocol != "Simple" or layout.nodes <= 1 or layout.arch not in ARCHS:
-        return TunerCorrection()
+        return TunerCorrection(net_latency_s=net)
     n_channels = 2 * channels(layout) * duplication(layout)
     plateau = RING_PLATEAU[0] if layout.arch == "volta" else RING_PLATEAU[1]
-    return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau)
+    return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau, net_latency_s=net)
 
 
 def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
@@ -657,7 +684,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(
         name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine,
-        tuner=tree_tuner(protocol), chunking=tree_chunking(layout, protocol),
+        tuner=tree_tuner(protocol, layout), chunking=tree_chunking(layout, protocol),
     )  # fmt: skip
 
 
@@ -719,7 +746,8 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     if not math.isinf(cap):
         busiest = float(np.bincount(phase.src, weights=phase.fraction).max())
         engine = busiest * nvls_heads(layout) * cap * n / (2 * (n - 1))
-    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True, engine_Bps=engine)
+    tuner = TunerCorrection(net_latency_s=net_latency_s(protocol, 2 * int(math.log2(m)), layout))
+    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True, engine_Bps=engine, tuner=tuner)
 
 
 def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:

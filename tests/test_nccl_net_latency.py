@@ -1,0 +1,117 @@
+"""The network plugin's reported latency in NCCL's tuner (``latencyInter``; src/graph/tuning.cc v2.18.3-v2.30.7).
+
+``ncclTopoTuneModel``: ``interLat = hwLat[NET][a][p] + latencyInter``, plus ``latencyInter`` once more for
+Simple ("flush extra latency"), on each inter-node step of the estimate: 2(M-1) for a ring all-reduce, M-1
+for a ring reduce-scatter or all-gather, 2·log2i(M) for the tree and NVLS-tree all-reduce.
+``ncclTopoGetAlgoTime`` then multiplies the whole latency by the ring plateau (1.4). aws-ofi-nccl reports
+75 µs on p4d and p5 (aws/aws-ofi-nccl src/platform-aws.cpp); NCCL's IB transport reports 0. The values below
+are worked by hand from those formulas; the schedule's own price does not change, only what NCCL picks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dpsim import catalog
+from dpsim.analytic import collectives as cf
+from dpsim.analytic.step import fabric_of
+from dpsim.cli_collective import machine_scenario
+from dpsim.sim import collectives
+from dpsim.sim.chunk import ChunkEngine
+from dpsim.sim.cluster import Cluster
+from dpsim.sim.collectives.base import Layout, TunerCorrection
+from dpsim.sim.collectives.nccl import net_latency_s, ring_tuner, tree_tuner
+from dpsim.sim.cost import phase_cost
+from dpsim.sim.fast import FastEngine
+
+MiB = 1 << 20
+US = 1e-6
+P5_NIC = {"preset": "efa-v2", "bandwidth": "400 Gbit/s", "nics_per_node": 8}
+
+
+def _layout(nodes: int, latency_s: float = 75 * US) -> Layout:
+    return Layout(nodes, 8, nics=8, nvls=True, arch="hopper", nic_gbps=50.0, nccl_net_latency_s=latency_s)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "steps", "nodes", "expected_us"),
+    [
+        ("LL", 2, 2, 150.0),  # 2-node tree or ring all-reduce: 2 inter-node steps x 75
+        ("LL128", 2, 2, 150.0),
+        ("Simple", 2, 2, 300.0),  # Simple: latencyInter twice per step
+        ("LL", 6, 4, 450.0),  # 4-node ring all-reduce: 2(M-1) = 6 steps
+        ("Simple", 3, 4, 450.0),  # 4-node ring reduce-scatter: M-1 = 3 steps, x2 for Simple
+        ("LL", 2, 1, 0.0),  # one node: no network
+        ("none", 2, 2, 0.0),  # the textbook algorithms have no NCCL estimate
+    ],
+)
+def test_plugin_latency_per_inter_node_step(protocol: str, steps: int, nodes: int, expected_us: float) -> None:
+    assert net_latency_s(protocol, steps, _layout(nodes)) == pytest.approx(expected_us * US)
+    assert net_latency_s(protocol, steps, _layout(nodes, 0.0)) == 0.0  # InfiniBand: "Not set"
+
+
+def test_each_algorithm_counts_its_inter_node_steps() -> None:
+    four = _layout(4)
+    assert ring_tuner("allreduce", "LL", four).net_latency_s == pytest.approx(6 * 75 * US)  # 2(M-1)
+    assert ring_tuner("reduce_scatter", "LL128", four).net_latency_s == pytest.approx(3 * 75 * US)  # M-1
+    assert tree_tuner("LL", four).net_latency_s == pytest.approx(4 * 75 * US)  # 2 log2i(4)
+    assert tree_tuner("Simple", _layout(5)).net_latency_s == pytest.approx(4 * 150 * US)  # 2 log2i(5) = 4, x2
+    assert tree_tuner("LL") == TunerCorrection(bandwidth=tree_tuner("LL", _layout(1)).bandwidth)
+    (nvls_tree,) = collectives.candidates("allreduce", "nvls-tree", four, "Simple")
+    assert nvls_tree.tuner.net_latency_s == pytest.approx(4 * 150 * US)
+
+
+def test_estimate_adds_the_plugin_latency_before_the_ring_plateau() -> None:
+    t = TunerCorrection(plateau_from=1000.0, plateau=1.4, net_latency_s=300 * US)
+    assert t.time(50 * US, 0.0, 100.0) == pytest.approx(350 * US)  # below the plateau
+    assert t.time(50 * US, 0.0, 2000.0) == pytest.approx(1.4 * 350 * US)  # NCCL: lat *= 1.4 on the whole latency
+
+
+def test_only_the_pick_moves_not_the_schedules_price() -> None:
+    """Every candidate's estimate grows by exactly its hand-worked plugin term; its price stays the same."""
+    with_plugin, without = _layout(2), _layout(2, 0.0)
+    cluster = Cluster.from_fabric(fabric_of(machine_scenario("p5", 2, 8, "h100-sxm", "nvlink4", P5_NIC)))
+    extra = {("ring", "LL"): 150, ("ring", "LL128"): 150, ("ring", "Simple"): 300, ("tree", "LL"): 150,
+             ("tree", "LL128"): 150, ("tree", "Simple"): 300, ("nvls-tree", "Simple"): 300}  # fmt: skip
+    pairs = zip(
+        collectives.candidates("allreduce", "auto", with_plugin, "auto"),
+        collectives.candidates("allreduce", "auto", without, "auto"),
+        strict=True,
+    )
+    size = 4096.0  # below the ring plateau (64 B x 16 channels x 16 ranks = 16 KiB)
+    for a, b in pairs:
+        ca, cb = phase_cost(a, cluster), phase_cost(b, cluster)
+        assert ca(size) == cb(size)
+        assert ca.tuned(size) - cb.tuned(size) == pytest.approx(extra[(a.name, a.protocol)] * US, rel=1e-9)
+
+
+def test_p5_mid_sizes_leave_nvls_tree_for_tree_ll128() -> None:
+    """On two p5 nodes (8 x 400G EFA per node) NCCL's estimate of NVLS-tree/Simple carries 2 x 2 x 75 = 300 µs
+    of the plugin's latency, tree/LL128's 2 x 75 = 150: at 16 MiB NCCL takes tree/LL128 (without the plugin's
+    latency, NVLS-tree); both engines pick and price alike."""
+    scenario = machine_scenario("p5", 2, 8, "h100-sxm", "nvlink4", P5_NIC)
+    fabric = fabric_of(scenario)
+    assert fabric.nccl_net_latency_s == pytest.approx(75 * US)
+    ib_like = dataclasses.replace(fabric, nccl_net_latency_s=0.0)
+    size = 16.0 * MiB
+    assert (cf.collective("allreduce", "auto", size, ib_like).algorithm) == "nvls-tree"
+    choice = cf.collective("allreduce", "auto", size, fabric)
+    assert (choice.algorithm, choice.protocol) == ("tree", "LL128")
+    cluster = Cluster.from_fabric(fabric)
+    for engine in (FastEngine(cluster, "auto", "auto"), ChunkEngine(cluster, "auto", protocol="auto")):
+        schedule, _ = engine.choice("allreduce", size)
+        assert (schedule.name, schedule.protocol) == ("tree", "LL128")
+    # large sizes keep NVLS-tree: 300 µs of estimate is nothing next to 1 GiB's transfer
+    assert cf.collective("allreduce", "auto", float(1 << 30), fabric).algorithm == "nvls-tree"
+
+
+def test_catalog_carries_the_plugins_latency() -> None:
+    assert catalog.LINKS["efa"].nccl_net_latency_s == pytest.approx(75 * US)
+    assert catalog.LINKS["efa-v2"].nccl_net_latency_s == pytest.approx(75 * US)
+    assert all(spec.nccl_net_latency_s == 0.0 for name, spec in catalog.LINKS.items() if not name.startswith("efa"))
+    with pytest.raises(ValueError, match="needs its source"):
+        catalog.LinkSpec("x", 1e9, 1e-6, "s", nccl_net_latency_s=1e-6)
+    with pytest.raises(ValueError, match="nccl_net_latency_s must be >= 0"):
+        catalog.LinkSpec("x", 1e9, 1e-6, "s", nccl_net_latency_s=-1.0, nccl_net_latency_source="s")
