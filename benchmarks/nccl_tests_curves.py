@@ -79,11 +79,14 @@ CURVES: tuple[Curve, ...] = (
     ),
     Curve(
         "H100 2x8, OCI BM.GPU.H100.8 (RoCE 16x200G)", "all_reduce_h100_2x8_oci_roce.txt", "all_reduce",
-        "h100-sxm", 2, 8, "nvlink4", {"preset": "ib-hdr", "nics_per_node": 16}, "auto",
+        "h100-sxm", 2, 8, "nvlink4", {"preset": "ib-hdr", "nics_per_node": 16, "ports_per_nic": 2}, "auto",
         "https://github.com/oracle-japan/ocitutorials (hpc/benchmark, 'NCCL Tests実行方法（BM.GPU.H100.8編）')",
         False,
-        "2 nodes BM.GPU.H100.8, cluster network RoCEv2 with 16 x 200 Gbit/s ports per node (ConnectX-7; "
-        "taken as the catalog's 200G NIC, ib-hdr); NCCL 2.21.5 (TensorFlow NGC 24.06); -b 1G -e 16G only",
+        "2 nodes BM.GPU.H100.8, cluster network RoCEv2 with 16 x 200 Gbit/s ports per node (taken as the "
+        "catalog's 200G NIC, ib-hdr), the run's NCCL_IB_HCA naming all 16; NCCL 2.21.5 (TensorFlow NGC 24.06); "
+        "-b 1G -e 16G only. The ports are 8 dual-port ConnectX-7 cards, one on each GPU's PCIe switch (OCI's "
+        "NCCL topology file for the shape, oracle-quickstart/oci-hpc-oke manifests/topology/BM.GPU.H100.8.xml: "
+        "one nic of two 200000 Mbit/s nets a GPU), which NCCL 2.21.5 fuses into 8 devices of 400G",
         nccl="2.21.5",
     ),
     Curve(

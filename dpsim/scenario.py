@@ -630,6 +630,14 @@ class InterNodeLink(LinkConfig):
     same NIC) cannot be built, and on Hopper and later its search falls back to the ``TREE``
     pattern, which its tuner prices at 0.85 of the balanced tree (``src/graph/search.cc``,
     ``tuning.cc``)."""
+    ports_per_nic: Annotated[int, Field(strict=True, ge=1, le=MAX_NICS_PER_NODE)] = 1
+    """Ports of one NIC card among ``nics_per_node`` (``bandwidth`` is one port's), e.g. 2 for OCI
+    BM.GPU.H100.8's eight dual-port 2 × 200G ConnectX-7, one on each GPU's PCIe switch. NCCL since v2.20
+    fuses a card's ports into one network device of their summed rate, striping its connections over
+    them (``net_ib.cc`` ``NCCL_IB_MERGE_NICS=1`` in v2.20–v2.23, NIC fusion at
+    ``NCCL_NET_MERGE_LEVEL=PORT`` in ``topo.cc`` from v2.24): its channels, NVLS heads and tuner then see
+    ``nics_per_node / ports_per_nic`` NICs of ``ports_per_nic × bandwidth`` (``communication.nccl_nic_fusion``
+    false: each port its own device, as before v2.20)."""
 
 
 class TopologyConfig(_Section):
@@ -695,11 +703,16 @@ class ClusterConfig(_Section):
                 f"inter_node.pcie_gpus_per_nic: {self.inter_node.pcie_gpus_per_nic} GPUs on a NIC's PCIe switch, "
                 f"more than the node's {self.workers_per_node}"
             )
-        nics, g = self.inter_node.nics_per_node, self.workers_per_node
+        nics, g, ports = self.inter_node.nics_per_node, self.workers_per_node, self.inter_node.ports_per_nic
         if nics > g and nics % g:
             raise ValueError(
                 f"inter_node.nics_per_node: {nics} NICs for {g} workers per node; more NICs than workers must be a "
                 f"multiple of them (the same number on each GPU's PCIe switch)"
+            )
+        if nics % ports or (g < nics // ports and (nics // ports) % g):
+            raise ValueError(
+                f"inter_node.ports_per_nic: {ports} ports a NIC for {nics} ports per node; expected a divisor of "
+                f"nics_per_node leaving at most {g} NICs (workers per node) or a multiple of {g}"
             )
         if isinstance(self.rank_order, list) and sorted(self.rank_order) != list(range(self.world_size)):
             raise ValueError(
@@ -967,6 +980,10 @@ class CommunicationConfig(_Section):
     it in ``NCCL_STEPS`` = 8 steps, one whole step per hop (``src/enqueue.cc`` ``calcCollChunking``), so it
     sets how long a mid-size tree all-reduce takes to fill its pipeline. GCP's TCPXO profile and
     aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``)."""
+    nccl_nic_fusion: bool = True
+    """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
+    device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
+    false for NCCL before v2.20 or a run with ``NCCL_IB_MERGE_NICS=0`` / ``NCCL_NET_MERGE_LEVEL=LOC``."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts

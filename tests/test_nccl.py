@@ -493,6 +493,91 @@ def test_the_tree_pattern_is_a_scenario_fact() -> None:
         scenario_from_dict(base)
 
 
+def _oci_scenario(**changes: Any) -> Any:
+    """Two OCI BM.GPU.H100.8 nodes: 16 x 200G ports per node, on 8 dual-port cards (one a GPU)."""
+    from dpsim.scenario import scenario_from_dict
+
+    inter = {"preset": "ib-hdr", "nics_per_node": 16, "ports_per_nic": 2, **changes.pop("inter", {})}
+    return scenario_from_dict(
+        {
+            "model": {"preset": "gpt2-small"},
+            "cluster": {"nodes": 2, "workers_per_node": 8, "device": "h100-sxm", "intra_node": "nvlink4",
+                        "inter_node": inter},
+            "training": {"global_batch": 16},
+            "communication": changes.pop("communication", {}),
+        }
+    )  # fmt: skip
+
+
+def test_nic_fusion_makes_a_dual_port_card_one_nccl_device() -> None:
+    """NCCL v2.20+ fuses a card's ports (net_ib.cc NCCL_IB_MERGE_NICS, topo.cc NCCL_NET_MERGE_LEVEL=PORT).
+
+    Hand-computed: ib-hdr is 25 GB/s nominal at 24/25 achievable, so a fused 2-port device is 48 GB/s achieved,
+    50 GB/s as NCCL reads its rate; 16 ports / 2 = 8 devices, one per GPU: 8 rail channels at
+    min(50, PCIe 48) = 48 GB/s (not copied: Hopper, < 50 GB/s, > 4 channels) and 8 NVLS heads. Unfused (NCCL
+    before v2.20): 16 devices of 24 GB/s, two channels a GPU, NVLS heads still one a GPU.
+    """
+    from dpsim.analytic.step import fabric_of
+    from dpsim.sim.collectives.nccl import channels, duplication, graph_bw_gbps, nvls_heads
+
+    fused = fabric_of(_oci_scenario())
+    assert (fused.nics_per_node, fused.nic_gbps) == (8, 50.0)
+    assert fused.inter.bandwidth == pytest.approx(48e9)
+    layout = fused.layout()
+    assert (channels(layout), duplication(layout), graph_bw_gbps(layout), nvls_heads(layout)) == (8, 1, 48.0, 8)
+    apart = fabric_of(_oci_scenario(communication={"nccl_nic_fusion": False}))
+    assert (apart.nics_per_node, apart.nic_gbps) == (16, 25.0)
+    assert apart.inter.bandwidth == pytest.approx(24e9)
+    assert (channels(apart.layout()), nvls_heads(apart.layout())) == (16, 8)
+    single = fabric_of(_oci_scenario(inter={"ports_per_nic": 1}))  # 16 single-port cards: nothing to fuse
+    assert (single.nics_per_node, single.nic_gbps) == (16, 25.0)
+
+
+def test_nvls_tree_on_fused_devices_runs_at_its_per_head_cap() -> None:
+    """NVLS-tree on 2 x 8 H100 with 8 fused 400G devices: the network carries 8 x 48 GB/s a node, S each way
+    (bus bandwidth up to 2·15/16 · 384 = 720 GB/s), NVLS 370.8 · 0.85 / (1 + 1/8) = 280 GB/s algbw (525 bus),
+    so perChMaxNVLSTreeBw binds: 8 heads x 57.7 = 461.6 GB/s bus bandwidth at 16 GiB."""
+    from dpsim.analytic.step import fabric_of
+
+    S = 16.0 * (1 << 30)
+    choice = cf.collective("allreduce", "auto", S, fabric_of(_oci_scenario()), "auto")
+    assert choice.algorithm == "nvls-tree"
+    busbw = S / choice.time_s * 2 * 15 / 16
+    assert busbw == pytest.approx(8 * 57.7e9, rel=0.002)  # the 66.8 us latency is 0.1 % of 69.7 ms
+
+
+def test_ports_per_nic_must_split_the_ports_evenly() -> None:
+    from dpsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="ports_per_nic: 3 ports a NIC for 16 ports"):
+        _oci_scenario(inter={"ports_per_nic": 3})
+    with pytest.raises(ScenarioError, match="ports_per_nic: 2 ports a NIC for 24 ports"):
+        _oci_scenario(inter={"nics_per_node": 24, "ports_per_nic": 2})  # 12 fused devices on 8 GPUs
+    from dpsim.analytic.step import fabric_of
+
+    assert fabric_of(_oci_scenario(inter={"nics_per_node": 8, "ports_per_nic": 2})).nics_per_node == 4
+
+
+def test_ports_per_nic_bad_input_is_one_line_exit_2(tmp_path: Any) -> None:
+    import hostile
+
+    (tmp_path / "s.yaml").write_text(
+        "model: {preset: gpt2-small}\n"
+        "cluster: {nodes: 2, workers_per_node: 8, device: h100-sxm, intra_node: nvlink4,\n"
+        "  inter_node: {preset: ib-hdr, nics_per_node: 16, ports_per_nic: 5}}\n"
+        "training: {global_batch: 16}\n"
+    )
+    code, _, err = hostile.run_in_process(["check", str(tmp_path / "s.yaml")])
+    assert code == 2 and "ports_per_nic" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    (tmp_path / "s.yaml").write_text(
+        "model: {preset: gpt2-small}\ncluster: {device: h100-sxm}\ntraining: {global_batch: 1}\n"
+        "communication: {nccl_nic_fusion: maybe}\n"
+    )
+    code, _, err = hostile.run_in_process(["check", str(tmp_path / "s.yaml")])
+    assert code == 2 and "nccl_nic_fusion" in err and len(err.strip().splitlines()) == 1, err
+
+
 # --- PXN (paths.cc: a GPU's sends through the GPU on its NIC's PCIe switch) -----------------------
 
 

@@ -83,6 +83,10 @@ HOLDS = [
     ("reduce_scatter", 128 * MiB),  # one H100 node, ring reduce_scatter: -7 % (nvidia/nccl#1047)
     ("reduce_scatter", 1 * GiB),  # -5 %
     ("reduce_scatter", 8 * GiB),  # -2 % (its stored row has the out-of-place time only)
+    # OCI BM.GPU.H100.8: 8 dual-port 2 x 200G cards, each fused into one 400G device by NCCL 2.21.5 (net_ib.cc
+    # NCCL_IB_MERGE_NICS): NVLS-tree on 8 heads at 8 x 57.7 GB/s (perChMaxNVLSTreeBw): -2 % (+21 % as 16 ring NICs)
+    ("OCI", 1 * GiB),
+    ("OCI", 16 * GiB),  # +1 %
     ("NCCL_ALGO=RING", 512 * MiB),  # 2 x 4 H100, 4 HDR, ring: +0 % (nccl-tests#252)
     ("NCCL_ALGO=RING", 8 * GiB),  # -1 %
     # tree/Simple under the run's TCPXO profile (NCCL_ALGO=Ring,Tree, NCCL_PROTO=Simple, NCCL_BUFFSIZE=8 MiB):
@@ -123,18 +127,6 @@ MISSES = [
                                 "(README, fidelity notes)"),
     ),
     pytest.param(
-        "OCI", 16 * GiB,
-        marks=pytest.mark.xfail(strict=True, reason="+21 % (ring busbw 383 vs 465 GB/s; +29 % before "
-                                "NCCL's channels used both NICs of a GPU): as 16 NCCL devices of 200G, NCCL's search "
-                                "builds 16 ring/tree channels of 24 GB/s (one per NIC, 2 per GPU's PCIe link), which "
-                                "cap the ring at 16 NICs (383) and the tree at 365, and NVLS-tree keeps one head per "
-                                "GPU on one NIC (search.cc skips a second head on a GPU: 360). 465 is above what 16 "
-                                "x 200G can carry in a ring, and matches NVLS-tree over 8 x 400G devices (461, at "
-                                "perChMaxNVLSTreeBw's 8 x 57.7): what NCCL 2.21.5 sees if the ports are 8 dual-port "
-                                "cards, whose ports its IB transport merges into one device (net_ib.cc, "
-                                "NCCL_IB_MERGE_NICS=1); the source does not say"),
-    ),
-    pytest.param(
         "A3 Mega", 8,
         marks=pytest.mark.xfail(strict=True, reason="-29 % (-25 % at 16 B - 256 B): under the run's profile (Simple "
                                 "only) NCCL's tree/Simple estimate is 8.4 + 2*(7*4.0 + 14) = 92.4 us, the printed "
@@ -171,6 +163,19 @@ MISSES = [
 @pytest.mark.parametrize(("curve", "size"), MISSES)
 def test_published_size_known_miss(curve: str, size: int) -> None:
     assert abs(_row(curve, size)["analytic"]["time_error"]) <= 0.10
+
+
+def test_oci_dual_port_nics_run_nvls_tree_on_eight_fused_devices() -> None:
+    """465 GB/s printed is more than a ring through 16 x 200G carries (16 x 24 = 384): NVLS-tree over 8 fused
+    400G devices, capped at 8 heads x 57.7 GB/s = 461.6 GB/s bus bandwidth; unfused, the ring's 16 NICs."""
+    row = _row("OCI", 16 * GiB)
+    assert (row["analytic"]["algorithm"], row["sim"]["algorithm"]) == ("nvls-tree", "nvls-tree")
+    assert 440.0 < row["analytic"]["busbw_gbps"] <= 8 * 57.7
+    c = _curve("OCI")
+    unfused = curves.Curve(**{**c.__dict__, "communication": {"nccl_nic_fusion": False}})
+    rows = curves.compare(unfused, engines=("analytic",))
+    assert rows[-1]["analytic"]["algorithm"] == "ring"
+    assert rows[-1]["analytic"]["busbw_gbps"] <= 16 * 24.0
 
 
 def test_summary_groups_each_regime() -> None:

@@ -302,11 +302,15 @@ def fabric_of(scenario: Scenario) -> Fabric:
 
     Bandwidths are the links' achievable rates (nominal × efficiency, :attr:`LinkConfig.achievable`);
     the topology (switch, fat-tree with its oversubscription, ring) is priced link by link
-    by the schedules, not folded into the NIC rate.
+    by the schedules, not folded into the NIC rate. The NICs are NCCL's network devices: with
+    ``communication.nccl_nic_fusion`` (NCCL's default since v2.20) the ``ports_per_nic`` ports of a
+    card are one device of their summed rate, its connections striped over them
+    (:attr:`dpsim.scenario.InterNodeLink.ports_per_nic`).
     """
     c = scenario.cluster
+    fused = c.inter_node.ports_per_nic if scenario.communication.nccl_nic_fusion else 1
     intra = Link(c.intra_node.latency, c.intra_node.achievable)
-    inter = Link(c.inter_node.latency, c.inter_node.achievable)
+    inter = Link(c.inter_node.latency, c.inter_node.achievable * fused)
     topo = c.topology
     preset = c.intra_node.preset or ""
     return Fabric(
@@ -314,7 +318,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         c.workers_per_node,
         intra,
         inter,
-        c.inter_node.nics_per_node,
+        c.inter_node.nics_per_node // fused,
         topology=topo.kind,
         nodes_per_leaf=topo.nodes_per_leaf,
         oversubscription=topo.oversubscription,
@@ -323,7 +327,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
         rank_order=c.slots,
-        nic_gbps=c.inter_node.bandwidth / 1e9,
+        nic_gbps=c.inter_node.bandwidth * fused / 1e9,
         host=host_link_of(scenario),
         pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),

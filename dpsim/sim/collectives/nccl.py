@@ -11,8 +11,10 @@ rank it starts from, so the node's NICs carry the inter-node traffic together
 channel ``c`` starting at local rank ``c·G/k``). Local rank ``l`` talks to the network
 through its own NIC (:meth:`dpsim.sim.cluster.Cluster.nic_of`).
 
-**More NICs than GPUs** (OCI BM.GPU.H100.8: 16 ports for 8 GPUs; one GPU per node with several
-NICs): NCCL's search starts channel ``c`` on NIC ``c`` (``ncclTopoSearchRecNet``; NICs listed GPU by
+**More NICs than GPUs** (16 single-port 200G NICs for 8 GPUs; one GPU per node with several
+NICs; a NIC is one of NCCL's network devices, so the two ports of a dual-port card such as OCI
+BM.GPU.H100.8's count as one of their summed rate since v2.20: ``cluster.inter_node.ports_per_nic``):
+NCCL's search starts channel ``c`` on NIC ``c`` (``ncclTopoSearchRecNet``; NICs listed GPU by
 GPU, ``ncclTopoSelectNets``) and takes the channel's speed off the NIC and off the GPU's PCIe link in
 each direction, so each GPU carries ``min(nics/G, ⌊PCIe / speed⌋)`` channels, one per NIC of its
 PCIe switch (:func:`channels_per_gpu`): 16 channels of 24 GB/s over the 16 × 200G ports of an H100
@@ -20,7 +22,7 @@ node, but one 48 GB/s channel (copied to 2 on the same NIC) for an H100 alone wi
 its PCIe x16 link is full. The channels that start at one GPU take its NICs in turn
 (:func:`nic_slots`; :attr:`~dpsim.sim.collectives.base.Phase.nic` routes each transfer through its
 channel's NIC). NVLS-tree keeps one head per GPU on one NIC (:func:`nvls_heads`; ``search.cc``
-refuses a second head on a GPU with several NICs), so it uses the first NIC of each GPU only.
+skips a second head on a GPU with several NICs from v2.22), so it uses the first NIC of each GPU only.
 
 **Ring** (``src/device/all_reduce.h`` ``runRing``): per channel, a ring through every
 GPU of a node (NVLink) and the nodes in order; 2(N−1) steps of S/(k·N).
@@ -410,9 +412,14 @@ def nvls_heads(layout: Layout) -> int:
     """NVLS-tree heads per node: one per NIC with a GPU of its own, ``min(nics, G)``, each on one NIC.
 
     ``ncclTopoSearchRecNet`` (NVLS pattern) makes the GPU local to each NIC a head, skipping a GPU
-    that already is one ("duplicate head when one GPU connects with multiple NICs", v2.23 and
+    that already is one ("duplicate head when one GPU connects with multiple NICs", v2.22.3 and
     later), and ``nvlsGraph`` holds at most ``G`` of them: with more NICs than GPUs each head
     uses its first NIC only (``getNvlsNetDev``), and the other NICs carry no NVLS-tree traffic.
+    v2.19–v2.21 lack that check: channel ``c`` takes the ``c``-th NIC listed GPU by GPU, so with two
+    NICs a GPU the first ``G`` channels name ``G/2`` GPUs twice, ``ncclTopoPreset`` keeps each head once,
+    and ``getNvlsNetDev`` turns each head over both its NICs by channel: ``G/2`` heads on the same NICs,
+    not modelled. A dual-port card's two ports are one NIC here since v2.20 (NIC fusion,
+    :attr:`dpsim.scenario.InterNodeLink.ports_per_nic`), so that case needs NICs of their own or fusion off.
     """
     return max(1, min(layout.nics, layout.per_node))
 
