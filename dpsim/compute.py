@@ -12,11 +12,13 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
   ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's
   attention efficiency, ``4·s²·d`` FLOPs per head forward and 2.5× that backward (it recomputes
   the scores), half of it under a causal mask (the masked blocks are skipped);
+- with ``model.rope_kernels``, the rotary embedding's eager fp32 kernels on q and k (:func:`rope_bytes`);
 - memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
   MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation
   width; sharded by ``t`` under sequence parallelism; the MLP's as three kernels with
   ``model.mlp_fused_bias: false``, metaseq's, with fc1's bias as well); their backward moves about twice the bytes
-  (it reads the saved input and the incoming gradient and writes one gradient).
+  (it reads the saved input and the incoming gradient and writes one gradient). With ``model.elementwise:
+  eager`` the norms and SwiGLU are PyTorch eager's op-by-op kernels instead (:func:`norm_bytes`).
 
 The first pipeline stage also looks up the embedding; the last computes the logits
 (``T × V/t × h``) and the cross-entropy (fp32, 16 bytes per logit element in all). The slowest
@@ -67,6 +69,8 @@ __all__ = [
     "gradient_accumulation_seconds",
     "layer_kernels",
     "microbatch_compute",
+    "norm_bytes",
+    "rope_bytes",
     "wave_efficiency",
 ]
 
@@ -199,6 +203,44 @@ class _Pricer:
         self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
 
 
+def norm_bytes(elementwise: str, width: float) -> tuple[float, float]:
+    """Bytes one norm moves an element of its ``width``-byte input, (forward, backward).
+
+    ``fused``: one kernel, read and write (2·width), backward read the input and the gradient and write one (4·width).
+    ``eager``: the Llama reference RMSNorm op by op (:attr:`dpsim.scenario.ModelConfig.elementwise`), each kernel
+    reading its inputs and writing its output, fp32 in between. Forward: ``x.float()`` (width + 4), ``pow(2)`` (8),
+    ``mean(-1)`` (4, one value a row), ``xf * rstd`` (8), ``.type_as(x)`` (4 + width), ``weight * y`` (2·width).
+    Backward, each op's autograd formula: ``weight * y`` gives ``g * weight`` and the weight's ``sum(g * y)`` (2 x
+    2·width); ``type_as`` casts the gradient back (width + 4); ``xf * rstd`` gives ``g * rstd`` (8) and rstd's row
+    sums of ``g * xf`` (8); ``mean`` expands its gradient (4); ``pow`` gives ``2·xf·g`` (12); the two gradients of
+    ``xf`` add (12); ``float()`` casts back (4 + width). At 16 bits 36 and 64; in fp32 ``float()`` and ``type_as``
+    return their input (no kernel).
+    """
+    if elementwise != "eager":
+        return 2.0 * width, 4.0 * width
+    cast = 0.0 if width == 4.0 else width + 4.0
+    return cast + 8.0 + 4.0 + 8.0 + cast + 2.0 * width, 4.0 * width + cast + 16.0 + 4.0 + 12.0 + 12.0 + cast
+
+
+def rope_bytes(kernels: str, width: float) -> float:
+    """Bytes the rotary embedding moves an element of q or k, forward (and, as counted, backward), at ``width``.
+
+    ``complex_fp32`` (Meta's reference ``apply_rotary_emb``): ``float()`` (width + 4), the complex multiply
+    (read 4, write 4 a real element; the frequencies are one row a position), ``type_as`` (4 + width); the backward
+    casts the gradient in (width + 4), multiplies by the conjugate frequencies (8) and casts out (4 + width).
+    ``pairs_fp32`` (ibm-fms ``adjusted_qk``): ``float()`` (width + 4), each pair times its 2 x 2 rotation by
+    broadcasting into a 2x-wide fp32 tensor (read 4, write 8), ``sum`` over the pair (read 8, write 4),
+    ``type_as`` (4 + width); the backward casts in (width + 4), writes the multiply's gradient 2x wide (read 4,
+    write 8), reduces it to the input's shape (read 8, write 4) and casts out (4 + width).
+    """
+    cast = 0.0 if width == 4.0 else width + 4.0
+    if kernels == "complex_fp32":
+        return cast + 8.0 + cast
+    if kernels == "pairs_fp32":
+        return cast + 12.0 + 12.0 + cast
+    return 0.0
+
+
 def layer_kernels(
     model: ModelConfig,
     device: DeviceConfig,
@@ -256,13 +298,27 @@ def layer_kernels(
             p.memory("attention_dropout", "forward", (2.0 * w + 1.0) * scores)  # read, write, 1-byte mask
             p.memory("attention_dropout.backward", "backward", (2.0 * w + 1.0) * scores)
 
+    if model.rope_kernels != "none":
+        # q and k of this rank's heads, per element forward and backward (ModelConfig.rope_kernels)
+        per_element = rope_bytes(model.rope_kernels, w)
+        rotated = tokens * (heads + kv_heads) * d
+        p.memory("rope", "forward", per_element * rotated)
+        p.memory("rope.backward", "backward", per_element * rotated)
+
     act = tokens * h / shard
-    p.memory("layernorms", "forward", 2 * 2.0 * w * act)
-    p.memory("layernorms.backward", "backward", 2 * 4.0 * w * act)
+    norm_forward, norm_backward = norm_bytes(model.elementwise, w)
+    p.memory("layernorms", "forward", 2 * norm_forward * act)
+    p.memory("layernorms.backward", "backward", 2 * norm_backward * act)
     inner = tokens * f / t
-    activation_bytes = (3.0 if model.gated_mlp else 2.0) * w * inner
-    p.memory("mlp_activation", "forward", activation_bytes)
-    p.memory("mlp_activation.backward", "backward", 2.0 * activation_bytes)
+    if model.gated_mlp and model.elementwise == "eager":
+        # silu(gate) (read, write) then * up (read two, write); backward: the product's two gradients (read two,
+        # write, each) and silu's (read the gradient and the gate, write)
+        p.memory("mlp_activation", "forward", 5.0 * w * inner)
+        p.memory("mlp_activation.backward", "backward", 9.0 * w * inner)
+    else:
+        activation_bytes = (3.0 if model.gated_mlp else 2.0) * w * inner
+        p.memory("mlp_activation", "forward", activation_bytes)
+        p.memory("mlp_activation.backward", "backward", 2.0 * activation_bytes)
     residual = (3.0 * w + (1.0 if dropout else 0.0)) * act
     p.memory("residual_adds", "forward", 2 * residual)
     if not model.mlp_fused_bias:
@@ -280,8 +336,9 @@ def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micr
     p = _Pricer(device, working_dtype(precision))
     tokens = float(micro_batch * model.seq_len)
     h, v = float(model.hidden), float(model.vocab) / tp
-    p.memory("final_norm", "forward", 2.0 * p.width * tokens * h)
-    p.memory("final_norm.backward", "backward", 4.0 * p.width * tokens * h)
+    norm_forward, norm_backward = norm_bytes(model.elementwise, p.width)
+    p.memory("final_norm", "forward", norm_forward * tokens * h)
+    p.memory("final_norm.backward", "backward", norm_backward * tokens * h)
     p.gemm("logits", "forward", tokens, v, h)
     p.gemm("logits.dgrad", "backward", tokens, h, v)
     p.gemm("logits.wgrad", "backward", h, v, tokens)
@@ -376,7 +433,7 @@ def _job_key(
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
-    flags += (model.attention_nan_to_num, model.mlp_fused_bias)
+    flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -394,6 +394,25 @@ class ModelConfig(_Section):
     as kernels of their own: the ``tokens × hidden`` output read and written twice more. Forward only (and
     its recompute): the backward's gradient work (the mask product, the bias sums, the residual's
     accumulation) is the same either way."""
+    elementwise: Literal["fused", "eager"] = "fused"
+    """How a layer's norms and gated MLP activation run. ``fused``: one kernel each (apex / Transformer Engine /
+    Megatron-LM's fused kernels, or ``torch.compile``'s Inductor): a norm reads and writes its input once (4 x the
+    width an element, forward and backward), SwiGLU reads gate and up and writes once. ``eager``: PyTorch eager
+    mode running the Llama reference code op by op, as Meta's ``llama/model.py`` ``RMSNorm``, Hugging Face's
+    ``LlamaRMSNorm`` and ibm-fms's ``LayerNormParameterized(use_high_precision_pow=True)`` write it:
+    ``x.float()``, ``pow(2)``, ``mean(-1)``, ``rsqrt``, ``xf * rstd``, ``.type_as(x)``, ``weight * y``, each a
+    kernel that reads its inputs and writes its output (36 bytes an element forward at 16 bits; the autograd
+    backward of each op 64), the fp32 copy and the cast output saved for the backward (4 bytes an element more
+    a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
+    the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
+    rope_kernels: Literal["none", "complex_fp32", "pairs_fp32"] = "none"
+    """The rotary position embedding's kernels on q and k. ``none``: not priced (no rotary embedding, or one
+    fused into a neighbouring kernel: Transformer Engine's fused RoPE, Inductor). ``complex_fp32``: Meta's
+    reference ``apply_rotary_emb`` (``llama/model.py``; torchtitan's): ``float()``, ``view_as_complex``, a
+    complex multiply by the frequencies, ``type_as``: 20 bytes an element of q and k forward and 20 backward at
+    16 bits. ``pairs_fp32``: ibm-fms's ``RotaryEmbedding.adjusted_qk`` (``fms/modules/positions.py``):
+    ``float()``, a broadcast multiply of each pair by its 2 x 2 rotation into a 2x-wide fp32 tensor, ``sum``,
+    ``type_as``: 36 bytes forward and 36 backward (the multiply's gradient written 2x wide, then reduced)."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None

@@ -391,3 +391,94 @@ def test_metaseq_unfused_mlp_biases_by_hand() -> None:
     dry = {**data["model"], "dropout": False}
     no_dropout = layer_kernels(scenario_from_dict({**data, "model": dry}).model, unfused.cluster.device, "bf16", 1)
     assert next(k.bytes for k in no_dropout if k.name == "mlp_unfused_bias") == 4 * inner + 4 * act
+
+
+def _eager_llama(**model: object) -> Scenario:
+    """Two Llama-style layers (h 1024, 8 heads, 2 KV heads, SwiGLU f 2816, no dropout, s 2048, flash) on one H100."""
+    return scenario_from_dict(
+        {
+            "model": {
+                "layers": 2,
+                "hidden": 1024,
+                "heads": 8,
+                "kv_heads": 2,
+                "ffn_hidden": 2816,
+                "gated_mlp": True,
+                "dropout": False,
+                "seq_len": 2048,
+                "vocab": 32000,
+                "tied_embeddings": False,
+                "learned_positions": False,
+                "attention": "flash",
+                **model,
+            },
+            "cluster": {"device": "h100-sxm"},
+            "training": {"global_batch": 1, "micro_batch": 1},
+        }
+    )
+
+
+def test_eager_norm_and_rope_bytes_by_hand() -> None:
+    """PyTorch eager's Llama RMSNorm at 16 bits, op by op: x.float() 2 + 4, pow 4 + 4, mean 4, xf·rstd 4 + 4,
+    type_as 4 + 2, weight·y 2 + 2 = 36 bytes an element; backward weight·y's two products 4 + 4, type_as 2 + 4,
+    xf·rstd 8 + 8, mean 4, pow 12, the two xf gradients added 12, float() 4 + 2 = 64. In fp32 the casts are no
+    kernels: 28 and 60. Fused: read and write, 4 and 8. RoPE on an element of q or k: Meta's complex form 6 + 8 + 6
+    = 20, ibm-fms's pair rotation 6 + 12 + 12 + 6 = 36, each way."""
+    from dpsim.compute import norm_bytes, rope_bytes
+
+    assert norm_bytes("eager", 2.0) == (36.0, 64.0)
+    assert norm_bytes("eager", 4.0) == (28.0, 60.0)
+    assert norm_bytes("fused", 2.0) == (4.0, 8.0)
+    assert (rope_bytes("complex_fp32", 2.0), rope_bytes("pairs_fp32", 2.0), rope_bytes("none", 2.0)) == (20, 36, 0)
+
+
+def test_eager_llama_layer_by_hand() -> None:
+    """The eager layer against the fused one: T = 2048 tokens, act = T·h = 2,097,152, inner = T·f = 5,767,168, q and k
+    T·(8 + 2)·128 = 2,621,440 elements. Forward: two norms 2·(36 - 4)·act, SwiGLU (silu 4 + mul 6 against 6) 4·inner,
+    RoPE 36 a q/k element; backward 2·(64 - 8)·act, SwiGLU (18 against 12) 6·inner, RoPE 36; the final norm adds
+    32·act and 56·act once. All at the H100's 0.83·3.35 TB/s over its 0.70 sustained fraction."""
+    fused = _eager_llama()
+    eager = _eager_llama(elementwise="eager", rope_kernels="pairs_fp32")
+    act, inner, rotated = 2048 * 1024, 2048 * 2816, 2048 * 10 * 128
+    rate = 3.35e12 * 0.83 * 0.70
+    kernels = {(k.name, k.phase): k.bytes for k in layer_kernels(eager.model, eager.cluster.device, "bf16", 1)}
+    assert kernels[("layernorms", "forward")] == 72 * act
+    assert kernels[("layernorms.backward", "backward")] == 128 * act
+    assert kernels[("mlp_activation", "forward")] == 10 * inner
+    assert kernels[("mlp_activation.backward", "backward")] == 18 * inner
+    assert kernels[("rope", "forward")] == kernels[("rope.backward", "backward")] == 36 * rotated
+    base, more = compute_times(fused), compute_times(eager)
+    forward = 2 * (64 * act + 4 * inner + 36 * rotated) + 32 * act
+    backward = 2 * (112 * act + 6 * inner + 36 * rotated) + 56 * act
+    assert more.forward_s - base.forward_s == pytest.approx(forward / rate, rel=1e-9)
+    assert more.backward_s - base.backward_s == pytest.approx(backward / rate, rel=1e-9)
+    # Meta's complex RoPE: 20 bytes each way instead of 36
+    complex_rope = compute_times(_eager_llama(elementwise="eager", rope_kernels="complex_fp32"))
+    assert more.forward_s - complex_rope.forward_s == pytest.approx(2 * 16 * rotated / rate, rel=1e-9)
+
+    # full recomputation reruns the eager forward kernels in the backward
+    def recomputed(scenario: Scenario) -> float:
+        training = {"global_batch": 1, "activation_recomputation": "full"}
+        return compute_times(scenario_from_dict({**scenario.model_dump(mode="json"), "training": training})).recompute_s
+
+    assert recomputed(eager) - recomputed(fused) == pytest.approx(2 * (64 * act + 4 * inner + 36 * rotated) / rate)
+
+
+def test_eager_activation_memory_by_hand() -> None:
+    """Eager autograd keeps each norm's fp32 copy and cast output (6 bytes an element against the 2-byte input: 8·s·b·h
+    a layer for two norms) and silu(gate) beside gate and up (2·s·b·f); nothing more under full recomputation."""
+    from dpsim.analytic.memory import activation_bytes_per_layer
+
+    common = {"kv_heads": 2, "ffn_hidden": 2816, "gated_mlp": True, "dropout": False, "attention": "flash"}
+    for mode, extra in (("none", 8 * 2048 * 1024 + 2 * 2048 * 2816), ("full", 0)):
+        plain = activation_bytes_per_layer(2048, 1, 1024, 8, recomputation=mode, **common)  # type: ignore[arg-type]
+        eager = activation_bytes_per_layer(
+            2048,
+            1,
+            1024,
+            8,
+            recomputation=mode,
+            eager_elementwise=True,
+            **common,  # type: ignore[arg-type]
+        )
+        assert eager - plain == pytest.approx(extra)

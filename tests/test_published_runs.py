@@ -20,10 +20,10 @@ Bounds, stated as what they are:
 - Llama 3 405B on 8,192 H100s fits in its 80 GiB.
 - Held-out runs (OPT-175B, MT-NLG 530B at three scales, GPT-NeoX-20B, Llama 2 on PyTorch FSDP at 7B, 34B and
   70B on A100 and H100, the 7B also compiled), never used for calibration: each within 10 % where met; the
-  others are strict expected failures carrying their diagnosis (``known_miss``): predicted 12-47 % faster, all
-  on code bases other than Megatron-LM (after modelling DeepSpeed's blocking pipeline transfers and metaseq's
-  nan_to_num over the attention scores). Met: FSDP Llama 2 34B and 70B on 128 A100 and the 7B compiled on
-  128 A100.
+  others are strict expected failures carrying their diagnosis (``known_miss``): predicted 12-21 % faster, all
+  on code bases other than Megatron-LM (after modelling DeepSpeed's blocking pipeline transfers, metaseq's
+  nan_to_num over the attention scores and PyTorch eager's op-by-op norms and RoPE). Met: the six PyTorch FSDP
+  rows on A100 and the 34B and 70B on H100; missed there: the 7B on H100, eager and compiled alike.
 The configuration checks compare each transcribed run with a number the publication prints that
 the transcription does not contain directly (parameter counts, tokens per batch).
 """
@@ -364,13 +364,18 @@ def test_fms_fsdp_configuration_matches_its_sources() -> None:
 
 
 def test_fms_fsdp_compiled_and_eager_rows_differ_only_in_compile() -> None:
-    """dpsim has no torch.compile switch: the compiled 7B rows are the eager rows' scenarios, so their predictions
-    are equal and the published eager/compiled gap (3,700 / 4,550 and 7,500 / 9,600) is what the eager kernels cost."""
-    for device in ("128 A100", "96 H100"):
+    """dpsim has no torch.compile switch: the compiled 7B rows are the eager rows' scenarios with the fused kernels
+    (Inductor's) instead of eager ibm-fms's op-by-op RMSNorm, SwiGLU and fp32 RoPE. What those kernels add to the
+    step is a lower bound of the published eager/compiled difference (8,192 tokens a GPU at 3,700 vs 4,550 and
+    7,500 vs 9,600 tokens/s: 0.414 and 0.239 s; copies, transposes and launch gaps not priced) and most of it."""
+    for device, published in (("128 A100", 8192 / 3700 - 8192 / 4550), ("96 H100", 8192 / 7500 - 8192 / 9600)):
         eager = next(r for r in FMS_FSDP if r.name == f"FSDP Llama 2 7B on {device}")
         compiled = next(r for r in FMS_FSDP if r.name == f"FSDP Llama 2 7B compiled, {device}")
-        assert {**eager.scenario, "name": ""} == {**compiled.scenario, "name": ""}
-        assert RUNS.predict_run(eager)[0] == RUNS.predict_run(compiled)[0]
+        model = {**eager.scenario["model"]}
+        assert (model.pop("elementwise"), model.pop("rope_kernels")) == ("eager", "pairs_fp32")
+        assert {**eager.scenario, "name": "", "model": model} == {**compiled.scenario, "name": ""}
+        gap = RUNS.predict_run(eager)[1].step_time_s - RUNS.predict_run(compiled)[1].step_time_s
+        assert 0.6 * published < gap <= published
 
 
 def test_only_deepspeed_pipeline_runs_block_on_their_sends() -> None:

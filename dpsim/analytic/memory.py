@@ -228,6 +228,7 @@ def activation_bytes_per_layer(
     dropout: bool = True,
     attention: str = "standard",
     fp8: bool = False,
+    eager_elementwise: bool = False,
 ) -> float:
     """Bytes of activations one transformer layer stores for backward, per micro-batch.
 
@@ -252,6 +253,10 @@ def activation_bytes_per_layer(
     selective recomputation without its recompute. In FP8 training the inputs of the four
     linear layers are saved in FP8 for the weight-gradient GEMMs (Transformer Engine), 1 byte
     instead of 2: QKV and MLP inputs (replicated), attention-output input, MLP-down input.
+    ``eager_elementwise`` (``model.elementwise: eager``, PyTorch eager's op-by-op RMSNorm and SwiGLU): each
+    norm's autograd keeps its fp32 copy ``x.float()`` (for ``pow`` and ``xf * rstd``) and the cast output (for
+    the weight's gradient) instead of the 2-byte input: 4 bytes an element more a norm, 8·s·b·h a layer
+    (replicated); the gated MLP keeps ``silu(gate)`` beside gate and up (for the product's gradient): 2·f/h more.
     """
     s, b, h, a = float(seq_len), float(micro_batch), float(hidden), float(heads)
     t = float(tensor_parallel)
@@ -264,10 +269,10 @@ def activation_bytes_per_layer(
     f = float(ffn_hidden or 4 * hidden)
     linear_in = float(dtype_bytes("fp8" if fp8 else "bf16"))
     # LN inputs 4, QKV input, MLP input, two dropout masks 2
-    replicated = 4.0 + 2.0 * linear_in + (2.0 if dropout else 0.0)
+    replicated = 4.0 + 2.0 * linear_in + (2.0 if dropout else 0.0) + (8.0 if eager_elementwise else 0.0)
     attention_sharded = 2.0 + 2.0 * kv_ratio + 2.0 * kv_ratio + linear_in  # Q, K, V, output-projection input
     # up-projection output(s) 2 bytes each, activation output (the down-projection input)
-    mlp_sharded = ((4.0 if gated_mlp else 2.0) + linear_in) * f / h
+    mlp_sharded = ((4.0 if gated_mlp else 2.0) + (2.0 if gated_mlp and eager_elementwise else 0.0) + linear_in) * f / h
     per_sbh = (replicated / t if sequence_parallel else replicated) + (attention_sharded + mlp_sharded) / t
     # softmax output 2, its dropout mask 1 and dropout output 2 (bytes per score element)
     if attention == "flash":
@@ -382,6 +387,7 @@ def _layer_activations(scenario: Scenario, recomputation: str) -> float:
         dropout=m.dropout,
         attention=m.attention,
         fp8=t.precision == "fp8",
+        eager_elementwise=m.elementwise == "eager",
     )
     if t.precision == "fp32":
         per_layer *= dtype_bytes("fp32") / dtype_bytes("bf16")  # the paper counts 2-byte activations (masks aside)
