@@ -22,7 +22,13 @@ from dpsim.sim import collectives
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Layout
-from dpsim.sim.collectives.nccl import NVLS_EFFICIENCY, TREE_PATTERN_EFFICIENCY, btree_parent, dtree_parents
+from dpsim.sim.collectives.nccl import (
+    NVLS_EFFICIENCY,
+    TREE_PATTERN_EFFICIENCY,
+    btree_parent,
+    dtree_forks,
+    dtree_parents,
+)
 from dpsim.sim.fast import FastEngine
 
 NVLINK = cf.Link(1e-6, 240e9)
@@ -451,12 +457,13 @@ def test_tree_pattern_costs_nccls_085_on_links_and_on_caps(
 ) -> None:
     """tuning.cc: tree busBw = min(links · 0.92, nChannels · perChMaxTreeBw) · 0.85 for a TREE-pattern graph.
 
-    3 H100 nodes. 4 x 400G NICs: 8 copied channels, 8 · 36 = 288 GB/s above the links, so the
-    links bind; 8 NICs: 8 channels of 48 (not copied: Hopper, < 50, more than 4), the cap
-    8 · 36 binds: algBw = 8 · 36 · 0.85 / 2 by hand. Either way the TREE pattern
+    4 H100 nodes (ncclGetDtree(4) gives node 2 the children 1 and 3, so a TREE-pattern head reduces
+    both with its chain: the 0.85 is timed). 4 x 400G NICs: 8 copied channels, 8 · 36 = 288 GB/s above
+    the links, so the links bind; 8 NICs: 8 channels of 48 (not copied: Hopper, < 50, more than 4), the
+    cap 8 · 36 binds: algBw = 8 · 36 · 0.85 / 2 by hand. Either way the TREE pattern
     (``pcie_gpus_per_nic: 1``) takes 1/0.85 the time per byte; the three engines agree.
     """
-    balanced = _h100(3, nics, nic_gbps, nic_rate, protocol="Simple")
+    balanced = _h100(4, nics, nic_gbps, nic_rate, protocol="Simple")
     pattern = dataclasses.replace(balanced, pcie_gpus_per_nic=1)
     assert pattern.layout().tree_pattern == "tree" and balanced.layout().tree_pattern == "balanced"
     slow, fast = _per_byte("allreduce", "tree", pattern, "Simple"), _per_byte("allreduce", "tree", balanced, "Simple")
@@ -468,6 +475,46 @@ def test_tree_pattern_costs_nccls_085_on_links_and_on_caps(
     analytic, fast_level, chunk = _three_engines("allreduce", "tree", pattern)
     assert analytic == pytest.approx(fast_level, rel=1e-12)
     assert abs(chunk / fast_level - 1) < 0.01
+
+
+@pytest.mark.parametrize(("nranks", "forks"), [(1, False), (2, False), (3, False), (4, True), (5, True), (8, True)])
+def test_dtree_forks_where_a_node_has_two_children(nranks: int, forks: bool) -> None:
+    """ncclGetDtree by hand: 2 nodes, one edge a tree (1 → 0, 0 → 1); 3 nodes, chains 1 → 2 → 0 and
+    2 → 0 → 1; 4 nodes, tree 0 = 1 → 2, 3 → 2, 2 → 0: node 2 has two children."""
+    assert dtree_forks(nranks) is forks
+
+
+@pytest.mark.parametrize("nodes", [2, 3])
+def test_tree_pattern_is_the_estimates_alone_without_a_fork(nodes: int) -> None:
+    """On 2 and 3 nodes both of NCCL's trees are chains: the TREE-pattern head (``pcie_gpus_per_nic: 1``)
+    has one network peer on each side, as the balanced tree's GPUs do, so the two patterns run the same
+    reduces: the time per byte is the balanced tree's, and NCCL's estimate keeps ×0.85 after its caps,
+    ``tuned`` = latency + S · (time per byte) / 0.85 at 1 GiB (treeCorrectionFactor 1 there)."""
+    from dpsim.sim.cost import phase_cost
+
+    balanced = _h100(nodes, 8, 50.0, 47e9, protocol="Simple")
+    pattern = dataclasses.replace(balanced, pcie_gpus_per_nic=1)
+    assert pattern.layout().tree_pattern == "tree"
+    per_byte = _per_byte("allreduce", "tree", balanced, "Simple")
+    assert _per_byte("allreduce", "tree", pattern, "Simple") == pytest.approx(per_byte, rel=1e-12)
+    schedule = collectives.build("allreduce", "tree", pattern.layout(), "Simple")
+    cost = phase_cost(schedule, Cluster.from_fabric(pattern))
+    size = float(1 << 30)  # log2(2^30 >> 6) = 24: past treeCorrectionFactor's 23 entries, factor 1
+    assert cost.tuned(size) == pytest.approx(cost.latency_s + size * per_byte / TREE_PATTERN_EFFICIENCY, rel=1e-12)
+    analytic, fast_level, chunk = _three_engines("allreduce", "tree", pattern)
+    assert analytic == pytest.approx(fast_level, rel=1e-12)
+    assert abs(chunk / fast_level - 1) < 0.01
+
+
+def test_one_gpu_two_node_tree_runs_at_its_ll128_cap_not_085_below() -> None:
+    """nccl-tests#232's machine: 2 nodes of 1 H100, 4 x 400G. One search channel of 48 GB/s copied to 2
+    (duplication), TREE pattern (one GPU). LL128: NCCL's busBw = min(0.92 · 120/128 · links, 2 · 36.7) · 0.85;
+    dpsim times the cap without the 0.85 (2 nodes: no fork), algBw = 2 · 36.7 / 2 = 36.7 GB/s below the
+    one NIC's 47 · 0.92 · 120/128 = 40.5, so the time per byte is 1 / 36.7e9 by hand."""
+    nic = cf.Link(5e-6, 47e9)
+    fabric = cf.Fabric(2, 1, cf.Link(1e-6, 2000e9), nic, 4, arch="hopper", nic_gbps=50.0, protocol="LL128")
+    assert fabric.layout().tree_pattern == "tree"
+    assert _per_byte("allreduce", "tree", fabric, "LL128") == pytest.approx(1 / 36.7e9, rel=1e-12)
 
 
 def test_the_tree_pattern_is_a_scenario_fact() -> None:

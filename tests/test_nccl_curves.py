@@ -78,8 +78,7 @@ HOLDS = [
     ("A100 3x8", 133169160),  # 127 MiB: +8 % (at 96 GB/s, the 4 HDR NICs' peak; dpsim 89)
     ("p5.48xlarge", 1 * GiB),  # NVLS-tree: -3 %
     ("p5.48xlarge", 16 * GiB),  # +6 %
-    ("Tree", 2 * MiB),  # 1 GPU per node, tree/Simple: -6 %
-    ("Tree", 4 * MiB),  # tree/LL128: +9 %
+    ("Tree", 4 * MiB),  # 1 GPU per node, tree/LL128: -4 % (+10 % while the TREE pattern's x0.85 was timed)
     ("reduce_scatter", 128 * MiB),  # one H100 node, ring reduce_scatter: -7 % (nvidia/nccl#1047)
     ("reduce_scatter", 1 * GiB),  # -5 %
     ("reduce_scatter", 8 * GiB),  # -2 % (its stored row has the out-of-place time only)
@@ -142,20 +141,25 @@ MISSES = [
                                 "(see 8 B): TCPXO's per-message time is not public"),
     ),
     pytest.param(
+        "Tree", 2 * MiB,
+        marks=pytest.mark.xfail(strict=True, reason="-15 % (87.1 vs 102.3 us out-of-place; in-place 93.4 us, -7 %): "
+                                "the run's own 8-32 MiB line, 37 us + S / 43.5 GB/s, gives 85 us here, and dpsim "
+                                "87 us: the printed point sits 17 us above its curve, no more than its in-place / "
+                                "out-of-place spread (-6 % while the TREE pattern's x0.85 was timed, which the "
+                                "lower bandwidth hid)"),
+    ),
+    pytest.param(
         "Tree", 32 * MiB,
-        marks=pytest.mark.xfail(strict=True, reason="+37 % (busbw 30.3 vs 41.4 GB/s), not the channel "
-                                "count: NCCL's search builds one 48 GB/s channel (min(400G, PCIe Gen5 48); it fills "
-                                "the one GPU's PCIe link, so the other 3 NICs get none; copied to 2 on the same "
-                                "NIC), as dpsim does. The gap is the tree's share of the NIC: dpsim carries NCCL's "
-                                "tuner factors as wire bytes (tree x0.92, TREE pattern x0.85, LL128 x120/128: 0.73 "
-                                "of the 47 GB/s NIC, 30 GB/s at 32 MiB), where the run reaches 41 there and ~50 at "
-                                "large sizes (the poster), i.e. one NIC's rate; NCCL's corrected estimate (tree "
-                                "LL128 x0.9 vs Simple x0.7 at 8-32 MiB) picks LL128. Of those only LL128's 120/128 is "
-                                "a data-path factor (prims_ll128.h); 8-32 MiB run at 37 us + S/43.5 GB/s, no x0.85. "
-                                "Timing the refinements as tuner-only (all of them, or the x0.85 alone) gives +17 % "
-                                "here, as NCCL's tree LL128 cap (2 x 36.7 tuner busBw = 36.7 GB/s algbw) binds next, "
-                                "-15 % at 2 MiB (a pass today), and with all of them the 5-node tree row +20.9 %: "
-                                "not landed (README, fidelity notes)"),
+        marks=pytest.mark.xfail(strict=True, reason="+17 % (busbw 35.4 vs 41.4 GB/s; +37 % while the TREE "
+                                "pattern's x0.85 was timed, which on 2 nodes only NCCL's estimate carries: both "
+                                "trees are one edge, so no head reduces more than the balanced tree's GPUs). "
+                                "Not the channel count: NCCL's search builds one 48 GB/s channel (min(400G, PCIe "
+                                "Gen5 48)), copied to 2 on the same NIC, as dpsim does. NCCL's corrected estimate "
+                                "(tree LL128 x0.9 vs Simple x0.7 at 8-32 MiB) picks LL128, whose per-channel cap "
+                                "(perChMaxTreeLL128Bws, 2 x 36.7 tuner busBw = 36.7 GB/s algbw) dpsim times; the run "
+                                "reaches 41 GB/s at 32 MiB and, per the poster, ~50 at large sizes, above that cap "
+                                "and below the one NIC; dropping the caps from the time would put the A100 2 x HDR "
+                                "tree at 82 GB/s against 57 printed, so they stay (README, fidelity notes)"),
     ),
 ]  # fmt: skip
 

@@ -54,7 +54,10 @@ class TunerCorrection:
     estimate of a tree all-reduce of S bytes takes ``bandwidth[log2(S/64)]`` of its modelled bandwidth for
     64 B ≤ S < 64·2^len ("Trees are not perfectly sticking to the model for medium sizes").
     From ``plateau_from`` bytes on, the estimate's latency is ``plateau`` times the modelled one (the ring
-    all-reduce's "plateau effect" on several nodes). They are part of the estimate NCCL's tuner
+    all-reduce's "plateau effect" on several nodes). ``scale`` multiplies the estimate's bandwidth at
+    every size: a refinement of ``ncclTopoTuneModel`` that the schedule's data path does not carry (the
+    ``TREE`` pattern's ×0.85 where no head reduces more inputs than the balanced tree's GPUs,
+    :func:`dpsim.sim.collectives.nccl.nccl_tree`). They are part of the estimate NCCL's tuner
     picks the (algorithm, protocol) by, not of the schedule's price: every evaluator picks with
     :meth:`time` (:meth:`dpsim.sim.cost.LinearCost.tuned`) and runs the chosen schedule as it is.
     """
@@ -65,15 +68,16 @@ class TunerCorrection:
     net_latency_s: float = 0.0
     """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
     NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
+    scale: float = 1.0
 
     def factors(self, size: float) -> tuple[float, float]:
         """(latency multiplier, bandwidth multiplier) at ``size`` bytes (``log2i(nBytes >> 6)``, as NCCL)."""
-        bandwidth = 1.0
+        bandwidth = self.scale
         blocks = int(size) >> 6
         if self.bandwidth and blocks >= 1:
             k = blocks.bit_length() - 1
             if k < len(self.bandwidth):
-                bandwidth = self.bandwidth[k]
+                bandwidth *= self.bandwidth[k]
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:

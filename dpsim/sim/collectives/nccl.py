@@ -100,10 +100,14 @@ loads are those of the head-only layout used here. Where the balanced tree canno
 one GPU per node, or (Hopper and later) one GPU on each NIC's PCIe switch
 (``cluster.inter_node.pcie_gpus_per_nic: 1``) — the search falls back to the ``TREE`` pattern
 (:attr:`~dpsim.sim.collectives.base.Layout.tree_pattern`): the head takes the parent and both
-children, a 3-input reduce per channel (``all_reduce.h`` ``runTreeSplit``), and the tuner
-multiplies the tree's bandwidth by :data:`TREE_PATTERN_EFFICIENCY` after its caps (both since
-v2.18.3). The NIC loads are the same; the schedule carries the 0.85 as wire bytes and on
-its per-channel cap, every protocol.
+children, and the tuner multiplies the tree's bandwidth by :data:`TREE_PATTERN_EFFICIENCY` after
+its caps (both since v2.18.3). The NIC loads are the same. What the pattern changes on the data
+path is the head's reduce: with two network children it reduces one input more than any GPU of
+the balanced tree (``all_reduce.h`` ``runTreeSplit``). Only double binary trees with a node of two
+children have that (:func:`dtree_forks`: ``ncclGetDtree`` on 4 nodes and more; on 2 and 3 nodes
+both trees are chains, the head has one network peer on each side, and the two patterns run the
+same reduces): there the schedule carries the 0.85 as wire bytes and on its per-channel cap,
+every protocol; elsewhere it is the estimate's alone (:attr:`TunerCorrection.scale`).
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
@@ -140,6 +144,7 @@ __all__ = [
     "channel_cap_Bps",
     "channels",
     "channels_per_gpu",
+    "dtree_forks",
     "dtree_parents",
     "duplication",
     "graph_bw_gbps",
@@ -194,7 +199,8 @@ NVLS_EFFICIENCY = 0.85
 
 TREE_PATTERN_EFFICIENCY = 0.85
 """``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7): ``busBw *= .85`` for a tree graph of
-the ``TREE`` pattern, after the per-channel caps, for every protocol."""
+the ``TREE`` pattern, after the per-channel caps, for every protocol. Always in NCCL's estimate; in the time
+only where a head has two network children (:func:`dtree_forks`, :func:`nccl_tree`)."""
 
 TREE_CORRECTION: dict[str, tuple[float, ...]] = {
     "LL": (1.0, 1.0, 1.0, 1.0, .9, .8, .7, .7, .7, .7, .6, .5, .4, .4, .5, .6, .7, .8, .9, 1.0, 1.0, 1.0, 1.0),
@@ -476,15 +482,19 @@ def net_latency_s(protocol: str, inter_steps: int, layout: Layout) -> float:
     return inter_steps * layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
 
 
-def tree_tuner(protocol: str, layout: Layout | None = None) -> TunerCorrection:
+def tree_tuner(protocol: str, layout: Layout | None = None, scale: float = 1.0) -> TunerCorrection:
     """NCCL's size correction of the tree all-reduce's bandwidth for ``protocol`` (:data:`TREE_CORRECTION`), and
-    the plugin's latency on its ``2·log2i(M)`` inter-node steps on ``layout`` (:func:`net_latency_s`)."""
+    the plugin's latency on its ``2·log2i(M)`` inter-node steps on ``layout`` (:func:`net_latency_s`).
+
+    ``scale``: the estimate's refinements the schedule's time does not carry (the ``TREE`` pattern's ×0.85
+    where no head has two network children, :func:`nccl_tree`).
+    """
     net = 0.0
     if layout is not None and layout.nodes > 1:
         net = net_latency_s(protocol, 2 * int(math.log2(layout.nodes)), layout)
     if protocol not in TREE_CORRECTION:
         return TunerCorrection(net_latency_s=net)
-    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net)
+    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale)
 
 
 def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
@@ -614,6 +624,18 @@ def dtree_parents(nranks: int) -> tuple[np.ndarray, np.ndarray]:
     return first, second
 
 
+def dtree_forks(nranks: int) -> bool:
+    """Whether a node of NCCL's double binary tree on ``nranks`` has two children in one of the trees.
+
+    ``ncclGetDtree``: on 2 nodes each tree is one edge, on 3 both are chains (0 ← 2 ← 1 and its shift);
+    from 4 on, tree 0 gives node 2 the children 1 and 3. Only such a node's head, in NCCL's ``TREE`` pattern,
+    reduces its own data with both network children and the chain (``runTreeSplit``).
+    """
+    if nranks < 3:
+        return False
+    return any(int(np.bincount(p[p >= 0], minlength=nranks).max()) >= 2 for p in dtree_parents(nranks))
+
+
 def _tree_edges(layout: Layout, fraction: float, locals_: list[int]) -> tuple[list[np.ndarray], ...]:
     """Child→parent edges of the double binary tree over nodes on each rail in ``locals_`` (S·fraction per tree)."""
     g, m = layout.per_node, layout.nodes
@@ -640,13 +662,18 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     phase. NCCL latency: ``baseLat + 2·((G−1)·intraLat + ⌊log2 M⌋·interLat)``; without a
     protocol the first byte crosses 2·((G−1) + ⌈log2 M⌉) hops. NCCL's tuner estimates the
     bandwidth with its size correction of the tree (:data:`TREE_CORRECTION`, :func:`tree_tuner`).
+
+    NCCL's ``TREE``-pattern ×0.85 (:data:`TREE_PATTERN_EFFICIENCY`) is always in the estimate, and in
+    the time (wire bytes and per-channel cap) only where a head has two network children
+    (:func:`dtree_forks`): on 2 and 3 nodes the ``TREE`` and balanced patterns run the same reduces.
     """
     n, g, m = layout.world, layout.per_node, layout.nodes
     name = "tree"
     if n <= 1:
         return Schedule(name, n, protocol=protocol)
     k = channels(layout)
-    pattern = TREE_PATTERN_EFFICIENCY if protocol != "none" and layout.tree_pattern == "tree" else 1.0
+    estimate = TREE_PATTERN_EFFICIENCY if protocol != "none" and layout.tree_pattern == "tree" else 1.0
+    pattern = estimate if dtree_forks(m) else 1.0
     wire = 1.0 / (bandwidth_fraction("tree", protocol, m) * pattern)
     src: list[np.ndarray] = []
     dst: list[np.ndarray] = []
@@ -691,7 +718,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(
         name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine,
-        tuner=tree_tuner(protocol, layout), chunking=tree_chunking(layout, protocol),
+        tuner=tree_tuner(protocol, layout, estimate / pattern), chunking=tree_chunking(layout, protocol),
     )  # fmt: skip
 
 
