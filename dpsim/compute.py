@@ -380,11 +380,13 @@ def microbatch_compute(
     recomputation: str = "none",
     stage_layers: Sequence[float] | None = None,
     stage_backward_extra: Sequence[float] | None = None,
+    recompute_share: float = 1.0,
 ) -> ComputeTimes:
     """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
 
     ``stage_layers``: transformer layers on each stage (default L/p each; see :func:`chunk_layers`).
     ``stage_backward_extra``: seconds each stage's backward adds (the gradient accumulation pass).
+    ``recompute_share``: the share of layers that recompute (``training.recompute_layer_interval``).
     """
     extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
     model_parallel = tensor_parallel * pipeline_parallel
@@ -397,7 +399,7 @@ def microbatch_compute(
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
         redo = 0.0
         if recomputation != "none":
-            redo = (fwd + bwd) * _recomputation_fraction(model, recomputation)
+            redo = (fwd + bwd) * _recomputation_fraction(model, recomputation) * recompute_share
         stage_s = tuple(fwd + bwd + redo + x for x in extra)
         return ComputeTimes(fwd, bwd + redo + max(extra), redo, stage_s, "flat")
 
@@ -407,6 +409,7 @@ def microbatch_compute(
     key = _job_key(model, device, precision, micro_batch, tensor_parallel, sequence_parallel, recomputation)
     job = _Job(key, (model, device))
     layer_f, layer_b, layer_redo, head_f, head_b, embed_f, embed_b = _priced(job)
+    layer_redo *= recompute_share
     stages: list[tuple[float, float]] = []
     for stage, layers in enumerate(per_stage):
         f, b = layers * layer_f, layers * (layer_b + layer_redo)
@@ -551,6 +554,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         recomputation=t.activation_recomputation,
         stage_layers=[sum(row) for row in chunk_layers(scenario)],
         stage_backward_extra=gradient_accumulation_seconds(scenario),
+        recompute_share=scenario.recomputed_layer_share,
     )
 
 

@@ -965,6 +965,12 @@ class TrainingConfig(_Section):
     alone, then the fp32 master copied into the 16-bit weights (``_copy_main_params_to_model_params``: read 4,
     write 2). No effect under fp32 training."""
     activation_recomputation: Literal["none", "selective", "full"] = "none"
+    recompute_layer_interval: PositiveInt = 1
+    """With ``activation_recomputation: full``, checkpoint one transformer layer in this many: floor(L/k) of the
+    L layers keep only their input and rerun their forward in the backward, the rest keep every activation.
+    What fms-fsdp's ``selective_checkpointing: k`` (``apply_fsdp_checkpointing``: every k-th ``LLaMABlock``,
+    ``count % k == 0``) and torchtitan's layer-wise selective AC (``selective_ac_option: "k"``, ``ac_freq``) do.
+    1 = every layer. Needs tensor_parallel 1 and pipeline_parallel 1 (not modelled with TP or PP)."""
     distribute_checkpointed_activations: bool = False
     """Split each layer's checkpointed input over the tensor-parallel ranks (Megatron-LM
     ``--distribute-saved-activations``, earlier ``--distribute-checkpointed-activations``; metaseq's
@@ -1230,6 +1236,20 @@ class Scenario(_Section):
                 "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
             )
+        if t.recompute_layer_interval > 1 and (
+            t.activation_recomputation != "full"
+            or t.tensor_parallel > 1
+            or t.pipeline_parallel > 1
+            or self.model.kind != "transformer"
+            or t.recompute_layer_interval > self.model.layers
+        ):
+            raise _FieldError(
+                "training.recompute_layer_interval",
+                f"checkpointing one layer in {t.recompute_layer_interval} needs activation_recomputation: full, a "
+                f"transformer with at least that many layers, tensor_parallel 1 and pipeline_parallel 1 (got "
+                f"{t.activation_recomputation}, {self.model.layers} layers, TP {t.tensor_parallel}, PP "
+                f"{t.pipeline_parallel})",
+            )
         if t.gradient_accumulation_pass == "fp32_copy" and t.precision != "bf16":
             raise _FieldError(
                 "training.gradient_accumulation_pass",
@@ -1313,6 +1333,13 @@ class Scenario(_Section):
     @property
     def data_parallel(self) -> int:
         return self.world_size // (self.training.tensor_parallel * self.training.pipeline_parallel)
+
+    @property
+    def recomputed_layer_share(self) -> float:
+        """Share of the transformer layers whose forward the backward reruns under ``activation_recomputation``
+        (floor(L/k)/L with ``recompute_layer_interval`` k; 1 for every layer)."""
+        k, layers = self.training.recompute_layer_interval, self.model.layers
+        return 1.0 if k == 1 or layers <= 0 else (layers // k) / layers
 
     @property
     def accumulation_steps(self) -> int:

@@ -482,3 +482,48 @@ def test_eager_activation_memory_by_hand() -> None:
             **common,  # type: ignore[arg-type]
         )
         assert eager - plain == pytest.approx(extra)
+
+
+def _interval(k: int, **training: object) -> Scenario:
+    data = _eager_llama(layers=4).model_dump(mode="json")
+    recompute = {"activation_recomputation": "full", "recompute_layer_interval": k}
+    return scenario_from_dict({**data, "training": {"global_batch": 1, **recompute, **training}})
+
+
+def test_recompute_layer_interval_by_hand() -> None:
+    """fms-fsdp's / torchtitan's every-k-th-layer checkpointing on 4 layers: k = 2 reruns floor(4/2) = 2 layers'
+    forward, half of full recomputation's; k = 3 one layer, a quarter. Activations: the checkpointed layers keep
+    their 2·s·b·h input, the others everything: (2·input + 2·whole) for k = 2, (1·input + 3·whole) for k = 3 (the
+    one rebuilt layer's working set on top, as for full recomputation). The recomputed FLOPs follow the share."""
+    from dpsim.analytic.memory import activation_bytes_per_layer, memory_breakdown
+    from dpsim.analytic.parallel import recomputation_flops_per_sample
+
+    every = compute_times(_interval(1))
+    common = {"kv_heads": 2, "ffn_hidden": 2816, "gated_mlp": True, "dropout": False, "attention": "flash"}
+    whole = activation_bytes_per_layer(2048, 1, 1024, 8, recomputation="none", **common)  # type: ignore[arg-type]
+    kept = 2.0 * 2048 * 1024
+    base = memory_breakdown(_interval(1)).activations - 4 * kept
+    for k, layers in ((2, 2), (3, 1), (4, 1)):
+        scenario = _interval(k)
+        assert scenario.recomputed_layer_share == layers / 4
+        assert compute_times(scenario).recompute_s == pytest.approx(every.recompute_s * layers / 4, rel=1e-12)
+        assert compute_times(scenario).forward_s == pytest.approx(every.forward_s, rel=1e-12)
+        flops = recomputation_flops_per_sample(scenario)
+        assert flops == pytest.approx(recomputation_flops_per_sample(_interval(1)) * layers / 4, rel=1e-12)
+        activations = memory_breakdown(scenario).activations
+        assert activations - base == pytest.approx(layers * kept + (4 - layers) * whole, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "training",
+    [
+        {"activation_recomputation": "selective", "recompute_layer_interval": 2},
+        {"activation_recomputation": "full", "recompute_layer_interval": 5},
+    ],
+)
+def test_recompute_layer_interval_needs_full_recomputation(training: dict[str, object]) -> None:
+    from dpsim.errors import ScenarioError
+
+    data = _eager_llama(layers=4).model_dump(mode="json")
+    with pytest.raises(ScenarioError, match=r"training\.recompute_layer_interval"):
+        scenario_from_dict({**data, "training": {"global_batch": 1, **training}})

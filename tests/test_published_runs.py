@@ -18,12 +18,12 @@ Bounds, stated as what they are:
 - A device whose sustained_fraction is not measured in training (1.0) stays an optimistic bound: no
   run predicted more than 10 % slower than published, none more than 45 % faster.
 - Llama 3 405B on 8,192 H100s fits in its 80 GiB.
-- Held-out runs (OPT-175B, MT-NLG 530B at three scales, GPT-NeoX-20B, Llama 2 on PyTorch FSDP at 7B, 34B and
-  70B on A100 and H100, the 7B also compiled), never used for calibration: each within 10 % where met; the
+- Held-out runs (OPT-175B, MT-NLG 530B at three scales, GPT-NeoX-20B, Llama 2 on PyTorch FSDP at 7B, 13B, 34B
+  and 70B on A100 and H100, the 7B also compiled), never used for calibration: each within 10 % where met; the
   others are strict expected failures carrying their diagnosis (``known_miss``): predicted 12-21 % faster, all
   on code bases other than Megatron-LM (after modelling DeepSpeed's blocking pipeline transfers, metaseq's
-  nan_to_num over the attention scores and PyTorch eager's op-by-op norms and RoPE). Met: the six PyTorch FSDP
-  rows on A100 and the 34B and 70B on H100; missed there: the 7B on H100, eager and compiled alike.
+  nan_to_num over the attention scores and PyTorch eager's op-by-op norms and RoPE). Met: the five PyTorch FSDP
+  rows on A100 and the 13B, 34B and 70B on H100; missed there: the 7B on H100, eager and compiled alike.
 The configuration checks compare each transcribed run with a number the publication prints that
 the transcription does not contain directly (parameter counts, tokens per batch).
 """
@@ -335,9 +335,10 @@ def test_fms_fsdp_configuration_matches_its_sources() -> None:
     """The PyTorch FSDP blog (IBM and Meta, 2024) and fms-fsdp's README print tokens/s per GPU, MFU and HFU for
     Llama 2 at 2 sequences of 4,096 a GPU; the transcribed runs reproduce what they print beside the throughput."""
     by_name = {r.name: scenario_from_dict(dict(r.scenario)) for r in FMS_FSDP}
-    assert len(by_name) == 8
-    # the shapes of fms-fsdp's get_model_config: HF's Llama-2-7b-hf, CodeLlama-34b-hf, Llama-2-70b-hf counts
-    sizes = {"7B": 6_738_415_616, "34B": 33_743_970_304, "70B": 68_976_648_192}
+    assert len(by_name) == 10
+    # the shapes of fms-fsdp's get_model_config: HF's Llama-2-7b-hf, Llama-2-13b-hf, CodeLlama-34b-hf,
+    # Llama-2-70b-hf counts
+    sizes = {"7B": 6_738_415_616, "13B": 13_015_864_320, "34B": 33_743_970_304, "70B": 68_976_648_192}
     for name, scenario in by_name.items():
         assert scenario.model.num_parameters == sizes[name.split()[3]]
         assert scenario.accumulation_steps == 1 and scenario.training.micro_batch == 2
@@ -361,6 +362,12 @@ def test_fms_fsdp_configuration_matches_its_sources() -> None:
         assert hfu / mfu == pytest.approx(4 / 3, abs=0.05)
     for name, scenario in by_name.items():
         assert scenario.training.activation_recomputation == ("none" if " 7B" in name else "full")
+        assert scenario.recomputed_layer_share == (0.5 if " 13B" in name else 1.0)
+    # "Selective AC" for 13b, every k-th block: HFU / MFU = 1 + share / 3 (A100 0.59 / 0.51, H100 0.40 / 0.35) is
+    # 20 of its 40 blocks, k = 2, to the printed digits (k = 3, 13 blocks, would be 1.108)
+    for hfu, mfu in ((0.59, 0.51), (0.40, 0.35)):
+        assert hfu / mfu == pytest.approx(1 + (40 // 2) / 40 / 3, abs=0.03)
+        assert hfu / mfu != pytest.approx(1 + (40 // 3) / 40 / 3, abs=0.03)
 
 
 def test_fms_fsdp_compiled_and_eager_rows_differ_only_in_compile() -> None:

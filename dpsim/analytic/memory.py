@@ -423,6 +423,9 @@ def _activations(scenario: Scenario, stage: int) -> float:
         return 2.0 * m.layers * t.micro_batch * m.hidden * width
     p = t.pipeline_parallel
     per_layer = _layer_activations(scenario, t.activation_recomputation)
+    share = scenario.recomputed_layer_share
+    if share < 1.0:  # recompute_layer_interval: the layers not checkpointed keep every activation
+        per_layer = share * per_layer + (1.0 - share) * _layer_activations(scenario, "none")
     acts = per_layer * in_flight_layers(scenario, stage) + recompute_working_set(scenario)
     if stage == p - 1:
         # Output layer: final LayerNorm input, projection input and fp32 logits (for the loss):

@@ -187,7 +187,7 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
     if mode == "selective":
         return attention * m.seq_len
     dense = m.num_parameters - m.embedding_parameters
-    return (2.0 * dense + attention) * m.seq_len
+    return (2.0 * dense + attention) * m.seq_len * scenario.recomputed_layer_share
 
 
 def layers_per_stage(scenario: Scenario) -> float:
