@@ -141,6 +141,12 @@ ROWS: tuple[PublishedRun, ...] = (
         "NCCL 2.20, NCCL_PXN_DISABLE=0, NCCL_DEBUG=version (no topology or graph lines)",
     ),
     PublishedRun(
+        "V100 x8 DGX-1, 4 nodes, 4x EDR", "v100", 4, 8, "nvlink2", "ib-edr", 4, "auto", 512 * MiB, 48.0,
+        "https://github.com/NVIDIA/nccl-tests/issues/29",
+        note="NVIDIA (sjeaugey): 'DGX-1 can get 48 GB/s because we have 4 IB adapters' (100 Gb/s EDR each), "
+        "answering a 4-server 8 x V100 run of NCCL 2.4.7, -b 8 -e 512M; the figure DGX-1s reach, not one run",
+    ),
+    PublishedRun(
         "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,
         "https://github.com/NVIDIA/nccl-tests/issues/283",
         note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",

@@ -565,6 +565,19 @@ _AWS_OFI_LATENCY = "aws/aws-ofi-nccl src/platform-aws.cpp (p4d, p4de, p5, p5e: l
 LINKS: dict[str, LinkSpec] = {
     lk.name: lk
     for lk in (
+        # NVLink 2 (V100 SXM2/SXM3): 6 links x 25 GB/s per direction = 150 GB/s per direction per GPU (NVIDIA
+        # V100 datasheet: "300 GB/s" NVLink is bidirectional; DGX-1 V100 white paper: each link "a peak bandwidth
+        # of 25 GB/s in each direction"). NCCL: 20.0 GB/s per link achievable (SM70_NVLINK_BW) -> 0.80. On
+        # NVSwitch (DGX-2/DGX-2H: 16 GPUs, each GPU's 6 links to the 6 switch planes) every GPU has the 150 GB/s
+        # port the switch model gives it; DGX-1V's 8 GPUs are a hybrid cube mesh of direct links instead.
+        LinkSpec(
+            "nvlink2",
+            150e9,
+            1e-6,
+            "NVIDIA V100 datasheet; DGX-1 V100 white paper",
+            20.0 / 25.0,
+            f"{_NCCL_TOPO} SM70_NVLINK_BW",
+        ),
         # NVLink 3 (A100): 12 links x 25 GB/s per direction = 300 GB/s per direction (NVIDIA A100 datasheet:
         # "600 GB/s" is bidirectional). NCCL: 20.0 GB/s per link achievable (SM80_NVLINK_BW) -> 0.80.
         LinkSpec("nvlink3", 300e9, 1e-6, "NVIDIA A100 datasheet", 20.0 / 25.0, f"{_NCCL_TOPO} SM80_NVLINK_BW"),
