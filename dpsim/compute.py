@@ -207,19 +207,22 @@ def norm_bytes(elementwise: str, width: float) -> tuple[float, float]:
     """Bytes one norm moves an element of its ``width``-byte input, (forward, backward).
 
     ``fused``: one kernel, read and write (2·width), backward read the input and the gradient and write one (4·width).
-    ``eager``: the Llama reference RMSNorm op by op (:attr:`dpsim.scenario.ModelConfig.elementwise`), each kernel
-    reading its inputs and writing its output, fp32 in between. Forward: ``x.float()`` (width + 4), ``pow(2)`` (8),
-    ``mean(-1)`` (4, one value a row), ``xf * rstd`` (8), ``.type_as(x)`` (4 + width), ``weight * y`` (2·width).
-    Backward, each op's autograd formula: ``weight * y`` gives ``g * weight`` and the weight's ``sum(g * y)`` (2 x
-    2·width); ``type_as`` casts the gradient back (width + 4); ``xf * rstd`` gives ``g * rstd`` (8) and rstd's row
-    sums of ``g * xf`` (8); ``mean`` expands its gradient (4); ``pow`` gives ``2·xf·g`` (12); the two gradients of
-    ``xf`` add (12); ``float()`` casts back (4 + width). At 16 bits 36 and 64; in fp32 ``float()`` and ``type_as``
-    return their input (no kernel).
+    ``eager``: the Llama reference RMSNorm op by op (:attr:`dpsim.scenario.ModelConfig.elementwise`), each aten
+    kernel reading its inputs and writing its output, fp32 in between (per-row values negligible). Forward:
+    ``x.float()`` (width + 4), ``pow(2)`` (8), ``mean(-1)`` (4), ``xf * rstd`` (8), ``.type_as(x)`` (4 + width),
+    ``weight * y`` (2·width). Backward, the kernels torch's autograd runs (torch 2.13): ``g * weight`` (2·width) and
+    the weight's ``g * y`` then its sum over rows (4·width); ``type_as``'s cast of the gradient (width + 4); for
+    ``xf * rstd``, rstd's ``g * xf`` and row sum (16) and ``g * rstd`` (8); ``mean``'s expanded division (4);
+    ``pow``'s ``xf.pow(1)``, ``* 2`` and ``* g`` (28); the two gradients of ``xf`` added (12); ``float()``'s cast
+    back (4 + width). At 16 bits 36 and 92, each op's bytes as torch dispatches them
+    (``tests/test_compute.py`` counts them); in fp32 ``float()`` and ``type_as`` return their input (no kernel).
     """
     if elementwise != "eager":
         return 2.0 * width, 4.0 * width
     cast = 0.0 if width == 4.0 else width + 4.0
-    return cast + 8.0 + 4.0 + 8.0 + cast + 2.0 * width, 4.0 * width + cast + 16.0 + 4.0 + 12.0 + 12.0 + cast
+    forward = cast + 8.0 + 4.0 + 8.0 + cast + 2.0 * width
+    backward = 2.0 * width + 4.0 * width + cast + 16.0 + 8.0 + 4.0 + 28.0 + 12.0 + cast
+    return forward, backward
 
 
 def rope_bytes(kernels: str, width: float) -> float:
@@ -231,7 +234,8 @@ def rope_bytes(kernels: str, width: float) -> float:
     ``pairs_fp32`` (ibm-fms ``adjusted_qk``): ``float()`` (width + 4), each pair times its 2 x 2 rotation by
     broadcasting into a 2x-wide fp32 tensor (read 4, write 8), ``sum`` over the pair (read 8, write 4),
     ``type_as`` (4 + width); the backward casts in (width + 4), writes the multiply's gradient 2x wide (read 4,
-    write 8), reduces it to the input's shape (read 8, write 4) and casts out (4 + width).
+    write 8), reduces it to the input's shape (read 8, write 4) and casts out (4 + width). Both as torch dispatches
+    them (``tests/test_compute.py``).
     """
     cast = 0.0 if width == 4.0 else width + 4.0
     if kernels == "complex_fp32":

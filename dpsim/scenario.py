@@ -402,7 +402,7 @@ class ModelConfig(_Section):
     ``LlamaRMSNorm`` and ibm-fms's ``LayerNormParameterized(use_high_precision_pow=True)`` write it:
     ``x.float()``, ``pow(2)``, ``mean(-1)``, ``rsqrt``, ``xf * rstd``, ``.type_as(x)``, ``weight * y``, each a
     kernel that reads its inputs and writes its output (36 bytes an element forward at 16 bits; the autograd
-    backward of each op 64), the fp32 copy and the cast output saved for the backward (4 bytes an element more
+    backward of each op 92), the fp32 copy and the cast output saved for the backward (4 bytes an element more
     a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
     the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
     rope_kernels: Literal["none", "complex_fp32", "pairs_fp32"] = "none"
