@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 __all__ = [
     "DEVICES",
+    "INTER_CPU_GBPS",
     "LINKS",
     "MODELS",
     "DeviceSpec",
@@ -696,6 +697,24 @@ LINKS: dict[str, LinkSpec] = {
         ),
     )
 }
+
+
+INTER_CPU_GBPS: dict[str, float] = {
+    "intel-bdw": 6.0,  # BDW_QPI_BW: Broadwell and older (Intel family 6, model < 0x55)
+    "intel-skl": 10.0,  # SKL_QPI_BW: Skylake-SP to Ice Lake-SP (model 0x55 .. 0x8e); 9.0 before v2.18.1
+    "intel-srp": 22.0,  # SRP_QPI_BW: Sapphire Rapids (model 0x8f ..), v2.26.2 on (intel-skl before)
+    "intel-erp": 40.0,  # ERP_QPI_BW: Emerald Rapids and later (model >= 0xcf), v2.26.2 on (intel-skl before)
+    "amd": 16.0,  # AMD_BW: AMD x86, v2.16.2 on (no bound before: LOC_BW)
+    "zhaoxin": 6.0,  # ZPI_BW
+    "zhaoxin-yongfeng": 9.0,  # YONGFENG_ZPI_BW (family 7, model 0x5b)
+    "power9": 32.0,  # P9_BW
+    "arm": 6.0,  # ARM_BW
+}
+"""NCCL's bandwidth (GB/s, each direction) of the link between two CPU sockets of a node, by the CPU class
+its topology detects (NVIDIA/nccl v2.26.2-v2.30.7 ``src/graph/topo.h`` constants, ``topo.cc``
+``ncclTopoGetInterCpuBw``: ``ncclTopoConnectCpus`` joins every pair of sockets with a ``LINK_SYS`` of this
+rate each way; the Intel class from the CPU's model id). A ring over GPUs on two sockets crosses it once in
+each direction, and NCCL's search cannot lay out channels faster than it (``src/graph/search.cc``)."""
 
 # --- Models --------------------------------------------------------------------------------
 # Transformer shapes are from the paper or the released config; counts are derived.

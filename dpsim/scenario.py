@@ -659,6 +659,42 @@ class InterNodeLink(LinkConfig):
     false: each port its own device, as before v2.20)."""
 
 
+class HostTopologyConfig(_Section):
+    """How the GPUs of a PCIe node hang off its host: PCIe switches on CPU sockets (``nvidia-smi topo -m``).
+
+    NCCL's topology (``src/graph/topo.cc``, ``paths.cc``) joins every pair of sockets with a link of its
+    inter-CPU bandwidth (:data:`dpsim.catalog.INTER_CPU_GBPS`), and uses GPU peer-to-peer only between GPUs
+    under one PCIe switch (``NCCL_P2P_LEVEL`` default ``PXB``, ``ncclTopoCheckP2p``); other pairs exchange
+    through host memory (SHM transport), the route up to the CPU and down again. Local rank ``l`` of ``G``
+    sits on socket ``⌊l·sockets/G⌋`` under switch ``⌊l/gpus_per_switch⌋``.
+    """
+
+    sockets: Annotated[int, Field(strict=True, ge=1, le=8)] = 1
+    """CPU sockets (NUMA nodes) the node's GPUs are spread over, the same number on each."""
+    gpus_per_switch: Annotated[int, Field(strict=True, ge=1, le=MAX_WORKERS_PER_NODE)] = 1
+    """GPUs under each PCIe switch (``PIX`` between them); 1: each GPU on its own CPU root port (``PHB``).
+    A switch's x16 uplink to the CPU runs at the intra-node link's rate."""
+    cpu: str | None = None
+    """The CPU class NCCL detects, which sets its inter-socket bandwidth: ``intel-bdw`` 6, ``intel-skl`` 10,
+    ``intel-srp`` 22, ``intel-erp`` 40, ``amd`` 16, ``zhaoxin`` 6, ``zhaoxin-yongfeng`` 9, ``power9`` 32,
+    ``arm`` 6 GB/s (:data:`dpsim.catalog.INTER_CPU_GBPS`). Needed with two sockets or more."""
+    p2p: bool = True
+    """GPU peer-to-peer between GPUs of one switch (false: GeForce cards, whose driver disables it, or
+    ``NCCL_P2P_DISABLE=1``): every pair then goes through the CPU, up and down the switch's uplink."""
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str | None) -> str | None:
+        if value is not None and value not in catalog.INTER_CPU_GBPS:
+            raise ValueError(f"expected a CPU class: {', '.join(catalog.INTER_CPU_GBPS)}, got {inputs.brief(value)}")
+        return value
+
+    @property
+    def inter_cpu_bandwidth(self) -> float:
+        """Bytes/s each way between two sockets (NCCL's constant for :attr:`cpu`; 0 without one)."""
+        return catalog.INTER_CPU_GBPS[self.cpu] * 1e9 if self.cpu is not None else 0.0
+
+
 class TopologyConfig(_Section):
     """How nodes are wired: one non-blocking switch, a two-level fat-tree, or a direct ring."""
 
@@ -700,6 +736,10 @@ class ClusterConfig(_Section):
     RDMA), which inter-node traffic crosses instead of the intra-node link; unset: the catalog
     device's PCIe generation (A100: pcie4, H100/H200/B200: pcie5) when the intra-node link is not
     PCIe itself, else none (inter-node traffic leaves through the intra-node link)."""
+    host_topology: HostTopologyConfig | None = None
+    """PCIe switches and CPU sockets of a PCIe-only node (intra-node link ``pcie4``/``pcie5``), which NCCL's
+    rings cross (:class:`HostTopologyConfig`); unset: every pair of GPUs at the intra-node link's rate, as
+    through one non-blocking switch."""
     price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
     rank_order: Annotated[str | list[int], BeforeValidator(_rank_order)] = "node_major"
@@ -733,12 +773,38 @@ class ClusterConfig(_Section):
                 f"inter_node.ports_per_nic: {ports} ports a NIC for {nics} ports per node; expected a divisor of "
                 f"nics_per_node leaving at most {g} NICs (workers per node) or a multiple of {g}"
             )
+        self._check_host_topology()
         if isinstance(self.rank_order, list) and sorted(self.rank_order) != list(range(self.world_size)):
             raise ValueError(
                 f"rank_order: a list of GPU slots must hold each of 0 .. {self.world_size - 1} once "
                 f"({self.world_size} ranks), got {inputs.brief(self.rank_order)}"
             )
         return self
+
+    def _check_host_topology(self) -> None:
+        host, g = self.host_topology, self.workers_per_node
+        if host is None:
+            return
+        if not (self.intra_node.preset or "").startswith("pcie"):
+            intra = self.intra_node.preset or "a custom link"
+            raise ValueError(
+                f"host_topology: describes PCIe-only nodes, but intra_node is {intra} (expected a PCIe preset: "
+                f"pcie4 or pcie5)"
+            )
+        if g % host.sockets:
+            raise ValueError(
+                f"host_topology.sockets: {host.sockets} sockets for {g} workers per node; expected a divisor of {g}"
+            )
+        if (g // host.sockets) % host.gpus_per_switch:
+            raise ValueError(
+                f"host_topology.gpus_per_switch: {host.gpus_per_switch} GPUs a switch for {g // host.sockets} GPUs a "
+                f"socket; expected a divisor of {g // host.sockets} (a switch hangs off one socket)"
+            )
+        if host.sockets > 1 and host.cpu is None:
+            raise ValueError(
+                f"host_topology.cpu: {host.sockets} sockets need the CPU class that sets NCCL's inter-socket "
+                f"bandwidth: one of {', '.join(catalog.INTER_CPU_GBPS)}"
+            )
 
     @property
     def slots(self) -> tuple[int, ...]:

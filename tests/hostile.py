@@ -1118,7 +1118,7 @@ _NUMERIC_FIELDS = (
     "cluster.workers_per_node", "cluster.device.efficiency", "cluster.device.matmul_efficiency",
     "cluster.device.memory_efficiency", "cluster.device.sustained_fraction", "cluster.intra_node.efficiency",
     "cluster.inter_node.efficiency", "cluster.inter_node.nics_per_node", "cluster.inter_node.pcie_gpus_per_nic",
-    "cluster.inter_node.ports_per_nic",
+    "cluster.inter_node.ports_per_nic", "cluster.host_topology.sockets", "cluster.host_topology.gpus_per_switch",
     "cluster.topology.oversubscription", "cluster.topology.nodes_per_leaf", "cluster.price_per_device_hour",
     "training.global_batch", "training.micro_batch", "training.accumulation", "training.fsdp_shard_group",
     "training.deepspeed_reduce_bucket_size", "training.deepspeed_prefetch_bucket_size",

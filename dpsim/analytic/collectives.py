@@ -41,6 +41,7 @@ __all__ = [
     "BUSBW_OPS",
     "CollectiveChoice",
     "Fabric",
+    "HostTopology",
     "Link",
     "LinkSegment",
     "all_gather_time",
@@ -70,6 +71,30 @@ class Link:
 
     latency_s: float
     bandwidth: float
+
+
+@dataclass(frozen=True)
+class HostTopology:
+    """How a PCIe node's GPUs reach each other through its host (:class:`dpsim.scenario.HostTopologyConfig`).
+
+    ``sockets`` CPU sockets joined pairwise by a link of ``inter_cpu_bandwidth`` bytes/s each way (NCCL's
+    inter-CPU constant, :data:`dpsim.catalog.INTER_CPU_GBPS`); ``gpus_per_switch`` GPUs under each PCIe
+    switch, whose uplink to the CPU runs at the intra-node link's rate; ``p2p``: GPUs of one switch reach each
+    other directly (NCCL's P2P transport, ``PIX`` ≤ ``NCCL_P2P_LEVEL``'s default ``PXB``), else through the CPU.
+    """
+
+    sockets: int = 1
+    gpus_per_switch: int = 1
+    inter_cpu_bandwidth: float = 0.0
+    p2p: bool = True
+
+    def socket_of(self, local: int, per_node: int) -> int:
+        """The socket of local rank ``local`` of ``per_node``: the same number of GPUs on each, in order."""
+        return local * self.sockets // per_node
+
+    def switch_of(self, local: int) -> int:
+        """The PCIe switch of local rank ``local`` (consecutive local ranks share one)."""
+        return local // self.gpus_per_switch
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,8 @@ class Fabric:
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
+    host_topology: HostTopology | None = None
+    """PCIe switches and CPU sockets the node's GPUs reach each other through; None: every pair at ``intra``."""
     nccl_algo: tuple[str, ...] = ()
     """All-reduce algorithms NCCL may pick (``communication.nccl_algo``, ``NCCL_ALGO``); empty: all."""
     nccl_proto: tuple[str, ...] = ()

@@ -100,7 +100,15 @@ import numpy as np
 
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
-from dpsim.analytic.collectives import Fabric, Link, allreduce_time, collective, collective_job, group_relays
+from dpsim.analytic.collectives import (
+    Fabric,
+    HostTopology,
+    Link,
+    allreduce_time,
+    collective,
+    collective_job,
+    group_relays,
+)
 from dpsim.buckets import (
     bucket_sizes,
     chunk_bucket_sizes,
@@ -330,11 +338,20 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nic_gbps=c.inter_node.bandwidth * fused / 1e9,
         host=host_link_of(scenario),
         pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
+        host_topology=host_topology_of(scenario),
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
     )
+
+
+def host_topology_of(scenario: Scenario) -> HostTopology | None:
+    """The node's PCIe switches and CPU sockets (``cluster.host_topology``), with NCCL's inter-CPU bandwidth."""
+    host = scenario.cluster.host_topology
+    if host is None:
+        return None
+    return HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p)
 
 
 def nccl_net_latency_of(scenario: Scenario) -> float:

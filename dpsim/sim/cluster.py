@@ -25,6 +25,11 @@ GPU->NIC direction … to favor receiving locally and sending remotely"). Receiv
 in over the receiving GPU's own link. :attr:`pxn_relay` is that GPU per local rank
 (:meth:`pxn_relays`).
 
+**Host topology** (PCIe-only nodes, :class:`~dpsim.analytic.collectives.HostTopology`): GPUs under PCIe
+switches on CPU sockets; a pair of one switch with P2P talks through it, any other pair goes up the
+sender's switch uplink, across the directed inter-socket link if the sockets differ, and down the
+receiver's uplink (:meth:`Cluster.node_routes`; NCCL's SHM path through the CPU, ``src/graph/paths.cc``).
+
 Ranks are numbered node-major (rank = node·G + local) unless ``rank_order`` places them
 otherwise (``cluster.rank_order``: rank r on GPU slot ``rank_order[r]``); routes start and end
 at the ranks' slots, so a rank-ordered ring over round-robin ranks crosses a node boundary
@@ -44,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpsim.analytic.collectives import Fabric, Link, flat_link, pxn_relays
+from dpsim.analytic.collectives import Fabric, HostTopology, Link, flat_link, pxn_relays
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.links import LinkTable
 from dpsim.sim.topology import Topology, make_topology, pad_columns
@@ -93,6 +98,8 @@ class Cluster:
     """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
+    host_topology: HostTopology | None = None
+    """PCIe switches and CPU sockets GPUs of a node reach each other through (:meth:`node_routes`); None: ports only."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -104,6 +111,7 @@ class Cluster:
             for rank in range(n):
                 up, down = self.links.add_duplex(f"worker{rank}.port", self.intra.bandwidth, self.intra.latency_s)
                 self.port_up[rank], self.port_down[rank] = up, down
+        self._build_host()
         # the first and last link of an inter-node route: the GPU's host link (PCIe) if it has one, else its port
         self.host_up, self.host_down = self.port_up, self.port_down
         self.host_latency_s = self.intra.latency_s if g > 1 else 0.0
@@ -156,7 +164,54 @@ class Cluster:
             nccl_proto=fabric.nccl_proto,
             nccl_buffsize=fabric.nccl_buffsize,
             nccl_net_latency_s=fabric.nccl_net_latency_s,
+            host_topology=fabric.host_topology,
         )
+
+    def _build_host(self) -> None:
+        """Each node's switch uplinks (duplex, at the intra-node rate) and inter-socket links (one per ordered pair)."""
+        host, g = self.host_topology, self.per_node
+        if host is None or g <= 1:
+            return
+        switches = g // host.gpus_per_switch if host.gpus_per_switch > 1 else 0
+        self.switch_up = np.full((self.nodes, max(switches, 1)), -1, dtype=np.int64)
+        self.switch_down = np.full((self.nodes, max(switches, 1)), -1, dtype=np.int64)
+        self.socket_link = np.full((self.nodes, host.sockets, host.sockets), -1, dtype=np.int64)
+        for node in range(self.nodes):
+            for sw in range(switches):
+                up, down = self.links.add_duplex(f"node{node}.switch{sw}", self.intra.bandwidth, self.intra.latency_s)
+                self.switch_up[node, sw], self.switch_down[node, sw] = up, down
+            for a in range(host.sockets):
+                for b in range(host.sockets):
+                    if a != b:
+                        self.socket_link[node, a, b] = self.links.add(
+                            f"node{node}.cpu{a}-cpu{b}", host.inter_cpu_bandwidth, self.intra.latency_s
+                        )
+
+    def node_routes(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Links from GPU slots ``src`` to ``dst`` of the same node (padded matrix, -1 = none).
+
+        Without a host topology: out of the sender's port, into the receiver's. With one (NCCL's paths,
+        ``src/graph/paths.cc``): GPUs of one switch with P2P go directly through it (``PIX``); any other pair
+        goes up the sender's switch uplink to its CPU, across the inter-socket link if the sockets differ
+        (``SYS``), and down the receiver's uplink — P2P is not used past ``PXB`` by default, so NCCL moves
+        those bytes through host memory (SHM), over the same links (``ncclTopoComputePaths`` ``addInterStep``).
+        """
+        host, g = self.host_topology, self.per_node
+        if host is None or g <= 1:
+            return pad_columns([self.port_up[src], self.port_down[dst]], len(src))
+        node, ls, ld = src // g, src % g, dst % g
+        sw_s, sw_d = ls // host.gpus_per_switch, ld // host.gpus_per_switch
+        sock_s, sock_d = ls * host.sockets // g, ld * host.sockets // g
+        through_cpu = ~((sw_s == sw_d) & host.p2p)
+        cols = [self.port_up[src]]
+        if host.gpus_per_switch > 1:
+            cols.append(np.where(through_cpu, self.switch_up[node, sw_s], -1))
+        if host.sockets > 1:
+            cols.append(np.where(sock_s != sock_d, self.socket_link[node, sock_s, sock_d], -1))
+        if host.gpus_per_switch > 1:
+            cols.append(np.where(through_cpu, self.switch_down[node, sw_d], -1))
+        cols.append(self.port_down[dst])
+        return pad_columns(cols, len(src))
 
     def at_size(self, size: float) -> Cluster:
         """The cluster a collective of ``size`` bytes runs on: its links at the regime of that size."""
@@ -229,7 +284,7 @@ class Cluster:
         cross = plain & ~same
         if same.any():
             idx = np.flatnonzero(same)
-            links = pad_columns([self.port_up[src[idx]], self.port_down[dst[idx]]], len(idx))
+            links = self.node_routes(src[idx], dst[idx])
             blocks.append((idx, links, np.full(len(idx), self.intra.latency_s)))
         if cross.any():
             idx = np.flatnonzero(cross)

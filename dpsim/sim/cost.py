@@ -53,6 +53,7 @@ __all__ = [
     "engine_ids",
     "engine_load",
     "fluid_seconds_per_byte",
+    "host_tree_tuner",
     "link_use",
     "lock_step",
     "phase_cost",
@@ -252,13 +253,42 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         lat, pb = _envelope(timed, per_byte)
         apart = apart or len(lat) > 1
         steps.append((phase.repeat, lat, pb))
+    tuner = host_tree_tuner(schedule, cluster)
     if not lock_step(schedule, cluster):
-        return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), schedule.tuner, network_total)
+        return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), tuner, network_total)
     envelope = tuple(steps) if apart else ()
     fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
-    return LinearCost(
-        latency_total, per_byte_total, schedule.tuner, network_total, envelope, schedule.base_latency_s, fill
-    )
+    return LinearCost(latency_total, per_byte_total, tuner, network_total, envelope, schedule.base_latency_s, fill)
+
+
+def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:
+    """NCCL's estimate of a tree all-reduce on one PCIe node with a host topology: its ring's graph speed.
+
+    ``ncclTopoTuneModel`` (``src/graph/tuning.cc``) estimates the tree's bus bandwidth as ``nChannels ·
+    bwIntra · .92`` and its algorithm bandwidth as half that, and the ring's as ``nChannels · bwIntra``. On one
+    node both graphs reach the same speed, the narrowest cut a channel crosses in its forward direction
+    (``src/graph/search.cc`` ``followPath``, each direction of each link its own budget): the ring's bus
+    bandwidth on the links. The tree's link price differs where a cut is one-way links (the inter-socket
+    link: the chain crosses it with S each way, the ring with 2(N−1)/N·S), so its estimate takes the ring's:
+    the estimate's bandwidth is the price's times ``(N−1)/N · t_tree / t_ring`` (per-byte times without
+    protocol), 1 on a node whose GPU ports bind both (NVSwitch, a flat PCIe node; left as it is there).
+    """
+    if (
+        schedule.name != "tree"
+        or schedule.protocol in ("", "none")
+        or cluster.host_topology is None
+        or cluster.nodes != 1
+        or schedule.ranks != cluster.world_size
+        or schedule.ranks <= 1
+    ):
+        return schedule.tuner
+    from dpsim.sim import collectives  # the schedules import this module's package
+
+    layout = cluster.layout()
+    ring = phase_cost(collectives.build("allreduce", "ring", layout, "none"), cluster).seconds_per_byte
+    tree = phase_cost(collectives.build("allreduce", "tree", layout, "none"), cluster).seconds_per_byte
+    n = schedule.ranks
+    return dataclasses.replace(schedule.tuner, scale=schedule.tuner.scale * (n - 1) / n * tree / ring)
 
 
 def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

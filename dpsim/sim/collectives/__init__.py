@@ -179,7 +179,10 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
     narrow what ``auto`` chooses among, as NCCL's ``ncclTopoTuneModel`` disables the
     (algorithm, protocol) pairs they leave out (``algoEnable``/``protoEnable``, whose
     bandwidth it sets to 0 so ``topoGetAlgoInfo`` never picks them). The other collectives
-    run their ring under ``NCCL_ALGO`` as before. Nothing left to pick is an error.
+    run their ring under ``NCCL_ALGO`` as before. Nothing left to pick is an error. Unless
+    ``NCCL_PROTO`` names it, LL128 is left out where GPUs of a node talk over PCIe: NCCL enables
+    it by default only on a graph whose intra-node paths are NVLink (``ncclTopoTuneModel``:
+    ``typeIntra <= PATH_NVB``, ``<= PATH_NVL`` before v2.18.3).
     """
     if algorithm == "auto":
         if op != "allreduce" or protocol == "none":
@@ -201,6 +204,8 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
             protos = ("Simple",) if nvls else PROTOCOLS
             if layout.nccl_proto:
                 protos = tuple(p for p in protos if p in layout.nccl_proto)
+            elif layout.intra_hw == "pci" and layout.per_node > 1:
+                protos = tuple(p for p in protos if p != "LL128")
         else:
             protos = (protocol,)
         out += [build(op, name, layout, p) for p in protos]
