@@ -403,26 +403,28 @@ def _uses(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups
     return tuple(out)
 
 
-BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
+BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv")
 """Collectives nccl-tests reports a bus bandwidth for (as :func:`busbw_factor` names them)."""
 
 
 def busbw_factor(op: str, n: int) -> float:
     """nccl-tests' bus-bandwidth factor: ``busbw = algbw · busbw_factor(op, n)`` for ``n`` ranks.
 
-    All-reduce 2(n−1)/n, reduce-scatter and all-gather (n−1)/n, broadcast 1 — the traffic
+    All-reduce 2(n−1)/n, reduce-scatter and all-gather (n−1)/n, broadcast and reduce 1 — the traffic
     of the bandwidth-optimal algorithm relative to S, so busbw is comparable with the link
     rate whatever n (nccl-tests ``doc/PERFORMANCE.md``; ``src/all_reduce.cu``
-    ``AllReduceGetBw``, ``src/reduce_scatter.cu``, ``src/all_gather.cu``, ``src/broadcast.cu``).
-    ``algbw = S / t`` with S the full vector (all-gather: the gathered output).
+    ``AllReduceGetBw``, ``src/reduce_scatter.cu``, ``src/all_gather.cu``, ``src/broadcast.cu``,
+    ``src/reduce.cu``); all-to-all (n−1)/n (``src/alltoall.cu`` ``AlltoAllGetBw``: a rank keeps 1/n of
+    its buffer), send/receive 1 (``src/sendrecv.cu``). ``algbw = S / t`` with S the full vector
+    (all-gather: the gathered output; all-to-all: one rank's send buffer, S/n to each rank).
     """
     if n < 1:
         raise ValueError(f"busbw_factor: n must be >= 1, got {n}")
     if op == "allreduce":
         return 2.0 * (n - 1) / n
-    if op in ("reduce_scatter", "all_gather"):
+    if op in ("reduce_scatter", "all_gather", "alltoall"):
         return (n - 1) / n
-    if op == "broadcast":
+    if op in ("broadcast", "reduce", "sendrecv"):
         return 1.0
     raise ValueError(f"busbw_factor: unknown collective {op!r}; expected one of {', '.join(BUSBW_OPS)}")
 

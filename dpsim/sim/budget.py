@@ -26,6 +26,7 @@ from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import TEXTBOOK
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
+from dpsim.sim.collectives.p2p import P2P_OPS, p2p_protocols, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
 if TYPE_CHECKING:
@@ -495,6 +496,10 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
     nvls = layout.nvls
     if n <= 1:
         return 0, 0, 0
+    if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol
+        phase = p2p_transfers(op, layout)
+        runs = len(p2p_protocols(op, layout, "none" if algorithm in TEXTBOOK else protocol))
+        return runs * phase, phase, phase
     channels = rail_channels(layout)
     textbook = TEXTBOOK
     if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
@@ -506,7 +511,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
         names = ["ring", "tree"] + (["nvls"] if nvls and g > 1 and protocol != "none" else [])
     routed = held = largest = 0
     for name in names:
-        if op == "broadcast" and protocol == "none":  # gloo's binomial tree: n - 1 sends in doubling phases
+        if op in ("broadcast", "reduce") and protocol == "none":  # gloo's binomial tree: n - 1 sends in doubling phases
             phases = [n]
         elif op != "allreduce":
             phases = [n] * 2 if name == "hierarchical" else [n * channels]
@@ -527,6 +532,8 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
         protocols = 3 if protocol == "auto" and name not in (*textbook, "nvls") else 1
         # cost.lock_step routes every phase again when the schedule has several and none repeats
         again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
+        if op == "reduce" and protocol == "none":  # the reversed binomial tree is not lock-step either
+            again = 2
         routed += protocols * again * sum(phases)
         held += phases[0] if name == "direct" else sum(phases)
         largest = max(largest, max(phases))
@@ -584,7 +591,7 @@ def estimate_collective(
     if engine == "sim" and world > 1:
         if world <= chunk_max_ranks:  # the chunk level runs every transfer of every size
             fidelity = "chunk"
-            chunk = transfers_per_allreduce(algorithm, layout)
+            chunk = p2p_transfers(op, layout) if op in P2P_OPS else transfers_per_allreduce(algorithm, layout)
             seconds += points * chunk * CHUNK_TRANSFER_S
             memory = max(memory, 16.0 * chunk)
         else:  # the fast level prices the schedules again, then one numpy pass a phase for each size

@@ -13,7 +13,9 @@ algorithms (``halving-doubling``, ``direct``, ``parameter-server``, ``hierarchic
 have no NCCL protocol; ``backend`` is gloo's own all-reduce, one ring over the ranks.
 Reduce-scatter and all-gather run as NCCL's ring (two-level for
 ``hierarchical``); broadcast as NCCL's pipelined ring, or without a protocol as gloo's
-binomial tree (``dist.broadcast`` on CPUs, whole-buffer sends in doubling rounds).
+binomial tree (``dist.broadcast`` on CPUs, whole-buffer sends in doubling rounds); reduce as NCCL's ring
+broadcast run backwards (the binomial tree reversed without a protocol). All-to-all and send/receive are
+NCCL's grouped ncclSend/ncclRecv (``p2p``, whatever the algorithm: :mod:`dpsim.sim.collectives.p2p`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from dpsim.sim.collectives.nccl import (
     nvls_allreduce,
     nvls_tree_allreduce,
 )
+from dpsim.sim.collectives.p2p import P2P, P2P_OPS, nccl_alltoall, nccl_reduce, nccl_sendrecv, p2p_protocols
 from dpsim.sim.collectives.parameter_server import parameter_server_allreduce
 
 __all__ = [
@@ -62,8 +65,9 @@ __all__ = [
     "send",
 ]
 
-OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast")
-"""Collectives by the names the engines and ``dpsim collective --op`` use."""
+OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv")
+"""Collectives by the names the engines and ``dpsim collective --op`` use (all-to-all and send/receive: NCCL's
+grouped point-to-point operations, :mod:`dpsim.sim.collectives.p2p`)."""
 
 TEXTBOOK = ("halving-doubling", "hierarchical", "direct", "parameter-server", "backend")
 ALGORITHMS = ("auto", *NCCL_ALGORITHMS, *TEXTBOOK)
@@ -120,7 +124,7 @@ def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Sc
     if not layout.slots:
         return schedule
     textbook = algorithm in TEXTBOOK or protocol == "none"
-    if (op == "allreduce" and algorithm in RANK_ORDERED) or (op == "broadcast" and textbook):
+    if (op == "allreduce" and algorithm in RANK_ORDERED) or (op in ("broadcast", "reduce") and textbook):
         return schedule
     rank_of_slot = np.empty(layout.world + 1, dtype=np.int64)
     rank_of_slot[np.asarray(layout.slots, dtype=np.int64)] = np.arange(layout.world)
@@ -132,6 +136,9 @@ def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Sc
 def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Schedule:
     if op not in OPS:
         raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(OPS)}")
+    if op in P2P_OPS:  # NCCL's grouped ncclSend/ncclRecv whatever the collectives' algorithm
+        builder = nccl_alltoall if op == "alltoall" else nccl_sendrecv
+        return builder(layout, "none" if algorithm in TEXTBOOK else protocol)
     if algorithm not in ALGORITHMS or algorithm == "auto":
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS[1:])}")
     if protocol not in PROTOCOLS and protocol != "none":
@@ -142,6 +149,8 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
         protocol = "none"
     if op == "broadcast":
         return nccl_broadcast(layout, protocol) if protocol != "none" else broadcast(world)
+    if op == "reduce":
+        return nccl_reduce(layout, protocol)
     if op != "allreduce":
         if algorithm == "hierarchical" and two_level:
             half = hierarchical_reduce_scatter if op == "reduce_scatter" else hierarchical_all_gather
@@ -184,6 +193,9 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
     it by default only on a graph whose intra-node paths are NVLink (``ncclTopoTuneModel``:
     ``typeIntra <= PATH_NVB``, ``<= PATH_NVL`` before v2.18.3).
     """
+    if op in P2P_OPS:
+        none = protocol == "none" or algorithm in TEXTBOOK
+        return tuple(build(op, P2P, layout, p) for p in p2p_protocols(op, layout, "none" if none else protocol))
     if algorithm == "auto":
         if op != "allreduce" or protocol == "none":
             names: tuple[str, ...] = ("ring",)

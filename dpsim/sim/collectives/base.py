@@ -69,6 +69,11 @@ class TunerCorrection:
     """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
     NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
     scale: float = 1.0
+    runs_from: float = 0.0
+    runs_to: float = math.inf
+    """NCCL runs the schedule only for sizes in (``runs_from``, ``runs_to``]; elsewhere its estimate is infinite, so
+    the tuner never picks it there (p2p: LL up to ``NCCL_P2P_LL_THRESHOLD`` a peer, Simple above,
+    :mod:`dpsim.sim.collectives.p2p`)."""
 
     def factors(self, size: float) -> tuple[float, float]:
         """(latency multiplier, bandwidth multiplier) at ``size`` bytes (``log2i(nBytes >> 6)``, as NCCL)."""
@@ -82,6 +87,8 @@ class TunerCorrection:
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
         """``(latency + net_latency)·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected estimate."""
+        if not self.runs_from < size <= self.runs_to:
+            return math.inf
         lat, bw = self.factors(size)
         return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
 
@@ -301,6 +308,10 @@ class Layout:
     nccl_proto: tuple[str, ...] = ()
     nccl_buffsize: float = 0.0
     nccl_net_latency_s: float = 0.0
+    pxn: bool = False
+    """NCCL's PXN for point-to-point (``NCCL_P2P_PXN_LEVEL=2``): an inter-node send may leave through the NIC of the
+    peer's rail via that NIC's GPU over NVLink — NVLink inside the node, GPUDirect over a host link, several GPUs
+    and nodes (:mod:`dpsim.sim.collectives.p2p`)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -331,6 +342,10 @@ class Layout:
             where.nccl_proto,
             where.nccl_buffsize,
             where.nccl_net_latency_s,
+            getattr(where, "host", None) is not None
+            and where.intra_hw == "nvlink"
+            and where.per_node > 1
+            and where.nodes > 1,
         )
 
     @property
