@@ -605,22 +605,7 @@ _FMS_LLAMA2: dict[str, dict[str, Any]] = {
 }
 
 
-_H100_MISS = (
-    "the eager kernels are priced (model.elementwise: eager, rope_kernels: pairs_fp32; eager +46.8 % before) and "
-    "the same row compiled misses alike (+14.7 %), where both A100 twins are met (+6.7 % eager, +2.4 % compiled):"
-    " the H100 7B rows share a gap that is not the kernels. The blog's own H100 profile shows 'a 10% gap due to "
-    "network peeking out' and it suspects HBM bandwidth; dpsim hides the HSDP traffic behind compute (about 1 % "
-    "of the step exposed: the intra-node reduce-scatter and the 1/8 shard's all-reduce over 12 nodes, 0.37 s of "
-    "collectives against a 0.50 s backward compiled, 0.64 s eager) and prices the H100 at the NeMo-calibrated "
-    "sustained fraction. The cluster is not published beyond '800Gbps' (2 x NDR a node assumed) nor the H100 "
-    "part; the 13B, 34B and 70B H100 rows (recomputing, FULL_SHARD: the traffic hidden behind about twice its "
-    "time in compute or more) are met"
-)
-
-
-def _fms_fsdp_llama2(
-    size: str, device: str, tokens: float, *, compiled: bool = False, known_miss: str = ""
-) -> PublishedRun:
+def _fms_fsdp_llama2(size: str, device: str, tokens: float, *, compiled: bool = False) -> PublishedRun:
     """A row of fms-fsdp's throughput table: Llama 2 ``size`` on 128 A100 80GB with 400 Gbps between nodes, or
     96 H100 80GB with 800 Gbps; tokens/s per GPU as the training loop logs it (train_utils.train: tokens seen
     over wall time, world size x batch_size x seq_length a step).
@@ -677,6 +662,8 @@ def _fms_fsdp_llama2(
                 "global_batch": 2 * gpus,
                 "micro_batch": 2,
                 "optimizer": "adamw",
+                # optim.AdamW(model.parameters(), lr, betas, weight_decay): torch's default multi-tensor update
+                "optimizer_kernels": "foreach",
                 "precision": "bf16",
                 "zero_stage": 3,
                 "optimizer_sharding": "fsdp",
@@ -697,7 +684,6 @@ def _fms_fsdp_llama2(
             else "; eager ibm-fms's transposes around SDPA and, at 34B/70B, its expand of k and v to every head "
             "not priced"
         ),
-        known_miss=known_miss,
     )
 
 
@@ -867,18 +853,12 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
     _fms_fsdp_llama2("13B", "a100", 1800),
     _fms_fsdp_llama2("34B", "a100", 700),
     _fms_fsdp_llama2("70B", "a100", 370),
-    _fms_fsdp_llama2("7B", "h100", 7500, known_miss="predicted 13 % faster; " + _H100_MISS),
+    _fms_fsdp_llama2("7B", "h100", 7500),
     _fms_fsdp_llama2("13B", "h100", 3800),
     _fms_fsdp_llama2("34B", "h100", 1550),
     _fms_fsdp_llama2("70B", "h100", 800),
     _fms_fsdp_llama2("7B", "a100", 4550, compiled=True),
-    _fms_fsdp_llama2(
-        "7B",
-        "h100",
-        9600,
-        compiled=True,
-        known_miss="predicted 15 % faster; " + _H100_MISS,
-    ),
+    _fms_fsdp_llama2("7B", "h100", 9600, compiled=True),
 )
 """Held-out published runs (OPT-175B, MT-NLG 530B, GPT-NeoX-20B, fms-fsdp's Llama 2 on PyTorch FSDP): predicted
 with the calibration above,

@@ -1020,6 +1020,16 @@ class TrainingConfig(_Section):
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
+    optimizer_kernels: Literal["fused", "foreach"] = "fused"
+    """How the optimizer update runs over the parameters. ``fused``: one kernel reads parameter, gradient and
+    state and writes them back (apex's and DeepSpeed's FusedAdam, Megatron-LM's, ``torch.optim`` with
+    ``fused=True``: 28 bytes a parameter for Adam). ``foreach``: ``torch.optim``'s default on CUDA (``foreach=None``
+    picks the multi-tensor path; ``fused`` is opt-in), each op of the update its own multi-tensor kernel over the
+    fp32 parameters (``_multi_tensor_adamw``): AdamW's weight decay (8 bytes a parameter), ``lerp_`` of the first
+    moment (12), ``mul_`` and ``addcmul_`` of the second (8 + 16), ``sqrt``, the bias-correction ``div_`` and the
+    ``eps`` ``add_`` (3 x 8), ``addcdiv_`` into the parameter (16): 84 bytes; Adam without weight decay 76, SGD 12,
+    SGD with momentum 32 (:data:`dpsim.analytic.step.FOREACH_OPTIMIZER_BYTES_PER_PARAM`). Not with
+    ``optimizer_copies: separate``."""
     optimizer_copies: Literal["fused", "separate"] = "fused"
     """How a mixed-precision update moves between the 16-bit model tensors and the fp32 master copy.
     ``fused``: one kernel reads the 16-bit gradient and writes the 16-bit weight with the update (what the
@@ -1301,6 +1311,12 @@ class Scenario(_Section):
                 "training.pipeline_grad_partitioned",
                 "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
+            )
+        if t.optimizer_kernels == "foreach" and t.optimizer_copies == "separate":
+            raise _FieldError(
+                "training.optimizer_kernels",
+                "foreach is torch.optim's multi-tensor update; optimizer_copies: separate is Megatron-LM's fp16 "
+                "optimizer, whose update is apex's fused Adam: give one or the other",
             )
         if t.recompute_layer_interval > 1 and (
             t.activation_recomputation != "full"

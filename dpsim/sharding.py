@@ -357,11 +357,15 @@ def torch_zero_broadcasts(scenario: Scenario) -> tuple[float, ...]:
 
 def optimizer_partition(scenario: Scenario) -> float:
     """Parameters the most loaded rank updates in the optimizer step (Ψ/(tp·pp) a rank before ZeRO): all of
-    them without sharding, 1/N under DeepSpeed ZeRO, Megatron and FSDP (equal flat shards), the largest of
+    them without sharding, 1/N under DeepSpeed ZeRO, Megatron and FSDP (equal flat shards; 1/G under HYBRID_SHARD's
+    shard groups of G, ``training.fsdp_shard_group``), the largest of
     :func:`torch_zero_partition` under torch's ``ZeroRedundancyOptimizer`` (whole tensors: unequal). Both
     engines' optimizer step reads this."""
     t = scenario.training
     if t.optimizer_sharding == "torch" and scenario.data_parallel > 1:
         return max(torch_zero_partition(scenario))
     psi = scenario.model.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    return psi / (scenario.data_parallel if t.zero_stage >= 1 else 1)
+    if t.zero_stage < 1:
+        return psi
+    # FSDP HYBRID_SHARD keeps a shard group's flat shards, replicated across groups: each rank updates 1/G
+    return psi / (t.fsdp_shard_group or scenario.data_parallel)

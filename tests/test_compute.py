@@ -533,10 +533,10 @@ def test_recompute_layer_interval_needs_full_recomputation(training: dict[str, o
         scenario_from_dict({**data, "training": {"global_batch": 1, **training}})
 
 
-def _dispatched_bytes(fn: Any, *inputs: Any) -> tuple[float, float]:
-    """Bytes a function's aten kernels read and write, forward and autograd backward, as torch dispatches them
-    (each kernel's unique input storage read and its outputs written; views, which share their input's storage,
-    move nothing), over the first input's element count."""
+def _byte_counter() -> Any:
+    """A torch dispatch mode adding up the bytes each aten kernel moves: its inputs' unique storage read (an
+    expanded view read once) and its outputs written; an in-place op writes the arguments its schema marks mutable
+    (each tensor of a foreach or fused op's lists); a view, whose output shares an input's storage, moves nothing."""
     torch = pytest.importorskip("torch")
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_flatten
@@ -544,23 +544,46 @@ def _dispatched_bytes(fn: Any, *inputs: Any) -> tuple[float, float]:
     def unique(t: Any) -> int:
         return math.prod(n for n, stride in zip(t.shape, t.stride(), strict=True) if stride != 0) * t.element_size()
 
+    def tensors(tree: Any) -> list[Any]:
+        return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+
     class Count(TorchDispatchMode):
         moved = 0
 
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
-            tensors = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-            outputs = [o for o in tree_flatten(out)[0] if isinstance(o, torch.Tensor)]
-            storages = {a.untyped_storage().data_ptr() for a in tensors}
-            if not any(o.untyped_storage().data_ptr() in storages for o in outputs):  # a view or alias: no kernel
-                self.moved += sum(unique(a) for a in tensors) + sum(o.numel() * o.element_size() for o in outputs)
+            inputs, outputs, schema = tensors((args, kwargs)), tensors(out), func._schema.arguments
+            given = {a.name: args[i] if i < len(args) else (kwargs or {}).get(a.name) for i, a in enumerate(schema)}
+            # the fused optimizers' schemas mark grads mutable for AMP's unscale, which runs only with a grad_scale
+            unscaled = given.get("grad_scale") is None
+            mutated = [
+                given[a.name]
+                for a in schema
+                if a.alias_info is not None and a.alias_info.is_write and not (a.name == "grads" and unscaled)
+            ]
+            if mutated:  # in place (foreach and fused ops on lists): what the schema marks written
+                written = tensors(mutated)
+            elif any(
+                o.untyped_storage().data_ptr() in {i.untyped_storage().data_ptr() for i in inputs} for o in outputs
+            ):
+                return out  # a view or alias: no kernel
+            else:
+                written = outputs
+            self.moved += sum(unique(i) for i in inputs) + sum(w.numel() * w.element_size() for w in written)
             return out
 
-    forward = Count()
+    return Count()
+
+
+def _dispatched_bytes(fn: Any, *inputs: Any) -> tuple[float, float]:
+    """Bytes a function's aten kernels move (:func:`_byte_counter`), forward and autograd backward, over the first
+    input's element count."""
+    torch = pytest.importorskip("torch")
+    forward = _byte_counter()
     with forward:
         y = fn(*inputs)
     grad = torch.ones_like(y)
-    backward = Count()
+    backward = _byte_counter()
     with backward:
         y.backward(grad)
     return forward.moved / inputs[0].numel(), backward.moved / inputs[0].numel()
@@ -604,3 +627,47 @@ def test_eager_bytes_are_what_torch_dispatches() -> None:
     up = torch.randn(256, 1024, dtype=torch.bfloat16, requires_grad=True)
     forward, backward = _dispatched_bytes(lambda g, u: torch.nn.functional.silu(g) * u, gate, up)
     assert (forward, backward) == (5.0 * 2, 9.0 * 2)  # as layer_kernels prices the eager SwiGLU, 5w and 9w
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd", "momentum"])
+def test_foreach_optimizer_bytes_are_what_torch_dispatches(optimizer: str) -> None:
+    """training.optimizer_kernels: foreach prices torch.optim's default multi-tensor update at the bytes its
+    kernels move a parameter (fp32 parameters, gradients and state; the second step, the state allocated), and
+    fused=True at the fused update's 28 bytes for Adam(W)."""
+    torch = pytest.importorskip("torch")
+    from dpsim.analytic.step import FOREACH_OPTIMIZER_BYTES_PER_PARAM, optimizer_bytes_per_param
+
+    def step_bytes(**options: Any) -> float:
+        params = [torch.nn.Parameter(torch.randn(1 << 16)) for _ in range(4)]
+        kind = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}.get(optimizer, torch.optim.SGD)
+        extra = {"momentum": 0.9} if optimizer == "momentum" else {}
+        update = kind(params, lr=1e-3, **extra, **options)
+        for _ in range(2):
+            for p in params:
+                p.grad = torch.randn_like(p)
+            counter = _byte_counter()
+            with counter:
+                update.step()
+        return counter.moved / (4 << 16)
+
+    assert step_bytes(foreach=True) == pytest.approx(FOREACH_OPTIMIZER_BYTES_PER_PARAM[optimizer], rel=1e-3)
+    if optimizer.startswith("adam"):
+        assert step_bytes(fused=True) == pytest.approx(optimizer_bytes_per_param(optimizer, "bf16"), rel=1e-3)
+
+
+def test_foreach_optimizer_step_bytes() -> None:
+    """The optimizer step with torch.optim's foreach AdamW: 84 bytes a parameter and clipping's 3 passes over the
+    gradient buffer (here fp32: 12), against the fused update's 28 + 12; refused beside Megatron's separate copies."""
+    from dpsim.analytic.step import optimizer_step_bytes
+    from dpsim.errors import ScenarioError
+
+    data = _eager_llama().model_dump(mode="json")
+    training = {"global_batch": 1, "optimizer": "adamw", "precision": "fp32", "gradient_clipping": True}
+    fused = scenario_from_dict({**data, "training": training})
+    foreach = scenario_from_dict({**data, "training": {**training, "optimizer_kernels": "foreach"}})
+    assert fused.gradient_buffer_bytes_per_param == 4
+    assert (optimizer_step_bytes(fused), optimizer_step_bytes(foreach)) == (28 + 12, 84 + 12)
+    with pytest.raises(ScenarioError, match=r"training\.optimizer_kernels"):
+        scenario_from_dict(
+            {**data, "training": {**training, "optimizer_kernels": "foreach", "optimizer_copies": "separate"}}
+        )

@@ -182,3 +182,26 @@ def test_engines_agree_on_symmetric_hybrid_runs(changes: dict[str, Any]) -> None
         simulated = simulate(scenario, fidelity=fidelity)
         assert simulated.step_time_s == pytest.approx(analytic.step_time_s, rel=0.01)
         assert simulated.comm_s == pytest.approx(analytic.comm_s, rel=0.01)
+
+
+def test_hybrid_shard_optimizer_updates_the_shard_groups_share() -> None:
+    """HYBRID_SHARD keeps each shard group's flat shards and replicates them across groups, so each rank's optimizer
+    updates 1/G of the parameters (FSDP1 ``_init_param_handle_from_module``: the FlatParameter sharded over the
+    intra-node process group; FSDP2 ``fully_shard(mesh=(replicate, shard))``: DTensor shards on the shard dim),
+    not 1/N: Llama 2 7B on 16 nodes of 8 in shard groups of 8 updates 6,738,415,616 / 8 parameters, 16 x the
+    FULL_SHARD rank's 1/128. Priced at the step's bytes a parameter over the H100's achievable bandwidth."""
+    from dpsim.analytic.step import optimizer_seconds, optimizer_step_bytes
+    from dpsim.scenario import scenario_from_dict
+    from dpsim.sharding import optimizer_partition
+
+    base = load_scenario(LLAMA).model_dump(mode="json")
+    training = {**base["training"], "zero_stage": 3, "optimizer_sharding": "fsdp", "fsdp_shard_group": 8}
+    hybrid = scenario_from_dict({**base, "training": training})
+    full = scenario_from_dict({**base, "training": {**training, "fsdp_shard_group": None}})
+    assert optimizer_partition(hybrid) == 6_738_415_616 / 8
+    assert optimizer_partition(full) == 6_738_415_616 / 128
+    rate = 3.35e12 * 0.83 * 0.70
+    seconds = optimizer_seconds(hybrid, optimizer_partition(hybrid))
+    assert seconds == pytest.approx(6_738_415_616 / 8 * optimizer_step_bytes(hybrid) / rate, rel=1e-12)
+    assert predict(hybrid).optimizer_s == pytest.approx(seconds, rel=1e-9)
+    assert simulate(hybrid).optimizer_s == pytest.approx(seconds, rel=1e-9)

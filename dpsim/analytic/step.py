@@ -135,6 +135,7 @@ if TYPE_CHECKING:
     from dpsim.sim.collectives.groups import Groups
 
 __all__ = [
+    "FOREACH_OPTIMIZER_BYTES_PER_PARAM",
     "OPTIMIZER_BYTES_PER_PARAM",
     "BucketCopies",
     "algorithm_of",
@@ -175,6 +176,19 @@ OPTIMIZER_BYTES_PER_PARAM: dict[tuple[str, bool], float] = {
 }
 """Memory traffic of one fused optimizer update per parameter (see the module docstring)."""
 
+FOREACH_OPTIMIZER_BYTES_PER_PARAM: dict[str, float] = {
+    # torch.optim's multi-tensor update over fp32 parameters, op by op (training.optimizer_kernels: foreach):
+    # AdamW: param.mul_(1 - lr·wd) 8, exp_avg.lerp_(grad) 12, exp_avg_sq.mul_ 8 and addcmul_(grad, grad) 16,
+    # sqrt 8, div_ 8, add_(eps) 8, param.addcdiv_(exp_avg, denom) 16; Adam (weight_decay 0) without the first;
+    # SGD param.add_(grad) 12; momentum buf.mul_ 8, buf.add_(grad) 12, param.add_(buf) 12
+    "adamw": 84.0,
+    "adam": 76.0,
+    "sgd": 12.0,
+    "momentum": 32.0,
+}
+"""Bytes read + written per parameter by ``torch.optim``'s default (foreach) update, as torch dispatches it
+(``tests/test_analytic.py`` counts them)."""
+
 
 def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
     """Bytes read + written per parameter by one optimizer update."""
@@ -184,9 +198,10 @@ def optimizer_bytes_per_param(optimizer: str, precision: str) -> float:
 def optimizer_step_bytes(scenario: Scenario) -> float:
     """Bytes read + written per updated parameter by the optimizer step.
 
-    The fused update (:data:`OPTIMIZER_BYTES_PER_PARAM`) plus, with ``training.gradient_clipping``,
-    global-norm clipping over the gradient buffer: one pass reading it for the norm, one reading and
-    writing it to scale (3 × its width; Megatron-LM's ``clip_grad_norm_fp32``, PyTorch's
+    The fused update (:data:`OPTIMIZER_BYTES_PER_PARAM`; with ``training.optimizer_kernels: foreach``
+    ``torch.optim``'s op-by-op one, :data:`FOREACH_OPTIMIZER_BYTES_PER_PARAM`) plus, with
+    ``training.gradient_clipping``, global-norm clipping over the gradient buffer: one pass reading it for the
+    norm, one reading and writing it to scale (3 × its width; Megatron-LM's ``clip_grad_norm_fp32``, PyTorch's
     ``clip_grad_norm_``: a multi-tensor L2 norm, then a multi-tensor scale).
 
     With ``training.optimizer_copies: separate`` (Megatron-LM's ``Float16OptimizerWithFloat16Params``) the
@@ -204,6 +219,8 @@ def optimizer_step_bytes(scenario: Scenario) -> float:
         weight_copy = 4.0 + 2.0
         return main_grad_copy + unscale + clipping + optimizer_bytes_per_param(t.optimizer, "fp32") + weight_copy
     clipping = 3.0 * grad_width if t.gradient_clipping else 0.0
+    if t.optimizer_kernels == "foreach":
+        return FOREACH_OPTIMIZER_BYTES_PER_PARAM[t.optimizer] + clipping
     return optimizer_bytes_per_param(t.optimizer, t.precision) + clipping
 
 
