@@ -54,10 +54,14 @@ class PublishedRun:
     note: str = ""
     op: str = "allreduce"
     """The collective (``dpsim collective --op``): nccl-tests' binary without ``_perf``, all_reduce → allreduce."""
+    host_topology: tuple[tuple[str, Any], ...] = ()
+    """``cluster.host_topology`` of a PCIe-only node as (field, value) pairs (sockets, gpus_per_switch, cpu, p2p);
+    empty: none (every GPU pair at the intra-node rate)."""
 
 
 GiB = float(1 << 30)
 MiB = float(1 << 20)
+_RTX6KPRO = "https://github.com/voipmonitor/rtx6kpro/blob/1306de818e9c34047e512fa0504c49049707d5d4/"
 ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8, 1 node (NVSwitch)", "a100-80gb", 1, 8, "nvlink3", "ib-hdr", 4, "auto", 4 * GiB, 232.54,
@@ -150,6 +154,31 @@ ROWS: tuple[PublishedRun, ...] = (
         "answering a 4-server 8 x V100 run of NCCL 2.4.7, -b 8 -e 512M; the figure DGX-1s reach, not one run",
     ),
     PublishedRun(
+        "RTX PRO 6000 x8, PCIe, 2x Turin", "b200", 1, 8, "pcie5", "ib-ndr", 1, "auto", 32 * MiB, 22.2,
+        _RTX6KPRO + "optimization/nccl-tuning.md",
+        note="Festr's dual AMD EPYC Turin, 8 x RTX PRO 6000 Blackwell Server direct-attach (PCIe Gen5 x16 root "
+        "ports, 4 a socket), all_reduce_perf -b 32M -g 8, 'Default NCCL' (2 channels), NCCL 2.28.x per the page; "
+        "b200 stands for the Blackwell generation NCCL's tuner reads. The page says NCCL's search found no speed "
+        "(AMD_BW 16 under sm100SpeedArrayIntra's lowest 18) and fell back to a 0.1 GB/s graph: not NCCL's "
+        "inter-CPU figure but 2 channels set the rate (37.6 with NCCL_MIN_NCHANNELS=8)",
+        host_topology=(("sockets", 2), ("gpus_per_switch", 1), ("cpu", "amd")),
+    ),
+    PublishedRun(
+        "RTX PRO 6000 x4, PCIe switches", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB, 30.3,
+        _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
+        note="ASUS ESC8000A-E13P, GPUs 0-3 on NUMA 0 of 2 x AMD EPYC 9575F: two Broadcom PEX890xx partitions of 2 "
+        "GPUs (PIX), NODE between them, Gen5 x16, ACS off; AllReduce 32M on 4 GPUs, 'Default (SHM for NODE pairs)'. "
+        "NCCL version not given",
+        host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
+    ),
+    PublishedRun(
+        "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
+        39.3, _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
+        note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too); dpsim has no "
+        "P2P-level setting and routes P2P and SHM over the same links, so it prices both rows alike",
+        host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
+    ),
+    PublishedRun(
         "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,
         "https://github.com/NVIDIA/nccl-tests/issues/283",
         note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",
@@ -187,7 +216,8 @@ def scenario_for(run: PublishedRun) -> Any:
     from dpsim.cli_collective import machine_scenario
 
     inter = {"preset": run.inter, "nics_per_node": run.nics_per_node}
-    return machine_scenario(run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm)
+    host = {"host_topology": dict(run.host_topology)} if run.host_topology else {}
+    return machine_scenario(run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm, **host)
 
 
 def predict(run: PublishedRun) -> dict[str, Any]:

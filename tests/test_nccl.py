@@ -835,6 +835,20 @@ KNOWN_MISSES = {
         "25.6 > tree 23.6): its tuner prefers the tree only if the ring's channels carry <= 22 GB/s, i.e. a "
         "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
+    "RTX PRO 6000 x8, PCIe, 2x Turin": (
+        "-30 % (15.6 vs 22.2 GB/s at 32 MiB): dpsim runs the ring over the two sockets at NCCL's AMD_BW (16 GB/s "
+        "each way), but the source says NCCL's search found no speed there (16 is under sm100SpeedArrayIntra's "
+        "lowest step, 18) and fell back to a 0.1 GB/s graph of 2 channels, whose rate the xGMI link (192+ GB/s) "
+        "does not bound: the fallback's channel-limited rate is not modelled"
+    ),
+    "RTX PRO 6000 x4, PCIe switches": (
+        "+52 % (46.1 vs 30.3 GB/s): NCCL moves the NODE pairs' bytes through host memory (SHM) by default, which "
+        "dpsim prices at the PCIe links' rate as it does P2P; the same GPUs reach 39.3 with NCCL_P2P_LEVEL=SYS"
+    ),
+    "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS": (
+        "+17 % (46.1 vs 39.3 GB/s at 32 MiB): P2P through the root complex reaches 82 % of the Gen5 x16 links' "
+        "48 GB/s in NCCL's ring here; no source figure for that efficiency is modelled"
+    ),
 }
 
 
