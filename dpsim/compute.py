@@ -12,7 +12,7 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
   ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's
   attention efficiency, ``4·s²·d`` FLOPs per head forward and 2.5× that backward (it recomputes
   the scores), half of it under a causal mask (the masked blocks are skipped);
-- with ``model.rope_kernels``, the rotary embedding's eager fp32 kernels on q and k (:func:`rope_bytes`);
+- with ``model.rope_kernels``, the rotary embedding's eager kernels on q and k (:func:`rope_bytes`);
 - memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
   MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation
   width; sharded by ``t`` under sequence parallelism; the MLP's as three kernels with
@@ -225,24 +225,30 @@ def norm_bytes(elementwise: str, width: float) -> tuple[float, float]:
     return forward, backward
 
 
-def rope_bytes(kernels: str, width: float) -> float:
-    """Bytes the rotary embedding moves an element of q or k, forward (and, as counted, backward), at ``width``.
+def rope_bytes(kernels: str, width: float) -> tuple[float, float]:
+    """Bytes the rotary embedding moves an element of q or k at ``width``, (forward, backward).
 
-    ``complex_fp32`` (Meta's reference ``apply_rotary_emb``): ``float()`` (width + 4), the complex multiply
-    (read 4, write 4 a real element; the frequencies are one row a position), ``type_as`` (4 + width); the backward
-    casts the gradient in (width + 4), multiplies by the conjugate frequencies (8) and casts out (4 + width).
-    ``pairs_fp32`` (ibm-fms ``adjusted_qk``): ``float()`` (width + 4), each pair times its 2 x 2 rotation by
-    broadcasting into a 2x-wide fp32 tensor (read 4, write 8), ``sum`` over the pair (read 8, write 4),
-    ``type_as`` (4 + width); the backward casts in (width + 4), writes the multiply's gradient 2x wide (read 4,
-    write 8), reduces it to the input's shape (read 8, write 4) and casts out (4 + width). Both as torch dispatches
-    them (``tests/test_compute.py``).
+    ``complex_fp32`` (Meta's reference and torchtitan's ``apply_rotary_emb``): ``float()`` (width + 4), the complex
+    multiply (read 4, write 4 a real element; the frequencies are one row a position), ``type_as`` (4 + width); the
+    backward casts the gradient in (width + 4), multiplies by the conjugate frequencies (8) and casts out
+    (4 + width). ``pairs_fp32`` (ibm-fms ``adjusted_qk``): ``float()`` (width + 4), each pair times its 2 x 2
+    rotation by broadcasting into a 2x-wide fp32 tensor (read 4, write 8), ``sum`` over the pair (read 8, write
+    4), ``type_as`` (4 + width); the backward casts in (width + 4), writes the multiply's gradient 2x wide (read
+    4, write 8), reduces it to the input's shape (read 8, write 4) and casts out (4 + width). ``rotate_half``
+    (Hugging Face's ``apply_rotary_pos_emb``, in the input's dtype): ``q * cos`` (2·width), ``-x2`` on half
+    (width), ``cat`` (2·width), ``* sin`` (2·width), the ``+`` (3·width): 10·width; backward ``g * sin``
+    (2·width), the half's ``neg`` (width), two ``slice_backward`` (read half, write whole: 3·width), their sum
+    (3·width), ``g * cos`` (2·width) and the two gradients of q added (3·width): 14·width. Each as torch
+    dispatches them (``tests/test_compute.py``).
     """
     cast = 0.0 if width == 4.0 else width + 4.0
     if kernels == "complex_fp32":
-        return cast + 8.0 + cast
+        return cast + 8.0 + cast, cast + 8.0 + cast
     if kernels == "pairs_fp32":
-        return cast + 12.0 + 12.0 + cast
-    return 0.0
+        return cast + 24.0 + cast, cast + 24.0 + cast
+    if kernels == "rotate_half":
+        return 10.0 * width, 14.0 * width
+    return 0.0, 0.0
 
 
 def layer_kernels(
@@ -304,10 +310,10 @@ def layer_kernels(
 
     if model.rope_kernels != "none":
         # q and k of this rank's heads, per element forward and backward (ModelConfig.rope_kernels)
-        per_element = rope_bytes(model.rope_kernels, w)
+        rope_forward, rope_backward = rope_bytes(model.rope_kernels, w)
         rotated = tokens * (heads + kv_heads) * d
-        p.memory("rope", "forward", per_element * rotated)
-        p.memory("rope.backward", "backward", per_element * rotated)
+        p.memory("rope", "forward", rope_forward * rotated)
+        p.memory("rope.backward", "backward", rope_backward * rotated)
 
     act = tokens * h / shard
     norm_forward, norm_backward = norm_bytes(model.elementwise, w)

@@ -405,14 +405,16 @@ class ModelConfig(_Section):
     backward of each op 92), the fp32 copy and the cast output saved for the backward (4 bytes an element more
     a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
     the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
-    rope_kernels: Literal["none", "complex_fp32", "pairs_fp32"] = "none"
+    rope_kernels: Literal["none", "complex_fp32", "pairs_fp32", "rotate_half"] = "none"
     """The rotary position embedding's kernels on q and k. ``none``: not priced (no rotary embedding, or one
     fused into a neighbouring kernel: Transformer Engine's fused RoPE, Inductor). ``complex_fp32``: Meta's
     reference ``apply_rotary_emb`` (``llama/model.py``; torchtitan's): ``float()``, ``view_as_complex``, a
     complex multiply by the frequencies, ``type_as``: 20 bytes an element of q and k forward and 20 backward at
     16 bits. ``pairs_fp32``: ibm-fms's ``RotaryEmbedding.adjusted_qk`` (``fms/modules/positions.py``):
     ``float()``, a broadcast multiply of each pair by its 2 x 2 rotation into a 2x-wide fp32 tensor, ``sum``,
-    ``type_as``: 36 bytes forward and 36 backward (the multiply's gradient written 2x wide, then reduced)."""
+    ``type_as``: 36 bytes forward and 36 backward (the multiply's gradient written 2x wide, then reduced).
+    ``rotate_half``: Hugging Face's ``apply_rotary_pos_emb`` (``q * cos + rotate_half(q) * sin`` in the input's
+    dtype): 20 bytes forward and 28 backward at 16 bits (:func:`dpsim.compute.rope_bytes`)."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None
