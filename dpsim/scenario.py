@@ -1087,6 +1087,12 @@ class CommunicationConfig(_Section):
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
     false for NCCL before v2.20 or a run with ``NCCL_IB_MERGE_NICS=0`` / ``NCCL_NET_MERGE_LEVEL=LOC``."""
+    nccl_pxn_disable: bool = False
+    """``NCCL_PXN_DISABLE=1``: NCCL sets no PXN path (``src/graph/paths.cc`` ``ncclTopoComputePaths``; the p2p
+    NIC choice of ``search.cc`` ``ncclTopoGetNetDev`` falls back to the sender's own NIC), so every GPU sends
+    to other nodes through its own NIC: no relay of collectives where one GPU sits on each NIC's PCIe switch
+    (``cluster.inter_node.pcie_gpus_per_nic: 1``), and all-to-all / send-receive leave on the sender's rail
+    instead of the peer's (:mod:`dpsim.sim.collectives.p2p`). False: NCCL's default (PXN on, since v2.12)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts

@@ -159,3 +159,27 @@ def test_published_alltoall_runs_within_15_percent() -> None:
     for row in rows:
         assert isinstance(row, dict) and row["algorithm_used"] == "p2p", row
         assert abs(row["error"]) < 0.15, (row["name"], row["predicted_gbps"], row["busbw_gbps"])
+
+
+def test_nccl_pxn_disable() -> None:
+    """``communication.nccl_pxn_disable`` (NCCL_PXN_DISABLE=1): no p2p relay and no collective relay."""
+    from dpsim.analytic.collectives import pxn_relays
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.scenario import load_scenario
+
+    on = calibrated_fabric(load_scenario(DEFAULT, batch_free=True))
+    off = calibrated_fabric(load_scenario(DEFAULT, overrides=["communication.nccl_pxn_disable=true"], batch_free=True))
+    assert on.layout().pxn and not off.layout().pxn
+    assert Cluster.from_fabric(off).nccl_pxn_disable
+    # one GPU on each of 4 NICs' PCIe switches: NCCL relays collectives' sends through the NIC's GPU, unless disabled
+    quad = dataclasses.replace(on, nics_per_node=4, pcie_gpus_per_nic=1)
+    assert pxn_relays(quad) == (0, 0, 2, 2, 4, 4, 6, 6)
+    assert pxn_relays(dataclasses.replace(quad, nccl_pxn_disable=True)) == tuple(range(8))
+    # on the default's rail-aligned NICs PXN moves no NIC load: all-to-all takes the same time either way
+    a, b = collective("alltoall", "auto", GiB, on), collective("alltoall", "auto", GiB, off)
+    assert a.time_s == pytest.approx(b.time_s, rel=1e-9)
+
+
+def test_cli_bad_pxn_disable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "collective", "--op", "alltoall", "--set", "communication.nccl_pxn_disable=maybe")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "nccl_pxn_disable" in err

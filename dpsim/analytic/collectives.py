@@ -181,6 +181,8 @@ class Fabric:
     collectives run in communicators holding part of each node (a DP group of a TP job, the jobs of a shared
     fabric: :func:`communicator_relays`, :func:`group_relays`); None: one communicator holds every GPU of
     its nodes and NCCL's rule gives them (:func:`pxn_relays`)."""
+    nccl_pxn_disable: bool = False
+    """``NCCL_PXN_DISABLE=1`` (``communication.nccl_pxn_disable``): no relay, every GPU on its own NIC."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""
@@ -245,6 +247,8 @@ def pxn_relays(where: Fabric | Any) -> tuple[int, ...]:
     gives the relays they keep (:func:`communicator_relays`).
     """
     g, nics = where.per_node, where.nics_per_node
+    if getattr(where, "nccl_pxn_disable", False):  # NCCL_PXN_DISABLE=1: paths.cc adds no PXN step
+        return tuple(range(g))
     if where.relays is not None:
         if len(where.relays) != g:
             raise ValueError(f"relays name {len(where.relays)} local ranks, not per_node = {g}")

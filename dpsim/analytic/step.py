@@ -360,6 +360,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
+        nccl_pxn_disable=scenario.communication.nccl_pxn_disable,
     )
 
 

@@ -97,6 +97,8 @@ class Cluster:
     nccl_net_latency_s: float = 0.0
     """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
+    nccl_pxn_disable: bool = False
+    """``NCCL_PXN_DISABLE=1``: no PXN relay (:attr:`Fabric.nccl_pxn_disable`)."""
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
     host_topology: HostTopology | None = None
     """PCIe switches and CPU sockets GPUs of a node reach each other through (:meth:`node_routes`); None: ports only."""
@@ -160,6 +162,7 @@ class Cluster:
             host=fabric.host,
             pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
             relays=fabric.relays,
+            nccl_pxn_disable=fabric.nccl_pxn_disable,
             nccl_algo=fabric.nccl_algo,
             nccl_proto=fabric.nccl_proto,
             nccl_buffsize=fabric.nccl_buffsize,

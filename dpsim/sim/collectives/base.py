@@ -311,7 +311,7 @@ class Layout:
     pxn: bool = False
     """NCCL's PXN for point-to-point (``NCCL_P2P_PXN_LEVEL=2``): an inter-node send may leave through the NIC of the
     peer's rail via that NIC's GPU over NVLink — NVLink inside the node, GPUDirect over a host link, several GPUs
-    and nodes (:mod:`dpsim.sim.collectives.p2p`)."""
+    and nodes, and not ``NCCL_PXN_DISABLE=1`` (:mod:`dpsim.sim.collectives.p2p`)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -343,6 +343,7 @@ class Layout:
             where.nccl_buffsize,
             where.nccl_net_latency_s,
             getattr(where, "host", None) is not None
+            and not getattr(where, "nccl_pxn_disable", False)
             and where.intra_hw == "nvlink"
             and where.per_node > 1
             and where.nodes > 1,
