@@ -62,6 +62,10 @@ class PublishedRun:
 GiB = float(1 << 30)
 MiB = float(1 << 20)
 _RTX6KPRO = "https://github.com/voipmonitor/rtx6kpro/blob/1306de818e9c34047e512fa0504c49049707d5d4/"
+_AUTODL = (
+    "https://github.com/Anthony-Hoo/Anthony-Hoo.github.io/blob/37e805e8e56f839f6557756d76503d45af6ab47e/"
+    "posts/AutoDL_Multi-GPU_Interconnection_Test.md"
+)
 ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8, 1 node (NVSwitch)", "a100-80gb", 1, 8, "nvlink3", "ib-hdr", 4, "auto", 4 * GiB, 232.54,
@@ -179,6 +183,30 @@ ROWS: tuple[PublishedRun, ...] = (
         host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
     ),
     PublishedRun(
+        "RTX 2080 Ti x2, Gen3 switch, no P2P", "v100", 1, 2, "pcie3", "ib-edr", 1, "auto", 1 * GiB, 4.00,
+        _AUTODL,
+        note="AutoDL container, 2 x GeForce RTX 2080 Ti under one PCIe Gen3 x16 switch (nvidia-smi topo: PIX, one "
+        "NUMA node; topo -p2p: NS, p2pBandwidthLatencyTest 'CANNOT Access Peer': every byte through the CPU), "
+        "CUDA 12.4, NCCL version not printed; all_reduce_perf -b 8 -e 1024M -g2, 1 GiB out-of-place 268588 us; "
+        "v100 stands for the Volta/Turing tuner row (sm_75)",
+        host_topology=(("gpus_per_switch", 2), ("p2p", False)),
+    ),
+    PublishedRun(
+        "RTX 2080 Ti x2, Gen3 switch, no P2P, all_gather", "v100", 1, 2, "pcie3", "ib-edr", 1, "auto", 1 * GiB, 3.79,
+        _AUTODL,
+        note="same machine, all_gather_perf -b 8 -e 1024M -g2, 1 GiB out-of-place 141614 us (algbw 7.58)",
+        op="all_gather",
+        host_topology=(("gpus_per_switch", 2), ("p2p", False)),
+    ),
+    PublishedRun(
+        "RTX 2080 Ti x2, Gen3 switch, no P2P, broadcast", "v100", 1, 2, "pcie3", "ib-edr", 1, "auto", 1 * GiB, 11.09,
+        _AUTODL,
+        note="same machine, broadcast_perf -b 8 -e 1024M -g2, 1 GiB out-of-place 96800 us: one direction through "
+        "the switch's uplink",
+        op="broadcast",
+        host_topology=(("gpus_per_switch", 2), ("p2p", False)),
+    ),
+    PublishedRun(
         "H200 x8, 248 nodes, 8x NDR", "h100-sxm", 248, 8, "nvlink4", "ib-ndr", 8, "auto", 512 * MiB, 350.0,
         "https://github.com/NVIDIA/nccl-tests/issues/283",
         note="1984 GPUs, 512 MB, 'typically around 350G'; H200 has the H100's NVLink 4 and NVSwitch",
@@ -254,12 +282,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _print(rows: list[dict[str, Any]]) -> None:
-    print(f"{'configuration':38} {'size':>8} {'published':>10} {'dpsim':>8} {'error':>7}  {'dpsim ran':18} role")
+    width = max(38, *(len(r["name"]) for r in rows))
+    print(f"{'configuration':{width}} {'size':>8} {'published':>10} {'dpsim':>8} {'error':>7}  {'dpsim ran':18} role")
     for r in rows:
         size = f"{r['size_bytes'] / GiB:g}G" if r["size_bytes"] >= GiB else f"{r['size_bytes'] / MiB:g}M"
         ran = f"{r['algorithm_used']}/{r['protocol_used']}"
         print(
-            f"{r['name']:38} {size:>8} {r['busbw_gbps']:>10.1f} {r['predicted_gbps']:>8.1f} "
+            f"{r['name']:{width}} {size:>8} {r['busbw_gbps']:>10.1f} {r['predicted_gbps']:>8.1f} "
             f"{100 * r['error']:>+6.1f}%  {ran:18} {r['role']}"
         )
     print()

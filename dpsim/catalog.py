@@ -588,6 +588,17 @@ LINKS: dict[str, LinkSpec] = {
         # NVLink 5 (B200): 18 links, 1.8 TB/s bidirectional = 900 GB/s per direction (NVIDIA DGX B200 datasheet).
         # NCCL: 40.1 GB/s per link (SM100_NVLINK_BW) -> 0.802.
         LinkSpec("nvlink5", 900e9, 1e-6, "NVIDIA DGX B200 datasheet", 40.1 / 50.0, f"{_NCCL_TOPO} SM100_NVLINK_BW"),
+        # PCIe 3.0 x16: 8 GT/s x 16 lanes x 128/130 / 8 = 15.75 GB/s per direction (PCI-SIG PCIe 3.0 spec).
+        # NCCL: 12.0 GB/s for a Gen3 x16 link (src/graph/topo.h PCI_BW; topo.cc "8.0 GT/s PCIe" = 60 x 100
+        # Mbit/s per lane, width x speed / 80 = 12) -> 0.76. V100 PCIe, T4, RTX 20xx/30xx-era boards.
+        LinkSpec(
+            "pcie3",
+            8e9 * 16 * 128 / 130 / 8,
+            2e-6,
+            "PCI-SIG PCI Express 3.0 base specification",
+            12.0 / 15.75,
+            f"{_NCCL_TOPO} PCI_BW (Gen3 x16)",
+        ),
         # PCIe 4.0 x16: 16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s per direction (PCI-SIG PCIe 4.0 spec).
         # TLP overheads: NCCL models a Gen3 x16 slot (15.75 GB/s) as 12.0 GB/s (PCI_BW) -> 0.76, same encoding.
         # Achievable 24.0 GB/s, what NCCL's topology gives a Gen4 x16 link (src/graph/topo.cc: kvDictPciGen

@@ -739,7 +739,7 @@ class ClusterConfig(_Section):
     device's PCIe generation (A100: pcie4, H100/H200/B200: pcie5) when the intra-node link is not
     PCIe itself, else none (inter-node traffic leaves through the intra-node link)."""
     host_topology: HostTopologyConfig | None = None
-    """PCIe switches and CPU sockets of a PCIe-only node (intra-node link ``pcie4``/``pcie5``), which NCCL's
+    """PCIe switches and CPU sockets of a PCIe-only node (intra-node link ``pcie3``/``4``/``5``), which NCCL's
     rings cross (:class:`HostTopologyConfig`); unset: every pair of GPUs at the intra-node link's rate, as
     through one non-blocking switch."""
     price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
@@ -791,7 +791,7 @@ class ClusterConfig(_Section):
             intra = self.intra_node.preset or "a custom link"
             raise ValueError(
                 f"host_topology: describes PCIe-only nodes, but intra_node is {intra} (expected a PCIe preset: "
-                f"pcie4 or pcie5)"
+                f"pcie3, pcie4 or pcie5)"
             )
         if g % host.sockets:
             raise ValueError(

@@ -143,6 +143,7 @@ def test_required_entries_present() -> None:
         "nvlink3",
         "nvlink4",
         "nvlink5",
+        "pcie3",
         "pcie4",
         "pcie5",
         "ib-edr",
@@ -163,6 +164,7 @@ def test_datasheet_values_in_si() -> None:
     assert LINKS["25gbe"].bandwidth == 3.125e9
     assert LINKS["nvlink4"].bandwidth == 450e9
     assert LINKS["pcie4"].bandwidth == pytest.approx(31.5e9, rel=0.001)
+    assert LINKS["pcie3"].bandwidth * LINKS["pcie3"].efficiency == pytest.approx(12.0e9, rel=0.001)  # PCI_BW
     for device in DEVICES.values():
         assert 0.0 < device.efficiency <= 1.0
 
