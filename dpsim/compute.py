@@ -70,6 +70,7 @@ __all__ = [
     "layer_kernels",
     "microbatch_compute",
     "norm_bytes",
+    "op_recomputed_flops_per_token",
     "rope_bytes",
     "wave_efficiency",
 ]
@@ -369,9 +370,15 @@ def _sum(kernels: list[Kernel], phase: str) -> float:
     return math.fsum(k.seconds for k in kernels if k.phase == phase)
 
 
-def _recompute_forward(kernels: list[Kernel], mode: str) -> float:
+def _recompute_forward(kernels: list[Kernel], mode: str, model: ModelConfig | None = None) -> float:
     if mode == "full":
         return _sum(kernels, "forward")
+    if mode == "op" and model is not None:
+        # torchtitan's op SAC: every forward kernel again but the saved ones: flash attention and the odd mms
+        # (wq and wv of the QKV GEMM, w1 of the gated up-projection, w2); wk, wo and w3 are recomputed
+        heads, kv = float(model.heads), float(model.kv_heads or model.heads)
+        saved = {"flash_attention": 1.0, "qkv": (heads + kv) / (heads + 2.0 * kv), "mlp_up": 0.5, "mlp_down": 1.0}
+        return math.fsum(k.seconds * (1.0 - saved.get(k.name, 0.0)) for k in kernels if k.phase == "forward")
     if mode == "selective":
         core = ("scores", "scores_nan_to_num", "context", "softmax", "attention_dropout")
         return math.fsum(k.seconds for k in kernels if k.phase == "forward" and k.name in core)
@@ -468,12 +475,20 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     return (
         _sum(layer, "forward"),
         _sum(layer, "backward"),
-        _recompute_forward(layer, str(recomputation)),
+        _recompute_forward(layer, str(recomputation), model),
         _sum(head, "forward"),
         _sum(head, "backward"),
         _sum(embed, "forward"),
         _sum(embed, "backward"),
     )
+
+
+def op_recomputed_flops_per_token(model: ModelConfig) -> float:
+    """GEMM FLOPs a token that torchtitan's op-level selective checkpointing reruns: wk (h x kv·d), wo (h x h) and
+    w3 (h x f) of every layer, 2 FLOPs a multiply-add."""
+    h, f = float(model.hidden), float(model.ffn_hidden or 4 * model.hidden)
+    kv_width = h / model.heads * (model.kv_heads or model.heads)
+    return 2.0 * h * (kv_width + h + f) * model.layers
 
 
 def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
@@ -485,6 +500,8 @@ def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
     attention = 4.0 * model.layers * model.seq_len * model.hidden * model.seq_len
     if mode == "selective":
         return attention / model.training_flops_per_sample
+    if mode == "op":
+        return op_recomputed_flops_per_token(model) * model.seq_len / model.training_flops_per_sample
     dense = model.num_parameters - model.embedding_parameters
     return (2.0 * dense * model.seq_len + attention) / model.training_flops_per_sample
 

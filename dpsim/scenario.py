@@ -1042,7 +1042,15 @@ class TrainingConfig(_Section):
     read 4, write 4), clipped as fp32 (``clip_grad_norm_fp32``), the base optimizer's update on fp32 tensors
     alone, then the fp32 master copied into the 16-bit weights (``_copy_main_params_to_model_params``: read 4,
     write 2). No effect under fp32 training."""
-    activation_recomputation: Literal["none", "selective", "full"] = "none"
+    activation_recomputation: Literal["none", "selective", "full", "op"] = "none"
+    """``selective``: Megatron-LM's, the attention core recomputed (Korthikanti et al. 2022; nothing to redo under
+    flash attention). ``full``: every layer's forward rerun from its input. ``op``: torchtitan's op-level selective
+    checkpointing (``selective_ac_option: "op"``, ``_apply_ac_to_transformer_block``): a layer saves the outputs of
+    the ops in its ``_save_list`` (``aten.mm``, the SDPA flash/efficient kernels, reduce-scatters) except every
+    second ``mm`` and recomputes everything else in the backward. In its Llama block the mms run wq, wk, wv, wo,
+    w1, w3, w2, so wk, wo and w3 are recomputed with every element-wise op (norms, RoPE, SwiGLU, residual adds);
+    saved: the layer input, q, v, the attention output and its log-sum-exp, w1's and w2's outputs. Needs a gated
+    MLP and tensor_parallel 1."""
     recompute_layer_interval: PositiveInt = 1
     """With ``activation_recomputation: full``, checkpoint one transformer layer in this many: floor(L/k) of the
     L layers keep only their input and rerun their forward in the backward, the rest keep every activation.
@@ -1325,6 +1333,15 @@ class Scenario(_Section):
                 "training.optimizer_kernels",
                 "foreach is torch.optim's multi-tensor update; optimizer_copies: separate is Megatron-LM's fp16 "
                 "optimizer, whose update is apex's fused Adam: give one or the other",
+            )
+        if t.activation_recomputation == "op" and (
+            t.tensor_parallel > 1 or self.model.kind != "transformer" or not self.model.gated_mlp
+        ):
+            raise _FieldError(
+                "training.activation_recomputation",
+                "op is torchtitan's op-level selective checkpointing of its Llama block: needs a transformer with a "
+                f"gated MLP and tensor_parallel 1 (got {self.model.kind}, gated_mlp {self.model.gated_mlp}, TP "
+                f"{t.tensor_parallel})",
             )
         if t.recompute_layer_interval > 1 and (
             t.activation_recomputation != "full"

@@ -680,3 +680,33 @@ def test_foreach_optimizer_step_bytes() -> None:
         scenario_from_dict(
             {**data, "training": {**training, "optimizer_kernels": "foreach", "optimizer_copies": "separate"}}
         )
+
+
+def test_torchtitan_op_selective_checkpointing_by_hand() -> None:
+    """torchtitan's op SAC on its Llama block saves the mm outputs but every second (wq, wv, w1, w2 saved; wk, wo, w3
+    recomputed) and the flash attention: the recompute is the layer's forward less flash attention, wq and wv's
+    share of the QKV GEMM ((8 + 2) / (8 + 2·2) heads of q, k, v), half the gated up-projection (w1) and the
+    down-projection. Memory a layer: input, q, v (2 of 8 heads), attention output, w1's and w2's outputs at 2 bytes,
+    2·s·b·(4h + h/4 + f), and the fp32 log-sum-exp 4·a·s·b. FLOPs rerun: 2·h·(kv·d + h + f) a token a layer."""
+    from dpsim.analytic.memory import activation_bytes_per_layer
+    from dpsim.analytic.parallel import recomputation_flops_per_sample
+    from dpsim.errors import ScenarioError
+
+    data = _eager_llama().model_dump(mode="json")
+    op = scenario_from_dict({**data, "training": {"global_batch": 1, "activation_recomputation": "op"}})
+    kernels = {k.name: k.seconds for k in layer_kernels(op.model, op.cluster.device, "bf16", 1) if k.phase == "forward"}
+    saved = kernels["flash_attention"] + kernels["qkv"] * 10 / 12 + kernels["mlp_up"] / 2 + kernels["mlp_down"]
+    assert compute_times(op).recompute_s == pytest.approx(2 * (sum(kernels.values()) - saved), rel=1e-12)
+    s, h, f = 2048, 1024, 2816
+    common = {"kv_heads": 2, "ffn_hidden": f, "gated_mlp": True, "dropout": False, "attention": "flash"}
+    stored = activation_bytes_per_layer(s, 1, h, 8, recomputation="op", **common)  # type: ignore[arg-type]
+    assert stored == 2 * s * (4 * h + h // 4 + f) + 4 * 8 * s
+    assert recomputation_flops_per_sample(op) == 2 * h * (256 + h + f) * 2 * s
+    with pytest.raises(ScenarioError, match=r"training\.activation_recomputation"):
+        scenario_from_dict(
+            {
+                **data,
+                "model": {**data["model"], "gated_mlp": False},
+                "training": {"global_batch": 1, "activation_recomputation": "op"},
+            }
+        )

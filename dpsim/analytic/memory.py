@@ -263,6 +263,12 @@ def activation_bytes_per_layer(
     sbh = s * b * h
     if recomputation == "full":
         return 2.0 * sbh / (t if sequence_parallel or distributed_checkpoints else 1.0)
+    if recomputation == "op":
+        # torchtitan's op SAC (TP 1): the layer input, wq's and wv's outputs, the attention output and its fp32
+        # log-sum-exp, w1's and w2's outputs, at 2 bytes
+        f_op = float(ffn_hidden or 4 * hidden)
+        kv_op = (kv_heads or heads) / heads
+        return sbh * 2.0 * (4.0 + kv_op + f_op / h) + 4.0 * a * s * b
     if recomputation not in ("none", "selective"):
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads
@@ -409,9 +415,7 @@ def recompute_working_set(scenario: Scenario) -> float:
         # the input is all-gathered into a new buffer beside the layer's stored shard, which stays
         # saved until the layer's backward ends: the whole layer comes on top of the stored shards
         return _layer_activations(scenario, "none")
-    return _layer_activations(scenario, "none") - _layer_activations(
-        scenario, "selective" if mode == "selective" else "full"
-    )
+    return _layer_activations(scenario, "none") - _layer_activations(scenario, mode)
 
 
 def _activations(scenario: Scenario, stage: int) -> float:

@@ -186,6 +186,10 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
     attention = 4.0 * m.layers * m.seq_len * m.hidden
     if mode == "selective":
         return attention * m.seq_len
+    if mode == "op":  # torchtitan's op-level SAC: wk, wo and w3 (dpsim.compute.op_recomputed_flops_per_token)
+        from dpsim.compute import op_recomputed_flops_per_token
+
+        return op_recomputed_flops_per_token(m) * m.seq_len
     dense = m.num_parameters - m.embedding_parameters
     return (2.0 * dense + attention) * m.seq_len * scenario.recomputed_layer_share
 
