@@ -26,7 +26,7 @@ from dpsim.inputs import brief, first_repeat
 
 __all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_rows", "parse_sizes", "register"]
 
-OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv")
+OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv", "gather", "scatter")
 """``--op`` values, named as nccl-tests' binaries without ``_perf`` (all_reduce → allreduce)."""
 CHUNK_MAX_RANKS = 256
 """Above this many ranks ``--engine sim`` uses the fast level (the chunk level agrees within 1 %)."""

@@ -442,7 +442,7 @@ def test_busbw_factor_is_nccl_tests(op: str, n: int, factor: float) -> None:
 
 def test_busbw_factor_rejects_unknown_ops() -> None:
     with pytest.raises(ValueError):
-        cf.busbw_factor("gather", 8)
+        cf.busbw_factor("hypercube", 8)
 
 
 @pytest.mark.parametrize("bandwidth", ["100 MB/s", "20 MB/s"])  # backward compute-bound, then gather-bound

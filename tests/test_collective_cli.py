@@ -88,7 +88,7 @@ def test_any_node_count_without_a_batch_that_divides(capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize(
     "args",
     [
-        ("--op", "gather"),
+        ("--op", "hypercube"),
         ("--size", "1 XB"),
         ("--size", "0B"),
         ("--size", "1KiB", "--sizes", "1KiB..1MiB"),
@@ -161,7 +161,7 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
                 fabric = calibrated_fabric(scenario := load_scenario(DEFAULT, overrides=sets, batch_free=True))
             except Exception:  # nvls-tree on A100, ...: not a scenario
                 continue
-            for op in ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv"):
+            for op in collectives.OPS:
                 routed_now[0] = 0
                 cf._priced.cache_clear()
                 try:

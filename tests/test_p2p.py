@@ -135,7 +135,7 @@ def test_cli_json_fields(capsys: pytest.CaptureFixture[str], op: str, factor: fl
 
 
 def test_cli_bad_op_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = cli(capsys, "collective", "--op", "gather")
+    code, out, err = cli(capsys, "collective", "--op", "hypercube")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--op" in err
 
 
@@ -183,3 +183,13 @@ def test_nccl_pxn_disable() -> None:
 def test_cli_bad_pxn_disable_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cli(capsys, "collective", "--op", "alltoall", "--set", "communication.nccl_pxn_disable=maybe")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "nccl_pxn_disable" in err
+
+
+def test_gather_and_scatter_by_hand() -> None:
+    """Gather to rank 0 (nccl-tests gather_perf): ranks 2 and 3 send S/4 each into node 0's NIC 0 (S/2 at 10 GB/s),
+    rank 1 over NVLink; scatter is its reverse. busbw (n-1)/n (src/gather.cu, src/scatter.cu)."""
+    for op in ("gather", "scatter"):
+        assert collective(op, "ring", GiB, SMALL).time_s == pytest.approx(5e-6 + (GiB / 2) / 10e9, rel=1e-9)
+        assert busbw_factor(op, 8) == pytest.approx(7 / 8)
+    layout = Layout(2, 4, nics=4)
+    assert build("gather", "p2p", layout, "Simple").transfers == p2p_transfers("gather", layout) == 3 + 4

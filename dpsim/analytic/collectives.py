@@ -407,7 +407,9 @@ def _uses(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups
     return tuple(out)
 
 
-BUSBW_OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv")
+BUSBW_OPS = (
+    "allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv", "gather", "scatter",
+)  # fmt: skip
 """Collectives nccl-tests reports a bus bandwidth for (as :func:`busbw_factor` names them)."""
 
 
@@ -419,14 +421,15 @@ def busbw_factor(op: str, n: int) -> float:
     rate whatever n (nccl-tests ``doc/PERFORMANCE.md``; ``src/all_reduce.cu``
     ``AllReduceGetBw``, ``src/reduce_scatter.cu``, ``src/all_gather.cu``, ``src/broadcast.cu``,
     ``src/reduce.cu``); all-to-all (n−1)/n (``src/alltoall.cu`` ``AlltoAllGetBw``: a rank keeps 1/n of
-    its buffer), send/receive 1 (``src/sendrecv.cu``). ``algbw = S / t`` with S the full vector
+    its buffer), send/receive 1 (``src/sendrecv.cu``), gather and scatter (n−1)/n (``src/gather.cu``,
+    ``src/scatter.cu``; S the root's buffer). ``algbw = S / t`` with S the full vector
     (all-gather: the gathered output; all-to-all: one rank's send buffer, S/n to each rank).
     """
     if n < 1:
         raise ValueError(f"busbw_factor: n must be >= 1, got {n}")
     if op == "allreduce":
         return 2.0 * (n - 1) / n
-    if op in ("reduce_scatter", "all_gather", "alltoall"):
+    if op in ("reduce_scatter", "all_gather", "alltoall", "gather", "scatter"):
         return (n - 1) / n
     if op in ("broadcast", "reduce", "sendrecv"):
         return 1.0

@@ -1,7 +1,8 @@
 """Collective evaluators: the one interface the training step uses at either fidelity.
 
 ``evaluate(op, size, joins)`` runs one collective (``op`` = ``"allreduce"``,
-``"reduce_scatter"``, ``"all_gather"``, ``"broadcast"``, ``"reduce"``, ``"alltoall"`` or ``"sendrecv"``,
+``"reduce_scatter"``, ``"all_gather"``, ``"broadcast"``, ``"reduce"``, ``"alltoall"``, ``"sendrecv"``, ``"gather"``
+or ``"scatter"``,
 with the scenario's algorithm and protocol) of ``size`` bytes whose ranks post it at ``joins`` (s) and returns when each
 rank is done; with ``groups`` (:class:`~dpsim.sim.collectives.groups.Groups`) every group runs
 its own collective over its ranks, all at once on the one network (FSDP's HYBRID_SHARD). The

@@ -14,8 +14,8 @@ have no NCCL protocol; ``backend`` is gloo's own all-reduce, one ring over the r
 Reduce-scatter and all-gather run as NCCL's ring (two-level for
 ``hierarchical``); broadcast as NCCL's pipelined ring, or without a protocol as gloo's
 binomial tree (``dist.broadcast`` on CPUs, whole-buffer sends in doubling rounds); reduce as NCCL's ring
-broadcast run backwards (the binomial tree reversed without a protocol). All-to-all and send/receive are
-NCCL's grouped ncclSend/ncclRecv (``p2p``, whatever the algorithm: :mod:`dpsim.sim.collectives.p2p`).
+broadcast run backwards (the binomial tree reversed without a protocol). All-to-all, send/receive, gather and
+scatter are NCCL's grouped ncclSend/ncclRecv (``p2p``, whatever the algorithm: :mod:`dpsim.sim.collectives.p2p`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,15 @@ from dpsim.sim.collectives.nccl import (
     nvls_allreduce,
     nvls_tree_allreduce,
 )
-from dpsim.sim.collectives.p2p import P2P, P2P_OPS, nccl_alltoall, nccl_reduce, nccl_sendrecv, p2p_protocols
+from dpsim.sim.collectives.p2p import (
+    P2P,
+    P2P_OPS,
+    nccl_alltoall,
+    nccl_gather,
+    nccl_reduce,
+    nccl_sendrecv,
+    p2p_protocols,
+)
 from dpsim.sim.collectives.parameter_server import parameter_server_allreduce
 
 __all__ = [
@@ -65,7 +73,7 @@ __all__ = [
     "send",
 ]
 
-OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv")
+OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv", "gather", "scatter")
 """Collectives by the names the engines and ``dpsim collective --op`` use (all-to-all and send/receive: NCCL's
 grouped point-to-point operations, :mod:`dpsim.sim.collectives.p2p`)."""
 
@@ -137,8 +145,10 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
     if op not in OPS:
         raise ValueError(f"unknown collective {op!r}; expected one of {', '.join(OPS)}")
     if op in P2P_OPS:  # NCCL's grouped ncclSend/ncclRecv whatever the collectives' algorithm
-        builder = nccl_alltoall if op == "alltoall" else nccl_sendrecv
-        return builder(layout, "none" if algorithm in TEXTBOOK else protocol)
+        proto = "none" if algorithm in TEXTBOOK else protocol
+        if op in ("gather", "scatter"):
+            return nccl_gather(layout, proto, scatter=op == "scatter")
+        return (nccl_alltoall if op == "alltoall" else nccl_sendrecv)(layout, proto)
     if algorithm not in ALGORITHMS or algorithm == "auto":
         raise ValueError(f"unknown algorithm {algorithm!r}; expected one of {', '.join(ALGORITHMS[1:])}")
     if protocol not in PROTOCOLS and protocol != "none":

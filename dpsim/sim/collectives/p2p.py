@@ -1,10 +1,13 @@
-"""NCCL's point-to-point operations as schedules: all-to-all and send/receive, and NCCL's ring reduce.
+"""NCCL's point-to-point operations as schedules: all-to-all, send/receive, gather, scatter; NCCL's ring reduce.
 
-**All-to-all and send/receive are grouped ncclSend/ncclRecv.** NCCL has no all-to-all collective:
-nccl-tests' ``alltoall_perf`` (``src/alltoall.cu``) posts, inside one ``ncclGroupStart/End``, an
-``ncclSend`` of ``S/n`` bytes to every rank and an ``ncclRecv`` from every rank (``S`` the send buffer,
-the size nccl-tests prints); ``sendrecv_perf`` (``src/sendrecv.cu``) sends ``S`` to user rank ``r+1`` and
-receives from ``r−1``. NCCL runs the group as one kernel (``src/enqueue.cc``
+**All-to-all, send/receive, gather and scatter are grouped ncclSend/ncclRecv.** nccl-tests' ``alltoall_perf``
+(``src/alltoall.cu``) posts, inside one ``ncclGroupStart/End``, an ``ncclSend`` of ``S/n`` bytes to every
+rank and an ``ncclRecv`` from every rank (``S`` the send buffer, the size nccl-tests prints); NCCL's own
+``ncclAlltoAll``, ``ncclGather`` and ``ncclScatter`` (v2.28 and later) append the same tasks
+(``src/enqueue.cc`` ``ncclEnqueueCheck``: ``p2pTaskAppend`` per peer). ``sendrecv_perf``
+(``src/sendrecv.cu``) sends ``S`` to user rank ``r+1`` and receives from ``r−1``; ``gather_perf`` sends
+``S/n`` from every rank to the root, ``scatter_perf`` from the root to every rank (root 0, nccl-tests'
+default; ``S`` the root's buffer). NCCL runs the group as one kernel (``src/enqueue.cc``
 ``scheduleP2pTasksToPlan``: every peer's send and receive striped over its p2p channels, up to
 ``NCCL_MAX_DEV_WORK_P2P_PER_BATCH`` operations a channel at once), so every pair moves at once: one
 phase of the ``n(n−1)`` (resp. ``n``) transfers, each on the links of its own route. The send to self is
@@ -73,6 +76,7 @@ __all__ = [
     "P2P_LL_THRESHOLD",
     "P2P_OPS",
     "nccl_alltoall",
+    "nccl_gather",
     "nccl_reduce",
     "nccl_sendrecv",
     "p2p_protocols",
@@ -82,15 +86,15 @@ __all__ = [
 
 P2P = "p2p"
 """The algorithm name p2p operations report (NCCL runs them outside its collective algorithms)."""
-P2P_OPS = ("alltoall", "sendrecv")
+P2P_OPS = ("alltoall", "sendrecv", "gather", "scatter")
 """Operations NCCL runs as grouped ncclSend/ncclRecv."""
 P2P_LL_THRESHOLD = 16384.0
 """``NCCL_P2P_LL_THRESHOLD`` (``src/enqueue.cc``): bytes per channel up to which a p2p operation runs LL."""
 
 
 def per_peer_fraction(op: str, world: int) -> float:
-    """What one p2p operation of ``op`` moves, as a fraction of the size nccl-tests prints: S/n, or S."""
-    return 1.0 / world if op == "alltoall" else 1.0
+    """What one p2p operation of ``op`` moves, as a fraction of the size nccl-tests prints: S/n, or S (sendrecv)."""
+    return 1.0 if op == "sendrecv" else 1.0 / world
 
 
 def p2p_protocols(op: str, layout: Layout, protocol: str) -> tuple[str, ...]:
@@ -187,6 +191,17 @@ def nccl_sendrecv(layout: Layout, protocol: str = "Simple") -> Schedule:
     return _p2p_schedule("sendrecv", layout, protocol, slot, np.roll(slot, -1))
 
 
+def nccl_gather(layout: Layout, protocol: str = "Simple", scatter: bool = False) -> Schedule:
+    """Gather to rank 0 (every other rank sends it S/n), or with ``scatter`` its reverse, on GPU slots."""
+    n = layout.world
+    if n <= 1:
+        return Schedule(P2P, n, protocol=protocol)
+    slot = _slots(layout)
+    others, root = slot[1:], np.full(n - 1, slot[0])
+    op = "scatter" if scatter else "gather"
+    return _p2p_schedule(op, layout, protocol, root if scatter else others, others if scatter else root)
+
+
 def nccl_reduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     """Reduce to rank 0: NCCL's pipelined ring broadcast run backwards (without a protocol, the binomial tree)."""
     if protocol == "none":
@@ -202,12 +217,20 @@ def p2p_transfers(op: str, layout: Layout) -> int:
 
     All-to-all: ``n(G−1)`` pairs inside nodes, ``n(n−G)`` across split over the GPU's NICs, and a relay leg for
     the ``(G−1)/G`` of those whose peer's rail is another GPU's. Send/receive: ``n`` pairs of which ``M`` cross
-    nodes in node-major order (a rank order may put up to every pair across: still ``O(n)``).
+    nodes in node-major order (a rank order may put up to every pair across: still ``O(n)``). Gather and
+    scatter: ``n − 1`` pairs with the root, the ``n − G`` across nodes split and relayed as PXN has them.
     """
     n, g = layout.world, layout.per_node
     if n <= 1:
         return 0
     per_gpu = nics_per_gpu(layout)
+    if op in ("gather", "scatter"):  # n - 1 pairs with the root (local 0), n - G of them across nodes
+        relayed = 0
+        if layout.pxn:  # gather: through NIC 0's GPU, local 0; scatter: through the receiver's NIC's GPU
+            locals_ = np.arange(g)
+            hops = locals_ != 0 if op == "gather" else pxn_relay(layout, locals_) != 0
+            relayed = (layout.nodes - 1) * int(hops.sum())
+        return g - 1 + (n - g) * per_gpu + relayed
     if op != "alltoall":
         m = layout.nodes if layout.nodes > 1 else 0
         return n - m + m * (per_gpu + (1 if layout.pxn and g > 1 else 0))
