@@ -666,6 +666,8 @@ def collectives() -> Iterator[Case]:
         ("--set", "cluster.nodes=131073"),
         ("--sizes", "1B..1ZB"), ("--sizes", "1e400B"), ("--size", "-1 B"), ("--sizes", ","), ("--op", "\x1b[31m"),
         ("--plot", "{tmp}/no/such/dir/p.png"), ("--plot", "/dev/full"), ("--allow-long", "--engine", "quantum"),
+        ("--op", "alltoall", *million), ("--op", "alltoall", "--set", "cluster.nodes=512", "--allow-long"),  # n(n-1) pairs
+        ("--op", "hypercube"),
     ):  # fmt: skip
         yield Case(kind, ["collective", *extra], expect_error=True)
     for extra in (
@@ -684,6 +686,9 @@ def collectives() -> Iterator[Case]:
         ),  # a broadcast over 8,192 ranks is a binomial tree: cheap
         ("--set", "cluster.nodes=2048", "--sizes", "8B..16GiB", "--format", "csv"),  # 16,384 ranks: seconds
         ("--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--format", "json"),
+        ("--op", "alltoall", "--engine", "sim", "--sizes", "8B..16GiB"),  # 64 ranks: 4,032 pairs and PXN legs
+        ("--op", "sendrecv", "--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1"),
+        ("--op", "gather", "--set", "communication.protocol=none", "--engine", "sim"),
     ):
         yield Case(kind, ["collective", *extra])
 
