@@ -666,7 +666,7 @@ def collectives() -> Iterator[Case]:
         ("--set", "cluster.nodes=131073"),
         ("--sizes", "1B..1ZB"), ("--sizes", "1e400B"), ("--size", "-1 B"), ("--sizes", ","), ("--op", "\x1b[31m"),
         ("--plot", "{tmp}/no/such/dir/p.png"), ("--plot", "/dev/full"), ("--allow-long", "--engine", "quantum"),
-        ("--op", "alltoall", *million), ("--op", "alltoall", "--set", "cluster.nodes=512", "--allow-long"),  # n(n-1) pairs
+        ("--op", "alltoall", *million), ("--op", "alltoall", "--set", "cluster.nodes=512", "--allow-long"),  # n(n-1)
         ("--op", "hypercube"),
     ):  # fmt: skip
         yield Case(kind, ["collective", *extra], expect_error=True)
