@@ -170,3 +170,20 @@ def test_auto_runs_the_ring_where_nccls_estimate_does_and_tree_times_the_chain()
     tree = cf.collective("allreduce", "tree", SIZE, dataclasses.replace(fabric, protocol="Simple"))
     latency = 8.4e-6 + 2 * 7 * 4.0e-6  # baseLat tree/Simple + 2(G−1) · hwLat[PCI][tree][Simple]
     assert tree.time_s == pytest.approx(latency + SIZE / (0.92 * SKL), rel=1e-6)
+
+
+@pytest.mark.parametrize(("nics", "bandwidth"), [(1, SKL), (2, 2 * SKL)])
+def test_a_nic_on_the_other_socket_is_reached_across_the_socket_link(nics: int, bandwidth: float) -> None:
+    """2 nodes × 8 GPUs on two Skylake sockets, NIC n on socket ⌊n·2/nics⌋, the ring's bandwidth term by hand.
+
+    One NIC (socket 0): the ring crosses the 10 GB/s link inside the node (GPU 3 → 4) and again from GPU 7 to
+    the NIC, once each way: the ring runs at 10, under the 24 GB/s NIC. Two NICs, one a socket: GPU 7 leaves
+    through NIC 1 on its own socket, and the two channels cross the socket link once each, one each way: each
+    direction carries half the ring's edge, 20 GB/s, still under the GPUs' 24.
+    """
+    fabric = dataclasses.replace(
+        _node(cf.HostTopology(2, 2, SKL, True), nodes=2), nics_per_node=nics, inter=cf.Link(5e-6, 24e9)
+    )
+    once, twice = _engines(fabric), _three_engines("allreduce", "ring", fabric, 2 * SIZE)
+    for per_byte in [(b - a) / SIZE for a, b in zip(once, twice, strict=True)]:
+        assert per_byte == pytest.approx(2 * 15 / 16 / bandwidth, rel=1e-9)

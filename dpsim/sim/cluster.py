@@ -29,6 +29,8 @@ in over the receiving GPU's own link. :attr:`pxn_relay` is that GPU per local ra
 switches on CPU sockets; a pair of one switch with P2P talks through it, any other pair goes up the
 sender's switch uplink, across the directed inter-socket link if the sockets differ, and down the
 receiver's uplink (:meth:`Cluster.node_routes`; NCCL's SHM path through the CPU, ``src/graph/paths.cc``).
+NIC ``n`` sits on socket ``⌊n·sockets/nics⌋``; a GPU on another socket reaches it the same way
+(:meth:`Cluster.nic_socket_hops`).
 
 Ranks are numbered node-major (rank = node·G + local) unless ``rank_order`` places them
 otherwise (``cluster.rank_order``: rank r on GPU slot ``rank_order[r]``); routes start and end
@@ -216,6 +218,32 @@ class Cluster:
         cols.append(self.port_down[dst])
         return pad_columns(cols, len(src))
 
+    def nic_socket_hops(self, slots: np.ndarray, nic: np.ndarray, outbound: bool) -> list[np.ndarray]:
+        """Host-topology links between GPU slots ``slots`` and their ``nic`` when the NIC sits on another socket.
+
+        NIC ``n`` of a node sits on socket ``⌊n·sockets/nics⌋`` (NICs spread over the sockets in order, as the
+        GPUs); a GPU on another socket reaches it up its switch's uplink and across the inter-socket link
+        (NCCL's ``SYS`` GPU→NIC path, whose bandwidth its search charges: ``src/graph/paths.cc``), and the
+        reverse on the way in. Empty without a host topology of several sockets.
+        """
+        host, g = self.host_topology, self.per_node
+        if host is None or host.sockets <= 1 or g <= 1:
+            return []
+        node, local = slots // g, slots % g
+        gpu_socket = local * host.sockets // g
+        nic_socket = np.asarray(nic, dtype=np.int64) * host.sockets // self.nics_per_node
+        apart = gpu_socket != nic_socket
+        switch = local // host.gpus_per_switch
+        if outbound:
+            cols = [self.socket_link[node, gpu_socket, nic_socket]]
+            if host.gpus_per_switch > 1:
+                cols.insert(0, self.switch_up[node, switch])
+        else:
+            cols = [self.socket_link[node, nic_socket, gpu_socket]]
+            if host.gpus_per_switch > 1:
+                cols.append(self.switch_down[node, switch])
+        return [np.where(apart, col, -1)[:, None] for col in cols]
+
     def at_size(self, size: float) -> Cluster:
         """The cluster a collective of ``size`` bytes runs on: its links at the regime of that size."""
         chosen = self
@@ -293,9 +321,11 @@ class Cluster:
             idx = np.flatnonzero(cross)
             s, d = src[idx], dst[idx]
             pick = None if slot is None else slot[idx]
-            mid, lat = self.topology.routes(s // g, self.nic_of(s % g, pick), d // g, self.nic_of(d % g, pick))
+            s_nic, d_nic = self.nic_of(s % g, pick), self.nic_of(d % g, pick)
+            mid, lat = self.topology.routes(s // g, s_nic, d // g, d_nic)
             leave, leave_lat = self._leaving(s)
-            links = np.concatenate([*leave, mid, self.host_down[d][:, None]], axis=1)
+            outward, inward = self.nic_socket_hops(s, s_nic, True), self.nic_socket_hops(d, d_nic, False)
+            links = np.concatenate([*leave, *outward, mid, *inward, self.host_down[d][:, None]], axis=1)
             blocks.append((idx, links, np.maximum(lat, leave_lat)))
         for mask, towards in ((to_server, True), (from_server, False)):
             if not mask.any():
@@ -311,13 +341,15 @@ class Cluster:
                 links = pad_columns(cols, len(idx))
                 lat = np.full(len(idx), max(self.intra.latency_s, self.server_latency_s))
             else:
-                mid, lat = self.topology.server_routes(worker // g, self.nic_of(worker % g), towards)
+                w_nic = self.nic_of(worker % g)
+                mid, lat = self.topology.server_routes(worker // g, w_nic, towards)
+                hops = self.nic_socket_hops(worker, w_nic, towards)
                 if towards:
                     leave, leave_lat = self._leaving(worker)
-                    links = np.concatenate([*leave, mid], axis=1)
+                    links = np.concatenate([*leave, *hops, mid], axis=1)
                     lat = np.maximum(lat, leave_lat)
                 else:
-                    links = np.concatenate([mid, self.host_down[worker][:, None]], axis=1)
+                    links = np.concatenate([mid, *hops, self.host_down[worker][:, None]], axis=1)
                     lat = self._with_host(lat)
             blocks.append((idx, links, lat))
         width = max((b[1].shape[1] for b in blocks), default=1)

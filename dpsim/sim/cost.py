@@ -262,13 +262,14 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
 
 
 def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:
-    """NCCL's estimate of a tree all-reduce on one PCIe node with a host topology: its ring's graph speed.
+    """NCCL's estimate of a tree all-reduce on PCIe nodes with a host topology: its ring's graph speed.
 
     ``ncclTopoTuneModel`` (``src/graph/tuning.cc``) estimates the tree's bus bandwidth as ``nChannels ·
-    bwIntra · .92`` and its algorithm bandwidth as half that, and the ring's as ``nChannels · bwIntra``. On one
-    node both graphs reach the same speed, the narrowest cut a channel crosses in its forward direction
-    (``src/graph/search.cc`` ``followPath``, each direction of each link its own budget): the ring's bus
-    bandwidth on the links. The tree's link price differs where a cut is one-way links (the inter-socket
+    bw · .92`` and its algorithm bandwidth as half that, and the ring's as ``nChannels · bw`` (``bw`` the
+    graph's ``bwIntra`` on one or two nodes, ``bwInter`` beyond; the tree graph has the ring's channels). Both
+    graphs reach the speed of the narrowest cut a channel crosses in its forward direction (``src/graph/
+    search.cc`` ``followPath``, each direction of each link its own budget): the ring's bus bandwidth on the
+    links. The tree's link price differs where a cut is one-way links (the inter-socket
     link: the chain crosses it with S each way, the ring with 2(N−1)/N·S), so its estimate takes the ring's:
     the estimate's bandwidth is the price's times ``(N−1)/N · t_tree / t_ring`` (per-byte times without
     protocol), 1 on a node whose GPU ports bind both (NVSwitch, a flat PCIe node; left as it is there).
@@ -277,7 +278,6 @@ def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:
         schedule.name != "tree"
         or schedule.protocol in ("", "none")
         or cluster.host_topology is None
-        or cluster.nodes != 1
         or schedule.ranks != cluster.world_size
         or schedule.ranks <= 1
     ):
