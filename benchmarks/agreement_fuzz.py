@@ -5,6 +5,10 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
+                                        [--set PATH=VALUE ...]
+
+``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
+nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluster.intra_topology=hybrid-cube-mesh``.
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case-timeout", type=int, default=20, help="seconds per simulation before it is skipped")
     parser.add_argument("--out", type=Path, help="write every case as a JSON line")
     parser.add_argument("--only", default="", help="keep only draws with an override containing this text")
+    parser.add_argument("--set", action="append", default=[], help="PATH=VALUE added to every case (repeatable)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     signal.signal(signal.SIGALRM, _alarm)
@@ -107,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         path, sets = draw(rng)
         if args.only and not any(args.only in s for s in sets):
             continue
+        sets += args.set
         try:
             scenario = load_scenario(path, sets)
             analytic = run(scenario, engine="analytic").step_time_s

@@ -744,6 +744,12 @@ class ClusterConfig(_Section):
     through one non-blocking switch."""
     price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
+    intra_topology: Literal["switch", "hybrid-cube-mesh"] = "switch"
+    """How a node's GPUs are wired: ``switch`` (each GPU one port of ``intra_node`` into NVSwitch, or PCIe) or
+    ``hybrid-cube-mesh`` (DGX-1V: 8 V100, each with 6 NVLinks of ``intra_node / 6`` wired point to point, some
+    pairs doubled, some unlinked; NCCL rings over the links its search finds, :mod:`dpsim.sim.nvlink_mesh`).
+    A mesh node's ``workers_per_node`` are its GPUs 0 … G−1: 1, 2, 3, 4, 6, 7 or 8 (on GPUs 0–4 NCCL's
+    rings would cross PCIe, not modelled)."""
     rank_order: Annotated[str | list[int], BeforeValidator(_rank_order)] = "node_major"
     """Which GPU each rank runs on: ``node_major`` (rank r = node·workers_per_node + local, as
     torchrun and Slurm's block distribution place them), ``round_robin`` (rank r on node
@@ -776,6 +782,20 @@ class ClusterConfig(_Section):
                 f"nics_per_node leaving at most {g} NICs (workers per node) or a multiple of {g}"
             )
         self._check_host_topology()
+        from dpsim.sim.nvlink_mesh import ring_gpu_counts
+
+        if self.intra_topology == "hybrid-cube-mesh" and (self.intra_node.preset or "").startswith("pcie"):
+            raise ValueError(
+                f"intra_topology: hybrid-cube-mesh wires GPUs with NVLink, but intra_node is {self.intra_node.preset} "
+                f"(expected an NVLink preset such as nvlink2, or a custom link)"
+            )
+        if self.intra_topology == "hybrid-cube-mesh" and g not in ring_gpu_counts():
+            counts = ", ".join(str(n) for n in ring_gpu_counts())
+            raise ValueError(
+                f"intra_topology: hybrid-cube-mesh rings GPUs 0 .. G-1 of a DGX-1V over NVLink for G in {counts}; "
+                f"got workers_per_node {g}"
+                + (" (GPU 4's only NVLink among GPUs 0-4 is to GPU 0: NCCL would ring over PCIe)" if g == 5 else "")
+            )
         if isinstance(self.rank_order, list) and sorted(self.rank_order) != list(range(self.world_size)):
             raise ValueError(
                 f"rank_order: a list of GPU slots must hold each of 0 .. {self.world_size - 1} once "

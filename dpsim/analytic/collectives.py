@@ -183,6 +183,8 @@ class Fabric:
     its nodes and NCCL's rule gives them (:func:`pxn_relays`)."""
     nccl_pxn_disable: bool = False
     """``NCCL_PXN_DISABLE=1`` (``communication.nccl_pxn_disable``): no relay, every GPU on its own NIC."""
+    intra_topology: str = "switch"
+    """How a node's GPUs are wired (``cluster.intra_topology``): ``switch`` or ``hybrid-cube-mesh`` (DGX-1V)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""

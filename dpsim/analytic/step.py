@@ -347,7 +347,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         topology=topo.kind,
         nodes_per_leaf=topo.nodes_per_leaf,
         oversubscription=topo.oversubscription,
-        nvls=preset in NVLS_LINKS and c.workers_per_node > 1,
+        nvls=preset in NVLS_LINKS and c.workers_per_node > 1 and c.intra_topology == "switch",
         intra_hw="pci" if preset.startswith("pcie") else "nvlink",
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
@@ -361,6 +361,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
         nccl_pxn_disable=scenario.communication.nccl_pxn_disable,
+        intra_topology=c.intra_topology,
     )
 
 

@@ -14,6 +14,10 @@ PCIe switch, ``⌊l·nics/G⌋`` the first, and a transfer's NCCL channel picks 
 :attr:`~dpsim.sim.collectives.base.Phase.nic`), which is what
 :meth:`dpsim.analytic.collectives.Fabric.inter_per_rank` assumes. With one
 worker per node there is no intra-node fabric: the worker sits on its NIC (over its host link, if any).
+On a DGX-1V node (``intra_topology: hybrid-cube-mesh``, :mod:`dpsim.sim.nvlink_mesh`) traffic between
+the node's GPUs crosses their NVLinks instead — one directed link each way per linked pair, of its
+NVLinks × ``intra / 6``, a pair without one through a GPU linked to both — and the ports carry only
+what leaves the node without a host link.
 
 **PXN** (NCCL ≥ 2.12, ``NCCL_PXN_DISABLE=0`` by default; ``src/graph/paths.cc``
 ``ncclTopoComputePaths``): when a NIC's PCIe switch holds only one of its GPUs
@@ -46,6 +50,7 @@ hops on a ring of nodes.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -54,6 +59,7 @@ import numpy as np
 from dpsim.analytic.collectives import Fabric, HostTopology, Link, flat_link, pxn_relays
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.links import LinkTable
+from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, LINKS_PER_GPU, mesh_links, mesh_path
 from dpsim.sim.topology import Topology, make_topology, pad_columns
 
 __all__ = ["Cluster"]
@@ -104,6 +110,8 @@ class Cluster:
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
     host_topology: HostTopology | None = None
     """PCIe switches and CPU sockets GPUs of a node reach each other through (:meth:`node_routes`); None: ports only."""
+    intra_topology: str = "switch"
+    """``switch``: each worker's port into the node switch; ``hybrid-cube-mesh``: DGX-1V's NVLinks between GPUs."""
 
     def __post_init__(self) -> None:
         self.links = LinkTable()
@@ -116,6 +124,7 @@ class Cluster:
                 up, down = self.links.add_duplex(f"worker{rank}.port", self.intra.bandwidth, self.intra.latency_s)
                 self.port_up[rank], self.port_down[rank] = up, down
         self._build_host()
+        self.mesh_routes = self._mesh_routes() if self.intra_topology == HYBRID_CUBE_MESH and g > 1 else None
         # the first and last link of an inter-node route: the GPU's host link (PCIe) if it has one, else its port
         self.host_up, self.host_down = self.port_up, self.port_down
         self.host_latency_s = self.intra.latency_s if g > 1 else 0.0
@@ -139,6 +148,29 @@ class Cluster:
         for node, factor in sorted(self.degraded.items()):
             if self.nodes > 1:
                 self.topology.degrade(self.links, node, factor)
+
+    def _mesh_routes(self) -> np.ndarray:
+        """(nodes × G × G × 2) link ids of the route between two local GPUs over DGX-1V's NVLinks (-1: none).
+
+        Each linked pair has one directed link each way of ``NVLinks × intra / 6`` (``intra`` is a GPU's
+        rate over its 6 links); a pair without a link crosses the GPU :func:`~dpsim.sim.nvlink_mesh.mesh_path`
+        names (NCCL's ``PATH_NVB``).
+        """
+        g = self.per_node
+        links = mesh_links(g)
+        per_link = self.intra.bandwidth / LINKS_PER_GPU
+        out = np.full((self.nodes, g, g, 2), -1, dtype=np.int64)
+        for node in range(self.nodes):
+            ids = np.full((g, g), -1, dtype=np.int64)
+            for a, b in zip(*np.nonzero(links), strict=True):
+                name = f"node{node}.nvlink{a}->{b}"
+                ids[a, b] = self.links.add(name, int(links[a, b]) * per_link, self.intra.latency_s)
+            for a in range(g):
+                for b in range(g):
+                    if a != b:
+                        path = mesh_path(links, a, b)
+                        out[node, a, b, : len(path) - 1] = [ids[x, y] for x, y in itertools.pairwise(path)]
+        return out
 
     @classmethod
     def from_fabric(cls, fabric: Fabric, degraded: Mapping[int, float] | None = None) -> Cluster:
@@ -170,6 +202,7 @@ class Cluster:
             nccl_buffsize=fabric.nccl_buffsize,
             nccl_net_latency_s=fabric.nccl_net_latency_s,
             host_topology=fabric.host_topology,
+            intra_topology=fabric.intra_topology,
         )
 
     def _build_host(self) -> None:
@@ -195,13 +228,16 @@ class Cluster:
     def node_routes(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Links from GPU slots ``src`` to ``dst`` of the same node (padded matrix, -1 = none).
 
-        Without a host topology: out of the sender's port, into the receiver's. With one (NCCL's paths,
+        On a hybrid cube mesh: the pair's NVLinks (:meth:`_mesh_routes`). Without a host topology: out of the
+        sender's port, into the receiver's. With one (NCCL's paths,
         ``src/graph/paths.cc``): GPUs of one switch with P2P go directly through it (``PIX``); any other pair
         goes up the sender's switch uplink to its CPU, across the inter-socket link if the sockets differ
         (``SYS``), and down the receiver's uplink — P2P is not used past ``PXB`` by default, so NCCL moves
         those bytes through host memory (SHM), over the same links (``ncclTopoComputePaths`` ``addInterStep``).
         """
         host, g = self.host_topology, self.per_node
+        if self.mesh_routes is not None:  # DGX-1V: over the pair's NVLinks, or through a GPU linked to both
+            return self.mesh_routes[src // g, src % g, dst % g]
         if host is None or g <= 1:
             return pad_columns([self.port_up[src], self.port_down[dst]], len(src))
         node, ls, ld = src // g, src % g, dst % g

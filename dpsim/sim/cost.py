@@ -28,7 +28,12 @@ percent. There the bandwidth term is the schedule run once by the chunk level's 
 model on the same cluster without latencies, where times scale with the size:
 ``seconds_per_byte = T(S₀) / S₀`` (:func:`fluid_seconds_per_byte`). Repeated steps (the
 ring's) keep the lock-step price: neighbours are coupled by the rendezvous every step, and
-the chunk level is within 1 % of it.
+the chunk level is within 1 % of it. On a hybrid cube mesh (:mod:`dpsim.sim.nvlink_mesh`) a pipelined
+schedule (a tree, a ring broadcast) whose transfers are not all equally loaded is priced by that fluid
+run too: its chains cross links of one and two NVLinks, the flows are not symmetric, and max-min
+sharing ends the phase after the most loaded link's time (7 % after it on two DGX-1V's Simple tree).
+Past :data:`~dpsim.sim.fidelity.CHUNK_BUDGET` transfers (where ``fidelity: auto`` runs the fast level,
+which is this price) it keeps the phase price.
 
 This is the single price of a collective: the analytic engine
 (:func:`dpsim.analytic.collectives.collective`), the fast level
@@ -45,6 +50,7 @@ import numpy as np
 
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import NO_CORRECTION, Chunking, Phase, Schedule, TunerCorrection
+from dpsim.sim.fidelity import CHUNK_BUDGET
 from dpsim.streams import LinkUse
 
 __all__ = [
@@ -225,11 +231,13 @@ FLUID_SIZE = float(1 << 30)
 
 
 def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
-    """Seconds per byte of ``schedule`` run by the chunk level's per-rank rule and fluid links, without latencies."""
+    """Seconds per byte of ``schedule`` run by the chunk level's per-rank rule and fluid links, without latencies
+    (nor a chunked pipeline's fill, which :func:`pipeline_fill` prices apart)."""
     from dpsim.sim.chunk import CompiledSchedule  # the chunk level prices its flows with this module
 
     compiled = CompiledSchedule(dataclasses.replace(schedule, base_latency_s=0.0), cluster)
     compiled.t_latency = np.zeros_like(compiled.t_latency)
+    compiled.fill = None
     done = compiled.run(FLUID_SIZE, np.zeros(schedule.ranks)).done_s
     return float(np.nanmax(done)) / FLUID_SIZE
 
@@ -240,11 +248,12 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     network_total = 0.0
     per_byte_total = 0.0
     steps: list[tuple[int, np.ndarray, np.ndarray]] = []
-    apart = False
+    apart = uneven = False
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
         per_byte, latency = _transfer_times(schedule, phase, cluster)
+        uneven = uneven or float(per_byte.min()) < float(per_byte.max()) * (1 - 1e-9)
         nccl = float(phase.transfer_latency(latency).max())
         timed = phase.timed_latency(latency)
         latency_total += phase.repeat * nccl
@@ -254,6 +263,10 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         apart = apart or len(lat) > 1
         steps.append((phase.repeat, lat, pb))
     tuner = host_tree_tuner(schedule, cluster)
+    if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)  # the chunk level's fill
+        fluid = fluid_seconds_per_byte(schedule, cluster)
+        return LinearCost(latency_total, fluid, tuner, network_total, (), schedule.base_latency_s, fill)
     if not lock_step(schedule, cluster):
         return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), tuner, network_total)
     envelope = tuple(steps) if apart else ()

@@ -38,6 +38,7 @@ from dpsim.sim.collectives.hierarchical import (
 from dpsim.sim.collectives.nccl import (
     NCCL_ALGORITHMS,
     PROTOCOLS,
+    local_orders,
     nccl_broadcast,
     nccl_ring,
     nccl_tree,
@@ -155,6 +156,8 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOL_CHOICES[1:])}")
     world, g = layout.world, layout.per_node
     two_level = g > 1 and layout.nodes > 1
+    # a mesh node's intra-node rings are NCCL's (on a switch: local-rank order, every pair one port apart)
+    local = local_orders(dataclasses.replace(layout, nodes=1)) if layout.intra_topology != "switch" else None
     if algorithm in TEXTBOOK:
         protocol = "none"
     if op == "broadcast":
@@ -164,7 +167,7 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
     if op != "allreduce":
         if algorithm == "hierarchical" and two_level:
             half = hierarchical_reduce_scatter if op == "reduce_scatter" else hierarchical_all_gather
-            return half(world, g)
+            return half(world, g, local)
         return nccl_ring(op, layout, protocol)
     if algorithm in ("nvls", "nvls-tree"):
         if protocol not in ("Simple", "none"):
@@ -176,9 +179,10 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
     if algorithm == "tree":
         return nccl_tree(layout, protocol)
     if algorithm == "hierarchical":
-        return hierarchical_allreduce(world, g) if two_level else nccl_ring(op, layout, "none")
-    if algorithm == "backend":  # gloo's own all-reduce: one ring over the ranks (gloo/allreduce.cc)
-        return dataclasses.replace(nccl_ring(op, dataclasses.replace(layout, nics=1), "none"), name="backend")
+        return hierarchical_allreduce(world, g, local) if two_level else nccl_ring(op, layout, "none")
+    if algorithm == "backend":  # gloo's own all-reduce: one ring over the ranks in their order (gloo/allreduce.cc)
+        ranked = dataclasses.replace(layout, nics=1, intra_topology="switch")
+        return dataclasses.replace(nccl_ring(op, ranked, "none"), name="backend")
     if algorithm == "halving-doubling":
         return halving_doubling_allreduce(world, g)
     if algorithm == "direct":

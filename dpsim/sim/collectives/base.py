@@ -292,7 +292,9 @@ class Layout:
     per connection (``NCCL_BUFFSIZE``; 0: NCCL's 4 MiB), ``NCCL_STEPS`` = 8 steps of which a tree forwards
     one at a time (:class:`Chunking`). ``nccl_net_latency_s`` is the latency the network plugin reports to
     NCCL (its graph's ``latencyInter``), which NCCL's tuner adds to its estimate of each inter-node step
-    (:attr:`TunerCorrection.net_latency_s`); 0: none, as NCCL's own IB transport.
+    (:attr:`TunerCorrection.net_latency_s`); 0: none, as NCCL's own IB transport. ``intra_topology`` is how
+    a node's GPUs are wired: ``switch`` (one port each into NVSwitch or PCIe) or ``hybrid-cube-mesh``
+    (DGX-1V's point-to-point NVLinks, :mod:`dpsim.sim.nvlink_mesh`), which sets the orders of NCCL's rings.
     """
 
     nodes: int
@@ -312,10 +314,13 @@ class Layout:
     """NCCL's PXN for point-to-point (``NCCL_P2P_PXN_LEVEL=2``): an inter-node send may leave through the NIC of the
     peer's rail via that NIC's GPU over NVLink — NVLink inside the node, GPUDirect over a host link, several GPUs
     and nodes, and not ``NCCL_PXN_DISABLE=1`` (:mod:`dpsim.sim.collectives.p2p`)."""
+    intra_topology: str = "switch"
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
             raise ValueError(f"a layout needs nodes, per_node, nics >= 1, got {self}")
+        if self.intra_topology not in ("switch", "hybrid-cube-mesh"):
+            raise ValueError(f"intra_topology must be switch or hybrid-cube-mesh, got {self.intra_topology!r}")
         if self.intra_hw not in ("nvlink", "pci"):
             raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
         if self.slots and sorted(self.slots) != list(range(self.world)):
@@ -347,6 +352,7 @@ class Layout:
             and where.intra_hw == "nvlink"
             and where.per_node > 1
             and where.nodes > 1,
+            where.intra_topology,
         )
 
     @property

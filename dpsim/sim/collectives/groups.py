@@ -72,6 +72,7 @@ class Groups:
             nics=max(1, nics),
             nvls=whole.nvls and per_node > 1,
             slots=(),
+            intra_topology="switch",  # a group's GPUs are not GPUs 0 … per_node−1 of a mesh: rings in rank order
         )
 
     def tile(self, schedule: Schedule) -> Schedule:

@@ -123,6 +123,7 @@ import math
 import numpy as np
 
 from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
+from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, hamiltonian_path, nccl_rings
 
 __all__ = [
     "ARCHS",
@@ -148,6 +149,7 @@ __all__ = [
     "dtree_parents",
     "duplication",
     "graph_bw_gbps",
+    "local_orders",
     "nccl_broadcast",
     "nccl_ring",
     "nccl_tree",
@@ -405,10 +407,12 @@ def channels(layout: Layout) -> int:
     Up to one per NIC and one per GPU while a node has no more NICs than GPUs: ``min(nics, G)``
     (channel ``c`` on the NIC of local rank ``c·G/k``). With more NICs than GPUs,
     :func:`channels_per_gpu` on each GPU, at most :data:`MAX_RING_CHANNELS` — on one GPU per
-    node too, where NCCL's search runs every channel through the one GPU's PCIe link.
+    node too, where NCCL's search runs every channel through the one GPU's PCIe link. On one node of a
+    hybrid cube mesh, the rings NCCL's intra-node search builds (:func:`dpsim.sim.nvlink_mesh.nccl_rings`:
+    6 on DGX-1V).
     """
     if layout.nodes <= 1:
-        return 1
+        return len(nccl_rings(layout.per_node)[0]) if _mesh(layout) else 1
     if layout.nics > layout.per_node:
         return max(1, min(layout.per_node * channels_per_gpu(layout), MAX_RING_CHANNELS))
     return max(1, min(layout.nics, layout.per_node))
@@ -546,18 +550,37 @@ def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     return Chunking(step / 16 * 15, lanes, 0, net, shrink)
 
 
-def _first_local(c: int, k: int, g: int) -> int:
-    return c * g // k
+def _mesh(layout: Layout) -> bool:
+    return layout.intra_topology == HYBRID_CUBE_MESH and layout.per_node > 1
+
+
+def local_orders(layout: Layout) -> np.ndarray:
+    """(k × G) order in which each of the k channels runs through a node's local ranks, from its head.
+
+    On a switch, channel c starts at local ``c·G/k`` and goes up in local rank (every pair is one
+    port apart). On a hybrid cube mesh every hop is an NVLink: one node runs NCCL's rings
+    (:func:`dpsim.sim.nvlink_mesh.nccl_rings`); across nodes channel c enters at local ``c·G/k`` and
+    follows the first NVLink path through the node from there (:func:`~dpsim.sim.nvlink_mesh.hamiltonian_path`)
+    to a GPU on the same NIC (NCCL's ring leaves by the NIC it entered by), else to local ``c·G/k − 1``
+    as on a switch, so the channels leave by different NICs.
+    """
+    k, g = channels(layout), layout.per_node
+    if _mesh(layout) and layout.nodes <= 1:
+        return np.asarray(nccl_rings(g)[0], dtype=np.int64)
+    if _mesh(layout):
+        rows = []
+        for c in range(k):
+            start = c * g // k
+            same_nic = tuple(x for x in range(g) if x != start and x * layout.nics // g == start * layout.nics // g)
+            rows.append(hamiltonian_path(g, start, (*same_nic, (start - 1) % g)))
+        return np.asarray(rows, dtype=np.int64)
+    return np.asarray([(c * g // k + np.arange(g)) % g for c in range(k)], dtype=np.int64)
 
 
 def ring_orders(layout: Layout) -> np.ndarray:
-    """(k × N) rank orders of the k rail-aligned rings: channel c starts every node at local ``c·G/k``."""
-    k, g, m = channels(layout), layout.per_node, layout.nodes
-    rows = []
-    for c in range(k):
-        local = (_first_local(c, k, g) + np.arange(g)) % g
-        rows.append((np.arange(m)[:, None] * g + local[None, :]).ravel())
-    return np.asarray(rows, dtype=np.int64)
+    """(k × N) rank orders of the k rings: channel c runs through every node in :func:`local_orders`' order c."""
+    g, m = layout.per_node, layout.nodes
+    return np.asarray([(np.arange(m)[:, None] * g + o[None, :]).ravel() for o in local_orders(layout)], np.int64)
 
 
 def _ring_step_latency(op_steps: int, inter_steps: int, algorithm: str, protocol: str, layout: Layout) -> float:
@@ -671,7 +694,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     name = "tree"
     if n <= 1:
         return Schedule(name, n, protocol=protocol)
-    k = channels(layout)
+    orders = local_orders(layout)
+    k = len(orders)
     estimate = TREE_PATTERN_EFFICIENCY if protocol != "none" and layout.tree_pattern == "tree" else 1.0
     pattern = estimate if dtree_forks(m) else 1.0
     wire = 1.0 / (bandwidth_fraction("tree", protocol, m) * pattern)
@@ -679,9 +703,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     dst: list[np.ndarray] = []
     frac: list[np.ndarray] = []
     chan: list[np.ndarray] = []
-    for c in range(k):
-        head = _first_local(c, k, g)
-        order = (head + np.arange(g)) % g
+    for c, order in enumerate(orders):
+        head = int(order[0])
         if g > 1:  # the chain, both trees' halves: S/k per edge
             child = (np.arange(m)[:, None] * g + order[None, 1:]).ravel()
             parent = (np.arange(m)[:, None] * g + order[None, :-1]).ravel()
