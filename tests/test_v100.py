@@ -182,3 +182,24 @@ def test_bad_intra_topology_exits_2_with_one_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and len(lines) == 1
     assert lines[0].startswith("error:") and "cluster.intra_topology" in lines[0] and fragment in lines[0]
+
+
+def test_pxn_relay_on_a_mesh_crosses_the_nvlinks_to_the_nics_gpu() -> None:
+    """With a host link and one GPU on each NIC's PCIe switch, NCCL's PXN relays a GPU's inter-node sends through
+    its NIC's GPU over NVLink (``paths.cc``): on a DGX-1V that hop is the pair's NVLinks (GPU 1 → 0: one link),
+    not a switch port; GPU 0 itself leaves by its own PCIe link."""
+    import numpy as np
+
+    from dpsim.analytic.step import fabric_of
+    from dpsim.sim.cluster import Cluster
+
+    scenario = machine_scenario(
+        "dgx1v", 2, 8, "v100", "nvlink2", {"preset": "ib-edr", "nics_per_node": 4, "pcie_gpus_per_nic": 1},
+        host_link="pcie3", intra_topology=MESH,
+    )  # fmt: skip
+    cluster = Cluster.from_fabric(fabric_of(scenario))
+    links, _ = cluster.routes(np.array([1, 0, 3]), np.array([9, 8, 11]))
+    names = [[cluster.links.names[i] for i in row if i >= 0] for row in links]
+    assert names[0] == ["node0.nvlink1->0", "worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker9.pcie:down"]
+    assert names[1] == ["worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker8.pcie:down"]
+    assert names[2][:2] == ["node0.nvlink3->2", "worker2.pcie:up"]  # GPU 3 -> 2: two NVLinks, one directed link

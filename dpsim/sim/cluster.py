@@ -326,8 +326,13 @@ class Cluster:
         if not relayed.any():
             return [self.host_up[src][:, None]], latency
         # a relayed send: NVLink out of the sender, into its NIC's GPU, then that GPU's PCIe link
-        first = np.where(relayed, self.port_up[src], self.host_up[src])
-        second = np.where(relayed, self.port_down[relay], -1)
+        if self.mesh_routes is not None:  # over the pair's NVLinks (a pair without one: through a GPU)
+            hops = self.node_routes(src, relay)
+            first = np.where(relayed, hops[:, 0], self.host_up[src])
+            second = np.where(relayed, hops[:, 1], -1)
+        else:
+            first = np.where(relayed, self.port_up[src], self.host_up[src])
+            second = np.where(relayed, self.port_down[relay], -1)
         third = np.where(relayed, self.host_up[relay], -1)
         latency[relayed] = max(self.host_latency_s, self.intra.latency_s)
         return [first[:, None], second[:, None], third[:, None]], latency
