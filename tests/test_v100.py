@@ -203,3 +203,11 @@ def test_pxn_relay_on_a_mesh_crosses_the_nvlinks_to_the_nics_gpu() -> None:
     assert names[0] == ["node0.nvlink1->0", "worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker9.pcie:down"]
     assert names[1] == ["worker0.pcie:up", "node0.nic0:up", "node1.nic0:down", "worker8.pcie:down"]
     assert names[2][:2] == ["node0.nvlink3->2", "worker2.pcie:up"]  # GPU 3 -> 2: two NVLinks, one directed link
+
+
+def test_a_layout_of_a_mesh_without_an_nvlink_ring_is_refused() -> None:
+    """Below the scenario's check: a 5-GPU mesh layout (no ring over NVLink) is an error, not 0 channels."""
+    from dpsim.sim.collectives.base import Layout
+
+    with pytest.raises(ValueError, match="rings 1-4 or 6-8 GPUs"):
+        Layout(1, 5, intra_topology=MESH)

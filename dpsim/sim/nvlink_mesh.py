@@ -204,6 +204,7 @@ def nccl_rings(g: int) -> tuple[tuple[tuple[int, ...], ...], float]:
     return best, best_speed
 
 
+@functools.cache
 def ring_gpu_counts() -> tuple[int, ...]:
     """GPU counts of a hybrid cube mesh node that NCCL rings over NVLink (1: no intra-node ring needed)."""
     return tuple(g for g in range(1, 9) if g == 1 or nccl_rings(g)[0])

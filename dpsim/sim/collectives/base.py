@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from dpsim.sim.nvlink_mesh import ring_gpu_counts
+
 __all__ = ["Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
 
 
@@ -321,6 +323,8 @@ class Layout:
             raise ValueError(f"a layout needs nodes, per_node, nics >= 1, got {self}")
         if self.intra_topology not in ("switch", "hybrid-cube-mesh"):
             raise ValueError(f"intra_topology must be switch or hybrid-cube-mesh, got {self.intra_topology!r}")
+        if self.intra_topology == "hybrid-cube-mesh" and self.per_node not in ring_gpu_counts():
+            raise ValueError(f"a hybrid cube mesh rings 1-4 or 6-8 GPUs over NVLink, got {self.per_node}")
         if self.intra_hw not in ("nvlink", "pci"):
             raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
         if self.slots and sorted(self.slots) != list(range(self.world)):
