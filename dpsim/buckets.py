@@ -33,6 +33,7 @@ from dpsim.compute import chunk_layers
 __all__ = [
     "DEFAULT_BUCKET_BYTES",
     "DEFAULT_FIRST_BUCKET_BYTES",
+    "bucket_count",
     "bucket_sizes",
     "chunk_bucket_sizes",
     "chunk_gradient_readiness",
@@ -302,6 +303,16 @@ def bucket_sizes(
     if rest > 0:
         sizes.append(rest)
     return sizes
+
+
+def bucket_count(total_bytes: float, bucket_bytes: float, first_bucket: float | None = None) -> int:
+    """``len(bucket_sizes(total_bytes, bucket_bytes, first_bucket))`` of a stream without its list: a 1-byte
+    bucket of a 1-GB gradient is a billion buckets (the cost guard refuses them before any list is built)."""
+    if total_bytes <= 0:
+        return 0
+    first = min(first_bucket_bytes(bucket_bytes, first_bucket), total_bytes)
+    full, rest = full_pieces(total_bytes - first, bucket_bytes)
+    return 1 + full + (1 if rest > 0 else 0)
 
 
 _ROUNDING = 1e-9

@@ -38,6 +38,7 @@ from dpsim.cli_common import (
     install_signal_cleanup,
     parse_vary,
     print_output,
+    vary_points,
 )
 from dpsim.errors import ScenarioError, safe_text
 from dpsim.units import format_binary_size
@@ -73,6 +74,9 @@ OOM_EXIT = 3
 """Exit status of ``dpsim run --fail-on-oom`` when the step does not fit in device memory."""
 SWEEP_CONFIRM_POINTS = 100_000
 """Sweeps larger than this need ``--yes``."""
+SWEEP_MAX_POINTS = 1_000_000
+"""Most points one sweep runs, ``--yes`` or not: every point is a scenario held in memory until the table is
+written (10^12 points were a list of a trillion dicts)."""
 SetOpt = Annotated[
     list[str] | None, typer.Option("--set", help="Override a field: PATH=VALUE (VALUE is YAML). Repeatable.")
 ]
@@ -175,7 +179,7 @@ def run(
         return
     if placement != "packed":
         raise fail("--placement", "places the jobs of --shared-fabric; a single run has no placement")
-    engine = engine or "analytic"
+    engine = "analytic" if engine is None else engine
     execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)
@@ -246,6 +250,18 @@ def sweep(
     execution.check_options(workers, scheduler)
     check_choice("--engine", engine, ENGINES)
     check_choice("--format", format_, FORMATS)
+    points = vary_points(vary or [])  # counted before the values are read: a million of them take minutes
+    if points > SWEEP_MAX_POINTS:
+        raise fail(
+            "--vary",
+            f"this sweep has {points:,} points, more than the {SWEEP_MAX_POINTS:,} one sweep runs "
+            "(even with --yes): split it into several",
+        )
+    if points > SWEEP_CONFIRM_POINTS and not yes:
+        raise fail(
+            "--vary",
+            f"this sweep has {points:,} points (more than {SWEEP_CONFIRM_POINTS:,}); pass --yes to run it",
+        )
     grid = parse_vary(vary or [])
     if not grid:
         raise fail("--vary", "give at least one --vary PATH=V1,V2,...")
@@ -254,11 +270,6 @@ def sweep(
     if plot:
         check_writable(plot, "--plot", (".png", ".svg", ".pdf"), [scenario])
     points = math.prod(len(v) for v in grid.values())
-    if points > SWEEP_CONFIRM_POINTS and not yes:
-        raise fail(
-            "--vary",
-            f"this sweep has {points:,} points (more than {SWEEP_CONFIRM_POINTS:,}); pass --yes to run it",
-        )
     if points >= 1000:
         typer.echo(f"sweep: {points:,} points with the {engine} engine", err=True)
     show_progress = points >= 200 or (engine == "sim" and points > 1)

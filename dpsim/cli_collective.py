@@ -149,7 +149,7 @@ def collective_rows(
         time_s = choice.time_s
         if sim_engine is not None:
             time_s = float(sim_engine.evaluate(op, size, np.zeros(n)).max())
-        algbw = size / time_s if time_s > 0 else math.inf
+        algbw = size / time_s if time_s > 0 else math.nan  # one rank moves nothing: no rate (not "inf")
         rows.append(
             {
                 "op": op,
@@ -181,7 +181,7 @@ def _table(rows: list[dict[str, Any]], title: str) -> str:
         table.add_row(
             format_binary_size(r["size_bytes"]),
             format_time(r["time_s"]),
-            f"{r['algbw_Bps'] / 1e9:.2f}",
+            "-" if math.isnan(r["algbw_Bps"]) else f"{r['algbw_Bps'] / 1e9:.2f}",
             f"{r['busbw_Bps'] / 1e9:.2f}",
             r["algorithm"],
             r["protocol"] or "-",
@@ -238,7 +238,7 @@ def register(app: typer.Typer) -> None:
         check_choice("--format", format_, FORMATS)
         if size is not None and sizes is not None:
             raise fail("--sizes", "give --size or --sizes, not both")
-        points = parse_sizes(sizes) if sizes is not None else parse_sizes(size or "1GiB", "--size")
+        points = parse_sizes(sizes) if sizes is not None else parse_sizes("1GiB" if size is None else size, "--size")
         if size is not None and len(points) != 1:
             raise fail("--size", f"{size!r}: one size (use --sizes for several)")
         if plot is not None:

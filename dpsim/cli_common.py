@@ -36,6 +36,8 @@ __all__ = [
     "install_signal_cleanup",
     "parse_vary",
     "print_output",
+    "refuse_repeats",
+    "vary_points",
 ]
 
 CLI_SOURCE = "<command line>"
@@ -144,6 +146,17 @@ def check_writable(path: Path, option: str, suffixes: Sequence[str], inputs: Seq
     _writable_directory(path, option, inputs)
 
 
+def refuse_repeats(option: str, values: Sequence[Any], shown: Sequence[str] | None = None, why: str = "") -> None:
+    """A one-line error for a value listed twice in one option (``--tp 1,1``, ``--ranks 2,2``): it would be
+    searched or measured twice. ``values`` are compared (parsed); ``shown``, the entries as typed, are quoted."""
+    from dpsim.inputs import brief, first_repeat
+
+    repeat = first_repeat(list(values))
+    if repeat is not None:
+        quoted = brief(shown[repeat] if shown is not None else values[repeat])
+        raise fail(option, f"lists {quoted} more than once{f' ({why})' if why else ''}")
+
+
 def _split_top_level(text: str) -> list[str]:
     """Split on commas that are not inside brackets, braces or quotes."""
     parts: list[str] = []
@@ -167,6 +180,14 @@ def _split_top_level(text: str) -> list[str]:
         current.append(ch)
     parts.append("".join(current))
     return parts
+
+
+def vary_points(items: Sequence[str]) -> int:
+    """Points of the grid ``--vary`` items make, counted before any value is parsed (a million values of
+    one path take minutes to read as YAML; the count decides first whether the sweep runs at all)."""
+    import math
+
+    return math.prod(len(_split_top_level(item.split("=", 1)[1])) for item in items if "=" in item)
 
 
 def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:

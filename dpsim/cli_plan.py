@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -152,28 +153,48 @@ def format_plan(result: PlanResult, format_: str, currency: str = "") -> str:
     return text
 
 
+def _list(option: str, text: str) -> list[str]:
+    """The comma-separated entries of ``text``: none empty, none repeated (each would be searched twice)."""
+    from dpsim.cli_common import fail, refuse_repeats
+    from dpsim.inputs import brief
+
+    entries = [v.strip() for v in text.split(",")]
+    if not any(entries):
+        raise fail(option, f"expected a comma-separated list, got {brief(text)}")
+    if not all(entries):
+        raise fail(option, f"empty entry in {brief(text)}")
+    refuse_repeats(option, entries, why="each option is searched once")
+    return entries
+
+
 def _ints(option: str, text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
-    from dpsim.cli_common import fail
+    from dpsim.cli_common import fail, refuse_repeats
+    from dpsim.inputs import MAX_INT_DIGITS
 
     if text is None:
         return default
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise fail(option, f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(v < 1 and option != "--zero" for v in values):
+    entries = _list(option, text)
+    if not all(re.fullmatch(rf"[+-]?[0-9]{{1,{MAX_INT_DIGITS}}}", v) for v in entries):  # ASCII digits only
+        raise fail(option, f"expected comma-separated integers, got {text!r}")
+    values = tuple(int(v) for v in entries)
+    refuse_repeats(option, values, entries, "each option is searched once")  # 01 is 1
+    if any(v < 1 and option != "--zero" for v in values):
         raise fail(option, f"expected comma-separated positive integers, got {text!r}")
     return values
 
 
-def _words(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+def _words(option: str, text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if text is None:
         return default
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    return tuple(_list(option, text))
+
+
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, float] | float | None:
     from dpsim.cli_common import fail
+    from dpsim.units import underflows
 
     if not items:
         return None
@@ -181,12 +202,13 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
     single: float | None = None
     for item in items:
         name, sep, value = item.rpartition("=")
-        try:
-            price = float(value)
-        except ValueError:
-            raise fail("--price", f"expected PRICE or DEVICE=PRICE (per device-hour), got {item!r}") from None
+        if not _NUMBER.fullmatch(value.strip()):  # ASCII: float() reads "\u0661" as 1 and "nan" as NaN
+            raise fail("--price", f"expected PRICE or DEVICE=PRICE (per device-hour), got {item!r}")
+        price = float(value)
         if not math.isfinite(price) or price < 0:
             raise fail("--price", f"must be a non-negative number, got {item!r}")
+        if price == 0 and underflows(value.strip()):
+            raise fail("--price", f"{item!r} is too small for a float and would be read as 0: write 0")
         key = name.strip().lower() if sep else None
         if (key in per_device) if key is not None else (single is not None):
             raise fail("--price", f"{'a price for ' + repr(key) if key else 'a price for every device'} is given twice")
@@ -201,7 +223,16 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
 
 def register(app: typer.Typer) -> None:
     """Add ``dpsim plan`` to the CLI."""
-    from dpsim.cli_common import CLI_SOURCE, FORMATS, atomic_output, check_choice, check_writable, fail, handle_errors
+    from dpsim.cli_common import (
+        CLI_SOURCE,
+        FORMATS,
+        atomic_output,
+        check_choice,
+        check_writable,
+        fail,
+        handle_errors,
+        refuse_repeats,
+    )
     from dpsim.errors import ScenarioError
 
     @app.command("plan")
@@ -266,7 +297,7 @@ def register(app: typer.Typer) -> None:
         execution.check_options(workers, scheduler)
         check_choice("--format", format_, FORMATS)
         check_choice("--objective", objective, ("auto", "time", "cost"))
-        if len(currency) > 8 or not currency.isprintable():
+        if not currency.strip() or len(currency) > 8 or not currency.isprintable():
             raise fail("--currency", "expected a short currency name such as USD or EUR")
 
         def quantity(option: str, text: str | None, parse: Any) -> float | None:
@@ -278,6 +309,7 @@ def register(app: typer.Typer) -> None:
                 raise fail(option, str(exc)) from None
 
         devices = tuple(d.strip().lower() for d in (device or ["a100-80gb"]))
+        refuse_repeats("--device", devices, why="each device type is searched once")
         for path, option, suffixes in ((out, "--out", (".csv",)), (all_out, "--all", (".csv",))):
             if path is not None:
                 check_writable(path, option, suffixes)
@@ -303,8 +335,8 @@ def register(app: typer.Typer) -> None:
             "pipeline_parallel": _ints("--pp", pp, base.pipeline_parallel),
             "zero_stages": _ints("--zero", zero, base.zero_stages),
             "micro_batches": _ints("--micro-batch", micro_batch, base.micro_batches),
-            "recomputation": _words(recompute, base.recomputation),
-            "algorithms": _words(algorithm, base.algorithms),
+            "recomputation": _words("--recompute", recompute, base.recomputation),
+            "algorithms": _words("--algorithm", algorithm, base.algorithms),
             "top": top,
             "simulate": simulate,
             "objective": objective,

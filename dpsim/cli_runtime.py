@@ -9,12 +9,21 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, handle_errors, parse_vary
+from dpsim.cli_common import (
+    atomic_output,
+    check_choice,
+    check_writable,
+    fail,
+    handle_errors,
+    parse_vary,
+    refuse_repeats,
+)
 from dpsim.errors import ScenarioError
 from dpsim.execution import max_local_workers
 from dpsim.inputs import brief
@@ -40,15 +49,24 @@ MAX_REPEATS = 1000
 """Most runs of each validated configuration (``--repeats``)."""
 
 
+def _entries(option: str, text: str) -> list[str]:
+    """The comma-separated entries of an option: an empty one (``2,,3``, ``2,3,``) is an error."""
+    entries = [v.strip() for v in text.split(",")]
+    if any(entries) and not all(entries):
+        raise fail(option, f"empty entry in {brief(text)}")
+    return [e for e in entries if e]
+
+
 def _int_list(option: str, text: str, minimum: int = 1, maximum: int | None = None) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip() and len(v.strip()) <= 12]
-    except ValueError:
-        raise fail(option, f"expected comma-separated integers, got {brief(text)}") from None
-    if not values or len(values) != len([v for v in text.split(",") if v.strip()]) or min(values) < minimum:
+    entries = _entries(option, text)
+    if not all(re.fullmatch(r"[+-]?[0-9]{1,12}", v) for v in entries):  # ASCII: int() reads "\u0662" as 2
+        raise fail(option, f"expected comma-separated integers, got {brief(text)}")
+    values = [int(v) for v in entries]
+    if not values or min(values) < minimum:
         raise fail(option, f"expected integers >= {minimum}, got {brief(text)}")
     if maximum is not None and max(values) > maximum:
         raise fail(option, f"expected at most {maximum:,} (local processes: 4 per CPU core here), got {max(values):,}")
+    refuse_repeats(option, values, entries, "each is measured once")
     return values
 
 
@@ -108,33 +126,38 @@ def _memory_bound(option: str, needed: float, what: str) -> None:
 
 
 def _size_list(option: str, text: str) -> list[int]:
+    entries = _entries(option, text)
     try:
-        values = [int(parse_size(v.strip())) for v in text.split(",") if v.strip()]
+        values = [int(parse_size(v)) for v in entries]
     except UnitError as exc:
         raise fail(option, str(exc)) from None
     if not values or min(values) <= 0:
         raise fail(option, f"expected sizes > 0 B, got {brief(text)}")
+    refuse_repeats(option, values, entries, "each is measured once")
     return values
 
 
 def _rate_list(option: str, text: str) -> list[float]:
     from dpsim.units import parse_bandwidth
 
+    entries = _entries(option, text)
     try:
-        values = [parse_bandwidth(v.strip()) for v in text.split(",") if v.strip()]
+        values = [parse_bandwidth(v) for v in entries]
     except UnitError as exc:
         raise fail(option, str(exc)) from None
     if not values or min(values) <= 0:
         raise fail(option, f"expected rates > 0 bit/s, got {brief(text)}")
+    refuse_repeats(option, values, entries, "each is measured once")
     return values
 
 
 def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
-    names = [v.strip() for v in text.split(",") if v.strip()]
+    names = _entries(option, text)
     for name in names:
         check_choice(option, name, choices)
     if not names:
         raise fail(option, f"expected one or more of {', '.join(choices)}")
+    refuse_repeats(option, names, names, "each is measured once")
     return names
 
 
@@ -207,6 +230,12 @@ def calibrate(
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
     if records is not None and (from_nccl_tests or from_trace is not None):
         raise fail("--records", "raw records come from measuring; --from-nccl-tests / --from-trace measure nothing")
+    check_choice("--dtype", dtype, ("bf16", "fp16", "fp32"))
+    if not (from_nccl_tests or from_trace is not None):  # options of fitting files, not of measuring
+        if nccl_algo is not None:
+            raise fail("--nccl-algo", "only with --from-nccl-tests (the algorithm NCCL ran in those files)")
+        if base is not None:
+            raise fail("--base", "only with --from-nccl-tests / --from-trace: measuring writes a whole profile")
     if from_nccl_tests or from_trace is not None:
         from dpsim.cli_ingest import calibrate_from_files
 
@@ -433,6 +462,8 @@ def validate(
         items = [parse_override(part.strip()) for part in text.split(";") if part.strip()]
         if not items:
             raise fail("--case", f"expected 'PATH=VALUE;PATH=VALUE', got {text!r}")
+        if items in cases:
+            raise fail("--case", f"{brief(text)} is given more than once (each configuration runs once)")
         cases.append(items)
     if not cases:
         cases = [[]]

@@ -87,34 +87,142 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
         except (ValueError, pd.errors.ParserError) as exc:
             raise ScenarioError("", f"not a CSV table: {inputs.brief(str(exc))}", source) from None
         if "measured_step_time_s" in frame.columns:
-            return "validation", frame, digest
+            return "validation", _checked("validation", frame, source), digest
         if "rank" in frame.columns and "time_to_train_s" in frame.columns:
-            return "plan", {"ranked": frame.to_dict("records"), "notes": []}, digest
+            return "plan", _checked("plan", {"ranked": frame.to_dict("records"), "notes": []}, source), digest
         if "step_time_s" in frame.columns:
-            return "sweep", frame, digest
+            return "sweep", _checked("sweep", frame, source), digest
         raise ScenarioError("", "a CSV with none of the columns of a sweep, plan or validation", source)
     if suffix == ".jsonl":
         rows = []
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 rows.append(_json(line, f"{source}:{number}"))
-        return "records", rows, digest
+        return "records", _checked("records", rows, source), digest
     content = _json(text, source)
     if isinstance(content, dict) and "traceEvents" in content:
-        return "trace", content, digest
+        return "trace", _checked("trace", content, source), digest
     if isinstance(content, dict) and "ranked" in content:
-        return "plan", content, digest
+        return "plan", _checked("plan", content, source), digest
     if isinstance(content, dict) and "step_time_s" in content and "engine" in content:
-        return "run", content, digest
+        return "run", _checked("run", content, source), digest
     if isinstance(content, list) and content and all(isinstance(r, dict) and "step_time_s" in r for r in content):
         import pandas as pd
 
-        return "sweep", pd.DataFrame(content), digest
+        return "sweep", _checked("sweep", pd.DataFrame(content), source), digest
     raise ScenarioError("", "not a dpsim result (run, sweep, plan, validation, records, trace or scenario)", source)
 
 
 def _json(text: str, source: str) -> Any:
     return inputs.load_json(text, source)  # NaN/Infinity: no value
+
+
+_NUMBERS = (
+    "step_time_s", "compute_s", "comm_s", "exposed_comm_s", "bubble_s", "optimizer_s", "barrier_s", "samples_per_s",
+    "tokens_per_s", "scaling_efficiency", "mfu", "memory_per_device_bytes", "memory_capacity_bytes", "world_size",
+    "data_parallel", "tensor_parallel", "pipeline_parallel", "accumulation_steps", "zero_stage", "goodput",
+    "goodput_samples_per_s", "devices", "tp", "pp", "dp", "micro_batch", "accumulation", "memory_bytes",
+    "time_to_train_s", "cost", "measured_step_time_s", "predicted_step_time_s", "searched", "valid", "feasible",
+)  # fmt: skip
+"""Fields of a result the page computes with: a number >= 0 (or no value: JSON's null, an empty CSV cell)."""
+_SWEEP_COLUMNS = ("step_time_s", "world_size", "samples_per_s", "scaling_efficiency")
+_VALIDATION_COLUMNS = ("measured_step_time_s", "predicted_step_time_s")
+
+
+def _bad_number(value: Any) -> bool:
+    """Whether ``value`` is not a usable number >= 0: text, a boolean, a list, infinite, negative (None, NaN: fine)."""
+    if value is None:
+        return False
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    return not math.isnan(value) and not (math.isfinite(value) and value >= 0)
+
+
+def _check_record(record: Any, source: str, what: str = "a result") -> None:
+    """A run result, a plan or a plan's row: a JSON object whose numbers (:data:`_NUMBERS`) are numbers >= 0."""
+    if not isinstance(record, dict):
+        raise ScenarioError("", f"expected {what} (a JSON object), got {inputs.brief(record)}", source)
+    for name in _NUMBERS:
+        if name in record and _bad_number(record[name]):
+            raise ScenarioError(name, f"expected a finite number >= 0, got {inputs.brief(record[name])}", source)
+
+
+def _check_frame(frame: Any, source: str, required: Sequence[str]) -> None:
+    """A sweep's or validation's table: at least one row, the ``required`` columns, numeric columns of numbers >= 0."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ScenarioError("", f"a table without the column(s) {', '.join(missing)}", source)
+    if not len(frame):
+        raise ScenarioError("", "a table without rows", source)
+    for name in _NUMBERS:
+        if name not in frame.columns:
+            continue
+        column = frame[name]
+        if column.dtype.kind not in "iuf":
+            bad = next((v for v in column if _bad_number(v)), column.iloc[0])
+            raise ScenarioError(name, f"expected a column of numbers, got {inputs.brief(bad)}", source)
+        bad_rows = ~(column.isna() | ((column >= 0) & column.abs().lt(math.inf)))
+        if bad_rows.any():
+            shown = inputs.brief(float(column[bad_rows].iloc[0]))
+            raise ScenarioError(name, f"expected finite numbers >= 0, got {shown}", source)
+
+
+def _checked(kind: str, content: Any, source: str) -> Any:
+    """``content`` of ``kind`` if the page can be drawn from it; else a one-line :class:`ScenarioError`."""
+    if kind == "run":
+        _check_record(content, source)
+    elif kind == "records":
+        if not content:
+            raise ScenarioError("", "no records (an empty JSON Lines file)", source)
+        for number, record in enumerate(content, 1):
+            _check_record(record, f"{source}:{number}", "a record")
+    elif kind == "plan":
+        _check_record(content, source, "a plan")
+        ranked, notes = content.get("ranked"), content.get("notes")
+        if not isinstance(ranked, list):
+            raise ScenarioError("ranked", f"expected a list of configurations, got {inputs.brief(ranked)}", source)
+        for i, row in enumerate(ranked):
+            try:
+                _check_record(row, source, "a configuration")
+            except ScenarioError as exc:
+                raise ScenarioError(f"ranked.{i}.{exc.field}".rstrip("."), exc.message, source) from None
+        if notes is not None and not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+            raise ScenarioError("notes", f"expected a list of texts, got {inputs.brief(notes)}", source)
+    elif kind == "sweep":
+        _check_frame(content, source, _SWEEP_COLUMNS)
+    elif kind == "validation":
+        _check_frame(content, source, _VALIDATION_COLUMNS)
+        for name in _VALIDATION_COLUMNS:  # drawn on log axes: a step takes time
+            if (content[name] <= 0).any():
+                raise ScenarioError(name, "expected step times > 0 (drawn on log axes), got 0", source)
+        if not (content[list(_VALIDATION_COLUMNS)].notna().all(axis=1)).any():
+            raise ScenarioError("", "no configuration with both a measured and a predicted step time", source)
+    elif kind == "trace":
+        events = content.get("traceEvents")
+        if not isinstance(events, list):
+            raise ScenarioError("traceEvents", f"expected a list of events, got {inputs.brief(events)}", source)
+        if not any(_span(e) is not None for e in events):
+            raise ScenarioError("traceEvents", "no complete event ('ph': 'X' with a pid, ts and dur) to draw", source)
+    return content
+
+
+_MAX_TRACE_US = 1e15
+"""Latest time and longest duration of a drawn trace event (µs; 30 years)."""
+
+
+def _span(event: Any) -> tuple[Any, float, float] | None:
+    """(pid, start ms, duration ms) of a complete event that can be drawn, else None (skipped)."""
+    if not isinstance(event, dict) or event.get("ph") != "X":
+        return None
+    pid = event.get("pid")
+    ts, dur = event.get("ts", 0), event.get("dur", 0)
+    if isinstance(pid, bool) or not isinstance(pid, (int, str)):
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (ts, dur)):
+        return None
+    if not (math.isfinite(ts) and abs(ts) <= _MAX_TRACE_US and math.isfinite(dur) and 0 <= dur <= _MAX_TRACE_US):
+        return None
+    return pid, float(ts) / 1e3, float(dur) / 1e3
 
 
 # --- pieces of the page ---------------------------------------------------------------------------
@@ -204,7 +312,8 @@ def _run_section(result: dict[str, Any], source: str) -> Section:
             left += value * 1e3
     ax.set_yticks([])
     ax.set_xlabel("milliseconds of one step")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), ncol=5, fontsize="small", frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # a result of zero times draws no bar: no empty legend (a warning)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.6), ncol=5, fontsize="small", frameon=False)
     banner = ""
     if result.get("oom"):
         needed = _cell("memory_per_device_bytes", result.get("memory_per_device_bytes"))
@@ -294,6 +403,12 @@ def _validation_section(frame: Any, source: str) -> Section:
     )  # fmt: skip
 
 
+def _name(event: dict[str, Any]) -> Any:
+    """A process_name metadata event's name (its pid when it has none)."""
+    args = event.get("args")
+    return args.get("name", event.get("pid")) if isinstance(args, dict) else event.get("pid")
+
+
 def _trace_section(trace: dict[str, Any], source: str) -> Section:
     """The Gantt chart of a Chrome trace written by ``dpsim run --trace``, from its events."""
     from matplotlib.figure import Figure
@@ -301,22 +416,22 @@ def _trace_section(trace: dict[str, Any], source: str) -> Section:
     from dpsim.sim.trace import COLORS
 
     events = [e for e in trace.get("traceEvents", []) if isinstance(e, dict)]
-    names = {e.get("pid"): str((e.get("args") or {}).get("name", e.get("pid"))) for e in events
-             if e.get("ph") == "M" and e.get("name") == "process_name"}  # fmt: skip
-    spans = [e for e in events if e.get("ph") == "X"]
+    names = {
+        e.get("pid"): str(_name(e))
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "process_name" and isinstance(e.get("pid"), (int, str))
+    }
+    spans = [e for e in events if _span(e) is not None]
     pids = sorted({e.get("pid") for e in spans}, key=lambda p: (str(type(p)), p))[:64]
     row = {pid: i for i, pid in enumerate(pids)}
     fig = Figure(figsize=(12, 1.8 + 0.45 * len(pids)), layout="constrained")
     ax = fig.add_subplot()
     by_category: dict[str, list[tuple[float, float, float]]] = {}
     for e in spans:
-        if e.get("pid") not in row:
+        pid, start, duration = _span(e) or (None, 0.0, 0.0)
+        if pid not in row:
             continue
-        try:
-            start, duration = float(e.get("ts", 0)) / 1e3, float(e.get("dur", 0)) / 1e3
-        except (TypeError, ValueError):
-            continue
-        y = row[e["pid"]] + (0.42 if e.get("tid") == 1 else 0.0)
+        y = row[pid] + (0.42 if e.get("tid") == 1 else 0.0)
         by_category.setdefault(str(e.get("cat", "")), []).append((start, duration, y))
     for category, boxes in by_category.items():
         for y in sorted({b[2] for b in boxes}):
@@ -326,7 +441,8 @@ def _trace_section(trace: dict[str, Any], source: str) -> Section:
     ax.set_yticklabels([_plain(names.get(p, str(p))) for p in pids], fontsize="small")
     ax.set_ylim(len(pids), -0.1)
     ax.set_xlabel("time (ms)")
-    meta = trace.get("otherData") or {}
+    other = trace.get("otherData")
+    meta: dict[str, Any] = other if isinstance(other, dict) else {}
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color=c, label=k) for k, c in COLORS.items()], loc="upper center",

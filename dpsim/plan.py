@@ -36,7 +36,15 @@ from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
 from dpsim.outputs import replaced
 from dpsim.reliability import daly_interval, young_interval
-from dpsim.scenario import ALGORITHMS, DeepSpeedZero, Scenario, scenario_from_dict
+from dpsim.scenario import (
+    ALGORITHMS,
+    MAX_INT,
+    MAX_WORKERS_PER_NODE,
+    MAX_WORLD,
+    DeepSpeedZero,
+    Scenario,
+    scenario_from_dict,
+)
 from dpsim.sharding import collective_pieces
 
 if TYPE_CHECKING:
@@ -59,6 +67,12 @@ __all__ = [
 ]
 
 SOURCE = "<plan>"
+MAX_PLAN_BATCH = MAX_INT // MAX_WORLD
+"""Largest ``--global-batch`` and ``--tp``/``--pp``/``--micro-batch`` entry (2^33): a batch times a device count
+(at most :data:`dpsim.scenario.MAX_WORLD`) stays a scenario's whole number, and the screen's int64 products exact."""
+MAX_TOP = 500
+"""Most configurations re-checked exactly and shown (``--top``): 3 x 500 ``predict`` calls take seconds;
+every screened configuration is in ``--all``."""
 
 DEFAULT_NETWORK: dict[str, tuple[str, str]] = {
     # device → (intra-node link, inter-node link per NIC); one NIC per device (DGX-style nodes).
@@ -137,13 +151,25 @@ class PlanRequest:
             ("--tokens", math.isfinite(self.tokens) and self.tokens > 0, f"must be > 0, got {self.tokens:g}"),
             ("--max-devices", self.max_devices >= 1, f"must be >= 1, got {self.max_devices}"),
             ("--min-devices", 1 <= self.min_devices <= self.max_devices, "must be between 1 and --max-devices"),
-            ("--workers-per-node", self.workers_per_node >= 1, f"must be >= 1, got {self.workers_per_node}"),
-            ("--global-batch", self.global_batch is None or self.global_batch >= 1, "must be >= 1"),
+            (
+                "--workers-per-node",
+                1 <= self.workers_per_node <= MAX_WORKERS_PER_NODE,
+                f"must be between 1 and {MAX_WORKERS_PER_NODE:,}, got {self.workers_per_node:,}",
+            ),
+            (
+                "--global-batch",
+                self.global_batch is None or 1 <= self.global_batch <= MAX_PLAN_BATCH,
+                f"must be between 1 and {MAX_PLAN_BATCH:,}",
+            ),
             ("--deadline", self.deadline_s is None or self.deadline_s > 0, "must be > 0"),
             ("--node-mtbf", self.node_mtbf_s is None or self.node_mtbf_s > 0, "must be > 0"),
             ("--checkpoint-write", self.checkpoint_s >= 0, "must not be negative"),
             ("--restart", self.restart_s >= 0, "must not be negative"),
-            ("--top", self.top >= 1, f"must be >= 1, got {self.top}"),
+            (
+                "--top",
+                1 <= self.top <= MAX_TOP,
+                f"must be between 1 and {MAX_TOP:,} (--all writes every configuration), got {self.top:,}",
+            ),
             ("--simulate", self.simulate >= 0, f"must be >= 0, got {self.simulate}"),
             ("--objective", self.objective in ("auto", "time", "cost"), "expected auto, time or cost"),
         ]
@@ -165,7 +191,7 @@ class PlanRequest:
             ("--pp", self.pipeline_parallel),
             ("--micro-batch", self.micro_batches),
         ):
-            if not ints or any(i < 1 for i in ints):
+            if not ints or any(not 1 <= i <= MAX_PLAN_BATCH for i in ints):
                 raise ScenarioError(option, f"expected positive integers, got {ints}", SOURCE)
         if not self.zero_stages or any(z not in (0, 1, 2, 3) for z in self.zero_stages):
             raise ScenarioError("--zero", f"expected stages among 0..3, got {self.zero_stages}", SOURCE)
@@ -197,7 +223,7 @@ def device_counts(min_devices: int, max_devices: int, per_node: int) -> list[int
     counts |= {n * per_node for n in nodes}
     if max_devices % per_node == 0:
         counts.add(max_devices)
-    return sorted(c for c in counts if min_devices <= c <= max_devices)
+    return sorted(c for c in counts if min_devices <= c <= min(max_devices, MAX_WORLD))  # no scenario has more
 
 
 def scenario_data(request: PlanRequest, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpsim import catalog
-from dpsim.buckets import bucket_sizes, gradient_tensors, synced_gradient_bytes
+from dpsim.buckets import bucket_count, bucket_sizes, gradient_tensors, synced_gradient_bytes
 from dpsim.errors import safe_text
 from dpsim.records import CORE_FIELDS, StepResult
 from dpsim.sharding import collective_pieces
@@ -195,6 +195,8 @@ def _gradient_bucket_count(scenario: Scenario, grad_bytes: float) -> int:
     tensors = gradient_tensors(scenario) if ddp else ()
     first = None if ddp else cut.gradient_bucket
     total = synced_gradient_bytes(scenario, tensors) or grad_bytes
+    if not tensors:
+        return bucket_count(total, cut.gradient_bucket, first)  # a stream: counted, not listed (a 1-B bucket)
     return len(bucket_sizes(total, cut.gradient_bucket, first, tensors))
 
 

@@ -243,6 +243,9 @@ MAX_WORLD = 2**20
 """Most devices in a cluster (1,048,576; the largest published runs use tens of thousands)."""
 MAX_WORKERS_PER_NODE = 1024
 MAX_NICS_PER_NODE = 256
+MAX_LAYERS = 100_000
+"""Most layers a model takes (a thousand times the deepest published transformer's): the engines and the
+memory model walk the layers one by one (ZeRO-3's trace, FSDP's units), in seconds at this depth."""
 
 _CUSTOM = (BeforeValidator, PlainValidator, WrapValidator)
 
@@ -352,7 +355,7 @@ class ModelConfig(_Section):
 
     preset: str | None = None
     kind: Literal["transformer", "cnn", "mlp"] = "transformer"
-    layers: NonNegativeInt = 0
+    layers: Annotated[int, Field(strict=True, ge=0, le=MAX_LAYERS)] = 0
     hidden: NonNegativeInt = 0
     heads: NonNegativeInt = 0
     kv_heads: NonNegativeInt = 0

@@ -19,6 +19,7 @@ import contextlib
 import io
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -65,6 +66,8 @@ class Case:
     """Environment variables set while the case runs."""
     outputs: tuple[str, ...] = ()
     """Paths (``{tmp}`` = the folder) that must not exist after an error: nothing is written half-way."""
+    finite: bool = False
+    """A result is printed: no ``inf`` or ``nan`` in it (else the case is ``non-finite``)."""
 
 
 @dataclass
@@ -103,11 +106,14 @@ def _set_case(
     extra: tuple[str, ...] = (),
     expect_error: bool = True,
     names: str = "",
+    finite: bool = False,
 ) -> Case:
     argv = [command, "{tmp}/s.yaml"]
     for s in sets:
         argv += ["--set", s]
-    return Case(kind, [*argv, *extra], {"s.yaml": SMALL.encode()}, expect_error=expect_error, names=names)
+    return Case(
+        kind, [*argv, *extra], {"s.yaml": SMALL.encode()}, expect_error=expect_error, names=names, finite=finite
+    )
 
 
 # --- the classes ---------------------------------------------------------------------------------
@@ -1437,6 +1443,119 @@ def collective_ranges() -> Iterator[Case]:
                        names="--sizes" if error else "")  # fmt: skip
 
 
+_PLAN = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0"]
+
+
+def plan_lists() -> Iterator[Case]:
+    """``plan``'s lists and bounds: empty or repeated entries, non-ASCII digits, int64 overflow, ``--top`` bombs."""
+    kind = "plan lists: empty / repeated / int64"
+    for extra, names in (
+        (("--tp", "1,,2"), "--tp"), (("--tp", "1,1"), "--tp"), (("--tp", "01,1"), "--tp"), (("--tp", "\u0661"), "--tp"),
+        (("--pp", "2,"), "--pp"), (("--zero", "0,0"), "--zero"), (("--micro-batch", "1" + "0" * 29), "--micro-batch"),
+        (("--recompute", "none,none"), "--recompute"), (("--recompute", "none,"), "--recompute"),
+        (("--algorithm", "ring,,hierarchical"), "--algorithm"), (("--device", "a100-80gb", "--device", "A100-80GB"),
+        "--device"), (("--price", "\u0661"), "--price"), (("--price", "1e-400"), "--price"), (("--price", "0x10"),
+        "--price"), (("--currency", ""), "--currency"), (("--currency", " "), "--currency"),
+        (("--global-batch", "1" + "0" * 29), "--global-batch"), (("--global-batch", str(2**53)), "--global-batch"),
+        (("--workers-per-node", "1000000"), "--workers-per-node"), (("--top", "1000000000000"), "--top"),
+        (("--top", "501"), "--top"), (("--max-devices", str(2**62), "--micro-batch", str(2**40)), "--micro-batch"),
+    ):  # fmt: skip
+        yield Case(kind, [*_PLAN, *extra], expect_error=True, names=names)
+    for extra in (("--top", "500"), ("--price", "0"), ("--max-devices", str(2**62)), ("--tp", "1,2", "--pp", "1,2")):
+        yield Case(kind, [*_PLAN, *extra], finite=True)
+
+
+def report_shapes() -> Iterator[Case]:
+    """``dpsim report`` inputs that are valid JSON or CSV but not a result the page can be drawn from."""
+    kind = "report: valid JSON / CSV, not a result"
+    sweep_header = b"step_time_s,world_size,samples_per_s,scaling_efficiency\n"
+    for name, data, names in (
+        ("text.json", b'{"step_time_s": "x", "engine": "analytic"}', "step_time_s"),
+        ("negative.json", b'{"step_time_s": -1, "engine": "analytic"}', "step_time_s"),
+        ("inf.json", b'{"step_time_s": 1e999, "engine": "analytic"}', "step_time_s"),
+        ("bool.json", b'{"step_time_s": 1, "world_size": true, "engine": "analytic"}', "world_size"),
+        ("events.json", b'{"traceEvents": 5}', "traceEvents"),
+        ("no_spans.json", b'{"traceEvents": [1, 2]}', "traceEvents"),
+        ("no_pid.json", b'{"traceEvents": [{"ph": "X", "ts": 1, "dur": 1e300}]}', "traceEvents"),
+        ("list_pid.json", b'{"traceEvents": [{"ph": "X", "pid": [1], "ts": 1, "dur": 1}]}', "traceEvents"),
+        ("ranked.json", b'{"ranked": 5}', "ranked"), ("ranked_int.json", b'{"ranked": [1]}', "ranked.0"),
+        ("ranked_text.json", b'{"ranked": [{"step_time_s": "fast"}]}', "ranked.0.step_time_s"),
+        ("searched.json", b'{"ranked": [], "searched": "lots"}', "searched"),
+        ("notes.json", b'{"ranked": [], "notes": [1]}', "notes"),
+        ("columns.json", b'[{"scenario": "x", "engine": "analytic", "step_time_s": 1, "world_size": "a"}]', "column"),
+        ("columns.csv", b"step_time_s\nabc\n", "column"), ("rows.csv", sweep_header, "rows"),
+        ("bool.csv", sweep_header + b"1,2,3,True\n", "scaling_efficiency"),
+        ("inf.csv", sweep_header + b"1,2,3,inf\n", "scaling_efficiency"),
+        ("zero.csv", b"measured_step_time_s,predicted_step_time_s\n0,0\n", "measured_step_time_s"),
+        ("text.csv", b"measured_step_time_s,predicted_step_time_s\n1,x\n", "predicted_step_time_s"),
+        ("numbers.jsonl", b"1\n2\n", ":1"), ("empty.jsonl", b"", "no records"),
+    ):  # fmt: skip
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, expect_error=True,
+                   names=names, outputs=("{tmp}/r.html",))  # fmt: skip
+    for name, data in (
+        ("minimal.json", b'{"scenario": "x", "engine": "sim", "step_time_s": 0}'),  # no bar: no legend, no warning
+        ("zeros.csv", sweep_header + b"0,1,0,0\n"),
+        ("meta.json", b'{"traceEvents": [{"ph": "M", "name": "process_name", "pid": 1, "args": 5}, '
+                      b'{"ph": "X", "pid": 1, "ts": 1, "dur": 1}], "otherData": [1]}'),
+    ):  # fmt: skip
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data})
+
+
+def loader_work() -> Iterator[Case]:
+    """Inputs whose checking itself was the work bomb: layers walked one by one, buckets listed, values parsed."""
+    kind = "loader work: layers / buckets / --vary"
+    for sets, names in (
+        (("model.layers=100001",), "model.layers"),
+        (("model.layers=100000000", "training.zero_stage=3"), "model.layers"),
+        (("model={kind: mlp, layers: 1000000, parameters: 1e6, flops_per_sample: 1e6}",), "model.layers"),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, command="check", expect_error=True, names=names)
+    # a 1-byte bucket of GPT-2 small is 248,879,616 buckets: the guard listed them (2 GB, 33 s) before refusing
+    yield _set_case(kind, "communication.bucket='1 B'", extra=("--engine", "sim"), expect_error=True, names="bucket")
+    # DeepSpeed ZeRO-3's trace walk copied the trace's tail per unit: 100,000 layers took hours
+    for engine in ("analytic", "sim"):
+        yield _set_case(kind, "model.layers=100000", "training.zero_stage=3", extra=("--engine", engine, "--format",
+                        "json"), expect_error=False, finite=True)  # fmt: skip
+    many = ",".join(str(i) for i in range(1, 1_000_001))
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"variability.seed={many}"], {"s.yaml": SMALL.encode()},
+               expect_error=True, names="--yes")  # fmt: skip  # counted before a million values are read as YAML
+    thousand = ",".join(str(i) for i in range(1, 1001))
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"variability.seed={thousand}", "--vary",
+                      f"training.learning_rate={thousand}", "--vary", "training.micro_batch=1,2", "--yes"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names="split")  # fmt: skip
+
+
+def empty_and_repeated_options() -> Iterator[Case]:
+    """Options given as empty text (read as their default) or with an entry twice; a collective over one rank."""
+    kind = "empty / repeated option values"
+    files = {"s.yaml": SMALL.encode()}
+    for argv, names in (
+        (["run", "{tmp}/s.yaml", "--engine", ""], "--engine"), (["collective", "--size", ""], "--size"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--ranks", "2,2"], "--ranks"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--ranks", "\u0662,3"], "--ranks"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--ranks", "2,3,"], "--ranks"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--sizes", "8KiB,8192B"], "--sizes"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--algorithms", "ring,ring"], "--algorithms"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--rates", "1 Gbit/s,1 Gbit/s"], "--rates"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--link-class", "inter,inter"], "--link-class"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--compute", "--gemm-sizes", "256,256"],
+         "--gemm-sizes"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--dtype", ""], "--dtype"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--nccl-algo", "ring"], "--nccl-algo"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--base", "{tmp}/s.yaml"], "--base"),
+        (["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v",
+          "--case", "training.micro_batch=2", "--case", "training.micro_batch=2"], "--case"),
+        (["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v",
+          "--calibrate-ranks", "2,2"], "--calibrate-ranks"),
+        (["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v",
+          "--engine", "analytic,analytic"], "--engine"),
+    ):  # fmt: skip  # each accepted one measured for minutes on the local testbed
+        yield Case(kind, argv, files, expect_error=True, names=names, outputs=("{tmp}/p.yaml", "{tmp}/v"))
+    one = ("--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1")
+    for extra in ((), ("--format", "csv"), ("--format", "json"), ("--engine", "sim")):  # algbw printed "inf"
+        yield Case(kind, ["collective", *one, "--size", "1 TB", *extra], finite=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1444,6 +1563,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     size_lists, nccl_rows, unit_typos, keys_and_documents, priced_in_all, symlinked_paths, line_breaks_and_marks,
     merge_keys, every_numeric_field, torchrun_environment, profiles_everywhere, collective_edges, set_paths,
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
+    plan_lists, report_shapes, loader_work, empty_and_repeated_options,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -1589,6 +1709,9 @@ def run_subprocess(argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOU
         return proc.returncode, "", "\x00 not UTF-8 output"
 
 
+_NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
+
+
 def run_case(case: Case, tmp: Path) -> Outcome:
     argv = _materialise(case, tmp)
     start = time.perf_counter()
@@ -1608,6 +1731,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "clean"
     if verdict == "clean" and code == 2 and case.names and case.names not in err:
         verdict = "vague"
+    if verdict == "clean" and code == 0 and case.finite and _NON_FINITE.search(out):
+        verdict = "non-finite"
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs]
     if verdict == "clean" and code != 0 and any(o.exists() or o.is_symlink() for o in outputs):
         verdict = "written"
@@ -1617,9 +1742,9 @@ def run_case(case: Case, tmp: Path) -> Outcome:
 def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
-    verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written"]
+    verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite"]
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} " + " ".join(
-        f"{v:>9}" for v in ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written")
+        f"{v:>9}" for v in ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan")
     )
     rows = [header, "-" * len(header)]
     for kind in [*kinds, "all"]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dpsim.buckets import DEFAULT_BUCKET_BYTES, bucket_sizes, ddp_bucket_layout, first_bucket_bytes
+from dpsim.buckets import DEFAULT_BUCKET_BYTES, bucket_count, bucket_sizes, ddp_bucket_layout, first_bucket_bytes
 
 
 def _ddp_buckets(
@@ -366,3 +366,13 @@ def test_check_counts_the_buckets_the_engines_reduce() -> None:
     assert derived_values(xl)["buckets"] == 3 * 48 + 1
     assert api.run(xl, engine="analytic").extra["buckets"] == 3 * 48 + 1
     assert api.run(xl, engine="sim").extra["buckets"] == 3 * 48 + 1
+
+
+@pytest.mark.parametrize(
+    ("total", "bucket", "first"),
+    [(0.0, 25e6, None), (1.0, 25e6, None), (248_879_616.0, DEFAULT_BUCKET_BYTES, None), (100e6, 25e6, 25e6),
+     (100e6 + 1e-3, 25e6, 25e6), (99e6, 25e6, 1e6), (1e9, 3e8, None), (7.0, 1.0, 1.0), (3 * 62.5e6, 62.5e6, 62.5e6)],
+)  # fmt: skip
+def test_bucket_count_is_the_number_of_buckets_without_listing_them(total: float, bucket: float, first: float | None):
+    """The cost guard counted ``len(bucket_sizes(...))``: a 1-byte bucket listed 248 M floats (2 GB) first."""
+    assert bucket_count(total, bucket, first) == len(bucket_sizes(total, bucket, first))

@@ -600,3 +600,67 @@ def test_torchrun_variables_are_checked_before_anything_runs(
                   "training.micro_batch=2", "--out-dir", str(tmp_path / "v")]):  # fmt: skip
         assert _one_line(argv).startswith(f"error: <environment>: {expected}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+# --- the hostile helper's findings (plan lists, report shapes, loader work, repeated options) ------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([*hostile._PLAN, "--tp", "1,1"], "--tp: lists '1' more than once"),
+        ([*hostile._PLAN, "--recompute", "none,"], "--recompute: empty entry in 'none,'"),
+        ([*hostile._PLAN, "--tp", "\u0661"], "--tp: expected comma-separated integers"),
+        ([*hostile._PLAN, "--global-batch", "1" + "0" * 29], "--global-batch: must be between 1 and 8,589,934,592"),
+        ([*hostile._PLAN, "--top", "1000000000000"], "--top: must be between 1 and 500"),
+        ([*hostile._PLAN, "--price", "1e-400"], "--price: '1e-400' is too small for a float"),
+        (["collective", "--size", ""], "--size: expected a size"),
+        (["run", "--engine", ""], "--engine: expected one of analytic, sim, got ''"),
+    ],
+)
+def test_options_once_accepted_or_a_traceback_are_named(argv: list[str], expected: str) -> None:
+    """--tp 1,1 searched every layout twice, --tp ١ read as 1, --global-batch 10^29 was an OverflowError
+    traceback, --top 10^12 re-checked every configuration (minutes), --size '' and --engine '' were the default."""
+    assert expected in _one_line(argv)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (
+            "f.json",
+            b'{"step_time_s": "x", "engine": "analytic"}',
+            "step_time_s: expected a finite number >= 0, got 'x'",
+        ),
+        ("k.json", b'{"traceEvents": 5}', "traceEvents: expected a list of events, got 5"),
+        ("m.json", b'{"ranked": [{"step_time_s": "fast"}]}', "ranked.0.step_time_s: expected a finite number >= 0"),
+        ("t.csv", b"step_time_s\nabc\n", "without the column(s) world_size, samples_per_s, scaling_efficiency"),
+        ("v.jsonl", b"1\n", "v.jsonl:1: expected a record (a JSON object), got 1"),
+    ],
+)
+def test_report_refuses_json_that_is_not_a_result(name: str, data: bytes, expected: str, tmp_path: Path) -> None:
+    """Each was a TypeError/KeyError/ValueError traceback (or a page of nothing) in dpsim.html_report."""
+    (tmp_path / name).write_bytes(data)
+    assert expected in _one_line(["report", str(tmp_path / name), "-o", str(tmp_path / "r.html")])
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_million_vary_values_are_counted_before_they_are_read(tmp_path: Path) -> None:
+    """Each --vary value is read as YAML: a million of them took minutes before the 100,000-point refusal."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    values = ",".join(str(i) for i in range(1, 1_000_001))
+    start = time.perf_counter()
+    err = _one_line(["sweep", str(tmp_path / "s.yaml"), "--vary", f"variability.seed={values}"])
+    assert "1,000,000 points (more than 100,000); pass --yes" in err and time.perf_counter() - start < 10
+    err = _one_line(["sweep", str(tmp_path / "s.yaml"), "--vary", f"variability.seed={values}", "--vary",
+                     "training.micro_batch=1,2", "--yes"])  # fmt: skip
+    assert "2,000,000 points, more than the 1,000,000 one sweep runs (even with --yes)" in err
+
+
+def test_a_one_rank_collective_prints_no_infinite_bandwidth() -> None:
+    """On one rank a collective moves nothing in 0 s: algbw was printed as 'inf' (table and CSV)."""
+    one = ["collective", "--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--size", "1 TB"]
+    code, out, _ = hostile.run_in_process([*one, "--format", "csv"])
+    assert code == 0 and out.splitlines()[1].split(",")[2:5] == ["0.0", "", "0.0"]  # time, algbw (none), busbw
+    code, out, _ = hostile.run_in_process(one)
+    assert code == 0 and "inf" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -511,6 +512,22 @@ def test_zero3_keeps_what_comes_back_within_the_reuse_distance() -> None:
     # DeepSpeed's default 1e9 keeps the whole small model: the backward gathers nothing
     assert zero3_kept_parameters(_zero3_toy()) == pytest.approx(total)
     assert step_traffic(_zero3_toy()).backward_gathers == 0
+
+
+def test_zero3_reuse_walk_is_linear_in_the_layers() -> None:
+    # The walk copied the trace's tail for every unit: O(L^2), hours at 100,000 layers. A layer j places from
+    # the end comes back after 2 x (head + j layers): kept while that is below the distance (1e9 by default).
+    layers = 100_000
+    scenario = _scenario(  # the toy's shape, 100,000 layers deep
+        f"model={{kind: transformer, layers: {layers}, hidden: 100, heads: 4, seq_len: 10, vocab: 1000}}",
+        "cluster.nodes=1", "cluster.workers_per_node=4", "training.global_batch=8", "training.micro_batch=2",
+        "training.zero_stage=3",
+    )  # fmt: skip
+    head, layer = 100_000, 121_300 + 200 / layers  # a layer and its share of the final LayerNorm
+    count = sum(1 for j in range(layers) if 2 * (head + j * layer) < 1e9)
+    start = time.perf_counter()
+    assert zero3_kept_parameters(scenario) == pytest.approx(head + count * layer, rel=1e-9)
+    assert time.perf_counter() - start < 5
 
 
 def test_zero3_memory_holds_kept_prefetched_and_the_reduce_buffer() -> None:

@@ -26,6 +26,8 @@ first stage holds L·(1 + (p−1)/(p·v)) layers' worth, Korthikanti et al. eq. 
 
 from __future__ import annotations
 
+import itertools
+import sys
 from dataclasses import dataclass
 
 from dpsim.compute import chunk_layers
@@ -531,10 +533,21 @@ def zero3_kept_parameters(scenario: Scenario, stage: int = 0) -> float:
     size = dict(units)  # a unit's elements (the tied embedding: as the output head)
     trace = units + units[::-1]
     last_forward = {key: i for i, (key, _) in enumerate(units)}
+    # The walk from a unit's last forward use at ``at`` meets nothing of its own before its backward use at
+    # 2L-1-at: it is kept when the elements between, twice units[at+1:], stay below the distance. Twice the
+    # suffix sum decides that in one pass; within rounding of the distance the walk itself decides.
+    suffix = [0.0] * (len(units) + 1)
+    for i in range(len(units) - 1, -1, -1):
+        suffix[i] = units[i][1] + suffix[i + 1]
+    slack = 4 * len(trace) * sys.float_info.epsilon
     kept = 0.0
     for key, at in last_forward.items():
+        between = 2 * suffix[at + 1]
+        if abs(between - ds.max_reuse_distance) > slack * max(between, 1.0):
+            kept += size[key] if between < ds.max_reuse_distance else 0.0
+            continue
         traversed = 0.0
-        for other, n in trace[at + 1 :]:
+        for other, n in itertools.islice(trace, at + 1, None):
             if traversed >= ds.max_reuse_distance:
                 break
             if other == key:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dpsim.buckets import bucket_sizes, piece_count
+from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import TEXTBOOK
@@ -227,7 +227,7 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
     per_micro_batch = f", {FEWER_MICRO_BATCHES}" if traffic.gradient_reductions > 1 else ""
     # DeepSpeed's IPG buckets of whole tensors where the tensors are known, else equal pieces of the stream
     buckets = (
-        len(cut.gradient_buckets) or len(bucket_sizes(gradient_bytes, cut.gradient_bucket, cut.gradient_bucket))
+        len(cut.gradient_buckets) or bucket_count(gradient_bytes, cut.gradient_bucket, cut.gradient_bucket)
     ) * traffic.gradient_reductions
     op = "all-reduces" if scenario.gradient_reduction_op == "allreduce" else "reduce-scatters"
     fewer_buckets = (
