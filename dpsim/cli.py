@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -417,6 +418,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None:  # the console script, not an in-process call (tests, notebooks)
         install_signal_cleanup()
+    if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints is dropped, as click's echo does
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open for the process's life
     try:
         code = app(args=args, prog_name="dpsim", standalone_mode=False)
     except _click_exceptions.UsageError as exc:

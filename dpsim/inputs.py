@@ -152,7 +152,13 @@ def read_bytes(path: str | Path, source: str | None = None, limit: int = MAX_FIL
     """
     where = source if source is not None else ("<stdin>" if str(path) == STDIN else str(path))
     if str(path) == STDIN:
-        return _read_stream(sys.stdin.buffer, limit, where)
+        stream = getattr(sys.stdin, "buffer", None)  # None: dpsim started with stdin closed (`<&-`)
+        if stream is None:
+            raise ScenarioError("", "standard input is closed: give a file, or pipe the input into -", where)
+        try:
+            return _read_stream(stream, limit, where)
+        except OSError as exc:  # a folder or a closed descriptor as stdin
+            raise ScenarioError("", f"cannot read standard input: {exc.strerror or exc}", where) from None
     try:
         info = os.stat(path)
     except OSError as exc:

@@ -664,3 +664,22 @@ def test_a_one_rank_collective_prints_no_infinite_bandwidth() -> None:
     assert code == 0 and out.splitlines()[1].split(",")[2:5] == ["0.0", "", "0.0"]  # time, algbw (none), busbw
     code, out, _ = hostile.run_in_process(one)
     assert code == 0 and "inf" not in out
+
+
+@pytest.mark.parametrize("argv", [["run", "-"], ["check", "-"], ["report", "-", "-o", "r.html"]])
+def test_a_closed_stdin_or_stdout_is_one_line(argv: list[str], tmp_path: Path) -> None:
+    """`dpsim run - <&-`: sys.stdin is None, and reading it was an AttributeError traceback; `dpsim run >&-`
+    (sys.stdout None) was one too, at the first print."""
+    env = {**os.environ, "PYTHONPATH": str(hostile.ROOT)}
+    command = " ".join([f'"{sys.executable}"', "-m", "dpsim.cli", *argv])
+    proc = subprocess.run(f"{command} <&-", shell=True, capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"error: {'-' if argv[0] == 'report' else '<stdin>'}: standard input is closed: give a file, or pipe the "
+        "input into -"
+    ]
+    assert not (tmp_path / "r.html").exists()
+    if argv[0] == "run":
+        closed = subprocess.run(f'"{sys.executable}" -m dpsim.cli run >&-', shell=True, capture_output=True,
+                                text=True, cwd=tmp_path, env=env, timeout=120, check=False)  # fmt: skip
+        assert closed.returncode == 0 and "Traceback" not in closed.stderr
