@@ -16,7 +16,7 @@ from dpsim.outputs import replaced
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BREAKDOWN", "breakdown_axes", "scaling_axes", "scaling_plot"]
+__all__ = ["BREAKDOWN", "MAX_BARS", "MAX_LEGEND", "MAX_POINTS", "breakdown_axes", "scaling_axes", "scaling_plot"]
 
 BREAKDOWN = (
     ("compute_s", "compute"),
@@ -28,6 +28,15 @@ BREAKDOWN = (
 """Parts of a step. ``compute_s`` is the critical path's (slowest worker's) compute and
 includes ``barrier_s``, so the plot shows ``compute_s − barrier_s`` as compute; the parts then
 sum to ``step_time_s`` for the analytic engine."""
+
+
+MAX_LEGEND = 20
+"""Most series drawn as named lines; more are drawn as one set of points (1,000 named lines, one a seed, took
+minutes to draw and lay out)."""
+MAX_POINTS = 5000
+"""Most points drawn when the series are too many to name (:data:`MAX_LEGEND`): every k-th row beyond."""
+MAX_BARS = 200
+"""Most points of the step breakdown's bars (a 100,000-row sweep drew 500,000 rectangles and tick labels)."""
 
 
 def _text(text: str) -> str:
@@ -42,16 +51,22 @@ def _x_column(frame: pd.DataFrame, varied: Sequence[str]) -> str:
     return varied[0] if varied else "world_size"
 
 
-def _series(frame: pd.DataFrame, varied: Sequence[str], x: str) -> list[tuple[str, pd.DataFrame]]:
-    """One line per combination of the varied fields that are not on the x axis."""
+def _series(frame: pd.DataFrame, varied: Sequence[str], x: str) -> list[tuple[str, pd.DataFrame]] | int:
+    """One line per combination of the varied fields that are not on the x axis; more than :data:`MAX_LEGEND`
+    of them: their count (named one by one, 100,000 lines took minutes)."""
     others = [v for v in varied if v in frame.columns and v != x and frame[v].astype(str).nunique() > 1]
     if x == "world_size":
         others = [v for v in others if not v.startswith("cluster.")]
     if not others:
         return [("", frame)]
-    keys = frame[others].astype(str).agg(", ".join, axis=1)
+    keys = frame[others[0]].astype(str)
+    for other in others[1:]:  # column by column: a row-wise join took 17 s for 100,000 rows
+        keys = keys + ", " + frame[other].astype(str)
+    if keys.nunique() > MAX_LEGEND:
+        return int(keys.nunique())
     label_of = {
-        key: _text(", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False))) for key in keys
+        key: _text(", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False)))
+        for key in dict.fromkeys(keys)
     }
     return [(label_of[key], frame[keys == key]) for key in dict.fromkeys(keys)]
 
@@ -60,10 +75,18 @@ def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any,
     """Throughput (samples/s) and scaling efficiency against world size (or the varied field)."""
     x = _x_column(frame, varied)
     numeric = frame[x].dtype.kind in "iuf"
-    for label, part in _series(frame, varied, x):
+    series = _series(frame, varied, x)
+    if isinstance(series, int):  # the points as one unnamed artist: 20,000 lines took minutes to draw
+        step = -(-len(frame) // MAX_POINTS)  # at most MAX_POINTS of them (100,000 markers: 21 MB of SVG)
+        every = f", every {step}th point" if step > 1 else ""
+        series = [(f"{series:,} series{every}", frame.iloc[::step])]
+        style: dict[str, Any] = {"marker": "o", "linestyle": "none", "markersize": 3}
+    else:
+        style = {"marker": "o"}
+    for label, part in series:
         xs = part[x] if numeric else part[x].astype(str)
-        ax_throughput.plot(xs, part["samples_per_s"], marker="o", label=label or None)
-        ax_efficiency.plot(xs, 100 * part["scaling_efficiency"], marker="o", label=label or None)
+        ax_throughput.plot(xs, part["samples_per_s"], label=label or None, **style)
+        ax_efficiency.plot(xs, 100 * part["scaling_efficiency"], label=label or None, **style)
     if x == "world_size":
         # log-log: ideal (linear) scaling is a straight line of slope 1, drawn from the smallest run
         ideal = frame.sort_values("world_size").iloc[0]
@@ -86,7 +109,11 @@ def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any,
 
 
 def breakdown_axes(frame: pd.DataFrame, varied: Sequence[str], ax: Any) -> None:
-    """Stacked bars: the step split into compute, exposed communication, bubble, wait, optimizer."""
+    """Stacked bars: the step split into compute, exposed communication, bubble, wait, optimizer.
+
+    At most :data:`MAX_BARS` points (the first), as the report's tables show at most 200 rows."""
+    shown = len(frame)
+    frame = frame.head(MAX_BARS)
     labels = [_text(", ".join(f"{row[v]}" for v in varied if v in frame.columns)) for _, row in frame.iterrows()]
     bottom = [0.0] * len(frame)
     positions = list(range(len(frame)))
@@ -104,7 +131,7 @@ def breakdown_axes(frame: pd.DataFrame, varied: Sequence[str], ax: Any) -> None:
     ax.set_xticklabels(
         labels, rotation=60 if len(frame) > 6 else 0, ha="right" if len(frame) > 6 else "center", fontsize="small"
     )
-    ax.set_xlabel(", ".join(varied))
+    ax.set_xlabel(", ".join(varied) + (f" (the first {MAX_BARS} of {shown:,} points)" if shown > MAX_BARS else ""))
     ax.set_ylabel("step time (ms)")
     if ax.get_legend_handles_labels()[0]:  # all-zero times draw no bar: no empty legend (a warning)
         ax.legend(fontsize="small")

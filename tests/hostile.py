@@ -1497,6 +1497,8 @@ def report_shapes() -> Iterator[Case]:
         ("zeros.csv", sweep_header + b"0,1,0,0\n"),
         ("meta.json", b'{"traceEvents": [{"ph": "M", "name": "process_name", "pid": 1, "args": 5}, '
                       b'{"ph": "X", "pid": 1, "ts": 1, "dur": 1}], "otherData": [1]}'),
+        ("many.csv", sweep_header.rstrip(b"\n") + b",variability.seed\n"
+         + b"".join(b"0.1,4,100,0.9,%d\n" % i for i in range(100_000))),  # 100,000 series: minutes to draw
     ):  # fmt: skip
         yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data})
 
