@@ -392,6 +392,8 @@ def report_command(
     from dpsim.inputs import printable_name
 
     check_writable(output, "--output", (".html", ".htm"), results)
+    if len(results) > html_report.MAX_INPUTS:  # each is read, checked and drawn: 0.1 s a run result
+        raise fail("results", f"{len(results):,} files; one page takes at most {html_report.MAX_INPUTS} (make several)")
     if title is not None:
         try:
             printable_name(title, 200)

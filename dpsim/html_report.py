@@ -31,10 +31,12 @@ from typing import Any
 from dpsim import inputs
 from dpsim.errors import ScenarioError, safe_text
 
-__all__ = ["MAX_RESULT_BYTES", "Section", "build_report", "read_result"]
+__all__ = ["MAX_INPUTS", "MAX_RESULT_BYTES", "Section", "build_report", "read_result"]
 
 MAX_RESULT_BYTES = 64 << 20
 """Largest result file read (64 MiB: a sweep of ~100,000 rows)."""
+MAX_INPUTS = 100
+"""Most input files of one page (each drawn: a run's figure takes about 0.1 s; 1,000 took minutes)."""
 MAX_TABLE_ROWS = 200
 """Rows shown per table (the page says how many were left out)."""
 

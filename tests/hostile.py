@@ -1501,6 +1501,9 @@ def report_shapes() -> Iterator[Case]:
          + b"".join(b"0.1,4,100,0.9,%d\n" % i for i in range(100_000))),  # 100,000 series: minutes to draw
     ):  # fmt: skip
         yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data})
+    run = b'{"scenario": "x", "engine": "analytic", "step_time_s": 1, "compute_s": 0.5}'
+    yield Case(kind, ["report", *["{tmp}/run.json"] * 101, "-o", "{tmp}/r.html"], {"run.json": run},
+               expect_error=True, names="at most 100", outputs=("{tmp}/r.html",))  # fmt: skip  # 0.1 s each
 
 
 def loader_work() -> Iterator[Case]:
