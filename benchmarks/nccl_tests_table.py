@@ -57,6 +57,9 @@ class PublishedRun:
     host_topology: tuple[tuple[str, Any], ...] = ()
     """``cluster.host_topology`` of a PCIe-only node as (field, value) pairs (sockets, gpus_per_switch, cpu, p2p);
     empty: none (every GPU pair at the intra-node rate)."""
+    p2p_level: str | None = None
+    """``NCCL_P2P_LEVEL`` the run set (None: NCCL's default); only NCCL's graph (:func:`nccl_graph`) reads it:
+    dpsim routes P2P through the root complex and SHM over the same links."""
 
 
 GiB = float(1 << 30)
@@ -178,9 +181,10 @@ ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
         39.3, _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
-        note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too); dpsim has no "
-        "P2P-level setting and routes P2P and SHM over the same links, so it prices both rows alike",
+        note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too); dpsim "
+        "routes P2P and SHM over the same links, so it prices both rows alike",
         host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
+        p2p_level="SYS",
     ),
     PublishedRun(
         "RTX 2080 Ti x2, Gen3 switch, no P2P", "v100", 1, 2, "pcie3", "ib-edr", 1, "auto", 1 * GiB, 4.00,
@@ -248,6 +252,22 @@ def scenario_for(run: PublishedRun) -> Any:
     return machine_scenario(run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm, **host)
 
 
+def nccl_graph(run: PublishedRun) -> str:
+    """NCCL's intra-node ring graph on a PCIe row's node (:func:`dpsim.sim.pcie_ring.scenario_pcie_ring`), in words;
+    empty for rows without a host topology."""
+    from dpsim.sim.pcie_ring import scenario_pcie_ring
+
+    ring = scenario_pcie_ring(scenario_for(run), run.p2p_level) if run.host_topology else None
+    if ring is None:
+        return ""
+    search = "no ring, fallback 1 x 0.1 GB/s" if ring.fallback else f"{ring.search_channels} x {ring.speed_gbps:g} GB/s"
+    hops = ", ".join(f"{n} {t}" for t in ("P2P", "SHM") if (n := ring.transports.count(t)))
+    return (
+        f"NCCL's ring search: {search} ({ring.type_intra}), {ring.channels} channels of {ring.simple_threads} "
+        f"threads, hops {hops}"
+    )
+
+
 def predict(run: PublishedRun) -> dict[str, Any]:
     """dpsim's collective at the published size: busbw (GB/s), algorithm, protocol, error."""
     from dpsim.cli_collective import collective_rows
@@ -260,6 +280,7 @@ def predict(run: PublishedRun) -> dict[str, Any]:
         "algorithm_used": row["algorithm"],
         "protocol_used": row["protocol"],
         "error": busbw / run.busbw_gbps - 1.0,
+        "nccl_graph": nccl_graph(run),
     }
 
 
@@ -293,7 +314,8 @@ def _print(rows: list[dict[str, Any]]) -> None:
         )
     print()
     for r in rows:
-        print(f"  {r['name']}: {r['source']}  {r['note']}")
+        graph = f" [{r['nccl_graph']}]" if r["nccl_graph"] else ""
+        print(f"  {r['name']}: {r['source']}  {r['note']}{graph}")
     worst = max(abs(r["error"]) for r in rows)
     print(f"\nworst |error| = {100 * worst:.1f} % over {len(rows)} configurations")
 

@@ -836,28 +836,31 @@ KNOWN_MISSES = {
         "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
     "RTX PRO 6000 x8, PCIe, 2x Turin": (
-        "-30 % (15.6 vs 22.2 GB/s at 32 MiB): dpsim runs the ring over the two sockets at NCCL's AMD_BW (16 GB/s "
-        "each way), but the source says NCCL's search found no speed there (16 is under sm100SpeedArrayIntra's "
-        "lowest step, 18) and fell back to a 0.1 GB/s graph of 2 channels, whose rate the xGMI link (192+ GB/s) "
-        "does not bound: the fallback's channel-limited rate is not modelled"
+        "-30 % (15.6 vs 22.2 GB/s at 32 MiB): NCCL's ring search on that node (test_nccl_host.py, by hand) finds no "
+        "ring (AMD_BW 16 under sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at "
+        "0.1 GB/s, doubled to 2 channels of 256 threads, every hop SHM; dpsim prices the ring on the links with "
+        "the socket link at AMD_BW (the xGMI fabric carries 192+ GB/s): what 2 SHM channels move (11.1 GB/s "
+        "each here, 37.6 on 8 channels) is a transport rate no cited measurement gives"
     ),
     "RTX PRO 6000 x4, PCIe switches": (
-        "+52 % (46.1 vs 30.3 GB/s): NCCL moves the NODE pairs' bytes through host memory (SHM) by default, which "
-        "dpsim prices at the PCIe links' rate as it does P2P; the same GPUs reach 39.3 with NCCL_P2P_LEVEL=SYS"
+        "+52 % (46.1 vs 30.3 GB/s): NCCL's graph is 2 rings x 24 GB/s (4 channels of 512 threads), hops 0->1 and "
+        "2->3 P2P in a switch, 1->2 and 3->0 SHM through the CPU; each link carries one ring edge a way, so the "
+        "links give 46.1 whichever the transport. The SHM hops' own rate (7.6 GB/s a channel here) is not modelled"
     ),
     "RTX 2080 Ti x2, Gen3 switch, no P2P": (
-        "+50 % (6.00 vs 4.00 GB/s at 1 GiB; +200 % with every pair at PCIe rate): without P2P both ring edges "
-        "go up and down the switch's 12 GB/s uplink, which dpsim shares; the run's two directions together reach "
-        "8 GB/s of it, its one-way broadcast 11.09 (that row is within 10 %): the host's two-way SHM rate is not "
-        "modelled"
+        "+50 % (6.00 vs 4.00 GB/s at 1 GiB): NCCL's own search gives what dpsim's links do, 1 ring x 6 GB/s (the "
+        "Gen3 uplink carries both edges, 12/2), run on 2 channels of 256 threads, both hops SHM; the run's one-way "
+        "broadcast reaches 11.09 (within 10 %) and its bandwidthTest 12.2/13.2 GB/s H2D/D2H, but reading and "
+        "writing host memory both ways at once it moves 4.0 a way: a two-way SHM rate no source gives"
     ),
     "RTX 2080 Ti x2, Gen3 switch, no P2P, all_gather": (
-        "+58 % (6.00 vs 3.79 GB/s at 1 GiB): as the all_reduce row, two directions through the uplink at 7.6 GB/s "
-        "together in the run, 12 in dpsim"
+        "+58 % (6.00 vs 3.79 GB/s at 1 GiB): the all_reduce row's graph and hops (1 x 6 GB/s, 2 SHM channels); two "
+        "directions through host memory at 7.6 GB/s together in the run, 12 on dpsim's links"
     ),
     "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS": (
-        "+17 % (46.1 vs 39.3 GB/s at 32 MiB): P2P through the root complex reaches 82 % of the Gen5 x16 links' "
-        "48 GB/s in NCCL's ring here; no source figure for that efficiency is modelled"
+        "+17 % (46.1 vs 39.3 GB/s at 32 MiB): the same graph as the default row (2 x 24 GB/s, 4 channels of 512 "
+        "threads), every hop P2P; P2P through the AMD root complex reaches 82 % of the Gen5 x16 links' 48 GB/s "
+        "in NCCL's ring here, and no cited figure gives that rate (P2P read is NVLink-only, paths.cc)"
     ),
 }
 

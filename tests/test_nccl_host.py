@@ -12,12 +12,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_nccl import _three_engines  # pytest puts tests/ on the path
+from test_nccl import _published, _three_engines  # pytest puts tests/ on the path
 
 from dpsim.analytic import collectives as cf
 from dpsim.errors import ScenarioError
 from dpsim.scenario import scenario_from_dict
 from dpsim.sim.cluster import Cluster
+from dpsim.sim.pcie_ring import PcieRing, nccl_pcie_ring, scenario_pcie_ring
 
 PCIE4 = cf.Link(2e-6, 24e9)
 NIC = cf.Link(5e-6, 24e9)
@@ -187,3 +188,83 @@ def test_a_nic_on_the_other_socket_is_reached_across_the_socket_link(nics: int, 
     once, twice = _engines(fabric), _three_engines("allreduce", "ring", fabric, 2 * SIZE)
     for per_byte in [(b - a) / SIZE for a, b in zip(once, twice, strict=True)]:
         assert per_byte == pytest.approx(2 * 15 / 16 / bandwidth, rel=1e-9)
+
+
+# --- NCCL's ring graph on a PCIe node (dpsim.sim.pcie_ring) ------------------------------------------------
+
+
+def test_nccl_pcie_ring_reproduces_the_graph_nccl_printed_for_eight_rtx_4090() -> None:
+    """NVIDIA/nccl-tests#307 (8 × GeForce RTX 4090, no P2P, two Skylake-class sockets, 4 GPUs under each Gen4
+    switch) printed ``System : maxBw 24.0 totalBw 24.0``, ``SYS`` GPU pairs at 10.0 and ``Pattern 4, crossNic 0,
+    nChannels 1, bw 5.000000/5.000000, type SYS/PIX``. By hand: every edge goes through a CPU; switch 0's uplink
+    carries edges 0→1, 1→2, 2→3 (``PHB`` through an Intel CPU: 6/5 of the speed each) and 3→4 (``SYS``: 1×),
+    4.6 × speed ≤ 24, so ≤ 5.2; the socket link holds 10. From speedArrayIntra's 20 (≤ maxBw 24) down to 6 no
+    ring fits (6 × 4.6 = 27.6); 5 fits one (23.0); 4 and 3 one each, not better. Without the 6/5 charge the
+    search would stop at 6 (4 × 6 = 24)."""
+    host = cf.HostTopology(2, 4, SKL, False)
+    ring = nccl_pcie_ring(8, host, 24.0, "ada", "intel-skl")
+    assert (ring.search_channels, ring.speed_gbps, ring.type_intra, ring.fallback) == (1, 5.0, "SYS", False)
+    assert (ring.channels, ring.simple_threads, set(ring.transports)) == (2, 256, {"SHM"})
+    assert nccl_pcie_ring(8, host, 24.0, "ada", "amd").speed_gbps == 6.0
+
+
+def _row_ring(name: str) -> PcieRing | None:
+    (module, run) = next(entry for entry in _published() if entry[1].name == name)
+    return scenario_pcie_ring(module.scenario_for(run), run.p2p_level)
+
+
+@pytest.mark.parametrize(
+    ("name", "graph"),
+    [
+        # 8 GPUs on root ports of two AMD sockets, Gen5 48: every ring crosses the socket link (AMD_BW 16) once each
+        # way, under sm100SpeedArrayIntra's lowest step (18): no ring at any speed, the rank-order fallback of one
+        # channel at 0.1 GB/s, doubled to 2 (connect.cc); 0.1 ≤ PCI_BW: 256 threads; all pairs NODE/SYS > PXB: SHM
+        ("RTX PRO 6000 x8, PCIe, 2x Turin", (1, 0.1, "SYS", True, 2, 256, ("SHM",) * 8)),
+        # 4 GPUs, 2 a Gen5 switch, one socket: every link carries one ring edge a way. 45 (first ≤ 48): 1 ring;
+        # 40, 30: 1; 24: 2 rings = 48 = totalBw, done. 24 < 25: not duplicated; pass 2: 30 holds 1 < 2. Doubled: 4
+        # channels, 48 > 12: 512 threads. Hops 0→1, 2→3 in a switch (PIX, P2P); 1→2, 3→0 through the CPU (SHM)
+        ("RTX PRO 6000 x4, PCIe switches", (2, 24.0, "PHB", False, 4, 512, ("P2P", "SHM", "P2P", "SHM"))),
+        # the same graph (the same links), every hop P2P with NCCL_P2P_LEVEL=SYS
+        ("RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", (2, 24.0, "PHB", False, 4, 512, ("P2P",) * 4)),
+        # 2 GeForce cards, one Gen3 switch, no P2P: both edges through the CPU, the uplink carries 2 a way, 12 GB/s.
+        # speedArrayIntra from 12: 12, 10, 9, 7 hold none; 6: 1 ring; 5, 4: 1; 3: 2 (6, not better). 1 × 6 is
+        # dpsim's link price too (6.0); doubled to 2 channels of 256 threads
+        ("RTX 2080 Ti x2, Gen3 switch, no P2P", (1, 6.0, "PHB", False, 2, 256, ("SHM", "SHM"))),
+        ("RTX 2080 Ti x2, Gen3 switch, no P2P, broadcast", (1, 6.0, "PHB", False, 2, 256, ("SHM", "SHM"))),
+    ],
+)
+def test_nccl_pcie_ring_on_the_published_pcie_rows(name: str, graph: tuple[object, ...]) -> None:
+    """What NCCL's ring search (search.cc, connect.cc, tuning.cc) gives on each published PCIe machine, by hand."""
+    ring = _row_ring(name)
+    assert ring is not None
+    got = (
+        ring.search_channels, ring.speed_gbps, ring.type_intra, ring.fallback, ring.channels, ring.simple_threads,
+        ring.transports,
+    )  # fmt: skip
+    assert got == graph
+
+
+def test_nccl_pcie_ring_finds_a_ring_on_two_amd_sockets_below_blackwell() -> None:
+    """The Turin node's links with Hopper's or Ampere's speed array: 15 ≤ AMD_BW 16 is a step, so the search finds
+    one ring at 15 (the socket link holds one; 12, 11 hold one, 6/15 < 0.49 stops Hopper's; 9 and then 7/15 < 0.49
+    stop Ampere's), doubled to 2 channels of 512 threads (15 > PCI_BW) — only Blackwell's array falls back."""
+    host = cf.HostTopology(2, 1, 16e9, True)
+    for arch in ("hopper", "ampere"):
+        ring = nccl_pcie_ring(8, host, 48.0, arch, "amd")
+        assert (ring.search_channels, ring.speed_gbps, ring.fallback, ring.channels, ring.simple_threads) == (
+            1, 15.0, False, 2, 512,
+        )  # fmt: skip
+    assert nccl_pcie_ring(8, host, 48.0, "blackwell", "amd").fallback
+
+
+def test_nccl_p2p_level_and_amds_two_gpu_rule() -> None:
+    """``ncclTopoCheckP2p``: P2P up to PXB by default, at any distance on an AMD host with at most 2 GPUs; a
+    GeForce node (``p2p: false``) never; an unknown level is refused."""
+    roots = cf.HostTopology(1, 1, 0.0, True)
+    assert nccl_pcie_ring(2, roots, 24.0).transports == ("SHM", "SHM")
+    assert nccl_pcie_ring(2, roots, 24.0, cpu="amd").transports == ("P2P", "P2P")
+    assert nccl_pcie_ring(4, roots, 24.0, cpu="amd").transports == ("SHM",) * 4
+    assert nccl_pcie_ring(4, roots, 24.0, p2p_level="PHB").transports == ("P2P",) * 4
+    assert nccl_pcie_ring(2, cf.HostTopology(1, 2, 0.0, False), 24.0, p2p_level="SYS").transports == ("SHM", "SHM")
+    with pytest.raises(ValueError, match="NCCL_P2P_LEVEL"):
+        nccl_pcie_ring(2, roots, 24.0, p2p_level="NODE")
