@@ -268,3 +268,23 @@ def test_nccl_p2p_level_and_amds_two_gpu_rule() -> None:
     assert nccl_pcie_ring(2, cf.HostTopology(1, 2, 0.0, False), 24.0, p2p_level="SYS").transports == ("SHM", "SHM")
     with pytest.raises(ValueError, match="NCCL_P2P_LEVEL"):
         nccl_pcie_ring(2, roots, 24.0, p2p_level="NODE")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["RTX PRO 6000 x4, PCIe switches", "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", "RTX 2080 Ti x2, Gen3 switch, no P2P"],
+)
+def test_where_nccl_finds_a_ring_its_graph_is_the_price_on_the_links(name: str) -> None:
+    """Two derivations, one answer: NCCL's graph (channels × speed, its search over NCCL's link figures) is the
+    bus bandwidth both engines price on the links at a size where latency is gone (8 GiB, ring/Simple): 2 × 24
+    = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair. (The Turin row's fallback graph is not: NCCL's
+    0.1 GB/s is a placeholder, the links give AMD_BW.)"""
+    from dpsim.cli_collective import collective_rows
+
+    (module, run) = next(entry for entry in _published() if entry[1].name == name)
+    ring = _row_ring(name)
+    assert ring is not None and not ring.fallback
+    scenario = module.scenario_for(dataclasses.replace(run, algorithm="ring"))
+    for engine in ("analytic", "sim"):
+        row = collective_rows(scenario, "allreduce", [8 * 2**30], engine=engine)[0]
+        assert row["busbw_Bps"] / 1e9 == pytest.approx(ring.search_channels * ring.speed_gbps, rel=0.01)
