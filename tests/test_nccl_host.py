@@ -218,11 +218,15 @@ def _row_ring(name: str) -> PcieRing | None:
     [
         # 8 GPUs on root ports of two AMD sockets, Gen5 48: every ring crosses the socket link (AMD_BW 16) once each
         # way, under sm100SpeedArrayIntra's lowest step (18): no ring at any speed, the rank-order fallback of one
-        # channel at 0.1 GB/s, doubled to 2 (connect.cc); 0.1 ≤ PCI_BW: 256 threads; all pairs NODE/SYS > PXB: SHM
+        # channel at 0.1 GB/s, doubled to 2 (connect.cc); 0.1 ≤ PCI_BW: 256 threads; all pairs NODE/SYS > PXB: SHM.
+        # The source's own NCCL readout agrees: "Bandwidth estimate 0.1 GB/s", "SYS/SYS", "Channels 2 (minimum)"
+        # (and its XML graph of 2 channels at 24 runs "Channels 4": the doubling)
         ("RTX PRO 6000 x8, PCIe, 2x Turin", (1, 0.1, "SYS", True, 2, 256, ("SHM",) * 8)),
         # 4 GPUs, 2 a Gen5 switch, one socket: every link carries one ring edge a way. 45 (first ≤ 48): 1 ring;
         # 40, 30: 1; 24: 2 rings = 48 = totalBw, done. 24 < 25: not duplicated; pass 2: 30 holds 1 < 2. Doubled: 4
-        # channels, 48 > 12: 512 threads. Hops 0→1, 2→3 in a switch (PIX, P2P); 1→2, 3→0 through the CPU (SHM)
+        # channels, 48 > 12: 512 threads. Hops 0→1, 2→3 in a switch (PIX, P2P); 1→2, 3→0 through the CPU (SHM), as
+        # the source's NCCL log prints ("1[1] -> 2[2] via SHM/direct/direct"; with the SYS level "via P2P/direct
+        # pointer" on all four)
         ("RTX PRO 6000 x4, PCIe switches", (2, 24.0, "PHB", False, 4, 512, ("P2P", "SHM", "P2P", "SHM"))),
         # the same graph (the same links), every hop P2P with NCCL_P2P_LEVEL=SYS
         ("RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", (2, 24.0, "PHB", False, 4, 512, ("P2P",) * 4)),
