@@ -204,7 +204,11 @@ def test_each_network_hop_takes_the_links_latency(
     on a 0.5 µs network NCCL's own per-hop figures are the floor."""
     fabric = _slow_network(30e-6, protocol)
     for t in _three_engines("allreduce", algorithm, fabric, size=8.0):
-        assert t == pytest.approx(expected_us * 1e-6 + 8.0 * _per_byte("allreduce", algorithm, fabric, protocol))
+        # rel 1e-4: a tree runs 8 B on one channel (topoGetAlgoInfo), which forwards them whole over its two
+        # network hops (the pipeline's fill, a few ns; tests/test_pipeline_fill.py)
+        assert t == pytest.approx(
+            expected_us * 1e-6 + 8.0 * _per_byte("allreduce", algorithm, fabric, protocol), rel=1e-4
+        )
     assert cf.collective("allreduce", algorithm, 1e-9, _slow_network(0.5e-6, protocol)).time_s == pytest.approx(
         nccl_us * 1e-6, rel=1e-9
     )

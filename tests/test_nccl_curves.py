@@ -182,6 +182,20 @@ def test_oci_dual_port_nics_run_nvls_tree_on_eight_fused_devices() -> None:
     assert rows[-1]["analytic"]["busbw_gbps"] <= 16 * 24.0
 
 
+def test_a3_mega_small_sizes_hold_one_channel_share_each() -> None:
+    """NCCL runs a tree/Simple message on ``S / (512 threads x 64 B)`` channels (``topoGetAlgoInfo``), so from
+    32 to 256 KiB each of 1-8 channels holds 32 KiB and forwards it whole over 14 chain hops (both trees' chunks
+    of a rail at the 41.4 GB/s Hopper 2-node tree cap) and 2 network hops (200G at tree Simple's 0.92):
+    92.4 + 32768 x (14 x 2 / 41.4e9 + 2 / (0.92 x 25e9)) s = 117.4 us at each size (94-105 us before, S / 16 a
+    channel). The printed curve is flat there too (154-166 us), 28 us above its 4 KiB point."""
+    expected = 92.4e-6 + 32768 * (14 * 2 / 41.4e9 + 2 / (0.92 * 25e9))
+    for size in (32 * 1024, 64 * 1024, 128 * 1024, 256 * 1024):
+        row = _row("A3 Mega", size)
+        for engine in ("analytic", "sim"):
+            assert row[engine]["time_s"] == pytest.approx(expected, rel=2e-3), (size, engine)
+    assert _row("A3 Mega", 8)["analytic"]["time_s"] == pytest.approx(92.4e-6, rel=1e-3)
+
+
 def test_summary_groups_each_regime() -> None:
     rows = curves.compare(_curve("p5.48xlarge"), engines=("analytic",))
     s = curves.summary(rows)

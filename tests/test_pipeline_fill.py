@@ -31,7 +31,8 @@ A3 = Layout(2, 8, nics=8, nvls=True, arch="hopper", nic_gbps=25.0)  # 8 x 200G: 
 def test_the_tree_chunk_is_one_step_of_nccls_buffer() -> None:
     """``chunkSize = buffSize / NCCL_STEPS`` (chunkSteps 1); LL half of it, LL128 120/128; 2 x 8 channels."""
     simple = tree_chunking(A3, "Simple")
-    assert simple == Chunking(4 * MiB / 8, 16, 14, 2)  # 2 x (8 - 1) chain hops, 2 x 1 network hops
+    # 2 x (8 - 1) chain hops, 2 x 1 network hops; a channel per 512 threads x 64 B (topoGetAlgoInfo)
+    assert simple == Chunking(4 * MiB / 8, 16, 14, 2, channel_bytes=32 * KiB)
     assert tree_chunking(dataclasses.replace(A3, nccl_buffsize=8 * MiB), "Simple").chunk_bytes == 1 * MiB
     ll = tree_chunking(A3, "LL")
     assert ll is not None and (ll.chunk_bytes, ll.intra_hops, ll.net_hops) == (32 * KiB, 0, 2)  # 524288 / 8 / 2
@@ -47,6 +48,21 @@ def test_ll128_shrinks_its_chunk_like_calc_coll_chunking() -> None:
     assert ll128.step_at(1 * MiB) == 18000  # 576000 -> 288000 -> 144000 -> 72000, then -> 36000 -> 18000
     assert ll128.step_at(1 << 30) == 576000  # 1 GiB // (16 x 576000) = 116 >= 22.4
     assert ll128.step_at(128 * MiB) == 288000  # 134217728 // 9216000 = 14 < 22.4 once; // 4608000 = 29
+
+
+def test_small_messages_run_on_fewer_channels_like_topo_get_algo_info() -> None:
+    """``while (nBytes < nc * nt * threadThreshold) nc--``: tree Simple nt = 512, threshold 64 B -> 32 KiB a
+    channel; LL 512 x 8 = 4 KiB; LL128 640 x 8 = 5 KiB. A channel's chunk is S / nc, not S / 16."""
+    simple = tree_chunking(A3, "Simple")
+    assert simple is not None
+    sizes = (8, 32 * KiB, 64 * KiB, 96 * KiB, 512 * KiB, 1 * MiB)
+    assert [simple.channels_at(s) for s in sizes] == [1, 1, 2, 3, 16, 16]
+    assert simple.chunk_at(8) == 8 and simple.chunk_at(32 * KiB) == 32 * KiB  # was 2 KiB: S / 16
+    assert simple.chunk_at(256 * KiB) == 32 * KiB and simple.chunk_at(1 * MiB) == 64 * KiB  # 1 MiB / 16, as before
+    ll, ll128 = tree_chunking(A3, "LL"), tree_chunking(A3, "LL128")
+    assert ll is not None and ll128 is not None
+    assert (ll.channel_bytes, ll128.channel_bytes) == (4 * KiB, 5 * KiB)
+    assert ll.channels_at(16 * KiB) == 4 and ll128.channels_at(16 * KiB) == 3
 
 
 # two nodes of two GPUs, two NICs, no per-channel cap: every number below by hand
@@ -75,6 +91,15 @@ def test_one_chunk_per_channel_crosses_every_hop_in_turn() -> None:
     assert cost.fill is not None and cost.fill(1 * MiB) == pytest.approx(c * WIRE * 2.4e-10 - MiB * WIRE * 5e-11)
 
 
+def test_a_trimmed_channel_forwards_its_whole_share() -> None:
+    """64 KiB on 4 lanes: NCCL runs 2 channels of 32 KiB (not 4 of 16 KiB); one chunk each crosses the path:
+    time past the latency = 32 KiB x wire x 2.4e-10 (8.5 us; 4.3 us on 4 channels)."""
+    cluster, tree = _small()
+    cost = phase_cost(tree, cluster)
+    assert cost(64 * KiB) - cost.latency_s == pytest.approx(32 * KiB * WIRE * 2.4e-10)
+    assert cost(8 * KiB) - cost.latency_s == pytest.approx(8 * KiB * WIRE * 2.4e-10)  # one channel: all of it
+
+
 def test_many_chunks_pay_the_fill_once() -> None:
     """64 MiB: 32 chunks of 512 KiB a channel; the fill is the path of one chunk less one bottleneck pass."""
     cluster, tree = _small()
@@ -96,7 +121,7 @@ def test_the_tuner_still_picks_by_nccls_estimate() -> None:
     assert cost.tuned(1 * MiB) == pytest.approx(cost.latency_s + MiB * cost.seconds_per_byte / 0.5)
 
 
-@pytest.mark.parametrize("size", [64 * KiB, 1 * MiB, 16 * MiB, 256 * MiB])
+@pytest.mark.parametrize("size", [16 * KiB, 64 * KiB, 1 * MiB, 16 * MiB, 256 * MiB])
 def test_the_engines_agree_on_the_filled_tree(size: int) -> None:
     fabric = cf.Fabric(2, 8, cf.Link(1e-6, 370e9), cf.Link(10e-6, 25e9), nics_per_node=8, protocol="Simple",
                        arch="hopper", nic_gbps=25.0, nccl_buffsize=8 * MiB)  # fmt: skip

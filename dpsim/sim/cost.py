@@ -104,6 +104,16 @@ class PipelineFill:
         c, n = self.chunking.chunk_at(size), self.chunking.chunks_at(size)
         return max(0.0, c * self.path_s_per_byte - size * self.steady_s_per_byte / n)
 
+    def with_steady(self, size: float, steady_s: float) -> float:
+        """``steady_s`` (the bandwidth term at ``size``) plus the fill; one chunk a channel and ``steady_s`` the
+        fill's own steady state: exactly the larger of ``steady_s`` and ``c · path`` (the same sum without its
+        rounding, so sizes whose channels hold the same chunk take the same time)."""
+        if size <= 0:
+            return steady_s
+        if self.chunking.chunks_at(size) == 1 and steady_s == size * self.steady_s_per_byte:
+            return max(steady_s, self.chunking.chunk_at(size) * self.path_s_per_byte)
+        return steady_s + self(size)
+
 
 def pipeline_fill(
     schedule: Schedule, cluster: Cluster, endpoints: np.ndarray | None = None, steady_s_per_byte: float | None = None
@@ -176,7 +186,8 @@ class LinearCost:
             return (
                 extra + self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
             )
-        return self.latency_s + self.network_s + size * self.seconds_per_byte + extra
+        steady = size * self.seconds_per_byte
+        return self.latency_s + self.network_s + (self.fill.with_steady(size, steady) if self.fill else steady)
 
     def split(self, size: float) -> tuple[float, float]:
         """``self(size)`` as (latency, bandwidth term): the latencies of the steps, and the rest, which moves

@@ -118,6 +118,11 @@ class Chunking:
     shrink: tuple[tuple[float, float], ...] = ()
     """NCCL's size rule for the chunk, as (ratio, floor) pairs in order: halve it while ``⌊S / (lanes · chunk)⌋
     < ratio`` and ``chunk > floor`` (``calcCollChunking``'s LL128 tree); empty: ``chunk_bytes`` at every size."""
+    channel_bytes: float = 0.0
+    """Bytes a channel must have before NCCL runs the next one: ``nThreads · threadThreshold``
+    (``src/enqueue.cc`` ``topoGetAlgoInfo``, "Ring/Tree channel tuning": ``nc`` drops by one while
+    ``nBytes < nc · nt · threshold``), so a small message runs on ``⌊S / channel_bytes⌋`` channels, each
+    holding about ``channel_bytes`` (:meth:`channels_at`); 0: every lane at every size."""
 
     def step_at(self, size: float) -> float:
         """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied)."""
@@ -127,9 +132,15 @@ class Chunking:
                 chunk /= 2
         return chunk
 
+    def channels_at(self, size: float) -> int:
+        """Channels NCCL runs an ``size``-byte collective on: ``min(lanes, max(1, ⌊S / channel_bytes⌋))``."""
+        if self.channel_bytes <= 0:
+            return self.lanes
+        return int(min(self.lanes, max(1, size // self.channel_bytes)))
+
     def chunk_at(self, size: float) -> float:
-        """Bytes one hop forwards at once on one channel: ``min(chunk, S / lanes)``."""
-        return min(self.step_at(size), size / self.lanes)
+        """Bytes one hop forwards at once on one channel: ``min(chunk, S / channels)`` (:meth:`channels_at`)."""
+        return min(self.step_at(size), size / self.channels_at(size))
 
     def chunks_at(self, size: float) -> int:
         """Chunks each channel moves: ``⌈S / (lanes · chunk)⌉`` (at least 1)."""

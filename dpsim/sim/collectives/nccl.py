@@ -139,7 +139,9 @@ __all__ = [
     "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
     "RING_PLATEAU",
+    "THREAD_THRESHOLD",
     "TREE_CORRECTION",
+    "TREE_MAX_THREADS",
     "TREE_PATTERN_EFFICIENCY",
     "btree_parent",
     "channel_cap_Bps",
@@ -518,6 +520,20 @@ def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
     return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau, net_latency_s=net)
 
 
+TREE_MAX_THREADS: dict[str, int] = {"LL": 512, "LL128": 640, "Simple": 512}
+"""``comm->maxThreads[NCCL_ALGO_TREE]`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7, ``NCCL_NTHREADS`` unset):
+``NCCL_LL_MAX_NTHREADS``, ``NCCL_LL128_MAX_NTHREADS``, ``NCCL_SIMPLE_MAX_NTHREADS`` (``src/include/device.h``)."""
+
+THREAD_THRESHOLD: dict[str, int] = {"LL": 8, "LL128": 8, "Simple": 64}
+"""``NCCL_{LL,LL128,SIMPLE}_THREAD_THRESHOLD`` (``src/include/comm.h``): bytes per thread before NCCL adds a channel
+(the tree's; the ring's LL one is ×nRanks)."""
+
+
+def _channel_bytes(protocol: str) -> float:
+    """Bytes per tree channel below which NCCL runs fewer channels (``topoGetAlgoInfo``): ``nt · threshold``."""
+    return float(TREE_MAX_THREADS[protocol] * THREAD_THRESHOLD[protocol])
+
+
 def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     """How NCCL's tree all-reduce forwards its data (``src/enqueue.cc`` ``calcCollChunking``, v2.21.5–v2.30.7).
 
@@ -530,8 +546,12 @@ def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     ``runTreeSplit``): every hop — the chain inside each node, up and down, and the network — forwards whole
     chunks. LL and LL128 poll a flag per line, so inside a node data flows line by line; only the network
     hops forward whole steps (the proxy sends a step once all its lines are written, ``net.cc``
-    ``sendProxyProgress``). None without a protocol (the textbook α–β tree) and on one node, where dpsim
-    does not lay out NCCL's intra-node channels (one rail channel stands for them).
+    ``sendProxyProgress``). A small message runs on fewer channels (``topoGetAlgoInfo`` keeps ``nBytes ≥
+    nc · nThreads · threadThreshold``: 32 KiB a channel for Simple, 4 KiB for LL, 5 KiB for LL128), so up to
+    ``lanes · channel_bytes`` a channel's chunk stays about ``channel_bytes``, not S / lanes
+    (:attr:`Chunking.channel_bytes`); each channel still moves at its own per-channel rate. None without a
+    protocol (the textbook α–β tree) and on one node, where dpsim does not lay out NCCL's intra-node channels
+    (one rail channel stands for them).
     """
     if protocol not in PROTOCOLS or layout.nodes <= 1:
         return None
@@ -541,13 +561,13 @@ def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     buff = layout.nccl_buffsize if protocol == "Simple" and layout.nccl_buffsize > 0 else BUFFSIZE[protocol]
     step = buff / NCCL_STEPS
     if protocol == "Simple":
-        return Chunking(step, lanes, 2 * (g - 1), net)
+        return Chunking(step, lanes, 2 * (g - 1), net, channel_bytes=_channel_bytes("Simple"))
     if protocol == "LL":
-        return Chunking(step / 2, lanes, 0, net)
+        return Chunking(step / 2, lanes, 0, net, channel_bytes=_channel_bytes("LL"))
     ppn = float(g)
     steps = 1 + int(math.log2(m)) + 0.1 * ppn
     shrink = ((steps * 64 / ppn, 131072.0), (steps * 16 / ppn, 32768.0))
-    return Chunking(step / 16 * 15, lanes, 0, net, shrink)
+    return Chunking(step / 16 * 15, lanes, 0, net, shrink, _channel_bytes("LL128"))
 
 
 def _mesh(layout: Layout) -> bool:
