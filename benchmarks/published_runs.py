@@ -39,6 +39,7 @@ than 10 %, ``known_miss`` says what the published detail shows of the mechanism.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -60,6 +61,7 @@ __all__ = [
     "implied_sustained_fraction",
     "korthikanti_sustained_fraction",
     "pipeline_slot_fit",
+    "pipeline_slot_pairs",
     "predict_run",
     "with_device",
 ]
@@ -578,7 +580,12 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
         "stage). c is what a micro-batch of 2 would give (the published fit at 2: a = 0.394 s, c = -0.7 s; "
         "predicted 0.368 s and 0.5 s, +5.1 / +3.8 / +4.6 % with the uniform-stage bubble), but the paper states "
         "neither the micro-batch "
-        "nor a breakdown",
+        "nor a breakdown. Nor is c one number: the published times are not on one line (pipeline_slot_pairs: "
+        "a = 0.206 s, c = 3.6 s through 2,240 and 2,800 GPUs; a = 0.181 s, c = 9.2 s through 2,800 and 3,360; the "
+        "rounding moves a slope by at most 0.003 s), while the predicted steps are; with the predicted c they need "
+        "0.219 / 0.221 / 0.228 s a slot against 0.188 s, an excess that grows with the GPU count. TrainSchedule's "
+        "command order (RecvActivation then SendGrad, SendActivation then RecvGrad) re-read: as executed in "
+        "tests/test_parallel.py",
     )
 
 
@@ -843,7 +850,12 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "not measurable from the paper. Every input agrees with configs/20B.yml and the paper (4 HCAs per 8 "
         "GPUs, 40 GB, TP 2 / PP 4 / DP 12, micro-batch 4 x 32, full checkpointing without partitioned "
         "activations, ZeRO-1, fp16, fused softmax and bias-GeLU), so the rest is in how this code base and "
-        "cluster run the layers",
+        "cluster run the layers. Re-read at the release (c560814b): get_flops as priced; the fused causal softmax "
+        "runs (get_batch_per_block called with permuted arguments still gives a divisor of b·heads/t); each stage "
+        "spans 3 nodes (DeepSpeed's topology: pipe, data, model), so its transfers cross nodes at 12 GB/s a GPU, "
+        "as priced. The parallel block (gpt_j_residual: RowParallelLinear parallel_output=True, one all-reduce of "
+        "the sum) all-reduces 4 times a layer instead of 6 with recomputation; not priced, it would make the "
+        "prediction faster still (+20.0 %)",
     ),
     # Llama 2 on PyTorch FSDP (IBM and Meta, fms-fsdp): the blog's Table 1 on 128 A100 and 96 H100, eager
     # ("Throughput tokens/sec/GPU": 7B 3,700 / 7,500, 34B 700 / 1,550, 70B 370 / 800), and the 7B row with
@@ -939,16 +951,35 @@ def _neox_flops_per_iteration(scenario: Scenario) -> float:
     return float(t.global_batch * m.seq_len * (6.0 * m.num_parameters + 60.0 * m.seq_len * m.hidden * m.layers))
 
 
-def pipeline_slot_fit(runs: Sequence[PublishedRun], seconds: Sequence[float]) -> tuple[float, float]:
-    """Least-squares fit of step seconds to a·(m + p − 1) + c over runs that differ only in data
-    parallelism (m = micro-batches per pipeline, p = stages): a is the time of one 1F1B micro-batch slot
-    (its forward, recomputation and backward on the slowest stage), c what every step adds once
-    (gradient reduction, optimizer). Returns (a, c)."""
+def _pipeline_slots(runs: Sequence[PublishedRun]) -> list[float]:
+    """m + p − 1 of each run: its 1F1B micro-batch slots (m micro-batches a pipeline, p stages)."""
     xs = []
     for run in runs:
         s = scenario_from_dict(dict(run.scenario))
         t = s.training
         xs.append(t.global_batch / (s.data_parallel * t.micro_batch) + t.pipeline_parallel - 1)
+    return xs
+
+
+def pipeline_slot_pairs(runs: Sequence[PublishedRun], seconds: Sequence[float]) -> list[tuple[float, float]]:
+    """The line a·(m + p − 1) + c through each two consecutive runs (same model, only the data parallelism
+    differs): (a, c) per pair. Three points on one line give equal pairs; unequal ones say that no single
+    slot time and once-a-step cost describes them, whatever :func:`pipeline_slot_fit` returns."""
+    xs = _pipeline_slots(runs)
+    points = list(zip(xs, seconds, strict=True))
+    pairs = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        a = (y0 - y1) / (x0 - x1)
+        pairs.append((a, y0 - a * x0))
+    return pairs
+
+
+def pipeline_slot_fit(runs: Sequence[PublishedRun], seconds: Sequence[float]) -> tuple[float, float]:
+    """Least-squares fit of step seconds to a·(m + p − 1) + c over runs that differ only in data
+    parallelism (m = micro-batches per pipeline, p = stages): a is the time of one 1F1B micro-batch slot
+    (its forward, recomputation and backward on the slowest stage), c what every step adds once
+    (gradient reduction, optimizer). Returns (a, c)."""
+    xs = _pipeline_slots(runs)
     n = len(xs)
     mx, my = sum(xs) / n, sum(seconds) / n
     a = sum((x - mx) * (y - my) for x, y in zip(xs, seconds, strict=True)) / sum((x - mx) ** 2 for x in xs)
@@ -1080,6 +1111,12 @@ def main() -> None:
     print(
         "MT-NLG step = a·(m + p - 1) + c over its three scales: published a = {:.3f} s, c = {:.1f} s; "
         "predicted a = {:.3f} s, c = {:.1f} s".format(*published, *predicted)
+    )
+    pairs = pipeline_slot_pairs(mt_nlg, [r.published_tflops_per_gpu for r in mt_nlg])
+    print(
+        "  through each two neighbouring scales, published: "
+        + ", ".join(f"a = {a:.3f} s, c = {c:.1f} s" for a, c in pairs)
+        + " (one line would give equal pairs)"
     )
     print(
         "\nPublished numbers in each publication's convention (TFLOP/s per GPU, tokens/s per GPU, or seconds per "

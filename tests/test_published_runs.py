@@ -314,6 +314,20 @@ def test_pipeline_slot_fit_by_hand() -> None:
     assert c == pytest.approx(5.985, abs=1e-3)
 
 
+def test_pipeline_slot_pairs_by_hand() -> None:
+    """The line through each two neighbouring MT-NLG scales: (60.1 - 50.2) / (274 - 226) = 0.20625 s a slot,
+    c = 60.1 - 0.20625 x 274 = 3.5875 s; (50.2 - 44.4) / (226 - 194) = 0.18125 s, c = 50.2 - 0.18125 x 226 =
+    9.2375 s. The published seconds (rounded to 0.05 s, at most 0.1 / 32 = 0.003 s a slot) are not on one line;
+    the prediction's three steps are (its once-a-step work barely depends on the data parallelism)."""
+    runs = [r for r in HELD_OUT if r.name.startswith("MT-NLG")]
+    (a0, c0), (a1, c1) = RUNS.pipeline_slot_pairs(runs, [60.1, 50.2, 44.4])
+    assert (a0, c0) == (pytest.approx(0.20625), pytest.approx(3.5875))
+    assert (a1, c1) == (pytest.approx(0.18125), pytest.approx(9.2375))
+    assert a0 - a1 > 2 * 0.1 / 32  # beyond what the rounding of the published seconds can do
+    (p0, _), (p1, _) = RUNS.pipeline_slot_pairs(runs, [RUNS.predict_run(r)[0] for r in runs])
+    assert p0 == pytest.approx(p1, rel=0.01)
+
+
 def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
     # paper: 20B parameters, 19.9B non-embedding (untied 50,432 x 6,144 input and output embeddings);
     # ~3.15M tokens per batch; configs/20B.yml: 12 data-parallel ranks x 4 x 32 accumulation steps
