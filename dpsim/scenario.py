@@ -397,6 +397,13 @@ class ModelConfig(_Section):
     as kernels of their own: the ``tokens × hidden`` output read and written twice more. Forward only (and
     its recompute): the backward's gradient work (the mask product, the bias sums, the residual's
     accumulation) is the same either way."""
+    parallel_block: bool = False
+    """The parallel attention + MLP block, x + attn(ln1(x)) + mlp(ln2(x)) (GPT-J; gpt-neox's ``gpt_j_residual``,
+    as GPT-NeoX-20B trained): under tensor parallelism gpt-neox builds both ``RowParallelLinear``s with
+    ``parallel_output=True`` and all-reduces their sum once (``reduce_from_model_parallel_region``), so a
+    layer's forward all-reduces once instead of twice; its backward still all-reduces the input gradients of
+    the two column-parallel linears. The FLOPs and the kernels are priced as the sequential block's. Needs
+    ``training.sequence_parallel: false``."""
     elementwise: Literal["fused", "eager"] = "fused"
     """How a layer's norms and gated MLP activation run. ``fused``: one kernel each (apex / Transformer Engine /
     Megatron-LM's fused kernels, or ``torch.compile``'s Inductor): a norm reads and writes its input once (4 x the
@@ -1237,6 +1244,12 @@ class Scenario(_Section):
             raise _FieldError(
                 "model.attention_nan_to_num",
                 "cleans the materialised s×s scores: needs attention: standard (flash attention keeps none)",
+            )
+        if self.model.parallel_block and t.sequence_parallel:
+            raise _FieldError(
+                "model.parallel_block",
+                "one all-reduce of the attention and MLP outputs' sum (gpt-neox) has no sequence-parallel form "
+                "here: needs training.sequence_parallel: false",
             )
         model_parallel = t.tensor_parallel * t.pipeline_parallel
         if world % model_parallel:

@@ -16,6 +16,7 @@ from dpsim.analytic.parallel import (
     stage_boundary_crosses_nodes,
     tensor_parallel_comm_bytes,
     tensor_parallel_comm_time,
+    tensor_parallel_counts,
     tensor_parallel_crosses_nodes,
     tensor_parallel_fabric,
     tensor_parallel_forward_share,
@@ -133,6 +134,40 @@ def test_tp_comm_volume_by_hand() -> None:
     assert tensor_parallel_comm_bytes(s) == pytest.approx(12 * 4 * 50_331_648)
     full = _gpt3("training.activation_recomputation=full")
     assert tensor_parallel_comm_bytes(full) == pytest.approx(12 * 6 * 50_331_648)
+
+
+def test_parallel_block_all_reduces_once_in_the_forward() -> None:
+    """gpt-neox's parallel attention + MLP block (model.parallel_block): one all-reduce of the two outputs' sum
+    in the forward, the backward's two (the column-parallel inputs) unchanged: 3 a layer, 4 with full
+    recomputation (its re-forward one more), against Megatron's 4 and 6. 12 layers a stage, each all-reduce
+    of S = 50,331,648 bytes over 8 NVLink ranks 2(t-1)·1 us + 2(t-1)/t·S/300e9; forward share 1/3 and 1/4."""
+    size, t = 50_331_648, 8
+    allreduce = 2 * (t - 1) * 1e-6 + 2 * (t - 1) / t * size / 300e9
+    block = _gpt3("model.parallel_block=true")
+    full = _gpt3("model.parallel_block=true", "training.activation_recomputation=full")
+    assert tensor_parallel_comm_time(block, _fabric()) == pytest.approx(12 * 3 * allreduce)
+    assert tensor_parallel_comm_time(full, _fabric()) == pytest.approx(12 * 4 * allreduce)
+    assert tensor_parallel_comm_bytes(full) == pytest.approx(12 * 4 * size)
+    assert tensor_parallel_counts(block) == (3.0, pytest.approx(1 / 3))
+    assert tensor_parallel_counts(full) == (4.0, pytest.approx(1 / 4))
+    assert tensor_parallel_counts(_gpt3()) == (4.0, 0.5)  # the sequential block, as before
+
+
+def test_parallel_block_in_both_engines() -> None:
+    # a DeepSpeed-style pipeline with full recomputation: the step's TP time is 4/6 of the sequential block's,
+    # its forward pass carries 1 of the 4 all-reduces, and both engines give the same step
+    from dpsim import api
+    from dpsim.errors import ScenarioError
+
+    base = ("training.activation_recomputation=full", "training.pipeline_p2p=blocking")
+    sequential, block = _gpt3(*base), _gpt3(*base, "model.parallel_block=true")
+    before, after = api.run(sequential, engine="analytic"), api.run(block, engine="analytic")
+    tp_before, tp_after = before.extra["tensor_parallel_comm_s"], after.extra["tensor_parallel_comm_s"]
+    assert tp_after == pytest.approx(tp_before * 4 / 6, rel=1e-12)
+    assert after.step_time_s < before.step_time_s
+    assert api.run(block, engine="sim").step_time_s == pytest.approx(after.step_time_s, rel=1e-9)
+    with pytest.raises(ScenarioError, match=r"model\.parallel_block"):
+        _gpt3("model.parallel_block=true", "training.sequence_parallel=true")
 
 
 def test_distributed_checkpoints_add_one_gather_per_layer() -> None:

@@ -338,6 +338,7 @@ def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
     assert m.num_parameters - 2 * 50432 * 6144 == pytest.approx(19.9e9, abs=0.05e9)
     assert scenario.tokens_per_step == 3_145_728
     assert (scenario.data_parallel, scenario.accumulation_steps) == (12, 32)
+    assert m.parallel_block  # configs/20B.yml gpt_j_residual: true (one forward TP all-reduce a layer)
     # get_flops at the 20B release: B·s·(6N + 60·s·h·l) = 1536·2048·(6·20,554,567,680 + 60·2048·6144·44)
     assert RUNS._neox_flops_per_iteration(scenario) == 1536 * 2048 * 156_546_293_760
 

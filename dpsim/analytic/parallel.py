@@ -37,11 +37,13 @@ from dpsim.scenario import Scenario
 from dpsim.units import working_bytes
 
 __all__ = [
+    "BACKWARD_ALLREDUCES_PER_LAYER",
     "CHECKPOINT_GATHER_ALLREDUCES",
     "FORWARD_ALLREDUCES_PER_LAYER",
     "PipelineTiming",
     "activation_message_bytes",
     "data_parallel_fabric",
+    "forward_allreduces_per_layer",
     "layers_per_stage",
     "pipeline_blocking_p2p_time",
     "pipeline_bubble_fraction",
@@ -56,6 +58,7 @@ __all__ = [
     "tensor_parallel_collectives",
     "tensor_parallel_comm_bytes",
     "tensor_parallel_comm_time",
+    "tensor_parallel_counts",
     "tensor_parallel_crosses_nodes",
     "tensor_parallel_exposed_time",
     "tensor_parallel_fabric",
@@ -124,29 +127,57 @@ CHECKPOINT_GATHER_ALLREDUCES = 0.5
 reduce-scatter plus an all-gather, (t−1)α + (t−1)/t·S/B each, so the gather is half of one."""
 
 
-def tensor_parallel_allreduces_per_layer(recomputation: str = "none", distributed_checkpoints: bool = False) -> float:
-    """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation).
+FORWARD_ALLREDUCES_PER_LAYER = 2
+"""Megatron's forward pass all-reduces once after attention and once after the MLP (Shoeybi et al. 2019,
+Fig. 4); the rest of a micro-batch's all-reduces (backward, and the re-forward of full recomputation)
+run in its backward pass."""
+
+BACKWARD_ALLREDUCES_PER_LAYER = 2
+"""The backward pass all-reduces the input gradient of each column-parallel linear (QKV and MLP-up: the
+backward of Megatron's ``copy_to_model_parallel_region``), sequential or parallel block alike."""
+
+
+def forward_allreduces_per_layer(parallel_block: bool = False) -> int:
+    """All-reduces in a layer's forward: Megatron's 2 (:data:`FORWARD_ALLREDUCES_PER_LAYER`), or 1 in the
+    parallel attention + MLP block (``model.parallel_block``; gpt-neox's ``gpt_j_residual``: both
+    ``RowParallelLinear``s built with ``parallel_output=True``, their outputs summed and all-reduced once by
+    ``reduce_from_model_parallel_region``)."""
+    return 1 if parallel_block else FORWARD_ALLREDUCES_PER_LAYER
+
+
+def tensor_parallel_allreduces_per_layer(
+    recomputation: str = "none", distributed_checkpoints: bool = False, parallel_block: bool = False
+) -> float:
+    """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation);
+    the parallel block's forward and re-forward 1 each (3, or 4 with full recomputation).
 
     With the checkpoints distributed over the TP ranks (``training.distribute_checkpointed_activations``)
     the backward pass first all-gathers each layer's checkpointed input (Megatron-LM's
     ``CheckpointFunction.backward``: ``gather_split_1d_tensor``; metaseq's checkpoint wrapper, whose help
     text says it "adds extra within node all_reduce"): :data:`CHECKPOINT_GATHER_ALLREDUCES` more.
     """
-    count = 6.0 if recomputation == "full" else 4.0
+    forwards = 2 if recomputation == "full" else 1
+    count = float(BACKWARD_ALLREDUCES_PER_LAYER + forwards * forward_allreduces_per_layer(parallel_block))
     return count + (CHECKPOINT_GATHER_ALLREDUCES if distributed_checkpoints and recomputation == "full" else 0.0)
 
 
-FORWARD_ALLREDUCES_PER_LAYER = 2
-"""Megatron's forward pass all-reduces once after attention and once after the MLP (Shoeybi et al. 2019,
-Fig. 4); the rest of a micro-batch's all-reduces (backward, and the re-forward of full recomputation)
-run in its backward pass."""
-
-
-def tensor_parallel_forward_share(recomputation: str = "none", distributed_checkpoints: bool = False) -> float:
+def tensor_parallel_forward_share(
+    recomputation: str = "none", distributed_checkpoints: bool = False, parallel_block: bool = False
+) -> float:
     """Share of a micro-batch's TP communication in its forward pass: 2 of 4 all-reduces (2 of 6 with full
     recomputation, whose re-forward runs in the backward pass; 2 of 6.5 when the backward also gathers
-    distributed checkpoints)."""
-    return FORWARD_ALLREDUCES_PER_LAYER / tensor_parallel_allreduces_per_layer(recomputation, distributed_checkpoints)
+    distributed checkpoints; the parallel block 1 of 3, or 1 of 4)."""
+    total = tensor_parallel_allreduces_per_layer(recomputation, distributed_checkpoints, parallel_block)
+    return forward_allreduces_per_layer(parallel_block) / total
+
+
+def tensor_parallel_counts(scenario: Scenario) -> tuple[float, float]:
+    """The scenario's TP all-reduces per layer and micro-batch, and the forward pass's share of them."""
+    t, block = scenario.training, scenario.model.parallel_block
+    return (
+        tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations, block),
+        tensor_parallel_forward_share(t.activation_recomputation, t.distribute_checkpointed_activations, block),
+    )
 
 
 def tensor_parallel_collectives(scenario: Scenario, fabric: Fabric) -> tuple[tuple[str, float], ...]:
@@ -204,8 +235,7 @@ def tensor_parallel_comm_bytes(scenario: Scenario) -> float:
     """Bytes all-reduced by one TP group per micro-batch on one pipeline stage (forward + backward)."""
     if scenario.training.tensor_parallel <= 1:
         return 0.0
-    t = scenario.training
-    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations)
+    count, _ = tensor_parallel_counts(scenario)
     return layers_per_stage(scenario) * count * activation_message_bytes(scenario)
 
 
@@ -220,7 +250,7 @@ def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:
     if t.tensor_parallel <= 1:
         return 0.0
     one = sum(seconds for _, seconds in tensor_parallel_collectives(scenario, fabric))
-    count = tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations)
+    count, _ = tensor_parallel_counts(scenario)
     return layers_per_stage(scenario) * count * one
 
 

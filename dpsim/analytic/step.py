@@ -815,9 +815,7 @@ def predict(scenario: Scenario) -> StepResult:
     # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's
     # blocking all-reduces): a pass lasts its compute plus its TP share, and the data-parallel
     # communication it overlaps (gathers a piece ahead, gradients ready as it advances) sees that span
-    tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_forward_share(
-        t.activation_recomputation, t.distribute_checkpointed_activations
-    )
+    tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_counts(scenario)[1]
     tp_bwd_mb = tp_comm_mb - tp_fwd_mb
     fwd_pass, bwd_pass = fwd_s + tp_fwd_mb, bwd_s + tp_bwd_mb
     p2p_exposed_s, p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric, fwd_s, bwd_s)

@@ -182,11 +182,9 @@ def with_tensor_parallel(
     scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float
 ) -> tuple[float, float]:
     """A micro-batch's forward and backward on one stage with its blocking TP communication in each pass."""
-    from dpsim.analytic.parallel import tensor_parallel_forward_share
+    from dpsim.analytic.parallel import tensor_parallel_counts
 
-    share = tensor_parallel_forward_share(
-        scenario.training.activation_recomputation, scenario.training.distribute_checkpointed_activations
-    )
+    share = tensor_parallel_counts(scenario)[1]
     return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
 
 

@@ -925,10 +925,8 @@ def _tensor_flows(
     t = s.training
     tp, dp, pp = t.tensor_parallel, s.data_parallel, t.pipeline_parallel
     fabric = fabric_of(s)
-    per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_allreduces_per_layer(
-        t.activation_recomputation, t.distribute_checkpointed_activations
-    )
-    forward = round(parallel.layers_per_stage(s) * parallel.FORWARD_ALLREDUCES_PER_LAYER)
+    per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_counts(s)[0]
+    forward = round(parallel.layers_per_stage(s) * parallel.forward_allreduces_per_layer(s.model.parallel_block))
     per_pass = (max(1, forward), max(1, round(per_stage) - forward))
     one_s = sum(seconds for _, seconds in parallel.tensor_parallel_collectives(s, fabric))
     gpus = np.arange(pp * dp * tp).reshape(pp * dp, tp)

@@ -137,9 +137,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         optimizer_s=optimizer_s,
         tp_comm_s=tp_comm,
         tp_hidden_s=tensor_parallel_hidden_time(scenario, fabric),
-        tp_forward_share=parallel.tensor_parallel_forward_share(
-            t.activation_recomputation, t.distribute_checkpointed_activations
-        ),
+        tp_forward_share=parallel.tensor_parallel_counts(scenario)[1],
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,
