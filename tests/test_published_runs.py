@@ -339,6 +339,14 @@ def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
     assert scenario.tokens_per_step == 3_145_728
     assert (scenario.data_parallel, scenario.accumulation_steps) == (12, 32)
     assert m.parallel_block  # configs/20B.yml gpt_j_residual: true (one forward TP all-reduce a layer)
+    # DeepSpeed's PipeModelDataParallelTopology (pipe outermost, then data, then model): a stage's 12 x 2 ranks
+    # fill 3 of the 8-GPU nodes, so every stage transfer crosses nodes through one of the node's 4 HCAs, which two
+    # GPUs share (the paper: four ConnectX-6 HDR per server): 24 GB/s HDR / 2
+    from dpsim.analytic.parallel import pipeline_p2p_link
+    from dpsim.analytic.step import fabric_of
+
+    assert scenario.data_parallel * scenario.training.tensor_parallel == 3 * 8
+    assert pipeline_p2p_link(scenario, fabric_of(scenario)).bandwidth == pytest.approx(24e9 / 2)
     # get_flops at the 20B release: B·s·(6N + 60·s·h·l) = 1536·2048·(6·20,554,567,680 + 60·2048·6144·44)
     assert RUNS._neox_flops_per_iteration(scenario) == 1536 * 2048 * 156_546_293_760
 
