@@ -653,6 +653,8 @@ def _fms_fsdp_llama2(size: str, device: str, tokens: float, *, compiled: bool = 
             "model": {
                 **_FMS_LLAMA2[size],
                 "attention": "flash",
+                # the blog: "SDPA FlashAttention v2": PyTorch's flash backend, FlashAttention-2 kernels (also on H100)
+                "attention_kernel": "fa2",
                 # eager ibm-fms (f29e546d): LayerNormParameterized(use_high_precision_pow=True) op by op in fp32,
                 # GatedLinearUnit's silu(wg(x)) * w1(x), RotaryEmbedding.adjusted_qk's fp32 pair rotation;
                 # torch.compile's Inductor fuses them (the fused pricing, RoPE folded into its neighbours)
@@ -1144,8 +1146,12 @@ def _foundry_run(row: FoundryRow, known_miss: str = "") -> PublishedRun:
                 "vocab": 50368,
                 # resid_pdrop, emb_pdrop, attn_pdrop 0 (MPTConfig defaults, not set by the yamls)
                 "dropout": False,
-                # attn_impl triton: llm-foundry's Triton flash-attention kernel (fused, keeps no s x s scores)
+                # attn_impl triton: llm-foundry's Triton flash-attention kernel (fused, keeps no s x s scores),
+                # compiled by triton-pre-mlir (setup.py at b2a43a1), the legacy Triton backend from before Triton's
+                # Hopper (wgmma, TMA) support: a kernel of FlashAttention-2's generation (on the H100 the catalog's
+                # attention_efficiency_fa2; on the A100 the FlashAttention-2 figures)
                 "attention": "flash",
+                "attention_kernel": "fa2",
             },
             "cluster": {
                 "nodes": max(1, row.gpus // 8),
@@ -1211,15 +1217,16 @@ FOUNDRY_ROWS: tuple[FoundryRow, ...] = tuple(FoundryRow(*row) for row in _FOUNDR
 8-64 GPUs, A100 40/80GB and H100, bf16 and fp8, with and without activation checkpointing."""
 
 _SMALL_MODEL_TREND = (
-    "Across the twenty rows the error falls with model size (125M-760M +19 to +23 %, 1B-7B +6 to +13 %, 13B-70B "
-    "-9 to +2 %) on both devices, and the step is 96-100 % compute in the prediction, so it is the per-GPU "
-    "kernels, not the FSDP traffic"
+    "Across the twenty rows the error falls with model size (125M-760M +12 to +21 %, 1B-7B +2 to +13 %, 13B-70B "
+    "-11 to +2 %, H100 13B at micro-batch 2 apart), and the step is 96-100 % compute in the prediction, so it is the "
+    "per-GPU kernels, not the FSDP traffic"
 )
 _FOUNDRY_TRITON = (
     "attention is llm-foundry's Triton flash-attention kernel (attn_impl: triton, llmfoundry/models/layers/"
-    "flash_attn_triton.py, the FlashAttention-1-era Triton kernel built by triton-pre-mlir's sm90 branch, setup.py "
-    "at b2a43a1), priced at the catalog's FlashAttention-2 / -3 efficiencies (A100 0.6 / 0.5, H100 0.65 / 0.5 of "
-    "peak, forward / backward); no published timing of that kernel is at hand, so it is not modelled"
+    "flash_attn_triton.py, built by triton-pre-mlir's legacy backend, setup.py at b2a43a1), priced as a kernel of "
+    "FlashAttention-2's generation (model.attention_kernel: fa2: on the A100 FlashAttention-2's 0.6 / 0.5 of peak, "
+    "on the H100 the FlashAttention-3 paper's FlashAttention-2 figures, 0.35 / 0.30); no timing of that Triton "
+    "kernel itself is published"
 )
 _FOUNDRY_MISSES: dict[tuple[str, int, int, str, str], str] = {
     ("125m", 2048, 8, "a100_80gb", "amp_bf16"): "predicted 21 % faster. 125M has 64-wide heads (768 / 12; the "
@@ -1234,29 +1241,28 @@ _FOUNDRY_MISSES: dict[tuple[str, int, int, str, str], str] = {
     ("1b", 2048, 64, "a100_40gb", "bf16"): "predicted 13 % faster. The table's 1B rows at 8, 16 and 64 A100-40GB "
     "are within a point of MFU of each other (56.2, 55.7, 55.4 %), so not the 8-node interconnect; the 8-GPU "
     "A100-80GB 1B row (micro-batch 14) is +9 %. " + _SMALL_MODEL_TREND,
-    ("760m", 2048, 32, "h100_80gb", "amp_bf16"): "predicted 21 % faster. The table's 760M rows at 16 and 32 H100 "
-    "are at 37.9 and 37.6 % MFU, so not the 4-node interconnect; the predicted layer is 19 % memory-bound kernels "
-    "and 13 % attention. " + _SMALL_MODEL_TREND,
-    ("1b", 2048, 8, "h100_80gb", "amp_bf16"): "predicted 12 % faster, as the A100-80GB 1B row (+9 %). "
-    + _SMALL_MODEL_TREND,
-    ("3b", 8192, 8, "h100_80gb", "amp_bf16"): "predicted 30 % faster; 29 % of the predicted layer is attention. "
-    "The table's 3B H100 MFU falls with sequence length faster than its A100 rows do (H100 42.3 / 40.3 / 36.3 % at "
-    "s4096 / 8192 / 16384, A100 60.5 / 59.3 / 57.1 %): the H100's attention is slower relative to its GEMMs "
-    "than the catalog's FlashAttention-3-derived efficiencies say; " + _FOUNDRY_TRITON,
-    ("13b", 2048, 64, "h100_80gb", "amp_bf16"): "predicted 28 % faster. The table's 13B at micro-batch 2 without "
-    "activation checkpointing runs at 39.8-40.0 % MFU on 8, 16, 32 and 64 H100, so not the interconnect (the "
-    "prediction's exposed communication is 1 %), and below its own 7B (46.4 % at micro-batch 6) and 30B (43.9 % "
-    "with checkpointing): what makes micro-batch 2 slow on H100 is not in the published detail (13B on A100 at "
-    "the same micro-batch and 8 GPUs: 59.6 % MFU)",
-    ("3b", 2048, 8, "h100_80gb", "amp_fp8"): "predicted 24 % faster. FP8 via Transformer Engine v0.10's te.Linear "
-    "(fc_type: te) with MPT's own LayerNorm before it, so the FP8 casts of the qkv and up-projection inputs are not "
-    "fused into te.LayerNormLinear as the pricing assumes (small: 3 bytes a token-element), and the weights' FP8 "
-    "casts run every micro-batch (llm-foundry passes no is_first_microbatch); the attention stays in the bf16 "
-    "Triton kernel (13 % of the predicted layer); " + _FOUNDRY_TRITON,
-    ("1b", 8192, 8, "h100_80gb", "amp_fp8"): "predicted 53 % faster; 41 % of the predicted layer is the bf16 "
-    "attention, which FP8 does not speed up (the table: 1B at s8192 is 37.7 % MFU in bf16 and 20.7 % of the FP8 "
-    "peak, 32,010 against 29,157 tokens/s per GPU at micro-batch 2 and 3: FP8 gained 10 %, the prediction 23 %; "
-    "that bf16 row, not in this set, is predicted 36 % fast); " + _FOUNDRY_TRITON,
+    ("760m", 2048, 32, "h100_80gb", "amp_bf16"): "predicted 12 % faster (21 % before attention_kernel: fa2). The "
+    "table's 760M rows at 16 and 32 H100 are at 37.9 and 37.6 % MFU, so not the 4-node interconnect; the predicted "
+    "layer is 19 % memory-bound kernels. " + _SMALL_MODEL_TREND,
+    ("13b", 2048, 64, "h100_80gb", "amp_bf16"): "predicted 23 % faster (28 % before attention_kernel: fa2). The "
+    "table's 13B at micro-batch 2 without activation checkpointing runs at 39.8-40.0 % MFU on 8, 16, 32 and 64 H100, "
+    "so not the interconnect (the prediction's exposed communication is 1 %), and below its own 7B (46.4 % at "
+    "micro-batch 6) and 30B (43.9 % with checkpointing): what makes micro-batch 2 slow on H100 is not in the "
+    "published detail (13B on A100 at the same micro-batch and 8 GPUs: 59.6 % MFU)",
+    ("30b", 2048, 32, "h100_80gb", "amp_bf16"): "predicted 11 % slower (-8.7 % before attention_kernel: fa2, which "
+    "slows the flash forward and its recompute). The checkpointed rows are all predicted slow (A100 13B s4096 -7 %, "
+    "30B -3 %, H100 70B -7 %): the recomputed forward under Composer's non-reentrant checkpoint_wrapper of each "
+    "MPTBlock is priced as a whole forward; not diagnosed further",
+    ("3b", 2048, 8, "h100_80gb", "amp_fp8"): "predicted 14 % faster (24 % before attention_kernel: fa2). FP8 via "
+    "Transformer Engine v0.10's te.Linear (fc_type: te) with MPT's own LayerNorm before it, so the FP8 casts of the "
+    "qkv and up-projection inputs are not fused into te.LayerNormLinear as the pricing assumes (small: 3 bytes a "
+    "token-element), and the weights' FP8 casts run every micro-batch (llm-foundry passes no is_first_microbatch); "
+    + _FOUNDRY_TRITON,
+    ("1b", 8192, 8, "h100_80gb", "amp_fp8"): "predicted 21 % faster (53 % before attention_kernel: fa2). The "
+    "table's bf16 twin (1B s8192 on 8 H100, micro-batch 3, not in this set) runs 29,157 tokens/s per GPU and is "
+    "predicted 12 % slow; FP8 gained the table 10 % over it, the prediction 52 %: Transformer Engine v0.10's FP8 "
+    "under MPT (te.Linear after MPT's own LayerNorm, the weights cast every micro-batch, the amax and scale "
+    "bookkeeping of each GEMM) costs more than the casts priced; " + _FOUNDRY_TRITON,
 }
 
 

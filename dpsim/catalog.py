@@ -60,6 +60,10 @@ class DeviceSpec:
     """Fixed time per GEMM kernel on top of its FLOPs at the achievable rate (ramp-up, tail, launch)."""
     attention_efficiency: tuple[float, float] = (0.0, 0.0)
     """Fraction of peak of fused (flash) attention, forward and backward."""
+    attention_efficiency_fa2: tuple[float, float] = (0.0, 0.0)
+    """The same for a fused attention kernel of FlashAttention-2's generation (``model.attention_kernel: fa2``),
+    on a device whose own best kernels are newer (Hopper: FlashAttention-3's TMA and wgmma); (0, 0) = as
+    ``attention_efficiency`` (the device's best kernel is of that generation)."""
     memory_efficiency: float = 0.0
     """Achievable fraction of the memory bandwidth for element-wise (memory-bound) kernels."""
     curve_source: str = ""
@@ -93,6 +97,7 @@ class DeviceSpec:
             self.matmul_efficiency_fp8,
             self.memory_efficiency,
             *self.attention_efficiency,
+            *self.attention_efficiency_fa2,
         )
         if any(not 0.0 <= f <= 1.0 for f in fractions):
             raise ValueError(f"device {self.name!r}: efficiencies must be in [0, 1]")
@@ -355,6 +360,9 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # A100 from Dao 2023, "FlashAttention-2" (abstract: forward 50-73 % of peak; backward lower),
 # taken as (0.6, 0.5); H100 from Shah et al. 2024, "FlashAttention-3" (forward up to 740 TFLOP/s
 # = 75 % in FP16; backward 1.5-1.75x FlashAttention-2's ~300 TFLOP/s), taken as (0.65, 0.5).
+# attention_efficiency_fa2 (H100/H200): a kernel of FlashAttention-2's generation (mma.sync, no TMA or wgmma) on
+# Hopper, from the same paper: "FlashAttention-2 achieving only 35% utilization on the H100 GPU" (abstract;
+# forward) and its ~300 TFLOP/s backward (above): (0.35, 0.30). A100 needs none: FlashAttention-2 is its best.
 # memory_efficiency 0.83: Jia et al. 2018, "Dissecting the NVIDIA Volta GPU Architecture via
 # Microbenchmarking", measured 750 of 900 GB/s on V100; assumed to hold for HBM2e/HBM3.
 # None of these numbers comes from a training run. `dpsim calibrate --compute` measures the
@@ -429,6 +437,7 @@ _GEMM_HOPPER: dict[str, Any] = dict(
 )
 _HOPPER_SUSTAINED: dict[str, Any] = dict(
     sm_count=132,
+    attention_efficiency_fa2=(0.35, 0.30),
     sustained_fraction=0.70,
     matmul_efficiency_fp8=0.76,
     curve_source=_GEMM_HOPPER["curve_source"] + "; FP8 GEMM plateau 0.76 from Transformer Engine Getting Started; "

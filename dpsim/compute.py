@@ -284,7 +284,9 @@ def layer_kernels(
     batch = b * heads
     if model.attention == "flash":
         fwd_flops = 4.0 * s * s * d * batch * (0.5 if model.causal else 1.0)
-        fwd_eff, bwd_eff = device.attention_efficiency
+        # a kernel of FlashAttention-2's generation on a device with newer ones runs at the device's FA2 rate
+        fa2 = device.attention_efficiency_fa2 if model.attention_kernel == "fa2" else None
+        fwd_eff, bwd_eff = fa2 if fa2 is not None else device.attention_efficiency
         p.fused("flash_attention", "forward", fwd_flops, fwd_eff)
         p.fused("flash_attention.backward", "backward", 2.5 * fwd_flops, bwd_eff)
     else:
@@ -454,11 +456,12 @@ def _job_key(
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
+    flags += (model.attention_kernel,)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
-    curve += (d.gemm_epilogue_exposed,)
+    curve += (d.gemm_epilogue_exposed, d.attention_efficiency_fa2 and tuple(d.attention_efficiency_fa2))
     return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
 
 

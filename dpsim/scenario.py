@@ -380,6 +380,13 @@ class ModelConfig(_Section):
     """How attention runs: ``standard`` materialises the s×s scores (softmax, dropout and their
     activations in memory); ``flash`` is one fused kernel that keeps no scores and recomputes them
     in the backward pass (Dao et al. 2022, FlashAttention)."""
+    attention_kernel: Literal["device", "fa2"] = "device"
+    """Which flash-attention kernel runs (``attention: flash``). ``device``: the device's best, as the catalog prices
+    it (FlashAttention-2 on A100, FlashAttention-3 / cuDNN on Hopper). ``fa2``: a kernel of FlashAttention-2's
+    generation, written for Ampere (``mma.sync``, no TMA or ``wgmma``): FlashAttention-2 itself, PyTorch SDPA's flash
+    backend (its FlashAttention-2 kernels), Triton kernels compiled before Triton's Hopper support (llm-foundry's
+    ``attn_impl: triton`` under ``triton-pre-mlir``); on Hopper it runs at ``cluster.device.attention_efficiency_fa2``
+    (Shah et al. 2024, FlashAttention-3: FlashAttention-2 at 35 % of the H100 forward), elsewhere as ``device``."""
     attention_nan_to_num: bool = False
     """The s×s scores pass through ``torch.nan_to_num`` before the softmax (metaseq's
     ``ModelParallelMultiheadAttention`` in training, whenever a mask is given, as the causal one always is):
@@ -547,6 +554,10 @@ class DeviceConfig(_Section):
     """Fixed time per GEMM kernel on top of its FLOPs (the GEMM curve's small-shape penalty)."""
     attention_efficiency: tuple[Fraction, Fraction] = (0.5, 0.5)
     """Fraction of peak of fused (flash) attention, forward and backward."""
+    attention_efficiency_fa2: tuple[Fraction, Fraction] | None = None
+    """Fraction of peak of a flash-attention kernel of FlashAttention-2's generation (``model.attention_kernel:
+    fa2``), forward and backward, on a device whose best kernels are newer (the catalog's H100/H200: FlashAttention-3
+    reports FlashAttention-2 at 35 % forward and ~300 TFLOP/s backward); none: ``attention_efficiency``."""
     memory_efficiency: Fraction = 0.83
     """Achievable fraction of memory bandwidth for element-wise kernels."""
     sustained_fraction: Fraction = 1.0
@@ -574,6 +585,7 @@ class DeviceConfig(_Section):
         fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
         fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
+        fields.update(attention_efficiency_fa2="attention_efficiency_fa2")
         fields.update(sustained_fraction="sustained_fraction", sm_count="sm_count")
         fields.update(gemm_epilogue_exposed="gemm_epilogue_exposed")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
@@ -585,6 +597,8 @@ class DeviceConfig(_Section):
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
                 if name not in explicit and merged.get(name) in (0, 0.0, (0.0, 0.0)):
                     merged.pop(name)  # no curve in the catalog: the field's default
+            if "attention_efficiency_fa2" not in explicit and merged.get("attention_efficiency_fa2") == (0.0, 0.0):
+                merged.pop("attention_efficiency_fa2")  # the device's own kernels are FlashAttention-2's generation
         units = {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s", "kernel_overhead": "s"}
         units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s")
         return _texts(merged, units, data)
@@ -1244,6 +1258,11 @@ class Scenario(_Section):
             raise _FieldError(
                 "model.attention_nan_to_num",
                 "cleans the materialised s×s scores: needs attention: standard (flash attention keeps none)",
+            )
+        if self.model.attention_kernel != "device" and self.model.attention != "flash":
+            raise _FieldError(
+                "model.attention_kernel",
+                "chooses the fused (flash) attention kernel: needs attention: flash",
             )
         if self.model.parallel_block and t.sequence_parallel:
             raise _FieldError(

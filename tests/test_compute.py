@@ -84,6 +84,48 @@ def test_flash_attention_is_faster_at_long_sequences() -> None:
     assert compute_times(flash).forward_s < compute_times(standard).forward_s
 
 
+def test_fa2_generation_attention_on_hopper_runs_at_flashattention3s_fa2_figures() -> None:
+    """model.attention_kernel: fa2 (FlashAttention-2, SDPA's flash backend, pre-Hopper Triton kernels) on an H100 prices
+    the flash kernels at the FlashAttention-3 paper's FlashAttention-2 figures, 35 % forward and ~300 TFLOP/s backward
+    of the 989 TFLOP/s peak, times the H100's sustained 0.70, instead of its own FlashAttention-3 (0.65, 0.5); on the
+    A100, whose best kernel is FlashAttention-2, nothing changes. By hand: causal, s 4096, d 128, 2 x 8 heads."""
+
+    def attention(device: str, kernel: str) -> tuple[float, float]:
+        model = {"layers": 2, "hidden": 1024, "heads": 8, "seq_len": 4096, "vocab": 32000, "attention": "flash"}
+        data = {
+            "model": {**model, "attention_kernel": kernel},
+            "cluster": {"device": device},
+            "training": {"global_batch": 2, "micro_batch": 2},
+        }
+        s = scenario_from_dict(data)
+        kernels = {k.name: k.seconds for k in layer_kernels(s.model, s.cluster.device, "bf16", 2)}
+        return kernels["flash_attention"], kernels["flash_attention.backward"]
+
+    flops = 4.0 * 4096**2 * 128 * (2 * 8) * 0.5
+    forward, backward = attention("h100-sxm", "fa2")
+    assert forward == pytest.approx(flops / (989e12 * 0.35 * 0.70))
+    assert backward == pytest.approx(2.5 * flops / (989e12 * 0.30 * 0.70))
+    assert attention("h100-sxm", "device") == pytest.approx(
+        (flops / (989e12 * 0.65 * 0.70), 2.5 * flops / (989e12 * 0.5 * 0.70))
+    )
+    assert attention("a100-80gb", "fa2") == attention("a100-80gb", "device")
+    with pytest.raises(ValueError, match=r"model\.attention_kernel"):
+        scenario_from_dict(
+            {
+                "model": {
+                    "layers": 2,
+                    "hidden": 1024,
+                    "heads": 8,
+                    "seq_len": 4096,
+                    "vocab": 32000,
+                    "attention_kernel": "fa2",
+                },
+                "cluster": {"device": "h100-sxm"},
+                "training": {"global_batch": 2},
+            }
+        )
+
+
 def test_full_recomputation_adds_one_forward() -> None:
     plain = compute_times(_scenario(micro_batch=1))
     full = compute_times(_scenario(micro_batch=1, activation_recomputation="full"))

@@ -542,12 +542,17 @@ def test_foundry_scenarios_are_what_the_code_ran() -> None:
         assert t.activation_recomputation == ("full" if row.activation_checkpointing else "none")
         assert t.precision == ("fp8" if row.precision == "amp_fp8" else "bf16")
         assert s.model.attention == "flash" and not s.model.dropout and s.model.vocab == 50368
+        # triton-pre-mlir's legacy Triton backend has no Hopper wgmma / TMA: a FlashAttention-2-generation kernel
+        assert s.model.attention_kernel == "fa2"
         assert t.optimizer == "adamw" and t.gradient_clipping and t.fsdp_shard_group is None
         assert isinstance(run.scenario["cluster"]["device"], str)  # the catalog's calibration, nothing per run
     names = {r.name for r in FOUNDRY}
     others = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + RUNS.HELD_OUT_RUNS
     assert len(names) == 20 and not names & {r.name for r in others}
     assert set(RUNS.FOUNDRY_FIRST_PREDICTION) == names
+    # fms-fsdp's "SDPA FlashAttention v2" is of the same generation; NeMo's and Llama 3's rows keep the device's own
+    assert all(scenario_from_dict(dict(r.scenario)).model.attention_kernel == "fa2" for r in FMS_FSDP)
+    assert all(r.scenario["model"].get("attention_kernel", "device") == "device" for r in others if r not in FMS_FSDP)
 
 
 def test_foundry_engines_agree() -> None:
