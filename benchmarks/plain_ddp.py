@@ -186,6 +186,17 @@ def summarise(ranks: Sequence[dict[str, Any]], warmup_steps: int) -> dict[str, A
 def launch_plain(cluster: Any, world: int, per_node: int, run_dir: Path, worker_argv: Sequence[str],
                  *, warmup_steps: int, timeout_s: float = 300.0) -> dict[str, Any]:  # fmt: skip
     """Run the worker on ``world`` ranks of ``cluster`` (a runtime testbed: placement and network only)."""
+    ranks = run_workers(cluster, world, per_node, run_dir, Path(__file__), worker_argv, timeout_s=timeout_s)
+    return summarise(ranks, warmup_steps)
+
+
+def run_workers(cluster: Any, world: int, per_node: int, run_dir: Path, script: Path, worker_argv: Sequence[str],
+                *, timeout_s: float = 300.0) -> list[dict[str, Any]]:  # fmt: skip
+    """Run ``script --worker --run-dir DIR ...`` as ``world`` ranks of ``cluster``; each rank's ``rank<r>.json``.
+
+    The environment is torchrun's (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``, ...)
+    with ``OMP_NUM_THREADS=1``; rank r runs in node ``r // per_node``'s namespace.
+    """
     import contextlib
     import subprocess
 
@@ -195,7 +206,7 @@ def launch_plain(cluster: Any, world: int, per_node: int, run_dir: Path, worker_
     for old in run_dir.glob("rank*"):
         old.unlink()
     cluster.grant(run_dir)
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--run-dir", str(run_dir), *worker_argv]
+    command = [sys.executable, str(script.resolve()), "--worker", "--run-dir", str(run_dir), *worker_argv]
     procs: list[subprocess.Popen[bytes]] = []
     with reserve_port() as port, contextlib.ExitStack() as logs:
         try:
@@ -213,21 +224,20 @@ def launch_plain(cluster: Any, world: int, per_node: int, run_dir: Path, worker_
                     rank = failed[0] if failed else next(r for r, p in enumerate(procs) if p.poll() is None)
                     tail = (run_dir / f"rank{rank}.log").read_text(errors="replace").strip().splitlines()[-3:]
                     why = f"exited with {procs[rank].returncode}" if failed else f"still running after {timeout_s:g} s"
-                    raise RuntimeError(f"plain DDP: rank {rank} {why}: {' | '.join(tail)}")
+                    raise RuntimeError(f"{script.name}: rank {rank} {why}: {' | '.join(tail)}")
                 time.sleep(0.05)
             bad = [r for r, p in enumerate(procs) if p.returncode != 0]
             if bad:
                 tail = (run_dir / f"rank{bad[0]}.log").read_text(errors="replace").strip().splitlines()[-3:]
                 raise RuntimeError(
-                    f"plain DDP: rank {bad[0]} exited with {procs[bad[0]].returncode}: {' | '.join(tail)}"
+                    f"{script.name}: rank {bad[0]} exited with {procs[bad[0]].returncode}: {' | '.join(tail)}"
                 )
         finally:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
                 p.wait()
-    ranks = [json.loads((run_dir / f"rank{r}.json").read_text(encoding="utf-8")) for r in range(world)]
-    return summarise(ranks, warmup_steps)
+    return [json.loads((run_dir / f"rank{r}.json").read_text(encoding="utf-8")) for r in range(world)]
 
 
 BASE = """\
