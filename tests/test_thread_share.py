@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime.testbed.emulated import RootRequired, dpsim_namespaces, require_root
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import thread_share
+
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    require_root()
+    _why = ""
+except RootRequired as exc:
+    _why = str(exc)
 
 
 def _probe(t: float, threads: dict[str, list[int]], softirq_ns: int, host: list[int]) -> dict[str, Any]:
@@ -49,3 +60,28 @@ def test_summary_counts_what_the_ranks_used_of_the_cores() -> None:
     # (18 + 4 + 20 + 2) ms over a 40 ms window: 1.1 cores
     assert s["ranks_cores"] == pytest.approx(1.1)
     assert s["windows"] == 1
+
+
+@pytest.mark.root
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.skipif(bool(_why), reason=_why)
+def test_a_two_rank_run_accounts_for_the_backward_thread_and_leaves_no_namespace(tmp_path: Path) -> None:
+    from tests._proc import run
+
+    before = set(dpsim_namespaces())
+    proc = run(
+        [sys.executable, "benchmarks/thread_share.py", "--rates", "100", "--buckets", "default", "--steps", "2",
+         "--out", str(tmp_path)],
+        timeout=240, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (line,) = (tmp_path / "windows.jsonl").read_text().splitlines()
+    got = json.loads(line)
+    assert (got["nodes"], got["rate"], got["buckets"]) == (2, "100", "default")
+    s = got["summary"]
+    assert s["windows"] == 4 and s["wall"] > 0 and s["main_cpu"] > 0  # 2 ranks x 2 measured steps
+    assert 0 < s["main_cpu"] / s["wall"] <= 1.2  # the backward thread is the rank's main thread, found
+    # with bucket 0 in flight, the rank's other busy thread is gloo's TCP loop (torch 2.13's name for it)
+    assert s["own_busiest"] == "gloo_tcp_loop" and s["own_busiest_cpu"] > 0
+    assert set(dpsim_namespaces()) <= before
