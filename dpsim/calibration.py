@@ -1569,7 +1569,12 @@ def profile_for(scenario: Scenario) -> HardwareProfile | None:
         mtime = Path(path).stat().st_mtime_ns
     except OSError as exc:
         raise ScenarioError("calibration.profile", f"cannot read profile: {exc.strerror or exc}", path) from None
-    return _cached_profile(path, mtime)
+    try:
+        return _cached_profile(path, mtime)
+    except ScenarioError as exc:
+        if exc.field:  # a field inside the profile: named as it is there
+            raise
+        raise ScenarioError("calibration.profile", exc.message, exc.source) from None  # the file itself
 
 
 def samples_by_link(samples: Iterable[CollectiveSample]) -> dict[tuple[str, str], list[CollectiveSample]]:

@@ -13,6 +13,7 @@ add their commands with ``register(app)``; the shared error handling lives in
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import math
@@ -33,6 +34,7 @@ from dpsim.cli_common import (
     WorkersOpt,
     atomic_output,
     check_choice,
+    check_options,
     check_writable,
     fail,
     handle_errors,
@@ -328,11 +330,13 @@ def check(
     JSON object (JSON is YAML 1.2, so either loads back to an equal scenario).
     """
     from dpsim import report
+    from dpsim.calibration import profile_for
     from dpsim.scenario import dump_scenario, load_scenario, scenario_data, scenario_source
 
     check_choice("--format", format_, ("table", "json"))
     try:
         loaded = load_scenario(scenario, overrides=set_ or ())
+        profile_for(loaded)  # the profile it names is read and checked too: `run` would refuse it
     except ScenarioError as exc:
         if format_ == "json":
             error = {"source": exc.source, "field": exc.field, "message": exc.message}
@@ -415,6 +419,12 @@ def _import_engine(name: str) -> Any:
 # --- entry point --------------------------------------------------------------------------------
 
 
+@functools.cache
+def _command() -> Any:
+    """The click command of :data:`app`, built once (typer builds it on every call: 30 ms)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: exit 2 with one ``error:`` line on any usage error, never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -423,7 +433,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints is dropped, as click's echo does
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open for the process's life
     try:
-        code = app(args=args, prog_name="dpsim", standalone_mode=False)
+        command = _command()
+        check_options(command, args)
+        code = command(args=args, prog_name="dpsim", standalone_mode=False)
     except _click_exceptions.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `dpsim`: show the help
             typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())

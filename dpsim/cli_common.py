@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sys
 import tempfile
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "WorkersOpt",
     "atomic_output",
     "check_choice",
+    "check_options",
     "check_writable",
     "fail",
     "handle_errors",
@@ -94,6 +97,77 @@ def install_signal_cleanup() -> None:
                 signal.signal(getattr(signal, name), stop)
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def _option_kind(param: Any) -> str:
+    """``int`` or ``float`` for a numeric option (typer's annotation), else ``""``."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    kinds = {a.__name__ for a in args if a in (int, float)}
+    return kinds.pop() if len(kinds) == 1 and len(args) == 1 else ""
+
+
+def check_options(group: Any, args: Sequence[str]) -> None:
+    """Refuse, before a command runs, what its parser would take silently (one line naming the option).
+
+    - a number not written in ASCII digits: typer reads ``--max-devices 1_000`` as 1000, ``' 8 '`` as 8 and
+      ``8.0`` as a whole number 8 (Python's ``int``/``float`` and pydantic's lax mode), as the scenario's YAML
+      does not;
+    - a single-valued option given twice with different values (``--format json --format csv``: the last
+      one won unseen), or a flag and its negation (``--progress --no-progress``).
+    """
+    if not args or args[0] not in getattr(group, "commands", {}):
+        return
+    command = group.commands[args[0]]
+    options: dict[str, Any] = {}
+    for param in command.params:
+        for name in [*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())]:
+            if name.startswith("-"):
+                options[name] = param
+    seen: dict[str, tuple[str, str]] = {}
+    tokens = list(args[1:])
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token == "--":
+            break
+        if not token.startswith("-") or token == "-":
+            continue
+        if token.startswith("--"):
+            name, equals, value = token.partition("=")
+            has_value = bool(equals)
+        else:  # -oVALUE or -o VALUE
+            name, has_value, value = token[:2], bool(token[2:]), token[2:]
+        param = options.get(name)
+        if param is None:
+            continue  # an unknown option: the parser names it
+        option = param.opts[0]
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            value = "off" if name in getattr(param, "secondary_opts", ()) else "on"
+        elif not has_value:
+            if i >= len(tokens):
+                continue  # the parser says the value is missing
+            value = tokens[i]
+            i += 1
+        kind = _option_kind(param)
+        if kind == "int" and not _WHOLE.fullmatch(value):
+            raise fail(option, f"expected a whole number in ASCII digits (like 8), got {brief(value)}")
+        if kind == "float" and not _NUMBER.fullmatch(value):
+            raise fail(option, f"expected a number in ASCII digits (like 2.5 or 1e-3), got {brief(value)}")
+        if getattr(param, "multiple", False):
+            continue
+        if option in seen and seen[option][1] != value:
+            first = seen[option][0]
+            if getattr(param, "is_flag", False):
+                raise fail(option, f"{first} and {name} are both given: give one")
+            shown = f"{first} {brief(seen[option][1])}, then {name} {brief(value)}"
+            raise fail(option, f"given twice ({shown}): give it once")
+        seen[option] = (name, value)
+
+
 def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     """Validate an option against its allowed values (one-line error naming the option)."""
     if value not in choices:
@@ -140,8 +214,9 @@ def atomic_output(path: Path, option: str, inputs: Sequence[Path | None] = ()) -
 
 
 def check_writable(path: Path, option: str, suffixes: Sequence[str], inputs: Sequence[Path | None] = ()) -> None:
-    """Fail before any work is done when ``path`` has a wrong suffix, cannot be written, or is one of ``inputs``."""
-    if path.suffix.lower() not in suffixes:
+    """Fail before any work is done when ``path`` has a wrong suffix (any, without ``suffixes``), cannot be written,
+    or is one of ``inputs``."""
+    if suffixes and path.suffix.lower() not in suffixes:
         raise fail(option, f"{str(path)!r}: expected a file ending in {', '.join(suffixes)}")
     _writable_directory(path, option, inputs)
 

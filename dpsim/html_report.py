@@ -137,7 +137,11 @@ def _bad_number(value: Any) -> bool:
         return False
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return True
-    return not math.isnan(value) and not (math.isfinite(value) and value >= 0)
+    try:
+        number = float(value)  # a CSV cell of 400 digits is a Python int no float holds
+    except OverflowError:
+        return True
+    return not math.isnan(number) and not (math.isfinite(number) and number >= 0)
 
 
 def _check_record(record: Any, source: str, what: str = "a result") -> None:

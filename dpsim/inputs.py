@@ -221,7 +221,8 @@ def read_text(path: str | Path, source: str | None = None, limit: int = MAX_FILE
 
 
 def load_json(text: str, source: str) -> Any:
-    """JSON of ``text`` (NaN/Infinity read as no value); malformed or nested past the parser's stack: one error."""
+    """JSON of ``text`` (NaN/Infinity read as no value); malformed, nested past the parser's stack or an integer past
+    :data:`MAX_INT_DIGITS` digits: one error."""
     import json
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -230,8 +231,13 @@ def load_json(text: str, source: str) -> Any:
             raise ValueError(f"duplicate key {keys[repeat]!r}")
         return dict(pairs)
 
+    def whole(digits: str) -> int:  # as YAML's integers: 10^400 is no count, and no float holds it
+        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+            raise ValueError(f"integer with {len(digits)} digits is far too large (at most {MAX_INT_DIGITS})")
+        return int(digits)
+
     try:
-        return json.loads(text, parse_constant=lambda name: None, object_pairs_hook=unique)
+        return json.loads(text, parse_constant=lambda name: None, object_pairs_hook=unique, parse_int=whole)
     except (ValueError, RecursionError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ScenarioError("", f"not JSON: {brief(message)}", source) from None

@@ -896,7 +896,8 @@ def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray) -> np.
     tau = np.array(
         [daly_interval(delta, m) if delta > 0 else young_interval(1e-9, m) for m in mtbf.tolist()], dtype=float
     )
-    return np.asarray(mtbf * np.exp(restart / mtbf) * np.expm1((tau + delta) / mtbf) * work / tau, dtype=float)
+    with np.errstate(over="ignore"):  # a node failing every femtosecond never finishes: inf, without a warning
+        return np.asarray(mtbf * np.exp(restart / mtbf) * np.expm1((tau + delta) / mtbf) * work / tau, dtype=float)
 
 
 # --- ranking, exact re-check, Pareto --------------------------------------------------------------

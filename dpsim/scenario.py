@@ -1237,6 +1237,13 @@ class CalibrationRef(_Section):
     profile: str
     """Path of a hardware profile written by ``dpsim calibrate`` (relative to the scenario file)."""
 
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        if not value.strip():  # '' is the scenario's own folder once resolved: "cannot read a directory"
+            raise ValueError(f"expected the path of a profile file, got {inputs.brief(value)}")
+        return value
+
 
 class Scenario(_Section):
     """A cluster and a training job: what all engines read."""

@@ -11,15 +11,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from dpsim.errors import ScenarioError
+from dpsim.execution import max_local_workers
+from dpsim.inputs import brief
 from dpsim.records import write_jsonl
 from dpsim.scenario import Scenario, load_scenario
 from runtime.job import JobOptions
@@ -27,13 +31,38 @@ from runtime.testbed import Testbed
 
 __all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "nccl_meta", "nccl_setup", "parse_args"]
 
+CLI_SOURCE = "<command line>"
 SAVE_PARAMETERS_ENV = "DPSIM_SAVE_PARAMETERS"
 """Environment variable: when set, rank 0 saves the trained parameters there (``torch.save`` of a dict
 name → CPU tensor) after the last step; the launcher's ranks inherit it."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with dpsim's usage errors: one ``error:`` line naming the option, exit status 2 (not the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: <command line>: {' '.join(message.split())}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _whole(text: str) -> int:
+    """An integer option in ASCII digits (``int`` reads '１２' as 12 and '1_000' as 1000)."""
+    if not re.fullmatch(r"[+-]?[0-9]{1,20}", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {brief(text)}")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    """A number option in ASCII digits, finite."""
+    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text) or not math.isfinite(
+        float(text)
+    ):
+        raise argparse.ArgumentTypeError(f"expected a finite number in ASCII digits, got {brief(text)}")
+    return float(text)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m runtime", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m runtime", description=__doc__.splitlines()[0])
     p.add_argument("scenario", nargs="?", help="scenario YAML (default: the bundled default)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     p.add_argument("--testbed", choices=["local", "emulated"], default="local")
@@ -43,10 +72,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="scenario",
         help="all-reduce: the scenario's algorithm over point-to-point ops, or the backend's own",
     )
-    p.add_argument("--warmup-steps", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=300.0,
+    p.add_argument("--warmup-steps", type=_whole, default=2)
+    p.add_argument("--steps", type=_whole, default=5)
+    p.add_argument("--seed", type=_whole, default=0)
+    p.add_argument("--timeout", type=_number, default=300.0,
                    help="seconds before a hung run is stopped (torchrun: a collective's longest wait)")  # fmt: skip
     p.add_argument("--out", type=Path, help="append the StepResult as a JSON line here")
     p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
@@ -59,8 +88,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nccl-debug", action="store_true",
                    help="NCCL_DEBUG=INFO into the run directory; the record keeps what NCCL chose")  # fmt: skip
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--fail-rank", type=int, default=-1, help=argparse.SUPPRESS)
-    p.add_argument("--fail-step", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--fail-rank", type=_whole, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("--fail-step", type=_whole, default=0, help=argparse.SUPPRESS)
     p.add_argument("--fail-mode", default="kill", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -74,8 +103,17 @@ def check_run(args: argparse.Namespace) -> Scenario:
     """Everything that can be refused before a process starts: the scenario, precision, NCCL pinning."""
     from runtime.precision import check_precision
 
+    check_options(args)
     scenario = load_scenario(args.scenario, args.overrides)
     check_precision(scenario, args.device, fp8=args.fp8)
+    world = scenario.cluster.nodes * scenario.cluster.workers_per_node
+    if not -1 <= args.fail_rank < world:
+        raise ScenarioError("--fail-rank", f"expected -1 (none) or a rank below {world:,}, got {args.fail_rank:,}",
+                            CLI_SOURCE)  # fmt: skip
+    if not (args.worker or "RANK" in os.environ) and world > max_local_workers():
+        limit = f"at most {max_local_workers():,}: 4 per CPU core"
+        raise ScenarioError("cluster", f"{world:,} ranks would each be a process on this machine ({limit}); run under "
+                            "torchrun for more", CLI_SOURCE)  # fmt: skip
     if args.nccl_pin:
         if args.device != "cuda":
             raise ValueError("--nccl-pin: NCCL runs on GPUs (--device cuda under torchrun)")
@@ -83,6 +121,44 @@ def check_run(args: argparse.Namespace) -> Scenario:
 
         nccl_settings(scenario)
     return scenario
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """The options' ranges and the paths written, before the scenario is read or a process starts.
+
+    A run took ``--steps 10**12`` or ``--timeout nan`` and ran for hours, ``--seed 10**30`` failed in every rank
+    after the start, and ``--out`` in a missing folder, ``--run-dir`` on a file or ``--backend x`` were a
+    traceback (or a hang) once every rank had run.
+    """
+    from dpsim.cli_common import check_writable
+    from dpsim.cli_runtime import MAX_STEPS, _under_torchrun
+    from dpsim.scenario import MAX_INT
+
+    _under_torchrun()  # RANK/WORLD_SIZE checked as dpsim validate checks them
+    for option, value, low in (("--steps", args.steps, 1), ("--warmup-steps", args.warmup_steps, 0)):
+        if not low <= value <= MAX_STEPS:
+            raise ScenarioError(option, f"expected {low} .. {MAX_STEPS:,} steps, got {value:,}", CLI_SOURCE)
+    if not 0 <= args.seed <= MAX_INT:
+        raise ScenarioError("--seed", f"expected a whole number 0 .. 2^53, got {args.seed:,}", CLI_SOURCE)
+    if not args.timeout > 0:
+        raise ScenarioError("--timeout", f"expected a finite number of seconds > 0, got {args.timeout!r}", CLI_SOURCE)
+    backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
+    if backend not in ("gloo", "nccl") or (backend == "nccl" and args.device != "cuda"):
+        raise ScenarioError("--backend", f"expected gloo, or nccl with --device cuda, got {brief(backend)}", CLI_SOURCE)
+    scenario = [Path(args.scenario)] if args.scenario not in (None, "-") else []
+    for option, path in (("--out", args.out), ("--trace", args.trace)):
+        if path is not None:
+            check_writable(Path(path), option, (), scenario)
+    if args.run_dir is not None:
+        ancestor = next(p for p in (args.run_dir, *args.run_dir.absolute().parents) if p.exists())
+        if not ancestor.is_dir():
+            raise ScenarioError("--run-dir", f"{str(ancestor)!r} is a file, not a folder", CLI_SOURCE)
+        try:
+            with tempfile.TemporaryFile(dir=ancestor):
+                pass
+        except OSError as exc:
+            raise ScenarioError("--run-dir", f"cannot write in {str(ancestor)!r}: {exc.strerror or exc}",
+                                CLI_SOURCE) from None  # fmt: skip
 
 
 def nccl_setup(scenario: Scenario, run_dir: Path, *, pin: bool, debug: bool) -> None:

@@ -10,7 +10,9 @@ under a SIGALRM timeout (or, for a sample, in a subprocess) and classifies the e
 - otherwise ``traceback``, ``hang``, ``bad-exit`` (another status or more lines), or
   ``unprintable``.
 
-``python tests/hostile.py`` prints the table of classes (the issue's closing note).
+``python tests/hostile.py`` prints the table of classes (the issue's closing note); ``-k TEXT`` runs the classes
+whose name contains TEXT, ``--list`` counts the cases of each class without running them. ``python -m runtime``
+cases run ``runtime.train.main`` in-process (``Case.program``), only those refused before a rank starts.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ class Case:
     """Paths (``{tmp}`` = the folder) that must not exist after an error: nothing is written half-way."""
     finite: bool = False
     """A result is printed: no ``inf`` or ``nan`` in it (else the case is ``non-finite``)."""
+    strict_json: bool = False
+    """A valid input: exit 0 and one strict JSON document printed, no ``NaN``/``Infinity`` (else ``invalid JSON``)."""
+    program: str = "dpsim"
+    """``dpsim`` (``dpsim.cli.main``) or ``runtime`` (``python -m runtime``: ``runtime.train.main``)."""
 
 
 @dataclass
@@ -1561,6 +1567,217 @@ def empty_and_repeated_options() -> Iterator[Case]:
         yield Case(kind, ["collective", *one, "--size", "1 TB", *extra], finite=True)
 
 
+_PLAN_BASE = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--no-progress"]
+_CALIBRATE = ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml"]
+_VALIDATE = ["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--case", "training.micro_batch=2",
+             "--out-dir", "{tmp}/v"]  # fmt: skip
+_NUMBER_OPTIONS = (
+    (["run", "{tmp}/s.yaml"], "--workers", "int"),
+    (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "{tmp}/o.csv"], "--workers", "int"),
+    ([*_PLAN_BASE, "--simulate", "0"], "--max-devices", "int"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "64"], "--min-devices", "int"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "64"], "--workers-per-node", "int"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "64"], "--global-batch", "int"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "64"], "--top", "int"),
+    ([*_PLAN_BASE, "--max-devices", "64"], "--simulate", "int"),
+    (_CALIBRATE, "--reps", "int"), (_VALIDATE, "--repeats", "int"), (_VALIDATE, "--steps", "int"),
+    (_VALIDATE, "--warmup-steps", "int"), (_CALIBRATE, "--max-residual", "float"), (_VALIDATE, "--timeout", "float"),
+)  # fmt: skip
+"""Every option typer reads as a number: (command line, option, int or float)."""
+_ODD_WHOLE = ("\uff18", "\u0668", "1_0", " 8", "8 ", "8.0", "0x10", "0o10", "1e1", "8\u200b", "", "8,", "--")
+_ODD_NUMBER = ("\uff12.5", "\u0662", "1_0.5", " 2", "0x1p3", "2,5", "", "1e", "2.5.1", ".")
+
+
+def option_numbers() -> Iterator[Case]:
+    """Numbers in options as Python's ``int``/``float`` read them and the scenario's YAML does not: full-width and
+    Arabic-Indic digits, ``1_0``, spaces, ``8.0`` for a whole number, hex; each refused before any work."""
+    kind = "option numbers: digits / 1_0 / 8.0"
+    for argv, option, number in _NUMBER_OPTIONS:
+        for value in _ODD_WHOLE if number == "int" else _ODD_NUMBER:
+            yield Case(kind, [*argv, option, value], {"s.yaml": SMALL.encode()}, expect_error=True, names=option,
+                       outputs=("{tmp}/p.yaml", "{tmp}/v", "{tmp}/o.csv"))  # fmt: skip
+    for value in ("8", "+8", "08"):
+        yield Case(kind, [*_PLAN_BASE, "--simulate", "0", "--max-devices", value])
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--workers", "1", "--format", "csv"], {"s.yaml": SMALL.encode()})
+
+
+_TWICE = (
+    (["run", "{tmp}/s.yaml"], "--format", "json", "csv"), (["run", "{tmp}/s.yaml"], "--engine", "analytic", "sim"),
+    (["run", "{tmp}/s.yaml", "--engine", "sim"], "--trace", "{tmp}/a.json", "{tmp}/b.json"),
+    (["run", "{tmp}/s.yaml", "--engine", "sim"], "--gantt", "{tmp}/a.png", "{tmp}/b.png"),
+    (["run", "{tmp}/s.yaml"], "--workers", "1", "2"),
+    (["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric"], "--placement", "packed", "interleaved"),
+    (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"], "--out", "{tmp}/a.csv", "{tmp}/b.csv"),
+    (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"], "--plot", "{tmp}/a.png", "{tmp}/b.png"),
+    (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"], "--format", "csv", "json"),
+    (["check", "{tmp}/s.yaml"], "--format", "json", "table"), (["catalog"], "--format", "csv", "json"),
+    (["report", "{tmp}/s.yaml"], "-o", "{tmp}/a.html", "{tmp}/b.html"),
+    (["report", "{tmp}/s.yaml", "-o", "{tmp}/a.html"], "--title", "a", "b"),
+    (_CALIBRATE, "--ranks", "2", "3"), (_CALIBRATE, "--sizes", "1MiB", "2MiB"), (_CALIBRATE, "--reps", "3", "5"),
+    (_CALIBRATE, "--testbed", "local", "emulated"), (_CALIBRATE, "--dtype", "fp32", "bf16"),
+    (["calibrate", "--from-nccl-tests", str(NCCL_TESTS)], "--out", "{tmp}/a.yaml", "{tmp}/b.yaml"),
+    (_VALIDATE, "--steps", "2", "3"), (_VALIDATE, "--timeout", "30", "60"), (_VALIDATE, "--engine", "analytic", "sim"),
+    (_VALIDATE[:-2], "--out-dir", "{tmp}/v", "{tmp}/w"), (_VALIDATE, "--testbed", "local", "emulated"),
+    ([*_PLAN_BASE, "--max-devices", "8"], "--model", "gpt2-xl", "gpt2-small"),
+    ([*_PLAN_BASE, "--simulate", "0"], "--max-devices", "8", "16"), (_PLAN_BASE, "--simulate", "0", "1"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "8"], "--tp", "1", "2"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "8"], "--objective", "time", "cost"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "8"], "--out", "{tmp}/a.csv", "{tmp}/b.csv"),
+    ([*_PLAN_BASE, "--simulate", "0", "--max-devices", "8"], "--currency", "EUR", "USD"),
+    (["collective"], "--op", "allreduce", "broadcast"), (["collective"], "--size", "1MiB", "2MiB"),
+    (["collective"], "--engine", "analytic", "sim"), (["collective"], "--plot", "{tmp}/a.png", "{tmp}/b.png"),
+)  # fmt: skip
+"""(command line, option, first value, second value): a single-valued option given twice, differently."""
+
+
+def options_twice() -> Iterator[Case]:
+    """A single-valued option given twice with different values (the last one won unseen: ``--out a.csv --out
+    b.csv`` wrote only b.csv), a flag and its negation; the same value twice is harmless."""
+    kind = "options twice / conflicting"
+    files = {"s.yaml": SMALL.encode()}
+    outputs = (*(f"{{tmp}}/{n}.{x}" for n in "ab" for x in ("csv", "png", "json", "html", "yaml")), "{tmp}/p.yaml",
+               "{tmp}/v", "{tmp}/w")  # fmt: skip
+    for argv, option, first, second in _TWICE:
+        yield Case(kind, [*argv, option, first, option, second], files, expect_error=True, names=option,
+                   outputs=outputs)  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/s.yaml", "-o", "{tmp}/a.html", "--output", "{tmp}/b.html"], files,
+               expect_error=True, names="-o", outputs=outputs)  # fmt: skip  # one option, two spellings
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--format=json", "--format", "csv"], files, expect_error=True,
+               names="--format")  # fmt: skip
+    yield Case(kind, [*_PLAN_BASE, "--simulate", "0", "--max-devices", "8", "--progress", "--no-progress"],
+               expect_error=True, names="--progress")  # fmt: skip
+    for argv in (["run", "{tmp}/s.yaml", "--format", "json", "--format", "json"], ["catalog", "--format", "csv",
+                 "--format=csv"], [*_PLAN_BASE, "--simulate", "0", "--max-devices", "8", "--no-progress"],
+                 ["run", "{tmp}/s.yaml", "--set", "cluster.nodes=2", "--set", "cluster.nodes=4",
+                  "--set", "training.global_batch=auto"]):  # fmt: skip  # --set is a list: the last one wins
+        yield Case(kind, argv, files)
+
+
+_RUNTIME_SCENARIO = str(CPU_SCENARIO)
+
+
+def runtime_refusals() -> Iterator[Case]:
+    """``python -m runtime``: options out of range, numbers Python reads and YAML does not, outputs that cannot be
+    written, a backend or failing rank that does not exist: one line before a rank starts, nothing written."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "python -m runtime: refused before a rank"
+    files = {"s.yaml": SMALL.encode(), "f/x": b"<dir>", "file": b"x"}
+    outputs = ("{tmp}/out.jsonl", "{tmp}/run", "{tmp}/t.json")
+    at = _RUNTIME_SCENARIO
+    for extra, names in (
+        (("--steps", "0"), "--steps"), (("--steps", "1000000000000"), "--steps"), (("--steps", "-1"), "--steps"),
+        (("--steps", "\uff11"), "--steps"), (("--steps", "1_0"), "--steps"), (("--steps", "2.0"), "--steps"),
+        (("--warmup-steps", "-1"), "--warmup-steps"), (("--warmup-steps", "1000000000000"), "--warmup-steps"),
+        (("--timeout", "nan"), "--timeout"), (("--timeout", "inf"), "--timeout"), (("--timeout", "0"), "--timeout"),
+        (("--timeout", "-1"), "--timeout"), (("--timeout", "1e400"), "--timeout"), (("--seed", "-1"), "--seed"),
+        (("--seed", "1" + "0" * 30), "--seed"), (("--seed", "\u0661"), "--seed"),
+        (("--out", "/proc/out.jsonl"), "--out"), (("--out", "{tmp}/nodir/out.jsonl"), "--out"), (("--out", "{tmp}"),
+        "--out"), (("--out", at), "--out"), (("--run-dir", "{tmp}/file"), "--run-dir"),
+        (("--run-dir", "{tmp}/file/run"), "--run-dir"), (("--run-dir", "/proc/run"), "--run-dir"),
+        (("--trace", "{tmp}/nodir/t.json"), "--trace"), (("--backend", "x"), "--backend"),
+        (("--backend", "nccl"), "--backend"), (("--fail-rank", "99"), "--fail-rank"), (("--nosuch",), "--nosuch"),
+        (("--testbed", "moon"), "--testbed"), (("--device", "cuda"), "cuda"), (("--fail-mode", "x"), "fail_mode"),
+        (("--set", "cluster.nodes=100000", "--set", "training.global_batch=auto"), "cluster"),
+    ):  # fmt: skip
+        yield Case(kind, [at, "--run-dir", "{tmp}/run", *extra] if "--run-dir" not in extra else [at, *extra],
+                   files, expect_error=True, names=names, outputs=outputs, program="runtime")  # fmt: skip
+    for env, names in (({"RANK": "nan", "WORLD_SIZE": "2"}, "RANK"), ({"RANK": "0"}, "WORLD_SIZE"),
+                       ({"RANK": "3", "WORLD_SIZE": "2"}, "RANK")):  # fmt: skip
+        yield Case(kind, [at, "--out", "{tmp}/out.jsonl"], files, env=env, expect_error=True, names=names,
+                   outputs=outputs, program="runtime")  # fmt: skip
+    yield Case(kind, ["/dev/zero"], expect_error=True, program="runtime")
+    yield Case(kind, ["{tmp}/s.yaml", "--set", "x=1"], files, expect_error=True, names="x", program="runtime")
+
+
+def _report_number(digits: int) -> bytes:
+    return b"1" + b"0" * (digits - 1)
+
+
+def report_numbers() -> Iterator[Case]:
+    """``dpsim report`` inputs whose numbers no float holds: integers of 31, 400 and 5,000 digits in JSON, JSON Lines
+    and CSV (a 400-digit step time was an ``OverflowError`` traceback); 30 digits is a number like any other."""
+    kind = "report: integers past a float"
+    header = b"step_time_s,world_size,samples_per_s,scaling_efficiency\n"
+    for digits in (30, 400, 5000):
+        big = _report_number(digits)
+        for name, data, names in (
+            ("run.json", b'{"scenario": "x", "engine": "analytic", "step_time_s": ' + big + b"}", "digits"),
+            ("plan.json", b'{"ranked": [{"step_time_s": ' + big + b', "world_size": 8}]}', "digits"),
+            ("records.jsonl", b'{"scenario": "x", "step_time_s": ' + big + b"}\n", "digits"),
+            ("trace.json", b'{"traceEvents": [{"ph": "X", "pid": 1, "tid": 1, "ts": 1, "dur": ' + big + b"}]}",
+             "digits"),
+            ("sweep.csv", header + big + b",2,3,0.5\n", "step_time_s"),
+            ("validation.csv", b"measured_step_time_s,predicted_step_time_s\n1," + big + b"\n",
+             "predicted_step_time_s"),
+        ):  # fmt: skip
+            error = digits > 30 and not (name.endswith(".csv") and digits < 400)
+            if digits == 5000 and name.endswith(".csv"):
+                names = ""  # pandas reads a 5,000-digit cell as text: named by its column or as no number
+            yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, expect_error=error,
+                       names=names if error else "", outputs=("{tmp}/r.html",) if error else ())  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/run.json", "-o", "{tmp}/r.html"],
+               {"run.json": b'{"scenario": "x", "engine": "analytic", "step_time_s": -' + _report_number(400) + b"}"},
+               expect_error=True, names="digits", outputs=("{tmp}/r.html",))  # fmt: skip
+
+
+def profile_paths() -> Iterator[Case]:
+    """``calibration.profile`` naming no file: empty, blank, a folder, a device, a FIFO, the scenario itself, a file
+    that is not there; refused by every command that reads a scenario (``check`` too), the field named."""
+    kind = "calibration.profile paths"
+    files = {"s.yaml": SMALL.encode(), "fifo": b"<fifo>", "d/x": b"<dir>"}
+    for value, names in (("''", "calibration.profile"), ("' '", "calibration.profile"), ("", "calibration.profile"),
+                         ("{tmp}/d", "calibration.profile"), ("/dev/stdin", "calibration.profile"),
+                         ("{tmp}/fifo", "calibration.profile"), ("{tmp}/s.yaml", "s.yaml"),
+                         ("{tmp}/missing.yaml", "calibration.profile"), ("~/missing.yaml", "calibration.profile"),
+                         ("/dev/null", "calibration.profile")):  # fmt: skip
+        for argv in (["check", "{tmp}/s.yaml"], ["run", "{tmp}/s.yaml"], ["collective", "{tmp}/s.yaml"],
+                     ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "{tmp}/o.csv"],
+                     ["check", "{tmp}/s.yaml", "--format", "json"]):  # fmt: skip
+            yield Case(kind, [*argv, "--set", f"calibration.profile={value}"], files, expect_error=True, names=names,
+                       outputs=("{tmp}/o.csv", "{tmp}/o.csv.partial.jsonl"))  # fmt: skip
+    yield Case(kind, ["check", str(CPU_SCENARIO), "--set", f"calibration.profile={PROFILE}"])
+
+
+_JSON_EXTREMES = (
+    ("cluster.inter_node.bandwidth='1 bit/s'", "cluster.intra_node.bandwidth='1 bit/s'"),
+    ("cluster.inter_node.bandwidth='1 EB/s'", "cluster.intra_node.bandwidth='1 EB/s'"),
+    ("cluster.nodes=1", "cluster.workers_per_node=1", "training.global_batch=2"),
+    ("cluster.device.peak_flops='1 FLOP/s'",), ("cluster.device.peak_flops='1000000 PFLOP/s'",),
+    ("cluster.inter_node.latency='9e9 s'",), ("cluster.inter_node.latency='1e-15 s'",),
+    ("reliability={node_mtbf: 1e-15 s, restart: 9e9 s, checkpoint_write: 9e9 s}",),
+    ("cluster.price_per_device_hour=1000000",), ("cluster.device.memory='1 B'",),
+)  # fmt: skip
+"""Valid scenarios at the ends of the physical ranges (a link of 1 bit/s, a node failing every femtosecond)."""
+
+
+def json_extremes() -> Iterator[Case]:
+    """``--format json`` of valid inputs at the ends of every range: one strict JSON document (no ``NaN`` or
+    ``Infinity``, which Python's ``json`` writes and JSON parsers refuse), no ``inf``/``nan`` anywhere."""
+    kind = "--format json at the ranges' ends"
+    files = {"s.yaml": SMALL.encode()}
+    for i, sets in enumerate(_JSON_EXTREMES):
+        argv = ["run", "{tmp}/s.yaml", "--format", "json", "--engine", ("analytic", "sim")[i % 2]]
+        for item in sets:
+            argv += ["--set", item]
+        yield Case(kind, argv, files, finite=True, strict_json=True)
+    for argv in (
+        ["collective", "--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--format", "json"],
+        ["collective", "--set", "cluster.inter_node.bandwidth='1 bit/s'", "--size", "1e21 B", "--format", "json"],
+        ["check", "{tmp}/s.yaml", "--format", "json", "--set", "cluster.inter_node.bandwidth='1 bit/s'"],
+        ["sweep", "{tmp}/s.yaml", "--format", "json", "--vary", "cluster.inter_node.bandwidth='1 bit/s','1 EB/s'"],
+        ["plan", "--model", "gpt2-xl", "--tokens", "1", "--simulate", "0", "--max-devices", "8", "--format", "json"],
+        [*_PLAN_BASE, "--simulate", "0", "--max-devices", "8", "--price", "1000000", "--node-mtbf", "1e-15 s",
+         "--format", "json"],
+        ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format", "json", "--set",
+         "cluster.inter_node.bandwidth='1 bit/s'"],
+        ["catalog", "--format", "json"],
+    ):  # fmt: skip
+        yield Case(kind, argv, files, strict_json=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1568,7 +1785,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     size_lists, nccl_rows, unit_typos, keys_and_documents, priced_in_all, symlinked_paths, line_breaks_and_marks,
     merge_keys, every_numeric_field, torchrun_environment, profiles_everywhere, collective_edges, set_paths,
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
-    plan_lists, report_shapes, loader_work, empty_and_repeated_options,
+    plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
+    runtime_refusals, report_numbers, profile_paths, json_extremes,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -1656,10 +1874,18 @@ def _judge(code: int | None, out: str, err: str, expect_error: bool) -> str:
 
 
 def run_in_process(
-    argv: list[str], stdin: bytes | None = None, timeout_s: int = TIMEOUT_S
+    argv: list[str], stdin: bytes | None = None, timeout_s: int = TIMEOUT_S, program: str = "dpsim"
 ) -> tuple[int | None, str, str]:
-    """``dpsim ARGV`` through ``dpsim.cli.main`` with captured output and a SIGALRM deadline."""
-    from dpsim.cli import main
+    """``dpsim ARGV`` through ``dpsim.cli.main`` (or ``python -m runtime ARGV`` through ``runtime.train.main``)
+    with captured output and a SIGALRM deadline."""
+    entry: Callable[[list[str]], object]
+    if program == "runtime":
+        from runtime.train import main as runtime_main
+
+        def entry(args: list[str]) -> object:
+            raise SystemExit(runtime_main(args))
+    else:
+        from dpsim.cli import main as entry
 
     out, err = io.StringIO(), io.StringIO()
     saved_stdin = sys.stdin
@@ -1675,7 +1901,7 @@ def run_in_process(
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                main(argv)
+                entry(argv)
                 code = 0
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -1717,14 +1943,30 @@ def run_subprocess(argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOU
 _NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
 
 
+def _strict_json(text: str) -> bool:
+    """Whether ``text`` is one JSON document without ``NaN``/``Infinity`` (Python's json writes them; JSON has none)."""
+    import json
+
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    try:
+        json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return False
+    return True
+
+
 def run_case(case: Case, tmp: Path) -> Outcome:
     argv = _materialise(case, tmp)
     start = time.perf_counter()
-    runner = run_subprocess if case.subprocess else run_in_process
     saved = {name: os.environ.get(name) for name in case.env}
     os.environ.update(case.env)
     try:
-        code, out, err = runner(argv, case.stdin)
+        if case.subprocess:
+            code, out, err = run_subprocess(argv, case.stdin)
+        else:
+            code, out, err = run_in_process(argv, case.stdin, program=case.program)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -1738,6 +1980,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "vague"
     if verdict == "clean" and code == 0 and case.finite and _NON_FINITE.search(out):
         verdict = "non-finite"
+    if verdict == "clean" and case.strict_json and (code != 0 or not _strict_json(out)):
+        verdict = "invalid JSON"  # a valid input whose JSON is expected: exit 0 and one strict JSON document
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs]
     if verdict == "clean" and code != 0 and any(o.exists() or o.is_symlink() for o in outputs):
         verdict = "written"
@@ -1747,10 +1991,11 @@ def run_case(case: Case, tmp: Path) -> Outcome:
 def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
-    verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite"]
-    header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} " + " ".join(
-        f"{v:>9}" for v in ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan")
-    )
+    verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
+                "invalid JSON"]  # fmt: skip
+    shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON")
+    header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
+    header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]
     for kind in [*kinds, "all"]:
         part = [o for o in outcomes if kind in ("all", o.case.kind)]
@@ -1766,18 +2011,30 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def main() -> None:
+    import argparse
     import resource
     import tempfile
 
+    parser = argparse.ArgumentParser(description="Run the hostile inputs and print the table of classes.")
+    parser.add_argument("-v", action="store_true", help="print each case before it runs")
+    parser.add_argument("-k", metavar="TEXT", help="only the classes whose name contains TEXT")
+    parser.add_argument("--list", action="store_true", help="list the classes and their case counts; run nothing")
+    args = parser.parse_args()
+    cases = [case for case in all_cases() if args.k is None or args.k in case.kind]
+    if args.list:
+        for kind, count in Counter(case.kind for case in cases).items():
+            print(f"{count:>5}  {kind}")
+        print(f"{len(cases):>5}  cases in {len({case.kind for case in cases})} classes")
+        return
     limit = 4 << 30  # a case that allocates without bound fails here instead of exhausting the machine
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    verbose = "-v" in sys.argv
+    verbose = args.v
 
     with tempfile.TemporaryDirectory(prefix="dpsim-hostile-") as folder:
         tmp = Path(folder)
         outcomes = []
         start = time.perf_counter()
-        for case in all_cases():
+        for case in cases:
             if verbose:
                 print(f"... {case.kind}: {[a[:60] for a in case.argv]}", file=sys.stderr, flush=True)
             outcome = run_case(case, tmp)
