@@ -21,7 +21,10 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
   eager`` the norms and SwiGLU are PyTorch eager's op-by-op kernels instead (:func:`norm_bytes`).
 
 The first pipeline stage also looks up the embedding; the last computes the logits
-(``T × V/t × h``) and the cross-entropy (fp32, 16 bytes per logit element in all). The slowest
+(``T × V/t × h``) and the cross-entropy, memory-bound over the ``T × V/t`` logits with the bytes per element of
+the framework's kernels (``model.loss_kernel``, :func:`loss_bytes`: Megatron-LM's 52 at 16 bits, PyTorch eager
+under autocast 36, without it 12, the fused xentropy kernel 6), and ``model.logit_metrics`` no-grad
+cross-entropies more after the backward (Composer's training metrics, 14 bytes an element each). The slowest
 stage sets the pace of the pipeline, so a micro-batch costs the slowest stage's time.
 
 A GEMM costs ``max(2mnk / (peak · matmul_efficiency), bytes / (bandwidth · memory_efficiency))
@@ -68,6 +71,7 @@ __all__ = [
     "gradient_accumulation_bytes_per_param",
     "gradient_accumulation_seconds",
     "layer_kernels",
+    "loss_bytes",
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
@@ -252,6 +256,36 @@ def rope_bytes(kernels: str, width: float) -> tuple[float, float]:
     return 0.0, 0.0
 
 
+def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
+    """Bytes the cross-entropy moves a logit element of ``width`` bytes, (forward, backward); each kernel reads its
+    inputs and writes its output once (the row reductions' per-token results and the label gathers are negligible).
+
+    ``megatron``: Megatron-LM's ``vocab_parallel_cross_entropy`` (``megatron/mpu/cross_entropy.py`` at the SC'21
+    artifact de7dc40; ``megatron/core/tensor_parallel/cross_entropy.py`` today) on ``output.float()``
+    (``gpt_model.py``, ``fp16_lm_cross_entropy`` off): the cast (width + 4), ``torch.max`` over the vocabulary (4),
+    ``sub_`` of the max (8), ``torch.exp(out=)`` (8), ``sum`` (4), ``div_`` by the sum (8), the softmax saved for
+    the backward; backward ``grad_input.mul_(grad_output)`` (8) and the cast of the fp32 gradient to the logits'
+    dtype (4 + width). ``torch_fp32``: ``F.cross_entropy`` under autocast, whose fp32 list holds
+    ``cross_entropy``: the cast (width + 4), ``log_softmax`` (8), ``nll_loss`` a gather; backward
+    ``nll_loss_backward`` zero-fills its fp32 gradient (4) and scatters, ``log_softmax_backward`` reads the
+    gradient and the output and writes (12), the cast back (4 + width). ``torch``: the same kernels at the logits'
+    width, no casts: ``log_softmax`` (2·width); zero fill (width), ``log_softmax_backward`` (3·width).
+    ``xentropy``: apex's fused kernel as flash-attn ships it (``csrc/xentropy``, ``cunn_SoftMaxXEntropyForward``:
+    the max and the sum of exponentials in one block per row, only the loss and the log-sum-exp written; the
+    backward reads the logits and writes their gradient): width, 2·width.
+    """
+    cast = 0.0 if width == 4.0 else width + 4.0
+    if kernel == "megatron":
+        return cast + 4.0 + 8.0 + 8.0 + 4.0 + 8.0, 8.0 + cast
+    if kernel == "torch_fp32":
+        return cast + 8.0, 4.0 + 12.0 + cast
+    if kernel == "torch":
+        return 2.0 * width, width + 3.0 * width
+    if kernel == "xentropy":
+        return width, 2.0 * width
+    raise ValueError(f"unknown loss kernel {kernel!r}")
+
+
 def layer_kernels(
     model: ModelConfig,
     device: DeviceConfig,
@@ -345,7 +379,7 @@ def layer_kernels(
 
 
 def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int, tp: int) -> list[Kernel]:
-    """Final norm, logits GEMM and fp32 cross-entropy (last stage)."""
+    """Final norm, logits GEMM and the cross-entropy's kernels (last stage)."""
     p = _Pricer(device, working_dtype(precision))
     tokens = float(micro_batch * model.seq_len)
     h, v = float(model.hidden), float(model.vocab) / tp
@@ -355,8 +389,12 @@ def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micr
     p.gemm("logits", "forward", tokens, v, h)
     p.gemm("logits.dgrad", "backward", tokens, h, v)
     p.gemm("logits.wgrad", "backward", h, v, tokens)
-    p.memory("cross_entropy", "forward", 10.0 * tokens * v)  # read 16-bit logits, write and reread fp32
-    p.memory("cross_entropy.backward", "backward", 6.0 * tokens * v)  # read fp32, write 16-bit gradient
+    loss_forward, loss_backward = loss_bytes(model.loss_kernel, p.width)
+    p.memory("cross_entropy", "forward", loss_forward * tokens * v)
+    p.memory("cross_entropy.backward", "backward", loss_backward * tokens * v)
+    if model.logit_metrics:  # after the backward: each metric's F.cross_entropy under autocast, forward only
+        metric_forward = loss_bytes("torch_fp32", p.width)[0]
+        p.memory("logit_metrics", "backward", model.logit_metrics * metric_forward * tokens * v)
     return p.kernels
 
 
@@ -456,7 +494,7 @@ def _job_key(
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
-    flags += (model.attention_kernel,)
+    flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -422,6 +422,24 @@ class ModelConfig(_Section):
     backward of each op 92), the fp32 copy and the cast output saved for the backward (4 bytes an element more
     a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
     the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
+    loss_kernel: Literal["megatron", "torch_fp32", "torch", "xentropy"] = "megatron"
+    """The kernels of the cross-entropy over the ``tokens x vocab/t`` logits, priced per logit element at the 16-bit
+    logits' width (:func:`dpsim.compute.loss_bytes`; each kernel reads its inputs and writes its output once).
+    ``megatron``: Megatron-LM's ``vocab_parallel_cross_entropy`` on ``output.float()`` (the default,
+    ``--fp16-lm-cross-entropy`` off; also Megatron-DeepSpeed, gpt-neox, metaseq): the cast (6), ``max`` (4), ``sub_``
+    (8), ``exp`` (8), ``sum`` (4), ``div_`` (8); backward ``mul_`` by the loss gradient (8) and the cast of the fp32
+    gradient back (6): 38 + 14 bytes. ``torch_fp32``: ``F.cross_entropy`` under autocast (``cross_entropy`` is on
+    autocast's fp32 list): the cast (6), ``log_softmax`` (8); backward ``nll_loss_backward``'s zero fill (4),
+    ``log_softmax_backward`` (12), the cast back (6): 14 + 22. ``torch``: ``F.cross_entropy`` on the 16-bit logits
+    without autocast (FSDP ``MixedPrecision`` alone, fms-fsdp): 4 + 8. ``xentropy``: the fused softmax-cross-entropy
+    kernel of apex / flash-attn (``xentropy_cuda_lib``, llm-foundry's ``loss_fn: fused_crossentropy``): forward reads
+    the logits (2), backward reads them and writes the gradient (4). In fp32 the casts are no kernels."""
+    logit_metrics: Annotated[int, Field(strict=True, ge=0, le=16)] = 0
+    """No-grad cross-entropies over the logits after each micro-batch's backward, each ``F.cross_entropy`` under
+    autocast (the ``torch_fp32`` forward: 14 bytes a logit element at 16 bits). Composer's trainer (0.10-0.16,
+    ``Trainer._train_microbatch`` then ``_eval_train_metrics``) updates every training metric on every micro-batch's
+    outputs; llm-foundry's MPT registers two, ``LanguageCrossEntropy`` and ``LanguagePerplexity``, each a
+    ``torch.nn.CrossEntropyLoss`` over the logits: 2."""
     rope_kernels: Literal["none", "complex_fp32", "pairs_fp32", "rotate_half"] = "none"
     """The rotary position embedding's kernels on q and k. ``none``: not priced (no rotary embedding, or one
     fused into a neighbouring kernel: Transformer Engine's fused RoPE, Inductor). ``complex_fp32``: Meta's
