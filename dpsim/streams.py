@@ -7,9 +7,13 @@ shard group spans nodes both cross the NICs. The chunk level runs both on one ne
 collective by its phases' link loads (:func:`dpsim.sim.cost.phase_cost`), and here by the same
 loads over the interval in which both are in flight:
 
-* a collective's use of a link (:func:`dpsim.sim.cost.link_use`) is the fraction of the link it keeps busy while it
-  runs at its own pace (its bytes on the link over its bandwidth term: 1 on its bottleneck) and the
-  number of its transfers that cross the link at once;
+* a collective runs phase by phase (:func:`dpsim.sim.cost.phased_job`), each phase its latency then its
+  bandwidth term; a phase's use of a link (:func:`dpsim.sim.cost.link_uses`) is the fraction of the link it
+  keeps busy while it runs at its own pace (its bytes on the link over its bandwidth term: 1 on its
+  bottleneck) and the number of its transfers that cross the link at once. Per phase, not averaged over
+  the collective: a hierarchical all-reduce's node phase takes the node's links whole for its short time,
+  which a reduce-scatter inside the node then shares as the chunk level has it, though over the whole
+  all-reduce (its NIC phase the longest) it keeps them busy a tenth of the time;
 * while both are in their bandwidth term, each link is shared as the chunk level's max-min fair
   network shares it between their flows: a collective that needs less than its flows' share of a
   link keeps what it needs and the other gets the rest, else each gets its flows' share
@@ -25,6 +29,7 @@ has carried both, whichever order they end in.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -63,19 +68,40 @@ class Job:
     work_s: float
     use: LinkUse | None = None
     """Its links (None: it meets nothing)."""
+    then: tuple[Job, ...] = ()
+    """The collective's later phases, each its own latency, bandwidth term and links, in order
+    (:func:`dpsim.sim.cost.phased_job`); empty: one phase. A schedule's phases load different links (a
+    hierarchical all-reduce: the node's links, then the NICs, then the node's again), so what another
+    collective meets depends on which phase is running, not on the whole collective's average load."""
 
     @classmethod
     def of(cls, seconds: float) -> Job:
         """A collective of ``seconds`` that meets nothing."""
         return cls(0.0, seconds)
 
+    @property
+    def phases(self) -> tuple[Job, ...]:
+        """Its phases in order, each a one-phase job."""
+        return (dataclasses.replace(self, then=()), *self.then) if self.then else (self,)
+
 
 @dataclass
 class _Running:
     job: Job
+    """The phase running now."""
     start_s: float
     latency_left: float
     work_left: float
+    later: list[Job] = field(default_factory=list)
+    """The phases after it."""
+
+    def advance(self) -> bool:
+        """Move on to the next phase; False when this was the last."""
+        if not self.later:
+            return False
+        self.job = self.later.pop(0)
+        self.latency_left, self.work_left = self.job.latency_s, self.job.work_s
+        return True
 
 
 @dataclass
@@ -122,7 +148,8 @@ class TwoStreams:
             return False
         self.queue.pop(0)
         self.now = start
-        self.running = _Running(job, start, job.latency_s, job.work_s)
+        head, *later = job.phases
+        self.running = _Running(head, start, head.latency_s, head.work_s, later)
         return True
 
     def _finish(self) -> None:
@@ -141,33 +168,34 @@ class TwoStreams:
             run.latency_left -= spent_latency
             run.work_left -= step - spent_latency
             self.now += step
-            if run.latency_left <= 0 and run.work_left <= 1e-15:
+            if run.latency_left <= 0 and run.work_left <= 1e-15 and not run.advance():
                 self._finish()
         self.now = max(self.now, until)
 
     def first(self, ready_s: float, job: Job) -> float:
         """Post ``job`` on the first stream at ``ready_s``; returns when it ends."""
         start = max(ready_s, self.first_free)
-        self._alone(start + job.latency_s)
-        work = job.work_s
-        while work > 1e-15:
-            if not self._begin(np.inf) or self.running is None:  # the second stream is idle
-                self.now += work
-                break
-            run = self.running  # queued after the first stream's earlier jobs: it starts by now at the latest
-            if run.latency_left > 0:  # the other one's latency: this one runs at its pace meanwhile
-                step = min(work, run.latency_left)
-                run.latency_left -= step
-                work -= step
+        for i, phase in enumerate(job.phases):  # each phase's latency, then its bandwidth term
+            self._alone((start if i == 0 else self.now) + phase.latency_s)
+            work = phase.work_s
+            while work > 1e-15:
+                if not self._begin(np.inf) or self.running is None:  # the second stream is idle
+                    self.now += work
+                    break
+                run = self.running  # queued after the first stream's earlier jobs: it starts by now at the latest
+                if run.latency_left > 0:  # the other one's latency: this one runs at its pace meanwhile
+                    step = min(work, run.latency_left)
+                    run.latency_left -= step
+                    work -= step
+                    self.now += step
+                    continue
+                rates = self._rates(phase.use, run.job.use)
+                step = min(work / rates[0], run.work_left / rates[1])
+                work -= step * rates[0]
+                run.work_left -= step * rates[1]
                 self.now += step
-                continue
-            rates = self._rates(job.use, run.job.use)
-            step = min(work / rates[0], run.work_left / rates[1])
-            work -= step * rates[0]
-            run.work_left -= step * rates[1]
-            self.now += step
-            if run.work_left <= 1e-15 * max(1.0, run.job.work_s):
-                self._finish()
+                if run.work_left <= 1e-15 * max(1.0, run.job.work_s) and not run.advance():
+                    self._finish()
         self.first_free = self.now
         self.first_spans.append((start, self.now))
         return self.now
@@ -182,8 +210,9 @@ class TwoStreams:
             self._begin(np.inf)
             run = self.running
             assert run is not None
-            self.now += run.latency_left + run.work_left
+            self.now += run.latency_left + run.work_left + sum(p.latency_s + p.work_s for p in run.later)
             run.latency_left = run.work_left = 0.0
+            run.later.clear()
             self._finish()
         return max(self.first_free, self.second_free)
 

@@ -147,6 +147,13 @@ FUZZED: list[tuple[str, str, float]] = [
         "training.optimizer_sharding=fsdp training.tensor_parallel=2 training.global_batch=64",
         -0.0067,
     ),
+    (  # HYBRID_SHARD, hierarchical: the replica all-reduce's node phase meets the next reduce-scatter (seed 9)
+        "cpu-cluster-4-ranks-1gbit.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=16 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.bucket=50MB communication.algorithm=hierarchical "
+        "training.precision=bf16 training.micro_batch=16 training.global_batch=256 training.fsdp_shard_group=2",
+        +0.0117,
+    ),
 ]
 
 

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
-    from dpsim.sim.cost import LinearCost
-    from dpsim.streams import Job, LinkUse
+    from dpsim.sim.cost import LinearCost, PhaseUses
+    from dpsim.streams import Job
 
 __all__ = [
     "BUSBW_OPS",
@@ -379,6 +379,7 @@ def collective_job(
 ) -> Job:
     """:func:`collective` as a job of :mod:`dpsim.streams`: its latency and bandwidth terms and the links
     it loads, for pricing it while another collective is in flight (FSDP HYBRID_SHARD's two streams)."""
+    from dpsim.sim.cost import phased_job
     from dpsim.streams import Job
 
     protocol = fabric.protocol if protocol is None else protocol
@@ -387,25 +388,24 @@ def collective_job(
         return Job.of(0.0)
     index = _chosen(op, algorithm, protocol, fabric, groups, size)
     cost = _priced(op, algorithm, protocol, fabric, groups)[index][2]
-    return Job(*cost.split(size), _uses(op, algorithm, protocol, fabric, groups)[index])
+    return phased_job(cost, _uses(op, algorithm, protocol, fabric, groups)[index], size)
 
 
 @functools.lru_cache(maxsize=256)
-def _uses(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None) -> tuple[LinkUse, ...]:
-    """The links each candidate of :func:`_priced` loads (:func:`dpsim.sim.cost.link_use`), in the same order."""
+def _uses(
+    op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
+) -> tuple[PhaseUses, ...]:
+    """The links each phase of each candidate of :func:`_priced` loads (:func:`dpsim.sim.cost.link_uses`), in
+    the same order."""
     from dpsim.sim import collectives
     from dpsim.sim.cluster import Cluster
-    from dpsim.sim.cost import link_use
+    from dpsim.sim.cost import link_uses
 
     cluster = Cluster.from_fabric(fabric)
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     out = []
-    for schedule, (_, _, cost) in zip(
-        collectives.candidates(op, algorithm, layout, protocol),
-        _priced(op, algorithm, protocol, fabric, groups),
-        strict=True,
-    ):
-        out.append(link_use(schedule if groups is None else groups.tile(schedule), cluster, cost.seconds_per_byte))
+    for schedule in collectives.candidates(op, algorithm, layout, protocol):
+        out.append(link_uses(schedule if groups is None else groups.tile(schedule), cluster))
     return tuple(out)
 
 

@@ -51,7 +51,7 @@ import numpy as np
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import NO_CORRECTION, Chunking, Phase, Schedule, TunerCorrection
 from dpsim.sim.fidelity import CHUNK_BUDGET
-from dpsim.streams import LinkUse
+from dpsim.streams import Job, LinkUse
 
 __all__ = [
     "LinearCost",
@@ -60,9 +60,10 @@ __all__ = [
     "engine_load",
     "fluid_seconds_per_byte",
     "host_tree_tuner",
-    "link_use",
+    "link_uses",
     "lock_step",
     "phase_cost",
+    "phased_job",
     "pipeline_fill",
 ]
 
@@ -329,22 +330,52 @@ def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np
     return lat[keep], pb[keep]
 
 
-def link_use(schedule: Schedule, cluster: Cluster, seconds_per_byte: float) -> LinkUse:
-    """How ``schedule`` loads each link of ``cluster`` when its bandwidth term is ``seconds_per_byte``.
+PhaseUses = tuple[tuple[float, float, LinkUse], ...]
+"""Per phase of a schedule: its share of the latency, its share of the bandwidth term, the links it loads."""
 
-    Busy: per message byte, Σ over phases of (bytes on the link / its capacity), as
-    :func:`dpsim.sim.cost.phase_cost` sums them, over the schedule's seconds per byte. Flows: the
-    most transfers crossing the link in one phase.
+
+def link_uses(schedule: Schedule, cluster: Cluster) -> PhaseUses:
+    """How each phase of ``schedule`` loads the links of ``cluster``, for :func:`phased_job`.
+
+    Per phase, as :func:`phase_cost` prices it: its latency (``repeat`` × its slowest transfer's) and its
+    bandwidth term per message byte (``repeat`` × its most loaded resource), and the links it loads: busy, the
+    bytes on each link over its capacity during the phase's bandwidth term (1 on its bottleneck); flows, the
+    transfers crossing the link at once.
     """
     capacity = cluster.links.capacity
-    busy = np.zeros(len(capacity))
-    flows = np.zeros(len(capacity))
+    out = []
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
+        per_byte, latency = _transfer_times(schedule, phase, cluster)
         links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
         mask = links >= 0
         weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
-        busy += phase.repeat * np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
-        flows = np.maximum(flows, np.bincount(links[mask], minlength=len(capacity)))
-    return LinkUse(busy / seconds_per_byte if seconds_per_byte > 0 else busy * 0.0, flows)
+        load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
+        step = float(per_byte.max(initial=0.0))
+        busy = load / step if step > 0 else load * 0.0
+        flows = np.bincount(links[mask], minlength=len(capacity)).astype(float)
+        lat = phase.repeat * float(phase.timed_latency(latency).max(initial=0.0))
+        out.append((lat, phase.repeat * step, LinkUse(busy, flows)))
+    return tuple(out)
+
+
+def phased_job(cost: LinearCost, uses: PhaseUses, size: float) -> Job:
+    """One collective of ``size`` bytes as a job of :mod:`dpsim.streams`, phase by phase: its latency and
+    bandwidth terms at its own pace (:meth:`LinearCost.split`, so alone it lasts ``cost(size)``) shared out
+    over its phases as :func:`link_uses` weighs them, each phase with the links it loads. The one place the
+    analytic engine (:func:`dpsim.analytic.collectives.collective_job`) and the fast level
+    (:meth:`dpsim.sim.engine.CollectiveEngine.job`) turn a schedule into a job."""
+    latency, work = cost.split(size)
+    if not uses:
+        return Job(latency, work)
+    lat_total, work_total = sum(u[0] for u in uses), sum(u[1] for u in uses)
+
+    def share(part: float, total: float, first: bool) -> float:
+        return part / total if total > 0 else float(first)
+
+    phases = [
+        Job(latency * share(lat, lat_total, i == 0), work * share(w, work_total, i == 0), use)
+        for i, (lat, w, use) in enumerate(uses)
+    ]
+    return dataclasses.replace(phases[0], then=tuple(phases[1:]))

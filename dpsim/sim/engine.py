@@ -23,8 +23,8 @@ from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, link_use, phase_cost
-from dpsim.streams import Job, LinkUse
+from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phase_cost, phased_job
+from dpsim.streams import Job
 
 __all__ = ["OPS", "CollectiveEngine"]
 
@@ -48,7 +48,7 @@ class CollectiveEngine(ABC):
         """id(schedule) → the cluster (size regime) it was priced on."""
         self.used: dict[tuple[str, str, str], int] = {}
         """(op, algorithm, protocol) → calls that ran it."""
-        self._uses: dict[int, LinkUse] = {}
+        self._uses: dict[int, PhaseUses] = {}
         """id(schedule) → the links it loads (:meth:`job`)."""
 
     def candidates(
@@ -106,8 +106,8 @@ class CollectiveEngine(ABC):
 
     def job(self, op: str, size: float, groups: Groups | None = None) -> Job:
         """One ``op`` of ``size`` bytes (in each of ``groups``) as a job of :mod:`dpsim.streams`: its latency and
-        bandwidth terms at its own pace and the links it loads (:func:`dpsim.sim.cost.link_use`), for pricing it
-        while another collective is in flight; counted as :meth:`evaluate` counts a call."""
+        bandwidth terms at its own pace and the links each of its phases loads (:func:`dpsim.sim.cost.phased_job`),
+        for pricing it while another collective is in flight; counted as :meth:`evaluate` counts a call."""
         self.calls += 1
         if size <= 0 or self.cluster.world_size <= 1 or (groups is not None and groups.size <= 1):
             return Job.of(0.0)
@@ -116,8 +116,8 @@ class CollectiveEngine(ABC):
         self.used[key] = self.used.get(key, 0) + 1
         self.events += len(schedule.phases)
         if id(schedule) not in self._uses:
-            self._uses[id(schedule)] = link_use(schedule, self.cluster_of(schedule), cost.seconds_per_byte)
-        return Job(*cost.split(size), self._uses[id(schedule)])
+            self._uses[id(schedule)] = link_uses(schedule, self.cluster_of(schedule))
+        return phased_job(cost, self._uses[id(schedule)], size)
 
     @abstractmethod
     def _evaluate(
