@@ -1744,7 +1744,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
         parts = path.split(".")
         for i, part in enumerate(parts[:-1]):
             if isinstance(node, list):
-                node = node[_index(part, path)]
+                node = node[_index(part, ".".join(parts[: i + 1]), node)]
                 continue
             child = node.get(part)
             if isinstance(child, str) and i + 1 < len(parts):  # "device: a100-80gb" → {preset: a100-80gb}
@@ -1758,7 +1758,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str | tuple[str, A
                 raise ScenarioError(path, f"cannot set a field inside {part!r}, which is {child!r}", "<command line>")
             node = child
         if isinstance(node, list):
-            node[_index(parts[-1], path)] = value
+            node[_index(parts[-1], path, node)] = value
         else:
             node[parts[-1]] = value
     _default_links(data, created)
@@ -1812,9 +1812,15 @@ def _intra_preset(cluster: Mapping[str, Any]) -> str | None:
     return _raw_preset(cluster["intra_node"], catalog.LINKS)
 
 
-def _index(part: str, path: str) -> int:
-    if not part.isdigit():
-        raise ScenarioError(path, f"expected a list index, got {part!r}", "<command line>")
+def _index(part: str, path: str, items: list[Any]) -> int:
+    """``part`` (the last element of ``path``) as an index into ``items``: ASCII digits (``int`` reads ``'١'`` as
+    1), one of the items there are (past the end was "list index out of range", 10^20 "cannot fit 'int'")."""
+    if not (part.isascii() and part.isdigit()):
+        raise ScenarioError(path, f"expected a list index, got {inputs.brief(part)}", "<command line>")
+    if len(part) > 7 or int(part) >= len(items):
+        last = f"indices 0 .. {len(items) - 1}" if items else "no index"
+        raise ScenarioError(path, f"the list has {len(items)} item(s) ({last}), got {inputs.brief(part)}",
+                            "<command line>")  # fmt: skip
     return int(part)
 
 

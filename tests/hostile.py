@@ -1466,9 +1466,18 @@ def plan_lists() -> Iterator[Case]:
         (("--workers-per-node", "1000000"), "--workers-per-node"), (("--top", "1000000000000"), "--top"),
         (("--top", "501"), "--top"), (("--max-devices", str(2**62), "--micro-batch", str(2**40)), "--micro-batch"),
     ):  # fmt: skip
-        yield Case(kind, [*_PLAN, *extra], expect_error=True, names=names)
+        yield Case(kind, _plan_with(extra), expect_error=True, names=names)
     for extra in (("--top", "500"), ("--price", "0"), ("--max-devices", str(2**62)), ("--tp", "1,2", "--pp", "1,2")):
-        yield Case(kind, [*_PLAN, *extra], finite=True)
+        yield Case(kind, _plan_with(extra), finite=True)
+
+
+def _plan_with(extra: tuple[str, ...]) -> list[str]:
+    """:data:`_PLAN` and ``extra``; an option of ``_PLAN`` that ``extra`` gives is left out (not given twice)."""
+    base = list(_PLAN)
+    for option in set(extra) & set(base):
+        i = base.index(option)
+        del base[i : i + 2]
+    return [*base, *extra]
 
 
 def report_shapes() -> Iterator[Case]:
@@ -1778,6 +1787,35 @@ def json_extremes() -> Iterator[Case]:
         yield Case(kind, argv, files, strict_json=True)
 
 
+def set_list_indices() -> Iterator[Case]:
+    """``--set`` paths through a list: past its end, negative, huge, non-ASCII, onto an item that is a mapping; each
+    named with its index (past the end was "list index out of range", 10^20 "cannot fit 'int' into an index")."""
+    kind = "--set into lists: indices"
+    two = "variability.stragglers=[{worker: 1, slowdown: 2}, {worker: 2, slowdown: 3}]"
+    links = "variability.degraded_links=[{node: 0, factor: 0.5}]"
+    for sets, names in (
+        ((two, "variability.stragglers.2.slowdown=3"), "variability.stragglers.2"),
+        ((two, "variability.stragglers.-1.slowdown=3"), "variability.stragglers.-1"),
+        ((two, "variability.stragglers.99999999999999999999.slowdown=3"), "variability.stragglers.9999"),
+        ((two, "variability.stragglers.\u0661.slowdown=3"), "variability.stragglers"),
+        ((two, "variability.stragglers.01x.slowdown=3"), "variability.stragglers.01x"),
+        ((two, "variability.stragglers.0=5"), "variability.stragglers.0"),
+        ((two, "variability.stragglers.0.foo=1"), "variability.stragglers.0.foo"),
+        ((two, "variability.stragglers.1.slowdown=.nan"), "variability.stragglers.1.slowdown"),
+        ((two, "variability.stragglers.5=[]"), "variability.stragglers.5"),
+        ((links, "variability.degraded_links.1.factor=0.5"), "variability.degraded_links.1"),
+        ((links, "variability.degraded_links.0.factor.x=1"), "variability.degraded_links.0.factor"),
+        (("variability.stragglers=[]", "variability.stragglers.0.worker=1"), "variability.stragglers.0"),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, command="check", expect_error=True, names=names)
+    for sets in ((two, "variability.stragglers.1.slowdown=4"), (links, "variability.degraded_links.0.factor=0.25"),
+                 (two, "variability.stragglers.0={worker: 3, slowdown: 1.5}")):  # fmt: skip
+        yield _set_case(kind, *sets, command="check", expect_error=False)
+    one = _with("variability: {stragglers: [{worker: 1, slowdown: 2}]}")  # the list given in the file
+    yield _file_case(kind, one, "--set", "variability.stragglers.1.slowdown=2", command="check",
+                     names="variability.stragglers.1")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1786,7 +1824,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     merge_keys, every_numeric_field, torchrun_environment, profiles_everywhere, collective_edges, set_paths,
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
-    runtime_refusals, report_numbers, profile_paths, json_extremes,
+    runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
