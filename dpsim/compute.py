@@ -72,6 +72,7 @@ __all__ = [
     "gradient_accumulation_seconds",
     "layer_kernels",
     "loss_bytes",
+    "loss_saved_bytes",
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
@@ -284,6 +285,16 @@ def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
     if kernel == "xentropy":
         return width, 2.0 * width
     raise ValueError(f"unknown loss kernel {kernel!r}")
+
+
+def loss_saved_bytes(kernel: str, width: float) -> float:
+    """Bytes a logit element the cross-entropy keeps for its backward (the last stage's activations): ``megatron``
+    its softmax, fp32, computed in place in the ``.float()`` copy (4; the 16-bit logits are freed); ``torch_fp32``
+    ``log_softmax``'s fp32 output (4; the cast copy is not saved); ``torch`` its output at the logits' width;
+    ``xentropy`` the logits themselves (width)."""
+    if kernel in ("megatron", "torch_fp32"):
+        return 4.0
+    return width
 
 
 def layer_kernels(

@@ -536,6 +536,7 @@ def _screen(
         zero3_kept_parameters,
     )
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
+    from dpsim.compute import loss_saved_bytes
     from dpsim.sim import budget
 
     dev = catalog.DEVICES[device]
@@ -771,6 +772,7 @@ def _screen(
         sp=sp,
         z3_gathered=z3_gathered,
         k_opt=optimizer_bytes_per_param("adam", "bf16"),
+        logit_bytes=loss_saved_bytes(model.loss_kernel, 2.0),
     )
     capacity = dev.memory_bytes
 
@@ -832,8 +834,10 @@ def _screen_memory(
     sp: np.ndarray,
     z3_gathered: np.ndarray,
     k_opt: float,
+    logit_bytes: float = 4.0,
 ) -> np.ndarray:
-    """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage."""
+    """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage; ``logit_bytes`` what
+    the loss keeps a logit element (:func:`dpsim.compute.loss_saved_bytes`)."""
     s, h, a, layers, vocab, kv_heads, ffn_hidden, gated, dropout = shape
     embed_in, head, tied = model_embed
     body = (psi_total - embedding_parameters) / pp
@@ -870,7 +874,7 @@ def _screen_memory(
     zeros = np.zeros_like(pp)
     acts_first = per_layer * lps * flights(zeros) + working
     acts_last = per_layer * lps * flights(pp - 1) + working
-    output = 4.0 * s * mb * h / tp * (1.0 + vocab / h)
+    output = s * mb / tp * (4.0 * h + logit_bytes * vocab)
     acts_last = acts_last + output
     acts_first = np.where(pp == 1, acts_first + output, acts_first)
 

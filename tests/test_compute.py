@@ -584,6 +584,20 @@ def test_output_layer_loss_and_metrics_by_hand() -> None:
     assert split("megatron") - split("xentropy") == pytest.approx((38 - 2) * logits / 2 / rate, rel=1e-9)
 
 
+def test_loss_saved_bytes_by_hand() -> None:
+    """What the loss keeps a logit element until the backward: Megatron's fp32 softmax (4, the .float() copy
+    overwritten in place) and autocast's fp32 log_softmax output (4), torch's bf16 one (2), the fused xentropy kernel
+    the bf16 logits (2): on the last stage of T x V = 2048 x 32,000 logits, xentropy keeps 2 bytes an element less."""
+    from dpsim.analytic.memory import memory_breakdown
+    from dpsim.compute import loss_saved_bytes
+
+    assert [loss_saved_bytes(k, 2.0) for k in ("megatron", "torch_fp32", "torch", "xentropy")] == [4, 4, 2, 2]
+    assert loss_saved_bytes("xentropy", 4.0) == 4.0
+    megatron = memory_breakdown(_eager_llama()).activations
+    fused = memory_breakdown(_eager_llama(loss_kernel="xentropy")).activations
+    assert megatron - fused == 2 * 2048 * 32000
+
+
 def _interval(k: int, **training: object) -> Scenario:
     data = _eager_llama(layers=4).model_dump(mode="json")
     recompute = {"activation_recomputation": "full", "recompute_layer_interval": k}
