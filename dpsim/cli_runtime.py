@@ -482,8 +482,14 @@ def validate(
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise fail("--out-dir", f"{str(out_dir)!r} is a file, not a folder")
-    for name in OUTPUTS:  # before the folder is made: a link among its files is refused, nothing written
+    calibration = ("profile.yaml", "calibration-bench.json") if profile is not None else ()  # made if calibrating
+    given = [p for p in (scenario, profile) if p is not None and p.is_file()]
+    for name in OUTPUTS:  # before the folder is made: a link among its files, or an input, is refused
         refuse_link(out_dir / name, "--out-dir")
+        written = out_dir / name
+        if name not in calibration and written.is_file() and any(os.path.samefile(written, p) for p in given):
+            raise fail("--out-dir", f"{str(written)!r} is written by validate and is also an input of this "
+                       "command: give another --out-dir")  # fmt: skip
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

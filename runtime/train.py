@@ -149,6 +149,9 @@ def check_options(args: argparse.Namespace) -> None:
     for option, path in (("--out", args.out), ("--trace", args.trace)):
         if path is not None:
             check_writable(Path(path), option, (), scenario)
+    if args.out is not None and args.trace is not None and Path(args.out).absolute() == Path(args.trace).absolute():
+        raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",
+                            CLI_SOURCE)  # fmt: skip
     if args.run_dir is not None:
         ancestor = next(p for p in (args.run_dir, *args.run_dir.absolute().parents) if p.exists())
         if not ancestor.is_dir():

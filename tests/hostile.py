@@ -1816,6 +1816,30 @@ def set_list_indices() -> Iterator[Case]:
                      names="variability.stragglers.1")  # fmt: skip
 
 
+def outputs_onto_inputs() -> Iterator[Case]:
+    """Files a command writes that are its own inputs, where the earlier checks did not look: a ``validate``
+    scenario or profile inside ``--out-dir`` under a name validate writes (it measured for minutes, then replaced
+    it), ``python -m runtime --out`` and ``--trace`` one file."""
+    kind = "outputs onto inputs: validate / runtime"
+    ring = ("--set", "communication.algorithm=ring", "--case", "training.micro_batch=2")
+    for name in ("summary.json", "runs.jsonl", "records.jsonl", "calibration-bench.json"):
+        files = {f"v/{name}": SMALL.encode()}
+        yield Case(kind, ["validate", f"{{tmp}}/v/{name}", *ring, "--out-dir", "{tmp}/v"], files, expect_error=True,
+                   names="--out-dir", outputs=("{tmp}/v/validation.csv",))  # fmt: skip
+    for name in ("summary.json", "records.jsonl"):  # a profile there (calibration-bench.json: written only when
+        files = {f"v/{name}": PROFILE.read_bytes()}  # validate calibrates, not with --profile)
+        yield Case(kind, ["validate", str(CPU_SCENARIO), *ring, "--profile", f"{{tmp}}/v/{name}", "--out-dir",
+                          "{tmp}/v"], files, expect_error=True, names="--out-dir",
+                   outputs=("{tmp}/v/validation.csv",))  # fmt: skip
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        for out, trace in (("{tmp}/x.jsonl", "{tmp}/x.jsonl"), ("{tmp}/x.jsonl", "{tmp}/./x.jsonl")):
+            yield Case(kind, [str(CPU_SCENARIO), "--out", out, "--trace", trace, "--run-dir", "{tmp}/run"],
+                       expect_error=True, names="--trace", outputs=("{tmp}/x.jsonl", "{tmp}/run"),
+                       program="runtime")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1824,7 +1848,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     merge_keys, every_numeric_field, torchrun_environment, profiles_everywhere, collective_edges, set_paths,
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
-    runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices,
+    runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -1883,6 +1907,7 @@ def _materialise(case: Case, tmp: Path) -> list[str]:
             path.parent.chmod(0o500)
             continue
         else:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a file inside a folder (v/summary.json)
             path.write_bytes(data)
     return [a.replace("{tmp}", str(tmp)) for a in case.argv]
 
