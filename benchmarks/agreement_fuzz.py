@@ -12,6 +12,14 @@ nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluste
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
+
+A case whose simulated ranks do not all share one timeline (their communication or waiting differs: the
+links are not homogeneous, e.g. a hybrid cube mesh, where GPUs 0 and 1 share one NVLink and 2 and 3 two)
+is listed apart, marked ``uneven``: there the chunk level starts each rank's transfers when that rank is
+ready, and a collective's early ranks exchange among themselves before its late ones join, while the
+analytic engine and the fast level start a collective when its group's last rank joins (one price per
+collective, :mod:`dpsim.sim.fast`). The 1 % claim is for homogeneous links; those cases are reported, not
+dropped.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from typing import Any
 
 from dpsim import run
 from dpsim.errors import ScenarioError
+from dpsim.records import StepResult
 from dpsim.scenario import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
@@ -83,6 +92,16 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
     return path, [f"{key}={value}" for key, value in sets.items()]
 
 
+def uneven(result: StepResult) -> bool:
+    """Whether the simulated ranks' timelines differ (communication or waiting, beyond rounding): links that
+    are not homogeneous (see the module docstring)."""
+    spread = 0.0
+    for key in ("worker_comm_s", "worker_wait_s"):
+        values = result.extra.get(key) or [0.0]
+        spread = max(spread, max(values) - min(values))
+    return spread > 1e-9 * result.step_time_s
+
+
 class _Timeout(Exception):
     pass
 
@@ -121,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         signal.alarm(args.case_timeout)
         try:
-            sim = run(scenario, engine="sim").step_time_s
+            sim = run(scenario, engine="sim")
         except ScenarioError:  # refused by the simulator's budget
             invalid += 1
             continue
@@ -133,19 +152,25 @@ def main(argv: list[str] | None = None) -> int:
             continue
         finally:
             signal.alarm(0)
-        rows.append({"file": path.name, "sets": sets, "analytic": analytic, "sim": sim, "ratio": sim / analytic - 1})
+        row = {"file": path.name, "sets": sets, "analytic": analytic, "sim": sim.step_time_s}
+        rows.append(row | {"ratio": sim.step_time_s / analytic - 1, "uneven": uneven(sim)})
     off = sorted((r for r in rows if abs(r["ratio"]) > args.tolerance), key=lambda r: -abs(r["ratio"]))
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    even = [r for r in off if not r["uneven"]]
+    worst = max((abs(r["ratio"]) for r in rows if not r["uneven"]), default=0.0)
     print(
         f"{len(rows)} cases ({invalid} invalid or refused, {slow} past {args.case_timeout} s skipped), "
-        f"{time.perf_counter() - started:.0f} s: {len(off)} beyond {100 * args.tolerance:g} %, {len(crashes)} crashed"
+        f"{time.perf_counter() - started:.0f} s: {len(even)} beyond {100 * args.tolerance:g} % (worst {worst:.3%}), "
+        f"{sum(r['uneven'] for r in rows)} on uneven ranks of which {len(off) - len(even)} beyond, "
+        f"{len(crashes)} crashed"
     )
     for crash in crashes:
         print(f"CRASH  {crash}")
     for r in off:
         times = f"analytic {r['analytic']:.6g} s  sim {r['sim']:.6g} s"
-        print(f"{r['ratio']:+8.2%}  {times}  {r['file']} {' '.join(r['sets'])}")
+        tag = "uneven  " if r["uneven"] else ""
+        print(f"{r['ratio']:+8.2%}  {tag}{times}  {r['file']} {' '.join(r['sets'])}")
     return 0
 
 
