@@ -1478,6 +1478,11 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     for key in data:
         if key not in known:
             raise ScenarioError(str(key), f"unknown key (expected one of: {', '.join(sorted(known))})", source)
+    measured = ("links", "compute", "optimizer", "optimizer_curve", "collectives", "gradient_ready", "host_model",
+                "reduction_bandwidth")  # fmt: skip
+    if not any(data.get(key) for key in measured):  # `{}` or a name alone: a run "calibrated" by it used the catalog
+        raise ScenarioError("", f"a hardware profile with nothing measured: expected one of {', '.join(measured)}",
+                            source)  # fmt: skip
     for key, kind, expected in (
         ("links", dict, "{link class: {algorithm: link}}"),
         ("meta", dict, "a mapping"),

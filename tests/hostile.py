@@ -1840,6 +1840,31 @@ def outputs_onto_inputs() -> Iterator[Case]:
                        program="runtime")  # fmt: skip
 
 
+def empty_profiles_and_tables_twice() -> Iterator[Case]:
+    """A profile that measures nothing (``{}``, a name alone, empty sections: a run "calibrated" by it silently used
+    the catalog) in every command that reads one, and one nccl-tests file fitted twice (its rows counted twice)."""
+    kind = "empty profiles / one table twice"
+    nccl = NCCL_TESTS.read_bytes()
+    for data in (b"{}\n", b"name: x\n", b"name: x\nlinks: {}\ncompute: {}\nmeta: {a: 1}\n"):
+        files = {"p.yaml": data, "all_reduce_perf.txt": nccl}
+        for argv, outputs in (
+            (["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"], ()),
+            (["check", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"], ()),
+            (["validate", str(CPU_SCENARIO), "--profile", "{tmp}/p.yaml", "--set", "communication.algorithm=ring",
+              "--case", "training.micro_batch=2", "--out-dir", "{tmp}/v"], ("{tmp}/v",)),
+            (["calibrate", "--base", "{tmp}/p.yaml", "--out", "{tmp}/o.yaml", "--from-nccl-tests",
+              "{tmp}/all_reduce_perf.txt"], ("{tmp}/o.yaml",)),
+        ):  # fmt: skip
+            yield Case(kind, argv, files, expect_error=True, names="nothing measured", outputs=outputs)
+    files = {"all_reduce_perf.txt": nccl}
+    fit = ["calibrate", "--out", "{tmp}/o.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt", "--from-nccl-tests"]
+    for second, links in (("{tmp}/all_reduce_perf.txt", {}), ("{tmp}/./all_reduce_perf.txt", {}),
+                          ("{tmp}/l.txt", {"l.txt": "{tmp}/all_reduce_perf.txt"})):  # fmt: skip
+        yield Case(kind, [*fit, second], files, links=links, expect_error=True, names="--from-nccl-tests",
+                   outputs=("{tmp}/o.yaml",))  # fmt: skip
+    yield Case(kind, ["calibrate", "--out", "{tmp}/o.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"], files)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1849,6 +1874,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
+    empty_profiles_and_tables_twice,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
