@@ -31,14 +31,21 @@ every repeat; an older folder's ``records.jsonl``: the median run only) and its 
 measurements. It writes to ``--out`` only when given.
 
     python benchmarks/validate_emulated.py --reuse benchmarks/results/validation
+
+``--breakdown`` also prints, per configuration and engine, the measured step split into the terms the
+engines predict (compute, exposed communication, optimizer, and what none of them holds), for the
+critical rank's terms and the median rank's (:func:`runtime.validate.breakdown`), each term's residual
+and the mean and MAPE of each over the configurations.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -50,7 +57,7 @@ from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
 from runtime.testbed.emulated import RootRequired, require_root
-from runtime.validate import build_cases, validate
+from runtime.validate import ESTIMATORS, STEP_TERMS, breakdown, build_cases, mape, validate
 
 SCENARIO = """\
 name: mlp-emulated-validation
@@ -129,6 +136,40 @@ def _portable_paths(out: Path) -> None:
         records.write_text(re.sub(r"/tmp/dpsim-(validate|reuse)-\w+/", "<tmp>/", text), encoding="utf-8")
 
 
+def print_breakdown(out: Path, engines: list[str]) -> None:
+    """The step's terms, measured against predicted, per configuration (``--breakdown``): from ``out``'s records."""
+    records = read_jsonl(out / "records.jsonl")
+    measured = [r for r in records if r.engine == "runtime"]
+    terms = (*STEP_TERMS, "unattributed_s", "step_time_s")
+    names = {"compute_s": "compute", "exposed_comm_s": "exposed", "optimizer_s": "optimizer",
+             "unattributed_s": "rest", "step_time_s": "step"}  # fmt: skip
+    for name in engines:
+        predicted = [r for r in records if r.engine == name]
+        for estimator in ESTIMATORS:
+            rows, summary = breakdown(list(zip(measured, predicted, strict=True)), estimator)
+            print(f"\n{name}, {estimator} rank: measured / predicted ms per term (rest = step − the terms)")
+            print("case  " + "".join(f"{names[t]:>18s}" for t in terms))
+            for index, row in enumerate(rows):
+                cells = "".join(f"{1e3 * row[f'measured_{t}']:8.1f} /{1e3 * row[f'predicted_{t}']:8.1f}" for t in terms)
+                print(f"{index:4d}  {cells}")
+            lines = (("mean residual ms", "mean_residual_s", 1e3), ("… % of step", "share_of_step_pct", 1),
+                     ("mean error %", "bias_pct", 1), ("MAPE %", "mape_pct", 1))  # fmt: skip
+            for label, key, scale in lines:
+                values = [summary[t][key] * scale for t in terms]
+                print(
+                    f"{label:16s}" + "".join("            -     " if math.isnan(v) else f"{v:+18.1f}" for v in values)
+                )
+    runs = read_jsonl(out / "runs.jsonl")
+    repeats = len(runs) // len(measured)
+    steps = [
+        statistics.median(r.step_time_s for r in runs[i * repeats : (i + 1) * repeats]) for i in range(len(measured))
+    ]
+    for name in engines:
+        predicted_steps = [r.step_time_s for r in records if r.engine == name]
+        print(f"{name}: step MAPE against each configuration's median step over its {repeats} runs "
+              f"(not the median run's): {mape(steps, predicted_steps):.2f} %")  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/validation; "
@@ -138,6 +179,7 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
+    p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     args = p.parse_args()
     if args.reuse is None:
@@ -170,6 +212,8 @@ def main() -> int:
         if args.reuse is None or args.out is not None:
             _portable_paths(out)
             (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        if args.breakdown:
+            print_breakdown(out, ["analytic", "sim"])
     from dpsim.cli_runtime import validation_table
 
     print(validation_table(table, ["analytic", "sim"]))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,20 @@ from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
 from runtime.train import make_testbed
 
-__all__ = ["COMPONENTS", "OUTPUTS", "Case", "build_cases", "calibration_overlap", "mape", "plot_validation", "validate"]
+__all__ = [
+    "COMPONENTS",
+    "ESTIMATORS",
+    "OUTPUTS",
+    "STEP_TERMS",
+    "Case",
+    "breakdown",
+    "build_cases",
+    "calibration_overlap",
+    "mape",
+    "measured_terms",
+    "plot_validation",
+    "validate",
+]
 
 COMPONENTS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "optimizer_s", "barrier_s")
 """Measured vs predicted quantities in the report (error % is reported for each)."""
@@ -121,6 +135,79 @@ def mape(measured: Iterable[float], predicted: Iterable[float]) -> float:
     """Mean absolute percentage error of ``predicted`` against ``measured`` (%)."""
     pairs = [(m, p) for m, p in zip(measured, predicted, strict=True) if m > 0]
     return 100.0 * sum(abs(p - m) / m for m, p in pairs) / len(pairs) if pairs else math.nan
+
+
+STEP_TERMS = ("compute_s", "exposed_comm_s", "optimizer_s")
+"""The terms a step is the sum of, on both sides: the engines' step is compute + exposed communication +
+optimizer (+ barrier and bubble); a runtime rank's step is its forward + backward to its last bucket handed
+over, the wait from there to the end of ``backward()``, and ``optimizer.step()`` + ``zero_grad`` (the phase
+reports between them are all else its timed span holds; drawing the data is outside it)."""
+ESTIMATORS = ("slowest", "median")
+"""Which rank's terms are the measured ones: the critical rank's (``slowest``, the record's own compute and
+exposed communication) or the median over ranks of each rank's medians (``median``); both take the optimizer
+as the median over ranks, as the record does."""
+
+
+def measured_terms(run: StepResult, estimator: str = "slowest") -> dict[str, float]:
+    """The measured step split into :data:`STEP_TERMS` and ``unattributed_s`` (the step less their sum).
+
+    The record's step is the mean of the ranks' steps; ``unattributed_s`` is what none of the terms
+    holds (the barrier, the phase reports, and that a median of sums is not the sum of medians).
+    """
+    if estimator == "slowest":
+        terms = {term: float(getattr(run, term)) for term in STEP_TERMS}
+    elif estimator == "median":
+        terms = {}
+        for term in STEP_TERMS:
+            per_rank = run.extra.get(f"per_rank_{term}")
+            if not per_rank:
+                raise ScenarioError(
+                    f"extra.per_rank_{term}", "expected each rank's median (a runtime record)", "records"
+                )
+            terms[term] = statistics.median(float(v) for v in per_rank.values())
+    else:
+        raise ScenarioError("estimator", f"expected one of {', '.join(ESTIMATORS)}, got {estimator!r}", "breakdown")
+    terms["unattributed_s"] = run.step_time_s - sum(terms.values())
+    return terms
+
+
+def breakdown(
+    pairs: Sequence[tuple[StepResult, StepResult]], estimator: str = "slowest"
+) -> tuple[list[dict[str, float]], dict[str, dict[str, float]]]:
+    """Per-term residuals (predicted − measured) of (measured, predicted) pairs, and their summary.
+
+    Each row has ``measured_<term>``, ``predicted_<term>`` and ``residual_<term>`` (seconds) for
+    :data:`STEP_TERMS`, ``unattributed_s`` (the predicted one is its barrier and bubble) and
+    ``step_time_s``; the residuals of the terms add up to the step's. The summary, per term: the
+    mean residual (s), the mean residual as a share of the measured step (%), the mean signed
+    and absolute error of the term itself (%, ``nan`` for ``unattributed_s``, which has no scale).
+    """
+    rows: list[dict[str, float]] = []
+    for measured, predicted in pairs:
+        m = measured_terms(measured, estimator)
+        p = {term: float(getattr(predicted, term)) for term in STEP_TERMS}
+        p["unattributed_s"] = predicted.step_time_s - sum(p.values())
+        m["step_time_s"], p["step_time_s"] = measured.step_time_s, predicted.step_time_s
+        row: dict[str, float] = {}
+        for term in m:
+            row[f"measured_{term}"], row[f"predicted_{term}"] = m[term], p[term]
+            row[f"residual_{term}"] = p[term] - m[term]
+        rows.append(row)
+    summary: dict[str, dict[str, float]] = {}
+    for term in (*STEP_TERMS, "unattributed_s", "step_time_s"):
+        residual = [r[f"residual_{term}"] for r in rows]
+        measured_term = [r[f"measured_{term}"] for r in rows]
+        scaled = term != "unattributed_s" and all(v > 0 for v in measured_term)
+        summary[term] = {
+            "mean_residual_s": statistics.mean(residual),
+            "share_of_step_pct": 100.0
+            * statistics.mean(d / r["measured_step_time_s"] for d, r in zip(residual, rows, strict=True)),
+            "bias_pct": 100.0 * statistics.mean(d / v for d, v in zip(residual, measured_term, strict=True))
+            if scaled
+            else math.nan,
+            "mape_pct": mape(measured_term, [r[f"predicted_{term}"] for r in rows]) if scaled else math.nan,
+        }
+    return rows, summary
 
 
 def calibration_overlap(scenario: Scenario, profile: HardwareProfile) -> list[str]:

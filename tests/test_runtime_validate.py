@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("torch")
 
-from runtime.validate import build_cases, calibration_overlap, mape, plot_validation
+from dpsim.errors import ScenarioError
+from dpsim.records import StepResult
+from runtime.validate import breakdown, build_cases, calibration_overlap, mape, measured_terms, plot_validation
 
 SCENARIO = """\
 name: tiny
@@ -135,3 +138,57 @@ def test_repeats_go_round_robin_over_the_cases(tmp_path: Path) -> None:
     assert list(table["measured_step_min_s"]) == pytest.approx([1.0, 2.0, 3.0])
     assert list(table["measured_step_max_s"]) == pytest.approx([1.1, 2.1, 3.1])
     assert summary["repeats"] == 2
+
+
+def _record(engine: str, step: float, compute: float, exposed: float, optimizer: float, **extra: object) -> StepResult:
+    return StepResult(
+        scenario="s", engine=engine, world_size=3, step_time_s=step, compute_s=compute, comm_s=exposed,
+        exposed_comm_s=exposed, bubble_s=0.0, optimizer_s=optimizer, samples_per_s=1.0, scaling_efficiency=1.0,
+        memory_per_device_bytes=0.0, barrier_s=0.005 if engine != "runtime" else 0.0, extra=dict(extra),
+    )  # fmt: skip
+
+
+# the critical rank (2) has the largest compute; the others waited for it at the all-reduce
+MEASURED = _record(
+    "runtime", 0.100, 0.030, 0.050, 0.012,
+    per_rank_compute_s={"0": 0.020, "1": 0.025, "2": 0.030},
+    per_rank_exposed_comm_s={"0": 0.060, "1": 0.058, "2": 0.050},
+    per_rank_optimizer_s={"0": 0.011, "1": 0.012, "2": 0.013},
+)  # fmt: skip
+PREDICTED = _record("analytic", 0.090, 0.020, 0.055, 0.010)  # + 5 ms of barrier
+
+
+def test_measured_terms_split_the_step_by_the_critical_or_the_median_rank() -> None:
+    slowest = measured_terms(MEASURED, "slowest")
+    assert slowest["compute_s"] == 0.030 and slowest["exposed_comm_s"] == 0.050 and slowest["optimizer_s"] == 0.012
+    assert slowest["unattributed_s"] == pytest.approx(0.100 - 0.092)
+    median = measured_terms(MEASURED, "median")
+    assert (median["compute_s"], median["exposed_comm_s"], median["optimizer_s"]) == (0.025, 0.058, 0.012)
+    assert median["unattributed_s"] == pytest.approx(0.100 - 0.095)
+    with pytest.raises(ScenarioError, match="estimator: expected one of slowest, median"):
+        measured_terms(MEASURED, "mean")
+    with pytest.raises(ScenarioError, match=r"extra\.per_rank_compute_s: expected"):
+        measured_terms(PREDICTED, "median")
+
+
+def test_breakdown_residuals_add_up_to_the_steps_and_are_summarised() -> None:
+    # pair 1: compute −10 ms, exposed +5, optimizer −2, rest 5 − 8 = −3: the step's −10 ms
+    # pair 2: the measurement against itself, every residual 0
+    rows, summary = breakdown([(MEASURED, PREDICTED), (MEASURED, MEASURED)], "slowest")
+    first = rows[0]
+    assert first["predicted_unattributed_s"] == pytest.approx(0.005)
+    expected = {"compute_s": -0.010, "exposed_comm_s": 0.005, "optimizer_s": -0.002, "unattributed_s": -0.003}
+    for term, residual in expected.items():
+        assert first[f"residual_{term}"] == pytest.approx(residual)
+    assert sum(expected.values()) == pytest.approx(first["residual_step_time_s"]) == pytest.approx(-0.010)
+    assert all(abs(v) < 1e-12 for k, v in rows[1].items() if k.startswith("residual_"))
+    compute = summary["compute_s"]
+    assert compute["mean_residual_s"] == pytest.approx(-0.005)
+    assert compute["share_of_step_pct"] == pytest.approx(-5.0)  # (−10 % + 0) / 2 of the 100 ms steps
+    assert compute["bias_pct"] == pytest.approx(-100 / 6)  # (−10/30 + 0) / 2
+    assert compute["mape_pct"] == pytest.approx(100 / 6)
+    assert summary["step_time_s"]["mape_pct"] == pytest.approx(5.0)
+    assert summary["unattributed_s"]["mean_residual_s"] == pytest.approx(-0.0015)
+    assert math.isnan(summary["unattributed_s"]["mape_pct"])
+    median_rows, _ = breakdown([(MEASURED, PREDICTED)], "median")
+    assert median_rows[0]["residual_exposed_comm_s"] == pytest.approx(0.055 - 0.058)
