@@ -406,7 +406,7 @@ def report_command(
     page = html_report.build_report(results, title)
     with atomic_output(output, "--output") as tmp:
         tmp.write_text(page, encoding="utf-8")
-    typer.echo(f"wrote {safe_text(str(output))} ({len(page.encode()) / 1e3:,.0f} kB)", err=True)
+    typer.echo(f"wrote {safe_text(str(output))} ({len(page.encode()) / 1e3:,.0f} kB)")
 
 
 def _import_engine(name: str) -> Any:

@@ -45,8 +45,6 @@ def parse_sizes(text: str, option: str = "--sizes") -> list[float]:
             raise fail(option, str(exc)) from None
         if not value > 0:
             raise fail(option, f"{part.strip()!r}: a message size must be > 0")
-        if value != math.floor(value):
-            raise fail(option, f"{part.strip()!r}: a message is a whole number of bytes")
         return value
 
     if ".." in text:

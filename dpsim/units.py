@@ -12,6 +12,7 @@ than a byte) or ``"1e-320 B/s"`` (a denormal) are errors, not silent infinities 
 
 from __future__ import annotations
 
+import fractions
 import math
 import re
 from typing import Final
@@ -156,14 +157,25 @@ _BYTE_BASES: Final = {"B": 1.0, "byte": 1.0, "bytes": 1.0, "bit": 0.125, "bits":
 
 
 def parse_size(text: object) -> float:
-    """Parse a data size to bytes: ``"25 MB"`` → 25e6, ``"25 MiB"`` → 26214400, ``"8 Gbit"`` → 1e9."""
+    """Parse a data size to bytes: ``"25 MB"`` → 25e6, ``"25 MiB"`` → 26214400, ``"8 Gbit"`` → 1e9.
+
+    A size is a whole number of bytes: ``"1.5 KiB"`` (1536 B) is one, ``"1.5 B"``, ``"0.3 KiB"`` or ``"12 bit"``
+    are errors (checked in exact decimal arithmetic, so ``"1.1 GB"`` is exactly 1_100_000_000 B).
+    """
     value, unit = _split(text, "a size", "25 MiB")
     scale = _prefix_and_base(unit, _BYTE_BASES)
     if scale is None:
         raise UnitError(
             f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ..."
         )
-    return _bounded(value * scale, "a size", text)
+    if _bounded(value * scale, "a size", text) == 0:
+        return 0.0
+    match = _QUANTITY.match(str(text))
+    assert match is not None  # _split matched it
+    exact = fractions.Fraction(match.group("num")) * fractions.Fraction(scale)  # bounded: no huge exponent
+    if exact.denominator != 1:
+        raise UnitError(f"{text!r} is {float(exact):.6g} B: a size is a whole number of bytes")
+    return float(exact.numerator)
 
 
 def parse_bandwidth(text: object) -> float:

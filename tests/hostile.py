@@ -5,7 +5,8 @@ Each :class:`Case` is a command line (plus files or stdin it needs) in one class
 files, work bombs, ...). :func:`run_case` runs it in-process through ``dpsim.cli.main``
 under a SIGALRM timeout (or, for a sample, in a subprocess) and classifies the end:
 
-- ``clean``: exit 0, or exit 2 with exactly one ``error:`` line on stderr; no traceback;
+- ``clean``: exit 0 with nothing on stderr (else ``noisy``: a stray warning), or exit 2 with exactly one
+  ``error:`` line on stderr; no traceback;
   every byte written is printable UTF-8 (no ANSI escape or NUL reaches the terminal);
 - otherwise ``traceback``, ``hang``, ``bad-exit`` (another status or more lines), or
   ``unprintable``.
@@ -1865,6 +1866,21 @@ def empty_profiles_and_tables_twice() -> Iterator[Case]:
     yield Case(kind, ["calibrate", "--out", "{tmp}/o.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"], files)
 
 
+def whole_bytes() -> Iterator[Case]:
+    """One rule for byte sizes everywhere: a whole number of bytes ('1.5 KiB' = 1536 B is one, '1.5B' is not)."""
+    kind = "sizes in whole bytes"
+    for path in ("communication.bucket", "communication.nccl_buffsize", "cluster.device.memory"):
+        for value in ("1.5B", "0.3 KiB", "12 bit", "1.0000001 MB"):
+            yield _set_case(kind, f"{path}={value}", names=path)
+        for value in ("1.5 KiB", "8 Gbit", "1.1 GB") if path != "cluster.device.memory" else ("79.5 GiB",):
+            yield _set_case(kind, f"{path}={value}", expect_error=False)
+    for value in ("1.5B", "0.3 KiB", "1MiB,1.5B", "1.5B..1KiB"):
+        yield Case(kind, ["collective", "--sizes", value], expect_error=True, names="--sizes")
+    yield Case(kind, ["collective", "--size", "1.5 KiB"])
+    yield Case(kind, ["calibrate", str(CPU_SCENARIO), "--out", "{tmp}/o.yaml", "--sizes", "1MiB,1.5B"],
+               expect_error=True, names="--sizes", outputs=("{tmp}/o.yaml",))  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -1874,7 +1890,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
-    empty_profiles_and_tables_twice,
+    empty_profiles_and_tables_twice, whole_bytes,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2067,6 +2083,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "clean"
     if verdict == "clean" and code == 2 and case.names and case.names not in err:
         verdict = "vague"
+    if verdict == "clean" and code == 0 and err.strip():
+        verdict = "noisy"  # a clean run prints its result and nothing on stderr (no stray warning)
     if verdict == "clean" and code == 0 and case.finite and _NON_FINITE.search(out):
         verdict = "non-finite"
     if verdict == "clean" and case.strict_json and (code != 0 or not _strict_json(out)):
@@ -2081,8 +2099,9 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON"]  # fmt: skip
-    shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON")
+                "invalid JSON", "noisy"]  # fmt: skip
+    shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
+             "noisy")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]
