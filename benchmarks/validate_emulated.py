@@ -165,9 +165,16 @@ def print_breakdown(out: Path, engines: list[str]) -> None:
         statistics.median(r.step_time_s for r in runs[i * repeats : (i + 1) * repeats]) for i in range(len(measured))
     ]
     for name in engines:
-        predicted_steps = [r.step_time_s for r in records if r.engine == name]
+        predicted = [r for r in records if r.engine == name]
         print(f"{name}: step MAPE against each configuration's median step over its {repeats} runs "
-              f"(not the median run's): {mape(steps, predicted_steps):.2f} %")  # fmt: skip
+              f"(not the median run's): {mape(steps, [r.step_time_s for r in predicted]):.2f} %")  # fmt: skip
+        for estimator in ESTIMATORS:
+            for repeat in range(repeats):
+                pairs = [(runs[i * repeats + repeat], p) for i, p in enumerate(predicted)]
+                summary = breakdown(pairs, estimator)[1]
+                cells = ", ".join(f"{names[t]} {1e3 * summary[t]['mean_residual_s']:+.1f} ms "
+                                  f"({summary[t]['share_of_step_pct']:+.1f} %)" for t in terms)  # fmt: skip
+                print(f"  {estimator} rank, run {repeat + 1} of each: mean residual {cells}")
 
 
 def main() -> int:
