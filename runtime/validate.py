@@ -177,10 +177,11 @@ def breakdown(
     """Per-term residuals (predicted − measured) of (measured, predicted) pairs, and their summary.
 
     Each row has ``measured_<term>``, ``predicted_<term>`` and ``residual_<term>`` (seconds) for
-    :data:`STEP_TERMS`, ``unattributed_s`` (the predicted one is its pipeline bubble: the engines' barrier lies inside their compute) and
-    ``step_time_s``; the residuals of the terms add up to the step's. The summary, per term: the
-    mean residual (s), the mean residual as a share of the measured step (%), the mean signed
-    and absolute error of the term itself (%, ``nan`` for ``unattributed_s``, which has no scale).
+    :data:`STEP_TERMS`, ``unattributed_s`` (the predicted one is the pipeline bubble: the engines'
+    barrier lies inside their compute) and ``step_time_s``; the residuals of the terms add up to the
+    step's. The summary, per term: the mean residual (s), the mean residual as a share of the
+    measured step (%), the mean signed and absolute error of the term itself (%, ``nan`` for
+    ``unattributed_s``, which has no scale).
     """
     rows: list[dict[str, float]] = []
     for measured, predicted in pairs:
