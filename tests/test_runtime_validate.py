@@ -122,7 +122,9 @@ def test_repeats_go_round_robin_over_the_cases(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     cases = build_cases(path, ["communication.algorithm=ring"], [[], [("cluster.nodes", 3)], [("cluster.nodes", 4)]])
-    save_profile(HardwareProfile(name="empty"), tmp_path / "profile.yaml")
+    # A profile must measure something (an empty one is refused): one reduction bandwidth, which the
+    # stand-in measurements below never depend on.
+    save_profile(HardwareProfile(name="stand-in", reduction_bandwidth=1e9), tmp_path / "profile.yaml")
     order: list[tuple[int, int]] = []
 
     def measure(index: int, case: object, repeat: int) -> object:
