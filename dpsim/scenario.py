@@ -615,7 +615,8 @@ class DeviceConfig(_Section):
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
                 if name not in explicit and merged.get(name) in (0, 0.0, (0.0, 0.0)):
                     merged.pop(name)  # no curve in the catalog: the field's default
-            if "attention_efficiency_fa2" not in explicit and merged.get("attention_efficiency_fa2") == (0.0, 0.0):
+            no_fa2 = merged.get("attention_efficiency_fa2") in ((0.0, 0.0), [0.0, 0.0])
+            if explicit.get("attention_efficiency_fa2") is None and no_fa2:  # absent, or None as a dump writes it
                 merged.pop("attention_efficiency_fa2")  # the device's own kernels are FlashAttention-2's generation
         units = {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s", "kernel_overhead": "s"}
         units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s")
