@@ -21,6 +21,7 @@ __all__ = [
     "DeviceSpec",
     "LinkSpec",
     "ModelSpec",
+    "canonical",
     "embedding_parameters",
     "lookup",
     "model_flops_per_sample",
@@ -893,11 +894,18 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def lookup(table: Mapping[str, _T], name: str, what: str) -> _T:
-    """Return ``table[name]`` or raise ``KeyError`` with a did-you-mean suggestion."""
+def canonical(table: Mapping[str, object], name: str, what: str) -> str:
+    """The catalog key ``name`` means: every catalog name (model, device, link, CPU class) is matched without regard
+    to case or surrounding spaces (``' A100-80GB '`` is ``a100-80gb``), everywhere; else a ``KeyError`` with a
+    did-you-mean suggestion."""
     key = name.strip().lower()
     if key in table:
-        return table[key]
+        return key
     close = difflib.get_close_matches(key, list(table), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(table))})"
     raise KeyError(f"unknown {what} {name!r}{hint}")
+
+
+def lookup(table: Mapping[str, _T], name: str, what: str) -> _T:
+    """Return ``table[name]`` (:func:`canonical`: any case, surrounding spaces) or raise ``KeyError``."""
+    return table[canonical(table, name, what)]

@@ -41,6 +41,7 @@ from dpsim.cli_common import (
     install_signal_cleanup,
     parse_vary,
     print_output,
+    refuse_same_files,
     vary_points,
 )
 from dpsim.errors import ScenarioError, safe_text
@@ -398,6 +399,7 @@ def report_command(
     check_writable(output, "--output", (".html", ".htm"), results)
     if len(results) > html_report.MAX_INPUTS:  # each is read, checked and drawn: 0.1 s a run result
         raise fail("results", f"{len(results):,} files; one page takes at most {html_report.MAX_INPUTS} (make several)")
+    refuse_same_files("results", results, "each is drawn once")
     if title is not None:
         try:
             printable_name(title, 200)

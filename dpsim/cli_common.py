@@ -109,6 +109,22 @@ def _option_kind(param: Any) -> str:
     return kinds.pop() if len(kinds) == 1 and len(args) == 1 else ""
 
 
+def _path_option(param: Any) -> bool:
+    """Whether ``param`` is an option naming a file (typer's ``Path`` annotation), not a folder (``--out-dir``)."""
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    named = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    files = any(a is Path or Path in typing.get_args(a) for a in named)
+    return files and not any(opt.endswith("-dir") for opt in getattr(param, "opts", ()))
+
+
+def refuse_folder_name(option: str, text: str) -> None:
+    """A file option written as a folder (``--out o.csv/``, ``o.csv/.``): ``pathlib`` drops the trailing
+    separator and ``.``, so ``o.csv/`` would be written as the file ``o.csv``; refuse it by the text as typed."""
+    last = text.replace(os.sep, "/").rsplit("/", 1)[-1]
+    if text and last in ("", ".", ".."):
+        raise fail(option, f"{brief(text)} names a folder: expected a file name (no trailing {os.sep!r}, '.' or '..')")
+
+
 def check_options(group: Any, args: Sequence[str]) -> None:
     """Refuse, before a command runs, what its parser would take silently (one line naming the option).
 
@@ -116,7 +132,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
       ``8.0`` as a whole number 8 (Python's ``int``/``float`` and pydantic's lax mode), as the scenario's YAML
       does not;
     - a single-valued option given twice with different values (``--format json --format csv``: the last
-      one won unseen), or a flag and its negation (``--progress --no-progress``).
+      one won unseen), or a flag and its negation (``--progress --no-progress``);
+    - a file option written as a folder (:func:`refuse_folder_name`: ``--out o.csv/``).
     """
     if not args or args[0] not in getattr(group, "commands", {}):
         return
@@ -153,6 +170,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
             value = tokens[i]
             i += 1
         kind = _option_kind(param)
+        if _path_option(param):
+            refuse_folder_name(option, value)
         if kind == "int" and not _WHOLE.fullmatch(value):
             raise fail(option, f"expected a whole number in ASCII digits (like 8), got {brief(value)}")
         if kind == "float" and not _NUMBER.fullmatch(value):
@@ -230,6 +249,20 @@ def refuse_repeats(option: str, values: Sequence[Any], shown: Sequence[str] | No
     if repeat is not None:
         quoted = brief(shown[repeat] if shown is not None else values[repeat])
         raise fail(option, f"lists {quoted} more than once{f' ({why})' if why else ''}")
+
+
+def refuse_same_files(option: str, paths: Sequence[Path], why: str) -> None:
+    """A one-line error for one file given twice, under two names or through a link (compared by device and
+    inode; a path that does not exist, or ``-``, by its text): it would be read, fitted or drawn twice."""
+
+    def identity(path: Path) -> object:
+        try:
+            info = path.stat() if str(path) != "-" else None
+        except OSError:
+            info = None
+        return (info.st_dev, info.st_ino) if info is not None else str(path)
+
+    refuse_repeats(option, [identity(p) for p in paths], [str(p) for p in paths], why)
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
-from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, refuse_repeats
+from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, refuse_same_files
 from dpsim.ingest.nccl_tests import BusbwCheck
 from dpsim.units import format_size
 
@@ -42,8 +42,7 @@ def calibrate_from_files(
         if path is not None and not path.is_file():
             what = "not a regular file (a folder, FIFO or device)" if path.exists() else "no such file"
             raise fail(option, f"{what}: {str(path)!r}")
-    same = [(f.stat().st_dev, f.stat().st_ino) for f in files]  # one file twice (or a link to it): its rows twice
-    refuse_repeats("--from-nccl-tests", same, [str(f) for f in files], "each table is fitted once")
+    refuse_same_files("--from-nccl-tests", files, "each table is fitted once")
     check_writable(out, "--out", (".yaml", ".yml"), [*files, trace, scenario])  # --base may be --out: updated
     profile = load_profile(base) if base is not None else HardwareProfile(name="profile")
     if files:

@@ -23,6 +23,7 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,7 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
             frame = pd.read_csv(io.StringIO(text))
         except (ValueError, pd.errors.ParserError) as exc:
             raise ScenarioError("", f"not a CSV table: {inputs.brief(str(exc))}", source) from None
+        frame = _csv_numbers(frame, source)
         if "measured_step_time_s" in frame.columns:
             return "validation", _checked("validation", frame, source), digest
         if "rank" in frame.columns and "time_to_train_s" in frame.columns:
@@ -111,7 +113,9 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
     if isinstance(content, list) and content and all(isinstance(r, dict) and "step_time_s" in r for r in content):
         import pandas as pd
 
-        return "sweep", _checked("sweep", pd.DataFrame(content), source), digest
+        frame = pd.DataFrame(content)
+        _check_frame(frame, source, _SWEEP_COLUMNS, csv=False)
+        return "sweep", _checked("sweep", frame, source), digest
     raise ScenarioError("", "not a dpsim result (run, sweep, plan, validation, records, trace or scenario)", source)
 
 
@@ -131,30 +135,72 @@ _SWEEP_COLUMNS = ("step_time_s", "world_size", "samples_per_s", "scaling_efficie
 _VALIDATION_COLUMNS = ("measured_step_time_s", "predicted_step_time_s")
 
 
-def _bad_number(value: Any) -> bool:
-    """Whether ``value`` is not a usable number >= 0: text, a boolean, a list, infinite, negative (None, NaN: fine)."""
+_COUNTS = ("world_size", "data_parallel", "tensor_parallel", "pipeline_parallel", "devices", "tp", "pp", "dp")
+"""Fields that count devices: at least 1 (a world of 0 ranks divides by zero where the page scales per device)."""
+_INTEGER_CELL = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _number_problem(name: str, value: Any) -> str | None:
+    """Why ``value`` of field ``name`` cannot be drawn, else None: not a number (text, a boolean, a list), negative,
+    past :data:`dpsim.inputs.MAX_FLOAT` (1e308 overflowed the plots' sums and log scales into warnings),
+    denormal, or a device count below 1. No value (None, NaN) is fine."""
     if value is None:
-        return False
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return True
+        return f"expected a finite number >= 0, got {inputs.brief(value)}"
     try:
-        number = float(value)  # a CSV cell of 400 digits is a Python int no float holds
+        number = float(value)  # an integer of 400 digits no float holds
     except OverflowError:
-        return True
-    return not math.isnan(number) and not (math.isfinite(number) and number >= 0)
+        return f"expected a finite number >= 0, got {inputs.brief(value)}"
+    if math.isnan(number):
+        return None
+    if not number >= 0:
+        return f"expected a finite number >= 0, got {inputs.brief(value)}"
+    if (problem := inputs.float_problem(number)) is not None:
+        return problem
+    if name in _COUNTS and number < 1:
+        return f"expected a device count >= 1, got {inputs.brief(value)}"
+    return None
 
 
 def _check_record(record: Any, source: str, what: str = "a result") -> None:
-    """A run result, a plan or a plan's row: a JSON object whose numbers (:data:`_NUMBERS`) are numbers >= 0."""
+    """A run result, a plan or a plan's row: a JSON object whose numbers (:data:`_NUMBERS`) can be drawn."""
     if not isinstance(record, dict):
         raise ScenarioError("", f"expected {what} (a JSON object), got {inputs.brief(record)}", source)
     for name in _NUMBERS:
-        if name in record and _bad_number(record[name]):
-            raise ScenarioError(name, f"expected a finite number >= 0, got {inputs.brief(record[name])}", source)
+        if name in record and (problem := _number_problem(name, record[name])) is not None:
+            raise ScenarioError(name, problem, source)
 
 
-def _check_frame(frame: Any, source: str, required: Sequence[str]) -> None:
-    """A sweep's or validation's table: at least one row, the ``required`` columns, numeric columns of numbers >= 0."""
+def _csv_numbers(frame: Any, source: str) -> Any:
+    """``frame`` with its numeric columns (:data:`_NUMBERS`) that pandas left as objects read as floats where every
+    cell is a number: pandas keeps an integer past 64 bits as a Python int (or, past 4,300 digits, as text), which
+    JSON reads as a number; the same rule for both (:func:`dpsim.inputs.digits_problem`: at most 30 digits)."""
+    for name in _NUMBERS:
+        if name not in frame.columns or frame[name].dtype.kind != "O":
+            continue
+        cells: list[float] = []
+        for row, value in enumerate(frame[name]):
+            if isinstance(value, str) and _INTEGER_CELL.fullmatch(value):
+                digits = value.strip()
+            elif isinstance(value, int) and not isinstance(value, bool):
+                digits = str(value)  # pandas makes Python ints of at most 4,300 digits (str() takes them)
+            elif isinstance(value, float):
+                cells.append(value)
+                continue
+            else:
+                break  # text: named by _check_frame
+            if (problem := inputs.digits_problem(digits)) is not None:
+                raise ScenarioError(name, problem, f"{source}:{row + 2}")  # line 1 is the header
+            cells.append(float(int(digits)))
+        else:
+            frame[name] = cells
+    return frame
+
+
+def _check_frame(frame: Any, source: str, required: Sequence[str], csv: bool = True) -> None:
+    """A sweep's or validation's table: at least one row, the ``required`` columns, numeric columns whose cells can
+    be drawn (:func:`_number_problem`); an error names the CSV line (or, from JSON, the row)."""
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ScenarioError("", f"a table without the column(s) {', '.join(missing)}", source)
@@ -163,14 +209,15 @@ def _check_frame(frame: Any, source: str, required: Sequence[str]) -> None:
     for name in _NUMBERS:
         if name not in frame.columns:
             continue
-        column = frame[name]
-        if column.dtype.kind not in "iuf":
-            bad = next((v for v in column if _bad_number(v)), column.iloc[0])
-            raise ScenarioError(name, f"expected a column of numbers, got {inputs.brief(bad)}", source)
-        bad_rows = ~(column.isna() | ((column >= 0) & column.abs().lt(math.inf)))
-        if bad_rows.any():
-            shown = inputs.brief(float(column[bad_rows].iloc[0]))
-            raise ScenarioError(name, f"expected finite numbers >= 0, got {shown}", source)
+        for row, value in enumerate(frame[name].tolist()):
+            if (problem := _number_problem(name, value)) is not None:
+                if frame[name].dtype.kind not in "iuf":
+                    problem = f"expected a column of numbers, got {inputs.brief(value)}"
+                if csv:
+                    raise ScenarioError(name, problem, f"{source}:{row + 2}")  # line 1 is the header
+                raise ScenarioError(f"{row}.{name}", problem, source)
+        if frame[name].dtype.kind not in "iuf":  # no value at all (JSON nulls)
+            raise ScenarioError(name, f"expected a column of numbers, got {inputs.brief(frame[name].iloc[0])}", source)
 
 
 def _checked(kind: str, content: Any, source: str) -> Any:

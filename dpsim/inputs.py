@@ -63,6 +63,8 @@ MAX_NODES: Final = 100_000
 """Most nodes a document may have once its aliases are expanded."""
 MAX_INT_DIGITS: Final = 30
 """Longest integer literal accepted (every bounded field fits in far fewer digits)."""
+MAX_FLOAT: Final = 1e30
+"""Largest magnitude of any plain number a scenario or a result holds (every 30-digit integer is below it)."""
 BRIEF_CHARS: Final = 60
 """Longest quotation of user input in an error message."""
 STDIN: Final = "-"
@@ -220,6 +222,23 @@ def read_text(path: str | Path, source: str | None = None, limit: int = MAX_FILE
     return decode(read_bytes(path, where, limit), where)
 
 
+def digits_problem(digits: str) -> str | None:
+    """Why the integer written ``digits`` is refused (more than :data:`MAX_INT_DIGITS` digits), else None: one rule
+    for JSON, CSV cells and YAML."""
+    if len(digits.lstrip("+-")) > MAX_INT_DIGITS:
+        return f"integer with {len(digits)} digits is far too large (at most {MAX_INT_DIGITS})"
+    return None
+
+
+def float_problem(value: float) -> str | None:
+    """Why the number ``value`` is refused (infinite, NaN, past :data:`MAX_FLOAT` or denormal), else None."""
+    if value != 0 and (not math.isfinite(value) or abs(value) > MAX_FLOAT):
+        return f"{brief(value)} is outside the accepted range (|x| <= {MAX_FLOAT:g})"
+    if value != 0 and abs(value) < sys.float_info.min:
+        return f"{brief(value)} is a denormal number; use 0 or a physical value"
+    return None
+
+
 def load_json(text: str, source: str) -> Any:
     """JSON of ``text`` (NaN/Infinity read as no value); malformed, nested past the parser's stack or an integer past
     :data:`MAX_INT_DIGITS` digits: one error."""
@@ -232,8 +251,8 @@ def load_json(text: str, source: str) -> Any:
         return dict(pairs)
 
     def whole(digits: str) -> int:  # as YAML's integers: 10^400 is no count, and no float holds it
-        if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-            raise ValueError(f"integer with {len(digits)} digits is far too large (at most {MAX_INT_DIGITS})")
+        if (problem := digits_problem(digits)) is not None:
+            raise ValueError(problem)
         return int(digits)
 
     try:

@@ -15,7 +15,6 @@ import difflib
 import hashlib
 import json
 import math
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -234,7 +233,7 @@ def _default(text: str) -> Any:
 
 MAX_INT = 2**53
 """Largest integer any field takes (exact as a float); physical limits below are tighter."""
-MAX_FLOAT = 1e30
+MAX_FLOAT = inputs.MAX_FLOAT
 """Largest magnitude of any plain number (quantities have their own ranges in :mod:`dpsim.units`)."""
 MAX_TEXT = 1024
 """Longest text field (``name`` is shorter: :data:`MAX_NAME`)."""
@@ -294,11 +293,8 @@ def _check_raw(name: str, kind: str, value: Any) -> None:
 
 def _check_value(name: str, value: Any) -> None:
     """Every float a section holds (plain or parsed from a quantity) is finite, normal and bounded."""
-    if isinstance(value, float) and value != 0:
-        if not math.isfinite(value) or abs(value) > MAX_FLOAT:
-            raise ValueError(f"{name}: {inputs.brief(value)} is outside the accepted range (|x| <= {MAX_FLOAT:g})")
-        if abs(value) < sys.float_info.min:
-            raise ValueError(f"{name}: {inputs.brief(value)} is a denormal number; use 0 or a physical value")
+    if isinstance(value, float) and (problem := inputs.float_problem(value)) is not None:
+        raise ValueError(f"{name}: {problem}")
 
 
 class _Section(BaseModel):
@@ -730,9 +726,14 @@ class HostTopologyConfig(_Section):
     @field_validator("cpu")
     @classmethod
     def _cpu(cls, value: str | None) -> str | None:
-        if value is not None and value not in catalog.INTER_CPU_GBPS:
-            raise ValueError(f"expected a CPU class: {', '.join(catalog.INTER_CPU_GBPS)}, got {inputs.brief(value)}")
-        return value
+        if value is None:
+            return None
+        try:  # a catalog name like a device's: any case, surrounding spaces
+            return catalog.canonical(catalog.INTER_CPU_GBPS, value, "CPU class")
+        except KeyError:
+            raise ValueError(
+                f"expected a CPU class: {', '.join(catalog.INTER_CPU_GBPS)}, got {inputs.brief(value)}"
+            ) from None
 
     @property
     def inter_cpu_bandwidth(self) -> float:

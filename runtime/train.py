@@ -77,7 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=_whole, default=0)
     p.add_argument("--timeout", type=_number, default=300.0,
                    help="seconds before a hung run is stopped (torchrun: a collective's longest wait)")  # fmt: skip
-    p.add_argument("--out", type=Path, help="append the StepResult as a JSON line here")
+    p.add_argument("--out", help="append the StepResult as a JSON line here")
     p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: one GPU per rank (LOCAL_RANK)")
     p.add_argument("--backend", help="torch.distributed backend of a rank (default: gloo on cpu, nccl on cuda)")
@@ -130,7 +130,7 @@ def check_options(args: argparse.Namespace) -> None:
     after the start, and ``--out`` in a missing folder, ``--run-dir`` on a file or ``--backend x`` were a
     traceback (or a hang) once every rank had run.
     """
-    from dpsim.cli_common import check_writable
+    from dpsim.cli_common import check_writable, refuse_folder_name
     from dpsim.cli_runtime import MAX_STEPS, _under_torchrun
     from dpsim.scenario import MAX_INT
 
@@ -148,6 +148,7 @@ def check_options(args: argparse.Namespace) -> None:
     scenario = [Path(args.scenario)] if args.scenario not in (None, "-") else []
     for option, path in (("--out", args.out), ("--trace", args.trace)):
         if path is not None:
+            refuse_folder_name(option, str(path))
             check_writable(Path(path), option, (), scenario)
     if args.out is not None and args.trace is not None and Path(args.out).absolute() == Path(args.trace).absolute():
         raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",

@@ -73,6 +73,8 @@ class Case:
     """A result is printed: no ``inf`` or ``nan`` in it (else the case is ``non-finite``)."""
     strict_json: bool = False
     """A valid input: exit 0 and one strict JSON document printed, no ``NaN``/``Infinity`` (else ``invalid JSON``)."""
+    accept: bool = False
+    """The input is valid: only exit 0 is clean (else ``refused``)."""
     program: str = "dpsim"
     """``dpsim`` (``dpsim.cli.main``) or ``runtime`` (``python -m runtime``: ``runtime.train.main``)."""
 
@@ -1708,10 +1710,11 @@ def _report_number(digits: int) -> bytes:
 
 def report_numbers() -> Iterator[Case]:
     """``dpsim report`` inputs whose numbers no float holds: integers of 31, 400 and 5,000 digits in JSON, JSON Lines
-    and CSV (a 400-digit step time was an ``OverflowError`` traceback); 30 digits is a number like any other."""
+    and CSV (a 400-digit step time was an ``OverflowError`` traceback); 30 digits is a number like any other, in
+    CSV as in JSON (pandas keeps it as a Python int: the CSV was refused as no column of numbers)."""
     kind = "report: integers past a float"
     header = b"step_time_s,world_size,samples_per_s,scaling_efficiency\n"
-    for digits in (30, 400, 5000):
+    for digits in (30, 31, 400, 5000):
         big = _report_number(digits)
         for name, data, names in (
             ("run.json", b'{"scenario": "x", "engine": "analytic", "step_time_s": ' + big + b"}", "digits"),
@@ -1723,11 +1726,10 @@ def report_numbers() -> Iterator[Case]:
             ("validation.csv", b"measured_step_time_s,predicted_step_time_s\n1," + big + b"\n",
              "predicted_step_time_s"),
         ):  # fmt: skip
-            error = digits > 30 and not (name.endswith(".csv") and digits < 400)
-            if digits == 5000 and name.endswith(".csv"):
-                names = ""  # pandas reads a 5,000-digit cell as text: named by its column or as no number
+            error = digits > 30  # one rule for JSON and CSV: a 30-digit CSV cell was refused, the same in JSON read
             yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, expect_error=error,
-                       names=names if error else "", outputs=("{tmp}/r.html",) if error else ())  # fmt: skip
+                       names=names if error else "", outputs=("{tmp}/r.html",) if error else (),
+                       accept=not error and name != "trace.json")  # fmt: skip  # (a trace's times end at 1e15 µs)
     yield Case(kind, ["report", "{tmp}/run.json", "-o", "{tmp}/r.html"],
                {"run.json": b'{"scenario": "x", "engine": "analytic", "step_time_s": -' + _report_number(400) + b"}"},
                expect_error=True, names="digits", outputs=("{tmp}/r.html",))  # fmt: skip
@@ -1873,12 +1875,131 @@ def whole_bytes() -> Iterator[Case]:
         for value in ("1.5B", "0.3 KiB", "12 bit", "1.0000001 MB"):
             yield _set_case(kind, f"{path}={value}", names=path)
         for value in ("1.5 KiB", "8 Gbit", "1.1 GB") if path != "cluster.device.memory" else ("79.5 GiB",):
-            yield _set_case(kind, f"{path}={value}", expect_error=False)
+            yield Case(
+                kind, ["run", "{tmp}/s.yaml", "--set", f"{path}={value}"], {"s.yaml": SMALL.encode()}, accept=True
+            )
     for value in ("1.5B", "0.3 KiB", "1MiB,1.5B", "1.5B..1KiB"):
         yield Case(kind, ["collective", "--sizes", value], expect_error=True, names="--sizes")
-    yield Case(kind, ["collective", "--size", "1.5 KiB"])
+    yield Case(kind, ["collective", "--size", "1.5 KiB"], accept=True)
     yield Case(kind, ["calibrate", str(CPU_SCENARIO), "--out", "{tmp}/o.yaml", "--sizes", "1MiB,1.5B"],
                expect_error=True, names="--sizes", outputs=("{tmp}/o.yaml",))  # fmt: skip
+
+
+def outputs_named_as_folders() -> Iterator[Case]:
+    """Every file option written as a folder (``o.csv/``, ``o.csv/.``), naming an existing folder or under a missing
+    one: one line before any work, nothing written (``pathlib`` drops the trailing separator: ``o.csv`` was written)."""
+    kind = "outputs named as folders"
+    files = {"s.yaml": SMALL.encode(), "d.csv/x": b"<dir>", "d.png/x": b"<dir>", "d.json/x": b"<dir>",
+             "d.yaml/x": b"<dir>", "d.html/x": b"<dir>", "d.jsonl/x": b"<dir>"}  # fmt: skip
+    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate", "0"]
+    commands = (
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--trace", "json"),
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--gantt", "png"),
+        (sweep, "--out", "csv"), (sweep, "--plot", "png"), (plan, "--out", "csv"), (plan, "--all", "csv"),
+        (plan, "--plot", "png"), (["collective", "--sizes", "1MiB,2MiB"], "--plot", "png"),
+        (["report", "{tmp}/s.yaml"], "-o", "html"), (["report", "{tmp}/s.yaml"], "--output", "html"),
+        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS)], "--out", "yaml"),
+        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", "{tmp}/p.yaml"], "--records", "json"),
+    )  # fmt: skip
+    for argv, option, suffix in commands:
+        written = f"{{tmp}}/o.{suffix}"
+        for value in (f"{written}/", f"{written}/.", f"{written}//", f"{{tmp}}/d.{suffix}", f"{{tmp}}/no/o.{suffix}"):
+            yield Case(kind, [*argv, option, value], files, expect_error=True, names=option.lstrip("-")[:3],
+                       outputs=(written, "{tmp}/p.yaml"))  # fmt: skip
+        yield Case(kind, [*argv, f"{option}={written}/"] if option.startswith("--") else [*argv, f"{option}{written}/"],
+                   files, expect_error=True, names=option.lstrip("-")[:3], outputs=(written,))  # fmt: skip
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:  # the runtime is an extra (dpsim[runtime])
+        for option, suffix in (("--out", "jsonl"), ("--trace", "json")):
+            for value in (f"{{tmp}}/o.{suffix}/", f"{{tmp}}/o.{suffix}/.", f"{{tmp}}/d.{suffix}"):
+                yield Case(kind, [_RUNTIME_SCENARIO, option, value], files, expect_error=True, names=option,
+                           outputs=(f"{{tmp}}/o.{suffix}",), program="runtime")  # fmt: skip
+
+
+def report_extremes_and_repeats() -> Iterator[Case]:
+    """``dpsim report``: numbers past 1e30 (1e308 overflowed the plots into RuntimeWarnings on a clean exit), a
+    denormal, a device count of 0 (divided by), named by file, line and field; the same input twice, under another
+    name or through a link (drawn twice); numbers at the ends of the range drawn with nothing on stderr."""
+    kind = "report: extremes and one file twice"
+    header = "step_time_s,world_size,samples_per_s,scaling_efficiency\n"
+    for value in ("1e308", "1.0000001e30", "5e-324"):
+        for column in header.strip().split(","):
+            row = {"step_time_s": "1", "world_size": "2", "samples_per_s": "3", "scaling_efficiency": "0.5"}
+            row[column] = value
+            data = (header + "1,1,1.5,1\n" + ",".join(row.values()) + "\n").encode()
+            yield Case(kind, ["report", "{tmp}/sweep.csv", "-o", "{tmp}/r.html"], {"sweep.csv": data},
+                       expect_error=True, names=":3: " + column, outputs=("{tmp}/r.html",))  # fmt: skip
+        run = f'{{"scenario": "x", "engine": "analytic", "step_time_s": 1, "comm_s": {value}, "world_size": 8}}'
+        records = f'{{"scenario": "x", "step_time_s": 1}}\n{{"scenario": "x", "step_time_s": {value}}}\n'
+        plan = f'{{"ranked": [{{"step_time_s": 1, "world_size": 8, "cost": {value}}}]}}'
+        validation = f"measured_step_time_s,predicted_step_time_s\n1,{value}\n"
+        for name, text, at in (
+            ("run.json", run, "comm_s"),
+            ("r.jsonl", records, "r.jsonl:2: step_time_s"),
+            ("plan.json", plan, "ranked.0.cost"),
+            ("v.csv", validation, ":2: predicted"),
+        ):
+            yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: text.encode()},
+                       expect_error=True, names=at, outputs=("{tmp}/r.html",))  # fmt: skip
+    for count in ("0", "0.5"):
+        for name, text, at in (
+            ("sweep.csv", header + f"1,{count},3,0.5\n", "sweep.csv:2: world_size"),
+            ("run.json", f'{{"scenario": "x", "engine": "analytic", "step_time_s": 1, "world_size": {count}}}',
+             "world_size"),
+            ("plan.json", f'{{"ranked": [{{"step_time_s": 1, "devices": {count}}}]}}', "ranked.0.devices"),
+            ("list.json", f'[{{"step_time_s": 1, "world_size": {count}, "samples_per_s": 1, '
+             f'"scaling_efficiency": 1}}]', "0.world_size"),
+        ):  # fmt: skip
+            yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: text.encode()},
+                       expect_error=True, names=at, outputs=("{tmp}/r.html",))  # fmt: skip
+    extreme = {
+        "e.csv": (header + "1e30,1e30,1e30,1e30\n1e-300,1,1e-300,0\n").encode(),
+        "v.csv": b"measured_step_time_s,predicted_step_time_s\n1e30,1e-300\n1e-300,1e30\n",
+        "run.json": b'{"scenario": "x", "engine": "analytic", "step_time_s": 1e30, "compute_s": 1e30, "comm_s": 1e30, '
+        b'"exposed_comm_s": 1e30, "samples_per_s": 1e30, "world_size": 100000000000000000000000000000}',
+        "tiny.json": b'{"scenario": "x", "engine": "analytic", "step_time_s": 1e-300, "compute_s": 0, "comm_s": 1e-300,'
+        b' "samples_per_s": 1e-300, "world_size": 1}',
+        "plan.json": b'{"ranked": [{"step_time_s": 1e30, "world_size": 1e30, "time_to_train_s": 1e30, "cost": 1e30, '
+        b'"devices": 1e30}, {"step_time_s": 1e-300, "world_size": 1, "time_to_train_s": 1e-300, "devices": 1}]}',
+    }
+    for name, data in extreme.items():
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, accept=True)
+    twice = ["report", "{tmp}/run.json", "-o", "{tmp}/r.html"]
+    for second, links in (("{tmp}/run.json", {}), ("{tmp}/./run.json", {}), ("{tmp}/d/../run.json", {}),
+                          ("{tmp}/l.json", {"l.json": "{tmp}/run.json"}), ("-", {})):  # fmt: skip
+        argv, again = [*twice[:2], second, *twice[2:]], second != "-"  # stdin (empty here) is another input
+        yield Case(kind, argv, {**extreme, "d/x": b"<dir>"}, links=links, expect_error=again,
+                   names="results" if again else "", outputs=("{tmp}/r.html",) if again else (), stdin=b"")  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/run.json", "{tmp}/tiny.json", "-o", "{tmp}/r.html"], extreme, accept=True)
+
+
+def preset_names() -> Iterator[Case]:
+    """Catalog names (models, devices, links, CPU classes) in any case and with surrounding spaces: one rule
+    everywhere (matched as the catalog spells them); a CPU class was exact while a device's name was not."""
+    kind = "preset names in any case"
+    for sets in (
+        ("cluster.device=' A100-80GB '",), ("cluster.device=A100-80GB",), ("model=' GPT2-Small '",),
+        ("model={preset: GPT2-SMALL, layers: 4}",), ("cluster.intra_node=' NVLink3 '",),
+        ("cluster.inter_node={preset: IB-HDR, nics_per_node: 1}",),
+        ("cluster.intra_node=PCIe4", "cluster.host_topology={cpu: ' Intel-SKL ', sockets: 2}"),
+    ):  # fmt: skip
+        argv = ["check", "{tmp}/s.yaml"]
+        for one in sets:
+            argv += ["--set", one]
+        yield Case(kind, argv, {"s.yaml": SMALL.encode()}, accept=True)
+    for sets, names in (
+        (("cluster.device=a100 80gb",), "cluster.device"), (("model=gpt2_small",), "model"),
+        (("cluster.intra_node=PCIe4", "cluster.host_topology={cpu: intel, sockets: 2}"), "cluster.host_topology.cpu"),
+    ):  # fmt: skip
+        argv = ["check", "{tmp}/s.yaml"]
+        for one in sets:
+            argv += ["--set", one]
+        yield Case(kind, argv, {"s.yaml": SMALL.encode()}, expect_error=True, names=names)
+    plan = ["plan", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate", "0"]
+    yield Case(kind, [*plan, "--model", " GPT2-Small ", "--device", " A100-80GB "], accept=True)
+    yield Case(kind, [*plan, "--model", "gpt2", "--device", "a100"], expect_error=True, names="--model")
 
 
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
@@ -1890,7 +2011,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     unknown_nested, nccl_lists, framework_switches, deepspeed_buckets, host_models, collective_ranges,
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
-    empty_profiles_and_tables_twice, whole_bytes,
+    empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
+    report_extremes_and_repeats, preset_names,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2083,6 +2205,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "clean"
     if verdict == "clean" and code == 2 and case.names and case.names not in err:
         verdict = "vague"
+    if verdict == "clean" and case.accept and code != 0:
+        verdict = "refused"  # a valid input refused (a 30-digit CSV cell the same JSON number passes)
     if verdict == "clean" and code == 0 and err.strip():
         verdict = "noisy"  # a clean run prints its result and nothing on stderr (no stray warning)
     if verdict == "clean" and code == 0 and case.finite and _NON_FINITE.search(out):
@@ -2099,9 +2223,9 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON", "noisy"]  # fmt: skip
+                "invalid JSON", "noisy", "refused"]  # fmt: skip
     shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
-             "noisy")  # fmt: skip
+             "noisy", "refused")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]
