@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -2126,7 +2127,8 @@ def run_in_process(
     signal.alarm(timeout_s)
     code: int | None
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("always")  # every warning shown in every case (else once a process): 'noisy'
             try:
                 entry(argv)
                 code = 0
