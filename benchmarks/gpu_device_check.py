@@ -1,0 +1,212 @@
+"""Measure, on one CUDA GPU, the kernel rates dpsim's device catalog assumes, and compare them with the catalog.
+
+``--measure OUT.json`` (needs a CUDA GPU): for each item, CUDA events around ``reps`` launches after warm-up,
+median over ``trials`` trials of (elapsed / reps):
+
+- bf16 ``torch.matmul`` squares 256 ... 16384 and the four GEMMs (forward, data gradient, weight gradient) of
+  transformer layers that dpsim's published runs use (Megatron's layout, tokens T = micro-batch x sequence);
+- the same transformer GEMMs in FP8 (``torch._scaled_mm``, e4m3 x e4m3 -> bf16, per-tensor scales, as
+  Transformer Engine's tensor-scaled FP8 GEMM);
+- fused attention (``scaled_dot_product_attention``, causal, head dim 128) with PyTorch's flash backend
+  (FlashAttention-2's kernels) and the cuDNN backend, forward and forward+backward;
+- a device-to-device copy (memory bandwidth: bytes read + written).
+
+``--compare IN.json`` (any machine): the catalog device's prediction for each item with
+``sustained_fraction`` = 1 (these are kernel benchmarks on an idle GPU, what the curve describes before the
+in-training fraction), measured / predicted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+# (label, tokens T, hidden h, ffn f, heads a, tp): shapes of layers the published-runs benchmark predicts
+LAYERS = [
+    ("gpt3-175b tp8 T2048", 2048, 12288, 49152, 96, 8),
+    ("llama2-7b tp1 T4096", 4096, 4096, 11008 * 2, 32, 1),
+    ("llama3-405b tp8 T8192", 8192, 16384, 53248 * 2, 128, 8),
+    ("gpt-1.3b tp1 T8192", 8192, 2048, 8192, 16, 1),
+]
+SQUARES = [256, 512, 1024, 2048, 4096, 8192, 16384]
+ATTENTION = [(4, 2048), (2, 4096), (1, 8192)]  # (batch, sequence) with 16 heads of 128
+
+
+def layer_gemms(tokens: int, h: int, f: int, heads: int, tp: int) -> list[tuple[str, int, int, int]]:
+    """(name, m, n, k) of a layer's four linear GEMMs, forward, data gradient and weight gradient."""
+    del heads
+    fwd = [("qkv", tokens, 3 * h // tp, h), ("proj", tokens, h, h // tp), ("fc1", tokens, f // tp, h),
+           ("fc2", tokens, h, (f // 2 if f > 4 * h else f) // tp)]  # fmt: skip
+    out = []
+    for name, m, n, k in fwd:
+        out.append((f"{name} fprop", m, n, k))
+        out.append((f"{name} dgrad", m, k, n))
+        out.append((f"{name} wgrad", k, n, m))
+    return out
+
+
+def measure(path: Path, reps: int, trials: int) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    assert torch.cuda.is_available(), "needs a CUDA GPU"
+    dev = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+    def timed(fn, n: int = reps) -> float:  # type: ignore[no-untyped-def]
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        samples = []
+        for _ in range(trials):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(n):
+                fn()
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3 / n)
+        return statistics.median(samples)
+
+    g = torch.Generator(device="cuda").manual_seed(0)
+    items: list[dict[str, object]] = []
+
+    def gemm(kind: str, label: str, m: int, n: int, k: int) -> None:
+        a = torch.randn(m, k, device=dev, generator=g, dtype=torch.bfloat16)
+        b = torch.randn(k, n, device=dev, generator=g, dtype=torch.bfloat16)
+        if kind == "bf16":
+            seconds = timed(lambda a=a, b=b: torch.matmul(a, b))
+        else:
+            a8 = a.to(torch.float8_e4m3fn)
+            b8 = b.t().contiguous().to(torch.float8_e4m3fn).t()  # column-major k x n, as cuBLASLt wants
+            one = torch.ones((), device=dev, dtype=torch.float32)
+            seconds = timed(lambda: torch._scaled_mm(a8, b8, one, one, out_dtype=torch.bfloat16))
+        items.append({"kind": f"gemm_{kind}", "label": label, "m": m, "n": n, "k": k, "seconds": seconds,
+                      "tflops": 2 * m * n * k / seconds / 1e12})  # fmt: skip
+        print(f"{kind} {label} {m}x{n}x{k}: {seconds * 1e6:.1f} us {2 * m * n * k / seconds / 1e12:.1f} TFLOP/s",
+              flush=True)  # fmt: skip
+
+    for s in SQUARES:
+        gemm("bf16", "square", s, s, s)
+    for label, tokens, h, f, heads, tp in LAYERS:
+        for name, m, n, k in layer_gemms(tokens, h, f, heads, tp):
+            gemm("bf16", f"{label} {name}", m, n, k)
+            try:
+                gemm("fp8", f"{label} {name}", m, n, k)
+            except Exception as exc:  # an FP8 failure is a finding, not a crash
+                print(f"fp8 {label} {name}: {type(exc).__name__}: {exc}", flush=True)
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    for batch, seq in ATTENTION:
+        heads, d = 16, 128
+        q, k_, v = (torch.randn(batch, heads, seq, d, device=dev, dtype=torch.bfloat16, generator=g,
+                                requires_grad=True) for _ in range(3))  # fmt: skip
+        grad = torch.randn(batch, heads, seq, d, device=dev, dtype=torch.bfloat16, generator=g)
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                with sdpa_kernel(backend):
+                    fwd = timed(
+                        lambda q=q, k_=k_, v=v: F.scaled_dot_product_attention(q, k_, v, is_causal=True),
+                        n=max(3, reps // 4),
+                    )
+
+                    def both(q=q, k_=k_, v=v, grad=grad) -> None:  # type: ignore[no-untyped-def]
+                        out = F.scaled_dot_product_attention(q, k_, v, is_causal=True)
+                        torch.autograd.backward(out, grad)
+
+                    fwd_bwd = timed(both, n=max(3, reps // 4))
+            except Exception as exc:
+                print(f"attention {name} b{batch} s{seq}: {type(exc).__name__}: {exc}", flush=True)
+                continue
+            flops_fwd = 4 * batch * heads * seq * seq * d / 2  # causal: half the blocks
+            items.append({"kind": f"attention_{name}", "label": f"b{batch} s{seq} h{heads} d{d} causal",
+                          "batch": batch, "seq": seq, "heads": heads, "head_dim": d, "forward_s": fwd,
+                          "backward_s": fwd_bwd - fwd, "forward_tflops": flops_fwd / fwd / 1e12,
+                          "backward_tflops": 2.5 * flops_fwd / (fwd_bwd - fwd) / 1e12})  # fmt: skip
+            print(f"attention {name} b{batch} s{seq}: fwd {fwd * 1e3:.3f} ms ({flops_fwd / fwd / 1e12:.0f} TFLOP/s), "
+                  f"bwd {(fwd_bwd - fwd) * 1e3:.3f} ms", flush=True)  # fmt: skip
+
+    for mib in (256, 2048):
+        x = torch.empty(mib * 2**20, dtype=torch.uint8, device=dev)
+        y = torch.empty_like(x)
+        seconds = timed(lambda x=x, y=y: y.copy_(x))
+        items.append({"kind": "copy", "label": f"{mib} MiB", "bytes_moved": 2 * x.numel(), "seconds": seconds,
+                      "bandwidth_Bps": 2 * x.numel() / seconds})  # fmt: skip
+        print(f"copy {mib} MiB: {2 * x.numel() / seconds / 1e12:.2f} TB/s (read + write)", flush=True)
+
+    props = torch.cuda.get_device_properties(0)
+    doc = {"device": torch.cuda.get_device_name(0), "sm_count": props.multi_processor_count, "torch": torch.__version__,
+           "cuda": torch.version.cuda, "reps": reps, "trials": trials, "items": items}  # fmt: skip
+    path.write_text(json.dumps(doc, indent=1))
+    print(f"wrote {path}")
+
+
+def compare(path: Path, device_name: str) -> None:
+    from dpsim.compute import gemm_time
+    from dpsim.scenario import load_scenario
+
+    doc = json.loads(path.read_text())
+    scenario = load_scenario(None, [f"cluster.device={device_name}"])
+    device = scenario.cluster.device.model_copy(update={"sustained_fraction": 1.0})
+    print(f"measured on {doc['device']} (torch {doc['torch']}, CUDA {doc['cuda']}), catalog device {device_name!r} "
+          "with sustained_fraction 1 (idle kernels)")  # fmt: skip
+    ratios: dict[str, list[float]] = {}
+    print(f"{'item':<48}{'measured':>12}{'predicted':>12}{'meas/pred':>10}")
+    for it in doc["items"]:
+        kind = it["kind"]
+        if kind.startswith("gemm_"):
+            fp8 = kind == "gemm_fp8"
+            peak = device.peak_for("fp8" if fp8 else "bf16")
+            eff = device.matmul_efficiency_fp8 if fp8 else None
+            predicted = gemm_time(it["m"], it["n"], it["k"], 1, peak, device, 1.0 if fp8 else 2.0, eff)
+            measured = it["seconds"]
+            name = f"{kind[5:]} {it['label']} {it['m']}x{it['n']}x{it['k']}"
+            group = f"{kind} {'square' if it['label'] == 'square' else 'layer'}"
+        elif kind.startswith("attention_"):
+            fwd_eff, bwd_eff = (
+                device.attention_efficiency_fa2 if kind == "attention_flash" else device.attention_efficiency
+            )
+            flops = 4 * it["batch"] * it["heads"] * it["seq"] ** 2 * it["head_dim"] / 2
+            for phase, eff, factor in (("forward", fwd_eff, 1.0), ("backward", bwd_eff, 2.5)):
+                predicted = factor * flops / (device.peak_flops * eff)
+                measured = it[f"{phase}_s"]
+                name = f"{kind[10:]} {phase} {it['label']}"
+                ratios.setdefault(f"{kind} {phase}", []).append(measured / predicted)
+                print(f"{name:<48}{measured * 1e3:>10.3f}ms{predicted * 1e3:>10.3f}ms{measured / predicted:>10.3f}")
+            continue
+        else:
+            predicted = it["bytes_moved"] / (device.memory_bandwidth * device.memory_efficiency)
+            measured = it["seconds"]
+            name = f"copy {it['label']}"
+            group = "copy"
+        ratios.setdefault(group, []).append(measured / predicted)
+        print(f"{name:<48}{measured * 1e6:>10.1f}us{predicted * 1e6:>10.1f}us{measured / predicted:>10.3f}")
+    print("\nmedian measured/predicted per group (1 = the catalog's curve; > 1 = the device is slower):")
+    for group, values in ratios.items():
+        print(f"  {group:<28} median {statistics.median(values):.3f}  range {min(values):.3f}-{max(values):.3f}  "
+              f"({len(values)} items)")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", type=Path, help="write measurements here (needs a CUDA GPU)")
+    parser.add_argument("--compare", type=Path, help="compare these measurements with the catalog")
+    parser.add_argument("--device", default="h200", help="catalog device to compare with (default h200)")
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--trials", type=int, default=5)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args.measure, args.reps, args.trials)
+    if args.compare:
+        compare(args.compare, args.device)
+    if not (args.measure or args.compare):
+        parser.error("give --measure OUT.json and/or --compare IN.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
