@@ -16,9 +16,11 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
 - memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
   MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation
   width; sharded by ``t`` under sequence parallelism; the MLP's as three kernels with
-  ``model.mlp_fused_bias: false``, metaseq's, with fc1's bias as well); their backward moves about twice the bytes
-  (it reads the saved input and the incoming gradient and writes one gradient). With ``model.elementwise:
-  eager`` the norms and SwiGLU are PyTorch eager's op-by-op kernels instead (:func:`norm_bytes`).
+  ``model.mlp_fused_bias: false``, metaseq's, with fc1's bias as well; both branches' as separate kernels with
+  ``model.bias_dropout_fusion: false``, gpt-neox's, :func:`residual_bytes`); their backward moves about twice the
+  bytes (it reads the saved input and the incoming gradient and writes one gradient). With ``model.elementwise:
+  eager`` the norms and SwiGLU are PyTorch eager's op-by-op kernels instead (:func:`norm_bytes`;
+  ``model.norm_kernel: torch_two_pass`` the LayerNorm as PyTorch ran it before its one-kernel forward).
 
 The first pipeline stage also looks up the embedding; the last computes the logits
 (``T × V/t × h``) and the cross-entropy, memory-bound over the ``T × V/t`` logits with the bytes per element of
@@ -209,7 +211,7 @@ class _Pricer:
         self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
 
 
-def norm_bytes(elementwise: str, width: float) -> tuple[float, float]:
+def norm_bytes(elementwise: str, width: float, kernel: str = "fused") -> tuple[float, float]:
     """Bytes one norm moves an element of its ``width``-byte input, (forward, backward).
 
     ``fused``: one kernel, read and write (2·width), backward read the input and the gradient and write one (4·width).
@@ -222,8 +224,14 @@ def norm_bytes(elementwise: str, width: float) -> tuple[float, float]:
     ``pow``'s ``xf.pow(1)``, ``* 2`` and ``* g`` (28); the two gradients of ``xf`` added (12); ``float()``'s cast
     back (4 + width). At 16 bits 36 and 92, each op's bytes as torch dispatches them
     (``tests/test_compute.py`` counts them); in fp32 ``float()`` and ``type_as`` return their input (no kernel).
+    ``kernel`` (``fused`` elementwise only, :attr:`dpsim.scenario.ModelConfig.norm_kernel`): ``torch_two_pass`` is
+    PyTorch's LayerNorm before its one-kernel forward: row moments (read) then the normalisation (read, write),
+    3·width; backward the per-row internal gradients (read the gradient and the input), the input gradient (read
+    both, write) and gamma's and beta's (read both): 7·width.
     """
     if elementwise != "eager":
+        if kernel == "torch_two_pass":
+            return 3.0 * width, 7.0 * width
         return 2.0 * width, 4.0 * width
     cast = 0.0 if width == 4.0 else width + 4.0
     forward = cast + 8.0 + 4.0 + 8.0 + cast + 2.0 * width
@@ -255,6 +263,38 @@ def rope_bytes(kernels: str, width: float) -> tuple[float, float]:
     if kernels == "rotate_half":
         return 10.0 * width, 14.0 * width
     return 0.0, 0.0
+
+
+def partial_rope_bytes(width: float) -> tuple[float, float]:
+    """Bytes gpt-neox's partial rotary embedding (``rotary_pct`` < 1) adds an element of q or k, (forward, backward),
+    besides the rotation of its rotated share (``megatron/model/transformer.py`` at the 20B release,
+    ``ParallelSelfAttention.forward``): forward ``torch.cat((rotated, passed), dim=-1)`` reads the two slices and
+    writes the whole (2·width); backward the cat's gradient is two views, and each slice of q (``query_layer[...,
+    :rotary_ndims]`` and ``[..., rotary_ndims:]``) returns ``slice_backward``'s q-sized gradient, zero-filled
+    (width each) with its slice copied in (read and write the slice: 2·width for the two), and autograd adds the two
+    (read two, write: 3·width): 7·width."""
+    return 2.0 * width, 7.0 * width
+
+
+def residual_bytes(model: ModelConfig, width: float) -> float:
+    """Bytes a layer's output-bias, dropout and residual adds move forward, an element of the layer's ``tokens x
+    hidden`` output (:attr:`dpsim.scenario.ModelConfig.bias_dropout_fusion`). A branch with a residual: fused read
+    the branch output and the residual, write (3·width, and a 1-byte mask with dropout); unfused ``x + bias`` (read,
+    write), dropout (read, write, mask) and ``residual + out`` (read two, write). The sequential block has two such
+    branches. The parallel block (gpt-neox's ``gpt_j_residual``): the attention branch's bias add without a residual
+    (fused: read, write, the mask; unfused: ``x + bias`` and dropout), the MLP branch's with the attention output as
+    its residual, then ``residual + reduce(output)`` (read two, write) in a kernel of its own."""
+    mask = 1.0 if model.dropout else 0.0
+    dropout = 2.0 * width + mask if model.dropout else 0.0
+
+    def branch(residual: bool) -> float:
+        if model.bias_dropout_fusion:
+            return (3.0 if residual else 2.0) * width + mask
+        return 2.0 * width + dropout + (3.0 * width if residual else 0.0)
+
+    if model.parallel_block:
+        return branch(False) + branch(True) + 3.0 * width
+    return 2.0 * branch(True)
 
 
 def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
@@ -360,11 +400,15 @@ def layer_kernels(
         # q and k of this rank's heads, per element forward and backward (ModelConfig.rope_kernels)
         rope_forward, rope_backward = rope_bytes(model.rope_kernels, w)
         rotated = tokens * (heads + kv_heads) * d
-        p.memory("rope", "forward", rope_forward * rotated)
-        p.memory("rope.backward", "backward", rope_backward * rotated)
+        p.memory("rope", "forward", rope_forward * rotated * model.rotary_fraction)
+        p.memory("rope.backward", "backward", rope_backward * rotated * model.rotary_fraction)
+        if model.rotary_fraction < 1.0:  # gpt-neox's partial rotary: the cat of the two slices and its backward
+            partial_forward, partial_backward = partial_rope_bytes(w)
+            p.memory("rope_partial", "forward", partial_forward * rotated)
+            p.memory("rope_partial.backward", "backward", partial_backward * rotated)
 
     act = tokens * h / shard
-    norm_forward, norm_backward = norm_bytes(model.elementwise, w)
+    norm_forward, norm_backward = norm_bytes(model.elementwise, w, model.norm_kernel)
     p.memory("layernorms", "forward", 2 * norm_forward * act)
     p.memory("layernorms.backward", "backward", 2 * norm_backward * act)
     inner = tokens * f / t
@@ -378,12 +422,15 @@ def layer_kernels(
         p.memory("mlp_activation", "forward", activation_bytes)
         p.memory("mlp_activation.backward", "backward", 2.0 * activation_bytes)
     residual = (3.0 * w + (1.0 if dropout else 0.0)) * act
-    p.memory("residual_adds", "forward", 2 * residual)
+    p.memory("residual_adds", "forward", residual_bytes(model, w) * act)
     if not model.mlp_fused_bias:
         # metaseq's MLP: fc1's bias copied into its output and read back by the GEMM (2 passes over the inner
         # activation); fc2's bias add (read, write), dropout (read, write, 1-byte mask) and residual add (read
         # two, write) as three kernels where the fused one reads x and the residual and writes once (+ mask)
-        unfused = 2.0 * w * inner + (2.0 * w + (2.0 * w if dropout else 0.0)) * act
+        # (already so in residual_bytes when no branch is fused)
+        unfused = 2.0 * w * inner
+        if model.bias_dropout_fusion:
+            unfused += (2.0 * w + (2.0 * w if dropout else 0.0)) * act
         p.memory("mlp_unfused_bias", "forward", unfused)
     p.memory("residual_adds.backward", "backward", 2 * 2.0 * residual)
     return p.kernels
@@ -394,7 +441,7 @@ def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micr
     p = _Pricer(device, working_dtype(precision))
     tokens = float(micro_batch * model.seq_len)
     h, v = float(model.hidden), float(model.vocab) / tp
-    norm_forward, norm_backward = norm_bytes(model.elementwise, p.width)
+    norm_forward, norm_backward = norm_bytes(model.elementwise, p.width, model.norm_kernel)
     p.memory("final_norm", "forward", norm_forward * tokens * h)
     p.memory("final_norm.backward", "backward", norm_backward * tokens * h)
     p.gemm("logits", "forward", tokens, v, h)
@@ -505,7 +552,8 @@ def _job_key(
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
-    flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics)
+    flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics, model.rotary_fraction)
+    flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -446,6 +446,33 @@ class ModelConfig(_Section):
     ``type_as``: 36 bytes forward and 36 backward (the multiply's gradient written 2x wide, then reduced).
     ``rotate_half``: Hugging Face's ``apply_rotary_pos_emb`` (``q * cos + rotate_half(q) * sin`` in the input's
     dtype): 20 bytes forward and 28 backward at 16 bits (:func:`dpsim.compute.rope_bytes`)."""
+    rotary_fraction: Fraction = 1.0
+    """The share of each head's dimensions the rotary embedding turns (gpt-neox's ``rotary_pct``; GPT-NeoX-20B
+    0.25). ``rope_kernels`` is priced on that share of q and k, and below 1 gpt-neox's partial rotary
+    (``megatron/model/transformer.py``, ``ParallelSelfAttention.forward``) adds its copies: the rotated and the
+    passed slices joined by ``torch.cat`` (read and write the whole of q and of k forward) and, backward, each
+    slice's ``slice_backward`` (a zero-filled q- or k-sized gradient with the slice copied in) and the two summed:
+    4 and 14 bytes an element of q and k at 16 bits (:func:`dpsim.compute.partial_rope_bytes`). Needs
+    ``rope_kernels`` other than ``none`` when below 1."""
+    norm_kernel: Literal["fused", "torch_two_pass"] = "fused"
+    """The LayerNorm's kernels (``elementwise: fused`` only). ``fused``: one kernel forward (apex's
+    ``FusedLayerNorm``, Megatron's ``MixedFusedLayerNorm``, Transformer Engine): read and write, 4 bytes an element
+    at 16 bits; backward read the input and the gradient and write one, 8. ``torch_two_pass``: ``torch.nn.LayerNorm``
+    as PyTorch's ``layer_norm_kernel.cu`` ran it before its vectorised one-kernel forward (the file gpt-neox's
+    20B release ran under torch 1.10, after its commit a077464c "remove fused layernorm"):
+    ``RowwiseMomentsCUDAKernel`` reads the input for the row statistics, ``LayerNormForwardCUDAKernel`` reads it
+    again and writes (3 x the width an element); backward ``ComputeInternalGradientsCUDAKernel`` (reads the gradient
+    and the input), ``LayerNormBackwardCUDAKenrel`` (reads both, writes the input gradient) and
+    ``GammaBetaBackwardCUDAKernel`` (reads both again): 7 x the width (:func:`dpsim.compute.norm_bytes`)."""
+    bias_dropout_fusion: bool = True
+    """Megatron-LM's jit-fused ``bias_dropout_add_fused_train``: each branch's output bias, dropout and residual add
+    in one kernel (read the branch output and the residual, write once). false = gpt-neox's default
+    (``neox_args`` ``bias_dropout_fusion: False``; GPT-NeoX-20B's ``configs/20B.yml`` leaves it):
+    ``bias_dropout_add`` runs ``x + bias`` (read, write), ``F.dropout`` (a kernel only with ``model.dropout``:
+    read, write, a 1-byte mask) and ``residual + out`` (read two, write) as kernels of their own, forward (and its
+    recompute); the backward's gradient work is the same either way. With ``parallel_block`` the attention branch has
+    no residual (its bias add alone, fused or not) and the block's last add, ``residual + reduce(output)``, is a
+    kernel of its own either way (:func:`dpsim.compute.residual_bytes`)."""
     parameters: Count | None = None
     """Parameter count; derived from the shape for transformers when not given."""
     flops_per_sample: Count | None = None
@@ -1290,6 +1317,16 @@ class Scenario(_Section):
             raise _FieldError(
                 "model.attention_kernel",
                 "chooses the fused (flash) attention kernel: needs attention: flash",
+            )
+        if self.model.rotary_fraction < 1.0 and self.model.rope_kernels == "none":
+            raise _FieldError(
+                "model.rotary_fraction",
+                "prices the partial rotary embedding's kernels: needs model.rope_kernels other than none",
+            )
+        if self.model.norm_kernel != "fused" and self.model.elementwise == "eager":
+            raise _FieldError(
+                "model.norm_kernel",
+                "chooses the LayerNorm kernel of elementwise: fused (eager prices the op-by-op norm itself)",
             )
         if self.model.parallel_block and t.sequence_parallel:
             raise _FieldError(

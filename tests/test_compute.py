@@ -441,6 +441,85 @@ def test_metaseq_unfused_mlp_biases_by_hand() -> None:
     assert next(k.bytes for k in no_dropout if k.name == "mlp_unfused_bias") == 4 * inner + 4 * act
 
 
+def _neox_layer(**model: object) -> Scenario:
+    """One gpt-neox-style layer (h 1024, 8 heads of 128, s 2048, no dropout, standard attention) on one A100-40GB, fp16,
+    micro-batch 1."""
+    return scenario_from_dict(
+        {
+            "model": {"layers": 1, "hidden": 1024, "heads": 8, "seq_len": 2048, "vocab": 50432, "dropout": False}
+            | model,
+            "cluster": {"device": "a100-40gb"},
+            "training": {"global_batch": 1, "micro_batch": 1, "precision": "fp16"},
+        }
+    )
+
+
+def test_gpt_neox_elementwise_kernels_by_hand() -> None:
+    """gpt-neox at the 20B release (torch 1.10, ``gpt_j_residual``, ``bias_dropout_fusion`` off, rotary on 25 %).
+    act = T·h = 2048·1024 = 2,097,152 elements, q and k T·(8 + 8)·128 = 4,194,304, 2 bytes each.
+    LayerNorm, torch's two-pass kernels: forward moments (read 2) + normalise (read 2, write 2) = 6 bytes, backward
+    internal gradients 4 + input gradient 6 + gamma/beta 4 = 14; two a layer (12·act, 28·act), the final norm once.
+    Parallel block, fused: attention bias add (read, write) 4 + MLP bias-residual add (read two, write) 6 +
+    ``residual + reduce(out)`` 6 = 16 bytes an output element (the sequential block's two fused adds: 12);
+    unfused: ``x + bias`` 4, MLP ``x + bias`` 4 and ``residual + out`` 6, the block's last add 6 = 20 (sequential
+    unfused: 2·(4 + 6) = 20). Rotary: rotate_half's 20 / 28 bytes an element on a quarter of q and k (5 / 7), the
+    cat of the two slices 4 forward and the slices' backward (zero fill 2 + 2, copies 4, their sum 6) 14.
+    Each at the A100-40GB's 0.83·1.555 TB/s over its 0.81 sustained fraction."""
+    from dpsim.compute import _head_kernels
+
+    act, qk = 2048 * 1024, 2048 * 16 * 128
+    rate = 1.555e12 * 0.83 * 0.81
+    neox = _neox_layer(
+        parallel_block=True,
+        bias_dropout_fusion=False,
+        norm_kernel="torch_two_pass",
+        rope_kernels="rotate_half",
+        rotary_fraction=0.25,
+    )
+    kernels = {(k.name, k.phase): k for k in layer_kernels(neox.model, neox.cluster.device, "fp16", 1)}
+    expected = {
+        ("layernorms", "forward"): 12 * act,
+        ("layernorms.backward", "backward"): 28 * act,
+        ("residual_adds", "forward"): 20 * act,
+        ("rope", "forward"): 5 * qk,
+        ("rope.backward", "backward"): 7 * qk,
+        ("rope_partial", "forward"): 4 * qk,
+        ("rope_partial.backward", "backward"): 14 * qk,
+    }
+    for key, moved in expected.items():
+        assert kernels[key].bytes == moved, key
+        assert kernels[key].seconds == pytest.approx(moved / rate, rel=1e-12)
+    head = {(k.name, k.phase): k.bytes for k in _head_kernels(neox.model, neox.cluster.device, "fp16", 1, 1)}
+    assert (head[("final_norm", "forward")], head[("final_norm.backward", "backward")]) == (6 * act, 14 * act)
+
+    def residual(**model: object) -> float:
+        s = _neox_layer(**model)
+        return next(k.bytes for k in layer_kernels(s.model, s.cluster.device, "fp16", 1) if k.name == "residual_adds")
+
+    assert residual(parallel_block=True) == 16 * act
+    assert residual() == 12 * act
+    assert residual(bias_dropout_fusion=False) == 20 * act
+    # with dropout (1-byte mask): fused 2·(6 + 1); unfused 2·(4 + 5 + 6) (x + bias, dropout, residual add)
+    assert residual(dropout=True) == 14 * act
+    assert residual(dropout=True, bias_dropout_fusion=False) == 30 * act
+    # full rotary: no slices to join
+    full = _neox_layer(rope_kernels="rotate_half")
+    names = {k.name: k.bytes for k in layer_kernels(full.model, full.cluster.device, "fp16", 1)}
+    assert "rope_partial" not in names and names["rope"] == 20 * qk
+
+
+def test_gpt_neox_switches_are_checked() -> None:
+    from dpsim.errors import ScenarioError
+
+    assert _neox_layer(rope_kernels="rotate_half", rotary_fraction=0.25).model.rotary_fraction == 0.25
+    with pytest.raises(ScenarioError, match=r"model\.rotary_fraction"):
+        _neox_layer(rotary_fraction=0.25)
+    with pytest.raises(ScenarioError, match=r"model\.norm_kernel"):
+        _neox_layer(norm_kernel="torch_two_pass", elementwise="eager")
+    with pytest.raises(ScenarioError, match=r"model\.rotary_fraction"):
+        _neox_layer(rope_kernels="rotate_half", rotary_fraction=0.0)
+
+
 def _eager_llama(**model: object) -> Scenario:
     """Two Llama-style layers (h 1024, 8 heads, 2 KV heads, SwiGLU f 2816, no dropout, s 2048, flash) on one H100."""
     return scenario_from_dict(

@@ -361,6 +361,11 @@ def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
     assert scenario.tokens_per_step == 3_145_728
     assert (scenario.data_parallel, scenario.accumulation_steps) == (12, 32)
     assert m.parallel_block  # configs/20B.yml gpt_j_residual: true (one forward TP all-reduce a layer)
+    # neox_args.py: bias_dropout_fusion defaults to False (20B.yml leaves it); norms.py: torch.nn.LayerNorm;
+    # 20B.yml rotary_pct 0.25 (24 of each head's 96 dimensions, as the HF model card says)
+    assert (m.bias_dropout_fusion, m.norm_kernel) == (False, "torch_two_pass")
+    assert (m.rope_kernels, m.rotary_fraction) == ("rotate_half", 0.25)
+    assert m.rotary_fraction * m.hidden / m.heads == 24
     # DeepSpeed's PipeModelDataParallelTopology (pipe outermost, then data, then model): a stage's 12 x 2 ranks
     # fill 3 of the 8-GPU nodes, so every stage transfer crosses nodes through one of the node's 4 HCAs, which two
     # GPUs share (the paper: four ConnectX-6 HDR per server): 24 GB/s HDR / 2
