@@ -1364,6 +1364,20 @@ def framework_switches() -> Iterator[Case]:
     yield _set_case(kind, f"{mlp}=false", expect_error=False)
     # a CNN has no transformer MLP: ignored like the other transformer fields (heads, seq_len) are
     yield _set_case(kind, "model=resnet-50", f"{mlp}=false", expect_error=False)
+    # gpt-neox's kernels: bias_dropout_fusion, norm_kernel, rotary_fraction (with rope_kernels)
+    bdf, norm, rot = "model.bias_dropout_fusion", "model.norm_kernel", "model.rotary_fraction"
+    for value in ("no", "'false'", "0", "[]"):
+        yield _set_case(kind, f"{bdf}={value}", command="check", expect_error=True, names=bdf)
+    yield _set_case(kind, f"{bdf}=false", expect_error=False)
+    for value in ("apex", "TORCH_TWO_PASS", "''", "1", "[fused]", "null"):
+        yield _set_case(kind, f"{norm}={value}", command="check", expect_error=value != "null", names=norm)
+    yield _set_case(kind, f"{norm}=torch_two_pass", expect_error=False)
+    yield _set_case(kind, f"{norm}=torch_two_pass", "model.elementwise=eager", expect_error=True, names=norm)
+    for value in ("0", "-0.25", "1.5", ".nan", ".inf", "'a quarter'", "[0.25]"):
+        sets = (f"{rot}={value}", "model.rope_kernels=rotate_half")
+        yield _set_case(kind, *sets, command="check", expect_error=True, names=rot)
+    yield _set_case(kind, f"{rot}=0.25", expect_error=True, names=rot)  # no rope kernels to price on a share
+    yield _set_case(kind, f"{rot}=0.25", "model.rope_kernels=rotate_half", expect_error=False)
 
 
 def deepspeed_buckets() -> Iterator[Case]:
