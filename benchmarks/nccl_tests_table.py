@@ -60,6 +60,11 @@ class PublishedRun:
     p2p_level: str | None = None
     """``NCCL_P2P_LEVEL`` the run set (None: NCCL's default); only NCCL's graph (:func:`nccl_graph`) reads it:
     dpsim routes P2P through the root complex and SHM over the same links."""
+    inter_fields: tuple[tuple[str, Any], ...] = ()
+    """More ``cluster.inter_node`` fields as (field, value) pairs, e.g. a port rate where the preset's differs."""
+    communication: tuple[tuple[str, Any], ...] = ()
+    """``communication`` fields from the NCCL environment the run set (``nccl_algo`` for ``NCCL_ALGO`` lists or
+    ``NCCL_NVLS_ENABLE=0``), as (field, value) pairs."""
 
 
 GiB = float(1 << 30)
@@ -247,9 +252,12 @@ def scenario_for(run: PublishedRun) -> Any:
     """The dpsim scenario of one published machine (the model and batch do not matter to a collective)."""
     from dpsim.cli_collective import machine_scenario
 
-    inter = {"preset": run.inter, "nics_per_node": run.nics_per_node}
+    inter = {"preset": run.inter, "nics_per_node": run.nics_per_node, **dict(run.inter_fields)}
     host = {"host_topology": dict(run.host_topology)} if run.host_topology else {}
-    return machine_scenario(run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm, **host)
+    return machine_scenario(
+        run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm,
+        communication=dict(run.communication), **host,
+    )  # fmt: skip
 
 
 def nccl_graph(run: PublishedRun) -> str:
@@ -268,11 +276,11 @@ def nccl_graph(run: PublishedRun) -> str:
     )
 
 
-def predict(run: PublishedRun) -> dict[str, Any]:
-    """dpsim's collective at the published size: busbw (GB/s), algorithm, protocol, error."""
+def predict(run: PublishedRun, engine: str = "analytic") -> dict[str, Any]:
+    """dpsim's collective at the published size with ``engine``: busbw (GB/s), algorithm, protocol, error."""
     from dpsim.cli_collective import collective_rows
 
-    row = collective_rows(scenario_for(run), run.op, [run.size_bytes])[0]
+    row = collective_rows(scenario_for(run), run.op, [run.size_bytes], engine=engine)[0]
     busbw = row["busbw_Bps"] / 1e9
     return {
         **asdict(run),
@@ -284,8 +292,8 @@ def predict(run: PublishedRun) -> dict[str, Any]:
     }
 
 
-def table(rows: tuple[PublishedRun, ...] = ROWS) -> list[dict[str, Any]]:
-    return [predict(run) for run in rows]
+def table(rows: tuple[PublishedRun, ...] = ROWS, engine: str = "analytic") -> list[dict[str, Any]]:
+    return [predict(run, engine) for run in rows]
 
 
 def main(argv: list[str] | None = None) -> None:
