@@ -246,6 +246,29 @@ def test_nvls_moves_s_plus_s_over_g_through_each_port() -> None:
         cf.collective("allreduce", "nvls", SIZE, cf.Fabric(1, 8, NVLINK, NIC, nvls=False, protocol="Simple"))
 
 
+@pytest.mark.parametrize(("arch", "efficiency"), [("hopper", 0.85), ("blackwell", 0.74), ("", 0.85)])
+def test_nvls_efficiency_is_nccls_per_generation(arch: str, efficiency: float) -> None:
+    """tuning.cc (v2.28.3 on) ``nvlsEfficiency``: Hopper 0.85, Blackwell 0.74 (dpsim had 0.85 for every GPU)."""
+    fabric = cf.Fabric(1, 8, NVLINK, NIC, nvls=True, protocol="Simple", arch=arch)
+    expected = 25e-6 + (1 + 1 / 8) * SIZE / (efficiency * NVLINK.bandwidth)
+    assert cf.collective("allreduce", "nvls", SIZE, fabric).time_s == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_b300_nvls_row_by_hand(engine: str) -> None:
+    """8 Blackwell GPUs on NVLink 5 (721.8 GB/s achievable), 8 GiB: t = 25 µs + (9/8)·S / (0.74 · 721.8 GB/s),
+    busbw = 2·7/8 · S/t = 829.6 GB/s (NVIDIA/nccl#2140 measured 845 on B300; 0.85 gave 952.9)."""
+    from dpsim.cli_collective import collective_rows, machine_scenario
+
+    scenario = machine_scenario("b300", 1, 8, "b200", "nvlink5", {"preset": "ib-ndr", "nics_per_node": 8})
+    size = float(8 << 30)
+    t = 25e-6 + 1.125 * size / (0.74 * 721.8e9)
+    (row,) = collective_rows(scenario, "allreduce", [size], engine=engine)
+    assert row["algorithm"] == "nvls"
+    assert row["busbw_Bps"] == pytest.approx(1.75 * size / t, rel=2e-3)
+    assert row["busbw_Bps"] / 1e9 == pytest.approx(829.6, abs=0.5)
+
+
 def test_auto_picks_like_the_tuner() -> None:
     """Small messages: a low-latency protocol; large on an NVLS node: NVLS; the record says which."""
     h100 = cf.Fabric(1, 8, cf.Link(1e-6, 370.8e9), NIC, nvls=True, protocol="auto")

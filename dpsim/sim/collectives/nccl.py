@@ -136,6 +136,7 @@ __all__ = [
     "NCCL_ALGORITHMS",
     "NCCL_STEPS",
     "NVLS_EFFICIENCY",
+    "NVLS_EFFICIENCY_BY_ARCH",
     "PER_CHANNEL_MAX_GBPS",
     "PROTOCOLS",
     "RING_PLATEAU",
@@ -159,6 +160,7 @@ __all__ = [
     "nic_slots",
     "nics_per_gpu",
     "nvls_allreduce",
+    "nvls_efficiency",
     "nvls_heads",
     "nvls_tree_allreduce",
     "ring_orders",
@@ -198,8 +200,20 @@ threads × NCCL_STEPS × 16 B, ``DEFAULT_LL128_BUFFSIZE`` = 120 elements × 640 
 NET_OVERHEAD_US = 1.0
 """``getNetOverhead`` on x86 Intel hosts (µs), ×3 for Simple: the floor of an intra step in a multi-node ring."""
 
-NVLS_EFFICIENCY = 0.85
-"""``nvlsEfficiency`` for Hopper in ``src/graph/tuning.cc``: the share of NVLink bandwidth NVLS reaches."""
+NVLS_EFFICIENCY_BY_ARCH: dict[str, float] = {"hopper": 0.85, "blackwell": 0.74}
+"""``nvlsEfficiency`` per GPU generation in ``src/graph/tuning.cc`` (v2.28.3 to v2.30.7; Volta and Ampere have no
+NVLS): the share of the NVLink bandwidth NVLS reaches. NCCL's tuner multiplies the NVLS graph's ``bwIntra`` by it;
+dpsim carries it as the in-switch traffic's wire bytes (:func:`_nvls_pairs`), so the price and the pick both follow."""
+
+NVLS_EFFICIENCY = NVLS_EFFICIENCY_BY_ARCH["hopper"]
+"""Hopper's ``nvlsEfficiency``: the share of NVLink 4 bandwidth NVLS reaches on H100-class NVSwitch."""
+
+
+def nvls_efficiency(arch: str) -> float:
+    """``nvlsEfficiency`` of a GPU generation (:data:`NVLS_EFFICIENCY_BY_ARCH`); Hopper's where it has none (an
+    unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper or later)."""
+    return NVLS_EFFICIENCY_BY_ARCH.get(arch, NVLS_EFFICIENCY)
+
 
 TREE_PATTERN_EFFICIENCY = 0.85
 """``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7): ``busBw *= .85`` for a tree graph of
@@ -230,7 +244,7 @@ BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
     ("tree", "Simple"): 0.92,  # all-reduce tree busBw * .92
     ("tree", "LL"): 0.92 / 3.8,
     ("tree", "LL128"): 0.92 * 120.0 / 128.0,  # multi-node; 7/9 on one node (see bandwidth_fraction)
-    ("nvls", "Simple"): 1.0,  # NVLS_EFFICIENCY applies to the in-switch traffic
+    ("nvls", "Simple"): 1.0,  # nvls_efficiency applies to the in-switch traffic
     ("nvls-tree", "Simple"): 1.0,
 }
 """Usable share of the link bandwidth per (algorithm, protocol): ``ncclTopoTuneModel``'s refinements."""
@@ -773,7 +787,7 @@ def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
     base = (np.arange(m) * g)[:, None]
     src = (base + a[keep][None, :]).ravel()
     dst = (base + b[keep][None, :]).ravel()
-    return src, dst, (1.0 + 1.0 / g) / (g - 1) / NVLS_EFFICIENCY
+    return src, dst, (1.0 + 1.0 / g) / (g - 1) / nvls_efficiency(layout.arch)
 
 
 def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
