@@ -1092,3 +1092,31 @@ def test_a_step_lasts_its_longest_transfer_not_the_two_maxima_added() -> None:
         assert cf.allreduce_time("ring", size, fabric) == pytest.approx(30 * step, rel=1e-9)
         analytic, fast, chunk = _three_engines("allreduce", "ring", fabric, size)
         assert analytic == pytest.approx(fast, rel=1e-12) and abs(chunk / fast - 1) < 0.01
+
+
+def test_tree_estimate_across_three_nodes_is_nccls_bwinter_model() -> None:
+    """3 x p4d (A100, 4 x 100G EFA): NCCL's search gives 4 channels of 12 GB/s (Ampere speedArrayInter, the
+    100G port under Gen4's 24); on > 2 nodes the tuner's tree busBw = min(0.92 · 4 · 12, 4 · 17.8) = 44.16 GB/s,
+    algBw ×0.5 = 22.08 GB/s (tuning.cc), under the ring's 4 · 12 · 24/46 = 25.0: NCCL runs the ring. dpsim's
+    links give the double binary tree 55.2 GB/s busbw there (less through a node's NICs than the ring), and it
+    picked the tree; the estimate now caps it, so auto runs the ring on 3 nodes and still the tree on 2."""
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.calibration import profile_for
+    from dpsim.cli_collective import collective_rows, machine_scenario
+    from dpsim.sim.collectives.nccl import tree_estimate_Bps
+
+    def scenario(nodes: int, algorithm: str = "auto") -> Any:
+        inter = {"preset": "efa", "nics_per_node": 4}
+        return machine_scenario("p4d", nodes, 8, "a100-40gb", "nvlink3", inter, algorithm)
+
+    def layout(nodes: int) -> Layout:
+        return calibrated_fabric(scenario(nodes), profile_for(scenario(nodes))).layout()
+
+    assert tree_estimate_Bps("Simple", layout(3)) == pytest.approx(22.08e9, rel=1e-9)
+    assert tree_estimate_Bps("Simple", layout(2)) == math.inf
+    size = float(1 << 30)
+    three = collective_rows(scenario(3), "allreduce", [size])[0]
+    assert (three["algorithm"], three["protocol"]) == ("ring", "Simple")
+    forced = collective_rows(scenario(3, "tree"), "allreduce", [size])[0]
+    assert forced["busbw_Bps"] > three["busbw_Bps"]  # the links alone would favour the tree
+    assert collective_rows(scenario(2), "allreduce", [size])[0]["algorithm"] == "tree"

@@ -71,6 +71,10 @@ class TunerCorrection:
     """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
     NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
     scale: float = 1.0
+    ceiling_Bps: float = math.inf
+    """The most bandwidth NCCL's estimate grants the schedule where its own model is below the schedule's price
+    (the tree across more than two nodes: ``ncclTopoTuneModel`` prices it from ``bwInter`` as if every byte
+    crossed the network twice, :func:`dpsim.sim.collectives.nccl.tree_tuner`); ``inf``: the price."""
     runs_from: float = 0.0
     runs_to: float = math.inf
     """NCCL runs the schedule only for sizes in (``runs_from``, ``runs_to``]; elsewhere its estimate is infinite, so
@@ -88,10 +92,12 @@ class TunerCorrection:
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
-        """``(latency + net_latency)·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected estimate."""
+        """``(latency + net_latency)·lat_mult + size·max(seconds_per_byte, 1/ceiling) / bw_mult``: NCCL's corrected
+        estimate."""
         if not self.runs_from < size <= self.runs_to:
             return math.inf
         lat, bw = self.factors(size)
+        seconds_per_byte = max(seconds_per_byte, 1.0 / self.ceiling_Bps)
         return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
 
 

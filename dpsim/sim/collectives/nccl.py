@@ -166,6 +166,7 @@ __all__ = [
     "ring_orders",
     "ring_tuner",
     "tree_chunking",
+    "tree_estimate_Bps",
     "tree_tuner",
 ]
 
@@ -514,7 +515,31 @@ def tree_tuner(protocol: str, layout: Layout | None = None, scale: float = 1.0) 
         net = net_latency_s(protocol, 2 * int(math.log2(layout.nodes)), layout)
     if protocol not in TREE_CORRECTION:
         return TunerCorrection(net_latency_s=net)
-    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale)
+    ceiling = tree_estimate_Bps(protocol, layout) if layout is not None else math.inf
+    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale, ceiling_Bps=ceiling)
+
+
+def tree_estimate_Bps(protocol: str, layout: Layout) -> float:
+    """NCCL's estimate of a tree all-reduce's algorithm bandwidth across more than two nodes (B/s; ``inf`` on
+    one or two nodes, or where the search's speed is not known).
+
+    ``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.9.9 to v2.30.7): on more than two nodes the tree's
+    bandwidth is the graph's ``bwInter`` (on two, ``bwIntra``), ``busBw = nChannels·bwInter``, then ×0.92,
+    the per-channel caps and the protocol's share (:func:`channel_cap_Bps`, :data:`BANDWIDTH_FRACTION`), and
+    the tree's bus-to-algorithm ratio is 0.5: NCCL estimates every byte through the network twice, where a
+    double binary tree over few nodes sends less through a node's NICs than a ring. The ring's ratio is
+    ``nRanks / (2(nRanks−1))`` on the same per-channel ``bwInter``, so across more than two nodes NCCL's tuner
+    never estimates a large tree above the ring (``0.46`` against ``≥ 0.5`` of ``nChannels·bwInter``) and runs the
+    ring, whatever the links would give the tree. The search's channels times their speed is the same before and
+    after ``ncclTopoDupChannels`` (which halves each copy's ``bwInter``).
+    """
+    bw = graph_bw_gbps(layout)
+    if layout.nodes <= 2 or bw <= 0 or protocol == "none":
+        return math.inf
+    k = channels(layout)
+    bus = min(bandwidth_fraction("tree", protocol, layout.nodes) * k * bw * 1e9,
+              k * duplication(layout) * channel_cap_Bps("tree", protocol, layout))  # fmt: skip
+    return 0.5 * bus
 
 
 def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
