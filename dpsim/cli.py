@@ -30,6 +30,7 @@ from dpsim.cli_common import (
     CLI_SOURCE,
     ENGINES,
     FORMATS,
+    OutputLost,
     SchedulerOpt,
     WorkersOpt,
     atomic_output,
@@ -37,11 +38,14 @@ from dpsim.cli_common import (
     check_options,
     check_writable,
     fail,
+    guard_stdout,
     handle_errors,
     install_signal_cleanup,
+    output_lost,
     parse_vary,
     print_output,
     refuse_same_files,
+    refuse_unnameable,
     vary_points,
 )
 from dpsim.errors import ScenarioError, safe_text
@@ -281,6 +285,7 @@ def sweep(
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
     partial = out.with_name(out.name + ".partial.jsonl") if out else None
     if partial is not None:
+        refuse_unnameable("--out", str(partial), f"its partial results {safe_text(repr(partial.name[:60]))}...")
         check_writable(partial, "--out", (".jsonl",), [scenario])  # the partial results beside it (not a directory)
     if partial is not None and partial.exists() and not resume:
         typer.echo(f"note: {partial} from an earlier run is replaced (--resume keeps its finished points)", err=True)
@@ -430,10 +435,24 @@ def _command() -> Any:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: exit 2 with one ``error:`` line on any usage error, never a traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # the console script, not an in-process call (tests, notebooks)
+    console = argv is None  # the console script, not an in-process call (tests, notebooks)
+    if console:
         install_signal_cleanup()
+        guard_stdout()  # an encoding without 'µ', a closed pipe, a full disk (cli_common.OutputLost)
     if sys.stdout is None:  # started with stdout closed (`>&-`): what it prints is dropped, as click's echo does
         sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - open for the process's life
+    try:
+        try:
+            _dispatch(args)
+        finally:
+            if console:
+                sys.stdout.flush()  # a failed write is reported while it still can be, not at the interpreter's exit
+    except OutputLost as exc:
+        sys.exit(output_lost(exc))
+
+
+def _dispatch(args: list[str]) -> None:
+    """Run the command ``args`` and exit with its status (2 and one ``error:`` line on bad input)."""
     try:
         command = _command()
         check_options(command, args)

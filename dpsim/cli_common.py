@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import re
 import sys
@@ -97,6 +98,78 @@ def install_signal_cleanup() -> None:
                 signal.signal(getattr(signal, name), stop)
 
 
+class OutputLost(Exception):
+    """Writing the standard output failed (a reader that closed the pipe, a full disk). Not an ``OSError``, so
+    click's own handling of a closed pipe (exit status 1, without a word) does not take it; :func:`output_lost`
+    ends the command."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedFile(io.RawIOBase):
+    """The standard output's file descriptor, raising :class:`OutputLost` where a write fails."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        try:
+            return os.write(self._fd, data)
+        except OSError as exc:
+            raise OutputLost(exc) from None
+
+
+def guard_stdout() -> None:
+    """Make the console's standard output safe to print to, whatever it is.
+
+    - characters its encoding lacks are written as escapes (``PYTHONIOENCODING=ascii`` or a Latin-1 locale:
+      the table's ``µs`` was a ``UnicodeEncodeError`` traceback); JSON is ASCII already;
+    - a write that fails raises :class:`OutputLost` (``dpsim ... > /dev/full`` was an ``OSError`` traceback,
+      ``dpsim sweep ... | head`` exit status 1 from click).
+    """
+    stream = sys.stdout
+    if not isinstance(stream, io.TextIOWrapper):
+        return
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (OSError, ValueError):
+        return
+    guarded = io.BufferedWriter(_GuardedFile(fd))
+    sys.stdout = io.TextIOWrapper(
+        guarded, encoding=stream.encoding, errors="backslashreplace", line_buffering=stream.line_buffering
+    )
+
+
+def output_lost(exc: OutputLost) -> int:
+    """End a command whose output could not be written: quietly with status 0 when the reader closed the pipe (it
+    read what it wanted: ``| head``), else one line and status 2 (``No space left on device``). What is still
+    buffered goes to ``/dev/null``, so the interpreter's last flush adds no second message."""
+    import errno
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    if exc.error.errno == errno.EPIPE:
+        return 0
+    typer.echo(f"error: {fail('stdout', f'cannot write the output: {exc.error.strerror or exc.error}').one_line()}",
+               err=True)  # fmt: skip
+    return 2
+
+
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
@@ -109,20 +182,42 @@ def _option_kind(param: Any) -> str:
     return kinds.pop() if len(kinds) == 1 and len(args) == 1 else ""
 
 
-def _path_option(param: Any) -> bool:
-    """Whether ``param`` is an option naming a file (typer's ``Path`` annotation), not a folder (``--out-dir``)."""
+def _path_option(param: Any, folders: bool = False) -> bool:
+    """Whether ``param`` is an option naming a file (typer's ``Path`` annotation), not a folder (``--out-dir``;
+    with ``folders``, either)."""
     annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
     named = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
     files = any(a is Path or Path in typing.get_args(a) for a in named)
-    return files and not any(opt.endswith("-dir") for opt in getattr(param, "opts", ()))
+    return files and (folders or not any(opt.endswith("-dir") for opt in getattr(param, "opts", ())))
 
 
 def refuse_folder_name(option: str, text: str) -> None:
     """A file option written as a folder (``--out o.csv/``, ``o.csv/.``): ``pathlib`` drops the trailing
-    separator and ``.``, so ``o.csv/`` would be written as the file ``o.csv``; refuse it by the text as typed."""
+    separator and ``.``, so ``o.csv/`` would be written as the file ``o.csv``; refuse it by the text as typed.
+    A name the file system cannot hold is refused too (:func:`refuse_unnameable`)."""
     last = text.replace(os.sep, "/").rsplit("/", 1)[-1]
     if text and last in ("", ".", ".."):
         raise fail(option, f"{brief(text)} names a folder: expected a file name (no trailing {os.sep!r}, '.' or '..')")
+    refuse_unnameable(option, text)
+
+
+def refuse_unnameable(option: str, text: str, what: str = "") -> None:
+    """A path the file system cannot name: a part longer than its ``NAME_MAX`` (255 bytes on Linux) or a whole
+    path past ``PATH_MAX`` (4,096 bytes). Asked of the system itself (``lstat``): ``pathlib``'s ``exists``,
+    ``is_file`` and ``is_symlink`` raise ``ENAMETOOLONG`` rather than answer, which was a traceback in every
+    command that wrote or read such a path (``--out``, ``--trace``, ``--plot``, ``-o``, ``--from-nccl-tests``)."""
+    import errno
+
+    try:
+        os.lstat(text)
+    except ValueError:  # an embedded NUL (only from in-process callers: argv cannot hold one)
+        raise fail(option, f"{brief(text)}: a path cannot hold a NUL character") from None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            longest = max((len(os.fsencode(part)) for part in text.split(os.sep)), default=0)
+            why = f"a part of {longest:,} bytes" if longest > 255 else f"{len(os.fsencode(text)):,} bytes in all"
+            named = what or brief(text)
+            raise fail(option, f"{named}: file name too long for the file system ({why})") from None
 
 
 def check_options(group: Any, args: Sequence[str]) -> None:
@@ -172,6 +267,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
         kind = _option_kind(param)
         if _path_option(param):
             refuse_folder_name(option, value)
+        elif _path_option(param, folders=True):
+            refuse_unnameable(option, value)
         if kind == "int" and not _WHOLE.fullmatch(value):
             raise fail(option, f"expected a whole number in ASCII digits (like 8), got {brief(value)}")
         if kind == "float" and not _NUMBER.fullmatch(value):
@@ -194,6 +291,14 @@ def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
+def _same_file(output: Path, given: Path) -> bool:
+    """Whether the input ``given`` is the file ``output`` (an input the system cannot find, or name, is not)."""
+    try:
+        return given.is_file() and os.path.samefile(output, given)
+    except OSError:  # ENAMETOOLONG: pathlib's is_file raises it rather than answer
+        return False
+
+
 def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] = ()) -> Path:
     """The directory ``path`` would be written to; a one-line error if that cannot work.
 
@@ -201,13 +306,14 @@ def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] =
     ``/proc`` or a read-only mount. An output that is one of the command's ``inputs`` (the scenario, an
     nccl-tests file) is refused: the input would be replaced by the output.
     """
+    refuse_unnameable(option, str(path))
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
     refuse_link(path, option)  # a link is neither replaced nor written through (dpsim.outputs)
     if path.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: it is a directory")
-    if path.exists() and any(p is not None and p.is_file() and os.path.samefile(path, p) for p in inputs):
+    if path.exists() and any(p is not None and _same_file(path, p) for p in inputs):
         raise fail(option, f"{str(path)!r} is also an input of this command: write the output elsewhere")
     try:
         with tempfile.TemporaryFile(dir=directory):

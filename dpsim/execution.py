@@ -25,6 +25,7 @@ See https://distributed.dask.org/en/stable/ (``LocalCluster``, ``Client.submit``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -335,6 +336,8 @@ class Journal:
         self.path = Path(path)
         self.fingerprint = fingerprint
         self._file: TextIO | None = None
+        self._whole = self._items = 0
+        """The journal's length after its last whole line, and the items it holds."""
 
     def load(self, count: int | None = None) -> dict[int, Any]:
         """``{index: record}`` of finished items (empty when there is no journal); error if it is another run's.
@@ -373,21 +376,48 @@ class Journal:
 
     def start(self, done: dict[int, Any]) -> None:
         """Rewrite the journal with the header and ``done`` (dropping a torn last line), then append."""
-        with replaced(self.path, "--out") as tmp, tmp.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
-            for index in sorted(done):
-                fh.write(json.dumps({"index": index, "record": done[index]}, allow_nan=True) + "\n")
-        self._file = self.path.open("a", encoding="utf-8")
+        try:
+            with replaced(self.path, "--out") as tmp, tmp.open("w", encoding="utf-8") as fh:
+                fh.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
+                for index in sorted(done):
+                    fh.write(json.dumps({"index": index, "record": done[index]}, allow_nan=True) + "\n")
+            self._file = self.path.open("a", encoding="utf-8")
+            self._whole, self._items = self._file.tell(), len(done)
+        except OSError as exc:
+            raise self._failed(exc) from None
 
     def append(self, index: int, record: Any) -> None:
+        """Append one finished item; a write that fails (a full disk) cuts the file back to its whole lines."""
         assert self._file is not None, "call start() first"
-        self._file.write(json.dumps({"index": index, "record": record}, allow_nan=True) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps({"index": index, "record": record}, allow_nan=True) + "\n")
+            self._file.flush()
+            self._whole, self._items = self._file.tell(), self._items + 1
+        except OSError as exc:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()  # what is still buffered fails again: dropped
+            with contextlib.suppress(OSError):
+                if self._items:
+                    os.truncate(self.path, self._whole)  # no torn last line (load would skip it; a reader need not)
+                else:
+                    self.path.unlink()  # nothing finished: no file of partial results is left behind
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> ScenarioError:
+        points = f"{self._items:,} finished point{'s' if self._items != 1 else ''}"
+        kept = f"; the {points} before it are kept there (--resume)" if self._items else ""
+        return ScenarioError(
+            "--out", f"cannot write the partial results {str(self.path)!r}: {exc.strerror or exc}{kept}", SOURCE
+        )
 
     def close(self, remove: bool = False) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as exc:
+                raise self._failed(exc) from None
         if remove and self.path.exists():
             self.path.unlink()
 

@@ -54,7 +54,10 @@ def replaced(path: str | Path, field: str = "output") -> Iterator[Path]:
     path = Path(path)
     refuse_link(path, field)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=directory)
+    # the temporary name fits wherever the name does: at most 48 characters of it (4 bytes each in UTF-8), mkstemp's
+    # 8 letters and a suffix of at most 16 (a 250-byte name plus the 8 letters would not fit in 255 bytes)
+    suffix = path.suffix if 0 < len(path.suffix) <= 16 else ".tmp"  # writers such as savefig read the suffix
+    fd, name = tempfile.mkstemp(prefix=f".{path.name[:48]}.", suffix=suffix, dir=directory)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -130,7 +130,7 @@ def check_options(args: argparse.Namespace) -> None:
     after the start, and ``--out`` in a missing folder, ``--run-dir`` on a file or ``--backend x`` were a
     traceback (or a hang) once every rank had run.
     """
-    from dpsim.cli_common import check_writable, refuse_folder_name
+    from dpsim.cli_common import check_writable, refuse_folder_name, refuse_unnameable
     from dpsim.cli_runtime import MAX_STEPS, _under_torchrun
     from dpsim.scenario import MAX_INT
 
@@ -154,6 +154,7 @@ def check_options(args: argparse.Namespace) -> None:
         raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",
                             CLI_SOURCE)  # fmt: skip
     if args.run_dir is not None:
+        refuse_unnameable("--run-dir", str(args.run_dir))
         ancestor = next(p for p in (args.run_dir, *args.run_dir.absolute().parents) if p.exists())
         if not ancestor.is_dir():
             raise ScenarioError("--run-dir", f"{str(ancestor)!r} is a file, not a folder", CLI_SOURCE)

@@ -78,6 +78,11 @@ class Case:
     """The input is valid: only exit 0 is clean (else ``refused``)."""
     program: str = "dpsim"
     """``dpsim`` (``dpsim.cli.main``) or ``runtime`` (``python -m runtime``: ``runtime.train.main``)."""
+    stdout: str = ""
+    """Where a subprocess case's standard output goes: a pipe (``""``), ``closed-pipe`` (a reader that has
+    gone, as ``| head`` does once it has its lines) or ``full`` (``/dev/full``: every write fails ENOSPC)."""
+    file_size: int = 0
+    """A subprocess case's limit on the size of any file it writes (``RLIMIT_FSIZE``, bytes): a full disk."""
 
 
 @dataclass
@@ -1900,24 +1905,30 @@ def whole_bytes() -> Iterator[Case]:
                expect_error=True, names="--sizes", outputs=("{tmp}/o.yaml",))  # fmt: skip
 
 
+_PLAN = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate", "0"]
+
+
+def _file_options() -> tuple[tuple[list[str], str, str], ...]:
+    """Every option of a ``dpsim`` command that names a file it writes: (command line before it, option, suffix)."""
+    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
+    return (
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--trace", "json"),
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--gantt", "png"),
+        (sweep, "--out", "csv"), (sweep, "--plot", "png"), (_PLAN, "--out", "csv"), (_PLAN, "--all", "csv"),
+        (_PLAN, "--plot", "png"), (["collective", "--sizes", "1MiB,2MiB"], "--plot", "png"),
+        (["report", "{tmp}/s.yaml"], "-o", "html"), (["report", "{tmp}/s.yaml"], "--output", "html"),
+        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS)], "--out", "yaml"),
+        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", "{tmp}/p.yaml"], "--records", "json"),
+    )  # fmt: skip
+
+
 def outputs_named_as_folders() -> Iterator[Case]:
     """Every file option written as a folder (``o.csv/``, ``o.csv/.``), naming an existing folder or under a missing
     one: one line before any work, nothing written (``pathlib`` drops the trailing separator: ``o.csv`` was written)."""
     kind = "outputs named as folders"
     files = {"s.yaml": SMALL.encode(), "d.csv/x": b"<dir>", "d.png/x": b"<dir>", "d.json/x": b"<dir>",
              "d.yaml/x": b"<dir>", "d.html/x": b"<dir>", "d.jsonl/x": b"<dir>"}  # fmt: skip
-    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
-    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate", "0"]
-    commands = (
-        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--trace", "json"),
-        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--gantt", "png"),
-        (sweep, "--out", "csv"), (sweep, "--plot", "png"), (plan, "--out", "csv"), (plan, "--all", "csv"),
-        (plan, "--plot", "png"), (["collective", "--sizes", "1MiB,2MiB"], "--plot", "png"),
-        (["report", "{tmp}/s.yaml"], "-o", "html"), (["report", "{tmp}/s.yaml"], "--output", "html"),
-        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS)], "--out", "yaml"),
-        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", "{tmp}/p.yaml"], "--records", "json"),
-    )  # fmt: skip
-    for argv, option, suffix in commands:
+    for argv, option, suffix in _file_options():
         written = f"{{tmp}}/o.{suffix}"
         for value in (f"{written}/", f"{written}/.", f"{written}//", f"{{tmp}}/d.{suffix}", f"{{tmp}}/no/o.{suffix}"):
             yield Case(kind, [*argv, option, value], files, expect_error=True, names=option.lstrip("-")[:3],
@@ -2017,6 +2028,98 @@ def preset_names() -> Iterator[Case]:
     yield Case(kind, [*plan, "--model", "gpt2", "--device", "a100"], expect_error=True, names="--model")
 
 
+def long_names() -> Iterator[Case]:
+    """Paths the file system cannot hold (a part past 255 bytes, a path past 4,096) in every option that names a file
+    or folder, read or written, in every command: one line naming the option, nothing written (``pathlib``'s
+    ``is_file``/``is_symlink`` raise ``ENAMETOOLONG`` instead of answering: a traceback in most commands). Names
+    the file system does hold are written, 240 bytes too (the temporary file beside them was 8 letters longer)."""
+    kind = "file names too long"
+    files = {"s.yaml": SMALL.encode(), "t.json": b'{"traceEvents": []}', "r.html": b"<p>an earlier page</p>"}
+    part, path, accent = "a" * 300, "/".join(["d" * 200] * 25), "\u00e9"  # é: 2 bytes in UTF-8
+    for argv, option, suffix in _file_options():
+        for name in (f"{{tmp}}/{part}.{suffix}", f"{{tmp}}/{path}/o.{suffix}", f"{{tmp}}/{accent * 130}.{suffix}"):
+            yield Case(kind, [*argv, option, name], files, expect_error=True, names=option.lstrip("-")[:3],
+                       outputs=("{tmp}/p.yaml",))  # fmt: skip
+    cpu = str(CPU_SCENARIO)
+    for argv, names in (
+        (["run", f"{{tmp}}/{part}.yaml"], part[:20]),
+        (["report", f"{{tmp}}/{part}.json", "-o", "{tmp}/r.html"], part[:20]),
+        (["run", "{tmp}/s.yaml", "--set", f"calibration.profile={{tmp}}/{part}.yaml"], "calibration.profile"),
+        (["calibrate", "--from-nccl-tests", f"{{tmp}}/{part}.txt", "--out", "{tmp}/p.yaml"], "--from-nccl-tests"),
+        (["calibrate", "--from-trace", f"{{tmp}}/{part}.json", "--out", "{tmp}/p.yaml"], "--from-trace"),
+        (["calibrate", "--from-trace", "{tmp}/t.json", "--base", f"{{tmp}}/{part}.yaml", "--out", "{tmp}/p.yaml"],
+         "--base"),
+        (["validate", cpu, "--out-dir", f"{{tmp}}/{part}", "--case", "training.micro_batch=2"], "--out-dir"),
+        (["validate", cpu, "--out-dir", "{tmp}/v", "--profile", f"{{tmp}}/{part}.yaml"], "--profile"),
+        (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", f"{{tmp}}/{'b' * 242}.csv"],
+         "partial results"),  # the name fits; the partial results beside it (+ .partial.jsonl) would not
+    ):  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True, names=names, outputs=("{tmp}/p.yaml", "{tmp}/v"))
+    for argv in (
+        ["report", "{tmp}/s.yaml", "-o", f"{{tmp}}/{'b' * 240}.html"],
+        ["report", "{tmp}/s.yaml", "-o", f"{{tmp}}/{accent * 120}.html"],
+        ["run", "{tmp}/s.yaml", "--engine", "sim", "--trace", f"{{tmp}}/{'b' * 245}.json"],
+        ["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", f"{{tmp}}/{'b' * 250}.yaml"],
+        [*_PLAN, "--out", f"{{tmp}}/{'b' * 251}.csv"],
+    ):
+        yield Case(kind, argv, files, accept=True)
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:  # the runtime is an extra (dpsim[runtime])
+        for option in ("--out", "--trace", "--run-dir"):
+            for name in (f"{{tmp}}/{part}", f"{{tmp}}/{path}/o"):
+                yield Case(kind, [_RUNTIME_SCENARIO, option, name], files, expect_error=True, names=option,
+                           program="runtime")  # fmt: skip
+
+
+def output_streams() -> Iterator[Case]:
+    """The standard output as it is at a shell: a reader that has gone (``dpsim ... | head``: exit 0, quietly; click
+    made it exit 1 without a word), ``/dev/full`` (one line naming ``stdout``, status 2: it was an ``OSError``
+    traceback) and an encoding without ``µ`` or ``—`` (``PYTHONIOENCODING=ascii``: written as escapes; it was a
+    ``UnicodeEncodeError`` traceback). Each case runs in a fresh interpreter (in-process output is a ``StringIO``)."""
+    kind = "stdout: closed pipe / full / ASCII"
+    files = {"s.yaml": SMALL.encode()}
+    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
+    for argv in (["catalog"], ["schema"], [*sweep, "--format", "json"], ["run", "{tmp}/s.yaml"]):
+        yield Case(kind, argv, files, subprocess=True, stdout="closed-pipe", accept=True)
+    for argv in (["catalog"], ["run", "{tmp}/s.yaml", "--format", "json"], ["check", "{tmp}/s.yaml"]):
+        yield Case(kind, argv, files, subprocess=True, stdout="full", expect_error=True, names="stdout")
+    for argv in (["run", "{tmp}/s.yaml", "--set", "name=caf\u00e9\u2014x"], ["collective", "--sizes", "1MiB,2MiB"],
+                 ["check", "{tmp}/s.yaml"]):  # fmt: skip
+        yield Case(kind, argv, files, subprocess=True, env={"PYTHONIOENCODING": "ascii"}, accept=True)
+
+
+def full_disk() -> Iterator[Case]:
+    """Outputs written onto a full disk (a 2,000-byte limit on the size of a file: ``RLIMIT_FSIZE``, ``EFBIG`` as
+    ``ENOSPC`` would be): one line naming the option, nothing written, no temporary file left. A sweep's partial
+    results were an ``OSError`` traceback, torn mid-line; now cut back to their whole lines, or removed when
+    none finished."""
+    kind = "outputs onto a full disk"
+    files = {"s.yaml": SMALL.encode()}
+    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2"]
+    for argv, option, suffix in (
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--trace", "json"), (sweep, "--out", "csv"),
+        (["report", "{tmp}/s.yaml"], "-o", "html"), (_PLAN, "--all", "csv"),
+        (["run", "{tmp}/s.yaml", "--engine", "sim"], "--gantt", "png"),
+        (["collective", "--sizes", "1MiB,2MiB"], "--plot", "png"),
+        (["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", "{tmp}/p.yaml"], "--records", "json"),
+    ):  # fmt: skip
+        written = f"{{tmp}}/o.{suffix}"
+        yield Case(kind, [*argv, option, written], files, subprocess=True, file_size=2000, expect_error=True,
+                   names=option, outputs=(written, f"{{tmp}}/.o.{suffix}.*", "{tmp}/p.yaml"))  # fmt: skip
+    # the partial results' first line fits, its first point does not: none finished, so none is left behind
+    yield Case(
+        kind,
+        [*sweep, "--out", "{tmp}/o.csv"],
+        files,
+        subprocess=True,
+        file_size=300,
+        expect_error=True,
+        names="partial results",
+        outputs=("{tmp}/o.csv", "{tmp}/o.csv.partial.jsonl", "{tmp}/.o.csv.*"),
+    )
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2027,7 +2130,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
-    report_extremes_and_repeats, preset_names,
+    report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2163,20 +2266,43 @@ def run_in_process(
     return code, out.getvalue(), err.getvalue()
 
 
-def run_subprocess(argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOUT_S) -> tuple[int | None, str, str]:
+def run_subprocess(
+    argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOUT_S, stdout: str = "", file_size: int = 0
+) -> tuple[int | None, str, str]:
+    """``python -m dpsim.cli ARGV``; ``stdout`` and ``file_size`` as :class:`Case` describes them."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    target: int | None = subprocess.PIPE
+    if stdout == "closed-pipe":
+        reader, target = os.pipe()
+        os.close(reader)
+    elif stdout == "full":
+        target = os.open("/dev/full", os.O_WRONLY)
+
+    def limit() -> None:
+        if file_size:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "dpsim.cli", *argv],
             input=stdin if stdin is not None else b"",
-            capture_output=True,
+            stdout=target,
+            stderr=subprocess.PIPE,
             timeout=timeout_s,
             env=env,
             cwd=ROOT,
             check=False,
+            preexec_fn=limit if file_size else None,  # only sets a limit
         )
     except subprocess.TimeoutExpired:
         return None, "", "<hang>"
+    finally:
+        if isinstance(target, int) and target != subprocess.PIPE:
+            os.close(target)
+    if proc.stdout is None:
+        proc.stdout = b""
     try:
         return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
     except UnicodeDecodeError:
@@ -2207,7 +2333,7 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     os.environ.update(case.env)
     try:
         if case.subprocess:
-            code, out, err = run_subprocess(argv, case.stdin)
+            code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size)
         else:
             code, out, err = run_in_process(argv, case.stdin, program=case.program)
     finally:
@@ -2229,7 +2355,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "non-finite"
     if verdict == "clean" and case.strict_json and (code != 0 or not _strict_json(out)):
         verdict = "invalid JSON"  # a valid input whose JSON is expected: exit 0 and one strict JSON document
-    outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs]
+    outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs if "*" not in o]
+    outputs += [p for o in case.outputs if "*" in o for p in tmp.glob(o.replace("{tmp}/", ""))]  # temporary files
     if verdict == "clean" and code != 0 and any(o.exists() or o.is_symlink() for o in outputs):
         verdict = "written"
     return Outcome(case, verdict, code, err.strip()[-300:], time.perf_counter() - start)

@@ -40,8 +40,26 @@ def test_every_class_of_hostile_input_ends_cleanly(kind: str, tmp_path: Path) ->
     _run([c for c in CASES if c.kind == kind and not c.subprocess][::4], tmp_path)
 
 
+STREAMS = ("stdout: closed pipe / full / ASCII", "outputs onto a full disk")
+"""Classes whose every case runs in a fresh interpreter (a real stdout, a limit on file sizes)."""
+
+
 def test_a_sample_ends_cleanly_in_a_fresh_interpreter(tmp_path: Path) -> None:
-    _run([c for c in CASES if c.subprocess], tmp_path)  # real stdin/stdout encodings, real signals
+    _run([c for c in CASES if c.subprocess and c.kind not in STREAMS], tmp_path)  # real encodings, real signals
+
+
+def test_a_closed_pipe_a_full_disk_and_an_ascii_stdout_end_cleanly(tmp_path: Path) -> None:
+    """One case of each way (``| head``, ``> /dev/full``, ``PYTHONIOENCODING=ascii``, a file-size limit under and
+    over a sweep's first point): click's exit 1, an ``OSError`` or ``UnicodeEncodeError`` traceback on main."""
+    assert set(STREAMS) <= set(KINDS)
+    one = {(c.stdout, c.file_size, tuple(c.env)): c for c in CASES if c.kind in STREAMS}
+    assert len(one) == 5
+    _run(list(one.values()), tmp_path)
+
+
+@pytest.mark.slow
+def test_every_output_stream_case_ends_cleanly(tmp_path: Path) -> None:
+    _run([c for c in CASES if c.kind in STREAMS], tmp_path)
 
 
 @pytest.mark.slow
