@@ -55,8 +55,8 @@ class PublishedRun:
     op: str = "allreduce"
     """The collective (``dpsim collective --op``): nccl-tests' binary without ``_perf``, all_reduce → allreduce."""
     host_topology: tuple[tuple[str, Any], ...] = ()
-    """``cluster.host_topology`` of a PCIe-only node as (field, value) pairs (sockets, gpus_per_switch, cpu, p2p);
-    empty: none (every GPU pair at the intra-node rate)."""
+    """``cluster.host_topology`` of a PCIe-only node as (field, value) pairs (sockets, gpus_per_switch, cpu, p2p,
+    socket_link_gbps); empty: none (every GPU pair at the intra-node rate)."""
     p2p_level: str | None = None
     """``NCCL_P2P_LEVEL`` the run set (None: NCCL's default); only NCCL's graph (:func:`nccl_graph`) reads it:
     dpsim routes P2P through the root complex and SHM over the same links."""
@@ -172,8 +172,10 @@ ROWS: tuple[PublishedRun, ...] = (
         "ports, 4 a socket), all_reduce_perf -b 32M -g 8, 'Default NCCL' (2 channels), NCCL 2.28.x per the page; "
         "b200 stands for the Blackwell generation NCCL's tuner reads. The page says NCCL's search found no speed "
         "(AMD_BW 16 under sm100SpeedArrayIntra's lowest 18) and fell back to a 0.1 GB/s graph: not NCCL's "
-        "inter-CPU figure but 2 channels set the rate (37.6 with NCCL_MIN_NCHANNELS=8)",
-        host_topology=(("sockets", 2), ("gpus_per_switch", 1), ("cpu", "amd")),
+        "inter-CPU figure but 2 channels set the rate (37.6 with NCCL_MIN_NCHANNELS=8). The socket link is priced "
+        "at its measured rate, not AMD_BW: 99.42 GB/s bidirectional P2P between GPUs on the two sockets of a dual "
+        "Turin (purplepow3r's p2pBandwidthLatencyTest, hardware/pcie-bandwidth.md at the same commit), 49.71 a way",
+        host_topology=(("sockets", 2), ("gpus_per_switch", 1), ("cpu", "amd"), ("socket_link_gbps", 49.71)),
     ),
     PublishedRun(
         "RTX PRO 6000 x4, PCIe switches", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB, 30.3,

@@ -749,6 +749,11 @@ class HostTopologyConfig(_Section):
     p2p: bool = True
     """GPU peer-to-peer between GPUs of one switch (false: GeForce cards, whose driver disables it, or
     ``NCCL_P2P_DISABLE=1``): every pair then goes through the CPU, up and down the switch's uplink."""
+    socket_link_gbps: Annotated[float, Field(gt=0, le=1e4)] | None = None
+    """Measured GB/s each way that GPU traffic moves across the link between two sockets (P2P through both root
+    complexes, SHM into the other socket's memory), e.g. one cross-socket GPU pair's bidirectional
+    ``p2pBandwidthLatencyTest`` figure halved; unset: NCCL's constant for :attr:`cpu`. NCCL's ring search keeps
+    its constant (the graph, :mod:`dpsim.sim.pcie_ring`); the engines price the socket link at this rate."""
 
     @field_validator("cpu")
     @classmethod
@@ -766,6 +771,11 @@ class HostTopologyConfig(_Section):
     def inter_cpu_bandwidth(self) -> float:
         """Bytes/s each way between two sockets (NCCL's constant for :attr:`cpu`; 0 without one)."""
         return catalog.INTER_CPU_GBPS[self.cpu] * 1e9 if self.cpu is not None else 0.0
+
+    @property
+    def socket_link_bandwidth(self) -> float:
+        """Bytes/s each way the engines price the socket link at (:attr:`socket_link_gbps`, else NCCL's constant)."""
+        return self.socket_link_gbps * 1e9 if self.socket_link_gbps is not None else self.inter_cpu_bandwidth
 
 
 class TopologyConfig(_Section):
@@ -892,6 +902,11 @@ class ClusterConfig(_Section):
             raise ValueError(
                 f"host_topology.gpus_per_switch: {host.gpus_per_switch} GPUs a switch for {g // host.sockets} GPUs a "
                 f"socket; expected a divisor of {g // host.sockets} (a switch hangs off one socket)"
+            )
+        if host.socket_link_gbps is not None and host.sockets == 1:
+            raise ValueError(
+                f"host_topology.socket_link_gbps: {host.socket_link_gbps:g} GB/s between sockets, but the node has 1 "
+                f"socket (expected sockets of 2 or more, or no socket_link_gbps)"
             )
         if host.sockets > 1 and host.cpu is None:
             raise ValueError(

@@ -863,16 +863,18 @@ KNOWN_MISSES = {
         "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
     "RTX PRO 6000 x8, PCIe, 2x Turin": (
-        "-30 % (15.6 vs 22.2 GB/s at 32 MiB): NCCL's ring search on that node (test_nccl_host.py, by hand) finds no "
-        "ring (AMD_BW 16 under sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at "
-        "0.1 GB/s, doubled to 2 channels of 256 threads, every hop SHM; dpsim prices the ring on the links with "
-        "the socket link at AMD_BW (the xGMI fabric carries 192+ GB/s): what 2 SHM channels move (11.1 GB/s "
-        "each here, 37.6 on 8 channels) is a transport rate no cited measurement gives"
+        "+102 % (44.8 vs 22.2 GB/s at 32 MiB; -30 % while the socket link was priced at NCCL's AMD_BW 16): NCCL's "
+        "ring search on that node (test_nccl_host.py, by hand) finds no ring (AMD_BW 16 under "
+        "sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at 0.1 GB/s, doubled to "
+        "2 channels of 256 threads, every hop SHM; the links, the socket link at dual Turin's measured 49.71 GB/s "
+        "a way, carry 48: what 2 SHM channels move (11.1 GB/s each here, 37.6 on 8 channels) is a per-channel "
+        "rate no cited measurement gives"
     ),
     "RTX PRO 6000 x4, PCIe switches": (
         "+52 % (46.1 vs 30.3 GB/s): NCCL's graph is 2 rings x 24 GB/s (4 channels of 512 threads), hops 0->1 and "
         "2->3 P2P in a switch, 1->2 and 3->0 SHM through the CPU; each link carries one ring edge a way, so the "
-        "links give 46.1 whichever the transport. The SHM hops' own rate (7.6 GB/s a channel here) is not modelled"
+        "links give 46.1 whichever the transport. The SHM hops' own rate (7.6 GB/s a channel here, host memory "
+        "through the uplinks) is not modelled: the page measures P2P, never host-memory traffic"
     ),
     "RTX 2080 Ti x2, Gen3 switch, no P2P": (
         "+50 % (6.00 vs 4.00 GB/s at 1 GiB): NCCL's own search gives what dpsim's links do, 1 ring x 6 GB/s (the "
@@ -886,8 +888,10 @@ KNOWN_MISSES = {
     ),
     "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS": (
         "+17 % (46.1 vs 39.3 GB/s at 32 MiB): the same graph as the default row (2 x 24 GB/s, 4 channels of 512 "
-        "threads), every hop P2P; P2P through the AMD root complex reaches 82 % of the Gen5 x16 links' 48 GB/s "
-        "in NCCL's ring here, and no cited figure gives that rate (P2P read is NVLink-only, paths.cc)"
+        "threads), every hop P2P. Not a root-complex rate: the page's own tests (Gen2 uplinks at commit 070506f, "
+        "its chip map from 48c31ee) put GPUs 0-3 on one Broadcom chip, so the NODE pairs' P2P stays in the chip at "
+        "~53 GB/s a way (101-104 bidirectional), above NCCL's 48: what holds 4 channels to 9.8 GB/s each no cited "
+        "figure gives"
     ),
 }
 

@@ -116,6 +116,28 @@ def test_the_scenario_carries_nccls_inter_cpu_bandwidth() -> None:
     assert fabric_of(plain).host_topology is None
 
 
+@pytest.mark.parametrize(("measured", "busbw"), [(None, 16.0), (10.0, 10.0), (20.0, 20.0), (49.71, 24.0)])
+def test_the_socket_link_is_priced_at_its_measured_rate_and_the_graph_at_nccls(
+    measured: float | None, busbw: float
+) -> None:
+    """``host_topology.socket_link_gbps``: 8 GPUs on root ports of two AMD sockets, Gen4 x16 (24 GB/s). NCCL's ring
+    crosses the socket link once each way, so the ring's bus bandwidth at 8 GiB is min(socket link, 24): 16 at
+    NCCL's AMD_BW when unset, 10 or 20 when measured so, 24 (the GPUs' links) at dual Turin's measured 49.71 —
+    by both engines; NCCL's graph is the same in all four (its search reads AMD_BW, not the measurement)."""
+    from dpsim.cli_collective import collective_rows
+
+    host: dict[str, object] = {"sockets": 2, "gpus_per_switch": 1, "cpu": "amd"}
+    if measured is not None:
+        host["socket_link_gbps"] = measured
+    scenario = scenario_from_dict({**_scenario(host), "communication": {"algorithm": "ring", "nccl_proto": ["Simple"]}})
+    for engine in ("analytic", "sim"):
+        row = collective_rows(scenario, "allreduce", [8 * 2**30], engine=engine)[0]
+        assert row["busbw_Bps"] / 1e9 == pytest.approx(busbw, rel=0.01)
+    ring = scenario_pcie_ring(scenario)
+    assert ring is not None
+    assert (ring.search_channels, ring.speed_gbps, ring.type_intra) == (1, 15.0, "SYS")
+
+
 @pytest.mark.parametrize(
     ("host", "intra", "workers", "field"),
     [
@@ -126,6 +148,9 @@ def test_the_scenario_carries_nccls_inter_cpu_bandwidth() -> None:
         ({"sockets": 2}, "pcie4", 8, "host_topology.cpu"),
         ({"cpu": "intel"}, "pcie4", 8, "host_topology.cpu"),
         ({"p2p": "yes"}, "pcie4", 8, "host_topology.p2p"),
+        ({"socket_link_gbps": 50.0}, "pcie4", 8, "host_topology.socket_link_gbps"),  # one socket: no such link
+        ({"sockets": 2, "cpu": "amd", "socket_link_gbps": 0}, "pcie4", 8, "host_topology.socket_link_gbps"),
+        ({"sockets": 2, "cpu": "amd", "socket_link_gbps": "fast"}, "pcie4", 8, "host_topology.socket_link_gbps"),
     ],
 )
 def test_bad_host_topologies_name_the_field(host: dict[str, object], intra: str, workers: int, field: str) -> None:
@@ -282,7 +307,7 @@ def test_where_nccl_finds_a_ring_its_graph_is_the_price_on_the_links(name: str) 
     """Two derivations, one answer: NCCL's graph (channels × speed, its search over NCCL's link figures) is the
     bus bandwidth both engines price on the links at a size where latency is gone (8 GiB, ring/Simple): 2 × 24
     = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair. (The Turin row's fallback graph is not: NCCL's
-    0.1 GB/s is a placeholder, the links give AMD_BW.)"""
+    0.1 GB/s is a placeholder; the links give the socket link's measured rate or the GPUs' links, the lower.)"""
     from dpsim.cli_collective import collective_rows
 
     (module, run) = next(entry for entry in _published() if entry[1].name == name)

@@ -77,8 +77,9 @@ class Link:
 class HostTopology:
     """How a PCIe node's GPUs reach each other through its host (:class:`dpsim.scenario.HostTopologyConfig`).
 
-    ``sockets`` CPU sockets joined pairwise by a link of ``inter_cpu_bandwidth`` bytes/s each way (NCCL's
-    inter-CPU constant, :data:`dpsim.catalog.INTER_CPU_GBPS`); ``gpus_per_switch`` GPUs under each PCIe
+    ``sockets`` CPU sockets joined pairwise by a link NCCL's search sees at ``inter_cpu_bandwidth`` bytes/s each
+    way (its inter-CPU constant, :data:`dpsim.catalog.INTER_CPU_GBPS`) and the engines price at
+    :attr:`socket_link_rate`; ``gpus_per_switch`` GPUs under each PCIe
     switch, whose uplink to the CPU runs at the intra-node link's rate; ``p2p``: GPUs of one switch reach each
     other directly (NCCL's P2P transport, ``PIX`` ≤ ``NCCL_P2P_LEVEL``'s default ``PXB``), else through the CPU.
     """
@@ -87,6 +88,15 @@ class HostTopology:
     gpus_per_switch: int = 1
     inter_cpu_bandwidth: float = 0.0
     p2p: bool = True
+    socket_link_bandwidth: float = 0.0
+    """Bytes/s each way the engines price the socket link at: its measured rate
+    (``cluster.host_topology.socket_link_gbps``); 0: ``inter_cpu_bandwidth``, NCCL's constant, which NCCL's ring
+    search uses either way (:mod:`dpsim.sim.pcie_ring`)."""
+
+    @property
+    def socket_link_rate(self) -> float:
+        """Bytes/s each way of the socket link as the engines price it."""
+        return self.socket_link_bandwidth or self.inter_cpu_bandwidth
 
     def socket_of(self, local: int, per_node: int) -> int:
         """The socket of local rank ``local`` of ``per_node``: the same number of GPUs on each, in order."""

@@ -370,7 +370,8 @@ def host_topology_of(scenario: Scenario) -> HostTopology | None:
     host = scenario.cluster.host_topology
     if host is None:
         return None
-    return HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p)
+    measured = host.socket_link_bandwidth if host.socket_link_gbps is not None else 0.0
+    return HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured)
 
 
 def nccl_net_latency_of(scenario: Scenario) -> float:

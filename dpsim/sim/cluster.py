@@ -222,7 +222,7 @@ class Cluster:
                 for b in range(host.sockets):
                     if a != b:
                         self.socket_link[node, a, b] = self.links.add(
-                            f"node{node}.cpu{a}-cpu{b}", host.inter_cpu_bandwidth, self.intra.latency_s
+                            f"node{node}.cpu{a}-cpu{b}", host.socket_link_rate, self.intra.latency_s
                         )
 
     def node_routes(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
