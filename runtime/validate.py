@@ -28,6 +28,7 @@ Configurations that change the number of workers but not the batch keep the per-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -232,6 +233,23 @@ def calibration_overlap(scenario: Scenario, profile: HardwareProfile) -> list[st
     return out
 
 
+def median_run(runs: Sequence[StepResult]) -> StepResult:
+    """The median of ``runs`` by step time: the middle run of an odd number; of an even number, the two middle
+    runs' mean, field by field (every float field, so the terms still add up to the step; the rest, and ``extra``,
+    the faster run's). The faster or the slower middle run alone would bias an even number of repeats."""
+    ordered = sorted(runs, key=lambda run: run.step_time_s)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    low, high = ordered[middle - 1], ordered[middle]
+    means = {
+        f.name: (getattr(low, f.name) + getattr(high, f.name)) / 2.0
+        for f in dataclasses.fields(StepResult)
+        if isinstance(getattr(low, f.name), float)
+    }
+    return dataclasses.replace(low, **means, extra={**low.extra, "median_of_runs": len(ordered)})
+
+
 def _measure(case: Case, testbed: str, options: JobOptions, run_dir: Path, timeout_s: float) -> StepResult:
     with make_testbed(testbed, case.scenario) as tb:
         return launch(case.scenario, options, tb, run_dir, timeout_s=timeout_s, extra_meta=tb.info)
@@ -305,7 +323,7 @@ def validate(
             every_run += runs
             steps = [run.step_time_s for run in runs]
             per_repeat.append(steps)
-            measured = sorted(runs, key=lambda run: run.step_time_s)[len(runs) // 2]  # the median run
+            measured = median_run(runs)
             records += [measured, *predicted.values()]
             overlap = calibration_overlap(case.scenario, fitted)
             row: dict[str, Any] = {

@@ -139,7 +139,31 @@ def test_repeats_go_round_robin_over_the_cases(tmp_path: Path) -> None:
     assert saved == pytest.approx([1.0, 1.1, 2.0, 2.1, 3.0, 3.1])
     assert list(table["measured_step_min_s"]) == pytest.approx([1.0, 2.0, 3.0])
     assert list(table["measured_step_max_s"]) == pytest.approx([1.1, 2.1, 3.1])
+    assert list(table["measured_step_time_s"]) == pytest.approx([1.05, 2.05, 3.05])  # the median of two: their mean
     assert summary["repeats"] == 2
+
+
+def test_the_median_run_of_an_even_number_is_the_middle_two_runs_mean() -> None:
+    """Odd: the middle run itself. Even: the two middle runs averaged term by term (the terms still add up),
+    not the slower of them (the old ``sorted(runs)[len // 2]``)."""
+    from runtime.validate import median_run
+
+    runs = [
+        _record("runtime", s, c, e, o)
+        for s, c, e, o in [
+            (0.40, 0.10, 0.25, 0.05),
+            (0.10, 0.04, 0.05, 0.01),
+            (0.20, 0.06, 0.12, 0.02),
+            (0.30, 0.08, 0.19, 0.03),
+        ]
+    ]
+    two = median_run(runs)  # middle two by step: 0.20 and 0.30
+    assert (two.step_time_s, two.compute_s, two.exposed_comm_s, two.optimizer_s) == pytest.approx(
+        (0.25, 0.07, 0.155, 0.025)
+    )
+    assert two.compute_s + two.exposed_comm_s + two.optimizer_s == pytest.approx(two.step_time_s)
+    assert median_run(runs[:3]) is runs[2]  # 0.40, 0.10, 0.20: the middle run
+    assert median_run(runs[1:3]).step_time_s == pytest.approx(0.15)
 
 
 def _record(engine: str, step: float, compute: float, exposed: float, optimizer: float, **extra: object) -> StepResult:
