@@ -2120,6 +2120,44 @@ def full_disk() -> Iterator[Case]:
     )
 
 
+def nccl_rows_cut_short() -> Iterator[Case]:
+    """nccl-tests result rows (a size and an element count) cut short, as a killed job or a damaged copy leaves them,
+    or whose times are not numbers: refused with their line (they were dropped without a word, and the fit lost the
+    size). nccl-tests' own variants are read: CRLF, a BOM, tabs, ``N/A`` in ``#wrong`` (``-c 0``), NCCL's log lines
+    between rows, a trailing token."""
+    kind = "nccl-tests rows cut short / times as text"
+    base = ["calibrate", "--out", "{tmp}/p.yaml", "--from-nccl-tests", "{tmp}/all_reduce_perf.txt"]
+    text = NCCL_TESTS.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    last = max(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+
+    def edited(at: int, edit: Callable[[str], str]) -> bytes:
+        return ("\n".join([*lines[:at], edit(lines[at]), *lines[at + 1 :]]) + "\n").encode()
+
+    for cut in (20, 40, 60):
+        yield Case(kind, base, {"all_reduce_perf.txt": edited(first + 2, lambda row, c=cut: row[:c])},
+                   expect_error=True, names=f"line {first + 3}", outputs=("{tmp}/p.yaml",))  # fmt: skip
+    yield Case(kind, base, {"all_reduce_perf.txt": ("\n".join(lines[: last + 1]) + "\n").encode()[:-60]},
+               expect_error=True, names=f"line {last + 1}", outputs=("{tmp}/p.yaml",))  # fmt: skip
+    for bad in ("19.2x", "-", "abc", "1,5"):
+
+        def times(row: str, bad: str = bad) -> str:
+            tokens = row.split()
+            tokens[5] = tokens[9] = bad
+            return "  ".join(tokens)
+
+        yield Case(kind, base, {"all_reduce_perf.txt": edited(first + 1, times)}, expect_error=True,
+                   names=f"line {first + 2}", outputs=("{tmp}/p.yaml",))  # fmt: skip
+    info = "node01:4242:4242 [0] NCCL INFO Channel 00/02 :    0   1   2   3   4   5   6   7"
+    for valid in (
+        text.replace("\n", "\r\n").encode(), b"\xef\xbb\xbf" + text.encode(),
+        re.sub(r"[ ]+", "\t", text).encode(), edited(first, lambda row: row[: row.rindex("0")] + "N/A"),
+        edited(first + 1, lambda row: row + "\n" + info), edited(first, lambda row: row + "  extra"),
+    ):  # fmt: skip
+        yield Case(kind, base, {"all_reduce_perf.txt": valid}, accept=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2130,7 +2168,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_lists, report_shapes, loader_work, empty_and_repeated_options, option_numbers, options_twice,
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
-    report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk,
+    report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

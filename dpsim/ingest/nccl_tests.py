@@ -218,7 +218,13 @@ def _check_time(token: str, size: str) -> None:
 
 def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
     lead = table.columns.index("time") if "time" in table.columns else 3
-    if len(tokens) < lead + 3 or not tokens[0].isdigit():
+    if not tokens[0].isdigit():
+        return None
+    counted = len(tokens) == 1 or tokens[1].isdigit()  # a size (and an element count): a result row, not a log line
+    if len(tokens) < lead + 3:
+        if counted:  # the output was cut inside the row (a killed job), or the row was damaged
+            raise _BadRow(f"the row of {brief(tokens[0], 30)} bytes is cut short ({len(tokens)} of "
+                          f"{len(table.columns)} fields): rerun that size, or delete the row")  # fmt: skip
         return None
     if len(tokens[0]) > 22 or int(tokens[0]) > MAX_ROW_BYTES:
         raise _BadRow(f"a row's size {brief(tokens[0], 30)} is past {MAX_ROW_BYTES:g} bytes")
@@ -231,6 +237,9 @@ def _parse_row(tokens: list[str], table: _Table) -> SizeMeasurement | None:
         else:
             blocks.append((None, None, None))
     if blocks[0][0] is None and blocks[1][0] is None:
+        if counted:  # a row whose times are text ('19.2x', '-'): it was dropped without a word
+            raise _BadRow(f"the row of {brief(tokens[0], 30)} bytes gives no time in us (got "
+                          f"{brief(tokens[lead], 30)}): rerun that size, or delete the row")  # fmt: skip
         return None
     for t, _, _ in blocks:
         if t is not None and t > MAX_ROW_SECONDS:
