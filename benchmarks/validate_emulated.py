@@ -20,7 +20,7 @@ Writes ``summary.json``, ``validation.csv``, ``validation.png``, ``profile.yaml`
 ``benchmarks/results/validation``) and prints the table, the MAPE of both engines per
 repeat, the worst case and every fit's residual.
 
-    sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE]
+    sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE] [--skip N] [--limit N]
 
 About 25 minutes with 3 repeats of 1 warm-up and 5 measured steps on an idle 2-core machine
 (calibration ≈ 10 min; each run's figures are medians over its measured steps).
@@ -186,6 +186,8 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
+    p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
+                   "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     args = p.parse_args()
@@ -200,7 +202,7 @@ def main() -> int:
         out = args.out or (Path(tmp) / "out" if args.reuse else Path(__file__).parent / "results" / "validation")
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
-        cases = build_cases(scenario, [], CASES[: args.limit])
+        cases = build_cases(scenario, [], CASES[args.skip : args.limit])
         plan = QUICK if args.quick else CalibrationPlan()
         measure, repeats, profile = None, args.repeats, args.profile
         if args.reuse is not None:
