@@ -307,6 +307,10 @@ def _constraints(
     interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
     v = np.where(interleaved, 2, 1)
     group_per_node = np.minimum(n, per_node)
+    # without data parallelism one configuration stands for every algorithm: the first one asked for (the grid's
+    # first point). It was _ALGORITHMS[0], 'auto', which the default request ('ring', 'hierarchical') lacks: a plan
+    # whose only layouts have DP = 1 (--max-devices 1) found none
+    kept = g["algorithm_index"][0] if g["algorithm_index"].size else 0
     rules = [
         ("TP x PP must divide the device count", divides),
         (f"data-parallel ranks x micro-batch must divide the global batch ({global_batch})", batch_ok),
@@ -324,7 +328,7 @@ def _constraints(
             (pp == 1) | (dp == 1) | ((dp * tp) % group_per_node == 0) | (group_per_node % (dp * tp) == 0),
         ),
         ("ZeRO needs data parallelism", ~((g["zero_stage"] > 0) & (dp == 1))),
-        ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != 0) & (dp == 1))),
+        ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != kept) & (dp == 1))),
     ]
     return rules, k
 

@@ -2158,6 +2158,27 @@ def nccl_rows_cut_short() -> Iterator[Case]:
         yield Case(kind, base, {"all_reduce_perf.txt": valid}, accept=True)
 
 
+def one_device() -> Iterator[Case]:
+    """Valid inputs at world size 1 and data parallelism 1 in every command: each must run. ``plan`` kept, for a
+    layout without data parallelism, only the catalog's first algorithm ('auto'), which its default request
+    ('ring', 'hierarchical') lacks: a plan whose layouts all had DP = 1 (one device, or TP x PP = every device)
+    found no configuration."""
+    kind = "world size 1 / no data parallelism"
+    files = {"s.yaml": SMALL.encode()}
+    one = ["--set", "cluster.nodes=1", "--set", "cluster.workers_per_node=1", "--set", "training.global_batch=auto"]
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--no-progress", "--simulate", "0"]
+    for argv in (
+        [*plan, "--max-devices", "1"], [*plan, "--max-devices", "1", "--algorithm", "tree"],
+        [*plan, "--max-devices", "4", "--min-devices", "4", "--tp", "4"],
+        [*plan, "--max-devices", "2", "--min-devices", "2", "--pp", "2", "--algorithm", "hierarchical,ring"],
+        ["run", "{tmp}/s.yaml", *one], ["run", "{tmp}/s.yaml", "--engine", "sim", *one],
+        ["check", "{tmp}/s.yaml", "--dump", *one], ["collective", "{tmp}/s.yaml", "--size", "1MiB", *one],
+        ["sweep", "{tmp}/s.yaml", "--vary", "cluster.nodes=1,2", "--set", "cluster.workers_per_node=1",
+         "--set", "training.global_batch=auto"],
+    ):  # fmt: skip
+        yield Case(kind, argv, files, accept=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2169,6 +2190,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
+    one_device,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -61,6 +61,17 @@ def test_known_feasible_and_oom_configurations() -> None:
     assert (result.ranked["headroom_bytes"] > 0).all()
 
 
+def test_a_plan_without_data_parallelism_keeps_the_algorithm_asked_for() -> None:
+    # One device: DP = 1 in every layout, so the all-reduce algorithm is moot and one configuration stands for all.
+    # The screen kept only 'auto' (the catalog's first algorithm), which the default request lacks: nothing was valid.
+    result = plan(PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 1, top=3))
+    assert len(result.ranked) and (result.ranked["dp"] == 1).all()
+    assert set(result.ranked["algorithm"]) == {"ring"}  # the default request's first, ('ring', 'hierarchical')
+    both = enumerate_configurations(PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 2, algorithms=("tree", "ring")))
+    assert set(both.loc[both["dp"] == 1, "algorithm"]) == {"tree"}
+    assert set(both.loc[both["dp"] == 2, "algorithm"]) == {"tree", "ring"}
+
+
 def test_megatron_gpt3_layout_is_feasible() -> None:
     # Narayanan et al. 2021 trained GPT-3 175B with TP 8 x PP 8 (+ DP) and full recomputation on
     # A100-80GB: the planner must find that layout feasible, and reject the model on one node.
