@@ -537,8 +537,9 @@ def tree_estimate_Bps(protocol: str, layout: Layout) -> float:
     if layout.nodes <= 2 or bw <= 0 or protocol == "none":
         return math.inf
     k = channels(layout)
+    # channel_cap_Bps is a rail channel's cap, its duplicated copies included: k of them are NCCL's nChannels
     bus = min(bandwidth_fraction("tree", protocol, layout.nodes) * k * bw * 1e9,
-              k * duplication(layout) * channel_cap_Bps("tree", protocol, layout))  # fmt: skip
+              k * channel_cap_Bps("tree", protocol, layout))  # fmt: skip
     return 0.5 * bus
 
 
