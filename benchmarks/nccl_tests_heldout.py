@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.nccl_tests_table import GiB, MiB, PublishedRun, predict
+from benchmarks.nccl_tests_table import GiB, MiB, PublishedRun, predict, size_label
 
 __all__ = ["FIRST_PREDICTION", "HELDOUT", "compare"]
 
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{'now':>7} {'sim':>7} {'err':>7}  now ran"
     )
     for r in rows:
-        size = f"{r['size_bytes'] / GiB:g}G" if r["size_bytes"] >= GiB else f"{r['size_bytes'] / MiB:g}M"
+        size = size_label(r["size_bytes"])
         print(
             f"{r['name']:{width}} {size:>6} {r['busbw_gbps']:>9.1f} {r['first_gbps']:>7.1f} "
             f"{100 * r['first_error']:>+6.1f}% {r['predicted_gbps']:>7.1f} {r['sim_gbps']:>7.1f} "

@@ -30,7 +30,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["P2P_ROWS", "ROWS", "PublishedRun", "predict", "table"]
+__all__ = ["P2P_ROWS", "ROWS", "PublishedRun", "predict", "size_label", "table"]
 
 
 @dataclass(frozen=True)
@@ -312,11 +312,16 @@ def main(argv: list[str] | None = None) -> None:
     _print(p2p)
 
 
+def size_label(size_bytes: float) -> str:
+    """A message size as the tables print it: ``4G`` from 1 GiB up, else ``64M``."""
+    return f"{size_bytes / GiB:g}G" if size_bytes >= GiB else f"{size_bytes / MiB:g}M"
+
+
 def _print(rows: list[dict[str, Any]]) -> None:
     width = max(38, *(len(r["name"]) for r in rows))
     print(f"{'configuration':{width}} {'size':>8} {'published':>10} {'dpsim':>8} {'error':>7}  {'dpsim ran':18} role")
     for r in rows:
-        size = f"{r['size_bytes'] / GiB:g}G" if r["size_bytes"] >= GiB else f"{r['size_bytes'] / MiB:g}M"
+        size = size_label(r["size_bytes"])
         ran = f"{r['algorithm_used']}/{r['protocol_used']}"
         print(
             f"{r['name']:{width}} {size:>8} {r['busbw_gbps']:>10.1f} {r['predicted_gbps']:>8.1f} "
