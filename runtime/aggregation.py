@@ -22,6 +22,7 @@ accumulated gradient is ``∇ℓₙ``, e.g. ``loss.sum() / Mₙ``).
 # No ``from __future__ import annotations``: DDP.register_comm_hook compares the hook's
 # annotations with ``dist.GradBucket`` and ``torch.futures.Future[torch.Tensor]`` as objects.
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,7 +32,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dpsim.partition import aggregation_weights
 
+# DDP without the per-forward buffer broadcast: torch >= 2.13 names it ``forward_sync_buffers``; older releases
+# (2.11 on the GPU machines we checked) only know ``broadcast_buffers``, which also skips the one at construction
+NO_BUFFER_SYNC: dict[str, bool] = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    else {"broadcast_buffers": False}
+)
+
 __all__ = [
+    "NO_BUFFER_SYNC",
     "WeightedAggregationState",
     "all_reduce_gradients_weighted",
     "local_aggregation_weight",

@@ -172,9 +172,11 @@ def _ddp_timer(
     """(forward_s, backward_s) of one micro-batch through ``model`` wrapped in DDP (25 MiB buckets, as the job)."""
     from torch.nn.parallel import DistributedDataParallel
 
+    from runtime.aggregation import NO_BUFFER_SYNC
+
     ddp: torch.nn.Module = model
     if _single_rank_group():
-        ddp = DistributedDataParallel(model, bucket_cap_mb=25, gradient_as_bucket_view=True, forward_sync_buffers=False)
+        ddp = DistributedDataParallel(model, bucket_cap_mb=25, gradient_as_bucket_view=True, **NO_BUFFER_SYNC)
 
     def once(batch: Any) -> tuple[float, float]:
         t0 = time.perf_counter()

@@ -65,6 +65,7 @@ from torch.nn.parallel import DistributedDataParallel
 from dpsim.buckets import DEFAULT_BUCKET_BYTES
 from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
+from runtime.aggregation import NO_BUFFER_SYNC
 from runtime.hooks import Clock, CommHookState, timed_allreduce_hook
 from runtime.measure import PhaseFile, StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
@@ -325,7 +326,7 @@ class TrainingJob:
                 self.model,
                 # DDP's default cap (None) is what gives its 1 MiB first bucket (dpsim.buckets)
                 bucket_cap_mb=None if bucket == DEFAULT_BUCKET_BYTES else bucket / 2**20,
-                forward_sync_buffers=False,
+                **NO_BUFFER_SYNC,
                 # the scenario's choice (torch's default False keeps a bucket copy of the gradients, which
                 # dpsim.analytic.memory counts)
                 gradient_as_bucket_view=t.gradient_as_bucket_view,
