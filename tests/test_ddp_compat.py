@@ -15,6 +15,6 @@ from runtime.aggregation import NO_BUFFER_SYNC
 def test_no_buffer_sync_names_a_keyword_this_torch_accepts() -> None:
     accepted = inspect.signature(DistributedDataParallel.__init__).parameters
     assert len(NO_BUFFER_SYNC) == 1
-    (name, value), = NO_BUFFER_SYNC.items()
+    ((name, value),) = NO_BUFFER_SYNC.items()
     assert name in accepted and name in ("forward_sync_buffers", "broadcast_buffers")
     assert value is False
