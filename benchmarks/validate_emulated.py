@@ -21,6 +21,12 @@ Writes ``summary.json``, ``validation.csv``, ``validation.png``, ``profile.yaml`
 repeat, the worst case and every fit's residual.
 
     sudo python benchmarks/validate_emulated.py [--repeats 3] [--out DIR] [--profile PROFILE] [--skip N] [--limit N]
+        [--max-residual 0.05]
+
+The calibration made here follows ``dpsim calibrate``'s rule: a link fit whose residual exceeds
+``--max-residual`` (5 %) has its bandwidth points measured again (at most twice, with 2× and 4× the
+repetitions, pooled), and a fit still above it ends the run (exit 2, one line saying what to do) before any
+configuration runs; a larger ``--max-residual`` is the override, and ``summary.json`` records what it accepted.
 
 About 25 minutes with 3 repeats of 1 warm-up and 5 measured steps on an idle 2-core machine
 (calibration ≈ 10 min; each run's figures are medians over its measured steps).
@@ -51,7 +57,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dpsim.calibration import load_profile
+from dpsim.calibration import MAX_RESIDUAL, CalibrationError, load_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
@@ -190,7 +196,15 @@ def main() -> int:
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
+    p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL, help="largest accepted relative fit residual "
+                   "of the calibration made here (0.05 = 5 %%, dpsim calibrate's rule; the link fits above it are "
+                   "measured again first): above it, exit 2; a larger limit records what it accepted "
+                   "in summary.json")  # fmt: skip
     args = p.parse_args()
+    if not (math.isfinite(args.max_residual) and args.max_residual > 0):
+        print(f"error: --max-residual: expected a finite relative residual > 0 (0.05 = 5 %), got {args.max_residual!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if args.reuse is None:
         try:
             require_root()
@@ -214,7 +228,7 @@ def main() -> int:
         table, summary = validate(
             cases, out, testbed="emulated", engines=["analytic", "sim"], plan=plan, profile=profile,
             options=JobOptions(warmup_steps=1, steps=args.steps), repeats=repeats, work_dir=Path(tmp) / "work",
-            measure=measure, log=print if args.reuse is None else (lambda line: None),
+            measure=measure, log=print if args.reuse is None else (lambda line: None), max_residual=args.max_residual,
         )  # fmt: skip
         summary["wall_s"] = time.monotonic() - started
         uncertainty = load_profile(profile or out / "profile.yaml").meta.get("benchmark_uncertainty") or {}
@@ -243,6 +257,11 @@ def main() -> int:
         print("calibration points, 95 % half width of each median: " + ", ".join(
             f"{k.replace('_', ' ')} {100 * v:.1f} %" for k, v in uncertainty.items()))  # fmt: skip
     print("fit residuals: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals"].items())))
+    if summary.get("fit_residuals_accepted"):
+        print(
+            f"accepted with --max-residual {summary['max_residual']:g} (above the {100 * MAX_RESIDUAL:g} % rule): "
+            + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals_accepted"].items()))
+        )
     print(
         f"wrote {args.out or 'nothing (--reuse without --out)' if args.reuse else out} in "
         f"{summary['wall_s'] / 60:.1f} min"
@@ -255,5 +274,9 @@ if __name__ == "__main__":
         code = main()
     except ScenarioError as exc:  # a damaged --reuse folder or profile: one line, as the dpsim commands
         print(f"error: {exc.one_line()}", file=sys.stderr)
+        code = 2
+    except CalibrationError as exc:  # the calibration made here, above --max-residual after measuring again
+        print(f"error: calibration: {exc} (the profile is in --out for inspection; no configuration was run)",
+              file=sys.stderr)  # fmt: skip
         code = 2
     raise SystemExit(code)

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
 __all__ = [
+    "CALIBRATE_ADVICE",
     "COLLECTIVE_OPS",
     "FIT_ALGORITHMS",
     "LINK_CLASSES",
@@ -92,6 +93,7 @@ __all__ = [
     "fit_memory_streams",
     "load_profile",
     "profile_for",
+    "residuals_above",
     "save_profile",
 ]
 
@@ -735,18 +737,31 @@ LATENCY_SUFFIX = " (latency, median)"
 (on a shared host a small message's time is dominated by when the scheduler runs each rank)."""
 
 
-def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> None:
-    """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do.
+CALIBRATE_ADVICE = (
+    "rerun on a quiet machine with more repetitions (--reps), drop the algorithm (--algorithms), "
+    "or accept a larger residual with --max-residual"
+)
+"""What to do about a residual above the limit, in ``dpsim calibrate``'s options."""
+
+
+def residuals_above(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> dict[str, float]:
+    """The fits of ``profile`` whose worst relative residual exceeds ``limit``, by name.
 
     α's scatter over small messages (:data:`LATENCY_SUFFIX`) is reported but not held to the limit.
     """
-    bad = {name: r for name, r in profile.residuals().items() if r > limit and not name.endswith(LATENCY_SUFFIX)}
+    return {name: r for name, r in profile.residuals().items() if r > limit and not name.endswith(LATENCY_SUFFIX)}
+
+
+def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advice: str = CALIBRATE_ADVICE) -> None:
+    """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do.
+
+    ``advice``: what to do, in the options of the command that calibrated (``calibrate``'s by default).
+    """
+    bad = residuals_above(profile, limit)
     if bad:
         listed = ", ".join(f"{name} {100 * r:.1f} %" for name, r in sorted(bad.items()))
         raise CalibrationError(
-            f"fit residual above {100 * limit:g} %: {listed}; the model does not explain these measurements — "
-            "rerun on a quiet machine with more repetitions (--reps), drop the algorithm (--algorithms), "
-            "or accept a larger residual with --max-residual"
+            f"fit residual above {100 * limit:g} %: {listed}; the model does not explain these measurements — {advice}"
         )
 
 

@@ -254,8 +254,7 @@ def calibrate(
     _under_torchrun()  # its variables checked before anything is measured or written
     if scenario is None:
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
-    if not (math.isfinite(max_residual) and max_residual > 0):
-        raise fail("--max-residual", f"expected a finite relative residual > 0 (0.05 = 5 %), got {max_residual!r}")
+    _check_max_residual(max_residual)
     if not _under_torchrun() and device != "cpu":  # under torchrun the device is checked where the ranks run
         raise fail("--device", f"got {brief(device)}: the local testbeds use CPUs (cuda runs under torchrun)")
     _require_runtime()
@@ -298,7 +297,8 @@ def calibrate(
             typer.echo(f"wrote {out}")
         return
     try:
-        profile, raw = run_calibration(loaded, plan, testbed, name=loaded.name, log=lambda m: typer.echo(m, err=True))
+        profile, raw = run_calibration(loaded, plan, testbed, name=loaded.name, log=lambda m: typer.echo(m, err=True),
+                                       max_residual=max_residual)  # fmt: skip
     except Exception as exc:  # RankFailure → exit 1 with the rank named
         _runtime_errors(exc)
         raise
@@ -327,6 +327,11 @@ def calibrate(
         check_residuals(profile, max_residual)
     except CalibrationError as exc:
         raise fail("calibration", f"{exc} (the profile was written to {out} for inspection)") from None
+
+
+def _check_max_residual(max_residual: float) -> None:
+    if not (math.isfinite(max_residual) and max_residual > 0):
+        raise fail("--max-residual", f"expected a finite relative residual > 0 (0.05 = 5 %), got {max_residual!r}")
 
 
 def _check_outputs(scenario: Path, out: Path, records: Path | None) -> None:
@@ -419,6 +424,13 @@ def validate(
         int, typer.Option(min=1, max=MAX_REPEATS, help="runs of each configuration (spread reported)")
     ] = 1,
     profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
+    max_residual: Annotated[
+        float,
+        typer.Option(
+            help="without --profile: largest accepted relative fit residual of the calibration (0.05 = 5 %); "
+            "above it: exit 2. A larger one is recorded in summary.json"
+        ),
+    ] = 0.05,
     out_dir: Annotated[Path, typer.Option(help="folder for the CSV, PNG, records and profiles")] = Path("validation"),
     steps: Annotated[int, typer.Option(min=1, max=MAX_STEPS, help="measured steps per configuration")] = 5,
     warmup_steps: Annotated[int, typer.Option(min=0, max=MAX_STEPS, help="warm-up steps (excluded)")] = 2,
@@ -448,6 +460,7 @@ def validate(
     calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2, maximum=_local_ranks())
     if not (math.isfinite(timeout) and timeout > 0):
         raise fail("--timeout", f"expected a finite number of seconds > 0, got {timeout!r}")
+    _check_max_residual(max_residual)
     if profile is not None and not profile.is_file():
         raise fail("--profile", f"no such file: {str(profile)!r}")
     if profile is not None:  # read (and checked field by field) before --out-dir is made
@@ -527,6 +540,8 @@ def validate(
         return
     if device != "cpu":
         raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
+    from dpsim.calibration import CalibrationError
+
     try:
         table, summary = run_validation(
             resolved,
@@ -539,7 +554,11 @@ def validate(
             repeats=repeats,
             timeout_s=timeout,
             log=lambda m: typer.echo(m, err=True),
+            max_residual=max_residual,
         )
+    except CalibrationError as exc:  # its own calibration, above --max-residual after measuring again: exit 2
+        raise fail("calibration", f"{exc} (the profile was written to {out_dir / 'profile.yaml'} for inspection; "
+                   "no configuration was run)") from None  # fmt: skip
     except ScenarioError:
         raise
     except Exception as exc:
@@ -549,11 +568,18 @@ def validate(
 
 
 def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], out_dir: Path) -> None:
+    from dpsim.calibration import MAX_RESIDUAL
+
     typer.echo(validation_table(table, engines))
     for name in engines:
         mape, worst = summary[f"mape_{name}_step_time_pct"], summary[f"worst_{name}_step_time_pct"]
         typer.echo(f"MAPE step time ({name}): {mape:.2f} % over {summary['cases']} configurations, worst {worst:.1f} %")
     typer.echo("calibrated once on: " + "; ".join(summary["calibration_configurations"]))
+    accepted = summary.get("fit_residuals_accepted") or {}
+    if accepted:
+        listed = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(accepted.items()))
+        rule = f"above the {100 * MAX_RESIDUAL:g} % rule"
+        typer.echo(f"accepted with --max-residual {summary['max_residual']:g} ({rule}): {listed}")
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
 
 

@@ -37,7 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dpsim.calibration import HardwareProfile, load_profile, save_profile
+from dpsim.calibration import (
+    MAX_RESIDUAL,
+    HardwareProfile,
+    check_residuals,
+    load_profile,
+    residuals_above,
+    save_profile,
+)
 from dpsim.errors import ScenarioError
 from dpsim.outputs import replaced
 from dpsim.records import StepResult, write_jsonl
@@ -53,6 +60,7 @@ __all__ = [
     "ESTIMATORS",
     "OUTPUTS",
     "STEP_TERMS",
+    "VALIDATE_ADVICE",
     "Case",
     "breakdown",
     "build_cases",
@@ -65,6 +73,11 @@ __all__ = [
 
 COMPONENTS = ("step_time_s", "compute_s", "comm_s", "exposed_comm_s", "optimizer_s", "barrier_s")
 """Measured vs predicted quantities in the report (error % is reported for each)."""
+VALIDATE_ADVICE = (
+    "rerun on a quiet machine, calibrate apart with more repetitions or fewer algorithms (dpsim calibrate --reps, "
+    "--algorithms) and pass that profile with --profile, or accept a larger residual with --max-residual"
+)
+"""What to do about a residual above the limit of validate's own calibration, in validate's options."""
 OUTPUTS = ("profile.yaml", "calibration-bench.json", "records.jsonl", "runs.jsonl", "validation.csv", "summary.json",
            "validation.png")  # fmt: skip
 """The files a validation writes in its ``--out-dir`` (each whole, none through a link: :mod:`dpsim.outputs`)."""
@@ -270,6 +283,7 @@ def validate(
     log: Callable[[str], None] = print,
     work_dir: Path | None = None,
     measure: Callable[[int, Case, int], StepResult] | None = None,
+    max_residual: float | None = None,
 ) -> Any:
     """Predict every case from one profile, measure it ``repeats`` times; write records, CSV, JSON and PNG.
 
@@ -280,6 +294,13 @@ def validate(
     the first engine's, ``predicted_<engine>_<field>`` each engine's. ``measure(index, case,
     repeat)`` gives a measured result instead of running the case on ``testbed`` (under
     torchrun the ranks have run it already: :func:`runtime.torchrun.validate_distributed`).
+
+    ``max_residual``: the rule of ``dpsim calibrate`` for the calibration made here (no ``profile``):
+    the link fits above it are measured again (:func:`runtime.calibrate.calibrate`), and one still
+    above it raises :class:`dpsim.calibration.CalibrationError` (saying what to do) after the profile and
+    its benchmark records are written, before any case runs. The summary records the limit and every fit
+    above :data:`dpsim.calibration.MAX_RESIDUAL` that a larger limit accepted (``fit_residuals_accepted``).
+    ``None``: not checked. A given ``profile`` is not checked (its residuals are in the summary).
     Returns (table, summary).
     """
     import pandas as pd
@@ -293,14 +314,18 @@ def validate(
     for case in cases:
         check_supported(case.scenario)  # refuse before calibrating or running anything
     with signals_as_exceptions():
+        checked = profile is None and max_residual is not None
         if profile is None:
             log("validate: calibrating the testbed once (its profile predicts every case)")
             made, raw = run_calibration(cases[0].scenario, plan or CalibrationPlan(), testbed,
-                                        work_dir=work / "calibration", name="testbed", log=log)  # fmt: skip
+                                        work_dir=work / "calibration", name="testbed", log=log,
+                                        max_residual=max_residual)  # fmt: skip
             profile = out_dir / "profile.yaml"
             save_profile(made, profile)
             with replaced(out_dir / "calibration-bench.json", "--out-dir") as tmp:
                 tmp.write_text(json.dumps(raw, indent=0), encoding="utf-8")
+            if max_residual is not None:  # calibrate's rule, in validate's options
+                check_residuals(made, max_residual, VALIDATE_ADVICE)
         profile = profile.resolve()
         fitted = load_profile(profile)
         rows: list[dict[str, Any]] = []
@@ -370,6 +395,8 @@ def validate(
         "repeats": repeats,
         "profile": profile.name,
         "fit_residuals": fitted.residuals(),
+        "max_residual": max_residual if checked else None,
+        "fit_residuals_accepted": residuals_above(fitted, MAX_RESIDUAL) if checked else {},
         "calibration_configurations": list(fitted.calibrated_on),
         "held_out_cases": int((table["calibration_overlap"] == "none").sum()),
     }

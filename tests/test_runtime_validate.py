@@ -93,6 +93,8 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
         ["calibrate", "S", "--out", "profile.txt"],
         ["validate", "S", "--profile", "missing.yaml"],
         ["validate", "S", "--case", "cluster.nodes"],
+        ["validate", "S", "--max-residual", "nan"],
+        ["validate", "S", "--max-residual", "0"],
     ],
 )
 def test_cli_bad_arguments_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
@@ -218,3 +220,146 @@ def test_breakdown_residuals_add_up_to_the_steps_and_are_summarised() -> None:
     assert math.isnan(summary["unattributed_s"]["mape_pct"])
     median_rows, _ = breakdown([(MEASURED, PREDICTED)], "median")
     assert median_rows[0]["residual_exposed_comm_s"] == pytest.approx(0.055 - 0.058)
+
+
+def _bad_profile() -> object:
+    """A profile whose inter-node ring fit does not explain its measurements (residual 40 %)."""
+    from dpsim.calibration import HardwareProfile, LinkModel
+
+    link = LinkModel(300e-6, 1.0, 0.95, 0.0, residual=0.4)
+    return HardwareProfile(name="testbed", links={"inter": {"ring": link}}, reduction_bandwidth=1e9)
+
+
+def test_validate_refuses_its_own_calibration_above_the_residual_limit_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dpsim validate`` without --profile holds its calibration to ``dpsim calibrate``'s rule: exit 2, one
+    ``error:`` line naming the fit and what to do (in validate's options), the profile kept for inspection,
+    and no configuration run. It used to record the residual and measure every case anyway."""
+    import runtime.validate as rv
+    from dpsim.cli import main
+
+    seen: dict[str, object] = {}
+
+    def calibration(*args: object, max_residual: float | None = None, **kwargs: object) -> tuple[object, list[object]]:
+        seen["max_residual"] = max_residual  # the limit reaches the calibration (its points are measured again)
+        return _bad_profile(), []
+
+    def never(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a configuration ran after the calibration was refused")
+
+    monkeypatch.setattr(rv, "run_calibration", calibration)
+    monkeypatch.setattr(rv, "_measure", never)
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    with pytest.raises(SystemExit) as info:
+        main(["validate", str(path), "--set", "communication.algorithm=ring", "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [err.strip().splitlines()[-1]]  # one error line, the last (progress lines come before it)
+    assert "calibration: fit residual above 5 %: links.inter.ring 40.0 %; " in errors[0]  # as calibrate says it
+    for what_to_do in ("--profile", "--max-residual", "dpsim calibrate"):
+        assert what_to_do in errors[0]
+    assert seen["max_residual"] == 0.05
+    assert (tmp_path / "out" / "profile.yaml").is_file()
+    assert not (tmp_path / "out" / "validation.csv").exists()
+
+
+def test_validate_max_residual_override_is_recorded_in_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A larger ``max_residual`` accepts the fit and says so: the limit and every fit above the 5 % rule it let
+    through are in ``summary.json``; a given profile is not checked (nothing recorded as accepted)."""
+    import dataclasses
+    import json
+
+    import runtime.validate as rv
+    from dpsim import api
+    from dpsim.calibration import save_profile
+
+    monkeypatch.setattr(rv, "run_calibration", lambda *a, **k: (_bad_profile(), []))
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    cases = build_cases(path, ["communication.algorithm=ring"], [[]])
+
+    def measure(index: int, case: object, repeat: int) -> object:
+        return dataclasses.replace(api.run(cases[index].scenario, engine="analytic"), engine="runtime")
+
+    _, summary = rv.validate(cases, tmp_path / "out", measure=measure, max_residual=0.5,
+                             log=lambda line: None)  # type: ignore[arg-type]  # fmt: skip
+    assert summary["max_residual"] == 0.5
+    assert summary["fit_residuals_accepted"] == {"links.inter.ring": pytest.approx(0.4)}
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["fit_residuals_accepted"] == {
+        "links.inter.ring": pytest.approx(0.4)
+    }
+    save_profile(_bad_profile(), tmp_path / "given.yaml")  # type: ignore[arg-type]
+    _, given = rv.validate(cases, tmp_path / "out2", profile=tmp_path / "given.yaml", measure=measure,
+                           max_residual=0.05, log=lambda line: None)  # type: ignore[arg-type]  # fmt: skip
+    assert given["max_residual"] is None and given["fit_residuals_accepted"] == {}
+    assert given["fit_residuals"]["links.inter.ring"] == pytest.approx(0.4)
+
+
+def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a residual limit, the bandwidth points of a link fit above it are run again (2×, then 4× the
+    repetitions, pooled, their median the estimate), at most twice. A ring whose first 3-rank measurement
+    ran 30 % slow (another process on the cores) fits after one round; times that grow as √S fit no α–β link
+    however often measured: still above the limit after two rounds, and refused by calibrate's rule."""
+    import dataclasses
+
+    import runtime.calibrate as rc
+    from dpsim.calibration import CalibrationError, HostModel, check_residuals, closed_form_coefficients
+    from dpsim.scenario import load_scenario
+
+    host = HostModel(2.0)
+    monkeypatch.setattr(rc, "calibrate_compute", lambda links, *a, **k: dataclasses.replace(links, host_model=host))
+    monkeypatch.setattr(rc, "measure_reduction", lambda: 1e9)
+    alpha, kappa, mib = 50e-6, 4e-9, 1 << 20
+    calls: list[tuple[int, tuple[str, ...], tuple[int, ...], int]] = []
+
+    def bench(n: int, per_node: int, tb: object, plan: rc.CalibrationPlan, run_dir: Path) -> list[dict[str, object]]:
+        first = plan.reps == 3
+        calls.append((n, tuple(plan.algorithms), tuple(plan.sizes), plan.reps))
+        out: list[dict[str, object]] = []
+        for algorithm in plan.algorithms:
+            for size in plan.sizes:
+                a, b = closed_form_coefficients(algorithm, n, size)
+                t = host.comm_share(n) * (a * alpha + b * kappa)
+                if algorithm == "ring" and n == 3 and size >= mib and first:
+                    t *= 1.3
+                if algorithm == "backend" and size >= mib:
+                    t = host.comm_share(n) * (a * alpha + b * kappa * (8 * mib / size) ** 0.5)
+                times = [t] * plan.reps
+                out.append({"collective": "all_reduce", "algorithm": algorithm, "ranks": n, "per_node": per_node,
+                            "size_bytes": size, "time_s": t, "times_s": times, "cpu_s": t / 2,
+                            "median_uncertainty": 0.0})  # fmt: skip
+        return out
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    plan = rc.CalibrationPlan(ranks=(2, 3, 4), algorithms=("ring", "backend"), collectives=("all_reduce",),
+                              link_classes=("intra",), reps=3, max_reps=3)  # fmt: skip
+    scenario = load_scenario(path)
+    before, _ = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "a", log=lambda m: None, bench=bench)
+    assert before.residuals()["links.intra.ring"] > 0.05 and before.residuals()["links.intra.backend"] > 0.05
+    calls.clear()
+    after, records = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "b", log=lambda m: None,
+                                  max_residual=0.05, bench=bench)  # fmt: skip
+    first_pass = [(n, ("ring", "backend"), tuple(plan.intra_sizes), 3) for n in (2, 3, 4)]
+    large = (8 * mib, 32 * mib)
+    assert calls == [
+        *first_pass,
+        *[(n, ("backend", "ring"), large, 6) for n in (2, 3, 4)],  # round 1: both fits, their large points, 2×
+        *[(n, ("backend",), large, 12) for n in (2, 3, 4)],  # round 2: the one still above the limit, 4×
+    ]
+    assert after.residuals()["links.intra.ring"] <= 0.05
+    assert after.residuals()["links.intra.backend"] > 0.05
+    assert after.meta["remeasured_rounds"] == 2
+    ring3 = next(r for r in records if r["algorithm"] == "ring" and r["ranks"] == 3 and r["size_bytes"] == 8 * mib)
+    assert len(ring3["times_s"]) == 3 + 6 and ring3["remeasured"] == 1  # pooled: 3 slow, 6 clean; median clean
+    with pytest.raises(CalibrationError, match=r"links\.intra\.backend [0-9.]+ %; ") as info:
+        check_residuals(after)
+    assert "links.intra.ring" not in str(info.value)
