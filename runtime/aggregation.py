@@ -25,6 +25,7 @@ accumulated gradient is ``∇ℓₙ``, e.g. ``loss.sum() / Mₙ``).
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -34,7 +35,7 @@ from dpsim.partition import aggregation_weights
 
 # DDP without the per-forward buffer broadcast: torch >= 2.13 names it ``forward_sync_buffers``; older releases
 # (2.11 on the GPU machines we checked) only know ``broadcast_buffers``, which also skips the one at construction
-NO_BUFFER_SYNC: dict[str, bool] = (
+NO_BUFFER_SYNC: dict[str, Any] = (
     {"forward_sync_buffers": False}
     if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     else {"broadcast_buffers": False}
