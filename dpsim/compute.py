@@ -62,9 +62,12 @@ from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
+    "AUTOCAST_CAST_BYTES_PER_PARAM",
     "FORWARD_FRACTION",
     "ComputeTimes",
     "Kernel",
+    "autocast_cast_seconds",
+    "autocast_norm_bytes",
     "chunk_layers",
     "compute_times",
     "epilogue_free_efficiency",
@@ -239,6 +242,21 @@ def norm_bytes(elementwise: str, width: float, kernel: str = "fused") -> tuple[f
     return forward, backward
 
 
+AUTOCAST_CAST_BYTES_PER_PARAM = 6.0
+"""``training.autocast``: a weight's cast to 16 bits in the forward (read 4, write 2 bytes) and its gradient's cast
+back to fp32 in the backward (read 2, write 4), each micro-batch (:func:`autocast_cast_seconds`)."""
+
+
+def autocast_norm_bytes(elementwise: str, kernel: str = "fused") -> tuple[float, float]:
+    """Bytes a norm moves an element under ``training.autocast`` (16-bit autocast over an fp32 model), (forward,
+    backward): ``layer_norm`` is on autocast's fp32 list (``aten/src/ATen/autocast_mode.cpp``,
+    ``KERNEL_CUDA(layer_norm, fp32)``) and its input, the fp32 residual stream, needs no cast, so the norm runs at
+    4 bytes (:func:`norm_bytes` at width 4); the GEMM after it casts its fp32 output to 16 bits (read 4, write 2) and,
+    backward, that cast's 16-bit gradient goes back to fp32 (read 2, write 4): 8 + 6 and 16 + 6 for a fused norm."""
+    forward, backward = norm_bytes(elementwise, 4.0, kernel)
+    return forward + AUTOCAST_CAST_BYTES_PER_PARAM, backward + AUTOCAST_CAST_BYTES_PER_PARAM
+
+
 def rope_bytes(kernels: str, width: float) -> tuple[float, float]:
     """Bytes the rotary embedding moves an element of q or k at ``width``, (forward, backward).
 
@@ -344,8 +362,10 @@ def layer_kernels(
     micro_batch: int,
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
+    autocast: bool = False,
 ) -> list[Kernel]:
-    """The kernels of one transformer layer for one micro-batch on one device (forward and backward)."""
+    """The kernels of one transformer layer for one micro-batch on one device (forward and backward); ``autocast``:
+    ``training.autocast``'s fp32 norms (:func:`autocast_norm_bytes`)."""
     p = _Pricer(device, precision)
     w = p.width
     s, b, h, a, t = float(model.seq_len), float(micro_batch), float(model.hidden), float(model.heads), tensor_parallel
@@ -408,7 +428,7 @@ def layer_kernels(
             p.memory("rope_partial.backward", "backward", partial_backward * rotated)
 
     act = tokens * h / shard
-    norm_forward, norm_backward = norm_bytes(model.elementwise, w, model.norm_kernel)
+    norm_forward, norm_backward = _norm_bytes(model, w, autocast)
     p.memory("layernorms", "forward", 2 * norm_forward * act)
     p.memory("layernorms.backward", "backward", 2 * norm_backward * act)
     inner = tokens * f / t
@@ -436,12 +456,20 @@ def layer_kernels(
     return p.kernels
 
 
-def _head_kernels(model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int, tp: int) -> list[Kernel]:
+def _norm_bytes(model: ModelConfig, width: float, autocast: bool) -> tuple[float, float]:
+    if autocast:
+        return autocast_norm_bytes(model.elementwise, model.norm_kernel)
+    return norm_bytes(model.elementwise, width, model.norm_kernel)
+
+
+def _head_kernels(
+    model: ModelConfig, device: DeviceConfig, precision: str, micro_batch: int, tp: int, autocast: bool = False
+) -> list[Kernel]:
     """Final norm, logits GEMM and the cross-entropy's kernels (last stage)."""
     p = _Pricer(device, working_dtype(precision))
     tokens = float(micro_batch * model.seq_len)
     h, v = float(model.hidden), float(model.vocab) / tp
-    norm_forward, norm_backward = norm_bytes(model.elementwise, p.width, model.norm_kernel)
+    norm_forward, norm_backward = _norm_bytes(model, p.width, autocast)
     p.memory("final_norm", "forward", norm_forward * tokens * h)
     p.memory("final_norm.backward", "backward", norm_backward * tokens * h)
     p.gemm("logits", "forward", tokens, v, h)
@@ -496,14 +524,19 @@ def microbatch_compute(
     stage_layers: Sequence[float] | None = None,
     stage_backward_extra: Sequence[float] | None = None,
     recompute_share: float = 1.0,
+    autocast: bool = False,
+    stage_forward_extra: Sequence[float] | None = None,
 ) -> ComputeTimes:
     """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
 
     ``stage_layers``: transformer layers on each stage (default L/p each; see :func:`chunk_layers`).
     ``stage_backward_extra``: seconds each stage's backward adds (the gradient accumulation pass).
     ``recompute_share``: the share of layers that recompute (``training.recompute_layer_interval``).
+    ``autocast``: ``training.autocast``'s fp32 norms; ``stage_forward_extra``: seconds each stage's forward adds
+    (autocast's weight casts, :func:`autocast_cast_seconds`).
     """
     extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
+    extra_f = list(stage_forward_extra) if stage_forward_extra is not None else [0.0] * pipeline_parallel
     model_parallel = tensor_parallel * pipeline_parallel
     flat = device.efficiency
     if model.kind != "transformer" or (flat is None and device.matmul_efficiency is None):
@@ -515,13 +548,13 @@ def microbatch_compute(
         redo = 0.0
         if recomputation != "none":
             redo = (fwd + bwd) * _recomputation_fraction(model, recomputation) * recompute_share
-        stage_s = tuple(fwd + bwd + redo + x for x in extra)
-        return ComputeTimes(fwd, bwd + redo + max(extra), redo, stage_s, "flat")
+        stage_s = tuple(fwd + bwd + redo + x + y for x, y in zip(extra, extra_f, strict=True))
+        return ComputeTimes(fwd + max(extra_f), bwd + redo + max(extra), redo, stage_s, "flat")
 
     per_stage = (
         list(stage_layers) if stage_layers is not None else [model.layers / pipeline_parallel] * pipeline_parallel
     )
-    key = _job_key(model, device, precision, micro_batch, tensor_parallel, sequence_parallel, recomputation)
+    key = _job_key(model, device, precision, micro_batch, tensor_parallel, sequence_parallel, recomputation, autocast)
     job = _Job(key, (model, device))
     layer_f, layer_b, layer_redo, head_f, head_b, embed_f, embed_b = _priced(job)
     layer_redo *= recompute_share
@@ -532,7 +565,7 @@ def microbatch_compute(
             f, b = f + embed_f, b + embed_b
         if stage == pipeline_parallel - 1:
             f, b = f + head_f, b + head_b
-        stages.append((f, b + extra[stage]))
+        stages.append((f + extra_f[stage], b + extra[stage]))
     worst = max(range(len(stages)), key=lambda i: stages[i][0] + stages[i][1])
     redo = per_stage[worst] * layer_redo
     return ComputeTimes(stages[worst][0], stages[worst][1], redo, tuple(f + b for f, b in stages), "operations")
@@ -547,7 +580,14 @@ class _Job:
 
 
 def _job_key(
-    model: ModelConfig, device: DeviceConfig, precision: str, mb: int, tp: int, sp: bool, recomputation: str
+    model: ModelConfig,
+    device: DeviceConfig,
+    precision: str,
+    mb: int,
+    tp: int,
+    sp: bool,
+    recomputation: str,
+    autocast: bool = False,
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
@@ -559,7 +599,7 @@ def _job_key(
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
     curve += (d.gemm_epilogue_exposed, d.attention_efficiency_fa2 and tuple(d.attention_efficiency_fa2))
-    return (*shape, *flags, *curve, precision, mb, tp, sp, recomputation)
+    return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation)
 
 
 @lru_cache(maxsize=4096)
@@ -567,10 +607,10 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     """(layer forward, layer backward, layer recompute, head forward/backward, embedding forward/backward)."""
     assert job.objects is not None
     model, device = job.objects
-    precision, mb, tp, sp, recomputation = job.key[-5:]
+    autocast, precision, mb, tp, sp, recomputation = job.key[-6:]
     assert isinstance(precision, str) and isinstance(mb, int) and isinstance(tp, int)
-    layer = layer_kernels(model, device, precision, mb, tp, bool(sp))
-    head = _head_kernels(model, device, precision, mb, tp)
+    layer = layer_kernels(model, device, precision, mb, tp, bool(sp), bool(autocast))
+    head = _head_kernels(model, device, precision, mb, tp, bool(autocast))
     embed = _embedding_kernels(model, device, precision, mb)
     return (
         _sum(layer, "forward"),
@@ -666,10 +706,28 @@ def gradient_accumulation_seconds(scenario: Scenario) -> list[float]:
     return [memory_bound_seconds(device, params * per_param) for params in stage_parameters(scenario)]
 
 
+def autocast_cast_seconds(scenario: Scenario) -> list[float]:
+    """``training.autocast``'s weight casts of one micro-batch on one device of each pipeline stage, seconds, the
+    forward's and again the backward's (the same bytes, :data:`AUTOCAST_CAST_BYTES_PER_PARAM` a parameter): memory
+    bound over the stage's parameters that a GEMM reads (:func:`dpsim.analytic.memory.autocast_cast_parameters`).
+    ``autocast_mode.cpp``'s ``cached_casts`` casts each weight once a forward however often it is used (the tied
+    embedding, read by the output GEMM, once)."""
+    from dpsim.analytic.memory import autocast_cast_parameters  # memory imports this module
+
+    device = scenario.cluster.device
+    return [
+        memory_bound_seconds(device, cast * AUTOCAST_CAST_BYTES_PER_PARAM) if cast else 0.0
+        for cast in autocast_cast_parameters(scenario)
+    ]
+
+
 def compute_times(scenario: Scenario) -> ComputeTimes:
     """:func:`microbatch_compute` for the scenario's model, device, precision and parallel layout, each
-    stage's backward with its gradient accumulation pass (:func:`gradient_accumulation_seconds`)."""
+    stage's backward with its gradient accumulation pass (:func:`gradient_accumulation_seconds`) and, under
+    ``training.autocast``, each stage's forward and backward with the weight casts (:func:`autocast_cast_seconds`)."""
     t = scenario.training
+    casts = autocast_cast_seconds(scenario)
+    accumulation = gradient_accumulation_seconds(scenario)
     return microbatch_compute(
         scenario.model,
         scenario.cluster.device,
@@ -680,8 +738,10 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         sequence_parallel=t.sequence_parallel,
         recomputation=t.activation_recomputation,
         stage_layers=[sum(row) for row in chunk_layers(scenario)],
-        stage_backward_extra=gradient_accumulation_seconds(scenario),
+        stage_backward_extra=[a + c for a, c in zip(accumulation, casts, strict=True)],
         recompute_share=scenario.recomputed_layer_share,
+        autocast=t.autocast,
+        stage_forward_extra=casts,
     )
 
 

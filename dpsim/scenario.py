@@ -991,6 +991,19 @@ class TrainingConfig(_Section):
     """bf16/fp16 mean mixed precision with fp32 master weights (the ZeRO paper's setting); fp8 runs
     the linear layers' GEMMs in FP8 with per-tensor scaling (Transformer Engine) on bf16 weights,
     activations and fp32 master weights (Micikevicius et al. 2022, "FP8 Formats for Deep Learning")."""
+    autocast: bool = False
+    """bf16/fp16 as PyTorch's own mixed precision runs it (``torch.autocast`` over an fp32 model under plain DDP:
+    what ``runtime`` runs, and PyTorch AMP scripts): the parameters, their gradients (and so DDP's buckets and
+    all-reduce) stay fp32 and autocast casts per op (``aten/src/ATen/autocast_mode.cpp``). Each micro-batch's
+    forward casts every weight a GEMM reads to 16 bits (read 4, write 2 bytes a parameter; cast once a forward,
+    ``cached_casts`` holds the copy for the leaf weights, and autograd keeps it for the backward: 2 bytes a
+    parameter more memory), and the backward casts each 16-bit weight gradient back to fp32 for ``param.grad``
+    (``ToCopyBackward0``: read 2, write 4). ``layer_norm`` is on autocast's fp32 list and its input, the residual
+    stream (fp32 embedding plus 16-bit branches), is fp32: the norms run at 4 bytes an element and keep an fp32
+    input for the backward, their fp32 output is cast to 16 bits for the GEMM (read 4, write 2) and the GEMM's
+    16-bit input gradient back to fp32 (read 2, write 4) (:func:`dpsim.compute.autocast_norm_bytes`). Model
+    states as ``optimizer_sharding: torch`` keeps them: fp32 weights and gradients, the optimizer's moments.
+    Needs precision bf16 or fp16 and PyTorch DDP (``zero_stage: 0``, or ``optimizer_sharding: torch``)."""
     gradient_dtype: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """Dtype of the gradient buffer kept in memory; auto = for the megatron optimizer flavour the dtype it
     reduces in (``communication.dtype``: its main_grad is fp32 under bf16/fp8, fp16 under fp16, as
@@ -1413,6 +1426,12 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.precision", "fp8 needs a device with an FP8 peak (cluster.device.peak_flops_fp8)"
             )
+        if t.autocast and (t.precision not in ("bf16", "fp16") or not self.reduces_with_ddp):
+            raise _FieldError(
+                "training.autocast",
+                f"torch.autocast over an fp32 model under DDP: needs precision bf16 or fp16 (got {t.precision}) and "
+                f"zero_stage 0 or optimizer_sharding torch (got zero_stage {t.zero_stage}, {t.optimizer_sharding})",
+            )
         need = {"megatron": (1,), "fsdp": (2, 3), "torch": (1,)}.get(t.optimizer_sharding)
         if need is not None and t.zero_stage not in need:
             raise _FieldError(
@@ -1594,7 +1613,7 @@ class Scenario(_Section):
         if dtype != "auto":
             return dtype
         t = self.training
-        if t.precision == "fp32" or t.optimizer_sharding == "torch":  # torch: DDP reduces autocast's fp32 grads
+        if t.precision == "fp32" or t.optimizer_sharding == "torch" or t.autocast:  # DDP reduces autocast's fp32 grads
             return "fp32"
         if t.optimizer_sharding == "megatron":
             return "fp16" if t.precision == "fp16" else "fp32"
@@ -1725,7 +1744,7 @@ class Scenario(_Section):
         t = self.training
         dtype: str = t.gradient_dtype
         if dtype == "auto":
-            if t.optimizer_sharding in ("megatron", "torch"):  # torch: autocast's fp32 param.grad
+            if t.optimizer_sharding in ("megatron", "torch") or t.autocast:  # torch: autocast's fp32 param.grad
                 dtype = self.communication_dtype
             else:
                 dtype = working_dtype(t.precision)

@@ -39,6 +39,8 @@ __all__ = [
     "FP8_WEIGHT_COPY_BYTES",
     "MemoryBreakdown",
     "activation_bytes_per_layer",
+    "autocast_cast_parameters",
+    "autocast_weight_copies",
     "chunk_layers",
     "in_flight_layers",
     "in_flight_microbatches",
@@ -399,6 +401,11 @@ def _layer_activations(scenario: Scenario, recomputation: str) -> float:
     )
     if t.precision == "fp32":
         per_layer *= dtype_bytes("fp32") / dtype_bytes("bf16")  # the paper counts 2-byte activations (masks aside)
+    elif t.autocast and recomputation != "full":
+        # training.autocast: the two norms keep their fp32 input (the residual stream), 4 bytes where the paper
+        # counts 2 (their 16-bit outputs, cast for the GEMMs, are the GEMMs' saved inputs, already counted)
+        shard = t.tensor_parallel if t.sequence_parallel else 1
+        per_layer += 2.0 * (dtype_bytes("fp32") - dtype_bytes("bf16")) * m.seq_len * t.micro_batch * m.hidden / shard
     return per_layer
 
 
@@ -440,6 +447,30 @@ def _activations(scenario: Scenario, stage: int) -> float:
         saved = loss_saved_bytes(m.loss_kernel, float(working_bytes(t.precision)))
         acts += s * b / t.tensor_parallel * (4.0 * h + saved * m.vocab)
     return acts
+
+
+def autocast_cast_parameters(scenario: Scenario) -> list[float]:
+    """``training.autocast``: the parameters on one device of each stage that a GEMM reads, so that autocast casts
+    them to 16 bits each forward: all but the learned position embedding and an untied input embedding on the first
+    stage (looked up, not multiplied: ``embedding`` is on no autocast list). 0 everywhere without autocast."""
+    t, m = scenario.training, scenario.model
+    params = stage_parameters(scenario)
+    if not t.autocast:
+        return [0.0] * len(params)
+    lookups = 0.0
+    if m.kind == "transformer":
+        lookups = (m.seq_len * m.hidden if m.learned_positions else 0) + (
+            0 if m.tied_embeddings else m.vocab * m.hidden
+        )
+    return [p - (lookups / t.tensor_parallel if stage == 0 else 0.0) for stage, p in enumerate(params)]
+
+
+def autocast_weight_copies(scenario: Scenario, stage: int) -> float:
+    """``training.autocast``: the 16-bit copies autocast makes of the weights a stage's GEMMs read (``cached_casts``,
+    one a weight and forward, :func:`autocast_cast_parameters`), which autograd saves for the weight's backward GEMM,
+    so all of them are alive from the end of the forward until the backward reaches their layer: 2 bytes a
+    parameter (fp16 or bf16)."""
+    return float(working_bytes(scenario.training.precision)) * autocast_cast_parameters(scenario)[stage]
 
 
 def _buffers(
@@ -619,13 +650,14 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             t.zero_stage,
             t.optimizer,
             t.precision,
-            flavour=t.optimizer_sharding,
+            flavour="torch" if t.autocast else t.optimizer_sharding,
             gradient_bytes=grad_width,
             shard_group=t.fsdp_shard_group,
             unsharded_gradients=scenario.keeps_unsharded_gradients,
             fp32_gradient_copy=scenario.deepspeed_bf16_optimizer,
             owned=max(torch_zero_partition(scenario, stage)) if torch_zero else None,  # the most loaded rank
         )
+        weights += autocast_weight_copies(scenario, stage)
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
