@@ -53,6 +53,9 @@ class DeviceSpec:
     """Dense FP8 tensor-core peak, FLOP/s (0: no FP8 tensor cores)."""
     peak_flops_fp32: float = 0.0
     """Dense peak for fp32 training (TF32 tensor cores where the device has them), FLOP/s; 0 = peak/2."""
+    peak_flops_fp32_ieee: float = 0.0
+    """IEEE FP32 peak without tensor cores (the FP32 FMA units, the datasheet's "FP32" row), FLOP/s: what fp32
+    GEMMs run at when TF32 is off (``training.fp32_matmul: ieee``); 0 = ``peak_flops_fp32``."""
     matmul_efficiency: float = 0.0
     """Largest fraction of peak a GEMM reaches (maximum achievable matmul FLOP/s over peak); 0 = no curve."""
     matmul_efficiency_fp8: float = 0.0
@@ -461,6 +464,7 @@ DEVICES: dict[str, DeviceSpec] = {
             0.48,
             "NVIDIA V100 datasheet; NVIDIA ADLR MegatronLM blog 2019",
             peak_flops_fp32=15.7e12,
+            peak_flops_fp32_ieee=15.7e12,
         ),
         # NVIDIA A100 datasheet (SXM 40 GB): 312 TFLOP/s dense BF16, 156 TF32, 40 GB HBM2 at 1.555 TB/s.
         # Flat efficiency (non-transformers): Korthikanti et al. 2022 abstract, 54.2 % MFU.
@@ -472,6 +476,7 @@ DEVICES: dict[str, DeviceSpec] = {
             0.54,
             "NVIDIA A100 datasheet; Korthikanti et al. 2022",
             peak_flops_fp32=156e12,
+            peak_flops_fp32_ieee=19.5e12,
             **_GEMM_A100,
             host_link="pcie4",
         ),
@@ -484,6 +489,7 @@ DEVICES: dict[str, DeviceSpec] = {
             0.54,
             "NVIDIA A100 datasheet; Korthikanti et al. 2022",
             peak_flops_fp32=156e12,
+            peak_flops_fp32_ieee=19.5e12,
             **_GEMM_A100,
             host_link="pcie4",
         ),
@@ -499,6 +505,7 @@ DEVICES: dict[str, DeviceSpec] = {
             "NVIDIA H100 datasheet; Megatron-LM README (2024)",
             peak_flops_fp8=1979e12,
             peak_flops_fp32=494.5e12,
+            peak_flops_fp32_ieee=67e12,
             **(_GEMM_HOPPER | _HOPPER_SUSTAINED),
             host_link="pcie5",
         ),
@@ -513,6 +520,7 @@ DEVICES: dict[str, DeviceSpec] = {
             "NVIDIA H200 datasheet; efficiency assumed = H100 (Megatron-LM README)",
             peak_flops_fp8=1979e12,
             peak_flops_fp32=494.5e12,
+            peak_flops_fp32_ieee=67e12,
             **(_GEMM_HOPPER | _HOPPER_SUSTAINED),
             host_link="pcie5",
         ),

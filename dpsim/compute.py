@@ -69,6 +69,7 @@ __all__ = [
     "autocast_cast_seconds",
     "autocast_norm_bytes",
     "chunk_layers",
+    "compute_device",
     "compute_times",
     "epilogue_free_efficiency",
     "fit_gemm_curve",
@@ -706,6 +707,16 @@ def gradient_accumulation_seconds(scenario: Scenario) -> list[float]:
     return [memory_bound_seconds(device, params * per_param) for params in stage_parameters(scenario)]
 
 
+def compute_device(scenario: Scenario) -> DeviceConfig:
+    """The device as the scenario's GEMMs see it: with ``precision: fp32`` and ``training.fp32_matmul: ieee`` (TF32
+    off, PyTorch's default) its fp32 peak is the FP32 units' (``peak_flops_fp32_ieee``), not TF32's."""
+    device = scenario.cluster.device
+    t = scenario.training
+    if t.precision == "fp32" and t.fp32_matmul == "ieee" and device.peak_flops_fp32_ieee is not None:
+        return device.model_copy(update={"peak_flops_fp32": device.peak_flops_fp32_ieee})
+    return device
+
+
 def autocast_cast_seconds(scenario: Scenario) -> list[float]:
     """``training.autocast``'s weight casts of one micro-batch on one device of each pipeline stage, seconds, the
     forward's and again the backward's (the same bytes, :data:`AUTOCAST_CAST_BYTES_PER_PARAM` a parameter): memory
@@ -730,7 +741,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
     accumulation = gradient_accumulation_seconds(scenario)
     return microbatch_compute(
         scenario.model,
-        scenario.cluster.device,
+        compute_device(scenario),
         precision=t.precision,
         micro_batch=t.micro_batch,
         tensor_parallel=t.tensor_parallel,

@@ -587,6 +587,9 @@ class DeviceConfig(_Section):
     """Dense FP8 peak (none: the device has no FP8 tensor cores)."""
     peak_flops_fp32: FlopRate | None = None
     """Peak for fp32 training (TF32 tensor cores where present); none: ``peak_flops``."""
+    peak_flops_fp32_ieee: FlopRate | None = None
+    """IEEE FP32 peak without tensor cores, for fp32 GEMMs with TF32 off (``training.fp32_matmul: ieee``); none:
+    ``peak_flops_fp32``."""
     matmul_efficiency: Fraction | None = None
     """Largest fraction of peak a GEMM reaches (the GEMM curve's plateau)."""
     matmul_efficiency_fp8: Fraction | None = None
@@ -623,6 +626,7 @@ class DeviceConfig(_Section):
     def _preset(cls, data: Any) -> Any:
         fields = {"peak_flops": "peak_flops", "memory": "memory_bytes", "memory_bandwidth": "memory_bandwidth"}
         fields.update(flat_efficiency="efficiency", peak_flops_fp8="peak_flops_fp8", peak_flops_fp32="peak_flops_fp32")
+        fields.update(peak_flops_fp32_ieee="peak_flops_fp32_ieee")
         fields.update(matmul_efficiency="matmul_efficiency", kernel_overhead="kernel_overhead_s")
         fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
@@ -632,7 +636,8 @@ class DeviceConfig(_Section):
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
         if isinstance(merged, dict) and merged is not data:
             explicit = data if isinstance(data, dict) else {}
-            for name in ("peak_flops_fp8", "peak_flops_fp32", "matmul_efficiency", "matmul_efficiency_fp8", "sm_count"):
+            nones = ("peak_flops_fp8", "peak_flops_fp32", "peak_flops_fp32_ieee", "matmul_efficiency", "sm_count")
+            for name in (*nones, "matmul_efficiency_fp8"):
                 if merged.get(name) in (0, 0.0) and not isinstance(merged.get(name), bool):  # the catalog's "none"
                     merged[name] = None
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
@@ -642,7 +647,7 @@ class DeviceConfig(_Section):
             if explicit.get("attention_efficiency_fa2") is None and no_fa2:  # absent, or None as a dump writes it
                 merged.pop("attention_efficiency_fa2")  # the device's own kernels are FlashAttention-2's generation
         units = {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s", "kernel_overhead": "s"}
-        units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s")
+        units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s", peak_flops_fp32_ieee="FLOP/s")
         return _texts(merged, units, data)
 
     @model_validator(mode="after")
@@ -991,6 +996,12 @@ class TrainingConfig(_Section):
     """bf16/fp16 mean mixed precision with fp32 master weights (the ZeRO paper's setting); fp8 runs
     the linear layers' GEMMs in FP8 with per-tensor scaling (Transformer Engine) on bf16 weights,
     activations and fp32 master weights (Micikevicius et al. 2022, "FP8 Formats for Deep Learning")."""
+    fp32_matmul: Literal["tf32", "ieee"] = "tf32"
+    """How fp32 training's GEMMs run (``precision: fp32``). ``tf32``: on the TF32 tensor cores
+    (``cluster.device.peak_flops_fp32``; ``torch.backends.cuda.matmul.allow_tf32 = True``, the runtime sets it so).
+    ``ieee``: full FP32 on the FP32 units (``cluster.device.peak_flops_fp32_ieee``: 19.5 TFLOP/s on an A100, 67 on an
+    H100/H200 against TF32's 156 and 494.5), PyTorch's default since 1.12 (``allow_tf32`` False,
+    ``torch.get_float32_matmul_precision() == "highest"``). The GEMM curve's plateau and overhead are kept."""
     autocast: bool = False
     """bf16/fp16 as PyTorch's own mixed precision runs it (``torch.autocast`` over an fp32 model under plain DDP:
     what ``runtime`` runs, and PyTorch AMP scripts): the parameters, their gradients (and so DDP's buckets and

@@ -84,6 +84,8 @@ def check_precision(scenario: Scenario, device: str, *, fp8: bool = False) -> Pr
             raise ValueError("--fp8: this GPU has no FP8 (needs compute capability 8.9 or newer: Ada, Hopper)")
         return Precision(torch.bfloat16, "cuda", fp8=True)
     if precision == "fp32":
+        if device == "cuda":  # what training.fp32_matmul says the GEMMs run on (TF32 tensor cores or FP32 units)
+            torch.backends.cuda.matmul.allow_tf32 = scenario.training.fp32_matmul == "tf32"
         return Precision(None, device)
     if precision == "bf16":
         if device == "cuda" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():

@@ -43,3 +43,17 @@ def test_described_runtime_within_bounds(result: dict) -> None:  # type: ignore[
     # as launched (FA2, eager norms, fused Adam, no autocast): the errors issue 11 reported
     launched = result["predicted"]["as launched, catalog"]
     assert launched[4]["step_s"] / result["measured"][4]["step_s"] - 1 == pytest.approx(0.067, abs=0.002)
+
+
+def test_heldout_configurations(result: dict) -> None:  # type: ignore[type-arg]
+    # run after the mechanisms above were found (24 x 1024 at s 1024 mb 16; 6 x 2560 at s 4096 mb 2; AdamW with two
+    # micro-batches): the step within 11 % with the runtime's fields, where the launched scenarios missed by up to 20 %
+    held = result["heldout"]
+    assert set(held) == {"a", "b", "c", "d"}
+    for tag in ("a", "b", "c"):
+        meas, pred = held[tag]["measured"], held[tag]["predicted"]["runtime fields"]
+        assert pred["step_s"] / meas["step_s"] - 1 == pytest.approx(0.0, abs=0.11)
+    # fp32 (d): PyTorch's GEMMs on the FP32 units, not TF32 (training.fp32_matmul: ieee): -77.5 % at TF32's peak
+    d = held["d"]
+    assert d["predicted"]["as launched"]["step_s"] / d["measured"]["step_s"] - 1 < -0.7
+    assert d["predicted"]["runtime fields"]["step_s"] / d["measured"]["step_s"] - 1 == pytest.approx(0.0, abs=0.2)
