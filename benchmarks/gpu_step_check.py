@@ -317,6 +317,20 @@ def check(directory: Path = DEFAULT_DIR) -> dict[str, Any]:
         "measured": measured,
         "predicted": steps,
         "heldout": heldout(directory / "heldout"),
+        "heldout_kernels": _heldout_kernels(directory / "heldout"),
+    }
+
+
+def _heldout_kernels(directory: Path) -> dict[str, dict[str, float]]:
+    """The held-out trace (``trace-a.json.gz`` of ``heldout-a.yaml``) by term: measured, dpsim, idle."""
+    trace, path = directory / "trace-a.json.gz", directory / "heldout-a.yaml"
+    if not trace.is_file() or not path.is_file():
+        return {}
+    scenario = load_scenario(path, runtime_fields("bf16"))
+    return {
+        "measured": measured_terms(trace, scenario)[0],
+        "dpsim": predicted_terms(scenario),
+        "idle": predicted_terms(scenario, sustained=1.0),
     }
 
 
@@ -349,6 +363,15 @@ def report(result: dict[str, Any]) -> str:
                     f"{label:28s} {mb:3d} {term:12s} {meas[term] * scale:8.2f}{unit} {pred[term] * scale:8.2f}{unit} "
                     f"{_pct(pred[term], meas[term])}"
                 )
+    if result["heldout_kernels"]:
+        h = result["heldout_kernels"]
+        lines += ["", "Held-out trace (heldout-a: 24 x 1024, s 1024, micro-batch 16), kernel ms by term", ""]
+        lines.append(f"{'term':20s} {'measured':>9s} {'dpsim':>9s} {'idle':>9s}")
+        for term in TERMS:
+            row = " ".join(f"{1e3 * h[c].get(term, 0.0):9.2f}" for c in ("measured", "dpsim", "idle"))
+            lines.append(f"{term:20s} {row}")
+        row = " ".join(f"{1e3 * math.fsum(h[c].values()):9.2f}" for c in ("measured", "dpsim", "idle"))
+        lines.append(f"{'all kernels':20s} {row}")
     if result["heldout"]:
         lines += ["", "Held out (configurations run after the mechanisms were found), measured vs predicted", ""]
         lines.append(
