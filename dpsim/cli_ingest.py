@@ -14,6 +14,7 @@ import typer
 
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
 from dpsim.cli_common import atomic_output, check_choice, check_writable, fail, refuse_same_files
+from dpsim.errors import ScenarioError
 from dpsim.ingest.nccl_tests import BusbwCheck
 from dpsim.units import format_size
 
@@ -59,7 +60,11 @@ def calibrate_from_files(
         profile = _add_trace(profile, trace, scenario, overrides)
     with atomic_output(out, "--out") as tmp:
         save_profile(profile, tmp)
-    load_profile(out)  # the written profile reloads (self-check)
+        try:  # the profile reloads (self-check) before it replaces anything
+            load_profile(tmp)
+        except ScenarioError as exc:
+            why = ": the trace has more layers or gradients than a profile holds" if trace is not None else ""
+            raise fail("--out", f"the profile would not load back ({exc.message}){why}") from None
     typer.echo(f"wrote {out}")
 
 

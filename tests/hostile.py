@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
@@ -2179,6 +2180,103 @@ def one_device() -> Iterator[Case]:
         yield Case(kind, argv, files, accept=True)
 
 
+def _kineto_trace(edit: Callable[[list[dict[str, Any]]], None] = lambda events: None) -> bytes:
+    """A small valid profiler trace of one CPU step (two Linear layers, their backward nodes, two gradients, one
+    bucket, a communication interval on another thread), changed by ``edit``."""
+    import json
+
+    events: list[dict[str, Any]] = []
+    for name, cat, ts, dur, tid, args in (
+        ("ProfilerStep#1", "user_annotation", 0, 1000, 1, {}),
+        ("nn.Module: Net_0", "python_function", 10, 200, 1, {}),
+        ("nn.Module: Linear_0", "python_function", 20, 80, 1, {}),
+        ("aten::linear", "cpu_op", 25, 50, 1, {"Sequence number": 1}),
+        ("nn.Module: Linear_1", "python_function", 110, 80, 1, {}),
+        ("aten::linear", "cpu_op", 115, 50, 1, {"Sequence number": 2}),
+        ("autograd::engine::evaluate_function: AddmmBackward0", "cpu_op", 300, 50, 1, {"Sequence number": 2}),
+        ("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad", "cpu_op", 360, 10, 1, {}),
+        ("torch::autograd::AccumulateGrad", "cpu_op", 361, 5, 1, {"Input Dims": [[16, 16]], "Input type": ["float"]}),
+        ("autograd::engine::evaluate_function: AddmmBackward0", "cpu_op", 400, 50, 1, {"Sequence number": 1}),
+        ("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad", "cpu_op", 460, 10, 1, {}),
+        ("torch::autograd::AccumulateGrad", "cpu_op", 461, 5, 1, {"Input Dims": [[16, 16]], "Input type": ["float"]}),
+        ("c10d::allreduce_", "cpu_op", 470, 5, 1, {"Input Dims": [[[256]]]}),
+        ("nccl:all_reduce", "cpu_op", 470, 100, 2, {}),
+        ("Optimizer.step#SGD.step", "cpu_op", 600, 30, 1, {}),
+    ):  # fmt: skip
+        events.append({"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "tid": tid, "pid": 1, "args": args})
+    edit(events)
+    return json.dumps({"traceEvents": events}).encode()
+
+
+def _set_arg(name: str, key: str, value: object, nth: int = 0) -> Callable[[list[dict[str, Any]]], None]:
+    def edit(events: list[dict[str, Any]]) -> None:
+        [e for e in events if e["name"] == name][nth]["args"][key] = value
+
+    return edit
+
+
+def _modules(count: int, nested: bool) -> Callable[[list[dict[str, Any]]], None]:
+    """``count`` more modules: nested containers around the model, or layers side by side inside it."""
+
+    def edit(events: list[dict[str, Any]]) -> None:
+        for i in range(count):
+            if nested:  # Sequential_i inside Sequential_(i-1), the first with Net_0's very interval
+                events.append({"ph": "X", "name": f"nn.Module: Sequential_{i}", "cat": "python_function",
+                               "ts": 10 + i * 1e-3, "dur": 200 - 2 * i * 1e-3, "tid": 1, "args": {}})  # fmt: skip
+            else:
+                events.append({"ph": "X", "name": f"nn.Module: Linear_{i + 2}", "cat": "python_function",
+                               "ts": 101 + i * 8e-4, "dur": 5e-4, "tid": 1, "args": {}})  # fmt: skip
+
+    return edit
+
+
+def trace_fields() -> Iterator[Case]:
+    """``calibrate --from-trace``: a profiler trace whose JSON is valid but whose event fields are not what PyTorch
+    writes (``Sequence number``, ``Input Dims``, ``Input type``, ``correlation`` of another type; a negative or
+    int64-overflowing shape), and traces of many modules, side by side or nested, some with one interval. They were
+    ValueError/TypeError/KeyError/IndexError tracebacks; 20,000 modules side by side took 2 minutes (a quadratic
+    search for each module's parent) and wrote a profile that then failed its own reload, 10,000 nested ones a
+    ``max()`` of nothing (two modules with the same interval were each inside the other, so neither was the root)."""
+    kind = "profiler traces: fields of the wrong type"
+    files = {"s.yaml": SMALL.encode()}
+    argv = ["calibrate", "{tmp}/s.yaml", "--from-trace", "{tmp}/t.json", "--out", "{tmp}/p.yaml"]
+    seq, grad, bucket = "aten::linear", "torch::autograd::AccumulateGrad", "c10d::allreduce_"
+    node = "autograd::engine::evaluate_function: AddmmBackward0"
+    wrong: list[tuple[Callable[[list[dict[str, Any]]], None], str]] = [
+        *((_set_arg(at, "Sequence number", v), "Sequence number") for at in (seq, node)
+          for v in ("x", [1], {"a": 1}, 1.5, True)),
+        *((_set_arg(grad, "Input Dims", v), "Input Dims") for v in (5, "abc", {"a": 1}, [[-16, 16]],
+                                                                   [[1 << 40, 1 << 40]], [[1 << 62] * 3])),
+        *((_set_arg(grad, "Input type", v), "Input type") for v in (5, "float", {"a": 1})),
+        *((_set_arg(bucket, "Input Dims", v), "Input Dims") for v in (5, "x", [[[-1]]])),
+    ]  # fmt: skip
+
+    def launch(correlation: object) -> Callable[[list[dict[str, Any]]], None]:
+        def edit(events: list[dict[str, Any]]) -> None:
+            args = {"correlation": correlation}
+            events.append({"ph": "X", "name": "cudaLaunchKernel", "cat": "cuda_runtime", "ts": 30, "dur": 2,
+                           "tid": 1, "args": args})  # fmt: skip
+            events.append({"ph": "X", "name": "sgemm", "cat": "kernel", "ts": 40, "dur": 20, "tid": 7, "args": args})
+
+        return edit
+
+    wrong += [(launch([1]), "correlation"), (launch({"a": 1}), "correlation")]
+    for edit, names in wrong:
+        yield Case(kind, argv, {**files, "t.json": _kineto_trace(edit)}, expect_error=True, names=names,
+                   outputs=("{tmp}/p.yaml",))  # fmt: skip
+    valid = [_set_arg(grad, "Input Dims", v) for v in ([[16, 16], []], [["x"]], [], [[]])]
+    valid += [_set_arg(grad, "Input type", v) for v in ([], [[]], [5])]
+    valid += [_set_arg(bucket, "Input Dims", v) for v in ([[]], [], [[5]], [["x"]])]
+    valid += [launch(1), launch("1"), launch(None), _modules(5_000, nested=False), _modules(10_000, nested=True)]
+    valid += [_modules(1, nested=True), _set_arg(seq, "Sequence number", None)]
+    for edit in valid:
+        yield Case(kind, argv, {**files, "t.json": _kineto_trace(edit)}, accept=True)
+    # 20,002 layers are more than a profile file holds (100,000 nodes): refused before --out is written (the
+    # profile was written, then failed its own reload)
+    yield Case(kind, argv, {**files, "t.json": _kineto_trace(_modules(20_000, nested=False))}, expect_error=True,
+               names="--out", outputs=("{tmp}/p.yaml",))  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2190,7 +2288,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
-    one_device,
+    one_device, trace_fields,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

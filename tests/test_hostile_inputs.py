@@ -713,3 +713,46 @@ def test_a_sweep_of_many_series_is_drawn_in_seconds(tmp_path: Path) -> None:
     code, _, err = hostile.run_in_process(["report", str(tmp_path / "s.csv"), "-o", str(tmp_path / "r.html")])
     assert code == 0 and "Warning" not in err and time.perf_counter() - start < 60
     assert (tmp_path / "r.html").stat().st_size < 3_000_000  # 20,000 markers were 4.5 MB of SVG
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [("aten::linear", "Sequence number", "x"), ("aten::linear", "Sequence number", [1]),
+     ("torch::autograd::AccumulateGrad", "Input Dims", 5), ("torch::autograd::AccumulateGrad", "Input type", 5),
+     ("torch::autograd::AccumulateGrad", "Input Dims", [[-16, 16]]),
+     ("torch::autograd::AccumulateGrad", "Input Dims", [[1 << 62, 1 << 62]]), ("c10d::allreduce_", "Input Dims", 5)],
+)  # fmt: skip
+def test_a_trace_field_of_the_wrong_type_is_named(name: str, key: str, value: object) -> None:
+    import json
+
+    from dpsim.ingest.kineto import parse_trace
+
+    data = json.loads(hostile._kineto_trace(hostile._set_arg(name, key, value)))
+    with pytest.raises(ScenarioError, match=f"event '{name}': '{key}'") as caught:
+        parse_trace(data, "t.json")  # was int()'s ValueError/TypeError, 'int' object is not subscriptable, ...
+    assert caught.value.source == "t.json" and caught.value.field == "traceEvents"
+
+
+def test_trace_layers_nest_by_interval_in_linear_time() -> None:
+    import json
+
+    from dpsim.ingest.kineto import parse_trace
+
+    # a wrapper with the model's very interval (the first listed is the outer one): the layers are the model's
+    step = parse_trace(json.loads(hostile._kineto_trace(hostile._modules(1, nested=True))), "t.json")
+    assert [layer.name for layer in step.layers] == ["Linear_0", "Linear_1"]  # was max() of no root
+    # 5,000 more layers side by side inside Linear_0's end and Linear_1's start (0.5 us each, 0.8 us apart)
+    start = time.process_time()
+    step = parse_trace(json.loads(hostile._kineto_trace(hostile._modules(5_000, nested=False))), "t.json")
+    assert [layer.name for layer in step.layers[:3]] == ["Linear_0", "Linear_2", "Linear_3"]
+    assert len(step.layers) == 5_002 and step.layers[-1].name == "Linear_1"
+    assert time.process_time() - start < 5  # about 0.1 s; each module searched for its parent took 10 s
+
+
+def test_a_profile_that_would_not_reload_is_not_written(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    (tmp_path / "t.json").write_bytes(hostile._kineto_trace(hostile._modules(20_000, nested=False)))
+    argv = ["calibrate", str(tmp_path / "s.yaml"), "--from-trace", str(tmp_path / "t.json")]
+    code, _, err = hostile.run_in_process([*argv, "--out", str(tmp_path / "p.yaml")])
+    assert code == 2 and err.startswith("error: <command line>: --out: the profile would not load back"), err
+    assert not (tmp_path / "p.yaml").exists()  # was written, then refused by its own reload

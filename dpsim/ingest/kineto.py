@@ -110,15 +110,64 @@ def ready_curve(gradients: Sequence[tuple[float, float]], backward_s: float) -> 
     return tuple(points)
 
 
-def _bytes(args: Mapping[str, Any]) -> float:
-    dims = args.get("Input Dims") or [[]]
-    types = args.get("Input type") or ["float"]
-    shape = dims[0] if dims else []
-    count = 1.0
+MAX_ELEMENTS = 1 << 63
+"""Most elements a tensor holds (PyTorch counts them in an int64): a larger shape is not a real one."""
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shape_bytes(shape: Any, dtype: Any, event: str, source: str) -> float:
+    """Bytes of one tensor of ``Input Dims`` shape ``shape`` (a list of sizes) and ``Input type`` ``dtype``."""
+    count = 1
     for d in shape if isinstance(shape, list) else []:
-        if isinstance(d, int):
+        if _whole(d):
+            if d < 0:
+                raise ScenarioError("traceEvents", f"event {brief(event)}: 'Input Dims' holds a negative size {d}",
+                                    source)  # fmt: skip
             count *= d
-    return count * _DTYPE_BYTES.get(str(types[0]), 4)
+            if count > MAX_ELEMENTS:
+                raise ScenarioError("traceEvents", f"event {brief(event)}: 'Input Dims' sizes multiply past 2^63 "
+                                    "elements (PyTorch counts a tensor's elements in an int64)", source)  # fmt: skip
+    return float(count) * _DTYPE_BYTES.get(str(dtype), 4)
+
+
+def _bytes(event: Mapping[str, Any], source: str) -> float:
+    """Bytes of an event's first input (a parameter's gradient: ``Input Dims`` [[sizes], ...])."""
+    args = event["args"]
+    dims, types = args.get("Input Dims") or [[]], args.get("Input type") or ["float"]
+    return _shape_bytes(dims[0], types[0], event["name"], source)
+
+
+def _first_tensor_bytes(event: Mapping[str, Any], source: str) -> float:
+    """Bytes of the first tensor of an event's first input, a tensor list (``c10d::allreduce_``: [[[sizes]]])."""
+    args = event["args"]
+    tensors = (args.get("Input Dims") or [[]])[0]
+    shape = tensors[0] if isinstance(tensors, list) and tensors else []
+    return _shape_bytes(shape, "float", event["name"], source)
+
+
+def _checked_args(event: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """An event's ``args`` (a mapping, else none), the fields read of it each of the type PyTorch writes."""
+    args = event.get("args")
+    if not isinstance(args, dict):
+        return {}
+    name = brief(str(event.get("name", "")))
+    seq = args.get("Sequence number")
+    if seq is not None and not _whole(seq):
+        raise ScenarioError("traceEvents", f"event {name}: 'Sequence number' expected a whole number, "
+                            f"got {brief(seq)}", source)  # fmt: skip
+    corr = args.get("correlation")
+    if corr is not None and not isinstance(corr, (int, float, str)):
+        raise ScenarioError("traceEvents", f"event {name}: 'correlation' expected a number, got {brief(corr)}",
+                            source)  # fmt: skip
+    for key in ("Input Dims", "Input type"):
+        value = args.get(key)
+        if value is not None and not isinstance(value, list):
+            raise ScenarioError("traceEvents", f"event {name}: {key!r} expected a list (one entry per input), "
+                                f"got {brief(value)}", source)  # fmt: skip
+    return args
 
 
 def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -131,11 +180,24 @@ def _union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]
     return out
 
 
-def _within(inner: Mapping[str, Any], outer: Mapping[str, Any]) -> bool:
-    """``inner`` runs inside ``outer`` (another event)."""
-    return (
-        inner is not outer and outer["ts"] <= inner["ts"] and inner["ts"] + inner["dur"] <= outer["ts"] + outer["dur"]
-    )
+def _nesting(modules: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """The modules' call tree: the roots (in time order) and each module's children (by ``id``).
+
+    A module is the child of the innermost module still open when it starts (a stack over the modules in time
+    order, O(n log n)); of two with the same start and duration the first listed is the outer one (a wrapper
+    that only calls its child).
+    """
+    order = sorted(range(len(modules)), key=lambda i: (modules[i]["ts"], -modules[i]["dur"], i))
+    roots: list[dict[str, Any]] = []
+    children: dict[int, list[dict[str, Any]]] = {id(m): [] for m in modules}
+    open_: list[dict[str, Any]] = []
+    for i in order:
+        m = modules[i]
+        while open_ and m["ts"] + m["dur"] > open_[-1]["ts"] + open_[-1]["dur"]:
+            open_.pop()
+        (children[id(open_[-1])] if open_ else roots).append(m)
+        open_.append(m)
+    return roots, children
 
 
 CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "TransformerEncoder", "TransformerDecoder",
@@ -145,25 +207,24 @@ CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict", "TransformerEn
 
 def _layers(modules: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The root module's children, containers (:data:`CONTAINERS`) replaced by their children, recursively."""
-    modules = sorted(modules, key=lambda e: (e["ts"], -e["dur"]))
+    roots, children = _nesting(modules)
 
-    def children(parent: dict[str, Any]) -> list[dict[str, Any]]:
-        end = parent["ts"] + parent["dur"]
-        inside = [m for m in modules if m is not parent and parent["ts"] <= m["ts"] and m["ts"] + m["dur"] <= end]
-
-        return [m for m in inside if not any(_within(m, o) for o in inside)]
-
-    def expand(node: dict[str, Any]) -> list[dict[str, Any]]:
+    def container(node: dict[str, Any]) -> bool:
         match = _MODULE.match(str(node["name"]))
-        kids = children(node)
-        if kids and match is not None and match.group(1) in CONTAINERS:
-            return [layer for kid in kids for layer in expand(kid)]
-        return [node]
+        return match is not None and match.group(1) in CONTAINERS
 
-    root = modules[0]
-    while (match := _MODULE.match(str(root["name"]))) and match.group(1) in CONTAINERS and len(children(root)) == 1:
-        root = children(root)[0]  # DDP/FSDP wrapper → the model
-    return [layer for kid in children(root) for layer in expand(kid)] or [root]
+    root = roots[0]
+    while container(root) and len(children[id(root)]) == 1:
+        root = children[id(root)][0]  # DDP/FSDP wrapper → the model
+    layers: list[dict[str, Any]] = []
+    pending = list(reversed(children[id(root)]))  # depth first, in order, without recursion (deep nesting)
+    while pending:
+        node = pending.pop()
+        if children[id(node)] and container(node):
+            pending.extend(reversed(children[id(node)]))
+        else:
+            layers.append(node)
+    return layers or [root]
 
 
 def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
@@ -178,8 +239,9 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
             raise ScenarioError("traceEvents", f"event {brief(e.get('name'))}: expected finite ts and dur >= 0 (us), "
                                 f"got ts {brief(ts)}, dur {brief(dur)}", source)  # fmt: skip
     # the fields read below, each of its type (a trace written by hand may lack one)
-    events = [{**e, "name": str(e.get("name", "")), "tid": e.get("tid"),
-               "args": e["args"] if isinstance(e.get("args"), dict) else {}} for e in events]  # fmt: skip
+    events = [
+        {**e, "name": str(e.get("name", "")), "tid": e.get("tid"), "args": _checked_args(e, source)} for e in events
+    ]
     steps = [e for e in events if str(e.get("name", "")).startswith("ProfilerStep#")]
     if steps:
         window = max(steps, key=lambda e: e["ts"])
@@ -192,7 +254,7 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
                             "torch.profiler.profile(with_stack=True, record_shapes=True)", source)  # fmt: skip
     main_tid = modules[0]["tid"]
     # with gradient accumulation the step holds several forward passes: use the last (synchronising) one
-    roots = [m for m in modules if not any(_within(m, o) for o in modules)]
+    roots, _ = _nesting(modules)
     last_root = max(roots, key=lambda m: m["ts"])
     forward_end = last_root["ts"] + last_root["dur"]
     layers = _layers([m for m in modules if last_root["ts"] <= m["ts"] <= forward_end])
@@ -239,7 +301,7 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
         if node["name"].endswith("AccumulateGrad"):
             end = node["ts"] + node["dur"]
             own = [a for a in accumulate if node["ts"] <= a["ts"] <= end]
-            size = _bytes(own[0].get("args") or {}) if own else 0.0
+            size = _bytes(own[0], source) if own else 0.0
             gradients.append((size, (end - bwd_start) * 1e-6))
             if current is not None:
                 grads[current] += size
@@ -258,8 +320,7 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
         buckets = tuple(BucketTrace(float(m.group(2)), (e["ts"] - bwd_start) * 1e-6) for e, m in markers)
     else:
         buckets = tuple(
-            BucketTrace(_bytes({"Input Dims": [((e.get("args") or {}).get("Input Dims") or [[[]]])[0][0]]}),
-                        (e["ts"] - bwd_start) * 1e-6)
+            BucketTrace(_first_tensor_bytes(e, source), (e["ts"] - bwd_start) * 1e-6)
             for e in every_op
             if e["name"] == "c10d::allreduce_" and bwd_start <= e["ts"] <= bwd_end
         )  # fmt: skip
