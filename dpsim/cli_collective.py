@@ -188,6 +188,9 @@ def _table(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    from dpsim.plots import load_matplotlib
+
+    load_matplotlib()
     from matplotlib.figure import Figure  # no pyplot: no global figure state
 
     fig = Figure(figsize=(7, 4.5), layout="constrained")

@@ -193,6 +193,7 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, float] | float | None:
+    from dpsim import catalog
     from dpsim.cli_common import fail
     from dpsim.units import underflows
 
@@ -210,6 +211,11 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
         if price == 0 and underflows(value.strip()):
             raise fail("--price", f"{item!r} is too small for a float and would be read as 0: write 0")
         key = name.strip().lower() if sep else None
+        if key is not None:  # a typo was dropped without a word when a price for every device was given too
+            try:
+                catalog.lookup(catalog.DEVICES, key, "device")
+            except KeyError as exc:
+                raise fail("--price", f"{item!r}: {exc.args[0]}") from None
         if (key in per_device) if key is not None else (single is not None):
             raise fail("--price", f"{'a price for ' + repr(key) if key else 'a price for every device'} is given twice")
         if key is not None:

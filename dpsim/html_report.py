@@ -542,6 +542,9 @@ def _sections(kind: str, content: Any, source: str) -> list[Section]:
 def build_report(paths: Sequence[str | Path], title: str | None = None) -> str:
     """The HTML page for ``paths`` (see the module docstring)."""
     from dpsim import __version__
+    from dpsim.plots import load_matplotlib
+
+    load_matplotlib()  # every section draws
 
     sections: list[Section] = []
     provenance_rows: list[dict[str, Any]] = []

@@ -1149,6 +1149,9 @@ def _simulate(
 
 def write_pareto_plot(result: PlanResult, path: str | Path) -> None:
     """Time to train vs cost (or device-hours) of every feasible candidate, Pareto front highlighted."""
+    from dpsim.plots import load_matplotlib
+
+    load_matplotlib()
     import matplotlib
 
     matplotlib.use("Agg")

@@ -16,7 +16,43 @@ from dpsim.outputs import replaced
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BREAKDOWN", "MAX_BARS", "MAX_LEGEND", "MAX_POINTS", "breakdown_axes", "scaling_axes", "scaling_plot"]
+__all__ = [
+    "BREAKDOWN",
+    "MAX_BARS",
+    "MAX_LEGEND",
+    "MAX_POINTS",
+    "breakdown_axes",
+    "load_matplotlib",
+    "scaling_axes",
+    "scaling_plot",
+]
+
+
+def load_matplotlib() -> None:
+    """Import matplotlib for writing files, whatever the environment says about a screen.
+
+    dpsim draws on bare ``Figure`` objects (no pyplot, no GUI), so ``MPLBACKEND`` does not matter to it, but
+    matplotlib validates it on import: ``MPLBACKEND=bogus`` was a ``ValueError`` traceback from every plot. An
+    ``MPLCONFIGDIR`` that cannot be written makes matplotlib log two warnings and use a temporary folder; they went
+    to stderr of a run that succeeded. Both are kept out of the import here (the variable is restored after it).
+    """
+    import logging
+    import os
+    import sys
+
+    if "matplotlib.figure" in sys.modules:
+        return
+    backend = os.environ.pop("MPLBACKEND", None)
+    log = logging.getLogger("matplotlib")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        import matplotlib.figure  # noqa: F401  (its font cache is where the config folder is made)
+    finally:
+        log.setLevel(level)
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
+
 
 BREAKDOWN = (
     ("compute_s", "compute"),
@@ -140,6 +176,7 @@ def breakdown_axes(frame: pd.DataFrame, varied: Sequence[str], ax: Any) -> None:
 
 def scaling_plot(frame: pd.DataFrame, varied: Sequence[str], path: str | Path) -> None:
     """Save a three-panel figure (throughput, efficiency, step breakdown) to ``path`` (.png/.svg/.pdf)."""
+    load_matplotlib()
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
     fig = Figure(figsize=(16, 4.8), layout="constrained")

@@ -61,6 +61,18 @@ def _number(text: str) -> float:
     return float(text)
 
 
+def _given(text: str) -> str:
+    """A text option that is not empty (``--backend ''`` ran on gloo, ``--run-dir ''`` wrote into the current
+    folder: an empty value taken for the default, or for '.')."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {brief(text)}")
+    return text
+
+
+def _folder(text: str) -> Path:
+    return Path(_given(text))
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = _Parser(prog="python -m runtime", description=__doc__.splitlines()[0])
     p.add_argument("scenario", nargs="?", help="scenario YAML (default: the bundled default)")
@@ -77,12 +89,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=_whole, default=0)
     p.add_argument("--timeout", type=_number, default=300.0,
                    help="seconds before a hung run is stopped (torchrun: a collective's longest wait)")  # fmt: skip
-    p.add_argument("--out", help="append the StepResult as a JSON line here")
-    p.add_argument("--run-dir", type=Path, help="per-rank step records (default: a temporary folder)")
+    p.add_argument("--out", type=_given, help="append the StepResult as a JSON line here")
+    p.add_argument("--run-dir", type=_folder, help="per-rank step records (default: a temporary folder)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: one GPU per rank (LOCAL_RANK)")
-    p.add_argument("--backend", help="torch.distributed backend of a rank (default: gloo on cpu, nccl on cuda)")
+    p.add_argument(
+        "--backend", type=_given, help="torch.distributed backend of a rank (default: gloo on cpu, nccl on cuda)"
+    )
     p.add_argument("--fp8", action="store_true", help="FP8 matmuls with NVIDIA Transformer Engine (GPU)")
-    p.add_argument("--trace", help="rank 0 writes a PyTorch profiler trace of one extra step here (Chrome JSON)")
+    p.add_argument(
+        "--trace", type=_given, help="rank 0 writes a PyTorch profiler trace of one extra step here (Chrome JSON)"
+    )
     p.add_argument("--nccl-pin", action="store_true",
                    help="set NCCL_ALGO (and NCCL_PROTO) from the scenario's communication settings")  # fmt: skip
     p.add_argument("--nccl-debug", action="store_true",

@@ -421,6 +421,9 @@ def validate(
 
 def plot_validation(table: Any, path: Path, summary: dict[str, Any]) -> None:
     """Predicted vs measured step time (log–log, y = x and ±10 % lines), marked by algorithm."""
+    from dpsim.plots import load_matplotlib
+
+    load_matplotlib()
     import matplotlib
     import matplotlib.ticker
     from matplotlib.figure import Figure

@@ -2277,6 +2277,55 @@ def trace_fields() -> Iterator[Case]:
                names="--out", outputs=("{tmp}/p.yaml",))  # fmt: skip
 
 
+def plotting_environment() -> Iterator[Case]:
+    """Every command that draws, under environment variables meant for matplotlib's screen or settings: a backend
+    that does not exist (``MPLBACKEND=bogus``: a ``ValueError`` traceback on import, in every command that draws),
+    a settings folder that cannot be written (``MPLCONFIGDIR``: two warnings on stderr of a run that succeeded),
+    and a temporary folder that does not exist. Each is a valid run: exit 0, nothing on stderr. In a fresh
+    interpreter (matplotlib reads them once, on import)."""
+    kind = "plotting under hostile environment"
+    files = {"s.yaml": SMALL.encode()}
+    draws = (
+        ["sweep", "{tmp}/s.yaml", "--vary", "training.zero_stage=0,1", "--plot", "{tmp}/p.png"],
+        ["run", "{tmp}/s.yaml", "--engine", "sim", "--gantt", "{tmp}/g.svg"],
+        ["collective", "{tmp}/s.yaml", "--sizes", "1MiB,2MiB", "--plot", "{tmp}/c.pdf"],
+        ["report", "{tmp}/s.yaml", "-o", "{tmp}/r.html"],
+        ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--simulate", "0", "--no-progress",
+         "--plot", "{tmp}/pareto.png"],
+    )  # fmt: skip
+    for argv in draws:
+        yield Case(kind, argv, files, subprocess=True, accept=True, env={"MPLBACKEND": "bogus"})
+    for env in ({"MPLCONFIGDIR": "/proc/no-such-folder"}, {"MPLCONFIGDIR": "/dev/null"}, {"MPLBACKEND": ""},
+                {"MPLBACKEND": "TkAgg", "DISPLAY": ":99"}, {"TMPDIR": "{tmp}/no-such-folder"}):  # fmt: skip
+        for argv in (draws[0], draws[3]):
+            yield Case(kind, argv, files, subprocess=True, accept=True, env=env)
+
+
+def values_read_as_others() -> Iterator[Case]:
+    """Values a command took for something else without a word: ``plan --price`` for a device the catalog does not
+    know (``nope=2``, ``=3``, ``a100-80gb=1=2``) was dropped when a price for every device was given too, and said
+    'no price given for a100-80gb' otherwise; ``python -m runtime --backend ''`` ran on the default backend and
+    ``--run-dir ''`` wrote every rank's records into the current folder. A price for a device the plan does not
+    search, and a device in capitals, stay valid."""
+    kind = "values read as something else"
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--simulate", "0",
+            "--no-progress", "--out", "{tmp}/plan.csv"]  # fmt: skip
+    for prices in (["nope=2", "1.5"], ["nope=2", "a100-80gb=1"], ["=3"], ["a100-80gb=1=2"], ["a100=2"],
+                   ["a100-80gb=1", "h100=3", "2"]):  # fmt: skip
+        argv = [*plan, *(a for price in prices for a in ("--price", price))]
+        yield Case(kind, argv, expect_error=True, names="--price", outputs=("{tmp}/plan.csv",))
+    for prices in (["A100-80GB=2"], ["h100-sxm=3", "a100-80gb=1"], ["h100-sxm=3", "1.5"]):
+        yield Case(kind, [*plan, *(a for price in prices for a in ("--price", price))], accept=True)
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    at = _RUNTIME_SCENARIO
+    for option in ("--backend", "--run-dir", "--out", "--trace"):
+        for value in ("", " "):
+            yield Case(kind, [at, option, value], expect_error=True, names=option, program="runtime")
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2288,7 +2337,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
-    one_device, trace_fields,
+    one_device, trace_fields, plotting_environment, values_read_as_others,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2488,7 +2537,7 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     argv = _materialise(case, tmp)
     start = time.perf_counter()
     saved = {name: os.environ.get(name) for name in case.env}
-    os.environ.update(case.env)
+    os.environ.update({name: value.replace("{tmp}", str(tmp)) for name, value in case.env.items()})
     try:
         if case.subprocess:
             code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size)

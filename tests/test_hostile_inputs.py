@@ -756,3 +756,34 @@ def test_a_profile_that_would_not_reload_is_not_written(tmp_path: Path) -> None:
     code, _, err = hostile.run_in_process([*argv, "--out", str(tmp_path / "p.yaml")])
     assert code == 2 and err.startswith("error: <command line>: --out: the profile would not load back"), err
     assert not (tmp_path / "p.yaml").exists()  # was written, then refused by its own reload
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [(["nope=2", "1.5"], "'nope=2': unknown device 'nope'"), (["=3"], "'=3': unknown device ''"),
+     (["a100-80gb=1=2"], "unknown device 'a100-80gb=1'")],
+)  # fmt: skip
+def test_a_price_for_a_device_the_catalog_lacks_is_named(prices: list[str], expected: str) -> None:
+    argv = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--simulate", "0"]
+    code, _, err = hostile.run_in_process([*argv, *(a for p in prices for a in ("--price", p))])
+    assert code == 2 and err.startswith("error: <command line>: --price: ") and expected in err, err
+    # a price for a known device the plan does not search stays valid
+    code, _, err = hostile.run_in_process([*argv, "--no-progress", "--price", "h100-sxm=3", "--price", "1.5"])
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("option", ["--backend", "--run-dir", "--out", "--trace"])
+def test_an_empty_runtime_option_is_not_the_default(option: str) -> None:
+    pytest.importorskip("torch")
+    code, _, err = hostile.run_in_process([hostile._RUNTIME_SCENARIO, option, ""], program="runtime")
+    assert code == 2 and err.strip() == f"error: <command line>: argument {option}: expected a value, got ''", err
+
+
+def test_plots_are_drawn_whatever_mplbackend_says(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    argv = ["sweep", str(tmp_path / "s.yaml"), "--vary", "training.zero_stage=0,1", "--plot", str(tmp_path / "p.png")]
+    env = {**os.environ, "MPLBACKEND": "bogus", "MPLCONFIGDIR": "/proc/no-such-folder"}
+    env["PYTHONPATH"] = str(hostile.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "dpsim.cli", *argv], capture_output=True, text=True, env=env)
+    # was a ValueError traceback from matplotlib's import; the settings folder two warnings on stderr
+    assert proc.returncode == 0 and proc.stderr == "" and (tmp_path / "p.png").stat().st_size > 0, proc.stderr

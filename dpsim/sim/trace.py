@@ -132,6 +132,9 @@ def write_gantt(timeline: Timeline, path: str | Path, max_rows: int = MAX_ROWS) 
 
     PNG, SVG or PDF by suffix; written whole or not at all.
     """
+    from dpsim.plots import load_matplotlib
+
+    load_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
