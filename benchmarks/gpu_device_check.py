@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 # (label, tokens T, hidden h, ffn f, heads a, tp): shapes of layers the published-runs benchmark predicts
 LAYERS = [
@@ -146,12 +148,10 @@ def measure(path: Path, reps: int, trials: int) -> None:
 
 
 def compare(path: Path, device_name: str) -> None:
-    from dpsim.compute import gemm_time
-    from dpsim.scenario import load_scenario
+    from dpsim.compute import attention_rate, gemm_time
 
     doc = json.loads(path.read_text())
-    scenario = load_scenario(None, [f"cluster.device={device_name}"])
-    device = scenario.cluster.device.model_copy(update={"sustained_fraction": 1.0})
+    device = _catalog_device(device_name)
     print(f"measured on {doc['device']} (torch {doc['torch']}, CUDA {doc['cuda']}), catalog device {device_name!r} "
           "with sustained_fraction 1 (idle kernels)")  # fmt: skip
     ratios: dict[str, list[float]] = {}
@@ -167,13 +167,11 @@ def compare(path: Path, device_name: str) -> None:
             name = f"{kind[5:]} {it['label']} {it['m']}x{it['n']}x{it['k']}"
             group = f"{kind} {'square' if it['label'] == 'square' else 'layer'}"
         elif kind.startswith("attention_"):
-            fwd_eff, bwd_eff = (
-                device.attention_efficiency_fa2 if kind == "attention_flash" else device.attention_efficiency
-            )
+            fwd_eff, bwd_eff = attention_rate(device, "fa2" if kind == "attention_flash" else "device", it["seq"], True)
             flops = 4 * it["batch"] * it["heads"] * it["seq"] ** 2 * it["head_dim"] / 2
             for phase, eff, factor in (("forward", fwd_eff, 1.0), ("backward", bwd_eff, 2.5)):
                 predicted = factor * flops / (device.peak_flops * eff)
-                measured = it[f"{phase}_s"]
+                measured = factor * flops / (attention_tflops(doc, it, phase) * 1e12)
                 name = f"{kind[10:]} {phase} {it['label']}"
                 ratios.setdefault(f"{kind} {phase}", []).append(measured / predicted)
                 print(f"{name:<48}{measured * 1e3:>10.3f}ms{predicted * 1e3:>10.3f}ms{measured / predicted:>10.3f}")
@@ -191,10 +189,78 @@ def compare(path: Path, device_name: str) -> None:
               f"({len(values)} items)")  # fmt: skip
 
 
+def _catalog_device(device_name: str):  # type: ignore[no-untyped-def]
+    from dpsim.scenario import load_scenario
+
+    scenario = load_scenario(None, [f"cluster.device={device_name}"])
+    return scenario.cluster.device.model_copy(update={"sustained_fraction": 1.0})
+
+
+def gemm_clock(doc: dict[str, Any], device_name: str = "h200") -> float:
+    """The GPU's pace against the catalog's curve: the median of measured / predicted over the bf16 layer GEMMs
+    (1.171 on the 2026-12-04 H200: its clocks under a long GEMM, the same for every kernel on that GPU)."""
+    from dpsim.compute import gemm_time
+
+    device = _catalog_device(device_name)
+    ratios = [
+        it["seconds"] / gemm_time(it["m"], it["n"], it["k"], 1, device.peak_flops, device, 2.0)
+        for it in doc["items"]
+        if it["kind"] == "gemm_bf16" and it["label"] != "square"
+    ]
+    return statistics.median(ratios)
+
+
+def attention_tflops(doc: dict[str, Any], item: dict[str, Any], phase: str) -> float:
+    """The attention kernels' own rate in one measured item, TFLOP/s: ``--measure`` times the backward as
+    forward + backward less the forward, which includes autograd accumulating the gradients into the leaf q, k
+    and v (``q.grad += dq`` from the second call on: 3 tensors, read 2 and write 1 element each, at the copy
+    bandwidth measured in the same file, 71 us at 8192 tokens x 16 x 128). In training q, k and v are no leaves;
+    the kernels' own pre- and post-passes (cuDNN's dot(dO, O) and its dQ conversion, 38 and 31 us in the H200's
+    profiler trace at b4 s2048) stay in."""
+    flops = 4.0 * item["batch"] * item["heads"] * item["seq"] ** 2 * item["head_dim"] / 2
+    if phase == "forward":
+        return flops / item["forward_s"] / 1e12
+    bandwidth = max(it["bandwidth_Bps"] for it in doc["items"] if it["kind"] == "copy")
+    elements = item["batch"] * item["heads"] * item["seq"] * item["head_dim"]
+    accumulate = 3 * 3 * 2 * elements / bandwidth
+    return 2.5 * flops / (item["backward_s"] - accumulate) / 1e12
+
+
+def fit_attention(doc: dict[str, Any], kind: str, phase: str, clock: float, peak: float) -> tuple[float, float]:
+    """(e, s½) of efficiency(s) = e·s/(s + s½) (:func:`dpsim.compute.attention_rate`, causal) through the measured
+    causal rates of one kernel (``attention_flash`` or ``attention_cudnn``) and ``phase`` (``forward`` /
+    ``backward``), each rate times ``clock`` (:func:`gemm_clock`) over ``peak``: least squares in log(rate) over
+    s½ on a 1-token grid (e is then the geometric mean of rate·(s + s½)/s)."""
+    points = [(float(it["seq"]), attention_tflops(doc, it, phase) * 1e12 * clock / peak) for it in doc["items"]
+              if it["kind"] == kind]  # fmt: skip
+    best: tuple[float, float, float] | None = None
+    for half in range(0, 20001):
+        logs = [math.log(rate * (s + half) / s) for s, rate in points]
+        mean = sum(logs) / len(logs)
+        spread = sum((x - mean) ** 2 for x in logs)
+        if best is None or spread < best[0]:
+            best = (spread, math.exp(mean), float(half))
+    assert best is not None
+    return best[1], best[2]
+
+
+def fit(path: Path, device_name: str) -> None:
+    """The catalog's Hopper attention curves from a measurement (what dpsim.catalog's _HOPPER_SUSTAINED holds)."""
+    doc = json.loads(path.read_text())
+    clock = gemm_clock(doc, device_name)
+    peak = _catalog_device(device_name).peak_flops
+    print(f"bf16 layer GEMMs at {clock:.3f} x the catalog's time: attention rates scaled by it to the catalog's clocks")
+    for kind, field in (("attention_cudnn", "attention_efficiency"), ("attention_flash", "attention_efficiency_fa2")):
+        for phase in ("forward", "backward"):
+            e, half = fit_attention(doc, kind, phase, clock, peak)
+            print(f"  {kind:<16} {phase:<9} {field:<25} {e:.3f}  half at s = {half:.0f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", type=Path, help="write measurements here (needs a CUDA GPU)")
     parser.add_argument("--compare", type=Path, help="compare these measurements with the catalog")
+    parser.add_argument("--fit", type=Path, help="fit the attention curves (efficiency, half-rate sequence) to these")
     parser.add_argument("--device", default="h200", help="catalog device to compare with (default h200)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--trials", type=int, default=5)
@@ -203,8 +269,10 @@ def main() -> int:
         measure(args.measure, args.reps, args.trials)
     if args.compare:
         compare(args.compare, args.device)
-    if not (args.measure or args.compare):
-        parser.error("give --measure OUT.json and/or --compare IN.json")
+    if args.fit:
+        fit(args.fit, args.device)
+    if not (args.measure or args.compare or args.fit):
+        parser.error("give --measure OUT.json, --compare IN.json and/or --fit IN.json")
     return 0
 
 

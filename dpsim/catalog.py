@@ -68,6 +68,12 @@ class DeviceSpec:
     """The same for a fused attention kernel of FlashAttention-2's generation (``model.attention_kernel: fa2``),
     on a device whose own best kernels are newer (Hopper: FlashAttention-3's TMA and wgmma); (0, 0) = as
     ``attention_efficiency`` (the device's best kernel is of that generation)."""
+    attention_half_seq: tuple[float, float] = (0.0, 0.0)
+    """Sequence length at which the causal fused-attention kernel (forward, backward) reaches half of
+    ``attention_efficiency``, its long-sequence rate: efficiency(s) = attention_efficiency · s / (s + s½) under a
+    causal mask, s / (s + s½/2) without (:func:`dpsim.compute.attention_rate`); (0, 0) = flat in s."""
+    attention_half_seq_fa2: tuple[float, float] = (0.0, 0.0)
+    """The same for ``attention_efficiency_fa2``."""
     memory_efficiency: float = 0.0
     """Achievable fraction of the memory bandwidth for element-wise (memory-bound) kernels."""
     curve_source: str = ""
@@ -103,6 +109,8 @@ class DeviceSpec:
             *self.attention_efficiency,
             *self.attention_efficiency_fa2,
         )
+        if any(x < 0.0 for x in (*self.attention_half_seq, *self.attention_half_seq_fa2)):
+            raise ValueError(f"device {self.name!r}: attention_half_seq must be >= 0")
         if any(not 0.0 <= f <= 1.0 for f in fractions):
             raise ValueError(f"device {self.name!r}: efficiencies must be in [0, 1]")
         if self.matmul_efficiency and not (self.memory_efficiency and all(self.attention_efficiency)):
@@ -364,9 +372,21 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # A100 from Dao 2023, "FlashAttention-2" (abstract: forward 50-73 % of peak; backward lower),
 # taken as (0.6, 0.5); H100 from Shah et al. 2024, "FlashAttention-3" (forward up to 740 TFLOP/s
 # = 75 % in FP16; backward 1.5-1.75x FlashAttention-2's ~300 TFLOP/s), taken as (0.65, 0.5).
-# attention_efficiency_fa2 (H100/H200): a kernel of FlashAttention-2's generation (mma.sync, no TMA or wgmma) on
-# Hopper, from the same paper: "FlashAttention-2 achieving only 35% utilization on the H100 GPU" (abstract;
-# forward) and its ~300 TFLOP/s backward (above): (0.35, 0.30). A100 needs none: FlashAttention-2 is its best.
+# attention_efficiency_fa2: a kernel of FlashAttention-2's generation (mma.sync, no TMA or wgmma) on a device whose
+# own are newer. A100 needs none: FlashAttention-2 is its best. H100/H200: measured with attention_half_seq_fa2 on one
+# H200 (benchmarks/results/gpu-h200-2026-12-04/kernels.json; torch 2.11.0+cu130, SDPA's flash backend =
+# FlashAttention-2's kernels; causal, 16 heads of 128, b·s = 8192 tokens, so the same number of row blocks at every
+# s): each rate scaled by that GPU's pace on the bf16 layer GEMMs (1.171 x the curve's time: its clocks under load,
+# taken as the same for every kernel on that GPU), the backward less autograd's accumulation into the benchmark's leaf
+# q, k, v, then fitted as e·s/(s + s½) (dpsim.compute.attention_rate: a fixed cost a query row besides its key
+# positions; `python benchmarks/gpu_device_check.py --fit`): forward 0.426, half at s 1839, backward 0.328, half at
+# 490 (through the three points within 8 %). At s 8192 that is the FlashAttention-3 paper's FA2 figures the catalog
+# had ("FlashAttention-2 achieving only 35% utilization on the H100", ~300 TFLOP/s backward: 0.35 / 0.30); at s 2048
+# those were 1.6 x (forward) and 1.1 x (backward) too fast. The H100/H200's own attention_efficiency stays flat at the
+# paper's FlashAttention-3 figures: the same H200's cuDNN backend (TMA/wgmma, Transformer Engine's fused attention)
+# rises the same way (0.738 / 753, 0.676 / 1135), but priced so and re-derived through the H100 chain below (idle
+# 0.84, FP8 plateau 0.77, sustained 0.71 from NeMo's rows, which then imply 0.705 / 0.720 where the flat figures give
+# 0.714 / 0.715) it moves the calibration runs from 2.74 to 2.82 % mean |error|: not taken (README, Published runs).
 # memory_efficiency 0.83: Jia et al. 2018, "Dissecting the NVIDIA Volta GPU Architecture via
 # Microbenchmarking", measured 750 of 900 GB/s on V100; assumed to hold for HBM2e/HBM3.
 # None of these numbers comes from a training run. `dpsim calibrate --compute` measures the
@@ -442,7 +462,8 @@ _GEMM_HOPPER: dict[str, Any] = dict(
 )
 _HOPPER_SUSTAINED: dict[str, Any] = dict(
     sm_count=132,
-    attention_efficiency_fa2=(0.35, 0.30),
+    attention_efficiency_fa2=(0.426, 0.328),
+    attention_half_seq_fa2=(1839.0, 490.0),
     sustained_fraction=0.71,
     matmul_efficiency_fp8=0.76,
     curve_source=_GEMM_HOPPER["curve_source"] + "; FP8 GEMM plateau 0.76 from Transformer Engine Getting Started; "

@@ -66,6 +66,7 @@ __all__ = [
     "FORWARD_FRACTION",
     "ComputeTimes",
     "Kernel",
+    "attention_rate",
     "autocast_cast_seconds",
     "autocast_norm_bytes",
     "chunk_layers",
@@ -169,6 +170,28 @@ def wave_efficiency(m: float, n: float, batch: float, sms: int, tile: tuple[int,
         waves = math.ceil(tiles / sms)
         best = max(best, m * n * batch / (waves * sms * rows * cols))
     return best
+
+
+def attention_rate(device: DeviceConfig, kernel: str, seq_len: float, causal: bool) -> tuple[float, float]:
+    """Fraction of the 16-bit peak a fused (flash) attention kernel reaches at sequence length ``seq_len``,
+    (forward, backward). ``kernel`` ``fa2``: one of FlashAttention-2's generation on a device whose own are newer
+    (``attention_efficiency_fa2``), else the device's best (``attention_efficiency``).
+
+    Each query row (forward; each key row backward) costs a fixed time besides its s or s/2 key positions: the
+    tile's Q (K, V) load, the final rescale and the output store, and under a causal mask the diagonal block
+    computed whole but counted half. Per (batch, head) the kernel then takes (s²/2 + s·s½/2) causal or
+    (s² + s·s½/2) unmasked over the long-sequence rate e, so efficiency(s) = e·s/(s + s½) causal and
+    e·s/(s + s½/2) unmasked (``attention_half_seq``; 0: flat). The batch does not enter: the kernels parallelise
+    over batch × heads × row blocks, which fills the device at the token counts trained with."""
+    fa2 = device.attention_efficiency_fa2 if kernel == "fa2" else None
+    efficiency = fa2 if fa2 is not None else device.attention_efficiency
+    half = device.attention_half_seq_fa2 if fa2 is not None else None
+    half = half if half is not None else device.attention_half_seq
+    if seq_len <= 0:
+        return efficiency[0], efficiency[1]
+    per_row = 1.0 if causal else 0.5
+    fwd, bwd = (e * seq_len / (seq_len + per_row * h) for e, h in zip(efficiency, half, strict=True))
+    return fwd, bwd
 
 
 def memory_bound_seconds(device: DeviceConfig, moved: float) -> float:
@@ -391,8 +414,7 @@ def layer_kernels(
     if model.attention == "flash":
         fwd_flops = 4.0 * s * s * d * batch * (0.5 if model.causal else 1.0)
         # a kernel of FlashAttention-2's generation on a device with newer ones runs at the device's FA2 rate
-        fa2 = device.attention_efficiency_fa2 if model.attention_kernel == "fa2" else None
-        fwd_eff, bwd_eff = fa2 if fa2 is not None else device.attention_efficiency
+        fwd_eff, bwd_eff = attention_rate(device, model.attention_kernel, s, model.causal)
         p.fused("flash_attention", "forward", fwd_flops, fwd_eff)
         p.fused("flash_attention.backward", "backward", 2.5 * fwd_flops, bwd_eff)
     else:
@@ -600,6 +622,7 @@ def _job_key(
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
     curve += (d.gemm_epilogue_exposed, d.attention_efficiency_fa2 and tuple(d.attention_efficiency_fa2))
+    curve += (tuple(d.attention_half_seq), d.attention_half_seq_fa2 and tuple(d.attention_half_seq_fa2))
     return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation)
 
 

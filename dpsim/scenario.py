@@ -222,6 +222,8 @@ NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
 Fraction = Annotated[float, Field(ge=1e-6, le=1)]
 """An efficiency or a fraction of a rate: at least one in a million (below that no device or link is
 physical, and the times it implies overflow), at most 1."""
+SequenceLength = Annotated[float, Field(ge=0, le=2**53)]
+"""A sequence length as a real number (a curve's parameter, not a model's shape): 0 to 2^53."""
 
 
 def _default(text: str) -> Any:
@@ -602,6 +604,12 @@ class DeviceConfig(_Section):
     """Fraction of peak of a flash-attention kernel of FlashAttention-2's generation (``model.attention_kernel:
     fa2``), forward and backward, on a device whose best kernels are newer (the catalog's H100/H200: FlashAttention-3
     reports FlashAttention-2 at 35 % forward and ~300 TFLOP/s backward); none: ``attention_efficiency``."""
+    attention_half_seq: tuple[SequenceLength, SequenceLength] = (0.0, 0.0)
+    """Sequence length at which causal fused attention (forward, backward) reaches half of ``attention_efficiency``,
+    its long-sequence rate: ``attention_efficiency · s / (s + s½)`` causal, ``s / (s + s½/2)`` unmasked (a fixed
+    cost per query row, :func:`dpsim.compute.attention_rate`); 0: flat in the sequence length."""
+    attention_half_seq_fa2: tuple[SequenceLength, SequenceLength] | None = None
+    """The same for ``attention_efficiency_fa2``; none: ``attention_half_seq``."""
     memory_efficiency: Fraction = 0.83
     """Achievable fraction of memory bandwidth for element-wise kernels."""
     sustained_fraction: Fraction = 1.0
@@ -631,6 +639,7 @@ class DeviceConfig(_Section):
         fields.update(matmul_efficiency_fp8="matmul_efficiency_fp8")
         fields.update(attention_efficiency="attention_efficiency", memory_efficiency="memory_efficiency")
         fields.update(attention_efficiency_fa2="attention_efficiency_fa2")
+        fields.update(attention_half_seq="attention_half_seq", attention_half_seq_fa2="attention_half_seq_fa2")
         fields.update(sustained_fraction="sustained_fraction", sm_count="sm_count")
         fields.update(gemm_epilogue_exposed="gemm_epilogue_exposed")
         merged = _merge_preset(data, catalog.DEVICES, "device", fields)
@@ -646,6 +655,8 @@ class DeviceConfig(_Section):
             no_fa2 = merged.get("attention_efficiency_fa2") in ((0.0, 0.0), [0.0, 0.0])
             if explicit.get("attention_efficiency_fa2") is None and no_fa2:  # absent, or None as a dump writes it
                 merged.pop("attention_efficiency_fa2")  # the device's own kernels are FlashAttention-2's generation
+                if explicit.get("attention_half_seq_fa2") is None:
+                    merged.pop("attention_half_seq_fa2", None)
         units = {"peak_flops": "FLOP/s", "memory": "B", "memory_bandwidth": "B/s", "kernel_overhead": "s"}
         units.update(peak_flops_fp8="FLOP/s", peak_flops_fp32="FLOP/s", peak_flops_fp32_ieee="FLOP/s")
         return _texts(merged, units, data)

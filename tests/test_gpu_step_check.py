@@ -40,9 +40,10 @@ def test_described_runtime_within_bounds(result: dict) -> None:  # type: ignore[
         assert pred["compute_s"] / meas["compute_s"] - 1 == pytest.approx(0.0, abs=0.06)
         assert pred["step_s"] / meas["step_s"] - 1 == pytest.approx(0.0, abs=0.06)
         assert pred["memory_bytes"] / meas["memory_bytes"] - 1 > -0.21  # -22 / -20 % as launched
-    # as launched (FA2, eager norms, fused Adam, no autocast): the errors issue 11 reported
+    # as launched (FA2, eager norms, fused Adam, no autocast): the errors issue 11 reported (+6.7 % at micro-batch 4
+    # with the flat FA2 figures; +9.7 % on the FA2 curve measured on the same H200, slower at s 2048)
     launched = result["predicted"]["as launched, catalog"]
-    assert launched[4]["step_s"] / result["measured"][4]["step_s"] - 1 == pytest.approx(0.067, abs=0.002)
+    assert launched[4]["step_s"] / result["measured"][4]["step_s"] - 1 == pytest.approx(0.097, abs=0.002)
 
 
 def test_heldout_configurations(result: dict) -> None:  # type: ignore[type-arg]
