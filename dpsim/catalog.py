@@ -467,7 +467,8 @@ _HOPPER_SUSTAINED: dict[str, Any] = dict(
     sustained_fraction=0.71,
     matmul_efficiency_fp8=0.76,
     curve_source=_GEMM_HOPPER["curve_source"] + "; FP8 GEMM plateau 0.76 from Transformer Engine Getting Started; "
-    "sustained 0.71 from NeMo 24.07's in-training LLAMA2-7B and GPT3-5B rows (H100)",
+    "sustained 0.71 from NeMo 24.07's in-training LLAMA2-7B and GPT3-5B rows (H100); FA2 attention curve measured on "
+    "one H200 (benchmarks/results/gpu-h200-2026-12-04)",
 )
 DEVICES: dict[str, DeviceSpec] = {
     d.name: d
