@@ -104,6 +104,53 @@ def time_collective(
     return times, cpus, busy
 
 
+BUSY_SIDE = 256
+"""Side of the square fp32 matrices the busy loop multiplies (about a millisecond per product on one core)."""
+
+
+def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> tuple[list[float], list[float]]:
+    """gloo's own all-reduce of ``x`` while this rank computes, as DDP's overlap: per repetition the slowest
+    rank's time and the compute done meanwhile (the mean over ranks of the products finished, in seconds of
+    products run with every rank computing and nothing communicated).
+
+    Every repetition starts at a barrier; the all-reduce is posted asynchronously (gloo's threads run it)
+    and the main thread multiplies ``BUSY_SIDE``² matrices (one thread, as a training rank's backward)
+    until it has completed — the communication never runs without the compute.
+    """
+    a = torch.randn(BUSY_SIDE, BUSY_SIDE)
+    b = torch.randn(BUSY_SIDE, BUSY_SIDE)
+    out = torch.empty(BUSY_SIDE, BUSY_SIDE)
+    times: list[float] = []
+    products: list[float] = []
+    stats = torch.zeros(2, dtype=torch.float64)
+    for _ in range(10):  # warm-up: the first products pay the math library's set-up
+        torch.mm(a, b, out=out)
+    dist.barrier()
+    start = time.perf_counter()
+    for _ in range(50):  # the product alone, every rank at once, no communication
+        torch.mm(a, b, out=out)
+    alone = (time.perf_counter() - start) / 50
+    for i in range(warmup + reps):
+        dist.barrier()
+        start = time.perf_counter()
+        work = dist.all_reduce(x, async_op=True)
+        done = 0
+        while not work.is_completed():
+            torch.mm(a, b, out=out)
+            done += 1
+        work.wait()
+        stats[0] = time.perf_counter() - start
+        stats[1] = done
+        slowest = stats[:1].clone()
+        dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
+        count = stats[1:].clone()
+        dist.all_reduce(count)
+        if i >= warmup:
+            times.append(float(slowest[0]))
+            products.append(float(count[0]) / dist.get_world_size())
+    return times, [p * alone for p in products]
+
+
 def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         op()
@@ -138,7 +185,7 @@ def _op(
 
 def run(
     run_dir: Path, collectives: Sequence[str], algorithms: Sequence[str], sizes: Sequence[int], reps: int, warmup: int,
-    per_node: int, device: str = "cpu", max_reps: int | None = None, budget_s: float = 0.0,
+    per_node: int, device: str = "cpu", max_reps: int | None = None, budget_s: float = 0.0, busy: bool = False,
 ) -> None:  # fmt: skip
     rank, world = dist.get_rank(), dist.get_world_size()
     out = run_dir / "bench.jsonl"
@@ -151,8 +198,12 @@ def run(
                 # progress for the launcher's watchdog (and its message if this one hangs)
                 (run_dir / f"rank{rank}.phase").write_text(f"bench {collective} {algorithm} {size} B", encoding="utf-8")
                 try:
-                    times, cpus, busy = time_collective(op, reps, warmup, device, max_reps=max_reps,
-                                                        budget_s=budget_s)  # fmt: skip
+                    times, cpus, busy_s = time_collective(op, reps, warmup, device, max_reps=max_reps,
+                                                          budget_s=budget_s)  # fmt: skip
+                    loaded: tuple[list[float], list[float]] | None = None
+                    if busy and collective == "all_reduce" and algorithm == "backend" and device == "cpu":
+                        numel = max(world, size // 4)
+                        loaded = time_busy_all_reduce(torch.ones(numel), reps, warmup)
                 except (RuntimeError, NotImplementedError) as exc:  # e.g. a collective gloo lacks
                     if rank == 0:
                         print(f"skipped {collective}/{algorithm}: {exc}".splitlines()[0], flush=True)
@@ -164,8 +215,11 @@ def run(
                         "size_bytes": max(world, size // 4) * 4, "time_s": statistics.median(times), "times_s": times,
                         "cpu_s": statistics.median(cpus), "median_uncertainty": median_uncertainty(times),
                     }  # fmt: skip
-                    if busy:
-                        record["host_busy_s"] = statistics.median(busy)
+                    if busy_s:
+                        record["host_busy_s"] = statistics.median(busy_s)
+                    if loaded is not None:  # the same all-reduce while every rank computes (``--busy``)
+                        record["busy_times_s"], record["busy_compute_s"] = loaded
+                        record["busy_time_s"] = statistics.median(loaded[0])
                     with out.open("a", encoding="utf-8") as fh:
                         fh.write(json.dumps(record) + "\n")
 
@@ -183,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=0.0, help="seconds of extra repetitions per point")
     p.add_argument("--per-node", type=int, default=1)
     p.add_argument("--backend", default="gloo")
+    p.add_argument("--busy", action="store_true", help="also time gloo's all-reduce while every rank computes")
     args = p.parse_args(argv)
     from runtime.launch import die_with_launcher
 
@@ -193,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(
             args.run_dir, args.collectives.split(","), args.algorithms.split(","),
             [int(s) for s in args.sizes.split(",")], args.reps, args.warmup, args.per_node,
-            max_reps=args.max_reps, budget_s=args.budget_s,
+            max_reps=args.max_reps, budget_s=args.budget_s, busy=args.busy,
         )  # fmt: skip
     finally:
         dist.destroy_process_group()

@@ -578,9 +578,12 @@ def measure_compute_concurrent(
 
 
 def run_bench(
-    ranks: int, per_node: int, testbed: Testbed, plan: CalibrationPlan, run_dir: Path
+    ranks: int, per_node: int, testbed: Testbed, plan: CalibrationPlan, run_dir: Path, busy: bool = False
 ) -> list[dict[str, Any]]:
-    """Run the collective microbenchmarks with ``ranks`` ranks; return rank 0's records."""
+    """Run the collective microbenchmarks with ``ranks`` ranks; return rank 0's records.
+
+    ``busy``: gloo's all-reduce is also timed while every rank computes (:func:`runtime.bench.time_busy_all_reduce`).
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "bench.jsonl").unlink(missing_ok=True)
     command = [
@@ -588,7 +591,7 @@ def run_bench(
         "--collectives", ",".join(plan.collectives), "--algorithms", ",".join(plan.algorithms),
         "--sizes", ",".join(str(s) for s in plan.sizes), "--reps", str(plan.reps), "--warmup", str(plan.warmup),
         "--per-node", str(per_node), "--max-reps", str(max(plan.reps, plan.max_reps)),
-        "--budget-s", str(plan.point_budget_s),
+        "--budget-s", str(plan.point_budget_s), *(["--busy"] if busy else []),
     ]  # fmt: skip
     spawn_ranks(ranks, command, testbed, run_dir, workers_per_node=per_node, timeout_s=plan.timeout_s)
     lines = (run_dir / "bench.jsonl").read_text(encoding="utf-8").splitlines()

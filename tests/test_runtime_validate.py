@@ -363,3 +363,23 @@ def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refu
     with pytest.raises(CalibrationError, match=r"links\.intra\.backend [0-9.]+ %; ") as info:
         check_residuals(after)
     assert "links.intra.ring" not in str(info.value)
+
+
+@pytest.mark.multiprocess
+def test_bench_busy_times_gloo_all_reduce_while_every_rank_computes(tmp_path: Path) -> None:
+    """``python -m runtime.bench --busy`` (the contention probe, ``benchmarks/comm_contention.py``) also times
+    gloo's all-reduce posted asynchronously while each rank multiplies matrices until it completes: one
+    time per repetition, and the compute done meanwhile, which cannot exceed the time it ran in (each
+    product priced at its time with every rank computing and nothing communicated; 10 % for timer noise)."""
+    from runtime.calibrate import CalibrationPlan, run_bench
+    from runtime.testbed import LocalTestbed
+
+    plan = CalibrationPlan(sizes=(1 << 20,), algorithms=("backend",), collectives=("all_reduce",), reps=3,
+                           max_reps=3, warmup=1, timeout_s=120)  # fmt: skip
+    (record,) = run_bench(2, 1, LocalTestbed(), plan, tmp_path / "bench", busy=True)
+    assert len(record["busy_times_s"]) == len(record["busy_compute_s"]) == 3
+    assert record["busy_time_s"] == pytest.approx(sorted(record["busy_times_s"])[1])
+    for wall, done in zip(record["busy_times_s"], record["busy_compute_s"], strict=True):
+        assert wall > 0 and 0 <= done <= 1.1 * wall
+    (plain,) = run_bench(2, 1, LocalTestbed(), plan, tmp_path / "plain")
+    assert "busy_time_s" not in plain
