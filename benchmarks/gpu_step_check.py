@@ -263,7 +263,7 @@ def _step_terms(scenario: Scenario) -> dict[str, float]:
 
 def runtime_fields(precision: str) -> list[str]:
     """:data:`RUNTIME_FIELDS` for a run at ``precision``: fp32 runs without autocast, with TF32 off (torch's default,
-    which the runtime of 2026-12-04 left as it was)."""
+    which the runtime of 2026-12-04 left as it was, and dpsim's default since)."""
     if precision in ("bf16", "fp16"):
         return list(RUNTIME_FIELDS)
     return [f for f in RUNTIME_FIELDS if f != "training.autocast=true"] + ["training.fp32_matmul=ieee"]
@@ -286,7 +286,14 @@ def heldout(directory: Path = DEFAULT_DIR / "heldout") -> dict[str, dict[str, An
         scenario = load_scenario(path)
         fields = runtime_fields(scenario.training.precision)
         out[tag] = {"name": scenario.name, "measured": meas, "predicted": {}}
-        for label, extra in (("as launched", []), ("runtime fields", fields), ("calibrated", [*fields, *calibrated])):
+        variants: list[tuple[str, list[str]]] = [
+            ("as launched", []),
+            ("runtime fields", fields),
+            ("calibrated", [*fields, *calibrated]),
+        ]
+        if scenario.training.precision == "fp32":  # what dpsim priced before PyTorch's default became its own
+            variants.append(("TF32 assumed", [*fields, "training.fp32_matmul=tf32"]))
+        for label, extra in variants:
             out[tag]["predicted"][label] = _step_terms(load_scenario(path, extra))
         del batch
     return out
@@ -376,6 +383,7 @@ def report(result: dict[str, Any]) -> str:
         lines += ["", "Held out (configurations run after the mechanisms were found), measured vs predicted", ""]
         lines.append(
             f"{'configuration':42s} {'term':12s} {'measured':>10s} {'as launched':>12s} {'runtime':>9s} {'calibr.':>9s}"
+            f" {'TF32':>9s}"
         )
         for entry in result["heldout"].values():
             meas = entry["measured"]

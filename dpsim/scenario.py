@@ -1007,12 +1007,13 @@ class TrainingConfig(_Section):
     """bf16/fp16 mean mixed precision with fp32 master weights (the ZeRO paper's setting); fp8 runs
     the linear layers' GEMMs in FP8 with per-tensor scaling (Transformer Engine) on bf16 weights,
     activations and fp32 master weights (Micikevicius et al. 2022, "FP8 Formats for Deep Learning")."""
-    fp32_matmul: Literal["tf32", "ieee"] = "tf32"
+    fp32_matmul: Literal["tf32", "ieee"] = "ieee"
     """How fp32 training's GEMMs run (``precision: fp32``). ``tf32``: on the TF32 tensor cores
-    (``cluster.device.peak_flops_fp32``; ``torch.backends.cuda.matmul.allow_tf32 = True``, the runtime sets it so).
-    ``ieee``: full FP32 on the FP32 units (``cluster.device.peak_flops_fp32_ieee``: 19.5 TFLOP/s on an A100, 67 on an
-    H100/H200 against TF32's 156 and 494.5), PyTorch's default since 1.12 (``allow_tf32`` False,
-    ``torch.get_float32_matmul_precision() == "highest"``). The GEMM curve's plateau and overhead are kept."""
+    (``cluster.device.peak_flops_fp32``; ``torch.backends.cuda.matmul.allow_tf32 = True``, the runtime sets it so;
+    NVIDIA's NGC containers turn it on by default). ``ieee`` (the default): full FP32 on the FP32 units
+    (``cluster.device.peak_flops_fp32_ieee``: 19.5 TFLOP/s on an A100, 67 on an H100/H200 against TF32's 156 and
+    494.5), PyTorch's default since 1.12 (``allow_tf32`` False, ``torch.get_float32_matmul_precision() == "highest"``),
+    so a plain fp32 PyTorch program is priced as it runs. The GEMM curve's plateau and overhead are kept."""
     autocast: bool = False
     """bf16/fp16 as PyTorch's own mixed precision runs it (``torch.autocast`` over an fp32 model under plain DDP:
     what ``runtime`` runs, and PyTorch AMP scripts): the parameters, their gradients (and so DDP's buckets and
