@@ -7,8 +7,8 @@ median over ``trials`` trials of (elapsed / reps):
   transformer layers that dpsim's published runs use (Megatron's layout, tokens T = micro-batch x sequence);
 - the same transformer GEMMs in FP8 (``torch._scaled_mm``, e4m3 x e4m3 -> bf16, per-tensor scales, as
   Transformer Engine's tensor-scaled FP8 GEMM);
-- fused attention (``scaled_dot_product_attention``, causal, head dim 128) with PyTorch's flash backend
-  (FlashAttention-2's kernels) and the cuDNN backend, forward and forward+backward;
+- fused attention (``scaled_dot_product_attention``, causal at head dim 128 and 64, and one unmasked) with PyTorch's
+  flash backend (FlashAttention-2's kernels) and the cuDNN backend, forward and forward+backward;
 - a device-to-device copy (memory bandwidth: bytes read + written).
 
 ``--compare IN.json`` (any machine): the catalog device's prediction for each item with
@@ -34,7 +34,16 @@ LAYERS = [
     ("gpt-1.3b tp1 T8192", 8192, 2048, 8192, 16, 1),
 ]
 SQUARES = [256, 512, 1024, 2048, 4096, 8192, 16384]
-ATTENTION = [(4, 2048), (2, 4096), (1, 8192)]  # (batch, sequence) with 16 heads of 128
+# (batch, sequence, heads, head dim, causal): b·s = 8192 and h·d = 2048 throughout. The first three (causal, d 128)
+# are what --fit reads; d 64 and the unmasked one test the curve's head-dim and masking assumptions
+ATTENTION = [
+    (4, 2048, 16, 128, True),
+    (2, 4096, 16, 128, True),
+    (1, 8192, 16, 128, True),
+    (4, 2048, 32, 64, True),
+    (1, 8192, 32, 64, True),
+    (2, 4096, 16, 128, False),
+]
 
 
 def layer_gemms(tokens: int, h: int, f: int, heads: int, tp: int) -> list[tuple[str, int, int, int]]:
@@ -103,8 +112,7 @@ def measure(path: Path, reps: int, trials: int) -> None:
 
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    for batch, seq in ATTENTION:
-        heads, d = 16, 128
+    for batch, seq, heads, d, causal in ATTENTION:
         q, k_, v = (torch.randn(batch, heads, seq, d, device=dev, dtype=torch.bfloat16, generator=g,
                                 requires_grad=True) for _ in range(3))  # fmt: skip
         grad = torch.randn(batch, heads, seq, d, device=dev, dtype=torch.bfloat16, generator=g)
@@ -112,25 +120,31 @@ def measure(path: Path, reps: int, trials: int) -> None:
             try:
                 with sdpa_kernel(backend):
                     fwd = timed(
-                        lambda q=q, k_=k_, v=v: F.scaled_dot_product_attention(q, k_, v, is_causal=True),
+                        lambda q=q, k_=k_, v=v, causal=causal: F.scaled_dot_product_attention(
+                            q, k_, v, is_causal=causal
+                        ),
                         n=max(3, reps // 4),
                     )
 
-                    def both(q=q, k_=k_, v=v, grad=grad) -> None:  # type: ignore[no-untyped-def]
-                        out = F.scaled_dot_product_attention(q, k_, v, is_causal=True)
+                    def both(q=q, k_=k_, v=v, grad=grad, causal=causal) -> None:  # type: ignore[no-untyped-def]
+                        out = F.scaled_dot_product_attention(q, k_, v, is_causal=causal)
                         torch.autograd.backward(out, grad)
 
                     fwd_bwd = timed(both, n=max(3, reps // 4))
             except Exception as exc:
-                print(f"attention {name} b{batch} s{seq}: {type(exc).__name__}: {exc}", flush=True)
+                print(f"attention {name} b{batch} s{seq} d{d} causal={causal}: {type(exc).__name__}: {exc}", flush=True)
                 continue
-            flops_fwd = 4 * batch * heads * seq * seq * d / 2  # causal: half the blocks
-            items.append({"kind": f"attention_{name}", "label": f"b{batch} s{seq} h{heads} d{d} causal",
-                          "batch": batch, "seq": seq, "heads": heads, "head_dim": d, "forward_s": fwd,
+            flops_fwd = 4 * batch * heads * seq * seq * d / (2 if causal else 1)  # causal: half the blocks
+            items.append({"kind": f"attention_{name}",
+                          "label": f"b{batch} s{seq} h{heads} d{d} {'causal' if causal else 'unmasked'}",
+                          "batch": batch, "seq": seq, "heads": heads, "head_dim": d, "causal": causal, "forward_s": fwd,
                           "backward_s": fwd_bwd - fwd, "forward_tflops": flops_fwd / fwd / 1e12,
                           "backward_tflops": 2.5 * flops_fwd / (fwd_bwd - fwd) / 1e12})  # fmt: skip
-            print(f"attention {name} b{batch} s{seq}: fwd {fwd * 1e3:.3f} ms ({flops_fwd / fwd / 1e12:.0f} TFLOP/s), "
-                  f"bwd {(fwd_bwd - fwd) * 1e3:.3f} ms", flush=True)  # fmt: skip
+            print(
+                f"attention {name} b{batch} s{seq} d{d} causal={causal}: fwd {fwd * 1e3:.3f} ms "
+                f"({flops_fwd / fwd / 1e12:.0f} TFLOP/s), bwd {(fwd_bwd - fwd) * 1e3:.3f} ms",
+                flush=True,
+            )
 
     for mib in (256, 2048):
         x = torch.empty(mib * 2**20, dtype=torch.uint8, device=dev)
@@ -167,13 +181,16 @@ def compare(path: Path, device_name: str) -> None:
             name = f"{kind[5:]} {it['label']} {it['m']}x{it['n']}x{it['k']}"
             group = f"{kind} {'square' if it['label'] == 'square' else 'layer'}"
         elif kind.startswith("attention_"):
-            fwd_eff, bwd_eff = attention_rate(device, "fa2" if kind == "attention_flash" else "device", it["seq"], True)
-            flops = 4 * it["batch"] * it["heads"] * it["seq"] ** 2 * it["head_dim"] / 2
+            causal = it.get("causal", True)
+            kernel = "fa2" if kind == "attention_flash" else "device"
+            fwd_eff, bwd_eff = attention_rate(device, kernel, it["seq"], causal)
+            flops = 4 * it["batch"] * it["heads"] * it["seq"] ** 2 * it["head_dim"] / (2 if causal else 1)
             for phase, eff, factor in (("forward", fwd_eff, 1.0), ("backward", bwd_eff, 2.5)):
                 predicted = factor * flops / (device.peak_flops * eff)
                 measured = factor * flops / (attention_tflops(doc, it, phase) * 1e12)
                 name = f"{kind[10:]} {phase} {it['label']}"
-                ratios.setdefault(f"{kind} {phase}", []).append(measured / predicted)
+                shape = "" if causal and it["head_dim"] == 128 else f" d{it['head_dim']}{'' if causal else ' unmasked'}"
+                ratios.setdefault(f"{kind} {phase}{shape}", []).append(measured / predicted)
                 print(f"{name:<48}{measured * 1e3:>10.3f}ms{predicted * 1e3:>10.3f}ms{measured / predicted:>10.3f}")
             continue
         else:
@@ -217,7 +234,14 @@ def attention_tflops(doc: dict[str, Any], item: dict[str, Any], phase: str) -> f
     bandwidth measured in the same file, 71 us at 8192 tokens x 16 x 128). In training q, k and v are no leaves;
     the kernels' own pre- and post-passes (cuDNN's dot(dO, O) and its dQ conversion, 38 and 31 us in the H200's
     profiler trace at b4 s2048) stay in."""
-    flops = 4.0 * item["batch"] * item["heads"] * item["seq"] ** 2 * item["head_dim"] / 2
+    flops = (
+        4.0
+        * item["batch"]
+        * item["heads"]
+        * item["seq"] ** 2
+        * item["head_dim"]
+        / (2 if item.get("causal", True) else 1)
+    )
     if phase == "forward":
         return flops / item["forward_s"] / 1e12
     bandwidth = max(it["bandwidth_Bps"] for it in doc["items"] if it["kind"] == "copy")
@@ -232,7 +256,7 @@ def fit_attention(doc: dict[str, Any], kind: str, phase: str, clock: float, peak
     ``backward``), each rate times ``clock`` (:func:`gemm_clock`) over ``peak``: least squares in log(rate) over
     s½ on a 1-token grid (e is then the geometric mean of rate·(s + s½)/s)."""
     points = [(float(it["seq"]), attention_tflops(doc, it, phase) * 1e12 * clock / peak) for it in doc["items"]
-              if it["kind"] == kind]  # fmt: skip
+              if it["kind"] == kind and it.get("causal", True) and it["head_dim"] == 128]  # fmt: skip
     best: tuple[float, float, float] | None = None
     for half in range(0, 20001):
         logs = [math.log(rate * (s + half) / s) for s, rate in points]

@@ -975,3 +975,8 @@ def test_attention_rate_by_hand() -> None:
     assert _device_check().attention_tflops(doc, item, "backward") == pytest.approx(
         flops / (0.0015228800296783447 - accumulate) / 1e12, rel=1e-9
     )
+    # an unmasked item (a later --measure writes "causal"): all s² scores count, 4·b·h·s²·d forward
+    unmasked = {**item, "causal": False, "forward_s": 1e-3}
+    assert _device_check().attention_tflops(doc, unmasked, "forward") == pytest.approx(
+        4 * 2 * 16 * 4096**2 * 128 / 1e-3 / 1e12, rel=1e-12
+    )
