@@ -9,9 +9,10 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
 - attention: ``standard`` is two batched GEMMs per head (scores ``s × s × d``, context
   ``s × d × s``) and the memory-bound scale-mask-softmax and dropout over the ``s × s`` scores
   (and, with ``model.attention_nan_to_num``, metaseq's ``torch.nan_to_num`` over them);
-  ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's
-  attention efficiency, ``4·s²·d`` FLOPs per head forward and 2.5× that backward (it recomputes
-  the scores), half of it under a causal mask (the masked blocks are skipped);
+  ``flash`` is one fused kernel (Dao et al. 2022; Dao 2023, FlashAttention-2 §3) at the device's attention
+  efficiency (rising with the sequence where the device says so, :func:`attention_rate`), ``4·s²·d`` FLOPs
+  per head forward and 2.5× that backward (it recomputes the scores), half of it under a causal mask (the
+  masked blocks are skipped);
 - with ``model.rope_kernels``, the rotary embedding's eager kernels on q and k (:func:`rope_bytes`);
 - memory-bound kernels priced by bytes moved over achievable bandwidth: two LayerNorms, the
   MLP activation (bias-GeLU, or SwiGLU), two bias-dropout-residual-adds (all at the activation

@@ -384,7 +384,9 @@ class ModelConfig(_Section):
     generation, written for Ampere (``mma.sync``, no TMA or ``wgmma``): FlashAttention-2 itself, PyTorch SDPA's flash
     backend (its FlashAttention-2 kernels), Triton kernels compiled before Triton's Hopper support (llm-foundry's
     ``attn_impl: triton`` under ``triton-pre-mlir``); on Hopper it runs at ``cluster.device.attention_efficiency_fa2``
-    (Shah et al. 2024, FlashAttention-3: FlashAttention-2 at 35 % of the H100 forward), elsewhere as ``device``."""
+    and ``attention_half_seq_fa2`` (torch SDPA's FlashAttention-2 kernels measured on an H200: 0.426 / 0.328 of peak at
+    long sequences, half at s 1839 / 490; 35 % forward at s 8192, FlashAttention-3's figure), elsewhere as
+    ``device``."""
     attention_nan_to_num: bool = False
     """The s×s scores pass through ``torch.nan_to_num`` before the softmax (metaseq's
     ``ModelParallelMultiheadAttention`` in training, whenever a mask is given, as the causal one always is):
@@ -602,8 +604,8 @@ class DeviceConfig(_Section):
     """Fraction of peak of fused (flash) attention, forward and backward."""
     attention_efficiency_fa2: tuple[Fraction, Fraction] | None = None
     """Fraction of peak of a flash-attention kernel of FlashAttention-2's generation (``model.attention_kernel:
-    fa2``), forward and backward, on a device whose best kernels are newer (the catalog's H100/H200: FlashAttention-3
-    reports FlashAttention-2 at 35 % forward and ~300 TFLOP/s backward); none: ``attention_efficiency``."""
+    fa2``), forward and backward, on a device whose best kernels are newer (the catalog's H100/H200: 0.426 / 0.328,
+    measured on an H200, with ``attention_half_seq_fa2``); none: ``attention_efficiency``."""
     attention_half_seq: tuple[SequenceLength, SequenceLength] = (0.0, 0.0)
     """Sequence length at which causal fused attention (forward, backward) reaches half of ``attention_efficiency``,
     its long-sequence rate: ``attention_efficiency · s / (s + s½)`` causal, ``s / (s + s½/2)`` unmasked (a fixed
