@@ -1053,8 +1053,10 @@ def calibrate(
     """Measure and fit the testbed's profile; also return the raw benchmark records.
 
     With ``max_residual``, the bandwidth points of every link fit whose residual exceeds it are
-    measured again, up to ``rounds`` times (:func:`remeasure_links`), before the profile is returned;
-    refusing a fit still above it is the caller's (:func:`dpsim.calibration.check_residuals`).
+    measured again, up to ``rounds`` times (:func:`remeasure_links`), before the profile is returned —
+    unless a fit that is not measured again (host, optimizer) exceeds it too, which refuses the profile
+    whatever the links do; refusing a fit still above it is the caller's
+    (:func:`dpsim.calibration.check_residuals`).
     """
     work = work_dir or Path(tempfile.mkdtemp(prefix="dpsim-calibrate-"))
     links, records = calibrate_links(scenario, plan, testbed, work_dir=work, log=log, bench=bench)
@@ -1063,8 +1065,14 @@ def calibrate(
         profile = _refit_links(profile, records, plan, testbed)
         for round_index in range(rounds if max_residual is not None else 0):
             assert max_residual is not None
-            bad = sorted(n for n in residuals_above(profile, max_residual) if n.startswith("links."))
+            above = residuals_above(profile, max_residual)
+            bad = sorted(n for n in above if n.startswith("links."))
+            kept = sorted(n for n in above if not n.startswith("links."))
             if not bad:
+                break
+            if kept:  # not measured again here: the profile is refused whatever the links do
+                log(f"calibrate: not measuring the links again: {', '.join(kept)} above {100 * max_residual:g} % "
+                    "is not measured again, so the profile is refused anyway")  # fmt: skip
                 break
             listed = ", ".join(f"{n} {100 * profile.residuals()[n]:.1f} %" for n in bad)
             log(f"calibrate: fit residual above {100 * max_residual:g} %: {listed}; measuring their bandwidth "

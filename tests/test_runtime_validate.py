@@ -363,6 +363,13 @@ def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refu
     with pytest.raises(CalibrationError, match=r"links\.intra\.backend [0-9.]+ %; ") as info:
         check_residuals(after)
     assert "links.intra.ring" not in str(info.value)
+    # a fit that is not measured again (here the host's) above the limit refuses the profile anyway: no rounds
+    loose = dataclasses.replace(host, residual=0.2)
+    monkeypatch.setattr(rc, "calibrate_compute", lambda links, *a, **k: dataclasses.replace(links, host_model=loose))
+    calls.clear()
+    refused, _ = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "c", log=lambda m: None,
+                              max_residual=0.05, bench=bench)  # fmt: skip
+    assert calls == first_pass and "remeasured_rounds" not in refused.meta
 
 
 @pytest.mark.multiprocess
