@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
@@ -1552,9 +1551,10 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
 
 def save_profile(profile: HardwareProfile, path: str | Path) -> None:
     """Write ``profile`` as YAML with units (whole or not at all, never through a link: :mod:`dpsim.outputs`)."""
+    from dpsim.inputs import dump_yaml
     from dpsim.outputs import replaced
 
-    text = yaml.safe_dump(profile_to_dict(profile), sort_keys=False, allow_unicode=True)
+    text = dump_yaml(profile_to_dict(profile))
     with replaced(path, "profile") as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -349,8 +349,7 @@ def _calibrate_compute(
     """``dpsim calibrate --compute``: time GEMMs, fit ``matmul_efficiency`` and ``kernel_overhead``."""
     import json
 
-    import yaml
-
+    from dpsim.inputs import dump_yaml
     from dpsim.scenario import load_scenario
 
     _check_outputs(scenario, out, records)
@@ -386,7 +385,7 @@ def _calibrate_compute(
         "points": [p.as_dict() for p in points],
     }
     with atomic_output(out, "--out") as tmp:
-        tmp.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        tmp.write_text(dump_yaml(document), encoding="utf-8")
     if records is not None:
         with atomic_output(records, "--records") as tmp:
             tmp.write_text(json.dumps(document["points"], indent=1), encoding="utf-8")

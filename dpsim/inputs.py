@@ -45,6 +45,7 @@ __all__ = [
     "STDIN",
     "brief",
     "decode",
+    "dump_yaml",
     "first_repeat",
     "load_json",
     "load_yaml",
@@ -365,6 +366,26 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _int)
 _Loader.add_constructor("tag:yaml.org,2002:float", _float)
 _Loader.add_constructor("tag:yaml.org,2002:bool", _bool)
 _Loader.add_constructor("tag:yaml.org,2002:null", _null)
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every text that :func:`load_yaml` would read as something else."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> Any:
+    # PyYAML quotes what YAML 1.1 reads as a number, bool or null; the 1.2 core schema load_yaml reads adds
+    # '1e3' (1.1: text; 1.2: 1000.0), '0o10' (8) and '.NaN'
+    if any(regex.match(value) for regex in (_INT_RE, _FLOAT_RE, _BOOL_RE, _NULL_RE)):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
+def dump_yaml(data: Any) -> str:
+    """``data`` as YAML that :func:`load_yaml` reads back equal (keys in order, non-ASCII text as it is)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def _map(loader: _Loader, node: Any) -> dict[Any, Any]:

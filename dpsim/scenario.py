@@ -22,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -2073,7 +2072,7 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
 
 def dump_scenario(scenario: Scenario) -> str:
     """YAML text of a scenario, with units, that :func:`load_scenario` reads back to an equal object."""
-    return yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
+    return inputs.dump_yaml(scenario_data(scenario))
 
 
 def scenario_schema() -> dict[str, Any]:

@@ -2326,6 +2326,26 @@ def values_read_as_others() -> Iterator[Case]:
             yield Case(kind, [at, option, value], expect_error=True, names=option, program="runtime")
 
 
+def texts_read_back_as_numbers() -> Iterator[Case]:
+    """Text that YAML 1.2 (what dpsim reads) takes for a number, a bool or null but YAML 1.1 (what PyYAML writes
+    by) does not: ``'1e3'`` (1.2: 1000.0), ``'0o10'`` (8), ``'.NaN'``. Written unquoted, the file no longer read back:
+    ``python -m runtime`` of a scenario named '1e3' failed in every rank after the launch (the ranks read the
+    scenario the launcher wrote), and a profile with such a name, host or backend was refused by the reload that
+    ``calibrate`` makes of what it wrote. Each is valid and must run."""
+    kind = "text read back as a number (1e3, 0o10)"
+    trace = ["calibrate", "--from-trace", "{tmp}/t.json", "--base", "{tmp}/base.yaml", "--out", "{tmp}/p.yaml"]
+    profile = PROFILE.read_text(encoding="utf-8")
+    for key, text in (("name", "1e3"), ("host", "0o10"), ("backend", ".NaN"), ("name", "+12E3"), ("host", "TRUE")):
+        base = re.sub(rf"^{key}: .*$", f"{key}: '{text}'", profile, count=1, flags=re.M)
+        yield Case(kind, trace, {"t.json": _kineto_trace(), "base.yaml": base.encode()}, accept=True)
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:  # the runtime is an extra (dpsim[runtime])
+        argv = [_RUNTIME_SCENARIO, "--set", "name='1e3'", "--steps", "1", "--warmup-steps", "0", "--run-dir",
+                "{tmp}/run"]  # fmt: skip
+        yield Case(kind, argv, accept=True, program="runtime")
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2337,7 +2357,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     runtime_refusals, report_numbers, profile_paths, json_extremes, set_list_indices, outputs_onto_inputs,
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
-    one_device, trace_fields, plotting_environment, values_read_as_others,
+    one_device, trace_fields, plotting_environment, values_read_as_others, texts_read_back_as_numbers,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

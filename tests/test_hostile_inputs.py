@@ -787,3 +787,29 @@ def test_plots_are_drawn_whatever_mplbackend_says(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "dpsim.cli", *argv], capture_output=True, text=True, env=env)
     # was a ValueError traceback from matplotlib's import; the settings folder two warnings on stderr
     assert proc.returncode == 0 and proc.stderr == "" and (tmp_path / "p.png").stat().st_size > 0, proc.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "S", "Zs")), max_size=12))
+@example("1e3")
+@example("0o10")
+@example(".NaN")
+@example("-.Inf")
+@example("+12E3")
+@example("TRUE")
+@example("Null")
+@example("")
+def test_dumped_text_reads_back_as_the_same_text(text: str) -> None:
+    from dpsim.inputs import dump_yaml, load_yaml
+
+    data = {"name": text, "list": [text], text: 1} if text else {"name": text}
+    assert load_yaml(dump_yaml(data), "<dump>") == data  # '1e3' was written bare and read back as 1000.0
+
+
+def test_check_dump_of_a_name_yaml_reads_as_a_number_runs(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL.replace("name: small", "name: '1e3'"))
+    code, dumped, err = hostile.run_in_process(["check", str(tmp_path / "s.yaml"), "--dump"])
+    assert code == 0 and "name: '1e3'" in dumped, err
+    (tmp_path / "d.yaml").write_text(dumped)
+    code, _, err = hostile.run_in_process(["run", str(tmp_path / "d.yaml")])
+    assert code == 0, err  # was "name: Input should be a valid string (got 1000.0)"
