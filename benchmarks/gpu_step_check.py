@@ -167,7 +167,7 @@ def classify(kernel: str, chain: list[str], dims: Any, types: Any, parameter_sha
 
 
 def parameter_shapes(scenario: Scenario) -> set[tuple[int, ...]]:
-    """Shapes of the runtime GPT's parameters (nn.TransformerEncoderLayer, tied embedding, learned positions)."""
+    """Shapes of the runtime GPT's parameters (fused QKV block, tied embedding, learned positions)."""
     m = scenario.model
     h, f = m.hidden, m.ffn_hidden or 4 * m.hidden
     return {(3 * h, h), (h, h), (f, h), (h, f), (m.vocab, h), (m.seq_len, h), (3 * h,), (h,), (f,)}

@@ -184,7 +184,7 @@ def _transformer_parts(m: Any) -> tuple[list[float], list[float], list[float], l
         layer = [*attn, ffn * h, ffn, h * ffn, h, h, h]
         pooler = [float(h * h), float(h)] if m.pooler else []
         return [x for x in embed if x], [float(x) for x in layer], pooler, head
-    # GPT-2 as runtime.model.GPT registers it (nn.TransformerEncoderLayer): fused QKV weight and
+    # GPT-2 as runtime.model.GPT registers it (runtime.model.Block): fused QKV weight and
     # bias, out projection, fc, proj, then the two LayerNorms; final LayerNorm; tied head
     layer = [(h + 2 * kv) * h, h + 2 * kv, h * h, h, ffn * h, ffn, h * ffn, h, h, h, h, h]
     return [float(m.vocab * h), *positions], [float(x) for x in layer], [float(h), float(h)], head

@@ -187,7 +187,7 @@ class LayerSlowdown:
 def slowed_units(model: nn.Module) -> list[nn.Module]:
     """The layers a straggler slows: an MLP's linear layers; a GPT's embedding, blocks and final norm."""
     if isinstance(model, GPT):
-        return [model.tokens, *model.blocks.layers, model.norm]
+        return [model.tokens, *model.blocks, model.norm]
     return [m for m in model.modules() if isinstance(m, nn.Linear)]
 
 
@@ -271,7 +271,7 @@ def shard_units(model: GPT | MLP, reshard: bool, mesh: Any = None, param_dtype: 
     kwargs: dict[str, Any] = {"mesh": mesh, "reshard_after_forward": reshard}
     if policy is not None:
         kwargs["mp_policy"] = policy
-    units = list(model.blocks.layers) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
+    units = list(model.blocks) if isinstance(model, GPT) else [m for m in model.net if isinstance(m, nn.Linear)]
     for unit in units:
         fully_shard(unit, **kwargs)
     fully_shard(model, **kwargs)

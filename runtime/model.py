@@ -19,7 +19,41 @@ from torch import nn
 
 from dpsim.scenario import Scenario
 
-__all__ = ["GPT", "MLP", "build_model", "synthetic_batch", "synthetic_samples"]
+__all__ = ["GPT", "MLP", "Block", "build_model", "synthetic_batch", "synthetic_samples"]
+
+
+class Block(nn.Module):
+    """A pre-norm GPT-2 block as nanoGPT's ``model.py`` and Megatron-LM run it: one fused QKV linear,
+    ``F.scaled_dot_product_attention(is_causal=True)`` on the per-head views, the output projection,
+    then the GELU MLP — the block dpsim prices.
+
+    Not ``nn.TransformerEncoderLayer``: its ``nn.MultiheadAttention`` is sequence-first inside, so with
+    ``batch_first`` it transposes the input (the QKV GEMM's input then copied by ``reshape``), adds the
+    QKV bias as a separate kernel (non-contiguous 3-D input to ``F.linear``), copies the packed projection
+    into ``(3, s, b, h)`` (``_in_projection_packed``'s ``.contiguous()``), selects q, k, v from it (three
+    ``SelectBackward`` zero-fills and adds in the backward) and permutes the attention output back with one
+    more copy: 24-33 % of the kernel time of an H200 step that dpsim does not price.
+    Parameters are registered in the same order and sizes (QKV weight and bias, out projection, fc, proj,
+    the two LayerNorms), so :func:`dpsim.buckets.gradient_tensors` lists them as DDP buckets them.
+    """
+
+    def __init__(self, hidden: int, heads: int, ffn_hidden: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.fc = nn.Linear(hidden, ffn_hidden)
+        self.proj = nn.Linear(ffn_hidden, hidden)
+        self.norm1 = nn.LayerNorm(hidden)
+        self.norm2 = nn.LayerNorm(hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, h = x.shape
+        heads = (t.view(b, s, self.heads, h // self.heads).transpose(1, 2) for t in self.qkv(self.norm1(x)).split(h, 2))
+        q, k, v = heads
+        y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.out(y.transpose(1, 2).reshape(b, s, h))
+        return x + self.proj(nn.functional.gelu(self.fc(self.norm2(x))))
 
 
 class GPT(nn.Module):
@@ -29,18 +63,14 @@ class GPT(nn.Module):
         super().__init__()
         self.tokens = nn.Embedding(vocab, hidden)
         self.positions = nn.Embedding(seq_len, hidden)
-        block = nn.TransformerEncoderLayer(
-            hidden, heads, ffn_hidden or 4 * hidden, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
-        )
-        self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
+        self.blocks = nn.ModuleList(Block(hidden, heads, ffn_hidden or 4 * hidden) for _ in range(layers))
         self.norm = nn.LayerNorm(hidden)
-        self.mask: torch.Tensor
-        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq_len), persistent=False)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         seq = tokens.shape[1]
         x = self.tokens(tokens) + self.positions.weight[:seq]
-        x = self.blocks(x, mask=self.mask[:seq, :seq], is_causal=True)
+        for block in self.blocks:
+            x = block(x)
         return self.norm(x) @ self.tokens.weight.T  # tied output head
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

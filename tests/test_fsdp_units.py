@@ -49,7 +49,7 @@ def test_units_are_what_the_runtime_wraps(model: dict) -> None:
     layer; a model given only by its parameter count is the runtime's 4-layer MLP."""
     s = _scenario(model)
     built = build_model(s)  # type: ignore[arg-type]
-    units = list(built.blocks.layers) if isinstance(built, GPT) else [m for m in built.net if isinstance(m, nn.Linear)]
+    units = list(built.blocks) if isinstance(built, GPT) else [m for m in built.net if isinstance(m, nn.Linear)]
     assert fsdp_units(s) == len(units)  # type: ignore[arg-type]
     block = sum(p.numel() for p in units[0].parameters())
     if isinstance(built, GPT):  # 12h^2 + 13h a block; the final norm's 2h is spread over the layers as memory does

@@ -106,7 +106,7 @@ def test_bf16_autocast_run_records_precision_memory_and_a_trace(scenario_file: P
     assert "c10::BFloat16" in types
     step = load_trace(trace)
     names = [layer.name for layer in step.layers]
-    assert names[:3] == ["Embedding_0", "TransformerEncoderLayer_0", "TransformerEncoderLayer_1"]
+    assert names[:3] == ["Embedding_0", "Block_0", "Block_1"]
     assert names[3].startswith("LayerNorm") and len(names) == 4  # the model's final norm
     assert sum(g for g, _ in step.gradients) == 4 * scenario.model.num_parameters
     assert step.buckets and step.comm_s > 0  # gloo's all-reduce thread is C++: the profiler sees it
