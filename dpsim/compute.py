@@ -80,6 +80,7 @@ __all__ = [
     "gradient_accumulation_seconds",
     "layer_kernels",
     "loss_bytes",
+    "loss_peak_bytes",
     "loss_saved_bytes",
     "microbatch_compute",
     "norm_bytes",
@@ -378,6 +379,21 @@ def loss_saved_bytes(kernel: str, width: float) -> float:
     if kernel in ("megatron", "torch_fp32"):
         return 4.0
     return width
+
+
+def loss_peak_bytes(kernel: str, width: float) -> float:
+    """Bytes a logit element takes at the cross-entropy's peak, its saved bytes (:func:`loss_saved_bytes`) included:
+    what the last stage's activations hold while every layer's are still saved. PyTorch's ``F.cross_entropy``
+    (``log_softmax`` then ``nll_loss``) peaks in its backward, before any layer's: ``nll_loss_backward`` fills a
+    gradient the logits' size, ``_log_softmax_backward_data`` writes another from it and the saved output — three
+    tensors at the ``log_softmax``'s width, 12 bytes for ``torch_fp32`` (the forward holds the caller's 16-bit
+    logits, the fp32 cast and the output: ``width`` + 8, less), ``3·width`` for ``torch``. ``megatron`` (softmax,
+    its gradient and the ``.float()`` copy in place) and ``xentropy``: what they save."""
+    if kernel == "torch_fp32":
+        return max(12.0, (width if width < 4.0 else 0.0) + 8.0)
+    if kernel == "torch":
+        return 3.0 * width
+    return loss_saved_bytes(kernel, width)
 
 
 def layer_kernels(

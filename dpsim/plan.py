@@ -540,7 +540,7 @@ def _screen(
         zero3_kept_parameters,
     )
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
-    from dpsim.compute import loss_saved_bytes
+    from dpsim.compute import loss_peak_bytes
     from dpsim.sim import budget
 
     dev = catalog.DEVICES[device]
@@ -776,7 +776,7 @@ def _screen(
         sp=sp,
         z3_gathered=z3_gathered,
         k_opt=optimizer_bytes_per_param("adam", "bf16"),
-        logit_bytes=loss_saved_bytes(model.loss_kernel, 2.0),
+        logit_bytes=loss_peak_bytes(model.loss_kernel, 2.0),
     )
     capacity = dev.memory_bytes
 
@@ -841,7 +841,7 @@ def _screen_memory(
     logit_bytes: float = 4.0,
 ) -> np.ndarray:
     """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage; ``logit_bytes`` what
-    the loss keeps a logit element (:func:`dpsim.compute.loss_saved_bytes`)."""
+    the loss holds a logit element at its peak (:func:`dpsim.compute.loss_peak_bytes`)."""
     s, h, a, layers, vocab, kv_heads, ffn_hidden, gated, dropout = shape
     embed_in, head, tied = model_embed
     body = (psi_total - embedding_parameters) / pp

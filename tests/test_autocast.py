@@ -58,9 +58,29 @@ def test_model_states_and_copies_by_hand() -> None:
     assert mem.weights == pytest.approx(4.0 * PARAMS + 2.0 * (PARAMS - 2048 * 2048))
     assert mem.gradients == pytest.approx(4.0 * PARAMS)
     assert mem.optimizer_states == pytest.approx(8.0 * PARAMS)
-    # the two norms' fp32 inputs: 2 bytes an element more than the paper's 2-byte count, 2 a layer
-    extra = 12 * 2 * 2.0 * 2048 * 4 * 2048
+    # the norms' fp32 inputs: 2 bytes an element more than the paper's 2-byte count, 2 a layer and the final norm
+    extra = (12 * 2 + 1) * 2.0 * 2048 * 4 * 2048
     assert mem.activations - memory_breakdown(_scenario(False)).activations == pytest.approx(extra)
+
+
+def test_activations_a_sample_by_hand() -> None:
+    """The runtime GPT's activations at its peak, a sample of s = 2048 tokens (h 2048, a 16, v 50,304, 12 layers,
+    flash attention, no dropout, autocast): a layer saves 36 bytes a token and hidden element (the two norms' fp32
+    inputs 8, the QKV and MLP inputs 2 + 2, q, k, v 6, the attention output 2 — the out projection's input, a view of
+    it —, the GELU's input and output 8 + 8) and the fp32 log-sum-exp, 4 a head and token; the output layer the
+    final norm's fp32 input and the head's bf16 input (6 a hidden element) and, at the cross-entropy's backward,
+    log_softmax's output and the two gradients, 12 bytes a logit (torch.cuda.max_memory_allocated on one H200
+    rose 2.870 GB a sample from micro-batch 4 to 8 with nn.TransformerEncoderLayer; 2.242 GB predicted before)."""
+    s, h, a, v = 2048, 2048, 16, 50304
+
+    def acts(mb: int) -> float:
+        data = _scenario(True, micro_batch=mb, global_batch=mb).model_dump(mode="json")
+        data["model"]["loss_kernel"] = "torch_fp32"  # F.cross_entropy under autocast, as the runtime
+        return memory_breakdown(scenario_from_dict(data)).activations
+
+    expected = 12 * (36 * s * h + 4 * a * s) + s * (6 * h + 12 * v)
+    assert expected == 3_074_949_120
+    assert acts(8) - acts(4) == pytest.approx(4 * expected, rel=1e-12)
 
 
 def test_autocast_reduces_fp32_gradients() -> None:

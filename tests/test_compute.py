@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -980,3 +981,43 @@ def test_attention_rate_by_hand() -> None:
     assert _device_check().attention_tflops(doc, unmasked, "forward") == pytest.approx(
         4 * 2 * 16 * 4096**2 * 128 / 1e-3 / 1e12, rel=1e-12
     )
+
+
+def _cpu_peak_bytes(run: Callable[[], None]) -> float:
+    """Peak bytes torch's CPU allocator held above its level at the start of ``run`` (profiler memory events)."""
+    import json
+    import tempfile
+
+    pytest.importorskip("torch")
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    with tempfile.TemporaryDirectory() as tmp:
+        prof.export_chrome_trace(f"{tmp}/trace.json")
+        events = json.loads(Path(tmp, "trace.json").read_text())["traceEvents"]
+    memory = [e["args"] for e in events if e.get("name") == "[memory]"]
+    base = memory[0]["Total Allocated"] - memory[0]["Bytes"]
+    return max(m["Total Allocated"] for m in memory) - base
+
+
+@pytest.mark.parametrize(("kernel", "cast"), [("torch_fp32", True), ("torch", False)])
+def test_loss_peak_bytes_is_what_torchs_allocator_holds(kernel: str, cast: bool) -> None:
+    """F.cross_entropy on T x V bf16 logits, as the caller holds them (freed before the backward), with autocast's
+    fp32 cast (torch_fp32) or without (torch): the allocator's peak over forward and backward, a logit element, is
+    loss_peak_bytes (12 and 6: the backward's three log_softmax-wide tensors; it was 4 and 2, the saved output)."""
+    torch = pytest.importorskip("torch")
+    from dpsim.compute import loss_peak_bytes
+
+    tokens, vocab = 256, 4096
+    leaf = torch.randn(tokens, vocab).bfloat16().requires_grad_()
+    target = torch.randint(vocab, (tokens,))
+
+    def step() -> None:
+        logits = leaf * 1.0  # the model's output: not a leaf, dropped when the loss is formed
+        loss = torch.nn.functional.cross_entropy(logits.float() if cast else logits, target)
+        del logits
+        loss.backward()
+
+    step()  # leaf.grad exists from here on, as the parameters' gradients do in training
+    assert _cpu_peak_bytes(step) / (tokens * vocab) == pytest.approx(loss_peak_bytes(kernel, 2.0), rel=0.01)

@@ -30,7 +30,7 @@ import itertools
 import sys
 from dataclasses import dataclass
 
-from dpsim.compute import chunk_layers, loss_saved_bytes
+from dpsim.compute import chunk_layers, loss_peak_bytes
 from dpsim.scenario import Scenario
 from dpsim.sharding import torch_zero_partition
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
@@ -441,11 +441,13 @@ def _activations(scenario: Scenario, stage: int) -> float:
         per_layer = share * per_layer + (1.0 - share) * _layer_activations(scenario, "none")
     acts = per_layer * in_flight_layers(scenario, stage) + recompute_working_set(scenario)
     if stage == p - 1:
-        # Output layer: final LayerNorm input, projection input and what the loss keeps a logit element (fp32 logits
-        # in Megatron: 4·s·b·h/t · (1 + v/h), Korthikanti et al. 2022, §4.3; model.loss_kernel)
+        # Output layer: final LayerNorm input, projection input and what the loss holds a logit element at its peak
+        # (fp32 logits in Megatron: 4·s·b·h/t · (1 + v/h), Korthikanti et al. 2022, §4.3; model.loss_kernel). Under
+        # training.autocast the norm's input is the fp32 residual stream: 4 + 2 bytes an element
         s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
-        saved = loss_saved_bytes(m.loss_kernel, float(working_bytes(t.precision)))
-        acts += s * b / t.tensor_parallel * (4.0 * h + saved * m.vocab)
+        logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
+        norm = 6.0 if t.autocast and t.precision != "fp32" else 4.0
+        acts += s * b / t.tensor_parallel * (norm * h + logit * m.vocab)
     return acts
 
 
