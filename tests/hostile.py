@@ -13,7 +13,8 @@ under a SIGALRM timeout (or, for a sample, in a subprocess) and classifies the e
 
 ``python tests/hostile.py`` prints the table of classes (the issue's closing note); ``-k TEXT`` runs the classes
 whose name contains TEXT, ``--list`` counts the cases of each class without running them. ``python -m runtime``
-cases run ``runtime.train.main`` in-process (``Case.program``), only those refused before a rank starts.
+cases run ``runtime.train.main`` in-process (``Case.program``): those refused before a rank starts, and one valid
+run (a scenario named '1e3', whose ranks read the scenario the launcher wrote).
 """
 
 from __future__ import annotations
