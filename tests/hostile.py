@@ -2231,13 +2231,29 @@ def _modules(count: int, nested: bool) -> Callable[[list[dict[str, Any]]], None]
     return edit
 
 
+def _gradients(count: int) -> Callable[[list[dict[str, Any]]], None]:
+    """``count`` more parameters' gradients at the end of the backward (an AccumulateGrad node and its op each)."""
+
+    def edit(events: list[dict[str, Any]]) -> None:
+        node = "autograd::engine::evaluate_function: torch::autograd::AccumulateGrad"
+        for i in range(count):
+            ts = 480 + i * 4e-3
+            events.append({"ph": "X", "name": node, "cat": "cpu_op", "ts": ts, "dur": 2e-3, "tid": 1, "args": {}})
+            events.append({"ph": "X", "name": "torch::autograd::AccumulateGrad", "cat": "cpu_op", "ts": ts + 5e-4,
+                           "dur": 1e-3, "tid": 1, "args": {"Input Dims": [[4]], "Input type": ["float"]}})  # fmt: skip
+
+    return edit
+
+
 def trace_fields() -> Iterator[Case]:
     """``calibrate --from-trace``: a profiler trace whose JSON is valid but whose event fields are not what PyTorch
     writes (``Sequence number``, ``Input Dims``, ``Input type``, ``correlation`` of another type; a negative or
     int64-overflowing shape), and traces of many modules, side by side or nested, some with one interval. They were
     ValueError/TypeError/KeyError/IndexError tracebacks; 20,000 modules side by side took 2 minutes (a quadratic
     search for each module's parent) and wrote a profile that then failed its own reload, 10,000 nested ones a
-    ``max()`` of nothing (two modules with the same interval were each inside the other, so neither was the root)."""
+    ``max()`` of nothing (two modules with the same interval were each inside the other, so neither was the root);
+    25,000 gradients searched every AccumulateGrad op for each node's (quadratic: 8,000 took 4.4 s, 25,000 past a
+    minute on the loaded machine)."""
     kind = "profiler traces: fields of the wrong type"
     files = {"s.yaml": SMALL.encode()}
     argv = ["calibrate", "{tmp}/s.yaml", "--from-trace", "{tmp}/t.json", "--out", "{tmp}/p.yaml"]
@@ -2269,7 +2285,7 @@ def trace_fields() -> Iterator[Case]:
     valid += [_set_arg(grad, "Input type", v) for v in ([], [[]], [5])]
     valid += [_set_arg(bucket, "Input Dims", v) for v in ([[]], [], [[5]], [["x"]])]
     valid += [launch(1), launch("1"), launch(None), _modules(5_000, nested=False), _modules(10_000, nested=True)]
-    valid += [_modules(1, nested=True), _set_arg(seq, "Sequence number", None)]
+    valid += [_modules(1, nested=True), _set_arg(seq, "Sequence number", None), _gradients(25_000)]
     for edit in valid:
         yield Case(kind, argv, {**files, "t.json": _kineto_trace(edit)}, accept=True)
     # 20,002 layers are more than a profile file holds (100,000 nodes): refused before --out is written (the

@@ -753,6 +753,10 @@ def test_trace_layers_nest_by_interval_in_linear_time() -> None:
     assert [layer.name for layer in step.layers[:3]] == ["Linear_0", "Linear_2", "Linear_3"]
     assert len(step.layers) == 5_002 and step.layers[-1].name == "Linear_1"
     assert time.process_time() - start < 5  # about 0.1 s; each module searched for its parent took 10 s
+    start = time.process_time()
+    step = parse_trace(json.loads(hostile._kineto_trace(hostile._gradients(20_000))), "t.json")
+    assert len(step.gradients) == 20_002 and step.gradients[-1][0] == 16  # 4 floats each: their ops were found
+    assert time.process_time() - start < 5  # about 0.4 s; each node searched every op: 28 s
 
 
 def test_a_profile_that_would_not_reload_is_not_written(tmp_path: Path) -> None:

@@ -292,6 +292,7 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
     gradients: list[tuple[float, float]] = []
     current: int | None = None
     accumulate = [e for e in every_op if e["name"] == "torch::autograd::AccumulateGrad" and e["ts"] >= forward_end]
+    accumulate_starts = [a["ts"] for a in accumulate]  # in time order (every_op is): each node's op by bisection
     for node in nodes:
         seq = (node.get("args") or {}).get("Sequence number")
         if seq is not None and int(seq) in seq_layer:
@@ -300,8 +301,8 @@ def parse_trace(data: Any, source: str = "<trace>") -> StepTrace:
             backward[current] += node["dur"] * 1e-6
         if node["name"].endswith("AccumulateGrad"):
             end = node["ts"] + node["dur"]
-            own = [a for a in accumulate if node["ts"] <= a["ts"] <= end]
-            size = _bytes(own[0], source) if own else 0.0
+            k = bisect.bisect_left(accumulate_starts, node["ts"])  # the first AccumulateGrad op inside the node
+            size = _bytes(accumulate[k], source) if k < len(accumulate) and accumulate[k]["ts"] <= end else 0.0
             gradients.append((size, (end - bwd_start) * 1e-6))
             if current is not None:
                 grads[current] += size
