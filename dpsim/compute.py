@@ -374,23 +374,28 @@ def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
 def loss_saved_bytes(kernel: str, width: float) -> float:
     """Bytes a logit element the cross-entropy keeps for its backward (the last stage's activations): ``megatron``
     its softmax, fp32, computed in place in the ``.float()`` copy (4; the 16-bit logits are freed); ``torch_fp32``
-    ``log_softmax``'s fp32 output (4; the cast copy is not saved); ``torch`` its output at the logits' width;
-    ``xentropy`` the logits themselves (width)."""
-    if kernel in ("megatron", "torch_fp32"):
+    ``log_softmax``'s output at the logits' width and ``nll_loss``'s fp32 copy of it (autocast casts between the two:
+    width + 4, 4 in fp32); ``torch`` its output at the logits' width; ``xentropy`` the logits themselves (width)."""
+    if kernel == "megatron":
         return 4.0
+    if kernel == "torch_fp32":
+        return width + 4.0 if width < 4.0 else 4.0
     return width
 
 
 def loss_peak_bytes(kernel: str, width: float) -> float:
-    """Bytes a logit element takes at the cross-entropy's peak, its saved bytes (:func:`loss_saved_bytes`) included:
-    what the last stage's activations hold while every layer's are still saved. PyTorch's ``F.cross_entropy``
-    (``log_softmax`` then ``nll_loss``) peaks in its backward, before any layer's: ``nll_loss_backward`` fills a
-    gradient the logits' size, ``_log_softmax_backward_data`` writes another from it and the saved output — three
-    tensors at the ``log_softmax``'s width, 12 bytes for ``torch_fp32`` (the forward holds the caller's 16-bit
-    logits, the fp32 cast and the output: ``width`` + 8, less), ``3·width`` for ``torch``. ``megatron`` (softmax,
-    its gradient and the ``.float()`` copy in place) and ``xentropy``: what they save."""
+    """Bytes a logit element takes at the cross-entropy's peak, its saved bytes included: what the last stage's
+    activations hold while every layer's are still saved. PyTorch's ``F.cross_entropy`` (``log_softmax`` then
+    ``nll_loss``) peaks in its backward, before any layer's: ``nll_loss_backward`` fills a gradient the size of
+    ``nll_loss``'s input beside what the two saved. ``torch_fp32``: under autocast ``log_softmax`` runs at the logits'
+    width and ``nll_loss`` (on autocast's fp32 list) on an fp32 copy of its output, both saved: ``width`` + 4 + 4
+    (10 at 16 bits: the H200 trace's ``aten::_log_softmax`` on BFloat16, then ``aten::to`` float for ``nll_loss``;
+    ``torch.cuda.max_memory_allocated`` rose 10 bytes a logit in the backward); in fp32, where nothing is cast,
+    ``_log_softmax_backward_data`` writes a third tensor beside the saved output and the gradient: 12. ``torch``
+    (16-bit, no autocast): the output and the two gradients, ``3·width``. ``megatron`` (softmax, its gradient and the
+    ``.float()`` copy in place) and ``xentropy``: what they save (:func:`loss_saved_bytes`)."""
     if kernel == "torch_fp32":
-        return max(12.0, (width if width < 4.0 else 0.0) + 8.0)
+        return width + 8.0 if width < 4.0 else 12.0
     if kernel == "torch":
         return 3.0 * width
     return loss_saved_bytes(kernel, width)

@@ -673,12 +673,13 @@ def test_output_layer_loss_and_metrics_by_hand() -> None:
 
 def test_loss_saved_bytes_by_hand() -> None:
     """What the loss keeps a logit element until the backward: Megatron's fp32 softmax (4, the .float() copy
-    overwritten in place) and autocast's fp32 log_softmax output (4), torch's bf16 one (2), the fused xentropy kernel
-    the bf16 logits (2): on the last stage of T x V = 2048 x 32,000 logits, xentropy keeps 2 bytes an element less."""
+    overwritten in place), autocast's bf16 log_softmax output and nll_loss's fp32 copy (6), torch's bf16 one (2),
+    the fused xentropy kernel the bf16 logits (2): on the last stage of T x V = 2048 x 32,000 logits, xentropy keeps
+    2 bytes an element less."""
     from dpsim.analytic.memory import memory_breakdown
     from dpsim.compute import loss_saved_bytes
 
-    assert [loss_saved_bytes(k, 2.0) for k in ("megatron", "torch_fp32", "torch", "xentropy")] == [4, 4, 2, 2]
+    assert [loss_saved_bytes(k, 2.0) for k in ("megatron", "torch_fp32", "torch", "xentropy")] == [4, 6, 2, 2]
     assert loss_saved_bytes("xentropy", 4.0) == 4.0
     megatron = memory_breakdown(_eager_llama()).activations
     fused = memory_breakdown(_eager_llama(loss_kernel="xentropy")).activations
@@ -1001,23 +1002,27 @@ def _cpu_peak_bytes(run: Callable[[], None]) -> float:
     return max(m["Total Allocated"] for m in memory) - base
 
 
-@pytest.mark.parametrize(("kernel", "cast"), [("torch_fp32", True), ("torch", False)])
-def test_loss_peak_bytes_is_what_torchs_allocator_holds(kernel: str, cast: bool) -> None:
-    """F.cross_entropy on T x V bf16 logits, as the caller holds them (freed before the backward), with autocast's
-    fp32 cast (torch_fp32) or without (torch): the allocator's peak over forward and backward, a logit element, is
-    loss_peak_bytes (12 and 6: the backward's three log_softmax-wide tensors; it was 4 and 2, the saved output)."""
+@pytest.mark.parametrize("kernel", ["torch_fp32", "torch"])
+def test_loss_peak_bytes_is_what_torchs_allocator_holds(kernel: str) -> None:
+    """F.cross_entropy's log_softmax and nll_loss on T x V bf16 logits, as the caller holds them (freed before the
+    backward): under autocast (torch_fp32) nll_loss gets an fp32 copy of the bf16 log_softmax output (the H200
+    trace's order), without it (torch) all stays bf16. The allocator's peak over forward and backward, a logit
+    element, is loss_peak_bytes: 10 and 6 (it was 4 and 2, the bytes counted as saved)."""
     torch = pytest.importorskip("torch")
     from dpsim.compute import loss_peak_bytes
 
     tokens, vocab = 256, 4096
     leaf = torch.randn(tokens, vocab).bfloat16().requires_grad_()
     target = torch.randint(vocab, (tokens,))
+    f = torch.nn.functional
 
     def step() -> None:
         logits = leaf * 1.0  # the model's output: not a leaf, dropped when the loss is formed
-        loss = torch.nn.functional.cross_entropy(logits.float() if cast else logits, target)
-        del logits
+        logp = f.log_softmax(logits, -1)
+        loss = f.nll_loss(logp.float() if kernel == "torch_fp32" else logp, target)
+        del logits, logp
         loss.backward()
 
     step()  # leaf.grad exists from here on, as the parameters' gradients do in training
     assert _cpu_peak_bytes(step) / (tokens * vocab) == pytest.approx(loss_peak_bytes(kernel, 2.0), rel=0.01)
+    assert loss_peak_bytes(kernel, 4.0) == 12.0
