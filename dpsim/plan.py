@@ -498,28 +498,31 @@ def _uniform_end_with_head(
 def _screen_compute(
     base: Scenario, tp: np.ndarray, pp: np.ndarray, mb: np.ndarray, rc: np.ndarray, sp: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Forward and backward seconds per micro-batch (:func:`dpsim.compute.microbatch_compute`).
+    """Forward and backward seconds per micro-batch: :func:`dpsim.compute.compute_times`, the main path's function
+    (so the scenario's precision, ``training.fp32_matmul``, ``training.autocast``'s casts and fp32 norms, the
+    gradient accumulation pass and the layers of each stage are priced as ``predict`` prices them).
 
     The kernels depend only on (tp, pp, micro-batch, recomputation, sequence parallelism), a few
     hundred distinct shapes at most, so each is priced once and broadcast.
     """
-    from dpsim.compute import microbatch_compute
+    from dpsim.compute import compute_times
 
     keys = np.stack([tp, pp, mb, np.asarray(rc, dtype=np.int64), sp.astype(np.int64)], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     fwd_u = np.empty(len(unique))
     bwd_u = np.empty(len(unique))
     for i, (t_, p_, b_, r_, s_) in enumerate(unique.tolist()):
-        times = microbatch_compute(
-            base.model,
-            base.cluster.device,
-            precision=base.training.precision,
-            micro_batch=b_,
-            tensor_parallel=t_,
-            pipeline_parallel=p_,
-            sequence_parallel=bool(s_),
-            recomputation=_RECOMPUTE[r_],
+        training = base.training.model_copy(
+            update={
+                "tensor_parallel": t_,
+                "pipeline_parallel": p_,
+                "micro_batch": b_,
+                "sequence_parallel": bool(s_),
+                "activation_recomputation": _RECOMPUTE[r_],
+                "accumulation": None,
+            }
         )
+        times = compute_times(base.model_copy(update={"training": training}))
         fwd_u[i], bwd_u[i] = times.forward_s, times.backward_s
     inverse = inverse.reshape(-1)
     return fwd_u[inverse], bwd_u[inverse]
