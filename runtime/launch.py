@@ -35,7 +35,7 @@ from types import FrameType
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario
 from runtime.job import BACKEND_CHOOSES, JobOptions
-from runtime.measure import aggregate, read_rank_timings
+from runtime.measure import aggregate, as_run, read_rank_timings
 from runtime.precision import check_precision
 from runtime.testbed import Testbed
 
@@ -300,6 +300,7 @@ def launch(
     algorithm: str = scenario.communication.algorithm
     if options.algorithm == "backend" or scenario.training.zero_stage >= 2 or algorithm in BACKEND_CHOOSES:
         algorithm = "backend"
+    ran = check_precision(scenario, options.device, fp8=options.fp8)
     meta: dict[str, object] = {
         "backend": "gloo",
         "torch_version": str(torch.__version__),
@@ -308,7 +309,8 @@ def launch(
         "link_rate_bytes_per_s": testbed.link_rate,
         "measured_latency_s": testbed.measured_latency_s,
         "scenario_hash": scenario.scenario_hash(),
-        "precision": check_precision(scenario, options.device, fp8=options.fp8).label,
+        "precision": ran.label,
+        "autocast": as_run(scenario, ran.autocast).training.autocast,
         **(extra_meta or {}),
     }
     return aggregate(scenario, read_rank_timings(run_dir), warmup_steps=options.warmup_steps, meta=meta)

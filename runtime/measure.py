@@ -24,6 +24,10 @@ barrier. Definitions:
 estimator would need) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
 (``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
 ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
+
+``extra.autocast`` is the ``training.autocast`` that describes what ran (:func:`as_run`): the runtime runs bf16/fp16
+as ``torch.autocast`` over fp32 parameters, so under DDP that is ``true`` whatever the scenario said, and
+``memory_predicted_bytes`` (and ``dpsim validate``'s predictions) price that scenario.
 """
 
 from __future__ import annotations
@@ -184,6 +188,28 @@ def _memory(scenario: Scenario, timings: Mapping[int, Sequence[StepTiming]]) -> 
     return out
 
 
+def as_run(scenario: Scenario, ran_autocast: bool) -> Scenario:
+    """``scenario`` as the runtime executed it: with ``training.autocast: true`` when the runtime ran ``torch.autocast``
+    over fp32 parameters (``ran_autocast``: :attr:`runtime.precision.Precision.autocast`) where dpsim defines that
+    field (bf16/fp16 under DDP: ``zero_stage`` 0 or ``optimizer_sharding: torch``). Otherwise unchanged: fp32, fp8
+    (Transformer Engine) and FSDP's ``MixedPrecisionPolicy`` (16-bit gathered parameters, fp32 shards: what
+    dpsim prices without autocast)."""
+    t = scenario.training
+    if not ran_autocast or t.autocast or t.precision not in ("bf16", "fp16") or not scenario.reduces_with_ddp:
+        return scenario
+    return scenario.model_copy(update={"training": t.model_copy(update={"autocast": True})})
+
+
+def ran_autocast(run: StepResult) -> bool:
+    """Whether a runtime record ran under ``torch.autocast`` as dpsim's ``training.autocast`` (``extra.autocast``;
+    records written before that field: read from ``extra.precision``'s label, e.g. ``bf16 autocast``)."""
+    recorded = run.extra.get("autocast")
+    if isinstance(recorded, bool):
+        return recorded
+    label = str(run.extra.get("precision", ""))
+    return "autocast" in label and not label.startswith("fp8")
+
+
 def aggregate(
     scenario: Scenario,
     timings: Mapping[int, Sequence[StepTiming]],
@@ -240,8 +266,9 @@ def aggregate(
         },
         "critical_rank": critical,
     }
-    extra.update(_memory(scenario, timings))
     extra.setdefault("precision", scenario.training.precision)
+    extra.setdefault("autocast", scenario.training.autocast)
+    extra.update(_memory(as_run(scenario, bool(extra["autocast"])), timings))
     step_samples = [last[r].samples for r in sorted(last)]
     if sum(step_samples) > 0:
         # Mₙ per step, and per micro-step as the simulator reports it (extra["worker_samples"] there)

@@ -45,6 +45,12 @@ class Precision:
     fp8: bool = False
 
     @property
+    def autocast(self) -> bool:
+        """``torch.autocast`` over fp32 parameters at the scenario's own 16-bit precision: what dpsim prices as
+        ``training.autocast: true`` (FP8 runs Transformer Engine's recipe besides; :func:`runtime.measure.as_run`)."""
+        return self.dtype is not None and not self.fp8
+
+    @property
     def label(self) -> str:
         if self.fp8:
             return "fp8 (Transformer Engine) + bf16 autocast"

@@ -12,7 +12,9 @@
    (back to back, they showed only the noise within minutes: two quiet sessions of the same
    cases differed by 10 %, ``benchmarks/validation_sessions.py``);
 3. prediction — ``dpsim.api.run`` with every requested engine and ``calibration.profile`` set
-   to that one profile.
+   to that one profile, of the program the runtime ran (:func:`runtime.measure.as_run`: its bf16/fp16 is
+   ``torch.autocast`` over fp32 parameters, so under DDP the case is predicted with ``training.autocast: true``,
+   as the runs' ``extra.autocast`` records).
 
 For each case the report lists which calibration points coincide with it (its rank count
 among the benchmarked ones, its link rate among the shaped ones, its (hidden, micro-batch)
@@ -53,6 +55,7 @@ from runtime.calibrate import CalibrationPlan
 from runtime.calibrate import calibrate as run_calibration
 from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
+from runtime.measure import as_run, ran_autocast
 from runtime.train import make_testbed
 
 __all__ = [
@@ -341,10 +344,11 @@ def validate(
                     else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
                 )  # fmt: skip
         for index, case in enumerate(cases):
-            calibrated = case.scenario.model_copy(deep=True)
+            runs = measured_runs[index]
+            # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast)
+            calibrated = as_run(case.scenario, any(ran_autocast(run) for run in runs)).model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}
-            runs = measured_runs[index]
             every_run += runs
             steps = [run.step_time_s for run in runs]
             per_repeat.append(steps)

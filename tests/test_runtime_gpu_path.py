@@ -17,6 +17,7 @@ pytest.importorskip("torch")
 
 import torch
 
+from dpsim.analytic.memory import memory_breakdown
 from dpsim.calibration import load_profile
 from dpsim.ingest.kineto import load_trace
 from dpsim.scenario import load_scenario
@@ -99,6 +100,9 @@ def test_bf16_autocast_run_records_precision_memory_and_a_trace(scenario_file: P
     assert result.memory_per_device_bytes == result.extra["memory_measured_bytes"] > 0
     assert result.extra["memory_source"].startswith("host max RSS")
     assert result.extra["memory_predicted_bytes"] > 0
+    # what ran is autocast over fp32 parameters whatever training.autocast said, and is priced so
+    assert result.extra["autocast"] is True
+    assert scenario.training.autocast or result.extra["memory_predicted_bytes"] != memory_breakdown(scenario).total
     # the profiled extra step: matmuls ran in bf16, and the trace feeds --from-trace
     data = json.loads(trace.read_text())
     types = {t for e in data["traceEvents"] if e.get("name") in ("aten::addmm", "aten::mm", "aten::linear")
