@@ -71,3 +71,20 @@ def test_overlap_needs_sequence_parallelism() -> None:
     with pytest.raises(ScenarioError) as info:
         two_way(tp_comm_overlap=True, sequence_parallel=False)
     assert info.value.field == "training.tp_comm_overlap"
+
+
+@pytest.mark.parametrize(("ieee_tflops", "hidden_ms"), [(1.073741824, 24.0), (0.536870912, 28.0)])
+def test_fp32_gemms_hide_at_the_rate_fp32_matmul_says(ieee_tflops: float, hidden_ms: float) -> None:
+    """fp32 (``fp32_matmul: ieee``, the default): the GEMMs beside the collectives run at ``peak_flops_fp32_ieee``,
+    as the compute model prices them (:func:`dpsim.compute.compute_device`), not at TF32's ``peak_flops_fp32``.
+    fp32 activations: each collective 4 MiB, 2 ms. At half the TF32 rate the GEMMs double (QKV 6, attention-out 2,
+    MLP 8 ms, their dgrads the same) and hide min(2, g/2): 2 + 1 + 2 + 2 = 7 ms each way, 28 ms over two layers;
+    at the TF32 rate 1.5 + 0.5 + 2 + 2 = 6, 24 ms (the previous code's figure whatever the ieee peak)."""
+    from dpsim.analytic import parallel, step
+
+    s = two_way(precision="fp32", tp_comm_overlap=True)
+    device = s.cluster.device.model_copy(
+        update={"peak_flops_fp32": 1.073741824e12, "peak_flops_fp32_ieee": ieee_tflops * 1e12}
+    )
+    s = s.model_copy(update={"cluster": s.cluster.model_copy(update={"device": device})})
+    assert parallel.tensor_parallel_hidden_time(s, step.fabric_of(s)) == pytest.approx(hidden_ms * MS, rel=1e-12)

@@ -272,10 +272,11 @@ _OVERLAPPED_GEMMS_BACKWARD = (
 
 
 def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
-    """Seconds of each GEMM of one layer and micro-batch, as the compute model prices it (by name)."""
+    """Seconds of each GEMM of one layer and micro-batch, as the compute model prices it (by name), on the device its
+    GEMMs see (:func:`dpsim.compute.compute_device`: fp32 at ``peak_flops_fp32_ieee`` under ``fp32_matmul: ieee``)."""
     from dpsim import compute
 
-    m, t, d = scenario.model, scenario.training, scenario.cluster.device
+    m, t, d = scenario.model, scenario.training, compute.compute_device(scenario)
     kernels = compute.layer_kernels(m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
     flat = d.efficiency if d.efficiency is not None else (d.flat_efficiency if d.matmul_efficiency is None else None)
     if flat is not None:  # the flat model prices every FLOP at peak · efficiency
