@@ -359,10 +359,22 @@ def _calibrate_compute(
         raise fail("--gemm-sizes", "give at least two sizes to fit the curve")
     _memory_bound("--gemm-sizes", 4.0 * 9 * max(sizes) ** 2, "the largest GEMM's fp32 operands (4s x s, s x s, 4s x s)")
     loaded = load_scenario(scenario, overrides)
+    import torch
+
     from runtime.gemm import default_shapes, fit, sweep
 
-    points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
     peak = loaded.cluster.device.peak_for(working_dtype(dtype))
+    allow_tf32 = torch.backends.cuda.matmul.allow_tf32
+    if dtype == "fp32":  # the GEMMs as training.fp32_matmul runs them (runtime.precision), fitted against that peak
+        from dpsim.compute import compute_device
+
+        torch.backends.cuda.matmul.allow_tf32 = loaded.training.fp32_matmul == "tf32"
+        fp32 = loaded.model_copy(update={"training": loaded.training.model_copy(update={"precision": "fp32"})})
+        peak = compute_device(fp32).peak_for("fp32")
+    try:
+        points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     efficiency, overhead = fit(points, peak)
     for p in points:
         typer.echo(f"gemm {p.m}x{p.n}x{p.k}: {p.seconds * 1e6:.1f} us, {p.flops / p.seconds / 1e12:.3f} TFLOP/s")
