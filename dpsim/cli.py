@@ -273,11 +273,6 @@ def sweep(
     grid = parse_vary(vary or [])
     if not grid:
         raise fail("--vary", "give at least one --vary PATH=V1,V2,...")
-    for item in set_ or ():  # a field both set and varied: the --vary values would silently replace the --set one
-        fixed = item.split("=", 1)[0].strip()
-        for path in grid:
-            if fixed == path or fixed.startswith(path + ".") or path.startswith(fixed + "."):
-                raise fail("--vary", f"{path} is also given by --set {fixed}=...: drop one of them")
     if out:
         check_writable(out, "--out", (".csv", ".parquet"), [scenario])
     if plot:

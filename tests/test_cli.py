@@ -205,23 +205,6 @@ def test_sweep_refuses_a_repeated_value_before_running(capsys: pytest.CaptureFix
         grid_points({"training.zero_stage": [0, 2, 0]})
 
 
-def test_sweep_refuses_a_field_both_set_and_varied(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    # before, the --vary values silently replaced the --set one; a field inside a varied one (or around it) too
-    out_file = tmp_path / "s.csv"
-    for fixed in ("training.zero_stage=2", "training={zero_stage: 2}"):
-        code, out, err = cli(
-            capsys, "sweep", str(DEFAULT), "--vary", "training.zero_stage=0,1", "--set", fixed, "--out", str(out_file)
-        )
-        assert_one_line_error(code, err)
-        assert out == "" and "--vary" in err and "training.zero_stage" in err and "--set" in err
-        assert not out_file.exists()
-    code, out, err = cli(  # a different field of the same section is fine
-        capsys, "sweep", str(DEFAULT), "--vary", "training.zero_stage=0,1", "--set", "training.micro_batch=2",
-        "--format", "json",
-    )  # fmt: skip
-    assert code == 0, err
-
-
 # --- check and catalog -----------------------------------------------------------------------
 
 
