@@ -8,24 +8,17 @@ any sweep is past them, and the script's own code runs on a two-point grid.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from _bench import load_benchmark
 
 import dpsim.sim.budget as budget
 
 
 def _module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "analytic_sweep.py"
-    spec = importlib.util.spec_from_file_location("analytic_sweep", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("analytic_sweep")
 
 
 def test_the_benchmark_runs_its_grid_past_the_cost_guard(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +9,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from _bench import load_benchmark
 
 from dpsim.compute import attention_rate, compute_times, fit_gemm_curve, gemm_time, layer_kernels
 from dpsim.scenario import Scenario, load_scenario, scenario_from_dict
@@ -911,12 +911,7 @@ _H200_KERNELS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" /
 
 
 def _device_check() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_device_check.py"
-    spec = importlib.util.spec_from_file_location("gpu_device_check", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("gpu_device_check")
 
 
 def test_hopper_fa2_curve_is_the_h200_measurement() -> None:

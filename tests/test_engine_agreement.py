@@ -7,12 +7,12 @@ disagreement it found, held within the project's 1 %.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _bench import load_benchmark
 from test_analytic import exact  # pytest puts tests/ on the path
 from test_calibration import scenario_on_profile
 
@@ -206,12 +206,7 @@ MESH_CASE = (  # agreement_fuzz.py --seed 1 --set cluster.device=v100 --set clus
 
 
 def _uneven(result: Any) -> bool:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "agreement_fuzz.py"
-    spec = importlib.util.spec_from_file_location("agreement_fuzz", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return bool(module.uneven(result))
+    return bool(load_benchmark("agreement_fuzz").uneven(result))
 
 
 def test_early_ranks_start_their_exchanges_on_a_hybrid_cube_mesh() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _bench import load_benchmark
 
 from dpsim.analytic import collectives as cf
 from dpsim.scenario import ALGORITHMS
@@ -839,16 +840,7 @@ def test_nvls_tree_runs_at_nccls_per_channel_cap(nodes: int, cap: float) -> None
 
 
 def _published() -> list[Any]:
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nccl_tests_table.py"
-    spec = importlib.util.spec_from_file_location("nccl_tests_table", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = load_benchmark("nccl_tests_table")
     return [(module, run) for run in module.ROWS]
 
 

@@ -6,20 +6,12 @@ measured miss and its reason, where it does not — nothing here is fitted to th
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from _bench import load_benchmark
 
 from dpsim.ingest.nccl_tests import parse_nccl_tests
 
-_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "nccl_tests_curves.py"
-_SPEC = importlib.util.spec_from_file_location("nccl_tests_curves", _PATH)
-assert _SPEC is not None and _SPEC.loader is not None
-curves = importlib.util.module_from_spec(_SPEC)
-sys.modules["nccl_tests_curves"] = curves
-_SPEC.loader.exec_module(curves)
+curves = load_benchmark("nccl_tests_curves")
 
 MiB = 1 << 20
 GiB = 1 << 30

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import pytest
+from _bench import load_benchmark
 
-
-def _module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nccl_tests_heldout.py"
-    spec = importlib.util.spec_from_file_location("nccl_tests_heldout", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MODULE = _module()
+MODULE = load_benchmark("nccl_tests_heldout")
 
 
 def test_every_heldout_row_has_its_first_prediction_and_a_source() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bench import load_benchmark
 from test_cli import cli  # the in-process runner of the CLI tests (pytest puts tests/ on the path)
 
 from dpsim.analytic.collectives import Fabric, Link, busbw_factor, collective
@@ -140,15 +141,7 @@ def test_cli_bad_op_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def _published() -> list[object]:
-    import importlib.util
-    import sys
-
-    path = ROOT / "benchmarks" / "nccl_tests_table.py"
-    spec = importlib.util.spec_from_file_location("nccl_tests_table_p2p", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    module = load_benchmark("nccl_tests_table", "nccl_tests_table_p2p")
     return [module.predict(run) for run in module.P2P_ROWS]
 
 

@@ -33,15 +33,12 @@ the transcription does not contain directly (parameter counts, tokens per batch)
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from dataclasses import replace
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from _bench import load_benchmark
 
 from dpsim.analytic.memory import memory_breakdown
 from dpsim.catalog import transformer_parameters
@@ -53,17 +50,7 @@ MAX_TREND_POINTS_PER_DECADE = 3.0
 MAX_TREND_POINTS_ACROSS_TABLE = 3.0
 
 
-def _module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "published_runs.py"
-    spec = importlib.util.spec_from_file_location("published_runs", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-RUNS = _module()
+RUNS = load_benchmark("published_runs")
 MEGATRON = [r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("Megatron")]
 LLAMA = [r for r in RUNS.PUBLISHED_RUNS if r.name.startswith("Llama 3")]
 
