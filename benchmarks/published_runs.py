@@ -50,7 +50,7 @@ from typing import Any
 from dpsim import api
 from dpsim.analytic import parallel
 from dpsim.analytic.step import fabric_of
-from dpsim.compute import layer_kernels
+from dpsim.compute import layer_kernels, mfu_peak_flops
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, scenario_from_dict
 
@@ -1039,7 +1039,7 @@ def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, Ste
     elif run.convention == "neox":
         tflops = _neox_flops_per_iteration(scenario) / result.step_time_s / scenario.world_size / 1e12
     else:
-        tflops = result.mfu * scenario.cluster.device.peak_flops / 1e12
+        tflops = result.mfu * mfu_peak_flops(scenario) / 1e12
     return tflops, result
 
 

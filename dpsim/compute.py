@@ -82,6 +82,7 @@ __all__ = [
     "loss_bytes",
     "loss_peak_bytes",
     "loss_saved_bytes",
+    "mfu_peak_flops",
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
@@ -760,6 +761,16 @@ def compute_device(scenario: Scenario) -> DeviceConfig:
     if t.precision == "fp32" and t.fp32_matmul == "ieee" and device.peak_flops_fp32_ieee is not None:
         return device.model_copy(update={"peak_flops_fp32": device.peak_flops_fp32_ieee})
     return device
+
+
+def mfu_peak_flops(scenario: Scenario) -> float:
+    """One device's peak FLOP/s that MFU divides by: the peak of the precision the model's GEMMs run at
+    (:func:`compute_device`'s ``peak_for(training.precision)``): FP8 runs against ``peak_flops_fp8``, fp32 against
+    TF32's or (``fp32_matmul: ieee``) the FP32 units' peak, bf16/fp16 against the 16-bit peak. The convention of
+    Composer's ``SpeedMonitor`` (``GPU_AVAILABLE_FLOPS[gpu][precision]``: h100-sxm ``amp_fp8`` 3.958e15 / 2,
+    ``amp_bf16`` 1.979e15 / 2, ``fp32`` 67e12), which llm-foundry's tables print, and of torchtitan's Float8 rows
+    (``docs/performance.md``: Llama 3.1 405B 177 tokens/s at 23.46 %, the FP8 peak's figure)."""
+    return compute_device(scenario).peak_for(scenario.training.precision)
 
 
 def autocast_cast_seconds(scenario: Scenario) -> list[float]:

@@ -543,7 +543,7 @@ def _screen(
         zero3_kept_parameters,
     )
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
-    from dpsim.compute import loss_peak_bytes
+    from dpsim.compute import loss_peak_bytes, mfu_peak_flops
     from dpsim.sim import budget
 
     dev = catalog.DEVICES[device]
@@ -759,7 +759,7 @@ def _screen(
     tp_comm = k * tp_comm_mb
     exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed
     step_s = compute + bubble + exposed + optimizer
-    mfu = f_sample * gb / step_s / (n * dev.peak_flops)
+    mfu = f_sample * gb / step_s / (n * mfu_peak_flops(base))
 
     # --- memory: the first and last pipeline stages bound every other (memory_breakdown()) ---
     memory = _screen_memory(

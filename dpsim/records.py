@@ -61,7 +61,8 @@ class StepResult:
     """Waiting for the slowest worker at the gradient synchronisation."""
     tokens_per_s: float = 0.0
     mfu: float = 0.0
-    """Model FLOPs utilisation: model FLOPs per second / (workers × peak)."""
+    """Model FLOPs utilisation: model FLOPs per second / (workers × the peak of the training precision's GEMMs,
+    :func:`dpsim.compute.mfu_peak_flops`)."""
     memory_capacity_bytes: float = 0.0
     oom: bool = False
     data_parallel: int = 1

@@ -1021,3 +1021,34 @@ def test_loss_peak_bytes_is_what_torchs_allocator_holds(kernel: str) -> None:
     step()  # leaf.grad exists from here on, as the parameters' gradients do in training
     assert _cpu_peak_bytes(step) / (tokens * vocab) == pytest.approx(loss_peak_bytes(kernel, 2.0), rel=0.01)
     assert loss_peak_bytes(kernel, 4.0) == 12.0
+
+
+def test_mfu_divides_by_the_peak_of_the_training_precision() -> None:
+    """MFU against the peak the model's GEMMs run at, as Composer's SpeedMonitor (llm-foundry's tables) and
+    torchtitan's Float8 rows report it: FP8 against the FP8 peak, fp32 against the FP32 units' under
+    ``fp32_matmul: ieee``. Model FLOPs per token 6·(Ψ − embeddings) + 12·L·s·h + 6·V·h (PaLM's count, no causal
+    discount), by hand; the old code divided every run by the 16-bit peak (an FP8 run's MFU twice what Composer
+    prints)."""
+    from dpsim import api
+
+    def by_hand(s: Scenario, step: float, peak: float) -> float:
+        m = s.model
+        dense = m.num_parameters - m.embedding_parameters
+        per_sample = (6 * dense + 12 * m.layers * m.seq_len * m.hidden + 6 * m.vocab * m.hidden) * m.seq_len
+        return per_sample * s.training.global_batch / step / (s.world_size * peak)
+
+    for device, precision, extra, peak in (
+        ("h100-sxm", "bf16", {}, 989e12),
+        ("h100-sxm", "fp8", {}, 1979e12),
+        ("a100-80gb", "fp32", {"fp32_matmul": "ieee"}, 19.5e12),
+        ("a100-80gb", "fp32", {"fp32_matmul": "tf32"}, 156e12),
+    ):
+        data = {
+            "model": {"layers": 4, "hidden": 1024, "heads": 16, "seq_len": 2048, "vocab": 32000},
+            "cluster": {"device": device},
+            "training": {"global_batch": 4, "micro_batch": 1, "precision": precision, **extra},
+        }
+        s = scenario_from_dict(data)
+        for engine in ("analytic", "sim"):
+            r = api.run(s, engine=engine)
+            assert r.mfu == pytest.approx(by_hand(s, r.step_time_s, peak), rel=1e-9), (precision, extra, engine)

@@ -65,9 +65,10 @@ parameter (fused update, read + write):
 - momentum SGD: SGD + read/write the momentum (8) = **20 B**.
 
 **Derived.** Throughput = global batch / step time; MFU = F · global batch / step time /
-(workers · peak); scaling efficiency = (the same per-worker job on one worker, i.e. nominal
-compute of the ``k`` micro-batches plus the same optimizer work, no communication, no
-bubble, no straggler) / step time — 1 for one worker.
+(workers · the training precision's peak, :func:`dpsim.compute.mfu_peak_flops`); scaling
+efficiency = (the same per-worker job on one worker, i.e. nominal compute of the ``k``
+micro-batches plus the same optimizer work, no communication, no bubble, no straggler) / step
+time — 1 for one worker.
 
 **Calibration.** When ``scenario.calibration`` names a profile measured by the runtime
 (:func:`dpsim.calibration.profile_for`), its fitted forward/backward times per micro-batch,
@@ -1135,13 +1136,14 @@ def step_result(
     """The record both engines return: their timings plus the metrics and provenance derived alike.
 
     Throughput = global batch / step; MFU = FLOPs per sample · global batch / step /
-    (workers · peak); scaling efficiency = ``single_s`` (the same per-worker job alone) / step.
+    (workers · the training precision's peak); scaling efficiency = ``single_s`` (the same per-worker job
+    alone) / step.
     ``memory`` is (bytes per device, capacity, out of memory). ``compute_model`` is how the
     forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``.
     """
     t, m = scenario.training, scenario.model
     samples_per_s = t.global_batch / step_s
-    peak = scenario.world_size * scenario.cluster.device.peak_flops
+    peak = scenario.world_size * compute.mfu_peak_flops(scenario)
     total, capacity, oom = memory
     return StepResult(
         scenario=scenario.name,
