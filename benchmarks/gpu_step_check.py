@@ -10,7 +10,8 @@ the same machine) and ``scenario.yaml`` (the scenario the runs were launched wit
    autograd node or annotation it ran under (:func:`classify`): GEMMs, attention, LayerNorm, activation, loss,
    autocast's casts (weights and their gradients; activations), ``AccumulateGrad``'s adds, DDP's bucket passes,
    the optimizer, ``zero_grad``, the rest. Each term is set beside dpsim's price of the same kernels
-   (:func:`dpsim.compute.layer_kernels` and the head's, :func:`dpsim.analytic.step.optimizer_seconds`), once with
+   (:func:`dpsim.compute.layer_kernels` and the head's, :func:`dpsim.analytic.step.optimizer_seconds`,
+   :func:`dpsim.analytic.step.ddp_bucket_copies`), once with
    the catalog as it is (``sustained_fraction`` 0.71) and once at the idle kernel rates (1.0).
 2. **Step terms.** Forward + backward, optimizer, peak memory and step time measured (median of 10 steps) vs
    ``dpsim run`` with the catalog H200 and with the GEMM curve measured on the machine (gemm-bf16.yaml merged into
@@ -32,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from dpsim.analytic.step import optimizer_seconds, predict
+from dpsim.analytic.step import ddp_bucket_copies, optimizer_seconds, predict
 from dpsim.compute import (
     AUTOCAST_CAST_BYTES_PER_PARAM,
     Kernel,
@@ -57,6 +58,9 @@ RUNTIME_FIELDS = (
     "training.optimizer_kernels=foreach",
     # torch.autocast over the fp32 model (runtime/precision.py): weight casts, fp32 norms, fp32 gradients
     "training.autocast=true",
+    # runtime/job.py wraps the model in DDP at one rank too: its reducer's buckets and passes (the trace's
+    # reducer kernels, 4.4 ms; 2.85 GB of fp32 bucket copy)
+    "training.ddp_at_one_rank=true",
 )
 """What the runtime's model and optimizer run that the launched scenario described otherwise (the trace shows it)."""
 
@@ -218,6 +222,9 @@ def predicted_terms(scenario: Scenario, sustained: float | None = None) -> dict[
     patched = scenario.model_copy(update={"cluster": scenario.cluster.model_copy(update={"device": device})})
     terms["weight_cast"] = 2.0 * autocast_cast_seconds(patched)[0]
     terms["optimizer"] = optimizer_seconds(patched, m.num_parameters)
+    # DDP's passes into its buckets and back (one micro-batch: the synchronising one)
+    copies = ddp_bucket_copies(patched, m.num_parameters * scenario.gradient_bytes_per_param, 0.0, False)
+    terms["ddp_buckets"] = copies.in_backward_s + copies.back_s
     return dict(terms)
 
 

@@ -1070,6 +1070,13 @@ class TrainingConfig(_Section):
     ``param_and_grad_buffer.py``; the 2021 ``LocalDDP`` with contiguous buffers): set true for it. Also torch's
     ``ZeroRedundancyOptimizer`` (``optimizer_sharding: torch``), which runs over DDP. Refused for DeepSpeed
     ZeRO-1/2/3, Megatron's distributed optimizer and FSDP, which keep their own gradient buffers."""
+    ddp_at_one_rank: bool = False
+    """PyTorch DDP (``zero_stage: 0``, or ``optimizer_sharding: torch``) wraps the model even with one
+    data-parallel rank (a DDP script launched as one process; the runtime does): the reducer builds its buckets
+    all the same (``DistributedDataParallel`` has no one-rank shortcut), so memory holds their gradient-sized copy
+    (unless ``gradient_as_bucket_view``) and the synchronising backward copies every gradient into them and back
+    after the one-rank all-reduce (:func:`dpsim.analytic.step.ddp_bucket_copies`). false (the default): one rank
+    runs without DDP. With data parallelism DDP runs anyway."""
     deepspeed_overlap_comm: bool | None = None
     """DeepSpeed ZeRO's ``overlap_comm`` (``optimizer_sharding: zero``, stages 1-3): reduce the gradient
     buckets on a stream of their own while the backward runs, in two alternating reduce (IPG) buffers.
@@ -1567,6 +1574,12 @@ class Scenario(_Section):
                 "keeping parameters gathered across micro-batches is FSDP SHARD_GRAD_OP's (optimizer_sharding: "
                 "fsdp, zero_stage: 2); FULL_SHARD frees them after every forward",
             )
+        if t.ddp_at_one_rank and not self.reduces_with_ddp:
+            raise _FieldError(
+                "training.ddp_at_one_rank",
+                "applies to PyTorch DDP (zero_stage: 0, or optimizer_sharding: torch) only, not "
+                f"zero_stage {t.zero_stage} with optimizer_sharding {t.optimizer_sharding}",
+            )
         if t.gradient_as_bucket_view and not self.reduces_with_ddp:
             raise _FieldError(
                 "training.gradient_as_bucket_view",
@@ -1651,6 +1664,12 @@ class Scenario(_Section):
         if self.training.optimizer_sharding == "torch":
             return dtype_bytes("fp32")
         return working_bytes(self.training.precision)
+
+    @property
+    def runs_ddp(self) -> bool:
+        """Whether PyTorch DDP's reducer runs at all: :attr:`reduces_with_ddp` with data parallelism, or at one
+        rank under ``training.ddp_at_one_rank``."""
+        return self.reduces_with_ddp and (self.data_parallel > 1 or self.training.ddp_at_one_rank)
 
     @property
     def reduces_with_ddp(self) -> bool:

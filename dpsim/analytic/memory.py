@@ -489,17 +489,17 @@ def _buffers(
     reduced) and one without (``stage_1_and_2.py``, ``backward``); ZeRO-3 one
     (``stage3.py``, ``__ipg_bucket_flat_buffer``) plus the parameters its coordinator holds gathered
     (:func:`zero3_gathered_parameters`). FSDP: :func:`_fsdp_buffers`. Without data parallelism there is no
-    DDP and no buffer.
+    buffer, nor DDP unless ``training.ddp_at_one_rank`` says the model is wrapped in it all the same.
     """
     t, m = scenario.training, scenario.model
+    if scenario.runs_ddp:  # plain DDP, and DDP under torch's ZeroRedundancyOptimizer (also at one rank)
+        return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
     if scenario.data_parallel <= 1 or t.optimizer_sharding == "megatron":
         return 0.0  # Megatron's buckets are views into its contiguous gradient buffer
     layers = max(1, m.layers // t.pipeline_parallel) if m.kind == "transformer" else max(1, m.layers)
     if t.optimizer_sharding == "fsdp":
         head = m.vocab * m.hidden / t.tensor_parallel if m.kind == "transformer" and last_stage else 0.0
         return _fsdp_buffers(scenario, (params_on_device - root) / layers, root, head)
-    if scenario.reduces_with_ddp:  # plain DDP, and DDP under torch's ZeroRedundancyOptimizer
-        return 0.0 if t.gradient_as_bucket_view else params_on_device * scenario.gradient_buffer_bytes_per_param
     if scenario.deepspeed_bf16_optimizer:  # no IPG buffers; its reduction's bf16 copy: _bf16_reduction_copy
         return 0.0
     ds = scenario.deepspeed

@@ -261,7 +261,8 @@ def copies_back_end(backward_end: Any, reduced: Any, back_s: Any, back_last_s: A
 def ddp_bucket_copies(
     scenario: Scenario, gradient_bytes: float, last_bucket_bytes: float, measured_backward: bool
 ) -> BucketCopies:
-    """The passes of PyTorch DDP's reducer over the gradients (``zero_stage: 0`` with data parallelism).
+    """The passes of PyTorch DDP's reducer over the gradients (``zero_stage: 0`` with data parallelism, or at one
+    rank under ``training.ddp_at_one_rank``: :attr:`Scenario.runs_ddp`).
 
     ``gradient_bytes`` / ``last_bucket_bytes``: what is reduced, in the communication dtype; the copies move
     the gradient buffer's dtype, read once and written once (2 x its width a parameter). Only the
@@ -270,7 +271,7 @@ def ddp_bucket_copies(
     holds the in-backward pass.
     """
     t = scenario.training
-    if not scenario.reduces_with_ddp or scenario.data_parallel <= 1 or gradient_bytes <= 0:
+    if not scenario.runs_ddp or gradient_bytes <= 0:
         return BucketCopies()
     moved = 2.0 * scenario.gradient_buffer_bytes_per_param / scenario.gradient_bytes_per_param
     device = scenario.cluster.device

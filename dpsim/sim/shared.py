@@ -873,7 +873,7 @@ def _outcome(
         comm += tp_late_s
         total += float(tp_late_s.max())
     end = np.maximum(clock, stream.done[grads - 1] if grads else 0.0)
-    if grads and plan.bucket_copies.back_s:  # DDP's copies back into the gradients (as run_step)
+    if (grads or not stream.items) and plan.bucket_copies.back_s:  # DDP's copies back (as run_step; one rank too)
         copied = plan.bucket_copies.back_end(clock, end)
         compute = compute + (copied - end)
         end = copied

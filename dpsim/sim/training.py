@@ -393,7 +393,7 @@ def step_program(
             compute_span("forward", f"forward {j}", fwd, tp_fwd)
         last = j == k - 1
         reduce_now = last or plan.reduce_every_micro_batch
-        if last and buckets:  # DDP's pass into its buckets, on the compute stream (BucketCopies)
+        if last and (buckets or not communicate):  # DDP's pass into its buckets, compute stream (BucketCopies)
             bwd = bwd + plan.bucket_copies.in_backward_s
         ready: list[np.ndarray] = []
         if j < backward_gathers:
@@ -427,7 +427,7 @@ def step_program(
     reduced = yield from _drained()
     start = np.maximum(clock, reduced)
     span("idle", "waiting for gradient communication", clock, start)
-    if buckets and plan.bucket_copies.back_s:  # DDP's copies back into the gradients (BucketCopies.back_end)
+    if (buckets or not communicate) and plan.bucket_copies.back_s:  # DDP's copies back (BucketCopies.back_end)
         copied = plan.bucket_copies.back_end(clock, start)
         compute[:] += copied - start
         span("optimizer", "DDP bucket copies back", start, copied)  # compute-stream work, not a pass
