@@ -126,7 +126,14 @@ def collective_rows(
     algorithm = algorithm_of(scenario)
     n = fabric.world_size
     work = budget.estimate_collective(
-        op, algorithm, fabric.protocol, budget.layout_of(fabric), engine, len(sizes), CHUNK_MAX_RANKS
+        op,
+        algorithm,
+        fabric.protocol,
+        budget.layout_of(fabric),
+        engine,
+        len(sizes),
+        CHUNK_MAX_RANKS,
+        budget.ring_hops(fabric),
     )
     budget.check_collective(work, allow_long)
     sim_engine: Any = None

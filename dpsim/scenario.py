@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import json
 import math
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -218,7 +219,8 @@ Count = Annotated[
 ]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-Fraction = Annotated[float, Field(ge=1e-6, le=1)]
+MIN_FRACTION = 1e-6
+Fraction = Annotated[float, Field(ge=MIN_FRACTION, le=1)]
 """An efficiency or a fraction of a rate: at least one in a million (below that no device or link is
 physical, and the times it implies overflow), at most 1."""
 SequenceLength = Annotated[float, Field(ge=0, le=2**53)]
@@ -1302,9 +1304,13 @@ class CommunicationConfig(_Section):
         return data
 
 
+MIN_SLOWDOWN, MAX_SLOWDOWN = sys.float_info.min, 1e6
+"""A straggler's compute-time multiplier: above 0 (a normal float: a denormal one is refused) and at most 1e6."""
+
+
 class Straggler(_Section):
     worker: NonNegativeInt
-    slowdown: Annotated[float, Field(gt=0, le=1e6)]
+    slowdown: Annotated[float, Field(gt=0, le=MAX_SLOWDOWN)]
     """Compute time multiplier (1.5 = 50 % slower)."""
 
 
@@ -1363,6 +1369,13 @@ class Scenario(_Section):
     reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     calibration: CalibrationRef | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():  # it labels every result, table and record: leaving it out names it 'scenario'
+            raise ValueError(f"expected a non-empty name (or no name field: 'scenario'), got {inputs.brief(value)}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -1612,13 +1625,29 @@ class Scenario(_Section):
                 f"no_sync is FSDP's (optimizer_sharding: fsdp), not {t.optimizer_sharding}'s: DeepSpeed ZeRO-2/3 "
                 "refuse it, DDP, ZeRO-1 and Megatron already reduce once per step",
             )
+        slowdowns: dict[int, float] = {}  # entries naming one worker (or node) compose: their product is used
         for i, s in enumerate(self.variability.stragglers):
             if s.worker >= world:
                 raise _FieldError(f"variability.stragglers.{i}.worker", f"{s.worker} is not a worker (0..{world - 1})")
+            slowdowns[s.worker] = product = slowdowns.get(s.worker, 1.0) * s.slowdown
+            if not MIN_SLOWDOWN <= product <= MAX_SLOWDOWN:
+                raise _FieldError(
+                    f"variability.stragglers.{i}.slowdown",
+                    f"worker {s.worker}'s slowdowns multiply to {product:.3g}: the entries of one worker compose, "
+                    f"and their product must lie in one slowdown's range (above 0, at most {MAX_SLOWDOWN:g})",
+                )
+        factors: dict[int, float] = {}
         for i, d in enumerate(self.variability.degraded_links):
             if d.node >= self.cluster.nodes:
                 raise _FieldError(
                     f"variability.degraded_links.{i}.node", f"{d.node} is not a node (0..{self.cluster.nodes - 1})"
+                )
+            factors[d.node] = product = factors.get(d.node, 1.0) * d.factor
+            if product < MIN_FRACTION:
+                raise _FieldError(
+                    f"variability.degraded_links.{i}.factor",
+                    f"node {d.node}'s factors multiply to {product:.3g}: the entries of one node compose, and their "
+                    f"product must be at least {MIN_FRACTION:g}, as one factor",
                 )
         return self
 

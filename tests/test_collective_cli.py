@@ -298,3 +298,57 @@ def test_sweeps_and_plans_are_priced_in_all_up_front(capsys: pytest.CaptureFixtu
     one = budget.scenario_pricing(big).seconds
     assert 5 < one < budget.PRICING_LIMIT_S
     assert budget.check_total([(f"point {i}", big) for i in range(50)], "a sweep") == pytest.approx(one)
+
+
+def test_a_ring_of_nodes_prices_the_links_its_far_routes_are_padded_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ``cluster.topology.kind: ring`` a phase's routes are one column per link, padded to its longest route
+    (up to nodes/2 links): the tree's pairs sit far apart, a node-major ring's one link. The guard counted
+    transfers only, as on a switch: 4,096 nodes of ``auto`` priced as 0.23 s and 0.02 GiB took 48 s and 3.8 GB,
+    8,192 nodes ran out of memory (15 GB). Here every link column routed, counted, is within what the guard
+    charges (``priced_transfers`` + the far transfers x ``ring_hops``, each phase routed twice), for every
+    algorithm and op."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget, collectives, topology
+
+    cells = [0]
+    real = topology.RingTopology.routes
+
+    def counted(self: Any, *args: Any) -> Any:
+        links, latency = real(self, *args)
+        cells[0] += links.size
+        return links, latency
+
+    monkeypatch.setattr(topology.RingTopology, "routes", counted)
+    checked = 0
+    for algorithm in ("auto", "ring", "tree", *collectives.TEXTBOOK):
+        sets = ["cluster.nodes=16", "cluster.workers_per_node=2", "cluster.topology.kind=ring",
+                f"communication.algorithm={algorithm}"]  # fmt: skip
+        try:
+            fabric = calibrated_fabric(scenario := load_scenario(DEFAULT, overrides=sets, batch_free=True))
+        except Exception:  # not a scenario
+            continue
+        hops, layout = budget.ring_hops(fabric), budget.layout_of(fabric)
+        assert hops == 8
+        for op in collectives.OPS:
+            cells[0] = 0
+            cf._priced.cache_clear()
+            try:
+                cf.collective(op, algorithm_of(scenario), float(1 << 20), fabric)
+            except ValueError:
+                continue
+            routed, _, _ = budget.priced_transfers(op, algorithm_of(scenario), fabric.protocol, layout)
+            far, _, _ = budget.priced_transfers(op, algorithm_of(scenario), fabric.protocol, layout, far=True)
+            # routed twice a phase (its link uses, then its transfer times: cost.link_uses, cost._transfer_times),
+            # which the fitted PRICE_HOP_S / PRICE_HOP_BYTES include
+            assert cells[0] <= 2 * (routed + far * hops), (algorithm, op, cells[0], routed, far)
+            checked += 1
+    assert checked >= 30
+    ring = ["cluster.workers_per_node=8", "cluster.topology.kind=ring", "training.global_batch=auto"]
+    with pytest.raises(ScenarioError, match="links of a ring"):  # 4,096 nodes of auto: 1.5 min, 4.5 GiB by the bound
+        budget.check_pricing(load_scenario(DEFAULT, overrides=[*ring, "cluster.nodes=4096"]))
+    sets = ["cluster.nodes=4096", "communication.algorithm=ring"]
+    near = budget.check_pricing(load_scenario(DEFAULT, overrides=[*ring, *sets]))
+    switch = budget.scenario_pricing(load_scenario(DEFAULT, overrides=[*ring[::2], *sets]))  # the default: a switch
+    assert near.pricing_s == switch.pricing_s  # a ring's neighbours: one link, priced as on a switch

@@ -400,3 +400,42 @@ def test_communication_dtype_explicit_and_old_name() -> None:
     data["communication"] = {"gradient_dtype": "fp16"}  # the field's old name still reads
     s = scenario_from_dict(data)
     assert s.communication.dtype == "fp16" and s.gradient_bytes_per_param == 2
+
+
+# --- hostile round 8: names and composed variability -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", " ", "    "])
+def test_an_empty_or_blank_name_is_refused_naming_the_field(name: str) -> None:
+    """A scenario's name labels every result, table and record: blank, the results could not be told apart
+    (leaving it out names the scenario 'scenario'). The old code accepted '' and ' '."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, overrides=[f"name={name!r}"])
+    assert info.value.field == "name"
+    assert "non-empty" in info.value.message
+    assert load_scenario(None, overrides=["name=' padded '"]).name == " padded "  # printable, not blank: kept
+
+
+def test_a_worker_listed_twice_composes_within_one_slowdowns_range() -> None:
+    """Entries naming one worker multiply (``Scenario.worker_slowdowns``); the product must stay in one entry's
+    range: 60 x 1e6 was inf and 1e-200 x 1e-200 was 0, tracebacks in the simulator's partition."""
+    twice = "variability.stragglers=[{worker: 3, slowdown: 2}, {worker: 3, slowdown: 1.5}]"
+    ok = load_scenario(None, overrides=[twice])
+    assert ok.worker_slowdowns()[3] == 3.0  # composed, as before
+    for entries, product in (("{worker: 0, slowdown: 1e6}, {worker: 0, slowdown: 2}", "2e+06"),
+                             ("{worker: 0, slowdown: 1e-200}, {worker: 0, slowdown: 1e-200}", "0")):  # fmt: skip
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(None, overrides=[f"variability.stragglers=[{entries}]"])
+        assert info.value.field == "variability.stragglers.1.slowdown"
+        assert f"multiply to {product}" in info.value.message
+
+
+def test_a_node_degraded_twice_composes_down_to_one_factors_floor() -> None:
+    """Degraded-link entries of one node multiply (``dpsim.sim.variability.degraded_nodes``): 1e-6 twice was a
+    bandwidth of 1e-12 (the simulator's rates divided by zero past 60 entries); the product must be >= 1e-6."""
+    ok = load_scenario(None, overrides=["variability.degraded_links=[{node: 1, factor: 0.5}, {node: 1, factor: 0.5}]"])
+    assert [d.factor for d in ok.variability.degraded_links] == [0.5, 0.5]
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, overrides=["variability.degraded_links=[{node: 1, factor: 1e-3}, {node: 1, factor: 1e-4}]"])
+    assert info.value.field == "variability.degraded_links.1.factor"
+    assert "multiply to 1e-07" in info.value.message and "at least 1e-06" in info.value.message

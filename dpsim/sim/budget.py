@@ -472,6 +472,16 @@ phase of 18.9 M); ``direct`` 0.31 us on 1,024 ranks, 0.35 on 2,048 (and 3.5 GB o
 16.8 M). The bound used to be 1.5 us a transfer over a count that put ``auto`` 1.4x high (its tree phase
 counted as 4(n-1) a channel): about 5x the CPU time measured; ``direct`` and halving-doubling were counted
 at half (their phases are routed twice, :func:`dpsim.sim.cost.lock_step`)."""
+PRICE_HOP_S = 0.2e-6
+PRICE_HOP_BYTES = 32.0
+"""On a ring of nodes (``cluster.topology.kind: ring``, :class:`dpsim.sim.topology.RingTopology`) a phase's routes
+are one column per link, padded to the phase's longest route: up to ⌊nodes/2⌋ links when its pairs sit far apart
+(NCCL's tree, ``direct``, halving-doubling, a parameter server, point-to-point; not a node-major ring's
+neighbours). Each far transfer costs ``PRICE_HOP_S`` of CPU and the largest phase ``PRICE_HOP_BYTES`` per link
+of that width on top of :data:`PRICE_TRANSFER_S`. Measured with ``dpsim run`` (``auto``, 8 GPUs a node, one
+NIC) on the loaded shared machine: 2,048 / 4,096 / 8,192 nodes took 6.9 / 48 / 358 s and 1.0 / 3.8 / 14.9 GB
+(peak RSS), 25 B and 0.06-0.2 us per (tree transfer x link); the guard priced them as 0.1-0.5 s and 0.02-0.05
+GiB before, and 8,192 nodes ran out of memory."""
 PRICING_LIMIT_S = 30.0
 """Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
 ``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
@@ -479,7 +489,7 @@ CPU time, 95 s for 46.5 s, and ``tests/hostile.py`` calls a command still runnin
 By the estimate, ``auto`` on 262,144 ranks prices in 13 s, on 1,048,576 in 54 s."""
 
 
-def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple[int, int, int]:
+def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far: bool = False) -> tuple[int, int, int]:
     """(transfers routed, transfers held, transfers of the largest phase) when one ``op`` is priced on ``layout``.
 
     Counts what :func:`dpsim.sim.collectives.candidates` builds (``auto``: ring and tree, NVLS when the
@@ -488,13 +498,15 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
     steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
     channel, ``direct`` the same all-to-all phase of n(n-1) twice. The channels are the ones the schedules
     are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G)`` rails; on nodes with
-    more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built.
+    more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
+    transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
+    or a hierarchical ring's, whose node-major neighbours are one link apart.
     """
     n, g = layout.world, layout.per_node
     nvls = layout.nvls
     if n <= 1:
         return 0, 0, 0
-    if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol
+    if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
         runs = len(p2p_protocols(op, layout, "none" if algorithm in TEXTBOOK else protocol))
         return runs * phase, phase, phase
@@ -509,7 +521,10 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> 
         names = ["ring", "tree"] + (["nvls"] if nvls and g > 1 and protocol != "none" else [])
     routed = held = largest = 0
     for name in names:
-        if op in ("broadcast", "reduce") and protocol == "none":  # gloo's binomial tree: n - 1 sends in doubling phases
+        binomial = op in ("broadcast", "reduce") and protocol == "none"
+        if far and name in ("ring", "hierarchical", "backend") and not layout.slots and not binomial:
+            continue  # node-major neighbours: one link of the ring apart
+        if binomial:  # gloo's binomial tree: n - 1 sends in doubling phases
             phases = [n]
         elif op != "allreduce":
             phases = [n] * 2 if name == "hierarchical" else [n * channels]
@@ -565,26 +580,41 @@ class CollectiveBudget:
     pricing_s: float
     seconds: float
     memory_bytes: float
+    hops: int = 0
+    """Links of the longest route on a ring of nodes the pricing pads its far transfers' routes to (0: none)."""
 
     def describe(self) -> str:
         sim = ""
         if self.engine == "sim":
             sizes = f"{self.points:,} size{'s' if self.points != 1 else ''}"
             sim = f", then {sizes} at the {self.fidelity} level" if self.points else " (twice: the simulator's too)"
+        ring = f" over up to {self.hops:,} links of a ring" if self.hops else ""
         return (
             f"pricing {self.op} ({self.algorithm}) on {self.ranks:,} ranks routes about {self.transfers:,} "
-            f"transfers{sim}: about {_duration(self.seconds)} and {self.memory_bytes / 2**30:,.3g} GiB"
+            f"transfers{ring}{sim}: about {_duration(self.seconds)} and {self.memory_bytes / 2**30:,.3g} GiB"
         )
 
 
 def estimate_collective(
-    op: str, algorithm: str, protocol: str, layout: Layout, engine: str, points: int, chunk_max_ranks: int
+    op: str,
+    algorithm: str,
+    protocol: str,
+    layout: Layout,
+    engine: str,
+    points: int,
+    chunk_max_ranks: int,
+    hops: int = 0,
 ) -> CollectiveBudget:
-    """Price ``dpsim collective`` from its cluster's layout alone (see :data:`PRICE_TRANSFER_S`)."""
+    """Price ``dpsim collective`` from its cluster's layout alone (see :data:`PRICE_TRANSFER_S`); ``hops``: the
+    longest route of a ring of nodes (:func:`ring_hops`), which the far transfers' routes are padded to."""
     world = layout.world
     transfers, held, largest = priced_transfers(op, algorithm, protocol, layout)
     pricing_s = transfers * PRICE_TRANSFER_S
     memory = held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES
+    if hops > 1:
+        far_routed, _, far_largest = priced_transfers(op, algorithm, protocol, layout, far=True)
+        pricing_s += far_routed * hops * PRICE_HOP_S
+        memory += far_largest * hops * PRICE_HOP_BYTES
     seconds, fidelity = pricing_s, "analytic"
     if engine == "sim" and world > 1:
         if world <= chunk_max_ranks:  # the chunk level runs every transfer of every size
@@ -595,7 +625,16 @@ def estimate_collective(
         else:  # the fast level prices the schedules again, then one numpy pass a phase for each size
             fidelity = "fast"
             seconds += pricing_s + points * 64 * world * ELEMENT_S
-    return CollectiveBudget(op, algorithm, world, transfers, points, engine, fidelity, pricing_s, seconds, memory)
+    return CollectiveBudget(
+        op, algorithm, world, transfers, points, engine, fidelity, pricing_s, seconds, memory, hops if hops > 1 else 0
+    )
+
+
+def ring_hops(fabric: Any) -> int:
+    """Links of the longest shortest-direction route on the fabric's ring of nodes (``cluster.topology.kind:
+    ring``: ⌊nodes/2⌋), else 0: a switch or fat tree routes through a few links, which :data:`PRICE_TRANSFER_S`
+    covers."""
+    return int(fabric.nodes) // 2 if fabric.topology == "ring" else 0
 
 
 def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> CollectiveBudget:
@@ -607,12 +646,13 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     """
 
     group, ops, algorithm = _pricing_key(scenario)
-    parts = [estimate_collective(op, algorithm, group.protocol, layout_of(group), "analytic", 1, 0) for op in ops]
+    layout, hops = layout_of(group), ring_hops(group)
+    parts = [estimate_collective(op, algorithm, group.protocol, layout, "analytic", 1, 0, hops) for op in ops]
     pricing_s = sum(p.pricing_s for p in parts)
     return CollectiveBudget(
         " + ".join(ops), algorithm, group.world_size, sum(p.transfers for p in parts), 0, engine,
         "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
-        sum(p.memory_bytes for p in parts),
+        sum(p.memory_bytes for p in parts), parts[0].hops,
     )  # fmt: skip
 
 
@@ -694,6 +734,8 @@ def check_collective(budget: CollectiveBudget, allow_long: bool = False) -> Coll
     hint = "use fewer ranks (cluster.nodes, cluster.workers_per_node)"
     if budget.algorithm == "direct":
         hint += " or another communication.algorithm (direct sends n(n-1) messages)"
+    elif budget.hops:
+        hint += " or communication.algorithm: ring (a ring of nodes routes a ring's neighbours over one link)"
     if budget.memory_bytes > MEMORY_LIMIT_BYTES:
         raise ScenarioError(
             "",
