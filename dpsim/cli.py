@@ -278,8 +278,6 @@ def sweep(
     if plot:
         check_writable(plot, "--plot", (".png", ".svg", ".pdf"), [scenario])
     points = math.prod(len(v) for v in grid.values())
-    if points >= 1000:
-        typer.echo(f"sweep: {points:,} points with the {engine} engine", err=True)
     show_progress = points >= 200 or (engine == "sim" and points > 1)
     if resume and not out:
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
@@ -287,20 +285,27 @@ def sweep(
     if partial is not None:
         refuse_unnameable("--out", str(partial), f"its partial results {safe_text(repr(partial.name[:60]))}...")
         check_writable(partial, "--out", (".jsonl",), [scenario])  # the partial results beside it (not a directory)
-    if partial is not None and partial.exists() and not resume:
-        typer.echo(f"note: {partial} from an earlier run is replaced (--resume keeps its finished points)", err=True)
-    frame = api.sweep(
-        scenario,
-        grid,
-        engine=engine,
-        overrides=set_ or (),
-        progress=show_progress,
-        workers=workers,
-        scheduler=scheduler,
-        partial_file=partial,
-        resume=resume,
-        allow_long=allow_long,
-    )
+    # an earlier run's partial results are replaced once the sweep starts (after its up-front checks): said in the
+    # one error line of a sweep that then fails (a sweep that finishes leaves none; one refused up front leaves them)
+    replacing = partial is not None and partial.exists() and not resume
+    earlier = "from an earlier run was replaced (--resume keeps its finished points)"
+    try:
+        frame = api.sweep(
+            scenario,
+            grid,
+            engine=engine,
+            overrides=set_ or (),
+            progress=show_progress,
+            workers=workers,
+            scheduler=scheduler,
+            partial_file=partial,
+            resume=resume,
+            allow_long=allow_long,
+        )
+    except api.SweepError as exc:
+        if replacing and partial is not None:
+            raise ScenarioError(exc.field, f"{exc.message}; {partial.name} {earlier}", exc.source) from None
+        raise
     if out:
         with atomic_output(out, "--out") as tmp:
             if out.suffix.lower() == ".parquet":

@@ -46,6 +46,7 @@ from dpsim.scenario import (
     scenario_from_dict,
 )
 from dpsim.sharding import collective_pieces
+from dpsim.units import format_time
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -346,7 +347,13 @@ def _valid(
 
 def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
     """Why no configuration survived: the rules no configuration meets, or the memory shortfall."""
-    if len(candidates) and (~candidates["oom"]).any():
+    fits = candidates[~candidates["oom"]] if len(candidates) else candidates
+    if len(fits) and not np.isfinite(fits["time_to_train_s"].to_numpy()).any():
+        return (
+            f"with a node failing every {format_time(request.node_mtbf_s or 0.0)} (--node-mtbf) every "
+            "configuration fails more often than it finishes a step between checkpoints: it never trains"
+        )
+    if len(fits):
         return "the configurations that fit when screened did not pass the exact re-check (memory or deadline)"
     if len(candidates):
         best = candidates.sort_values("memory_bytes").iloc[0]
@@ -787,7 +794,7 @@ def _screen(
     steps = np.ceil(request.tokens / tokens_per_step)
     work = steps * step_s
     nodes = np.maximum(1, n // request.workers_per_node)
-    wall = _wall_time(request, work, nodes)
+    wall = _wall_time(request, work, nodes, step_s)
     price = request.price(device)
     cost_value = wall / 3600.0 * n * price
     return pd.DataFrame(
@@ -898,8 +905,9 @@ def _screen_memory(
     return np.asarray(np.maximum(total_first, total_last), dtype=float)
 
 
-def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Expected wall time with failures (Daly 2006, at Daly's optimal interval), vectorised."""
+def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray, step_s: Any) -> np.ndarray:
+    """Expected wall time with failures (Daly 2006, at Daly's optimal interval, at least one step: a training loop
+    checkpoints between steps), vectorised."""
     if request.node_mtbf_s is None:
         return work
     mtbf = request.node_mtbf_s / nodes
@@ -907,6 +915,7 @@ def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray) -> np.
     tau = np.array(
         [daly_interval(delta, m) if delta > 0 else young_interval(1e-9, m) for m in mtbf.tolist()], dtype=float
     )
+    tau = np.maximum(tau, step_s)
     with np.errstate(over="ignore"):  # a node failing every femtosecond never finishes: inf, without a warning
         return np.asarray(mtbf * np.exp(restart / mtbf) * np.expm1((tau + delta) / mtbf) * work / tau, dtype=float)
 
@@ -992,6 +1001,7 @@ def _plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None
     if objective == "cost" and request.price_per_device_hour is None:
         raise ScenarioError("--objective", "ranking by cost needs --price", SOURCE)
     feasible = candidates[~candidates["oom"]] if len(candidates) else candidates
+    feasible = feasible[np.isfinite(feasible["time_to_train_s"].to_numpy())] if len(feasible) else feasible
     if request.deadline_s is not None and len(feasible):
         late = feasible["time_to_train_s"] > request.deadline_s
         if late.all():
@@ -1011,7 +1021,7 @@ def _plan(request: PlanRequest, progress: Callable[[str, int, int], None] | None
     rows = _run_stage(executor, _Recheck(request), records, "re-check", progress, batch=None)
     ranked = pd.DataFrame(rows)
     if len(ranked):
-        ranked = ranked[~ranked["oom"]]
+        ranked = ranked[~ranked["oom"] & np.isfinite(ranked["time_to_train_s"].to_numpy())]
         if request.deadline_s is not None and not notes:
             ranked = ranked[ranked["time_to_train_s"] <= request.deadline_s]
         ranked = ranked.sort_values(sort_cols, ascending=ascending, kind="mergesort")
@@ -1086,7 +1096,7 @@ class _Recheck:
         result = predict(scenario_for(request, row))
         steps = float(row["steps"])
         work = steps * result.step_time_s
-        wall = float(_wall_time(request, np.array([work]), np.array([int(row["nodes"])]))[0])
+        wall = float(_wall_time(request, np.array([work]), np.array([int(row["nodes"])]), result.step_time_s)[0])
         record: dict[str, Any] = dict(row)
         record.update(
             screen_step_time_s=row["step_time_s"],

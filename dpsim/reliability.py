@@ -107,13 +107,16 @@ def expected_time_to_train(
     checkpoint_s: float = 0.0,
     restart_s: float = 0.0,
     interval_s: float | None = None,
+    step_s: float = 0.0,
 ) -> GoodputEstimate:
     """Expected wall time of a job of ``work_s`` seconds on ``nodes`` nodes (Daly 2006 model).
 
     ``node_mtbf_s=None`` means no failures: wall = work (+ checkpoints if an interval is
     given). The interval defaults to Daly's optimum. The breakdown attributes
     wall/M expected failures, each costing a restart; checkpoints cost δ per interval of
-    work; the remainder of the extra time is lost (re-done) work.
+    work; the remainder of the extra time is lost (re-done) work. ``step_s``: a training loop checkpoints
+    between steps, so the interval is at least one step (Daly's optimum of a free checkpoint is 0 s: a node
+    failing every microsecond then lost nothing and trained as fast as one that never fails).
     """
     if node_mtbf_s is None:
         tau = interval_s if interval_s is not None else math.inf
@@ -123,6 +126,7 @@ def expected_time_to_train(
     tau = interval_s if interval_s is not None else daly_interval(checkpoint_s, mtbf)
     if not math.isfinite(tau):
         tau = young_interval(max(checkpoint_s, 1e-9), mtbf)
+    tau = max(tau, step_s)
     wall = daly_wall_time(work_s, tau, checkpoint_s, restart_s, mtbf)
     failures = wall / mtbf
     ckpt = work_s / tau * checkpoint_s
@@ -131,10 +135,12 @@ def expected_time_to_train(
     return GoodputEstimate(work_s, wall, tau, mtbf, failures, ckpt, restarts, lost)
 
 
-def goodput_for(scenario: Scenario, work_s: float) -> GoodputEstimate:
+def goodput_for(scenario: Scenario, work_s: float, step_s: float = 0.0) -> GoodputEstimate:
     """:func:`expected_time_to_train` with the scenario's ``reliability`` section and node count."""
     r = scenario.reliability
-    return expected_time_to_train(work_s, r.node_mtbf, scenario.cluster.nodes, r.checkpoint_write, r.restart)
+    return expected_time_to_train(
+        work_s, r.node_mtbf, scenario.cluster.nodes, r.checkpoint_write, r.restart, step_s=step_s
+    )
 
 
 @dataclass(frozen=True)

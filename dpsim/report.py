@@ -115,7 +115,7 @@ def reliability_fields(result: StepResult, scenario: Scenario | None) -> dict[st
     from dpsim.reliability import goodput_for
 
     try:
-        estimate = goodput_for(scenario, result.step_time_s * 1e6)
+        estimate = goodput_for(scenario, result.step_time_s * 1e6, result.step_time_s)
         goodput = estimate.goodput
         checkpoint_interval = estimate.interval_s
         job_mtbf = estimate.job_mtbf_s

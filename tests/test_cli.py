@@ -450,3 +450,29 @@ def test_api_sweep_rejects_bad_grids() -> None:
         dpsim.sweep(DEFAULT, {"cluster.nodes": []})
     with pytest.raises(ScenarioError, match="grid point"):
         dpsim.sweep(DEFAULT, {"cluster.nodes": [1, 3]})
+
+
+def test_a_sweep_that_fails_says_so_in_one_line_whatever_it_replaced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A sweep with an earlier run's partial results beside ``--out`` printed 'note: ... is replaced' before
+    running, then the error of a point that could not run: two lines on stderr (and a 1,000-point sweep its
+    'sweep: 1,000 points' line before the error). Now the note is part of the one error line of a sweep that
+    fails after it started; a sweep refused before it starts (the simulator builds every point first) leaves the
+    earlier file as it was and says nothing of it, one that finishes prints nothing on stderr."""
+    out = tmp_path / "o.csv"
+    partial = tmp_path / "o.csv.partial.jsonl"
+    sweep = ("sweep", DEFAULT, "--set", "training.global_batch=64", "--set", "training.micro_batch=1", "--out", out)
+    partial.write_text('{"fingerprint": "an earlier run"}\n', encoding="utf-8")
+    code, _, err = cli(capsys, *sweep, "--vary", "training.micro_batch=1,3")  # 64 / (64 x 3): not whole
+    assert_one_line_error(code, err)
+    assert "micro_batch=3" in err and "o.csv.partial.jsonl from an earlier run was replaced" in err
+    partial.write_text('{"fingerprint": "an earlier run"}\n', encoding="utf-8")
+    code, _, err = cli(capsys, *sweep, "--vary", "training.micro_batch=1,3", "--engine", "sim")
+    assert_one_line_error(code, err)
+    assert "replaced" not in err and partial.read_text(encoding="utf-8") == '{"fingerprint": "an earlier run"}\n'
+    seeds = ",".join(str(seed) for seed in range(500))
+    code, _, err = cli(capsys, *sweep, "--vary", f"variability.seed={seeds}", "--vary", "training.micro_batch=1,3")
+    assert_one_line_error(code, err)
+    code, _, err = cli(capsys, *sweep, "--vary", "variability.seed=0,1")
+    assert code == 0 and err == "" and out.exists() and not partial.exists()

@@ -240,8 +240,11 @@ def test_cli_reports_a_failed_point_on_one_line_and_keeps_the_others(
     assert not out.exists()  # no table that silently lacks a row
     partial = tmp_path / "sweep.csv.partial.jsonl"
     assert sorted(json.loads(line)["index"] for line in partial.read_text().splitlines()[1:]) == [0, 2]
-    code, _, err = _cli(args, capsys)  # without --resume an earlier run's partial file is replaced, and said so
-    assert code == 2 and err.startswith("note: ") and "is replaced" in err
+    code, _, err = _cli(args, capsys)  # without --resume an earlier run's partial file is replaced, said in the line
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: ")
+    assert err.endswith(
+        "; sweep.csv.partial.jsonl from an earlier run was replaced (--resume keeps its finished points)\n"
+    )
 
 
 def test_cli_without_dask_says_what_to_install(
