@@ -354,6 +354,10 @@ def register(app: typer.Typer) -> None:
             raise exc.with_source(CLI_SOURCE) from None
         with execution.open_executor(workers, scheduler) as executor:
             result = _run_with_progress(planner, request, progress, executor)
+        if not len(result.ranked):  # an error: nothing written (--format json still prints why, with the counts)
+            if format_ == "json":
+                sys.stdout.write(format_plan(result, format_, currency) + "\n")
+            raise fail("plan", result.notes[-1] if result.notes else "no feasible configuration")
         if out is not None:
             with atomic_output(out, "--out") as tmp:
                 result.ranked.to_csv(tmp, index=False)
@@ -363,10 +367,6 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             with atomic_output(plot, "--plot") as tmp:
                 planner.write_pareto_plot(result, tmp)
-        if not len(result.ranked):
-            if format_ == "json":
-                sys.stdout.write(format_plan(result, format_, currency) + "\n")
-            raise fail("plan", result.notes[-1] if result.notes else "no feasible configuration")
         sys.stdout.write(format_plan(result, format_, currency).rstrip("\n") + "\n")
 
 

@@ -160,6 +160,21 @@ def test_cli_plan_outputs(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
     assert max(len(line) for line in text.splitlines()) <= 100  # the table fits 100 columns
 
 
+def test_cli_plan_without_a_feasible_configuration_writes_nothing(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """No configuration trains (every one out of memory, or failing faster than a step): exit 2 and one line, and
+    none of --out / --all / --plot written (they were, then the error: an empty ranking, every candidate, a
+    Pareto plot of a plan that failed). ``--format json`` still prints the counts and notes."""
+    files = {option: tmp_path / name for option, name in (("--out", "p.csv"), ("--all", "a.csv"), ("--plot", "p.png"))}
+    outputs = [a for option, path in files.items() for a in (option, str(path))]
+    for why in (["--model", "llama3-405b", "--max-devices", "8"], ["--model", "gpt2-xl", "--max-devices", "64",
+                "--node-mtbf", "1 us"]):  # fmt: skip
+        with pytest.raises(SystemExit) as exc:
+            main(["plan", "--tokens", "20B", *why, "--simulate", "0", "--no-progress", *outputs])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and err.count("\n") == 1 and "no feasible configuration" in err
+        assert not any(path.exists() for path in files.values()), why
+
+
 @pytest.mark.parametrize(
     "bad",
     [
