@@ -1375,6 +1375,58 @@ def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
     )
 
 
+FA2_OVER_TRITON = (1.4, 2.0)
+"""FlashAttention-2 paper (Dao 2023) §4.1, A100: "around 1.3-1.5x faster than FlashAttention in Triton in the forward
+pass and around 2x faster in the backward pass" (forward taken at the range's middle). Its Triton kernel is Tillet's
+(the paper's reference [17]), not llm-foundry's ``flash_attn_triton.py``, whose header says of itself only that its
+forward is generally faster and its backward generally slower than FlashAttention (1)'s CUDA kernels."""
+D64_BACKWARD = {2048: 0.986 / 0.857, 8192: 2.856 / 2.655}
+"""FlashAttention-2's backward time at head dim 64 over head dim 128 for the same FLOPs, same run, by sequence length
+(one H200, torch SDPA's flash backend, causal: ``benchmarks/results/gpu-h200-2026-12-04/repeat/kernels2.json``,
+milliseconds; the forward 0.88 at s 2,048 and 1.00 at s 8,192)."""
+
+
+def attention_what_if(run: PublishedRun, variant: str) -> PublishedRun:
+    """An llm-foundry run with its attention priced another way (a what-if, not the model): ``triton`` at
+    FlashAttention-2's rate over :data:`FA2_OVER_TRITON`, ``triton_backward`` the backward alone, ``d64`` the
+    backward of 64-wide heads :data:`D64_BACKWARD` slower (measured at the sequence lengths of the two rows that have
+    them, 2,048 and 8,192)."""
+    from dpsim.catalog import DEVICES
+
+    spec = DEVICES[_device_name(run)]
+    field = "attention_efficiency_fa2" if any(spec.attention_efficiency_fa2) else "attention_efficiency"
+    fwd, bwd = getattr(spec, field)
+    model = run.scenario["model"]
+    if variant == "triton":
+        fwd, bwd = fwd / FA2_OVER_TRITON[0], bwd / FA2_OVER_TRITON[1]
+    elif variant == "triton_backward":
+        bwd = bwd / FA2_OVER_TRITON[1]
+    elif variant == "d64" and model["hidden"] // model["heads"] == 64:
+        bwd = bwd / D64_BACKWARD[model["seq_len"]]
+    else:
+        return run
+    return with_device(run, **{field: (fwd, bwd)})
+
+
+def _print_attention_what_if(engine: str) -> None:
+    variants = ("triton", "triton_backward", "d64")
+    print(f"\nllm-foundry, attention what-ifs (not the model): now, {', '.join(variants)}")
+    errors: dict[str, list[float]] = {v: [] for v in ("now", *variants)}
+    for run in FOUNDRY_RUNS:
+        row = []
+        for v in ("now", *variants):
+            changed = run if v == "now" else attention_what_if(run, v)
+            errors[v].append(relative_error(changed, predict_run(changed, engine)[0]))
+            row.append(f"{100 * errors[v][-1]:+7.1f}%")
+        print(f"{run.name:<34} " + " ".join(row))
+    for v, errs in errors.items():
+        worst = max(errs, key=abs)
+        print(
+            f"  {v}: mean |error| {100 * sum(map(abs, errs)) / len(errs):.2f} %, worst {100 * worst:+.1f} %, "
+            f"{sum(abs(e) <= 0.10 for e in errs)} of {len(errs)} within 10 %"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="analytic", choices=("analytic", "sim"))
@@ -1384,7 +1436,16 @@ def main() -> None:
         help="what-if: GEMM wave/tile quantisation on (cluster.device.gemm_waves), both sustained fractions "
         "re-derived from their calibration sources with it",
     )
+    parser.add_argument(
+        "--attention-what-if",
+        action="store_true",
+        help="only llm-foundry's rows with their attention priced as the FlashAttention-2 paper's Triton kernel or "
+        "with 64-wide heads' slower backward (not the model)",
+    )
     args = parser.parse_args()
+    if args.attention_what_if:
+        _print_attention_what_if(args.engine)
+        return
     runs, paper, h100 = PUBLISHED_RUNS, CALIBRATION_PAPER_RUNS, H100_CALIBRATION_RUNS
     fractions: dict[str, float] = {}
     if args.gemm_waves:

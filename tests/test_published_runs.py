@@ -33,8 +33,10 @@ the transcription does not contain directly (parameter counts, tokens per batch)
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -601,3 +603,17 @@ def test_foundry_run_within_10_percent(run: Any) -> None:
     predicted, result = RUNS.predict_run(run)
     assert result.extra["compute_model"] == "operations"
     assert abs(RUNS.relative_error(run, predicted)) <= MAX_CALIBRATED
+
+
+def test_attention_what_if_reads_the_committed_measurement() -> None:
+    """``--attention-what-if``'s head-dim ratios are the committed H200 measurement's (FlashAttention-2 backward,
+    head dim 64 over 128 at the same FLOPs, s 2,048 and 8,192), and they touch only the rows with 64-wide heads."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks/results/gpu-h200-2026-12-04/repeat/kernels2.json"
+    items = json.loads(path.read_text())["items"]
+    flash = {
+        (i["seq"], i["head_dim"]): i["backward_s"] for i in items if i["kind"] == "attention_flash" and i["causal"]
+    }
+    for seq in (2048, 8192):
+        assert flash[seq, 64] / flash[seq, 128] == pytest.approx(RUNS.D64_BACKWARD[seq], rel=2e-3)
+    changed = [r.name for r in FOUNDRY if RUNS.attention_what_if(r, "d64") is not r]
+    assert changed == ["MPT-125m s2048 on 8 A100-80GB", "MPT-350m s8192 on 8 A100-80GB"]
