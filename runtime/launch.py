@@ -286,6 +286,9 @@ def launch(
     for old in run_dir.glob("rank*"):
         old.unlink()
     (run_dir / "scenario.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+    from runtime.hostload import host_load, snapshot
+
+    before = snapshot()
     spawn_ranks(
         scenario.world_size,
         _worker_command(run_dir, options),
@@ -295,6 +298,7 @@ def launch(
         timeout_s=timeout_s,
         step_timeout_s=step_timeout_s,
     )
+    load = host_load(before, snapshot())  # what else used the host meanwhile (the ranks are reaped by now)
     import torch
 
     algorithm: str = scenario.communication.algorithm
@@ -311,6 +315,7 @@ def launch(
         "scenario_hash": scenario.scenario_hash(),
         "precision": ran.label,
         "autocast": as_run(scenario, ran.autocast).training.autocast,
+        "host_load": load,
         **(extra_meta or {}),
     }
     return aggregate(scenario, read_rank_timings(run_dir), warmup_steps=options.warmup_steps, meta=meta)

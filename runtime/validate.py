@@ -369,6 +369,7 @@ def validate(
                 "ranks_in_calibration": any("ranks benchmarked" in o for o in overlap),
                 "measured_step_min_s": min(steps),
                 "measured_step_max_s": max(steps),
+                "other_cores_max": _other_cores(runs),
             }
             for name, result in predicted.items():
                 for field in COMPONENTS:
@@ -403,6 +404,7 @@ def validate(
         "fit_residuals_accepted": residuals_above(fitted, MAX_RESIDUAL) if checked else {},
         "calibration_configurations": list(fitted.calibrated_on),
         "held_out_cases": int((table["calibration_overlap"] == "none").sum()),
+        "host_load": _host_load_summary(every_run),
     }
     for name in engines:
         predicted_steps = table[f"predicted_{name}_step_time_s"]
@@ -421,6 +423,31 @@ def validate(
         tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     plot_validation(table, out_dir / "validation.png", summary)
     return table, summary
+
+
+def _other_cores(runs: Sequence[StepResult]) -> float:
+    """The largest ``extra.host_load.other_cores`` over ``runs`` (cores other processes used meanwhile; NaN: not
+    recorded, e.g. runs from before it was)."""
+    values = [run.extra.get("host_load", {}).get("other_cores") for run in runs]
+    known = [float(v) for v in values if v is not None]
+    return max(known) if known else math.nan
+
+
+def _host_load_summary(runs: Sequence[StepResult]) -> dict[str, Any]:
+    """Over every run that recorded ``extra.host_load``: how many did, and the median and largest cores other
+    processes used, and the same for steal (runtime.hostload)."""
+    loads = [run.extra["host_load"] for run in runs if run.extra.get("host_load", {}).get("other_cores") is not None]
+    if not loads:
+        return {"runs_recorded": 0}
+    other = [float(x["other_cores"]) for x in loads]
+    steal = [float(x.get("steal_cores") or 0.0) for x in loads]
+    return {
+        "runs_recorded": len(loads),
+        "other_cores_median": statistics.median(other),
+        "other_cores_max": max(other),
+        "runs_other_above_0_25_cores": sum(v > 0.25 for v in other),
+        "steal_cores_max": max(steal),
+    }
 
 
 def plot_validation(table: Any, path: Path, summary: dict[str, Any]) -> None:

@@ -390,3 +390,20 @@ def test_bench_busy_times_gloo_all_reduce_while_every_rank_computes(tmp_path: Pa
         assert wall > 0 and 0 <= done <= 1.1 * wall
     (plain,) = run_bench(2, 1, LocalTestbed(), plan, tmp_path / "plain")
     assert "busy_time_s" not in plain
+
+
+def test_validation_reports_what_else_used_the_host_during_its_runs() -> None:
+    """Per case the largest ``extra.host_load.other_cores`` of its runs; over all runs the median and largest, how
+    many were above 0.25 cores, and the largest steal. Runs recorded before it (no host_load) are left out."""
+    from runtime.validate import _host_load_summary, _other_cores
+
+    def load(other: float, steal: float = 0.0) -> dict[str, float]:
+        return {"other_cores": other, "steal_cores": steal}
+
+    runs = [_record("runtime", 0.1, 0.03, 0.05, 0.01, host_load=load(v, s))
+            for v, s in ((0.1, 0.0), (0.9, 0.01), (0.2, 0.04))]  # fmt: skip
+    old = _record("runtime", 0.1, 0.03, 0.05, 0.01)
+    assert _other_cores(runs) == 0.9 and math.isnan(_other_cores([old]))
+    assert _host_load_summary([*runs, old]) == {"runs_recorded": 3, "other_cores_median": 0.2, "other_cores_max": 0.9,
+                                                "runs_other_above_0_25_cores": 1, "steal_cores_max": 0.04}  # fmt: skip
+    assert _host_load_summary([old]) == {"runs_recorded": 0}
