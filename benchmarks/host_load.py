@@ -107,12 +107,14 @@ def summary(path: Path, busy: float) -> None:
             print(f"{label}: none")
             return
         mean = {k: statistics.mean(r["cores"][k] for r in rows) for k in FIELDS}
-        print(f"{label}: {len(rows)} samples, {rows[0]['utc']}-{rows[-1]['utc']} UTC; mean cores "
-              + ", ".join(f"{k} {mean[k]:.2f}" for k in FIELDS)
-              + f"; watched {statistics.mean(r['watched_cores'] for r in rows):.2f}"
-              f", other processes {statistics.mean(r['other_cores'] for r in rows):.2f}"
-              f" (max {max(r['other_cores'] for r in rows):.2f})"
-              f", load average {min(r['loadavg_1m'] for r in rows):.1f}-{max(r['loadavg_1m'] for r in rows):.1f}")
+        print(
+            f"{label}: {len(rows)} samples, {rows[0]['utc']}-{rows[-1]['utc']} UTC; mean cores "
+            + ", ".join(f"{k} {mean[k]:.2f}" for k in FIELDS)
+            + f"; watched {statistics.mean(r['watched_cores'] for r in rows):.2f}"
+            f", other processes {statistics.mean(r['other_cores'] for r in rows):.2f}"
+            f" (max {max(r['other_cores'] for r in rows):.2f})"
+            f", load average {min(r['loadavg_1m'] for r in rows):.1f}-{max(r['loadavg_1m'] for r in rows):.1f}"
+        )
 
     report("all", lines)
     report(f"samples with other processes > {busy} cores", [r for r in lines if r["other_cores"] > busy])
