@@ -183,6 +183,25 @@ def print_breakdown(out: Path, engines: list[str]) -> None:
                 print(f"  {estimator} rank, run {repeat + 1} of each: mean residual {cells}")
 
 
+def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
+    """``profile`` with its links fitted again from ``bench`` (the calibration's records) by the current code."""
+    from dpsim.calibration import save_profile
+    from runtime.calibrate import refit_links
+
+    loaded = load_profile(profile)
+    if loaded.host_model is None:
+        raise ScenarioError("host_model", "--refit needs a testbed profile with a host_model", str(profile))
+    try:
+        records = json.loads(bench.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError("", f"expected the calibration's benchmark records (JSON): {exc}", str(bench)) from None
+    refitted = refit_links(loaded, records, CalibrationPlan(), "emulated")
+    target = (out or tmp) / "profile-refit.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(refitted, target)
+    return target
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/validation; "
@@ -194,6 +213,9 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
     p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
+    p.add_argument("--refit", action="store_true", help="with --reuse: fit the profile's links (κ, ε_c, η, p, α) "
+                   "again from the folder's calibration-bench.json with the current code first (written to --out "
+                   "as profile-refit.yaml)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL, help="largest accepted relative fit residual "
@@ -225,6 +247,8 @@ def main() -> int:
             if profile is None:
                 profile = Path(tmp) / "profile.yaml"  # a copy: the reused folder stays as it was
                 shutil.copyfile(args.reuse / "profile.yaml", profile)
+            if args.refit:
+                profile = _refit(profile, args.reuse / "calibration-bench.json", Path(tmp), args.out)
         table, summary = validate(
             cases, out, testbed="emulated", engines=["analytic", "sim"], plan=plan, profile=profile,
             options=JobOptions(warmup_steps=1, steps=args.steps), repeats=repeats, work_dir=Path(tmp) / "work",
@@ -252,6 +276,13 @@ def main() -> int:
         f"run-to-run spread of the measured step time (max − min)/median: median {100 * spread.median():.1f} %, "
         f"largest {100 * spread.max():.1f} %"
     )
+    load = summary.get("host_load") or {}
+    if load.get("runs_recorded"):
+        print(
+            f"other processes on the host during the runs (extra.host_load): median {load['other_cores_median']:.2f} "
+            f"cores, largest {load['other_cores_max']:.2f}; {load['runs_other_above_0_25_cores']} of "
+            f"{load['runs_recorded']} runs above 0.25 cores; steal at most {load['steal_cores_max']:.2f} cores"
+        )
     print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")
     if uncertainty:
         print("calibration points, 95 % half width of each median: " + ", ".join(

@@ -94,6 +94,7 @@ __all__ = [
     "measure_optimizer",
     "measure_page_fault",
     "measure_reduction",
+    "refit_links",
     "remeasure_links",
     "run_bench",
 ]
@@ -1018,7 +1019,7 @@ def remeasure_links(
     return out
 
 
-def _refit_links(
+def refit_links(
     profile: HardwareProfile, records: Sequence[dict[str, Any]], plan: CalibrationPlan, testbed: str
 ) -> HardwareProfile:
     """``profile`` with its links (and the host's κ) fitted from ``records`` on the host's measured sharing."""
@@ -1062,7 +1063,7 @@ def calibrate(
     links, records = calibrate_links(scenario, plan, testbed, work_dir=work, log=log, bench=bench)
     profile = calibrate_compute(links, scenario, plan, work_dir=work, log=log)
     if profile.host_model is not None:  # the links again, on the host's measured sharing (as the engines use it)
-        profile = _refit_links(profile, records, plan, testbed)
+        profile = refit_links(profile, records, plan, testbed)
         for round_index in range(rounds if max_residual is not None else 0):
             assert max_residual is not None
             above = residuals_above(profile, max_residual)
@@ -1079,7 +1080,7 @@ def calibrate(
                 f"points again (round {round_index + 1} of {rounds})")  # fmt: skip
             records = remeasure_links(records, bad, plan, testbed, work_dir=work / f"again-{round_index + 1}",
                                       log=log, round_index=round_index, bench=bench)  # fmt: skip
-            profile = _refit_links(profile, records, plan, testbed)
+            profile = refit_links(profile, records, plan, testbed)
             profile = dataclasses.replace(profile, meta={**profile.meta, "remeasured_rounds": round_index + 1})
     return dataclasses.replace(profile, name=name), records
 

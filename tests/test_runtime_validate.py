@@ -407,3 +407,22 @@ def test_validation_reports_what_else_used_the_host_during_its_runs() -> None:
     assert _host_load_summary([*runs, old]) == {"runs_recorded": 3, "other_cores_median": 0.2, "other_cores_max": 0.9,
                                                 "runs_other_above_0_25_cores": 1, "steal_cores_max": 0.04}  # fmt: skip
     assert _host_load_summary([old]) == {"runs_recorded": 0}
+
+
+def test_validate_emulated_refit_fits_a_saved_calibration_again_from_its_own_records(tmp_path: Path) -> None:
+    """``--reuse DIR --refit``: the links fitted again from ``DIR/calibration-bench.json`` by the current code. On the
+    2026-12-04 validation the code that wrote its profile is the code now, so the refit gives its residuals back
+    (links.inter.backend 26.3 %, ring 39.5 %); a damaged record file is one error naming it."""
+    from dpsim.calibration import load_profile
+    from tests._bench import load_benchmark
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "validation-2026-12-04"
+    script = load_benchmark("validate_emulated")
+    refit = load_profile(script._refit(folder / "profile.yaml", folder / "calibration-bench.json", tmp_path, None))
+    saved = load_profile(folder / "profile.yaml")
+    assert (tmp_path / "profile-refit.yaml").exists()
+    for name in ("links.inter.backend", "links.inter.ring", "links.intra.tree"):
+        assert refit.residuals()[name] == pytest.approx(saved.residuals()[name], rel=1e-9)
+    (tmp_path / "bad.json").write_text("[{")
+    with pytest.raises(ScenarioError, match="bad.json"):
+        script._refit(folder / "profile.yaml", tmp_path / "bad.json", tmp_path, None)

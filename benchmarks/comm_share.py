@@ -1,0 +1,101 @@
+"""How a large all-reduce's time and CPU grow with the ranks sharing the emulated cluster's cores (issue 10; root).
+
+The calibration's own benchmark (:func:`runtime.calibrate.run_bench`: barrier-started, slowest rank, median
+over repetitions, each rank's CPU time and the host's busy time) of gloo's all-reduce (``backend``), one rank
+per node, at rank counts the calibration does not use, then per point: time per byte each rank sends, the
+ranks' own CPU per byte (every thread, user and system), the host's busy time per byte (``/proc/stat``: the
+kernel's network work outside the ranks included) — and how far a profile's prediction of it is off
+(``HardwareProfile.link``: the wire and the host's κ·s(n), s(n) = max(1, n/C)·(1 + ε(n − 1))).
+
+    sudo PYTHONPATH=. python benchmarks/comm_share.py --ranks 5,6,8 --rates 1000 --profile PROFILE --out DIR
+    python benchmarks/comm_share.py --reuse DIR --profile PROFILE     # print again, no root
+
+Writes ``DIR/comm-share.json`` (the benchmark records).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dpsim.calibration import closed_form_coefficients, load_profile
+
+
+def measure(ranks: list[int], rates: list[float], sizes: list[int], reps: int) -> list[dict[str, Any]]:
+    from runtime.calibrate import CalibrationPlan, run_bench
+    from runtime.testbed.emulated import EmulatedCluster
+
+    plan = CalibrationPlan(sizes=sizes, algorithms=("backend",), collectives=("all_reduce",), reps=reps)
+    records: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="dpsim-comm-share-") as tmp:
+        for rate in rates:
+            for n in ranks:
+                print(f"comm_share: {n} ranks at {rate * 8e-6:g} Mbit/s", flush=True)
+                with EmulatedCluster(nodes=n, per_node=1, rate=rate) as testbed:
+                    for rec in run_bench(n, 1, testbed, plan, Path(tmp) / f"{n}-{rate:g}"):
+                        rec.update(link_class="inter", rate_bytes_per_s=rate)
+                        records.append(rec)
+    return records
+
+
+def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
+    profile = load_profile(profile_path) if profile_path else None
+    host = profile.host_model if profile else None
+    print(f"{'ranks':>5} {'Mbit/s':>7} {'MiB':>4} {'ns/B':>7} {'cpu/rank':>9} {'busy/rank':>10} {'predicted':>9}")
+    for r in records:
+        n, rate = r["ranks"], r["rate_bytes_per_s"]
+        sent = closed_form_coefficients("backend", n, r["size_bytes"])[1]
+        busy = r.get("host_busy_s") or 0.0
+        cells = [f"{n:5d}", f"{rate * 8e-6:7.0f}", f"{r['size_bytes'] / 2**20:4.0f}",
+                 f"{1e9 * r['time_s'] / sent:7.1f}", f"{1e9 * r['cpu_s'] / sent:9.2f}",
+                 f"{1e9 * busy / (n * sent):10.2f}"]  # fmt: skip
+        link = profile.link("inter", "backend", rate, n) if profile is not None else None
+        if link is not None:
+            a, b = closed_form_coefficients("backend", n, r["size_bytes"])
+            predicted = a * link.latency_s + b / link.bandwidth
+            cells.append(f"{100 * (predicted - r['time_s']) / r['time_s']:+8.1f}%")
+        print(" ".join(cells))
+    if host is not None:
+        kappa = 1e9 * host.comm_cpu_per_byte_s
+        print(f"profile: C = {host.cores:g}, ε = {host.efficiency_loss:.3f}, κ = {kappa:.2f} ns")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ranks", default="5,6,8", help="rank counts, one node each")
+    p.add_argument("--rates", default="1000", help="shaped link rates in Mbit/s")
+    p.add_argument("--sizes", default=str(8 * 2**20), help="all-reduce sizes in bytes")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--profile", type=Path, help="a testbed profile to predict the points with")
+    p.add_argument("--out", type=Path, help="folder for comm-share.json")
+    p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
+    args = p.parse_args()
+    if args.reuse:
+        try:
+            records = json.loads((args.reuse / "comm-share.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"error: {args.reuse / 'comm-share.json'}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        from runtime.testbed.emulated import RootRequired, require_root
+
+        try:
+            require_root()
+        except RootRequired as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],
+                          [int(v) for v in args.sizes.split(",")], args.reps)  # fmt: skip
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "comm-share.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
+    table(records, args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
