@@ -424,5 +424,5 @@ def test_validate_emulated_refit_fits_a_saved_calibration_again_from_its_own_rec
     for name in ("links.inter.backend", "links.inter.ring", "links.intra.tree"):
         assert refit.residuals()[name] == pytest.approx(saved.residuals()[name], rel=1e-9)
     (tmp_path / "bad.json").write_text("[{")
-    with pytest.raises(ScenarioError, match="bad.json"):
+    with pytest.raises(ScenarioError, match=r"bad\.json"):
         script._refit(folder / "profile.yaml", tmp_path / "bad.json", tmp_path, None)
