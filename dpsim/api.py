@@ -82,8 +82,11 @@ def engine_function(
 class _Base:
     """Raw scenario data plus how to turn a variant of it into a validated Scenario."""
 
-    def __init__(self, scenario: ScenarioLike, overrides: Iterable[Override]) -> None:
+    def __init__(self, scenario: ScenarioLike, overrides: Iterable[Override], varied: Iterable[str] = ()) -> None:
+        """``varied``: paths a sweep replaces at every grid point; a ``--set`` of one (or inside one) shapes only the
+        base scenario, so the name does not carry it (each row would claim a value it did not run)."""
         overrides = list(overrides)
+        varied = list(varied)
         if isinstance(scenario, Scenario):
             # a resolved scenario: every preset field is explicit, so setting a preset (or a
             # whole section by name) must drop the fields the old preset filled in
@@ -98,7 +101,8 @@ class _Base:
             self.resolved = False
             self.data = read_scenario_data(scenario)  # read once: the path may be "-" (stdin)
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
-        self.data = named_after_overrides(self.apply(self.data, parsed), parsed)
+        named = [(p, v) for p, v in parsed if not any(p == u or p.startswith(u + ".") for u in varied)]
+        self.data = named_after_overrides(self.apply(self.data, parsed), named)
         self.overridden = [path for path, _ in parsed]
         if not self.resolved:
             self.build(self.data)  # full validation up front, naming the file (or the command line)
@@ -325,7 +329,7 @@ def sweep(
     from dpsim import execution
 
     engine_function(engine, fidelity)  # an unknown engine fails before any work
-    base = _Base(scenario, overrides)
+    base = _Base(scenario, overrides, varied=vary)
     if source is not None:
         base.source = source
     points = grid_points(vary)

@@ -205,6 +205,32 @@ def test_sweep_refuses_a_repeated_value_before_running(capsys: pytest.CaptureFix
         grid_points({"training.zero_stage": [0, 2, 0]})
 
 
+def test_sweep_names_no_set_value_that_the_grid_replaces(capsys: pytest.CaptureFixture[str]) -> None:
+    """A field both set and varied runs the --vary values; the rows' name must not claim the --set one."""
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--set", "training.zero_stage=1", "--set", "communication.bucket=50 MB",
+        "--vary", "training.zero_stage=0,2", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["training.zero_stage"] for r in rows] == [0, 2] and [r["zero_stage"] for r in rows] == [0, 2]
+    # the bucket was set and not varied: it stays in the name; the replaced zero_stage=1 does not
+    assert [r["scenario"] for r in rows] == ["gpt2-xl-on-64-a100 [communication.bucket=50 MB]"] * 2
+    # a --set inside a varied section is replaced too; one above a varied field still shapes the rest
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--set", "cluster.inter_node.nics_per_node=4",
+        "--vary", "cluster.inter_node={preset: ib-hdr, nics_per_node: 8}", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)[0]["scenario"] == "gpt2-xl-on-64-a100"
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--set", "cluster.inter_node={preset: ib-hdr, nics_per_node: 4}",
+        "--vary", "cluster.inter_node.nics_per_node=2,8", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert [r["scenario"] for r in json.loads(out)] == ["gpt2-xl-on-64-a100 [cluster.inter_node]"] * 2
+
+
 # --- check and catalog -----------------------------------------------------------------------
 
 
