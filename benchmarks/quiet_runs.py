@@ -1,0 +1,68 @@
+"""A validation's step error over its runs on a quiet host only (issue 10): runs whose recorded
+``extra.host_load.other_cores`` (other processes' cores during the run, :mod:`runtime.hostload`) is at most
+``--max-other-cores``; per configuration the median step of those runs against the engines' prediction.
+
+    python benchmarks/quiet_runs.py benchmarks/results/validation-2026-12-04-night [--max-other-cores 0.25]
+
+Reads the folder's ``runs.jsonl`` (every run) and ``records.jsonl`` (per configuration the median run and each
+engine's prediction), as ``benchmarks/validate_emulated.py --reuse`` writes them. Runs without a recorded
+host load count as quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from dpsim.errors import ScenarioError
+from dpsim.records import read_jsonl
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path)
+    p.add_argument("--max-other-cores", type=float, default=0.25)
+    args = p.parse_args()
+    try:
+        runs = read_jsonl(args.folder / "runs.jsonl")
+        records = read_jsonl(args.folder / "records.jsonl")
+    except ScenarioError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    measured = [r for r in records if r.engine == "runtime"]
+    engines = sorted({r.engine for r in records} - {"runtime"})
+    if not measured or len(runs) % len(measured):
+        print(f"error: {args.folder}: {len(runs)} runs do not split over {len(measured)} configurations",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    repeats = len(runs) // len(measured)
+    errors: dict[str, list[float]] = {name: [] for name in engines}
+    for i, median_run in enumerate(measured):
+        group = runs[i * repeats : (i + 1) * repeats]
+        other = [r.extra.get("host_load", {}).get("other_cores") or 0.0 for r in group]
+        quiet = [r.step_time_s for r, o in zip(group, other, strict=True) if o <= args.max_other_cores]
+        steps = ", ".join(f"{1e3 * r.step_time_s:.0f}" for r in group)
+        cells = [f"{i:3d} {median_run.world_size} ranks: runs {steps} ms"
+                 f" (other processes {', '.join(f'{o:.2f}' for o in other)} cores)"]  # fmt: skip
+        for name in engines:
+            predicted = [r for r in records if r.engine == name][i].step_time_s
+            if quiet:
+                m = statistics.median(quiet)
+                errors[name].append(100 * (predicted - m) / m)
+                cells.append(f"{name} {1e3 * predicted:.0f} ms, {errors[name][-1]:+.1f} % of the quiet runs' median")
+        print("; ".join(cells))
+    for name in engines:
+        e = errors[name]
+        if not e:
+            print(f"{name}: no configuration has a run with other processes at most {args.max_other_cores} cores")
+            continue
+        print(f"{name}: step MAPE {statistics.mean(abs(x) for x in e):.2f} % over the runs with other processes at "
+              f"most {args.max_other_cores} cores ({len(e)} of {len(measured)} configurations), worst "
+              f"{max(e, key=abs):+.1f} %, mean {statistics.mean(e):+.1f} %")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
