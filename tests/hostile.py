@@ -1803,8 +1803,8 @@ def json_extremes() -> Iterator[Case]:
         ["check", "{tmp}/s.yaml", "--format", "json", "--set", "cluster.inter_node.bandwidth='1 bit/s'"],
         ["sweep", "{tmp}/s.yaml", "--format", "json", "--vary", "cluster.inter_node.bandwidth='1 bit/s','1 EB/s'"],
         ["plan", "--model", "gpt2-xl", "--tokens", "1", "--simulate", "0", "--max-devices", "8", "--format", "json"],
-        [*_PLAN_BASE, "--simulate", "0", "--max-devices", "8", "--price", "1000000", "--node-mtbf", "1e-15 s",
-         "--format", "json"],
+        [*_PLAN_BASE, "--simulate", "0", "--max-devices", "8", "--price", "1000000", "--node-mtbf", "10 s",
+         "--format", "json"],  # 1e-15 s never trains: 'failures faster than a step'
         ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format", "json", "--set",
          "cluster.inter_node.bandwidth='1 bit/s'"],
         ["catalog", "--format", "json"],
@@ -2363,6 +2363,211 @@ def texts_read_back_as_numbers() -> Iterator[Case]:
         yield Case(kind, argv, accept=True, program="runtime")
 
 
+def blank_names_and_composed_variability() -> Iterator[Case]:
+    """A name that is empty or blank (it labels every result, table and record: leaving the field out names the
+    scenario 'scenario'), and straggler or degraded-link entries that name one worker or node several times: they
+    multiply, and 60 x slowdown 1e6 was inf, 1e-200 x 1e-200 was 0 (tracebacks in the simulator's partition), 60 x
+    factor 1e-6 divided the simulator's rates by zero. Compositions inside one entry's range stay valid."""
+    kind = "blank names / composed stragglers"
+    for value in ('""', "' '", "'   '"):
+        yield _file_case(kind, _replace("name: small", f"name: {value}"), command="check", names="name")
+    for item in ("name=", "name=''", "name=' '"):
+        yield _set_case(kind, item, command="check", names="name")
+    yield _file_case(kind, SMALL.replace("name: small\n", "").encode(), command="check", expect_error=False)
+    yield _set_case(kind, "name=' padded '", expect_error=False)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "name=a,' '", "--out", "{tmp}/o.csv"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names="name", outputs=("{tmp}/o.csv",))  # fmt: skip
+    stragglers = (
+        ("{worker: 0, slowdown: 1e6}, {worker: 0, slowdown: 2}", True),
+        ("{worker: 0, slowdown: 1e-200}, {worker: 0, slowdown: 1e-200}", True),
+        (", ".join(["{worker: 1, slowdown: 1e6}"] * 60), True),
+        ("{worker: 3, slowdown: 2}, {worker: 3, slowdown: 1.5}", False),
+    )
+    for entries, bad in stragglers:
+        for engine in ("analytic", "sim"):
+            yield _set_case(kind, f"variability.stragglers=[{entries}]", extra=("--engine", engine, "--format", "json"),
+                            expect_error=bad, names="slowdown" if bad else "", finite=True)  # fmt: skip
+    for entries, bad in ((", ".join(["{node: 0, factor: 0.000001}"] * 60), True),
+                         ("{node: 1, factor: 1e-3}, {node: 1, factor: 1e-4}", True),
+                         ("{node: 1, factor: 0.5}, {node: 1, factor: 0.5}", False)):  # fmt: skip
+        yield _set_case(kind, f"variability.degraded_links=[{entries}]", extra=("--engine", "sim"),
+                        expect_error=bad, names="factor" if bad else "", finite=True)  # fmt: skip
+
+
+def joint_inconsistencies() -> Iterator[Case]:
+    """Fields each valid alone that contradict one another (TP x PP not dividing the workers, a micro-batch past
+    the batch, heads not divisible by TP, layers by PP x virtual stages, kv_heads, an interleaved schedule's
+    micro-batches, hybrid shard groups, rank orders, FP8 on an A100, ...), each named; and combinations that look
+    odd but are valid (more NICs than GPUs, ZeRO-3 with TP, one node on a ring, a faster 'straggler')."""
+    kind = "jointly inconsistent fields"
+    wide = ("cluster.workers_per_node=8",)
+    for sets, names in (
+        (("training.tensor_parallel=4", "training.pipeline_parallel=3"), "training.tensor_parallel"),
+        (("training.micro_batch=16",), "training.global_batch"),
+        (("training.micro_batch=3",), "training.global_batch"),
+        ((*wide, "training.tensor_parallel=8"), "training.tensor_parallel"),
+        (("cluster.nodes=8", "training.pipeline_parallel=16", "training.global_batch=16", "training.micro_batch=1"),
+         "training.pipeline_parallel"),
+        (("model.kv_heads=5",), "model.kv_heads"),
+        (("model.hidden=770",), "model.heads"),
+        (("model.layers=1", "training.pipeline_parallel=2"), "training.pipeline_parallel"),
+        (("training.pipeline_parallel=2", "training.pipeline_schedule=interleaved", "training.virtual_stages=5",
+          "training.global_batch=auto"), "training.pipeline_parallel"),
+        (("training.pipeline_parallel=2", "training.pipeline_schedule=interleaved", "training.virtual_stages=2",
+          "training.global_batch=6", "training.micro_batch=1"), "training.accumulation"),
+        (("training.recompute_layer_interval=100", "training.activation_recomputation=full"),
+         "training.recompute_layer_interval"),
+        (("training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.fsdp_shard_group=3"),
+         "training.fsdp_shard_group"),
+        (("training.tensor_parallel=2", "cluster.rank_order=round_robin"), "cluster.rank_order"),
+        (("training.precision=fp8",), "training.precision"),
+        (("training.optimizer_sharding=megatron", "training.zero_stage=2"), "training.zero_stage"),
+        (("training.tp_comm_overlap=true",), "training.tp_comm_overlap"),
+        (("training.accumulation=3",), "training.accumulation"),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, names=names)
+    for sets in (("cluster.inter_node.nics_per_node=64",), ("training.zero_stage=3", "training.tensor_parallel=2"),
+                 ("cluster.nodes=1", "cluster.topology={kind: ring}"),
+                 ("variability.stragglers=[{worker: 0, slowdown: 0.5}]",),
+                 ("model.seq_len=1", "model.vocab=1")):  # fmt: skip
+        yield _set_case(kind, *sets, extra=("--format", "json"), expect_error=False, finite=True)
+
+
+def ring_of_nodes() -> Iterator[Case]:
+    """``cluster.topology.kind: ring`` at scale: a phase's routes are padded to its longest (up to nodes/2 links),
+    which the cost guard did not count: 4,096 nodes x 8 of ``auto`` were priced 0.23 s and took 48 s and 3.8 GB,
+    8,192 nodes ran out of memory at 15 GB (a hang, then the machine's OOM killer). Refused up front now, in every
+    command that prices them; a ring algorithm's neighbours (one link) still run."""
+    kind = "ring of nodes: far routes priced"
+    ring = ("cluster.workers_per_node=8", "training.global_batch=auto", "cluster.topology={kind: ring}")
+    for nodes in (4096, 8192, 131072):
+        yield _set_case(kind, f"cluster.nodes={nodes}", *ring, names="links of a ring")
+    yield _set_case(kind, "cluster.nodes=4096", *ring, extra=("--engine", "sim"), names="links of a ring")
+    yield _set_case(kind, "cluster.nodes=4096", *ring, command="collective", names="links of a ring")
+    yield _set_case(kind, "cluster.nodes=2048", *ring, "communication.algorithm=direct", command="collective",
+                    names="links of a ring")  # fmt: skip
+    sets = [a for item in ring for a in ("--set", item)]
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "cluster.nodes=64,4096", "--out", "{tmp}/o.csv", *sets],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names="links of a ring",
+               outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield _set_case(kind, "cluster.nodes=16384", *ring, "communication.algorithm=ring", expect_error=False)
+    yield _set_case(kind, "cluster.nodes=256", *ring, expect_error=False, finite=True)
+
+
+_ENVIRONMENTS: tuple[dict[str, str], ...] = (
+    {"COLUMNS": "0"}, {"COLUMNS": "-5"}, {"COLUMNS": "abc"}, {"COLUMNS": "100000000", "LINES": "0"},
+    {"NO_COLOR": "1", "TERM": "dumb"}, {"FORCE_COLOR": "1"}, {"LC_ALL": "tr_TR.UTF-8"}, {"LC_ALL": "C", "LANG": "C"},
+    {"LC_ALL": "xx_YY.bogus"}, {"HOME": "/nonexistent", "XDG_CACHE_HOME": "/dev/null"}, {"TZ": "Not/AZone"},
+    {"PYTHONWARNINGS": "error"},
+)  # fmt: skip
+
+
+def terminal_environment() -> Iterator[Case]:
+    """The terminal and locale a command runs under: ``COLUMNS`` of 0, negative, text or huge, ``NO_COLOR`` /
+    ``FORCE_COLOR`` / ``TERM=dumb``, a Turkish, C or unknown locale, a ``HOME`` that does not exist, a bogus
+    ``TZ``, ``PYTHONWARNINGS=error`` (a stray warning becomes an exception). Valid runs exit 0 with nothing on
+    stderr, bad input one line; in a fresh interpreter (rich and click read them at start)."""
+    kind = "terminal / locale environment"
+    files = {"s.yaml": SMALL.encode()}
+    for i, env in enumerate(_ENVIRONMENTS):
+        yield Case(kind, ["run", "{tmp}/s.yaml"], files, subprocess=True, accept=True, env=env)
+        bad = (["run", "{tmp}/s.yaml", "--set", "cluster.nodes=x"], ["run", "--frobnicate"])[i % 2]
+        yield Case(kind, bad, files, subprocess=True, expect_error=True, env=env)
+    for env in (_ENVIRONMENTS[0], _ENVIRONMENTS[5]):
+        yield Case(kind, ["run", "--help"], files, subprocess=True, accept=True, env=env)
+        yield Case(kind, ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "16", "--simulate", "0"],
+                   files, subprocess=True, accept=True, env=env)  # fmt: skip
+
+
+def files_of_another_kind() -> Iterator[Case]:
+    """Every file option given a valid file of another kind: a hardware profile, an nccl-tests table, a run's JSON
+    or a CSV as the scenario; a scenario or profile as a profiler trace or nccl-tests output; a scenario, table or
+    run JSON as the profile to add to (``--base``, ``calibration.profile``, ``validate --profile``); a profile as a
+    report input. Each is one line naming the file and what it lacks."""
+    kind = "files of another kind"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PROFILE.read_bytes(), "n.txt": NCCL_TESTS.read_bytes(),
+             "r.json": b'{"scenario": "x", "engine": "analytic", "step_time_s": 1.0}',
+             "c.csv": b"a,b\n1,2\n"}  # fmt: skip
+    out = ("--out", "{tmp}/o.yaml")
+    for argv in (
+        ["run", "{tmp}/p.yaml"], ["run", "{tmp}/n.txt"], ["run", "{tmp}/r.json"], ["run", "{tmp}/c.csv"],
+        ["check", "{tmp}/p.yaml"], ["collective", "{tmp}/p.yaml"], ["sweep", "{tmp}/p.yaml", "--vary", "name=a,b"],
+        ["calibrate", "--from-trace", "{tmp}/s.yaml", *out], ["calibrate", "--from-trace", "{tmp}/r.json", *out],
+        ["calibrate", "--from-trace", "{tmp}/n.txt", *out], ["calibrate", "--from-nccl-tests", "{tmp}/s.yaml", *out],
+        ["calibrate", "--from-nccl-tests", "{tmp}/p.yaml", *out],
+        ["calibrate", "--from-nccl-tests", "{tmp}/r.json", *out],
+        ["calibrate", "--from-nccl-tests", "{tmp}/n.txt", "--base", "{tmp}/s.yaml", *out],
+        ["calibrate", "--from-nccl-tests", "{tmp}/n.txt", "--base", "{tmp}/n.txt", *out],
+        ["calibrate", "--from-nccl-tests", "{tmp}/n.txt", "--base", "{tmp}/r.json", *out],
+        ["run", "{tmp}/s.yaml", "--set", "calibration.profile=s.yaml"],
+        ["run", "{tmp}/s.yaml", "--set", "calibration.profile=n.txt"],
+        ["run", "{tmp}/s.yaml", "--set", "calibration.profile=c.csv"],
+        ["validate", "{tmp}/s.yaml", "--profile", "{tmp}/s.yaml", "--out-dir", "{tmp}/v", "--case",
+         "training.micro_batch=1"],
+        ["report", "{tmp}/p.yaml", "-o", "{tmp}/o.html"], ["report", "{tmp}/n.txt", "-o", "{tmp}/o.html"],
+    ):  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True, outputs=("{tmp}/o.yaml", "{tmp}/o.html", "{tmp}/v"))
+
+
+def stdin_everywhere() -> Iterator[Case]:
+    """``-`` for standard input in every command and position: the scenario of ``run``/``check``/``sweep``/
+    ``collective``, one job of a shared fabric, after ``--``, and where a command reads no stdin (``calibrate``'s
+    files, ``report``) or writes a file (``--out -``, ``--trace -``: a file ending as its kind, never stdout)."""
+    kind = "stdin '-' in every command"
+    files = {"s.yaml": SMALL.encode(), "n.txt": NCCL_TESTS.read_bytes()}
+    small = SMALL.encode()
+    for argv in (["sweep", "-", "--vary", "training.micro_batch=1,2"], ["collective", "-"], ["check", "-", "--dump"],
+                 ["run", "-", "{tmp}/s.yaml", "--shared-fabric"], ["run", "{tmp}/s.yaml", "-", "--shared-fabric"],
+                 ["run", "--", "-"]):  # fmt: skip
+        yield Case(kind, argv, files, stdin=small, accept=True)
+    out = ("--out", "{tmp}/o.yaml")
+    for argv in (
+        ["calibrate", "-", "--from-nccl-tests", "{tmp}/n.txt", *out], ["calibrate", "--from-nccl-tests", "-", *out],
+        ["calibrate", "--from-trace", "-", *out], ["report", "-", "-o", "{tmp}/o.html"],
+        ["run", "-", "--engine", "sim", "--trace", "-"], ["run", "{tmp}/s.yaml", "--engine", "sim", "--gantt", "-"],
+        ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "-"],
+        ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--plot", "-"],
+        ["report", "{tmp}/s.yaml", "-o", "-"], ["calibrate", "--from-nccl-tests", "{tmp}/n.txt", "--out", "-"],
+        ["run", "-", "-", "-", "--shared-fabric"],
+    ):  # fmt: skip
+        yield Case(kind, argv, files, stdin=small, expect_error=True, outputs=("{tmp}/o.yaml", "{tmp}/o.html", "-"))
+
+
+def sweep_reruns() -> Iterator[Case]:
+    """A sweep whose ``--out`` has an earlier run's partial results beside it, and a grid point that cannot run: the
+    note that they were replaced came before the run, then the point's error (two lines on stderr); a sweep of
+    1,000 points printed 'sweep: 1,000 points' before its error. One line now; a sweep refused before it starts
+    (the simulator builds every point first) leaves the earlier file untouched and does not mention it."""
+    kind = "sweep over an earlier run's partial results"
+    files = {"s.yaml": SMALL.encode(), "o.csv.partial.jsonl": b'{"fingerprint": "an earlier run"}\n'}
+    base = ["sweep", "{tmp}/s.yaml", "--out", "{tmp}/o.csv"]
+    for vary in ("training.micro_batch=2,3", "training.micro_batch=3,2", "cluster.nodes=2,0", "model=gpt2-small,gpt5"):
+        for engine in ("analytic", "sim"):
+            yield Case(kind, [*base, "--vary", vary, "--engine", engine], files, expect_error=True,
+                       outputs=("{tmp}/o.csv",))  # fmt: skip
+    seeds = ",".join(str(seed) for seed in range(500))
+    yield Case(kind, [*base, "--vary", f"variability.seed={seeds}", "--vary", "training.micro_batch=2,3"], files,
+               expect_error=True, names="micro_batch=3", outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, [*base, "--vary", "variability.seed=0,1"], files, accept=True)
+
+
+def failures_faster_than_a_step() -> Iterator[Case]:
+    """A node MTBF shorter than a step: a free checkpoint's Daly interval is 0 s of work, so a job failing every
+    500 ns lost nothing — ``run`` printed 96.9 % goodput for a 30 ms step, ``plan --node-mtbf '1 us'`` trained in
+    the 7.3 h of a cluster that never fails. Checkpoints are at least one step apart now: ``run`` reports no
+    progress (goodput 0), ``plan`` finds no configuration that trains (exit 2, naming --node-mtbf)."""
+    kind = "failures faster than a step"
+    for mtbf in ("1 us", "1 ms", "100 ms"):
+        yield _set_case(kind, f"reliability.node_mtbf='{mtbf}'", extra=("--format", "json"), expect_error=False)
+    yield _set_case(kind, "reliability={node_mtbf: 1 us, restart: 1000 h}", expect_error=False)
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0",
+            "--out", "{tmp}/plan.csv"]  # fmt: skip
+    for extra in (("--node-mtbf", "1 us"), ("--node-mtbf", "1 ms", "--restart", "1000 h"),
+                  ("--node-mtbf", "1e-15 s", "--price", "1000000", "--format", "json")):  # fmt: skip
+        yield Case(kind, [*plan, *extra], expect_error=True, names="--node-mtbf", outputs=("{tmp}/plan.csv",))
+    yield Case(kind, [*plan, "--node-mtbf", "10 s"], accept=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2375,6 +2580,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     empty_profiles_and_tables_twice, whole_bytes, outputs_named_as_folders,
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
     one_device, trace_fields, plotting_environment, values_read_as_others, texts_read_back_as_numbers,
+    blank_names_and_composed_variability, joint_inconsistencies, ring_of_nodes, terminal_environment,
+    files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
