@@ -35,7 +35,7 @@ from types import FrameType
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario
 from runtime.job import BACKEND_CHOOSES, JobOptions
-from runtime.measure import aggregate, as_run, read_rank_timings
+from runtime.measure import aggregate, ran_fields, read_rank_timings
 from runtime.precision import check_precision
 from runtime.testbed import Testbed
 
@@ -314,7 +314,7 @@ def launch(
         "measured_latency_s": testbed.measured_latency_s,
         "scenario_hash": scenario.scenario_hash(),
         "precision": ran.label,
-        "autocast": as_run(scenario, ran.autocast).training.autocast,
+        **ran_fields(scenario, ran.autocast),  # extra.autocast, extra.ddp_at_one_rank
         "host_load": load,
         **(extra_meta or {}),
     }

@@ -27,7 +27,9 @@ estimator would need) and the data split: ``worker_step_samples`` (each rank's `
 
 ``extra.autocast`` is the ``training.autocast`` that describes what ran (:func:`as_run`): the runtime runs bf16/fp16
 as ``torch.autocast`` over fp32 parameters, so under DDP that is ``true`` whatever the scenario said, and
-``memory_predicted_bytes`` (and ``dpsim validate``'s predictions) price that scenario.
+``memory_predicted_bytes`` (and ``dpsim validate``'s predictions) price that scenario. Likewise
+``extra.ddp_at_one_rank``: the runtime wraps a one-rank model in DDP too (``zero_stage`` 0, ZeRO-1), so a
+one-rank record says ``true`` and is priced with DDP's bucket copy and passes.
 """
 
 from __future__ import annotations
@@ -44,7 +46,19 @@ from typing import Any
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 
-__all__ = ["PHASE_BYTES", "PhaseFile", "StepTiming", "aggregate", "append_timing", "read_rank_timings", "spread"]
+__all__ = [
+    "PHASE_BYTES",
+    "PhaseFile",
+    "StepTiming",
+    "aggregate",
+    "append_timing",
+    "as_run",
+    "ran_autocast",
+    "ran_ddp",
+    "ran_fields",
+    "read_rank_timings",
+    "spread",
+]
 
 
 PER_RANK = {
@@ -188,16 +202,32 @@ def _memory(scenario: Scenario, timings: Mapping[int, Sequence[StepTiming]]) -> 
     return out
 
 
-def as_run(scenario: Scenario, ran_autocast: bool) -> Scenario:
-    """``scenario`` as the runtime executed it: with ``training.autocast: true`` when the runtime ran ``torch.autocast``
-    over fp32 parameters (``ran_autocast``: :attr:`runtime.precision.Precision.autocast`) where dpsim defines that
-    field (bf16/fp16 under DDP: ``zero_stage`` 0 or ``optimizer_sharding: torch``). Otherwise unchanged: fp32, fp8
-    (Transformer Engine) and FSDP's ``MixedPrecisionPolicy`` (16-bit gathered parameters, fp32 shards: what
-    dpsim prices without autocast)."""
+def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True) -> Scenario:
+    """``scenario`` as the runtime executed it, where dpsim has a field that says so.
+
+    - ``training.autocast: true`` when the runtime ran ``torch.autocast`` over fp32 parameters (``ran_autocast``:
+      :attr:`runtime.precision.Precision.autocast`) where dpsim defines that field (bf16/fp16 under DDP:
+      ``zero_stage`` 0 or ``optimizer_sharding: torch``). Otherwise unchanged: fp32, fp8 (Transformer Engine) and
+      FSDP's ``MixedPrecisionPolicy`` (16-bit gathered parameters, fp32 shards: what dpsim prices without autocast).
+    - ``training.ddp_at_one_rank: true`` for one data-parallel rank under DDP (``ran_ddp``; the runtime wraps every
+      ``zero_stage`` 0 model, and ZeRO-1's, in ``DistributedDataParallel``, one rank included: its reducer's bucket
+      copy and passes run all the same, :attr:`Scenario.runs_ddp`).
+    """
     t = scenario.training
-    if not ran_autocast or t.autocast or t.precision not in ("bf16", "fp16") or not scenario.reduces_with_ddp:
+    update: dict[str, bool] = {}
+    if ran_autocast and not t.autocast and t.precision in ("bf16", "fp16") and scenario.reduces_with_ddp:
+        update["autocast"] = True
+    if ran_ddp and not t.ddp_at_one_rank and scenario.reduces_with_ddp and scenario.data_parallel <= 1:
+        update["ddp_at_one_rank"] = True
+    if not update:
         return scenario
-    return scenario.model_copy(update={"training": t.model_copy(update={"autocast": True})})
+    return scenario.model_copy(update={"training": t.model_copy(update=update)})
+
+
+def ran_fields(scenario: Scenario, ran_autocast: bool) -> dict[str, bool]:
+    """The record's ``extra.autocast`` and ``extra.ddp_at_one_rank``: the fields of :func:`as_run`'s scenario."""
+    t = as_run(scenario, ran_autocast).training
+    return {"autocast": t.autocast, "ddp_at_one_rank": t.ddp_at_one_rank}
 
 
 def ran_autocast(run: StepResult) -> bool:
@@ -208,6 +238,14 @@ def ran_autocast(run: StepResult) -> bool:
         return recorded
     label = str(run.extra.get("precision", ""))
     return "autocast" in label and not label.startswith("fp8")
+
+
+def ran_ddp(run: StepResult) -> bool:
+    """Whether a one-rank runtime record ran under DDP (``extra.ddp_at_one_rank``). Records written before that
+    field: true, the runtime has wrapped every ``zero_stage`` 0 and ZeRO-1 model in DDP at any rank count
+    (:func:`as_run` applies it only there)."""
+    recorded = run.extra.get("ddp_at_one_rank")
+    return recorded if isinstance(recorded, bool) else True
 
 
 def aggregate(
@@ -268,7 +306,8 @@ def aggregate(
     }
     extra.setdefault("precision", scenario.training.precision)
     extra.setdefault("autocast", scenario.training.autocast)
-    extra.update(_memory(as_run(scenario, bool(extra["autocast"])), timings))
+    extra.setdefault("ddp_at_one_rank", scenario.training.ddp_at_one_rank)
+    extra.update(_memory(as_run(scenario, bool(extra["autocast"]), bool(extra["ddp_at_one_rank"])), timings))
     step_samples = [last[r].samples for r in sorted(last)]
     if sum(step_samples) > 0:
         # Mₙ per step, and per micro-step as the simulator reports it (extra["worker_samples"] there)

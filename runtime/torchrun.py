@@ -272,7 +272,7 @@ def validate_distributed(
     from dpsim.errors import ScenarioError
     from dpsim.records import StepResult
     from runtime.job import TrainingJob, check_supported
-    from runtime.measure import aggregate, as_run
+    from runtime.measure import aggregate, ran_fields
     from runtime.nccl import nccl_settings
     from runtime.train import nccl_meta, nccl_setup
     from runtime.validate import validate
@@ -327,7 +327,7 @@ def validate_distributed(
                                             "testbed": "torchrun", "algorithm": job.algorithm,
                                             "scenario_hash": case.scenario.scenario_hash(), "device": device,
                                             "precision": job.precision.label}  # fmt: skip
-                    meta["autocast"] = as_run(case.scenario, job.precision.autocast).training.autocast
+                    meta.update(ran_fields(case.scenario, job.precision.autocast))
                     if cuda:
                         meta["nccl"] = nccl_meta(case.scenario, out_dir, pin=nccl_pin, debug=nccl_debug)
                     measured[index, repeat] = aggregate(case.scenario, dict(enumerate(gathered)),

@@ -261,12 +261,12 @@ def run_worker(args: argparse.Namespace) -> None:
             if dist.get_rank() == 0:
                 import torch
 
-                from runtime.measure import aggregate, as_run
+                from runtime.measure import aggregate, ran_fields
 
                 meta = {"backend": backend, "torch_version": str(torch.__version__), "testbed": "torchrun",
                         "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash(),
                         "precision": job.precision.label, "device": args.device,
-                        "autocast": as_run(scenario, job.precision.autocast).training.autocast}  # fmt: skip
+                        **ran_fields(scenario, job.precision.autocast)}  # fmt: skip
                 if backend == "nccl":
                     meta["nccl"] = nccl_meta(scenario, run_dir, pin=args.nccl_pin, debug=args.nccl_debug)
                 result = aggregate(scenario, dict(enumerate(gathered)), warmup_steps=args.warmup_steps, meta=meta)

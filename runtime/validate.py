@@ -14,7 +14,7 @@
 3. prediction — ``dpsim.api.run`` with every requested engine and ``calibration.profile`` set
    to that one profile, of the program the runtime ran (:func:`runtime.measure.as_run`: its bf16/fp16 is
    ``torch.autocast`` over fp32 parameters, so under DDP the case is predicted with ``training.autocast: true``,
-   as the runs' ``extra.autocast`` records).
+   as the runs' ``extra.autocast`` records; one rank runs under DDP, ``training.ddp_at_one_rank: true``).
 
 For each case the report lists which calibration points coincide with it (its rank count
 among the benchmarked ones, its link rate among the shaped ones, its (hidden, micro-batch)
@@ -55,7 +55,7 @@ from runtime.calibrate import CalibrationPlan
 from runtime.calibrate import calibrate as run_calibration
 from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
-from runtime.measure import as_run, ran_autocast
+from runtime.measure import as_run, ran_autocast, ran_ddp
 from runtime.train import make_testbed
 
 __all__ = [
@@ -345,8 +345,10 @@ def validate(
                 )  # fmt: skip
         for index, case in enumerate(cases):
             runs = measured_runs[index]
-            # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast)
-            calibrated = as_run(case.scenario, any(ran_autocast(run) for run in runs)).model_copy(deep=True)
+            # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast), one
+            # rank under DDP (extra.ddp_at_one_rank)
+            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)))
+            calibrated = ran.model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}
             every_run += runs

@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 
 from dpsim.analytic.memory import memory_breakdown
 from dpsim.scenario import Scenario, scenario_from_dict
-from runtime.measure import StepTiming, aggregate, as_run, ran_autocast
+from runtime.measure import StepTiming, aggregate, as_run, ran_autocast, ran_ddp, ran_fields
 from runtime.precision import check_precision
 
 SCENARIO = """\
@@ -93,4 +93,68 @@ def test_precision_validate_predicts_the_program_the_runtime_ran(tmp_path: Path)
 
     # fp32 gradients all-reduced under autocast: the two programs differ, and validate priced the one that ran
     assert predicted(True) != pytest.approx(predicted(False), rel=1e-3)
+    assert float(table["predicted_step_time_s"].iloc[0]) == pytest.approx(predicted(True), rel=1e-12)
+
+
+# DDP at one rank (training.ddp_at_one_rank): the runtime wraps every zero_stage 0 / ZeRO-1 model in DDP, one rank
+# included, so a one-rank record says so and is priced with DDP's bucket copy and its passes.
+
+
+def _one_rank(**training: object) -> Scenario:
+    import yaml
+
+    data = yaml.safe_load(SCENARIO.replace("nodes: 2", "nodes: 1"))
+    data["training"].update({"precision": "fp32", **training})
+    return scenario_from_dict(data, "<test>")
+
+
+def test_one_rank_as_run_is_ddp_where_the_runtime_wraps_it() -> None:
+    one = _one_rank()
+    assert one.data_parallel == 1 and not one.training.ddp_at_one_rank
+    assert as_run(one, False).training.ddp_at_one_rank
+    assert as_run(one, False, ran_ddp=False) is one
+    two = _scenario(precision="fp32")
+    assert two.data_parallel == 2 and as_run(two, False) is two  # with data parallelism DDP runs anyway
+    fsdp = _one_rank(zero_stage=2, optimizer_sharding="fsdp")
+    assert as_run(fsdp, False) is fsdp  # FSDP: no DDP reducer
+    # the record: extra.ddp_at_one_rank true, memory predicted with the buckets' fp32 copy (4 bytes a parameter)
+    meta = ran_fields(one, False)
+    assert meta == {"autocast": False, "ddp_at_one_rank": True}
+    timings = {0: [StepTiming(s, 0, 0.1, 0.03, 0.05, 0.0, 0.02) for s in range(3)]}
+    result = aggregate(one, timings, warmup_steps=1, meta=meta)
+    assert result.extra["ddp_at_one_rank"] is True and ran_ddp(result)
+    wrapped = memory_breakdown(as_run(one, False))
+    assert result.extra["memory_predicted_bytes"] == wrapped.total
+    assert wrapped.total - memory_breakdown(one).total == pytest.approx(4 * one.model.num_parameters, rel=1e-12)
+    # records written before the field: the runtime wrapped one rank in DDP then too
+    assert ran_ddp(dataclasses.replace(result, extra={"precision": "fp32"}))
+    assert not ran_ddp(dataclasses.replace(result, extra={"ddp_at_one_rank": False}))
+
+
+def test_one_rank_validate_predicts_ddp(tmp_path: Path) -> None:
+    from dpsim import api
+    from dpsim.calibration import HardwareProfile, save_profile
+    from dpsim.scenario import CalibrationRef
+    from runtime.validate import build_cases, validate
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.replace("nodes: 2", "nodes: 1").replace("precision: bf16", "precision: fp32"))
+    cases = build_cases(path, ["communication.algorithm=backend"], [[]])
+    assert cases[0].scenario.data_parallel == 1
+    save_profile(HardwareProfile(name="stand-in", reduction_bandwidth=1e9), tmp_path / "profile.yaml")
+
+    def measure(index: int, case: object, repeat: int) -> object:  # a record written before extra.ddp_at_one_rank
+        return dataclasses.replace(api.run(cases[index].scenario, engine="analytic"), engine="runtime", extra={})
+
+    table, _ = validate(cases, tmp_path / "out", profile=tmp_path / "profile.yaml", measure=measure,
+                        log=lambda line: None)  # type: ignore[arg-type]  # fmt: skip
+
+    def predicted(ddp: bool) -> float:
+        s = cases[0].scenario.model_copy(deep=True)
+        s.training.ddp_at_one_rank = ddp
+        s.calibration = CalibrationRef(profile=str(tmp_path / "profile.yaml"))
+        return api.run(s, engine="analytic").step_time_s
+
+    # the reducer's two passes over the fp32 gradients (into the buckets, back) are priced for the one-rank case
+    assert predicted(True) > predicted(False)
     assert float(table["predicted_step_time_s"].iloc[0]) == pytest.approx(predicted(True), rel=1e-12)
