@@ -145,8 +145,8 @@ def classify(kernel: str, chain: list[str], dims: Any, types: Any, parameter_sha
     if "reducer" in under:  # copy_bucket_to_grad: DDP's copies back after the all-reduce
         return "ddp_buckets"
     if "AccumulateGrad" in under:
-        # grad += new into the kept param.grad; DDP's post-hook copies the gradient into its bucket (and the
-        # runtime's communication hook scales the bucket) in the same autograd node
+        # grad += new into the kept param.grad; DDP's post-hook copies the gradient into its bucket in the same
+        # autograd node (and the runtime's communication hook scaled the bucket, in the 2026-12-04 traces)
         return "grad_accumulation" if op == "aten::add_" else "ddp_buckets"
     if op in ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"):
         return "gemm"

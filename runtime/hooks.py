@@ -11,13 +11,22 @@ thread per rank, buckets in the order DDP hands them over (the same on every ran
 backward computation continues while a bucket is being reduced — the overlap the
 simulator models. Each bucket's (ready, start, end) times are recorded for
 :mod:`runtime.measure`.
+
+The hook is registered only where the scenario needs it (:func:`comm_hook_reason`): the point-to-point
+algorithms, or ``communication.overlap: false``. Otherwise DDP runs without one, as plain PyTorch DDP does, whose
+reducer then divides by the world size while copying each gradient into its bucket
+(``Reducer::mark_variable_ready_dense``: ``at::mul_out(bucket_view, grad, 1/N)`` when ``comm_hook_ == nullptr``,
+a plain ``bucket_view.copy_(grad)`` under a hook) and sums with the process group's own all-reduce
+(``_AllReduceBySumCommHook``): this hook's ``buffer.mul_`` is a pass over every bucket that plain DDP does not make.
+Without the hook :class:`LastGradient` marks when the synchronising backward's last gradient is ready (the last
+bucket's handover); the buckets' own all-reduce times are not observable then.
 """
 
 # No ``from __future__ import annotations``: DDP.register_comm_hook compares the hook's
 # annotations with ``dist.GradBucket`` and ``torch.futures.Future[torch.Tensor]`` as objects.
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +36,7 @@ import torch.distributed as dist
 
 from runtime.collectives import all_reduce
 
-__all__ = ["BucketTiming", "Clock", "CommHookState", "timed_allreduce_hook"]
+__all__ = ["BucketTiming", "Clock", "CommHookState", "LastGradient", "comm_hook_reason", "timed_allreduce_hook"]
 
 
 class Clock:
@@ -130,6 +139,57 @@ class CommHookState:
         """The timings recorded since the last call (one synchronising backward pass)."""
         out, self.timings = self.timings, []
         return out
+
+
+def comm_hook_reason(scenario: Any, algorithm: str) -> str:
+    """Why the runtime registers :func:`timed_allreduce_hook` on DDP for ``scenario`` run with ``algorithm`` (the
+    job's: ``backend`` or a point-to-point one), or '' when plain DDP executes the scenario as it is.
+
+    Weighted aggregation (unequal shards) needs no hook: the job folds ``N·Mₙ/M`` into the loss as under FSDP, and
+    DDP's division by N gives ``Σₙ (Mₙ/M)·∇ℓₙ``. The runtime has no gradient compression or gradient dtype of its
+    own that a hook would apply.
+    """
+    if algorithm != "backend":
+        return f"the point-to-point {algorithm} all-reduce (runtime.collectives)"
+    if not scenario.communication.overlap:
+        return "communication.overlap: false (every bucket held until the last)"
+    return ""
+
+
+class LastGradient:
+    """When the synchronising backward's last parameter gradient is accumulated: DDP without a hook hands its last
+    bucket over right then (``Reducer::autograd_hook`` runs after ``AccumulateGrad``; the post-accumulate hook just
+    before it). :meth:`arm` before that backward, :meth:`take` after: (clock mark, the thread's CPU time), or None
+    if some parameter got no gradient. ``on_ready`` is called at that moment (the job reports its phase)."""
+
+    def __init__(
+        self, params: Sequence[torch.Tensor], clock: Clock, on_ready: Callable[[], None] | None = None
+    ) -> None:
+        self.clock, self.on_ready = clock, on_ready
+        self.count = len(params)
+        self._left = 0
+        self._ready: tuple[Any, float] | None = None
+        self.handles = [p.register_post_accumulate_grad_hook(self._accumulated) for p in params]
+
+    def arm(self) -> None:
+        self._left, self._ready = self.count, None
+
+    def _accumulated(self, param: torch.Tensor) -> None:
+        if self._left:
+            self._left -= 1
+            if not self._left:
+                self._ready = (self.clock.mark(), time.thread_time())
+                if self.on_ready is not None:
+                    self.on_ready()
+
+    def take(self) -> tuple[Any, float] | None:
+        out, self._ready, self._left = self._ready, None, 0
+        return out
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles, self.on_ready = [], None
 
 
 def timed_allreduce_hook(state: CommHookState, bucket: dist.GradBucket) -> torch.futures.Future[torch.Tensor]:

@@ -1,7 +1,9 @@
 """One rank's training job: build the model and its parallel wrapper from a scenario, run and time steps.
 
 - ZeRO-0: ``DistributedDataParallel`` with the scenario's bucket size (``bucket_cap_mb``)
-  and a communication hook that runs the scenario's all-reduce (:mod:`runtime.hooks`);
+  and, where plain DDP cannot run the scenario (:func:`runtime.hooks.comm_hook_reason`: a point-to-point
+  algorithm, ``communication.overlap: false``), a communication hook that runs its all-reduce
+  (:mod:`runtime.hooks`); otherwise no hook, as plain PyTorch DDP;
 - ZeRO-1 (``optimizer_sharding: torch`` only): the same DDP with ``ZeroRedundancyOptimizer``
   (``parameters_as_bucket_view`` as the scenario says, ``overlap_with_ddp`` off): DDP's all-reduce during
   the backward, then each rank steps the parameters it owns and broadcasts them
@@ -22,7 +24,8 @@
   (its samples)/``Mₙ``, so a rank accumulates the mean gradient ``∇ℓₙ`` over its ``Mₙ``
   samples, and the communication hook scales by ``Mₙ/M`` before summing:
   ``Σₙ (Mₙ/M)·∇ℓₙ``, the full-batch mean gradient (with equal shards: the plain mean, 1/N).
-  FSDP divides the sum by N itself, so there the loss carries the factor ``N·Mₙ/M`` too.
+  FSDP, and DDP without the hook, divide the sum by N themselves, so there the loss carries the factor
+  ``N·Mₙ/M`` too (1 with equal shards: the same divisor, bit for bit).
   A rank with ``Mₙ = 0`` runs one dummy sample with its loss multiplied by 0 (DDP needs a
   backward on every rank) and contributes zeros;
 - gradient accumulation: ``⌈Mₙ/micro_batch⌉`` micro-batches of at most ``micro_batch``
@@ -66,7 +69,7 @@ from dpsim.buckets import DEFAULT_BUCKET_BYTES
 from dpsim.partition import aggregation_weights, step_shards
 from dpsim.scenario import Scenario
 from runtime.aggregation import NO_BUFFER_SYNC
-from runtime.hooks import Clock, CommHookState, timed_allreduce_hook
+from runtime.hooks import Clock, CommHookState, LastGradient, comm_hook_reason, timed_allreduce_hook
 from runtime.measure import PhaseFile, StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
 from runtime.optim import build_optimizer
@@ -317,6 +320,12 @@ class TrainingJob:
             to_transformer_engine(self.model)
         self.scaler = self.precision.scaler()
         self.hook_state: CommHookState | None = None
+        self.last_gradient: LastGradient | None = None
+        """Plain DDP (no hook): when the synchronising backward hands its last bucket over."""
+        self._bucket_bytes: list[int] | None = None
+        """Plain DDP's rebuilt buckets (:meth:`_plain_bucket_bytes`)."""
+        self.comm_hook = comm_hook_reason(scenario, self.algorithm) if t.zero_stage < 2 else ""
+        """Why DDP runs the runtime's communication hook ('' : it runs without one, as plain DDP)."""
         self.wrapped: nn.Module
         if t.zero_stage >= 2:
             self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3, device=device.type)
@@ -332,10 +341,11 @@ class TrainingJob:
                 gradient_as_bucket_view=t.gradient_as_bucket_view,
                 device_ids=[device.index] if self.cuda else None,
             )
-            self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,
-                                            clock=self.clock, overlap=scenario.communication.overlap)  # fmt: skip
-            self.hook_state.on_ready = lambda bucket: self._phase(f"step {self._step} communication (bucket {bucket})")
-            ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
+            if self.comm_hook:
+                self.hook_state = CommHookState(self.algorithm, self.weight, scenario.cluster.workers_per_node,
+                                                clock=self.clock, overlap=scenario.communication.overlap)  # fmt: skip
+                self.hook_state.on_ready = lambda b: self._phase(f"step {self._step} communication (bucket {b})")
+                ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
             self.wrapped = ddp
         name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
         kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
@@ -353,6 +363,12 @@ class TrainingJob:
         self.chunks = self._chunks()
         self.slowdown = scenario.worker_slowdowns()[self.rank]
         self.straggler = LayerSlowdown(slowed_units(self.model), self.slowdown) if self.slowdown != 1.0 else None
+        if isinstance(self.wrapped, DistributedDataParallel) and self.hook_state is None:
+            # plain DDP: its own division by N in the copy into the buckets, the backend's all-reduce. Marked after
+            # the straggler's hooks, as DDP's own hook runs after every post-accumulate hook of a parameter
+            params = [p for p in self.model.parameters() if p.requires_grad]
+            self.last_gradient = LastGradient(params, self.clock,
+                                              lambda: self._phase(f"step {self._step} communication"))  # fmt: skip
 
     @property
     def accumulation(self) -> int:
@@ -366,11 +382,11 @@ class TrainingJob:
         """This rank's micro-batches of step ``step``, each with the divisor of its mean loss.
 
         Dividing micro-batch ``c``'s mean loss by ``Mₙ/c`` makes the accumulated gradient the
-        mean over the rank's ``Mₙ`` samples (by ``M/(c·N)`` under FSDP, which divides the
-        summed gradients by N). Divisor ``inf``: a dummy sample on a rank with no samples,
-        whose loss counts 0.
+        mean over the rank's ``Mₙ`` samples (by ``M/(c·N)`` under FSDP and DDP without the hook,
+        which divide the summed gradients by N). Divisor ``inf``: a dummy sample on a rank with
+        no samples, whose loss counts 0.
         """
-        fsdp = not isinstance(self.wrapped, DistributedDataParallel)
+        divides = not isinstance(self.wrapped, DistributedDataParallel) or self.hook_state is None
         out = []
         for chunk in self.chunks:
             count = len(chunk)
@@ -378,7 +394,7 @@ class TrainingJob:
             if count == 0:
                 divisor = math.inf
             else:
-                divisor = self.global_samples / (count * self.world) if fsdp else self.samples / count
+                divisor = self.global_samples / (count * self.world) if divides else self.samples / count
             out.append(((inputs.to(self.device), targets.to(self.device)), divisor))
         return out
 
@@ -479,6 +495,8 @@ class TrainingJob:
             last = i == len(batches) - 1
             sync = every or last
             self._phase(f"step {index} micro-batch {i} compute")
+            if sync and self.last_gradient is not None:
+                self.last_gradient.arm()
             with self._no_sync(sync), self._keep_gathered(keep and not last):
                 t0, c0 = clock.mark(), time.thread_time()
                 with self.precision.forward():
@@ -488,9 +506,10 @@ class TrainingJob:
                 (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
                 t2, c2 = clock.mark(), time.thread_time()
             timings = self.hook_state.take() if (sync and self.hook_state is not None) else []
-            marks.append((t0, t1, t2, timings))
+            handed = self.last_gradient.take() if (sync and self.last_gradient is not None) else None
+            marks.append((t0, t1, t2, timings, handed[0] if handed else None))
             # the thread's CPU while it computed: to the last bucket handed over (as compute_end below)
-            compute_cpu += (max(b.ready_cpu_s for b in timings) if timings else c2) - c0
+            compute_cpu += (max(b.ready_cpu_s for b in timings) if timings else handed[1] if handed else c2) - c0
         self._phase(f"step {index} optimizer")
         t3 = clock.mark()
         cpu0, faults0 = time.thread_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -504,10 +523,12 @@ class TrainingJob:
         optimizer_cpu = time.thread_time() - cpu0
         optimizer_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
         clock.finish()  # GPUs: the one wait, after the step; then the events are read
-        for t0, t1, t2, timings in marks:
+        for t0, t1, t2, timings, handed_mark in marks:
             f0, f1, f2 = clock.seconds(t0), clock.seconds(t1), clock.seconds(t2)
             resolved = [b.resolved(clock) for b in timings]
-            compute_end = max(b.ready_s for b in resolved) if resolved else f2
+            # the last bucket handed over: the hook's marks, or plain DDP's last gradient (its all-reduces unseen)
+            last_ready = clock.seconds(handed_mark) if handed_mark is not None else f2
+            compute_end = max(b.ready_s for b in resolved) if resolved else last_ready
             forward += f1 - f0
             backward += compute_end - f1
             exposed += f2 - compute_end
@@ -515,6 +536,8 @@ class TrainingJob:
                 ordered = sorted(resolved, key=lambda b: b.index)
                 bucket_s = [b.duration_s for b in ordered]
                 bucket_bytes = [b.size_bytes for b in ordered]
+        if self.last_gradient is not None:  # plain DDP: its buckets from its own logging, their times unseen
+            bucket_bytes = self._plain_bucket_bytes()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
         allocated = reserved = 0.0
         if self.cuda:
@@ -525,6 +548,19 @@ class TrainingJob:
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
             optimizer_faults, 0.0 if self.cuda else compute_cpu,
         )  # fmt: skip
+
+    def _plain_bucket_bytes(self) -> list[int]:
+        """DDP's buckets in bytes, in reduction order, from its own logging data (``rebuilt_bucket_sizes`` once it has
+        rebuilt them in gradient-ready order after the first backward; kept from then on)."""
+        if self._bucket_bytes is not None:
+            return self._bucket_bytes
+        data = self.wrapped._get_ddp_logging_data()  # type: ignore[operator]
+        rebuilt = bool(data.get("has_rebuilt_buckets"))
+        listed = str(data.get("rebuilt_bucket_sizes" if rebuilt else "bucket_sizes", ""))
+        sizes = [int(size) for size in listed.split(",") if size.strip()]
+        if rebuilt:
+            self._bucket_bytes = sizes
+        return sizes
 
     def _ddp_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         # DDP hooks into forward() of the wrapper; compute the loss from its output
@@ -573,6 +609,8 @@ class TrainingJob:
         if self.hook_state is not None:
             self.hook_state.close()
             self.hook_state.on_ready = None  # it refers to this job: the cycle would keep the DDP alive
+        if self.last_gradient is not None:
+            self.last_gradient.remove()
         for holder in ("wrapped", "optimizer", "model"):
             self.__dict__.pop(holder, None)
         if self._phases is not None:

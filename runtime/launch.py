@@ -314,7 +314,7 @@ def launch(
         "measured_latency_s": testbed.measured_latency_s,
         "scenario_hash": scenario.scenario_hash(),
         "precision": ran.label,
-        **ran_fields(scenario, ran.autocast),  # extra.autocast, extra.ddp_at_one_rank
+        **ran_fields(scenario, ran.autocast, algorithm),  # extra.autocast, .ddp_at_one_rank, .comm_hook
         "host_load": load,
         **(extra_meta or {}),
     }

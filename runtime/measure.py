@@ -9,8 +9,11 @@ lasts one period), and the other ranks' extra wait at the gradient synchronisati
 barrier. Definitions:
 
 - compute: forward + backward of every micro-batch, up to the moment the last gradient
-  bucket became ready (DDP calls the hook as soon as a bucket's gradients exist);
-- comm: Σ over buckets of (end − start) of each bucket's all-reduce, on the critical rank;
+  bucket became ready (DDP calls the hook as soon as a bucket's gradients exist; DDP without the
+  runtime's hook, ``extra.comm_hook: none``: when the last gradient was accumulated,
+  :class:`runtime.hooks.LastGradient`);
+- comm: Σ over buckets of (end − start) of each bucket's all-reduce, on the critical rank (0 without
+  the hook: plain DDP's all-reduces are not observable);
 - exposed comm: from the last bucket ready to the end of backward (waiting for the
   all-reduces that compute did not hide);
 - optimizer: ``optimizer.step()`` (includes ZeRO-1's parameter broadcast); ``optimizer_cpu_s``
@@ -224,10 +227,15 @@ def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True) -> Scen
     return scenario.model_copy(update={"training": t.model_copy(update=update)})
 
 
-def ran_fields(scenario: Scenario, ran_autocast: bool) -> dict[str, bool]:
-    """The record's ``extra.autocast`` and ``extra.ddp_at_one_rank``: the fields of :func:`as_run`'s scenario."""
+def ran_fields(scenario: Scenario, ran_autocast: bool, algorithm: str) -> dict[str, Any]:
+    """The record's ``extra.autocast`` and ``extra.ddp_at_one_rank`` (the fields of :func:`as_run`'s scenario), and
+    ``extra.comm_hook``: why DDP ran the runtime's communication hook with ``algorithm`` (the job's), or ``none``
+    (plain DDP, or FSDP; :func:`runtime.hooks.comm_hook_reason`)."""
+    from runtime.hooks import comm_hook_reason
+
     t = as_run(scenario, ran_autocast).training
-    return {"autocast": t.autocast, "ddp_at_one_rank": t.ddp_at_one_rank}
+    reason = comm_hook_reason(scenario, algorithm) if scenario.reduces_with_ddp else ""
+    return {"autocast": t.autocast, "ddp_at_one_rank": t.ddp_at_one_rank, "comm_hook": reason or "none"}
 
 
 def ran_autocast(run: StepResult) -> bool:

@@ -327,7 +327,7 @@ def validate_distributed(
                                             "testbed": "torchrun", "algorithm": job.algorithm,
                                             "scenario_hash": case.scenario.scenario_hash(), "device": device,
                                             "precision": job.precision.label}  # fmt: skip
-                    meta.update(ran_fields(case.scenario, job.precision.autocast))
+                    meta.update(ran_fields(case.scenario, job.precision.autocast, job.algorithm))
                     if cuda:
                         meta["nccl"] = nccl_meta(case.scenario, out_dir, pin=nccl_pin, debug=nccl_debug)
                     measured[index, repeat] = aggregate(case.scenario, dict(enumerate(gathered)),

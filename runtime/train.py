@@ -266,7 +266,7 @@ def run_worker(args: argparse.Namespace) -> None:
                 meta = {"backend": backend, "torch_version": str(torch.__version__), "testbed": "torchrun",
                         "algorithm": job.algorithm, "scenario_hash": scenario.scenario_hash(),
                         "precision": job.precision.label, "device": args.device,
-                        **ran_fields(scenario, job.precision.autocast)}  # fmt: skip
+                        **ran_fields(scenario, job.precision.autocast, job.algorithm)}  # fmt: skip
                 if backend == "nccl":
                     meta["nccl"] = nccl_meta(scenario, run_dir, pin=args.nccl_pin, debug=args.nccl_debug)
                 result = aggregate(scenario, dict(enumerate(gathered)), warmup_steps=args.warmup_steps, meta=meta)

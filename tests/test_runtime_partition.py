@@ -49,6 +49,18 @@ CASES = {
     "weighted-uneven": ["training.partition=weighted", "variability.stragglers=[{worker: 2, slowdown: 2}]"],
     # weighted, straggler 10x: the straggler's share 12/21 of a sample rounds to 0 (it still joins the all-reduce)
     "weighted-empty": ["training.partition=weighted", "variability.stragglers=[{worker: 2, slowdown: 10}]"],
+    # the same as plain DDP (gloo's own all-reduce needs no communication hook): N·Mₙ/M folded into the loss, DDP's
+    # own division by N in its copy into the buckets
+    "weighted-uneven-plain-ddp": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 2}]",
+        "communication.algorithm=backend",
+    ],
+    "weighted-empty-plain-ddp": [
+        "training.partition=weighted",
+        "variability.stragglers=[{worker: 2, slowdown: 10}]",
+        "communication.algorithm=backend",
+    ],
     # FSDP (ZeRO-3): every rank runs the same number of micro-batches (3 of 4+3+3 on ranks 0/1, 2+1+1 on rank 2)
     "weighted-fsdp": [
         "training.partition=weighted",
@@ -182,6 +194,15 @@ def test_record_reports_the_simulators_split_batch_and_learning_rate(run: Run) -
     assert extra["worker_step_samples"] == [k * m for m in per_micro_step]
     assert extra["effective_global_batch"] == s.training.global_batch == sum(extra["worker_step_samples"])
     assert extra["learning_rate"] == s.training.learning_rate
+
+
+def test_record_says_whether_ddp_ran_the_runtimes_hook(run: Run) -> None:
+    # the point-to-point ring needs the runtime's hook; gloo's own all-reduce runs as plain DDP; FSDP has none
+    ddp = run.scenario.reduces_with_ddp
+    plain = not ddp or run.scenario.communication.algorithm == "backend"
+    assert (run.result.extra["comm_hook"] == "none") == plain
+    assert bool(run.result.extra["bucket_bytes"]) == ddp  # the hook's buckets, or plain DDP's from its logging
+    assert (run.result.comm_s > 0) == (ddp and not plain)  # plain DDP's all-reduces are not seen
 
 
 @pytest.mark.parametrize("scheme", ["round_robin", "contiguous"])

@@ -118,8 +118,8 @@ def test_one_rank_as_run_is_ddp_where_the_runtime_wraps_it() -> None:
     fsdp = _one_rank(zero_stage=2, optimizer_sharding="fsdp")
     assert as_run(fsdp, False) is fsdp  # FSDP: no DDP reducer
     # the record: extra.ddp_at_one_rank true, memory predicted with the buckets' fp32 copy (4 bytes a parameter)
-    meta = ran_fields(one, False)
-    assert meta == {"autocast": False, "ddp_at_one_rank": True}
+    meta = ran_fields(one, False, "backend")
+    assert meta == {"autocast": False, "ddp_at_one_rank": True, "comm_hook": "none"}
     timings = {0: [StepTiming(s, 0, 0.1, 0.03, 0.05, 0.0, 0.02) for s in range(3)]}
     result = aggregate(one, timings, warmup_steps=1, meta=meta)
     assert result.extra["ddp_at_one_rank"] is True and ran_ddp(result)
