@@ -5,7 +5,8 @@ over repetitions, each rank's CPU time and the host's busy time) of gloo's all-r
 per node, at rank counts the calibration does not use, then per point: time per byte each rank sends, the
 ranks' own CPU per byte (every thread, user and system), the host's busy time per byte (``/proc/stat``: the
 kernel's network work outside the ranks included) — and how far a profile's prediction of it is off
-(``HardwareProfile.link``: the wire and the host's κ·s(n), s(n) = max(1, n/C)·(1 + ε(n − 1))).
+(``HardwareProfile.link``: the wire and the host's κ·s(n), s(n) = max(1, n/C)·(1 + ε_c(n − 1)),
+``HostModel.comm_share``).
 
     sudo PYTHONPATH=. python benchmarks/comm_share.py --ranks 5,6,8 --rates 1000 --profile PROFILE --out DIR
     python benchmarks/comm_share.py --reuse DIR --profile PROFILE     # print again, no root
@@ -61,7 +62,9 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
         print(" ".join(cells))
     if host is not None:
         kappa = 1e9 * host.comm_cpu_per_byte_s
-        print(f"profile: C = {host.cores:g}, ε = {host.efficiency_loss:.3f}, κ = {kappa:.2f} ns")
+        comm = "the compute's" if host.comm_efficiency_loss is None else f"{host.comm_efficiency_loss:.3f}"
+        print(f"profile: C = {host.cores:g}, compute ε = {host.efficiency_loss:.3f}, communication ε_c = {comm}, "
+              f"κ = {kappa:.2f} ns")  # fmt: skip
 
 
 def main() -> int:

@@ -292,7 +292,8 @@ class HostModel:
     more (shared caches and memory bandwidth, context switches refilling them).
 
     ``comm_share(k)`` — host time per byte communicated while ``k`` ranks communicate at
-    once, relative to one pair — is the same ``slowdown(k)``. ``comm_cpu_per_byte_s``
+    once, relative to one pair — is the same form with the communication's own ε
+    (:attr:`comm_efficiency_loss`, fitted on the links' benchmarks). ``comm_cpu_per_byte_s``
     is the host CPU time per byte a rank sends (gloo's copies and reduction, the kernel's TCP
     stack); during overlap it competes with the backward pass.
     """
@@ -318,6 +319,10 @@ class HostModel:
     """CPU seconds of one minor page fault: the kernel mapping and zeroing a page a process first touches
     (:data:`dpsim.allocator.PAGE_BYTES`); what the optimizer pays per page glibc maps afresh each step
     (:func:`dpsim.allocator.optimizer_fresh_bytes`). 0: not measured."""
+    comm_efficiency_loss: float | None = None
+    """ε of :meth:`comm_share`: what each further process communicating on the host costs the others' host
+    work per byte, fitted on the collective benchmarks (:func:`runtime.calibrate.fit_comm_efficiency_loss`);
+    None (older profiles): the compute's :attr:`efficiency_loss`."""
 
     def slowdown(self, processes: int) -> float:
         k = max(1, processes)
@@ -339,15 +344,19 @@ class HostModel:
         return max(1.0, max(1, processes) / self.memory_streams)
 
     def comm_share(self, processes: int) -> float:
-        """Host time per byte with ``processes`` communicating at once, relative to one pair: :meth:`slowdown`.
+        """Host time per byte with ``processes`` communicating at once, relative to one pair.
 
         Processor sharing: every rank's communication needs the host's work per byte it sends
         (``κ``); with more ranks than cores they take turns, and every further process costs each
-        one ε more (context switches, caches refilled), as it does compute. On the 2-core VM
-        (ε = 0.02) 8 ranks at 1 Gbit/s moved a byte in 34 ns: κ = 7.3 ns per byte times
-        ``8/2·1.14``, where ``max(1, k/C)`` alone says 29.
+        one ``ε_c`` more: ``max(1, k/C)·(1 + ε_c·(k − 1))``. ``ε_c`` is the communication's own
+        (:attr:`comm_efficiency_loss`, fitted on the links' benchmarks), not the compute's, which
+        measures processes multiplying matrices at once (0.004–0.059 from session to session on the
+        2-core VM; 8 ranks at 1 Gbit/s were over-predicted by 20–45 % with it). Older profiles without
+        ε_c use the compute's ε.
         """
-        return self.slowdown(processes)
+        k = max(1, processes)
+        eps = self.efficiency_loss if self.comm_efficiency_loss is None else self.comm_efficiency_loss
+        return max(1.0, k / self.cores) * (1.0 + eps * (k - 1.0))
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
@@ -1359,6 +1368,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "optimizer_residual",
         "page_fault",
         "comm_cpu_per_byte_by_rate",
+        "comm_efficiency_loss",
     }
     expected = f"expected {{{', '.join(sorted(keys))}}} with cores"
     if not isinstance(data, dict):
@@ -1371,9 +1381,11 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if data.get("shared_by", "job") not in ("job", "node"):
         raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
     _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
-    _check_number(data.get("efficiency_loss", 0.0), f"{where}.efficiency_loss", source,
-                  f"a loss per extra process in [0, {MAX_EFFICIENCY_LOSS:g}]", low=0.0, high=MAX_EFFICIENCY_LOSS,
-                  closed=True)  # fmt: skip
+    for key in ("efficiency_loss", "comm_efficiency_loss"):
+        if key == "efficiency_loss" or data.get(key) is not None:
+            _check_number(data.get(key, 0.0), f"{where}.{key}", source,
+                          f"a loss per extra process in [0, {MAX_EFFICIENCY_LOSS:g}]", low=0.0,
+                          high=MAX_EFFICIENCY_LOSS, closed=True)  # fmt: skip
     for key in ("residual", "optimizer_residual"):
         _check_number(data.get(key, 0.0), f"{where}.{key}", source, "a finite relative error >= 0", low=0.0,
                       closed=True)  # fmt: skip
@@ -1406,6 +1418,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             float(data.get("optimizer_residual", 0.0)),
             by_rate,
             page_fault,
+            float(data["comm_efficiency_loss"]) if data.get("comm_efficiency_loss") is not None else None,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1477,6 +1490,8 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             ]
         if h.page_fault_s > 0:
             data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
+        if h.comm_efficiency_loss is not None:
+            data["host_model"]["comm_efficiency_loss"] = h.comm_efficiency_loss
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

@@ -629,3 +629,52 @@ def test_measured_host_work_per_byte_fixes_kappa_and_the_fit_recovers_wire_and_s
     assert [k for _, k in fit.host_per_byte_by_rate] == pytest.approx([16e-9, 10e-9], rel=1e-12)  # not refitted
     assert fit.sharpness == 2.0 and fit.efficiency == pytest.approx(0.95, abs=0.005)
     assert fit.latency_s == pytest.approx(300e-6, rel=0.05) and fit.residual < 0.01
+
+
+def test_communication_shares_the_host_with_its_own_epsilon_not_the_computes() -> None:
+    """s_c(n) = max(1, n/C)·(1 + ε_c(n − 1)) with the links' ε_c: C = 2, ε = 0.06 (compute), ε_c = 0.01.
+
+    8 ranks: compute 4·1.42 = 5.68, communication 4·1.07 = 4.28 (the old code priced both at 5.68). A link
+    with p = 1 (wire and host in series), η = 1 at 100 MB/s (10 ns) and κ = 10 ns: 10 + 42.8 = 52.8 ns per byte,
+    α·4.28 per step. A profile without ε_c keeps the compute's (older profiles).
+    """
+    from dpsim.calibration import HostModel, LinkModel
+
+    host = HostModel(2.0, 0.06, comm_efficiency_loss=0.01)
+    assert host.slowdown(8) == pytest.approx(5.68, rel=1e-12)
+    assert [host.comm_share(n) for n in (1, 2, 3, 8)] == pytest.approx([1.0, 1.01, 1.53, 4.28], rel=1e-12)
+    assert HostModel(2.0, 0.06).comm_share(8) == pytest.approx(5.68, rel=1e-12)
+    link = LinkModel(200e-6, 1.0, 1.0, 0.0, host_per_byte_s=10e-9, sharpness=1.0)
+    got = HardwareProfile(links={"inter": {"ring": link}}, host_model=host).link("inter", "ring", 100e6, 8)
+    assert got is not None
+    assert 1 / got.bandwidth == pytest.approx(52.8e-9, rel=1e-12)
+    assert got.latency_s == pytest.approx(200e-6 * 4.28, rel=1e-12)
+
+
+def test_comm_efficiency_loss_is_fitted_on_the_collective_benchmarks_and_round_trips(tmp_path: Path) -> None:
+    """All-reduces timed with ε_c = 0.03 on a host whose compute ε is 0.08: the fit finds 0.03, not 0.08."""
+    pytest.importorskip("torch")
+    from dpsim.calibration import HostModel, LinkModel, closed_form_coefficients
+    from runtime.calibrate import CalibrationPlan, fit_comm_efficiency_loss
+
+    truth_host = HostModel(2.0, 0.08, comm_efficiency_loss=0.03)
+    truth = LinkModel(300e-6, 1.0, 0.95, 0.0, host_per_byte_s=9e-9, sharpness=4.0)
+    records = []
+    for rate in (150e6 / 8, 450e6 / 8, 1200e6 / 8):
+        for n in (2, 3, 4):
+            link = truth.at_rate(rate, truth_host.comm_share(n))
+            fabric = cf.Fabric(nodes=n, per_node=1, intra=link, inter=link)
+            for size in (8192, 65536, 2 * 2**20, 8 * 2**20):
+                sent = closed_form_coefficients("ring", n, size)[1]
+                records.append({"collective": "all_reduce", "link_class": "inter", "algorithm": "ring", "ranks": n,
+                                "size_bytes": size, "rate_bytes_per_s": rate, "host_busy_s": 9e-9 * n * sent,
+                                "time_s": cf.allreduce_time("ring", size, fabric)})  # fmt: skip
+    eps = fit_comm_efficiency_loss(records, CalibrationPlan(), "emulated", HostModel(2.0, 0.08))
+    assert eps == pytest.approx(0.03, abs=1e-12)
+    profile = HardwareProfile(links={"inter": {"ring": truth}}, host_model=truth_host)
+    save_profile(profile, tmp_path / "p.yaml")
+    assert load_profile(tmp_path / "p.yaml").host_model == truth_host
+    text = (tmp_path / "p.yaml").read_text().replace("comm_efficiency_loss: 0.03", "comm_efficiency_loss: -1")
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ScenarioError, match=r"host_model\.comm_efficiency_loss"):
+        load_profile(tmp_path / "bad.yaml")
