@@ -222,3 +222,31 @@ def test_hybrid_shard_optimizer_updates_the_shard_groups_share() -> None:
     assert seconds == pytest.approx(6_738_415_616 / 8 * optimizer_step_bytes(hybrid) / rate, rel=1e-12)
     assert predict(hybrid).optimizer_s == pytest.approx(seconds, rel=1e-9)
     assert simulate(hybrid).optimizer_s == pytest.approx(seconds, rel=1e-9)
+
+
+def test_an_analytic_hybrid_step_builds_its_cluster_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The analytic step prices HYBRID_SHARD's collectives on one fabric: the shard groups' reduce-scatter and
+    all-gather, the replica groups' all-reduce, and the links the two streams load. Each built the same
+    :class:`~dpsim.sim.cluster.Cluster` again (5 builds, O(ranks) each: a few seconds of 131,072 ranks, not
+    counted by the cost guard); now one, and the step priced again on the kept cluster is the same bit for bit."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.sim.cluster import Cluster
+
+    builds: list[int] = []
+    build = Cluster.from_fabric.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Cluster], fabric: Any, degraded: Any = None) -> Cluster:
+        builds.append(fabric.world_size)
+        return build(cls, fabric, degraded)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Cluster, "from_fabric", classmethod(counted))
+    scenario = _llama(training__fsdp_shard_group=8)
+    cf._priced.cache_clear()
+    cf._uses.cache_clear()
+    cf._CLUSTER.clear()
+    first = predict(scenario)
+    assert builds == [32]
+    cf._priced.cache_clear()  # the schedules priced again on the kept cluster: pricing only reads it
+    cf._uses.cache_clear()
+    assert predict(scenario) == first
+    assert builds == [32]

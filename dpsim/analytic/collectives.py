@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
+    from dpsim.sim.cluster import Cluster
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
     from dpsim.sim.cost import LinearCost, PhaseUses
@@ -325,6 +326,26 @@ class CollectiveChoice:
     protocol: str
 
 
+_CLUSTER: list[tuple[Fabric, Cluster]] = []
+"""The cluster :func:`_cluster` keeps: (fabric, its cluster), at most one."""
+
+
+def _cluster(fabric: Fabric) -> Cluster:
+    """The links of ``fabric`` (:meth:`dpsim.sim.cluster.Cluster.from_fabric`), built once for every collective
+    priced on it. A step prices several on one fabric (HYBRID_SHARD: the shard groups' reduce-scatter and
+    all-gather, the replica groups' all-reduce, and the links each loads) and each built the same cluster again,
+    O(ranks) with a large constant (5 builds of 131,072 ranks, 3.5-5 us a rank each). Pricing only reads it.
+    One is kept, dropped before the next fabric's is built: never two large clusters at once (a sweep)."""
+    from dpsim.sim.cluster import Cluster
+
+    if _CLUSTER and _CLUSTER[0][0] == fabric:
+        return _CLUSTER[0][1]
+    _CLUSTER.clear()
+    cluster = Cluster.from_fabric(fabric)
+    _CLUSTER.append((fabric, cluster))
+    return cluster
+
+
 @functools.lru_cache(maxsize=4096)
 def _priced(
     op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
@@ -333,10 +354,9 @@ def _priced(
     ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
     size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`)."""
     from dpsim.sim import collectives
-    from dpsim.sim.cluster import Cluster
     from dpsim.sim.fast import phase_cost
 
-    cluster = Cluster.from_fabric(fabric)
+    cluster = _cluster(fabric)
     out = []
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     for schedule in collectives.candidates(op, algorithm, layout, protocol):
@@ -408,10 +428,9 @@ def _uses(
     """The links each phase of each candidate of :func:`_priced` loads (:func:`dpsim.sim.cost.link_uses`), in
     the same order."""
     from dpsim.sim import collectives
-    from dpsim.sim.cluster import Cluster
     from dpsim.sim.cost import link_uses
 
-    cluster = Cluster.from_fabric(fabric)
+    cluster = _cluster(fabric)
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     out = []
     for schedule in collectives.candidates(op, algorithm, layout, protocol):
