@@ -9,9 +9,12 @@ kernel's network work outside the ranks included) — and how far a profile's pr
 ``HostModel.comm_share``).
 
     sudo PYTHONPATH=. python benchmarks/comm_share.py --ranks 5,6,8 --rates 1000 --profile PROFILE --out DIR
+    sudo PYTHONPATH=. python benchmarks/comm_share.py --ranks 4 --rates 500 --sizes 9449472 \
+        --algorithms backend,ring --out DIR       # the runtime's own algorithms too (runtime.collectives)
     python benchmarks/comm_share.py --reuse DIR --profile PROFILE     # print again, no root
 
-Writes ``DIR/comm-share.json`` (the benchmark records).
+Writes ``DIR/comm-share.json`` (the benchmark records; each with ``host_load``, :mod:`runtime.hostload`, over
+its own benchmark run).
 """
 
 from __future__ import annotations
@@ -23,40 +26,53 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dpsim.calibration import closed_form_coefficients, load_profile
+from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 
-def measure(ranks: list[int], rates: list[float], sizes: list[int], reps: int) -> list[dict[str, Any]]:
+def measure(
+    ranks: list[int], rates: list[float], sizes: list[int], reps: int, algorithms: tuple[str, ...] = ("backend",)
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The benchmark's records, one per (rate, ranks, algorithm, size); each carries the host's load over its
+    own benchmark run (``host_load``, :func:`runtime.hostload.host_load`: what else used the cores meanwhile)."""
     from runtime.calibrate import CalibrationPlan, run_bench
+    from runtime.hostload import host_load, snapshot
     from runtime.testbed.emulated import EmulatedCluster
 
-    plan = CalibrationPlan(sizes=sizes, algorithms=("backend",), collectives=("all_reduce",), reps=reps)
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dpsim-comm-share-") as tmp:
         for rate in rates:
             for n in ranks:
                 print(f"comm_share: {n} ranks at {rate * 8e-6:g} Mbit/s", flush=True)
                 with EmulatedCluster(nodes=n, per_node=1, rate=rate) as testbed:
-                    for rec in run_bench(n, 1, testbed, plan, Path(tmp) / f"{n}-{rate:g}"):
-                        rec.update(link_class="inter", rate_bytes_per_s=rate)
-                        records.append(rec)
+                    for algorithm in algorithms:
+                        plan = CalibrationPlan(
+                            sizes=sizes, algorithms=(algorithm,), collectives=("all_reduce",), reps=reps
+                        )
+                        before = snapshot()
+                        point = run_bench(n, 1, testbed, plan, Path(tmp) / f"{n}-{rate:g}-{algorithm}")
+                        load = host_load(before, snapshot())
+                        for rec in point:
+                            rec.update(link_class="inter", rate_bytes_per_s=rate, host_load=load)
+                            records.append(rec)
     return records
 
 
 def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
     profile = load_profile(profile_path) if profile_path else None
     host = profile.host_model if profile else None
-    print(f"{'ranks':>5} {'Mbit/s':>7} {'MiB':>4} {'ns/B':>7} {'cpu/rank':>9} {'busy/rank':>10} {'predicted':>9}")
+    print(f"{'ranks':>5} {'algorithm':>16} {'Mbit/s':>7} {'MiB':>5} {'ms':>7} {'ns/B':>7} {'cpu/rank':>9} "
+          f"{'busy/rank':>10} {'other':>5} {'predicted':>9}")  # fmt: skip
     for r in records:
-        n, rate = r["ranks"], r["rate_bytes_per_s"]
-        sent = closed_form_coefficients("backend", n, r["size_bytes"])[1]
+        n, rate, algorithm = r["ranks"], r["rate_bytes_per_s"], r.get("algorithm", "backend")
+        sent = closed_form_coefficients(algorithm, n, r["size_bytes"])[1]
+        other = (r.get("host_load") or {}).get("other_cores")
         busy = r.get("host_busy_s") or 0.0
-        cells = [f"{n:5d}", f"{rate * 8e-6:7.0f}", f"{r['size_bytes'] / 2**20:4.0f}",
-                 f"{1e9 * r['time_s'] / sent:7.1f}", f"{1e9 * r['cpu_s'] / sent:9.2f}",
-                 f"{1e9 * busy / (n * sent):10.2f}"]  # fmt: skip
-        link = profile.link("inter", "backend", rate, n) if profile is not None else None
+        cells = [f"{n:5d}", f"{algorithm:>16}", f"{rate * 8e-6:7.0f}", f"{r['size_bytes'] / 2**20:5.2f}",
+                 f"{1e3 * r['time_s']:7.1f}", f"{1e9 * r['time_s'] / sent:7.1f}", f"{1e9 * r['cpu_s'] / sent:9.2f}",
+                 f"{1e9 * busy / (n * sent):10.2f}", "    -" if other is None else f"{other:5.2f}"]  # fmt: skip
+        link = profile.link("inter", algorithm, rate, n) if profile is not None else None
         if link is not None:
-            a, b = closed_form_coefficients("backend", n, r["size_bytes"])
+            a, b = closed_form_coefficients(algorithm, n, r["size_bytes"])
             predicted = a * link.latency_s + b / link.bandwidth
             cells.append(f"{100 * (predicted - r['time_s']) / r['time_s']:+8.1f}%")
         print(" ".join(cells))
@@ -72,6 +88,7 @@ def main() -> int:
     p.add_argument("--ranks", default="5,6,8", help="rank counts, one node each")
     p.add_argument("--rates", default="1000", help="shaped link rates in Mbit/s")
     p.add_argument("--sizes", default=str(8 * 2**20), help="all-reduce sizes in bytes")
+    p.add_argument("--algorithms", default="backend", help="all-reduce algorithms (backend: gloo's own; ring, ...)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--profile", type=Path, help="a testbed profile to predict the points with")
     p.add_argument("--out", type=Path, help="folder for comm-share.json")
@@ -84,6 +101,11 @@ def main() -> int:
             print(f"error: {args.reuse / 'comm-share.json'}: {exc}", file=sys.stderr)
             return 2
     else:
+        algorithms = tuple(args.algorithms.split(","))
+        unknown = [a for a in algorithms if a not in FIT_ALGORITHMS]
+        if unknown:
+            print(f"error: --algorithms: {unknown[0]!r} is not one of {', '.join(FIT_ALGORITHMS)}", file=sys.stderr)
+            return 2
         from runtime.testbed.emulated import RootRequired, require_root
 
         try:
@@ -92,7 +114,8 @@ def main() -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],
-                          [int(v) for v in args.sizes.split(",")], args.reps)  # fmt: skip
+                          [int(v) for v in args.sizes.split(",")], args.reps,
+                          algorithms)  # fmt: skip
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "comm-share.json").write_text(json.dumps(records, indent=1), encoding="utf-8")
