@@ -24,13 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-def cpu_ticks() -> dict[str, int]:
-    with open("/proc/stat", encoding="ascii") as fh:
-        values = [int(v) for v in fh.readline().split()[1:9]]
-    return dict(zip(FIELDS, values, strict=True))
+from runtime.hostload import STAT_FIELDS, cpu_ticks
 
 
 def process_ticks() -> dict[int, tuple[str, int, int]]:
@@ -71,7 +65,7 @@ def sample(args: argparse.Namespace) -> None:
             time.sleep(args.interval)
             cpu, procs, now = cpu_ticks(), process_ticks(), time.monotonic()
             dt = now - prev_t
-            cores = {k: (cpu[k] - prev_cpu[k]) / hz / dt for k in FIELDS}
+            cores = {k: (cpu[k] - prev_cpu[k]) / hz / dt for k in STAT_FIELDS}
             used = {pid: (procs[pid][2] - prev_procs.get(pid, (None, 0, procs[pid][2]))[2]) / hz / dt
                     for pid in procs}  # fmt: skip
             watched = tree(args.watch, procs) if args.watch else set()
@@ -106,10 +100,10 @@ def summary(path: Path, busy: float) -> None:
         if not rows:
             print(f"{label}: none")
             return
-        mean = {k: statistics.mean(r["cores"][k] for r in rows) for k in FIELDS}
+        mean = {k: statistics.mean(r["cores"][k] for r in rows) for k in STAT_FIELDS}
         print(
             f"{label}: {len(rows)} samples, {rows[0]['utc']}-{rows[-1]['utc']} UTC; mean cores "
-            + ", ".join(f"{k} {mean[k]:.2f}" for k in FIELDS)
+            + ", ".join(f"{k} {mean[k]:.2f}" for k in STAT_FIELDS)
             + f"; watched {statistics.mean(r['watched_cores'] for r in rows):.2f}"
             f", other processes {statistics.mean(r['other_cores'] for r in rows):.2f}"
             f" (max {max(r['other_cores'] for r in rows):.2f})"

@@ -36,11 +36,12 @@ def host_busy_s() -> float | None:
     Host-wide on purpose: on the emulated testbed the kernel's network work (TCP, veth, bridge,
     shaper — much of it in softirq, charged to no rank) runs on the cores the ranks share.
     """
+    from runtime.hostload import cpu_ticks
+
     try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:9]]
-        return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
+        ticks = cpu_ticks()
+        return (sum(ticks.values()) - ticks["idle"] - ticks["iowait"]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, KeyError):
         return None
 
 

@@ -32,13 +32,19 @@ class HostSnapshot:
     loadavg_1m: float | None = None
 
 
+def cpu_ticks() -> dict[str, int]:
+    """``/proc/stat``'s ``cpu`` line (the whole host since boot) by :data:`STAT_FIELDS`, in clock ticks. Raises
+    ``OSError`` or ``ValueError`` where it is not readable."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        return dict(zip(STAT_FIELDS, (int(v) for v in fh.readline().split()[1:9]), strict=False))
+
+
 def snapshot() -> HostSnapshot:
     """The host's counters now (``/proc`` unreadable: empty ticks, no load average)."""
     ticks: dict[str, int] = {}
     load: float | None = None
     try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            ticks = dict(zip(STAT_FIELDS, (int(v) for v in fh.readline().split()[1:9]), strict=False))
+        ticks = cpu_ticks()
         with open("/proc/loadavg", encoding="ascii") as fh:
             load = float(fh.read().split()[0])
     except (OSError, ValueError, IndexError):
