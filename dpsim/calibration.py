@@ -325,8 +325,13 @@ class HostModel:
     None (older profiles): the compute's :attr:`efficiency_loss`."""
 
     def slowdown(self, processes: int) -> float:
+        return self._shared(processes, self.efficiency_loss)
+
+    def _shared(self, processes: int, loss: float) -> float:
+        """Processor sharing of the host's cores with a loss of ``loss`` per further process:
+        ``max(1, k/C)·(1 + loss·(k − 1))``, the form of :meth:`slowdown` and :meth:`comm_share`."""
         k = max(1, processes)
-        return max(1.0, k / self.cores) * (1.0 + self.efficiency_loss * (k - 1.0))
+        return max(1.0, k / self.cores) * (1.0 + loss * (k - 1.0))
 
     def optimizer_slowdown(self, processes: int) -> float:
         """Optimizer step time with ``processes`` ranks stepping at once, relative to alone: ``max(1, k/M)``.
@@ -354,9 +359,9 @@ class HostModel:
         2-core VM; 8 ranks at 1 Gbit/s were over-predicted by 20–45 % with it). Older profiles without
         ε_c use the compute's ε.
         """
-        k = max(1, processes)
-        eps = self.efficiency_loss if self.comm_efficiency_loss is None else self.comm_efficiency_loss
-        return max(1.0, k / self.cores) * (1.0 + eps * (k - 1.0))
+        return self._shared(
+            processes, self.efficiency_loss if self.comm_efficiency_loss is None else self.comm_efficiency_loss
+        )
 
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node

@@ -740,9 +740,8 @@ def link_errors(
         a, b = closed_form_coefficients(r["algorithm"], r["ranks"], r["size_bytes"])
         if b / max(a, 1.0) < _large_message_bytes(testbed, r["link_class"], plan.rates):
             continue
-        s = share(r["ranks"])
-        predicted = a * link.latency_s * (s if link.sharpness is not None else 1.0)
-        predicted += b * link.per_byte_s(r.get("rate_bytes_per_s"), s if link.sharpness is not None else 1.0)
+        s = share(r["ranks"]) if link.sharpness is not None else 1.0  # an older link shape has no host share
+        predicted = a * link.latency_s * s + b * link.per_byte_s(r.get("rate_bytes_per_s"), s)
         out.append((predicted - r["time_s"]) / r["time_s"])
     return out
 
