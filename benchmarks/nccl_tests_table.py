@@ -9,11 +9,11 @@ achievable rates (``dpsim catalog links``: NVLink from NCCL's own per-link const
 ``src/graph/topo.h``, NICs from NVIDIA's per-NIC figures), NCCL's algorithms and
 protocols, and ``algorithm: auto`` unless the run forced ``NCCL_ALGO``.
 
-Calibration vs prediction: no constant was fitted to this table. Two rows are not
-independent of the link efficiencies and are marked ``consistency``: the H100 one-node
+Calibration vs prediction: no constant was fitted to this table. Rows that are not
+independent of the link efficiencies are marked ``consistency``: the H100 one-node
 ring (370 GB/s is the figure NCCL's maintainer gives for NVLink 4 after protocol
-overhead — the same number as 18 × SM90_NVLINK_BW) and the 2-node H100 ring at 8 × 46-48
-GB/s (the NDR per-NIC figure comes from that thread). Every other row is a prediction.
+overhead — the same number as 18 × SM90_NVLINK_BW) and AWS's 2-node p4d ring over EFA
+(the catalog's EFA v1 efficiency is that run's busbw over its 4 devices). Every other row is a prediction.
 
 All-to-all rows are a table apart (:data:`P2P_ROWS`): NCCL runs them as grouped point-to-point operations.
 
@@ -95,6 +95,15 @@ ROWS: tuple[PublishedRun, ...] = (
         "A100 x8, 3 nodes, 4x HDR", "a100-40gb", 3, 8, "nvlink3", "ib-hdr", 4, "auto", 128 * MiB, 96.0,
         "https://github.com/NVIDIA/nccl-tests/issues/119",
         note="peak at ~128 MB; maintainer: 96 GB/s is the target for 4 x 200G",
+    ),
+    PublishedRun(
+        "A100 x8 p4d, 2 nodes, 4x 100G EFA, ring", "a100-40gb", 2, 8, "nvlink3", "efa", 4, "ring", 4 * GiB, 43.81,
+        "https://github.com/aws-samples/aws-efa-eks/blob/9933d7f3940191f69b9a9e938c07cc671ae476fd/README.md",
+        role="consistency",
+        note="AWS's EKS example: 2 x p4d.24xlarge (16 A100-SXM4-40GB, 4 x 100 Gbit/s EFA a node, GPUDirect RDMA: "
+        "'NET/AWS Libfabric/1/GDRDMA'), NCCL 2.9.9, 8 coll channels; the repository's job file "
+        "(examples/nccl-efa-tests.yaml) sets NCCL_ALGO=RING; 4 GiB out-of-place 183834 us (1 GiB: 42.48). The "
+        "source of the catalog's EFA v1 efficiency (43.81 / 4 devices / 12.5 GB/s)",
     ),
     PublishedRun(
         "H100 x8, 1 node, ring", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "ring", 8 * GiB, 370.0,

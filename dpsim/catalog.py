@@ -714,8 +714,16 @@ LINKS: dict[str, LinkSpec] = {
         # AWS Elastic Fabric Adapter: 100 Gbit/s per EFA device (AWS EC2 User Guide, "Elastic Fabric Adapter":
         # p4d.24xlarge 4 x 100 Gbit/s EFA, p5.48xlarge 32 x 100 Gbit/s EFA v2). NCCL reaches it through the
         # aws-ofi-nccl plugin over libfabric's SRD transport (Shalev et al. 2020, "A Cloud-Optimized Transport
-        # Protocol for Elastic and Scalable HPC", IEEE Micro 40(6)), not RDMA verbs. Bandwidth: NCCL's own
-        # constant for a 100 Gbit/s NIC (NET_BW 12.0 GB/s). latency_s: the per-message cost of one network
+        # Protocol for Elastic and Scalable HPC", IEEE Micro 40(6)), not RDMA verbs. efficiency (EFA v1): what
+        # AWS's own 2-node p4d.24xlarge nccl-tests run reached per EFA device (aws-samples/aws-efa-eks README from
+        # commit 9933d7f3, 2021-06-11: 16 A100-SXM4-40GB, 4 x 100 Gbit/s EFA a node with GPUDirect RDMA
+        # ("NET/AWS Libfabric/.../GDRDMA"), NCCL 2.9.9, the repository's example job setting NCCL_ALGO=RING:
+        # all_reduce 4 GiB out-of-place 183834 us, busbw 43.81 GB/s). A ring's busbw on 2 nodes is its rails'
+        # summed rate (each NIC carries 2(N-1)/N of S/4 each way), so 43.81 / 4 = 10.95 GB/s per 100 Gbit/s
+        # device, 0.876 of 12.5: below NCCL's NET_BW 12.0, which assumes an InfiniBand-class NIC. EFA v2 keeps
+        # NET_BW's 0.96: Chen 2024 ("Libfabric EFA series", le.qun.ch, p5.48xlarge) measured 94.8 Gbit/s per
+        # EFA v2 device with libfabric's fi_rma_bw and 97.4 with his own RDMA-write loop. latency_s: the
+        # per-message cost of one network
         # hop, from a published 2-node nccl-tests run of one GPU per node over EFA (aws-samples/aws-efa-eks
         # README: 2 x p3dn.24xlarge, 1 V100 each, NCCL 2.6.4, all_reduce of 8 B in 52.16 / 52.04 us): on one
         # GPU per node an all-reduce is two network hops after NCCL's base latency (ring or tree LL, 6.6 / 6.8
@@ -732,8 +740,9 @@ LINKS: dict[str, LinkSpec] = {
             100e9 / 8,
             22.75e-6,
             "AWS EC2 User Guide (EFA); latency: aws-samples/aws-efa-eks README, 2-node nccl-tests over EFA",
-            12.0 / 12.5,
-            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+            43.81 / 4 / 12.5,
+            "aws-samples/aws-efa-eks README (commit 9933d7f3): 2 x p4d.24xlarge, NCCL 2.9.9, NCCL_ALGO=RING, "
+            "all_reduce 4 GiB busbw 43.81 GB/s over 4 EFA a node = 10.95 GB/s per device",
             75e-6,
             _AWS_OFI_LATENCY,
         ),
@@ -743,7 +752,8 @@ LINKS: dict[str, LinkSpec] = {
             22.75e-6,
             "AWS EC2 User Guide (p5.48xlarge: 32 x 100 Gbit/s EFA v2); latency as efa (EFA v1 run)",
             12.0 / 12.5,
-            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s)",
+            f"{_NCCL_TOPO} NET_BW (100 Gbit/s = 12.0 GB/s); Chen 2024, le.qun.ch 'Libfabric EFA series' (p5: "
+            "fi_rma_bw 94.8 Gbit/s per EFA v2 device)",
             75e-6,
             _AWS_OFI_LATENCY,
         ),

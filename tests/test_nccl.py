@@ -998,6 +998,26 @@ def test_every_catalog_link_has_a_sourced_efficiency_and_the_engines_use_the_ach
     assert fabric_of(explicit).inter.bandwidth == pytest.approx(12.5e9)  # a rate given explicitly is taken as achieved
 
 
+def test_efa_v1_achieves_what_awss_own_p4d_ring_moved_per_device() -> None:
+    """aws-samples/aws-efa-eks (README at 9933d7f3): 2 x p4d.24xlarge, 4 EFA a node, NCCL_ALGO=RING, all_reduce
+    4 GiB busbw 43.81 GB/s. A ring over 2 nodes sends 2(N-1)/N of S/4 through each of a node's 4 rails each
+    way, so its busbw is 4 x the per-device rate: the catalog's EFA v1 rate is 43.81 / 4 = 10.95 GB/s. Both
+    engines price the ring over the p4d scenario at that closed form (within the 16 latency-bound steps'
+    share, < 0.5 % at 4 GiB), and the 1 GiB figure of the same run (42.48, not the one the rate came from)
+    within 3 %."""
+    from dpsim.catalog import LINKS
+    from dpsim.cli_collective import collective_rows, machine_scenario
+
+    assert LINKS["efa"].achievable == pytest.approx(43.81e9 / 4, rel=1e-12)
+    assert LINKS["efa"].bandwidth == pytest.approx(12.5e9)  # the nominal 100 Gbit/s stays visible
+    scenario = machine_scenario("p4d", 2, 8, "a100-40gb", "nvlink3", {"preset": "efa", "nics_per_node": 4}, "ring")
+    for engine in ("analytic", "sim"):
+        big, small = collective_rows(scenario, "allreduce", [4.0 * (1 << 30), float(1 << 30)], engine=engine)
+        assert big["busbw_Bps"] == pytest.approx(4 * LINKS["efa"].achievable, rel=5e-3)
+        assert big["busbw_Bps"] < 4 * LINKS["efa"].achievable
+        assert abs(small["busbw_Bps"] / 42.48e9 - 1) < 0.03
+
+
 @pytest.mark.parametrize("op", ["allreduce", "reduce_scatter", "all_gather", "broadcast"])
 @pytest.mark.parametrize("algorithm", NCCL)
 @pytest.mark.parametrize(
