@@ -35,7 +35,7 @@ from dpsim import catalog
 from dpsim.analytic.collectives import Fabric
 from dpsim.errors import ScenarioError
 from dpsim.outputs import replaced
-from dpsim.reliability import daly_interval, young_interval
+from dpsim.reliability import checkpoint_interval
 from dpsim.scenario import (
     ALGORITHMS,
     MAX_INT,
@@ -906,16 +906,12 @@ def _screen_memory(
 
 
 def _wall_time(request: PlanRequest, work: np.ndarray, nodes: np.ndarray, step_s: Any) -> np.ndarray:
-    """Expected wall time with failures (Daly 2006, at Daly's optimal interval, at least one step: a training loop
-    checkpoints between steps), vectorised."""
+    """Expected wall time with failures (Daly 2006, at :func:`~dpsim.reliability.checkpoint_interval`), vectorised."""
     if request.node_mtbf_s is None:
         return work
     mtbf = request.node_mtbf_s / nodes
     delta, restart = request.checkpoint_s, request.restart_s
-    tau = np.array(
-        [daly_interval(delta, m) if delta > 0 else young_interval(1e-9, m) for m in mtbf.tolist()], dtype=float
-    )
-    tau = np.maximum(tau, step_s)
+    tau = np.maximum(np.array([checkpoint_interval(delta, m) for m in mtbf.tolist()], dtype=float), step_s)
     with np.errstate(over="ignore"):  # a node failing every femtosecond never finishes: inf, without a warning
         return np.asarray(mtbf * np.exp(restart / mtbf) * np.expm1((tau + delta) / mtbf) * work / tau, dtype=float)
 

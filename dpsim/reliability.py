@@ -30,6 +30,7 @@ from dpsim.scenario import Scenario
 __all__ = [
     "FailureTrace",
     "GoodputEstimate",
+    "checkpoint_interval",
     "daly_interval",
     "daly_wall_time",
     "expected_time_to_train",
@@ -62,6 +63,16 @@ def daly_interval(checkpoint_s: float, mtbf_s: float) -> float:
         return mtbf_s
     x = checkpoint_s / (2.0 * mtbf_s)
     return math.sqrt(2.0 * checkpoint_s * mtbf_s) * (1.0 + math.sqrt(x) / 3.0 + x / 9.0) - checkpoint_s
+
+
+def checkpoint_interval(checkpoint_s: float, mtbf_s: float, step_s: float = 0.0) -> float:
+    """Work between checkpoints: Daly's optimum (Young's with δ = 1 ns where checkpoints are free, whose Daly
+    optimum is 0 s), and at least one step, since a training loop checkpoints between steps (else a node failing
+    every microsecond lost nothing and trained as fast as one that never fails)."""
+    tau = daly_interval(checkpoint_s, mtbf_s)
+    if not math.isfinite(tau):
+        tau = young_interval(max(checkpoint_s, 1e-9), mtbf_s)
+    return max(tau, step_s)
 
 
 def daly_wall_time(work_s: float, interval_s: float, checkpoint_s: float, restart_s: float, mtbf_s: float) -> float:
@@ -114,19 +125,18 @@ def expected_time_to_train(
     ``node_mtbf_s=None`` means no failures: wall = work (+ checkpoints if an interval is
     given). The interval defaults to Daly's optimum. The breakdown attributes
     wall/M expected failures, each costing a restart; checkpoints cost δ per interval of
-    work; the remainder of the extra time is lost (re-done) work. ``step_s``: a training loop checkpoints
-    between steps, so the interval is at least one step (Daly's optimum of a free checkpoint is 0 s: a node
-    failing every microsecond then lost nothing and trained as fast as one that never fails).
+    work; the remainder of the extra time is lost (re-done) work. ``step_s``: the interval is at least one step
+    (:func:`checkpoint_interval`).
     """
     if node_mtbf_s is None:
         tau = interval_s if interval_s is not None else math.inf
         wall = daly_wall_time(work_s, tau, checkpoint_s, restart_s, math.inf)
         return GoodputEstimate(work_s, wall, tau, math.inf, 0.0, wall - work_s, 0.0, 0.0)
     mtbf = job_mtbf(node_mtbf_s, nodes)
-    tau = interval_s if interval_s is not None else daly_interval(checkpoint_s, mtbf)
-    if not math.isfinite(tau):
-        tau = young_interval(max(checkpoint_s, 1e-9), mtbf)
-    tau = max(tau, step_s)
+    if interval_s is not None and math.isfinite(interval_s):
+        tau = max(interval_s, step_s)
+    else:  # an infinite interval given with failures: Daly's optimum (was Young's with δ ≥ 1 ns)
+        tau = checkpoint_interval(checkpoint_s, mtbf, step_s)
     wall = daly_wall_time(work_s, tau, checkpoint_s, restart_s, mtbf)
     failures = wall / mtbf
     ckpt = work_s / tau * checkpoint_s
