@@ -270,6 +270,54 @@ def test_b300_nvls_row_by_hand(engine: str) -> None:
     assert row["busbw_Bps"] / 1e9 == pytest.approx(829.6, abs=0.5)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_nvls_on_72_gpus_has_nccls_32_heads(engine: str) -> None:
+    """NCCL_MAX_NVLS_ARITY = 32 (device.h): a 72-GPU NVLink domain (GB200 NVL72) runs NVLS with 32 heads, each
+    reducing S/32, so a head's port carries (1 + 1/32)·S each way and every other port S; the heads' ports set
+    the time: t = 25 µs + (33/32)·S / (0.74 · 721.8 GB/s), busbw 2·71/72 · S/t = 1020 GB/s (72 heads: 1037).
+    coreweave/nccl-tests#43 measured 834.6 on a full rack (a held-out row this does not explain)."""
+    from dpsim.cli_collective import collective_rows, machine_scenario
+    from dpsim.sim.collectives.nccl import nvls_allreduce
+
+    schedule = nvls_allreduce(Layout(1, 72, 72, arch="blackwell"))
+    (phase,) = schedule.phases
+    out = np.bincount(phase.src, weights=phase.fraction, minlength=72) * 0.74
+    into = np.bincount(phase.dst, weights=phase.fraction, minlength=72) * 0.74
+    heads = (np.arange(32) * 72) // 32
+    others = np.setdiff1d(np.arange(72), heads)
+    assert out[heads] == pytest.approx(np.full(32, 1 + 1 / 32), rel=1e-12)
+    assert into[heads] == pytest.approx(np.full(32, 1 + 1 / 32), rel=1e-12)
+    assert out[others] == pytest.approx(np.ones(40), rel=1e-12)
+    assert into[others] == pytest.approx(np.ones(40), rel=1e-12)
+    # up to 32 GPUs every GPU is a head: (1 + 1/G)·S on every port, as before
+    (eight,) = nvls_allreduce(Layout(1, 8, 8, arch="hopper")).phases
+    assert np.bincount(eight.src, weights=eight.fraction) * 0.85 == pytest.approx(np.full(8, 9 / 8), rel=1e-12)
+    scenario = machine_scenario("nvl72", 1, 72, "b200", "nvlink5", {"preset": "ib-ndr", "nics_per_node": 72})
+    size = float(8 << 30)
+    t = 25e-6 + (33 / 32) * size / (0.74 * 721.8e9)
+    (row,) = collective_rows(scenario, "allreduce", [size], engine=engine)
+    assert row["algorithm"] == "nvls"
+    assert row["busbw_Bps"] == pytest.approx(2 * 71 / 72 * size / t, rel=2e-3)
+
+
+def test_nvls_tree_heads_carry_the_network_and_the_reduced_chunks() -> None:
+    """NVLS-tree with 4 NICs for 8 GPUs: the 4 NIC GPUs are the heads (nvls_heads). Each reduces S/4 and sends it
+    across nodes on its own rail, so a head's port carries (1 + 1/4)·S inside the node and the other four S, and
+    only the heads' NICs carry the trees: on 2 nodes each tree is one edge, and a head sends S/(2·4) on each."""
+    from dpsim.sim.collectives.nccl import nvls_tree_allreduce
+
+    (phase,) = nvls_tree_allreduce(Layout(2, 8, 4, arch="hopper")).phases
+    node0 = phase.src < 8
+    inside = node0 & (phase.dst < 8)
+    out = np.bincount(phase.src[inside], weights=phase.fraction[inside], minlength=8) * 0.85
+    assert out[[0, 2, 4, 6]] == pytest.approx(np.full(4, 1.25), rel=1e-12)
+    assert out[[1, 3, 5, 7]] == pytest.approx(np.ones(4), rel=1e-12)
+    cross = phase.src // 8 != phase.dst // 8
+    assert sorted(set((phase.src[cross] % 8).tolist())) == [0, 2, 4, 6]
+    sent = np.bincount(phase.src[cross & node0], weights=phase.fraction[cross & node0], minlength=8)
+    assert sent[[0, 2, 4, 6]] == pytest.approx(np.full(4, 0.25), rel=1e-12)  # S/4 a head, both trees together
+
+
 def test_auto_picks_like_the_tuner() -> None:
     """Small messages: a low-latency protocol; large on an NVLS node: NVLS; the record says which."""
     h100 = cf.Fabric(1, 8, cf.Link(1e-6, 370.8e9), NIC, nvls=True, protocol="auto")

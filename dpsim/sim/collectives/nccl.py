@@ -35,13 +35,14 @@ interior in one is a leaf in the other. Reduce (up) and broadcast (down) are pip
 small chunks, so every edge streams both at once: one phase.
 
 **NVLS** (NVLink SHARP, H100-class NVSwitch; ``src/device/all_reduce.h`` ``runNvls``):
-each GPU reduces its 1/G slice in the switch with ``multimem.ld_reduce`` — the switch
-reads that slice from all G GPUs — and multicasts it back with ``multimem.st``. Each GPU's
-port carries S + S/G in each direction; the two halves are pipelined (NCCL's tuner
-doubles NVLS all-reduce bandwidth for this reason, ``src/graph/tuning.cc``). The
-in-switch traffic is represented by GPU-to-GPU transfers of the same per-port load.
-**NVLS-tree** (multi-node): NVLS inside each node, and local rank ``l`` carries slice
-``l`` across nodes on its own rail with a double binary tree, all pipelined.
+each of H heads reduces its 1/H slice in the switch with ``multimem.ld_reduce`` — the switch
+reads that slice from all G GPUs — and multicasts it back with ``multimem.st``. A head's
+port carries S + S/H in each direction, any other GPU's S; the two halves are pipelined (NCCL's tuner
+doubles NVLS all-reduce bandwidth for this reason, ``src/graph/tuning.cc``). On one node every
+GPU is a head up to ``NCCL_MAX_NVLS_ARITY`` = 32 of them (:data:`MAX_NVLS_ARITY`: 32 of a 72-GPU NVL72).
+The in-switch traffic is represented by GPU-to-GPU transfers of the same per-port load.
+**NVLS-tree** (multi-node): NVLS inside each node with a head on each NIC's GPU (:func:`nvls_heads`),
+and head ``h`` carries slice ``h`` across nodes on its own rail with a double binary tree, all pipelined.
 
 **Protocols** (``src/device/prims_simple.h``, ``prims_ll.h``, ``prims_ll128.h``; the
 cost model of ``src/graph/tuning.cc``): Simple, LL (8-byte lines with a 4-byte flag: half
@@ -132,6 +133,7 @@ __all__ = [
     "BUFFSIZE",
     "HW_LATENCY_US",
     "LL_MAX_GBPS",
+    "MAX_NVLS_ARITY",
     "MAX_RING_CHANNELS",
     "NCCL_ALGORITHMS",
     "NCCL_STEPS",
@@ -161,6 +163,7 @@ __all__ = [
     "nics_per_gpu",
     "nvls_allreduce",
     "nvls_efficiency",
+    "nvls_head_ranks",
     "nvls_heads",
     "nvls_tree_allreduce",
     "ring_orders",
@@ -805,15 +808,43 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     )  # fmt: skip
 
 
-def _nvls_pairs(layout: Layout) -> tuple[np.ndarray, np.ndarray, float]:
-    """All ordered GPU pairs of every node, and the per-pair fraction that puts (1 + 1/G)·S/eff on each port."""
+MAX_NVLS_ARITY = 32
+"""``NCCL_MAX_NVLS_ARITY`` (``src/include/device.h``: 32 from v2.21.5, 8 before): the most NVLS heads a node's NVLS
+graph holds (``search.cc`` from v2.25.1 to v2.30.7: ``maxChannels = min(NCCL_MAX_NVLS_ARITY, nGPUs)``; one node
+forces ``minChannels = maxChannels``). It binds only above 32 GPUs on one NVLink domain (GB200 NVL72)."""
+
+
+def nvls_head_ranks(layout: Layout, heads: int) -> np.ndarray:
+    """Local ranks of a node's ``heads`` NVLS heads: one per channel, channel ``c`` on local rank ``⌊c·G/heads⌋``."""
+    return (np.arange(heads) * layout.per_node) // heads
+
+
+def _nvls_pairs(layout: Layout, heads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ordered GPU pairs of every node, and per-pair fractions that put S/eff on every port, (1 + 1/H)·S/eff on
+    each of the ``heads`` (H) heads' ports.
+
+    ``runNvls``/``runNvlsTree`` (``src/device/all_reduce.h``): the input is cut into H chunks a loop, and head h
+    reduces chunk h with ``multimem.ld_reduce`` — the switch reads that chunk from every GPU, S through each port
+    over all chunks — and multicasts the result with ``multimem.st``, S into each port. The head's own port also
+    carries its reduced chunk in and out, S/H each way. With a head on every GPU (H = G, up to
+    :data:`MAX_NVLS_ARITY` GPUs) each port carries (1 + 1/G)·S, the load NCCL's NVLS search reserves
+    (``ncclTopoSearchTryNvls``: twice the channel's speed on the head's links, once on every other GPU's).
+    """
     g, m = layout.per_node, layout.nodes
     a, b = np.divmod(np.arange(g * g), g)
     keep = a != b
+    a, b = a[keep], b[keep]
     base = (np.arange(m) * g)[:, None]
-    src = (base + a[keep][None, :]).ravel()
-    dst = (base + b[keep][None, :]).ravel()
-    return src, dst, (1.0 + 1.0 / g) / (g - 1) / nvls_efficiency(layout.arch)
+    src = (base + a[None, :]).ravel()
+    dst = (base + b[None, :]).ravel()
+    is_head = np.zeros(g, dtype=bool)
+    is_head[nvls_head_ranks(layout, heads)] = True
+    pair = np.full(len(a), 1.0 / (g - 1))
+    if heads >= 2:  # the heads' reduced chunks, spread over the other heads' ports
+        pair += np.where(is_head[a] & is_head[b], 1.0 / (heads * (heads - 1)), 0.0)
+    else:  # one head: its chunk (all of S) to and from every other GPU
+        pair += np.where(is_head[a] | is_head[b], 1.0 / (g - 1), 0.0)
+    return src, dst, np.tile(pair, m) / nvls_efficiency(layout.arch)
 
 
 def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -825,13 +856,13 @@ def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     n = layout.world
     if n <= 1 or layout.per_node <= 1:
         return Schedule("nvls", n, protocol=protocol)
-    src, dst, f = _nvls_pairs(layout)
+    src, dst, f = _nvls_pairs(layout, min(layout.per_node, MAX_NVLS_ARITY))
     latency = None if protocol == "none" else _step_latencies_s("nvls", protocol, layout)[0]
     return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), 0.0, protocol, pipelined=True)
 
 
 def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
-    """NVLS inside nodes + one double binary tree per rail across nodes on S/G, all pipelined in one phase.
+    """NVLS inside nodes + one double binary tree per head's rail across nodes on S/H, all pipelined in one phase.
 
     NCCL latency: ``intraLat + 2·⌊log2 M⌋·interLat`` with the NVLS-tree constants. NCCL's
     per-channel cap (``perChMaxNVLSTreeBws``) bounds the bus bandwidth at ``k·cap`` over the
@@ -841,8 +872,9 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     n, g, m = layout.world, layout.per_node, layout.nodes
     if n <= 1 or g <= 1 or m <= 1:
         return Schedule("nvls-tree", n, protocol=protocol)
-    src, dst, f = _nvls_pairs(layout)
-    s, d, fr = _tree_edges(layout, 0.5 / g, list(range(g)))
+    heads = nvls_heads(layout)
+    src, dst, f = _nvls_pairs(layout, heads)
+    s, d, fr = _tree_edges(layout, 0.5 / heads, nvls_head_ranks(layout, heads).tolist())
     up_s, up_d, up_f = np.concatenate(s), np.concatenate(d), np.concatenate(fr)
     latency = None
     inter = 0.0
@@ -852,7 +884,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     phase = Phase.of(
         np.concatenate([src, up_s, up_d]),
         np.concatenate([dst, up_d, up_s]),
-        np.concatenate([np.full(len(src), f), up_f, up_f]),
+        np.concatenate([f, up_f, up_f]),
         hops=1 + 2 * math.ceil(math.log2(m)),
         latency_s=latency,
         net_hops=2 * int(math.log2(m)),
