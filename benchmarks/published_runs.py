@@ -379,6 +379,9 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                 # and its update_hp_grads after every micro-batch's backward adds the bf16 gradients into its
                 # fp32 buffer (the tr11 README: "The new BF16_Optimizer accumulates grads in fp32")
                 "gradient_accumulation_pass": "fp32_copy",
+                # (so ReduceTiedGrads, _exec_reduce_tied_grads under bf16, all-reduces the tied embedding's fp32
+                # weight._hp_grad, 62,720 x 14,336 a rank, between stages 0 and 11 before ReduceGrads: 0.58 s a step
+                # over the rank's share of 4 x 100 Gb/s, dpsim.analytic.parallel.tied_embedding_allreduce_time)
                 "activation_recomputation": "full",
                 "gradient_clipping": True,  # tr11-176B-ml.slurm: --clip-grad 1.0
             },
@@ -576,9 +579,10 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
         "points); ZeRO-1's all-reduce after the flush (training.zero1_gradient_allreduce; -0.3 to -0.5 points). "
         "Fitting the three published times to a (m + p - 1) + c still puts extra time in what each step adds "
         "once (c = 6.0 s against 0.2 s predicted, 0.5 s before fill and drain ran at each stage's own pace; "
-        "a = 0.197 s against 0.189 s). Read in DeepSpeed 0.5 and each "
-        "small: ReduceTiedGrads (one 262 MB fp16 all-reduce between the first and last stage, ~11 ms), the "
-        "overflow check and gradient norm (memory-bound, ~30 ms), the clones of each received buffer (~0.4 ms a "
+        "a = 0.197 s against 0.188 s). ReduceTiedGrads, one 262 MB fp16 all-reduce between the first and "
+        "last stage before ReduceGrads, is priced (10.9 ms a step, dpsim.analytic.parallel."
+        "tied_embedding_allreduce_time). Read in DeepSpeed 0.5 and each small: the overflow check and "
+        "gradient norm (memory-bound, ~30 ms), the clones of each received buffer (~0.4 ms a "
         "slot), a device synchronisation before every forward (ThroughputTimer.start) and PartitionedTensor."
         "from_meta's .tolist(): launch gaps, not priced; the lock-step schedule, also with the last stage's "
         "heavier logits (executed by hand: never slower than the engines' (m + p - 1) slots of the slowest "
@@ -923,7 +927,10 @@ gradient accumulation pass and ZeRO-1 all-reduce (training.gradient_accumulation
 zero1_gradient_allreduce: MT-NLG +20.9/+22.2/+25.8 -> +15.2/+16.4/+19.7 %, GPT-NeoX-20B +19.0 -> +17.1 %;
 BLOOM, with its pipeline split as DeepSpeed's type:transformer|embedding partition makes it, -2.0 -> +4.6 %);
 metaseq's nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %); metaseq's MLP
-without Megatron's bias fusions (model.mlp_fused_bias: OPT +13.5 -> +11.8 %)."""
+without Megatron's bias fusions (model.mlp_fused_bias: OPT +13.5 -> +11.8 %); the tied word embedding's gradient
+all-reduced between the first and last stage once a step (dpsim.analytic.parallel.tied_embedding_allreduce_time, no
+field: every pipelining framework does it; MT-NLG 10.9 ms a step, +16.0/+17.3/+20.8 -> +15.9/+17.3/+20.8 %; BLOOM's
+fp32 _hp_grad over Omni-Path 0.58 s, +5.1 -> +4.5 %)."""
 
 
 def with_device(run: PublishedRun, **fields: Any) -> PublishedRun:

@@ -604,6 +604,11 @@ def _screen(
         sel = (n == cn) & (tp == ct) & (dp == cd)
         send[sel] = [send_time(m_ / ct, link) for m_ in msg[sel]]
     p2p_exposed = sends * send
+    # the tied embedding's gradient, all-reduced between the first and last stage once a step
+    tied = np.zeros(count)
+    for cn, ct, cp in set(zip(n.tolist(), tp.tolist(), pp.tolist(), strict=True)):
+        sel = (n == cn) & (tp == ct) & (pp == cp)
+        tied[sel] = parallel.tied_embedding_allreduce_time(_variant(bases[cn], ct, cp, 0, "ring"), fabrics[cn])
 
     # --- data-parallel gradient synchronisation, ZeRO gathers (predict()'s overlap model) ---
     psi = psi_total / (tp * pp)
@@ -764,7 +769,7 @@ def _screen(
 
     compute = k * (fwd + bwd) + copy_in + copied
     tp_comm = k * tp_comm_mb
-    exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed
+    exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed + tied
     step_s = compute + bubble + exposed + optimizer
     mfu = f_sample * gb / step_s / (n * mfu_peak_flops(base))
 

@@ -438,3 +438,46 @@ def test_blocking_p2p_fields_are_validated() -> None:
         _gpt3("training.pipeline_grad_partitioned=false")
     with pytest.raises(ScenarioError, match=r"training\.pipeline_p2p"):
         _gpt3("training.pipeline_p2p=eager")
+
+
+# --- the tied word embedding's gradient, all-reduced between the first and last stage --------------------
+
+
+def test_tied_embedding_allreduce_by_hand() -> None:
+    """GPT-3 175B at TP 8 / PP 8 over 16 nodes: each rank of the first stage holds ⌈50,257/8⌉ = 6,283 rows of
+    12,288, its bf16 gradient S = 6,283·12,288·2 bytes, all-reduced with its twin on the last stage, 112 ranks
+    and so nodes away: a two-rank ring, 2·α + S/B over the rank's NIC (5 us, 25 GB/s)."""
+    from dpsim.analytic.parallel import tied_embedding_allreduce_time
+
+    size = 6283 * 12288 * 2
+    assert tied_embedding_allreduce_time(_gpt3(), _fabric()) == pytest.approx(2 * 5e-6 + size / 25e9)
+    # DeepSpeed's BF16_Optimizer reduces the tied weight's fp32 _hp_grad: twice the bytes
+    fp32 = _gpt3("training.gradient_accumulation_pass=fp32_copy")
+    assert tied_embedding_allreduce_time(fp32, _fabric()) == pytest.approx(2 * 5e-6 + 2 * size / 25e9)
+    # the whole job in one node (TP 2 x PP 4): over NVLink (1 us, 300 GB/s), ⌈50,257/2⌉ = 25,129 rows a rank
+    one_node = _gpt3("cluster.nodes=1", "training.tensor_parallel=2", "training.pipeline_parallel=4")
+    expected = 2 * 1e-6 + 25129 * 12288 * 2 / 300e9
+    assert tied_embedding_allreduce_time(one_node, _fabric(nodes=1)) == pytest.approx(expected)
+    # nothing to sum without a pipeline or with an untied head
+    assert tied_embedding_allreduce_time(_gpt3("training.pipeline_parallel=1", "cluster.nodes=2"), _fabric(2)) == 0.0
+    assert tied_embedding_allreduce_time(_gpt3("model.tied_embeddings=false"), _fabric()) == 0.0
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_tied_embedding_allreduce_is_exposed_once_a_step(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The all-reduce comes after the last backward and before the optimizer step (DeepSpeed's ReduceTiedGrads,
+    Megatron's allreduce_word_embedding_grads): the step grows by exactly its time, in both engines, and it
+    counts as exposed communication."""
+    from dpsim import api
+    from dpsim.analytic import parallel
+    from dpsim.analytic.step import fabric_of
+
+    s = _gpt3("cluster.nodes=8", "training.global_batch=16")
+    tied = parallel.tied_embedding_allreduce_time(s, fabric_of(s))
+    assert tied == pytest.approx(2 * 5e-6 + 6283 * 12288 * 2 / 24e9)  # the catalog's HDR NIC: 24 GB/s effective
+    with_it = api.run(s, engine=engine)
+    monkeypatch.setattr(parallel, "tied_embedding_allreduce_time", lambda scenario, fabric: 0.0)
+    without = api.run(s, engine=engine)
+    assert with_it.step_time_s - without.step_time_s == pytest.approx(tied, rel=1e-9)
+    assert with_it.exposed_comm_s - without.exposed_comm_s == pytest.approx(tied, rel=1e-9)
+    assert with_it.comm_s - without.comm_s == pytest.approx(tied, rel=1e-9)

@@ -34,7 +34,7 @@ from dpsim.analytic.collectives import (
     send_time,
 )
 from dpsim.scenario import Scenario
-from dpsim.units import working_bytes
+from dpsim.units import dtype_bytes, working_bytes
 
 __all__ = [
     "BACKWARD_ALLREDUCES_PER_LAYER",
@@ -64,6 +64,7 @@ __all__ = [
     "tensor_parallel_fabric",
     "tensor_parallel_forward_share",
     "tensor_parallel_hidden_time",
+    "tied_embedding_allreduce_time",
 ]
 
 _SCHEDULES = ("gpipe", "1f1b", "interleaved")
@@ -418,6 +419,32 @@ def pipeline_blocking_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
         gathers = one_gather * ((2 if t.pipeline_parallel > 2 else 1) + (1 if t.pipeline_grad_partitioned else 0))
     directions = 2 if t.pipeline_parallel > 2 else 1
     return directions * (act + grad) + gathers
+
+
+def tied_embedding_allreduce_time(scenario: Scenario, fabric: Fabric) -> float:
+    """All-reduce of the tied word-embedding gradient between the first and the last pipeline stage, once a
+    step, after the last backward and before the optimizer step: exposed. 0 without a pipeline or with
+    untied embeddings.
+
+    With p > 1 the input embedding sits on the first stage and its tied copy, the output head, on the
+    last; every framework that pipelines a tied model sums the two gradients. DeepSpeed's
+    ``PipelineEngine._exec_reduce_tied_grads`` (``ReduceTiedGrads``, the schedule's last step before
+    ``ReduceGrads``; 0.3-0.5: ``PipelineModule.allreduce_tied_weight_gradients``) all-reduces
+    ``weight.grad``, and under bf16 (>= 0.6.2) ``weight._hp_grad``, ``BF16_Optimizer``'s fp32 gradient;
+    Megatron-LM's ``allreduce_word_embedding_grads`` (``megatron/optimizer/optimizer.py``, after the
+    data-parallel reduction) all-reduces ``main_grad``. Each rank holds V/t rows of h: S = ⌈V/t⌉·h·bytes
+    (fp32 under ``gradient_accumulation_pass: fp32_copy``, else the gradient buffer's dtype). Two ranks,
+    ``(p−1)·t·dp`` apart (:func:`rank_of`), a ring: 2α + S/B, over NVLink when the whole job is one node,
+    else over the rank's share of its node's NICs (every rank of the first stage's nodes reduces at once).
+    """
+    t, m = scenario.training, scenario.model
+    if t.pipeline_parallel <= 1 or not m.tied_embeddings or m.kind != "transformer" or m.vocab <= 0:
+        return 0.0
+    fp32_grad = t.gradient_accumulation_pass == "fp32_copy"
+    width = dtype_bytes("fp32") if fp32_grad else scenario.gradient_buffer_bytes_per_param
+    size = math.ceil(m.vocab / t.tensor_parallel) * m.hidden * width
+    link = _share_inter(fabric) if fabric.nodes > 1 else fabric.intra
+    return ring_allreduce_time(size, 2, link)
 
 
 def _megatron_synchronous_p2p_time(scenario: Scenario, fabric: Fabric) -> float:

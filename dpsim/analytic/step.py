@@ -1062,8 +1062,10 @@ def predict(scenario: Scenario) -> StepResult:
     blocking_p2p_s = k * parallel.pipeline_blocking_p2p_time(scenario, fabric)
     tp_hidden_s = k * parallel.tensor_parallel_hidden_time(scenario, fabric)  # behind GEMMs: traffic, not exposed
     gather_exposed = traffic.forward_gathers * gather_fwd_exposed + traffic.backward_gathers * gather_bwd_exposed
-    exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s
-    comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + tp_hidden_s + p2p_total_s
+    # the tied embedding's gradient, summed between the first and last stage before the step: exposed
+    tied_s = parallel.tied_embedding_allreduce_time(scenario, fabric)
+    exposed_s = grad_exposed + post_step_gather_exposed + gather_exposed + tp_comm_s + p2p_exposed_s + tied_s
+    comm_s = grad_comm + post_step_gather + gather_total + tp_comm_s + tp_hidden_s + p2p_total_s + tied_s
     step_s = compute_s + bubble_s + exposed_s + optimizer_s
     single_s = nominal_compute + optimizer_s
 
@@ -1083,6 +1085,7 @@ def predict(scenario: Scenario) -> StepResult:
         "tensor_parallel_hidden_s": tp_hidden_s,
         "pipeline_p2p_exposed_s": p2p_exposed_s + blocking_p2p_s,
         "pipeline_p2p_blocking_s": blocking_p2p_s,
+        "tied_embedding_allreduce_s": tied_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
         "optimizer_bytes_per_param": optimizer_step_bytes(scenario),

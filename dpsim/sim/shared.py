@@ -886,6 +886,9 @@ def _outcome(
     end = end + (plan.bubble_s + plan.p2p_exposed_s if pipeline_s is None else late)
     comm += plan.p2p_exposed_s + late
     total += plan.p2p_total_s + late
+    end = end + plan.tied_embedding_s  # after the drain, as run_step's program
+    comm += plan.tied_embedding_s
+    total += plan.tied_embedding_s
     wait += float(end.max()) - end
     return StepOutcome(end, compute, comm, wait, plan.optimizer_s, total, len(calls), plan.bubble_s, calls)
 

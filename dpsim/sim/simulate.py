@@ -141,6 +141,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         bubble_s=bubble,
         p2p_exposed_s=p2p_exposed,
         p2p_total_s=p2p_total,
+        tied_embedding_s=parallel.tied_embedding_allreduce_time(scenario, fabric),
         reduce_every_micro_batch=scenario.reduces_every_micro_batch,
         overlap_param_gather=scenario.overlaps_param_gather,
         **_traced_readiness(scenario, gradient_bytes),

@@ -115,6 +115,9 @@ class StepPlan:
     """Pipeline stage-to-stage sends on the critical path per step (hybrid runs)."""
     p2p_total_s: float = 0.0
     """All pipeline stage-to-stage send time per step (hybrid runs)."""
+    tied_embedding_s: float = 0.0
+    """The tied word-embedding gradient's all-reduce between the first and last stage, once a step before
+    the optimizer (:func:`dpsim.analytic.parallel.tied_embedding_allreduce_time`): exposed."""
     reduce_every_micro_batch: bool = False
     """Reduce-scatter each micro-batch's gradients after its backward (DeepSpeed ZeRO-2/3, FSDP)."""
     overlap_param_gather: bool = False
@@ -456,6 +459,11 @@ def step_program(
         end = end + plan.p2p_exposed_s
         comm[:] += plan.p2p_exposed_s
         total += plan.p2p_total_s
+    if plan.tied_embedding_s > 0:
+        span("comm", "tied embedding all-reduce", end, end + plan.tied_embedding_s)
+        end = end + plan.tied_embedding_s
+        comm[:] += plan.tied_embedding_s
+        total += plan.tied_embedding_s
     return ProgramEnd(end, compute, comm, total)
 
 
