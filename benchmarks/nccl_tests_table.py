@@ -58,8 +58,9 @@ class PublishedRun:
     """``cluster.host_topology`` of a PCIe-only node as (field, value) pairs (sockets, gpus_per_switch, cpu, p2p,
     socket_link_gbps); empty: none (every GPU pair at the intra-node rate)."""
     p2p_level: str | None = None
-    """``NCCL_P2P_LEVEL`` the run set (None: NCCL's default); only NCCL's graph (:func:`nccl_graph`) reads it:
-    dpsim routes P2P through the root complex and SHM over the same links."""
+    """``NCCL_P2P_LEVEL`` the run set (None: NCCL's default), ``communication.nccl_p2p_level``: which ring edges go
+    through host memory (SHM). dpsim routes P2P through the root complex and SHM over the same links; a ring with
+    an SHM edge takes one step more a loop (its receive-only step reads host memory)."""
     inter_fields: tuple[tuple[str, Any], ...] = ()
     """More ``cluster.inter_node`` fields as (field, value) pairs, e.g. a port rate where the preset's differs."""
     communication: tuple[tuple[str, Any], ...] = ()
@@ -198,7 +199,7 @@ ROWS: tuple[PublishedRun, ...] = (
         "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
         39.3, _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
         note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too); dpsim "
-        "routes P2P and SHM over the same links, so it prices both rows alike",
+        "routes P2P and SHM over the same links, but without SHM edges the ring takes 2(N-1) steps, not 2N-1",
         host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
         p2p_level="SYS",
     ),
@@ -265,9 +266,10 @@ def scenario_for(run: PublishedRun) -> Any:
 
     inter = {"preset": run.inter, "nics_per_node": run.nics_per_node, **dict(run.inter_fields)}
     host = {"host_topology": dict(run.host_topology)} if run.host_topology else {}
+    level = {"nccl_p2p_level": run.p2p_level} if run.p2p_level is not None else {}
     return machine_scenario(
         run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm,
-        communication=dict(run.communication), **host,
+        communication={**dict(run.communication), **level}, **host,
     )  # fmt: skip
 
 

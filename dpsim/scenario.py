@@ -1253,6 +1253,11 @@ class CommunicationConfig(_Section):
     to other nodes through its own NIC: no relay of collectives where one GPU sits on each NIC's PCIe switch
     (``cluster.inter_node.pcie_gpus_per_nic: 1``), and all-to-all / send-receive leave on the sender's rail
     instead of the peer's (:mod:`dpsim.sim.collectives.p2p`). False: NCCL's default (PXN on, since v2.12)."""
+    nccl_p2p_level: Literal["LOC", "NVL", "PIX", "PXB", "PHB", "SYS"] | None = None
+    """``NCCL_P2P_LEVEL``: the widest PCIe path type over which GPUs of a node use peer-to-peer (P2P) instead of
+    host memory (SHM) on a node with ``cluster.host_topology`` (``src/graph/paths.cc`` ``ncclTopoCheckP2p``);
+    None: NCCL's default, ``PXB`` (``SYS`` on AMD CPUs with at most 2 GPUs). A ring edge through host memory
+    costs its channel one more step (:mod:`dpsim.sim.pcie_ring`)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts

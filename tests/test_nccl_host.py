@@ -111,7 +111,9 @@ def test_the_scenario_carries_nccls_inter_cpu_bandwidth() -> None:
     from dpsim.analytic.step import fabric_of
 
     scenario = scenario_from_dict(_scenario({"sockets": 2, "gpus_per_switch": 2, "cpu": "intel-skl"}))
-    assert fabric_of(scenario).host_topology == cf.HostTopology(2, 2, 10e9, True)
+    # P2P under each switch (PIX), host memory between switches (PHB, SYS: above NCCL's default PXB)
+    shm = (False, True) * 4
+    assert fabric_of(scenario).host_topology == cf.HostTopology(2, 2, 10e9, True, shm_edges=shm)
     plain = scenario_from_dict(_scenario(None))
     assert fabric_of(plain).host_topology is None
 
@@ -129,7 +131,9 @@ def test_the_socket_link_is_priced_at_its_measured_rate_and_the_graph_at_nccls(
     host: dict[str, object] = {"sockets": 2, "gpus_per_switch": 1, "cpu": "amd"}
     if measured is not None:
         host["socket_link_gbps"] = measured
-    scenario = scenario_from_dict({**_scenario(host), "communication": {"algorithm": "ring", "nccl_proto": ["Simple"]}})
+    # P2P through both root complexes (NCCL_P2P_LEVEL=SYS): the same links as SHM, without its extra step
+    communication = {"algorithm": "ring", "nccl_proto": ["Simple"], "nccl_p2p_level": "SYS"}
+    scenario = scenario_from_dict({**_scenario(host), "communication": communication})
     for engine in ("analytic", "sim"):
         row = collective_rows(scenario, "allreduce", [8 * 2**30], engine=engine)[0]
         assert row["busbw_Bps"] / 1e9 == pytest.approx(busbw, rel=0.01)
@@ -306,8 +310,10 @@ def test_nccl_p2p_level_and_amds_two_gpu_rule() -> None:
 def test_where_nccl_finds_a_ring_its_graph_is_the_price_on_the_links(name: str) -> None:
     """Two derivations, one answer: NCCL's graph (channels × speed, its search over NCCL's link figures) is the
     bus bandwidth both engines price on the links at a size where latency is gone (8 GiB, ring/Simple): 2 × 24
-    = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair. (The Turin row's fallback graph is not: NCCL's
-    0.1 GB/s is a placeholder; the links give the socket link's measured rate or the GPUs' links, the lower.)"""
+    = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair — times 2(N−1)/(2N−1) where a ring edge goes through
+    host memory (SHM: the receive-only step of each loop, 6/7 on the 4 GPUs of the default row, 2/3 on the pair).
+    (The Turin row's fallback graph is not: NCCL's 0.1 GB/s is a placeholder; the links give the socket link's
+    measured rate or the GPUs' links, the lower.)"""
     from dpsim.cli_collective import collective_rows
 
     (module, run) = next(entry for entry in _published() if entry[1].name == name)
@@ -316,4 +322,94 @@ def test_where_nccl_finds_a_ring_its_graph_is_the_price_on_the_links(name: str) 
     scenario = module.scenario_for(dataclasses.replace(run, algorithm="ring"))
     for engine in ("analytic", "sim"):
         row = collective_rows(scenario, "allreduce", [8 * 2**30], engine=engine)[0]
-        assert row["busbw_Bps"] / 1e9 == pytest.approx(ring.search_channels * ring.speed_gbps, rel=0.01)
+        n = run.gpus_per_node
+        shm = (2 * n - 2) / (2 * n - 1) if "SHM" in ring.transports else 1.0
+        assert row["busbw_Bps"] / 1e9 == pytest.approx(ring.search_channels * ring.speed_gbps * shm, rel=0.01)
+
+
+GEN3 = cf.Link(2e-6, 12e9)
+
+
+@pytest.mark.parametrize(
+    ("op", "steps", "share"),
+    [
+        # a pair under one switch without P2P: both edges go up and down the switch's uplink (12 GB/s, two flows a
+        # direction), each step moves S/2. All-reduce: send, receive-reduce-send, receive = 3 steps, not 2(N−1) = 2
+        ("allreduce", 3, 0.5),
+        ("reduce_scatter", 2, 0.5),  # send, receive = N steps, not N−1
+        ("all_gather", 2, 0.5),
+        ("broadcast", 1, 1.0),  # a pipelined chain from the root: one flow, no step of its own
+    ],
+)
+def test_a_ring_through_host_memory_takes_one_more_step_a_loop(op: str, steps: int, share: float) -> None:
+    """SHM (``src/transport/shm.cc``: the buffer in host memory on the receiver's side, written by the sender's
+    block and read across PCIe by the receiver's): the receive-only step that ends each loop of ``runRing`` reads
+    host memory over the links, so a ring of N ranks takes 2N−1 steps of S/N for all-reduce (N for reduce-scatter
+    and all-gather) where P2P takes 2(N−1) (N−1). Closed form on 2 GeForce GPUs of one Gen3 switch, 1 GiB:
+    ``steps·α + steps·(S/2)/(12 GB/s · share)`` — all-reduce bus bandwidth 4.0 GB/s (12 · ½ · ⅔), all-gather 3.0,
+    broadcast 12 — on all three engines; with P2P edges (shm_edges empty) one step less."""
+    size = float(2**30)
+    host = cf.HostTopology(1, 2, 0.0, False, shm_edges=(True, True))
+    fabric = cf.Fabric(1, 2, GEN3, NIC, intra_hw="pci", protocol="none", host_topology=host)
+    if op == "broadcast":
+        expected = GEN3.latency_s + size / GEN3.bandwidth
+    else:
+        expected = steps * GEN3.latency_s + steps * (size / 2) / (GEN3.bandwidth * share)
+    for got in _three_engines(op, "ring", fabric, size):
+        assert got == pytest.approx(expected, rel=1e-9)
+    p2p = dataclasses.replace(fabric, host_topology=dataclasses.replace(host, shm_edges=()))
+    fewer = steps - 1 if op != "broadcast" else 1
+    base = fewer * GEN3.latency_s + fewer * (size / 2) / (GEN3.bandwidth * share) if op != "broadcast" else expected
+    for got in _three_engines(op, "ring", p2p, size):
+        assert got == pytest.approx(base, rel=1e-9)
+
+
+def test_one_shm_edge_costs_the_whole_ring_a_step() -> None:
+    """Four GPUs, two a switch with P2P, the pairs across switches through host memory (NCCL's default PXB): the ring
+    is 2 P2P + 2 SHM edges, each carrying S/4 a step on a 48 GB/s link of its own, so all-reduce takes 7 steps of
+    ``α + (S/4)/B`` instead of 6 on all three engines — 6/7 of the P2P ring's bus bandwidth."""
+    gen5 = cf.Link(2e-6, 48e9)
+    size = float(2**33)
+    host = cf.HostTopology(1, 2, 0.0, True, shm_edges=(False, True, False, True))
+    fabric = cf.Fabric(1, 4, gen5, NIC, intra_hw="pci", protocol="none", host_topology=host)
+    expected = 7 * (gen5.latency_s + size / 4 / gen5.bandwidth)
+    for got in _three_engines("allreduce", "ring", fabric, size):
+        assert got == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("level", "shm"),
+    [
+        (None, (False, True, False, True)),
+        ("PXB", (False, True, False, True)),
+        ("PHB", (False,) * 4),
+        ("SYS", (False,) * 4),
+    ],
+)
+def test_nccl_p2p_level_sets_which_ring_edges_go_through_host_memory(level: str | None, shm: tuple[bool, ...]) -> None:
+    """``communication.nccl_p2p_level``: on 4 GPUs, two a PCIe switch, the pairs across switches (PHB) use P2P from
+    ``PHB`` up, host memory below (NCCL's default ``PXB``); what the scenario's fabric carries, and the graph."""
+    from dpsim.analytic.step import fabric_of
+
+    communication = {"nccl_p2p_level": level} if level is not None else {}
+    scenario = scenario_from_dict(
+        {**_scenario({"gpus_per_switch": 2}, intra="pcie5", workers=4), "communication": communication}
+    )
+    host = fabric_of(scenario).host_topology
+    assert host is not None and host.shm_edges == shm
+    ring = scenario_pcie_ring(scenario)
+    assert ring is not None and ring.transports == tuple("SHM" if s else "P2P" for s in shm)
+
+
+def test_nccls_tuner_picks_as_if_the_shm_edge_were_p2p() -> None:
+    """NCCL's estimate (``ncclTopoTuneModel``) has no transport term, so SHM's receive-only step is part of the time
+    but not of the pick: on 2 GeForce GPUs of one Gen3 switch, at every size from 8 B to 1 GiB, ``auto`` picks the
+    (algorithm, protocol) it picks with P2P edges, and a ring costs more with SHM edges than without."""
+    shm = cf.HostTopology(1, 2, 0.0, False, shm_edges=(True, True))
+    with_shm = cf.Fabric(1, 2, GEN3, NIC, intra_hw="pci", protocol="auto", arch="volta", host_topology=shm)
+    without = dataclasses.replace(with_shm, host_topology=dataclasses.replace(shm, shm_edges=()))
+    for size in (2.0**e for e in range(3, 31)):
+        a, b = cf.collective("allreduce", "auto", size, with_shm), cf.collective("allreduce", "auto", size, without)
+        assert (a.algorithm, a.protocol) == (b.algorithm, b.protocol)
+        if a.algorithm == "ring":
+            assert a.time_s > b.time_s

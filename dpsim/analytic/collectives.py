@@ -93,6 +93,9 @@ class HostTopology:
     """Bytes/s each way the engines price the socket link at: its measured rate
     (``cluster.host_topology.socket_link_gbps``); 0: ``inter_cpu_bandwidth``, NCCL's constant, which NCCL's ring
     search uses either way (:mod:`dpsim.sim.pcie_ring`)."""
+    shm_edges: tuple[bool, ...] = ()
+    """Per local rank ``l``: NCCL's ring edge ``l → l+1`` (mod G) goes through host memory (SHM transport), not
+    GPU peer-to-peer (:func:`dpsim.sim.pcie_ring.ring_transports`); empty: none does."""
 
     @property
     def socket_link_rate(self) -> float:

@@ -372,8 +372,15 @@ def host_topology_of(scenario: Scenario) -> HostTopology | None:
     host = scenario.cluster.host_topology
     if host is None:
         return None
+    from dpsim.sim.pcie_ring import ring_transports
+
     measured = host.socket_link_bandwidth if host.socket_link_gbps is not None else 0.0
-    return HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured)
+    topology = HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured)
+    g = scenario.cluster.workers_per_node
+    if g < 2:
+        return topology
+    shm = ring_transports(g, topology, host.cpu, scenario.communication.nccl_p2p_level)
+    return dataclasses.replace(topology, shm_edges=tuple(t == "SHM" for t in shm))
 
 
 def nccl_net_latency_of(scenario: Scenario) -> float:

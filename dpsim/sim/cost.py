@@ -178,6 +178,11 @@ class LinearCost:
     """The schedule's base latency, paid once (with :attr:`steps`)."""
     fill: PipelineFill | None = None
     """A chunked pipeline's fill (:class:`PipelineFill`): part of the time, not of NCCL's estimate."""
+    unestimated: float = 0.0
+    """The share of :attr:`seconds_per_byte` that phases NCCL's estimate leaves out carry
+    (:attr:`~dpsim.sim.collectives.base.Phase.estimated`), which :meth:`tuned` takes off; 0: all of it counts."""
+    unestimated_latency: float = 0.0
+    """The same share of :attr:`latency_s`."""
 
     def __call__(self, size: float) -> float:
         if size <= 0:
@@ -199,7 +204,10 @@ class LinearCost:
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
-        return self.tuner.time(self.latency_s, self.seconds_per_byte, size) if size > 0 else 0.0
+        if size <= 0:
+            return 0.0
+        latency = self.latency_s * (1.0 - self.unestimated_latency)
+        return self.tuner.time(latency, self.seconds_per_byte * (1.0 - self.unestimated), size)
 
 
 def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
@@ -261,6 +269,7 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     per_byte_total = 0.0
     steps: list[tuple[int, np.ndarray, np.ndarray]] = []
     apart = uneven = False
+    left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
@@ -271,19 +280,39 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         latency_total += phase.repeat * nccl
         network_total += phase.repeat * (float(timed.max()) - nccl)
         per_byte_total += phase.repeat * float(per_byte.max())
+        if not phase.estimated:
+            left_out_latency += phase.repeat * nccl
+            left_out_per_byte += phase.repeat * float(per_byte.max())
         lat, pb = _envelope(timed, per_byte)
         apart = apart or len(lat) > 1
         steps.append((phase.repeat, lat, pb))
     tuner = host_tree_tuner(schedule, cluster)
+    left_out = left_out_per_byte / per_byte_total if per_byte_total > 0 else 0.0
+    left_out_lat = left_out_latency / latency_total if latency_total > 0 else 0.0
     if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
         fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)  # the chunk level's fill
         fluid = fluid_seconds_per_byte(schedule, cluster)
-        return LinearCost(latency_total, fluid, tuner, network_total, (), schedule.base_latency_s, fill)
+        return LinearCost(
+            latency_total, fluid, tuner, network_total, (), schedule.base_latency_s, fill, left_out, left_out_lat
+        )
     if not lock_step(schedule, cluster):
-        return LinearCost(latency_total, fluid_seconds_per_byte(schedule, cluster), tuner, network_total)
+        fluid = fluid_seconds_per_byte(schedule, cluster)
+        return LinearCost(
+            latency_total, fluid, tuner, network_total, unestimated=left_out, unestimated_latency=left_out_lat
+        )
     envelope = tuple(steps) if apart else ()
     fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
-    return LinearCost(latency_total, per_byte_total, tuner, network_total, envelope, schedule.base_latency_s, fill)
+    return LinearCost(
+        latency_total,
+        per_byte_total,
+        tuner,
+        network_total,
+        envelope,
+        schedule.base_latency_s,
+        fill,
+        left_out,
+        left_out_lat,
+    )
 
 
 def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:

@@ -26,7 +26,9 @@ the same rules as :mod:`dpsim.sim.nvlink_mesh` does for NVLink:
 The rings are taken in rank order (the order NCCL's search tries first, and on these trees of switches
 every order crosses the same cuts). This is the graph NCCL reports with ``NCCL_DEBUG=INFO``; what each
 channel then moves per second over SHM or P2P is the hardware's, not the graph's (the engines price the
-links, :meth:`dpsim.sim.cluster.Cluster.node_routes`).
+links, :meth:`dpsim.sim.cluster.Cluster.node_routes`). Which edges are SHM (:func:`ring_transports`,
+``communication.nccl_p2p_level``) the engines read too: a ring with one takes one step more a loop, its
+receive-only step reading host memory (:mod:`dpsim.sim.collectives.nccl`, SHM edges).
 """
 
 from __future__ import annotations
@@ -41,7 +43,15 @@ from dpsim.sim.nvlink_mesh import MAX_CHANNELS, SPEED_ARRAY_INTRA
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
-__all__ = ["P2P_LEVELS", "PCI_BW", "SPEED_ARRAYS_INTRA", "PcieRing", "nccl_pcie_ring", "scenario_pcie_ring"]
+__all__ = [
+    "P2P_LEVELS",
+    "PCI_BW",
+    "SPEED_ARRAYS_INTRA",
+    "PcieRing",
+    "nccl_pcie_ring",
+    "ring_transports",
+    "scenario_pcie_ring",
+]
 
 SPEED_ARRAYS_INTRA: dict[str, tuple[float, ...]] = {
     "": SPEED_ARRAY_INTRA,
@@ -111,6 +121,23 @@ def _p2p(host: HostTopology, path_type: str, level: str) -> bool:
     return host.p2p and P2P_LEVELS.index(path_type) <= P2P_LEVELS.index(level)
 
 
+def _level(g: int, cpu: str | None, p2p_level: str | None) -> str:
+    """``NCCL_P2P_LEVEL`` in force: the one set, else ``PXB`` (``SYS`` on AMD CPUs with at most 2 GPUs)."""
+    level = p2p_level if p2p_level is not None else ("SYS" if cpu == "amd" and g <= 2 else "PXB")
+    if level not in P2P_LEVELS:
+        raise ValueError(f"NCCL_P2P_LEVEL is one of {', '.join(P2P_LEVELS)}, got {level!r}")
+    return level
+
+
+def ring_transports(
+    g: int, host: HostTopology, cpu: str | None = None, p2p_level: str | None = None
+) -> tuple[str, ...]:
+    """``P2P`` or ``SHM`` for each ring edge ``l → l+1`` (mod ``g``) of a PCIe node, local rank order
+    (``ncclTopoCheckP2p``: P2P when the pair's path type is at most ``NCCL_P2P_LEVEL`` and the driver allows it)."""
+    level = _level(g, cpu, p2p_level)
+    return tuple("P2P" if _p2p(host, _path_type(host, a, (a + 1) % g, g), level) else "SHM" for a in range(g))
+
+
 def nccl_pcie_ring(
     g: int, host: HostTopology, pcie_gbps: float, arch: str = "", cpu: str | None = None, p2p_level: str | None = None
 ) -> PcieRing:
@@ -124,12 +151,10 @@ def nccl_pcie_ring(
     """
     if g < 2:
         raise ValueError(f"a ring needs 2 GPUs or more, got {g}")
-    level = p2p_level if p2p_level is not None else ("SYS" if cpu == "amd" and g <= 2 else "PXB")
-    if level not in P2P_LEVELS:
-        raise ValueError(f"NCCL_P2P_LEVEL is one of {', '.join(P2P_LEVELS)}, got {level!r}")
+    level = _level(g, cpu, p2p_level)
     edges = [(lr, (lr + 1) % g) for lr in range(g)]
     distance = [_path_type(host, a, b, g) for a, b in edges]
-    transports = tuple("P2P" if _p2p(host, t, level) else "SHM" for t in distance)
+    transports = ring_transports(g, host, cpu, p2p_level)
     # a pair of one switch without P2P goes through the CPU: PHB (addInterStep)
     types = [t if t != "PIX" or tr == "P2P" else "PHB" for t, tr in zip(distance, transports, strict=True)]
     intel = cpu is not None and cpu.startswith("intel")
@@ -192,4 +217,5 @@ def scenario_pcie_ring(scenario: Scenario, p2p_level: str | None = None) -> Pcie
     if host is None or config is None or g < 2:
         return None
     pcie_gbps = round(fabric_of(scenario).intra.bandwidth / 1e9, 6)
-    return nccl_pcie_ring(g, host, pcie_gbps, nccl_arch(scenario), config.cpu, p2p_level)
+    level = p2p_level if p2p_level is not None else scenario.communication.nccl_p2p_level
+    return nccl_pcie_ring(g, host, pcie_gbps, nccl_arch(scenario), config.cpu, level)

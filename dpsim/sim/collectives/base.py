@@ -173,6 +173,10 @@ class Phase:
     nic: np.ndarray | None = None
     """Which of its GPU's NICs each transfer leaves its node through, and enters the other through (0 … NICs per
     GPU − 1; None: the first), where a node has more NICs than GPUs: the NIC of the transfer's NCCL channel."""
+    estimated: bool = True
+    """Whether NCCL's tuner counts the phase in its estimate (``ncclTopoGetAlgoTime``); False for a cost of the data
+    path its model does not have (SHM's receive-only step, :func:`dpsim.sim.collectives.nccl.nccl_ring`): part of
+    the time, not of the pick."""
 
     @staticmethod
     def of(
@@ -186,6 +190,7 @@ class Phase:
         net_hops: float = 0.0,
         net_step_s: float = 0.0,
         nic: object = None,
+        estimated: bool = True,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
@@ -201,7 +206,7 @@ class Phase:
         n = None if nic is None else np.broadcast_to(np.asarray(nic, dtype=np.int64), s.shape).copy()
         if n is not None and not n.any():
             n = None
-        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n)
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, estimated)
 
     def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
         """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``.
@@ -334,6 +339,9 @@ class Layout:
     peer's rail via that NIC's GPU over NVLink — NVLink inside the node, GPUDirect over a host link, several GPUs
     and nodes, and not ``NCCL_PXN_DISABLE=1`` (:mod:`dpsim.sim.collectives.p2p`)."""
     intra_topology: str = "switch"
+    shm_edges: tuple[bool, ...] = ()
+    """Per local rank ``l`` of a PCIe node: NCCL's ring edge ``l → l+1`` (mod ``per_node``) goes through host
+    memory (SHM transport, :attr:`dpsim.analytic.collectives.HostTopology.shm_edges`); empty: none does."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -344,6 +352,8 @@ class Layout:
             raise ValueError(f"a hybrid cube mesh rings 1-4 or 6-8 GPUs over NVLink, got {self.per_node}")
         if self.intra_hw not in ("nvlink", "pci"):
             raise ValueError(f"intra_hw must be nvlink or pci, got {self.intra_hw!r}")
+        if self.shm_edges and len(self.shm_edges) != self.per_node:
+            raise ValueError(f"shm_edges needs one entry per local rank ({self.per_node}), got {len(self.shm_edges)}")
         if self.slots and sorted(self.slots) != list(range(self.world)):
             raise ValueError(f"slots must be a permutation of 0..{self.world - 1}")
 
@@ -374,6 +384,7 @@ class Layout:
             and where.per_node > 1
             and where.nodes > 1,
             where.intra_topology,
+            getattr(getattr(where, "host_topology", None), "shm_edges", ()) if where.per_node > 1 else (),
         )
 
     @property

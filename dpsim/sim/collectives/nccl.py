@@ -27,6 +27,19 @@ skips a second head on a GPU with several NICs from v2.22), so it uses the first
 **Ring** (``src/device/all_reduce.h`` ``runRing``): per channel, a ring through every
 GPU of a node (NVLink) and the nodes in order; 2(N−1) steps of S/(k·N).
 
+**SHM edges** (PCIe nodes, ``cluster.host_topology``; ``src/transport/shm.cc``, ``src/device/all_reduce.h``):
+a ring edge between GPUs that may not use peer-to-peer (past ``NCCL_P2P_LEVEL``, or GeForce) goes through host
+memory: the buffer sits in host memory on the receiver's side (``NCCL_SHM_LOCALITY`` default 2), the sender's
+block writes into it and the receiver's block reads it back across PCIe. A channel's block runs the steps of a
+loop one after another — for all-reduce ``send``, N−2 × ``recvReduceSend``, ``recvReduceCopySend``, N−2 ×
+``recvCopySend``, ``recv`` — so its last step only receives: over P2P that reads the GPU's own memory, over SHM
+it reads host memory over the same links the sends use. A ring with an SHM edge therefore takes one step more a
+loop, 2N−1 steps of S/(kN) for all-reduce (N for reduce-scatter and all-gather) where P2P takes 2(N−1): the
+schedule carries it as one more phase of the SHM edges' transfers (:func:`nccl_ring`; on 2 GPUs 2/3 and 1/2 of
+the links' bus bandwidth). A pipelined chain (broadcast) has no such step. NCCL's tuner has no transport term,
+so the phase is outside its estimate (:attr:`~dpsim.sim.collectives.base.Phase.estimated`): it picks as if the
+edge were P2P.
+
 **Tree** (``src/graph/trees.cc`` ``ncclGetDtree``; ``src/device/all_reduce.h``
 ``runTreeSplit``): a chain through the GPUs of each node, and across nodes a *double
 binary tree*: tree 0 is NCCL's binary tree on node indices (``ncclGetBtree``), tree 1 its
@@ -652,6 +665,17 @@ def _ring_step_latency(op_steps: int, inter_steps: int, algorithm: str, protocol
     return ((op_steps - inter_steps) * intra + inter_steps * inter) / op_steps
 
 
+def _shm_edges(layout: Layout, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Which ring transfers ``src → dst`` (ranks) cross an edge of a node through host memory (``layout.shm_edges``)."""
+    if not layout.shm_edges:
+        return np.zeros(src.shape, dtype=bool)
+    g = layout.per_node
+    slots = np.asarray(layout.slots, dtype=np.int64) if layout.slots else None
+    s, d = (slots[src], slots[dst]) if slots is not None else (src, dst)
+    edge = (s // g == d // g) & (d % g == (s + 1) % g)
+    return edge & np.asarray(layout.shm_edges, dtype=bool)[s % g]
+
+
 def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     """Ring all-reduce, reduce-scatter or all-gather on k rail-aligned channels.
 
@@ -679,7 +703,19 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
         src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan, net_hops=net_hops, net_step_s=net_step,
         nic=nic_slots(layout, k)[chan],
     )  # fmt: skip
-    phases = (one, one) if op == "allreduce" else (one,)
+    phases: tuple[Phase, ...] = (one, one) if op == "allreduce" else (one,)
+    shm = _shm_edges(layout, src, dst)
+    if shm.any():  # the receive-only step of each loop reads host memory (module docstring, SHM)
+        phases += (
+            Phase.of(
+                src[shm],
+                dst[shm],
+                wire / (k * n),
+                latency_s=latency,
+                channel=np.broadcast_to(chan, shm.shape)[shm],
+                estimated=False,  # NCCL's tuner has no transport cost: it picks as if the edge were P2P
+            ),
+        )
     engine = _engine(name, protocol, layout, wire)
     tuner = ring_tuner(op, protocol, layout)
     return Schedule(name, n, phases, base_latency_s(name, protocol), protocol, engine_Bps=engine, tuner=tuner)
