@@ -28,6 +28,9 @@ Bounds, stated as what they are:
 - llm-foundry's MPT tables (20 rows, a held-out group of their own): each within 10 % where met, the rest strict
   expected failures with what the tables show; the rows reproduce the MFU, HFU, batch and parameter count the
   tables print, and both engines agree.
+- torchtitan's Llama 3.1 rows (14) and NeMo 24.07's TP / PP rows (4), held-out groups of their own: the rows are what
+  the tables print, both engines agree, each within 10 % where met; the AsyncTP rows and the 128-GPU Float8 8B row
+  are strict expected failures with what the rows show.
 The configuration checks compare each transcribed run with a number the publication prints that
 the transcription does not contain directly (parameter counts, tokens per batch).
 """
@@ -638,3 +641,99 @@ def test_mt_nlg_bf16_gradients_added_into_fp32_by_hand() -> None:
         scenario = scenario_from_dict(dict(run.scenario))
         assert (scenario.training.precision, scenario.training.gradient_accumulation_pass) == ("bf16", "fp32_copy")
         assert gradient_accumulation_seconds(scenario)[17] == pytest.approx(18 * middle / rate, rel=1e-9)
+
+
+# --- held out: torchtitan's Llama 3.1 rows and NeMo 24.07's TP / PP rows (groups of their own) -----------------
+
+TITAN = RUNS.TORCHTITAN_RUNS
+NEMO_TP_PP = RUNS.NEMO_2407_HELD_OUT
+
+
+def test_torchtitan_rows_are_what_the_sources_print() -> None:
+    """Each row's published TPS/GPU, GPUs and batch as the three torchtitan tables print them (local batch a
+    data-parallel rank: global = local x GPUs / TP), FSDP over the data-parallel ranks, fp32 reductions, and the
+    Grand Teton part as published (96 GB HBM2e at 2.4 TB/s) with nothing else set per run."""
+    printed = {
+        "torchtitan 8B FSDP on 8 H100": (5762, 8, 16, 1),
+        "torchtitan 8B FSDP compiled on 8 H100": (6667, 8, 16, 1),
+        "torchtitan 8B FSDP compiled FP8 on 8 H100": (8532, 8, 16, 1),
+        "torchtitan 8B FSDP on 128 H100": (5605, 128, 256, 1),
+        "torchtitan 8B FSDP compiled on 128 H100": (6514, 128, 256, 1),
+        "torchtitan 8B FSDP compiled FP8 on 128 H100": (8380, 128, 256, 1),
+        "torchtitan 70B TP8 FP8 on 256 H100": (829, 256, 512, 8),
+        "torchtitan 70B TP8 FP8 AsyncTP on 256 H100": (876, 256, 512, 8),
+        "torchtitan 70B TP8 on 256 H100 (2025)": (597.3, 256, 512, 8),
+        "torchtitan 70B TP8 AsyncTP on 256 H100 (2025)": (652.4, 256, 512, 8),
+        "torchtitan 70B TP8 FP8 on 256 H100 (2025)": (809.8, 256, 512, 8),
+        "torchtitan 70B TP8 FP8 AsyncTP on 256 H100 (2025)": (942.4, 256, 512, 8),
+        "torchtitan 8B FSDP compiled FP8 on 32 H200": (10938, 32, 64, 1),
+        "torchtitan 8B FSDP compiled FP8 on 64 H200": (10753, 64, 128, 1),
+    }
+    assert [r.name for r in TITAN] == list(printed)
+    for run in TITAN:
+        tokens, gpus, batch, tp = printed[run.name]
+        s = scenario_from_dict(dict(run.scenario))
+        t = s.training
+        assert run.published_tflops_per_gpu == tokens and run.convention == "tokens"
+        assert s.world_size == gpus and t.global_batch == batch and t.tensor_parallel == tp
+        assert s.data_parallel == gpus // tp
+        assert s.accumulation_steps == 1 and s.model.seq_len == 8192
+        assert t.zero_stage == 3 and t.optimizer_sharding == "fsdp" and s.communication.dtype == "fp32"
+        assert t.precision == ("fp8" if "FP8" in run.name else "bf16")
+        assert t.tp_comm_overlap == ("AsyncTP" in run.name)
+        assert t.activation_recomputation == ("full" if tp > 1 else "op")
+        # eager 9dec370: the op-by-op norm and SwiGLU and the complex RoPE; compiled: Inductor's fusion
+        eager = "compiled" not in run.name and tp == 1
+        assert (s.model.elementwise, s.model.rope_kernels) == (
+            ("eager", "complex_fp32") if eager else ("fused", "none")
+        )
+        device = run.scenario["cluster"]["device"]
+        if "H200" in run.name:
+            assert device == "h200"
+        else:
+            assert device == {"preset": "h100-sxm", "memory": "96 GiB", "memory_bandwidth": "2.4 TB/s"}
+            assert s.cluster.device.memory_bandwidth == 2.4e12 and s.cluster.device.memory == 96 * 2**30
+
+
+def test_nemo_tp_pp_rows_are_the_tables() -> None:
+    """NeMo 24.07's FP8 table (performance_summary.md at 8e3d65d): GPUs, GBS, MBS, TP, PP, VP and tokens/s/GPU, and
+    the calibration rows unchanged by the helper's new arguments (TP 1, PP 1, no sequence parallelism)."""
+    printed = {
+        "NeMo 24.07 GPT3-20B FP8 on 64 H100": (64, 256, 2, 2, 1, 1, 5851),
+        "NeMo 24.07 GPT3-175B FP8 on 128 H100": (128, 256, 1, 4, 8, 6, 716),
+        "NeMo 24.07 LLAMA2-13B FP8 on 16 H100": (16, 128, 1, 1, 4, 10, 8715),
+        "NeMo 24.07 LLAMA2-70B FP8 on 64 H100": (64, 128, 1, 4, 4, 20, 1728),
+    }
+    assert [r.name for r in NEMO_TP_PP] == list(printed)
+    for run in NEMO_TP_PP:
+        s = scenario_from_dict(dict(run.scenario))
+        t = s.training
+        got = (s.world_size, t.global_batch, t.micro_batch, t.tensor_parallel, t.pipeline_parallel, t.virtual_stages)
+        assert (*got, run.published_tflops_per_gpu) == printed[run.name]
+        assert t.sequence_parallel == (t.tensor_parallel > 1) and t.precision == "fp8"
+        assert isinstance(run.scenario["cluster"]["device"], str)
+    for run in RUNS.H100_CALIBRATION_RUNS:
+        t = scenario_from_dict(dict(run.scenario)).training
+        assert (t.tensor_parallel, t.pipeline_parallel, t.sequence_parallel) == (1, 1, False)
+    names = {r.name for r in TITAN + NEMO_TP_PP}
+    others = (
+        RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + RUNS.HELD_OUT_RUNS + FOUNDRY
+    )
+    assert len(names) == len(TITAN) + len(NEMO_TP_PP) and not names & {r.name for r in others}
+    assert set(RUNS.TORCHTITAN_FIRST_PREDICTION) == {r.name for r in TITAN}
+    assert set(RUNS.NEMO_2407_FIRST_PREDICTION) == {r.name for r in NEMO_TP_PP}
+
+
+def test_new_held_out_groups_engines_agree() -> None:
+    for run in TITAN + NEMO_TP_PP:
+        analytic = RUNS.predict_run(run, "analytic")[1].step_time_s
+        simulated = RUNS.predict_run(run, "sim")[1].step_time_s
+        assert simulated == pytest.approx(analytic, rel=1e-6)
+
+
+@pytest.mark.parametrize("run", _held_out_params(TITAN + NEMO_TP_PP))
+def test_new_held_out_run_within_10_percent(run: Any) -> None:
+    """Each torchtitan / NeMo TP-PP row within 10 %; the misses are strict expected failures with their diagnosis."""
+    predicted, result = RUNS.predict_run(run)
+    assert result.extra["compute_model"] == "operations"
+    assert abs(RUNS.relative_error(run, predicted)) <= MAX_CALIBRATED
