@@ -75,6 +75,8 @@ __all__ = [
     "compute_times",
     "epilogue_free_efficiency",
     "fit_gemm_curve",
+    "fsdp_flat_gradient_bytes_per_param",
+    "fsdp_gradient_divide_factors",
     "gemm_time",
     "gradient_accumulation_bytes_per_param",
     "gradient_accumulation_seconds",
@@ -727,16 +729,62 @@ FP32_COPY_BYTES_PER_PARAM = 18.0
 reading 2 and writing 4 bytes, the add reading 4 + 4 and writing 4."""
 
 
+def fsdp_gradient_divide_factors(world_size: int) -> tuple[float, float]:
+    """FSDP1's gradient pre- and post-division factors over ``world_size`` data-parallel ranks (torch 2.x
+    ``DefaultState._get_gradient_predivide_factor``: the factor doubles while it divides the world size and is
+    below world_size / factor; the post-division is the rest), so that the sum of N gradients is divided by N in
+    two steps (fp16 overflow). Each is a kernel only above 1 (``_div_if_needed``): 8 ranks (4, 2), 64 ranks (8, 8)."""
+    factor = 1
+    while world_size % factor == 0 and world_size / factor > factor:
+        factor *= 2
+    return float(factor), world_size / factor
+
+
+FSDP_SHARD_PARAM_BYTES = 4.0
+"""FSDP1's sharded ``FlatParameter`` under ``MixedPrecision`` keeps the fp32 master (the 16-bit copy is gathered
+for compute), so ``_cast_grad_to_param_dtype`` casts a 16-bit reduced shard to fp32 and the shard gradient
+accumulates in fp32."""
+
+
+def fsdp_flat_gradient_bytes_per_param(scenario: Scenario) -> float:
+    """Bytes FSDP1's flat-parameter gradient path (``training.gradient_accumulation_pass: fsdp_flat``) moves per
+    parameter in one micro-batch, averaged over the step's k micro-batches, with w the width of the gradient
+    autograd computes (:attr:`Scenario.gradient_buffer_bytes_per_param`), r the reduce dtype's
+    (:attr:`Scenario.gradient_bytes_per_param`), N the data-parallel ranks (the division factors' world) and S
+    the ranks a unit is sharded over (N, or ``training.fsdp_shard_group`` under HYBRID_SHARD) (torch 2.x
+    ``_runtime_utils._post_backward_hook``, ``_reduce_grad``, ``_accumulate_sharded_grad``):
+
+    - ``SplitBackward``'s ``torch.cat`` of the views' gradients into the unsharded flat gradient: read w, write w;
+    - ``flat_param.grad.to(reduce_dtype)`` where r differs from w: read w, write r;
+    - the pre-division (:func:`fsdp_gradient_divide_factors`, above 1 from 2 ranks): read r, write r;
+    - on the 1/S shard after the reduce-scatter: the post-division (read r, write r, where its factor is above 1),
+      the cast to the fp32 sharded parameter where r is narrower (read r, write 4) and, on all but the first
+      micro-batch, ``_saved_grad_shard += shard`` (read 4 + 4, write 4)."""
+    w = float(scenario.gradient_buffer_bytes_per_param)
+    r = float(scenario.gradient_bytes_per_param)
+    n = scenario.data_parallel
+    k = scenario.accumulation_steps
+    pre, post = fsdp_gradient_divide_factors(n)
+    shards = scenario.training.fsdp_shard_group or n
+    unsharded = 2.0 * w + (w + r if r != w else 0.0) + (2.0 * r if pre > 1 else 0.0)
+    shard = (2.0 * r if post > 1 else 0.0) + (r + FSDP_SHARD_PARAM_BYTES if r < FSDP_SHARD_PARAM_BYTES else 0.0)
+    shard += 3.0 * FSDP_SHARD_PARAM_BYTES * (k - 1) / k
+    return unsharded + shard / shards
+
+
 def gradient_accumulation_bytes_per_param(scenario: Scenario) -> float:
     """Bytes one micro-batch's gradient accumulation pass moves per parameter, averaged over the step's
     ``k`` micro-batches (``training.gradient_accumulation_pass``): ``autograd`` adds on all but the first
-    (``grad += new``: 3 x the gradient buffer's width, x (k - 1)/k), ``fp32_copy`` on every one."""
+    (``grad += new``: 3 x the gradient buffer's width, x (k - 1)/k), ``fp32_copy`` on every one, ``fsdp_flat``
+    FSDP1's flat-gradient passes (:func:`fsdp_flat_gradient_bytes_per_param`)."""
     t = scenario.training
     if t.gradient_accumulation_pass == "autograd":
         k = scenario.accumulation_steps
         return 3.0 * scenario.gradient_buffer_bytes_per_param * (k - 1) / k
     if t.gradient_accumulation_pass == "fp32_copy":
         return FP32_COPY_BYTES_PER_PARAM
+    if t.gradient_accumulation_pass == "fsdp_flat":
+        return fsdp_flat_gradient_bytes_per_param(scenario)
     return 0.0
 
 

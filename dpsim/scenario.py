@@ -1136,7 +1136,7 @@ class TrainingConfig(_Section):
     DeepSpeed >= 0.5.4 ``is_grad_partitioned = self.is_model_parallel``) or the whole gradient
     (DeepSpeed <= 0.5.3 and EleutherAI's DeeperSpeed: ``is_grad_partitioned = False``). ``false`` needs
     pipeline_p2p: blocking."""
-    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy"] = "none"
+    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy", "fsdp_flat"] = "none"
     """The memory-bound pass that adds each micro-batch's gradients into the gradients kept across the
     step, on the compute stream after that micro-batch's backward. ``none``: no separate pass (the
     weight-gradient GEMMs accumulate in place, Megatron-LM's ``gradient_accumulation_fusion``; what the
@@ -1149,7 +1149,18 @@ class TrainingConfig(_Section):
     ``fp32_copy``: DeepSpeed's ``BF16_Optimizer`` (>= 0.6.2; BigScience's bf16 runs), whose
     ``update_hp_grads`` after every micro-batch's backward casts each bf16 gradient to fp32 (read 2, write 4
     bytes) and adds it into the fp32 gradient buffer (read 4 + 4, write 4): 18 bytes a parameter on every
-    micro-batch. Needs precision: bf16 for fp32_copy."""
+    micro-batch. ``fsdp_flat``: PyTorch FSDP1's ``FlatParameter`` gradient path (``FullyShardedDataParallel``,
+    torch 2.x ``_runtime_utils``), which every micro-batch's backward takes through each unit's whole unsharded
+    flat gradient before the reduce-scatter: autograd's ``SplitBackward`` concatenates the views' gradients into
+    the flat gradient (``torch.cat``), then on FSDP's post-backward stream ``flat_param.grad.to(reduce_dtype)``
+    where ``MixedPrecision.reduce_dtype`` differs from the parameters' (Composer's ``mixed_precision: DEFAULT``:
+    bf16 gradients reduced in fp32) and ``_div_if_needed(grad, gradient_predivide_factor)``; after the
+    reduce-scatter, on the 1/N shard, the post-division, the cast to the fp32 sharded parameter's dtype and the
+    add into ``_saved_grad_shard`` (:func:`dpsim.compute.fsdp_flat_gradient_bytes_per_param`). The post-backward
+    stream's kernels are priced on the compute stream like the rest: they run beside the next unit's backward
+    and take its SMs and memory bandwidth. FSDP2 (``fully_shard``, which the runtime runs) has no flat
+    parameter. Needs precision: bf16 for fp32_copy; optimizer_sharding: fsdp without fsdp_no_sync for
+    fsdp_flat."""
     zero1_gradient_allreduce: bool = False
     """ZeRO-1 (``optimizer_sharding: zero``) reduces the gradients with a full all-reduce and keeps its
     own shard, instead of reduce-scattering them: twice the reduction traffic, then the usual post-step
@@ -1564,6 +1575,15 @@ class Scenario(_Section):
                 "training.gradient_accumulation_pass",
                 f"fp32_copy is DeepSpeed's BF16_Optimizer (bf16 gradients added into an fp32 buffer): needs "
                 f"precision: bf16 (got {t.precision})",
+            )
+        if t.gradient_accumulation_pass == "fsdp_flat" and (
+            t.optimizer_sharding != "fsdp" or t.zero_stage not in (2, 3) or t.fsdp_no_sync
+        ):
+            raise _FieldError(
+                "training.gradient_accumulation_pass",
+                "fsdp_flat is PyTorch FSDP1's flat-parameter gradient path: needs optimizer_sharding: fsdp at "
+                f"zero_stage 2 or 3 without fsdp_no_sync (got {t.optimizer_sharding}, zero_stage {t.zero_stage}, "
+                f"fsdp_no_sync {str(t.fsdp_no_sync).lower()})",
             )
         if t.zero1_gradient_allreduce and (t.zero_stage != 1 or t.optimizer_sharding != "zero"):
             raise _FieldError(

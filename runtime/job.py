@@ -235,11 +235,15 @@ def check_supported(scenario: Scenario) -> None:
             f"would price instead: set optimizer_sharding: {runs} to measure, or predict {t.optimizer_sharding} "
             "with dpsim run",
         )
-    if scenario.training.gradient_accumulation_pass == "fp32_copy":
+    if scenario.training.gradient_accumulation_pass in ("fp32_copy", "fsdp_flat"):
+        what = {
+            "fp32_copy": "DeepSpeed's BF16_Optimizer",
+            "fsdp_flat": "FSDP1's flat-parameter gradient path (the runtime runs FSDP2's fully_shard)",
+        }[scenario.training.gradient_accumulation_pass]
         raise ScenarioError(
             "training.gradient_accumulation_pass",
-            "fp32_copy is DeepSpeed's BF16_Optimizer; the runtime accumulates gradients with PyTorch's autograd "
-            "(DDP's no_sync, FSDP): predict it with dpsim run, or use autograd",
+            f"{scenario.training.gradient_accumulation_pass} is {what}; the runtime accumulates gradients with "
+            "PyTorch's autograd (DDP's no_sync, FSDP): predict it with dpsim run, or use autograd",
         )
     algorithm = scenario.communication.algorithm
     if not supports(algorithm):

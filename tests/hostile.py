@@ -1358,6 +1358,11 @@ def framework_switches() -> Iterator[Case]:
         ((f"{ga}=fp32_copy",), False), ((f"{ga}=fp32_copy", "training.precision=fp16"), True),
         ((f"{ga}=fp32_copy", "training.precision=fp32"), True),
         ((f"{ga}=fp32_copy", "training.zero_stage=1"), False),
+        ((f"{ga}=fsdp_flat",), True), ((f"{ga}=fsdp_flat", "training.zero_stage=3"), True),
+        ((f"{ga}=fsdp_flat", "training.zero_stage=3", "training.optimizer_sharding=fsdp"), False),
+        ((f"{ga}=fsdp_flat", "training.zero_stage=2", "training.optimizer_sharding=fsdp"), False),
+        ((f"{ga}=fsdp_flat", "training.zero_stage=3", "training.optimizer_sharding=fsdp",
+          "training.fsdp_no_sync=true"), True),
     ):  # fmt: skip
         yield _set_case(kind, *sets, expect_error=error, names=ga)
     for value in ("yes", "'true'", "1", "2", "null", "[true]", "'on'"):

@@ -454,8 +454,10 @@ def test_gradient_passes_only_where_the_code_runs_them() -> None:
     the gradients after the flush (MT-NLG: stage 1 without contiguous gradients; GPT-NeoX: DeeperSpeed's
     _exec_reduce_grads calls buffered_allreduce_fallback; BLOOM: _bf16_reduce_grads). Korthikanti et al.
     2022 (2022 code: contiguous buffer on, its hook or the fused wgrad by precision, which the paper's rows do
-    not state) and the NeMo rows (the fused wgrad into main_grad) keep none."""
-    every = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + HELD_OUT
+    not state) and the NeMo rows (the fused wgrad into main_grad) keep none. PyTorch FSDP1's flat-parameter path
+    (fsdp_flat) is what fms-fsdp (FullyShardedDataParallel) and llm-foundry (Composer 0.16 over torch 2.1's
+    FullyShardedDataParallel) run; Llama 3's in-house FSDP and OPT's fairscale FSDP are not that code."""
+    every = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + HELD_OUT + FOUNDRY
     trained = {r.name: scenario_from_dict(dict(r.scenario)).training for r in every}
     passes = {n: t.gradient_accumulation_pass for n, t in trained.items() if t.gradient_accumulation_pass != "none"}
     mt_nlg = {name for name in trained if name.startswith("MT-NLG")}
@@ -464,6 +466,7 @@ def test_gradient_passes_only_where_the_code_runs_them() -> None:
         **dict.fromkeys(mt_nlg, "fp32_copy"),
         "GPT-NeoX-20B on 96 A100-40GB": "autograd",
         "BLOOM 176B on 384 A100": "fp32_copy",
+        **dict.fromkeys((r.name for r in [*FMS_FSDP, *FOUNDRY]), "fsdp_flat"),
     }
     deepspeed = mt_nlg | {"GPT-NeoX-20B on 96 A100-40GB", "BLOOM 176B on 384 A100"}
     assert {name for name, t in trained.items() if t.zero1_gradient_allreduce} == deepspeed
@@ -549,6 +552,23 @@ def test_foundry_rows_reproduce_what_the_tables_print() -> None:
     # a wrong reading of the table fails: the 7B's tokens/s at the A100's peak is not its H100 MFU
     h100_7b = next(r for r in RUNS.FOUNDRY_ROWS if r.model == "7b" and r.gpu == "h100_80gb")
     assert RUNS.foundry_mfu(replace(h100_7b, gpu="a100_80gb")) != pytest.approx(h100_7b.mfu, rel=0.01)
+
+
+def test_foundry_rows_are_rows_of_the_copied_tables() -> None:
+    """The twenty transcribed rows, every column, are rows of llm-foundry's tables as copied verbatim from b2a43a1
+    (benchmarks/results/llm-foundry-tables-b2a43a1: 198 rows, all FULL_SHARD, 59 on H100), and each table row
+    reproduces its printed MFU from its tokens/s as the twenty do."""
+    table = RUNS.foundry_table_rows()
+    assert len(table) == 198 and {r.sharding for r in table} == {"FULL_SHARD"}
+    assert sum(r.gpu == "h100_80gb" for r in table) == 59
+    assert all(row in table for row in RUNS.FOUNDRY_ROWS)
+    for row in table:
+        low = RUNS.foundry_mfu(row) - 0.006
+        high = RUNS.foundry_mfu(replace(row, tokens_per_gpu=row.tokens_per_gpu + 1)) + 0.006
+        assert low <= row.mfu <= high
+    # a transcription slip is caught: the 13B H100 row at another micro-batch is no row of the table
+    h100_13b = next(r for r in RUNS.FOUNDRY_ROWS if r.model == "13b" and r.gpu == "h100_80gb")
+    assert replace(h100_13b, micro_batch=4) not in table
 
 
 def test_foundry_scenarios_are_what_the_code_ran() -> None:

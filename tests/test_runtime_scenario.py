@@ -102,12 +102,22 @@ def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(
     assert not (tmp_path / "run").exists()
 
 
-def test_deepspeed_fp32_gradient_copy_is_refused_before_any_rank_starts(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "training",
+    [
+        "precision: bf16, gradient_accumulation_pass: fp32_copy",
+        # FSDP1's flat-parameter path: the runtime runs FSDP2, which has none
+        "precision: bf16, zero_stage: 3, optimizer_sharding: fsdp, gradient_accumulation_pass: fsdp_flat",
+    ],
+)
+def test_gradient_passes_the_runtime_cannot_run_are_refused_before_any_rank_starts(
+    tmp_path: Path, training: str
+) -> None:
     scenario = tmp_path / "s.yaml"
     scenario.write_text(
         "model: {kind: mlp, layers: 2, hidden: 16}\n"
         "cluster: {nodes: 2, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}}\n"
-        "training: {global_batch: 8, micro_batch: 2, precision: bf16, gradient_accumulation_pass: fp32_copy}\n"
+        f"training: {{global_batch: 8, micro_batch: 2, {training}}}\n"
     )
     proc = run([sys.executable, "-m", "runtime", str(scenario), "--run-dir", str(tmp_path / "run")], timeout=120,
                cwd=ROOT)  # fmt: skip
