@@ -1,0 +1,46 @@
+"""benchmarks/link_overlap.py: medians and spread over passes, wire and busy time per point; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from _bench import load_benchmark
+
+MODULE = load_benchmark("link_overlap")
+
+
+def test_a_point_is_the_median_over_passes_with_its_spread_wire_and_busy_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gloo's own all-reduce of 16 MiB on 4 ranks at 500 Mbit/s (62.5 MB/s), three passes
+    size, n, rate = 16 * 2**20, 4, 62.5e6
+    records = [{"collective": "all_reduce", "algorithm": "backend", "ranks": n, "size_bytes": size, "time_s": t,
+                "cpu_s": 0.1, "host_busy_s": busy, "rate_bytes_per_s": rate, "cc": "bbr", "pass": k,
+                "host_load": {"other_cores": other}}
+               for k, (t, busy, other) in enumerate([(0.9, 1.7, 0.05), (1.0, 1.9, 0.2), (0.8, 1.5, 0.1)])]  # fmt: skip
+    (tmp_path / "link-overlap.json").write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["link_overlap.py", "--reuse", str(tmp_path)])
+    assert MODULE.main() == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    sent = 2 * (n - 1) / n * size  # a rank sends 2(n - 1)/n of the buffer
+    assert row[:5] == ["bbr", "backend", "500", "4", "16"]
+    assert row[5] == "900.0" and row[6] == "22.2%"  # median 0.9 s; (1.0 - 0.8)/0.9
+    assert row[7] == f"{1e3 * sent / (1448 / 1514 * rate):.1f}"  # wire at tbf's frame share: 420.9 ms
+    assert row[11] == "0.20"  # the largest other load of the point's passes
+    assert row[-1] == f"{1e9 * 1.7 / (n * sent):.2f}"  # median busy per byte and rank: 16.89 ns
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--algorithm", "rign"], "error: --algorithm: 'rign'"),
+    (["--passes", "0"], "error: --passes and --reps must be at least 1"),
+])  # fmt: skip
+def test_bad_input_is_refused_with_one_line(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["link_overlap.py", *argv])
+    assert MODULE.main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
