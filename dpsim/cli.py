@@ -32,6 +32,7 @@ from dpsim.cli_common import (
     FORMATS,
     OutputLost,
     SchedulerOpt,
+    Stopped,
     WorkersOpt,
     atomic_output,
     check_choice,
@@ -475,6 +476,9 @@ def _dispatch(args: list[str]) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except Stopped as exc:
+        typer.echo(f"error: stopped by {exc.name}", err=True)
+        raise
     except ScenarioError as exc:
         typer.echo(f"error: {exc.one_line()}", err=True)
         sys.exit(2)

@@ -30,6 +30,7 @@ __all__ = [
     "ENGINES",
     "FORMATS",
     "SchedulerOpt",
+    "Stopped",
     "WorkersOpt",
     "atomic_output",
     "check_choice",
@@ -81,21 +82,38 @@ def handle_errors(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def install_signal_cleanup() -> None:
-    """Turn SIGTERM (and SIGHUP) into ``SystemExit``, so ``finally`` blocks remove temporary files.
+class Stopped(SystemExit):
+    """SIGINT, SIGTERM or SIGHUP arrived: the command ends with status 128 + the signal's number (as the shell reports a
+    process the signal killed), after its ``finally`` blocks ran; :func:`dpsim.cli.main` says so in one line."""
 
-    A killed ``dpsim`` (``kill``, a CI timeout, a closed terminal) then leaves no ``.name.XXXX``
-    file beside an output it was writing; SIGKILL cannot be caught.
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        import signal
+
+        self.name = signal.Signals(signum).name
+
+
+def install_signal_cleanup() -> None:
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`Stopped` (a ``SystemExit``), so ``finally`` blocks remove
+    temporary files and the command ends with one line saying why.
+
+    A killed ``dpsim`` (``kill``, a CI timeout, a closed terminal, Ctrl-C) then leaves no ``.name.XXXX``
+    file beside an output it was writing; SIGKILL cannot be caught. (typer turned Ctrl-C in a command into a
+    silent exit.) A signal this process was started ignoring stays ignored: ``nohup`` ignores SIGHUP, a
+    shell script's background job SIGINT.
     """
     import signal
 
     def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
+        raise Stopped(signum)
 
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
+            number = getattr(signal, name)
+            if signal.getsignal(number) is signal.SIG_IGN:
+                continue
             with contextlib.suppress(ValueError):  # not the main thread: leave the default
-                signal.signal(getattr(signal, name), stop)
+                signal.signal(number, stop)
 
 
 class OutputLost(Exception):

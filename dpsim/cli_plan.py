@@ -195,6 +195,7 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, float] | float | None:
     from dpsim import catalog
     from dpsim.cli_common import fail
+    from dpsim.scenario import MAX_PRICE
     from dpsim.units import underflows
 
     if not items:
@@ -208,6 +209,8 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
         price = float(value)
         if not math.isfinite(price) or price < 0:
             raise fail("--price", f"must be a non-negative number, got {item!r}")
+        if price > MAX_PRICE:  # else refused later as the scenario field the planner sets from it
+            raise fail("--price", f"expected at most {MAX_PRICE:,.0f} per device-hour, got {item!r}")
         if price == 0 and underflows(value.strip()):
             raise fail("--price", f"{item!r} is too small for a float and would be read as 0: write 0")
         key = name.strip().lower() if sep else None

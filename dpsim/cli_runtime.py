@@ -84,7 +84,8 @@ def _under_torchrun() -> bool:
 
     Each must be a whole number (``RANK=nan`` was an ``int()`` traceback inside the runtime), ``RANK <
     WORLD_SIZE`` at most the largest world a scenario takes, ``LOCAL_RANK < LOCAL_WORLD_SIZE <= WORLD_SIZE``;
-    one of ``RANK``/``WORLD_SIZE`` without the other is not torchrun's doing either.
+    one of ``RANK``/``WORLD_SIZE`` without the other is not torchrun's doing either, nor a rank without the
+    rendezvous address (``MASTER_ADDR``, ``MASTER_PORT``: torch's ``env://`` raised a traceback at the join).
     """
     from dpsim.scenario import MAX_WORLD
 
@@ -111,6 +112,14 @@ def _under_torchrun() -> bool:
     if values.get("LOCAL_RANK", 0) >= max(local_world, 1):
         raise fail("LOCAL_RANK", f"expected a rank below LOCAL_WORLD_SIZE={local_world:,}, got "
                    f"{values['LOCAL_RANK']:,}", "<environment>")  # fmt: skip
+    if "RANK" in values:  # the group joins by torch's env:// rendezvous, which reads these two (int() of the port)
+        address, port = os.environ.get("MASTER_ADDR", ""), os.environ.get("MASTER_PORT", "")
+        if not address.strip():
+            raise fail("MASTER_ADDR", "not set, but RANK is: torchrun sets the rendezvous host (unset RANK to run "
+                       "locally)", "<environment>")  # fmt: skip
+        if not (port.isascii() and port.isdigit() and len(port) <= 10 and 1 <= int(port) <= 65535):
+            raise fail("MASTER_PORT", f"expected a TCP port 1 .. 65535 as torchrun sets it, got {brief(port)}",
+                       "<environment>")  # fmt: skip
     return "RANK" in values
 
 
@@ -282,9 +291,17 @@ def calibrate(
     plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=tuple(classes),
                            rates=plan_rates, reps=reps)  # fmt: skip
     if _under_torchrun():  # under torchrun: every rank benchmarks, rank 0 writes
-        from runtime.torchrun import calibrate_distributed
+        from runtime.torchrun import calibrate_distributed, torchrun_ranks
 
         check_choice("--device", device, ("cpu", "cuda"))
+        # the ranks torchrun started are the one rank count, so the sizes alone fix α and β (one size: a traceback
+        # in every rank after the benchmarks; one rank: no link to measure, as --ranks refuses locally)
+        world = torchrun_ranks()[1]  # type: ignore[index]  # set: _under_torchrun()
+        if world < 2:
+            raise fail("WORLD_SIZE", f"expected at least 2 ranks to calibrate a link, got {world}", "<environment>")
+        if len(plan_sizes) < 2:
+            raise fail("--sizes", "under torchrun every size runs on the one rank count torchrun started: give at "
+                       "least two sizes to fit latency and bandwidth")  # fmt: skip
         try:
             fitted = calibrate_distributed(loaded, plan, out, device, log=lambda m: typer.echo(m, err=True))
         except Exception as exc:  # RankFailure (a collective timed out or failed) → exit 1 with the rank named

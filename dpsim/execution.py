@@ -252,25 +252,62 @@ class Executor:
                         "--scheduler", f"the Dask scheduler at {self.scheduler!r} has no workers", SOURCE
                     ) from None
             return self._client
-        self._cluster = LocalCluster(
-            n_workers=self.workers,
-            threads_per_worker=1,
-            processes=self.processes,
-            **({"host": "127.0.0.1"} if self.processes else {}),  # threads talk in-process
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        with _workers_ignore_sigint():
+            self._cluster = LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=self.processes,
+                **({"host": "127.0.0.1"} if self.processes else {}),  # threads talk in-process
+                dashboard_address=None,
+                # the scheduler's HTTP server (health, metrics) still listened on 8787 and, with that port taken (a
+                # second sweep, another Dask), warned on stderr: a free port of this host, as the workers have
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
         self._client = Client(self._cluster, set_as_default=False)
         return self._client
 
-    def close(self) -> None:
-        """Disconnect, and stop the embedded cluster if this executor started one."""
+    def close(self, quiet: bool = False) -> None:
+        """Disconnect, and stop the embedded cluster if this executor started one.
+
+        ``quiet``: the command is ending on an error or a signal; Dask's scheduler logs the tasks it loses on the
+        way down (``CancelledError``, ``CommClosedError`` tracebacks at ERROR level), which would bury the one line
+        that says why, so its loggers are silenced while it stops.
+        """
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")] if quiet else []
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.CRITICAL + 1)
+        try:
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+@contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored: they inherit it (POSIX keeps an ignored signal across exec, and
+    Python then installs no KeyboardInterrupt handler), so only this process, which owns the work, handles Ctrl-C
+    and stops them. Ctrl-C reaches the terminal's whole process group: each worker printed its own KeyboardInterrupt
+    traceback. (A blocked signal mask did not reach the workers.) A Ctrl-C in the second or two the cluster takes
+    to start is ignored."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals are not this thread's to set
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 WORKERS_PER_CPU = 4
@@ -434,5 +471,7 @@ def open_executor(
     executor = Executor(workers, scheduler, processes)
     try:
         yield executor
-    finally:
-        executor.close()
+    except BaseException:  # an error or a signal (KeyboardInterrupt, SystemExit from SIGTERM) ends the command
+        executor.close(quiet=True)
+        raise
+    executor.close()

@@ -73,15 +73,17 @@ def _digest(data: bytes) -> str:
 
 def read_result(path: str | Path) -> tuple[str, Any, str]:
     """(kind, parsed content, sha256) of one input file; a :class:`ScenarioError` if it is none of the kinds."""
-    source = safe_text(str(path))
+    source = safe_text(str(path)) if str(path) != inputs.STDIN else "<stdin>"
     data = inputs.read_bytes(path, source, limit=MAX_RESULT_BYTES)
     text = inputs.decode(data, source)
-    suffix = Path(str(path)).suffix.lower()
+    suffix = Path(str(path)).suffix.lower() if str(path) != inputs.STDIN else _suffix_of(text)
     digest = _digest(data)
     if suffix in (".yaml", ".yml"):
-        from dpsim.scenario import load_scenario
+        from dpsim.scenario import load_scenario, scenario_from_dict, scenario_mapping
 
-        return "scenario", load_scenario(path), digest
+        if str(path) != inputs.STDIN:
+            return "scenario", load_scenario(path), digest
+        return "scenario", scenario_from_dict(scenario_mapping(text, source), source), digest
     if suffix == ".csv":
         import pandas as pd
 
@@ -117,6 +119,27 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
         _check_frame(frame, source, _SWEEP_COLUMNS, csv=False)
         return "sweep", _checked("sweep", frame, source), digest
     raise ScenarioError("", "not a dpsim result (run, sweep, plan, validation, records, trace or scenario)", source)
+
+
+def _suffix_of(text: str) -> str:
+    """The suffix a file holding ``text`` (read from stdin, which has no name) would have: every kind ``report
+    FILE`` reads. JSON (an object or a list), JSON Lines (one object a line), a CSV whose header names a result
+    column (or commas without a colon), else a scenario's YAML; what is none of them is refused by that kind's
+    reader. (``report -`` read JSON alone: a sweep's CSV or a scenario piped in was 'not JSON'.)"""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0].startswith(("{", "[")):
+        if len(lines) > 1 and all(line.startswith("{") and line.endswith("}") for line in lines):
+            try:
+                json.loads(lines[0])
+                return ".jsonl"
+            except ValueError:
+                pass
+        return ".json"
+    header = lines[0]
+    named = {c.strip() for c in header.split(",")} & {*_NUMBERS, *_VALIDATION_COLUMNS}
+    if named or ("," in header and ":" not in header):  # a CSV's header, not a YAML key
+        return ".csv"
+    return ".yaml"
 
 
 def _json(text: str, source: str) -> Any:

@@ -244,6 +244,8 @@ MAX_NAME = 200
 MAX_WORLD = 2**20
 """Most devices in a cluster (1,048,576; the largest published runs use tens of thousands)."""
 MAX_WORKERS_PER_NODE = 1024
+MAX_PRICE = 1e6
+"""Highest ``cluster.price_per_device_hour`` (and ``dpsim plan --price``): a million per device-hour."""
 MAX_NICS_PER_NODE = 256
 MAX_LAYERS = 100_000
 """Most layers a model takes (a thousand times the deepest published transformer's): the engines and the
@@ -842,7 +844,7 @@ class ClusterConfig(_Section):
     """PCIe switches and CPU sockets of a PCIe-only node (intra-node link ``pcie3``/``4``/``5``), which NCCL's
     rings cross (:class:`HostTopologyConfig`); unset: every pair of GPUs at the intra-node link's rate, as
     through one non-blocking switch."""
-    price_per_device_hour: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    price_per_device_hour: Annotated[float, Field(ge=0, le=MAX_PRICE)] | None = None
     """Optional rental price of one device for one hour (any currency), for cost estimates."""
     intra_topology: Literal["switch", "hybrid-cube-mesh"] = "switch"
     """How a node's GPUs are wired: ``switch`` (each GPU one port of ``intra_node`` into NVSwitch, or PCIe) or
@@ -2089,7 +2091,12 @@ def read_scenario_data(path: str | Path | None = None) -> dict[str, Any]:
     """The raw mapping of a scenario file (``-`` = stdin), read through :mod:`dpsim.inputs`."""
     file = Path(path) if path is not None else default_scenario_path()
     source = scenario_source(path)
-    data = inputs.load_yaml(inputs.read_text(file if str(path) != inputs.STDIN else inputs.STDIN, source), source)
+    return scenario_mapping(inputs.read_text(file if str(path) != inputs.STDIN else inputs.STDIN, source), source)
+
+
+def scenario_mapping(text: str, source: str) -> dict[str, Any]:
+    """The raw mapping of a scenario's YAML ``text`` (already read, as ``dpsim report -`` reads stdin)."""
+    data = inputs.load_yaml(text, source)
     if data is None:
         raise ScenarioError("", "the file is empty: expected model, cluster and training sections", source)
     if not isinstance(data, dict):

@@ -215,6 +215,10 @@ def check_supported(scenario: Scenario) -> None:
     from runtime.collectives import supports
 
     t = scenario.training
+    for name in ("tensor_parallel", "pipeline_parallel"):
+        if getattr(t, name) > 1:  # under torchrun this was found by every rank after the join (or never: a hang)
+            raise ScenarioError(f"training.{name}", "the runtime executes data parallelism only (tensor_parallel "
+                                "and pipeline_parallel must be 1); predict it with dpsim run")  # fmt: skip
     for name in DEEPSPEED_BUCKET_FIELDS:
         if getattr(t, name) is not None:
             raise ScenarioError(
@@ -296,10 +300,8 @@ class TrainingJob:
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         if self.world != scenario.world_size:
             raise ValueError(f"the scenario has {scenario.world_size} workers but {self.world} ranks were started")
-        t = scenario.training
-        if t.tensor_parallel > 1 or t.pipeline_parallel > 1:
-            raise ValueError("the runtime executes data parallelism only (tensor/pipeline_parallel must be 1)")
         check_supported(scenario)  # its entry points refuse before any rank starts; a job built directly, here
+        t = scenario.training
         self.algorithm = _algorithm(scenario, options)
         self.cuda = options.device == "cuda"
         if self.cuda and self.algorithm != "backend":

@@ -28,10 +28,13 @@ from dpsim.records import write_jsonl
 from dpsim.scenario import Scenario, load_scenario
 from runtime.job import JobOptions
 from runtime.testbed import Testbed
+from runtime.torchrun import check_torchrun_shape, torchrun_ranks
 
 __all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "nccl_meta", "nccl_setup", "parse_args"]
 
 CLI_SOURCE = "<command line>"
+RUN_DIR_ENV = "DPSIM_RUN_DIR"
+"""Environment variable: a rank's folder for its step records when ``--run-dir`` is not given (default: '.')."""
 SAVE_PARAMETERS_ENV = "DPSIM_SAVE_PARAMETERS"
 """Environment variable: when set, rank 0 saves the trained parameters there (``torch.save`` of a dict
 name → CPU tensor) after the last step; the launcher's ranks inherit it."""
@@ -123,6 +126,12 @@ def check_run(args: argparse.Namespace) -> Scenario:
     scenario = load_scenario(args.scenario, args.overrides)
     check_precision(scenario, args.device, fp8=args.fp8)
     world = scenario.cluster.nodes * scenario.cluster.workers_per_node
+    ranks = torchrun_ranks() if not args.worker else None
+    if ranks is not None:  # the ranks torchrun started are the cluster: refused here, not by every rank once joined
+        from runtime.job import check_supported
+
+        check_torchrun_shape(scenario, ranks[1], ranks[3])
+        check_supported(scenario)
     if not -1 <= args.fail_rank < world:
         raise ScenarioError("--fail-rank", f"expected -1 (none) or a rank below {world:,}, got {args.fail_rank:,}",
                             CLI_SOURCE)  # fmt: skip
@@ -146,7 +155,7 @@ def check_options(args: argparse.Namespace) -> None:
     after the start, and ``--out`` in a missing folder, ``--run-dir`` on a file or ``--backend x`` were a
     traceback (or a hang) once every rank had run.
     """
-    from dpsim.cli_common import check_writable, refuse_folder_name, refuse_unnameable
+    from dpsim.cli_common import check_writable, refuse_folder_name
     from dpsim.cli_runtime import MAX_STEPS, _under_torchrun
     from dpsim.scenario import MAX_INT
 
@@ -170,16 +179,24 @@ def check_options(args: argparse.Namespace) -> None:
         raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",
                             CLI_SOURCE)  # fmt: skip
     if args.run_dir is not None:
-        refuse_unnameable("--run-dir", str(args.run_dir))
-        ancestor = next(p for p in (args.run_dir, *args.run_dir.absolute().parents) if p.exists())
-        if not ancestor.is_dir():
-            raise ScenarioError("--run-dir", f"{str(ancestor)!r} is a file, not a folder", CLI_SOURCE)
-        try:
-            with tempfile.TemporaryFile(dir=ancestor):
-                pass
-        except OSError as exc:
-            raise ScenarioError("--run-dir", f"cannot write in {str(ancestor)!r}: {exc.strerror or exc}",
-                                CLI_SOURCE) from None  # fmt: skip
+        _check_folder(args.run_dir, "--run-dir", CLI_SOURCE)
+    elif (args.worker or "RANK" in os.environ) and os.environ.get(RUN_DIR_ENV):  # a rank's folder (run_worker)
+        _check_folder(Path(os.environ[RUN_DIR_ENV]), RUN_DIR_ENV, "<environment>")
+
+
+def _check_folder(folder: Path, field: str, source: str) -> None:
+    """``folder`` is, or can be made as, a folder this process writes in (else one line naming ``field``)."""
+    from dpsim.cli_common import refuse_unnameable
+
+    refuse_unnameable(field, str(folder))
+    ancestor = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not ancestor.is_dir():
+        raise ScenarioError(field, f"{str(ancestor)!r} is a file, not a folder", source)
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as exc:
+        raise ScenarioError(field, f"cannot write in {str(ancestor)!r}: {exc.strerror or exc}", source) from None
 
 
 def nccl_setup(scenario: Scenario, run_dir: Path, *, pin: bool, debug: bool) -> None:
@@ -228,7 +245,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
     die_with_launcher()
     scenario = load_scenario(args.scenario, args.overrides)
-    run_dir = args.run_dir or Path(os.environ.get("DPSIM_RUN_DIR", "."))
+    run_dir = args.run_dir or Path(os.environ.get(RUN_DIR_ENV) or ".")
     run_dir.mkdir(parents=True, exist_ok=True)
     backend = args.backend or ("nccl" if args.device == "cuda" else "gloo")
     if backend == "nccl":

@@ -85,6 +85,12 @@ class Case:
     gone, as ``| head`` does once it has its lines) or ``full`` (``/dev/full``: every write fails ENOSPC)."""
     file_size: int = 0
     """A subprocess case's limit on the size of any file it writes (``RLIMIT_FSIZE``, bytes): a full disk."""
+    signal: int = 0
+    """A subprocess case: the signal sent to its whole process group (as Ctrl-C or a closed terminal reach every
+    process the command started) once ``signal_when`` holds a line after its first; clean is then exit status
+    128 + the signal with one ``error:`` line, and none of ``outputs`` written."""
+    signal_when: str = ""
+    """The file (``{tmp}`` = the folder) whose second line says the command is at work (a sweep's partial results)."""
 
 
 @dataclass
@@ -2521,19 +2527,20 @@ def files_of_another_kind() -> Iterator[Case]:
 
 def stdin_everywhere() -> Iterator[Case]:
     """``-`` for standard input in every command and position: the scenario of ``run``/``check``/``sweep``/
-    ``collective``, one job of a shared fabric, after ``--``, and where a command reads no stdin (``calibrate``'s
-    files, ``report``) or writes a file (``--out -``, ``--trace -``: a file ending as its kind, never stdout)."""
+    ``collective``, one job of a shared fabric, after ``--``, ``report``'s inputs, and where a command reads no
+    stdin (``calibrate``'s files) or writes a file (``--out -``, ``--trace -``: a file ending as its kind, never
+    stdout)."""
     kind = "stdin '-' in every command"
     files = {"s.yaml": SMALL.encode(), "n.txt": NCCL_TESTS.read_bytes()}
     small = SMALL.encode()
     for argv in (["sweep", "-", "--vary", "training.micro_batch=1,2"], ["collective", "-"], ["check", "-", "--dump"],
                  ["run", "-", "{tmp}/s.yaml", "--shared-fabric"], ["run", "{tmp}/s.yaml", "-", "--shared-fabric"],
-                 ["run", "--", "-"]):  # fmt: skip
+                 ["run", "--", "-"], ["report", "-", "-o", "{tmp}/o.html"]):  # fmt: skip
         yield Case(kind, argv, files, stdin=small, accept=True)
     out = ("--out", "{tmp}/o.yaml")
     for argv in (
         ["calibrate", "-", "--from-nccl-tests", "{tmp}/n.txt", *out], ["calibrate", "--from-nccl-tests", "-", *out],
-        ["calibrate", "--from-trace", "-", *out], ["report", "-", "-o", "{tmp}/o.html"],
+        ["calibrate", "--from-trace", "-", *out],
         ["run", "-", "--engine", "sim", "--trace", "-"], ["run", "{tmp}/s.yaml", "--engine", "sim", "--gantt", "-"],
         ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "-"],
         ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--plot", "-"],
@@ -2578,6 +2585,112 @@ def failures_faster_than_a_step() -> Iterator[Case]:
     yield Case(kind, [*plan, "--node-mtbf", "10 s"], accept=True)
 
 
+def signals_mid_command() -> Iterator[Case]:
+    """Ctrl-C (SIGINT), ``kill`` (SIGTERM) and a closed terminal (SIGHUP) sent to a sweep's whole process group
+    while it works, in one process and on a local Dask cluster (``--workers 2``): typer turned Ctrl-C into a
+    silent exit 130, SIGTERM ended with 143 and no word, and on a Dask cluster every worker process printed
+    its own KeyboardInterrupt traceback, then the scheduler logged the tasks it lost (78 lines). Now exit
+    128 + the signal with one line ('error: stopped by SIGINT'), no table or plot written, and the finished
+    points kept in ``F.partial.jsonl`` for ``--resume``."""
+    kind = "signals: SIGINT / SIGTERM / SIGHUP mid-sweep"
+    files = {"s.yaml": SMALL.encode()}
+    seeds = "variability.seed=" + ",".join(str(seed) for seed in range(3000))
+    sweep = ["sweep", "{tmp}/s.yaml", "--engine", "sim", "--vary", seeds, "--out", "{tmp}/o.csv"]
+    outputs = ("{tmp}/o.csv", "{tmp}/o.png", "{tmp}/.o.csv.*", "{tmp}/.o.png.*")
+    when = "{tmp}/o.csv.partial.jsonl"
+    for number, extra in ((signal.SIGINT, ()), (signal.SIGTERM, ()), (signal.SIGHUP, ("--plot", "{tmp}/o.png")),
+                          (signal.SIGINT, ("--workers", "2"))):  # fmt: skip
+        yield Case(kind, [*sweep, *extra], files, subprocess=True, expect_error=True, names=number.name,
+                   outputs=outputs, signal=number, signal_when=when)  # fmt: skip
+
+
+_RENDEZVOUS = {"RANK": "0", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+               "MASTER_PORT": "29500"}  # fmt: skip
+"""What torchrun sets in the first of SMALL's four ranks (two nodes of two)."""
+
+
+def torchrun_rendezvous() -> Iterator[Case]:
+    """Under torchrun's variables: a rendezvous address missing or not a port (torch's ``env://`` raised a
+    ``ValueError`` traceback at the join, in every command that joins), ``python -m runtime`` with a scenario that
+    is not the ranks torchrun started or that the runtime cannot execute (a traceback in every rank once joined,
+    or a wait at the rendezvous for ranks that never come), ``DPSIM_RUN_DIR`` on a file or in /proc (a
+    ``mkdir`` traceback), and ``calibrate`` on one rank or one size (a fit of one sample: a traceback in rank 0
+    after the benchmarks). Each is refused before a group is joined, naming the variable or field."""
+    kind = "torchrun: rendezvous, shape and run folder"
+    files = {"s.yaml": SMALL.encode()}
+    calibrate = (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml"], ("{tmp}/p.yaml",))
+    validate = (["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--case",
+                 "training.micro_batch=1", "--out-dir", "{tmp}/v"], ("{tmp}/v",))  # fmt: skip
+    run = (["{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out", "{tmp}/r.jsonl"], ("{tmp}/r.jsonl",))
+    for change, names in (({"MASTER_ADDR": None}, "MASTER_ADDR"), ({"MASTER_ADDR": " "}, "MASTER_ADDR"),
+                          ({"MASTER_PORT": None}, "MASTER_PORT"), ({"MASTER_PORT": "http"}, "MASTER_PORT"),
+                          ({"MASTER_PORT": "0"}, "MASTER_PORT"), ({"MASTER_PORT": "65536"}, "MASTER_PORT"),
+                          ({"MASTER_PORT": "0001000000"}, "MASTER_PORT"), ({"MASTER_PORT": "2" * 5000}, "MASTER_PORT"),
+                          ({"MASTER_PORT": "\uff12\uff19\uff15\uff10\uff10"}, "MASTER_PORT")):  # fmt: skip
+        env = {k: v for k, v in {**_RENDEZVOUS, **change}.items() if v is not None}
+        for (argv, outputs), program in ((calibrate, "dpsim"), (validate, "dpsim"), (run, "runtime")):
+            yield Case(kind, argv, files, env=env, expect_error=True, names=names, outputs=outputs, program=program)
+    argv, outputs = run
+    for change, sets, names in (
+        ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}, (), "cluster.nodes"),
+        ({"LOCAL_WORLD_SIZE": "4"}, (), "cluster.workers_per_node"),
+        ({"WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1"}, (), "cluster.workers_per_node"),
+        ({}, ("training.tensor_parallel=2",), "parallel"),
+        ({}, ("training.zero_stage=3",), "training.optimizer_sharding"),
+        ({"DPSIM_RUN_DIR": "{tmp}/s.yaml"}, (), "DPSIM_RUN_DIR"),
+        ({"DPSIM_RUN_DIR": "{tmp}/s.yaml/x"}, (), "DPSIM_RUN_DIR"),
+        ({"DPSIM_RUN_DIR": "/proc/dpsim-run"}, (), "DPSIM_RUN_DIR"),
+    ):
+        more = [a for item in sets for a in ("--set", item)]
+        yield Case(kind, [*argv, *more], files, env={**_RENDEZVOUS, **change}, expect_error=True, names=names,
+                   outputs=outputs, program="runtime")  # fmt: skip
+    argv, outputs = calibrate
+    for change, extra, names in (
+        ({"WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1"}, (), "WORLD_SIZE"),
+        ({}, ("--sizes", "8KiB"), "--sizes"),
+        ({}, ("--sizes", "1MiB,1MiB"), "--sizes"),
+    ):
+        yield Case(kind, [*argv, *extra], files, env={**_RENDEZVOUS, **change}, expect_error=True, names=names,
+                   outputs=outputs)  # fmt: skip
+
+
+_TRACE_EVENTS = b'{"traceEvents": [{"ph": "X", "pid": 0, "tid": 0, "ts": 0, "dur": 5, "name": "step"}]}'
+_RUN_JSON = b'{"scenario": "x", "engine": "analytic", "step_time_s": 1.0, "world_size": 4}'
+
+
+def report_stdin() -> Iterator[Case]:
+    """``dpsim report -`` reads what ``report FILE`` reads, its kind found from the content (stdin has no suffix):
+    a run's JSON, a sweep as JSON or CSV, records as JSON Lines, a trace, a scenario's YAML; it read JSON alone,
+    so a piped sweep CSV or scenario was 'not JSON'. What is none of them is still one line naming ``<stdin>``."""
+    kind = "report -: every kind of result on stdin"
+    files = {"s.yaml": SMALL.encode()}
+    sweep_csv = b"world_size,step_time_s,samples_per_s,scaling_efficiency\n4,1.0,10,0.9\n8,0.6,16,0.8\n"
+    sweep_json = b'[{"world_size": 4, "step_time_s": 1.0, "samples_per_s": 10, "scaling_efficiency": 0.9}]'
+    for data in (_RUN_JSON, b"\n  " + _RUN_JSON + b"\n", sweep_csv, sweep_csv.replace(b"\n", b"\r\n"), sweep_json,
+                 _RUN_JSON + b"\n" + _RUN_JSON + b"\n", _TRACE_EVENTS, SMALL.encode(), b"\xef\xbb\xbf" + SMALL.encode(),
+                 b"# a comment first\n" + SMALL.encode()):  # fmt: skip
+        yield Case(kind, ["report", "-", "-o", "{tmp}/o.html"], files, stdin=data, accept=True)
+    for data in (b"", b"\n\n", b"hello\n", b"a,b\n1,2\n", b"\xff\xfe", b"[1, 2]", b"{not json\n", b"- a\n- b\n",
+                 _RUN_JSON + b"\n{broken\n", b"name: x\n", PROFILE.read_bytes(),
+                 b"step_time_s,world_size\n-1,4\n"):  # fmt: skip
+        yield Case(kind, ["report", "-", "-o", "{tmp}/o.html"], files, stdin=data, expect_error=True,
+                   names="<stdin>", outputs=("{tmp}/o.html",))  # fmt: skip
+    yield Case(kind, ["report", "-", "{tmp}/s.yaml", "-o", "{tmp}/o.html"], files, stdin=sweep_csv, accept=True)
+
+
+def option_ranges() -> Iterator[Case]:
+    """A command-line option whose value the command copies into a scenario field is refused under the option's
+    name: ``plan --price 1e308`` was blamed on ``<plan>: cluster.price_per_device_hour``, a field the user never
+    wrote."""
+    kind = "option past the field it sets: named as the option"
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate",
+            "0", "--out", "{tmp}/plan.csv"]  # fmt: skip
+    for price in ("1e308", "1000001", "a100-80gb=2e6", "1e6.5", "9" * 400):
+        yield Case(kind, [*plan, "--price", price], expect_error=True, names="--price", outputs=("{tmp}/plan.csv",))
+    yield Case(kind, [*plan, "--price", "1000000"], accept=True)
+    yield Case(kind, [*plan, "--price", "a100-80gb=1000000", "--objective", "cost"], accept=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2591,7 +2704,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     report_extremes_and_repeats, preset_names, long_names, output_streams, full_disk, nccl_rows_cut_short,
     one_device, trace_fields, plotting_environment, values_read_as_others, texts_read_back_as_numbers,
     blank_names_and_composed_variability, joint_inconsistencies, ring_of_nodes, terminal_environment,
-    files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step,
+    files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
+    torchrun_rendezvous, report_stdin, option_ranges,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2727,11 +2841,47 @@ def run_in_process(
     return code, out.getvalue(), err.getvalue()
 
 
-def run_subprocess(
-    argv: list[str], stdin: bytes | None, timeout_s: int = TIMEOUT_S, stdout: str = "", file_size: int = 0
+def _signalled(
+    argv: list[str], env: dict[str, str], number: int, when: Path, timeout_s: int
 ) -> tuple[int | None, str, str]:
-    """``python -m dpsim.cli ARGV``; ``stdout`` and ``file_size`` as :class:`Case` describes them."""
+    """``python -m dpsim.cli ARGV`` in a session of its own, sent signal ``number`` (to its process group) once
+    ``when`` has a second line, or after ``timeout_s`` / 2 if it never does (an earlier case's ``when`` removed)."""
+    when.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "dpsim.cli", *argv], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + timeout_s / 2
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            if when.read_bytes().count(b"\n") >= 2:
+                break
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, number)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None, "", "<hang>"
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+def run_subprocess(
+    argv: list[str],
+    stdin: bytes | None,
+    timeout_s: int = TIMEOUT_S,
+    stdout: str = "",
+    file_size: int = 0,
+    signal_number: int = 0,
+    signal_when: Path | None = None,
+) -> tuple[int | None, str, str]:
+    """``python -m dpsim.cli ARGV``; ``stdout``, ``file_size`` and the signal as :class:`Case` describes them."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if signal_number:
+        assert signal_when is not None
+        return _signalled(argv, env, signal_number, signal_when, timeout_s)
     target: int | None = subprocess.PIPE
     if stdout == "closed-pipe":
         reader, target = os.pipe()
@@ -2770,6 +2920,9 @@ def run_subprocess(
         return proc.returncode, "", "\x00 not UTF-8 output"
 
 
+_PROGRESS = re.compile(r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s, ~[0-9,]+ s left$")
+"""A line of a long sweep's progress on stderr (every 10 s): a status, not an error."""
+
 _NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
 
 
@@ -2794,7 +2947,9 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     os.environ.update({name: value.replace("{tmp}", str(tmp)) for name, value in case.env.items()})
     try:
         if case.subprocess:
-            code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size)
+            when = Path(case.signal_when.replace("{tmp}", str(tmp))) if case.signal else None
+            code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size,
+                                            signal_number=case.signal, signal_when=when)  # fmt: skip
         else:
             code, out, err = run_in_process(argv, case.stdin, program=case.program)
     finally:
@@ -2804,6 +2959,11 @@ def run_case(case: Case, tmp: Path) -> Outcome:
             else:
                 os.environ[name] = value
     verdict = "hang" if code is None else _judge(code, out, err, case.expect_error)
+    if case.signal and verdict == "bad-exit" and code == 128 + case.signal:
+        # stopped by the signal: one error line, as a refused input (after the lines of progress a sweep prints)
+        verdict = _judge(2, out, "\n".join(line for line in err.splitlines() if not _PROGRESS.match(line)), True)
+    elif case.signal and verdict == "clean":
+        verdict = "bad-exit"  # finished or refused before the signal: the case did not test it
     if code == 3 and "--fail-on-oom" in argv and err.startswith("oom: "):
         verdict = "clean"
     if verdict == "clean" and code == 2 and case.names and case.names not in err:

@@ -8,6 +8,7 @@ puts arbitrary values into arbitrary fields of the scenario loader.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -699,8 +700,7 @@ def test_a_closed_stdin_or_stdout_is_one_line(argv: list[str], tmp_path: Path) -
     proc = subprocess.run(f"{command} <&-", shell=True, capture_output=True, text=True, cwd=tmp_path, env=env,
                           timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
-        f"error: {'-' if argv[0] == 'report' else '<stdin>'}: standard input is closed: give a file, or pipe the "
-        "input into -"
+        "error: <stdin>: standard input is closed: give a file, or pipe the input into -"  # report named it "-"
     ]
     assert not (tmp_path / "r.html").exists()
     if argv[0] == "run":
@@ -823,3 +823,116 @@ def test_check_dump_of_a_name_yaml_reads_as_a_number_runs(tmp_path: Path) -> Non
     (tmp_path / "d.yaml").write_text(dumped)
     code, _, err = hostile.run_in_process(["run", str(tmp_path / "d.yaml")])
     assert code == 0, err  # was "name: Input should be a valid string (got 1000.0)"
+
+
+# --- round 9: signals, torchrun's rendezvous, report -, option ranges ---------------------------------------------
+
+
+def test_ctrl_c_mid_sweep_is_one_line_keeps_the_finished_points_and_writes_no_table(tmp_path: Path) -> None:
+    (case,) = [c for c in hostile.signals_mid_command() if c.signal == signal.SIGINT and "--workers" not in c.argv]
+    outcome = hostile.run_case(case, tmp_path)
+    # typer turned Ctrl-C into a silent exit 130: nothing said why the sweep stopped
+    assert outcome.code == 130 and outcome.stderr == "error: stopped by SIGINT", outcome.stderr
+    assert not (tmp_path / "o.csv").exists() and not list(tmp_path.glob(".o.csv.*"))
+    lines = (tmp_path / "o.csv.partial.jsonl").read_text().splitlines()
+    assert len(lines) >= 2  # the header and the points finished before the signal, for --resume
+
+
+def test_a_signal_a_process_was_started_ignoring_stays_ignored() -> None:
+    script = (
+        "import signal\n"
+        "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "from dpsim.cli_common import install_signal_cleanup\n"
+        "install_signal_cleanup()\n"
+        "print(signal.getsignal(signal.SIGHUP) is signal.SIG_IGN, signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(hostile.ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert proc.stdout.split() == ["True", "False"]  # under nohup a closed terminal stopped the sweep all the same
+
+
+def test_dask_workers_print_nothing_when_the_dashboard_port_is_taken() -> None:
+    import socket
+    import warnings
+
+    from dpsim.execution import open_executor
+
+    with socket.socket() as held:
+        with contextlib.suppress(OSError):  # Dask's default port; another cluster may hold it already
+            held.bind(("0.0.0.0", 8787))
+        with warnings.catch_warnings(record=True) as caught, open_executor(1, processes=False) as executor:
+            warnings.simplefilter("always")
+            assert executor.map(abs, [-1, -2]) == [1, 2]
+    # was "UserWarning: Port 8787 is already in use ... Hosting the HTTP server on port N instead" on stderr
+    assert not [w for w in caught if "already in use" in str(w.message)]
+
+
+_RENDEZVOUS = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1"}
+
+
+@pytest.mark.parametrize(
+    ("program", "argv", "env", "expected"),
+    [
+        ("dpsim", ["calibrate", "{s}", "--out", "{tmp}/p.yaml"], {"MASTER_PORT": "29500", "MASTER_ADDR": ""},
+         "<environment>: MASTER_ADDR: not set"),
+        ("dpsim", ["calibrate", "{s}", "--out", "{tmp}/p.yaml"], {"MASTER_PORT": "99999"},
+         "<environment>: MASTER_PORT: expected a TCP port"),
+        ("dpsim", ["calibrate", "{s}", "--out", "{tmp}/p.yaml"], {"MASTER_PORT": "29500"},
+         "<environment>: WORLD_SIZE: expected at least 2 ranks"),
+        ("runtime", ["{s}", "--set", "communication.algorithm=ring"], {"MASTER_PORT": "29500"},
+         "cluster.workers_per_node: is 2, but torchrun started 1"),
+        ("runtime", ["{s}", "--set", "communication.algorithm=ring", "--set", "cluster.nodes=1", "--set",
+                     "cluster.workers_per_node=1", "--set", "training.global_batch=2"],
+         {"MASTER_PORT": "29500", "DPSIM_RUN_DIR": "{s}"}, "<environment>: DPSIM_RUN_DIR: "),
+    ],
+)  # fmt: skip
+def test_torchrun_variables_and_shape_are_refused_before_the_group_is_joined(
+    program: str, argv: list[str], env: dict[str, str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for name, value in {**_RENDEZVOUS, **env}.items():
+        if value:
+            monkeypatch.setenv(name, value.replace("{s}", str(tmp_path / "s.yaml")))
+        else:
+            monkeypatch.delenv(name, raising=False)
+    args = [a.replace("{s}", str(tmp_path / "s.yaml")).replace("{tmp}", str(tmp_path)) for a in argv]
+    code, _, err = hostile.run_in_process(args, program=program, timeout_s=30)
+    # each was a traceback from torch's env:// rendezvous, from a rank once it had joined, or from mkdir
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_runtime_refuses_model_parallelism_before_any_rank_starts(tmp_path: Path) -> None:
+    from runtime.job import check_supported
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for field in ("tensor_parallel", "pipeline_parallel"):
+        scenario = load_scenario(tmp_path / "s.yaml", ["communication.algorithm=ring", f"training.{field}=2"])
+        with pytest.raises(ScenarioError) as caught:
+            check_supported(scenario)  # was found by each rank once joined (under torchrun: a wait for the others)
+        assert caught.value.field == f"training.{field}"
+
+
+@pytest.mark.parametrize(
+    ("data", "title"),
+    [
+        (b"world_size,step_time_s,samples_per_s,scaling_efficiency\n4,1.0,10,0.9\n8,0.6,16,0.8\n", "Sweep"),
+        (hostile.SMALL.encode(), "Scenario: small"),
+        (b'{"scenario": "x", "engine": "analytic", "step_time_s": 1.0}\n' * 2, "(record 2)"),
+    ],
+)
+def test_report_reads_every_kind_of_result_from_stdin(data: bytes, title: str, tmp_path: Path) -> None:
+    code, _, err = hostile.run_in_process(["report", "-", "-o", str(tmp_path / "o.html")], stdin=data)
+    assert code == 0, err  # was "error: -: not JSON" for all but a JSON document
+    assert title in (tmp_path / "o.html").read_text(encoding="utf-8")
+
+
+def test_report_of_stdin_that_is_no_result_names_stdin(tmp_path: Path) -> None:
+    code, _, err = hostile.run_in_process(["report", "-", "-o", str(tmp_path / "o.html")], stdin=b"a,b\n1,2\n")
+    assert code == 2 and err.startswith("error: <stdin>: a CSV with none of the columns"), err
+
+
+def test_a_price_past_the_range_is_named_as_the_option(tmp_path: Path) -> None:
+    argv = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "8", "--simulate", "0", "--no-progress"]
+    code, _, err = hostile.run_in_process([*argv, "--price", "1e308"])
+    # was "error: <plan>: cluster.price_per_device_hour: Input should be less than or equal to 1000000"
+    assert code == 2 and err.startswith("error: <command line>: --price: expected at most 1,000,000"), err

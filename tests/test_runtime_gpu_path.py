@@ -83,7 +83,9 @@ def test_runtime_refuses_what_cannot_run_before_starting(scenario_file: Path, ex
 
 
 def test_fp8_refused_under_torchrun_without_transformer_engine(scenario_file: Path) -> None:
-    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}
+    # all torchrun sets (a rank without MASTER_ADDR/MASTER_PORT is refused first: torch's rendezvous reads them)
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": "29500"}  # fmt: skip
     proc = run([sys.executable, "-m", "runtime", str(scenario_file), "--fp8"], env=env, timeout=120)
     assert proc.returncode == 2 and "FP8 training needs a GPU" in proc.stderr
 
