@@ -2845,11 +2845,14 @@ def _signalled(
     argv: list[str], env: dict[str, str], number: int, when: Path, timeout_s: int
 ) -> tuple[int | None, str, str]:
     """``python -m dpsim.cli ARGV`` in a session of its own, sent signal ``number`` (to its process group) once
-    ``when`` has a second line, or after ``timeout_s`` / 2 if it never does (an earlier case's ``when`` removed)."""
+    ``when`` has a second line, or after ``timeout_s`` / 2 if it never does (an earlier case's ``when`` removed).
+    The child starts with the signal at its default disposition, as from a terminal: run under ``nohup``, the
+    corpus would otherwise hand it SIGHUP ignored, which dpsim rightly keeps ignoring."""
     when.unlink(missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "dpsim.cli", *argv], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(number, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + timeout_s / 2
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError):
