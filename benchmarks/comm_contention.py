@@ -20,14 +20,18 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import need_root, one_line_errors
 from runtime.launch import spawn_ranks
-from runtime.testbed.emulated import EmulatedCluster, RootRequired, require_root
+from runtime.testbed.emulated import EmulatedCluster
 
 
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
+@one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", default="2,4")
@@ -36,11 +40,7 @@ def main() -> int:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
-    try:
-        require_root()
-    except RootRequired as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    need_root()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"start {time.strftime('%H:%M:%S', time.gmtime())} UTC, {uptime()}")

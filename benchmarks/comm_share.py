@@ -26,6 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 
@@ -83,6 +86,7 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
               f"κ = {kappa:.2f} ns")  # fmt: skip
 
 
+@one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", default="5,6,8", help="rank counts, one node each")
@@ -95,24 +99,12 @@ def main() -> int:
     p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
     args = p.parse_args()
     if args.reuse:
-        try:
-            records = json.loads((args.reuse / "comm-share.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"error: {args.reuse / 'comm-share.json'}: {exc}", file=sys.stderr)
-            return 2
+        records = read_json(args.reuse / "comm-share.json")
     else:
         algorithms = tuple(args.algorithms.split(","))
-        unknown = [a for a in algorithms if a not in FIT_ALGORITHMS]
-        if unknown:
-            print(f"error: --algorithms: {unknown[0]!r} is not one of {', '.join(FIT_ALGORITHMS)}", file=sys.stderr)
-            return 2
-        from runtime.testbed.emulated import RootRequired, require_root
-
-        try:
-            require_root()
-        except RootRequired as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        for algorithm in algorithms:
+            one_of("--algorithms", algorithm, FIT_ALGORITHMS)
+        need_root()
         records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],
                           [int(v) for v in args.sizes.split(",")], args.reps,
                           algorithms)  # fmt: skip

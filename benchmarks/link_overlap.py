@@ -29,6 +29,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 FRAME_SHARE = 1448 / 1514
@@ -110,6 +113,7 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
               f"worst {100 * worst:+.1f} % ({per_rate})")  # fmt: skip
 
 
+@one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", default="2,3,4,6", help="rank counts, one node each")
@@ -125,25 +129,12 @@ def main() -> int:
     p.add_argument("--max-other", type=float, help="with --reuse: leave out records with more other work (cores)")
     args = p.parse_args()
     if args.reuse:
-        try:
-            records = json.loads((args.reuse / "link-overlap.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"error: {args.reuse / 'link-overlap.json'}: {exc}", file=sys.stderr)
-            return 2
+        records = read_json(args.reuse / "link-overlap.json")
     else:
-        if args.algorithm not in FIT_ALGORITHMS:
-            print(f"error: --algorithm: {args.algorithm!r} is not one of {', '.join(FIT_ALGORITHMS)}", file=sys.stderr)
-            return 2
+        one_of("--algorithm", args.algorithm, FIT_ALGORITHMS)
         if args.passes < 1 or args.reps < 1:
-            print("error: --passes and --reps must be at least 1", file=sys.stderr)
-            return 2
-        from runtime.testbed.emulated import RootRequired, require_root
-
-        try:
-            require_root()
-        except RootRequired as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise ScriptError("--passes and --reps must be at least 1")
+        need_root()
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
         records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],

@@ -57,12 +57,14 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import ScriptError, need_root, one_line_errors
 from dpsim.calibration import MAX_RESIDUAL, CalibrationError, load_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
-from runtime.testbed.emulated import RootRequired, require_root
 from runtime.validate import ESTIMATORS, STEP_TERMS, breakdown, build_cases, mape, validate
 
 SCENARIO = """\
@@ -202,6 +204,7 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
     return target
 
 
+@one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/validation; "
@@ -224,15 +227,10 @@ def main() -> int:
                    "in summary.json")  # fmt: skip
     args = p.parse_args()
     if not (math.isfinite(args.max_residual) and args.max_residual > 0):
-        print(f"error: --max-residual: expected a finite relative residual > 0 (0.05 = 5 %), got {args.max_residual!r}",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        raise ScriptError(f"--max-residual: expected a finite relative residual > 0 (0.05 = 5 %), "
+                          f"got {args.max_residual!r}")  # fmt: skip
     if args.reuse is None:
-        try:
-            require_root()
-        except RootRequired as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        need_root()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpsim-validate-" if args.reuse is None else "dpsim-reuse-") as tmp:
         out = args.out or (Path(tmp) / "out" if args.reuse else Path(__file__).parent / "results" / "validation")

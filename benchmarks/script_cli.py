@@ -1,0 +1,62 @@
+"""Command-line plumbing the emulated-cluster benchmark scripts share.
+
+Bad input and a machine that cannot host the emulated cluster end a script the way the dpsim commands
+end: one line ``error: <what>`` on stderr and exit status 2. A script's ``main`` raises
+:class:`ScriptError` (or calls :func:`need_root`, :func:`read_json`, :func:`one_of`) and is wrapped in
+:func:`one_line_errors`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ScriptError", "need_root", "one_line_errors", "one_of", "read_json"]
+
+
+class ScriptError(Exception):
+    """What a user can act on: printed as ``error: <message>``, exit status 2."""
+
+
+def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
+    """``main`` with a :class:`ScriptError` turned into one line on stderr and status 2."""
+
+    @functools.wraps(main)
+    def run() -> int:
+        try:
+            return main()
+        except ScriptError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def need_root() -> None:
+    """The emulated cluster needs root and iproute2; raise :class:`ScriptError` saying so when they are missing."""
+    from runtime.testbed.emulated import RootRequired, require_root
+
+    try:
+        require_root()
+    except RootRequired as exc:
+        raise ScriptError(str(exc)) from exc
+
+
+def read_json(path: Path) -> Any:
+    """The JSON a previous run wrote to ``path`` (``--reuse``); an unreadable or damaged file is a :class:`ScriptError`
+    naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScriptError(f"{path}: {exc}") from exc
+
+
+def one_of(option: str, value: str, choices: Iterable[str]) -> None:
+    """Refuse ``value`` for ``option`` unless it is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ScriptError(f"{option}: {value!r} is not one of {', '.join(choices)}")

@@ -1,0 +1,45 @@
+"""benchmarks/script_cli.py: the emulated-cluster scripts' one-line errors, root check and ``--reuse`` reading."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from _bench import load_benchmark
+
+from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of, read_json
+
+
+def test_a_script_error_is_one_line_on_stderr_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    @one_line_errors
+    def main() -> int:
+        one_of("--algorithm", "rign", ("ring", "tree"))
+        return 0
+
+    assert main() == 2
+    assert capsys.readouterr().err == "error: --algorithm: 'rign' is not one of ring, tree\n"
+    assert one_line_errors(lambda: 7)() == 7  # a status main returns is kept
+
+
+def test_a_damaged_or_missing_reuse_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "runs.json").write_text('[{"time_s": 1.5}]', encoding="utf-8")
+    assert read_json(tmp_path / "runs.json") == [{"time_s": 1.5}]
+    (tmp_path / "bad.json").write_text("[{", encoding="utf-8")
+    for name in ("bad.json", "missing.json"):
+        with pytest.raises(ScriptError, match=rf"^{tmp_path / name}: "):
+            read_json(tmp_path / name)
+
+
+@pytest.mark.parametrize("stem", ["comm_contention", "comm_share", "link_overlap", "validate_emulated"])
+def test_without_root_each_emulated_script_says_so_in_one_line(
+    stem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(ScriptError, match="the emulated testbed is unavailable"):
+        need_root()
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", "--out", str(tmp_path)])
+    assert load_benchmark(stem).main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the emulated testbed is unavailable: ") and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir())  # refused before anything was measured or written
