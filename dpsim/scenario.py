@@ -1179,6 +1179,16 @@ class TrainingConfig(_Section):
     """Overlap tensor-parallel all-gathers and reduce-scatters with the GEMMs, chunk by chunk
     (Megatron-LM ``--tp-comm-overlap``, NeMo ``tp_comm_overlap``: Transformer Engine userbuffers;
     needs ``sequence_parallel``). Only what the GEMMs cannot cover stays exposed."""
+    tp_overlap_kind: Literal["userbuffers", "torch_async_tp"] = "userbuffers"
+    """Which implementation overlaps the TP collectives (with ``tp_comm_overlap``). ``userbuffers``: Transformer
+    Engine's, every all-gather and reduce-scatter beside its GEMM, forward and backward. ``torch_async_tp``:
+    torch's micro-pipelined TP (Inductor's ``micro_pipeline_tp`` pass rewriting all-gather → matmul and matmul →
+    reduce-scatter into symmetric-memory fused ops; torchtitan's ``enable_async_tensor_parallel``), which fuses a
+    reduce-scatter only whose input is one matmul's output, so the backward's input-gradient reduce-scatters (the
+    sum of the q/k/v and of the gate/up data gradients) stay plain collectives, and whose fused ops run local
+    steps on the compute stream: the copy of the local shard into the symmetric buffer before an all-gather's
+    first chunk, and the sum of the t stacked partials after a reduce-scatter
+    (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
     embedding_pipeline_slots: bool = False
     """The embedding and the output layer (with the loss) each take one layer slot of the pipeline
     split, so the first model chunk holds only the embedding and the last only the output layer
@@ -1598,6 +1608,11 @@ class Scenario(_Section):
                 "training.tp_comm_overlap",
                 "needs sequence_parallel: true (userbuffers overlap the all-gathers and reduce-scatters that "
                 "sequence parallelism runs; Megatron-LM refuses --tp-comm-overlap without --sequence-parallel)",
+            )
+        if t.tp_overlap_kind != "userbuffers" and not t.tp_comm_overlap:
+            raise _FieldError(
+                "training.tp_overlap_kind",
+                f"{t.tp_overlap_kind} says how the TP collectives are overlapped: needs tp_comm_overlap: true",
             )
         if t.distribute_checkpointed_activations and (
             t.activation_recomputation != "full" or t.tensor_parallel <= 1 or t.sequence_parallel

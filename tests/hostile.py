@@ -2439,6 +2439,7 @@ def joint_inconsistencies() -> Iterator[Case]:
         (("training.precision=fp8",), "training.precision"),
         (("training.optimizer_sharding=megatron", "training.zero_stage=2"), "training.zero_stage"),
         (("training.tp_comm_overlap=true",), "training.tp_comm_overlap"),
+        (("training.tp_overlap_kind=torch_async_tp",), "training.tp_overlap_kind"),
         (("training.accumulation=3",), "training.accumulation"),
     ):  # fmt: skip
         yield _set_case(kind, *sets, names=names)

@@ -64,6 +64,7 @@ __all__ = [
     "tensor_parallel_fabric",
     "tensor_parallel_forward_share",
     "tensor_parallel_hidden_time",
+    "tensor_parallel_local_time",
     "tied_embedding_allreduce_time",
 ]
 
@@ -272,6 +273,22 @@ _OVERLAPPED_GEMMS_BACKWARD = (
 )
 
 
+def _async_tp_backward_pairs(gated_mlp: bool) -> tuple[tuple[str, str], ...]:
+    """The backward's collectives torch's micro-pipelined TP fuses with a GEMM.
+
+    torch/_inductor/fx_passes/micro_pipeline_tp.py: an all-gather whose result feeds matmuls as their left operand
+    becomes ``fused_all_gather_matmul``, a reduce-scatter only when its input is one matmul's output
+    (``_find_producer_matmul``; otherwise the pass logs "no producer matmul found" and leaves it). The output-gradient
+    all-gathers feed the data-gradient GEMMs of attention-out and MLP-down; the input-gradient reduce-scatter of the
+    attention takes the sum of the q, k and v data gradients (torch's ColwiseParallel shards wq, wk and wv as
+    separate Linears), that of a gated MLP the sum of the gate and up projections' (w1, w3): an add, so they stay
+    plain NCCL collectives on the critical path. A single up projection's reduce-scatter fuses."""
+    fused = [("all_gather", "mlp_down.dgrad"), ("all_gather", "attention_out.dgrad")]
+    if not gated_mlp:
+        fused.append(("reduce_scatter", "mlp_up.dgrad"))
+    return tuple(fused)
+
+
 def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
     """Seconds of each GEMM of one layer and micro-batch, as the compute model prices it (by name), on the device its
     GEMMs see (:func:`dpsim.compute.compute_device`: fp32 at ``peak_flops_fp32_ieee`` under ``fp32_matmul: ieee``)."""
@@ -295,8 +312,9 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     data-gradient GEMMs. The first chunk's GEMM (all-gather: the local chunk) or the last one's
     (reduce-scatter: the kept partial) has no transfer beside it, so a collective of ``c`` seconds
     beside a GEMM of ``g`` hides ``min(c, g·(t−1)/t)`` and exposes ``max(0, c − g·(t−1)/t)``. Full
-    recomputation's re-forward overlaps like the forward. SM sharing between the copies and the GEMM
-    is not modelled. Zero without the option, tensor parallelism or sequence parallelism.
+    recomputation's re-forward overlaps like the forward. Under ``tp_overlap_kind: torch_async_tp`` the
+    backward hides only what torch's pass fuses (:func:`_async_tp_backward_pairs`). SM sharing between the
+    copies and the GEMM is not modelled. Zero without the option, tensor parallelism or sequence parallelism.
     """
     t = scenario.training
     if (
@@ -309,17 +327,55 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     comm = dict(tensor_parallel_collectives(scenario, fabric))
     gemms = _layer_gemm_seconds(scenario)
     share = (t.tensor_parallel - 1) / t.tensor_parallel
-    pairs: list[tuple[str, str]] = [*_OVERLAPPED_GEMMS, *_OVERLAPPED_GEMMS_BACKWARD]
+    torch_async = t.tp_overlap_kind == "torch_async_tp"
+    backward = _async_tp_backward_pairs(scenario.model.gated_mlp) if torch_async else _OVERLAPPED_GEMMS_BACKWARD
+    pairs: list[tuple[str, str]] = [*_OVERLAPPED_GEMMS, *backward]
     if t.activation_recomputation == "full":
         pairs += _OVERLAPPED_GEMMS
     hidden = sum(min(comm[op], share * gemms[name]) for op, name in pairs)
     return layers_per_stage(scenario) * hidden
 
 
+def tensor_parallel_local_time(scenario: Scenario) -> float:
+    """Seconds a micro-batch's torch AsyncTP fused ops spend on local memory-bound steps of the compute stream
+    (``training.tp_overlap_kind: torch_async_tp``); 0 otherwise.
+
+    torch/distributed/_symmetric_memory: ``_pipelined_multi_all_gather_and_consume`` copies the local shard
+    (S/t bytes of the b·s·h activation S) into the symmetric-memory buffer and waits on a barrier before the first
+    chunk's matmul ("giving up the chance to overlap" it): 2·S/t bytes read and written for each fused all-gather;
+    ``_fused_matmul_reduce_scatter_impl`` lands the t partial products (S bytes) in ``stacked_partials`` and sums
+    them with ``torch.sum`` after the last chunk: S·(1 + 1/t) bytes for each fused reduce-scatter. Per layer the
+    forward fuses two of each (QKV and MLP-up after their all-gathers, attention-out and MLP-down before their
+    reduce-scatters) and the backward what :func:`_async_tp_backward_pairs` lists; full recomputation's
+    re-forward fuses the forward's again. Each step priced as a memory-bound kernel
+    (:func:`dpsim.compute.memory_bound_seconds`).
+    """
+    t = scenario.training
+    if (
+        not t.tp_comm_overlap
+        or t.tp_overlap_kind != "torch_async_tp"
+        or t.tensor_parallel <= 1
+        or not t.sequence_parallel
+        or scenario.model.kind != "transformer"
+    ):
+        return 0.0
+    from dpsim import compute
+
+    size, tp = activation_message_bytes(scenario), float(t.tensor_parallel)
+    forwards = 2 if t.activation_recomputation == "full" else 1
+    backward = [op for op, _ in _async_tp_backward_pairs(scenario.model.gated_mlp)]
+    gathers = 2 * forwards + backward.count("all_gather")
+    scatters = 2 * forwards + backward.count("reduce_scatter")
+    moved = gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
+    return layers_per_stage(scenario) * compute.memory_bound_seconds(compute.compute_device(scenario), moved)
+
+
 def tensor_parallel_exposed_time(scenario: Scenario, fabric: Fabric) -> float:
     """Seconds of a micro-batch's TP communication on the critical path: all of it, less what
-    :func:`tensor_parallel_hidden_time` hides behind GEMMs."""
-    return tensor_parallel_comm_time(scenario, fabric) - tensor_parallel_hidden_time(scenario, fabric)
+    :func:`tensor_parallel_hidden_time` hides behind GEMMs, plus the local steps of torch's fused ops
+    (:func:`tensor_parallel_local_time`)."""
+    hidden = tensor_parallel_hidden_time(scenario, fabric)
+    return tensor_parallel_comm_time(scenario, fabric) - hidden + tensor_parallel_local_time(scenario)
 
 
 def _bottleneck(group: Fabric) -> Link:
