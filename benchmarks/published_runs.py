@@ -838,6 +838,11 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
                 # None: matmul_result = torch.nan_to_num(matmul_result)" before ScaledUpperTriangMaskedSoftmax;
                 # the decoder always passes its causal buffered_future_mask
                 "attention_nan_to_num": True,
+                # the same attention (f2cd367): split_tensor_along_last_dim(kvq, 3, contiguous_split_chunks=True), then
+                # math.sqrt(self.scaling) * q.transpose(0, 1) and the same for k as baddbmm's operands (alpha 1), where
+                # Megatron keeps views of the chunks and scales in baddbmm; the backward reshapes q's, k's and v's
+                # gradients back through ViewBackward, a copy each
+                "attention_qkv_copies": True,
                 # metaseq (f2cd367) modules/transformer_layer.py _ffn, ReLU under model parallelism: skip_bias_add
                 # only for GeLU, so fc1's bias is in its GEMM call and fc2 (Megatron's RowParallelLinear) adds its
                 # bias after the all-reduce, then dropout_module, then residual_connection: not Megatron's fused
@@ -881,8 +886,9 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "attention with Megatron's fused ScaledUpperTriangMaskedSoftmax and metaseq's torch.nan_to_num over the "
         "scores (model.attention_nan_to_num: 0.44 s of the step, +16.4 -> +13.5 %); its MLP without Megatron's "
         "bias fusions (model.mlp_fused_bias: fc1's bias in its GEMM call under torch 1.10.1, fc2's bias, dropout and "
-        "residual add as three kernels: 0.27 s, +13.5 -> +11.8 %); metaseq's separate scaling "
-        "of q and k (two elementwise passes over b·s·h/t, ~0.04 s) not modelled; "
+        "residual add as three kernels: 0.27 s, +13.5 -> +11.8 %); its q, k and v moved through kernels of their own "
+        "(model.attention_qkv_copies: the contiguous split of the fused projection, the sqrt(scaling) products of q "
+        "and k, and the backward's reshape copies of their gradients: 0.09 s, +12.8 -> +12.2 %); "
         "--distribute-checkpointed-activations modelled (training.distribute_checkpointed_"
         "activations: each layer's checkpoint split over the 8 TP ranks, 53.6 GiB instead of the 84.5 GiB, out of "
         "memory, counted before; one all-gather per layer in the backward, 0.14 s or +0.8 % of the step); "
@@ -890,13 +896,18 @@ HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
         "mixed_precision = fp16 and not memory_efficient_fp16), so the shards are fp16 with fp32 Adam moments and no "
         "fp32 master (§2.3: 'the model weights remained in FP16'); the FSDP flavour counts a 4-byte master and "
         "gradient shard, 0.66 GiB more per device than that",
-        known_miss="predicted 12.8 % faster than the paper's 'up to' 147 TFLOP/s, which is the run's logged "
+        known_miss="predicted 12.2 % faster than the paper's 'up to' 147 TFLOP/s, which is the run's logged "
         "sustained throughput (the chronicles' wps chart: 1.02e5 tokens/s after the Megatron 2.6 upgrade, 147.4 "
         "TFLOP/s, 1.00e5 before it; predicted 1.147e5): 90 % of the step is compute, "
         "10 % the tensor-parallel all-reduces and checkpoint gathers (not overlapped in Megatron 2.x); the FSDP "
         "all-gathers and reduce-scatters (1.97 s each per step over 124 ranks) hide behind the 4.1 s forward and "
         "11.9 s backward. metaseq's training attention (its torch.nan_to_num over the s x s scores, modelled) and "
-        "its MLP without Megatron's bias fusions (modelled) took it from +16.4 %; its FSDP settings (flat "
+        "its MLP without Megatron's bias fusions and its copies of q, k and v (modelled) took it from +16.4 %; the "
+        "fairscale branch metaseq's setup names (prefetch_fsdp_params_simple, 88200493) prefetches only in the "
+        "backward and only with reshard_after_forward, so OPT's forward gathers are issued on FSDP's all_gather stream "
+        "as each layer's forward starts, which waits for nothing on the compute stream: hidden while the CPU runs "
+        "ahead, as modelled (read in the code, not measured); "
+        "its FSDP settings (flat "
         "parameters, no reshard after forward, fp16 reduce-scatter, a gather and a reduce-scatter per layer "
         "(one flat parameter a wrapped layer: 453 MB of gradient each), no accumulation) are as modelled. "
         "Before FSDP SHARD_GRAD_OP's per-unit forward gathers were modelled (dpsim.sharding, "
@@ -1025,7 +1036,8 @@ gradient accumulation pass and ZeRO-1 all-reduce (training.gradient_accumulation
 zero1_gradient_allreduce: MT-NLG +20.9/+22.2/+25.8 -> +15.2/+16.4/+19.7 %, GPT-NeoX-20B +19.0 -> +17.1 %;
 BLOOM, with its pipeline split as DeepSpeed's type:transformer|embedding partition makes it, -2.0 -> +4.6 %);
 metaseq's nan_to_num over the attention scores (model.attention_nan_to_num: OPT +16.4 -> +13.5 %); metaseq's MLP
-without Megatron's bias fusions (model.mlp_fused_bias: OPT +13.5 -> +11.8 %); the tied word embedding's gradient
+without Megatron's bias fusions (model.mlp_fused_bias: OPT +13.5 -> +11.8 %); metaseq's copies of q, k and v
+(model.attention_qkv_copies: OPT +12.8 -> +12.2 %); the tied word embedding's gradient
 all-reduced between the first and last stage once a step (dpsim.analytic.parallel.tied_embedding_allreduce_time, no
 field: every pipelining framework does it; MT-NLG 10.9 ms a step, +16.0/+17.3/+20.8 -> +15.9/+17.3/+20.8 %; BLOOM's
 fp32 _hp_grad over Omni-Path 0.58 s, +5.1 -> +4.5 %); MT-NLG's bf16 gradients added into fp32 each micro-batch, as its

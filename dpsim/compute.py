@@ -450,6 +450,13 @@ def layer_kernels(
         p.gemm("scores.dgrad_k", "backward", s, d, s, batch)
         p.gemm("context.dgrad_probs", "backward", s, s, d, batch)
         p.gemm("context.dgrad_v", "backward", s, d, s, batch)
+        if model.attention_qkv_copies:
+            # metaseq: the contiguous q, k, v chunks and the √scaling products of q and k (read, write each); the
+            # backward's reshapes of the q, k, v gradients out of the batched GEMMs' transposed layout
+            q_elements, kv_elements = tokens * heads * d, tokens * kv_heads * d
+            copies = 2.0 * w * (q_elements + 2.0 * kv_elements)
+            p.memory("qkv_copies", "forward", copies + 2.0 * w * (q_elements + kv_elements))
+            p.memory("qkv_copies.backward", "backward", copies)
         if model.attention_nan_to_num:  # metaseq: torch.nan_to_num(scores) before the fused softmax
             p.memory("scores_nan_to_num", "forward", 2.0 * w * scores)  # read, write
             # grad · isfinite(scores): read the scores, write and read a 1-byte mask, read the gradient, write
@@ -641,7 +648,7 @@ def _job_key(
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
     flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics, model.rotary_fraction)
-    flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block)
+    flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block, model.attention_qkv_copies)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -396,6 +396,15 @@ class ModelConfig(_Section):
     one more memory-bound read and write of the scores in the forward pass (and its recompute), and in the
     backward its ``grad · isfinite(scores)`` (read scores, write and read the 1-byte mask, read the gradient,
     write). Needs attention: standard."""
+    attention_qkv_copies: bool = False
+    """metaseq's training attention (``ModelParallelMultiheadAttention``) moves q, k and v through kernels of their
+    own where Megatron-LM keeps views: ``split_tensor_along_last_dim(kvq, 3, contiguous_split_chunks=True)`` copies
+    the three chunks out of the fused projection, and q and k are each multiplied by √scaling before ``baddbmm``
+    (Megatron passes the scale as ``baddbmm``'s alpha); in the backward the gradients of q, k and v come back from
+    their transposed batched-GEMM layout through ``ViewBackward``'s reshape, a copy each (Megatron's views of the
+    chunks split without one). Forward: read and write q, k, v (copies) and q, k (products); backward: read and write
+    q, k, v. The products' backward is the multiply ``baddbmm``'s alpha costs Megatron too. Needs attention:
+    standard."""
     mlp_fused_bias: bool = True
     """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,
     bias-GeLU) and fc2's bias, dropout and residual add into one kernel (``bias_dropout_add_fused_train``).
@@ -1412,6 +1421,11 @@ class Scenario(_Section):
             raise _FieldError(
                 "model.attention_nan_to_num",
                 "cleans the materialised s×s scores: needs attention: standard (flash attention keeps none)",
+            )
+        if self.model.attention_qkv_copies and self.model.attention != "standard":
+            raise _FieldError(
+                "model.attention_qkv_copies",
+                "is metaseq's standard attention path (baddbmm over copied q, k, v): needs attention: standard",
             )
         if self.model.attention_kernel != "device" and self.model.attention != "flash":
             raise _FieldError(

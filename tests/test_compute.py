@@ -395,10 +395,46 @@ def test_metaseq_nan_to_num_over_the_scores_by_hand() -> None:
         assert redo.backward_s - redo_plain.backward_s == pytest.approx(4 * (8 + 4) * scores / rate, rel=1e-9)
 
 
-def test_nan_to_num_needs_materialised_scores() -> None:
+def test_metaseq_qkv_copies_by_hand() -> None:
+    """metaseq's training attention copies k, v and q out of the fused projection (contiguous_split_chunks=True) and
+    multiplies q and k by √scaling as kernels of their own; its backward reshapes the q, k and v gradients out of the
+    batched GEMMs' transposed layout, a copy each. One layer, micro-batch 1, s = 2048, h = 1024 (16 heads of 64), bf16,
+    TP 2: q, k and v are 2048 · 512 = 1,048,576 elements each on a rank. Forward: 3 copies + 2 products, each a read
+    and a write of 2 bytes: 5 · 4 · 1,048,576 = 20,971,520 bytes; backward: 3 copies, 12,582,912 bytes; at the H100's
+    achievable 0.83·3.35 TB/s over its 0.71 sustained fraction. Megatron's views and baddbmm's alpha cost none of it;
+    full recomputation reruns the forward one."""
+    from dpsim.compute import compute_times
+
+    data = _scenario().model_dump(mode="json")
+    data["cluster"] = {**data["cluster"], "workers_per_node": 2}
+    data["training"] = {**data["training"], "tensor_parallel": 2}
+    plain = scenario_from_dict(data)
+    data["model"] = {**data["model"], "attention_qkv_copies": True}
+    copied = scenario_from_dict(data)
+    kernels = {(k.name, k.phase): k for k in layer_kernels(copied.model, copied.cluster.device, "bf16", 1, 2)}
+    elements = 2048 * 512
+    rate = 3.35e12 * 0.83 * 0.71
+    assert kernels[("qkv_copies", "forward")].bytes == 20 * elements
+    assert kernels[("qkv_copies", "forward")].seconds == pytest.approx(20 * elements / rate, rel=1e-12)
+    assert kernels[("qkv_copies.backward", "backward")].bytes == 12 * elements
+    assert ("qkv_copies", "forward") not in {
+        (k.name, k.phase) for k in layer_kernels(plain.model, plain.cluster.device, "bf16", 1, 2)
+    }
+    base, more = compute_times(plain), compute_times(copied)
+    assert more.forward_s - base.forward_s == pytest.approx(4 * 20 * elements / rate, rel=1e-9)
+    assert more.backward_s - base.backward_s == pytest.approx(4 * 12 * elements / rate, rel=1e-9)
+    full = {**data["training"], "activation_recomputation": "full"}
+    redo = compute_times(scenario_from_dict({**data, "training": full}))
+    redo_plain = compute_times(scenario_from_dict({**plain.model_dump(mode="json"), "training": full}))
+    assert redo.backward_s - redo_plain.backward_s == pytest.approx(4 * (12 + 20) * elements / rate, rel=1e-9)
+
+
+@pytest.mark.parametrize("field", ["attention_nan_to_num", "attention_qkv_copies"])
+def test_metaseq_attention_fields_need_materialised_scores(field: str) -> None:
+    """Both describe metaseq's standard attention path (baddbmm, the s×s scores): refused with flash attention."""
     from dpsim.errors import ScenarioError
 
-    with pytest.raises(ScenarioError, match=r"model\.attention_nan_to_num"):
+    with pytest.raises(ScenarioError, match=rf"model\.{field}"):
         scenario_from_dict(
             {
                 "model": {
@@ -408,7 +444,7 @@ def test_nan_to_num_needs_materialised_scores() -> None:
                     "seq_len": 2048,
                     "vocab": 32000,
                     "attention": "flash",
-                    "attention_nan_to_num": True,
+                    field: True,
                 },
                 "cluster": {"device": "h100-sxm"},
                 "training": {"global_batch": 4, "micro_batch": 1},

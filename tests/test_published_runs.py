@@ -272,6 +272,8 @@ def test_opt_175b_configuration_matches_its_sources() -> None:
     assert scenario.model.num_parameters == pytest.approx(175e9, rel=0.005)
     # --activation-fn relu: metaseq's _ffn keeps skip_bias_add for GeLU only, so no fused MLP biases
     assert not scenario.model.mlp_fused_bias
+    # its training attention copies the q, k, v chunks and scales q and k as kernels of their own
+    assert scenario.model.attention_qkv_copies
 
 
 def test_opt_175b_147_is_the_logged_throughput() -> None:
