@@ -589,7 +589,9 @@ def _mt_nlg_530b(gpus: int, seconds: float) -> PublishedRun:
             # gradients into an fp32 buffer (update_hp_grads), as for BLOOM: not autograd's 16-bit param.grad
             **_deepspeed_pipeline(1920, 1, 8, 35, precision="bf16", gradient_accumulation_pass="fp32_copy"),
         },
-        assumptions="micro-batch 1 (not stated; Megatron's 530B runs on the same cluster use 1; at 2 the "
+        assumptions="micro-batch 1 (not stated; Megatron's 530B runs on the same cluster use 1, and BigScience's "
+        "tr8-104B chronicle, reconstructing MT-NLG's launch from the published details, writes MICRO_BATCH_SIZE=1, "
+        "itself an inference; at 2 the "
         "prediction is 57.2 / 48.4 / 42.5 s, +5.1 / +3.8 / +4.6 %, but choosing it by that match would be "
         "fitting), full recomputation (not stated; without it the model's memory estimate is 96.5 GiB, and the "
         "paper's TFLOP/s equal eq. (3), which counts the recomputed forward), ZeRO stage 1 (not stated; with "
