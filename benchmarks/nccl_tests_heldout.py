@@ -8,7 +8,10 @@ cloud and vendor repositories), each with its source, and priced with the table'
 catalog device and links, GPUs, NICs, and the NCCL environment its command line sets — before
 any model change. :data:`FIRST_PREDICTION` keeps those first figures (dpsim at commit eeefdbb,
 ``--engine analytic`` and ``--engine sim`` alike), so a later change shows what it did to rows it
-was not built on, and the current prediction sits next to it.
+was not built on, and the current prediction sits next to it. Seven rows were added later (at d11244b, nothing
+changed for them: their first prediction is the prediction then): the two single-node figures of nccl#1221's
+platform, that thread's own statement that its one node gives what its two nodes give, and a p5 series over 2 to 32
+nodes on a current NCCL (2.27.7), which says whether the 8-node p5 row's miss (NCCL 2.19.1) is the network.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -52,6 +55,27 @@ _B300_NOTE = (
     "(same NVLink 5: 18 links, NCCL's SM100 per-link rate)"
 )
 
+_P5_SERIES = (
+    "https://github.com/crazyguitar/aws-gpu-communication-benchmark/blob/"
+    "a77f70db668034b75db9a430b3cd718f59a6c232/data/nccl_all_reduce.csv"
+)
+_P5_SERIES_NOTE = (
+    "SageMaker HyperPod ml.p5.48xlarge (8 H100, 32 x 100G EFA a node, taken as one 400G port a GPU as in the p5 "
+    "curve), the repository's Dockerfile and k8s/nccl_all_reduce_perf.yaml at the same commit: NCCL 2.27.7, "
+    "aws-ofi-nccl 1.16.3 with its tuner plugin (NCCL_TUNER_PLUGIN, which picks the algorithm: not modelled, dpsim "
+    "picks as NCCL's own tuner), NCCL_BUFFSIZE=8388608, all_reduce_perf -b 32M -e 8192M -n 1000; 8 GiB "
+    "out-of-place busbw {b}"
+)
+
+
+def _p5_series(nodes: int, busbw: float) -> PublishedRun:
+    return PublishedRun(
+        f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
+        8 * GiB, busbw, _P5_SERIES, note=_P5_SERIES_NOTE.format(b=busbw),
+        inter_fields=(("bandwidth", "400 Gbit/s"),), communication=(("nccl_buffsize", "8 MiB"),),
+    )  # fmt: skip
+
+
 HELDOUT: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8 p4d, 1 node", "a100-40gb", 1, 8, "nvlink3", "efa", 4, "auto", 1 * GiB, 230.77, _P4D,
@@ -76,6 +100,18 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "all_reduce 4 GB on NCCL 2.19.1 (commit f9c3dc2): out-of-place 30196 us, 280.03 GB/s; 2.19.3 gave 104.20 "
         "(its NVLS-tree chunk cut to 64 KiB on many nodes, which the PR removes: 279.78)",
         inter_fields=(("bandwidth", "400 Gbit/s"),),
+    ),
+    *(_p5_series(n, b) for n, b in ((2, 477.71), (4, 356.99), (8, 355.36), (16, 356.27), (32, 321.10))),
+    PublishedRun(
+        "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0", "h100-sxm", 1, 8, "nvlink4", "400gbe", 8, "auto",
+        8 * GiB, 330.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes "
+        "or 2 nodes: the same figures on one node as on two (ring and tree left: communication.nccl_algo)",
+        communication=(("nccl_algo", ("ring", "tree")),),
+    ),
+    PublishedRun(
+        "H100 x8, 1 node of the RoCE platform (NVLS on)", "h100-sxm", 1, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB,
+        430.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes or 2 "
+        "nodes",
     ),
     PublishedRun(
         "H100 x8, 2 nodes, 8x 400G RoCE (NVLS on)", "h100-sxm", 2, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB,
@@ -129,6 +165,13 @@ FIRST_PREDICTION: dict[str, float] = {
     "A100 x8 p4d, 3 nodes, 4x 100G EFA": 55.2,
     "A100 x8 p4d, 4 nodes, 4x 100G EFA": 47.6,
     "H100 x8 p5, 8 nodes, EFA (NVLS-tree)": 361.5,
+    "H100 x8 p5, 2 nodes, EFA (NCCL 2.27.7)": 460.7,
+    "H100 x8 p5, 4 nodes, EFA (NCCL 2.27.7)": 381.1,
+    "H100 x8 p5, 8 nodes, EFA (NCCL 2.27.7)": 362.7,
+    "H100 x8 p5, 16 nodes, EFA (NCCL 2.27.7)": 362.4,
+    "H100 x8 p5, 32 nodes, EFA (NCCL 2.27.7)": 362.1,
+    "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0": 370.3,
+    "H100 x8, 1 node of the RoCE platform (NVLS on)": 489.9,
     "H100 x8, 2 nodes, 8x 400G RoCE (NVLS on)": 460.7,
     "H100 x8, 2 nodes, 8x 400G RoCE, NVLS_ENABLE=0": 374.8,
     "H100 x8, 4 nodes, 8x 400G RoCE": 373.6,

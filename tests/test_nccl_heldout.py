@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from _bench import load_benchmark
 
@@ -20,3 +22,31 @@ def test_engines_agree_on_heldout_row(run: object) -> None:
     analytic = MODULE.predict(run)["predicted_gbps"]
     sim = MODULE.predict(run, "sim")["predicted_gbps"]
     assert sim == pytest.approx(analytic, rel=0.01)
+
+
+def test_the_roce_platforms_slow_node_does_not_move_its_multi_node_ring() -> None:
+    """nccl#1221: the thread's one node gives 330 (ring), as do its two nodes; dpsim prices the node at 370.3.
+
+    An NVLink rate taken from that one-node figure (efficiency 0.824 x 330 / 370.3) brings the one-node ring to 330
+    but leaves the 2-node ring where it was: on 8 rails one ring edge in eight leaves a node through a NIC, so each
+    GPU's NVLink port carries 7/8 of the ring's bus rate, and the NICs (8 x 47 GB/s = 376) bind first. By hand:
+    7/8 x 376 = 329 GB/s through a port that gives 330. (README: the held-out rows, 8 x 400G RoCE.)"""
+    from dpsim.cli_collective import collective_rows, machine_scenario
+
+    (one,) = [r for r in MODULE.HELDOUT if r.name == "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0"]
+    (two,) = [r for r in MODULE.HELDOUT if r.name == "H100 x8, 2 nodes, 8x 400G RoCE, NVLS_ENABLE=0"]
+    catalog = 20.6 / 25.0  # nvlink4: NCCL's SM90_NVLINK_BW of a 25 GB/s link
+    slow = catalog * 330.0 / MODULE.FIRST_PREDICTION[one.name]
+
+    def busbw(run: Any, efficiency: float) -> float:
+        inter = {"preset": run.inter, "nics_per_node": run.nics_per_node}
+        scenario = machine_scenario(
+            run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm,
+            communication=dict(run.communication), intra_node={"preset": run.intra, "efficiency": efficiency},
+        )  # fmt: skip
+        return float(collective_rows(scenario, run.op, [run.size_bytes])[0]["busbw_Bps"]) / 1e9
+
+    assert busbw(one, catalog) == pytest.approx(370.3, abs=0.05)
+    assert busbw(one, slow) == pytest.approx(330.0, rel=1e-3)
+    assert busbw(two, slow) == pytest.approx(busbw(two, catalog), rel=1e-9)
+    assert busbw(two, catalog) == pytest.approx(8 * 47.0, rel=0.01)
