@@ -286,32 +286,25 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         lat, pb = _envelope(timed, per_byte)
         apart = apart or len(lat) > 1
         steps.append((phase.repeat, lat, pb))
-    tuner = host_tree_tuner(schedule, cluster)
-    left_out = left_out_per_byte / per_byte_total if per_byte_total > 0 else 0.0
-    left_out_lat = left_out_latency / latency_total if latency_total > 0 else 0.0
+    seconds_per_byte, envelope, base_s = per_byte_total, tuple(steps) if apart else (), schedule.base_latency_s
+    fill: PipelineFill | None = None
     if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
         fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)  # the chunk level's fill
-        fluid = fluid_seconds_per_byte(schedule, cluster)
-        return LinearCost(
-            latency_total, fluid, tuner, network_total, (), schedule.base_latency_s, fill, left_out, left_out_lat
-        )
-    if not lock_step(schedule, cluster):
-        fluid = fluid_seconds_per_byte(schedule, cluster)
-        return LinearCost(
-            latency_total, fluid, tuner, network_total, unestimated=left_out, unestimated_latency=left_out_lat
-        )
-    envelope = tuple(steps) if apart else ()
-    fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
+        seconds_per_byte, envelope = fluid_seconds_per_byte(schedule, cluster), ()
+    elif not lock_step(schedule, cluster):  # the ranks do not move phase by phase: the fluid run's rate
+        seconds_per_byte, envelope, base_s = fluid_seconds_per_byte(schedule, cluster), (), 0.0
+    else:
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
     return LinearCost(
         latency_total,
-        per_byte_total,
-        tuner,
+        seconds_per_byte,
+        host_tree_tuner(schedule, cluster),
         network_total,
         envelope,
-        schedule.base_latency_s,
+        base_s,
         fill,
-        left_out,
-        left_out_lat,
+        unestimated=left_out_per_byte / per_byte_total if per_byte_total > 0 else 0.0,
+        unestimated_latency=left_out_latency / latency_total if latency_total > 0 else 0.0,
     )
 
 
