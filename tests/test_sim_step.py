@@ -281,3 +281,35 @@ def test_calibration_profile_is_used_like_the_analytic_engine(tmp_path: Any) -> 
     assert sim.compute_s == pytest.approx(analytic.compute_s, rel=1e-9)
     assert 0 < analytic.compute_s - measured <= analytic.extra["ddp_bucket_copy_s"]
     assert _rel(sim.step_time_s, analytic.step_time_s) < 0.01
+
+
+def test_a_simulated_step_builds_its_cluster_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulator runs on the analytic engine's cluster of the data-parallel group, which the analytic step
+    its result carries prices on: one build of the links (it built the same cluster twice, O(ranks) each). With
+    a degraded node the simulator's links differ from the analytic engine's: two, as before."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.sim.cluster import Cluster
+
+    builds: list[tuple[int, bool]] = []
+    build = Cluster.from_fabric.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Cluster], fabric: Any, degraded: Any = None) -> Cluster:
+        builds.append((fabric.world_size, bool(degraded)))
+        return build(cls, fabric, degraded)  # type: ignore[no-any-return]
+
+    for scenario, expected in [
+        (make(), [(8, False)]),
+        (make(**{"variability.degraded_links": [{"node": 1, "factor": 0.5}]}), [(8, True), (8, False)]),
+    ]:
+        cf._priced.cache_clear()
+        cf._uses.cache_clear()
+        cf._CLUSTER.clear()
+        monkeypatch.setattr(Cluster, "from_fabric", classmethod(counted))
+        result = simulate(scenario, fidelity="chunk")
+        monkeypatch.undo()
+        assert builds == expected
+        builds.clear()
+        cf._priced.cache_clear()
+        cf._uses.cache_clear()
+        cf._CLUSTER.clear()
+        assert simulate(scenario, fidelity="chunk") == result  # the same step with the clusters built afresh

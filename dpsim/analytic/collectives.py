@@ -49,6 +49,7 @@ __all__ = [
     "allreduce_time",
     "broadcast_time",
     "busbw_factor",
+    "cluster_of",
     "collective",
     "collective_job",
     "communicator_relays",
@@ -330,14 +331,15 @@ class CollectiveChoice:
 
 
 _CLUSTER: list[tuple[Fabric, Cluster]] = []
-"""The cluster :func:`_cluster` keeps: (fabric, its cluster), at most one."""
+"""The cluster :func:`cluster_of` keeps: (fabric, its cluster), at most one."""
 
 
-def _cluster(fabric: Fabric) -> Cluster:
+def cluster_of(fabric: Fabric) -> Cluster:
     """The links of ``fabric`` (:meth:`dpsim.sim.cluster.Cluster.from_fabric`), built once for every collective
     priced on it. A step prices several on one fabric (HYBRID_SHARD: the shard groups' reduce-scatter and
     all-gather, the replica groups' all-reduce, and the links each loads) and each built the same cluster again,
-    O(ranks) with a large constant (5 builds of 131,072 ranks, 3.5-5 us a rank each). Pricing only reads it.
+    O(ranks) with a large constant (5 builds of 131,072 ranks, 3.5-5 us a rank each). Pricing only reads it,
+    and so does the simulator, which runs on it too (:func:`dpsim.sim.simulate.build_cluster`).
     One is kept, dropped before the next fabric's is built: never two large clusters at once (a sweep)."""
     from dpsim.sim.cluster import Cluster
 
@@ -359,7 +361,7 @@ def _priced(
     from dpsim.sim import collectives
     from dpsim.sim.fast import phase_cost
 
-    cluster = _cluster(fabric)
+    cluster = cluster_of(fabric)
     out = []
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     for schedule in collectives.candidates(op, algorithm, layout, protocol):
@@ -433,7 +435,7 @@ def _uses(
     from dpsim.sim import collectives
     from dpsim.sim.cost import link_uses
 
-    cluster = _cluster(fabric)
+    cluster = cluster_of(fabric)
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
     out = []
     for schedule in collectives.candidates(op, algorithm, layout, protocol):

@@ -17,6 +17,7 @@ import numpy as np
 
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
+from dpsim.analytic.collectives import cluster_of
 from dpsim.analytic.parallel import tensor_parallel_hidden_time
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
 from dpsim.buckets import (
@@ -71,11 +72,13 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     :func:`dpsim.analytic.step.fabric_of` (achievable bandwidths, NICs, topology; the
     profile's fitted links when calibrated) and :func:`~dpsim.analytic.step.dp_fabric` (with
     tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its share
-    of the NICs), so both engines run the collectives on the same links.
+    of the NICs), so both engines run the collectives on the same links. Without degraded nodes it is the
+    analytic engine's own cluster of that fabric (:func:`~dpsim.analytic.collectives.cluster_of`), built once
+    for both: the simulator's result carries the analytic step, which prices on it.
     """
     group = dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile))
     degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < group.nodes}
-    return Cluster.from_fabric(group, degraded)
+    return Cluster.from_fabric(group, degraded) if degraded else cluster_of(group)
 
 
 def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
