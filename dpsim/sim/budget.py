@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIMIT_S",
+    "LINK_LOAD_ROUTES",
     "MEMORY_LIMIT_BYTES",
     "PRICING_LIMIT_S",
     "Budget",
@@ -51,6 +52,7 @@ __all__ = [
     "estimate_collective",
     "guard_layout",
     "layout_of",
+    "link_load_pricing",
     "pipeline_operations",
     "priced_transfers",
     "scenario_pricing",
@@ -482,6 +484,15 @@ of that width on top of :data:`PRICE_TRANSFER_S`. Measured with ``dpsim run`` (`
 NIC) on the loaded shared machine: 2,048 / 4,096 / 8,192 nodes took 6.9 / 48 / 358 s and 1.0 / 3.8 / 14.9 GB
 (peak RSS), 25 B and 0.06-0.2 us per (tree transfer x link); the guard priced them as 0.1-0.5 s and 0.02-0.05
 GiB before, and 8,192 nodes ran out of memory."""
+LINK_LOAD_ROUTES = 2
+"""FSDP HYBRID_SHARD prices its two streams with the links each phase loads (:func:`dpsim.analytic.collectives.
+collective_job`, :func:`dpsim.sim.cost.link_uses`): every phase of every candidate of the shard groups'
+reduce-scatter and of the replica groups' all-reduce, tiled over the groups, routed ``LINK_LOAD_ROUTES`` times
+more (its transfer times, then its links), each transfer at :data:`PRICE_TRANSFER_S` (:func:`link_load_pricing`).
+Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over 4,096 nodes x 8 H100 (``auto``, shard groups of
+8): 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in 0.51 s; ``ring``: 0.59 M in
+0.14 s, which the guard counts to the transfer (``direct`` and halving-doubling about twice: their pricing's
+second lock-step pass is counted too). Not counted: the two floats a link each phase keeps (``LinkUse``)."""
 PRICING_LIMIT_S = 30.0
 """Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
 ``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
@@ -641,23 +652,50 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     """What pricing a training step's data-parallel collectives costs (both engines price them once).
 
     The all-reduce of the gradient buckets over one data-parallel group, and with ZeRO or FSDP its
-    reduce-scatter and all-gather (HYBRID_SHARD's groups tile the same ranks). The simulator's fast level
-    prices the schedules again (``engine="sim"``: twice the time).
+    reduce-scatter and all-gather (HYBRID_SHARD's groups tile the same ranks), and HYBRID_SHARD's link-load
+    pass (:func:`link_load_pricing`). The simulator's fast level prices the schedules again (``engine="sim"``:
+    twice the time).
     """
 
-    group, ops, algorithm = _pricing_key(scenario)
+    group, ops, algorithm, shard = _pricing_key(scenario)
     layout, hops = layout_of(group), ring_hops(group)
     parts = [estimate_collective(op, algorithm, group.protocol, layout, "analytic", 1, 0, hops) for op in ops]
-    pricing_s = sum(p.pricing_s for p in parts)
+    loads = link_load_pricing(algorithm, group.protocol, layout, shard, hops) if shard else None
+    pricing_s = sum(p.pricing_s for p in parts) + (loads.pricing_s if loads else 0.0)
+    what = " + ".join(ops) + (f" + {loads.op}" if loads else "")
     return CollectiveBudget(
-        " + ".join(ops), algorithm, group.world_size, sum(p.transfers for p in parts), 0, engine,
-        "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
-        sum(p.memory_bytes for p in parts), parts[0].hops,
+        what, algorithm, group.world_size, sum(p.transfers for p in parts) + (loads.transfers if loads else 0), 0,
+        engine, "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
+        sum(p.memory_bytes for p in parts) + (loads.memory_bytes if loads else 0.0), parts[0].hops,
     )  # fmt: skip
 
 
-def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str]:
-    """What pricing a step's collectives depends on: the data-parallel group, the operations, the algorithm."""
+def link_load_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, hops: int = 0) -> CollectiveBudget:
+    """What HYBRID_SHARD's link-load pass costs (:data:`LINK_LOAD_ROUTES`) over groups of ``shard`` ranks on
+    ``layout``: the reduce-scatter in every shard group and the all-reduce in every replica group, each counted
+    on its group's layout (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups."""
+    from dpsim.sim.collectives.groups import Groups
+
+    transfers, held, largest, far = 0, 0, 0, 0
+    for op, groups in zip(("reduce_scatter", "allreduce"), Groups.hybrid(layout.world, shard), strict=True):
+        part = groups.layout(layout)
+        count = layout.world // groups.size
+        routed, kept, widest = priced_transfers(op, algorithm, protocol, part)
+        transfers += LINK_LOAD_ROUTES * count * routed
+        held, largest = held + count * kept, max(largest, count * widest)
+        if hops > 1:
+            far += LINK_LOAD_ROUTES * count * priced_transfers(op, algorithm, protocol, part, far=True)[0]
+    return CollectiveBudget(
+        "the link loads of reduce_scatter and allreduce", algorithm, layout.world, transfers, 0, "analytic",
+        "analytic", transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S,
+        transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S, held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES,
+        hops if hops > 1 else 0,
+    )  # fmt: skip
+
+
+def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int]:
+    """What pricing a step's collectives depends on: the data-parallel group, the operations, the algorithm, and
+    HYBRID_SHARD's shard group (its streams' link loads, :data:`LINK_LOAD_ROUTES`; 0: none)."""
     from dpsim.analytic.step import algorithm_of, dp_fabric
 
     traffic = step_traffic(scenario)
@@ -668,6 +706,7 @@ def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str]:
         + (["reduce_scatter", "all_gather"] if sharded else [])
         + (["broadcast"] if traffic.post_step_broadcast else []),
         algorithm_of(scenario),
+        traffic.shard_ranks if traffic.replicas > 1 else 0,
     )
 
 
@@ -694,8 +733,8 @@ def check_total(
     count = 0
     for where, scenario in scenarios:
         count += 1
-        group, ops, algorithm = _pricing_key(scenario)
-        key = (group, tuple(ops), algorithm)
+        group, ops, algorithm, shard = _pricing_key(scenario)
+        key = (group, tuple(ops), algorithm, shard)
         try:
             pricing = priced.get(key) or check_pricing(scenario, allow_long, engine)
             simulation = check(scenario, allow_long=allow_long).seconds if engine == "sim" else 0.0
