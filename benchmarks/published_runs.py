@@ -38,6 +38,9 @@ throughput tables (``FOUNDRY_RUNS``: twenty rows, 125M-70B on A100 and H100 unde
 their own, printed with their first prediction. So are torchtitan's published Llama 3.1 rows (``TORCHTITAN_RUNS``:
 FSDP2, TP, torch.compile, Float8, AsyncTP on Meta's Grand Teton H100s and Trainy's H200s) and NeMo 24.07's FP8 rows with
 tensor or pipeline parallelism (``NEMO_2407_HELD_OUT``), each added as a pure prediction with its first prediction.
+``SCALING_RUNS`` is strong scaling (one model and global batch on more GPUs): Narayanan et al. 2021 Table 2 (PTD-P
+and ZeRO-3 for 175B and 530B) and MegaScale's Megatron-LM baseline (Jiang et al. 2024 Tables 2-3, 256 to 12,288
+GPUs), printed with their first prediction and, per series, the per-GPU throughput kept and the error's trend.
 """
 
 from __future__ import annotations
@@ -63,10 +66,14 @@ __all__ = [
     "FOUNDRY_RUNS",
     "H100_CALIBRATION_RUNS",
     "HELD_OUT_RUNS",
+    "MEGASCALE_FLOPS_PER_TOKEN",
     "NEMO_2407_HELD_OUT",
     "PUBLISHED_RUNS",
+    "SCALING_FIRST_PREDICTION",
+    "SCALING_RUNS",
     "TORCHTITAN_RUNS",
     "PublishedRun",
+    "fixed_cost_fit",
     "foundry_gemm_ceiling",
     "foundry_hardware_utilization",
     "foundry_mfu",
@@ -76,6 +83,10 @@ __all__ = [
     "pipeline_slot_fit",
     "pipeline_slot_pairs",
     "predict_run",
+    "scaling_retention",
+    "scaling_series",
+    "scaling_slope",
+    "step_seconds",
     "with_device",
 ]
 
@@ -1110,6 +1121,13 @@ def _neox_flops_per_iteration(scenario: Scenario) -> float:
     return float(t.global_batch * m.seq_len * (6.0 * m.num_parameters + 60.0 * m.seq_len * m.hidden * m.layers))
 
 
+def _line_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares line y = a·x + c: (a, c)."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    a = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return a, my - a * mx
+
+
 def _pipeline_slots(runs: Sequence[PublishedRun]) -> list[float]:
     """m + p − 1 of each run: its 1F1B micro-batch slots (m micro-batches a pipeline, p stages)."""
     xs = []
@@ -1138,11 +1156,7 @@ def pipeline_slot_fit(runs: Sequence[PublishedRun], seconds: Sequence[float]) ->
     parallelism (m = micro-batches per pipeline, p = stages): a is the time of one 1F1B micro-batch slot
     (its forward, recomputation and backward on the slowest stage), c what every step adds once
     (gradient reduction, optimizer). Returns (a, c)."""
-    xs = _pipeline_slots(runs)
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(seconds) / n
-    a = sum((x - mx) * (y - my) for x, y in zip(xs, seconds, strict=True)) / sum((x - mx) ** 2 for x in xs)
-    return a, my - a * mx
+    return _line_fit(_pipeline_slots(runs), seconds)
 
 
 def predict_run(run: PublishedRun, engine: str = "analytic") -> tuple[float, StepResult]:
@@ -1174,9 +1188,7 @@ def relative_error(run: PublishedRun, predicted: float) -> float:
 def error_trend(runs: Sequence[PublishedRun], errors: Sequence[float]) -> float:
     """Least-squares slope of relative error (points) against log10 of the model's parameters."""
     xs = [math.log10(scenario_from_dict(dict(r.scenario)).model.num_parameters) for r in runs]
-    ys = [100.0 * e for e in errors]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+    return _line_fit(xs, [100.0 * e for e in errors])[0]
 
 
 def how_compute_was_priced(result: StepResult) -> str:
@@ -1762,6 +1774,311 @@ TORCHTITAN_FIRST_PREDICTION: dict[str, float] = {
 into."""
 
 
+# --- Data-parallel scaling at a fixed global batch (strong scaling): a held-out group of its own -------------------
+# What dpsim is for: the same model and batch on more and more GPUs, where the published runs lose efficiency.
+#
+# Narayanan et al. 2021 (SC'21, arXiv:2104.04473v5), Table 2 and §5.2 ("Comparison to ZeRO-3"): GPT-3 175B (174.6B:
+# 96 layers, hidden 12,288, 96 heads) and the 529.6B model of Table 1, "We keep the global batch size the same as we
+# increase the number of GPUs"; Selene DGX A100 80GB, s = 2,048, V = 51,200 (§5). Columns copied: scheme, parameters,
+# model-parallel size, batch, GPUs, micro-batch, achieved teraFLOP/s per GPU (eq. 3, which counts the recomputed
+# forward). The table does not split the model-parallel size: 96 is TP 8 x PP 12 as in the paper's own run of the same
+# model on 96 GPUs (examples/sc21/run_figure_12.sh, INTERLEAVED=YES: TP 8, PP 12, MBS 1, --num-layers-per-virtual-
+# pipeline-stage 2, --recompute-method uniform, DDP local), and 280 is TP 8 x PP 35 as in Table 1's 529.6B row
+# (run_table_1.sh: one layer per virtual stage). "ZeRO-3 without Model Parallelism": DeepSpeed's ZeRO-3 "integrated
+# into our codebase" (§5.2), one micro-batch per step in every row (batch = GPUs x micro-batch); its DeepSpeed
+# settings are not stated (DeepSpeed's defaults here).
+#
+# Jiang et al. 2024, "MegaScale: Scaling Large Language Model Training to More Than 10,000 GPUs" (NSDI'24,
+# arXiv:2402.15627v1), Table 2: strong scaling of a 175B model, the Megatron-LM baseline rows (Megatron-LM commit
+# 285068c8, §6.1), throughput in tokens/s at batch 768 on 256-1,024 GPUs and 6,144 on 3,072-12,288 (divided by the
+# GPUs); Table 3 row 1: the baseline at batch 256 on 256 GPUs, given only as 47.7 % MFU (47.7 % of 312 TFLOP/s over
+# the paper's model FLOPs a token, MEGASCALE_FLOPS_PER_TOKEN, which turns Table 2's throughput into its MFU column to
+# 0.1 point). Table 1: 175B = 128 heads, hidden 12,288, 96 layers, TP 8, PP 8; §6.1: interleaved with six chunks,
+# sequence 2,048, vocabulary 64,000; §3.6: eight 200G NICs a server, one rail each, a three-layer 1:1 CLOS; "NVIDIA
+# Ampere GPUs" (§6) whose MFU is counted against 312 TFLOP/s. MegaScale's own rows are not modelled: dpsim has no
+# sliding-window attention or LAMB, and its parallel block (model.parallel_block) has no sequence-parallel form, which
+# MegaScale runs (their Figure 3).
+def _narayanan_table2_ptdp(params_b: float, gpus: int, tflops: float) -> PublishedRun:
+    """A PTD-P row of Narayanan et al. 2021 Table 2 (micro-batch 1), configured as the paper's own scripts run the
+    same model: GPT-3 175B as run_figure_12.sh (TP 8, PP 12, two layers a virtual stage), 529.6B as Table 1's row."""
+    if params_b == 174.6:
+        run = _megatron_table1(
+            174.6, 96, 12288, 96, 8, 12, gpus, 1536, tflops, micro_batch=1, layers_per_virtual_stage=2
+        )
+    else:
+        run = _megatron_table1(
+            529.6, 128, 20480, 105, 8, 35, gpus, 2240, tflops, micro_batch=1, layers_per_virtual_stage=1
+        )
+    return replace(
+        run,
+        name=f"Narayanan T2 PTD-P {params_b:g}B on {gpus}",
+        source="Narayanan et al. 2021 (arXiv:2104.04473) Table 2 and §5.2; NVIDIA/Megatron-LM examples/sc21/"
+        + ("run_figure_12.sh" if params_b == 174.6 else "run_table_1.sh"),
+        scenario={**run.scenario, "name": f"narayanan-t2-ptdp-{params_b:g}b-{gpus}"},
+        assumptions="model-parallel size split as the paper's own run of the model (TP 8; PP 12 or 35); "
+        + run.assumptions,
+    )
+
+
+def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch: int, tflops: float) -> PublishedRun:
+    """A "ZeRO-3 without Model Parallelism" row of Narayanan et al. 2021 Table 2: DeepSpeed ZeRO-3 over every GPU,
+    no tensor or pipeline parallelism, one micro-batch a step."""
+    layers, hidden, heads = (96, 12288, 96) if params_b == 174.6 else (105, 20480, 128)
+    return PublishedRun(
+        name=f"Narayanan T2 ZeRO-3 {params_b:g}B on {gpus}",
+        source="Narayanan et al. 2021 (arXiv:2104.04473) Table 2 and §5.2",
+        published_tflops_per_gpu=tflops,
+        convention="megatron",
+        scenario={
+            "name": f"narayanan-t2-zero3-{params_b:g}b-{gpus}",
+            "model": _nvidia_gpt(layers, hidden, heads),
+            "cluster": _selene(gpus),
+            "training": {
+                "global_batch": batch,
+                "micro_batch": micro_batch,
+                "zero_stage": 3,
+                "optimizer_sharding": "zero",
+                # eq. (3) counts the recomputed forward; without recomputation a 175B layer at micro-batch 4 keeps
+                # 11 GB of activations (Korthikanti et al. 2022 eq. 1), 96 of them
+                "activation_recomputation": "full",
+                "precision": "fp16",
+                "gradient_clipping": True,
+            },
+            "communication": {"algorithm": "ring"},
+        },
+        assumptions="DeepSpeed's ZeRO-3 defaults (overlap_comm, prefetch and reduce buckets; not stated), fp16 as "
+        "the PTD-P runs, full recomputation (eq. 3 counts it), ring collectives",
+        known_miss=_ZERO3_MISS,
+    )
+
+
+_ZERO3_MISS = (
+    "predicted 40-128 % faster. The published steps (eq. 3 over the table's TFLOP/s) are 81.6 / 66.7 / 66.7 s for 175B "
+    "on 384 / 768 / 1,536 GPUs and 255.5 / 179.9 / 183.7 s for 530B on 640 / 1,120 / 2,240: from the middle scale on, "
+    "doubling the GPUs does not shorten the step, as for a step bound by the parameter traffic, which per GPU does not "
+    "shrink with the data parallelism (two gathers of the whole model and a reduce-scatter a step). The prediction is "
+    "55.6 / 29.2 / 32.7 s and 158.9 / 93.7 / 131.4 s: at the smallest scale it hides all traffic behind the compute "
+    "and prices the unsharded (TP 1) GEMMs at 211 and 222 eq.-3 TFLOP/s, above every published Megatron row, where the "
+    "runs reached 144 and 138; from the middle scale on its exposed traffic grows (1.3 -> 18.6 s, 13.9 -> 91.1 s) but "
+    "stays below what the runs lost. The paper names neither the DeepSpeed release (ZeRO-3 was weeks old in early "
+    "2021) nor its settings, and gives no breakdown; DeepSpeed's per-parameter gathering and hooks of that time are "
+    "not modelled"
+)
+
+
+def _megascale_megatron(gpus: int, batch: int, tokens_per_gpu: float) -> PublishedRun:
+    """A Megatron-LM baseline row of MegaScale's strong-scaling table (Jiang et al. 2024, Table 2; Table 3 row 1
+    at batch 256): the 175B model of their Table 1 at TP 8, PP 8, six interleaved chunks."""
+    return PublishedRun(
+        name=f"MegaScale baseline b{batch} on {gpus}",
+        source="Jiang et al. 2024 (NSDI'24, arXiv:2402.15627) Tables 1-3, §3.6 and §6.1",
+        published_tflops_per_gpu=tokens_per_gpu,
+        convention="tokens",
+        scenario={
+            "name": f"megascale-megatron-175b-b{batch}-{gpus}",
+            "model": {"layers": 96, "hidden": 12288, "heads": 128, "seq_len": 2048, "vocab": 64000},
+            "cluster": {
+                "nodes": gpus // 8,
+                "workers_per_node": 8,
+                "device": "a100-80gb",
+                "intra_node": "nvlink3",
+                # eight 200G NICs a server, each on its own rail (§3.6); priced at HDR's 200 Gb/s
+                "inter_node": {"preset": "ib-hdr", "nics_per_node": 8},
+            },
+            "training": {
+                "global_batch": batch,
+                "micro_batch": 1,
+                "precision": "bf16",
+                "tensor_parallel": 8,
+                "pipeline_parallel": 8,
+                "pipeline_schedule": "interleaved",
+                "virtual_stages": 6,
+                # MegaScale's PP overlap (§3.2) is theirs: Megatron-LM's interleaved schedule of 2023 exchanges with
+                # batch_isend_irecv, waits and synchronises (overlap_p2p_comm off by default)
+                "pipeline_p2p": "synchronous",
+                # NVIDIA's recommended setting for this model (Korthikanti et al. 2022): sequence parallelism and
+                # selective recomputation; without either, 96 layers' activations do not fit in 80 GB
+                "sequence_parallel": True,
+                "activation_recomputation": "selective",
+                "gradient_clipping": True,
+                # Megatron-LM's DDP under bf16: an fp32 main_grad buffer (accumulate_allreduce_grads_in_fp32 forced),
+                # all-reduced in place after the backward (MegaScale's DP overlap, §3.2, is not in the baseline)
+                "gradient_as_bucket_view": True,
+                "optimizer_copies": "separate",
+            },
+            "communication": {"algorithm": "ring", "dtype": "fp32", "overlap": False},
+        },
+        assumptions="A100 80GB on NVLink 3 (the paper says Ampere; its MFU uses 312 TFLOP/s), bf16, micro-batch 1, "
+        "sequence parallelism with selective recomputation, standard (not flash) attention, no distributed "
+        "optimizer, gradient all-reduce in fp32 after the backward, synchronous pipeline exchanges (none stated); "
+        "8 x 200 Gb/s priced as HDR InfiniBand; ring collectives",
+    )
+
+
+MEGASCALE_FLOPS_PER_TOKEN = 6 * (96 * 12 * 12288**2 + 64000 * 12288) + 12 * 96 * 2048 * 12288
+"""MegaScale's model FLOPs a token of their 175B model: 6N + 12·l·s·h with N = 12·l·h² + V·h (l 96, h 12,288, s 2,048,
+V 64,000). With it Table 2's throughput column gives its MFU column (of 312 TFLOP/s) to 0.1 point; with an untied
+output layer (2·V·h) it does not."""
+
+
+def _megascale_tokens_per_gpu(mfu: float) -> float:
+    """Tokens a second a GPU of a row MegaScale states only as MFU (their Table 3)."""
+    return round(mfu * 312e12 / MEGASCALE_FLOPS_PER_TOKEN, 2)
+
+
+SCALING_RUNS: tuple[PublishedRun, ...] = (
+    # Narayanan et al. 2021 Table 2, PTD Parallelism: 174.6B, model-parallel 96, batch 1536, micro-batch 1
+    *(_narayanan_table2_ptdp(174.6, gpus, tflops) for gpus, tflops in ((384, 153.0), (768, 149.0), (1536, 141.0))),
+    # 529.6B, model-parallel 280, batch 2240, micro-batch 1
+    *(_narayanan_table2_ptdp(529.6, gpus, tflops) for gpus, tflops in ((560, 171.0), (1120, 167.0), (2240, 159.0))),
+    # ZeRO-3 without model parallelism: 174.6B at batch 1536 (micro-batch 4, 2, 1), 529.6B at 2560* / 2240
+    *(
+        _narayanan_table2_zero3(174.6, gpus, 1536, mb, tflops)
+        for gpus, mb, tflops in ((384, 4, 144.0), (768, 2, 88.0), (1536, 1, 44.0))
+    ),
+    *(
+        _narayanan_table2_zero3(529.6, gpus, batch, mb, tflops)
+        for gpus, batch, mb, tflops in ((640, 2560, 4, 138.0), (1120, 2240, 2, 98.0), (2240, 2240, 1, 48.0))
+    ),
+    # MegaScale Table 2, Megatron-LM: throughput (tokens/s, all GPUs) at batch 768 on 256 / 512 / 768 / 1,024 GPUs
+    # and 6,144 on 3,072 / 6,144 / 8,192 / 12,288 (the throughput column, which gives the MFU column; the iteration
+    # times, 40.0 / 21.2 / 15.2 / 11.9 / 29.02 / 14.78 / 12.24 / 8.57 s, are rounded: 15.2 s would be 103.5k)
+    *(
+        _megascale_megatron(gpus, batch, round(thousands * 1000 / gpus, 2))
+        for batch, gpus, thousands in (
+            (768, 256, 39.3),
+            (768, 512, 74.1),
+            (768, 768, 103.8),
+            (768, 1024, 132.7),
+            (6144, 3072, 433.6),
+            (6144, 6144, 851.6),
+            (6144, 8192, 1027.9),
+            (6144, 12288, 1466.8),
+        )
+    ),
+    # MegaScale Table 3 row 1: the baseline at batch 256 on 256 GPUs, 47.7 % MFU
+    _megascale_megatron(256, 256, _megascale_tokens_per_gpu(0.477)),
+)
+"""Held out: strong scaling (a fixed global batch on more GPUs) from Narayanan et al. 2021 Table 2 and MegaScale's
+Table 2 / 3 Megatron-LM baseline. Pure predictions, added after everything above was settled."""
+
+SCALING_FIRST_PREDICTION: dict[str, float] = {
+    "Narayanan T2 PTD-P 174.6B on 384": 154.8591,
+    "Narayanan T2 PTD-P 174.6B on 768": 152.9797,
+    "Narayanan T2 PTD-P 174.6B on 1536": 149.3130,
+    "Narayanan T2 PTD-P 529.6B on 560": 168.6747,
+    "Narayanan T2 PTD-P 529.6B on 1120": 166.7401,
+    "Narayanan T2 PTD-P 529.6B on 2240": 162.9983,
+    "Narayanan T2 ZeRO-3 174.6B on 384": 211.2605,
+    "Narayanan T2 ZeRO-3 174.6B on 768": 200.9503,
+    "Narayanan T2 ZeRO-3 174.6B on 1536": 89.8576,
+    "Narayanan T2 ZeRO-3 529.6B on 640": 221.9919,
+    "Narayanan T2 ZeRO-3 529.6B on 1120": 188.1750,
+    "Narayanan T2 ZeRO-3 529.6B on 2240": 67.1129,
+    "MegaScale baseline b768 on 256": 150.54,
+    "MegaScale baseline b768 on 512": 145.86,
+    "MegaScale baseline b768 on 768": 141.43,
+    "MegaScale baseline b768 on 1024": 137.22,
+    "MegaScale baseline b6144 on 3072": 147.13,
+    "MegaScale baseline b6144 on 6144": 139.63,
+    "MegaScale baseline b6144 on 8192": 134.77,
+    "MegaScale baseline b6144 on 12288": 125.09,
+    "MegaScale baseline b256 on 256": 143.08,
+}
+"""Value first predicted for each scaling row (TFLOP/s per GPU by eq. 3, or tokens/s per GPU; analytic engine, at
+main 211a9c7), before anything was looked into."""
+
+
+def scaling_series(runs: Sequence[PublishedRun]) -> dict[str, list[PublishedRun]]:
+    """The scaling rows grouped by series: the same model, scheme and global batch on more GPUs."""
+    series: dict[str, list[PublishedRun]] = {}
+    for run in runs:
+        key = run.name.rsplit(" on ", 1)[0]
+        if run.name.startswith("Narayanan T2 ZeRO-3 529.6B"):
+            key = "Narayanan T2 ZeRO-3 529.6B"  # the 640-GPU row's batch is 2,560 (Table 2's *), the others 2,240
+        series.setdefault(key, []).append(run)
+    return series
+
+
+def scaling_slope(runs: Sequence[PublishedRun], errors: Sequence[float]) -> float:
+    """Least-squares slope of relative error (points) per doubling of the GPU count."""
+    xs = [math.log2(scenario_from_dict(dict(r.scenario)).world_size) for r in runs]
+    return _line_fit(xs, [100.0 * e for e in errors])[0]
+
+
+def step_seconds(run: PublishedRun, value: float) -> float:
+    """Iteration seconds of ``value`` in ``run``'s convention (``seconds``, ``tokens``, or ``megatron``: eq. 3)."""
+    if run.convention == "seconds":
+        return value
+    scenario = scenario_from_dict(dict(run.scenario))
+    if run.convention == "tokens":
+        return scenario.tokens_per_step / (value * scenario.world_size)
+    if run.convention != "megatron":
+        raise ValueError(f"convention {run.convention}: only seconds, tokens and megatron are converted")
+    return _megatron_flops_per_iteration(scenario) / (value * 1e12 * scenario.world_size)
+
+
+def fixed_cost_fit(published: Sequence[float], predicted: Sequence[float]) -> tuple[float, float]:
+    """Least squares ``published = a · predicted + c`` over a series' iteration seconds: ``a`` how the work that
+    shrinks with the GPUs is priced, ``c`` seconds a step that the prediction misses whatever the GPU count."""
+    return _line_fit(predicted, published)
+
+
+def _per_gpu_rate(run: PublishedRun, value: float) -> float:
+    """Work a GPU does a second, up to a constant of the series: the value itself (TFLOP/s or tokens/s per GPU), or
+    1 / (seconds x GPUs)."""
+    if run.convention == "seconds":
+        return 1.0 / (value * scenario_from_dict(dict(run.scenario)).world_size)
+    return value
+
+
+def scaling_retention(runs: Sequence[PublishedRun], values: Sequence[float]) -> float:
+    """Per-GPU throughput at a series' largest GPU count over that at its smallest (1 = perfect strong scaling)."""
+    sizes = [scenario_from_dict(dict(r.scenario)).world_size for r in runs]
+    lo, hi = sizes.index(min(sizes)), sizes.index(max(sizes))
+    return _per_gpu_rate(runs[hi], values[hi]) / _per_gpu_rate(runs[lo], values[lo])
+
+
+def _print_scaling(engine: str, fractions: Mapping[str, float]) -> None:
+    """The strong-scaling rows: two groups with their first prediction, then per series how much per-GPU throughput
+    the published runs and the predictions keep from the smallest to the largest GPU count."""
+    runs = _waved(SCALING_RUNS, fractions) if fractions else SCALING_RUNS
+    zero3 = tuple(r for r in runs if " ZeRO-3 " in r.name)
+    _print_first_group(
+        "Held out, strong scaling with tensor / pipeline / data parallelism (Narayanan et al. 2021 Table 2 PTD-P; "
+        "MegaScale's Megatron-LM baseline; TFLOP/s per GPU or iteration seconds",
+        tuple(r for r in runs if r not in zero3),
+        SCALING_FIRST_PREDICTION,
+        engine,
+        "strong scaling, 3D parallel",
+    )
+    _print_first_group(
+        "Held out, strong scaling with ZeRO-3 and no model parallelism (Narayanan et al. 2021 Table 2; TFLOP/s per GPU",
+        zero3,
+        SCALING_FIRST_PREDICTION,
+        engine,
+        "strong scaling, ZeRO-3",
+    )
+    print("Per series, from the fewest to the most GPUs: per-GPU throughput kept (published / predicted) and the")
+    print("error's slope in points per doubling of the GPUs (positive: the prediction loses less than the run):")
+    for key, series in scaling_series(runs).items():
+        if len(series) < 2:
+            continue
+        predicted = [predict_run(r, engine)[0] for r in series]
+        errors = [relative_error(r, v) for r, v in zip(series, predicted, strict=True)]
+        sizes = [scenario_from_dict(dict(r.scenario)).world_size for r in series]
+        kept = scaling_retention(series, [r.published_tflops_per_gpu for r in series])
+        a, c = fixed_cost_fit(
+            [step_seconds(r, r.published_tflops_per_gpu) for r in series],
+            [step_seconds(r, v) for r, v in zip(series, predicted, strict=True)],
+        )
+        print(
+            f"  {key:<40} {min(sizes):>5}-{max(sizes):<5} GPUs: kept {100 * kept:5.1f} % / "
+            f"{100 * scaling_retention(series, predicted):5.1f} %, slope {scaling_slope(series, errors):+.2f} points, "
+            f"published s = {a:.3f} x predicted s {c:+.2f} s"
+        )
+
+
 FOUNDRY_TABLES = Path(__file__).resolve().parent / "results/llm-foundry-tables-b2a43a1/README.md"
 """llm-foundry's four result tables at ``b2a43a1``, copied verbatim (198 rows, every one FULL_SHARD)."""
 
@@ -2020,6 +2337,7 @@ def main() -> None:
         args.engine,
         "torchtitan",
     )
+    _print_scaling(args.engine, fractions)
     print(
         "\nPublished numbers in each publication's convention (TFLOP/s per GPU, tokens/s per GPU, or seconds per "
         "iteration); error = predicted / published throughput - 1; compute, exposed communication and bubble as "
