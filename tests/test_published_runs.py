@@ -829,9 +829,9 @@ def test_narayanan_table2_rows_are_the_table() -> None:
 
 
 def test_megascale_rows_are_its_tables() -> None:
-    """MegaScale (arXiv:2402.15627v1) Table 1's 175B and Table 2's Megatron-LM rows: the published value is the
-    throughput column over the GPUs, and with the paper's model FLOPs it gives the MFU column (of 312 TFLOP/s) to
-    0.1 point, an independent check of each copied number; Table 3 row 1 (47.7 %) inverts the same way."""
+    """MegaScale (arXiv:2402.15627v1) Table 1's models and the Megatron-LM baseline of Table 2 (the published value is
+    the throughput column over the GPUs), Table 3 row 1 (47.7 %) and Figure 9's labels (530B, batch = GPUs): with the
+    paper's model FLOPs each gives its MFU (of 312 TFLOP/s) to 0.1 point, an independent check of each copied number."""
     mfu = {
         (768, 256): 0.530,
         (768, 512): 0.499,
@@ -842,22 +842,22 @@ def test_megascale_rows_are_its_tables() -> None:
         (6144, 8192): 0.433,
         (6144, 12288): 0.412,
         (256, 256): 0.477,
+        (2240, 2240): 0.492,
+        (4480, 4480): 0.488,
+        (11200, 11200): 0.482,
     }
+    table1 = {96: (128, 12288, 8, 6), 105: (160, 20480, 35, 3)}  # layers: heads, hidden, PP, chunks (TP 8)
     rows = [r for r in SCALING if r.name.startswith("MegaScale")]
     assert len(rows) == len(mfu)
-    layers, hidden, seq, vocab = 96, 12288, 2048, 64000
-    flops_per_token = 6 * (12 * layers * hidden**2 + vocab * hidden) + 12 * layers * seq * hidden
-    assert flops_per_token == RUNS.MEGASCALE_FLOPS_PER_TOKEN
     for run in rows:
         s = scenario_from_dict(dict(run.scenario))
         m, t = s.model, s.training
-        assert (m.heads, m.hidden, m.layers, m.seq_len, m.vocab) == (128, 12288, 96, 2048, 64000)
-        assert (t.tensor_parallel, t.pipeline_parallel, t.pipeline_schedule, t.virtual_stages) == (
-            8,
-            8,
-            "interleaved",
-            6,
-        )
+        heads, hidden, pp, chunks = table1[m.layers]
+        assert (m.heads, m.hidden, m.seq_len, m.vocab) == (heads, hidden, 2048, 64000)
+        pipeline = (t.tensor_parallel, t.pipeline_parallel, t.pipeline_schedule, t.virtual_stages)
+        assert pipeline == (8, pp, "interleaved", chunks)
+        flops_per_token = 6 * (12 * m.layers * hidden**2 + 64000 * hidden) + 12 * m.layers * 2048 * hidden
+        assert flops_per_token == RUNS.megascale_flops_per_token("175B" if m.layers == 96 else "530B")
         assert run.convention == "tokens"
         assert run.published_tflops_per_gpu * flops_per_token / 312e12 == pytest.approx(
             mfu[(t.global_batch, s.world_size)], abs=0.001
@@ -866,7 +866,7 @@ def test_megascale_rows_are_its_tables() -> None:
 
 
 def test_scaling_rows_are_new_pure_predictions() -> None:
-    assert len(_SCALING) == len(SCALING) == 21
+    assert len(_SCALING) == len(SCALING) == 24
     others = (
         RUNS.PUBLISHED_RUNS
         + RUNS.CALIBRATION_PAPER_RUNS
@@ -890,7 +890,7 @@ def test_scaling_engines_agree() -> None:
 
 def test_scaling_series_and_fits_by_hand() -> None:
     series = RUNS.scaling_series(SCALING)
-    assert [len(v) for v in series.values()] == [3, 3, 3, 3, 4, 4, 1]
+    assert [len(v) for v in series.values()] == [3, 3, 3, 3, 4, 4, 1, 3]
     assert "Narayanan T2 ZeRO-3 529.6B" in series  # the 640-GPU row (batch 2,560) kept with its 2,240 pair
     # error slope per doubling: errors 0, +1, +2 points at 1, 2, 4 x the GPUs -> +1 point a doubling
     runs = series["Narayanan T2 PTD-P 174.6B"]
