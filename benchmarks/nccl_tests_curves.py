@@ -69,13 +69,16 @@ class Curve:
 CURVES: tuple[Curve, ...] = (
     Curve(
         "H100 2x8, p5.48xlarge (EFA 32x100G)", "all_reduce_h100_2x8_p5_efa.txt", "all_reduce",
-        "h100-sxm", 2, 8, "nvlink4", {"preset": "efa-v2", "bandwidth": "400 Gbit/s", "nics_per_node": 8}, "auto",
+        "h100-sxm", 2, 8, "nvlink4",
+        {"preset": "efa-v2", "bandwidth": "400 Gbit/s", "nics_per_node": 8, "pcie_gpus_per_nic": 1}, "auto",
         "https://github.com/aws-samples/awsome-distributed-training/blob/main/1.architectures/"
         "2.aws-parallelcluster/deployment-guides/pcluster-observability.md",
         True,
         "AWS p5.48xlarge: 8 H100 on NVSwitch, 3200 Gbit/s EFA per node (32 x 100G EFA v2, 4 per GPU = 400 "
         "Gbit/s per GPU, taken as one 400G port per GPU, the catalog's efa-v2 at 4 x its rate); EFA through "
-        "the aws-ofi-nccl plugin (SRD, not RDMA verbs): each network hop at efa-v2's latency; srun --label output",
+        "the aws-ofi-nccl plugin (SRD, not RDMA verbs): each network hop at efa-v2's latency; one GPU and its 4 EFA on "
+        "each PCIe switch (aws-ofi-nccl 67125bf2, topology/p5.48xl-topo.xml: 'Each group has 1 GPUs and 4 NIC behind a "
+        "PCIe switch'), so a ring leaves a node by PXN; srun --label output",
     ),
     Curve(
         "H100 2x8, OCI BM.GPU.H100.8 (RoCE 16x200G)", "all_reduce_h100_2x8_oci_roce.txt", "all_reduce",

@@ -55,16 +55,21 @@ _B300_NOTE = (
     "(same NVLink 5: 18 links, NCCL's SM100 per-link rate)"
 )
 
+_P5_LINK = (("bandwidth", "400 Gbit/s"), ("pcie_gpus_per_nic", 1))
+"""p5.48xlarge's network as dpsim prices it: one 400G port a GPU (its 4 EFA v2, one NCCL device through aws-ofi-nccl),
+alone on its PCIe switch with its GPU (aws-ofi-nccl 67125bf2, ``topology/p5.48xl-topo.xml``: "Each group has 1 GPUs
+and 4 NIC behind a PCIe switch"), so NCCL's rings leave a node by PXN."""
+
 _P5_SERIES = (
     "https://github.com/crazyguitar/aws-gpu-communication-benchmark/blob/"
     "a77f70db668034b75db9a430b3cd718f59a6c232/data/nccl_all_reduce.csv"
 )
 _P5_SERIES_NOTE = (
     "SageMaker HyperPod ml.p5.48xlarge (8 H100, 32 x 100G EFA a node, taken as one 400G port a GPU as in the p5 "
-    "curve), the repository's Dockerfile and k8s/nccl_all_reduce_perf.yaml at the same commit: NCCL 2.27.7, "
-    "aws-ofi-nccl 1.16.3 with its tuner plugin (NCCL_TUNER_PLUGIN, which picks the algorithm: not modelled, dpsim "
-    "picks as NCCL's own tuner), NCCL_BUFFSIZE=8388608, all_reduce_perf -b 32M -e 8192M -n 1000; 8 GiB "
-    "out-of-place busbw {b}"
+    "curve, alone with its GPU on a PCIe switch: _P5_LINK), the repository's Dockerfile and "
+    "k8s/nccl_all_reduce_perf.yaml at the same commit: NCCL 2.27.7, aws-ofi-nccl 1.16.3 with its tuner plugin "
+    "(NCCL_TUNER_PLUGIN, which picks the algorithm: not modelled, dpsim picks as NCCL's own tuner), "
+    "NCCL_BUFFSIZE=8388608, all_reduce_perf -b 32M -e 8192M -n 1000; 8 GiB out-of-place busbw {b}"
 )
 
 
@@ -72,7 +77,7 @@ def _p5_series(nodes: int, busbw: float) -> PublishedRun:
     return PublishedRun(
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
         8 * GiB, busbw, _P5_SERIES, note=_P5_SERIES_NOTE.format(b=busbw),
-        inter_fields=(("bandwidth", "400 Gbit/s"),), communication=(("nccl_buffsize", "8 MiB"),),
+        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"),),
     )  # fmt: skip
 
 
@@ -96,10 +101,11 @@ HELDOUT: tuple[PublishedRun, ...] = (
     PublishedRun(
         "H100 x8 p5, 8 nodes, EFA (NVLS-tree)", "h100-sxm", 8, 8, "nvlink4", "efa-v2", 8, "auto", 4 * GiB, 280.03,
         "https://github.com/NVIDIA/nccl/pull/1112",
-        note="8 AWS p5 nodes (8 H100, 32 x 100G EFA v2 a node, taken as one 400G port a GPU as in the p5 curve), "
+        note="8 AWS p5 nodes (8 H100, 32 x 100G EFA v2 a node, taken as one 400G port a GPU as in the p5 curve, alone "
+        "with its GPU on a PCIe switch: _P5_LINK), "
         "all_reduce 4 GB on NCCL 2.19.1 (commit f9c3dc2): out-of-place 30196 us, 280.03 GB/s; 2.19.3 gave 104.20 "
         "(its NVLS-tree chunk cut to 64 KiB on many nodes, which the PR removes: 279.78)",
-        inter_fields=(("bandwidth", "400 Gbit/s"),),
+        inter_fields=_P5_LINK,
     ),
     *(_p5_series(n, b) for n, b in ((2, 477.71), (4, 356.99), (8, 355.36), (16, 356.27), (32, 321.10))),
     PublishedRun(

@@ -47,6 +47,8 @@ TOPOLOGIES = {
     "8gpu-1nic-pcie": {"nics_per_node": 1, "host": cf.Link(2e-6, 24.0058e9)},
     # one GPU on each NIC's PCIe switch: the other GPUs send through it (PXN, paths.cc)
     "8gpu-4nic-pxn": {"nics_per_node": 4, "host": cf.Link(2e-6, 24.0058e9), "pcie_gpus_per_nic": 1},
+    # a NIC for every GPU, alone on its PCIe switch (AWS p5.48xlarge): a ring leaves a node through PXN
+    "8gpu-8nic-pxn": {"nics_per_node": 8, "host": cf.Link(2e-6, 48.0e9), "pcie_gpus_per_nic": 1},
     # more NICs than GPUs (OCI BM.GPU.H100.8: 16 ports for 8 GPUs): NCCL's channels take each GPU's NICs in turn
     "8gpu-16nic-pcie": {"nics_per_node": 16, "host": cf.Link(2e-6, 48.0e9)},
     "8gpu-16nic-h100": {"nics_per_node": 16, "host": cf.Link(2e-6, 48.0e9), "arch": "hopper", "nic_gbps": 25.0},
@@ -973,6 +975,30 @@ def _node_out_bytes(schedule: Any, g: int) -> np.ndarray:
         cross = phase.src // g != phase.dst // g
         np.add.at(out, phase.src[cross] // g, phase.fraction[cross] * phase.repeat)
     return out
+
+
+def test_a_ring_leaving_by_pxn_is_bound_by_each_gpus_nvlink_port() -> None:
+    """One GPU on each NIC's PCIe switch, a NIC a GPU: NCCL's ring leaves a node through the NIC it came in by, via
+    PXN (``search.cc`` widens ``typeInter`` to ``PATH_PXN`` before ``crossNic``; ``paths.cc`` routes the last GPU
+    over NVLink into that NIC's GPU). By hand, 2 nodes x 8 GPUs, 8 NICs of 32 GB/s, NVLink 240 GB/s, all-reduce
+    busbw = 2(N-1)/N S / t: each rail channel's node exit carries 2(N-1)/N of S/8, so the NICs allow 8 x 32 = 256;
+    every GPU sends one NVLink transfer per channel and step (7 ring edges and the PXN hop of 8), so NVLink allows
+    240. Without PXN (two GPUs a NIC switch, or NCCL_PXN_DISABLE=1) one edge in eight leaves by the NIC, NVLink
+    would allow 240 x 8/7 = 274 and the NICs bind (256). The NICs carry the same bytes either way."""
+    factor = 2 * 15 / 16
+    base = cf.Fabric(2, 8, NVLINK, cf.Link(5e-6, 32e9), nics_per_node=8, host=cf.Link(2e-6, 48e9), protocol="none")
+    pxn = dataclasses.replace(base, pcie_gpus_per_nic=1)
+    assert _per_byte("allreduce", "ring", base, "none") == pytest.approx(factor / (8 * 32e9), rel=1e-12)
+    assert _per_byte("allreduce", "ring", pxn, "none") == pytest.approx(factor / 240e9, rel=1e-12)
+    off = dataclasses.replace(pxn, nccl_pxn_disable=True)
+    assert _per_byte("allreduce", "ring", off, "none") == pytest.approx(factor / (8 * 32e9), rel=1e-12)
+    nic_bytes = [_node_out_bytes(collectives.build("allreduce", "ring", f.layout(), "none"), 8) for f in (base, pxn)]
+    assert nic_bytes[1] == pytest.approx(nic_bytes[0], rel=1e-12)
+    for fabric in (pxn, dataclasses.replace(pxn, protocol="Simple")):
+        for op in ("allreduce", "all_gather", "broadcast"):
+            analytic, fast, chunk = _three_engines(op, "ring", fabric)
+            assert analytic == pytest.approx(fast, rel=1e-12)
+            assert abs(chunk / fast - 1) < 0.01
 
 
 def test_five_node_tree_moves_the_rings_bytes_through_each_nic() -> None:

@@ -26,6 +26,7 @@ from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import TEXTBOOK
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
+from dpsim.sim.collectives.nccl import pxn_exit
 from dpsim.sim.collectives.p2p import P2P_OPS, p2p_protocols, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
@@ -522,6 +523,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         runs = len(p2p_protocols(op, layout, "none" if algorithm in TEXTBOOK else protocol))
         return runs * phase, phase, phase
     channels = rail_channels(layout)
+    relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
     textbook = TEXTBOOK
     if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
         names = ["hierarchical" if algorithm == "hierarchical" and 1 < g < n else "ring"]
@@ -538,11 +540,11 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         if binomial:  # gloo's binomial tree: n - 1 sends in doubling phases
             phases = [n]
         elif op != "allreduce":
-            phases = [n] * 2 if name == "hierarchical" else [n * channels]
+            phases = [n] * 2 if name == "hierarchical" else [n * channels + relays]
         elif name == "backend":  # gloo's ring: one channel
             phases = [n] * 2
         elif name == "ring" or (name == "hierarchical" and g in (1, n)):
-            phases = [n * channels] * 2
+            phases = [n * channels + relays] * 2
         elif name == "hierarchical":
             phases = [n] * 4  # ring steps inside the nodes and across them, each way
         elif name == "direct":

@@ -27,6 +27,13 @@ skips a second head on a GPU with several NICs from v2.22), so it uses the first
 **Ring** (``src/device/all_reduce.h`` ``runRing``): per channel, a ring through every
 GPU of a node (NVLink) and the nodes in order; 2(N−1) steps of S/(k·N).
 
+**PXN exit** (:func:`pxn_exit`; ``search.cc`` ``ncclTopoCompute``, ``paths.cc``): a channel leaves each node
+through the NIC it entered by. Where every GPU has a NIC alone on its PCIe switch
+(``cluster.inter_node.pcie_gpus_per_nic: 1``, e.g. AWS p5.48xlarge), the channel's last GPU reaches that NIC over
+NVLink through the NIC's GPU (PXN), so a multi-node ring puts every GPU's NVLink port at the ring's full bus rate
+(8/8 on 8 rails, 7/8 where the last GPU shares its NIC's switch) and is bound by the node's NVLink where the NICs
+are as fast. The NICs carry the same bytes either way.
+
 **SHM edges** (PCIe nodes, ``cluster.host_topology``; ``src/transport/shm.cc``, ``src/device/all_reduce.h``):
 a ring edge between GPUs that may not use peer-to-peer (past ``NCCL_P2P_LEVEL``, or GeForce) goes through host
 memory: the buffer sits in host memory on the receiver's side (``NCCL_SHM_LOCALITY`` default 2), the sender's
@@ -179,6 +186,7 @@ __all__ = [
     "nvls_head_ranks",
     "nvls_heads",
     "nvls_tree_allreduce",
+    "pxn_exit",
     "ring_orders",
     "ring_tuner",
     "tree_chunking",
@@ -676,6 +684,56 @@ def _shm_edges(layout: Layout, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return edge & np.asarray(layout.shm_edges, dtype=bool)[s % g]
 
 
+def pxn_exit(layout: Layout) -> bool:
+    """Whether a channel leaves each node through the NIC it entered by, relayed by that NIC's GPU (PXN).
+
+    NCCL's ring search (``search.cc`` ``ncclTopoCompute``, v2.19.3–v2.30.7) wants a channel to leave a node
+    through the NIC it came in by (``crossNic`` 0) and widens the GPU→NIC path type (``typeInter``) up to
+    ``PATH_PXN`` before it tries another NIC. With one GPU on each NIC's PCIe switch
+    (``cluster.inter_node.pcie_gpus_per_nic: 1``) and a NIC for every GPU, the channel's last GPU reaches its
+    first GPU's NIC only through that GPU: ``paths.cc`` (``ncclTopoComputePaths``) gives it a PXN path, NVLink
+    into the NIC's GPU and PCIe from there (the sender's own path crosses the CPU), and ``net.cc`` runs the send
+    from that GPU's memory. Not with ``NCCL_PXN_DISABLE=1``, without NVLink or a host link
+    (:attr:`~dpsim.sim.collectives.base.Layout.pxn`), or with fewer NICs than GPUs (a GPU without a NIC of its
+    own relays through its NIC's GPU already, :func:`dpsim.analytic.collectives.pxn_relays`)."""
+    return (
+        layout.pxn
+        and layout.pcie_gpus_per_nic == 1
+        and layout.nics >= layout.per_node
+        and layout.per_node > 1
+        and layout.nodes > 1
+        and not _mesh(layout)
+    )
+
+
+def _pxn_legs(
+    layout: Layout, src: np.ndarray, dst: np.ndarray, chan: np.ndarray, nic: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ring transfers ``src → dst`` (ranks, flat), every inter-node one split at its PXN relay (:func:`pxn_exit`).
+
+    The relay is the sender's node's GPU on the receiver's rail (the channel entered the node there). The NVLink
+    leg keeps the transfer's channel; the network leg from the relay goes out on the channel's NIC, as channel
+    ``k + c``: NCCL's proxy, not the relay's kernel, sends it, so it adds no load to the relay's own (rank, channel)
+    throughput (:class:`~dpsim.sim.collectives.base.Schedule` ``engine_Bps``). Returns src, dst, channel, nic.
+    """
+    if not pxn_exit(layout):
+        return src, dst, chan, nic
+    g = layout.per_node
+    slots = np.asarray(layout.slots, dtype=np.int64) if layout.slots else np.arange(layout.world, dtype=np.int64)
+    rank_of = np.empty_like(slots)
+    rank_of[slots] = np.arange(len(slots), dtype=np.int64)
+    s, d = slots[src], slots[dst]
+    relay = rank_of[(s // g) * g + d % g]
+    hop = (s // g != d // g) & (relay != src)
+    keep = ~hop
+    return (
+        np.concatenate([src[keep], src[hop], relay[hop]]),
+        np.concatenate([dst[keep], relay[hop], dst[hop]]),
+        np.concatenate([chan[keep], chan[hop], chan[hop] + k]),
+        np.concatenate([nic[keep], np.zeros(int(hop.sum()), dtype=np.int64), nic[hop]]),
+    )
+
+
 def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     """Ring all-reduce, reduce-scatter or all-gather on k rail-aligned channels.
 
@@ -699,9 +757,10 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     src, dst = orders, np.roll(orders, -1, axis=1)
     chan = np.repeat(np.arange(k), n)
     net_hops = (layout.nodes - 1) / (n - 1)  # of every step: M−1 of the N−1 steps cross nodes
+    legs = _pxn_legs(layout, src.ravel(), dst.ravel(), chan, nic_slots(layout, k)[chan], k)
     one = Phase.of(
-        src, dst, wire / (k * n), repeat=n - 1, latency_s=latency, channel=chan, net_hops=net_hops, net_step_s=net_step,
-        nic=nic_slots(layout, k)[chan],
+        legs[0], legs[1], wire / (k * n), repeat=n - 1, latency_s=latency, channel=legs[2], net_hops=net_hops,
+        net_step_s=net_step, nic=legs[3],
     )  # fmt: skip
     phases: tuple[Phase, ...] = (one, one) if op == "allreduce" else (one,)
     shm = _shm_edges(layout, src, dst)
@@ -955,16 +1014,18 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         hw = "net" if layout.nodes > 1 else layout.intra_hw
         step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol) * 1e-6
         latency = n * step
+    chan = np.repeat(np.arange(k), n - 1)
+    legs = _pxn_legs(layout, rows[:, :-1].ravel(), rows[:, 1:].ravel(), chan, nic_slots(layout, k)[chan], k)
     phase = Phase.of(
-        rows[:, :-1],
-        rows[:, 1:],
+        legs[0],
+        legs[1],
         wire / k,
         hops=n - 1,
         latency_s=latency,
-        channel=np.repeat(np.arange(k), n - 1),
+        channel=legs[2],
         net_hops=layout.nodes - 1,  # the chain crosses nodes M−1 times
         net_step_s=step,
-        nic=np.repeat(nic_slots(layout, k), n - 1),
+        nic=legs[3],
     )
     engine = _engine("ring", protocol, layout, wire)
     return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True, engine_Bps=engine)
