@@ -11,6 +11,11 @@ shaper × TCP interaction can be tested by changing only that.
         --sizes 1048576,4194304,16777216,67108864 --passes 2 --out DIR
     sudo PYTHONPATH=. python benchmarks/link_overlap.py --rates 500,1000 --ranks 4 --cc cubic --out DIR
     python benchmarks/link_overlap.py --reuse DIR [--profile PROFILE] [--max-other 0.25]   # print again, no root
+    python benchmarks/link_overlap.py --calibration CAL/calibration-bench.json --profile CAL/profile.yaml
+
+``--calibration`` prints a calibration's own inter-node all-reduce points (``calibration-bench.json``, as
+``dpsim calibrate`` and ``validate_emulated.py`` write it) the same way: how the profile prices the points it
+was fitted on, one by one (no root).
 
 Writes ``DIR/link-overlap.json`` (records: the benchmark's, with ``pass``, ``cc`` and ``host_load``).
 The table gives per point the median over passes, the spread (max − min over passes, relative), the wire
@@ -127,8 +132,15 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="folder for link-overlap.json")
     p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
     p.add_argument("--max-other", type=float, help="with --reuse: leave out records with more other work (cores)")
+    p.add_argument("--calibration", type=Path, help="print a calibration's inter-node all-reduce points "
+                   "(calibration-bench.json) instead (no root)")  # fmt: skip
     args = p.parse_args()
-    if args.reuse:
+    if args.calibration:
+        saved = read_json(args.calibration)
+        if not isinstance(saved, list) or not all(isinstance(r, dict) for r in saved):
+            raise ScriptError(f"--calibration: {args.calibration}: expected a calibration's benchmark records (a list)")
+        records = [r for r in saved if r.get("collective") == "all_reduce" and r.get("link_class") == "inter"]
+    elif args.reuse:
         records = read_json(args.reuse / "link-overlap.json")
     else:
         one_of("--algorithm", args.algorithm, FIT_ALGORITHMS)

@@ -33,6 +33,38 @@ def test_a_point_is_the_median_over_passes_with_its_spread_wire_and_busy_time(
     assert row[-1] == f"{1e9 * 1.7 / (n * sent):.2f}"  # median busy per byte and rank: 16.89 ns
 
 
+def test_a_calibrations_own_points_are_its_inter_node_all_reduces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # calibration-bench.json as the calibration writes it: inter- and intra-node records, every collective
+    size, rate = 8 * 2**20, 56.25e6
+    base = {"algorithm": "ring", "ranks": 3, "size_bytes": size, "time_s": 0.35, "cpu_s": 0.1, "host_busy_s": 0.64}
+    records = [{**base, "collective": "all_reduce", "link_class": "inter", "rate_bytes_per_s": rate},
+               {**base, "collective": "all_reduce", "link_class": "intra", "time_s": 0.02},
+               {**base, "collective": "broadcast", "link_class": "inter", "rate_bytes_per_s": rate}]  # fmt: skip
+    bench = tmp_path / "calibration-bench.json"
+    bench.write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["link_overlap.py", "--calibration", str(bench)])
+    assert MODULE.main() == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == 1  # only the inter-node all-reduce
+    row = rows[0].split()
+    sent = 2 * (3 - 1) / 3 * size
+    assert row[:6] == ["-", "ring", "450", "3", "8", "350.0"]
+    assert row[-1] == f"{1e9 * 0.64 / (3 * sent):.2f}"  # busy per byte and rank: 19.07 ns
+
+
+def test_a_calibration_file_that_is_not_a_list_of_records_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = tmp_path / "profile.yaml"
+    bench.write_text(json.dumps({"name": "testbed"}), encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["link_overlap.py", "--calibration", str(bench)])
+    assert MODULE.main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --calibration: ") and "a list" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--algorithm", "rign"], "error: --algorithm: 'rign'"),
     (["--passes", "0"], "error: --passes and --reps must be at least 1"),
