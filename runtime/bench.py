@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -109,31 +110,43 @@ BUSY_SIDE = 256
 """Side of the square fp32 matrices the busy loop multiplies (about a millisecond per product on one core)."""
 
 
-def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> tuple[list[float], list[float]]:
+def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> dict[str, Any]:
     """gloo's own all-reduce of ``x`` while this rank computes, as DDP's overlap: per repetition the slowest
-    rank's time and the compute done meanwhile (the mean over ranks of the products finished, in seconds of
-    products run with every rank computing and nothing communicated).
+    rank's time (``busy_times_s``) and the compute done meanwhile (``busy_compute_s``: the mean over ranks of
+    the products finished, in seconds of products run with every rank computing and nothing communicated).
 
     Every repetition starts at a barrier; the all-reduce is posted asynchronously (gloo's threads run it)
     and the main thread multiplies ``BUSY_SIDE``² matrices (one thread, as a training rank's backward)
     until it has completed — the communication never runs without the compute.
+
+    The same account in CPU time, which other work on the host hardly stretches: per repetition the
+    products finished (``busy_products``) and the main thread's CPU seconds (``busy_cpu_s``), both means
+    over ranks, and one product's CPU seconds alone (``busy_product_cpu_s``: the least of 5 blocks of 10).
     """
     a = torch.randn(BUSY_SIDE, BUSY_SIDE)
     b = torch.randn(BUSY_SIDE, BUSY_SIDE)
     out = torch.empty(BUSY_SIDE, BUSY_SIDE)
     times: list[float] = []
     products: list[float] = []
-    stats = torch.zeros(2, dtype=torch.float64)
+    cpus: list[float] = []
+    stats = torch.zeros(3, dtype=torch.float64)
+    world = dist.get_world_size()
     for _ in range(10):  # warm-up: the first products pay the math library's set-up
         torch.mm(a, b, out=out)
     dist.barrier()
-    start = time.perf_counter()
-    for _ in range(50):  # the product alone, every rank at once, no communication
-        torch.mm(a, b, out=out)
+    start, blocks = time.perf_counter(), []
+    for _ in range(5):  # the product alone, every rank at once, no communication: 5 blocks of 10
+        cpu = time.thread_time()
+        for _ in range(10):
+            torch.mm(a, b, out=out)
+        blocks.append((time.thread_time() - cpu) / 10)
     alone = (time.perf_counter() - start) / 50
+    # a product's CPU time: the block least disturbed (other work on the host costs CPU time too, in caches)
+    price = torch.tensor([min(blocks)], dtype=torch.float64)
+    dist.all_reduce(price)
     for i in range(warmup + reps):
         dist.barrier()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         work = dist.all_reduce(x, async_op=True)
         done = 0
         while not work.is_completed():
@@ -142,14 +155,17 @@ def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> tuple[list[
         work.wait()
         stats[0] = time.perf_counter() - start
         stats[1] = done
+        stats[2] = time.thread_time() - cpu
         slowest = stats[:1].clone()
         dist.all_reduce(slowest, op=dist.ReduceOp.MAX)
         count = stats[1:].clone()
         dist.all_reduce(count)
         if i >= warmup:
             times.append(float(slowest[0]))
-            products.append(float(count[0]) / dist.get_world_size())
-    return times, [p * alone for p in products]
+            products.append(float(count[0]) / world)
+            cpus.append(float(count[1]) / world)
+    return {"busy_times_s": times, "busy_compute_s": [p * alone for p in products], "busy_products": products,
+            "busy_cpu_s": cpus, "busy_product_cpu_s": float(price[0]) / world}  # fmt: skip
 
 
 def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
@@ -201,7 +217,7 @@ def run(
                 try:
                     times, cpus, busy_s = time_collective(op, reps, warmup, device, max_reps=max_reps,
                                                           budget_s=budget_s)  # fmt: skip
-                    loaded: tuple[list[float], list[float]] | None = None
+                    loaded: dict[str, Any] | None = None
                     if busy and collective == "all_reduce" and algorithm == "backend" and device == "cpu":
                         numel = max(world, size // 4)
                         loaded = time_busy_all_reduce(torch.ones(numel), reps, warmup)
@@ -219,8 +235,8 @@ def run(
                     if busy_s:
                         record["host_busy_s"] = statistics.median(busy_s)
                     if loaded is not None:  # the same all-reduce while every rank computes (``--busy``)
-                        record["busy_times_s"], record["busy_compute_s"] = loaded
-                        record["busy_time_s"] = statistics.median(loaded[0])
+                        record.update(loaded)
+                        record["busy_time_s"] = statistics.median(loaded["busy_times_s"])
                     with out.open("a", encoding="utf-8") as fh:
                         fh.write(json.dumps(record) + "\n")
 

@@ -376,18 +376,27 @@ def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refu
 def test_bench_busy_times_gloo_all_reduce_while_every_rank_computes(tmp_path: Path) -> None:
     """``python -m runtime.bench --busy`` (the contention probe, ``benchmarks/comm_contention.py``) also times
     gloo's all-reduce posted asynchronously while each rank multiplies matrices until it completes: one
-    time per repetition, and the compute done meanwhile, which cannot exceed the time it ran in (each
-    product priced at its time with every rank computing and nothing communicated; 10 % for timer noise)."""
+    time per repetition, and the compute done meanwhile, which cannot exceed the time it ran in (10 % for
+    timer noise). Checked in CPU time, which other work on the host does not stretch: the products finished,
+    priced at a product's CPU time alone, fit in the main thread's CPU time over the repetition, which fits
+    in the repetition. (In wall time the check failed on a loaded host: the products' price, their time with
+    every rank computing and nothing communicated, is measured before the repetitions, under other load.)
+    Every repetition's compute is its products at one price, no lower than a product's CPU time."""
     from runtime.calibrate import CalibrationPlan, run_bench
     from runtime.testbed import LocalTestbed
 
     plan = CalibrationPlan(sizes=(1 << 20,), algorithms=("backend",), collectives=("all_reduce",), reps=3,
                            max_reps=3, warmup=1, timeout_s=120)  # fmt: skip
     (record,) = run_bench(2, 1, LocalTestbed(), plan, tmp_path / "bench", busy=True)
-    assert len(record["busy_times_s"]) == len(record["busy_compute_s"]) == 3
-    assert record["busy_time_s"] == pytest.approx(sorted(record["busy_times_s"])[1])
-    for wall, done in zip(record["busy_times_s"], record["busy_compute_s"], strict=True):
-        assert wall > 0 and 0 <= done <= 1.1 * wall
+    walls, cpus, products = record["busy_times_s"], record["busy_cpu_s"], record["busy_products"]
+    assert len(walls) == len(record["busy_compute_s"]) == len(cpus) == len(products) == 3
+    assert record["busy_time_s"] == pytest.approx(sorted(walls)[1])
+    product_cpu = record["busy_product_cpu_s"]
+    assert product_cpu > 0
+    prices = [done / count for done, count in zip(record["busy_compute_s"], products, strict=True) if count]
+    assert all(price == pytest.approx(prices[0], rel=1e-9) and price >= 0.9 * product_cpu for price in prices)
+    for wall, cpu, count in zip(walls, cpus, products, strict=True):
+        assert wall > 0 and 0 <= count * product_cpu <= 1.1 * cpu and cpu <= 1.1 * wall
     (plain,) = run_bench(2, 1, LocalTestbed(), plan, tmp_path / "plain")
     assert "busy_time_s" not in plain
 

