@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import add_grid, grid, need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 
@@ -89,14 +89,9 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
 @one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ranks", default="5,6,8", help="rank counts, one node each")
-    p.add_argument("--rates", default="1000", help="shaped link rates in Mbit/s")
-    p.add_argument("--sizes", default=str(8 * 2**20), help="all-reduce sizes in bytes")
+    add_grid(p, "5,6,8", "1000", str(8 * 2**20), "comm-share.json")
     p.add_argument("--algorithms", default="backend", help="all-reduce algorithms (backend: gloo's own; ring, ...)")
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--profile", type=Path, help="a testbed profile to predict the points with")
-    p.add_argument("--out", type=Path, help="folder for comm-share.json")
-    p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
     args = p.parse_args()
     if args.reuse:
         records = read_json(args.reuse / "comm-share.json")
@@ -104,10 +99,9 @@ def main() -> int:
         algorithms = tuple(args.algorithms.split(","))
         for algorithm in algorithms:
             one_of("--algorithms", algorithm, FIT_ALGORITHMS)
+        points = grid(args)
         need_root()
-        records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],
-                          [int(v) for v in args.sizes.split(",")], args.reps,
-                          algorithms)  # fmt: skip
+        records = measure(*points, args.reps, algorithms)
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / "comm-share.json").write_text(json.dumps(records, indent=1), encoding="utf-8")

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import ScriptError, add_grid, grid, need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 FRAME_SHARE = 1448 / 1514
@@ -121,16 +121,11 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
 @one_line_errors
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--ranks", default="2,3,4,6", help="rank counts, one node each")
-    p.add_argument("--rates", default="250,500,1000,2000", help="shaped link rates in Mbit/s")
-    p.add_argument("--sizes", default="1048576,4194304,16777216,67108864", help="all-reduce sizes in bytes")
+    add_grid(p, "2,3,4,6", "250,500,1000,2000", "1048576,4194304,16777216,67108864", "link-overlap.json")
     p.add_argument("--algorithm", default="backend", help="all-reduce algorithm (backend: gloo's own)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per point in one launch (median)")
     p.add_argument("--passes", type=int, default=1, help="times the whole grid is run, round robin")
     p.add_argument("--cc", help="TCP congestion control inside the node namespaces (default: the host's)")
-    p.add_argument("--profile", type=Path, help="a testbed profile to price the points with")
-    p.add_argument("--out", type=Path, help="folder for link-overlap.json")
-    p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
     p.add_argument("--max-other", type=float, help="with --reuse: leave out records with more other work (cores)")
     p.add_argument("--calibration", type=Path, help="print a calibration's inter-node all-reduce points "
                    "(calibration-bench.json) instead (no root)")  # fmt: skip
@@ -146,12 +141,12 @@ def main() -> int:
         one_of("--algorithm", args.algorithm, FIT_ALGORITHMS)
         if args.passes < 1 or args.reps < 1:
             raise ScriptError("--passes and --reps must be at least 1")
+        points = grid(args)
         need_root()
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
-        records = measure([int(v) for v in args.ranks.split(",")], [float(v) * 1e6 / 8 for v in args.rates.split(",")],
-                          [int(v) for v in args.sizes.split(",")], args.reps, args.algorithm, args.passes,
-                          args.cc, args.out / "link-overlap.json" if args.out else None)  # fmt: skip
+        records = measure(*points, args.reps, args.algorithm, args.passes, args.cc,
+                          args.out / "link-overlap.json" if args.out else None)  # fmt: skip
     if args.max_other is not None:
         records = [r for r in records if ((r.get("host_load") or {}).get("other_cores") or 0.0) <= args.max_other]
     table(records, args.profile)

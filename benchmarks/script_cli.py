@@ -8,6 +8,7 @@ end: one line ``error: <what>`` on stderr and exit status 2. A script's ``main``
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ScriptError", "need_root", "one_line_errors", "one_of", "read_json"]
+__all__ = ["ScriptError", "add_grid", "grid", "need_root", "one_line_errors", "one_of", "read_json"]
 
 
 class ScriptError(Exception):
@@ -60,3 +61,31 @@ def one_of(option: str, value: str, choices: Iterable[str]) -> None:
     choices = tuple(choices)
     if value not in choices:
         raise ScriptError(f"{option}: {value!r} is not one of {', '.join(choices)}")
+
+
+def add_grid(p: argparse.ArgumentParser, ranks: str, rates: str, sizes: str, out: str) -> None:
+    """The options of a benchmark over a grid of rank counts x shaped rates x all-reduce sizes on the emulated
+    cluster (one rank a node), priced with a profile, written to ``--out`` as ``out``, printed again by ``--reuse``."""
+    p.add_argument("--ranks", default=ranks, help="rank counts, one node each")
+    p.add_argument("--rates", default=rates, help="shaped link rates in Mbit/s")
+    p.add_argument("--sizes", default=sizes, help="all-reduce sizes in bytes")
+    p.add_argument("--profile", type=Path, help="a testbed profile to price the points with")
+    p.add_argument("--out", type=Path, help=f"folder for {out}")
+    p.add_argument("--reuse", type=Path, help="print a previous run's folder again (no root)")
+
+
+def grid(args: argparse.Namespace) -> tuple[list[int], list[float], list[int]]:
+    """:func:`add_grid`'s rank counts, rates (bytes/s) and sizes (bytes); a value that is not a number is a
+    :class:`ScriptError` naming its option."""
+
+    def values(option: str, text: str, kind: Callable[[str], Any]) -> list[Any]:
+        try:
+            return [kind(v) for v in text.split(",")]
+        except ValueError:
+            raise ScriptError(f"--{option}: expected comma-separated numbers, got {text!r}") from None
+
+    return (
+        values("ranks", args.ranks, int),
+        [r * 1e6 / 8 for r in values("rates", args.rates, float)],
+        values("sizes", args.sizes, int),
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pytest
 from _bench import load_benchmark
 
-from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import ScriptError, add_grid, grid, need_root, one_line_errors, one_of, read_json
 
 
 def test_a_script_error_is_one_line_on_stderr_and_status_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -43,3 +44,21 @@ def test_without_root_each_emulated_script_says_so_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: the emulated testbed is unavailable: ") and err.count("\n") == 1, err
     assert not any(tmp_path.iterdir())  # refused before anything was measured or written
+
+
+def test_a_grid_is_ranks_rates_in_bytes_per_second_and_sizes() -> None:
+    p = argparse.ArgumentParser()
+    add_grid(p, "2,4", "250,1000", "1048576", "x.json")
+    assert grid(p.parse_args([])) == ([2, 4], [31.25e6, 125e6], [1048576])  # 250 Mbit/s = 31.25 MB/s
+    assert grid(p.parse_args(["--rates", "2000", "--sizes", "8,16"])) == ([2, 4], [250e6], [8, 16])
+    with pytest.raises(ScriptError, match=r"^--ranks: expected comma-separated numbers, got '2,x'$"):
+        grid(p.parse_args(["--ranks", "2,x"]))
+
+
+@pytest.mark.parametrize("stem", ["comm_share", "link_overlap"])
+def test_a_grid_script_refuses_a_value_that_is_not_a_number_in_one_line(
+    stem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", "--sizes", "8MiB"])
+    assert load_benchmark(stem).main() == 2
+    assert capsys.readouterr().err == "error: --sizes: expected comma-separated numbers, got '8MiB'\n"
