@@ -13,7 +13,9 @@ Calibration vs prediction: no constant was fitted to this table. Rows that are n
 independent of the link efficiencies are marked ``consistency``: the H100 one-node
 ring (370 GB/s is the figure NCCL's maintainer gives for NVLink 4 after protocol
 overhead — the same number as 18 × SM90_NVLINK_BW) and AWS's 2-node p4d ring over EFA
-(the catalog's EFA v1 efficiency is that run's busbw over its 4 devices). Every other row is a prediction.
+(the catalog's EFA v1 efficiency is that run's busbw over its 4 devices). Every other row is a prediction
+(the PCIe Gen5 rows' GPU-to-GPU rate, the catalog's ``pcie5`` ``intra_efficiency``, is another machine's ring:
+purplepow3r's 7 GPUs on a dual Turin at 4 GiB, not a row here).
 
 All-to-all rows are a table apart (:data:`P2P_ROWS`): NCCL runs them as grouped point-to-point operations.
 
@@ -71,6 +73,10 @@ class PublishedRun:
 GiB = float(1 << 30)
 MiB = float(1 << 20)
 _RTX6KPRO = "https://github.com/voipmonitor/rtx6kpro/blob/1306de818e9c34047e512fa0504c49049707d5d4/"
+_RTX6KPRO_SWITCHES = (
+    "https://github.com/voipmonitor/rtx6kpro/blob/48c31ee0cd0dbfb1e581113cbb3f45dcf77118da/"
+    "hardware/asus-esc8000a-e13p-broadcom-switches.md"
+)
 _AUTODL = (
     "https://github.com/Anthony-Hoo/Anthony-Hoo.github.io/blob/37e805e8e56f839f6557756d76503d45af6ab47e/"
     "posts/AutoDL_Multi-GPU_Interconnection_Test.md"
@@ -184,22 +190,25 @@ ROWS: tuple[PublishedRun, ...] = (
         "(AMD_BW 16 under sm100SpeedArrayIntra's lowest 18) and fell back to a 0.1 GB/s graph: not NCCL's "
         "inter-CPU figure but 2 channels set the rate (37.6 with NCCL_MIN_NCHANNELS=8). The socket link is priced "
         "at its measured rate, not AMD_BW: 99.42 GB/s bidirectional P2P between GPUs on the two sockets of a dual "
-        "Turin (purplepow3r's p2pBandwidthLatencyTest, hardware/pcie-bandwidth.md at the same commit), 49.71 a way",
+        "Turin (purplepow3r's p2pBandwidthLatencyTest, hardware/pcie-bandwidth.md at the same commit), 49.71 a way; "
+        "the GPUs' links at the 41.5 GB/s Gen5 rings reach GPU to GPU (catalog pcie5 intra_efficiency: "
+        "purplepow3r's 7-GPU ring at 4 GiB, same page)",
         host_topology=(("sockets", 2), ("gpus_per_switch", 1), ("cpu", "amd"), ("socket_link_gbps", 49.71)),
     ),
     PublishedRun(
         "RTX PRO 6000 x4, PCIe switches", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB, 30.3,
-        _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
+        _RTX6KPRO_SWITCHES,
         note="ASUS ESC8000A-E13P, GPUs 0-3 on NUMA 0 of 2 x AMD EPYC 9575F: two Broadcom PEX890xx partitions of 2 "
-        "GPUs (PIX), NODE between them, Gen5 x16, ACS off; AllReduce 32M on 4 GPUs, 'Default (SHM for NODE pairs)'. "
-        "NCCL version not given",
+        "GPUs (PIX), NODE between them, Gen5 x16, ACS off; AllReduce 32M on 4 GPUs, 'Default (SHM for NODE pairs)' "
+        "(1629 us for 32 MB in the page's own NCCL table). NCCL version not given",
         host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
     ),
     PublishedRun(
         "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS", "b200", 1, 4, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
-        39.3, _RTX6KPRO + "hardware/asus-esc8000a-e13p-broadcom-switches.md",
-        note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too); dpsim "
-        "routes P2P and SHM over the same links, but without SHM edges the ring takes 2(N-1) steps, not 2N-1",
+        39.3, _RTX6KPRO_SWITCHES,
+        note="the same 4 GPUs with NCCL_P2P_LEVEL=SYS (P2P/direct pointer for the NODE pairs too; 1277 us for 32 MB "
+        "in the page's table); dpsim routes P2P and SHM over the same links, but without SHM edges the ring takes "
+        "2(N-1) steps, not 2N-1. Not calibration: the links' 41.5 GB/s comes from another machine's ring",
         host_topology=(("sockets", 1), ("gpus_per_switch", 2)),
         p2p_level="SYS",
     ),

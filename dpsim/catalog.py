@@ -140,6 +140,13 @@ class LinkSpec:
     (``src/graph/tuning.cc`` ``ncclTopoTuneModel``, v2.18.3-v2.30.7): what it picks by, not what a hop costs.
     0: NCCL's own IB and socket transports ("Not set", ``net_ib``, ``net_socket.cc``)."""
     nccl_net_latency_source: str = ""
+    intra_efficiency: float = 0.0
+    """Measured share of ``bandwidth`` NCCL's kernels reach moving data GPU to GPU over this link as a node's
+    intra-node link, where that differs from ``efficiency`` (0: the same). On PCIe the GPUs' own threads copy
+    the data (``src/device/prims_simple.h``: loads and stores through P2P pointers or host memory, no copy
+    engine), and the rate NCCL's ring reaches is below what a DMA engine (a NIC's GPUDirect RDMA, a
+    ``cudaMemcpy``) or NCCL's search figure gets from the same link: ``intra_achievable``."""
+    intra_efficiency_source: str = ""
 
     def __post_init__(self) -> None:
         if self.bandwidth <= 0:
@@ -154,11 +161,25 @@ class LinkSpec:
             raise ValueError(f"link {self.name!r}: efficiency must be in (0, 1], got {self.efficiency}")
         if self.efficiency < 1.0 and not self.efficiency_source:
             raise ValueError(f"link {self.name!r}: an efficiency needs its source")
+        if not 0.0 <= self.intra_efficiency <= 1.0:
+            raise ValueError(f"link {self.name!r}: intra_efficiency must be in [0, 1], got {self.intra_efficiency}")
+        if self.intra_efficiency > 0 and not self.intra_efficiency_source:
+            raise ValueError(f"link {self.name!r}: an intra-node efficiency needs its source")
 
     @property
     def achievable(self) -> float:
         """Achievable per-direction bandwidth (bytes/s): nominal × measured efficiency."""
         return self.bandwidth * self.efficiency
+
+    @property
+    def intra_node_efficiency(self) -> float:
+        """The achievable share GPU to GPU inside a node: ``intra_efficiency``, ``efficiency`` where none is given."""
+        return self.intra_efficiency or self.efficiency
+
+    @property
+    def intra_achievable(self) -> float:
+        """Per-direction bytes/s GPU to GPU inside a node: nominal × ``intra_node_efficiency``."""
+        return self.bandwidth * self.intra_node_efficiency
 
 
 @dataclass(frozen=True)
@@ -661,6 +682,13 @@ LINKS: dict[str, LinkSpec] = {
         # Achievable 48.0 GB/s (NCCL topo.cc, as above); the H100/H200 SXM GPU -> NIC path (datasheets: "PCIe
         # Gen5 128 GB/s" bidirectional) and B200's (DGX B200 datasheet: ConnectX-7, a PCIe Gen5 x16 adapter),
         # above an NDR NIC's 46-48 GB/s.
+        # GPU to GPU inside a PCIe-only node, NCCL's ring reaches 41.5 GB/s (intra_efficiency): purplepow3r's
+        # all_reduce_perf -b 4G -e 4G -g 7 with NCCL_P2P_LEVEL=SYS on a dual AMD Turin with 7 Blackwell cards
+        # (RTX PRO 6000 WS and RTX 5090, direct-attach Gen5 x16), 41.3-41.7 GB/s busbw, every ring edge P2P; at
+        # 4 GiB the busbw is the links' rate (voipmonitor/rtx6kpro hardware/pcie-bandwidth.md at 1306de8).
+        # Copy engines on the same links reach 50-56 GB/s a way (p2pBandwidthLatencyTest, same page); the ring's
+        # data is moved by the GPUs' threads. Other Gen5 rings on the page plateau at 39.4-41.1 (switch boxes,
+        # NCCL_MIN_NCHANNELS=8). NCCL's search and the GPU -> NIC path keep 48.0.
         LinkSpec(
             "pcie5",
             32e9 * 16 * 128 / 130 / 8,
@@ -668,6 +696,11 @@ LINKS: dict[str, LinkSpec] = {
             "PCI-SIG PCI Express 5.0 base specification",
             12.0 / 15.75,
             f"{_NCCL_TOPO} PCI_BW (Gen3 x16, same 128b/130b encoding and TLP overhead)",
+            intra_efficiency=41.5 / (32 * 16 * 128 / 130 / 8),
+            intra_efficiency_source=(
+                "voipmonitor/rtx6kpro hardware/pcie-bandwidth.md (1306de8): NCCL all_reduce_perf 4 GiB, 7 Blackwell "
+                "GPUs on a dual Turin, NCCL_P2P_LEVEL=SYS, 41.3-41.7 GB/s busbw; midpoint"
+            ),
         ),
         # InfiniBand EDR 4x: 100 Gbit/s per port (IBTA spec; NVIDIA ConnectX-5 datasheet); NCCL NET_BW 12.0 GB/s.
         LinkSpec(

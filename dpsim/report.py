@@ -317,8 +317,13 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
                 "bandwidth": k.bandwidth,
                 "efficiency": k.efficiency,
                 "achievable": k.achievable,
+                "intra_achievable": k.intra_achievable,
                 "latency_s": k.latency_s,
-                "source": f"{k.source}; efficiency: {k.efficiency_source}" if k.efficiency_source else k.source,
+                "source": "; ".join(
+                    [k.source]
+                    + ([f"efficiency: {k.efficiency_source}"] if k.efficiency_source else [])
+                    + ([f"intra-node: {k.intra_efficiency_source}"] if k.intra_efficiency_source else [])
+                ),
             }
             for k in catalog.LINKS.values()
         ]
@@ -340,7 +345,7 @@ def _catalog_rows(kind: str) -> list[dict[str, Any]]:
 def _catalog_cell(name: str, value: Any) -> str:
     if name in ("peak_flops", "peak_flops_fp8"):
         return f"{value / 1e12:.4g} TFLOP/s" if value else "-"
-    if name in ("memory_bandwidth", "bandwidth", "achievable"):
+    if name in ("memory_bandwidth", "bandwidth", "achievable", "intra_achievable"):
         return format_bandwidth(value)
     if name == "parameters":
         return f"{value / 1e9:.4g} B" if value >= 1e9 else f"{value / 1e6:.4g} M"

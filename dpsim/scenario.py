@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -61,6 +61,7 @@ __all__ = [
     "DegradedLink",
     "DeviceConfig",
     "InterNodeLink",
+    "IntraNodeLink",
     "LinkConfig",
     "ModelConfig",
     "ReliabilityConfig",
@@ -713,6 +714,9 @@ class LinkConfig(_Section):
     efficiency: Fraction = 1.0
     """Achievable share of ``bandwidth`` (a catalog link's measured value; 1 for a rate given as achieved)."""
 
+    _preset_efficiency: ClassVar[str] = "efficiency"
+    """The catalog link's attribute a preset's ``efficiency`` comes from."""
+
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
@@ -722,7 +726,7 @@ class LinkConfig(_Section):
                 f"a link needs a bandwidth (e.g. '200 Gbit/s') or a preset (a catalog link such as nvlink3 or "
                 f"ib-hdr; `dpsim catalog links`), got {'only ' + ', '.join(given) if given else 'neither'}"
             )
-        fields = {"bandwidth": "bandwidth", "latency": "latency_s", "efficiency": "efficiency"}
+        fields = {"bandwidth": "bandwidth", "latency": "latency_s", "efficiency": cls._preset_efficiency}
         merged = _merge_preset(data, catalog.LINKS, "link", fields)
         if isinstance(merged, dict) and isinstance(data, dict) and "bandwidth" in data and "efficiency" not in data:
             merged["efficiency"] = 1.0  # an explicit rate replaces the preset's, and its efficiency with it
@@ -732,6 +736,13 @@ class LinkConfig(_Section):
     def achievable(self) -> float:
         """Achievable per-direction bandwidth (bytes/s) the engines use: ``bandwidth × efficiency``."""
         return self.bandwidth * self.efficiency
+
+
+class IntraNodeLink(LinkConfig):
+    """The link of each GPU inside a node. A preset's efficiency is the share NCCL's kernels reach GPU to GPU
+    (:attr:`dpsim.catalog.LinkSpec.intra_efficiency`: below a DMA engine's on PCIe Gen5), its link's otherwise."""
+
+    _preset_efficiency: ClassVar[str] = "intra_node_efficiency"
 
 
 class InterNodeLink(LinkConfig):
@@ -841,7 +852,7 @@ class ClusterConfig(_Section):
     nodes: Annotated[int, Field(strict=True, ge=1, le=MAX_WORLD)] = 1
     workers_per_node: Annotated[int, Field(strict=True, ge=1, le=MAX_WORKERS_PER_NODE)] = 1
     device: DeviceConfig
-    intra_node: LinkConfig = Field(default_factory=lambda: LinkConfig.model_validate("nvlink3"))
+    intra_node: IntraNodeLink = Field(default_factory=lambda: IntraNodeLink.model_validate("nvlink3"))
     inter_node: InterNodeLink = Field(default_factory=lambda: InterNodeLink.model_validate("ib-hdr"))
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     host_link: LinkConfig | None = None

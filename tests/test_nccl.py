@@ -905,31 +905,25 @@ KNOWN_MISSES = {
         "GPU->NIC path narrower than the HDR port, which the thread does not state"
     ),
     "RTX PRO 6000 x8, PCIe, 2x Turin": (
-        "+88 % (41.8 vs 22.2 GB/s at 32 MiB; +102 % before SHM's extra step, -30 % while the socket link was priced "
-        "at NCCL's AMD_BW 16): NCCL's ring search on that node (test_nccl_host.py, by hand) finds no ring (AMD_BW 16 "
-        "under sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at 0.1 GB/s, doubled "
-        "to 2 channels of 256 threads, every hop SHM; the links, the socket link at dual Turin's measured 49.71 GB/s "
-        "a way, carry 48, 14/15 of it with SHM's receive-only step: what 2 channels move (11.1 GB/s each here, 37.6 "
-        "on 8 channels) is a per-channel rate no cited measurement gives"
+        "+64 % (36.5 vs 22.2 GB/s at 32 MiB; +88 % with the GPUs' links at NCCL's 48, +102 % before SHM's extra "
+        "step): NCCL's ring search on that node (test_nccl_host.py, by hand) finds no ring (AMD_BW 16 under "
+        "sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at 0.1 GB/s, doubled to 2 "
+        "channels of 256 threads, every hop SHM; the GPUs' links carry the 41.5 GB/s Gen5 rings reach (the socket "
+        "link at dual Turin's measured 49.71 a way), 14/15 of it with SHM's receive-only step: what 2 channels move "
+        "(11.1 GB/s each here, 37.6 on 8 channels) is a per-channel rate no cited measurement gives"
     ),
     "RTX PRO 6000 x4, PCIe switches": (
-        "+31 % (39.6 vs 30.3 GB/s; +52 % before SHM's extra step): NCCL's graph is 2 rings x 24 GB/s (4 channels of "
-        "512 threads), hops 0->1 and 2->3 P2P in a switch, 1->2 and 3->0 SHM through the CPU; each link carries one "
-        "ring edge a way (46.1), and the SHM edges' receive-only step makes 7 steps of 6 (39.6). The rest, 7.6 GB/s "
-        "a channel on the SHM hops, is not modelled: the page measures P2P, never host-memory traffic"
+        "+13.5 % (34.4 vs 30.3 GB/s; +31 % with the links at NCCL's 48, +52 % before SHM's extra step): NCCL's graph "
+        "is 2 rings x 24 GB/s (4 channels of 512 threads), hops 0->1 and 2->3 P2P in a switch, 1->2 and 3->0 SHM "
+        "through the CPU; each link carries one ring edge a way at the 41.5 GB/s Gen5 rings reach (40.1 at 32 MiB), "
+        "and the SHM edges' receive-only step makes 7 steps of 6 (34.4). The rest is not modelled: the page "
+        "measures P2P, never host-memory traffic through the switches' uplinks"
     ),
     "RTX 2080 Ti x2, Gen3 switch, no P2P, all_gather": (
         "-21 % (3.00 vs 3.79 GB/s at 1 GiB): the all_reduce row's graph and hops (1 x 6 GB/s, 2 SHM channels); "
         "each channel sends its chunk, then reads its peer's from host memory (2 steps, not 1), both GPUs at once "
         "on the uplink's 12 GB/s: 3.0 if the two channels stay in step, up to 6.0 if one sends while the other "
         "receives; the run's 3.79 lies between, and nothing cited says how the channels drift"
-    ),
-    "RTX PRO 6000 x4, PCIe, P2P_LEVEL=SYS": (
-        "+17 % (46.1 vs 39.3 GB/s at 32 MiB): the same graph as the default row (2 x 24 GB/s, 4 channels of 512 "
-        "threads), every hop P2P. Not a root-complex rate: the page's own tests (Gen2 uplinks at commit 070506f, "
-        "its chip map from 48c31ee) put GPUs 0-3 on one Broadcom chip, so the NODE pairs' P2P stays in the chip at "
-        "~53 GB/s a way (101-104 bidirectional), above NCCL's 48: what holds 4 channels to 9.8 GB/s each no cited "
-        "figure gives"
     ),
 }
 

@@ -309,22 +309,30 @@ def test_nccl_p2p_level_and_amds_two_gpu_rule() -> None:
 )
 def test_where_nccl_finds_a_ring_its_graph_is_the_price_on_the_links(name: str) -> None:
     """Two derivations, one answer: NCCL's graph (channels × speed, its search over NCCL's link figures) is the
-    bus bandwidth both engines price on the links at a size where latency is gone (8 GiB, ring/Simple): 2 × 24
-    = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair — times 2(N−1)/(2N−1) where a ring edge goes through
-    host memory (SHM: the receive-only step of each loop, 6/7 on the 4 GPUs of the default row, 2/3 on the pair).
+    bus bandwidth both engines price on the links at a size where latency is gone (8 GiB, ring/Simple) — 2 × 24
+    = 48 GB/s on the switch node, 1 × 6 on the 2080 Ti pair — where the GPUs' links carry NCCL's figure, times
+    2(N−1)/(2N−1) where a ring edge goes through host memory (SHM: the receive-only step of each loop, 6/7 on the
+    4 GPUs of the default row, 2/3 on the pair). On Gen5 the GPUs' threads move 41.5 of the link's 48 GB/s GPU
+    to GPU (the catalog's ``intra_efficiency``: a dual-Turin ring's measured 41.3-41.7 at 4 GiB), so the price
+    is the graph scaled by 41.5/48 while the graph (the search, its channels and threads) stays NCCL's.
     (The Turin row's fallback graph is not: NCCL's 0.1 GB/s is a placeholder; the links give the socket link's
     measured rate or the GPUs' links, the lower.)"""
+    from dpsim.catalog import LINKS
     from dpsim.cli_collective import collective_rows
 
     (module, run) = next(entry for entry in _published() if entry[1].name == name)
     ring = _row_ring(name)
     assert ring is not None and not ring.fallback
     scenario = module.scenario_for(dataclasses.replace(run, algorithm="ring"))
+    link = LINKS[run.intra]
+    kernels = link.intra_achievable / link.achievable  # 41.5/48.01 on pcie5, 1 on pcie3
+    assert kernels == pytest.approx(41.5 / 48.0117, rel=1e-4) if run.intra == "pcie5" else kernels == 1.0
     for engine in ("analytic", "sim"):
         row = collective_rows(scenario, "allreduce", [8 * 2**30], engine=engine)[0]
         n = run.gpus_per_node
         shm = (2 * n - 2) / (2 * n - 1) if "SHM" in ring.transports else 1.0
-        assert row["busbw_Bps"] / 1e9 == pytest.approx(ring.search_channels * ring.speed_gbps * shm, rel=0.01)
+        graph = ring.search_channels * ring.speed_gbps
+        assert row["busbw_Bps"] / 1e9 == pytest.approx(graph * kernels * shm, rel=0.01)
 
 
 GEN3 = cf.Link(2e-6, 12e9)
@@ -413,3 +421,45 @@ def test_nccls_tuner_picks_as_if_the_shm_edge_were_p2p() -> None:
         assert (a.algorithm, a.protocol) == (b.algorithm, b.protocol)
         if a.algorithm == "ring":
             assert a.time_s > b.time_s
+
+
+def test_gen5_gpu_to_gpu_runs_at_the_rate_nccls_rings_reach_and_the_search_and_nic_path_keep_nccls_figure() -> None:
+    """``pcie5`` as a node's intra-node link carries 41.5 GB/s a way GPU to GPU (``LinkSpec.intra_efficiency``:
+    purplepow3r's dual-Turin ring, 41.3-41.7 GB/s busbw at 4 GiB with every edge P2P), not NCCL's 48. The same
+    link as a GPU's path to its NIC (``host_link``, DMA by the NIC) keeps 48, and so does NCCL's ring search over
+    the GPUs' links (2 rings of 24 on 4 GPUs, two a switch). A 4 GiB ring on 4 such GPUs with every edge P2P
+    prices at 41.5 less its per-step latency (6 steps x 5.7 us + 8.4 us on ~155 ms), both engines."""
+    from dpsim.analytic.step import fabric_of, host_link_of
+    from dpsim.catalog import LINKS, LinkSpec
+    from dpsim.cli_collective import collective_rows
+
+    data = _scenario({"gpus_per_switch": 2}, intra="pcie5", workers=4)
+    data["cluster"] = {**data["cluster"], "device": "b200"}  # type: ignore[dict-item]  # Blackwell's speed array
+    scenario = scenario_from_dict({**data, "communication": {"nccl_p2p_level": "SYS", "algorithm": "ring"}})
+    assert fabric_of(scenario).intra.bandwidth == pytest.approx(41.5e9, rel=1e-9)
+    ring = scenario_pcie_ring(scenario)
+    assert ring is not None and (ring.search_channels, ring.speed_gbps, ring.transports) == (2, 24.0, ("P2P",) * 4)
+    for engine in ("analytic", "sim"):
+        busbw = collective_rows(scenario, "allreduce", [4 * 2**30], engine=engine)[0]["busbw_Bps"]
+        seconds = 1.5 * 4 * 2**30 / 41.5e9 + 6 * 5.7e-6 + 8.4e-6
+        assert busbw == pytest.approx(1.5 * 4 * 2**30 / seconds, rel=0.002)
+        assert 41.3e9 * 0.995 < busbw < 41.7e9
+    h100 = scenario_from_dict(
+        {
+            "model": {"preset": "gpt2-xl"},
+            "cluster": {"nodes": 2, "workers_per_node": 8, "device": "h100-sxm", "intra_node": "nvlink4"},
+            "training": {"global_batch": 16},
+        }
+    )
+    host = host_link_of(h100)
+    assert host is not None and host.bandwidth == pytest.approx(LINKS["pcie5"].achievable, rel=1e-9)
+    assert LINKS["pcie5"].achievable == pytest.approx(48.0117e9, rel=1e-5)
+    given = {**data["cluster"], "intra_node": {"preset": "pcie5", "efficiency": 0.5}}  # type: ignore[dict-item]
+    explicit = scenario_from_dict({**data, "cluster": given})
+    assert fabric_of(explicit).intra.bandwidth == pytest.approx(0.5 * LINKS["pcie5"].bandwidth, rel=1e-9)
+    for link in ("pcie3", "pcie4", "nvlink4"):  # no intra-node figure of their own: the link's efficiency
+        assert LINKS[link].intra_achievable == LINKS[link].achievable
+    with pytest.raises(ValueError, match="intra-node efficiency needs its source"):
+        LinkSpec("x", 1e9, 0.0, "s", intra_efficiency=0.5)
+    with pytest.raises(ValueError, match="intra_efficiency must be in"):
+        LinkSpec("x", 1e9, 0.0, "s", intra_efficiency=1.5, intra_efficiency_source="s")

@@ -209,13 +209,17 @@ def nccl_pcie_ring(
 
 def scenario_pcie_ring(scenario: Scenario, p2p_level: str | None = None) -> PcieRing | None:
     """NCCL's ring graph on one node of a scenario with ``cluster.host_topology`` (None without one, or one GPU):
-    the intra-node link's achievable rate is NCCL's PCIe figure (``pcie3`` 12, ``pcie4`` 24, ``pcie5`` 48 GB/s)."""
-    from dpsim.analytic.step import fabric_of, host_topology_of, nccl_arch
+    the GPUs' links at NCCL's PCIe figure, the catalog link's DMA rate (``pcie3`` 12, ``pcie4`` 24, ``pcie5``
+    48 GB/s: ``topo.cc`` reads the link's generation and width), not what NCCL's kernels reach GPU to GPU over it
+    (:attr:`dpsim.catalog.LinkSpec.intra_efficiency`, the engines' price); a link given by its rate, that rate."""
+    from dpsim.analytic.step import host_topology_of, nccl_arch
+    from dpsim.catalog import LINKS
 
     host, g = host_topology_of(scenario), scenario.cluster.workers_per_node
     config = scenario.cluster.host_topology
     if host is None or config is None or g < 2:
         return None
-    pcie_gbps = round(fabric_of(scenario).intra.bandwidth / 1e9, 6)
+    intra = scenario.cluster.intra_node
+    pcie_gbps = round((LINKS[intra.preset].achievable if intra.preset in LINKS else intra.achievable) / 1e9, 6)
     level = p2p_level if p2p_level is not None else scenario.communication.nccl_p2p_level
     return nccl_pcie_ring(g, host, pcie_gbps, nccl_arch(scenario), config.cpu, level)
