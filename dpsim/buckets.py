@@ -190,6 +190,11 @@ def _transformer_parts(m: Any) -> tuple[list[float], list[float], list[float], l
     return [float(m.vocab * h), *positions], [float(x) for x in layer], [float(h), float(h)], head
 
 
+def transformer_layer_tensors(m: Any) -> list[float]:
+    """One transformer layer's parameter tensors (elements, before tensor parallelism), in registration order."""
+    return _transformer_parts(m)[1]
+
+
 def _transformer_tensors(m: Any) -> list[float]:
     embed, layer, after, head = _transformer_parts(m)
     return [*embed, *layer * m.layers, *after, *head]

@@ -10,6 +10,9 @@ under gradient accumulation (``k`` micro-batches):
   is refused); ZeRO-3 all-gathers the parameters before each forward and each backward, except those its
   coordinator keeps gathered for reuse (``stage3_max_reuse_distance``: the forward's last layers and the
   output head, :func:`dpsim.analytic.memory.zero3_kept_parameters`), which the backward does not gather.
+  Under full recomputation the recomputed forward gathers each checkpointed layer (the backward's gather)
+  and the backward gathers again what the coordinator released in between
+  (:func:`dpsim.analytic.memory.zero3_recompute_regathered_parameters`): the backward's share exceeds 1.
 - PyTorch FSDP (``torch.distributed.fsdp``, ``ShardingStrategy``; Zhao et al. 2023, "PyTorch
   FSDP", §3.2-3.4), ``optimizer_sharding: fsdp``:
 
@@ -147,10 +150,16 @@ def step_traffic(scenario: Scenario) -> StepTraffic:
         return StepTraffic(forward, k if zero == 3 else 0, reductions, False, group, dp // group, share)
     gathered = k if zero == 3 else 0
     share = 1.0
-    if zero == 3:  # what the coordinator keeps for reuse is not gathered again (the first stage's, as for FSDP)
-        from dpsim.analytic.memory import stage_parameters, zero3_kept_parameters
+    if zero == 3:  # what the coordinator keeps for reuse is not gathered again (the first stage's, as for FSDP);
+        # under full recomputation what it releases between a layer's recomputed forward and its backward is
+        from dpsim.analytic.memory import (
+            stage_parameters,
+            zero3_kept_parameters,
+            zero3_recompute_regathered_parameters,
+        )
 
-        share = 1.0 - zero3_kept_parameters(scenario, 0) / stage_parameters(scenario)[0]
+        kept = zero3_kept_parameters(scenario, 0) - zero3_recompute_regathered_parameters(scenario, 0)
+        share = 1.0 - kept / stage_parameters(scenario)[0]
     if share <= 1e-12:  # everything kept: the backward gathers nothing
         return StepTraffic(gathered, 0, reductions, False, dp, 1)
     return StepTraffic(gathered, gathered, reductions, zero in (1, 2), dp, 1, share)

@@ -19,6 +19,7 @@ from dpsim.analytic.memory import (
     recompute_working_set,
     stage_parameters,
     zero3_kept_parameters,
+    zero3_recompute_regathered_parameters,
     zero_model_states,
 )
 from dpsim.compute import chunk_layers
@@ -512,6 +513,47 @@ def test_zero3_keeps_what_comes_back_within_the_reuse_distance() -> None:
     # DeepSpeed's default 1e9 keeps the whole small model: the backward gathers nothing
     assert zero3_kept_parameters(_zero3_toy()) == pytest.approx(total)
     assert step_traffic(_zero3_toy()).backward_gathers == 0
+
+
+def test_zero3_regathers_what_it_releases_between_a_recomputed_forward_and_its_backward() -> None:
+    # h = 400: a layer's weights are qkv 3h^2, proj h^2, fc 4h^2, fc2 4h^2 (480,000 / 160,000 / 640,000 x 2
+    # elements, all >= DeepSpeed's persistence threshold of 100,000; biases and norms below it). After the
+    # recomputed forward of module m the walk meets the modules after it twice (recompute, then backward in
+    # reverse) before m's own backward: fc2 0, fc 2 x 4h^2 = 1,280,000, proj 2 x 8h^2, qkv 2 x 9h^2.
+    h, layers, head = 400, 4, 1000 * 400
+    layer = 12 * h * h + 13 * h + 2 * h / layers  # the engines spread the final LayerNorm over the layers
+    total = layers * layer + head + 10 * h  # + the tied word embedding and the positions
+
+    def toy(*more: str):  # type: ignore[no-untyped-def]
+        return _zero3_toy(
+            f"model={{kind: transformer, layers: {layers}, hidden: {h}, heads: 4, seq_len: 10, vocab: 1000}}",
+            "training.activation_recomputation=full",
+            *more,
+        )
+
+    cases = {  # distance: (share of a layer gathered again, kept from the forward: the head, L3 while 2 x head fits)
+        1_280_000: (8 / 12, head + layer),  # fc: 1,280,000 is not strictly below: released, as qkv and proj
+        1_280_001: (4 / 12, head + layer),  # fc kept; proj (2,560,000) and qkv (2,880,000) released
+        2_880_001: (0.0, head + layer),  # every module kept from its recomputation to its backward
+    }
+    for distance, (share, kept) in cases.items():
+        scenario = toy(f"training.deepspeed_max_reuse_distance={distance}")
+        again = layers * layer * share
+        assert zero3_recompute_regathered_parameters(scenario) == pytest.approx(again, rel=1e-12)
+        # the recomputation gathers what the forward did not keep, the backward what was released since
+        assert step_traffic(scenario).backward_gather_share == pytest.approx(1 - (kept - again) / total, rel=1e-12)
+    # one layer in two checkpointed (recompute_layer_interval 2): half of it
+    half = toy("training.deepspeed_max_reuse_distance=1280000", "training.recompute_layer_interval=2")
+    assert zero3_recompute_regathered_parameters(half) == pytest.approx(layers * layer * 8 / 12 / 2, rel=1e-12)
+    # nothing again without full recomputation, under FSDP (its recomputation is its backward's gather), or when
+    # every weight is below the persistence threshold (the h = 100 toy)
+    assert zero3_recompute_regathered_parameters(_zero3_toy("training.deepspeed_max_reuse_distance=0")) == 0.0
+    selective = toy("training.deepspeed_max_reuse_distance=0", "training.activation_recomputation=selective")
+    assert zero3_recompute_regathered_parameters(selective) == 0.0
+    fsdp = toy("training.optimizer_sharding=fsdp")
+    assert zero3_recompute_regathered_parameters(fsdp) == 0.0
+    small = _zero3_toy("training.activation_recomputation=full", "training.deepspeed_max_reuse_distance=0")
+    assert zero3_recompute_regathered_parameters(small) == 0.0
 
 
 def test_zero3_reuse_walk_is_linear_in_the_layers() -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "recompute_working_set",
     "stage_parameters",
     "stage_root_parameters",
+    "zero3_recompute_regathered_parameters",
     "zero_model_states",
 ]
 
@@ -589,6 +590,50 @@ def zero3_kept_parameters(scenario: Scenario, stage: int = 0) -> float:
                 break
             traversed += n
     return kept
+
+
+ZERO3_PERSISTENCE_THRESHOLD = 100_000
+"""DeepSpeed ZeRO-3's default ``stage3_param_persistence_threshold`` (0.3.13 ``zero/constants.py`` and now
+``zero/config.py``): a parameter of fewer elements is never partitioned, so never gathered."""
+
+
+def zero3_recompute_regathered_parameters(scenario: Scenario, stage: int = 0) -> float:
+    """Elements DeepSpeed ZeRO-3 gathers a second time in a backward under full recomputation.
+
+    A checkpointed layer's recomputed forward runs its modules' forward pre-hooks, so the coordinator fetches the
+    layer's parameters for the recomputation (``pre_sub_module_forward_function`` -> ``fetch_sub_module``: the
+    gather dpsim counts as the backward's, :attr:`dpsim.sharding.StepTraffic.backward_gather_share`) and releases
+    each module after it (``post_sub_module_forward_function`` -> ``release_sub_module``) unless its next use comes
+    within ``stage3_max_reuse_distance`` elements (0.3.13 ``stage3.py`` ``_keep_for_later``; now
+    ``partitioned_param_coordinator.py`` ``__params_to_release``). Its next use is its backward, right after the
+    recomputation: between them the modules after it in the layer, twice (their recomputed forward, then their
+    backward in reverse). A module whose weights those outweigh is released and gathered again by its backward
+    pre-hook (``pre_sub_module_backward_function`` -> ``fetch_sub_module``). Traced by leaf module: each weight of
+    a layer (:func:`dpsim.buckets.transformer_layer_tensors`, divided by t) at or above
+    ``stage3_param_persistence_threshold`` (:data:`ZERO3_PERSISTENCE_THRESHOLD`; biases and norms stay gathered
+    and are left out of the distance), one module each, in registration order, which for these layers is the
+    forward's. A layer of GPT-3 175B at the default distance (1e9): the output projection of the MLP is kept,
+    its input projection (walk: 2 x 4h^2 = 1.2e9) and the attention's projections are gathered again, 2/3 of the
+    layer. Only the checkpointed layers (``recompute_layer_interval``). 0 without DeepSpeed ZeRO-3, without full
+    recomputation (FSDP is not changed: not examined), for a model other than a transformer, or when every weight
+    is below the threshold.
+    """
+    from dpsim.buckets import transformer_layer_tensors
+
+    ds, m, t = scenario.deepspeed, scenario.model, scenario.training
+    if ds is None or t.zero_stage != 3 or t.activation_recomputation != "full" or m.kind != "transformer":
+        return 0.0
+    weights = [x / t.tensor_parallel for x in transformer_layer_tensors(m)]
+    weights = [x for x in weights if x >= ZERO3_PERSISTENCE_THRESHOLD]
+    if not weights or m.layers <= 0:
+        return 0.0
+    released, after = 0.0, 0.0
+    for size in reversed(weights):  # from the layer's last module back: ``after`` = the modules after this one
+        released += size if 2.0 * after >= ds.max_reuse_distance else 0.0
+        after += size
+    layer_elements = _stage_split(scenario)[stage][0]
+    checkpointed = (m.layers // t.recompute_layer_interval) / m.layers
+    return layer_elements * checkpointed * released / sum(weights)
 
 
 def zero3_gathered_parameters(scenario: Scenario, stage: int = 0) -> float:
