@@ -1857,8 +1857,9 @@ def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch:
 
 _ZERO3_PASS = (
     "; within 10 % with the step bound by dpsim's priced gathers (1,535-step rings in 5e7-element pieces, their "
-    "latency most of the time at 2,240 ranks), where DeepSpeed 0.3.x gathered one whole weight a collective: met "
-    "by the traffic count, not by a verified per-collective price"
+    "latency most of the time at 2,240 ranks), where DeepSpeed 0.3.x gathered one whole weight a collective (with "
+    "pieces of 6e8 elements the prediction is 41.5 s against 183.7 s): met by the traffic count and the pieces' "
+    "latency, not by a verified per-collective price"
 )
 
 
