@@ -122,8 +122,10 @@ class _Base:
         except (IndexError, KeyError, TypeError) as exc:
             raise ScenarioError("--set", f"cannot apply override: {exc}", "<command line>") from None
 
-    def build(self, data: dict[str, Any]) -> Scenario:
-        scenario = scenario_from_dict(data, self.source, getattr(self, "overridden", ()))
+    def build(self, data: dict[str, Any], varied: Iterable[str] = ()) -> Scenario:
+        """The scenario of ``data``; an error in a field ``--set`` or ``--vary`` (``varied``) gave names the command
+        line (a grid point's value was blamed on the file)."""
+        scenario = scenario_from_dict(data, self.source, [*getattr(self, "overridden", ()), *varied])
         cal = scenario.calibration
         if cal is not None and self.directory is not None and not Path(cal.profile).is_absolute():
             cal.profile = str((self.directory / cal.profile).resolve())
@@ -235,7 +237,7 @@ class _PointRunner:
         return {**self.__dict__, "_fn": None}  # the engine function is looked up again where it runs
 
     def scenario(self, point: Mapping[str, Any]) -> Scenario:
-        return self.base.build(self.base.apply(self.base.data, list(point.items())))
+        return self.base.build(self.base.apply(self.base.data, list(point.items())), point)
 
     def __call__(self, point: Mapping[str, Any]) -> dict[str, Any]:
         if self._fn is None:
@@ -364,9 +366,12 @@ def sweep(
             outcomes = executor.map(
                 runner, [points[i] for i in todo], on_result=arrived, batch=1 if engine == "sim" else None
             )
-    finally:
+    except BaseException:  # an error (a Dask that did not start) or a signal: the finished points stay, if any
         if journal is not None:
-            journal.close()
+            journal.close(remove=not rows)
+        raise
+    if journal is not None:
+        journal.close()
     frame = pd.DataFrame([rows[i] for i in sorted(rows)])
     failures = [(points[todo[k]], o) for k, o in enumerate(outcomes) if isinstance(o, execution.TaskError)]
     if failures:

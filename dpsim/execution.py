@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from dpsim.errors import ScenarioError
+from dpsim.inputs import safe_text
 from dpsim.outputs import replaced
 
 __all__ = [
@@ -229,13 +231,15 @@ class Executor:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
+        option = "--workers" if self.workers is not None else "--scheduler"
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            option = "--workers" if self.workers is not None else "--scheduler"
             raise ScenarioError(
                 option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE
             ) from None
+        except Exception as exc:  # Dask reads its settings when imported: a malformed YAML file of them
+            raise dask_failure(option, exc) from None
         if self.scheduler is not None:
             try:
                 self._client = Client(self.scheduler, timeout=f"{CONNECT_TIMEOUT_S}s", set_as_default=False)
@@ -243,6 +247,8 @@ class Executor:
                 raise ScenarioError(
                     "--scheduler", f"cannot reach a Dask scheduler at {self.scheduler!r}: {exc}", SOURCE
                 ) from None
+            except Exception as exc:
+                raise dask_failure(option, exc) from None
             if not self._client.nthreads():
                 try:
                     self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
@@ -252,19 +258,25 @@ class Executor:
                         "--scheduler", f"the Dask scheduler at {self.scheduler!r} has no workers", SOURCE
                     ) from None
             return self._client
-        with _workers_ignore_sigint():
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,
-                processes=self.processes,
-                **({"host": "127.0.0.1"} if self.processes else {}),  # threads talk in-process
-                dashboard_address=None,
-                # the scheduler's HTTP server (health, metrics) still listened on 8787 and, with that port taken (a
-                # second sweep, another Dask), warned on stderr: a free port of this host, as the workers have
-                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                silence_logs=logging.ERROR,
-            )
-        self._client = Client(self._cluster, set_as_default=False)
+        try:
+            with _workers_ignore_sigint(), _quiet_start():
+                self._cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=self.processes,
+                    **({"host": "127.0.0.1"} if self.processes else {}),  # threads talk in-process
+                    dashboard_address=None,
+                    # the scheduler's HTTP server (health, metrics) still listened on 8787 and, with that port taken
+                    # (a second sweep, another Dask), warned on stderr: a free port of this host, as the workers have
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    # a worker that cannot start (settings of DASK_* variables) logged its traceback at ERROR,
+                    # in its own process; what failed is said in one line (dask_failure), as a task's failure is
+                    silence_logs=logging.CRITICAL,
+                )
+                self._client = Client(self._cluster, set_as_default=False)
+        except Exception as exc:  # settings Dask cannot start with (DASK_* variables): tracebacks from each worker
+            self.close(quiet=True)
+            raise dask_failure(option, exc) from None
         return self._client
 
     def close(self, quiet: bool = False) -> None:
@@ -288,6 +300,79 @@ class Executor:
         finally:
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+
+
+DASK_CONFIG_VARIABLES = ("DASK_CONFIG", "DASK_ROOT_CONFIG")
+"""Where Dask reads its YAML settings when imported (``dask.config``: every ``.yaml``/``.yml``/``.json`` file of
+the folder, or the file named)."""
+
+
+def dask_settings() -> list[str]:
+    """The ``DASK_*`` variables of the environment: Dask takes its settings from them when it is imported."""
+    return sorted(name for name in os.environ if name.startswith("DASK_"))
+
+
+def check_dask_config() -> None:
+    """The files :data:`DASK_CONFIG_VARIABLES` name are regular files Dask can read whole: ``DASK_CONFIG=/dev/zero``
+    (or a FIFO among its YAML files) was read until memory ran out, or waited for a writer, before any work."""
+    for variable in DASK_CONFIG_VARIABLES:
+        text = os.environ.get(variable)
+        if not text:
+            continue
+        path = Path(text).expanduser()
+        try:
+            files = sorted(path.iterdir()) if path.is_dir() else [path]
+        except OSError:
+            continue  # Dask skips what it cannot list
+        for file in files:
+            if file is not path and file.suffix not in (".yaml", ".yml", ".json"):
+                continue
+            try:
+                mode = file.stat().st_mode
+            except OSError:
+                continue  # Dask skips a missing path
+            if not (stat.S_ISREG(mode) or (file is path and stat.S_ISDIR(mode))):
+                raise ScenarioError(
+                    variable,
+                    f"{str(file)!r} is not a regular file (a device, pipe or socket): expected a folder of Dask's "
+                    "YAML settings, or one such file",
+                    "<environment>",
+                )
+
+
+def dask_failure(option: str, exc: BaseException) -> ScenarioError:
+    """One line for a Dask that did not start: named by the ``DASK_*`` variables set, which are the likely cause,
+    else by ``option``. The first line of the innermost exception says why."""
+    root = exc
+    for _ in range(100):  # a chain can be a cycle
+        inner = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
+        if inner is None:
+            break
+        root = inner
+    lines = str(root).strip().splitlines()
+    reason = safe_text(f"{type(root).__name__}: {lines[0] if lines else ''}".rstrip(": "))[:200]
+    names = dask_settings()
+    if names:
+        if len(names) == 1:
+            return ScenarioError(names[0], f"Dask did not start with this setting: {reason}", "<environment>")
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return ScenarioError("DASK_*", f"Dask did not start with the settings {shown}: {reason}", "<environment>")
+    return ScenarioError(option, f"Dask did not start: {reason} (its settings: ~/.config/dask, /etc/dask)", SOURCE)
+
+
+@contextmanager
+def _quiet_start() -> Iterator[None]:
+    """Dask's own loggers silenced while the cluster starts: a worker that cannot start logs its traceback at ERROR
+    level before the start fails, which :func:`dask_failure` then says in one line."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextmanager
@@ -345,6 +430,7 @@ def check_options(workers: int | None, scheduler: str | None) -> None:
         if importlib.util.find_spec("distributed") is None:
             option = "--workers" if workers is not None else "--scheduler"
             raise ScenarioError(option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE)
+        check_dask_config()
 
 
 def raise_first_failure(outcomes: Sequence[Any], where: Callable[[int], str], source: str) -> None:

@@ -399,10 +399,16 @@ class _StructureError(Exception):
     """A document that parses but is not acceptable (duplicate key, tag, too deep, too large)."""
 
 
-def _check_events(text: str) -> None:
-    """Depth, tags and anchors from the event stream, before any node is composed."""
+class _TooLarge(_StructureError):
+    """More than :data:`MAX_NODES` nodes, aliases expanded."""
+
+
+def _check_events(text: str) -> bool:
+    """Depth, tags and anchors from the event stream, before any node is composed; whether it holds an alias."""
     depth = 0
+    aliased = False
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        aliased = aliased or isinstance(event, yaml.AliasEvent)
         tag = getattr(event, "tag", None)
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         if tag is not None:
@@ -414,6 +420,7 @@ def _check_events(text: str) -> None:
                 raise _StructureError(f"line {line}: nested more than {MAX_DEPTH} levels deep")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+    return aliased
 
 
 def _expanded_size(node: Any, sizes: dict[int, int], active: set[int]) -> int:
@@ -437,7 +444,7 @@ def _expanded_size(node: Any, sizes: dict[int, int], active: set[int]) -> int:
                 break
     active.discard(key)
     if total > MAX_NODES:
-        raise _StructureError(f"aliases expand to more than {MAX_NODES:,} nodes")
+        raise _TooLarge(f"aliases expand to more than {MAX_NODES:,} nodes")
     sizes[key] = total
     return total
 
@@ -445,13 +452,18 @@ def _expanded_size(node: Any, sizes: dict[int, int], active: set[int]) -> int:
 def load_yaml(text: str, source: str) -> Any:
     """Parse one YAML 1.2 document from ``text`` (see the module docstring for the rules)."""
     try:
-        _check_events(text)
+        aliased = _check_events(text)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
             if node is None:
                 return None
-            _expanded_size(node, {}, set())
+            try:
+                _expanded_size(node, {}, set())
+            except _TooLarge:
+                if aliased:
+                    raise
+                raise _StructureError(f"more than {MAX_NODES:,} keys and values in one document") from None
             return loader.construct_document(node)
         finally:
             loader.dispose()

@@ -639,7 +639,7 @@ def _screen(
     budget.check_total(
         ((f"at {cn}x{device} tp={ct} pp={cp} {alg}", _variant(bases[cn], ct, cp, int(z1), alg))
          for cn, ct, cp, z1, alg in sorted(keys)),
-        "the plan's screen", request.allow_long,
+        "the plan's screen", request.allow_long, fewer="give a smaller --max-devices",
     )  # fmt: skip
     for cn, ct, cp, z1, alg in keys:
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)

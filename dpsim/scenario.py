@@ -662,7 +662,8 @@ class DeviceConfig(_Section):
             explicit = data if isinstance(data, dict) else {}
             nones = ("peak_flops_fp8", "peak_flops_fp32", "peak_flops_fp32_ieee", "matmul_efficiency", "sm_count")
             for name in (*nones, "matmul_efficiency_fp8"):
-                if merged.get(name) in (0, 0.0) and not isinstance(merged.get(name), bool):  # the catalog's "none"
+                # the catalog's "none" is 0; a 0 the scenario gives is its own value, checked as any other
+                if explicit.get(name) is None and merged.get(name) in (0, 0.0):
                     merged[name] = None
             for name in ("kernel_overhead", "attention_efficiency", "memory_efficiency"):
                 if name not in explicit and merged.get(name) in (0, 0.0, (0.0, 0.0)):
@@ -1428,6 +1429,15 @@ class Scenario(_Section):
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         t, world = self.training, self.cluster.world_size
+        if self.communication.nccl_p2p_level is not None and self.cluster.host_topology is None:
+            # read only on a node's PCIe paths (dpsim.sim.pcie_ring); elsewhere it changed nothing without a word,
+            # LOC (no peer-to-peer at all) included
+            raise _FieldError(
+                "communication.nccl_p2p_level",
+                "sets which PCIe paths of a node use peer-to-peer instead of host memory: needs "
+                "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
+                "peer-to-peer between all their GPUs, so leave it out",
+            )
         if self.model.attention_nan_to_num and self.model.attention != "standard":
             raise _FieldError(
                 "model.attention_nan_to_num",
@@ -2078,7 +2088,7 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
         if isinstance(exc, _FieldError):
             return exc.field, exc.message
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if ": " in msg and loc and kind == "value_error" and msg.split(": ", 1)[0].isidentifier():
+        if ": " in msg and kind == "value_error" and msg.split(": ", 1)[0].isidentifier():  # loc (): a top-level field
             sub, rest = msg.split(": ", 1)
             if section_has(loc, sub):
                 return f"{field}.{sub}" if field else sub, rest
@@ -2106,7 +2116,11 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequen
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        described = [_describe(error) for error in exc.errors()[:50]]
+        errors = exc.errors()[:50]
+        # a required field reported missing is often explained by a misspelled key beside it (`global_bach: 8`):
+        # the unknown key, with its did-you-mean, and any wrong value come before what is missing
+        errors.sort(key=lambda error: error["type"] == "missing")
+        described = [_describe(error) for error in errors]
         # the error in a field the command line set, when there is one (`--set calibration.foo=1` is about
         # foo, not the profile that calibration then lacks)
         set_here = [(f, m) for f, m in described if any(f == p or f.startswith(p + ".") for p in overridden)]

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
+from dpsim.errors import ScenarioError
+from dpsim.inputs import brief
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, dump_scenario
 from runtime.job import BACKEND_CHOOSES, JobOptions
@@ -43,6 +45,7 @@ __all__ = [
     "RankFailure",
     "die_with_launcher",
     "launch",
+    "launcher_pid",
     "rank_phase",
     "reserve_port",
     "signals_as_exceptions",
@@ -62,13 +65,27 @@ def _set_parent_death_signal() -> None:
         pass
 
 
+def launcher_pid() -> int | None:
+    """The launcher's process id a rank was started with (:data:`LAUNCHER_PID_ENV`; None: not set).
+
+    A one-line error naming the variable when it is not a process id (``int()`` of it was a traceback in the rank).
+    """
+    text = os.environ.get(LAUNCHER_PID_ENV)
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) < 2**31):
+        raise ScenarioError(LAUNCHER_PID_ENV, f"expected the launcher's process id (a whole number >= 1), got "
+                            f"{brief(text)}", "<environment>")  # fmt: skip
+    return int(text)
+
+
 def die_with_launcher() -> None:
-    """In a rank: die with the launcher (re-arm the parent-death signal; exit if it is already gone)."""
-    launcher = os.environ.get(LAUNCHER_PID_ENV)
-    if not launcher or sys.platform != "linux":
+    """In a rank the launcher started: die with it (re-arm the parent-death signal; exit if it is already gone)."""
+    launcher = launcher_pid()
+    if launcher is None or sys.platform != "linux":
         return
     _set_parent_death_signal()
-    if os.getppid() != int(launcher):  # the launcher died before the signal was armed
+    if os.getppid() != launcher:  # the launcher died before the signal was armed
         os._exit(1)
 
 

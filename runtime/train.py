@@ -182,6 +182,23 @@ def check_options(args: argparse.Namespace) -> None:
         _check_folder(args.run_dir, "--run-dir", CLI_SOURCE)
     elif (args.worker or "RANK" in os.environ) and os.environ.get(RUN_DIR_ENV):  # a rank's folder (run_worker)
         _check_folder(Path(os.environ[RUN_DIR_ENV]), RUN_DIR_ENV, "<environment>")
+    if args.worker:  # a rank the launcher started, which dies with it (read there: int() was a traceback)
+        from runtime.launch import launcher_pid
+
+        launcher_pid()
+    save = os.environ.get(SAVE_PARAMETERS_ENV)
+    if save:  # written by rank 0 once every step has run: a path torch.save cannot write failed only then
+        try:
+            refuse_folder_name(SAVE_PARAMETERS_ENV, save)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.field, exc.message, "<environment>") from None
+        folder = Path(save).absolute().parent
+        if Path(save).is_dir() or not folder.is_dir():
+            what = "is a folder" if Path(save).is_dir() else f"is in {str(folder)!r}, which is not a folder"
+            what = what if Path(save).is_dir() or folder.exists() else f"is in {str(folder)!r}, which does not exist"
+            raise ScenarioError(SAVE_PARAMETERS_ENV, f"{brief(save)} {what}: expected a file to write the trained "
+                                "parameters to", "<environment>")  # fmt: skip
+        _check_folder(folder, SAVE_PARAMETERS_ENV, "<environment>")
 
 
 def _check_folder(folder: Path, field: str, source: str) -> None:
@@ -243,7 +260,8 @@ def run_worker(args: argparse.Namespace) -> None:
     from runtime.launch import die_with_launcher, rank_phase
     from runtime.torchrun import destroy_group, init_group, waiting
 
-    die_with_launcher()
+    if args.worker:  # under torchrun a DPSIM_LAUNCHER_PID left in the environment is not this rank's launcher
+        die_with_launcher()
     scenario = load_scenario(args.scenario, args.overrides)
     run_dir = args.run_dir or Path(os.environ.get(RUN_DIR_ENV) or ".")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1401,6 +1401,22 @@ def framework_switches() -> Iterator[Case]:
         yield _set_case(kind, *sets, command="check", expect_error=True, names=rot)
     yield _set_case(kind, f"{rot}=0.25", expect_error=True, names=rot)  # no rope kernels to price on a share
     yield _set_case(kind, f"{rot}=0.25", "model.rope_kernels=rotate_half", expect_error=False)
+    # the newest: how TP's collectives are overlapped, metaseq's q/k/v copies
+    kind_, qkv, tp = (
+        "training.tp_overlap_kind",
+        "model.attention_qkv_copies",
+        ("training.tensor_parallel=2", "training.sequence_parallel=true"),
+    )
+    for value in ("torch-async-tp", "TORCH_ASYNC_TP", "''", "1", "true", "[userbuffers]", "null"):
+        yield _set_case(kind, f"{kind_}={value}", *tp, "training.tp_comm_overlap=true", command="check",
+                        expect_error=value != "null", names=kind_)  # fmt: skip
+    yield _set_case(kind, f"{kind_}=torch_async_tp", *tp, "training.tp_comm_overlap=true", expect_error=False)
+    yield _set_case(kind, f"{kind_}=torch_async_tp", *tp, expect_error=True, names=kind_)
+    for value in ("yes", "'true'", "1", "[]", "{}"):
+        yield _set_case(kind, f"{qkv}={value}", "model.attention=standard", command="check", expect_error=True,
+                        names=qkv)  # fmt: skip
+    yield _set_case(kind, f"{qkv}=true", "model.attention=standard", expect_error=False, finite=True)
+    yield _set_case(kind, f"{qkv}=true", "model.attention=flash", expect_error=True, names=qkv)
 
 
 def deepspeed_buckets() -> Iterator[Case]:
@@ -1456,6 +1472,9 @@ _HOST_DAMAGE = (
      "host_model.comm_cpu_per_byte_by_rate"),
     (r"^(  )memory_streams: .*$", r"\1comm_cpu_per_byte_by_rate: [[1 Gbit/s]]", "host_model.comm_cpu_per_byte_by_rate"),
     (r"^(  )memory_streams: .*$", r"\1comm_cpu_per_byte_by_rate: 5", "host_model.comm_cpu_per_byte_by_rate"),
+    *((r"^(  )memory_streams: .*$", rf"\g<0>\n\1comm_efficiency_loss: {value}",
+       "too small for a float" if value == "1e-400" else "host_model.comm_efficiency_loss")
+      for value in ("-0.1", ".nan", "-.inf", "true", "'0.01'", "[0.01]", "{a: 1}", "1e400", "1e-400", "101", "0.01 s")),
 )  # fmt: skip
 """(regex, replacement, what the error must name): the committed profile's host_model damaged one way each."""
 
@@ -2692,6 +2711,158 @@ def option_ranges() -> Iterator[Case]:
     yield Case(kind, [*plan, "--price", "a100-80gb=1000000", "--objective", "cost"], accept=True)
 
 
+def dask_settings() -> Iterator[Case]:
+    """Dask's settings from the environment, which it reads when imported: ``DASK_CONFIG`` naming a device (read
+    whole: ``/dev/zero`` ran until memory was gone), a folder with a malformed YAML file or a FIFO among its files
+    (a ``ValueError`` traceback, a wait), and ``DASK_*`` variables no worker starts with (each worker's traceback
+    and ``RuntimeError: Nanny failed to start``). Each is one line naming the variable; in a fresh interpreter."""
+    kind = "Dask settings from the environment (DASK_*)"
+    files = {"s.yaml": SMALL.encode(), "dc/bad.yaml": b"distributed: [\n", "df/x.yaml": b"<fifo>"}
+    sweep = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "{tmp}/o.csv"]
+    plan = [*_PLAN, "--workers", "2", "--out", "{tmp}/o.csv"]
+    for argv, env, names in (
+        ([*sweep, "--workers", "2"], {"DASK_CONFIG": "/dev/zero"}, "DASK_CONFIG"),
+        (plan, {"DASK_ROOT_CONFIG": "/dev/urandom"}, "DASK_ROOT_CONFIG"),
+        ([*sweep, "--workers", "2"], {"DASK_CONFIG": "{tmp}/dc"}, "DASK_CONFIG"),
+        ([*sweep, "--workers", "2"], {"DASK_CONFIG": "{tmp}/df"}, "DASK_CONFIG"),
+        ([*sweep, "--workers", "2"], {"DASK_DISTRIBUTED__WORKER__MEMORY__TARGET": "bogus"},
+         "DASK_DISTRIBUTED__WORKER__MEMORY__TARGET"),
+        ([*sweep, "--workers", "2"], {"DASK_TEMPORARY_DIRECTORY": "/proc/dpsim"}, "DASK_TEMPORARY_DIRECTORY"),
+        ([*sweep, "--workers", "1"], {"DASK_TEMPORARY_DIRECTORY": "/proc/dpsim", "DASK_X": "1"}, "DASK_*"),
+    ):  # fmt: skip
+        yield Case(kind, argv, files, subprocess=True, env=env, expect_error=True, names=names,
+                   outputs=("{tmp}/o.csv", "{tmp}/o.csv.partial.jsonl"))  # fmt: skip
+    yield Case(kind, [*sweep, "--workers", "1"], files, subprocess=True, env={"DASK_CONFIG": "{tmp}/none"}, accept=True)
+
+
+def catalog_zeros() -> Iterator[Case]:
+    """A 0 the scenario gives for a device field whose catalog entry is "none" (0 in the catalog): read as that
+    none, without a word. ``matmul_efficiency: 0`` on a catalog A100 ran its GEMMs on the flat default (a step
+    25 % shorter), ``peak_flops_fp8: 0`` took the device's FP8 away. Each is that field's own error now; null (and
+    leaving it out) is still the catalog's value."""
+    kind = "0 over a catalog device's 'none'"
+    fields = ("matmul_efficiency", "matmul_efficiency_fp8", "sm_count", "peak_flops_fp8", "peak_flops_fp32",
+              "peak_flops_fp32_ieee")  # fmt: skip
+    for name in fields:
+        for value in ("0", "0.0"):
+            yield _set_case(kind, f"cluster.device.{name}={value}", command="check", names=f"cluster.device.{name}")
+        yield _set_case(kind, f"cluster.device.{name}=null", command="check", expect_error=False)
+        data = SMALL.replace("device: a100-80gb", f"device: {{preset: a100-80gb, {name}: 0}}").encode()
+        yield _file_case(kind, data, names=f"cluster.device.{name}")
+
+
+_PCIE_NODE = ("cluster.intra_node=pcie5", "cluster.host_topology={gpus_per_switch: 2}")
+"""SMALL's two GPUs a node on one PCIe switch (``cluster.host_topology``), where NCCL_P2P_LEVEL applies."""
+
+
+def fields_without_effect() -> Iterator[Case]:
+    """``communication.nccl_p2p_level`` on a node without ``cluster.host_topology`` (NVLink, or PCIe without its
+    switches): accepted and read nowhere, ``LOC`` (no peer-to-peer at all) included, for the same step to the bit.
+    Refused there, naming the field; on a PCIe node it is read."""
+    kind = "fields without effect: NCCL_P2P_LEVEL off PCIe"
+    field = "communication.nccl_p2p_level"
+    for level in ("LOC", "NVL", "PIX", "PXB", "PHB", "SYS"):
+        yield _set_case(kind, f"{field}={level}", command="run", names=field)
+        yield _set_case(kind, f"{field}={level}", *_PCIE_NODE, command="run", expect_error=False, finite=True)
+    yield _set_case(kind, f"{field}=LOC", "cluster.intra_node=pcie4", command="check", names=field)
+    yield _set_case(kind, f"{field}=LOC", command="collective", names=field)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"{field}=LOC,SYS"], {"s.yaml": SMALL.encode()},
+               expect_error=True, names=field)  # fmt: skip
+    yield _file_case(kind, _with("communication: {nccl_p2p_level: PXB}"), command="check", names=field)
+
+
+def misspelled_required_keys() -> Iterator[Case]:
+    """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
+    said the right name was missing ("training.global_batch: required field is missing") and never named the key
+    written; now the unknown key, with its did-you-mean, comes first."""
+    kind = "misspelled required keys"
+    for old, new, names in (
+        ("global_batch: 8", "global_bach: 8", "did you mean 'global_batch'"),
+        ("global_batch: 8", "globalbatch: 8", "did you mean 'global_batch'"),
+        ("model: {", "modle: {", "did you mean 'model'"),
+        ("cluster:\n", "clustre:\n", "did you mean 'cluster'"),
+        ("training: {", "trainig: {", "did you mean 'training'"),
+        ("device: a100-80gb", "devise: a100-80gb", "did you mean 'device'"),
+        ("training: {global_batch: 8, micro_batch: 2}", "training:\n  <<: {global_batch: 8}\n  micro_batch: 2",
+         "training.<<"),
+        ("training: {global_batch: 8, micro_batch: 2}",
+         "training:\n  <<: [{global_batch: 8}, {micro_batch: 2}]", "training.<<"),
+    ):  # fmt: skip
+        yield _file_case(kind, _replace(old, new), command="check", names=names)
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "training.zero_stage=0,1"], {"s.yaml": _replace(old, new)},
+                   expect_error=True, names=names)  # fmt: skip
+
+
+def top_level_fields() -> Iterator[Case]:
+    """An error in the scenario's one top-level scalar, ``name``: named "(top level): name", and blamed on the file
+    when ``--set`` gave it; and any value a sweep's ``--vary`` gave, blamed on the file. Now ``name``, and the
+    command line for what it gave."""
+    kind = "top-level name / --vary values: named and placed"
+    long = "n" * 201
+    for value in (long, "'a\u2028b'", '"a\\x00b"', '"\\ufeffsmall"', '"\\e[31m"'):
+        yield _set_case(kind, f"name={value}", command="check", names="<command line>: name: ")
+        yield _file_case(kind, _replace("name: small", f"name: {value}"), command="check", names="s.yaml: name: ")
+    for vary, names in (
+        (f"name=a,{long}", "name"),
+        ("cluster.nodes=1,x", "cluster.nodes"),
+        ("training.micro_batch=2,-1", "training.micro_batch"),
+        ("variability.stragglers=[],[{worker: 9, slowdown: 2}]", "variability.stragglers.0.worker"),
+    ):
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", vary], {"s.yaml": SMALL.encode()}, expect_error=True,
+                   names=f"<command line>: {names}: ")  # fmt: skip
+
+
+def large_documents() -> Iterator[Case]:
+    """Documents past the loader's 100,000 keys and values without a single alias (a long list of stragglers): the
+    error said "aliases expand to more than 100,000 nodes". Now it says what is too large; an alias bomb still
+    names its aliases. And a list just under the limit runs."""
+    kind = "large documents without aliases"
+    for section, entry in (
+        ("stragglers", "{{worker: {}, slowdown: 1.0}}"),
+        ("degraded_links", "{{node: {}, factor: 1}}"),
+    ):
+        entries = ", ".join(entry.format(i % 2) for i in range(25_000))  # 5 nodes each
+        yield _file_case(kind, _with(f"variability: {{{section}: [{entries}]}}"), command="check",
+                         names="100,000 keys and values")  # fmt: skip
+    big = "[" + ", ".join(["1"] * 100_500) + "]"
+    yield _file_case(kind, _with(f"extra: {big}"), command="check", names="100,000 keys and values")
+    entries = ", ".join(f"{{worker: {i % 4}, slowdown: 1.0}}" for i in range(2_000))
+    yield _file_case(kind, _with(f"variability: {{stragglers: [{entries}]}}"), command="check", expect_error=False)
+    yield _file_case(kind, _with("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(6))), command="check", names="aliases expand")  # fmt: skip
+
+
+def plan_cost_guard() -> Iterator[Case]:
+    """``plan`` whose screen is past the cost guard (a device count near the million ranks ``--max-devices``
+    allows, a batch that lets every count train): the refusal said "use fewer ranks (cluster.nodes,
+    cluster.workers_per_node)", fields no plan user writes. It names ``--max-devices`` now."""
+    kind = "plan past the cost guard: named as --max-devices"
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1T", "--global-batch", "8589934592", "--no-progress",
+            "--simulate", "0", "--top", "2", "--out", "{tmp}/p.csv"]  # fmt: skip
+    for devices, extra in (("1048576", ()), ("1048576", ("--allow-long",)), ("524288", ()), ("9" * 30, ())):
+        yield Case(kind, [*plan, "--max-devices", devices, *extra], expect_error=True, names="--max-devices",
+                   outputs=("{tmp}/p.csv",))  # fmt: skip
+
+
+def runtime_variables() -> Iterator[Case]:
+    """The runtime's own variables: ``DPSIM_LAUNCHER_PID`` (set by the launcher for its ranks) that is not a process
+    id (an ``int()`` traceback in the rank), and ``DPSIM_SAVE_PARAMETERS`` (where rank 0 saves the trained
+    parameters) in a folder that does not exist, on a folder or in /proc (written only once every step had run:
+    under torchrun, after joining). Refused before a rank starts, naming the variable."""
+    kind = "runtime variables: DPSIM_LAUNCHER_PID / DPSIM_SAVE_PARAMETERS"
+    files = {"s.yaml": SMALL.encode()}
+    run = ["{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out", "{tmp}/r.jsonl"]
+    for pid in ("abc", "-5", "0", "9" * 30, "\u0661\u0662", " 12", "1e3"):
+        yield Case(kind, [*run, "--worker"], files, env={**_RENDEZVOUS, "DPSIM_LAUNCHER_PID": pid}, expect_error=True,
+                   names="DPSIM_LAUNCHER_PID", outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
+    for path in ("{tmp}/nodir/p.pt", "{tmp}", "{tmp}/", "/proc/p.pt", "{tmp}/s.yaml/p.pt", "{tmp}/" + "x" * 300):
+        for env in (_RENDEZVOUS, {}):  # a rank under torchrun, and the launcher
+            yield Case(kind, run, files, env={**env, "DPSIM_SAVE_PARAMETERS": path}, expect_error=True,
+                       names="DPSIM_SAVE_PARAMETERS", outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -2706,7 +2877,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     one_device, trace_fields, plotting_environment, values_read_as_others, texts_read_back_as_numbers,
     blank_names_and_composed_variability, joint_inconsistencies, ring_of_nodes, terminal_environment,
     files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
-    torchrun_rendezvous, report_stdin, option_ranges,
+    torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
+    misspelled_required_keys, top_level_fields, large_documents, plan_cost_guard, runtime_variables,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -2752,6 +2924,7 @@ def _materialise(case: Case, tmp: Path) -> list[str]:
             path.chmod(0o600)
             path.unlink()
         if data == b"<fifo>":
+            path.parent.mkdir(parents=True, exist_ok=True)  # a FIFO inside a folder (df/x.yaml)
             os.mkfifo(path)
         elif data == b"<50MB>":
             with open(path, "wb") as out:

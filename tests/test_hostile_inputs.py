@@ -936,3 +936,134 @@ def test_a_price_past_the_range_is_named_as_the_option(tmp_path: Path) -> None:
     code, _, err = hostile.run_in_process([*argv, "--price", "1e308"])
     # was "error: <plan>: cluster.price_per_device_hour: Input should be less than or equal to 1000000"
     assert code == 2 and err.startswith("error: <command line>: --price: expected at most 1,000,000"), err
+
+
+# --- round 10: Dask's settings, catalog zeros, fields without effect, misspelled keys, runtime variables ---------
+
+
+def test_the_tenth_rounds_classes_are_in_the_corpus() -> None:
+    assert {"Dask settings from the environment (DASK_*)", "0 over a catalog device's 'none'",
+            "fields without effect: NCCL_P2P_LEVEL off PCIe", "misspelled required keys",
+            "top-level name / --vary values: named and placed", "large documents without aliases",
+            "plan past the cost guard: named as --max-devices",
+            "runtime variables: DPSIM_LAUNCHER_PID / DPSIM_SAVE_PARAMETERS"} <= set(KINDS)  # fmt: skip
+
+
+@pytest.mark.parametrize("variable", ["DASK_CONFIG", "DASK_ROOT_CONFIG"])
+def test_dask_settings_on_a_device_or_a_fifo_are_refused_before_dask_reads_them(
+    variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dpsim.execution import check_options
+
+    os.mkfifo(tmp_path / "x.yaml")
+    for path in ("/dev/zero", str(tmp_path)):  # read whole until memory ran out; a FIFO waited for a writer
+        monkeypatch.setenv(variable, path)
+        with pytest.raises(ScenarioError) as caught:
+            check_options(2, None)
+        assert caught.value.field == variable and caught.value.source == "<environment>", caught.value
+    monkeypatch.setenv(variable, str(tmp_path / "missing"))  # Dask skips what is not there
+    check_options(2, None)
+
+
+def test_a_dask_that_does_not_start_is_one_line_naming_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpsim.execution import dask_failure
+
+    for name in [n for n in os.environ if n.startswith("DASK_")]:
+        monkeypatch.delenv(name)
+    try:
+        try:
+            raise MemoryError
+        except MemoryError as inner:
+            raise RuntimeError("Nanny failed to start.") from inner
+    except RuntimeError as exc:
+        plain = dask_failure("--workers", exc)
+        monkeypatch.setenv("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "bogus")
+        named = dask_failure("--workers", exc)
+    assert (plain.field, plain.source) == ("--workers", "<command line>") and "MemoryError" in plain.message
+    assert (named.field, named.source) == ("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "<environment>")
+
+
+def test_dask_settings_no_worker_starts_with_end_in_one_line(tmp_path: Path) -> None:
+    """In a fresh interpreter (Dask reads its settings once, on import): each worker's traceback and
+    ``RuntimeError: Nanny failed to start`` on main."""
+    (case,) = [c for c in hostile.dask_settings() if "DASK_DISTRIBUTED__WORKER__MEMORY__TARGET" in c.env]
+    outcome = hostile.run_case(case, tmp_path)
+    assert outcome.code == 2 and outcome.stderr == (
+        "error: <environment>: DASK_DISTRIBUTED__WORKER__MEMORY__TARGET: Dask did not start with this setting: "
+        "MemoryError"
+    ), outcome.stderr
+
+
+@pytest.mark.parametrize("field", ["matmul_efficiency", "sm_count", "peak_flops_fp8"])
+def test_a_zero_over_a_catalog_device_is_its_own_error_not_the_catalogs_none(field: str, tmp_path: Path) -> None:
+    from dpsim import catalog
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path / "s.yaml", [f"cluster.device.{field}=0"])  # was read as "none": a 25 % faster step
+    assert caught.value.field == f"cluster.device.{field}"
+    kept = load_scenario(tmp_path / "s.yaml", [f"cluster.device.{field}=null"]).cluster.device
+    spec = catalog.DEVICES["a100-80gb"]
+    expected = {"matmul_efficiency": spec.matmul_efficiency, "sm_count": spec.sm_count, "peak_flops_fp8": 0}[field]
+    assert (getattr(kept, field) or 0) == expected  # null: the catalog's value (the A100 has no FP8)
+
+
+def test_nccl_p2p_level_is_read_on_pcie_nodes_and_refused_elsewhere(tmp_path: Path) -> None:
+    from dpsim.analytic.step import predict
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    with pytest.raises(ScenarioError) as caught:  # an NVLink A100: LOC changed nothing, to the bit
+        load_scenario(tmp_path / "s.yaml", ["communication.nccl_p2p_level=LOC"])
+    assert caught.value.field == "communication.nccl_p2p_level"
+    pcie = list(hostile._PCIE_NODE)
+    steps = {
+        level: predict(load_scenario(tmp_path / "s.yaml", [*pcie, f"communication.nccl_p2p_level={level}"])).step_time_s
+        for level in ("LOC", "SYS")
+    }
+    assert steps["LOC"] > steps["SYS"]  # two GPUs of one switch: P2P at SYS, through host memory at LOC
+
+
+def test_a_misspelled_required_key_is_named_with_its_suggestion(tmp_path: Path) -> None:
+    err = _error(tmp_path, hostile.SMALL.replace("global_batch: 8", "global_bach: 8"))
+    # was "training.global_batch: required field is missing"
+    assert err.endswith("training.global_bach: unknown key (did you mean 'global_batch'?)"), err
+
+
+def test_name_and_varied_values_are_named_from_where_they_came(tmp_path: Path) -> None:
+    err = _error(tmp_path, hostile.SMALL, "--set", "name=" + "n" * 201)
+    assert err == "error: <command line>: name: at most 200 characters, got 201", err  # was "s.yaml: (top level)"
+    code, _, err = hostile.run_in_process(["sweep", str(tmp_path / "s.yaml"), "--vary", "cluster.nodes=1,x"])
+    assert code == 2 and err.startswith("error: <command line>: cluster.nodes: "), err  # was the file's
+
+
+def test_a_large_document_without_aliases_is_not_blamed_on_aliases(tmp_path: Path) -> None:
+    err = _error(tmp_path, hostile.SMALL + "extra: [" + ", ".join(["1"] * 100_500) + "]\n")
+    assert err.endswith("malformed YAML: more than 100,000 keys and values in one document"), err
+
+
+def test_plan_past_the_cost_guard_names_max_devices() -> None:
+    argv = ["plan", "--model", "gpt2-small", "--tokens", "1T", "--global-batch", "8589934592", "--no-progress",
+            "--simulate", "0", "--max-devices", "1048576", "--allow-long"]  # fmt: skip
+    code, _, err = hostile.run_in_process(argv)
+    # was "... (limit 8 GiB); use fewer ranks (cluster.nodes, cluster.workers_per_node) ..."
+    assert code == 2 and "give a smaller --max-devices" in err and "cluster.nodes" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("env", "extra", "expected"),
+    [
+        ({"DPSIM_LAUNCHER_PID": "abc"}, ["--worker"], "<environment>: DPSIM_LAUNCHER_PID: expected the launcher's"),
+        ({"DPSIM_SAVE_PARAMETERS": "{tmp}/nodir/p.pt"}, [], "<environment>: DPSIM_SAVE_PARAMETERS: "),
+        ({"DPSIM_SAVE_PARAMETERS": "{tmp}"}, [], "<environment>: DPSIM_SAVE_PARAMETERS: "),
+    ],
+)
+def test_the_runtimes_own_variables_are_refused_before_a_rank_starts(
+    env: dict[str, str], extra: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for name, value in {**hostile._RENDEZVOUS, **env}.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    argv = [str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", *extra]
+    code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
+    # an int() traceback in the rank; a wait at the rendezvous, then a torch.save failure after every step
+    assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err

@@ -191,6 +191,8 @@ def pipeline_operations(scenario: Scenario) -> int:
     return 2 * t.pipeline_parallel * scenario.accumulation_steps * chunks
 
 
+FEWER_RANKS = "use fewer ranks"
+"""What a refusal asks the user to lower by default: the scenario's ranks (a command names its own option)."""
 FEWER_MICRO_BATCHES = "fewer micro-batches (training.micro_batch, global_batch)"
 
 
@@ -718,6 +720,7 @@ def check_total(
     allow_long: bool = False,
     engine: str = "analytic",
     checked_when_run: bool = False,
+    fewer: str | None = None,
 ) -> float:
     """Refuse a command that runs many scenarios (``sweep``'s points, ``plan``'s screen) past the limits in all.
 
@@ -728,7 +731,8 @@ def check_total(
     scenario past the limits alone is refused here, named by its where, unless ``checked_when_run`` (a
     sweep's point is checked again when it runs, and its failure is reported with the finished points):
     then it is left out of the sum. Five sweep points of 104,000-131,072 ranks price for 33 s in all, though
-    each alone is under the limit.
+    each alone is under the limit. ``fewer``: what the user can lower, as the command takes it (``plan``:
+    ``--max-devices``, not the scenario fields it sets).
     """
     priced: dict[Any, CollectiveBudget] = {}
     simulated = 0.0
@@ -738,7 +742,7 @@ def check_total(
         group, ops, algorithm, shard = _pricing_key(scenario)
         key = (group, tuple(ops), algorithm, shard)
         try:
-            pricing = priced.get(key) or check_pricing(scenario, allow_long, engine)
+            pricing = priced.get(key) or check_pricing(scenario, allow_long, engine, fewer or FEWER_RANKS)
             simulation = check(scenario, allow_long=allow_long).seconds if engine == "sim" else 0.0
         except ScenarioError as exc:
             if checked_when_run:
@@ -755,24 +759,27 @@ def check_total(
             "",
             f"{what} of {count:,} configurations prices {len(priced):,} distinct data-parallel groups: about "
             f"{_duration(total_s)} in all (limit {PRICING_LIMIT_S:g} s to price, {_duration(LIMIT_S)} in all; the "
-            f"largest: {largest.describe()}); pass --allow-long to run it anyway, or use fewer ranks or points",
+            f"largest: {largest.describe()}); pass --allow-long to run it anyway, or "
+            f"{fewer or FEWER_RANKS + ' or points'}",
             "<cost guard>",
         )
     return total_s
 
 
-def check_pricing(scenario: Scenario, allow_long: bool = False, engine: str = "analytic") -> CollectiveBudget:
+def check_pricing(
+    scenario: Scenario, allow_long: bool = False, engine: str = "analytic", fewer: str = FEWER_RANKS
+) -> CollectiveBudget:
     """:func:`scenario_pricing`, refused as :func:`check_collective` refuses (``run``, ``sweep``: both engines)."""
-    return check_collective(scenario_pricing(scenario, engine), allow_long)
+    return check_collective(scenario_pricing(scenario, engine), allow_long, fewer)
 
 
-def check_collective(budget: CollectiveBudget, allow_long: bool = False) -> CollectiveBudget:
+def check_collective(budget: CollectiveBudget, allow_long: bool = False, fewer: str = FEWER_RANKS) -> CollectiveBudget:
     """Refuse (:class:`ScenarioError`) a ``dpsim collective`` past the memory limit, or past its time limits.
 
     Pricing is refused past :data:`PRICING_LIMIT_S` and the simulator's evaluation past :data:`LIMIT_S`
     unless ``allow_long``; past :data:`MEMORY_LIMIT_BYTES` always.
     """
-    hint = "use fewer ranks (cluster.nodes, cluster.workers_per_node)"
+    hint = f"{fewer} (cluster.nodes, cluster.workers_per_node)" if fewer == FEWER_RANKS else fewer
     if budget.algorithm == "direct":
         hint += " or another communication.algorithm (direct sends n(n-1) messages)"
     elif budget.hops:
