@@ -620,8 +620,9 @@ DEVICES: dict[str, DeviceSpec] = {
 # (perftest ib_send_lat, ConnectX "sub-600 ns" port latency plus switch) plus NCCL's proxy and
 # GPU-NIC hand-off (NCCL hwLat NET Simple ring 6.6-9.6 us); Ethernet 10 us = kernel TCP
 # sockets (gloo) on a data-centre LAN, ~20 us netperf TCP_RR round trip. NCCL's algorithms
-# with a protocol pay NCCL's per-step latencies, and each network hop no less than the link's latency
-# (dpsim.sim.collectives.nccl; EFA's ~23 us hop is what makes small all-reduces on AWS slow).
+# with a protocol pay NCCL's per-step latencies, each network hop with what the link's latency exceeds
+# InfiniBand's 5 us LL hop on top, and no less than the link's latency (Phase.timed_latency; EFA's ~23 us
+# hop is what makes small all-reduces on AWS slow).
 _NCCL_TOPO = "NVIDIA/nccl src/graph/topo.h"
 _TCP_1500 = "TCP/IPv4 over 1500-byte Ethernet frames: 1448 payload bytes per 1538 on the wire = 0.94"
 _AWS_OFI_LATENCY = "aws/aws-ofi-nccl src/platform-aws.cpp (p4d, p4de, p5, p5e: latency 75.0 us)"

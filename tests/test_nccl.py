@@ -190,21 +190,23 @@ def _slow_network(latency_s: float, protocol: str = "auto") -> cf.Fabric:
 @pytest.mark.parametrize(
     ("algorithm", "protocol", "expected_us", "nccl_us"),
     [
-        # ring LL: base 6.6 + 28 NVLink steps at max(0.6, 1.0 net overhead) + 2 network steps at 30 (NCCL: 2.7)
+        # ring LL: base 6.6 + 28 NVLink steps at max(0.6, 1.0 net overhead) + 2 network steps at
+        # max(30, 2.7 + 30 - 5) = 30 (NCCL: 2.7)
         ("ring", "LL", 6.6 + 28 * 1.0 + 2 * 30.0, 6.6 + 28 * 1.0 + 2 * 2.7),
-        # ring Simple: base 8.4 + 28·max(3.4, 3·1.0) + 2·30 (NCCL: 14)
-        ("ring", "Simple", 8.4 + 28 * 3.4 + 2 * 30.0, 8.4 + 28 * 3.4 + 2 * 14.0),
-        # tree LL: base 6.8 + 2·(7 chain steps · 0.6) + 2·log2(2) network hops · 30 (NCCL: 5.0)
+        # ring Simple: base 8.4 + 28·max(3.4, 3·1.0) + 2·(14 + 30 - 5) (NCCL: 14)
+        ("ring", "Simple", 8.4 + 28 * 3.4 + 2 * 39.0, 8.4 + 28 * 3.4 + 2 * 14.0),
+        # tree LL: base 6.8 + 2·(7 chain steps · 0.6) + 2·log2(2) network hops · (5.0 + 30 - 5) (NCCL: 5.0)
         ("tree", "LL", 6.8 + 2 * 7 * 0.6 + 2 * 30.0, 6.8 + 2 * 7 * 0.6 + 2 * 5.0),
-        # tree LL128: base 14 + 2·7·1.25 + 2·30 (NCCL: 8.5)
-        ("tree", "LL128", 14.0 + 2 * 7 * 1.25 + 2 * 30.0, 14.0 + 2 * 7 * 1.25 + 2 * 8.5),
+        # tree LL128: base 14 + 2·7·1.25 + 2·(8.5 + 30 - 5) (NCCL: 8.5)
+        ("tree", "LL128", 14.0 + 2 * 7 * 1.25 + 2 * 33.5, 14.0 + 2 * 7 * 1.25 + 2 * 8.5),
     ],
 )
 def test_each_network_hop_takes_the_links_latency(
     algorithm: str, protocol: str, expected_us: float, nccl_us: float
 ) -> None:
-    """A 30 µs network (EFA-class): each network hop of NCCL's schedule costs the link's latency, in every engine;
-    on a 0.5 µs network NCCL's own per-hop figures are the floor."""
+    """A 30 µs network (EFA-class): each network hop of NCCL's schedule costs NCCL's figure plus what the link's
+    latency exceeds InfiniBand's LL hop (5 µs), and at least the link's latency, in every engine; on a 0.5 µs
+    network NCCL's own per-hop figures are the floor."""
     fabric = _slow_network(30e-6, protocol)
     for t in _three_engines("allreduce", algorithm, fabric, size=8.0):
         # rel 1e-4: a tree runs 8 B on one channel (topoGetAlgoInfo), which forwards them whole over its two

@@ -17,12 +17,12 @@ import pytest
 from dpsim import catalog
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.step import fabric_of
-from dpsim.cli_collective import machine_scenario
+from dpsim.cli_collective import collective_rows, machine_scenario
 from dpsim.sim import collectives
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Layout, TunerCorrection
-from dpsim.sim.collectives.nccl import net_latency_s, ring_tuner, tree_tuner
+from dpsim.sim.collectives.base import NCCL_NET_LL_HOP_S, Layout, Phase, TunerCorrection
+from dpsim.sim.collectives.nccl import HW_LATENCY_US, net_latency_s, ring_tuner, tree_tuner
 from dpsim.sim.cost import phase_cost
 from dpsim.sim.fast import FastEngine
 
@@ -115,3 +115,42 @@ def test_catalog_carries_the_plugins_latency() -> None:
         catalog.LinkSpec("x", 1e9, 1e-6, "s", nccl_net_latency_s=1e-6)
     with pytest.raises(ValueError, match="nccl_net_latency_s must be >= 0"):
         catalog.LinkSpec("x", 1e9, 1e-6, "s", nccl_net_latency_s=-1.0, nccl_net_latency_source="s")
+
+
+def test_network_hop_is_nccls_figure_plus_what_the_network_exceeds_infiniband() -> None:
+    """A network hop costs NCCL's per-step figure (``hwLat[NET]``, an InfiniBand hop with the protocol's work) plus
+    what the network's own latency exceeds InfiniBand's LL hop (``hwLat[NET][TREE][LL]`` = 5 µs), never less than
+    the network's latency. Hand-worked for efa-v2's 22.75 µs (17.75 above InfiniBand) and ib's 5 µs."""
+    assert HW_LATENCY_US["net"]["tree"][0] * US == pytest.approx(NCCL_NET_LL_HOP_S)
+    routes = [1 * US, 22.75 * US]  # an NVLink hop and an EFA hop in the same phase: the network is the larger
+
+    def hop(net_step_us: float, network_us: float = 22.75) -> float:
+        phase = Phase.of([0, 1], [1, 0], 0.5, latency_s=100 * US, net_hops=2, net_step_s=net_step_us * US)
+        extra = float(phase.timed_latency([1 * US, network_us * US]).max()) - 100 * US
+        return (net_step_us * US + extra / 2) / US
+
+    assert hop(5.0) == pytest.approx(22.75)  # tree LL: the hop read from the p3dn run, unchanged
+    assert hop(8.5) == pytest.approx(8.5 + 17.75)  # tree LL128: 26.25 (was max(8.5, 22.75))
+    assert hop(14.0) == pytest.approx(14.0 + 17.75)  # tree / ring Simple: 31.75 (was 22.75)
+    assert hop(2.7) == pytest.approx(22.75)  # ring LL: never below the network's own latency
+    assert hop(14.0, 5.0) == pytest.approx(14.0)  # InfiniBand: NCCL's figure, as before
+    assert hop(2.7, 5.0) == pytest.approx(5.0)
+    assert hop(14.0, 10.0) == pytest.approx(19.0)  # 400gbe's 10 us: 5 above InfiniBand
+    unset = Phase.of([0, 1], [1, 0], 0.5, hops=3.0)  # textbook algorithms: route latency x hops, untouched
+    assert unset.timed_latency(routes).tolist() == pytest.approx([3 * 22.75 * US] * 2)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_p5_tree_ll128_hop_adds_the_protocols_work_to_efa_and_the_estimate_keeps_nccls(engine: str) -> None:
+    """8 B as tree/LL128 on two p5 nodes: baseLat 14 + 2·7·1.25 (NVLink chain) + 2 network hops of 8.5 + 17.75 µs
+    = 84.0 µs (+ 8 B at the links' rates); NCCL's estimate keeps its own 8.5 µs hop and adds aws-ofi-nccl's 75 µs
+    (14 + 17.5 + 2·(8.5 + 75) = 198.5 µs), so the pick is as it was."""
+    only = {"nccl_algo": ["tree"], "nccl_proto": ["LL128"]}
+    scenario = machine_scenario("p5", 2, 8, "h100-sxm", "nvlink4", P5_NIC, communication=only)
+    (row,) = collective_rows(scenario, "allreduce", [8.0], engine=engine)
+    assert (row["algorithm"], row["protocol"]) == ("tree", "LL128")
+    assert row["time_s"] == pytest.approx(84.0e-6, rel=2e-3)
+    fabric = fabric_of(scenario)
+    (tree,) = collectives.candidates("allreduce", "tree", Layout.of(fabric), "LL128")
+    cost = phase_cost(tree, Cluster.from_fabric(fabric))
+    assert cost.tuned(8.0) == pytest.approx(198.5e-6, rel=1e-3)

@@ -2,8 +2,9 @@
 
 For every phase of a :class:`~dpsim.sim.collectives.base.Schedule` the flows active at
 once are routed on the cluster and their bytes summed per directed link; the phase lasts
-its latency (``repeat`` × the phase's per-step latency, or route latency × ``hops``; NCCL's network
-hops at no less than the network's own latency, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`) plus
+its latency (``repeat`` × the phase's per-step latency, or route latency × ``hops``; NCCL's network hops
+with what the network's own latency exceeds InfiniBand's, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`)
+plus
 ``max over links (bytes on the link / its bandwidth)`` — the time for the most loaded link
 to carry its share, which is exactly the max-min fair completion time when the phase's
 flows are symmetric. Where a phase's slowest-to-start transfers are not its most loaded (a ring

@@ -18,10 +18,11 @@ algorithms pay NCCL's per-step latency of their protocol (``src/graph/tuning.cc`
 ``hwLatencies``), not the wire's. That is NCCL's own estimate, and its tuner picks by it; but
 NCCL's network constants (``hwLat[NET]``) are an InfiniBand-class network's. ``net_hops`` of
 each step's latency are network hops NCCL prices at ``net_step_s`` each, and the schedule is
-timed with each of them at the slower of that and the network's own per-message latency (the
-route's, from the scenario's inter-node link: EFA's or a TCP offload's is several times
-InfiniBand's): :meth:`Phase.timed_latency`. ``channel`` says which of NCCL's channels (parallel rings
-or trees, each on its own share of the data) a transfer belongs to. A schedule's
+timed with each of them at that plus what the network's own per-message latency (the route's, from
+the scenario's inter-node link: EFA's or a TCP offload's is several times InfiniBand's) exceeds
+InfiniBand's, and no less than the network's latency: :meth:`Phase.timed_latency`. ``channel`` says
+which of NCCL's channels (parallel rings or trees, each on its own share of the data) a transfer
+belongs to. A schedule's
 ``base_latency_s`` is paid once per call before any transfer (NCCL's ``baseLatencies``:
 kernel launch and set-up), and ``protocol`` names NCCL's wire protocol (Simple, LL,
 LL128; empty for the textbook algorithms).
@@ -45,7 +46,12 @@ import numpy as np
 
 from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
-__all__ = ["Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
+__all__ = ["NCCL_NET_LL_HOP_S", "Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
+
+NCCL_NET_LL_HOP_S = 5.0e-6
+"""NCCL's per-step latency of an LL tree hop across the network (``src/graph/tuning.cc`` ``hwLatencies[NET][TREE][LL]``,
+v2.10.3-v2.30.7): the InfiniBand network its constants are for, whose one-way latency the catalog's ``ib-*`` links
+also carry (5 µs). What LL128 and Simple add to it is the protocols' own work (:meth:`Phase.timed_latency`)."""
 
 
 @dataclass(frozen=True)
@@ -223,18 +229,26 @@ class Phase:
         return latency * self.hops
 
     def timed_latency(self, route_latency: np.ndarray) -> np.ndarray:
-        """:meth:`transfer_latency` with each network hop of NCCL's step at ``max(net_step_s, network)``.
+        """:meth:`transfer_latency` with each network hop of NCCL's step timed on the scenario's network.
 
         The network's per-message latency is the largest route latency of the phase (the
-        inter-node route's, where the phase crosses nodes). A hop costs NCCL's per-step
-        figure — the GPU and proxy side of a step, which overlaps the wire — unless the
-        network itself is slower: ``latency_s + net_hops · max(0, network − net_step_s)``.
+        inter-node route's, where the phase crosses nodes). NCCL's per-step figure (``net_step_s``) is an
+        InfiniBand network's hop with the protocol's own work on it: the LL hop, :data:`NCCL_NET_LL_HOP_S`,
+        is the network's share, and what LL128 and Simple add — the proxy's hand-off of a whole step, the
+        receiving proxy posting the step's tail to the GPU (``src/transport/net.cc``) — comes after the
+        message has crossed, so it adds to the wire, it does not overlap it (NCCL's own model adds a network's
+        latency to the per-step figure, ``ncclTopoTuneModel``: ``interLat = hwLat[NET] + latencyInter``; the
+        catalog's latency of a network is a whole LL hop across it, InfiniBand's share of which
+        :data:`NCCL_NET_LL_HOP_S` already holds). A hop costs that figure plus
+        what the network's own latency exceeds InfiniBand's, and no less than the network's latency:
+        ``latency_s + net_hops · max(0, network − net_step_s, network − NCCL_NET_LL_HOP_S)``. On InfiniBand
+        (5 µs, the catalog's ``ib-*``) that is ``max(net_step_s, network)``, as before.
         """
         out = self.transfer_latency(route_latency)
         if self.latency_s is None or self.net_hops <= 0 or not len(route_latency):
             return out
         network = float(np.max(route_latency))
-        return out + self.net_hops * max(0.0, network - self.net_step_s)
+        return out + self.net_hops * max(0.0, network - self.net_step_s, network - NCCL_NET_LL_HOP_S)
 
     @property
     def transfers(self) -> int:

@@ -71,9 +71,12 @@ changes the per-step latency (``hwLatencies``) and base latency (``baseLatencies
 the usable bandwidth; the bandwidth fraction is carried as extra wire bytes, so every
 evaluator prices it through the same link loads. NCCL's network per-step latencies (``hwLatencies[NET]``) are
 an InfiniBand-class network's: the tuner picks by them, but each network hop of the chosen
-schedule is timed at no less than the scenario's inter-node link latency (every phase carries
-its network hops, :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`): a transport such as
-EFA (SRD through aws-ofi-nccl) takes several times InfiniBand's per message. The tuner adds to each inter-node step
+schedule is timed at NCCL's figure plus what the scenario's inter-node link latency exceeds InfiniBand's LL hop,
+and no less than the link's latency (every phase carries its network hops,
+:meth:`~dpsim.sim.collectives.base.Phase.timed_latency`): a transport such as EFA (SRD through aws-ofi-nccl)
+takes several times InfiniBand's per message, and LL128's and Simple's proxy work comes on top of it, as NCCL's
+own model adds a network's latency to ``hwLat[NET]`` (``interLat = hwLat[NET] + latencyInter``). The tuner adds to
+each inter-node step
 of its estimate the latency the network plugin reports (aws-ofi-nccl: 75 µs on p4d and p5; :func:`net_latency_s`),
 which moves its pick, not the schedule's price. The tuner constants are NCCL's defaults
 (NVIDIA/nccl v2.30.7, ``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``; the
