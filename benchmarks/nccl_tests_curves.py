@@ -116,7 +116,7 @@ CURVES: tuple[Curve, ...] = (
     ),
     Curve(
         "H100 2x1, 4 NICs, NCCL_ALGO=Tree (partial)", "all_reduce_h100_2x1_4nic_tree_partial.txt", "all_reduce",
-        "h100-sxm", 2, 1, "nvlink4", {"preset": "400gbe", "nics_per_node": 4}, "tree",
+        "h100-sxm", 2, 1, "nvlink4", {"preset": "roce-400g", "nics_per_node": 4}, "tree",
         "https://github.com/NVIDIA/nccl-tests/issues/232",
         False,
         "1 H100 per node, 4 RoCE NICs (NCCL_IB_GID_INDEX=3, NCCL_IB_HCA of 4 ports; the poster's 200 GB/s "

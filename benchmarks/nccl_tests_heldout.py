@@ -109,27 +109,27 @@ HELDOUT: tuple[PublishedRun, ...] = (
     ),
     *(_p5_series(n, b) for n, b in ((2, 477.71), (4, 356.99), (8, 355.36), (16, 356.27), (32, 321.10))),
     PublishedRun(
-        "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0", "h100-sxm", 1, 8, "nvlink4", "400gbe", 8, "auto",
+        "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0", "h100-sxm", 1, 8, "nvlink4", "roce-400g", 8, "auto",
         8 * GiB, 330.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes "
         "or 2 nodes: the same figures on one node as on two (ring and tree left: communication.nccl_algo)",
         communication=(("nccl_algo", ("ring", "tree")),),
     ),
     PublishedRun(
-        "H100 x8, 1 node of the RoCE platform (NVLS on)", "h100-sxm", 1, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB,
+        "H100 x8, 1 node of the RoCE platform (NVLS on)", "h100-sxm", 1, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         430.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes or 2 "
         "nodes",
     ),
     PublishedRun(
-        "H100 x8, 2 nodes, 8x 400G RoCE (NVLS on)", "h100-sxm", 2, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB,
+        "H100 x8, 2 nodes, 8x 400G RoCE (NVLS on)", "h100-sxm", 2, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         430.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on 1 or 2 nodes",
     ),
     PublishedRun(
-        "H100 x8, 2 nodes, 8x 400G RoCE, NVLS_ENABLE=0", "h100-sxm", 2, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB,
+        "H100 x8, 2 nodes, 8x 400G RoCE, NVLS_ENABLE=0", "h100-sxm", 2, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         330.0, _ROCE, note=_ROCE_NOTE + "330 with NCCL_NVLS_ENABLE=0 (ring and tree left: communication.nccl_algo)",
         communication=(("nccl_algo", ("ring", "tree")),),
     ),
     PublishedRun(
-        "H100 x8, 4 nodes, 8x 400G RoCE", "h100-sxm", 4, 8, "nvlink4", "400gbe", 8, "auto", 8 * GiB, 320.0, _ROCE,
+        "H100 x8, 4 nodes, 8x 400G RoCE", "h100-sxm", 4, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB, 320.0, _ROCE,
         note=_ROCE_NOTE + "'same busbw 320GB' on 4 nodes with NVLS on or off",
     ),
     PublishedRun(

@@ -165,12 +165,12 @@ ROWS: tuple[PublishedRun, ...] = (
         note="'4 nodes on 32 GPU-NIC pairs ... max busbw 365.84 GB/s'",
     ),
     PublishedRun(
-        "H100 x8, 5 nodes, 4x 400G RoCE, ring", "h100-sxm", 5, 8, "nvlink4", "400gbe", 4, "ring", 1 * GiB, 190.0,
+        "H100 x8, 5 nodes, 4x 400G RoCE, ring", "h100-sxm", 5, 8, "nvlink4", "roce-400g", 4, "ring", 1 * GiB, 190.0,
         "https://github.com/NVIDIA/nccl/issues/1368",
         note="NCCL_ALGO=Ring, 40 GPUs, -e 1G: 'ring bandwidth (190GB/s)'",
     ),
     PublishedRun(
-        "H100 x8, 5 nodes, 4x 400G RoCE, tree", "h100-sxm", 5, 8, "nvlink4", "400gbe", 4, "tree", 1 * GiB, 150.0,
+        "H100 x8, 5 nodes, 4x 400G RoCE, tree", "h100-sxm", 5, 8, "nvlink4", "roce-400g", 4, "tree", 1 * GiB, 150.0,
         "https://github.com/NVIDIA/nccl/issues/1368",
         note="NCCL_ALGO=Tree on the same machine: 'tree bus bandwidth(150GB/s) is slower than ring'; "
         "NCCL 2.20, NCCL_PXN_DISABLE=0, NCCL_DEBUG=version (no topology or graph lines)",

@@ -734,14 +734,31 @@ LINKS: dict[str, LinkSpec] = {
         LinkSpec("25gbe", 25e9 / 8, 10e-6, "IEEE 802.3by", 1448 / 1538, _TCP_1500),
         # 100 Gigabit Ethernet (IEEE 802.3bj/802.3cd): 100 Gbit/s per port.
         LinkSpec("100gbe", 100e9 / 8, 10e-6, "IEEE 802.3bj", 1448 / 1538, _TCP_1500),
-        # 400 Gigabit Ethernet (IEEE 802.3bs): 400 Gbit/s per port (as used with RoCE for Llama 3,
-        # Dubey et al. 2024 §3.3.1); latency kept at the TCP value, RoCE would be nearer ib-ndr.
-        # RoCE with ConnectX-7 reaches NDR's per-NIC rate (same adapter, 4 KiB RDMA MTU).
+        # 400 Gigabit Ethernet (IEEE 802.3bs): 400 Gbit/s per port, with TCP's latency (kernel sockets, NCCL's
+        # net_socket or a TCP offload such as GPUDirect-TCPX); RDMA over the same wire is ``roce-400g``.
         LinkSpec(
             "400gbe",
             400e9 / 8,
             10e-6,
             "IEEE 802.3bs",
+            47.0 / 50.0,
+            "NVIDIA/nccl-tests#290 (ConnectX-7 at 400 Gbit/s: 46-48GB/s per NIC)",
+        ),
+        # RoCE v2 on 400 Gigabit Ethernet (IBTA RoCEv2 annex: InfiniBand transport over UDP/IP; IEEE 802.3bs port).
+        # NCCL drives it through its IB verbs transport (src/transport/net_ib.cc, the same code as InfiniBand: a
+        # port whose link layer is Ethernet only adds a GID, NCCL_IB_GID_INDEX), which reports no latency of its
+        # own (latency 0), so NCCL's tuner prices a RoCE hop with the same hwLatencies[NET] as an InfiniBand one.
+        # RDMA over Ethernet is a µs-class latency, not TCP's: perftest ib_write_lat between two ConnectX-3
+        # ports with "Link type: Ethernet" (RoCE, GID index 1) reads about 2 µs at 1 KiB (jcxue/RDMA-Tutorial#8,
+        # 2019), below InfiniBand's 5 µs hop, so the hop is NCCL's figure as on ``ib-*``: latency 5 µs, as ib-ndr.
+        # Rate and efficiency as ib-ndr's: RoCE with ConnectX-7 reaches NDR's per-NIC rate (same adapter, 4 KiB
+        # RDMA MTU).
+        LinkSpec(
+            "roce-400g",
+            400e9 / 8,
+            5e-6,
+            "IBTA RoCEv2 (InfiniBand transport over UDP/IP); IEEE 802.3bs; NCCL src/transport/net_ib.cc "
+            "(RoCE through IB verbs, latency 0); perftest ib_write_lat over RoCE ~2 us (jcxue/RDMA-Tutorial#8)",
             47.0 / 50.0,
             "NVIDIA/nccl-tests#290 (ConnectX-7 at 400 Gbit/s: 46-48GB/s per NIC)",
         ),

@@ -70,10 +70,9 @@ HOLDS = [
     ("A100 3x8", 133169160),  # 127 MiB: +8 % (at 96 GB/s, the 4 HDR NICs' peak; dpsim 89)
     ("p5.48xlarge", 1 * GiB),  # NVLS-tree: -3 %
     ("p5.48xlarge", 16 * GiB),  # +6 %
-    ("Tree", 4 * MiB),  # 1 GPU per node, tree/LL128: +1 % (-4 % with each network hop at max(NCCL's, 10 us))
-    # tree/Simple: -5 % (97.1 vs 102.3 us) since a hop is NCCL's Simple figure plus what 400gbe's 10 us exceeds
-    # InfiniBand's 5 (14 + 5 = 19 us, was max(14, 10) = 14: -15 %)
-    ("Tree", 2 * MiB),
+    # 1 GPU per node, tree/LL128 on RoCE (roce-400g: NCCL's IB verbs transport, each network hop NCCL's 8.5 us):
+    # -6 % (+1 % while RoCE was priced with 400gbe's TCP 10 us, 8.5 + 5 a hop)
+    ("Tree", 4 * MiB),
     ("reduce_scatter", 128 * MiB),  # one H100 node, ring reduce_scatter: -7 % (nvidia/nccl#1047)
     ("reduce_scatter", 1 * GiB),  # -5 %
     ("reduce_scatter", 8 * GiB),  # -2 % (its stored row has the out-of-place time only)
@@ -142,9 +141,17 @@ MISSES = [
                                 "TCPXO's per-message time is not public"),
     ),
     pytest.param(
+        "Tree", 2 * MiB,
+        marks=pytest.mark.xfail(strict=True, reason="-15 % (87.1 vs 102.3 us, tree/Simple; each of the 2 network "
+                                "hops at NCCL's Simple 14 us on RoCE, roce-400g). It read -5 % while RoCE was "
+                                "priced with 400gbe's TCP 10 us (14 + 5 = 19 us a hop): that was the wrong "
+                                "latency, not a model of this run; what the run spends above 14 us a hop has no "
+                                "source disjoint from this curve"),
+    ),
+    pytest.param(
         "Tree", 32 * MiB,
-        marks=pytest.mark.xfail(strict=True, reason="+18 % (busbw 35.1 vs 41.4 GB/s; +17 % with each network hop at "
-                                "max(NCCL's 8.5, 400gbe's 10 us) instead of 8.5 + 10 - 5; +37 % while the TREE "
+        marks=pytest.mark.xfail(strict=True, reason="+17 % on RoCE at NCCL's 8.5 us a hop (busbw 35.5 vs 41.4 GB/s; "
+                                "+18 % with 400gbe's TCP 10 us, 8.5 + 10 - 5; +37 % while the TREE "
                                 "pattern's x0.85 was timed, which on 2 nodes only NCCL's estimate carries: both "
                                 "trees are one edge, so no head reduces more than the balanced tree's GPUs). "
                                 "Not the channel count: NCCL's search builds one 48 GB/s channel (min(400G, PCIe "

@@ -154,3 +154,31 @@ def test_p5_tree_ll128_hop_adds_the_protocols_work_to_efa_and_the_estimate_keeps
     (tree,) = collectives.candidates("allreduce", "tree", Layout.of(fabric), "LL128")
     cost = phase_cost(tree, Cluster.from_fabric(fabric))
     assert cost.tuned(8.0) == pytest.approx(198.5e-6, rel=1e-3)
+
+
+def test_roce_is_rdma_not_tcp() -> None:
+    """RoCE runs through NCCL's IB verbs transport (net_ib, latency 0), so the catalog's ``roce-400g`` carries
+    InfiniBand's 5 µs hop and ib-ndr's rate; ``400gbe`` keeps TCP's 10 µs."""
+    roce, ndr, tcp = catalog.LINKS["roce-400g"], catalog.LINKS["ib-ndr"], catalog.LINKS["400gbe"]
+    assert roce.bandwidth == 50e9  # 400 Gbit/s
+    assert roce.latency_s == pytest.approx(5 * US)
+    assert (roce.efficiency, roce.nccl_net_latency_s) == (ndr.efficiency, 0.0)
+    assert tcp.latency_s == pytest.approx(10 * US)
+    assert "RDMA-Tutorial#8" in roce.source and "net_ib" in roce.source
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_roce_tree_hop_is_nccls_simple_figure(engine: str) -> None:
+    """2 MiB as tree/Simple on 2 x 1 H100 with 4 NICs (nccl-tests#232's machine): the two network hops (up and
+    down the one-edge tree) cost NCCL's Simple figure, 14 µs each, on RoCE; on 400gbe 14 + (10 - 5) = 19 µs each.
+    Everything else is the same, so the times differ by 2 x 5 µs exactly."""
+    tree = {"nccl_algo": ["tree"], "nccl_proto": ["Simple"]}
+
+    def time_on(preset: str) -> float:
+        nic = {"preset": preset, "nics_per_node": 4}
+        scenario = machine_scenario(preset, 2, 1, "h100-sxm", "nvlink4", nic, "tree", communication=tree)
+        (row,) = collective_rows(scenario, "allreduce", [2.0 * MiB], engine=engine)
+        assert (row["algorithm"], row["protocol"]) == ("tree", "Simple")
+        return float(row["time_s"])
+
+    assert time_on("400gbe") - time_on("roce-400g") == pytest.approx(2 * (19.0 - 14.0) * US, rel=1e-6)
