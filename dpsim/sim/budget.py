@@ -38,6 +38,7 @@ __all__ = [
     "LINK_LOAD_ROUTES",
     "MEMORY_LIMIT_BYTES",
     "PRICING_LIMIT_S",
+    "PRICING_ROUTES",
     "Budget",
     "CollectiveBudget",
     "SharedPart",
@@ -52,8 +53,8 @@ __all__ = [
     "estimate",
     "estimate_collective",
     "guard_layout",
+    "hybrid_pricing",
     "layout_of",
-    "link_load_pricing",
     "pipeline_operations",
     "priced_transfers",
     "scenario_pricing",
@@ -491,11 +492,18 @@ LINK_LOAD_ROUTES = 2
 """FSDP HYBRID_SHARD prices its two streams with the links each phase loads (:func:`dpsim.analytic.collectives.
 collective_job`, :func:`dpsim.sim.cost.link_uses`): every phase of every candidate of the shard groups'
 reduce-scatter and of the replica groups' all-reduce, tiled over the groups, routed ``LINK_LOAD_ROUTES`` times
-more (its transfer times, then its links), each transfer at :data:`PRICE_TRANSFER_S` (:func:`link_load_pricing`).
-Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over 4,096 nodes x 8 H100 (``auto``, shard groups of
-8): 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in 0.51 s; ``ring``: 0.59 M in
-0.14 s, which the guard counts to the transfer (``direct`` and halving-doubling about twice: their pricing's
-second lock-step pass is counted too). Not counted: the two floats a link each phase keeps (``LinkUse``)."""
+more (its transfer times, then its links) after it is priced once, each transfer at :data:`PRICE_TRANSFER_S`
+(:func:`hybrid_pricing`). Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over 4,096 nodes x 8 H100
+(``auto``, shard groups of 8): 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in
+0.51 s; ``ring``: 0.59 M in 0.14 s, which the guard counts to the transfer (``direct`` and halving-doubling about
+twice: their pricing's second lock-step pass is counted too). Not counted: the two floats a link each phase keeps
+(``LinkUse``)."""
+PRICING_ROUTES = 2
+"""HYBRID_SHARD's groups' collectives are priced (:func:`dpsim.sim.cost.phase_cost`) on layouts :func:`priced_transfers`
+was not fitted on: a replica group holds one rank a node (or a few), a shard group sits inside a node, where NCCL's
+tree is one pipelined phase that the pricing routes a second time for its fill (:func:`dpsim.sim.cost.pipeline_fill`).
+Counted twice (:func:`hybrid_pricing`): ``auto`` on Llama 2 7B over 4 nodes x 8 H100, replica groups of 4 ranks,
+routes 96 transfers a group where :func:`priced_transfers` counts 60, and the shard groups' reduce-scatter 24 for 24."""
 PRICING_LIMIT_S = 30.0
 """Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
 ``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
@@ -656,28 +664,32 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     """What pricing a training step's data-parallel collectives costs (both engines price them once).
 
     The all-reduce of the gradient buckets over one data-parallel group, and with ZeRO or FSDP its
-    reduce-scatter and all-gather (HYBRID_SHARD's groups tile the same ranks), and HYBRID_SHARD's link-load
-    pass (:func:`link_load_pricing`). The simulator's fast level prices the schedules again (``engine="sim"``:
-    twice the time).
+    reduce-scatter and all-gather. HYBRID_SHARD prices the gradients' collective on the whole group once (the
+    bucket's choice), then its groups' (:func:`hybrid_pricing`): the shard groups' reduce-scatter (their
+    gathers cost the same) and the replica groups' all-reduce, each on its own group, with their link loads.
+    The simulator's fast level prices the schedules again (``engine="sim"``: twice the time).
     """
 
     group, ops, algorithm, shard = _pricing_key(scenario)
     layout, hops = layout_of(group), ring_hops(group)
     parts = [estimate_collective(op, algorithm, group.protocol, layout, "analytic", 1, 0, hops) for op in ops]
-    loads = link_load_pricing(algorithm, group.protocol, layout, shard, hops) if shard else None
-    pricing_s = sum(p.pricing_s for p in parts) + (loads.pricing_s if loads else 0.0)
-    what = " + ".join(ops) + (f" + {loads.op}" if loads else "")
+    if shard:
+        parts.append(hybrid_pricing(algorithm, group.protocol, layout, shard, hops))
+    pricing_s = sum(p.pricing_s for p in parts)
     return CollectiveBudget(
-        what, algorithm, group.world_size, sum(p.transfers for p in parts) + (loads.transfers if loads else 0), 0,
+        " + ".join(p.op for p in parts), algorithm, group.world_size, sum(p.transfers for p in parts), 0,
         engine, "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
-        sum(p.memory_bytes for p in parts) + (loads.memory_bytes if loads else 0.0), parts[0].hops,
+        sum(p.memory_bytes for p in parts), parts[0].hops,
     )  # fmt: skip
 
 
-def link_load_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, hops: int = 0) -> CollectiveBudget:
-    """What HYBRID_SHARD's link-load pass costs (:data:`LINK_LOAD_ROUTES`) over groups of ``shard`` ranks on
-    ``layout``: the reduce-scatter in every shard group and the all-reduce in every replica group, each counted
-    on its group's layout (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups."""
+def hybrid_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, hops: int = 0) -> CollectiveBudget:
+    """What HYBRID_SHARD's groups cost to price over groups of ``shard`` ranks on ``layout``: the reduce-scatter in
+    every shard group and the all-reduce in every replica group, each counted on its group's layout
+    (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups, as the engines tile them: priced
+    (:data:`PRICING_ROUTES`) and routed :data:`LINK_LOAD_ROUTES` times more for the links each phase loads.
+    (Counting the reduce-scatter, all-gather and all-reduce on the whole data-parallel group instead charged Llama 2
+    7B on 32,768 ranks, ``auto``, 6.65 M transfers where the step routes 3.24 M; now 3.54 M.)"""
     from dpsim.sim.collectives.groups import Groups
 
     transfers, held, largest, far = 0, 0, 0, 0
@@ -685,32 +697,38 @@ def link_load_pricing(algorithm: str, protocol: str, layout: Layout, shard: int,
         part = groups.layout(layout)
         count = layout.world // groups.size
         routed, kept, widest = priced_transfers(op, algorithm, protocol, part)
-        transfers += LINK_LOAD_ROUTES * count * routed
+        transfers += (PRICING_ROUTES + LINK_LOAD_ROUTES) * count * routed
         held, largest = held + count * kept, max(largest, count * widest)
         if hops > 1:
-            far += LINK_LOAD_ROUTES * count * priced_transfers(op, algorithm, protocol, part, far=True)[0]
+            far_routed = priced_transfers(op, algorithm, protocol, part, far=True)[0]
+            far += (PRICING_ROUTES + LINK_LOAD_ROUTES) * count * far_routed
     return CollectiveBudget(
-        "the link loads of reduce_scatter and allreduce", algorithm, layout.world, transfers, 0, "analytic",
-        "analytic", transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S,
+        f"reduce_scatter in the shard groups of {shard:,} + allreduce in the replica groups, with their link loads",
+        algorithm, layout.world, transfers, 0, "analytic", "analytic",
+        transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S,
         transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S, held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES,
         hops if hops > 1 else 0,
     )  # fmt: skip
 
 
 def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int]:
-    """What pricing a step's collectives depends on: the data-parallel group, the operations, the algorithm, and
-    HYBRID_SHARD's shard group (its streams' link loads, :data:`LINK_LOAD_ROUTES`; 0: none)."""
+    """What pricing a step's collectives depends on: the data-parallel group, the operations on the whole group,
+    the algorithm, and HYBRID_SHARD's shard group (0: none; its groups' collectives, :func:`hybrid_pricing`)."""
     from dpsim.analytic.step import algorithm_of, dp_fabric
 
     traffic = step_traffic(scenario)
     sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
+    hybrid = traffic.replicas > 1
+    ops: list[str]
+    if hybrid:  # the bucket's choice on the whole group; the rest on the groups
+        ops = [scenario.gradient_reduction_op]
+    else:
+        ops = ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else [])
     return (
         dp_fabric(scenario),
-        ["allreduce"]
-        + (["reduce_scatter", "all_gather"] if sharded else [])
-        + (["broadcast"] if traffic.post_step_broadcast else []),
+        ops + (["broadcast"] if traffic.post_step_broadcast else []),
         algorithm_of(scenario),
-        traffic.shard_ranks if traffic.replicas > 1 else 0,
+        traffic.shard_ranks if hybrid else 0,
     )
 
 
