@@ -503,6 +503,10 @@ def validate(
         items = [parse_override(part.strip()) for part in text.split(";") if part.strip()]
         if not items:
             raise fail("--case", f"expected 'PATH=VALUE;PATH=VALUE', got {text!r}")
+        paths = [path for path, _ in items]
+        twice = next((path for path in paths if paths.count(path) > 1), None)
+        if twice is not None:  # the last one won without a word
+            raise fail("--case", f"{brief(text)} sets {twice} more than once (one value a path in a case)")
         if items in cases:
             raise fail("--case", f"{brief(text)} is given more than once (each configuration runs once)")
         cases.append(items)

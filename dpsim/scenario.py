@@ -976,6 +976,19 @@ class ClusterConfig(_Section):
         """The catalog link a GPU reaches its NIC through when ``host_link`` is not given."""
         return default_host_link(self.device.preset, self.intra_node.preset)
 
+    @property
+    def gloo(self) -> bool:
+        """CPU devices: gloo reduces, not NCCL (its ring, α–β links; no NCCL algorithm, protocol or buffer)."""
+        return self.device.preset == "cpu"
+
+    @property
+    def pxn_possible(self) -> bool:
+        """Whether NCCL's PXN relay can exist: NVLink inside the node and a GPU-to-NIC link (given or the catalog
+        GPU's), as :attr:`dpsim.sim.collectives.base.Layout.pxn` and :func:`dpsim.analytic.collectives.pxn_relays`
+        read them (one node or one GPU a node relays nothing either, but a sweep may vary those)."""
+        pcie = (self.intra_node.preset or "").startswith("pcie")
+        return not pcie and (self.host_link is not None or self.default_host_link is not None)
+
 
 def default_host_link(device: str | None, intra_node: str | None) -> str | None:
     """The catalog device's PCIe generation (A100 pcie4, H100 pcie5) when NVLink joins the node.
@@ -1277,16 +1290,18 @@ class CommunicationConfig(_Section):
     """The all-reduce algorithms NCCL may pick (``NCCL_ALGO``, e.g. ``ring,tree``); None: every one NCCL
     runs on the cluster. ``algorithm: auto`` picks among these only; a named ``algorithm`` is run as named.
     A cloud's network stack may set it: GCP's GPUDirect-TCPXO profile for A3 Mega (``nccl-env-profile.sh``,
-    plugin installer v1.0.0 - v1.0.11) exports ``NCCL_ALGO=Ring,Tree`` and ``NCCL_NVLS_ENABLE=0``."""
+    plugin installer v1.0.0 - v1.0.11) exports ``NCCL_ALGO=Ring,Tree`` and ``NCCL_NVLS_ENABLE=0``.
+    Refused on CPU devices (gloo runs its ring)."""
     nccl_proto: list[NcclProto] | None = None
     """The protocols NCCL may pick (``NCCL_PROTO``, e.g. ``Simple``); None: LL, LL128 and Simple.
     ``protocol: auto`` picks among these only. GCP's TCPXO profile: ``Simple`` up to installer v1.0.8,
-    ``Simple,LL128`` from v1.0.9 (GoogleCloudPlatform/container-engine-accelerators, gpudirect-tcpxo/README.md)."""
+    ``Simple,LL128`` from v1.0.9 (GoogleCloudPlatform/container-engine-accelerators, gpudirect-tcpxo/README.md).
+    Refused on CPU devices (gloo has no NCCL protocol)."""
     nccl_buffsize: Size | None = None
     """NCCL's Simple-protocol buffer per connection (``NCCL_BUFFSIZE``); None: NCCL's 4 MiB. A tree forwards
     it in ``NCCL_STEPS`` = 8 steps, one whole step per hop (``src/enqueue.cc`` ``calcCollChunking``), so it
     sets how long a mid-size tree all-reduce takes to fill its pipeline. GCP's TCPXO profile and
-    aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``)."""
+    aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``). Refused on CPU devices (gloo)."""
     nccl_nic_fusion: bool = True
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
@@ -1296,7 +1311,8 @@ class CommunicationConfig(_Section):
     NIC choice of ``search.cc`` ``ncclTopoGetNetDev`` falls back to the sender's own NIC), so every GPU sends
     to other nodes through its own NIC: no relay of collectives where one GPU sits on each NIC's PCIe switch
     (``cluster.inter_node.pcie_gpus_per_nic: 1``), and all-to-all / send-receive leave on the sender's rail
-    instead of the peer's (:mod:`dpsim.sim.collectives.p2p`). False: NCCL's default (PXN on, since v2.12)."""
+    instead of the peer's (:mod:`dpsim.sim.collectives.p2p`). False: NCCL's default (PXN on, since v2.12). True is
+    refused where no relay exists (:attr:`ClusterConfig.pxn_possible`: PCIe inside the node, or no GPU-to-NIC link)."""
     nccl_p2p_level: Literal["LOC", "NVL", "PIX", "PXB", "PHB", "SYS"] | None = None
     """``NCCL_P2P_LEVEL``: the widest PCIe path type over which GPUs of a node use peer-to-peer (P2P) instead of
     host memory (SHM) on a node with ``cluster.host_topology`` (``src/graph/paths.cc`` ``ncclTopoCheckP2p``);
@@ -1437,6 +1453,21 @@ class Scenario(_Section):
                 "sets which PCIe paths of a node use peer-to-peer instead of host memory: needs "
                 "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
                 "peer-to-peer between all their GPUs, so leave it out",
+            )
+        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize")
+        for name in (n for n in nccl_only if getattr(self.communication, n) is not None and self.cluster.gloo):
+            # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
+            raise _FieldError(
+                f"communication.{name}",
+                "is an NCCL setting: on cluster.device: cpu gloo reduces (its ring over the links), which it "
+                "does not change, so leave it out",
+            )
+        if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:
+            raise _FieldError(
+                "communication.nccl_pxn_disable",
+                "turns off NCCL's relay through the GPU of another GPU's NIC (PXN): needs NVLink inside the node "
+                "(cluster.intra_node not PCIe) and a GPU-to-NIC link (cluster.host_link, or a catalog GPU's); "
+                "without them nothing is relayed, so leave it out",
             )
         if self.model.attention_nan_to_num and self.model.attention != "standard":
             raise _FieldError(

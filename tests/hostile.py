@@ -2771,6 +2771,41 @@ def fields_without_effect() -> Iterator[Case]:
     yield _file_case(kind, _with("communication: {nccl_p2p_level: PXB}"), command="check", names=field)
 
 
+_CPU_SMALL = ("cluster.device=cpu", "model.preset=mlp-tiny")
+"""SMALL on CPU devices (gloo): ``protocol_of`` is none there, so NCCL's algorithm, protocol and buffer settings
+change nothing."""
+
+
+def nccl_settings_without_nccl() -> Iterator[Case]:
+    """``communication.nccl_algo`` / ``nccl_proto`` / ``nccl_buffsize`` on CPU devices (gloo's ring: the same step
+    to the bit), ``nccl_pxn_disable`` where NCCL has no PXN relay to turn off (PCIe inside the node, or no
+    GPU-to-NIC link), and a ``validate --case`` that sets one path twice (the last value won without a word).
+    Refused, naming the field (or ``--case``); where they are read they are accepted."""
+    kind = "fields without effect: NCCL settings on gloo / without PXN, a --case path twice"
+    for name, value in (("nccl_algo", "tree"), ("nccl_algo", "ring"), ("nccl_proto", "Simple"), ("nccl_proto", "LL"),
+                        ("nccl_buffsize", "8MiB"), ("nccl_buffsize", "64KiB")):  # fmt: skip
+        field = f"communication.{name}"
+        yield _set_case(kind, *_CPU_SMALL, f"{field}={value}", command="run", names=field)
+        yield _set_case(kind, *_CPU_SMALL, "communication.algorithm=auto", f"{field}={value}", command="check",
+                        names=field)  # fmt: skip
+        yield _set_case(kind, f"{field}={value}", command="run", expect_error=False, finite=True)  # an A100: read
+        sweep = ["sweep", "{tmp}/s.yaml", "--vary", "cluster.device=a100-80gb,cpu", "--set", f"{field}={value}"]
+        yield Case(kind, sweep, {"s.yaml": SMALL.encode()}, expect_error=True, names=field)
+    field = "communication.nccl_pxn_disable"
+    yield _set_case(kind, *_CPU_SMALL, f"{field}=true", command="run", names=field)
+    yield _set_case(kind, f"{field}=true", "cluster.intra_node=pcie4", command="check", names=field)
+    yield _set_case(kind, f"{field}=true", *_PCIE_NODE, command="run", names=field)
+    yield _set_case(kind, f"{field}=true", command="run", expect_error=False, finite=True)  # NVLink + PCIe to NICs
+    yield _set_case(kind, *_CPU_SMALL, f"{field}=false", command="run", expect_error=False, finite=True)
+    yield _file_case(kind, _with("communication: {nccl_buffsize: 8 MiB}").replace(b"a100-80gb", b"cpu"),
+                     command="check", names="communication.nccl_buffsize")  # fmt: skip
+    ring = ("--set", "communication.algorithm=ring")
+    for text in ("training.micro_batch=2;training.micro_batch=4", "training.micro_batch=2; training.micro_batch =2",
+                 "cluster.nodes=1;training.micro_batch=2;cluster.nodes=2"):  # fmt: skip
+        yield Case(kind, ["validate", "{tmp}/s.yaml", *ring, "--case", text, "--out-dir", "{tmp}/v"],
+                   {"s.yaml": SMALL.encode()}, expect_error=True, names="--case")  # fmt: skip
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -2878,7 +2913,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     blank_names_and_composed_variability, joint_inconsistencies, ring_of_nodes, terminal_environment,
     files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
-    misspelled_required_keys, top_level_fields, large_documents, plan_cost_guard, runtime_variables,
+    nccl_settings_without_nccl, misspelled_required_keys, top_level_fields, large_documents, plan_cost_guard,
+    runtime_variables,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

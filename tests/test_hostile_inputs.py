@@ -1067,3 +1067,40 @@ def test_the_runtimes_own_variables_are_refused_before_a_rank_starts(
     code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
     # an int() traceback in the rank; a wait at the rendezvous, then a torch.save failure after every step
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_nccl_settings_are_refused_where_gloo_reduces_and_read_on_gpus(tmp_path: Path) -> None:
+    from dpsim.analytic.step import predict
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    cpu = list(hostile._CPU_SMALL)
+    for name, value in (("nccl_algo", "tree"), ("nccl_proto", "LL"), ("nccl_buffsize", "64KiB")):
+        with pytest.raises(ScenarioError) as caught:  # gloo's ring: the same step to the bit on the old main
+            load_scenario(tmp_path / "s.yaml", [*cpu, "communication.algorithm=auto", f"communication.{name}={value}"])
+        assert caught.value.field == f"communication.{name}"
+    # on the A100s NCCL reads them: a tree-only NCCL_ALGO moves the step
+    base = predict(load_scenario(tmp_path / "s.yaml")).step_time_s
+    tree = predict(load_scenario(tmp_path / "s.yaml", ["communication.nccl_algo=tree"])).step_time_s
+    assert tree != base
+
+
+def test_nccl_pxn_disable_is_refused_where_nothing_is_relayed(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for extra in (list(hostile._CPU_SMALL), ["cluster.intra_node=pcie4"], list(hostile._PCIE_NODE)):
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(tmp_path / "s.yaml", [*extra, "communication.nccl_pxn_disable=true"])
+        assert caught.value.field == "communication.nccl_pxn_disable"
+    on = load_scenario(tmp_path / "s.yaml", ["communication.nccl_pxn_disable=true"])  # NVLink, PCIe to the NICs
+    assert on.communication.nccl_pxn_disable and on.cluster.pxn_possible
+
+
+def test_validate_refuses_a_case_that_sets_one_path_twice(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    argv = ["validate", str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", "--out-dir",
+            str(tmp_path / "v"), "--case", "training.micro_batch=2; training.micro_batch=4"]  # fmt: skip
+    code, out, err = hostile.run_in_process(argv)  # the old main ran micro-batch 4 only, without a word
+    assert (code, out) == (2, "") and err.strip() == (
+        "error: <command line>: --case: 'training.micro_batch=2; training.micro_batch=4' sets "
+        "training.micro_batch more than once (one value a path in a case)"
+    ), err
+    assert not (tmp_path / "v").exists()

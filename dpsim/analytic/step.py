@@ -311,7 +311,7 @@ def nccl_arch(scenario: Scenario) -> str:
 
 def protocol_of(scenario: Scenario) -> str:
     """The NCCL protocol setting: ``none`` (the links' α–β) on CPUs; links fitted by a profile also drop it."""
-    if scenario.cluster.device.preset == "cpu":
+    if scenario.cluster.gloo:
         return "none"
     return scenario.communication.protocol
 
