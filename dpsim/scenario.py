@@ -907,7 +907,7 @@ class ClusterConfig(_Section):
         self._check_host_topology()
         from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
-        if self.intra_topology == "hybrid-cube-mesh" and (self.intra_node.preset or "").startswith("pcie"):
+        if self.intra_topology == "hybrid-cube-mesh" and self.intra_pcie:
             raise ValueError(
                 f"intra_topology: hybrid-cube-mesh wires GPUs with NVLink, but intra_node is {self.intra_node.preset} "
                 f"(expected an NVLink preset such as nvlink2, or a custom link)"
@@ -930,7 +930,7 @@ class ClusterConfig(_Section):
         host, g = self.host_topology, self.workers_per_node
         if host is None:
             return
-        if not (self.intra_node.preset or "").startswith("pcie"):
+        if not self.intra_pcie:
             intra = self.intra_node.preset or "a custom link"
             raise ValueError(
                 f"host_topology: describes PCIe-only nodes, but intra_node is {intra} (expected a PCIe preset: "
@@ -977,6 +977,12 @@ class ClusterConfig(_Section):
         return default_host_link(self.device.preset, self.intra_node.preset)
 
     @property
+    def intra_pcie(self) -> bool:
+        """Whether the GPUs of a node are joined by PCIe (a ``pcie*`` catalog preset: NCCL's ``pci`` class), not
+        NVLink (a custom link counts as NVLink)."""
+        return pcie_link(self.intra_node.preset)
+
+    @property
     def gloo(self) -> bool:
         """CPU devices: gloo reduces, not NCCL (its ring, α–β links; no NCCL algorithm, protocol or buffer)."""
         return self.device.preset == "cpu"
@@ -986,8 +992,12 @@ class ClusterConfig(_Section):
         """Whether NCCL's PXN relay can exist: NVLink inside the node and a GPU-to-NIC link (given or the catalog
         GPU's), as :attr:`dpsim.sim.collectives.base.Layout.pxn` and :func:`dpsim.analytic.collectives.pxn_relays`
         read them (one node or one GPU a node relays nothing either, but a sweep may vary those)."""
-        pcie = (self.intra_node.preset or "").startswith("pcie")
-        return not pcie and (self.host_link is not None or self.default_host_link is not None)
+        return not self.intra_pcie and (self.host_link is not None or self.default_host_link is not None)
+
+
+def pcie_link(preset: str | None) -> bool:
+    """Whether a catalog link name is a PCIe generation (``pcie3``, ``pcie4``, ``pcie5``)."""
+    return (preset or "").startswith("pcie")
 
 
 def default_host_link(device: str | None, intra_node: str | None) -> str | None:
@@ -996,7 +1006,7 @@ def default_host_link(device: str | None, intra_node: str | None) -> str | None:
     None without a catalog device, or when the intra-node link is PCIe itself (inter-node traffic
     then leaves through it). Names are catalog keys (``preset`` after loading).
     """
-    if device not in catalog.DEVICES or (intra_node or "").startswith("pcie"):
+    if device not in catalog.DEVICES or pcie_link(intra_node):
         return None
     return catalog.DEVICES[device].host_link or None
 

@@ -302,6 +302,13 @@ def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
     return {k.name: k.seconds for k in kernels}
 
 
+def _tp_comm_overlapped(scenario: Scenario) -> bool:
+    """Whether a transformer's TP collectives are overlapped with its GEMMs: ``training.tp_comm_overlap`` with
+    tensor and sequence parallelism (the collectives it overlaps are sequence parallelism's)."""
+    t = scenario.training
+    return t.tp_comm_overlap and t.tensor_parallel > 1 and t.sequence_parallel and scenario.model.kind == "transformer"
+
+
 def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     """Seconds of a micro-batch's TP communication hidden behind GEMMs (``training.tp_comm_overlap``).
 
@@ -317,12 +324,7 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     copies and the GEMM is not modelled. Zero without the option, tensor parallelism or sequence parallelism.
     """
     t = scenario.training
-    if (
-        not t.tp_comm_overlap
-        or t.tensor_parallel <= 1
-        or not t.sequence_parallel
-        or scenario.model.kind != "transformer"
-    ):
+    if not _tp_comm_overlapped(scenario):
         return 0.0
     comm = dict(tensor_parallel_collectives(scenario, fabric))
     gemms = _layer_gemm_seconds(scenario)
@@ -351,13 +353,7 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
     (:func:`dpsim.compute.memory_bound_seconds`).
     """
     t = scenario.training
-    if (
-        not t.tp_comm_overlap
-        or t.tp_overlap_kind != "torch_async_tp"
-        or t.tensor_parallel <= 1
-        or not t.sequence_parallel
-        or scenario.model.kind != "transformer"
-    ):
+    if not _tp_comm_overlapped(scenario) or t.tp_overlap_kind != "torch_async_tp":
         return 0.0
     from dpsim import compute
 

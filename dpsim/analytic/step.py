@@ -350,7 +350,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nodes_per_leaf=topo.nodes_per_leaf,
         oversubscription=topo.oversubscription,
         nvls=preset in NVLS_LINKS and c.workers_per_node > 1 and c.intra_topology == "switch",
-        intra_hw="pci" if preset.startswith("pcie") else "nvlink",
+        intra_hw="pci" if c.intra_pcie else "nvlink",
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
         rank_order=c.slots,

@@ -692,22 +692,21 @@ def hybrid_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, ho
     7B on 32,768 ranks, ``auto``, 6.65 M transfers where the step routes 3.24 M; now 3.54 M.)"""
     from dpsim.sim.collectives.groups import Groups
 
+    routes = PRICING_ROUTES + LINK_LOAD_ROUTES
     transfers, held, largest, far = 0, 0, 0, 0
     for op, groups in zip(("reduce_scatter", "allreduce"), Groups.hybrid(layout.world, shard), strict=True):
         part = groups.layout(layout)
         count = layout.world // groups.size
         routed, kept, widest = priced_transfers(op, algorithm, protocol, part)
-        transfers += (PRICING_ROUTES + LINK_LOAD_ROUTES) * count * routed
+        transfers += routes * count * routed
         held, largest = held + count * kept, max(largest, count * widest)
         if hops > 1:
-            far_routed = priced_transfers(op, algorithm, protocol, part, far=True)[0]
-            far += (PRICING_ROUTES + LINK_LOAD_ROUTES) * count * far_routed
+            far += routes * count * priced_transfers(op, algorithm, protocol, part, far=True)[0]
+    seconds = transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S
     return CollectiveBudget(
         f"reduce_scatter in the shard groups of {shard:,} + allreduce in the replica groups, with their link loads",
-        algorithm, layout.world, transfers, 0, "analytic", "analytic",
-        transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S,
-        transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S, held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES,
-        hops if hops > 1 else 0,
+        algorithm, layout.world, transfers, 0, "analytic", "analytic", seconds, seconds,
+        held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES, hops if hops > 1 else 0,
     )  # fmt: skip
 
 
