@@ -265,9 +265,10 @@ PUBLISHED_RUNS: tuple[PublishedRun, ...] = (
                     "workers_per_node": 8,
                     "device": "h100-sxm",
                     "intra_node": "nvlink4",
-                    # one 400 Gbps RoCE NIC per GPU; Clos oversubscription (1:7 only above a 3,072-GPU
-                    # pod, §3.3.1) not modelled
-                    "inter_node": {"preset": "400gbe", "nics_per_node": 8},
+                    # one 400 Gbps RoCE NIC per GPU (§3.3.1: "RDMA over Converged Ethernet (RoCE) fabric"),
+                    # which NCCL drives through its IB verbs transport: catalog roce-400g, not 400gbe's TCP
+                    # latency; Clos oversubscription (1:7 only above a 3,072-GPU pod, §3.3.1) not modelled
+                    "inter_node": {"preset": "roce-400g", "nics_per_node": 8},
                 },
                 "training": {
                     "global_batch": 2048,
@@ -1594,9 +1595,11 @@ def _torchtitan_llama3(
                 "workers_per_node": min(8, gpus),
                 "device": device,
                 "intra_node": "nvlink4",
-                # "400 Gb/s per GPU" RDMA (Grand Teton: RoCE, as Llama 3's own cluster); WhiteFiber: "400Gb/s
-                # (Mellanox CX-7) per GPU", the fabric not named (taken as NDR InfiniBand)
-                "inter_node": {"preset": "400gbe" if grand_teton else "ib-ndr", "nics_per_node": 8},
+                # Grand Teton: "backend RDMA network with 400 Gb/s per GPU" (RoCE as Llama 3's own cluster, or
+                # InfiniBand: Meta runs both; NCCL drives either through its IB verbs transport, and roce-400g and
+                # ib-ndr price alike); WhiteFiber: "400Gb/s (Mellanox CX-7) per GPU", the fabric not named (taken as
+                # NDR InfiniBand)
+                "inter_node": {"preset": "roce-400g" if grand_teton else "ib-ndr", "nics_per_node": 8},
             },
             "training": {
                 "global_batch": local_batch * gpus // tp,

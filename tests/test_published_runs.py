@@ -218,6 +218,17 @@ def test_llama3_batch_matches_table4(run: Any, batch_per_dp: int) -> None:
     assert scenario.model.num_parameters == 405_853_388_800
 
 
+def test_grand_teton_rows_run_rdma_not_tcp() -> None:
+    """Llama 3's cluster is RoCE (§3.3.1) and torchtitan's Grand Teton hosts a "backend RDMA network with 400 Gb/s per
+    GPU": NCCL drives either through its IB verbs transport, so each inter-node hop is InfiniBand's 5 µs, not
+    ``400gbe``'s TCP 10 µs; 8 NICs of 400 Gbit/s a host, one a GPU."""
+    grand_teton = LLAMA + [r for r in RUNS.TORCHTITAN_RUNS if "H100" in r.name and "H200" not in r.name]
+    assert len(grand_teton) == 2 + 12
+    for run in grand_teton:
+        inter = scenario_from_dict(dict(run.scenario)).cluster.inter_node
+        assert (inter.latency, inter.bandwidth, inter.nics_per_node) == (5e-6, 400e9 / 8, 8), run.name
+
+
 def test_bloom_parameter_override_is_the_70_layer_model() -> None:
     # BLOOM paper: 176,247M parameters; 70 layers of a GPT-style block (biases, two LayerNorms), tied
     # embeddings of the padded 250,880 vocabulary, ALiBi (no position table), plus the embedding
