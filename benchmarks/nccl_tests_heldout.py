@@ -11,7 +11,9 @@ any model change. :data:`FIRST_PREDICTION` keeps those first figures (dpsim at c
 was not built on, and the current prediction sits next to it. Seven rows were added later (at d11244b, nothing
 changed for them: their first prediction is the prediction then): the two single-node figures of nccl#1221's
 platform, that thread's own statement that its one node gives what its two nodes give, and a p5 series over 2 to 32
-nodes on a current NCCL (2.27.7), which says whether the 8-node p5 row's miss (NCCL 2.19.1) is the network.
+nodes on a current NCCL (2.27.7), which says whether the 8-node p5 row's miss (NCCL 2.19.1) is the network. One
+PCIe row was added at c97173b the same way (first prediction = the price then, both engines): the 8-GPU all-reduce
+of the main table's 4-GPU switch node, a second dual-socket Blackwell node on which NCCL's ring search falls back.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -31,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.nccl_tests_table import GiB, MiB, PublishedRun, predict, size_label
+from benchmarks.nccl_tests_table import _RTX6KPRO_SWITCHES, GiB, MiB, PublishedRun, predict, size_label
 
 __all__ = ["FIRST_PREDICTION", "HELDOUT", "compare"]
 
@@ -156,6 +158,18 @@ HELDOUT: tuple[PublishedRun, ...] = (
         inter_fields=(("bandwidth", "800 Gbit/s"),),
     ),
     PublishedRun(
+        "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)", "b200", 1, 8, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
+        21.63, _RTX6KPRO_SWITCHES,
+        note="ASUS ESC8000A-E13P, all 8 GPUs: 2 x AMD EPYC 9575F, four Broadcom PEX890xx partitions of 2 GPUs (PIX), "
+        "NODE between the two of a socket, SYS across, ACS off; the page's p2pmark --allreduce (lukealonso/p2pmark "
+        "3c39f36: ncclCommInitAll in one process, fp16 ncclAllReduce of 32 MiB, 200 back-to-back calls, no NCCL "
+        "variable set) gives NCCL 2715 us: algbw 12.36, busbw 2 x 7/8 of it, 21.63 GB/s. The same table's 4-GPU "
+        "NCCL figure (1628 us) is the main table's default 4-GPU row, so this ran NCCL's defaults: PIX pairs P2P, the "
+        "others SHM. The socket link at the page's own cross-socket bidirectional P2P matrix halved (32 pairs, mean "
+        "94.75: 47.375 a way); NCCL version not given",
+        host_topology=(("sockets", 2), ("gpus_per_switch", 2), ("cpu", "amd"), ("socket_link_gbps", 47.375)),
+    ),
+    PublishedRun(
         "H100 x8, 1 node, broadcast (one ring)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 310.0,
         "https://github.com/NVIDIA/nccl/issues/1678",
         note="8 x H100 on 4 NVSwitches: 'the same ring as ring 0,1,...,7' broadcast busbw 310 GB/s (238 with two "
@@ -186,6 +200,7 @@ FIRST_PREDICTION: dict[str, float] = {
     "GB200 NVL72, 72 GPUs, one rack": 1191.3,
     "B300 x8 p6-b300, 2 nodes, EFA (8 MiB)": 109.8,
     "H100 x8, 1 node, broadcast (one ring)": 370.2,
+    "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)": 36.5,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 

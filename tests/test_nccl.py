@@ -912,14 +912,20 @@ KNOWN_MISSES = {
         "sm100SpeedArrayIntra's lowest step, 18) and falls back to one rank-order channel at 0.1 GB/s, doubled to 2 "
         "channels of 256 threads, every hop SHM; the GPUs' links carry the 41.5 GB/s Gen5 rings reach (the socket "
         "link at dual Turin's measured 49.71 a way), 14/15 of it with SHM's receive-only step: what 2 channels move "
-        "(11.1 GB/s each here, 37.6 on 8 channels) is a per-channel rate no cited measurement gives"
+        "(11.1 GB/s each here, 37.6 on 8 channels) is a per-channel rate no cited measurement gives. A second dual "
+        "Turin node with the same fallback graph moves as little (held-out p2pmark row, 8 GPUs two a Broadcom switch, "
+        "half its hops P2P: 21.6 GB/s at 32 MiB, dpsim 36.5), so at that size it is the fallback's channels, not the "
+        "SHM hops or socket link alone; no source gives their rate apart from these rows"
     ),
     "RTX PRO 6000 x4, PCIe switches": (
         "+13.5 % (34.4 vs 30.3 GB/s; +31 % with the links at NCCL's 48, +52 % before SHM's extra step): NCCL's graph "
         "is 2 rings x 24 GB/s (4 channels of 512 threads), hops 0->1 and 2->3 P2P in a switch, 1->2 and 3->0 SHM "
         "through the CPU; each link carries one ring edge a way at the 41.5 GB/s Gen5 rings reach (40.1 at 32 MiB), "
         "and the SHM edges' receive-only step makes 7 steps of 6 (34.4). The rest is not modelled: the page "
-        "measures P2P, never host-memory traffic through the switches' uplinks"
+        "measures P2P, and host-memory writes only by copy engine: GPUs 0-3 writing NUMA 0's pinned memory move "
+        "56.3 GB/s in all, 28.1 each for two GPUs on separate uplinks (rtx6kpro 7cdbda8, troubleshooting/"
+        "asus-esc8000a-e13p-pex890xx-bug-report.md). That would hold busbw to at most 28.1 (a ring's busbw is the "
+        "bytes each edge sends over the time), under the run's 30.3: not what NCCL's stores meet"
     ),
     "RTX 2080 Ti x2, Gen3 switch, no P2P, all_gather": (
         "-21 % (3.00 vs 3.79 GB/s at 1 GiB): the all_reduce row's graph and hops (1 x 6 GB/s, 2 SHM channels); "

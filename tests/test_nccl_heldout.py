@@ -50,3 +50,30 @@ def test_the_roce_platforms_slow_node_does_not_move_its_multi_node_ring() -> Non
     assert busbw(one, slow) == pytest.approx(330.0, rel=1e-3)
     assert busbw(two, slow) == pytest.approx(busbw(two, catalog), rel=1e-9)
     assert busbw(two, catalog) == pytest.approx(8 * 47.0, rel=0.01)
+
+
+def test_the_eight_gpu_switch_node_falls_back_like_turin_and_is_priced_on_its_links() -> None:
+    """The p2pmark row (ASUS ESC8000A-E13P, 8 GPUs): NCCL's search on it, by hand, and the links' price.
+
+    Two AMD sockets, two GPUs a Gen5 switch. A ring over all 8 GPUs crosses the socket link (NCCL's AMD_BW 16), under
+    sm100SpeedArrayIntra's lowest step (18): no ring, the rank-order fallback, 1 channel at 0.1 GB/s doubled to 2 of
+    256 threads (0.1 <= PCI_BW 12) — the Turin row's graph. Default NCCL_P2P_LEVEL (PXB, more than 2 GPUs): the PIX
+    hops 0->1, 2->3, 4->5, 6->7 are P2P, the others (NODE 1->2, 5->6; SYS 3->4, 7->0) SHM. Every link carries at most
+    one ring edge a way: the GPUs' links and uplinks at the 41.5 GB/s Gen5 rings reach, the socket link at 47.375. With
+    SHM's receive-only step a loop is 2N-1 = 15 steps, so busbw -> 41.5 x 14/15 = 38.73 GB/s as the size grows."""
+    import dataclasses
+
+    from dpsim.sim.pcie_ring import scenario_pcie_ring
+
+    (run,) = [r for r in MODULE.HELDOUT if r.name == "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)"]
+    ring = scenario_pcie_ring(load_benchmark("nccl_tests_table").scenario_for(run))
+    assert ring is not None
+    assert (ring.search_channels, ring.speed_gbps, ring.fallback, ring.channels, ring.simple_threads) == (
+        1, 0.1, True, 2, 256,
+    )  # fmt: skip
+    assert ring.transports == ("P2P", "SHM") * 4
+    big = dataclasses.replace(run, size_bytes=16 * 2.0**30)
+    for engine in ("analytic", "sim"):
+        assert MODULE.predict(big, engine)["predicted_gbps"] == pytest.approx(41.5 * 14 / 15, rel=2e-3)
+    # the published 21.63 is the p2pmark time converted as nccl-tests does: busbw = 2(N-1)/N x S / t
+    assert run.busbw_gbps == pytest.approx(2 * 7 / 8 * 32 * 2**20 / 2715e-6 / 1e9, abs=0.005)
