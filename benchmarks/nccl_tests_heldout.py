@@ -13,7 +13,8 @@ changed for them: their first prediction is the prediction then): the two single
 platform, that thread's own statement that its one node gives what its two nodes give, and a p5 series over 2 to 32
 nodes on a current NCCL (2.27.7), which says whether the 8-node p5 row's miss (NCCL 2.19.1) is the network. One
 PCIe row was added at c97173b the same way (first prediction = the price then, both engines): the 8-GPU all-reduce
-of the main table's 4-GPU switch node, a second dual-socket Blackwell node on which NCCL's ring search falls back.
+of the main table's 4-GPU switch node, a second dual-socket Blackwell node on which NCCL's ring search falls back;
+and at 2450b6b two sizes of an 8-GPU Gen5 ring inside one socket, every hop P2P (priced before any change).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -55,6 +56,19 @@ _B300_NOTE = (
     "8 x B300 on one NVLink 5 switch, NCCL 2.30.4+cuda13.1, peak busbw as the thread states it ('695 -> 845 GB/s' "
     "NVLS off -> on; its H100 figures, 370 -> 480, are the main table's); b200 stands for the Blackwell generation "
     "(same NVLink 5: 18 links, NCCL's SM100 per-link rate)"
+)
+
+_WRX90 = (
+    "https://github.com/voipmonitor/rtx6kpro/blob/e01f16b3045a51e2af330dd04bb2b174da1be09b/"
+    "hardware/wrx90-cpayne-8gpu-root-topology-comparison.md"
+)
+_WRX90_NOTE = (
+    "ASRock WRX90 WS EVO, one AMD Threadripper Pro 7955WX, 'Group A': GPUs 0-7 of 16 RTX PRO 6000 Blackwell, four "
+    "under each of two c-payne PCIe Gen5 switches whose x16 uplinks land on two root complexes of the one socket, "
+    "ACS redirect off; PyTorch torch.distributed all_reduce on NCCL 2.27.5, 'ring algorithm forced "
+    "(NCCL_P2P_LEVEL=SYS)', 1 MB - 1 GB; the page's busbw is algbw x 2 x 7/8 as nccl-tests defines it "
+    "(1, 4, 16, 64, 256, 1024 MB: 21.57, 38.39, 44.16, 45.63, 45.94, 46.44; Group B, both uplinks on one root: "
+    "the same within 1 %). "
 )
 
 _P5_LINK = (("bandwidth", "400 Gbit/s"), ("pcie_gpus_per_nic", 1))
@@ -170,6 +184,17 @@ HELDOUT: tuple[PublishedRun, ...] = (
         host_topology=(("sockets", 2), ("gpus_per_switch", 2), ("cpu", "amd"), ("socket_link_gbps", 47.375)),
     ),
     PublishedRun(
+        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
+        "ring", 1 * GiB, 46.44, _WRX90, note=_WRX90_NOTE + "Row: 1024 MB, algbw 26.54",
+        host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
+    ),
+    PublishedRun(
+        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
+        "ring", 4 * MiB, 38.39, _WRX90, note=_WRX90_NOTE + "Row: 4 MB, algbw 21.94 (182.49 us in the page's "
+        "small-size table)",
+        host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
+    ),
+    PublishedRun(
         "H100 x8, 1 node, broadcast (one ring)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 310.0,
         "https://github.com/NVIDIA/nccl/issues/1678",
         note="8 x H100 on 4 NVSwitches: 'the same ring as ring 0,1,...,7' broadcast busbw 310 GB/s (238 with two "
@@ -201,6 +226,8 @@ FIRST_PREDICTION: dict[str, float] = {
     "B300 x8 p6-b300, 2 nodes, EFA (8 MiB)": 109.8,
     "H100 x8, 1 node, broadcast (one ring)": 370.2,
     "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)": 36.5,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)": 41.4,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)": 27.7,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 

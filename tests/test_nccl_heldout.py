@@ -77,3 +77,27 @@ def test_the_eight_gpu_switch_node_falls_back_like_turin_and_is_priced_on_its_li
         assert MODULE.predict(big, engine)["predicted_gbps"] == pytest.approx(41.5 * 14 / 15, rel=2e-3)
     # the published 21.63 is the p2pmark time converted as nccl-tests does: busbw = 2(N-1)/N x S / t
     assert run.busbw_gbps == pytest.approx(2 * 7 / 8 * 32 * 2**20 / 2715e-6 / 1e9, abs=0.005)
+
+
+def test_the_one_socket_gen5_ring_finds_two_rings_and_runs_at_the_gpus_links() -> None:
+    """The WRX90 rows (8 GPUs, four under each of two Gen5 switches, one AMD socket, NCCL_P2P_LEVEL=SYS), by hand.
+
+    No socket link: every path is PIX or PHB at Gen5's 48. The ring 0..7 crosses each switch uplink once a way
+    (3->4, 7->0). sm100SpeedArrayIntra from 45 (first <= 48): 45, 40, 30 hold 1 ring; 24 holds 2 = 48 = totalBw,
+    done; 24 < 25: not duplicated; ncclTopoPostset doubles to 4 channels, 48 > PCI_BW: 512 threads. Every hop P2P
+    (PIX and PHB <= SYS), so 2(N-1) steps a loop and every link carries one edge a way at the 41.5 GB/s Gen5 rings
+    reach: busbw -> 41.5 as the size grows."""
+    import dataclasses
+
+    from dpsim.sim.pcie_ring import scenario_pcie_ring
+
+    rows = [r for r in MODULE.HELDOUT if r.name.startswith("RTX PRO 6000 x8, 2 Gen5 switches")]
+    assert len(rows) == 2
+    ring = scenario_pcie_ring(load_benchmark("nccl_tests_table").scenario_for(rows[0]), rows[0].p2p_level)
+    assert ring is not None
+    got = (ring.search_channels, ring.speed_gbps, ring.type_intra, ring.fallback, ring.channels, ring.simple_threads)
+    assert got == (2, 24.0, "PHB", False, 4, 512)
+    assert ring.transports == ("P2P",) * 8
+    big = dataclasses.replace(rows[0], size_bytes=16 * 2.0**30)
+    for engine in ("analytic", "sim"):
+        assert MODULE.predict(big, engine)["predicted_gbps"] == pytest.approx(41.5, rel=2e-3)
