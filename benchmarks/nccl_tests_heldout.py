@@ -15,6 +15,10 @@ nodes on a current NCCL (2.27.7), which says whether the 8-node p5 row's miss (N
 PCIe row was added at c97173b the same way (first prediction = the price then, both engines): the 8-GPU all-reduce
 of the main table's 4-GPU switch node, a second dual-socket Blackwell node on which NCCL's ring search falls back;
 and at 2450b6b two sizes of an 8-GPU Gen5 ring inside one socket, every hop P2P (priced before any change).
+Eleven more were added at 0c52fe1, nothing changed for them either: CoreWeave's own runs (two and twenty GB200 NVL72
+racks, coreweave/nccl-tests PR #43 and its README; 2 x 8 B200 / H100 on InfiniBand, PR #92's test plan), Azure's AI
+benchmarking guide (one ND A100 v4, ND H200 v5 and ND GB200 v6 host) and nccl#1801's three GB200 NVL partitions over
+InfiniBand (ring and tree, 4 and 8 GPUs a partition).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -70,6 +74,47 @@ _WRX90_NOTE = (
     "(1, 4, 16, 64, 256, 1024 MB: 21.57, 38.39, 44.16, 45.63, 45.94, 46.44; Group B, both uplinks on one root: "
     "the same within 1 %). "
 )
+
+_COREWEAVE_GB200 = "https://github.com/coreweave/nccl-tests/pull/43"
+_COREWEAVE_PR92 = "https://github.com/coreweave/nccl-tests/pull/92"
+_COREWEAVE_PR92_NOTE = (
+    "2 x 8 {gpu} (CoreWeave b200-8x / h100 nodes, 8 InfiniBand ports a node, UCX_NET_DEVICES ibp0..ibp7, taken as "
+    "400G NDR, ConnectX-7 as DGX B200 / H100 carry), the repository's MPIJob at 3b06be7 on 2 of its 8 workers: NCCL "
+    "2.28.3 image, NCCL_COLLNET_ENABLE=0, NCCL_NET_PLUGIN=none, all_reduce_perf -b 512M -e 8G; the PR's test plan: "
+    "'0 wrong values, {busbw} GB/s busbw @ 8G allreduce'"
+)
+_AZURE = "https://github.com/Azure/AI-benchmarking-guide/blob/main/Azure_Results/"
+_AZURE_NOTE = (
+    "Azure's AI benchmarking guide on {gpu}, NCCL {nccl} (the page's system table); its Benchmarks/NVIDIA/"
+    "NCCLBandwidth.py runs NCCL_ALGO={algo} ./build/all_reduce_perf -b 8 -e 8G -f 2 -g <GPUs> -n 40 in one process "
+    "and keeps the in-place busbw column: 8 GiB in-place"
+)
+_NVL_PARTITIONS = "https://github.com/NVIDIA/nccl/issues/1801"
+_NVL_PARTITIONS_NOTE = (
+    "GB200 NVL72, three NVL{nvl} partitions on different racks ({gpus} GPUs; 'only IB communication between them'), "
+    "each priced as a {nvl}-GPU NVLink 5 node with a ConnectX-7 400G InfiniBand port a GPU (a GB200 compute tray's 4, "
+    "not stated in the thread), NCCL 2.27.3, NCCL_NVLS_ENABLE=0, all_reduce 16 GiB out-of-place: "
+)
+
+
+def _nvl_partitions(nvl: int, ring: float, tree: float) -> tuple[PublishedRun, PublishedRun]:
+    """nccl#1801's two rows of three NVL``nvl`` partitions: NCCL's own pick with NVLS off (``ring`` GB/s) and the
+    forced tree (``tree`` GB/s)."""
+    gpus = 3 * nvl
+    note = _NVL_PARTITIONS_NOTE.format(nvl=nvl, gpus=gpus)
+    machine = ("b200", 3, nvl, "nvlink5", "ib-ndr", nvl)
+    return (
+        PublishedRun(
+            f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NVLS_ENABLE=0", *machine, "auto", 16 * GiB, ring, _NVL_PARTITIONS,
+            note=f"{note}'ring, default': NCCL's own pick, busbw {ring} (communication.nccl_algo ring, tree)",
+            communication=(("nccl_algo", ("ring", "tree")),),
+        ),
+        PublishedRun(
+            f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NCCL_ALGO=Tree", *machine, "tree", 16 * GiB, tree, _NVL_PARTITIONS,
+            note=f"{note}the tree, busbw {tree}",
+        ),
+    )  # fmt: skip
+
 
 _P5_LINK = (("bandwidth", "400 Gbit/s"), ("pcie_gpus_per_nic", 1))
 """p5.48xlarge's network as dpsim prices it: one 400G port a GPU (its 4 EFA v2, one NCCL device through aws-ofi-nccl),
@@ -164,6 +209,52 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "all_reduce 8 GiB out-of-place 20299 us; NCCL version not given",
     ),
     PublishedRun(
+        "GB200 NVL72, 2 racks (144 GPUs)", "b200", 2, 72, "nvlink5", "ib-ndr", 72, "auto", 16 * GiB, 810.41,
+        _COREWEAVE_GB200,
+        note="two full NVL72 racks under Slurm (144 GB200, each rack one NVLink domain priced as one 72-GPU NVSwitch "
+        "node; a compute tray's 4 GPUs with 4 ConnectX-7 400G InfiniBand, NCCL_IB_HCA=ibp, so 72 NICs a rack), "
+        "all_reduce 16 GiB out-of-place 42067 us, busbw 810.41 (the sweep's peak); posted with the one-rack row in "
+        "PR #43 (20 Feb 2025), whose script runs NCCL 2.25.1 with NCCL_NVLS_ENABLE=1 (the later README labels both "
+        "runs NCCL 2.26.2, an image first published on 14 Mar 2025)",
+    ),
+    PublishedRun(
+        "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0", "b200", 20, 72, "nvlink5", "ib-ndr", 72, "auto",
+        16 * GiB, 405.74, _COREWEAVE_GB200,
+        note="20 NVL72 racks (1,440 GB200; racks priced as 72-GPU NVSwitch nodes with 72 ConnectX-7 400G each), "
+        "all_reduce 16 GiB out-of-place 84625 us, busbw 405.74 (the sweep's peak), added to the README on 5 May 2025 "
+        "with 'NCCL 2.26.2'; the repository's GB200 script then set NCCL_NVLS_ENABLE=0 (a736384, 14 Apr 2025, "
+        "'disable NVLS') and NCCL_NET_GDR_C2C=1: communication.nccl_algo ring, tree",
+        communication=(("nccl_algo", ("ring", "tree")),),
+    ),
+    PublishedRun(
+        "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)", "b200", 2, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 690.07,
+        _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="B200", busbw="690.07"),
+    ),
+    PublishedRun(
+        "H100 x8, 2 nodes, 8x 400G IB (CoreWeave)", "h100-sxm", 2, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB,
+        440.58, _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="H100", busbw="440.58"),
+    ),
+    PublishedRun(
+        "A100 x8, 1 node, Azure ND A100 v4", "a100-80gb", 1, 8, "nvlink3", "ib-hdr", 8, "auto", 8 * GiB, 231.58,
+        _AZURE + "ND_A100_v4_results.md", note=_AZURE_NOTE.format(
+            gpu="8 x A100-SXM4-80GB on NVSwitch", nccl="2.18.5", algo="NVLS",
+        ) + "; the A100 has no NVLS, so NCCL's own pick ran (auto)",
+    ),
+    PublishedRun(
+        "H200 x8, 1 node, Azure ND H200 v5, NCCL_ALGO=NVLS", "h200", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB,
+        479.98, _AZURE + "ND_H200_v5_results.md",
+        note=_AZURE_NOTE.format(gpu="8 x H200 141GB on NVSwitch", nccl="2.20.5", algo="NVLS"),
+        communication=(("nccl_algo", ("nvls",)),),
+    ),
+    PublishedRun(
+        "GB200 x4, 1 host, Azure ND GB200 v6, NCCL_ALGO=Ring", "b200", 1, 4, "nvlink5", "ib-ndr", 4, "auto",
+        8 * GiB, 679.61, _AZURE + "ND_GB200_v6_results.md",
+        note=_AZURE_NOTE.format(gpu="the 4 GB200 of one host (NVLink 5)", nccl="2.25.1", algo="Ring"),
+        communication=(("nccl_algo", ("ring",)),),
+    ),
+    *_nvl_partitions(4, 196.72, 234.43),
+    *_nvl_partitions(8, 393.66, 485.68),
+    PublishedRun(
         "B300 x8 p6-b300, 2 nodes, EFA (8 MiB)", "b200", 2, 8, "nvlink5", "efa-v2", 8, "auto", 8 * MiB, 90.24,
         "https://github.com/awslabs/awsome-distributed-ai/pull/1255",
         note="2 x p6-b300.48xlarge, 16 EFA devices a node (taken as one 800G port a GPU), NCCL 2.31.2, aws-ofi-nccl "
@@ -223,6 +314,17 @@ FIRST_PREDICTION: dict[str, float] = {
     "B300 x8, 1 node, NVLS off (ring)": 719.9,
     "B300 x8, 1 node, NVLS": 952.9,
     "GB200 NVL72, 72 GPUs, one rack": 1191.3,
+    "GB200 NVL72, 2 racks (144 GPUs)": 1044.2,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0": 615.7,
+    "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)": 702.9,
+    "H100 x8, 2 nodes, 8x 400G IB (CoreWeave)": 460.7,
+    "A100 x8, 1 node, Azure ND A100 v4": 239.8,
+    "H200 x8, 1 node, Azure ND H200 v5, NCCL_ALGO=NVLS": 489.9,
+    "GB200 x4, 1 host, Azure ND GB200 v6, NCCL_ALGO=Ring": 720.6,
+    "GB200 NVL4 x3 racks (12 GPUs), NVLS_ENABLE=0": 187.9,
+    "GB200 NVL4 x3 racks (12 GPUs), NCCL_ALGO=Tree": 175.7,
+    "GB200 NVL8 x3 racks (24 GPUs), NVLS_ENABLE=0": 375.1,
+    "GB200 NVL8 x3 racks (24 GPUs), NCCL_ALGO=Tree": 183.4,
     "B300 x8 p6-b300, 2 nodes, EFA (8 MiB)": 109.8,
     "H100 x8, 1 node, broadcast (one ring)": 370.2,
     "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)": 36.5,
