@@ -72,6 +72,7 @@ __all__ = [
     "SCALING_RUNS",
     "TORCHTITAN_RUNS",
     "PublishedRun",
+    "equal_work_groups",
     "fixed_cost_fit",
     "foundry_gemm_ceiling",
     "foundry_hardware_utilization",
@@ -86,6 +87,7 @@ __all__ = [
     "scaling_retention",
     "scaling_series",
     "scaling_slope",
+    "spread",
     "step_seconds",
     "with_device",
 ]
@@ -1880,7 +1882,11 @@ _ZERO3_MISS = (
     "GPU, near one HDR NIC's rate), where dpsim prices a pass at 6.9 and 11.6 s. What DeepSpeed 0.3.13 (March "
     "2021) does that is not modelled: one all_gather per parameter (a whole weight matrix) into a list of N views, a "
     "torch.cuda.synchronize() before each gather and in each module's fetch (one module prefetched ahead), each "
-    "gradient reduce-scattered on the same communicator and waited for by the next fetch's device synchronisation. "
+    "gradient reduce-scattered on the same communicator and waited for by the next fetch's device synchronisation, "
+    "both through torch's tensor-list API, which in PyTorch 1.8 stages the data in a flat temporary and copies it "
+    "with one copy_ a rank (N kernels a collective). Priced as one weight a collective with nothing overlapped the "
+    "prediction is 64.3 / 38.1 / 26.4 s and 186.8 / 111.4 / 79.5 s, still 17-104 s short, by no one cost a copy "
+    "kernel (20.6 / 17.0 / 12.0 us over the 175B's ~2,200 collectives a step). "
     "Under dpsim's collective prices fewer, larger collectives would make the prediction faster, so the missing time "
     "is a per-collective cost at 768-2,240 ranks above dpsim's ring price, or unsharded GEMMs slower than priced; "
     "the paper names neither the DeepSpeed release nor its settings and gives no breakdown to separate them"
@@ -1903,7 +1909,9 @@ _MEGASCALE_530B_MISS = (
     "stated (micro-batch, recomputation, precision, attention kernel are all assumptions here, chosen as for the 175B, "
     "not tuned). The growth, 0.9 s from 8 to 40 data-parallel replicas where the prediction adds 0.08 s (the ring "
     "all-reduce's 2(d-1)/d of the 7.6 GB fp32 gradients): the paper puts it on 'more stragglers and communication'; "
-    "stragglers are not modelled"
+    "stragglers are not modelled. The three rows do the same work a replica (280 micro-batches): published 2.1 % "
+    "apart, predicted 0.2 %; the same paper's equal-work rows of the 175B are 2.6 and 3.3 % apart (predicted 2.5 and "
+    "1.8 %, from the gradient all-reduce, in another order)"
 )
 
 
@@ -2098,6 +2106,55 @@ def scaling_retention(runs: Sequence[PublishedRun], values: Sequence[float]) -> 
     return _per_gpu_rate(runs[hi], values[hi]) / _per_gpu_rate(runs[lo], values[lo])
 
 
+def _work_per_replica(run: PublishedRun) -> tuple[Any, ...]:
+    """What one replica computes and how: the model, the device, every training setting but the global batch, the
+    micro-batches a replica runs and the publication's convention (hashable, for grouping)."""
+    scenario = scenario_from_dict(dict(run.scenario))
+    training = {k: v for k, v in run.scenario["training"].items() if k != "global_batch"}
+    return (
+        repr(sorted(run.scenario["model"].items())),
+        _device_name(run),
+        repr(sorted(training.items())),
+        scenario.accumulation_steps,
+        run.convention,
+    )
+
+
+def equal_work_groups(runs: Sequence[PublishedRun]) -> list[list[PublishedRun]]:
+    """Rows whose replicas do the same work the same way (:func:`_work_per_replica`) and differ only in their number
+    of replicas, two or more a group, in the order first met. Per GPU they differ only by what the data parallelism
+    adds once a step (the gradient reduction's 2(d-1)/d, the network), so a deterministic model prices them alike:
+    the spread of their published values is what the runs vary beyond any such model."""
+    groups: dict[tuple[Any, ...], list[PublishedRun]] = {}
+    for run in runs:
+        groups.setdefault(_work_per_replica(run), []).append(run)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def spread(values: Sequence[float]) -> float:
+    """Largest over smallest, minus 1."""
+    return max(values) / min(values) - 1.0
+
+
+def _print_equal_work(engine: str, runs: Sequence[PublishedRun]) -> None:
+    """Each group of :func:`equal_work_groups`: published and predicted values and their spreads."""
+    print(
+        "Equal work per replica (same model, parallelism, micro-batch and micro-batches a replica; only the number of "
+        "replicas differs):\npublished values and their spread (largest / smallest - 1), then the predicted ones:"
+    )
+    for group in equal_work_groups(runs):
+        published = [r.published_tflops_per_gpu for r in group]
+        predicted = [predict_run(r, engine)[0] for r in group]
+        names = " / ".join(
+            f"{r.name.split(' on ')[0]} on {scenario_from_dict(dict(r.scenario)).world_size}" for r in group
+        )
+        print(f"  {names}")
+        print(
+            f"    published {' / '.join(f'{v:g}' for v in published)} ({100 * spread(published):.1f} %), "
+            f"predicted {' / '.join(f'{v:.1f}' for v in predicted)} ({100 * spread(predicted):.1f} %)"
+        )
+
+
 def _print_scaling(engine: str, fractions: Mapping[str, float]) -> None:
     """The strong-scaling rows: two groups with their first prediction, then per series how much per-GPU throughput
     the published runs and the predictions keep from the smallest to the largest GPU count."""
@@ -2139,6 +2196,8 @@ def _print_scaling(engine: str, fractions: Mapping[str, float]) -> None:
             f"{100 * scaling_retention(series, predicted):5.1f} %, "
             f"slope {scaling_slope(series, errors):+.2f} points{fit}"
         )
+    table1 = _waved(PUBLISHED_RUNS, fractions) if fractions else PUBLISHED_RUNS
+    _print_equal_work(engine, table1 + tuple(r for r in runs if r not in zero3))
 
 
 FOUNDRY_TABLES = Path(__file__).resolve().parent / "results/llm-foundry-tables-b2a43a1/README.md"

@@ -924,3 +924,24 @@ def test_scaling_run_within_10_percent(run: Any) -> None:
     predicted, result = RUNS.predict_run(run)
     assert result.extra["compute_model"] == "operations"
     assert abs(RUNS.relative_error(run, predicted)) <= MAX_CALIBRATED
+
+
+def test_equal_work_groups_by_hand() -> None:
+    """Rows whose replicas run the same work and differ only in the number of replicas: Table 1's 529.6B (DP 9) and
+    Table 2's on 2,240 GPUs (DP 8), both 280 micro-batches a replica; MegaScale's baseline at 64 and at 48 micro-batches
+    a replica (batch 768 / 6,144 / 256 on 768 / 6,144 / 256 GPUs; 768 / 6,144 on 1,024 / 8,192), and its 530B weak
+    scaling (batch = GPUs: 280 a replica at every scale)."""
+    groups = RUNS.equal_work_groups(RUNS.PUBLISHED_RUNS + SCALING)
+    assert [[r.name for r in group] for group in groups] == [
+        ["Megatron GPT 529.6B", "Narayanan T2 PTD-P 529.6B on 2240"],
+        ["MegaScale baseline b768 on 768", "MegaScale baseline b6144 on 6144", "MegaScale baseline b256 on 256"],
+        ["MegaScale baseline b768 on 1024", "MegaScale baseline b6144 on 8192"],
+        ["MegaScale 530B weak on 2240", "MegaScale 530B weak on 4480", "MegaScale 530B weak on 11200"],
+    ]
+    for group in groups:
+        assert len({scenario_from_dict(dict(r.scenario)).accumulation_steps for r in group}) == 1
+        assert len({scenario_from_dict(dict(r.scenario)).data_parallel for r in group}) == len(group)
+    # the same paper's two measurements of one per-replica configuration: 163 and 159 TFLOP/s, 2.5 % apart
+    assert [r.published_tflops_per_gpu for r in groups[0]] == [163.0, 159.0]
+    assert RUNS.spread([163.0, 159.0]) == pytest.approx(4 / 159)
+    assert RUNS.spread([135.0, 139.0, 138.0]) == pytest.approx(4 / 135)
