@@ -1003,6 +1003,24 @@ def test_a_ring_leaving_by_pxn_is_bound_by_each_gpus_nvlink_port() -> None:
             assert abs(chunk / fast - 1) < 0.01
 
 
+def test_channels_and_nvls_heads_stop_at_nccls_limits_on_a_72_gpu_node() -> None:
+    """NCCL's ring (and tree) search builds at most ``MAXCHANNELS / 2`` = 32 channels (``init.cc``:
+    ``ringGraph->maxChannels``; ``treeGraph->maxChannels = ringGraph->nChannels``), and its NVLS search at most
+    ``NCCL_MAX_NVLS_ARITY`` = 32 heads (``search.cc``: ``maxChannels = min(NCCL_MAX_NVLS_ARITY, nGPUs)``), so a
+    72-GPU NVLink domain with a NIC a GPU (GB200 NVL72) leaves a node on 32 rails, not 72. By hand, 2 nodes x 64
+    GPUs, 64 NICs of 4 GB/s, NVLink 240 GB/s: a ring's busbw on 2 nodes is its rails' summed rate, 32 x 4 = 128 GB/s
+    (64 rails would give 256, above what NVLink allows, 240 x 64/63), so the all-reduce's seconds a byte are
+    2(N-1)/N / 128e9."""
+    from dpsim.sim.collectives.nccl import channels, nvls_heads
+
+    nvl72 = Layout(2, 72, 72, nvls=True, arch="blackwell", nic_gbps=50.0)
+    assert (channels(nvl72), nvls_heads(nvl72)) == (32, 32)
+    small = Layout(2, 8, 8, nvls=True, arch="blackwell", nic_gbps=50.0)
+    assert (channels(small), nvls_heads(small)) == (8, 8)
+    fabric = cf.Fabric(2, 64, NVLINK, cf.Link(5e-6, 4e9), nics_per_node=64, protocol="none")
+    assert _per_byte("allreduce", "ring", fabric, "none") == pytest.approx(2 * 127 / 128 / (32 * 4e9), rel=1e-12)
+
+
 def test_five_node_tree_moves_the_rings_bytes_through_each_nic() -> None:
     """The 5-node H100 tree row (NVIDIA/nccl#1368): links cannot tell the forced tree from the ring.
 

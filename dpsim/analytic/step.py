@@ -731,7 +731,7 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     of its size. The fits are flat-ring α–β (one ring crossing each node boundary), so the
     inter-node bandwidth is what a node boundary carries; NCCL splits that traffic over its
     rail-aligned channels, one per NIC (:func:`dpsim.sim.collectives.nccl.channels`:
-    ``min(nics, G)``, or with more NICs than GPUs as many as each GPU's PCIe link holds), so
+    ``min(nics, G, 32)``, or with more NICs than GPUs as many as each GPU's PCIe link holds), so
     each NIC gets its share.
     A link fitted on a shared host (the emulated testbed) also follows the ranks sharing its
     cores — for the inter-node link those whose traffic crosses nodes

@@ -519,7 +519,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     are routed each) and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes: a ring's 2(n-1)
     steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
     channel, ``direct`` the same all-to-all phase of n(n-1) twice. The channels are the ones the schedules
-    are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G)`` rails; on nodes with
+    are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails; on nodes with
     more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
     transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
     or a hierarchical ring's, whose node-major neighbours are one link apart.

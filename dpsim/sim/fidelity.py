@@ -25,7 +25,7 @@ def transfers_per_allreduce(algorithm: str, layout: Layout) -> int:
     """Point-to-point transfers of one all-reduce over ``layout`` (without building its schedule).
 
     NCCL's rings and trees run :func:`dpsim.sim.collectives.nccl.channels` channels — the count the
-    schedules are built with: ``min(nics, G)`` rails, or ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU on nodes
+    schedules are built with: ``min(nics, G, 32)`` rails, or ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU on nodes
     with more NICs than GPUs (one GPU per node included), one on a single node.
     """
     n, g = layout.world, layout.per_node

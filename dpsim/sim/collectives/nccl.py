@@ -7,7 +7,7 @@ way NCCL lays them out (NVIDIA/nccl ``src/graph/``, ``src/device/``):
 *channels* at once, each on its share of the data, and aligns them with the rails: in
 channel ``c`` the ring (or tree) enters and leaves each node through the NIC of the local
 rank it starts from, so the node's NICs carry the inter-node traffic together
-(``src/graph/search.cc``, ``src/graph/rings.cc``; :func:`channels` = ``min(nics, G)`` channels,
+(``src/graph/search.cc``, ``src/graph/rings.cc``; :func:`channels` = ``min(nics, G, 32)`` channels,
 channel ``c`` starting at local rank ``c·G/k``). Local rank ``l`` talks to the network
 through its own NIC (:meth:`dpsim.sim.cluster.Cluster.nic_of`).
 
@@ -449,7 +449,9 @@ def channels(layout: Layout) -> int:
     """Rail channels across nodes (1 on one node), each on its own NIC.
 
     Up to one per NIC and one per GPU while a node has no more NICs than GPUs: ``min(nics, G)``
-    (channel ``c`` on the NIC of local rank ``c·G/k``). With more NICs than GPUs,
+    (channel ``c`` on the NIC of local rank ``c·G/k``), at most :data:`MAX_RING_CHANNELS` (``init.cc``:
+    ``ringGraph->maxChannels = MAXCHANNELS / 2``, and the tree search gets the ring's count): a 72-GPU NVLink
+    domain with a NIC a GPU (GB200 NVL72) leaves a node on 32 rails, not 72. With more NICs than GPUs,
     :func:`channels_per_gpu` on each GPU, at most :data:`MAX_RING_CHANNELS` — on one GPU per
     node too, where NCCL's search runs every channel through the one GPU's PCIe link. On one node of a
     hybrid cube mesh, the rings NCCL's intra-node search builds (:func:`dpsim.sim.nvlink_mesh.nccl_rings`:
@@ -459,11 +461,12 @@ def channels(layout: Layout) -> int:
         return len(nccl_rings(layout.per_node)[0]) if _mesh(layout) else 1
     if layout.nics > layout.per_node:
         return max(1, min(layout.per_node * channels_per_gpu(layout), MAX_RING_CHANNELS))
-    return max(1, min(layout.nics, layout.per_node))
+    return max(1, min(layout.nics, layout.per_node, MAX_RING_CHANNELS))
 
 
 def nvls_heads(layout: Layout) -> int:
-    """NVLS-tree heads per node: one per NIC with a GPU of its own, ``min(nics, G)``, each on one NIC.
+    """NVLS-tree heads per node: one per NIC with a GPU of its own, ``min(nics, G)``, each on one NIC, at most
+    :data:`MAX_NVLS_ARITY` (``search.cc``: the NVLS graph's ``maxChannels = min(NCCL_MAX_NVLS_ARITY, nGPUs)``).
 
     ``ncclTopoSearchRecNet`` (NVLS pattern) makes the GPU local to each NIC a head, skipping a GPU
     that already is one ("duplicate head when one GPU connects with multiple NICs", v2.22.3 and
@@ -475,7 +478,7 @@ def nvls_heads(layout: Layout) -> int:
     not modelled. A dual-port card's two ports are one NIC here since v2.20 (NIC fusion,
     :attr:`dpsim.scenario.InterNodeLink.ports_per_nic`), so that case needs NICs of their own or fusion off.
     """
-    return max(1, min(layout.nics, layout.per_node))
+    return max(1, min(layout.nics, layout.per_node, MAX_NVLS_ARITY))
 
 
 def nic_slots(layout: Layout, k: int) -> np.ndarray:
