@@ -381,28 +381,19 @@ def _deepspeed_train_schedule(stage: int, stages: int, m: int) -> list[tuple[str
 
 
 def _execute_deepspeed(p: int, m: int, tf: float, tb: float, act: float, grad: float) -> float:
-    """Each stage runs its commands in order; a send and its receive start together when both stages reach
-    them (NCCL's rendezvous) and hold both for the transfer; returns the makespan."""
-    pair = {"recv_act": "send_act", "send_act": "recv_act", "send_grad": "recv_grad", "recv_grad": "send_grad"}
-    programs = [_deepspeed_train_schedule(s, p, m) for s in range(p)]
-    pos, clock = [0] * p, [0.0] * p
-    progressed = True
-    while progressed:
-        progressed = False
-        for s in range(p):
-            while pos[s] < len(programs[s]):
-                kind, other = programs[s][pos[s]]
-                if kind in ("F", "B"):
-                    clock[s] += tf if kind == "F" else tb
-                elif pos[other] < len(programs[other]) and programs[other][pos[other]] == (pair[kind], s):
-                    clock[s] = clock[other] = max(clock[s], clock[other]) + (act if "act" in kind else grad)
-                    pos[other] += 1
-                else:
-                    break
-                pos[s] += 1
-                progressed = True
-    assert all(pos[s] == len(programs[s]) for s in range(p))  # no deadlock
-    return max(clock)
+    """DeepSpeed's step order (:func:`_deepspeed_train_schedule`) on :func:`_execute_rendezvous`: each blocking
+    send or receive an exchange of its own, an activation taking ``act`` and a gradient ``grad``."""
+    programs = []
+    for s in range(p):
+        program: list[tuple[str, tuple[tuple[str, int, float], ...]]] = []
+        for kind, other in _deepspeed_train_schedule(s, p, m):
+            if kind in ("F", "B"):
+                program.append((kind, ()))
+            else:
+                op, tensor = kind.split("_")
+                program.append(("X", ((op, other, act if tensor == "act" else grad),)))
+        programs.append(program)
+    return _execute_rendezvous(programs, tf, tb)
 
 
 @pytest.mark.parametrize(
@@ -481,3 +472,127 @@ def test_tied_embedding_allreduce_is_exposed_once_a_step(engine: str, monkeypatc
     assert with_it.step_time_s - without.step_time_s == pytest.approx(tied, rel=1e-9)
     assert with_it.exposed_comm_s - without.exposed_comm_s == pytest.approx(tied, rel=1e-9)
     assert with_it.comm_s - without.comm_s == pytest.approx(tied, rel=1e-9)
+
+
+def _megatron_interleaved_program(
+    rank: int, p: int, m: int, v: int, x: float
+) -> list[tuple[str, tuple[tuple[str, int, float], ...]]]:
+    """Megatron-LM de7dc40's ``forward_backward_pipelining_with_interleaving`` (megatron/schedules.py, the SC21
+    artifact), transcribed for one pipeline rank: its chunk passes ("F" / "B") and, after each, the exchange
+    ``p2p_communication._communicate`` makes of it, one ``batch_isend_irecv`` group of sends and receives
+    (("send", peer, x) / ("recv", peer, x), each transfer x) waited for as a whole; the next rank wraps to the
+    first (the last chunk of a rank feeds the next chunk of rank 0)."""
+    total = m * v
+    first, last = rank == 0, rank == p - 1
+    nxt, prv = (rank + 1) % p, (rank - 1) % p
+
+    def chunk(k: int, forward: bool) -> int:
+        c = k % (p * v) // p
+        return c if forward else v - c - 1
+
+    all_warmup = m == p
+    warmup = total if all_warmup else min((p - rank - 1) * 2 + (v - 1) * p, total)
+    program: list[tuple[str, tuple[tuple[str, int, float], ...]]] = []
+
+    def exchange(send_next: bool, send_prev: bool, recv_prev: bool, recv_next: bool) -> None:
+        ops = [("send", prv, x)] * send_prev + [("recv", prv, x)] * recv_prev + [("send", nxt, x)] * send_next
+        program.append(("X", tuple(ops + [("recv", nxt, x)] * recv_next)))
+
+    exchange(False, False, not first, False)  # recv_forward before the warm-up
+    for k in range(warmup):
+        c = chunk(k, True)
+        program.append(("F", ()))
+        recv_prev = not (first and chunk(k + 1, True) == 0) and k != total - 1
+        send_next = not (last and c == v - 1)
+        exchange(send_next, False, recv_prev, k == warmup - 1 and not all_warmup and not last)
+    for k in range(total - warmup):
+        fk = k + warmup
+        program += [("F", ()), ("B", ())]
+        recv_prev = not (first and chunk(fk - (p - 1), True) == v - 1) and k != total - warmup - 1
+        recv_next = not (last and chunk(k - (p - 1), False) == 0)
+        exchange(not (last and chunk(fk, True) == v - 1), not (first and chunk(k, False) == 0), recv_prev, recv_next)
+    if all_warmup:
+        exchange(False, False, False, not last)
+    for k in range(total - warmup, total):
+        program.append(("B", ()))
+        recv_next = not (last and chunk(k + 1, False) == v - 1) and k != total - 1
+        exchange(False, not (first and chunk(k, False) == 0), False, recv_next)
+    return program
+
+
+def _execute_rendezvous(
+    programs: list[list[tuple[str, tuple[tuple[str, int, float], ...]]]], tf: float, tb: float
+) -> float:
+    """Each rank runs its program in order: passes ("F" / "B") take tf / tb; an exchange ("X") is a group of sends
+    and receives (op, peer, seconds) posted when its rank reaches it, each completing its seconds after both it and
+    the peer's matching op are posted (the n-th send from a rank to a peer matches that peer's n-th receive from it:
+    NCCL's rendezvous), the group ending with its last op (waited for as a whole). Returns the makespan."""
+    Keyed = tuple[str, tuple[int, int], int, float]
+    numbered: list[list[tuple[str, tuple[Keyed, ...]]]] = []
+    count: dict[tuple[str, tuple[int, int]], int] = {}
+    for r, program in enumerate(programs):
+        steps: list[tuple[str, tuple[Keyed, ...]]] = []
+        for kind, ops in program:
+            keyed: list[Keyed] = []
+            for op, peer, seconds in ops:
+                key = (r, peer) if op == "send" else (peer, r)
+                n = count.get((op, key), 0)
+                count[(op, key)] = n + 1
+                keyed.append((op, key, n, seconds))
+            steps.append((kind, tuple(keyed)))
+        numbered.append(steps)
+    assert all(count[("send", key)] == count.get(("recv", key)) for op, key in count if op == "send")
+    posted: dict[tuple[str, tuple[int, int], int], float] = {}
+    pos, clock = [0] * len(programs), [0.0] * len(programs)
+    progressed = True
+    while progressed:
+        progressed = False
+        for r, steps in enumerate(numbered):
+            while pos[r] < len(steps):
+                kind, ops = steps[pos[r]]
+                if kind != "X":
+                    clock[r] += tf if kind == "F" else tb
+                else:
+                    for op, key, n, _ in ops:
+                        posted.setdefault((op, key, n), clock[r])
+                    partners = [("recv" if op == "send" else "send", key, n) for op, key, n, _ in ops]
+                    if any(partner not in posted for partner in partners):
+                        break
+                    ends = [max(clock[r], posted[q]) + op[3] for q, op in zip(partners, ops, strict=True)]
+                    clock[r] = max([clock[r], *ends])
+                pos[r] += 1
+                progressed = True
+    assert pos == [len(steps) for steps in numbered]  # no deadlock
+    return max(clock)
+
+
+def _execute_megatron_interleaved(p: int, m: int, v: int, cf: float, cb: float, x: float) -> float:
+    """:func:`_megatron_interleaved_program` of every rank on :func:`_execute_rendezvous`."""
+    return _execute_rendezvous([_megatron_interleaved_program(r, p, m, v, x) for r in range(p)], cf, cb)
+
+
+@pytest.mark.parametrize(
+    ("p", "m", "v", "cf", "cb"),
+    [
+        (12, 96, 4, 0.0127, 0.0381),  # Narayanan Table 2's 175B on 1,536 GPUs (TP 8, PP 12, 2 layers a chunk)
+        (35, 280, 3, 0.0164, 0.0492),  # its 530B on 2,240 (PP 35, 1 layer a chunk), full recomputation
+        (8, 48, 6, 0.0127, 0.0254),  # MegaScale's 175B baseline on 1,024 (PP 8, 6 chunks), selective recomputation
+        (4, 4, 2, 1.0, 2.0),  # m = p: every pass in the warm-up
+    ],
+)
+def test_megatron_lockstep_exchanges_add_no_fixed_time(p: int, m: int, v: int, cf: float, cb: float) -> None:
+    """Megatron-LM 2021's interleaved schedule with synchronous exchanges (each a rendezvous with both neighbours,
+    then a device synchronisation), executed: with instant exchanges exactly the interleaved makespan
+    (m·v + p − 1)·(c_f + c_b) that :func:`pipeline_step` prices; with exchanges of x it costs at least one x per
+    chunk pass pair and no more than the engines' synchronous form, which adds 2·x to each chunk pass pair and its
+    (p − 1)/v share of the bubble (``_megatron_synchronous_p2p_time``: 2·v exchanges a micro-batch). The lock-step
+    adds no time a step beyond these: the fixed seconds Table 2 and MegaScale's runs spend at small data parallelism
+    are not in the schedule."""
+    ideal = (m * v + p - 1) * (cf + cb)
+    assert _execute_megatron_interleaved(p, m, v, cf, cb, 0.0) == pytest.approx(ideal)
+    assert pipeline_step(v * cf, v * cb, p, m, v, "interleaved").step_s == pytest.approx(ideal)
+    x = 0.0005
+    executed = _execute_megatron_interleaved(p, m, v, cf, cb, x)
+    engines = pipeline_step(v * (cf + x), v * (cb + x), p, m, v, "interleaved").step_s
+    assert engines == pytest.approx((m * v + p - 1) * (cf + cb + 2 * x))
+    assert ideal + m * v * x <= executed <= engines
