@@ -44,7 +44,9 @@ With ``training.precision: fp8`` the four linear-layer GEMMs run at the
 FP8 peak times the device's FP8 plateau ``matmul_efficiency_fp8`` (Transformer Engine; attention
 and logits stay in bf16), and the FP8 casts of the
 attention-output and MLP-down inputs (forward) and of the four output gradients (backward) move
-3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free).
+3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free). With ``model.fp8_linear:
+te_linear`` (Transformer Engine's plain ``te.Linear`` called without ``is_first_microbatch``) QKV's and MLP-up's inputs
+and every weight of the layer are cast and transposed in each forward as well (:func:`te_linear_cast_bytes`).
 
 Activation recomputation reruns the layer's forward kernels (``full``) or the attention core
 (``selective``) inside the backward pass. ``cluster.device.efficiency`` overrides all of this:
@@ -243,6 +245,26 @@ class _Pricer:
         self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
 
 
+def te_linear_cast_bytes(model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool) -> float:
+    """Bytes one layer's forward moves for ``model.fp8_linear: te_linear`` beyond the casts every FP8 layer pays:
+    Transformer Engine v0.10's ``te.Linear`` (``module/linear.py``) casts QKV's and MLP-up's inputs itself with
+    ``fp8_cast_transpose_fused`` (read 2 bytes, write the FP8 copy and its transpose: 4 an element of the
+    ``tokens × hidden`` input, ``/t`` under sequence parallelism, where TE casts before its gather), and, called
+    without ``is_first_microbatch``, casts and transposes every weight of the layer on this device in every
+    forward (4 bytes an element of q, k, v, attention-out, MLP-up (gate and up when gated) and MLP-down)."""
+    h, t = float(model.hidden), float(tensor_parallel)
+    d = h / model.heads
+    heads = model.heads / t
+    kv_heads = max(1.0, (model.kv_heads or model.heads) / t)
+    f = float(model.ffn_hidden or 4 * model.hidden)
+    tokens = float(micro_batch) * model.seq_len / (t if sequence_parallel else 1.0)
+    inputs = 4.0 * tokens * 2.0 * h
+    weights = (
+        h * (heads + 2.0 * kv_heads) * d + heads * d * h + h * (2.0 if model.gated_mlp else 1.0) * f / t + f / t * h
+    )
+    return inputs + 4.0 * weights
+
+
 def norm_bytes(elementwise: str, width: float, kernel: str = "fused") -> tuple[float, float]:
     """Bytes one norm moves an element of its ``width``-byte input, (forward, backward).
 
@@ -434,6 +456,8 @@ def layer_kernels(
         # FP8 casts (read 2, write 1) of the inputs the LayerNorm does not produce, and of the four output gradients
         p.memory("fp8_cast", "forward", 3.0 * tokens * (heads * d + f / t))
         p.memory("fp8_cast.grad", "backward", 3.0 * tokens * ((heads + 2 * kv_heads) * d + h + 2 * f / t + h))
+        if model.fp8_linear == "te_linear":
+            p.memory("fp8_cast.te_linear", "forward", te_linear_cast_bytes(model, micro_batch, t, sequence_parallel))
 
     batch = b * heads
     if model.attention == "flash":
@@ -649,6 +673,7 @@ def _job_key(
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
     flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics, model.rotary_fraction)
     flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block, model.attention_qkv_copies)
+    flags += (model.fp8_linear,)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -406,6 +406,18 @@ class ModelConfig(_Section):
     chunks split without one). Forward: read and write q, k, v (copies) and q, k (products); backward: read and write
     q, k, v. The products' backward is the multiply ``baddbmm``'s alpha costs Megatron too. Needs attention:
     standard."""
+    fp8_linear: Literal["te_layernorm_linear", "te_linear"] = "te_layernorm_linear"
+    """How ``training.precision: fp8``'s linear layers are built. ``te_layernorm_linear``: Transformer Engine's
+    ``LayerNormLinear`` / ``LayerNormMLP`` under Megatron-LM / NeMo: the norm writes the FP8 input of QKV and
+    MLP-up itself, and Megatron passes ``is_first_microbatch``, so the weights are cast once a step (not priced).
+    ``te_linear``: TE's plain ``te.Linear`` after the model's own norm, called without ``is_first_microbatch``
+    (llm-foundry's ``fc_type: te`` under Composer; ``transformer_engine/pytorch/module/linear.py`` at v0.10):
+    QKV's and MLP-up's inputs are cast too, by ``fp8_cast_transpose_fused`` (read 2 bytes, write the FP8 copy
+    and its transpose, 1 + 1, an element, on ``tokens × hidden``, ``/t`` under sequence parallelism: TE casts
+    before its gather), and every forward (and recompute) casts and transposes every weight of the layer
+    (``update_fp8_weights`` when ``is_first_microbatch`` is None: read 2, write 1 + 1 an element). Time only (the
+    memory model already holds an FP8 copy of each weight and its transpose). Needs
+    ``training.precision: fp8``."""
     mlp_fused_bias: bool = True
     """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,
     bias-GeLU) and fc2's bias, dropout and residual add into one kernel (``bias_dropout_add_fused_train``).
@@ -1488,6 +1500,12 @@ class Scenario(_Section):
             raise _FieldError(
                 "model.attention_qkv_copies",
                 "is metaseq's standard attention path (baddbmm over copied q, k, v): needs attention: standard",
+            )
+        if self.model.fp8_linear != "te_layernorm_linear" and t.precision != "fp8":
+            raise _FieldError(
+                "model.fp8_linear",
+                f"chooses how FP8 linear layers cast their inputs and weights: needs training.precision: fp8 "
+                f"(got {t.precision})",
             )
         if self.model.attention_kernel != "device" and self.model.attention != "flash":
             raise _FieldError(

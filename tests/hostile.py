@@ -1417,6 +1417,12 @@ def framework_switches() -> Iterator[Case]:
                         names=qkv)  # fmt: skip
     yield _set_case(kind, f"{qkv}=true", "model.attention=standard", expect_error=False, finite=True)
     yield _set_case(kind, f"{qkv}=true", "model.attention=flash", expect_error=True, names=qkv)
+    # Transformer Engine's plain te.Linear (llm-foundry's fc_type: te): FP8 only
+    fp8l, fp8 = "model.fp8_linear", ("cluster.device=h100-sxm", "training.precision=fp8")
+    for value in ("te-linear", "TE_LINEAR", "''", "1", "true", "[te_linear]"):
+        yield _set_case(kind, f"{fp8l}={value}", *fp8, command="check", expect_error=True, names=fp8l)
+    yield _set_case(kind, f"{fp8l}=te_linear", *fp8, expect_error=False)
+    yield _set_case(kind, f"{fp8l}=te_linear", expect_error=True, names=fp8l)  # the default bf16
 
 
 def deepspeed_buckets() -> Iterator[Case]:
