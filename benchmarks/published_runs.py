@@ -1745,7 +1745,10 @@ _TITAN_ASYNC_TP_MISS = (
     "2.10 s of the predicted step (2.83 s hidden, 0.73 s of local steps). The table's gain on the Dec 2024 software "
     "(torch 1963fc8), 829 -> 876, is 1.06 s of the published 19.76 s vanilla step; the same configuration on the "
     "June 2025 software (torch 38410cf9) gained 2.85 s (Float8) and 2.32 s (bf16), both rows within 10 % with this "
-    "model. What the Dec 2024 pass fused of the Float8 (_scaled_mm) patterns was not read"
+    "model. Not a missing Float8 pattern by the code read: a stored pre-2025 version of the pass (typing.Dict / List) "
+    "already fuses reshape -> _scaled_mm -> reshape on both sides (fused_all_gather_scaled_matmul, "
+    "fused_scaled_matmul_reduce_scatter); the Feb-Mar 2025 fixes (pytorch#147794, #148001, #149247) are for rowwise "
+    "scales. That version is not pinned to 1963fc8"
 )
 _TITAN_MISSES: dict[str, str] = {
     "torchtitan 70B TP8 FP8 AsyncTP on 256 H100": _TITAN_ASYNC_TP_MISS,
