@@ -327,7 +327,8 @@ def _writable_directory(path: Path, option: str, inputs: Sequence[Path | None] =
     refuse_unnameable(option, str(path))
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+        missing = "is not a directory" if directory.exists() else "does not exist"
+        raise fail(option, f"cannot write {str(path)!r}: directory {str(directory)!r} {missing}")
     refuse_link(path, option)  # a link is neither replaced nor written through (dpsim.outputs)
     if path.is_dir():
         raise fail(option, f"cannot write {str(path)!r}: it is a directory")

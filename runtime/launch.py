@@ -205,8 +205,10 @@ def spawn_ranks(
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     testbed.grant(run_dir)
-    if os.environ.get("DPSIM_SAVE_PARAMETERS"):  # rank 0 writes the trained parameters there
-        testbed.grant(Path(os.environ["DPSIM_SAVE_PARAMETERS"]).parent)
+    from runtime.train import SAVE_PARAMETERS_ENV
+
+    if os.environ.get(SAVE_PARAMETERS_ENV):  # rank 0 writes the trained parameters there
+        testbed.grant(Path(os.environ[SAVE_PARAMETERS_ENV]).parent)
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
     port_held = contextlib.ExitStack()

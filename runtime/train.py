@@ -155,7 +155,6 @@ def check_options(args: argparse.Namespace) -> None:
     after the start, and ``--out`` in a missing folder, ``--run-dir`` on a file or ``--backend x`` were a
     traceback (or a hang) once every rank had run.
     """
-    from dpsim.cli_common import check_writable, refuse_folder_name
     from dpsim.cli_runtime import MAX_STEPS, _under_torchrun
     from dpsim.scenario import MAX_INT
 
@@ -173,8 +172,7 @@ def check_options(args: argparse.Namespace) -> None:
     scenario = [Path(args.scenario)] if args.scenario not in (None, "-") else []
     for option, path in (("--out", args.out), ("--trace", args.trace)):
         if path is not None:
-            refuse_folder_name(option, str(path))
-            check_writable(Path(path), option, (), scenario)
+            _check_output(option, str(path), scenario, CLI_SOURCE)
     if args.out is not None and args.trace is not None and Path(args.out).absolute() == Path(args.trace).absolute():
         raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",
                             CLI_SOURCE)  # fmt: skip
@@ -187,18 +185,21 @@ def check_options(args: argparse.Namespace) -> None:
 
         launcher_pid()
     save = os.environ.get(SAVE_PARAMETERS_ENV)
-    if save:  # written by rank 0 once every step has run: a path torch.save cannot write failed only then
-        try:
-            refuse_folder_name(SAVE_PARAMETERS_ENV, save)
-        except ScenarioError as exc:
-            raise ScenarioError(exc.field, exc.message, "<environment>") from None
-        folder = Path(save).absolute().parent
-        if Path(save).is_dir() or not folder.is_dir():
-            what = "is a folder" if Path(save).is_dir() else f"is in {str(folder)!r}, which is not a folder"
-            what = what if Path(save).is_dir() or folder.exists() else f"is in {str(folder)!r}, which does not exist"
-            raise ScenarioError(SAVE_PARAMETERS_ENV, f"{brief(save)} {what}: expected a file to write the trained "
-                                "parameters to", "<environment>")  # fmt: skip
-        _check_folder(folder, SAVE_PARAMETERS_ENV, "<environment>")
+    if save:  # written by rank 0 once every step has run: a path that cannot be written failed only then
+        _check_output(SAVE_PARAMETERS_ENV, save, scenario, "<environment>")
+
+
+def _check_output(field: str, path: str, inputs: Sequence[Path], source: str) -> None:
+    """A file this run writes gets the checks of every dpsim output (:func:`dpsim.cli_common.check_writable`): a
+    file name, not a folder's; in a folder that exists and can be written; not a symbolic link (outputs are
+    replaced whole, never written through a link: :func:`dpsim.outputs.replaced`); not the scenario itself."""
+    from dpsim.cli_common import check_writable, refuse_folder_name
+
+    try:
+        refuse_folder_name(field, path)
+        check_writable(Path(path), field, (), inputs)
+    except ScenarioError as exc:
+        raise exc.with_source(source) from None
 
 
 def _check_folder(folder: Path, field: str, source: str) -> None:
@@ -284,9 +285,12 @@ def run_worker(args: argparse.Namespace) -> None:
             if save:  # for equivalence tests: the trained parameters, written by rank 0
                 import torch
 
+                from dpsim.outputs import replaced
+
                 parameters = job.full_parameters()
-                if dist.get_rank() == 0:
-                    torch.save(parameters, save)
+                if dist.get_rank() == 0:  # whole or not at all, never through a link, as every output (check_options)
+                    with replaced(save, SAVE_PARAMETERS_ENV) as tmp:
+                        torch.save(parameters, tmp)
         finally:
             job.close()
         if not args.worker:  # under torchrun: rank 0 gathers every rank's steps and reports

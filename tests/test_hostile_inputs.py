@@ -1053,8 +1053,6 @@ def test_plan_past_the_cost_guard_names_max_devices() -> None:
     ("env", "extra", "expected"),
     [
         ({"DPSIM_LAUNCHER_PID": "abc"}, ["--worker"], "<environment>: DPSIM_LAUNCHER_PID: expected the launcher's"),
-        ({"DPSIM_SAVE_PARAMETERS": "{tmp}/nodir/p.pt"}, [], "<environment>: DPSIM_SAVE_PARAMETERS: "),
-        ({"DPSIM_SAVE_PARAMETERS": "{tmp}"}, [], "<environment>: DPSIM_SAVE_PARAMETERS: "),
     ],
 )
 def test_the_runtimes_own_variables_are_refused_before_a_rank_starts(
@@ -1065,8 +1063,41 @@ def test_the_runtimes_own_variables_are_refused_before_a_rank_starts(
         monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
     argv = [str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", *extra]
     code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
-    # an int() traceback in the rank; a wait at the rendezvous, then a torch.save failure after every step
+    # an int() traceback in the rank
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("torchrun", [True, False], ids=["rank", "launcher"])
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("{tmp}/nodir/p.pt", "cannot write '{tmp}/nodir/p.pt': directory '{tmp}/nodir' does not exist"),
+        ("{tmp}", "cannot write '{tmp}': it is a directory"),
+        ("{tmp}/s.yaml/p.pt", "cannot write '{tmp}/s.yaml/p.pt': directory '{tmp}/s.yaml' is not a directory"),
+        (
+            "{tmp}/link.pt",
+            "'{tmp}/link.pt' is a symbolic link (to '{tmp}/kept.pt'): "
+            "name the file to write itself, or remove the link",
+        ),
+        ("{tmp}/s.yaml", "'{tmp}/s.yaml' is also an input of this command: write the output elsewhere"),
+    ],
+)
+def test_save_parameters_is_checked_as_every_output(
+    path: str, expected: str, torchrun: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DPSIM_SAVE_PARAMETERS`` gets the checks and messages of every dpsim output (``check_writable``). Before
+    they were one: its own wording ('... is in '{tmp}/nodir', which does not exist: expected a file to write the
+    trained parameters to'); a link was written through and the scenario file overwritten, after every step."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    (tmp_path / "kept.pt").write_text("keep me\n")
+    (tmp_path / "link.pt").symlink_to(tmp_path / "kept.pt")
+    for name, value in {**(hostile._RENDEZVOUS if torchrun else {}), "DPSIM_SAVE_PARAMETERS": path}.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    argv = [str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring"]
+    code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
+    want = "error: <environment>: DPSIM_SAVE_PARAMETERS: " + expected.replace("{tmp}", str(tmp_path))
+    assert (code, err.strip()) == (2, want)
+    assert (tmp_path / "kept.pt").read_text() == "keep me\n" and (tmp_path / "s.yaml").read_text() == hostile.SMALL
 
 
 def test_nccl_settings_are_refused_where_gloo_reduces_and_read_on_gpus(tmp_path: Path) -> None:
