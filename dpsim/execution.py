@@ -231,13 +231,11 @@ class Executor:
     def _connect(self) -> Any:
         if self._client is not None:
             return self._client
-        option = "--workers" if self.workers is not None else "--scheduler"
+        option = _dask_option(self.workers)
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ScenarioError(
-                option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE
-            ) from None
+            raise _needs_distributed(option) from None
         except Exception as exc:  # Dask reads its settings when imported: a malformed YAML file of them
             raise dask_failure(option, exc) from None
         if self.scheduler is not None:
@@ -340,6 +338,16 @@ def check_dask_config() -> None:
                 )
 
 
+def _dask_option(workers: int | None) -> str:
+    """The option that asked for Dask, which its errors name: ``--workers`` (a local cluster), else ``--scheduler``."""
+    return "--workers" if workers is not None else "--scheduler"
+
+
+def _needs_distributed(option: str) -> ScenarioError:
+    """The error for Dask asked for (``option``) where its distributed scheduler is not installed."""
+    return ScenarioError(option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE)
+
+
 def dask_failure(option: str, exc: BaseException) -> ScenarioError:
     """One line for a Dask that did not start: named by the ``DASK_*`` variables set, which are the likely cause,
     else by ``option``. The first line of the innermost exception says why."""
@@ -428,8 +436,7 @@ def check_options(workers: int | None, scheduler: str | None) -> None:
         import importlib.util
 
         if importlib.util.find_spec("distributed") is None:
-            option = "--workers" if workers is not None else "--scheduler"
-            raise ScenarioError(option, f"running on Dask needs its distributed scheduler: {INSTALL_HINT}", SOURCE)
+            raise _needs_distributed(_dask_option(workers))
         check_dask_config()
 
 
