@@ -7,6 +7,7 @@ each other on symmetric NCCL clusters (1 %).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -252,18 +253,10 @@ def test_an_analytic_hybrid_step_builds_its_cluster_once(monkeypatch: pytest.Mon
     assert builds == [32]
 
 
-def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A HYBRID_SHARD step prices the gradients' reduce-scatter on the whole data-parallel group (the bucket's
-    choice), then the shard groups' reduce-scatter (the gathers cost the same) and the replica groups' all-reduce,
-    each tiled over its groups, and routes every phase of every candidate of those two again twice for the links
-    it loads (``collective_job``). The guard counted the reduce-scatter, all-gather and all-reduce on the whole
-    group, about 2.2x the transfers routed here (2.05x on 32,768 ranks): now each group's collective on the group's
-    layout times the groups. Every transfer the step routes from cold caches, counted by wrapping
-    ``Cluster.routes``, is charged, and no more than twice that (``direct`` and halving-doubling are charged the
-    pricing's second lock-step pass); the simulator, charged twice the pricing, routes no more than that.
-    FULL_SHARD is charged as before, and a sweep over both prices them apart."""
+def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[[], None]]:
+    """Count every transfer the cluster routes (``Cluster.routes`` wrapped): the count, and a function that empties
+    the analytic engine's caches of prices, link loads and the cluster, and zeroes the count."""
     from dpsim.analytic import collectives as cf
-    from dpsim.sim import budget
     from dpsim.sim.cluster import Cluster
 
     routed = [0]
@@ -280,10 +273,26 @@ def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pyte
         routed[0] = 0
 
     monkeypatch.setattr(Cluster, "routes", counted)
+    return routed, cold
+
+
+def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HYBRID_SHARD step prices the gradients' reduce-scatter on the whole data-parallel group (the bucket's
+    choice), then the shard groups' reduce-scatter (the gathers cost the same) and the replica groups' all-reduce,
+    each tiled over its groups, and routes every phase of every candidate of those two again twice for the links
+    it loads (``collective_job``). The guard counted the reduce-scatter, all-gather and all-reduce on the whole
+    group, about 2.2x the transfers routed here (2.05x on 32,768 ranks): now each group's collective on the group's
+    layout times the groups. Every transfer the step routes from cold caches, counted by wrapping
+    ``Cluster.routes``, is charged, and no more than twice that (``direct`` and halving-doubling are charged the
+    pricing's second lock-step pass); the simulator, charged twice the pricing, routes no more than that.
+    A sweep over HYBRID_SHARD and FULL_SHARD prices them apart."""
+    from dpsim.sim import budget
+
+    routed, cold = _count_routes(monkeypatch)
     for algorithm in ("ring", "auto", "tree", "halving-doubling", "direct", "hierarchical"):
         full = _llama(communication__algorithm=algorithm)
         plain = budget.scenario_pricing(full)
-        assert plain.op == "allreduce + reduce_scatter + all_gather"
+        assert plain.op == "reduce_scatter"
         for shard in (4, 8, 16):
             hybrid = _llama(communication__algorithm=algorithm, training__fsdp_shard_group=shard)
             cold()
@@ -303,3 +312,39 @@ def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pyte
                 assert 0 < routed[0] <= sim.seconds / budget.PRICE_TRANSFER_S, (algorithm, routed[0], sim.seconds)
             both = budget.check_total([("hybrid", hybrid), ("full", full)], "a sweep")
             assert both == pytest.approx(priced.seconds + plain.seconds)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},  # FSDP FULL_SHARD
+        {"training__zero_stage": 2},  # FSDP SHARD_GRAD_OP
+        {"training__optimizer_sharding": "zero"},  # DeepSpeed ZeRO-3
+        {"training__optimizer_sharding": "zero", "training__zero_stage": 1},  # its post-step all-gather
+    ],
+    ids=["full-shard", "shard-grad-op", "zero-3", "zero-1"],
+)
+def test_the_cost_guard_counts_what_a_sharded_step_routes(
+    changes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ZeRO or FSDP step (not HYBRID_SHARD) prices one collective on its data-parallel group: the gradients'
+    reduce-scatter, and the parameter gathers as the same reduce-scatter (an all-gather costs the same:
+    ``gather_time``); the simulator's fast level prices the reduce-scatter and an all-gather again. The guard
+    charged an all-reduce, a reduce-scatter and an all-gather: 4x to 17.5x the transfers routed here (``auto``
+    6.6x). Every transfer a cold ``predict`` routes (``Cluster.routes`` counted) is charged, and no more than
+    twice that; and so is every transfer a cold fast-level ``simulate`` routes, against the simulator's charge."""
+    from dpsim.sim import budget
+
+    routed, cold = _count_routes(monkeypatch)
+    for algorithm in ("ring", "auto", "tree", "halving-doubling", "direct", "hierarchical"):
+        scenario = _llama(communication__algorithm=algorithm, **changes)
+        cold()
+        predict(scenario)
+        priced = budget.scenario_pricing(scenario)
+        assert priced.op == "reduce_scatter"
+        assert 0 < routed[0] <= priced.transfers <= 2 * routed[0], (algorithm, routed[0], priced.transfers)
+        if algorithm in ("auto", "ring", "direct"):
+            cold()
+            simulate(_llama(communication__algorithm=algorithm, simulation__fidelity="fast", **changes))
+            charged = budget.scenario_pricing(scenario, "sim").seconds / budget.PRICE_TRANSFER_S
+            assert 0 < routed[0] <= round(charged) <= 2 * routed[0], (algorithm, routed[0], charged)

@@ -661,24 +661,35 @@ def ring_hops(fabric: Any) -> int:
 
 
 def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> CollectiveBudget:
-    """What pricing a training step's data-parallel collectives costs (both engines price them once).
+    """What pricing a training step's data-parallel collectives costs, as the engines price them.
 
-    The all-reduce of the gradient buckets over one data-parallel group, and with ZeRO or FSDP its
-    reduce-scatter and all-gather. HYBRID_SHARD prices the gradients' collective on the whole group once (the
-    bucket's choice), then its groups' (:func:`hybrid_pricing`): the shard groups' reduce-scatter (their
-    gathers cost the same) and the replica groups' all-reduce, each on its own group, with their link loads.
-    The simulator's fast level prices the schedules again (``engine="sim"``: twice the time).
+    The analytic engine prices each operation the step runs on one data-parallel group once: the gradients'
+    collective (all-reduce, or reduce-scatter into the shard), with ZeRO or FSDP the parameter gathers (priced as
+    the reduce-scatter, which costs the same: :func:`dpsim.analytic.step.gather_time`), torch's post-step
+    broadcasts. HYBRID_SHARD prices the gradients' collective on the whole group once (the bucket's choice), then
+    its groups' (:func:`hybrid_pricing`): the shard groups' reduce-scatter (their gathers cost the same) and the
+    replica groups' all-reduce, each on its own group, with their link loads. The simulator (``engine="sim"``)
+    prices the analytic step, then its fast level the schedules again, a gather as an all-gather of its own.
+    (Charging an all-reduce, a reduce-scatter and an all-gather to every ZeRO or FSDP FULL_SHARD step put
+    ``auto`` at 6.6x the transfers it routes, ``direct`` at 17.5x.)
     """
 
-    group, ops, algorithm, shard = _pricing_key(scenario)
+    group, ops, algorithm, shard, fast_ops = _pricing_key(scenario)
     layout, hops = layout_of(group), ring_hops(group)
-    parts = [estimate_collective(op, algorithm, group.protocol, layout, "analytic", 1, 0, hops) for op in ops]
+
+    def priced(names: Sequence[str]) -> list[CollectiveBudget]:
+        return [estimate_collective(op, algorithm, group.protocol, layout, "analytic", 1, 0, hops) for op in names]
+
+    parts = priced(ops)
     if shard:
         parts.append(hybrid_pricing(algorithm, group.protocol, layout, shard, hops))
     pricing_s = sum(p.pricing_s for p in parts)
+    seconds = pricing_s
+    if engine == "sim":  # the fast level: HYBRID_SHARD's groups again too (hybrid_pricing)
+        seconds += sum(p.pricing_s for p in priced(fast_ops)) + sum(p.pricing_s for p in parts[len(ops) :])
     return CollectiveBudget(
         " + ".join(p.op for p in parts), algorithm, group.world_size, sum(p.transfers for p in parts), 0,
-        engine, "analytic" if engine == "analytic" else "fast", pricing_s, pricing_s * (2 if engine == "sim" else 1),
+        engine, "analytic" if engine == "analytic" else "fast", pricing_s, seconds,
         sum(p.memory_bytes for p in parts), parts[0].hops,
     )  # fmt: skip
 
@@ -710,24 +721,26 @@ def hybrid_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, ho
     )  # fmt: skip
 
 
-def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int]:
-    """What pricing a step's collectives depends on: the data-parallel group, the operations on the whole group,
-    the algorithm, and HYBRID_SHARD's shard group (0: none; its groups' collectives, :func:`hybrid_pricing`)."""
+def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int, list[str]]:
+    """What pricing a step's collectives depends on: the data-parallel group, the operations the analytic engine
+    prices on the whole group, the algorithm, HYBRID_SHARD's shard group (0: none; its groups' collectives,
+    :func:`hybrid_pricing`), and the operations the simulator's fast level prices on the whole group."""
     from dpsim.analytic.step import algorithm_of, dp_fabric
 
     traffic = step_traffic(scenario)
-    sharded = traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
-    hybrid = traffic.replicas > 1
-    ops: list[str]
-    if hybrid:  # the bucket's choice on the whole group; the rest on the groups
-        ops = [scenario.gradient_reduction_op]
-    else:
-        ops = ["allreduce"] + (["reduce_scatter", "all_gather"] if sharded else [])
+    gathers = not traffic.replicas > 1 and (
+        traffic.post_step_gather or traffic.forward_gathers + traffic.backward_gathers > 0
+    )  # HYBRID_SHARD gathers in its shard groups
+    reduction = scenario.gradient_reduction_op
+    broadcast = ["broadcast"] if traffic.post_step_broadcast else []
+    ops = list(dict.fromkeys([reduction, *(["reduce_scatter"] if gathers else []), *broadcast]))
+    fast_ops = [reduction, *(["all_gather"] if gathers else []), *broadcast]
     return (
         dp_fabric(scenario),
-        ops + (["broadcast"] if traffic.post_step_broadcast else []),
+        ops,
         algorithm_of(scenario),
-        traffic.shard_ranks if hybrid else 0,
+        traffic.shard_ranks if traffic.replicas > 1 else 0,
+        fast_ops,
     )
 
 
@@ -756,8 +769,8 @@ def check_total(
     count = 0
     for where, scenario in scenarios:
         count += 1
-        group, ops, algorithm, shard = _pricing_key(scenario)
-        key = (group, tuple(ops), algorithm, shard)
+        group, ops, algorithm, shard, fast_ops = _pricing_key(scenario)
+        key = (group, tuple(ops), algorithm, shard, tuple(fast_ops))
         try:
             pricing = priced.get(key) or check_pricing(scenario, allow_long, engine, fewer or FEWER_RANKS)
             simulation = check(scenario, allow_long=allow_long).seconds if engine == "sim" else 0.0
