@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 __all__ = [
     "DEVICES",
@@ -21,12 +21,14 @@ __all__ = [
     "DeviceSpec",
     "LinkSpec",
     "ModelSpec",
+    "TransformerShape",
     "canonical",
     "embedding_parameters",
     "lookup",
     "model_flops_per_sample",
     "model_flops_per_token",
     "model_parameters",
+    "shape_parameters",
     "training_flops_per_token",
     "transformer_parameters",
 ]
@@ -298,24 +300,57 @@ def _require_transformer(spec: ModelSpec, what: str) -> None:
         raise ValueError(f"model {spec.name!r}: {what} is defined for transformers only, not {spec.kind}")
 
 
+class TransformerShape(Protocol):
+    """The fields a transformer's parameter count is derived from: a :class:`ModelSpec`'s, and the scenario's
+    ``model`` (:class:`dpsim.scenario.ModelConfig`) names them alike."""
+
+    @property
+    def layers(self) -> int: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def vocab(self) -> int: ...
+    @property
+    def seq_len(self) -> int: ...
+    @property
+    def heads(self) -> int: ...
+    @property
+    def kv_heads(self) -> int: ...
+    @property
+    def ffn_hidden(self) -> int: ...
+    @property
+    def gated_mlp(self) -> bool: ...
+    @property
+    def tied_embeddings(self) -> bool: ...
+    @property
+    def learned_positions(self) -> bool: ...
+    @property
+    def token_types(self) -> int: ...
+    @property
+    def pooler(self) -> bool: ...
+
+
+def shape_parameters(shape: TransformerShape) -> float:
+    """:func:`transformer_parameters` of a model's shape (a catalog entry's or a scenario's)."""
+    return transformer_parameters(
+        shape.layers,
+        shape.hidden,
+        shape.vocab,
+        shape.seq_len,
+        heads=shape.heads,
+        kv_heads=shape.kv_heads,
+        ffn_hidden=shape.ffn_hidden,
+        gated_mlp=shape.gated_mlp,
+        tied_embeddings=shape.tied_embeddings,
+        learned_positions=shape.learned_positions,
+        token_types=shape.token_types,
+        pooler=shape.pooler,
+    )
+
+
 def model_parameters(spec: ModelSpec) -> float:
     """Total parameters: derived from the shape for transformers, given for CNNs and MLPs."""
-    if spec.kind != "transformer":
-        return float(spec.parameters)
-    return transformer_parameters(
-        spec.layers,
-        spec.hidden,
-        spec.vocab,
-        spec.seq_len,
-        heads=spec.heads,
-        kv_heads=spec.kv_heads,
-        ffn_hidden=spec.ffn_hidden,
-        gated_mlp=spec.gated_mlp,
-        tied_embeddings=spec.tied_embeddings,
-        learned_positions=spec.learned_positions,
-        token_types=spec.token_types,
-        pooler=spec.pooler,
-    )
+    return float(spec.parameters) if spec.kind != "transformer" else shape_parameters(spec)
 
 
 def embedding_parameters(spec: ModelSpec) -> float:

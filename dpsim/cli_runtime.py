@@ -10,6 +10,7 @@ import importlib.util
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -134,30 +135,28 @@ def _memory_bound(option: str, needed: float, what: str) -> None:
                    f"{total / 2**30:,.4g} GiB")  # fmt: skip
 
 
-def _size_list(option: str, text: str) -> list[int]:
+def _quantity_list(option: str, text: str, parse: Callable[[str], float], what: str) -> list[float]:
+    """A comma-separated list of quantities (``8KiB,1MiB``; ``100Mbit/s,1Gbit/s``), each > 0 and listed once
+    (one line naming ``option`` else); ``what``: the kind and its unit, as the error says them."""
     entries = _entries(option, text)
     try:
-        values = [int(parse_size(v)) for v in entries]
+        values = [parse(v) for v in entries]
     except UnitError as exc:
         raise fail(option, str(exc)) from None
     if not values or min(values) <= 0:
-        raise fail(option, f"expected sizes > 0 B, got {brief(text)}")
+        raise fail(option, f"expected {what}, got {brief(text)}")
     refuse_repeats(option, values, entries, "each is measured once")
     return values
+
+
+def _size_list(option: str, text: str) -> list[int]:
+    return [int(v) for v in _quantity_list(option, text, lambda v: int(parse_size(v)), "sizes > 0 B")]
 
 
 def _rate_list(option: str, text: str) -> list[float]:
     from dpsim.units import parse_bandwidth
 
-    entries = _entries(option, text)
-    try:
-        values = [parse_bandwidth(v) for v in entries]
-    except UnitError as exc:
-        raise fail(option, str(exc)) from None
-    if not values or min(values) <= 0:
-        raise fail(option, f"expected rates > 0 bit/s, got {brief(text)}")
-    refuse_repeats(option, values, entries, "each is measured once")
-    return values
+    return _quantity_list(option, text, parse_bandwidth, "rates > 0 bit/s")
 
 
 def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:

@@ -533,20 +533,7 @@ class ModelConfig(_Section):
             if self.kv_heads and self.heads % self.kv_heads:
                 raise ValueError(f"kv_heads: heads ({self.heads}) must be divisible by kv_heads ({self.kv_heads})")
             if self.parameters is None:
-                self.parameters = catalog.transformer_parameters(
-                    self.layers,
-                    self.hidden,
-                    self.vocab,
-                    self.seq_len,
-                    heads=self.heads,
-                    kv_heads=self.kv_heads,
-                    ffn_hidden=self.ffn_hidden,
-                    gated_mlp=self.gated_mlp,
-                    tied_embeddings=self.tied_embeddings,
-                    learned_positions=self.learned_positions,
-                    token_types=self.token_types,
-                    pooler=self.pooler,
-                )
+                self.parameters = catalog.shape_parameters(self)
             if self.flops_per_sample is None:
                 per_token = catalog.training_flops_per_token(
                     self.parameters,
