@@ -107,11 +107,11 @@ def _nvl_partitions(nvl: int, ring: float, tree: float) -> tuple[PublishedRun, P
         PublishedRun(
             f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NVLS_ENABLE=0", *machine, "auto", 16 * GiB, ring, _NVL_PARTITIONS,
             note=f"{note}'ring, default': NCCL's own pick, busbw {ring} (communication.nccl_algo ring, tree)",
-            communication=(("nccl_algo", ("ring", "tree")),),
+            communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.27.3")),
         ),
         PublishedRun(
             f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NCCL_ALGO=Tree", *machine, "tree", 16 * GiB, tree, _NVL_PARTITIONS,
-            note=f"{note}the tree, busbw {tree}",
+            note=f"{note}the tree, busbw {tree}", communication=(("nccl_version", "2.27.3"),),
         ),
     )  # fmt: skip
 
@@ -138,7 +138,7 @@ def _p5_series(nodes: int, busbw: float) -> PublishedRun:
     return PublishedRun(
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
         8 * GiB, busbw, _P5_SERIES, note=_P5_SERIES_NOTE.format(b=busbw),
-        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"),),
+        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7")),
     )  # fmt: skip
 
 
@@ -196,11 +196,11 @@ HELDOUT: tuple[PublishedRun, ...] = (
     PublishedRun(
         "B300 x8, 1 node, NVLS off (ring)", "b200", 1, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 695.0, _B300,
         note=_B300_NOTE + "; NVLS off: communication.nccl_algo ring, tree",
-        communication=(("nccl_algo", ("ring", "tree")),),
+        communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.30.4")),
     ),
     PublishedRun(
         "B300 x8, 1 node, NVLS", "b200", 1, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 845.0, _B300,
-        note=_B300_NOTE,
+        note=_B300_NOTE, communication=(("nccl_version", "2.30.4"),),
     ),
     PublishedRun(
         "GB200 NVL72, 72 GPUs, one rack", "b200", 1, 72, "nvlink5", "ib-ndr", 72, "auto", 8 * GiB, 834.57,
@@ -215,7 +215,8 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "node; a compute tray's 4 GPUs with 4 ConnectX-7 400G InfiniBand, NCCL_IB_HCA=ibp, so 72 NICs a rack), "
         "all_reduce 16 GiB out-of-place 42067 us, busbw 810.41 (the sweep's peak); posted with the one-rack row in "
         "PR #43 (20 Feb 2025), whose script runs NCCL 2.25.1 with NCCL_NVLS_ENABLE=1 (the later README labels both "
-        "runs NCCL 2.26.2, an image first published on 14 Mar 2025)",
+        "runs NCCL 2.26.2, an image first published on 14 Mar 2025; both ship the same tuner tables)",
+        communication=(("nccl_version", "2.25.1"),),
     ),
     PublishedRun(
         "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0", "b200", 20, 72, "nvlink5", "ib-ndr", 72, "auto",
@@ -224,15 +225,17 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "all_reduce 16 GiB out-of-place 84625 us, busbw 405.74 (the sweep's peak), added to the README on 5 May 2025 "
         "with 'NCCL 2.26.2'; the repository's GB200 script then set NCCL_NVLS_ENABLE=0 (a736384, 14 Apr 2025, "
         "'disable NVLS') and NCCL_NET_GDR_C2C=1: communication.nccl_algo ring, tree",
-        communication=(("nccl_algo", ("ring", "tree")),),
+        communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.26.2")),
     ),
     PublishedRun(
         "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)", "b200", 2, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 690.07,
         _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="B200", busbw="690.07"),
+        communication=(("nccl_version", "2.28.3"),),
     ),
     PublishedRun(
         "H100 x8, 2 nodes, 8x 400G IB (CoreWeave)", "h100-sxm", 2, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB,
         440.58, _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="H100", busbw="440.58"),
+        communication=(("nccl_version", "2.28.3"),),
     ),
     PublishedRun(
         "A100 x8, 1 node, Azure ND A100 v4", "a100-80gb", 1, 8, "nvlink3", "ib-hdr", 8, "auto", 8 * GiB, 231.58,
@@ -250,7 +253,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "GB200 x4, 1 host, Azure ND GB200 v6, NCCL_ALGO=Ring", "b200", 1, 4, "nvlink5", "ib-ndr", 4, "auto",
         8 * GiB, 679.61, _AZURE + "ND_GB200_v6_results.md",
         note=_AZURE_NOTE.format(gpu="the 4 GB200 of one host (NVLink 5)", nccl="2.25.1", algo="Ring"),
-        communication=(("nccl_algo", ("ring",)),),
+        communication=(("nccl_algo", ("ring",)), ("nccl_version", "2.25.1")),
     ),
     *_nvl_partitions(4, 196.72, 234.43),
     *_nvl_partitions(8, 393.66, 485.68),
@@ -278,12 +281,14 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
         "ring", 1 * GiB, 46.44, _WRX90, note=_WRX90_NOTE + "Row: 1024 MB, algbw 26.54",
         host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
+        communication=(("nccl_version", "2.27.5"),),
     ),
     PublishedRun(
         "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
         "ring", 4 * MiB, 38.39, _WRX90, note=_WRX90_NOTE + "Row: 4 MB, algbw 21.94 (182.49 us in the page's "
         "small-size table)",
         host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
+        communication=(("nccl_version", "2.27.5"),),
     ),
     PublishedRun(
         "H100 x8, 1 node, broadcast (one ring)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 310.0,

@@ -67,7 +67,8 @@ class PublishedRun:
     """More ``cluster.inter_node`` fields as (field, value) pairs, e.g. a port rate where the preset's differs."""
     communication: tuple[tuple[str, Any], ...] = ()
     """``communication`` fields from the NCCL environment the run set (``nccl_algo`` for ``NCCL_ALGO`` lists or
-    ``NCCL_NVLS_ENABLE=0``), as (field, value) pairs."""
+    ``NCCL_NVLS_ENABLE=0``) and the NCCL release the source states (``nccl_version``, where dpsim carries that
+    release's tuner tables), as (field, value) pairs."""
 
 
 GiB = float(1 << 30)

@@ -110,7 +110,8 @@ def machine_scenario(
 def collective_rows(
     scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic", allow_long: bool = False
 ) -> list[dict[str, Any]]:
-    """One nccl-tests row per size: op, size_bytes, time_s, algbw_Bps, busbw_Bps, algorithm, protocol, world_size.
+    """One nccl-tests row per size: op, size_bytes, time_s, algbw_Bps, busbw_Bps, algorithm, protocol, world_size,
+    engine, fidelity and ``nccl_version`` (the NCCL release whose tuner constants were used; None without NCCL).
 
     The work is priced first (:func:`dpsim.sim.budget.estimate_collective`): past its limits a
     :class:`~dpsim.errors.ScenarioError`, before anything is built (``allow_long``: past the time limits).
@@ -148,6 +149,10 @@ def collective_rows(
             sim_engine, fidelity = ChunkEngine(cluster, algorithm, protocol=fabric.protocol), "chunk"
         else:
             sim_engine, fidelity = FastEngine(cluster, algorithm, fabric.protocol), "fast"
+    from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION
+
+    # whose tuner constants priced and picked: NCCL's only where NCCL's model runs (not gloo, not fitted α–β links)
+    nccl_version = (fabric.nccl_version or DEFAULT_NCCL_VERSION) if fabric.protocol != "none" else None
     rows = []
     for size in sizes:
         choice = cf.collective(op, algorithm, size, fabric)
@@ -167,6 +172,7 @@ def collective_rows(
                 "world_size": n,
                 "engine": "sim" if engine == "sim" else "analytic",
                 "fidelity": fidelity,
+                "nccl_version": nccl_version,
             }
         )
     return rows
@@ -253,7 +259,8 @@ def register(app: typer.Typer) -> None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
         loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
         rows = collective_rows(loaded, op, points, engine, allow_long)
-        title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine})"
+        tuner = f", NCCL {rows[0]['nccl_version']}'s tuner" if rows[0]["nccl_version"] else ""
+        title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine}{tuner})"
         if plot is not None:
             with atomic_output(plot, "--plot") as tmp:
                 _plot(rows, tmp, title)

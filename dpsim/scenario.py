@@ -1327,6 +1327,11 @@ class CommunicationConfig(_Section):
     host memory (SHM) on a node with ``cluster.host_topology`` (``src/graph/paths.cc`` ``ncclTopoCheckP2p``);
     None: NCCL's default, ``PXB`` (``SYS`` on AMD CPUs with at most 2 GPUs). A ring edge through host memory
     costs its channel one more step (:mod:`dpsim.sim.pcie_ring`)."""
+    nccl_version: str | None = None
+    """The NCCL release the job runs (``X.Y.Z``, e.g. ``2.27.3``), whose tuner constants — per-channel bandwidth
+    caps, ``llMaxBws``, base and per-step latencies, copied from ``src/graph/tuning.cc`` at that tag — set what
+    ``auto`` picks and what the chosen schedule costs (:mod:`dpsim.sim.collectives.nccl_tuner`: v2.25.1 to
+    v2.30.7; the rest of the NCCL model is v2.30.7's). None: v2.30.7. Refused on CPU devices (gloo)."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts
@@ -1463,7 +1468,7 @@ class Scenario(_Section):
                 "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
                 "peer-to-peer between all their GPUs, so leave it out",
             )
-        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize")
+        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version")
         for name in (n for n in nccl_only if getattr(self.communication, n) is not None and self.cluster.gloo):
             # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
             raise _FieldError(
@@ -1471,6 +1476,15 @@ class Scenario(_Section):
                 "is an NCCL setting: on cluster.device: cpu gloo reduces (its ring over the links), which it "
                 "does not change, so leave it out",
             )
+        if self.communication.nccl_version is not None:
+            from dpsim.sim.collectives.nccl_tuner import NCCL_VERSIONS
+
+            if self.communication.nccl_version not in NCCL_VERSIONS:
+                raise _FieldError(
+                    "communication.nccl_version",
+                    f"expected one of the NCCL releases whose tuner tables dpsim carries ({', '.join(NCCL_VERSIONS)}), "
+                    f"got {inputs.brief(self.communication.nccl_version)}",
+                )
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:
             raise _FieldError(
                 "communication.nccl_pxn_disable",

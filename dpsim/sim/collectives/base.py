@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, tuner_tables
 from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
 __all__ = ["NCCL_NET_LL_HOP_S", "Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
@@ -356,6 +357,9 @@ class Layout:
     shm_edges: tuple[bool, ...] = ()
     """Per local rank ``l`` of a PCIe node: NCCL's ring edge ``l → l+1`` (mod ``per_node``) goes through host
     memory (SHM transport, :attr:`dpsim.analytic.collectives.HostTopology.shm_edges`); empty: none does."""
+    nccl_version: str = DEFAULT_NCCL_VERSION
+    """The NCCL release whose tuner constants price and pick (``communication.nccl_version``,
+    :func:`dpsim.sim.collectives.nccl_tuner.tuner_tables`)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -370,6 +374,7 @@ class Layout:
             raise ValueError(f"shm_edges needs one entry per local rank ({self.per_node}), got {len(self.shm_edges)}")
         if self.slots and sorted(self.slots) != list(range(self.world)):
             raise ValueError(f"slots must be a permutation of 0..{self.world - 1}")
+        tuner_tables(self.nccl_version)  # an unknown release: ValueError naming the ones there are
 
     @classmethod
     def of(cls, where: Any, order: bool = True) -> Layout:
@@ -399,6 +404,7 @@ class Layout:
             and where.nodes > 1,
             where.intra_topology,
             getattr(getattr(where, "host_topology", None), "shm_edges", ()) if where.per_node > 1 else (),
+            getattr(where, "nccl_version", "") or DEFAULT_NCCL_VERSION,
         )
 
     @property

@@ -79,8 +79,10 @@ own model adds a network's latency to ``hwLat[NET]`` (``interLat = hwLat[NET] + 
 each inter-node step
 of its estimate the latency the network plugin reports (aws-ofi-nccl: 75 µs on p4d and p5; :func:`net_latency_s`),
 which moves its pick, not the schedule's price. The tuner constants are NCCL's defaults
-(NVIDIA/nccl v2.30.7, ``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``; the
-bandwidth caps are the same in v2.10.3, the version of the oldest published run).
+(``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``) of the release the layout names
+(:attr:`~dpsim.sim.collectives.base.Layout.nccl_version`, ``communication.nccl_version``: v2.25.1 to v2.30.7,
+:mod:`dpsim.sim.collectives.nccl_tuner`; default v2.30.7). Volta's and Ampere's bandwidth caps are the same back
+to v2.10.3, the version of the oldest published run.
 
 **Per-channel throughput** (``ncclTopoTuneModel``): a channel is one thread block per GPU,
 and what it moves is capped per GPU generation and node count — the tree at
@@ -147,6 +149,7 @@ import math
 import numpy as np
 
 from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, tuner_tables
 from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, hamiltonian_path, nccl_rings
 
 __all__ = [
@@ -202,20 +205,15 @@ NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls-tree")
 PROTOCOLS = ("LL", "LL128", "Simple")
 """NCCL's wire protocols, in NCCL's index order."""
 
-BASE_LATENCY_US: dict[str, tuple[float, float, float]] = {
-    "tree": (6.8, 14.0, 8.4),
-    "ring": (6.6, 14.0, 8.4),
-    "nvls": (0.0, 0.0, 0.0),
-    "nvls-tree": (0.0, 0.0, 0.0),
-}
-"""``baseLatencies`` (µs, LL/LL128/Simple) of ``src/graph/tuning.cc``: paid once per call."""
+_DEFAULT_TABLES = tuner_tables(DEFAULT_NCCL_VERSION)
 
-HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = {
-    "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": (0.6, 1.9, 3.4), "nvls": (0, 0, 25), "nvls-tree": (0, 0, 25)},
-    "pci": {"tree": (1.0, 1.9, 4.0), "ring": (1.0, 2.5, 5.7), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
-    "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 20.9)},
-}
-"""``hwLatencies`` (µs per step, LL/LL128/Simple) of ``src/graph/tuning.cc`` by hardware class."""
+BASE_LATENCY_US: dict[str, tuple[float, float, float]] = _DEFAULT_TABLES.base_latency_us
+"""``baseLatencies`` (µs, LL/LL128/Simple) of ``src/graph/tuning.cc``: paid once per call (the default release's;
+a scenario's ``communication.nccl_version`` picks its own, :func:`dpsim.sim.collectives.nccl_tuner.tuner_tables`)."""
+
+HW_LATENCY_US: dict[str, dict[str, tuple[float, float, float]]] = _DEFAULT_TABLES.hw_latency_us
+"""``hwLatencies`` (µs per step, LL/LL128/Simple) of ``src/graph/tuning.cc`` by hardware class (the default
+release's)."""
 
 NCCL_STEPS = 8
 """Steps of a connection's buffer (``src/include/device.h``): a step is ``buffSize / NCCL_STEPS`` bytes."""
@@ -281,34 +279,10 @@ BANDWIDTH_FRACTION: dict[tuple[str, str], float] = {
 ARCHS = ("volta", "ampere", "hopper", "blackwell")
 """GPU generations NCCL's tuner constants are indexed by (``compCapIndex``), in NCCL's order."""
 
-PER_CHANNEL_MAX_GBPS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "tree": {
-        "volta": (26.5, 18.5, 10.0),
-        "ampere": (24.0, 23.6, 17.8),
-        "hopper": (38.7, 41.4, 36.0),
-        "blackwell": (70.0, 42.8, 24.0),
-    },
-    "tree-LL128": {
-        "volta": (20.0, 20.0, 20.0),
-        "ampere": (20.0, 20.0, 20.0),
-        "hopper": (36.7, 36.7, 29.0),
-        "blackwell": (55.6, 31.67, 20.0),
-    },
-    "ring-LL128": {
-        "volta": (20.0, 20.0, 20.0),
-        "ampere": (20.0, 20.0, 20.0),
-        "hopper": (36.7, 36.7, 36.7),
-        "blackwell": (40.0, 40.0, 40.0),
-    },
-    "nvls-tree": {
-        "volta": (26.5, 18.5, 10.0),
-        "ampere": (24.0, 23.6, 17.8),
-        "hopper": (0.0, 57.7, 45.5),
-        "blackwell": (0.0, 96.0, 80.0),
-    },
-}
+PER_CHANNEL_MAX_GBPS: dict[str, dict[str, tuple[float, float, float]]] = _DEFAULT_TABLES.per_channel_max_gbps
 """``perChMaxTreeBws``, ``perChMaxTreeLL128Bws``, ``perChMaxRingLL128Bws``, ``perChMaxNVLSTreeBws`` (GB/s of
-bus bandwidth per channel, on 1 / 2 / ≥3 nodes) of ``src/graph/tuning.cc``."""
+bus bandwidth per channel, on 1 / 2 / ≥3 nodes) of ``src/graph/tuning.cc`` (the default release's; each
+layout reads its own release's, :attr:`~dpsim.sim.collectives.base.Layout.nccl_version`)."""
 
 PCIE_GBPS: dict[str, float] = {"volta": 12.0, "ampere": 24.0, "hopper": 48.0, "blackwell": 48.0}
 """NCCL's bandwidth of a GPU's PCIe x16 link (``src/graph/topo.cc``: lanes × per-lane rate / 80 — Gen3 12,
@@ -325,12 +299,7 @@ SPEED_ARRAY_INTER: dict[str, tuple[float, ...]] = {
 """The per-channel bandwidths NCCL's inter-node search tries, fastest first (``src/graph/search.cc`` v2.30.7:
 ``speedArrayInter`` before Hopper, ``sm90SpeedArrayInter``, ``sm100SpeedArrayInter``)."""
 
-LL_MAX_GBPS: dict[str, tuple[float, float, float]] = {
-    "volta": (39.0, 39.0, 20.4),
-    "ampere": (87.7, 22.5, 19.0),
-    "hopper": (141.0, 45.0, 35.0),
-    "blackwell": (282.0, 90.0, 70.0),
-}
+LL_MAX_GBPS: dict[str, tuple[float, float, float]] = _DEFAULT_TABLES.ll_max_gbps
 """``llMaxBws`` of ``src/graph/tuning.cc`` (GB/s, all channels together). NCCL reads the row of the
 GPU generation on one node, and on several nodes the row of the host CPU: row 0 (here
 ``volta``) for Intel, row 1 for AMD. Multi-node hosts are taken as Intel, as for
@@ -353,26 +322,29 @@ def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
         return math.inf
     index = min(layout.nodes, 3) - 1  # NCCL's index2: 1, 2, >2 nodes
     multi = layout.nodes > 1
+    tables = tuner_tables(layout.nccl_version)
+    per_channel = tables.per_channel_max_gbps
     if algorithm == "nvls-tree":  # NVLS graphs are never duplicated; one channel per head
-        cap = PER_CHANNEL_MAX_GBPS["nvls-tree"][layout.arch][index] if multi else 0.0
+        nvls_tree = per_channel.get("nvls-tree")  # before v2.28.3 NCCL has no NVLS-tree cap
+        cap = nvls_tree[layout.arch][index] if multi and nvls_tree else 0.0
         return cap * 1e9 if cap > 0 else math.inf
     dup = duplication(layout)
     k = channels(layout) * dup
-    ll_total = LL_MAX_GBPS["volta" if multi else layout.arch][index] / k
+    ll_total = tables.ll_max_gbps["volta" if multi else layout.arch][index] / k
     caps = [math.inf]
     if algorithm == "ring":
         if protocol == "LL":
             caps.append(ll_total)
         elif protocol == "LL128" and multi:
-            caps.append(PER_CHANNEL_MAX_GBPS["ring-LL128"][layout.arch][index])
+            caps.append(per_channel["ring-LL128"][layout.arch][index])
     else:
-        tree = PER_CHANNEL_MAX_GBPS["tree"][layout.arch][index] if multi else math.inf
+        tree = per_channel["tree"][layout.arch][index] if multi else math.inf
         if protocol == "Simple":
             caps.append(tree)
         elif protocol == "LL":
             caps += [tree / 3.8, ll_total]
         else:
-            ll128 = PER_CHANNEL_MAX_GBPS["tree-LL128"][layout.arch][index] if multi else math.inf
+            ll128 = per_channel["tree-LL128"][layout.arch][index] if multi else math.inf
             caps += [tree * 120.0 / 128.0, ll128]
     return min(caps) * dup * 1e9
 
@@ -397,22 +369,26 @@ def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
     return BANDWIDTH_FRACTION[(algorithm, protocol)]
 
 
-def _lat_us(hw: str, algorithm: str, protocol: str) -> float:
-    return HW_LATENCY_US[hw][algorithm][PROTOCOLS.index(protocol)]
+def _lat_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> float:
+    """``hwLatencies`` of NCCL ``layout.nccl_version`` (µs)."""
+    return tuner_tables(layout.nccl_version).hw_latency_us[hw][algorithm][PROTOCOLS.index(protocol)]
 
 
 def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
     """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``)."""
-    intra = _lat_us(layout.intra_hw, algorithm, protocol)
-    inter = _lat_us("net", "tree" if layout.per_node == 1 else algorithm, protocol)
+    intra = _lat_us(layout.intra_hw, algorithm, protocol, layout)
+    inter = _lat_us("net", "tree" if layout.per_node == 1 else algorithm, protocol, layout)
     if layout.nodes > 1 and algorithm == "ring":
         intra = max(intra, NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
     return intra * 1e-6, inter * 1e-6
 
 
-def base_latency_s(algorithm: str, protocol: str) -> float:
-    """``baseLatencies`` of (algorithm, protocol) in seconds (0 for the textbook ``none``)."""
-    return 0.0 if protocol == "none" else BASE_LATENCY_US[algorithm][PROTOCOLS.index(protocol)] * 1e-6
+def base_latency_s(algorithm: str, protocol: str, layout: Layout) -> float:
+    """``baseLatencies`` of (algorithm, protocol) in NCCL ``layout.nccl_version``, seconds (0 for the textbook
+    ``none``)."""
+    if protocol == "none":
+        return 0.0
+    return tuner_tables(layout.nccl_version).base_latency_us[algorithm][PROTOCOLS.index(protocol)] * 1e-6
 
 
 MAX_RING_CHANNELS = 32
@@ -783,7 +759,7 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
         )
     engine = _engine(name, protocol, layout, wire)
     tuner = ring_tuner(op, protocol, layout)
-    return Schedule(name, n, phases, base_latency_s(name, protocol), protocol, engine_Bps=engine, tuner=tuner)
+    return Schedule(name, n, phases, base_latency_s(name, protocol, layout), protocol, engine_Bps=engine, tuner=tuner)
 
 
 def btree_parent(nranks: int, rank: int) -> int:
@@ -904,7 +880,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(
-        name, n, (phase,), base_latency_s(name, protocol), protocol, pipelined=True, engine_Bps=engine,
+        name, n, (phase,), base_latency_s(name, protocol, layout), protocol, pipelined=True, engine_Bps=engine,
         tuner=tree_tuner(protocol, layout, estimate / pattern), chunking=tree_chunking(layout, protocol),
     )  # fmt: skip
 
@@ -1018,7 +994,7 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
     step = 0.0
     if protocol != "none":
         hw = "net" if layout.nodes > 1 else layout.intra_hw
-        step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol) * 1e-6
+        step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol, layout) * 1e-6
         latency = n * step
     chan = np.repeat(np.arange(k), n - 1)
     legs = _pxn_legs(layout, rows[:, :-1].ravel(), rows[:, 1:].ravel(), chan, nic_slots(layout, k)[chan], k)
@@ -1034,4 +1010,6 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
         nic=legs[3],
     )
     engine = _engine("ring", protocol, layout, wire)
-    return Schedule("ring", n, (phase,), base_latency_s("ring", protocol), protocol, pipelined=True, engine_Bps=engine)
+    return Schedule(
+        "ring", n, (phase,), base_latency_s("ring", protocol, layout), protocol, pipelined=True, engine_Bps=engine
+    )

@@ -64,12 +64,12 @@ from dpsim.sim.collectives.base import Layout, Phase, Schedule, TunerCorrection
 from dpsim.sim.collectives.broadcast import broadcast
 from dpsim.sim.collectives.nccl import (
     BANDWIDTH_FRACTION,
-    BASE_LATENCY_US,
-    HW_LATENCY_US,
     PROTOCOLS,
+    base_latency_s,
     nccl_broadcast,
     nics_per_gpu,
 )
+from dpsim.sim.collectives.nccl_tuner import tuner_tables
 
 __all__ = [
     "P2P",
@@ -118,8 +118,9 @@ def pxn_relay(layout: Layout, local: np.ndarray) -> np.ndarray:
 def _step_s(layout: Layout, protocol: str) -> tuple[float, float]:
     """(NCCL's ring step latency on the phase's slowest class, its network step or 0) in seconds."""
     index = PROTOCOLS.index(protocol)
-    net = HW_LATENCY_US["net"]["ring"][index] * 1e-6 if layout.nodes > 1 else 0.0
-    intra = HW_LATENCY_US[layout.intra_hw]["ring"][index] * 1e-6
+    hw = tuner_tables(layout.nccl_version).hw_latency_us
+    net = hw["net"]["ring"][index] * 1e-6 if layout.nodes > 1 else 0.0
+    intra = hw[layout.intra_hw]["ring"][index] * 1e-6
     return max(intra, net), net
 
 
@@ -151,7 +152,7 @@ def _p2p_schedule(op: str, layout: Layout, protocol: str, src: np.ndarray, dst: 
     base = 0.0
     if protocol != "none":
         latency, net_step = _step_s(layout, protocol)
-        base = BASE_LATENCY_US["ring"][PROTOCOLS.index(protocol)] * 1e-6
+        base = base_latency_s("ring", protocol, layout)
     phase = Phase.of(
         np.concatenate(legs_src),
         np.concatenate(legs_dst),

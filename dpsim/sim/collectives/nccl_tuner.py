@@ -1,0 +1,150 @@
+"""NCCL's tuner constants by release: the tables ``ncclTopoTuneModel`` reads, as each NCCL version ships them.
+
+``communication.nccl_version`` names the NCCL release a scenario runs; its tables set the per-channel caps the
+schedules carry as ``engine_Bps`` (:func:`dpsim.sim.collectives.nccl.channel_cap_Bps`), the per-step and base
+latencies, and so what ``auto`` picks and what the chosen schedule costs, on both engines alike. Every table here
+is copied whole from ``src/graph/tuning.cc`` at the release's tag of NVIDIA/nccl (``baseLat``/``hwLat``/
+``llMaxBws``/``perChMax*Bws`` before v2.28, ``ncclTunerConstantsDefaults`` from v2.28.3); a release is its
+predecessor's tables with what that file changed, so each entry below is one ``git diff`` of it.
+
+Only the tables are versioned. The rest of dpsim's NCCL model is v2.30.7's: the search's channels
+(``MAXCHANNELS``, speed arrays, duplication), the tree corrections, the NVLS schedules and the NVLS share of
+NVLink bandwidth (``nvlsEfficiency``, which NCCL's tuner has only from v2.28.3; before, it estimated NVLS as
+``min(bwIntra, bwInter)`` with a 5/6 bus ratio, and NVLS-tree at ``bwInter/2`` on more than two nodes without a
+per-channel cap: dpsim keeps pricing NVLS as v2.30.7 does, with no cap on NVLS-tree where the release has none).
+Releases whose other mechanisms differ in ways dpsim would have to model separately are not offered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_NCCL_VERSION", "NCCL_VERSIONS", "TunerTables", "tuner_tables"]
+
+Row = tuple[float, float, float]
+"""One table row: LL / LL128 / Simple, or 1 / 2 / ≥3 nodes."""
+
+
+@dataclass(frozen=True)
+class TunerTables:
+    """The tuner constants of one NCCL release range (``src/graph/tuning.cc``), by the names dpsim reads them."""
+
+    releases: tuple[str, ...]
+    """The tagged releases (NVIDIA/nccl ``vX.Y.Z-1``) that ship exactly these tables."""
+    base_latency_us: dict[str, Row]
+    """``baseLatencies`` (µs, LL/LL128/Simple) per algorithm: paid once per call."""
+    hw_latency_us: dict[str, dict[str, Row]]
+    """``hwLatencies`` (µs per step, LL/LL128/Simple) by hardware class (nvlink, pci, net) and algorithm."""
+    ll_max_gbps: dict[str, Row]
+    """``llMaxBws`` (GB/s, all channels together; rows indexed as :data:`dpsim.sim.collectives.nccl.ARCHS`)."""
+    per_channel_max_gbps: dict[str, dict[str, Row]]
+    """``perChMaxTreeBws`` (``tree``), ``perChMaxTreeLL128Bws`` (``tree-LL128``), ``perChMaxRingLL128Bws``
+    (``ring-LL128``), ``perChMaxNVLSTreeBws`` (``nvls-tree``; absent before v2.28.3: no cap) per GPU generation,
+    GB/s of bus bandwidth per channel on 1 / 2 / ≥3 nodes."""
+
+
+_V2_25 = TunerTables(
+    releases=("2.25.1", "2.26.2", "2.26.3", "2.26.5", "2.26.6", "2.27.3", "2.27.5", "2.27.6", "2.27.7"),
+    base_latency_us={
+        "tree": (6.8, 14.0, 8.4),
+        "ring": (6.6, 14.0, 8.4),
+        "nvls": (0.0, 0.0, 0.0),
+        "nvls-tree": (0.0, 0.0, 0.0),
+    },
+    hw_latency_us={
+        "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": (0.6, 1.9, 3.4), "nvls": (0, 0, 25), "nvls-tree": (0, 0, 25)},
+        "pci": {"tree": (1.0, 1.9, 4.0), "ring": (1.0, 2.5, 5.7), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
+        "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 14)},
+    },
+    ll_max_gbps={
+        "volta": (39.0, 39.0, 20.4),
+        "ampere": (87.7, 22.5, 19.0),
+        "hopper": (141.0, 45.0, 35.0),
+        "blackwell": (2 * 141.0, 2 * 45.0, 2 * 35.0),
+    },
+    per_channel_max_gbps={
+        "tree": {
+            "volta": (26.5, 18.5, 10.0),
+            "ampere": (24.0, 23.6, 17.8),
+            "hopper": (38.7, 41.4, 36.0),
+            "blackwell": (2 * 38.7, 2 * 41.4, 2 * 36.0),
+        },
+        "tree-LL128": {
+            "volta": (20.0, 20.0, 20.0),
+            "ampere": (20.0, 20.0, 20.0),
+            "hopper": (36.7, 36.7, 29.0),
+            "blackwell": (2 * 36.7, 2 * 36.7, 2 * 29.0),
+        },
+        "ring-LL128": {
+            "volta": (20.0, 20.0, 20.0),
+            "ampere": (20.0, 20.0, 20.0),
+            "hopper": (36.7, 36.7, 36.7),
+            "blackwell": (2 * 36.7, 2 * 36.7, 2 * 36.7),
+        },
+    },
+)
+"""v2.25.1 (Blackwell's rows added, twice Hopper's) to v2.27.7: ``tuning.cc`` unchanged across these tags."""
+
+
+def _changed(
+    previous: TunerTables,
+    releases: tuple[str, ...],
+    caps: dict[str, dict[str, Row]] | None = None,
+    net_nvls_tree: Row | None = None,
+) -> TunerTables:
+    """``previous`` with the rows ``tuning.cc`` changed at ``releases``: per-channel caps by (table, arch), and the
+    network per-step latency of NVLS-tree."""
+    per_channel = {name: dict(rows) for name, rows in previous.per_channel_max_gbps.items()}
+    for name, rows in (caps or {}).items():
+        per_channel.setdefault(name, {}).update(rows)
+    hw = {kind: dict(rows) for kind, rows in previous.hw_latency_us.items()}
+    if net_nvls_tree is not None:
+        hw["net"]["nvls-tree"] = net_nvls_tree
+    return dataclasses.replace(previous, releases=releases, per_channel_max_gbps=per_channel, hw_latency_us=hw)
+
+
+_V2_28_3 = _changed(
+    _V2_25,
+    ("2.28.3",),
+    caps={
+        "tree": {"blackwell": (70.0, 42.8, 24.0)},
+        "tree-LL128": {"blackwell": (55.6, 31.67, 20.0)},
+        "nvls-tree": {
+            "volta": (26.5, 18.5, 10.0),
+            "ampere": (24.0, 23.6, 17.8),
+            "hopper": (0.0, 57.7, 45.5),
+            "blackwell": (0.0, 96.0, 43.1),
+        },
+    },
+)
+"""v2.28.3: ``ncclTunerConstantsDefaults``; Blackwell's tree caps measured (no longer twice Hopper's), the
+NVLS-tree caps added (PAT's rows too, not modelled)."""
+_V2_28_7 = _changed(_V2_28_3, ("2.28.7",), caps={"ring-LL128": {"blackwell": (2 * 36.7, 34.6, 2 * 36.7)}})
+"""v2.28.7: Blackwell's ring LL128 cap on 2 nodes."""
+_V2_28_9 = _changed(
+    _V2_28_7, ("2.28.9",), caps={"nvls-tree": {"blackwell": (0.0, 96.0, 43.8)}}, net_nvls_tree=(0, 0, 20.9)
+)
+"""v2.28.9: Blackwell's NVLS-tree cap on ≥3 nodes, NVLS-tree's network step latency."""
+_V2_29_2 = _changed(_V2_28_9, ("2.29.2", "2.29.3"), caps={"ring-LL128": {"blackwell": (34.5, 34.6, 34.5)}})
+"""v2.29.2 and v2.29.3: Blackwell's ring LL128 caps."""
+_V2_29_7 = _changed(_V2_29_2, ("2.29.7",), caps={"ring-LL128": {"blackwell": (40.0, 40.0, 40.0)}})
+"""v2.29.7: Blackwell's ring LL128 caps."""
+_V2_30 = _changed(_V2_29_7, ("2.30.3", "2.30.4", "2.30.7"), caps={"nvls-tree": {"blackwell": (0.0, 96.0, 80.0)}})
+"""v2.30.3 to v2.30.7: Blackwell's NVLS-tree cap on ≥3 nodes (the constants now positional, same values)."""
+
+_TABLES: tuple[TunerTables, ...] = (_V2_25, _V2_28_3, _V2_28_7, _V2_28_9, _V2_29_2, _V2_29_7, _V2_30)
+
+NCCL_VERSIONS: tuple[str, ...] = tuple(release for tables in _TABLES for release in tables.releases)
+"""The NCCL releases ``communication.nccl_version`` accepts, oldest first."""
+
+DEFAULT_NCCL_VERSION = "2.30.7"
+"""The release dpsim models where a scenario names none (the newest whose source it was checked against)."""
+
+
+def tuner_tables(version: str = DEFAULT_NCCL_VERSION) -> TunerTables:
+    """The tuner constants of NCCL ``version`` (one of :data:`NCCL_VERSIONS`)."""
+    for tables in _TABLES:
+        if version in tables.releases:
+            return tables
+    raise ValueError(f"NCCL {version!r} has no tuner tables here; one of {', '.join(NCCL_VERSIONS)}")

@@ -1,0 +1,135 @@
+"""``communication.nccl_version``: NCCL's tuner tables of the release a job runs (src/graph/tuning.cc at each tag).
+
+The expected caps are worked by hand from the tables as NVIDIA/nccl ships them (``git show vX.Y.Z-1:src/graph/
+tuning.cc``) and the channel count of the layouts below: Blackwell with 400 Gbit/s NICs, one a GPU. NCCL's search
+speed there is 48 GB/s (the GPU's PCIe Gen5 x16 link, below the NIC's 50; ``sm100SpeedArrayInter`` has 48), which
+``ncclTopoDupChannels`` copies (≥ 25 GB/s, and not more than 4 channels of < 50 GB/s): each of the 4 rail channels
+of a 4-GPU node is 2 NCCL channels, so a rail channel's cap is twice NCCL's per-channel figure. NVLS-tree graphs
+are never copied: one head a rail, NCCL's figure as it is.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+from dpsim.cli_collective import collective_rows, machine_scenario
+from dpsim.errors import ScenarioError
+from dpsim.sim.collectives.base import Layout
+from dpsim.sim.collectives.nccl import channel_cap_Bps, duplication
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS
+
+GiB = float(1 << 30)
+
+
+def _blackwell(nodes: int, version: str, per_node: int = 4, nvls: bool = False) -> Layout:
+    return Layout(nodes, per_node, nics=per_node, nvls=nvls, arch="blackwell", nic_gbps=50.0, nccl_version=version)
+
+
+def test_the_layouts_carry_two_nccl_channels_a_rail() -> None:
+    assert duplication(_blackwell(3, "2.27.3")) == 2  # the premise of the factors of 2 below
+
+
+@pytest.mark.parametrize(
+    ("version", "tree_gbps", "tree_ll128_gbps"),
+    [
+        # v2.25.1-v2.27.7: perChMaxTreeBws Blackwell {2*38.7, 2*41.4, 2*36.0}, perChMaxTreeLL128Bws {.., 2*29.0}
+        ("2.25.1", 2 * 72.0, 2 * min(72.0 * 120 / 128, 58.0)),
+        ("2.27.3", 2 * 72.0, 2 * min(72.0 * 120 / 128, 58.0)),
+        # v2.28.3 on: {70.0, 42.8, 24.0} and {55.6, 31.67, 20.0}
+        ("2.28.3", 2 * 24.0, 2 * min(24.0 * 120 / 128, 20.0)),
+        ("2.30.7", 2 * 24.0, 2 * min(24.0 * 120 / 128, 20.0)),
+    ],
+)
+def test_blackwell_tree_cap_on_three_nodes_is_the_release_s(
+    version: str, tree_gbps: float, tree_ll128_gbps: float
+) -> None:
+    layout = _blackwell(3, version)
+    assert channel_cap_Bps("tree", "Simple", layout) == pytest.approx(tree_gbps * 1e9)
+    assert channel_cap_Bps("tree", "LL128", layout) == pytest.approx(tree_ll128_gbps * 1e9)
+
+
+@pytest.mark.parametrize(
+    ("version", "two_nodes", "three_nodes"),
+    [
+        ("2.27.7", 73.4, 73.4),  # 2*36.7 on every node count
+        ("2.28.3", 73.4, 73.4),
+        ("2.28.7", 34.6, 73.4),  # {2*36.7, 34.6, 2*36.7}
+        ("2.28.9", 34.6, 73.4),
+        ("2.29.2", 34.6, 34.5),  # {34.5, 34.6, 34.5}
+        ("2.29.7", 40.0, 40.0),  # {40.0, 40.0, 40.0}
+        ("2.30.4", 40.0, 40.0),
+    ],
+)
+def test_blackwell_ring_ll128_cap_is_the_release_s(version: str, two_nodes: float, three_nodes: float) -> None:
+    assert channel_cap_Bps("ring", "LL128", _blackwell(2, version)) == pytest.approx(2 * two_nodes * 1e9)
+    assert channel_cap_Bps("ring", "LL128", _blackwell(3, version)) == pytest.approx(2 * three_nodes * 1e9)
+
+
+@pytest.mark.parametrize(
+    ("version", "cap_gbps"),
+    [
+        ("2.26.2", math.inf),  # no perChMaxNVLSTreeBws before v2.28.3: no cap
+        ("2.28.3", 43.1),  # {0.0, 96.0, 43.1}
+        ("2.28.9", 43.8),  # {0.0, 96.0, 43.8}
+        ("2.29.7", 43.8),
+        ("2.30.3", 80.0),  # {0.0, 96.0, 80.0}
+    ],
+)
+def test_blackwell_nvls_tree_cap_on_three_nodes_is_the_release_s(version: str, cap_gbps: float) -> None:
+    layout = _blackwell(3, version, per_node=8, nvls=True)
+    assert channel_cap_Bps("nvls-tree", "Simple", layout) == pytest.approx(cap_gbps * 1e9)
+
+
+def test_hopper_and_ampere_caps_do_not_move_between_releases() -> None:
+    """Only Blackwell's rows (and NVLS-tree's) changed from v2.25.1 to v2.30.7; Hopper's tree cap on ≥3 nodes is
+    36.0 and Ampere's 17.8 in every release carried."""
+    for version in NCCL_VERSIONS:
+        hopper = Layout(3, 8, nics=8, arch="hopper", nic_gbps=50.0, nccl_version=version)
+        ampere = Layout(3, 8, nics=4, arch="ampere", nic_gbps=25.0, nccl_version=version)
+        assert channel_cap_Bps("tree", "Simple", hopper) == pytest.approx(duplication(hopper) * 36.0e9)
+        assert channel_cap_Bps("tree", "Simple", ampere) == pytest.approx(duplication(ampere) * 17.8e9)
+
+
+def _nvl4_tree(version: str | None) -> object:
+    extra = {"nccl_version": version} if version else {}
+    return machine_scenario("nvl4", 3, 4, "b200", "nvlink5", {"preset": "ib-ndr", "nics_per_node": 4}, "tree",
+                            communication=extra)  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_the_scenario_field_reaches_both_engines_and_the_record(engine: str) -> None:
+    """nccl#1801's forced tree on three NVL4 partitions (NCCL 2.27.3): the release's 72 GB/s a channel instead of
+    v2.30.7's 24 lets the tree go faster; both engines price the same, and the row says whose tuner it used."""
+    (default,) = collective_rows(_nvl4_tree(None), "allreduce", [16 * GiB], engine=engine)
+    (old,) = collective_rows(_nvl4_tree("2.27.3"), "allreduce", [16 * GiB], engine=engine)
+    assert default["nccl_version"] == DEFAULT_NCCL_VERSION and old["nccl_version"] == "2.27.3"
+    assert old["busbw_Bps"] > 1.1 * default["busbw_Bps"]
+    (same,) = collective_rows(_nvl4_tree("2.30.7"), "allreduce", [16 * GiB], engine=engine)
+    assert same["time_s"] == default["time_s"]  # naming the default changes nothing
+
+
+def test_engines_agree_on_an_older_release() -> None:
+    scenario = _nvl4_tree("2.27.3")
+    (analytic,) = collective_rows(scenario, "allreduce", [16 * GiB], engine="analytic")
+    (sim,) = collective_rows(scenario, "allreduce", [16 * GiB], engine="sim")
+    assert sim["time_s"] == pytest.approx(analytic["time_s"], rel=0.01)
+
+
+def test_an_unknown_release_is_refused_naming_the_field_and_the_releases() -> None:
+    with pytest.raises(ScenarioError, match=r"communication\.nccl_version.*2\.25\.1.*2\.30\.7.*got '2\.10\.3'"):
+        _nvl4_tree("2.10.3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dpsim.cli", "collective", "--set", "communication.nccl_version=2.19.3"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "communication.nccl_version" in proc.stderr and "2.27.3" in proc.stderr
+
+
+def test_refused_on_cpu_devices() -> None:
+    with pytest.raises(ScenarioError, match=r"communication\.nccl_version"):
+        machine_scenario("cpu", 2, 1, "cpu", "pcie4", {"preset": "100gbe"}, communication={"nccl_version": "2.27.3"})
