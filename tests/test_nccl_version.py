@@ -14,12 +14,14 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from dpsim.analytic import collectives as cf
 from dpsim.cli_collective import collective_rows, machine_scenario
 from dpsim.errors import ScenarioError
 from dpsim.sim.collectives.base import Layout
-from dpsim.sim.collectives.nccl import channel_cap_Bps, duplication
+from dpsim.sim.collectives.nccl import channel_cap_Bps, duplication, nvls_heads, nvls_tree_allreduce
 from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS
 
 GiB = float(1 << 30)
@@ -82,6 +84,41 @@ def test_blackwell_ring_ll128_cap_is_the_release_s(version: str, two_nodes: floa
 def test_blackwell_nvls_tree_cap_on_three_nodes_is_the_release_s(version: str, cap_gbps: float) -> None:
     layout = _blackwell(3, version, per_node=8, nvls=True)
     assert channel_cap_Bps("nvls-tree", "Simple", layout) == pytest.approx(cap_gbps * 1e9)
+
+
+@pytest.mark.parametrize(
+    ("version", "share"), [("2.25.1", 5 / 6), ("2.27.7", 5 / 6), ("2.28.3", 0.85), ("2.30.7", 0.85)]
+)
+def test_one_node_nvls_is_priced_by_the_release_s_estimate(version: str, share: float) -> None:
+    """One node of 8 H100, a head a GPU (H = N = 8): v2.27.7's ``bw = min(bwIntra, bwInter)`` times the bus ratio
+    5/6 is 5/6 of the NVLS bandwidth; v2.28.3's ``2·nvlsEfficiency·bwIntra·(H−1)/H`` times N/(2(N−1)) is 0.85 of
+    it. A port carries (1 + 1/8)·S, plus NVLS's 25 µs."""
+    nvlink, nic = cf.Link(1e-6, 240e9), cf.Link(5e-6, 50e9)
+    fabric = cf.Fabric(1, 8, nvlink, nic, nvls=True, protocol="Simple", arch="hopper", nccl_version=version)
+    expected = 25e-6 + (1 + 1 / 8) * 64e6 / (share * 240e9)
+    assert cf.collective("allreduce", "nvls", 64e6, fabric).time_s == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("version", "network", "switch"),
+    [
+        # v2.27.7, N = 16, H = 8: network 0.5/8 / (5/6 · 15/16) = 0.08; switch (1/7 + 1/56) / (5/6 · 15/16 · 8/7)
+        ("2.27.7", 0.08, 9 / 50),
+        # v2.28.3 on: network 0.5/8 (all of bwInter); switch (1/7 + 1/56) / 0.85
+        ("2.28.3", 0.0625, 9 / 56 / 0.85),
+        ("2.30.7", 0.0625, 9 / 56 / 0.85),
+    ],
+)
+def test_two_node_nvls_tree_loads_are_the_release_s_estimate(version: str, network: float, switch: float) -> None:
+    """Two nodes of 8 H100 with 8 NICs: 8 NVLS heads, each carrying half of its 1/8 across nodes on each of the
+    double binary tree's two trees. Before v2.28.3 NCCL's estimate is 5/6 · (N−1)/N of v2.28.3's on the network and
+    (5/6 · (N−1)/N) / (nvlsEfficiency · (H−1)/H) of it in the switch; the loads carry that."""
+    layout = Layout(2, 8, nics=8, nvls=True, arch="hopper", nic_gbps=50.0, nccl_version=version)
+    assert nvls_heads(layout) == 8
+    (phase,) = nvls_tree_allreduce(layout).phases
+    across = (phase.src // 8) != (phase.dst // 8)
+    assert phase.fraction[across] == pytest.approx(np.full(int(across.sum()), network), rel=1e-12)
+    assert phase.fraction[~across] == pytest.approx(np.full(int((~across).sum()), switch), rel=1e-12)
 
 
 def test_hopper_and_ampere_caps_do_not_move_between_releases() -> None:

@@ -112,7 +112,8 @@ and its (rank, channel) resource carries their caps together.
 
 **NVLS-tree** (``ncclTopoTuneModel``): per channel, ``min(intra NVLS, inter, perChMaxNVLSTreeBw)``
 (Hopper 57.7 / 45.5 GB/s on 2 / ≥ 3 nodes) over the NVLS heads, one per rail
-(:func:`channels`); the links give the first two, the cap is the schedule's ``engine_Bps``.
+(:func:`channels`); the links give the first two, the cap is the schedule's ``engine_Bps`` (v2.28.3 on; the
+releases before estimate NVLS and NVLS-tree otherwise, :func:`nvls_shares`).
 **Tree channels and patterns** (v2.20.5): channel ``c`` of the tree graph becomes two
 kernel channels, ``c`` on tree 0 and ``c + nChannels`` on tree 1, with the same chain and the
 same NIC (``connect.cc`` ``ncclTopoPreset`` copies the channels, ``connectTrees`` sets tree 0
@@ -191,6 +192,7 @@ __all__ = [
     "nvls_efficiency",
     "nvls_head_ranks",
     "nvls_heads",
+    "nvls_shares",
     "nvls_tree_allreduce",
     "pxn_exit",
     "ring_orders",
@@ -226,10 +228,11 @@ threads × NCCL_STEPS × 16 B, ``DEFAULT_LL128_BUFFSIZE`` = 120 elements × 640 
 NET_OVERHEAD_US = 1.0
 """``getNetOverhead`` on x86 Intel hosts (µs), ×3 for Simple: the floor of an intra step in a multi-node ring."""
 
-NVLS_EFFICIENCY_BY_ARCH: dict[str, float] = {"hopper": 0.85, "blackwell": 0.74}
+NVLS_EFFICIENCY_BY_ARCH: dict[str, float] = _DEFAULT_TABLES.nvls_efficiency
 """``nvlsEfficiency`` per GPU generation in ``src/graph/tuning.cc`` (v2.28.3 to v2.30.7; Volta and Ampere have no
 NVLS): the share of the NVLink bandwidth NVLS reaches. NCCL's tuner multiplies the NVLS graph's ``bwIntra`` by it;
-dpsim carries it as the in-switch traffic's wire bytes (:func:`_nvls_pairs`), so the price and the pick both follow."""
+dpsim carries it as the in-switch traffic's wire bytes (:func:`nvls_shares`), so the price and the pick both
+follow."""
 
 NVLS_EFFICIENCY = NVLS_EFFICIENCY_BY_ARCH["hopper"]
 """Hopper's ``nvlsEfficiency``: the share of NVLink 4 bandwidth NVLS reaches on H100-class NVSwitch."""
@@ -239,6 +242,26 @@ def nvls_efficiency(arch: str) -> float:
     """``nvlsEfficiency`` of a GPU generation (:data:`NVLS_EFFICIENCY_BY_ARCH`); Hopper's where it has none (an
     unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper or later)."""
     return NVLS_EFFICIENCY_BY_ARCH.get(arch, NVLS_EFFICIENCY)
+
+
+def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
+    """The shares of the link bandwidth NVLS and NVLS-tree all-reduce reach in NCCL ``layout.nccl_version``'s
+    estimate: (in-switch traffic over ``heads`` NVLS channels, the heads' network traffic); dpsim divides the wire
+    bytes by them.
+
+    From v2.28.3 (``ncclTopoTuneModel``): ``nvlsEfficiency`` in the switch (:func:`nvls_efficiency`), all of the
+    network; the schedules' loads are that estimate's. Before, NCCL estimated with a 5/6 bus-to-algorithm ratio in
+    place of ``nRanks/nsteps`` = N/(2(N−1)) on twice the bandwidth, without ``nvlsEfficiency`` and its
+    ``(nChannels−1)/nChannels``: the old estimate over the new is (5/6)·((N−1)/N) on the network, in the switch
+    that over ``nvlsEfficiency · (H−1)/H``, so the in-switch share is (5/6)·((N−1)/N)·(H/(H−1)) — 5/6 on one node
+    with a head a GPU — and the network's (5/6)·((N−1)/N).
+    """
+    ratio = tuner_tables(layout.nccl_version).nvls_ratio
+    if ratio is None:
+        return nvls_efficiency(layout.arch), 1.0
+    n = layout.world
+    inter = ratio * (n - 1) / n
+    return inter * heads / (heads - 1) if heads > 1 else inter, inter
 
 
 TREE_PATTERN_EFFICIENCY = 0.85
@@ -921,7 +944,7 @@ def _nvls_pairs(layout: Layout, heads: int) -> tuple[np.ndarray, np.ndarray, np.
         pair += np.where(is_head[a] & is_head[b], 1.0 / (heads * (heads - 1)), 0.0)
     else:  # one head: its chunk (all of S) to and from every other GPU
         pair += np.where(is_head[a] | is_head[b], 1.0 / (g - 1), 0.0)
-    return src, dst, np.tile(pair, m) / nvls_efficiency(layout.arch)
+    return src, dst, np.tile(pair, m) / nvls_shares(layout, heads)[0]
 
 
 def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -951,7 +974,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         return Schedule("nvls-tree", n, protocol=protocol)
     heads = nvls_heads(layout)
     src, dst, f = _nvls_pairs(layout, heads)
-    s, d, fr = _tree_edges(layout, 0.5 / heads, nvls_head_ranks(layout, heads).tolist())
+    s, d, fr = _tree_edges(layout, 0.5 / heads / nvls_shares(layout, heads)[1], nvls_head_ranks(layout, heads).tolist())
     up_s, up_d, up_f = np.concatenate(s), np.concatenate(d), np.concatenate(fr)
     latency = None
     inter = 0.0

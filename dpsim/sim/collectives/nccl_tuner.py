@@ -7,12 +7,13 @@ is copied whole from ``src/graph/tuning.cc`` at the release's tag of NVIDIA/nccl
 ``llMaxBws``/``perChMax*Bws`` before v2.28, ``ncclTunerConstantsDefaults`` from v2.28.3); a release is its
 predecessor's tables with what that file changed, so each entry below is one ``git diff`` of it.
 
-Only the tables are versioned. The rest of dpsim's NCCL model is v2.30.7's: the search's channels
-(``MAXCHANNELS``, speed arrays, duplication), the tree corrections, the NVLS schedules and the NVLS share of
-NVLink bandwidth (``nvlsEfficiency``, which NCCL's tuner has only from v2.28.3; before, it estimated NVLS as
-``min(bwIntra, bwInter)`` with a 5/6 bus ratio, and NVLS-tree at ``bwInter/2`` on more than two nodes without a
-per-channel cap: dpsim keeps pricing NVLS as v2.30.7 does, with no cap on NVLS-tree where the release has none).
-Releases whose other mechanisms differ in ways dpsim would have to model separately are not offered.
+The tables and NCCL's NVLS / NVLS-tree bandwidth estimate are versioned. Before v2.28.3 ``ncclTopoTuneModel``
+estimated NVLS all-reduce at ``min(bwIntra, bwInter)`` and NVLS-tree at ``min(bwIntra, bwInter)`` on two nodes,
+``min(bwIntra, bwInter/2)`` beyond, both times a bus-to-algorithm ratio of 5/6, with no ``nvlsEfficiency`` and no
+NVLS-tree cap (:attr:`TunerTables.nvls_efficiency`, :attr:`TunerTables.nvls_ratio`). The rest of dpsim's NCCL
+model is v2.30.7's: the search's channels (``MAXCHANNELS``, speed arrays, duplication), the tree corrections, the
+NVLS schedules. Releases whose other mechanisms differ in ways dpsim would have to model separately are not
+offered.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class TunerTables:
     """``perChMaxTreeBws`` (``tree``), ``perChMaxTreeLL128Bws`` (``tree-LL128``), ``perChMaxRingLL128Bws``
     (``ring-LL128``), ``perChMaxNVLSTreeBws`` (``nvls-tree``; absent before v2.28.3: no cap) per GPU generation,
     GB/s of bus bandwidth per channel on 1 / 2 / ≥3 nodes."""
+    nvls_efficiency: dict[str, float]
+    """``nvlsEfficiency`` per GPU generation (v2.28.3 on: Hopper 0.85, Blackwell 0.74): the share of the NVLS
+    graph's ``bwIntra`` NCCL's estimate counts. Empty before v2.28.3, whose estimate counts all of it."""
+    nvls_ratio: float | None
+    """NVLS and NVLS-tree all-reduce's bus-to-algorithm bandwidth ratio: 5/6 before v2.28.3 (with ``bwIntra``
+    and ``bwInter`` taken once, ``bwInter/2`` for NVLS-tree beyond two nodes); None from v2.28.3, which uses the
+    ring's ``nRanks/nsteps`` on twice the NVLS bandwidth (two operations pipelined, and twice ``bwInter`` for
+    NVLS-tree on two nodes)."""
 
 
 _V2_25 = TunerTables(
@@ -83,6 +92,8 @@ _V2_25 = TunerTables(
             "blackwell": (2 * 36.7, 2 * 36.7, 2 * 36.7),
         },
     },
+    nvls_efficiency={},
+    nvls_ratio=5.0 / 6.0,
 )
 """v2.25.1 (Blackwell's rows added, twice Hopper's) to v2.27.7: ``tuning.cc`` unchanged across these tags."""
 
@@ -92,15 +103,19 @@ def _changed(
     releases: tuple[str, ...],
     caps: dict[str, dict[str, Row]] | None = None,
     net_nvls_tree: Row | None = None,
+    nvls_efficiency: dict[str, float] | None = None,
 ) -> TunerTables:
     """``previous`` with the rows ``tuning.cc`` changed at ``releases``: per-channel caps by (table, arch), and the
-    network per-step latency of NVLS-tree."""
+    network per-step latency of NVLS-tree; and, where given, v2.28.3's NVLS estimate (``nvlsEfficiency``, the
+    ring's bus ratio)."""
     per_channel = {name: dict(rows) for name, rows in previous.per_channel_max_gbps.items()}
     for name, rows in (caps or {}).items():
         per_channel.setdefault(name, {}).update(rows)
     hw = {kind: dict(rows) for kind, rows in previous.hw_latency_us.items()}
     if net_nvls_tree is not None:
         hw["net"]["nvls-tree"] = net_nvls_tree
+    if nvls_efficiency is not None:
+        previous = dataclasses.replace(previous, nvls_efficiency=nvls_efficiency, nvls_ratio=None)
     return dataclasses.replace(previous, releases=releases, per_channel_max_gbps=per_channel, hw_latency_us=hw)
 
 
@@ -117,9 +132,11 @@ _V2_28_3 = _changed(
             "blackwell": (0.0, 96.0, 43.1),
         },
     },
+    nvls_efficiency={"hopper": 0.85, "blackwell": 0.74},
 )
 """v2.28.3: ``ncclTunerConstantsDefaults``; Blackwell's tree caps measured (no longer twice Hopper's), the
-NVLS-tree caps added (PAT's rows too, not modelled)."""
+NVLS-tree caps added (PAT's rows too, not modelled); the NVLS estimate rewritten (``nvlsEfficiency``, two
+operations pipelined, the ring's bus ratio)."""
 _V2_28_7 = _changed(_V2_28_3, ("2.28.7",), caps={"ring-LL128": {"blackwell": (2 * 36.7, 34.6, 2 * 36.7)}})
 """v2.28.7: Blackwell's ring LL128 cap on 2 nodes."""
 _V2_28_9 = _changed(
