@@ -1300,17 +1300,24 @@ class CommunicationConfig(_Section):
     runs on the cluster. ``algorithm: auto`` picks among these only; a named ``algorithm`` is run as named.
     A cloud's network stack may set it: GCP's GPUDirect-TCPXO profile for A3 Mega (``nccl-env-profile.sh``,
     plugin installer v1.0.0 - v1.0.11) exports ``NCCL_ALGO=Ring,Tree`` and ``NCCL_NVLS_ENABLE=0``.
-    Refused on CPU devices (gloo runs its ring)."""
+    Refused on CPU devices (gloo runs its ring), beside a named ``algorithm`` (one ``NCCL_ALGO``: never read) and
+    with ``protocol: none`` (no NCCL tuner)."""
     nccl_proto: list[NcclProto] | None = None
     """The protocols NCCL may pick (``NCCL_PROTO``, e.g. ``Simple``); None: LL, LL128 and Simple.
     ``protocol: auto`` picks among these only. GCP's TCPXO profile: ``Simple`` up to installer v1.0.8,
     ``Simple,LL128`` from v1.0.9 (GoogleCloudPlatform/container-engine-accelerators, gpudirect-tcpxo/README.md).
-    Refused on CPU devices (gloo has no NCCL protocol)."""
+    Refused on CPU devices (gloo has no NCCL protocol), beside a named ``protocol`` (one ``NCCL_PROTO``: never read)
+    and with ``protocol: none``."""
     nccl_buffsize: Size | None = None
     """NCCL's Simple-protocol buffer per connection (``NCCL_BUFFSIZE``); None: NCCL's 4 MiB. A tree forwards
     it in ``NCCL_STEPS`` = 8 steps, one whole step per hop (``src/enqueue.cc`` ``calcCollChunking``), so it
     sets how long a mid-size tree all-reduce takes to fill its pipeline. GCP's TCPXO profile and
-    aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``). Refused on CPU devices (gloo)."""
+    aws-ofi-nccl's p5 platform set 8 MiB (``NCCL_BUFFSIZE=8388608``). Refused on CPU devices (gloo) and with
+    ``protocol: none``. Kept where no collective runs Simple (``protocol: LL``/``LL128``, ``nccl_proto`` without
+    Simple): NCCL sizes only the Simple buffer from it (``src/init.cc`` ``computeBuffSizes``; LL and LL128 have
+    ``NCCL_LL_BUFFSIZE`` / ``NCCL_LL128_BUFFSIZE``), but its send/receive (pipeline stages, all-to-all) run Simple
+    whatever ``NCCL_PROTO`` says and move ``NCCL_BUFFSIZE / 8`` a step (``src/enqueue.cc`` ``addP2pToPlan``);
+    dpsim prices those without it."""
     nccl_nic_fusion: bool = True
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
@@ -1456,6 +1463,39 @@ class Scenario(_Section):
             raise ValueError(f"expected a non-empty name (or no name field: 'scenario'), got {inputs.brief(value)}")
         return value
 
+    def _nccl_env_read(self) -> None:
+        """Refuse an NCCL environment setting that a named algorithm or protocol shadows on GPUs.
+
+        dpsim's named ``algorithm`` / ``protocol`` is what ``NCCL_ALGO`` / ``NCCL_PROTO`` naming one does: NCCL's
+        tuner disables every other (algorithm, protocol) pair (``src/graph/tuning.cc`` ``ncclTopoTuneModel``,
+        ``algoEnable`` / ``protoEnable``), and NCCL reads one ``NCCL_ALGO`` and one ``NCCL_PROTO``. So
+        ``nccl_algo`` beside a named ``algorithm`` (``nccl_proto`` beside a named ``protocol``) is a second value of
+        the same variable, never read (:func:`dpsim.sim.collectives.candidates` narrows only ``auto``); and
+        ``protocol: none`` prices the links' α–β without NCCL, so none of the three is read. Kept:
+        ``nccl_buffsize`` without Simple collectives (NCCL's send/receive run Simple whatever ``NCCL_PROTO`` says,
+        one ``NCCL_BUFFSIZE / 8`` step at a time: ``src/enqueue.cc`` ``addP2pToPlan``)."""
+        c = self.communication
+        if self.cluster.gloo:  # refused by the CPU check, which names gloo
+            return
+        if c.protocol == "none":
+            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize"):
+                if getattr(c, name) is not None:
+                    raise _FieldError(
+                        f"communication.{name}",
+                        "is an NCCL setting: communication.protocol: none prices the links' alpha-beta without "
+                        "NCCL's algorithms, protocols or buffers, which it does not change; set protocol: auto "
+                        "or leave it out",
+                    )
+        for listed, named, env in (("nccl_algo", "algorithm", "NCCL_ALGO"), ("nccl_proto", "protocol", "NCCL_PROTO")):
+            names, chosen = getattr(c, listed), getattr(c, named)
+            if names is not None and chosen != "auto":
+                missing = "" if chosen in names else f", and {chosen} is not in it"
+                raise _FieldError(
+                    f"communication.{listed}",
+                    f"is {env}, the list {named}: auto picks from; communication.{named}: {chosen} runs as named "
+                    f"(as {env}={chosen} does), so it is never read{missing}: set {named}: auto or leave it out",
+                )
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         t, world = self.training, self.cluster.world_size
@@ -1485,6 +1525,7 @@ class Scenario(_Section):
                     f"expected one of the NCCL releases whose tuner tables dpsim carries ({', '.join(NCCL_VERSIONS)}), "
                     f"got {inputs.brief(self.communication.nccl_version)}",
                 )
+        self._nccl_env_read()
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:
             raise _FieldError(
                 "communication.nccl_pxn_disable",

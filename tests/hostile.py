@@ -2812,6 +2812,34 @@ def nccl_settings_without_nccl() -> Iterator[Case]:
                    {"s.yaml": SMALL.encode()}, expect_error=True, names="--case")  # fmt: skip
 
 
+def nccl_settings_shadowed() -> Iterator[Case]:
+    """NCCL's environment beside a setting that decides it on GPUs: ``communication.nccl_algo`` with a named
+    ``algorithm`` (dpsim runs it as ``NCCL_ALGO=<name>`` does; the list was never read, even one that leaves the
+    named algorithm out), ``nccl_proto`` with a named ``protocol`` (likewise ``NCCL_PROTO``), and any of the three
+    with ``protocol: none`` (the links' alpha-beta, no NCCL). Refused, naming the field; ``auto`` reads them, and
+    ``nccl_buffsize`` beside LL/LL128 is kept (NCCL's send/receive still run Simple from that buffer)."""
+    kind = "fields without effect: NCCL_ALGO/NCCL_PROTO beside a named algorithm/protocol"
+    algo, proto, buff = "communication.nccl_algo", "communication.nccl_proto", "communication.nccl_buffsize"
+    for named, listed in (("ring", "ring,tree"), ("tree", "ring"), ("ring", "ring"), ("nvls", "nvls"),
+                          ("hierarchical", "ring,tree"), ("direct", "tree")):  # fmt: skip
+        yield _set_case(kind, f"communication.algorithm={named}", f"{algo}={listed}", command="check", names=algo)
+    yield _set_case(kind, "communication.algorithm=tree", f"{algo}=[ring]", command="collective", names=algo)
+    for named, listed in (("Simple", "Simple,LL"), ("LL", "Simple"), ("LL128", "LL128")):
+        yield _set_case(kind, f"communication.protocol={named}", f"{proto}={listed}", command="run", names=proto)
+    for name, value in ((algo, "ring,tree"), (proto, "Simple"), (buff, "8MiB")):
+        yield _set_case(kind, "communication.protocol=none", f"{name}={value}", command="check", names=name)
+    sweep = ["sweep", "{tmp}/s.yaml", "--set", f"{algo}=ring,tree", "--vary", "communication.algorithm=auto,tree"]
+    yield Case(kind, sweep, {"s.yaml": SMALL.encode()}, expect_error=True, names=algo)
+    yield _file_case(kind, _with("communication: {algorithm: ring, nccl_algo: [tree]}"), command="check", names=algo)
+    # read: auto picks among them; the buffer beside LL/LL128 sizes NCCL's send/receive
+    yield _set_case(kind, f"{algo}=ring,tree", f"{proto}=Simple", command="run", expect_error=False, finite=True)
+    yield _set_case(kind, "communication.algorithm=tree", f"{proto}=Simple", command="run", expect_error=False,
+                    finite=True)  # fmt: skip
+    yield _set_case(kind, "communication.protocol=LL", f"{algo}=ring,tree", command="run", expect_error=False,
+                    finite=True)  # fmt: skip
+    yield _set_case(kind, "communication.protocol=LL", f"{buff}=8MiB", command="run", expect_error=False, finite=True)
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -2922,8 +2950,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     blank_names_and_composed_variability, joint_inconsistencies, ring_of_nodes, terminal_environment,
     files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
-    nccl_settings_without_nccl, misspelled_required_keys, top_level_fields, large_documents, plan_cost_guard,
-    runtime_variables,
+    nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
+    plan_cost_guard, runtime_variables,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

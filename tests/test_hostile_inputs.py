@@ -1137,3 +1137,33 @@ def test_validate_refuses_a_case_that_sets_one_path_twice(tmp_path: Path) -> Non
         "training.micro_batch more than once (one value a path in a case)"
     ), err
     assert not (tmp_path / "v").exists()
+
+
+def test_nccl_lists_beside_a_named_algorithm_or_protocol_are_refused_and_were_never_read(tmp_path: Path) -> None:
+    import dataclasses
+
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import fabric_of
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    fabric = fabric_of(load_scenario(tmp_path / "s.yaml"))
+    size = 64.0 * 2**20
+    cases: tuple[tuple[str, str, dict[str, Any]], ...] = (
+        ("tree", "auto", {"nccl_algo": ("ring",)}),
+        ("ring", "LL", {"nccl_proto": ("Simple",)}),
+        ("tree", "none", {"nccl_algo": ("ring",), "nccl_buffsize": 8.0 * 2**20}),
+    )
+    for algorithm, protocol, env in cases:
+        # the truth the refusal rests on: a named algorithm / protocol (or none) prices the same with or without it
+        bare = cf.collective("allreduce", algorithm, size, dataclasses.replace(fabric, protocol=protocol))
+        listed = cf.collective("allreduce", algorithm, size, dataclasses.replace(fabric, protocol=protocol, **env))
+        assert bare == listed
+        name = next(iter(env))
+        sets = [f"communication.algorithm={algorithm}", f"communication.protocol={protocol}"]
+        value = ",".join(env[name]) if isinstance(env[name], tuple) else "8MiB"
+        with pytest.raises(ScenarioError) as caught:  # accepted on the old main
+            load_scenario(tmp_path / "s.yaml", [*sets, f"communication.{name}={value}"])
+        assert caught.value.field == f"communication.{name}"
+    # auto reads them, and NCCL's send/receive take the Simple buffer whatever the collectives' protocol
+    load_scenario(tmp_path / "s.yaml", ["communication.nccl_algo=ring,tree", "communication.nccl_proto=Simple"])
+    load_scenario(tmp_path / "s.yaml", ["communication.protocol=LL", "communication.nccl_buffsize=8MiB"])

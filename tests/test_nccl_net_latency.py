@@ -176,7 +176,7 @@ def test_roce_tree_hop_is_nccls_simple_figure(engine: str) -> None:
 
     def time_on(preset: str) -> float:
         nic = {"preset": preset, "nics_per_node": 4}
-        scenario = machine_scenario(preset, 2, 1, "h100-sxm", "nvlink4", nic, "tree", communication=tree)
+        scenario = machine_scenario(preset, 2, 1, "h100-sxm", "nvlink4", nic, communication=tree)  # auto: tree
         (row,) = collective_rows(scenario, "allreduce", [2.0 * MiB], engine=engine)
         assert (row["algorithm"], row["protocol"]) == ("tree", "Simple")
         return float(row["time_s"])
