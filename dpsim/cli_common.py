@@ -431,6 +431,7 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
     print the same grid point twice).
     """
     from dpsim import inputs
+    from dpsim.scenario import overlapping_overrides
 
     grid: dict[str, list[Any]] = {}
     for item in items:
@@ -459,6 +460,8 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
             shown = inputs.brief(texts[repeated].strip())
             raise fail("--vary", f"{path} lists the value {shown} more than once (each grid point runs once)")
         grid[path] = values
+        if (overlap := overlapping_overrides(list(grid.items()))) is not None:  # rows would claim values not run
+            raise fail("--vary", overlap)
     return grid
 
 

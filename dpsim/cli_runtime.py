@@ -481,7 +481,7 @@ def validate(
     _require_runtime()
     _under_torchrun()  # its variables checked before anything is measured or written
     from dpsim.api import grid_points
-    from dpsim.scenario import parse_override
+    from dpsim.scenario import overlapping_overrides, parse_override
 
     engines = _name_list("--engine", engine, ("analytic", "sim"))
     calib_ranks = _int_list("--calibrate-ranks", calibrate_ranks, minimum=2, maximum=_local_ranks())
@@ -506,6 +506,8 @@ def validate(
         twice = next((path for path in paths if paths.count(path) > 1), None)
         if twice is not None:  # the last one won without a word
             raise fail("--case", f"{brief(text)} sets {twice} more than once (one value a path in a case)")
+        if (overlap := overlapping_overrides([(path, [value]) for path, value in items])) is not None:
+            raise fail("--case", f"{brief(text)}: {overlap}")  # the later one decided the field both set
         if items in cases:
             raise fail("--case", f"{brief(text)} is given more than once (each configuration runs once)")
         cases.append(items)

@@ -2135,6 +2135,49 @@ def _intra_preset(cluster: Mapping[str, Any]) -> str | None:
     return _raw_preset(cluster["intra_node"], catalog.LINKS)
 
 
+def overlapping_overrides(items: Sequence[tuple[str, Sequence[Any]]]) -> str | None:
+    """Why two of ``items`` (path, the values it takes; in the order :func:`apply_overrides` applies them) give one
+    field two values, or None. A path applied before one that holds it (``training.micro_batch`` before
+    ``training``) is replaced whole by it; a map or preset that already holds what a later path sets
+    (``training={micro_batch: 1}`` before ``training.micro_batch``) has that value overwritten. A path set inside a
+    value that does not hold it (``cluster.device=h100-sxm`` before ``cluster.device.matmul_efficiency``) is one
+    value a field, and passes."""
+    for i, (outer, values) in enumerate(items):
+        if (pair := replaced_path([path for path, _ in items[:i]], [outer])) is not None:
+            return f"{pair[0]} is set before {outer}, which replaces it whole: set {outer} first, or one of them"
+        for inner, _ in items[i + 1 :]:
+            rest = inner[len(outer) + 1 :].split(".")
+            if inner.startswith(outer + ".") and any(_holds(value, rest) for value in values):
+                return f"{outer} already gives {inner}, which is set too: one of them"
+    return None
+
+
+def replaced_path(earlier: Iterable[str], later: Iterable[str]) -> tuple[str, str] | None:
+    """The first (path of ``earlier``, path of ``later`` that holds it): applied after it, the later one replaces
+    it whole (:func:`apply_overrides` sets a path's whole value), so the earlier value is gone without a word."""
+    earlier = list(earlier)
+    for outer in later:
+        inner = next((path for path in earlier if path.startswith(outer + ".")), None)
+        if inner is not None:
+            return inner, outer
+    return None
+
+
+def _holds(value: Any, parts: Sequence[str]) -> bool:
+    """Whether ``value`` (as :func:`apply_overrides` reads it: a text where a map is expected is its preset) holds
+    the field at ``parts``."""
+    for part in parts:
+        if isinstance(value, str):
+            value = {"preset": value}
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isascii() and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False
+    return True
+
+
 def _index(part: str, path: str, items: list[Any]) -> int:
     """``part`` (the last element of ``path``) as an index into ``items``: ASCII digits (``int`` reads ``'١'`` as
     1), one of the items there are (past the end was "list index out of range", 10^20 "cannot fit 'int'")."""

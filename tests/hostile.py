@@ -2840,6 +2840,40 @@ def nccl_settings_shadowed() -> Iterator[Case]:
     yield _set_case(kind, "communication.protocol=LL", f"{buff}=8MiB", command="run", expect_error=False, finite=True)
 
 
+def overlapping_paths() -> Iterator[Case]:
+    """A sweep's ``--vary`` or a ``validate --case`` that sets a path and a path inside it, where one decides the
+    field both set: ``training.micro_batch=1,2`` before ``training={...}`` (the map replaced it at every grid
+    point: the rows said micro-batch 1 and 2 and ran the same), ``training={micro_batch: 2}`` before
+    ``training.micro_batch`` (the map's value overwritten), ``cluster.device.matmul_efficiency`` before
+    ``cluster.device`` (dropped: 0.5 and 0.6 printed the same step). Refused, naming the option; a path set inside a
+    value that does not hold it (a device preset, then its efficiency) runs."""
+    kind = "a --vary / --case path and a path inside it"
+    files = {"s.yaml": SMALL.encode()}
+    sweep = ["sweep", "{tmp}/s.yaml", "--out", "{tmp}/o.csv"]
+    for varies in (
+        ("training.micro_batch=1,2", "training={global_batch: 8, micro_batch: 2}"),
+        ("training={global_batch: 8, micro_batch: 2},{global_batch: 16, micro_batch: 2}", "training.micro_batch=1,2"),
+        ("cluster.device.matmul_efficiency=0.5,0.6", "cluster.device=a100-80gb,h100-sxm"),
+        ("cluster.device=a100-80gb,h100-sxm", "cluster.device.preset=v100"),
+        ("cluster.nodes=1,2", "cluster={nodes: 2, workers_per_node: 2, device: a100-80gb}"),
+    ):
+        argv = [*sweep, *(x for v in varies for x in ("--vary", v))]
+        yield Case(kind, argv, files, expect_error=True, names="--vary", outputs=("{tmp}/o.csv",))
+    for varies in (
+        ("cluster.device=a100-80gb,h100-sxm", "cluster.device.matmul_efficiency=0.5,0.6"),
+        ("training={global_batch: 16}", "training.micro_batch=1,2"),
+        ("cluster.device.matmul_efficiency=0.5,0.6", "cluster.nodes=1,2"),
+    ):
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", *(x for v in varies for x in ("--vary", v))], files, accept=True)
+    validate = ["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v"]
+    for text in ("training={global_batch: 8, micro_batch: 2};training.micro_batch=1",
+                 "training.micro_batch=1;training={global_batch: 8}",
+                 "cluster={nodes: 2, workers_per_node: 2, device: cpu};cluster.nodes=1"):  # fmt: skip
+        yield Case(kind, [*validate, "--case", text], files, expect_error=True, names="--case", outputs=("{tmp}/v",))
+    yield Case(kind, [*validate, "--vary", "training.micro_batch=1,2", "--vary", "training={global_batch: 8}"], files,
+               expect_error=True, names="--vary", outputs=("{tmp}/v",))  # fmt: skip
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -2951,7 +2985,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
-    plan_cost_guard, runtime_variables,
+    plan_cost_guard, runtime_variables, overlapping_paths,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

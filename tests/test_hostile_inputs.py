@@ -1167,3 +1167,30 @@ def test_nccl_lists_beside_a_named_algorithm_or_protocol_are_refused_and_were_ne
     # auto reads them, and NCCL's send/receive take the Simple buffer whatever the collectives' protocol
     load_scenario(tmp_path / "s.yaml", ["communication.nccl_algo=ring,tree", "communication.nccl_proto=Simple"])
     load_scenario(tmp_path / "s.yaml", ["communication.protocol=LL", "communication.nccl_buffsize=8MiB"])
+
+
+def test_a_varied_path_and_a_path_inside_it_are_refused_where_one_decides_the_other(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    sweep = ["sweep", str(tmp_path / "s.yaml"), "--format", "json"]
+    efficiency, device = "cluster.device.matmul_efficiency=0.5,0.6", "cluster.device=a100-80gb,h100-sxm"
+    # the device first, then its efficiency: four different steps (what the rows say they ran)
+    code, out, err = hostile.run_in_process([*sweep, "--vary", device, "--vary", efficiency])
+    assert code == 0, err
+    steps = [row["step_time_s"] for row in json.loads(out)]
+    assert len(set(steps)) == 4
+    # the efficiency first: the device replaced it at every point, and 0.5 and 0.6 gave one step (the old main)
+    code, out, err = hostile.run_in_process([*sweep, "--vary", efficiency, "--vary", device])
+    assert (code, out) == (2, "") and err.strip() == (
+        "error: <command line>: --vary: cluster.device.matmul_efficiency is set before cluster.device, which "
+        "replaces it whole: set cluster.device first, or one of them"
+    ), err
+    code, _, err = hostile.run_in_process([*sweep, "--vary", "training={global_batch: 8, micro_batch: 2}",
+                                           "--vary", "training.micro_batch=1,2"])  # fmt: skip
+    assert code == 2 and "--vary: training already gives training.micro_batch" in err, err
+    argv = ["validate", str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", "--out-dir",
+            str(tmp_path / "v"), "--case", "training.micro_batch=1;training={global_batch: 8}"]  # fmt: skip
+    code, out, err = hostile.run_in_process(argv)  # the old main dropped micro_batch=1 without a word
+    assert (code, out) == (2, "") and "--case: " in err and "set training first" in err, err
+    assert not (tmp_path / "v").exists()
