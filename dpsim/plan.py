@@ -348,9 +348,9 @@ def _valid(
 def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
     """Why no configuration survived: the rules no configuration meets, or the memory shortfall."""
     fits = candidates[~candidates["oom"]] if len(candidates) else candidates
-    if len(fits) and not np.isfinite(fits["time_to_train_s"].to_numpy()).any():
+    if len(fits) and request.node_mtbf_s is not None and not np.isfinite(fits["time_to_train_s"].to_numpy()).any():
         return (
-            f"with a node failing every {format_time(request.node_mtbf_s or 0.0)} (--node-mtbf) every "
+            f"with a node failing every {format_time(request.node_mtbf_s)} (--node-mtbf) every "
             "configuration fails more often than it finishes a step between checkpoints: it never trains"
         )
     if len(fits):
@@ -553,7 +553,6 @@ def _screen(
     from dpsim.compute import loss_peak_bytes, mfu_peak_flops
     from dpsim.sim import budget
 
-    dev = catalog.DEVICES[device]
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
     zero, rc, sp = g["zero_stage"].astype(np.int64), g["recompute_index"], g["sequence_parallel"].astype(bool)
     interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
@@ -563,6 +562,7 @@ def _screen(
 
     # model constants (as ModelConfig derives them)
     base = _base_scenario(request, device, gb, int(n[0]))
+    dev = base.cluster.device  # the catalog's "none" resolved as predict() reads it (a CPU's memory_efficiency)
     model = base.model
     psi_total = model.num_parameters
     f_sample = model.training_flops_per_sample
@@ -793,7 +793,7 @@ def _screen(
         k_opt=optimizer_bytes_per_param("adam", "bf16"),
         logit_bytes=loss_peak_bytes(model.loss_kernel, 2.0),
     )
-    capacity = dev.memory_bytes
+    capacity = dev.memory
 
     tokens_per_step = gb * s
     steps = np.ceil(request.tokens / tokens_per_step)

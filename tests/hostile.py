@@ -2874,6 +2874,21 @@ def overlapping_paths() -> Iterator[Case]:
                expect_error=True, names="--vary", outputs=("{tmp}/v",))  # fmt: skip
 
 
+def plan_devices_without_curves() -> Iterator[Case]:
+    """``plan --device v100`` and ``--device cpu``: the catalog writes their ``memory_efficiency`` as 0 ("none",
+    the scenario's default), and the plan's screen divided by it: a ``RuntimeWarning`` on stderr, every step inf,
+    then "no feasible configuration: with a node failing every 0 ns (--node-mtbf)", an option never given; beside
+    another device their rows fell silently to the bottom. Each plans now, as ``predict`` prices them."""
+    kind = "plan on a device whose catalog leaves a field out"
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0"]
+    for devices in (("v100",), ("cpu",), ("v100", "a100-80gb"), ("cpu", "v100")):
+        argv = [*plan, *(x for d in devices for x in ("--device", d))]
+        yield Case(kind, argv, accept=True)
+        yield Case(kind, [*argv, "--format", "json"], accept=True, strict_json=True)
+    yield Case(kind, [*plan, "--device", "v100", "--objective", "cost", "--price", "2"], accept=True)
+    yield Case(kind, [*plan, "--device", "v100", "--node-mtbf", "50000 h", "--checkpoint-write", "60 s"], accept=True)
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -2985,7 +3000,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     files_of_another_kind, stdin_everywhere, sweep_reruns, failures_faster_than_a_step, signals_mid_command,
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
-    plan_cost_guard, runtime_variables, overlapping_paths,
+    plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -42,6 +42,20 @@ def test_screen_equals_exact_engines(model: str) -> None:
         assert bool(row["oom"]) == mem.oom
 
 
+@pytest.mark.parametrize("device", ["v100", "cpu"])
+def test_screen_equals_exact_where_the_catalog_leaves_memory_efficiency_out(device: str) -> None:
+    # The catalog writes the V100's and the CPU's memory_efficiency as 0 ("none": the scenario's default, 0.83);
+    # the screen divided by it, so every step was inf (a RuntimeWarning, then "a node failing every 0 ns").
+    request = PlanRequest("gpt2-xl", 2e10, (device,), 64)
+    df = enumerate_configurations(request)
+    assert len(df) > 100 and np.isfinite(df["step_time_s"].to_numpy()).all()
+    rng = np.random.default_rng(2)
+    for i in rng.choice(len(df), 20, replace=False):
+        row = df.iloc[int(i)].to_dict()
+        exact = predict(scenario_for(request, row))
+        assert row["step_time_s"] == pytest.approx(exact.step_time_s, rel=1e-9)
+
+
 def test_known_feasible_and_oom_configurations() -> None:
     # Llama 2 7B on one node of 8 A100-80GB: plain DDP needs 16Ψ = 108 GB of model states per
     # device (ZeRO paper) → out of memory; ZeRO-3 needs 16Ψ/8 = 13.5 GB → fits with recomputation.
