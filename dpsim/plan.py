@@ -41,6 +41,7 @@ from dpsim.scenario import (
     MAX_INT,
     MAX_WORKERS_PER_NODE,
     MAX_WORLD,
+    NVLS_LINKS,
     DeepSpeedZero,
     Scenario,
     scenario_from_dict,
@@ -276,9 +277,14 @@ def scenario_for(request: PlanRequest, row: Mapping[str, Any]) -> Scenario:
 # --- the vectorised screen ------------------------------------------------------------------------
 
 
+def _devices(request: PlanRequest) -> list[str]:
+    """The catalog names of ``request.devices``, in order (``g["device_index"]`` indexes them)."""
+    return [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
+
+
 def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
     """Cartesian product of the search space, as flat arrays (one entry per configuration)."""
-    devices = [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
+    devices = _devices(request)
     axes: dict[str, Sequence[Any]] = {
         "device_index": range(len(devices)),
         "devices": device_counts(request.min_devices, request.max_devices, request.workers_per_node),
@@ -296,9 +302,10 @@ def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
 
 
 def _constraints(
-    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int
+    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int, devices: Sequence[str]
 ) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
-    """Each rule a configuration must meet, as (what it requires, mask of configurations meeting it)."""
+    """Each rule a configuration must meet, as (what it requires, mask of configurations meeting it);
+    ``devices``: the catalog names ``g["device_index"]`` indexes."""
     n, tp, pp, mb = g["devices"], g["tp"], g["pp"], g["micro_batch"]
     mp = tp * pp
     divides = n % mp == 0
@@ -312,6 +319,11 @@ def _constraints(
     # first point). It was _ALGORITHMS[0], 'auto', which the default request ('ring', 'hierarchical') lacks: a plan
     # whose only layouts have DP = 1 (--max-devices 1) found none
     kept = g["algorithm_index"][0] if g["algorithm_index"].size else 0
+    # Scenario._nvls_runs: where the gradients are all-reduced (ZeRO stage 0 here), the node's NVSwitch reduces and
+    # the whole node is one data-parallel group
+    nvls = [_ALGORITHMS.index(a) for a in ("nvls", "nvls-tree")]
+    nvls_node = np.array([DEFAULT_NETWORK.get(d, ("",))[0] in NVLS_LINKS for d in devices], dtype=bool)
+    nvls_node = nvls_node[g["device_index"]] if len(devices) else np.zeros(n.shape, dtype=bool)
     rules = [
         ("TP x PP must divide the device count", divides),
         (f"data-parallel ranks x micro-batch must divide the global batch ({global_batch})", batch_ok),
@@ -330,15 +342,24 @@ def _constraints(
         ),
         ("ZeRO needs data parallelism", ~((g["zero_stage"] > 0) & (dp == 1))),
         ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != kept) & (dp == 1))),
+        (
+            "NVLS needs an NVSwitch that reduces (H100 and later), 2+ devices a node and TP x PP = 1",
+            ~(
+                np.isin(g["algorithm_index"], nvls)
+                & (dp > 1)
+                & (g["zero_stage"] == 0)
+                & (~nvls_node | (group_per_node < 2) | (mp > 1))
+            ),
+        ),
     ]
     return rules, k
 
 
 def _valid(
-    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int
+    g: dict[str, np.ndarray], spec: catalog.ModelSpec, per_node: int, global_batch: int, devices: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mask of configurations the scenario validator would accept (and that make sense)."""
-    rules, k = _constraints(g, spec, per_node, global_batch)
+    rules, k = _constraints(g, spec, per_node, global_batch, devices)
     ok = np.ones(g["devices"].shape, dtype=bool)
     for _, mask in rules:
         ok &= mask
@@ -366,7 +387,7 @@ def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
     spec = catalog.MODELS[request.model.strip().lower()]
     gb = request.global_batch or default_global_batch(spec.name)
     g = _grid(request)
-    rules, _ = _constraints(g, spec, request.workers_per_node, gb)
+    rules, _ = _constraints(g, spec, request.workers_per_node, gb, _devices(request))
     never = [what for what, mask in rules if not mask.any()]
     if not never:  # every rule is met somewhere, never all at once: name the most restrictive
         never = [what for what, mask in sorted(rules, key=lambda r: int(r[1].sum()))[:2]]
@@ -386,10 +407,10 @@ def enumerate_configurations(
 
     spec = catalog.MODELS[request.model.strip().lower()]
     gb = request.global_batch or default_global_batch(spec.name)
-    devices = [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
+    devices = _devices(request)
     g = _grid(request)
     searched = int(g["devices"].size)
-    ok, k = _valid(g, spec, request.workers_per_node, gb)
+    ok, k = _valid(g, spec, request.workers_per_node, gb, devices)
     g = {name: arr[ok] for name, arr in g.items()}
     k = k[ok]
     g["accumulation"] = k

@@ -982,6 +982,13 @@ class ClusterConfig(_Section):
         return pcie_link(self.intra_node.preset)
 
     @property
+    def nvls_node(self) -> bool:
+        """Whether NCCL's NVLink-SHARP all-reduce can run in a node: an NVSwitch generation that reduces
+        (:data:`NVLS_LINKS`, on a switch) and 2+ GPUs a node (:attr:`dpsim.analytic.collectives.Fabric.nvls`)."""
+        preset = self.intra_node.preset or ""
+        return preset in NVLS_LINKS and self.workers_per_node > 1 and self.intra_topology == "switch"
+
+    @property
     def gloo(self) -> bool:
         """CPU devices: gloo reduces, not NCCL (its ring, α–β links; no NCCL algorithm, protocol or buffer)."""
         return self.device.preset == "cpu"
@@ -997,6 +1004,10 @@ class ClusterConfig(_Section):
 def pcie_link(preset: str | None) -> bool:
     """Whether a catalog link name is a PCIe generation (``pcie3``, ``pcie4``, ``pcie5``)."""
     return (preset or "").startswith("pcie")
+
+
+NVLS_LINKS = ("nvlink4", "nvlink5")
+"""Intra-node links of NVSwitch generations with in-network reduction (NVLink SHARP, H100 and later)."""
 
 
 def default_host_link(device: str | None, intra_node: str | None) -> str | None:
@@ -1496,6 +1507,30 @@ class Scenario(_Section):
                     f"(as {env}={chosen} does), so it is never read{missing}: set {named}: auto or leave it out",
                 )
 
+    def _nvls_runs(self) -> None:
+        """Refuse a named NVLS all-reduce where the data-parallel all-reduce cannot run it: it failed only once the
+        step was priced (``check`` said valid), blamed on ``<scenario>`` rather than the file. dpsim runs NVLS over a
+        whole node's GPUs (:func:`dpsim.analytic.step.dp_fabric` has none for a group with TP or PP), with the
+        Simple protocol only (NCCL's ``nvls.cc``). It is checked where the gradients are all-reduced
+        (:attr:`gradient_reduction_op`); without data parallelism no all-reduce runs, and ZeRO's reduce-scatter and
+        all-gather run their ring whatever the algorithm, so those pass as before."""
+        c, t = self.communication, self.training
+        if c.algorithm not in ("nvls", "nvls-tree") or self.data_parallel <= 1:
+            return
+        if self.gradient_reduction_op != "allreduce":
+            return
+        if not self.cluster.nvls_node or t.tensor_parallel * t.pipeline_parallel > 1:
+            raise _FieldError(
+                "communication.algorithm",
+                f"{c.algorithm} is NCCL's NVLink-SHARP all-reduce: needs an NVSwitch that reduces "
+                "(cluster.intra_node nvlink4/nvlink5, intra_topology: switch) and 2+ GPUs a node, and dpsim prices it "
+                "over every GPU of a node (tensor_parallel x pipeline_parallel 1); use auto, ring or tree",
+            )
+        if c.protocol in ("LL", "LL128"):
+            raise _FieldError("communication.protocol", f"{c.protocol}: {c.algorithm} runs the Simple protocol only")
+        if c.protocol == "auto" and c.nccl_proto is not None and "Simple" not in c.nccl_proto:
+            raise _FieldError("communication.nccl_proto", f"{c.algorithm} runs the Simple protocol only, not in it")
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         t, world = self.training, self.cluster.world_size
@@ -1526,6 +1561,7 @@ class Scenario(_Section):
                     f"got {inputs.brief(self.communication.nccl_version)}",
                 )
         self._nccl_env_read()
+        self._nvls_runs()
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:
             raise _FieldError(
                 "communication.nccl_pxn_disable",

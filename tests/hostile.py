@@ -2889,6 +2889,48 @@ def plan_devices_without_curves() -> Iterator[Case]:
     yield Case(kind, [*plan, "--device", "v100", "--node-mtbf", "50000 h", "--checkpoint-write", "60 s"], accept=True)
 
 
+_H100 = ("cluster.device=h100-sxm", "cluster.intra_node=nvlink4")
+"""SMALL on H100s joined by NVLink 4 (an NVSwitch that reduces: NVLS can run)."""
+
+
+def nvls_where_it_cannot_run() -> Iterator[Case]:
+    """``communication.algorithm: nvls`` / ``nvls-tree`` where the data-parallel all-reduce cannot run it (no
+    NVSwitch that reduces, one GPU a node, a DP group with TP or PP, the LL protocols): ``check`` said valid, and
+    ``run`` failed once the step was priced, blamed on ``<scenario>``; ``plan --algorithm nvls`` stopped on the same
+    error. Refused by the scenario check where the gradients are all-reduced, naming the field; a plan leaves such
+    layouts out. Without data parallelism, or with ZeRO's reduce-scatter (a ring whatever the algorithm), it runs."""
+    kind = "a named NVLS all-reduce where it cannot run"
+    alg = "communication.algorithm"
+    for sets in (("communication.algorithm=nvls",), ("communication.algorithm=nvls-tree",),
+                 (*_H100, "communication.algorithm=nvls", "cluster.workers_per_node=1", "training.global_batch=4"),
+                 (*_H100, "communication.algorithm=nvls-tree", "training.tensor_parallel=2", "training.global_batch=4"),
+                 (*_H100, "communication.algorithm=nvls", "training.pipeline_parallel=2", "training.global_batch=4"),
+                 (*_H100, "communication.algorithm=nvls", "cluster.intra_topology=hybrid-cube-mesh")):  # fmt: skip
+        yield _set_case(kind, *sets, command="check", names=alg)
+    yield _set_case(kind, "communication.algorithm=nvls", command="run", names=alg)
+    yield _set_case(kind, "communication.algorithm=nvls", command="collective", names=alg)
+    yield _set_case(kind, *_H100, "communication.algorithm=nvls", "communication.protocol=LL", command="check",
+                    names="communication.protocol")  # fmt: skip
+    yield _set_case(kind, *_H100, "communication.algorithm=nvls-tree", "communication.nccl_proto=LL,LL128",
+                    command="check", names="communication.nccl_proto")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "communication.algorithm=ring,nvls"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names=alg)  # fmt: skip
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0"]
+    yield Case(kind, [*plan, "--algorithm", "nvls", "--tp", "1", "--pp", "1", "--min-devices", "2", "--zero", "0"],
+               expect_error=True, names="NVLS")  # fmt: skip
+    yield Case(kind, [*plan, "--algorithm", "nvls"], accept=True)  # layouts without an all-reduce of the gradients
+    yield Case(kind, [*plan, "--algorithm", "ring,nvls", "--device", "h100-sxm"], accept=True)
+    yield Case(kind, [*plan, "--algorithm", "nvls-tree", "--device", "h100-sxm", "--min-devices", "16"], accept=True)
+    # where it runs: NVSwitch, the whole node in the group; or no data parallelism (no all-reduce)
+    yield _set_case(kind, *_H100, "communication.algorithm=nvls", command="run", expect_error=False, finite=True)
+    yield _set_case(kind, *_H100, "communication.algorithm=nvls-tree", "communication.protocol=Simple",
+                    command="run", expect_error=False, finite=True)  # fmt: skip
+    yield _set_case(kind, "communication.algorithm=nvls", "cluster.nodes=1", "cluster.workers_per_node=1",
+                    "training.global_batch=2", command="run", expect_error=False, finite=True)  # fmt: skip
+    yield _set_case(kind, "communication.algorithm=nvls", "training.zero_stage=3", command="run", expect_error=False,
+                    finite=True)  # fmt: skip
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -3001,6 +3043,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
+    nvls_where_it_cannot_run,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1194,3 +1194,28 @@ def test_a_varied_path_and_a_path_inside_it_are_refused_where_one_decides_the_ot
     code, out, err = hostile.run_in_process(argv)  # the old main dropped micro_batch=1 without a word
     assert (code, out) == (2, "") and "--case: " in err and "set training first" in err, err
     assert not (tmp_path / "v").exists()
+
+
+def test_a_named_nvls_is_refused_by_the_scenario_where_the_all_reduce_cannot_run_it(tmp_path: Path) -> None:
+    from dpsim.analytic.step import predict
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    h100 = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4"]
+    half = ["training.global_batch=4"]  # half the ranks
+    for sets in (
+        ["communication.algorithm=nvls"],
+        [*h100, *half, "communication.algorithm=nvls", "training.tensor_parallel=2"],
+        [*h100, *half, "communication.algorithm=nvls-tree", "cluster.workers_per_node=1"],
+    ):
+        with pytest.raises(ScenarioError) as caught:  # the old main loaded it; predict() then failed
+            load_scenario(tmp_path / "s.yaml", sets)
+        assert caught.value.field == "communication.algorithm"
+        assert str(caught.value).startswith("<command line>: communication.algorithm: ")
+    # where the whole node is the data-parallel group it runs, and the step moves off the ring's
+    nvls = predict(load_scenario(tmp_path / "s.yaml", [*h100, "communication.algorithm=nvls-tree"]))
+    ring = predict(load_scenario(tmp_path / "s.yaml", [*h100, "communication.algorithm=ring"]))
+    assert nvls.step_time_s != ring.step_time_s
+    # ZeRO-3 reduce-scatters (a ring whatever the algorithm), and without data parallelism nothing is reduced: as before
+    load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "training.zero_stage=3"])
+    load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "cluster.nodes=1", "cluster.workers_per_node=1",
+                                        "training.global_batch=2"])  # fmt: skip

@@ -133,8 +133,12 @@ def test_cpu_clock_marks_and_bucket_resolution() -> None:
 def test_nccl_settings_map_the_scenario_algorithm(scenario_file: Path) -> None:
     assert nccl_settings(load_scenario(scenario_file)) == {"NCCL_ALGO": "Ring"}
     assert nccl_settings(load_scenario(scenario_file, ["communication.algorithm=tree"])) == {"NCCL_ALGO": "Tree"}
-    pinned = load_scenario(scenario_file, ["communication.algorithm=nvls-tree", "communication.protocol=LL128"])
-    assert nccl_settings(pinned) == {"NCCL_ALGO": "NVLSTree", "NCCL_PROTO": "LL128"}
+    pinned = load_scenario(scenario_file, ["communication.algorithm=tree", "communication.protocol=LL128"])
+    assert nccl_settings(pinned) == {"NCCL_ALGO": "Tree", "NCCL_PROTO": "LL128"}
+    # NVLS runs Simple only, on nodes whose NVSwitch reduces (the scenario check refuses it elsewhere)
+    nvls = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "cluster.workers_per_node=2",
+            "training.micro_batch=1", "communication.algorithm=nvls-tree", "communication.protocol=Simple"]  # fmt: skip
+    assert nccl_settings(load_scenario(scenario_file, nvls)) == {"NCCL_ALGO": "NVLSTree", "NCCL_PROTO": "Simple"}
     assert nccl_settings(load_scenario(scenario_file, ["communication.algorithm=auto"])) == {}  # the tuner chooses
     with pytest.raises(ValueError, match="no NCCL equivalent"):
         nccl_settings(load_scenario(scenario_file, ["communication.algorithm=halving-doubling"]))

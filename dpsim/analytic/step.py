@@ -285,9 +285,6 @@ def ddp_bucket_copies(
 # --- fabric -----------------------------------------------------------------------------------
 
 
-NVLS_LINKS = ("nvlink4", "nvlink5")
-"""Intra-node links of NVSwitch generations with in-network reduction (NVLink SHARP, H100 and later)."""
-
 NCCL_ARCH = {
     "v100": "volta",
     "a100-40gb": "ampere",
@@ -339,7 +336,6 @@ def fabric_of(scenario: Scenario) -> Fabric:
     intra = Link(c.intra_node.latency, c.intra_node.achievable)
     inter = Link(c.inter_node.latency, c.inter_node.achievable * fused)
     topo = c.topology
-    preset = c.intra_node.preset or ""
     return Fabric(
         c.nodes,
         c.workers_per_node,
@@ -349,7 +345,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         topology=topo.kind,
         nodes_per_leaf=topo.nodes_per_leaf,
         oversubscription=topo.oversubscription,
-        nvls=preset in NVLS_LINKS and c.workers_per_node > 1 and c.intra_topology == "switch",
+        nvls=c.nvls_node,
         intra_hw="pci" if c.intra_pcie else "nvlink",
         protocol=protocol_of(scenario),
         arch=nccl_arch(scenario),
