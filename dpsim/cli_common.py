@@ -238,6 +238,36 @@ def refuse_unnameable(option: str, text: str, what: str = "") -> None:
             raise fail(option, f"{named}: file name too long for the file system ({why})") from None
 
 
+_MEASURING = ("--ranks", "--sizes", "--algorithms", "--rates", "--testbed", "--max-residual")
+"""``calibrate``'s options of measuring the links (all-reduces over ranks); ``--link-class`` also names the class
+fitted files measured."""
+_FROM_FILES = ("--from-nccl-tests", "--from-trace")
+
+_NEEDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], bool], str], ...]] = {
+    "calibrate": (
+        (("--gemm-sizes", "--dtype"), lambda given: "--compute" in given,
+         "only with --compute (the GEMM sweep it sets up)"),
+        ((*_MEASURING, "--link-class"), lambda given: "--compute" not in given,
+         "sets how the links are measured: --compute runs the GEMM sweep alone"),
+        ((*_MEASURING, "--reps", "--compute", "--device"), lambda given: not any(f in given for f in _FROM_FILES),
+         "sets what is measured: --from-nccl-tests / --from-trace fit files and measure nothing"),
+        (("--rates",), lambda given: given.get("--testbed") == "emulated",
+         "shapes the emulated testbed's links: only with --testbed emulated (local ranks talk over loopback)"),
+    ),
+    "validate": (
+        (("--calibrate-ranks", "--max-residual"), lambda given: "--profile" not in given,
+         "sets the calibration validate makes without --profile: with --profile none is made"),
+    ),
+    "plan": (
+        (("--currency",), lambda given: "--price" in given, "names the currency of --price: give --price"),
+        (("--checkpoint-write", "--restart"), lambda given: "--node-mtbf" in given,
+         "prices the time lost to node failures: only with --node-mtbf"),
+    ),
+}  # fmt: skip
+"""Per command: options that change nothing unless another is given too (the predicate on the options given,
+by their first name → value, holds), and what the option is for. Each was taken without a word."""
+
+
 def check_options(group: Any, args: Sequence[str]) -> None:
     """Refuse, before a command runs, what its parser would take silently (one line naming the option).
 
@@ -246,7 +276,9 @@ def check_options(group: Any, args: Sequence[str]) -> None:
       does not;
     - a single-valued option given twice with different values (``--format json --format csv``: the last
       one won unseen), or a flag and its negation (``--progress --no-progress``);
-    - a file option written as a folder (:func:`refuse_folder_name`: ``--out o.csv/``).
+    - a file option written as a folder (:func:`refuse_folder_name`: ``--out o.csv/``);
+    - an option that changes nothing without another (:data:`_NEEDS`: ``calibrate --dtype`` without ``--compute``,
+      ``plan --restart`` without ``--node-mtbf``).
     """
     if not args or args[0] not in getattr(group, "commands", {}):
         return
@@ -257,6 +289,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
             if name.startswith("-"):
                 options[name] = param
     seen: dict[str, tuple[str, str]] = {}
+    given: dict[str, str] = {}
+    """Every option given (by its first name) → its first value."""
     tokens = list(args[1:])
     i = 0
     while i < len(tokens):
@@ -291,6 +325,7 @@ def check_options(group: Any, args: Sequence[str]) -> None:
             raise fail(option, f"expected a whole number in ASCII digits (like 8), got {brief(value)}")
         if kind == "float" and not _NUMBER.fullmatch(value):
             raise fail(option, f"expected a number in ASCII digits (like 2.5 or 1e-3), got {brief(value)}")
+        given.setdefault(option, value)
         if getattr(param, "multiple", False):
             continue
         if option in seen and seen[option][1] != value:
@@ -300,6 +335,10 @@ def check_options(group: Any, args: Sequence[str]) -> None:
             shown = f"{first} {brief(seen[option][1])}, then {name} {brief(value)}"
             raise fail(option, f"given twice ({shown}): give it once")
         seen[option] = (name, value)
+    for options_, needed, why in _NEEDS.get(args[0], ()):
+        for option in (o for o in options_ if o in given):
+            if not needed(given):
+                raise fail(option, why)
 
 
 def check_choice(option: str, value: str, choices: Sequence[str]) -> str:

@@ -411,7 +411,7 @@ def plans() -> Iterator[Case]:
         ("--price", "1e308"),
         ("--node-mtbf", "0 h"),
         ("--global-batch", "0"),
-        ("--currency", "\x1b[31mEUR"),
+        ("--price", "2", "--currency", "\x1b[31mEUR"),
         ("--zero", "7"),
         ("--recompute", "sometimes"),
         ("--algorithm", "magic"),
@@ -840,8 +840,9 @@ def runtime_options() -> Iterator[Case]:
     for extra in (
         ("--ranks", "0"), ("--ranks", "100000"), ("--ranks", "9" * 30), ("--ranks", "2,x"), ("--sizes", "0B"),
         ("--sizes", "-1B"), ("--sizes", "1EB"), ("--sizes", "nan B"), ("--reps", "1000000000000"), ("--reps", "0"),
-        ("--max-residual", "nan"), ("--max-residual", "-1"), ("--max-residual", "inf"), ("--rates", "0 Mbit/s"),
-        ("--rates", "inf Gbit/s"), ("--testbed", "moon"), ("--link-class", "x"), ("--algorithms", "magic"),
+        ("--max-residual", "nan"), ("--max-residual", "-1"), ("--max-residual", "inf"),
+        ("--testbed", "emulated", "--rates", "0 Mbit/s"), ("--testbed", "emulated", "--rates", "inf Gbit/s"),
+        ("--testbed", "moon"), ("--link-class", "x"), ("--algorithms", "magic"),
         ("--algorithms", ","), ("--compute", "--gemm-sizes", "1000000,2000000"), ("--compute", "--gemm-sizes", "0,1"),
         ("--compute", "--gemm-sizes", "256"), ("--compute", "--dtype", "fp8"), ("--device", "tpu"),
         ("--device", "cuda"), ("--out", "{tmp}/p.txt"),
@@ -1622,11 +1623,12 @@ def empty_and_repeated_options() -> Iterator[Case]:
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--ranks", "2,3,"], "--ranks"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--sizes", "8KiB,8192B"], "--sizes"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--algorithms", "ring,ring"], "--algorithms"),
-        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--rates", "1 Gbit/s,1 Gbit/s"], "--rates"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--testbed", "emulated", "--rates",
+          "1 Gbit/s,1 Gbit/s"], "--rates"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--link-class", "inter,inter"], "--link-class"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--compute", "--gemm-sizes", "256,256"],
          "--gemm-sizes"),
-        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--dtype", ""], "--dtype"),
+        (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--compute", "--dtype", ""], "--dtype"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--nccl-algo", "ring"], "--nccl-algo"),
         (["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--base", "{tmp}/s.yaml"], "--base"),
         (["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v",
@@ -2931,6 +2933,43 @@ def nvls_where_it_cannot_run() -> Iterator[Case]:
                     finite=True)  # fmt: skip
 
 
+def options_needing_another() -> Iterator[Case]:
+    """An option that changes nothing unless another is given: ``calibrate --dtype fp16`` / ``--gemm-sizes``
+    without ``--compute`` (the links were measured, the dtype never used), ``--rates`` on the local testbed,
+    measuring options beside ``--compute`` or ``--from-nccl-tests`` / ``--from-trace``, ``validate
+    --max-residual`` / ``--calibrate-ranks`` beside ``--profile``, ``plan --currency`` without ``--price`` and
+    ``--restart`` / ``--checkpoint-write`` without ``--node-mtbf`` (the same plan to the byte). Each ran without a
+    word; refused now, naming the option, before anything is measured or written."""
+    kind = "options that change nothing without another"
+    files = {"s.yaml": SMALL.encode()}
+    out = ("{tmp}/p.yaml",)
+    calibrate = ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml"]
+    for extra, names in (
+        (("--dtype", "fp16"), "--dtype"), (("--gemm-sizes", "256,512"), "--gemm-sizes"),
+        (("--compute", "--ranks", "2,3"), "--ranks"), (("--compute", "--testbed", "local"), "--testbed"),
+        (("--compute", "--max-residual", "0.1"), "--max-residual"), (("--rates", "1 Gbit/s"), "--rates"),
+        (("--testbed", "local", "--rates", "1 Gbit/s"), "--rates"),
+    ):  # fmt: skip
+        yield Case(kind, [*calibrate, *extra], files, expect_error=True, names=names, outputs=out)
+    files_in = ["calibrate", "--out", "{tmp}/p.yaml", "--from-nccl-tests", str(NCCL_TESTS)]
+    for extra, names in ((("--sizes", "8KiB,1MiB"), "--sizes"), (("--compute",), "--compute"),
+                         (("--device", "cpu"), "--device"), (("--reps", "3"), "--reps")):  # fmt: skip
+        yield Case(kind, [*files_in, *extra], files, expect_error=True, names=names, outputs=out)
+    yield Case(kind, [*files_in, "--link-class", "intra"], files, accept=True)  # the class the file measured
+    validate = ["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--case", "training.micro_batch=1",
+                "--out-dir", "{tmp}/v", "--profile", "{tmp}/s.yaml"]  # fmt: skip
+    for extra, names in ((("--max-residual", "0.1"), "--max-residual"), (("--calibrate-ranks", "2,3"),
+                                                                          "--calibrate-ranks")):  # fmt: skip
+        yield Case(kind, [*validate, *extra], files, expect_error=True, names=names, outputs=("{tmp}/v",))
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "64", "--no-progress", "--simulate", "0",
+            "--out", "{tmp}/plan.csv"]  # fmt: skip
+    for extra, names in ((("--currency", "EUR"), "--currency"), (("--restart", "1 h"), "--restart"),
+                         (("--checkpoint-write", "60 s"), "--checkpoint-write")):  # fmt: skip
+        yield Case(kind, [*plan, *extra], expect_error=True, names=names, outputs=("{tmp}/plan.csv",))
+    yield Case(kind, [*plan, "--price", "2", "--currency", "EUR"], accept=True)
+    yield Case(kind, [*plan, "--node-mtbf", "50000 h", "--restart", "1 h", "--checkpoint-write", "60 s"], accept=True)
+
+
 def misspelled_required_keys() -> Iterator[Case]:
     """A required key misspelled (``global_bach``, ``modle``) or supplied through a YAML 1.1 merge key: the error
     said the right name was missing ("training.global_batch: required field is missing") and never named the key
@@ -3043,7 +3082,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
-    nvls_where_it_cannot_run,
+    nvls_where_it_cannot_run, options_needing_another,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

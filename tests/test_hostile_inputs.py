@@ -1219,3 +1219,25 @@ def test_a_named_nvls_is_refused_by_the_scenario_where_the_all_reduce_cannot_run
     load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "training.zero_stage=3"])
     load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "cluster.nodes=1", "cluster.workers_per_node=1",
                                         "training.global_batch=2"])  # fmt: skip
+
+
+def test_options_that_change_nothing_without_another_are_refused(tmp_path: Path) -> None:
+    from dpsim.plan import PlanRequest, enumerate_configurations
+
+    # the truth: without a node MTBF the restart and checkpoint times are read nowhere (the same plan)
+    bare = enumerate_configurations(PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 8))
+    restart = enumerate_configurations(PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 8, restart_s=3600.0,
+                                                   checkpoint_s=60.0))  # fmt: skip
+    assert bare["time_to_train_s"].tolist() == restart["time_to_train_s"].tolist()
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate",
+            "0", "--out", str(tmp_path / "plan.csv")]  # fmt: skip
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for argv, expected in (
+        ([*plan, "--restart", "1 h"], "--restart: prices the time lost to node failures: only with --node-mtbf"),
+        ([*plan, "--currency", "EUR"], "--currency: names the currency of --price: give --price"),
+        (["calibrate", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "p.yaml"), "--dtype", "fp16"],
+         "--dtype: only with --compute (the GEMM sweep it sets up)"),
+    ):  # fmt: skip
+        code, out, err = hostile.run_in_process(argv)  # the old main planned (or measured the links) without a word
+        assert (code, out, err.strip()) == (2, "", f"error: <command line>: {expected}"), err
+    assert not (tmp_path / "plan.csv").exists() and not (tmp_path / "p.yaml").exists()
