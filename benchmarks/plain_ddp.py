@@ -145,7 +145,9 @@ def worker(argv: Sequence[str] | None = None) -> None:
     foreign = sorted(m for m in sys.modules if m.split(".")[0] in ("dpsim", "runtime"))
     out = {"rank": rank, "world_size": dist.get_world_size(), "torch_version": str(torch.__version__),
            "foreign_modules": foreign, "steps": steps}  # fmt: skip
-    (args.run_dir / f"rank{rank}.json").write_text(json.dumps(out), encoding="utf-8")
+    partial = args.run_dir / f"rank{rank}.json.partial"
+    partial.write_text(json.dumps(out), encoding="utf-8")
+    partial.replace(args.run_dir / f"rank{rank}.json")  # whole: the launcher takes its existence as "measured"
     del model, optimizer  # the DDP before the group (see runtime.torchrun.destroy_group)
     dist.destroy_process_group()
 
@@ -195,7 +197,9 @@ def run_workers(cluster: Any, world: int, per_node: int, run_dir: Path, script: 
     """Run ``script --worker --run-dir DIR ...`` as ``world`` ranks of ``cluster``; each rank's ``rank<r>.json``.
 
     The environment is torchrun's (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``, ...)
-    with ``OMP_NUM_THREADS=1``; rank r runs in node ``r // per_node``'s namespace.
+    with ``OMP_NUM_THREADS=1``; rank r runs in node ``r // per_node``'s namespace. A rank that fails after writing
+    its results (in the process group's teardown: gloo's ``terminate called without an active exception`` was seen
+    under load) does not void the measurement: it is warned about on stderr and kept as the rank's ``teardown``.
     """
     import contextlib
     import subprocess
@@ -208,6 +212,7 @@ def run_workers(cluster: Any, world: int, per_node: int, run_dir: Path, script: 
     cluster.grant(run_dir)
     command = [sys.executable, str(script.resolve()), "--worker", "--run-dir", str(run_dir), *worker_argv]
     procs: list[subprocess.Popen[bytes]] = []
+    teardown: dict[int, str] = {}  # ranks that failed in the process group's teardown, after their results
     with reserve_port() as port, contextlib.ExitStack() as logs:
         try:
             for rank in range(world):
@@ -218,26 +223,52 @@ def run_workers(cluster: Any, world: int, per_node: int, run_dir: Path, script: 
                 procs.append(subprocess.Popen([*cluster.prefix(rank), *command], env=env, stdout=log,
                                               stderr=subprocess.STDOUT))  # fmt: skip
             deadline = time.monotonic() + timeout_s
+            measured = None  # when every rank had written its results (what follows is the group's teardown)
             while any(p.poll() is None for p in procs):
+                if measured is None and all(_wrote_results(run_dir, r) for r in range(world)):
+                    measured = time.monotonic()
                 failed = [r for r, p in enumerate(procs) if p.returncode not in (None, 0)]
+                failed = [r for r in failed if not _wrote_results(run_dir, r)]
+                late = measured is not None and time.monotonic() > measured + TEARDOWN_GRACE_S
                 if failed or time.monotonic() > deadline:
                     rank = failed[0] if failed else next(r for r, p in enumerate(procs) if p.poll() is None)
-                    tail = (run_dir / f"rank{rank}.log").read_text(errors="replace").strip().splitlines()[-3:]
                     why = f"exited with {procs[rank].returncode}" if failed else f"still running after {timeout_s:g} s"
-                    raise RuntimeError(f"{script.name}: rank {rank} {why}: {' | '.join(tail)}")
+                    raise RuntimeError(f"{script.name}: rank {rank} {why}: {_log_tail(run_dir, rank)}")
+                if late:
+                    break  # results are complete; a rank stuck in teardown is killed below and reported
                 time.sleep(0.05)
-            bad = [r for r, p in enumerate(procs) if p.returncode != 0]
-            if bad:
-                tail = (run_dir / f"rank{bad[0]}.log").read_text(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(
-                    f"{script.name}: rank {bad[0]} exited with {procs[bad[0]].returncode}: {' | '.join(tail)}"
-                )
+            for rank, p in enumerate(procs):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                if p.returncode != 0 and not _wrote_results(run_dir, rank):
+                    tail = _log_tail(run_dir, rank)
+                    raise RuntimeError(f"{script.name}: rank {rank} exited with {p.returncode}: {tail}")
+                if p.returncode != 0:
+                    teardown[rank] = f"exited with {p.returncode} after writing its results: {_log_tail(run_dir, rank)}"
+                    print(f"{script.name}: warning: rank {rank} {teardown[rank]}", file=sys.stderr)
         finally:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
                 p.wait()
-    return [json.loads((run_dir / f"rank{r}.json").read_text(encoding="utf-8")) for r in range(world)]
+    ranks = [json.loads((run_dir / f"rank{r}.json").read_text(encoding="utf-8")) for r in range(world)]
+    for rank, why in teardown.items():
+        ranks[rank]["teardown"] = why
+    return ranks
+
+
+TEARDOWN_GRACE_S = 30.0
+"""How long the launcher waits for the ranks to leave once all have written their results."""
+
+
+def _wrote_results(run_dir: Path, rank: int) -> bool:
+    """Rank ``rank`` wrote ``rank<r>.json`` (it does so before ``destroy_process_group``, atomically)."""
+    return (run_dir / f"rank{rank}.json").exists()
+
+
+def _log_tail(run_dir: Path, rank: int) -> str:
+    return " | ".join((run_dir / f"rank{rank}.log").read_text(errors="replace").strip().splitlines()[-3:])
 
 
 BASE = """\

@@ -49,7 +49,7 @@ from dpsim.cli_common import (
     refuse_unnameable,
     vary_points,
 )
-from dpsim.errors import ScenarioError, safe_text
+from dpsim.errors import ScenarioError, interrupt_within, safe_text
 from dpsim.units import format_binary_size
 
 # typer >= 0.26 vendors click as typer._click; older versions depend on click itself
@@ -487,6 +487,12 @@ def _dispatch(args: list[str]) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:
+        stop = interrupt_within(exc)
+        if not isinstance(stop, Stopped):
+            raise
+        typer.echo(f"error: stopped by {stop.name}", err=True)  # a library wrapped the signal's Stopped
+        raise stop from None
     sys.exit(code if isinstance(code, int) else 0)
 
 

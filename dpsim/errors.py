@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MAX_MESSAGE_CHARS", "ScenarioError", "safe_text"]
+__all__ = ["MAX_MESSAGE_CHARS", "ScenarioError", "interrupt_within", "safe_text"]
 
 MAX_MESSAGE_CHARS = 400
 """Longest error line printed (an error never echoes unbounded input)."""
@@ -46,3 +46,21 @@ class ScenarioError(ValueError):
 
     def with_source(self, source: str) -> ScenarioError:
         return ScenarioError(self.field, self.message, source)
+
+
+def interrupt_within(exc: BaseException) -> BaseException | None:
+    """The ``SystemExit`` / ``KeyboardInterrupt`` that ``exc`` wraps, if any (else ``None``).
+
+    A signal turned into :class:`dpsim.cli_common.Stopped` can arrive while a library runs a Python callback, and
+    some libraries re-raise what the callback raised as their own error: pydantic-core reports it as a
+    ``PydanticSerializationError`` ("Error calling function ...") with the original as its ``__cause__``. Found
+    here, the interruption ends the command as the signal asked, instead of being reported as a failed point.
+    """
+    seen: set[int] = set()
+    inner = exc.__cause__ or exc.__context__
+    while inner is not None and id(inner) not in seen:
+        if not isinstance(inner, Exception):
+            return inner
+        seen.add(id(inner))
+        inner = inner.__cause__ or inner.__context__
+    return None

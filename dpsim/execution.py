@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from dpsim.errors import ScenarioError
+from dpsim.errors import ScenarioError, interrupt_within
 from dpsim.inputs import safe_text
 from dpsim.outputs import replaced
 
@@ -94,6 +94,9 @@ def _run_batch(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         try:
             out.append(fn(item))
         except Exception as exc:  # reported to the client with the item's coordinates, never lost
+            stop = interrupt_within(exc)
+            if stop is not None:  # a signal (or Ctrl-C) that a library wrapped: it ends the run, not the item
+                raise stop from None
             out.append(TaskError.of(exc))
     return out
 

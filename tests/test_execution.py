@@ -333,3 +333,43 @@ def test_external_scheduler_and_two_workers(tmp_path: Path, capsys: pytest.Captu
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def _serialised_with(callback: Any) -> None:
+    """Dump a pydantic model whose field serialiser is ``callback`` (as ``Scenario``'s rates are dumped)."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, PlainSerializer
+
+    class Model(BaseModel):
+        rate: Annotated[float, PlainSerializer(callback, return_type=str)]
+
+    Model(rate=1.0).model_dump()
+
+
+def test_a_signal_a_library_wrapped_ends_the_sweep_not_the_point() -> None:
+    """SIGHUP arriving inside pydantic-core's serialiser callback came back as a PydanticSerializationError, which
+    the sweep reported as a failed point ("Error calling function `<lambda>`: Stopped: 129", exit 2); the
+    signal's Stopped now ends the run, and an ordinary error in the same place is still the point's failure."""
+    from dpsim.cli_common import Stopped
+    from dpsim.errors import interrupt_within
+
+    def hup(value: float) -> str:
+        raise Stopped(signal.SIGHUP)
+
+    def wrong(value: float) -> str:
+        raise ValueError("not a rate")
+
+    with pytest.raises(Stopped) as stopped:
+        execution._run_batch(lambda item: _serialised_with(hup), [0, 1])
+    assert stopped.value.code == 128 + signal.SIGHUP and stopped.value.name == "SIGHUP"
+    (failure,) = execution._run_batch(lambda item: _serialised_with(wrong), [0])
+    assert isinstance(failure, TaskError) and failure.kind == "PydanticSerializationError"
+    try:
+        _serialised_with(wrong)
+    except Exception as exc:
+        assert interrupt_within(exc) is None
+    try:
+        _serialised_with(hup)
+    except Exception as exc:
+        assert isinstance(interrupt_within(exc), Stopped)
