@@ -197,6 +197,7 @@ __all__ = [
     "pxn_exit",
     "ring_orders",
     "ring_tuner",
+    "step_latency_us",
     "tree_chunking",
     "tree_estimate_Bps",
     "tree_tuner",
@@ -238,10 +239,11 @@ NVLS_EFFICIENCY = NVLS_EFFICIENCY_BY_ARCH["hopper"]
 """Hopper's ``nvlsEfficiency``: the share of NVLink 4 bandwidth NVLS reaches on H100-class NVSwitch."""
 
 
-def nvls_efficiency(arch: str) -> float:
-    """``nvlsEfficiency`` of a GPU generation (:data:`NVLS_EFFICIENCY_BY_ARCH`); Hopper's where it has none (an
-    unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper or later)."""
-    return NVLS_EFFICIENCY_BY_ARCH.get(arch, NVLS_EFFICIENCY)
+def nvls_efficiency(arch: str, version: str = DEFAULT_NCCL_VERSION) -> float:
+    """``nvlsEfficiency`` of a GPU generation in NCCL ``version`` (v2.28.3 on; :data:`NVLS_EFFICIENCY_BY_ARCH` is the
+    default release's); Hopper's where it has none (an unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper
+    or later). The releases before v2.28.3 have none: their estimate has no such factor (:func:`nvls_shares`)."""
+    return tuner_tables(version).nvls_efficiency.get(arch, NVLS_EFFICIENCY)
 
 
 def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
@@ -258,7 +260,7 @@ def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
     """
     ratio = tuner_tables(layout.nccl_version).nvls_ratio
     if ratio is None:
-        return nvls_efficiency(layout.arch), 1.0
+        return nvls_efficiency(layout.arch, layout.nccl_version), 1.0
     n = layout.world
     inter = ratio * (n - 1) / n
     return inter * heads / (heads - 1) if heads > 1 else inter, inter
@@ -392,15 +394,16 @@ def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
     return BANDWIDTH_FRACTION[(algorithm, protocol)]
 
 
-def _lat_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> float:
-    """``hwLatencies`` of NCCL ``layout.nccl_version`` (µs)."""
+def step_latency_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> float:
+    """``hwLatencies`` of NCCL ``layout.nccl_version``: one step of ``algorithm`` with ``protocol`` on hardware class
+    ``hw`` (``nvlink``, ``pci``, ``net``), µs."""
     return tuner_tables(layout.nccl_version).hw_latency_us[hw][algorithm][PROTOCOLS.index(protocol)]
 
 
 def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
     """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``)."""
-    intra = _lat_us(layout.intra_hw, algorithm, protocol, layout)
-    inter = _lat_us("net", "tree" if layout.per_node == 1 else algorithm, protocol, layout)
+    intra = step_latency_us(layout.intra_hw, algorithm, protocol, layout)
+    inter = step_latency_us("net", "tree" if layout.per_node == 1 else algorithm, protocol, layout)
     if layout.nodes > 1 and algorithm == "ring":
         intra = max(intra, NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
     return intra * 1e-6, inter * 1e-6
@@ -1017,7 +1020,7 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
     step = 0.0
     if protocol != "none":
         hw = "net" if layout.nodes > 1 else layout.intra_hw
-        step = _lat_us(hw, "tree" if protocol == "Simple" else "ring", protocol, layout) * 1e-6
+        step = step_latency_us(hw, "tree" if protocol == "Simple" else "ring", protocol, layout) * 1e-6
         latency = n * step
     chan = np.repeat(np.arange(k), n - 1)
     legs = _pxn_legs(layout, rows[:, :-1].ravel(), rows[:, 1:].ravel(), chan, nic_slots(layout, k)[chan], k)

@@ -159,9 +159,12 @@ DEFAULT_NCCL_VERSION = "2.30.7"
 """The release dpsim models where a scenario names none (the newest whose source it was checked against)."""
 
 
+_BY_RELEASE: dict[str, TunerTables] = {release: tables for tables in _TABLES for release in tables.releases}
+
+
 def tuner_tables(version: str = DEFAULT_NCCL_VERSION) -> TunerTables:
     """The tuner constants of NCCL ``version`` (one of :data:`NCCL_VERSIONS`)."""
-    for tables in _TABLES:
-        if version in tables.releases:
-            return tables
-    raise ValueError(f"NCCL {version!r} has no tuner tables here; one of {', '.join(NCCL_VERSIONS)}")
+    try:
+        return _BY_RELEASE[version]
+    except KeyError:
+        raise ValueError(f"NCCL {version!r} has no tuner tables here; one of {', '.join(NCCL_VERSIONS)}") from None

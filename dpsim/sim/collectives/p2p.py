@@ -68,8 +68,8 @@ from dpsim.sim.collectives.nccl import (
     base_latency_s,
     nccl_broadcast,
     nics_per_gpu,
+    step_latency_us,
 )
-from dpsim.sim.collectives.nccl_tuner import tuner_tables
 
 __all__ = [
     "P2P",
@@ -117,10 +117,8 @@ def pxn_relay(layout: Layout, local: np.ndarray) -> np.ndarray:
 
 def _step_s(layout: Layout, protocol: str) -> tuple[float, float]:
     """(NCCL's ring step latency on the phase's slowest class, its network step or 0) in seconds."""
-    index = PROTOCOLS.index(protocol)
-    hw = tuner_tables(layout.nccl_version).hw_latency_us
-    net = hw["net"]["ring"][index] * 1e-6 if layout.nodes > 1 else 0.0
-    intra = hw[layout.intra_hw]["ring"][index] * 1e-6
+    net = step_latency_us("net", "ring", protocol, layout) * 1e-6 if layout.nodes > 1 else 0.0
+    intra = step_latency_us(layout.intra_hw, "ring", protocol, layout) * 1e-6
     return max(intra, net), net
 
 
