@@ -367,8 +367,13 @@ def _priced(
     cluster = cluster_of(fabric)
     out = []
     layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
-    for schedule in collectives.candidates(op, algorithm, layout, protocol):
+    built = collectives.candidates(op, algorithm, layout, protocol)
+    estimated = collectives.estimates(op, algorithm, layout, protocol) or (None,) * len(built)
+    for schedule, estimate in zip(built, estimated, strict=True):
         cost = phase_cost(schedule if groups is None else groups.tile(schedule), cluster)
+        if estimate is not None:  # NCCL's tuner picks by its own release's estimate (Layout.estimate)
+            guess = phase_cost(estimate if groups is None else groups.tile(estimate), cluster)
+            cost = dataclasses.replace(cost, estimate=guess)
         out.append((schedule.name, schedule.protocol, cost))
     return tuple(out)
 

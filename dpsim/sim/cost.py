@@ -184,6 +184,9 @@ class LinearCost:
     (:attr:`~dpsim.sim.collectives.base.Phase.estimated`), which :meth:`tuned` takes off; 0: all of it counts."""
     unestimated_latency: float = 0.0
     """The same share of :attr:`latency_s`."""
+    estimate: LinearCost | None = None
+    """NCCL's estimate of the same schedule where it is not this cost (a release whose tuner constants are not the
+    default's: :attr:`~dpsim.sim.collectives.base.Layout.estimate`), which :meth:`tuned` reads; None: this one."""
 
     def __call__(self, size: float) -> float:
         if size <= 0:
@@ -205,6 +208,8 @@ class LinearCost:
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
+        if self.estimate is not None:
+            return self.estimate.tuned(size)
         if size <= 0:
             return 0.0
         latency = self.latency_s * (1.0 - self.unestimated_latency)

@@ -15,6 +15,7 @@ and :meth:`CollectiveEngine.choice` says which. Variants:
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -61,15 +62,17 @@ class CollectiveEngine(ABC):
         if key not in self._candidates:
             if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
-            layout = self.cluster.layout()
-            if groups is None:
-                built = collectives.candidates(op, self.algorithm, layout, self.protocol)
-            else:
-                built = tuple(
-                    groups.tile(s)
-                    for s in collectives.candidates(op, self.algorithm, groups.layout(layout), self.protocol)
-                )
-            self._candidates[key] = tuple((s, phase_cost(s, cluster)) for s in built)
+            layout = self.cluster.layout() if groups is None else groups.layout(self.cluster.layout())
+            built = collectives.candidates(op, self.algorithm, layout, self.protocol)
+            estimated = collectives.estimates(op, self.algorithm, layout, self.protocol)
+            if groups is not None:
+                built = tuple(groups.tile(s) for s in built)
+                estimated = tuple(groups.tile(s) for s in estimated) if estimated is not None else None
+            costs = [phase_cost(s, cluster) for s in built]
+            if estimated is not None:  # NCCL's tuner picks by its own release's estimate (Layout.estimate)
+                pairs = zip(costs, estimated, strict=True)
+                costs = [dataclasses.replace(c, estimate=phase_cost(e, cluster)) for c, e in pairs]
+            self._candidates[key] = tuple(zip(built, costs, strict=True))
             self._cluster_of.update((id(s), cluster) for s in built)
         return self._candidates[key]
 

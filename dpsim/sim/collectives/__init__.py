@@ -244,6 +244,16 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
     return tuple(out)
 
 
+def estimates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> tuple[Schedule, ...] | None:
+    """NCCL's estimates of :func:`candidates`, one for one, where they are not the candidates themselves: the same
+    schedules on the :attr:`~dpsim.sim.collectives.base.Layout.estimate` layout, carrying the tuner constants of
+    ``layout.nccl_version``, which pick (``topoGetAlgoInfo``); the candidates carry the default release's, which
+    price. None where the release's constants are the default's (the candidates are their own estimate)."""
+    if layout.estimate or layout.tables is dataclasses.replace(layout, estimate=True).tables:
+        return None
+    return candidates(op, algorithm, dataclasses.replace(layout, estimate=True), protocol)
+
+
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:
     """The all-reduce schedule of ``algorithm`` without a protocol (hierarchical falls back to a ring on one level)."""
     return build("allreduce", algorithm, _layout(world, per_node))

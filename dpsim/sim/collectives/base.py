@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, TunerTables, tuner_tables
 from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
 __all__ = ["NCCL_NET_LL_HOP_S", "Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
@@ -358,8 +358,14 @@ class Layout:
     """Per local rank ``l`` of a PCIe node: NCCL's ring edge ``l → l+1`` (mod ``per_node``) goes through host
     memory (SHM transport, :attr:`dpsim.analytic.collectives.HostTopology.shm_edges`); empty: none does."""
     nccl_version: str = DEFAULT_NCCL_VERSION
-    """The NCCL release whose tuner constants price and pick (``communication.nccl_version``,
-    :func:`dpsim.sim.collectives.nccl_tuner.tuner_tables`)."""
+    """The NCCL release that runs (``communication.nccl_version``): its tuner constants pick the algorithm and
+    protocol (:attr:`estimate`; :func:`dpsim.sim.collectives.nccl_tuner.tuner_tables`)."""
+    estimate: bool = False
+    """Whether schedules on this layout stand for NCCL's estimate of them (``ncclTopoTuneModel``, by which
+    ``topoGetAlgoInfo`` picks) rather than their time. NCCL's tuner constants only choose (``src/enqueue.cc``
+    ``topoGetAlgoInfo``: the fastest estimate wins, and nothing else reads ``comm->bandwidths``); the transfer runs
+    at what the links and kernels give, which dpsim prices with the default release's constants, NVIDIA's latest
+    measurement of the same kernels (:attr:`tables`). An estimate layout carries ``nccl_version``'s own."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -410,6 +416,12 @@ class Layout:
     @property
     def world(self) -> int:
         return self.nodes * self.per_node
+
+    @property
+    def tables(self) -> TunerTables:
+        """The tuner constants schedules on this layout carry: ``nccl_version``'s for an :attr:`estimate`, else the
+        default release's (the price)."""
+        return tuner_tables(self.nccl_version if self.estimate else DEFAULT_NCCL_VERSION)
 
     @property
     def tree_pattern(self) -> str:

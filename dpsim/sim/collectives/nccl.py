@@ -79,9 +79,10 @@ own model adds a network's latency to ``hwLat[NET]`` (``interLat = hwLat[NET] + 
 each inter-node step
 of its estimate the latency the network plugin reports (aws-ofi-nccl: 75 µs on p4d and p5; :func:`net_latency_s`),
 which moves its pick, not the schedule's price. The tuner constants are NCCL's defaults
-(``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``) of the release the layout names
+(``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``): those of the release the layout names
 (:attr:`~dpsim.sim.collectives.base.Layout.nccl_version`, ``communication.nccl_version``: v2.25.1 to v2.30.7,
-:mod:`dpsim.sim.collectives.nccl_tuner`; default v2.30.7). Volta's and Ampere's bandwidth caps are the same back
+:mod:`dpsim.sim.collectives.nccl_tuner`) in NCCL's estimate, which picks, and the default release's (v2.30.7) in the
+price (:attr:`~dpsim.sim.collectives.base.Layout.estimate`). Volta's and Ampere's bandwidth caps are the same back
 to v2.10.3, the version of the oldest published run.
 
 **Per-channel throughput** (``ncclTopoTuneModel``): a channel is one thread block per GPU,
@@ -247,9 +248,10 @@ def nvls_efficiency(arch: str, version: str = DEFAULT_NCCL_VERSION) -> float:
 
 
 def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
-    """The shares of the link bandwidth NVLS and NVLS-tree all-reduce reach in NCCL ``layout.nccl_version``'s
-    estimate: (in-switch traffic over ``heads`` NVLS channels, the heads' network traffic); dpsim divides the wire
-    bytes by them.
+    """The shares of the link bandwidth NVLS and NVLS-tree all-reduce reach in the layout's tuner tables
+    (:attr:`~dpsim.sim.collectives.base.Layout.tables`: ``layout.nccl_version``'s estimate, or the default release's
+    in the price): (in-switch traffic over ``heads`` NVLS channels, the heads' network traffic); dpsim divides the
+    wire bytes by them.
 
     From v2.28.3 (``ncclTopoTuneModel``): ``nvlsEfficiency`` in the switch (:func:`nvls_efficiency`), all of the
     network; the schedules' loads are that estimate's. Before, NCCL estimated with a 5/6 bus-to-algorithm ratio in
@@ -258,9 +260,10 @@ def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
     that over ``nvlsEfficiency · (H−1)/H``, so the in-switch share is (5/6)·((N−1)/N)·(H/(H−1)) — 5/6 on one node
     with a head a GPU — and the network's (5/6)·((N−1)/N).
     """
-    ratio = tuner_tables(layout.nccl_version).nvls_ratio
-    if ratio is None:
-        return nvls_efficiency(layout.arch, layout.nccl_version), 1.0
+    tables = layout.tables
+    if tables.nvls_ratio is None:
+        return tables.nvls_efficiency.get(layout.arch, NVLS_EFFICIENCY), 1.0
+    ratio = tables.nvls_ratio
     n = layout.world
     inter = ratio * (n - 1) / n
     return inter * heads / (heads - 1) if heads > 1 else inter, inter
@@ -347,7 +350,7 @@ def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
         return math.inf
     index = min(layout.nodes, 3) - 1  # NCCL's index2: 1, 2, >2 nodes
     multi = layout.nodes > 1
-    tables = tuner_tables(layout.nccl_version)
+    tables = layout.tables
     per_channel = tables.per_channel_max_gbps
     if algorithm == "nvls-tree":  # NVLS graphs are never duplicated; one channel per head
         nvls_tree = per_channel.get("nvls-tree")  # before v2.28.3 NCCL has no NVLS-tree cap
@@ -397,7 +400,7 @@ def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
 def step_latency_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> float:
     """``hwLatencies`` of NCCL ``layout.nccl_version``: one step of ``algorithm`` with ``protocol`` on hardware class
     ``hw`` (``nvlink``, ``pci``, ``net``), µs."""
-    return tuner_tables(layout.nccl_version).hw_latency_us[hw][algorithm][PROTOCOLS.index(protocol)]
+    return layout.tables.hw_latency_us[hw][algorithm][PROTOCOLS.index(protocol)]
 
 
 def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
@@ -414,7 +417,7 @@ def base_latency_s(algorithm: str, protocol: str, layout: Layout) -> float:
     ``none``)."""
     if protocol == "none":
         return 0.0
-    return tuner_tables(layout.nccl_version).base_latency_us[algorithm][PROTOCOLS.index(protocol)] * 1e-6
+    return layout.tables.base_latency_us[algorithm][PROTOCOLS.index(protocol)] * 1e-6
 
 
 MAX_RING_CHANNELS = 32

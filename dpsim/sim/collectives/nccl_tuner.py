@@ -1,19 +1,31 @@
 """NCCL's tuner constants by release: the tables ``ncclTopoTuneModel`` reads, as each NCCL version ships them.
 
-``communication.nccl_version`` names the NCCL release a scenario runs; its tables set the per-channel caps the
-schedules carry as ``engine_Bps`` (:func:`dpsim.sim.collectives.nccl.channel_cap_Bps`), the per-step and base
-latencies, and so what ``auto`` picks and what the chosen schedule costs, on both engines alike. Every table here
-is copied whole from ``src/graph/tuning.cc`` at the release's tag of NVIDIA/nccl (``baseLat``/``hwLat``/
-``llMaxBws``/``perChMax*Bws`` before v2.28, ``ncclTunerConstantsDefaults`` from v2.28.3); a release is its
-predecessor's tables with what that file changed, so each entry below is one ``git diff`` of it.
+``communication.nccl_version`` names the NCCL release a scenario runs. NCCL's tuner model only chooses: its
+``comm->bandwidths`` / ``comm->latencies`` are read by ``topoGetAlgoInfo`` (``src/enqueue.cc``) to pick the algorithm
+and protocol and by nothing that moves data; the transfer runs at what the links and the kernels give. So a
+release's tables set NCCL's estimate, by which ``auto`` picks (:attr:`dpsim.sim.collectives.base.Layout.estimate`),
+and the chosen schedule is priced with the default release's tables — the per-channel caps the schedules carry as
+``engine_Bps`` (:func:`dpsim.sim.collectives.nccl.channel_cap_Bps`), the per-step and base latencies, the NVLS
+shares — NVIDIA's latest measurement of kernels the older releases run too: the NVLS kernels (``all_reduce.h``
+``runNvls`` / ``runNvlsTree``, ``prims_simple.h``) and the Hopper NVLS channel count (``nvls.cc``
+``NVLS_NCHANNELS_SM90`` = 16) are the same in v2.27.7 and v2.28.3, whose notes call the new NVLS estimate "improved
+NVLS/NVLSTree tuning prediction to improve algorithm and protocol selection", and the Blackwell tree caps it
+replaced are "tuning data" over an unchanged tree kernel. Every table here is copied whole from
+``src/graph/tuning.cc`` at the release's tag of NVIDIA/nccl (``baseLat``/``hwLat``/``llMaxBws``/``perChMax*Bws``
+before v2.28, ``ncclTunerConstantsDefaults`` from v2.28.3); a release is its predecessor's tables with what that
+file changed, so each entry below is one ``git diff`` of it.
 
 The tables and NCCL's NVLS / NVLS-tree bandwidth estimate are versioned. Before v2.28.3 ``ncclTopoTuneModel``
 estimated NVLS all-reduce at ``min(bwIntra, bwInter)`` and NVLS-tree at ``min(bwIntra, bwInter)`` on two nodes,
 ``min(bwIntra, bwInter/2)`` beyond, both times a bus-to-algorithm ratio of 5/6, with no ``nvlsEfficiency`` and no
 NVLS-tree cap (:attr:`TunerTables.nvls_efficiency`, :attr:`TunerTables.nvls_ratio`). The rest of dpsim's NCCL
 model is v2.30.7's: the search's channels (``MAXCHANNELS``, speed arrays, duplication), the tree corrections, the
-NVLS schedules. Releases whose other mechanisms differ in ways dpsim would have to model separately are not
-offered.
+NVLS schedules. One physical change is not modelled: v2.20.3 to v2.27.7 copy a communicator's ring and tree
+channels up to its NVLS channel count where NVLS is set up (``connect.cc``: ``comm->nChannels <
+comm->nvlsChannels``; removed in v2.28.3, "decreased max CTA count from 32 to 16 on Blackwell"); dpsim cannot tell
+``NCCL_NVLS_ENABLE=0`` from an ``NCCL_ALGO`` without NVLS, and on Hopper the copies change nothing (16 NVLS channels,
+16 ring channels on 4 or 8 NICs). Releases whose other mechanisms differ in ways dpsim would have to model
+separately are not offered.
 """
 
 from __future__ import annotations
