@@ -791,7 +791,12 @@ def fsdp_flat_gradient_bytes_per_param(scenario: Scenario) -> float:
     - the pre-division (:func:`fsdp_gradient_divide_factors`, above 1 from 2 ranks): read r, write r;
     - on the 1/S shard after the reduce-scatter: the post-division (read r, write r, where its factor is above 1),
       the cast to the fp32 sharded parameter where r is narrower (read r, write 4) and, on all but the first
-      micro-batch, ``_saved_grad_shard += shard`` (read 4 + 4, write 4)."""
+      micro-batch, ``_saved_grad_shard += shard`` (read 4 + 4, write 4).
+
+    fairscale's FSDP (``fairscale_flat``; 88200493, ``fully_sharded_data_parallel.py`` ``_post_backward_hook`` and
+    ``_post_reduction_hook``, the same steps) adds, in ``utils/reduce_scatter_bucketer.py``'s direct path for a
+    chunk above the bucket's shard, ``torch.cat(input_list)`` of the N chunks before ``_reduce_scatter_base`` (read
+    r, write r, unsharded) and the ``torch.zeros_like`` output shard (write r on the shard)."""
     w = float(scenario.gradient_buffer_bytes_per_param)
     r = float(scenario.gradient_bytes_per_param)
     n = scenario.data_parallel
@@ -801,6 +806,9 @@ def fsdp_flat_gradient_bytes_per_param(scenario: Scenario) -> float:
     unsharded = 2.0 * w + (w + r if r != w else 0.0) + (2.0 * r if pre > 1 else 0.0)
     shard = (2.0 * r if post > 1 else 0.0) + (r + FSDP_SHARD_PARAM_BYTES if r < FSDP_SHARD_PARAM_BYTES else 0.0)
     shard += 3.0 * FSDP_SHARD_PARAM_BYTES * (k - 1) / k
+    if scenario.training.gradient_accumulation_pass == "fairscale_flat":
+        unsharded += 2.0 * r
+        shard += r
     return unsharded + shard / shards
 
 
@@ -808,14 +816,15 @@ def gradient_accumulation_bytes_per_param(scenario: Scenario) -> float:
     """Bytes one micro-batch's gradient accumulation pass moves per parameter, averaged over the step's
     ``k`` micro-batches (``training.gradient_accumulation_pass``): ``autograd`` adds on all but the first
     (``grad += new``: 3 x the gradient buffer's width, x (k - 1)/k), ``fp32_copy`` on every one, ``fsdp_flat``
-    FSDP1's flat-gradient passes (:func:`fsdp_flat_gradient_bytes_per_param`)."""
+    FSDP1's and ``fairscale_flat`` fairscale FSDP's flat-gradient passes
+    (:func:`fsdp_flat_gradient_bytes_per_param`)."""
     t = scenario.training
     if t.gradient_accumulation_pass == "autograd":
         k = scenario.accumulation_steps
         return 3.0 * scenario.gradient_buffer_bytes_per_param * (k - 1) / k
     if t.gradient_accumulation_pass == "fp32_copy":
         return FP32_COPY_BYTES_PER_PARAM
-    if t.gradient_accumulation_pass == "fsdp_flat":
+    if t.gradient_accumulation_pass in ("fsdp_flat", "fairscale_flat"):
         return fsdp_flat_gradient_bytes_per_param(scenario)
     return 0.0
 

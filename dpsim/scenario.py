@@ -1192,7 +1192,7 @@ class TrainingConfig(_Section):
     DeepSpeed >= 0.5.4 ``is_grad_partitioned = self.is_model_parallel``) or the whole gradient
     (DeepSpeed <= 0.5.3 and EleutherAI's DeeperSpeed: ``is_grad_partitioned = False``). ``false`` needs
     pipeline_p2p: blocking."""
-    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy", "fsdp_flat"] = "none"
+    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy", "fsdp_flat", "fairscale_flat"] = "none"
     """The memory-bound pass that adds each micro-batch's gradients into the gradients kept across the
     step, on the compute stream after that micro-batch's backward. ``none``: no separate pass (the
     weight-gradient GEMMs accumulate in place, Megatron-LM's ``gradient_accumulation_fusion``; what the
@@ -1215,8 +1215,13 @@ class TrainingConfig(_Section):
     add into ``_saved_grad_shard`` (:func:`dpsim.compute.fsdp_flat_gradient_bytes_per_param`). The post-backward
     stream's kernels are priced on the compute stream like the rest: they run beside the next unit's backward
     and take its SMs and memory bandwidth. FSDP2 (``fully_shard``, which the runtime runs) has no flat
-    parameter. Needs precision: bf16 for fp32_copy; optimizer_sharding: fsdp without fsdp_no_sync for
-    fsdp_flat."""
+    parameter. ``fairscale_flat``: the same path in fairscale's ``FullyShardedDataParallel`` (torch FSDP1's
+    origin; metaseq's OPT runs, fairscale 88200493), which adds two passes: its ``ReduceScatterBucketer`` passes
+    a unit whose per-rank chunk exceeds the bucket's shard (``bucket_cap_mb`` MiB over N ranks) to
+    ``_reduce_scatter_base`` through ``torch.cat`` of ``chunk_and_pad``'s N chunks, a copy of the whole unsharded
+    gradient, and reduces into a ``torch.zeros_like`` shard (priced as that direct path: smaller units are
+    stacked and copied into the bucket instead). Needs precision: bf16 for fp32_copy; optimizer_sharding: fsdp
+    without fsdp_no_sync for fsdp_flat and fairscale_flat."""
     zero1_gradient_allreduce: bool = False
     """ZeRO-1 (``optimizer_sharding: zero``) reduces the gradients with a full all-reduce and keeps its
     own shard, instead of reduce-scattering them: twice the reduction traffic, then the usual post-step
@@ -1760,12 +1765,14 @@ class Scenario(_Section):
                 f"fp32_copy is DeepSpeed's BF16_Optimizer (bf16 gradients added into an fp32 buffer): needs "
                 f"precision: bf16 (got {t.precision})",
             )
-        if t.gradient_accumulation_pass == "fsdp_flat" and (
+        if t.gradient_accumulation_pass in ("fsdp_flat", "fairscale_flat") and (
             t.optimizer_sharding != "fsdp" or t.zero_stage not in (2, 3) or t.fsdp_no_sync
         ):
             raise _FieldError(
                 "training.gradient_accumulation_pass",
-                "fsdp_flat is PyTorch FSDP1's flat-parameter gradient path: needs optimizer_sharding: fsdp at "
+                f"{t.gradient_accumulation_pass} is "
+                + ("PyTorch FSDP1's" if t.gradient_accumulation_pass == "fsdp_flat" else "fairscale FSDP's")
+                + " flat-parameter gradient path: needs optimizer_sharding: fsdp at "
                 f"zero_stage 2 or 3 without fsdp_no_sync (got {t.optimizer_sharding}, zero_stage {t.zero_stage}, "
                 f"fsdp_no_sync {str(t.fsdp_no_sync).lower()})",
             )

@@ -239,10 +239,11 @@ def check_supported(scenario: Scenario) -> None:
             f"would price instead: set optimizer_sharding: {runs} to measure, or predict {t.optimizer_sharding} "
             "with dpsim run",
         )
-    if scenario.training.gradient_accumulation_pass in ("fp32_copy", "fsdp_flat"):
+    if scenario.training.gradient_accumulation_pass in ("fp32_copy", "fsdp_flat", "fairscale_flat"):
         what = {
             "fp32_copy": "DeepSpeed's BF16_Optimizer",
             "fsdp_flat": "FSDP1's flat-parameter gradient path (the runtime runs FSDP2's fully_shard)",
+            "fairscale_flat": "fairscale FSDP's flat-parameter gradient path (the runtime runs FSDP2's fully_shard)",
         }[scenario.training.gradient_accumulation_pass]
         raise ScenarioError(
             "training.gradient_accumulation_pass",

@@ -470,7 +470,8 @@ def test_gradient_passes_only_where_the_code_runs_them() -> None:
     2022 (2022 code: contiguous buffer on, its hook or the fused wgrad by precision, which the paper's rows do
     not state) and the NeMo rows (the fused wgrad into main_grad) keep none. PyTorch FSDP1's flat-parameter path
     (fsdp_flat) is what fms-fsdp (FullyShardedDataParallel) and llm-foundry (Composer 0.16 over torch 2.1's
-    FullyShardedDataParallel) run; Llama 3's in-house FSDP and OPT's fairscale FSDP are not that code."""
+    FullyShardedDataParallel) run, fairscale's (fairscale_flat, the same steps and the bucketer's torch.cat) what
+    OPT's metaseq runs; Llama 3's in-house FSDP is neither."""
     every = RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.H100_CALIBRATION_RUNS + HELD_OUT + FOUNDRY
     trained = {r.name: scenario_from_dict(dict(r.scenario)).training for r in every}
     passes = {n: t.gradient_accumulation_pass for n, t in trained.items() if t.gradient_accumulation_pass != "none"}
@@ -481,6 +482,7 @@ def test_gradient_passes_only_where_the_code_runs_them() -> None:
         "GPT-NeoX-20B on 96 A100-40GB": "autograd",
         "BLOOM 176B on 384 A100": "fp32_copy",
         **dict.fromkeys((r.name for r in [*FMS_FSDP, *FOUNDRY]), "fsdp_flat"),
+        "OPT-175B on 992 A100": "fairscale_flat",
     }
     deepspeed = mt_nlg | {"GPT-NeoX-20B on 96 A100-40GB", "BLOOM 176B on 384 A100"}
     assert {name for name, t in trained.items() if t.zero1_gradient_allreduce} == deepspeed

@@ -108,6 +108,8 @@ def test_what_the_runtime_cannot_run_is_refused_before_any_rank_starts(
         "precision: bf16, gradient_accumulation_pass: fp32_copy",
         # FSDP1's flat-parameter path: the runtime runs FSDP2, which has none
         "precision: bf16, zero_stage: 3, optimizer_sharding: fsdp, gradient_accumulation_pass: fsdp_flat",
+        # fairscale FSDP's (metaseq's OPT): neither
+        "precision: bf16, zero_stage: 2, optimizer_sharding: fsdp, gradient_accumulation_pass: fairscale_flat",
     ],
 )
 def test_gradient_passes_the_runtime_cannot_run_are_refused_before_any_rank_starts(
