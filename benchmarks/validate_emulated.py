@@ -117,14 +117,15 @@ QUICK = CalibrationPlan(
 """A reduced calibration for checking the pipeline end to end (``--quick``), not for the measurement."""
 
 
-def _saved_runs(folder: Path, cases: int) -> list[list[StepResult]]:
-    """The measured runs of a previous validation in ``folder``, per case (every repeat, or the median run)."""
+def _saved_runs(folder: Path, cases: int, profile: Path | None = None) -> list[list[StepResult]]:
+    """The measured runs of a previous validation in ``folder``, per case (every repeat, or the median run);
+    ``profile`` the one they are predicted with (default: the folder's ``profile.yaml``)."""
     runs = folder / "runs.jsonl"
     measured = read_jsonl(runs if runs.exists() else folder / "records.jsonl")
     measured = [r for r in measured if r.engine == "runtime"]
     if not measured or len(measured) % cases:
         raise ScenarioError("", f"{len(measured)} measured runs do not split over {cases} configurations", str(folder))
-    load_profile(folder / "profile.yaml")  # the profile the runs were predicted with: damaged or missing, named here
+    load_profile(profile or folder / "profile.yaml")  # damaged or missing, named here
     repeats = len(measured) // cases
     return [measured[i * repeats : (i + 1) * repeats] for i in range(cases)]
 
@@ -217,8 +218,8 @@ def main() -> int:
     p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
     p.add_argument("--refit", action="store_true", help="with --reuse: fit the profile's links (κ, ε_c, η, p, α) "
-                   "again from the folder's calibration-bench.json with the current code first (written to --out "
-                   "as profile-refit.yaml)")  # fmt: skip
+                   "again from the folder's calibration-bench.json (else the one beside --profile) with the "
+                   "current code first (written to --out as profile-refit.yaml)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL, help="largest accepted relative fit residual "
@@ -240,13 +241,16 @@ def main() -> int:
         plan = QUICK if args.quick else CalibrationPlan()
         measure, repeats, profile = None, args.repeats, args.profile
         if args.reuse is not None:
-            saved = _saved_runs(args.reuse, len(cases))
+            saved = _saved_runs(args.reuse, len(cases), args.profile)
             measure, repeats = (lambda index, case, r: saved[index][r]), len(saved[0])
             if profile is None:
                 profile = Path(tmp) / "profile.yaml"  # a copy: the reused folder stays as it was
                 shutil.copyfile(args.reuse / "profile.yaml", profile)
             if args.refit:
-                profile = _refit(profile, args.reuse / "calibration-bench.json", Path(tmp), args.out)
+                bench = args.reuse / "calibration-bench.json"
+                if not bench.exists() and args.profile is not None:  # the calibration's folder holds it
+                    bench = args.profile.parent / "calibration-bench.json"
+                profile = _refit(profile, bench, Path(tmp), args.out)
         table, summary = validate(
             cases, out, testbed="emulated", engines=["analytic", "sim"], plan=plan, profile=profile,
             options=JobOptions(warmup_steps=1, steps=args.steps), repeats=repeats, work_dir=Path(tmp) / "work",

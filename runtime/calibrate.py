@@ -662,26 +662,57 @@ def _described(algorithm: str, ranks: int) -> bool:
     return algorithm != "tree" or ranks > 2
 
 
+KAPPA_MAX_UNCERTAINTY = 0.10
+"""A benchmark point counts towards κ only if its median is uncertain by at most this much
+(:func:`runtime.bench.median_uncertainty`; the benchmark repeats a point until 3 %, within its budget).
+
+The host's busy time is host-wide (:func:`runtime.bench.host_busy_s`), so repetitions that shared the
+cores with other work count that work as the collective's. Such repetitions scatter: in the 2026-12-05
+calibration the 4-rank halving–doubling and gloo's own 8 MiB all-reduces at 1200 Mbit/s took 0.24–1.16 s
+(uncertain by 35 and 72 %) and carried 18–21 ns of busy time per byte, against 9–12 for every settled point
+at that rate, which lifted κ from 11.2 to 12.9 ns."""
+
+
+def _settled(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points whose median is uncertain by at most :data:`KAPPA_MAX_UNCERTAINTY`; all of them if none is."""
+    kept = [r for r in points if r.get("median_uncertainty", 0.0) <= KAPPA_MAX_UNCERTAINTY]
+    return kept or list(points)
+
+
+def _kappa_points(records: Sequence[dict[str, Any]], min_bytes: float, need: str) -> dict[float, list[dict[str, Any]]]:
+    """Per shaped rate, the large inter-node all-reduces κ is measured on that carry ``need``: every algorithm
+    whose closed form describes its rank count, at least ``min_bytes``, settled (:func:`_settled`) per rate."""
+    by_rate: dict[float, list[dict[str, Any]]] = {}
+    for r in records:
+        rate = r.get("rate_bytes_per_s")
+        if (r["collective"] != "all_reduce" or r["link_class"] != "inter" or rate is None or r["size_bytes"] < min_bytes
+                or r.get(need) is None or r["algorithm"] not in FIT_ALGORITHMS
+                or not _described(r["algorithm"], r["ranks"])):  # fmt: skip
+            continue
+        by_rate.setdefault(rate, []).append(r)
+    return {rate: _settled(points) for rate, points in by_rate.items()}
+
+
+def _sent(r: dict[str, Any]) -> float:
+    """Bytes all ranks of all-reduce record ``r`` send: ranks × the closed form's bandwidth coefficient."""
+    return r["ranks"] * closed_form_coefficients(r["algorithm"], r["ranks"], r["size_bytes"])[1]
+
+
 def host_per_byte_by_rate(records: Sequence[dict[str, Any]], min_bytes: float = MiB) -> dict[float, float]:
     """κ per shaped rate: the host's busy CPU seconds per byte a rank sends, over the large inter-node all-reduces.
 
     Σ busy / Σ (ranks · bytes each sends) over every algorithm's all-reduces of at least
-    ``min_bytes`` at that rate (a ratio of sums: ``/proc/stat`` counts in 10 ms ticks). The host's
-    work per byte is the testbed's, not an algorithm's: on the 2-core VM 15–17 ns at 150 and
-    450 Mbit/s and 9–10 ns at 1200 Mbit/s for ring, gloo's own, tree and halving–doubling alike.
+    ``min_bytes`` at that rate whose median settled (:data:`KAPPA_MAX_UNCERTAINTY`; a ratio of sums:
+    ``/proc/stat`` counts in 10 ms ticks). The host's work per byte is the testbed's, not an
+    algorithm's: on the 2-core VM 15–17 ns at 150 and 450 Mbit/s and 9–10 ns at 1200 Mbit/s for
+    ring, gloo's own, tree and halving–doubling alike.
     """
-    busy: dict[float, float] = {}
-    sent: dict[float, float] = {}
-    for r in records:
-        rate = r.get("rate_bytes_per_s")
-        if (r["collective"] != "all_reduce" or r["link_class"] != "inter" or rate is None or r["size_bytes"] < min_bytes
-                or r.get("host_busy_s") is None or r["algorithm"] not in FIT_ALGORITHMS
-                or not _described(r["algorithm"], r["ranks"])):  # fmt: skip
-            continue
-        busy[rate] = busy.get(rate, 0.0) + r["host_busy_s"]
-        sent[rate] = sent.get(rate, 0.0) + r["ranks"] * closed_form_coefficients(r["algorithm"], r["ranks"],
-                                                                                 r["size_bytes"])[1]  # fmt: skip
-    return {rate: busy[rate] / sent[rate] for rate in busy if busy[rate] > 0 and sent[rate] > 0}
+    out: dict[float, float] = {}
+    for rate, points in _kappa_points(records, min_bytes, "host_busy_s").items():
+        busy, sent = sum(r["host_busy_s"] for r in points), sum(_sent(r) for r in points)
+        if busy > 0 and sent > 0:
+            out[rate] = busy / sent
+    return out
 
 
 def host_work_per_byte(records: Sequence[dict[str, Any]], min_bytes: float = MiB) -> dict[float, float]:
@@ -878,17 +909,11 @@ def host_window_per_byte(records: Sequence[dict[str, Any]], min_bytes: float = M
     14.2 ns host-wide) is not the ranks'.
     """
     busy = host_per_byte_by_rate(records, min_bytes)
-    cpu: dict[float, float] = {}
-    sent: dict[float, float] = {}
-    for r in records:
-        rate = r.get("rate_bytes_per_s")
-        if (r["link_class"] != "inter" or rate is None or r["size_bytes"] < min_bytes or r.get("cpu_s") is None
-                or r["algorithm"] not in FIT_ALGORITHMS or not _described(r["algorithm"], r["ranks"])):  # fmt: skip
-            continue
-        each = closed_form_coefficients(r["algorithm"], r["ranks"], r["size_bytes"])[1]
-        cpu[rate] = cpu.get(rate, 0.0) + r["ranks"] * r["cpu_s"]
-        sent[rate] = sent.get(rate, 0.0) + r["ranks"] * each
-    ranks = {rate: cpu[rate] / sent[rate] for rate in cpu if sent[rate] > 0}
+    ranks: dict[float, float] = {}
+    for rate, points in _kappa_points(records, min_bytes, "cpu_s").items():
+        sent = sum(_sent(r) for r in points)
+        if sent > 0:
+            ranks[rate] = sum(r["ranks"] * r["cpu_s"] for r in points) / sent
     if not busy or not ranks or max(busy) not in ranks:
         return {}
     top = max(busy)

@@ -41,6 +41,31 @@ def test_window_kappa_is_the_ranks_cpu_per_rate_plus_the_kernels_from_the_top_ra
     assert host_window_per_byte(unshaped) == {}
 
 
+def test_kappa_leaves_out_points_whose_median_did_not_settle() -> None:
+    """Busy time is host-wide: a point repeated beside other work counts that work. Settled 4-rank ring
+    points (median uncertain by ≤ 10 %) carry busy 7 and ranks' CPU 4 ns per byte sent at 1200 Mbit/s; one
+    more at 35 % uncertainty carries busy 20 and CPU 6 ns. κ = 7 ns (12.6 ns with it); the window's κ at the
+    top rate is the links' κ, and its kernel part 7 − 4 = 3 ns comes from the same points, so at 150 Mbit/s
+    it is 10 + 3 = 13 ns. Where no point at a rate settled, all count."""
+    pytest.importorskip("torch")
+    from runtime.calibrate import KAPPA_MAX_UNCERTAINTY, host_per_byte_by_rate, host_window_per_byte
+
+    settled = [{**r, "median_uncertainty": 0.02} for r in _records()]
+    sent = 2 * 3 / 4 * 8 * MiB  # what each of 4 ranks of a ring all-reduce of 8 MiB sends
+    noisy = {"collective": "all_reduce", "link_class": "inter", "algorithm": "ring", "ranks": 4,
+             "size_bytes": 8 * MiB, "rate_bytes_per_s": HIGH, "cpu_s": 6e-9 * sent, "host_busy_s": 20e-9 * 4 * sent,
+             "median_uncertainty": 0.35}  # fmt: skip
+    assert KAPPA_MAX_UNCERTAINTY == 0.10
+    records = [*settled, noisy]
+    assert host_per_byte_by_rate(records)[HIGH] == pytest.approx(7e-9, rel=1e-12)
+    assert host_window_per_byte(records) == pytest.approx({LOW: 13e-9, HIGH: 7e-9}, rel=1e-12)
+    # only unsettled points at the top rate: every one counts (2 ranks send S, 4 ranks 1.5·S; busy 7 ns each
+    # but the noisy one's 20): (7·2·S + 7·4·1.5·S + 20·4·1.5·S) / (2·S + 2·4·1.5·S) = 176 / 14 ns
+    unsettled = [r if r["rate_bytes_per_s"] == LOW else {**r, "median_uncertainty": 0.2} for r in records]
+    assert host_per_byte_by_rate(unsettled)[HIGH] == pytest.approx(176e-9 / 14, rel=1e-12)
+    assert host_per_byte_by_rate(unsettled)[LOW] == pytest.approx(27e-9, rel=1e-12)
+
+
 def _host() -> HostModel:
     return HostModel(2.0, 0.0, "job", 7e-9, {1: 1.0, 2: 1.0}, 0.0, comm_cpu_per_byte_by_rate=((LOW, 13e-9),
                      (HIGH, 7e-9)))  # fmt: skip
