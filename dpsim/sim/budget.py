@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
-from dpsim.sim.collectives import TEXTBOOK
+from dpsim.sim.collectives import candidate_pairs
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
-from dpsim.sim.collectives.nccl import pxn_exit
-from dpsim.sim.collectives.p2p import P2P_OPS, p2p_protocols, p2p_transfers
+from dpsim.sim.collectives.nccl import nvls_heads, pxn_exit
+from dpsim.sim.collectives.p2p import P2P_OPS, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
 if TYPE_CHECKING:
@@ -488,22 +488,22 @@ of that width on top of :data:`PRICE_TRANSFER_S`. Measured with ``dpsim run`` (`
 NIC) on the loaded shared machine: 2,048 / 4,096 / 8,192 nodes took 6.9 / 48 / 358 s and 1.0 / 3.8 / 14.9 GB
 (peak RSS), 25 B and 0.06-0.2 us per (tree transfer x link); the guard priced them as 0.1-0.5 s and 0.02-0.05
 GiB before, and 8,192 nodes ran out of memory."""
-LINK_LOAD_ROUTES = 2
+LINK_LOAD_ROUTES = 1
 """FSDP HYBRID_SHARD prices its two streams with the links each phase loads (:func:`dpsim.analytic.collectives.
 collective_job`, :func:`dpsim.sim.cost.link_uses`): every phase of every candidate of the shard groups'
-reduce-scatter and of the replica groups' all-reduce, tiled over the groups, routed ``LINK_LOAD_ROUTES`` times
-more (its transfer times, then its links) after it is priced once, each transfer at :data:`PRICE_TRANSFER_S`
-(:func:`hybrid_pricing`). Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over 4,096 nodes x 8 H100
-(``auto``, shard groups of 8): 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in
-0.51 s; ``ring``: 0.59 M in 0.14 s, which the guard counts to the transfer (``direct`` and halving-doubling about
-twice: their pricing's second lock-step pass is counted too). Not counted: the two floats a link each phase keeps
-(``LinkUse``)."""
-PRICING_ROUTES = 2
-"""HYBRID_SHARD's groups' collectives are priced (:func:`dpsim.sim.cost.phase_cost`) on layouts :func:`priced_transfers`
-was not fitted on: a replica group holds one rank a node (or a few), a shard group sits inside a node, where NCCL's
-tree is one pipelined phase that the pricing routes a second time for its fill (:func:`dpsim.sim.cost.pipeline_fill`).
-Counted twice (:func:`hybrid_pricing`): ``auto`` on Llama 2 7B over 4 nodes x 8 H100, replica groups of 4 ranks,
-routes 96 transfers a group where :func:`priced_transfers` counts 60, and the shard groups' reduce-scatter 24 for 24."""
+reduce-scatter and of the replica groups' all-reduce, tiled over the groups, routed ``LINK_LOAD_ROUTES`` more time
+(its transfer times and its links from one route) after it is priced once, each transfer at
+:data:`PRICE_TRANSFER_S` (:func:`hybrid_pricing`). Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over
+4,096 nodes x 8 H100 (``auto``, shard groups of 8), when the link-load pass and the tree's fill routed each phase
+again: 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in 0.51 s; ``ring``: 0.59 M in
+0.14 s. The guard counts every route to the transfer (``direct`` and halving-doubling twice: :func:`priced_transfers`
+charges their fluid run). Not counted: the two floats a link each phase keeps (``LinkUse``)."""
+PRICING_ROUTES = 1
+"""HYBRID_SHARD's groups' collectives are priced (:func:`dpsim.sim.cost.phase_cost`) once each, on their groups'
+layouts (:func:`hybrid_pricing`): a replica group holds one rank a node (or a few), a shard group sits inside a node,
+where NCCL's tree is one pipelined phase, routed once for its price and its fill. (Its fill routed it a second time,
+:func:`dpsim.sim.cost.pipeline_fill`, and this was 2: ``auto`` on Llama 2 7B over 4 nodes x 8 H100, replica groups
+of 4 ranks, routed 96 transfers a group where :func:`priced_transfers` counts 60.)"""
 PRICING_LIMIT_S = 30.0
 """Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
 ``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
@@ -514,37 +514,35 @@ By the estimate, ``auto`` on 262,144 ranks prices in 13 s, on 1,048,576 in 54 s.
 def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far: bool = False) -> tuple[int, int, int]:
     """(transfers routed, transfers held, transfers of the largest phase) when one ``op`` is priced on ``layout``.
 
-    Counts what :func:`dpsim.sim.collectives.candidates` builds (``auto``: ring and tree, NVLS when the
-    node switch reduces; ``protocol: auto``: LL, LL128 and Simple, which share a schedule's transfers but
-    are routed each) and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes: a ring's 2(n-1)
+    Counts what :func:`dpsim.sim.collectives.candidates` builds (:func:`~dpsim.sim.collectives.candidate_pairs`:
+    ``auto``: ring and tree, NVLS when the node switch reduces; ``protocol: auto``: LL, LL128 and Simple, less
+    what ``NCCL_ALGO`` / ``NCCL_PROTO`` or PCIe leave out, which share a schedule's transfers but are routed each)
+    and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes, each once: a ring's 2(n-1)
     steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
-    channel, ``direct`` the same all-to-all phase of n(n-1) twice. The channels are the ones the schedules
+    channel (its fill routed with it), NVLS one of :func:`_nvls_phase`, ``direct`` the same all-to-all phase of
+    n(n-1) twice. The channels are the ones the schedules
     are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails; on nodes with
     more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
     transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
     or a hierarchical ring's, whose node-major neighbours are one link apart.
     """
     n, g = layout.world, layout.per_node
-    nvls = layout.nvls
     if n <= 1:
         return 0, 0, 0
+    pairs = candidate_pairs(op, algorithm, layout, protocol)
     if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
-        runs = len(p2p_protocols(op, layout, "none" if algorithm in TEXTBOOK else protocol))
-        return runs * phase, phase, phase
+        return len(pairs) * phase, phase, phase
     channels = rail_channels(layout)
     relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
-    textbook = TEXTBOOK
-    if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
-        names = ["hierarchical" if algorithm == "hierarchical" and 1 < g < n else "ring"]
-        protocol = "none" if algorithm in textbook else protocol
-    elif algorithm != "auto":
-        names = [algorithm]
-    else:
-        names = ["ring", "tree"] + (["nvls"] if nvls and g > 1 and protocol != "none" else [])
+    runs: dict[str, list[str]] = {}  # the protocols of each algorithm: each routes its phases, one is held at once
+    for name, proto in pairs:
+        if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
+            name = "hierarchical" if name == "hierarchical" and 1 < g < n else "ring"
+        runs.setdefault(name, []).append(proto)
     routed = held = largest = 0
-    for name in names:
-        binomial = op in ("broadcast", "reduce") and protocol == "none"
+    for name, protocols in runs.items():
+        binomial = op in ("broadcast", "reduce") and protocols == ["none"]
         if far and name in ("ring", "hierarchical", "backend") and not layout.slots and not binomial:
             continue  # node-major neighbours: one link of the ring apart
         if binomial:  # gloo's binomial tree: n - 1 sends in doubling phases
@@ -561,19 +559,32 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
             phases = [n * (n - 1)] * 2
         elif name == "tree":
             phases = [channels * _tree_phase(n, g)]
+        elif name in ("nvls", "nvls-tree"):
+            phases = [_nvls_phase(layout)]
         elif name == "halving-doubling":  # every exchange step its own pattern of n transfers
             phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, layout) / n))
-        else:  # NVLS, parameter server: a few phases
+        else:  # parameter server: a few phases
             phases = [transfers_per_allreduce(name, layout)]
-        protocols = 3 if protocol == "auto" and name not in (*textbook, "nvls") else 1
-        # cost.lock_step routes every phase again when the schedule has several and none repeats
+        # where the ranks leave lock step (cost.lock_step) the fluid run (cost.fluid_seconds_per_byte) routes every
+        # phase again: charged whether or not they do (twice the routes where they keep it)
         again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
-        if op == "reduce" and protocol == "none":  # the reversed binomial tree is not lock-step either
+        if binomial:  # gloo's binomial tree (reversed for a reduce) leaves lock step too
             again = 2
-        routed += protocols * again * sum(phases)
+        routed += len(protocols) * again * sum(phases)
         held += phases[0] if name == "direct" else sum(phases)
         largest = max(largest, max(phases))
     return routed, held, largest
+
+
+def _nvls_phase(layout: Layout) -> int:
+    """Transfers of NCCL's NVLS all-reduce (:func:`dpsim.sim.collectives.nccl.nvls_allreduce`), its one phase: every
+    ordered GPU pair of each node through the switch, G(G-1) a node; across nodes (NVLS-tree) the double binary tree
+    of each head's rail, each up and down its nodes-1 edges: 4(nodes-1) a head (:func:`~dpsim.sim.collectives.nccl.
+    nvls_heads`). (Counting 4 a GPU for the tree, as :func:`~dpsim.sim.fidelity.transfers_per_allreduce` does, put
+    ``auto`` on 4 nodes x 8 H100 0.8 % above what it routes.)"""
+    nodes, g = layout.nodes, layout.per_node
+    tree = 4 * nvls_heads(layout) * (nodes - 1) if nodes > 1 else 0
+    return nodes * g * (g - 1) + tree
 
 
 def _tree_phase(world: int, per_node: int) -> int:

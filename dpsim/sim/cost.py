@@ -45,6 +45,7 @@ protocol (:class:`dpsim.sim.engine.CollectiveEngine`) all call :func:`phase_cost
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,9 @@ from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import NO_CORRECTION, Chunking, Phase, Schedule, TunerCorrection
 from dpsim.sim.fidelity import CHUNK_BUDGET
 from dpsim.streams import Job, LinkUse
+
+Routes = tuple[np.ndarray, np.ndarray]
+"""A phase's routes on a cluster (:meth:`~dpsim.sim.cluster.Cluster.routes`): link ids (padded, -1 = none), latency."""
 
 __all__ = [
     "LinearCost",
@@ -118,7 +122,11 @@ class PipelineFill:
 
 
 def pipeline_fill(
-    schedule: Schedule, cluster: Cluster, endpoints: np.ndarray | None = None, steady_s_per_byte: float | None = None
+    schedule: Schedule,
+    cluster: Cluster,
+    endpoints: np.ndarray | None = None,
+    steady_s_per_byte: float | None = None,
+    routes: Routes | None = None,
 ) -> PipelineFill | None:
     """The fill of a chunked pipelined schedule on ``cluster`` (None: the schedule is priced as a fluid).
 
@@ -132,7 +140,8 @@ def pipeline_fill(
     phase's price per byte (its most loaded resource, as :func:`phase_cost` has it). Both fidelity levels
     add this one fill: the fast level in :class:`LinearCost`, the chunk level to the phase's transfers
     (:class:`dpsim.sim.chunk.CollectiveRun`). ``endpoints`` maps the schedule's ranks onto the cluster's;
-    ``steady_s_per_byte``, where the caller has priced the phase already.
+    ``steady_s_per_byte`` and ``routes`` (the phase's :meth:`~dpsim.sim.cluster.Cluster.routes`), where the caller
+    has priced the phase already: it is routed once.
     """
     chunking = schedule.chunking
     phases = [p for p in schedule.phases if len(p.src)]
@@ -142,7 +151,9 @@ def pipeline_fill(
     if endpoints is not None:
         ends = np.asarray(endpoints, dtype=np.int64)
         phase = dataclasses.replace(phase, src=ends[phase.src], dst=ends[phase.dst])
-    links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
+    if routes is None:
+        routes = cluster.routes(phase.src, phase.dst, phase.nic)
+    links = routes[0]
     inverse = np.where(links >= 0, 1.0 / cluster.links.capacity[np.where(links >= 0, links, 0)], 0.0)
     alone = inverse.max(axis=1, initial=0.0)
     if schedule.engine_Bps > 0:
@@ -156,7 +167,7 @@ def pipeline_fill(
     if path <= 0:
         return None
     if steady_s_per_byte is None:
-        steady_s_per_byte = float(_transfer_times(schedule, phase, cluster)[0].max(initial=0.0))
+        steady_s_per_byte = float(_transfer_times(schedule, phase, cluster, routes)[0].max(initial=0.0))
     return PipelineFill(chunking, path, steady_s_per_byte)
 
 
@@ -216,10 +227,13 @@ class LinearCost:
         return self.tuner.time(latency, self.seconds_per_byte * (1.0 - self.unestimated), size)
 
 
-def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple[np.ndarray, np.ndarray]:
-    """Seconds per message byte of each transfer of ``phase`` at its most loaded resource, and its route latency."""
+def _transfer_times(
+    schedule: Schedule, phase: Phase, cluster: Cluster, routes: Routes | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds per message byte of each transfer of ``phase`` at its most loaded resource, and its route latency;
+    ``routes``: the phase's, where the caller has them."""
     capacity = cluster.links.capacity
-    links, latency = cluster.routes(phase.src, phase.dst, phase.nic)
+    links, latency = routes if routes is not None else cluster.routes(phase.src, phase.dst, phase.nic)
     mask = links >= 0
     weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
     load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
@@ -231,19 +245,20 @@ def _transfer_times(schedule: Schedule, phase: Phase, cluster: Cluster) -> tuple
     return per_byte, latency
 
 
-def lock_step(schedule: Schedule, cluster: Cluster) -> bool:
+def lock_step(schedule: Schedule, cluster: Cluster, per_bytes: Sequence[np.ndarray] | None = None) -> bool:
     """Whether the ranks move phase by phase together: every rank busy until the end of every phase.
 
     True for a single step and for repeated steps (see the module docstring); otherwise
     every rank that takes part in the schedule must, in every phase, have a transfer at
-    the phase's most loaded resource.
+    the phase's most loaded resource. ``per_bytes``: every phase's transfer times (:func:`_transfer_times`), where
+    the caller has priced them: the phases are not routed again.
     """
     phases = [p for p in schedule.phases if len(p.src)]
     if sum(p.repeat for p in phases) <= 1 or any(p.repeat > 1 for p in phases):
         return True
     ranks = np.unique(np.concatenate([np.concatenate([p.src, p.dst]) for p in phases]))
-    for phase in phases:
-        per_byte, _ = _transfer_times(schedule, phase, cluster)
+    for k, phase in enumerate(phases):
+        per_byte = per_bytes[k] if per_bytes is not None else _transfer_times(schedule, phase, cluster)[0]
         busy = np.zeros(schedule.ranks + 1)
         np.maximum.at(busy, phase.src, per_byte)
         np.maximum.at(busy, phase.dst, per_byte)
@@ -276,10 +291,16 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     steps: list[tuple[int, np.ndarray, np.ndarray]] = []
     apart = uneven = False
     left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
+    # every phase is routed once: the last one's routes (a pipelined schedule's one phase) for its fill, every
+    # phase's transfer times for lock_step
+    routes: Routes | None = None
+    per_bytes: list[np.ndarray] = []
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
-        per_byte, latency = _transfer_times(schedule, phase, cluster)
+        routes = cluster.routes(phase.src, phase.dst, phase.nic)
+        per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
+        per_bytes.append(per_byte)
         uneven = uneven or float(per_byte.min()) < float(per_byte.max()) * (1 - 1e-9)
         nccl = float(phase.transfer_latency(latency).max())
         timed = phase.timed_latency(latency)
@@ -295,12 +316,13 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     seconds_per_byte, envelope, base_s = per_byte_total, tuple(steps) if apart else (), schedule.base_latency_s
     fill: PipelineFill | None = None
     if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
-        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)  # the chunk level's fill
+        # the chunk level's fill
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total, routes=routes)
         seconds_per_byte, envelope = fluid_seconds_per_byte(schedule, cluster), ()
-    elif not lock_step(schedule, cluster):  # the ranks do not move phase by phase: the fluid run's rate
+    elif not lock_step(schedule, cluster, per_bytes):  # the ranks do not move phase by phase: the fluid run's rate
         seconds_per_byte, envelope, base_s = fluid_seconds_per_byte(schedule, cluster), (), 0.0
     else:
-        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total)
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total, routes=routes)
     return LinearCost(
         latency_total,
         seconds_per_byte,
@@ -375,8 +397,9 @@ def link_uses(schedule: Schedule, cluster: Cluster) -> PhaseUses:
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
-        per_byte, latency = _transfer_times(schedule, phase, cluster)
-        links, _ = cluster.routes(phase.src, phase.dst, phase.nic)
+        routes = cluster.routes(phase.src, phase.dst, phase.nic)
+        per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
+        links = routes[0]
         mask = links >= 0
         weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
         load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity

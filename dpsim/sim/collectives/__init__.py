@@ -69,6 +69,7 @@ __all__ = [
     "allreduce",
     "broadcast",
     "build",
+    "candidate_pairs",
     "candidates",
     "reduce_scatter",
     "send",
@@ -191,7 +192,21 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
 
 
 def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> tuple[Schedule, ...]:
-    """Every (algorithm, protocol) schedule ``auto`` chooses between, in NCCL's order (ties keep the first).
+    """Every (algorithm, protocol) schedule ``auto`` chooses between, in NCCL's order (ties keep the first):
+    :func:`candidate_pairs`, built. Nothing left to pick is an error."""
+    pairs = candidate_pairs(op, algorithm, layout, protocol)
+    if not pairs:
+        raise ScenarioError(
+            "communication.nccl_algo",
+            f"{','.join(layout.nccl_algo) or 'all'} with nccl_proto {','.join(layout.nccl_proto) or 'all'} "
+            f"leaves NCCL no {op} algorithm to run on {layout.nodes} x {layout.per_node} GPUs",
+        )
+    return tuple(build(op, name, layout, p) for name, p in pairs)
+
+
+def candidate_pairs(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> tuple[tuple[str, str], ...]:
+    """The (algorithm, protocol) pairs of :func:`candidates`, in its order, without building a schedule (the cost
+    guard counts their transfers: :func:`dpsim.sim.budget.priced_transfers`); empty: nothing left to pick.
 
     ``algorithm: auto`` = NCCL's all-reduce algorithms that exist on ``layout`` (ring,
     tree; NVLS on one NVLS node, NVLS-tree across them), ring for the other collectives;
@@ -202,14 +217,14 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
     narrow what ``auto`` chooses among, as NCCL's ``ncclTopoTuneModel`` disables the
     (algorithm, protocol) pairs they leave out (``algoEnable``/``protoEnable``, whose
     bandwidth it sets to 0 so ``topoGetAlgoInfo`` never picks them). The other collectives
-    run their ring under ``NCCL_ALGO`` as before. Nothing left to pick is an error. Unless
+    run their ring under ``NCCL_ALGO`` as before. Unless
     ``NCCL_PROTO`` names it, LL128 is left out where GPUs of a node talk over PCIe: NCCL enables
     it by default only on a graph whose intra-node paths are NVLink (``ncclTopoTuneModel``:
     ``typeIntra <= PATH_NVB``, ``<= PATH_NVL`` before v2.18.3).
     """
     if op in P2P_OPS:
         none = protocol == "none" or algorithm in TEXTBOOK
-        return tuple(build(op, P2P, layout, p) for p in p2p_protocols(op, layout, "none" if none else protocol))
+        return tuple((P2P, p) for p in p2p_protocols(op, layout, "none" if none else protocol))
     if algorithm == "auto":
         if op != "allreduce" or protocol == "none":
             names: tuple[str, ...] = ("ring",)
@@ -221,7 +236,7 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
                 names = tuple(n for n in names if n in layout.nccl_algo)
     else:
         names = (algorithm,)
-    out: list[Schedule] = []
+    out: list[tuple[str, str]] = []
     for name in names:
         nvls = op == "allreduce" and name in ("nvls", "nvls-tree")
         if name in TEXTBOOK or protocol == "none":
@@ -234,13 +249,7 @@ def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") 
                 protos = tuple(p for p in protos if p != "LL128")
         else:
             protos = (protocol,)
-        out += [build(op, name, layout, p) for p in protos]
-    if not out:
-        raise ScenarioError(
-            "communication.nccl_algo",
-            f"{','.join(layout.nccl_algo) or 'all'} with nccl_proto {','.join(layout.nccl_proto) or 'all'} "
-            f"leaves NCCL no {op} algorithm to run on {layout.nodes} x {layout.per_node} GPUs",
-        )
+        out += [(name, p) for p in protos]
     return tuple(out)
 
 
