@@ -126,11 +126,12 @@ def collective_rows(
     fabric = calibrated_fabric(scenario, profile_for(scenario))
     algorithm = algorithm_of(scenario)
     n = fabric.world_size
+    layout = budget.layout_of(fabric)
     work = budget.estimate_collective(
         op,
         algorithm,
         fabric.protocol,
-        budget.layout_of(fabric),
+        layout,
         engine,
         len(sizes),
         CHUNK_MAX_RANKS,
@@ -149,10 +150,9 @@ def collective_rows(
             sim_engine, fidelity = ChunkEngine(cluster, algorithm, protocol=fabric.protocol), "chunk"
         else:
             sim_engine, fidelity = FastEngine(cluster, algorithm, fabric.protocol), "fast"
-    from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION
-
-    # whose tuner constants priced and picked: NCCL's only where NCCL's model runs (not gloo, not fitted α–β links)
-    nccl_version = (fabric.nccl_version or DEFAULT_NCCL_VERSION) if fabric.protocol != "none" else None
+    # whose tuner constants priced and picked (the layout's: Layout.of resolves the default release): NCCL's only
+    # where NCCL's model runs (not gloo, not fitted α–β links)
+    nccl_version = layout.nccl_version if fabric.protocol != "none" else None
     rows = []
     for size in sizes:
         choice = cf.collective(op, algorithm, size, fabric)

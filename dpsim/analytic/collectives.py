@@ -190,7 +190,8 @@ class Fabric:
     """NCCL's Simple buffer per connection in bytes (``communication.nccl_buffsize``); 0: NCCL's 4 MiB."""
     nccl_version: str = ""
     """The NCCL release whose tuner constants the collectives use (``communication.nccl_version``); empty:
-    dpsim's default (:data:`dpsim.sim.collectives.nccl_tuner.DEFAULT_NCCL_VERSION`)."""
+    dpsim's default (:data:`dpsim.sim.collectives.nccl_tuner.DEFAULT_NCCL_VERSION`), resolved in one place,
+    :meth:`dpsim.sim.collectives.base.Layout.of` (this module does not import the tuner tables at load)."""
     nccl_net_latency_s: float = 0.0
     """The latency the inter-node link's NCCL network plugin reports (``LinkSpec.nccl_net_latency_s``): NCCL's
     tuner adds it to every inter-node step of its estimate; 0: none (NCCL's IB and socket transports)."""
