@@ -334,6 +334,7 @@ ALL_REDUCING = {"training__zero_stage": 0, "training__optimizer_sharding": "zero
         (ALL_REDUCING, "allreduce"),
         (ALL_REDUCING | {"cluster__nodes": 2}, "allreduce"),
         (ALL_REDUCING | {"cluster__nodes": 16, "training__global_batch": "auto"}, "allreduce"),
+        (ALL_REDUCING | {"communication__nccl_version": "2.27.7"}, "allreduce"),  # its estimates priced apart
         (
             {
                 "training__optimizer_sharding": "zero",
@@ -343,7 +344,17 @@ ALL_REDUCING = {"training__zero_stage": 0, "training__optimizer_sharding": "zero
             "allreduce + reduce_scatter",
         ),
     ],
-    ids=["full-shard", "shard-grad-op", "zero-3", "zero-1", "ddp", "ddp-2-nodes", "ddp-16-nodes", "zero-1-allreduce"],
+    ids=[
+        "full-shard",
+        "shard-grad-op",
+        "zero-3",
+        "zero-1",
+        "ddp",
+        "ddp-2-nodes",
+        "ddp-16-nodes",
+        "ddp-nccl-2.27.7",
+        "zero-1-allreduce",
+    ],
 )
 def test_the_cost_guard_counts_what_a_step_routes(
     changes: dict[str, Any], op: str, monkeypatch: pytest.MonkeyPatch
@@ -358,7 +369,8 @@ def test_the_cost_guard_counts_what_a_step_routes(
     transfers routed here (``auto`` 6.6x). NCCL's tree and NVLS-tree are one pipelined phase a channel, routed once
     for its price and its fill: ``pipeline_fill`` routed it again (charged 0.5x-0.73x what ``auto`` and the tree
     routed), ``lock_step`` routed a textbook schedule's phases again, and NVLS-tree was charged 4 transfers a GPU
-    across nodes where it routes 4 a head (``auto`` 1.008x)."""
+    across nodes where it routes 4 a head (``auto`` 1.008x). An older NCCL release's estimates are schedules priced
+    apart (``collectives.estimates``), charged too (0.5x before)."""
     from dpsim.sim import budget
 
     routed, cold = _count_routes(monkeypatch)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
-from dpsim.sim.collectives import candidate_pairs
+from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
 from dpsim.sim.collectives.nccl import nvls_heads, pxn_exit
@@ -530,9 +530,10 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     if n <= 1:
         return 0, 0, 0
     pairs = candidate_pairs(op, algorithm, layout, protocol)
+    estimated = 2 if estimated_apart(layout) else 1  # NCCL's estimates of another release's, priced apart
     if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
-        return len(pairs) * phase, phase, phase
+        return estimated * len(pairs) * phase, phase, phase
     channels = rail_channels(layout)
     relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
     runs: dict[str, list[str]] = {}  # the protocols of each algorithm: each routes its phases, one is held at once
@@ -570,7 +571,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
         if binomial:  # gloo's binomial tree (reversed for a reduce) leaves lock step too
             again = 2
-        routed += len(protocols) * again * sum(phases)
+        routed += estimated * len(protocols) * again * sum(phases)
         held += phases[0] if name == "direct" else sum(phases)
         largest = max(largest, max(phases))
     return routed, held, largest

@@ -71,6 +71,8 @@ __all__ = [
     "build",
     "candidate_pairs",
     "candidates",
+    "estimated_apart",
+    "estimates",
     "reduce_scatter",
     "send",
 ]
@@ -258,9 +260,16 @@ def estimates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -
     schedules on the :attr:`~dpsim.sim.collectives.base.Layout.estimate` layout, carrying the tuner constants of
     ``layout.nccl_version``, which pick (``topoGetAlgoInfo``); the candidates carry the default release's, which
     price. None where the release's constants are the default's (the candidates are their own estimate)."""
-    if layout.estimate or layout.tables is dataclasses.replace(layout, estimate=True).tables:
+    if not estimated_apart(layout):
         return None
     return candidates(op, algorithm, dataclasses.replace(layout, estimate=True), protocol)
+
+
+def estimated_apart(layout: Layout) -> bool:
+    """Whether :func:`estimates` builds NCCL's estimates apart from the candidates on ``layout``: its release's tuner
+    constants are not the default's (the cost guard charges their routes too: :func:`dpsim.sim.budget.
+    priced_transfers`)."""
+    return not layout.estimate and layout.tables is not dataclasses.replace(layout, estimate=True).tables
 
 
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:
