@@ -151,7 +151,7 @@ import math
 import numpy as np
 
 from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, TunerTables, tuner_tables
 from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, hamiltonian_path, nccl_rings
 
 __all__ = [
@@ -240,11 +240,11 @@ NVLS_EFFICIENCY = NVLS_EFFICIENCY_BY_ARCH["hopper"]
 """Hopper's ``nvlsEfficiency``: the share of NVLink 4 bandwidth NVLS reaches on H100-class NVSwitch."""
 
 
-def nvls_efficiency(arch: str, version: str = DEFAULT_NCCL_VERSION) -> float:
-    """``nvlsEfficiency`` of a GPU generation in NCCL ``version`` (v2.28.3 on; :data:`NVLS_EFFICIENCY_BY_ARCH` is the
-    default release's); Hopper's where it has none (an unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper
+def nvls_efficiency(arch: str, tables: TunerTables = _DEFAULT_TABLES) -> float:
+    """``nvlsEfficiency`` of a GPU generation in a release's ``tables`` (v2.28.3 on; :data:`NVLS_EFFICIENCY_BY_ARCH` is
+    the default release's); Hopper's where it has none (an unknown ``arch``: NVLS needs an NVLink SHARP switch, Hopper
     or later). The releases before v2.28.3 have none: their estimate has no such factor (:func:`nvls_shares`)."""
-    return tuner_tables(version).nvls_efficiency.get(arch, NVLS_EFFICIENCY)
+    return tables.nvls_efficiency.get(arch, NVLS_EFFICIENCY)
 
 
 def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
@@ -262,7 +262,7 @@ def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
     """
     tables = layout.tables
     if tables.nvls_ratio is None:
-        return tables.nvls_efficiency.get(layout.arch, NVLS_EFFICIENCY), 1.0
+        return nvls_efficiency(layout.arch, tables), 1.0
     ratio = tables.nvls_ratio
     n = layout.world
     inter = ratio * (n - 1) / n
