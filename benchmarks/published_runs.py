@@ -1128,11 +1128,22 @@ def _megatron_flops_per_iteration(scenario: Scenario) -> float:
     return 96.0 * b * s * lay * h * h * (1.0 + s / (6.0 * h) + v / (16.0 * lay * h))
 
 
+def _neox_logged_parameters(scenario: Scenario) -> float:
+    """The N gpt-neox's ``get_flops`` used: ``megatron/utils.py`` ``get_total_params`` all-reduces each data-parallel
+    rank 0's ``sum(p.nelement())`` over every TP and PP rank, so what TP replicates is counted t times: a layer's two
+    LayerNorms and its two row-parallel biases (6h) and the final LayerNorm (2h). For the 20B: 20,556,201,984, the
+    "Num. parameters" of EleutherAI/gpt-neox-20b's model card (the checkpoint holds 20,554,567,680)."""
+    m, t = scenario.model, scenario.training
+    return m.num_parameters + (t.tensor_parallel - 1) * (6 * m.layers + 2) * m.hidden
+
+
 def _neox_flops_per_iteration(scenario: Scenario) -> float:
     """What GPT-NeoX logged at the 20B release (megatron/logging.py ``get_flops``): per iteration
-    B·s·(6·N + 60·s·h·l), N the total parameter count (no recomputation factor)."""
+    B·s·(6·N + 60·s·h·l), N the parameter count as it logged it (:func:`_neox_logged_parameters`; no recomputation
+    factor)."""
     m, t = scenario.model, scenario.training
-    return float(t.global_batch * m.seq_len * (6.0 * m.num_parameters + 60.0 * m.seq_len * m.hidden * m.layers))
+    n = _neox_logged_parameters(scenario)
+    return float(t.global_batch * m.seq_len * (6.0 * n + 60.0 * m.seq_len * m.hidden * m.layers))
 
 
 def _line_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:

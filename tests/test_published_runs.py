@@ -381,8 +381,11 @@ def test_gpt_neox_20b_configuration_and_flop_convention() -> None:
 
     assert scenario.data_parallel * scenario.training.tensor_parallel == 3 * 8
     assert pipeline_p2p_link(scenario, fabric_of(scenario)).bandwidth == pytest.approx(24e9 / 2)
-    # get_flops at the 20B release: B·s·(6N + 60·s·h·l) = 1536·2048·(6·20,554,567,680 + 60·2048·6144·44)
-    assert RUNS._neox_flops_per_iteration(scenario) == 1536 * 2048 * 156_546_293_760
+    # get_flops at the 20B release: B·s·(6N + 60·s·h·l), N as get_total_params summed it over the TP x PP ranks: the
+    # 2 TP ranks each hold a layer's LayerNorms and row-parallel biases (6h) and the final LayerNorm (2h), so
+    # 20,554,567,680 + 266·6144 = 20,556,201,984, the model card's "Num. parameters"
+    assert RUNS._neox_logged_parameters(scenario) == 20_554_567_680 + (44 * 6 + 2) * 6144 == 20_556_201_984
+    assert RUNS._neox_flops_per_iteration(scenario) == 1536 * 2048 * (6 * 20_556_201_984 + 60 * 2048 * 6144 * 44)
 
 
 FMS_FSDP = [r for r in HELD_OUT if r.name.startswith("FSDP Llama 2")]
