@@ -166,32 +166,34 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "with its GPU on a PCIe switch: _P5_LINK), "
         "all_reduce 4 GB on NCCL 2.19.1 (commit f9c3dc2): out-of-place 30196 us, 280.03 GB/s; 2.19.3 gave 104.20 "
         "(its NVLS-tree chunk cut to 64 KiB on many nodes, which the PR removes: 279.78)",
-        inter_fields=_P5_LINK,
+        inter_fields=_P5_LINK, communication=(("nccl_version", "2.19.1"),),
     ),
     *(_p5_series(n, b) for n, b in ((2, 477.71), (4, 356.99), (8, 355.36), (16, 356.27), (32, 321.10))),
     PublishedRun(
         "H100 x8, 1 node of the RoCE platform, NVLS_ENABLE=0", "h100-sxm", 1, 8, "nvlink4", "roce-400g", 8, "auto",
         8 * GiB, 330.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes "
         "or 2 nodes: the same figures on one node as on two (ring and tree left: communication.nccl_algo)",
-        communication=(("nccl_algo", ("ring", "tree")),),
+        communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.19.3")),
     ),
     PublishedRun(
         "H100 x8, 1 node of the RoCE platform (NVLS on)", "h100-sxm", 1, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         430.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on single nodes or 2 "
-        "nodes",
+        "nodes", communication=(("nccl_version", "2.19.3"),),
     ),
     PublishedRun(
         "H100 x8, 2 nodes, 8x 400G RoCE (NVLS on)", "h100-sxm", 2, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         430.0, _ROCE, note=_ROCE_NOTE + "'from 330GB to 430GB' with NCCL_NVLS_ENABLE=0 -> 1 on 1 or 2 nodes",
+        communication=(("nccl_version", "2.19.3"),),
     ),
     PublishedRun(
         "H100 x8, 2 nodes, 8x 400G RoCE, NVLS_ENABLE=0", "h100-sxm", 2, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB,
         330.0, _ROCE, note=_ROCE_NOTE + "330 with NCCL_NVLS_ENABLE=0 (ring and tree left: communication.nccl_algo)",
-        communication=(("nccl_algo", ("ring", "tree")),),
+        communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.19.3")),
     ),
     PublishedRun(
         "H100 x8, 4 nodes, 8x 400G RoCE", "h100-sxm", 4, 8, "nvlink4", "roce-400g", 8, "auto", 8 * GiB, 320.0, _ROCE,
         note=_ROCE_NOTE + "'same busbw 320GB' on 4 nodes with NVLS on or off",
+        communication=(("nccl_version", "2.19.3"),),
     ),
     PublishedRun(
         "B300 x8, 1 node, NVLS off (ring)", "b200", 1, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 695.0, _B300,
@@ -242,12 +244,13 @@ HELDOUT: tuple[PublishedRun, ...] = (
         _AZURE + "ND_A100_v4_results.md", note=_AZURE_NOTE.format(
             gpu="8 x A100-SXM4-80GB on NVSwitch", nccl="2.18.5", algo="NVLS",
         ) + "; the A100 has no NVLS, so NCCL's own pick ran (auto)",
+        communication=(("nccl_version", "2.18.5"),),
     ),
     PublishedRun(
         "H200 x8, 1 node, Azure ND H200 v5, NCCL_ALGO=NVLS", "h200", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB,
         479.98, _AZURE + "ND_H200_v5_results.md",
         note=_AZURE_NOTE.format(gpu="8 x H200 141GB on NVSwitch", nccl="2.20.5", algo="NVLS"),
-        communication=(("nccl_algo", ("nvls",)),),
+        communication=(("nccl_algo", ("nvls",)), ("nccl_version", "2.20.5")),
     ),
     PublishedRun(
         "GB200 x4, 1 host, Azure ND GB200 v6, NCCL_ALGO=Ring", "b200", 1, 4, "nvlink5", "ib-ndr", 4, "auto",

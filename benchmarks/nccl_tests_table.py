@@ -168,13 +168,16 @@ ROWS: tuple[PublishedRun, ...] = (
     PublishedRun(
         "H100 x8, 5 nodes, 4x 400G RoCE, ring", "h100-sxm", 5, 8, "nvlink4", "roce-400g", 4, "ring", 1 * GiB, 190.0,
         "https://github.com/NVIDIA/nccl/issues/1368",
-        note="NCCL_ALGO=Ring, 40 GPUs, -e 1G: 'ring bandwidth (190GB/s)'",
+        note="NCCL_ALGO=Ring, 40 GPUs, -e 1G: 'ring bandwidth (190GB/s)'; NCCL 2.20 (the run's LD_LIBRARY_PATH "
+        "names an nccl220 build: 2.20.3 and 2.20.5 ship one tuning.cc)",
+        communication=(("nccl_version", "2.20.5"),),
     ),
     PublishedRun(
         "H100 x8, 5 nodes, 4x 400G RoCE, tree", "h100-sxm", 5, 8, "nvlink4", "roce-400g", 4, "tree", 1 * GiB, 150.0,
         "https://github.com/NVIDIA/nccl/issues/1368",
         note="NCCL_ALGO=Tree on the same machine: 'tree bus bandwidth(150GB/s) is slower than ring'; "
         "NCCL 2.20, NCCL_PXN_DISABLE=0, NCCL_DEBUG=version (no topology or graph lines)",
+        communication=(("nccl_version", "2.20.5"),),
     ),
     PublishedRun(
         "V100 x8 DGX-1, 4 nodes, 4x EDR", "v100", 4, 8, "nvlink2", "ib-edr", 4, "auto", 512 * MiB, 48.0,
@@ -252,7 +255,7 @@ P2P_ROWS: tuple[PublishedRun, ...] = (
         note="4 of an HGX node's H100 80GB HBM3, NCCL 2.30.4, nccl-tests 2.17.8, -b 500M (NCCL_ALGO=Ring "
         "NCCL_PROTO=Simple set, which p2p ignores), out-of-place; 358.40 with -R1 (registered buffers); the "
         "thread is about a drop above 512 MB with NCCL 2.28.3, not modelled",
-        op="alltoall",
+        op="alltoall", communication=(("nccl_version", "2.30.4"),),
     ),
     PublishedRun(
         "A100 x8, 2 nodes, 4x 200G RoCE, alltoall", "a100-80gb", 2, 8, "nvlink3", "ib-hdr", 4, "auto", 4 * GiB,
@@ -260,7 +263,7 @@ P2P_ROWS: tuple[PublishedRun, ...] = (
         note="NCCL 2.18.6, -b 4G -e 4G, RoCE (NCCL_IB_GID_INDEX=3, NCCL_IB_QPS_PER_CONNECTION=4); NICs at "
         "183 Gb/s; the reporter saw GPU 0 proxy every send to remote GPUs 0 and 1 (PXN through the NIC's first "
         "GPU, as modelled) and reached 20.71 with a patched proxy choice",
-        op="alltoall",
+        op="alltoall", communication=(("nccl_version", "2.18.6"),),
     ),
 )  # fmt: skip
 """Published all-to-all results (nccl-tests ``alltoall_perf``), a table apart: NCCL runs them as grouped

@@ -22,8 +22,18 @@ from dpsim.analytic import collectives as cf
 from dpsim.cli_collective import collective_rows, machine_scenario
 from dpsim.errors import ScenarioError
 from dpsim.sim.collectives.base import Layout
-from dpsim.sim.collectives.nccl import channel_cap_Bps, duplication, nvls_heads, nvls_shares, nvls_tree_allreduce
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS
+from dpsim.sim.collectives.nccl import (
+    channel_cap_Bps,
+    channels,
+    duplication,
+    nccl_ring,
+    nccl_tree,
+    nvls_allreduce,
+    nvls_heads,
+    nvls_shares,
+    nvls_tree_allreduce,
+)
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS, tuner_tables
 
 GiB = float(1 << 30)
 
@@ -216,7 +226,7 @@ def test_an_unknown_release_is_refused_naming_the_field_and_the_releases() -> No
     with pytest.raises(ScenarioError, match=r"communication\.nccl_version.*2\.25\.1.*2\.30\.7.*got '2\.10\.3'"):
         _nvl4_tree("2.10.3")
     proc = subprocess.run(
-        [sys.executable, "-m", "dpsim.cli", "collective", "--set", "communication.nccl_version=2.19.3"],
+        [sys.executable, "-m", "dpsim.cli", "collective", "--set", "communication.nccl_version=2.17.1"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
@@ -226,3 +236,149 @@ def test_an_unknown_release_is_refused_naming_the_field_and_the_releases() -> No
 def test_refused_on_cpu_devices() -> None:
     with pytest.raises(ScenarioError, match=r"communication\.nccl_version"):
         machine_scenario("cpu", 2, 1, "cpu", "pcie4", {"preset": "100gbe"}, communication={"nccl_version": "2.27.3"})
+
+
+# Releases before v2.25.1 (tuning.cc at v2.18.3-1, v2.19.1-1, v2.21.5-1, v2.23.4-1, read by hand): their tables
+# only pick, so every check below is on an estimate layout.
+
+
+def _estimate(nodes: int, per_node: int, version: str, nvls: bool = False) -> Layout:
+    """``nodes`` of ``per_node`` H100 with a 400G NIC a GPU, in NCCL ``version``'s estimate."""
+    return Layout(nodes, per_node, nics=per_node, nvls=nvls, arch="hopper", nic_gbps=50.0, nccl_version=version,
+                  estimate=True)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "nvlink_us", "net_us", "base_us"),
+    [
+        ("2.18.3", 4.0, 14.0, 0.0),  # hwLat Tree Simple {4, 6, 14}, baseLat Tree Simple 0
+        ("2.19.1", 28.0, 28.0, 0.0),  # {28, 28, 28}
+        ("2.22.3", 28.0, 28.0, 0.0),
+        ("2.23.4", 4.0, 14.0, 8.4),  # {4.0, 4.0, 14}, baseLat 8.4
+        ("2.30.7", 4.0, 14.0, 8.4),
+    ],
+)
+def test_the_tree_s_simple_latency_is_the_release_s(
+    version: str, nvlink_us: float, net_us: float, base_us: float
+) -> None:
+    """Two nodes of 8: ``baseLat + 2·((G−1)·intraLat + log2i(M)·interLat)`` = base + 2·(7·nvlink + 1·net)."""
+    schedule = nccl_tree(_estimate(2, 8, version), "Simple")
+    (phase,) = schedule.phases
+    assert phase.latency_s == pytest.approx(2 * (7 * nvlink_us + net_us) * 1e-6, rel=1e-12)
+    assert schedule.base_latency_s == pytest.approx(base_us * 1e-6, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("version", "nvls_base", "nvls_step", "tree_net"),
+    [
+        ("2.18.5", 23.0, 0.0, 19.0),
+        ("2.19.3", 0.0, 23.0, 14.0),
+        ("2.21.5", 0.0, 25.0, 14.0),
+        ("2.25.1", 0.0, 25.0, 14.0),
+    ],
+)
+def test_nvls_latencies_are_the_release_s(version: str, nvls_base: float, nvls_step: float, tree_net: float) -> None:
+    """NVLS on one node: ``baseLat`` 23 µs and ``hwLat[NVLINK]`` 0 in v2.18.3-v2.18.6, 0 and 23 from v2.19.1, 25
+    from v2.21.5. NVLS-tree on 4 nodes: v2.18's ``baseLat + 2(M−1)·hwLat[NET]`` = 23 + 6·19, later
+    ``intraLat + 2·log2i(M)·interLat`` = 23 or 25 + 4·14."""
+    one = nvls_allreduce(_estimate(1, 8, version, nvls=True))
+    assert one.base_latency_s == pytest.approx(nvls_base * 1e-6)
+    assert one.phases[0].latency_s == pytest.approx(nvls_step * 1e-6)
+    four = nvls_tree_allreduce(_estimate(4, 8, version, nvls=True))
+    steps = 6 if version.startswith("2.18") else 4
+    total = four.base_latency_s + four.phases[0].latency_s
+    assert total == pytest.approx((nvls_base + nvls_step + steps * tree_net) * 1e-6, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("version", "allreduce", "one_node_gather"),
+    [("2.18.6", 4.0, 3.0), ("2.20.5", 4.0, 3.0), ("2.21.5", 2.0, 2.0), ("2.30.7", 2.0, 2.0)],
+)
+def test_the_ring_ll_share_is_the_release_s(version: str, allreduce: float, one_node_gather: float) -> None:
+    """``busBw * 1.0/4.0`` (across nodes, all-reduce, reduce) or ``1.0/3.0`` (the other collectives on one node)
+    before v2.21.5, ``busBw * .5`` from it: the wire carries 1/share of the data, S/(k·N) a ring step."""
+    two = _estimate(2, 8, version)
+    (phase, _) = nccl_ring("allreduce", two, "LL").phases
+    assert phase.fraction == pytest.approx(np.full(len(phase.fraction), allreduce / (channels(two) * 16)))
+    (one,) = nccl_ring("all_gather", _estimate(1, 8, version), "LL").phases
+    assert one.fraction == pytest.approx(np.full(len(one.fraction), one_node_gather / 8))
+
+
+@pytest.mark.parametrize(("version", "share"), [("2.18.3", 0.7), ("2.22.3", 0.7), ("2.23.4", 0.92)])
+def test_the_ring_ll128_share_with_one_gpu_a_node_is_the_release_s(version: str, share: float) -> None:
+    """``busBw * (ppn < 2 ? 0.7 : 0.92)`` before v2.23.4, 0.92 from it; 8 nodes of one GPU, one NIC."""
+    layout = _estimate(8, 1, version)
+    (phase, _) = nccl_ring("allreduce", layout, "LL128").phases
+    assert phase.fraction == pytest.approx(np.full(len(phase.fraction), 1 / share / 8))
+
+
+@pytest.mark.parametrize(("version", "inter_steps"), [("2.19.3", 2), ("2.22.3", 2), ("2.23.4", 1)])
+def test_the_ring_s_inter_node_steps_are_the_release_s(version: str, inter_steps: int) -> None:
+    """An all-reduce over 2 nodes of 8 counts ``nInterSteps = 2·nNodes`` before v2.23.4 and ``2(nNodes−1)`` from it:
+    per half, (15 − inter)·max(3.4, 3·1.0) + inter·14 µs over 15 steps (Simple, NVLink, an InfiniBand hop)."""
+    (phase, _) = nccl_ring("allreduce", _estimate(2, 8, version), "Simple").phases
+    assert phase.latency_s == pytest.approx(((15 - inter_steps) * 3.4 + inter_steps * 14.0) / 15 * 1e-6, rel=1e-12)
+
+
+@pytest.mark.parametrize(("version", "step_us"), [("2.22.3", (4 * 2.7 - 1.0) / 3), ("2.23.4", 5.0)])
+def test_one_gpu_a_node_takes_the_tree_s_network_latency_from_2_23_4(version: str, step_us: float) -> None:
+    """4 nodes of one GPU, ring LL: ``interLat = ppn == 1 ? hwLat[NET][TREE][p] : hwLat[NET][a][p]`` from v2.23.4,
+    so every one of the 3 steps of a half costs the tree's 5.0 µs; before, the ring's 2.7 µs on ``nNodes`` = 4
+    inter-node steps of the 3, with ``3 − 4`` intra steps at the network overhead's 1.0 µs (NCCL's own count)."""
+    (phase, _) = nccl_ring("allreduce", _estimate(4, 1, version), "LL").phases
+    assert phase.latency_s == pytest.approx(step_us * 1e-6, rel=1e-12)
+
+
+def test_v2_18_nvls_tree_estimate_takes_bw_intra_or_bw_inter_by_nodes() -> None:
+    """v2.18.3: ``bw = nNodes <= 2 ? bwIntra : bwInter`` and NVLS-tree's ratio ``.70·M/(2(M−1))``. Over v2.28.3's
+    estimate: on 2 nodes of 8 (N = 16, H = 8) the switch at 0.7·(15/16)·(8/7) = 0.75 and the network not at all;
+    on 3 nodes (N = 24) the network at 0.525·2·23/24 and the switch not at all. One node's NVLS as v2.19's: 5/6."""
+    assert nvls_shares(_estimate(2, 8, "2.18.3", nvls=True), 8) == pytest.approx((0.75, math.inf))
+    assert nvls_shares(_estimate(3, 8, "2.18.3", nvls=True), 8) == pytest.approx((math.inf, 0.525 * 2 * 23 / 24))
+    assert nvls_shares(_estimate(1, 8, "2.18.3", nvls=True), 8)[0] == pytest.approx(5 / 6)
+
+
+def test_hopper_s_ll_total_is_ampere_s_before_2_21_5() -> None:
+    """``llMaxBws`` Hopper {87.7, 22.5, 19.0} before v2.21.5, {141.0, 45.0, 35.0} from it: one node's ring LL total
+    over its one rail channel."""
+    assert channel_cap_Bps("ring", "LL", _estimate(1, 8, "2.20.5")) == pytest.approx(87.7e9)
+    assert channel_cap_Bps("ring", "LL", _estimate(1, 8, "2.21.5")) == pytest.approx(141.0e9)
+
+
+def test_v2_24_3_is_v2_25_1_without_blackwell() -> None:
+    """v2.25.1's ``tuning.cc`` adds Blackwell's rows and changes nothing else dpsim reads: the tables of v2.24.3 and
+    v2.25.1 differ in Blackwell's rows only (before v2.25.1 ``compCapIndex`` reads Hopper's for any cc ≥ 90)."""
+    old, new = tuner_tables("2.24.3"), tuner_tables("2.25.1")
+    assert _without_blackwell(old.ll_max_gbps) == _without_blackwell(new.ll_max_gbps)
+    for table, rows in old.per_channel_max_gbps.items():
+        assert _without_blackwell(rows) == _without_blackwell(new.per_channel_max_gbps[table]), table
+    assert old.per_channel_max_gbps["tree"]["blackwell"] == old.per_channel_max_gbps["tree"]["hopper"]
+    for field in dataclasses.fields(old):
+        if field.name not in ("releases", "ll_max_gbps", "per_channel_max_gbps"):
+            assert getattr(old, field.name) == getattr(new, field.name), field.name
+
+
+def _without_blackwell(rows: dict[str, tuple[float, float, float]]) -> dict[str, tuple[float, float, float]]:
+    return {arch: row for arch, row in rows.items() if arch != "blackwell"}
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_v2_21_5_s_slow_tree_latency_picks_the_ring_on_small_two_node_messages(engine: str) -> None:
+    """2 nodes of 8 H100, 8 NDR NICs, 1 MiB, ring or tree, Simple (GCP's TCPXO profile sets ``NCCL_ALGO=Ring,Tree``
+    and ``NCCL_PROTO=Simple``): v2.30.7 runs the tree; v2.21.5's tree estimate carries 2·(7 + 1)·28 = 448 µs of
+    latency (its Simple step is 28 µs on every hardware class), its ring 2·(13·3.4 + 2·14) + 8.4 = 152.8 µs, and it
+    picks the ring, which runs at the default's price."""
+
+    def row(version: str | None, algorithm: str = "auto") -> dict[str, object]:
+        extra: dict[str, object] = {"nccl_version": version} if version else {}
+        extra["nccl_proto"] = ["Simple"]
+        if algorithm == "auto":
+            extra["nccl_algo"] = ["ring", "tree"]
+        inter = {"preset": "ib-ndr", "nics_per_node": 8}
+        scenario = machine_scenario("h100", 2, 8, "h100-sxm", "nvlink4", inter, algorithm, communication=extra)
+        (out,) = collective_rows(scenario, "allreduce", [float(1 << 20)], engine=engine)
+        return out
+
+    assert row(None)["algorithm"] == "tree"
+    old = row("2.21.5")
+    assert old["algorithm"] == "ring" and old["time_s"] == row(None, "ring")["time_s"]

@@ -80,7 +80,7 @@ each inter-node step
 of its estimate the latency the network plugin reports (aws-ofi-nccl: 75 µs on p4d and p5; :func:`net_latency_s`),
 which moves its pick, not the schedule's price. The tuner constants are NCCL's defaults
 (``src/graph/tuning.cc`` ``ncclTunerConstantsDefaults``): those of the release the layout names
-(:attr:`~dpsim.sim.collectives.base.Layout.nccl_version`, ``communication.nccl_version``: v2.25.1 to v2.30.7,
+(:attr:`~dpsim.sim.collectives.base.Layout.nccl_version`, ``communication.nccl_version``: v2.18.3 to v2.30.7,
 :mod:`dpsim.sim.collectives.nccl_tuner`) in NCCL's estimate, which picks, and the default release's (v2.30.7) in the
 price (:attr:`~dpsim.sim.collectives.base.Layout.estimate`). Volta's and Ampere's bandwidth caps are the same back
 to v2.10.3, the version of the oldest published run.
@@ -264,7 +264,12 @@ def nvls_shares(layout: Layout, heads: int) -> tuple[float, float]:
     if tables.nvls_ratio is None:
         return nvls_efficiency(layout.arch, tables), 1.0
     ratio = tables.nvls_ratio
-    n = layout.world
+    n, m = layout.world, layout.nodes
+    if tables.nvls_bw_by_nodes and m > 1:  # v2.18.3: NVLS-tree's .70·M/(2(M−1)) on bwIntra (≤ 2 nodes) or bwInter
+        tree = 0.7 * m / (2 * (m - 1))
+        if m > 2:
+            return math.inf, tree * 2 * (n - 1) / n
+        return tree * (n - 1) / n * heads / (heads - 1) if heads > 1 else tree * (n - 1) / n, math.inf
     inter = ratio * (n - 1) / n
     return inter * heads / (heads - 1) if heads > 1 else inter, inter
 
@@ -388,12 +393,22 @@ def _engine(algorithm: str, protocol: str, layout: Layout, wire: float, busiest:
     return 0.0 if math.isinf(cap) else cap * wire * busiest
 
 
-def bandwidth_fraction(algorithm: str, protocol: str, nodes: int) -> float:
-    """The bandwidth share of ``protocol`` for ``algorithm`` (1 for the textbook ``none``)."""
+def bandwidth_fraction(
+    algorithm: str, protocol: str, nodes: int, layout: Layout | None = None, op: str = "allreduce"
+) -> float:
+    """The bandwidth share of ``protocol`` for ``algorithm`` (1 for the textbook ``none``); a ring's LL and LL128
+    shares from ``layout``'s tuner tables for ``op`` (:attr:`~dpsim.sim.collectives.nccl_tuner.TunerTables.
+    ring_ll_share`, :attr:`~dpsim.sim.collectives.nccl_tuner.TunerTables.ring_ll128_one_gpu_share`)."""
     if protocol == "none":
         return 1.0
     if algorithm == "tree" and protocol == "LL128" and nodes == 1:
         return 0.92 * 7.0 / 9.0
+    if algorithm == "ring" and layout is not None:
+        tables = layout.tables
+        if protocol == "LL":
+            return tables.ring_ll_share[0 if nodes > 1 or op in ("allreduce", "reduce") else 1]
+        if protocol == "LL128" and layout.per_node == 1:
+            return tables.ring_ll128_one_gpu_share
     return BANDWIDTH_FRACTION[(algorithm, protocol)]
 
 
@@ -406,7 +421,8 @@ def step_latency_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> f
 def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
     """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``)."""
     intra = step_latency_us(layout.intra_hw, algorithm, protocol, layout)
-    inter = step_latency_us("net", "tree" if layout.per_node == 1 else algorithm, protocol, layout)
+    one_gpu = layout.per_node == 1 and layout.tables.one_gpu_net_latency_tree  # v2.23.4 on
+    inter = step_latency_us("net", "tree" if one_gpu else algorithm, protocol, layout)
     if layout.nodes > 1 and algorithm == "ring":
         intra = max(intra, NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
     return intra * 1e-6, inter * 1e-6
@@ -759,11 +775,13 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
         return Schedule(name, n, protocol=protocol)
     orders = ring_orders(layout)
     k = len(orders)
-    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
+    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes, layout, op)
     latency = None
     net_step = 0.0
     if protocol != "none":
-        latency = _ring_step_latency(n - 1, layout.nodes - 1, "ring", protocol, layout)
+        # before v2.23.4 NCCL's estimate counts 2·nNodes inter-node steps of an all-reduce, nNodes a half
+        per_node_steps = op == "allreduce" and layout.nodes > 1 and layout.tables.ring_net_steps_per_node
+        latency = _ring_step_latency(n - 1, layout.nodes - (0 if per_node_steps else 1), "ring", protocol, layout)
         net_step = _step_latencies_s("ring", protocol, layout)[1]
     src, dst = orders, np.roll(orders, -1, axis=1)
     chan = np.repeat(np.arange(k), n)
@@ -964,7 +982,8 @@ def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         return Schedule("nvls", n, protocol=protocol)
     src, dst, f = _nvls_pairs(layout, min(layout.per_node, MAX_NVLS_ARITY))
     latency = None if protocol == "none" else _step_latencies_s("nvls", protocol, layout)[0]
-    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), 0.0, protocol, pipelined=True)
+    base = base_latency_s("nvls", protocol, layout)  # 23 µs in v2.18.3-v2.18.6, 0 from v2.19.1
+    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), base, protocol, pipelined=True)
 
 
 def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -986,7 +1005,8 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     inter = 0.0
     if protocol != "none":
         intra, inter = _step_latencies_s("nvls-tree", protocol, layout)
-        latency = intra + 2 * int(math.log2(m)) * inter
+        # v2.18.3-v2.18.6: baseLat + 2(M−1)·hwLat[NET] (intra 0), v2.19.1 on: intraLat + 2·log2i(M)·interLat
+        latency = intra + (2 * (m - 1) if layout.tables.nvls_bw_by_nodes else 2 * int(math.log2(m))) * inter
     phase = Phase.of(
         np.concatenate([src, up_s, up_d]),
         np.concatenate([dst, up_d, up_s]),
@@ -1002,7 +1022,8 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         busiest = float(np.bincount(phase.src, weights=phase.fraction).max())
         engine = busiest * nvls_heads(layout) * cap * n / (2 * (n - 1))
     tuner = TunerCorrection(net_latency_s=net_latency_s(protocol, 2 * int(math.log2(m)), layout))
-    return Schedule("nvls-tree", n, (phase,), 0.0, protocol, pipelined=True, engine_Bps=engine, tuner=tuner)
+    base = base_latency_s("nvls-tree", protocol, layout)  # 23 µs in v2.18.3-v2.18.6, 0 from v2.19.1
+    return Schedule("nvls-tree", n, (phase,), base, protocol, pipelined=True, engine_Bps=engine, tuner=tuner)
 
 
 def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -1018,7 +1039,7 @@ def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
     k = len(orders)
     root = np.argmax(orders == 0, axis=1)
     rows = np.stack([np.roll(row, -int(r)) for row, r in zip(orders, root, strict=True)])
-    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes)
+    wire = 1.0 / bandwidth_fraction("ring", protocol, layout.nodes, layout, "broadcast")
     latency = None
     step = 0.0
     if protocol != "none":

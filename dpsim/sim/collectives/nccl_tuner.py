@@ -24,8 +24,18 @@ NVLS schedules. One physical change is not modelled: v2.20.3 to v2.27.7 copy a c
 channels up to its NVLS channel count where NVLS is set up (``connect.cc``: ``comm->nChannels <
 comm->nvlsChannels``; removed in v2.28.3, "decreased max CTA count from 32 to 16 on Blackwell"); dpsim cannot tell
 ``NCCL_NVLS_ENABLE=0`` from an ``NCCL_ALGO`` without NVLS, and on Hopper the copies change nothing (16 NVLS channels,
-16 ring channels on 4 or 8 NICs). Releases whose other mechanisms differ in ways dpsim would have to model
-separately are not offered.
+16 ring channels on 4 or 8 NICs).
+
+Releases before v2.25.1, back to v2.18.3, carry their tables and the estimate's forms that changed with them
+(:attr:`TunerTables.nvls_bw_by_nodes`, :attr:`TunerTables.ring_ll_share`,
+:attr:`TunerTables.ring_ll128_one_gpu_share`, :attr:`TunerTables.ring_net_steps_per_node`,
+:attr:`TunerTables.one_gpu_net_latency_tree`); they have no Blackwell rows (``compCapIndex`` is Hopper's for any
+compute capability ≥ 90, and they ship no sm_100 kernels). Their mechanisms outside ``tuning.cc`` are v2.30.7's
+here, which agrees with them on the layouts of the rows that name them (≤ 8 GPUs and ≤ 8 rails a node):
+``MAXCHANNELS`` 32 before v2.23.4 (16 ring channels at most), ``NCCL_MAX_NVLS_ARITY`` 8 before v2.21.5, NIC fusion
+from v2.20. v2.18.1 (other per-channel tables, no ``TREE``-pattern factor) and older are not offered:
+NVIDIA/nccl#837's and #527's A100 rows (v2.9.9, v2.10.3) ran a tuner without the plugin's latency, the ``TREE``
+pattern or the per-channel LL128 tables.
 """
 
 from __future__ import annotations
@@ -63,7 +73,104 @@ class TunerTables:
     and ``bwInter`` taken once, ``bwInter/2`` for NVLS-tree beyond two nodes); None from v2.28.3, which uses the
     ring's ``nRanks/nsteps`` on twice the NVLS bandwidth (two operations pipelined, and twice ``bwInter`` for
     NVLS-tree on two nodes)."""
+    nvls_bw_by_nodes: bool = False
+    """v2.18.3–v2.18.6: NVLS and NVLS-tree take ``bw = nNodes <= 2 ? bwIntra : bwInter`` as every algorithm does
+    (not the smaller of the two), NVLS-tree's bus ratio is ``.70 · nNodes / (2(nNodes−1))``, and its latency
+    ``baseLat + 2(nNodes−1) · hwLat[NET]`` (from v2.19.1: ``intraLat + 2·log2i(nNodes)·interLat``)."""
+    ring_ll_share: tuple[float, float] = (0.5, 0.5)
+    """The ring LL protocol's share of the bus bandwidth: across nodes or for an all-reduce / reduce, and for the
+    other collectives on one node (``busBw * .5`` from v2.21.5; ``1.0/4.0`` and ``1.0/3.0`` before)."""
+    ring_ll128_one_gpu_share: float = 0.92
+    """The ring LL128 protocol's share with one GPU a node (``ppn < 2``): 0.7 before v2.23.4, then 0.92 as with more."""
+    ring_net_steps_per_node: bool = False
+    """Before v2.23.4 a ring all-reduce's estimate counts ``2·nNodes`` inter-node steps (from v2.23.4
+    ``2(nNodes−1)``, what the ring takes)."""
+    one_gpu_net_latency_tree: bool = True
+    """From v2.23.4 a layout of one GPU a node takes the tree's network step latency for every algorithm ("with
+    ppn=1 latencies are fully exposed"); before, each algorithm's own."""
 
+
+def _hopper_as_blackwell(rows: dict[str, Row]) -> dict[str, Row]:
+    """Before v2.25.1 NCCL has no Blackwell row: ``compCapIndex`` is Hopper's for any compute capability ≥ 90."""
+    return {**rows, "blackwell": rows["hopper"]}
+
+
+_V2_18_3 = TunerTables(
+    releases=("2.18.3", "2.18.5", "2.18.6"),
+    base_latency_us={
+        "tree": (6.8, 14.0, 0.0),
+        "ring": (6.6, 14.0, 8.4),
+        "nvls": (0.0, 0.0, 23.0),
+        "nvls-tree": (0.0, 0.0, 23.0),
+    },
+    hw_latency_us={
+        "nvlink": {"tree": (0.6, 1.25, 4.0), "ring": (0.6, 1.9, 3.4), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
+        "pci": {"tree": (1.0, 1.9, 6.0), "ring": (1.0, 2.5, 5.7), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
+        "net": {"tree": (5.0, 8.5, 14.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 19)},
+    },
+    ll_max_gbps=_hopper_as_blackwell(
+        {"volta": (39.0, 39.0, 20.4), "ampere": (87.7, 22.5, 19.0), "hopper": (87.7, 22.5, 19.0)}
+    ),
+    per_channel_max_gbps={
+        "tree": _hopper_as_blackwell(
+            {"volta": (26.5, 18.5, 10.0), "ampere": (24.0, 23.6, 17.8), "hopper": (38.7, 41.4, 36.0)}
+        ),
+        "tree-LL128": _hopper_as_blackwell(
+            {"volta": (20.0, 20.0, 20.0), "ampere": (20.0, 20.0, 20.0), "hopper": (36.7, 36.7, 29.0)}
+        ),
+        "ring-LL128": _hopper_as_blackwell(
+            {"volta": (20.0, 20.0, 20.0), "ampere": (20.0, 20.0, 20.0), "hopper": (36.7, 36.7, 36.7)}
+        ),
+    },
+    nvls_efficiency={},
+    nvls_ratio=5.0 / 6.0,
+    nvls_bw_by_nodes=True,
+    ring_ll_share=(1.0 / 4.0, 1.0 / 3.0),
+    ring_ll128_one_gpu_share=0.7,
+    ring_net_steps_per_node=True,
+    one_gpu_net_latency_tree=False,
+)
+"""v2.18.3 to v2.18.6 (``tuning.cc`` unchanged across these tags; v2.18.1 has other per-channel tables and is not
+offered): NVLS and NVLS-tree at 23 µs base, NVLS-tree's own ratio and latency (:attr:`TunerTables.nvls_bw_by_nodes`);
+Hopper's ``llMaxBws`` Ampere's."""
+_V2_19 = dataclasses.replace(
+    _V2_18_3,
+    releases=("2.19.1", "2.19.3", "2.19.4", "2.20.3", "2.20.5"),
+    base_latency_us={**_V2_18_3.base_latency_us, "nvls": (0.0, 0.0, 0.0), "nvls-tree": (0.0, 0.0, 0.0)},
+    hw_latency_us={
+        "nvlink": {"tree": (0.6, 1.25, 28.0), "ring": (0.6, 1.9, 3.4), "nvls": (0, 0, 23), "nvls-tree": (0, 0, 23)},
+        "pci": {"tree": (1.0, 1.9, 28.0), "ring": (1.0, 2.5, 5.7), "nvls": (0, 0, 0), "nvls-tree": (0, 0, 0)},
+        "net": {"tree": (5.0, 8.5, 28.0), "ring": (2.7, 4.0, 14.0), "nvls": (0, 0, 18), "nvls-tree": (0, 0, 14)},
+    },
+    nvls_bw_by_nodes=False,
+)
+"""v2.19.1 to v2.20.5: the NVLS estimate :attr:`TunerTables.nvls_ratio` describes (``min(bwIntra, bwInter)``,
+``bwInter/2`` for NVLS-tree beyond two nodes, 5/6), NVLS latencies in ``hwLat`` (base 0), the tree's Simple step
+28 µs on every hardware class (``tuning.cc`` unchanged from v2.19.1 to v2.20.5 in what dpsim reads)."""
+_V2_21 = dataclasses.replace(
+    _V2_19,
+    releases=("2.21.5", "2.22.3"),
+    hw_latency_us={**_V2_19.hw_latency_us, "nvlink": {**_V2_19.hw_latency_us["nvlink"], "nvls": (0, 0, 25),
+                                                        "nvls-tree": (0, 0, 25)}},
+    ll_max_gbps=_hopper_as_blackwell({**_V2_19.ll_max_gbps, "hopper": (141.0, 45.0, 35.0)}),
+    ring_ll_share=(0.5, 0.5),
+)  # fmt: skip
+"""v2.21.5 and v2.22.3: NVLS's NVLink step 25 µs, Hopper's ``llMaxBws`` {141, 45, 35}, the ring LL share ``.5``."""
+_V2_23 = dataclasses.replace(
+    _V2_21,
+    releases=("2.23.4", "2.24.3"),
+    base_latency_us={**_V2_21.base_latency_us, "tree": (6.8, 14.0, 8.4)},
+    hw_latency_us={
+        kind: {**rows, "tree": (rows["tree"][0], rows["tree"][1], 14.0 if kind == "net" else 4.0)}
+        for kind, rows in _V2_21.hw_latency_us.items()
+    },
+    ring_ll128_one_gpu_share=0.92,
+    ring_net_steps_per_node=False,
+    one_gpu_net_latency_tree=True,
+)
+"""v2.23.4 and v2.24.3: the tree's Simple base 8.4 µs and steps 4 / 4 / 14 µs, one GPU a node as any other for
+LL128 and on the tree's network latency, the ring's ``2(nNodes−1)`` inter-node steps (v2.24.3 adds PAT's rate and
+per-collective ``NCCL_ALGO``/``NCCL_PROTO``, not modelled)."""
 
 _V2_25 = TunerTables(
     releases=("2.25.1", "2.26.2", "2.26.3", "2.26.5", "2.26.6", "2.27.3", "2.27.5", "2.27.6", "2.27.7"),
@@ -162,7 +269,19 @@ _V2_29_7 = _changed(_V2_29_2, ("2.29.7",), caps={"ring-LL128": {"blackwell": (40
 _V2_30 = _changed(_V2_29_7, ("2.30.3", "2.30.4", "2.30.7"), caps={"nvls-tree": {"blackwell": (0.0, 96.0, 80.0)}})
 """v2.30.3 to v2.30.7: Blackwell's NVLS-tree cap on ≥3 nodes (the constants now positional, same values)."""
 
-_TABLES: tuple[TunerTables, ...] = (_V2_25, _V2_28_3, _V2_28_7, _V2_28_9, _V2_29_2, _V2_29_7, _V2_30)
+_TABLES: tuple[TunerTables, ...] = (
+    _V2_18_3,
+    _V2_19,
+    _V2_21,
+    _V2_23,
+    _V2_25,
+    _V2_28_3,
+    _V2_28_7,
+    _V2_28_9,
+    _V2_29_2,
+    _V2_29_7,
+    _V2_30,
+)
 
 NCCL_VERSIONS: tuple[str, ...] = tuple(release for tables in _TABLES for release in tables.releases)
 """The NCCL releases ``communication.nccl_version`` accepts, oldest first."""
