@@ -1874,6 +1874,10 @@ def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch:
                 "micro_batch": micro_batch,
                 "zero_stage": 3,
                 "optimizer_sharding": "zero",
+                # DeepSpeed before 0.4.3 (July 2021, #1199) defaulted stage 3 to contiguous_gradients: false, whose
+                # buffered_reduce_fallback all-reduces each gradient bucket (0.3.13 was current at the paper's v1,
+                # April 2021); the fetch of every module synchronises the device, so it is waited for at once
+                "zero3_gradient_allreduce": True,
                 # eq. (3) counts the recomputed forward; without recomputation a 175B layer at micro-batch 4 keeps
                 # 11 GB of activations (Korthikanti et al. 2022 eq. 1), 96 of them
                 "activation_recomputation": "full",
@@ -1882,8 +1886,9 @@ def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch:
             },
             "communication": {"algorithm": "ring"},
         },
-        assumptions="DeepSpeed's ZeRO-3 defaults (overlap_comm, prefetch and reduce buckets, max_reuse_distance 1e9, "
-        "param_persistence_threshold 1e5; not stated), fp16 as the PTD-P runs, full recomputation (eq. 3 counts it; "
+        assumptions="DeepSpeed's ZeRO-3 defaults of the time (overlap_comm, prefetch and reduce buckets, "
+        "max_reuse_distance 1e9, param_persistence_threshold 1e5, contiguous_gradients false before 0.4.3: the "
+        "gradients all-reduced; not stated), fp16 as the PTD-P runs, full recomputation (eq. 3 counts it; "
         "with it the recomputed forward gathers each layer again and the backward re-gathers the 2/3 of it that "
         "DeepSpeed's coordinator releases in between), ring collectives"
         + (_ZERO3_PASS if (params_b, gpus) == (529.6, 2240) else ""),
@@ -1894,30 +1899,30 @@ def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch:
 _ZERO3_PASS = (
     "; within 10 % with the step bound by dpsim's priced gathers (1,535-step rings in 5e7-element pieces, their "
     "latency most of the time at 2,240 ranks), where DeepSpeed 0.3.x gathered one whole weight a collective (with "
-    "pieces of 6e8 elements the prediction is 41.5 s against 183.7 s): met by the traffic count and the pieces' "
+    "pieces of 6e8 elements the prediction is 60.5 s against 183.7 s): met by the traffic count and the pieces' "
     "latency, not by a verified per-collective price"
 )
 
 
 _ZERO3_MISS = (
-    "predicted 47-128 % faster. The published steps (eq. 3 over the table's TFLOP/s) are 81.6 / 66.7 / 66.7 s for 175B "
+    "predicted 34-90 % faster. The published steps (eq. 3 over the table's TFLOP/s) are 81.6 / 66.7 / 66.7 s for 175B "
     "on 384 / 768 / 1,536 GPUs and 255.5 / 179.9 / 183.7 s for 530B on 640 / 1,120 / 2,240: from the middle scale on, "
     "doubling the GPUs does not shorten the step, as for a step bound by the parameter traffic, which per GPU does not "
     "shrink with the data parallelism. Priced now: a forward gather, the recomputed forward's gather, the 2/3 of each "
     "layer DeepSpeed's coordinator releases between the recomputation and the backward gathered again, and the fp16 "
-    "reduce-scatter, 3.67 passes of the model a step (was 3.0). The prediction is 55.6 / 29.2 / 42.3 s and "
-    "158.8 / 98.1 / 171.9 s. Neither that count nor the overlap closes the gap: with every priced collective in "
-    "series with the compute (no overlap at all) the 175B steps would be 72.1 / 53.1 / 56.4 s, still 9-14 s short, "
-    "and at 384 GPUs the compute alone is priced at 211 eq.-3 TFLOP/s (unsharded GEMMs) where the run reached 144. "
-    "At 768 and 1,536 GPUs the runs take the same 66.7 s, about 18 s for each pass of the 349 GB model (19 GB/s a "
-    "GPU, near one HDR NIC's rate), where dpsim prices a pass at 6.9 and 11.6 s. What DeepSpeed 0.3.13 (March "
-    "2021) does that is not modelled: one all_gather per parameter (a whole weight matrix) into a list of N views, a "
-    "torch.cuda.synchronize() before each gather and in each module's fetch (one module prefetched ahead), each "
-    "gradient reduce-scattered on the same communicator and waited for by the next fetch's device synchronisation, "
-    "both through torch's tensor-list API, which in PyTorch 1.8 stages the data in a flat temporary and copies it "
-    "with one copy_ a rank (N kernels a collective). Priced as one weight a collective with nothing overlapped the "
-    "prediction is 64.3 / 38.1 / 26.4 s and 186.8 / 111.4 / 79.5 s, still 17-104 s short, by no one cost a copy "
-    "kernel (20.6 / 17.0 / 12.0 us over the 175B's ~2,200 collectives a step). "
+    "gradients all-reduced in series with the backward (DeepSpeed before 0.4.3: contiguous_gradients off by default, "
+    "so buffered_reduce_fallback all-reduces each 5e8-element bucket, and every module's fetch calls "
+    "torch.cuda.synchronize(), waiting for it), 4.67 passes of the model a step. The prediction is "
+    "60.7 / 35.2 / 46.1 s and 172.9 / 109.8 / 181.4 s. Neither that count nor the overlap closes the gap: with every "
+    "priced collective in series with the compute (no overlap at all) the 175B steps would be 74.8 / 56.1 / 60.2 s, "
+    "still 7-11 s short, and at 384 GPUs the compute alone is priced at 211 eq.-3 TFLOP/s (unsharded GEMMs) where the "
+    "run reached 144. At 768 and 1,536 GPUs the runs take the same 66.7 s, about 14 s for each pass of the 349 GB "
+    "model (25 GB/s a GPU, one HDR NIC's rate). What DeepSpeed 0.3.13 (March 2021) does that is not modelled: one "
+    "all_gather per parameter (a whole weight matrix) into a list of N views through torch's tensor-list API, which "
+    "in PyTorch 1.8 stages the data in a flat temporary and copies it out with one copy_ a rank (N kernels a "
+    "collective), one module prefetched ahead. Priced as one weight a collective with nothing overlapped the "
+    "prediction is 67.0 / 41.0 / 30.2 s and 193.9 / 119.6 / 89.0 s, still 15-95 s short, by no one cost a copy "
+    "kernel (37 / 33 / 23 us over the 175B's ~1,030 weight gathers a step; the all-reduce path has no list). "
     "Under dpsim's collective prices fewer, larger collectives would make the prediction faster, so the missing time "
     "is a per-collective cost at 768-2,240 ranks above dpsim's ring price, or unsharded GEMMs slower than priced; "
     "the paper names neither the DeepSpeed release nor its settings and gives no breakdown to separate them"

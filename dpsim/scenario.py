@@ -1233,6 +1233,19 @@ class TrainingConfig(_Section):
     optimizer's flat fp32 gradients in the communication dtype. Default false: a reduce-scatter (DeepSpeed
     <= 0.4.3 with ``contiguous_gradients``, legacy stage 1 with ``reduce_scatter``, >= 0.13, Megatron,
     FSDP). Needs zero_stage: 1 and optimizer_sharding: zero."""
+    zero3_gradient_allreduce: bool = False
+    """ZeRO-3 (``optimizer_sharding: zero``) reduces each gradient bucket with a full all-reduce and keeps its
+    own shard, instead of reduce-scattering it: twice the reduction traffic, every micro-batch as before. What
+    DeepSpeed's stage 3 does before 0.4.3 without ``contiguous_gradients`` (its stage-3 default was false until
+    0.4.3, #1199): ``reduce_ipg_grads`` takes ``buffered_reduce_fallback(None, ...)``, whose
+    ``allreduce_bucket`` flattens and all-reduces each ``reduce_bucket_size`` bucket (``rank = None``), and
+    ``partition_previous_reduced_grads`` then keeps the rank's slice (0.3.13 ``stage3.py``). From 0.4.3 stage 3
+    reduce-scatters whatever ``contiguous_gradients`` says. In those releases each bucket's all-reduce, issued on
+    the reduction stream from a gradient hook, is waited for by the next module's fetch: ``fetch_sub_module`` ends
+    in ``_synchronize_communication``, whose ``torch.cuda.synchronize()`` waits for every stream before the
+    module runs (0.3.13-0.4.5). So the reductions run in series with the backward, as without ``overlap_comm``
+    (:attr:`Scenario.overlaps_gradient_reduction`); the gathers still run one module ahead, as prefetched. Needs
+    zero_stage: 3 and optimizer_sharding: zero."""
     sequence_parallel: bool = False
     tp_comm_overlap: bool = False
     """Overlap tensor-parallel all-gathers and reduce-scatters with the GEMMs, chunk by chunk
@@ -1780,7 +1793,14 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.zero1_gradient_allreduce",
                 f"DeepSpeed's ZeRO-1 all-reduce: needs zero_stage: 1 and optimizer_sharding: zero (got stage "
-                f"{t.zero_stage}, {t.optimizer_sharding}; ZeRO-2/3, FSDP and Megatron reduce into shards)",
+                f"{t.zero_stage}, {t.optimizer_sharding}; ZeRO-2/3, FSDP and Megatron reduce into shards; "
+                "pre-0.4.3 ZeRO-3's all-reduce is training.zero3_gradient_allreduce)",
+            )
+        if t.zero3_gradient_allreduce and (t.zero_stage != 3 or t.optimizer_sharding != "zero"):
+            raise _FieldError(
+                "training.zero3_gradient_allreduce",
+                f"DeepSpeed's pre-0.4.3 ZeRO-3 all-reduce: needs zero_stage: 3 and optimizer_sharding: zero (got "
+                f"stage {t.zero_stage}, {t.optimizer_sharding})",
             )
         if t.tp_comm_overlap and not t.sequence_parallel:
             raise _FieldError(
@@ -1983,18 +2003,22 @@ class Scenario(_Section):
     @property
     def gradient_reduction_op(self) -> Literal["allreduce", "reduce_scatter"]:
         """The collective that reduces the gradients: all-reduce without sharding (DDP) and for DeepSpeed's
-        all-reducing ZeRO-1 (``training.zero1_gradient_allreduce``), else reduce-scatter into the shard."""
+        all-reducing ZeRO-1 and pre-0.4.3 ZeRO-3 (``training.zero1_gradient_allreduce``,
+        ``training.zero3_gradient_allreduce``), else reduce-scatter into the shard."""
         t = self.training
-        return "allreduce" if self.reduces_with_ddp or t.zero1_gradient_allreduce else "reduce_scatter"
+        allreduce = self.reduces_with_ddp or t.zero1_gradient_allreduce or t.zero3_gradient_allreduce
+        return "allreduce" if allreduce else "reduce_scatter"
 
     @property
     def overlaps_gradient_reduction(self) -> bool:
         """Whether the gradient buckets are reduced while the backward runs: ``communication.overlap``,
         and for DeepSpeed ZeRO also its ``overlap_comm`` (:attr:`deepspeed`), without which stage 1 reduces
         after the backward and stages 2/3 on the compute stream (``stage_1_and_2.py`` ``average_tensor``,
-        ``stage3.py``'s ``reduce_and_partition_stream`` = the default stream)."""
+        ``stage3.py``'s ``reduce_and_partition_stream`` = the default stream), nor for pre-0.4.3 ZeRO-3's
+        all-reducing path, which every module's fetch waits for (``training.zero3_gradient_allreduce``)."""
         ds = self.deepspeed
-        return self.communication.overlap and (ds is None or ds.overlap_comm)
+        synchronised = self.training.zero3_gradient_allreduce
+        return self.communication.overlap and (ds is None or ds.overlap_comm) and not synchronised
 
     @property
     def deepspeed_bf16_optimizer(self) -> bool:

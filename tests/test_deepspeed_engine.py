@@ -5,6 +5,8 @@
   ZeRO-0/1; DeepSpeed ``BF16_Optimizer.update_hp_grads`` into its fp32 buffer).
 - ``training.zero1_gradient_allreduce``: DeepSpeed ZeRO-1 (0.4.4-0.12) and the bf16 pipeline path reduce the
   gradients with a full all-reduce, not a reduce-scatter.
+- ``training.zero3_gradient_allreduce``: DeepSpeed ZeRO-3 before 0.4.3 without ``contiguous_gradients`` (its default
+  then) all-reduces each gradient bucket, waited for by the next module's fetch: in series with the backward.
 """
 
 from __future__ import annotations
@@ -100,6 +102,44 @@ def test_zero1_all_reduce_moves_twice_the_reduce_scatter() -> None:
     assert sim.step_time_s == pytest.approx(reduced.step_time_s, rel=1e-9)
 
 
+def test_zero3_pre_043_all_reduces_in_series_with_the_backward() -> None:
+    # ZeRO-3, one micro-batch (global batch 16 = 8 ranks x 2), one 3,115,222,400-byte IPG bucket (a 2e9-element
+    # reduce bucket) over 8 ranks on NVLink (300 GB/s at 0.8, 1 us), ring: reduce-scatter 7 α + 7/8 S/B,
+    # DeepSpeed 0.3.13's buffered_reduce_fallback all-reduce 14 α + 2 · 7/8 S/B
+    one = (
+        "training.zero_stage=3",
+        "training.global_batch=16",
+        "training.deepspeed_reduce_bucket_size=2000000000",
+        "communication.algorithm=ring",
+    )
+    scatter = _run(*one)
+    serial = _run(*one, "training.deepspeed_overlap_comm=false")  # the reduce-scatter in series
+    reduced = _run(*one, "training.zero3_gradient_allreduce=true")
+    size, bandwidth = 2 * PSI, 300e9 * 0.8
+    assert scatter.extra["collective_op"] == "reduce_scatter" and reduced.extra["collective_op"] == "allreduce"
+    assert scatter.extra["gradient_comm_s"] == pytest.approx(7e-6 + 7 / 8 * size / bandwidth, rel=5e-3)
+    assert reduced.extra["gradient_comm_s"] == pytest.approx(14e-6 + 2 * 7 / 8 * size / bandwidth, rel=5e-3)
+    assert reduced.extra["traffic_bytes_per_step"] == scatter.extra["traffic_bytes_per_step"]  # the payload
+    # every module's fetch waits for the all-reduce (torch.cuda.synchronize): in series with the backward, as a
+    # reduce-scatter without overlap_comm, longer by the difference of the two collectives
+    grown = reduced.extra["gradient_comm_s"] - scatter.extra["gradient_comm_s"]
+    assert reduced.step_time_s - serial.step_time_s == pytest.approx(grown, rel=1e-6)
+    sim = _run(*one, "training.zero3_gradient_allreduce=true", engine="sim")
+    assert sim.step_time_s == pytest.approx(reduced.step_time_s, rel=1e-9)
+    # with DeepSpeed's 5e8-element bucket (4 buckets) the overlapped reduce-scatters hide behind the backward; the
+    # all-reduces do not: the step is the serial reduce-scatter's plus the difference of the collectives
+    four = one[:2] + one[3:]
+    scatter, serial = _run(*four), _run(*four, "training.deepspeed_overlap_comm=false")
+    reduced = _run(*four, "training.zero3_gradient_allreduce=true")
+    assert reduced.extra["buckets"] == serial.extra["buckets"] == 4
+    assert serial.step_time_s - scatter.step_time_s > 0.5 * serial.extra["gradient_comm_s"]
+    grown = reduced.extra["gradient_comm_s"] - serial.extra["gradient_comm_s"]
+    assert reduced.step_time_s - serial.step_time_s == pytest.approx(grown, rel=1e-6)
+    assert _run(*four, "training.zero3_gradient_allreduce=true", engine="sim").step_time_s == pytest.approx(
+        reduced.step_time_s, rel=1e-9
+    )
+
+
 def test_bf16_optimizer_all_reduces_its_flat_fp32_gradient_at_once() -> None:
     # DeepSpeed 0.6.5 BF16_Optimizer (fp32_copy): no IPG buckets; _bf16_reduce_grads hands the flat fp32 groups to
     # buffered_allreduce_fallback, whose allreduce_no_retain closes a bucket only past 5e8 elements, so the
@@ -122,6 +162,12 @@ def test_bf16_optimizer_all_reduces_its_flat_fp32_gradient_at_once() -> None:
         (("training.zero1_gradient_allreduce=true", "training.zero_stage=2"), "zero1_gradient_allreduce"),
         (("training.zero1_gradient_allreduce=true", "training.optimizer_sharding=megatron"), "zero1_gradient"),
         (("training.zero1_gradient_allreduce=true", "training.zero_stage=0"), "zero1_gradient_allreduce"),
+        (("training.zero3_gradient_allreduce=true",), "zero3_gradient_allreduce"),  # stage 1
+        (("training.zero3_gradient_allreduce=true", "training.zero_stage=2"), "zero3_gradient_allreduce"),
+        (
+            ("training.zero3_gradient_allreduce=true", "training.zero_stage=3", "training.optimizer_sharding=fsdp"),
+            "zero3_gradient_allreduce",
+        ),
     ],
 )
 def test_fields_are_validated(overrides: tuple[str, ...], field: str) -> None:
