@@ -1888,7 +1888,8 @@ def _narayanan_table2_zero3(params_b: float, gpus: int, batch: int, micro_batch:
         },
         assumptions="DeepSpeed's ZeRO-3 defaults of the time (overlap_comm, prefetch and reduce buckets, "
         "max_reuse_distance 1e9, param_persistence_threshold 1e5, contiguous_gradients false before 0.4.3: the "
-        "gradients all-reduced; not stated), fp16 as the PTD-P runs, full recomputation (eq. 3 counts it; "
+        "gradients all-reduced; not stated, and DeepSpeed's own Megatron ZeRO-3 example configs of the time set "
+        "contiguous_gradients true), fp16 as the PTD-P runs, full recomputation (eq. 3 counts it; "
         "with it the recomputed forward gathers each layer again and the backward re-gathers the 2/3 of it that "
         "DeepSpeed's coordinator releases in between), ring collectives"
         + (_ZERO3_PASS if (params_b, gpus) == (529.6, 2240) else ""),
