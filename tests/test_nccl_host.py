@@ -463,3 +463,34 @@ def test_gen5_gpu_to_gpu_runs_at_the_rate_nccls_rings_reach_and_the_search_and_n
         LinkSpec("x", 1e9, 0.0, "s", intra_efficiency=0.5)
     with pytest.raises(ValueError, match="intra_efficiency must be in"):
         LinkSpec("x", 1e9, 0.0, "s", intra_efficiency=1.5, intra_efficiency_source="s")
+
+
+def test_a_ring_of_several_channels_reads_host_memory_on_each_channels_own_edges() -> None:
+    """Two nodes of four GPUs, two a PCIe switch, the pairs across switches through host memory, two NICs: two ring
+    channels. The SHM step of each loop (:func:`test_a_ring_through_host_memory_takes_one_more_step_a_loop`) runs on
+    every channel's host-memory edges, each on its own channel; the schedule put a (k·N) list of channels against
+    the (k, N) edges and failed (``dpsim run`` with ``cluster.nodes: 4``, ``intra_node: pcie5`` and a host topology
+    ended in a numpy traceback)."""
+    from dpsim.sim.collectives import build
+    from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.collectives.nccl import ring_orders
+
+    host = cf.HostTopology(1, 2, 0.0, True, shm_edges=(False, True, False, True))
+    fabric = cf.Fabric(2, 4, PCIE4, NIC, intra_hw="pci", protocol="Simple", host_topology=host, nics_per_node=2)
+    layout = Layout.of(fabric)
+    orders = ring_orders(layout)
+    assert orders.shape == (2, 8)
+    shm = build("allreduce", "ring", layout, "Simple").phases[-1]
+    assert not shm.estimated
+    expected = {
+        (int(a), int(b), c)
+        for c, order in enumerate(orders)
+        for a, b in zip(order, np.roll(order, -1), strict=True)
+        if a // 4 == b // 4 and b % 4 == (a + 1) % 4 and host.shm_edges[a % 4]
+    }
+    assert len(expected) == 4  # a channel and node: one (each ring leaves its node where the other would be)
+    assert shm.channel is not None
+    assert {c for *_, c in expected} == {0, 1}
+    assert set(zip(shm.src.tolist(), shm.dst.tolist(), shm.channel.tolist(), strict=True)) == expected
+    analytic, *simulated = _three_engines("allreduce", "ring", fabric, SIZE)
+    assert simulated == pytest.approx([analytic, analytic], rel=0.01)  # and the engines agree on it

@@ -800,7 +800,7 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
                 dst[shm],
                 wire / (k * n),
                 latency_s=latency,
-                channel=np.broadcast_to(chan, shm.shape)[shm],
+                channel=chan.reshape(shm.shape)[shm],  # (k, N) like the edges: channel c's row is c
                 estimated=False,  # NCCL's tuner has no transport cost: it picks as if the edge were P2P
             ),
         )
