@@ -572,7 +572,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         if binomial:  # gloo's binomial tree (reversed for a reduce) leaves lock step too
             again = 2
         routed += estimated * len(protocols) * again * sum(phases)
-        held += phases[0] if name == "direct" else sum(phases)
+        held += estimated * (phases[0] if name == "direct" else sum(phases))  # the estimates are held beside
         largest = max(largest, max(phases))
     return routed, held, largest
 
