@@ -107,10 +107,6 @@ class HostTopology:
         """The socket of local rank ``local`` of ``per_node``: the same number of GPUs on each, in order."""
         return local * self.sockets // per_node
 
-    def switch_of(self, local: int) -> int:
-        """The PCIe switch of local rank ``local`` (consecutive local ranks share one)."""
-        return local // self.gpus_per_switch
-
 
 @dataclass(frozen=True)
 class LinkSegment:
