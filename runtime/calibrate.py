@@ -738,10 +738,18 @@ def fit_links(
 ) -> tuple[dict[str, dict[str, Link]], dict[str, float]]:
     """The links of a profile from its benchmark records, with ``share`` the host's :meth:`HostModel.comm_share`.
 
-    The emulated testbed's inter-node links take κ from the host's busy time (:func:`host_work_per_byte`).
+    The emulated testbed's inter-node links take κ(R), the host's work per byte a rank sends at each
+    calibrated rate, from the same table the backward's overlap window charges
+    (:func:`host_window_per_byte`: the ranks' own CPU per byte at that rate, read per process, plus the
+    kernel's part from the highest rate); records without the ranks' CPU, the host's busy time at the
+    highest rate for every rate (:func:`host_work_per_byte`). The work per byte grows as the shaped rate
+    falls: one tbf-shaped TCP flow between two namespaces costs its receiver, sender and softirq
+    9.4–10.2 ns per byte at 1200 Mbit/s, 11.5–12.4 at 1000 and 25–30 at 450 (``benchmarks/results/
+    validation-2026-12-05-b/kappa_probe*``), while host-wide busy time at the low rates also counts
+    whatever else ran (a full core of another process in that probe).
     """
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
-    kappa = host_work_per_byte(all_reduce) if testbed == "emulated" else {}
+    kappa = (host_window_per_byte(all_reduce) or host_work_per_byte(all_reduce)) if testbed == "emulated" else {}
     return fit_link_records(
         records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share, kappa or None
     )

@@ -108,3 +108,35 @@ def test_kappa_table_round_trips_and_a_bad_one_names_the_field(tmp_path: Path) -
     path.write_text(text.replace("18.75 MB/s", "300 MB/s"))  # no longer ascending
     with pytest.raises(ScenarioError, match=r"host_model\.comm_cpu_per_byte_by_rate"):
         load_profile(path)
+
+
+def test_emulated_links_take_the_windows_kappa_per_rate_and_fit_wire_and_sharpness_around_it() -> None:
+    """The inter-node link's host term is κ(R) of the window table (13 ns at 150 Mbit/s, 7 ns at 1200: the ranks'
+    CPU per rate plus the kernel's 3 ns), not the top rate's 7 ns everywhere: ring all-reduces timed by a link with
+    that κ(R), η 0.95, p 2 and α 300 µs on 2–4 ranks sharing 2 cores are fitted back to it."""
+    pytest.importorskip("torch")
+    from dpsim.analytic import collectives as cf
+    from dpsim.calibration import LinkModel, closed_form_coefficients
+    from runtime.calibrate import CalibrationPlan, fit_links
+
+    host = HostModel(2.0)
+    table = ((LOW, 13e-9), (HIGH, 7e-9))
+    truth = LinkModel(300e-6, 1.0, 0.95, 0.0, host_per_byte_s=7e-9, sharpness=2.0, host_per_byte_by_rate=table)
+    records = []
+    for rate, ranks_cpu, busy in ((LOW, 10e-9, 27e-9), (HIGH, 4e-9, 7e-9)):
+        for n in (2, 3, 4):
+            link = truth.at_rate(rate, host.comm_share(n))
+            fabric = cf.Fabric(nodes=n, per_node=1, intra=link, inter=link)
+            for size in (8 * 1024, 64 * 1024, 2 * MiB, 8 * MiB):
+                sent = closed_form_coefficients("ring", n, size)[1]
+                records.append({"collective": "all_reduce", "link_class": "inter", "algorithm": "ring", "ranks": n,
+                                "size_bytes": size, "rate_bytes_per_s": rate, "cpu_s": ranks_cpu * sent,
+                                "host_busy_s": busy * n * sent, "median_uncertainty": 0.02,
+                                "time_s": cf.allreduce_time("ring", size, fabric)})  # fmt: skip
+    links, _ = fit_links(records, CalibrationPlan(rates=(LOW, HIGH)), "emulated", host.comm_share)
+    fit = links["inter"]["ring"]
+    assert isinstance(fit, LinkModel)
+    assert [r for r, _ in fit.host_per_byte_by_rate] == [LOW, HIGH]
+    assert [k for _, k in fit.host_per_byte_by_rate] == pytest.approx([13e-9, 7e-9], rel=1e-12)
+    assert fit.sharpness == 2.0 and fit.efficiency == pytest.approx(0.95, abs=0.005)
+    assert fit.latency_s == pytest.approx(300e-6, rel=0.05) and fit.residual < 0.01

@@ -422,7 +422,8 @@ def test_validate_emulated_refit_fits_a_saved_calibration_again_from_its_own_rec
     """``--reuse DIR --refit``: the links fitted again from ``DIR/calibration-bench.json`` by the current code. The
     2026-12-04 profile was fitted on the compute's ε (0.059) for the communication too; the refit fits the links'
     own ε_c on the same records, 0.0, and every inter-node link fits its bandwidth samples better than stored
-    (backend 26.3 → 19.1 %); the host's compute fit is not touched. A damaged record file is one error naming it."""
+    (backend 26.3 → 13.8 % with the window's κ per rate; 19.1 % with the top rate's κ everywhere); the host's
+    compute fit is not touched. A damaged record file is one error naming it."""
     from dpsim.calibration import load_profile
     from tests._bench import load_benchmark
 
@@ -437,7 +438,7 @@ def test_validate_emulated_refit_fits_a_saved_calibration_again_from_its_own_rec
     for algorithm in ("backend", "ring", "tree", "halving-doubling"):
         name = f"links.inter.{algorithm}"
         assert refit.residuals()[name] < saved.residuals()[name]
-    assert refit.residuals()["links.inter.backend"] == pytest.approx(0.191, abs=0.001)
+    assert refit.residuals()["links.inter.backend"] == pytest.approx(0.138, abs=0.001)
     (tmp_path / "bad.json").write_text("[{")
     with pytest.raises(ScenarioError, match=r"bad\.json"):
         script._refit(folder / "profile.yaml", tmp_path / "bad.json", tmp_path, None)
