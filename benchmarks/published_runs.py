@@ -448,6 +448,9 @@ def _korthikanti_table5(
                 # with sequence parallelism the tensor sent is already 1/t and is not gathered
                 "pipeline_p2p": "synchronous",
                 "sequence_parallel": present,
+                # the May 2022 code's default --async-tensor-model-parallel-allreduce, which it turns off under
+                # --sequence-parallel: the backward all-reduces run beside the weight-gradient GEMMs
+                "tp_async_grad_allreduce": not present,
                 "activation_recomputation": "selective" if present else "full",
                 "gradient_clipping": True,  # Megatron-LM's default --clip-grad 1.0
                 # Megatron-LM's LocalDDP: gradients in its contiguous buffer (no data parallelism here anyway)
@@ -455,8 +458,10 @@ def _korthikanti_table5(
             },
             "communication": {"algorithm": "ring"},
         },
-        assumptions="TP all-reduces not overlapped in our model (their backward overlaps them with the "
-        "weight-gradient GEMMs); no data parallelism, so no gradient communication",
+        assumptions="sequence parallelism's backward collectives all exposed (Megatron's sequence-parallel path "
+        "overlaps the input re-gather with the data-gradient GEMM and the reduce-scatter with the weight gradient; "
+        "not modelled, Table 4's sequence-parallel backward, 11.8 ms, shows no such gain); no data parallelism, "
+        "so no gradient communication",
     )
 
 

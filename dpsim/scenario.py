@@ -1261,6 +1261,16 @@ class TrainingConfig(_Section):
     steps on the compute stream: the copy of the local shard into the symmetric buffer before an all-gather's
     first chunk, and the sum of the t stacked partials after a reduce-scatter
     (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
+    tp_async_grad_allreduce: bool = False
+    """Megatron-LM's asynchronous tensor-parallel all-reduce (``async_tensor_model_parallel_allreduce``; on by
+    default in the May 2022 code of Korthikanti et al., d898a89, where ``--no-async-tensor-model-parallel-allreduce``
+    turns it off): the backward of each column-parallel linear (QKV, MLP-up) starts the all-reduce of its input
+    gradient right after its data-gradient GEMM and waits for it only after the weight-gradient GEMM
+    (``LinearWithGradAccumulationAndAsyncCommunication.backward``, ``megatron/mpu/layers.py``), so each hides
+    behind that GEMM: ``min(all-reduce, wgrad GEMM)`` a collective
+    (:func:`dpsim.analytic.parallel.tensor_parallel_hidden_time`). Megatron turns it off under sequence
+    parallelism (``arguments.py``), so it needs ``sequence_parallel: false``. Default false: the SC21 artifact
+    de7dc40 (Aug 2021) all-reduces on the critical path."""
     embedding_pipeline_slots: bool = False
     """The embedding and the output layer (with the loss) each take one layer slot of the pipeline
     split, so the first model chunk holds only the embedding and the last only the output layer
@@ -1807,6 +1817,12 @@ class Scenario(_Section):
                 "training.tp_comm_overlap",
                 "needs sequence_parallel: true (userbuffers overlap the all-gathers and reduce-scatters that "
                 "sequence parallelism runs; Megatron-LM refuses --tp-comm-overlap without --sequence-parallel)",
+            )
+        if t.tp_async_grad_allreduce and t.sequence_parallel:
+            raise _FieldError(
+                "training.tp_async_grad_allreduce",
+                "needs sequence_parallel: false (sequence parallelism has no backward all-reduce to overlap; "
+                "Megatron-LM turns --async-tensor-model-parallel-allreduce off with --sequence-parallel)",
             )
         if t.tp_overlap_kind != "userbuffers" and not t.tp_comm_overlap:
             raise _FieldError(

@@ -14,7 +14,7 @@ from dpsim.sim import simulate
 MS = 1e-3
 
 
-def two_way(**training: Any) -> Scenario:
+def two_way(link: str = "1.048576 GB/s", **training: Any) -> Scenario:
     """One layer pair of a GPT (h 1024, 16 heads, s 1024, micro-batch 1, bf16) on 2 tensor-parallel ranks.
 
     Flat compute at 2^30 FLOP per ms. The layer's GEMMs on one rank (m = 1024 tokens): QKV
@@ -34,8 +34,8 @@ def two_way(**training: Any) -> Scenario:
                 "memory_bandwidth": "1 TB/s",
                 "efficiency": 1.0,
             },
-            "intra_node": {"bandwidth": "1.048576 GB/s", "latency": "0 s"},
-            "inter_node": {"bandwidth": "1.048576 GB/s", "latency": "0 s"},
+            "intra_node": {"bandwidth": link, "latency": "0 s"},
+            "inter_node": {"bandwidth": link, "latency": "0 s"},
         },
         "training": {"global_batch": 1, "micro_batch": 1, "tensor_parallel": 2, "sequence_parallel": True, **training},
         "communication": {"algorithm": "ring", "protocol": "none"},
@@ -137,3 +137,42 @@ def test_torch_async_tp_needs_the_overlap() -> None:
     with pytest.raises(ScenarioError) as info:
         two_way(tp_overlap_kind="torch_async_tp")
     assert info.value.field == "training.tp_overlap_kind"
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+@pytest.mark.parametrize(
+    ("bandwidth", "recomputation", "hidden_ms"),
+    [
+        # all-reduce 2 ms beside QKV's wgrad (3 ms) and MLP-up's (4 ms): both hidden, 4 ms a layer
+        ("1.048576 GB/s", "none", 8.0),
+        # full recomputation reruns the forward's all-reduces on the critical path; the backward's hide as before
+        ("1.048576 GB/s", "full", 8.0),
+        # all-reduce 4 ms: QKV's wgrad hides 3 of it, MLP-up's all 4: 7 ms a layer
+        ("0.524288 GB/s", "none", 14.0),
+    ],
+)
+def test_megatron_async_allreduce_hides_the_backward_allreduces_behind_the_weight_gradients(
+    engine: str, bandwidth: str, recomputation: str, hidden_ms: float
+) -> None:
+    """``tp_async_grad_allreduce`` without sequence parallelism (Megatron-LM's asynchronous all-reduce): the ring
+    all-reduce of the 2 MiB activation over 2 ranks, 2·(1/2)·2 MiB / (1.048576 GB/s) = 2 ms (4 ms at half the
+    bandwidth), 4 a layer (6 with full recomputation). Each of the backward's two (the input gradients of QKV and
+    MLP-up) runs beside that linear's weight-gradient GEMM, QKV 3 ms and MLP-up 4 ms as in :func:`two_way`, and
+    hides min(all-reduce, GEMM); two layers. The forward's all-reduces stay exposed, the traffic stays."""
+    run = predict if engine == "analytic" else (lambda s: simulate(s, fidelity="fast"))
+    base: dict[str, Any] = {"sequence_parallel": False, "activation_recomputation": recomputation}
+    plain, hidden = two_way(bandwidth, **base), two_way(bandwidth, **base, tp_async_grad_allreduce=True)
+    per_layer = (6 if recomputation == "full" else 4) * (2.0 if bandwidth.startswith("1.") else 4.0)
+    assert predict(plain).extra["tensor_parallel_comm_s"] == pytest.approx(2 * per_layer * MS, rel=1e-12)
+    exposed = 2 * per_layer - hidden_ms
+    assert predict(hidden).extra["tensor_parallel_comm_s"] == pytest.approx(exposed * MS, rel=1e-12)
+    before, after = run(plain), run(hidden)
+    assert before.step_time_s - after.step_time_s == pytest.approx(hidden_ms * MS, rel=1e-9)
+    assert after.comm_s == pytest.approx(before.comm_s, rel=1e-12)
+
+
+def test_megatron_async_allreduce_needs_no_sequence_parallelism() -> None:
+    with pytest.raises(
+        ScenarioError, match=r"^<scenario>: training\.tp_async_grad_allreduce: needs sequence_parallel: false "
+    ):
+        two_way(tp_async_grad_allreduce=True)

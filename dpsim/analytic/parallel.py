@@ -65,6 +65,7 @@ __all__ = [
     "tensor_parallel_forward_share",
     "tensor_parallel_hidden_time",
     "tensor_parallel_local_time",
+    "tensor_parallel_overlapped",
     "tied_embedding_allreduce_time",
 ]
 
@@ -273,6 +274,34 @@ _OVERLAPPED_GEMMS_BACKWARD = (
 )
 
 
+_ASYNC_ALLREDUCE_GEMMS = (
+    # (collective, the GEMM it runs beside): Megatron-LM's LinearWithGradAccumulationAndAsyncCommunication.backward
+    # (megatron/mpu/layers.py, d898a89) launches the input gradient's all-reduce after the data-gradient GEMM with
+    # async_op=True, computes the weight gradient, then waits
+    ("allreduce", "qkv.wgrad"),
+    ("allreduce", "mlp_up.wgrad"),
+)
+
+
+def _async_grad_allreduce(scenario: Scenario) -> bool:
+    """Whether a transformer's backward all-reduces run beside the weight-gradient GEMMs
+    (``training.tp_async_grad_allreduce``, tensor parallelism without sequence parallelism)."""
+    t = scenario.training
+    return (
+        t.tp_async_grad_allreduce
+        and t.tensor_parallel > 1
+        and not t.sequence_parallel
+        and scenario.model.kind == "transformer"
+    )
+
+
+def tensor_parallel_overlapped(scenario: Scenario) -> bool:
+    """Whether the scenario overlaps any TP collective with GEMMs (``training.tp_comm_overlap`` or
+    ``training.tp_async_grad_allreduce``): its TP communication is then priced by the closed forms
+    (:func:`tensor_parallel_exposed_time`), not routed as flows."""
+    return scenario.training.tp_comm_overlap or scenario.training.tp_async_grad_allreduce
+
+
 def _async_tp_backward_pairs(gated_mlp: bool) -> tuple[tuple[str, str], ...]:
     """The backward's collectives torch's micro-pipelined TP fuses with a GEMM.
 
@@ -322,8 +351,17 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     recomputation's re-forward overlaps like the forward. Under ``tp_overlap_kind: torch_async_tp`` the
     backward hides only what torch's pass fuses (:func:`_async_tp_backward_pairs`). SM sharing between the
     copies and the GEMM is not modelled. Zero without the option, tensor parallelism or sequence parallelism.
+
+    ``training.tp_async_grad_allreduce`` (Megatron-LM's asynchronous all-reduce, without sequence parallelism):
+    each column-parallel linear's backward all-reduce runs whole beside its weight-gradient GEMM
+    (:data:`_ASYNC_ALLREDUCE_GEMMS`) and hides ``min(all-reduce, GEMM)``; the forward's (and full recomputation's
+    re-forward's) all-reduces stay on the critical path.
     """
     t = scenario.training
+    if _async_grad_allreduce(scenario):
+        comm = dict(tensor_parallel_collectives(scenario, fabric))
+        gemms = _layer_gemm_seconds(scenario)
+        return layers_per_stage(scenario) * sum(min(comm[op], gemms[name]) for op, name in _ASYNC_ALLREDUCE_GEMMS)
     if not _tp_comm_overlapped(scenario):
         return 0.0
     comm = dict(tensor_parallel_collectives(scenario, fabric))

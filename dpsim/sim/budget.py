@@ -368,7 +368,7 @@ def shared_work_parts(scenarios: Sequence[Scenario]) -> list[SharedPart]:
                 if programs:
                     seconds += groups * work.count * s.data_parallel * SHARED_POST_S
             parts.append(SharedPart(job, work, groups, steps, seconds))
-        if t.tensor_parallel > 1 and not t.tp_comm_overlap:
+        if t.tensor_parallel > 1 and not parallel.tensor_parallel_overlapped(s):
             per_pass = parallel.layers_per_stage(s) * parallel.tensor_parallel_counts(s)[0]
             count = s.accumulation_steps * max(2.0, per_pass)
             fewer = f"{FEWER_MICRO_BATCHES}, layers a stage (model.layers, training.pipeline_parallel) or TP ranks"

@@ -45,7 +45,8 @@ every job, each on the GPUs it really occupies:
   they cross NVSwitch ports only (a GPU's inter-node traffic takes its PCIe host link to the NIC,
   :class:`~dpsim.sim.cluster.Cluster`), so they meet the reductions' and sends' NVSwitch hops, and
   NICs only when a TP group spans nodes. With ``training.tp_comm_overlap`` (TP pipelined with
-  its GEMMs) TP stays the analytic per-micro-batch term.
+  its GEMMs) or ``training.tp_async_grad_allreduce`` (backward all-reduces beside the weight-gradient GEMMs)
+  TP stays the analytic per-micro-batch term.
 
 * ZeRO-3 and FSDP (every strategy of :mod:`dpsim.sharding`), and anything else whose collectives feed
   its compute (DeepSpeed's reduce-scatters every micro-batch, HYBRID_SHARD's replica stream:
@@ -1021,7 +1022,8 @@ def simulate_shared(
             size = parallel.activation_message_bytes(s) / t.tensor_parallel
             flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
         tensor = None
-        if tp_flows and t.tensor_parallel > 1 and not t.tp_comm_overlap:  # overlapped TP: the analytic terms
+        # overlapped TP: the analytic terms
+        if tp_flows and t.tensor_parallel > 1 and not parallel.tensor_parallel_overlapped(s):
             run_ = flows.run if flows is not None else None
             program = (plan, engine) if budget.runs_as_programs(s) else None
             tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_, program)
