@@ -138,14 +138,17 @@ same reduces): there the schedule carries the 0.85 as wire bytes and on its per-
 every protocol; elsewhere it is the estimate's alone (:attr:`TunerCorrection.scale`).
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
-every enabled (algorithm, protocol) is priced by the cost model and the fastest wins —
-here the cost model is the schedule's own link-load price with NCCL's size corrections of its
-estimate (``ncclTopoGetAlgoTime``: :data:`TREE_CORRECTION`, :data:`RING_PLATEAU`), and the
-chosen schedule's price, without them, is the prediction.
+every enabled (algorithm, protocol) is priced by the cost model and the fastest wins. Across nodes of NVSwitch
+GPUs whose NIC rate is known, the cost model is NCCL's own closed form (``ncclTopoTuneModel``, :func:`tuner_model`)
+on the graphs dpsim derives as NCCL's search would build them (:func:`tuner_graph`), with the release's tables;
+elsewhere (one node, PCIe nodes) it is the schedule's own link-load price. Either way NCCL's size corrections apply
+(``ncclTopoGetAlgoTime``: :data:`TREE_CORRECTION`, :data:`RING_PLATEAU`), and the chosen schedule's price on the
+links, without them, is the prediction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -165,6 +168,7 @@ __all__ = [
     "MAX_RING_CHANNELS",
     "NCCL_ALGORITHMS",
     "NCCL_STEPS",
+    "NVLINK_GPU_GBPS",
     "NVLS_EFFICIENCY",
     "NVLS_EFFICIENCY_BY_ARCH",
     "PER_CHANNEL_MAX_GBPS",
@@ -183,6 +187,7 @@ __all__ = [
     "duplication",
     "graph_bw_gbps",
     "local_orders",
+    "modelled",
     "nccl_broadcast",
     "nccl_ring",
     "nccl_tree",
@@ -202,6 +207,8 @@ __all__ = [
     "tree_chunking",
     "tree_estimate_Bps",
     "tree_tuner",
+    "tuner_graph",
+    "tuner_model",
 ]
 
 NCCL_ALGORITHMS = ("ring", "tree", "nvls", "nvls-tree")
@@ -611,6 +618,167 @@ def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
     return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau, net_latency_s=net)
 
 
+NVLINK_GPU_GBPS: dict[str, float] = {
+    "volta": 6 * 20.0,
+    "ampere": 12 * 20.0,
+    "hopper": 18 * 20.6,
+    "blackwell": 18 * 40.1,
+}
+"""What NCCL's topology gives one GPU's NVLinks into an NVSwitch (GB/s a way): links ×
+``SM70/SM80/SM90/SM100_NVLINK_BW`` (``src/graph/topo.h``: 20.0, 20.0, 20.6, 40.1) — 6 links on V100 (DGX-2), 12 on
+A100, 18 on H100 and B200: the budget the search's channels take their speed off on each GPU (``followPath``), which
+bounds the ring's and tree's channels, the tree's second pass and the NVLS heads (:func:`tuner_graph`)."""
+
+
+def _tuner_modelled(layout: Layout) -> bool:
+    """Whether dpsim derives NCCL's graphs on ``layout`` (:func:`tuner_graph`): several nodes of NVSwitch GPUs of a
+    known generation whose NIC rate is known (the search's speed, :func:`graph_bw_gbps`)."""
+    return (
+        layout.nodes > 1
+        and layout.arch in ARCHS
+        and layout.intra_hw == "nvlink"
+        and layout.intra_topology == "switch"
+        and not layout.shm_edges
+        and graph_bw_gbps(layout) > 0
+    )
+
+
+def _step_up(start: float, below: float, fits: float, steps: tuple[float, ...]) -> float:
+    """Pass 2 of ``ncclTopoCompute`` (``src/graph/search.cc`` v2.30.7 1267-1287, ``if (pass == 2)``): from
+    ``start``, take the next faster step of the speed array while the value is under ``below`` and the step is at
+    most ``fits``."""
+    value = start
+    for step in sorted(s for s in steps if s > start):
+        if value >= below or step > fits:
+            break
+        value = step
+    return value
+
+
+def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | None:
+    """(``nChannels``, ``bwIntra``, ``bwInter``) of NCCL's graph for ``algorithm`` across nodes, GB/s a channel, as
+    dpsim derives NCCL's search (``src/graph/search.cc`` v2.30.7 ``ncclTopoCompute``, 1074) from the layout; None
+    where it does not (one node, PCIe nodes, an unknown generation or NIC rate: :func:`_tuner_modelled`).
+
+    Ring and tree: the first pass's :func:`channels` at :func:`graph_bw_gbps` (``bwIntra = bwInter``), copied by
+    ``ncclTopoDupChannels`` (:func:`duplication`: twice the channels at half the speed), at the fastest step whose
+    channels all fit a GPU's NVLinks where they do not (each channel takes its speed off every GPU's NVLink on the
+    way through the node, ``followPath``: 8 × 48 GB/s is above an H100's 370.8, so 8 × 45). The tree graph has the
+    ring's channels (``init.cc``); its second pass raises ``bwIntra`` step by step while it is under twice ``bwInter``
+    ("increase bwIntra for trees (2 nodes or collnet)") and the channels fit a GPU's NVLinks
+    (:data:`NVLINK_GPU_GBPS`).
+    NVLS: one head per NIC's GPU (:func:`nvls_heads`); ``ncclTopoSearchTryNvls`` (410) takes the speed off every GPU's
+    NVLink once a head and off the head's twice, so the first pass's speed is the fastest step with (heads + 1) ×
+    speed within a GPU's NVLinks and within the head's NIC path; its second pass raises ``bwInter`` while under twice
+    ``bwIntra`` and within the NIC path.
+    """
+    if not _tuner_modelled(layout):
+        return None
+    steps = SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
+    nvlink = NVLINK_GPU_GBPS[layout.arch]
+    if algorithm == "nvls-tree":
+        heads = nvls_heads(layout)
+        path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
+        intra = next((s for s in steps if s <= path and (heads + 1) * s <= nvlink), steps[-1])
+        return heads, intra, _step_up(intra, 2 * intra, path, steps)
+    dup = duplication(layout)
+    k = channels(layout) * dup
+    bw = graph_bw_gbps(layout) / dup
+    if k * bw > nvlink:  # every channel crosses every GPU's NVLinks: the fastest step whose k channels fit them
+        bw = next((step for step in steps if k * step <= nvlink), steps[-1])
+    if algorithm == "tree" and layout.nodes <= 2:
+        return k, _step_up(bw, 2 * bw, nvlink / k, steps), bw
+    return k, bw, bw
+
+
+def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple[float, float] | None:
+    """NCCL's own estimate of an all-reduce with ``algorithm``/``protocol`` on ``layout``: (latency s, algorithm
+    bandwidth B/s), ``ncclTopoTuneModel`` (``src/graph/tuning.cc`` v2.30.7 lines 243-435: ``bw`` 306-322, ``busBw``
+    and its refinements 324-336, bus-to-algorithm ratio 376-381, latencies 383-433) on the graphs of
+    :func:`tuner_graph` with the tables of ``layout``'s release; None where dpsim does not derive the graphs, or for
+    another collective (the schedule's price is the estimate there). ``topoGetAlgoInfo`` (``src/enqueue.cc`` v2.30.7
+    2028: ``updateCollCostTable`` 1989-2014, the least time wins) picks by ``ncclTopoGetAlgoTime`` of it
+    (``tuning.cc`` 630-662; :meth:`~dpsim.sim.collectives.base.TunerCorrection.time`); nothing else reads it: the
+    chosen schedule runs at its price on the links. Not carried: v2.30.7's tree correction of Blackwell's NVLS-tree
+    on x86 hosts (``ncclTopoGetAlgoTime``: ``minCompCap >= 100``).
+
+    Bandwidth (``busBw = nChannels · bw``, ``bw = nNodes <= 2 ? bwIntra : bwInter``): ring LL ``min(llMaxBw, busBw ·
+    .5)``, LL128 ``min(busBw · .92, nChannels · perChMaxRingLL128Bw)``; tree ``min(busBw · .92, nChannels ·
+    perChMaxTreeBw)``, LL ``min(· / 3.8, llMaxBw)``, LL128 ``min(· 120/128, nChannels · perChMaxTreeLL128Bw)``, the
+    ``TREE`` pattern ``· .85``; NVLS-tree (v2.28.3 on) ``bw = min(bwIntra · nvlsEfficiency · (nCh−1)/nCh · 2, bwInter
+    · (nNodes <= 2 ? 2 : 1), perChMaxNVLSTreeBw)``, before ``min(bwIntra, nNodes <= 2 ? bwInter : bwInter/2)`` (v2.18:
+    ``bw`` as every algorithm); then ×``nRanks/nsteps`` (ring, NVLS-tree from v2.28.3), ``.5`` (tree), ``5/6``
+    (NVLS-tree v2.19-v2.27), ``.70·nNodes/(2(nNodes−1))`` (NVLS-tree v2.18). Latency: ``baseLatencies`` plus, ring,
+    ``(nsteps − nInterSteps)·max(intraLat, netOverhead) + nInterSteps·interLat``; tree ``2((ppn−1)·intraLat +
+    log2i(nNodes)·interLat)``; NVLS-tree ``intraLat + 2·log2i(nNodes)·interLat`` (v2.18: ``2(nNodes−1)·hwLat[NET]``),
+    ``interLat = hwLat[NET] + latencyInter`` (twice ``latencyInter`` for Simple).
+    """
+    if op != "allreduce" or protocol not in PROTOCOLS or algorithm not in ("ring", "tree", "nvls-tree"):
+        return None
+    graph = tuner_graph(algorithm, layout)
+    if graph is None:
+        return None
+    k, bw_intra, bw_inter = graph
+    tables = layout.tables
+    n, g, m = layout.world, layout.per_node, layout.nodes
+    index = min(m, 3) - 1
+    per_channel = tables.per_channel_max_gbps
+    ll_max = tables.ll_max_gbps["volta"][index]  # several nodes: the host CPU's row, Intel (NET_OVERHEAD_US)
+    bw = bw_intra if m <= 2 else bw_inter
+    nsteps = 2 * (n - 1)
+    if algorithm == "ring":
+        bus = k * bw
+        if protocol == "LL":
+            bus = min(ll_max, bus * bandwidth_fraction("ring", "LL", m, layout))
+        elif protocol == "LL128":
+            ll128 = per_channel["ring-LL128"][layout.arch][index]
+            bus = min(bus * bandwidth_fraction("ring", "LL128", m, layout), k * ll128)
+        algbw = bus * n / nsteps
+    elif algorithm == "tree":
+        bus = min(k * bw * 0.92, k * per_channel["tree"][layout.arch][index])
+        if protocol == "LL":
+            bus = min(bus / 3.8, ll_max)
+        elif protocol == "LL128":
+            bus = min(bus * 120.0 / 128.0, k * per_channel["tree-LL128"][layout.arch][index])
+        if layout.tree_pattern == "tree":
+            bus *= TREE_PATTERN_EFFICIENCY
+        algbw = bus * 0.5
+    else:
+        if k < 2:  # "NVLS/NVLStree needs at least 2 channels"
+            return None
+        if tables.nvls_ratio is None:
+            intra = bw_intra * nvls_efficiency(layout.arch, tables) * (k - 1) / k * 2.0
+            cap = per_channel.get("nvls-tree", {}).get(layout.arch, (0.0, 0.0, 0.0))[index] or math.inf
+            algbw = k * min(intra, bw_inter * (2 if m <= 2 else 1), cap) * n / nsteps
+        elif tables.nvls_bw_by_nodes:
+            algbw = k * bw * 0.7 * m / (2 * (m - 1))
+        else:
+            algbw = k * min(bw_intra, bw_inter if m <= 2 else bw_inter / 2) * tables.nvls_ratio
+    intra_lat, inter_lat = _step_latencies_s(algorithm, protocol, layout)
+    net = layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
+    base = base_latency_s(algorithm, protocol, layout)
+    if algorithm == "ring":
+        inter_steps = 2 * m if tables.ring_net_steps_per_node else 2 * (m - 1)
+        latency = base + (nsteps - inter_steps) * intra_lat + inter_steps * (inter_lat + net)
+    elif algorithm == "tree":
+        latency = base + 2 * ((g - 1) * intra_lat + int(math.log2(m)) * (inter_lat + net))
+    elif tables.nvls_bw_by_nodes:
+        latency = base + 2 * (m - 1) * inter_lat
+    else:
+        latency = base + intra_lat + 2 * int(math.log2(m)) * (inter_lat + net)
+    return latency, algbw * 1e9
+
+
+def modelled(tuner: TunerCorrection, op: str, algorithm: str, protocol: str, layout: Layout) -> TunerCorrection:
+    """``tuner`` with NCCL's own estimate (:func:`tuner_model`) where dpsim derives it: the pick reads that estimate,
+    with the size corrections ``ncclTopoGetAlgoTime`` applies (``tuner``'s tree correction and ring plateau)."""
+    model = tuner_model(op, algorithm, protocol, layout)
+    if model is None:
+        return tuner
+    latency, algbw = model
+    return dataclasses.replace(tuner, model_latency_s=latency, model_Bps=algbw)
+
+
 TREE_MAX_THREADS: dict[str, int] = {"LL": 512, "LL128": 640, "Simple": 512}
 """``comm->maxThreads[NCCL_ALGO_TREE]`` (``src/graph/tuning.cc``, v2.18.3–v2.30.7, ``NCCL_NTHREADS`` unset):
 ``NCCL_LL_MAX_NTHREADS``, ``NCCL_LL128_MAX_NTHREADS``, ``NCCL_SIMPLE_MAX_NTHREADS`` (``src/include/device.h``)."""
@@ -805,7 +973,7 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
             ),
         )
     engine = _engine(name, protocol, layout, wire)
-    tuner = ring_tuner(op, protocol, layout)
+    tuner = modelled(ring_tuner(op, protocol, layout), op, "ring", protocol, layout)
     return Schedule(name, n, phases, base_latency_s(name, protocol, layout), protocol, engine_Bps=engine, tuner=tuner)
 
 
@@ -928,7 +1096,8 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
     return Schedule(
         name, n, (phase,), base_latency_s(name, protocol, layout), protocol, pipelined=True, engine_Bps=engine,
-        tuner=tree_tuner(protocol, layout, estimate / pattern), chunking=tree_chunking(layout, protocol),
+        tuner=modelled(tree_tuner(protocol, layout, estimate / pattern), "allreduce", name, protocol, layout),
+        chunking=tree_chunking(layout, protocol),
     )  # fmt: skip
 
 
@@ -1022,6 +1191,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         busiest = float(np.bincount(phase.src, weights=phase.fraction).max())
         engine = busiest * nvls_heads(layout) * cap * n / (2 * (n - 1))
     tuner = TunerCorrection(net_latency_s=net_latency_s(protocol, 2 * int(math.log2(m)), layout))
+    tuner = modelled(tuner, "allreduce", "nvls-tree", protocol, layout)
     base = base_latency_s("nvls-tree", protocol, layout)  # 23 µs in v2.18.3-v2.18.6, 0 from v2.19.1
     return Schedule("nvls-tree", n, (phase,), base, protocol, pipelined=True, engine_Bps=engine, tuner=tuner)
 

@@ -1,0 +1,112 @@
+"""``algorithm: auto`` picks by NCCL's own closed-form estimate (``ncclTopoTuneModel``, ``src/graph/tuning.cc``).
+
+Every expected figure is NCCL's formula worked by hand on the graphs NCCL's search builds for the layout
+(``src/graph/search.cc`` v2.30.7): H100 (``sm90SpeedArrayInter`` 48, 45, 42, 40, …; 18 NVLinks × 20.6 = 370.8 GB/s
+a GPU, ``topo.h`` ``SM90_NVLINK_BW``) with 8 NDR NICs (50 GB/s, the GPU's PCIe Gen5 48), and A100 (``speedArrayInter``
+48, 30, 28, 24, …; 12 × 20.0 = 240) with 4 HDR NICs (25 GB/s). v2.30.7's tables: ring base (LL, LL128, Simple)
+6.6 / 14 / 8.4 µs, tree 6.8 / 14 / 8.4, NVLS-tree 0; NVLink steps ring 0.6 / 1.9 / 3.4, tree 0.6 / 1.25 / 4.0,
+NVLS-tree Simple 25; network steps ring 2.7 / 4.0 / 14, tree 5.0 / 8.5 / 14, NVLS-tree Simple 20.9; Hopper
+``perChMaxTreeBws`` 38.7 / 41.4 / 36.0, ``perChMaxNVLSTreeBws`` 57.7 / 45.5 on 2 / ≥ 3 nodes, ``nvlsEfficiency``
+0.85; Ampere ``perChMaxTreeBws`` 24.0 / 23.6 / 17.8.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from dpsim.cli_collective import collective_rows, machine_scenario
+from dpsim.sim.collectives.base import Layout
+from dpsim.sim.collectives.nccl import tuner_graph, tuner_model
+
+US = 1e-6
+GB = 1e9
+GiB = float(1 << 30)
+
+
+def _h100(nodes: int) -> Layout:
+    return Layout(nodes, 8, nics=8, nvls=True, arch="hopper", nic_gbps=50.0)
+
+
+def _a100(nodes: int) -> Layout:
+    return Layout(nodes, 8, nics=4, arch="ampere", nic_gbps=25.0)
+
+
+def test_graphs_as_nccl_s_search_builds_them() -> None:
+    # ring: 8 channels at 48 would take 384 of a GPU's 370.8 GB/s of NVLink: 8 x 45; 48 < 50 on Hopper with > 4
+    # channels: not copied. The tree's second pass cannot raise bwIntra to 48 for the same reason.
+    assert tuner_graph("ring", _h100(2)) == (8, 45.0, 45.0)
+    assert tuner_graph("tree", _h100(2)) == (8, 45.0, 45.0)
+    # NVLS: (8 heads + 1) x 40 = 360 <= 370.8 < 9 x 42; pass 2 raises bwInter 40 -> 42 -> 45 -> 48 (the NIC path)
+    assert tuner_graph("nvls-tree", _h100(2)) == (8, 40.0, 48.0)
+    # A100, 4 HDR: 4 channels at 24; the tree's bwIntra 24 -> 28 -> 30 -> 48 (= 2 x bwInter; 4 x 48 <= 240)
+    assert tuner_graph("ring", _a100(2)) == (4, 24.0, 24.0)
+    assert tuner_graph("tree", _a100(2)) == (4, 48.0, 24.0)
+    assert tuner_graph("tree", _a100(3)) == (4, 24.0, 24.0)  # beyond two nodes the tree reads bwInter: no raise
+
+
+def test_no_graph_where_dpsim_does_not_derive_it() -> None:
+    assert tuner_graph("ring", _h100(1)) is None  # one node: NCCL's intra-node search is not modelled
+    assert tuner_graph("ring", Layout(2, 8, nics=8, arch="hopper")) is None  # NIC rate unknown
+    assert tuner_model("reduce_scatter", "ring", "Simple", _h100(2)) is None  # only the all-reduce is picked
+    assert tuner_model("allreduce", "ring", "none", _h100(2)) is None  # the textbook α-β ring
+
+
+@pytest.mark.parametrize(
+    ("layout", "algorithm", "protocol", "latency_us", "algbw_gbps"),
+    [
+        # 2 x 8 H100: ring 8.4 + 28 x max(3.4, 3 x 1.0) + 2 x 14; 8 x 45 x 16/30
+        (_h100(2), "ring", "Simple", 8.4 + 28 * 3.4 + 2 * 14, 8 * 45 * 16 / 30),
+        # ring LL: 6.6 + 28 x max(0.6, 1.0) + 2 x 2.7; min(llMaxBw 2 nodes Intel row 39.0, 360 x .5) x 16/30
+        (_h100(2), "ring", "LL", 6.6 + 28 * 1.0 + 2 * 2.7, 39.0 * 16 / 30),
+        # tree: 8.4 + 2 (7 x 4.0 + 1 x 14); min(8 x 45 x .92, 8 x 41.4) x .5
+        (_h100(2), "tree", "Simple", 8.4 + 2 * (7 * 4.0 + 14), min(8 * 45 * 0.92, 8 * 41.4) * 0.5),
+        # NVLS-tree: 25 + 2 x 1 x 20.9; 8 x min(40 x .85 x 7/8 x 2, 48 x 2, 57.7) x 16/30
+        (_h100(2), "nvls-tree", "Simple", 25 + 2 * 20.9, 8 * min(40 * 0.85 * 7 / 8 * 2, 96, 57.7) * 16 / 30),
+        # 4 x 8 H100: ring 8.4 + 56 x 3.4 + 6 x 14; 360 x 32/62
+        (_h100(4), "ring", "Simple", 8.4 + 56 * 3.4 + 6 * 14, 360 * 32 / 62),
+        # NVLS-tree: 25 + 2 x 2 x 20.9; 8 x min(59.5, 48, 45.5) x 32/62
+        (_h100(4), "nvls-tree", "Simple", 25 + 4 * 20.9, 8 * 45.5 * 32 / 62),
+        # 2 x 8 A100, 4 HDR: ring 4 x 24 x 16/30; tree min(4 x 48 x .92, 4 x 23.6) x .5
+        (_a100(2), "ring", "Simple", 8.4 + 28 * 3.4 + 2 * 14, 4 * 24 * 16 / 30),
+        (_a100(2), "tree", "Simple", 8.4 + 2 * (7 * 4.0 + 14), min(4 * 48 * 0.92, 4 * 23.6) * 0.5),
+    ],
+)
+def test_nccl_s_estimate_by_hand(
+    layout: Layout, algorithm: str, protocol: str, latency_us: float, algbw_gbps: float
+) -> None:
+    model = tuner_model("allreduce", algorithm, protocol, layout)
+    assert model is not None
+    assert model[0] == pytest.approx(latency_us * US)
+    assert model[1] == pytest.approx(algbw_gbps * GB)
+
+
+def _ndr(nodes: int, algorithm: str) -> object:
+    return machine_scenario(
+        "h100", nodes, 8, "h100-sxm", "nvlink4", {"preset": "ib-ndr", "nics_per_node": 8}, algorithm
+    )
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_four_h100_nodes_pick_nvls_tree_by_nccl_s_estimate(engine: str) -> None:
+    """4 x 8 H100, 8 NDR, 8 GiB (the core table's nccl-tests#309 row): NCCL's estimate of the ring is 1.4 x 282.8 µs
+    + 8 GiB / 185.8 GB/s = 46.63 ms, of NVLS-tree 108.6 µs + 8 GiB / 187.9 GB/s = 45.83 ms: NVLS-tree, which then
+    runs at its own price (the named algorithm's seconds). dpsim's link-priced estimate picked the ring."""
+    ring = 1.4 * (8.4 + 56 * 3.4 + 6 * 14) * US + 8 * GiB / (360 * 32 / 62 * GB)
+    nvls_tree = (25 + 4 * 20.9) * US + 8 * GiB / (8 * 45.5 * 32 / 62 * GB)
+    assert nvls_tree < ring
+    (auto,) = collective_rows(_ndr(4, "auto"), "allreduce", [8 * GiB], engine=engine)
+    (named,) = collective_rows(_ndr(4, "nvls-tree"), "allreduce", [8 * GiB], engine=engine)
+    assert auto["algorithm"] == "nvls-tree" and auto["protocol"] == "Simple"
+    assert auto["time_s"] == named["time_s"]
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_two_a100_nodes_with_four_hdr_nics_pick_the_ring(engine: str) -> None:
+    """2 x 8 A100, 4 HDR, 8 GiB (nccl-tests#100 ran the ring): ring 1.4 x 131.6 µs + 8 GiB / 51.2 GB/s = 167.96 ms,
+    tree (correction 1 beyond 512 MiB) 92.4 µs + 8 GiB / 47.2 GB/s = 182.08 ms."""
+    ring = 1.4 * 131.6 * US + 8 * GiB / (51.2 * GB)
+    tree = 92.4 * US + 8 * GiB / (47.2 * GB)
+    assert ring < tree
+    scenario = machine_scenario("a100", 2, 8, "a100-80gb", "nvlink3", {"preset": "ib-hdr", "nics_per_node": 4}, "auto")
+    (auto,) = collective_rows(scenario, "allreduce", [8 * GiB], engine=engine)
+    assert (auto["algorithm"], auto["protocol"]) == ("ring", "Simple")
