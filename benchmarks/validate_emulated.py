@@ -130,18 +130,22 @@ def _saved_runs(folder: Path, cases: int, profile: Path | None = None) -> list[l
     return [measured[i * repeats : (i + 1) * repeats] for i in range(cases)]
 
 
-def _portable_paths(out: Path) -> None:
-    """Record the profile as a path relative to the working directory, not this machine's absolute path."""
+def _portable(path: Path) -> str:
+    """``path`` relative to the working directory, or its last two parts where it lies outside it."""
+    resolved, cwd = path.resolve(), Path.cwd().resolve()
+    return str(resolved.relative_to(cwd)) if resolved.is_relative_to(cwd) else str(Path(*resolved.parts[-2:]))
+
+
+def _portable_paths(out: Path, profile: Path | None = None) -> None:
+    """Record the output folder and the profile (each record's ``hardware_source``) as paths relative to the working
+    directory, not this machine's absolute paths."""
+    paths = [out] + ([profile] if profile is not None else [])
     for records in (out / "records.jsonl", out / "runs.jsonl"):
         if not records.exists():
             continue
-        absolute = str(out.resolve())
-        relative = (
-            str(out.resolve().relative_to(Path.cwd().resolve()))
-            if out.resolve().is_relative_to(Path.cwd().resolve())
-            else out.name
-        )
-        text = records.read_text(encoding="utf-8").replace(absolute, relative)
+        text = records.read_text(encoding="utf-8")
+        for path in sorted(paths, key=lambda p: -len(str(p.resolve()))):  # the longer first: one may hold the other
+            text = text.replace(str(path.resolve()), _portable(path))
         records.write_text(re.sub(r"/tmp/dpsim-(validate|reuse)-\w+/", "<tmp>/", text), encoding="utf-8")
 
 
@@ -259,7 +263,7 @@ def main() -> int:
         summary["wall_s"] = time.monotonic() - started
         uncertainty = load_profile(profile or out / "profile.yaml").meta.get("benchmark_uncertainty") or {}
         if args.reuse is None or args.out is not None:
-            _portable_paths(out)
+            _portable_paths(out, args.profile)
             (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         if args.breakdown:
             print_breakdown(out, ["analytic", "sim"])

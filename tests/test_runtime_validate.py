@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -470,3 +471,30 @@ def test_quiet_runs_scores_each_configuration_on_its_runs_without_other_work(
         sys.argv = argv
     out = capsys.readouterr().out
     assert "analytic: step MAPE 7.50 %" in out and "worst +10.0 %, mean +2.5 %" in out
+
+
+def test_validate_emulated_records_the_profile_and_output_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A validation run with ``--profile`` beside its output folder (``CAL/profile.yaml`` next to ``A/``): each
+    record's ``hardware_source`` names the profile relative to the working directory, not this machine's absolute
+    path (stored records once held a checkout's path); a profile outside the working directory keeps its last two
+    parts; the runs' temporary folder becomes ``<tmp>/``."""
+    from tests._bench import load_benchmark
+
+    script = load_benchmark("validate_emulated")
+    work, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    out, profile, far = work / "results" / "A", work / "results" / "CAL" / "profile.yaml", elsewhere / "CAL" / "p.yaml"
+    out.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    lines = [
+        {"hardware_source": str(profile.resolve()), "run_dir": f"{out.resolve()}/case0"},
+        {"hardware_source": str(far.resolve()), "run_dir": "/tmp/dpsim-validate-ab_12/work/runs/case0-run0"},
+    ]
+    (out / "records.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    script._portable_paths(out, profile)
+    first = json.loads((out / "records.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first == {"hardware_source": "results/CAL/profile.yaml", "run_dir": "results/A/case0"}
+    script._portable_paths(out, far)
+    second = json.loads((out / "records.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    assert second == {"hardware_source": "CAL/p.yaml", "run_dir": "<tmp>/work/runs/case0-run0"}
