@@ -14,7 +14,9 @@ in training; this script separates work from share:
    a 256 MiB buffer (beyond the last-level cache) before each step, ``after-backward`` runs a
    forward and backward of a micro-batch of ``--micro-batch`` samples first, as a training step does,
    ``ddp-step`` the same through DDP on a one-rank gloo group (gradients into DDP's buckets, as a
-   rank trains). ``cpu-faults`` is the CPU time without the step's minor faults at the measured
+   rank trains); ``ddp-flush`` then writes the 256 MiB buffer, and ``ddp-wait`` then idles until the next
+   common 0.2 s boundary, so that all k step at the same moment after a wait, as ranks do after the
+   gradient synchronisation. ``cpu-faults`` is the CPU time without the step's minor faults at the measured
    cost of one (``runtime.calibrate.measure_page_fault``).
    Memory-bandwidth sharing shows as CPU time per parameter growing with k; time-slicing as
    wall time growing while CPU time does not.
@@ -39,7 +41,9 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("warm", "cold", "after-backward", "ddp-step")
+MODES = ("warm", "cold", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
+WAIT_PERIOD_S = 0.2
+"""``ddp-wait``: every process steps at the next multiple of this from the common start (idle until then)."""
 
 
 def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, window_s: float) -> None:
@@ -59,7 +63,7 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     x, y = torch.randn(micro_batch, hidden), torch.randn(micro_batch, hidden)
 
     wrapped: torch.nn.Module = model
-    if mode == "ddp-step":  # as a training rank: DDP over a one-rank gloo group, fresh buckets every backward
+    if mode.startswith("ddp-"):  # as a training rank: DDP over a one-rank gloo group, fresh buckets every backward
         from torch.nn.parallel import DistributedDataParallel
 
         from runtime.calibrate import _single_rank_group
@@ -70,9 +74,15 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     def before() -> None:
         if mode == "cold":
             flush.add_(1.0)
-        elif mode in ("after-backward", "ddp-step"):
+        elif mode in ("after-backward", "ddp-step", "ddp-flush", "ddp-wait"):
             torch.nn.functional.mse_loss(wrapped(x), y).backward()
+        if mode == "ddp-flush":
+            flush.add_(1.0)
+        elif mode == "ddp-wait" and started:
+            now = time.time()
+            time.sleep(WAIT_PERIOD_S - (now - started[0]) % WAIT_PERIOD_S)
 
+    started: list[float] = []
     for _ in range(3):
         before()
         opt.step()
@@ -80,6 +90,7 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     while not go.exists():
         time.sleep(0.001)
     start = float(go.read_text(encoding="utf-8"))
+    started.append(start)
     while time.time() < start:
         time.sleep(0.0005)
     wall, cpu, faults = [], [], []

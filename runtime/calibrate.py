@@ -19,10 +19,12 @@ measures what any configuration of the testbed needs):
 - **host** (:func:`calibrate_host`): k = 1…8 processes computing at once (a start barrier
   releases them together) — how ranks sharing the cores slow each other; fitted
   ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k processes stepping an Adam optimizer at once
-  (memory bound: they share the host's memory bandwidth, ``max(1, k/M)``);
+  (fitted ``max(1, k/M)``, kept; the engines let the steps take turns on the C cores, ``max(1, k/C)``);
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear, without the step's minor
   page faults (:func:`measure_page_fault` prices one; the engines add those a training step takes,
-  :mod:`dpsim.allocator`);
+  :mod:`dpsim.allocator`): the state streams from memory, as in training, where the step follows the
+  gradient synchronisation (cold) — this fit prices it; the curve on MLP widths right after a backward
+  (warm) is measured and kept;
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
 
 Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);

@@ -83,6 +83,24 @@ def test_both_engines_add_the_first_touch_to_the_optimizer(tmp_path: Path) -> No
             assert api.run(scenario, engine=engine).optimizer_s == pytest.approx(want, rel=1e-9)
 
 
+def test_the_optimizer_is_priced_cold_on_its_linear_fit_time_sliced_over_the_cores(tmp_path: Path) -> None:
+    """4 × 768 MLP (2,362,368 parameters), Adam, on a host of 2 cores whose memory-streams fit says M = 1.6.
+
+    The linear fit (1 ms + 5 ns per parameter): 1 ms + 11.81184 ms = 12.81184 ms on 2 ranks (max(1, 2/2)),
+    × 2.5 = 32.0296 ms on 5 (max(1, 5/2); M would say × 1.25 and × 3.125), with or without the curve's
+    3 ns per parameter (the step right after a backward, warm: 7.087104 ms). Both engines.
+    """
+    scenario_file = _scenario(tmp_path, "{kind: mlp, layers: 4, hidden: 768}")
+    host = HostModel(2.0, 0.1, "job", 0.0, {1: 1.0, 2: 1.1}, 0.0, memory_streams=1.6)
+    for curve in (((512, 3e-9), (1024, 3e-9)), ()):
+        profile = HardwareProfile(name="t", optimizer=LinearTime(1e-3, 5e-9), optimizer_curve=curve, host_model=host)
+        save_profile(profile, tmp_path / "hw.yaml")
+        for nodes, want in ((2, 12.81184e-3), (5, 32.0296e-3)):
+            scenario = load_scenario(scenario_file, [f"cluster.nodes={nodes}", f"training.global_batch={4 * nodes}"])
+            for engine in ("analytic", "sim"):
+                assert api.run(scenario, engine=engine).optimizer_s == pytest.approx(want, rel=1e-9)
+
+
 def test_page_fault_round_trips_with_its_unit_and_a_bad_one_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "hw.yaml"
     save_profile(_profile(2.25e-6), path)
