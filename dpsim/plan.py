@@ -42,6 +42,7 @@ from dpsim.scenario import (
     MAX_WORKERS_PER_NODE,
     MAX_WORLD,
     NVLS_LINKS,
+    SHARDED_ALGORITHMS,
     DeepSpeedZero,
     Scenario,
     scenario_from_dict,
@@ -322,6 +323,7 @@ def _constraints(
     # Scenario._nvls_runs: where the gradients are all-reduced (ZeRO stage 0 here), the node's NVSwitch reduces and
     # the whole node is one data-parallel group
     nvls = [_ALGORITHMS.index(a) for a in ("nvls", "nvls-tree")]
+    sharded = [_ALGORITHMS.index(a) for a in SHARDED_ALGORITHMS]
     nvls_node = np.array([DEFAULT_NETWORK.get(d, ("",))[0] in NVLS_LINKS for d in devices], dtype=bool)
     nvls_node = nvls_node[g["device_index"]] if len(devices) else np.zeros(n.shape, dtype=bool)
     rules = [
@@ -341,6 +343,13 @@ def _constraints(
             (pp == 1) | (dp == 1) | ((dp * tp) % group_per_node == 0) | (group_per_node % (dp * tp) == 0),
         ),
         ("ZeRO needs data parallelism", ~((g["zero_stage"] > 0) & (dp == 1))),
+        # Scenario: DeepSpeed's pipeline engine asserts ZeRO stage < 2 (the plan's ZeRO is DeepSpeed's)
+        ("DeepSpeed refuses ZeRO-2/3 with pipeline parallelism", ~((g["zero_stage"] >= 2) & (pp > 1))),
+        # Scenario._algorithm_read: ZeRO's reduce-scatter and gathers run the ring whatever all-reduce is named
+        (
+            f"ZeRO reduce-scatters and gathers with {', '.join(SHARDED_ALGORITHMS)} only",
+            ~((g["zero_stage"] > 0) & (dp > 1) & ~np.isin(g["algorithm_index"], sharded)),
+        ),
         ("the all-reduce algorithm is moot without data parallelism", ~((g["algorithm_index"] != kept) & (dp == 1))),
         (
             "NVLS needs an NVSwitch that reduces (H100 and later), 2+ devices a node and TP x PP = 1",
@@ -389,7 +398,10 @@ def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
     g = _grid(request)
     rules, _ = _constraints(g, spec, request.workers_per_node, gb, _devices(request))
     never = [what for what, mask in rules if not mask.any()]
-    if not never:  # every rule is met somewhere, never all at once: name the most restrictive
+    if not never:  # every rule is met somewhere, never all at once: the rules a configuration fails alone
+        failed = np.sum([~mask for _, mask in rules], axis=0)
+        never = [what for what, mask in rules if (~mask & (failed == 1)).any()]
+    if not never:  # no configuration fails one rule alone: name the most restrictive
         never = [what for what, mask in sorted(rules, key=lambda r: int(r[1].sum()))[:2]]
     return f"no configuration of the search space is valid: {'; '.join(never)}"
 

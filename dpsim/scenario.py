@@ -55,6 +55,7 @@ from dpsim.units import (
 
 __all__ = [
     "ALGORITHMS",
+    "SHARDED_ALGORITHMS",
     "CalibrationRef",
     "ClusterConfig",
     "CommunicationConfig",
@@ -112,6 +113,11 @@ ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 ``backend`` is the communication backend's own all-reduce (what plain DDP uses): gloo runs a
 ring (``gloo/allreduce.cc``: an unspecified algorithm is ``ring``); its cost is the ring's
 on the links a calibration profile fitted for ``backend``."""
+SHARDED_ALGORITHMS: tuple[str, ...] = ("auto", "ring", "hierarchical", "backend")
+"""The algorithms a reduce-scatter or an all-gather reads (:func:`dpsim.sim.collectives.build`): NCCL's ring,
+two levels for ``hierarchical``, the backend's own; ``auto`` picks the ring. The others are all-reduce algorithms
+(NCCL's tree and NVLS, the textbook ones): where the data-parallel group all-reduces nothing (ZeRO's and FSDP's
+reduce-scatter and gathers) they are refused (:meth:`Scenario._algorithm_read`)."""
 
 
 # --- quantity types: parsed from text, dumped back as text that reloads exactly ---------------
@@ -1517,14 +1523,24 @@ class Scenario(_Section):
         if self.cluster.gloo:  # refused by the CPU check, which names gloo
             return
         if c.protocol == "none":
-            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize"):
+            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version"):
                 if getattr(c, name) is not None:
                     raise _FieldError(
                         f"communication.{name}",
                         "is an NCCL setting: communication.protocol: none prices the links' alpha-beta without "
-                        "NCCL's algorithms, protocols or buffers, which it does not change; set protocol: auto "
-                        "or leave it out",
+                        "NCCL's algorithms, protocols, buffers or tuner, which it does not change; set protocol: "
+                        "auto or leave it out",
                     )
+        self._textbook_without_nccl()
+        if c.nccl_version is not None and c.algorithm != "auto" and c.protocol != "auto":
+            # a release's tuner tables pick the algorithm and protocol; every release prices a schedule alike
+            # (dpsim.sim.collectives.base.Layout.estimate): with both named nothing is picked
+            raise _FieldError(
+                "communication.nccl_version",
+                f"picks the algorithm and protocol NCCL's tuner runs (every release runs a schedule in the same "
+                f"time): with algorithm {c.algorithm} and protocol {c.protocol} both named nothing is picked, so "
+                "it changes nothing; set one of them to auto or leave it out",
+            )
         for listed, named, env in (("nccl_algo", "algorithm", "NCCL_ALGO"), ("nccl_proto", "protocol", "NCCL_PROTO")):
             names, chosen = getattr(c, listed), getattr(c, named)
             if names is not None and chosen != "auto":
@@ -1534,6 +1550,30 @@ class Scenario(_Section):
                     f"is {env}, the list {named}: auto picks from; communication.{named}: {chosen} runs as named "
                     f"(as {env}={chosen} does), so it is never read{missing}: set {named}: auto or leave it out",
                 )
+
+    def _textbook_without_nccl(self) -> None:
+        """Refuse NCCL's protocol, buffer and release beside a textbook algorithm (``hierarchical``,
+        ``halving-doubling``, ``direct``, ``parameter-server``, ``backend``) where no collective of the step runs
+        NCCL: those algorithms are priced on the links' alpha-beta (:func:`dpsim.sim.collectives.build`), and so
+        are the pipeline's sends with them (:func:`dpsim.sim.collectives.candidates`), a ZeRO reduce-scatter and
+        a tensor-parallel group inside a node (:func:`dpsim.analytic.parallel.tensor_parallel_collectives`); only
+        a tensor-parallel all-reduce across nodes runs NCCL's ring. The same step to the bit, so refused."""
+        from dpsim.sim.collectives import TEXTBOOK
+
+        c, t = self.communication, self.training
+        tp_across_nodes = t.tensor_parallel > self.cluster.workers_per_node and not t.sequence_parallel
+        if c.algorithm not in TEXTBOOK or tp_across_nodes:
+            return
+        unread = ["protocol"] if c.protocol not in ("auto", "none") else []
+        unread += [name for name in ("nccl_proto", "nccl_buffsize", "nccl_version") if getattr(c, name) is not None]
+        if unread:
+            raise _FieldError(
+                f"communication.{unread[0]}",
+                f"is an NCCL setting: communication.algorithm: {c.algorithm} is priced on the links' alpha-beta "
+                "without NCCL's protocols, buffers or tuner, and so is every other collective of this step "
+                "(a tensor-parallel group inside a node, the pipeline's sends), which it does not change; "
+                "leave it out, or name an NCCL algorithm (auto, ring, tree)",
+            )
 
     def _nvls_runs(self) -> None:
         """Refuse a named NVLS all-reduce where the data-parallel all-reduce cannot run it: it failed only once the
@@ -1558,6 +1598,28 @@ class Scenario(_Section):
             raise _FieldError("communication.protocol", f"{c.protocol}: {c.algorithm} runs the Simple protocol only")
         if c.protocol == "auto" and c.nccl_proto is not None and "Simple" not in c.nccl_proto:
             raise _FieldError("communication.nccl_proto", f"{c.algorithm} runs the Simple protocol only, not in it")
+
+    def _algorithm_read(self) -> None:
+        """Refuse a named all-reduce algorithm where the data-parallel group all-reduces nothing: ZeRO-1/2/3, FSDP
+        and Megatron's distributed optimizer reduce-scatter the gradients and all-gather the parameters, which run
+        NCCL's ring whatever ``communication.algorithm`` names (two levels for ``hierarchical``;
+        :func:`dpsim.sim.collectives.build`): ``tree`` priced the ring's step to the bit, the textbook ones the ring
+        without NCCL's protocol. NCCL itself has no tree or NVLS reduce-scatter across nodes; an ``NCCL_ALGO`` that
+        leaves the ring out fails it. Where gradients are all-reduced (DDP, torch's ZeroRedundancyOptimizer,
+        ``zero1_gradient_allreduce``, HYBRID_SHARD's replicas) or nothing is reduced (one data-parallel rank), it
+        passes as before."""
+        c, t = self.communication, self.training
+        if c.algorithm in SHARDED_ALGORITHMS or self.data_parallel <= 1 or self.gradient_reduction_op == "allreduce":
+            return
+        if t.fsdp_shard_group is not None and t.fsdp_shard_group < self.data_parallel:
+            return  # HYBRID_SHARD all-reduces each shard across its replica group with the algorithm
+        raise _FieldError(
+            "communication.algorithm",
+            f"{c.algorithm} is an all-reduce algorithm, and this step all-reduces nothing over its "
+            f"{self.data_parallel} data-parallel ranks: zero_stage {t.zero_stage} ({t.optimizer_sharding}) "
+            "reduce-scatters the gradients and all-gathers the parameters, which run the ring whatever the "
+            f"algorithm; give one of {', '.join(SHARDED_ALGORITHMS)}",
+        )
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -1590,6 +1652,7 @@ class Scenario(_Section):
                 )
         self._nccl_env_read()
         self._nvls_runs()
+        self._algorithm_read()
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:
             raise _FieldError(
                 "communication.nccl_pxn_disable",
@@ -1710,6 +1773,15 @@ class Scenario(_Section):
                 "training.zero_stage",
                 f"optimizer_sharding {t.optimizer_sharding} shards like ZeRO stage "
                 f"{' or '.join(map(str, need))}, got zero_stage {t.zero_stage}",
+            )
+        if t.optimizer_sharding == "zero" and t.zero_stage >= 2 and t.pipeline_parallel > 1:
+            # DeepSpeed's PipelineEngine.__init__ (deepspeed/runtime/pipe/engine.py, since #980, April 2021) asserts
+            # zero_optimization_stage() < ZeroStageEnum.gradients; FSDP with pipeline stages runs (torchtitan)
+            raise _FieldError(
+                "training.zero_stage",
+                f"DeepSpeed refuses ZeRO-{t.zero_stage} with pipeline parallelism (pipeline_parallel "
+                f"{t.pipeline_parallel}): its pipeline engine asserts 'ZeRO-2 and ZeRO-3 are incompatible with "
+                "pipeline parallelism'; use zero_stage 0 or 1, optimizer_sharding: fsdp, or pipeline_parallel: 1",
             )
         stage_ranks, per_node_all = dp * t.tensor_parallel, self.cluster.workers_per_node
         if t.pipeline_parallel > 1 and dp > 1 and stage_ranks % per_node_all and per_node_all % stage_ranks:

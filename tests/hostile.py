@@ -2900,7 +2900,8 @@ def nvls_where_it_cannot_run() -> Iterator[Case]:
     NVSwitch that reduces, one GPU a node, a DP group with TP or PP, the LL protocols): ``check`` said valid, and
     ``run`` failed once the step was priced, blamed on ``<scenario>``; ``plan --algorithm nvls`` stopped on the same
     error. Refused by the scenario check where the gradients are all-reduced, naming the field; a plan leaves such
-    layouts out. Without data parallelism, or with ZeRO's reduce-scatter (a ring whatever the algorithm), it runs."""
+    layouts out. Without data parallelism it runs; with ZeRO's reduce-scatter (a ring whatever the algorithm) it is
+    refused as every all-reduce algorithm there is (:func:`named_algorithm_under_zero`)."""
     kind = "a named NVLS all-reduce where it cannot run"
     alg = "communication.algorithm"
     for sets in (("communication.algorithm=nvls",), ("communication.algorithm=nvls-tree",),
@@ -2929,8 +2930,8 @@ def nvls_where_it_cannot_run() -> Iterator[Case]:
                     command="run", expect_error=False, finite=True)  # fmt: skip
     yield _set_case(kind, "communication.algorithm=nvls", "cluster.nodes=1", "cluster.workers_per_node=1",
                     "training.global_batch=2", command="run", expect_error=False, finite=True)  # fmt: skip
-    yield _set_case(kind, "communication.algorithm=nvls", "training.zero_stage=3", command="run", expect_error=False,
-                    finite=True)  # fmt: skip
+    # ZeRO-3 reduce-scatters with the ring whatever the algorithm: refused since round 13 (named_algorithm_under_zero)
+    yield _set_case(kind, "communication.algorithm=nvls", "training.zero_stage=3", command="run", names=alg)
 
 
 def options_needing_another() -> Iterator[Case]:
@@ -3065,6 +3066,148 @@ def runtime_variables() -> Iterator[Case]:
                        names="DPSIM_SAVE_PARAMETERS", outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
 
 
+_STAGES = ("training.pipeline_parallel=2", "training.global_batch=4")
+"""SMALL with two pipeline stages (two data-parallel ranks)."""
+
+
+def zero_with_pipeline_stages() -> Iterator[Case]:
+    """DeepSpeed ZeRO-2/3 with pipeline parallelism: DeepSpeed's ``PipelineEngine`` asserts "ZeRO-2 and ZeRO-3 are
+    incompatible with pipeline parallelism" (``deepspeed/runtime/pipe/engine.py``, #980), yet the scenario loaded and
+    ``plan --zero 2,3 --pp 2,4`` proposed such layouts. Refused, naming ``training.zero_stage``; the plan leaves them
+    out. ZeRO-1 and FSDP (torchtitan runs FSDP with pipeline stages) run."""
+    kind = "DeepSpeed ZeRO-2/3 with pipeline stages"
+    field = "training.zero_stage"
+    for zero, command in ((2, "check"), (3, "run"), (2, "collective"), (3, "check")):
+        yield _set_case(kind, *_STAGES, f"{field}={zero}", command=command, names=field)
+    yield _set_case(kind, *_STAGES, f"{field}=3", "training.pipeline_schedule=gpipe", command="run", names=field)
+    sets = [x for s in _STAGES for x in ("--set", s)]
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"{field}=1,2", *sets], {"s.yaml": SMALL.encode()},
+               expect_error=True, names=field)  # fmt: skip
+    yield _file_case(kind, _replace("training: {global_batch: 8, micro_batch: 2}",
+                                    "training: {global_batch: 4, micro_batch: 2, pipeline_parallel: 2, zero_stage: 3}"),
+                     command="check", names=field)  # fmt: skip
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "64", "--no-progress", "--simulate",
+            "0"]  # fmt: skip
+    yield Case(kind, [*plan, "--zero", "2,3", "--pp", "2,4"], expect_error=True, names="DeepSpeed refuses ZeRO-2/3")
+    yield Case(kind, [*plan, "--zero", "3", "--pp", "1,2", "--format", "json"], accept=True, strict_json=True)
+    yield _set_case(kind, *_STAGES, f"{field}=1", command="run", expect_error=False, finite=True)
+    yield _set_case(kind, *_STAGES, f"{field}=3", "training.optimizer_sharding=fsdp", command="run",
+                    expect_error=False, finite=True)  # fmt: skip
+
+
+def named_algorithm_under_zero() -> Iterator[Case]:
+    """A named all-reduce algorithm (NCCL's tree, NVLS, the textbook ones) where the data-parallel group all-reduces
+    nothing: ZeRO-1/2/3 (DeepSpeed), FSDP and Megatron's distributed optimizer reduce-scatter the gradients and
+    all-gather the parameters, which run the ring whatever the algorithm (tree and NVLS priced the ring's step to the
+    bit). Refused, naming the field; ``plan --algorithm tree --zero 1,2,3`` names the rule. Read where gradients are
+    all-reduced: DeepSpeed's all-reducing ZeRO-1, torch's ZeroRedundancyOptimizer, HYBRID_SHARD's replicas."""
+    kind = "a named all-reduce algorithm under ZeRO"
+    alg = "communication.algorithm"
+    for sets, command in (
+        (("training.zero_stage=1", f"{alg}=tree"), "check"),
+        (("training.zero_stage=2", f"{alg}=nvls"), "run"),
+        (("training.zero_stage=3", f"{alg}=nvls-tree"), "collective"),
+        (("training.zero_stage=2", f"{alg}=halving-doubling"), "run"),
+        (("training.zero_stage=1", "training.optimizer_sharding=megatron", f"{alg}=direct"), "check"),
+        (("training.zero_stage=3", "training.optimizer_sharding=fsdp", f"{alg}=parameter-server"), "check"),
+        (("training.zero_stage=2", "training.optimizer_sharding=fsdp", f"{alg}=tree"), "check"),
+    ):
+        yield _set_case(kind, *sets, command=command, names=alg)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "training.zero_stage=0,1", "--set", f"{alg}=tree"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names=alg)  # fmt: skip
+    yield _file_case(kind, _with("communication: {algorithm: tree}").replace(b"micro_batch: 2}", b"micro_batch: 2, "
+                                                                             b"zero_stage: 3}"),
+                     command="check", names=alg)  # fmt: skip
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "64", "--no-progress", "--simulate",
+            "0"]  # fmt: skip
+    yield Case(kind, [*plan, "--algorithm", "tree", "--zero", "1,2,3"], expect_error=True,
+               names="ZeRO reduce-scatters")  # fmt: skip
+    yield Case(kind, [*plan, "--algorithm", "tree,ring", "--zero", "0,3"], accept=True)
+    for sets in (("training.zero_stage=1", "training.zero1_gradient_allreduce=true", f"{alg}=tree"),
+                 ("training.zero_stage=1", "training.optimizer_sharding=torch", f"{alg}=halving-doubling"),
+                 ("training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.fsdp_shard_group=2",
+                  f"{alg}=tree"),
+                 ("training.zero_stage=2", f"{alg}=hierarchical"), ("training.zero_stage=3", f"{alg}=backend"),
+                 ("training.zero_stage=3", f"{alg}=tree", "cluster.nodes=1", "cluster.workers_per_node=1",
+                  "training.global_batch=2")):  # fmt: skip
+        yield _set_case(kind, *sets, command="run", expect_error=False, finite=True)
+
+
+def nccl_release_without_nccl() -> Iterator[Case]:
+    """``communication.nccl_version`` with ``protocol: none`` (``collective`` printed no release: the links'
+    alpha-beta) or with algorithm and protocol both named (a release's tuner tables pick; every release prices a
+    schedule alike), and NCCL's release, protocol, ``NCCL_PROTO`` or buffer beside a textbook algorithm
+    (hierarchical, halving-doubling, direct, parameter-server, backend) whose step has no NCCL collective: the same
+    step to the bit. Refused, naming the field. Where auto picks the release is read, a TP group across nodes runs
+    NCCL's ring; and ``auto`` with ``protocol: LL`` on an NVSwitch node, which failed once priced (NVLS, Simple
+    only, among auto's candidates), runs."""
+    kind = "NCCL release/protocol where NCCL does not run"
+    version = "communication.nccl_version"
+    none = "communication.protocol=none"
+    for command in ("check", "run", "collective"):
+        yield _set_case(kind, none, f"{version}=2.25.1", command=command, names=version)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", none, "--vary", f"{version}=2.25.1,2.30.7"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names=version)  # fmt: skip
+    for algorithm, name, value in (("hierarchical", "nccl_version", "2.27.7"), ("halving-doubling", "protocol", "LL"),
+                                   ("direct", "nccl_proto", "LL,Simple"), ("backend", "nccl_buffsize", "8MiB"),
+                                   ("parameter-server", "protocol", "Simple")):  # fmt: skip
+        yield _set_case(kind, f"communication.algorithm={algorithm}", f"communication.{name}={value}",
+                        command="check", names=f"communication.{name}")  # fmt: skip
+    yield _set_case(kind, *_H100, "communication.algorithm=hierarchical", "training.pipeline_parallel=2",
+                    "training.global_batch=4", f"{version}=2.25.1", command="run", names=version)  # fmt: skip
+    yield _set_case(kind, *_H100, "communication.algorithm=nvls-tree", none, f"{version}=2.25.1", command="run",
+                    names=version)  # fmt: skip
+    for algorithm, protocol in (("tree", "LL"), ("ring", "Simple"), ("nvls", "Simple")):
+        yield _set_case(kind, *_H100, f"communication.algorithm={algorithm}", f"communication.protocol={protocol}",
+                        f"{version}=2.25.1", command="check", names=version)  # fmt: skip
+    yield _set_case(kind, *_H100, f"{version}=2.25.1", command="run", expect_error=False, finite=True)  # auto picks
+    yield _set_case(kind, *_H100, "communication.algorithm=tree", f"{version}=2.25.1", command="run",
+                    expect_error=False, finite=True)  # fmt: skip  # the protocol is picked
+    yield _set_case(kind, "communication.algorithm=hierarchical", "training.tensor_parallel=4", f"{version}=2.25.1",
+                    command="run", expect_error=False, finite=True)  # fmt: skip
+    for protocol in ("LL", "LL128"):
+        sets = (*_H100, f"communication.protocol={protocol}")
+        yield Case(kind, ["run", "{tmp}/s.yaml", *(x for s in sets for x in ("--set", s)), "--format", "json"],
+                   {"s.yaml": SMALL.encode()}, accept=True, strict_json=True)  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/s.yaml", *(x for s in sets for x in ("--set", s)), "--engine", "sim"],
+                   {"s.yaml": SMALL.encode()}, accept=True)  # fmt: skip
+        yield Case(kind, ["collective", "{tmp}/s.yaml", *(x for s in sets for x in ("--set", s)), "--sizes",
+                          "1KiB..1GiB"], {"s.yaml": SMALL.encode()}, accept=True)  # fmt: skip
+
+
+def release_spellings() -> Iterator[Case]:
+    """``communication.nccl_version`` spelled otherwise than a release dpsim carries: a float (YAML's 2.30), a
+    leading ``v``, a build suffix, full-width digits, an invisible character, a list, an escape, 5,000 characters,
+    ``.nan``, releases before v2.18.3 or after v2.30.7. One line naming the field each."""
+    kind = "nccl_version spellings"
+    field = "communication.nccl_version"
+    for value in ("2.30", "2.3", "'2.30.7 '", "v2.30.7", "'2.30.7\u200b'", "'\uff12.30.7'", "[2.30.7]", "{}", "true",
+                  "2.30.7-1", "'2.30.7+cuda12.2'", "2.17.1", "2.31.0", "''", r'"\e[31m"', "7" * 5000, "2.30.7.0",
+                  "02.30.7", "1e308", ".nan", "-2.30.7"):  # fmt: skip
+        yield _set_case(kind, f"{field}={value}", command="check", names=field)
+    yield _file_case(kind, _with("communication: {nccl_version: 2.30}"), command="check", names=field)
+
+
+def plan_extremes() -> Iterator[Case]:
+    """``plan`` at the ends of its ranges: a millionth of a token or 10^24 tokens, a node failing every second with
+    10^24 tokens (goodput near 1e-17), a zero or near-zero price, a deadline of a nanosecond, one sample a step;
+    and past them (10^25 tokens, 0, -1, inf, nan, 1e308, a price above a million). A result has no inf or nan
+    (strict JSON) and the rest is one line naming the option."""
+    kind = "plan time to train at extremes"
+    plan = ["plan", "--model", "gpt2-xl", "--max-devices", "64", "--no-progress", "--simulate", "0", "--top", "2"]
+    most = ("--tokens", "1e24")
+    for extra in (("--tokens", "1e-6"), most, ("--tokens", "0.5"), (*most, "--node-mtbf", "1 s"),
+                  (*most, "--price", "0"), (*most, "--price", "1e-300"), (*most, "--price", "1e6"),
+                  (*most, "--price", "2", "--deadline", "1 ns"), (*most, "--global-batch", "1")):  # fmt: skip
+        yield Case(kind, [*plan, *extra, "--format", "json"], accept=True, strict_json=True)
+    yield Case(kind, [*plan, *most, "--node-mtbf", "1 h", "--checkpoint-write", "9e9 s"], expect_error=True,
+               names="--node-mtbf")  # fmt: skip  # a checkpoint of 285 years: never trains
+    for tokens in ("1e25", "0", "-1", "inf", "nan", "1e308", "1e-7", "1e24 tokens", "\u0661"):
+        yield Case(kind, [*plan, "--tokens", tokens], expect_error=True, names="--tokens")
+    yield Case(kind, [*plan, "--tokens", "1B", "--price", "1e7"], expect_error=True, names="--price")
+    yield Case(kind, [*plan, "--tokens", "1B", "--node-mtbf", "1 ns"], expect_error=True, names="--node-mtbf")
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3082,7 +3225,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     torchrun_rendezvous, report_stdin, option_ranges, dask_settings, catalog_zeros, fields_without_effect,
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
-    nvls_where_it_cannot_run, options_needing_another,
+    nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
+    nccl_release_without_nccl, release_spellings, plan_extremes,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1215,8 +1215,11 @@ def test_a_named_nvls_is_refused_by_the_scenario_where_the_all_reduce_cannot_run
     nvls = predict(load_scenario(tmp_path / "s.yaml", [*h100, "communication.algorithm=nvls-tree"]))
     ring = predict(load_scenario(tmp_path / "s.yaml", [*h100, "communication.algorithm=ring"]))
     assert nvls.step_time_s != ring.step_time_s
-    # ZeRO-3 reduce-scatters (a ring whatever the algorithm), and without data parallelism nothing is reduced: as before
-    load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "training.zero_stage=3"])
+    # ZeRO-3 reduce-scatters (a ring whatever the algorithm): refused since round 13, as every all-reduce algorithm
+    # there (test_a_named_all_reduce_algorithm_is_refused_where_the_step_all_reduces_nothing); without data
+    # parallelism nothing is reduced: as before
+    with pytest.raises(ScenarioError, match="all-reduces nothing over its 4 data-parallel ranks"):
+        load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "training.zero_stage=3"])
     load_scenario(tmp_path / "s.yaml", ["communication.algorithm=nvls", "cluster.nodes=1", "cluster.workers_per_node=1",
                                         "training.global_batch=2"])  # fmt: skip
 
@@ -1241,3 +1244,113 @@ def test_options_that_change_nothing_without_another_are_refused(tmp_path: Path)
         code, out, err = hostile.run_in_process(argv)  # the old main planned (or measured the links) without a word
         assert (code, out, err.strip()) == (2, "", f"error: <command line>: {expected}"), err
     assert not (tmp_path / "plan.csv").exists() and not (tmp_path / "p.yaml").exists()
+
+
+def test_deepspeed_zero_2_and_3_with_pipeline_stages_are_refused_and_never_planned(tmp_path: Path) -> None:
+    """DeepSpeed's PipelineEngine asserts ZeRO stage < 2 ("ZeRO-2 and ZeRO-3 are incompatible with pipeline
+    parallelism", deepspeed/runtime/pipe/engine.py since #980): the old main loaded such a scenario and its plan
+    proposed such layouts. FSDP's stages and ZeRO-1 run with pipeline parallelism."""
+    from dpsim.plan import PlanRequest, enumerate_configurations
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    stages = ["training.pipeline_parallel=2", "training.global_batch=4"]
+    for zero in (2, 3):
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(tmp_path / "s.yaml", [*stages, f"training.zero_stage={zero}"])
+        assert caught.value.field == "training.zero_stage"
+        assert "'ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism'" in str(caught.value)
+    load_scenario(tmp_path / "s.yaml", [*stages, "training.zero_stage=1"])
+    load_scenario(tmp_path / "s.yaml", [*stages, "training.zero_stage=3", "training.optimizer_sharding=fsdp"])
+    df = enumerate_configurations(PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 64))
+    assert ((df["zero_stage"] <= 1) & (df["pp"] > 1)).any()
+    assert not ((df["zero_stage"] >= 2) & (df["pp"] > 1)).any()  # 2,496 of 7,536 rows on the old main
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "64", "--no-progress", "--simulate",
+            "0", "--zero", "2,3", "--pp", "2,4"]  # fmt: skip
+    code, out, err = hostile.run_in_process(plan)
+    assert (code, out) == (2, "") and "DeepSpeed refuses ZeRO-2/3 with pipeline parallelism" in err, err
+
+
+def _with_communication(scenario: Any, **fields: Any) -> Any:
+    """``scenario`` with communication fields replaced without the scenario check: what the step prices them as."""
+    return scenario.model_copy(update={"communication": scenario.communication.model_copy(update=fields)})
+
+
+def _priced(scenario: Any) -> tuple[float, ...]:
+    from dpsim.analytic.step import predict
+
+    r = predict(scenario)
+    return r.step_time_s, r.comm_s, r.exposed_comm_s, r.memory_per_device_bytes
+
+
+def test_a_named_all_reduce_algorithm_is_refused_where_the_step_all_reduces_nothing(tmp_path: Path) -> None:
+    """ZeRO's reduce-scatter and gathers run the ring whatever all-reduce algorithm is named: the step of tree and
+    NVLS is the ring's to the bit (the textbook ones priced the ring without NCCL's protocol). Refused now, naming
+    the field; where the gradients are all-reduced (ZeRO-1's all-reduce, HYBRID_SHARD's replicas) it is read."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for sets in (["training.zero_stage=1"], ["training.zero_stage=3", "training.optimizer_sharding=fsdp"]):
+        ring = load_scenario(tmp_path / "s.yaml", [*sets, "communication.algorithm=ring"])
+        for algorithm in ("tree", "nvls", "nvls-tree"):  # the truth the refusal rests on
+            assert _priced(_with_communication(ring, algorithm=algorithm)) == _priced(ring)
+        for algorithm in ("tree", "nvls", "halving-doubling", "direct", "parameter-server"):
+            with pytest.raises(ScenarioError) as caught:  # the old main loaded and priced them
+                load_scenario(tmp_path / "s.yaml", [*sets, f"communication.algorithm={algorithm}"])
+            assert caught.value.field == "communication.algorithm"
+            assert "all-reduces nothing over its 4 data-parallel ranks" in str(caught.value)
+    for sets in (["training.zero_stage=1", "training.zero1_gradient_allreduce=true"],
+                 ["training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.fsdp_shard_group=2"],
+                 ["training.zero_stage=1", "training.optimizer_sharding=torch"]):  # fmt: skip
+        tree = load_scenario(tmp_path / "s.yaml", [*sets, "communication.algorithm=tree"])
+        assert _priced(tree) != _priced(_with_communication(tree, algorithm="ring"))  # read
+    load_scenario(tmp_path / "s.yaml", ["training.zero_stage=2", "communication.algorithm=hierarchical"])
+
+
+def test_nccl_settings_are_refused_where_no_collective_runs_nccl(tmp_path: Path) -> None:
+    """``communication.nccl_version`` with ``protocol: none`` or with algorithm and protocol both named (a release's
+    tables only pick), and NCCL's protocol, buffer and release beside a textbook algorithm (every collective of the
+    step on the links' alpha-beta): the same step to the bit, accepted without a word on the old main. Refused,
+    naming the field; where auto picks it is read, and a TP group across nodes runs NCCL's ring."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    h100 = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4"]
+    for sets, field, value, shown in (
+        (["communication.protocol=none"], "nccl_version", "2.25.1", "2.25.1"),
+        (["communication.algorithm=hierarchical"], "nccl_version", "2.25.1", "2.25.1"),
+        ([*h100, "communication.algorithm=nvls-tree", "communication.protocol=none"], "nccl_version", "2.25.1",
+         "2.25.1"),
+        ([*h100, "communication.algorithm=tree", "communication.protocol=LL"], "nccl_version", "2.25.1", "2.25.1"),
+        ([*h100, "communication.algorithm=halving-doubling"], "protocol", "LL", "LL"),
+        ([*h100, "communication.algorithm=backend", "training.pipeline_parallel=2", "training.global_batch=4"],
+         "nccl_proto", ["LL"], "LL"),
+        ([*h100, "communication.algorithm=direct", "training.tensor_parallel=2", "training.global_batch=4"],
+         "nccl_buffsize", 1 << 20, "1MiB"),
+    ):  # fmt: skip
+        base = load_scenario(tmp_path / "s.yaml", sets)
+        assert _priced(_with_communication(base, **{field: value})) == _priced(base)
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(tmp_path / "s.yaml", [*sets, f"communication.{field}={shown}"])
+        assert caught.value.field == f"communication.{field}"
+        assert "is an NCCL setting" in str(caught.value) or "nothing is picked" in str(caught.value)
+    # read where NCCL's tuner picks: auto on H100s (v2.25.1's tables pick otherwise than v2.30.7's)
+    picked = load_scenario(tmp_path / "s.yaml", [*h100, "communication.nccl_version=2.25.1"])
+    assert _priced(picked) != _priced(_with_communication(picked, nccl_version=None))
+    load_scenario(tmp_path / "s.yaml", ["communication.algorithm=hierarchical", "training.tensor_parallel=4",
+                                        "cluster.workers_per_node=2", "training.global_batch=2",
+                                        "communication.nccl_version=2.25.1"])  # fmt: skip
+
+
+def test_auto_beside_a_named_ll_protocol_runs_on_an_nvswitch_node(tmp_path: Path) -> None:
+    """``algorithm: auto`` with ``protocol: LL`` / ``LL128`` on H100s behind an NVSwitch: NVLS, which runs Simple
+    only, was among auto's candidates, so every step failed once priced ("nvls-tree runs the Simple protocol only,
+    not LL", blamed on <scenario>). NCCL_PROTO=LL leaves NVLS out; auto picks between the ring and the tree."""
+    from dpsim.analytic.collectives import collective
+    from dpsim.analytic.step import fabric_of
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    for protocol in ("LL", "LL128"):
+        scenario = load_scenario(tmp_path / "s.yaml", ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4",
+                                                       f"communication.protocol={protocol}"])  # fmt: skip
+        fabric = fabric_of(scenario)
+        for size in (1 << 10, 1 << 20, 1 << 30):
+            picked = collective("allreduce", "auto", size, fabric)
+            assert (picked.algorithm, picked.protocol) in (("ring", protocol), ("tree", protocol))
+            assert picked.time_s == collective("allreduce", picked.algorithm, size, fabric).time_s
+        assert math.isfinite(_priced(scenario)[0])

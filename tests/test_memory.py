@@ -187,7 +187,8 @@ def test_memory_orderings(tp: int, pp: int, mb: int, sp: bool) -> None:
         f"training.sequence_parallel={str(sp).lower()}",
         f"training.global_batch={128 // (tp * pp) * mb * 8}",
     ]
-    states = [memory_breakdown(_scenario(*base, f"training.zero_stage={z}")).model_states for z in range(4)]
+    stages = range(4) if pp == 1 else range(2)  # DeepSpeed refuses ZeRO-2/3 with pipeline stages
+    states = [memory_breakdown(_scenario(*base, f"training.zero_stage={z}")).model_states for z in stages]
     assert all(a >= b for a, b in itertools.pairwise(states))
     acts = [
         memory_breakdown(_scenario(*base, f"training.activation_recomputation={r}")).activations

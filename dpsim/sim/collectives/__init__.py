@@ -232,7 +232,8 @@ def candidate_pairs(op: str, algorithm: str, layout: Layout, protocol: str = "no
             names: tuple[str, ...] = ("ring",)
         else:
             names = ("ring", "tree")
-            if layout.nvls and layout.per_node > 1:
+            # NVLS runs Simple only: a named LL / LL128 protocol (NCCL_PROTO=LL) leaves it nothing to run
+            if layout.nvls and layout.per_node > 1 and protocol in ("auto", "Simple"):
                 names += ("nvls" if layout.nodes == 1 else "nvls-tree",)
             if layout.nccl_algo:
                 names = tuple(n for n in names if n in layout.nccl_algo)
