@@ -170,12 +170,10 @@ def check_options(args: argparse.Namespace) -> None:
     if backend not in ("gloo", "nccl") or (backend == "nccl" and args.device != "cuda"):
         raise ScenarioError("--backend", f"expected gloo, or nccl with --device cuda, got {brief(backend)}", CLI_SOURCE)
     scenario = [Path(args.scenario)] if args.scenario not in (None, "-") else []
-    for option, path in (("--out", args.out), ("--trace", args.trace)):
+    outputs = [("--out", args.out), ("--trace", args.trace)]
+    for option, path in outputs:
         if path is not None:
             _check_output(option, str(path), scenario, CLI_SOURCE)
-    if args.out is not None and args.trace is not None and Path(args.out).absolute() == Path(args.trace).absolute():
-        raise ScenarioError("--trace", f"{str(args.trace)!r} is also --out: give the two files different names",
-                            CLI_SOURCE)  # fmt: skip
     if args.run_dir is not None:
         _check_folder(args.run_dir, "--run-dir", CLI_SOURCE)
     elif (args.worker or "RANK" in os.environ) and os.environ.get(RUN_DIR_ENV):  # a rank's folder (run_worker)
@@ -184,9 +182,22 @@ def check_options(args: argparse.Namespace) -> None:
         from runtime.launch import launcher_pid
 
         launcher_pid()
+    written = [(option, str(path), CLI_SOURCE) for option, path in outputs if path is not None]
     save = os.environ.get(SAVE_PARAMETERS_ENV)
     if save:  # written by rank 0 once every step has run: a path that cannot be written failed only then
         _check_output(SAVE_PARAMETERS_ENV, save, scenario, "<environment>")
+        written.append((SAVE_PARAMETERS_ENV, save, "<environment>"))
+    _refuse_one_file_twice(written)
+
+
+def _refuse_one_file_twice(written: Sequence[tuple[str, str, str]]) -> None:
+    """Two outputs at one path (``--out`` and ``--trace``, or ``DPSIM_SAVE_PARAMETERS`` and either; also through a
+    linked folder or ``..``): the later write replaced the earlier, and the parameters saved over the records left
+    neither readable. One line naming the later, before any rank starts."""
+    for i, (option, path, source) in enumerate(written):
+        for other, earlier, _ in written[:i]:
+            if Path(path).resolve() == Path(earlier).resolve():
+                raise ScenarioError(option, f"{path!r} is also {other}: give the two files different names", source)
 
 
 def _check_output(field: str, path: str, inputs: Sequence[Path], source: str) -> None:

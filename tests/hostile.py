@@ -3208,6 +3208,28 @@ def plan_extremes() -> Iterator[Case]:
     yield Case(kind, [*plan, "--tokens", "1B", "--node-mtbf", "1 ns"], expect_error=True, names="--node-mtbf")
 
 
+def runtime_outputs_at_one_path() -> Iterator[Case]:
+    """``python -m runtime`` writing two outputs at one path: ``DPSIM_SAVE_PARAMETERS`` naming the ``--out`` records
+    (the parameters saved there, then the record appended to them: neither readable) or the ``--trace``, under its
+    own name, through a linked folder or ``..``; and ``--out`` / ``--trace`` through a linked folder (their check
+    compared the paths as written). Refused before a rank starts, naming the later one; on the old main each trained
+    (a CPU MLP, one step). Distinct paths run."""
+    kind = "runtime outputs at one path"
+    files = {"s.yaml": CPU_SCENARIO.read_bytes(), "sub/x": b"x"}
+    links = {"dirlink": "{tmp}"}
+    run = ["{tmp}/s.yaml", "--out", "{tmp}/r.jsonl", "--steps", "1", "--warmup-steps", "0"]
+    save = "DPSIM_SAVE_PARAMETERS"
+    for path in ("{tmp}/r.jsonl", "{tmp}/dirlink/r.jsonl", "{tmp}/sub/../r.jsonl"):
+        yield Case(kind, run, files, links=links, env={save: path}, expect_error=True, names=f"{save}: ",
+                   outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
+    for path in ("{tmp}/t.json", "{tmp}/dirlink/t.json"):
+        yield Case(kind, [*run, "--trace", "{tmp}/t.json"], files, links=links, env={save: path}, expect_error=True,
+                   names=f"{save}: ", outputs=("{tmp}/r.jsonl", "{tmp}/t.json"), program="runtime")  # fmt: skip
+    for trace in ("{tmp}/dirlink/r.jsonl", "{tmp}/sub/../r.jsonl"):
+        yield Case(kind, [*run, "--trace", trace], files, links=links, expect_error=True, names="--trace: ",
+                   outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3226,7 +3248,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nccl_settings_without_nccl, nccl_settings_shadowed, misspelled_required_keys, top_level_fields, large_documents,
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
-    nccl_release_without_nccl, release_spellings, plan_extremes,
+    nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1354,3 +1354,34 @@ def test_auto_beside_a_named_ll_protocol_runs_on_an_nvswitch_node(tmp_path: Path
             assert (picked.algorithm, picked.protocol) in (("ring", protocol), ("tree", protocol))
             assert picked.time_s == collective("allreduce", picked.algorithm, size, fabric).time_s
         assert math.isfinite(_priced(scenario)[0])
+
+
+def test_runtime_outputs_at_one_path_are_refused_before_a_rank_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DPSIM_SAVE_PARAMETERS`` naming ``--out`` (the parameters saved, then the record appended to the same file)
+    or ``--trace``, and ``--out`` / ``--trace`` through a linked folder or ``..``: the old main checked none of them
+    (``--trace`` against ``--out`` only as written) and trained. Refused by ``check_options``, naming the later."""
+    from runtime.train import SAVE_PARAMETERS_ENV, check_options, parse_args
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "dirlink").symlink_to(tmp_path)
+    out, trace = str(tmp_path / "r.jsonl"), str(tmp_path / "t.json")
+    for save, traced, field, other in (
+        (out, None, SAVE_PARAMETERS_ENV, "--out"),
+        (str(tmp_path / "dirlink" / "r.jsonl"), None, SAVE_PARAMETERS_ENV, "--out"),
+        (str(tmp_path / "sub" / ".." / "t.json"), trace, SAVE_PARAMETERS_ENV, "--trace"),
+        (None, str(tmp_path / "dirlink" / "r.jsonl"), "--trace", "--out"),
+    ):
+        if save is None:
+            monkeypatch.delenv(SAVE_PARAMETERS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(SAVE_PARAMETERS_ENV, save)
+        args = parse_args([str(tmp_path / "s.yaml"), "--out", out, *(["--trace", traced] if traced else [])])
+        with pytest.raises(ScenarioError) as caught:
+            check_options(args)
+        assert caught.value.field == field
+        assert str(caught.value).endswith(f"is also {other}: give the two files different names"), caught.value
+    monkeypatch.setenv(SAVE_PARAMETERS_ENV, str(tmp_path / "p.pt"))
+    check_options(parse_args([str(tmp_path / "s.yaml"), "--out", out, "--trace", trace]))
