@@ -56,6 +56,7 @@ from dpsim.units import (
 __all__ = [
     "ALGORITHMS",
     "SHARDED_ALGORITHMS",
+    "TRANSFORMER_ONLY",
     "CalibrationRef",
     "ClusterConfig",
     "CommunicationConfig",
@@ -358,6 +359,16 @@ def _merge_preset(data: Any, table: Mapping[str, Any], what: str, fields: Mappin
 # --- sections --------------------------------------------------------------------------------
 
 
+TRANSFORMER_ONLY = (
+    "heads", "kv_heads", "ffn_hidden", "gated_mlp", "dropout", "seq_len", "vocab", "tied_embeddings",
+    "learned_positions", "token_types", "pooler", "causal", "attention", "attention_kernel", "attention_nan_to_num",
+    "attention_qkv_copies", "fp8_linear", "mlp_fused_bias", "parallel_block", "elementwise", "loss_kernel",
+    "logit_metrics", "rope_kernels", "rotary_fraction", "norm_kernel", "bias_dropout_fusion",
+)  # fmt: skip
+"""``model`` fields only a transformer reads (:mod:`dpsim.compute` prices its layers; ``runtime.model.MLP`` stands
+in for the other kinds from ``layers`` and ``hidden``): set on a ``cnn`` or ``mlp`` model they are refused."""
+
+
 class ModelConfig(_Section):
     """The model being trained: a catalog preset, or its shape (fields override the preset)."""
 
@@ -530,6 +541,12 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _derive(self) -> ModelConfig:
+        for name in TRANSFORMER_ONLY if self.kind != "transformer" else ():
+            if getattr(self, name) != type(self).model_fields[name].default:
+                raise ValueError(
+                    f"{name}: shapes a transformer's layers, which a model of kind {self.kind} does not have (nothing "
+                    "reads it: the same step, memory and runtime model): leave it out, or set kind: transformer"
+                )
         if self.kind == "transformer":
             for name in ("layers", "hidden", "heads", "seq_len", "vocab"):
                 if getattr(self, name) <= 0:

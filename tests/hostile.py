@@ -3230,6 +3230,29 @@ def runtime_outputs_at_one_path() -> Iterator[Case]:
                    outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
 
 
+def transformer_fields_on_other_models() -> Iterator[Case]:
+    """A transformer's fields on an ``mlp`` or ``cnn`` model (``model.fp8_linear: te_linear`` under FP8, heads,
+    ``seq_len``, attention and kernel choices, ...): accepted and read by nothing, the same step to the bit.
+    Refused, naming the field; on the transformer they shape they run."""
+    kind = "transformer fields on other models"
+    for name, value in (("fp8_linear", "te_linear"), ("heads", "8"), ("seq_len", "2048"), ("vocab", "50257"),
+                        ("attention", "flash"), ("gated_mlp", "true"), ("dropout", "false"), ("causal", "false"),
+                        ("norm_kernel", "torch_two_pass"), ("rope_kernels", "rotate_half"), ("rotary_fraction", "0.5"),
+                        ("loss_kernel", "torch"), ("kv_heads", "2"), ("ffn_hidden", "4096"),
+                        ("logit_metrics", "1"), ("elementwise", "eager")):  # fmt: skip
+        for preset, command in (("mlp-tiny", "check"), ("resnet-50", "run")):
+            sets = (f"model.preset={preset}", f"model.{name}={value}")
+            if name == "fp8_linear":
+                sets = ("cluster.device=h100-sxm", "training.precision=fp8", *sets)
+            yield _set_case(kind, *sets, command=command, names=f"model.{name}")
+    yield _file_case(kind, _replace("model: {preset: gpt2-small}", "model: {kind: mlp, layers: 4, hidden: 512, "
+                                    "seq_len: 1024}"), command="check", names="model.seq_len")  # fmt: skip
+    yield _set_case(kind, "cluster.device=h100-sxm", "training.precision=fp8", "model.fp8_linear=te_linear",
+                    command="run", expect_error=False, finite=True)  # fmt: skip
+    yield _set_case(kind, "model.preset=mlp-tiny", "model.layers=6", "model.hidden=256", command="run",
+                    expect_error=False, finite=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3249,6 +3272,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
+    transformer_fields_on_other_models,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

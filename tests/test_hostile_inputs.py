@@ -1385,3 +1385,46 @@ def test_runtime_outputs_at_one_path_are_refused_before_a_rank_starts(
         assert str(caught.value).endswith(f"is also {other}: give the two files different names"), caught.value
     monkeypatch.setenv(SAVE_PARAMETERS_ENV, str(tmp_path / "p.pt"))
     check_options(parse_args([str(tmp_path / "s.yaml"), "--out", out, "--trace", trace]))
+
+
+def _other_value(name: str) -> Any:
+    """A value of ``model.<name>`` other than its default (for :data:`dpsim.scenario.TRANSFORMER_ONLY`)."""
+    import typing
+
+    from dpsim.scenario import ModelConfig
+
+    info = ModelConfig.model_fields[name]
+    if isinstance(info.default, bool):
+        return not info.default
+    if isinstance(info.default, str):
+        return next(v for v in typing.get_args(info.annotation) if v != info.default)
+    return 0.5 if isinstance(info.default, float) else 8
+
+
+@pytest.mark.parametrize("preset", ["mlp-tiny", "resnet-50"])
+def test_transformer_fields_on_other_models_are_refused(preset: str, tmp_path: Path) -> None:
+    """A transformer's fields (heads, seq_len, attention, fp8_linear, the kernels, ...) on an ``mlp`` or ``cnn`` model
+    were accepted and read by nothing: the same step, memory and communication to the bit (checked here on both
+    engines' shared prediction), and the runtime's stand-in MLP is built from ``layers`` and ``hidden`` alone.
+    Refused now, naming the field; on a transformer each is read as before."""
+    from dpsim.analytic.step import predict
+    from dpsim.scenario import TRANSFORMER_ONLY
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    base = load_scenario(tmp_path / "s.yaml", [f"model.preset={preset}"])
+    reference = predict(base)
+    for name in TRANSFORMER_ONLY:
+        value = _other_value(name)
+        unread = base.model_copy(update={"model": base.model.model_copy(update={name: value})})
+        got = predict(unread)
+        assert (got.step_time_s, got.memory_per_device_bytes, got.comm_s) == (
+            reference.step_time_s,
+            reference.memory_per_device_bytes,
+            reference.comm_s,
+        ), name
+        shown = str(value).lower() if isinstance(value, bool) else value
+        with pytest.raises(ScenarioError) as caught:  # the old main loaded it
+            load_scenario(tmp_path / "s.yaml", [f"model.preset={preset}", f"model.{name}={shown}"])
+        assert caught.value.field == f"model.{name}", caught.value
+    fp8 = ["cluster.device=h100-sxm", "training.precision=fp8", "model.fp8_linear=te_linear"]
+    load_scenario(tmp_path / "s.yaml", fp8)  # gpt2-small: read
