@@ -39,6 +39,7 @@ s.close()' $SECS & SPID=$!
   read -r _ u0 n0 s0 i0 w0 q0 sq0 st0 _ < /proc/stat
   cs0=$(awk '{print $14+$15}' /proc/$SPID/stat 2>/dev/null); cr0=$(awk '{print $14+$15}' /proc/$RPID/stat 2>/dev/null)
   b0=$(ip netns exec $A cat /sys/class/net/emu31va/statistics/tx_bytes); t0=$(date +%s.%N)
+  [ "${TOP:-0}" = 1 ] && (top -b -n 2 -d 2 -w 200 | awk "/^top/{f++} f==2" | head -14 > "${TOP_DIR:-.}/top_$RATE.txt") &  # TOP=1: top over 2 s of the rate
   sleep $((SECS - 3))
   read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ < /proc/stat
   cs1=$(awk '{print $14+$15}' /proc/$SPID/stat 2>/dev/null); cr1=$(awk '{print $14+$15}' /proc/$RPID/stat 2>/dev/null)
