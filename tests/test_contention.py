@@ -297,13 +297,15 @@ def test_a_sharded_job_alone_on_a_shared_fabric_is_the_simulator(flavour: str, n
 
 
 def test_a_sharded_job_with_tensor_and_pipeline_parallelism_alone_is_the_simulator() -> None:
-    """ZeRO-3 with tp = 2 (two DP groups sharing each node's NICs, evenly: 8 NICs or 1) and pp = 2 (the sends
-    as flows, each group starting at its stage's place in the schedule): the simulator's step to 1e-9.
+    """ZeRO-3 with tp = 2 (two DP groups sharing each node's NICs, evenly: 8 NICs or 1), and with pp = 2 (the sends
+    as flows, each group starting at its stage's place in the schedule) as the frameworks run it: DeepSpeed's ZeRO-1
+    (its pipeline engine refuses ZeRO-2/3) and FSDP's FULL_SHARD: the simulator's step to 1e-9.
     (TP as the analytic term: with pp = 2 the TP flows follow the pipeline schedule, which holds no gathers.)"""
     for s in (
         make(zero_stage=3, tp=2),
         make(zero_stage=3, tp=2, nics=1),
-        make(zero_stage=3, tp=2, pipeline_parallel=2),
+        make(zero_stage=1, tp=2, pipeline_parallel=2),
+        make(zero_stage=3, optimizer_sharding="fsdp", tp=2, pipeline_parallel=2),
     ):
         (shared,) = simulate_shared([s], tp_flows=False)
         assert _rel(shared.step_time_s, simulate(s, fidelity="chunk").step_time_s) < 1e-9
