@@ -358,21 +358,10 @@ def _priced(
     """(algorithm, protocol, cost) of every candidate schedule on ``fabric`` (run by every group of
     ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
     size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`)."""
-    from dpsim.sim import collectives
-    from dpsim.sim.fast import phase_cost
+    from dpsim.sim.cost import priced_candidates
 
-    cluster = cluster_of(fabric)
-    out = []
-    layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
-    built = collectives.candidates(op, algorithm, layout, protocol)
-    estimated = collectives.estimates(op, algorithm, layout, protocol) or (None,) * len(built)
-    for schedule, estimate in zip(built, estimated, strict=True):
-        cost = phase_cost(schedule if groups is None else groups.tile(schedule), cluster)
-        if estimate is not None:  # NCCL's tuner picks by its own release's estimate (Layout.estimate)
-            guess = phase_cost(estimate if groups is None else groups.tile(estimate), cluster)
-            cost = dataclasses.replace(cost, estimate=guess)
-        out.append((schedule.name, schedule.protocol, cost))
-    return tuple(out)
+    priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), groups)
+    return tuple((schedule.name, schedule.protocol, cost) for schedule, cost in priced)
 
 
 def collective(

@@ -47,13 +47,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import NO_CORRECTION, Chunking, Phase, Schedule, TunerCorrection
 from dpsim.sim.fidelity import CHUNK_BUDGET
 from dpsim.streams import Job, LinkUse
+
+if TYPE_CHECKING:
+    from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.collectives.groups import Groups
 
 Routes = tuple[np.ndarray, np.ndarray]
 """A phase's routes on a cluster (:meth:`~dpsim.sim.cluster.Cluster.routes`): link ids (padded, -1 = none), latency."""
@@ -70,6 +76,7 @@ __all__ = [
     "phase_cost",
     "phased_job",
     "pipeline_fill",
+    "priced_candidates",
 ]
 
 
@@ -225,6 +232,27 @@ class LinearCost:
             return 0.0
         latency = self.latency_s * (1.0 - self.unestimated_latency)
         return self.tuner.time(latency, self.seconds_per_byte * (1.0 - self.unestimated), size)
+
+
+def priced_candidates(
+    op: str, algorithm: str, layout: Layout, protocol: str, cluster: Cluster, groups: Groups | None = None
+) -> tuple[tuple[Schedule, LinearCost], ...]:
+    """Every candidate schedule of ``op`` on ``layout`` (:func:`dpsim.sim.collectives.candidates`; run by every group
+    of ``groups`` at once, :meth:`~dpsim.sim.collectives.groups.Groups.tile`), each with its cost on ``cluster``.
+    Where NCCL's estimate stands apart (:func:`dpsim.sim.collectives.estimates`: a release whose tuner constants are
+    not the default's), each cost carries it, by which :meth:`LinearCost.tuned` picks. Both engines price their
+    candidates here (:func:`dpsim.analytic.collectives.collective`, :class:`dpsim.sim.engine.CollectiveEngine`)."""
+    if groups is not None:
+        layout = groups.layout(layout)
+    built = collectives.candidates(op, algorithm, layout, protocol)
+    estimated = collectives.estimates(op, algorithm, layout, protocol)
+    if groups is not None:
+        built = tuple(groups.tile(s) for s in built)
+        estimated = None if estimated is None else tuple(groups.tile(s) for s in estimated)
+    costs = [phase_cost(s, cluster) for s in built]
+    if estimated is not None:
+        costs = [dataclasses.replace(c, estimate=phase_cost(e, cluster)) for c, e in zip(costs, estimated, strict=True)]
+    return tuple(zip(built, costs, strict=True))
 
 
 def _transfer_times(

@@ -15,7 +15,6 @@ and :meth:`CollectiveEngine.choice` says which. Variants:
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -24,7 +23,7 @@ from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phase_cost, phased_job
+from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phased_job, priced_candidates
 from dpsim.streams import Job
 
 __all__ = ["OPS", "CollectiveEngine"]
@@ -62,18 +61,9 @@ class CollectiveEngine(ABC):
         if key not in self._candidates:
             if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
-            layout = self.cluster.layout() if groups is None else groups.layout(self.cluster.layout())
-            built = collectives.candidates(op, self.algorithm, layout, self.protocol)
-            estimated = collectives.estimates(op, self.algorithm, layout, self.protocol)
-            if groups is not None:
-                built = tuple(groups.tile(s) for s in built)
-                estimated = tuple(groups.tile(s) for s in estimated) if estimated is not None else None
-            costs = [phase_cost(s, cluster) for s in built]
-            if estimated is not None:  # NCCL's tuner picks by its own release's estimate (Layout.estimate)
-                pairs = zip(costs, estimated, strict=True)
-                costs = [dataclasses.replace(c, estimate=phase_cost(e, cluster)) for c, e in pairs]
-            self._candidates[key] = tuple(zip(built, costs, strict=True))
-            self._cluster_of.update((id(s), cluster) for s in built)
+            priced = priced_candidates(op, self.algorithm, self.cluster.layout(), self.protocol, cluster, groups)
+            self._candidates[key] = priced
+            self._cluster_of.update((id(s), cluster) for s, _ in priced)
         return self._candidates[key]
 
     def cluster_of(self, schedule: Schedule) -> Cluster:

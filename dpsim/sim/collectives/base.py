@@ -111,10 +111,9 @@ class TunerCorrection:
         estimate."""
         if not self.runs_from < size <= self.runs_to:
             return math.inf
-        if self.model_Bps > 0:  # ncclTopoGetAlgoTime (src/graph/tuning.cc): lat * latCount + nBytes / (1000 * bw)
-            lat, bw = self.factors(size)
-            return self.model_latency_s * lat + size * self.scale / (self.model_Bps * bw)
         lat, bw = self.factors(size)
+        if self.model_Bps > 0:  # ncclTopoGetAlgoTime (src/graph/tuning.cc): lat * latCount + nBytes / (1000 * bw)
+            return self.model_latency_s * lat + size * self.scale / (self.model_Bps * bw)
         seconds_per_byte = max(seconds_per_byte, 1.0 / self.ceiling_Bps)
         return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
 
