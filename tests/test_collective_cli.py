@@ -115,6 +115,21 @@ def test_size_ranges_double_like_nccl_tests() -> None:
 # --- the cost guard: priced before anything is built ------------------------------------------
 
 
+def _count_routes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the transfers ``Cluster.routes`` routes from now on, in the returned list's one entry."""
+    from dpsim.sim.cluster import Cluster
+
+    routed_now = [0]
+    route = Cluster.routes
+
+    def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
+        routed_now[0] += len(src)
+        return route(self, src, dst, nic)
+
+    monkeypatch.setattr(Cluster, "routes", counted)
+    return routed_now
+
+
 @pytest.mark.parametrize(
     ("nodes", "per_node", "device", "inter"),
     [(4, 8, "a100-80gb", ""), (32, 4, "a100-80gb", ""), (8, 1, "a100-80gb", ""), (1, 8, "h100-sxm", ""),
@@ -145,16 +160,8 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
     from dpsim.analytic.step import algorithm_of, calibrated_fabric
     from dpsim.scenario import load_scenario
     from dpsim.sim import budget, collectives
-    from dpsim.sim.cluster import Cluster
 
-    routed_now = [0]
-    route = Cluster.routes
-
-    def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
-        routed_now[0] += len(src)
-        return route(self, src, dst, nic)
-
-    monkeypatch.setattr(Cluster, "routes", counted)
+    routed_now = _count_routes(monkeypatch)
     cf._priced.cache_clear()
     checked = 0
     for algorithm in ("auto", "ring", "tree", "nvls-tree", *collectives.TEXTBOOK):
@@ -187,6 +194,55 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
                 assert held <= routed
                 checked += 1
     assert checked >= 30
+
+
+def _host_rows() -> list[Any]:
+    """The nccl-tests table's PCIe machines with a host topology (one row per machine and NCCL_P2P_LEVEL), and the
+    2 x Turin machine on two nodes (a ring over nodes leaves each node by the edge into its first GPU)."""
+    import dataclasses
+
+    from _bench import load_benchmark
+
+    module = load_benchmark("nccl_tests_table")
+    rows: dict[Any, Any] = {}
+    for run in module.ROWS:
+        if run.host_topology:
+            rows.setdefault((run.gpus_per_node, run.host_topology, run.p2p_level), run)
+    turin = next(r for r in rows.values() if r.gpus_per_node == 8)
+    return [module.scenario_for(r) for r in [*rows.values(), dataclasses.replace(turin, nodes=2)]]
+
+
+def test_the_cost_guard_charges_what_pcie_nodes_with_a_host_topology_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PCIe nodes with a host topology (``cluster.host_topology``) the guard's count (nothing built) equals the
+    transfers the pricing routes (``Cluster.routes`` counted), for every algorithm NCCL runs there, protocol and ring
+    collective. It charged 0.2-0.67x of them: a ring's receive-only step over host memory (one transfer a channel's
+    SHM edge) was not counted, and NCCL's tree estimate there (``cost.host_tree_scale``) priced the textbook ring and
+    tree again for every tree protocol, uncounted; they are priced once now, and counted. A broadcast's chain
+    sends n-1 a channel (n were charged)."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.sim import budget
+
+    routed_now = _count_routes(monkeypatch)
+    checked = set()
+    for base in _host_rows():
+        for algorithm in ("auto", "ring", "tree"):
+            for protocol in ("auto", "Simple", "LL"):
+                comm = base.communication.model_copy(update={"algorithm": algorithm, "protocol": protocol})
+                scenario = base.model_copy(update={"communication": comm})
+                fabric = calibrated_fabric(scenario)
+                layout = budget.layout_of(fabric)
+                assert layout.host_topology
+                for op in ("allreduce", "reduce_scatter", "all_gather", "broadcast"):
+                    cf._priced.cache_clear()
+                    cf._CLUSTER.clear()
+                    routed_now[0] = 0
+                    cf.collective(op, algorithm_of(scenario), float(1 << 20), fabric)
+                    routed, held, _ = budget.priced_transfers(op, algorithm_of(scenario), fabric.protocol, layout)
+                    assert routed == routed_now[0], (base.name, algorithm, protocol, op, routed, routed_now[0])
+                    assert held <= routed
+                    checked.add((base.name, layout.nodes, any(layout.shm_edges)))
+    assert len(checked) == 5 and {(n, shm) for _, n, shm in checked} == {(1, True), (1, False), (2, True)}
 
 
 @pytest.mark.parametrize(

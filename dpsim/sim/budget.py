@@ -15,6 +15,7 @@ with the estimate in the message.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
-from dpsim.sim.collectives.nccl import nvls_heads, pxn_exit
+from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit
 from dpsim.sim.collectives.p2p import P2P_OPS, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
@@ -544,6 +545,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
             name = "hierarchical" if name == "hierarchical" and 1 < g < n else "ring"
         runs.setdefault(name, []).append(proto)
+    shm = _shm_transfers(layout) if op in ("allreduce", "reduce_scatter", "all_gather") else 0
     routed = held = largest = 0
     for name, protocols in runs.items():
         binomial = op in ("broadcast", "reduce") and protocols == ["none"]
@@ -551,12 +553,14 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
             continue  # node-major neighbours: one link of the ring apart
         if binomial:  # gloo's binomial tree: n - 1 sends in doubling phases
             phases = [n]
+        elif op == "broadcast" and name == "ring":  # NCCL's chain from the root: n - 1 sends a channel
+            phases = [(n - 1) * channels + (channels * (layout.nodes - 1) if relays else 0)]
         elif op != "allreduce":
-            phases = [n] * 2 if name == "hierarchical" else [n * channels + relays]
+            phases = [n] * 2 if name == "hierarchical" else [n * channels + relays] + ([shm] if shm else [])
         elif name == "backend":  # gloo's ring: one channel
-            phases = [n] * 2
+            phases = [n] * 2 + ([_shm_transfers(_ranked(layout))] if shm else [])
         elif name == "ring" or (name == "hierarchical" and g in (1, n)):
-            phases = [n * channels + relays] * 2
+            phases = [n * channels + relays] * 2 + ([shm] if shm else [])
         elif name == "hierarchical":
             phases = [n] * 4  # ring steps inside the nodes and across them, each way
         elif name == "direct":
@@ -577,7 +581,29 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         routed += estimated * len(protocols) * again * sum(phases)
         held += estimated * (phases[0] if name == "direct" else sum(phases))  # the estimates are held beside
         largest = max(largest, max(phases))
+    if op == "allreduce" and layout.host_topology and not far and any(a == "tree" and p != "none" for a, p in pairs):
+        # NCCL's tree estimate on a host topology: the textbook ring and tree priced once (cost.host_tree_scale)
+        routed += 2 * (n * channels + relays) + shm + channels * _tree_phase(n, g)
     return routed, held, largest
+
+
+def _ranked(layout: Layout) -> Layout:
+    """The layout gloo's ring (``backend``) runs on: one channel through the ranks in order."""
+    return dataclasses.replace(layout, nics=1, intra_topology="switch")
+
+
+def _shm_transfers(layout: Layout) -> int:
+    """Transfers of a ring's receive-only step over host memory (:func:`dpsim.sim.collectives.nccl.nccl_ring`, SHM
+    edges): on every node, each channel's ring edges ``l → l+1`` that go through host memory
+    (``layout.shm_edges``); a ring over several nodes leaves each node by the edge into its first GPU."""
+    if not any(layout.shm_edges):
+        return 0
+    g, m = layout.per_node, layout.nodes
+    count = 0
+    for order in local_orders(layout).tolist():
+        edges = list(itertools.pairwise(order)) + ([(order[-1], order[0])] if m == 1 else [])
+        count += sum(1 for a, b in edges if b == (a + 1) % g and layout.shm_edges[a])
+    return m * count
 
 
 def _nvls_phase(layout: Layout) -> int:

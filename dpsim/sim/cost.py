@@ -70,7 +70,7 @@ __all__ = [
     "engine_ids",
     "engine_load",
     "fluid_seconds_per_byte",
-    "host_tree_tuner",
+    "host_tree_scale",
     "link_uses",
     "lock_step",
     "phase_cost",
@@ -249,9 +249,13 @@ def priced_candidates(
     if groups is not None:
         built = tuple(groups.tile(s) for s in built)
         estimated = None if estimated is None else tuple(groups.tile(s) for s in estimated)
-    costs = [phase_cost(s, cluster) for s in built]
+    scale = host_tree_scale(built, cluster)
+    costs = [_host_scaled(phase_cost(s, cluster), s, cluster, scale) for s in built]
     if estimated is not None:
-        costs = [dataclasses.replace(c, estimate=phase_cost(e, cluster)) for c, e in zip(costs, estimated, strict=True)]
+        costs = [
+            dataclasses.replace(c, estimate=_host_scaled(phase_cost(e, cluster), e, cluster, scale))
+            for c, e in zip(costs, estimated, strict=True)
+        ]
     return tuple(zip(built, costs, strict=True))
 
 
@@ -354,7 +358,7 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     return LinearCost(
         latency_total,
         seconds_per_byte,
-        host_tree_tuner(schedule, cluster),
+        schedule.tuner,
         network_total,
         envelope,
         base_s,
@@ -364,8 +368,21 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     )
 
 
-def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:
-    """NCCL's estimate of a tree all-reduce on PCIe nodes with a host topology: its ring's graph speed.
+def _host_tree(schedule: Schedule, cluster: Cluster) -> bool:
+    """Whether NCCL's estimate of ``schedule`` is a tree all-reduce's on a PCIe node with a host topology
+    (:func:`host_tree_scale`)."""
+    return (
+        schedule.name == "tree"
+        and schedule.protocol not in ("", "none")
+        and cluster.host_topology is not None
+        and schedule.ranks == cluster.world_size
+        and schedule.ranks > 1
+    )
+
+
+def host_tree_scale(schedules: Sequence[Schedule], cluster: Cluster) -> float:
+    """What NCCL's estimate of a tree all-reduce on PCIe nodes with a host topology multiplies the tree's price's
+    bandwidth by: its ring's graph speed (1 where no schedule of ``schedules`` is such a tree).
 
     ``ncclTopoTuneModel`` (``src/graph/tuning.cc``) estimates the tree's bus bandwidth as ``nChannels ·
     bw · .92`` and its algorithm bandwidth as half that, and the ring's as ``nChannels · bw`` (``bw`` the
@@ -375,23 +392,26 @@ def host_tree_tuner(schedule: Schedule, cluster: Cluster) -> TunerCorrection:
     links. The tree's link price differs where a cut is one-way links (the inter-socket
     link: the chain crosses it with S each way, the ring with 2(N−1)/N·S), so its estimate takes the ring's:
     the estimate's bandwidth is the price's times ``(N−1)/N · t_tree / t_ring`` (per-byte times without
-    protocol), 1 on a node whose GPU ports bind both (NVSwitch, a flat PCIe node; left as it is there).
+    protocol), 1 on a node whose GPU ports bind both (NVSwitch, a flat PCIe node; left as it is there). The
+    textbook ring and tree are priced once for all the candidates (:func:`priced_candidates`): the cost guard
+    counts their routes once (:func:`dpsim.sim.budget.priced_transfers`).
     """
-    if (
-        schedule.name != "tree"
-        or schedule.protocol in ("", "none")
-        or cluster.host_topology is None
-        or schedule.ranks != cluster.world_size
-        or schedule.ranks <= 1
-    ):
-        return schedule.tuner
+    if not any(_host_tree(s, cluster) for s in schedules):
+        return 1.0
     from dpsim.sim import collectives  # the schedules import this module's package
 
     layout = cluster.layout()
     ring = phase_cost(collectives.build("allreduce", "ring", layout, "none"), cluster).seconds_per_byte
     tree = phase_cost(collectives.build("allreduce", "tree", layout, "none"), cluster).seconds_per_byte
-    n = schedule.ranks
-    return dataclasses.replace(schedule.tuner, scale=schedule.tuner.scale * (n - 1) / n * tree / ring)
+    n = cluster.world_size
+    return (n - 1) / n * tree / ring
+
+
+def _host_scaled(cost: LinearCost, schedule: Schedule, cluster: Cluster, scale: float) -> LinearCost:
+    """``cost`` with NCCL's estimate of a host topology's tree scaled by ``scale`` (:func:`host_tree_scale`)."""
+    if not _host_tree(schedule, cluster):
+        return cost
+    return dataclasses.replace(cost, tuner=dataclasses.replace(cost.tuner, scale=cost.tuner.scale * scale))
 
 
 def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -376,6 +376,9 @@ class Layout:
     ``topoGetAlgoInfo``: the fastest estimate wins, and nothing else reads ``comm->bandwidths``); the transfer runs
     at what the links and kernels give, which dpsim prices with the default release's constants, NVIDIA's latest
     measurement of the same kernels (:attr:`tables`). An estimate layout carries ``nccl_version``'s own."""
+    host_topology: bool = False
+    """Whether the node is a PCIe node laid out by ``cluster.host_topology`` (switches, sockets): there NCCL's tree
+    estimate takes the ring's graph speed (:func:`dpsim.sim.cost.host_tree_scale`), which the cost guard counts."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -421,6 +424,7 @@ class Layout:
             where.intra_topology,
             getattr(getattr(where, "host_topology", None), "shm_edges", ()) if where.per_node > 1 else (),
             getattr(where, "nccl_version", "") or DEFAULT_NCCL_VERSION,
+            host_topology=getattr(where, "host_topology", None) is not None,
         )
 
     @property
