@@ -1209,7 +1209,7 @@ def test_tree_estimate_across_three_nodes_is_nccls_bwinter_model() -> None:
     from dpsim.analytic.step import calibrated_fabric
     from dpsim.calibration import profile_for
     from dpsim.cli_collective import collective_rows, machine_scenario
-    from dpsim.sim.collectives.nccl import tree_estimate_Bps
+    from dpsim.sim.collectives.nccl import tuner_model
 
     def scenario(nodes: int, algorithm: str = "auto") -> Any:
         inter = {"preset": "efa", "nics_per_node": 4}
@@ -1218,8 +1218,8 @@ def test_tree_estimate_across_three_nodes_is_nccls_bwinter_model() -> None:
     def layout(nodes: int) -> Layout:
         return calibrated_fabric(scenario(nodes), profile_for(scenario(nodes))).layout()
 
-    assert tree_estimate_Bps("Simple", layout(3)) == pytest.approx(22.08e9, rel=1e-9)
-    assert tree_estimate_Bps("Simple", layout(2)) == math.inf
+    model = tuner_model("allreduce", "tree", "Simple", layout(3))
+    assert model is not None and model[1] == pytest.approx(22.08e9, rel=1e-9)
     size = float(1 << 30)
     three = collective_rows(scenario(3), "allreduce", [size])[0]
     assert (three["algorithm"], three["protocol"]) == ("ring", "Simple")

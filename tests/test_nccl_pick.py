@@ -80,6 +80,54 @@ def test_nccl_s_estimate_by_hand(
     assert model[1] == pytest.approx(algbw_gbps * GB)
 
 
+def _dgx1(nodes: int) -> Layout:
+    """DGX-1V: 8 V100 on a hybrid cube mesh of NVLinks, 4 EDR NICs (12.5 GB/s; the GPU's PCIe Gen3 link 12)."""
+    return Layout(nodes, 8, nics=4, arch="volta", nic_gbps=12.5, intra_topology="hybrid-cube-mesh")
+
+
+def _pcie(nodes: int) -> Layout:
+    """4 A100 PCIe a node, every ring edge through host memory (SHM), one HDR NIC (25 GB/s; PCIe Gen4 24)."""
+    return Layout(nodes, 4, nics=1, intra_hw="pci", arch="ampere", nic_gbps=25.0, shm_edges=(True,) * 4,
+                  host_topology=True)  # fmt: skip
+
+
+def test_beyond_two_nodes_nccl_s_estimate_reads_the_search_s_speed_across_nodes_alone() -> None:
+    """``ncclTopoTuneModel`` takes ``bw = nNodes <= 2 ? bwIntra : bwInter``: beyond two nodes its estimate needs only
+    the inter-node search's channels and speed, whatever joins a node's GPUs; on one or two nodes of a hybrid cube
+    mesh or PCIe GPUs it needs the intra-node search, which dpsim does not derive for the pick."""
+    # DGX-1V: speedArrayInter's first step within min(12.5, 12) is 12; min(4 NICs, 8 GPUs) channels; 12 < 25: not
+    # copied
+    assert tuner_graph("ring", _dgx1(4)) == tuner_graph("tree", _dgx1(4)) == (4, 12.0, 12.0)
+    assert tuner_graph("ring", _pcie(3)) == tuner_graph("tree", _pcie(3)) == (1, 24.0, 24.0)
+    assert tuner_graph("ring", _dgx1(2)) is None and tuner_graph("tree", _pcie(2)) is None
+
+
+@pytest.mark.parametrize(
+    ("layout", "algorithm", "protocol", "latency_us", "algbw_gbps"),
+    [
+        # 4 DGX-1V: ring 8.4 + 56 x max(NVLink 3.4, 3 x 1.0) + 6 x 14; 4 x 12 x 32/62
+        (_dgx1(4), "ring", "Simple", 8.4 + 56 * 3.4 + 6 * 14, 4 * 12 * 32 / 62),
+        # tree 8.4 + 2 (7 x 4.0 + 2 x 14); Volta perChMaxTreeBws on > 2 nodes 10.0: min(4 x 12 x .92, 4 x 10) x .5
+        (_dgx1(4), "tree", "Simple", 8.4 + 2 * (7 * 4.0 + 2 * 14), 40 * 0.5),
+        # tree LL: 6.8 + 2 (7 x 0.6 + 2 x 5.0); min(40 / 3.8, llMaxBw Intel > 2 nodes 20.4) x .5
+        (_dgx1(4), "tree", "LL", 6.8 + 2 * (7 * 0.6 + 2 * 5.0), 40 / 3.8 * 0.5),
+        # 3 x 4 A100 PCIe: ring 8.4 + 18 x max(PCI 5.7, 3 x 1.0) + 4 x 14; 24 x 12/22 (SHM is outside the estimate)
+        (_pcie(3), "ring", "Simple", 8.4 + 18 * 5.7 + 4 * 14, 24 * 12 / 22),
+        # tree 8.4 + 2 (3 x PCI 4.0 + log2i(3) = 1 x 14); Ampere perChMaxTreeBws 17.8: min(24 x .92, 17.8) x .5
+        (_pcie(3), "tree", "Simple", 8.4 + 2 * (3 * 4.0 + 14), 17.8 * 0.5),
+    ],
+)
+def test_nccl_s_estimate_by_hand_beyond_two_nodes_off_nvswitch(
+    layout: Layout, algorithm: str, protocol: str, latency_us: float, algbw_gbps: float
+) -> None:
+    """NCCL's own estimate where dpsim bounded the tree's price by a ceiling alone (``nccl.tree_estimate_Bps``) and
+    estimated the ring by its price: now one form, :func:`~dpsim.sim.collectives.nccl.tuner_model`."""
+    model = tuner_model("allreduce", algorithm, protocol, layout)
+    assert model is not None
+    assert model[0] == pytest.approx(latency_us * US)
+    assert model[1] == pytest.approx(algbw_gbps * GB)
+
+
 def _ndr(nodes: int, algorithm: str) -> object:
     return machine_scenario(
         "h100", nodes, 8, "h100-sxm", "nvlink4", {"preset": "ib-ndr", "nics_per_node": 8}, algorithm

@@ -78,17 +78,13 @@ class TunerCorrection:
     """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
     NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
     scale: float = 1.0
-    ceiling_Bps: float = math.inf
-    """The most bandwidth NCCL's estimate grants the schedule where its own model is below the schedule's price
-    (the tree across more than two nodes: ``ncclTopoTuneModel`` prices it from ``bwInter`` as if every byte
-    crossed the network twice, :func:`dpsim.sim.collectives.nccl.tree_tuner`); ``inf``: the price."""
     model_latency_s: float = 0.0
     model_Bps: float = 0.0
     """NCCL's own closed-form estimate of the schedule where dpsim derives it (``ncclTopoTuneModel``,
     ``src/graph/tuning.cc``: ``comm->latencies`` and ``comm->bandwidths``, the latter as algorithm bandwidth, B/s;
     :func:`dpsim.sim.collectives.nccl.tuner_model`); 0: none, the estimate is the schedule's price with the other
     corrections. Where set, :meth:`time` is ``ncclTopoGetAlgoTime`` of it (``lat·plateau + nBytes / (bw·tree
-    correction)``) and reads neither the price nor ``scale``, ``ceiling_Bps`` and ``net_latency_s``, which the
+    correction)``) and reads neither the price nor ``scale`` and ``net_latency_s``, which the
     model holds."""
     runs_from: float = 0.0
     runs_to: float = math.inf
@@ -107,14 +103,13 @@ class TunerCorrection:
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
-        """``(latency + net_latency)·lat_mult + size·max(seconds_per_byte, 1/ceiling) / bw_mult``: NCCL's corrected
+        """``(latency + net_latency)·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected
         estimate."""
         if not self.runs_from < size <= self.runs_to:
             return math.inf
         lat, bw = self.factors(size)
         if self.model_Bps > 0:  # ncclTopoGetAlgoTime (src/graph/tuning.cc): lat * latCount + nBytes / (1000 * bw)
             return self.model_latency_s * lat + size * self.scale / (self.model_Bps * bw)
-        seconds_per_byte = max(seconds_per_byte, 1.0 / self.ceiling_Bps)
         return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
 
 

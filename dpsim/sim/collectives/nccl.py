@@ -139,9 +139,12 @@ every protocol; elsewhere it is the estimate's alone (:attr:`TunerCorrection.sca
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins. Across nodes of NVSwitch
-GPUs whose NIC rate is known, the cost model is NCCL's own closed form (``ncclTopoTuneModel``, :func:`tuner_model`)
-on the graphs dpsim derives as NCCL's search would build them (:func:`tuner_graph`), with the release's tables;
-elsewhere (one node, PCIe nodes) it is the schedule's own link-load price. Either way NCCL's size corrections apply
+GPUs whose NIC rate is known, and across more than two nodes of any GPUs (where NCCL's estimate reads only the
+search's speed across nodes, ``bwInter``), the cost model is NCCL's own closed form (``ncclTopoTuneModel``,
+:func:`tuner_model`) on the graphs dpsim derives as NCCL's search would build them (:func:`tuner_graph`), with the
+release's tables; elsewhere (one node, one or two nodes of PCIe or hybrid-cube-mesh GPUs) it is the schedule's own
+link-load price (on a host topology with NCCL's tree at its ring's graph speed, :func:`dpsim.sim.cost.
+host_tree_scale`). Either way NCCL's size corrections apply
 (``ncclTopoGetAlgoTime``: :data:`TREE_CORRECTION`, :data:`RING_PLATEAU`), and the chosen schedule's price on the
 links, without them, is the prediction.
 """
@@ -205,7 +208,6 @@ __all__ = [
     "ring_tuner",
     "step_latency_us",
     "tree_chunking",
-    "tree_estimate_Bps",
     "tree_tuner",
     "tuner_graph",
     "tuner_model",
@@ -573,32 +575,7 @@ def tree_tuner(protocol: str, layout: Layout | None = None, scale: float = 1.0) 
         net = net_latency_s(protocol, 2 * int(math.log2(layout.nodes)), layout)
     if protocol not in TREE_CORRECTION:
         return TunerCorrection(net_latency_s=net)
-    ceiling = tree_estimate_Bps(protocol, layout) if layout is not None else math.inf
-    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale, ceiling_Bps=ceiling)
-
-
-def tree_estimate_Bps(protocol: str, layout: Layout) -> float:
-    """NCCL's estimate of a tree all-reduce's algorithm bandwidth across more than two nodes (B/s; ``inf`` on
-    one or two nodes, or where the search's speed is not known).
-
-    ``ncclTopoTuneModel`` (``src/graph/tuning.cc``, v2.9.9 to v2.30.7): on more than two nodes the tree's
-    bandwidth is the graph's ``bwInter`` (on two, ``bwIntra``), ``busBw = nChannels·bwInter``, then ×0.92,
-    the per-channel caps and the protocol's share (:func:`channel_cap_Bps`, :data:`BANDWIDTH_FRACTION`), and
-    the tree's bus-to-algorithm ratio is 0.5: NCCL estimates every byte through the network twice, where a
-    double binary tree over few nodes sends less through a node's NICs than a ring. The ring's ratio is
-    ``nRanks / (2(nRanks−1))`` on the same per-channel ``bwInter``, so across more than two nodes NCCL's tuner
-    never estimates a large tree above the ring (``0.46`` against ``≥ 0.5`` of ``nChannels·bwInter``) and runs the
-    ring, whatever the links would give the tree. The search's channels times their speed is the same before and
-    after ``ncclTopoDupChannels`` (which halves each copy's ``bwInter``).
-    """
-    bw = graph_bw_gbps(layout)
-    if layout.nodes <= 2 or bw <= 0 or protocol == "none":
-        return math.inf
-    k = channels(layout)
-    # channel_cap_Bps is a rail channel's cap, its duplicated copies included: k of them are NCCL's nChannels
-    bus = min(bandwidth_fraction("tree", protocol, layout.nodes) * k * bw * 1e9,
-              k * channel_cap_Bps("tree", protocol, layout))  # fmt: skip
-    return 0.5 * bus
+    return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale)
 
 
 def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
@@ -630,16 +607,20 @@ A100, 18 on H100 and B200: the budget the search's channels take their speed off
 bounds the ring's and tree's channels, the tree's second pass and the NVLS heads (:func:`tuner_graph`)."""
 
 
+def _nvswitch(layout: Layout) -> bool:
+    """NVSwitch GPUs: every channel takes its speed off each GPU's NVLinks (:data:`NVLINK_GPU_GBPS`)."""
+    return layout.intra_hw == "nvlink" and layout.intra_topology == "switch" and not layout.shm_edges
+
+
 def _tuner_modelled(layout: Layout) -> bool:
-    """Whether dpsim derives NCCL's graphs on ``layout`` (:func:`tuner_graph`): several nodes of NVSwitch GPUs of a
-    known generation whose NIC rate is known (the search's speed, :func:`graph_bw_gbps`)."""
+    """Whether dpsim derives NCCL's graphs on ``layout`` (:func:`tuner_graph`): several nodes of a known generation
+    whose NIC rate is known (the search's speed, :func:`graph_bw_gbps`), of NVSwitch GPUs or more than two (where
+    NCCL's estimate reads only ``bwInter``, the search's speed across nodes, whatever joins a node's GPUs)."""
     return (
         layout.nodes > 1
         and layout.arch in ARCHS
-        and layout.intra_hw == "nvlink"
-        and layout.intra_topology == "switch"
-        and not layout.shm_edges
         and graph_bw_gbps(layout) > 0
+        and (_nvswitch(layout) or layout.nodes > 2)
     )
 
 
@@ -658,7 +639,11 @@ def _step_up(start: float, below: float, fits: float, steps: tuple[float, ...]) 
 def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | None:
     """(``nChannels``, ``bwIntra``, ``bwInter``) of NCCL's graph for ``algorithm`` across nodes, GB/s a channel, as
     dpsim derives NCCL's search (``src/graph/search.cc`` v2.30.7 ``ncclTopoCompute``, 1074) from the layout; None
-    where it does not (one node, PCIe nodes, an unknown generation or NIC rate: :func:`_tuner_modelled`).
+    where it does not (one node, one or two nodes of PCIe or hybrid-cube-mesh GPUs, an unknown generation or NIC
+    rate: :func:`_tuner_modelled`). Across more than two nodes of GPUs not on NVSwitch, the first pass's channels at
+    its speed: NCCL's estimate reads ``bwInter`` alone there (v2.9.9 to v2.30.7 ``ncclTopoTuneModel``: ``bw =
+    nNodes <= 2 ? bwIntra : bwInter``), so its tree's algorithm bandwidth is ``0.5 · min(0.92 · nChannels ·
+    bwInter, nChannels · perChMaxTreeBw)``, never above the ring's ``nRanks/(2(nRanks−1)) · nChannels · bwInter``.
 
     Ring and tree: the first pass's :func:`channels` at :func:`graph_bw_gbps` (``bwIntra = bwInter``), copied by
     ``ncclTopoDupChannels`` (:func:`duplication`: twice the channels at half the speed), at the fastest step whose
@@ -684,6 +669,8 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
     dup = duplication(layout)
     k = channels(layout) * dup
     bw = graph_bw_gbps(layout) / dup
+    if not _nvswitch(layout):  # more than two nodes: NCCL's estimate reads bwInter alone
+        return k, bw, bw
     if k * bw > nvlink:  # every channel crosses every GPU's NVLinks: the fastest step whose k channels fit them
         bw = next((step for step in steps if k * step <= nvlink), steps[-1])
     if algorithm == "tree" and layout.nodes <= 2:
