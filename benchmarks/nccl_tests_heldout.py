@@ -18,7 +18,9 @@ and at 2450b6b two sizes of an 8-GPU Gen5 ring inside one socket, every hop P2P 
 Eleven more were added at 0c52fe1, nothing changed for them either: CoreWeave's own runs (two and twenty GB200 NVL72
 racks, coreweave/nccl-tests PR #43 and its README; 2 x 8 B200 / H100 on InfiniBand, PR #92's test plan), Azure's AI
 benchmarking guide (one ND A100 v4, ND H200 v5 and ND GB200 v6 host) and nccl#1801's three GB200 NVL partitions over
-InfiniBand (ring and tree, 4 and 8 GPUs a partition).
+InfiniBand (ring and tree, 4 and 8 GPUs a partition). Four at e777a63 the same way (first prediction = the price
+then, both engines): the main table's dual-Turin node at 32-256 KiB, from the latency table of the page its 32 MiB
+row comes from (dpsim runs LL there, where the page says NCCL's fallback graph makes it run Simple).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -31,6 +33,7 @@ calibration row).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -139,6 +142,26 @@ def _p5_series(nodes: int, busbw: float) -> PublishedRun:
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
         8 * GiB, busbw, _P5_SERIES, note=_P5_SERIES_NOTE.format(b=busbw),
         inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7")),
+    )  # fmt: skip
+
+
+_TURIN_SMALL_NOTE = (
+    "the core table's dual-Turin machine (8 x RTX PRO 6000, no PCIe switches, all ring hops SHM) with 'Default NCCL', "
+    "the page's 'Before Tuning' / 'Without XML' latency of an all-reduce of {size}: {us} us (busbw 2 x 7/8 x "
+    "size / time). The same page states NCCL's fallback graph there (0.1 GB/s, 2 channels) makes NCCL pick 'SIMPLE "
+    "instead of LL for small messages' (LL with a 24 GB/s graph file: 26.20 us at 32 KB, a run that also set "
+    "NCCL_P2P_LEVEL=SYS and NCCL_MIN_NCHANNELS=8)"
+)
+
+
+def _turin_small(size: int, label: str, us: float) -> PublishedRun:
+    """The dual-Turin machine's all-reduce of ``size`` bytes in ``us`` microseconds (nccl-tuning.md's latency table)."""
+    from benchmarks.nccl_tests_table import ROWS
+
+    turin = next(r for r in ROWS if r.name == "RTX PRO 6000 x8, PCIe, 2x Turin")
+    return dataclasses.replace(
+        turin, name=f"RTX PRO 6000 x8, PCIe, 2x Turin ({label})", size_bytes=float(size),
+        busbw_gbps=round(2 * 7 / 8 * size / (us * 1e-6) / 1e9, 3), note=_TURIN_SMALL_NOTE.format(size=label, us=us),
     )  # fmt: skip
 
 
@@ -293,6 +316,10 @@ HELDOUT: tuple[PublishedRun, ...] = (
         host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
         communication=(("nccl_version", "2.27.5"),),
     ),
+    _turin_small(32 << 10, "32 KiB", 48.16),
+    _turin_small(64 << 10, "64 KiB", 48.69),
+    _turin_small(128 << 10, "128 KiB", 51.56),
+    _turin_small(256 << 10, "256 KiB", 56.48),
     PublishedRun(
         "H100 x8, 1 node, broadcast (one ring)", "h100-sxm", 1, 8, "nvlink4", "ib-ndr", 8, "auto", 8 * GiB, 310.0,
         "https://github.com/NVIDIA/nccl/issues/1678",
@@ -338,6 +365,10 @@ FIRST_PREDICTION: dict[str, float] = {
     "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)": 36.5,
     "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)": 41.4,
     "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)": 27.7,
+    "RTX PRO 6000 x8, PCIe, 2x Turin (32 KiB)": 2.335,
+    "RTX PRO 6000 x8, PCIe, 2x Turin (64 KiB)": 4.167,
+    "RTX PRO 6000 x8, PCIe, 2x Turin (128 KiB)": 6.859,
+    "RTX PRO 6000 x8, PCIe, 2x Turin (256 KiB)": 10.13,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
@@ -360,6 +391,11 @@ def compare() -> list[dict[str, Any]]:
     return out
 
 
+def _digits(row: dict[str, Any]) -> int:
+    """Decimals a row's busbw figures print with: 1, or 2 under 10 GB/s (the small messages')."""
+    return 1 if row["busbw_gbps"] >= 10 else 2
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -376,8 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         size = size_label(r["size_bytes"])
         print(
-            f"{r['name']:{width}} {size:>6} {r['busbw_gbps']:>9.1f} {r['first_gbps']:>7.1f} "
-            f"{100 * r['first_error']:>+6.1f}% {r['predicted_gbps']:>7.1f} {r['sim_gbps']:>7.1f} "
+            f"{r['name']:{width}} {size:>6} {r['busbw_gbps']:>9.{_digits(r)}f} {r['first_gbps']:>7.{_digits(r)}f} "
+            f"{100 * r['first_error']:>+6.1f}% {r['predicted_gbps']:>7.{_digits(r)}f} {r['sim_gbps']:>7.{_digits(r)}f} "
             f"{100 * r['error']:>+6.1f}%  {r['algorithm_used']}/{r['protocol_used']}"
         )
     print()

@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def size_label(size_bytes: float) -> str:
-    """A message size as the tables print it: ``4G`` from 1 GiB up, else ``64M``."""
+    """A message size as the tables print it: ``4G`` from 1 GiB up, ``64M`` from 1 MiB, else ``32K``."""
+    if size_bytes < MiB:
+        return f"{size_bytes / 1024:g}K"
     return f"{size_bytes / GiB:g}G" if size_bytes >= GiB else f"{size_bytes / MiB:g}M"
 
 
