@@ -50,6 +50,20 @@ def test_tuned_estimate_is_latency_plus_size_over_corrected_bandwidth() -> None:
     assert t.time(20e-6, 1e-11, 512) == pytest.approx(20e-6 + 512 * 1e-11 / SIMPLE[3], rel=1e-12)
 
 
+def test_nccl_s_own_model_is_corrected_by_size_alone() -> None:
+    """Where dpsim has NCCL's own estimate (``model_Bps``), ``ncclTopoGetAlgoTime`` is ``lat · latCount + nBytes /
+    (bw · treeCorrection)`` of it: the ``TREE`` pattern's ×0.85 that ``scale`` carries for the price's estimate is
+    in the model's ``busBw`` already, so ``scale`` is not read (it was multiplied and divided again: the same
+    figure but for the last bit at 12,345,678 and 3,145,733 bytes)."""
+    for size, entry in ((12_345_678, 17), (3 * MiB + 5, 15), (777_777, 13)):  # log2i(nBytes >> 6)
+        hand = 10e-6 + size / (47e9 * SIMPLE[entry])
+        for scale in (1.0, 0.85):
+            t = TunerCorrection(bandwidth=SIMPLE, scale=scale, model_latency_s=10e-6, model_Bps=47e9)
+            assert t.time(1.0, 1.0, size) == hand, (size, scale)  # nor the price (latency 1 s, 1 s a byte)
+    # on the price, scale multiplies the corrected bandwidth
+    assert TunerCorrection(bandwidth=SIMPLE, scale=0.85).time(0.0, 1e-11, MiB) == MiB * 1e-11 / (0.85 * 0.5)
+
+
 def _layout(nodes: int, per_node: int, nics: int, arch: str = "hopper", nic_gbps: float = 50.0) -> Layout:
     return Layout(nodes=nodes, per_node=per_node, nics=nics, arch=arch, nic_gbps=nic_gbps)
 

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -382,3 +383,39 @@ def test_v2_21_5_s_slow_tree_latency_picks_the_ring_on_small_two_node_messages(e
     assert row(None)["algorithm"] == "tree"
     old = row("2.21.5")
     assert old["algorithm"] == "ring" and old["time_s"] == row(None, "ring")["time_s"]
+
+
+@pytest.mark.parametrize("algorithm", ["direct", "halving-doubling", "parameter-server", "backend", "hierarchical"])
+def test_nothing_to_pick_builds_no_older_estimate(algorithm: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NCCL reads its estimates only to choose among the enabled (algorithm, protocol) pairs (``topoGetAlgoInfo``):
+    a textbook algorithm, without an NCCL protocol, is the one candidate, and so is a named algorithm with a named
+    protocol. There an older release's estimates are not built, and pricing routes what the default release's
+    does (twice as much before); the cost guard charges the same. With ``auto`` they are built and charged."""
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.sim import budget, collectives
+    from dpsim.sim.cluster import Cluster
+
+    routed = [0]
+    route = Cluster.routes
+
+    def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
+        routed[0] += len(src)
+        return route(self, src, dst, nic)
+
+    monkeypatch.setattr(Cluster, "routes", counted)
+    counts, charged = [], []
+    for version in ("2.27.7", None):
+        fabric = calibrated_fabric(_h100("auto", version, nodes=4))
+        layout = budget.layout_of(fabric)
+        cf._priced.cache_clear()
+        cf._CLUSTER.clear()
+        routed[0] = 0
+        cf.collective("allreduce", algorithm, GiB, fabric, protocol="none")
+        counts.append(routed[0])
+        charged.append(budget.priced_transfers("allreduce", algorithm, "none", layout))
+        assert collectives.estimates("allreduce", algorithm, layout, "none") is None
+        assert collectives.estimates("allreduce", "tree", layout, "LL128") is None  # named algorithm and protocol
+        estimated = collectives.estimates("allreduce", "auto", layout, "auto")
+        assert (estimated is None) == (version is None)
+    assert counts[0] == counts[1] > 0
+    assert charged[0] == charged[1]

@@ -534,7 +534,7 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     if n <= 1:
         return 0, 0, 0
     pairs = candidate_pairs(op, algorithm, layout, protocol)
-    estimated = 2 if estimated_apart(layout) else 1  # NCCL's estimates of another release's, priced apart
+    estimated = 2 if estimated_apart(layout, pairs) else 1  # NCCL's estimates of another release's, priced apart
     if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
         return estimated * len(pairs) * phase, phase, phase

@@ -260,17 +260,22 @@ def estimates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -
     """NCCL's estimates of :func:`candidates`, one for one, where they are not the candidates themselves: the same
     schedules on the :attr:`~dpsim.sim.collectives.base.Layout.estimate` layout, carrying the tuner constants of
     ``layout.nccl_version``, which pick (``topoGetAlgoInfo``); the candidates carry the default release's, which
-    price. None where the release's constants are the default's (the candidates are their own estimate)."""
-    if not estimated_apart(layout):
+    price. None where nothing reads them (:func:`estimated_apart`)."""
+    if not estimated_apart(layout, candidate_pairs(op, algorithm, layout, protocol)):
         return None
     return candidates(op, algorithm, dataclasses.replace(layout, estimate=True), protocol)
 
 
-def estimated_apart(layout: Layout) -> bool:
-    """Whether :func:`estimates` builds NCCL's estimates apart from the candidates on ``layout``: its release's tuner
-    constants are not the default's (the cost guard charges their routes too: :func:`dpsim.sim.budget.
-    priced_transfers`)."""
-    return not layout.estimate and layout.tables is not dataclasses.replace(layout, estimate=True).tables
+def estimated_apart(layout: Layout, pairs: tuple[tuple[str, str], ...]) -> bool:
+    """Whether :func:`estimates` builds NCCL's estimates of the candidates ``pairs`` (:func:`candidate_pairs`) apart
+    from them on ``layout``: its release's tuner constants are not the default's, and there is a pick. The tuner
+    reads its estimates only to choose among the candidates (:meth:`dpsim.sim.cost.LinearCost.tuned`): one
+    candidate — a textbook algorithm, which has no NCCL protocol, or a named algorithm and protocol — runs
+    whatever its estimate. The cost guard charges the estimates' routes where they are built
+    (:func:`dpsim.sim.budget.priced_transfers`)."""
+    if len(pairs) <= 1 or layout.estimate:
+        return False
+    return layout.tables is not dataclasses.replace(layout, estimate=True).tables
 
 
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:

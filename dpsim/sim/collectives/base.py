@@ -93,24 +93,25 @@ class TunerCorrection:
     :mod:`dpsim.sim.collectives.p2p`)."""
 
     def factors(self, size: float) -> tuple[float, float]:
-        """(latency multiplier, bandwidth multiplier) at ``size`` bytes (``log2i(nBytes >> 6)``, as NCCL)."""
-        bandwidth = self.scale
+        """(latency multiplier, bandwidth multiplier) at ``size`` bytes: the plateau and the tree correction
+        (``log2i(nBytes >> 6)``, as NCCL), ``ncclTopoGetAlgoTime``'s size corrections; :attr:`scale` is not one."""
+        bandwidth = 1.0
         blocks = int(size) >> 6
         if self.bandwidth and blocks >= 1:
             k = blocks.bit_length() - 1
             if k < len(self.bandwidth):
-                bandwidth *= self.bandwidth[k]
+                bandwidth = self.bandwidth[k]
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
-        """``(latency + net_latency)·lat_mult + size·seconds_per_byte / bw_mult``: NCCL's corrected
-        estimate."""
+        """NCCL's corrected estimate: ``(latency + net_latency)·lat_mult + size·seconds_per_byte / (scale·bw_mult)`` on
+        the price, ``model_latency·lat_mult + size / (model_Bps·bw_mult)`` on NCCL's own model (:meth:`factors`)."""
         if not self.runs_from < size <= self.runs_to:
             return math.inf
         lat, bw = self.factors(size)
         if self.model_Bps > 0:  # ncclTopoGetAlgoTime (src/graph/tuning.cc): lat * latCount + nBytes / (1000 * bw)
-            return self.model_latency_s * lat + size * self.scale / (self.model_Bps * bw)
-        return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / bw
+            return self.model_latency_s * lat + size / (self.model_Bps * bw)
+        return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / (self.scale * bw)
 
 
 NO_CORRECTION = TunerCorrection()
