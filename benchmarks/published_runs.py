@@ -699,7 +699,11 @@ def _fms_fsdp_llama2(size: str, device: str, tokens: float, *, compiled: bool = 
     # selective_checkpointing k, every k-th LLaMABlock (count % k == 0). k is not printed; the table's HFU / MFU
     # (0.59 / 0.51 on A100, 0.40 / 0.35 on H100: 1 + share / 3 with the recomputed forward's 2 of 6 FLOPs) gives a
     # share of 0.47 / 0.43, i.e. k = 2 (20 of 40 blocks; k = 3 would be 13 blocks, 1.11)
-    recompute = {"activation_recomputation": "none"} if size == "7B" else {"activation_recomputation": "full"}
+    recompute: dict[str, Any] = {"activation_recomputation": "none"}
+    if size != "7B":
+        # torch >= 2.2 (fms-fsdp requirements.txt), ac_handler.py's checkpoint_wrapper NO_REENTRANT: the rerun of a
+        # LLaMABlock stops before GatedLinearUnit's w2 (its last GEMM) and the residual add after it
+        recompute = {"activation_recomputation": "full", "recompute_early_stop": True}
     if size == "13B":
         recompute["recompute_layer_interval"] = 2
     return PublishedRun(
@@ -1313,6 +1317,14 @@ class FoundryRow:
     """every chosen row's (the column is left out of ``_FOUNDRY_TABLE``)"""
 
 
+def _foundry_early_stop(row: FoundryRow) -> bool:
+    """Whether the row's checkpointed rerun stopped before MPTMLP's down_proj: checkpointed rows of the b2a43a1 runs
+    (precision amp_*, sweep.sh's image mosaicml/pytorch:2.1.0_cu121: torch 2.1's non-reentrant checkpoint stops
+    early), not the older rows (precision bf16, MP mode PURE), run on the image before it (torch 1.13.1, whose
+    non-reentrant checkpoint reruns the whole block)."""
+    return row.activation_checkpointing and row.precision.startswith("amp_")
+
+
 def _foundry_run(row: FoundryRow, known_miss: str = "") -> PublishedRun:
     """A PublishedRun for one llm-foundry row: every field from the row or from the code that ran it (above)."""
     hidden, heads, layers = _MPT_SHAPES[row.model]
@@ -1375,6 +1387,12 @@ def _foundry_run(row: FoundryRow, known_miss: str = "") -> PublishedRun:
                 "zero_stage": 3 if row.sharding == "FULL_SHARD" else 2,
                 "optimizer_sharding": "fsdp",
                 "activation_recomputation": "full" if row.activation_checkpointing else "none",
+                # Composer's checkpoint_wrapper(CheckpointImpl.NO_REENTRANT) (the yamls' activation_checkpointing_
+                # reentrant: false). The b2a43a1 runs (precision amp_*) ran sweep.sh's image, torch 2.1.0, whose
+                # non-reentrant checkpoint stops the rerun early: MPTMLP's down_proj and the residual add are not
+                # rerun. The older rows (precision bf16, MP mode PURE: the A100 40GB table, the A100 80GB 70b rows
+                # "added back") ran the image before it, torch 1.13.1, which reruns the whole MPTBlock
+                "recompute_early_stop": _foundry_early_stop(row),
                 "gradient_clipping": True,
                 # torch 2.1's FSDP1 (Composer 0.16's FullyShardedDataParallel): every micro-batch, each MPTBlock's
                 # flat gradient assembled from its views' gradients, cast to the fp32 reduce dtype under DEFAULT
@@ -1427,7 +1445,7 @@ FOUNDRY_ROWS: tuple[FoundryRow, ...] = tuple(FoundryRow(*row) for row in _FOUNDR
 
 _SMALL_MODEL_TREND = (
     "Across the twenty rows the error falls with model size (125M-760M +4 to +16 %, 1B-7B -4 to +10 %, 13B-70B "
-    "-13 to +5 %, the FP8 1B at s8192 apart; 125M-760M were +12 to +21 % before the output layer's loss kernels and "
+    "-6 to +5 %, the FP8 1B at s8192 apart; 125M-760M were +12 to +21 % before the output layer's loss kernels and "
     "Composer's per-micro-batch training metrics were priced), and the step is 96-100 % compute in the prediction, so "
     "it is the per-GPU kernels, not the FSDP traffic"
 )
@@ -1439,37 +1457,18 @@ _FOUNDRY_TRITON = (
     "sequences, half of that at s 1839 / 490: at s 8192 the FlashAttention-3 paper's 0.35 / 0.30); no timing of "
     "that Triton kernel itself is published"
 )
-_FOUNDRY_CHECKPOINTED = (
-    "Checkpointed (Composer's non-reentrant checkpoint_wrapper on each MPTBlock), and not reachable at this "
-    "calibration: at the table's tokens/s the GEMMs and attention alone, with the recomputed forward counted "
-    "(llm-foundry's HFU, causal attention at the half the kernel computes), ran at {util:.3f} of the bf16 peak, "
-    "{share:.2f} of the fastest any GEMM runs in a training step in the catalog (0.569: the H100's matmul efficiency "
-    "0.801 x its sustained fraction 0.71), before the norms, activations, optimizer, loss and FSDP's passes take any "
-    "time (foundry_hardware_utilization, foundry_gemm_ceiling; --foundry-tables prints it for every row: the "
-    "checkpointed rows at large micro-batches are at or above the ceiling on both devices and are the slow ones, "
-    "H100 13B and 7B at s1024 -15.9 / -14.8 %, A100 -11.5 / -10.1 %). The sustained fraction is the one calibration "
-    "per device type (the H100's from NeMo's FP8 rows through the FP8 GEMM plateau), so these bf16 GEMMs ran faster "
-    "in training than it allows; no per-kernel mechanism meets them. "
-)
 _FOUNDRY_MISSES: dict[tuple[str, int, int, str, str], str] = {
     ("350m", 8192, 8, "a100_80gb", "amp_bf16"): "predicted 16 % faster (20 % before the loss kernels and Composer's "
     "two training-metric cross-entropies were priced). 64-wide heads (1024 / 16) at s8192: 51 % "
     "of the predicted layer is attention. Without checkpointing the error grows with sequence length at every size "
     "on the A100 (the table's 1B and 3B, predicted apart by --foundry-tables: +3 / +6 / +17 % and +1 / +4 / +13 % "
-    "at s512 / 2048 / 8192), so the A100's attention, priced at FlashAttention-2's rate, is slower in this code; the "
-    "checkpointed 7B at s16384 (+5 %) is met only because the checkpointed rows come out slow; "
-    + _FOUNDRY_TRITON
-    + ". "
-    + _SMALL_MODEL_TREND,
-    ("30b", 2048, 32, "h100_80gb", "amp_bf16"): "predicted 13 % slow (11 % before FSDP1's flat-gradient passes were "
-    "priced; 10 % before the FA2 rate fell with the sequence as measured on an H200). "
-    + _FOUNDRY_CHECKPOINTED.format(util=0.573, share=1.01)
-    + _FOUNDRY_TRITON,
-    ("70b", 2048, 64, "h100_80gb", "amp_bf16"): "predicted 11 % slow (8 % before FSDP1's flat-gradient passes were "
-    "priced, at micro-batch 8 with 4 micro-batches a step: each pays the pass over the whole unsharded gradient). "
-    "The table's 70B at micro-batch 2 on 32 H100 is -5 %. "
-    + _FOUNDRY_CHECKPOINTED.format(util=0.556, share=0.98)
-    + _FOUNDRY_TRITON,
+    "at s512 / 2048 / 8192), so the A100's attention, priced at FlashAttention-2's rate, is slower in this code (the "
+    "checkpointed 7B at s16384 is +10 %); " + _FOUNDRY_TRITON + ". " + _SMALL_MODEL_TREND,
+    ("7b", 16384, 8, "a100_80gb", "amp_bf16"): "predicted 10.4 % faster (5.0 % before torch 2.1's early stop of the "
+    "checkpointed rerun was priced, training.recompute_early_stop: the rerun skips MPTMLP's down_proj). It is the "
+    "set's one long checkpointed row: at s16384 half of the predicted layer is attention, and the table's long rows "
+    "come out fast on both devices, checkpointed or not (--foundry-tables: s > 4096 +19 / +22 % on average), as the "
+    "350m at s8192 does; " + _FOUNDRY_TRITON + ". ",
     ("1b", 8192, 8, "h100_80gb", "amp_fp8"): "predicted 16.5 % faster (18.1 % before te.Linear's own casts were "
     "priced, model.fp8_linear: te_linear; 22 % before FSDP1's "
     "flat-gradient passes were priced; 21 % before the FA2 rate was measured, which at s 8192 is the paper's; 53 % "
@@ -2285,12 +2284,15 @@ def foundry_table_rows(path: Path = FOUNDRY_TABLES) -> list[FoundryRow]:
 def foundry_hardware_utilization(row: FoundryRow) -> float:
     """The least share of the device's 16-bit peak at which a bf16 row's GEMMs and attention ran: the table's
     tokens/s per GPU times the FLOPs they must do a token (2·N a pass, and causal attention's 2·L·d·s a pass, half
-    the README's count, which the Triton kernel skips; three passes, four with the checkpointed forward rerun), as
-    if nothing else took time. Flash attention's own recompute, the norms, activations, optimizer and loss are not
-    counted, so the GEMMs ran at least this fast."""
+    the README's count, which the Triton kernel skips; three passes, four with the checkpointed forward rerun, less
+    the down-projections, 2·4·d² a layer, where torch 2.1's early stop does not rerun them), as if nothing else took
+    time. Flash attention's own recompute, the norms, activations, optimizer and loss are not counted, so the GEMMs
+    ran at least this fast."""
     hidden, _, layers = _MPT_SHAPES[row.model]
     passes = 4 if row.activation_checkpointing else 3
     per_token = passes * (2.0 * row.parameters + 2.0 * layers * hidden * row.seq_len)
+    if _foundry_early_stop(row):
+        per_token -= 2.0 * 4.0 * hidden * hidden * layers
     from dpsim.catalog import DEVICES
 
     return row.tokens_per_gpu * per_token / DEVICES[_FOUNDRY_DEVICES[row.gpu]].peak_flops
@@ -2338,6 +2340,9 @@ def _print_foundry_tables(engine: str) -> None:
         if ceiling >= 0.97:
             groups["bf16 rows at >= 0.97 of the GEMM ceiling"].append(error)
     for group, errors in groups.items():
+        if not errors:
+            print(f"  {group}: none")
+            continue
         print(
             f"  {group}: {len(errors)} rows, mean |error| {100 * sum(map(abs, errors)) / len(errors):.1f} %, "
             f"mean error {100 * sum(errors) / len(errors):+.1f} %, {sum(abs(e) <= 0.10 for e in errors)} within 10 %"

@@ -575,9 +575,24 @@ def _sum(kernels: list[Kernel], phase: str) -> float:
     return math.fsum(k.seconds for k in kernels if k.phase == phase)
 
 
-def _recompute_forward(kernels: list[Kernel], mode: str, model: ModelConfig | None = None) -> float:
+def early_stop_skipped(model: ModelConfig, precision: str) -> dict[str, float]:
+    """Share of each forward kernel of a layer that the recomputation does not rerun under
+    ``training.recompute_early_stop``: the final residual add (``x + branch``: read two, write one, 3 elements of
+    the working width out of :func:`residual_bytes`) and, unless dropout follows it or it is an FP8 autograd
+    function, the MLP's down-projection GEMM, whose ``mm``/``addmm`` saves its inputs before it computes."""
+    w = float(working_bytes(precision))
+    skipped = {"residual_adds": 3.0 * w / residual_bytes(model, w)}
+    if not model.dropout and precision != "fp8":
+        skipped["mlp_down"] = 1.0
+    return skipped
+
+
+def _recompute_forward(
+    kernels: list[Kernel], mode: str, model: ModelConfig | None = None, early_stop: dict[str, float] | None = None
+) -> float:
     if mode == "full":
-        return _sum(kernels, "forward")
+        skipped = early_stop or {}
+        return math.fsum(k.seconds * (1.0 - skipped.get(k.name, 0.0)) for k in kernels if k.phase == "forward")
     if mode == "op" and model is not None:
         # torchtitan's op SAC: every forward kernel again but the saved ones: flash attention and the odd mms
         # (wq and wv of the QKV GEMM, w1 of the gated up-projection, w2); wk, wo and w3 are recomputed
@@ -605,6 +620,7 @@ def microbatch_compute(
     recompute_share: float = 1.0,
     autocast: bool = False,
     stage_forward_extra: Sequence[float] | None = None,
+    recompute_early_stop: bool = False,
 ) -> ComputeTimes:
     """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
 
@@ -612,7 +628,8 @@ def microbatch_compute(
     ``stage_backward_extra``: seconds each stage's backward adds (the gradient accumulation pass).
     ``recompute_share``: the share of layers that recompute (``training.recompute_layer_interval``).
     ``autocast``: ``training.autocast``'s fp32 norms; ``stage_forward_extra``: seconds each stage's forward adds
-    (autocast's weight casts, :func:`autocast_cast_seconds`).
+    (autocast's weight casts, :func:`autocast_cast_seconds`); ``recompute_early_stop``: torch's non-reentrant
+    checkpoint stops the rerun early (``training.recompute_early_stop``, :func:`early_stop_skipped`).
     """
     extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
     extra_f = list(stage_forward_extra) if stage_forward_extra is not None else [0.0] * pipeline_parallel
@@ -626,14 +643,25 @@ def microbatch_compute(
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
         redo = 0.0
         if recomputation != "none":
-            redo = (fwd + bwd) * _recomputation_fraction(model, recomputation) * recompute_share
+            fraction = _recomputation_fraction(model, recomputation, recompute_early_stop, precision)
+            redo = (fwd + bwd) * fraction * recompute_share
         stage_s = tuple(fwd + bwd + redo + x + y for x, y in zip(extra, extra_f, strict=True))
         return ComputeTimes(fwd + max(extra_f), bwd + redo + max(extra), redo, stage_s, "flat")
 
     per_stage = (
         list(stage_layers) if stage_layers is not None else [model.layers / pipeline_parallel] * pipeline_parallel
     )
-    key = _job_key(model, device, precision, micro_batch, tensor_parallel, sequence_parallel, recomputation, autocast)
+    key = _job_key(
+        model,
+        device,
+        precision,
+        micro_batch,
+        tensor_parallel,
+        sequence_parallel,
+        recomputation,
+        autocast,
+        recompute_early_stop,
+    )
     job = _Job(key, (model, device))
     layer_f, layer_b, layer_redo, head_f, head_b, embed_f, embed_b = _priced(job)
     layer_redo *= recompute_share
@@ -667,6 +695,7 @@ def _job_key(
     sp: bool,
     recomputation: str,
     autocast: bool = False,
+    early_stop: bool = False,
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
@@ -680,7 +709,7 @@ def _job_key(
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
     curve += (d.gemm_epilogue_exposed, d.attention_efficiency_fa2 and tuple(d.attention_efficiency_fa2))
     curve += (tuple(d.attention_half_seq), d.attention_half_seq_fa2 and tuple(d.attention_half_seq_fa2))
-    return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation)
+    return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation, early_stop)
 
 
 @lru_cache(maxsize=4096)
@@ -688,7 +717,7 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     """(layer forward, layer backward, layer recompute, head forward/backward, embedding forward/backward)."""
     assert job.objects is not None
     model, device = job.objects
-    autocast, precision, mb, tp, sp, recomputation = job.key[-6:]
+    autocast, precision, mb, tp, sp, recomputation, early_stop = job.key[-7:]
     assert isinstance(precision, str) and isinstance(mb, int) and isinstance(tp, int)
     layer = layer_kernels(model, device, precision, mb, tp, bool(sp), bool(autocast))
     head = _head_kernels(model, device, precision, mb, tp, bool(autocast))
@@ -696,7 +725,9 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     return (
         _sum(layer, "forward"),
         _sum(layer, "backward"),
-        _recompute_forward(layer, str(recomputation), model),
+        _recompute_forward(
+            layer, str(recomputation), model, early_stop_skipped(model, precision) if early_stop else None
+        ),
         _sum(head, "forward"),
         _sum(head, "backward"),
         _sum(embed, "forward"),
@@ -712,7 +743,15 @@ def op_recomputed_flops_per_token(model: ModelConfig) -> float:
     return 2.0 * h * (kv_width + h + f) * model.layers
 
 
-def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
+def early_stop_flops_per_token(model: ModelConfig, precision: str) -> float:
+    """Forward GEMM FLOPs a token that ``training.recompute_early_stop`` does not rerun: the down-projection of every
+    layer (h x f, 2 FLOPs a multiply-add), where :func:`early_stop_skipped` skips it."""
+    if "mlp_down" not in early_stop_skipped(model, precision):
+        return 0.0
+    return 2.0 * float(model.hidden) * float(model.ffn_hidden or 4 * model.hidden) * model.layers
+
+
+def _recomputation_fraction(model: ModelConfig, mode: str, early_stop: bool = False, precision: str = "bf16") -> float:
     """Recomputed forward FLOPs over training FLOPs (the flat model's recomputation)."""
     if mode == "none":
         return 0.0
@@ -724,7 +763,8 @@ def _recomputation_fraction(model: ModelConfig, mode: str) -> float:
     if mode == "op":
         return op_recomputed_flops_per_token(model) * model.seq_len / model.training_flops_per_sample
     dense = model.num_parameters - model.embedding_parameters
-    return (2.0 * dense * model.seq_len + attention) / model.training_flops_per_sample
+    skipped = early_stop_flops_per_token(model, precision) if early_stop else 0.0
+    return (2.0 * dense * model.seq_len + attention - skipped * model.seq_len) / model.training_flops_per_sample
 
 
 def chunk_layers(scenario: Scenario) -> list[list[float]]:
@@ -898,6 +938,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         recompute_share=scenario.recomputed_layer_share,
         autocast=t.autocast,
         stage_forward_extra=casts,
+        recompute_early_stop=t.recompute_early_stop,
     )
 
 

@@ -1331,6 +1331,19 @@ class TrainingConfig(_Section):
     w1, w3, w2, so wk, wo and w3 are recomputed with every element-wise op (norms, RoPE, SwiGLU, residual adds);
     saved: the layer input, q, v, the attention output and its log-sum-exp, w1's and w2's outputs. Needs a gated
     MLP and tensor_parallel 1."""
+    recompute_early_stop: bool = False
+    """With ``activation_recomputation: full``, the backward's rerun of a layer stops once it has recomputed the last
+    tensor the layer's backward needs, as PyTorch's non-reentrant checkpoint does from torch 2.1 on
+    (``torch/utils/checkpoint.py``: ``_enable_checkpoint_early_stop = True`` since pytorch#96866; the recomputation's
+    pack hook raises ``_StopRecomputationError`` when its count of saved tensors reaches the original forward's).
+    An operator saves its inputs before it computes (autograd's generated ``VariableType`` builds the
+    ``SavedVariable`` of ``mm``/``addmm``'s inputs, then redispatches), so the layer's last GEMM, the MLP's
+    down-projection, is not rerun, nor the residual add after it (it saves nothing). Where dropout follows the
+    GEMM (it saves its mask after computing) or the GEMM is an FP8 autograd function (Transformer Engine's and
+    torchao's save after computing) only the residual add is skipped. Off: the whole forward rerun, as Megatron-LM's
+    and DeepSpeed's own checkpoint functions, torch's reentrant checkpoint and torch before 2.1 do. Needs full
+    recomputation of every layer's sequential block with tensor_parallel 1 (the re-forward's TP collectives are
+    not modelled with it)."""
     recompute_layer_interval: PositiveInt = 1
     """With ``activation_recomputation: full``, checkpoint one transformer layer in this many: floor(L/k) of the
     L layers keep only their input and rerun their forward in the backward, the rest keep every activation.
@@ -1856,6 +1869,18 @@ class Scenario(_Section):
                 "op is torchtitan's op-level selective checkpointing of its Llama block: needs a transformer with a "
                 f"gated MLP and tensor_parallel 1 (got {self.model.kind}, gated_mlp {self.model.gated_mlp}, TP "
                 f"{t.tensor_parallel})",
+            )
+        if t.recompute_early_stop and (
+            t.activation_recomputation != "full"
+            or t.tensor_parallel > 1
+            or self.model.kind != "transformer"
+            or self.model.parallel_block
+        ):
+            raise _FieldError(
+                "training.recompute_early_stop",
+                "stopping the recomputed forward early needs activation_recomputation: full of a transformer's "
+                f"sequential block and tensor_parallel 1 (got {t.activation_recomputation}, {self.model.kind}, "
+                f"parallel_block {self.model.parallel_block}, TP {t.tensor_parallel})",
             )
         if t.recompute_layer_interval > 1 and (
             t.activation_recomputation != "full"

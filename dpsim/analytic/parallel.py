@@ -207,7 +207,8 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
 
     Full recomputation reruns every layer's forward: 2·N + 4·L·s·h per token (N the
     non-embedding parameters; one third of :func:`dpsim.catalog.training_flops_per_token`
-    without the logits, which Megatron does not recompute). Selective recomputation reruns
+    without the logits, which Megatron does not recompute; less the down-projections under
+    ``training.recompute_early_stop``). Selective recomputation reruns
     only the attention core (QKᵀ, softmax, attention over V): 4·L·s·h per token
     (Korthikanti et al. 2022 §4.3, §5). Non-transformers: full = one third of the training
     FLOPs, selective = 0. These FLOPs are not model FLOPs: MFU does not count them.
@@ -225,7 +226,12 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
 
         return op_recomputed_flops_per_token(m) * m.seq_len
     dense = m.num_parameters - m.embedding_parameters
-    return (2.0 * dense + attention) * m.seq_len * scenario.recomputed_layer_share
+    per_token = 2.0 * dense + attention
+    if scenario.training.recompute_early_stop:  # the down-projection GEMMs torch's early stop does not rerun
+        from dpsim.compute import early_stop_flops_per_token
+
+        per_token -= early_stop_flops_per_token(m, scenario.training.precision)
+    return per_token * m.seq_len * scenario.recomputed_layer_share
 
 
 def layers_per_stage(scenario: Scenario) -> float:
