@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -2310,6 +2311,66 @@ def foundry_gemm_ceiling(gpu: str) -> float:
     return spec.matmul_efficiency * spec.sustained_fraction
 
 
+FOUNDRY_OLDER_A100 = Path(__file__).resolve().parent / "results/llm-foundry-a100-80gb-c6cfb42/README.md"
+"""llm-foundry's A100 80GB table before ``b2a43a1`` (``c6cfb42``, run on torch 1.13.1), copied verbatim."""
+
+
+def foundry_torch_pairs() -> list[tuple[FoundryRow, FoundryRow]]:
+    """(older, newer): each row of the A100 80GB table before ``b2a43a1`` (torch 1.13.1) that ``b2a43a1`` measured again
+    with the same model, sequence length, GPU count and micro-batch (precision amp_bf16, torch 2.1.0)."""
+    newer = {
+        (r.model, r.seq_len, r.gpus, r.micro_batch): r
+        for r in foundry_table_rows()
+        if r.gpu == "a100_80gb" and r.precision.startswith("amp_")
+    }
+    pairs = []
+    for old in foundry_table_rows(FOUNDRY_OLDER_A100):
+        new = newer.get((old.model, old.seq_len, old.gpus, old.micro_batch))
+        if new is not None:
+            assert new.activation_checkpointing == old.activation_checkpointing
+            pairs.append((old, new))
+    return pairs
+
+
+def foundry_early_stop_gain(row: FoundryRow, engine: str = "analytic") -> float:
+    """The throughput torch 2.1's early stop gains a row, predicted: with ``training.recompute_early_stop`` over
+    without (0 for a row without checkpointing)."""
+    run = _foundry_run(row)
+    whole = replace(
+        run, scenario={**run.scenario, "training": {**run.scenario["training"], "recompute_early_stop": False}}
+    )
+    return predict_run(run, engine)[0] / predict_run(whole, engine)[0] - 1.0
+
+
+def _print_foundry_torch(engine: str) -> None:
+    """llm-foundry's A100 80GB rows measured on torch 1.13.1 and again on torch 2.1.0: the gain each shows against
+    the gain the early stop of the checkpointed rerun predicts (:func:`foundry_torch_pairs`)."""
+    print(
+        "llm-foundry's A100 80GB rows on torch 1.13.1 (c6cfb42) and again on torch 2.1.0 (b2a43a1), tokens/s per GPU; "
+        f"gain: torch 2.1 over 1.13; predicted: torch 2.1's early stop of the checkpointed rerun ({engine}):"
+    )
+    gains: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for old, new in foundry_torch_pairs():
+        measured, predicted = new.tokens_per_gpu / old.tokens_per_gpu - 1.0, foundry_early_stop_gain(new, engine)
+        gains[new.activation_checkpointing].append((measured, predicted))
+        print(
+            f"MPT-{new.model:<5} s{new.seq_len:<6} {new.gpus:>3} GPUs mb {new.micro_batch:>3}  "
+            f"{'AC' if new.activation_checkpointing else '  '}  {old.tokens_per_gpu:>9.0f} {new.tokens_per_gpu:>9.0f}  "
+            f"gain {100 * measured:+6.1f}%  predicted {100 * predicted:+5.1f}%"
+        )
+    baseline = statistics.median(m for m, _ in gains[False])
+    print(f"  not checkpointed: {len(gains[False])} pairs, median gain {100 * baseline:+.1f} % (predicted 0)")
+    for label, offset in (("", 0.0), (", less the median of the rows without checkpointing", baseline)):
+        with_mechanism = statistics.mean(abs(m - offset - p) for m, p in gains[True])
+        without = statistics.mean(abs(m - offset) for m, _ in gains[True])
+        measured = statistics.median(m for m, _ in gains[True])
+        print(
+            f"  checkpointed: {len(gains[True])} pairs, median gain {100 * measured:+.1f} %"
+            f", predicted {100 * statistics.median(p for _, p in gains[True]):+.1f} %; mean |gain{label} - predicted| "
+            f"{100 * with_mechanism:.1f} points (without the mechanism {100 * without:.1f})"
+        )
+
+
 def _print_foundry_tables(engine: str) -> None:
     """Every row of llm-foundry's tables predicted, with the error by group (sequence length, checkpointing) and, for
     bf16 rows, the least GEMM rate the table implies over the catalog's ceiling (:func:`foundry_hardware_utilization`
@@ -2422,7 +2483,17 @@ def main() -> None:
         help="only every row of llm-foundry's tables (198, benchmarks/results/llm-foundry-tables-b2a43a1), with the "
         "error by sequence length and checkpointing (a check on trends; the twenty FOUNDRY_ROWS are the held-out set)",
     )
+    parser.add_argument(
+        "--foundry-torch",
+        action="store_true",
+        help="only llm-foundry's A100 80GB rows measured on torch 1.13.1 and again on 2.1.0: the gain each shows and "
+        "the gain torch 2.1's early stop of the checkpointed rerun predicts (benchmarks/results/"
+        "llm-foundry-a100-80gb-c6cfb42)",
+    )
     args = parser.parse_args()
+    if args.foundry_torch:
+        _print_foundry_torch(args.engine)
+        return
     if args.attention_what_if:
         _print_attention_what_if(args.engine)
         return
