@@ -20,7 +20,8 @@ racks, coreweave/nccl-tests PR #43 and its README; 2 x 8 B200 / H100 on InfiniBa
 benchmarking guide (one ND A100 v4, ND H200 v5 and ND GB200 v6 host) and nccl#1801's three GB200 NVL partitions over
 InfiniBand (ring and tree, 4 and 8 GPUs a partition). Four at e777a63 the same way (first prediction = the price
 then, both engines): the main table's dual-Turin node at 32-256 KiB, from the latency table of the page its 32 MiB
-row comes from (dpsim runs LL there, where the page says NCCL's fallback graph makes it run Simple).
+row comes from (dpsim ran LL there at first, where the page says NCCL's fallback graph makes it run Simple; it
+picks by NCCL's estimate on that graph since, and runs Simple).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.

@@ -9,6 +9,7 @@ link's share; the three engines must agree.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -113,7 +114,10 @@ def test_the_scenario_carries_nccls_inter_cpu_bandwidth() -> None:
     scenario = scenario_from_dict(_scenario({"sockets": 2, "gpus_per_switch": 2, "cpu": "intel-skl"}))
     # P2P under each switch (PIX), host memory between switches (PHB, SYS: above NCCL's default PXB)
     shm = (False, True) * 4
-    assert fabric_of(scenario).host_topology == cf.HostTopology(2, 2, 10e9, True, shm_edges=shm)
+    # NCCL's ring graph: the ring crosses the sockets' 10 GB/s once each way, so speedArrayIntra's 20, 18, 15, 12 hold
+    # no ring and 10 holds one (5 holds two, 10 GB/s again: not better); 10 < 25: not copied
+    expected = cf.HostTopology(2, 2, 10e9, True, shm_edges=shm, nccl_graph=(1, 10.0))
+    assert fabric_of(scenario).host_topology == expected
     plain = scenario_from_dict(_scenario(None))
     assert fabric_of(plain).host_topology is None
 
@@ -494,3 +498,58 @@ def test_a_ring_of_several_channels_reads_host_memory_on_each_channels_own_edges
     assert set(zip(shm.src.tolist(), shm.dst.tolist(), shm.channel.tolist(), strict=True)) == expected
     analytic, *simulated = _three_engines("allreduce", "ring", fabric, SIZE)
     assert simulated == pytest.approx([analytic, analytic], rel=0.01)  # and the engines agree on it
+
+
+def _turin() -> Any:
+    (module, run) = next(entry for entry in _published() if entry[1].name == "RTX PRO 6000 x8, PCIe, 2x Turin")
+    return module.scenario_for(run)
+
+
+def test_nccl_s_estimate_on_the_fallback_graph_picks_simple_from_a_few_kib() -> None:
+    """On one PCIe node NCCL's estimate (``ncclTopoTuneModel``, v2.30.7) reads its ring graph: on the dual-Turin node
+    the search finds no ring and falls back to 1 channel of 0.1 GB/s, the tree graph the same channels
+    (``init.cc``). By hand (Blackwell, PCI steps; no network): ring Simple 8.4 + 14 x 5.7 = 88.2 us, 0.1 x 8/14
+    GB/s; ring LL 6.6 + 14 x 1.0 = 20.6 us, min(llMaxBw 282, 0.1 x .5) x 8/14; tree Simple 8.4 + 2 x 7 x 4.0 = 64.4
+    us, min(0.1 x .92, perChMaxTreeBw) x .5. Simple's twice LL's bandwidth outweighs its 67.6 us more latency from
+    67.6 us / (1/0.0286 - 1/0.0571 ns/B) = 3.9 KB: LL up to 2 KiB, Simple from 4 KiB, as the page the row comes from
+    says ('SIMPLE instead of LL for small messages' without its graph file). The old pick, by the links' 36 GB/s,
+    ran LL up to 2 MiB."""
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.cli_collective import collective_rows
+    from dpsim.sim.collectives.nccl import tuner_graph, tuner_model
+
+    scenario = _turin()
+    layout = calibrated_fabric(scenario).layout()
+    assert tuner_graph("ring", layout) == tuner_graph("tree", layout) == (1, 0.1, 0.1)
+    expected = {
+        ("ring", "Simple"): (8.4 + 14 * 5.7, 0.1 * 8 / 14),
+        ("ring", "LL"): (6.6 + 14 * 1.0, 0.1 * 0.5 * 8 / 14),
+        ("tree", "Simple"): (8.4 + 2 * 7 * 4.0, 0.1 * 0.92 * 0.5),
+    }
+    for (algorithm, protocol), (latency_us, algbw_gbps) in expected.items():
+        assert tuner_model("allreduce", algorithm, protocol, layout) == pytest.approx(
+            (latency_us * 1e-6, algbw_gbps * 1e9)
+        )
+    rows = collective_rows(scenario, "allreduce", [2048.0, 4096.0, 32768.0, float(1 << 21)])
+    assert [(r["algorithm"], r["protocol"]) for r in rows] == [("ring", "LL")] + [("ring", "Simple")] * 3
+
+
+def test_one_pcie_node_s_graph_is_nccl_s_search_and_leaves_the_price_alone() -> None:
+    """The graph the estimate reads is :func:`~dpsim.sim.pcie_ring.nccl_pcie_ring`'s (``NCCL_DEBUG=INFO``'s
+    ``nChannels x bwIntra``) on every PCIe row of the table; a layout of several nodes carries none (the network
+    search sets its graphs there). The price of the run picked at 32 MiB does not move: ring/Simple, 36.47 GB/s."""
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.cli_collective import collective_rows
+
+    for module, run in _published():
+        if not run.host_topology:
+            continue
+        scenario = module.scenario_for(run)
+        ring = scenario_pcie_ring(scenario, run.p2p_level)
+        assert ring is not None
+        assert calibrated_fabric(scenario).layout().pcie_graph == (ring.search_channels, ring.speed_gbps)
+    two = _turin().model_copy(update={"cluster": _turin().cluster.model_copy(update={"nodes": 2})})
+    assert calibrated_fabric(two).layout().pcie_graph == ()
+    (row,) = collective_rows(_turin(), "allreduce", [float(32 << 20)])
+    assert (row["algorithm"], row["protocol"]) == ("ring", "Simple")
+    assert row["busbw_Bps"] / 1e9 == pytest.approx(36.47, abs=0.005)

@@ -97,6 +97,10 @@ class HostTopology:
     shm_edges: tuple[bool, ...] = ()
     """Per local rank ``l``: NCCL's ring edge ``l → l+1`` (mod G) goes through host memory (SHM transport), not
     GPU peer-to-peer (:func:`dpsim.sim.pcie_ring.ring_transports`); empty: none does."""
+    nccl_graph: tuple[int, float] | tuple[()] = ()
+    """NCCL's intra-node ring graph on the node: (``nChannels``, ``bwIntra`` GB/s) as its search builds it
+    (:func:`dpsim.sim.pcie_ring.nccl_pcie_ring`; the tree graph has the ring's channels), which NCCL's estimate on one
+    node reads (:func:`dpsim.sim.collectives.nccl.tuner_graph`); empty: not derived."""
 
     @property
     def socket_link_rate(self) -> float:

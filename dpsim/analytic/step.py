@@ -369,7 +369,7 @@ def host_topology_of(scenario: Scenario) -> HostTopology | None:
     host = scenario.cluster.host_topology
     if host is None:
         return None
-    from dpsim.sim.pcie_ring import ring_transports
+    from dpsim.sim.pcie_ring import ring_transports, scenario_pcie_ring
 
     measured = host.socket_link_bandwidth if host.socket_link_gbps is not None else 0.0
     topology = HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured)
@@ -377,7 +377,9 @@ def host_topology_of(scenario: Scenario) -> HostTopology | None:
     if g < 2:
         return topology
     shm = ring_transports(g, topology, host.cpu, scenario.communication.nccl_p2p_level)
-    return dataclasses.replace(topology, shm_edges=tuple(t == "SHM" for t in shm))
+    ring = scenario_pcie_ring(scenario, host=topology)
+    graph = (ring.search_channels, ring.speed_gbps) if ring is not None else ()
+    return dataclasses.replace(topology, shm_edges=tuple(t == "SHM" for t in shm), nccl_graph=graph)
 
 
 def nccl_net_latency_of(scenario: Scenario) -> float:

@@ -27,7 +27,7 @@ from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
-from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit
+from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit, tuner_graph
 from dpsim.sim.collectives.p2p import P2P_OPS, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
 
@@ -581,7 +581,8 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         routed += estimated * len(protocols) * again * sum(phases)
         held += estimated * (phases[0] if name == "direct" else sum(phases))  # the estimates are held beside
         largest = max(largest, max(phases))
-    if op == "allreduce" and layout.host_topology and not far and any(a == "tree" and p != "none" for a, p in pairs):
+    host_tree = layout.host_topology and tuner_graph("tree", layout) is None  # cost.host_tree_scale prices them
+    if op == "allreduce" and host_tree and not far and any(a == "tree" and p != "none" for a, p in pairs):
         # NCCL's tree estimate on a host topology: the textbook ring and tree priced once (cost.host_tree_scale)
         routed += 2 * (n * channels + relays) + shm + channels * _tree_phase(n, g)
     return routed, held, largest

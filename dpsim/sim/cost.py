@@ -394,13 +394,17 @@ def host_tree_scale(schedules: Sequence[Schedule], cluster: Cluster) -> float:
     the estimate's bandwidth is the price's times ``(N−1)/N · t_tree / t_ring`` (per-byte times without
     protocol), 1 on a node whose GPU ports bind both (NVSwitch, a flat PCIe node; left as it is there). The
     textbook ring and tree are priced once for all the candidates (:func:`priced_candidates`): the cost guard
-    counts their routes once (:func:`dpsim.sim.budget.priced_transfers`).
+    counts their routes once (:func:`dpsim.sim.budget.priced_transfers`). Where dpsim derives NCCL's graphs
+    (:func:`dpsim.sim.collectives.nccl.tuner_graph`: one PCIe node, more than two nodes) NCCL's own estimate picks,
+    and nothing is scaled or priced here.
     """
     if not any(_host_tree(s, cluster) for s in schedules):
         return 1.0
     from dpsim.sim import collectives  # the schedules import this module's package
 
     layout = cluster.layout()
+    if collectives.nccl.tuner_graph("tree", layout) is not None:  # NCCL's own estimate stands: nothing to scale
+        return 1.0
     ring = phase_cost(collectives.build("allreduce", "ring", layout, "none"), cluster).seconds_per_byte
     tree = phase_cost(collectives.build("allreduce", "tree", layout, "none"), cluster).seconds_per_byte
     n = cluster.world_size

@@ -24,11 +24,13 @@ the same rules as :mod:`dpsim.sim.nvlink_mesh` does for NVLink:
   (``tuning.cc``) gives each Simple channel 256 threads instead of 512 when ``speed × channels ≤ PCI_BW`` (12).
 
 The rings are taken in rank order (the order NCCL's search tries first, and on these trees of switches
-every order crosses the same cuts). This is the graph NCCL reports with ``NCCL_DEBUG=INFO``; what each
-channel then moves per second over SHM or P2P is the hardware's, not the graph's (the engines price the
-links, :meth:`dpsim.sim.cluster.Cluster.node_routes`). Which edges are SHM (:func:`ring_transports`,
-``communication.nccl_p2p_level``) the engines read too: a ring with one takes one step more a loop, its
-receive-only step reading host memory (:mod:`dpsim.sim.collectives.nccl`, SHM edges).
+every order crosses the same cuts). This is the graph NCCL reports with ``NCCL_DEBUG=INFO``, and the one NCCL's
+estimate reads on one node (``ncclTopoTuneModel``: ``nChannels · bwIntra``), by which ``auto`` picks there
+(:func:`dpsim.sim.collectives.nccl.tuner_graph`; a fallback graph's 0.1 GB/s makes every estimate tiny, and Simple,
+with twice LL's bandwidth, wins from a few KiB); what each channel then moves per second over SHM or P2P is the
+hardware's, not the graph's (the engines price the links, :meth:`dpsim.sim.cluster.Cluster.node_routes`). Which
+edges are SHM (:func:`ring_transports`, ``communication.nccl_p2p_level``) the engines read too: a ring with one takes
+one step more a loop, its receive-only step reading host memory (:mod:`dpsim.sim.collectives.nccl`, SHM edges).
 """
 
 from __future__ import annotations
@@ -207,15 +209,18 @@ def nccl_pcie_ring(
     return PcieRing(best, best_speed, shape, False, min(2 * best, 2 * MAX_CHANNELS), threads, transports)
 
 
-def scenario_pcie_ring(scenario: Scenario, p2p_level: str | None = None) -> PcieRing | None:
+def scenario_pcie_ring(
+    scenario: Scenario, p2p_level: str | None = None, host: HostTopology | None = None
+) -> PcieRing | None:
     """NCCL's ring graph on one node of a scenario with ``cluster.host_topology`` (None without one, or one GPU):
     the GPUs' links at NCCL's PCIe figure, the catalog link's DMA rate (``pcie3`` 12, ``pcie4`` 24, ``pcie5``
     48 GB/s: ``topo.cc`` reads the link's generation and width), not what NCCL's kernels reach GPU to GPU over it
-    (:attr:`dpsim.catalog.LinkSpec.intra_efficiency`, the engines' price); a link given by its rate, that rate."""
+    (:attr:`dpsim.catalog.LinkSpec.intra_efficiency`, the engines' price); a link given by its rate, that rate.
+    ``host``: the node's host topology where the caller has built it (:func:`dpsim.analytic.step.host_topology_of`)."""
     from dpsim.analytic.step import host_topology_of, nccl_arch
     from dpsim.catalog import LINKS
 
-    host, g = host_topology_of(scenario), scenario.cluster.workers_per_node
+    host, g = host if host is not None else host_topology_of(scenario), scenario.cluster.workers_per_node
     config = scenario.cluster.host_topology
     if host is None or config is None or g < 2:
         return None

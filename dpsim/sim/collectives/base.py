@@ -375,6 +375,10 @@ class Layout:
     host_topology: bool = False
     """Whether the node is a PCIe node laid out by ``cluster.host_topology`` (switches, sockets): there NCCL's tree
     estimate takes the ring's graph speed (:func:`dpsim.sim.cost.host_tree_scale`), which the cost guard counts."""
+    pcie_graph: tuple[int, float] | tuple[()] = ()
+    """NCCL's intra-node ring graph on such a node, (``nChannels``, ``bwIntra`` GB/s)
+    (:attr:`dpsim.analytic.collectives.HostTopology.nccl_graph`): on one node NCCL's estimate reads it
+    (:func:`dpsim.sim.collectives.nccl.tuner_graph`); empty: not derived."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -421,6 +425,7 @@ class Layout:
             getattr(getattr(where, "host_topology", None), "shm_edges", ()) if where.per_node > 1 else (),
             getattr(where, "nccl_version", "") or DEFAULT_NCCL_VERSION,
             host_topology=getattr(where, "host_topology", None) is not None,
+            pcie_graph=getattr(getattr(where, "host_topology", None), "nccl_graph", ()) if where.nodes == 1 else (),
         )
 
     @property

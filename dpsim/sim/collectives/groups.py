@@ -73,6 +73,7 @@ class Groups:
             nvls=whole.nvls and per_node > 1,
             slots=(),
             intra_topology="switch",  # a group's GPUs are not GPUs 0 … per_node−1 of a mesh: rings in rank order
+            pcie_graph=whole.pcie_graph if per_node == whole.per_node else (),  # the node's graph: all its GPUs
         )
 
     def tile(self, schedule: Schedule) -> Schedule:

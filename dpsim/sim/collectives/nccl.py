@@ -142,9 +142,10 @@ every enabled (algorithm, protocol) is priced by the cost model and the fastest 
 GPUs whose NIC rate is known, and across more than two nodes of any GPUs (where NCCL's estimate reads only the
 search's speed across nodes, ``bwInter``), the cost model is NCCL's own closed form (``ncclTopoTuneModel``,
 :func:`tuner_model`) on the graphs dpsim derives as NCCL's search would build them (:func:`tuner_graph`), with the
-release's tables; elsewhere (one node, one or two nodes of PCIe or hybrid-cube-mesh GPUs) it is the schedule's own
-link-load price (on a host topology with NCCL's tree at its ring's graph speed, :func:`dpsim.sim.cost.
-host_tree_scale`). Either way NCCL's size corrections apply
+release's tables, and so on one PCIe node with a host topology, on the ring graph NCCL's intra-node search builds
+there (:mod:`dpsim.sim.pcie_ring`); elsewhere (one node of NVLink GPUs, two nodes of PCIe or hybrid-cube-mesh GPUs)
+it is the schedule's own link-load price (on a host topology with NCCL's tree at its ring's graph speed,
+:func:`dpsim.sim.cost.host_tree_scale`). Either way NCCL's size corrections apply
 (``ncclTopoGetAlgoTime``: :data:`TREE_CORRECTION`, :data:`RING_PLATEAU`), and the chosen schedule's price on the
 links, without them, is the prediction.
 """
@@ -639,11 +640,15 @@ def _step_up(start: float, below: float, fits: float, steps: tuple[float, ...]) 
 def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | None:
     """(``nChannels``, ``bwIntra``, ``bwInter``) of NCCL's graph for ``algorithm`` across nodes, GB/s a channel, as
     dpsim derives NCCL's search (``src/graph/search.cc`` v2.30.7 ``ncclTopoCompute``, 1074) from the layout; None
-    where it does not (one node, one or two nodes of PCIe or hybrid-cube-mesh GPUs, an unknown generation or NIC
-    rate: :func:`_tuner_modelled`). Across more than two nodes of GPUs not on NVSwitch, the first pass's channels at
-    its speed: NCCL's estimate reads ``bwInter`` alone there (v2.9.9 to v2.30.7 ``ncclTopoTuneModel``: ``bw =
-    nNodes <= 2 ? bwIntra : bwInter``), so its tree's algorithm bandwidth is ``0.5 · min(0.92 · nChannels ·
-    bwInter, nChannels · perChMaxTreeBw)``, never above the ring's ``nRanks/(2(nRanks−1)) · nChannels · bwInter``.
+    where it does not (one node of NVLink GPUs, one or two nodes of PCIe or hybrid-cube-mesh GPUs, an unknown
+    generation or NIC rate: :func:`_tuner_modelled`). On one PCIe node with a host topology, the ring graph of NCCL's
+    intra-node search (:attr:`~dpsim.sim.collectives.base.Layout.pcie_graph`, :func:`dpsim.sim.pcie_ring.
+    nccl_pcie_ring`: channels after ``ncclTopoDupChannels``, ``bwIntra``), for the tree too (``init.cc``: the tree
+    graph gets the ring's channel count; its chain crosses no cut the ring does not). Across more than two nodes of
+    GPUs not on NVSwitch, the first pass's channels at its speed: NCCL's estimate reads ``bwInter`` alone there
+    (v2.9.9 to v2.30.7 ``ncclTopoTuneModel``: ``bw = nNodes <= 2 ? bwIntra : bwInter``), so its tree's algorithm
+    bandwidth is ``0.5 · min(0.92 · nChannels · bwInter, nChannels · perChMaxTreeBw)``, never above the ring's
+    ``nRanks/(2(nRanks−1)) · nChannels · bwInter``.
 
     Ring and tree: the first pass's :func:`channels` at :func:`graph_bw_gbps` (``bwIntra = bwInter``), copied by
     ``ncclTopoDupChannels`` (:func:`duplication`: twice the channels at half the speed), at the fastest step whose
@@ -657,6 +662,9 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
     speed within a GPU's NVLinks and within the head's NIC path; its second pass raises ``bwInter`` while under twice
     ``bwIntra`` and within the NIC path.
     """
+    if layout.nodes == 1 and layout.pcie_graph and layout.arch in ARCHS and algorithm in ("ring", "tree"):
+        k, bw = layout.pcie_graph  # one PCIe node: the tree graph has the ring's channels (init.cc)
+        return k, bw, bw
     if not _tuner_modelled(layout):
         return None
     steps = SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
@@ -710,7 +718,8 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     n, g, m = layout.world, layout.per_node, layout.nodes
     index = min(m, 3) - 1
     per_channel = tables.per_channel_max_gbps
-    ll_max = tables.ll_max_gbps["volta"][index]  # several nodes: the host CPU's row, Intel (NET_OVERHEAD_US)
+    # one node: the GPU generation's row; several: the host CPU's, Intel (NET_OVERHEAD_US)
+    ll_max = tables.ll_max_gbps[layout.arch if m == 1 else "volta"][index]
     bw = bw_intra if m <= 2 else bw_inter
     nsteps = 2 * (n - 1)
     if algorithm == "ring":
@@ -726,7 +735,7 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
         if protocol == "LL":
             bus = min(bus / 3.8, ll_max)
         elif protocol == "LL128":
-            bus = min(bus * 120.0 / 128.0, k * per_channel["tree-LL128"][layout.arch][index])
+            bus = min(bus * (7.0 / 9.0 if m == 1 else 120.0 / 128.0), k * per_channel["tree-LL128"][layout.arch][index])
         if layout.tree_pattern == "tree":
             bus *= TREE_PATTERN_EFFICIENCY
         algbw = bus * 0.5
@@ -745,7 +754,7 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     net = layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
     base = base_latency_s(algorithm, protocol, layout)
     if algorithm == "ring":
-        inter_steps = 2 * m if tables.ring_net_steps_per_node else 2 * (m - 1)
+        inter_steps = 0 if m == 1 else 2 * m if tables.ring_net_steps_per_node else 2 * (m - 1)
         latency = base + (nsteps - inter_steps) * intra_lat + inter_steps * (inter_lat + net)
     elif algorithm == "tree":
         latency = base + 2 * ((g - 1) * intra_lat + int(math.log2(m)) * (inter_lat + net))
