@@ -139,10 +139,11 @@ def pipeline_fill(
 
     Every transfer of the (one) pipelined phase carries ``fraction · lanes · c`` bytes of each chunk stage
     (its share of every channel's chunk); alone — during the fill the other stages of its channel are
-    empty — it moves them at the slower of its (rank, channel) throughput (``engine_Bps``, NCCL's
-    per-channel cap, which in steady state the up and down streams of a tree share) and each link of its
-    route at full capacity. A hop inside a node costs what the slowest such transfer inside a node costs,
-    a network hop the slowest transfer between nodes; the path is ``intra_hops`` of the first and
+    empty — it moves them at the slower of its (rank, channel) throughput (NCCL's per-channel figure:
+    ``engine_Bps``, which in steady state the up and down streams of a tree share, or the chunking's
+    ``hop_Bps`` where the steady state does not carry it) and each link of its route at full capacity. A hop
+    inside a node costs what the slowest such transfer inside a node costs, a network hop the slowest
+    transfer between nodes; the path is ``intra_hops`` of the first and
     ``net_hops`` of the second (:class:`~dpsim.sim.collectives.base.Chunking`). The steady state is the
     phase's price per byte (its most loaded resource, as :func:`phase_cost` has it). Both fidelity levels
     add this one fill: the fast level in :class:`LinearCost`, the chunk level to the phase's transfers
@@ -163,8 +164,9 @@ def pipeline_fill(
     links = routes[0]
     inverse = np.where(links >= 0, 1.0 / cluster.links.capacity[np.where(links >= 0, links, 0)], 0.0)
     alone = inverse.max(axis=1, initial=0.0)
-    if schedule.engine_Bps > 0:
-        alone = np.maximum(alone, 1.0 / schedule.engine_Bps)
+    hop_Bps = max(schedule.engine_Bps, chunking.hop_Bps)
+    if hop_Bps > 0:
+        alone = np.maximum(alone, 1.0 / hop_Bps)
     per_chunk_byte = phase.fraction * chunking.lanes * alone
     node = cluster.slot[np.minimum(phase.src, cluster.world_size)] // cluster.per_node
     crosses = node != cluster.slot[np.minimum(phase.dst, cluster.world_size)] // cluster.per_node

@@ -78,6 +78,11 @@ class TunerCorrection:
     """What the network plugin's reported latency adds to the estimate's latency (before the plateau factor, which
     NCCL applies to its whole latency): ``latencyInter`` on each inter-node step, twice for Simple."""
     scale: float = 1.0
+    ceiling_Bps: float = math.inf
+    """The most algorithm bandwidth NCCL's estimate grants the schedule where the price does not carry that ceiling:
+    the Simple tree's ``nChannels · perChMaxTreeBw / 2`` (``ncclTopoTuneModel``, :func:`dpsim.sim.collectives.nccl.
+    nccl_tree`), which bounds what NCCL estimates, not what its kernel moves; ``inf``: the price. Read with the price
+    only (NCCL's own model, :attr:`model_Bps`, holds the same ceiling)."""
     model_latency_s: float = 0.0
     model_Bps: float = 0.0
     """NCCL's own closed-form estimate of the schedule where dpsim derives it (``ncclTopoTuneModel``,
@@ -104,13 +109,15 @@ class TunerCorrection:
         return (self.plateau if size >= self.plateau_from else 1.0), bandwidth
 
     def time(self, latency_s: float, seconds_per_byte: float, size: float) -> float:
-        """NCCL's corrected estimate: ``(latency + net_latency)·lat_mult + size·seconds_per_byte / (scale·bw_mult)`` on
-        the price, ``model_latency·lat_mult + size / (model_Bps·bw_mult)`` on NCCL's own model (:meth:`factors`)."""
+        """NCCL's corrected estimate: ``(latency + net_latency)·lat_mult + size·max(seconds_per_byte, 1/ceiling) /
+        (scale·bw_mult)`` on the price, ``model_latency·lat_mult + size / (model_Bps·bw_mult)`` on NCCL's own model
+        (:meth:`factors`)."""
         if not self.runs_from < size <= self.runs_to:
             return math.inf
         lat, bw = self.factors(size)
         if self.model_Bps > 0:  # ncclTopoGetAlgoTime (src/graph/tuning.cc): lat * latCount + nBytes / (1000 * bw)
             return self.model_latency_s * lat + size / (self.model_Bps * bw)
+        seconds_per_byte = max(seconds_per_byte, 1.0 / self.ceiling_Bps)
         return (latency_s + self.net_latency_s) * lat + size * seconds_per_byte / (self.scale * bw)
 
 
@@ -142,6 +149,10 @@ class Chunking:
     (``src/enqueue.cc`` ``topoGetAlgoInfo``, "Ring/Tree channel tuning": ``nc`` drops by one while
     ``nBytes < nc · nt · threshold``), so a small message runs on ``⌊S / channel_bytes⌋`` channels, each
     holding about ``channel_bytes`` (:meth:`channels_at`); 0: every lane at every size."""
+    hop_Bps: float = 0.0
+    """Wire bytes/s at which one (rank, channel) forwards a chunk while it is alone on its hop, the pipeline's fill
+    (:func:`dpsim.sim.cost.pipeline_fill`): NCCL's per-channel figure (:func:`dpsim.sim.collectives.nccl.nccl_tree`),
+    where the schedule's steady state does not carry it as :attr:`Schedule.engine_Bps`; 0: none."""
 
     def step_at(self, size: float) -> float:
         """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied)."""

@@ -91,12 +91,22 @@ and what it moves is capped per GPU generation and node count — the tree at
 ``perChMaxRingLL128Bws`` / ``perChMaxTreeLL128Bws``, LL in total at ``llMaxBws`` — so
 NCCL's bus bandwidth is ``min(links · fraction, nChannels · cap)``. With few NICs there are
 few channels (NCCL's search, ``src/graph/search.cc``, builds one channel per NIC when a
-NIC is slower than twice the 24 GB/s speed step: :func:`channels`), and the cap, not the
-links, sets the tree's speed: on two A100 nodes with 4 HDR NICs the tree's links would
-carry ~170 GB/s of bus bandwidth, four channels only 4 × 23.6, so the ring wins, as
-published runs show. :func:`channel_cap_Bps` gives the cap; the schedule carries it as
-``engine_Bps``, the rate at which one rank's sends on one channel can go, which every
-evaluator prices as one more resource (:class:`~dpsim.sim.collectives.base.Schedule`).
+NIC is slower than twice the 24 GB/s speed step: :func:`channels`), and in NCCL's estimate the
+cap, not the links, sets the tree's speed: on two A100 nodes with 4 HDR NICs the tree's links
+would carry ~170 GB/s of bus bandwidth, four channels only 4 × 23.6, so NCCL picks the ring.
+:func:`channel_cap_Bps` gives the cap; the schedule carries it as ``engine_Bps``, the rate at
+which one rank's sends on one channel can go, which every evaluator prices as one more resource
+(:class:`~dpsim.sim.collectives.base.Schedule`) — except the Simple tree's ``perChMaxTreeBw``,
+which bounds NCCL's estimate (:attr:`~dpsim.sim.collectives.base.TunerCorrection.ceiling_Bps`, or
+NCCL's own model, :func:`tuner_model`) and a chunk crossing a hop alone in the pipeline's fill
+(:attr:`~dpsim.sim.collectives.base.Chunking.hop_Bps`), not the streaming time. NCCL reads its
+per-channel tables only in ``ncclTopoTuneModel``, whose bandwidths ``topoGetAlgoInfo``
+(``src/enqueue.cc`` v2.30.7) reads only to choose: the tree then runs on all of ``comm->nChannels``
+whatever the tables say; v2.28.3 cut Blackwell's ≥ 3-node tree figure from 72 to 24 GB/s with
+the same tree kernel; and forced trees stream well above the tables (NVIDIA/nccl#1801: GB200 NVL8
+× 3 racks at 485.7 GB/s where v2.30.7's table allows 184 and the NICs 503) while their mid sizes
+(GCP A3 Mega's curve, 16 MiB–1 GiB) follow the fill at the per-channel figure. LL and LL128 keep
+their caps in the time (the LL128 tree on p6-b300 at 8 MiB: +16 % with, +58 % without).
 On one node NCCL's intra-node search finds ≥ 12 channels on NVSwitch (A100: 6 × 40 GB/s,
 duplicated), where the per-channel caps lie above the links: only LL's total cap applies.
 **Channel doubling** (``src/graph/search.cc`` ``ncclTopoCompute``/``ncclTopoDupChannels``,
@@ -134,8 +144,9 @@ path is the head's reduce: with two network children it reduces one input more t
 the balanced tree (``all_reduce.h`` ``runTreeSplit``). Only double binary trees with a node of two
 children have that (:func:`dtree_forks`: ``ncclGetDtree`` on 4 nodes and more; on 2 and 3 nodes
 both trees are chains, the head has one network peer on each side, and the two patterns run the
-same reduces): there the schedule carries the 0.85 as wire bytes and on its per-channel cap,
-every protocol; elsewhere it is the estimate's alone (:attr:`TunerCorrection.scale`).
+same reduces): there the schedule carries the 0.85 as wire bytes and on its per-channel cap
+(LL, LL128; Simple's in its estimate and fill), every protocol; elsewhere it is the estimate's alone
+(:attr:`TunerCorrection.scale`).
 
 ``algorithm: auto`` is what NCCL's tuner does (``src/enqueue.cc`` ``topoGetAlgoInfo``):
 every enabled (algorithm, protocol) is priced by the cost model and the fastest wins. Across nodes of NVSwitch
@@ -1040,6 +1051,11 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     NCCL's ``TREE``-pattern ×0.85 (:data:`TREE_PATTERN_EFFICIENCY`) is always in the estimate, and in
     the time (wire bytes and per-channel cap) only where a head has two network children
     (:func:`dtree_forks`): on 2 and 3 nodes the ``TREE`` and balanced patterns run the same reduces.
+
+    Simple's per-channel cap (``nChannels · perChMaxTreeBw``) is NCCL's estimate's
+    (:attr:`TunerCorrection.ceiling_Bps`) and the rate of a chunk crossing a hop alone in the fill
+    (:attr:`Chunking.hop_Bps`), not a bound on the stream (see the module docstring); LL and LL128
+    keep theirs as ``engine_Bps``.
     """
     n, g, m = layout.world, layout.per_node, layout.nodes
     name = "tree"
@@ -1090,10 +1106,16 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
+    chunking = tree_chunking(layout, protocol)
+    tuner = tree_tuner(protocol, layout, estimate / pattern)
+    if protocol == "Simple" and engine > 0:  # the cap: NCCL's estimate and a lone chunk's hop, not the stream
+        chunking = None if chunking is None else dataclasses.replace(chunking, hop_Bps=engine)
+        cap = k * channel_cap_Bps(name, protocol, layout) * pattern / 2.0  # nChannels·perChMaxTreeBw, algBw = busBw/2
+        tuner = dataclasses.replace(tuner, ceiling_Bps=cap)
+        engine = 0.0
     return Schedule(
         name, n, (phase,), base_latency_s(name, protocol, layout), protocol, pipelined=True, engine_Bps=engine,
-        tuner=modelled(tree_tuner(protocol, layout, estimate / pattern), "allreduce", name, protocol, layout),
-        chunking=tree_chunking(layout, protocol),
+        tuner=modelled(tuner, "allreduce", name, protocol, layout), chunking=chunking,
     )  # fmt: skip
 
 
