@@ -721,6 +721,25 @@ def test_attention_what_if_reads_the_committed_measurement() -> None:
     assert changed == ["MPT-125m s2048 on 8 A100-80GB", "MPT-350m s8192 on 8 A100-80GB"]
 
 
+def test_attention_what_if_fa1_is_flashattention_1_published_rate() -> None:
+    """``--attention-what-if``'s ``fa1`` prices both attention passes at FlashAttention (1)'s forward + backward rate
+    over FlashAttention-2's, as the FlashAttention-2 paper's Fig. 4 (A100) and Fig. 7 (H100) label their causal bars:
+    A100 head dim 128 at 16k 83 against 189 TFLOP/s, H100 head dim 128 at 8k 135 against 308, A100 head dim 64 at 2k
+    77 against 140; sequences past the figure's 16k take its 16k bars, shorter than 512 its 512 ones. On the A100 it
+    scales the device's own rate (FlashAttention-2 is its best), on the H100 the FA2-generation rate the rows use."""
+    assert RUNS.fa1_over_fa2("a100-80gb", 128, 16384) == pytest.approx(83 / 189)
+    assert RUNS.fa1_over_fa2("a100-80gb", 128, 65536) == pytest.approx(83 / 189)
+    assert RUNS.fa1_over_fa2("a100-40gb", 64, 2048) == pytest.approx(77 / 140)
+    assert RUNS.fa1_over_fa2("h100-sxm", 128, 8192) == pytest.approx(135 / 308)
+    assert RUNS.fa1_over_fa2("h100-sxm", 64, 256) == pytest.approx(104 / 141)
+    by_name = {r.name: r for r in FOUNDRY}
+    a100 = RUNS.attention_what_if(by_name["MPT-7b s16384 on 8 A100-80GB"], "fa1").scenario["cluster"]["device"]
+    assert a100["attention_efficiency"] == pytest.approx((0.6 * 83 / 189, 0.5 * 83 / 189))
+    h100 = RUNS.attention_what_if(by_name["MPT-1b s8192 on 8 H100 FP8"], "fa1").scenario["cluster"]["device"]
+    assert h100["attention_efficiency_fa2"] == pytest.approx((0.426 * 135 / 308, 0.328 * 135 / 308))
+    assert "attention_efficiency" not in h100
+
+
 def test_mt_nlg_bf16_gradients_added_into_fp32_by_hand() -> None:
     """MT-NLG trained in bf16, and its code base requires fp32 gradient accumulation under bf16 (Megatron-DeepSpeed
     8a132ced arguments.py): each micro-batch's bf16 gradients are cast and added into fp32 as DeepSpeed's
