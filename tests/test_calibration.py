@@ -567,6 +567,45 @@ def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
 
 
+def test_backward_window_carries_only_the_traffic_the_wire_lets_through(tmp_path: Path) -> None:
+    """3 ranks at 200 Mbit/s on 2 cores: each sender keeps u = κ/τ of a core busy (τ = 1/(ηR) + c, the older
+    link form), 3·u < 2 cores, so the window is N·b₀/(C − M·u), not (N·b₀ + M·κ·traffic)/C; both engines."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HostModel
+
+    kappa = 13e-9
+    host = HostModel(2.0, 0.0, "job", kappa, {1: 1.0}, 0.0)
+    save_profile(dataclasses.replace(_testbed_profile(), host_model=host), tmp_path / "tb.yaml")
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(
+        "model: {kind: mlp, layers: 3, hidden: 1280}\n"
+        "cluster: {nodes: 3, device: {peak_flops: 1 TFLOP/s, memory: 1 GB}, inter_node: {bandwidth: 200 Mbit/s}}\n"
+        "training: {global_batch: 120, micro_batch: 40, optimizer: sgd, precision: fp32}\n"
+        "communication: {algorithm: backend, bucket: 25 MiB, overlap: true}\n"
+        "calibration: {profile: tb.yaml}\n"
+    )
+    scenario = load_scenario(scenario_file)
+    profile = profile_for(scenario)
+    assert profile is not None
+    _, bwd = profile.compute_for(scenario, 40)
+    alone = bwd / 1.5  # 3 ranks on 2 cores, ε = 0
+    hidden = 4 * (1280 * 1280 + 1280)  # the last layer's gradient, DDP's first bucket
+    traffic = 2 * 2 / 3 * hidden  # gloo's own as the ring: each rank sends 2(N−1)/N of what is reduced
+    tau = 1 / (0.95 * 25e6) + 1e-9  # 43.1 ns per byte
+    u = kappa / tau  # 0.30 of a core per sender
+    whole = (3 * alone + 3 * kappa * traffic) / 2.0  # all of the bucket's CPU inside the window
+    paced = 3 * alone / (2.0 - 3 * u)
+    assert bwd < paced < whole
+    assert profile.overlap_backward(scenario, bwd, hidden) == pytest.approx(max(bwd, paced), rel=1e-12)
+    own = bwd * (3 + 3 * u) / 3  # the backward's own share: max(1, (N + M·u)/C)/max(1, N/C)
+    assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(min(own, paced), rel=1e-12)
+    analytic, sim = api.run(scenario, engine="analytic"), api.run(scenario, engine="sim")
+    assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
+    assert analytic.exposed_comm_s < analytic.comm_s  # the window no longer holds the later bucket back
+
+
 def test_host_work_per_byte_is_the_busy_time_where_the_host_binds_not_the_polling_at_low_rates() -> None:
     """Busy time while the wire binds is polling: 1.5 of 2 cores busy for 2 ranks at 150 Mbit/s is 40 ns per byte
     sent (1.5 / (2 · 18.75 MB/s)); at the highest rate it is the work (7 ns). Every rate gets the highest's κ."""
