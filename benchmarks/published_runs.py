@@ -2446,6 +2446,22 @@ def fa1_over_fa2(device: str, head_dim: int, seq_len: int) -> float:
     return fa1[i] / fa2[i]
 
 
+def _attention_field(run: PublishedRun) -> str:
+    """The device field that holds the flash-attention rate a row with ``attention_kernel: fa2`` runs at."""
+    from dpsim.catalog import DEVICES
+
+    spec = DEVICES[_device_name(run)]
+    return "attention_efficiency_fa2" if any(spec.attention_efficiency_fa2) else "attention_efficiency"
+
+
+def attention_rate_priced(run: PublishedRun) -> tuple[float, float]:
+    """The catalog's (forward, backward) flash-attention rate that the row is priced at, as fractions of peak."""
+    from dpsim.catalog import DEVICES
+
+    fwd, bwd = getattr(DEVICES[_device_name(run)], _attention_field(run))
+    return float(fwd), float(bwd)
+
+
 def attention_what_if(run: PublishedRun, variant: str) -> PublishedRun:
     """An llm-foundry run with its attention priced another way (a what-if, not the model): ``triton`` at
     FlashAttention-2's rate over :data:`FA2_OVER_TRITON`, ``triton_backward`` the backward alone, ``d64`` the
@@ -2453,11 +2469,8 @@ def attention_what_if(run: PublishedRun, variant: str) -> PublishedRun:
     them, 2,048 and 8,192), ``fa1`` both passes at FlashAttention (1)'s published rate (:func:`fa1_over_fa2` x the
     FlashAttention-2 rate priced), the kernel class that llm-foundry's Triton kernel is put level with by its own
     header and by llm-foundry's TUTORIAL.md."""
-    from dpsim.catalog import DEVICES
-
-    spec = DEVICES[_device_name(run)]
-    field = "attention_efficiency_fa2" if any(spec.attention_efficiency_fa2) else "attention_efficiency"
-    fwd, bwd = getattr(spec, field)
+    field = _attention_field(run)
+    fwd, bwd = attention_rate_priced(run)
     model = run.scenario["model"]
     if variant == "fa1":
         ratio = fa1_over_fa2(_device_name(run), model["hidden"] // model["heads"], model["seq_len"])
@@ -2471,6 +2484,23 @@ def attention_what_if(run: PublishedRun, variant: str) -> PublishedRun:
     else:
         return run
     return with_device(run, **{field: (fwd, bwd)})
+
+
+def implied_attention_scale(run: PublishedRun, engine: str = "analytic") -> float:
+    """The factor on the attention rate priced (both passes) at which the predicted throughput equals the published
+    one, everything else as priced (bisection between 0.05 and the factor that puts the faster pass at the device's
+    peak; throughput rises with it). The upper end means no attention rate meets the row."""
+    field = _attention_field(run)
+    fwd, bwd = attention_rate_priced(run)
+    lo, hi = 0.05, 1.0 / max(fwd, bwd)
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        changed = with_device(run, **{field: (fwd * mid, bwd * mid)})
+        if relative_error(changed, predict_run(changed, engine)[0]) > 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
 
 
 def _print_attention_what_if(engine: str) -> None:
@@ -2507,6 +2537,32 @@ def _print_attention_what_if(engine: str) -> None:
             within = sum(abs(e) <= 0.10 for e in errs)
             cells.append(f"mean |error| {mean_abs:.1f} %, mean {mean:+.1f} %, {within} within 10 %")
         print(f"  {group}: {len(pairs)} rows: {cells[0]} -> {cells[1]}")
+    print(
+        "\nThe attention rate the tables' bf16 rows from s 8192 imply (everything else as priced), over the "
+        "FlashAttention-2 rate priced and over FlashAttention (1)'s published one (min-max):"
+    )
+    implied: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    unmet = []
+    for row in foundry_table_rows():
+        if row.seq_len < 8192 or row.precision == "amp_fp8":
+            continue
+        run = _foundry_run(row)
+        hidden, heads, _ = _MPT_SHAPES[row.model]
+        scale = implied_attention_scale(run, engine)
+        if scale > 0.999 / max(attention_rate_priced(run)):
+            unmet.append(run.name)
+            continue
+        device = "H100" if row.gpu.startswith("h100") else "A100"
+        fa1 = fa1_over_fa2(_device_name(run), hidden // heads, row.seq_len)
+        implied.setdefault((device, hidden // heads, row.seq_len), []).append((scale, scale / fa1))
+    for (device, head_dim, seq), values in sorted(implied.items()):
+        fa2_lo, fa2_hi = min(v for v, _ in values), max(v for v, _ in values)
+        fa1_lo, fa1_hi = min(v for _, v in values), max(v for _, v in values)
+        print(
+            f"  {device} head dim {head_dim:>3} s {seq:>5}: {len(values):>2} rows, {fa2_lo:.2f}-{fa2_hi:.2f} x "
+            f"FlashAttention-2, {fa1_lo:.2f}-{fa1_hi:.2f} x FlashAttention (1)"
+        )
+    print(f"  predicted too slow even with attention at peak (left out): {', '.join(unmet) or 'none'}")
 
 
 def main() -> None:
