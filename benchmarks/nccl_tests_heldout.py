@@ -21,7 +21,10 @@ benchmarking guide (one ND A100 v4, ND H200 v5 and ND GB200 v6 host) and nccl#18
 InfiniBand (ring and tree, 4 and 8 GPUs a partition). Four at e777a63 the same way (first prediction = the price
 then, both engines): the main table's dual-Turin node at 32-256 KiB, from the latency table of the page its 32 MiB
 row comes from (dpsim ran LL there at first, where the page says NCCL's fallback graph makes it run Simple; it
-picks by NCCL's estimate on that graph since, and runs Simple).
+picks by NCCL's estimate on that graph since, and runs Simple). Eight the same way (first prediction = the price at
+22118f7, both engines): the smaller sizes of the p2pmark --allreduce tables the 8-GPU switch row and the main table's
+default 4-GPU row come from (8 GPUs: 256 B, 4, 8, 64 KiB; 4 GPUs: 256 B, 32, 512 KiB, 1 MiB), small messages on PCIe
+from a second machine, taken before dpsim's price of the Simple protocol's steps on PCIe was looked at.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -173,6 +176,44 @@ def _turin_small(size: int, label: str, us: float) -> PublishedRun:
     )  # fmt: skip
 
 
+_ASUS8 = PublishedRun(
+    "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)", "b200", 1, 8, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
+    21.63, _RTX6KPRO_SWITCHES,
+    note="ASUS ESC8000A-E13P, all 8 GPUs: 2 x AMD EPYC 9575F, four Broadcom PEX890xx partitions of 2 GPUs (PIX), "
+    "NODE between the two of a socket, SYS across, ACS off; the page's p2pmark --allreduce (lukealonso/p2pmark "
+    "3c39f36: ncclCommInitAll in one process, fp16 ncclAllReduce of 32 MiB, 200 back-to-back calls, no NCCL "
+    "variable set) gives NCCL 2715 us: algbw 12.36, busbw 2 x 7/8 of it, 21.63 GB/s. The same table's 4-GPU "
+    "NCCL figure (1628 us) is the main table's default 4-GPU row, so this ran NCCL's defaults: PIX pairs P2P, the "
+    "others SHM. The socket link at the page's own cross-socket bidirectional P2P matrix halved (32 pairs, mean "
+    "94.75: 47.375 a way); NCCL version not given",
+    host_topology=(("sockets", 2), ("gpus_per_switch", 2), ("cpu", "amd"), ("socket_link_gbps", 47.375)),
+)  # fmt: skip
+"""The ASUS ESC8000A-E13P's 8 GPUs at 32 MiB (p2pmark --allreduce): the row its smaller sizes copy."""
+
+
+_P2PMARK_SMALL_NOTE = (
+    "the same machine and table as the {base} row (the page's p2pmark --allreduce, NCCL's defaults: PIX pairs P2P, "
+    "the others SHM), a smaller size of it: fp16 all-reduce of {size}, NCCL {us} us (p2pmark 3c39f36: 2000 "
+    "back-to-back calls under 1 MiB, cudaEvent time over them as nccl-tests; busbw 2 x {n1}/{n} x size / time)"
+)
+
+
+def _p2pmark_small(base: PublishedRun, gpus: int, size: int, label: str, us: float) -> PublishedRun:
+    """A smaller size of the p2pmark --allreduce table ``base`` comes from: ``size`` bytes in ``us`` microseconds."""
+    return dataclasses.replace(
+        base, name=f"RTX PRO 6000 x{gpus}, PCIe switches (p2pmark {label})", size_bytes=float(size),
+        busbw_gbps=round(2 * (gpus - 1) / gpus * size / (us * 1e-6) / 1e9, 4),
+        note=_P2PMARK_SMALL_NOTE.format(base=base.name, size=label, us=us, n1=gpus - 1, n=gpus),
+    )  # fmt: skip
+
+
+def _asus4() -> PublishedRun:
+    """The main table's default 4-GPU ASUS row (its 32 MiB figure is the same p2pmark table's 1628 us)."""
+    from benchmarks.nccl_tests_table import ROWS
+
+    return next(r for r in ROWS if r.name == "RTX PRO 6000 x4, PCIe switches")
+
+
 HELDOUT: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8 p4d, 1 node", "a100-40gb", 1, 8, "nvlink3", "efa", 4, "auto", 1 * GiB, 230.77, _P4D,
@@ -299,18 +340,15 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "source says, not a tuned peak)",
         inter_fields=(("bandwidth", "800 Gbit/s"),),
     ),
-    PublishedRun(
-        "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)", "b200", 1, 8, "pcie5", "ib-ndr", 1, "auto", 32 * MiB,
-        21.63, _RTX6KPRO_SWITCHES,
-        note="ASUS ESC8000A-E13P, all 8 GPUs: 2 x AMD EPYC 9575F, four Broadcom PEX890xx partitions of 2 GPUs (PIX), "
-        "NODE between the two of a socket, SYS across, ACS off; the page's p2pmark --allreduce (lukealonso/p2pmark "
-        "3c39f36: ncclCommInitAll in one process, fp16 ncclAllReduce of 32 MiB, 200 back-to-back calls, no NCCL "
-        "variable set) gives NCCL 2715 us: algbw 12.36, busbw 2 x 7/8 of it, 21.63 GB/s. The same table's 4-GPU "
-        "NCCL figure (1628 us) is the main table's default 4-GPU row, so this ran NCCL's defaults: PIX pairs P2P, the "
-        "others SHM. The socket link at the page's own cross-socket bidirectional P2P matrix halved (32 pairs, mean "
-        "94.75: 47.375 a way); NCCL version not given",
-        host_topology=(("sockets", 2), ("gpus_per_switch", 2), ("cpu", "amd"), ("socket_link_gbps", 47.375)),
-    ),
+    _ASUS8,
+    _p2pmark_small(_ASUS8, 8, 256, "256 B", 27.1),
+    _p2pmark_small(_ASUS8, 8, 4 << 10, "4 KiB", 57.2),
+    _p2pmark_small(_ASUS8, 8, 8 << 10, "8 KiB", 57.6),
+    _p2pmark_small(_ASUS8, 8, 64 << 10, "64 KiB", 67.8),
+    _p2pmark_small(_asus4(), 4, 256, "256 B", 14.1),
+    _p2pmark_small(_asus4(), 4, 32 << 10, "32 KiB", 15.4),
+    _p2pmark_small(_asus4(), 4, 512 << 10, "512 KiB", 72.0),
+    _p2pmark_small(_asus4(), 4, 1 << 20, "1 MiB", 86.5),
     PublishedRun(
         "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
         "ring", 1 * GiB, 46.44, _WRX90, note=_WRX90_NOTE + "Row: 1024 MB, algbw 26.54",
@@ -377,6 +415,14 @@ FIRST_PREDICTION: dict[str, float] = {
     "RTX PRO 6000 x8, PCIe, 2x Turin (64 KiB)": 4.167,
     "RTX PRO 6000 x8, PCIe, 2x Turin (128 KiB)": 6.859,
     "RTX PRO 6000 x8, PCIe, 2x Turin (256 KiB)": 10.13,
+    "RTX PRO 6000 x8, PCIe switches (p2pmark 256 B)": 0.02072,
+    "RTX PRO 6000 x8, PCIe switches (p2pmark 4 KiB)": 0.07619,
+    "RTX PRO 6000 x8, PCIe switches (p2pmark 8 KiB)": 0.1521,
+    "RTX PRO 6000 x8, PCIe switches (p2pmark 64 KiB)": 1.184,
+    "RTX PRO 6000 x4, PCIe switches (p2pmark 256 B)": 0.02819,
+    "RTX PRO 6000 x4, PCIe switches (p2pmark 32 KiB)": 3.004,
+    "RTX PRO 6000 x4, PCIe switches (p2pmark 512 KiB)": 13.60,
+    "RTX PRO 6000 x4, PCIe switches (p2pmark 1 MiB)": 17.00,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
@@ -400,8 +446,8 @@ def compare() -> list[dict[str, Any]]:
 
 
 def _digits(row: dict[str, Any]) -> int:
-    """Decimals a row's busbw figures print with: 1, or 2 under 10 GB/s (the small messages')."""
-    return 1 if row["busbw_gbps"] >= 10 else 2
+    """Decimals a row's busbw figures print with: 1, 2 under 10 GB/s, 4 under 0.1 GB/s (the small messages')."""
+    return 1 if row["busbw_gbps"] >= 10 else 2 if row["busbw_gbps"] >= 0.1 else 4
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def size_label(size_bytes: float) -> str:
-    """A message size as the tables print it: ``4G`` from 1 GiB up, ``64M`` from 1 MiB, else ``32K``."""
+    """A message size as printed: ``4G`` from 1 GiB up, ``64M`` from 1 MiB, ``32K`` from 1 KiB, else ``256``."""
+    if size_bytes < 1024:
+        return f"{size_bytes:g}"
     if size_bytes < MiB:
         return f"{size_bytes / 1024:g}K"
     return f"{size_bytes / GiB:g}G" if size_bytes >= GiB else f"{size_bytes / MiB:g}M"
