@@ -17,9 +17,10 @@ measures what any configuration of the testbed needs):
   (as each rank runs): the time-per-FLOP curve any ``layers × hidden`` MLP is priced on;
   plus, for the scenario's own model, forward/backward linear in the micro-batch;
 - **host** (:func:`calibrate_host`): k = 1…8 processes computing at once (a start barrier
-  releases them together) — how ranks sharing the cores slow each other; fitted
-  ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k processes stepping an Adam optimizer at once
-  (fitted ``max(1, k/M)``, kept; the engines let the steps take turns on the C cores, ``max(1, k/C)``);
+  releases them together; measured again while other processes use the cores) — how ranks
+  sharing the cores slow each other; fitted ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k
+  processes stepping an Adam optimizer at once (fitted ``max(1, k/M)``, kept; the engines let the
+  steps take turns on the C cores, ``max(1, k/C)``);
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear, without the step's minor
   page faults (:func:`measure_page_fault` prices one; the engines add those a training step takes,
   :mod:`dpsim.allocator`): the state streams from memory, as in training, where the step follows the
@@ -75,6 +76,7 @@ from dpsim.calibration import (
 )
 from dpsim.scenario import Scenario
 from runtime.bench import median_uncertainty
+from runtime.hostload import host_load, snapshot
 from runtime.launch import spawn_ranks
 from runtime.model import MLP, build_model, synthetic_batch
 from runtime.optim import build_optimizer
@@ -972,12 +974,44 @@ def calibrate_compute_curve(plan: CalibrationPlan, *, work_dir: Path, log: Calla
     return ComputeCurve(tuple(ComputePoint(**d) for d in data))
 
 
+HOST_OTHER_CORES = 0.25
+"""Other work on the host (:func:`runtime.hostload.host_load`'s ``other_cores``) above which :func:`calibrate_host`
+measures again: a quiet host shows 0.1–0.2 (the launcher, kernel threads)."""
+HOST_ATTEMPTS = 3
+"""Host measurements :func:`calibrate_host` makes at most before keeping the least disturbed one."""
+
+
 def calibrate_host(
-    plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None], workload: str = "compute"
+    plan: CalibrationPlan,
+    *,
+    work_dir: Path,
+    log: Callable[[str], None],
+    workload: str = "compute",
+    measure: Callable[[Sequence[int], Path, float, str], dict[int, float]] | None = None,
 ) -> dict[int, float]:
+    """:func:`measure_host`, measured again (up to :data:`HOST_ATTEMPTS` times) while other processes used more
+    than :data:`HOST_OTHER_CORES` cores over it; the least disturbed measurement is kept.
+
+    The slowdown is a ratio of iteration times of processes sharing the cores, so anything else running counts
+    as theirs: in the 2026-12-05-b calibration 2 processes measured 2.34 × one alone on 2 cores (host fit
+    residual 55 %), while other sessions' tests ran.
+    """
     doing = "computing" if workload == "compute" else "stepping an Adam optimizer"
     log(f"calibrate: host, {list(plan.host_processes)} processes {doing} at once (start barrier)")
-    return measure_host(plan.host_processes, work_dir, plan.timeout_s, workload)
+    best: tuple[float, dict[int, float]] | None = None
+    for attempt in range(1, HOST_ATTEMPTS + 1):
+        before = snapshot()
+        measured = (measure or measure_host)(plan.host_processes, work_dir, plan.timeout_s, workload)
+        other = host_load(before, snapshot())["other_cores"]
+        if other is None or other <= HOST_OTHER_CORES:
+            return measured
+        if best is None or other < best[0]:
+            best = (other, measured)
+        log(f"calibrate: host measurement {attempt} beside {other:.2f} cores of other work "
+            f"(limit {HOST_OTHER_CORES}): " + ("measuring again" if attempt < HOST_ATTEMPTS else
+                                               f"keeping the least disturbed ({best[0]:.2f} cores)"))  # fmt: skip
+    assert best is not None
+    return best[1]
 
 
 def calibrate_compute(
