@@ -151,9 +151,10 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
     has 2(g-1) a node inside and 4(nodes-1) across), ``direct``, halving-doubling and the parameter server
     at half (``lock_step`` routed their phases again). The tree's phase was routed twice (its fill again) and
     ``lock_step`` routed the textbook schedules' phases again: each phase is routed once now, and the count is
-    the transfers routed where the schedule is NCCL's or a ring; a textbook all-reduce and gloo's binomial trees
-    are charged the fluid run that routes them again where their ranks leave lock step (at most twice what is
-    routed); never below. The channels are the schedules' own (``nccl.channels``): the count
+    the transfers routed, the fluid run that routes them again where the ranks leave lock step included (gloo's
+    binomial trees over more than two ranks; the parameter server, which keeps it, was charged it too: twice what
+    it routes); halving-doubling is charged it whether or not it runs, and ``direct`` twice for its phase's cost
+    (at most twice what is routed); never below. The channels are the schedules' own (``nccl.channels``): the count
     took G a node whatever the NICs, half of what 16 NICs on 8 GPUs route and 8x what one NIC routes.
     """
     from dpsim.analytic import collectives as cf
@@ -188,7 +189,7 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
                 assert routed >= routed_now[0], where  # an upper bound of the work
                 if routed_now[0] == 0:  # a closed form (textbook ring): nothing routed
                     continue
-                fluid = op in ("broadcast", "reduce") or (op == "allreduce" and algorithm in collectives.RANK_ORDERED)
+                fluid = op == "allreduce" and algorithm in ("halving-doubling", "direct")  # charged twice
                 exact = op != "sendrecv" and not fluid  # sendrecv: every pair as if across nodes
                 assert routed <= (1 if exact else 2) * routed_now[0], where
                 assert held <= routed
@@ -243,6 +244,78 @@ def test_the_cost_guard_charges_what_pcie_nodes_with_a_host_topology_route(monke
                     assert held <= routed
                     checked.add((base.name, layout.nodes, any(layout.shm_edges)))
     assert len(checked) == 5 and {(n, shm) for _, n, shm in checked} == {(1, True), (1, False), (2, True)}
+
+
+SHAPES = {
+    "a100 x 8": {"nodes": 1, "per_node": 8, "nics": 8, "arch": "ampere"},
+    "a100 4 x 8": {"nodes": 4, "per_node": 8, "nics": 8, "arch": "ampere"},
+    "3 x 8, one nic": {"nodes": 3, "per_node": 8},
+    "8 x 1": {"nodes": 8, "per_node": 1},
+    "5 x 4, two nics": {"nodes": 5, "per_node": 4, "nics": 2},
+    "h100 2 x 8, 16 nics": {"nodes": 2, "per_node": 8, "nics": 16, "arch": "hopper", "nic_gbps": 25.0},
+    "h100 4 x 8 nvls": {"nodes": 4, "per_node": 8, "nics": 8, "nvls": True, "arch": "hopper", "nic_gbps": 50.0},
+    "h100 x 8 nvls": {"nodes": 1, "per_node": 8, "nics": 8, "nvls": True, "arch": "hopper", "nic_gbps": 50.0},
+    "pcie 3 x 4": {"nodes": 3, "per_node": 4, "nics": 4, "intra_hw": "pci"},
+    "h100 2 x 8 pxn": {"nodes": 2, "per_node": 8, "nics": 8, "arch": "hopper", "nic_gbps": 50.0, "pxn": True},
+    "pcie shm": {"nodes": 2, "per_node": 8, "intra_hw": "pci", "shm_edges": (False, True) * 4},
+    "pcie shm x 1": {"nodes": 1, "per_node": 8, "intra_hw": "pci", "shm_edges": (False, True) * 4},
+    "tree pattern": {"nodes": 3, "per_node": 8, "nics": 4, "arch": "ampere", "nic_gbps": 25.0, "pcie_gpus_per_nic": 1},
+    "round robin pxn": {"nodes": 2, "per_node": 4, "nics": 4, "arch": "hopper", "nic_gbps": 50.0, "pxn": True,
+                        "slots": tuple((r % 2) * 4 + r // 2 for r in range(8))},
+    "6 x 2": {"nodes": 6, "per_node": 2, "nics": 2},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_guard_lays_out_each_schedule_as_it_is_built(shape: str) -> None:
+    """``budget.schedule_phases`` (nothing built) against every schedule :func:`collectives.build` builds: the
+    transfers and repeats of each phase, for every collective, algorithm and protocol; and ``collective_transfers``
+    (what ``simulation.fidelity: auto`` and the chunk level's guard count) is the largest candidate's
+    ``Schedule.transfers``. ``fidelity.transfers_per_allreduce`` counted them a second way: NCCL's tree as 4(n-1) a
+    channel (1.4-2x its transfers), NVLS-tree 4 a GPU across nodes, a ring without its PXN legs or SHM step, a
+    hierarchical ring on one GPU a node on one channel."""
+    from dpsim.sim import budget, collectives
+    from dpsim.sim.collectives.base import Layout
+
+    layout = Layout(**SHAPES[shape])
+    checked = 0
+    # send/receive under a rank order: n pairs, of which p2p_transfers counts M across nodes as in node-major order
+    ops = [op for op in collectives.OPS if not (op == "sendrecv" and layout.slots)]
+    for op in ops:
+        for algorithm in ("auto", "ring", "tree", "nvls", "nvls-tree", *collectives.TEXTBOOK):
+            for protocol in ("auto", "Simple", "LL", "none"):
+                try:
+                    built = collectives.candidates(op, algorithm, layout, protocol)
+                except (ValueError, ScenarioError):  # NVLS without a SHARP switch, LL on NVLS: not a schedule
+                    continue
+                pairs = collectives.candidate_pairs(op, algorithm, layout, protocol)
+                for (name, proto), schedule in zip(pairs, built, strict=True):
+                    laid = [(len(p.src), p.repeat) for p in schedule.phases if len(p.src)]
+                    counted = [(t, r) for t, r in budget.schedule_phases(op, name, proto, layout) if t]
+                    assert counted == laid, (op, name, proto)
+                    checked += 1
+                most = max(s.transfers for s in built)
+                assert budget.collective_transfers(op, algorithm, protocol, layout) == most, (op, algorithm, protocol)
+    assert checked >= 100
+
+
+def test_fidelity_auto_counts_the_transfers_the_chunk_level_runs() -> None:
+    """``simulation.fidelity: auto`` runs the chunk level while the transfers it would simulate fit
+    :data:`~dpsim.sim.fidelity.CHUNK_BUDGET`: NCCL's tree on 64 nodes x 8 H100 with 8 NICs is 8 channels of
+    2·64·7 + 4·63 = 1,148 transfers (9,184), 40 collectives of a jittered step 367,360: chunk. Counted as 4(n-1) a
+    channel (16,352; 654,080 the step) it ran the fast level."""
+    from dpsim.sim import budget, collectives
+    from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.fidelity import CHUNK_BUDGET, choose_fidelity
+
+    layout = Layout(64, 8, nics=8, arch="hopper", nic_gbps=50.0)
+    (tree,) = collectives.candidates("allreduce", "tree", layout, "Simple")
+    assert tree.transfers == budget.collective_transfers("allreduce", "tree", "Simple", layout) == 9_184
+    assert 40 * tree.transfers <= CHUNK_BUDGET < 40 * 4 * (layout.world - 1) * 8
+    assert choose_fidelity("auto", "tree", layout, 40, False, "Simple") == "chunk"
+    assert choose_fidelity("auto", "tree", layout, 60, False, "Simple") == "fast"
+    # auto: the ring, the candidate with the most transfers (2(n-1) steps of n a channel)
+    assert budget.collective_transfers("allreduce", "auto", "auto", layout) == 2 * 511 * 512 * 8
 
 
 @pytest.mark.parametrize(

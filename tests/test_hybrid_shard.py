@@ -277,8 +277,9 @@ def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[
 
 
 FLUID_AGAIN = ("direct", "halving-doubling")
-"""All-reduces the guard charges a second routing of every phase (:func:`dpsim.sim.budget.priced_transfers`): where
-their ranks leave lock step the fluid run routes the schedule again; these Llama layouts keep it."""
+"""All-reduces the guard charges twice (:func:`dpsim.sim.budget.priced_transfers`): halving-doubling where its ranks
+may leave lock step and the fluid run routes the schedule again (these Llama layouts keep it), ``direct`` for what its
+n(n-1) phase costs beyond its routes."""
 
 
 def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pytest.MonkeyPatch) -> None:

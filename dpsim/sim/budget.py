@@ -3,7 +3,7 @@
 :func:`estimate` counts the work of :func:`dpsim.sim.simulate` from the scenario alone
 (nothing is allocated): collectives per step (gradient buckets, ZeRO gathers), the
 point-to-point transfers of one collective at the chosen fidelity
-(:func:`dpsim.sim.fidelity.transfers_per_allreduce`), micro-batches, steps and
+(:func:`collective_transfers`), micro-batches, steps and
 replications, and the per-step arrays (steps × ranks × micro-batches). It converts the
 count to seconds with per-operation costs measured on this code (a chunk-level transfer
 is a few simpy events, about :data:`CHUNK_TRANSFER_S`; a fast-level collective is one
@@ -29,7 +29,7 @@ from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
 from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit, tuner_graph
 from dpsim.sim.collectives.p2p import P2P_OPS, p2p_transfers
-from dpsim.sim.fidelity import choose_fidelity, transfers_per_allreduce
+from dpsim.sim.fidelity import choose_fidelity
 
 if TYPE_CHECKING:
     from dpsim.scenario import Scenario
@@ -142,15 +142,16 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     collectives = round(sum(w.count for w in dp_collectives(scenario)))
     traffic = step_traffic(scenario)
     algorithm = scenario.communication.algorithm
-    layout = guard_layout(scenario)
-    transfers = transfers_per_allreduce(algorithm, layout)
+    group = _dp_fabric(scenario)
+    layout, protocol = layout_of(group), group.protocol
+    transfers = collective_transfers("allreduce", algorithm, protocol, layout)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
     symmetric = scenario.variability.compute_jitter_cv == 0
     # HYBRID_SHARD runs its step on one network at chunk level (dpsim.sim.shared.run_on_one_network): every
     # collective simulated (nothing memoised), each rank's program resumed at each of its collectives
     one_network = traffic.replicas > 1 and dp > 1
     try:
-        chosen = choose_fidelity(requested, algorithm, layout, collectives, symmetric and not one_network)
+        chosen = choose_fidelity(requested, algorithm, layout, collectives, symmetric and not one_network, protocol)
     except ValueError:
         chosen = "fast"
     steps, replications = scenario.simulation.steps, scenario.variability.replications
@@ -179,9 +180,13 @@ def layout_of(fabric: Any) -> Layout:
 
 def guard_layout(scenario: Scenario) -> Layout:
     """The layout of one data-parallel group of ``scenario`` (:func:`dpsim.analytic.step.dp_fabric`)."""
+    return layout_of(_dp_fabric(scenario))
+
+
+def _dp_fabric(scenario: Scenario) -> Any:
     from dpsim.analytic.step import dp_fabric
 
-    return layout_of(dp_fabric(scenario))
+    return dp_fabric(scenario)
 
 
 def pipeline_operations(scenario: Scenario) -> int:
@@ -542,42 +547,15 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
     runs: dict[str, list[str]] = {}  # the protocols of each algorithm: each routes its phases, one is held at once
     for name, proto in pairs:
-        if op != "allreduce":  # a ring (hierarchical: its two-level half), one pattern repeated
-            name = "hierarchical" if name == "hierarchical" and 1 < g < n else "ring"
-        runs.setdefault(name, []).append(proto)
+        runs.setdefault(_runs_as(op, name, layout), []).append(proto)
     shm = _shm_transfers(layout) if op in ("allreduce", "reduce_scatter", "all_gather") else 0
     routed = held = largest = 0
     for name, protocols in runs.items():
         binomial = op in ("broadcast", "reduce") and protocols == ["none"]
         if far and name in ("ring", "hierarchical", "backend") and not layout.slots and not binomial:
             continue  # node-major neighbours: one link of the ring apart
-        if binomial:  # gloo's binomial tree: n - 1 sends in doubling phases
-            phases = [n]
-        elif op == "broadcast" and name == "ring":  # NCCL's chain from the root: n - 1 sends a channel
-            phases = [(n - 1) * channels + (channels * (layout.nodes - 1) if relays else 0)]
-        elif op != "allreduce":
-            phases = [n] * 2 if name == "hierarchical" else [n * channels + relays] + ([shm] if shm else [])
-        elif name == "backend":  # gloo's ring: one channel
-            phases = [n] * 2 + ([_shm_transfers(_ranked(layout))] if shm else [])
-        elif name == "ring" or (name == "hierarchical" and g in (1, n)):
-            phases = [n * channels + relays] * 2 + ([shm] if shm else [])
-        elif name == "hierarchical":
-            phases = [n] * 4  # ring steps inside the nodes and across them, each way
-        elif name == "direct":
-            phases = [n * (n - 1)] * 2
-        elif name == "tree":
-            phases = [channels * _tree_phase(n, g)]
-        elif name in ("nvls", "nvls-tree"):
-            phases = [_nvls_phase(layout)]
-        elif name == "halving-doubling":  # every exchange step its own pattern of n transfers
-            phases = [n] * max(1, math.ceil(transfers_per_allreduce(name, layout) / n))
-        else:  # parameter server: a few phases
-            phases = [transfers_per_allreduce(name, layout)]
-        # where the ranks leave lock step (cost.lock_step) the fluid run (cost.fluid_seconds_per_byte) routes every
-        # phase again: charged whether or not they do (twice the routes where they keep it)
-        again = 2 if op == "allreduce" and name in ("direct", "halving-doubling", "parameter-server") else 1
-        if binomial:  # gloo's binomial tree (reversed for a reduce) leaves lock step too
-            again = 2
+        phases = [transfers for transfers, _ in schedule_phases(op, name, protocols[0], layout)]
+        again = 2 if _charged_twice(op, name, binomial, phases) else 1
         routed += estimated * len(protocols) * again * sum(phases)
         held += estimated * (phases[0] if name == "direct" else sum(phases))  # the estimates are held beside
         largest = max(largest, max(phases))
@@ -586,6 +564,103 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
         # NCCL's tree estimate on a host topology: the textbook ring and tree priced once (cost.host_tree_scale)
         routed += 2 * (n * channels + relays) + shm + channels * _tree_phase(n, g)
     return routed, held, largest
+
+
+def _runs_as(op: str, name: str, layout: Layout) -> str:
+    """The schedule ``name`` builds for ``op`` (:func:`dpsim.sim.collectives.build`): another collective than the
+    all-reduce runs a ring (``hierarchical`` across nodes: its two-level half)."""
+    if op == "allreduce":
+        return name
+    return "hierarchical" if name == "hierarchical" and 1 < layout.per_node < layout.world else "ring"
+
+
+def schedule_phases(op: str, name: str, protocol: str, layout: Layout) -> list[tuple[int, int]]:
+    """(transfers, repeat) of each phase of the schedule of ``op`` with the concrete algorithm ``name`` and
+    ``protocol`` on ``layout`` (:func:`dpsim.sim.collectives.build`), as it lays them out, without building it: the
+    pricing routes each phase once (:func:`dpsim.sim.cost.phase_cost`, :func:`priced_transfers`), the chunk level
+    runs each ``repeat`` times (:func:`collective_transfers`).
+
+    A ring's 2(n-1) steps repeat one pattern of n transfers a channel (and its PXN legs; on PCIe nodes the receive-only
+    SHM step once, :func:`_shm_transfers`), a tree is one pipelined phase of :func:`_tree_phase` a channel, NVLS one of
+    :func:`_nvls_phase`, ``direct`` the all-to-all phase of n(n-1) twice; ``hierarchical`` rings inside the nodes
+    (G-1 steps) and across them (M-1 steps), each way; halving-doubling ``2 log2 p`` exchange steps of ``p = 2^⌊log2
+    n⌋`` ranks, and the ``n - p`` extra ranks' send and return; a parameter server the push and the pull of n
+    transfers; gloo's binomial tree (a broadcast or reduce without protocol) ⌈log2 n⌉ doubling rounds of n-1 sends
+    in all. Point-to-point operations are one phase (:func:`~dpsim.sim.collectives.p2p.p2p_transfers`).
+    """
+    n, g = layout.world, layout.per_node
+    if n <= 1:
+        return []
+    if op in P2P_OPS:
+        return [(p2p_transfers(op, layout), 1)]
+    name = _runs_as(op, name, layout)
+    channels = rail_channels(layout)
+    relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
+    ring = n * channels + relays
+    shm = _shm_transfers(layout) if op in ("allreduce", "reduce_scatter", "all_gather") else 0
+    extra = [(shm, 1)] if shm else []
+    if op in ("broadcast", "reduce") and protocol == "none":  # gloo's binomial tree: round i, min(2^i, n - 2^i) sends
+        rounds = [(min(1 << i, n - (1 << i)), 1) for i in range(math.ceil(math.log2(n)))]
+        return rounds if op == "broadcast" else rounds[::-1]  # a reduce runs it backwards
+    if op in ("broadcast", "reduce") and name == "ring":  # NCCL's chain from the root (reversed): n - 1 a channel
+        return [((n - 1) * channels + (channels * (layout.nodes - 1) if relays else 0), 1)]
+    if op != "allreduce":
+        if name == "hierarchical":
+            m = n // g
+            inner, outer = (n, g - 1), (n, m - 1)
+            return [inner, outer] if op == "reduce_scatter" else [outer, inner]
+        return [(ring, n - 1), *extra]
+    if name == "backend":  # gloo's ring: one channel through the ranks in order
+        return [(n, n - 1)] * 2 + ([(_shm_transfers(_ranked(layout)), 1)] if shm else [])
+    if name == "ring" or (name == "hierarchical" and g in (1, n)):
+        return [(ring, n - 1)] * 2 + extra
+    if name == "hierarchical":  # ring steps inside the nodes, across them, across them, inside them
+        m = n // g
+        return [(n, g - 1), (n, m - 1), (n, m - 1), (n, g - 1)]
+    if name == "direct":
+        return [(n * (n - 1), 1)] * 2
+    if name == "tree":
+        return [(channels * _tree_phase(n, g), 1)]
+    if name in ("nvls", "nvls-tree"):
+        return [(_nvls_phase(layout), 1)]
+    if name == "halving-doubling":
+        p = 1 << (n.bit_length() - 1)
+        steps = [(p, 1)] * (2 * (p.bit_length() - 1))
+        return [(n - p, 1), *steps, (n - p, 1)] if n > p else steps
+    return [(n, 1)] * 2  # parameter server: push, then pull
+
+
+def collective_transfers(op: str, algorithm: str, protocol: str, layout: Layout) -> int:
+    """Point-to-point transfers the chunk level runs for one ``op`` on ``layout`` (:attr:`dpsim.sim.collectives.base.
+    Schedule.transfers`: every phase's transfers times its repeats, :func:`schedule_phases`), of the candidate of
+    ``algorithm`` and ``protocol`` that has the most (``auto`` runs one, the tuner's pick at each size:
+    :func:`~dpsim.sim.collectives.candidate_pairs`). Nothing is built; what ``simulation.fidelity: auto`` chooses by
+    (:func:`dpsim.sim.fidelity.choose_fidelity`) and the cost guard charges the chunk level."""
+    return max(
+        (sum(t * r for t, r in schedule_phases(op, name, proto, layout))
+         for name, proto in candidate_pairs(op, algorithm, layout, protocol)),
+        default=0,
+    )  # fmt: skip
+
+
+def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) -> bool:
+    """Whether the guard charges a schedule's phases twice: where pricing routes them a second time, the fluid run
+    (:func:`dpsim.sim.cost.fluid_seconds_per_byte`) where the ranks leave lock step (:func:`dpsim.sim.cost.lock_step`:
+    some rank idle before a phase ends), and ``direct``'s all-to-all.
+
+    gloo's binomial tree (a broadcast, or a reduce without protocol) over more than two ranks leaves lock step: in
+    each round but the last, ranks that hold nothing yet wait (on two ranks it is one round). Halving-doubling on
+    ranks not a power of two leaves it (the extra ranks wait through the exchanges), and on a power of two where the
+    placement makes some pairs' exchanges lighter than others' (a rank order, a host topology's PCIe switches, a fat
+    tree's leaves of a size not a power of two), which the layout does not show: charged as if it did. A parameter
+    server keeps it (every transfer goes through the server's port): charged once (it was charged twice). ``direct``
+    keeps it too, but its n(n-1) phase costs about twice :data:`PRICE_TRANSFER_S` a transfer routed (the lock-step
+    check's pass over every endpoint, and the phase's memory: ``dpsim collective --set cluster.nodes=512 --set
+    communication.algorithm=direct``, 4,096 ranks, 33.5 M transfers routed, took 38.6 s of CPU, 27 s of it system
+    time, peak 4.5 GB, on the loaded 2-core machine; 1,024 ranks 0.26 us a transfer, 2,048 0.63): charged twice."""
+    if binomial:
+        return len(phases) > 1
+    return op == "allreduce" and name in ("halving-doubling", "direct")
 
 
 def _ranked(layout: Layout) -> Layout:
@@ -611,8 +686,7 @@ def _nvls_phase(layout: Layout) -> int:
     """Transfers of NCCL's NVLS all-reduce (:func:`dpsim.sim.collectives.nccl.nvls_allreduce`), its one phase: every
     ordered GPU pair of each node through the switch, G(G-1) a node; across nodes (NVLS-tree) the double binary tree
     of each head's rail, each up and down its nodes-1 edges: 4(nodes-1) a head (:func:`~dpsim.sim.collectives.nccl.
-    nvls_heads`). (Counting 4 a GPU for the tree, as :func:`~dpsim.sim.fidelity.transfers_per_allreduce` does, put
-    ``auto`` on 4 nodes x 8 H100 0.8 % above what it routes.)"""
+    nvls_heads`). (Counting 4 a GPU for the tree put ``auto`` on 4 nodes x 8 H100 0.8 % above what it routes.)"""
     nodes, g = layout.nodes, layout.per_node
     tree = 4 * nvls_heads(layout) * (nodes - 1) if nodes > 1 else 0
     return nodes * g * (g - 1) + tree
@@ -684,7 +758,7 @@ def estimate_collective(
     if engine == "sim" and world > 1:
         if world <= chunk_max_ranks:  # the chunk level runs every transfer of every size
             fidelity = "chunk"
-            chunk = p2p_transfers(op, layout) if op in P2P_OPS else transfers_per_allreduce(algorithm, layout)
+            chunk = collective_transfers(op, algorithm, protocol, layout)
             seconds += points * chunk * CHUNK_TRANSFER_S
             memory = max(memory, 16.0 * chunk)
         else:  # the fast level prices the schedules again, then one numpy pass a phase for each size

@@ -252,7 +252,9 @@ def _simulate(
     symmetric = variability.compute_jitter_cv == 0
     # a HYBRID_SHARD step runs on one network at chunk level (_Replication.one_network): nothing is memoised
     memoised = symmetric and not (plan.shard_ranks > 0 and dp > 1)
-    chosen = choose_fidelity(requested, algorithm, cluster.layout(), _collective_count(plan), memoised)
+    chosen = choose_fidelity(
+        requested, algorithm, cluster.layout(), _collective_count(plan), memoised, cluster.protocol
+    )
     replicate = _Replication(scenario, model, plan, cluster, chosen)
     timeline: Timeline | None = None
     runs: list[tuple[list[StepOutcome], int, int]] = []
