@@ -53,7 +53,6 @@ __all__ = [
     "dp_collectives",
     "estimate",
     "estimate_collective",
-    "guard_layout",
     "hybrid_pricing",
     "layout_of",
     "pipeline_operations",
@@ -135,6 +134,8 @@ def _duration(seconds: float) -> str:
 
 def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     """Price one simulation of ``scenario`` without building anything (see the module docstring)."""
+    from dpsim.analytic.step import dp_fabric
+
     t = scenario.training
     dp = scenario.data_parallel
     k = scenario.accumulation_steps
@@ -142,7 +143,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     collectives = round(sum(w.count for w in dp_collectives(scenario)))
     traffic = step_traffic(scenario)
     algorithm = scenario.communication.algorithm
-    group = _dp_fabric(scenario)
+    group = dp_fabric(scenario)  # one data-parallel group's
     layout, protocol = layout_of(group), group.protocol
     transfers = collective_transfers("allreduce", algorithm, protocol, layout)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
@@ -176,17 +177,6 @@ def layout_of(fabric: Any) -> Layout:
     """The layout a fabric's collectives are built on, as the guard counts them: nodes, GPUs, NICs, NVLS and
     what sets NCCL's channel count (generation, port rate); the rank order is left out (it moves no count)."""
     return Layout.of(fabric, order=False)
-
-
-def guard_layout(scenario: Scenario) -> Layout:
-    """The layout of one data-parallel group of ``scenario`` (:func:`dpsim.analytic.step.dp_fabric`)."""
-    return layout_of(_dp_fabric(scenario))
-
-
-def _dp_fabric(scenario: Scenario) -> Any:
-    from dpsim.analytic.step import dp_fabric
-
-    return dp_fabric(scenario)
 
 
 def pipeline_operations(scenario: Scenario) -> int:
@@ -505,8 +495,9 @@ reduce-scatter and of the replica groups' all-reduce, tiled over the groups, rou
 :data:`PRICE_TRANSFER_S` (:func:`hybrid_pricing`). Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over
 4,096 nodes x 8 H100 (``auto``, shard groups of 8), when the link-load pass and the tree's fill routed each phase
 again: 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in 0.51 s; ``ring``: 0.59 M in
-0.14 s. The guard counts every route to the transfer (``direct`` and halving-doubling twice: :func:`priced_transfers`
-charges their fluid run). Not counted: the two floats a link each phase keeps (``LinkUse``)."""
+0.14 s. The guard counts every route to the transfer (``direct`` and halving-doubling twice, as
+:func:`priced_transfers` charges them: :func:`_charged_twice`). Not counted: the two floats a link each phase keeps
+(``LinkUse``)."""
 PRICING_ROUTES = 1
 """HYBRID_SHARD's groups' collectives are priced (:func:`dpsim.sim.cost.phase_cost`) once each, on their groups'
 layouts (:func:`hybrid_pricing`): a replica group holds one rank a node (or a few), a shard group sits inside a node,
