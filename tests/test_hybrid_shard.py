@@ -256,15 +256,11 @@ def test_an_analytic_hybrid_step_builds_its_cluster_once(monkeypatch: pytest.Mon
 def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[[], None]]:
     """Count every transfer the cluster routes (``Cluster.routes`` wrapped): the count, and a function that empties
     the analytic engine's caches of prices, link loads and the cluster, and zeroes the count."""
+    from test_collective_cli import _count_routes as counted  # pytest puts tests/ on the path
+
     from dpsim.analytic import collectives as cf
-    from dpsim.sim.cluster import Cluster
 
-    routed = [0]
-    route = Cluster.routes
-
-    def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
-        routed[0] += len(src)
-        return route(self, src, dst, nic)
+    routed = counted(monkeypatch)
 
     def cold() -> None:
         cf._priced.cache_clear()
@@ -272,7 +268,6 @@ def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[
         cf._CLUSTER.clear()
         routed[0] = 0
 
-    monkeypatch.setattr(Cluster, "routes", counted)
     return routed, cold
 
 

@@ -14,7 +14,6 @@ import dataclasses
 import math
 import subprocess
 import sys
-from typing import Any
 
 import numpy as np
 import pytest
@@ -391,18 +390,12 @@ def test_nothing_to_pick_builds_no_older_estimate(algorithm: str, monkeypatch: p
     a textbook algorithm, without an NCCL protocol, is the one candidate, and so is a named algorithm with a named
     protocol. There an older release's estimates are not built, and pricing routes what the default release's
     does (twice as much before); the cost guard charges the same. With ``auto`` they are built and charged."""
+    from test_collective_cli import _count_routes  # pytest puts tests/ on the path
+
     from dpsim.analytic.step import calibrated_fabric
     from dpsim.sim import budget, collectives
-    from dpsim.sim.cluster import Cluster
 
-    routed = [0]
-    route = Cluster.routes
-
-    def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
-        routed[0] += len(src)
-        return route(self, src, dst, nic)
-
-    monkeypatch.setattr(Cluster, "routes", counted)
+    routed = _count_routes(monkeypatch)
     counts, charged = [], []
     for version in ("2.27.7", None):
         fabric = calibrated_fabric(_h100("auto", version, nodes=4))
