@@ -140,3 +140,92 @@ def test_nccl_buffsize_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "nccl_buffsize" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_first_chunk_crosses_the_double_tree_step_by_step() -> None:
+    """``ncclGetDtree`` by hand, and ``runTreeSplit``'s order: a node sends its first chunk up once reduced with its
+    children's (at its height), the root turns it round, a parent forwards it to all children at once (depth d:
+    step H + d). 2 nodes: 0 <- 1 and its mirror 1 <- 0; 3 nodes: 0 <- 2 <- 1 and its shift 1 <- 0 <- 2; 4 nodes:
+    0 <- 2 <- {1, 3} and its mirror 3 <- 1 <- {2, 0}."""
+    from dpsim.sim.collectives.nccl import dtree_stages
+
+    def edges(m: int) -> list[tuple[list[int], list[int]]]:
+        return [(up.tolist(), down.tolist()) for up, down in dtree_stages(m)]
+
+    assert edges(2) == [([-1, 0], [-1, 1]), ([0, -1], [1, -1])]
+    assert edges(3) == [([-1, 0, 1], [-1, 3, 2]), ([1, -1, 0], [2, -1, 3])]
+    assert edges(4) == [([-1, 0, 1, 0], [-1, 3, 2, 3]), ([0, 1, 0, -1], [3, 2, 3, -1])]
+
+
+def _fabric(nodes: int, **kw: object) -> tuple[Cluster, collectives.Schedule]:
+    fabric = cf.Fabric(nodes, 2, NVLINK, NIC, nics_per_node=2, protocol="Simple", **kw)  # type: ignore[arg-type]
+    cluster = Cluster.from_fabric(fabric)
+    return cluster, collectives.build("allreduce", "tree", cluster.layout(), "Simple")
+
+
+def _engines_agree(cluster: Cluster, size: int) -> None:
+    joins = np.zeros(cluster.world_size)
+    fast = float(FastEngine(cluster, "tree", "Simple").evaluate("allreduce", size, joins).max())
+    chunk = float(ChunkEngine(cluster, "tree", protocol="Simple").evaluate("allreduce", size, joins).max())
+    assert chunk == pytest.approx(fast, rel=0.01)
+
+
+def test_three_nodes_no_nic_carries_two_first_chunks_at_once() -> None:
+    """3 nodes x 2 GPUs, 2 rails: the two chains' middles differ (node 2 in tree 0, node 0 in tree 1), so each step's
+    tree edges leave and enter distinct NICs: steps 0-3 are 1->2 | 2->0, 2->0 | 0->1, 0->2 | 1->0, 2->1 | 0->2 (tree
+    0 | tree 1), one per NIC direction. Per chunk byte: 2 chain hops at 4 lanes x wire/2 / 100 GB/s and 4 network
+    steps at 4 x wire/4 / 10 GB/s: wire x 4.4e-10. At 1 MiB a channel holds one chunk of 256 KiB, and the NICs'
+    steady time (node 2 sends tree 0's up and down and tree 1's up: 3 x wire/4 a rail at 10 GB/s) is shorter."""
+    cluster, tree = _fabric(3)
+    cost = phase_cost(tree, cluster)
+    assert cost.seconds_per_byte == pytest.approx(3 * WIRE / 4 / 10e9)
+    assert cost(1 * MiB) - cost.latency_s == pytest.approx(256 * KiB * WIRE * 4.4e-10)
+    _engines_agree(cluster, 1 * MiB)
+
+
+def test_four_nodes_a_fork_shares_its_nic_in_the_fill() -> None:
+    """4 nodes x 2 GPUs, 2 rails: ``ncclGetDtree(4)`` is 0 <- 2 <- {1, 3} and 3 <- 1 <- {2, 0}. Step 0: 1->2 and
+    3->2 enter node 2's NIC together, 0->1 and 2->1 node 1's (2 x wire/4 a rail: twice a lone edge); step 1: 2->0,
+    1->3 alone; step 2: 0->2, 3->1 alone; step 3: node 2 sends to 1 and 3 at once, node 1 to 0 and 2 (twice again).
+    The network path is 2 + 1 + 1 + 2 = 6 lone edges (old: 2 x ceil(log2 4) = 4 hops each alone): per chunk byte
+    2 x 2 wire / 100 GB/s + 6 x wire / 10 GB/s = wire x 6.4e-10; at 1 MiB (one chunk of 256 KiB a channel) that is
+    the time past the latency, above the NICs' steady time (node 1 or 2 sends 4 edges: wire/10 GB/s)."""
+    cluster, tree = _fabric(4)
+    cost = phase_cost(tree, cluster)
+    assert cost.seconds_per_byte == pytest.approx(WIRE / 10e9)
+    assert cost(1 * MiB) - cost.latency_s == pytest.approx(256 * KiB * WIRE * 6.4e-10)
+    _engines_agree(cluster, 1 * MiB)
+
+
+def test_two_nodes_rails_share_an_oversubscribed_leaf_uplink_in_the_fill() -> None:
+    """2 nodes x 2 GPUs on two leaves, 2:1: each leaf's uplink is 2 x 10 / 2 = 10 GB/s. Step 0: both rails' tree-0
+    edges 1->0 cross leaf 1's uplink together (2 x wire/4 a message byte: per chunk byte 4 x wire/2 / 10 GB/s, twice
+    a lone edge), tree 1's 0->1 leaf 0's; step 1 the broadcast the other way, the same. Path: 2 x 2 wire / 100 GB/s
+    + 2 x 2 wire / 10 GB/s = wire x 4.4e-10 (alone, the old fill: 2.4e-10, under the uplinks' steady time wire /
+    10 GB/s: each uplink carries one tree's reduce and the other's broadcast on both rails)."""
+    cluster, tree = _fabric(2, topology="fat-tree", nodes_per_leaf=1, oversubscription=2.0)
+    cost = phase_cost(tree, cluster)
+    assert cost.seconds_per_byte == pytest.approx(WIRE / 10e9)
+    assert cost(1 * MiB) - cost.latency_s == pytest.approx(256 * KiB * WIRE * 4.4e-10)
+    _engines_agree(cluster, 1 * MiB)
+
+
+def test_groups_that_share_a_nic_share_it_in_the_fill() -> None:
+    """HYBRID_SHARD's replica groups {0, 2} and {1, 3} on 2 nodes x 2 GPUs with one NIC each: every group runs a
+    2-node tree (1 rail channel x 2 trees = 2 lanes, each tree edge S x wire/2) and ``Groups.tile`` keeps each
+    transfer's step, so at step 0 both groups' tree-0 edges 1 -> 0 leave node 1's NIC together (tree 1's 0 -> 1
+    node 0's), at step 1 the broadcast the other way: per chunk byte 2 steps x 2 lanes x 2 x wire/2 / 10 GB/s =
+    4 wire / 10 GB/s, twice the lone edge's 2 wire / 10 GB/s."""
+    from dpsim.sim.collectives.groups import Groups
+    from dpsim.sim.cost import pipeline_fill
+
+    cluster = Cluster.from_fabric(cf.Fabric(2, 2, NVLINK, NIC, nics_per_node=1, protocol="Simple"))
+    replica = Groups.hybrid(4, 2)[1]
+    tiled = replica.tile(collectives.build("allreduce", "tree", replica.layout(cluster.layout()), "Simple"))
+    fill = pipeline_fill(tiled, cluster)
+    assert tiled.chunking is not None and tiled.chunking.lanes == 2
+    assert fill is not None and fill.path_s_per_byte == pytest.approx(4 * WIRE / 10e9)
+    joins = np.zeros(4)
+    fast = float(FastEngine(cluster, "tree", "Simple").evaluate("allreduce", 1 * MiB, joins, replica).max())
+    chunk = float(ChunkEngine(cluster, "tree", protocol="Simple").evaluate("allreduce", 1 * MiB, joins, replica).max())
+    assert chunk == pytest.approx(fast, rel=0.01)

@@ -144,7 +144,12 @@ def pipeline_fill(
     ``hop_Bps`` where the steady state does not carry it) and each link of its route at full capacity. A hop
     inside a node costs what the slowest such transfer inside a node costs, a network hop the slowest
     transfer between nodes; the path is ``intra_hops`` of the first and
-    ``net_hops`` of the second (:class:`~dpsim.sim.collectives.base.Chunking`). The steady state is the
+    ``net_hops`` of the second (:class:`~dpsim.sim.collectives.base.Chunking`). Where the phase says at which step
+    of the first chunk's path each network transfer forwards it (:attr:`~dpsim.sim.collectives.base.Phase.stage`:
+    NCCL's tree, reduce pass then broadcast pass), the network part is instead the sum over those steps of the
+    step's slowest transfer, the step's transfers sharing every link they cross (their first chunks go at once: a
+    parent's NIC into which two children reduce, or out of which it broadcasts to both; rails through one
+    oversubscribed leaf uplink) and each (rank, channel)'s figure. The steady state is the
     phase's price per byte (its most loaded resource, as :func:`phase_cost` has it). Both fidelity levels
     add this one fill: the fast level in :class:`LinearCost`, the chunk level to the phase's transfers
     (:class:`dpsim.sim.chunk.CollectiveRun`). ``endpoints`` maps the schedule's ranks onto the cluster's;
@@ -171,8 +176,16 @@ def pipeline_fill(
     node = cluster.slot[np.minimum(phase.src, cluster.world_size)] // cluster.per_node
     crosses = node != cluster.slot[np.minimum(phase.dst, cluster.world_size)] // cluster.per_node
     intra = float(per_chunk_byte[~crosses].max(initial=0.0))
-    net = float(per_chunk_byte[crosses].max(initial=0.0))
-    path = chunking.intra_hops * intra + chunking.net_hops * net
+    if phase.stage is None:
+        net = chunking.net_hops * float(per_chunk_byte[crosses].max(initial=0.0))
+    else:
+        # each step's transfers priced together, as a phase of their own (their first chunks go at once)
+        stepped = dataclasses.replace(schedule, engine_Bps=hop_Bps)
+        steps = (phase.stage == s for s in np.unique(phase.stage[crosses & (phase.stage >= 0)]))
+        net = chunking.lanes * sum(
+            float(_transfer_times(stepped, phase.select(m), cluster, (links[m], routes[1][m]))[0].max()) for m in steps
+        )
+    path = chunking.intra_hops * intra + net
     if path <= 0:
         return None
     if steady_s_per_byte is None:

@@ -39,7 +39,7 @@ one more link on each flow's route (:mod:`dpsim.sim.cost`, :mod:`dpsim.sim.chunk
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -134,7 +134,8 @@ class Chunking:
     tail after writing it; every protocol across the network: the proxy sends a step once the GPU has
     written it, ``src/transport/net.cc``), so the first chunk crosses the ``intra_hops`` chunked hops
     inside nodes and the ``net_hops`` network hops of the pipeline's depth one after the other before the
-    last one leaves: :func:`dpsim.sim.cost.pipeline_fill` prices that fill.
+    last one leaves: :func:`dpsim.sim.cost.pipeline_fill` prices that fill (the network hops step by step where
+    the phase carries each transfer's :attr:`Phase.stage`).
     """
 
     chunk_bytes: float
@@ -201,6 +202,11 @@ class Phase:
     """Whether NCCL's tuner counts the phase in its estimate (``ncclTopoGetAlgoTime``); False for a cost of the data
     path its model does not have (SHM's receive-only step, :func:`dpsim.sim.collectives.nccl.nccl_ring`): part of
     the time, not of the pick."""
+    stage: np.ndarray | None = None
+    """A chunked pipeline's network transfers (:class:`Chunking`): the step of the first chunk's path at which each
+    forwards it — the reduce pass's steps, then the broadcast pass's — so that the transfers of one step, which send
+    their first chunks at the same time, share the links they cross (:func:`dpsim.sim.cost.pipeline_fill`); −1 for a
+    transfer inside a node. None: every network hop alone, ``Chunking.net_hops`` of them."""
 
     @staticmethod
     def of(
@@ -215,6 +221,7 @@ class Phase:
         net_step_s: float = 0.0,
         nic: object = None,
         estimated: bool = True,
+        stage: object = None,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
@@ -230,7 +237,19 @@ class Phase:
         n = None if nic is None else np.broadcast_to(np.asarray(nic, dtype=np.int64), s.shape).copy()
         if n is not None and not n.any():
             n = None
-        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, estimated)
+        st = None if stage is None else np.broadcast_to(np.asarray(stage, dtype=np.int64), s.shape).copy()
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, estimated, st)
+
+    def select(self, mask: np.ndarray) -> Phase:
+        """The phase's transfers where ``mask`` holds, each with its channel, NIC and stage."""
+
+        def pick(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[mask]
+
+        return replace(
+            self, src=self.src[mask], dst=self.dst[mask], fraction=self.fraction[mask], channel=pick(self.channel),
+            nic=pick(self.nic), stage=pick(self.stage),
+        )  # fmt: skip
 
     def transfer_latency(self, route_latency: np.ndarray) -> np.ndarray:
         """One-way latency of each transfer given its route's: ``latency_s``, or route × ``hops``.

@@ -96,6 +96,7 @@ class Groups:
                 fraction=np.tile(p.fraction, len(members)),
                 channel=None if p.channel is None else np.tile(p.channel, len(members)),
                 nic=None if p.nic is None else np.tile(p.nic, len(members)),
+                stage=None if p.stage is None else np.tile(p.stage, len(members)),
             )
             for p in schedule.phases
         )

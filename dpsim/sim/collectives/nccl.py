@@ -1021,6 +1021,34 @@ def dtree_forks(nranks: int) -> bool:
     return any(int(np.bincount(p[p >= 0], minlength=nranks).max()) >= 2 for p in dtree_parents(nranks))
 
 
+def dtree_stages(nranks: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The step at which each node's edge to its parent carries the first chunk, per tree of ``ncclGetDtree``:
+    (up, down), indexed by the child (−1: the root).
+
+    ``runTreeSplit`` (``src/device/all_reduce.h`` v2.30.7: the Simple tree of every build but CUDA 11.2–11.3 on
+    sm_80, which runs ``runTreeUpDown``, a channel's whole reduce before its broadcast; LL and LL128 always) gives
+    each channel's reduce and broadcast their own warps. A node sends a chunk up once it has reduced it with every
+    child's (``directRecvReduceDirectSend``), so its edge carries the first chunk at the node's height (leaves 0);
+    the root turns it round (``directRecvReduceCopyDirectSend``) and a node forwards it to all its children at once
+    (``directRecvCopyDirectSend``), so the edge below a parent at depth d carries it at ``H + d`` (``H`` the root's
+    height). The two trees (two channels each rail) start together.
+    """
+    out = []
+    for parents in dtree_parents(nranks):
+        height = np.zeros(nranks, dtype=np.int64)
+        depth = np.zeros(nranks, dtype=np.int64)
+        for r in range(nranks):  # a chain to the root is at most nranks long
+            up, d = r, 0
+            while parents[up] >= 0:
+                up, d = int(parents[up]), d + 1
+                height[up] = max(height[up], d)
+            depth[r] = d
+        root_height = int(height[parents < 0].max())
+        down = np.where(parents >= 0, root_height + depth[np.maximum(parents, 0)], -1)
+        out.append((np.where(parents >= 0, height, -1), down))
+    return tuple(out)
+
+
 def _tree_edges(layout: Layout, fraction: float, locals_: list[int]) -> tuple[list[np.ndarray], ...]:
     """Child→parent edges of the double binary tree over nodes on each rail in ``locals_`` (S·fraction per tree)."""
     g, m = layout.per_node, layout.nodes
@@ -1056,6 +1084,9 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     (:attr:`TunerCorrection.ceiling_Bps`) and the rate of a chunk crossing a hop alone in the fill
     (:attr:`Chunking.hop_Bps`), not a bound on the stream (see the module docstring); LL and LL128
     keep theirs as ``engine_Bps``.
+
+    Each network transfer carries the step of the first chunk's path at which it forwards it
+    (:attr:`Phase.stage`, :func:`dtree_stages`): the pipeline's fill shares a step's links among its transfers.
     """
     n, g, m = layout.world, layout.per_node, layout.nodes
     name = "tree"
@@ -1070,6 +1101,9 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
     dst: list[np.ndarray] = []
     frac: list[np.ndarray] = []
     chan: list[np.ndarray] = []
+    up_stage: list[np.ndarray] = []
+    down_stage: list[np.ndarray] = []
+    stages = dtree_stages(m) if m > 1 else ()
     for c, order in enumerate(orders):
         head = int(order[0])
         if g > 1:  # the chain, both trees' halves: S/k per edge
@@ -1079,11 +1113,16 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
             dst.append(parent)
             frac.append(np.full(len(child), 1.0 / k))
             chan.append(np.full(len(child), c))
+            up_stage.append(np.full(len(child), -1))
+            down_stage.append(np.full(len(child), -1))
         s, d, f = _tree_edges(layout, 0.5 / k, [head])
         src += s
         dst += d
         frac += f
         chan += [np.full(len(x), c) for x in s]
+        for up, down in stages:  # _tree_edges' order: each tree's children
+            up_stage.append(up[up >= 0])
+            down_stage.append(down[down >= 0])
     up_src, up_dst = np.concatenate(src), np.concatenate(dst)
     up_frac, up_chan = np.concatenate(frac) * wire, np.concatenate(chan)
     depth = (g - 1) + (math.ceil(math.log2(m)) if m > 1 else 0)
@@ -1103,6 +1142,7 @@ def nccl_tree(layout: Layout, protocol: str = "Simple") -> Schedule:
         net_hops=net_hops,
         net_step_s=inter,
         nic=nic_slots(layout, k)[np.concatenate([up_chan, up_chan])],
+        stage=np.concatenate(up_stage + down_stage),
     )
     sent = np.bincount(phase.src * k + phase.channel, weights=phase.fraction) / wire
     engine = _engine(name, protocol, layout, wire, float(sent.max()) * k / 2.0) * pattern
