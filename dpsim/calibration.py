@@ -1630,11 +1630,35 @@ def profile_for(scenario: Scenario) -> HardwareProfile | None:
     except OSError as exc:
         raise ScenarioError("calibration.profile", f"cannot read profile: {exc.strerror or exc}", path) from None
     try:
-        return _cached_profile(path, mtime)
+        profile = _cached_profile(path, mtime)
     except ScenarioError as exc:
         if exc.field:  # a field inside the profile: named as it is there
             raise
         raise ScenarioError("calibration.profile", exc.message, exc.source) from None  # the file itself
+    _refuse_nccl_settings_unread(scenario, profile, path)
+    return profile
+
+
+def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, path: str) -> None:
+    """Refuse NCCL's settings (a named protocol, ``nccl_version``, ``nccl_algo``, ``nccl_proto``,
+    ``nccl_buffsize``) beside a profile whose fitted links replace the scenario's for its algorithm
+    (:func:`dpsim.analytic.step.profile_replaces_links`): every collective of the step is then priced on the
+    measured alpha-beta with ``protocol: none``, the same step to the bit whatever they say (they were accepted and
+    read by nothing). A profile without links for the algorithm (compute only, or fitted for another algorithm)
+    leaves NCCL's model, and its settings, in place."""
+    from dpsim.analytic.step import profile_link_name, profile_replaces_links
+
+    c = scenario.communication
+    named = ["protocol"] if c.protocol not in ("auto", "none") else []
+    named += [n for n in ("nccl_version", "nccl_algo", "nccl_proto", "nccl_buffsize") if getattr(c, n) is not None]
+    if named and profile_replaces_links(scenario, profile):
+        raise ScenarioError(
+            f"communication.{named[0]}",
+            f"is an NCCL setting, and calibration.profile has fitted {profile_link_name(scenario)} links that "
+            "price every collective of this step on their measured alpha-beta, without NCCL's protocols, buffers "
+            "or tuner, so it changes nothing; leave it out, or the profile",
+            path,
+        )
 
 
 def samples_by_link(samples: Iterable[CollectiveSample]) -> dict[tuple[str, str], list[CollectiveSample]]:

@@ -220,12 +220,15 @@ def refuse_folder_name(option: str, text: str) -> None:
 
 
 def refuse_unnameable(option: str, text: str, what: str = "") -> None:
-    """A path the file system cannot name: a part longer than its ``NAME_MAX`` (255 bytes on Linux) or a whole
-    path past ``PATH_MAX`` (4,096 bytes). Asked of the system itself (``lstat``): ``pathlib``'s ``exists``,
+    """A path the file system cannot name, or that names nothing meant: a part longer than its ``NAME_MAX`` (255
+    bytes on Linux), a whole path past ``PATH_MAX`` (4,096 bytes), or blanks only (``' '``).
+    Asked of the system itself (``lstat``): ``pathlib``'s ``exists``,
     ``is_file`` and ``is_symlink`` raise ``ENAMETOOLONG`` rather than answer, which was a traceback in every
     command that wrote or read such a path (``--out``, ``--trace``, ``--plot``, ``-o``, ``--from-nccl-tests``)."""
     import errno
 
+    if text and not text.strip():  # a file named ' ' is legal, and never what was meant (an unset shell variable)
+        raise fail(option, f"{brief(text)} is blank: expected a path")
     try:
         os.lstat(text)
     except ValueError:  # an embedded NUL (only from in-process callers: argv cannot hold one)

@@ -281,7 +281,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         objective: Annotated[str, typer.Option("--objective", help="auto, time or cost.")] = "auto",
         top: Annotated[int, typer.Option("--top", help="Configurations to re-check exactly and show.")] = 10,
-        simulate: Annotated[int, typer.Option("--simulate", help="Re-check the best N with the simulator.")] = 3,
+        simulate: Annotated[
+            int | None,
+            typer.Option("--simulate", help="Re-check the best N of --top with the simulator (default 3; 0: none)."),
+        ] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Write the ranked table to FILE.csv.")] = None,
         all_out: Annotated[
             Path | None, typer.Option("--all", help="Write every screened configuration to FILE.csv.")
@@ -347,7 +350,7 @@ def register(app: typer.Typer) -> None:
             "recomputation": _words("--recompute", recompute, base.recomputation),
             "algorithms": _words("--algorithm", algorithm, base.algorithms),
             "top": top,
-            "simulate": simulate,
+            "simulate": min(3, top) if simulate is None else simulate,  # the default never exceeds --top
             "objective": objective,
             "allow_long": allow_long,
         }

@@ -127,7 +127,8 @@ class PlanRequest:
     top: int = 20
     """How many of the best screened configurations to re-check exactly with ``predict``."""
     simulate: int = 0
-    """How many of the ranked configurations to re-check with the simulator (0 = none)."""
+    """How many of the ranked configurations to re-check with the simulator (0 = none), at most ``top``: the
+    simulator re-checks the best of the rows shown (more was cut to ``top`` without a word)."""
     objective: str = "auto"
     """``time``, ``cost``, or ``auto`` (cost when a deadline and prices are given, else time)."""
     allow_long: bool = False
@@ -174,6 +175,12 @@ class PlanRequest:
                 f"must be between 1 and {MAX_TOP:,} (--all writes every configuration), got {self.top:,}",
             ),
             ("--simulate", self.simulate >= 0, f"must be >= 0, got {self.simulate}"),
+            (
+                "--simulate",
+                self.simulate <= self.top,
+                f"re-checks the best of the --top {self.top:,} configurations with the simulator: {self.simulate:,} "
+                f"is more than --top; raise --top to {self.simulate:,}, or simulate at most {self.top:,}",
+            ),
             ("--objective", self.objective in ("auto", "time", "cost"), "expected auto, time or cost"),
         ]
         for option, ok, message in checks:

@@ -337,6 +337,16 @@ class _Section(BaseModel):
         return self
 
 
+def _preset_given(data: Any) -> Any:
+    """A section under a ``preset`` without the fields it writes as null: null there is the preset's value, as if
+    the field were left out (``model: {preset: gpt2-small, layers: null}`` is gpt2-small's 12 layers). Before, the
+    preset filled some of them and not others: a device's ``memory: null`` was refused as "the bare number
+    85899345920.0", ``model.parameters: null`` as "0", and a link's ``bandwidth: null`` counted as a rate given."""
+    if isinstance(data, dict) and data.get("preset") is not None and any(v is None for v in data.values()):
+        return {k: v for k, v in data.items() if v is not None}
+    return data
+
+
 def _merge_preset(data: Any, table: Mapping[str, Any], what: str, fields: Mapping[str, str]) -> Any:
     """Fill a section from a catalog entry named by ``preset`` (or given as a bare string).
 
@@ -529,6 +539,7 @@ class ModelConfig(_Section):
     def _preset(cls, data: Any) -> Any:
         if isinstance(data, str):  # "model: gpt2-xl" is "model: {preset: gpt2-xl}"
             data = {"preset": data}
+        data = _preset_given(data)
         fields = {f: f for f in catalog.ModelSpec.__dataclass_fields__ if f in cls.model_fields and f != "preset"}
         merged = _merge_preset(data, catalog.MODELS, "model", fields)
         if isinstance(merged, dict) and isinstance(data, dict) and data.get("preset") is not None:
@@ -669,6 +680,7 @@ class DeviceConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
+        data = _preset_given(data)
         fields = {"peak_flops": "peak_flops", "memory": "memory_bytes", "memory_bandwidth": "memory_bandwidth"}
         fields.update(flat_efficiency="efficiency", peak_flops_fp8="peak_flops_fp8", peak_flops_fp32="peak_flops_fp32")
         fields.update(peak_flops_fp32_ieee="peak_flops_fp32_ieee")
@@ -743,6 +755,7 @@ class LinkConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
+        data = _preset_given(data)
         if isinstance(data, dict) and data.get("preset") is None and data.get("bandwidth") is None:
             given = [inputs.safe_text(str(k))[:60] for k in data if data[k] is not None]
             raise ValueError(

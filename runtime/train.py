@@ -217,7 +217,10 @@ def _check_folder(folder: Path, field: str, source: str) -> None:
     """``folder`` is, or can be made as, a folder this process writes in (else one line naming ``field``)."""
     from dpsim.cli_common import refuse_unnameable
 
-    refuse_unnameable(field, str(folder))
+    try:
+        refuse_unnameable(field, str(folder))
+    except ScenarioError as exc:
+        raise exc.with_source(source) from None
     ancestor = next(p for p in (folder, *folder.absolute().parents) if p.exists())
     if not ancestor.is_dir():
         raise ScenarioError(field, f"{str(ancestor)!r} is a file, not a folder", source)

@@ -3253,6 +3253,104 @@ def transformer_fields_on_other_models() -> Iterator[Case]:
                     expect_error=False, finite=True)  # fmt: skip
 
 
+def plan_simulate_past_top() -> Iterator[Case]:
+    """``plan --simulate N`` above ``--top``: the simulator re-checks the best of the rows shown, so ``--simulate 20``
+    beside the default ``--top 10`` was cut to 10 without a word. Refused, naming ``--simulate``; left out it is 3, or
+    ``--top`` when that is fewer (``--top 1`` alone runs)."""
+    kind = "plan --simulate past --top"
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress"]
+    for extra in (("--simulate", "20"), ("--simulate", "11"), ("--simulate", "5", "--top", "3"),
+                  ("--top", "1", "--simulate", "2"), ("--simulate", "501", "--top", "500"),
+                  ("--simulate", "9" * 30)):  # fmt: skip
+        yield Case(kind, [*plan, *extra, "--out", "{tmp}/p.csv"], expect_error=True, names="--simulate",
+                   outputs=("{tmp}/p.csv",))  # fmt: skip
+    for extra in (("--top", "1"), ("--top", "2", "--simulate", "2"), ("--top", "3", "--simulate", "0")):
+        yield Case(kind, [*plan, *extra, "--format", "json"], accept=True, strict_json=True)
+
+
+_FITTED_PROFILE = b"""\
+name: nccl-tests
+backend: nccl
+links:
+  inter:
+    ring: {latency: 3.314 us, bandwidth: 394.1 GB/s}
+"""
+"""A profile with a fitted inter-node ring link (as ``calibrate --from-nccl-tests`` writes from 8 GPUs' output)."""
+
+
+def nccl_settings_beside_a_fitted_profile() -> Iterator[Case]:
+    """NCCL's settings (``nccl_version``, a named protocol, ``nccl_proto``, ``nccl_algo``, ``nccl_buffsize``) beside a
+    calibration profile whose fitted links replace the scenario's for its algorithm: every collective of the step is
+    priced on the measured alpha-beta with ``protocol: none``, the same step to the bit, accepted without a word.
+    Refused by every command that reads the profile, naming the field; read where the profile has no link for the
+    algorithm (the tree), and the profile alone runs."""
+    kind = "NCCL settings beside a profile's fitted links"
+    files = {"s.yaml": SMALL.encode() + b"calibration: {profile: p.yaml}\n", "p.yaml": _FITTED_PROFILE}
+    settings = (("nccl_version", "2.18.3"), ("protocol", "LL"), ("nccl_proto", "LL,Simple"), ("nccl_algo", "tree"),
+                ("nccl_buffsize", "1MiB"), ("protocol", "Simple"))  # fmt: skip
+    for i, (name, value) in enumerate(settings):
+        command = ("check", "run", "collective")[i % 3]
+        field = f"communication.{name}"
+        yield Case(kind, [command, "{tmp}/s.yaml", "--set", f"{field}={value}"], files, expect_error=True,
+                   names=field)  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--set", "communication.nccl_version=2.25.1", "--engine", "sim"], files,
+               expect_error=True, names="communication.nccl_version")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "communication.nccl_version=2.25.1,2.30.7", "--out",
+                      "{tmp}/o.csv"], files, expect_error=True, names="communication.nccl_version",
+               outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--set", "communication.algorithm=tree", "--set",
+                      "communication.nccl_version=2.18.3", "--format", "json"], files, accept=True,
+               strict_json=True)  # fmt: skip
+    for argv in (["run", "{tmp}/s.yaml", "--format", "json"], ["run", "{tmp}/s.yaml", "--engine", "sim"],
+                 ["collective", "{tmp}/s.yaml", "--sizes", "1KiB..1GiB"],
+                 ["run", "{tmp}/s.yaml", "--set", "communication.protocol=none"]):  # fmt: skip
+        yield Case(kind, argv, files, accept=True)
+
+
+def null_under_presets() -> Iterator[Case]:
+    """``null`` in every field a catalog preset fills (the model's, the device's, the links'): the preset's value,
+    as if left out. 12 of them were refused with what the preset filled in ("cluster.device.memory: expected a size
+    with a unit like '25 MiB', got the bare number 85899345920.0", ``model.parameters``: "got 0"); the other 43 ran.
+    All run now, through ``--set`` and in the file; a field no preset fills stays refused, named."""
+    kind = "null under a preset"
+    paths = [p for p in _leaf_paths()
+             if p.startswith(("model.", "cluster.device.", "cluster.intra_node.", "cluster.inter_node."))
+             and not p.endswith(".preset")]  # fmt: skip
+    for i, path in enumerate(paths):
+        yield Case(kind, ["check" if i % 4 else "run", "{tmp}/s.yaml", "--set", f"{path}=null"],
+                   {"s.yaml": SMALL.encode()}, accept=True)  # fmt: skip
+        if path.startswith(("model.", "cluster.device.")):
+            yield Case(kind, ["check", "{tmp}/s.yaml"], {"s.yaml": _mutated_file(path, "null").encode()}, accept=True)
+    for path in ("training.micro_batch", "cluster.nodes", "communication.bucket", "variability.seed"):
+        yield _set_case(kind, f"{path}=null", command="check", names=path)
+
+
+def blank_paths() -> Iterator[Case]:
+    """A path that is blanks only (an unset shell variable, quoted): ``DPSIM_SAVE_PARAMETERS=" "`` was checked as the
+    file ' ' of the working folder and written there after the last step, ``DPSIM_RUN_DIR=" "`` a folder ' '.
+    Refused before a rank starts, naming the variable; every dpsim option that writes a file refuses it too."""
+    kind = "blank paths"
+    files = {"s.yaml": SMALL.encode()}
+    run = ["{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out", "{tmp}/r.jsonl"]
+    for blank in (" ", "\t", "   "):
+        for env in (_RENDEZVOUS, {}):
+            yield Case(kind, run, files, env={**env, "DPSIM_SAVE_PARAMETERS": blank}, expect_error=True,
+                       names="DPSIM_SAVE_PARAMETERS", outputs=("{tmp}/r.jsonl",), program="runtime")  # fmt: skip
+        yield Case(
+            kind,
+            run,
+            files,
+            env={**_RENDEZVOUS, "DPSIM_RUN_DIR": blank},
+            expect_error=True,
+            names="DPSIM_RUN_DIR",
+            outputs=("{tmp}/r.jsonl",),
+            program="runtime",
+        )  # a rank's folder
+    for argv, option, _ in _file_options():
+        yield Case(kind, [*argv, option, " "], files, expect_error=True, names=option.lstrip("-")[:3],
+                   outputs=("{tmp}/p.yaml",))  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3272,7 +3370,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_cost_guard, runtime_variables, overlapping_paths, plan_devices_without_curves,
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
-    transformer_fields_on_other_models,
+    transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
+    null_under_presets, blank_paths,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

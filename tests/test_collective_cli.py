@@ -166,7 +166,7 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
     cf._priced.cache_clear()
     checked = 0
     for algorithm in ("auto", "ring", "tree", "nvls-tree", *collectives.TEXTBOOK):
-        for protocol in ("auto", "Simple", "none"):
+        for protocol in ("auto", "Simple", "LL", "LL128", "none"):  # a named LL protocol leaves NVLS out of auto
             sets = [f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}", f"cluster.device={device}",
                     f"communication.algorithm={algorithm}", f"communication.protocol={protocol}"]  # fmt: skip
             sets += [f"cluster.inter_node={inter}"] if inter else []

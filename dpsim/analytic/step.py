@@ -737,17 +737,17 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     (:meth:`dpsim.calibration.HardwareProfile.senders_across_nodes`), each of a node's G ranks
     sharing its wire under ``hierarchical``. Both engines call this.
     """
+    if not profile_replaces_links(scenario, profile):
+        return fabric
     algorithm = algorithm_of(scenario)
     inter_rate = scenario.cluster.inter_node.bandwidth
-    name = "ring" if algorithm == "auto" else algorithm
+    name = profile_link_name(scenario)
     intra_fit = profile.link("intra", name, None, profile.ranks_on_host(scenario))
     # hierarchical: each of a node's G ranks runs its own ring across nodes on the node's link
     streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
     inter_fit = profile.link("inter", name, inter_rate, profile.senders_across_nodes(scenario), streams)
     intra_regimes = tuple(profile.regimes("intra", name))
     inter_regimes = tuple(profile.regimes("inter", name))
-    if intra_fit is None and inter_fit is None and not (intra_regimes or inter_regimes):
-        return fabric
     from dpsim.sim.collectives.nccl import channels
 
     rails = channels(fabric.layout())  # the NICs NCCL's rail channels cross (1 on one node)
@@ -763,6 +763,20 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
         host=None if inter_calibrated else fabric.host,  # a fitted inter-node link already holds the GPU's path
     )
     return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
+
+
+def profile_link_name(scenario: Scenario) -> str:
+    """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's)."""
+    algorithm = algorithm_of(scenario)
+    return "ring" if algorithm == "auto" else algorithm
+
+
+def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
+    """Whether ``profile`` has fitted links or size regimes for the scenario's algorithm
+    (:func:`profile_link_name`): then :func:`calibrated_fabric` prices every collective of the step on them, with
+    ``protocol: none`` (the fits already hold the measured per-step costs), and none of NCCL's settings is read."""
+    name = profile_link_name(scenario)
+    return any(profile.link(link, name) is not None or profile.regimes(link, name) for link in ("intra", "inter"))
 
 
 def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
