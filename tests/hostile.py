@@ -3351,6 +3351,27 @@ def blank_paths() -> Iterator[Case]:
                    outputs=("{tmp}/p.yaml",))  # fmt: skip
 
 
+def gloo_ring_under_zero() -> Iterator[Case]:
+    """``algorithm: backend`` (gloo's own ring) under ZeRO-1/2/3 and FSDP: the reduce-scatter and all-gather ran
+    NCCL's rail rings without NCCL's protocol, a schedule neither gloo nor NCCL runs; now gloo's one ring over the
+    ranks, as its all-reduce. Valid inputs that run, on GPUs and CPUs, both engines, and one collective alone."""
+    kind = "gloo's ring under ZeRO (backend)"
+    alg = "communication.algorithm=backend"
+    for sets in (("training.zero_stage=3",), ("training.zero_stage=2", "training.optimizer_sharding=fsdp"),
+                 ("training.zero_stage=1", "training.optimizer_sharding=megatron"), ("training.zero_stage=1",),
+                 (*_H100, "training.zero_stage=3", "cluster.inter_node={preset: ib-ndr, nics_per_node: 8}"),
+                 ("cluster.device=cpu", "model.preset=mlp-tiny", "training.zero_stage=3",
+                  "training.optimizer_sharding=fsdp")):  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield _set_case(kind, alg, *sets, extra=("--engine", engine, "--format", "json"), expect_error=False,
+                            finite=True)  # fmt: skip
+    for op in ("reduce_scatter", "all_gather"):
+        yield Case(kind, ["collective", "{tmp}/s.yaml", "--set", alg, "--op", op, "--sizes", "1KiB..1GiB", "--format",
+                          "json"], {"s.yaml": SMALL.encode()}, accept=True, strict_json=True)  # fmt: skip
+    yield _set_case(kind, alg, "training.zero_stage=3", "communication.nccl_version=2.25.1", command="check",
+                    names="communication.nccl_version")  # fmt: skip  # gloo runs no NCCL release
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3371,7 +3392,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
     transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
-    null_under_presets, blank_paths,
+    null_under_presets, blank_paths, gloo_ring_under_zero,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

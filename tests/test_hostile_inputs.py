@@ -1557,3 +1557,26 @@ def test_a_blank_path_is_refused_where_a_file_or_folder_is_named(
         check_options(parse_args([str(tmp_path / "s.yaml")]))
     assert (caught.value.field, caught.value.source) == ("DPSIM_RUN_DIR", "<environment>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_backend_under_zero_is_gloos_ring_for_every_collective(tmp_path: Path) -> None:
+    """``algorithm: backend`` is gloo's own ring (one ring over the ranks in their order, one channel): its
+    all-reduce was, but ZeRO's and FSDP's reduce-scatter and all-gather under it ran NCCL's rail rings without
+    NCCL's protocol (eight channels on 8-NIC nodes), a schedule neither gloo nor NCCL runs. A ring all-reduce is a
+    reduce-scatter and an all-gather on the same ring (Patarasuk and Yuan 2009; DESIGN's reference formulas), so
+    each takes half the all-reduce's time: 15.3x less on the old main at 1 GiB on 4 x 8 H100. The cost guard
+    charges the one ring it routes."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import fabric_of
+    from dpsim.sim import budget
+
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    sets = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "cluster.nodes=4", "cluster.workers_per_node=8",
+            "cluster.inter_node={preset: ib-ndr, nics_per_node: 8}", "training.global_batch=64"]  # fmt: skip
+    fabric = fabric_of(load_scenario(tmp_path / "s.yaml", sets))
+    for size in (float(1 << 20), float(1 << 30)):
+        allreduce = cf.collective("allreduce", "backend", size, fabric).time_s
+        for op in ("reduce_scatter", "all_gather"):
+            assert cf.collective(op, "backend", size, fabric).time_s == pytest.approx(allreduce / 2, rel=1e-12)
+    layout = budget.layout_of(fabric)
+    assert budget.priced_transfers("reduce_scatter", "backend", "auto", layout)[0] == fabric.world_size

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
-from dpsim.sim.collectives import candidate_pairs, estimated_apart
+from dpsim.sim.collectives import candidate_pairs, estimated_apart, gloo_ring_layout
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
 from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit, tuner_graph
@@ -559,8 +559,8 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
 
 def _runs_as(op: str, name: str, layout: Layout) -> str:
     """The schedule ``name`` builds for ``op`` (:func:`dpsim.sim.collectives.build`): another collective than the
-    all-reduce runs a ring (``hierarchical`` across nodes: its two-level half)."""
-    if op == "allreduce":
+    all-reduce runs a ring (``hierarchical`` across nodes: its two-level half; ``backend``: gloo's one ring)."""
+    if op == "allreduce" or name == "backend":  # gloo's reduce-scatter / all-gather: the one ring of its all-reduce
         return name
     return "hierarchical" if name == "hierarchical" and 1 < layout.per_node < layout.world else "ring"
 
@@ -595,14 +595,17 @@ def schedule_phases(op: str, name: str, protocol: str, layout: Layout) -> list[t
         return rounds if op == "broadcast" else rounds[::-1]  # a reduce runs it backwards
     if op in ("broadcast", "reduce") and name == "ring":  # NCCL's chain from the root (reversed): n - 1 a channel
         return [((n - 1) * channels + (channels * (layout.nodes - 1) if relays else 0), 1)]
+    gloo = [(_shm_transfers(gloo_ring_layout(layout)), 1)] if shm else []  # gloo's ring (backend): its SHM step
     if op != "allreduce":
+        if name == "backend":  # gloo's reduce-scatter / all-gather: one channel through the ranks in order
+            return [(n, n - 1), *gloo]
         if name == "hierarchical":
             m = n // g
             inner, outer = (n, g - 1), (n, m - 1)
             return [inner, outer] if op == "reduce_scatter" else [outer, inner]
         return [(ring, n - 1), *extra]
     if name == "backend":  # gloo's ring: one channel through the ranks in order
-        return [(n, n - 1)] * 2 + ([(_shm_transfers(_ranked(layout)), 1)] if shm else [])
+        return [(n, n - 1)] * 2 + gloo
     if name == "ring" or (name == "hierarchical" and g in (1, n)):
         return [(ring, n - 1)] * 2 + extra
     if name == "hierarchical":  # ring steps inside the nodes, across them, across them, inside them
@@ -652,11 +655,6 @@ def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) ->
     if binomial:
         return len(phases) > 1
     return op == "allreduce" and name in ("halving-doubling", "direct")
-
-
-def _ranked(layout: Layout) -> Layout:
-    """The layout gloo's ring (``backend``) runs on: one channel through the ranks in order."""
-    return dataclasses.replace(layout, nics=1, intra_topology="switch")
 
 
 def _shm_transfers(layout: Layout) -> int:

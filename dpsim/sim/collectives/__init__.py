@@ -73,6 +73,7 @@ __all__ = [
     "candidates",
     "estimated_apart",
     "estimates",
+    "gloo_ring_layout",
     "reduce_scatter",
     "send",
 ]
@@ -136,7 +137,8 @@ def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Sc
     if not layout.slots:
         return schedule
     textbook = algorithm in TEXTBOOK or protocol == "none"
-    if (op == "allreduce" and algorithm in RANK_ORDERED) or (op in ("broadcast", "reduce") and textbook):
+    gloo = algorithm == "backend" and op in ("reduce_scatter", "all_gather")  # gloo's ring, as its all-reduce
+    if (op == "allreduce" and algorithm in RANK_ORDERED) or (op in ("broadcast", "reduce") and textbook) or gloo:
         return schedule
     rank_of_slot = np.empty(layout.world + 1, dtype=np.int64)
     rank_of_slot[np.asarray(layout.slots, dtype=np.int64)] = np.arange(layout.world)
@@ -168,6 +170,8 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
     if op == "reduce":
         return nccl_reduce(layout, protocol)
     if op != "allreduce":
+        if algorithm == "backend":  # gloo's own reduce-scatter / all-gather: the one ring of its all-reduce
+            return dataclasses.replace(nccl_ring(op, gloo_ring_layout(layout), "none"), name="backend")
         if algorithm == "hierarchical" and two_level:
             half = hierarchical_reduce_scatter if op == "reduce_scatter" else hierarchical_all_gather
             return half(world, g, local)
@@ -184,13 +188,18 @@ def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> S
     if algorithm == "hierarchical":
         return hierarchical_allreduce(world, g, local) if two_level else nccl_ring(op, layout, "none")
     if algorithm == "backend":  # gloo's own all-reduce: one ring over the ranks in their order (gloo/allreduce.cc)
-        ranked = dataclasses.replace(layout, nics=1, intra_topology="switch")
-        return dataclasses.replace(nccl_ring(op, ranked, "none"), name="backend")
+        return dataclasses.replace(nccl_ring(op, gloo_ring_layout(layout), "none"), name="backend")
     if algorithm == "halving-doubling":
         return halving_doubling_allreduce(world, g)
     if algorithm == "direct":
         return direct_allreduce(world, g)
     return parameter_server_allreduce(world, g)
+
+
+def gloo_ring_layout(layout: Layout) -> Layout:
+    """The layout of gloo's ring (``algorithm: backend``): one ring over the ranks in their order, one channel
+    (gloo's all-reduce, ``gloo/allreduce.cc``, and the reduce-scatter and all-gather ZeRO and FSDP run with it)."""
+    return dataclasses.replace(layout, nics=1, intra_topology="switch")
 
 
 def candidates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> tuple[Schedule, ...]:
