@@ -136,23 +136,32 @@ _P5_SERIES_NOTE = (
     "SageMaker HyperPod ml.p5.48xlarge (8 H100, 32 x 100G EFA a node, taken as one 400G port a GPU as in the p5 "
     "curve, alone with its GPU on a PCIe switch: _P5_LINK), the repository's Dockerfile and "
     "k8s/nccl_all_reduce_perf.yaml at the same commit: NCCL 2.27.7, aws-ofi-nccl 1.16.3 with its tuner plugin "
-    "(NCCL_TUNER_PLUGIN, which picks the algorithm: not modelled, dpsim picks as NCCL's own tuner; its p5 regions, "
-    "src/tuner/nccl_ofi_regions.cpp region_init_internal_p5_p5e, put 8 GiB on {r} ranks in {pick}), its p5 "
-    "environment (src/platform-aws.cpp) NCCL_NVLS_CHUNKSIZE = NCCL_NVLSTREE_MAX_CHUNKSIZE = 512 KiB, "
-    "NCCL_BUFFSIZE=8388608, all_reduce_perf -b 32M -e 8192M -n 1000; 8 GiB out-of-place busbw {b}"
+    "(NCCL_TUNER_PLUGIN), {pick}, its p5 environment (src/platform-aws.cpp) NCCL_NVLS_CHUNKSIZE = "
+    "NCCL_NVLSTREE_MAX_CHUNKSIZE = 512 KiB, NCCL_BUFFSIZE=8388608, all_reduce_perf -b 32M -e 8192M -n 1000; 8 GiB "
+    "out-of-place busbw {b}"
 )
-_P5_REGION_PICK = {2: "NVLS-tree/Simple", 4: "ring/Simple", 8: "ring/Simple", 16: "ring/Simple", 32: "NVLS-tree/Simple"}
-"""What aws-ofi-nccl 1.16.3's region tuner picks for an 8 GiB all-reduce on ``nodes`` p5 nodes of 8 GPUs (its polygons
-in (bytes, ranks), a point on an edge inside: 16 ranks lie on the NVLS-tree/Simple region's edge from 30 MiB on;
-the ring/Simple region's left edge runs from (1.5 GiB, 32) over (2.5 GiB, 64) and (7.5 GiB, 160) to (9 GiB, 192) and
-on, so 32, 64 and 128 ranks are ring, 256 ranks NVLS-tree/Simple up to 12 GiB)."""
+_P5_PLUGIN_PICKS = (
+    "whose region tuner picks the algorithm on more than two nodes (communication.nccl_tuner: aws-ofi-nccl-1.16.3; "
+    "src/tuner/nccl_ofi_regions.cpp region_init_internal_p5_p5e)"
+)
+_P5_NCCL_PICKS = (
+    "which leaves the pick to NCCL's own tuner on two nodes or fewer (src/tuner/nccl_ofi_regions.cpp "
+    "region_get_coll_info_internal_v3: 'Skip when two nodes or lesser'), so dpsim picks as NCCL's tuner"
+)
+_P5_REGION_PICK = {4: "ring/Simple", 8: "ring/Simple", 16: "ring/Simple", 32: "nvls-tree/Simple"}
+"""What aws-ofi-nccl 1.16.3's region tuner picks for an 8 GiB all-reduce on ``nodes`` p5 nodes of 8 GPUs, read from
+its polygons by hand (in (bytes, ranks), a point on an edge inside): the ring/Simple region's left edge runs from
+(1.5 GiB, 32) over (2.5 GiB, 64) and (7.5 GiB, 160) to (9 GiB, 192) and on, so 32, 64 and 128 ranks are ring, 256
+ranks NVLS-tree/Simple up to 12 GiB. On 2 nodes (16 ranks) it picks nothing: NCCL's own tuner does."""
 
 
 def _p5_series(nodes: int, busbw: float) -> PublishedRun:
+    plugin = (("nccl_tuner", "aws-ofi-nccl-1.16.3"),) if nodes > 2 else ()
     return PublishedRun(
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
-        8 * GiB, busbw, _P5_SERIES, note=_P5_SERIES_NOTE.format(b=busbw, r=8 * nodes, pick=_P5_REGION_PICK[nodes]),
-        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7")),
+        8 * GiB, busbw, _P5_SERIES,
+        note=_P5_SERIES_NOTE.format(b=busbw, pick=_P5_PLUGIN_PICKS if plugin else _P5_NCCL_PICKS),
+        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7"), *plugin),
     )  # fmt: skip
 
 

@@ -6,10 +6,10 @@ aws-ofi-nccl 1.16.3 with its tuner plugin, ``all_reduce_perf -b 32M -e 8192M``) 
 2, 4, 8, 16 and 32 nodes. Above two nodes the algorithm and protocol are not NCCL's own pick but the plugin's: its
 region tuner (``src/tuner/nccl_ofi_regions.cpp`` at v1.16.3, ``region_init_internal_p5_p5e``, all-reduce with 8
 ranks a node) lays polygons over (bytes, ranks) and runs the first region a point lies in or on
-(``region_get_coll_info_internal_v2``: ``is_inside_region >= 0``, NVLS-tree regions only where NVLS is supported);
-on two nodes or fewer it leaves NCCL's tuner to pick. :func:`region_pick` ports that lookup; each point is then
-priced by dpsim running that algorithm and protocol (``communication.nccl_algo``/``nccl_proto``), so the error is
-the price of what ran, not the pick, and dpsim's own pick is printed beside it.
+(``region_get_coll_info_internal_v3``: ``is_inside_region >= 0`` among the pairs NCCL runs, NVLS-tree only with NVLS);
+on two nodes or fewer it leaves NCCL's tuner to pick. dpsim runs that lookup (``communication.nccl_tuner:
+aws-ofi-nccl-1.16.3``, :mod:`dpsim.sim.collectives.tuner_plugin`; the held-out rows set it above two nodes), so
+each point is priced as what ran there, and dpsim's pick under NCCL's own tuner is printed beside it.
 
     PYTHONPATH=. python benchmarks/p5_series.py
 """
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import statistics
 from typing import Any
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import predict, size_label
+from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 MiB = 1 << 20
 
@@ -47,136 +47,27 @@ SERIES: dict[int, tuple[tuple[int, float], ...]] = {
 """Nodes → (size in MiB, out-of-place busbw GB/s) of the source's table (its ``size(MB)`` column is MiB: 8192 is
 the 8 GiB the held-out rows quote)."""
 
-# --- aws-ofi-nccl 1.16.3's region lookup (src/tuner/nccl_ofi_regions.cpp, include/tuner/nccl_ofi_tuner_region.h) ---
-
-TUNER_MAX_SIZE = 100.0 * 1024 * 1024 * 1024
-TUNER_MAX_RANKS = 1024.0 * 1024
-_EPS = 1e-10
-
-Point = tuple[float, float]
-
-
-def _cross(a: Point, b: Point) -> float:
-    return a[0] * b[1] - a[1] * b[0]
-
-
-def _intersect(x0: Point, x1: Point, y0: Point, y1: Point) -> tuple[int, Point]:
-    """``intersect``: 1 where segment x0→x1 crosses y0→y1, -1 where not, 0 where the crossing is at y0 or y1 (or
-    the two are parallel), and the crossing point on the y line."""
-    dx = (x1[0] - x0[0], x1[1] - x0[1])
-    dy = (y1[0] - y0[0], y1[1] - y0[1])
-    d = _cross(dy, dx)
-    if abs(d) < _EPS:
-        return 0, (math.nan, math.nan)
-    a = (_cross(x0, dx) - _cross(y0, dx)) / d
-    sect = (y0[0] + a * dy[0], y0[1] + a * dy[1])
-    if a < -_EPS or a > 1 + _EPS:
-        return -1, sect
-    if a < _EPS or a > 1 - _EPS:
-        return 0, sect
-    b = (_cross(x0, dy) - _cross(y0, dy)) / d
-    return (-1 if b < 0 or b > 1 else 1), sect
-
-
-def _distance(x: Point, y0: Point, y1: Point) -> float:
-    """``distance``: from ``x`` to the nearest point of segment y0→y1 (inf where that falls outside it)."""
-    dy = (y1[0] - y0[0], y1[1] - y0[1])
-    r, s = _intersect(x, (x[0] + dy[1], x[1] - dy[0]), y0, y1)
-    if r == -1:
-        return math.inf
-    return math.hypot(s[0] - x[0], s[1] - x[1])
-
-
-def is_inside_region(p: Point, vertices: tuple[Point, ...]) -> int:
-    """``is_inside_region``: 1 inside, 0 on an edge, -1 outside (ray cast towards twice the tuner's maxima)."""
-    n = len(vertices)
-    if any(_distance(p, vertices[i], vertices[(i + 1) % n]) < _EPS for i in range(n)):
-        return 0
-    xs = [v[0] for v in vertices]
-    ys = [v[1] for v in vertices]
-    # the source seeds its bounding box's y range with vertices[1], x with vertices[0]; both then span all vertices
-    if not (min(xs) <= p[0] <= max(xs) and min(ys) <= p[1] <= max(ys)):
-        return -1
-    far = (2.0 * TUNER_MAX_SIZE, 2.0 * TUNER_MAX_RANKS)
-    crosses = sum(_intersect(p, far, vertices[i], vertices[(i + 1) % n])[0] == 1 for i in range(n))
-    return 1 if crosses % 2 else -1
-
-
-def extend_region(a: Point, b: Point, z: Point) -> Point:
-    """``extend_region``: the point of line a–b farthest towards ``z`` with z's x or z's y."""
-    if a[0] == b[0]:
-        return (a[0], z[1])
-    if a[1] == b[1]:
-        return (z[0], a[1])
-    m = (a[1] - b[1]) / (a[0] - b[0])
-    c = b[1] - m * b[0]
-    projected = m * z[0] + c
-    return (z[0], projected) if projected < z[1] else ((z[1] - c) / m, z[1])
-
-
-_MAX = (TUNER_MAX_SIZE, TUNER_MAX_RANKS)
-_TREE_LL128_EXT = extend_region((402653184, 2048), (402653184, 4096), _MAX)
-_NVLSTREE_1_EXT = extend_region((8053063680, 160), (9663676416, 192), _MAX)
-_NVLSTREE_2_EXT = extend_region((402653184, 2048), (402653184, 4096), _MAX)
-_RING_SIMPLE_EXT = extend_region((8053063680, 160), (9663676416, 192), _MAX)
-
-P5_ALLREDUCE_REGIONS: tuple[tuple[str, str, tuple[Point, ...]], ...] = (
-    ("tree", "LL128", (
-        (0, 16), (31457280, 16), (37748736, 32), (117440512, 64), (301989888, 128), (301989888, 256),
-        (335544320, 512), (536870912, 1024), (402653184, 2048), (402653184, 4096), _TREE_LL128_EXT,
-        (0, _TREE_LL128_EXT[1]),
-    )),
-    ("nvls-tree", "Simple", ((31457281, 16), (TUNER_MAX_SIZE, 16), (31457281, 16))),
-    ("ring", "LL128", (
-        (31457280, 17), (1073741824, 17), (2147483648, 64), (2147483648, 128), (1342177280, 160),
-        (2147483648, 256), (1074790400, 256), (444596224, 160), (301989888, 128), (117440512, 64), (37748736, 32),
-    )),
-    ("nvls-tree", "Simple", (
-        (2147483648, 128), (6442450944, 128), (8053063680, 160), (9663676416, 192), _NVLSTREE_1_EXT, _NVLSTREE_2_EXT,
-        (402653184, 4096), (402653184, 2048), (536870912, 1024), (335544320, 512), (301989888, 256),
-        (310378496, 160), (444596224, 160), (1074790400, 256), (2684354560, 256), (2147483648, 224),
-        (1342177280, 160),
-    )),
-    ("ring", "Simple", (
-        (1073741824, 17), (_RING_SIMPLE_EXT[0], 17), _RING_SIMPLE_EXT, (9663676416, 192), (8053063680, 160),
-        (2684354560, 64), (1610612736, 32),
-    )),
-)  # fmt: skip
-"""``region_init_internal_p5_p5e``'s all-reduce regions for 8 ranks a node, in the source's order: (algorithm,
-protocol, polygon in (bytes, ranks))."""
-
-
-def region_pick(size: float, nodes: int, per_node: int = 8) -> tuple[str, str] | None:
-    """What aws-ofi-nccl 1.16.3's region tuner runs for an all-reduce of ``size`` bytes on ``nodes`` p5 nodes: the
-    first region the point lies in or on; None where it leaves NCCL's tuner to pick (two nodes or fewer, or no
-    region)."""
-    if nodes <= 2:
-        return None
-    point = (float(size), float(nodes * per_node))
-    for algorithm, protocol, vertices in P5_ALLREDUCE_REGIONS:
-        if is_inside_region(point, vertices) >= 0:
-            return algorithm, protocol
-    return None
-
 
 def rows() -> list[dict[str, Any]]:
-    """Every point: measured busbw, what ran, dpsim's price of that, and dpsim's own pick."""
+    """Every point: measured busbw, what ran, dpsim's price of that, and dpsim's pick under NCCL's own tuner."""
     out = []
     for nodes, points in SERIES.items():
         for mib, busbw in points:
             base = dataclasses.replace(_p5_series(nodes, busbw), size_bytes=float(mib * MiB))
-            ran = region_pick(mib * MiB, nodes)
-            forced = base
-            if ran is not None:
-                extra = (("nccl_algo", (ran[0],)), ("nccl_proto", (ran[1],)))
-                forced = dataclasses.replace(base, communication=(*base.communication, *extra))
-            priced, own = predict(forced), predict(base)
+            own_tuner = dataclasses.replace(
+                base, communication=tuple((k, v) for k, v in base.communication if k != "nccl_tuner")
+            )
+            priced, own = predict(base), predict(own_tuner)
+            ran = plugin_pick(AWS_OFI_NCCL, "allreduce", mib * MiB, nodes, 8)
+            used = f"{priced['algorithm_used']}/{priced['protocol_used']}"
+            if ran is not None and used != "/".join(ran):
+                raise AssertionError(f"{nodes} nodes {mib} MiB: dpsim ran {used}, the plugin's region {ran}")
             out.append(
                 {
                     "nodes": nodes,
                     "size_bytes": mib * MiB,
                     "measured_gbps": busbw,
-                    "ran": "/".join(ran) if ran else f"NCCL's pick ({own['algorithm_used']}/{own['protocol_used']})",
+                    "ran": used if ran else f"NCCL's pick ({used})",
                     "priced_gbps": priced["predicted_gbps"],
                     "error": priced["error"],
                     "own_pick": f"{own['algorithm_used']}/{own['protocol_used']}",

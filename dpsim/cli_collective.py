@@ -260,6 +260,8 @@ def register(app: typer.Typer) -> None:
         loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
         rows = collective_rows(loaded, op, points, engine, allow_long)
         tuner = f", NCCL {rows[0]['nccl_version']}'s tuner" if rows[0]["nccl_version"] else ""
+        if loaded.communication.nccl_tuner != "nccl":  # refused where NCCL does not run
+            tuner += f" under the {loaded.communication.nccl_tuner} tuner plugin"
         title = f"{loaded.name}: {op} on {rows[0]['world_size']} ranks ({engine}{tuner})"
         if plot is not None:
             with atomic_output(plot, "--plot") as tmp:

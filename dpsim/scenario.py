@@ -1427,6 +1427,17 @@ class CommunicationConfig(_Section):
     caps, ``llMaxBws``, base and per-step latencies, copied from ``src/graph/tuning.cc`` at that tag — set what
     ``auto`` picks and what the chosen schedule costs (:mod:`dpsim.sim.collectives.nccl_tuner`: v2.25.1 to
     v2.30.7; the rest of the NCCL model is v2.30.7's). None: v2.30.7. Refused on CPU devices (gloo)."""
+    nccl_tuner: Literal["nccl", "aws-ofi-nccl-1.16.3"] = "nccl"
+    """Which tuner picks ``auto``'s algorithm and protocol: ``nccl``, NCCL's own (``topoGetAlgoInfo``); or
+    ``aws-ofi-nccl-1.16.3``, the tuner plugin of aws-ofi-nccl v1.16.3 (``NCCL_TUNER_PLUGIN``), whose region tuner on
+    p5 / p5e replaces NCCL's pick (:mod:`dpsim.sim.collectives.tuner_plugin`: ``src/tuner/nccl_ofi_regions.cpp``,
+    ``region_init_internal_p5_p5e``). It lays polygons over (message bytes, communicator ranks) for all-reduce on
+    communicators of 8, 2 or 1 rank(s) a node and for all-gather and reduce-scatter on 1 rank a node, runs the first
+    region a point lies in or on among the pairs NCCL runs there (``NCCL_ALGO``/``NCCL_PROTO``, NVLS), and leaves
+    NCCL's own pick on two nodes or fewer, outside its regions and for every other collective. Refused where it
+    picks nothing: on a cluster that is not a p5 / p5e (8 H100 or H200 a node, ``cluster.device`` h100-sxm or h200,
+    over EFA v2, ``cluster.inter_node`` preset efa-v2), on two nodes or fewer, on CPU devices (gloo), with
+    ``protocol: none``, beside a textbook algorithm, or with ``algorithm`` and ``protocol`` both named."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts
@@ -1575,6 +1586,7 @@ class Scenario(_Section):
                         "auto or leave it out",
                     )
         self._textbook_without_nccl()
+        self._tuner_plugin_picks()
         if c.nccl_version is not None and c.algorithm != "auto" and c.protocol != "auto":
             # a release's tuner tables pick the algorithm and protocol; every release prices a schedule alike
             # (dpsim.sim.collectives.base.Layout.estimate): with both named nothing is picked
@@ -1593,6 +1605,37 @@ class Scenario(_Section):
                     f"is {env}, the list {named}: auto picks from; communication.{named}: {chosen} runs as named "
                     f"(as {env}={chosen} does), so it is never read{missing}: set {named}: auto or leave it out",
                 )
+
+    def _tuner_plugin_picks(self) -> None:
+        """Refuse ``communication.nccl_tuner`` naming a plugin where it picks nothing
+        (:mod:`dpsim.sim.collectives.tuner_plugin`): aws-ofi-nccl 1.16.3 loads its region tuner by the instance's
+        product name (``nccl_ofi_tuner_init``: the p5 / p5e regions on ``p5.48xlarge`` / ``p5e.48xlarge``, 8 H100 or
+        H200 over EFA v2), leaves NCCL's own pick on two nodes or fewer (``region_get_coll_info_internal_v3``: "Skip
+        when two nodes or lesser"), and chooses only among algorithms and protocols NCCL runs (one named pair: no
+        choice; a textbook algorithm or ``protocol: none``: no NCCL)."""
+        from dpsim.sim.collectives import TEXTBOOK
+
+        c, k = self.communication, self.cluster
+        if c.nccl_tuner == "nccl":
+            return
+        why = ""
+        if c.protocol == "none" or c.algorithm in TEXTBOOK:
+            named = "protocol: none" if c.protocol == "none" else f"algorithm: {c.algorithm}"
+            why = f"communication.{named} prices the links' alpha-beta without NCCL's tuner"
+        elif c.algorithm != "auto" and c.protocol != "auto":
+            why = f"with algorithm {c.algorithm} and protocol {c.protocol} both named nothing is picked"
+        elif k.device.preset not in ("h100-sxm", "h200") or k.workers_per_node != 8 or k.inter_node.preset != "efa-v2":
+            why = (
+                "its regions are the p5 / p5e's (8 H100 or H200 a node over EFA v2: cluster.device h100-sxm or h200, "
+                f"workers_per_node 8, inter_node preset efa-v2), not {k.device.preset or 'a custom device'} x "
+                f"{k.workers_per_node} over {k.inter_node.preset or 'a custom link'}"
+            )
+        elif k.nodes <= 2:
+            why = f"it leaves the pick to NCCL's own tuner on two nodes or fewer, and this cluster has {k.nodes}"
+        if why:
+            raise _FieldError(
+                "communication.nccl_tuner", f"{c.nccl_tuner} picks nothing here: {why}; leave it out (nccl)"
+            )
 
     def _textbook_without_nccl(self) -> None:
         """Refuse NCCL's protocol, buffer and release beside a textbook algorithm (``hierarchical``,
@@ -1676,8 +1719,9 @@ class Scenario(_Section):
                 "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
                 "peer-to-peer between all their GPUs, so leave it out",
             )
-        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version")
-        for name in (n for n in nccl_only if getattr(self.communication, n) is not None and self.cluster.gloo):
+        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", "nccl_tuner")
+        unset = (None, "nccl")  # nccl_tuner's default is NCCL's own tuner
+        for name in (n for n in nccl_only if getattr(self.communication, n) not in unset and self.cluster.gloo):
             # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
             raise _FieldError(
                 f"communication.{name}",

@@ -192,6 +192,9 @@ class Fabric:
     """The NCCL release whose tuner constants the collectives use (``communication.nccl_version``); empty:
     dpsim's default (:data:`dpsim.sim.collectives.nccl_tuner.DEFAULT_NCCL_VERSION`), resolved in one place,
     :meth:`dpsim.sim.collectives.base.Layout.of` (this module does not import the tuner tables at load)."""
+    nccl_tuner: str = "nccl"
+    """The tuner that picks ``auto``'s algorithm and protocol (``communication.nccl_tuner``): NCCL's own, or a
+    plugin that replaces its pick (:mod:`dpsim.sim.collectives.tuner_plugin`)."""
     nccl_net_latency_s: float = 0.0
     """The latency the inter-node link's NCCL network plugin reports (``LinkSpec.nccl_net_latency_s``): NCCL's
     tuner adds it to every inter-node step of its estimate; 0: none (NCCL's IB and socket transports)."""
@@ -396,15 +399,14 @@ def collective(
 
 
 def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None, size: float) -> int:
-    """Which candidate of :func:`_priced` runs at ``size``: NCCL's tuner picks by its corrected estimate (the
-    schedule's price is the time); ties: the first."""
-    best: tuple[float, int] | None = None
-    for i, (_, _, cost) in enumerate(_priced(op, algorithm, protocol, fabric, groups)):
-        estimate = cost.tuned(size)
-        if best is None or estimate < best[0]:
-            best = (estimate, i)
-    assert best is not None
-    return best[1]
+    """Which candidate of :func:`_priced` runs at ``size`` (:func:`dpsim.sim.cost.pick`: a tuner plugin's region,
+    else NCCL's tuner by its corrected estimate; the schedule's price is the time)."""
+    from dpsim.sim.cost import pick
+
+    def communicator() -> Layout:
+        return fabric.layout() if groups is None else groups.layout(fabric.layout())
+
+    return pick(op, _priced(op, algorithm, protocol, fabric, groups), size, fabric.nccl_tuner, communicator)
 
 
 def collective_job(

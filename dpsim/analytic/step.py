@@ -359,6 +359,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
         nccl_version=scenario.communication.nccl_version or "",
+        nccl_tuner=scenario.communication.nccl_tuner,
         nccl_pxn_disable=scenario.communication.nccl_pxn_disable,
         intra_topology=c.intra_topology,
     )

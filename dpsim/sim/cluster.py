@@ -104,6 +104,8 @@ class Cluster:
     """NCCL's Simple buffer per connection in bytes (``NCCL_BUFFSIZE``); 0: NCCL's 4 MiB."""
     nccl_version: str = ""
     """The NCCL release whose tuner constants the collectives use (:attr:`Fabric.nccl_version`)."""
+    nccl_tuner: str = "nccl"
+    """The tuner that picks ``auto``'s algorithm and protocol (:attr:`Fabric.nccl_tuner`)."""
     nccl_net_latency_s: float = 0.0
     """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
@@ -204,6 +206,7 @@ class Cluster:
             nccl_buffsize=fabric.nccl_buffsize,
             nccl_net_latency_s=fabric.nccl_net_latency_s,
             nccl_version=fabric.nccl_version,
+            nccl_tuner=fabric.nccl_tuner,
             host_topology=fabric.host_topology,
             intra_topology=fabric.intra_topology,
         )

@@ -45,7 +45,7 @@ protocol (:class:`dpsim.sim.engine.CollectiveEngine`) all call :func:`phase_cost
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,7 @@ __all__ = [
     "lock_step",
     "phase_cost",
     "phased_job",
+    "pick",
     "pipeline_fill",
     "priced_candidates",
 ]
@@ -272,6 +273,36 @@ def priced_candidates(
             for c, e in zip(costs, estimated, strict=True)
         ]
     return tuple(zip(built, costs, strict=True))
+
+
+def pick(
+    op: str,
+    options: Sequence[tuple[str, str, LinearCost]],
+    size: float,
+    tuner: str = "nccl",
+    communicator: Callable[[], Layout] | None = None,
+) -> int:
+    """Which of ``options`` ((algorithm, protocol, cost) of :func:`priced_candidates`, in its order) runs ``op`` of
+    ``size`` bytes: what the tuner plugin ``tuner`` (``communication.nccl_tuner``) sets for the communicator
+    ``communicator()`` (its nodes and ranks a node, read only with a plugin), among the pairs NCCL runs there
+    (:func:`dpsim.sim.collectives.tuner_plugin.plugin_pick`); where it sets none, NCCL's own tuner: the cheapest by
+    its corrected estimate (:meth:`LinearCost.tuned`; ties: the first). Both engines pick here
+    (:func:`dpsim.analytic.collectives.collective`, :meth:`dpsim.sim.engine.CollectiveEngine.choice`)."""
+    if tuner != "nccl" and communicator is not None and len(options) > 1:
+        from dpsim.sim.collectives.tuner_plugin import plugin_pick
+
+        layout = communicator()
+        pairs = [(name, proto) for name, proto, _ in options]
+        ran = plugin_pick(tuner, op, size, layout.nodes, layout.per_node, pairs)
+        if ran is not None:
+            return pairs.index(ran)
+    best: tuple[float, int] | None = None
+    for i, (_, _, cost) in enumerate(options):
+        estimate = cost.tuned(size)
+        if best is None or estimate < best[0]:
+            best = (estimate, i)
+    assert best is not None
+    return best[1]
 
 
 def _transfer_times(

@@ -21,9 +21,9 @@ import numpy as np
 
 from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Schedule
+from dpsim.sim.collectives.base import Layout, Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phased_job, priced_candidates
+from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phased_job, pick, priced_candidates
 from dpsim.streams import Job
 
 __all__ = ["OPS", "CollectiveEngine"]
@@ -71,14 +71,17 @@ class CollectiveEngine(ABC):
         return self._cluster_of.get(id(schedule), self.cluster)
 
     def choice(self, op: str, size: float, groups: Groups | None = None) -> tuple[Schedule, LinearCost]:
-        """The schedule that runs ``op`` of ``size`` bytes: the cheapest by NCCL's tuner estimate
-        (:meth:`LinearCost.tuned`, with its size corrections); ties: the first."""
+        """The schedule that runs ``op`` of ``size`` bytes (:func:`dpsim.sim.cost.pick`): a tuner plugin's region
+        (``communication.nccl_tuner``), else the cheapest by NCCL's tuner estimate (:meth:`LinearCost.tuned`, with
+        its size corrections); ties: the first."""
         options = self.candidates(op, size, groups)
-        best = options[0]
-        for option in options[1:]:
-            if option[1].tuned(size) < best[1].tuned(size):  # NCCL picks by its corrected estimate
-                best = option
-        return best
+        whole = self.cluster
+
+        def communicator() -> Layout:
+            return whole.layout() if groups is None else groups.layout(whole.layout())
+
+        named = [(s.name, s.protocol, cost) for s, cost in options]
+        return options[pick(op, named, size, self.cluster.nccl_tuner, communicator)]
 
     def schedule(self, op: str, size: float = 1 << 30) -> Schedule:
         """The schedule of ``op`` at ``size`` bytes (default: a large message)."""
