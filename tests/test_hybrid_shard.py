@@ -388,3 +388,36 @@ def test_the_cost_guard_counts_what_a_step_routes(
             simulate(_llama(communication__algorithm=algorithm, simulation__fidelity="fast", **changes))
             charged = round(budget.scenario_pricing(scenario, "sim").seconds / budget.PRICE_TRANSFER_S)
             assert 0 < routed[0] <= charged <= most * routed[0], (algorithm, routed[0], charged)
+
+
+@pytest.mark.parametrize("shard", [8, 16])
+@pytest.mark.parametrize("protocol", ["auto", "Simple"])
+@pytest.mark.parametrize("algorithm", ["auto", "ring", "tree"])
+def test_the_cost_guard_charges_what_a_fast_hybrid_shard_step_routes(
+    algorithm: str, shard: int, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fast-level HYBRID_SHARD step prices the analytic step, then each collective its step program posts in its
+    groups (``budget.hybrid_collectives``): the shard groups' reduce-scatter and all-gather and the replica groups'
+    all-reduce, every candidate priced and the links every candidate loads (``CollectiveEngine.job``). Every transfer
+    a cold fast-level ``simulate`` routes (``Cluster.routes`` counted) is charged, exactly. The guard charged the
+    analytic engine's list again plus a reduce-scatter on the whole group, not the all-gather, and the fast level
+    routed the links of the chosen candidates only: shard groups of 16, ``auto``: 6,144 charged for 5,632 routed;
+    ``Simple``: 2,048 for 2,240; groups of 8, ``Simple``: 1,280 for 992."""
+    from dpsim.sim import budget
+
+    routed, cold = _count_routes(monkeypatch)
+    changes = {
+        "communication__algorithm": algorithm,
+        "communication__protocol": protocol,
+        "training__fsdp_shard_group": shard,
+    }
+    assert budget.hybrid_collectives(_llama(**changes)) == (
+        ("reduce_scatter", False),
+        ("all_gather", False),
+        ("allreduce", True),
+    )
+    cold()
+    simulate(_llama(simulation__fidelity="fast", **changes))
+    charged = budget.scenario_pricing(_llama(**changes), "sim").seconds / budget.PRICE_TRANSFER_S
+    assert routed[0] > 0
+    assert round(charged) == routed[0], (algorithm, shard, protocol, routed[0], charged)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
 __all__ = [
+    "ANALYTIC_HYBRID",
     "LIMIT_S",
     "LINK_LOAD_ROUTES",
     "MEMORY_LIMIT_BYTES",
@@ -53,6 +54,7 @@ __all__ = [
     "dp_collectives",
     "estimate",
     "estimate_collective",
+    "hybrid_collectives",
     "hybrid_pricing",
     "layout_of",
     "pipeline_operations",
@@ -774,12 +776,15 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     broadcasts. HYBRID_SHARD prices the gradients' collective on the whole group once (the bucket's choice), then
     its groups' (:func:`hybrid_pricing`): the shard groups' reduce-scatter (their gathers cost the same) and the
     replica groups' all-reduce, each on its own group, with their link loads. The simulator (``engine="sim"``)
-    prices the analytic step, then its fast level the schedules again, a gather as an all-gather of its own.
+    prices the analytic step, then its fast level the schedules again, a gather as an all-gather of its own;
+    HYBRID_SHARD's fast level prices nothing on the whole group, only what its step program posts in the groups
+    (:func:`hybrid_collectives`: the shard groups' reduce-scatter and all-gather, the replica groups' all-reduce),
+    each with the links every candidate loads.
     (Charging an all-reduce, a reduce-scatter and an all-gather to every ZeRO or FSDP FULL_SHARD step put
     ``auto`` at 6.6x the transfers it routes, ``direct`` at 17.5x.)
     """
 
-    group, ops, algorithm, shard, fast_ops = _pricing_key(scenario)
+    group, ops, algorithm, shard, fast_ops, fast_groups = _pricing_key(scenario)
     layout, hops = layout_of(group), ring_hops(group)
 
     def priced(names: Sequence[str]) -> list[CollectiveBudget]:
@@ -790,8 +795,10 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
         parts.append(hybrid_pricing(algorithm, group.protocol, layout, shard, hops))
     pricing_s = sum(p.pricing_s for p in parts)
     seconds = pricing_s
-    if engine == "sim":  # the fast level: HYBRID_SHARD's groups again too (hybrid_pricing)
-        seconds += sum(p.pricing_s for p in priced(fast_ops)) + sum(p.pricing_s for p in parts[len(ops) :])
+    if engine == "sim":  # the fast level: HYBRID_SHARD's collectives in their groups only (hybrid_collectives)
+        seconds += sum(p.pricing_s for p in priced(fast_ops))
+        if shard:
+            seconds += hybrid_pricing(algorithm, group.protocol, layout, shard, hops, fast_groups).pricing_s
     return CollectiveBudget(
         " + ".join(p.op for p in parts), algorithm, group.world_size, sum(p.transfers for p in parts), 0,
         engine, "analytic" if engine == "analytic" else "fast", pricing_s, seconds,
@@ -799,18 +806,49 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     )  # fmt: skip
 
 
-def hybrid_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, hops: int = 0) -> CollectiveBudget:
-    """What HYBRID_SHARD's groups cost to price over groups of ``shard`` ranks on ``layout``: the reduce-scatter in
-    every shard group and the all-reduce in every replica group, each counted on its group's layout
+ANALYTIC_HYBRID = (("reduce_scatter", False), ("allreduce", True))
+"""HYBRID_SHARD's collectives the analytic engine prices in their groups, each (op, in the replica groups): the shard
+groups' reduce-scatter (their all-gathers cost the same: :func:`dpsim.analytic.step.gather_time`) and the replica
+groups' all-reduce (:func:`dpsim.analytic.collectives.collective_job`)."""
+
+
+def hybrid_collectives(scenario: Scenario) -> tuple[tuple[str, bool], ...]:
+    """HYBRID_SHARD's collectives as the simulator's step program posts them (:func:`dpsim.sim.training.step_program`),
+    each (op, in the replica groups): the gradients' reduction (:attr:`~dpsim.sim.training.StepPlan.gradient_op`) and
+    the parameter all-gathers (:attr:`~dpsim.sim.training.StepPlan.gathers`) in the shard groups, each reduced shard's
+    all-reduce in the replica groups. Nothing on the whole data-parallel group: the fast level prices each in its
+    groups (:meth:`dpsim.sim.engine.CollectiveEngine.job`), every candidate and the links every candidate loads."""
+    traffic = step_traffic(scenario)
+    gathers = traffic.forward_gathers + traffic.backward_gathers > 0 or traffic.post_step_gather
+    shard = [scenario.gradient_reduction_op, *(["all_gather"] if gathers else [])]
+    return (*((op, False) for op in shard), ("allreduce", True))
+
+
+def hybrid_pricing(
+    algorithm: str,
+    protocol: str,
+    layout: Layout,
+    shard: int,
+    hops: int = 0,
+    collectives: Sequence[tuple[str, bool]] = ANALYTIC_HYBRID,
+) -> CollectiveBudget:
+    """What HYBRID_SHARD's groups cost to price over groups of ``shard`` ranks on ``layout``: each of ``collectives``
+    ((op, in the replica groups): the analytic engine's :data:`ANALYTIC_HYBRID`, the fast level's
+    :func:`hybrid_collectives`) in every group of its kind, counted on its group's layout
     (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups, as the engines tile them: priced
     (:data:`PRICING_ROUTES`) and routed :data:`LINK_LOAD_ROUTES` times more for the links each phase loads.
     (Counting the reduce-scatter, all-gather and all-reduce on the whole data-parallel group instead charged Llama 2
-    7B on 32,768 ranks, ``auto``, 6.65 M transfers where the step routes 3.24 M; now 3.54 M.)"""
+    7B on 32,768 ranks, ``auto``, 6.65 M transfers where the step routes 3.24 M; now 3.54 M. The fast level was
+    charged the analytic engine's list plus a reduce-scatter on the whole group, which it never routes, and not the
+    shard groups' all-gather it routes, and it loaded the links of the chosen candidates only: shard groups of 16 on
+    4 x 8 H100, ``Simple``, 1,024 charged for 1,216 routed; now 1,280 both.)"""
     from dpsim.sim.collectives.groups import Groups
 
     routes = PRICING_ROUTES + LINK_LOAD_ROUTES
     transfers, held, largest, far = 0, 0, 0, 0
-    for op, groups in zip(("reduce_scatter", "allreduce"), Groups.hybrid(layout.world, shard), strict=True):
+    kinds = Groups.hybrid(layout.world, shard)
+    for op, replicas in collectives:
+        groups = kinds[1] if replicas else kinds[0]
         part = groups.layout(layout)
         count = layout.world // groups.size
         routed, kept, widest = priced_transfers(op, algorithm, protocol, part)
@@ -819,17 +857,21 @@ def hybrid_pricing(algorithm: str, protocol: str, layout: Layout, shard: int, ho
         if hops > 1:
             far += routes * count * priced_transfers(op, algorithm, protocol, part, far=True)[0]
     seconds = transfers * PRICE_TRANSFER_S + far * hops * PRICE_HOP_S
+    where = [
+        f"{op} in the {'replica groups' if replicas else f'shard groups of {shard:,}'}" for op, replicas in collectives
+    ]
     return CollectiveBudget(
-        f"reduce_scatter in the shard groups of {shard:,} + allreduce in the replica groups, with their link loads",
+        f"{' + '.join(where)}, with their link loads",
         algorithm, layout.world, transfers, 0, "analytic", "analytic", seconds, seconds,
         held * PRICE_HELD_BYTES + largest * PRICE_PHASE_BYTES, hops if hops > 1 else 0,
     )  # fmt: skip
 
 
-def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int, list[str]]:
+def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int, list[str], tuple[tuple[str, bool], ...]]:
     """What pricing a step's collectives depends on: the data-parallel group, the operations the analytic engine
     prices on the whole group, the algorithm, HYBRID_SHARD's shard group (0: none; its groups' collectives,
-    :func:`hybrid_pricing`), and the operations the simulator's fast level prices on the whole group."""
+    :func:`hybrid_pricing`), the operations the simulator's fast level prices on the whole group (HYBRID_SHARD: none)
+    and those it prices in HYBRID_SHARD's groups (:func:`hybrid_collectives`)."""
     from dpsim.analytic.step import algorithm_of, dp_fabric
 
     traffic = step_traffic(scenario)
@@ -839,13 +881,15 @@ def _pricing_key(scenario: Scenario) -> tuple[Any, list[str], str, int, list[str
     reduction = scenario.gradient_reduction_op
     broadcast = ["broadcast"] if traffic.post_step_broadcast else []
     ops = list(dict.fromkeys([reduction, *(["reduce_scatter"] if gathers else []), *broadcast]))
-    fast_ops = [reduction, *(["all_gather"] if gathers else []), *broadcast]
+    hybrid = traffic.replicas > 1
+    fast_ops = [] if hybrid else [reduction, *(["all_gather"] if gathers else []), *broadcast]
     return (
         dp_fabric(scenario),
         ops,
         algorithm_of(scenario),
-        traffic.shard_ranks if traffic.replicas > 1 else 0,
+        traffic.shard_ranks if hybrid else 0,
         fast_ops,
+        hybrid_collectives(scenario) if hybrid else (),
     )
 
 
@@ -874,8 +918,8 @@ def check_total(
     count = 0
     for where, scenario in scenarios:
         count += 1
-        group, ops, algorithm, shard, fast_ops = _pricing_key(scenario)
-        key = (group, tuple(ops), algorithm, shard, tuple(fast_ops))
+        group, ops, algorithm, shard, fast_ops, fast_groups = _pricing_key(scenario)
+        key = (group, tuple(ops), algorithm, shard, tuple(fast_ops), fast_groups)
         try:
             pricing = priced.get(key) or check_pricing(scenario, allow_long, engine, fewer or FEWER_RANKS)
             simulation = check(scenario, allow_long=allow_long).seconds if engine == "sim" else 0.0

@@ -111,8 +111,9 @@ class CollectiveEngine(ABC):
         key = (op, schedule.name, schedule.protocol)
         self.used[key] = self.used.get(key, 0) + 1
         self.events += len(schedule.phases)
-        if id(schedule) not in self._uses:
-            self._uses[id(schedule)] = link_uses(schedule, self.cluster_of(schedule))
+        if id(schedule) not in self._uses:  # every candidate's links at once, as the analytic engine's (_uses): the
+            for option, _ in self.candidates(op, size, groups):  # cost guard charges them all (budget.hybrid_pricing)
+                self._uses[id(option)] = link_uses(option, self.cluster_of(option))
         return phased_job(cost, self._uses[id(schedule)], size)
 
     @abstractmethod
