@@ -253,6 +253,24 @@ def test_an_analytic_hybrid_step_builds_its_cluster_once(monkeypatch: pytest.Mon
     assert builds == [32]
 
 
+def test_the_analytic_step_and_the_cost_guard_read_one_hybrid_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HYBRID_SHARD's collectives as the analytic engine prices them are one list, ``step.HYBRID_COLLECTIVES``: the
+    step reads it (a replica all-gather named instead of the all-reduce moves the step's communication: a ring
+    all-gather of the replica groups' 1/G shard sends half an all-reduce's bytes) and the cost guard charges it
+    (``budget.ANALYTIC_HYBRID``). The step wrote its own pair beside the guard's list."""
+    from dpsim.analytic import step
+    from dpsim.sim import budget
+
+    assert budget.ANALYTIC_HYBRID is step.HYBRID_COLLECTIVES
+    assert step.HYBRID_COLLECTIVES == (("reduce_scatter", False), ("allreduce", True))
+    scenario = _llama(training__fsdp_shard_group=8)
+    listed = predict(scenario)
+    monkeypatch.setattr(step, "HYBRID_COLLECTIVES", (("reduce_scatter", False), ("all_gather", True)))
+    assert predict(scenario).comm_s < listed.comm_s
+    monkeypatch.setattr(step, "HYBRID_COLLECTIVES", (("reduce_scatter", False), ("allreduce", True)))
+    assert predict(scenario) == listed
+
+
 def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[[], None]]:
     """Count every transfer the cluster routes (``Cluster.routes`` wrapped): the count, and a function that empties
     the analytic engine's caches of prices, link loads and the cluster, and zeroes the count."""

@@ -137,6 +137,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FOREACH_OPTIMIZER_BYTES_PER_PARAM",
+    "HYBRID_COLLECTIVES",
     "OPTIMIZER_BYTES_PER_PARAM",
     "BucketCopies",
     "algorithm_of",
@@ -447,6 +448,14 @@ def hybrid_groups(scenario: Scenario) -> tuple[Groups | None, Groups | None]:
     from dpsim.sim.collectives.groups import Groups
 
     return Groups.hybrid(scenario.data_parallel, traffic.shard_ranks)
+
+
+HYBRID_COLLECTIVES: tuple[tuple[str, bool], ...] = (("reduce_scatter", False), ("allreduce", True))
+"""FSDP HYBRID_SHARD's collectives as this engine prices them (:func:`predict`), one a stream in stream order
+(:func:`_hybrid_overlap_end`, :func:`dpsim.streams.two_streams`), each (op, in the replica groups): a bucket's
+reduce-scatter in every shard group (their all-gathers cost the same: :func:`gather_time`), then its reduced 1/G
+shard's all-reduce in every replica group. The cost guard charges this list
+(:func:`dpsim.sim.budget.hybrid_pricing`)."""
 
 
 def reduce_scatter_group_time(algorithm: str, size: float, fabric: Fabric, groups: Groups | None = None) -> float:
@@ -867,14 +876,16 @@ def predict(scenario: Scenario) -> StepResult:
     def rs(size: float) -> float:  # HYBRID_SHARD: in every shard group at once
         return reduce_scatter_group_time(algorithm, size, group, shard_groups)
 
-    def rs_job(size: float) -> Job:  # HYBRID_SHARD: the reduce-scatter with the links it loads
-        return collective_job("reduce_scatter", algorithm, size, group, groups=shard_groups)
+    def hybrid_job(op: str, replicas: bool) -> Callable[[float], Job]:
+        """HYBRID_SHARD: one of HYBRID_COLLECTIVES with the links it loads, in every group of its kind at once; in
+        the replica groups, of a bucket's reduced 1/G shard"""
+        if replicas:
+            return lambda size: collective_job(op, algorithm, size / traffic.shard_ranks, group, groups=replica_groups)
+        return lambda size: collective_job(op, algorithm, size, group, groups=shard_groups)
 
-    def replica_job(size: float) -> Job:
-        # HYBRID_SHARD: a bucket's reduced 1/G shard all-reduced in every replica group at once, on its own
-        # stream after the bucket's reduce-scatter, overlapping the next one's, sharing links with it while
-        # both are in flight (dpsim.streams.two_streams)
-        return collective_job("allreduce", algorithm, size / traffic.shard_ranks, group, groups=replica_groups)
+    # the shard groups' reduce-scatter, then on its own stream the replica groups' all-reduce, overlapping the next
+    # bucket's reduce-scatter, sharing links with it while both are in flight (dpsim.streams.two_streams)
+    rs_job, replica_job = (hybrid_job(op, replicas) for op, replicas in HYBRID_COLLECTIVES)
 
     grad_op = scenario.gradient_reduction_op  # DDP, DeepSpeed's all-reducing ZeRO-1: all-reduce
     grad_cost = allreduce if grad_op == "allreduce" else rs

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dpsim.analytic.step import HYBRID_COLLECTIVES
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
@@ -806,10 +807,10 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     )  # fmt: skip
 
 
-ANALYTIC_HYBRID = (("reduce_scatter", False), ("allreduce", True))
-"""HYBRID_SHARD's collectives the analytic engine prices in their groups, each (op, in the replica groups): the shard
-groups' reduce-scatter (their all-gathers cost the same: :func:`dpsim.analytic.step.gather_time`) and the replica
-groups' all-reduce (:func:`dpsim.analytic.collectives.collective_job`)."""
+ANALYTIC_HYBRID = HYBRID_COLLECTIVES
+"""HYBRID_SHARD's collectives the analytic engine prices in their groups, each (op, in the replica groups): the list
+its step reads (:data:`dpsim.analytic.step.HYBRID_COLLECTIVES`), the shard groups' reduce-scatter (their all-gathers
+cost the same: :func:`dpsim.analytic.step.gather_time`) and the replica groups' all-reduce."""
 
 
 def hybrid_collectives(scenario: Scenario) -> tuple[tuple[str, bool], ...]:
