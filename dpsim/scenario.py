@@ -2503,6 +2503,16 @@ def section_has(loc: tuple[Any, ...], name: str) -> bool:
     return section is not None and name in section.model_fields
 
 
+def _preset_cleared(data: Mapping[str, Any], path: str) -> bool:
+    """Whether the section at ``path`` (``model.preset``) has a null preset in ``data``: ``--set model.preset=null``
+    took it away."""
+    *sections, _ = path.split(".")
+    section: Any = data
+    for name in sections:
+        section = section.get(name) if isinstance(section, dict) else None
+    return isinstance(section, dict) and "preset" in section and section["preset"] is None
+
+
 def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequence[str] = ()) -> Scenario:
     """Validate raw scenario data (a mapping, as read from YAML) into a :class:`Scenario`.
 
@@ -2525,6 +2535,12 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequen
         field, message = set_here[0] if set_here else described[0]
         if any(field == p or field.startswith(p + ".") or p.startswith(field + ".") for p in overridden if field):
             source = "<command line>"
+        else:  # `--set model.preset=null` left the file's model without its preset: the override is at fault
+            cleared = [p for p in overridden if p.endswith(".preset") and _preset_cleared(data, p)]
+            for path in cleared:
+                if field.startswith(path.removesuffix("preset")):
+                    field, message, source = path, f"without a preset, {field}: {message}", "<command line>"
+                    break
         raise ScenarioError(field or "(top level)", message, source) from None
     except (RecursionError, OverflowError, MemoryError) as exc:  # pragma: no cover - bounded by the loader
         raise ScenarioError("(top level)", f"cannot validate: {type(exc).__name__}", source) from None

@@ -579,6 +579,23 @@ def test_the_error_names_the_field_the_command_line_set(tmp_path: Path) -> None:
     )
 
 
+def test_a_preset_the_command_line_clears_is_blamed_not_the_file(tmp_path: Path) -> None:
+    # `--set model.preset=null` left the default's model without layers: the error blamed default.yaml's model.layers
+    assert _one_line(["run", "--set", "model.preset=null"]) == (
+        "error: <command line>: model.preset: without a preset, model.layers: a transformer needs layers > 0 "
+        "(or a preset)"
+    )
+    assert _one_line(["check", str(hostile.DEFAULT), "--set", "cluster.device.preset=null"]) == (
+        "error: <command line>: cluster.device.preset: without a preset, cluster.device.peak_flops: required field "
+        "is missing"
+    )
+    # the file's own fault stays the file's: a preset the command line changes, or one the file never had
+    bad = hostile.SMALL.replace("{preset: gpt2-small}", "{preset: gpt2-small, layers: 0}")
+    assert _error(tmp_path, bad, "--set", "model.preset=gpt2-medium").startswith(f"error: {tmp_path / 's.yaml'}: ")
+    bare = hostile.SMALL.replace("{preset: gpt2-small}", "{hidden: 768, heads: 12, layers: 0}")
+    assert _error(tmp_path, bare, "--set", "model.hidden=1024").startswith(f"error: {tmp_path / 's.yaml'}: ")
+
+
 def test_damaged_profiles_name_the_key_and_write_nothing(tmp_path: Path) -> None:
     text = hostile.PROFILE.read_text(encoding="utf-8")
     scenario = str(hostile.CPU_SCENARIO)
