@@ -403,10 +403,7 @@ def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Grou
     else NCCL's tuner by its corrected estimate; the schedule's price is the time)."""
     from dpsim.sim.cost import pick
 
-    def communicator() -> Layout:
-        return fabric.layout() if groups is None else groups.layout(fabric.layout())
-
-    return pick(op, _priced(op, algorithm, protocol, fabric, groups), size, fabric.nccl_tuner, communicator)
+    return pick(op, _priced(op, algorithm, protocol, fabric, groups), size, fabric.nccl_tuner, fabric.layout, groups)
 
 
 def collective_job(

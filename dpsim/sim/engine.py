@@ -21,7 +21,7 @@ import numpy as np
 
 from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
-from dpsim.sim.collectives.base import Layout, Schedule
+from dpsim.sim.collectives.base import Schedule
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phased_job, pick, priced_candidates
 from dpsim.streams import Job
@@ -75,13 +75,8 @@ class CollectiveEngine(ABC):
         (``communication.nccl_tuner``), else the cheapest by NCCL's tuner estimate (:meth:`LinearCost.tuned`, with
         its size corrections); ties: the first."""
         options = self.candidates(op, size, groups)
-        whole = self.cluster
-
-        def communicator() -> Layout:
-            return whole.layout() if groups is None else groups.layout(whole.layout())
-
         named = [(s.name, s.protocol, cost) for s, cost in options]
-        return options[pick(op, named, size, self.cluster.nccl_tuner, communicator)]
+        return options[pick(op, named, size, self.cluster.nccl_tuner, self.cluster.layout, groups)]
 
     def schedule(self, op: str, size: float = 1 << 30) -> Schedule:
         """The schedule of ``op`` at ``size`` bytes (default: a large message)."""
