@@ -46,7 +46,10 @@ and logits stay in bf16), and the FP8 casts of the
 attention-output and MLP-down inputs (forward) and of the four output gradients (backward) move
 3 bytes per element (read 2, write 1; the LayerNorm-fused inputs cast for free). With ``model.fp8_linear:
 te_linear`` (Transformer Engine's plain ``te.Linear`` called without ``is_first_microbatch``) QKV's and MLP-up's inputs
-and every weight of the layer are cast and transposed in each forward as well (:func:`te_linear_cast_bytes`).
+and every weight of the layer are cast and transposed in each forward as well (:func:`te_linear_cast_bytes`); with
+``model.fp8_linear: torchao_tensorwise`` (torchao's ``Float8Linear`` under torch.compile, torchtitan's) every distinct
+input and every output gradient of the layer's linears is cast at torchao's own count instead
+(:func:`torchao_cast_bytes`).
 
 Activation recomputation reruns the layer's forward kernels (``full``) or the attention core
 (``selective``) inside the backward pass. ``cluster.device.efficiency`` overrides all of this:
@@ -91,6 +94,7 @@ __all__ = [
     "norm_bytes",
     "op_recomputed_flops_per_token",
     "rope_bytes",
+    "torchao_cast_bytes",
     "wave_efficiency",
 ]
 
@@ -263,6 +267,51 @@ def te_linear_cast_bytes(model: ModelConfig, micro_batch: int, tensor_parallel: 
         h * (heads + 2.0 * kv_heads) * d + heads * d * h + h * (2.0 if model.gated_mlp else 1.0) * f / t + f / t * h
     )
     return inputs + 4.0 * weights
+
+
+TORCHAO_CAST_BYTES = 5.0
+"""Bytes torchao's dynamic tensorwise cast moves an element of an activation or output gradient under
+torch.compile (``model.fp8_linear: torchao_tensorwise``), by torchao's own roofline of its overhead
+(``torchao/float8/roofline_utils.py`` at eab345c, the torchao of torchtitan's Dec 2024 runs:
+``get_tensor_memory_traffic_bytes(..., "dynamic", fuse_with_prev=True, model_torch_compile_limitations=True)``):
+max(abs) fused into the kernel that produced the tensor (0), the cast reading bf16 (2) and writing float8 row- and
+column-major (1 + 1), and the extra float8 read Inductor's kernel makes when it writes a tensor and its transpose
+(pytorch/pytorch#130015: 1)."""
+
+
+def torchao_cast_bytes(
+    model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool
+) -> tuple[float, float]:
+    """Bytes one layer's FP8 casts move under ``model.fp8_linear: torchao_tensorwise`` (torchao's ``Float8Linear``,
+    dynamic tensorwise scaling, under torch.compile, as torchtitan builds it), (forward, backward):
+    :data:`TORCHAO_CAST_BYTES` an element of
+
+    - forward, each distinct input of the layer's linears: the attention norm's output (wq, wk and wv each cast it,
+      one cast after AOTAutograd's common-subexpression elimination, ``torch._functorch.config.cse``), the attention
+      output (wo's), the MLP norm's output (w1's and w3's, one cast), the activation (w2's); under sequence
+      parallelism the norms' outputs are cast on the ``1/t`` sequence shard before the float8 all-gather (torchao's
+      ``Float8ColwiseParallel`` / ``PrepareFloat8ModuleInput``);
+    - backward, each linear's output gradient (torchao's ``NoopFwToFloat8BwDynamic`` on each output): q, k, v, the
+      up-projections (gate and up when gated) at this rank's width, wo's and w2's on the sequence shard under
+      sequence parallelism (cast before the gather, as forward).
+
+    The cast float8 input and weight are saved for the backward (``manual_float8_matmul_with_args_in_float8`` at
+    eab345c), so the backward casts no input or weight again. Weights are cast on the FSDP shard before the float8
+    all-gather (torchtitan's documented recipe, ``enable_fsdp_float8_all_gather`` and
+    ``precompute_float8_dynamic_scale_for_fsdp``): ``1/N`` of a layer's weights an all-gather, not priced here (7 bytes
+    a parameter each forward without it); nor are the max(abs) second-stage kernels (2 µs each in torchao's roofline:
+    11 a layer, about 0.04 % of a Llama 3 8B layer's time)."""
+    h, t = float(model.hidden), float(tensor_parallel)
+    d = h / model.heads
+    heads = model.heads / t
+    kv_heads = max(1.0, (model.kv_heads or model.heads) / t)
+    f = float(model.ffn_hidden or 4 * model.hidden) / t
+    up = (2.0 if model.gated_mlp else 1.0) * f
+    tokens = float(micro_batch) * model.seq_len
+    shard = tokens / (t if sequence_parallel else 1.0)
+    inputs = 2.0 * shard * h + tokens * (heads * d + f)
+    gradients = tokens * ((heads + 2.0 * kv_heads) * d + up) + 2.0 * shard * h
+    return TORCHAO_CAST_BYTES * inputs, TORCHAO_CAST_BYTES * gradients
 
 
 def norm_bytes(elementwise: str, width: float, kernel: str = "fused") -> tuple[float, float]:
@@ -452,7 +501,13 @@ def layer_kernels(
     p.linear("attention_out", tokens, h, heads * d)
     p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h)
     p.linear("mlp_down", tokens, h, f / t)
-    if p.fp8:
+    if p.fp8 and model.fp8_linear == "torchao_tensorwise":
+        # torchao's Float8Linear under torch.compile: every distinct input and every output gradient cast, at
+        # torchao's own count (torchao_cast_bytes)
+        cast_forward, cast_backward = torchao_cast_bytes(model, micro_batch, t, sequence_parallel)
+        p.memory("fp8_cast", "forward", cast_forward)
+        p.memory("fp8_cast.grad", "backward", cast_backward)
+    elif p.fp8:
         # FP8 casts (read 2, write 1) of the inputs the LayerNorm does not produce, and of the four output gradients
         p.memory("fp8_cast", "forward", 3.0 * tokens * (heads * d + f / t))
         p.memory("fp8_cast.grad", "backward", 3.0 * tokens * ((heads + 2 * kv_heads) * d + h + 2 * f / t + h))

@@ -433,7 +433,7 @@ class ModelConfig(_Section):
     chunks split without one). Forward: read and write q, k, v (copies) and q, k (products); backward: read and write
     q, k, v. The products' backward is the multiply ``baddbmm``'s alpha costs Megatron too. Needs attention:
     standard."""
-    fp8_linear: Literal["te_layernorm_linear", "te_linear"] = "te_layernorm_linear"
+    fp8_linear: Literal["te_layernorm_linear", "te_linear", "torchao_tensorwise"] = "te_layernorm_linear"
     """How ``training.precision: fp8``'s linear layers are built. ``te_layernorm_linear``: Transformer Engine's
     ``LayerNormLinear`` / ``LayerNormMLP`` under Megatron-LM / NeMo: the norm writes the FP8 input of QKV and
     MLP-up itself, and Megatron passes ``is_first_microbatch``, so the weights are cast once a step (not priced).
@@ -443,8 +443,11 @@ class ModelConfig(_Section):
     and its transpose, 1 + 1, an element, on ``tokens × hidden``, ``/t`` under sequence parallelism: TE casts
     before its gather), and every forward (and recompute) casts and transposes every weight of the layer
     (``update_fp8_weights`` when ``is_first_microbatch`` is None: read 2, write 1 + 1 an element). Time only (the
-    memory model already holds an FP8 copy of each weight and its transpose). Needs
-    ``training.precision: fp8``."""
+    memory model already holds an FP8 copy of each weight and its transpose). ``torchao_tensorwise``: torchao's
+    ``Float8Linear`` with dynamic tensorwise scaling under torch.compile (torchtitan's ``quantize.linear.float8``),
+    every distinct input and every output gradient of the layer's linears cast at 5 bytes an element, torchao's own
+    roofline (:func:`dpsim.compute.torchao_cast_bytes`), weights cast on the FSDP shard before the float8
+    all-gather. Time only. Needs ``training.precision: fp8``."""
     mlp_fused_bias: bool = True
     """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,
     bias-GeLU) and fc2's bias, dropout and residual add into one kernel (``bias_dropout_add_fused_train``).

@@ -22,6 +22,29 @@ def _mpt_1b(fp8_linear: str = "te_linear", precision: str = "fp8", **training: o
     )
 
 
+def _llama3(fp8_linear: str = "torchao_tensorwise", tp: int = 1, **model: object) -> Scenario:
+    """Llama 3.1 8B (h 4,096, 32 heads of 128, 8 KV heads, SwiGLU at 14,336) at s 8,192, micro-batch 2; or the 70B
+    shape under TP with sequence parallelism (``model`` overrides)."""
+    shape = {
+        "layers": 2,
+        "hidden": 4096,
+        "heads": 32,
+        "kv_heads": 8,
+        "ffn_hidden": 14336,
+        "gated_mlp": True,
+        "seq_len": 8192,
+        "vocab": 128256,
+        "fp8_linear": fp8_linear,
+        **model,
+    }
+    training = {"global_batch": 2, "micro_batch": 2, "precision": "fp8", "tensor_parallel": tp}
+    if tp > 1:
+        training["sequence_parallel"] = True
+    return scenario_from_dict(
+        {"model": shape, "cluster": {"device": "h100-sxm", "workers_per_node": max(tp, 1)}, "training": training}
+    )
+
+
 def test_te_linear_bytes_mpt_1b_by_hand() -> None:
     # tokens 2 x 8192 = 16,384. QKV's and MLP-up's inputs, 16,384 x 2,048 each, cast and transposed by TE:
     # 4 bytes an element -> 4 x 16,384 x 2,048 x 2 = 268,435,456. The weights, cast and transposed each forward
@@ -36,24 +59,7 @@ def test_te_linear_bytes_gqa_tensor_sequence_parallel_by_hand() -> None:
     # parallelism: TE casts the 2,048 local tokens before its gather: 4 x 2,048 x 4,096 x 2 = 67,108,864.
     # Weights on one device: QKV 4,096 x (16 + 2 x 4) x 128 = 12,582,912, out 16 x 128 x 4,096 = 8,388,608, gate and
     # up 4,096 x 2 x 7,168 = 58,720,256, down 7,168 x 4,096 = 29,360,128: 109,051,904 elements, x 4 = 436,207,616.
-    model = {
-        "layers": 2,
-        "hidden": 4096,
-        "heads": 32,
-        "kv_heads": 8,
-        "ffn_hidden": 14336,
-        "gated_mlp": True,
-        "seq_len": 4096,
-        "vocab": 32000,
-        "fp8_linear": "te_linear",
-    }
-    s = scenario_from_dict(
-        {
-            "model": model,
-            "cluster": {"device": "h100-sxm", "workers_per_node": 2},
-            "training": {"global_batch": 1, "micro_batch": 1, "precision": "fp8", "tensor_parallel": 2},
-        }
-    )
+    s = _llama3("te_linear", tp=2, seq_len=4096, vocab=32000)
     assert te_linear_cast_bytes(s.model, 1, 2, True) == 67_108_864.0 + 436_207_616.0
 
 
@@ -86,8 +92,58 @@ def test_te_linear_priced_in_the_step_and_its_recompute() -> None:
     assert math.isclose(moved, 2.0 * extra, rel_tol=1e-9)
 
 
-def test_te_linear_needs_fp8() -> None:
+@pytest.mark.parametrize("fp8_linear", ["te_linear", "torchao_tensorwise"])
+def test_fp8_linear_needs_fp8(fp8_linear: str) -> None:
     from dpsim.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match=r"model\.fp8_linear.*needs training\.precision: fp8 \(got bf16\)"):
-        _mpt_1b(precision="bf16")
+        _mpt_1b(fp8_linear, precision="bf16")
+
+
+# --- model.fp8_linear: torchao_tensorwise (torchao's Float8Linear under torch.compile, torchtitan's Float8) ----------
+
+
+def test_torchao_cast_bytes_llama3_8b_by_hand() -> None:
+    # torchao's roofline (roofline_utils.py at eab345c), dynamic, fused with the producer, with torch.compile's
+    # limitation: 0 (max(abs)) + 2 (read bf16) + 2 x 1 (float8 row- and column-major) + 1 (Inductor's extra read) = 5
+    # bytes an element. Tokens 2 x 8,192 = 16,384. Forward, the distinct inputs: attention norm's output (wq, wk, wv:
+    # one cast) 16,384 x 4,096, wo's 16,384 x 4,096, the MLP norm's (w1, w3: one) 16,384 x 4,096, w2's 16,384 x
+    # 14,336: 436,207,616 elements, 2,181,038,080 bytes. Backward, the seven output gradients: q 4,096, k and v
+    # 1,024 each, wo 4,096, w1 and w3 14,336 each, w2 4,096 wide: 16,384 x 43,008 = 704,643,072 elements,
+    # 3,523,215,360 bytes.
+    from dpsim.compute import torchao_cast_bytes
+
+    s = _llama3()
+    assert torchao_cast_bytes(s.model, 2, 1, False) == (2_181_038_080.0, 3_523_215_360.0)
+
+
+def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
+    # Llama 3.1 70B shape (h 8,192, 64 heads, 8 KV heads, SwiGLU at 28,672) at TP 8 with sequence parallelism,
+    # micro-batch 2 at s 8,192: 16,384 tokens, 2,048 a sequence shard. The norms' outputs are cast on the shard before
+    # the float8 all-gather (2 x 2,048 x 8,192 = 33,554,432), wo's input 16,384 x 8 x 128 = 16,777,216, w2's
+    # 16,384 x 3,584 = 58,720,256: 109,051,904 elements forward. Backward: q (8 heads) + k + v (1 KV head each) =
+    # 1,280 wide, w1 and w3 3,584 each: 16,384 x 8,448 = 138,412,032, and wo's and w2's gradients on the shard
+    # 2 x 2,048 x 8,192 = 33,554,432: 171,966,464 elements.
+    from dpsim.compute import torchao_cast_bytes
+
+    s = _llama3(tp=8, hidden=8192, heads=64, ffn_hidden=28672)
+    assert torchao_cast_bytes(s.model, 2, 8, True) == (5.0 * 109_051_904, 5.0 * 171_966_464)
+
+
+def test_torchao_casts_replace_the_te_casts_at_memory_speed() -> None:
+    # the same two kernels as Transformer Engine's layer, at torchao's bytes, at the memory-bound rate; nothing else
+    from dpsim.compute import torchao_cast_bytes
+
+    tao, te = _llama3(), _llama3("te_layernorm_linear")
+    with_tao = {(k.name, k.phase): k for k in layer_kernels(tao.model, tao.cluster.device, "fp8", 2)}
+    with_te = {(k.name, k.phase): k for k in layer_kernels(te.model, te.cluster.device, "fp8", 2)}
+    assert set(with_tao) == set(with_te)
+    forward, backward = torchao_cast_bytes(tao.model, 2, 1, False)
+    rate = 3.35e12 * 0.83 * 0.71
+    assert with_tao[("fp8_cast", "forward")].seconds == pytest.approx(forward / rate, rel=1e-12)
+    assert with_tao[("fp8_cast.grad", "backward")].seconds == pytest.approx(backward / rate, rel=1e-12)
+    # TE's count for the same layer: 3 bytes an element of wo's and w2's inputs, and of the four output gradients
+    assert with_te[("fp8_cast", "forward")].bytes == 3.0 * 16384 * (4096 + 14336)
+    for key, k in with_te.items():
+        if key[0] not in ("fp8_cast", "fp8_cast.grad"):
+            assert with_tao[key].seconds == k.seconds

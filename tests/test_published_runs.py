@@ -815,6 +815,8 @@ def test_torchtitan_rows_are_what_the_sources_print() -> None:
         assert s.accumulation_steps == 1 and s.model.seq_len == 8192
         assert t.zero_stage == 3 and t.optimizer_sharding == "fsdp" and s.communication.dtype == "fp32"
         assert t.precision == ("fp8" if "FP8" in run.name else "bf16")
+        # torchao's Float8Linear (quantize.linear.float8 / enable_float8_linear): its own casts
+        assert s.model.fp8_linear == ("torchao_tensorwise" if "FP8" in run.name else "te_layernorm_linear")
         assert t.tp_comm_overlap == ("AsyncTP" in run.name)
         assert t.tp_overlap_kind == ("torch_async_tp" if "AsyncTP" in run.name else "userbuffers")
         assert t.activation_recomputation == ("full" if tp > 1 else "op")
