@@ -24,7 +24,10 @@ row comes from (dpsim ran LL there at first, where the page says NCCL's fallback
 picks by NCCL's estimate on that graph since, and runs Simple). Eight the same way (first prediction = the price at
 22118f7, both engines): the smaller sizes of the p2pmark --allreduce tables the 8-GPU switch row and the main table's
 default 4-GPU row come from (8 GPUs: 256 B, 4, 8, 64 KiB; 4 GPUs: 256 B, 32, 512 KiB, 1 MiB), small messages on PCIe
-from a second machine, taken before dpsim's price of the Simple protocol's steps on PCIe was looked at.
+from a second machine, taken before dpsim's price of the Simple protocol's steps on PCIe was looked at. Five the
+same way (first prediction = the price at 87660fd, both engines): the smaller sizes of the twenty-rack GB200 NVL72
+sweep whose 16 GiB peak is a row (512 MiB-8 GiB, the table coreweave/nccl-tests PR #48 posted), which say whether
+dpsim's fixed cost and stream rate on 1,440 GPUs are right apart from the peak.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -83,6 +86,7 @@ _WRX90_NOTE = (
 )
 
 _COREWEAVE_GB200 = "https://github.com/coreweave/nccl-tests/pull/43"
+_COREWEAVE_PR48 = "https://github.com/coreweave/nccl-tests/pull/48"
 _COREWEAVE_PR92 = "https://github.com/coreweave/nccl-tests/pull/92"
 _COREWEAVE_PR92_NOTE = (
     "2 x 8 {gpu} (CoreWeave b200-8x / h100 nodes, 8 InfiniBand ports a node, UCX_NET_DEVICES ibp0..ibp7, taken as "
@@ -182,6 +186,38 @@ def _turin_small(size: int, label: str, us: float) -> PublishedRun:
     return dataclasses.replace(
         turin, name=f"RTX PRO 6000 x8, PCIe, 2x Turin ({label})", size_bytes=float(size),
         busbw_gbps=round(2 * 7 / 8 * size / (us * 1e-6) / 1e9, 3), note=_TURIN_SMALL_NOTE.format(size=label, us=us),
+    )  # fmt: skip
+
+
+_NVL72_20_RACKS = PublishedRun(
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0", "b200", 20, 72, "nvlink5", "ib-ndr", 72, "auto",
+    16 * GiB, 405.74, _COREWEAVE_PR48,
+    note="20 NVL72 racks (1,440 GB200; racks priced as 72-GPU NVSwitch nodes with 72 ConnectX-7 400G each), "
+    "all_reduce 16 GiB out-of-place 84625 us, busbw 405.74 (the sweep's peak), posted in PR #48 (21 Apr 2025) as "
+    "'Performance with this example running across 20 racks' and added to the README on 5 May 2025 with 'NCCL "
+    "2.26.2'; the PR's script (5ceab10) runs the image nccl2.26.2-1-0708d2e with NCCL_NVLS_ENABLE=0 (since "
+    "a736384, 14 Apr 2025, 'disable NVLS') and NCCL_NET_GDR_C2C=1: communication.nccl_algo ring, tree",
+    communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.26.2")),
+)  # fmt: skip
+"""CoreWeave's twenty NVL72 racks with NVLS off at 16 GiB, the peak of the sweep its other sizes copy."""
+
+_NVL72_20_RACKS_SWEEP: tuple[tuple[int, str, float, float], ...] = (
+    (512 << 20, "512 MiB", 7108.4, 150.95),
+    (1 << 30, "1 GiB", 9805.7, 218.85),
+    (2 << 30, "2 GiB", 14980.0, 286.52),
+    (4 << 30, "4 GiB", 24782.0, 346.38),
+    (8 << 30, "8 GiB", 45004.0, 381.48),
+)
+"""The same sweep's smaller sizes (bytes, label, out-of-place time in us, busbw GB/s as printed), the README's
+table of 5 May 2025 (bee97e7) and PR #48's, ``all_reduce_perf -b 512M`` up."""
+
+
+def _nvl72_20_racks(size: int, label: str, us: float, busbw: float) -> PublishedRun:
+    """The twenty-rack sweep's all-reduce of ``size`` bytes: ``us`` out-of-place, ``busbw`` GB/s."""
+    return dataclasses.replace(
+        _NVL72_20_RACKS, name=f"{_NVL72_20_RACKS.name} ({label})", size_bytes=float(size), busbw_gbps=busbw,
+        note=f"the same sweep as the 16 GiB row (same job, environment and NCCL): {label} out-of-place {us:g} us, "
+        f"busbw {busbw}",
     )  # fmt: skip
 
 
@@ -289,7 +325,10 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "GB200 NVL72, 72 GPUs, one rack", "b200", 1, 72, "nvlink5", "ib-ndr", 72, "auto", 8 * GiB, 834.57,
         "https://github.com/coreweave/nccl-tests/pull/43",
         note="a full NVL72 rack under Slurm (72 GB200 GPUs, one NVLink domain, priced as one 72-GPU NVSwitch node), "
-        "all_reduce 8 GiB out-of-place 20299 us; NCCL version not given",
+        "all_reduce 8 GiB out-of-place 20299 us, busbw 834.57 (4 GiB: 839.16); the PR's script runs the image "
+        "nccl2.25.1-1-57fa979 with NCCL_NVLS_ENABLE=1 (the later README labels the run NCCL 2.26.2; both ship the "
+        "same tuner tables)",
+        communication=(("nccl_version", "2.25.1"),),
     ),
     PublishedRun(
         "GB200 NVL72, 2 racks (144 GPUs)", "b200", 2, 72, "nvlink5", "ib-ndr", 72, "auto", 16 * GiB, 810.41,
@@ -301,15 +340,8 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "runs NCCL 2.26.2, an image first published on 14 Mar 2025; both ship the same tuner tables)",
         communication=(("nccl_version", "2.25.1"),),
     ),
-    PublishedRun(
-        "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0", "b200", 20, 72, "nvlink5", "ib-ndr", 72, "auto",
-        16 * GiB, 405.74, _COREWEAVE_GB200,
-        note="20 NVL72 racks (1,440 GB200; racks priced as 72-GPU NVSwitch nodes with 72 ConnectX-7 400G each), "
-        "all_reduce 16 GiB out-of-place 84625 us, busbw 405.74 (the sweep's peak), added to the README on 5 May 2025 "
-        "with 'NCCL 2.26.2'; the repository's GB200 script then set NCCL_NVLS_ENABLE=0 (a736384, 14 Apr 2025, "
-        "'disable NVLS') and NCCL_NET_GDR_C2C=1: communication.nccl_algo ring, tree",
-        communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.26.2")),
-    ),
+    _NVL72_20_RACKS,
+    *(_nvl72_20_racks(*point) for point in _NVL72_20_RACKS_SWEEP),
     PublishedRun(
         "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)", "b200", 2, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 690.07,
         _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="B200", busbw="690.07"),
@@ -406,6 +438,11 @@ FIRST_PREDICTION: dict[str, float] = {
     "GB200 NVL72, 72 GPUs, one rack": 1191.3,
     "GB200 NVL72, 2 racks (144 GPUs)": 1044.2,
     "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0": 615.7,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (512 MiB)": 495.4,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (1 GiB)": 551.6,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (2 GiB)": 375.7,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (4 GiB)": 479.8,
+    "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (8 GiB)": 556.9,
     "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)": 702.9,
     "H100 x8, 2 nodes, 8x 400G IB (CoreWeave)": 460.7,
     "A100 x8, 1 node, Azure ND A100 v4": 239.8,
