@@ -843,6 +843,24 @@ LINKS: dict[str, LinkSpec] = {
             75e-6,
             _AWS_OFI_LATENCY,
         ),
+        # EFA v3, AWS p5en.48xlarge (8 H200): 16 EFA devices a node (meta-pytorch/torchx PR #995,
+        # aws_p5en_48xlarge: EFA_DEVICE 16) of 200 Gbit/s each (aws-ofi-nccl v1.16.3 src/nccl_ofi_net.cpp: "Overriding
+        # OFI link_attr speed to 200Gbps/link for P5en platform"). aws-ofi-nccl joins the two behind a GPU into one
+        # NCCL device of 400 Gbit/s, as it joins a p5's four EFA v2. No measurement of EFA v3's achievable rate or
+        # small-message hop was found: efficiency and hop latency as efa-v2's. The latency aws-ofi-nccl reports to
+        # NCCL is its "p-series" platform entry's (p5en and later, src/platform-aws.cpp v1.16.3: latency 35.0), a
+        # tuner input only (dpsim.sim.collectives.nccl.net_latency_s).
+        LinkSpec(
+            "efa-v3",
+            200e9 / 8,
+            22.75e-6,
+            "aws/aws-ofi-nccl v1.16.3 src/nccl_ofi_net.cpp (P5en: 200 Gbit/s a link); meta-pytorch/torchx#995 "
+            "(p5en.48xlarge: 16 EFA devices); latency as efa (EFA v1 run)",
+            12.0 / 12.5,
+            "as efa-v2 (no EFA v3 measurement found): " + _NCCL_TOPO + " NET_BW's share of 100 Gbit/s",
+            35e-6,
+            "aws/aws-ofi-nccl src/platform-aws.cpp v1.16.3 ('p-series' entry, p5en and later: latency 35.0 us)",
+        ),
     )
 }
 

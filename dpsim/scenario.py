@@ -1433,14 +1433,16 @@ class CommunicationConfig(_Section):
     nccl_tuner: Literal["nccl", "aws-ofi-nccl-1.16.3"] = "nccl"
     """Which tuner picks ``auto``'s algorithm and protocol: ``nccl``, NCCL's own (``topoGetAlgoInfo``); or
     ``aws-ofi-nccl-1.16.3``, the tuner plugin of aws-ofi-nccl v1.16.3 (``NCCL_TUNER_PLUGIN``), whose region tuner on
-    p5 / p5e replaces NCCL's pick (:mod:`dpsim.sim.collectives.tuner_plugin`: ``src/tuner/nccl_ofi_regions.cpp``,
-    ``region_init_internal_p5_p5e``). It lays polygons over (message bytes, communicator ranks) for all-reduce on
-    communicators of 8, 2 or 1 rank(s) a node and for all-gather and reduce-scatter on 1 rank a node, runs the first
-    region a point lies in or on among the pairs NCCL runs there (``NCCL_ALGO``/``NCCL_PROTO``, NVLS), and leaves
-    NCCL's own pick on two nodes or fewer, outside its regions and for every other collective. Refused where it
-    picks nothing: on a cluster that is not a p5 / p5e (8 H100 or H200 a node, ``cluster.device`` h100-sxm or h200,
-    over EFA v2, ``cluster.inter_node`` preset efa-v2), on two nodes or fewer, on CPU devices (gloo), with
-    ``protocol: none``, beside a textbook algorithm, or with ``algorithm`` and ``protocol`` both named."""
+    p5 / p5e and p5en replaces NCCL's pick (:mod:`dpsim.sim.collectives.tuner_plugin`: ``src/tuner/
+    nccl_ofi_regions.cpp``, ``region_init_internal_p5_p5e``, ``region_init_internal_p5en``). It lays polygons over
+    (message bytes, communicator ranks) — on the p5 / p5e for all-reduce on communicators of 8, 2 or 1 rank(s) a node
+    and for all-gather and reduce-scatter on 1 rank a node; on the p5en for all three on 8 ranks a node and for
+    all-reduce on 1 — runs the first region a point lies in or on among the pairs NCCL runs there
+    (``NCCL_ALGO``/``NCCL_PROTO``, NVLS), and leaves NCCL's own pick on two nodes or fewer, outside its regions and
+    for every other collective. Refused where it picks nothing: on a cluster that is neither a p5 / p5e (8 H100 or
+    H200 a node, ``cluster.device`` h100-sxm or h200, over EFA v2, ``cluster.inter_node`` preset efa-v2) nor a p5en
+    (8 H200 over EFA v3, preset efa-v3), on two nodes or fewer, on CPU devices (gloo), with ``protocol: none``,
+    beside a textbook algorithm, or with ``algorithm`` and ``protocol`` both named."""
     bucket: Size = _default("25 MiB")
     """Gradient bucket size (PyTorch DDP's default bucket_cap_mb=25 is 25 MiB); also Megatron's distributed
     optimizer's. FSDP reduces and gathers a wrapped unit at a time instead, DeepSpeed by its own element counts
@@ -1613,10 +1615,12 @@ class Scenario(_Section):
         """Refuse ``communication.nccl_tuner`` naming a plugin where it picks nothing
         (:mod:`dpsim.sim.collectives.tuner_plugin`): aws-ofi-nccl 1.16.3 loads its region tuner by the instance's
         product name (``nccl_ofi_tuner_init``: the p5 / p5e regions on ``p5.48xlarge`` / ``p5e.48xlarge``, 8 H100 or
-        H200 over EFA v2), leaves NCCL's own pick on two nodes or fewer (``region_get_coll_info_internal_v3``: "Skip
-        when two nodes or lesser"), and chooses only among algorithms and protocols NCCL runs (one named pair: no
+        H200 over EFA v2; the p5en's on ``p5en.48xlarge``, 8 H200 over EFA v3: ``tuner_plugin.platform_of``), leaves
+        NCCL's own pick on two nodes or fewer (``region_get_coll_info_internal_v3``: "Skip when two nodes or
+        lesser"), and chooses only among algorithms and protocols NCCL runs (one named pair: no
         choice; a textbook algorithm or ``protocol: none``: no NCCL)."""
         from dpsim.sim.collectives import TEXTBOOK
+        from dpsim.sim.collectives.tuner_plugin import platform_of
 
         c, k = self.communication, self.cluster
         if c.nccl_tuner == "nccl":
@@ -1627,11 +1631,12 @@ class Scenario(_Section):
             why = f"communication.{named} prices the links' alpha-beta without NCCL's tuner"
         elif c.algorithm != "auto" and c.protocol != "auto":
             why = f"with algorithm {c.algorithm} and protocol {c.protocol} both named nothing is picked"
-        elif k.device.preset not in ("h100-sxm", "h200") or k.workers_per_node != 8 or k.inter_node.preset != "efa-v2":
+        elif platform_of(k.device.preset, k.workers_per_node, k.inter_node.preset) is None:
             why = (
                 "its regions are the p5 / p5e's (8 H100 or H200 a node over EFA v2: cluster.device h100-sxm or h200, "
-                f"workers_per_node 8, inter_node preset efa-v2), not {k.device.preset or 'a custom device'} x "
-                f"{k.workers_per_node} over {k.inter_node.preset or 'a custom link'}"
+                "workers_per_node 8, inter_node preset efa-v2) and the p5en's (8 H200 over EFA v3: h200, 8, efa-v3), "
+                f"not {k.device.preset or 'a custom device'} x {k.workers_per_node} over "
+                f"{k.inter_node.preset or 'a custom link'}"
             )
         elif k.nodes <= 2:
             why = f"it leaves the pick to NCCL's own tuner on two nodes or fewer, and this cluster has {k.nodes}"

@@ -124,13 +124,19 @@ def test_both_engines_run_the_plugins_pick(size: int, nodes: int) -> None:
     """16 p5 nodes at 8 GiB (ring/Simple, right of the NVLS-tree region's edge at 128 ranks), 4 nodes at 1 GiB
     (ring/LL128) and 16 nodes at 256 MiB (tree/LL128, left of its edge (301989888, 128)): the analytic collective and
     the simulator's engine run the plugin's pair and agree on its time; NCCL's own tuner picks NVLS-tree there."""
+    expected = _both_engines_run(_p5(nodes), size, plugin_pick(AWS_OFI_NCCL, "allreduce", size, nodes, 8))
+    own = collective_rows(_p5(nodes, "nccl"), "allreduce", [size])[0]
+    assert (own["algorithm"], own["protocol"]) != expected
+
+
+def _both_engines_run(scenario: Any, size: int, expected: tuple[str, str] | None) -> tuple[str, str]:
+    """Assert the analytic collective and the simulator's engine both run ``expected`` on ``scenario``'s all-reduce
+    of ``size`` bytes and agree on its time within 1 %."""
     from dpsim.analytic.step import algorithm_of, fabric_of
     from dpsim.sim.cluster import Cluster
     from dpsim.sim.fast import FastEngine
 
-    expected = plugin_pick(AWS_OFI_NCCL, "allreduce", size, nodes, 8)
     assert expected is not None
-    scenario = _p5(nodes)
     analytic = collective_rows(scenario, "allreduce", [size])[0]
     assert (analytic["algorithm"], analytic["protocol"]) == expected
     fabric = fabric_of(scenario)
@@ -139,8 +145,7 @@ def test_both_engines_run_the_plugins_pick(size: int, nodes: int) -> None:
     assert (schedule.name, schedule.protocol) == expected
     sim = float(engine.evaluate("allreduce", size, np.zeros(fabric.world_size)).max())
     assert sim == pytest.approx(analytic["time_s"], rel=0.01)
-    own = collective_rows(_p5(nodes, "nccl"), "allreduce", [size])[0]
-    assert (own["algorithm"], own["protocol"]) != expected
+    return expected
 
 
 def test_the_chunk_level_runs_the_plugins_pick() -> None:
@@ -205,3 +210,99 @@ def test_refused_beside_a_profile_whose_links_replace_nccls(tmp_path: Path) -> N
         profile_for(scenario)
     assert caught.value.field == "communication.nccl_tuner" and "is an NCCL setting" in caught.value.message
     profile_for(load_scenario(tmp_path / "s.yaml"))  # NCCL's own tuner: accepted as before
+
+
+P5EN_LINK = {"preset": "efa-v3", "nics_per_node": 8, "bandwidth": "400 Gbit/s", "pcie_gpus_per_nic": 1}
+
+
+def _p5en(nodes: int, tuner: str = AWS_OFI_NCCL, device: str = "h200") -> Any:
+    """``nodes`` p5en nodes: 8 H200, two 200G EFA v3 a GPU joined into one 400G NCCL device by aws-ofi-nccl."""
+    return machine_scenario("p5en", nodes, 8, device, "nvlink4", P5EN_LINK, "auto", communication={"nccl_tuner": tuner})
+
+
+@pytest.mark.parametrize(
+    ("op", "size", "nodes", "per_node", "expected"),
+    [
+        # region_init_internal_p5en, 8 ranks a node, all-reduce. tree/LL is the triangle (0, 16), (262144, 16),
+        # (262144, 1 Mi ranks): 128 KiB lies under its long side at 32 and 256 ranks
+        ("allreduce", 128 * 1024, 4, 8, ("tree", "LL")),
+        ("allreduce", 128 * 1024, 32, 8, ("tree", "LL")),
+        # 32 ranks: tree/LL128's right edge (14680064, 16) -> (150994944, 128) is at 14680064 + 16/112 x 136314880 =
+        # 34153618 bytes, so 32 MiB (33554432) is in it; ring/LL128 runs on to its edge (33554432, 16) ->
+        # (536870912, 32), 512 MiB there; 1 GiB is below the NVLS-tree polygon's edge (536870912, 32) ->
+        # (6442450944, 256) (52.4 ranks at 1 GiB) and above ring/Simple's floor of 16 ranks: ring/Simple
+        ("allreduce", 32 * MiB, 4, 8, ("tree", "LL128")),
+        ("allreduce", 64 * MiB, 4, 8, ("ring", "LL128")),
+        ("allreduce", 1 * GiB, 4, 8, ("ring", "Simple")),
+        # 256 ranks: tree/LL128 to its edge (150994944, 128) -> (251658240, 1024), 150994944 + 128/896 x 100663296 =
+        # 165375415 bytes; NVLS-tree from there to (6442450944, 256); ring/Simple past it
+        ("allreduce", 64 * MiB, 32, 8, ("tree", "LL128")),
+        ("allreduce", 256 * MiB, 32, 8, ("nvls-tree", "Simple")),
+        ("allreduce", 8 * GiB, 32, 8, ("ring", "Simple")),
+        # all-gather and reduce-scatter share one set: 32 ranks, ring/LL to (262144, 32); ring/LL128 to the line
+        # (268435456, 16) -> (2147483648, 128), 536870912 bytes at 32 ranks; ring/Simple from there
+        ("all_gather", 128 * 1024, 4, 8, ("ring", "LL")),
+        ("all_gather", 64 * MiB, 4, 8, ("ring", "LL128")),
+        ("reduce_scatter", 1 * GiB, 4, 8, ("ring", "Simple")),
+        # 1 rank a node, all-reduce. 4 ranks: tree/LL128 to its edge (262144, 2) -> (524288, 8), 349525 bytes;
+        # tree/Simple to (262144, 2) -> (8388608, 32), 803908; ring/LL128 to (6291456, 2) -> (50331648, 16),
+        # 12582912; ring/Simple past it. 64 ranks: tree/Simple from (524288, 8) -> (1048576, 96), 857925 bytes
+        ("allreduce", 128 * 1024, 4, 1, ("tree", "LL128")),
+        ("allreduce", 1 * MiB, 4, 1, ("ring", "LL128")),
+        ("allreduce", 16 * MiB, 4, 1, ("ring", "Simple")),
+        ("allreduce", 1 * MiB, 64, 1, ("tree", "Simple")),
+        # its 1-rank all-gather starts with PAT (not modelled): not ported, NCCL's own pick; no 2-a-node regions;
+        # two nodes: NCCL's own
+        ("all_gather", 1 * GiB, 4, 1, None),
+        ("allreduce", 1 * GiB, 4, 2, None),
+        ("allreduce", 8 * GiB, 2, 8, None),
+    ],
+)
+def test_p5en_plugin_pick(op: str, size: int, nodes: int, per_node: int, expected: tuple[str, str] | None) -> None:
+    assert plugin_pick(AWS_OFI_NCCL, op, size, nodes, per_node, platform="p5en") == expected
+
+
+def test_the_platform_follows_the_device_and_the_efa_generation() -> None:
+    """``nccl_ofi_tuner_init`` loads regions by product name: p5 / p5e (8 H100 or H200 over EFA v2), p5en (8 H200 over
+    EFA v3); nothing else, and the p5en's regions differ from the p5's (32 MiB on 256 ranks: p5en tree/LL128, p5
+    tree/LL128 too; 1 GiB on 32 ranks: p5en ring/Simple, p5 ring/LL128)."""
+    from dpsim.sim.collectives.tuner_plugin import platform_of
+
+    assert platform_of("h100-sxm", 8, "efa-v2") == platform_of("h200", 8, "efa-v2") == "p5"
+    assert platform_of("h200", 8, "efa-v3") == "p5en"
+    assert platform_of("h100-sxm", 8, "efa-v3") is None
+    assert platform_of("h200", 4, "efa-v3") is None
+    assert platform_of("b200", 8, "efa-v2") is None
+    assert plugin_pick(AWS_OFI_NCCL, "allreduce", 1 * GiB, 4, 8, platform="p5") == ("ring", "LL128")
+    assert plugin_pick(AWS_OFI_NCCL, "allreduce", 1 * GiB, 4, 8, platform="p5en") == ("ring", "Simple")
+    with pytest.raises(ValueError, match="platform"):
+        plugin_pick(AWS_OFI_NCCL, "allreduce", 1 * GiB, 4, 8, platform="p6")
+
+
+@pytest.mark.parametrize(("size", "nodes"), [(64 * MiB, 4), (1 * GiB, 4), (256 * MiB, 32)])
+def test_both_engines_run_the_p5en_pick(size: int, nodes: int) -> None:
+    """A p5en scenario (h200 over efa-v3) runs the p5en's region in both engines: 4 nodes at 64 MiB ring/LL128 and at
+    1 GiB ring/Simple (NCCL's own tuner picks NVLS-tree at both), 32 nodes at 256 MiB NVLS-tree/Simple."""
+    from dpsim.analytic.step import fabric_of
+
+    assert fabric_of(_p5en(nodes)).nccl_tuner_platform == "p5en"
+    _both_engines_run(_p5en(nodes), size, plugin_pick(AWS_OFI_NCCL, "allreduce", size, nodes, 8, platform="p5en"))
+    if nodes == 4:
+        own = collective_rows(_p5en(nodes, "nccl"), "allreduce", [size])[0]
+        assert (own["algorithm"], own["protocol"]) == ("nvls-tree", "Simple")
+
+
+def test_p5en_refusals_and_efa_v3() -> None:
+    """The p5en's regions need its H200: an H100 over EFA v3 is no instance the plugin knows, refused naming the field.
+    EFA v3 as aws-ofi-nccl 1.16.3 states it: 200 Gbit/s a link (``nccl_ofi_net.cpp``'s P5en override) and a 35 us
+    latency reported to NCCL (``platform-aws.cpp``, the "p-series" entry for p5en and later)."""
+    from dpsim.catalog import LINKS
+
+    with pytest.raises(ScenarioError, match=r"communication\.nccl_tuner.*p5en") as caught:
+        _p5en(4, device="h100-sxm")
+    assert "efa-v3" in str(caught.value)
+    _p5en(4, "nccl", device="h100-sxm")  # NCCL's own tuner: accepted
+    with pytest.raises(ScenarioError, match="two nodes or fewer"):
+        _p5en(2)
+    assert LINKS["efa-v3"].bandwidth == pytest.approx(200e9 / 8)
+    assert LINKS["efa-v3"].nccl_net_latency_s == pytest.approx(35e-6)

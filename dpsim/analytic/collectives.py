@@ -195,6 +195,9 @@ class Fabric:
     nccl_tuner: str = "nccl"
     """The tuner that picks ``auto``'s algorithm and protocol (``communication.nccl_tuner``): NCCL's own, or a
     plugin that replaces its pick (:mod:`dpsim.sim.collectives.tuner_plugin`)."""
+    nccl_tuner_platform: str = "p5"
+    """The instance family whose regions a tuner plugin reads (:func:`dpsim.sim.collectives.tuner_plugin.
+    platform_of`); read only with a plugin."""
     nccl_net_latency_s: float = 0.0
     """The latency the inter-node link's NCCL network plugin reports (``LinkSpec.nccl_net_latency_s``): NCCL's
     tuner adds it to every inter-node step of its estimate; 0: none (NCCL's IB and socket transports)."""
@@ -403,7 +406,8 @@ def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Grou
     else NCCL's tuner by its corrected estimate; the schedule's price is the time)."""
     from dpsim.sim.cost import pick
 
-    return pick(op, _priced(op, algorithm, protocol, fabric, groups), size, fabric.nccl_tuner, fabric.layout, groups)
+    priced = _priced(op, algorithm, protocol, fabric, groups)
+    return pick(op, priced, size, fabric.nccl_tuner, fabric.layout, groups, fabric.nccl_tuner_platform)
 
 
 def collective_job(

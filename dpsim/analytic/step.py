@@ -332,6 +332,8 @@ def fabric_of(scenario: Scenario) -> Fabric:
     card are one device of their summed rate, its connections striped over them
     (:attr:`dpsim.scenario.InterNodeLink.ports_per_nic`).
     """
+    from dpsim.sim.collectives.tuner_plugin import platform_of
+
     c = scenario.cluster
     fused = c.inter_node.ports_per_nic if scenario.communication.nccl_nic_fusion else 1
     intra = Link(c.intra_node.latency, c.intra_node.achievable)
@@ -361,6 +363,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_net_latency_s=nccl_net_latency_of(scenario),
         nccl_version=scenario.communication.nccl_version or "",
         nccl_tuner=scenario.communication.nccl_tuner,
+        nccl_tuner_platform=platform_of(c.device.preset, c.workers_per_node, c.inter_node.preset) or "p5",
         nccl_pxn_disable=scenario.communication.nccl_pxn_disable,
         intra_topology=c.intra_topology,
     )

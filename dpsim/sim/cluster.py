@@ -106,6 +106,8 @@ class Cluster:
     """The NCCL release whose tuner constants the collectives use (:attr:`Fabric.nccl_version`)."""
     nccl_tuner: str = "nccl"
     """The tuner that picks ``auto``'s algorithm and protocol (:attr:`Fabric.nccl_tuner`)."""
+    nccl_tuner_platform: str = "p5"
+    """The instance family whose regions a tuner plugin reads (:attr:`Fabric.nccl_tuner_platform`)."""
     nccl_net_latency_s: float = 0.0
     """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
@@ -207,6 +209,7 @@ class Cluster:
             nccl_net_latency_s=fabric.nccl_net_latency_s,
             nccl_version=fabric.nccl_version,
             nccl_tuner=fabric.nccl_tuner,
+            nccl_tuner_platform=fabric.nccl_tuner_platform,
             host_topology=fabric.host_topology,
             intra_topology=fabric.intra_topology,
         )

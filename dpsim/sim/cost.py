@@ -282,20 +282,21 @@ def pick(
     tuner: str = "nccl",
     whole: Callable[[], Layout] | None = None,
     groups: Groups | None = None,
+    platform: str = "p5",
 ) -> int:
     """Which of ``options`` ((algorithm, protocol, cost) of :func:`priced_candidates`, in its order) runs ``op`` of
     ``size`` bytes: what the tuner plugin ``tuner`` (``communication.nccl_tuner``) sets for the communicator (the
     layout ``whole()``, or one group of ``groups`` on it, as :func:`priced_candidates` lays them out: its nodes and
-    ranks a node, read only with a plugin), among the pairs NCCL runs there
-    (:func:`dpsim.sim.collectives.tuner_plugin.plugin_pick`); where it sets none, NCCL's own tuner: the cheapest by
-    its corrected estimate (:meth:`LinearCost.tuned`; ties: the first). Both engines pick here
+    ranks a node, read only with a plugin), among the pairs NCCL runs there, from the regions of the instance family
+    ``platform`` (:func:`dpsim.sim.collectives.tuner_plugin.plugin_pick`); where it sets none, NCCL's own tuner: the
+    cheapest by its corrected estimate (:meth:`LinearCost.tuned`; ties: the first). Both engines pick here
     (:func:`dpsim.analytic.collectives.collective`, :meth:`dpsim.sim.engine.CollectiveEngine.choice`)."""
     if tuner != "nccl" and whole is not None and len(options) > 1:
         from dpsim.sim.collectives.tuner_plugin import plugin_pick
 
         layout = whole() if groups is None else groups.layout(whole())
         pairs = [(name, proto) for name, proto, _ in options]
-        ran = plugin_pick(tuner, op, size, layout.nodes, layout.per_node, pairs)
+        ran = plugin_pick(tuner, op, size, layout.nodes, layout.per_node, pairs, platform)
         if ran is not None:
             return pairs.index(ran)
     best: tuple[float, int] | None = None

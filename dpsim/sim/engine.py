@@ -76,7 +76,8 @@ class CollectiveEngine(ABC):
         its size corrections); ties: the first."""
         options = self.candidates(op, size, groups)
         named = [(s.name, s.protocol, cost) for s, cost in options]
-        return options[pick(op, named, size, self.cluster.nccl_tuner, self.cluster.layout, groups)]
+        cluster = self.cluster
+        return options[pick(op, named, size, cluster.nccl_tuner, cluster.layout, groups, cluster.nccl_tuner_platform)]
 
     def schedule(self, op: str, size: float = 1 << 30) -> Schedule:
         """The schedule of ``op`` at ``size`` bytes (default: a large message)."""

@@ -2,10 +2,14 @@
 
 NCCL loads a tuner plugin (``NCCL_TUNER_PLUGIN``; aws-ofi-nccl ships one in its network plugin) and asks it,
 collective by collective, which algorithm and protocol to run (``getCollInfo``); where the plugin says nothing,
-NCCL's own tuner picks (``topoGetAlgoInfo``). ``aws-ofi-nccl-1.16.3`` is aws-ofi-nccl v1.16.3's region tuner on
-p5 / p5e (``src/tuner/nccl_ofi_regions.cpp``, ``region_init_internal_p5_p5e``, ported here whole): polygons over
-(message bytes, communicator ranks), one set for each of all-reduce, all-gather and reduce-scatter, laid out for
-communicators with 8, 2 or 1 rank(s) a node (``nRanks == 8 * nNodes`` and so on; other shapes have none). NCCL
+NCCL's own tuner picks (``topoGetAlgoInfo``). ``aws-ofi-nccl-1.16.3`` is aws-ofi-nccl v1.16.3's region tuner, which
+loads one platform's regions by the instance's product name (``src/tuner/nccl_ofi_tuner.cpp``, ``nccl_ofi_tuner_init``;
+:func:`platform_of`): p5 / p5e (``src/tuner/nccl_ofi_regions.cpp``, ``region_init_internal_p5_p5e``, ported here
+whole) and p5en (``region_init_internal_p5en``: its regions for 8 ranks a node and its 1-rank all-reduce; its 1-rank
+all-gather and reduce-scatter start with PAT, which dpsim does not model, and are left out, so NCCL's own tuner
+picks there). The regions are polygons over (message bytes, communicator ranks), one set for each of all-reduce,
+all-gather and reduce-scatter, laid out for communicators with 8, 2 or 1 rank(s) a node (``nRanks == 8 * nNodes``
+and so on; other shapes have none). NCCL
 (tuner API v3, ``region_get_coll_info_internal_v3``) passes its cost table, where ``NCCL_ALGO_PROTO_IGNORE`` marks
 the pairs NCCL does not run (``NCCL_ALGO`` / ``NCCL_PROTO``, NVLS without NVLink SHARP); the plugin walks the
 regions in order, skips those pairs, and sets the first region the point lies in or on to cost 0, which NCCL then
@@ -21,6 +25,25 @@ TUNERS = ("nccl", "aws-ofi-nccl-1.16.3")
 """The values of ``communication.nccl_tuner``: NCCL's own tuner, or the plugin that picks instead."""
 
 AWS_OFI_NCCL = "aws-ofi-nccl-1.16.3"
+
+PLATFORMS = ("p5", "p5en")
+"""The instance families whose regions aws-ofi-nccl 1.16.3 has and dpsim ports (``nccl_ofi_tuner_init``:
+``p5.48xlarge`` and ``p5e.48xlarge`` share the p5 / p5e regions; ``p5en.48xlarge``). Its p6-b200 regions and their
+tree/LL128 channel rule (``calculateBestNChannel``) are not ported."""
+
+
+def platform_of(device: str | None, workers_per_node: int, inter_node: str | None) -> str | None:
+    """Which of :data:`PLATFORMS` a cluster is, as aws-ofi-nccl's tuner tells it by the product name: 8 H100 or H200
+    over EFA v2 (``efa-v2``) a p5 / p5e, 8 H200 over EFA v3 (``efa-v3``) a p5en; None for anything else (the plugin
+    loads no regions there)."""
+    if workers_per_node != 8:
+        return None
+    if device in ("h100-sxm", "h200") and inter_node == "efa-v2":
+        return "p5"
+    if device == "h200" and inter_node == "efa-v3":
+        return "p5en"
+    return None
+
 
 # --- aws-ofi-nccl 1.16.3's region lookup (src/tuner/nccl_ofi_regions.cpp, include/tuner/nccl_ofi_tuner_region.h) ---
 
@@ -180,14 +203,91 @@ P5_ONE_A_NODE_REGIONS: dict[str, tuple[Region, ...]] = {
 """The same function's regions for 1 rank a node, by collective."""
 
 
-def regions(tuner: str, op: str, nodes: int, per_node: int) -> tuple[Region, ...]:
-    """The regions ``tuner`` walks for ``op`` on a communicator of ``nodes`` × ``per_node`` ranks, in order; empty
-    where it leaves NCCL's own tuner to pick (NCCL's tuner, two nodes or fewer, a collective or communicator shape
-    the plugin has no regions for)."""
+# --- p5en (region_init_internal_p5en) ---
+
+# 8 ranks a node: all-reduce
+_EN_TREE_LL_EXT = extend_region((262144, 192), (262144, 1024), _MAX)
+_EN_TREE_LL128_EXT = extend_region((150994944, 128), (251658240, 1024), _MAX)
+_EN_NVLSTREE_EXT = extend_region((6442450944, 256), (17179869184, 768), _MAX)
+# 8 ranks a node: all-gather and reduce-scatter (the same polygons for both)
+_EN_RING_LL_EXT = extend_region((8388608, 256), (33554432, 1024), _MAX)
+_EN_RING_LL128_EXT = extend_region((8589934592, 512), (17179869184, 1024), _MAX)
+_EN_GATHER_REGIONS: tuple[Region, ...] = (
+    ("ring", "LL", (
+        (0, 16), (131072, 16), (262144, 32), (8388608, 256), (33554432, 1024), _EN_RING_LL_EXT, (0, TUNER_MAX_RANKS),
+    )),
+    ("ring", "LL128", (
+        _EN_RING_LL_EXT, (33554432, 1024), (8388608, 256), (262144, 32), (131072, 16), (268435456, 16),
+        (2147483648, 128), (8589934592, 512), (17179869184, 1024), _EN_RING_LL128_EXT,
+    )),
+    ("ring", "Simple", (
+        _EN_RING_LL128_EXT, (17179869184, 1024), (8589934592, 512), (268435456, 16), (17179869184, 16),
+        (TUNER_MAX_SIZE, 16),
+    )),
+)  # fmt: skip
+
+P5EN_REGIONS: dict[str, tuple[Region, ...]] = {
+    "allreduce": (
+        ("tree", "LL", ((0, 16), (262144, 16), (262144, 1024), _EN_TREE_LL_EXT)),
+        ("tree", "LL128", (
+            _EN_TREE_LL_EXT, (262144, 1024), (262144, 16), (14680064, 16), (150994944, 128), (251658240, 1024),
+            _EN_TREE_LL128_EXT,
+        )),
+        ("ring", "LL128", ((150994944, 128), (14680064, 16), (33554432, 16), (536870912, 32), (536870912, 128))),
+        ("nvls-tree", "Simple", (
+            _EN_TREE_LL128_EXT, (251658240, 1024), (150994944, 128), (536870912, 128), (536870912, 32),
+            (6442450944, 256), (17179869184, 768), _EN_NVLSTREE_EXT,
+        )),
+        ("ring", "Simple", (
+            _EN_NVLSTREE_EXT, (17179869184, 768), (6442450944, 256), (536870912, 32), (33554432, 16), (1073741824, 16),
+            (TUNER_MAX_SIZE, 16),
+        )),
+    ),
+    "all_gather": _EN_GATHER_REGIONS,
+    "reduce_scatter": _EN_GATHER_REGIONS,
+}  # fmt: skip
+"""``region_init_internal_p5en``'s regions for 8 ranks a node, by collective, in the source's order."""
+
+# 1 rank a node: all-reduce (its all-gather and reduce-scatter regions start with PAT: not ported)
+_EN_ONE_TREE_LL128_EXT = extend_region((524288, 8), (1048576, 96), _MAX)
+_EN_ONE_TREE_SIMPLE_EXT = extend_region((8388608, 32), (33554432, 128), _MAX)
+_EN_ONE_RING_LL128_EXT = extend_region((50331648, 16), (301989888, 128), _MAX)
+
+P5EN_ONE_A_NODE_ALLREDUCE_REGIONS: tuple[Region, ...] = (
+    ("tree", "LL", ((0, 2), (65536, 2), (65536, 64), (65536, TUNER_MAX_RANKS))),
+    ("tree", "LL128", (
+        (65536, TUNER_MAX_RANKS), (65536, 64), (65536, 2), (262144, 2), (524288, 8), (1048576, 96),
+        _EN_ONE_TREE_LL128_EXT,
+    )),
+    ("tree", "Simple", (
+        _EN_ONE_TREE_LL128_EXT, (1048576, 96), (524288, 8), (262144, 2), (8388608, 32), (33554432, 128),
+        _EN_ONE_TREE_SIMPLE_EXT,
+    )),
+    ("ring", "LL128", (
+        _EN_ONE_TREE_SIMPLE_EXT, (33554432, 128), (8388608, 32), (262144, 2), (6291456, 2), (50331648, 16),
+        (301989888, 128), _EN_ONE_RING_LL128_EXT,
+    )),
+    ("ring", "Simple", (
+        _EN_ONE_RING_LL128_EXT, (301989888, 128), (50331648, 16), (6291456, 2), (TUNER_MAX_SIZE, 2),
+    )),
+)  # fmt: skip
+"""The same function's all-reduce regions for 1 rank a node."""
+
+
+def regions(tuner: str, op: str, nodes: int, per_node: int, platform: str = "p5") -> tuple[Region, ...]:
+    """The regions ``tuner`` walks for ``op`` on a communicator of ``nodes`` × ``per_node`` ranks of ``platform``
+    (:data:`PLATFORMS`), in order; empty where it leaves NCCL's own tuner to pick (NCCL's tuner, two nodes or fewer,
+    a collective or communicator shape the plugin has no regions for)."""
     if tuner == "nccl" or nodes <= 2:
         return ()
     if tuner != AWS_OFI_NCCL:
         raise ValueError(f"unknown nccl_tuner {tuner!r}; expected one of {', '.join(TUNERS)}")
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown tuner platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
+    if platform == "p5en":
+        if per_node == 8:
+            return P5EN_REGIONS.get(op, ())
+        return P5EN_ONE_A_NODE_ALLREDUCE_REGIONS if per_node == 1 and op == "allreduce" else ()
     if per_node == 8:
         return P5_ALLREDUCE_REGIONS if op == "allreduce" else ()
     if per_node == 2:
@@ -198,13 +298,19 @@ def regions(tuner: str, op: str, nodes: int, per_node: int) -> tuple[Region, ...
 
 
 def plugin_pick(
-    tuner: str, op: str, size: float, nodes: int, per_node: int, runnable: Sequence[tuple[str, str]] | None = None
+    tuner: str,
+    op: str,
+    size: float,
+    nodes: int,
+    per_node: int,
+    runnable: Sequence[tuple[str, str]] | None = None,
+    platform: str = "p5",
 ) -> tuple[str, str] | None:
-    """What ``tuner`` runs for ``op`` of ``size`` bytes on ``nodes`` × ``per_node`` ranks: the first of its regions
-    whose (algorithm, protocol) NCCL runs there (``runnable``; None: all) that the point (bytes, ranks) lies in or
-    on (``region_get_coll_info_internal_v3``); None where it leaves NCCL's own tuner to pick."""
+    """What ``tuner`` runs for ``op`` of ``size`` bytes on ``nodes`` × ``per_node`` ranks of ``platform``: the first
+    of its regions whose (algorithm, protocol) NCCL runs there (``runnable``; None: all) that the point (bytes,
+    ranks) lies in or on (``region_get_coll_info_internal_v3``); None where it leaves NCCL's own tuner to pick."""
     point = (float(size), float(nodes * per_node))
-    for algorithm, protocol, vertices in regions(tuner, op, nodes, per_node):
+    for algorithm, protocol, vertices in regions(tuner, op, nodes, per_node, platform):
         if runnable is not None and (algorithm, protocol) not in runnable:
             continue  # NCCL_ALGO_PROTO_IGNORE in NCCL's cost table
         if is_inside_region(point, vertices) >= 0:
