@@ -86,6 +86,10 @@ _WRX90_NOTE = (
 )
 
 _COREWEAVE_GB200 = "https://github.com/coreweave/nccl-tests/pull/43"
+_GB200_NICS = (("nic_path", "c2c"),)
+"""A GB200 compute tray's NICs as NCCL reaches them: each B200 through its Grace over NVLink-C2C, the ConnectX-7s on
+the Grace's PCIe (``cluster.inter_node.nic_path: c2c``; NCCL 2.26's ``paths.cc``: "On C2C platforms we can still use
+GDRDMA on NICs connected to the CPUs", a ``PHB`` path until v2.27.3 named it ``P2C``)."""
 _COREWEAVE_PR48 = "https://github.com/coreweave/nccl-tests/pull/48"
 _COREWEAVE_PR92 = "https://github.com/coreweave/nccl-tests/pull/92"
 _COREWEAVE_PR92_NOTE = (
@@ -118,11 +122,11 @@ def _nvl_partitions(nvl: int, ring: float, tree: float) -> tuple[PublishedRun, P
         PublishedRun(
             f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NVLS_ENABLE=0", *machine, "auto", 16 * GiB, ring, _NVL_PARTITIONS,
             note=f"{note}'ring, default': NCCL's own pick, busbw {ring} (communication.nccl_algo ring, tree)",
-            communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.27.3")),
+            communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.27.3")), inter_fields=_GB200_NICS,
         ),
         PublishedRun(
             f"GB200 NVL{nvl} x3 racks ({gpus} GPUs), NCCL_ALGO=Tree", *machine, "tree", 16 * GiB, tree, _NVL_PARTITIONS,
-            note=f"{note}the tree, busbw {tree}", communication=(("nccl_version", "2.27.3"),),
+            note=f"{note}the tree, busbw {tree}", communication=(("nccl_version", "2.27.3"),), inter_fields=_GB200_NICS,
         ),
     )  # fmt: skip
 
@@ -197,7 +201,7 @@ _NVL72_20_RACKS = PublishedRun(
     "'Performance with this example running across 20 racks' and added to the README on 5 May 2025 with 'NCCL "
     "2.26.2'; the PR's script (5ceab10) runs the image nccl2.26.2-1-0708d2e with NCCL_NVLS_ENABLE=0 (since "
     "a736384, 14 Apr 2025, 'disable NVLS') and NCCL_NET_GDR_C2C=1: communication.nccl_algo ring, tree",
-    communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.26.2")),
+    communication=(("nccl_algo", ("ring", "tree")), ("nccl_version", "2.26.2")), inter_fields=_GB200_NICS,
 )  # fmt: skip
 """CoreWeave's twenty NVL72 racks with NVLS off at 16 GiB, the peak of the sweep its other sizes copy."""
 
@@ -328,7 +332,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "all_reduce 8 GiB out-of-place 20299 us, busbw 834.57 (4 GiB: 839.16); the PR's script runs the image "
         "nccl2.25.1-1-57fa979 with NCCL_NVLS_ENABLE=1 (the later README labels the run NCCL 2.26.2; both ship the "
         "same tuner tables)",
-        communication=(("nccl_version", "2.25.1"),),
+        communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
     ),
     PublishedRun(
         "GB200 NVL72, 2 racks (144 GPUs)", "b200", 2, 72, "nvlink5", "ib-ndr", 72, "auto", 16 * GiB, 810.41,
@@ -338,7 +342,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "all_reduce 16 GiB out-of-place 42067 us, busbw 810.41 (the sweep's peak); posted with the one-rack row in "
         "PR #43 (20 Feb 2025), whose script runs NCCL 2.25.1 with NCCL_NVLS_ENABLE=1 (the later README labels both "
         "runs NCCL 2.26.2, an image first published on 14 Mar 2025; both ship the same tuner tables)",
-        communication=(("nccl_version", "2.25.1"),),
+        communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
     ),
     _NVL72_20_RACKS,
     *(_nvl72_20_racks(*point) for point in _NVL72_20_RACKS_SWEEP),
@@ -369,7 +373,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "GB200 x4, 1 host, Azure ND GB200 v6, NCCL_ALGO=Ring", "b200", 1, 4, "nvlink5", "ib-ndr", 4, "auto",
         8 * GiB, 679.61, _AZURE + "ND_GB200_v6_results.md",
         note=_AZURE_NOTE.format(gpu="the 4 GB200 of one host (NVLink 5)", nccl="2.25.1", algo="Ring"),
-        communication=(("nccl_algo", ("ring",)), ("nccl_version", "2.25.1")),
+        communication=(("nccl_algo", ("ring",)), ("nccl_version", "2.25.1")), inter_fields=_GB200_NICS,
     ),
     *_nvl_partitions(4, 196.72, 234.43),
     *_nvl_partitions(8, 393.66, 485.68),

@@ -805,6 +805,14 @@ class InterNodeLink(LinkConfig):
     ``NCCL_NET_MERGE_LEVEL=PORT`` in ``topo.cc`` from v2.24): its channels, NVLS heads and tuner then see
     ``nics_per_node / ports_per_nic`` NICs of ``ports_per_nic × bandwidth`` (``communication.nccl_nic_fusion``
     false: each port its own device, as before v2.20)."""
+    nic_path: Literal["pcie", "c2c"] = "pcie"
+    """How a GPU reaches its NICs: ``pcie`` through PCIe (a switch it shares with them, or its root complex), or
+    ``c2c`` through its CPU over NVLink-C2C, the NICs on the CPU's PCIe (Grace Blackwell and Grace Hopper trays:
+    GB200 NVL72's ConnectX-7s hang off the Grace). NCCL's path from such a GPU to its NIC is ``PHB`` before
+    v2.27.3 and ``P2C`` from it (``paths.cc``), and ``ncclTopoTuneModel`` enables LL128 by default only on graphs
+    whose GPU-to-NIC path is at most ``PXN`` on Hopper and later (``P2C`` from v2.27.3, ``NCCL_LL128_C2C=1``): with
+    ``c2c`` and ``communication.nccl_version`` before 2.27.3, ``auto`` leaves LL128 out across nodes unless
+    ``communication.nccl_proto`` names it (:func:`dpsim.sim.collectives.candidate_pairs`)."""
 
 
 class HostTopologyConfig(_Section):

@@ -107,3 +107,57 @@ def test_an_algorithm_the_cluster_cannot_run_is_a_one_line_error(
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert err.startswith("error: ") and f"{field}: " in err
+
+
+def _gb200(nodes: int, version: str, **kw: object) -> Layout:
+    """``nodes`` GB200 trays of 4 GPUs, one ConnectX-7 a GPU on the Grace's PCIe (``nic_path: c2c``)."""
+    return Layout(
+        nodes, 4, nics=4, nvls=True, arch="blackwell", nic_gbps=50.0, nic_c2c=True, nccl_version=version, **kw
+    )  # type: ignore[arg-type]
+
+
+def _protocols(layout: Layout) -> set[str]:
+    return {p for _, p in collectives.candidate_pairs("allreduce", "auto", layout, "auto")}
+
+
+def test_no_default_ll128_across_nodes_through_a_c2c_nic_before_v2_27_3() -> None:
+    """NCCL's ``ncclTopoTuneModel`` (v2.18.3-v2.26.6) enables LL128 by default only where the graph's GPU-to-NIC
+    path ``typeInter <= PATH_PXB``, or ``<= PATH_PXN`` from Hopper on. A GB200's NIC hangs off its Grace, which the
+    GPU reaches over NVLink-C2C: ``paths.cc`` types that path ``PHB`` (7 > ``PXN`` 6) until v2.27.3, which adds
+    ``PATH_P2C`` for it and allows LL128 up to ``P2C`` (``NCCL_LL128_C2C`` default 1). ``NCCL_PROTO`` naming LL128
+    sets ``protoEnable`` to 1, which that default rule (``pEnable == 2``) does not touch."""
+    assert _protocols(_gb200(3, "2.26.2")) == {"LL", "Simple"}
+    assert _protocols(_gb200(3, "2.25.1")) == {"LL", "Simple"}
+    assert _protocols(_gb200(3, "2.27.3")) == {"LL", "LL128", "Simple"}
+    assert _protocols(_gb200(3, "2.30.7")) == {"LL", "LL128", "Simple"}
+    # one node: no network path in any graph
+    assert _protocols(_gb200(1, "2.26.2")) == {"LL", "LL128", "Simple"}
+    # a NIC on the GPU's PCIe switch (not C2C)
+    pcie = Layout(3, 4, nics=4, nvls=True, arch="blackwell", nic_gbps=50.0, nccl_version="2.26.2")
+    assert _protocols(pcie) == {"LL", "LL128", "Simple"}
+    # NCCL_PROTO=LL128,Simple: enabled as named
+    assert _protocols(_gb200(3, "2.26.2", nccl_proto=("LL128", "Simple"))) == {"LL128", "Simple"}
+    # a named protocol runs as named
+    (named,) = collectives.candidate_pairs("allreduce", "tree", _gb200(3, "2.26.2"), "LL128")
+    assert named == ("tree", "LL128")
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a_c2c_nic_scenario_on_nccl_2_26_picks_no_ll128(engine: str) -> None:
+    """``cluster.inter_node.nic_path: c2c`` reaches the pick through both engines: 3 GB200 trays on NCCL 2.26.2 at
+    1 MiB, where the same machine on 2.27.3 runs the tree on LL128 (on 2.26.2: NVLS-tree, Simple)."""
+    inter = {"preset": "ib-ndr", "nics_per_node": 4, "nic_path": "c2c"}
+    rows = {
+        version: collective_rows(
+            machine_scenario("gb200", 3, 4, "b200", "nvlink5", inter, communication={"nccl_version": version}),
+            "allreduce", [2**20], engine=engine,
+        )[0]
+        for version in ("2.26.2", "2.27.3")
+    }  # fmt: skip
+    assert rows["2.27.3"]["protocol"] == "LL128"
+    assert rows["2.26.2"]["protocol"] != "LL128"
+
+
+def test_nic_path_refuses_other_values_naming_the_field() -> None:
+    with pytest.raises(ScenarioError, match=r"cluster\.inter_node\.nic_path"):
+        machine_scenario("x", 2, 4, "b200", "nvlink5", {"preset": "ib-ndr", "nics_per_node": 4, "nic_path": "cxl"})

@@ -180,6 +180,8 @@ class Fabric:
     traffic crosses instead of the intra-node port; None: it leaves through the intra-node port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more): with 1, NCCL's tree pattern (:attr:`Layout.tree_pattern`)."""
+    nic_c2c: bool = False
+    """Whether each GPU reaches its NICs through its CPU over NVLink-C2C (``cluster.inter_node.nic_path: c2c``)."""
     host_topology: HostTopology | None = None
     """PCIe switches and CPU sockets the node's GPUs reach each other through; None: every pair at ``intra``."""
     nccl_algo: tuple[str, ...] = ()

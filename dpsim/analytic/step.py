@@ -356,6 +356,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nic_gbps=c.inter_node.bandwidth * fused / 1e9,
         host=host_link_of(scenario),
         pcie_gpus_per_nic=c.inter_node.pcie_gpus_per_nic or 0,
+        nic_c2c=c.inter_node.nic_path == "c2c",
         host_topology=host_topology_of(scenario),
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),

@@ -96,6 +96,8 @@ class Cluster:
     """Each GPU's link to its NIC (PCIe), crossed by inter-node traffic instead of the port; None: the port."""
     pcie_gpus_per_nic: int = 0
     """GPUs on each NIC's PCIe switch (0: two or more); sets NCCL's tree pattern and, with 1, PXN relays."""
+    nic_c2c: bool = False
+    """Whether each GPU reaches its NICs through its CPU over NVLink-C2C (:attr:`Fabric.nic_c2c`)."""
     nccl_algo: tuple[str, ...] = ()
     """All-reduce algorithms NCCL may pick (``NCCL_ALGO``; empty: all)."""
     nccl_proto: tuple[str, ...] = ()
@@ -201,6 +203,7 @@ class Cluster:
             nic_gbps=fabric.nic_gbps,
             host=fabric.host,
             pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
+            nic_c2c=fabric.nic_c2c,
             relays=fabric.relays,
             nccl_pxn_disable=fabric.nccl_pxn_disable,
             nccl_algo=fabric.nccl_algo,

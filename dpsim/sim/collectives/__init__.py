@@ -231,7 +231,8 @@ def candidate_pairs(op: str, algorithm: str, layout: Layout, protocol: str = "no
     run their ring under ``NCCL_ALGO`` as before. Unless
     ``NCCL_PROTO`` names it, LL128 is left out where GPUs of a node talk over PCIe: NCCL enables
     it by default only on a graph whose intra-node paths are NVLink (``ncclTopoTuneModel``:
-    ``typeIntra <= PATH_NVB``, ``<= PATH_NVL`` before v2.18.3).
+    ``typeIntra <= PATH_NVB``, ``<= PATH_NVL`` before v2.18.3), and across nodes where a GPU reaches its
+    NIC through its CPU over NVLink-C2C before v2.27.3 (:attr:`~dpsim.sim.collectives.base.Layout.ll128_across_nodes`).
     """
     if op in P2P_OPS:
         none = protocol == "none" or algorithm in TEXTBOOK
@@ -257,7 +258,7 @@ def candidate_pairs(op: str, algorithm: str, layout: Layout, protocol: str = "no
             protos = ("Simple",) if nvls else PROTOCOLS
             if layout.nccl_proto:
                 protos = tuple(p for p in protos if p in layout.nccl_proto)
-            elif layout.intra_hw == "pci" and layout.per_node > 1:
+            elif (layout.intra_hw == "pci" and layout.per_node > 1) or not layout.ll128_across_nodes:
                 protos = tuple(p for p in protos if p != "LL128")
         else:
             protos = (protocol,)

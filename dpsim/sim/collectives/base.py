@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, TunerTables, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS, P2C_SINCE, TunerTables, tuner_tables
 from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
 __all__ = ["NCCL_NET_LL_HOP_S", "Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
@@ -409,6 +409,9 @@ class Layout:
     """NCCL's intra-node ring graph on such a node, (``nChannels``, ``bwIntra`` GB/s)
     (:attr:`dpsim.analytic.collectives.HostTopology.nccl_graph`): on one node NCCL's estimate reads it
     (:func:`dpsim.sim.collectives.nccl.tuner_graph`); empty: not derived."""
+    nic_c2c: bool = False
+    """Whether each GPU reaches its NICs through its CPU over NVLink-C2C (``cluster.inter_node.nic_path: c2c``):
+    NCCL's GPU-to-NIC path type then is ``PHB`` before v2.27.3, ``P2C`` from it (:attr:`ll128_across_nodes`)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -456,6 +459,7 @@ class Layout:
             getattr(where, "nccl_version", "") or DEFAULT_NCCL_VERSION,
             host_topology=getattr(where, "host_topology", None) is not None,
             pcie_graph=getattr(getattr(where, "host_topology", None), "nccl_graph", ()) if where.nodes == 1 else (),
+            nic_c2c=getattr(where, "nic_c2c", False),
         )
 
     @property
@@ -467,6 +471,18 @@ class Layout:
         """The tuner constants schedules on this layout carry: ``nccl_version``'s for an :attr:`estimate`, else the
         default release's (the price)."""
         return tuner_tables(self.nccl_version if self.estimate else DEFAULT_NCCL_VERSION)
+
+    @property
+    def ll128_across_nodes(self) -> bool:
+        """Whether NCCL enables LL128 by default on this layout's inter-node graphs (``ncclTopoTuneModel``, v2.18.3 to
+        v2.30.7: ``typeInter <= PATH_PXB``, or ``<= PATH_PXN`` on Hopper and later; from v2.27.3 ``<= PATH_P2C``
+        with ``NCCL_LL128_C2C`` at its default 1). A GPU that reaches its NIC through its CPU over NVLink-C2C
+        (:attr:`nic_c2c`) has a ``PHB`` path before v2.27.3 (``paths.cc`` names it ``P2C`` from v2.27.3: "C2C +
+        PHB"), above ``PXN``: no LL128 across nodes there. dpsim takes any other NIC to be within ``PXB`` of its GPU
+        (on a PCIe switch with it) or reached by ``PXN``. On one node no graph has a network path."""
+        if self.nodes <= 1 or not self.nic_c2c:
+            return True
+        return NCCL_VERSIONS.index(self.nccl_version) >= NCCL_VERSIONS.index(P2C_SINCE)
 
     @property
     def tree_pattern(self) -> str:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_NCCL_VERSION", "NCCL_VERSIONS", "TunerTables", "tuner_tables"]
+__all__ = ["DEFAULT_NCCL_VERSION", "NCCL_VERSIONS", "P2C_SINCE", "TunerTables", "tuner_tables"]
 
 Row = tuple[float, float, float]
 """One table row: LL / LL128 / Simple, or 1 / 2 / ≥3 nodes."""
@@ -288,6 +288,12 @@ NCCL_VERSIONS: tuple[str, ...] = tuple(release for tables in _TABLES for release
 
 DEFAULT_NCCL_VERSION = "2.30.7"
 """The release dpsim models where a scenario names none (the newest whose source it was checked against)."""
+
+P2C_SINCE = "2.27.3"
+"""The first release with NCCL's ``P2C`` path type (``src/graph/paths.cc``: a GPU that reaches a NIC through its CPU
+over NVLink-C2C, ``PHB`` before) and LL128 on it by default (``tuning.cc``: ``NCCL_LL128_C2C``, default 1); its
+release notes: "Add support for P2C (PXN over C2C) and the LL128 protocol" on platforms "with C2C connectivity
+(e.g., GB200)" (:attr:`dpsim.sim.collectives.base.Layout.ll128_across_nodes`)."""
 
 
 _BY_RELEASE: dict[str, TunerTables] = {release: tables for tables in _TABLES for release in tables.releases}
