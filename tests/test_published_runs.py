@@ -1049,3 +1049,66 @@ def test_foundry_torch_21_gain_is_the_early_stop() -> None:
     with_mechanism = statistics.mean(abs(m - p) for m, p in zip(measured, predicted, strict=True))
     without = statistics.mean(abs(m) for m in measured)
     assert with_mechanism < 0.5 * without
+
+
+def test_reference_pairs_per_token_layer_by_hand() -> None:
+    """Each miss beside NVIDIA's own run of the same layers: the GPU-seconds a token spends in one layer, worked from
+    each publication's own figures (not the transcription's scenario arithmetic), and the published ratios.
+
+    - GPT-NeoX-20B: get_flops' 6N + 60·s·h·l a token (N = 20,556,201,984) at 117 TFLOP/s, over 44 layers;
+      Korthikanti 22B full recomputation: 1.42 s on 8 GPUs for 4 x 2,048 tokens, 48 layers.
+    - OPT-175B: eq. (3) a token, 96·h²·(1 + s/6h + V/16lh) a layer (h 12,288, V 50,272, l 96), at 147 TFLOP/s;
+      Korthikanti 175B full recomputation: 18.13 s on 64 GPUs for 64 x 2,048 tokens, 96 layers.
+    - MT-NLG on 2,240 GPUs: 60.1 s for 1,920 x 2,048 tokens, 105 layers; Table 1's 529.6B: eq. (3) (V 51,200) at
+      163 TFLOP/s.
+    - MegaScale 530B on 2,240: 49.2 % of 312 TFLOP/s over its 6N + 12·l·s·h a token (N = 12·l·h² + 64,000·h),
+      105 layers; Korthikanti 530B SP + selective: 37.83 s on 280 GPUs for 280 x 2,048 tokens.
+    - the control, MegaScale's batch 256 on 256 (47.7 %, 96 layers of 12,288) against Korthikanti's 175B SP +
+      selective (13.75 s, 64 GPUs, 64 x 2,048 tokens), which the model prices alike (within 1 %): the references are
+      predicted within 4.1 %, so what the misses leave is what each run does differently from its reference."""
+    runs = {r.name: r for r in RUNS.PUBLISHED_RUNS + RUNS.CALIBRATION_PAPER_RUNS + RUNS.HELD_OUT_RUNS + SCALING}
+
+    def eq3(h: int, vocab: int, layers: int, tflops: float) -> float:
+        return 96 * h * h * (1 + 2048 / (6 * h) + vocab / (16 * layers * h)) / (tflops * 1e12)
+
+    def megascale(mfu: float, h: int, layers: int) -> float:
+        per_token = 6 * (12 * layers * h * h + 64000 * h) + 12 * layers * 2048 * h
+        return per_token / (mfu * 312e12) / layers
+
+    by_hand = {
+        "GPT-NeoX-20B on 96 A100-40GB": (6 * 20_556_201_984 + 60 * 2048 * 6144 * 44) / 117e12 / 44,
+        "Korthikanti 22B full recompute": 1.42 * 8 / (4 * 2048 * 48),
+        "OPT-175B on 992 A100": eq3(12288, 50272, 96, 147.0),
+        "Korthikanti 175B full recompute": 18.13 * 64 / (64 * 2048 * 96),
+        "MT-NLG 530B on 2240 A100": 60.1 * 2240 / (1920 * 2048 * 105),
+        "Megatron GPT 529.6B": eq3(20480, 51200, 105, 163.0),
+        "MegaScale 530B weak on 2240": megascale(0.492, 20480, 105),
+        "Korthikanti 530B SP+selective": 37.83 * 280 / (280 * 2048 * 105),
+        "MegaScale baseline b256 on 256": megascale(0.477, 12288, 96),
+        "Korthikanti 175B SP+selective": 13.75 * 64 / (64 * 2048 * 96),
+    }
+    for name, seconds in by_hand.items():
+        run = runs[name]
+        assert RUNS.token_layer_seconds(run, RUNS.step_seconds(run, run.published_tflops_per_gpu)) == pytest.approx(
+            seconds, rel=2e-3
+        ), name
+    pairs = {
+        (name, reference): RUNS.reference_ratio(runs[name], runs[reference])
+        for name, reference, _ in RUNS.REFERENCE_PAIRS
+    }
+    for (name, reference), (published, _) in pairs.items():
+        if name in by_hand:
+            assert published == pytest.approx(by_hand[name] / by_hand[reference], rel=3e-3), name
+    # the same layers run by NVIDIA are slower or faster than by the others as the publications say: NeoX 5 %, OPT
+    # 10 %, MT-NLG on 2,240 GPUs 30 %, MegaScale's 530B 14 % and its 175B control 8 % more GPU time a token and layer
+    published = {name: round(p, 2) for (name, _), (p, _) in pairs.items()}
+    assert published["GPT-NeoX-20B on 96 A100-40GB"] == 1.05
+    assert published["OPT-175B on 992 A100"] == 1.10
+    assert published["MT-NLG 530B on 2240 A100"] == 1.30
+    assert published["MegaScale 530B weak on 2240"] == 1.14
+    assert published["MegaScale baseline b256 on 256"] == 1.08
+    control, predicted = pairs[("MegaScale baseline b256 on 256", "Korthikanti 175B SP+selective")]
+    assert abs(control / predicted - 1.0) <= 0.01
+    for _, reference, _ in RUNS.REFERENCE_PAIRS:
+        ref = runs[reference]
+        assert abs(RUNS.relative_error(ref, RUNS.predict_run(ref)[0])) <= 0.042, reference
