@@ -27,7 +27,10 @@ default 4-GPU row come from (8 GPUs: 256 B, 4, 8, 64 KiB; 4 GPUs: 256 B, 32, 512
 from a second machine, taken before dpsim's price of the Simple protocol's steps on PCIe was looked at. Five the
 same way (first prediction = the price at 87660fd, both engines): the smaller sizes of the twenty-rack GB200 NVL72
 sweep whose 16 GiB peak is a row (512 MiB-8 GiB, the table coreweave/nccl-tests PR #48 posted), which say whether
-dpsim's fixed cost and stream rate on 1,440 GPUs are right apart from the peak.
+dpsim's fixed cost and stream rate on 1,440 GPUs are right apart from the peak. Twenty-three the same way (first
+prediction = the price at d3fadd6, both engines): four whole sweeps on clusters of 8-GPU nodes with a 400G port a GPU
+(:data:`_IB_SWEEPS`: dstack's Nebius H100, Lambda B200 and GCP A4 B200 examples on 2 nodes, a 4-node Voltage Park H100
+cluster's all_reduce and all_gather), at 64 KiB, 1, 16, 256 MiB and the largest size each shows.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -263,6 +266,125 @@ def _asus4() -> PublishedRun:
     return next(r for r in ROWS if r.name == "RTX PRO 6000 x4, PCIe switches")
 
 
+_DSTACK = "https://github.com/dstackai/dstack/blob/"
+_DSTACK_IMAGE = (
+    "dstack's default image (no image: set; docker/base/Dockerfile at that commit builds NCCL v2.26.2-1 and "
+    "nccl-tests into /opt/nccl-tests/build)"
+)
+_NEBIUS = _DSTACK + "107fefef52821c544abe1755d9379fe9ed54a96c/examples/clusters/nebius/README.md"
+_NEBIUS_NOTE = (
+    "dstack's Nebius example (12 Feb 2026): 2 Nebius H100 VMs (8 x H100 80GB HBM3, InfiniBand GPU cluster, taken as "
+    "8 x 400G NDR a node as on HGX H100; the page does not state the NICs), mpirun -n 16 -N 8 all_reduce_perf -b 8 "
+    "-e 8G -f 2 -g 1, NCCL_DEBUG=INFO only, " + _DSTACK_IMAGE + "; the table prints no NCCL version: "
+)
+_LAMBDA = _DSTACK + "eb5935422f6464bbe004843f01c9854e853108e0/examples/clusters/lambda/README.md"
+_LAMBDA_NOTE = (
+    "dstack's Lambda example (22 Dec 2025): a 2-node Lambda 1-Click Cluster of 8 x B200 (HGX B200; 400 Gbit/s NDR "
+    "InfiniBand, taken as 8 x 400G a node), mpirun -n 16 -N 8 -x NCCL_IB_HCA=^mlx5_0 all_reduce_perf -b 8 -e 2G -f 2 "
+    "-t 1 -g 1 -c 1 -n 100, nccl-library=22602 (NCCL 2.26.2) as the table prints: "
+)
+_GCP_A4 = _DSTACK + "30a0dd5671f6eb7a43ff1d0dac6e8f9de308635d/examples/clusters/a4/README.md"
+_GCP_A4_NOTE = (
+    "dstack's GCP A4 example (6 Oct 2025): 2 a4-highgpu-8g VMs, 'eight NVIDIA B200 GPUs per VM ... eight NVIDIA "
+    "ConnectX-7 (CX-7) NICs that utilize RDMA over Converged Ethernet' (3.2 Tbps a VM in dstack's GCP page: 8 x 400G "
+    "RoCE), examples/clusters/nccl-tests/.dstack.yml at the same commit (mpirun -n 16 -N 8 all_reduce_perf -b 8 -e "
+    "8G -f 2 -g 1, NCCL_DEBUG=INFO only), " + _DSTACK_IMAGE + "; the page shows 8 MiB - 8 GiB: "
+)
+_VOLTAGE_PARK = (
+    "https://github.com/ZiyanIshani/vpbenchmarking/blob/e55fe749c7c6737006c752df3fd1c4462f88a3ee/results/nccl/"
+    "nccl_multinode/nccl_{op}_20260224_225706.txt"
+)
+_VOLTAGE_PARK_NOTE = (
+    "AI @ Georgia Tech's benchmark of a Voltage Park cluster (Feb 2026): 4 bare-metal nodes of 8 x H100 80GB HBM3 "
+    "SXM5, '3.2 Tbps InfiniBand' a node ('400 Gbps per port': 8 x 400G NDR), OpenMPI, nccl-tests 2.17.9 {op}_perf "
+    "-b 8 -e 8G -f 2 -g 1 (warmup 1, 20 iterations), 'NCCL version 2.24.3+cuda12.6' as the log prints, no NCCL "
+    "variable set: "
+)
+_SWEEP_NOTE = "{label} out-of-place {us:g} us, busbw {busbw}"
+
+
+def _sweep(
+    name: str,
+    device: str,
+    nodes: int,
+    inter: str,
+    source: str,
+    note: str,
+    nccl: str,
+    points: tuple[tuple[int, str, float, float], ...],
+    op: str = "allreduce",
+) -> tuple[PublishedRun, ...]:
+    """One published sweep on ``nodes`` 8-GPU NVSwitch nodes with a NIC a GPU, one row at each (bytes, label,
+    out-of-place time in us, busbw GB/s) point; NCCL's own pick (``auto``) on release ``nccl``."""
+    intra = "nvlink5" if device == "b200" else "nvlink4"
+    return tuple(
+        PublishedRun(
+            f"{name} ({label})", device, nodes, 8, intra, inter, 8, "auto", float(size), busbw, source,
+            note=note + _SWEEP_NOTE.format(label=label, us=us, busbw=busbw), op=op,
+            communication=(("nccl_version", nccl),),
+        )
+        for size, label, us, busbw in points
+    )  # fmt: skip
+
+
+_IB_SWEEPS: tuple[PublishedRun, ...] = (
+    *_sweep(
+        "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack)", "h100-sxm", 2, "ib-ndr", _NEBIUS, _NEBIUS_NOTE, "2.26.2",
+        (
+            (64 << 10, "64 KiB", 37.85, 3.25),
+            (1 << 20, "1 MiB", 87.08, 22.58),
+            (16 << 20, "16 MiB", 210.33, 149.56),
+            (256 << 20, "256 MiB", 1305.66, 385.49),
+            (8 << 30, "8 GiB", 34448.4, 467.54),
+        ),
+    ),
+    *_sweep(
+        "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack)", "b200", 2, "ib-ndr", _LAMBDA, _LAMBDA_NOTE, "2.26.2",
+        (
+            (64 << 10, "64 KiB", 44.59, 2.76),
+            (1 << 20, "1 MiB", 115.58, 17.01),
+            (16 << 20, "16 MiB", 186.86, 168.34),
+            (256 << 20, "256 MiB", 934.67, 538.50),
+            (2 << 30, "2 GiB", 5784.75, 696.06),
+        ),
+    ),
+    *_sweep(
+        "B200 x8, 2 nodes, 8x 400G RoCE (GCP A4, dstack)", "b200", 2, "roce-400g", _GCP_A4, _GCP_A4_NOTE, "2.26.2",
+        (
+            (16 << 20, "16 MiB", 196.3, 160.29),
+            (256 << 20, "256 MiB", 940.3, 535.29),
+            (8 << 30, "8 GiB", 23563.0, 683.52),
+        ),
+    ),
+    *_sweep(
+        "H100 x8, 4 nodes, 8x 400G IB (Voltage Park)", "h100-sxm", 4, "ib-ndr", _VOLTAGE_PARK.format(op="allreduce"),
+        _VOLTAGE_PARK_NOTE.format(op="all_reduce"), "2.24.3",
+        (
+            (64 << 10, "64 KiB", 60.10, 2.11),
+            (1 << 20, "1 MiB", 92.47, 21.97),
+            (16 << 20, "16 MiB", 272.07, 119.48),
+            (256 << 20, "256 MiB", 2169.01, 239.78),
+            (8 << 30, "8 GiB", 50291.8, 330.93),
+        ),
+    ),
+    *_sweep(
+        "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather", "h100-sxm", 4, "ib-ndr",
+        _VOLTAGE_PARK.format(op="allgather"), _VOLTAGE_PARK_NOTE.format(op="all_gather"), "2.24.3",
+        (
+            (64 << 10, "64 KiB", 59.51, 1.07),
+            (1 << 20, "1 MiB", 109.53, 9.27),
+            (16 << 20, "16 MiB", 233.04, 69.74),
+            (256 << 20, "256 MiB", 1105.06, 235.32),
+            (8 << 30, "8 GiB", 25720.7, 323.53),
+        ),
+        op="all_gather",
+    ),
+)  # fmt: skip
+"""Whole sweeps on InfiniBand and RoCE clusters of 8-GPU nodes (added after d3fadd6, priced before any change), at
+five sizes each where the source shows them: latency-bound (64 KiB), the protocol switch (1 MiB), mid (16 and
+256 MiB) and the largest. Sizes are nccl-tests' (all_gather: the gathered total)."""
+
+
 HELDOUT: tuple[PublishedRun, ...] = (
     PublishedRun(
         "A100 x8 p4d, 1 node", "a100-40gb", 1, 8, "nvlink3", "efa", 4, "auto", 1 * GiB, 230.77, _P4D,
@@ -418,6 +540,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "reverse rings); size and NCCL version not given",
         op="broadcast",
     ),
+    *_IB_SWEEPS,
 )  # fmt: skip
 """The held-out rows, each with its source; all-reduce unless ``op`` says otherwise."""
 
@@ -473,6 +596,29 @@ FIRST_PREDICTION: dict[str, float] = {
     "RTX PRO 6000 x4, PCIe switches (p2pmark 32 KiB)": 3.004,
     "RTX PRO 6000 x4, PCIe switches (p2pmark 512 KiB)": 13.60,
     "RTX PRO 6000 x4, PCIe switches (p2pmark 1 MiB)": 17.00,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (64 KiB)": 4.302,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (1 MiB)": 27.67,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (16 MiB)": 233.1,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (256 MiB)": 435,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (8 GiB)": 460.7,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (64 KiB)": 4.302,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (1 MiB)": 34.63,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (16 MiB)": 282.3,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (256 MiB)": 644.7,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (2 GiB)": 696.8,
+    "B200 x8, 2 nodes, 8x 400G RoCE (GCP A4, dstack) (16 MiB)": 282.3,
+    "B200 x8, 2 nodes, 8x 400G RoCE (GCP A4, dstack) (256 MiB)": 644.7,
+    "B200 x8, 2 nodes, 8x 400G RoCE (GCP A4, dstack) (8 GiB)": 702.9,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (64 KiB)": 3.05,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (1 MiB)": 27.11,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (16 MiB)": 164.3,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (256 MiB)": 338.3,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (8 GiB)": 373.6,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (64 KiB)": 1.204,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (1 MiB)": 11.86,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (16 MiB)": 118.2,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (256 MiB)": 310.6,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (8 GiB)": 373.5,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
