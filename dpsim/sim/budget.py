@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
 __all__ = [
-    "ANALYTIC_HYBRID",
     "LIMIT_S",
     "LINK_LOAD_ROUTES",
     "MEMORY_LIMIT_BYTES",
@@ -807,12 +806,6 @@ def scenario_pricing(scenario: Scenario, engine: str = "analytic") -> Collective
     )  # fmt: skip
 
 
-ANALYTIC_HYBRID = HYBRID_COLLECTIVES
-"""HYBRID_SHARD's collectives the analytic engine prices in their groups, each (op, in the replica groups): the list
-its step reads (:data:`dpsim.analytic.step.HYBRID_COLLECTIVES`), the shard groups' reduce-scatter (their all-gathers
-cost the same: :func:`dpsim.analytic.step.gather_time`) and the replica groups' all-reduce."""
-
-
 def hybrid_collectives(scenario: Scenario) -> tuple[tuple[str, bool], ...]:
     """HYBRID_SHARD's collectives as the simulator's step program posts them (:func:`dpsim.sim.training.step_program`),
     each (op, in the replica groups): the gradients' reduction (:attr:`~dpsim.sim.training.StepPlan.gradient_op`) and
@@ -831,11 +824,11 @@ def hybrid_pricing(
     layout: Layout,
     shard: int,
     hops: int = 0,
-    collectives: Sequence[tuple[str, bool]] = ANALYTIC_HYBRID,
+    collectives: Sequence[tuple[str, bool]] = HYBRID_COLLECTIVES,
 ) -> CollectiveBudget:
     """What HYBRID_SHARD's groups cost to price over groups of ``shard`` ranks on ``layout``: each of ``collectives``
-    ((op, in the replica groups): the analytic engine's :data:`ANALYTIC_HYBRID`, the fast level's
-    :func:`hybrid_collectives`) in every group of its kind, counted on its group's layout
+    ((op, in the replica groups): the analytic engine's :data:`~dpsim.analytic.step.HYBRID_COLLECTIVES`, the list its
+    step reads; the fast level's :func:`hybrid_collectives`) in every group of its kind, counted on its group's layout
     (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups, as the engines tile them: priced
     (:data:`PRICING_ROUTES`) and routed :data:`LINK_LOAD_ROUTES` times more for the links each phase loads.
     (Counting the reduce-scatter, all-gather and all-reduce on the whole data-parallel group instead charged Llama 2
