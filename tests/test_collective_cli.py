@@ -474,8 +474,7 @@ def test_a_ring_of_nodes_prices_the_links_its_far_routes_are_padded_to(monkeypat
                 continue
             routed, _, _ = budget.priced_transfers(op, algorithm_of(scenario), fabric.protocol, layout)
             far, _, _ = budget.priced_transfers(op, algorithm_of(scenario), fabric.protocol, layout, far=True)
-            # routed twice a phase (its link uses, then its transfer times: cost.link_uses, cost._transfer_times),
-            # which the fitted PRICE_HOP_S / PRICE_HOP_BYTES include
+            # at most twice the guard's count, which the fitted PRICE_HOP_S / PRICE_HOP_BYTES include
             assert cells[0] <= 2 * (routed + far * hops), (algorithm, op, cells[0], routed, far)
             checked += 1
     assert checked >= 30

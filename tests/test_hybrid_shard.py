@@ -243,12 +243,10 @@ def test_an_analytic_hybrid_step_builds_its_cluster_once(monkeypatch: pytest.Mon
     monkeypatch.setattr(Cluster, "from_fabric", classmethod(counted))
     scenario = _llama(training__fsdp_shard_group=8)
     cf._priced.cache_clear()
-    cf._uses.cache_clear()
     cf._CLUSTER.clear()
     first = predict(scenario)
     assert builds == [32]
     cf._priced.cache_clear()  # the schedules priced again on the kept cluster: pricing only reads it
-    cf._uses.cache_clear()
     assert predict(scenario) == first
     assert builds == [32]
 
@@ -276,7 +274,7 @@ def test_the_analytic_step_and_the_cost_guard_read_one_hybrid_list(monkeypatch: 
 
 def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[[], None]]:
     """Count every transfer the cluster routes (``Cluster.routes`` wrapped): the count, and a function that empties
-    the analytic engine's caches of prices, link loads and the cluster, and zeroes the count."""
+    the analytic engine's caches of prices (with their link loads) and the cluster, and zeroes the count."""
     from test_collective_cli import _count_routes as counted  # pytest puts tests/ on the path
 
     from dpsim.analytic import collectives as cf
@@ -285,11 +283,51 @@ def _count_routes(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], Callable[
 
     def cold() -> None:
         cf._priced.cache_clear()
-        cf._uses.cache_clear()
         cf._CLUSTER.clear()
         routed[0] = 0
 
     return routed, cold
+
+
+def test_hybrid_jobs_take_their_link_loads_from_the_routes_that_price_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HYBRID_SHARD's jobs (the shard groups' reduce-scatter, the replica groups' all-reduce, with the links each
+    phase loads: ``collective_job``, ``FastEngine.job``) route every candidate once, as pricing it alone does
+    (``priced_candidates``, counted by wrapping ``Cluster.routes``): the link loads come from the routes that
+    price it. A link-load pass of its own built, tiled and routed every candidate again (twice the transfers), in
+    both engines."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import algorithm_of, dp_fabric, hybrid_groups
+    from dpsim.sim.cost import priced_candidates
+    from dpsim.sim.fast import FastEngine
+
+    routed, cold = _count_routes(monkeypatch)
+    for algorithm in ("auto", "ring", "direct"):
+        scenario = _llama(communication__algorithm=algorithm, training__fsdp_shard_group=8)
+        fabric, name = dp_fabric(scenario), algorithm_of(scenario)
+        shard, replica = hybrid_groups(scenario)
+        assert shard is not None and replica is not None
+        work = (("reduce_scatter", 1 << 26, shard), ("allreduce", 1 << 23, replica))
+        cold()
+        for op, _, groups in work:
+            priced_candidates(op, name, fabric.layout(), fabric.protocol, cf.cluster_of(fabric), groups)
+        alone = routed[0]
+        assert alone > 0
+        cold()
+        analytic = [cf.collective_job(op, name, size, fabric, groups=groups) for op, size, groups in work]
+        assert routed[0] == alone, (algorithm, routed[0], alone)
+        cold()
+        engine = FastEngine(cf.cluster_of(fabric), name, fabric.protocol)
+        fast = [engine.job(op, size, groups) for op, size, groups in work]
+        assert routed[0] == alone, (algorithm, routed[0], alone)
+        assert [_flat(j) for j in fast] == [_flat(j) for j in analytic]
+
+
+def _flat(job: Job) -> list[tuple[float, float, list[float], list[float]]]:
+    """A job's phases as plain numbers (latency, work, each link's busy share and flows), to compare jobs."""
+    return [
+        (p.latency_s, p.work_s, *((p.use.busy.tolist(), p.use.flows.tolist()) if p.use else ([], [])))
+        for p in job.phases
+    ]
 
 
 FLUID_AGAIN = ("direct", "halving-doubling")
@@ -301,8 +339,8 @@ n(n-1) phase costs beyond its routes."""
 def test_the_cost_guard_counts_what_a_hybrid_shard_step_routes(monkeypatch: pytest.MonkeyPatch) -> None:
     """A HYBRID_SHARD step prices the gradients' reduce-scatter on the whole data-parallel group (the bucket's
     choice), then the shard groups' reduce-scatter (the gathers cost the same) and the replica groups' all-reduce,
-    each tiled over its groups, and routes every phase of every candidate of those two again twice for the links
-    it loads (``collective_job``). The guard counted the reduce-scatter, all-gather and all-reduce on the whole
+    each tiled over its groups, every candidate of those two with the links its phases load, from the routes that
+    price it (``collective_job``). The guard counted the reduce-scatter, all-gather and all-reduce on the whole
     group, about 2.2x the transfers routed here (2.05x on 32,768 ranks): now each group's collective on the group's
     layout times the groups. Every transfer the step routes from cold caches, counted by wrapping
     ``Cluster.routes``, is charged, and no more than twice that (``direct`` and halving-doubling are charged the

@@ -305,7 +305,6 @@ def test_a_simulated_step_builds_its_cluster_once(monkeypatch: pytest.MonkeyPatc
         (make(**{"variability.degraded_links": [{"node": 1, "factor": 0.5}]}), [(8, True), (8, False)]),
     ]:
         cf._priced.cache_clear()
-        cf._uses.cache_clear()
         cf._CLUSTER.clear()
         monkeypatch.setattr(Cluster, "from_fabric", classmethod(counted))
         result = simulate(scenario, fidelity="chunk")
@@ -313,6 +312,5 @@ def test_a_simulated_step_builds_its_cluster_once(monkeypatch: pytest.MonkeyPatc
         assert builds == expected
         builds.clear()
         cf._priced.cache_clear()
-        cf._uses.cache_clear()
         cf._CLUSTER.clear()
         assert simulate(scenario, fidelity="chunk") == result  # the same step with the clusters built afresh

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim
     from dpsim.sim.cluster import Cluster
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
-    from dpsim.sim.cost import LinearCost, PhaseUses
+    from dpsim.sim.cost import LinearCost
     from dpsim.streams import Job
 
 __all__ = [
@@ -369,10 +369,13 @@ def _priced(
 ) -> tuple[tuple[str, str, LinearCost], ...]:
     """(algorithm, protocol, cost) of every candidate schedule on ``fabric`` (run by every group of
     ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
-    size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`)."""
+    size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`). In groups (FSDP
+    HYBRID_SHARD's two streams, :func:`collective_job`) each cost carries the links its phases load too
+    (:attr:`dpsim.sim.cost.LinearCost.uses`), from the routes that price it: the schedules built and routed once."""
     from dpsim.sim.cost import priced_candidates
 
-    priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), groups)
+    loads = groups is not None
+    priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), groups, loads)
     return tuple((schedule.name, schedule.protocol, cost) for schedule, cost in priced)
 
 
@@ -413,37 +416,22 @@ def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Grou
 
 
 def collective_job(
-    op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None, groups: Groups | None = None
+    op: str, algorithm: str, size: float, fabric: Fabric, groups: Groups | None, protocol: str | None = None
 ) -> Job:
-    """:func:`collective` as a job of :mod:`dpsim.streams`: its latency and bandwidth terms and the links
-    it loads, for pricing it while another collective is in flight (FSDP HYBRID_SHARD's two streams)."""
+    """:func:`collective` in every group of ``groups`` as a job of :mod:`dpsim.streams`: its latency and bandwidth
+    terms and the links it loads, for pricing it while another collective is in flight (FSDP HYBRID_SHARD's two
+    streams; their collectives run in groups, whose prices carry their link loads: :func:`_priced`)."""
     from dpsim.sim.cost import phased_job
     from dpsim.streams import Job
 
+    if groups is None:
+        raise ValueError("collective_job prices a collective in groups (FSDP HYBRID_SHARD's streams): groups is None")
     protocol = fabric.protocol if protocol is None else protocol
     fabric = fabric.at_size(size)
-    if fabric.world_size <= 1 or size <= 0 or (groups is not None and groups.size <= 1):
+    if fabric.world_size <= 1 or size <= 0 or groups.size <= 1:
         return Job.of(0.0)
     index = _chosen(op, algorithm, protocol, fabric, groups, size)
-    cost = _priced(op, algorithm, protocol, fabric, groups)[index][2]
-    return phased_job(cost, _uses(op, algorithm, protocol, fabric, groups)[index], size)
-
-
-@functools.lru_cache(maxsize=256)
-def _uses(
-    op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
-) -> tuple[PhaseUses, ...]:
-    """The links each phase of each candidate of :func:`_priced` loads (:func:`dpsim.sim.cost.link_uses`), in
-    the same order."""
-    from dpsim.sim import collectives
-    from dpsim.sim.cost import link_uses
-
-    cluster = cluster_of(fabric)
-    layout = fabric.layout() if groups is None else groups.layout(fabric.layout())
-    out = []
-    for schedule in collectives.candidates(op, algorithm, layout, protocol):
-        out.append(link_uses(schedule if groups is None else groups.tile(schedule), cluster))
-    return tuple(out)
+    return phased_job(_priced(op, algorithm, protocol, fabric, groups)[index][2], size)
 
 
 BUSBW_OPS = (

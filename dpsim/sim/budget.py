@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIMIT_S",
-    "LINK_LOAD_ROUTES",
     "MEMORY_LIMIT_BYTES",
     "PRICING_LIMIT_S",
     "PRICING_ROUTES",
@@ -489,23 +488,18 @@ of that width on top of :data:`PRICE_TRANSFER_S`. Measured with ``dpsim run`` (`
 NIC) on the loaded shared machine: 2,048 / 4,096 / 8,192 nodes took 6.9 / 48 / 358 s and 1.0 / 3.8 / 14.9 GB
 (peak RSS), 25 B and 0.06-0.2 us per (tree transfer x link); the guard priced them as 0.1-0.5 s and 0.02-0.05
 GiB before, and 8,192 nodes ran out of memory."""
-LINK_LOAD_ROUTES = 1
-"""FSDP HYBRID_SHARD prices its two streams with the links each phase loads (:func:`dpsim.analytic.collectives.
-collective_job`, :func:`dpsim.sim.cost.link_uses`): every phase of every candidate of the shard groups'
-reduce-scatter and of the replica groups' all-reduce, tiled over the groups, routed ``LINK_LOAD_ROUTES`` more time
-(its transfer times and its links from one route) after it is priced once, each transfer at
-:data:`PRICE_TRANSFER_S` (:func:`hybrid_pricing`). Measured (``Cluster.routes`` counted, CPU time) on Llama 2 7B over
-4,096 nodes x 8 H100 (``auto``, shard groups of 8), when the link-load pass and the tree's fill routed each phase
-again: 1.38 M transfers routed in 0.33 s, 0.24 us each; shard groups of 16: 2.75 M in 0.51 s; ``ring``: 0.59 M in
-0.14 s. The guard counts every route to the transfer (``direct`` and halving-doubling twice, as
-:func:`priced_transfers` charges them: :func:`_charged_twice`). Not counted: the two floats a link each phase keeps
-(``LinkUse``)."""
 PRICING_ROUTES = 1
 """HYBRID_SHARD's groups' collectives are priced (:func:`dpsim.sim.cost.phase_cost`) once each, on their groups'
-layouts (:func:`hybrid_pricing`): a replica group holds one rank a node (or a few), a shard group sits inside a node,
-where NCCL's tree is one pipelined phase, routed once for its price and its fill. (Its fill routed it a second time,
-:func:`dpsim.sim.cost.pipeline_fill`, and this was 2: ``auto`` on Llama 2 7B over 4 nodes x 8 H100, replica groups
-of 4 ranks, routed 96 transfers a group where :func:`priced_transfers` counts 60.)"""
+layouts (:func:`hybrid_pricing`), with the links each phase loads taken from the routes that price it
+(:attr:`dpsim.sim.cost.LinearCost.uses`: the two streams share links, :func:`dpsim.analytic.collectives.
+collective_job`, :meth:`dpsim.sim.engine.CollectiveEngine.job`): a replica group holds one rank a node (or a few), a
+shard group sits inside a node, where NCCL's tree is one pipelined phase, routed once for its price and its fill.
+(Its fill routed it a second time, :func:`dpsim.sim.cost.pipeline_fill`, and this was 2: ``auto`` on Llama 2 7B over
+4 nodes x 8 H100, replica groups of 4 ranks, routed 96 transfers a group where :func:`priced_transfers` counts 60.
+The link loads were a pass of their own, every candidate built, tiled and routed once more, charged as one more
+route a transfer: Llama 2 7B over 4,096 nodes x 8 H100, ``auto``, shard groups of 8, when that pass and the tree's
+fill routed each phase again, 1.38 M transfers routed in 0.33 s, 0.24 us each.) Not counted: the two floats a link
+each phase keeps (``LinkUse``)."""
 PRICING_LIMIT_S = 30.0
 """Estimated pricing (CPU) past which ``dpsim collective``, ``run``, ``sweep`` and ``plan`` refuse without
 ``--allow-long`` (30 s: the closed forms answer in seconds; on a loaded machine the wall time ran 2x the
@@ -829,8 +823,8 @@ def hybrid_pricing(
     """What HYBRID_SHARD's groups cost to price over groups of ``shard`` ranks on ``layout``: each of ``collectives``
     ((op, in the replica groups): the analytic engine's :data:`~dpsim.analytic.step.HYBRID_COLLECTIVES`, the list its
     step reads; the fast level's :func:`hybrid_collectives`) in every group of its kind, counted on its group's layout
-    (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups, as the engines tile them: priced
-    (:data:`PRICING_ROUTES`) and routed :data:`LINK_LOAD_ROUTES` times more for the links each phase loads.
+    (:meth:`dpsim.sim.collectives.groups.Groups.layout`) times the groups, as the engines tile them: priced with the
+    links each phase loads (:data:`PRICING_ROUTES`).
     (Counting the reduce-scatter, all-gather and all-reduce on the whole data-parallel group instead charged Llama 2
     7B on 32,768 ranks, ``auto``, 6.65 M transfers where the step routes 3.24 M; now 3.54 M. The fast level was
     charged the analytic engine's list plus a reduce-scatter on the whole group, which it never routes, and not the
@@ -838,7 +832,7 @@ def hybrid_pricing(
     4 x 8 H100, ``Simple``, 1,024 charged for 1,216 routed; now 1,280 both.)"""
     from dpsim.sim.collectives.groups import Groups
 
-    routes = PRICING_ROUTES + LINK_LOAD_ROUTES
+    routes = PRICING_ROUTES
     transfers, held, largest, far = 0, 0, 0, 0
     kinds = Groups.hybrid(layout.world, shard)
     for op, replicas in collectives:

@@ -71,7 +71,6 @@ __all__ = [
     "engine_load",
     "fluid_seconds_per_byte",
     "host_tree_scale",
-    "link_uses",
     "lock_step",
     "phase_cost",
     "phased_job",
@@ -194,6 +193,10 @@ def pipeline_fill(
     return PipelineFill(chunking, path, steady_s_per_byte)
 
 
+PhaseUses = tuple[tuple[float, float, LinkUse], ...]
+"""Per phase of a schedule: its share of the latency, its share of the bandwidth term, the links it loads."""
+
+
 @dataclass(frozen=True)
 class LinearCost:
     """Time of a collective as ``latency_s + size · seconds_per_byte``."""
@@ -221,6 +224,9 @@ class LinearCost:
     estimate: LinearCost | None = None
     """NCCL's estimate of the same schedule where it is not this cost (a release whose tuner constants are not the
     default's: :attr:`~dpsim.sim.collectives.base.Layout.estimate`), which :meth:`tuned` reads; None: this one."""
+    uses: PhaseUses = ()
+    """How each phase loads the links (:func:`_phase_use`), where the pricing was asked for them (``loads``:
+    :func:`phased_job` prices a collective while another shares its links); empty otherwise."""
 
     def __call__(self, size: float) -> float:
         if size <= 0:
@@ -251,13 +257,21 @@ class LinearCost:
 
 
 def priced_candidates(
-    op: str, algorithm: str, layout: Layout, protocol: str, cluster: Cluster, groups: Groups | None = None
+    op: str,
+    algorithm: str,
+    layout: Layout,
+    protocol: str,
+    cluster: Cluster,
+    groups: Groups | None = None,
+    loads: bool = False,
 ) -> tuple[tuple[Schedule, LinearCost], ...]:
     """Every candidate schedule of ``op`` on ``layout`` (:func:`dpsim.sim.collectives.candidates`; run by every group
     of ``groups`` at once, :meth:`~dpsim.sim.collectives.groups.Groups.tile`), each with its cost on ``cluster``.
     Where NCCL's estimate stands apart (:func:`dpsim.sim.collectives.estimates`: a release whose tuner constants are
-    not the default's), each cost carries it, by which :meth:`LinearCost.tuned` picks. Both engines price their
-    candidates here (:func:`dpsim.analytic.collectives.collective`, :class:`dpsim.sim.engine.CollectiveEngine`)."""
+    not the default's), each cost carries it, by which :meth:`LinearCost.tuned` picks. ``loads``: each cost carries
+    the links its phases load too (:attr:`LinearCost.uses`, from the same routes), for :func:`phased_job`. Both
+    engines price their candidates here (:func:`dpsim.analytic.collectives.collective`,
+    :class:`dpsim.sim.engine.CollectiveEngine`)."""
     if groups is not None:
         layout = groups.layout(layout)
     built = collectives.candidates(op, algorithm, layout, protocol)
@@ -266,7 +280,7 @@ def priced_candidates(
         built = tuple(groups.tile(s) for s in built)
         estimated = None if estimated is None else tuple(groups.tile(s) for s in estimated)
     scale = host_tree_scale(built, cluster)
-    costs = [_host_scaled(phase_cost(s, cluster), s, cluster, scale) for s in built]
+    costs = [_host_scaled(phase_cost(s, cluster, loads), s, cluster, scale) for s in built]
     if estimated is not None:
         costs = [
             dataclasses.replace(c, estimate=_host_scaled(phase_cost(e, cluster), e, cluster, scale))
@@ -364,8 +378,9 @@ def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
     return float(np.nanmax(done)) / FLUID_SIZE
 
 
-def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
-    """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring)."""
+def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> LinearCost:
+    """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring); ``loads``: with the links each
+    phase loads (:attr:`LinearCost.uses`), from the routes that price it."""
     latency_total = schedule.base_latency_s
     network_total = 0.0
     per_byte_total = 0.0
@@ -373,15 +388,18 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
     apart = uneven = False
     left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
     # every phase is routed once: the last one's routes (a pipelined schedule's one phase) for its fill, every
-    # phase's transfer times for lock_step
+    # phase's transfer times for lock_step, and with ``loads`` the links each phase loads
     routes: Routes | None = None
     per_bytes: list[np.ndarray] = []
+    uses: list[tuple[float, float, LinkUse]] = []
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
         routes = cluster.routes(phase.src, phase.dst, phase.nic)
         per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
         per_bytes.append(per_byte)
+        if loads:
+            uses.append(_phase_use(phase, cluster, routes[0], per_byte, latency))
         uneven = uneven or float(per_byte.min()) < float(per_byte.max()) * (1 - 1e-9)
         nccl = float(phase.transfer_latency(latency).max())
         timed = phase.timed_latency(latency)
@@ -414,6 +432,7 @@ def phase_cost(schedule: Schedule, cluster: Cluster) -> LinearCost:
         fill,
         unestimated=left_out_per_byte / per_byte_total if per_byte_total > 0 else 0.0,
         unestimated_latency=left_out_latency / latency_total if latency_total > 0 else 0.0,
+        uses=tuple(uses),
     )
 
 
@@ -481,44 +500,36 @@ def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np
     return lat[keep], pb[keep]
 
 
-PhaseUses = tuple[tuple[float, float, LinkUse], ...]
-"""Per phase of a schedule: its share of the latency, its share of the bandwidth term, the links it loads."""
+def _phase_use(
+    phase: Phase, cluster: Cluster, links: np.ndarray, per_byte: np.ndarray, latency: np.ndarray
+) -> tuple[float, float, LinkUse]:
+    """How ``phase`` loads the links of ``cluster``, for :func:`phased_job`, from its routes' ``links`` and its
+    transfer times (:func:`_transfer_times`: ``per_byte``, ``latency``).
 
-
-def link_uses(schedule: Schedule, cluster: Cluster) -> PhaseUses:
-    """How each phase of ``schedule`` loads the links of ``cluster``, for :func:`phased_job`.
-
-    Per phase, as :func:`phase_cost` prices it: its latency (``repeat`` × its slowest transfer's) and its
-    bandwidth term per message byte (``repeat`` × its most loaded resource), and the links it loads: busy, the
-    bytes on each link over its capacity during the phase's bandwidth term (1 on its bottleneck); flows, the
-    transfers crossing the link at once.
+    As :func:`phase_cost` prices it: its latency (``repeat`` × its slowest transfer's) and its bandwidth term per
+    message byte (``repeat`` × its most loaded resource), and the links it loads: busy, the bytes on each link over
+    its capacity during the phase's bandwidth term (1 on its bottleneck); flows, the transfers crossing the link at
+    once.
     """
     capacity = cluster.links.capacity
-    out = []
-    for phase in schedule.phases:
-        if len(phase.src) == 0:
-            continue
-        routes = cluster.routes(phase.src, phase.dst, phase.nic)
-        per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
-        links = routes[0]
-        mask = links >= 0
-        weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
-        load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
-        step = float(per_byte.max(initial=0.0))
-        busy = load / step if step > 0 else load * 0.0
-        flows = np.bincount(links[mask], minlength=len(capacity)).astype(float)
-        lat = phase.repeat * float(phase.timed_latency(latency).max(initial=0.0))
-        out.append((lat, phase.repeat * step, LinkUse(busy, flows)))
-    return tuple(out)
+    mask = links >= 0
+    weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
+    load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
+    step = float(per_byte.max(initial=0.0))
+    busy = load / step if step > 0 else load * 0.0
+    flows = np.bincount(links[mask], minlength=len(capacity)).astype(float)
+    lat = phase.repeat * float(phase.timed_latency(latency).max(initial=0.0))
+    return lat, phase.repeat * step, LinkUse(busy, flows)
 
 
-def phased_job(cost: LinearCost, uses: PhaseUses, size: float) -> Job:
+def phased_job(cost: LinearCost, size: float) -> Job:
     """One collective of ``size`` bytes as a job of :mod:`dpsim.streams`, phase by phase: its latency and
     bandwidth terms at its own pace (:meth:`LinearCost.split`, so alone it lasts ``cost(size)``) shared out
-    over its phases as :func:`link_uses` weighs them, each phase with the links it loads. The one place the
-    analytic engine (:func:`dpsim.analytic.collectives.collective_job`) and the fast level
+    over its phases as :attr:`LinearCost.uses` weighs them (priced with ``loads``), each phase with the links it
+    loads. The one place the analytic engine (:func:`dpsim.analytic.collectives.collective_job`) and the fast level
     (:meth:`dpsim.sim.engine.CollectiveEngine.job`) turn a schedule into a job."""
     latency, work = cost.split(size)
+    uses = cost.uses
     if not uses:
         return Job(latency, work)
     lat_total, work_total = sum(u[0] for u in uses), sum(u[1] for u in uses)

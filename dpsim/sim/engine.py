@@ -23,7 +23,7 @@ from dpsim.sim import collectives
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, PhaseUses, link_uses, phased_job, pick, priced_candidates
+from dpsim.sim.cost import LinearCost, phased_job, pick, priced_candidates
 from dpsim.streams import Job
 
 __all__ = ["OPS", "CollectiveEngine"]
@@ -48,22 +48,26 @@ class CollectiveEngine(ABC):
         """id(schedule) → the cluster (size regime) it was priced on."""
         self.used: dict[tuple[str, str, str], int] = {}
         """(op, algorithm, protocol) → calls that ran it."""
-        self._uses: dict[int, PhaseUses] = {}
-        """id(schedule) → the links it loads (:meth:`job`)."""
+        self._loaded: set[tuple[str, int, Groups | None]] = set()
+        """The keys of :attr:`_candidates` priced with the links each phase loads (:meth:`job`)."""
 
     def candidates(
-        self, op: str, size: float = 1 << 30, groups: Groups | None = None
+        self, op: str, size: float = 1 << 30, groups: Groups | None = None, loads: bool = False
     ) -> tuple[tuple[Schedule, LinearCost], ...]:
         """The (cached) candidate schedules of ``op`` over every worker (or every group at once,
-        :meth:`Groups.tile`), priced on the links of ``size``'s regime."""
+        :meth:`Groups.tile`), priced on the links of ``size``'s regime; ``loads``: each cost with the links its
+        phases load (:attr:`dpsim.sim.cost.LinearCost.uses`, from the routes that price it, :meth:`job`)."""
         cluster = self.cluster.at_size(size)
         key = (op, id(cluster), groups)
-        if key not in self._candidates:
+        if key not in self._candidates or (loads and key not in self._loaded):
             if op not in OPS:
                 raise ValueError(f"unknown collective {op!r}; expected one of {OPS}")
-            priced = priced_candidates(op, self.algorithm, self.cluster.layout(), self.protocol, cluster, groups)
+            layout = self.cluster.layout()
+            priced = priced_candidates(op, self.algorithm, layout, self.protocol, cluster, groups, loads)
             self._candidates[key] = priced
             self._cluster_of.update((id(s), cluster) for s, _ in priced)
+            if loads:
+                self._loaded.add(key)
         return self._candidates[key]
 
     def cluster_of(self, schedule: Schedule) -> Cluster:
@@ -103,14 +107,12 @@ class CollectiveEngine(ABC):
         self.calls += 1
         if size <= 0 or self.cluster.world_size <= 1 or (groups is not None and groups.size <= 1):
             return Job.of(0.0)
+        self.candidates(op, size, groups, loads=True)  # every candidate with its links, as the analytic engine's
         schedule, cost = self.choice(op, size, groups)
         key = (op, schedule.name, schedule.protocol)
         self.used[key] = self.used.get(key, 0) + 1
         self.events += len(schedule.phases)
-        if id(schedule) not in self._uses:  # every candidate's links at once, as the analytic engine's (_uses): the
-            for option, _ in self.candidates(op, size, groups):  # cost guard charges them all (budget.hybrid_pricing)
-                self._uses[id(option)] = link_uses(option, self.cluster_of(option))
-        return phased_job(cost, self._uses[id(schedule)], size)
+        return phased_job(cost, size)
 
     @abstractmethod
     def _evaluate(

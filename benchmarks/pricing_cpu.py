@@ -1,0 +1,99 @@
+"""CPU time of pricing large collectives, against what the cost guard charges for it.
+
+Each case runs the ``dpsim`` command line in a fresh process (``--repeat`` times) and prints the median CPU time
+(user + system, from the child's resource usage), its system part, the median peak RSS, and the guard's estimate
+of the pricing (:mod:`dpsim.sim.budget`: the transfers it routes at ``PRICE_TRANSFER_S``, what ``--allow-long``
+is needed past).
+
+- ``hybrid``: the README's FSDP HYBRID_SHARD example, the default scenario on ``--nodes`` nodes x 8 GPUs, shard
+  groups of 16, under ``--engine analytic`` and ``--engine sim`` (its fast level prices the groups' collectives
+  again, with the links each phase loads).
+- ``direct``: ``dpsim collective --size 1MiB`` with ``communication.algorithm: direct`` (n(n-1) transfers a phase)
+  on ``--direct-nodes`` nodes x 8 GPUs.
+
+On a shared machine the CPU time is the steadier clock; the system time is the kernel's, mostly page faults on
+freshly allocated arrays. Every figure includes the command's start-up (imports, the scenario), which the first
+row (the default scenario's ``dpsim run``) shows alone.
+
+Usage: python benchmarks/pricing_cpu.py [--cases hybrid,direct] [--nodes 32768] [--direct-nodes 128,256,512]
+[--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+from dpsim.analytic.step import algorithm_of, dp_fabric
+from dpsim.scenario import load_scenario
+from dpsim.sim import budget
+
+HYBRID = [
+    "cluster.workers_per_node=8",
+    "training.zero_stage=3",
+    "training.optimizer_sharding=fsdp",
+    "training.fsdp_shard_group=16",
+    "training.global_batch=auto",
+]
+"""The README's HYBRID_SHARD example (``--set`` each), beside ``cluster.nodes``."""
+
+
+def measure(args: list[str], repeat: int) -> tuple[float, float, float]:
+    """Median (CPU seconds, system seconds, peak RSS in GB) of ``dpsim ARGS`` run ``repeat`` times, each alone."""
+    runs = []
+    for _ in range(repeat):
+        command = [sys.executable, "-c", "import sys; from dpsim.cli import main; sys.exit(main())", *args]
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        error = child.stderr.read().decode() if child.stderr else ""
+        if child.returncode != 0:
+            raise SystemExit(f"dpsim {' '.join(args)} failed ({child.returncode}): {error.strip()[-400:]}")
+        runs.append((usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 2**20))
+    return tuple(statistics.median(r[i] for r in runs) for i in range(3))  # type: ignore[return-value]
+
+
+def sets(overrides: list[str]) -> list[str]:
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default="hybrid,direct")
+    parser.add_argument("--nodes", type=int, default=32768)
+    parser.add_argument("--direct-nodes", default="128,256,512")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    print(f"{'case':<34} {'engine':>8} {'charged_s':>10} {'cpu_s':>8} {'sys_s':>7} {'peak_GB':>8}")
+    cpu, system, peak = measure(["run"], args.repeat)  # the start-up every case's CPU time includes
+    print(f"{'default scenario (start-up)':<34} {'analytic':>8} {'':>10} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
+    if "hybrid" in cases:
+        overrides = [f"cluster.nodes={args.nodes}", *HYBRID]
+        scenario = load_scenario(None, overrides)
+        for engine in ("analytic", "sim"):
+            charged = budget.scenario_pricing(scenario, engine).seconds
+            cpu, system, peak = measure(["run", *sets(overrides), "--engine", engine], args.repeat)
+            name = f"hybrid {scenario.world_size:,} ranks"
+            print(f"{name:<34} {engine:>8} {charged:>10.2f} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
+    if "direct" in cases:
+        for nodes in (int(n) for n in args.direct_nodes.split(",")):
+            overrides = [f"cluster.nodes={nodes}", "communication.algorithm=direct"]
+            scenario = load_scenario(None, overrides, batch_free=True)
+            fabric = dp_fabric(scenario)
+            layout = budget.layout_of(fabric)
+            work = budget.estimate_collective(
+                "allreduce", algorithm_of(scenario), fabric.protocol, layout, "analytic", 1, 0, budget.ring_hops(fabric)
+            )
+            cpu, system, peak = measure(["collective", *sets(overrides), "--size", "1MiB", "--allow-long"], args.repeat)
+            n = fabric.world_size
+            per = cpu / (n * (n - 1)) * 1e6
+            name = f"direct {n:,} ranks ({per:.2f} us/pair)"
+            print(f"{name:<34} {'analytic':>8} {work.pricing_s:>10.2f} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
