@@ -56,10 +56,12 @@ from typing import Any
 
 from dpsim import api
 from dpsim.analytic import parallel
-from dpsim.analytic.step import fabric_of
+from dpsim.analytic.step import dp_fabric, fabric_of
 from dpsim.compute import layer_kernels, mfu_peak_flops
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, scenario_from_dict
+from dpsim.sim.collectives import nccl
+from dpsim.sim.collectives.base import Layout
 
 __all__ = [
     "CALIBRATION_PAPER_RUNS",
@@ -1119,11 +1121,13 @@ def implied_sustained_fraction(run: PublishedRun) -> float:
     return 0.5 * (lo + hi)
 
 
-def korthikanti_sustained_fraction(**device: Any) -> float:
+def korthikanti_sustained_fraction(backward_contention: float = 0.0, **device: Any) -> float:
     """The A100 calibration (Korthikanti et al. 2022 Table 4): one layer of their 22B GPT (h 6144, 64 heads,
     s 2048, micro-batch 4, TP 8, standard attention) takes 7.7 ms forward, with its two TP all-reduces,
     and 11.9 ms backward (its all-reduces hidden). The fraction is the layer's kernels priced at fraction
-    1 over the measured time less the two all-reduces (catalog 0.81; ``device``: extra device fields)."""
+    1 over the measured time less the two all-reduces (catalog 0.81; ``device``: extra device fields).
+    ``backward_contention``: the share of the backward's two all-reduces' time that the weight-gradient GEMMs
+    beside them lose (0: none; the SM-share what-if, :func:`sm_share_what_if`)."""
     data = {
         "model": {"layers": 48, "hidden": 6144, "heads": 64, "seq_len": 2048, "vocab": 51200},
         "cluster": {
@@ -1137,7 +1141,8 @@ def korthikanti_sustained_fraction(**device: Any) -> float:
     s = scenario_from_dict(data)
     kernels = layer_kernels(s.model, s.cluster.device, "bf16", 4, 8)
     one_allreduce = parallel.tensor_parallel_comm_time(s, fabric_of(s)) / s.model.layers / 4
-    return math.fsum(k.seconds for k in kernels) / ((7.7 + 11.9) * 1e-3 - 2.0 * one_allreduce)
+    hidden = 2.0 * one_allreduce * backward_contention
+    return math.fsum(k.seconds for k in kernels) / ((7.7 + 11.9) * 1e-3 - 2.0 * one_allreduce - hidden)
 
 
 def _megatron_flops_per_iteration(scenario: Scenario) -> float:
@@ -2659,6 +2664,133 @@ def _print_attention_what_if(engine: str) -> None:
     print(f"  predicted too slow even with attention at peak (left out): {', '.join(unmet) or 'none'}")
 
 
+# --- What-if: NCCL kernels holding SMs beside the compute they overlap (not the model) --------------------------
+# A collective's kernel runs one CTA a channel, each resident on its own SM until the collective ends, so compute
+# launched beside it has (SMs - CTAs) SMs: in the time D a collective runs beside compute, the compute loses D·CTAs/SMs
+# (the SM-share form; a GEMM of one or two waves loses more, its tiles spilling into another wave: an H100 GEMM of
+# exactly 132 tiles beside a 24-CTA ncclAllGather took 1.7x its time, NVIDIA developer forum thread 337991, where the
+# share gives 1.22x and two waves 2x). Independent of these tables: "Characterizing Compute-Communication Overlap in
+# GPU-Accelerated Distributed Deep Learning" (arXiv 2507.03114) measures an average 18.9 % compute slowdown under
+# overlap on 4 A100 / H100 / MI250 / MI210 (max 40 %), the size of 24 CTAs on 108 or 132 SMs (22 %, 18 %).
+# Every calibration source re-derived under it: the A100's Korthikanti Table 4 layer runs its two backward TP
+# all-reduces beside the weight-gradient GEMMs (Megatron's --async-tensor-model-parallel-allreduce), the H100's NeMo
+# 24.07 rows overlap their data-parallel collectives.
+
+SM_SHARE_INTRA_NODE_CTAS = 24
+"""CTAs of a collective on one NVSwitch node: the intra-node search's channels (``nccl``: >= 12 on NVSwitch, A100 6 x
+40 GB/s duplicated) doubled by ``ncclTopoPostset``; the forum thread's H100 ncclAllGather launched 24 blocks."""
+
+
+def sm_share_ctas(scenario: Scenario) -> int:
+    """CTAs a data-parallel collective of ``scenario`` holds: the communicator's ``nChannels`` across nodes
+    (:func:`dpsim.sim.collectives.nccl.comm_channels` of the group's layout), :data:`SM_SHARE_INTRA_NODE_CTAS` on one
+    node."""
+    layout = Layout.of(dp_fabric(scenario), order=False)
+    return nccl.comm_channels(layout) if layout.nodes > 1 else SM_SHARE_INTRA_NODE_CTAS
+
+
+def overlapped_nccl_seconds(scenario: Scenario, result: StepResult) -> tuple[float, float]:
+    """(data-parallel, tensor-parallel) seconds of an analytic step that NCCL kernels run beside compute: the
+    data-parallel collectives' time less what of it is exposed; the TP all-reduces Megatron's asynchronous
+    all-reduce hides beside weight-gradient GEMMs (``tp_async_grad_allreduce``; Transformer Engine's userbuffers and
+    torch's AsyncTP move their chunks without NCCL kernels and are left out)."""
+    e = result.extra
+    exposed = result.exposed_comm_s - e["tensor_parallel_comm_s"] - e["pipeline_p2p_exposed_s"]
+    exposed -= e["tied_embedding_allreduce_s"]
+    dp = max(0.0, e["gradient_comm_s"] + e["zero_param_gather_s"] - max(0.0, exposed))
+    tp = e["tensor_parallel_hidden_s"] if scenario.training.tp_async_grad_allreduce else 0.0
+    return dp, tp
+
+
+def sm_share_seconds(scenario: Scenario, result: StepResult, tensor_parallel: bool) -> float:
+    """What the step's compute loses to NCCL's CTAs: each overlapped second times CTAs/SMs (data-parallel
+    collectives; with ``tensor_parallel`` Megatron's asynchronous TP all-reduces on one node too), at most the
+    compute."""
+    sms = scenario.cluster.device.sm_count
+    if not sms:
+        return 0.0
+    dp, tp = overlapped_nccl_seconds(scenario, result)
+    lost = min(1.0, sm_share_ctas(scenario) / sms) * dp if scenario.data_parallel > 1 else 0.0
+    if tensor_parallel:
+        lost += min(1.0, SM_SHARE_INTRA_NODE_CTAS / sms) * tp
+    return min(result.compute_s, lost)
+
+
+def sm_share_prediction(run: PublishedRun, tensor_parallel: bool | None, sustained: float | None = None) -> float:
+    """The run's predicted value with the SM share added to its step (``tensor_parallel`` None: not added) at a
+    ``sustained`` fraction (None: the catalog's)."""
+    changed = run if sustained is None else with_device(run, sustained_fraction=sustained)
+    predicted, result = predict_run(changed)
+    if tensor_parallel is None:
+        return predicted
+    scenario = scenario_from_dict(dict(changed.scenario), changed.name)
+    step = result.step_time_s + sm_share_seconds(scenario, result, tensor_parallel)
+    return step if run.convention == "seconds" else predicted * result.step_time_s / step
+
+
+def sm_share_fractions(tensor_parallel: bool | None) -> dict[str, float]:
+    """Both sustained fractions re-derived from their sources with the SM share (None: without it, unrounded): the
+    A100's Korthikanti layer (its backward all-reduces' CTAs, with ``tensor_parallel``), the H100's NeMo rows
+    (bisection, as :func:`implied_sustained_fraction`)."""
+    from dpsim.catalog import DEVICES
+
+    share = SM_SHARE_INTRA_NODE_CTAS / DEVICES["a100-80gb"].sm_count if tensor_parallel else 0.0
+    implied = []
+    for run in H100_CALIBRATION_RUNS:
+        lo, hi = 0.05, 1.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if relative_error(run, sm_share_prediction(run, tensor_parallel, mid)) > 0.0:
+                hi = mid
+            else:
+                lo = mid
+        implied.append(0.5 * (lo + hi))
+    return {"a100": korthikanti_sustained_fraction(backward_contention=share), "h100": sum(implied) / len(implied)}
+
+
+def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
+    """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
+    share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
+    variants: dict[str, bool | None] = {"no share": None, "DP": False, "DP + TP": True}
+    fractions = {name: sm_share_fractions(tp) for name, tp in variants.items()}
+    scaling = tuple(r for r in SCALING_RUNS if " ZeRO-3 " not in r.name)
+    tables = {
+        "calibration": PUBLISHED_RUNS,
+        "held out": HELD_OUT_RUNS,
+        "llm-foundry": FOUNDRY_RUNS,
+        "NeMo 24.07 TP/PP": NEMO_2407_HELD_OUT,
+        "torchtitan": TORCHTITAN_RUNS,
+        "scaling, 3D parallel": scaling,
+        "scaling, ZeRO-3": tuple(r for r in SCALING_RUNS if r not in scaling),
+    }
+    out: dict[str, dict[str, list[float]]] = {}
+    for table, runs in tables.items():
+        out[table] = {"now": [relative_error(r, predict_run(r)[0]) for r in runs]}
+        for name, tp in variants.items():
+            family = {r.name: "a100" if "a100" in _device_name(r) else "h100" for r in runs}
+            out[table][name] = [
+                relative_error(r, sm_share_prediction(r, tp, fractions[name][family[r.name]])) for r in runs
+            ]
+    return out
+
+
+def _print_sm_share_what_if() -> None:
+    variants = ("now", "no share", "DP", "DP + TP")
+    for name, tp in (("no share", None), ("DP", False), ("DP + TP", True)):
+        f = sm_share_fractions(tp)
+        print(f"sustained fractions re-derived, {name}: A100 {f['a100']:.4f}, H100 {f['h100']:.4f}")
+    print("NCCL CTAs beside overlapped compute (what-if, not the model): mean |error| %, worst %, within 10 %")
+    print(f"{'table':<22}" + "".join(f"{v:>22}" for v in variants))
+    for table, errors in sm_share_what_if().items():
+        cells = []
+        for v in variants:
+            m = [abs(e) for e in errors[v]]
+            cells.append(
+                f"{100 * sum(m) / len(m):5.2f} {100 * max(m):5.1f} {sum(e <= 0.10 for e in m):3d}/{len(m):<3d}"
+            )
+        print(f"{table:<22}" + "".join(f"{c:>22}" for c in cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="analytic", choices=("analytic", "sim"))
@@ -2687,7 +2819,16 @@ def main() -> None:
         "the gain torch 2.1's early stop of the checkpointed rerun predicts (benchmarks/results/"
         "llm-foundry-a100-80gb-c6cfb42)",
     )
+    parser.add_argument(
+        "--sm-share-what-if",
+        action="store_true",
+        help="only every table's summary with NCCL's CTAs slowing the compute they overlap (CTAs/SMs of each "
+        "overlapped second), both sustained fractions re-derived with it (not the model)",
+    )
     args = parser.parse_args()
+    if args.sm_share_what_if:
+        _print_sm_share_what_if()
+        return
     if args.foundry_torch:
         _print_foundry_torch(args.engine)
         return

@@ -1112,3 +1112,20 @@ def test_reference_pairs_per_token_layer_by_hand() -> None:
     for _, reference, _ in RUNS.REFERENCE_PAIRS:
         ref = runs[reference]
         assert abs(RUNS.relative_error(ref, RUNS.predict_run(ref)[0])) <= 0.042, reference
+
+
+def test_sm_share_what_if_by_hand() -> None:
+    """The SM-share what-if (``--sm-share-what-if``, not the model). NCCL's CTAs a collective holds across nodes,
+    by hand from search.cc / connect.cc: one channel per NIC, copied when >= 25 GB/s (Hopper: not with > 4 channels
+    below 50 GB/s), doubled by ncclTopoPostset. The A100 refit: Korthikanti's layer prices 14.73 ms at fraction 1
+    (catalog comment) with two 0.748 ms all-reduces exposed in the forward; the backward's two beside the
+    weight-gradient GEMMs cost them 24/108 of their time: 14.73 / (19.6 - 1.496 - 0.2222 x 1.496) = 0.829."""
+    from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.collectives.nccl import comm_channels
+
+    assert comm_channels(Layout(2, 8, 8, arch="ampere", nic_gbps=25.0)) == 16  # 8 HDR channels of 24 GB/s
+    assert comm_channels(Layout(2, 8, 8, arch="hopper", nic_gbps=50.0)) == 16  # 8 x 48 GB/s, not copied
+    assert comm_channels(Layout(2, 8, 4, arch="hopper", nic_gbps=50.0)) == 16  # 4 copied to 8
+    assert comm_channels(Layout(2, 8, 2, arch="hopper", nic_gbps=50.0)) == 8  # 2 copied to 4
+    assert RUNS.korthikanti_sustained_fraction() == pytest.approx(0.8136, abs=5e-4)
+    assert RUNS.korthikanti_sustained_fraction(backward_contention=24 / 108) == pytest.approx(0.829, abs=1e-3)

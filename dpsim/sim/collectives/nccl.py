@@ -197,6 +197,7 @@ __all__ = [
     "channel_cap_Bps",
     "channels",
     "channels_per_gpu",
+    "comm_channels",
     "dtree_forks",
     "dtree_parents",
     "duplication",
@@ -590,6 +591,13 @@ def tree_tuner(protocol: str, layout: Layout | None = None, scale: float = 1.0) 
     return TunerCorrection(bandwidth=TREE_CORRECTION[protocol], net_latency_s=net, scale=scale)
 
 
+def comm_channels(layout: Layout) -> int:
+    """The communicator's ``nChannels`` across nodes: the search's rail channels (:func:`channels`), copied by
+    ``ncclTopoDupChannels`` (:func:`duplication`) and doubled by ``ncclTopoPostset`` (``src/graph/connect.cc``). A
+    collective's kernel runs one thread block (CTA) a channel, each resident on its own SM for the whole collective."""
+    return 2 * channels(layout) * duplication(layout)
+
+
 def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
     """NCCL's ring plateau (:data:`RING_PLATEAU`) for a Simple all-reduce across nodes, and the plugin's latency.
 
@@ -602,7 +610,7 @@ def ring_tuner(op: str, protocol: str, layout: Layout) -> TunerCorrection:
     net = net_latency_s(protocol, inter_steps, layout)
     if op != "allreduce" or protocol != "Simple" or layout.nodes <= 1 or layout.arch not in ARCHS:
         return TunerCorrection(net_latency_s=net)
-    n_channels = 2 * channels(layout) * duplication(layout)
+    n_channels = comm_channels(layout)
     plateau = RING_PLATEAU[0] if layout.arch == "volta" else RING_PLATEAU[1]
     return TunerCorrection(plateau_from=64.0 * n_channels * layout.world, plateau=plateau, net_latency_s=net)
 
