@@ -111,9 +111,10 @@ ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
 ``auto`` is what NCCL's tuner picks per message size (:mod:`dpsim.sim.collectives.nccl`).
-``backend`` is the communication backend's own all-reduce (what plain DDP uses): gloo runs a
-ring (``gloo/allreduce.cc``: an unspecified algorithm is ``ring``); its cost is the ring's
-on the links a calibration profile fitted for ``backend``."""
+``backend`` is the communication backend's own all-reduce (what plain DDP uses,
+:attr:`Scenario.collective_algorithm`): on a catalog GPU NCCL's, priced as ``auto``; on CPUs (and custom devices)
+gloo's, which runs a ring (``gloo/allreduce.cc``: an unspecified algorithm is ``ring``); with a calibration profile
+its cost is the ring's on the links the profile fitted for ``backend``."""
 SHARDED_ALGORITHMS: tuple[str, ...] = ("auto", "ring", "hierarchical", "backend")
 """The algorithms a reduce-scatter or an all-gather reads (:func:`dpsim.sim.collectives.build`): NCCL's ring,
 two levels for ``hierarchical``, the backend's own; ``auto`` picks the ring. The others are all-reduce algorithms
@@ -1041,6 +1042,14 @@ class ClusterConfig(_Section):
         return self.device.preset == "cpu"
 
     @property
+    def nccl_backend(self) -> bool:
+        """Whether ``communication.algorithm: backend`` (the communicator's own choice) is NCCL's: on a catalog GPU
+        (``device.preset`` other than ``cpu``), whose DDP, ZeRO and FSDP torch.distributed runs on NCCL. On CPUs it
+        is gloo's ring, and so on a custom device (no preset), which names no hardware: the emulated testbed's
+        CPU ranks are custom devices on gloo (:attr:`Scenario.collective_algorithm`)."""
+        return self.device.preset not in (None, "cpu")
+
+    @property
     def pxn_possible(self) -> bool:
         """Whether NCCL's PXN relay can exist: NVLink inside the node and a GPU-to-NIC link (given or the catalog
         GPU's), as :attr:`dpsim.sim.collectives.base.Layout.pxn` and :func:`dpsim.analytic.collectives.pxn_relays`
@@ -1391,7 +1400,8 @@ class CommunicationConfig(_Section):
 
     algorithm: Algorithm = "auto"
     """All-reduce algorithm. ``auto``: what NCCL's tuner picks per message size (ring, tree, NVLS);
-    on CPU devices (gloo) and with a calibration profile it is the ring."""
+    on CPU devices (gloo) and with a calibration profile it is the ring. ``backend``: the communicator's own choice
+    (NCCL's pick on a catalog GPU, gloo's ring on CPUs and custom devices: :attr:`Scenario.collective_algorithm`)."""
     protocol: Literal["auto", "Simple", "LL", "LL128", "none"] = "auto"
     """NCCL protocol: ``auto`` picks per size on GPUs; ``none`` = the links' α–β (always on CPUs)."""
     nccl_algo: list[NcclAlgo] | None = None
@@ -1600,7 +1610,8 @@ class Scenario(_Section):
                     )
         self._textbook_without_nccl()
         self._tuner_plugin_picks()
-        if c.nccl_version is not None and c.algorithm != "auto" and c.protocol != "auto":
+        algorithm = self.collective_algorithm  # backend on GPUs: NCCL's own pick, which reads them as auto does
+        if c.nccl_version is not None and algorithm != "auto" and c.protocol != "auto":
             # a release's tuner tables pick the algorithm and protocol; every release prices a schedule alike
             # (dpsim.sim.collectives.base.Layout.estimate): with both named nothing is picked
             raise _FieldError(
@@ -1610,7 +1621,7 @@ class Scenario(_Section):
                 "it changes nothing; set one of them to auto or leave it out",
             )
         for listed, named, env in (("nccl_algo", "algorithm", "NCCL_ALGO"), ("nccl_proto", "protocol", "NCCL_PROTO")):
-            names, chosen = getattr(c, listed), getattr(c, named)
+            names, chosen = getattr(c, listed), algorithm if named == "algorithm" else c.protocol
             if names is not None and chosen != "auto":
                 missing = "" if chosen in names else f", and {chosen} is not in it"
                 raise _FieldError(
@@ -1633,11 +1644,11 @@ class Scenario(_Section):
         c, k = self.communication, self.cluster
         if c.nccl_tuner == "nccl":
             return
-        why = ""
-        if c.protocol == "none" or c.algorithm in TEXTBOOK:
+        why, algorithm = "", self.collective_algorithm
+        if c.protocol == "none" or algorithm in TEXTBOOK:
             named = "protocol: none" if c.protocol == "none" else f"algorithm: {c.algorithm}"
             why = f"communication.{named} prices the links' alpha-beta without NCCL's tuner"
-        elif c.algorithm != "auto" and c.protocol != "auto":
+        elif algorithm != "auto" and c.protocol != "auto":
             why = f"with algorithm {c.algorithm} and protocol {c.protocol} both named nothing is picked"
         elif platform_of(k.device.preset, k.workers_per_node, k.inter_node.preset) is None:
             why = (
@@ -1655,16 +1666,17 @@ class Scenario(_Section):
 
     def _textbook_without_nccl(self) -> None:
         """Refuse NCCL's protocol, buffer and release beside a textbook algorithm (``hierarchical``,
-        ``halving-doubling``, ``direct``, ``parameter-server``, ``backend``) where no collective of the step runs
-        NCCL: those algorithms are priced on the links' alpha-beta (:func:`dpsim.sim.collectives.build`), and so
-        are the pipeline's sends with them (:func:`dpsim.sim.collectives.candidates`), a ZeRO reduce-scatter and
-        a tensor-parallel group inside a node (:func:`dpsim.analytic.parallel.tensor_parallel_collectives`); only
-        a tensor-parallel all-reduce across nodes runs NCCL's ring. The same step to the bit, so refused."""
+        ``halving-doubling``, ``direct``, ``parameter-server``) where no collective of the step runs NCCL (``backend``
+        on GPUs is NCCL's own pick and reads them as ``auto`` does, :attr:`collective_algorithm`; on CPUs every NCCL
+        setting is refused): those algorithms are priced on the links' alpha-beta (:func:`dpsim.sim.collectives.build`),
+        and so are the pipeline's sends with them (:func:`dpsim.sim.collectives.candidates`), a ZeRO reduce-scatter and
+        a tensor-parallel group inside a node (:func:`dpsim.analytic.parallel.tensor_parallel_collectives`); only a
+        tensor-parallel all-reduce across nodes runs NCCL's ring. The same step to the bit, so refused."""
         from dpsim.sim.collectives import TEXTBOOK
 
         c, t = self.communication, self.training
         tp_across_nodes = t.tensor_parallel > self.cluster.workers_per_node and not t.sequence_parallel
-        if c.algorithm not in TEXTBOOK or tp_across_nodes:
+        if self.collective_algorithm not in TEXTBOOK or tp_across_nodes:  # backend on GPUs: NCCL's own pick
             return
         unread = ["protocol"] if c.protocol not in ("auto", "none") else []
         unread += [name for name in ("nccl_proto", "nccl_buffsize", "nccl_version") if getattr(c, name) is not None]
@@ -2202,6 +2214,17 @@ class Scenario(_Section):
             max_live_parameters=_or(t.deepspeed_max_live_parameters, DeepSpeedZero.max_live_parameters),
             max_reuse_distance=_or(t.deepspeed_max_reuse_distance, DeepSpeedZero.max_reuse_distance),
         )
+
+    @property
+    def collective_algorithm(self) -> str:
+        """``communication.algorithm`` as the collectives run it: ``backend``, the communicator's own choice, is
+        NCCL's own tuner pick (``auto``) on a catalog GPU (:attr:`ClusterConfig.nccl_backend`) and gloo's ring
+        elsewhere (kept as ``backend``: :func:`dpsim.sim.collectives.gloo_ring_layout`), as torch.distributed runs
+        DDP, ZeRO and FSDP: its process group's backend for a device is ``Backend.default_device_backend_map``
+        (``distributed_c10d.py``: cpu → gloo, cuda → nccl), and ``ProcessGroupNCCL`` leaves the algorithm and
+        protocol to NCCL (``NCCL_ALGO`` / ``NCCL_PROTO`` when set). Every other name is returned as given."""
+        algorithm = self.communication.algorithm
+        return "auto" if algorithm == "backend" and self.cluster.nccl_backend else algorithm
 
     @property
     def gradient_reduction_op(self) -> Literal["allreduce", "reduce_scatter"]:

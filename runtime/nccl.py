@@ -57,13 +57,14 @@ _PROTO_IDS = ("LL", "LL128", "Simple")
 def nccl_settings(scenario: Scenario) -> dict[str, str]:
     """``NCCL_ALGO`` and ``NCCL_PROTO`` that make NCCL run the scenario's algorithm and protocol.
 
-    ``auto`` pins nothing (NCCL's tuner chooses, as the scenario says); ``protocol: none``
+    ``auto`` and ``backend`` (the communicator's own choice: NCCL's on GPUs) pin nothing (NCCL's tuner chooses,
+    as the scenario says); ``protocol: none``
     (the links' α–β, no NCCL protocol) pins no protocol. Raises ValueError for an algorithm
     NCCL does not have.
     """
     algorithm = scenario.communication.algorithm
     out: dict[str, str] = {}
-    if algorithm != "auto":
+    if algorithm not in ("auto", "backend"):
         if algorithm not in NCCL_ALGORITHMS:
             raise ValueError(
                 f"communication.algorithm {algorithm!r} has no NCCL equivalent (NCCL_ALGO offers "

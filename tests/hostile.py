@@ -3134,13 +3134,13 @@ def named_algorithm_under_zero() -> Iterator[Case]:
 
 
 def nccl_release_without_nccl() -> Iterator[Case]:
-    """``communication.nccl_version`` with ``protocol: none`` (``collective`` printed no release: the links'
-    alpha-beta) or with algorithm and protocol both named (a release's tuner tables pick; every release prices a
-    schedule alike), and NCCL's release, protocol, ``NCCL_PROTO`` or buffer beside a textbook algorithm
-    (hierarchical, halving-doubling, direct, parameter-server, backend) whose step has no NCCL collective: the same
-    step to the bit. Refused, naming the field. Where auto picks the release is read, a TP group across nodes runs
-    NCCL's ring; and ``auto`` with ``protocol: LL`` on an NVSwitch node, which failed once priced (NVLS, Simple
-    only, among auto's candidates), runs."""
+    """``communication.nccl_version`` with ``protocol: none`` (``collective`` printed no release: the links' alpha-beta)
+    or with algorithm and protocol both named (a release's tuner tables pick; every release prices a schedule alike),
+    and NCCL's release, protocol, ``NCCL_PROTO`` or buffer beside a textbook algorithm (hierarchical, halving-doubling,
+    direct, parameter-server) whose step has no NCCL collective: the same step to the bit. Refused, naming the field
+    (``backend`` on a catalog GPU is NCCL's own pick: read). Where auto picks the release is read, a TP group across
+    nodes runs NCCL's ring; and ``auto`` with ``protocol: LL`` on an NVSwitch node, which failed once priced (NVLS,
+    Simple only, among auto's candidates), runs."""
     kind = "NCCL release/protocol where NCCL does not run"
     version = "communication.nccl_version"
     none = "communication.protocol=none"
@@ -3149,10 +3149,14 @@ def nccl_release_without_nccl() -> Iterator[Case]:
     yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", none, "--vary", f"{version}=2.25.1,2.30.7"],
                {"s.yaml": SMALL.encode()}, expect_error=True, names=version)  # fmt: skip
     for algorithm, name, value in (("hierarchical", "nccl_version", "2.27.7"), ("halving-doubling", "protocol", "LL"),
-                                   ("direct", "nccl_proto", "LL,Simple"), ("backend", "nccl_buffsize", "8MiB"),
+                                   ("direct", "nccl_proto", "LL,Simple"), ("hierarchical", "nccl_buffsize", "8MiB"),
                                    ("parameter-server", "protocol", "Simple")):  # fmt: skip
         yield _set_case(kind, f"communication.algorithm={algorithm}", f"communication.{name}={value}",
                         command="check", names=f"communication.{name}")  # fmt: skip
+    # backend on a catalog GPU is NCCL's own pick: it reads NCCL's buffer, protocol list and release as auto does
+    for name, value in (("nccl_buffsize", "8MiB"), ("nccl_proto", "LL,Simple"), ("nccl_version", "2.25.1")):
+        yield _set_case(kind, "communication.algorithm=backend", f"communication.{name}={value}", command="run",
+                        expect_error=False, finite=True)  # fmt: skip
     yield _set_case(kind, *_H100, "communication.algorithm=hierarchical", "training.pipeline_parallel=2",
                     "training.global_batch=4", f"{version}=2.25.1", command="run", names=version)  # fmt: skip
     yield _set_case(kind, *_H100, "communication.algorithm=nvls-tree", none, f"{version}=2.25.1", command="run",
@@ -3352,9 +3356,10 @@ def blank_paths() -> Iterator[Case]:
 
 
 def gloo_ring_under_zero() -> Iterator[Case]:
-    """``algorithm: backend`` (gloo's own ring) under ZeRO-1/2/3 and FSDP: the reduce-scatter and all-gather ran
-    NCCL's rail rings without NCCL's protocol, a schedule neither gloo nor NCCL runs; now gloo's one ring over the
-    ranks, as its all-reduce. Valid inputs that run, on GPUs and CPUs, both engines, and one collective alone."""
+    """``algorithm: backend`` under ZeRO-1/2/3 and FSDP: the reduce-scatter and all-gather ran NCCL's rail rings
+    without NCCL's protocol, a schedule neither gloo nor NCCL runs; now gloo's one ring over the ranks, as its
+    all-reduce, on CPUs, and NCCL's own pick (as ``auto``) on catalog GPUs. Valid inputs that run, on GPUs and CPUs,
+    both engines, and one collective alone."""
     kind = "gloo's ring under ZeRO (backend)"
     alg = "communication.algorithm=backend"
     for sets in (("training.zero_stage=3",), ("training.zero_stage=2", "training.optimizer_sharding=fsdp"),
@@ -3368,8 +3373,10 @@ def gloo_ring_under_zero() -> Iterator[Case]:
     for op in ("reduce_scatter", "all_gather"):
         yield Case(kind, ["collective", "{tmp}/s.yaml", "--set", alg, "--op", op, "--sizes", "1KiB..1GiB", "--format",
                           "json"], {"s.yaml": SMALL.encode()}, accept=True, strict_json=True)  # fmt: skip
-    yield _set_case(kind, alg, "training.zero_stage=3", "communication.nccl_version=2.25.1", command="check",
-                    names="communication.nccl_version")  # fmt: skip  # gloo runs no NCCL release
+    yield _set_case(kind, alg, *_CPU_SMALL, "training.zero_stage=3", "communication.nccl_version=2.25.1",
+                    command="check", names="communication.nccl_version")  # fmt: skip  # gloo runs no NCCL release
+    yield _set_case(kind, alg, "training.zero_stage=3", "communication.nccl_version=2.25.1", command="run",
+                    expect_error=False, finite=True)  # fmt: skip  # on a catalog GPU backend is NCCL's own pick
 
 
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (

@@ -1335,8 +1335,8 @@ def test_nccl_settings_are_refused_where_no_collective_runs_nccl(tmp_path: Path)
          "2.25.1"),
         ([*h100, "communication.algorithm=tree", "communication.protocol=LL"], "nccl_version", "2.25.1", "2.25.1"),
         ([*h100, "communication.algorithm=halving-doubling"], "protocol", "LL", "LL"),
-        ([*h100, "communication.algorithm=backend", "training.pipeline_parallel=2", "training.global_batch=4"],
-         "nccl_proto", ["LL"], "LL"),
+        ([*h100, "communication.algorithm=halving-doubling", "training.pipeline_parallel=2",
+          "training.global_batch=4"], "nccl_proto", ["LL"], "LL"),
         ([*h100, "communication.algorithm=direct", "training.tensor_parallel=2", "training.global_batch=4"],
          "nccl_buffsize", 1 << 20, "1MiB"),
     ):  # fmt: skip
@@ -1577,12 +1577,12 @@ def test_a_blank_path_is_refused_where_a_file_or_folder_is_named(
 
 
 def test_backend_under_zero_is_gloos_ring_for_every_collective(tmp_path: Path) -> None:
-    """``algorithm: backend`` is gloo's own ring (one ring over the ranks in their order, one channel): its
-    all-reduce was, but ZeRO's and FSDP's reduce-scatter and all-gather under it ran NCCL's rail rings without
-    NCCL's protocol (eight channels on 8-NIC nodes), a schedule neither gloo nor NCCL runs. A ring all-reduce is a
-    reduce-scatter and an all-gather on the same ring (Patarasuk and Yuan 2009; DESIGN's reference formulas), so
-    each takes half the all-reduce's time: 15.3x less on the old main at 1 GiB on 4 x 8 H100. The cost guard
-    charges the one ring it routes."""
+    """The ``backend`` schedule is gloo's own ring (one ring over the ranks in their order, one channel; what
+    ``algorithm: backend`` runs on CPUs, :mod:`test_backend_algorithm`): its all-reduce was, but ZeRO's and FSDP's
+    reduce-scatter and all-gather under it ran NCCL's rail rings without NCCL's protocol (eight channels on 8-NIC
+    nodes), a schedule neither gloo nor NCCL runs. A ring all-reduce is a reduce-scatter and an all-gather on the same
+    ring (Patarasuk and Yuan 2009; DESIGN's reference formulas), so each takes half the all-reduce's time: 15.3x less on
+    the old main at 1 GiB on 4 x 8 H100. The cost guard charges the one ring it routes."""
     from dpsim.analytic import collectives as cf
     from dpsim.analytic.step import fabric_of
     from dpsim.sim import budget

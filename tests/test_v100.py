@@ -7,6 +7,7 @@ Expectations are computed by hand from NVIDIA's link rates and NCCL's own consta
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -53,9 +54,11 @@ def test_dgx2_ring_runs_at_each_gpus_six_links_into_nvswitch() -> None:
 MESH = "hybrid-cube-mesh"
 
 
-def _mesh_busbw(g: int, algorithm: str = "ring", engine: str = "analytic", protocol: str = "Simple") -> float:
+def _mesh_busbw(
+    g: int, algorithm: str = "ring", engine: str = "analytic", protocol: str = "Simple", device: Any = "v100"
+) -> float:
     scenario = machine_scenario(
-        "dgx1v", 1, g, "v100", "nvlink2", {"preset": "ib-edr", "nics_per_node": 1}, algorithm,
+        "dgx1v", 1, g, device, "nvlink2", {"preset": "ib-edr", "nics_per_node": 1}, algorithm,
         {"nccl_proto": [protocol]} if protocol != "none" else {"protocol": "none"}, intra_topology=MESH,
     )  # fmt: skip
     return collective_rows(scenario, "allreduce", [8 * GiB], engine=engine)[0]["busbw_Bps"] / 1e9
@@ -119,14 +122,16 @@ def test_mesh_ring_busbw_is_rings_times_one_link_on_both_engines(g: int, expecte
 def test_gloo_ring_in_rank_order_crosses_unlinked_pairs_through_a_gpu_and_runs_at_one_link() -> None:
     """A rank-ordered ring 0→1→…→7→0 (protocol none): 3→4 and 7→0 have no NVLink and go through a GPU linked
     to both (3→0→4, 7→4→0: NCCL's PATH_NVB); 0→1 and 4→5 are single NVLinks, each carrying a whole step:
-    busbw = one link, 25 GB/s × 0.8 = 20 GB/s, a sixth of the switch's."""
+    busbw = one link, 25 GB/s × 0.8 = 20 GB/s, a sixth of the switch's. gloo's ring is ``algorithm: backend`` on a
+    custom device (on the catalog V100 ``backend`` is NCCL's own pick, :mod:`test_backend_algorithm`)."""
     from dpsim.sim.nvlink_mesh import mesh_links, mesh_path
 
     links = mesh_links(8)
     assert mesh_path(links, 3, 4) == (3, 0, 4) and mesh_path(links, 7, 0) == (7, 4, 0)
     assert mesh_path(links, 0, 5) == (0, 1, 5)  # both ways one single and one double link: the lower GPU
     for engine in ("analytic", "sim"):
-        assert _mesh_busbw(8, "backend", engine, "none") == pytest.approx(20.0, rel=2e-3)
+        gloo = _mesh_busbw(8, "backend", engine, "none", {"peak_flops": "125 TFLOP/s", "memory": "32 GB"})
+        assert gloo == pytest.approx(20.0, rel=2e-3)
 
 
 def test_mesh_rings_across_nodes_leave_by_the_nic_they_came_in_by() -> None:

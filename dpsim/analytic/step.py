@@ -315,8 +315,10 @@ def protocol_of(scenario: Scenario) -> str:
 
 
 def algorithm_of(scenario: Scenario) -> str:
-    """``communication.algorithm``, with ``auto`` resolved to the ring where NCCL does not run (CPUs, gloo)."""
-    algorithm = scenario.communication.algorithm
+    """``communication.algorithm`` as the collectives run it (:attr:`Scenario.collective_algorithm`: ``backend``
+    is gloo's ring on CPUs, NCCL's own pick on GPUs), with ``auto`` resolved to the ring where NCCL does not run
+    (CPUs, gloo)."""
+    algorithm = scenario.collective_algorithm
     if algorithm == "auto" and protocol_of(scenario) == "none":
         return "ring"
     return algorithm
@@ -780,7 +782,11 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
 
 
 def profile_link_name(scenario: Scenario) -> str:
-    """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's)."""
+    """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's; ``backend``:
+    the backend's own collectives as measured, gloo's or NCCL's — on GPUs a calibration stores NCCL's as
+    ``backend``)."""
+    if scenario.communication.algorithm == "backend":
+        return "backend"
     algorithm = algorithm_of(scenario)
     return "ring" if algorithm == "auto" else algorithm
 

@@ -143,7 +143,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     per_node = max(1, min(dp, scenario.cluster.workers_per_node // max(1, t.tensor_parallel)))
     collectives = round(sum(w.count for w in dp_collectives(scenario)))
     traffic = step_traffic(scenario)
-    algorithm = scenario.communication.algorithm
+    algorithm = scenario.collective_algorithm  # backend on GPUs: NCCL's own pick
     group = dp_fabric(scenario)  # one data-parallel group's
     layout, protocol = layout_of(group), group.protocol
     transfers = collective_transfers("allreduce", algorithm, protocol, layout)
@@ -354,7 +354,7 @@ def shared_work_parts(scenarios: Sequence[Scenario]) -> list[SharedPart]:
             parts.append(
                 SharedPart(job, StepWork("pipeline operations (twice)", ops, fewer), 1, 1, ops * PIPELINE_OP_S)
             )
-        steps = _ring_steps(s.communication.algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
+        steps = _ring_steps(s.collective_algorithm, s.data_parallel, s.cluster.workers_per_node // t.tensor_parallel)
         programs = runs_as_programs(s)
         groups = t.pipeline_parallel * t.tensor_parallel
         for work in dp_collectives(s):
