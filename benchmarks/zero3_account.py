@@ -23,6 +23,11 @@ What the releases do (``deepspeed/runtime/zero/stage3.py``, ``partition_paramete
 
 The sum is the serial bound (compute + every collective): the schedule overlaps at most one gather with one
 module's compute, so the step these collectives give is at most this and at least the sum less the compute.
+
+The second table runs the same collectives through that schedule (:func:`one_ahead_step_s`, whole weights, one
+traced module ahead, every synchronisation of the code above) three ways: at dpsim's prices; with every
+collective's bytes a rank at one NIC's achievable rate; and the one rate a rank at which the schedule takes the
+published step. A diagnostic, not a model: nothing in the sources sets such a rate (README, "ZeRO-3 rows").
 """
 
 from __future__ import annotations
@@ -38,14 +43,12 @@ import published_runs as pr
 
 from dpsim import api
 from dpsim.analytic import collectives as cf
+from dpsim.analytic.memory import ZERO3_PERSISTENCE_THRESHOLD as PERSISTENCE_THRESHOLD
+from dpsim.analytic.memory import zero3_recompute_released
 from dpsim.analytic.step import algorithm_of, calibrated_fabric
 from dpsim.buckets import _transformer_parts
 from dpsim.calibration import profile_for
 from dpsim.sharding import collective_pieces, step_traffic
-
-PERSISTENCE_THRESHOLD = 100_000
-"""DeepSpeed 0.3.13 ``ZERO_OPTIMIZATION_PARAM_PERSISTENCE_THRESHOLD_DEFAULT``: parameters with fewer elements
-stay gathered (``stage3.py`` ``persistent_parameters``: ``param.ds_numel < self.persistence_threshold``)."""
 
 
 def gathered_tensors(scenario: Any) -> tuple[list[float], list[float]]:
@@ -124,6 +127,123 @@ def account(run: pr.PublishedRun) -> Account:
     )
 
 
+@dataclass(frozen=True)
+class Module:
+    """One module's turn in a step of DeepSpeed 0.3.x's stage 3: its compute (seconds), the parameters its
+    fetch gathers (elements, one ``all_gather`` each), the gradients all-reduced as its backward ends (elements,
+    one all-reduce each), and whether its post-hook releases what it gathered."""
+
+    compute_s: float
+    gathers: tuple[float, ...] = ()
+    reductions: tuple[float, ...] = ()
+    releases: bool = False
+
+
+def step_modules(scenario: Any, compute_s: float) -> list[Module]:
+    """A step's modules in the order the coordinator traces them: the embeddings' fetch, each layer's four weight
+    modules forward, then per layer from the last the recomputed forward (gathers all four; releases what
+    :func:`dpsim.analytic.memory.zero3_recompute_released` says) and the backward in reverse (gathers what was
+    released, all-reduces each weight's gradient), then the embeddings' gradients. ``compute_s`` (the forward,
+    the recomputed forward and a backward of twice the forward) is split by pass and, within a layer, by each
+    weight's share of the layer's GEMM FLOPs (its share of the elements); attention's core and the logits ride
+    with the layers (3 % and 0.4 % of the FLOPs here). Biases and norms persist and are left out."""
+    outside, layer = gathered_tensors(scenario)
+    released = [gone for _, gone in zero3_recompute_released(scenario)]
+    layers = scenario.model.layers
+    forward = [compute_s / 4.0 / layers * w / sum(layer) for w in layer]
+    mods = [Module(0.0, tuple(outside), releases=True)]
+    for _ in range(layers):
+        mods += [Module(c, (w,), releases=True) for c, w in zip(forward, layer, strict=True)]
+    for _ in range(layers):
+        mods += [Module(c, (w,), releases=gone) for c, w, gone in zip(forward, layer, released, strict=True)]
+        mods += [
+            Module(2.0 * c, (w,) if gone else (), (w,), releases=True)
+            for c, w, gone in reversed(list(zip(forward, layer, released, strict=True)))
+        ]
+    return [*mods, Module(0.0, (), tuple(outside))]
+
+
+def one_ahead_step_s(mods: list[Module], gather_s: Any, reduce_s: Any) -> float:
+    """The step these modules take under DeepSpeed 0.3.13's coordinator (``stage3.py``), ``gather_s`` /
+    ``reduce_s`` pricing one collective of so many elements. A host clock and two device queues (compute; the
+    data-parallel group's NCCL stream, which gathers and all-reduces share in order). A module's pre-hook
+    (``fetch_sub_module``) waits for its gathers if they were prefetched, else starts them after
+    ``torch.cuda.synchronize()`` (``_allgather_param``), and then synchronises the device
+    (``_synchronize_communication``); ``prefetch_next_sub_modules``, when no gather is in flight, starts the next
+    traced module's gathers (one weight: 5e7 elements a prefetch), again after a device synchronise; the
+    compute is queued; its gradients' all-reduces queue behind it on the NCCL stream; its post-hook's release
+    (``param.data = torch.ones(1).half().to(device)``, a copy on the compute stream) waits for its compute."""
+    host = compute = comm = 0.0
+    in_flight: int | None = None
+    for i, mod in enumerate(mods):
+        if mod.gathers:
+            if in_flight != i:
+                host = max(host, compute, comm)
+                comm = host + sum(gather_s(e) for e in mod.gathers)
+            host = max(host, compute, comm)
+            in_flight = None
+        if in_flight is None:
+            j = next((k for k in range(i + 1, len(mods)) if mods[k].gathers), None)
+            if j is not None:
+                host = max(host, compute, comm)
+                comm = host + sum(gather_s(e) for e in mods[j].gathers)
+                in_flight = j
+        compute = max(host, compute) + mod.compute_s
+        for e in mod.reductions:
+            comm = max(comm, compute) + reduce_s(e)
+        if mod.releases:
+            host = max(host, compute)
+    return max(host, compute, comm)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One row's step under :func:`one_ahead_step_s` (seconds): at dpsim's collective prices, at one NIC's
+    achievable rate a rank (each collective's bytes a rank over the rate plus dpsim's price of its latency), and
+    the rate a rank (bytes a second) at which it equals the published step."""
+
+    priced_s: float
+    nic_rate_Bps: float
+    at_nic_rate_s: float
+    rate_needed_Bps: float
+    published_s: float
+
+
+def schedule(run: pr.PublishedRun) -> Schedule:
+    """:func:`one_ahead_step_s` for one ZeRO-3 row, three ways (:class:`Schedule`)."""
+    scenario = pr.scenario_from_dict(dict(run.scenario))
+    fabric = calibrated_fabric(scenario, profile_for(scenario))
+    algorithm = algorithm_of(scenario)
+    width, n = scenario.param_bytes_per_param, fabric.world_size
+    mods = step_modules(scenario, api.run(scenario).compute_s)
+    gather_latency = cf.collective("all_gather", algorithm, width * n, fabric).time_s
+    reduce_latency = cf.collective("allreduce", algorithm, width * n, fabric).time_s
+
+    def at_rate(rate: float) -> float:
+        return one_ahead_step_s(
+            mods,
+            lambda e: gather_latency + e * width * (n - 1) / n / rate,
+            lambda e: reduce_latency + 2.0 * e * width * (n - 1) / n / rate,
+        )
+
+    published = pr.step_seconds(run, run.published_tflops_per_gpu)
+    low, high = 1e8, 1e13  # bytes a second; the step falls as the rate grows
+    for _ in range(80):
+        middle = (low * high) ** 0.5
+        low, high = (middle, high) if at_rate(middle) > published else (low, middle)
+    return Schedule(
+        priced_s=one_ahead_step_s(
+            mods,
+            lambda e: cf.collective("all_gather", algorithm, e * width, fabric).time_s,
+            lambda e: cf.collective("allreduce", algorithm, e * width, fabric).time_s,
+        ),
+        nic_rate_Bps=fabric.inter.bandwidth,
+        at_nic_rate_s=at_rate(fabric.inter.bandwidth),
+        rate_needed_Bps=(low * high) ** 0.5,
+        published_s=published,
+    )
+
+
 ZERO3_RUNS = tuple(r for r in pr.SCALING_RUNS if " ZeRO-3 " in r.name)
 
 
@@ -146,6 +266,23 @@ def main() -> None:
         "gathers / reduces: collectives a step and their priced seconds; lat: one such collective's latency (one "
         "element a rank); serial: compute + every collective; missing: published - serial, per collective and per "
         "collective and rank; GB/s: bytes a rank's collectives move a step over (published - compute)."
+    )
+    print()
+    print("The same collectives in DeepSpeed 0.3.13's schedule (one_ahead_step_s: one traced module's gathers ahead)")
+    print(f"{'row':<34} {'GPUs':>5} {'priced s':>8} {'at NIC s':>8} {'error':>7} {'GB/s needed':>11} {'published':>9}")
+    for run in ZERO3_RUNS:
+        a, s = account(run), schedule(run)
+        print(
+            f"{run.name:<34} {a.ranks:>5} {s.priced_s:>8.1f} {s.at_nic_rate_s:>8.1f} "
+            f"{100.0 * (s.published_s / s.at_nic_rate_s - 1.0):>+6.1f}% {s.rate_needed_Bps / 1e9:>11.1f} "
+            f"{s.published_s:>9.1f}"
+        )
+    print(
+        "priced: every collective at dpsim's price (ring, NCCL's protocol pick); at NIC: every collective's bytes a "
+        f"rank at one {ZERO3_RUNS[0].scenario['cluster']['inter_node']['preset']} NIC's achievable rate, "
+        f"{schedule(ZERO3_RUNS[0]).nic_rate_Bps / 1e9:.0f} GB/s, plus dpsim's price of its latency (error: the "
+        "TFLOP/s it gives against the published); GB/s needed: the rate a rank at which the schedule takes the "
+        "published step."
     )
 
 

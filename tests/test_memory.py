@@ -20,6 +20,7 @@ from dpsim.analytic.memory import (
     stage_parameters,
     zero3_kept_parameters,
     zero3_recompute_regathered_parameters,
+    zero3_recompute_released,
     zero_model_states,
 )
 from dpsim.compute import chunk_layers
@@ -537,10 +538,18 @@ def test_zero3_regathers_what_it_releases_between_a_recomputed_forward_and_its_b
         1_280_001: (4 / 12, head + layer),  # fc kept; proj (2,560,000) and qkv (2,880,000) released
         2_880_001: (0.0, head + layer),  # every module kept from its recomputation to its backward
     }
+    released = {  # the same walk weight by weight: qkv, proj, fc, fc2
+        1_280_000: [True, True, True, False],
+        1_280_001: [True, True, False, False],
+        2_880_001: [False, False, False, False],
+    }
     for distance, (share, kept) in cases.items():
         scenario = toy(f"training.deepspeed_max_reuse_distance={distance}")
         again = layers * layer * share
         assert zero3_recompute_regathered_parameters(scenario) == pytest.approx(again, rel=1e-12)
+        assert zero3_recompute_released(scenario) == list(
+            zip([3 * h * h, h * h, 4 * h * h, 4 * h * h], released[distance], strict=True)
+        )
         # the recomputation gathers what the forward did not keep, the backward what was released since
         assert step_traffic(scenario).backward_gather_share == pytest.approx(1 - (kept - again) / total, rel=1e-12)
     # one layer in two checkpointed (recompute_layer_interval 2): half of it

@@ -41,3 +41,49 @@ def test_a_step_gathers_each_forward_weight_and_the_backwards_share() -> None:
     gathered = 2 * ((51200 + 2048) * H + 12 * H * H * LAYERS * (1 + share))
     assert abs(a.bytes_per_rank - (gathered + 2 * 2 * psi)) < 1e-9 * a.bytes_per_rank
     assert a.serial_s == a.compute_s + a.gather_s + a.reduction_s
+
+
+def _unit_price(elements: float) -> float:
+    """A collective's price in these hand-worked schedules: one second an element."""
+    return elements
+
+
+def test_one_ahead_pairs_each_compute_with_the_next_modules_gather() -> None:
+    """DeepSpeed 0.3.13's forward (``fetch_sub_module`` waits, ``prefetch_next_sub_modules`` starts the next
+    module's gather, the release waits for the compute): the first gather alone, then each module's compute beside
+    the next module's gather, by hand x + max(c_A, y) + max(c_B, z) + c_C = 5 + max(1, 1) + max(2, 4) + 3 = 13."""
+    mods = [
+        MODULE.Module(1.0, (5.0,), releases=True),
+        MODULE.Module(2.0, (1.0,), releases=True),
+        MODULE.Module(3.0, (4.0,), releases=True),
+    ]
+    assert MODULE.one_ahead_step_s(mods, _unit_price, _unit_price) == 13.0
+
+
+def test_an_all_reduce_queues_behind_the_prefetch_and_the_next_fetch_waits_for_it() -> None:
+    """One NCCL stream for the group: A's gradient all-reduce (3) starts after its compute (2) and after B's
+    prefetched gather (5), and B's fetch synchronises the device (``_synchronize_communication``), so B's compute
+    (1) starts at max(5, 2) + 3 = 8: the step is 9."""
+    mods = [MODULE.Module(2.0, (), (3.0,)), MODULE.Module(1.0, (5.0,))]
+    assert MODULE.one_ahead_step_s(mods, _unit_price, _unit_price) == 9.0
+
+
+def test_the_175b_step_modules_by_hand() -> None:
+    """GPT-3 175B under full recomputation: the embeddings (V·h, s·h) once; 96 layers x 4 weights forward, again
+    in the recomputation, and in the backward the three DeepSpeed releases after it (qkv, proj, fc1: 8h² of
+    12h²); every weight's gradient all-reduced once, the embeddings' at the end; the compute split into the
+    forward, the recomputation and a backward of twice the forward."""
+    scenario = MODULE.pr.scenario_from_dict(dict(_row(768).scenario))
+    mods = MODULE.step_modules(scenario, 40.0)
+    gathers = [e for m in mods for e in m.gathers]
+    reductions = [e for m in mods for e in m.reductions]
+    outside = 51200 * H + 2048 * H
+    assert len(gathers) == 2 + LAYERS * (4 + 4 + 3)
+    assert abs(sum(gathers) - (outside + LAYERS * (12 + 12 + 8) * H * H)) < 1e-12 * sum(gathers)
+    assert len(reductions) == 2 + LAYERS * 4
+    assert abs(sum(reductions) - (outside + LAYERS * 12 * H * H)) < 1e-12 * sum(reductions)
+    assert abs(sum(m.compute_s for m in mods) - 40.0) < 1e-9
+    # free collectives: the step is the compute; no compute: every collective in series (one second each)
+    assert abs(MODULE.one_ahead_step_s(mods, lambda e: 0.0, lambda e: 0.0) - 40.0) < 1e-9
+    zero = MODULE.step_modules(scenario, 0.0)
+    assert MODULE.one_ahead_step_s(zero, lambda e: 1.0, lambda e: 1.0) == len(gathers) + len(reductions)

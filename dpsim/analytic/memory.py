@@ -51,6 +51,7 @@ __all__ = [
     "stage_parameters",
     "stage_root_parameters",
     "zero3_recompute_regathered_parameters",
+    "zero3_recompute_released",
     "zero_model_states",
 ]
 
@@ -618,22 +619,39 @@ def zero3_recompute_regathered_parameters(scenario: Scenario, stage: int = 0) ->
     recomputation (FSDP is not changed: not examined), for a model other than a transformer, or when every weight
     is below the threshold.
     """
-    from dpsim.buckets import transformer_layer_tensors
-
     ds, m, t = scenario.deepspeed, scenario.model, scenario.training
     if ds is None or t.zero_stage != 3 or t.activation_recomputation != "full" or m.kind != "transformer":
         return 0.0
-    weights = [x / t.tensor_parallel for x in transformer_layer_tensors(m)]
-    weights = [x for x in weights if x >= ZERO3_PERSISTENCE_THRESHOLD]
-    if not weights or m.layers <= 0:
+    released = zero3_recompute_released(scenario)
+    if not released or m.layers <= 0:
         return 0.0
-    released, after = 0.0, 0.0
-    for size in reversed(weights):  # from the layer's last module back: ``after`` = the modules after this one
-        released += size if 2.0 * after >= ds.max_reuse_distance else 0.0
-        after += size
     layer_elements = _stage_split(scenario)[stage][0]
     checkpointed = (m.layers // t.recompute_layer_interval) / m.layers
-    return layer_elements * checkpointed * released / sum(weights)
+    gone = 0.0
+    for size, flag in reversed(released):  # the order the walk summed them in
+        gone += size if flag else 0.0
+    return layer_elements * checkpointed * gone / sum(size for size, _ in released)
+
+
+def zero3_recompute_released(scenario: Scenario) -> list[tuple[float, bool]]:
+    """A transformer layer's gathered weights (elements a rank's gather assembles: each weight at or above
+    :data:`ZERO3_PERSISTENCE_THRESHOLD` after tensor parallelism, in registration order) and whether DeepSpeed
+    ZeRO-3's coordinator releases it between the recomputed forward and the backward, so that the backward
+    gathers it again (:func:`zero3_recompute_regathered_parameters` has the rule and its source). Empty without
+    DeepSpeed or for a model other than a transformer."""
+    from dpsim.buckets import transformer_layer_tensors
+
+    ds, m, t = scenario.deepspeed, scenario.model, scenario.training
+    if ds is None or m.kind != "transformer":
+        return []
+    weights = [x / t.tensor_parallel for x in transformer_layer_tensors(m)]
+    weights = [x for x in weights if x >= ZERO3_PERSISTENCE_THRESHOLD]
+    flags: list[bool] = []
+    after = 0.0
+    for size in reversed(weights):  # from the layer's last module back: ``after`` = the modules after this one
+        flags.append(2.0 * after >= ds.max_reuse_distance)
+        after += size
+    return list(zip(weights, reversed(flags), strict=True))
 
 
 def zero3_gathered_parameters(scenario: Scenario, stage: int = 0) -> float:
