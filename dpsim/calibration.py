@@ -329,7 +329,7 @@ class HostModel:
     def slowdown(self, processes: int) -> float:
         return self._shared(processes, self.efficiency_loss)
 
-    def _shared(self, processes: int, loss: float) -> float:
+    def _shared(self, processes: float, loss: float) -> float:
         """Processor sharing of the host's cores with a loss of ``loss`` per further process:
         ``max(1, k/C)·(1 + loss·(k − 1))``, the form of :meth:`slowdown` and :meth:`comm_share`."""
         k = max(1, processes)
@@ -346,7 +346,7 @@ class HostModel:
         """
         return self._shared(processes, 0.0)
 
-    def comm_share(self, processes: int) -> float:
+    def comm_share(self, processes: float) -> float:
         """Host time per byte with ``processes`` communicating at once, relative to one pair.
 
         Processor sharing: every rank's communication needs the host's work per byte it sends
@@ -860,14 +860,15 @@ class HardwareProfile:
         link_class: str,
         algorithm: str,
         rate: float | None = None,
-        ranks_on_host: int | None = None,
+        ranks_on_host: float | None = None,
         streams: int = 1,
     ) -> Link | None:
         """The fitted link of ``link_class`` for ``algorithm`` (at shaped rate ``rate``); None if not calibrated.
 
         Hierarchical all-reduce runs rings inside and between nodes, so it falls back to
         the ring fit of that class. A link fitted on a shaped testbed follows ``rate``, and
-        one fitted on a shared host the number of ranks sharing its cores, of which ``streams``
+        one fitted on a shared host the number of ranks sharing its cores (``ranks_on_host``, in
+        senders' work: :meth:`host_senders` counts loopback hops in fractions), of which ``streams``
         per node send across it at once (:meth:`LinkModel.at_rate`).
         """
         if link_class not in LINK_CLASSES:
@@ -952,6 +953,32 @@ class HardwareProfile:
             return n
         return max(1, n // per_node)
 
+    def host_senders(self, scenario: Scenario) -> float:
+        """The host's communication work per byte-step, in inter-node senders: ``M + (N − M)·κ_intra/κ(R)``.
+
+        Under a flat algorithm with G > 1 ranks a node (gloo's ring in rank order, the ring) every step
+        moves a chunk over every hop at once: M = :meth:`senders_across_nodes` hops cross nodes (κ(R) of
+        host CPU per byte at the scenario's rate, the inter-node link's :meth:`LinkModel.host_per_byte_at`)
+        and the other N − M run over loopback inside a node, whose copies, reduction and loopback TCP cost
+        the host κ_intra per byte (the intra-node link's host work per byte with one pair communicating,
+        calibrated on the same host). Both are work on the same C cores, so the inter-node senders' share
+        of them is that of ``M + (N − M)·κ_intra/κ(R)`` senders (:meth:`HostModel.comm_share`), not of M.
+        Every rank crosses nodes under ``hierarchical`` and with one rank a node: M = N, nothing to add.
+        """
+        m = self.senders_across_nodes(scenario)
+        n = self.ranks_on_host(scenario)
+        algorithm = scenario.communication.algorithm
+        name = "ring" if algorithm == "auto" else algorithm
+        intra = self.links.get("intra", {}).get(name)
+        inter = self.links.get("inter", {}).get(name)
+        if n <= m or not isinstance(intra, LinkModel) or not isinstance(inter, LinkModel) or inter.sharpness is None:
+            return float(m)
+        kappa = inter.host_per_byte_at(scenario.cluster.inter_node.bandwidth)
+        if kappa <= 0:
+            return float(m)
+        loopback = intra.host_per_byte_s if intra.sharpness is not None else 1.0 / intra.bandwidth
+        return m + (n - m) * min(1.0, loopback / kappa)
+
     def host_slowdown(self, scenario: Scenario) -> float:
         """Compute slowdown of a rank while the scenario's ranks that share its host compute at once."""
         h = self.host_model
@@ -1020,9 +1047,9 @@ class HardwareProfile:
         CPU time ``b₀`` (``backward_s`` without the time-slicing factor) plus its
         communication threads' ``κ·traffic``; ``C`` cores serve them, so the window lasts
         ``max(backward_s, (N·b₀ + M·κ·traffic)/C)``, with M the ranks whose traffic crosses
-        nodes (:meth:`senders_across_nodes`; κ is the host's work per byte through the
-        emulated network at the scenario's rate, :meth:`HostModel.comm_cpu_per_byte_at`; loopback's
-        is far smaller). ``traffic`` is what a rank sends for
+        nodes plus the loopback hops' work in their units (:meth:`host_senders`; κ is the host's work
+        per byte through the emulated network at the scenario's rate, :meth:`HostModel.comm_cpu_per_byte_at`;
+        loopback's is far smaller). ``traffic`` is what a rank sends for
         the ``overlapped_bytes`` of gradient reduced during the backward (the closed form's
         bandwidth coefficient).
 
@@ -1043,7 +1070,7 @@ class HardwareProfile:
         n = host.ranks_on_host(scenario)
         traffic = self.bytes_across_nodes(scenario, overlapped_bytes)
         alone = backward_s / host.slowdown(n)
-        senders = self.senders_across_nodes(scenario)
+        senders = self.host_senders(scenario)
         window = (n * alone + senders * kappa * traffic) / host.cores
         busy = self._sender_busy(scenario, kappa)
         if busy is not None and host.cores > senders * busy:  # the wire paces the traffic the window carries
@@ -1056,7 +1083,7 @@ class HardwareProfile:
         algorithm = scenario.communication.algorithm
         streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
         link = self.link("inter", "ring" if algorithm == "auto" else algorithm, scenario.cluster.inter_node.bandwidth,
-                         self.senders_across_nodes(scenario), streams)  # fmt: skip
+                         self.host_senders(scenario), streams)  # fmt: skip
         return kappa * link.bandwidth / streams if link is not None else None
 
     def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
@@ -1077,7 +1104,7 @@ class HardwareProfile:
         kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
         if host is None or kappa <= 0 or overlapped_bytes <= 0:
             return window
-        n, senders = host.ranks_on_host(scenario), self.senders_across_nodes(scenario)
+        n, senders = host.ranks_on_host(scenario), self.host_senders(scenario)
         busy = self._sender_busy(scenario, kappa) or 0.0  # u = κ/τ
         stretch = max(1.0, (n + senders * busy) / host.cores) / max(1.0, n / host.cores)
         return np.minimum(window, backward_s * stretch)

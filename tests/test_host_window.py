@@ -167,3 +167,44 @@ def test_host_calibration_measures_again_while_other_work_uses_the_cores(
     assert len(made) == calls
     assert got is made[kept]
     assert sum("cores of other work" in line for line in lines) == sum(o is not None and o > 0.25 for o in others)
+
+
+def _loopback_profile() -> HardwareProfile:
+    """κ(R) 10 ns per byte a rank sends across nodes (η 0.95, p 2), κ_intra 1 ns over loopback, 2 cores, ε 0."""
+    from dpsim.calibration import LinkModel
+
+    inter = LinkModel(0.0, 1.0, 0.95, 0.0, host_per_byte_s=10e-9, sharpness=2.0)
+    intra = LinkModel(0.0, 1e9, None, 0.0, host_per_byte_s=1e-9, sharpness=1.0)
+    return HardwareProfile(name="t", links={"inter": {"ring": inter}, "intra": {"ring": intra}},
+                           host_model=HostModel(2.0, 0.0, "job", 10e-9))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("nodes", "per_node", "algorithm", "senders"),
+    [(4, 2, "ring", 4 + 4 * 0.1), (8, 1, "ring", 8.0), (4, 2, "hierarchical", 8.0), (2, 4, "ring", 2 + 6 * 0.1)],
+)
+def test_loopback_hops_share_the_host_with_the_inter_node_senders(
+    tmp_path: Path, nodes: int, per_node: int, algorithm: str, senders: float
+) -> None:
+    """A flat ring over N ranks, G a node, moves a chunk over every hop at once: N/G hops cross nodes (κ 10 ns a
+    byte of host CPU) and N − N/G run over loopback (κ_intra 1 ns), all on the same 2 cores, so the inter-node
+    link's host term is κ·max(1, (N/G + (N − N/G)·0.1)/2): 4 × 2 ranks 10 ns × 2.2, not × 2 (the loopback hops'
+    work left out). Every rank crosses nodes with one a node and under hierarchical: 8 senders, × 4."""
+    from dpsim.analytic.step import calibrated_fabric
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "model: {kind: mlp, layers: 4, hidden: 1024}\n"
+        f"cluster: {{nodes: {nodes}, workers_per_node: {per_node}, device: {{peak_flops: 1 TFLOP/s, memory: 1 GB}},"
+        " inter_node: {bandwidth: 1000 Mbit/s}}\n"
+        "training: {global_batch: 64, micro_batch: 8, optimizer: sgd, precision: fp32}\n"
+        f"communication: {{algorithm: {algorithm}, bucket: 4 MiB}}\n"
+    )
+    scenario = load_scenario(path)
+    profile = _loopback_profile()
+    assert profile.host_senders(scenario) == pytest.approx(senders, rel=1e-12)
+    streams = per_node if algorithm == "hierarchical" else 1
+    wire, host = streams / (0.95 * 125e6), 10e-9 * max(1.0, senders / 2)
+    per_byte = (wire**2 + host**2) ** 0.5
+    inter = calibrated_fabric(scenario, profile).inter
+    assert inter.bandwidth == pytest.approx(streams / per_byte, rel=1e-12)

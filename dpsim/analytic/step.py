@@ -749,9 +749,9 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     ``min(nics, G, 32)``, or with more NICs than GPUs as many as each GPU's PCIe link holds), so
     each NIC gets its share.
     A link fitted on a shared host (the emulated testbed) also follows the ranks sharing its
-    cores — for the inter-node link those whose traffic crosses nodes
-    (:meth:`dpsim.calibration.HardwareProfile.senders_across_nodes`), each of a node's G ranks
-    sharing its wire under ``hierarchical``. Both engines call this.
+    cores — for the inter-node link those whose traffic crosses nodes, plus the loopback hops' host
+    work in their units (:meth:`dpsim.calibration.HardwareProfile.host_senders`), each of a node's G
+    ranks sharing its wire under ``hierarchical``. Both engines call this.
     """
     if not profile_replaces_links(scenario, profile):
         return fabric
@@ -761,7 +761,7 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     intra_fit = profile.link("intra", name, None, profile.ranks_on_host(scenario))
     # hierarchical: each of a node's G ranks runs its own ring across nodes on the node's link
     streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
-    inter_fit = profile.link("inter", name, inter_rate, profile.senders_across_nodes(scenario), streams)
+    inter_fit = profile.link("inter", name, inter_rate, profile.host_senders(scenario), streams)
     intra_regimes = tuple(profile.regimes("intra", name))
     inter_regimes = tuple(profile.regimes("inter", name))
     from dpsim.sim.collectives.nccl import channels
