@@ -27,7 +27,8 @@ module's compute, so the step these collectives give is at most this and at leas
 The second table runs the same collectives through that schedule (:func:`one_ahead_step_s`, whole weights, one
 traced module ahead, every synchronisation of the code above) three ways: at dpsim's prices; with every
 collective's bytes a rank at one NIC's achievable rate; and the one rate a rank at which the schedule takes the
-published step. A diagnostic, not a model: nothing in the sources sets such a rate (README: "The same collectives in DeepSpeed 0.3.13's schedule").
+published step. A diagnostic, not a model: nothing in the sources sets such a rate (README: "The same
+collectives in DeepSpeed 0.3.13's schedule").
 """
 
 from __future__ import annotations
