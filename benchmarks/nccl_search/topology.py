@@ -1,0 +1,53 @@
+"""A GB200 NVL72 rack (or an NVL4 / NVL8 part of one) as NCCL's topology file, for ``harness`` (``build.sh``).
+
+Under MNNVL NCCL fuses the trays' topologies into one node (``src/graph/topo.cc`` ``ncclTopoGetSystem``): per tray
+(host) two Grace CPUs, each with two B200 GPUs joined by NVLink-C2C and two ConnectX-7 400G ports on PCIe Gen5 x16
+(NVIDIA's GB200 compute tray: four ConnectX-7 a tray), every GPU's 18 NVLinks into the one NVSwitch node.
+``python benchmarks/nccl_search/topology.py 18 > nvl72.xml`` (trays; ``--gbps 200`` for 200G ports).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def topology(trays: int, gbps: int = 400) -> str:
+    """The XML of ``trays`` GB200 trays, ranks in tray order, NIC ``dev`` 0-3 and GPU ``dev`` 0-3 per tray."""
+    lines = ['<system version="1">']
+    rank = 0
+    for tray in range(trays):
+        for numa in range(2):
+            lines.append(f'  <cpu numaid="{numa}" host_hash="{0x1000 + tray:#x}" arch="arm64" affinity="ff">')
+            for k in range(2):
+                dev = 2 * numa + k
+                lines += [
+                    f'    <pci busid="{8 * numa + k + 1:04x}:01:00.0" class="0x020700" link_speed="32.0 GT/s PCIe" '
+                    'link_width="16">',
+                    f'      <nic><net name="mlx5_{dev}" dev="{dev}" speed="{gbps * 1000}" port="1" latency="0" '
+                    f'guid="{(tray << 8) + dev + 1:#x}" maxconn="131072" gdr="1"/></nic>',
+                    "    </pci>",
+                ]
+            for k in range(2):
+                lines += [
+                    f'    <pci busid="{8 * numa + k + 4:04x}:01:00.0" class="0x030200" link_speed="32.0 GT/s PCIe" '
+                    'link_width="16">',
+                    f'      <gpu dev="{2 * numa + k}" sm="100" rank="{rank}" gdr="1"><nvlink target="ffff:ff:ff.0" '
+                    'count="18" tclass="0x068000"/><c2c bw="45000" count="10"/></gpu>',
+                    "    </pci>",
+                ]
+                rank += 1
+            lines.append("  </cpu>")
+    lines.append("</system>")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trays", type=int)
+    parser.add_argument("--gbps", type=int, default=400)
+    args = parser.parse_args(argv)
+    print(topology(args.trays, args.gbps))
+
+
+if __name__ == "__main__":
+    main()
