@@ -39,6 +39,10 @@ static ncclResult_t run(const char* file, int hosts) {
   tree.minChannels = tree.maxChannels = ring.nChannels;
   NCCLCHECK(ncclTopoCompute(system, &tree));
   report(system, "tree", &tree);
+  static struct ncclTopoGraph nvls;  // init.cc: nvlsGraph, 1 to MAXCHANNELS channels (the search holds it to its heads)
+  nvls.id = 4; nvls.pattern = NCCL_TOPO_PATTERN_NVLS; nvls.minChannels = 1; nvls.maxChannels = MAXCHANNELS;
+  NCCLCHECK(ncclTopoCompute(system, &nvls));
+  report(system, "nvls", &nvls);
   return ncclSuccess;
 }
 
