@@ -3,7 +3,8 @@
 Under MNNVL NCCL fuses the trays' topologies into one node (``src/graph/topo.cc`` ``ncclTopoGetSystem``): per tray
 (host) two Grace CPUs, each with two B200 GPUs joined by NVLink-C2C and two ConnectX-7 400G ports on PCIe Gen5 x16
 (NVIDIA's GB200 compute tray: four ConnectX-7 a tray), every GPU's 18 NVLinks into the one NVSwitch node.
-``python benchmarks/nccl_search/topology.py 18 > nvl72.xml`` (trays; ``--gbps 200`` for 200G ports).
+``python benchmarks/nccl_search/topology.py 18 > nvl72.xml`` (trays; ``--gbps 200`` for 200G ports). ``--hgx``: an
+HGX H100 node instead (two Intel sockets, four PCIe Gen5 switches each with one H100 and one NIC, 18 NVLinks a GPU).
 """
 
 from __future__ import annotations
@@ -41,12 +42,40 @@ def topology(trays: int, gbps: int = 400) -> str:
     return "\n".join(lines)
 
 
+def hgx(gbps: int = 400, sm: int = 90) -> str:
+    """The XML of one HGX node of 8 GPUs (compute capability ``sm``), each alone with a NIC on a PCIe Gen5 switch."""
+    lines = ['<system version="1">']
+    for numa in range(2):
+        lines.append(
+            f'  <cpu numaid="{numa}" host_hash="0x1000" arch="x86_64" vendor="GenuineIntel" familyid="6" '
+            'modelid="143" affinity="ff">'
+        )
+        for k in range(4):
+            gpu = 4 * numa + k
+            bus = 64 * numa + 16 * k + 1
+            gen5 = 'link_speed="32.0 GT/s PCIe" link_width="16"'
+            lines += [
+                f'    <pci busid="0000:{bus:02x}:00.0" class="0x060400" vendor="0x1000" device="0xc030" '
+                f'subsystem_vendor="0x1000" subsystem_device="0xa064" {gen5}>',
+                f'      <pci busid="0000:{bus + 1:02x}:00.0" class="0x030200" {gen5}><gpu dev="{gpu}" sm="{sm}" '
+                f'rank="{gpu}" gdr="1"><nvlink target="ffff:ff:ff.0" count="18" tclass="0x068000"/></gpu></pci>',
+                f'      <pci busid="0000:{bus + 2:02x}:00.0" class="0x020700" {gen5}><nic><net name="mlx5_{gpu}" '
+                f'dev="{gpu}" speed="{gbps * 1000}" port="1" latency="0" guid="{gpu + 1:#x}" maxconn="131072" '
+                'gdr="1"/></nic></pci>',
+                "    </pci>",
+            ]
+        lines.append("  </cpu>")
+    lines.append("</system>")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("trays", type=int)
+    parser.add_argument("trays", type=int, nargs="?", default=18)
     parser.add_argument("--gbps", type=int, default=400)
+    parser.add_argument("--hgx", action="store_true", help="one HGX H100 node (8 GPUs, a NIC each) instead")
     args = parser.parse_args(argv)
-    print(topology(args.trays, args.gbps))
+    print(hgx(args.gbps) if args.hgx else topology(args.trays, args.gbps))
 
 
 if __name__ == "__main__":
