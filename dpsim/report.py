@@ -166,6 +166,8 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
         if name in _TIME_FIELDS and name not in ("step_time_s", "comm_s") and result.step_time_s > 0:
             share = f"{100 * flat[name] / result.step_time_s:.1f} %"
         table.add_row(name, _human(name, flat[name]), share)
+    for field, why in dict(result.extra.get("ignored_fields") or {}).items():  # set, and read by nothing
+        table.add_row(f"ignored: {user_text(field)}", user_text(why), "")
     return render(table)
 
 

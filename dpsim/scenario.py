@@ -2304,6 +2304,36 @@ class Scenario(_Section):
             slow[s.worker] *= s.slowdown
         return slow
 
+    def ignored_fields(self) -> dict[str, str]:
+        """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
+        why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), ``pipeline_grad_partitioned`` without
+        tensor parallelism (a stage boundary split over TP ranks is what it changes:
+        :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
+        ``nodes_per_leaf`` on another ``topology.kind``. They are accepted, not refused (a sweep over
+        ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
+        (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field at
+        its default (``tests/test_ignored_fields.py``)."""
+        t, topo = self.training, self.cluster.topology
+        out: dict[str, str] = {}
+
+        def changed(section: _Section, name: str) -> bool:
+            return bool(getattr(section, name) != type(section).model_fields[name].default)
+
+        if t.pipeline_parallel == 1:
+            for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots"):
+                if changed(t, name):
+                    out[f"training.{name}"] = "read only with pipeline_parallel > 1"
+        if changed(t, "pipeline_grad_partitioned") and (t.pipeline_parallel == 1 or t.tensor_parallel == 1):
+            out["training.pipeline_grad_partitioned"] = (
+                "read only with pipeline_parallel > 1 and tensor_parallel > 1 (a stage-boundary gradient split over "
+                "the tensor-parallel ranks)"
+            )
+        if topo.kind != "fat-tree":
+            for name in ("oversubscription", "nodes_per_leaf"):
+                if changed(topo, name):
+                    out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
+        return out
+
     def scenario_hash(self) -> str:
         """Stable short hash of the resolved scenario (provenance in result records)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)

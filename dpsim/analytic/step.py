@@ -1185,9 +1185,11 @@ def step_result(
     (workers · the training precision's peak); scaling efficiency = ``single_s`` (the same per-worker job
     alone) / step.
     ``memory`` is (bytes per device, capacity, out of memory). ``compute_model`` is how the
-    forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``.
+    forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``; the fields the
+    scenario sets that nothing reads (:meth:`Scenario.ignored_fields`) last, as ``ignored_fields``, where there are.
     """
     t, m = scenario.training, scenario.model
+    ignored = scenario.ignored_fields()
     samples_per_s = t.global_batch / step_s
     peak = scenario.world_size * compute.mfu_peak_flops(scenario)
     total, capacity, oom = memory
@@ -1220,5 +1222,5 @@ def step_result(
         step_time_ci95_s=step_time_ci95_s,
         scenario_hash=scenario.scenario_hash(),
         hardware_source=str(scenario.calibration.profile) if calibrated and scenario.calibration else "catalog",
-        extra={"compute_model": compute_model, **extra},
+        extra={"compute_model": compute_model, **extra, **({"ignored_fields": ignored} if ignored else {})},
     )

@@ -1,0 +1,104 @@
+"""Fields a scenario sets that nothing reads are named in the record (``extra.ignored_fields``), not refused.
+
+A field is listed only where the step priced with it is the step priced with its default, to the bit, on both
+engines (the test of "read by nothing"); where it is read it is not listed and the step moves. A scenario that sets
+none of them prints as before: no ``ignored_fields`` key at all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dpsim import api
+from dpsim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
+LLAMA = ROOT / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
+CPU = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+SMALL_LLAMA = ["cluster.nodes=2", "training.global_batch=64"]
+PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
+
+
+def _step(path: Path, sets: list[str], engine: str) -> dict[str, Any]:
+    record = api.run(load_scenario(path, sets), engine=engine).to_dict()
+    for name in ("scenario", "scenario_hash"):
+        record.pop(name)
+    record["extra"].pop("ignored_fields", None)
+    return record
+
+
+def _ignored(path: Path, sets: list[str], engine: str = "analytic") -> dict[str, str]:
+    return dict(api.run(load_scenario(path, sets), engine=engine).extra.get("ignored_fields", {}))
+
+
+UNREAD = [
+    (DEFAULT, [], ["training.pipeline_schedule=gpipe"], "training.pipeline_schedule"),
+    (DEFAULT, [], ["training.pipeline_schedule=interleaved"], "training.pipeline_schedule"),
+    (LLAMA, SMALL_LLAMA, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
+    (CPU, [], ["training.pipeline_p2p=blocking"], "training.pipeline_p2p"),
+    (LLAMA, SMALL_LLAMA, ["training.embedding_pipeline_slots=true"], "training.embedding_pipeline_slots"),
+    (
+        LLAMA,
+        [*PP2, "training.pipeline_p2p=blocking"],
+        ["training.pipeline_grad_partitioned=false"],
+        "training.pipeline_grad_partitioned",
+    ),  # PP 2 without TP: activations and gradients travel whole either way
+    (DEFAULT, [], ["cluster.topology.oversubscription=4"], "cluster.topology.oversubscription"),
+    (DEFAULT, [], ["cluster.topology.nodes_per_leaf=2"], "cluster.topology.nodes_per_leaf"),
+    (
+        DEFAULT,
+        ["cluster.topology.kind=ring"],
+        ["cluster.topology.oversubscription=2"],
+        "cluster.topology.oversubscription",
+    ),
+]
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+@pytest.mark.parametrize(("path", "base", "sets", "field"), UNREAD)
+def test_a_field_read_by_nothing_is_named_and_changes_nothing(
+    path: Path, base: list[str], sets: list[str], field: str, engine: str
+) -> None:
+    assert _step(path, [*base, *sets], engine) == _step(path, base, engine)
+    assert field in _ignored(path, [*base, *sets], engine)
+    assert _ignored(path, base, engine) == {}
+
+
+READ = [
+    (LLAMA, PP2, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
+    (LLAMA, [*PP2, "cluster.nodes=4", "training.global_batch=128"], ["training.pipeline_schedule=gpipe"],
+     "training.pipeline_schedule"),
+    (DEFAULT, ["cluster.topology.kind=fat-tree", "cluster.topology.nodes_per_leaf=2"],
+     ["cluster.topology.oversubscription=4"], "cluster.topology.oversubscription"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "base", "sets", "field"), READ)
+def test_a_field_that_is_read_is_not_named(path: Path, base: list[str], sets: list[str], field: str) -> None:
+    assert _step(path, [*base, *sets], "analytic")["step_time_s"] != _step(path, base, "analytic")["step_time_s"]
+    assert field not in _ignored(path, [*base, *sets])
+
+
+def test_the_json_contract_is_extended_not_changed(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dpsim run --format json`` keeps every field; ``extra.ignored_fields`` appears only where a field is
+    ignored (the default scenario prints without it), and the table names each ignored field on a row."""
+    from typer.testing import CliRunner
+
+    from dpsim.cli import app
+
+    runner = CliRunner()
+    plain = json.loads(runner.invoke(app, ["run", str(DEFAULT), "--format", "json"]).stdout)
+    assert "ignored_fields" not in plain["extra"]
+    sets = ["--set", "training.pipeline_schedule=gpipe"]
+    noted = json.loads(runner.invoke(app, ["run", str(DEFAULT), *sets, "--format", "json"]).stdout)
+    assert noted["extra"]["ignored_fields"] == {"training.pipeline_schedule": "read only with pipeline_parallel > 1"}
+    assert {k: v for k, v in noted.items() if k not in ("scenario", "scenario_hash", "extra")} == {
+        k: v for k, v in plain.items() if k not in ("scenario", "scenario_hash", "extra")
+    }
+    table = runner.invoke(app, ["run", str(DEFAULT), *sets]).stdout
+    assert "ignored: training.pipeline_schedule" in table
