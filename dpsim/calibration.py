@@ -57,7 +57,7 @@ from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link, LinkSegment
 from dpsim.errors import ScenarioError, safe_text
-from dpsim.inputs import brief, printable_name
+from dpsim.inputs import MIN_FRACTION, brief, float_problem, printable_name
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
 if TYPE_CHECKING:
@@ -1186,15 +1186,24 @@ def _rate(text: object) -> float:
 
 
 def _slowdowns(data: Any, where: str, source: str) -> dict[int, float]:
-    """``{processes: slowdown}`` of a host model: process counts >= 1, slowdowns finite and > 0."""
-    if not isinstance(data or {}, dict):
-        raise ScenarioError(where, "expected {processes: slowdown}", source)
+    """``{processes: slowdown}`` of a host model: process counts >= 1, slowdowns in [1e-6, 1e6] (absent: none).
+
+    A process count may be written as text of digits (``"2": 1.3``), as JSON writes every key: the same profile
+    as JSON was refused (``processes >= 1, got '1'``)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):  # `''`, `0` or `[]` were read as no measurement
+        raise ScenarioError(where, f"expected {{processes: slowdown}}, got {brief(data)}", source)
     out: dict[int, float] = {}
-    for key, value in (data or {}).items():
-        if isinstance(key, bool) or not isinstance(key, int) or key < 1:
+    for key, value in data.items():
+        count = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 9 else key
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ScenarioError(where, f"expected {{processes: slowdown}} with processes >= 1, got {key!r}", source)
-        _check_number(value, f"{where}.{key}", source, "a finite slowdown > 0", low=0.0, high=1e6)
-        out[key] = float(value)
+        if count in out:
+            raise ScenarioError(where, f"{count} processes are given twice ({key!r})", source)
+        expected = f"a finite slowdown > 0 (from {MIN_FRACTION:g} to {1 / MIN_FRACTION:g})"
+        _check_number(value, f"{where}.{key}", source, expected, low=MIN_FRACTION, high=1 / MIN_FRACTION, closed=True)
+        out[count] = float(value)
     return out
 
 
@@ -1293,8 +1302,10 @@ _LINK_KEYS = {"latency", "bandwidth", "efficiency", "cpu_per_byte", "residual", 
 def _check_number(
     value: Any, where: str, source: str, expected: str, *, low: float, high: float = math.inf, closed: bool = False
 ) -> None:
-    """A model term read from a profile: a finite number above ``low`` (or at it, ``closed``), at most ``high``."""
+    """A model term read from a profile: a finite number above ``low`` (or at it, ``closed``), at most ``high``, and
+    not a denormal (:func:`dpsim.inputs.float_problem`, the scenario's rule)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (not isinstance(value, float) or float_problem(value) is None)
     if not ok or not (value >= low if closed else value > low) or value > high:
         raise ScenarioError(where, f"expected {expected}, got {brief(value)}", source)
 
@@ -1325,7 +1336,8 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             return Link(latency, bandwidth)
         efficiency = spec.get("efficiency")
         if efficiency is not None:
-            _check_number(efficiency, f"{where}.efficiency", source, "a fraction in (0, 1]", low=0.0, high=1.0)
+            _check_number(efficiency, f"{where}.efficiency", source, f"a fraction in [{MIN_FRACTION:g}, 1]",
+                          low=MIN_FRACTION, high=1.0, closed=True)  # fmt: skip  # the scenario's Fraction
         if spec.get("sharpness") is not None:
             _check_number(spec["sharpness"], f"{where}.sharpness", source, "a p-norm exponent >= 1", low=1.0,
                           closed=True)  # fmt: skip
@@ -1333,8 +1345,11 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             _check_number(spec.get(key, 0.0), f"{where}.{key}", source, "a finite relative error >= 0", low=0.0,
                           closed=True)  # fmt: skip
         samples = spec.get("samples", 0)
-        if isinstance(samples, bool) or not isinstance(samples, int) or not 0 <= samples <= 2**53:
-            raise ScenarioError(f"{where}.samples", f"expected a count of samples >= 0, got {samples!r}", source)
+        try:
+            samples = _whole(samples, low=0)  # 36.0 is 36 samples, as 256.0 is a hidden size of 256
+        except ValueError:
+            raise ScenarioError(f"{where}.samples", f"expected a count of samples >= 0, got {brief(samples)}",
+                                source) from None  # fmt: skip
         by_rate = _by_rate_from_yaml(spec.get("host_per_byte_by_rate"), f"{where}.host_per_byte_by_rate", source)
         return LinkModel(
             latency, bandwidth,
@@ -1352,11 +1367,11 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
         raise ScenarioError(where, str(exc), source) from None
 
 
-def _whole(value: Any) -> int:
-    """A positive whole number read from a profile (1.0 is fine, 256.7 and .inf are not)."""
+def _whole(value: Any, low: int = 1) -> int:
+    """A whole number of at least ``low`` read from a profile (1.0 is fine, 256.7 and .inf are not)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value != int(value) or not 1 <= value <= 2**53:
-        raise ValueError(f"expected a whole number >= 1, got {value!r}")
+    if not ok or value != int(value) or not low <= value <= 2**53:
+        raise ValueError(f"expected a whole number >= {low}, got {value!r}")
     return int(value)
 
 
@@ -1384,6 +1399,8 @@ def _optimizer_curve_from_yaml(data: Any, source: str) -> tuple[tuple[int, float
     if data is None:
         return ()
     where = "optimizer_curve"
+    if not isinstance(data, list):  # `''` or `{}` were read as no curve
+        raise ScenarioError(where, f"expected a list of {{hidden, per_parameter}}, got {brief(data)}", source)
     try:
         points = tuple((_whole(d["hidden"]), _duration(d["per_parameter"])) for d in data)
     except (KeyError, TypeError, ValueError, UnitError) as exc:
@@ -1395,7 +1412,7 @@ def _optimizer_curve_from_yaml(data: Any, source: str) -> tuple[tuple[int, float
 
 def _by_rate_from_yaml(data: Any, where: str, source: str) -> tuple[tuple[float, float], ...]:
     """``[[rate, time], ...]`` with rates ascending (absent: empty); a unit error is the caller's to name."""
-    by_rate = data or []
+    by_rate = [] if data is None else data  # `''`, `{}` or `-0.0` were read as no pairs
     if not isinstance(by_rate, list) or not all(isinstance(p, list) and len(p) == 2 for p in by_rate):
         raise ScenarioError(where, "expected a list of [rate, time] pairs", source)
     pairs = tuple((_rate(r), _duration(k)) for r, k in by_rate)
@@ -1432,7 +1449,8 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         raise ScenarioError(f"{where}.cores", f"missing: {expected}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
         raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
-    _check_number(data["cores"], f"{where}.cores", source, "a positive number of cores", low=0.0)
+    _check_number(data["cores"], f"{where}.cores", source, f"a number of cores >= {MIN_FRACTION:g}",
+                  low=MIN_FRACTION, closed=True)  # fmt: skip  # 1e-320 cores: a port of rate 0, a traceback
     for key in ("efficiency_loss", "comm_efficiency_loss"):
         if key == "efficiency_loss" or data.get(key) is not None:
             _check_number(data.get(key, 0.0), f"{where}.{key}", source,
@@ -1549,6 +1567,41 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
     return data
 
 
+_PLAN_NUMBERS = ("ranks", "sizes", "intra_sizes", "rates_bytes_per_s", "curve_hiddens", "curve_micro_batches")
+"""The lists of numbers in a profile's ``meta.plan`` (what was benchmarked) that ``dpsim validate`` reads to tell
+held-out cases from calibrated ones (:func:`runtime.validate.calibration_overlap`)."""
+
+
+def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
+    """``meta``: free-form notes, but for the two entries dpsim reads back, checked here at load: ``fit_residuals``
+    (:meth:`HardwareProfile.residuals`: name → a relative error >= 0, ``.inf`` where the fit failed) and ``plan``
+    (:data:`_PLAN_NUMBERS`). A ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
+    measured, with its runs written."""
+    meta = dict(data or {})
+    residuals = meta.get("fit_residuals")
+    if residuals is not None:
+        if not isinstance(residuals, dict):
+            raise ScenarioError("meta.fit_residuals", f"expected {{fit: relative residual}}, got {brief(residuals)}",
+                                source)  # fmt: skip
+        for name, value in residuals.items():
+            if value != math.inf:  # a fit that failed (runtime.calibrate records it so, and writes the profile)
+                _check_number(value, f"meta.fit_residuals.{safe_text(str(name))[:60]}", source,
+                              "a relative error >= 0 (.inf: the fit failed)", low=0.0, closed=True)  # fmt: skip
+    plan = meta.get("plan")
+    if plan is not None:
+        if not isinstance(plan, dict):
+            raise ScenarioError("meta.plan", f"expected a mapping of what was benchmarked, got {brief(plan)}", source)
+        for key in _PLAN_NUMBERS:
+            values = plan.get(key)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                raise ScenarioError(f"meta.plan.{key}", f"expected a list of numbers, got {brief(values)}", source)
+            for i, value in enumerate(values):
+                _check_number(value, f"meta.plan.{key}[{i}]", source, "a finite number >= 0", low=0.0, closed=True)
+    return meta
+
+
 def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     """Validate profile data read from YAML (errors name the field, like scenarios)."""
     if not isinstance(data, dict):
@@ -1579,6 +1632,14 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
                 raise ScenarioError(key, str(exc), source) from None
             if not isinstance(data[key], str):
                 raise ScenarioError(key, f"expected text, got {type(data[key]).__name__}", source)
+    for i, label in enumerate(data.get("calibrated_on") or ()):  # labels a report and `validate` print
+        try:
+            printable_name(label if isinstance(label, str) else "", 4096)
+        except ValueError as exc:
+            raise ScenarioError(f"calibrated_on[{i}]", str(exc), source) from None
+        if not isinstance(label, str):
+            raise ScenarioError(f"calibrated_on[{i}]", f"expected a configuration's label (text), got {brief(label)}",
+                                source)  # fmt: skip
     links: dict[str, dict[str, Link]] = {}
     for cls, algs in (data.get("links") or {}).items():
         if cls not in LINK_CLASSES:
@@ -1593,13 +1654,13 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         reduction_bw = _rate(reduction) if reduction is not None else None
     except UnitError as exc:
         raise ScenarioError("reduction_bandwidth", str(exc), source) from None
-    compute = data.get("compute") or {}
-    if not isinstance(compute, dict):
+    compute = {} if data.get("compute") is None else data["compute"]
+    if not isinstance(compute, dict):  # `''`, `0` or `[]` were read as no compute measured
         raise ScenarioError("compute", f"expected forward/backward, got {compute!r}", source)
     return HardwareProfile(
-        name=str(data.get("name", "profile")),
-        backend=str(data.get("backend", "")),
-        host=str(data.get("host", "")),
+        name=str(data["name"] if data.get("name") is not None else "profile"),  # null: no name (was 'None')
+        backend=str(data["backend"] if data.get("backend") is not None else ""),
+        host=str(data["host"] if data.get("host") is not None else ""),
         compute_curve=_curve_from_yaml(compute.get("curve"), source),
         host_model=_host_from_yaml(data.get("host_model"), source),
         links=links,
@@ -1611,7 +1672,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         calibrated_on=tuple(str(c) for c in data.get("calibrated_on") or ()),
         collectives=_collectives_from_yaml(data.get("collectives"), source),
         gradient_ready=_ready_from_yaml(data.get("gradient_ready"), source),
-        meta=dict(data.get("meta") or {}),
+        meta=_meta_from_yaml(data.get("meta"), source),
         source=source,
     )
 

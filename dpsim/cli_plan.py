@@ -196,7 +196,7 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
     from dpsim import catalog
     from dpsim.cli_common import fail
     from dpsim.scenario import MAX_PRICE
-    from dpsim.units import underflows
+    from dpsim.units import underflows, unsigned_zero
 
     if not items:
         return None
@@ -206,7 +206,7 @@ def _prices(items: list[str] | None, devices: tuple[str, ...]) -> dict[str, floa
         name, sep, value = item.rpartition("=")
         if not _NUMBER.fullmatch(value.strip()):  # ASCII: float() reads "\u0661" as 1 and "nan" as NaN
             raise fail("--price", f"expected PRICE or DEVICE=PRICE (per device-hour), got {item!r}")
-        price = float(value)
+        price = unsigned_zero(float(value))
         if not math.isfinite(price) or price < 0:
             raise fail("--price", f"must be a non-negative number, got {item!r}")
         if price > MAX_PRICE:  # else refused later as the scenario field the planner sets from it

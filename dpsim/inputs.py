@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Final, cast
 import yaml
 
 from dpsim.errors import ScenarioError, safe_text
-from dpsim.units import underflows
+from dpsim.units import underflows, unsigned_zero
 
 __all__ = [
     "BRIEF_CHARS",
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_INT_DIGITS",
     "MAX_NODES",
+    "MIN_FRACTION",
     "STDIN",
     "brief",
     "decode",
@@ -66,6 +67,9 @@ MAX_INT_DIGITS: Final = 30
 """Longest integer literal accepted (every bounded field fits in far fewer digits)."""
 MAX_FLOAT: Final = 1e30
 """Largest magnitude of any plain number a scenario or a result holds (every 30-digit integer is below it)."""
+MIN_FRACTION: Final = 1e-6
+"""Smallest efficiency or fraction of a rate a scenario or a calibration profile holds: one in a million (below
+that no device or link is physical, and the times it implies overflow or its rates underflow to 0)."""
 BRIEF_CHARS: Final = 60
 """Longest quotation of user input in an error message."""
 STDIN: Final = "-"
@@ -257,7 +261,8 @@ def load_json(text: str, source: str) -> Any:
         return int(digits)
 
     try:
-        return json.loads(text, parse_constant=lambda name: None, object_pairs_hook=unique, parse_int=whole)
+        return json.loads(text, parse_constant=lambda name: None, object_pairs_hook=unique, parse_int=whole,
+                          parse_float=lambda digits: unsigned_zero(float(digits)))  # fmt: skip
     except (ValueError, RecursionError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ScenarioError("", f"not JSON: {brief(message)}", source) from None
@@ -344,7 +349,7 @@ def _float(loader: _Loader, node: Any) -> float:
             f"line {node.start_mark.line + 1}: {brief(text)} is too small for a float and would be read as 0; write 0 "
             "or a value of at least 1e-300"
         )
-    return value
+    return unsigned_zero(value)
 
 
 def _bool(loader: _Loader, node: Any) -> bool:

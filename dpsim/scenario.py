@@ -228,7 +228,7 @@ Count = Annotated[
 ]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-MIN_FRACTION = 1e-6
+MIN_FRACTION = inputs.MIN_FRACTION
 Fraction = Annotated[float, Field(ge=MIN_FRACTION, le=1)]
 """An efficiency or a fraction of a rate: at least one in a million (below that no device or link is
 physical, and the times it implies overflow), at most 1."""

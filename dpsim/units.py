@@ -32,6 +32,7 @@ __all__ = [
     "parse_size",
     "parse_time",
     "underflows",
+    "unsigned_zero",
     "working_bytes",
     "working_dtype",
 ]
@@ -72,6 +73,14 @@ def working_bytes(precision: str) -> int:
     return dtype_bytes(working_dtype(precision))
 
 
+def unsigned_zero(value: float) -> float:
+    """``value``, with IEEE negative zero read as zero: every number dpsim reads (YAML, JSON, quantities, options)
+    passes through here, so ``-0.0`` (or ``'-0 s'``) is the same field value, scenario hash and printed figure as
+    ``0`` (before, ``training.memory_reserve: -0.0`` hashed apart from ``0.0`` and printed ``memory_reserve_bytes:
+    -0.0``, and ``plan --price -0`` a cost of ``-0``)."""
+    return value + 0.0  # IEEE 754: -0.0 + 0.0 is +0.0; every other value, NaN and inf included, is unchanged
+
+
 def _bounded(value: float, what: str, text: object) -> float:
     """``value`` if it is zero or inside the physical range of ``what``, else a :class:`UnitError`."""
     low, high, low_text, high_text = RANGES[what]
@@ -80,7 +89,7 @@ def _bounded(value: float, what: str, text: object) -> float:
         raise UnitError(f"{shown} is outside the physical range of {what} ({low_text} to {high_text})")
     if value == 0 and underflows(text):
         raise UnitError(f"{shown} is too small for a float and would be read as 0: write 0, or {what} from {low_text}")
-    return value
+    return unsigned_zero(value)
 
 
 def underflows(text: object) -> bool:

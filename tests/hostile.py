@@ -76,6 +76,9 @@ class Case:
     """A result is printed: no ``inf`` or ``nan`` in it (else the case is ``non-finite``)."""
     strict_json: bool = False
     """A valid input: exit 0 and one strict JSON document printed, no ``NaN``/``Infinity`` (else ``invalid JSON``)."""
+    unsigned: bool = False
+    """A valid input: exit 0 and no negative zero printed (``-0``, ``-0.0 s``: the value 0 written apart from itself;
+    else ``negative zero``)."""
     accept: bool = False
     """The input is valid: only exit 0 is clean (else ``refused``)."""
     program: str = "dpsim"
@@ -3379,6 +3382,183 @@ def gloo_ring_under_zero() -> Iterator[Case]:
                     expect_error=False, finite=True)  # fmt: skip  # on a catalog GPU backend is NCCL's own pick
 
 
+_ZERO_NUMBERS = ("cluster.price_per_device_hour", "training.memory_reserve", "variability.compute_jitter_cv")
+"""The number-valued fields that take 0."""
+_ZERO_DURATIONS = ("cluster.device.kernel_overhead", "cluster.intra_node.latency", "cluster.inter_node.latency",
+                   "reliability.checkpoint_write", "reliability.restart")  # fmt: skip
+"""The durations that take 0 s."""
+
+
+def negative_zero() -> Iterator[Case]:
+    """IEEE negative zero in every field and option that takes 0: ``-0.0``, ``-0e0``, ``'-0 s'``. It is the value 0,
+    and was kept apart from it: ``training.memory_reserve: -0.0`` gave another scenario hash than ``0.0`` and printed
+    ``memory_reserve_bytes: -0.0``, ``check --dump`` wrote ``latency: -0.0 s``, ``plan --price -0`` a cost of ``-0``,
+    and ``--vary training.memory_reserve=0.0,-0.0`` ran one point twice. Read as 0 now wherever a number is read
+    (YAML, JSON, quantities, ``--price``); where 0 is refused, -0 is refused as 0 is, naming the field."""
+    kind = "negative zero (-0.0, '-0 s')"
+    commands = (["check", "{tmp}/s.yaml", "--format", "json"], ["check", "{tmp}/s.yaml", "--dump"],
+                ["run", "{tmp}/s.yaml", "--format", "json"], ["run", "{tmp}/s.yaml", "--format", "csv"])  # fmt: skip
+    for i, path in enumerate(_ZERO_NUMBERS + _ZERO_DURATIONS):
+        spellings = ("-0.0", "-0e0", "-.0") if path in _ZERO_NUMBERS else ("'-0 s'", "'-0.0 us'", "'-0e3 ms'")
+        for j, value in enumerate(spellings):
+            argv = commands[(i + j) % len(commands)]
+            link = {"cluster.intra_node.latency": "nvlink3", "cluster.inter_node.latency": "ib-hdr"}.get(path)
+            text = _mutated_file(path.rsplit(".", 1)[0], f"{{preset: {link}, latency: {value}}}") if link else (
+                _mutated_file(path, value))  # fmt: skip
+            yield Case(kind, argv, {"s.yaml": text.encode()}, accept=True, unsigned=True)
+            yield Case(kind, [*argv, "--set", "name=z", "--set", f"{path}={value}"], {"s.yaml": SMALL.encode()},
+                       accept=True, unsigned=True)  # fmt: skip  # (a name of its own: the default repeats --set)
+    for path, value in (("model.rotary_fraction", "-0.0"), ("cluster.device.efficiency", "-0.0"),
+                        ("training.learning_rate", "-0.0"), ("cluster.topology.oversubscription", "-0.0"),
+                        ("communication.bucket", "'-0 MB'"), ("reliability.node_mtbf", "'-0 h'"),
+                        ("cluster.inter_node.bandwidth", "'-0 Gbit/s'"), ("cluster.device.peak_flops", "'-0 TFLOP/s'"),
+                        ("model.parameters", "'-0B'")):  # fmt: skip  # 0 is refused here: so is -0
+        yield _set_case(kind, f"{path}={value}", command="check", names=path)
+    files = {"s.yaml": SMALL.encode()}
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "training.memory_reserve=-0.0,0.1", "--format", "csv"], files,
+               accept=True, unsigned=True)  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "training.memory_reserve=0.0,-0.0"], files,
+               expect_error=True, names="--vary")  # fmt: skip  # one grid point twice
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--simulate",
+            "0", "--top", "2"]  # fmt: skip
+    for extra in (
+        ("--price", "-0"),
+        ("--price", "-0.0", "--format", "csv"),
+        ("--price", "a100-80gb=-0.0"),
+        ("--price", "-0e5", "--format", "json"),
+        ("--node-mtbf", "50000 h", "--checkpoint-write", "-0 s", "--restart", "-0 h"),
+    ):
+        yield Case(kind, [*plan, *extra], accept=True, unsigned=True)
+    profile = PROFILE.read_text(encoding="utf-8")
+    for pattern, replacement in ((r"^(      )residual: .*$", r"\1residual: -0.0"),
+                                 (r"^(      )latency: .*$", r"\1latency: -0 s"),
+                                 (r"^(  )efficiency_loss: .*$", r"\1efficiency_loss: -0.0")):  # fmt: skip
+        data = re.sub(pattern, replacement, profile, count=1, flags=re.MULTILINE).encode()
+        yield Case(kind, ["run", str(CPU_SCENARIO), "--set", "name=z", "--set", "calibration.profile={tmp}/p.yaml",
+                          "--format", "json"], {"p.yaml": data}, accept=True, unsigned=True)  # fmt: skip
+
+
+def _profile_edit(edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """The committed profile, read, changed by ``edit`` and written back as YAML."""
+    import yaml
+
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    edit(data)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+
+
+def _at(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit setting the profile's ``path`` (dotted; an integer part indexes a list) to ``value``."""
+
+    def key(node: Any, part: str) -> Any:  # a list's index, or a mapping's integer key (processes: slowdown)
+        return int(part) if part.isdigit() and (isinstance(node, list) or int(part) in node) else part
+
+    def edit(data: dict[str, Any]) -> None:
+        node: Any = data
+        *parts, last = path.split(".")
+        for part in parts:
+            node = node[key(node, part)]
+        node[key(node, last)] = value
+
+    return edit
+
+
+def profile_shapes() -> Iterator[Case]:
+    """A calibration profile's lists and mappings given as something else: ``''``, ``{}``, ``0``, ``false``. Each
+    was read as empty (no measured slowdowns, no per-rate host cost, no optimizer curve, no compute): the profile ran
+    as another one. ``calibrated_on`` took any value (``true``, an ANSI escape) as a label. The two entries of
+    ``meta`` dpsim reads back are checked at load: ``plan: [1]`` gave ``validate --profile`` a traceback once every
+    case was measured (its runs written), ``fit_residuals: {x: abc}`` one in ``HardwareProfile.residuals``."""
+    kind = "profile fields of another shape"
+    run = ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"]
+    edits: list[tuple[str, Any, str]] = []
+    for value in ("", {}, 0, False, -0.0):
+        edits.append(("links.inter.ring.host_per_byte_by_rate", value, "host_per_byte_by_rate"))
+    for value in ("", {}, 0):
+        edits.append(("optimizer_curve", value, "optimizer_curve"))
+        edits.append(("compute", value if value != {} else [], "compute"))
+    for value in ("", 0, [], False):
+        edits.append(("host_model.measured_slowdown", value, "measured_slowdown"))
+    edits.append(("host_model.optimizer_slowdown", [], "optimizer_slowdown"))
+    edits.append(("host_model.comm_cpu_per_byte_by_rate", "", "comm_cpu_per_byte_by_rate"))
+    for value in ([1], [True], [{}], ["\x1b[31mred"], ["a\x00b"], [None], [float("nan")]):
+        edits.append(("calibrated_on", value, "calibrated_on"))
+    for value in ([1], "x", {"ranks": 4}, {"sizes": [float("nan")]}, {"rates_bytes_per_s": [True]},
+                  {"curve_hiddens": ["256"]}, {"ranks": [-2]}):  # fmt: skip
+        edits.append(("meta.plan", value, "meta.plan"))
+    for value in (5, {"x": "abc"}, {"x": -1}, {"x": float("nan")}, [0.1]):
+        edits.append(("meta.fit_residuals", value, "meta.fit_residuals"))
+    for path, value, names in edits:
+        yield Case(kind, run, {"p.yaml": _profile_edit(_at(path, value))}, expect_error=True, names=names)
+    plan = {"p.yaml": _profile_edit(_at("meta.plan", [1]))}
+    yield Case(kind, ["validate", str(CPU_SCENARIO), "--profile", "{tmp}/p.yaml", "--case", "training.micro_batch=2",
+                      "--steps", "1", "--warmup-steps", "0", "--out-dir", "{tmp}/v"], plan, expect_error=True,
+               names="meta.plan", outputs=("{tmp}/v",))  # fmt: skip  # refused before a case is measured
+    yield Case(kind, ["calibrate", "--base", "{tmp}/p.yaml", "--out", "{tmp}/o.yaml", "--from-nccl-tests",
+                      str(NCCL_TESTS)], {"p.yaml": _profile_edit(_at("optimizer_curve", ""))}, expect_error=True,
+               names="optimizer_curve", outputs=("{tmp}/o.yaml",))  # fmt: skip
+    for path, value in (("calibrated_on", []), ("meta.plan", {}), ("meta.fit_residuals", {}), ("meta.x", [1, "a"]),
+                        ("meta.fit_residuals", {"links.inter.tree": float("inf")}),  # a failed fit, as calibrate writes
+                        ("links.inter.ring.host_per_byte_by_rate", None), ("host_model.measured_slowdown", None),
+                        ("optimizer_curve", None)):  # fmt: skip  # empty or absent: fine
+        yield Case(kind, run, {"p.yaml": _profile_edit(_at(path, value))}, accept=True)
+
+
+def profile_terms_past_range() -> Iterator[Case]:
+    """Denormal and sub-physical terms in a profile: ``efficiency: 1e-320`` or ``host_model.cores: 1e-320`` gave a
+    port of rate 0 and a traceback (``bandwidth must be > 0``); ``1e-7`` ran. A profile's efficiencies, core count
+    and slowdowns now have the scenario's bound (an efficiency of at least one in a million,
+    ``dpsim.inputs.MIN_FRACTION``) and its rule for denormals (``dpsim.inputs.float_problem``)."""
+    kind = "profile terms past range (1e-320)"
+    run = ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"]
+    for path, values in (("links.inter.ring.efficiency", (1e-320, 5e-324, 1e-7)),
+                         ("links.intra.tree.efficiency", (1e-310,)), ("host_model.cores", (1e-320, 1e-7, 5e-324)),
+                         ("host_model.measured_slowdown.2", (1e-320, 1e-7, 2e6)),
+                         ("host_model.optimizer_slowdown.4", (1e-315,)),
+                         ("links.inter.ring.residual", (1e-320,)), ("links.inter.tree.latency_residual", (5e-324,)),
+                         ("host_model.residual", (1e-310,)), ("host_model.efficiency_loss", (1e-320,))):  # fmt: skip
+        for value in values:
+            yield Case(kind, run, {"p.yaml": _profile_edit(_at(path, value))}, expect_error=True,
+                       names=path.rsplit(".", 1)[0] if path[-1].isdigit() else path)  # fmt: skip
+    for path, value in (("links.inter.ring.efficiency", 1e-6), ("host_model.cores", 1e-6),
+                        ("host_model.measured_slowdown.2", 1e-6)):  # fmt: skip  # the bound itself: runs, finite
+        for engine in ("analytic", "sim"):
+            data = {"p.yaml": _profile_edit(_at(path, value))}
+            yield Case(kind, [*run, "--engine", engine, "--format", "json"], data, accept=True, finite=True)
+
+
+def profiles_as_json() -> Iterator[Case]:
+    """A profile written as JSON (YAML 1.2 reads it, as ``check --dump --format json`` promises for scenarios):
+    JSON's keys are text, so every profile with a host model was refused, ``measured_slowdown: expected {processes:
+    slowdown} with processes >= 1, got '1'``; ``samples: 36.0`` (a JSON writer's 36) was refused where ``hidden:
+    256.0`` passes. Both read now; a count written twice (``"2"`` and ``2``), signed, fractional or in other digits
+    is refused, naming the field."""
+    import json
+
+    import yaml
+
+    kind = "profiles as JSON"
+    data = yaml.safe_load(PROFILE.read_text(encoding="utf-8"))
+    at = ("--set", "calibration.profile={tmp}/p.json")
+    for text in (json.dumps(data), json.dumps(data, indent=1)):
+        for argv in (["run", str(CPU_SCENARIO), *at], ["collective", str(CPU_SCENARIO), *at, "--sizes", "1MiB,2MiB"],
+                     ["run", str(CPU_SCENARIO), *at, "--engine", "sim"]):  # fmt: skip
+            yield Case(kind, argv, {"p.json": text.encode()}, accept=True)
+    text = json.dumps(data, indent=1)
+    for old, new, error, names in (
+        ('"samples": 36', '"samples": 36.0', False, ""), ('"samples": 36', '"samples": 3.6e1', False, ""),
+        ('"samples": 36', '"samples": 36.5', True, "samples"),
+        ('"1": 1.0', '"1": 1.0, "01": 1.0', True, "measured_slowdown"),
+        ('"2": ', '"-2": ', True, "measured_slowdown"), ('"2": ', '"2.5": ', True, "measured_slowdown"),
+        ('"2": ', '"\\uff12": ', True, "measured_slowdown"), ('"2": ', '"2 ": ', True, "measured_slowdown"),
+        ('"efficiency": 0.9099999999999999', '"efficiency": NaN', True, "efficiency"),
+        ('"efficiency": 0.9099999999999999', '"efficiency": -Infinity', True, "efficiency"),
+    ):  # fmt: skip
+        assert old in text, old
+        yield Case(kind, ["run", str(CPU_SCENARIO), *at], {"p.json": text.replace(old, new, 1).encode()},
+                   expect_error=error, accept=not error, names=names)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3399,7 +3579,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
     transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
-    null_under_presets, blank_paths, gloo_ring_under_zero,
+    null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
+    profiles_as_json,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -3622,6 +3803,8 @@ _PROGRESS = re.compile(r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %
 """A line of a long sweep's progress on stderr (every 10 s): a status, not an error."""
 
 _NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
+_NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?:[eE][-+]?[0-9]+)?(?![\w.])")
+"""A printed zero with a minus sign (``-0``, ``-0.0``, ``-0.00e+00``), not ``-0.5`` or ``x-0`` (IEEE's -0.0)."""
 
 
 def _strict_json(text: str) -> bool:
@@ -3674,6 +3857,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "non-finite"
     if verdict == "clean" and case.strict_json and (code != 0 or not _strict_json(out)):
         verdict = "invalid JSON"  # a valid input whose JSON is expected: exit 0 and one strict JSON document
+    if verdict == "clean" and case.unsigned and (code != 0 or _NEGATIVE_ZERO.search(out)):
+        verdict = "negative zero" if code == 0 else "refused"
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs if "*" not in o]
     outputs += [p for o in case.outputs if "*" in o for p in tmp.glob(o.replace("{tmp}/", ""))]  # temporary files
     if verdict == "clean" and code != 0 and any(o.exists() or o.is_symlink() for o in outputs):
@@ -3685,9 +3870,9 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON", "noisy", "refused"]  # fmt: skip
+                "invalid JSON", "noisy", "refused", "negative zero"]  # fmt: skip
     shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
-             "noisy", "refused")  # fmt: skip
+             "noisy", "refused", "-0")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]

@@ -1597,3 +1597,100 @@ def test_backend_under_zero_is_gloos_ring_for_every_collective(tmp_path: Path) -
             assert cf.collective(op, "backend", size, fabric).time_s == pytest.approx(allreduce / 2, rel=1e-12)
     layout = budget.layout_of(fabric)
     assert budget.priced_transfers("reduce_scatter", "backend", "auto", layout)[0] == fabric.world_size
+
+
+def _positive_zeros(node: Any) -> list[Any]:
+    """Every float of ``node`` (nested) that is zero with its sign bit set (IEEE negative zero)."""
+    if isinstance(node, dict):
+        return [z for v in node.values() for z in _positive_zeros(v)]
+    if isinstance(node, (list, tuple)):
+        return [z for v in node for z in _positive_zeros(v)]
+    return [node] if isinstance(node, float) and node == 0 and math.copysign(1.0, node) < 0 else []
+
+
+def test_negative_zero_is_read_as_zero_everywhere_a_number_is_read(tmp_path: Path) -> None:
+    """IEEE 754 has two zeros; ``-0.0 == 0.0`` but their sign bits differ, and Python prints the sign. A scenario with
+    ``memory_reserve: -0.0`` hashed apart from the same scenario with ``0.0`` and printed ``memory_reserve_bytes:
+    -0.0``; ``'-0 s'`` was dumped as ``latency: -0.0 s``. Every reader (YAML, JSON, quantities, ``--price``) gives 0."""
+    from dpsim.inputs import load_json, load_yaml
+    from dpsim.scenario import scenario_data
+    from dpsim.units import parse_bandwidth, parse_count, parse_time
+
+    assert _positive_zeros(load_yaml("[-0.0, -0e0, -.0, -0.000e5, {a: -0.0}]", "<test>")) == []
+    assert load_yaml("[-0.0, -.0]", "<test>") == [0.0, 0.0]
+    assert _positive_zeros(load_json('[-0.0, -0e0, -0.0E-5, {"a": -0.0}]', "<test>")) == []
+    for value in (parse_time("-0 s"), parse_time("-0.0 us"), parse_bandwidth("-0 Gbit/s"), parse_count("-0"),
+                  parse_count(-0.0)):  # fmt: skip
+        assert value == 0 and math.copysign(1.0, value) == 1.0
+    zero, negative = tmp_path / "z.yaml", tmp_path / "n.yaml"
+    zero.write_text(hostile._mutated_file("training.memory_reserve", "0.0"))
+    negative.write_text(hostile._mutated_file("training.memory_reserve", "-0.0"))
+    assert load_scenario(negative).scenario_hash() == load_scenario(zero).scenario_hash()
+    sets = ["cluster.intra_node.latency='-0 us'", "reliability.restart='-0e3 ms'", "variability.compute_jitter_cv=-.0",
+            "cluster.price_per_device_hour=-0.0"]  # fmt: skip
+    assert _positive_zeros(scenario_data(load_scenario(zero, sets))) == []
+    code, out, _ = hostile.run_in_process(["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8",
+                                           "--no-progress", "--simulate", "0", "--top", "2", "--price", "-0",
+                                           "--format", "json"])  # fmt: skip
+    assert code == 0 and '"cost": 0.0' in out and "-0.0" not in out
+
+
+def _profile_data() -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load(hostile.PROFILE.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("links.inter.ring.host_per_byte_by_rate", "", "links.inter.ring.host_per_byte_by_rate"),
+        ("links.inter.ring.host_per_byte_by_rate", {}, "links.inter.ring.host_per_byte_by_rate"),
+        ("optimizer_curve", "", "optimizer_curve"),
+        ("optimizer_curve", {}, "optimizer_curve"),
+        ("compute", [], "compute"),
+        ("host_model.measured_slowdown", 0, "host_model.measured_slowdown"),
+        ("host_model.optimizer_slowdown", [], "host_model.optimizer_slowdown"),
+        ("calibrated_on", [True], "calibrated_on[0]"),
+        ("calibrated_on", ["ok", "\x1b[31m"], "calibrated_on[1]"),
+        ("meta.plan", [1], "meta.plan"),
+        ("meta.plan", {"ranks": 4}, "meta.plan.ranks"),
+        ("meta.plan", {"sizes": [1.0, float("nan")]}, "meta.plan.sizes[1]"),
+        ("meta.fit_residuals", {"x": "abc"}, "meta.fit_residuals.x"),
+        ("links.inter.ring.efficiency", 1e-320, "links.inter.ring.efficiency"),
+        ("links.inter.ring.efficiency", 1e-7, "links.inter.ring.efficiency"),
+        ("host_model.cores", 1e-320, "host_model.cores"),
+        ("host_model.measured_slowdown.2", 1e-320, "host_model.measured_slowdown.2"),
+        ("links.inter.ring.residual", 1e-320, "links.inter.ring.residual"),
+    ],
+)
+def test_a_profile_field_of_another_shape_or_past_range_is_refused_naming_it(path: str, value: Any, field: str) -> None:
+    """Each of these was read as something else on the old main: a falsy list or mapping as empty (the profile ran
+    without its measured slowdowns, per-rate host cost, optimizer curve or compute), any value as a
+    ``calibrated_on`` label, and a denormal efficiency or core count as a link of rate 0 (a traceback in the engines'
+    ``links.add``); ``meta.plan: [1]`` reached ``validate`` (a traceback after every case was measured)."""
+    from dpsim.calibration import profile_from_dict
+
+    data = _profile_data()
+    hostile._at(path, value)(data)
+    with pytest.raises(ScenarioError) as caught:
+        profile_from_dict(data, "p.yaml")
+    assert caught.value.field == field, caught.value
+
+
+def test_a_profile_written_as_json_is_the_same_profile(tmp_path: Path) -> None:
+    """JSON is YAML 1.2, but JSON's mapping keys are text: ``measured_slowdown: {"2": 1.3}`` was refused (``processes
+    >= 1, got '2'``), so no profile with a host model could be written as JSON; nor a link with ``samples: 36.0``.
+    Read now to the same profile as its YAML; a process count given twice (``"2"`` beside ``2``) is refused."""
+    import json
+
+    from dpsim.calibration import load_profile, profile_from_dict, profile_to_dict
+
+    data = _profile_data()
+    (tmp_path / "p.json").write_text(json.dumps(data, indent=1).replace('"samples": 36', '"samples": 36.0'))
+    assert profile_to_dict(load_profile(tmp_path / "p.json")) == profile_to_dict(load_profile(hostile.PROFILE))
+    slowdowns = data["host_model"]["measured_slowdown"]
+    slowdowns["2"] = slowdowns[2]
+    with pytest.raises(ScenarioError) as caught:
+        profile_from_dict(data, "p.yaml")
+    assert caught.value.field == "host_model.measured_slowdown" and "given twice" in caught.value.message
