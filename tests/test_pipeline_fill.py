@@ -229,3 +229,73 @@ def test_groups_that_share_a_nic_share_it_in_the_fill() -> None:
     fast = float(FastEngine(cluster, "tree", "Simple").evaluate("allreduce", 1 * MiB, joins, replica).max())
     chunk = float(ChunkEngine(cluster, "tree", protocol="Simple").evaluate("allreduce", 1 * MiB, joins, replica).max())
     assert chunk == pytest.approx(fast, rel=0.01)
+
+
+# --- NVLS-tree (calcCollChunking's NVLS_TREE branch, runNvlsTree) -------------------------------
+
+
+def _nvls_layout(nodes: int, version: str, arch: str = "hopper") -> Layout:
+    return Layout(nodes, 8, nics=8, nvls=True, arch=arch, nic_gbps=50.0, nccl_version=version)
+
+
+def test_nvls_tree_cuts_its_data_as_each_release_does() -> None:
+    """``nvls.cc`` / ``enqueue.cc`` by release, worked by hand (``NCCL_NVLS_*`` unset, 8 GPUs and 8 heads a node).
+
+    Hopper: 16 channels (``NVLS_NCHANNELS_SM90``) x 8 heads = 128 lanes. v2.21.5 on start from ``nvlsChunkSize``
+    128 KiB, capped at 64 KiB from 4 nodes (v2.19.3 on); then ``if (nBytes < k · 128 · chunk && chunk > floor) chunk =
+    floor`` for (k, floor) = (32, 256K), (16, 128K), (4, 64K), (1, 32K). 248 nodes, 512 MiB: 64 KiB (512 MiB >= 8 MiB).
+    2 nodes, 16 MiB: 128 KiB -> 64 KiB (16 MiB < 64 MiB), kept (>= 8 MiB); 1 MiB: -> 32 KiB. v2.19.3 starts from a
+    Simple step, 4 MiB / 8 = 512 KiB: 2 nodes at 8 GiB keep it (8 GiB >= 32 · 128 · 512 KiB = 2 GiB), at 1 GiB
+    -> 256 KiB (1 GiB >= 16 · 128 · 256 KiB = 512 MiB: kept); 4 nodes: 64 KiB on v2.19.3, 512 KiB on v2.19.1 (no
+    cap yet). Blackwell: 16 channels before v2.25.1 (no SM100 define), 32 from it (``NVLS_NCHANNELS_SM100``).
+    """
+    from dpsim.sim.collectives.nccl import nvls_tree_chunking, nvls_tree_params
+
+    deep = nvls_tree_chunking(_nvls_layout(248, "2.30.7"), 8, 248)
+    assert deep is not None and (deep.lanes, deep.intra_hops, deep.intra_together) == (128, 2, True)
+    assert deep.step_at(512 * MiB) == 64 * KiB and deep.chunks_at(512 * MiB) == 64
+    two = nvls_tree_chunking(_nvls_layout(2, "2.26.2"), 8, 2)
+    assert two is not None and two.step_at(16 * MiB) == 64 * KiB and two.step_at(1 * MiB) == 32 * KiB
+    assert two.step_at(64 * MiB) == 128 * KiB
+    old = nvls_tree_chunking(_nvls_layout(2, "2.19.3"), 8, 2)
+    assert old is not None and old.step_at(8 << 30) == 512 * KiB and old.step_at(1 << 30) == 256 * KiB
+    assert nvls_tree_params(_nvls_layout(4, "2.19.3")) == (16, 512 * KiB, 64 * KiB)
+    assert nvls_tree_params(_nvls_layout(4, "2.19.1")) == (16, 512 * KiB, 512 * KiB)
+    buffered = dataclasses.replace(_nvls_layout(2, "2.19.3"), nccl_buffsize=8 * MiB)
+    assert nvls_tree_params(buffered) == (16, 1 * MiB, 1 * MiB)  # NCCL_BUFFSIZE's step
+    b = nvls_tree_chunking(buffered, 8, 2)
+    assert b is not None and b.step_at(1 << 30) == 256 * KiB  # set to 256 KiB at once (1 GiB < 4 GiB), not halved
+    assert nvls_tree_params(_nvls_layout(2, "2.24.3", "blackwell"))[0] == 16
+    assert nvls_tree_params(_nvls_layout(2, "2.26.2", "blackwell")) == (32, 128 * KiB, 128 * KiB)
+    assert nvls_tree_chunking(Layout(2, 8, nics=8, nvls=True), 8, 2) is None  # no GPU generation: no NVLS table
+
+
+def test_nvls_tree_on_blackwell_from_2_30_3_takes_ncclNvlsTreeSm100Tuning() -> None:
+    """``ncclNvlsTreeSm100Tuning`` (``nvls.cc`` v2.30.3-v2.30.7) by hand: (nvlsChannels, chunkSize, treeMaxChunkSize).
+
+    2 nodes, NIC >= 48 GB/s: 32 channels, cap 128 KiB; 4 GPUs a node or fewer 256 / 256 KiB; 16 or more, or <= 8 with
+    the NIC within PXB under 96 GB/s: cap 64 KiB. More nodes, NIC >= 96 GB/s: <= 8 GPUs 24 channels, 256 / 256 KiB,
+    else 32 channels, cap 128 KiB (64 KiB from 32 GPUs a node); NIC 48-96 GB/s: 24 channels, cap 128 KiB, 64 KiB
+    within PXB. Slower NICs keep 32 channels, 128 KiB and the 4-node rule. A GB200 tray's NIC behind its Grace
+    (``P2C``) is not within PXB.
+    """
+    from dpsim.sim.collectives.nccl import nvls_tree_params
+
+    def params(nodes: int, nic: float, per_node: int = 8, c2c: bool = False) -> tuple[int, float, float]:
+        layout = Layout(nodes, per_node, nics=per_node, nvls=True, arch="blackwell", nic_gbps=nic, nic_c2c=c2c)
+        return nvls_tree_params(layout)
+
+    assert params(2, 50.0) == (32, 128 * KiB, 64 * KiB)
+    assert params(2, 50.0, c2c=True) == (32, 128 * KiB, 128 * KiB)
+    assert params(2, 100.0) == (32, 128 * KiB, 128 * KiB)
+    assert params(2, 50.0, per_node=4) == (32, 256 * KiB, 256 * KiB)
+    assert params(2, 100.0, per_node=72) == (32, 128 * KiB, 64 * KiB)
+    assert params(4, 50.0) == (24, 128 * KiB, 64 * KiB)
+    assert params(4, 50.0, c2c=True) == (24, 128 * KiB, 128 * KiB)
+    assert params(4, 100.0) == (24, 256 * KiB, 256 * KiB)
+    assert params(4, 100.0, per_node=16) == (32, 128 * KiB, 128 * KiB)
+    assert params(4, 100.0, per_node=72) == (32, 128 * KiB, 64 * KiB)
+    assert params(4, 25.0) == (32, 128 * KiB, 64 * KiB)
+    assert params(3, 25.0) == (32, 128 * KiB, 128 * KiB)
+    hopper = Layout(4, 8, nics=8, nvls=True, arch="hopper", nic_gbps=50.0)
+    assert nvls_tree_params(hopper) == (16, 128 * KiB, 64 * KiB)  # the tuning is Blackwell's only

@@ -142,8 +142,9 @@ def pipeline_fill(
     empty — it moves them at the slower of its (rank, channel) throughput (NCCL's per-channel figure:
     ``engine_Bps``, which in steady state the up and down streams of a tree share, or the chunking's
     ``hop_Bps`` where the steady state does not carry it) and each link of its route at full capacity. A hop
-    inside a node costs what the slowest such transfer inside a node costs, a network hop the slowest
-    transfer between nodes; the path is ``intra_hops`` of the first and
+    inside a node costs what the slowest such transfer inside a node costs (with
+    :attr:`~dpsim.sim.collectives.base.Chunking.intra_together`, what all of them cost together: NVLS), a network
+    hop the slowest transfer between nodes; the path is ``intra_hops`` of the first and
     ``net_hops`` of the second (:class:`~dpsim.sim.collectives.base.Chunking`). Where the phase says at which step
     of the first chunk's path each network transfer forwards it (:attr:`~dpsim.sim.collectives.base.Phase.stage`:
     NCCL's tree, reduce pass then broadcast pass), the network part is instead the sum over those steps of the
@@ -176,6 +177,11 @@ def pipeline_fill(
     node = cluster.slot[np.minimum(phase.src, cluster.world_size)] // cluster.per_node
     crosses = node != cluster.slot[np.minimum(phase.dst, cluster.world_size)] // cluster.per_node
     intra = float(per_chunk_byte[~crosses].max(initial=0.0))
+    if chunking.intra_together and bool((~crosses).any()):  # every lane's chunk through the node's links at once
+        inside = ~crosses
+        intra = chunking.lanes * float(
+            _transfer_times(schedule, phase.select(inside), cluster, (links[inside], routes[1][inside]))[0].max()
+        )
     if phase.stage is None:
         net = chunking.net_hops * float(per_chunk_byte[crosses].max(initial=0.0))
     else:

@@ -144,23 +144,31 @@ class Chunking:
     net_hops: int
     shrink: tuple[tuple[float, float], ...] = ()
     """NCCL's size rule for the chunk, as (ratio, floor) pairs in order: halve it while ``⌊S / (lanes · chunk)⌋
-    < ratio`` and ``chunk > floor`` (``calcCollChunking``'s LL128 tree); empty: ``chunk_bytes`` at every size."""
+    < ratio`` and ``chunk > floor`` (``calcCollChunking``'s LL128 tree; with :attr:`shrink_to`, set it to ``floor``
+    once); empty: ``chunk_bytes`` at every size."""
     channel_bytes: float = 0.0
     """Bytes a channel must have before NCCL runs the next one: ``nThreads · threadThreshold``
     (``src/enqueue.cc`` ``topoGetAlgoInfo``, "Ring/Tree channel tuning": ``nc`` drops by one while
     ``nBytes < nc · nt · threshold``), so a small message runs on ``⌊S / channel_bytes⌋`` channels, each
     holding about ``channel_bytes`` (:meth:`channels_at`); 0: every lane at every size."""
+    intra_together: bool = False
+    """Whether every lane's chunk crosses the node's hops at once (NVLS: each of a loop's ``nChannels · nHeads``
+    chunks is reduced through the switch, then multicast, by warps of every channel together), so a node hop of the
+    fill costs what all of the phase's transfers inside nodes cost together, not the slowest one alone."""
     hop_Bps: float = 0.0
     """Wire bytes/s at which one (rank, channel) forwards a chunk while it is alone on its hop, the pipeline's fill
     (:func:`dpsim.sim.cost.pipeline_fill`): NCCL's per-channel figure (:func:`dpsim.sim.collectives.nccl.nccl_tree`),
     where the schedule's steady state does not carry it as :attr:`Schedule.engine_Bps`; 0: none."""
+    shrink_to: bool = False
+    """Whether each :attr:`shrink` rule sets the chunk to its floor in one step (``calcCollChunking``'s NVLS-tree:
+    ``if (nBytes < ratio · concurrentOps · chunkSize && chunkSize > floor) chunkSize = floor``) rather than halving."""
 
     def step_at(self, size: float) -> float:
         """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied)."""
         chunk = self.chunk_bytes
         for ratio, floor in self.shrink:
             while size // (self.lanes * chunk) < ratio and chunk > floor:
-                chunk /= 2
+                chunk = floor if self.shrink_to else chunk / 2
         return chunk
 
     def channels_at(self, size: float) -> int:

@@ -169,7 +169,7 @@ import math
 import numpy as np
 
 from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, TunerTables, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS, TunerTables, tuner_tables
 from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, hamiltonian_path, nccl_rings
 
 __all__ = [
@@ -1234,8 +1234,11 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         return Schedule("nvls-tree", n, protocol=protocol)
     heads = nvls_heads(layout)
     src, dst, f = _nvls_pairs(layout, heads)
-    s, d, fr = _tree_edges(layout, 0.5 / heads / nvls_shares(layout, heads)[1], nvls_head_ranks(layout, heads).tolist())
+    head_ranks = nvls_head_ranks(layout, heads).tolist()
+    s, d, fr = _tree_edges(layout, 0.5 / heads / nvls_shares(layout, heads)[1], head_ranks)
     up_s, up_d, up_f = np.concatenate(s), np.concatenate(d), np.concatenate(fr)
+    up_stage = np.concatenate([up[up >= 0] for up, _ in dtree_stages(m) for _ in head_ranks])
+    down_stage = np.concatenate([down[down >= 0] for _, down in dtree_stages(m) for _ in head_ranks])
     latency = None
     inter = 0.0
     if protocol != "none":
@@ -1250,6 +1253,7 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
         latency_s=latency,
         net_hops=2 * int(math.log2(m)),
         net_step_s=inter,
+        stage=np.concatenate([np.full(len(src), -1), up_stage, down_stage]),
     )
     cap = channel_cap_Bps("nvls-tree", protocol, layout)
     engine = 0.0
@@ -1259,7 +1263,100 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     tuner = TunerCorrection(net_latency_s=net_latency_s(protocol, 2 * int(math.log2(m)), layout))
     tuner = modelled(tuner, "allreduce", "nvls-tree", protocol, layout)
     base = base_latency_s("nvls-tree", protocol, layout)  # 23 µs in v2.18.3-v2.18.6, 0 from v2.19.1
-    return Schedule("nvls-tree", n, (phase,), base, protocol, pipelined=True, engine_Bps=engine, tuner=tuner)
+    chunking = nvls_tree_chunking(layout, heads, m) if protocol == "Simple" else None
+    return Schedule(
+        "nvls-tree", n, (phase,), base, protocol, pipelined=True, engine_Bps=engine, tuner=tuner, chunking=chunking
+    )
+
+
+NVLS_CHUNK = 128 * 1024
+"""``comm->nvlsChunkSize`` (``src/transport/nvls.cc`` v2.21.5–v2.30.7: ``NCCL_NVLS_CHUNKSIZE``, default 128 KiB)."""
+
+NVLS_TREE_RELEASES = {"sm100_channels": "2.25.1", "nvls_chunk": "2.21.5", "four_node_cap": "2.19.3", "sm100": "2.30.3"}
+"""The releases that changed how NCCL cuts an NVLS-tree all-reduce (:func:`nvls_tree_params`): ``NVLS_NCHANNELS_SM100``
+32 for Blackwell (``nvls.cc``, v2.25.1; every GPU took ``NCCL_NVLS_NCHANNELS``' 16 before), ``calcCollChunking``
+starting from ``nvlsChunkSize`` (v2.21.5; a Simple step, ``buffSize / NCCL_STEPS``, before), the 64 KiB cap on 4
+nodes or more (v2.19.3: ``if (nNodes >= 4) chunkSize = 65536``, ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` from v2.20.3; none in
+v2.18.3–v2.19.1) and ``ncclNvlsTreeSm100Tuning`` (v2.30.3: Blackwell across nodes)."""
+
+
+def _since(layout: Layout, key: str) -> bool:
+    return NCCL_VERSIONS.index(layout.nccl_version) >= NCCL_VERSIONS.index(NVLS_TREE_RELEASES[key])
+
+
+def _nvls_tree_sm100(layout: Layout) -> tuple[int, float, float]:
+    """``ncclNvlsTreeSm100Tuning`` (``src/transport/nvls.cc`` v2.30.3–v2.30.7): (``nChannels``, ``chunkSize``,
+    ``treeMaxChunkSize``; 0: not set) for Blackwell on several nodes, from the node count, GPUs a node
+    (``minLocalRanks``), the slowest NIC's rate as NCCL reads it (``minNetBw``, GB/s: :attr:`Layout.nic_gbps`) and the
+    NVLS graph's GPU-to-NIC path (``typeInter``: ``P2C`` through the CPU over NVLink-C2C, :attr:`Layout.nic_c2c`;
+    dpsim takes any other NIC to be within ``PXB`` of its head, on a PCIe switch with it)."""
+    nic, ppn, pxb = layout.nic_gbps, layout.per_node, not layout.nic_c2c
+    channels, chunk, tree_max = 32, 131072.0, 0.0
+    if layout.nodes == 2 and nic >= 48.0:
+        tree_max = 131072.0
+        if ppn <= 4:
+            chunk = tree_max = 262144.0
+        elif ppn >= 16 or (ppn <= 8 and pxb and nic < 96.0):
+            tree_max = 65536.0
+    elif nic >= 96.0:
+        if ppn <= 8:
+            channels, chunk, tree_max = 24, 262144.0, 262144.0
+        else:
+            tree_max = 131072.0 if ppn < 32 else 65536.0
+    elif nic >= 48.0:
+        channels, tree_max = 24, 65536.0 if pxb else 131072.0
+    return channels, chunk, tree_max
+
+
+def nvls_tree_params(layout: Layout) -> tuple[int, float, float]:
+    """NCCL's NVLS-tree all-reduce cut on ``layout.nccl_version`` (:data:`NVLS_TREE_RELEASES`): ``nvlsChannels``, the
+    chunk ``calcCollChunking`` starts from and the most it allows (``NCCL_NVLS_NCHANNELS``, ``NCCL_NVLS_CHUNKSIZE``,
+    ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` unset).
+
+    Channels: 16 (``NVLS_NCHANNELS_SM90``, and every GPU before v2.25.1), 32 on Blackwell from v2.25.1
+    (``NVLS_NCHANNELS_SM100``; 24 from v2.27.3 on one node, where NVLS-tree does not run). Chunk: ``nvlsChunkSize``
+    (128 KiB) from v2.21.5, one Simple step (``buffSize / NCCL_STEPS``: 512 KiB at NCCL's 4 MiB) before. Cap: 64 KiB
+    on 4 nodes or more from v2.19.3. From v2.30.3 Blackwell on several nodes takes all three from
+    ``ncclNvlsTreeSm100Tuning`` (:func:`_nvls_tree_sm100`), the cap falling back to the 4-node rule where it sets none.
+    """
+    blackwell = layout.arch == "blackwell"
+    channels = 32 if blackwell and _since(layout, "sm100_channels") else 16
+    step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
+    chunk = float(NVLS_CHUNK) if _since(layout, "nvls_chunk") else step
+    tree_max = 0.0
+    if blackwell and layout.nodes > 1 and _since(layout, "sm100"):
+        channels, chunk, tree_max = _nvls_tree_sm100(layout)
+    if tree_max == 0.0:
+        tree_max = 65536.0 if layout.nodes >= 4 and _since(layout, "four_node_cap") else chunk
+    return channels, chunk, tree_max
+
+
+def nvls_tree_chunking(layout: Layout, heads: int, nodes: int) -> Chunking | None:
+    """How NCCL's NVLS-tree all-reduce cuts its data (``src/enqueue.cc`` ``calcCollChunking``, v2.18.3–v2.30.7).
+
+    Each of ``nvlsChannels · nHeads`` lanes (``concurrentOps``) moves chunks of ``min(chunk, cap)``
+    (:func:`nvls_tree_params`), set to 256 / 128 / 64 / 32 KiB where larger while ``nBytes < 32 / 16 / 4 / 1 ×
+    concurrentOps · chunk``. ``runNvlsTree`` (``src/device/all_reduce.h``) hands each chunk from warps to warps through
+    ``ProtoSimple<1, 1>`` connections, one whole chunk a step: the heads reduce it through the switch
+    (``multimem.ld_reduce``), send it up the tree, the root sends it down, and the heads multicast it
+    (``multimem.st``), every channel's lanes at once — so the first chunk crosses the node's NVLS twice, each time
+    with every lane's chunk together (:attr:`Chunking.intra_together`), and the tree's network hops step by step
+    (:attr:`Phase.stage`: channel ``c`` runs tree ``c % 2``, ``connect.cc`` ``connectNvls``, so both trees' first
+    chunks start together). None where NCCL has no NVLS (no GPU generation).
+    """
+    if layout.arch not in ("hopper", "blackwell"):
+        return None
+    channels, chunk, tree_max = nvls_tree_params(layout)
+    shrink = ((32.0, 262144.0), (16.0, 131072.0), (4.0, 65536.0), (1.0, 32768.0))
+    return Chunking(
+        min(chunk, tree_max),
+        channels * heads,
+        2,
+        2 * math.ceil(math.log2(nodes)),
+        shrink,
+        shrink_to=True,
+        intra_together=True,
+    )
 
 
 def nccl_broadcast(layout: Layout, protocol: str = "Simple") -> Schedule:
