@@ -2306,7 +2306,9 @@ class Scenario(_Section):
 
     def ignored_fields(self) -> dict[str, str]:
         """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
-        why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), ``pipeline_grad_partitioned`` without
+        why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), tensor-parallel ones
+        (``sequence_parallel``, ``tp_comm_overlap``, ``tp_async_grad_allreduce``, ``tp_overlap_kind``) at
+        ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
         tensor parallelism (a stage boundary split over TP ranks is what it changes:
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
         ``nodes_per_leaf`` on another ``topology.kind``. They are accepted, not refused (a sweep over
@@ -2323,6 +2325,10 @@ class Scenario(_Section):
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots"):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
+        if t.tensor_parallel == 1:
+            for name in ("sequence_parallel", "tp_comm_overlap", "tp_async_grad_allreduce", "tp_overlap_kind"):
+                if changed(t, name):
+                    out[f"training.{name}"] = "read only with tensor_parallel > 1"
         if changed(t, "pipeline_grad_partitioned") and (t.pipeline_parallel == 1 or t.tensor_parallel == 1):
             out["training.pipeline_grad_partitioned"] = (
                 "read only with pipeline_parallel > 1 and tensor_parallel > 1 (a stage-boundary gradient split over "
