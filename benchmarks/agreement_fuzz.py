@@ -42,8 +42,47 @@ SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.y
 ALGORITHMS = ["ring", "tree", "hierarchical", "halving-doubling", "auto"]
 
 
-def draw(rng: random.Random) -> tuple[Path, list[str]]:
-    """One scenario file and random overrides (possibly invalid: the caller skips those)."""
+def _overrides(sets: dict[str, Any], extra: list[str]) -> list[str]:
+    return [*(f"{key}={value}" for key, value in sets.items()), *extra]
+
+
+def _accepted(path: Path, sets: dict[str, Any], extra: list[str], key: str, candidates: list[Any]) -> list[Any]:
+    """The ``candidates`` for ``key`` that the scenario's own validators accept beside ``sets`` (and the ``--set``
+    extras), with the global batch ``auto``: the constraints between fields (TP x PP dividing the ranks, TP the
+    heads, a stage not straddling nodes, DeepSpeed's ZeRO-2/3 without stages, an all-reduce algorithm only where
+    gradients are all-reduced) come from :mod:`dpsim.scenario`, not from a copy of them here. Repeated candidates
+    stay repeated (their weight in the draw)."""
+    kept = []
+    for value in candidates:
+        try:
+            load_scenario(path, _overrides({**sets, key: value, "training.global_batch": "auto"}, extra))
+        except ScenarioError:
+            continue
+        kept.append(value)
+    return kept
+
+
+class Refused(Exception):
+    """No value of a field is accepted beside the others drawn (the ``--set`` extras can rule a file's shape out)."""
+
+
+def _pick(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str], key: str, options: list[Any]) -> Any:
+    """Draw ``key`` among the accepted ``options`` and record it in ``sets``."""
+    accepted = _accepted(path, sets, extra, key, options)
+    if not accepted:
+        raise Refused(f"{path.name}: no {key} of {options} beside {_overrides(sets, extra)}")
+    value = rng.choice(accepted)
+    sets[key] = value
+    return value
+
+
+def draw(rng: random.Random, extra: list[str] | None = None) -> tuple[Path, list[str]]:
+    """One scenario file and random overrides that its validators accept (with ``extra`` appended): each field
+    bound to others is drawn among the values :func:`_accepted` leaves, so every draw is a case (:class:`Refused`
+    only where ``extra`` rules out the drawn cluster itself). Before, 73-120 of
+    every 150 draws were refused (an all-reduce algorithm under ZeRO-2/3, TP x PP not dividing the ranks, TP not
+    dividing the heads, ...) and skipped, which left those combinations' neighbours under-drawn."""
+    extra = extra or []
     path = rng.choice(SCENARIOS)
     transformer = "llama2" in path.name or "default" in path.name
     per_node = rng.choice([1, 2, 4, 8])
@@ -54,7 +93,7 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
         zero = 1
     if sharding == "fsdp" and zero < 2:
         zero = rng.choice([2, 3])
-    sets = {
+    sets: dict[str, Any] = {
         "cluster.nodes": nodes,
         "cluster.workers_per_node": per_node,
         "cluster.inter_node.nics_per_node": rng.choice([1, 1, 2, per_node, 2 * per_node]),
@@ -62,26 +101,24 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
         "training.optimizer_sharding": sharding,
         "communication.overlap": rng.choice(["true", "true", "false"]),
         "communication.bucket": rng.choice(["25MiB", "50MB", "100MiB", "400MB"]),
-        "communication.algorithm": rng.choice(ALGORITHMS),
         "training.precision": rng.choice(["bf16", "fp16", "fp32"]),
     }
-    tp = pp = 1
     if transformer and rng.random() < 0.5:
-        tp = rng.choice([1, 2, 4])
-        pp = rng.choice([1, 2, 4])
-        sets["training.tensor_parallel"] = tp
-        sets["training.pipeline_parallel"] = pp
+        _pick(rng, path, sets, extra, "training.tensor_parallel", [1, 2, 4])
+        pp = _pick(rng, path, sets, extra, "training.pipeline_parallel", [1, 2, 4])
         if pp > 1 and rng.random() < 0.4:
             sets["training.pipeline_schedule"] = "interleaved"
-            sets["training.virtual_stages"] = rng.choice([1, 2])
-    dp = max(1, nodes * per_node // (tp * pp))
-    micro = rng.choice([1, 2]) if transformer else rng.choice([4, 16])
-    k = rng.choice([1, 1, 2, 3, 4])
-    schedule_factor = pp if sets.get("training.pipeline_schedule") == "interleaved" else 1
-    sets["training.micro_batch"] = micro
-    sets["training.global_batch"] = dp * micro * k * schedule_factor
+            _pick(rng, path, sets, extra, "training.virtual_stages", [1, 2])
+    sets["training.micro_batch"] = rng.choice([1, 2]) if transformer else rng.choice([4, 16])
+    try:
+        auto = load_scenario(path, _overrides({**sets, "training.global_batch": "auto"}, extra))  # dp x micro (x pp)
+    except ScenarioError as error:
+        raise Refused(str(error)) from None
+    dp = auto.data_parallel
+    sets["training.global_batch"] = auto.training.global_batch * rng.choice([1, 1, 2, 3, 4])
     if sharding == "fsdp" and rng.random() < 0.3 and dp > 1:
-        sets["training.fsdp_shard_group"] = rng.choice([g for g in (1, 2, 4, 8) if g < dp and dp % g == 0] or [dp])
+        groups = _accepted(path, sets, extra, "training.fsdp_shard_group", [g for g in (1, 2, 4, 8) if g < dp])
+        sets["training.fsdp_shard_group"] = rng.choice(groups or [dp])
     if sharding == "fsdp" and rng.random() < 0.2:
         sets["training.fsdp_no_sync"] = "true"
     if sharding == "zero" and zero >= 1 and rng.random() < 0.6:  # DeepSpeed's own buckets (collective_pieces)
@@ -89,7 +126,8 @@ def draw(rng: random.Random) -> tuple[Path, list[str]]:
         sets["training.deepspeed_overlap_comm"] = rng.choice(["true", "false"])
         if zero == 3:
             sets["training.deepspeed_prefetch_bucket_size"] = rng.choice([0, 5_000_000, 50_000_000])
-    return path, [f"{key}={value}" for key, value in sets.items()]
+    _pick(rng, path, sets, extra, "communication.algorithm", ALGORITHMS)  # last: it depends on the sharding
+    return path, _overrides(sets, extra)
 
 
 def uneven(result: StepResult) -> bool:
@@ -128,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
-        path, sets = draw(rng)
+        try:
+            path, sets = draw(rng, args.set)
+        except Refused:
+            invalid += 1
+            continue
         if args.only and not any(args.only in s for s in sets):
             continue
-        sets += args.set
         try:
             scenario = load_scenario(path, sets)
             analytic = run(scenario, engine="analytic").step_time_s
