@@ -32,16 +32,37 @@ def _a100(nodes: int) -> Layout:
 
 
 def test_graphs_as_nccl_s_search_builds_them() -> None:
-    # ring: 8 channels at 48 would take 384 of a GPU's 370.8 GB/s of NVLink: 8 x 45; 48 < 50 on Hopper with > 4
-    # channels: not copied. The tree's second pass cannot raise bwIntra to 48 for the same reason.
-    assert tuner_graph("ring", _h100(2)) == (8, 45.0, 45.0)
-    assert tuner_graph("tree", _h100(2)) == (8, 45.0, 45.0)
+    # ring: each of the 8 channels crosses the NVLink port of the 7 GPUs it does not leave the node at, 7 x 48 = 336
+    # of a GPU's 370.8 GB/s: 8 x 48 (NCCL's own search, benchmarks/nccl_search on an HGX H100, v2.26.2 to v2.28.3);
+    # 48 < 50 on Hopper with > 4 channels: not copied. No step of sm90SpeedArrayInter above 48: the tree stays at 48.
+    assert tuner_graph("ring", _h100(2)) == (8, 48.0, 48.0)
+    assert tuner_graph("tree", _h100(2)) == (8, 48.0, 48.0)
     # NVLS: (8 heads + 1) x 40 = 360 <= 370.8 < 9 x 42; pass 2 raises bwInter 40 -> 42 -> 45 -> 48 (the NIC path)
     assert tuner_graph("nvls-tree", _h100(2)) == (8, 40.0, 48.0)
     # A100, 4 HDR: 4 channels at 24; the tree's bwIntra 24 -> 28 -> 30 -> 48 (= 2 x bwInter; 4 x 48 <= 240)
     assert tuner_graph("ring", _a100(2)) == (4, 24.0, 24.0)
     assert tuner_graph("tree", _a100(2)) == (4, 48.0, 24.0)
     assert tuner_graph("tree", _a100(3)) == (4, 24.0, 24.0)  # beyond two nodes the tree reads bwInter: no raise
+
+
+def test_channels_cross_the_nvlink_of_the_gpus_they_pass_and_each_release_searches_its_own_speeds() -> None:
+    """``ncclTopoCompute`` (``src/graph/search.cc``) as ``benchmarks/nccl_search`` runs it on one HGX node with a 400G
+    (or 200G) NIC a GPU on PCIe Gen5 (maxBw 48 / 25): ring, tree and their speeds per release."""
+    # 200G NICs: 8 x 24; the tree's second pass raises bwIntra 24 -> 30 -> 40 -> 42 -> 45 -> 48 (= 2 x bwInter), 7 x 48
+    # = 336 <= 370.8 (v2.26.2 and v2.28.3 both print tree bwIntra 48 bwInter 24)
+    h100_200g = Layout(2, 8, nics=8, nvls=True, arch="hopper", nic_gbps=25.0)
+    assert tuner_graph("ring", h100_200g) == (8, 24.0, 24.0)
+    assert tuner_graph("tree", h100_200g) == (8, 48.0, 24.0)
+
+    def b200(version: str) -> Layout:  # 18 NVLinks x 40.1 = 721.8 GB/s a GPU
+        return Layout(2, 8, nics=8, nvls=True, arch="blackwell", nic_gbps=50.0, nccl_version=version)
+
+    # v2.26.2: sm100SpeedArrayInter is sm90's (48 first): nothing above 48 to raise the tree to (the harness: 8 x 48/48)
+    assert tuner_graph("tree", b200("2.26.2")) == (8, 48.0, 48.0)
+    # v2.28.3: 96, 48, 45.1, ...: the tree's bwIntra 48 -> 96 (= 2 x 48; 7 x 96 = 672 <= 721.8; the harness: 96 / 48)
+    assert tuner_graph("tree", b200("2.28.3")) == (8, 96.0, 48.0)
+    # v2.30.7: 96, 86, 80, 48, ...: 48 -> 80 -> 86 -> 96, each within 721.8 / 7
+    assert tuner_graph("tree", b200("2.30.7")) == (8, 96.0, 48.0)
 
 
 def test_no_graph_where_dpsim_does_not_derive_it() -> None:
@@ -54,16 +75,16 @@ def test_no_graph_where_dpsim_does_not_derive_it() -> None:
 @pytest.mark.parametrize(
     ("layout", "algorithm", "protocol", "latency_us", "algbw_gbps"),
     [
-        # 2 x 8 H100: ring 8.4 + 28 x max(3.4, 3 x 1.0) + 2 x 14; 8 x 45 x 16/30
-        (_h100(2), "ring", "Simple", 8.4 + 28 * 3.4 + 2 * 14, 8 * 45 * 16 / 30),
-        # ring LL: 6.6 + 28 x max(0.6, 1.0) + 2 x 2.7; min(llMaxBw 2 nodes Intel row 39.0, 360 x .5) x 16/30
+        # 2 x 8 H100: ring 8.4 + 28 x max(3.4, 3 x 1.0) + 2 x 14; 8 x 48 x 16/30
+        (_h100(2), "ring", "Simple", 8.4 + 28 * 3.4 + 2 * 14, 8 * 48 * 16 / 30),
+        # ring LL: 6.6 + 28 x max(0.6, 1.0) + 2 x 2.7; min(llMaxBw 2 nodes Intel row 39.0, 384 x .5) x 16/30
         (_h100(2), "ring", "LL", 6.6 + 28 * 1.0 + 2 * 2.7, 39.0 * 16 / 30),
-        # tree: 8.4 + 2 (7 x 4.0 + 1 x 14); min(8 x 45 x .92, 8 x 41.4) x .5
-        (_h100(2), "tree", "Simple", 8.4 + 2 * (7 * 4.0 + 14), min(8 * 45 * 0.92, 8 * 41.4) * 0.5),
+        # tree: 8.4 + 2 (7 x 4.0 + 1 x 14); min(8 x 48 x .92, 8 x 41.4) x .5
+        (_h100(2), "tree", "Simple", 8.4 + 2 * (7 * 4.0 + 14), min(8 * 48 * 0.92, 8 * 41.4) * 0.5),
         # NVLS-tree: 25 + 2 x 1 x 20.9; 8 x min(40 x .85 x 7/8 x 2, 48 x 2, 57.7) x 16/30
         (_h100(2), "nvls-tree", "Simple", 25 + 2 * 20.9, 8 * min(40 * 0.85 * 7 / 8 * 2, 96, 57.7) * 16 / 30),
-        # 4 x 8 H100: ring 8.4 + 56 x 3.4 + 6 x 14; 360 x 32/62
-        (_h100(4), "ring", "Simple", 8.4 + 56 * 3.4 + 6 * 14, 360 * 32 / 62),
+        # 4 x 8 H100: ring 8.4 + 56 x 3.4 + 6 x 14; 8 x 48 x 32/62
+        (_h100(4), "ring", "Simple", 8.4 + 56 * 3.4 + 6 * 14, 384 * 32 / 62),
         # NVLS-tree: 25 + 2 x 2 x 20.9; 8 x min(59.5, 48, 45.5) x 32/62
         (_h100(4), "nvls-tree", "Simple", 25 + 4 * 20.9, 8 * 45.5 * 32 / 62),
         # 2 x 8 A100, 4 HDR: ring 4 x 24 x 16/30; tree min(4 x 48 x .92, 4 x 23.6) x .5
@@ -135,16 +156,17 @@ def _ndr(nodes: int, algorithm: str) -> object:
 
 
 @pytest.mark.parametrize("engine", ["analytic", "sim"])
-def test_four_h100_nodes_pick_nvls_tree_by_nccl_s_estimate(engine: str) -> None:
-    """4 x 8 H100, 8 NDR, 8 GiB (the core table's nccl-tests#309 row): NCCL's estimate of the ring is 1.4 x 282.8 µs
-    + 8 GiB / 185.8 GB/s = 46.63 ms, of NVLS-tree 108.6 µs + 8 GiB / 187.9 GB/s = 45.83 ms: NVLS-tree, which then
-    runs at its own price (the named algorithm's seconds). dpsim's link-priced estimate picked the ring."""
-    ring = 1.4 * (8.4 + 56 * 3.4 + 6 * 14) * US + 8 * GiB / (360 * 32 / 62 * GB)
+def test_four_h100_nodes_pick_the_ring_by_nccl_s_estimate(engine: str) -> None:
+    """4 x 8 H100, 8 NDR, 8 GiB (the core table's nccl-tests#309 row): NCCL's estimate of the ring on its 8 x 48 GB/s
+    graph is 1.4 x 282.8 µs + 8 GiB / 198.2 GB/s = 43.74 ms, of NVLS-tree 108.6 µs + 8 GiB / 187.9 GB/s = 45.83 ms:
+    the ring, which then runs at its own price (the named algorithm's seconds). On an 8 x 45 graph (every channel
+    taken off every GPU's NVLink) the ring's estimate was 46.63 ms and NVLS-tree won."""
+    ring = 1.4 * (8.4 + 56 * 3.4 + 6 * 14) * US + 8 * GiB / (8 * 48 * 32 / 62 * GB)
     nvls_tree = (25 + 4 * 20.9) * US + 8 * GiB / (8 * 45.5 * 32 / 62 * GB)
-    assert nvls_tree < ring
+    assert ring < nvls_tree
     (auto,) = collective_rows(_ndr(4, "auto"), "allreduce", [8 * GiB], engine=engine)
-    (named,) = collective_rows(_ndr(4, "nvls-tree"), "allreduce", [8 * GiB], engine=engine)
-    assert auto["algorithm"] == "nvls-tree" and auto["protocol"] == "Simple"
+    (named,) = collective_rows(_ndr(4, "ring"), "allreduce", [8 * GiB], engine=engine)
+    assert auto["algorithm"] == "ring" and auto["protocol"] == "Simple"
     assert auto["time_s"] == named["time_s"]
 
 

@@ -343,16 +343,47 @@ PCIE_GBPS: dict[str, float] = {"volta": 12.0, "ampere": 24.0, "hopper": 48.0, "b
 """NCCL's bandwidth of a GPU's PCIe x16 link (``src/graph/topo.cc``: lanes × per-lane rate / 80 — Gen3 12,
 Gen4 24, Gen5 48 GB/s) for the PCIe generation of each GPU: V100 Gen3, A100 Gen4, H100 and HGX B200 Gen5."""
 
-SPEED_ARRAY_INTER: dict[str, tuple[float, ...]] = {
-    "": (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24, 0.12),
-    "hopper": (48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2, 0.24, 0.12),
-    "blackwell": (
-        96.0, 86.0, 80.0, 48.0, 45.1, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2,
-        0.24, 0.12,
+_SM90_INTER = (48.0, 45.0, 42.0, 40.0, 30.0, 24.0, 22.0, 20.0, 17.5, 15.0, 12.0, 6.0, 3.0, 2.4, 1.2, 0.24, 0.12)
+_SM100_TAIL = (45.1, *_SM90_INTER[2:])
+_PRE_SM90_INTER = (48.0, 30.0, 28.0, 24.0, 20.0, 18.0, 15.0, 12.0, 10.0, 9.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.4, 1.2, 0.24,
+                   0.12)  # fmt: skip
+SPEED_ARRAYS_INTER: tuple[tuple[str, dict[str, tuple[float, ...]]], ...] = (
+    (
+        "2.18.3",
+        {
+            "": _PRE_SM90_INTER,
+            "hopper": _SM90_INTER[:6] + _SM90_INTER[7:],
+            "blackwell": _SM90_INTER[:6] + _SM90_INTER[7:],
+        },
     ),
-}  # fmt: skip
-"""The per-channel bandwidths NCCL's inter-node search tries, fastest first (``src/graph/search.cc`` v2.30.7:
-``speedArrayInter`` before Hopper, ``sm90SpeedArrayInter``, ``sm100SpeedArrayInter``)."""
+    ("2.19.3", {"hopper": _SM90_INTER, "blackwell": _SM90_INTER}),
+    ("2.27.3", {"blackwell": (47.9, *_SM90_INTER[1:])}),
+    ("2.27.5", {"blackwell": (48.0, *_SM100_TAIL)}),
+    ("2.27.6", {"blackwell": (96.0, 48.0, *_SM100_TAIL)}),
+    ("2.29.7", {"blackwell": (96.0, 80.0, 48.0, *_SM100_TAIL)}),
+    ("2.30.3", {"blackwell": (96.0, 86.0, 80.0, 48.0, *_SM100_TAIL)}),
+)
+"""The per-channel bandwidths NCCL's inter-node search tries, fastest first, from the release each set first ships
+(``src/graph/search.cc`` at each tag: ``speedArrayInter`` before Hopper; ``sm90SpeedArrayInter``, without 22.0 before
+v2.19.3; Blackwell on ``sm90SpeedArrayInter`` before v2.25.1 (``ccMin >= 90``), then ``sm100SpeedArrayInter`` with the
+same values to v2.26.6, 47.9 first in v2.27.3, 48.0 then 45.1 in v2.27.5, 96.0 added in v2.27.6, 80.0 in v2.29.7 and
+86.0 in v2.30.3)."""
+
+
+def speed_array_inter(arch: str, version: str = DEFAULT_NCCL_VERSION) -> tuple[float, ...]:
+    """The inter-node speed array of NCCL ``version``'s search for generation ``arch`` (:data:`SPEED_ARRAYS_INTER`)."""
+    index = NCCL_VERSIONS.index(version)
+    arrays: dict[str, tuple[float, ...]] = {}
+    for since, changed in SPEED_ARRAYS_INTER:
+        if NCCL_VERSIONS.index(since) <= index:
+            arrays.update(changed)
+    return arrays.get(arch, arrays[""])
+
+
+SPEED_ARRAY_INTER: dict[str, tuple[float, ...]] = {arch: speed_array_inter(arch) for arch in ("", *ARCHS[2:])}
+"""The default release's speed arrays (:func:`speed_array_inter`): the search's speed and channels that price the
+schedules (:func:`graph_bw_gbps`, :func:`duplication`) take them; NCCL's estimate (:func:`tuner_graph`) takes its
+release's."""
 
 LL_MAX_GBPS: dict[str, tuple[float, float, float]] = _DEFAULT_TABLES.ll_max_gbps
 """``llMaxBws`` of ``src/graph/tuning.cc`` (GB/s, all channels together). NCCL reads the row of the
@@ -535,16 +566,17 @@ def nic_slots(layout: Layout, k: int) -> np.ndarray:
     return (np.arange(k) % per_gpu).astype(np.int64) if nics_per_gpu(layout) > 1 else np.zeros(k, dtype=np.int64)
 
 
-def graph_bw_gbps(layout: Layout) -> float:
+def graph_bw_gbps(layout: Layout, steps: tuple[float, ...] = ()) -> float:
     """The per-channel bandwidth of NCCL's first search pass across nodes (GB/s; 0: not known).
 
-    The fastest step of the generation's speed array not above the GPU→NIC path, the
-    smaller of the NIC's port rate and the GPU's PCIe link (``ncclTopoCompute``: ``maxBw``).
+    The fastest step of the generation's speed array (``steps``; the default release's,
+    :data:`SPEED_ARRAY_INTER`) not above the GPU→NIC path, the smaller of the NIC's port rate and the GPU's PCIe link
+    (``ncclTopoCompute``: ``maxBw``).
     """
     if layout.nodes <= 1 or layout.nic_gbps <= 0 or layout.arch not in PCIE_GBPS:
         return 0.0
     path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
-    steps = SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
+    steps = steps or SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
     return next((step for step in steps if step <= path), steps[-1])
 
 
@@ -656,6 +688,20 @@ def _step_up(start: float, below: float, fits: float, steps: tuple[float, ...]) 
     return value
 
 
+def _nvlink_crossings(k: int, per_node: int) -> int:
+    """How many of ``k`` rail channels cross the busiest GPU's NVLink port each way, on a node of ``per_node``
+    NVSwitch GPUs: ``k − ⌊k/G⌋``.
+
+    A ring or tree channel's chain enters the node from a NIC at one GPU and leaves it to a NIC at another, so it
+    takes its speed (``followPath``, ``src/graph/search.cc``) off the outgoing NVLink of the ``G − 1`` GPUs that send
+    to a next GPU, and off the incoming NVLink of the ``G − 1`` that receive from one; the rail channels end at the
+    GPUs in turn (:func:`channels`: channel c starts at local rank c·G/k), so each GPU ends ``⌊k/G⌋`` of them and
+    carries the rest. On an HGX H100 with a 400G NIC a GPU: 8 channels, 7 × 48 = 336 ≤ 370.8 GB/s, NCCL's 8 × 48
+    (``benchmarks/nccl_search``).
+    """
+    return max(1, k - k // per_node) if per_node > 1 else k
+
+
 def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | None:
     """(``nChannels``, ``bwIntra``, ``bwInter``) of NCCL's graph for ``algorithm`` across nodes, GB/s a channel, as
     dpsim derives NCCL's search (``src/graph/search.cc`` v2.30.7 ``ncclTopoCompute``, 1074) from the layout; None
@@ -670,12 +716,13 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
     ``nRanks/(2(nRanks−1)) · nChannels · bwInter``.
 
     Ring and tree: the first pass's :func:`channels` at :func:`graph_bw_gbps` (``bwIntra = bwInter``), copied by
-    ``ncclTopoDupChannels`` (:func:`duplication`: twice the channels at half the speed), at the fastest step whose
-    channels all fit a GPU's NVLinks where they do not (each channel takes its speed off every GPU's NVLink on the
-    way through the node, ``followPath``: 8 × 48 GB/s is above an H100's 370.8, so 8 × 45). The tree graph has the
-    ring's channels (``init.cc``); its second pass raises ``bwIntra`` step by step while it is under twice ``bwInter``
-    ("increase bwIntra for trees (2 nodes or collnet)") and the channels fit a GPU's NVLinks
-    (:data:`NVLINK_GPU_GBPS`).
+    ``ncclTopoDupChannels`` (:func:`duplication`: twice the channels at half the speed), at the fastest step of the
+    release's speed array (:func:`speed_array_inter`) whose channels fit a GPU's NVLinks where they do not: a channel
+    takes its speed off the NVLink of the G − 1 GPUs its chain passes on through the node (:func:`_nvlink_crossings`:
+    8 channels on 8 H100 cross each GPU's port 7 times, 7 × 48 = 336 ≤ 370.8, so 8 × 48, as NCCL's own search builds
+    it in ``benchmarks/nccl_search``). The tree graph has the ring's channels (``init.cc``); its second pass raises
+    ``bwIntra`` step by step while it is under twice ``bwInter`` ("increase bwIntra for trees (2 nodes or collnet)")
+    and the channels crossing a GPU fit its NVLinks (:data:`NVLINK_GPU_GBPS`).
     NVLS: one head per NIC's GPU (:func:`nvls_heads`); ``ncclTopoSearchTryNvls`` (410) takes the speed off every GPU's
     NVLink once a head and off the head's twice, so the first pass's speed is the fastest step with (heads + 1) ×
     speed within a GPU's NVLinks and within the head's NIC path; its second pass raises ``bwInter`` while under twice
@@ -686,7 +733,7 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
         return k, bw, bw
     if not _tuner_modelled(layout):
         return None
-    steps = SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
+    steps = speed_array_inter(layout.arch, layout.nccl_version)  # the release's search
     nvlink = NVLINK_GPU_GBPS[layout.arch]
     if algorithm == "nvls-tree":
         heads = nvls_heads(layout)
@@ -695,13 +742,14 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
         return heads, intra, _step_up(intra, 2 * intra, path, steps)
     dup = duplication(layout)
     k = channels(layout) * dup
-    bw = graph_bw_gbps(layout) / dup
+    bw = graph_bw_gbps(layout, steps) / dup
     if not _nvswitch(layout):  # more than two nodes: NCCL's estimate reads bwInter alone
         return k, bw, bw
-    if k * bw > nvlink:  # every channel crosses every GPU's NVLinks: the fastest step whose k channels fit them
-        bw = next((step for step in steps if k * step <= nvlink), steps[-1])
+    crossing = _nvlink_crossings(k, layout.per_node)
+    if crossing * bw > nvlink:  # the fastest step whose channels fit a GPU's NVLink port
+        bw = next((step for step in steps if crossing * step <= nvlink), steps[-1])
     if algorithm == "tree" and layout.nodes <= 2:
-        return k, _step_up(bw, 2 * bw, nvlink / k, steps), bw
+        return k, _step_up(bw, 2 * bw, nvlink / crossing, steps), bw
     return k, bw, bw
 
 

@@ -18,8 +18,9 @@ file changed, so each entry below is one ``git diff`` of it.
 The tables and NCCL's NVLS / NVLS-tree bandwidth estimate are versioned. Before v2.28.3 ``ncclTopoTuneModel``
 estimated NVLS all-reduce at ``min(bwIntra, bwInter)`` and NVLS-tree at ``min(bwIntra, bwInter)`` on two nodes,
 ``min(bwIntra, bwInter/2)`` beyond, both times a bus-to-algorithm ratio of 5/6, with no ``nvlsEfficiency`` and no
-NVLS-tree cap (:attr:`TunerTables.nvls_efficiency`, :attr:`TunerTables.nvls_ratio`). The rest of dpsim's NCCL
-model is v2.30.7's: the search's channels (``MAXCHANNELS``, speed arrays, duplication), the tree corrections, the
+NVLS-tree cap (:attr:`TunerTables.nvls_efficiency`, :attr:`TunerTables.nvls_ratio`). The search's speed arrays
+(``search.cc``) are the release's in NCCL's estimate (:func:`dpsim.sim.collectives.nccl.speed_array_inter`). The rest
+of dpsim's NCCL model is v2.30.7's: the search's channels (``MAXCHANNELS``, duplication), the tree corrections, the
 NVLS schedules. One physical change is not modelled: v2.20.3 to v2.27.7 copy a communicator's ring and tree
 channels up to its NVLS channel count where NVLS is set up (``connect.cc``: ``comm->nChannels <
 comm->nvlsChannels``; removed in v2.28.3, "decreased max CTA count from 32 to 16 on Blackwell"); dpsim cannot tell
