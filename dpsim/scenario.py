@@ -49,6 +49,7 @@ from dpsim.units import (
     parse_flops,
     parse_size,
     parse_time,
+    unsigned_zero,
     working_bytes,
     working_dtype,
 )
@@ -334,7 +335,10 @@ class _Section(BaseModel):
     @model_validator(mode="after")
     def _finite(self) -> Any:
         for name in type(self).model_fields:
-            _check_value(name, getattr(self, name))
+            value = getattr(self, name)
+            _check_value(name, value)
+            if isinstance(value, float) and value == 0:  # -0.0 given through the API (files read it as 0 already)
+                setattr(self, name, unsigned_zero(value))
         return self
 
 

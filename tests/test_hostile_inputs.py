@@ -1611,7 +1611,10 @@ def _positive_zeros(node: Any) -> list[Any]:
 def test_negative_zero_is_read_as_zero_everywhere_a_number_is_read(tmp_path: Path) -> None:
     """IEEE 754 has two zeros; ``-0.0 == 0.0`` but their sign bits differ, and Python prints the sign. A scenario with
     ``memory_reserve: -0.0`` hashed apart from the same scenario with ``0.0`` and printed ``memory_reserve_bytes:
-    -0.0``; ``'-0 s'`` was dumped as ``latency: -0.0 s``. Every reader (YAML, JSON, quantities, ``--price``) gives 0."""
+    -0.0``; ``'-0 s'`` was dumped as ``latency: -0.0 s``. Every reader (YAML, JSON, quantities, ``--price``) gives 0,
+    and so does a scenario built from Python values (``scenario_from_dict``)."""
+    import yaml
+
     from dpsim.inputs import load_json, load_yaml
     from dpsim.scenario import scenario_data
     from dpsim.units import parse_bandwidth, parse_count, parse_time
@@ -1629,6 +1632,8 @@ def test_negative_zero_is_read_as_zero_everywhere_a_number_is_read(tmp_path: Pat
     sets = ["cluster.intra_node.latency='-0 us'", "reliability.restart='-0e3 ms'", "variability.compute_jitter_cv=-.0",
             "cluster.price_per_device_hour=-0.0"]  # fmt: skip
     assert _positive_zeros(scenario_data(load_scenario(zero, sets))) == []
+    raw = {**yaml.safe_load(hostile.SMALL), "variability": {"compute_jitter_cv": -0.0}}  # through the API
+    assert scenario_from_dict(raw).scenario_hash() == scenario_from_dict({**raw, "variability": {}}).scenario_hash()
     code, out, _ = hostile.run_in_process(["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8",
                                            "--no-progress", "--simulate", "0", "--top", "2", "--price", "-0",
                                            "--format", "json"])  # fmt: skip
