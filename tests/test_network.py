@@ -149,3 +149,20 @@ def test_the_host_link_comes_from_the_device_or_the_scenario() -> None:
     assert host(device={"peak_flops": "100 TFLOP/s", "memory": "40 GB"}) is None
     given = host(device="a100-80gb", host_link={"bandwidth": "50 GB/s", "latency": "1 us"})
     assert given == Link(1e-6, 50e9)
+
+
+def test_link_capacity_is_built_once_and_follows_added_and_scaled_links() -> None:
+    """``LinkTable.capacity`` is kept between reads (pricing reads it for every phase and fill step) and follows the
+    table: a link added, a link scaled (a degraded NIC: 100 → 25 B/s). Read-only, so that no reader changes it."""
+    from dpsim.sim.links import LinkTable
+
+    table = LinkTable()
+    up, down = table.add_duplex("nic", 100.0, 1e-6)
+    first = table.capacity
+    assert first is table.capacity and first.tolist() == [100.0, 100.0]
+    with pytest.raises(ValueError):
+        first[up] = 1.0
+    table.scale(down, 0.25)
+    assert table.capacity.tolist() == [100.0, 25.0]
+    table.add("server", 400.0, 0.0)
+    assert table.capacity.tolist() == [100.0, 25.0, 400.0]
