@@ -130,6 +130,29 @@ def _count_routes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return routed_now
 
 
+def test_direct_prices_its_all_to_all_from_one_routing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``direct`` runs one all-to-all phase twice (the reduce-scatter, then the all-gather over the same n(n-1)
+    pairs): pricing routes it once, n(n-1) transfers (it routed 2n(n-1), and its phase's page faults and lock-step
+    check twice), and the price is the closed form's: 2 latencies + 2 (n-1)/n S over a rank's port, the two phases'
+    sum (:func:`dpsim.analytic.collectives.direct_allreduce_time`)."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget
+
+    sets = ["cluster.nodes=8", "cluster.workers_per_node=1", "communication.algorithm=direct"]
+    fabric = calibrated_fabric(load_scenario(DEFAULT, overrides=[*sets, "communication.protocol=none"]))
+    n = fabric.world_size
+    routed = _count_routes(monkeypatch)
+    cf._priced.cache_clear()
+    cf._CLUSTER.clear()
+    size = float(1 << 26)
+    priced = cf.collective("allreduce", "direct", size, fabric).time_s
+    held = budget.priced_transfers("allreduce", "direct", "none", budget.layout_of(fabric))[1]
+    assert routed[0] == n * (n - 1) == held
+    assert priced == pytest.approx(cf.direct_allreduce_time(size, n, fabric.inter), rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("nodes", "per_node", "device", "inter"),
     [(4, 8, "a100-80gb", ""), (32, 4, "a100-80gb", ""), (8, 1, "a100-80gb", ""), (1, 8, "h100-sxm", ""),
@@ -352,15 +375,16 @@ def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
                              "communication.algorithm=direct", "--engine", engine, "--format", "json")  # fmt: skip
         assert code == 0, err
         assert json.loads(out)[0]["world_size"] == 512
-    # the bound lets 262,144 ranks (14.1 s CPU measured) and 2,048 ranks of direct (6.9 s) run; 4,096 ranks of
-    # direct (4 x 16.8 M transfers routed: 66 s wall measured on the loaded machine) is refused
-    for world, per_node, algorithm in ((262_144, 8, "auto"), (2048, 8, "direct")):
+    # the bound lets 262,144 ranks (14.1 s CPU measured) and 2,048 and 4,096 ranks of direct run (2.5 and 14.6 s
+    # CPU measured, its all-to-all routed once: 4,096 took 38 s, and was refused, when it was routed twice); 5,120
+    # ranks of direct (26.2 M transfers a phase) are refused for memory, even with --allow-long
+    for world, per_node, algorithm in ((262_144, 8, "auto"), (2048, 8, "direct"), (4096, 8, "direct")):
         layout = Layout(world // per_node, per_node, nics=8)  # DGX-class: a NIC a GPU
         work = budget.estimate_collective("allreduce", algorithm, "auto", layout, "analytic", 1, 256)
         assert budget.check_collective(work) is work
-    work = budget.estimate_collective("allreduce", "direct", "auto", Layout(512, 8, nics=8), "analytic", 1, 256)
-    with pytest.raises(ScenarioError, match="pass --allow-long"):
-        budget.check_collective(work)
+    work = budget.estimate_collective("allreduce", "direct", "auto", Layout(640, 8, nics=8), "analytic", 1, 256)
+    with pytest.raises(ScenarioError, match="GiB"):
+        budget.check_collective(work, allow_long=True)
 
 
 def test_run_and_sweep_price_the_steps_collectives_up_front(capsys: pytest.CaptureFixture[str]) -> None:

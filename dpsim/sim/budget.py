@@ -477,7 +477,8 @@ counted as 4(n-1) a channel): about 5x the CPU time measured; ``direct`` and hal
 at half (their phases are routed twice, :func:`dpsim.sim.cost.lock_step`). Those times include a tree's phase
 routed a second time for its fill, which the count left out; each phase is routed once now (``Cluster.routes``
 counts what this charges): ``dpsim collective --set cluster.nodes=32768 --size 1MiB`` (262,144 ranks, ``auto``)
-took 16.5-18.9 s of CPU (user + sys, the whole command, loaded machine) before, 13.5-14.8 s after."""
+took 16.5-18.9 s of CPU (user + sys, the whole command, loaded machine) before, 13.5-14.8 s after. ``direct``'s
+all-to-all, which its schedule runs twice, is routed once (:func:`_charged_twice`)."""
 PRICE_HOP_S = 0.2e-6
 PRICE_HOP_BYTES = 32.0
 """On a ring of nodes (``cluster.topology.kind: ring``, :class:`dpsim.sim.topology.RingTopology`) a phase's routes
@@ -515,8 +516,8 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     what ``NCCL_ALGO`` / ``NCCL_PROTO`` or PCIe leave out, which share a schedule's transfers but are routed each)
     and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes, each once: a ring's 2(n-1)
     steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
-    channel (its fill routed with it), NVLS one of :func:`_nvls_phase`, ``direct`` the same all-to-all phase of
-    n(n-1) twice. The channels are the ones the schedules
+    channel (its fill routed with it), NVLS one of :func:`_nvls_phase`, ``direct`` its all-to-all phase of n(n-1)
+    once (the schedule runs it twice). The channels are the ones the schedules
     are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails; on nodes with
     more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
     transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
@@ -543,8 +544,9 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
             continue  # node-major neighbours: one link of the ring apart
         phases = [transfers for transfers, _ in schedule_phases(op, name, protocols[0], layout)]
         again = 2 if _charged_twice(op, name, binomial, phases) else 1
-        routed += estimated * len(protocols) * again * sum(phases)
-        held += estimated * (phases[0] if name == "direct" else sum(phases))  # the estimates are held beside
+        distinct = phases[0] if name == "direct" else sum(phases)  # direct runs its one all-to-all phase twice
+        routed += estimated * len(protocols) * again * distinct
+        held += estimated * distinct  # the estimates are held beside
         largest = max(largest, max(phases))
     host_tree = layout.host_topology and tuner_graph("tree", layout) is None  # cost.host_tree_scale prices them
     if op == "allreduce" and host_tree and not far and any(a == "tree" and p != "none" for a, p in pairs):
@@ -644,10 +646,18 @@ def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) ->
     placement makes some pairs' exchanges lighter than others' (a rank order, a host topology's PCIe switches, a fat
     tree's leaves of a size not a power of two), which the layout does not show: charged as if it did. A parameter
     server keeps it (every transfer goes through the server's port): charged once (it was charged twice). ``direct``
-    keeps it too, but its n(n-1) phase costs about twice :data:`PRICE_TRANSFER_S` a transfer routed (the lock-step
-    check's pass over every endpoint, and the phase's memory: ``dpsim collective --set cluster.nodes=512 --set
-    communication.algorithm=direct``, 4,096 ranks, 33.5 M transfers routed, took 38.6 s of CPU, 27 s of it system
-    time, peak 4.5 GB, on the loaded 2-core machine; 1,024 ranks 0.26 us a transfer, 2,048 0.63): charged twice."""
+    keeps it too, and its schedule runs its one all-to-all phase twice, routed once (:func:`dpsim.sim.cost.
+    phase_cost`); the phase of n(n-1) costs more than :data:`PRICE_TRANSFER_S` a transfer routed, the more the
+    larger it is, and the excess is the kernel's, not numpy's: page faults on the phase's fresh arrays (its routes,
+    transfers x hops, and their temporaries; numpy asks for huge pages, which the kernel compacts memory to give).
+    ``dpsim collective --set communication.algorithm=direct --size 1MiB`` (``benchmarks/pricing_cpu.py --cases
+    direct``, median of 3, CPU user + system of the whole command, start-up 0.5 s included, loaded 2-core machine)
+    on 1,024 / 2,048 / 4,096 ranks: 0.78 / 2.65 / 9.8 s, 0.08 / 1.38 / 6.0 s of it system time (14.6 and 18.2 s at
+    4,096 in two other runs, 10.6 and 14.5 s system: it varies with the machine's memory), peak 0.28 / 0.95 / 3.4 GB
+    (0.27, 0.51, 0.55 us a transfer routed, start-up left out). Charged twice: 1.2 / 4.6 / 18.5 s. When the phase was
+    routed twice, its lock-step check sorted every endpoint and its envelope every transfer, and a route matrix was
+    copied whole, it took 1.09 / 5.44 / 29.5 s (system 0.10 / 2.70 / 20.7 s; 37.9 s in an earlier run), peak 4.3 GB
+    at 4,096."""
     if binomial:
         return len(phases) > 1
     return op == "allreduce" and name in ("halving-doubling", "direct")

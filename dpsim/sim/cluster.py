@@ -405,6 +405,9 @@ class Cluster:
                     links = np.concatenate([mid, *hops, self.host_down[worker][:, None]], axis=1)
                     lat = self._with_host(lat)
             blocks.append((idx, links, lat))
+        if len(blocks) == 1 and len(blocks[0][0]) == count:  # one kind of route (a phase inside nodes, or across)
+            _, links, lat = blocks[0]
+            return np.asarray(links, dtype=np.int64), np.asarray(lat, dtype=np.float64)  # no second copy
         width = max((b[1].shape[1] for b in blocks), default=1)
         out = np.full((count, width), -1, dtype=np.int64)
         latency = np.zeros(count)

@@ -338,7 +338,8 @@ def _transfer_times(
     mask = links >= 0
     weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
     load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
-    per_byte = np.where(mask, load[np.where(mask, links, 0)], 0.0).max(axis=1, initial=0.0)
+    # a route's padding (-1) reads the appended 0: no masked copies of the phase's (transfers x hops) matrix
+    per_byte = np.append(load, 0.0)[links].max(axis=1, initial=0.0)
     if schedule.engine_Bps > 0:
         channels = int(phase.channel.max()) + 1 if phase.channel is not None and len(phase.channel) else 1
         ids = engine_ids(phase, channels)
@@ -357,13 +358,19 @@ def lock_step(schedule: Schedule, cluster: Cluster, per_bytes: Sequence[np.ndarr
     phases = [p for p in schedule.phases if len(p.src)]
     if sum(p.repeat for p in phases) <= 1 or any(p.repeat > 1 for p in phases):
         return True
-    ranks = np.unique(np.concatenate([np.concatenate([p.src, p.dst]) for p in phases]))
+    taking_part = np.zeros(schedule.ranks + 1, dtype=bool)  # every rank that sends or receives in some phase
+    for phase in phases:
+        taking_part[phase.src] = taking_part[phase.dst] = True
+    checked: set[int] = set()  # a phase the schedule runs again is checked once (direct's all-to-all)
     for k, phase in enumerate(phases):
+        if id(phase) in checked:
+            continue
+        checked.add(id(phase))
         per_byte = per_bytes[k] if per_bytes is not None else _transfer_times(schedule, phase, cluster)[0]
         busy = np.zeros(schedule.ranks + 1)
         np.maximum.at(busy, phase.src, per_byte)
         np.maximum.at(busy, phase.dst, per_byte)
-        if float(busy[ranks].min()) < float(per_byte.max()) * (1 - 1e-9):
+        if float(busy[taking_part].min()) < float(per_byte.max()) * (1 - 1e-9):
             return False
     return True
 
@@ -384,6 +391,41 @@ def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
     return float(np.nanmax(done)) / FLUID_SIZE
 
 
+@dataclass(frozen=True)
+class _PhasePrice:
+    """One phase's transfer times on its routes and what :func:`phase_cost` sums of them."""
+
+    per_byte: np.ndarray
+    """Seconds per message byte of each transfer (:func:`_transfer_times`)."""
+    slowest: float
+    """The largest of :attr:`per_byte`: the phase's bandwidth term per byte."""
+    uneven: bool
+    """Whether some transfer is lighter than the slowest."""
+    nccl: float
+    """The phase's latency as NCCL counts it (:meth:`~dpsim.sim.collectives.base.Phase.transfer_latency`)."""
+    timed: float
+    """Its latency with the network's own (:meth:`~dpsim.sim.collectives.base.Phase.timed_latency`)."""
+    envelope: tuple[np.ndarray, np.ndarray]
+    """(latency, seconds per byte) of the transfers longest at some size (:func:`_envelope`)."""
+    use: tuple[float, float, LinkUse] | None
+    """The links it loads (:func:`_phase_use`), where asked."""
+
+    @staticmethod
+    def of(schedule: Schedule, phase: Phase, cluster: Cluster, routes: Routes, loads: bool) -> _PhasePrice:
+        per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
+        slowest = float(per_byte.max())
+        timed = phase.timed_latency(latency)
+        return _PhasePrice(
+            per_byte,
+            slowest,
+            float(per_byte.min()) < slowest * (1 - 1e-9),
+            float(phase.transfer_latency(latency).max()),
+            float(timed.max()),
+            _envelope(timed, per_byte),
+            _phase_use(phase, cluster, routes[0], per_byte, latency) if loads else None,
+        )
+
+
 def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> LinearCost:
     """Price ``schedule`` on ``cluster`` phase by phase (see the module docstring); ``loads``: with the links each
     phase loads (:attr:`LinearCost.uses`), from the routes that price it."""
@@ -394,30 +436,33 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
     apart = uneven = False
     left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
     # every phase is routed once: the last one's routes (a pipelined schedule's one phase) for its fill, every
-    # phase's transfer times for lock_step, and with ``loads`` the links each phase loads
+    # phase's transfer times for lock_step, and with ``loads`` the links each phase loads. direct runs its one
+    # all-to-all phase twice (the reduce-scatter, then the all-gather over the same pairs): routed once. (A ring's
+    # and hierarchical's all-reduce run one phase object in both halves too; the cost guard counts them routed
+    # twice, budget.priced_transfers, and its limits were set on that count.)
     routes: Routes | None = None
     per_bytes: list[np.ndarray] = []
     uses: list[tuple[float, float, LinkUse]] = []
+    priced: dict[int, _PhasePrice] = {}  # id(phase) → its price
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
-        routes = cluster.routes(phase.src, phase.dst, phase.nic)
-        per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
-        per_bytes.append(per_byte)
-        if loads:
-            uses.append(_phase_use(phase, cluster, routes[0], per_byte, latency))
-        uneven = uneven or float(per_byte.min()) < float(per_byte.max()) * (1 - 1e-9)
-        nccl = float(phase.transfer_latency(latency).max())
-        timed = phase.timed_latency(latency)
-        latency_total += phase.repeat * nccl
-        network_total += phase.repeat * (float(timed.max()) - nccl)
-        per_byte_total += phase.repeat * float(per_byte.max())
+        if schedule.name != "direct" or id(phase) not in priced:
+            routes = cluster.routes(phase.src, phase.dst, phase.nic)
+            priced[id(phase)] = _PhasePrice.of(schedule, phase, cluster, routes, loads)
+        price = priced[id(phase)]
+        per_bytes.append(price.per_byte)
+        if price.use is not None:
+            uses.append(price.use)
+        uneven = uneven or price.uneven
+        latency_total += phase.repeat * price.nccl
+        network_total += phase.repeat * (price.timed - price.nccl)
+        per_byte_total += phase.repeat * price.slowest
         if not phase.estimated:
-            left_out_latency += phase.repeat * nccl
-            left_out_per_byte += phase.repeat * float(per_byte.max())
-        lat, pb = _envelope(timed, per_byte)
-        apart = apart or len(lat) > 1
-        steps.append((phase.repeat, lat, pb))
+            left_out_latency += phase.repeat * price.nccl
+            left_out_per_byte += phase.repeat * price.slowest
+        apart = apart or len(price.envelope[0]) > 1
+        steps.append((phase.repeat, *price.envelope))
     seconds_per_byte, envelope, base_s = per_byte_total, tuple(steps) if apart else (), schedule.base_latency_s
     fill: PipelineFill | None = None
     if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
@@ -498,6 +543,10 @@ def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np
     A pair is kept when no other has both a latency and a per-byte time at least as large: one pair
     (the phase's two maxima on one transfer) in a phase whose most latent transfers are its most loaded.
     """
+    latest = latency == latency.max()
+    first = float(per_byte[latest].max())  # the pair the sort below puts first
+    if not float(per_byte.max()) > first * (1 + 1e-12):  # it is the only one kept: no sort (O(n log n))
+        return np.array([float(latency.max())]), np.array([first])
     order = np.lexsort((-per_byte, -latency))  # latency descending, per byte descending among equals
     lat, pb = latency[order], per_byte[order]
     best = np.maximum.accumulate(pb)

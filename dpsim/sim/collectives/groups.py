@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dpsim.sim.collectives.base import Layout, Schedule
+from dpsim.sim.collectives.base import Layout, Phase, Schedule
 
 __all__ = ["Groups"]
 
@@ -88,18 +88,22 @@ class Groups:
         def tiled(values: np.ndarray) -> np.ndarray:
             return rename[:, values].ravel()
 
-        phases = tuple(
-            dataclasses.replace(
-                p,
-                src=tiled(p.src),
-                dst=tiled(p.dst),
-                fraction=np.tile(p.fraction, len(members)),
-                channel=None if p.channel is None else np.tile(p.channel, len(members)),
-                nic=None if p.nic is None else np.tile(p.nic, len(members)),
-                stage=None if p.stage is None else np.tile(p.stage, len(members)),
-            )
-            for p in schedule.phases
-        )
+        done: dict[int, Phase] = {}  # a phase the schedule runs twice (a ring all-reduce's two passes) is tiled once
+
+        def tile(p: Phase) -> Phase:
+            if id(p) not in done:
+                done[id(p)] = dataclasses.replace(
+                    p,
+                    src=tiled(p.src),
+                    dst=tiled(p.dst),
+                    fraction=np.tile(p.fraction, len(members)),
+                    channel=None if p.channel is None else np.tile(p.channel, len(members)),
+                    nic=None if p.nic is None else np.tile(p.nic, len(members)),
+                    stage=None if p.stage is None else np.tile(p.stage, len(members)),
+                )
+            return done[id(p)]
+
+        phases = tuple(tile(p) for p in schedule.phases)
         server = schedule.ranks > self.size
         return dataclasses.replace(schedule, ranks=self.world + (1 if server else 0), phases=phases)
 
