@@ -7,8 +7,9 @@ shard group spans nodes both cross the NICs. The chunk level runs both on one ne
 collective by its phases' link loads (:func:`dpsim.sim.cost.phase_cost`), and here by the same
 loads over the interval in which both are in flight:
 
-* a collective runs phase by phase (:func:`dpsim.sim.cost.phased_job`), each phase its latency then its
-  bandwidth term; a phase's use of a link (:func:`dpsim.sim.cost.link_uses`) is the fraction of the link it
+* a collective runs phase by phase (:func:`dpsim.sim.cost.phased_job`), each phase its latency (with a chunked
+  pipeline's fill, which loads no link: :meth:`dpsim.sim.cost.LinearCost.split`) then its bandwidth term; a
+  phase's use of a link (:func:`dpsim.sim.cost.link_uses`) is the fraction of the link it
   keeps busy while it runs at its own pace (its bytes on the link over its bandwidth term: 1 on its
   bottleneck) and the number of its transfers that cross the link at once. Per phase, not averaged over
   the collective: a hierarchical all-reduce's node phase takes the node's links whole for its short time,

@@ -202,6 +202,53 @@ def test_engines_agree_on_symmetric_hybrid_runs(changes: dict[str, Any]) -> None
         assert simulated.comm_s == pytest.approx(analytic.comm_s, rel=0.01)
 
 
+RESNET = Path(__file__).resolve().parents[1] / "scenarios" / "resnet50-32-v100-100gbe.yaml"
+
+
+def test_a_tree_fill_takes_no_link_beside_the_next_reduce_scatter() -> None:
+    """ResNet-50 on 4 nodes x 2 V100 with 2 NICs a node, HYBRID_SHARD in shard groups of 4 (two nodes each),
+    replicas {0, 4}, {1, 5}, {2, 6}, {3, 7}: each of a node's two rails carries one replica group's NCCL Simple tree
+    all-reduce (2 ranks, 2 nodes) and the shard group's ring reduce-scatter; no overlap with the backward, so the 4
+    equal fp16 buckets (12,778,516 B) go after it: RS 0 alone, then each AR beside the next RS, then AR 3 alone.
+
+    Alone, RS takes t_rs (its ring's three steps' latency, then 3/8 of the bucket on each NIC link at the link's
+    C = 11.77 GB/s) and AR t_ar: its latency, the tree's fill (the first 512 KiB chunk crossing both network hops,
+    up then down) and its steady term, the 1/4 shard (3,194,629 B) each way on the NIC at NCCL's Simple-tree
+    busBw x .92. Beside each other the NIC carries both: the pair ends when it has carried the reduce-scatter's
+    bytes and the all-reduce's steady bytes after the reduce-scatter's latency (the all-reduce's latency and fill,
+    ~86 us, outlast the reduce-scatter's ~34 us, in which the reduce-scatter has the link alone):
+    t_rs + S_ar / (.92 C). The fill carries no bytes of its own (the chunk level adds it to the transfers'
+    latency); priced as link work at the tree's own pace the analytic engine and the fast level added it to
+    every pair (736 -> 776 us), 1.7 % over the chunk level's step (agreement_fuzz seed 10)."""
+    from dpsim.analytic.collectives import collective
+    from dpsim.analytic.step import calibrated_fabric, dp_fabric, hybrid_groups
+
+    sets = {
+        "cluster.nodes": 4, "cluster.workers_per_node": 2, "cluster.inter_node.nics_per_node": 2,
+        "training.zero_stage": 3, "training.optimizer_sharding": "fsdp", "communication.overlap": False,
+        "communication.bucket": "25MiB", "training.precision": "fp16", "training.micro_batch": 4,
+        "training.global_batch": 32, "training.fsdp_shard_group": 4, "training.fsdp_no_sync": True,
+        "communication.algorithm": "tree",
+    }  # fmt: skip
+    scenario = load_scenario(RESNET, list(sets.items()))
+    analytic = predict(scenario)
+    bucket = analytic.extra["bucket_bytes"]
+    assert (analytic.extra["buckets"], bucket) == (4, 12_778_516)
+    fabric = dp_fabric(scenario, calibrated_fabric(scenario))
+    shards, replicas = hybrid_groups(scenario)
+    rs = collective("reduce_scatter", "tree", bucket, fabric, groups=shards)
+    ar = collective("allreduce", "tree", bucket / 4, fabric, groups=replicas)
+    assert (rs.algorithm, ar.algorithm, ar.protocol) == ("ring", "tree", "Simple")
+    nic = fabric.inter.bandwidth
+    assert nic == pytest.approx(11.7685e9, rel=1e-5)
+    pair = rs.time_s + bucket / 4 / (0.92 * nic)
+    assert pair == pytest.approx(736.44e-6, rel=1e-5)
+    assert analytic.extra["gradient_exposed_s"] == exact(rs.time_s + 3 * pair + ar.time_s)
+    chunk = simulate(scenario, fidelity="chunk")
+    assert chunk.step_time_s == pytest.approx(analytic.step_time_s, rel=0.01)
+    assert simulate(scenario, fidelity="fast").step_time_s == exact(analytic.step_time_s)
+
+
 def test_hybrid_shard_optimizer_updates_the_shard_groups_share() -> None:
     """HYBRID_SHARD keeps each shard group's flat shards and replicates them across groups, so each rank's optimizer
     updates 1/G of the parameters (FSDP1 ``_init_param_handle_from_module``: the FlatParameter sharded over the

@@ -246,11 +246,21 @@ class LinearCost:
         return self.latency_s + self.network_s + (self.fill.with_steady(size, steady) if self.fill else steady)
 
     def split(self, size: float) -> tuple[float, float]:
-        """``self(size)`` as (latency, bandwidth term): the latencies of the steps, and the rest, which moves
-        bytes over links (:mod:`dpsim.streams` stretches only the latter while another collective shares them)."""
+        """``self(size)`` as (latency, bandwidth term): the latencies of the steps and a chunked pipeline's fill,
+        and the rest, which moves bytes over links (:mod:`dpsim.streams` stretches only the latter while another
+        collective shares them). The fill is no link's load: the links carry the schedule's bytes in its steady
+        term, and the fill is the time the pipeline's first chunk takes to cross its depth, each link waiting for it
+        in turn; the chunk level adds it to the transfers' latency (:class:`dpsim.sim.chunk.CollectiveRun`), during
+        which another collective's flows have the links to themselves."""
+        if size <= 0:
+            return 0.0, 0.0
         total = self(size)
-        latency = min(total, self.latency_s + self.network_s) if size > 0 else 0.0
-        return latency, total - latency
+        fill = 0.0
+        if self.fill is not None:
+            steady = size * self.seconds_per_byte
+            fill = self.fill(size) if self.steps else self.fill.with_steady(size, steady) - steady
+        latency = self.latency_s + self.network_s + fill
+        return min(total, latency), max(0.0, total - latency)
 
     def tuned(self, size: float) -> float:
         """NCCL's tuner estimate (``ncclTopoGetAlgoTime``): the time with its size corrections, used to pick."""
