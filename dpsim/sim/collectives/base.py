@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS, P2C_SINCE, TunerTables, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, P2C_SINCE, TunerTables, released, tuner_tables
 from dpsim.sim.nvlink_mesh import ring_gpu_counts
 
 __all__ = ["NCCL_NET_LL_HOP_S", "Chunking", "Layout", "Phase", "Schedule", "TunerCorrection"]
@@ -490,7 +490,7 @@ class Layout:
         (on a PCIe switch with it) or reached by ``PXN``. On one node no graph has a network path."""
         if self.nodes <= 1 or not self.nic_c2c:
             return True
-        return NCCL_VERSIONS.index(self.nccl_version) >= NCCL_VERSIONS.index(P2C_SINCE)
+        return released(self.nccl_version, P2C_SINCE)
 
     @property
     def tree_pattern(self) -> str:

@@ -169,7 +169,7 @@ import math
 import numpy as np
 
 from dpsim.sim.collectives.base import Chunking, Layout, Phase, Schedule, TunerCorrection
-from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, NCCL_VERSIONS, TunerTables, tuner_tables
+from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, TunerTables, released, tuner_tables
 from dpsim.sim.nvlink_mesh import HYBRID_CUBE_MESH, hamiltonian_path, nccl_rings
 
 __all__ = [
@@ -372,10 +372,9 @@ same values to v2.26.6, 47.9 first in v2.27.3, 48.0 then 45.1 in v2.27.5, 96.0 a
 
 def speed_array_inter(arch: str, version: str = DEFAULT_NCCL_VERSION) -> tuple[float, ...]:
     """The inter-node speed array of NCCL ``version``'s search for generation ``arch`` (:data:`SPEED_ARRAYS_INTER`)."""
-    index = NCCL_VERSIONS.index(version)
     arrays: dict[str, tuple[float, ...]] = {}
     for since, changed in SPEED_ARRAYS_INTER:
-        if NCCL_VERSIONS.index(since) <= index:
+        if released(version, since):
             arrays.update(changed)
     return arrays.get(arch, arrays[""])
 
@@ -1329,7 +1328,7 @@ v2.18.3–v2.19.1) and ``ncclNvlsTreeSm100Tuning`` (v2.30.3: Blackwell across no
 
 
 def _since(layout: Layout, key: str) -> bool:
-    return NCCL_VERSIONS.index(layout.nccl_version) >= NCCL_VERSIONS.index(NVLS_TREE_RELEASES[key])
+    return released(layout.nccl_version, NVLS_TREE_RELEASES[key])
 
 
 def _nvls_tree_sm100(layout: Layout) -> tuple[int, float, float]:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_NCCL_VERSION", "NCCL_VERSIONS", "P2C_SINCE", "TunerTables", "tuner_tables"]
+__all__ = ["DEFAULT_NCCL_VERSION", "NCCL_VERSIONS", "P2C_SINCE", "TunerTables", "released", "tuner_tables"]
 
 Row = tuple[float, float, float]
 """One table row: LL / LL128 / Simple, or 1 / 2 / ≥3 nodes."""
@@ -289,6 +289,12 @@ NCCL_VERSIONS: tuple[str, ...] = tuple(release for tables in _TABLES for release
 
 DEFAULT_NCCL_VERSION = "2.30.7"
 """The release dpsim models where a scenario names none (the newest whose source it was checked against)."""
+
+
+def released(version: str, since: str) -> bool:
+    """Whether NCCL ``version`` is ``since`` or a later release (both in :data:`NCCL_VERSIONS`)."""
+    return NCCL_VERSIONS.index(version) >= NCCL_VERSIONS.index(since)
+
 
 P2C_SINCE = "2.27.3"
 """The first release with NCCL's ``P2C`` path type (``src/graph/paths.cc``: a GPU that reaches a NIC through its CPU
