@@ -30,7 +30,12 @@ sweep whose 16 GiB peak is a row (512 MiB-8 GiB, the table coreweave/nccl-tests 
 dpsim's fixed cost and stream rate on 1,440 GPUs are right apart from the peak. Twenty-three the same way (first
 prediction = the price at d3fadd6, both engines): four whole sweeps on clusters of 8-GPU nodes with a 400G port a GPU
 (:data:`_IB_SWEEPS`: dstack's Nebius H100, Lambda B200 and GCP A4 B200 examples on 2 nodes, a 4-node Voltage Park H100
-cluster's all_reduce and all_gather), at 64 KiB, 1, 16, 256 MiB and the largest size each shows.
+cluster's all_reduce and all_gather), at 64 KiB, 1, 16, 256 MiB and the largest size each shows. Four the same way
+(first prediction = the price at feba90d, both engines): the smallest all-reduces of two 2 x 8 runs whose stored
+threads show only those sizes (dstack PR #3961's two p6-b200 nodes over EFA on NCCL 2.27.7, 8 and 256 B; nccl#1244's
+two H20 nodes over NDR with NCCL_ALGO=NVLSTree on NCCL 2.21.5, 8 and 512 B). nccl-tests#389 (2 x 8 B200, NDR, NCCL
+2.30.7, -b 512M -e 16G) and nebius/soperator PR #428 (2 x 8 H100, -b 512M -e 8G) give no usable row: their stored
+copies end before the first result line.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -250,13 +255,19 @@ _P2PMARK_SMALL_NOTE = (
 )
 
 
+def _timed(base: PublishedRun, name: str, size: int, us: float, ranks: int, digits: int, note: str) -> PublishedRun:
+    """``base`` at another size: an all-reduce of ``size`` bytes over ``ranks`` GPUs in ``us`` microseconds, its
+    busbw 2·(n−1)/n·S/t as nccl-tests prints it, rounded to ``digits`` decimals (GB/s)."""
+    return dataclasses.replace(
+        base, name=name, size_bytes=float(size),
+        busbw_gbps=round(2 * (ranks - 1) / ranks * size / (us * 1e-6) / 1e9, digits), note=note,
+    )  # fmt: skip
+
+
 def _p2pmark_small(base: PublishedRun, gpus: int, size: int, label: str, us: float) -> PublishedRun:
     """A smaller size of the p2pmark --allreduce table ``base`` comes from: ``size`` bytes in ``us`` microseconds."""
-    return dataclasses.replace(
-        base, name=f"RTX PRO 6000 x{gpus}, PCIe switches (p2pmark {label})", size_bytes=float(size),
-        busbw_gbps=round(2 * (gpus - 1) / gpus * size / (us * 1e-6) / 1e9, 4),
-        note=_P2PMARK_SMALL_NOTE.format(base=base.name, size=label, us=us, n1=gpus - 1, n=gpus),
-    )  # fmt: skip
+    note = _P2PMARK_SMALL_NOTE.format(base=base.name, size=label, us=us, n1=gpus - 1, n=gpus)
+    return _timed(base, f"RTX PRO 6000 x{gpus}, PCIe switches (p2pmark {label})", size, us, gpus, 4, note)
 
 
 def _asus4() -> PublishedRun:
@@ -383,6 +394,41 @@ _IB_SWEEPS: tuple[PublishedRun, ...] = (
 """Whole sweeps on InfiniBand and RoCE clusters of 8-GPU nodes (added after d3fadd6, priced before any change), at
 five sizes each where the source shows them: latency-bound (64 KiB), the protocol switch (1 MiB), mid (16 and
 256 MiB) and the largest. Sizes are nccl-tests' (all_gather: the gathered total)."""
+
+
+_P6_B200 = "https://github.com/dstackai/dstack/pull/3961"
+_P6_B200_NOTE = (
+    "dstack PR #3961 (merged 15 Jun 2026 as c21b686, 'NCCL tests on 2x p6-200'): 2 x p6-b200.48xlarge (8 B200 on "
+    "NVLink 5 a node; 3.2 Tbit/s of EFA a node, taken as one 400G port a GPU as the p6-b300 row takes 800G), dstack's "
+    "EFA image at that commit (docker/base/efa/Dockerfile: NCCL v2.27.7-1, EFA installer 1.48.0 with aws-ofi-nccl "
+    "1.19.0) and its nccl-tests task (mpirun ... all_reduce_perf -b 8 -e 8G -f 2 -g 1, NCCL_DEBUG=INFO only; the "
+    "plugin's tuner skips two nodes, so NCCL's own pick); the stored copy of the PR shows its table up to 256 B: "
+    "{size} out-of-place {us} us (busbw 2 x 15/16 x size / time)"
+)
+_H20_NVLSTREE = "https://github.com/NVIDIA/nccl/issues/1244"
+_H20_NVLSTREE_NOTE = (
+    "nccl#1244 (9 Apr 2024): 2 nodes, 16 H20 GPUs, 16 ConnectX-7 NICs (IB NDR; 8 a node), NCCL 2.21.5 + CUDA 12.3, "
+    "NCCL_ALGO=NVLSTree ('It works well using NCCL_ALGO=NVLSTree'); priced on h100-sxm: the H20 is a Hopper on the "
+    "same NVLink 4 (18 links, NCCL's SM90 constants), and a message this small is latency only; {size} "
+    "out-of-place {us} us (busbw 2 x 15/16 x size / time); the stored copy of the thread shows 4-512 B"
+)
+
+
+def _small_2x8(base: PublishedRun, size: int, label: str, us: float, note: str) -> PublishedRun:
+    """A small all-reduce of ``size`` bytes in ``us`` microseconds on ``base``'s 2 x 8 GPUs (busbw 2·15/16·S/t)."""
+    return _timed(base, f"{base.name} ({label})", size, us, 16, 7, note.format(size=label, us=us))
+
+
+_P6_B200_ROW = PublishedRun(
+    "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7)", "b200", 2, 8, "nvlink5", "efa-v2", 8, "auto", 8.0, 0.0, _P6_B200,
+    inter_fields=(("bandwidth", "400 Gbit/s"),), communication=(("nccl_version", "2.27.7"),),
+)  # fmt: skip
+"""dstack's two p6-b200 nodes; its sizes and times come from :func:`_small_2x8`."""
+_H20_ROW = PublishedRun(
+    "H20 x8, 2 nodes, 8x NDR, NCCL_ALGO=NVLSTree", "h100-sxm", 2, 8, "nvlink4", "ib-ndr", 8, "auto", 8.0, 0.0,
+    _H20_NVLSTREE, communication=(("nccl_algo", ("nvls-tree",)), ("nccl_version", "2.21.5")),
+)  # fmt: skip
+"""nccl#1244's two H20 nodes with the NVLS-tree forced; its sizes and times come from :func:`_small_2x8`."""
 
 
 HELDOUT: tuple[PublishedRun, ...] = (
@@ -541,6 +587,10 @@ HELDOUT: tuple[PublishedRun, ...] = (
         op="broadcast",
     ),
     *_IB_SWEEPS,
+    _small_2x8(_P6_B200_ROW, 8, "8 B", 50.58, _P6_B200_NOTE),
+    _small_2x8(_P6_B200_ROW, 256, "256 B", 57.14, _P6_B200_NOTE),
+    _small_2x8(_H20_ROW, 8, "8 B", 47.60, _H20_NVLSTREE_NOTE),
+    _small_2x8(_H20_ROW, 512, "512 B", 46.58, _H20_NVLSTREE_NOTE),
 )  # fmt: skip
 """The held-out rows, each with its source; all-reduce unless ``op`` says otherwise."""
 
@@ -619,6 +669,10 @@ FIRST_PREDICTION: dict[str, float] = {
     "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (16 MiB)": 118.2,
     "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (256 MiB)": 310.6,
     "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (8 GiB)": 373.5,
+    "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7) (8 B)": 0.0002471,
+    "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7) (256 B)": 0.007894,
+    "H20 x8, 2 nodes, 8x NDR, NCCL_ALGO=NVLSTree (8 B)": 0.0002246,
+    "H20 x8, 2 nodes, 8x NDR, NCCL_ALGO=NVLSTree (512 B)": 0.01437,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
@@ -642,8 +696,10 @@ def compare() -> list[dict[str, Any]]:
 
 
 def _digits(row: dict[str, Any]) -> int:
-    """Decimals a row's busbw figures print with: 1, 2 under 10 GB/s, 4 under 0.1 GB/s (the small messages')."""
-    return 1 if row["busbw_gbps"] >= 10 else 2 if row["busbw_gbps"] >= 0.1 else 4
+    """Decimals a row's busbw figures print with: 1, 2 under 10 GB/s, 4 under 0.1 GB/s (the small messages'), 6
+    under 0.001 GB/s (a few bytes)."""
+    busbw = row["busbw_gbps"]
+    return 1 if busbw >= 10 else 2 if busbw >= 0.1 else 4 if busbw >= 0.001 else 6
 
 
 def main(argv: list[str] | None = None) -> None:
