@@ -402,7 +402,10 @@ _P6_B200_NOTE = (
     "NVLink 5 a node; 3.2 Tbit/s of EFA a node, taken as one 400G port a GPU as the p6-b300 row takes 800G), dstack's "
     "EFA image at that commit (docker/base/efa/Dockerfile: NCCL v2.27.7-1, EFA installer 1.48.0 with aws-ofi-nccl "
     "1.19.0) and its nccl-tests task (mpirun ... all_reduce_perf -b 8 -e 8G -f 2 -g 1, NCCL_DEBUG=INFO only; the "
-    "plugin's tuner skips two nodes, so NCCL's own pick); the stored copy of the PR shows its table up to 256 B: "
+    "plugin's tuner skips two nodes, so NCCL's own pick); aws-ofi-nccl 1.19.0's 'p5en/p6-b200' platform entry "
+    "(src/platform-aws.cpp: latency 35 us, NCCL_BUFFSIZE=8388608) is efa-v3's, so the preset is efa-v3 at 400G with "
+    "8 MiB buffers (efa-v2's 75 us and 4 MiB give the same price at these sizes); the stored copy of the PR shows its "
+    "table up to 256 B: "
     "{size} out-of-place {us} us (busbw 2 x 15/16 x size / time)"
 )
 _H20_NVLSTREE = "https://github.com/NVIDIA/nccl/issues/1244"
@@ -420,8 +423,9 @@ def _small_2x8(base: PublishedRun, size: int, label: str, us: float, note: str) 
 
 
 _P6_B200_ROW = PublishedRun(
-    "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7)", "b200", 2, 8, "nvlink5", "efa-v2", 8, "auto", 8.0, 0.0, _P6_B200,
-    inter_fields=(("bandwidth", "400 Gbit/s"),), communication=(("nccl_version", "2.27.7"),),
+    "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7)", "b200", 2, 8, "nvlink5", "efa-v3", 8, "auto", 8.0, 0.0, _P6_B200,
+    inter_fields=(("bandwidth", "400 Gbit/s"),),
+    communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7")),
 )  # fmt: skip
 """dstack's two p6-b200 nodes; its sizes and times come from :func:`_small_2x8`."""
 _H20_ROW = PublishedRun(
