@@ -74,6 +74,7 @@ __all__ = [
     "REFERENCE_PAIRS",
     "SCALING_FIRST_PREDICTION",
     "SCALING_RUNS",
+    "TORCHTITAN_PUBLISHED_MEMORY_GIB",
     "TORCHTITAN_RUNS",
     "PublishedRun",
     "equal_work_groups",
@@ -1569,6 +1570,17 @@ def _print_first_group(
     )
 
 
+def _print_titan_memory(runs: Sequence[PublishedRun], engine: str) -> None:
+    """torchtitan's logged peak memory (``TORCHTITAN_PUBLISHED_MEMORY_GIB``, the allocator's max reserved) beside the
+    predicted peak of the tensors on the most loaded device."""
+    print("torchtitan's logged peak memory (max reserved, GiB) beside the predicted peak of the tensors:")
+    for run in runs:
+        if run.name in TORCHTITAN_PUBLISHED_MEMORY_GIB:
+            published = TORCHTITAN_PUBLISHED_MEMORY_GIB[run.name]
+            predicted = predict_run(run, engine)[1].memory_per_device_bytes / 2**30
+            print(f"  {run.name:<48} {published:>6.1f} {predicted:>6.1f} {100 * (predicted / published - 1):>+6.1f}%")
+
+
 def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
     """llm-foundry's MPT rows: a held-out group of its own, with the first prediction beside the current one."""
     runs = _waved(FOUNDRY_RUNS, fractions) if fractions else FOUNDRY_RUNS
@@ -1615,6 +1627,7 @@ def _torchtitan_llama3(
     tp: int = 1,
     async_tp: bool = False,
     fused_adamw: bool,
+    compiled_loss: bool = False,
     assumptions: str = "",
 ) -> PublishedRun:
     """A torchtitan Llama 3.1 row: ``local_batch`` sequences of 8,192 a data-parallel rank, one step, FSDP2 over the
@@ -1638,8 +1651,10 @@ def _torchtitan_llama3(
                 # eager 9dec370: torchtitan's RMSNorm and SwiGLU op by op, RoPE by the complex multiply; compiled:
                 # Inductor fuses them (the fused pricing, RoPE folded into its neighbours)
                 **({} if compiled else {"elementwise": "eager", "rope_kernels": "complex_fp32"}),
-                # cross_entropy_loss: F.cross_entropy(pred.flatten(0, 1).float(), ...): the cast, log_softmax in fp32
-                "loss_kernel": "torch_fp32",
+                # F.cross_entropy(pred.flatten(0, 1).float(), ...) without autocast: the cast, log_softmax in fp32;
+                # 9dec370 leaves it eager ("TODO: compiling loss function causes CUDA errors", train.py), 820504e and
+                # e7c0cae compile it with --training.compile (components/loss.py build_cross_entropy_loss): fused
+                "loss_kernel": "inductor" if compiled_loss else "torch_float",
                 # Float8: torchao's Float8Linear (dynamic tensorwise) under compile, its casts at torchao's own
                 # roofline; weights cast on the FSDP shard before the float8 all-gather (docs/float8.md's recipe)
                 **({"fp8_linear": "torchao_tensorwise"} if fp8 else {}),
@@ -1757,6 +1772,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             tp=8,
             async_tp=async_tp,
             fused_adamw=june,
+            compiled_loss=june,
         )
         for june, fp8, async_tp, tokens in (
             (False, True, False, 829.0),
@@ -1783,6 +1799,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             fp8=True,
             recompute="op",
             fused_adamw=True,
+            compiled_loss=True,
             assumptions="FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
             "as bf16 gathers (no field for a gather dtype apart from the reduction's)",
         )
@@ -1824,6 +1841,26 @@ TORCHTITAN_FIRST_PREDICTION: dict[str, float] = {
 }
 """Tokens/s per GPU first predicted for each torchtitan row (analytic and sim agree), before anything was looked
 into."""
+
+TORCHTITAN_PUBLISHED_MEMORY_GIB: dict[str, float] = {
+    # llama3_h100_202412_torchtitan.md Tables 1, 3 and 4, "Memory(GiB)"
+    "torchtitan 8B FSDP on 8 H100": 82.4,
+    "torchtitan 8B FSDP compiled on 8 H100": 77.0,
+    "torchtitan 8B FSDP compiled FP8 on 8 H100": 76.8,
+    "torchtitan 8B FSDP on 128 H100": 67.0,
+    "torchtitan 8B FSDP compiled on 128 H100": 62.0,
+    "torchtitan 8B FSDP compiled FP8 on 128 H100": 61.8,
+    "torchtitan 70B TP8 FP8 on 256 H100": 71.9,
+    "torchtitan 70B TP8 FP8 AsyncTP on 256 H100": 67.6,
+    # llama3-8b_h200_202506_trainy-whitefiber.md, "Memory(GiB)" at the 100th iteration
+    "torchtitan 8B FSDP compiled FP8 on 32 H200": 47.96,
+    "torchtitan 8B FSDP compiled FP8 on 64 H200": 46.97,
+}
+"""The peak memory torchtitan logged for its rows: ``DeviceMemoryMonitor.get_peak_stats``' ``max_reserved_gib``
+(``torch.cuda.memory_stats()["reserved_bytes.all.peak"]``, torchtitan/metrics.py at 9dec370, the same figure as
+components/metrics.py at e7c0cae), what the caching allocator held at most: the tensors at their peak plus the
+allocator's cached and fragmented blocks, which dpsim does not count (no ``training.memory_reserve`` set), so a
+prediction of the tensors alone is expected below it. The June 2025 AsyncTP table gives no memory."""
 
 
 # --- Data-parallel scaling at a fixed global batch (strong scaling): a held-out group of its own -------------------
@@ -2914,6 +2951,7 @@ def main() -> None:
         args.engine,
         "torchtitan",
     )
+    _print_titan_memory(titan, args.engine)
     _print_scaling(args.engine, fractions)
     if not fractions:
         _print_reference_pairs(args.engine)

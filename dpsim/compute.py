@@ -26,7 +26,8 @@ micro-batch, Megatron's layout: Shoeybi et al. 2019 §3; Korthikanti et al. 2022
 The first pipeline stage also looks up the embedding; the last computes the logits
 (``T × V/t × h``) and the cross-entropy, memory-bound over the ``T × V/t`` logits with the bytes per element of
 the framework's kernels (``model.loss_kernel``, :func:`loss_bytes`: Megatron-LM's 52 at 16 bits, PyTorch eager
-under autocast 36, without it 12, the fused xentropy kernel 6), and ``model.logit_metrics`` no-grad
+under autocast or after an explicit ``.float()`` 36, without either 12, the fused xentropy kernel and
+torch.compile's fused loss 6), and ``model.logit_metrics`` no-grad
 cross-entropies more after the backward (Composer's training metrics, 14 bytes an element each). The slowest
 stage sets the pace of the pipeline, so a micro-batch costs the slowest stage's time.
 
@@ -427,20 +428,27 @@ def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
     dtype (4 + width). ``torch_fp32``: ``F.cross_entropy`` under autocast, whose fp32 list holds
     ``cross_entropy``: the cast (width + 4), ``log_softmax`` (8), ``nll_loss`` a gather; backward
     ``nll_loss_backward`` zero-fills its fp32 gradient (4) and scatters, ``log_softmax_backward`` reads the
-    gradient and the output and writes (12), the cast back (4 + width). ``torch``: the same kernels at the logits'
+    gradient and the output and writes (12), the cast back (4 + width). ``torch_float``: ``F.cross_entropy(pred.
+    float(), labels)`` in eager mode (torchtitan's loss at 9dec370, no autocast): the same kernels, the cast before
+    ``log_softmax`` rather than between it and ``nll_loss``. ``torch``: the same kernels at the logits'
     width, no casts: ``log_softmax`` (2·width); zero fill (width), ``log_softmax_backward`` (3·width).
     ``xentropy``: apex's fused kernel as flash-attn ships it (``csrc/xentropy``, ``cunn_SoftMaxXEntropyForward``:
     the max and the sum of exponentials in one block per row, only the loss and the log-sum-exp written; the
-    backward reads the logits and writes their gradient): width, 2·width.
+    backward reads the logits and writes their gradient): width, 2·width. ``inductor``: ``F.cross_entropy(pred.
+    float(), labels)`` under ``torch.compile`` (torchtitan's ``build_cross_entropy_loss`` with
+    ``training.compile``, ``torchtitan/components/loss.py`` at 820504e and e7c0cae): Inductor fuses the cast into
+    the row reductions and the gather, so no fp32 copy or log-softmax is written, and the backward is one pointwise
+    kernel, ``exp(x - lse) - onehot`` cast back to the logits' dtype: the same bytes as ``xentropy`` (a reduction
+    looped without Inductor's online softmax would read the row twice forward: 2 bytes a logit more).
     """
     cast = 0.0 if width == 4.0 else width + 4.0
     if kernel == "megatron":
         return cast + 4.0 + 8.0 + 8.0 + 4.0 + 8.0, 8.0 + cast
-    if kernel == "torch_fp32":
+    if kernel in ("torch_fp32", "torch_float"):
         return cast + 8.0, 4.0 + 12.0 + cast
     if kernel == "torch":
         return 2.0 * width, width + 3.0 * width
-    if kernel == "xentropy":
+    if kernel in ("xentropy", "inductor"):
         return width, 2.0 * width
     raise ValueError(f"unknown loss kernel {kernel!r}")
 
@@ -449,9 +457,15 @@ def loss_saved_bytes(kernel: str, width: float) -> float:
     """Bytes a logit element the cross-entropy keeps for its backward (the last stage's activations): ``megatron``
     its softmax, fp32, computed in place in the ``.float()`` copy (4; the 16-bit logits are freed); ``torch_fp32``
     ``log_softmax``'s output at the logits' width and ``nll_loss``'s fp32 copy of it (autocast casts between the two:
-    width + 4, 4 in fp32); ``torch`` its output at the logits' width; ``xentropy`` the logits themselves (width)."""
+    width + 4, 4 in fp32); ``torch_float`` what ``torch_fp32`` keeps in fp32, ``log_softmax``'s fp32 output (4: the
+    cast's fp32 copy is not saved, ``LogSoftmaxBackward`` keeps its result, and the caller's 16-bit logits are
+    dropped before the backward, torchtitan's ``del pred``); ``torch`` its output at the logits' width;
+    ``xentropy`` and ``inductor`` the logits themselves (width; Inductor's partitioner keeps the 16-bit input and
+    the per-row log-sum-exp rather than any vocabulary-wide fp32 tensor)."""
     if kernel == "megatron":
         return 4.0
+    if kernel == "torch_float":
+        return loss_saved_bytes("torch_fp32", 4.0)
     if kernel == "torch_fp32":
         return width + 4.0 if width < 4.0 else 4.0
     return width
@@ -467,11 +481,18 @@ def loss_peak_bytes(kernel: str, width: float) -> float:
     ``torch.cuda.max_memory_allocated`` rose 10 bytes a logit in the backward); in fp32, where nothing is cast,
     ``_log_softmax_backward_data`` writes a third tensor beside the saved output and the gradient: 12. ``torch``
     (16-bit, no autocast): the output and the two gradients, ``3·width``. ``megatron`` (softmax, its gradient and the
-    ``.float()`` copy in place) and ``xentropy``: what they save (:func:`loss_saved_bytes`)."""
+    ``.float()`` copy in place) and ``xentropy``: what they save (:func:`loss_saved_bytes`). ``inductor``: the
+    saved logits and the gradient its backward kernel writes beside them, ``2·width``. ``torch_float``: the fp32
+    case of ``torch_fp32``, 12 (the saved log-probabilities, ``nll_loss_backward``'s gradient and
+    ``log_softmax_backward``'s, all fp32, before the cast back)."""
+    if kernel == "torch_float":
+        return loss_peak_bytes("torch_fp32", 4.0)
     if kernel == "torch_fp32":
         return width + 8.0 if width < 4.0 else 12.0
     if kernel == "torch":
         return 3.0 * width
+    if kernel == "inductor":
+        return 2.0 * width
     return loss_saved_bytes(kernel, width)
 
 

@@ -482,7 +482,7 @@ class ModelConfig(_Section):
     backward of each op 92), the fp32 copy and the cast output saved for the backward (4 bytes an element more
     a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
     the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
-    loss_kernel: Literal["megatron", "torch_fp32", "torch", "xentropy"] = "megatron"
+    loss_kernel: Literal["megatron", "torch_fp32", "torch_float", "torch", "xentropy", "inductor"] = "megatron"
     """The kernels of the cross-entropy over the ``tokens x vocab/t`` logits, priced per logit element at the 16-bit
     logits' width (:func:`dpsim.compute.loss_bytes`; each kernel reads its inputs and writes its output once).
     ``megatron``: Megatron-LM's ``vocab_parallel_cross_entropy`` on ``output.float()`` (the default,
@@ -490,10 +490,17 @@ class ModelConfig(_Section):
     (8), ``exp`` (8), ``sum`` (4), ``div_`` (8); backward ``mul_`` by the loss gradient (8) and the cast of the fp32
     gradient back (6): 38 + 14 bytes. ``torch_fp32``: ``F.cross_entropy`` under autocast (``cross_entropy`` is on
     autocast's fp32 list): the cast (6), ``log_softmax`` (8); backward ``nll_loss_backward``'s zero fill (4),
-    ``log_softmax_backward`` (12), the cast back (6): 14 + 22. ``torch``: ``F.cross_entropy`` on the 16-bit logits
+    ``log_softmax_backward`` (12), the cast back (6): 14 + 22. ``torch_float``: ``F.cross_entropy(pred.float())``
+    in eager mode without autocast (torchtitan's loss at 9dec370): the same bytes, the loss in fp32 after the cast,
+    which keeps the fp32 log-probabilities (4 bytes a logit, 12 at its backward's peak, where ``torch_fp32`` keeps
+    6 and peaks at 10). ``torch``: ``F.cross_entropy`` on the 16-bit logits
     without autocast (FSDP ``MixedPrecision`` alone, fms-fsdp): 4 + 8. ``xentropy``: the fused softmax-cross-entropy
     kernel of apex / flash-attn (``xentropy_cuda_lib``, llm-foundry's ``loss_fn: fused_crossentropy``): forward reads
-    the logits (2), backward reads them and writes the gradient (4). In fp32 the casts are no kernels."""
+    the logits (2), backward reads them and writes the gradient (4). ``inductor``: ``F.cross_entropy(pred.float())``
+    compiled by ``torch.compile`` (torchtitan's loss under ``training.compile`` from 2025): the cast, reductions and
+    gather fused, the backward one pointwise kernel, 2 + 4 as ``xentropy``; it keeps the 16-bit logits and, at its
+    backward, their gradient (4 bytes a logit at its peak, where ``torch_fp32`` holds 10). In fp32 the casts are no
+    kernels."""
     logit_metrics: Annotated[int, Field(strict=True, ge=0, le=16)] = 0
     """No-grad cross-entropies over the logits after each micro-batch's backward, each ``F.cross_entropy`` under
     autocast (the ``torch_fp32`` forward: 14 bytes a logit element at 16 bits). Composer's trainer (0.10-0.16,

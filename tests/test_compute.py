@@ -722,6 +722,35 @@ def test_loss_saved_bytes_by_hand() -> None:
     assert megatron - fused == 2 * 2048 * 32000
 
 
+def test_explicit_cast_and_compiled_losses_by_hand() -> None:
+    """torchtitan's loss, F.cross_entropy(pred.float(), labels), without autocast. Eager (9dec370, ``torch_float``):
+    the cast 2 + 4 and log_softmax in fp32 4 + 4 = 14; backward nll_loss_backward's zero fill 4, log_softmax_backward
+    4 + 4 + 4 and the cast back 4 + 2 = 22, autocast's bytes in another order. It keeps log_softmax's fp32 output
+    (4: the fp32 copy is log_softmax's input, not saved; the bf16 logits are dropped, torchtitan's ``del pred``)
+    and peaks in the backward at that output, nll_loss_backward's fp32 gradient and log_softmax_backward's: 12.
+    Compiled (820504e / e7c0cae, ``inductor``): one pass reading the bf16 logits (2), the backward one pointwise
+    kernel reading them and writing their bf16 gradient (2 + 2); it keeps the logits (2) and peaks at them and
+    their gradient (4). On the last stage of T x V = 2048 x 32,000 logits the activations differ by 12 - 10 and
+    10 - 4 bytes a logit from autocast's (``torch_fp32``: its bf16 log_softmax output, the fp32 copy and the
+    fp32 gradient)."""
+    from dpsim.analytic.memory import memory_breakdown
+    from dpsim.compute import loss_bytes, loss_peak_bytes, loss_saved_bytes
+
+    assert loss_bytes("torch_float", 2.0) == (14.0, 22.0)
+    assert loss_bytes("inductor", 2.0) == (2.0, 4.0)
+    assert (loss_saved_bytes("torch_float", 2.0), loss_peak_bytes("torch_float", 2.0)) == (4.0, 12.0)
+    assert (loss_saved_bytes("inductor", 2.0), loss_peak_bytes("inductor", 2.0)) == (2.0, 4.0)
+    logits = 2048 * 32000
+    autocast = memory_breakdown(_eager_llama(loss_kernel="torch_fp32")).activations
+    assert memory_breakdown(_eager_llama(loss_kernel="torch_float")).activations - autocast == 2 * logits
+    assert autocast - memory_breakdown(_eager_llama(loss_kernel="inductor")).activations == 6 * logits
+    rate = 3.35e12 * 0.83 * 0.71
+    eager = compute_times(_eager_llama(loss_kernel="torch_float"))
+    compiled = compute_times(_eager_llama(loss_kernel="inductor"))
+    assert eager.forward_s - compiled.forward_s == pytest.approx((14 - 2) * logits / rate, rel=1e-9)
+    assert eager.backward_s - compiled.backward_s == pytest.approx((22 - 4) * logits / rate, rel=1e-9)
+
+
 def _interval(k: int, **training: object) -> Scenario:
     data = _eager_llama(layers=4).model_dump(mode="json")
     recompute = {"activation_recomputation": "full", "recompute_layer_interval": k}

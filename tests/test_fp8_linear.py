@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from dpsim.analytic.memory import memory_breakdown
 from dpsim.compute import layer_kernels, te_linear_cast_bytes
 from dpsim.scenario import Scenario, scenario_from_dict
 
@@ -147,3 +148,22 @@ def test_torchao_casts_replace_the_te_casts_at_memory_speed() -> None:
     for key, k in with_te.items():
         if key[0] not in ("fp8_cast", "fp8_cast.grad"):
             assert with_tao[key].seconds == k.seconds
+
+
+def test_torchao_keeps_no_fp8_weight_copies_by_hand() -> None:
+    # Transformer Engine caches each weight's FP8 copy and its transpose between micro-batches (1 + 1 bytes a
+    # parameter, sharded like the weights); torchao's Float8Linear casts every weight in each forward
+    # (float8_linear.py at eab345c, cast_weight_to_float8_t) and keeps no copy. Two layers of the 8B shape on one
+    # H100, nothing sharded: 2 x (4,096 x (4,096 + 2 x 1,024) + 4,096 x 4,096 + 3 x 4,096 x 14,336 + 2 x 4,096) =
+    # 436,224,000, the tied embedding 128,256 x 4,096 = 525,336,576, learned positions 8,192 x 4,096 = 33,554,432
+    # and the final norm 4,096: 995,119,104 parameters, whose 16-bit weights are 1,990,238,208 bytes; TE holds
+    # 2 x 995,119,104 = 1,990,238,208 bytes more; the rest is the same
+    tao, te = memory_breakdown(_llama3()), memory_breakdown(_llama3("te_layernorm_linear"))
+    assert tao.weights == 1_990_238_208.0
+    assert te.weights - tao.weights == 1_990_238_208.0
+    assert (te.gradients, te.optimizer_states, te.activations, te.buffers) == (
+        tao.gradients,
+        tao.optimizer_states,
+        tao.activations,
+        tao.buffers,
+    )

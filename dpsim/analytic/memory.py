@@ -96,6 +96,7 @@ def model_state_parts(
     unsharded_gradients: bool = False,
     fp32_gradient_copy: bool = False,
     owned: float | None = None,
+    fp8_weight_copies: bool = True,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -122,7 +123,10 @@ def model_state_parts(
     ``fp32_gradient_copy`` (``zero``): DeepSpeed's ``BF16_Optimizer``
     (:attr:`dpsim.scenario.Scenario.deepspeed_bf16_optimizer`) also keeps the rank's whole gradient in fp32,
     4 bytes a parameter unsharded, beside the 16-bit one: 8 + 12/N for Adam at its stage 1.
-    FP8 adds the FP8 weight copies (:data:`FP8_WEIGHT_COPY_BYTES`), sharded like the weights.
+    FP8 adds the FP8 weight copies (:data:`FP8_WEIGHT_COPY_BYTES`), sharded like the weights, unless
+    ``fp8_weight_copies`` is false: torchao's ``Float8Linear`` (``model.fp8_linear: torchao_tensorwise``) keeps none,
+    it casts each weight in every forward (``float8_linear.py`` at eab345c, ``cast_weight_to_float8_t``), and under
+    FSDP's float8 all-gather, as torchtitan runs it, the cast weight is the all-gather's own buffer.
     """
     if stage not in (0, 1, 2, 3):
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
@@ -131,7 +135,7 @@ def model_state_parts(
     width = float(working_bytes(precision))
     grad = width if gradient_bytes is None else float(gradient_bytes)
     k = optimizer_bytes_per_param(optimizer, working_dtype(precision))
-    fp8 = FP8_WEIGHT_COPY_BYTES if precision == "fp8" else 0.0
+    fp8 = FP8_WEIGHT_COPY_BYTES if precision == "fp8" and fp8_weight_copies else 0.0
     if flavour == "zero":
         weights = (width + fp8) * params / (n_d if stage >= 3 else 1)
         grads = grad * params / (n_d if stage >= 2 else 1) + (FP32_BYTES * params if fp32_gradient_copy else 0.0)
@@ -721,6 +725,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             unsharded_gradients=scenario.keeps_unsharded_gradients,
             fp32_gradient_copy=scenario.deepspeed_bf16_optimizer,
             owned=max(torch_zero_partition(scenario, stage)) if torch_zero else None,  # the most loaded rank
+            fp8_weight_copies=scenario.model.fp8_linear != "torchao_tensorwise",
         )
         weights += autocast_weight_copies(scenario, stage)
         acts = _activations(scenario, stage)
