@@ -1072,19 +1072,62 @@ def test_a_ring_leaving_by_pxn_is_bound_by_each_gpus_nvlink_port() -> None:
 def test_channels_and_nvls_heads_stop_at_nccls_limits_on_a_72_gpu_node() -> None:
     """NCCL's ring (and tree) search builds at most ``MAXCHANNELS / 2`` = 32 channels (``init.cc``:
     ``ringGraph->maxChannels``; ``treeGraph->maxChannels = ringGraph->nChannels``), and its NVLS search at most
-    ``NCCL_MAX_NVLS_ARITY`` = 32 heads (``search.cc``: ``maxChannels = min(NCCL_MAX_NVLS_ARITY, nGPUs)``), so a
-    72-GPU NVLink domain with a NIC a GPU (GB200 NVL72) leaves a node on 32 rails, not 72. By hand, 2 nodes x 64
-    GPUs, 64 NICs of 4 GB/s, NVLink 240 GB/s: a ring's busbw on 2 nodes is its rails' summed rate, 32 x 4 = 128 GB/s
-    (64 rails would give 256, above what NVLink allows, 240 x 64/63), so the all-reduce's seconds a byte are
-    2(N-1)/N / 128e9."""
+    ``NCCL_MAX_NVLS_ARITY`` = 32 heads (``search.cc``: ``maxChannels = min(NCCL_MAX_NVLS_ARITY, nGPUs)``). On a GB200
+    NVL72 the GPUs' NVLinks bind the ring first: 16 channels of 45.1 GB/s on the default release (16 x 45.1 =
+    721.6 <= 18 x 40.1; ``test_ring_search_builds_nccls_own_graphs``), while the NVLS heads stop at 32. By hand,
+    2 nodes x 64 GPUs, 64 NICs of 4 GB/s, NVLink 240 GB/s (no generation: no search): a ring's busbw on 2 nodes is
+    its rails' summed rate, 32 x 4 = 128 GB/s (64 rails would give 256, above what NVLink allows, 240 x 64/63), so
+    the all-reduce's seconds a byte are 2(N-1)/N / 128e9."""
     from dpsim.sim.collectives.nccl import channels, nvls_heads
 
     nvl72 = Layout(2, 72, 72, nvls=True, arch="blackwell", nic_gbps=50.0)
-    assert (channels(nvl72), nvls_heads(nvl72)) == (32, 32)
+    assert (channels(nvl72), nvls_heads(nvl72)) == (16, 32)
     small = Layout(2, 8, 8, nvls=True, arch="blackwell", nic_gbps=50.0)
     assert (channels(small), nvls_heads(small)) == (8, 8)
     fabric = cf.Fabric(2, 64, NVLINK, cf.Link(5e-6, 4e9), nics_per_node=64, protocol="none")
     assert _per_byte("allreduce", "ring", fabric, "none") == pytest.approx(2 * 127 / 128 / (32 * 4e9), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("per_node", "version", "graph"),
+    [
+        (72, "2.25.1", (15, 48.0)),  # 15 x 48 = 720: no faster step fits 72 GPUs' NVLinks
+        (72, "2.26.2", (15, 48.0)),  # = totalBw 18 x 40.0: done
+        (72, "2.27.3", (16, 45.0)),  # 15 x 47.9 = 718.5 < 720, then 16 x 45 = 720
+        (72, "2.28.3", (16, 45.1)),  # 16 x 45.1 = 721.6, the most under 18 x 40.1
+        (8, "2.26.2", (8, 48.0)),  # a NIC a channel; 16 x 24 = 384 only ties 8 x 48
+        (8, "2.27.3", (16, 24.0)),  # 8 x 47.9 = 383.2 < 16 x 24 = 384: two channels a NIC
+        (8, "2.28.3", (8, 48.0)),
+        (4, "2.25.1", (8, 24.0)),  # 4 x 48 copied to 8 x 24 (ncclTopoDupChannels: 4 channels or fewer)
+        (4, "2.27.3", (8, 24.0)),  # 8 x 24 = 192 > 4 x 47.9 found by the search itself, not copied (24 < 25)
+        (4, "2.28.3", (8, 24.0)),
+    ],
+)
+def test_ring_search_builds_nccls_own_graphs(per_node: int, version: str, graph: tuple[int, float]) -> None:
+    """Blackwell nodes of ``per_node`` GPUs on one NVSwitch domain with a 400G NIC a GPU: the ring graph
+    (``nChannels``, ``bwInter``) NCCL's own ``ncclTopoCompute`` builds, compiled from each release's ``src/graph``
+    without a GPU (``benchmarks/nccl_search``, ``topology.py 18 / 2 / 1`` trays: GB200 NVL72, NVL8, NVL4; the HGX
+    B200 topology gives the 8-GPU graphs too). The search starts at the release's first speed within the NIC path
+    (48), stops once ``nChannels x bw`` reaches a GPU's NVLinks, else steps down while the next speed is above .49
+    of the best, keeping only a larger ``nChannels x bw``."""
+    from dpsim.sim.collectives.nccl import channels, duplication, tuner_graph
+
+    layout = Layout(3, per_node, per_node, arch="blackwell", nic_gbps=50.0, nccl_version=version)
+    built = tuner_graph("ring", layout)
+    assert built is not None and built[:2] == graph
+    assert channels(layout) * duplication(layout) == graph[0]
+    assert channels(layout) == min(graph[0], per_node)  # the NICs the channels leave by
+
+
+@pytest.mark.parametrize(("version", "rails"), [("2.26.2", 15), ("2.27.3", 16)])
+def test_an_nvl72_rack_leaves_by_the_nics_its_channels_fill(version: str, rails: int) -> None:
+    """Two NVL72 racks, a ring all-reduce: only the NICs of NCCL's 15 (v2.26.2) or 16 (v2.27.3: "Increase to 16
+    the number of NICs used to communicate between MNNVL domains on GB200 systems") channels carry it, each
+    2(N-1)/N / k of the message each way (one channel a NIC, two node crossings a ring: 2(N-1) steps of S/(kN))."""
+    load = _nic_bytes("ring", 72, Layout(2, 72, 72, arch="blackwell", nic_gbps=50.0, nccl_version=version))
+    used = load[load > 0]
+    assert len(used) == rails
+    assert used == pytest.approx(np.full(rails, 2 * 143 / 144 / rails), rel=1e-12)
 
 
 def test_five_node_tree_moves_the_rings_bytes_through_each_nic() -> None:
@@ -1229,10 +1272,10 @@ def test_one_a100_per_node_with_four_100g_nics_uses_two() -> None:
     assert channels(Layout(2, 8, 64)) == collectives.nccl.MAX_RING_CHANNELS == 32  # ringGraph->maxChannels
 
 
-def _nic_bytes(algorithm: str, nics: int) -> np.ndarray:
-    """Bytes (per message byte) each NIC of node 0 sends in one all-reduce on 2 nodes x 8 GPUs."""
-    layout = Layout(2, 8, nics, nvls=True)
-    cluster = Cluster(2, 8, NVLINK, NIC, nics, nvls=True)
+def _nic_bytes(algorithm: str, nics: int, layout: Layout | None = None) -> np.ndarray:
+    """Bytes (per message byte) each NIC of node 0 sends in one all-reduce on ``layout`` (2 nodes x 8 GPUs)."""
+    layout = layout or Layout(2, 8, nics, nvls=True)
+    cluster = Cluster(2, layout.per_node, NVLINK, NIC, nics, nvls=layout.nvls)
     out = np.zeros(nics)
     for phase in collectives.build("allreduce", algorithm, layout, "Simple").phases:
         links, _ = cluster.routes(phase.src, phase.dst, phase.nic)

@@ -518,8 +518,9 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
     channel (its fill routed with it), NVLS one of :func:`_nvls_phase`, ``direct`` its all-to-all phase of n(n-1)
     once (the schedule runs it twice). The channels are the ones the schedules
-    are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails; on nodes with
-    more NICs than GPUs ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
+    are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails, or the NICs of
+    NCCL's ring search on NVSwitch nodes (15 on a GB200 NVL72); on nodes with more NICs than GPUs
+    ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
     transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
     or a hierarchical ring's, whose node-major neighbours are one link apart.
     """

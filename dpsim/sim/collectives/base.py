@@ -367,7 +367,8 @@ class Layout:
     (``cluster.rank_order``): rank r runs on GPU slot ``slots[r]`` = node·G + local; empty:
     node-major, rank r on slot r. ``nic_gbps`` is one NIC's port rate as NCCL reads it
     (``src/graph/topo.cc``: Mbit/s / 8000, GB/s; 0: unknown), which sets how many channels
-    NCCL's search builds (:func:`dpsim.sim.collectives.nccl.duplication`). ``pcie_gpus_per_nic``
+    NCCL's search builds (:func:`dpsim.sim.collectives.nccl.ring_search`,
+    :func:`dpsim.sim.collectives.nccl.duplication`). ``pcie_gpus_per_nic``
     is how many GPUs sit on each NIC's PCIe switch (0: two or more), which sets the pattern of
     NCCL's tree graph (:attr:`tree_pattern`). ``nccl_algo`` and ``nccl_proto`` are the algorithms
     and protocols NCCL may pick (``NCCL_ALGO``, ``NCCL_PROTO``; empty: all), which ``auto`` chooses

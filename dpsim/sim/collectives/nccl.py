@@ -117,9 +117,12 @@ above the GPU→NIC path (the NIC's port rate, Mbit/s / 8000, and the GPU's PCIe
 same NIC) to twice the channels, except on Hopper and later with < 50 GB/s channels and
 more than 4 of them. The tree's channels are the ring's (``init.cc``: ``treeGraph``
 min = max = the ring's ``nChannels``). So 4 × 400G NICs on H100 give 8 channels, 8 × NDR
-give 8, HDR NICs (24 GB/s channels) are never doubled. A copied channel runs on the same
-rail as its original: schedule channel ``c`` stands for :func:`duplication` NCCL channels,
-and its (rank, channel) resource carries their caps together.
+give 8, HDR NICs (24 GB/s channels) are never doubled. Where the GPUs' NVLinks or a slower
+step with more channels win, the search builds otherwise (:func:`ring_search`: a GB200 NVL72
+rack leaves by 15 or 16 NICs; HGX B200 on v2.27.3 puts two 24 GB/s channels on each NIC). A
+copied channel, or a second channel on the same NIC, runs on the same rail as its original:
+schedule channel ``c`` stands for :func:`duplication` NCCL channels, and its (rank, channel)
+resource carries their caps together.
 
 **NVLS-tree** (``ncclTopoTuneModel``): per channel, ``min(intra NVLS, inter, perChMaxNVLSTreeBw)``
 (Hopper 57.7 / 45.5 GB/s on 2 / ≥ 3 nodes) over the NVLS heads, one per rail
@@ -210,6 +213,7 @@ __all__ = [
     "net_latency_s",
     "nic_slots",
     "nics_per_gpu",
+    "nvlink_gpu_gbps",
     "nvls_allreduce",
     "nvls_efficiency",
     "nvls_head_ranks",
@@ -218,6 +222,7 @@ __all__ = [
     "nvls_tree_allreduce",
     "pxn_exit",
     "ring_orders",
+    "ring_search",
     "ring_tuner",
     "step_latency_us",
     "tree_chunking",
@@ -379,11 +384,6 @@ def speed_array_inter(arch: str, version: str = DEFAULT_NCCL_VERSION) -> tuple[f
     return arrays.get(arch, arrays[""])
 
 
-SPEED_ARRAY_INTER: dict[str, tuple[float, ...]] = {arch: speed_array_inter(arch) for arch in ("", *ARCHS[2:])}
-"""The default release's speed arrays (:func:`speed_array_inter`): the search's speed and channels that price the
-schedules (:func:`graph_bw_gbps`, :func:`duplication`) take them; NCCL's estimate (:func:`tuner_graph`) takes its
-release's."""
-
 LL_MAX_GBPS: dict[str, tuple[float, float, float]] = _DEFAULT_TABLES.ll_max_gbps
 """``llMaxBws`` of ``src/graph/tuning.cc`` (GB/s, all channels together). NCCL reads the row of the
 GPU generation on one node, and on several nodes the row of the host CPU: row 0 (here
@@ -521,20 +521,86 @@ def channels_per_gpu(layout: Layout) -> int:
 def channels(layout: Layout) -> int:
     """Rail channels across nodes (1 on one node), each on its own NIC.
 
-    Up to one per NIC and one per GPU while a node has no more NICs than GPUs: ``min(nics, G)``
-    (channel ``c`` on the NIC of local rank ``c·G/k``), at most :data:`MAX_RING_CHANNELS` (``init.cc``:
-    ``ringGraph->maxChannels = MAXCHANNELS / 2``, and the tree search gets the ring's count): a 72-GPU NVLink
-    domain with a NIC a GPU (GB200 NVL72) leaves a node on 32 rails, not 72. With more NICs than GPUs,
-    :func:`channels_per_gpu` on each GPU, at most :data:`MAX_RING_CHANNELS` — on one GPU per
-    node too, where NCCL's search runs every channel through the one GPU's PCIe link. On one node of a
-    hybrid cube mesh, the rings NCCL's intra-node search builds (:func:`dpsim.sim.nvlink_mesh.nccl_rings`:
-    6 on DGX-1V).
+    On NVSwitch nodes with no more NICs than GPUs, the NICs the channels of NCCL's ring search use
+    (:func:`ring_search`): ``min(nChannels, nics)``, channel ``c`` on the NIC of local rank ``c·G/k``. A GB200 NVL72
+    rack (72 GPUs, a NIC each) leaves on 15 (v2.25.1–v2.26.6) or 16 (v2.27.3 on) of its 72 NICs, as many as the
+    GPUs' NVLinks carry, not 72 nor ``MAXCHANNELS / 2``. Elsewhere up to one per NIC and one per GPU while a node
+    has no more NICs than GPUs: ``min(nics, G)``, at most :data:`MAX_RING_CHANNELS` (``init.cc``:
+    ``ringGraph->maxChannels = MAXCHANNELS / 2``, and the tree search gets the ring's count). With more NICs than
+    GPUs, :func:`channels_per_gpu` on each GPU, at most :data:`MAX_RING_CHANNELS` — on one GPU per node too, where
+    NCCL's search runs every channel through the one GPU's PCIe link. On one node of a hybrid cube mesh, the rings
+    NCCL's intra-node search builds (:func:`dpsim.sim.nvlink_mesh.nccl_rings`: 6 on DGX-1V).
     """
     if layout.nodes <= 1:
         return len(nccl_rings(layout.per_node)[0]) if _mesh(layout) else 1
     if layout.nics > layout.per_node:
         return max(1, min(layout.per_node * channels_per_gpu(layout), MAX_RING_CHANNELS))
+    search = ring_search(layout)
+    if search is not None:
+        return min(search[0], layout.nics)
     return max(1, min(layout.nics, layout.per_node, MAX_RING_CHANNELS))
+
+
+def nvlink_gpu_gbps(layout: Layout) -> float:
+    """One GPU's NVLinks into an NVSwitch as ``layout``'s NCCL release counts them (:data:`NVLINK_GPU_GBPS`;
+    Blackwell's ``SM100_NVLINK_BW`` is 40.0 before v2.27.5, 40.1 from it: ``src/graph/topo.h``)."""
+    if layout.arch == "blackwell" and not released(layout.nccl_version, "2.27.5"):
+        return 18 * 40.0
+    return NVLINK_GPU_GBPS[layout.arch]
+
+
+def _ring_channels_at(speed: float, layout: Layout) -> int:
+    """How many ring channels of ``speed`` GB/s NCCL's search fits on an NVSwitch node of ``layout`` (no more NICs
+    than GPUs): each takes ``speed`` off its NIC's path each way (``followPath``: ``⌊path / speed⌋`` channels a NIC,
+    the path the smaller of the port and the GPU's PCIe link) and off the NVLink of the GPUs its chain passes on
+    through the node (:func:`_nvlink_crossings`), at most :data:`MAX_RING_CHANNELS`. Beyond one a NIC, whole
+    multiples of the NICs (dpsim's rails carry equal copies)."""
+    path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
+    nvlink = nvlink_gpu_gbps(layout)
+    n = min(layout.nics * int(path // speed), MAX_RING_CHANNELS)
+    while n > 0 and _nvlink_crossings(n, layout.per_node) * speed > nvlink:
+        n -= 1
+    return n - n % layout.nics if n > layout.nics else n
+
+
+def ring_search(layout: Layout) -> tuple[int, float] | None:
+    """(``nChannels``, GB/s a channel) of the first pass of NCCL's ring search across nodes on NVSwitch GPUs with no
+    more NICs than GPUs, before ``ncclTopoDupChannels`` (:func:`duplication`); None elsewhere (one node, PCIe or
+    hybrid-cube-mesh GPUs, more NICs than GPUs, an unknown generation or NIC rate).
+
+    ``ncclTopoCompute`` (``src/graph/search.cc`` v2.25.1–v2.30.7) starts at the fastest step of the release's speed
+    array (:func:`speed_array_inter`) within the GPU→NIC path (``maxBw``) and builds as many channels as fit
+    (:func:`_ring_channels_at`); it stops once ``nChannels · bwInter`` reaches ``totalBw`` (a GPU's NVLinks,
+    :func:`nvlink_gpu_gbps`), else steps down the array while the next step is above 0.49 of the best graph's
+    speed, keeping a graph only if its ``nChannels · bw`` is larger (``ncclTopoCompareGraphs``; on a tie the fewer
+    hops, so the fewer channels). GB200 NVL72 (72 GPUs, 72 NICs, 720 GB/s of NVLink a GPU): 15 × 48 = 720 on
+    v2.25.1–v2.26.6, 15 × 47.9 < 720 then 16 × 45 = 720 on v2.27.3 (its notes: "Increase to 16 the number of NICs
+    used to communicate between MNNVL domains on GB200 systems"), 16 × 45.1 with 721.8 GB/s from v2.27.5; HGX
+    B200 with a 400G NIC a GPU: 8 × 48, but 16 × 24 = 384 > 8 × 47.9 on v2.27.3 — the graphs NCCL's own search
+    builds (``benchmarks/nccl_search``). v2.25.1 also counts a GB200's C2C link in ``totalBw`` (1,170 GB/s), which
+    only lets it try slower steps that do not win: the same 15 × 48.
+    """
+    if not (
+        layout.nodes > 1
+        and _nvswitch(layout)
+        and layout.nics <= layout.per_node
+        and layout.arch in PCIE_GBPS
+        and layout.nic_gbps > 0
+    ):
+        return None
+    steps = speed_array_inter(layout.arch, layout.nccl_version)
+    path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
+    nvlink = nvlink_gpu_gbps(layout)
+    i = next((j for j, step in enumerate(steps) if step <= path), len(steps) - 1)
+    best, best_bw = 0, 0.0
+    while True:
+        n = _ring_channels_at(steps[i], layout)
+        if n * steps[i] > best * best_bw:
+            best, best_bw = n, steps[i]
+        if best * best_bw >= nvlink or i == len(steps) - 1 or (best and steps[i + 1] / best_bw <= 0.49):
+            break
+        i += 1
+    return (best, best_bw) if best else None
 
 
 def nvls_heads(layout: Layout) -> int:
@@ -565,32 +631,39 @@ def nic_slots(layout: Layout, k: int) -> np.ndarray:
     return (np.arange(k) % per_gpu).astype(np.int64) if nics_per_gpu(layout) > 1 else np.zeros(k, dtype=np.int64)
 
 
-def graph_bw_gbps(layout: Layout, steps: tuple[float, ...] = ()) -> float:
-    """The per-channel bandwidth of NCCL's first search pass across nodes (GB/s; 0: not known).
-
-    The fastest step of the generation's speed array (``steps``; the default release's,
-    :data:`SPEED_ARRAY_INTER`) not above the GPU→NIC path, the smaller of the NIC's port rate and the GPU's PCIe link
-    (``ncclTopoCompute``: ``maxBw``).
+def graph_bw_gbps(layout: Layout) -> float:
+    """The per-rail-channel bandwidth of NCCL's first search pass across nodes (GB/s; 0: not known), before
+    ``ncclTopoDupChannels``: a rail's channels of :func:`ring_search` together where dpsim derives it (HGX B200 on
+    v2.27.3: two channels of 24 on each NIC, 48), else the fastest step of the release's speed array
+    (:func:`speed_array_inter`) not above the GPU→NIC path, the smaller of the NIC's port rate and the GPU's PCIe
+    link (``ncclTopoCompute``: ``maxBw``).
     """
     if layout.nodes <= 1 or layout.nic_gbps <= 0 or layout.arch not in PCIE_GBPS:
         return 0.0
+    search = ring_search(layout)
+    if search is not None:
+        n, bw = search
+        return bw * (n // channels(layout))
     path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
-    steps = steps or SPEED_ARRAY_INTER.get(layout.arch, SPEED_ARRAY_INTER[""])
+    steps = speed_array_inter(layout.arch, layout.nccl_version)
     return next((step for step in steps if step <= path), steps[-1])
 
 
 def duplication(layout: Layout) -> int:
-    """NCCL channels per rail channel: 2 where ``ncclTopoDupChannels`` copies the search's channels, else 1.
+    """NCCL channels per rail channel: the search's channels on each rail (:func:`ring_search`: two on HGX B200
+    with v2.27.3), times 2 where ``ncclTopoDupChannels`` copies them.
 
     Copied when a channel carries ≥ 25 GB/s, except with compute capability > 8.0 (Hopper,
     Blackwell), channels below 50 GB/s and more than 4 of them (``src/graph/search.cc``).
     """
-    bw = graph_bw_gbps(layout)
+    search = ring_search(layout)
+    n, bw = search if search is not None else (channels(layout), graph_bw_gbps(layout))
+    copies = n // channels(layout)
     if bw < 25.0:
-        return 1
-    if ARCHS.index(layout.arch) >= ARCHS.index("hopper") and bw < 50.0 and channels(layout) > 4:
-        return 1
-    return 2
+        return copies
+    if ARCHS.index(layout.arch) >= ARCHS.index("hopper") and bw < 50.0 and n > 4:
+        return copies
+    return 2 * copies
 
 
 def net_latency_s(protocol: str, inter_steps: int, layout: Layout) -> float:
@@ -733,7 +806,7 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
     if not _tuner_modelled(layout):
         return None
     steps = speed_array_inter(layout.arch, layout.nccl_version)  # the release's search
-    nvlink = NVLINK_GPU_GBPS[layout.arch]
+    nvlink = nvlink_gpu_gbps(layout)
     if algorithm == "nvls-tree":
         heads = nvls_heads(layout)
         path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
@@ -741,7 +814,7 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
         return heads, intra, _step_up(intra, 2 * intra, path, steps)
     dup = duplication(layout)
     k = channels(layout) * dup
-    bw = graph_bw_gbps(layout, steps) / dup
+    bw = graph_bw_gbps(layout) / dup
     if not _nvswitch(layout):  # more than two nodes: NCCL's estimate reads bwInter alone
         return k, bw, bw
     crossing = _nvlink_crossings(k, layout.per_node)

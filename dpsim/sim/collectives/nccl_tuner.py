@@ -19,13 +19,13 @@ The tables and NCCL's NVLS / NVLS-tree bandwidth estimate are versioned. Before 
 estimated NVLS all-reduce at ``min(bwIntra, bwInter)`` and NVLS-tree at ``min(bwIntra, bwInter)`` on two nodes,
 ``min(bwIntra, bwInter/2)`` beyond, both times a bus-to-algorithm ratio of 5/6, with no ``nvlsEfficiency`` and no
 NVLS-tree cap (:attr:`TunerTables.nvls_efficiency`, :attr:`TunerTables.nvls_ratio`). The search's speed arrays
-(``search.cc``) are the release's in NCCL's estimate (:func:`dpsim.sim.collectives.nccl.speed_array_inter`). The rest
-of dpsim's NCCL model is v2.30.7's: the search's channels (``MAXCHANNELS``, duplication), the tree corrections, the
-NVLS schedules. One physical change is not modelled: v2.20.3 to v2.27.7 copy a communicator's ring and tree
-channels up to its NVLS channel count where NVLS is set up (``connect.cc``: ``comm->nChannels <
-comm->nvlsChannels``; removed in v2.28.3, "decreased max CTA count from 32 to 16 on Blackwell"); dpsim cannot tell
-``NCCL_NVLS_ENABLE=0`` from an ``NCCL_ALGO`` without NVLS, and on Hopper the copies change nothing (16 NVLS channels,
-16 ring channels on 4 or 8 NICs).
+(``search.cc``) and NVLink rates (``topo.h``) are the release's, in NCCL's estimate and in the channels the schedules
+run on (:func:`dpsim.sim.collectives.nccl.speed_array_inter`, :func:`dpsim.sim.collectives.nccl.ring_search`). The
+rest of dpsim's NCCL model is v2.30.7's: ``MAXCHANNELS``, the tree corrections, the NVLS schedules. One physical
+change is not modelled: v2.20.3 to v2.27.7 copy a communicator's ring and tree channels up to its NVLS channel count
+where NVLS is set up (``connect.cc``: ``comm->nChannels < comm->nvlsChannels``; removed in v2.28.3, "decreased max
+CTA count from 32 to 16 on Blackwell"); dpsim cannot tell ``NCCL_NVLS_ENABLE=0`` from an ``NCCL_ALGO`` without NVLS,
+and on Hopper the copies change nothing (16 NVLS channels, 16 ring channels on 4 or 8 NICs).
 
 Releases before v2.25.1, back to v2.18.3, carry their tables and the estimate's forms that changed with them
 (:attr:`TunerTables.nvls_bw_by_nodes`, :attr:`TunerTables.ring_ll_share`,
