@@ -25,14 +25,18 @@ The sum is the serial bound (compute + every collective): the schedule overlaps 
 module's compute, so the step these collectives give is at most this and at least the sum less the compute.
 
 The second table runs the same collectives through that schedule (:func:`one_ahead_step_s`, whole weights, one
-traced module ahead, every synchronisation of the code above) three ways: at dpsim's prices; with every
-collective's bytes a rank at one NIC's achievable rate; and the one rate a rank at which the schedule takes the
-published step. A diagnostic, not a model: nothing in the sources sets such a rate (README: "The same
-collectives in DeepSpeed 0.3.13's schedule").
+traced module ahead unless ``stage3_max_live_parameters`` (1e9) elements are gathered already, every
+synchronisation of the code above) three ways: at dpsim's prices; with every collective's bytes a rank at one NIC's
+achievable rate; and the one rate a rank at which the schedule takes the published step. The third table runs them
+as v0.3.14 to v0.5.x do (#867, 2021-04-07, resets the traced step after the top module's pre-hook has counted it, so
+every later lookup misses the trace: nothing prefetched, nothing kept for reuse; DeepSpeed #1069). A diagnostic,
+not a model: nothing in the sources sets such a rate (README: "The same collectives in DeepSpeed 0.3.13's
+schedule").
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,17 +143,27 @@ class Module:
     reductions: tuple[float, ...] = ()
     releases: bool = False
 
+    @property
+    def frees(self) -> float:
+        """Elements its post-hook releases (``release_sub_module`` lowers ``total_available_parameter_numel`` by
+        them): what it gathered or, a backward module whose weight was kept since the recomputation, the weight it
+        reduces; none if it does not release."""
+        return sum(self.gathers or self.reductions) if self.releases else 0.0
 
-def step_modules(scenario: Any, compute_s: float) -> list[Module]:
+
+def step_modules(scenario: Any, compute_s: float, reuse: bool = True) -> list[Module]:
     """A step's modules in the order the coordinator traces them: the embeddings' fetch, each layer's four weight
     modules forward, then per layer from the last the recomputed forward (gathers all four; releases what
     :func:`dpsim.analytic.memory.zero3_recompute_released` says) and the backward in reverse (gathers what was
     released, all-reduces each weight's gradient), then the embeddings' gradients. ``compute_s`` (the forward,
     the recomputed forward and a backward of twice the forward) is split by pass and, within a layer, by each
     weight's share of the layer's GEMM FLOPs (its share of the elements); attention's core and the logits ride
-    with the layers (3 % and 0.4 % of the FLOPs here). Biases and norms persist and are left out."""
+    with the layers (3 % and 0.4 % of the FLOPs here). Biases and norms persist and are left out. ``reuse``
+    False: the coordinator cannot tell a reuse (v0.3.14 to v0.5.x, whose lookups miss the trace:
+    ``get_reuse_distance_in_numel`` returns 1e12), so the recomputation releases every weight and the backward
+    gathers each again."""
     outside, layer = gathered_tensors(scenario)
-    released = [gone for _, gone in zero3_recompute_released(scenario)]
+    released = [gone or not reuse for _, gone in zero3_recompute_released(scenario)]
     layers = scenario.model.layers
     forward = [compute_s / 4.0 / layers * w / sum(layer) for w in layer]
     mods = [Module(0.0, tuple(outside), releases=True)]
@@ -164,36 +178,46 @@ def step_modules(scenario: Any, compute_s: float) -> list[Module]:
     return [*mods, Module(0.0, (), tuple(outside))]
 
 
-def one_ahead_step_s(mods: list[Module], gather_s: Any, reduce_s: Any) -> float:
+def one_ahead_step_s(
+    mods: list[Module], gather_s: Any, reduce_s: Any, max_live: float = math.inf, prefetch: bool = True
+) -> float:
     """The step these modules take under DeepSpeed 0.3.13's coordinator (``stage3.py``), ``gather_s`` /
     ``reduce_s`` pricing one collective of so many elements. A host clock and two device queues (compute; the
     data-parallel group's NCCL stream, which gathers and all-reduces share in order). A module's pre-hook
     (``fetch_sub_module``) waits for its gathers if they were prefetched, else starts them after
     ``torch.cuda.synchronize()`` (``_allgather_param``), and then synchronises the device
-    (``_synchronize_communication``); ``prefetch_next_sub_modules``, when no gather is in flight, starts the next
-    traced module's gathers (one weight: 5e7 elements a prefetch), again after a device synchronise; the
-    compute is queued; its gradients' all-reduces queue behind it on the NCCL stream; its post-hook's release
-    (``param.data = torch.ones(1).half().to(device)``, a copy on the compute stream) waits for its compute."""
+    (``_synchronize_communication``); ``prefetch_next_sub_modules``, when no gather is in flight and fewer than
+    ``max_live`` elements are gathered (``total_available_parameter_numel < max_available_parameters_in_numel``,
+    ``stage3_max_live_parameters``; counted from each fetch or prefetch to its release, persistent parameters
+    left out), starts the next traced module's gathers (one weight: 5e7 elements a prefetch), again after a device
+    synchronise; the compute is queued; its gradients' all-reduces queue behind it on the NCCL stream; its
+    post-hook's release (``param.data = torch.ones(1).half().to(device)``, a copy on the compute stream) waits for
+    its compute. ``prefetch`` False: nothing is prefetched (v0.3.14 to v0.5.x, whose prefetch lookups miss the
+    trace)."""
     host = compute = comm = 0.0
+    live = 0.0
     in_flight: int | None = None
     for i, mod in enumerate(mods):
         if mod.gathers:
             if in_flight != i:
                 host = max(host, compute, comm)
                 comm = host + sum(gather_s(e) for e in mod.gathers)
+                live += sum(mod.gathers)
             host = max(host, compute, comm)
             in_flight = None
-        if in_flight is None:
+        if in_flight is None and prefetch and live < max_live:
             j = next((k for k in range(i + 1, len(mods)) if mods[k].gathers), None)
             if j is not None:
                 host = max(host, compute, comm)
                 comm = host + sum(gather_s(e) for e in mods[j].gathers)
+                live += sum(mods[j].gathers)
                 in_flight = j
         compute = max(host, compute) + mod.compute_s
         for e in mod.reductions:
             comm = max(comm, compute) + reduce_s(e)
         if mod.releases:
             host = max(host, compute)
+            live -= mod.frees
     return max(host, compute, comm)
 
 
@@ -210,21 +234,25 @@ class Schedule:
     published_s: float
 
 
-def schedule(run: pr.PublishedRun) -> Schedule:
-    """:func:`one_ahead_step_s` for one ZeRO-3 row, three ways (:class:`Schedule`)."""
+def schedule(run: pr.PublishedRun, traced: bool = True) -> Schedule:
+    """:func:`one_ahead_step_s` for one ZeRO-3 row, three ways (:class:`Schedule`): as v0.3.13's coordinator runs
+    it (``stage3_max_live_parameters`` from the scenario), or, ``traced`` False, as v0.3.14 to v0.5.x run it
+    (nothing prefetched, nothing kept for reuse)."""
     scenario = pr.scenario_from_dict(dict(run.scenario))
     fabric = calibrated_fabric(scenario, profile_for(scenario))
     algorithm = algorithm_of(scenario)
     width, n = scenario.param_bytes_per_param, fabric.world_size
-    mods = step_modules(scenario, api.run(scenario).compute_s)
+    mods = step_modules(scenario, api.run(scenario).compute_s, reuse=traced)
     gather_latency = cf.collective("all_gather", algorithm, width * n, fabric).time_s
     reduce_latency = cf.collective("allreduce", algorithm, width * n, fabric).time_s
+    gate = {"max_live": float(scenario.deepspeed.max_live_parameters), "prefetch": traced}
 
     def at_rate(rate: float) -> float:
         return one_ahead_step_s(
             mods,
             lambda e: gather_latency + e * width * (n - 1) / n / rate,
             lambda e: reduce_latency + 2.0 * e * width * (n - 1) / n / rate,
+            **gate,
         )
 
     published = pr.step_seconds(run, run.published_tflops_per_gpu)
@@ -237,6 +265,7 @@ def schedule(run: pr.PublishedRun) -> Schedule:
             mods,
             lambda e: cf.collective("all_gather", algorithm, e * width, fabric).time_s,
             lambda e: cf.collective("allreduce", algorithm, e * width, fabric).time_s,
+            **gate,
         ),
         nic_rate_Bps=fabric.inter.bandwidth,
         at_nic_rate_s=at_rate(fabric.inter.bandwidth),
@@ -268,16 +297,25 @@ def main() -> None:
         "element a rank); serial: compute + every collective; missing: published - serial, per collective and per "
         "collective and rank; GB/s: bytes a rank's collectives move a step over (published - compute)."
     )
-    print()
-    print("The same collectives in DeepSpeed 0.3.13's schedule (one_ahead_step_s: one traced module's gathers ahead)")
-    print(f"{'row':<34} {'GPUs':>5} {'priced s':>8} {'at NIC s':>8} {'error':>7} {'GB/s needed':>11} {'published':>9}")
-    for run in ZERO3_RUNS:
-        a, s = account(run), schedule(run)
-        print(
-            f"{run.name:<34} {a.ranks:>5} {s.priced_s:>8.1f} {s.at_nic_rate_s:>8.1f} "
-            f"{100.0 * (s.published_s / s.at_nic_rate_s - 1.0):>+6.1f}% {s.rate_needed_Bps / 1e9:>11.1f} "
-            f"{s.published_s:>9.1f}"
-        )
+    for traced, title in (
+        (
+            True,
+            "The same collectives in DeepSpeed 0.3.13's schedule (one_ahead_step_s: one traced module's gathers "
+            "ahead, none while 1e9 elements are gathered)",
+        ),
+        (False, "The same in v0.3.14-v0.5.x's schedule (lookups miss the trace: nothing prefetched, nothing kept)"),
+    ):
+        print()
+        print(title)
+        head = f"{'row':<34} {'GPUs':>5} {'priced s':>8} {'at NIC s':>8}"
+        print(f"{head} {'error':>7} {'GB/s needed':>11} {'published':>9}")
+        for run in ZERO3_RUNS:
+            a, s = account(run), schedule(run, traced)
+            print(
+                f"{run.name:<34} {a.ranks:>5} {s.priced_s:>8.1f} {s.at_nic_rate_s:>8.1f} "
+                f"{100.0 * (s.published_s / s.at_nic_rate_s - 1.0):>+6.1f}% {s.rate_needed_Bps / 1e9:>11.1f} "
+                f"{s.published_s:>9.1f}"
+            )
     print(
         "priced: every collective at dpsim's price (ring, NCCL's protocol pick); at NIC: every collective's bytes a "
         f"rank at one {ZERO3_RUNS[0].scenario['cluster']['inter_node']['preset']} NIC's achievable rate, "

@@ -87,3 +87,56 @@ def test_the_175b_step_modules_by_hand() -> None:
     assert abs(MODULE.one_ahead_step_s(mods, lambda e: 0.0, lambda e: 0.0) - 40.0) < 1e-9
     zero = MODULE.step_modules(scenario, 0.0)
     assert MODULE.one_ahead_step_s(zero, lambda e: 1.0, lambda e: 1.0) == len(gathers) + len(reductions)
+
+
+def _three_modules() -> list[Any]:
+    return [
+        MODULE.Module(1.0, (5.0,), releases=True),
+        MODULE.Module(2.0, (1.0,), releases=True),
+        MODULE.Module(3.0, (4.0,), releases=True),
+    ]
+
+
+def test_no_prefetch_while_the_live_limit_is_reached() -> None:
+    """0.3.13's ``prefetch_next_sub_modules`` prefetches only while ``total_available_parameter_numel`` (what is
+    fetched or prefetched and not yet released) is below ``stage3_max_live_parameters``. With a limit of 5 the
+    first module's 5 gathered elements stop B's prefetch, so B's gather (1) waits for A's compute; B (live 1)
+    prefetches C: by hand x_A + c_A + y_B + max(c_B, z_C) + c_C = 5 + 1 + 1 + max(2, 4) + 3 = 14 (13 without the
+    limit, 5.5 gives the same 13: A's 5 are under it, and A's release leaves B's 1 beside C's 4)."""
+    assert MODULE.one_ahead_step_s(_three_modules(), _unit_price, _unit_price, max_live=5.0) == 14.0
+    assert MODULE.one_ahead_step_s(_three_modules(), _unit_price, _unit_price, max_live=5.5) == 13.0
+
+
+def test_without_prefetch_every_gather_waits_for_the_compute_before_it() -> None:
+    """v0.3.14 to v0.5.x (the traced step reset after the top module's pre-hook counted it, #867; every lookup then
+    misses the trace, DeepSpeed #1069): each module gathers at its own pre-hook, so the step is every gather and
+    every compute in series, 5 + 1 + 1 + 2 + 4 + 3 = 16."""
+    assert MODULE.one_ahead_step_s(_three_modules(), _unit_price, _unit_price, prefetch=False) == 16.0
+
+
+def test_without_reuse_the_backward_gathers_every_weight_again() -> None:
+    """``reuse`` False (``get_reuse_distance_in_numel`` cannot find the module in the trace and returns 1e12): the
+    recomputation releases all four weights of a layer and the backward gathers each again, three passes of the
+    layers (2 + 96 x 12 gathers of 36h² a layer) where 0.3.13's coordinator keeps fc2 (2 + 96 x 11, 32h²)."""
+    scenario = MODULE.pr.scenario_from_dict(dict(_row(768).scenario))
+    gathers = [e for m in MODULE.step_modules(scenario, 40.0, reuse=False) for e in m.gathers]
+    assert len(gathers) == 2 + LAYERS * 12
+    outside = 51200 * H + 2048 * H
+    assert abs(sum(gathers) - (outside + LAYERS * 36 * H * H)) < 1e-12 * sum(gathers)
+
+
+def test_the_live_limit_binds_on_the_530b_weights_not_the_175b() -> None:
+    """``stage3_max_live_parameters`` 1e9: the 530B's qkv (3h² = 1.26e9 at h = 20,480) and MLP weights (4h² =
+    1.68e9) each reach it once fetched, so the prefetch after them is skipped and the step lengthens; the 175B's
+    largest weight (4h² = 6.0e8 at h = 12,288) is under it, and so is what is gathered whenever a prefetch is
+    decided (the count is read before the prefetch adds to it), so its step is the same with and without the
+    limit (each collective priced one second per 1e9 elements)."""
+    assert 3 * 20480**2 > 1e9 and 4 * 12288**2 < 1e9
+    for name, binds in (("174.6B on 768", False), ("529.6B on 1120", True)):
+        run = next(r for r in MODULE.ZERO3_RUNS if r.name == f"Narayanan T2 ZeRO-3 {name}")
+        scenario = MODULE.pr.scenario_from_dict(dict(run.scenario))
+        assert scenario.deepspeed.max_live_parameters == 1_000_000_000
+        mods = MODULE.step_modules(scenario, 40.0)
+        free = MODULE.one_ahead_step_s(mods, lambda e: e / 1e9, lambda e: e / 1e9)
+        gated = MODULE.one_ahead_step_s(mods, lambda e: e / 1e9, lambda e: e / 1e9, max_live=1e9)
+        assert (gated > free * 1.01) if binds else (gated == free)
