@@ -1,11 +1,13 @@
 """Tree/LL128 over EFA, point by point: what each p5 point takes beyond dpsim's lane, and two rail hypotheses.
 
 A diagnostic: nothing here prices a collective anywhere else, and no hypothesis below is in the model (README,
-*What the tree/LL128 points say*). The 11 points of ``benchmarks/p5_series.py`` that ran tree/LL128 (aws-ofi-nccl
+*aws-ofi-nccl's rails*). The 11 points of ``benchmarks/p5_series.py`` that ran tree/LL128 (aws-ofi-nccl
 1.16.3's region pick, NCCL 2.27.7, 4-32 nodes of p5.48xlarge, 32-256 MiB) are each split, with dpsim's own price of
 that schedule, into dpsim's fixed part (base latency, network latency, the pipeline's fill) and ``n`` chunk rounds
 of a lane (NCCL's ``calcCollChunking``: 72 000, 144 000 or 288 000 B on 16 lanes); ``extra`` is what each round
-takes beyond dpsim's steady round ``e`` (the per-channel LL128 tree figure) if the fixed part is right.
+takes beyond dpsim's steady round ``e`` (the per-channel LL128 tree figure) if the fixed part is right. The p5
+2-node curve's points where dpsim runs tree/LL128 (``benchmarks/nccl_tests_curves.py``, another source, NCCL's own
+pick there) are split the same way.
 
 What aws-ofi-nccl does with such a step (``src/nccl_ofi_scheduler.cpp`` ``set_schedule_by_threshold`` and
 ``get_num_stripes``, v1.13.0-v1.21.1; ``MIN_STRIPE_SIZE`` 128 KiB in ``include/nccl_ofi_param.h``): a message is
@@ -13,12 +15,12 @@ cut into ``n = min(⌈size / 128 KiB⌉, rails)`` stripes, lowered to the larges
 EFA device (rail) from a round-robin counter of the sending domain that advances by ``n``. A p5 GPU's NCCL device is
 4 EFA v2 of 100 Gbit/s (aws-ofi-nccl ``topology/p5.48xl-topo.xml``: 4 NICs behind each GPU's PCIe switch), so a
 tree step of 72 000 B of data (76 800 B of LL128 lines) crosses ONE rail (6.4 µs at efa-v2's 12.0 GB/s), 144 000
-and 288 000 B two, while a ring's 576 000-B LL128 step and 1 MiB Simple step cross all four. Hypotheses:
+and 288 000 B two, while a ring's full steps (576 000 B of LL128 data, 1 MiB of Simple) cross all four. Hypotheses:
 
 - ``serial``: a lane's round is ``e`` plus one stripe's time on its rail (the step's network crossing not hidden
   behind the lane's GPU work). NCCL keeps ``NCCL_STEPS`` = 8 steps in flight a connection (``net.cc``), so nothing
-  in NCCL's code makes the two add; and the same rule on the rings' four-stripe steps would slow ring/LL128 (priced
-  within 3 %) by about a third.
+  in NCCL's code makes the two add; and the same rule would add a four-stripe time (12.8 µs) to every full
+  ring/LL128 step (about 32 µs a step at 2 GiB on 8 nodes), whose points dpsim prices at a median 2.3 % without it.
 - ``rails``: each connection keeps one rail for the whole run (4 sends a round a GPU: the counter comes back to
   where it was), drawn uniformly and independently for every sender, so a head's inbound rail carries as many of
   its per-round messages (2 up from the children and 1 down from the parent in the tree it is inner in, 1 down in
