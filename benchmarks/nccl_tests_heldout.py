@@ -171,13 +171,23 @@ its polygons by hand (in (bytes, ranks), a point on an edge inside): the ring/Si
 ranks NVLS-tree/Simple up to 12 GiB. On 2 nodes (16 ranks) it picks nothing: NCCL's own tuner does."""
 
 
+_P5_ENV = (("nccl_buffsize", "8 MiB"), ("nccl_nvls_chunksize", "512 KiB"), ("nccl_nvlstree_max_chunksize", "512 KiB"))
+"""What aws-ofi-nccl 1.16.3 sets on a p5 / p5e where the job has not (``src/platform-aws.cpp``, ``platform_data_map``'s
+"p5/p5e" entry, inserted without overwriting; 1.19.0's "p5en/p6-b200" entry sets the same three):
+``NCCL_BUFFSIZE=8388608``, ``NCCL_NVLS_CHUNKSIZE`` = ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` = 524288 ("a max chunk size of
+512KiB recovers from the regression" of v2.19.3's 64 KiB cap). The series' job (``k8s/nccl_all_reduce_perf.yaml``)
+sets ``NCCL_BUFFSIZE`` to the same and neither NVLS variable; NCCL 2.27.7 reads all three.
+``NCCL_P2P_NET_CHUNKSIZE`` sizes point-to-point sends only (not modelled) and ``NCCL_NET_FORCE_FLUSH=0`` is NCCL's own
+default on Hopper from v2.19.1 (the plugin's comment)."""
+
+
 def _p5_series(nodes: int, busbw: float) -> PublishedRun:
     plugin = (("nccl_tuner", "aws-ofi-nccl-1.16.3"),) if nodes > 2 else ()
     return PublishedRun(
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
         8 * GiB, busbw, _P5_SERIES,
         note=_P5_SERIES_NOTE.format(b=busbw, pick=_P5_PLUGIN_PICKS if plugin else _P5_NCCL_PICKS),
-        inter_fields=_P5_LINK, communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7"), *plugin),
+        inter_fields=_P5_LINK, communication=(*_P5_ENV, ("nccl_version", "2.27.7"), *plugin),
     )  # fmt: skip
 
 
@@ -403,7 +413,8 @@ _P6_B200_NOTE = (
     "EFA image at that commit (docker/base/efa/Dockerfile: NCCL v2.27.7-1, EFA installer 1.48.0 with aws-ofi-nccl "
     "1.19.0) and its nccl-tests task (mpirun ... all_reduce_perf -b 8 -e 8G -f 2 -g 1, NCCL_DEBUG=INFO only; the "
     "plugin's tuner skips two nodes, so NCCL's own pick); aws-ofi-nccl 1.19.0's 'p5en/p6-b200' platform entry "
-    "(src/platform-aws.cpp: latency 35 us, NCCL_BUFFSIZE=8388608) is efa-v3's, so the preset is efa-v3 at 400G with "
+    "(src/platform-aws.cpp: latency 35 us, NCCL_BUFFSIZE=8388608, NCCL_NVLS_CHUNKSIZE = NCCL_NVLSTREE_MAX_CHUNKSIZE = "
+    "524288, as on the p5: _P5_ENV) is efa-v3's, so the preset is efa-v3 at 400G with "
     "8 MiB buffers (efa-v2's 75 us and 4 MiB give the same price at these sizes); the stored copy of the PR shows its "
     "table up to 256 B: "
     "{size} out-of-place {us} us (busbw 2 x 15/16 x size / time)"
@@ -425,7 +436,7 @@ def _small_2x8(base: PublishedRun, size: int, label: str, us: float, note: str) 
 _P6_B200_ROW = PublishedRun(
     "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7)", "b200", 2, 8, "nvlink5", "efa-v3", 8, "auto", 8.0, 0.0, _P6_B200,
     inter_fields=(("bandwidth", "400 Gbit/s"),),
-    communication=(("nccl_buffsize", "8 MiB"), ("nccl_version", "2.27.7")),
+    communication=(*_P5_ENV, ("nccl_version", "2.27.7")),
 )  # fmt: skip
 """dstack's two p6-b200 nodes; its sizes and times come from :func:`_small_2x8`."""
 _H20_ROW = PublishedRun(

@@ -1729,16 +1729,18 @@ def profile_for(scenario: Scenario) -> HardwareProfile | None:
 
 def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, path: str) -> None:
     """Refuse NCCL's settings (a named protocol, ``nccl_version``, ``nccl_algo``, ``nccl_proto``,
-    ``nccl_buffsize``, a tuner plugin's ``nccl_tuner``) beside a profile whose fitted links replace the scenario's
-    for its algorithm (:func:`dpsim.analytic.step.profile_replaces_links`): every collective of the step is then
-    priced on the measured alpha-beta with ``protocol: none``, the same step to the bit whatever they say (they were
-    accepted and read by nothing). A profile without links for the algorithm (compute only, or fitted for another
-    algorithm) leaves NCCL's model, and its settings, in place."""
+    ``nccl_buffsize``, the NVLS chunk variables, a tuner plugin's ``nccl_tuner``) beside a profile whose fitted links
+    replace the scenario's for its algorithm (:func:`dpsim.analytic.step.profile_replaces_links`): every collective of
+    the step is then priced on the measured alpha-beta with ``protocol: none``, the same step to the bit whatever they
+    say (they were accepted and read by nothing). A profile without links for the algorithm (compute only, or fitted
+    for another algorithm) leaves NCCL's model, and its settings, in place."""
     from dpsim.analytic.step import profile_link_name, profile_replaces_links
+    from dpsim.scenario import NVLS_ENV_FIELDS
 
     c = scenario.communication
     named = ["protocol"] if c.protocol not in ("auto", "none") else []
-    named += [n for n in ("nccl_version", "nccl_algo", "nccl_proto", "nccl_buffsize") if getattr(c, n) is not None]
+    settings = ("nccl_version", "nccl_algo", "nccl_proto", "nccl_buffsize", *NVLS_ENV_FIELDS)
+    named += [n for n in settings if getattr(c, n) is not None]
     named += ["nccl_tuner"] if c.nccl_tuner != "nccl" else []
     if named and profile_replaces_links(scenario, profile):
         raise ScenarioError(

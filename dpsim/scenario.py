@@ -108,6 +108,9 @@ NCCL_ALGO_NAMES: dict[str, str] = {
 """``NCCL_ALGO`` entries (lower case, as NCCL compares them) → dpsim's algorithm names."""
 NCCL_PROTO_NAMES: dict[str, str] = {p.lower(): p for p in typing.get_args(NcclProto)}
 """``NCCL_PROTO`` entries (lower case) → dpsim's protocol names."""
+NVLS_ENV_FIELDS: tuple[str, ...] = ("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
+"""The ``communication`` fields that set NCCL's NVLS chunk variables (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`
+holds the release that first reads each)."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
@@ -1438,6 +1441,22 @@ class CommunicationConfig(_Section):
     ``NCCL_LL_BUFFSIZE`` / ``NCCL_LL128_BUFFSIZE``), but its send/receive (pipeline stages, all-to-all) run Simple
     whatever ``NCCL_PROTO`` says and move ``NCCL_BUFFSIZE / 8`` a step (``src/enqueue.cc`` ``addP2pToPlan``);
     dpsim prices those without it."""
+    nccl_nvls_chunksize: Size | None = None
+    """``NCCL_NVLS_CHUNKSIZE``: the chunk an NVLS-tree all-reduce starts from (``comm->nvlsChunkSize``, ``src/transport/
+    nvls.cc``; ``calcCollChunking`` in ``src/enqueue.cc`` then cuts it by size: :func:`dpsim.sim.collectives.nccl.
+    nvls_tree_params`); None: NCCL's 128 KiB. Read from v2.21.5; refused with an earlier ``nccl_version`` (those start
+    from one Simple step, ``NCCL_BUFFSIZE / 8``). aws-ofi-nccl's p5 / p5e, p5en and p6 environment sets 512 KiB
+    (``src/platform-aws.cpp``, v1.9.0 on). NCCL also caps its single-node NVLS chunk with it, which dpsim prices
+    without chunks. Below 2 GiB (NCCL reads an ``int``); refused where no NVLS runs (a node without an
+    NVSwitch that reduces), on CPU devices, with ``protocol: none`` and beside a textbook algorithm."""
+    nccl_nvlstree_max_chunksize: Size | None = None
+    """``NCCL_NVLSTREE_MAX_CHUNKSIZE``: the largest chunk of an NVLS-tree all-reduce (``src/enqueue.cc`` v2.20.3-
+    v2.29.7, ``src/transport/nvls.cc`` from v2.30.3); None: NCCL's rule, 64 KiB on 4 nodes or more (v2.19.3 on), else
+    the chunk (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`). It caps ``nccl_nvls_chunksize``, never raises
+    it. Read from v2.20.3; refused with an earlier ``nccl_version``. aws-ofi-nccl's p5 environment sets 512 KiB
+    ("NCCL v2.19.3 reduced the chunk size used when running NVLS Tree algorithm on greater than 4 nodes to 64KiB.
+    This drastically impacted performance on AWS"). Below 2 GiB; refused where ``nccl_nvls_chunksize``
+    is."""
     nccl_nic_fusion: bool = True
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
@@ -1509,6 +1528,14 @@ class CommunicationConfig(_Section):
             if not out:
                 raise ValueError(f"{info.field_name} needs at least one entry (omit it for NCCL's default)")
             value = list(dict.fromkeys(out))
+        return value
+
+    @field_validator("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
+    @classmethod
+    def _nvls_chunk(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """NCCL reads both as an ``int`` (``(int)ncclParamNvlsTreeMaxChunkSize()``, ``int nvlsChunkSize``)."""
+        if value is not None and value >= 2**31:
+            raise ValueError(f"expected a size below 2 GiB (NCCL reads {info.field_name} as an int), got {value:g} B")
         return value
 
     @model_validator(mode="before")
@@ -1611,7 +1638,7 @@ class Scenario(_Section):
         if self.cluster.gloo:  # refused by the CPU check, which names gloo
             return
         if c.protocol == "none":
-            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version"):
+            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS):
                 if getattr(c, name) is not None:
                     raise _FieldError(
                         f"communication.{name}",
@@ -1690,7 +1717,8 @@ class Scenario(_Section):
         if self.collective_algorithm not in TEXTBOOK or tp_across_nodes:  # backend on GPUs: NCCL's own pick
             return
         unread = ["protocol"] if c.protocol not in ("auto", "none") else []
-        unread += [name for name in ("nccl_proto", "nccl_buffsize", "nccl_version") if getattr(c, name) is not None]
+        settings = ("nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS)
+        unread += [name for name in settings if getattr(c, name) is not None]
         if unread:
             raise _FieldError(
                 f"communication.{unread[0]}",
@@ -1699,6 +1727,36 @@ class Scenario(_Section):
                 "(a tensor-parallel group inside a node, the pipeline's sends), which it does not change; "
                 "leave it out, or name an NCCL algorithm (auto, ring, tree)",
             )
+
+    def _nvls_env_read(self) -> None:
+        """Refuse ``NCCL_NVLS_CHUNKSIZE`` / ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` where NCCL does not read them: on a
+        release before the one that added the variable (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`: v2.21.5 and
+        v2.20.3; no ``NCCL_PARAM`` of that name before) and where no NVLS algorithm runs
+        (:attr:`ClusterConfig.nvls_node`: NCCL's ``ncclNvlsInit`` finds no multicast NVSwitch, so
+        ``calcCollChunking``'s NVLS branches never run). CPU devices, ``protocol: none`` and textbook algorithms are
+        refused with every NCCL setting."""
+        from dpsim.sim.collectives.nccl import NVLS_ENV, NVLS_TREE_RELEASES
+        from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, released
+
+        c = self.communication
+        version = c.nccl_version or DEFAULT_NCCL_VERSION
+        for name, key in NVLS_ENV.items():
+            if getattr(c, name) is None or self.cluster.gloo:
+                continue
+            env, since = f"NCCL_{name.removeprefix('nccl_').upper()}", NVLS_TREE_RELEASES[key]
+            if not released(version, since):
+                raise _FieldError(
+                    f"communication.{name}",
+                    f"is {env}, which NCCL reads from v{since} on (its NCCL_PARAM); communication.nccl_version "
+                    f"{version} has none, so it changes nothing: leave it out",
+                )
+            if not self.cluster.nvls_node:
+                raise _FieldError(
+                    f"communication.{name}",
+                    f"is {env}, read only by NCCL's NVLS algorithms, which need an NVSwitch that reduces "
+                    "(cluster.intra_node nvlink4/nvlink5, intra_topology: switch) and 2+ GPUs a node; none runs "
+                    "here, so leave it out",
+                )
 
     def _nvls_runs(self) -> None:
         """Refuse a named NVLS all-reduce where the data-parallel all-reduce cannot run it: it failed only once the
@@ -1758,7 +1816,7 @@ class Scenario(_Section):
                 "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
                 "peer-to-peer between all their GPUs, so leave it out",
             )
-        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", "nccl_tuner")
+        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", "nccl_tuner", *NVLS_ENV_FIELDS)
         unset = (None, "nccl")  # nccl_tuner's default is NCCL's own tuner
         for name in (n for n in nccl_only if getattr(self.communication, n) not in unset and self.cluster.gloo):
             # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
@@ -1777,6 +1835,7 @@ class Scenario(_Section):
                     f"got {inputs.brief(self.communication.nccl_version)}",
                 )
         self._nccl_env_read()
+        self._nvls_env_read()
         self._nvls_runs()
         self._algorithm_read()
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:

@@ -723,6 +723,32 @@ def test_nvls_tree_on_fused_devices_runs_at_its_per_head_cap() -> None:
     assert choice.time_s == pytest.approx(steady + 66.8e-6 + fill, rel=2e-4)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_nvls_chunksize_sets_nvls_trees_fill(engine: str) -> None:
+    """The same 16 GiB NVLS-tree all-reduce with ``NCCL_NVLS_CHUNKSIZE=524288`` (aws-ofi-nccl's p5 environment): NCCL
+    2.30.7 starts from 512 KiB (``comm->nvlsChunkSize``), 2 nodes set no cap (``treeMaxChunkSize`` = the chunk) and
+    16 GiB >= 32 · 128 lanes · 512 KiB = 2 GiB keeps it (``calcCollChunking``). So every term of the fill above is 4x:
+    a 64 MiB loop through NVLS twice (249.1 us), two network steps of 8 channels x 512 KiB = 4 MiB at 48 GB/s
+    (87.4 us), less the 64 MiB loop the stream counts (272.6 us): 400.4 us (was 100.1 us at 128 KiB). The steady
+    stream and the 66.8 us latency are unchanged."""
+    from dpsim.cli_collective import collective_rows
+
+    S = 16.0 * (1 << 30)
+    steady = S * 2 * 15 / 16 / (8 * 57.7e9)
+    loop = 64.0 * (1 << 20)
+    engine_Bps = (1.125 / 0.85 + 0.125) * 8 * 57.7e9 * 16 / 30
+    fill = 2 * loop * 1.125 / 0.85 / engine_Bps + 2 * (4 << 20) / 48e9 - loop * 30 / 16 / (8 * 57.7e9)
+    assert fill == pytest.approx(400.4e-6, rel=1e-3)
+    scenario = _oci_scenario(communication={"nccl_nvls_chunksize": "512 KiB"})
+    (row,) = collective_rows(scenario, "allreduce", [S], engine=engine)
+    assert (row["algorithm"], row["protocol"]) == ("nvls-tree", "Simple")
+    assert row["time_s"] == pytest.approx(steady + 66.8e-6 + fill, rel=2e-4)
+    capped = _oci_scenario(communication={"nccl_nvls_chunksize": "512 KiB", "nccl_nvlstree_max_chunksize": "128 KiB"})
+    (default,) = collective_rows(_oci_scenario(), "allreduce", [S], engine=engine)
+    (back,) = collective_rows(capped, "allreduce", [S], engine=engine)
+    assert back["time_s"] == default["time_s"]  # capped at NCCL's own 128 KiB: the same schedule to the bit
+
+
 def test_ports_per_nic_must_split_the_ports_evenly() -> None:
     from dpsim.errors import ScenarioError
 

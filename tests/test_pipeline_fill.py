@@ -270,6 +270,81 @@ def test_nvls_tree_cuts_its_data_as_each_release_does() -> None:
     assert nvls_tree_chunking(Layout(2, 8, nics=8, nvls=True), 8, 2) is None  # no GPU generation: no NVLS table
 
 
+def test_nvls_chunk_variables_are_read_as_each_release_reads_them() -> None:
+    """``NCCL_NVLS_CHUNKSIZE`` / ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` = 512 KiB (aws-ofi-nccl's p5 environment) by release,
+    worked by hand from each tag's source, 8 H100 a node, ``NCCL_BUFFSIZE`` 8 MiB (a 1 MiB Simple step).
+
+    v2.19.3: neither exists (no ``NCCL_PARAM`` of either name): the step, 1 MiB, capped at 64 KiB from 4 nodes.
+    v2.20.3 (``enqueue.cc``: ``NvlsTreeChunkSize``, "NVLSTREE_MAX_CHUNKSIZE", -2): the cap is the variable's, the chunk
+    still the step: 512 KiB on 4 nodes. v2.21.5 and v2.27.7 (``nvls.cc``: ``NvlsChunkSize``, "NVLS_CHUNKSIZE"): the
+    chunk is the variable's; without the cap variable 4 nodes keep NCCL's 64 KiB rule, 2 nodes the chunk. v2.30.7
+    Blackwell, 4 nodes of 8 with a 100 GB/s NIC: ``ncclNvlsTreeSm100Tuning`` gives 24 channels, 256 / 256 KiB; a set
+    ``NCCL_NVLS_CHUNKSIZE`` replaces its chunk and a set cap its cap (``ncclNvlsTuning``: "User overrides take
+    priority over tuning"). The cut at 1 GiB on 4 Hopper nodes with both set: 512 KiB, set to 256 KiB (1 GiB <
+    32 · 128 · 512 KiB = 2 GiB), kept (1 GiB >= 16 · 128 · 256 KiB = 512 MiB)."""
+    from dpsim.sim.collectives.nccl import nvls_tree_chunking, nvls_tree_params
+
+    def params(nodes: int, version: str, chunk: float = 512 * KiB, cap: float = 512 * KiB) -> tuple[int, float, float]:
+        layout = dataclasses.replace(
+            _nvls_layout(nodes, version), nccl_buffsize=8 * MiB, nccl_nvls_chunksize=chunk,
+            nccl_nvlstree_max_chunksize=cap,
+        )  # fmt: skip
+        return nvls_tree_params(layout)
+
+    assert params(4, "2.19.3") == (16, 1 * MiB, 64 * KiB)
+    assert params(4, "2.20.3") == (16, 1 * MiB, 512 * KiB)
+    assert params(4, "2.20.5", cap=0.0) == (16, 1 * MiB, 64 * KiB)
+    assert params(4, "2.21.5") == (16, 512 * KiB, 512 * KiB)
+    assert params(4, "2.27.7", cap=0.0) == (16, 512 * KiB, 64 * KiB)
+    assert params(2, "2.27.7", cap=0.0) == (16, 512 * KiB, 512 * KiB)
+    assert params(2, "2.27.7", chunk=0.0) == (16, 128 * KiB, 512 * KiB)
+    both = dataclasses.replace(_nvls_layout(4, "2.27.7"), nccl_nvls_chunksize=512 * KiB)
+    cut = nvls_tree_chunking(dataclasses.replace(both, nccl_nvlstree_max_chunksize=512 * KiB), 8, 4)
+    assert cut is not None and cut.step_at(1 << 30) == 256 * KiB and cut.step_at(8 << 30) == 512 * KiB
+
+    def b200(**env: float) -> tuple[int, float, float]:
+        layout = Layout(4, 8, nics=8, nvls=True, arch="blackwell", nic_gbps=100.0, nccl_version="2.30.7", **env)
+        return nvls_tree_params(layout)
+
+    assert b200() == (24, 256 * KiB, 256 * KiB)
+    assert b200(nccl_nvls_chunksize=512 * KiB) == (24, 512 * KiB, 256 * KiB)
+    assert b200(nccl_nvlstree_max_chunksize=64 * KiB) == (24, 256 * KiB, 64 * KiB)
+
+
+HOPPER = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4"]
+"""The default scenario's 8 nodes as H100s on NVSwitch (NVLS runs)."""
+
+
+@pytest.mark.parametrize(
+    ("sets", "field", "says"),
+    [
+        (["communication.nccl_version=2.20.5", "communication.nccl_nvls_chunksize=512KiB"],
+         "communication.nccl_nvls_chunksize", "from v2.21.5"),
+        (["communication.nccl_version=2.19.3", "communication.nccl_nvlstree_max_chunksize=512KiB"],
+         "communication.nccl_nvlstree_max_chunksize", "from v2.20.3"),
+        (["communication.nccl_nvls_chunksize=512KiB"], "communication.nccl_nvls_chunksize", "NVSwitch"),  # A100
+        (["communication.nccl_nvls_chunksize=1000.5B", *HOPPER], "communication.nccl_nvls_chunksize", "whole number"),
+        (["communication.nccl_nvlstree_max_chunksize=2GiB", *HOPPER], "communication.nccl_nvlstree_max_chunksize",
+         "below 2 GiB"),
+        (["communication.nccl_nvlstree_max_chunksize=0", *HOPPER], "communication.nccl_nvlstree_max_chunksize", ""),
+        (["communication.nccl_nvls_chunksize=512KiB", "communication.protocol=none", *HOPPER],
+         "communication.nccl_nvls_chunksize", "alpha-beta"),
+        (["communication.nccl_nvls_chunksize=512KiB", "communication.algorithm=hierarchical", *HOPPER],
+         "communication.nccl_nvls_chunksize", "alpha-beta"),
+        (["communication.nccl_nvlstree_max_chunksize=512KiB", "cluster.device=cpu"],
+         "communication.nccl_nvlstree_max_chunksize", "gloo"),
+    ],
+)  # fmt: skip
+def test_nvls_chunk_variables_nccl_does_not_read_are_refused(
+    capsys: pytest.CaptureFixture[str], sets: list[str], field: str, says: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["collective", "--size", "64MiB", *[a for s in sets for a in ("--set", s)]])
+    err = capsys.readouterr().err.strip()
+    assert info.value.code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") and f"{field}: " in err and says in err, err
+
+
 def test_nvls_tree_on_blackwell_from_2_30_3_takes_ncclNvlsTreeSm100Tuning() -> None:
     """``ncclNvlsTreeSm100Tuning`` (``nvls.cc`` v2.30.3-v2.30.7) by hand: (nvlsChannels, chunkSize, treeMaxChunkSize).
 

@@ -190,6 +190,10 @@ class Fabric:
     """Protocols NCCL may pick (``communication.nccl_proto``, ``NCCL_PROTO``); empty: all."""
     nccl_buffsize: float = 0.0
     """NCCL's Simple buffer per connection in bytes (``communication.nccl_buffsize``); 0: NCCL's 4 MiB."""
+    nccl_nvls_chunksize: float = 0.0
+    """``NCCL_NVLS_CHUNKSIZE`` in bytes (``communication.nccl_nvls_chunksize``); 0: unset."""
+    nccl_nvlstree_max_chunksize: float = 0.0
+    """``NCCL_NVLSTREE_MAX_CHUNKSIZE`` in bytes (``communication.nccl_nvlstree_max_chunksize``); 0: unset."""
     nccl_version: str = ""
     """The NCCL release whose tuner constants the collectives use (``communication.nccl_version``); empty:
     dpsim's default (:data:`dpsim.sim.collectives.nccl_tuner.DEFAULT_NCCL_VERSION`), resolved in one place,

@@ -363,6 +363,8 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_algo=tuple(scenario.communication.nccl_algo or ()),
         nccl_proto=tuple(scenario.communication.nccl_proto or ()),
         nccl_buffsize=scenario.communication.nccl_buffsize or 0.0,
+        nccl_nvls_chunksize=scenario.communication.nccl_nvls_chunksize or 0.0,
+        nccl_nvlstree_max_chunksize=scenario.communication.nccl_nvlstree_max_chunksize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
         nccl_version=scenario.communication.nccl_version or "",
         nccl_tuner=scenario.communication.nccl_tuner,

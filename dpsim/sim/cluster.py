@@ -104,6 +104,10 @@ class Cluster:
     """Protocols NCCL may pick (``NCCL_PROTO``; empty: all)."""
     nccl_buffsize: float = 0.0
     """NCCL's Simple buffer per connection in bytes (``NCCL_BUFFSIZE``); 0: NCCL's 4 MiB."""
+    nccl_nvls_chunksize: float = 0.0
+    """``NCCL_NVLS_CHUNKSIZE`` in bytes (:attr:`Fabric.nccl_nvls_chunksize`); 0: unset."""
+    nccl_nvlstree_max_chunksize: float = 0.0
+    """``NCCL_NVLSTREE_MAX_CHUNKSIZE`` in bytes (:attr:`Fabric.nccl_nvlstree_max_chunksize`); 0: unset."""
     nccl_version: str = ""
     """The NCCL release whose tuner constants the collectives use (:attr:`Fabric.nccl_version`)."""
     nccl_tuner: str = "nccl"
@@ -209,6 +213,8 @@ class Cluster:
             nccl_algo=fabric.nccl_algo,
             nccl_proto=fabric.nccl_proto,
             nccl_buffsize=fabric.nccl_buffsize,
+            nccl_nvls_chunksize=fabric.nccl_nvls_chunksize,
+            nccl_nvlstree_max_chunksize=fabric.nccl_nvlstree_max_chunksize,
             nccl_net_latency_s=fabric.nccl_net_latency_s,
             nccl_version=fabric.nccl_version,
             nccl_tuner=fabric.nccl_tuner,

@@ -421,6 +421,12 @@ class Layout:
     nic_c2c: bool = False
     """Whether each GPU reaches its NICs through its CPU over NVLink-C2C (``cluster.inter_node.nic_path: c2c``):
     NCCL's GPU-to-NIC path type then is ``PHB`` before v2.27.3, ``P2C`` from it (:attr:`ll128_across_nodes`)."""
+    nccl_nvls_chunksize: float = 0.0
+    """``NCCL_NVLS_CHUNKSIZE`` in bytes (``communication.nccl_nvls_chunksize``), NVLS-tree's chunk from v2.21.5
+    (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`); 0: unset."""
+    nccl_nvlstree_max_chunksize: float = 0.0
+    """``NCCL_NVLSTREE_MAX_CHUNKSIZE`` in bytes (``communication.nccl_nvlstree_max_chunksize``), NVLS-tree's largest
+    chunk from v2.20.3 (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`); 0: unset."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -469,6 +475,8 @@ class Layout:
             host_topology=getattr(where, "host_topology", None) is not None,
             pcie_graph=getattr(getattr(where, "host_topology", None), "nccl_graph", ()) if where.nodes == 1 else (),
             nic_c2c=getattr(where, "nic_c2c", False),
+            nccl_nvls_chunksize=getattr(where, "nccl_nvls_chunksize", 0.0),
+            nccl_nvlstree_max_chunksize=getattr(where, "nccl_nvlstree_max_chunksize", 0.0),
         )
 
     @property

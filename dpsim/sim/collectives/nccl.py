@@ -1392,12 +1392,24 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
 NVLS_CHUNK = 128 * 1024
 """``comm->nvlsChunkSize`` (``src/transport/nvls.cc`` v2.21.5–v2.30.7: ``NCCL_NVLS_CHUNKSIZE``, default 128 KiB)."""
 
-NVLS_TREE_RELEASES = {"sm100_channels": "2.25.1", "nvls_chunk": "2.21.5", "four_node_cap": "2.19.3", "sm100": "2.30.3"}
+NVLS_TREE_RELEASES = {
+    "sm100_channels": "2.25.1",
+    "nvls_chunk": "2.21.5",
+    "four_node_cap": "2.19.3",
+    "tree_max_env": "2.20.3",
+    "sm100": "2.30.3",
+}
 """The releases that changed how NCCL cuts an NVLS-tree all-reduce (:func:`nvls_tree_params`): ``NVLS_NCHANNELS_SM100``
 32 for Blackwell (``nvls.cc``, v2.25.1; every GPU took ``NCCL_NVLS_NCHANNELS``' 16 before), ``calcCollChunking``
-starting from ``nvlsChunkSize`` (v2.21.5; a Simple step, ``buffSize / NCCL_STEPS``, before), the 64 KiB cap on 4
-nodes or more (v2.19.3: ``if (nNodes >= 4) chunkSize = 65536``, ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` from v2.20.3; none in
-v2.18.3–v2.19.1) and ``ncclNvlsTreeSm100Tuning`` (v2.30.3: Blackwell across nodes)."""
+starting from ``nvlsChunkSize`` (v2.21.5: ``NCCL_PARAM(NvlsChunkSize, "NVLS_CHUNKSIZE", 128*1024)`` in ``nvls.cc``; a
+Simple step, ``buffSize / NCCL_STEPS``, before), the 64 KiB cap on 4 nodes or more (v2.19.3: ``if (nNodes >= 4)
+chunkSize = 65536``; none in v2.18.3–v2.19.1), ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` replacing that cap (v2.20.3:
+``NCCL_PARAM(NvlsTreeChunkSize, "NVLSTREE_MAX_CHUNKSIZE", -2)`` in ``enqueue.cc``, -2 keeping the rule) and
+``ncclNvlsTreeSm100Tuning`` (v2.30.3: Blackwell across nodes)."""
+
+NVLS_ENV = {"nccl_nvls_chunksize": "nvls_chunk", "nccl_nvlstree_max_chunksize": "tree_max_env"}
+"""Each ``communication`` field that sets an NVLS environment variable, and the :data:`NVLS_TREE_RELEASES` key of the
+first release that reads it (``scenario`` refuses it on an earlier ``nccl_version``)."""
 
 
 def _since(layout: Layout, key: str) -> bool:
@@ -1430,23 +1442,32 @@ def _nvls_tree_sm100(layout: Layout) -> tuple[int, float, float]:
 
 def nvls_tree_params(layout: Layout) -> tuple[int, float, float]:
     """NCCL's NVLS-tree all-reduce cut on ``layout.nccl_version`` (:data:`NVLS_TREE_RELEASES`): ``nvlsChannels``, the
-    chunk ``calcCollChunking`` starts from and the most it allows (``NCCL_NVLS_NCHANNELS``, ``NCCL_NVLS_CHUNKSIZE``,
-    ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` unset).
+    chunk ``calcCollChunking`` starts from and the most it allows (``NCCL_NVLS_NCHANNELS`` unset;
+    ``NCCL_NVLS_CHUNKSIZE`` and ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` from :attr:`Layout.nccl_nvls_chunksize` and
+    :attr:`Layout.nccl_nvlstree_max_chunksize`, 0 unset).
 
     Channels: 16 (``NVLS_NCHANNELS_SM90``, and every GPU before v2.25.1), 32 on Blackwell from v2.25.1
     (``NVLS_NCHANNELS_SM100``; 24 from v2.27.3 on one node, where NVLS-tree does not run). Chunk: ``nvlsChunkSize``
-    (128 KiB) from v2.21.5, one Simple step (``buffSize / NCCL_STEPS``: 512 KiB at NCCL's 4 MiB) before. Cap: 64 KiB
-    on 4 nodes or more from v2.19.3. From v2.30.3 Blackwell on several nodes takes all three from
-    ``ncclNvlsTreeSm100Tuning`` (:func:`_nvls_tree_sm100`), the cap falling back to the 4-node rule where it sets none.
+    (``NCCL_NVLS_CHUNKSIZE``, default 128 KiB) from v2.21.5, one Simple step (``buffSize / NCCL_STEPS``: 512 KiB at
+    NCCL's 4 MiB) before. Cap: ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` where set (read from v2.20.3), else 64 KiB on 4 nodes
+    or more from v2.19.3, else the chunk. From v2.30.3 Blackwell on several nodes takes all three from
+    ``ncclNvlsTreeSm100Tuning`` (:func:`_nvls_tree_sm100`); there ``ncclNvlsTuning`` lets a set ``NCCL_NVLS_CHUNKSIZE``
+    replace the tuned chunk and a set ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` the tuned cap, and the cap falls back to the
+    4-node rule where neither sets one.
     """
     blackwell = layout.arch == "blackwell"
     channels = 32 if blackwell and _since(layout, "sm100_channels") else 16
     step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
-    chunk = float(NVLS_CHUNK) if _since(layout, "nvls_chunk") else step
+    env_chunk = float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
+    chunk = (env_chunk or float(NVLS_CHUNK)) if _since(layout, "nvls_chunk") else step
     tree_max = 0.0
     if blackwell and layout.nodes > 1 and _since(layout, "sm100"):
-        channels, chunk, tree_max = _nvls_tree_sm100(layout)
-    if tree_max == 0.0:
+        channels, tuned, tree_max = _nvls_tree_sm100(layout)
+        chunk = env_chunk or tuned
+    env_max = float(layout.nccl_nvlstree_max_chunksize) if _since(layout, "tree_max_env") else 0.0
+    if env_max > 0.0:
+        tree_max = env_max
+    elif tree_max == 0.0:
         tree_max = 65536.0 if layout.nodes >= 4 and _since(layout, "four_node_cap") else chunk
     return channels, chunk, tree_max
 
