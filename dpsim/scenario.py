@@ -1453,7 +1453,7 @@ class CommunicationConfig(_Section):
     """``NCCL_NVLSTREE_MAX_CHUNKSIZE``: the largest chunk of an NVLS-tree all-reduce (``src/enqueue.cc`` v2.20.3-
     v2.29.7, ``src/transport/nvls.cc`` from v2.30.3); None: NCCL's rule, 64 KiB on 4 nodes or more (v2.19.3 on), else
     the chunk (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`). It caps ``nccl_nvls_chunksize``, never raises
-    it. Read from v2.20.3; refused with an earlier ``nccl_version``. aws-ofi-nccl's p5 environment sets 512 KiB
+    it. Read from v2.20.3; refused with an earlier ``nccl_version``. aws-ofi-nccl sets 512 KiB (v1.8.0 on, its PR #332)
     ("NCCL v2.19.3 reduced the chunk size used when running NVLS Tree algorithm on greater than 4 nodes to 64KiB.
     This drastically impacted performance on AWS"). Below 2 GiB; refused where ``nccl_nvls_chunksize``
     is."""
