@@ -1654,7 +1654,9 @@ def _torchtitan_llama3(
                 # F.cross_entropy(pred.flatten(0, 1).float(), ...) without autocast: the cast, log_softmax in fp32;
                 # 9dec370 leaves it eager ("TODO: compiling loss function causes CUDA errors", train.py), 820504e and
                 # e7c0cae compile it with --training.compile (components/loss.py build_cross_entropy_loss): fused
-                "loss_kernel": "inductor" if compiled_loss else "torch_float",
+                # and with TP torchtitan's plan enables loss_parallel (enable_loss_parallel: not
+                # --training.disable_loss_parallel), DTensor's handlers over the vocabulary-sharded logits
+                "loss_kernel": "inductor" if compiled_loss else ("loss_parallel" if tp > 1 else "torch_float"),
                 # Float8: torchao's Float8Linear (dynamic tensorwise) under compile, its casts at torchao's own
                 # roofline; weights cast on the FSDP shard before the float8 all-gather (docs/float8.md's recipe)
                 **({"fp8_linear": "torchao_tensorwise"} if fp8 else {}),

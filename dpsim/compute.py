@@ -430,8 +430,13 @@ def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
     ``nll_loss_backward`` zero-fills its fp32 gradient (4) and scatters, ``log_softmax_backward`` reads the
     gradient and the output and writes (12), the cast back (4 + width). ``torch_float``: ``F.cross_entropy(pred.
     float(), labels)`` in eager mode (torchtitan's loss at 9dec370, no autocast): the same kernels, the cast before
-    ``log_softmax`` rather than between it and ``nll_loss``. ``torch``: the same kernels at the logits'
-    width, no casts: ``log_softmax`` (2·width); zero fill (width), ``log_softmax_backward`` (3·width).
+    ``log_softmax`` rather than between it and ``nll_loss``. ``loss_parallel``: that call under DTensor's
+    ``loss_parallel`` on vocabulary-sharded logits (torch ``distributed/tensor/parallel/loss.py``): ``_log_softmax``
+    as ``torch._decomp``'s, out of place, with all-reduces of the row max and sum (the cast, ``amax`` 4, ``x - max``
+    8, ``exp`` 8, ``sum`` 4, ``shifted - logsumexp`` 8: Megatron's forward bytes), and
+    ``_nll_loss_and_log_softmax_backward``'s ``(zeros_like(x) + exp(x)) * grad`` (4, 8, 12, 8) and the cast back.
+    ``torch``: ``torch_fp32``'s kernels at the logits' width, no casts: ``log_softmax`` (2·width); zero fill
+    (width), ``log_softmax_backward`` (3·width).
     ``xentropy``: apex's fused kernel as flash-attn ships it (``csrc/xentropy``, ``cunn_SoftMaxXEntropyForward``:
     the max and the sum of exponentials in one block per row, only the loss and the log-sum-exp written; the
     backward reads the logits and writes their gradient): width, 2·width. ``inductor``: ``F.cross_entropy(pred.
@@ -444,6 +449,8 @@ def loss_bytes(kernel: str, width: float) -> tuple[float, float]:
     cast = 0.0 if width == 4.0 else width + 4.0
     if kernel == "megatron":
         return cast + 4.0 + 8.0 + 8.0 + 4.0 + 8.0, 8.0 + cast
+    if kernel == "loss_parallel":
+        return cast + 4.0 + 8.0 + 8.0 + 4.0 + 8.0, 4.0 + 8.0 + 12.0 + 8.0 + cast
     if kernel in ("torch_fp32", "torch_float"):
         return cast + 8.0, 4.0 + 12.0 + cast
     if kernel == "torch":
@@ -457,12 +464,13 @@ def loss_saved_bytes(kernel: str, width: float) -> float:
     """Bytes a logit element the cross-entropy keeps for its backward (the last stage's activations): ``megatron``
     its softmax, fp32, computed in place in the ``.float()`` copy (4; the 16-bit logits are freed); ``torch_fp32``
     ``log_softmax``'s output at the logits' width and ``nll_loss``'s fp32 copy of it (autocast casts between the two:
-    width + 4, 4 in fp32); ``torch_float`` what ``torch_fp32`` keeps in fp32, ``log_softmax``'s fp32 output (4: the
-    cast's fp32 copy is not saved, ``LogSoftmaxBackward`` keeps its result, and the caller's 16-bit logits are
-    dropped before the backward, torchtitan's ``del pred``); ``torch`` its output at the logits' width;
+    width + 4, 4 in fp32); ``loss_parallel`` its fp32 ``_log_softmax`` output (4); ``torch_float`` what
+    ``torch_fp32`` keeps in fp32, ``log_softmax``'s fp32 output (4: the cast's fp32 copy is not saved,
+    ``LogSoftmaxBackward`` keeps its result, and the caller's 16-bit logits are dropped before the backward,
+    torchtitan's ``del pred``); ``torch`` its output at the logits' width;
     ``xentropy`` and ``inductor`` the logits themselves (width; Inductor's partitioner keeps the 16-bit input and
     the per-row log-sum-exp rather than any vocabulary-wide fp32 tensor)."""
-    if kernel == "megatron":
+    if kernel in ("megatron", "loss_parallel"):
         return 4.0
     if kernel == "torch_float":
         return loss_saved_bytes("torch_fp32", 4.0)
@@ -484,9 +492,13 @@ def loss_peak_bytes(kernel: str, width: float) -> float:
     ``.float()`` copy in place) and ``xentropy``: what they save (:func:`loss_saved_bytes`). ``inductor``: the
     saved logits and the gradient its backward kernel writes beside them, ``2·width``. ``torch_float``: the fp32
     case of ``torch_fp32``, 12 (the saved log-probabilities, ``nll_loss_backward``'s gradient and
-    ``log_softmax_backward``'s, all fp32, before the cast back)."""
+    ``log_softmax_backward``'s, all fp32, before the cast back). ``loss_parallel``: 16, the saved log-probabilities
+    beside the backward's zero-filled fp32 gradient, ``exp`` of the log-probabilities and their sum (its forward's
+    peak, the 16-bit logits, their fp32 copy, ``x - max`` and its ``exp``, is 14)."""
     if kernel == "torch_float":
         return loss_peak_bytes("torch_fp32", 4.0)
+    if kernel == "loss_parallel":
+        return 16.0
     if kernel == "torch_fp32":
         return width + 8.0 if width < 4.0 else 12.0
     if kernel == "torch":

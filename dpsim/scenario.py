@@ -485,7 +485,9 @@ class ModelConfig(_Section):
     backward of each op 92), the fp32 copy and the cast output saved for the backward (4 bytes an element more
     a norm); the gated MLP as ``silu(gate)`` then ``* up`` (5 x the width an inner element forward, 9 backward,
     the silu output saved). Applies to the final norm too (:mod:`dpsim.compute`)."""
-    loss_kernel: Literal["megatron", "torch_fp32", "torch_float", "torch", "xentropy", "inductor"] = "megatron"
+    loss_kernel: Literal["megatron", "torch_fp32", "torch_float", "loss_parallel", "torch", "xentropy", "inductor"] = (
+        "megatron"
+    )
     """The kernels of the cross-entropy over the ``tokens x vocab/t`` logits, priced per logit element at the 16-bit
     logits' width (:func:`dpsim.compute.loss_bytes`; each kernel reads its inputs and writes its output once).
     ``megatron``: Megatron-LM's ``vocab_parallel_cross_entropy`` on ``output.float()`` (the default,
@@ -496,7 +498,13 @@ class ModelConfig(_Section):
     ``log_softmax_backward`` (12), the cast back (6): 14 + 22. ``torch_float``: ``F.cross_entropy(pred.float())``
     in eager mode without autocast (torchtitan's loss at 9dec370): the same bytes, the loss in fp32 after the cast,
     which keeps the fp32 log-probabilities (4 bytes a logit, 12 at its backward's peak, where ``torch_fp32`` keeps
-    6 and peaks at 10). ``torch``: ``F.cross_entropy`` on the 16-bit logits
+    6 and peaks at 10). ``loss_parallel``: the same call under ``torch.distributed.tensor.parallel.loss_parallel``
+    over vocabulary-sharded DTensor logits (torchtitan's TP plan, eager; torch's ``tensor/parallel/loss.py``
+    handlers): ``_log_softmax`` out of place (the cast 6, ``amax`` 4, ``x - max`` 8, ``exp`` 8, ``sum`` 4,
+    ``shifted - logsumexp`` 8) and the fused ``nll_loss`` + ``log_softmax`` backward (``zeros_like`` 4, ``exp`` 8,
+    the add 12, the product 8, the cast back 6): 38 + 38; it keeps the fp32 log-probabilities (4) and peaks at 16
+    (them, the zero-filled gradient, ``exp`` and their sum). Needs training.tensor_parallel > 1. ``torch``:
+    ``F.cross_entropy`` on the 16-bit logits
     without autocast (FSDP ``MixedPrecision`` alone, fms-fsdp): 4 + 8. ``xentropy``: the fused softmax-cross-entropy
     kernel of apex / flash-attn (``xentropy_cuda_lib``, llm-foundry's ``loss_fn: fused_crossentropy``): forward reads
     the logits (2), backward reads them and writes the gradient (4). ``inductor``: ``F.cross_entropy(pred.float())``
@@ -1860,6 +1868,12 @@ class Scenario(_Section):
                 "model.fp8_linear",
                 f"chooses how FP8 linear layers cast their inputs and weights: needs training.precision: fp8 "
                 f"(got {t.precision})",
+            )
+        if self.model.loss_kernel == "loss_parallel" and t.tensor_parallel < 2:
+            raise _FieldError(
+                "model.loss_kernel",
+                "loss_parallel is the cross-entropy over vocabulary-sharded logits: needs training.tensor_parallel "
+                f"> 1 (got {t.tensor_parallel})",
             )
         if self.model.attention_kernel != "device" and self.model.attention != "flash":
             raise _FieldError(

@@ -751,6 +751,34 @@ def test_explicit_cast_and_compiled_losses_by_hand() -> None:
     assert eager.backward_s - compiled.backward_s == pytest.approx((22 - 4) * logits / rate, rel=1e-9)
 
 
+def test_loss_parallel_by_hand() -> None:
+    """torchtitan's loss at TP > 1: F.cross_entropy(pred.float()) under DTensor's loss_parallel on vocabulary-sharded
+    logits (torch distributed/tensor/parallel/loss.py). Forward, _log_softmax as torch._decomp's, out of place: the
+    cast 2 + 4, amax 4, x - max 4 + 4, exp 4 + 4, sum 4, shifted - logsumexp 4 + 4 = 38; backward,
+    _nll_loss_and_log_softmax_backward's (zeros_like(x) + exp(x)) * grad: zero fill 4, exp 4 + 4, the add
+    4 + 4 + 4, the product 4 + 4, then the cast back 4 + 2 = 38 (fp32: 32 and 32). It keeps the fp32 log-probabilities
+    (4) and peaks in the backward at them, the zero-filled gradient, exp and their sum: 16. At TP 2 the last stage
+    holds T x V/2 = 2048 x 16,000 logits, 4 bytes a logit more than the eager loss without it (torch_float, 12)."""
+    from dpsim.analytic.memory import memory_breakdown
+    from dpsim.compute import loss_bytes, loss_peak_bytes, loss_saved_bytes
+    from dpsim.errors import ScenarioError
+
+    assert loss_bytes("loss_parallel", 2.0) == (38.0, 38.0)
+    assert loss_bytes("loss_parallel", 4.0) == (32.0, 32.0)
+    assert (loss_saved_bytes("loss_parallel", 2.0), loss_peak_bytes("loss_parallel", 2.0)) == (4.0, 16.0)
+    tp = {"global_batch": 1, "micro_batch": 1, "tensor_parallel": 2}
+    cluster = {"device": "h100-sxm", "workers_per_node": 2}
+
+    def activations(kernel: str) -> float:
+        data = _eager_llama().model_dump(mode="json")
+        data = {**data, "model": {**data["model"], "loss_kernel": kernel}, "training": tp, "cluster": cluster}
+        return memory_breakdown(scenario_from_dict(data)).activations
+
+    assert activations("loss_parallel") - activations("torch_float") == 4 * 2048 * 16000
+    with pytest.raises(ScenarioError, match=r"model\.loss_kernel.*needs training\.tensor_parallel > 1 \(got 1\)"):
+        _eager_llama(loss_kernel="loss_parallel")
+
+
 def _interval(k: int, **training: object) -> Scenario:
     data = _eager_llama(layers=4).model_dump(mode="json")
     recompute = {"activation_recomputation": "full", "recompute_layer_interval": k}
