@@ -167,6 +167,7 @@ links, without them, is the prediction.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -542,25 +543,28 @@ def channels(layout: Layout) -> int:
 
 
 def nvlink_gpu_gbps(layout: Layout) -> float:
-    """One GPU's NVLinks into an NVSwitch as ``layout``'s NCCL release counts them (:data:`NVLINK_GPU_GBPS`;
-    Blackwell's ``SM100_NVLINK_BW`` is 40.0 before v2.27.5, 40.1 from it: ``src/graph/topo.h``)."""
-    if layout.arch == "blackwell" and not released(layout.nccl_version, "2.27.5"):
+    """One GPU's NVLinks into an NVSwitch as ``layout``'s NCCL release counts them (:func:`_nvlink_gbps`)."""
+    return _nvlink_gbps(layout.arch, layout.nccl_version)
+
+
+def _nvlink_gbps(arch: str, version: str) -> float:
+    """:data:`NVLINK_GPU_GBPS` of NCCL ``version``: Blackwell's ``SM100_NVLINK_BW`` is 40.0 before v2.27.5, 40.1
+    from it (``src/graph/topo.h``)."""
+    if arch == "blackwell" and not released(version, "2.27.5"):
         return 18 * 40.0
-    return NVLINK_GPU_GBPS[layout.arch]
+    return NVLINK_GPU_GBPS[arch]
 
 
-def _ring_channels_at(speed: float, layout: Layout) -> int:
-    """How many ring channels of ``speed`` GB/s NCCL's search fits on an NVSwitch node of ``layout`` (no more NICs
-    than GPUs): each takes ``speed`` off its NIC's path each way (``followPath``: ``⌊path / speed⌋`` channels a NIC,
-    the path the smaller of the port and the GPU's PCIe link) and off the NVLink of the GPUs its chain passes on
-    through the node (:func:`_nvlink_crossings`), at most :data:`MAX_RING_CHANNELS`. Beyond one a NIC, whole
-    multiples of the NICs (dpsim's rails carry equal copies)."""
-    path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
-    nvlink = nvlink_gpu_gbps(layout)
-    n = min(layout.nics * int(path // speed), MAX_RING_CHANNELS)
-    while n > 0 and _nvlink_crossings(n, layout.per_node) * speed > nvlink:
+def _ring_channels_at(speed: float, path: float, nvlink: float, per_node: int, nics: int) -> int:
+    """How many ring channels of ``speed`` GB/s NCCL's search fits on an NVSwitch node of ``per_node`` GPUs and
+    ``nics`` (≤ GPUs) NICs: each takes ``speed`` off its NIC's path each way (``followPath``: ``⌊path / speed⌋``
+    channels a NIC, the path the smaller of the port and the GPU's PCIe link) and off the NVLink (``nvlink`` GB/s a
+    GPU) of the GPUs its chain passes on through the node (:func:`_nvlink_crossings`), at most
+    :data:`MAX_RING_CHANNELS`. Beyond one a NIC, whole multiples of the NICs (dpsim's rails carry equal copies)."""
+    n = min(nics * int(path // speed), MAX_RING_CHANNELS)
+    while n > 0 and _nvlink_crossings(n, per_node) * speed > nvlink:
         n -= 1
-    return n - n % layout.nics if n > layout.nics else n
+    return n - n % nics if n > nics else n
 
 
 def ring_search(layout: Layout) -> tuple[int, float] | None:
@@ -588,13 +592,19 @@ def ring_search(layout: Layout) -> tuple[int, float] | None:
         and layout.nic_gbps > 0
     ):
         return None
-    steps = speed_array_inter(layout.arch, layout.nccl_version)
-    path = min(layout.nic_gbps, PCIE_GBPS[layout.arch])
-    nvlink = nvlink_gpu_gbps(layout)
+    return _ring_search(layout.arch, layout.per_node, layout.nics, layout.nic_gbps, layout.nccl_version)
+
+
+@functools.lru_cache(maxsize=256)
+def _ring_search(arch: str, per_node: int, nics: int, nic_gbps: float, version: str) -> tuple[int, float] | None:
+    """:func:`ring_search` on a node of its arguments (pure: cached, as every schedule build reads it)."""
+    steps = speed_array_inter(arch, version)
+    path = min(nic_gbps, PCIE_GBPS[arch])
+    nvlink = _nvlink_gbps(arch, version)
     i = next((j for j, step in enumerate(steps) if step <= path), len(steps) - 1)
     best, best_bw = 0, 0.0
     while True:
-        n = _ring_channels_at(steps[i], layout)
+        n = _ring_channels_at(steps[i], path, nvlink, per_node, nics)
         if n * steps[i] > best * best_bw:
             best, best_bw = n, steps[i]
         if best * best_bw >= nvlink or i == len(steps) - 1 or (best and steps[i + 1] / best_bw <= 0.49):
