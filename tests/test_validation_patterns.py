@@ -1,0 +1,55 @@
+"""``benchmarks/validation_patterns.py``: every stored validation re-predicted, errors by feature and by term."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests._bench import load_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_listed_session_has_its_runs_profile_and_calibration_records() -> None:
+    script = load_benchmark("validation_patterns")
+    for name, (folder, profile) in script.SESSIONS.items():
+        runs = script.RESULTS / folder
+        assert (runs / "runs.jsonl").exists() or (runs / "records.jsonl").exists(), name
+        given = script.RESULTS / profile if profile else runs / "profile.yaml"
+        assert given.exists(), name
+        assert (runs / "calibration-bench.json").exists() or (given.parent / "calibration-bench.json").exists(), name
+
+
+def test_one_session_spread_from_its_runs_and_terms_adding_up_to_the_step(tmp_path: Path) -> None:
+    """The run-to-run spread is (max − min)/median of the session's own saved runs (read here from runs.jsonl), and
+    the terms' residuals, as shares of the measured step, add up to the step's error (breakdown's identity)."""
+    script = load_benchmark("validation_patterns")
+    rows = script.session_rows("2026-12-05-e", ["analytic"], tmp_path)
+    assert len(rows) == 18
+    lines = (script.RESULTS / "validation-2026-12-05-e/all/runs.jsonl").read_text(encoding="utf-8").splitlines()
+    steps = [json.loads(line)["step_time_s"] for line in lines if json.loads(line)["engine"] == "runtime"]
+    assert len(steps) == 54
+    for index, row in enumerate(rows):
+        mine = steps[3 * index : 3 * index + 3]
+        assert row["spread_pct"] == pytest.approx(100 * (max(mine) - min(mine)) / statistics.median(mine), rel=1e-12)
+        terms = sum(row[f"share_{label}"] for label in ("compute", "exposed", "optimizer", "rest"))
+        assert terms == pytest.approx(row["error_analytic"], abs=1e-6)
+    assert {row["algorithm"] for row in rows} == {"backend", "ring", "tree", "halving-doubling", "hierarchical"}
+    assert [row["per_node"] for row in rows].count(2) == 4
+    assert sorted({row["link_rate_mbit_s"] for row in rows}) == [200, 500, 1000]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"), [(["--sessions", "nope"], "--sessions"), (["--engines", "fast"], "--engines")]
+)
+def test_bad_arguments_are_one_line_exit_2(args: list[str], field: str) -> None:
+    done = subprocess.run([sys.executable, "benchmarks/validation_patterns.py", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0]
