@@ -193,18 +193,19 @@ _TREE_GAP = pytest.mark.xfail(
     "and ACKs a call, a 1.065x floor) but are busy only 83-89 % of it: the chunk pipeline's fill and drain "
     "(32 KiB chunks instead of 128 KiB: 1.32 -> 1.20-1.23x at 8 ranks) and uneven sharing of each link among "
     "its four TCP flows (a tail of 0.45-0.55 s on the edge both trees use); not the host (20/50/100 Mbit/s: "
-    "1.38/1.32/1.31x at 8 ranks with the cores 33/64/84 % busy). 3 and 4 ranks pass on slack: their busiest "
-    "link carries 1.5·S",
+    "1.38/1.32/1.31x at 8 ranks with the cores 33/64/84 % busy). 4 ranks, now NCCL's trees (its busiest "
+    "ranks carry 2·S, as from 5 on): 1.40x (2026-12-05, with 5-8 ranks at 1.29-1.41x). 3 ranks pass on slack: "
+    "their busiest link carries 1.5·S (1.07x of 2·S/B, 1.43x of 1.5·S/B)",
     strict=False,
 )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ranks", [3, 4, *(pytest.param(n, marks=_TREE_GAP) for n in (5, 6, 7, 8))])
+@pytest.mark.parametrize("ranks", [3, *(pytest.param(n, marks=_TREE_GAP) for n in (4, 5, 6, 7, 8))])
 def test_p2p_tree_all_reduce_runs_within_15_percent_of_two_s_over_b(tmp_path: Path, ranks: int) -> None:
-    """The double binary tree moves at most 2·S each way over a node link (a rank that is an inner node of
-    one tree and a leaf of the other; from 5 ranks on, the busiest links carry exactly that, at 3 and 4
-    ranks 1.5·S): its all-reduce takes 2·S/B on links of bandwidth B, up to the chunk pipeline's fill. The
+    """The double binary tree (NCCL's, ``ncclGetDtree``) moves at most 2·S each way over a node link (S/2 per
+    tree edge; from 4 ranks on, the busiest links carry exactly that, at 3 ranks 1.5·S): its all-reduce
+    takes 2·S/B on links of bandwidth B, up to the chunk pipeline's fill. The
     event-driven tree (both trees progressing, receives posted up front, broadcast streaming per chunk)
     stays within 1.15× of that once the message is large enough to amortise the pipeline's fill (8 MiB:
     32 chunks of 128 KiB per tree; the fill takes about one chunk per tree level up and down). 50 Mbit/s

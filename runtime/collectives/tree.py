@@ -1,11 +1,13 @@
 """Pipelined double-binary-tree all-reduce over point-to-point sends (NCCL's tree algorithm).
 
 The vector is split in two halves; each half is reduced to the root of a binary tree and
-broadcast back down it, in pipelined chunks. The second tree uses the mirrored rank order,
-so a rank that is an inner node of one tree is a leaf of the other and every rank sends
-and receives about S per phase: ≈ 2·⌈log2 N⌉·α + 2·S/B (Sanders, Speck & Träff 2009;
-NCCL ≥ 2.4). Heap-ordered trees (children of position i are 2i+1 and 2i+2). With 2 ranks
-each tree is a single edge and the cost is S/B.
+broadcast back down it, in pipelined chunks. The two trees are NCCL's own
+(``src/graph/trees.cc`` ``ncclGetDtree`` over the ranks' positions:
+:func:`dpsim.sim.collectives.nccl.dtree_parents`, the schedule the engines and the link fit
+price): tree 0 is ``ncclGetBtree``, tree 1 its mirror (N even) or its shift by one (N odd).
+A rank sends S/2 per tree edge it has, each way: at most 2·S (S at 2 ranks, 1.5·S at 3, 2·S
+on the busiest ranks from 4 on), ≈ 2·⌈log2 N⌉·α + 2·S/B (Sanders, Speck & Träff 2009;
+NCCL ≥ 2.4).
 
 Progress is event-driven on both trees at once: every receive — the children's partial
 sums of the reduce phase and the parent's results of the broadcast phase, for every chunk
@@ -23,9 +25,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
+from dpsim.sim.collectives.nccl import dtree_parents
 from runtime.collectives._p2p import split_sizes, wait_all
 
 __all__ = ["tree_allreduce", "tree_roles"]
@@ -94,19 +98,17 @@ class _Tree:
 
 
 def tree_roles(ranks: Sequence[int], me: int) -> list[tuple[int | None, list[int]]]:
-    """``me``'s (parent, children) in each of the two trees: heap order over ``ranks`` and over its mirror.
+    """``me``'s (parent, children) in each of the two trees: NCCL's double binary tree over the positions of ``ranks``.
 
-    Inner nodes of the first tree are the first ⌊N/2⌋ ranks, of the second the last ⌊N/2⌋, so
-    no rank is an inner node of both: a rank sends (and receives) S/2 per tree edge it has,
-    at most 2·S in all (an inner node with two children in one tree, a leaf in the other),
-    which the busiest ranks reach from 5 ranks on (at 3 and 4 ranks, 1.5·S).
+    ``ncclGetDtree`` (:func:`dpsim.sim.collectives.nccl.dtree_parents`, the one description of the schedule):
+    children in ascending position. A rank sends (and receives) S/2 per tree edge it has.
     """
     n = len(ranks)
+    pos = list(ranks).index(me)
     roles: list[tuple[int | None, list[int]]] = []
-    for order in (list(ranks), list(reversed(ranks))):
-        pos = order.index(me)
-        parent = order[(pos - 1) // 2] if pos else None
-        roles.append((parent, [order[c] for c in (2 * pos + 1, 2 * pos + 2) if c < n]))
+    for parents in dtree_parents(n):
+        parent = int(parents[pos])
+        roles.append((ranks[parent] if parent >= 0 else None, [ranks[int(c)] for c in np.flatnonzero(parents == pos)]))
     return roles
 
 
