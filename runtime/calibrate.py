@@ -380,11 +380,13 @@ def measure_optimizer_fit(
     reps: int = 5,
     warmup: int = 1,
     page_fault_s: float = 0.0,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[LinearTime, float]:
     """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters: fit and residual.
 
     Fault-free (:func:`_optimizer_step_time`): the largest size's Adam temporaries (64 MiB) are
     mapped afresh every step, which would otherwise add ~0.6 ns per byte to the per-parameter slope.
+    ``log`` gets each size's time (what the residual is measured against).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -393,6 +395,10 @@ def measure_optimizer_fit(
                  for size in sizes]  # fmt: skip
         fit = fit_linear_time(sizes, times)
         residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
+        if log is not None:
+            log("calibrate: optimizer step alone, fault-free: " + ", ".join(
+                f"{x} parameters {1e3 * y:.3f} ms ({1e9 * y / x:.2f} ns each; fit {1e3 * fit(x):.3f} ms)"
+                for x, y in zip(sizes, times, strict=True)))  # fmt: skip
         return fit, float(residual)
     finally:
         torch.set_num_threads(threads)
@@ -566,6 +572,17 @@ def measure_host(
     per = [json.loads((folder / f"host-{i}.json").read_text(encoding="utf-8")) for i in range(count)]
     medians = {k: statistics.median(r[str(k)] for r in per[:k]) for k in stages}
     return {k: medians[k] / medians[1] for k in stages}
+
+
+def _per_process(folder: Path) -> str:
+    """Each process's median iteration time over k = 1's median, per k, from :func:`measure_host`'s files."""
+    files = sorted(folder.glob("host-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+    per = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    if not per or "1" not in per[0]:
+        return "not recorded"
+    alone = float(per[0]["1"])
+    stages = sorted(int(k) for k in per[0])
+    return "; ".join(f"{k}: " + " ".join(f"{r[str(k)] / alone:.2f}" for r in per[:k] if str(k) in r) for k in stages)
 
 
 def measure_compute_concurrent(
@@ -1003,6 +1020,8 @@ def calibrate_host(
         before = snapshot()
         measured = (measure or measure_host)(plan.host_processes, work_dir, plan.timeout_s, workload)
         other = host_load(before, snapshot())["other_cores"]
+        if measure is None:
+            log(f"calibrate: host ({workload}), each process's slowdown: {_per_process(work_dir / f'host-{workload}')}")
         if other is None or other <= HOST_OTHER_CORES:
             return measured
         if best is None or other < best[0]:
@@ -1040,7 +1059,7 @@ def calibrate_compute(
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
-    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault)
+    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log)
     optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
                                               page_fault_s=page_fault)  # fmt: skip
     labels = (
