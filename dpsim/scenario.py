@@ -1455,7 +1455,8 @@ class CommunicationConfig(_Section):
     nvls_tree_params`); None: NCCL's 128 KiB. Read from v2.21.5; refused with an earlier ``nccl_version`` (those start
     from one Simple step, ``NCCL_BUFFSIZE / 8``). aws-ofi-nccl's p5 / p5e, p5en and p6 environment sets 512 KiB
     (``src/platform-aws.cpp``, v1.9.0 on). NCCL also caps its single-node NVLS chunk with it, which dpsim prices
-    without chunks. Below 2 GiB (NCCL reads an ``int``); refused where no NVLS runs (a node without an
+    without chunks. Below 2 GiB (NCCL reads an ``int``), and from v2.22.3 at least 512 B (the chunk is aligned down
+    to the Simple grain, ``ncclProtoGrainSize``: a smaller one is 0); refused where no NVLS runs (a node without an
     NVSwitch that reduces), on CPU devices, with ``protocol: none`` and beside a textbook algorithm."""
     nccl_nvlstree_max_chunksize: Size | None = None
     """``NCCL_NVLSTREE_MAX_CHUNKSIZE``: the largest chunk of an NVLS-tree all-reduce (``src/enqueue.cc`` v2.20.3-
@@ -1463,8 +1464,8 @@ class CommunicationConfig(_Section):
     the chunk (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`). It caps ``nccl_nvls_chunksize``, never raises
     it. Read from v2.20.3; refused with an earlier ``nccl_version``. aws-ofi-nccl sets 512 KiB (v1.8.0 on, its PR #332)
     ("NCCL v2.19.3 reduced the chunk size used when running NVLS Tree algorithm on greater than 4 nodes to 64KiB.
-    This drastically impacted performance on AWS"). Below 2 GiB; refused where ``nccl_nvls_chunksize``
-    is."""
+    This drastically impacted performance on AWS"). Below 2 GiB and, from v2.22.3, at least 512 B; refused where
+    ``nccl_nvls_chunksize`` is."""
     nccl_nic_fusion: bool = True
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
@@ -1741,9 +1742,11 @@ class Scenario(_Section):
         release before the one that added the variable (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`: v2.21.5 and
         v2.20.3; no ``NCCL_PARAM`` of that name before) and where no NVLS algorithm runs
         (:attr:`ClusterConfig.nvls_node`: NCCL's ``ncclNvlsInit`` finds no multicast NVSwitch, so
-        ``calcCollChunking``'s NVLS branches never run). CPU devices, ``protocol: none`` and textbook algorithms are
+        ``calcCollChunking``'s NVLS branches never run), and below :data:`dpsim.sim.collectives.nccl.SIMPLE_GRAIN`
+        (512 B) from v2.22.3, whose ``calcCollChunking`` aligns the chunk down to it: a smaller one is 0, which NCCL
+        divides by (``DIVUP(nBytes, loopSize)``). CPU devices, ``protocol: none`` and textbook algorithms are
         refused with every NCCL setting."""
-        from dpsim.sim.collectives.nccl import NVLS_ENV, NVLS_TREE_RELEASES
+        from dpsim.sim.collectives.nccl import NVLS_ENV, NVLS_TREE_RELEASES, SIMPLE_GRAIN
         from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, released
 
         c = self.communication
@@ -1764,6 +1767,14 @@ class Scenario(_Section):
                     f"is {env}, read only by NCCL's NVLS algorithms, which need an NVSwitch that reduces "
                     "(cluster.intra_node nvlink4/nvlink5, intra_topology: switch) and 2+ GPUs a node; none runs "
                     "here, so leave it out",
+                )
+            value = getattr(c, name)
+            if value < SIMPLE_GRAIN and released(version, NVLS_TREE_RELEASES["grain"]):
+                raise _FieldError(
+                    f"communication.{name}",
+                    f"is {env}, whose chunk NCCL v{NVLS_TREE_RELEASES['grain']} on aligns down to its Simple grain "
+                    f"({SIMPLE_GRAIN} B, ncclProtoGrainSize): {value:g} B makes it 0, which NCCL divides by; "
+                    f"give {SIMPLE_GRAIN} B or more",
                 )
 
     def _nvls_runs(self) -> None:

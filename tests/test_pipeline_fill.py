@@ -311,6 +311,28 @@ def test_nvls_chunk_variables_are_read_as_each_release_reads_them() -> None:
     assert b200(nccl_nvlstree_max_chunksize=64 * KiB) == (24, 256 * KiB, 64 * KiB)
 
 
+def test_nvls_tree_chunk_is_aligned_to_the_simple_grain_from_2_22_3() -> None:
+    """``calcCollChunking`` aligns the chunk down to ``ncclProtoGrainSize(NCCL_PROTO_SIMPLE)`` = 512 B after the size
+    rule from v2.22.3 (``chunkSize = chunkSize / grainSize * grainSize``); v2.21.5 has no such line. Worked by hand, 2
+    Hopper nodes, 128 lanes, ``NCCL_NVLS_CHUNKSIZE`` = 100,000 B: 8 GiB >= 32 · 128 · 100,000 B, so no rule fires and
+    the chunk is 195 · 512 = 99,840 B on v2.27.7, 100,000 B on v2.21.5; at 16 MiB (< 4 · 128 · 100,000 B) the rule
+    sets it to 64 KiB, a multiple of the grain, on both. ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` = 70,000 B on 4 nodes: 136 ·
+    512 = 69,632 B. Chunks per lane at 8 GiB: ceil(8 GiB / (128 · 99,840)) = 673 (672.1...)."""
+    from dpsim.sim.collectives.nccl import nvls_tree_chunking
+
+    def cut(nodes: int, version: str, **env: float) -> Chunking:
+        chunking = nvls_tree_chunking(dataclasses.replace(_nvls_layout(nodes, version), **env), 8, nodes)
+        assert chunking is not None
+        return chunking
+
+    new, old = cut(2, "2.27.7", nccl_nvls_chunksize=100_000), cut(2, "2.21.5", nccl_nvls_chunksize=100_000)
+    assert (new.step_at(8 << 30), old.step_at(8 << 30)) == (99_840, 100_000)
+    assert new.step_at(16 * MiB) == old.step_at(16 * MiB) == 64 * KiB
+    assert new.chunks_at(8 << 30) == 673
+    assert cut(4, "2.27.7", nccl_nvlstree_max_chunksize=70_000).step_at(8 << 30) == 69_632
+    assert cut(2, "2.27.7").step_at(8 << 30) == 128 * KiB  # NCCL's own 128 KiB is on the grain
+
+
 HOPPER = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4"]
 """The default scenario's 8 nodes as H100s on NVSwitch (NVLS runs)."""
 
@@ -333,6 +355,10 @@ HOPPER = ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4"]
          "communication.nccl_nvls_chunksize", "alpha-beta"),
         (["communication.nccl_nvlstree_max_chunksize=512KiB", "cluster.device=cpu"],
          "communication.nccl_nvlstree_max_chunksize", "gloo"),
+        # below the Simple grain (512 B) v2.22.3 on align the chunk to 0 and divide by it
+        (["communication.nccl_nvls_chunksize=511B", *HOPPER], "communication.nccl_nvls_chunksize", "Simple grain"),
+        (["communication.nccl_nvlstree_max_chunksize=1B", "communication.nccl_version=2.22.3", *HOPPER],
+         "communication.nccl_nvlstree_max_chunksize", "Simple grain"),
     ],
 )  # fmt: skip
 def test_nvls_chunk_variables_nccl_does_not_read_are_refused(

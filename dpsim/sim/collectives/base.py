@@ -162,14 +162,17 @@ class Chunking:
     shrink_to: bool = False
     """Whether each :attr:`shrink` rule sets the chunk to its floor in one step (``calcCollChunking``'s NVLS-tree:
     ``if (nBytes < ratio · concurrentOps · chunkSize && chunkSize > floor) chunkSize = floor``) rather than halving."""
+    grain: float = 0.0
+    """Bytes the chunk is aligned down to after the size rule (``calcCollChunking`` from v2.22.3: ``chunkSize =
+    chunkSize / grainSize * grainSize``, ``ncclProtoGrainSize``); 0: not aligned."""
 
     def step_at(self, size: float) -> float:
-        """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied)."""
+        """NCCL's chunk for an ``size``-byte collective (:attr:`shrink` applied, then :attr:`grain`)."""
         chunk = self.chunk_bytes
         for ratio, floor in self.shrink:
             while size // (self.lanes * chunk) < ratio and chunk > floor:
                 chunk = floor if self.shrink_to else chunk / 2
-        return chunk
+        return chunk - chunk % self.grain if self.grain > 0 else chunk
 
     def channels_at(self, size: float) -> int:
         """Channels NCCL runs an ``size``-byte collective on: ``min(lanes, max(1, ⌊S / channel_bytes⌋))``."""

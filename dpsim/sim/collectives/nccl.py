@@ -1402,11 +1402,16 @@ def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
 NVLS_CHUNK = 128 * 1024
 """``comm->nvlsChunkSize`` (``src/transport/nvls.cc`` v2.21.5–v2.30.7: ``NCCL_NVLS_CHUNKSIZE``, default 128 KiB)."""
 
+SIMPLE_GRAIN = 512
+"""``ncclProtoGrainSize(NCCL_PROTO_SIMPLE)`` (``src/include/device.h`` v2.22.3–v2.30.7): the bytes
+``calcCollChunking`` aligns a Simple chunk down to (:attr:`dpsim.sim.collectives.base.Chunking.grain`)."""
+
 NVLS_TREE_RELEASES = {
     "sm100_channels": "2.25.1",
     "nvls_chunk": "2.21.5",
     "four_node_cap": "2.19.3",
     "tree_max_env": "2.20.3",
+    "grain": "2.22.3",
     "sm100": "2.30.3",
 }
 """The releases that changed how NCCL cuts an NVLS-tree all-reduce (:func:`nvls_tree_params`): ``NVLS_NCHANNELS_SM100``
@@ -1414,8 +1419,10 @@ NVLS_TREE_RELEASES = {
 starting from ``nvlsChunkSize`` (v2.21.5: ``NCCL_PARAM(NvlsChunkSize, "NVLS_CHUNKSIZE", 128*1024)`` in ``nvls.cc``; a
 Simple step, ``buffSize / NCCL_STEPS``, before), the 64 KiB cap on 4 nodes or more (v2.19.3: ``if (nNodes >= 4)
 chunkSize = 65536``; none in v2.18.3–v2.19.1), ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` replacing that cap (v2.20.3:
-``NCCL_PARAM(NvlsTreeChunkSize, "NVLSTREE_MAX_CHUNKSIZE", -2)`` in ``enqueue.cc``, -2 keeping the rule) and
-``ncclNvlsTreeSm100Tuning`` (v2.30.3: Blackwell across nodes)."""
+``NCCL_PARAM(NvlsTreeChunkSize, "NVLSTREE_MAX_CHUNKSIZE", -2)`` in ``enqueue.cc``, -2 keeping the rule), the chunk
+aligned down to :data:`SIMPLE_GRAIN` after the size rule (v2.22.3: ``chunkSize / grainSize * grainSize``; only a set
+``NCCL_NVLS_CHUNKSIZE`` / ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` can be off the grain) and ``ncclNvlsTreeSm100Tuning``
+(v2.30.3: Blackwell across nodes)."""
 
 NVLS_ENV = {"nccl_nvls_chunksize": "nvls_chunk", "nccl_nvlstree_max_chunksize": "tree_max_env"}
 """Each ``communication`` field that sets an NVLS environment variable, and the :data:`NVLS_TREE_RELEASES` key of the
@@ -1487,13 +1494,13 @@ def nvls_tree_chunking(layout: Layout, heads: int, nodes: int) -> Chunking | Non
 
     Each of ``nvlsChannels · nHeads`` lanes (``concurrentOps``) moves chunks of ``min(chunk, cap)``
     (:func:`nvls_tree_params`), set to 256 / 128 / 64 / 32 KiB where larger while ``nBytes < 32 / 16 / 4 / 1 ×
-    concurrentOps · chunk``. ``runNvlsTree`` (``src/device/all_reduce.h``) hands each chunk from warps to warps through
-    ``ProtoSimple<1, 1>`` connections, one whole chunk a step: the heads reduce it through the switch
-    (``multimem.ld_reduce``), send it up the tree, the root sends it down, and the heads multicast it
-    (``multimem.st``), every channel's lanes at once — so the first chunk crosses the node's NVLS twice, each time
-    with every lane's chunk together (:attr:`Chunking.intra_together`), and the tree's network hops step by step
-    (:attr:`Phase.stage`: channel ``c`` runs tree ``c % 2``, ``connect.cc`` ``connectNvls``, so both trees' first
-    chunks start together). None where NCCL has no NVLS (no GPU generation).
+    concurrentOps · chunk``, then aligned down to :data:`SIMPLE_GRAIN` from v2.22.3. ``runNvlsTree``
+    (``src/device/all_reduce.h``) hands each chunk from warps to warps through ``ProtoSimple<1, 1>`` connections,
+    one whole chunk a step: the heads reduce it through the switch (``multimem.ld_reduce``), send it up the tree, the
+    root sends it down, and the heads multicast it (``multimem.st``), every channel's lanes at once — so the first
+    chunk crosses the node's NVLS twice, each time with every lane's chunk together (:attr:`Chunking.intra_together`),
+    and the tree's network hops step by step (:attr:`Phase.stage`: channel ``c`` runs tree ``c % 2``, ``connect.cc``
+    ``connectNvls``, so both trees' first chunks start together). None where NCCL has no NVLS (no GPU generation).
     """
     if layout.arch not in ("hopper", "blackwell"):
         return None
@@ -1507,6 +1514,7 @@ def nvls_tree_chunking(layout: Layout, heads: int, nodes: int) -> Chunking | Non
         shrink,
         shrink_to=True,
         intra_together=True,
+        grain=float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0,
     )
 
 
