@@ -26,7 +26,6 @@ No root, no testbed (about a minute: each session is priced from its saved runs)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.script_cli import ScriptError, one_line_errors
+from benchmarks.validation_sessions import validate_emulated_module
 from dpsim.records import read_jsonl
 from runtime.validate import breakdown, build_cases, validate
 
@@ -73,18 +73,9 @@ TERMS = (("compute", "compute_s"), ("exposed", "exposed_comm_s"), ("optimizer", 
          ("rest", "unattributed_s"))  # fmt: skip
 
 
-def _validate_emulated() -> Any:
-    """The validation's scenario, cases, saved-run reader and refit (one definition: validate_emulated.py)."""
-    spec = importlib.util.spec_from_file_location("validate_emulated", Path(__file__).with_name("validate_emulated.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def session_rows(name: str, engines: list[str], tmp: Path) -> list[dict[str, Any]]:
     """One session re-predicted (``--reuse FOLDER [--profile P] --refit``): a row per configuration."""
-    ve = _validate_emulated()
+    ve = validate_emulated_module()
     folder, given = SESSIONS[name]
     runs_dir = RESULTS / folder
     profile_given = RESULTS / given if given else None

@@ -54,8 +54,9 @@ from runtime.validate import Case, build_cases, validate
 COMPONENTS = ("step_time_s", "compute_s", "exposed_comm_s", "optimizer_s")
 
 
-def _validate_emulated() -> Any:
-    """The validation's scenario, cases and saved-run reader (one definition: benchmarks/validate_emulated.py)."""
+def validate_emulated_module() -> Any:
+    """``benchmarks/validate_emulated.py`` as a module: the validation's scenario, cases, saved-run reader and refit
+    (one definition, read here and by ``benchmarks/validation_patterns.py``)."""
     spec = importlib.util.spec_from_file_location("validate_emulated", Path(__file__).with_name("validate_emulated.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -135,7 +136,7 @@ def main() -> int:
     )
     p.add_argument("second", type=Path, help="a later validation folder of the same configurations")
     args = p.parse_args()
-    ve = _validate_emulated()
+    ve = validate_emulated_module()
     with tempfile.TemporaryDirectory(prefix="dpsim-sessions-") as tmp:
         root = Path(tmp)
         (root / "scenario.yaml").write_text(ve.SCENARIO, encoding="utf-8")
