@@ -18,7 +18,9 @@ measures what any configuration of the testbed needs):
   plus, for the scenario's own model, forward/backward linear in the micro-batch;
 - **host** (:func:`calibrate_host`): k = 1…8 processes computing at once (a start barrier
   releases them together; measured again while other processes use the cores) — how ranks
-  sharing the cores slow each other; fitted ``max(1, k/C)·(1 + ε·(min(k, C) − 1))``; and k
+  sharing the cores slow each other; fitted ``max(1, k/C)·(1 + ε·(k − 1))`` (:func:`dpsim.calibration.fit_host`:
+  where C does not divide k a point is read as the run queues' placement, a band; the lone process's time is a
+  measurement like the others); and k
   processes stepping an Adam optimizer at once (fitted ``max(1, k/M)``, kept; the engines let the
   steps take turns on the C cores, ``max(1, k/C)``);
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear, without the step's minor
@@ -1168,11 +1170,17 @@ def remeasure_links(
 def refit_links(
     profile: HardwareProfile, records: Sequence[dict[str, Any]], plan: CalibrationPlan, testbed: str
 ) -> HardwareProfile:
-    """``profile`` with its links (and the host's κ and ε_c) fitted from ``records`` on the host's measured sharing."""
+    """``profile`` with its links (and the host's κ and ε_c) fitted from ``records`` on the host's measured sharing,
+    and the host's C and ε fitted again from its measured slowdowns (:func:`fit_host`)."""
     assert profile.host_model is not None
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
+    host = profile.host_model
+    if 1 in host.measured:
+        cores = fit_host(host.measured, max_cores=int(profile.meta.get("cores") or host_cores()))
+        host = dataclasses.replace(host, cores=cores.cores, efficiency_loss=cores.efficiency_loss,
+                                   residual=cores.residual)  # fmt: skip
     host = dataclasses.replace(
-        profile.host_model,
+        host,
         comm_cpu_per_byte_s=_comm_cpu_per_byte(all_reduce, testbed),
         comm_cpu_per_byte_by_rate=tuple(sorted(host_window_per_byte(all_reduce).items())),
     )
