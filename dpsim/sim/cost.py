@@ -235,15 +235,22 @@ class LinearCost:
     :func:`phased_job` prices a collective while another shares its links); empty otherwise."""
 
     def __call__(self, size: float) -> float:
+        return self._priced(size)[0]
+
+    def _priced(self, size: float) -> tuple[float, float]:
+        """(the time at ``size``, the chunked pipeline's fill in it): with :attr:`steps` the fill added to the steps'
+        sum, else the steady term with its fill (:meth:`PipelineFill.with_steady`), the fill what that adds."""
         if size <= 0:
-            return 0.0
-        extra = self.fill(size) if self.fill is not None else 0.0
+            return 0.0, 0.0
         if self.steps:
-            return (
-                extra + self.base_s + sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
-            )
+            fill = self.fill(size) if self.fill is not None else 0.0
+            steps = sum(r * float((lat + size * per_byte).max()) for r, lat, per_byte in self.steps)
+            return fill + self.base_s + steps, fill
         steady = size * self.seconds_per_byte
-        return self.latency_s + self.network_s + (self.fill.with_steady(size, steady) if self.fill else steady)
+        if self.fill is None:
+            return self.latency_s + self.network_s + steady, 0.0
+        filled = self.fill.with_steady(size, steady)
+        return self.latency_s + self.network_s + filled, filled - steady
 
     def split(self, size: float) -> tuple[float, float]:
         """``self(size)`` as (latency, bandwidth term): the latencies of the steps and a chunked pipeline's fill,
@@ -254,11 +261,7 @@ class LinearCost:
         which another collective's flows have the links to themselves."""
         if size <= 0:
             return 0.0, 0.0
-        total = self(size)
-        fill = 0.0
-        if self.fill is not None:
-            steady = size * self.seconds_per_byte
-            fill = self.fill(size) if self.steps else self.fill.with_steady(size, steady) - steady
+        total, fill = self._priced(size)
         latency = self.latency_s + self.network_s + fill
         return min(total, latency), max(0.0, total - latency)
 
