@@ -47,13 +47,12 @@ def _record(path: Path, sets: list[str], engine: str) -> tuple[float, float, flo
 @pytest.mark.parametrize("sharding", [[], FSDP], ids=["ddp", "fsdp"])
 def test_backend_on_h100_nodes_is_nccls_own_pick(engine: str, sharding: list[str]) -> None:
     """On 4 × 8 H100 (8 NDR NICs a node) ``backend`` is what NCCL's tuner picks, ``auto``, to the bit: the DDP
-    all-reduce and FSDP's reduce-scatter and all-gathers, on both engines; the analytic record names the NCCL
-    algorithm and protocol it picked (not gloo's ``backend`` ring without a protocol)."""
+    all-reduce and FSDP's reduce-scatter and all-gathers, on both engines; both records name the NCCL algorithm and
+    protocol it picked (not gloo's ``backend`` ring without a protocol; the simulator's named none on old main)."""
     backend = _record(DEFAULT, [*H100, *sharding, "communication.algorithm=backend"], engine)
     auto = _record(DEFAULT, [*H100, *sharding, "communication.algorithm=auto"], engine)
     assert backend == auto
-    if engine == "analytic":
-        assert backend[3] in NCCL and backend[4] in ("LL", "LL128", "Simple")
+    assert backend[3] in NCCL and backend[4] in ("LL", "LL128", "Simple")
     # what moved: one ring through one NIC a node against NCCL's rails, a bandwidth statement, so at 1 GiB: gloo's
     # ring sends 2·31/32·S through one 47 GB/s NIC a node, NCCL's NVLS-tree S/4 through each of 8 (a head receives
     # its S/8 from two children and from its parents in both trees): 7.75x apart, less latency and fill (at 25 MiB
@@ -109,3 +108,31 @@ def test_a_custom_device_keeps_gloos_ring() -> None:
     backend = api.run(load_scenario(DEFAULT, [*custom, "communication.algorithm=backend"]))
     assert backend.extra["collective_algorithm"] == "backend"
     assert load_scenario(DEFAULT, custom).cluster.nccl_backend is False
+
+
+@pytest.mark.parametrize(
+    ("path", "sets", "op", "algorithm", "protocol"),
+    [
+        (DEFAULT, [*H100, "communication.algorithm=backend"], "allreduce", None, None),
+        (DEFAULT, [*H100, *FSDP, "communication.algorithm=backend"], "reduce_scatter", None, None),
+        (DEFAULT, ["communication.algorithm=tree", "communication.protocol=LL128"], "allreduce", "tree", "LL128"),
+        (CPU, ["communication.algorithm=backend"], "allreduce", "backend", "none"),
+    ],
+    ids=["backend-ddp", "backend-fsdp", "tree-ll128", "cpu-backend"],
+)
+def test_both_records_name_the_same_gradient_collective(
+    path: Path, sets: list[str], op: str, algorithm: str | None, protocol: str | None
+) -> None:
+    """The collective that reduces the gradients, and the algorithm and protocol that run a full bucket, are named by
+    both engines' records, the same (one pricing, ``analytic.step.GRADIENT_COLLECTIVE``; the simulator's record
+    named none on old main): NCCL's pick for ``backend`` on H100s (as ``auto``), FSDP's reduce-scatter, a named tree
+    and LL128 as named, gloo's ``backend`` ring without a protocol on CPUs."""
+    from dpsim.analytic.step import GRADIENT_COLLECTIVE
+
+    scenario = load_scenario(path, sets)
+    analytic, sim = (api.run(scenario, engine=engine).extra for engine in ("analytic", "sim"))
+    named = {name: sim.get(name) for name in GRADIENT_COLLECTIVE}
+    assert named == {name: analytic[name] for name in GRADIENT_COLLECTIVE}
+    assert named["collective_op"] == op
+    assert named["collective_algorithm"] == algorithm or (algorithm is None and named["collective_algorithm"] in NCCL)
+    assert named["collective_protocol"] == protocol or (protocol is None and named["collective_protocol"] != "none")

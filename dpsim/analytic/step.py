@@ -839,6 +839,12 @@ def single_worker_step_time(scenario: Scenario) -> float:
     return float(result.extra["single_worker_step_s"])
 
 
+GRADIENT_COLLECTIVE = ("collective_op", "collective_algorithm", "collective_protocol")
+"""The record's names of what reduces the gradients: the collective, and the algorithm and protocol that run one
+full bucket (NCCL's pick where ``auto`` or ``backend`` resolves to it). Priced here; the simulator's record takes
+them from here (:func:`dpsim.sim.simulate.simulate`), so both records say the same."""
+
+
 def predict(scenario: Scenario) -> StepResult:
     """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
     t, m = scenario.training, scenario.model
@@ -1133,9 +1139,7 @@ def predict(scenario: Scenario) -> StepResult:
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
         "optimizer_bytes_per_param": optimizer_step_bytes(scenario),
-        "collective_op": grad_op,
-        "collective_algorithm": bucket_choice.algorithm,
-        "collective_protocol": bucket_choice.protocol,
+        **dict(zip(GRADIENT_COLLECTIVE, (grad_op, bucket_choice.algorithm, bucket_choice.protocol), strict=True)),
         "dp_group_nodes": group.nodes,
         "dp_group_per_node": group.per_node,
         "tokens_per_step": scenario.tokens_per_step,

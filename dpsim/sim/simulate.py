@@ -389,6 +389,7 @@ def _result(
         "buckets": len(plan.gradient_buckets) if scenario.data_parallel > 1 else 0,
         "bucket_bytes": plan.bucket_bytes,
         "gradient_bytes": plan.gradient_bytes,
+        **{name: analytic.extra[name] for name in analytic_step.GRADIENT_COLLECTIVE},
         "single_worker_step_s": single_s,
         "replications": len(outcomes),
         "steps_per_replication": len(outcomes[0]),
