@@ -89,11 +89,14 @@ class StepResult:
         return data
 
     def flat(self) -> dict[str, Any]:
-        """Scalar fields only, plus ``extra`` entries that are scalars (for CSV/DataFrames)."""
+        """Scalar fields only, plus ``extra`` entries that are scalars (for CSV/DataFrames), and the fields set but
+        read by nothing (``ignored_fields``, ``{field: why}``) as one text, ``field: why; field: why``."""
         data = {k: v for k, v in self.to_dict().items() if k != "extra"}
         for key, value in self.extra.items():
             if isinstance(value, (int, float, str, bool)) or value is None:
                 data[key] = value
+            elif key == "ignored_fields" and isinstance(value, Mapping):
+                data[key] = "; ".join(f"{field}: {why}" for field, why in value.items())
         return data
 
     @classmethod

@@ -114,3 +114,41 @@ def test_the_json_contract_is_extended_not_changed(capsys: pytest.CaptureFixture
     }
     table = runner.invoke(app, ["run", str(DEFAULT), *sets]).stdout
     assert "ignored: training.pipeline_schedule" in table
+
+
+def test_sweep_and_csv_rows_name_the_ignored_fields_as_the_run_record_does(tmp_path: Path) -> None:
+    """``StepResult.flat`` kept only scalar ``extra`` entries, so a sweep row (JSON, CSV, ``--out``) and ``run --format
+    csv`` dropped ``ignored_fields`` that the run's JSON record lists. Each row now holds them as one text,
+    ``field: why; field: why``, the record's entries in its order; a point that ignores nothing has none (empty in CSV,
+    null in JSON)."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from dpsim.cli import app
+
+    runner = CliRunner()
+    sets = ["--set", "training.pipeline_schedule=gpipe", "--set", "cluster.topology.oversubscription=2"]
+    record = json.loads(runner.invoke(app, ["run", str(DEFAULT), *sets, "--format", "json"]).stdout)
+    text = "; ".join(f"{name}: {why}" for name, why in record["extra"]["ignored_fields"].items())
+    assert text == (
+        "training.pipeline_schedule: read only with pipeline_parallel > 1; "
+        "cluster.topology.oversubscription: read only with topology kind fat-tree, not switch"
+    )
+    row = next(csv.DictReader(io.StringIO(runner.invoke(app, ["run", str(DEFAULT), *sets, "--format", "csv"]).stdout)))
+    assert row["ignored_fields"] == text
+    sweep = ["sweep", str(DEFAULT), *sets, "--vary", "cluster.topology.kind=switch,fat-tree"]
+    rows = json.loads(runner.invoke(app, [*sweep, "--format", "json"]).stdout)
+    assert [r["ignored_fields"] for r in rows] == [
+        text,
+        "training.pipeline_schedule: read only with pipeline_parallel > 1",
+    ]
+    out = tmp_path / "o.csv"
+    assert runner.invoke(app, [*sweep, "--out", str(out)]).exit_code == 0
+    for got in (list(csv.DictReader(io.StringIO(runner.invoke(app, [*sweep, "--format", "csv"]).stdout))),
+                list(csv.DictReader(out.open(encoding="utf-8")))):  # fmt: skip
+        assert [r["ignored_fields"] for r in got] == [r["ignored_fields"] for r in rows]
+    plain = json.loads(runner.invoke(app, ["sweep", str(DEFAULT), "--vary", "training.micro_batch=4,8", "--format",
+                                           "json"]).stdout)  # fmt: skip
+    assert all("ignored_fields" not in r for r in plain)  # nothing ignored: no column, as the run record has no key
