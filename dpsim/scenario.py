@@ -285,6 +285,19 @@ def _field_kind(field: FieldInfo) -> str:
     return _kind_of(field.annotation)
 
 
+def _item_kind(field: FieldInfo) -> str | None:
+    """The kind of every item of a list or tuple field whose items are all of one plain kind (``attention_efficiency``:
+    two fractions), else None: their items pass :func:`_check_raw` as a plain field's value does."""
+    annotation = field.annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = options[0] if len(options) == 1 else None
+    if typing.get_origin(annotation) not in (tuple, list) or any(isinstance(m, _CUSTOM) for m in field.metadata):
+        return None
+    kinds = {_kind_of(a) for a in typing.get_args(annotation) if a is not Ellipsis}
+    return kinds.pop() if len(kinds) == 1 and kinds <= {"bool", "int", "float"} else None
+
+
 def _check_raw(name: str, kind: str, value: Any) -> None:
     """Type-driven checks pydantic's lax mode would let through (``"yes"`` as true, ``true`` as 1.0)."""
     if value is None:
@@ -320,7 +333,8 @@ class _Section(BaseModel):
 
     The checks are driven by each field's declared type, so a field added later (in any
     section) is covered without writing anything: strict booleans, no booleans or text as
-    numbers, integers at most 2^53, finite non-denormal floats, printable bounded text.
+    numbers (nor as the items of a list of numbers), integers at most 2^53, finite non-denormal floats,
+    printable bounded text.
     """
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
@@ -333,6 +347,10 @@ class _Section(BaseModel):
                 field = cls.model_fields.get(name) if isinstance(name, str) else None
                 if field is not None:
                     _check_raw(name, _field_kind(field), value)
+                    item = _item_kind(field) if isinstance(value, (list, tuple)) else None
+                    if item is not None:
+                        for i, part in enumerate(value):
+                            _check_raw(f"{name}.{i}", item, part)
         return data
 
     @model_validator(mode="after")
@@ -1425,7 +1443,8 @@ class CommunicationConfig(_Section):
     on CPU devices (gloo) and with a calibration profile it is the ring. ``backend``: the communicator's own choice
     (NCCL's pick on a catalog GPU, gloo's ring on CPUs and custom devices: :attr:`Scenario.collective_algorithm`)."""
     protocol: Literal["auto", "Simple", "LL", "LL128", "none"] = "auto"
-    """NCCL protocol: ``auto`` picks per size on GPUs; ``none`` = the links' α–β (always on CPUs)."""
+    """NCCL protocol: ``auto`` picks per size on GPUs; ``none`` = the links' α–β (always on CPUs, where a named
+    NCCL protocol is refused: gloo runs none)."""
     nccl_algo: list[NcclAlgo] | None = None
     """The all-reduce algorithms NCCL may pick (``NCCL_ALGO``, e.g. ``ring,tree``); None: every one NCCL
     runs on the cluster. ``algorithm: auto`` picks among these only; a named ``algorithm`` is run as named.
@@ -1469,7 +1488,8 @@ class CommunicationConfig(_Section):
     nccl_nic_fusion: bool = True
     """Whether NCCL fuses the ports of one NIC card (``cluster.inter_node.ports_per_nic``) into one network
     device: true as NCCL does by default since v2.20 (``NCCL_IB_MERGE_NICS=1``, ``NCCL_NET_MERGE_LEVEL=PORT``);
-    false for NCCL before v2.20 or a run with ``NCCL_IB_MERGE_NICS=0`` / ``NCCL_NET_MERGE_LEVEL=LOC``."""
+    false for NCCL before v2.20 or a run with ``NCCL_IB_MERGE_NICS=0`` / ``NCCL_NET_MERGE_LEVEL=LOC``. Listed in
+    ``extra.ignored_fields`` at one port a NIC (nothing to fuse)."""
     nccl_pxn_disable: bool = False
     """``NCCL_PXN_DISABLE=1``: NCCL sets no PXN path (``src/graph/paths.cc`` ``ncclTopoComputePaths``; the p2p
     NIC choice of ``search.cc`` ``ncclTopoGetNetDev`` falls back to the sender's own NIC), so every GPU sends
@@ -1835,9 +1855,12 @@ class Scenario(_Section):
                 "cluster.host_topology (the node's PCIe switches and sockets); other nodes are priced with "
                 "peer-to-peer between all their GPUs, so leave it out",
             )
-        nccl_only = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", "nccl_tuner", *NVLS_ENV_FIELDS)
-        unset = (None, "nccl")  # nccl_tuner's default is NCCL's own tuner
-        for name in (n for n in nccl_only if getattr(self.communication, n) not in unset and self.cluster.gloo):
+        # each NCCL setting with the values that leave NCCL as it is: nccl_tuner's default is NCCL's own tuner, a
+        # protocol auto or none (the links' alpha-beta, as on CPUs)
+        unset: dict[str, tuple[object, ...]] = {"nccl_algo": (None,), "nccl_proto": (None,), "nccl_buffsize": (None,)}
+        unset.update(nccl_version=(None,), nccl_tuner=("nccl",), protocol=("auto", "none"))
+        unset.update(dict.fromkeys(NVLS_ENV_FIELDS, (None,)))
+        for name in (n for n in unset if getattr(self.communication, n) not in unset[n] and self.cluster.gloo):
             # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
             raise _FieldError(
                 f"communication.{name}",
@@ -2406,7 +2429,9 @@ class Scenario(_Section):
         ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
         tensor parallelism (a stage boundary split over TP ranks is what it changes:
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
-        ``nodes_per_leaf`` on another ``topology.kind``. They are accepted, not refused (a sweep over
+        ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC, and the
+        wave-quantisation fields without it (``sm_count`` other than the catalog's, ``gemm_tile``, without
+        ``gemm_waves``; ``gemm_waves`` without an ``sm_count``). They are accepted, not refused (a sweep over
         ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
         (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field at
         its default (``tests/test_ignored_fields.py``)."""
@@ -2433,6 +2458,17 @@ class Scenario(_Section):
             for name in ("oversubscription", "nodes_per_leaf"):
                 if changed(topo, name):
                     out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
+        if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
+            out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
+        device = self.cluster.device  # wave quantisation reads the SM count and tile (dpsim.compute.gemm_time)
+        if device.gemm_waves and device.sm_count is None:
+            out["cluster.device.gemm_waves"] = "read only with cluster.device.sm_count (the SMs a wave fills)"
+        elif not device.gemm_waves:
+            spec = catalog.DEVICES.get(device.preset or "")
+            if device.sm_count != ((spec.sm_count or None) if spec else None):  # other than the catalog's
+                out["cluster.device.sm_count"] = "read only with cluster.device.gemm_waves: true"
+            if changed(device, "gemm_tile"):
+                out["cluster.device.gemm_tile"] = "read only with cluster.device.gemm_waves: true"
         return out
 
     def scenario_hash(self) -> str:
@@ -2656,9 +2692,11 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
         if isinstance(exc, _FieldError):
             return exc.field, exc.message
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if ": " in msg and kind == "value_error" and msg.split(": ", 1)[0].isidentifier():  # loc (): a top-level field
-            sub, rest = msg.split(": ", 1)
-            if section_has(loc, sub):
+        head = msg.split(": ", 1)[0]
+        name, _, item = head.partition(".")  # a field, or an item of a list field (attention_efficiency.0)
+        if ": " in msg and kind == "value_error" and name.isidentifier() and (not item or item.isdigit()):
+            sub, rest = msg.split(": ", 1)  # loc (): a top-level field
+            if section_has(loc, name):
                 return f"{field}.{sub}" if field else sub, rest
         return field, msg
     if kind == "literal_error":

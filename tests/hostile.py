@@ -3559,6 +3559,91 @@ def profiles_as_json() -> Iterator[Case]:
                    expect_error=error, accept=not error, names=names)  # fmt: skip
 
 
+def _schema_fields() -> tuple[list[str], list[str], list[str]]:
+    """The scenario's number-valued fields, unit-bearing fields and fixed-length lists of numbers, read from ``dpsim
+    schema`` (a list's item fields, as ``variability.stragglers``'s, left out: other classes set them)."""
+    from dpsim.scenario import scenario_schema
+
+    schema = scenario_schema()
+    numbers: list[str] = []
+    quantities: list[str] = []
+    lists: list[str] = []
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        node = resolve(node)
+        choices = [resolve(n) for n in node.get("anyOf", [node])]
+        for choice in choices:
+            for key, child in choice.get("properties", {}).items():
+                walk(child, f"{path}.{key}" if path else key)
+        if any("properties" in c for c in choices) or not path:
+            return
+        if any(c.get("type") in ("integer", "number") for c in choices):
+            numbers.append(path)
+        elif any("with its unit" in c.get("description", "") for c in choices):
+            quantities.append(path)
+        elif any(all(i.get("type") in ("integer", "number") for i in c.get("prefixItems") or [{}]) for c in choices
+                 if c.get("type") == "array" and c.get("prefixItems")):  # fmt: skip
+            lists.append(path)
+
+    walk(schema, "")
+    return numbers, quantities, lists
+
+
+def schema_fields_beyond_the_lists() -> Iterator[Case]:
+    """The number-valued and unit-bearing fields that ``every_numeric_field`` and ``unit_typos`` name by hand miss
+    the fields added since (FP8 and FP32 peaks, ``sm_count``, ``rotary_fraction``, ``logit_metrics``, the attention
+    curves, ``gemm_tile``, ...): here every such field of ``dpsim schema`` beyond those lists gets NaN, infinities,
+    10^400, denormals, booleans, lists and maps (a fixed-length list of numbers, each in its first item), refused
+    naming the field; a field added later is covered the day it is added."""
+    kind = "schema fields beyond the hand lists"
+    numbers, quantities, lists = _schema_fields()
+    for path in (p for p in numbers if p not in _NUMERIC_FIELDS):
+        for value in _NUMERIC_VALUES:
+            yield _set_case(kind, f"{path}={value}", command="check", names=path)
+    for path in (p for p in quantities if p not in _QUANTITY_FIELDS):
+        for value in ("'1e-400 FLOP/s'", "'1e+400 FLOP/s'", "'nan FLOP/s'", "'-inf FLOP/s'", "true", "'0x10 FLOP/s'",
+                      "'1e-400 B'", "'1e+400 B'", "'nan B'", "[1]", "{}", "1"):  # fmt: skip
+            yield _set_case(kind, f"{path}={value}", command="check", names=path)
+    for path in lists:
+        for value in ("[.nan, 1]", "[1e400, 1]", "[-.inf, 1]", "[true, 1]", "['1', 1]", "[[1], 1]", "[1e-400, 1]",
+                      "[]", "[1]", "[1, 1, 1]", ".nan", "{}"):  # fmt: skip
+            yield _set_case(kind, f"{path}={value}", command="check", names=path)
+
+
+def nccl_protocol_on_gloo() -> Iterator[Case]:
+    """A named NCCL protocol (``Simple``, ``LL``, ``LL128``) on CPU devices, where gloo reduces: the links' alpha-beta
+    whatever the protocol (``protocol_of`` is none), the same step to the bit for every algorithm, accepted without a
+    word while ``nccl_algo``, ``nccl_proto``, ``nccl_buffsize``, ``nccl_version`` and ``nccl_tuner`` were refused
+    there. Refused as they are, naming ``communication.protocol``, in a file, through ``--set``, a sweep over the
+    device or the protocol and ``collective``; ``none`` and ``auto`` pass, and a named protocol on GPUs is read."""
+    kind = "NCCL protocol on gloo (CPU devices)"
+    field = "communication.protocol"
+    files = {"s.yaml": SMALL.encode()}
+    for i, protocol in enumerate(("Simple", "LL", "LL128")):
+        algorithm = f"communication.algorithm={('auto', 'ring', 'tree')[i]}"
+        yield _set_case(kind, *_CPU_SMALL, f"{field}={protocol}", command="run", names=field)
+        yield _set_case(kind, *_CPU_SMALL, algorithm, f"{field}={protocol}", command="check", names=field)
+        yield _set_case(kind, *_CPU_SMALL, "communication.algorithm=backend", f"{field}={protocol}", names=field)
+        data = SMALL.replace("a100-80gb", "cpu") + f"communication: {{protocol: {protocol}}}\n"
+        yield _file_case(kind, data.encode(), command="check", names=field)
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "cluster.device=a100-80gb,cpu", "--set",
+                          f"{field}={protocol}"], files, expect_error=True, names=field)  # fmt: skip
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", "cluster.device=cpu", "--vary", f"{field}=none,{protocol}"],
+                   files, expect_error=True, names=field)  # fmt: skip
+        yield Case(kind, ["collective", "{tmp}/s.yaml", "--set", "cluster.device=cpu", "--set", f"{field}={protocol}",
+                          "--size", "1MiB"], files, expect_error=True, names=field)  # fmt: skip
+        yield _set_case(kind, f"{field}={protocol}", command="run", expect_error=False, finite=True)  # an A100: read
+    for protocol in ("none", "auto"):
+        yield _set_case(kind, *_CPU_SMALL, f"{field}={protocol}", command="run", expect_error=False, finite=True)
+    yield _set_case(kind, *_CPU_SMALL, "cluster.inter_node.nics_per_node=2", "cluster.inter_node.ports_per_nic=2",
+                    "communication.nccl_nic_fusion=false", command="run", expect_error=False, finite=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3580,7 +3665,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
     transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
     null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
-    profiles_as_json,
+    profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

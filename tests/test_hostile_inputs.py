@@ -1299,6 +1299,57 @@ def _priced(scenario: Any) -> tuple[float, ...]:
     return r.step_time_s, r.comm_s, r.exposed_comm_s, r.memory_per_device_bytes
 
 
+@pytest.mark.parametrize(
+    "field", ["attention_efficiency", "attention_efficiency_fa2", "attention_half_seq", "attention_half_seq_fa2"]
+)
+def test_the_items_of_a_list_of_numbers_are_checked_as_a_number_field(field: str) -> None:
+    """A number field refuses ``true`` and ``'0.5'`` (YAML's booleans and quoted text are not numbers); the items of
+    the device's attention curves (two numbers each) were read by pydantic's lax mode: ``[true, 1]`` as 1.0 and
+    ``['0.5', 1]`` as 0.5, the same step as the numbers. Each item is refused now as the field would be, naming
+    the item; numbers pass."""
+    path = f"cluster.device.{field}"
+    for value, shown in (("[true, 1]", "got True"), ("['0.5', 1]", "without quotes or units, got '0.5'"),
+                         ("[1, false]", "got False")):  # fmt: skip
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(None, [f"{path}={value}"])
+        item = "1" if value.startswith("[1") else "0"
+        assert caught.value.field == f"{path}.{item}" and shown in caught.value.message, caught.value
+    numbers = load_scenario(None, [f"{path}=[1, 0.5]"]).cluster.device
+    assert getattr(numbers, field) == (1.0, 0.5)
+
+
+def test_a_named_nccl_protocol_is_refused_on_gloo(tmp_path: Path) -> None:
+    """On CPU devices gloo reduces (``protocol_of`` is none: the links' alpha-beta, no NCCL protocol): a named
+    ``communication.protocol`` was accepted and read by nothing, the same step to the bit for every algorithm
+    (checked here, two ports a NIC included), while the other NCCL settings were refused there. Refused now as they
+    are, naming the field; on GPUs it is read. ``nccl_nic_fusion`` stays: the NICs it fuses price gloo's ring too
+    (``backend`` on two ports a NIC)."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    cpu = ["cluster.device=cpu", "model.preset=mlp-tiny"]
+    ports = ["cluster.inter_node.nics_per_node=2", "cluster.inter_node.ports_per_nic=2"]
+    for algorithm in ("auto", "ring", "tree", "hierarchical", "backend"):
+        for sets in (
+            [*cpu, f"communication.algorithm={algorithm}"],
+            [*cpu, *ports, f"communication.algorithm={algorithm}"],
+        ):
+            base = load_scenario(tmp_path / "s.yaml", sets)
+            for field, value, shown in (("protocol", "Simple", "Simple"), ("protocol", "LL", "LL"),
+                                        ("protocol", "LL128", "LL128")):  # fmt: skip
+                assert _priced(_with_communication(base, **{field: value})) == _priced(base), (sets, field, value)
+                with pytest.raises(ScenarioError) as caught:
+                    load_scenario(tmp_path / "s.yaml", [*sets, f"communication.{field}={shown}"])
+                assert caught.value.field == f"communication.{field}" and "is an NCCL setting" in caught.value.message
+            load_scenario(tmp_path / "s.yaml", [*sets, "communication.protocol=none"])  # gloo's own: accepted
+    code, _, err = hostile.run_in_process(["run", str(tmp_path / "s.yaml"), "--set", "cluster.device=cpu", "--set",
+                                           "communication.protocol=LL"], timeout_s=60)  # fmt: skip
+    assert code == 2 and "communication.protocol: is an NCCL setting" in err, err
+    a100 = load_scenario(tmp_path / "s.yaml", ports)  # read on GPUs: LL's latency and bandwidth
+    assert _priced(_with_communication(a100, protocol="LL")) != _priced(a100)
+    backend = load_scenario(tmp_path / "s.yaml", [*cpu, *ports, "communication.algorithm=backend"])
+    assert _priced(_with_communication(backend, nccl_nic_fusion=False)) != _priced(backend)  # read: accepted
+    load_scenario(tmp_path / "s.yaml", [*cpu, *ports, "communication.nccl_nic_fusion=false"])
+
+
 def test_a_named_all_reduce_algorithm_is_refused_where_the_step_all_reduces_nothing(tmp_path: Path) -> None:
     """ZeRO's reduce-scatter and gathers run the ring whatever all-reduce algorithm is named: the step of tree and
     NVLS is the ring's to the bit (the textbook ones priced the ring without NCCL's protocol). Refused now, naming

@@ -65,6 +65,11 @@ UNREAD = [
         ["cluster.topology.oversubscription=2"],
         "cluster.topology.oversubscription",
     ),
+    (DEFAULT, [], ["communication.nccl_nic_fusion=false"], "communication.nccl_nic_fusion"),  # one port a NIC
+    (DEFAULT, [], ["cluster.device.sm_count=7"], "cluster.device.sm_count"),  # without gemm_waves
+    (DEFAULT, [], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
+    (DEFAULT, ["cluster.device=b200"], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # no SMs
+    (CPU, [], ["cluster.device.sm_count=64", "cluster.device.gemm_tile=[32, 32]"], "cluster.device.sm_count"),
 ]
 
 
@@ -87,7 +92,20 @@ READ = [
      "training.pipeline_schedule"),
     (DEFAULT, ["cluster.topology.kind=fat-tree", "cluster.topology.nodes_per_leaf=2"],
      ["cluster.topology.oversubscription=4"], "cluster.topology.oversubscription"),
+    (DEFAULT, ["cluster.inter_node.nics_per_node=8", "cluster.inter_node.ports_per_nic=2"],
+     ["communication.nccl_nic_fusion=false"], "communication.nccl_nic_fusion"),
+    (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.sm_count=7"], "cluster.device.sm_count"),
+    (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
+    (DEFAULT, [], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # A100: 108 SMs
 ]  # fmt: skip
+
+
+def test_a_catalog_devices_own_sm_count_is_not_named() -> None:
+    """``sm_count`` is named only where it differs from the catalog's (a dumped scenario writes the catalog's 108)."""
+    assert "cluster.device.sm_count" not in _ignored(DEFAULT, ["cluster.device.sm_count=108"])
+    assert _ignored(DEFAULT, ["cluster.device.sm_count=107"]) == {
+        "cluster.device.sm_count": "read only with cluster.device.gemm_waves: true"
+    }
 
 
 @pytest.mark.parametrize(("path", "base", "sets", "field"), READ)
