@@ -408,6 +408,9 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
         raise ValueError("host calibration needs the slowdown of 1 process (1.0) and of more")
     ks = np.array(sorted(measured), dtype=float)
     ys = np.array([measured[int(k)] for k in ks])
+    kept = {int(k): float(v) for k, v in measured.items()}
+    if not np.all(np.isfinite(ys) & (ys > 0)):  # a stage with no iteration kept (inf): nothing to fit, refused
+        return HostModel(1.0, 0.0, measured=kept, residual=math.inf)
     best: tuple[float, float, float, float] | None = None  # (sum of squares, C, ε, s)
     for cores in range(1, max(1, min(max_cores, int(ks[-1]))) + 1):  # C ≥ the largest k: all alike, the smallest kept
         low = np.maximum(1.0, np.floor(ks / cores))
@@ -439,8 +442,7 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
             best = (float(values[j]), float(cores), float(candidates[j]), float(scales[j]))
     assert best is not None
     _, cores_fit, eps_fit, scale = best
-    return HostModel(cores_fit, eps_fit, measured={int(k): float(v) for k, v in measured.items()},
-                     residual=host_residual(measured, cores_fit, eps_fit, scale))  # fmt: skip
+    return HostModel(cores_fit, eps_fit, measured=kept, residual=host_residual(measured, cores_fit, eps_fit, scale))
 
 
 _TERNARY_STEPS, _GOLDEN_STEPS, _GOLDEN = 80, 60, (math.sqrt(5.0) - 1.0) / 2.0
@@ -461,6 +463,8 @@ def host_residual(measured: Mapping[int, float], cores: float, efficiency_loss: 
     (:func:`fit_host`; a band of one value where C divides k)."""
     ks = np.array(sorted(measured), dtype=float)
     ys = np.array([measured[int(k)] for k in ks])
+    if not np.all(np.isfinite(ys) & (ys > 0)):
+        return math.inf
     grow = scale * (1.0 + efficiency_loss * (ks - 1.0))
     err = _band_error(ys, np.maximum(1.0, np.floor(ks / cores)) * grow, np.maximum(1.0, np.ceil(ks / cores)) * grow)
     return float(np.max(np.abs(err)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import subprocess
 import sys
@@ -328,6 +329,10 @@ def test_host_fit_residual_above_five_percent_is_an_error_that_says_what_to_do()
 
     fit = fit_host({1: 1.0, 2: 2.3385, 3: 1.9352, 4: 2.3665, 6: 3.6597, 8: 5.0026}, max_cores=2)
     assert fit.residual > 0.4
+    # a stage that kept no iteration (an infinite time) is refused, not fitted around
+    assert fit_host({1: 1.0, 2: 1.0, 4: math.inf}, max_cores=2).residual == math.inf
+    with pytest.raises(CalibrationError, match=r"host inf %"):
+        check_residuals(HardwareProfile(host_model=fit_host({1: 1.0, 2: math.inf}, max_cores=2)))
     with pytest.raises(CalibrationError, match=r"host [0-9.]+ %; .*other work ran on the host.*stop it and calibrate"):
         check_residuals(HardwareProfile(host_model=fit))
 
