@@ -2429,9 +2429,11 @@ class Scenario(_Section):
         ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
         tensor parallelism (a stage boundary split over TP ranks is what it changes:
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
-        ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC, and the
-        wave-quantisation fields without it (``sm_count`` other than the catalog's, ``gemm_tile``, without
-        ``gemm_waves``; ``gemm_waves`` without an ``sm_count``). They are accepted, not refused (a sweep over
+        ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC, the NVLS chunk
+        variables (``nccl_nvls_chunksize``, ``nccl_nvlstree_max_chunksize``) on one node (only NVLS-tree reads them,
+        and it runs across nodes; NCCL's single-node NVLS chunk cap is not priced), and the wave-quantisation fields
+        without it (``sm_count`` other than the catalog's, ``gemm_tile``, without ``gemm_waves``; ``gemm_waves``
+        without an ``sm_count``). They are accepted, not refused (a sweep over
         ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
         (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field at
         its default (``tests/test_ignored_fields.py``)."""
@@ -2469,6 +2471,12 @@ class Scenario(_Section):
                 out["cluster.device.sm_count"] = "read only with cluster.device.gemm_waves: true"
             if changed(device, "gemm_tile"):
                 out["cluster.device.gemm_tile"] = "read only with cluster.device.gemm_waves: true"
+        if self.cluster.nodes == 1:
+            for name in NVLS_ENV_FIELDS:
+                if changed(self.communication, name):
+                    out[f"communication.{name}"] = (
+                        "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
+                    )
         return out
 
     def scenario_hash(self) -> str:

@@ -22,6 +22,7 @@ LLAMA = ROOT / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
 CPU = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
 SMALL_LLAMA = ["cluster.nodes=2", "training.global_batch=64"]
 PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
+ONE_NODE = ["cluster.nodes=1", "training.global_batch=32", "cluster.topology.kind=switch"]
 
 
 def _step(path: Path, sets: list[str], engine: str) -> dict[str, Any]:
@@ -70,6 +71,9 @@ UNREAD = [
     (DEFAULT, [], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
     (DEFAULT, ["cluster.device=b200"], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # no SMs
     (CPU, [], ["cluster.device.sm_count=64", "cluster.device.gemm_tile=[32, 32]"], "cluster.device.sm_count"),
+    # one node of 8 H100 on NVSwitch: NVLS runs (the variables are accepted), NVLS-tree, which reads them, does not
+    (LLAMA, ONE_NODE, ["communication.nccl_nvls_chunksize=512KiB"], "communication.nccl_nvls_chunksize"),
+    (LLAMA, ONE_NODE, ["communication.nccl_nvlstree_max_chunksize=64KiB"], "communication.nccl_nvlstree_max_chunksize"),
 ]
 
 
@@ -97,6 +101,8 @@ READ = [
     (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.sm_count=7"], "cluster.device.sm_count"),
     (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
     (DEFAULT, [], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # A100: 108 SMs
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=0", "communication.algorithm=nvls-tree"],
+     ["communication.nccl_nvls_chunksize=8KiB"], "communication.nccl_nvls_chunksize"),  # 2 nodes: NVLS-tree's fill
 ]  # fmt: skip
 
 
