@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import math
@@ -2431,12 +2432,13 @@ class Scenario(_Section):
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
         ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC, the NVLS chunk
         variables (``nccl_nvls_chunksize``, ``nccl_nvlstree_max_chunksize``) on one node (only NVLS-tree reads them,
-        and it runs across nodes; NCCL's single-node NVLS chunk cap is not priced), and the wave-quantisation fields
+        and it runs across nodes; NCCL's single-node NVLS chunk cap is not priced), the wave-quantisation fields
         without it (``sm_count`` other than the catalog's, ``gemm_tile``, without ``gemm_waves``; ``gemm_waves``
-        without an ``sm_count``). They are accepted, not refused (a sweep over
+        without an ``sm_count``), and the device's attention curves other than the catalog's without flash attention
+        (FlashAttention-2's without ``attention_kernel: fa2``). They are accepted, not refused (a sweep over
         ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
-        (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field at
-        its default (``tests/test_ignored_fields.py``)."""
+        (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field
+        at its default (``tests/test_ignored_fields.py``)."""
         t, topo = self.training, self.cluster.topology
         out: dict[str, str] = {}
 
@@ -2462,15 +2464,25 @@ class Scenario(_Section):
                     out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
         if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
             out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
-        device = self.cluster.device  # wave quantisation reads the SM count and tile (dpsim.compute.gemm_time)
+        device, m = self.cluster.device, self.model
+        preset = _catalog_device(device.preset) if device.preset else None
+
+        def own(name: str) -> bool:  # other than the catalog device's (a custom device's: the field's default)
+            return getattr(device, name) != getattr(preset, name) if preset else changed(device, name)
+
+        # wave quantisation reads the SM count and tile (dpsim.compute.gemm_time)
         if device.gemm_waves and device.sm_count is None:
             out["cluster.device.gemm_waves"] = "read only with cluster.device.sm_count (the SMs a wave fills)"
         elif not device.gemm_waves:
-            spec = catalog.DEVICES.get(device.preset or "")
-            if device.sm_count != ((spec.sm_count or None) if spec else None):  # other than the catalog's
-                out["cluster.device.sm_count"] = "read only with cluster.device.gemm_waves: true"
-            if changed(device, "gemm_tile"):
-                out["cluster.device.gemm_tile"] = "read only with cluster.device.gemm_waves: true"
+            for name in ("sm_count", "gemm_tile"):
+                if own(name):
+                    out[f"cluster.device.{name}"] = "read only with cluster.device.gemm_waves: true"
+        # a fused attention kernel's curves (dpsim.compute.attention_rate); FlashAttention-2's with that kernel only
+        curves = ("attention_efficiency", "attention_half_seq", "attention_efficiency_fa2", "attention_half_seq_fa2")
+        unread = curves if m.attention != "flash" else curves[2:] if m.attention_kernel != "fa2" else ()
+        why = "model.attention: flash" if m.attention != "flash" else "model.attention_kernel: fa2"
+        for name in (n for n in unread if own(n)):
+            out[f"cluster.device.{name}"] = f"read only with {why}"
         if self.cluster.nodes == 1:
             for name in NVLS_ENV_FIELDS:
                 if changed(self.communication, name):
@@ -2483,6 +2495,12 @@ class Scenario(_Section):
         """Stable short hash of the resolved scenario (provenance in result records)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _catalog_device(name: str) -> DeviceConfig:
+    """The catalog device ``name`` as a scenario gets it (:meth:`Scenario.ignored_fields` compares fields with it)."""
+    return DeviceConfig.model_validate(name)
 
 
 def _nearest(value: int, step: int) -> str:

@@ -74,6 +74,13 @@ UNREAD = [
     # one node of 8 H100 on NVSwitch: NVLS runs (the variables are accepted), NVLS-tree, which reads them, does not
     (LLAMA, ONE_NODE, ["communication.nccl_nvls_chunksize=512KiB"], "communication.nccl_nvls_chunksize"),
     (LLAMA, ONE_NODE, ["communication.nccl_nvlstree_max_chunksize=64KiB"], "communication.nccl_nvlstree_max_chunksize"),
+    (DEFAULT, [], ["cluster.device.attention_efficiency=[0.4, 0.3]"], "cluster.device.attention_efficiency"),
+    (
+        DEFAULT,
+        ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "model.attention=flash"],
+        ["cluster.device.attention_half_seq_fa2=[100, 100]", "cluster.device.attention_efficiency_fa2=[0.3, 0.2]"],
+        "cluster.device.attention_half_seq_fa2",
+    ),  # flash attention on the device's own kernels: FlashAttention-2's curves unread
 ]
 
 
@@ -103,12 +110,19 @@ READ = [
     (DEFAULT, [], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # A100: 108 SMs
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=0", "communication.algorithm=nvls-tree"],
      ["communication.nccl_nvls_chunksize=8KiB"], "communication.nccl_nvls_chunksize"),  # 2 nodes: NVLS-tree's fill
+    (DEFAULT, ["model.attention=flash"], ["cluster.device.attention_efficiency=[0.4, 0.3]"],
+     "cluster.device.attention_efficiency"),
+    (DEFAULT, ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "model.attention=flash",
+               "model.attention_kernel=fa2"], ["cluster.device.attention_half_seq_fa2=[100, 100]"],
+     "cluster.device.attention_half_seq_fa2"),
 ]  # fmt: skip
 
 
-def test_a_catalog_devices_own_sm_count_is_not_named() -> None:
-    """``sm_count`` is named only where it differs from the catalog's (a dumped scenario writes the catalog's 108)."""
+def test_a_catalog_devices_own_values_are_not_named() -> None:
+    """``sm_count`` and the attention curves are named only where they differ from the catalog's (a dumped scenario
+    writes the catalog's 108 SMs and the A100's (0.6, 0.5))."""
     assert "cluster.device.sm_count" not in _ignored(DEFAULT, ["cluster.device.sm_count=108"])
+    assert not _ignored(DEFAULT, ["cluster.device.attention_efficiency=[0.6, 0.5]"])  # A100's own curve
     assert _ignored(DEFAULT, ["cluster.device.sm_count=107"]) == {
         "cluster.device.sm_count": "read only with cluster.device.gemm_waves: true"
     }
