@@ -36,6 +36,7 @@ schedule").
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from dataclasses import dataclass
@@ -277,7 +278,8 @@ def schedule(run: pr.PublishedRun, traced: bool = True) -> Schedule:
 ZERO3_RUNS = tuple(r for r in pr.SCALING_RUNS if " ZeRO-3 " in r.name)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # no options: --help, or exit 2
     print(__doc__.splitlines()[0])
     print(
         f"{'row':<34} {'GPUs':>5} {'gathers':>8} {'s':>6} {'lat ms':>6} {'reduces':>8} {'s':>6} {'lat ms':>6} "

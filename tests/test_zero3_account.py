@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from _bench import load_benchmark
 
 MODULE = load_benchmark("zero3_account")
@@ -140,3 +141,12 @@ def test_the_live_limit_binds_on_the_530b_weights_not_the_175b() -> None:
         free = MODULE.one_ahead_step_s(mods, lambda e: e / 1e9, lambda e: e / 1e9)
         gated = MODULE.one_ahead_step_s(mods, lambda e: e / 1e9, lambda e: e / 1e9, max_live=1e9)
         assert (gated > free * 1.01) if binds else (gated == free)
+
+
+def test_the_script_takes_no_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--help`` prints the usage instead of running the whole account; anything else is refused with exit 2."""
+    for args, code in ((["--help"], 0), (["--rows", "3"], 2)):
+        with pytest.raises(SystemExit) as info:
+            MODULE.main(args)
+        assert info.value.code == code
+    assert "GPUs" not in capsys.readouterr().out  # nothing of the account printed
