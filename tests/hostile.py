@@ -3314,6 +3314,50 @@ def nccl_settings_beside_a_fitted_profile() -> Iterator[Case]:
         yield Case(kind, argv, files, accept=True)
 
 
+def nvls_chunk_variables() -> Iterator[Case]:
+    """``communication.nccl_nvls_chunksize`` (``NCCL_NVLS_CHUNKSIZE``) and ``nccl_nvlstree_max_chunksize``
+    (``NCCL_NVLSTREE_MAX_CHUNKSIZE``) where NCCL does not read them: an ``nccl_version`` before the release that
+    added the variable (v2.21.5, v2.20.3), a node without an NVSwitch that reduces or with one GPU (no NVLS runs),
+    CPU devices (gloo), ``protocol: none``, a textbook algorithm, a calibration profile's fitted links, and sizes
+    NCCL's ``int`` cannot hold (2 GiB and more), none, below a byte or a fraction of one. Refused, naming the field
+    (one line, exit 2); on H100s joined by NVLink 4 from those releases on they are read and run."""
+    kind = "NVLS chunk variables where NCCL does not read them"
+    chunk, cap = "communication.nccl_nvls_chunksize", "communication.nccl_nvlstree_max_chunksize"
+    for version, name in (("2.20.5", chunk), ("2.18.3", chunk), ("2.19.3", cap), ("2.18.3", cap)):
+        yield _set_case(kind, *_H100, f"communication.nccl_version={version}", f"{name}=512KiB", command="check",
+                        names=name)  # fmt: skip
+    h100 = [x for s in _H100 for x in ("--set", s)]
+    for i, path in enumerate((chunk, cap)):
+        command = ("run", "collective")[i]
+        yield _set_case(kind, f"{path}=512KiB", command=command, names=path)  # A100: NVLink 3, no NVLS
+        yield _set_case(kind, *_H100, "cluster.intra_topology=hybrid-cube-mesh", f"{path}=512KiB", command="check",
+                        names=path)  # fmt: skip
+        yield _set_case(kind, *_H100, "cluster.workers_per_node=1", "training.global_batch=4", f"{path}=512KiB",
+                        command="check", names=path)  # fmt: skip
+        yield _set_case(kind, *_CPU_SMALL, f"{path}=512KiB", command="run", names=path)
+        yield _set_case(kind, *_H100, "communication.protocol=none", f"{path}=512KiB", command="check", names=path)
+        yield _set_case(kind, *_H100, "communication.algorithm=hierarchical", f"{path}=512KiB", command="run",
+                        names=path)  # fmt: skip
+        for value in ("2GiB", "4GiB", "2147483648B", "1e12B", "0B", "-64KiB", "0.5B", "1000.5B", "null KiB"):
+            yield _set_case(kind, *_H100, f"{path}={value}", command="check", names=path)
+        yield _file_case(kind, _with(f"communication: {{{path.split('.')[1]}: 512 KiB}}"), command="check",
+                         names=path)  # fmt: skip
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", f"{path}=512KiB", *h100,
+                          "--vary", "communication.nccl_version=2.27.7,2.18.3", "--out", "{tmp}/o.csv"],
+                   {"s.yaml": SMALL.encode()}, expect_error=True, names=path, outputs=("{tmp}/o.csv",))  # fmt: skip
+        files = {"s.yaml": SMALL.encode() + b"calibration: {profile: p.yaml}\n", "p.yaml": _FITTED_PROFILE}
+        yield Case(kind, ["run", "{tmp}/s.yaml", *h100, "--set",
+                          f"{path}=512KiB"], files, expect_error=True, names=path)  # fmt: skip
+    # read: H100s on NVLink 4 across two nodes (NVLS-tree), from the release that reads each
+    for sets in ((f"{chunk}=512KiB",), (f"{cap}=512KiB",), (f"{chunk}=512KiB", f"{cap}=128KiB"),
+                 ("communication.nccl_version=2.21.5", f"{chunk}=2147483647B"),
+                 ("communication.nccl_version=2.20.3", f"{cap}=1MiB")):  # fmt: skip
+        yield _set_case(kind, *_H100, *sets, command="run", expect_error=False, finite=True)
+    yield Case(kind, ["collective", "{tmp}/s.yaml", *h100, "--set",
+                      f"{chunk}=512KiB", "--sizes", "1KiB..1GiB", "--format", "json"], {"s.yaml": SMALL.encode()},
+               accept=True, strict_json=True)  # fmt: skip
+
+
 def null_under_presets() -> Iterator[Case]:
     """``null`` in every field a catalog preset fills (the model's, the device's, the links'): the preset's value,
     as if left out. 12 of them were refused with what the preset filled in ("cluster.device.memory: expected a size
@@ -3664,6 +3708,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nvls_where_it_cannot_run, options_needing_another, zero_with_pipeline_stages, named_algorithm_under_zero,
     nccl_release_without_nccl, release_spellings, plan_extremes, runtime_outputs_at_one_path,
     transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
+    nvls_chunk_variables,
     null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
     profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo,
 )  # fmt: skip
