@@ -1474,10 +1474,11 @@ class CommunicationConfig(_Section):
     nvls.cc``; ``calcCollChunking`` in ``src/enqueue.cc`` then cuts it by size: :func:`dpsim.sim.collectives.nccl.
     nvls_tree_params`); None: NCCL's 128 KiB. Read from v2.21.5; refused with an earlier ``nccl_version`` (those start
     from one Simple step, ``NCCL_BUFFSIZE / 8``). aws-ofi-nccl's p5 / p5e, p5en and p6 environment sets 512 KiB
-    (``src/platform-aws.cpp``, v1.9.0 on). NCCL also caps its single-node NVLS chunk with it, which dpsim prices
-    without chunks. Below 2 GiB (NCCL reads an ``int``), and from v2.22.3 at least 512 B (the chunk is aligned down
-    to the Simple grain, ``ncclProtoGrainSize``: a smaller one is 0); refused where no NVLS runs (a node without an
-    NVSwitch that reduces), on CPU devices, with ``protocol: none`` and beside a textbook algorithm."""
+    (``src/platform-aws.cpp``, v1.9.0 on). It also caps one-node NVLS's chunk (at most one Simple step;
+    :func:`dpsim.sim.collectives.nccl.nvls_chunking`). Below 2 GiB (NCCL reads an ``int``), and from v2.22.3 at
+    least 512 B (the chunk is aligned down to the Simple grain, ``ncclProtoGrainSize``: a smaller one is 0); refused
+    where no NVLS runs (a node without an NVSwitch that reduces), on CPU devices, with ``protocol: none`` and beside a
+    textbook algorithm."""
     nccl_nvlstree_max_chunksize: Size | None = None
     """``NCCL_NVLSTREE_MAX_CHUNKSIZE``: the largest chunk of an NVLS-tree all-reduce (``src/enqueue.cc`` v2.20.3-
     v2.29.7, ``src/transport/nvls.cc`` from v2.30.3); None: NCCL's rule, 64 KiB on 4 nodes or more (v2.19.3 on), else
@@ -2430,9 +2431,9 @@ class Scenario(_Section):
         ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
         tensor parallelism (a stage boundary split over TP ranks is what it changes:
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
-        ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC, the NVLS chunk
-        variables (``nccl_nvls_chunksize``, ``nccl_nvlstree_max_chunksize``) on one node (only NVLS-tree reads them,
-        and it runs across nodes; NCCL's single-node NVLS chunk cap is not priced), the wave-quantisation fields
+        ``nodes_per_leaf`` on another ``topology.kind``, ``nccl_nic_fusion: false`` at one port a NIC,
+        ``nccl_nvlstree_max_chunksize`` on one node (only NVLS-tree reads it, and it runs across nodes; one-node NVLS
+        reads ``nccl_nvls_chunksize``), the wave-quantisation fields
         without it (``sm_count`` other than the catalog's, ``gemm_tile``, without ``gemm_waves``; ``gemm_waves``
         without an ``sm_count``), and the device's attention curves other than the catalog's without flash attention
         (FlashAttention-2's without ``attention_kernel: fa2``). They are accepted, not refused (a sweep over
@@ -2483,12 +2484,10 @@ class Scenario(_Section):
         why = "model.attention: flash" if m.attention != "flash" else "model.attention_kernel: fa2"
         for name in (n for n in unread if own(n)):
             out[f"cluster.device.{name}"] = f"read only with {why}"
-        if self.cluster.nodes == 1:
-            for name in NVLS_ENV_FIELDS:
-                if changed(self.communication, name):
-                    out[f"communication.{name}"] = (
-                        "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
-                    )
+        if self.cluster.nodes == 1 and changed(self.communication, "nccl_nvlstree_max_chunksize"):
+            out["communication.nccl_nvlstree_max_chunksize"] = (
+                "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
+            )
         return out
 
     def scenario_hash(self) -> str:

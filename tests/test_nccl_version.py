@@ -108,7 +108,8 @@ def test_one_node_nvls_is_priced_at_the_default_release_s_rate(version: str) -> 
     25 µs."""
     nvlink, nic = cf.Link(1e-6, 240e9), cf.Link(5e-6, 50e9)
     fabric = cf.Fabric(1, 8, nvlink, nic, nvls=True, protocol="Simple", arch="hopper", nccl_version=version)
-    expected = 25e-6 + (1 + 1 / 8) * 64e6 / (0.85 * 240e9)
+    # runNvls's fill: 32 KiB chunks (64e6 < 8 x 128 x 64 KiB), a 4 MiB loop, 16 loops: 3 x 4 MiB - 64e6 / 16
+    expected = 25e-6 + (1 + 1 / 8) * (64e6 + 3 * 4 * 2**20 - 64e6 / 16) / (0.85 * 240e9)
     assert cf.collective("allreduce", "nvls", 64e6, fabric).time_s == pytest.approx(expected, rel=1e-12)
 
 

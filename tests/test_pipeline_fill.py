@@ -400,3 +400,44 @@ def test_nvls_tree_on_blackwell_from_2_30_3_takes_ncclNvlsTreeSm100Tuning() -> N
     assert params(3, 25.0) == (32, 128 * KiB, 128 * KiB)
     hopper = Layout(4, 8, nics=8, nvls=True, arch="hopper", nic_gbps=50.0)
     assert nvls_tree_params(hopper) == (16, 128 * KiB, 64 * KiB)  # the tuning is Blackwell's only
+
+
+def test_one_node_nvls_cuts_its_data_as_each_release_does() -> None:
+    """``calcCollChunking``'s NVLS branch worked by hand (``src/enqueue.cc`` v2.18.3–v2.30.7, one node of 8, a head a
+    GPU). The chunk is one Simple step (4 MiB / 8 = 512 KiB) capped at 128 KiB (``maxChunkSize = 131072`` to v2.20.5,
+    ``comm->nvlsChunkSize`` from v2.21.5), then set to 64 KiB below 64 · 128 · 128 KiB = 1 GiB, 32 KiB below 8 · 128 ·
+    64 KiB = 64 MiB and 16 KiB below 2 · 128 · 32 KiB = 8 MiB, over 16 channels x 8 heads = 128 lanes (Hopper). The
+    pipeline is ``runNvls``'s scatter, in-switch reduce and gather: 3 stages, no network hop, every lane at once.
+    Blackwell (``nvls.cc``): 16 channels before v2.25.1, 32 from it, 24 on one NVLink domain from v2.27.3. A100: no
+    NVLS, no cut. ``NCCL_NVLS_CHUNKSIZE`` is read from v2.21.5 and still capped by the step: 512 KiB with NCCL's
+    4 MiB buffer, 1 MiB with 8 MiB; a 512 KiB buffer's 64 KiB step caps NCCL's 128 KiB. From v2.22.3 the chunk is
+    aligned down to the Simple grain, 512 B (``chunkSize / grainSize * grainSize``)."""
+    from dpsim.sim.collectives.nccl import nvls_chunking
+
+    def one(version: str, arch: str = "hopper", **fields: float) -> Chunking | None:
+        layout = Layout(1, 8, nics=8, nvls=True, arch=arch, nic_gbps=50.0, nccl_version=version)
+        return nvls_chunking(dataclasses.replace(layout, **fields), 8)
+
+    cut = one("2.27.7")
+    shrink = ((64.0, 64.0 * KiB), (8.0, 32.0 * KiB), (2.0, 16.0 * KiB))
+    assert cut == Chunking(128 * KiB, 128, 3, 0, shrink, shrink_to=True, intra_together=True, grain=512.0)
+    assert cut is not None
+    sizes = (8 << 30, 1 << 30, (1 << 30) - 1, 64 * MiB, 64 * MiB - 1, 16 * MiB, 8 * MiB, 8 * MiB - 1, 1 * MiB)
+    steps = [cut.step_at(s) / KiB for s in sizes]
+    assert steps == [128, 128, 64, 64, 32, 32, 32, 16, 16]
+    assert cut.chunks_at(16 * MiB) == 4 and cut.chunks_at(8 << 30) == 512  # 4 MiB and 16 MiB loops
+    # the hard-coded 131072 to v2.20.5, nvlsChunkSize's 128 KiB from v2.21.5; aligned to 512 B from v2.22.3
+    assert one("2.18.3") == one("2.20.5") == one("2.21.5") == dataclasses.replace(cut, grain=0.0)
+    assert one("2.20.5", nccl_nvls_chunksize=512 * KiB) == one("2.20.5")  # no NCCL_NVLS_CHUNKSIZE before v2.21.5
+    big = one("2.21.5", nccl_nvls_chunksize=512 * KiB)
+    assert big is not None and big.chunk_bytes == 512 * KiB and big.step_at(8 << 30) == 512 * KiB
+    assert big.step_at(1 << 30) == 64 * KiB  # 1 GiB < 64 · 128 · 512 KiB = 4 GiB
+    huge = one("2.27.7", nccl_nvls_chunksize=4 * MiB, nccl_buffsize=8 * MiB)
+    assert huge is not None and huge.chunk_bytes == 1 * MiB  # the 8 MiB buffer's step
+    small = one("2.27.7", nccl_buffsize=512 * KiB)
+    assert small is not None and small.chunk_bytes == 64 * KiB
+    odd = one("2.27.7", nccl_nvls_chunksize=100_000.0)
+    assert odd is not None and odd.step_at(8 << 30) == 99_840  # 195 grains of 512 B
+    lanes = {v: getattr(one(v, "blackwell"), "lanes", 0) for v in ("2.24.3", "2.25.1", "2.26.2", "2.27.3", "2.30.7")}
+    assert lanes == {"2.24.3": 128, "2.25.1": 256, "2.26.2": 256, "2.27.3": 192, "2.30.7": 192}
+    assert one("2.27.7", "ampere") is None

@@ -1337,7 +1337,8 @@ def _nvls_pairs(layout: Layout, heads: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
-    """NVLS all-reduce on one node: in-switch reduce-scatter and multicast all-gather, pipelined.
+    """NVLS all-reduce on one node: in-switch reduce-scatter and multicast all-gather, pipelined, cut as NCCL cuts
+    it (:func:`nvls_chunking`: the first loop crosses ``runNvls``'s scatter, switch and gather before the stream).
 
     NCCL latency: ``hwLat[NVLINK][NVLS][Simple]`` = 25 µs (``ncclTopoTuneModel`` sets, not
     adds, the NVLS latency). Simple protocol only.
@@ -1345,10 +1346,13 @@ def nvls_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
     n = layout.world
     if n <= 1 or layout.per_node <= 1:
         return Schedule("nvls", n, protocol=protocol)
-    src, dst, f = _nvls_pairs(layout, min(layout.per_node, MAX_NVLS_ARITY))
+    heads = min(layout.per_node, MAX_NVLS_ARITY)
+    src, dst, f = _nvls_pairs(layout, heads)
     latency = None if protocol == "none" else _step_latencies_s("nvls", protocol, layout)[0]
     base = base_latency_s("nvls", protocol, layout)  # 23 µs in v2.18.3-v2.18.6, 0 from v2.19.1
-    return Schedule("nvls", n, (Phase.of(src, dst, f, latency_s=latency),), base, protocol, pipelined=True)
+    chunking = nvls_chunking(layout, heads) if protocol == "Simple" else None
+    phase = Phase.of(src, dst, f, latency_s=latency)
+    return Schedule("nvls", n, (phase,), base, protocol, pipelined=True, chunking=chunking)
 
 
 def nvls_tree_allreduce(layout: Layout, protocol: str = "Simple") -> Schedule:
@@ -1413,6 +1417,7 @@ NVLS_TREE_RELEASES = {
     "tree_max_env": "2.20.3",
     "grain": "2.22.3",
     "sm100": "2.30.3",
+    "sm100_nvl": "2.27.3",
 }
 """The releases that changed how NCCL cuts an NVLS-tree all-reduce (:func:`nvls_tree_params`): ``NVLS_NCHANNELS_SM100``
 32 for Blackwell (``nvls.cc``, v2.25.1; every GPU took ``NCCL_NVLS_NCHANNELS``' 16 before), ``calcCollChunking``
@@ -1422,7 +1427,8 @@ chunkSize = 65536``; none in v2.18.3–v2.19.1), ``NCCL_NVLSTREE_MAX_CHUNKSIZE``
 ``NCCL_PARAM(NvlsTreeChunkSize, "NVLSTREE_MAX_CHUNKSIZE", -2)`` in ``enqueue.cc``, -2 keeping the rule), the chunk
 aligned down to :data:`SIMPLE_GRAIN` after the size rule (v2.22.3: ``chunkSize / grainSize * grainSize``; only a set
 ``NCCL_NVLS_CHUNKSIZE`` / ``NCCL_NVLSTREE_MAX_CHUNKSIZE`` can be off the grain) and ``ncclNvlsTreeSm100Tuning``
-(v2.30.3: Blackwell across nodes)."""
+(v2.30.3: Blackwell across nodes); and the one-node channels: ``NVLS_NCHANNELS_SM100_NVL`` 24 for Blackwell inside
+one NVLink domain (v2.27.3, :func:`nvls_channels`)."""
 
 NVLS_ENV = {"nccl_nvls_chunksize": "nvls_chunk", "nccl_nvlstree_max_chunksize": "tree_max_env"}
 """Each ``communication`` field that sets an NVLS environment variable, and the :data:`NVLS_TREE_RELEASES` key of the
@@ -1431,6 +1437,16 @@ first release that reads it (``scenario`` refuses it on an earlier ``nccl_versio
 
 def _since(layout: Layout, key: str) -> bool:
     return released(layout.nccl_version, NVLS_TREE_RELEASES[key])
+
+
+def nvls_channels(layout: Layout) -> int:
+    """``comm->nvlsChannels`` with ``NCCL_NVLS_NCHANNELS`` unset (``src/transport/nvls.cc``): 16
+    (``NVLS_NCHANNELS_SM90``, every GPU before v2.25.1), 32 on Blackwell from v2.25.1 (``NVLS_NCHANNELS_SM100``), 24 on
+    Blackwell inside one NVLink domain from v2.27.3 (``NVLS_NCHANNELS_SM100_NVL``, ``nNodes == 1``). ``topoGetAlgoInfo``
+    runs NVLS and NVLS-tree on all of them at every size ("NVLS should not need more than 16 channels")."""
+    if layout.arch != "blackwell" or not _since(layout, "sm100_channels"):
+        return 16
+    return 24 if layout.nodes == 1 and _since(layout, "sm100_nvl") else 32
 
 
 def _nvls_tree_sm100(layout: Layout) -> tuple[int, float, float]:
@@ -1473,7 +1489,7 @@ def nvls_tree_params(layout: Layout) -> tuple[int, float, float]:
     4-node rule where neither sets one.
     """
     blackwell = layout.arch == "blackwell"
-    channels = 32 if blackwell and _since(layout, "sm100_channels") else 16
+    channels = nvls_channels(layout)
     step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
     env_chunk = float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
     chunk = (env_chunk or float(NVLS_CHUNK)) if _since(layout, "nvls_chunk") else step
@@ -1515,6 +1531,40 @@ def nvls_tree_chunking(layout: Layout, heads: int, nodes: int) -> Chunking | Non
         shrink_to=True,
         intra_together=True,
         grain=float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0,
+    )
+
+
+NVLS_SHRINK = ((64.0, 65536.0), (8.0, 32768.0), (2.0, 16384.0))
+"""``calcCollChunking``'s one-node NVLS size rule (v2.18.3–v2.30.7): ``if (nBytes < ratio · concurrentOps · chunkSize
+&& chunkSize > floor) chunkSize = floor`` for each (ratio, floor) in turn."""
+
+
+def nvls_chunking(layout: Layout, heads: int) -> Chunking | None:
+    """How NCCL cuts a one-node NVLS all-reduce (``src/enqueue.cc`` ``calcCollChunking``, v2.18.3–v2.30.7), and the
+    pipeline its chunks cross (``src/device/all_reduce.h`` ``runNvls``, ``oneNode``).
+
+    Chunk: one Simple step (``buffSize / NCCL_STEPS``, 512 KiB at NCCL's 4 MiB), at most 128 KiB (``maxChunkSize =
+    131072`` to v2.20.5; ``comm->nvlsChunkSize`` from v2.21.5: ``NCCL_NVLS_CHUNKSIZE``, default 128 KiB, capping a
+    smaller step too), set to 64 / 32 / 16 KiB where larger while ``nBytes < 64 / 8 / 2 × concurrentOps · chunk``
+    (:data:`NVLS_SHRINK`), over ``concurrentOps`` = :func:`nvls_channels` × ``heads`` lanes, then aligned down to
+    :data:`SIMPLE_GRAIN` from v2.22.3. ``runNvls`` moves each
+    channel's loop of ``heads`` chunks through three warp groups joined by ``ProtoSimple<1, 1>`` connections, one
+    whole loop (scatter, gather) or chunk (reduce) a step: the scatter warps copy the loop into the NVLS buffer's
+    unicast side (local memory; ``ScatterGatherOp`` posts once every head's chunk is written), the head's reduce
+    warps ``multimem.ld_reduce`` its chunk from every GPU and ``multimem.st`` the sum to all of them in one pass
+    (``directRecvDirectSend``), and the gather warps copy the loop out. So the first loop crosses three stages
+    before the stream, each moving one loop of every lane at once (:attr:`Chunking.intra_together`). dpsim prices
+    the two local copies at the in-switch stage's own rate: no source gives a CTA's copy rate, and a stage cannot
+    be slower than the pipeline's steady state, so the fill is the most these stages can add (two loops at the
+    stream's rate). None where NCCL has no NVLS (no GPU generation)."""
+    if layout.arch not in ("hopper", "blackwell"):
+        return None
+    step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
+    env_chunk = float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
+    chunk = min(step, env_chunk or float(NVLS_CHUNK))
+    grain = float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0
+    return Chunking(
+        chunk, nvls_channels(layout) * heads, 3, 0, NVLS_SHRINK, shrink_to=True, intra_together=True, grain=grain
     )
 
 
