@@ -3319,8 +3319,9 @@ def nvls_chunk_variables() -> Iterator[Case]:
     (``NCCL_NVLSTREE_MAX_CHUNKSIZE``) where NCCL does not read them: an ``nccl_version`` before the release that
     added the variable (v2.21.5, v2.20.3), a node without an NVSwitch that reduces or with one GPU (no NVLS runs),
     CPU devices (gloo), ``protocol: none``, a textbook algorithm, a calibration profile's fitted links, and sizes
-    NCCL's ``int`` cannot hold (2 GiB and more), none, below a byte or a fraction of one. Refused, naming the field
-    (one line, exit 2); on H100s joined by NVLink 4 from those releases on they are read and run."""
+    NCCL's ``int`` cannot hold (2 GiB and more), none, below a byte, a fraction of one or below the Simple grain
+    (512 B from v2.22.3). Refused, naming the field (one line, exit 2); on H100s joined by NVLink 4 from those
+    releases on they are read and run."""
     kind = "NVLS chunk variables where NCCL does not read them"
     chunk, cap = "communication.nccl_nvls_chunksize", "communication.nccl_nvlstree_max_chunksize"
     for version, name in (("2.20.5", chunk), ("2.18.3", chunk), ("2.19.3", cap), ("2.18.3", cap)):
@@ -3338,7 +3339,7 @@ def nvls_chunk_variables() -> Iterator[Case]:
         yield _set_case(kind, *_H100, "communication.protocol=none", f"{path}=512KiB", command="check", names=path)
         yield _set_case(kind, *_H100, "communication.algorithm=hierarchical", f"{path}=512KiB", command="run",
                         names=path)  # fmt: skip
-        for value in ("2GiB", "4GiB", "2147483648B", "1e12B", "0B", "-64KiB", "0.5B", "1000.5B", "null KiB"):
+        for value in ("2GiB", "4GiB", "2147483648B", "1e12B", "0B", "-64KiB", "0.5B", "1000.5B", "null KiB", "511B"):
             yield _set_case(kind, *_H100, f"{path}={value}", command="check", names=path)
         yield _file_case(kind, _with(f"communication: {{{path.split('.')[1]}: 512 KiB}}"), command="check",
                          names=path)  # fmt: skip
@@ -3351,7 +3352,8 @@ def nvls_chunk_variables() -> Iterator[Case]:
     # read: H100s on NVLink 4 across two nodes (NVLS-tree), from the release that reads each
     for sets in ((f"{chunk}=512KiB",), (f"{cap}=512KiB",), (f"{chunk}=512KiB", f"{cap}=128KiB"),
                  ("communication.nccl_version=2.21.5", f"{chunk}=2147483647B"),
-                 ("communication.nccl_version=2.20.3", f"{cap}=1MiB")):  # fmt: skip
+                 ("communication.nccl_version=2.20.3", f"{cap}=1MiB"), (f"{chunk}=512B",),
+                 (f"{cap}=100000B",)):  # fmt: skip
         yield _set_case(kind, *_H100, *sets, command="run", expect_error=False, finite=True)
     yield Case(kind, ["collective", "{tmp}/s.yaml", *h100, "--set",
                       f"{chunk}=512KiB", "--sizes", "1KiB..1GiB", "--format", "json"], {"s.yaml": SMALL.encode()},
