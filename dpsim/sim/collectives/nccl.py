@@ -938,6 +938,13 @@ def _channel_bytes(protocol: str) -> float:
     return float(TREE_MAX_THREADS[protocol] * THREAD_THRESHOLD[protocol])
 
 
+def step_bytes(layout: Layout, protocol: str) -> float:
+    """One step of a connection's buffer, ``buffSize / NCCL_STEPS``: ``NCCL_BUFFSIZE``
+    (:attr:`Layout.nccl_buffsize`, 0 unset) for Simple, else the protocol's default (:data:`BUFFSIZE`)."""
+    buff = layout.nccl_buffsize if protocol == "Simple" and layout.nccl_buffsize > 0 else BUFFSIZE[protocol]
+    return buff / NCCL_STEPS
+
+
 def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     """How NCCL's tree all-reduce forwards its data (``src/enqueue.cc`` ``calcCollChunking``, v2.21.5–v2.30.7).
 
@@ -962,8 +969,7 @@ def tree_chunking(layout: Layout, protocol: str) -> Chunking | None:
     g, m = layout.per_node, layout.nodes
     lanes = 2 * channels(layout) * duplication(layout)
     net = 2 * math.ceil(math.log2(m))
-    buff = layout.nccl_buffsize if protocol == "Simple" and layout.nccl_buffsize > 0 else BUFFSIZE[protocol]
-    step = buff / NCCL_STEPS
+    step = step_bytes(layout, protocol)
     if protocol == "Simple":
         return Chunking(step, lanes, 2 * (g - 1), net, channel_bytes=_channel_bytes("Simple"))
     if protocol == "LL":
@@ -1439,6 +1445,17 @@ def _since(layout: Layout, key: str) -> bool:
     return released(layout.nccl_version, NVLS_TREE_RELEASES[key])
 
 
+def _env_nvls_chunk(layout: Layout) -> float:
+    """``NCCL_NVLS_CHUNKSIZE`` as the run's release reads it (from v2.21.5): :attr:`Layout.nccl_nvls_chunksize`, 0
+    unset or not read."""
+    return float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
+
+
+def _grain(layout: Layout) -> float:
+    """The grain ``calcCollChunking`` aligns an NVLS chunk down to: :data:`SIMPLE_GRAIN` from v2.22.3, else 0."""
+    return float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0
+
+
 def nvls_channels(layout: Layout) -> int:
     """``comm->nvlsChannels`` with ``NCCL_NVLS_NCHANNELS`` unset (``src/transport/nvls.cc``): 16
     (``NVLS_NCHANNELS_SM90``, every GPU before v2.25.1), 32 on Blackwell from v2.25.1 (``NVLS_NCHANNELS_SM100``), 24 on
@@ -1490,9 +1507,8 @@ def nvls_tree_params(layout: Layout) -> tuple[int, float, float]:
     """
     blackwell = layout.arch == "blackwell"
     channels = nvls_channels(layout)
-    step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
-    env_chunk = float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
-    chunk = (env_chunk or float(NVLS_CHUNK)) if _since(layout, "nvls_chunk") else step
+    env_chunk = _env_nvls_chunk(layout)
+    chunk = (env_chunk or float(NVLS_CHUNK)) if _since(layout, "nvls_chunk") else step_bytes(layout, "Simple")
     tree_max = 0.0
     if blackwell and layout.nodes > 1 and _since(layout, "sm100"):
         channels, tuned, tree_max = _nvls_tree_sm100(layout)
@@ -1530,7 +1546,7 @@ def nvls_tree_chunking(layout: Layout, heads: int, nodes: int) -> Chunking | Non
         shrink,
         shrink_to=True,
         intra_together=True,
-        grain=float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0,
+        grain=_grain(layout),
     )
 
 
@@ -1559,12 +1575,16 @@ def nvls_chunking(layout: Layout, heads: int) -> Chunking | None:
     stream's rate). None where NCCL has no NVLS (no GPU generation)."""
     if layout.arch not in ("hopper", "blackwell"):
         return None
-    step = (layout.nccl_buffsize if layout.nccl_buffsize > 0 else BUFFSIZE["Simple"]) / NCCL_STEPS
-    env_chunk = float(layout.nccl_nvls_chunksize) if _since(layout, "nvls_chunk") else 0.0
-    chunk = min(step, env_chunk or float(NVLS_CHUNK))
-    grain = float(SIMPLE_GRAIN) if _since(layout, "grain") else 0.0
+    chunk = min(step_bytes(layout, "Simple"), _env_nvls_chunk(layout) or float(NVLS_CHUNK))
     return Chunking(
-        chunk, nvls_channels(layout) * heads, 3, 0, NVLS_SHRINK, shrink_to=True, intra_together=True, grain=grain
+        chunk,
+        nvls_channels(layout) * heads,
+        3,
+        0,
+        NVLS_SHRINK,
+        shrink_to=True,
+        intra_together=True,
+        grain=_grain(layout),
     )
 
 
