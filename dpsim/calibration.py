@@ -413,8 +413,7 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
         return HostModel(1.0, 0.0, measured=kept, residual=math.inf)
     best: tuple[float, float, float, float] | None = None  # (sum of squares, C, ε, s)
     for cores in range(1, max(1, min(max_cores, int(ks[-1]))) + 1):  # C ≥ the largest k: all alike, the smallest kept
-        low = np.maximum(1.0, np.floor(ks / cores))
-        high = np.maximum(1.0, np.ceil(ks / cores))
+        low, high = _host_band(ks, cores)
 
         def sse(eps: np.ndarray, low: np.ndarray = low, high: np.ndarray = high) -> tuple[np.ndarray, np.ndarray]:
             grow = 1.0 + eps[:, None] * (ks[None, :] - 1.0)
@@ -466,8 +465,14 @@ def host_residual(measured: Mapping[int, float], cores: float, efficiency_loss: 
     if not np.all(np.isfinite(ys) & (ys > 0)):
         return math.inf
     grow = scale * (1.0 + efficiency_loss * (ks - 1.0))
-    err = _band_error(ys, np.maximum(1.0, np.floor(ks / cores)) * grow, np.maximum(1.0, np.ceil(ks / cores)) * grow)
-    return float(np.max(np.abs(err)))
+    low, high = _host_band(ks, cores)
+    return float(np.max(np.abs(_band_error(ys, low * grow, high * grow))))
+
+
+def _host_band(ks: np.ndarray, cores: float) -> tuple[np.ndarray, np.ndarray]:
+    """The processor sharing of k processes on C cores' run queues: ``max(1, ⌊k/C⌋)`` on the least loaded core,
+    ``max(1, ⌈k/C⌉)`` on the most (:func:`fit_host`; one value where C divides k)."""
+    return np.maximum(1.0, np.floor(ks / cores)), np.maximum(1.0, np.ceil(ks / cores))
 
 
 def fit_memory_streams(measured: Mapping[int, float], max_streams: float) -> tuple[float, float]:
