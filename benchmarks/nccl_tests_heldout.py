@@ -36,6 +36,10 @@ threads show only those sizes (dstack PR #3961's two p6-b200 nodes over EFA on N
 two H20 nodes over NDR with NCCL_ALGO=NVLSTree on NCCL 2.21.5, 8 and 512 B). nccl-tests#389 (2 x 8 B200, NDR, NCCL
 2.30.7, -b 512M -e 16G) and nebius/soperator PR #428 (2 x 8 H100, -b 512M -e 8G) give no usable row: their stored
 copies end before the first result line.
+Nine the same way (first prediction = the price at ca9b50b, both engines): the smaller sizes of CoreWeave's one- and
+two-rack GB200 NVL72 sweeps whose 8 / 16 GiB peaks are rows (one rack 512 MiB-4 GiB from PR #43's table, two racks
+512 MiB-8 GiB from the repository's README at bee97e7), which say whether dpsim's NVLS and NVLS-tree fill and stream
+on a 72-GPU NVLink domain are right apart from the peak.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -234,13 +238,63 @@ _NVL72_20_RACKS_SWEEP: tuple[tuple[int, str, float, float], ...] = (
 table of 5 May 2025 (bee97e7) and PR #48's, ``all_reduce_perf -b 512M`` up."""
 
 
-def _nvl72_20_racks(size: int, label: str, us: float, busbw: float) -> PublishedRun:
-    """The twenty-rack sweep's all-reduce of ``size`` bytes: ``us`` out-of-place, ``busbw`` GB/s."""
+def _nvl72_point(
+    peak: PublishedRun, size: int, label: str, us: float, busbw: float, source: str | None = None
+) -> PublishedRun:
+    """A smaller size of the CoreWeave NVL72 sweep whose peak row is ``peak``: ``us`` out-of-place, ``busbw`` GB/s
+    (``source``: where the smaller sizes are printed, if not the peak's own source)."""
     return dataclasses.replace(
-        _NVL72_20_RACKS, name=f"{_NVL72_20_RACKS.name} ({label})", size_bytes=float(size), busbw_gbps=busbw,
-        note=f"the same sweep as the 16 GiB row (same job, environment and NCCL): {label} out-of-place {us:g} us, "
-        f"busbw {busbw}",
+        peak, name=f"{peak.name} ({label})", size_bytes=float(size), busbw_gbps=busbw, source=source or peak.source,
+        note=f"the same sweep as the {peak.size_bytes / GiB:g} GiB row (same job, environment and NCCL): {label} "
+        f"out-of-place {us:g} us, busbw {busbw}",
     )  # fmt: skip
+
+
+_NVL72_ONE_RACK = PublishedRun(
+    "GB200 NVL72, 72 GPUs, one rack", "b200", 1, 72, "nvlink5", "ib-ndr", 72, "auto", 8 * GiB, 834.57,
+    "https://github.com/coreweave/nccl-tests/pull/43",
+    note="a full NVL72 rack under Slurm (72 GB200 GPUs, one NVLink domain, priced as one 72-GPU NVSwitch node), "
+    "all_reduce 8 GiB out-of-place 20299 us, busbw 834.57 (4 GiB: 839.16); the PR's script runs the image "
+    "nccl2.25.1-1-57fa979 with NCCL_NVLS_ENABLE=1 (the later README labels the run NCCL 2.26.2; both ship the "
+    "same tuner tables)",
+    communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
+)  # fmt: skip
+"""CoreWeave's one NVL72 rack at 8 GiB (NVLS on one NVLink domain)."""
+
+_NVL72_TWO_RACKS = PublishedRun(
+    "GB200 NVL72, 2 racks (144 GPUs)", "b200", 2, 72, "nvlink5", "ib-ndr", 72, "auto", 16 * GiB, 810.41,
+    _COREWEAVE_GB200,
+    note="two full NVL72 racks under Slurm (144 GB200, each rack one NVLink domain priced as one 72-GPU NVSwitch "
+    "node; a compute tray's 4 GPUs with 4 ConnectX-7 400G InfiniBand, NCCL_IB_HCA=ibp, so 72 NICs a rack), "
+    "all_reduce 16 GiB out-of-place 42067 us, busbw 810.41 (the sweep's peak); posted with the one-rack row in "
+    "PR #43 (20 Feb 2025), whose script runs NCCL 2.25.1 with NCCL_NVLS_ENABLE=1 (the later README labels both "
+    "runs NCCL 2.26.2, an image first published on 14 Mar 2025; both ship the same tuner tables)",
+    communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
+)  # fmt: skip
+"""CoreWeave's two NVL72 racks at 16 GiB (NVLS-tree over InfiniBand)."""
+
+_COREWEAVE_README = "https://github.com/coreweave/nccl-tests/blob/bee97e71ff87d859aa9db4f5e7e3eaaa00733159/README.md"
+"""The repository's README where it first printed the three GB200 sweeps (bee97e7, 5 May 2025: one rack, two racks,
+twenty racks, 512 MiB up)."""
+
+_NVL72_ONE_RACK_SWEEP: tuple[tuple[int, str, float, float], ...] = (
+    (512 << 20, "512 MiB", 1806.7, 586.06),
+    (1 << 30, "1 GiB", 3108.8, 681.17),
+    (2 << 30, "2 GiB", 5589.1, 757.78),
+    (4 << 30, "4 GiB", 10094.0, 839.16),
+)
+"""The one-rack sweep's smaller sizes (bytes, label, out-of-place time in us, busbw GB/s as printed): PR #43's table,
+``all_reduce_perf -b 512M``, also in the README (bee97e7). Added after ca9b50b, priced before any change."""
+
+_NVL72_TWO_RACKS_SWEEP: tuple[tuple[int, str, float, float], ...] = (
+    (512 << 20, "512 MiB", 2156.8, 493.94),
+    (1 << 30, "1 GiB", 3574.4, 596.10),
+    (2 << 30, "2 GiB", 6264.0, 680.30),
+    (4 << 30, "4 GiB", 11469.0, 743.09),
+    (8 << 30, "8 GiB", 21493.0, 793.06),
+)
+"""The two-rack sweep's smaller sizes, the README's table (bee97e7; the stored copy of PR #43 stops before it).
+Added after ca9b50b, priced before any change."""
 
 
 _ASUS8 = PublishedRun(
@@ -508,27 +562,12 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "B300 x8, 1 node, NVLS", "b200", 1, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 845.0, _B300,
         note=_B300_NOTE, communication=(("nccl_version", "2.30.4"),),
     ),
-    PublishedRun(
-        "GB200 NVL72, 72 GPUs, one rack", "b200", 1, 72, "nvlink5", "ib-ndr", 72, "auto", 8 * GiB, 834.57,
-        "https://github.com/coreweave/nccl-tests/pull/43",
-        note="a full NVL72 rack under Slurm (72 GB200 GPUs, one NVLink domain, priced as one 72-GPU NVSwitch node), "
-        "all_reduce 8 GiB out-of-place 20299 us, busbw 834.57 (4 GiB: 839.16); the PR's script runs the image "
-        "nccl2.25.1-1-57fa979 with NCCL_NVLS_ENABLE=1 (the later README labels the run NCCL 2.26.2; both ship the "
-        "same tuner tables)",
-        communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
-    ),
-    PublishedRun(
-        "GB200 NVL72, 2 racks (144 GPUs)", "b200", 2, 72, "nvlink5", "ib-ndr", 72, "auto", 16 * GiB, 810.41,
-        _COREWEAVE_GB200,
-        note="two full NVL72 racks under Slurm (144 GB200, each rack one NVLink domain priced as one 72-GPU NVSwitch "
-        "node; a compute tray's 4 GPUs with 4 ConnectX-7 400G InfiniBand, NCCL_IB_HCA=ibp, so 72 NICs a rack), "
-        "all_reduce 16 GiB out-of-place 42067 us, busbw 810.41 (the sweep's peak); posted with the one-rack row in "
-        "PR #43 (20 Feb 2025), whose script runs NCCL 2.25.1 with NCCL_NVLS_ENABLE=1 (the later README labels both "
-        "runs NCCL 2.26.2, an image first published on 14 Mar 2025; both ship the same tuner tables)",
-        communication=(("nccl_version", "2.25.1"),), inter_fields=_GB200_NICS,
-    ),
+    _NVL72_ONE_RACK,
+    *(_nvl72_point(_NVL72_ONE_RACK, *point) for point in _NVL72_ONE_RACK_SWEEP),
+    _NVL72_TWO_RACKS,
+    *(_nvl72_point(_NVL72_TWO_RACKS, *point, source=_COREWEAVE_README) for point in _NVL72_TWO_RACKS_SWEEP),
     _NVL72_20_RACKS,
-    *(_nvl72_20_racks(*point) for point in _NVL72_20_RACKS_SWEEP),
+    *(_nvl72_point(_NVL72_20_RACKS, *point) for point in _NVL72_20_RACKS_SWEEP),
     PublishedRun(
         "B200 x8, 2 nodes, 8x 400G IB (CoreWeave)", "b200", 2, 8, "nvlink5", "ib-ndr", 8, "auto", 8 * GiB, 690.07,
         _COREWEAVE_PR92, note=_COREWEAVE_PR92_NOTE.format(gpu="B200", busbw="690.07"),
@@ -628,7 +667,16 @@ FIRST_PREDICTION: dict[str, float] = {
     "B300 x8, 1 node, NVLS off (ring)": 719.9,
     "B300 x8, 1 node, NVLS": 952.9,
     "GB200 NVL72, 72 GPUs, one rack": 1191.3,
+    "GB200 NVL72, 72 GPUs, one rack (512 MiB)": 801.7,
+    "GB200 NVL72, 72 GPUs, one rack (1 GiB)": 898.4,
+    "GB200 NVL72, 72 GPUs, one rack (2 GiB)": 956.0,
+    "GB200 NVL72, 72 GPUs, one rack (4 GiB)": 987.7,
     "GB200 NVL72, 2 racks (144 GPUs)": 1044.2,
+    "GB200 NVL72, 2 racks (144 GPUs) (512 MiB)": 734.5,
+    "GB200 NVL72, 2 racks (144 GPUs) (1 GiB)": 857.1,
+    "GB200 NVL72, 2 racks (144 GPUs) (2 GiB)": 935.1,
+    "GB200 NVL72, 2 racks (144 GPUs) (4 GiB)": 979.7,
+    "GB200 NVL72, 2 racks (144 GPUs) (8 GiB)": 1003.6,
     "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0": 615.7,
     "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (512 MiB)": 495.4,
     "GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0 (1 GiB)": 551.6,
