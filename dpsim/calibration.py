@@ -832,6 +832,10 @@ CALIBRATE_ADVICE = (
 FIT_ADVICE = {
     "host": "host: k processes computing at once did not slow each other as the host's cores shared among them "
     "would (fit_host); most often other work ran on the host while they were measured: stop it and calibrate again",
+    "optimizer": "optimizer: the optimizer step's time is not a fixed cost plus a cost per parameter over the sizes "
+    "timed; each step follows a write of twice the last-level cache (its state from memory, as in training), so "
+    "most often other work ran on the host meanwhile, or the host's cache is larger than it reports "
+    "(meta.last_level_cache_bytes): stop the other work and calibrate again",
 }
 """What a residual above the limit says about one fit and what to do, beside the command's advice (by fit name)."""
 
@@ -1088,9 +1092,9 @@ class HardwareProfile:
     def optimizer_for(self, scenario: Scenario, parameters: float) -> float:
         """Optimizer step time on the testbed: every rank steps at once (:meth:`optimizer_slowdown`).
 
-        The step's work is the linear fit (``optimizer``: ``optimizer.step()`` back to back on 1, 4 and
-        16 M parameters, up to 256 MB of Adam state, streamed from memory), without page faults (the
-        calibration takes its measured faults out). In training the step is cold: it follows the
+        The step's work is the linear fit (``optimizer``: ``optimizer.step()`` on 1, 4 and 16 M parameters,
+        each after a write of twice the last-level cache, so its state streams from memory), without page
+        faults (the calibration takes its measured faults out). In training the step is cold: it follows the
         gradient synchronisation, during which the other ranks, the backend's threads and the kernel's
         network work ran on the same cores, so its state is no longer in the caches. The ranks'
         optimizer CPU per parameter on the emulated cluster (median 3.9–6.9 ns in seven sessions, flat

@@ -23,11 +23,12 @@ measures what any configuration of the testbed needs):
   measurement like the others); and k
   processes stepping an Adam optimizer at once (fitted ``max(1, k/M)``, kept; the engines let the
   steps take turns on the C cores, ``max(1, k/C)``);
-- **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, linear, without the step's minor
-  page faults (:func:`measure_page_fault` prices one; the engines add those a training step takes,
-  :mod:`dpsim.allocator`): the state streams from memory, as in training, where the step follows the
-  gradient synchronisation (cold) — this fit prices it; the curve on MLP widths right after a backward
-  (warm) is measured and kept;
+- **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, each after writing twice the
+  last-level cache (read from sysfs and stored in the profile: :func:`last_level_cache_bytes`), linear,
+  without the step's minor page faults (:func:`measure_page_fault` prices one; the engines add those a
+  training step takes, :mod:`dpsim.allocator`): the state streams from memory, as in training, where the
+  step follows the gradient synchronisation (cold) — this fit prices it; the curve on MLP widths right
+  after a backward (warm) is measured and kept;
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
 
 Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);
@@ -91,12 +92,14 @@ __all__ = [
     "calibrate_compute_curve",
     "calibrate_host",
     "calibrate_links",
+    "cold_cache_bytes",
     "fault_free_time",
     "fit_comm_efficiency_loss",
     "fit_link_records",
     "fit_links",
     "host_window_per_byte",
     "host_work_per_byte",
+    "last_level_cache_bytes",
     "measure_compute",
     "measure_compute_concurrent",
     "measure_optimizer",
@@ -376,6 +379,60 @@ def _optimizer_step_time(
     return statistics.median(times)
 
 
+CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+"""Where Linux describes CPU 0's caches: one ``index*`` folder a cache, with its ``level``, ``type`` and ``size``."""
+
+COLD_MIN_BYTES = 256 * MiB
+"""Fewest bytes :func:`cold_cache_bytes` writes before an optimizer step (a host that reports no cache)."""
+COLD_MAX_BYTES = 1 << 30
+"""Most bytes :func:`cold_cache_bytes` writes before an optimizer step (a host reporting a larger cache)."""
+
+
+def _sysfs_size(text: str) -> int:
+    """Bytes of a sysfs cache ``size`` (``48K``, ``2048K``, ``32M``; a bare number is bytes)."""
+    text = text.strip()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale > 1 else text) * scale
+
+
+def last_level_cache_bytes(root: Path = CACHE_SYSFS) -> int | None:
+    """Size of the last-level cache CPU 0 reports (the highest ``level`` of a data or unified cache), or None.
+
+    Read from ``/sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}``; a virtual machine reports
+    what its hypervisor exposes (the emulated cluster's 2-core VM: 480 MiB, shared with the host's other
+    tenants), so the size is a bound on what a step's state can find in the cache, stored with the profile.
+    """
+    best: tuple[int, int] | None = None
+    for index in sorted(root.glob("index*")):
+        try:
+            level = int((index / "level").read_text(encoding="utf-8"))
+            kind = (index / "type").read_text(encoding="utf-8").strip()
+            size = _sysfs_size((index / "size").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if kind != "Instruction" and size > 0 and (best is None or (level, size) > best):
+            best = (level, size)
+    return best[1] if best is not None else None
+
+
+def cold_cache_bytes(cache_bytes: int | None) -> int:
+    """Bytes written before each calibrated optimizer step so that its state comes from memory, as in training.
+
+    Twice the last-level cache (every line of it replaced, whatever its replacement policy), at least
+    :data:`COLD_MIN_BYTES` and at most :data:`COLD_MAX_BYTES`.
+    """
+    return min(COLD_MAX_BYTES, max(COLD_MIN_BYTES, 2 * cache_bytes if cache_bytes else 0))
+
+
+def _cache_evictor(size_bytes: int) -> Callable[[], object]:
+    """A step that reads and writes ``size_bytes`` of its own memory (an in-place add: no non-temporal stores
+    bypassing the caches), evicting what an optimizer step left in them; nothing for 0 bytes."""
+    if size_bytes <= 0:
+        return lambda: None
+    buffer = torch.zeros(size_bytes, dtype=torch.uint8)
+    return lambda: buffer.add_(1)
+
+
 def measure_optimizer_fit(
     scenario: Scenario,
     sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24),
@@ -383,22 +440,38 @@ def measure_optimizer_fit(
     warmup: int = 1,
     page_fault_s: float = 0.0,
     log: Callable[[str], None] | None = None,
+    cold_bytes: int | None = None,
 ) -> tuple[LinearTime, float]:
-    """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters: fit and residual.
+    """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters, cold: fit and residual.
+
+    In training the step follows the gradient synchronisation, during which the other ranks, the
+    backend's threads and the kernel's network work ran on the same cores, so its parameters, gradients
+    and moments come from memory (:meth:`dpsim.calibration.HardwareProfile.optimizer_for` prices it so).
+    Back to back, a step finds what the previous one left in the caches, the more the smaller the state:
+    3.18 / 4.12 / 4.72 ns a parameter at 1 / 4 / 16 M on the emulated cluster's VM (2026-12-05-f; 16 B of
+    Adam state a parameter beside the temporaries), which no fixed cost ≥ 0 plus a cost per parameter
+    explains (residual 15–99 % in the 13 stored sessions' profiles). So every step, the warm-up's
+    included, follows an untimed write of ``cold_bytes`` (default :func:`cold_cache_bytes` of
+    :func:`last_level_cache_bytes`; 0: back to back, as before): the same memory-bound cost a parameter
+    at every size, linear in the parameters.
 
     Fault-free (:func:`_optimizer_step_time`): the largest size's Adam temporaries (64 MiB) are
     mapped afresh every step, which would otherwise add ~0.6 ns per byte to the per-parameter slope.
     ``log`` gets each size's time (what the residual is measured against).
     """
+    if cold_bytes is None:
+        cold_bytes = cold_cache_bytes(last_level_cache_bytes())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup, page_fault_s)
-                 for size in sizes]  # fmt: skip
+        evict = _cache_evictor(cold_bytes)
+        times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup, page_fault_s,
+                                      evict) for size in sizes]  # fmt: skip
         fit = fit_linear_time(sizes, times)
         residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
         if log is not None:
-            log("calibrate: optimizer step alone, fault-free: " + ", ".join(
+            where = f"after writing {cold_bytes / MiB:g} MiB (cold)" if cold_bytes > 0 else "back to back (warm)"
+            log(f"calibrate: optimizer step alone, fault-free, {where}: " + ", ".join(
                 f"{x} parameters {1e3 * y:.3f} ms ({1e9 * y / x:.2f} ns each; fit {1e3 * fit(x):.3f} ms)"
                 for x, y in zip(sizes, times, strict=True)))  # fmt: skip
         return fit, float(residual)
@@ -1061,7 +1134,9 @@ def calibrate_compute(
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
-    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log)
+    cache = last_level_cache_bytes()
+    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log,
+                                                    cold_bytes=cold_cache_bytes(cache))  # fmt: skip
     optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
                                               page_fault_s=page_fault)  # fmt: skip
     labels = (
@@ -1076,6 +1151,8 @@ def calibrate_compute(
         "model": f"{scenario.model.kind} {scenario.model.num_parameters:.0f} parameters",
         "optimizer_name": scenario.training.optimizer,
         "cores": cores,
+        "last_level_cache_bytes": cache,
+        "optimizer_cold_bytes": cold_cache_bytes(cache),
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
