@@ -11,6 +11,14 @@ on two nodes or fewer it leaves NCCL's tuner to pick. dpsim runs that lookup (``
 aws-ofi-nccl-1.16.3``, :mod:`dpsim.sim.collectives.tuner_plugin`; the held-out rows set it above two nodes), so
 each point is priced as what ran there, and dpsim's pick under NCCL's own tuner is printed beside it.
 
+The same commit holds the same job's all-gather (``data/nccl_all_gather.csv``, ``k8s/nccl_all_gather_perf.yaml``:
+``all_gather_perf -b 32M -e 2048M``, the same image and environment), 35 points on the same nodes, priced here after
+the all-reduce (:data:`ALL_GATHER`, added and priced before any change to the model). Across nodes NCCL 2.27.7 runs an
+all-gather of 8 GPUs a node as a ring only (``src/graph/tuning.cc``: PAT needs one GPU a node, NVLS across nodes a
+CollNet with ``iallgather``, and the plugin's regions hold all-gather at one rank a node only), so only the protocol
+is NCCL's pick. ``beyond`` is the measured time less dpsim's (µs), ``a step`` that over the ring's ``N − 1`` steps and
+``a net hop`` over the ``M − 1`` of them that cross nodes.
+
     PYTHONPATH=. python benchmarks/p5_series.py
 """
 
@@ -23,6 +31,7 @@ from typing import Any
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import predict, size_label
+from dpsim.analytic.collectives import busbw_factor
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 MiB = 1 << 20
@@ -47,21 +56,40 @@ SERIES: dict[int, tuple[tuple[int, float], ...]] = {
 """Nodes → (size in MiB, out-of-place busbw GB/s) of the source's table (its ``size(MB)`` column is MiB: 8192 is
 the 8 GiB the held-out rows quote)."""
 
+ALL_GATHER_SOURCE = (
+    "https://github.com/crazyguitar/aws-gpu-communication-benchmark/blob/"
+    "a77f70db668034b75db9a430b3cd718f59a6c232/data/nccl_all_gather.csv"
+)
 
-def rows() -> list[dict[str, Any]]:
-    """Every point: measured busbw, what ran, dpsim's price of that, and dpsim's pick under NCCL's own tuner."""
+ALL_GATHER: dict[int, tuple[tuple[int, float], ...]] = {
+    2: ((32, 131.30), (64, 200.43), (128, 234.54), (256, 215.58), (512, 275.52), (1024, 322.00), (2048, 328.58)),
+    4: ((32, 83.56), (64, 138.94), (128, 211.73), (256, 253.36), (512, 220.57), (1024, 288.53), (2048, 330.92)),
+    8: ((32, 46.29), (64, 86.80), (128, 143.66), (256, 215.43), (512, 261.26), (1024, 224.47), (2048, 293.71)),
+    16: ((32, 24.90), (64, 46.99), (128, 87.68), (256, 144.05), (512, 219.97), (1024, 261.88), (2048, 265.15)),
+    32: ((32, 12.38), (64, 24.96), (128, 45.65), (256, 86.30), (512, 146.38), (1024, 222.40), (2048, 262.77)),
+}  # fmt: skip
+"""Nodes → (size in MiB, out-of-place busbw GB/s) of the same job's all-gather (``data/nccl_all_gather.csv``;
+nccl-tests' size is the gathered total, busbw = algbw · (N − 1)/N)."""
+
+
+def rows(op: str = "allreduce") -> list[dict[str, Any]]:
+    """Every point of ``op``'s series (:data:`SERIES`, :data:`ALL_GATHER`): measured busbw, what ran, dpsim's price of
+    that, and dpsim's pick under NCCL's own tuner."""
+    series = SERIES if op == "allreduce" else ALL_GATHER
     out = []
-    for nodes, points in SERIES.items():
+    for nodes, points in series.items():
         for mib, busbw in points:
-            base = dataclasses.replace(_p5_series(nodes, busbw), size_bytes=float(mib * MiB))
+            base = dataclasses.replace(_p5_series(nodes, busbw), size_bytes=float(mib * MiB), op=op)
             own_tuner = dataclasses.replace(
                 base, communication=tuple((k, v) for k, v in base.communication if k != "nccl_tuner")
             )
             priced, own = predict(base), predict(own_tuner)
-            ran = plugin_pick(AWS_OFI_NCCL, "allreduce", mib * MiB, nodes, 8)
+            ran = plugin_pick(AWS_OFI_NCCL, op, mib * MiB, nodes, 8)
             used = f"{priced['algorithm_used']}/{priced['protocol_used']}"
             if ran is not None and used != "/".join(ran):
                 raise AssertionError(f"{nodes} nodes {mib} MiB: dpsim ran {used}, the plugin's region {ran}")
+            ranks = nodes * 8
+            bus = busbw_factor(op, ranks) * mib * MiB  # nccl-tests: busbw = algbw · this / S
             out.append(
                 {
                     "nodes": nodes,
@@ -72,9 +100,32 @@ def rows() -> list[dict[str, Any]]:
                     "error": priced["error"],
                     "own_pick": f"{own['algorithm_used']}/{own['protocol_used']}",
                     "own_error": own["error"],
+                    "measured_s": bus / (busbw * 1e9),
+                    "priced_s": bus / (priced["predicted_gbps"] * 1e9),
                 }
             )
     return out
+
+
+def _print_all_gather() -> list[dict[str, Any]]:
+    """The all-gather series' table and summary (:data:`ALL_GATHER`); returns its rows."""
+    table = rows("all_gather")
+    print(f"\nall-gather, the same job: {ALL_GATHER_SOURCE}\n")
+    print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<26} {'dpsim':>7} {'err':>7}  {'time us':>8} "
+          f"{'dpsim':>8} {'beyond':>8} {'a step':>7} {'a net hop':>9}")  # fmt: skip
+    for r in table:
+        beyond = r["measured_s"] - r["priced_s"]
+        print(
+            f"{r['nodes']:>5} {size_label(r['size_bytes']):>6} {r['measured_gbps']:>9.1f}  {r['ran']:<26} "
+            f"{r['priced_gbps']:>7.1f} {r['error']:>+7.1%}  {r['measured_s'] * 1e6:>8.1f} {r['priced_s'] * 1e6:>8.1f} "
+            f"{beyond * 1e6:>8.1f} {beyond / (r['nodes'] * 8 - 1) * 1e6:>7.2f} {beyond / (r['nodes'] - 1) * 1e6:>9.1f}"
+        )
+    for protocol in ("LL128", "Simple"):
+        errs = [abs(r["error"]) for r in table if r["ran"].endswith(f"/{protocol})")]
+        print(f"  ring/{protocol:<7} {len(errs):>3}  {statistics.median(errs):6.1%} / {max(errs):6.1%}")
+    within = sum(abs(r["error"]) <= 0.10 for r in table)
+    print(f"all-gather within 10 %: {within} of {len(table)}")
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     apart = [r for r in table if not r["ran"].startswith("NCCL") and r["own_pick"] != r["ran"]]
     nvls = sum(r["own_pick"].startswith("nvls-tree") for r in apart)
     print(f"dpsim's own pick differs from the plugin's at {len(apart)} points ({nvls} of them NVLS-tree)")
+    _print_all_gather()
 
 
 if __name__ == "__main__":
