@@ -70,6 +70,7 @@ __all__ = [
     "FIT_ALGORITHMS",
     "LINK_CLASSES",
     "MAX_RESIDUAL",
+    "WORST_POINT_FIELDS",
     "CalibrationError",
     "CollectiveSample",
     "ComputeCurve",
@@ -97,6 +98,7 @@ __all__ = [
     "profile_for",
     "residuals_above",
     "save_profile",
+    "worst_point_note",
 ]
 
 COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter")
@@ -848,15 +850,47 @@ def residuals_above(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> di
     return {name: r for name, r in profile.residuals().items() if r > limit and not name.endswith(LATENCY_SUFFIX)}
 
 
+WORST_POINT_FIELDS = ("ranks", "size_bytes", "rate_bytes_per_s", "error", "median_uncertainty")
+"""What ``meta.fit_worst_points`` holds for a link fit: its worst bandwidth point (rank count, all-reduce size,
+shaped rate or None), the fit's relative error there ((fitted − measured)/measured) and the relative 95 % half
+width of that point's measured median (``runtime.bench.median_uncertainty``)."""
+
+
+def worst_point_note(name: str, point: Mapping[str, Any], limit: float = MAX_RESIDUAL) -> str:
+    """What a link fit's worst point says about its residual above ``limit``, and what to do about it.
+
+    A point whose median is uncertain by at least its error's excess over the limit (``|error| − U ≤ limit``)
+    may lie within the limit: the benchmark's scatter, which more repetitions on a quiet host narrow. A point
+    measured more tightly than that is one the form does not explain: measuring it again will not help.
+    """
+    error, spread = float(point["error"]), float(point.get("median_uncertainty") or 0.0)
+    rate = point.get("rate_bytes_per_s")
+    size = float(point["size_bytes"])
+    where = (f"{int(point['ranks'])} ranks, "
+             + (f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size / 2**10:g} KiB")
+             + (f" at {8e-6 * float(rate):g} Mbit/s" if rate else ""))  # fmt: skip
+    said = (f"{name}: worst at {where}, fitted {100 * abs(error):.1f} % {'below' if error < 0 else 'above'} the "
+            f"measured median, itself uncertain by ±{100 * spread:.1f} %")  # fmt: skip
+    if abs(error) - spread <= limit:
+        return said + (": within the benchmark's own scatter of the limit, so more repetitions on a quiet host "
+                       "can bring it under")  # fmt: skip
+    return said + (": the form does not explain this point (more repetitions will not change it); drop the "
+                   "algorithm or accept the residual")  # fmt: skip
+
+
 def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advice: str = CALIBRATE_ADVICE) -> None:
     """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do.
 
     ``advice``: what to do, in the options of the command that calibrated (``calibrate``'s by default).
+    A link fit whose worst point the profile records (``meta.fit_worst_points``) also gets what that point
+    says (:func:`worst_point_note`): the benchmark's scatter, or a point the form does not explain.
     """
     bad = residuals_above(profile, limit)
     if bad:
         listed = ", ".join(f"{name} {100 * r:.1f} %" for name, r in sorted(bad.items()))
+        worst = profile.meta.get("fit_worst_points") or {}
         notes = "".join(f"; {FIT_ADVICE[name]}" for name in sorted(bad) if name in FIT_ADVICE)
+        notes += "".join(f"; {worst_point_note(name, worst[name], limit)}" for name in sorted(bad) if name in worst)
         raise CalibrationError(
             f"fit residual above {100 * limit:g} %: {listed}; the model does not explain these measurements — {advice}"
             + notes
@@ -1659,25 +1693,41 @@ _PLAN_NUMBERS = ("ranks", "sizes", "intra_sizes", "rates_bytes_per_s", "curve_hi
 held-out cases from calibrated ones (:func:`runtime.validate.calibration_overlap`)."""
 
 
+def _meta_mapping(meta: Mapping[str, Any], key: str, expected: str, source: str) -> dict[str, Any] | None:
+    """``meta[key]`` where dpsim reads it back: absent (None) or a mapping, else an error naming ``meta.<key>``."""
+    value = meta.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise ScenarioError(f"meta.{key}", f"expected {expected}, got {brief(value)}", source)
+    return value
+
+
 def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
-    """``meta``: free-form notes, but for the two entries dpsim reads back, checked here at load: ``fit_residuals``
-    (:meth:`HardwareProfile.residuals`: name → a relative error >= 0, ``.inf`` where the fit failed) and ``plan``
+    """``meta``: free-form notes, but for the entries dpsim reads back, checked here at load: ``fit_residuals``
+    (:meth:`HardwareProfile.residuals`: name → a relative error >= 0, ``.inf`` where the fit failed),
+    ``fit_worst_points`` (:data:`WORST_POINT_FIELDS`, read by :func:`check_residuals`) and ``plan``
     (:data:`_PLAN_NUMBERS`). A ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
     measured, with its runs written."""
     meta = dict(data or {})
-    residuals = meta.get("fit_residuals")
-    if residuals is not None:
-        if not isinstance(residuals, dict):
-            raise ScenarioError("meta.fit_residuals", f"expected {{fit: relative residual}}, got {brief(residuals)}",
-                                source)  # fmt: skip
-        for name, value in residuals.items():
-            if value != math.inf:  # a fit that failed (runtime.calibrate records it so, and writes the profile)
-                _check_number(value, f"meta.fit_residuals.{safe_text(str(name))[:60]}", source,
-                              "a relative error >= 0 (.inf: the fit failed)", low=0.0, closed=True)  # fmt: skip
-    plan = meta.get("plan")
+    residuals = _meta_mapping(meta, "fit_residuals", "{fit: relative residual}", source)
+    for name, value in (residuals or {}).items():
+        if value != math.inf:  # a fit that failed (runtime.calibrate records it so, and writes the profile)
+            _check_number(value, f"meta.fit_residuals.{safe_text(str(name))[:60]}", source,
+                          "a relative error >= 0 (.inf: the fit failed)", low=0.0, closed=True)  # fmt: skip
+    worst = _meta_mapping(meta, "fit_worst_points", "{fit: its worst point}", source)
+    for name, point in (worst or {}).items():
+        where = f"meta.fit_worst_points.{safe_text(str(name))[:60]}"
+        needed = [k for k in WORST_POINT_FIELDS if k != "rate_bytes_per_s"]
+        if not isinstance(point, dict) or any(k not in point for k in needed):
+            raise ScenarioError(where, f"expected {{{', '.join(WORST_POINT_FIELDS)}}}, got {brief(point)}", source)
+        _check_number(point["ranks"], f"{where}.ranks", source, "a rank count >= 1", low=1.0, closed=True)
+        _check_number(point["size_bytes"], f"{where}.size_bytes", source, "a size > 0", low=0.0)
+        if point.get("rate_bytes_per_s") is not None:
+            _check_number(point["rate_bytes_per_s"], f"{where}.rate_bytes_per_s", source, "a rate > 0", low=0.0)
+        _check_number(point["error"], f"{where}.error", source, "a relative error > -1", low=-1.0)
+        _check_number(point["median_uncertainty"], f"{where}.median_uncertainty", source,
+                      "a relative uncertainty >= 0", low=0.0, closed=True)  # fmt: skip
+    plan = _meta_mapping(meta, "plan", "a mapping of what was benchmarked", source)
     if plan is not None:
-        if not isinstance(plan, dict):
-            raise ScenarioError("meta.plan", f"expected a mapping of what was benchmarked, got {brief(plan)}", source)
         for key in _PLAN_NUMBERS:
             values = plan.get(key)
             if values is None:

@@ -100,6 +100,7 @@ __all__ = [
     "host_window_per_byte",
     "host_work_per_byte",
     "last_level_cache_bytes",
+    "link_point_errors",
     "measure_compute",
     "measure_compute_concurrent",
     "measure_optimizer",
@@ -108,6 +109,7 @@ __all__ = [
     "refit_links",
     "remeasure_links",
     "run_bench",
+    "worst_link_points",
 ]
 
 MiB = 1 << 20
@@ -855,12 +857,12 @@ COMM_EPSILON_GRID = tuple(round(0.005 * i, 3) for i in range(31))
 """ε_c values :func:`fit_comm_efficiency_loss` tries: 0 to 0.15 per further process, in steps of 0.005."""
 
 
-def link_errors(
+def link_point_errors(
     records: Sequence[dict[str, Any]], links: Mapping[str, Mapping[str, Link]], plan: CalibrationPlan, testbed: str,
     share: Callable[[int], float],
-) -> list[float]:  # fmt: skip
-    """Relative errors (predicted − measured)/measured of ``links`` over the large all-reduce records they were fitted
-    on (the bandwidth samples of :func:`fit_link_records`), with the host share ``share(ranks)``."""
+) -> list[tuple[dict[str, Any], float]]:  # fmt: skip
+    """(record, relative error (predicted − measured)/measured) of ``links`` over the large all-reduce records they
+    were fitted on (the bandwidth samples of :func:`fit_link_records`), with the host share ``share(ranks)``."""
     out = []
     for r in records:
         if (
@@ -877,7 +879,34 @@ def link_errors(
             continue
         s = share(r["ranks"]) if link.sharpness is not None else 1.0  # an older link shape has no host share
         predicted = a * link.latency_s * s + b * link.per_byte_s(r.get("rate_bytes_per_s"), s)
-        out.append((predicted - r["time_s"]) / r["time_s"])
+        out.append((r, (predicted - r["time_s"]) / r["time_s"]))
+    return out
+
+
+def link_errors(
+    records: Sequence[dict[str, Any]], links: Mapping[str, Mapping[str, Link]], plan: CalibrationPlan, testbed: str,
+    share: Callable[[int], float],
+) -> list[float]:  # fmt: skip
+    """Relative errors (predicted − measured)/measured of ``links`` over the large all-reduce records they are fitted
+    on (:func:`link_point_errors`)."""
+    return [e for _, e in link_point_errors(records, links, plan, testbed, share)]
+
+
+def worst_link_points(
+    records: Sequence[dict[str, Any]], links: Mapping[str, Mapping[str, Link]], plan: CalibrationPlan, testbed: str,
+    share: Callable[[int], float],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Per link fit (``links.<class>.<algorithm>``), the bandwidth point its residual is taken at: rank count, size,
+    shaped rate, the relative error there and that point's median uncertainty (``meta.fit_worst_points``, read by
+    :func:`dpsim.calibration.check_residuals` to say whether the residual is the benchmark's scatter or the form's)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r, error in link_point_errors(records, links, plan, testbed, share):
+        name = f"links.{r['link_class']}.{r['algorithm']}"
+        if name not in out or abs(error) > abs(out[name]["error"]):
+            rate = r.get("rate_bytes_per_s")
+            out[name] = {"ranks": int(r["ranks"]), "size_bytes": float(r["size_bytes"]),
+                         "rate_bytes_per_s": float(rate) if rate is not None else None, "error": float(error),
+                         "median_uncertainty": float(r.get("median_uncertainty", 0.0))}  # fmt: skip
     return out
 
 
@@ -1266,6 +1295,7 @@ def refit_links(
     failed = {k: v for k, v in errors.items() if math.isinf(v)}
     residuals = {k: v for k, v in profile.meta.get("fit_residuals", {}).items() if not k.startswith("links.")}
     meta = {**profile.meta, "fit_residuals": {**residuals, **failed}, "benchmark_uncertainty": _uncertainty(all_reduce),
+            "fit_worst_points": worst_link_points(records, refitted, plan, testbed, host.comm_share),
             "comm_cpu_per_byte_s": host.comm_cpu_per_byte_s,
             "comm_cpu_per_byte_by_rate_s": [list(p) for p in host.comm_cpu_per_byte_by_rate]}  # fmt: skip
     return dataclasses.replace(profile, links=refitted, host_model=host, meta=meta)

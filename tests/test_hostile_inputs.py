@@ -1713,6 +1713,18 @@ def _profile_data() -> dict[str, Any]:
         ("meta.plan", {"ranks": 4}, "meta.plan.ranks"),
         ("meta.plan", {"sizes": [1.0, float("nan")]}, "meta.plan.sizes[1]"),
         ("meta.fit_residuals", {"x": "abc"}, "meta.fit_residuals.x"),
+        ("meta.fit_worst_points", [1], "meta.fit_worst_points"),
+        ("meta.fit_worst_points", {"x": {"ranks": 2}}, "meta.fit_worst_points.x"),
+        (
+            "meta.fit_worst_points",
+            {"x": {"ranks": 2, "size_bytes": 1, "error": "abc", "median_uncertainty": 0}},
+            "meta.fit_worst_points.x.error",
+        ),
+        (
+            "meta.fit_worst_points",
+            {"x": {"ranks": 0, "size_bytes": 1, "error": 0, "median_uncertainty": 0}},
+            "meta.fit_worst_points.x.ranks",
+        ),
         ("links.inter.ring.efficiency", 1e-320, "links.inter.ring.efficiency"),
         ("links.inter.ring.efficiency", 1e-7, "links.inter.ring.efficiency"),
         ("host_model.cores", 1e-320, "host_model.cores"),
