@@ -36,10 +36,12 @@ threads show only those sizes (dstack PR #3961's two p6-b200 nodes over EFA on N
 two H20 nodes over NDR with NCCL_ALGO=NVLSTree on NCCL 2.21.5, 8 and 512 B). nccl-tests#389 (2 x 8 B200, NDR, NCCL
 2.30.7, -b 512M -e 16G) and nebius/soperator PR #428 (2 x 8 H100, -b 512M -e 8G) give no usable row: their stored
 copies end before the first result line.
-Nine the same way (first prediction = the price at ca9b50b, both engines): the smaller sizes of CoreWeave's one- and
-two-rack GB200 NVL72 sweeps whose 8 / 16 GiB peaks are rows (one rack 512 MiB-4 GiB from PR #43's table, two racks
-512 MiB-8 GiB from the repository's README at bee97e7), which say whether dpsim's NVLS and NVLS-tree fill and stream
-on a 72-GPU NVLink domain are right apart from the peak.
+Nine at ca9b50b, both engines alike: the smaller sizes of CoreWeave's one- and two-rack GB200 NVL72 sweeps whose
+8 / 16 GiB peaks are rows, which say whether dpsim's NVLS and NVLS-tree fill and stream on a 72-GPU NVLink domain are
+right apart from the peak. The two racks' 512 MiB-8 GiB (the repository's README at bee97e7) had not been read: first
+prediction = the price at ca9b50b. The one rack's 512 MiB-4 GiB (PR #43's table) had been read before e2342a7 built
+one-node NVLS's chunked fill (README: the NVL72 racks' NVLink), so they are not held out from that change: first
+prediction = the price just before it (fa56f2f).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -284,7 +286,8 @@ _NVL72_ONE_RACK_SWEEP: tuple[tuple[int, str, float, float], ...] = (
     (4 << 30, "4 GiB", 10094.0, 839.16),
 )
 """The one-rack sweep's smaller sizes (bytes, label, out-of-place time in us, busbw GB/s as printed): PR #43's table,
-``all_reduce_perf -b 512M``, also in the README (bee97e7). Added after ca9b50b, priced before any change."""
+``all_reduce_perf -b 512M``, also in the README (bee97e7). Rows since ca9b50b; read before e2342a7 (one-node NVLS's
+chunked fill), whose price before is their first prediction."""
 
 _NVL72_TWO_RACKS_SWEEP: tuple[tuple[int, str, float, float], ...] = (
     (512 << 20, "512 MiB", 2156.8, 493.94),
@@ -294,7 +297,7 @@ _NVL72_TWO_RACKS_SWEEP: tuple[tuple[int, str, float, float], ...] = (
     (8 << 30, "8 GiB", 21493.0, 793.06),
 )
 """The two-rack sweep's smaller sizes, the README's table (bee97e7; the stored copy of PR #43 stops before it).
-Added after ca9b50b, priced before any change."""
+Added after ca9b50b, not read before, priced before any change."""
 
 
 _ASUS8 = PublishedRun(
@@ -667,10 +670,10 @@ FIRST_PREDICTION: dict[str, float] = {
     "B300 x8, 1 node, NVLS off (ring)": 719.9,
     "B300 x8, 1 node, NVLS": 952.9,
     "GB200 NVL72, 72 GPUs, one rack": 1191.3,
-    "GB200 NVL72, 72 GPUs, one rack (512 MiB)": 801.7,
-    "GB200 NVL72, 72 GPUs, one rack (1 GiB)": 898.4,
-    "GB200 NVL72, 72 GPUs, one rack (2 GiB)": 956.0,
-    "GB200 NVL72, 72 GPUs, one rack (4 GiB)": 987.7,
+    "GB200 NVL72, 72 GPUs, one rack (512 MiB)": 997.4,
+    "GB200 NVL72, 72 GPUs, one rack (1 GiB)": 1009.3,
+    "GB200 NVL72, 72 GPUs, one rack (2 GiB)": 1015.4,
+    "GB200 NVL72, 72 GPUs, one rack (4 GiB)": 1018.4,
     "GB200 NVL72, 2 racks (144 GPUs)": 1044.2,
     "GB200 NVL72, 2 racks (144 GPUs) (512 MiB)": 734.5,
     "GB200 NVL72, 2 racks (144 GPUs) (1 GiB)": 857.1,
