@@ -414,6 +414,48 @@ def test_calibration_profile_replaces_catalog_numbers(tmp_path: Any) -> None:
     assert r.optimizer_s == exact(62.5e6 * 1e-9)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "chunk"])
+@pytest.mark.parametrize(("cores", "rate"), [(2.0, 1e9), (1.0, 1e9), (2.0, None)])
+def test_no_sync_micro_batches_skip_the_reducer_pass_the_profile_holds(
+    tmp_path: Any, engine: str, cores: float, rate: float | None
+) -> None:
+    """The profile's backward (1 s, forward 0.5 s) was timed through one-rank DDP, so it holds the reducer's
+    in-place ``bucket_view.div_`` over the toy's 250 MB fp32 gradient; under ``no_sync``
+    ``Reducer::autograd_hook`` returns at once. At the profile's element-wise rate (``a.add_(b)``: 1 GB of
+    operand a second, three streams) reading and writing 250 MB takes 2 × 250 MB / 3 GB/s = 1/6 s. Accumulation 4
+    (global batch 8 over 2 ranks of 1): three micro-batches skip it, the synchronising one does not. On 2 cores
+    the 2 ranks run alone: compute 4 × 1.5 − 3/6 = 5.5 s plus the last bucket's copy back. On 1 core each pass
+    takes twice as long (time-sliced, slowdown max(1, 2/1)): 4 × 3 − 3 × 2/6 = 11 s. A profile without the
+    rate (made before it was measured) prices every micro-batch as the calibrated one, as before: 6 s. The step
+    moves by as much, both engines alike; one micro-batch (no accumulation) is unchanged."""
+    from dpsim.calibration import HardwareProfile, HostModel, LinearTime, save_profile
+
+    profile = HardwareProfile(
+        name="toy",
+        links={"intra": {"ring": cf.Link(0.0, 50e6)}},
+        reduction_bandwidth=rate,
+        forward=LinearTime(0.5, 0.0),
+        backward=LinearTime(1.0, 0.0),
+        optimizer=LinearTime(0.0, 1e-9),
+        host_model=HostModel(cores),
+    )
+    path = tmp_path / "profile.yaml"
+    save_profile(profile, path)
+
+    def run(k: int) -> Any:
+        scenario = toy(calibration={"profile": str(path)}, training__global_batch=2 * k)
+        assert scenario.accumulation_steps == k
+        return predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+
+    slow = max(1.0, 2 / cores)
+    skipped = 3 * (2 * 250e6 / (3 * 1e9)) * slow if rate else 0.0
+    four, one = run(4), run(1)
+    assert four.compute_s == exact(4 * 1.5 * slow - skipped + LAST_COPY_S)
+    assert one.compute_s == exact(1.5 * slow + LAST_COPY_S)
+    # the last micro-batch's buckets are reduced as before, only earlier: the step shorter by the passes skipped
+    assert four.step_time_s - one.step_time_s == exact(3 * 1.5 * slow - skipped)
+
+
 def test_default_scenario_is_consistent() -> None:
     from dpsim.scenario import load_scenario
 

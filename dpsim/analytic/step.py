@@ -151,6 +151,7 @@ __all__ = [
     "host_link_of",
     "hybrid_groups",
     "microbatch_times",
+    "no_sync_backward_saving",
     "optimizer_bytes_per_param",
     "optimizer_seconds",
     "optimizer_step_bytes",
@@ -281,6 +282,37 @@ def ddp_bucket_copies(
         return BucketCopies(inside)
     back = compute.memory_bound_seconds(device, moved * gradient_bytes)
     return BucketCopies(inside, back, compute.memory_bound_seconds(device, moved * last_bucket_bytes))
+
+
+def no_sync_backward_saving(scenario: Scenario, profile: Any = None) -> float:
+    """Seconds by which each micro-batch before the synchronising one runs shorter than the profile's backward,
+    time-sliced as :meth:`~dpsim.calibration.HardwareProfile.compute_for` (0 where nothing is skipped).
+
+    A calibrated backward is timed through DDP (``runtime.calibrate._ddp_timer``: a one-rank gloo group,
+    gradients as bucket views, no communication hook), so every timed backward holds the reducer's pass over the
+    gradients: each gradient is already its bucket's view, and ``Reducer::mark_variable_ready_dense`` divides it
+    in place (``bucket_view.div_(div_factor_)``, world size 1 there), reading and writing it once (the one-rank
+    all-reduce moves nothing: gloo returns at once for one process). The synchronising micro-batch makes the same
+    pass in training (:attr:`BucketCopies.in_backward_s`). Under ``no_sync`` it does not: DDP's forward does not
+    prepare the reducer (``require_backward_grad_sync`` is false) and ``Reducer::autograd_hook`` returns at once
+    (``if (!expect_autograd_hooks_) return;``), so autograd accumulates into ``.grad`` alone. The pass is priced at
+    the profile's element-wise rate (``reduction_bandwidth``: ``a.add_(b)``'s operand bytes a second, three
+    streams, two read and one written), so reading and writing G gradient bytes takes ``2·G / (3·rate)``.
+    Only with DDP (:attr:`Scenario.runs_ddp`), no model parallelism, accumulation and a profile whose backward
+    was timed that way (its compute fit and ``reduction_bandwidth``).
+    """
+    t = scenario.training
+    if (
+        profile is None
+        or scenario.accumulation_steps <= 1
+        or not scenario.runs_ddp
+        or t.tensor_parallel * t.pipeline_parallel > 1
+        or not profile.has_compute_for(scenario)
+        or not profile.reduction_bandwidth
+    ):
+        return 0.0
+    gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
+    return 2.0 * gradient_bytes / (3.0 * profile.reduction_bandwidth) * profile.host_slowdown(scenario)
 
 
 # --- fabric -----------------------------------------------------------------------------------
@@ -1104,9 +1136,11 @@ def predict(scenario: Scenario) -> StepResult:
     else:
         optimizer_s = optimizer_seconds(scenario, updated)
 
-    nominal_compute = k * (fwd + bwd)
-    compute_s = k * (fwd_s + bwd_s) + (last_bwd_compute_s - bwd_pass) + copy_back_s
-    barrier_s = k * (fwd_s + bwd_s) - nominal_compute
+    # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
+    early = (k - 1) * no_sync_backward_saving(scenario, profile)
+    nominal_compute = k * (fwd + bwd) - early
+    compute_s = k * (fwd_s + bwd_s) - early * slowest + (last_bwd_compute_s - bwd_pass) + copy_back_s
+    barrier_s = k * (fwd_s + bwd_s) - early * slowest - nominal_compute
     tp_comm_s = k * tp_comm_mb
     # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends
     blocking_p2p_s = k * parallel.pipeline_blocking_p2p_time(scenario, fabric)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.analytic.step import microbatch_times, optimizer_seconds
+from dpsim.analytic.step import microbatch_times, no_sync_backward_saving, optimizer_seconds
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.scenario import Scenario
 from dpsim.sharding import optimizer_partition
@@ -98,4 +98,7 @@ def worker_times(
         fwd_w = model.forward_s * samples / mb
         bwd_w = model.backward_s * samples / mb
     factor = jitter(scenario.variability, rng, (steps, len(samples), k)) * slow[None, :, None]
-    return fwd_w[None, :, None] * factor, bwd_w[None, :, None] * factor, samples
+    bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
+    # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
+    bwd[:, :, :-1] -= np.where(bwd_w > 0, no_sync_backward_saving(scenario, model.profile), 0.0)[None, :, None]
+    return fwd_w[None, :, None] * factor, bwd * factor, samples
