@@ -115,18 +115,31 @@ def test_size_ranges_double_like_nccl_tests() -> None:
 # --- the cost guard: priced before anything is built ------------------------------------------
 
 
-def _count_routes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the transfers ``Cluster.routes`` routes from now on, in the returned list's one entry."""
+def _count_routes(monkeypatch: pytest.MonkeyPatch, runs: bool = True) -> list[int]:
+    """Count the transfers ``Cluster.routes`` routes from now on, in the returned list's one entry; ``runs``: and
+    those of every phase a priced schedule runs again, which pricing routes once and the cost guard charges at each
+    run (:func:`dpsim.sim.budget.priced_transfers`: a ring's, hierarchical's and ``direct``'s all-reduce)."""
+    from dpsim.sim import cost
     from dpsim.sim.cluster import Cluster
 
     routed_now = [0]
     route = Cluster.routes
+    price = cost.phase_cost
 
     def counted(self: Cluster, src: Any, dst: Any, nic: Any = None) -> Any:
         routed_now[0] += len(src)
         return route(self, src, dst, nic)
 
+    def priced(schedule: Any, cluster: Any, loads: bool = False) -> Any:
+        seen: set[int] = set()
+        for phase in schedule.phases:
+            routed_now[0] += len(phase.src) if id(phase) in seen else 0
+            seen.add(id(phase))
+        return price(schedule, cluster, loads)
+
     monkeypatch.setattr(Cluster, "routes", counted)
+    if runs:
+        monkeypatch.setattr(cost, "phase_cost", priced)
     return routed_now
 
 
@@ -143,7 +156,7 @@ def test_direct_prices_its_all_to_all_from_one_routing(monkeypatch: pytest.Monke
     sets = ["cluster.nodes=8", "cluster.workers_per_node=1", "communication.algorithm=direct"]
     fabric = calibrated_fabric(load_scenario(DEFAULT, overrides=[*sets, "communication.protocol=none"]))
     n = fabric.world_size
-    routed = _count_routes(monkeypatch)
+    routed = _count_routes(monkeypatch, runs=False)
     cf._priced.cache_clear()
     cf._CLUSTER.clear()
     size = float(1 << 26)
@@ -151,6 +164,37 @@ def test_direct_prices_its_all_to_all_from_one_routing(monkeypatch: pytest.Monke
     held = budget.priced_transfers("allreduce", "direct", "none", budget.layout_of(fabric))[1]
     assert routed[0] == n * (n - 1) == held
     assert priced == pytest.approx(cf.direct_allreduce_time(size, n, fabric.inter), rel=1e-9)
+
+
+@pytest.mark.parametrize("order", ["node_major", "round_robin"])
+def test_an_all_reduce_routes_what_its_reduce_scatter_routes(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An all-reduce is its reduce-scatter, then an all-gather over the same pairs (a ring's N-1 steps again, the
+    hierarchical rings in reverse, gloo's one ring again): pricing routes each of its phases once, what the
+    reduce-scatter alone routes (it routed a ring's and hierarchical's phases twice, ``direct``'s once; outputs
+    byte-identical). The guard holds them once and charges them at both runs, as before
+    (:func:`dpsim.sim.budget.priced_transfers`). With ``cluster.rank_order`` the schedule renamed onto the ranks
+    keeps one phase (renaming made two)."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim import budget
+
+    routed = _count_routes(monkeypatch, runs=False)
+    for algorithm, protocol in (("ring", "Simple"), ("ring", "none"), ("hierarchical", "none"), ("backend", "none")):
+        sets = ["cluster.nodes=4", "cluster.workers_per_node=4", f"cluster.rank_order={order}",
+                f"communication.algorithm={algorithm}", f"communication.protocol={protocol}"]  # fmt: skip
+        fabric = calibrated_fabric(load_scenario(DEFAULT, overrides=sets, batch_free=True))
+        counts, charged = [], []
+        for op in ("reduce_scatter", "allreduce"):
+            cf._priced.cache_clear()
+            cf._CLUSTER.clear()
+            routed[0] = 0
+            cf.collective(op, algorithm, float(1 << 26), fabric)
+            counts.append(routed[0])
+            charged.append(budget.priced_transfers(op, algorithm, protocol, budget.layout_of(fabric)))
+        assert counts[0] == counts[1] > 0, (algorithm, protocol, counts)
+        assert charged[0][:2] == (counts[0], counts[0])  # transfers charged, held
+        assert charged[1][:2] == (2 * counts[0], counts[0])
 
 
 @pytest.mark.parametrize(

@@ -477,8 +477,9 @@ counted as 4(n-1) a channel): about 5x the CPU time measured; ``direct`` and hal
 at half (their phases are routed twice, :func:`dpsim.sim.cost.lock_step`). Those times include a tree's phase
 routed a second time for its fill, which the count left out; each phase is routed once now (``Cluster.routes``
 counts what this charges): ``dpsim collective --set cluster.nodes=32768 --size 1MiB`` (262,144 ranks, ``auto``)
-took 16.5-18.9 s of CPU (user + sys, the whole command, loaded machine) before, 13.5-14.8 s after. ``direct``'s
-all-to-all, which its schedule runs twice, is routed once (:func:`_charged_twice`)."""
+took 16.5-18.9 s of CPU (user + sys, the whole command, loaded machine) before, 13.5-14.8 s after. A phase an
+all-reduce runs in both halves (``direct``'s all-to-all, a ring's step, hierarchical's rings) is routed once and
+charged at each run, as this was fitted (:func:`priced_transfers`)."""
 PRICE_HOP_S = 0.2e-6
 PRICE_HOP_BYTES = 32.0
 """On a ring of nodes (``cluster.topology.kind: ring``, :class:`dpsim.sim.topology.RingTopology`) a phase's routes
@@ -514,30 +515,33 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     Counts what :func:`dpsim.sim.collectives.candidates` builds (:func:`~dpsim.sim.collectives.candidate_pairs`:
     ``auto``: ring and tree, NVLS when the node switch reduces; ``protocol: auto``: LL, LL128 and Simple, less
     what ``NCCL_ALGO`` / ``NCCL_PROTO`` or PCIe leave out, which share a schedule's transfers but are routed each)
-    and the distinct phases :func:`dpsim.sim.cost.phase_cost` routes, each once: a ring's 2(n-1)
-    steps repeat two patterns of n transfers a channel, a tree is one phase of :func:`_tree_phase` a
-    channel (its fill routed with it), NVLS one of :func:`_nvls_phase`, ``direct`` its all-to-all phase of n(n-1)
-    once (the schedule runs it twice). The channels are the ones the schedules
+    and the phases :func:`dpsim.sim.cost.phase_cost` routes, each distinct phase once, charged at each run of it
+    (:func:`schedule_phases`): a ring all-reduce's 2(n-1) steps repeat one pattern of n transfers a channel in each
+    half, a tree is one phase of :func:`_tree_phase` a channel (its fill routed with it), NVLS one of
+    :func:`_nvls_phase`, ``direct`` its all-to-all phase of n(n-1) in each half. A phase an all-reduce runs again
+    (its all-gather half over its reduce-scatter half's pairs) is routed once and held once
+    (:func:`_distinct_phases`), but charged again: :data:`PRICE_TRANSFER_S` was fitted on ``auto`` with the ring's
+    phase routed at both runs, and the guard keeps that charge (the CPU that routing it once saves is less than the
+    routes: ``dpsim plan --model gpt2-small --tokens 20B --max-devices 1048576 --min-devices 262144 --global-batch
+    1048576 --simulate 0 --tp 1 --pp 1 --zero 0 --micro-batch 1``, a ring on up to 1,048,576 ranks, charged 52.5 s,
+    took 71.8 s of CPU routed twice, 52.8 s routed once; ``direct``: :func:`_charged_twice`).
+    The channels are the ones the schedules
     are built with (:func:`dpsim.sim.collectives.nccl.channels`: ``min(nics, G, 32)`` rails, or the NICs of
     NCCL's ring search on NVSwitch nodes (15 on a GB200 NVL72); on nodes with more NICs than GPUs
     ``min(nics/G, ⌊PCIe/speed⌋)`` a GPU, up to 32). Nothing is built. ``far``: only the
     transfers of schedules whose pairs may sit far apart on a ring of nodes (:data:`PRICE_HOP_S`): not a ring's
     or a hierarchical ring's, whose node-major neighbours are one link apart.
     """
-    n, g = layout.world, layout.per_node
-    if n <= 1:
+    if layout.world <= 1:
         return 0, 0, 0
     pairs = candidate_pairs(op, algorithm, layout, protocol)
     estimated = 2 if estimated_apart(layout, pairs) else 1  # NCCL's estimates of another release's, priced apart
     if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
         return estimated * len(pairs) * phase, phase, phase
-    channels = rail_channels(layout)
-    relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
     runs: dict[str, list[str]] = {}  # the protocols of each algorithm: each routes its phases, one is held at once
     for name, proto in pairs:
         runs.setdefault(_runs_as(op, name, layout), []).append(proto)
-    shm = _shm_transfers(layout) if op in ("allreduce", "reduce_scatter", "all_gather") else 0
     routed = held = largest = 0
     for name, protocols in runs.items():
         binomial = op in ("broadcast", "reduce") and protocols == ["none"]
@@ -545,14 +549,13 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
             continue  # node-major neighbours: one link of the ring apart
         phases = [transfers for transfers, _ in schedule_phases(op, name, protocols[0], layout)]
         again = 2 if _charged_twice(op, name, binomial, phases) else 1
-        distinct = phases[0] if name == "direct" else sum(phases)  # direct runs its one all-to-all phase twice
-        routed += estimated * len(protocols) * again * distinct
-        held += estimated * distinct  # the estimates are held beside
+        routed += estimated * len(protocols) * again * sum(phases)  # every phase at each run
+        held += estimated * _distinct_phases(op, name, protocols[0], layout)  # the estimates are held beside
         largest = max(largest, max(phases))
     host_tree = layout.host_topology and tuner_graph("tree", layout) is None  # cost.host_tree_scale prices them
     if op == "allreduce" and host_tree and not far and any(a == "tree" and p != "none" for a, p in pairs):
         # NCCL's tree estimate on a host topology: the textbook ring and tree priced once (cost.host_tree_scale)
-        routed += 2 * (n * channels + relays) + shm + channels * _tree_phase(n, g)
+        routed += sum(t for name in ("ring", "tree") for t, _ in schedule_phases("allreduce", name, "none", layout))
     return routed, held, largest
 
 
@@ -636,10 +639,23 @@ def collective_transfers(op: str, algorithm: str, protocol: str, layout: Layout)
     )  # fmt: skip
 
 
+def _distinct_phases(op: str, name: str, protocol: str, layout: Layout) -> int:
+    """Transfers of the distinct phases of :func:`schedule_phases`, which pricing routes once each and a schedule
+    holds once (:func:`dpsim.sim.cost.phase_cost`): an all-reduce's all-gather half runs its reduce-scatter half's
+    phases again over the same pairs, one phase object in both halves, for a ring (and gloo's ring), ``direct``'s
+    all-to-all and hierarchical's inner and outer rings (:func:`dpsim.sim.collectives.hierarchical.
+    hierarchical_allreduce`; one ring on one GPU a node or one node)."""
+    phases = [transfers for transfers, _ in schedule_phases(op, name, protocol, layout)]
+    if op != "allreduce" or name not in ("ring", "backend", "direct", "hierarchical"):
+        return sum(phases)
+    two_level = name == "hierarchical" and 1 < layout.per_node < layout.world
+    return sum(phases) - phases[0] - (phases[1] if two_level else 0)
+
+
 def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) -> bool:
     """Whether the guard charges a schedule's phases twice: where pricing routes them a second time, the fluid run
     (:func:`dpsim.sim.cost.fluid_seconds_per_byte`) where the ranks leave lock step (:func:`dpsim.sim.cost.lock_step`:
-    some rank idle before a phase ends), and ``direct``'s all-to-all.
+    some rank idle before a phase ends).
 
     gloo's binomial tree (a broadcast, or a reduce without protocol) over more than two ranks leaves lock step: in
     each round but the last, ranks that hold nothing yet wait (on two ranks it is one round). Halving-doubling on
@@ -647,10 +663,11 @@ def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) ->
     placement makes some pairs' exchanges lighter than others' (a rank order, a host topology's PCIe switches, a fat
     tree's leaves of a size not a power of two), which the layout does not show: charged as if it did. A parameter
     server keeps it (every transfer goes through the server's port): charged once (it was charged twice). ``direct``
-    keeps it too, and its schedule runs its one all-to-all phase twice, routed once (:func:`dpsim.sim.cost.
-    phase_cost`); the phase of n(n-1) costs more than :data:`PRICE_TRANSFER_S` a transfer routed, the more the
-    larger it is, and the excess is the kernel's, not numpy's: page faults on the phase's fresh arrays (its routes,
-    transfers x hops, and their temporaries; numpy asks for huge pages, which the kernel compacts memory to give).
+    keeps it too: its schedule runs its one all-to-all phase twice, routed once and charged at both runs
+    (:func:`priced_transfers`), which covers its cost: the phase of n(n-1) costs more than :data:`PRICE_TRANSFER_S`
+    a transfer routed, the more the larger it is, and the excess is the kernel's, not numpy's: page faults on the
+    phase's fresh arrays (its routes, transfers x hops, and their temporaries; numpy asks for huge pages, which the
+    kernel compacts memory to give).
     ``dpsim collective --set communication.algorithm=direct --size 1MiB`` (``benchmarks/pricing_cpu.py --cases
     direct``, median of 3, CPU user + system of the whole command, start-up 0.5 s included, loaded 2-core machine)
     on 1,024 / 2,048 / 4,096 ranks: 0.78 / 2.65 / 9.8 s, 0.08 / 1.38 / 6.0 s of it system time (14.6 and 18.2 s at
@@ -661,7 +678,7 @@ def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) ->
     at 4,096."""
     if binomial:
         return len(phases) > 1
-    return op == "allreduce" and name in ("halving-doubling", "direct")
+    return op == "allreduce" and name == "halving-doubling"
 
 
 def _shm_transfers(layout: Layout) -> int:

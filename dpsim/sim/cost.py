@@ -449,10 +449,10 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
     apart = uneven = False
     left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
     # every phase is routed once: the last one's routes (a pipelined schedule's one phase) for its fill, every
-    # phase's transfer times for lock_step, and with ``loads`` the links each phase loads. direct runs its one
-    # all-to-all phase twice (the reduce-scatter, then the all-gather over the same pairs): routed once. (A ring's
-    # and hierarchical's all-reduce run one phase object in both halves too; the cost guard counts them routed
-    # twice, budget.priced_transfers, and its limits were set on that count.)
+    # phase's transfer times for lock_step, and with ``loads`` the links each phase loads. A phase the schedule
+    # runs again is routed and priced once: an all-reduce's all-gather half over its reduce-scatter half's pairs
+    # (direct's all-to-all, a ring's and gloo's ring step, hierarchical's inner and outer rings); the cost guard
+    # counts the distinct phases (budget.priced_transfers).
     routes: Routes | None = None
     per_bytes: list[np.ndarray] = []
     uses: list[tuple[float, float, LinkUse]] = []
@@ -460,7 +460,7 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
     for phase in schedule.phases:
         if len(phase.src) == 0:
             continue
-        if schedule.name != "direct" or id(phase) not in priced:
+        if id(phase) not in priced:
             routes = cluster.routes(phase.src, phase.dst, phase.nic)
             priced[id(phase)] = _PhasePrice.of(schedule, phase, cluster, routes, loads)
         price = priced[id(phase)]

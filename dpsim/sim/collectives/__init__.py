@@ -143,8 +143,11 @@ def build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Sc
     rank_of_slot = np.empty(layout.world + 1, dtype=np.int64)
     rank_of_slot[np.asarray(layout.slots, dtype=np.int64)] = np.arange(layout.world)
     rank_of_slot[layout.world] = layout.world  # a parameter server's endpoint
-    phases = tuple(dataclasses.replace(p, src=rank_of_slot[p.src], dst=rank_of_slot[p.dst]) for p in schedule.phases)
-    return dataclasses.replace(schedule, phases=phases)
+    renamed: dict[int, Phase] = {}  # a phase the schedule runs again (a ring all-reduce's two passes) stays one
+    for p in schedule.phases:
+        if id(p) not in renamed:
+            renamed[id(p)] = dataclasses.replace(p, src=rank_of_slot[p.src], dst=rank_of_slot[p.dst])
+    return dataclasses.replace(schedule, phases=tuple(renamed[id(p)] for p in schedule.phases))
 
 
 def _build(op: str, algorithm: str, layout: Layout, protocol: str = "none") -> Schedule:
