@@ -42,6 +42,7 @@ from runtime.validate import breakdown, build_cases, validate
 
 RESULTS = Path(__file__).with_name("results")
 SESSIONS: dict[str, tuple[str, str | None]] = {
+    "2026-12-05-g": ("validation-2026-12-05-g/all", None),
     "2026-12-05-f": ("validation-2026-12-05-f/all", None),
     "2026-12-05-e": ("validation-2026-12-05-e/all", None),
     "2026-12-05-d": ("validation-2026-12-05-d/all", None),
@@ -57,7 +58,8 @@ SESSIONS: dict[str, tuple[str, str | None]] = {
     "27f6025": ("validation-27f6025", None),
 }
 """The stored sessions (``--reuse`` folder, ``--profile`` or the folder's own), newest first: the twelve the
-README's issue-10 tables re-predict, and 2026-12-05-f, the first with the runtime's tree as NCCL's."""
+README's issue-10 tables re-predict, 2026-12-05-f, the first with the runtime's tree as NCCL's, and 2026-12-05-g, the
+same code one window later."""
 
 FEATURES = (
     ("algorithm", "algorithm"),
