@@ -46,9 +46,9 @@ prediction = the price just before it (fa56f2f).
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
 
-Run: ``python benchmarks/nccl_tests_heldout.py`` (``--format json``). ``tests/test_nccl_heldout.py``
-checks that the engines agree on every row; no row is held to a tolerance (that would make it a
-calibration row).
+Run: ``python benchmarks/nccl_tests_heldout.py`` (``--format json``; ``--families``: the misses grouped by
+family, :func:`families`). ``tests/test_nccl_heldout.py`` checks that the engines agree on every row; no row is held
+to a tolerance (that would make it a calibration row).
 """
 
 from __future__ import annotations
@@ -56,13 +56,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.nccl_tests_table import _RTX6KPRO_SWITCHES, GiB, MiB, PublishedRun, predict, size_label
+from benchmarks.nccl_tests_table import (
+    _RTX6KPRO_SWITCHES,
+    GiB,
+    MiB,
+    PublishedRun,
+    predict,
+    scenario_for,
+    size_label,
+)
 
 __all__ = ["FIRST_PREDICTION", "HELDOUT", "compare"]
 
@@ -761,6 +770,100 @@ def compare() -> list[dict[str, Any]]:
     return out
 
 
+MISS = 0.10
+"""A row misses when dpsim's busbw is more than 10 % off the published figure (the issue's bar)."""
+
+
+def fabric_of(run: PublishedRun) -> str:
+    """The fabric a row's collective crosses: one NVLink node (``nvlink``), one PCIe node (``pcie``), or across nodes
+    by its NIC's kind (``ib``, ``roce``, ``efa``); ``mnnvl-`` in front where a node is an NVLink domain of more than 8
+    GPUs (GB200 NVL72 racks), whose NVLink every channel also crosses."""
+    if run.nodes == 1:
+        kind = "pcie" if run.intra.startswith("pcie") else "nvlink"
+    else:
+        kind = next((k for k in ("efa", "roce", "ib") if run.inter.startswith(k)), run.inter)
+    return f"mnnvl-{kind}" if run.gpus_per_node > 8 and not run.intra.startswith("pcie") else kind
+
+
+def _pinned(run: PublishedRun, algorithm: str, protocol: str) -> PublishedRun:
+    """``run`` with NCCL held to ``algorithm``/``protocol`` (``NCCL_ALGO`` / ``NCCL_PROTO``), so other sizes price the
+    schedule the row ran."""
+    env = {k: v for k, v in run.communication if k not in ("nccl_algo", "nccl_proto")}
+    if run.algorithm == "auto":
+        env["nccl_algo"] = (algorithm,)
+    if protocol:
+        env["nccl_proto"] = (protocol,)
+    return dataclasses.replace(run, communication=tuple(env.items()))
+
+
+def time_split(run: PublishedRun, algorithm: str, protocol: str) -> dict[str, float]:
+    """dpsim's own time of ``run`` (analytic, the schedule it ran held fixed) split three ways, seconds: ``fixed`` (the
+    time of an 8-byte message), ``stream`` (what doubling the message adds, ``t(2S) − t(S)``: the size's bytes at the
+    stream's rate) and ``fill`` (the rest: a chunked pipeline's fill, which grows with the chunk until it saturates)."""
+    from dpsim.cli_collective import collective_rows
+
+    size = run.size_bytes
+    t8, t, t2 = (
+        r["time_s"]
+        for r in collective_rows(scenario_for(_pinned(run, algorithm, protocol)), run.op, [8.0, size, 2 * size])
+    )
+    fixed = min(t8, t)
+    stream = max(0.0, min(t2 - t, t - fixed))
+    return {"fixed": fixed, "fill": max(0.0, t - fixed - stream), "stream": stream}
+
+
+def regime_of(split: dict[str, float]) -> str:
+    """The part of the time that dominates: ``latency`` (the fixed cost), ``fill`` or ``stream``."""
+    part = max(split, key=lambda k: split[k])
+    return "latency" if part == "fixed" else part
+
+
+def family_of(row: dict[str, Any], regime: str) -> tuple[str, str, str, str]:
+    """A miss's family: (regime, fabric, what dpsim ran as NCCL's pick at the row's release, sign of the error)."""
+    ran = f"{row['algorithm_used']}/{row['protocol_used']}" if row["protocol_used"] else row["algorithm_used"]
+    run = next(r for r in HELDOUT if r.name == row["name"])
+    return regime, fabric_of(run), ran, "over" if row["error"] > 0 else "under"
+
+
+def families(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every miss (``|error| > MISS``) grouped by :func:`family_of`, largest family first: its rows, their errors and
+    dpsim's split of each row's time (:func:`time_split`)."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if abs(row["error"]) <= MISS:
+            continue
+        run = next(r for r in HELDOUT if r.name == row["name"])
+        split = time_split(run, row["algorithm_used"], row["protocol_used"])
+        groups.setdefault(family_of(row, regime_of(split)), []).append({**row, "split": split})
+    out = [{"regime": k[0], "fabric": k[1], "ran": k[2], "sign": k[3], "rows": v} for k, v in groups.items()]
+    return sorted(out, key=lambda f: (-len(f["rows"]), f["regime"], f["fabric"], f["ran"], f["sign"]))
+
+
+def _print_families(rows: list[dict[str, Any]]) -> None:
+    fams = families(rows)
+    misses = sum(len(f["rows"]) for f in fams)
+    print(f"{misses} of {len(rows)} rows miss by more than {100 * MISS:g} %, in {len(fams)} families")
+    print(f"{'rows':>4}  {'regime':8} {'fabric':10} {'dpsim ran':22} {'sign':5}  errors (%)")
+    for f in fams:
+        errs = " ".join(f"{100 * r['error']:+.0f}" for r in f["rows"])
+        print(f"{len(f['rows']):>4}  {f['regime']:8} {f['fabric']:10} {f['ran']:22} {f['sign']:5}  {errs}")
+    coarse: dict[tuple[str, str, str], list[float]] = {}
+    for f in fams:
+        coarse.setdefault((f["regime"], f["fabric"].split("-")[0], f["sign"]), []).extend(r["error"] for r in f["rows"])
+    print("\nthe same, whatever NCCL ran (fabric mnnvl = any GB200 NVL72 rack):")
+    for (regime, fabric, sign), errors in sorted(coarse.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        print(f"{len(errors):>4}  {regime:8} {fabric:10} {sign:5}  median {100 * statistics.median(errors):+.1f} %")
+    print()
+    for f in fams:
+        print(f"{f['regime']} / {f['fabric']} / {f['ran']} / {f['sign']}:")
+        for r in f["rows"]:
+            s = r["split"]
+            print(
+                f"  {r['name']} {size_label(r['size_bytes'])}: {100 * r['error']:+.1f} %; dpsim fixed / fill / stream "
+                f"{1e6 * s['fixed']:.1f} / {1e6 * s['fill']:.1f} / {1e6 * s['stream']:.1f} us"
+            )
+
+
 def _digits(row: dict[str, Any]) -> int:
     """Decimals a row's busbw figures print with: 1, 2 under 10 GB/s, 4 under 0.1 GB/s (the small messages'), 6
     under 0.001 GB/s (a few bytes)."""
@@ -771,7 +874,13 @@ def _digits(row: dict[str, Any]) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--families", action="store_true", help="group the misses by regime, fabric, NCCL's pick and sign (analytic)"
+    )
     args = parser.parse_args(argv)
+    if args.families:
+        _print_families([{**predict(run), "first_error": 0.0} for run in HELDOUT])
+        return
     rows = compare()
     if args.format == "json":
         print(json.dumps(rows, indent=1))

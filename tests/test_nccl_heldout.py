@@ -101,3 +101,39 @@ def test_the_one_socket_gen5_ring_finds_two_rings_and_runs_at_the_gpus_links() -
     big = dataclasses.replace(rows[0], size_bytes=16 * 2.0**30)
     for engine in ("analytic", "sim"):
         assert MODULE.predict(big, engine)["predicted_gbps"] == pytest.approx(41.5, rel=2e-3)
+
+
+def test_each_miss_falls_in_one_family_and_its_split_is_its_own_price() -> None:
+    """``--families``: every row more than 10 % off is in exactly one family, and dpsim's split of its time (the
+    schedule it ran held by NCCL_ALGO / NCCL_PROTO) adds up to the time its own busbw gives, t = 2(N-1)/N x S / busbw
+    for an all-reduce (S(N-1)/N for an all-gather, S for a broadcast): holding the pick prices the same schedule."""
+    rows = [{**MODULE.predict(run), "first_error": 0.0} for run in MODULE.HELDOUT]
+    fams = MODULE.families(rows)
+    named = [r["name"] for f in fams for r in f["rows"]]
+    misses = [r["name"] for r in rows if abs(r["error"]) > 0.10]
+    assert sorted(named) == sorted(misses) and len(named) == len(set(named))
+    factor = {"allreduce": lambda n: 2 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n, "broadcast": lambda n: 1.0}
+    for f in fams:
+        for r in f["rows"]:
+            n = r["nodes"] * r["gpus_per_node"]
+            time = factor[r["op"]](n) * r["size_bytes"] / (r["predicted_gbps"] * 1e9)
+            assert sum(r["split"].values()) == pytest.approx(time, rel=1e-9), r["name"]
+            assert min(r["split"].values()) >= 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "fabric"),
+    [
+        ("RTX PRO 6000 x8, PCIe, 2x Turin (32 KiB)", "pcie"),
+        ("H100 x8, 1 node, broadcast (one ring)", "nvlink"),
+        ("GB200 NVL72, 72 GPUs, one rack", "mnnvl-nvlink"),
+        ("GB200 NVL72, 20 racks (1440 GPUs), NVLS_ENABLE=0", "mnnvl-ib"),
+        ("GB200 NVL8 x3 racks (24 GPUs), NCCL_ALGO=Tree", "ib"),
+        ("H100 x8 p5, 8 nodes, EFA (NCCL 2.27.7)", "efa"),
+        ("B200 x8, 2 nodes, 8x 400G RoCE (GCP A4, dstack) (16 MiB)", "roce"),
+        ("H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (64 KiB)", "ib"),
+    ],
+)
+def test_a_rows_fabric_is_what_its_source_ran_on(name: str, fabric: str) -> None:
+    (run,) = [r for r in MODULE.HELDOUT if r.name == name]
+    assert MODULE.fabric_of(run) == fabric
