@@ -456,6 +456,32 @@ def test_no_sync_micro_batches_skip_the_reducer_pass_the_profile_holds(
     assert four.step_time_s - one.step_time_s == exact(3 * 1.5 * slow - skipped)
 
 
+@pytest.mark.parametrize("engine", ["analytic", "chunk"])
+def test_the_skipped_reducer_pass_is_at_most_the_backward_that_holds_it(tmp_path: Any, engine: str) -> None:
+    """The skipped pass is part of the calibrated backward, so it can take away at most that backward. A profile
+    whose element-wise rate (10 MB/s) prices the toy's 250 MB pass at 2 x 250 MB / 30 MB/s = 16.7 s, longer than its
+    1 s backward, made each early micro-batch's backward -15.7 s: compute -44 s and a negative step. Capped, the three
+    early micro-batches keep their forward (0.5 s) and skip their whole backward: 4 x 0.5 + 1 = 3 s of compute, plus
+    the last bucket's copy back (failed on the old code: -44.0 s)."""
+    from dpsim.calibration import HardwareProfile, HostModel, LinearTime, save_profile
+
+    profile = HardwareProfile(
+        name="toy",
+        links={"intra": {"ring": cf.Link(0.0, 50e6)}},
+        reduction_bandwidth=1e7,
+        forward=LinearTime(0.5, 0.0),
+        backward=LinearTime(1.0, 0.0),
+        optimizer=LinearTime(0.0, 1e-9),
+        host_model=HostModel(2.0),
+    )
+    path = tmp_path / "profile.yaml"
+    save_profile(profile, path)
+    scenario = toy(calibration={"profile": str(path)}, training__global_batch=8)
+    result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+    assert result.compute_s == exact(4 * 0.5 + 1.0 + LAST_COPY_S)
+    assert result.step_time_s > result.compute_s
+
+
 def test_default_scenario_is_consistent() -> None:
     from dpsim.scenario import load_scenario
 

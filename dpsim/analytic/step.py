@@ -284,9 +284,13 @@ def ddp_bucket_copies(
     return BucketCopies(inside, back, compute.memory_bound_seconds(device, moved * last_bucket_bytes))
 
 
-def no_sync_backward_saving(scenario: Scenario, profile: Any = None) -> float:
+def no_sync_backward_saving(
+    scenario: Scenario, profile: Any = None, backward_s: float | np.ndarray = math.inf
+) -> float | np.ndarray:
     """Seconds by which each micro-batch before the synchronising one runs shorter than the profile's backward,
-    time-sliced as :meth:`~dpsim.calibration.HardwareProfile.compute_for` (0 where nothing is skipped).
+    time-sliced as :meth:`~dpsim.calibration.HardwareProfile.compute_for` (0 where nothing is skipped), at most
+    ``backward_s``, the backward that holds the pass (each rank's where an array; a profile whose element-wise rate
+    is far below its backward's made the pass longer than the backward, and the step negative).
 
     A calibrated backward is timed through DDP (``runtime.calibrate._ddp_timer``: a one-rank gloo group,
     gradients as bucket views, no communication hook), so every timed backward holds the reducer's pass over the
@@ -302,7 +306,8 @@ def no_sync_backward_saving(scenario: Scenario, profile: Any = None) -> float:
     was timed that way (its compute fit and ``reduction_bandwidth``).
     """
     t = scenario.training
-    if (
+    passed = 0.0
+    if not (
         profile is None
         or scenario.accumulation_steps <= 1
         or not scenario.runs_ddp
@@ -310,9 +315,9 @@ def no_sync_backward_saving(scenario: Scenario, profile: Any = None) -> float:
         or not profile.has_compute_for(scenario)
         or not profile.reduction_bandwidth
     ):
-        return 0.0
-    gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
-    return 2.0 * gradient_bytes / (3.0 * profile.reduction_bandwidth) * profile.host_slowdown(scenario)
+        gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
+        passed = 2.0 * gradient_bytes / (3.0 * profile.reduction_bandwidth) * profile.host_slowdown(scenario)
+    return np.minimum(passed, backward_s) if isinstance(backward_s, np.ndarray) else min(passed, backward_s)
 
 
 # --- fabric -----------------------------------------------------------------------------------
@@ -1137,7 +1142,7 @@ def predict(scenario: Scenario) -> StepResult:
         optimizer_s = optimizer_seconds(scenario, updated)
 
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
-    early = (k - 1) * no_sync_backward_saving(scenario, profile)
+    early = (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd))
     nominal_compute = k * (fwd + bwd) - early
     compute_s = k * (fwd_s + bwd_s) - early * slowest + (last_bwd_compute_s - bwd_pass) + copy_back_s
     barrier_s = k * (fwd_s + bwd_s) - early * slowest - nominal_compute

@@ -381,7 +381,7 @@ def _result(
     barrier_s = mean([float(o.compute_s.max() - o.compute_s.min()) for o in flat])
     comm_s = mean([o.collective_s for o in flat])
     k = scenario.accumulation_steps
-    early = (k - 1) * analytic_step.no_sync_backward_saving(scenario, model.profile)
+    early = (k - 1) * float(analytic_step.no_sync_backward_saving(scenario, model.profile, model.backward_s))
     single_s = k * (model.forward_s + model.backward_s) - early + optimizer_s
     analytic = predict(scenario)
     first = flat[0]

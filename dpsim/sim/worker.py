@@ -100,5 +100,5 @@ def worker_times(
     factor = jitter(scenario.variability, rng, (steps, len(samples), k)) * slow[None, :, None]
     bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
-    bwd[:, :, :-1] -= np.where(bwd_w > 0, no_sync_backward_saving(scenario, model.profile), 0.0)[None, :, None]
+    bwd[:, :, :-1] -= np.asarray(no_sync_backward_saving(scenario, model.profile, bwd_w))[None, :, None]
     return fwd_w[None, :, None] * factor, bwd * factor, samples
