@@ -41,7 +41,9 @@ Nine at ca9b50b, both engines alike: the smaller sizes of CoreWeave's one- and t
 right apart from the peak. The two racks' 512 MiB-8 GiB (the repository's README at bee97e7) had not been read: first
 prediction = the price at ca9b50b. The one rack's 512 MiB-4 GiB (PR #43's table) had been read before e2342a7 built
 one-node NVLS's chunked fill (README: the NVL72 racks' NVLink), so they are not held out from that change: first
-prediction = the price just before it (fa56f2f).
+prediction = the price just before it (fa56f2f). Four after 2c275a3 the same way (first prediction = the price
+then, both engines): the smallest sizes of the three InfiniBand sweeps whose whole tables are stored
+(:data:`_IB_SMALLEST`), the fixed part their latency-bound rows grow from.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -472,6 +474,43 @@ five sizes each where the source shows them: latency-bound (64 KiB), the protoco
 256 MiB) and the largest. Sizes are nccl-tests' (all_gather: the gathered total)."""
 
 
+_SMALLEST_NOTE = (
+    "the same sweep as the {base} rows: its smallest size whose out-of-place and in-place times agree within 10 % "
+    "(the sweep's own repeat: {skipped}), {label} out-of-place {us:g} us (in-place {inplace:g}); busbw "
+    "nccl-tests' factor x S / t"
+)
+
+
+def _smallest(sweep: str, size: int, label: str, us: float, inplace: float, skipped: str) -> PublishedRun:
+    """The smallest size of the :data:`_IB_SWEEPS` sweep ``sweep`` (its rows' name before the size), ``us``
+    microseconds out-of-place, busbw from the time as nccl-tests computes it (``busbw_factor(op, n)·S/t``)."""
+    from dpsim.analytic.collectives import busbw_factor
+
+    base = next(r for r in _IB_SWEEPS if r.name.startswith(sweep + " ("))
+    busbw = busbw_factor(base.op, base.nodes * base.gpus_per_node) * size / (us * 1e-6) / 1e9
+    note = _SMALLEST_NOTE.format(base=sweep, skipped=skipped, label=label, us=us, inplace=inplace)
+    return dataclasses.replace(
+        base, name=f"{sweep} ({label})", size_bytes=float(size), busbw_gbps=round(busbw, 7), note=note
+    )
+
+
+_IB_SMALLEST: tuple[PublishedRun, ...] = (
+    _smallest(
+        "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack)", 16, "16 B", 29.92, 29.42,
+        "its 8 B row, 45.72 out-of-place against 29.78 in-place, does not",
+    ),
+    _smallest("B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack)", 8, "8 B", 36.50, 36.16, "its first row"),
+    _smallest("H100 x8, 4 nodes, 8x 400G IB (Voltage Park)", 8, "8 B", 38.37, 38.27, "its first row"),
+    _smallest(
+        "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather", 512, "512 B", 49.68, 50.72,
+        "the log's first non-empty size; below it each rank's share is under one float",
+    ),
+)  # fmt: skip
+"""The smallest sizes of the three InfiniBand sweeps whose whole tables are stored (added after 2c275a3, priced before
+any change; the GCP A4 page starts at 8 MiB): the fixed part the latency-bound rows' growth is measured from (README,
+*The held-out misses by family*)."""
+
+
 _P6_B200 = "https://github.com/dstackai/dstack/pull/3961"
 _P6_B200_NOTE = (
     "dstack PR #3961 (merged 15 Jun 2026 as c21b686, 'NCCL tests on 2x p6-200'): 2 x p6-b200.48xlarge (8 B200 on "
@@ -657,6 +696,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
     _small_2x8(_P6_B200_ROW, 256, "256 B", 57.14, _P6_B200_NOTE),
     _small_2x8(_H20_ROW, 8, "8 B", 47.60, _H20_NVLSTREE_NOTE),
     _small_2x8(_H20_ROW, 512, "512 B", 46.58, _H20_NVLSTREE_NOTE),
+    *_IB_SMALLEST,
 )  # fmt: skip
 """The held-out rows, each with its source; all-reduce unless ``op`` says otherwise."""
 
@@ -748,6 +788,10 @@ FIRST_PREDICTION: dict[str, float] = {
     "B200 x8 p6-b200, 2 nodes, EFA (NCCL 2.27.7) (256 B)": 0.007894,
     "H20 x8, 2 nodes, 8x NDR, NCCL_ALGO=NVLSTree (8 B)": 0.0002246,
     "H20 x8, 2 nodes, 8x NDR, NCCL_ALGO=NVLSTree (512 B)": 0.01437,
+    "H100 x8, 2 nodes, 8x 400G IB (Nebius, dstack) (16 B)": 0.001190,
+    "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (8 B)": 0.0005952,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (8 B)": 0.0004402,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (512 B)": 0.009995,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
