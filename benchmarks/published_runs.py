@@ -1681,7 +1681,13 @@ def _torchtitan_llama3(
                 "zero_stage": 3,
                 "optimizer_sharding": "fsdp",
                 "tensor_parallel": tp,
-                **({"sequence_parallel": True, "tp_comm_overlap": async_tp} if tp > 1 else {}),
+                # DTensor's sequence parallelism: PrepareModuleInput / ColwiseParallel(input_layouts=Shard(1))
+                # redistribute the block's input to Replicate() before F.linear, which saves it whole
+                **(
+                    {"sequence_parallel": True, "tp_comm_overlap": async_tp, "sequence_parallel_kind": "dtensor"}
+                    if tp > 1
+                    else {}
+                ),
                 # AsyncTP: torch's micro-pipelined TP (Inductor's micro_pipeline_tp pass, symmetric-memory fused ops)
                 **({"tp_overlap_kind": "torch_async_tp"} if async_tp else {}),
                 "activation_recomputation": recompute,

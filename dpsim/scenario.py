@@ -1358,6 +1358,18 @@ class TrainingConfig(_Section):
     steps on the compute stream: the copy of the local shard into the symmetric buffer before an all-gather's
     first chunk, and the sum of the t stacked partials after a reduce-scatter
     (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
+    sequence_parallel_kind: Literal["megatron", "dtensor"] = "megatron"
+    """Which implementation runs sequence parallelism (with ``sequence_parallel``), as far as it changes what a
+    column-parallel linear keeps for its weight gradient. ``megatron``: the 1/t input shard, all-gathered again in
+    the backward (Megatron-LM's ``LinearWithGradAccumulationAndAsyncCommunication`` saves the pre-gather input;
+    Transformer Engine's ``Linear`` likewise), Korthikanti et al. 2022's count. ``dtensor``: torch's DTensor tensor
+    parallelism as torchtitan's plan runs it (``PrepareModuleInput`` / ``ColwiseParallel`` with
+    ``input_layouts=Shard(1)`` redistribute the block's input to ``Replicate()`` before ``F.linear``, whose autograd
+    saves that replicated tensor; torchao's ``PrepareFloat8ModuleInput`` gathers it in float8): the attention's and
+    the MLP's input s·b·h each whole instead of 1/t (one tensor serves q/k/v, one w1/w3), and the output layer's
+    input. Memory only: the collectives are priced as before, and so is their time; the ``torch.cat`` that torch's
+    functional collectives run after an all-gather and before a reduce-scatter along the sequence dimension
+    (``_functional_collectives.py``: gather_dim / scatter_dim 1) is not priced. Needs sequence_parallel: true."""
     tp_async_grad_allreduce: bool = False
     """Megatron-LM's asynchronous tensor-parallel all-reduce (``async_tensor_model_parallel_allreduce``; on by
     default in the May 2022 code of Korthikanti et al., d898a89, where ``--no-async-tensor-model-parallel-allreduce``
@@ -2143,6 +2155,11 @@ class Scenario(_Section):
                 "needs sequence_parallel: false (sequence parallelism has no backward all-reduce to overlap; "
                 "Megatron-LM turns --async-tensor-model-parallel-allreduce off with --sequence-parallel)",
             )
+        if t.sequence_parallel_kind != "megatron" and not t.sequence_parallel:
+            raise _FieldError(
+                "training.sequence_parallel_kind",
+                f"{t.sequence_parallel_kind} says how sequence parallelism is run: needs sequence_parallel: true",
+            )
         if t.tp_overlap_kind != "userbuffers" and not t.tp_comm_overlap:
             raise _FieldError(
                 "training.tp_overlap_kind",
@@ -2427,7 +2444,8 @@ class Scenario(_Section):
     def ignored_fields(self) -> dict[str, str]:
         """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
         why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), tensor-parallel ones
-        (``sequence_parallel``, ``tp_comm_overlap``, ``tp_async_grad_allreduce``, ``tp_overlap_kind``) at
+        (``sequence_parallel``, ``tp_comm_overlap``, ``tp_async_grad_allreduce``, ``tp_overlap_kind``,
+        ``sequence_parallel_kind``) at
         ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
         tensor parallelism (a stage boundary split over TP ranks is what it changes:
         :func:`dpsim.analytic.parallel.pipeline_blocking_p2p_time`), a fat-tree's ``oversubscription`` /
@@ -2451,7 +2469,13 @@ class Scenario(_Section):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
         if t.tensor_parallel == 1:
-            for name in ("sequence_parallel", "tp_comm_overlap", "tp_async_grad_allreduce", "tp_overlap_kind"):
+            for name in (
+                "sequence_parallel",
+                "tp_comm_overlap",
+                "tp_async_grad_allreduce",
+                "tp_overlap_kind",
+                "sequence_parallel_kind",
+            ):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with tensor_parallel > 1"
         if changed(t, "pipeline_grad_partitioned") and (t.pipeline_parallel == 1 or t.tensor_parallel == 1):

@@ -1416,6 +1416,11 @@ def framework_switches() -> Iterator[Case]:
                         expect_error=value != "null", names=kind_)  # fmt: skip
     yield _set_case(kind, f"{kind_}=torch_async_tp", *tp, "training.tp_comm_overlap=true", expect_error=False)
     yield _set_case(kind, f"{kind_}=torch_async_tp", *tp, expect_error=True, names=kind_)
+    sp_kind = "training.sequence_parallel_kind"  # which implementation runs it: needs sequence parallelism
+    for value in ("DTensor", "'dtensor '", "1", "true", "[dtensor]", "null"):
+        yield _set_case(kind, f"{sp_kind}={value}", *tp, command="check", expect_error=value != "null", names=sp_kind)
+    yield _set_case(kind, f"{sp_kind}=dtensor", *tp, expect_error=False)
+    yield _set_case(kind, f"{sp_kind}=dtensor", "training.tensor_parallel=2", expect_error=True, names=sp_kind)
     for value in ("yes", "'true'", "1", "[]", "{}"):
         yield _set_case(kind, f"{qkv}={value}", "model.attention=standard", command="check", expect_error=True,
                         names=qkv)  # fmt: skip

@@ -58,6 +58,12 @@ UNREAD = [
         ["training.tp_comm_overlap=true", "training.tp_overlap_kind=torch_async_tp"],
         "training.tp_comm_overlap",
     ),
+    (
+        LLAMA,
+        SMALL_LLAMA,
+        ["training.sequence_parallel=true", "training.sequence_parallel_kind=dtensor"],
+        "training.sequence_parallel_kind",
+    ),
     (DEFAULT, [], ["cluster.topology.oversubscription=4"], "cluster.topology.oversubscription"),
     (DEFAULT, [], ["cluster.topology.nodes_per_leaf=2"], "cluster.topology.nodes_per_leaf"),
     (
@@ -97,6 +103,8 @@ def test_a_field_read_by_nothing_is_named_and_changes_nothing(
 READ = [
     (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2"], ["training.sequence_parallel=true"],
      "training.sequence_parallel"),
+    (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2", "training.sequence_parallel=true"],
+     ["training.sequence_parallel_kind=dtensor"], "training.sequence_parallel_kind"),
     (LLAMA, PP2, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
     (LLAMA, [*PP2, "cluster.nodes=4", "training.global_batch=128"], ["training.pipeline_schedule=gpipe"],
      "training.pipeline_schedule"),

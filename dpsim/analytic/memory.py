@@ -239,6 +239,7 @@ def activation_bytes_per_layer(
     attention: str = "standard",
     fp8: bool = False,
     eager_elementwise: bool = False,
+    gathered_linear_inputs: bool = False,
 ) -> float:
     """Bytes of activations one transformer layer stores for backward, per micro-batch.
 
@@ -267,6 +268,9 @@ def activation_bytes_per_layer(
     norm's autograd keeps its fp32 copy ``x.float()`` (for ``pow`` and ``xf * rstd``) and the cast output (for
     the weight's gradient) instead of the 2-byte input: 4 bytes an element more a norm, 8·s·b·h a layer
     (replicated); the gated MLP keeps ``silu(gate)`` beside gate and up (for the product's gradient): 2·f/h more.
+    ``gathered_linear_inputs`` (``training.sequence_parallel_kind: dtensor``, torch DTensor's sequence parallelism): the
+    QKV and MLP inputs are kept as the all-gathered tensors their linears read, whole on every TP rank, where
+    Megatron keeps the 1/t shard and gathers it again in the backward; the norm inputs and masks stay sharded.
     """
     s, b, h, a = float(seq_len), float(micro_batch), float(hidden), float(heads)
     t = float(tensor_parallel)
@@ -290,6 +294,8 @@ def activation_bytes_per_layer(
     # up-projection output(s) 2 bytes each, activation output (the down-projection input)
     mlp_sharded = ((4.0 if gated_mlp else 2.0) + (2.0 if gated_mlp and eager_elementwise else 0.0) + linear_in) * f / h
     per_sbh = (replicated / t if sequence_parallel else replicated) + (attention_sharded + mlp_sharded) / t
+    if sequence_parallel and gathered_linear_inputs:  # the QKV and MLP inputs whole, not 1/t
+        per_sbh += 2.0 * linear_in * (1.0 - 1.0 / t)
     # softmax output 2, its dropout mask 1 and dropout output 2 (bytes per score element)
     if attention == "flash":
         return sbh * per_sbh + 4.0 * a * s * b / t
@@ -404,6 +410,7 @@ def _layer_activations(scenario: Scenario, recomputation: str) -> float:
         attention=m.attention,
         fp8=t.precision == "fp8",
         eager_elementwise=m.elementwise == "eager",
+        gathered_linear_inputs=t.sequence_parallel_kind == "dtensor",
     )
     if t.precision == "fp32":
         per_layer *= dtype_bytes("fp32") / dtype_bytes("bf16")  # the paper counts 2-byte activations (masks aside)
@@ -449,11 +456,15 @@ def _activations(scenario: Scenario, stage: int) -> float:
     if stage == p - 1:
         # Output layer: final LayerNorm input, projection input and what the loss holds a logit element at its peak
         # (fp32 logits in Megatron: 4·s·b·h/t · (1 + v/h), Korthikanti et al. 2022, §4.3; model.loss_kernel). Under
-        # training.autocast the norm's input is the fp32 residual stream: 4 + 2 bytes an element
+        # training.autocast the norm's input is the fp32 residual stream: 4 + 2 bytes an element. Under
+        # training.sequence_parallel_kind: dtensor the projection's 2-byte input is the whole all-gathered s·b·h
+        # (DTensor's ColwiseParallel with input_layouts=Shard(1)), t times its shard
         s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
         logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
         norm = 6.0 if t.autocast and t.precision != "fp32" else 4.0
         acts += s * b / t.tensor_parallel * (norm * h + logit * m.vocab)
+        if t.sequence_parallel and t.sequence_parallel_kind == "dtensor":
+            acts += 2.0 * s * b * h * (1.0 - 1.0 / t.tensor_parallel)
     return acts
 
 
