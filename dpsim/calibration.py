@@ -1872,12 +1872,11 @@ def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, p
     say (they were accepted and read by nothing). A profile without links for the algorithm (compute only, or fitted
     for another algorithm) leaves NCCL's model, and its settings, in place."""
     from dpsim.analytic.step import profile_link_name, profile_replaces_links
-    from dpsim.scenario import NVLS_ENV_FIELDS
+    from dpsim.scenario import NCCL_ENV_FIELDS
 
     c = scenario.communication
     named = ["protocol"] if c.protocol not in ("auto", "none") else []
-    settings = ("nccl_version", "nccl_algo", "nccl_proto", "nccl_buffsize", *NVLS_ENV_FIELDS)
-    named += [n for n in settings if getattr(c, n) is not None]
+    named += [n for n in NCCL_ENV_FIELDS if getattr(c, n) is not None]
     named += ["nccl_tuner"] if c.nccl_tuner != "nccl" else []
     if named and profile_replaces_links(scenario, profile):
         raise ScenarioError(

@@ -112,6 +112,10 @@ NCCL_PROTO_NAMES: dict[str, str] = {p.lower(): p for p in typing.get_args(NcclPr
 NVLS_ENV_FIELDS: tuple[str, ...] = ("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
 """The ``communication`` fields that set NCCL's NVLS chunk variables (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`
 holds the release that first reads each)."""
+NCCL_ENV_FIELDS: tuple[str, ...] = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS)
+"""The ``communication`` fields that set NCCL's environment (``NCCL_ALGO``, ``NCCL_PROTO``, ``NCCL_BUFFSIZE``, the
+release and the NVLS chunk variables), None where unset: refused together wherever NCCL's model is not what prices a
+step (``protocol: none``, CPU devices, a textbook algorithm, a profile's fitted links), in this order."""
 ALGORITHMS: tuple[str, ...] = typing.get_args(Algorithm)
 """All-reduce algorithms a scenario can name (``communication.algorithm``).
 
@@ -1681,7 +1685,7 @@ class Scenario(_Section):
         if self.cluster.gloo:  # refused by the CPU check, which names gloo
             return
         if c.protocol == "none":
-            for name in ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS):
+            for name in NCCL_ENV_FIELDS:
                 if getattr(c, name) is not None:
                     raise _FieldError(
                         f"communication.{name}",
@@ -1760,8 +1764,8 @@ class Scenario(_Section):
         if self.collective_algorithm not in TEXTBOOK or tp_across_nodes:  # backend on GPUs: NCCL's own pick
             return
         unread = ["protocol"] if c.protocol not in ("auto", "none") else []
-        settings = ("nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS)
-        unread += [name for name in settings if getattr(c, name) is not None]
+        # nccl_algo beside a named algorithm is refused as a second NCCL_ALGO (_nccl_env_read)
+        unread += [name for name in NCCL_ENV_FIELDS if name != "nccl_algo" and getattr(c, name) is not None]
         if unread:
             raise _FieldError(
                 f"communication.{unread[0]}",
@@ -1871,9 +1875,8 @@ class Scenario(_Section):
             )
         # each NCCL setting with the values that leave NCCL as it is: nccl_tuner's default is NCCL's own tuner, a
         # protocol auto or none (the links' alpha-beta, as on CPUs)
-        unset: dict[str, tuple[object, ...]] = {"nccl_algo": (None,), "nccl_proto": (None,), "nccl_buffsize": (None,)}
-        unset.update(nccl_version=(None,), nccl_tuner=("nccl",), protocol=("auto", "none"))
-        unset.update(dict.fromkeys(NVLS_ENV_FIELDS, (None,)))
+        unset: dict[str, tuple[object, ...]] = dict.fromkeys(NCCL_ENV_FIELDS, (None,))
+        unset.update(nccl_tuner=("nccl",), protocol=("auto", "none"))
         for name in (n for n in unset if getattr(self.communication, n) not in unset[n] and self.cluster.gloo):
             # protocol_of is none on CPUs: auto is the ring, no protocol, no Simple buffer; to the bit the same step
             raise _FieldError(
