@@ -315,7 +315,7 @@ def sweep(
                 except ImportError:
                     raise fail("--out", "writing parquet needs pyarrow (pip install pyarrow)") from None
             else:
-                frame.to_csv(tmp, index=False)
+                report.csv_frame(frame).to_csv(tmp, index=False)
     if plot:
         from dpsim import plots
 

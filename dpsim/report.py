@@ -171,18 +171,42 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
     return render(table)
 
 
+def cell_text(value: Any) -> Any:
+    """A sweep cell as a CSV or table writes it: a list or mapping (a ``--vary`` value such as
+    ``communication.nccl_proto=[LL128,Simple]``) as JSON, ``["LL128", "Simple"]``, as ``--format json`` writes it
+    (pandas wrote Python's ``['LL128', 'Simple']``, which no CSV reader parses back); anything else as it is."""
+    return to_json(value) if isinstance(value, (list, tuple, dict)) else value
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its list and mapping cells as JSON (:func:`cell_text`), for ``to_csv``; the frame itself
+    where it holds none (a copy otherwise)."""
+    nested = [c for c in frame.columns if frame[c].dtype == object and frame[c].map(_nested).any()]
+    if not nested:
+        return frame
+    out = frame.copy()
+    for column in nested:
+        out[column] = out[column].map(cell_text)
+    return out
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, (list, tuple, dict))
+
+
 def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> str:
-    """A sweep: table (varied columns + key results), JSON array of row objects, or CSV."""
+    """A sweep: table (varied columns + key results), JSON array of row objects, or CSV (lists and mappings as
+    JSON: :func:`csv_frame`)."""
     if fmt == "json":
         return to_json(frame.to_dict(orient="records"))
     if fmt == "csv":
-        return str(frame.to_csv(index=False))
+        return str(csv_frame(frame).to_csv(index=False))
     table = Table(box=box.SIMPLE_HEAD)
     names = [c for c in columns if c in frame.columns] + [c for c in _SWEEP_COLUMNS if c in frame.columns]
     for name in names:
         table.add_column(name, justify="right")
     for row in frame.to_dict(orient="records"):
-        table.add_row(*(user_text(str(row[n])) if n in columns else _human(n, row[n]) for n in names))
+        table.add_row(*(user_text(str(cell_text(row[n]))) if n in columns else _human(n, row[n]) for n in names))
     return render(table)
 
 

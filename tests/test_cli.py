@@ -150,6 +150,24 @@ def test_sweep_writes_csv_and_png(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.csv", "sweep.png"]  # no temporary files left
 
 
+def test_sweep_csv_writes_list_values_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A ``--vary`` value that is a list (``communication.nccl_proto=[LL128,Simple]``) was written by pandas in
+    Python's repr, ``['LL128', 'Simple']``, which no JSON or YAML reader takes back as the list; the CSV (stdout and
+    ``--out``) and the table now write it as JSON, as ``--format json`` gives it."""
+    out_csv = tmp_path / "s.csv"
+    vary = ["--vary", "communication.nccl_proto=[Simple],[LL128,Simple]", "--vary", "training.micro_batch=2,4"]
+    code, out, err = cli(capsys, "sweep", str(DEFAULT), *vary, "--format", "csv", "--out", str(out_csv))
+    assert code == 0, err
+    for text in (out, out_csv.read_text(encoding="utf-8")):
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert [json.loads(r["communication.nccl_proto"]) for r in rows] == [["Simple"]] * 2 + [["LL128", "Simple"]] * 2
+        assert [r["training.micro_batch"] for r in rows] == ["2", "4", "2", "4"]
+    code, out, err = cli(capsys, "sweep", str(DEFAULT), *vary, "--format", "json")
+    assert [r["communication.nccl_proto"] for r in json.loads(out)] == [["Simple"]] * 2 + [["LL128", "Simple"]] * 2
+    code, out, err = cli(capsys, "sweep", str(DEFAULT), *vary)
+    assert '["LL128", "Simple"]' in out and "'Simple'" not in out
+
+
 def test_sweep_json_and_svg(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = cli(
         capsys, "sweep", str(DEFAULT), "--vary", "communication.bucket=1 MiB,25 MiB,1 GiB", "--format", "json",
