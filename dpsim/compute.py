@@ -693,6 +693,14 @@ def _recompute_forward(
     return 0.0
 
 
+def prices_flat(model: ModelConfig, device: DeviceConfig) -> bool:
+    """Whether :func:`microbatch_compute` prices every FLOP at one fraction of peak (``cluster.device.efficiency``,
+    else ``flat_efficiency``) instead of a transformer's operations on the GEMM and attention curves: with the
+    device's ``efficiency`` override, for a model without an operation breakdown (``model.kind`` cnn or mlp), or on
+    a device without a GEMM curve (no ``matmul_efficiency``)."""
+    return device.efficiency is not None or model.kind != "transformer" or device.matmul_efficiency is None
+
+
 def microbatch_compute(
     model: ModelConfig,
     device: DeviceConfig,
@@ -722,10 +730,8 @@ def microbatch_compute(
     extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
     extra_f = list(stage_forward_extra) if stage_forward_extra is not None else [0.0] * pipeline_parallel
     model_parallel = tensor_parallel * pipeline_parallel
-    flat = device.efficiency
-    if model.kind != "transformer" or (flat is None and device.matmul_efficiency is None):
-        flat = flat if flat is not None else device.flat_efficiency
-    if flat is not None:
+    if prices_flat(model, device):
+        flat = device.efficiency if device.efficiency is not None else device.flat_efficiency
         peak = device.peak_for(precision)
         total = model.training_flops_per_sample * micro_batch / model_parallel / (peak * flat)
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)

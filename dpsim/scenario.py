@@ -112,6 +112,22 @@ NCCL_PROTO_NAMES: dict[str, str] = {p.lower(): p for p in typing.get_args(NcclPr
 NVLS_ENV_FIELDS: tuple[str, ...] = ("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
 """The ``communication`` fields that set NCCL's NVLS chunk variables (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`
 holds the release that first reads each)."""
+GEMM_CURVE_FIELDS: tuple[str, ...] = (
+    "matmul_efficiency",
+    "matmul_efficiency_fp8",
+    "kernel_overhead",
+    "gemm_waves",
+    "sm_count",
+    "gemm_tile",
+    "gemm_epilogue_exposed",
+    "attention_efficiency",
+    "attention_half_seq",
+    "attention_efficiency_fa2",
+    "attention_half_seq_fa2",
+)
+"""The ``cluster.device`` fields only a transformer's operation-level compute model reads (:func:`dpsim.compute.
+gemm_time`, :func:`dpsim.compute.attention_rate`): none of them where the step is priced flat
+(:func:`dpsim.compute.prices_flat`)."""
 NCCL_ENV_FIELDS: tuple[str, ...] = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS)
 """The ``communication`` fields that set NCCL's environment (``NCCL_ALGO``, ``NCCL_PROTO``, ``NCCL_BUFFSIZE``, the
 release and the NVLS chunk variables), None where unset: refused together wherever NCCL's model is not what prices a
@@ -2456,9 +2472,15 @@ class Scenario(_Section):
         ``nccl_nvlstree_max_chunksize`` on one node (only NVLS-tree reads it, and it runs across nodes; one-node NVLS
         reads ``nccl_nvls_chunksize``), the wave-quantisation fields
         without it (``sm_count`` other than the catalog's, ``gemm_tile``, without ``gemm_waves``; ``gemm_waves``
-        without an ``sm_count``), and the device's attention curves other than the catalog's without flash attention
-        (FlashAttention-2's without ``attention_kernel: fa2``). They are accepted, not refused (a sweep over
-        ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
+        without an ``sm_count``), the device's attention curves other than the catalog's without flash attention
+        (FlashAttention-2's without ``attention_kernel: fa2``), every field of the GEMM and attention curves
+        (:data:`GEMM_CURVE_FIELDS`) where the step is priced at one fraction of peak (a CNN or MLP, the device's
+        ``efficiency``: :func:`dpsim.compute.prices_flat`) and ``flat_efficiency`` where it is not, the FP32 and FP8
+        peaks and plateau without that precision (``fp32_matmul`` without fp32 training), ``nic_path: c2c`` where no
+        GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
+        ``ddp_at_one_rank`` with data parallelism, ``gradient_accumulation_pass: autograd`` at one accumulation
+        step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``. They are accepted, not refused (a
+        sweep over ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
         (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field
         at its default (``tests/test_ignored_fields.py``)."""
         t, topo = self.training, self.cluster.topology
@@ -2492,12 +2514,61 @@ class Scenario(_Section):
                     out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
         if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
             out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
-        device, m = self.cluster.device, self.model
+        device = self.cluster.device
         preset = _catalog_device(device.preset) if device.preset else None
 
         def own(name: str) -> bool:  # other than the catalog device's (a custom device's: the field's default)
             return getattr(device, name) != getattr(preset, name) if preset else changed(device, name)
 
+        out.update(self._unread_by_compute_model(own))
+        if self.cluster.nodes == 1 and changed(self.communication, "nccl_nvlstree_max_chunksize"):
+            out["communication.nccl_nvlstree_max_chunksize"] = (
+                "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
+            )
+        out.update(self._unread_by_precision(own))
+        if changed(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
+            out["cluster.inter_node.nic_path"] = why
+        if t.ddp_at_one_rank and self.data_parallel > 1:
+            out["training.ddp_at_one_rank"] = "read only with one data-parallel rank (with more DDP runs anyway)"
+        if t.gradient_accumulation_pass == "autograd" and self.accumulation_steps == 1:
+            out["training.gradient_accumulation_pass"] = (
+                "autograd adds a micro-batch's gradients into the last's: read only with accumulation steps > 1"
+            )
+        v = self.variability
+        if v.compute_jitter_cv == 0:  # the generator draws only the jitter (dpsim.sim.variability.jitter)
+            for name in ("seed", "jitter_distribution"):
+                if changed(v, name):
+                    out[f"variability.{name}"] = "read only with variability.compute_jitter_cv > 0 (nothing is drawn)"
+        return out
+
+    def _unread_by_compute_model(self, own: Callable[[str], bool]) -> dict[str, str]:
+        """The device's compute fields the step's compute model does not read (other than the catalog's): priced flat
+        (:func:`dpsim.compute.prices_flat`), none of the GEMM and attention curves; priced by operations,
+        ``flat_efficiency``, and the wave and attention fields their switches leave off."""
+        from dpsim.compute import prices_flat
+
+        device, m, out = self.cluster.device, self.model, {}
+        if prices_flat(m, device):
+            cause = (
+                "cluster.device.efficiency is set"
+                if device.efficiency is not None
+                else f"model.kind is {m.kind}"
+                if m.kind != "transformer"
+                else "the device has no matmul_efficiency"
+            )
+            why = (
+                f"read only by a transformer's operations on the GEMM and attention curves; {cause}, so every FLOP "
+                "is priced at one fraction of peak"
+            )
+            for name in (*GEMM_CURVE_FIELDS, *(("flat_efficiency",) if device.efficiency is not None else ())):
+                if own(name):
+                    out[f"cluster.device.{name}"] = why if name != "flat_efficiency" else f"{cause}: it overrides it"
+            return out
+        if own("flat_efficiency"):
+            out["cluster.device.flat_efficiency"] = (
+                "read only where every FLOP is priced at one fraction of peak (model.kind cnn or mlp, a device "
+                "without matmul_efficiency); this transformer's operations are priced on the GEMM curve"
+            )
         # wave quantisation reads the SM count and tile (dpsim.compute.gemm_time)
         if device.gemm_waves and device.sm_count is None:
             out["cluster.device.gemm_waves"] = "read only with cluster.device.sm_count (the SMs a wave fills)"
@@ -2511,11 +2582,53 @@ class Scenario(_Section):
         why = "model.attention: flash" if m.attention != "flash" else "model.attention_kernel: fa2"
         for name in (n for n in unread if own(n)):
             out[f"cluster.device.{name}"] = f"read only with {why}"
-        if self.cluster.nodes == 1 and changed(self.communication, "nccl_nvlstree_max_chunksize"):
-            out["communication.nccl_nvlstree_max_chunksize"] = (
-                "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
+        return out
+
+    def _unread_by_precision(self, own: Callable[[str], bool]) -> dict[str, str]:
+        """The device's peaks and plateau of a precision the step does not run (other than the catalog's), and
+        ``fp32_matmul`` without fp32 training: the GEMMs run at ``DeviceConfig.peak_for(training.precision)``, the
+        rest at its working dtype's (:mod:`dpsim.compute`), and MFU divides by the same peak
+        (:func:`dpsim.compute.mfu_peak_flops`)."""
+        t, out = self.training, {}
+        ieee = t.fp32_matmul == "ieee" and self.cluster.device.peak_flops_fp32_ieee is not None
+        fp32 = ["peak_flops_fp32_ieee"] if ieee else ["peak_flops_fp32"]  # the one compute_device reads
+        read = {"fp32": fp32, "fp8": ["peak_flops_fp8", "matmul_efficiency_fp8"]}.get(t.precision, [])
+        needs = {
+            "peak_flops_fp32": "training.precision: fp32 and training.fp32_matmul: tf32 (or a device without "
+            "cluster.device.peak_flops_fp32_ieee)",
+            "peak_flops_fp32_ieee": "training.precision: fp32 and training.fp32_matmul: ieee",
+            "peak_flops_fp8": "training.precision: fp8",
+            "matmul_efficiency_fp8": "training.precision: fp8",
+        }
+        for name in (n for n in needs if n not in read and own(n)):
+            out[f"cluster.device.{name}"] = f"read only with {needs[name]}"
+        if t.fp32_matmul != type(t).model_fields["fp32_matmul"].default and (
+            t.precision != "fp32" or self.cluster.device.peak_flops_fp32_ieee is None
+        ):  # without an IEEE peak fp32 GEMMs run at peak_flops_fp32 either way (dpsim.compute.compute_device)
+            out["training.fp32_matmul"] = (
+                "read only with training.precision: fp32 on a device with cluster.device.peak_flops_fp32_ieee"
             )
         return out
+
+    def _nic_path_unread(self) -> str:
+        """Why ``cluster.inter_node.nic_path: c2c`` is read by nothing here, or '' where NCCL reads it: on CPU devices
+        (gloo) and on one node there is no GPU-to-NIC path, and it moves only LL128 across nodes before v2.27.3
+        (:attr:`dpsim.sim.collectives.base.Layout.ll128_across_nodes`) and Blackwell's NVLS-tree tuning from v2.30.3
+        (``ncclNvlsTreeSm100Tuning``): from v2.27.3 on another GPU nothing reads it."""
+        from dpsim.analytic.step import nccl_arch
+        from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, P2C_SINCE, released
+
+        if self.cluster.gloo:
+            return "read only by NCCL (on cluster.device: cpu gloo reduces)"
+        if self.cluster.nodes == 1:
+            return "read only across nodes (cluster.nodes is 1: no GPU reaches a NIC)"
+        version = self.communication.nccl_version or DEFAULT_NCCL_VERSION
+        if released(version, P2C_SINCE) and nccl_arch(self) != "blackwell":
+            return (
+                f"NCCL {version} enables LL128 on a C2C path (P2C, from 2.27.3) as on PCIe, and only Blackwell's "
+                "NVLS-tree tuning reads it further"
+            )
+        return ""
 
     def scenario_hash(self) -> str:
         """Stable short hash of the resolved scenario (provenance in result records)."""

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 LLAMA = ROOT / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
 CPU = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+RESNET = ROOT / "scenarios" / "resnet50-32-v100-100gbe.yaml"
 SMALL_LLAMA = ["cluster.nodes=2", "training.global_batch=64"]
 PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
 ONE_NODE = ["cluster.nodes=1", "training.global_batch=32", "cluster.topology.kind=switch"]
@@ -86,6 +87,53 @@ UNREAD = [
         ["cluster.device.attention_half_seq_fa2=[100, 100]", "cluster.device.attention_efficiency_fa2=[0.3, 0.2]"],
         "cluster.device.attention_half_seq_fa2",
     ),  # flash attention on the device's own kernels: FlashAttention-2's curves unread
+    # NCCL's C2C path: the default release (2.30.7) enables LL128 on it as on PCIe, and the A100 has no NVLS-tree
+    (DEFAULT, [], ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),
+    (LLAMA, ONE_NODE, ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),  # no NIC on one node
+    (CPU, [], ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),  # gloo
+    (DEFAULT, [], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # bf16 training
+    (CPU, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # no IEEE peak
+    (
+        DEFAULT,
+        [],
+        ["cluster.device.peak_flops_fp32=200TFLOP/s", "cluster.device.peak_flops_fp32_ieee=30TFLOP/s"],
+        "cluster.device.peak_flops_fp32",
+    ),  # bf16 training: neither fp32 peak
+    (
+        DEFAULT,
+        ["training.precision=fp32"],
+        ["cluster.device.peak_flops_fp32=200TFLOP/s"],
+        "cluster.device.peak_flops_fp32",
+    ),  # fp32_matmul ieee (the default): the A100's FP32 units' 19.5 TFLOP/s
+    (
+        LLAMA,
+        SMALL_LLAMA,
+        ["cluster.device.peak_flops_fp8=3PFLOP/s", "cluster.device.matmul_efficiency_fp8=0.5"],
+        "cluster.device.peak_flops_fp8",
+    ),  # bf16 training on H100s
+    (DEFAULT, [], ["training.ddp_at_one_rank=true"], "training.ddp_at_one_rank"),  # 64 data-parallel ranks
+    (CPU, [], ["training.gradient_accumulation_pass=autograd"], "training.gradient_accumulation_pass"),  # 1 step
+    (DEFAULT, [], ["variability.seed=3", "variability.jitter_distribution=gamma"], "variability.seed"),  # no jitter
+    # a CNN is priced at one fraction of peak: the GEMM curve, its waves and the attention curves are not read
+    (
+        RESNET,
+        [],
+        ["cluster.device.gemm_waves=true", "cluster.device.sm_count=7", "cluster.device.kernel_overhead=9us"],
+        "cluster.device.sm_count",
+    ),
+    (
+        RESNET,
+        [],
+        ["cluster.device.matmul_efficiency=0.3", "cluster.device.gemm_epilogue_exposed=true"],
+        "cluster.device.matmul_efficiency",
+    ),
+    (
+        DEFAULT,
+        ["cluster.device.efficiency=0.4"],
+        ["cluster.device.kernel_overhead=9us", "cluster.device.flat_efficiency=0.3"],
+        "cluster.device.kernel_overhead",
+    ),  # the device's flat override
+    (DEFAULT, [], ["cluster.device.flat_efficiency=0.3"], "cluster.device.flat_efficiency"),  # GPT-2's operations
 ]
 
 
@@ -125,7 +173,31 @@ READ = [
     (DEFAULT, ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "model.attention=flash",
                "model.attention_kernel=fa2"], ["cluster.device.attention_half_seq_fa2=[100, 100]"],
      "cluster.device.attention_half_seq_fa2"),
+    # NCCL 2.26.2 sees the C2C path as PHB: no LL128 across nodes on the A100 (its tree LL128 buckets move)
+    (DEFAULT, ["communication.nccl_version=2.26.2"], ["cluster.inter_node.nic_path=c2c"],
+     "cluster.inter_node.nic_path"),
+    (DEFAULT, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),
+    (DEFAULT, ["training.precision=fp32", "training.fp32_matmul=tf32"], ["cluster.device.peak_flops_fp32=200TFLOP/s"],
+     "cluster.device.peak_flops_fp32"),
+    (DEFAULT, ["training.precision=fp32"], ["cluster.device.peak_flops_fp32_ieee=30TFLOP/s"],
+     "cluster.device.peak_flops_fp32_ieee"),
+    (LLAMA, [*SMALL_LLAMA, "training.precision=fp8"], ["cluster.device.matmul_efficiency_fp8=0.5"],
+     "cluster.device.matmul_efficiency_fp8"),
+    (LLAMA, [*ONE_NODE, "cluster.workers_per_node=1", "training.global_batch=8", "training.zero_stage=0"],
+     ["training.ddp_at_one_rank=true"], "training.ddp_at_one_rank"),  # one rank: DDP's bucket copies
+    (DEFAULT, [], ["training.gradient_accumulation_pass=autograd"], "training.gradient_accumulation_pass"),  # 2 steps
+    (RESNET, [], ["cluster.device.flat_efficiency=0.3"], "cluster.device.flat_efficiency"),
+    (DEFAULT, [], ["cluster.device.kernel_overhead=9us"], "cluster.device.kernel_overhead"),
 ]  # fmt: skip
+
+
+def test_the_seed_is_read_with_jitter() -> None:
+    """``variability.seed`` and ``jitter_distribution`` draw the simulator's compute jitter: with a CV above 0 the
+    step moves and they are not named."""
+    base = ["variability.compute_jitter_cv=0.1"]
+    for sets in (["variability.seed=3"], ["variability.jitter_distribution=gamma"]):
+        assert _step(DEFAULT, [*base, *sets], "sim") != _step(DEFAULT, base, "sim")
+        assert not _ignored(DEFAULT, [*base, *sets], "sim")
 
 
 def test_a_catalog_devices_own_values_are_not_named() -> None:
