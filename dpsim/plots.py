@@ -87,21 +87,32 @@ def _x_column(frame: pd.DataFrame, varied: Sequence[str]) -> str:
     return varied[0] if varied else "world_size"
 
 
+_KEY_SEPARATOR = "\x1f"
+"""Joins the varied fields' texts into one legend key (ASCII's unit separator: a value's own ``, `` was split)."""
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    """A varied column as the legend and axis write it: a list value as JSON (:func:`dpsim.records.cell_text`)."""
+    from dpsim.records import cell_text
+
+    return column.map(lambda value: str(cell_text(value)))
+
+
 def _series(frame: pd.DataFrame, varied: Sequence[str], x: str) -> list[tuple[str, pd.DataFrame]] | int:
     """One line per combination of the varied fields that are not on the x axis; more than :data:`MAX_LEGEND`
     of them: their count (named one by one, 100,000 lines took minutes)."""
-    others = [v for v in varied if v in frame.columns and v != x and frame[v].astype(str).nunique() > 1]
+    others = [v for v in varied if v in frame.columns and v != x and _texts(frame[v]).nunique() > 1]
     if x == "world_size":
         others = [v for v in others if not v.startswith("cluster.")]
     if not others:
         return [("", frame)]
-    keys = frame[others[0]].astype(str)
+    keys = _texts(frame[others[0]])
     for other in others[1:]:  # column by column: a row-wise join took 17 s for 100,000 rows
-        keys = keys + ", " + frame[other].astype(str)
+        keys = keys + _KEY_SEPARATOR + _texts(frame[other])
     if keys.nunique() > MAX_LEGEND:
         return int(keys.nunique())
     label_of = {
-        key: _text(", ".join(f"{o}={v}" for o, v in zip(others, key.split(", "), strict=False)))
+        key: _text(", ".join(f"{o}={v}" for o, v in zip(others, key.split(_KEY_SEPARATOR), strict=False)))
         for key in dict.fromkeys(keys)
     }
     return [(label_of[key], frame[keys == key]) for key in dict.fromkeys(keys)]
@@ -120,7 +131,7 @@ def scaling_axes(frame: pd.DataFrame, varied: Sequence[str], ax_throughput: Any,
     else:
         style = {"marker": "o"}
     for label, part in series:
-        xs = part[x] if numeric else part[x].astype(str)
+        xs = part[x] if numeric else _texts(part[x])
         ax_throughput.plot(xs, part["samples_per_s"], label=label or None, **style)
         ax_efficiency.plot(xs, 100 * part["scaling_efficiency"], label=label or None, **style)
     if x == "world_size":

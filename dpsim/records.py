@@ -156,3 +156,15 @@ def records_to_frame(records: Iterable[StepResult]) -> Any:
     import pandas as pd
 
     return pd.DataFrame([r.flat() for r in records])
+
+
+def nested_value(value: Any) -> bool:
+    """Whether a sweep cell is a list or mapping (a ``--vary`` value: ``communication.nccl_proto=[LL128,Simple]``)."""
+    return isinstance(value, (list, tuple, dict))
+
+
+def cell_text(value: Any) -> Any:
+    """A sweep cell as a CSV, table or plot writes it: a list or mapping as JSON, ``["LL128", "Simple"]``, as
+    ``--format json`` has it (pandas and ``str`` wrote Python's ``['LL128', 'Simple']``, which no CSV reader parses
+    back); anything else as it is."""
+    return json.dumps(value) if nested_value(value) else value

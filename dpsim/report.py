@@ -22,7 +22,7 @@ from rich.text import Text
 from dpsim import catalog
 from dpsim.buckets import bucket_count, bucket_sizes, gradient_tensors, synced_gradient_bytes
 from dpsim.errors import safe_text
-from dpsim.records import CORE_FIELDS, StepResult
+from dpsim.records import CORE_FIELDS, StepResult, cell_text, nested_value
 from dpsim.sharding import collective_pieces
 from dpsim.units import format_bandwidth, format_binary_size, format_size, format_time
 
@@ -171,27 +171,16 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
     return render(table)
 
 
-def cell_text(value: Any) -> Any:
-    """A sweep cell as a CSV or table writes it: a list or mapping (a ``--vary`` value such as
-    ``communication.nccl_proto=[LL128,Simple]``) as JSON, ``["LL128", "Simple"]``, as ``--format json`` writes it
-    (pandas wrote Python's ``['LL128', 'Simple']``, which no CSV reader parses back); anything else as it is."""
-    return to_json(value) if isinstance(value, (list, tuple, dict)) else value
-
-
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its list and mapping cells as JSON (:func:`cell_text`), for ``to_csv``; the frame itself
     where it holds none (a copy otherwise)."""
-    nested = [c for c in frame.columns if frame[c].dtype == object and frame[c].map(_nested).any()]
+    nested = [c for c in frame.columns if frame[c].dtype == object and frame[c].map(nested_value).any()]
     if not nested:
         return frame
     out = frame.copy()
     for column in nested:
         out[column] = out[column].map(cell_text)
     return out
-
-
-def _nested(value: Any) -> bool:
-    return isinstance(value, (list, tuple, dict))
 
 
 def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> str:
