@@ -128,6 +128,9 @@ GEMM_CURVE_FIELDS: tuple[str, ...] = (
 """The ``cluster.device`` fields only a transformer's operation-level compute model reads (:func:`dpsim.compute.
 gemm_time`, :func:`dpsim.compute.attention_rate`): none of them where the step is priced flat
 (:func:`dpsim.compute.prices_flat`)."""
+MIN_NCCL_BUFFSIZE = 4096
+"""The smallest ``communication.nccl_buffsize`` (``NCCL_BUFFSIZE``) accepted on GPUs: ``NCCL_STEPS`` (8) steps of
+NCCL's 512 B Simple grain (:meth:`Scenario._buffsize_read`)."""
 NCCL_ENV_FIELDS: tuple[str, ...] = ("nccl_algo", "nccl_proto", "nccl_buffsize", "nccl_version", *NVLS_ENV_FIELDS)
 """The ``communication`` fields that set NCCL's environment (``NCCL_ALGO``, ``NCCL_PROTO``, ``NCCL_BUFFSIZE``, the
 release and the NVLS chunk variables), None where unset: refused together wherever NCCL's model is not what prices a
@@ -1500,7 +1503,8 @@ class CommunicationConfig(_Section):
     Simple): NCCL sizes only the Simple buffer from it (``src/init.cc`` ``computeBuffSizes``; LL and LL128 have
     ``NCCL_LL_BUFFSIZE`` / ``NCCL_LL128_BUFFSIZE``), but its send/receive (pipeline stages, all-to-all) run Simple
     whatever ``NCCL_PROTO`` says and move ``NCCL_BUFFSIZE / 8`` a step (``src/enqueue.cc`` ``addP2pToPlan``);
-    dpsim prices those without it."""
+    dpsim prices those without it. From 4 KiB (:data:`MIN_NCCL_BUFFSIZE`: NCCL aligns a step down to its 512 B Simple
+    grain, and a smaller buffer's is 0, which it divides by) and below 2 GiB (``int buffSizes[]``)."""
     nccl_nvls_chunksize: Size | None = None
     """``NCCL_NVLS_CHUNKSIZE``: the chunk an NVLS-tree all-reduce starts from (``comm->nvlsChunkSize``, ``src/transport/
     nvls.cc``; ``calcCollChunking`` in ``src/enqueue.cc`` then cuts it by size: :func:`dpsim.sim.collectives.nccl.
@@ -1593,10 +1597,11 @@ class CommunicationConfig(_Section):
             value = list(dict.fromkeys(out))
         return value
 
-    @field_validator("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
+    @field_validator("nccl_buffsize", "nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
     @classmethod
     def _nvls_chunk(cls, value: float | None, info: ValidationInfo) -> float | None:
-        """NCCL reads both as an ``int`` (``(int)ncclParamNvlsTreeMaxChunkSize()``, ``int nvlsChunkSize``)."""
+        """NCCL reads all three as an ``int`` (``int buffSizes[NCCL_NUM_PROTOCOLS]`` in ``src/include/comm.h``,
+        ``(int)ncclParamNvlsTreeMaxChunkSize()``, ``int nvlsChunkSize``)."""
         if value is not None and value >= 2**31:
             raise ValueError(f"expected a size below 2 GiB (NCCL reads {info.field_name} as an int), got {value:g} B")
         return value
@@ -1831,6 +1836,37 @@ class Scenario(_Section):
                     f"give {SIMPLE_GRAIN} B or more",
                 )
 
+    def _buffsize_read(self) -> None:
+        """Refuse an ``NCCL_BUFFSIZE`` below :data:`MIN_NCCL_BUFFSIZE` (4 KiB) on GPUs. NCCL reads it unchecked
+        (``src/init.cc`` ``computeBuffSizes``: ``buffSizes[p] = envs[p]``); a tree's, NVLS's and CollNet's Simple chunk
+        is one step, ``stepSize = buffSizes[SIMPLE] / NCCL_STEPS`` (8), which ``calcCollChunking`` (``src/enqueue.cc``)
+        aligns down to the Simple grain from v2.22.3 (``chunkSize / grainSize * grainSize``, 512 B): below 4 KiB the
+        chunk is 0 and ``DIVUP(nBytes, loopSize)`` divides by it (0 B, an integer step of 0 before v2.22.3, likewise).
+        Before v2.22.3 a 1 B - 4 KiB buffer runs in steps of a few bytes, each a flag handshake dpsim does not price
+        (it prices a step's bytes, not a per-step cost), so it is refused there too rather than priced as faster than
+        NCCL's 4 MiB. CPU devices and ``protocol: none`` are refused with every NCCL setting."""
+        from dpsim.sim.collectives.nccl import NVLS_TREE_RELEASES, SIMPLE_GRAIN
+        from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, released
+
+        c = self.communication
+        if c.nccl_buffsize is None or self.cluster.gloo or c.protocol == "none":
+            return
+        if c.nccl_buffsize < MIN_NCCL_BUFFSIZE:
+            version, grain = c.nccl_version or DEFAULT_NCCL_VERSION, NVLS_TREE_RELEASES["grain"]
+            why = (
+                f"NCCL {version} aligns it down to its {SIMPLE_GRAIN} B Simple grain (from v{grain}), so below "
+                f"{MIN_NCCL_BUFFSIZE // 1024} KiB the chunk is 0, which calcCollChunking divides by"
+                if released(version, grain)
+                else f"below {MIN_NCCL_BUFFSIZE // 1024} KiB NCCL {version} moves steps under the {SIMPLE_GRAIN} B "
+                f"grain later releases enforce (0 B below 8 B, which it divides by), each a handshake dpsim does "
+                "not price"
+            )
+            raise _FieldError(
+                "communication.nccl_buffsize",
+                f"is NCCL_BUFFSIZE, whose eighth (NCCL_STEPS 8) is the chunk a tree or NVLS all-reduce moves: {why}; "
+                f"got {c.nccl_buffsize:g} B, give {MIN_NCCL_BUFFSIZE // 1024} KiB or more (NCCL's default is 4 MiB)",
+            )
+
     def _nvls_runs(self) -> None:
         """Refuse a named NVLS all-reduce where the data-parallel all-reduce cannot run it: it failed only once the
         step was priced (``check`` said valid), blamed on ``<scenario>`` rather than the file. dpsim runs NVLS over a
@@ -1911,6 +1947,7 @@ class Scenario(_Section):
                 )
         self._nccl_env_read()
         self._nvls_env_read()
+        self._buffsize_read()
         self._nvls_runs()
         self._algorithm_read()
         if self.communication.nccl_pxn_disable and not self.cluster.pxn_possible:

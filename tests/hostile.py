@@ -1947,7 +1947,9 @@ def whole_bytes() -> Iterator[Case]:
     for path in ("communication.bucket", "communication.nccl_buffsize", "cluster.device.memory"):
         for value in ("1.5B", "0.3 KiB", "12 bit", "1.0000001 MB"):
             yield _set_case(kind, f"{path}={value}", names=path)
-        for value in ("1.5 KiB", "8 Gbit", "1.1 GB") if path != "cluster.device.memory" else ("79.5 GiB",):
+        # NCCL_BUFFSIZE from 4 KiB (its 512 B grain a step), below 2 GiB (an int)
+        accepted = {"cluster.device.memory": ("79.5 GiB",), "communication.nccl_buffsize": ("4.5 KiB", "8 Gbit")}
+        for value in accepted.get(path, ("1.5 KiB", "8 Gbit", "1.1 GB")):
             yield Case(
                 kind, ["run", "{tmp}/s.yaml", "--set", f"{path}={value}"], {"s.yaml": SMALL.encode()}, accept=True
             )
@@ -3610,6 +3612,100 @@ def profiles_as_json() -> Iterator[Case]:
                    expect_error=error, accept=not error, names=names)  # fmt: skip
 
 
+def nccl_buffsize_edges() -> Iterator[Case]:
+    """``communication.nccl_buffsize`` (``NCCL_BUFFSIZE``) where NCCL cannot run it: below 4 KiB, whose Simple step
+    (an eighth) NCCL aligns down to its 512 B grain from v2.22.3 (``calcCollChunking``: 0, which it divides by; dpsim
+    took 1 B and priced the tree as if the buffer cost nothing), on every release (before v2.22.3 the steps of a few
+    bytes are handshakes dpsim does not price), and from 2 GiB (NCCL keeps it in an ``int``): refused naming the
+    field by every command, in a file, beside LL (NCCL's send/receive still run Simple from it), on one NVLS node
+    and in a sweep's ``--vary`` (its ``--out`` not written); 4 KiB, 4.5 KiB and 2 GiB - 1 B are read."""
+    kind = "NCCL_BUFFSIZE below the Simple grain or past an int"
+    path = "communication.nccl_buffsize"
+    for value in ("1B", "7B", "8B", "511B", "512B", "1KiB", "4095B", "2GiB", "2147483648B", "1PiB", "1e15B"):
+        yield _set_case(kind, f"{path}={value}", command="check", names=path)
+    for version in ("2.18.3", "2.21.5", "2.22.3", "2.30.7"):
+        yield _set_case(kind, f"communication.nccl_version={version}", f"{path}=1KiB", command="run", names=path)
+    yield _set_case(kind, f"{path}=1B", command="collective", names=path)
+    yield _set_case(kind, "communication.protocol=LL", f"{path}=64B", command="run", names=path)
+    yield _set_case(kind, *_H100, "cluster.nodes=1", "training.global_batch=4", f"{path}=2KiB", command="run",
+                    names=path)  # fmt: skip
+    yield _file_case(kind, _with("communication: {nccl_buffsize: 1 B}"), command="check", names=path)
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"{path}=4MiB,1KiB", "--out", "{tmp}/o.csv"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names=path, outputs=("{tmp}/o.csv",))  # fmt: skip
+    for value in ("4KiB", "4.5KiB", "2147483647B"):
+        yield _set_case(kind, f"{path}={value}", command="run", expect_error=False, finite=True)
+    yield Case(kind, ["collective", "{tmp}/s.yaml", "--set", f"{path}=4KiB", "--sizes", "1KiB..1GiB", "--format",
+                      "json"], {"s.yaml": SMALL.encode()}, accept=True, strict_json=True)  # fmt: skip
+
+
+def loss_kernel_values() -> Iterator[Case]:
+    """``model.loss_kernel`` spelled as it is not (another case, a hyphen, blank, a list, a number, a boolean, NaN, a
+    comma list), ``loss_parallel`` without tensor parallelism and the field on a CNN or MLP, which has no logits:
+    refused naming the field; each of its values runs on GPT-2 (``loss_parallel`` at TP 2)."""
+    kind = "model.loss_kernel: spellings, shapes, models without logits"
+    path = "model.loss_kernel"
+    for value in ("TORCH_FLOAT", "torch-float", "''", "[megatron]", "1", "true", "{}", ".nan", "megatron,torch"):
+        yield _set_case(kind, f"{path}={value}", command="check", names=path)
+    yield _set_case(kind, f"{path}=loss_parallel", command="run", names=path)  # TP 1
+    for model in ("resnet-50", "mlp-tiny"):
+        yield _set_case(kind, f"model.preset={model}", f"{path}=torch_float", command="check", names=path)
+    for value in ("megatron", "torch_fp32", "torch_float", "torch", "xentropy", "inductor"):
+        yield _set_case(kind, f"{path}={value}", command="run", expect_error=False, finite=True)
+    yield _set_case(kind, "training.tensor_parallel=2", f"{path}=loss_parallel", command="run", expect_error=False,
+                    finite=True)  # fmt: skip
+
+
+def sweep_nested_values() -> Iterator[Case]:
+    """``--vary`` values that are lists (``communication.nccl_proto=[Simple],[LL128,Simple]``, a device's
+    ``gemm_tile``) in every output of a sweep (CSV on stdout and ``--out``, where they are now JSON, the table, JSON,
+    parquet): each runs; an empty list, a nested one, a tile of one number and a list where a number goes are refused
+    naming the path, with nothing written."""
+    kind = "sweep: list --vary values in every output"
+    proto, tile = "communication.nccl_proto=[Simple],[LL128,Simple]", "cluster.device.gemm_tile=[64,64],[128,256]"
+    for vary in (proto, tile):
+        for extra in (["--format", "csv"], ["--format", "json"], [], ["--out", "{tmp}/o.csv"],
+                      ["--format", "csv", "--out", "{tmp}/o.parquet"]):  # fmt: skip
+            yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", vary, *extra], {"s.yaml": SMALL.encode()},
+                       accept=True)  # fmt: skip
+    for vary, names in (("communication.nccl_proto=[],[Simple]", "communication.nccl_proto"),
+                        ("communication.nccl_proto=[Simple,[LL]]", "communication.nccl_proto"),
+                        ("cluster.device.gemm_tile=[64],[64,64]", "cluster.device.gemm_tile"),
+                        ("training.micro_batch=[2],[4]", "training.micro_batch")):  # fmt: skip
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", vary, "--out", "{tmp}/o.csv"], {"s.yaml": SMALL.encode()},
+                   expect_error=True, names=names, outputs=("{tmp}/o.csv",))  # fmt: skip
+
+
+def profile_json_fields() -> Iterator[Case]:
+    """A fitted profile written as JSON with a field missing (a link's bandwidth, its latency, ``links``), one more
+    at every depth (a misspelt key), a value of another type (a link as a list, a bandwidth without its unit,
+    ``null``), 1e999 (JSON's overflow to infinity) and a ``//`` comment: refused naming the file or the field; the
+    profile as written runs, and so does one with a trailing comma (not JSON, but YAML 1.2, which reads it)."""
+    import json
+
+    import yaml
+
+    kind = "profiles as JSON: missing, extra and odd fields"
+    data = yaml.safe_load(_FITTED_PROFILE)
+    text = json.dumps(data)
+    files = {"s.yaml": SMALL.encode() + b"calibration: {profile: p.json}\n"}
+    yield Case(kind, ["run", "{tmp}/s.yaml"], {**files, "p.json": text.encode()}, accept=True)
+    link = '{"latency": "3.314 us", "bandwidth": "394.1 GB/s"}'
+    assert link in text, text
+    for new in ('{"latency": "3.314 us"}', '{"bandwidth": "394.1 GB/s"}', '{"latency": "3.314 us", "bandwidth": '
+                '"394.1 GB/s", "bandwith": "1 GB/s"}', '["3.314 us", "394.1 GB/s"]', '{"latency": "3.314 us", '
+                '"bandwidth": 394.1}', '{"latency": null, "bandwidth": "394.1 GB/s"}', '{"latency": "3.314 us", '
+                '"bandwidth": 1e999}'):  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/s.yaml"], {**files, "p.json": text.replace(link, new, 1).encode()},
+                   expect_error=True, names="p.json")  # fmt: skip
+    for old, new in (('"links": ', '"link": '), ('"name": ', '"nmae": '), ('{"name"', '// fitted\n{"name"')):
+        assert old in text, old
+        yield Case(kind, ["run", "{tmp}/s.yaml"], {**files, "p.json": text.replace(old, new, 1).encode()},
+                   expect_error=True, names="p.json")  # fmt: skip
+    # a trailing comma is not JSON, but YAML 1.2 flow mappings take it (the profile is read as YAML): the same profile
+    yield Case(kind, ["run", "{tmp}/s.yaml"], {**files, "p.json": text.replace('GB/s"}', 'GB/s",}', 1).encode()},
+               accept=True)  # fmt: skip
+
+
 def _schema_fields() -> tuple[list[str], list[str], list[str]]:
     """The scenario's number-valued fields, unit-bearing fields and fixed-length lists of numbers, read from ``dpsim
     schema`` (a list's item fields, as ``variability.stragglers``'s, left out: other classes set them)."""
@@ -3717,7 +3813,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     transformer_fields_on_other_models, plan_simulate_past_top, nccl_settings_beside_a_fitted_profile,
     nvls_chunk_variables,
     null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
-    profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo,
+    profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo, nccl_buffsize_edges, loss_kernel_values,
+    sweep_nested_values, profile_json_fields,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1548,7 +1548,7 @@ def test_nccl_settings_beside_a_profile_whose_links_replace_nccls_are_refused(
 
     profile = _nccl_tests_profile(tmp_path)
     (tmp_path / "s.yaml").write_text(hostile.SMALL + f"calibration: {{profile: {profile.name}}}\n")
-    unread = {"nccl_version": "2.18.3", "protocol": "LL", "nccl_proto": ["LL"], "nccl_buffsize": 1024,
+    unread = {"nccl_version": "2.18.3", "protocol": "LL", "nccl_proto": ["LL"], "nccl_buffsize": 65536,
               "nccl_algo": ["tree"]}  # fmt: skip
     with monkeypatch.context() as old_main:  # priced as the old main did, without the refusal
         old_main.setattr("dpsim.calibration._refuse_nccl_settings_unread", lambda *args: None, raising=False)
@@ -1557,7 +1557,7 @@ def test_nccl_settings_beside_a_profile_whose_links_replace_nccls_are_refused(
             base = load_scenario(tmp_path / "s.yaml", sets)
             for field, value in unread.items():
                 assert _priced(_with_communication(base, **{field: value})) == _priced(base), (sets, field)
-    shown = {"nccl_version": "2.18.3", "protocol": "LL", "nccl_proto": "LL", "nccl_buffsize": "1KiB",
+    shown = {"nccl_version": "2.18.3", "protocol": "LL", "nccl_proto": "LL", "nccl_buffsize": "64KiB",
              "nccl_algo": "tree"}  # fmt: skip
     for field, value in shown.items():
         scenario = load_scenario(tmp_path / "s.yaml", [f"communication.{field}={value}"])

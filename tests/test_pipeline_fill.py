@@ -142,6 +142,28 @@ def test_nccl_buffsize_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
     assert "nccl_buffsize" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("version", ["2.30.7", "2.22.3", "2.21.5", "2.18.3"])
+def test_an_nccl_buffsize_whose_step_is_below_the_simple_grain_is_refused(version: str) -> None:
+    """NCCL reads ``NCCL_BUFFSIZE`` unchecked (``src/init.cc`` ``computeBuffSizes``); a tree's Simple chunk is one
+    step, ``buffSize / NCCL_STEPS`` (8) in integer bytes, which ``calcCollChunking`` aligns down to the 512 B grain
+    from v2.22.3: by hand, 4095 // 8 = 511 -> 0 (``DIVUP(nBytes, loopSize)`` divides by it), 4096 // 8 = 512 -> 512.
+    dpsim accepted 1 B and priced it faster than the default 4 MiB (no fill). Refused below 4 KiB on every release
+    (before v2.22.3 the steps of a few bytes are handshakes dpsim does not price), and at 2 GiB (``int
+    buffSizes[]``); 4 KiB and 2 GiB - 1 B are read."""
+    from dpsim.errors import ScenarioError
+    from dpsim.scenario import load_scenario
+    from dpsim.sim.collectives.nccl import NCCL_STEPS, SIMPLE_GRAIN
+
+    assert 4095 // NCCL_STEPS // SIMPLE_GRAIN * SIMPLE_GRAIN == 0 and 4096 // NCCL_STEPS // SIMPLE_GRAIN == 1
+    base = [f"communication.nccl_version={version}"]
+    for value in ("1B", "8B", "511B", "1KiB", "4095B", "2GiB", "2147483648B", "1PiB"):
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(None, [*base, f"communication.nccl_buffsize={value}"])
+        assert caught.value.field == "communication.nccl_buffsize", value
+    for value in ("4KiB", "2147483647B"):
+        assert load_scenario(None, [*base, f"communication.nccl_buffsize={value}"]).communication.nccl_buffsize
+
+
 def test_the_first_chunk_crosses_the_double_tree_step_by_step() -> None:
     """``ncclGetDtree`` by hand, and ``runTreeSplit``'s order: a node sends its first chunk up once reduced with its
     children's (at its height), the root turns it round, a parent forwards it to all children at once (depth d:
