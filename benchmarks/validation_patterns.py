@@ -14,13 +14,15 @@ FOLDER [--profile P] --refit`` prints, one session at a time), and prints:
    and how many sessions share the mean's sign;
 3. per configuration, the mean over sessions of each term's residual (the critical rank's
    compute, exposed communication, optimizer and the rest — the barrier — as % of the measured
-   step, :func:`runtime.validate.breakdown`);
+   step, :func:`runtime.validate.breakdown`; ``--estimator median``: each term the median over the
+   ranks of each rank's own, the estimator of the engines' one typical rank);
 4. the step's mean error and MAPE grouped by each feature: algorithm, ranks, ranks per node,
    link rate, bucket, accumulation, batch per rank, overlap, straggler.
 
 No root, no testbed (about a minute: each session is priced from its saved runs).
 
     PYTHONPATH=. python benchmarks/validation_patterns.py [--engines analytic,sim] [--sessions NAME,...]
+        [--estimator slowest|median]
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.script_cli import ScriptError, one_line_errors
 from benchmarks.validation_sessions import validate_emulated_module
+from dpsim.errors import ScenarioError
 from dpsim.records import read_jsonl
-from runtime.validate import breakdown, build_cases, validate
+from runtime.validate import ESTIMATORS, breakdown, build_cases, validate
 
 RESULTS = Path(__file__).with_name("results")
 SESSIONS: dict[str, tuple[str, str | None]] = {
@@ -76,8 +79,9 @@ TERMS = (("compute", "compute_s"), ("exposed", "exposed_comm_s"), ("optimizer", 
          ("rest", "unattributed_s"))  # fmt: skip
 
 
-def session_rows(name: str, engines: list[str], tmp: Path) -> list[dict[str, Any]]:
-    """One session re-predicted (``--reuse FOLDER [--profile P] --refit``): a row per configuration."""
+def session_rows(name: str, engines: list[str], tmp: Path, estimator: str = "slowest") -> list[dict[str, Any]]:
+    """One session re-predicted (``--reuse FOLDER [--profile P] --refit``): a row per configuration, its terms by
+    ``estimator`` (:data:`runtime.validate.ESTIMATORS`)."""
     ve = validate_emulated_module()
     folder, given = SESSIONS[name]
     runs_dir = RESULTS / folder
@@ -99,7 +103,11 @@ def session_rows(name: str, engines: list[str], tmp: Path) -> list[dict[str, Any
     records = read_jsonl(work / "out" / "records.jsonl")
     measured = [r for r in records if r.engine == "runtime"]
     predicted = [r for r in records if r.engine == engines[0]]
-    terms, _ = breakdown(list(zip(measured, predicted, strict=True)), "slowest")
+    try:
+        terms, _ = breakdown(list(zip(measured, predicted, strict=True)), estimator)
+    except ScenarioError as exc:  # records older than each rank's medians (27f6025)
+        raise ScriptError(f"--estimator {estimator}: session {name}'s runs do not carry each rank's terms; "
+                          "leave it out with --sessions") from exc  # fmt: skip
     rows = []
     for index, (row, term) in enumerate(zip(table.to_dict("records"), terms, strict=True)):
         scenario_case = cases[index].scenario
@@ -128,7 +136,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--engines", default="analytic,sim", help="engines to price with (the first one's terms are shown)")
     p.add_argument("--sessions", default=",".join(SESSIONS), help="comma-separated session names (default: all)")
+    p.add_argument("--estimator", default="slowest", help="the measured terms: the critical rank's (slowest) or "
+                   "each the median over the ranks (median)")  # fmt: skip
     args = p.parse_args()
+    if args.estimator not in ESTIMATORS:
+        raise ScriptError(f"--estimator: expected one of {', '.join(ESTIMATORS)}, got {args.estimator!r}")
     engines = [e for e in args.engines.split(",") if e]
     names = [s for s in args.sessions.split(",") if s]
     for name in names:
@@ -137,7 +149,7 @@ def main() -> int:
     if not engines or any(e not in ("analytic", "sim") for e in engines):
         raise ScriptError(f"--engines: expected analytic and/or sim, got {args.engines!r}")
     with tempfile.TemporaryDirectory(prefix="dpsim-patterns-") as tmp:
-        rows = [row for name in names for row in session_rows(name, engines, Path(tmp))]
+        rows = [row for name in names for row in session_rows(name, engines, Path(tmp), args.estimator)]
     first = engines[0]
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_case: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -169,8 +181,9 @@ def main() -> int:
         print(f"  {index:2d} {cells}  {mean:+6.1f} {sd:6.1f} {spread:6.1f}  {same:2d}/{len(errors):<2d} "
               f"{case_rows[0]['case'][:70]}")  # fmt: skip
 
+    whose = "critical rank" if args.estimator == "slowest" else "median over the ranks"
     print(
-        f"\n3. each term's residual (predicted − measured, critical rank) as % of the measured step, mean over "
+        f"\n3. each term's residual (predicted − measured, {whose}) as % of the measured step, mean over "
         f"sessions ({first}); the term's own mean error in brackets"
     )
     print("  #      step      compute          exposed          optimizer        rest")

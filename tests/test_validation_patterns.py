@@ -45,7 +45,13 @@ def test_one_session_spread_from_its_runs_and_terms_adding_up_to_the_step(tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("args", "field"), [(["--sessions", "nope"], "--sessions"), (["--engines", "fast"], "--engines")]
+    ("args", "field"),
+    [
+        (["--sessions", "nope"], "--sessions"),
+        (["--engines", "fast"], "--engines"),
+        (["--estimator", "mean"], "--estimator"),
+        (["--estimator", "median", "--sessions", "27f6025"], "27f6025"),  # its runs predate each rank's terms
+    ],
 )
 def test_bad_arguments_are_one_line_exit_2(args: list[str], field: str) -> None:
     done = subprocess.run([sys.executable, "benchmarks/validation_patterns.py", *args], cwd=ROOT,
@@ -53,3 +59,22 @@ def test_bad_arguments_are_one_line_exit_2(args: list[str], field: str) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and field in lines[0]
+
+
+def test_the_median_estimator_takes_each_term_over_the_ranks_and_still_adds_up(tmp_path: Path) -> None:
+    """``--estimator median``: each measured term is the median over the ranks of the rank's own, read here from the
+    session's runs (the median of each configuration's three by step time); the engines' compute is the same under
+    both estimators, so measured × (1 + error) agrees; the step's error does not move and the terms still add up."""
+    script = load_benchmark("validation_patterns")
+    rows = script.session_rows("2026-12-05-e", ["analytic"], tmp_path / "median", "median")
+    slowest = script.session_rows("2026-12-05-e", ["analytic"], tmp_path / "slowest")
+    lines = (script.RESULTS / "validation-2026-12-05-e/all/runs.jsonl").read_text(encoding="utf-8").splitlines()
+    runs = [json.loads(line) for line in lines if json.loads(line)["engine"] == "runtime"]
+    for index, (row, other) in enumerate(zip(rows, slowest, strict=True)):
+        middle = sorted(runs[3 * index : 3 * index + 3], key=lambda run: run["step_time_s"])[1]
+        per_rank = statistics.median(middle["extra"]["per_rank_compute_s"].values())
+        predicted = middle["compute_s"] * (1 + other["error_compute"] / 100)
+        assert per_rank * (1 + row["error_compute"] / 100) == pytest.approx(predicted, rel=1e-9)
+        terms = sum(row[f"share_{label}"] for label in ("compute", "exposed", "optimizer", "rest"))
+        assert terms == pytest.approx(row["error_analytic"], abs=1e-6)
+        assert row["error_analytic"] == other["error_analytic"]  # the step is the step
