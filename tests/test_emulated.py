@@ -65,6 +65,21 @@ def test_cluster_shapes_both_directions_and_tears_down() -> None:
     assert _mine() == []
 
 
+def test_cluster_records_the_nodes_tcp_congestion_control() -> None:
+    """Every run records the congestion control its nodes' TCP flows use (it sets how they share a shaped link): a
+    namespace starts with the host's default, and a node's own setting is what is read."""
+    from runtime.testbed.emulated import EmulatedCluster
+
+    host = Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
+    with EmulatedCluster(nodes=2, per_node=1, rate=12.5e6) as cluster:
+        assert cluster.info["tcp_congestion_control"] == host
+        other = "reno" if host != "reno" else "bbr"
+        subprocess.run(["ip", "netns", "exec", cluster.node_namespace(0), "sysctl", "-qw",
+                        f"net.ipv4.tcp_congestion_control={other}"], check=True)  # fmt: skip
+        assert cluster.congestion_control() == other
+    assert _mine() == []
+
+
 def test_leftovers_of_a_dead_run_are_removed_at_the_next_start() -> None:
     from runtime.testbed.emulated import EmulatedCluster
 

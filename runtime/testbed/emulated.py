@@ -215,6 +215,7 @@ class EmulatedCluster(Testbed):
             "link_rate_bytes_per_s": self.rate,
             "measured_latency_s": self.measured_latency_s,
             "namespaces": list(self.namespaces),
+            "tcp_congestion_control": self.congestion_control(),
         }
 
     def _start_reaper(self) -> None:
@@ -256,6 +257,17 @@ class EmulatedCluster(Testbed):
             for where, dev in ((ns, "eth0"), (bridge, f"v{node}")):
                 _run("tc", "-n", where, "qdisc", "add", "dev", dev, "root", "tbf", "rate", bits, "burst", burst,
                      "latency", "100ms")  # fmt: skip
+
+    def congestion_control(self) -> str:
+        """The TCP congestion control the nodes' sockets use (a namespace starts with the host's default).
+
+        Recorded with every run: it sets how the ranks' flows share a shaped link. On this project's VM (bbr) the
+        ring all-reduce of 8 MiB at 50 Mbit/s took 1.23 x its busiest link's bytes over the rate at 4 and 8 ranks
+        against 1.07 x with reno in the nodes, and its calls spread 10 % against 0.2 %.
+        """
+        out = _run("ip", "netns", "exec", self.node_namespace(0), "sysctl", "-n", "net.ipv4.tcp_congestion_control",
+                   check=False)  # fmt: skip
+        return out.stdout.strip() or "unknown"
 
     @property
     def burst_bytes(self) -> int:
