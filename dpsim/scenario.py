@@ -2905,6 +2905,16 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
         return field, f"{msg.replace('Input should be', 'expected')}, got {inputs.brief(given)}"
     if kind == "model_type" or kind == "dict_type":
         return field, f"expected a mapping of fields, got {inputs.brief(given)}"
+    if (
+        kind in ("list_type", "tuple_type")
+        and isinstance(given, dict)
+        and given
+        and all(isinstance(k, str) and k.isascii() and k.isdigit() for k in given)
+    ):  # --set FIELD.2=... into a list the file does not hold (apply_overrides made {'2': ...} of it)
+        return field, (
+            f"expected a list; {field}.{next(iter(given))} indexes a list the scenario does not write (it comes from "
+            f"a preset or the default), so there is none to index: set the whole list, {field}=[...]"
+        )
     return field, f"{msg} (got {inputs.brief(given)})"
 
 

@@ -1762,3 +1762,17 @@ def test_a_profile_written_as_json_is_the_same_profile(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as caught:
         profile_from_dict(data, "p.yaml")
     assert caught.value.field == "host_model.measured_slowdown" and "given twice" in caught.value.message
+
+
+def test_an_index_into_a_list_the_scenario_does_not_write_says_to_set_the_whole_list() -> None:
+    """``--set cluster.device.gemm_tile.2=64`` indexes a list a preset fills: the override made ``{'2': 64}`` of it
+    and the error read ``Input should be a valid tuple (got a mapping)``; it names the field and says to set the whole
+    list. An index into a list the file writes is checked as before (``the list has 0 item(s)``)."""
+    for path in ("cluster.device.gemm_tile.2", "cluster.device.attention_efficiency.1", "communication.nccl_proto.0"):
+        field = path.rsplit(".", 1)[0]
+        with pytest.raises(ScenarioError) as caught:
+            load_scenario(None, [f"{path}=64"])
+        assert caught.value.field == field and f"set the whole list, {field}=[...]" in caught.value.message
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(None, ["variability.stragglers.0=1"])
+    assert caught.value.field == "variability.stragglers.0" and "the list has 0 item(s)" in caught.value.message
