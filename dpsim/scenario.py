@@ -2513,7 +2513,8 @@ class Scenario(_Section):
         (FlashAttention-2's without ``attention_kernel: fa2``), every field of the GEMM and attention curves
         (:data:`GEMM_CURVE_FIELDS`) where the step is priced at one fraction of peak (a CNN or MLP, the device's
         ``efficiency``: :func:`dpsim.compute.prices_flat`) and ``flat_efficiency`` where it is not, the FP32 and FP8
-        peaks and plateau without that precision (``fp32_matmul`` without fp32 training), ``nic_path: c2c`` where no
+        peaks and plateau without that precision (``fp32_matmul`` without fp32 training; the 16-bit ``peak_flops`` in
+        fp32 training on a device with an fp32 peak), ``nic_path: c2c`` where no
         GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
         ``ddp_at_one_rank`` with data parallelism, ``gradient_accumulation_pass: autograd`` at one accumulation
         step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``. They are accepted, not refused (a
@@ -2639,6 +2640,11 @@ class Scenario(_Section):
         }
         for name in (n for n in needs if n not in read and own(n)):
             out[f"cluster.device.{name}"] = f"read only with {needs[name]}"
+        if t.precision == "fp32" and self.cluster.device.peak_flops_fp32 is not None and own("peak_flops"):
+            out["cluster.device.peak_flops"] = (  # peak_for(fp32) and its working dtype's, fp32 too, read the fp32 one
+                "the 16-bit peak: read only with training.precision bf16, fp16 or fp8 (fp32 training runs at "
+                "peak_flops_fp32, or peak_flops_fp32_ieee)"
+            )
         if t.fp32_matmul != type(t).model_fields["fp32_matmul"].default and (
             t.precision != "fp32" or self.cluster.device.peak_flops_fp32_ieee is None
         ):  # without an IEEE peak fp32 GEMMs run at peak_flops_fp32 either way (dpsim.compute.compute_device)

@@ -111,6 +111,8 @@ UNREAD = [
         ["cluster.device.peak_flops_fp8=3PFLOP/s", "cluster.device.matmul_efficiency_fp8=0.5"],
         "cluster.device.peak_flops_fp8",
     ),  # bf16 training on H100s
+    (DEFAULT, ["training.precision=fp32"], ["cluster.device.peak_flops=200TFLOP/s"], "cluster.device.peak_flops"),
+    (CPU, [], ["cluster.device.peak_flops=2TFLOP/s"], "cluster.device.peak_flops"),  # fp32 on its fp32 peak
     (DEFAULT, [], ["training.ddp_at_one_rank=true"], "training.ddp_at_one_rank"),  # 64 data-parallel ranks
     (CPU, [], ["training.gradient_accumulation_pass=autograd"], "training.gradient_accumulation_pass"),  # 1 step
     (DEFAULT, [], ["variability.seed=3", "variability.jitter_distribution=gamma"], "variability.seed"),  # no jitter
@@ -177,6 +179,8 @@ READ = [
     (DEFAULT, ["communication.nccl_version=2.26.2"], ["cluster.inter_node.nic_path=c2c"],
      "cluster.inter_node.nic_path"),
     (DEFAULT, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),
+    (DEFAULT, ["training.precision=fp8", "cluster.device=h100-sxm", "cluster.intra_node=nvlink4"],
+     ["cluster.device.peak_flops=800TFLOP/s"], "cluster.device.peak_flops"),  # fp8: the 16-bit rest reads it
     (DEFAULT, ["training.precision=fp32", "training.fp32_matmul=tf32"], ["cluster.device.peak_flops_fp32=200TFLOP/s"],
      "cluster.device.peak_flops_fp32"),
     (DEFAULT, ["training.precision=fp32"], ["cluster.device.peak_flops_fp32_ieee=30TFLOP/s"],
