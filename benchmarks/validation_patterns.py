@@ -45,6 +45,7 @@ from runtime.validate import ESTIMATORS, breakdown, build_cases, validate
 
 RESULTS = Path(__file__).with_name("results")
 SESSIONS: dict[str, tuple[str, str | None]] = {
+    "2026-12-05-h": ("validation-2026-12-05-h/all", None),
     "2026-12-05-g": ("validation-2026-12-05-g/all", None),
     "2026-12-05-f": ("validation-2026-12-05-f/all", None),
     "2026-12-05-e": ("validation-2026-12-05-e/all", None),
@@ -62,7 +63,7 @@ SESSIONS: dict[str, tuple[str, str | None]] = {
 }
 """The stored sessions (``--reuse`` folder, ``--profile`` or the folder's own), newest first: the twelve the
 README's issue-10 tables re-predict, 2026-12-05-f, the first with the runtime's tree as NCCL's, and 2026-12-05-g, the
-same code one window later."""
+same code one window later, and 2026-12-05-h (the optimizer calibrated cold, DDP's no_sync micro-batches priced)."""
 
 FEATURES = (
     ("algorithm", "algorithm"),
