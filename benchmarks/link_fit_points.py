@@ -36,9 +36,9 @@ from benchmarks.validation_patterns import RESULTS, SESSIONS
 from dpsim.calibration import MAX_RESIDUAL, load_profile, residuals_above, worst_point_note
 from runtime.calibrate import CalibrationPlan, link_point_errors, refit_links
 
-CALIBRATIONS = {"2026-12-05-g": ("validation-2026-12-05-g/all", None), **SESSIONS}
-"""The stored sessions of :data:`benchmarks.validation_patterns.SESSIONS` and the ninth fresh one (-g); sessions
-that share a calibration (2026-12-04-night reused 2026-12-04's) are read once."""
+CALIBRATIONS = SESSIONS
+"""The stored sessions (:data:`benchmarks.validation_patterns.SESSIONS`); sessions that share a calibration
+(2026-12-04-night reused 2026-12-04's) are read once."""
 
 
 def calibrations() -> dict[str, tuple[Path, Path]]:
