@@ -834,6 +834,10 @@ CALIBRATE_ADVICE = (
 FIT_ADVICE = {
     "host": "host: k processes computing at once did not slow each other as the host's cores shared among them "
     "would (fit_host); most often other work ran on the host while they were measured: stop it and calibrate again",
+    "host.optimizer": "host.optimizer: k processes stepping Adam at once did not slow each other as max(1, k/M) "
+    "says for any number M of memory streams (fit_memory_streams); the engines do not price this fit (the ranks' "
+    "steps take turns on the cores, max(1, k/C)), so it moves no prediction: stop other work on the host and "
+    "calibrate again, or accept it with the residual override",
     "optimizer": "optimizer: the optimizer step's time is not a fixed cost plus a cost per parameter over the sizes "
     "timed; each step follows a write of twice the last-level cache (its state from memory, as in training), so "
     "most often other work ran on the host meanwhile, or the host's cache is larger than it reports "

@@ -936,3 +936,14 @@ def test_the_optimizer_line_is_fitted_in_relative_error_the_error_its_residual_i
     assert falling.per_unit_s == 0.0 and falling.fixed_s == pytest.approx(
         (1 / 3 + 1 / 2 + 1) / (1 / 9 + 1 / 4 + 1) * 1e-3
     )
+
+
+def test_a_memory_streams_residual_above_five_percent_says_it_moves_no_prediction_and_what_to_do() -> None:
+    """The 2026-12-05-h calibration's host.optimizer fit (31.3 %): k processes stepping Adam at once, max(1, k/M).
+    The engines price the steps time-sliced over the cores instead, so the error says the fit moves no prediction,
+    and what to do (fails on the old code, which named the fit only)."""
+    from dpsim.calibration import CalibrationError, HostModel, check_residuals
+
+    host = HostModel(2.0, 0.0, memory_streams=1.5, optimizer_residual=0.313)
+    with pytest.raises(CalibrationError, match=r"host\.optimizer 31\.3 %.*; host\.optimizer: .*moves no prediction"):
+        check_residuals(HardwareProfile(host_model=host))
