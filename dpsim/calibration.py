@@ -921,6 +921,8 @@ def fit_linear_time(xs: Sequence[float], times_s: Sequence[float], *, relative: 
     if x.size == 1 or np.ptp(x) == 0:
         return LinearTime(0.0, float(np.mean(t / x)))
     if relative:
+        if np.any(t <= 0):
+            raise ValueError("a fit in relative error needs every time > 0")
         w = 1.0 / t
         (intercept, slope), *_ = np.linalg.lstsq(np.stack([w, x * w], axis=1), np.ones_like(t), rcond=None)
         if slope < 0:  # the constant closest in relative error

@@ -469,8 +469,11 @@ def measure_optimizer_fit(
         evict = _cache_evictor(cold_bytes)
         times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup, page_fault_s,
                                       evict) for size in sizes]  # fmt: skip
-        fit = fit_linear_time(sizes, times, relative=True)  # least squares in the residual's own (relative) error
-        residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
+        if min(times) > 0:
+            fit = fit_linear_time(sizes, times, relative=True)  # least squares in the residual's own (relative) error
+            residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
+        else:  # page faults priced at or above a step's wall time (a loaded host): no relative error to take
+            fit, residual = fit_linear_time(sizes, times), math.inf  # a failed fit, as the link fits record one
         if log is not None:
             where = f"after writing {cold_bytes / MiB:g} MiB (cold)" if cold_bytes > 0 else "back to back (warm)"
             log(f"calibrate: optimizer step alone, fault-free, {where}: " + ", ".join(

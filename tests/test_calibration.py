@@ -857,6 +857,25 @@ def test_every_calibrated_optimizer_step_follows_the_cold_write(monkeypatch: pyt
     assert calls == [0] * 3
 
 
+def test_an_optimizer_step_left_at_zero_by_its_page_faults_is_a_failed_fit_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A loaded host can price a step's page faults at or above its wall time (``fault_free_time`` floors at 0): the
+    relative fit and its residual would divide by that 0. The fit is recorded as failed (an infinite residual, as a
+    link fit that fails), which ``check_residuals`` turns into its one-line advice; a relative fit refuses t <= 0."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as rc
+    from dpsim.calibration import fit_linear_time
+
+    times = iter([0.0, 0.004, 0.016])
+    monkeypatch.setattr(rc, "_optimizer_step_time", lambda *a, **k: next(times))
+    scenario = load_scenario(overrides=["training.optimizer=adam"])
+    fit, residual = rc.measure_optimizer_fit(scenario, sizes=(1 << 20, 1 << 22, 1 << 24), cold_bytes=0)
+    assert residual == math.inf and fit.per_unit_s >= 0 and fit.fixed_s >= 0
+    with pytest.raises(ValueError, match="every time > 0"):
+        fit_linear_time([1.0, 4.0], [0.0, 1.0], relative=True)
+
+
 def test_a_link_residual_above_five_percent_names_its_worst_point_and_whether_more_repetitions_can_help(
     tmp_path: Path,
 ) -> None:
