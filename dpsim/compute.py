@@ -81,6 +81,7 @@ __all__ = [
     "compute_times",
     "epilogue_free_efficiency",
     "fit_gemm_curve",
+    "flat_fraction",
     "fsdp_flat_gradient_bytes_per_param",
     "fsdp_gradient_divide_factors",
     "gemm_time",
@@ -94,6 +95,7 @@ __all__ = [
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
+    "prices_flat",
     "rope_bytes",
     "torchao_cast_bytes",
     "wave_efficiency",
@@ -701,6 +703,12 @@ def prices_flat(model: ModelConfig, device: DeviceConfig) -> bool:
     return device.efficiency is not None or model.kind != "transformer" or device.matmul_efficiency is None
 
 
+def flat_fraction(device: DeviceConfig) -> float:
+    """The one fraction of peak a step priced flat (:func:`prices_flat`) runs at: the device's ``efficiency``
+    override, else its ``flat_efficiency``."""
+    return device.efficiency if device.efficiency is not None else device.flat_efficiency
+
+
 def microbatch_compute(
     model: ModelConfig,
     device: DeviceConfig,
@@ -731,7 +739,7 @@ def microbatch_compute(
     extra_f = list(stage_forward_extra) if stage_forward_extra is not None else [0.0] * pipeline_parallel
     model_parallel = tensor_parallel * pipeline_parallel
     if prices_flat(model, device):
-        flat = device.efficiency if device.efficiency is not None else device.flat_efficiency
+        flat = flat_fraction(device)
         peak = device.peak_for(precision)
         total = model.training_flops_per_sample * micro_batch / model_parallel / (peak * flat)
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)

@@ -299,11 +299,11 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
 
 def _compute_description(scenario: Scenario) -> str:
     """How compute is priced: flat efficiency, or the operation-level GEMM curve."""
-    from dpsim.compute import prices_flat
+    from dpsim.compute import flat_fraction, prices_flat
 
     d = scenario.cluster.device
     if prices_flat(scenario.model, d) or d.matmul_efficiency is None:
-        return f"flat efficiency {d.efficiency if d.efficiency is not None else d.flat_efficiency:g}"
+        return f"flat efficiency {flat_fraction(d):g}"
     return (
         f"operations: GEMMs at {d.matmul_efficiency:.3g} of peak + {d.kernel_overhead * 1e6:g} us, "
         f"{scenario.model.attention} attention, {scenario.training.precision}"

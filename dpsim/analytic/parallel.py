@@ -332,8 +332,7 @@ def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
     m, t, d = scenario.model, scenario.training, compute.compute_device(scenario)
     kernels = compute.layer_kernels(m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
     if compute.prices_flat(m, d):  # the flat model prices every FLOP at peak · efficiency
-        flat = d.efficiency if d.efficiency is not None else d.flat_efficiency
-        return {k.name: k.flops / (d.peak_for(t.precision) * flat) for k in kernels}
+        return {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
     return {k.name: k.seconds for k in kernels}
 
 
