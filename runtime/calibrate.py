@@ -1167,8 +1167,8 @@ def calibrate_compute(
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
     cache = last_level_cache_bytes()
-    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log,
-                                                    cold_bytes=cold_cache_bytes(cache))  # fmt: skip
+    cold = cold_cache_bytes(cache)
+    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
     optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
                                               page_fault_s=page_fault)  # fmt: skip
     labels = (
@@ -1184,7 +1184,7 @@ def calibrate_compute(
         "optimizer_name": scenario.training.optimizer,
         "cores": cores,
         "last_level_cache_bytes": cache,
-        "optimizer_cold_bytes": cold_cache_bytes(cache),
+        "optimizer_cold_bytes": cold,
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
