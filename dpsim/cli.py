@@ -311,7 +311,7 @@ def sweep(
         with atomic_output(out, "--out") as tmp:
             if out.suffix.lower() == ".parquet":
                 try:
-                    frame.to_parquet(tmp, index=False)
+                    report.parquet_frame(frame).to_parquet(tmp, index=False)
                 except ImportError:
                     raise fail("--out", "writing parquet needs pyarrow (pip install pyarrow)") from None
             else:

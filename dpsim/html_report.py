@@ -31,6 +31,7 @@ from typing import Any
 
 from dpsim import inputs
 from dpsim.errors import ScenarioError, safe_text
+from dpsim.records import cell_text, nested_value
 
 __all__ = ["MAX_INPUTS", "MAX_RESULT_BYTES", "Section", "build_report", "read_result"]
 
@@ -318,6 +319,8 @@ def _cell(name: str, value: Any) -> str:
 
     if isinstance(value, float) and math.isnan(value):
         return "-"
+    if nested_value(value):  # a list --vary value: JSON, as the sweep's CSV and table write it (not Python's repr)
+        return _e(cell_text(value))
     return _e(_human(name, value) if isinstance(value, (int, float, bool)) else value)
 
 
@@ -371,11 +374,13 @@ def _run_section(result: dict[str, Any], source: str) -> Section:
         value = result[name]
         share = f"{100 * float(value) / step:.1f} %" if name in _BREAKDOWN_ROWS and step > 0 and value else ""
         rows.append({"quantity": name, "value": value, "share of step": share, "oom": name == "oom" and value})
-    table = _table(
-        [{"quantity": r["quantity"], "value": _cell(r["quantity"], r["value"]), "share of step": r["share of step"],
-          "oom": r["oom"]} for r in rows],
-        ["quantity", "value", "share of step"], left=("quantity",),
-    )  # fmt: skip
+    cells = [{"quantity": r["quantity"], "value": _cell(r["quantity"], r["value"]),
+              "share of step": r["share of step"], "oom": r["oom"]} for r in rows]  # fmt: skip
+    extra = result.get("extra")
+    ignored = extra.get("ignored_fields") if isinstance(extra, dict) else None
+    for name, why in ignored.items() if isinstance(ignored, dict) else ():  # set, and read by nothing: as the table
+        cells.append({"quantity": f"ignored: {name}", "value": why, "share of step": ""})
+    table = _table(cells, ["quantity", "value", "share of step"], left=("quantity",))
     fig = Figure(figsize=(9, 2.2), layout="constrained")
     ax = fig.add_subplot()
     left = 0.0

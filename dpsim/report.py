@@ -183,6 +183,29 @@ def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def parquet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a parquet file holds it: list and mapping cells as JSON (:func:`csv_frame`), and a column whose
+    cells are of more than one type as the CSV's text (``--vary training.global_batch=auto,512``: parquet types a
+    column once, and pyarrow refused ``'auto'`` beside ``512``, or a list beside a name, with a traceback)."""
+    out = csv_frame(frame)
+    mixed = [c for c in out.columns if out[c].dtype == object and len({_cell_kind(v) for v in out[c]} - {None}) > 1]
+    if not mixed:
+        return out
+    out = out.copy() if out is frame else out
+    for column in mixed:
+        out[column] = out[column].map(lambda value: None if _cell_kind(value) is None else str(value))
+    return out
+
+
+def _cell_kind(value: Any) -> str | None:
+    """What parquet would type a cell as: ``None`` for a missing one (``None``, NaN), numbers as one kind."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "number"
+    return type(value).__name__
+
+
 def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> str:
     """A sweep: table (varied columns + key results), JSON array of row objects, or CSV (lists and mappings as
     JSON: :func:`csv_frame`)."""

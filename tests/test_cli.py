@@ -191,6 +191,26 @@ def test_sweep_parquet(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert list(frame["training.zero_stage"]) == [0, 1, 2, 3]
 
 
+def test_sweep_parquet_holds_what_the_csv_holds(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A list ``--vary`` value, or values of two types in one column (``auto`` beside 512), were a pyarrow traceback
+    (parquet types a column once) or a list column no CSV reader shares: each cell is now the CSV's own text."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    for vary in ("training.global_batch=auto,512", "communication.nccl_proto=[LL128,Simple],LL",
+                 "communication.nccl_proto=[LL128,Simple],[LL]"):  # fmt: skip
+        outs = [tmp_path / "s.csv", tmp_path / "s.parquet"]
+        for out in outs:
+            code, _, err = cli(capsys, "sweep", str(DEFAULT), "--vary", vary, "--out", str(out))
+            assert code == 0 and not err, err
+        path = vary.split("=")[0]
+        with (tmp_path / "s.csv").open(newline="") as f:
+            written = [row[path] for row in csv.DictReader(f)]
+        frame = pd.read_parquet(tmp_path / "s.parquet")
+        assert list(frame[path]) == written, vary
+        assert frame["step_time_s"].dtype == float
+    assert written == ['["LL128", "Simple"]', '["LL"]']  # JSON, as --format json writes the lists
+
+
 def test_parse_vary() -> None:
     assert parse_vary(["a.b=1,2,3"]) == {"a.b": [1, 2, 3]}
     assert parse_vary(["a=[1, 2],[3]", "c=x"]) == {"a": [[1, 2], [3]], "c": ["x"]}

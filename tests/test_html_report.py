@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -151,3 +152,38 @@ def test_headless_chromium_renders_the_page(report: tuple[Path, list[Path]], tmp
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
     assert len(data) > 50_000  # a rendered page, not a blank one (blank is a few kB)
+
+
+def test_a_list_vary_value_is_written_as_json(tmp_path: Path) -> None:
+    """A sweep's list ``--vary`` value (``communication.nccl_proto=[LL128,Simple]``) is a cell of JSON text, as the
+    sweep's CSV and table write it; the page wrote Python's ``['LL128', 'Simple']``."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    code, out, err = hostile.run_in_process(
+        ["sweep", str(tmp_path / "s.yaml"), "--vary", "communication.nccl_proto=[LL128,Simple],[LL]", "--format",
+         "json"]
+    )  # fmt: skip
+    assert code == 0, err
+    assert [row["communication.nccl_proto"] for row in json.loads(out)] == [["LL128", "Simple"], ["LL"]]
+    (tmp_path / "sweep.json").write_text(out)
+    code, _, err = hostile.run_in_process(["report", str(tmp_path / "sweep.json"), "-o", str(tmp_path / "r.html")])
+    assert code == 0, err
+    cells = re.findall(r'<td class="l">([^<]*)</td>', (tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert "[&quot;LL128&quot;, &quot;Simple&quot;]" in cells and "[&quot;LL&quot;]" in cells, cells
+    assert not any("&#x27;" in cell for cell in cells)
+
+
+def test_a_run_lists_its_ignored_fields(tmp_path: Path) -> None:
+    """A field set and read by nothing is a row ``ignored: FIELD`` of the run's table, as ``dpsim run`` prints it
+    (the page dropped ``extra.ignored_fields``: a value accepted without a word)."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    code, out, err = hostile.run_in_process(
+        ["run", str(tmp_path / "s.yaml"), "--set", "training.pipeline_schedule=interleaved", "--format", "json"]
+    )
+    assert code == 0, err
+    why = json.loads(out)["extra"]["ignored_fields"]["training.pipeline_schedule"]
+    (tmp_path / "run.json").write_text(out)
+    code, _, err = hostile.run_in_process(["report", str(tmp_path / "run.json"), "-o", str(tmp_path / "r.html")])
+    assert code == 0, err
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    row = re.search(r'<td class="l">ignored: training\.pipeline_schedule</td><td class="">([^<]*)</td>', text)
+    assert row is not None and html.unescape(row.group(1)) == why
