@@ -3,9 +3,10 @@
 The calibration's own benchmark (:func:`runtime.calibrate.run_bench`: barrier-started, slowest rank, median
 over repetitions, the host's busy time) of one all-reduce algorithm, one rank per node, over a grid of shaped
 rates × rank counts × sizes, the whole grid ``--passes`` times round robin (each pass a fresh cluster per
-point: the spread over the window, not only over one launch). ``--cc`` sets the TCP congestion control inside
-every node namespace (the host's default, ``bbr`` on the 2-core VM, is what every run so far used), so the
-shaper × TCP interaction can be tested by changing only that.
+point: the spread over the window, not only over one launch). ``--cc`` sets the TCP congestion control of every
+node's flows (``EmulatedCluster(tcp_cc=...)``, the routes' ``congctl``: cubic too, which this VM does not allow as a
+namespace's default; the host's default, ``bbr`` on the 2-core VM, is what every run so far used), so the shaper ×
+TCP interaction can be tested by changing only that.
 
     sudo PYTHONPATH=. python benchmarks/link_overlap.py --rates 250,500,1000,2000 --ranks 2,3,4,6 \
         --sizes 1048576,4194304,16777216,67108864 --passes 2 --out DIR
@@ -28,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,15 +58,8 @@ def measure(ranks: list[int], rates: list[float], sizes: list[int], reps: int, a
             for rate in rates:
                 for n in ranks:
                     print(f"link_overlap: pass {k}, {n} ranks at {rate * 8e-6:g} Mbit/s", flush=True)
-                    with EmulatedCluster(nodes=n, per_node=1, rate=rate) as testbed:
-                        used = None
-                        for ns in testbed.namespaces:
-                            if cc is not None:
-                                subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-                                                f"net.ipv4.tcp_congestion_control={cc}"], check=True)  # fmt: skip
-                            used = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-n",
-                                                   "net.ipv4.tcp_congestion_control"], check=True,
-                                                  capture_output=True, text=True).stdout.strip()  # fmt: skip
+                    with EmulatedCluster(nodes=n, per_node=1, rate=rate, tcp_cc=cc or "") as testbed:
+                        used = testbed.info["tcp_congestion_control"]
                         before = snapshot()
                         point = run_bench(n, 1, testbed, plan, Path(tmp) / f"{k}-{n}-{rate:g}")
                         load = host_load(before, snapshot())

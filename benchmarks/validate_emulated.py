@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import shutil
 import statistics
@@ -59,7 +60,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, need_root, one_line_errors
+from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of
 from dpsim.calibration import MAX_RESIDUAL, CalibrationError, load_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
@@ -225,6 +226,11 @@ def main() -> int:
                    "again from the folder's calibration-bench.json (else the one beside --profile) with the "
                    "current code first (written to --out as profile-refit.yaml)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
+    p.add_argument(
+        "--tcp-cc",
+        help="the emulated nodes' TCP congestion control for the calibration and the runs "
+        "(default: DPSIM_TCP_CC, else the host's; recorded in the profile's meta and every run's extra)",
+    )
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
     p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL, help="largest accepted relative fit residual "
                    "of the calibration made here (0.05 = 5 %%, dpsim calibrate's rule; the link fits above it are "
@@ -236,6 +242,13 @@ def main() -> int:
                           f"got {args.max_residual!r}")  # fmt: skip
     if args.reuse is None:
         need_root()
+        if args.tcp_cc is not None:
+            from runtime.testbed.emulated import CC_ENV, congestion_controls
+
+            one_of("--tcp-cc", args.tcp_cc, congestion_controls())
+            os.environ[CC_ENV] = args.tcp_cc
+    elif args.tcp_cc is not None:
+        raise ScriptError("--tcp-cc: sets the testbed's measurements; --reuse measures nothing")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpsim-validate-" if args.reuse is None else "dpsim-reuse-") as tmp:
         out = args.out or (Path(tmp) / "out" if args.reuse else Path(__file__).parent / "results" / "validation")
@@ -289,6 +302,11 @@ def main() -> int:
             f"cores, largest {load['other_cores_max']:.2f}; {load['runs_other_above_0_25_cores']} of "
             f"{load['runs_recorded']} runs above 0.25 cores; steal at most {load['steal_cores_max']:.2f} cores"
         )
+    cc = summary.get("tcp_congestion_control") or {}
+    if cc:
+        print(f"nodes' TCP congestion control: profile {cc.get('profile')}, runs {', '.join(cc.get('runs') or [])}")
+    for warning in summary.get("warnings") or []:
+        print(f"warning: {warning}")
     print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")
     if uncertainty:
         print("calibration points, 95 % half width of each median: " + ", ".join(

@@ -241,7 +241,7 @@ def refuse_unnameable(option: str, text: str, what: str = "") -> None:
             raise fail(option, f"{named}: file name too long for the file system ({why})") from None
 
 
-_MEASURING = ("--ranks", "--sizes", "--algorithms", "--rates", "--testbed", "--max-residual")
+_MEASURING = ("--ranks", "--sizes", "--algorithms", "--rates", "--testbed", "--max-residual", "--tcp-cc")
 """``calibrate``'s options of measuring the links (all-reduces over ranks); ``--link-class`` also names the class
 fitted files measured."""
 _FROM_FILES = ("--from-nccl-tests", "--from-trace")
@@ -256,8 +256,12 @@ _NEEDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], bool],
          "sets what is measured: --from-nccl-tests / --from-trace fit files and measure nothing"),
         (("--rates",), lambda given: given.get("--testbed") == "emulated",
          "shapes the emulated testbed's links: only with --testbed emulated (local ranks talk over loopback)"),
+        (("--tcp-cc",), lambda given: given.get("--testbed") == "emulated",
+         "sets the emulated nodes' TCP congestion control: only with --testbed emulated"),
     ),
     "validate": (
+        (("--tcp-cc",), lambda given: given.get("--testbed") == "emulated",
+         "sets the emulated nodes' TCP congestion control: only with --testbed emulated"),
         (("--calibrate-ranks", "--max-residual"), lambda given: "--profile" not in given,
          "sets the calibration validate makes without --profile: with --profile none is made"),
     ),

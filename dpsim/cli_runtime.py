@@ -169,15 +169,20 @@ def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _testbed_check(testbed: str) -> None:
+def _testbed_check(testbed: str, tcp_cc: str | None = None) -> None:
+    """The testbed is one this machine can run; ``tcp_cc`` (emulated: the nodes' TCP congestion control) is one the
+    kernel has, and is passed to every cluster made from here on (``DPSIM_TCP_CC``)."""
     check_choice("--testbed", testbed, TESTBEDS)
     if testbed == "emulated":
-        from runtime.testbed.emulated import RootRequired, require_root
+        from runtime.testbed.emulated import CC_ENV, RootRequired, congestion_controls, require_root
 
         try:
             require_root()
         except RootRequired as exc:
             raise fail("--testbed", str(exc)) from None
+        if tcp_cc is not None:
+            check_choice("--tcp-cc", tcp_cc, tuple(congestion_controls()))
+            os.environ[CC_ENV] = tcp_cc
 
 
 def _runtime_errors(exc: Exception) -> None:
@@ -211,6 +216,12 @@ def calibrate(
     max_residual: Annotated[
         float, typer.Option(help="largest accepted relative fit residual (0.05 = 5 %); above it: exit 2")
     ] = 0.05,
+    tcp_cc: Annotated[
+        str | None,
+        typer.Option(
+            help="emulated testbed: the nodes' TCP congestion control (cubic, reno, ...; default: the host's)"
+        ),
+    ] = None,
     records: Annotated[Path | None, typer.Option(help="also write the raw benchmark records (JSON)")] = None,
     from_nccl_tests: Annotated[
         list[Path] | None,
@@ -282,7 +293,7 @@ def calibrate(
     _memory_bound("--sizes", 3.0 * max(plan_sizes) * max(rank_counts), "each rank's send, receive and reduce buffers")
     algs = _name_list("--algorithms", algorithms, ALGORITHMS)
     plan_rates = _rate_list("--rates", rates)
-    _testbed_check(testbed)
+    _testbed_check(testbed, tcp_cc)
     loaded = load_scenario(scenario, overrides or [])
     from runtime.calibrate import CalibrationPlan
     from runtime.calibrate import calibrate as run_calibration
@@ -451,6 +462,12 @@ def validate(
         int, typer.Option(min=1, max=MAX_REPEATS, help="runs of each configuration (spread reported)")
     ] = 1,
     profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
+    tcp_cc: Annotated[
+        str | None,
+        typer.Option(
+            help="emulated testbed: the nodes' TCP congestion control (cubic, reno, ...; default: the host's)"
+        ),
+    ] = None,
     max_residual: Annotated[
         float,
         typer.Option(
@@ -494,7 +511,7 @@ def validate(
         from dpsim.calibration import load_profile
 
         load_profile(profile)
-    _testbed_check(testbed)
+    _testbed_check(testbed, tcp_cc)
     cases: list[list[tuple[str, Any]]] = []
     if vary:
         cases += [list(point.items()) for point in grid_points(parse_vary(vary))]
@@ -613,6 +630,8 @@ def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], 
         listed = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(accepted.items()))
         rule = f"above the {100 * MAX_RESIDUAL:g} % rule"
         typer.echo(f"accepted with --max-residual {summary['max_residual']:g} ({rule}): {listed}")
+    for warning in summary.get("warnings") or []:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
 
 

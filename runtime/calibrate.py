@@ -965,6 +965,7 @@ def calibrate_links(
     share = HostModel(float(host_cores())).comm_share  # processor sharing: max(1, n/C)
     records: list[dict[str, Any]] = []
     latencies: list[float] = []
+    controls: set[str] = set()  # the emulated nodes' TCP congestion control, as each cluster's socket read it
     for link_class in plan.link_classes:
         shaped = testbed == "emulated" and link_class == "inter"
         for rate in plan.rates if shaped else [None]:
@@ -977,6 +978,8 @@ def calibrate_links(
                 with _testbed(testbed, nodes, per_node, rate or plan.rates[0]) as tb:
                     if tb.measured_latency_s is not None:
                         latencies.append(tb.measured_latency_s)
+                    if "tcp_congestion_control" in tb.info:
+                        controls.add(str(tb.info["tcp_congestion_control"]))
                     for rec in (bench or run_bench)(n, per_node, tb, sized, work_dir / name):
                         rec.update(link_class=link_class, rate_bytes_per_s=rate)
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
@@ -1003,6 +1006,7 @@ def calibrate_links(
             "testbed": testbed,
             "link_rates_bytes_per_s": list(plan.rates) if testbed == "emulated" else None,
             "measured_latency_s": statistics.median(latencies) if latencies else None,
+            "tcp_congestion_control": ",".join(sorted(controls)) or None,
             "comm_cpu_per_byte_s": _comm_cpu_per_byte(all_reduce, testbed),
             "comm_cpu_per_byte_by_rate_s": sorted([r, k] for r, k in host_window_per_byte(all_reduce).items()),
             "host_busy_per_byte_s": {

@@ -65,11 +65,12 @@ def test_cluster_shapes_both_directions_and_tears_down() -> None:
     assert _mine() == []
 
 
-def test_cluster_records_the_nodes_tcp_congestion_control() -> None:
+def test_cluster_records_the_nodes_tcp_congestion_control(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every run records the congestion control its nodes' TCP flows use (it sets how they share a shaped link): a
     namespace starts with the host's default, and a node's own setting is what is read."""
     from runtime.testbed.emulated import EmulatedCluster
 
+    monkeypatch.delenv("DPSIM_TCP_CC", raising=False)  # none named: the host's
     host = Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
     with EmulatedCluster(nodes=2, per_node=1, rate=12.5e6) as cluster:
         assert cluster.info["tcp_congestion_control"] == host
@@ -77,6 +78,57 @@ def test_cluster_records_the_nodes_tcp_congestion_control() -> None:
         subprocess.run(["ip", "netns", "exec", cluster.node_namespace(0), "sysctl", "-qw",
                         f"net.ipv4.tcp_congestion_control={other}"], check=True)  # fmt: skip
         assert cluster.congestion_control() == other
+    assert _mine() == []
+
+
+_BOTH_ENDS = """
+import socket, sys, threading
+server = socket.socket()
+server.bind(("{listen}", 0))
+server.listen(1)
+port = server.getsockname()[1]
+print(port, flush=True)
+accepted = server.accept()[0]
+name = accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(bytes(1)).decode()
+print(name, flush=True)
+"""
+
+
+def test_cluster_sets_the_nodes_tcp_congestion_control_on_both_ends_of_every_flow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``tcp_cc`` (or ``DPSIM_TCP_CC``) gives the nodes' flows a congestion control other than the host's through the
+    routes' ``congctl``, whether or not the host allows it as a namespace default (cubic is not in this VM's
+    ``tcp_allowed_congestion_control``): the connecting socket (``tcp_ca_dst_init``) and the accepted one
+    (``tcp_ca_openreq_child``) both run it, between nodes and between two ranks of one node; what is recorded is
+    what a socket reads. A control the kernel lacks is refused, naming what it has."""
+    from runtime.testbed.emulated import CC_ENV, EmulatedCluster, congestion_controls
+
+    host = Path("/proc/sys/net/ipv4/tcp_congestion_control").read_text().strip()
+    other = next(cc for cc in ("cubic", "reno", "bbr") if cc != host and cc in congestion_controls())
+    monkeypatch.setenv(CC_ENV, other)
+    with EmulatedCluster(nodes=2, per_node=2, rate=12.5e6) as cluster:
+        assert cluster.info["tcp_congestion_control"] == other
+        assert cluster.info["tcp_congestion_control_set"] == other
+        for listen_node, address in ((1, "198.18.0.2"), (0, "198.18.0.1")):  # across nodes, inside node 0
+            server = subprocess.Popen(
+                ["ip", "netns", "exec", cluster.node_namespace(listen_node), sys.executable, "-c",
+                 _BOTH_ENDS.format(listen=address)], stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert server.stdout is not None
+            port = server.stdout.readline().strip()
+            client = (
+                f"import socket; s = socket.create_connection(('{address}', {port})); "
+                "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(bytes(1)).decode())"
+            )
+            out = subprocess.run(["ip", "netns", "exec", cluster.node_namespace(0), sys.executable, "-c", client],
+                                 capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+            assert out == other
+            assert server.stdout.readline().strip() == other
+            server.wait(timeout=10)
+    monkeypatch.delenv(CC_ENV)
+    with pytest.raises(ValueError, match="TCP congestion control 'no-such-cc': expected one this kernel has"):
+        EmulatedCluster(nodes=1, rate=12.5e6, tcp_cc="no-such-cc")
     assert _mine() == []
 
 

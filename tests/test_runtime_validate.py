@@ -96,6 +96,8 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
         ["validate", "S", "--case", "cluster.nodes"],
         ["validate", "S", "--max-residual", "nan"],
         ["validate", "S", "--max-residual", "0"],
+        ["calibrate", "S", "--tcp-cc", "reno"],  # the emulated nodes' control: only with --testbed emulated
+        ["validate", "S", "--tcp-cc", "reno"],
     ],
 )
 def test_cli_bad_arguments_are_one_line_exit_2(tmp_path: Path, args: list[str]) -> None:
@@ -503,3 +505,39 @@ def test_validate_emulated_records_the_profile_and_output_relative_to_the_workin
     script._portable_paths(out, far)
     second = json.loads((out / "records.jsonl").read_text(encoding="utf-8").splitlines()[1])
     assert second == {"hardware_source": "CAL/p.yaml", "run_dir": "<tmp>/work/runs/case0-run0"}
+
+
+def test_a_profile_calibrated_under_another_tcp_congestion_control_is_warned_about(tmp_path: Path) -> None:
+    """The emulated nodes' congestion control sets how a shaped link's flows share it (stop 35: the ring ran 1.23 x
+    its bytes over the rate under bbr, 1.07 x under reno), so links calibrated under one do not carry to runs under
+    another: validate says so (log, summary) when the profile's ``meta.tcp_congestion_control`` is not the runs'
+    ``extra.tcp_congestion_control``, and stays quiet when they agree or either is not recorded (older files)."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HardwareProfile, save_profile
+    from runtime.validate import congestion_control_mismatch, validate
+
+    runs = [_record("runtime", 0.1, 0.03, 0.05, 0.01, tcp_congestion_control=cc) for cc in ("reno", "reno")]
+    assert congestion_control_mismatch({"tcp_congestion_control": "reno"}, runs) is None
+    assert congestion_control_mismatch({}, runs) is None  # a profile from before it was recorded
+    assert congestion_control_mismatch({"tcp_congestion_control": "bbr"}, [_record("runtime", 0.1, 0, 0, 0)]) is None
+    said = congestion_control_mismatch({"tcp_congestion_control": "bbr"}, runs)
+    assert said is not None and "bbr" in said and "reno" in said and "--tcp-cc reno" in said
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    cases = build_cases(path, ["communication.algorithm=ring"], [[]])
+    save_profile(HardwareProfile(name="stand-in", reduction_bandwidth=1e9, meta={"tcp_congestion_control": "bbr"}),
+                 tmp_path / "profile.yaml")  # fmt: skip
+
+    def measure(index: int, case: object, repeat: int) -> object:
+        result = api.run(cases[index].scenario, engine="analytic")
+        return dataclasses.replace(result, engine="runtime", extra={"tcp_congestion_control": "reno"})
+
+    logged: list[str] = []
+    _, summary = validate(cases, tmp_path / "out", profile=tmp_path / "profile.yaml", measure=measure,
+                          log=logged.append)  # type: ignore[arg-type]  # fmt: skip
+    assert summary["tcp_congestion_control"] == {"profile": "bbr", "runs": ["reno"]}
+    assert summary["warnings"] == [said]
+    assert any(line.startswith("validate: warning: ") and "reno" in line for line in logged)

@@ -32,7 +32,7 @@ def test_a_damaged_or_missing_reuse_file_is_named(tmp_path: Path) -> None:
             read_json(tmp_path / name)
 
 
-@pytest.mark.parametrize("stem", ["comm_contention", "comm_share", "link_overlap", "validate_emulated"])
+@pytest.mark.parametrize("stem", ["comm_contention", "comm_share", "link_overlap", "tcp_cc", "validate_emulated"])
 def test_without_root_each_emulated_script_says_so_in_one_line(
     stem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

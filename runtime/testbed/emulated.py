@@ -26,6 +26,16 @@ Namespace names are ``<prefix><pid>-br`` and ``<prefix><pid>-n<i>``; the prefix 
 ``dpsim-`` unless ``DPSIM_NETNS_PREFIX`` (or the ``prefix`` argument) says otherwise, so
 parallel test runs can keep to their own.
 
+TCP congestion control (``congestion_control``, else ``DPSIM_TCP_CC``, else the host's): a namespace starts with
+the host's default (this project's VM: bbr), which sets how the ranks' flows share a shaped link. Named, every
+route a node's TCP flows take (its subnet, its own address, loopback) carries it as the route's ``congctl``
+(ip-route(8); the kernel's ``tcp_ca_dst_init`` gives a new socket its route's algorithm, before the namespace's
+default), which works for every algorithm the kernel has (``tcp_available_congestion_control``): a namespace's
+own default may only be one of the host's ``tcp_allowed_congestion_control`` (``tcp_set_default_congestion_control``
+refuses the others outside the initial namespace with EPERM), and this VM allows only reno and bbr, not Linux's
+default cubic. What the flows use is read back from a socket (:meth:`EmulatedCluster.congestion_control`) and
+recorded in every run's ``extra.tcp_congestion_control``.
+
 Ranks drop root where they can: the rank command runs under ``setpriv`` as the invoking
 user (``SUDO_UID``/``SUDO_GID``) or ``nobody``, after the launcher has entered the namespace
 (which needs root); set ``DPSIM_RANK_USER=root`` to keep root.
@@ -53,6 +63,7 @@ __all__ = [
     "RootRequired",
     "burst_bytes",
     "cleanup_leftovers",
+    "congestion_controls",
     "dpsim_namespaces",
     "kill_namespace_processes",
     "netns_prefix",
@@ -63,6 +74,8 @@ __all__ = [
 PREFIX = "dpsim-"
 """Default namespace prefix (``DPSIM_NETNS_PREFIX`` overrides it)."""
 PREFIX_ENV = "DPSIM_NETNS_PREFIX"
+CC_ENV = "DPSIM_TCP_CC"
+"""The nodes' TCP congestion control when ``EmulatedCluster.tcp_cc`` is not given ('' or unset: the host's)."""
 RANK_USER_ENV = "DPSIM_RANK_USER"
 SUBNET = "198.18.0"
 """Node i gets 198.18.0.(i+1): inside the RFC 2544 benchmarking range 198.18.0.0/15."""
@@ -185,6 +198,8 @@ class EmulatedCluster(Testbed):
     """Namespace prefix ('' = :func:`netns_prefix`)."""
     drop_root: bool = True
     """Run ranks as an unprivileged user (see the module docstring) when possible."""
+    tcp_cc: str = ""
+    """TCP congestion control of the nodes' flows ('' = ``DPSIM_TCP_CC``, else the host's default, inherited)."""
 
     def __post_init__(self) -> None:
         require_root()
@@ -193,6 +208,10 @@ class EmulatedCluster(Testbed):
             raise ValueError(f"nodes must be 1..250, got {self.nodes}")
         if self.rate <= 0:
             raise ValueError(f"rate must be positive, got {self.rate}")
+        self.tcp_cc = self.tcp_cc or os.environ.get(CC_ENV, "")
+        if self.tcp_cc and self.tcp_cc not in congestion_controls():
+            raise ValueError(f"TCP congestion control {self.tcp_cc!r}: expected one this kernel has "
+                             f"({', '.join(congestion_controls())})")  # fmt: skip
         self.name = "emulated"
         self.link_rate = self.rate
         self.master_addr = f"{SUBNET}.1"
@@ -216,6 +235,7 @@ class EmulatedCluster(Testbed):
             "measured_latency_s": self.measured_latency_s,
             "namespaces": list(self.namespaces),
             "tcp_congestion_control": self.congestion_control(),
+            "tcp_congestion_control_set": self.tcp_cc or None,
         }
 
     def _start_reaper(self) -> None:
@@ -257,16 +277,33 @@ class EmulatedCluster(Testbed):
             for where, dev in ((ns, "eth0"), (bridge, f"v{node}")):
                 _run("tc", "-n", where, "qdisc", "add", "dev", dev, "root", "tbf", "rate", bits, "burst", burst,
                      "latency", "100ms")  # fmt: skip
+            if self.tcp_cc:
+                self._route_congestion_control(ns, node)
+
+    def _route_congestion_control(self, ns: str, node: int) -> None:
+        """Every route the node's TCP flows take carries ``congctl tcp_cc``: the other nodes (the subnet), the
+        node's own address (ranks of one node reach each other there) and loopback."""
+        own = f"{SUBNET}.{node + 1}"
+        for route in (
+            [f"{SUBNET}.0/24", "dev", "eth0", "proto", "kernel", "scope", "link", "src", own],
+            ["local", own, "dev", "eth0", "table", "local", "proto", "kernel", "scope", "host", "src", own],
+            ["local", "127.0.0.0/8", "dev", "lo", "table", "local", "proto", "kernel", "scope", "host", "src",
+             "127.0.0.1"],
+            ["local", "127.0.0.1", "dev", "lo", "table", "local", "proto", "kernel", "scope", "host", "src",
+             "127.0.0.1"],
+        ):  # fmt: skip
+            _run("ip", "-n", ns, "route", "replace", *route, "congctl", self.tcp_cc)
 
     def congestion_control(self) -> str:
-        """The TCP congestion control the nodes' sockets use (a namespace starts with the host's default).
+        """The TCP congestion control a new socket of node 0 gets towards the other nodes (``TCP_CONGESTION``).
 
         Recorded with every run: it sets how the ranks' flows share a shaped link. On this project's VM (bbr) the
         ring all-reduce of 8 MiB at 50 Mbit/s took 1.23 x its busiest link's bytes over the rate at 4 and 8 ranks
-        against 1.07 x with reno in the nodes, and its calls spread 10 % against 0.2 %.
+        against 1.07 x with reno in the nodes, and its calls spread 10 % against 0.2 %. The socket is read, not the
+        sysctl: a route's ``congctl`` comes before the namespace's default.
         """
-        out = _run("ip", "netns", "exec", self.node_namespace(0), "sysctl", "-n", "net.ipv4.tcp_congestion_control",
-                   check=False)  # fmt: skip
+        out = _run("ip", "netns", "exec", self.node_namespace(0), sys.executable, "-c", _CC_PROBE.format(
+            address=f"{SUBNET}.{2 if self.nodes > 1 else 1}"), check=False)  # fmt: skip
         return out.stdout.strip() or "unknown"
 
     @property
@@ -353,6 +390,20 @@ class EmulatedCluster(Testbed):
                 self._reaper.kill()
                 self._reaper.wait()
         atexit.unregister(self.close)
+
+
+_CC_PROBE = (
+    "import socket\n"
+    "s = socket.socket()\n"
+    "s.connect_ex(('{address}', 9))\n"  # the route's algorithm is set at connect, refused or not
+    "print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(bytes(1)).decode())"
+)
+
+
+def congestion_controls() -> list[str]:
+    """The TCP congestion controls this kernel has (``tcp_available_congestion_control``; [] off Linux)."""
+    path = Path("/proc/sys/net/ipv4/tcp_available_congestion_control")
+    return path.read_text().split() if path.exists() else []
 
 
 def burst_bytes(rate: float) -> int:
