@@ -2497,7 +2497,7 @@ class Scenario(_Section):
             slow[s.worker] *= s.slowdown
         return slow
 
-    def ignored_fields(self) -> dict[str, str]:
+    def ignored_fields(self, engine: str = "sim", leaves: int | None = None) -> dict[str, str]:
         """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
         why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), tensor-parallel ones
         (``sequence_parallel``, ``tp_comm_overlap``, ``tp_async_grad_allreduce``, ``tp_overlap_kind``,
@@ -2517,10 +2517,16 @@ class Scenario(_Section):
         fp32 training on a device with an fp32 peak), ``nic_path: c2c`` where no
         GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
         ``ddp_at_one_rank`` with data parallelism, ``gradient_accumulation_pass: autograd`` at one accumulation
-        step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``. They are accepted, not refused (a
-        sweep over ``pipeline_parallel`` or the topology sets them for every point); both engines' records list them
-        (``extra.ignored_fields``, only where there are any). Each is checked against the step priced with the field
-        at its default (``tests/test_ignored_fields.py``)."""
+        step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
+        (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
+        reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`); a fat-tree's
+        ``oversubscription`` when the job's nodes hang under one leaf (``leaves``: the leaves a shared fabric placed
+        them under, else ``cluster.nodes`` / ``nodes_per_leaf`` rounded up) and no parameter server sits above it;
+        and under ``engine`` ``analytic`` the simulator's own fields (``simulation.*``, ``variability.replications``
+        and the compute jitter). They are accepted, not refused (a sweep over ``pipeline_parallel`` or the topology
+        sets them for every point); both engines' records list them (``extra.ignored_fields``, only where there are
+        any). Each is checked against the step priced with the field at its default
+        (``tests/test_ignored_fields.py``)."""
         t, topo = self.training, self.cluster.topology
         out: dict[str, str] = {}
 
@@ -2550,6 +2556,16 @@ class Scenario(_Section):
             for name in ("oversubscription", "nodes_per_leaf"):
                 if changed(topo, name):
                     out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
+        elif (
+            (leaves or -(-self.cluster.nodes // topo.nodes_per_leaf)) == 1
+            and changed(topo, "oversubscription")
+            and self.collective_algorithm != "parameter-server"  # the server's traffic crosses a leaf's uplink
+        ):
+            out["cluster.topology.oversubscription"] = (
+                f"read only where traffic crosses the spine (more nodes than nodes_per_leaf, {topo.nodes_per_leaf}, "
+                "or a parameter server)"
+            )
+        out.update(self._unread_by_deepspeed(changed))
         if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
             out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
         device = self.cluster.device
@@ -2577,6 +2593,43 @@ class Scenario(_Section):
             for name in ("seed", "jitter_distribution"):
                 if changed(v, name):
                     out[f"variability.{name}"] = "read only with variability.compute_jitter_cv > 0 (nothing is drawn)"
+        if engine == "analytic":  # closed forms: one deterministic step, no draw, no event level
+            simulator = "read only by the simulator (--engine sim)"
+            mean = "the analytic engine prices every worker at its mean"
+            for section, name, why in (
+                (v, "compute_jitter_cv", f"{simulator}, which draws the jitter; {mean}"),
+                (v, "seed", f"{simulator}, which draws the jitter"),
+                (v, "jitter_distribution", f"{simulator}, which draws the jitter"),
+                (v, "replications", f"{simulator}: the analytic step is deterministic"),
+                (self.simulation, "fidelity", simulator),
+                (self.simulation, "steps", simulator),
+            ):
+                key = f"{'variability' if section is v else 'simulation'}.{name}"
+                if changed(section, name) and key not in out:
+                    out[key] = why
+        return out
+
+    def _unread_by_deepspeed(self, changed: Callable[[_Section, str], bool]) -> dict[str, str]:
+        """DDP's bucket and overlap settings DeepSpeed ZeRO does not read (:func:`dpsim.sharding.collective_pieces`):
+        it reduces in ``reduce_bucket_size`` buckets, gathers once after the step (stages 1/2) or in
+        ``stage3_prefetch_bucket_size`` pieces (layers at 0), so ``communication.bucket`` is never read; and
+        ``communication.overlap`` only with its ``overlap_comm`` (the gradient reduction:
+        :attr:`overlaps_gradient_reduction`) or ZeRO-3's prefetch (the gathers ahead of use)."""
+        ds, c = self.deepspeed, self.communication
+        out: dict[str, str] = {}
+        if ds is None:
+            return out
+        if changed(c, "bucket"):
+            out["communication.bucket"] = (
+                "DeepSpeed ZeRO sizes its own buckets: training.deepspeed_reduce_bucket_size (gradients), "
+                "training.deepspeed_prefetch_bucket_size (ZeRO-3's gathers)"
+            )
+        gathers_ahead = self.training.zero_stage == 3 and ds.prefetch_bucket_size > 0
+        gradient = ds.overlap_comm and not self.training.zero3_gradient_allreduce
+        if changed(c, "overlap") and not gathers_ahead and not gradient:
+            out["communication.overlap"] = (
+                "under DeepSpeed ZeRO read only with training.deepspeed_overlap_comm: true (or ZeRO-3's prefetch)"
+            )
         return out
 
     def _unread_by_compute_model(self, own: Callable[[str], bool]) -> dict[str, str]:

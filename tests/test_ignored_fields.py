@@ -136,7 +136,16 @@ UNREAD = [
         "cluster.device.kernel_overhead",
     ),  # the device's flat override
     (DEFAULT, [], ["cluster.device.flat_efficiency=0.3"], "cluster.device.flat_efficiency"),  # GPT-2's operations
-]
+    # DeepSpeed ZeRO-1 (the Llama scenario): reduce_bucket_size buckets, one post-step gather, overlap_comm off
+    (LLAMA, SMALL_LLAMA, ["communication.bucket=100MB", "communication.overlap=false"], "communication.bucket"),
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=2"], ["communication.overlap=false"], "communication.overlap"),
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["communication.bucket=1MB"], "communication.bucket"),
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3", "training.deepspeed_prefetch_bucket_size=0",
+             "training.deepspeed_overlap_comm=false"], ["communication.overlap=false"], "communication.overlap"),
+    # 8 nodes under one leaf of 16: nothing crosses the spine
+    (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.oversubscription=4"],
+     "cluster.topology.oversubscription"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("engine", ["analytic", "sim"])
@@ -192,6 +201,15 @@ READ = [
     (DEFAULT, [], ["training.gradient_accumulation_pass=autograd"], "training.gradient_accumulation_pass"),  # 2 steps
     (RESNET, [], ["cluster.device.flat_efficiency=0.3"], "cluster.device.flat_efficiency"),
     (DEFAULT, [], ["cluster.device.kernel_overhead=9us"], "cluster.device.kernel_overhead"),
+    # a parameter server above the spine: within one leaf its traffic still crosses the leaf's uplink (64 NICs / 100
+    # below the server's one)
+    (DEFAULT, ["cluster.topology.kind=fat-tree", "communication.algorithm=parameter-server"],
+     ["cluster.topology.oversubscription=100"], "cluster.topology.oversubscription"),
+    # DeepSpeed's overlap_comm: the gradient buckets reduce during the backward only with communication.overlap too
+    (LLAMA, [*SMALL_LLAMA, "training.deepspeed_overlap_comm=true"],
+     ["communication.overlap=false"], "communication.overlap"),
+    # ZeRO-3's prefetch: the next pieces gathered ahead of their use
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["communication.overlap=false"], "communication.overlap"),
 ]  # fmt: skip
 
 
@@ -202,6 +220,44 @@ def test_the_seed_is_read_with_jitter() -> None:
     for sets in (["variability.seed=3"], ["variability.jitter_distribution=gamma"]):
         assert _step(DEFAULT, [*base, *sets], "sim") != _step(DEFAULT, base, "sim")
         assert not _ignored(DEFAULT, [*base, *sets], "sim")
+
+
+SIMULATOR_ONLY = [
+    "variability.compute_jitter_cv=0.2", "variability.replications=3", "variability.seed=5",
+    "variability.jitter_distribution=gamma", "simulation.steps=4", "simulation.fidelity=fast",
+]  # fmt: skip
+
+
+def test_the_simulators_fields_are_named_under_the_analytic_engine() -> None:
+    """The analytic engine prices one deterministic step: the jitter, its draws, replications, steps and fidelity
+    change nothing there (to the bit) and are named; the simulator reads them (its step moves) and names none."""
+    base = _step(DEFAULT, [], "analytic")
+    for sets in ([s] for s in SIMULATOR_ONLY):
+        assert _step(DEFAULT, sets, "analytic") == base, sets
+        assert list(_ignored(DEFAULT, sets)) == [sets[0].split("=")[0]], sets
+    assert set(_ignored(DEFAULT, SIMULATOR_ONLY)) == {s.split("=")[0] for s in SIMULATOR_ONLY}
+    assert _ignored(DEFAULT, ["variability.seed=5"])["variability.seed"].startswith("read only with variability")
+    small = ["cluster.nodes=2", "training.global_batch=64"]
+    assert _step(DEFAULT, [*small, *SIMULATOR_ONLY], "sim") != _step(DEFAULT, small, "sim")
+    assert not _ignored(DEFAULT, [*small, *SIMULATOR_ONLY], "sim")
+
+
+def test_oversubscription_on_a_shared_fabric_is_named_by_where_the_job_was_placed() -> None:
+    """A shared fabric holds every job's nodes: with 3 nodes a leaf, two 2-node jobs packed put the first under one
+    leaf (its oversubscription read by nothing: its step is the step at 1) and the second across two (read)."""
+    from dpsim.sim.shared import simulate_shared
+
+    tree = ["cluster.nodes=2", "training.global_batch=64", "cluster.topology.kind=fat-tree",
+            "cluster.topology.nodes_per_leaf=3"]  # fmt: skip
+    jobs = [load_scenario(DEFAULT, [*tree, f"name=job{i}", "cluster.topology.oversubscription=4"]) for i in (0, 1)]
+    plain = [load_scenario(DEFAULT, [*tree, f"name=job{i}"]) for i in (0, 1)]
+    over, flat = simulate_shared(jobs), simulate_shared(plain)  # packed
+    assert over[0].step_time_s == flat[0].step_time_s and over[1].step_time_s > flat[1].step_time_s
+    assert list(over[0].extra.get("ignored_fields", {})) == ["cluster.topology.oversubscription"]
+    assert "ignored_fields" not in over[1].extra
+    alone = ["cluster.topology.oversubscription=4"]  # a job alone: 2 nodes under one leaf, 8 under three
+    assert "cluster.topology.oversubscription" in _ignored(DEFAULT, [*tree, *alone])
+    assert "cluster.topology.oversubscription" not in _ignored(DEFAULT, [*tree[2:], *alone])
 
 
 def test_a_catalog_devices_own_values_are_not_named() -> None:
@@ -253,12 +309,14 @@ def test_sweep_and_csv_rows_name_the_ignored_fields_as_the_run_record_does(tmp_p
     from dpsim.cli import app
 
     runner = CliRunner()
-    sets = ["--set", "training.pipeline_schedule=gpipe", "--set", "cluster.topology.oversubscription=2"]
+    sets = ["--set", "training.pipeline_schedule=gpipe", "--set", "cluster.topology.oversubscription=2", "--set",
+            "cluster.topology.nodes_per_leaf=4"]  # fmt: skip
     record = json.loads(runner.invoke(app, ["run", str(DEFAULT), *sets, "--format", "json"]).stdout)
     text = "; ".join(f"{name}: {why}" for name, why in record["extra"]["ignored_fields"].items())
     assert text == (
         "training.pipeline_schedule: read only with pipeline_parallel > 1; "
-        "cluster.topology.oversubscription: read only with topology kind fat-tree, not switch"
+        "cluster.topology.oversubscription: read only with topology kind fat-tree, not switch; "
+        "cluster.topology.nodes_per_leaf: read only with topology kind fat-tree, not switch"
     )
     row = next(csv.DictReader(io.StringIO(runner.invoke(app, ["run", str(DEFAULT), *sets, "--format", "csv"]).stdout)))
     assert row["ignored_fields"] == text

@@ -1234,7 +1234,7 @@ def step_result(
     scenario sets that nothing reads (:meth:`Scenario.ignored_fields`) last, as ``ignored_fields``, where there are.
     """
     t, m = scenario.training, scenario.model
-    ignored = scenario.ignored_fields()
+    ignored = scenario.ignored_fields(engine)
     samples_per_s = t.global_batch / step_s
     peak = scenario.world_size * compute.mfu_peak_flops(scenario)
     total, capacity, oom = memory

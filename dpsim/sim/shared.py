@@ -1085,7 +1085,11 @@ def simulate_shared(
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
         result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)
-        extra = dict(result.extra)
+        # where the fabric placed the job's nodes: a fat-tree's oversubscription is read once they span two leaves
+        ignored = s.ignored_fields(leaves=len(set((nodes_of[j] // fabric.nodes_per_leaf).tolist())))
+        extra = {k: v for k, v in result.extra.items() if k != "ignored_fields"}
+        if ignored:
+            extra["ignored_fields"] = ignored
         extra["shared_fabric"] = {
             "jobs": [x.name for x in scenarios],
             "job": j,
