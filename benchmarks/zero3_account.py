@@ -32,6 +32,12 @@ as v0.3.14 to v0.5.x do (#867, 2021-04-07, resets the traced step after the top 
 every later lookup misses the trace: nothing prefetched, nothing kept for reuse; DeepSpeed #1069). A diagnostic,
 not a model: nothing in the sources sets such a rate (README: "The same collectives in DeepSpeed 0.3.13's
 schedule").
+
+The fourth table adds what the step does once on the host after the optimizer (v0.3.12 to v0.5.4): ``_post_step``
+gathers the persistent parameters again through the blocking ``_allgather_params``, whose Python loop rebuilds each
+one from its N pieces with four eager torch calls a piece (:func:`post_step_copies`): a cost that grows with the
+ranks, as the runs' steps do. Its seconds depend on the cost of an eager call, which no source states: the table
+gives them at 2, 4 and 8 us a call, and ``--measure`` times the loop's body on this host.
 """
 
 from __future__ import annotations
@@ -278,8 +284,71 @@ def schedule(run: pr.PublishedRun, traced: bool = True) -> Schedule:
 ZERO3_RUNS = tuple(r for r in pr.SCALING_RUNS if " ZeRO-3 " in r.name)
 
 
+def persistent_tensors(scenario: Any) -> list[float]:
+    """Elements of each parameter that stays gathered (under ``param_persistence_threshold``), in registration
+    order: every bias and norm of Megatron's GPT, eight a layer and the final norm's two."""
+    embed, layer, after, head = _transformer_parts(scenario.model)
+    one = [c for c in layer if c < PERSISTENCE_THRESHOLD]
+    return [*(c for c in embed if c < PERSISTENCE_THRESHOLD), *one * scenario.model.layers] + [
+        c for c in (*after, *head) if c < PERSISTENCE_THRESHOLD
+    ]
+
+
+def persistent_copies(elements: float, ranks: int) -> int:
+    """Host-side ``copy_`` calls ``_allgather_params`` makes to rebuild one gathered parameter of ``elements``
+    over ``ranks`` (``partition_parameters.py``, v0.3.12 to v0.5.4): the partition is ``ceil(elements / ranks)``
+    (``_aligned_size`` pads to a multiple of the ranks), and the loop ``for i in range(self.world_size)`` copies
+    rank i's piece ``if param_start < param_size``, so ``ceil(elements / partition)`` of the ``ranks`` pieces, each
+    its own ``narrow``, ``view``, ``narrow`` and ``copy_``."""
+    partition = math.ceil(elements / ranks)
+    return math.ceil(elements / partition)
+
+
+POST_STEP_OPS_PER_COPY = 4
+"""Eager torch calls a copy of :func:`persistent_copies` makes from Python: ``partitions[i].narrow``,
+``replicated_tensor.view(-1)``, ``.narrow`` and ``.copy_``."""
+
+
+def post_step_copies(scenario: Any) -> int:
+    """Copies a step of DeepSpeed 0.3.12-0.5.4's post-step regather of the persistent parameters (``stage3.py``
+    ``_post_step``: ``self.persistent_parameters[0].all_gather(self.persistent_parameters)``; the backward's
+    ``_partition_all_parameters`` released them all, so the blocking path ``_allgather_params`` runs: one
+    ``all_gather`` of their partitions together, then the copy loop of :func:`persistent_copies` for each). From
+    v0.5.5 ``_all_gather`` takes ``_allgather_params_coalesced`` instead (no copy loop)."""
+    ranks = scenario.data_parallel
+    return sum(persistent_copies(c, ranks) for c in persistent_tensors(scenario))
+
+
+def eager_op_seconds(repeats: int = 7, copies: int = 20_000) -> tuple[float, float, float]:
+    """This host's cost of one eager torch call in the copy loop (:func:`persistent_copies`' body on CPU fp16
+    tensors of 8 elements, the 175B's partition at 1,536 ranks): median, lowest and highest seconds a call over
+    ``repeats`` timings of ``copies`` copies. A CPU build has no CUDA launch in ``copy_``."""
+    import time
+
+    import torch
+
+    partition = 8
+    flat = torch.zeros(partition * 1536, dtype=torch.float16)
+    partitions = [flat.narrow(0, partition * i, partition) for i in range(1536)]
+    replicated = torch.empty(partition * 1536, dtype=torch.float16)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for k in range(copies):
+            i = k % 1536
+            part = partitions[i].narrow(0, 0, partition)
+            replicated.view(-1).narrow(0, i * partition, partition).copy_(part)
+        times.append((time.perf_counter() - start) / copies / POST_STEP_OPS_PER_COPY)
+    times.sort()
+    return times[len(times) // 2], times[0], times[-1]
+
+
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)  # no options: --help, or exit 2
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--measure", action="store_true", help="also time one eager torch call of the post-step copy loop on this host"
+    )
+    args = parser.parse_args(argv)
     print(__doc__.splitlines()[0])
     print(
         f"{'row':<34} {'GPUs':>5} {'gathers':>8} {'s':>6} {'lat ms':>6} {'reduces':>8} {'s':>6} {'lat ms':>6} "
@@ -325,6 +394,43 @@ def main(argv: list[str] | None = None) -> None:
         "TFLOP/s it gives against the published); GB/s needed: the rate a rank at which the schedule takes the "
         "published step."
     )
+    print()
+    print(
+        "The post-step regather of the persistent parameters (v0.3.12-v0.5.4: _post_step's _allgather_params, a "
+        "Python loop of narrow / view / narrow / copy_ a rank and parameter, with the GPU idle)"
+    )
+    costs = (2e-6, 4e-6, 8e-6)
+    head = f"{'row':<34} {'GPUs':>5} {'tensors':>7} {'copies':>9} " + " ".join(
+        f"{'s @' + format(1e6 * c, 'g') + 'us':>8}" for c in costs
+    )
+    print(f"{head} {'engines':>7} {'+host':>6} {'error':>7} {'sched s':>7} {'+host':>6} {'error':>7}")
+    for run in ZERO3_RUNS:
+        scenario = pr.scenario_from_dict(dict(run.scenario))
+        copies = post_step_copies(scenario)
+        host = [copies * POST_STEP_OPS_PER_COPY * c for c in costs]
+        value, result = pr.predict_run(run)
+        step = result.step_time_s
+        with_host = value * step / (step + host[1])
+        s = schedule(run)
+        scheduled = s.priced_s + host[1]
+        print(
+            f"{run.name:<34} {scenario.data_parallel:>5} {len(persistent_tensors(scenario)):>7} {copies:>9} "
+            + " ".join(f"{h:>8.1f}" for h in host)
+            + f" {value:>7.1f} {with_host:>6.1f} {100.0 * pr.relative_error(run, with_host):>+6.1f}%"
+            f" {s.priced_s:>7.1f} {scheduled:>6.1f} {100.0 * (s.published_s / scheduled - 1.0):>+6.1f}%"
+        )
+    print(
+        "tensors: parameters under param_persistence_threshold; copies: the loop's copy_ calls a step "
+        "(persistent_copies); s @: their host seconds at so many microseconds an eager torch call (four a copy); "
+        "engines: published_runs.py's TFLOP/s, +host with the loop at 4 us a call (error against the published); "
+        "sched s: the schedule's priced step (second table), +host the same."
+    )
+    if args.measure:
+        median, low, high = eager_op_seconds()
+        print(
+            f"this host: {1e6 * median:.2f} us an eager call of the loop's body (CPU fp16, 8 elements; "
+            f"{1e6 * low:.2f}-{1e6 * high:.2f} over 7 timings)"
+        )
 
 
 if __name__ == "__main__":

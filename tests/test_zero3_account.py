@@ -150,3 +150,26 @@ def test_the_script_takes_no_arguments(capsys: pytest.CaptureFixture[str]) -> No
             MODULE.main(args)
         assert info.value.code == code
     assert "GPUs" not in capsys.readouterr().out  # nothing of the account printed
+
+
+def test_post_step_copies_by_hand() -> None:
+    """``_allgather_params`` (v0.3.12-v0.5.4) copies ``ceil(n / ceil(n / N))`` pieces of a parameter of n elements
+    over N ranks: the partition is ceil(n / N) and a piece is copied while ``i * partition < n``. The 175B's
+    persistent parameters (eight a layer: the qkv bias 3h, two biases and four norm vectors of h, the fc1 bias
+    4h; the final norm's two) all divide evenly at 1,536 ranks (partitions of 24, 8 and 32): 770 x 1,536 copies.
+    The 530B's (h = 20,480) at 2,240 ranks: partitions of 10 (h: 2,048 pieces), 28 (3h = 61,440: 2,195) and 37
+    (4h = 81,920: 2,215); five elements over eight ranks: partitions of one, five pieces."""
+    assert MODULE.persistent_copies(H, 1536) == 1536
+    assert MODULE.persistent_copies(3 * H, 1536) == 1536 and MODULE.persistent_copies(4 * H, 1536) == 1536
+    assert MODULE.persistent_copies(20480, 2240) == 2048
+    assert MODULE.persistent_copies(61440, 2240) == 2195
+    assert MODULE.persistent_copies(81920, 2240) == 2215
+    assert MODULE.persistent_copies(5, 8) == 5
+    scenario = MODULE.pr.scenario_from_dict(dict(_row(1536).scenario))
+    tensors = MODULE.persistent_tensors(scenario)
+    assert len(tensors) == 8 * LAYERS + 2
+    assert sorted(set(tensors)) == [H, 3 * H, 4 * H]
+    assert MODULE.post_step_copies(scenario) == 770 * 1536
+    big = next(r for r in MODULE.ZERO3_RUNS if r.name == "Narayanan T2 ZeRO-3 529.6B on 2240")
+    scenario = MODULE.pr.scenario_from_dict(dict(big.scenario))
+    assert MODULE.post_step_copies(scenario) == 105 * (6 * 2048 + 2195 + 2215) + 2 * 2048
