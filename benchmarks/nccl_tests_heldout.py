@@ -110,6 +110,43 @@ _WRX90_NOTE = (
     "the same within 1 %). "
 )
 
+_WRX90_HOST = (("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd"))
+"""The node as ``cluster.host_topology``."""
+
+_WRX90_RING: tuple[PublishedRun, ...] = (
+    PublishedRun(
+        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
+        "ring", 1 * GiB, 46.44, _WRX90, note=_WRX90_NOTE + "Row: 1024 MB, algbw 26.54",
+        host_topology=_WRX90_HOST, p2p_level="SYS",
+        communication=(("nccl_version", "2.27.5"),),
+    ),
+    PublishedRun(
+        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
+        "ring", 4 * MiB, 38.39, _WRX90, note=_WRX90_NOTE + "Row: 4 MB, algbw 21.94 (182.49 us in the page's "
+        "small-size table)",
+        host_topology=_WRX90_HOST, p2p_level="SYS",
+        communication=(("nccl_version", "2.27.5"),),
+    ),
+)  # fmt: skip
+"""The one-socket Gen5 ring's two rows added at 2450b6b (1 GiB, 4 MiB): the rows its smaller sizes copy."""
+
+
+_WRX90_SMALL_NOTE = (
+    "the page's small-size table (section 7, 'NCCL Ring All-Reduce - small/latency-bound regime', the same "
+    "PyTorch NCCL 2.27.5 all-reduce with NCCL_P2P_LEVEL=SYS as the 1 MB - 1 GB table), Group A: {size} in {us} us "
+    "(busbw 2 x 7/8 x size / time, as the page prints it). Group B, the same switches with both uplinks on one root "
+    "complex, took {b} us: the two groups' one-way flag latency differs by 10 ns (the page's GPU-resident "
+    "ping-pong), so the gap between them is the run-to-run spread at this size"
+)
+
+
+def _wrx90_small(size: int, label: str, us: float, group_b: float) -> PublishedRun:
+    """The one-socket Gen5 ring (Group A) at a smaller size of the page's latency table: ``size`` bytes in ``us``."""
+    base = next(r for r in _WRX90_RING if r.size_bytes == 4 * MiB)
+    note = _WRX90_NOTE + _WRX90_SMALL_NOTE.format(size=label, us=us, b=group_b)
+    return _timed(base, f"RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS ({label})", size, us, 8, 4, note)
+
+
 _COREWEAVE_GB200 = "https://github.com/coreweave/nccl-tests/pull/43"
 _GB200_NICS = (("nic_path", "c2c"),)
 """A GB200 compute tray's NICs as NCCL reaches them: each B200 through its Grace over NVLink-C2C, the ConnectX-7s on
@@ -667,19 +704,12 @@ HELDOUT: tuple[PublishedRun, ...] = (
     _p2pmark_small(_asus4(), 4, 32 << 10, "32 KiB", 15.4),
     _p2pmark_small(_asus4(), 4, 512 << 10, "512 KiB", 72.0),
     _p2pmark_small(_asus4(), 4, 1 << 20, "1 MiB", 86.5),
-    PublishedRun(
-        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 GiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
-        "ring", 1 * GiB, 46.44, _WRX90, note=_WRX90_NOTE + "Row: 1024 MB, algbw 26.54",
-        host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
-        communication=(("nccl_version", "2.27.5"),),
-    ),
-    PublishedRun(
-        "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)", "b200", 1, 8, "pcie5", "ib-ndr", 1,
-        "ring", 4 * MiB, 38.39, _WRX90, note=_WRX90_NOTE + "Row: 4 MB, algbw 21.94 (182.49 us in the page's "
-        "small-size table)",
-        host_topology=(("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd")), p2p_level="SYS",
-        communication=(("nccl_version", "2.27.5"),),
-    ),
+    *_WRX90_RING,
+    _wrx90_small(4 << 10, "4 KiB", 23.93, 17.34),
+    _wrx90_small(16 << 10, "16 KiB", 18.66, 17.31),
+    _wrx90_small(64 << 10, "64 KiB", 18.13, 25.21),
+    _wrx90_small(256 << 10, "256 KiB", 25.09, 24.96),
+    _wrx90_small(1 << 20, "1 MiB", 81.08, 79.98),
     _turin_small(32 << 10, "32 KiB", 48.16),
     _turin_small(64 << 10, "64 KiB", 48.69),
     _turin_small(128 << 10, "128 KiB", 51.56),
@@ -792,6 +822,11 @@ FIRST_PREDICTION: dict[str, float] = {
     "B200 x8, 2 nodes, 8x 400G IB (Lambda 1CC, dstack) (8 B)": 0.0005952,
     "H100 x8, 4 nodes, 8x 400G IB (Voltage Park) (8 B)": 0.0004402,
     "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), all_gather (512 B)": 0.009995,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 KiB)": 0.3422,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (16 KiB)": 1.304,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (64 KiB)": 4.390,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (256 KiB)": 10.74,
+    "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 MiB)": 16.83,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 
