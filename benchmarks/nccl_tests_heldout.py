@@ -110,8 +110,12 @@ _WRX90_NOTE = (
     "the same within 1 %). "
 )
 
-_WRX90_HOST = (("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd"))
-"""The node as ``cluster.host_topology``."""
+_WRX90_HOST = (("sockets", 1), ("gpus_per_switch", 4), ("cpu", "amd"), ("p2p_latency_us", 1.0723))
+"""The node as ``cluster.host_topology``; ``p2p_latency_us`` the page's GPU-resident ping-pong (its section 2b: a
+kernel stores a 4-byte flag into the peer's memory and spins on its own, 1,000,000 rounds x 3 runs a pair): Group
+A's cross-switch one-way latency, 1068-1081 ns over its four pairs, mean 1072.3 ns (same-switch pairs 633-727 ns).
+Every ring of the 8 GPUs crosses between the two switches, so a step waits for a cross-switch hop. Set after the
+rows' first prediction (which had NCCL's hwLatencies[PCI])."""
 
 _WRX90_RING: tuple[PublishedRun, ...] = (
     PublishedRun(

@@ -907,6 +907,16 @@ class HostTopologyConfig(_Section):
     complexes, SHM into the other socket's memory), e.g. one cross-socket GPU pair's bidirectional
     ``p2pBandwidthLatencyTest`` figure halved; unset: NCCL's constant for :attr:`cpu`. NCCL's ring search keeps
     its constant (the graph, :mod:`dpsim.sim.pcie_ring`); the engines price the socket link at this rate."""
+    p2p_latency_us: Annotated[float, Field(gt=0, le=1000)] | None = None
+    """Measured one-way latency, µs, of the slowest GPU peer-to-peer hop on NCCL's ring of the node: half the round
+    trip of a GPU-resident ping-pong (a kernel stores a flag into the peer GPU's memory and spins on its own until
+    the echo arrives), e.g. the cross-switch pair of two PCIe switches. A ring step on a P2P hop is that handshake
+    (``src/device/prims_ll.h``: the receiver polls the flag of each 16-byte line it was sent;
+    ``prims_simple.h``: the sender stores the step's data and then the tail counter into the peer's memory, which
+    the peer polls), so the engines price each step of a ring or tree whose every edge is P2P at it; unset, or a
+    ring with an SHM edge (host memory, not measured by a P2P ping-pong): NCCL's own per-step figure
+    (``hwLatencies[PCI]``, ``src/graph/tuning.cc``). NCCL's tuner picks the algorithm and protocol by its own
+    figures either way."""
 
     @field_validator("cpu")
     @classmethod
@@ -1060,6 +1070,11 @@ class ClusterConfig(_Section):
             raise ValueError(
                 f"host_topology.socket_link_gbps: {host.socket_link_gbps:g} GB/s between sockets, but the node has 1 "
                 f"socket (expected sockets of 2 or more, or no socket_link_gbps)"
+            )
+        if host.p2p_latency_us is not None and not host.p2p:
+            raise ValueError(
+                f"host_topology.p2p_latency_us: {host.p2p_latency_us:g} us a peer-to-peer hop, but p2p is false (every "
+                f"ring edge goes through host memory; expected p2p true, or no p2p_latency_us)"
             )
         if host.sockets > 1 and host.cpu is None:
             raise ValueError(

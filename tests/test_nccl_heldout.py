@@ -103,6 +103,33 @@ def test_the_one_socket_gen5_ring_finds_two_rings_and_runs_at_the_gpus_links() -
         assert MODULE.predict(big, engine)["predicted_gbps"] == pytest.approx(41.5, rel=2e-3)
 
 
+def test_a_measured_p2p_hop_latency_times_each_step_of_an_all_p2p_pcie_ring() -> None:
+    """``host_topology.p2p_latency_us``, by hand on the WRX90 ring (8 GPUs, 4 channels, every hop P2P, 41.5 GB/s a
+    link): a Simple all-reduce of 4 MiB takes baseLat 8.4 us + 2(N-1) = 14 steps x the measured 1.0723 us + its
+    data, 2 x 7/8 x S at 41.5 GB/s, on both engines, where NCCL's hwLatencies[PCI][ring][Simple] gave 14 x 5.7.
+    NCCL's tuner still picks by its own figures: LL at 1 MiB with and without the field. A ring with an SHM edge
+    (the p2pmark 8-GPU switch node: P2P and SHM hops alternate) keeps NCCL's step whatever the field says."""
+    import dataclasses
+
+    table = load_benchmark("nccl_tests_table")
+    name = "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (4 MiB)"
+    run = next(r for r in MODULE.HELDOUT if r.name == name)
+    assert dict(run.host_topology)["p2p_latency_us"] == 1.0723
+    unset = dataclasses.replace(run, host_topology=tuple(kv for kv in run.host_topology if kv[0] != "p2p_latency_us"))
+    size = 4 * 2.0**20
+    data = 2 * 7 / 8 * size / 41.5e9
+    for engine in ("analytic", "sim"):
+        for row, step in ((run, 1.0723e-6), (unset, 5.7e-6)):
+            got = 2 * 7 / 8 * size / (MODULE.predict(row, engine)["predicted_gbps"] * 1e9)
+            assert got == pytest.approx(8.4e-6 + 14 * step + data, rel=2e-3), (engine, step)
+    for row in (run, unset):
+        assert MODULE.predict(dataclasses.replace(row, size_bytes=2.0**20))["protocol_used"] == "LL"
+    shm = next(r for r in MODULE.HELDOUT if r.name == "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)")
+    measured = dataclasses.replace(shm, host_topology=(*shm.host_topology, ("p2p_latency_us", 0.7)))
+    for engine in ("analytic", "sim"):
+        assert table.predict(measured, engine)["predicted_gbps"] == table.predict(shm, engine)["predicted_gbps"]
+
+
 def test_each_miss_falls_in_one_family_and_its_split_is_its_own_price() -> None:
     """``--families``: every row more than 10 % off is in exactly one family, and dpsim's split of its time (the
     schedule it ran held by NCCL_ALGO / NCCL_PROTO) adds up to the time its own busbw gives, t = 2(N-1)/N x S / busbw

@@ -159,6 +159,10 @@ def test_the_socket_link_is_priced_at_its_measured_rate_and_the_graph_at_nccls(
         ({"socket_link_gbps": 50.0}, "pcie4", 8, "host_topology.socket_link_gbps"),  # one socket: no such link
         ({"sockets": 2, "cpu": "amd", "socket_link_gbps": 0}, "pcie4", 8, "host_topology.socket_link_gbps"),
         ({"sockets": 2, "cpu": "amd", "socket_link_gbps": "fast"}, "pcie4", 8, "host_topology.socket_link_gbps"),
+        ({"p2p": False, "p2p_latency_us": 1.0}, "pcie4", 8, "host_topology.p2p_latency_us"),  # no P2P hop to time
+        ({"p2p_latency_us": 0}, "pcie4", 8, "host_topology.p2p_latency_us"),
+        ({"p2p_latency_us": float("nan")}, "pcie4", 8, "host_topology.p2p_latency_us"),
+        ({"p2p_latency_us": 5000.0}, "pcie4", 8, "host_topology.p2p_latency_us"),
     ],
 )
 def test_bad_host_topologies_name_the_field(host: dict[str, object], intra: str, workers: int, field: str) -> None:

@@ -97,6 +97,10 @@ class HostTopology:
     shm_edges: tuple[bool, ...] = ()
     """Per local rank ``l``: NCCL's ring edge ``l → l+1`` (mod G) goes through host memory (SHM transport), not
     GPU peer-to-peer (:func:`dpsim.sim.pcie_ring.ring_transports`); empty: none does."""
+    p2p_latency_s: float = 0.0
+    """Measured one-way latency of the node's slowest P2P hop, seconds (``cluster.host_topology.p2p_latency_us``),
+    the time of a ring step whose every edge is P2P (:attr:`dpsim.sim.collectives.base.Layout.p2p_step_s`); 0: NCCL's
+    per-step figure."""
     nccl_graph: tuple[int, float] | tuple[()] = ()
     """NCCL's intra-node ring graph on the node: (``nChannels``, ``bwIntra`` GB/s) as its search builds it
     (:func:`dpsim.sim.pcie_ring.nccl_pcie_ring`; the tree graph has the ring's channels), which NCCL's estimate on one

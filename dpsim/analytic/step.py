@@ -419,7 +419,10 @@ def host_topology_of(scenario: Scenario) -> HostTopology | None:
     from dpsim.sim.pcie_ring import ring_transports, scenario_pcie_ring
 
     measured = host.socket_link_bandwidth if host.socket_link_gbps is not None else 0.0
-    topology = HostTopology(host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured)
+    topology = HostTopology(
+        host.sockets, host.gpus_per_switch, host.inter_cpu_bandwidth, host.p2p, measured,
+        p2p_latency_s=(host.p2p_latency_us or 0.0) * 1e-6,
+    )  # fmt: skip
     g = scenario.cluster.workers_per_node
     if g < 2:
         return topology

@@ -421,6 +421,11 @@ class Layout:
     """NCCL's intra-node ring graph on such a node, (``nChannels``, ``bwIntra`` GB/s)
     (:attr:`dpsim.analytic.collectives.HostTopology.nccl_graph`): on one node NCCL's estimate reads it
     (:func:`dpsim.sim.collectives.nccl.tuner_graph`); empty: not derived."""
+    p2p_step_s: float = 0.0
+    """Measured time of a ring step on a P2P hop of a PCIe node, seconds (``cluster.host_topology.p2p_latency_us``,
+    :attr:`dpsim.analytic.collectives.HostTopology.p2p_latency_s`): the intra-node step of a schedule whose every
+    edge is P2P (no :attr:`shm_edges`) when it is timed, not estimated (:func:`dpsim.sim.collectives.nccl.
+    _step_latencies_s`); 0: NCCL's ``hwLatencies[PCI]``."""
     nic_c2c: bool = False
     """Whether each GPU reaches its NICs through its CPU over NVLink-C2C (``cluster.inter_node.nic_path: c2c``):
     NCCL's GPU-to-NIC path type then is ``PHB`` before v2.27.3, ``P2C`` from it (:attr:`ll128_across_nodes`)."""
@@ -477,6 +482,7 @@ class Layout:
             getattr(where, "nccl_version", "") or DEFAULT_NCCL_VERSION,
             host_topology=getattr(where, "host_topology", None) is not None,
             pcie_graph=getattr(getattr(where, "host_topology", None), "nccl_graph", ()) if where.nodes == 1 else (),
+            p2p_step_s=getattr(getattr(where, "host_topology", None), "p2p_latency_s", 0.0),
             nic_c2c=getattr(where, "nic_c2c", False),
             nccl_nvls_chunksize=getattr(where, "nccl_nvls_chunksize", 0.0),
             nccl_nvlstree_max_chunksize=getattr(where, "nccl_nvlstree_max_chunksize", 0.0),

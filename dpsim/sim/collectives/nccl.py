@@ -472,8 +472,12 @@ def step_latency_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> f
 
 
 def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
-    """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``)."""
+    """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``); the intra-node
+    step of a PCIe node whose ring edges are all P2P at its measured hop latency when timed
+    (:attr:`~dpsim.sim.collectives.base.Layout.p2p_step_s`), never in NCCL's estimate."""
     intra = step_latency_us(layout.intra_hw, algorithm, protocol, layout)
+    if layout.p2p_step_s > 0 and not layout.estimate and layout.intra_hw == "pci" and not any(layout.shm_edges):
+        intra = layout.p2p_step_s * 1e6
     one_gpu = layout.per_node == 1 and layout.tables.one_gpu_net_latency_tree  # v2.23.4 on
     inter = step_latency_us("net", "tree" if one_gpu else algorithm, protocol, layout)
     if layout.nodes > 1 and algorithm == "ring":
