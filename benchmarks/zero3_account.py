@@ -37,7 +37,9 @@ The fourth table adds what the step does once on the host after the optimizer (v
 gathers the persistent parameters again through the blocking ``_allgather_params``, whose Python loop rebuilds each
 one from its N pieces with four eager torch calls a piece (:func:`post_step_copies`): a cost that grows with the
 ranks, as the runs' steps do. Its seconds depend on the cost of an eager call, which no source states: the table
-gives them at 2, 4 and 8 us a call, and ``--measure`` times the loop's body on this host.
+gives them at 2, 4 and 8 us a call, and ``--measure`` times the loop's body on this host. The fifth adds the
+fetch's own loop over the ranks for each gathered weight (:func:`host_calls`) and gives the one price a call at
+which the schedule with both loops takes each published step.
 """
 
 from __future__ import annotations
@@ -319,6 +321,24 @@ def post_step_copies(scenario: Any) -> int:
     return sum(persistent_copies(c, ranks) for c in persistent_tensors(scenario))
 
 
+GATHER_CALLS_PER_RANK = 2
+"""Eager torch calls each gathered weight costs the host per rank in v0.3.12-v0.5.x's fetch and prefetch, between a
+device synchronise and the launches that follow it: ``_allgather_param``'s ``flat_tensor.narrow`` in its loop over
+the ranks (the loop also calls ``torch.distributed.get_rank(group=...)`` each time, not counted), and the ``copy_``
+that PyTorch 1.8's ``ProcessGroupNCCL::allgather`` makes from C++ out of its flat temporary into each of the list's
+tensors."""
+
+
+def host_calls(scenario: Any, mods: list[Module]) -> int:
+    """Eager torch calls a step's host makes in loops over the ranks: :data:`GATHER_CALLS_PER_RANK` for each rank and
+    gathered weight of ``mods`` (:func:`step_modules`) and :data:`POST_STEP_OPS_PER_COPY` for each of
+    :func:`post_step_copies`. Each loop runs while the device waits (after a synchronise, before the launches that
+    follow), so at one price a call they add to the step."""
+    gathers = sum(len(m.gathers) for m in mods)
+    per_gather = gathers * scenario.data_parallel * GATHER_CALLS_PER_RANK
+    return per_gather + post_step_copies(scenario) * POST_STEP_OPS_PER_COPY
+
+
 def eager_op_seconds(repeats: int = 7, copies: int = 20_000) -> tuple[float, float, float]:
     """This host's cost of one eager torch call in the copy loop (:func:`persistent_copies`' body on CPU fp16
     tensors of 8 elements, the 175B's partition at 1,536 ranks): median, lowest and highest seconds a call over
@@ -424,6 +444,26 @@ def main(argv: list[str] | None = None) -> None:
         "(persistent_copies); s @: their host seconds at so many microseconds an eager torch call (four a copy); "
         "engines: published_runs.py's TFLOP/s, +host with the loop at 4 us a call (error against the published); "
         "sched s: the schedule's priced step (second table), +host the same."
+    )
+    print()
+    print(
+        "Both host loops (each weight's gather, the post-step regather) at one price a call, in the second table's "
+        "schedule"
+    )
+    head = f"{'row':<34} {'GPUs':>5} {'gathers':>8} {'calls':>11} {'sched s':>7}"
+    print(f"{head} {'us a call needed':>16} {'published':>9}")
+    for run in ZERO3_RUNS:
+        scenario = pr.scenario_from_dict(dict(run.scenario))
+        mods = step_modules(scenario, api.run(scenario).compute_s)
+        calls, s = host_calls(scenario, mods), schedule(run)
+        print(
+            f"{run.name:<34} {scenario.data_parallel:>5} {sum(len(m.gathers) for m in mods):>8} {calls:>11} "
+            f"{s.priced_s:>7.1f} {1e6 * (s.published_s - s.priced_s) / calls:>16.1f} {s.published_s:>9.1f}"
+        )
+    print(
+        "gathers: all_gathers a step in the schedule; calls: eager torch calls in loops over the ranks (host_calls: "
+        "two a rank and gather, four a post-step copy); us a call needed: the price a call at which the schedule plus "
+        "the loops takes the published step."
     )
     if args.measure:
         median, low, high = eager_op_seconds()

@@ -173,3 +173,12 @@ def test_post_step_copies_by_hand() -> None:
     big = next(r for r in MODULE.ZERO3_RUNS if r.name == "Narayanan T2 ZeRO-3 529.6B on 2240")
     scenario = MODULE.pr.scenario_from_dict(dict(big.scenario))
     assert MODULE.post_step_copies(scenario) == 105 * (6 * 2048 + 2195 + 2215) + 2 * 2048
+
+
+def test_host_calls_count_both_loops_over_the_ranks() -> None:
+    """Two eager calls a rank for each gathered weight (``_allgather_param``'s narrow, PyTorch 1.8's copy_ out of
+    the flat temporary) and four for each post-step copy: three gathers on the 175B's 1,536 ranks, by hand
+    3 x 1,536 x 2 + 770 x 1,536 x 4."""
+    scenario = MODULE.pr.scenario_from_dict(dict(_row(1536).scenario))
+    mods = [MODULE.Module(1.0, (5.0,), releases=True), MODULE.Module(1.0, (3.0, 2.0), releases=True)]
+    assert MODULE.host_calls(scenario, mods) == 3 * 1536 * 2 + 770 * 1536 * 4
