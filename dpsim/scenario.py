@@ -2531,7 +2531,8 @@ class Scenario(_Section):
         peaks and plateau without that precision (``fp32_matmul`` without fp32 training; the 16-bit ``peak_flops`` in
         fp32 training on a device with an fp32 peak), ``nic_path: c2c`` where no
         GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
-        ``ddp_at_one_rank`` with data parallelism, ``gradient_accumulation_pass: autograd`` at one accumulation
+        ``ddp_at_one_rank`` with data parallelism, ``host_topology.p2p_latency_us`` at one GPU a node or where the
+        node's NCCL ring has an SHM edge, ``gradient_accumulation_pass: autograd`` at one accumulation
         step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
         (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
         reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`); a fat-tree's
@@ -2597,6 +2598,8 @@ class Scenario(_Section):
         out.update(self._unread_by_precision(own))
         if changed(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
             out["cluster.inter_node.nic_path"] = why
+        if why := self._p2p_latency_unread():
+            out["cluster.host_topology.p2p_latency_us"] = why
         if t.ddp_at_one_rank and self.data_parallel > 1:
             out["training.ddp_at_one_rank"] = "read only with one data-parallel rank (with more DDP runs anyway)"
         if t.gradient_accumulation_pass == "autograd" and self.accumulation_steps == 1:
@@ -2720,6 +2723,25 @@ class Scenario(_Section):
                 "read only with training.precision: fp32 on a device with cluster.device.peak_flops_fp32_ieee"
             )
         return out
+
+    def _p2p_latency_unread(self) -> str:
+        """Why ``cluster.host_topology.p2p_latency_us`` is read by nothing here, or '' where a ring step reads it: with
+        one GPU a node no ring edge lies inside a node, and a node whose NCCL ring has an SHM edge keeps NCCL's
+        per-step figure (:attr:`dpsim.sim.collectives.base.Layout.p2p_step_s`)."""
+        host = self.cluster.host_topology
+        if host is None or host.p2p_latency_us is None:
+            return ""
+        if self.cluster.workers_per_node == 1:
+            return "read only by ring steps inside a node (cluster.workers_per_node is 1)"
+        from dpsim.analytic.step import host_topology_of
+
+        topology = host_topology_of(self)
+        if topology is not None and any(topology.shm_edges):
+            return (
+                "read only where every edge of the node's NCCL ring is P2P (this ring has edges through host memory, "
+                "SHM, whose steps keep NCCL's figure; NCCL_P2P_LEVEL, communication.nccl_p2p_level, sets which)"
+            )
+        return ""
 
     def _nic_path_unread(self) -> str:
         """Why ``cluster.inter_node.nic_path: c2c`` is read by nothing here, or '' where NCCL reads it: on CPU devices

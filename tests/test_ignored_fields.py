@@ -24,6 +24,8 @@ RESNET = ROOT / "scenarios" / "resnet50-32-v100-100gbe.yaml"
 SMALL_LLAMA = ["cluster.nodes=2", "training.global_batch=64"]
 PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
 ONE_NODE = ["cluster.nodes=1", "training.global_batch=32", "cluster.topology.kind=switch"]
+PCIE_NODE = ["cluster.nodes=1", "cluster.intra_node=pcie4", "cluster.host_topology={gpus_per_switch: 2}"]
+"""The default scenario on one PCIe node of 8 A100, two a switch (NCCL's default P2P level: PIX pairs P2P)."""
 
 
 def _step(path: Path, sets: list[str], engine: str) -> dict[str, Any]:
@@ -142,6 +144,8 @@ UNREAD = [
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["communication.bucket=1MB"], "communication.bucket"),
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3", "training.deepspeed_prefetch_bucket_size=0",
              "training.deepspeed_overlap_comm=false"], ["communication.overlap=false"], "communication.overlap"),
+    # PCIe nodes: two GPUs a switch, so NCCL's ring crosses between switches through host memory (SHM edges)
+    (DEFAULT, PCIE_NODE, ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
     # 8 nodes under one leaf of 16: nothing crosses the spine
     (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.oversubscription=4"],
      "cluster.topology.oversubscription"),
@@ -188,6 +192,9 @@ READ = [
     (DEFAULT, ["communication.nccl_version=2.26.2"], ["cluster.inter_node.nic_path=c2c"],
      "cluster.inter_node.nic_path"),
     (DEFAULT, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),
+    # every edge P2P (NCCL_P2P_LEVEL=SYS): each intra-node step of the gradient rings at the measured 1 us
+    (DEFAULT, [*PCIE_NODE, "communication.nccl_p2p_level=SYS"], ["cluster.host_topology.p2p_latency_us=1.0"],
+     "cluster.host_topology.p2p_latency_us"),
     (DEFAULT, ["training.precision=fp8", "cluster.device=h100-sxm", "cluster.intra_node=nvlink4"],
      ["cluster.device.peak_flops=800TFLOP/s"], "cluster.device.peak_flops"),  # fp8: the 16-bit rest reads it
     (DEFAULT, ["training.precision=fp32", "training.fp32_matmul=tf32"], ["cluster.device.peak_flops_fp32=200TFLOP/s"],
