@@ -107,7 +107,8 @@ def test_a_measured_p2p_hop_latency_times_each_step_of_an_all_p2p_pcie_ring() ->
     """``host_topology.p2p_latency_us``, by hand on the WRX90 ring (8 GPUs, 4 channels, every hop P2P, 41.5 GB/s a
     link): a Simple all-reduce of 4 MiB takes baseLat 8.4 us + 2(N-1) = 14 steps x the measured 1.0723 us + its
     data, 2 x 7/8 x S at 41.5 GB/s, on both engines, where NCCL's hwLatencies[PCI][ring][Simple] gave 14 x 5.7.
-    NCCL's tuner still picks by its own figures: LL at 1 MiB with and without the field. A ring with an SHM edge
+    NCCL's tuner still picks by its own figures: LL at 1 MiB with and without the field, on the run's release and on
+    dpsim's default. A ring with an SHM edge
     (the p2pmark 8-GPU switch node: P2P and SHM hops alternate) keeps NCCL's step whatever the field says."""
     import dataclasses
 
@@ -124,6 +125,11 @@ def test_a_measured_p2p_hop_latency_times_each_step_of_an_all_p2p_pcie_ring() ->
             assert got == pytest.approx(8.4e-6 + 14 * step + data, rel=2e-3), (engine, step)
     for row in (run, unset):
         assert MODULE.predict(dataclasses.replace(row, size_bytes=2.0**20))["protocol_used"] == "LL"
+        # at dpsim's default release too, where NCCL's estimates are otherwise the candidates' own prices: with the
+        # measured step in it Simple's estimate would be 8.4 + 14 x 1.07 + 38 = 62 us against LL's 97, a wrong pick
+        default = dataclasses.replace(row, communication=(), size_bytes=2.0**20)
+        for engine in ("analytic", "sim"):
+            assert MODULE.predict(default, engine)["protocol_used"] == "LL", engine
     shm = next(r for r in MODULE.HELDOUT if r.name == "RTX PRO 6000 x8, PCIe switches, 2 sockets (p2pmark)")
     measured = dataclasses.replace(shm, host_topology=(*shm.host_topology, ("p2p_latency_us", 0.7)))
     for engine in ("analytic", "sim"):

@@ -281,14 +281,16 @@ def estimates(op: str, algorithm: str, layout: Layout, protocol: str = "none") -
 
 def estimated_apart(layout: Layout, pairs: tuple[tuple[str, str], ...]) -> bool:
     """Whether :func:`estimates` builds NCCL's estimates of the candidates ``pairs`` (:func:`candidate_pairs`) apart
-    from them on ``layout``: its release's tuner constants are not the default's, and there is a pick. The tuner
+    from them on ``layout``: its release's tuner constants are not the default's, or a measured P2P step times the
+    candidates apart from NCCL's figures (:attr:`~dpsim.sim.collectives.base.Layout.p2p_step_s`), and there is a
+    pick. The tuner
     reads its estimates only to choose among the candidates (:meth:`dpsim.sim.cost.LinearCost.tuned`): one
     candidate — a textbook algorithm, which has no NCCL protocol, or a named algorithm and protocol — runs
     whatever its estimate. The cost guard charges the estimates' routes where they are built
     (:func:`dpsim.sim.budget.priced_transfers`)."""
     if len(pairs) <= 1 or layout.estimate:
         return False
-    return layout.tables is not dataclasses.replace(layout, estimate=True).tables
+    return layout.p2p_step_timed or layout.tables is not dataclasses.replace(layout, estimate=True).tables
 
 
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:

@@ -493,6 +493,12 @@ class Layout:
         return self.nodes * self.per_node
 
     @property
+    def p2p_step_timed(self) -> bool:
+        """Whether the measured P2P step (:attr:`p2p_step_s`) times this layout's intra-node steps: a PCIe node whose
+        every ring edge is P2P (no :attr:`shm_edges`)."""
+        return self.p2p_step_s > 0 and self.intra_hw == "pci" and not any(self.shm_edges)
+
+    @property
     def tables(self) -> TunerTables:
         """The tuner constants schedules on this layout carry: ``nccl_version``'s for an :attr:`estimate`, else the
         default release's (the price)."""

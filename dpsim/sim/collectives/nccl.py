@@ -471,12 +471,13 @@ def step_latency_us(hw: str, algorithm: str, protocol: str, layout: Layout) -> f
     return layout.tables.hw_latency_us[hw][algorithm][PROTOCOLS.index(protocol)]
 
 
-def _step_latencies_s(algorithm: str, protocol: str, layout: Layout) -> tuple[float, float]:
-    """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``); the intra-node
-    step of a PCIe node whose ring edges are all P2P at its measured hop latency when timed
-    (:attr:`~dpsim.sim.collectives.base.Layout.p2p_step_s`), never in NCCL's estimate."""
+def _step_latencies_s(algorithm: str, protocol: str, layout: Layout, measured: bool = True) -> tuple[float, float]:
+    """(intra, inter) per-step latency of ``algorithm`` with ``protocol`` (``ncclTopoTuneModel``); with ``measured``
+    the intra-node step of a PCIe node whose ring edges are all P2P at its measured hop latency when timed
+    (:attr:`~dpsim.sim.collectives.base.Layout.p2p_step_s`), never in NCCL's estimate (:func:`tuner_model` passes
+    ``measured=False``; an estimate layout ignores it)."""
     intra = step_latency_us(layout.intra_hw, algorithm, protocol, layout)
-    if layout.p2p_step_s > 0 and not layout.estimate and layout.intra_hw == "pci" and not any(layout.shm_edges):
+    if measured and layout.p2p_step_timed and not layout.estimate:
         intra = layout.p2p_step_s * 1e6
     one_gpu = layout.per_node == 1 and layout.tables.one_gpu_net_latency_tree  # v2.23.4 on
     inter = step_latency_us("net", "tree" if one_gpu else algorithm, protocol, layout)
@@ -903,7 +904,7 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
             algbw = k * bw * 0.7 * m / (2 * (m - 1))
         else:
             algbw = k * min(bw_intra, bw_inter if m <= 2 else bw_inter / 2) * tables.nvls_ratio
-    intra_lat, inter_lat = _step_latencies_s(algorithm, protocol, layout)
+    intra_lat, inter_lat = _step_latencies_s(algorithm, protocol, layout, measured=False)
     net = layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
     base = base_latency_s(algorithm, protocol, layout)
     if algorithm == "ring":
