@@ -43,7 +43,10 @@ prediction = the price at ca9b50b. The one rack's 512 MiB-4 GiB (PR #43's table)
 one-node NVLS's chunked fill (README: the NVL72 racks' NVLink), so they are not held out from that change: first
 prediction = the price just before it (fa56f2f). Four after 2c275a3 the same way (first prediction = the price
 then, both engines): the smallest sizes of the three InfiniBand sweeps whose whole tables are stored
-(:data:`_IB_SMALLEST`), the fixed part their latency-bound rows grow from.
+(:data:`_IB_SMALLEST`), the fixed part their latency-bound rows grow from. Five after f3251a9 the same way (first
+prediction = the price then, both engines): the one-socket Gen5 ring's smaller sizes, 4 KiB-1 MiB, from the page its
+1 GiB and 4 MiB rows come from (:func:`_wrx90_small`); the page's GPU-resident ping-pong latency was then set on all
+seven rows (``host_topology.p2p_latency_us``, :data:`_WRX90_HOST`).
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
