@@ -1987,7 +1987,11 @@ _ZERO3_MISS = (
     "kernel (37 / 33 / 23 us over the 175B's ~1,030 weight gathers a step; the all-reduce path has no list). "
     "Under dpsim's collective prices fewer, larger collectives would make the prediction faster, so the missing time "
     "is a per-collective cost at 768-2,240 ranks above dpsim's ring price, or unsharded GEMMs slower than priced; "
-    "the paper names neither the DeepSpeed release nor its settings and gives no breakdown to separate them"
+    "the paper names neither the DeepSpeed release nor its settings and gives no breakdown to separate them. The host "
+    "loops over the ranks of DeepSpeed 0.3.12-0.5.4 (each gathered weight's narrow and PyTorch 1.8's copy_ a rank; "
+    "the post-step regather of the persistent parameters, four eager calls for each of 770 x N copies a step for "
+    "the 175B) would close each row at 5.5-19.6 us an eager call or more in 0.3.13's schedule: not one price, falling "
+    "with the ranks within each model (benchmarks/zero3_account.py)"
 )
 
 

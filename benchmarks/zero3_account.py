@@ -322,18 +322,19 @@ def post_step_copies(scenario: Any) -> int:
 
 
 GATHER_CALLS_PER_RANK = 2
-"""Eager torch calls each gathered weight costs the host per rank in v0.3.12-v0.5.x's fetch and prefetch, between a
-device synchronise and the launches that follow it: ``_allgather_param``'s ``flat_tensor.narrow`` in its loop over
-the ranks (the loop also calls ``torch.distributed.get_rank(group=...)`` each time, not counted), and the ``copy_``
-that PyTorch 1.8's ``ProcessGroupNCCL::allgather`` makes from C++ out of its flat temporary into each of the list's
-tensors."""
+"""Eager torch calls each gathered weight costs the host per rank in v0.3.12-v0.5.x's fetch and prefetch:
+``_allgather_param``'s ``flat_tensor.narrow`` in its loop over the ranks, after a device synchronise and before the
+collective's launch (the loop also calls ``torch.distributed.get_rank(group=...)`` each time, not counted), and the
+``copy_`` that PyTorch 1.8's ``ProcessGroupNCCL::allgather`` launches from C++ out of its flat temporary into each of
+the list's tensors, after the NCCL kernel's launch (so beside it on the device)."""
 
 
 def host_calls(scenario: Any, mods: list[Module]) -> int:
     """Eager torch calls a step's host makes in loops over the ranks: :data:`GATHER_CALLS_PER_RANK` for each rank and
     gathered weight of ``mods`` (:func:`step_modules`) and :data:`POST_STEP_OPS_PER_COPY` for each of
-    :func:`post_step_copies`. Each loop runs while the device waits (after a synchronise, before the launches that
-    follow), so at one price a call they add to the step."""
+    :func:`post_step_copies`. The narrow loop and the post-step loop run while the device waits (after a
+    synchronise, before the launches that follow); the copies' launches run beside the gather's NCCL kernel and delay
+    only the compute launched after them. Counted as added to the step, the price a call they need is a least one."""
     gathers = sum(len(m.gathers) for m in mods)
     per_gather = gathers * scenario.data_parallel * GATHER_CALLS_PER_RANK
     return per_gather + post_step_copies(scenario) * POST_STEP_OPS_PER_COPY
@@ -463,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "gathers: all_gathers a step in the schedule; calls: eager torch calls in loops over the ranks (host_calls: "
         "two a rank and gather, four a post-step copy); us a call needed: the price a call at which the schedule plus "
-        "the loops takes the published step."
+        "the loops, all counted as exposed, takes the published step (a least price: the copies' launches run beside "
+        "the gather)."
     )
     if args.measure:
         median, low, high = eager_op_seconds()
