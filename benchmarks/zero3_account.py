@@ -45,6 +45,7 @@ which the schedule with both loops takes each published step.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 from dataclasses import dataclass
@@ -340,6 +341,53 @@ def host_calls(scenario: Any, mods: list[Module]) -> int:
     return per_gather + post_step_copies(scenario) * POST_STEP_OPS_PER_COPY
 
 
+def _host_rate_step(run: pr.PublishedRun) -> tuple[Any, float]:
+    """``(step(price, rate), published seconds)`` for :func:`host_rate_fit`: the second table's schedule at dpsim's
+    collective prices, each collective's bytes a rank also moved at ``rate`` (bytes a second; ``math.inf``: not),
+    plus :func:`host_calls` at ``price`` seconds a call."""
+    scenario = pr.scenario_from_dict(dict(run.scenario))
+    fabric = calibrated_fabric(scenario, profile_for(scenario))
+    algorithm = algorithm_of(scenario)
+    width, n = scenario.param_bytes_per_param, fabric.world_size
+    mods = step_modules(scenario, api.run(scenario).compute_s)
+    calls, live = host_calls(scenario, mods), float(scenario.deepspeed.max_live_parameters)
+
+    @functools.cache
+    def priced(op: str, elements: float) -> float:
+        return cf.collective(op, algorithm, elements * width, fabric).time_s
+
+    def step(price: float, rate: float) -> float:
+        def gather(e: float) -> float:
+            return priced("all_gather", e) + e * width * (n - 1) / n / rate
+
+        def reduce(e: float) -> float:
+            return priced("allreduce", e) + 2.0 * e * width * (n - 1) / n / rate
+
+        return one_ahead_step_s(mods, gather, reduce, max_live=live) + calls * price
+
+    return step, pr.step_seconds(run, run.published_tflops_per_gpu)
+
+
+def host_rate_fit(
+    prices: tuple[float, ...] = tuple(0.5e-6 * i for i in range(21)),
+    rates: tuple[float, ...] = (math.inf, 300e9, 200e9, 150e9, 100e9, 80e9, 60e9, 40e9, 30e9, 20e9),
+) -> tuple[float, float, list[float]]:
+    """Fitted to the six rows, a diagnostic of the form and not a model: the pair of the grid (seconds an eager call
+    of :func:`host_calls`, a rate a rank at which every collective's bytes move once more on top of dpsim's price)
+    with the smallest largest error of the schedule against the published steps; returns the pair and the six
+    errors (published step over the schedule's, minus 1: positive, predicted faster)."""
+    steps = [_host_rate_step(run) for run in ZERO3_RUNS]
+    best: tuple[float, float, float, list[float]] | None = None
+    for price in prices:
+        for rate in rates:
+            errors = [published / step(price, rate) - 1.0 for step, published in steps]
+            worst = max(abs(e) for e in errors)
+            if best is None or worst < best[0]:
+                best = (worst, price, rate, errors)
+    assert best is not None
+    return best[1], best[2], best[3]
+
+
 def eager_op_seconds(repeats: int = 7, copies: int = 20_000) -> tuple[float, float, float]:
     """This host's cost of one eager torch call in the copy loop (:func:`persistent_copies`' body on CPU fp16
     tensors of 8 elements, the 175B's partition at 1,536 ranks): median, lowest and highest seconds a call over
@@ -368,6 +416,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--measure", action="store_true", help="also time one eager torch call of the post-step copy loop on this host"
+    )
+    parser.add_argument(
+        "--fit", action="store_true", help="also fit one price a call and one extra rate to the six rows (minutes)"
     )
     args = parser.parse_args(argv)
     print(__doc__.splitlines()[0])
@@ -467,6 +518,26 @@ def main(argv: list[str] | None = None) -> None:
         "the loops, all counted as exposed, takes the published step (a least price: the copies' launches run beside "
         "the gather)."
     )
+    if args.fit:
+        price, rate, errors = host_rate_fit()
+        print()
+        print(
+            "Fitted to the six rows (--fit; a diagnostic of the form, not a model): one price an eager call of both "
+            "loops and one rate a rank at which every collective's bytes move once more, in the second table's schedule"
+        )
+        alone, _, alone_errors = host_rate_fit(rates=(math.inf,))
+        print(
+            f"without the extra rate the best price is {1e6 * alone:.1f} us a call: "
+            + " / ".join(f"{100.0 * e:+.1f}" for e in alone_errors)
+            + f" % (largest {100.0 * max(abs(e) for e in alone_errors):.1f} %)"
+        )
+        extra = "no extra rate" if math.isinf(rate) else f"{rate / 1e9:g} GB/s"
+        worst, mean = max(abs(e) for e in errors), sum(abs(e) for e in errors) / len(errors)
+        print(
+            f"{1e6 * price:.1f} us a call, {extra}: "
+            + " / ".join(f"{100.0 * e:+.1f}" for e in errors)
+            + f" % (largest {100.0 * worst:.1f} %, mean {100.0 * mean:.1f} %)"
+        )
     if args.measure:
         median, low, high = eager_op_seconds()
         print(

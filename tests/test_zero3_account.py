@@ -182,3 +182,19 @@ def test_host_calls_count_both_loops_over_the_ranks() -> None:
     scenario = MODULE.pr.scenario_from_dict(dict(_row(1536).scenario))
     mods = [MODULE.Module(1.0, (5.0,), releases=True), MODULE.Module(1.0, (3.0, 2.0), releases=True)]
     assert MODULE.host_calls(scenario, mods) == 3 * 1536 * 2 + 770 * 1536 * 4
+
+
+def test_host_rate_step_is_the_schedule_plus_the_loops() -> None:
+    """:func:`host_rate_fit`'s step at no price and no extra rate is the second table's priced schedule; a price a
+    call adds ``host_calls`` times it, and an extra rate makes the step longer."""
+    import math
+
+    run = _row(384)
+    step, published = MODULE._host_rate_step(run)
+    priced = MODULE.schedule(run).priced_s
+    assert abs(step(0.0, math.inf) - priced) < 1e-9 * priced
+    scenario = MODULE.pr.scenario_from_dict(dict(run.scenario))
+    calls = MODULE.host_calls(scenario, MODULE.step_modules(scenario, MODULE.api.run(scenario).compute_s))
+    assert abs(step(4e-6, math.inf) - priced - 4e-6 * calls) < 1e-9 * priced
+    assert step(0.0, 100e9) > priced
+    assert published == MODULE.pr.step_seconds(run, 144.0)
