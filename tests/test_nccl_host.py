@@ -557,3 +557,36 @@ def test_one_pcie_node_s_graph_is_nccl_s_search_and_leaves_the_price_alone() -> 
     (row,) = collective_rows(_turin(), "allreduce", [float(32 << 20)])
     assert (row["algorithm"], row["protocol"]) == ("ring", "Simple")
     assert row["busbw_Bps"] / 1e9 == pytest.approx(36.47, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["training.tensor_parallel=4"],  # two data-parallel ranks a node, on GPUs 0 and 4
+        ["training.tensor_parallel=2", "cluster.nodes=2", "training.global_batch=32"],  # four a node, two nodes
+        ["training.pipeline_parallel=2"],  # four a node: a stage's GPUs
+    ],
+)
+def test_a_data_parallel_group_with_part_of_a_pcie_node_sees_no_host_topology_as_a_tensor_parallel_one(
+    sets: list[str],
+) -> None:
+    """Tensor or pipeline parallelism on a node with ``cluster.host_topology`` leaves each data-parallel group some
+    of its GPUs; the group's fabric kept the node's host topology, whose SHM edges are the whole node's ring, and
+    both engines ended in ``ValueError: shm_edges needs one entry per local rank (2), got 8`` (40 of 60 such
+    layouts of the default scenario on one or two 8-GPU PCIe nodes). Such a group is a sub-fabric of model
+    parallelism, which sees no host topology (as a tensor-parallel group): the step is the one without it, to the
+    bit, on both engines."""
+    from pathlib import Path
+
+    import dpsim
+
+    default = Path(__file__).resolve().parent.parent / "scenarios" / "default.yaml"
+    common = ["cluster.intra_node=pcie4", "model=llama2-7b", "training.micro_batch=1", "training.global_batch=16"]
+    steps = {}
+    for engine in ("analytic", "sim"):
+        for host in ([], ["cluster.host_topology={gpus_per_switch: 2}"]):
+            scenario = dpsim.load_scenario(default, overrides=["cluster.nodes=1", *common, *sets, *host])
+            steps[engine, bool(host)] = dpsim.run(scenario, engine=engine).step_time_s
+    assert steps["analytic", True] == steps["analytic", False]
+    assert steps["sim", True] == steps["sim", False]
+    assert steps["sim", True] == pytest.approx(steps["analytic", True], rel=1e-9)

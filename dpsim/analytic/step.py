@@ -469,6 +469,9 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     nodes = max(1, dp // per_node)
     sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
     nics = fabric.nics_per_node
+    # a group with some of a node's GPUs, two or more, rings over GPUs the node's host topology does not describe
+    # as a ring (its SHM edges are the whole node's): like a tensor-parallel group, it sees none
+    partial = 1 < per_node < fabric.per_node
     return dataclasses.replace(
         fabric.with_inter_scaled(min(1.0, nics / sharing)),
         nodes=nodes,
@@ -476,6 +479,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
         nics_per_node=max(1, nics // sharing),
         nvls=False,
         relays=group_relays(fabric, tp) if per_node * tp == fabric.per_node else tuple(range(per_node)),
+        host_topology=None if partial else fabric.host_topology,
     )
 
 
