@@ -38,12 +38,14 @@ def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
 
 
 def need_root() -> None:
-    """The emulated cluster needs root and iproute2; raise :class:`ScriptError` saying so when they are missing."""
-    from runtime.testbed.emulated import RootRequired, require_root
+    """The emulated cluster needs root and iproute2, and the variables it reads (``DPSIM_TCP_CC``, ...) values it can
+    use; raise :class:`ScriptError` saying which is missing or wrong."""
+    from runtime.testbed.emulated import BadEnvironment, RootRequired, check_environment, require_root
 
     try:
         require_root()
-    except RootRequired as exc:
+        check_environment()  # DPSIM_TCP_CC, DPSIM_NETNS_PREFIX, DPSIM_RANK_USER: named in one line
+    except (RootRequired, BadEnvironment) as exc:
         raise ScriptError(str(exc)) from exc
 
 

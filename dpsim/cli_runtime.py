@@ -171,10 +171,18 @@ def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
 
 def _testbed_check(testbed: str, tcp_cc: str | None = None) -> None:
     """The testbed is one this machine can run; ``tcp_cc`` (emulated: the nodes' TCP congestion control) is one the
-    kernel has, and is passed to every cluster made from here on (``DPSIM_TCP_CC``)."""
+    kernel has, and is passed to every cluster made from here on (``DPSIM_TCP_CC``); the variables the emulated
+    testbed reads hold what it can use (one line naming the variable, not a traceback from its first cluster)."""
     check_choice("--testbed", testbed, TESTBEDS)
     if testbed == "emulated":
-        from runtime.testbed.emulated import CC_ENV, RootRequired, congestion_controls, require_root
+        from runtime.testbed.emulated import (
+            CC_ENV,
+            BadEnvironment,
+            RootRequired,
+            check_environment,
+            congestion_controls,
+            require_root,
+        )
 
         try:
             require_root()
@@ -183,6 +191,10 @@ def _testbed_check(testbed: str, tcp_cc: str | None = None) -> None:
         if tcp_cc is not None:
             check_choice("--tcp-cc", tcp_cc, tuple(congestion_controls()))
             os.environ[CC_ENV] = tcp_cc
+        try:
+            check_environment()
+        except BadEnvironment as exc:
+            raise fail(exc.variable, exc.reason, "<environment>") from None
 
 
 def _runtime_errors(exc: Exception) -> None:

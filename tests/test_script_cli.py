@@ -62,3 +62,40 @@ def test_a_grid_script_refuses_a_value_that_is_not_a_number_in_one_line(
     monkeypatch.setattr(sys, "argv", [f"{stem}.py", "--sizes", "8MiB"])
     assert load_benchmark(stem).main() == 2
     assert capsys.readouterr().err == "error: --sizes: expected comma-separated numbers, got '8MiB'\n"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("DPSIM_TCP_CC", "no-such-cc", "expected a TCP congestion control this kernel has"),
+        ("DPSIM_NETNS_PREFIX", "no prefix", "expected letters/digits ending in '-'"),
+        ("DPSIM_RANK_USER", "12:staff", "expected a user name, 'uid:gid' in digits or 'root'"),
+        ("DPSIM_RANK_USER", "no-such-user-dpsim", "no user 'no-such-user-dpsim' on this host"),
+    ],
+)
+def test_a_testbed_variable_it_cannot_use_is_one_line_before_any_work(
+    variable: str, value: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulated testbed reads ``DPSIM_TCP_CC``, ``DPSIM_NETNS_PREFIX`` and ``DPSIM_RANK_USER`` when it builds its
+    first cluster; a value it cannot use was a traceback from there (``EmulatedCluster``'s ValueError, pwd's KeyError,
+    int()'s ValueError) after the checks of the command line had passed. ``dpsim calibrate | validate --testbed
+    emulated`` and the emulated scripts now name the variable in one line before anything runs."""
+    import shutil
+
+    from dpsim.cli_runtime import _testbed_check
+    from dpsim.errors import ScenarioError
+
+    monkeypatch.setattr("runtime.testbed.emulated.require_root", lambda: None)  # as root with ip and tc
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/setpriv" if name == "setpriv" else real_which(name))
+    for name in ("DPSIM_TCP_CC", "DPSIM_NETNS_PREFIX", "DPSIM_RANK_USER"):
+        monkeypatch.delenv(name, raising=False)
+    _testbed_check("emulated")  # nothing set: the host's control, dpsim-, the sudo caller or nobody
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ScenarioError) as raised:
+        _testbed_check("emulated")
+    assert str(raised.value).startswith(f"<environment>: {variable}: {says}")
+    assert "\n" not in str(raised.value)
+    with pytest.raises(ScriptError, match=f"^{variable}: "):
+        need_root()

@@ -59,9 +59,11 @@ from pathlib import Path
 from runtime.testbed import Testbed
 
 __all__ = [
+    "BadEnvironment",
     "EmulatedCluster",
     "RootRequired",
     "burst_bytes",
+    "check_environment",
     "cleanup_leftovers",
     "congestion_controls",
     "dpsim_namespaces",
@@ -84,6 +86,14 @@ MASTER_PORT_BASE = 29400
 
 class RootRequired(RuntimeError):
     """The emulated testbed needs root (network namespaces, tc) and the ip/tc tools."""
+
+
+class BadEnvironment(ValueError):
+    """An environment variable the emulated testbed reads (``variable``) holds a value it cannot use (``reason``)."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable, self.reason = variable, reason
 
 
 def require_root() -> None:
@@ -111,8 +121,27 @@ def netns_prefix() -> str:
     """The namespace prefix of this process's clusters (``DPSIM_NETNS_PREFIX``, default ``dpsim-``)."""
     prefix = os.environ.get(PREFIX_ENV, PREFIX)
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,15}-", prefix):
-        raise ValueError(f"{PREFIX_ENV}={prefix!r}: expected letters/digits ending in '-' (e.g. 'dpsim-')")
+        raise BadEnvironment(PREFIX_ENV, f"expected letters/digits ending in '-' (e.g. 'dpsim-'), got {prefix!r}")
     return prefix
+
+
+def environment_congestion_control() -> str:
+    """The nodes' TCP congestion control ``DPSIM_TCP_CC`` names ('' where it is unset or empty: the host's); one the
+    kernel lacks is a :class:`BadEnvironment`."""
+    named = os.environ.get(CC_ENV, "")
+    if named and named not in congestion_controls():
+        raise BadEnvironment(CC_ENV, f"expected a TCP congestion control this kernel has "
+                                     f"({', '.join(congestion_controls())}), got {named!r}")  # fmt: skip
+    return named
+
+
+def check_environment() -> None:
+    """Raise :class:`BadEnvironment` where a variable the testbed reads cannot be used (``DPSIM_NETNS_PREFIX``,
+    ``DPSIM_TCP_CC``, ``DPSIM_RANK_USER``): the command line checks them before any work, as it checks its options,
+    instead of a traceback from the first cluster it builds."""
+    netns_prefix()
+    environment_congestion_control()
+    _rank_user()
 
 
 def dpsim_namespaces(prefix: str | None = None) -> list[str]:
@@ -175,10 +204,17 @@ def _rank_user() -> tuple[int, int] | None:
     if wanted:
         if ":" in wanted:
             uid, gid = wanted.split(":", 1)
+            if not (uid.isdigit() and gid.isdigit()):
+                raise BadEnvironment(RANK_USER_ENV, f"expected a user name, 'uid:gid' in digits or 'root', got "
+                                                    f"{wanted!r}")  # fmt: skip
             return int(uid), int(gid)
         import pwd
 
-        entry = pwd.getpwnam(wanted)
+        try:
+            entry = pwd.getpwnam(wanted)
+        except KeyError:
+            raise BadEnvironment(RANK_USER_ENV, f"no user {wanted!r} on this host (expected a user name, 'uid:gid' "
+                                                "or 'root')") from None  # fmt: skip
         return entry.pw_uid, entry.pw_gid
     if os.environ.get("SUDO_UID") and os.environ.get("SUDO_GID"):
         return int(os.environ["SUDO_UID"]), int(os.environ["SUDO_GID"])
@@ -208,7 +244,7 @@ class EmulatedCluster(Testbed):
             raise ValueError(f"nodes must be 1..250, got {self.nodes}")
         if self.rate <= 0:
             raise ValueError(f"rate must be positive, got {self.rate}")
-        self.tcp_cc = self.tcp_cc or os.environ.get(CC_ENV, "")
+        self.tcp_cc = self.tcp_cc or environment_congestion_control()
         if self.tcp_cc and self.tcp_cc not in congestion_controls():
             raise ValueError(f"TCP congestion control {self.tcp_cc!r}: expected one this kernel has "
                              f"({', '.join(congestion_controls())})")  # fmt: skip
