@@ -39,7 +39,9 @@ one from its N pieces with four eager torch calls a piece (:func:`post_step_copi
 ranks, as the runs' steps do. Its seconds depend on the cost of an eager call, which no source states: the table
 gives them at 2, 4 and 8 us a call, and ``--measure`` times the loop's body on this host. The fifth adds the
 fetch's own loop over the ranks for each gathered weight (:func:`host_calls`) and gives the one price a call at
-which the schedule with both loops takes each published step.
+which the schedule with both loops takes each published step. ``--fit`` fits one price (an eager call of the
+loops, a ring step or a collective) and one extra rate a rank to the six rows at once: a test of the form, not a
+model (:func:`host_rate_fit`).
 """
 
 from __future__ import annotations
@@ -341,10 +343,20 @@ def host_calls(scenario: Any, mods: list[Module]) -> int:
     return per_gather + post_step_copies(scenario) * POST_STEP_OPS_PER_COPY
 
 
-def _host_rate_step(run: pr.PublishedRun) -> tuple[Any, float]:
+FIT_PRICES: dict[str, tuple[float, ...]] = {
+    "call": tuple(0.5e-6 * i for i in range(21)),
+    "ring step": tuple(5e-6 * i for i in range(25)),
+    "collective": tuple(2e-3 * i for i in range(25)),
+}
+"""The grids :func:`host_rate_fit` tries for each form of the price (seconds): an eager call of :func:`host_calls`
+(0-10 us), a step of each collective's ring (0-120 us), a collective (0-48 ms)."""
+
+
+def _host_rate_step(run: pr.PublishedRun, form: str = "call") -> tuple[Any, float]:
     """``(step(price, rate), published seconds)`` for :func:`host_rate_fit`: the second table's schedule at dpsim's
     collective prices, each collective's bytes a rank also moved at ``rate`` (bytes a second; ``math.inf``: not),
-    plus :func:`host_calls` at ``price`` seconds a call."""
+    plus ``price`` in one of three forms: seconds a call of :func:`host_calls` (the host, added to the step); seconds
+    a ring step on each collective (N - 1 a gather, 2(N - 1) an all-reduce); seconds a collective."""
     scenario = pr.scenario_from_dict(dict(run.scenario))
     fabric = calibrated_fabric(scenario, profile_for(scenario))
     algorithm = algorithm_of(scenario)
@@ -356,29 +368,32 @@ def _host_rate_step(run: pr.PublishedRun) -> tuple[Any, float]:
     def priced(op: str, elements: float) -> float:
         return cf.collective(op, algorithm, elements * width, fabric).time_s
 
+    steps = {"call": (0.0, 0.0), "ring step": (n - 1.0, 2.0 * (n - 1.0)), "collective": (1.0, 1.0)}[form]
+
     def step(price: float, rate: float) -> float:
         def gather(e: float) -> float:
-            return priced("all_gather", e) + e * width * (n - 1) / n / rate
+            return priced("all_gather", e) + e * width * (n - 1) / n / rate + steps[0] * price
 
         def reduce(e: float) -> float:
-            return priced("allreduce", e) + 2.0 * e * width * (n - 1) / n / rate
+            return priced("allreduce", e) + 2.0 * e * width * (n - 1) / n / rate + steps[1] * price
 
-        return one_ahead_step_s(mods, gather, reduce, max_live=live) + calls * price
+        host = calls * price if form == "call" else 0.0
+        return one_ahead_step_s(mods, gather, reduce, max_live=live) + host
 
     return step, pr.step_seconds(run, run.published_tflops_per_gpu)
 
 
 def host_rate_fit(
-    prices: tuple[float, ...] = tuple(0.5e-6 * i for i in range(21)),
+    form: str = "call",
     rates: tuple[float, ...] = (math.inf, 300e9, 200e9, 150e9, 100e9, 80e9, 60e9, 40e9, 30e9, 20e9),
 ) -> tuple[float, float, list[float]]:
-    """Fitted to the six rows, a diagnostic of the form and not a model: the pair of the grid (seconds an eager call
-    of :func:`host_calls`, a rate a rank at which every collective's bytes move once more on top of dpsim's price)
-    with the smallest largest error of the schedule against the published steps; returns the pair and the six
-    errors (published step over the schedule's, minus 1: positive, predicted faster)."""
-    steps = [_host_rate_step(run) for run in ZERO3_RUNS]
+    """Fitted to the six rows, a diagnostic of the form and not a model: the pair of the grid (a price in ``form``,
+    :data:`FIT_PRICES`; a rate a rank at which every collective's bytes move once more on top of dpsim's price) with
+    the smallest largest error of :func:`_host_rate_step`'s step against the published steps; returns the pair and
+    the six errors (published step over the schedule's, minus 1: positive, predicted faster)."""
+    steps = [_host_rate_step(run, form) for run in ZERO3_RUNS]
     best: tuple[float, float, float, list[float]] | None = None
-    for price in prices:
+    for price in FIT_PRICES[form]:
         for rate in rates:
             errors = [published / step(price, rate) - 1.0 for step, published in steps]
             worst = max(abs(e) for e in errors)
@@ -519,25 +534,20 @@ def main(argv: list[str] | None = None) -> None:
         "the gather)."
     )
     if args.fit:
-        price, rate, errors = host_rate_fit()
         print()
         print(
-            "Fitted to the six rows (--fit; a diagnostic of the form, not a model): one price an eager call of both "
-            "loops and one rate a rank at which every collective's bytes move once more, in the second table's schedule"
+            "Fitted to the six rows (--fit; a diagnostic of the form, not a model): one price, in one of three forms, "
+            "and one rate a rank at which every collective's bytes move once more, in the second table's schedule"
         )
-        alone, _, alone_errors = host_rate_fit(rates=(math.inf,))
-        print(
-            f"without the extra rate the best price is {1e6 * alone:.1f} us a call: "
-            + " / ".join(f"{100.0 * e:+.1f}" for e in alone_errors)
-            + f" % (largest {100.0 * max(abs(e) for e in alone_errors):.1f} %)"
-        )
-        extra = "no extra rate" if math.isinf(rate) else f"{rate / 1e9:g} GB/s"
-        worst, mean = max(abs(e) for e in errors), sum(abs(e) for e in errors) / len(errors)
-        print(
-            f"{1e6 * price:.1f} us a call, {extra}: "
-            + " / ".join(f"{100.0 * e:+.1f}" for e in errors)
-            + f" % (largest {100.0 * worst:.1f} %, mean {100.0 * mean:.1f} %)"
-        )
+        for form, rates in (("call", (math.inf,)), ("call", None), ("ring step", None), ("collective", None)):
+            price, rate, errors = host_rate_fit(form) if rates is None else host_rate_fit(form, rates)
+            extra = "no extra rate" if math.isinf(rate) else f"{rate / 1e9:g} GB/s"
+            worst, mean = max(abs(e) for e in errors), sum(abs(e) for e in errors) / len(errors)
+            print(
+                f"{1e6 * price:g} us a {form}, {extra}: "
+                + " / ".join(f"{100.0 * e:+.1f}" for e in errors)
+                + f" % (largest {100.0 * worst:.1f} %, mean {100.0 * mean:.1f} %)"
+            )
     if args.measure:
         median, low, high = eager_op_seconds()
         print(
