@@ -2726,15 +2726,30 @@ class Scenario(_Section):
 
     def _p2p_latency_unread(self) -> str:
         """Why ``cluster.host_topology.p2p_latency_us`` is read by nothing here, or '' where a ring step reads it: with
-        one GPU a node no ring edge lies inside a node, and a node whose NCCL ring has an SHM edge keeps NCCL's
-        per-step figure (:attr:`dpsim.sim.collectives.base.Layout.p2p_step_s`)."""
+        one GPU a node no ring edge lies inside a node; a textbook algorithm or ``protocol: none`` prices the links'
+        alpha-beta, not NCCL's steps; only a data-parallel group over a whole node runs a ring on the node's host
+        topology (:func:`dpsim.analytic.step.dp_fabric`: a tensor-parallel group, or a data-parallel one with part of
+        a node, sees none; the pipeline's sends are not ring steps); and a node whose NCCL ring has an SHM edge keeps
+        NCCL's per-step figure (:attr:`dpsim.sim.collectives.base.Layout.p2p_step_s`)."""
         host = self.cluster.host_topology
         if host is None or host.p2p_latency_us is None:
             return ""
         if self.cluster.workers_per_node == 1:
             return "read only by ring steps inside a node (cluster.workers_per_node is 1)"
-        from dpsim.analytic.step import host_topology_of
+        from dpsim.analytic.step import dp_fabric, host_topology_of
+        from dpsim.sim.collectives import TEXTBOOK
 
+        c = self.communication
+        if c.protocol == "none" or self.collective_algorithm in TEXTBOOK:
+            named = "protocol: none" if c.protocol == "none" else f"algorithm: {c.algorithm}"
+            return f"read only by NCCL's ring and tree steps: communication.{named} prices the links' alpha-beta"
+        group = dp_fabric(self)
+        if self.data_parallel == 1 or group.per_node < self.cluster.workers_per_node:
+            return (
+                "read only by a data-parallel ring over all of a node's GPUs (tensor and pipeline parallelism leave "
+                f"each data-parallel group {group.per_node if self.data_parallel > 1 else 0} of the node's "
+                f"{self.cluster.workers_per_node}; their own groups see no host topology)"
+            )
         topology = host_topology_of(self)
         if topology is not None and any(topology.shm_edges):
             return (

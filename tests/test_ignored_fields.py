@@ -146,6 +146,15 @@ UNREAD = [
              "training.deepspeed_overlap_comm=false"], ["communication.overlap=false"], "communication.overlap"),
     # PCIe nodes: two GPUs a switch, so NCCL's ring crosses between switches through host memory (SHM edges)
     (DEFAULT, PCIE_NODE, ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
+    # every edge P2P, but nothing runs NCCL's ring steps on the node: a textbook algorithm, protocol none, or
+    # tensor parallelism leaving each data-parallel group two of the node's GPUs (no host topology)
+    (DEFAULT, [*PCIE_NODE, "communication.nccl_p2p_level=SYS", "communication.algorithm=halving-doubling"],
+     ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
+    (DEFAULT, [*PCIE_NODE, "communication.nccl_p2p_level=SYS", "communication.protocol=none"],
+     ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
+    (DEFAULT, [*PCIE_NODE, "communication.nccl_p2p_level=SYS", "model=llama2-7b", "training.tensor_parallel=4",
+               "training.global_batch=8", "training.micro_batch=1"],
+     ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
     # 8 nodes under one leaf of 16: nothing crosses the spine
     (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.oversubscription=4"],
      "cluster.topology.oversubscription"),
