@@ -414,20 +414,10 @@ def test_calibration_profile_replaces_catalog_numbers(tmp_path: Any) -> None:
     assert r.optimizer_s == exact(62.5e6 * 1e-9)
 
 
-@pytest.mark.parametrize("engine", ["analytic", "chunk"])
-@pytest.mark.parametrize(("cores", "rate"), [(2.0, 1e9), (1.0, 1e9), (2.0, None)])
-def test_no_sync_micro_batches_skip_the_reducer_pass_the_profile_holds(
-    tmp_path: Any, engine: str, cores: float, rate: float | None
-) -> None:
-    """The profile's backward (1 s, forward 0.5 s) was timed through one-rank DDP, so it holds the reducer's
-    in-place ``bucket_view.div_`` over the toy's 250 MB fp32 gradient; under ``no_sync``
-    ``Reducer::autograd_hook`` returns at once. At the profile's element-wise rate (``a.add_(b)``: 1 GB of
-    operand a second, three streams) reading and writing 250 MB takes 2 × 250 MB / 3 GB/s = 1/6 s. Accumulation 4
-    (global batch 8 over 2 ranks of 1): three micro-batches skip it, the synchronising one does not. On 2 cores
-    the 2 ranks run alone: compute 4 × 1.5 − 3/6 = 5.5 s plus the last bucket's copy back. On 1 core each pass
-    takes twice as long (time-sliced, slowdown max(1, 2/1)): 4 × 3 − 3 × 2/6 = 11 s. A profile without the
-    rate (made before it was measured) prices every micro-batch as the calibrated one, as before: 6 s. The step
-    moves by as much, both engines alike; one micro-batch (no accumulation) is unchanged."""
+def _host_profile(tmp_path: Any, rate: float | None, cores: float) -> Any:
+    """A host profile for the toy (written to ``tmp_path``): forward 0.5 s and backward 1 s a sample, timed through
+    one-rank DDP with bucket views; 50 MB/s between the 2 ranks; the element-wise rate ``rate`` (``a.add_(b)``'s
+    operand bytes a second); ``cores`` cores for both ranks."""
     from dpsim.calibration import HardwareProfile, HostModel, LinearTime, save_profile
 
     profile = HardwareProfile(
@@ -441,17 +431,38 @@ def test_no_sync_micro_batches_skip_the_reducer_pass_the_profile_holds(
     )
     path = tmp_path / "profile.yaml"
     save_profile(profile, path)
+    return path
+
+
+@pytest.mark.parametrize("engine", ["analytic", "chunk"])
+@pytest.mark.parametrize(("cores", "rate"), [(2.0, 1e9), (1.0, 1e9), (2.0, None)])
+def test_no_sync_micro_batches_skip_the_reducer_pass_the_profile_holds(
+    tmp_path: Any, engine: str, cores: float, rate: float | None
+) -> None:
+    """The profile's backward (1 s, forward 0.5 s) was timed through one-rank DDP, so it holds the reducer's
+    in-place ``bucket_view.div_`` over the toy's 250 MB fp32 gradient; under ``no_sync``
+    ``Reducer::autograd_hook`` returns at once. At the profile's element-wise rate (``a.add_(b)``: 1 GB of
+    operand a second, three streams) reading and writing 250 MB takes 2 × 250 MB / 3 GB/s = 1/6 s. Accumulation 4
+    (global batch 8 over 2 ranks of 1): three micro-batches skip it, the synchronising one does not. On 2 cores
+    the 2 ranks run alone: compute 4 × 1.5 − 3/6 = 5.5 s plus the last bucket's copy back. On 1 core each pass
+    takes twice as long (time-sliced, slowdown max(1, 2/1)): 4 × 3 − 3 × 2/6 = 11 s. A profile without the
+    rate (made before it was measured) prices every micro-batch as the calibrated one, as before: 6 s. The step
+    moves by as much, both engines alike; one micro-batch (no accumulation) is unchanged. The gradients are bucket
+    views, as the calibration timed them: the synchronising backward holds the calibrated pass and nothing more
+    (the copies without views: test_ddp_copies_on_a_host_are_priced_at_its_element_wise_rate)."""
+    path = _host_profile(tmp_path, rate, cores)
 
     def run(k: int) -> Any:
-        scenario = toy(calibration={"profile": str(path)}, training__global_batch=2 * k)
+        scenario = toy(calibration={"profile": str(path)}, training__global_batch=2 * k,
+                       training__gradient_as_bucket_view=True)  # fmt: skip
         assert scenario.accumulation_steps == k
         return predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
 
     slow = max(1.0, 2 / cores)
     skipped = 3 * (2 * 250e6 / (3 * 1e9)) * slow if rate else 0.0
     four, one = run(4), run(1)
-    assert four.compute_s == exact(4 * 1.5 * slow - skipped + LAST_COPY_S)
-    assert one.compute_s == exact(1.5 * slow + LAST_COPY_S)
+    assert four.compute_s == exact(4 * 1.5 * slow - skipped)
+    assert one.compute_s == exact(1.5 * slow)
     # the last micro-batch's buckets are reduced as before, only earlier: the step shorter by the passes skipped
     assert four.step_time_s - one.step_time_s == exact(3 * 1.5 * slow - skipped)
 
@@ -461,25 +472,38 @@ def test_the_skipped_reducer_pass_is_at_most_the_backward_that_holds_it(tmp_path
     """The skipped pass is part of the calibrated backward, so it can take away at most that backward. A profile
     whose element-wise rate (10 MB/s) prices the toy's 250 MB pass at 2 x 250 MB / 30 MB/s = 16.7 s, longer than its
     1 s backward, made each early micro-batch's backward -15.7 s: compute -44 s and a negative step. Capped, the three
-    early micro-batches keep their forward (0.5 s) and skip their whole backward: 4 x 0.5 + 1 = 3 s of compute, plus
-    the last bucket's copy back (failed on the old code: -44.0 s)."""
-    from dpsim.calibration import HardwareProfile, HostModel, LinearTime, save_profile
-
-    profile = HardwareProfile(
-        name="toy",
-        links={"intra": {"ring": cf.Link(0.0, 50e6)}},
-        reduction_bandwidth=1e7,
-        forward=LinearTime(0.5, 0.0),
-        backward=LinearTime(1.0, 0.0),
-        optimizer=LinearTime(0.0, 1e-9),
-        host_model=HostModel(2.0),
-    )
-    path = tmp_path / "profile.yaml"
-    save_profile(profile, path)
-    scenario = toy(calibration={"profile": str(path)}, training__global_batch=8)
+    early micro-batches keep their forward (0.5 s) and skip their whole backward: 4 x 0.5 + 1 = 3 s of compute (the
+    gradients are bucket views, as calibrated: no copies; failed on the old code: -44.0 s)."""
+    path = _host_profile(tmp_path, 1e7, 2.0)
+    scenario = toy(calibration={"profile": str(path)}, training__global_batch=8, training__gradient_as_bucket_view=True)
     result = predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
-    assert result.compute_s == exact(4 * 0.5 + 1.0 + LAST_COPY_S)
+    assert result.compute_s == exact(4 * 0.5 + 1.0)
     assert result.step_time_s > result.compute_s
+
+
+@pytest.mark.parametrize("engine", ["analytic", "chunk"])
+def test_ddp_copies_on_a_host_are_priced_at_its_element_wise_rate(tmp_path: Any, engine: str) -> None:
+    """The profile's backward (1 s, forward 0.5 s) was timed through one-rank DDP with the gradients as bucket views:
+    it holds ``bucket_view.div_`` (read and write the 250 MB gradient). Without views (torch's default) the reducer
+    instead writes each gradient into its bucket (``at::mul_out``: read it, write the bucket after reading it in,
+    one 250 MB stream more) and copies every bucket back after its all-reduce (``grad.copy_``: three streams).
+    At the profile's element-wise rate (1 GB of operand a second over three streams) and on 1 core for the 2 ranks
+    (time-sliced twice): the copy in 250 MB / 3 GB/s x 2 = 1/6 s, the copies back 3 x 250 MB / 3 GB/s x 2 = 0.5 s,
+    the last (50 MB) bucket's 0.1 s; before, both were priced at the toy device's 1.75 TB/s (0.29 ms in all).
+    Backward T = 2 + 1/6 s (views: 2); the 100, 100, 50 MB buckets reduce in 2, 2, 1 s from 0.4 T, one after the
+    other: they end at 0.4 T + 5 s, the last copy back 0.1 s later (the others run beside later all-reduces). So
+    compute grows by 1/6 + 0.1 s and the step by 0.4/6 + 0.1 s over the views; both engines alike."""
+    path = _host_profile(tmp_path, 1e9, 1.0)
+
+    def run(view: bool) -> Any:
+        scenario = toy(calibration={"profile": str(path)}, training__gradient_as_bucket_view=view)
+        return predict(scenario) if engine == "analytic" else simulate(scenario, fidelity=engine)
+
+    copies, views = run(False), run(True)
+    assert views.compute_s == exact(3.0)
+    assert copies.compute_s == exact(3.0 + 1 / 6 + 0.1)
+    assert copies.step_time_s - views.step_time_s == exact(0.4 / 6 + 0.1)
+    assert predict(toy(calibration={"profile": str(path)})).extra["ddp_bucket_copy_s"] == exact(1 / 6 + 0.5)
 
 
 def test_default_scenario_is_consistent() -> None:

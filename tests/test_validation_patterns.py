@@ -78,3 +78,20 @@ def test_the_median_estimator_takes_each_term_over_the_ranks_and_still_adds_up(t
         terms = sum(row[f"share_{label}"] for label in ("compute", "exposed", "optimizer", "rest"))
         assert terms == pytest.approx(row["error_analytic"], abs=1e-6)
         assert row["error_analytic"] == other["error_analytic"]  # the step is the step
+
+
+def test_sessions_measured_before_the_runtime_honoured_bucket_views_are_predicted_with_them(tmp_path: Path) -> None:
+    """Until 3e57ee1 the runtime built DDP with ``gradient_as_bucket_view=True`` whatever the scenario said; the
+    ``validation`` and ``27f6025`` folders were measured before it (at f7d58b8 and 27f6025), so their cases are
+    predicted as they ran (the reducer's in-place division, no copies into and out of buckets), the later sessions'
+    with the scenario's default (false)."""
+    script = load_benchmark("validation_patterns")
+    views = script.RAN_BUCKET_VIEWS
+    assert views == frozenset(("validation", "27f6025"))
+    assert views.issubset(script.SESSIONS)
+    ve = script.validate_emulated_module()
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(ve.SCENARIO)
+    for name, views in (("27f6025", True), ("validation", True), ("2026-12-05-h", False)):
+        cases = script.build_cases(scenario, script.session_overrides(name), ve.CASES)
+        assert {case.scenario.training.gradient_as_bucket_view for case in cases} == {views}, name

@@ -136,6 +136,8 @@ if TYPE_CHECKING:
     from dpsim.sim.collectives.groups import Groups
 
 __all__ = [
+    "COPY_BACK_STREAMS",
+    "COPY_IN_EXTRA_STREAMS",
     "FOREACH_OPTIMIZER_BYTES_PER_PARAM",
     "HYBRID_COLLECTIVES",
     "OPTIMIZER_BYTES_PER_PARAM",
@@ -149,6 +151,7 @@ __all__ = [
     "flow_shop_makespan",
     "gather_time",
     "host_link_of",
+    "host_pass_seconds",
     "hybrid_groups",
     "microbatch_times",
     "no_sync_backward_saving",
@@ -260,8 +263,30 @@ def copies_back_end(backward_end: Any, reduced: Any, back_s: Any, back_last_s: A
     return np.maximum(backward_end + back_s, reduced + back_last_s)
 
 
+COPY_IN_EXTRA_STREAMS = 1.0
+"""Streams of the gradient's size that DDP's copy into the buckets (``at::mul_out``: read the gradient, write the
+bucket after reading it in) moves beyond the in-place division the calibrated backward holds (read, write)."""
+COPY_BACK_STREAMS = 3.0
+"""Streams of DDP's copy back (``grad.copy_(bucket_view)``): read the bucket, write the gradient after reading it in."""
+
+
+def _host_rate(scenario: Scenario, profile: Any) -> float | None:
+    """The profile's element-wise rate where it times the scenario's compute on a host, else None."""
+    if profile is None or not profile.reduction_bandwidth or not profile.has_compute_for(scenario):
+        return None
+    return float(profile.reduction_bandwidth)
+
+
+def host_pass_seconds(scenario: Scenario, profile: Any, streamed_bytes: float) -> float:
+    """An element-wise pass over host memory that streams ``streamed_bytes`` (reads and writes), at the profile's
+    element-wise rate (``reduction_bandwidth``: ``a.add_(b)``'s operand bytes a second, three streams, so a byte
+    streamed costs 1/(3·rate)) and time-sliced as the compute (:meth:`~dpsim.calibration.HardwareProfile.
+    host_slowdown`): what the ranks' host passes over their gradients cost (DDP's reducer)."""
+    return streamed_bytes / (3.0 * profile.reduction_bandwidth) * profile.host_slowdown(scenario)
+
+
 def ddp_bucket_copies(
-    scenario: Scenario, gradient_bytes: float, last_bucket_bytes: float, measured_backward: bool
+    scenario: Scenario, gradient_bytes: float, last_bucket_bytes: float, measured_backward: bool, profile: Any = None
 ) -> BucketCopies:
     """The passes of PyTorch DDP's reducer over the gradients (``zero_stage: 0`` with data parallelism, or at one
     rank under ``training.ddp_at_one_rank``: :attr:`Scenario.runs_ddp`).
@@ -271,6 +296,15 @@ def ddp_bucket_copies(
     synchronising micro-batch: under ``no_sync`` the reducer's hooks return at once. ``measured_backward``:
     the backward comes from a calibration profile, timed through DDP (``runtime.calibrate``), which already
     holds the in-backward pass.
+
+    ``profile``: where the backward was measured on a host (a profile with the element-wise rate, as
+    :func:`no_sync_backward_saving`), the copies are the host's passes, priced at that rate by the bytes they stream
+    (:func:`host_pass_seconds`), not at the device's catalog bandwidth. The calibrated backward holds the reducer's
+    pass with the gradients as bucket views (``bucket_view.div_``: the gradient read and written in place, 2 streams).
+    Without views (torch's default) ``Reducer::mark_variable_ready_dense`` instead writes each gradient into its bucket
+    (``at::mul_out(bucket_view, grad, 1/N)``: the gradient read, the bucket written, and read first by the write,
+    3 streams: one stream more than the calibrated pass), and ``Reducer::finalize_bucket_dense`` copies each bucket
+    back (``grad.copy_(bucket_view)``: 3 streams). torch 2.13's ``batched_grad_copy`` (off by default) is not priced.
     """
     t = scenario.training
     if not scenario.runs_ddp or gradient_bytes <= 0:
@@ -280,6 +314,13 @@ def ddp_bucket_copies(
     inside = 0.0 if measured_backward else compute.memory_bound_seconds(device, moved * gradient_bytes)
     if t.gradient_as_bucket_view:
         return BucketCopies(inside)
+    if measured_backward and _host_rate(scenario, profile):
+        width = moved / 2.0  # the gradient buffer's bytes per reduced byte
+        return BucketCopies(
+            host_pass_seconds(scenario, profile, COPY_IN_EXTRA_STREAMS * width * gradient_bytes),
+            host_pass_seconds(scenario, profile, COPY_BACK_STREAMS * width * gradient_bytes),
+            host_pass_seconds(scenario, profile, COPY_BACK_STREAMS * width * last_bucket_bytes),
+        )
     back = compute.memory_bound_seconds(device, moved * gradient_bytes)
     return BucketCopies(inside, back, compute.memory_bound_seconds(device, moved * last_bucket_bytes))
 
@@ -312,11 +353,10 @@ def no_sync_backward_saving(
         or scenario.accumulation_steps <= 1
         or not scenario.runs_ddp
         or t.tensor_parallel * t.pipeline_parallel > 1
-        or not profile.has_compute_for(scenario)
-        or not profile.reduction_bandwidth
+        or _host_rate(scenario, profile) is None
     ):
         gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
-        passed = 2.0 * gradient_bytes / (3.0 * profile.reduction_bandwidth) * profile.host_slowdown(scenario)
+        passed = host_pass_seconds(scenario, profile, 2.0 * gradient_bytes)
     return np.minimum(passed, backward_s) if isinstance(backward_s, np.ndarray) else min(passed, backward_s)
 
 
@@ -971,7 +1011,7 @@ def predict(scenario: Scenario) -> StepResult:
         last_bucket = traced_sizes[-1]
     else:
         last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
-    copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile")
+    copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile", profile)
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
     last_bwd_s = bwd_pass + copies.in_backward_s
     last_bwd_compute_s = (

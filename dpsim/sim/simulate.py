@@ -124,7 +124,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         tensors,
     )
     copies = analytic_step.ddp_bucket_copies(
-        scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario)
+        scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario), profile
     )
     return StepPlan(
         accumulation=scenario.accumulation_steps,
