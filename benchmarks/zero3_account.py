@@ -319,7 +319,8 @@ def post_step_copies(scenario: Any) -> int:
     ``_post_step``: ``self.persistent_parameters[0].all_gather(self.persistent_parameters)``; the backward's
     ``_partition_all_parameters`` released them all, so the blocking path ``_allgather_params`` runs: one
     ``all_gather`` of their partitions together, then the copy loop of :func:`persistent_copies` for each). From
-    v0.5.5 ``_all_gather`` takes ``_allgather_params_coalesced`` instead (no copy loop)."""
+    v0.5.5 ``_all_gather`` takes ``_allgather_params_coalesced`` instead: no copies, but one ``all_gather`` a
+    parameter, each with one ``narrow`` a rank unless torch has ``_all_gather_base``."""
     ranks = scenario.data_parallel
     return sum(persistent_copies(c, ranks) for c in persistent_tensors(scenario))
 
