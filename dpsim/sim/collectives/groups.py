@@ -65,6 +65,7 @@ class Groups:
         if whole.nics > g:  # every NIC on the group's GPUs' PCIe switches
             nics = len(locals_) * (whole.nics // g)
         per_node = int(counts[0])
+        whole_node = per_node == whole.per_node
         return dataclasses.replace(
             whole,
             nodes=len(nodes),
@@ -73,7 +74,11 @@ class Groups:
             nvls=whole.nvls and per_node > 1,
             slots=(),
             intra_topology="switch",  # a group's GPUs are not GPUs 0 … per_node−1 of a mesh: rings in rank order
-            pcie_graph=whole.pcie_graph if per_node == whole.per_node else (),  # the node's graph: all its GPUs
+            pcie_graph=whole.pcie_graph if whole_node else (),  # the node's graph: all its GPUs
+            # and so are the node's ring transports and its measured P2P step: a group with part of a node sees
+            # neither (as dpsim.analytic.step.dp_fabric's group); its transfers still take the node's links
+            shm_edges=whole.shm_edges if whole_node else (),
+            p2p_step_s=whole.p2p_step_s if whole_node else 0.0,
         )
 
     def tile(self, schedule: Schedule) -> Schedule:
