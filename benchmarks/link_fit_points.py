@@ -16,7 +16,11 @@ calibration's links with the current code (as ``benchmarks/validate_emulated.py 
 
 No root, no testbed (a few seconds a calibration).
 
-    PYTHONPATH=. python benchmarks/link_fit_points.py [--limit 0.05]
+    PYTHONPATH=. python benchmarks/link_fit_points.py [--limit 0.05] [--folders FOLDER,FOLDER,...]
+
+``--folders``: these calibrations (folders under ``benchmarks/results`` holding ``profile.yaml`` and
+``calibration-bench.json``) instead of the stored sessions', first each link fit's residual side by side
+(e.g. one calibration under the host's TCP congestion control against one under another).
 """
 
 from __future__ import annotations
@@ -41,8 +45,18 @@ CALIBRATIONS = SESSIONS
 (2026-12-04-night reused 2026-12-04's) are read once."""
 
 
-def calibrations() -> dict[str, tuple[Path, Path]]:
-    """Calibration name → (profile, its benchmark records), one entry per distinct calibration."""
+def calibrations(folders: list[str] | None = None) -> dict[str, tuple[Path, Path]]:
+    """Calibration name → (profile, its benchmark records), one entry per distinct calibration (``folders``: these
+    folders under ``benchmarks/results``, named by their path there)."""
+    if folders:
+        found = {}
+        for folder in folders:
+            profile, bench = RESULTS / folder / "profile.yaml", RESULTS / folder / "calibration-bench.json"
+            if not (profile.is_file() and bench.is_file()):
+                raise ScriptError(f"--folders: {folder}: expected profile.yaml and calibration-bench.json in "
+                                  f"{RESULTS / folder}")  # fmt: skip
+            found[folder] = (profile, bench)
+        return found
     out: dict[str, tuple[Path, Path]] = {}
     seen: set[Path] = set()
     for name, (folder, given) in CALIBRATIONS.items():
@@ -61,6 +75,8 @@ def calibrations() -> dict[str, tuple[Path, Path]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--limit", type=float, default=MAX_RESIDUAL, help="largest accepted residual (default 0.05)")
+    p.add_argument("--folders", help="comma-separated calibration folders under benchmarks/results (default: the "
+                   "stored sessions'); also prints every link fit's residual side by side")  # fmt: skip
     args = p.parse_args()
     if not (math.isfinite(args.limit) and args.limit > 0):
         raise ScriptError(f"--limit: expected a relative residual > 0, got {args.limit!r}")
@@ -68,11 +84,22 @@ def main() -> int:
     points: dict[tuple[str, str, int, float, float], dict[str, float]] = defaultdict(dict)
     spread: dict[tuple[str, str, int, float, float], list[float]] = defaultdict(list)
     counts = {"scatter": 0, "form": 0}
-    print("1. link fits above the limit, refitted by the current code: the worst point and what it says")
-    names = calibrations()
+    names = calibrations([f for f in (args.folders or "").split(",") if f])
+    refitted = {}
     for name, (profile_path, bench) in names.items():
         records = json.loads(bench.read_text(encoding="utf-8"))
-        profile = refit_links(load_profile(profile_path), records, plan, "emulated")
+        refitted[name] = (refit_links(load_profile(profile_path), records, plan, "emulated"), records)
+    if args.folders:
+        print("0. every link fit's residual, %, refitted by the current code")
+        fits = sorted({k for profile, _ in refitted.values() for k in profile.residuals() if k.startswith("links.")
+                       and "latency" not in k})  # fmt: skip
+        print(" " * 32 + "".join(f"{n.removeprefix('validation-')[-24:]:>26s}" for n in names))
+        for fit in fits:
+            cells = [profile.residuals().get(fit) for profile, _ in refitted.values()]
+            print(f"{fit:32s}" + "".join(f"{100 * c:26.1f}" if c is not None else " " * 26 for c in cells))
+        print()
+    print("1. link fits above the limit, refitted by the current code: the worst point and what it says")
+    for name, (profile, records) in refitted.items():
         assert profile.host_model is not None
         worst = profile.meta.get("fit_worst_points", {})
         for fit in sorted(residuals_above(profile, args.limit)):

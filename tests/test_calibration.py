@@ -928,6 +928,24 @@ def test_link_fit_points_refuses_a_limit_that_is_not_a_residual_in_one_line() ->
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and "--limit" in run.stderr, run.stderr
 
 
+def test_link_fit_points_compares_named_calibrations_side_by_side() -> None:
+    """``--folders A,B``: each link fit's residual of those calibrations side by side, refitted by the current code
+    (the 2026-12-05-h calibration's inter ring: 10.3 %, what its validation README reports); a folder without a
+    profile and its records is one line, exit 2."""
+    pytest.importorskip("torch")
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "link_fit_points.py"
+    run = subprocess.run([sys.executable, str(script), "--folders", "validation-2026-12-05-h/CAL"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    side = run.stdout.split("\n1. ")[0]
+    assert side.startswith("0. every link fit's residual") and "2026-12-05-h/CAL" in side
+    ring = next(line for line in side.splitlines() if line.startswith("links.inter.ring "))
+    assert ring.split()[-1] == "10.3"
+    bad = subprocess.run([sys.executable, str(script), "--folders", "no-such-folder"], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--folders: no-such-folder" in bad.stderr
+
+
 def test_the_optimizer_line_is_fitted_in_relative_error_the_error_its_residual_is_taken_in() -> None:
     """The 2026-12-05-h calibration's cold optimizer points (4.968 / 16.717 / 70.840 ms at 1 / 4 / 16 M parameters):
     unweighted, the line is set by the largest and leaves 11.1 % at the smallest (refused at 5 %); in relative error

@@ -10,7 +10,9 @@ gradients in one call), 5 timed calls after 1 warm-up, each after a barrier; per
 - ``one`` / ``two``: the runtime's hierarchical all-reduce of S in one call, and of DDP's two buckets of it
   (2,362,368 and 7,087,104 B) back to back, as after the backward.
 
-    DPSIM_NETNS_PREFIX=emu- PYTHONPATH=. python benchmarks/results/validation-2026-12-05-h/hier_phases.py
+    DPSIM_NETNS_PREFIX=emu- PYTHONPATH=. python benchmarks/results/validation-2026-12-05-h/hier_phases.py [MBIT]
+
+(MBIT: the shaped rate in Mbit/s, 1000 by default; stop 36 ran it at 150, ``validation-2026-12-05-i/``.)
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def main() -> None:
     from runtime.launch import spawn_ranks
     from runtime.testbed.emulated import EmulatedCluster
 
-    with tempfile.TemporaryDirectory() as tmp, EmulatedCluster(nodes=NODES, per_node=PER_NODE, rate=RATE) as tb:
+    rate = float(sys.argv[1]) * 1e6 / 8 if len(sys.argv) > 1 else RATE
+    with tempfile.TemporaryDirectory() as tmp, EmulatedCluster(nodes=NODES, per_node=PER_NODE, rate=rate) as tb:
         run = Path(tmp) / "run"
         out = run / "phases.json"
         spawn_ranks(
