@@ -1405,9 +1405,11 @@ class TrainingConfig(_Section):
     ``input_layouts=Shard(1)`` redistribute the block's input to ``Replicate()`` before ``F.linear``, whose autograd
     saves that replicated tensor; torchao's ``PrepareFloat8ModuleInput`` gathers it in float8): the attention's and
     the MLP's input s·b·h each whole instead of 1/t (one tensor serves q/k/v, one w1/w3), and the output layer's
-    input. Memory only: the collectives are priced as before, and so is their time; the ``torch.cat`` that torch's
-    functional collectives run after an all-gather and before a reduce-scatter along the sequence dimension
-    (``_functional_collectives.py``: gather_dim / scatter_dim 1) is not priced. Needs sequence_parallel: true."""
+    input; and the ``torch.cat`` copy that torch's functional collectives make after an all-gather and before a
+    reduce-scatter along the sequence dimension (``_functional_collectives.py``: gather_dim / scatter_dim 1), one
+    full-length s·b·h tensor beside the gathered one at the peak, unless torch's AsyncTP fuses the collectives
+    (:func:`dpsim.analytic.memory.sequence_parallel_staging_copy`). Memory only: the collectives are priced as
+    before, and so is their time (the copies' time is not priced). Needs sequence_parallel: true."""
     tp_async_grad_allreduce: bool = False
     """Megatron-LM's asynchronous tensor-parallel all-reduce (``async_tensor_model_parallel_allreduce``; on by
     default in the May 2022 code of Korthikanti et al., d898a89, where ``--no-async-tensor-model-parallel-allreduce``

@@ -48,6 +48,7 @@ __all__ = [
     "model_state_parts",
     "optimizer_bytes_per_param",
     "recompute_working_set",
+    "sequence_parallel_staging_copy",
     "stage_parameters",
     "stage_root_parameters",
     "zero3_recompute_regathered_parameters",
@@ -440,6 +441,37 @@ def recompute_working_set(scenario: Scenario) -> float:
     return _layer_activations(scenario, "none") - _layer_activations(scenario, mode)
 
 
+def sequence_parallel_staging_copy(scenario: Scenario) -> float:
+    """Bytes of the copy torch's functional collectives make beside a sequence-parallel gather or scatter under
+    ``training.sequence_parallel_kind: dtensor``: one full-length s·b·h tensor at the working width.
+
+    torchtitan's activations are [b, s, h], sharded on the sequence (``Shard(1)``), and NCCL gathers and scatters
+    along dim 0 only. ``all_gather_tensor`` (``torch/distributed/_functional_collectives.py``, as the Dec 2024 rows'
+    torch 1963fc8 has it) gathers into a full-length dim-0 buffer and copies that into the [b, s, h] result,
+    ``torch.cat(torch.chunk(res, group_size, dim=0), dim=gather_dim)``; ``reduce_scatter_tensor`` copies its
+    full-length input into dim-0 order, ``torch.cat(torch.chunk(self, group_size, dim=scatter_dim))``, before
+    reducing: either way two full-length tensors are alive where the result (or the input) is one. (Torch 2.13
+    still copies before every such reduce-scatter, ``_chunk_or_narrow_cat``; its gathers skip the copy when the
+    local batch is 1, ``_maybe_view_chunk_cat``.) A layer's backward begins with such a gather (the row-parallel
+    output's gradient, ``Shard(1)`` to ``Replicate()``) while the layer's activations are all alive.
+
+    0 for Megatron-LM ([s, b, h]: it gathers and scatters along dim 0 into its own buffers), and under torch's
+    AsyncTP (``tp_overlap_kind: torch_async_tp``), which rewrites the gathers and the matmul-fed scatters into
+    ``fused_all_gather_matmul`` / ``fused_matmul_reduce_scatter`` (``torch/distributed/_symmetric_memory``): they
+    gather into the result directly (``A_flat``), compute the scatter's partials into one full-length
+    ``stacked_partials`` (where the plain matmul's output was) and stage one shard in the group's workspace
+    (``get_symm_mem_workspace``), which ``CUDASymmetricMemoryAllocator::alloc`` maps with ``cuMemCreate``,
+    outside the caching allocator whose peak torchtitan logs. AsyncTP's unfused input-gradient reduce-scatters
+    still copy, later in the layer's backward, once its MLP activations are freed.
+    """
+    m, t = scenario.model, scenario.training
+    if m.kind != "transformer" or t.tensor_parallel <= 1 or not t.sequence_parallel:
+        return 0.0
+    if t.sequence_parallel_kind != "dtensor" or (t.tp_comm_overlap and t.tp_overlap_kind == "torch_async_tp"):
+        return 0.0
+    return float(working_bytes(t.precision)) * m.seq_len * t.micro_batch * m.hidden
+
+
 def _activations(scenario: Scenario, stage: int) -> float:
     m, t = scenario.model, scenario.training
     if m.kind != "transformer":
@@ -742,6 +774,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
+        bufs += sequence_parallel_staging_copy(scenario)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
