@@ -378,16 +378,18 @@ def test_unwritable_out_leaves_nothing(capsys: pytest.CaptureFixture[str], tmp_p
     assert_one_line_error(code, err)
 
 
-def test_subprocess_entry_point() -> None:
-    """The console script itself: JSON on success, one ``error:`` line and status 2 on bad input."""
+@pytest.mark.parametrize("module", ["dpsim.cli", "dpsim"])
+def test_subprocess_entry_point(module: str) -> None:
+    """The console script itself (``python -m dpsim`` too): JSON on success, one ``error:`` line and status 2 on bad
+    input."""
     env = {**os.environ, "COLUMNS": "80"}
     ok = subprocess.run(
-        [sys.executable, "-m", "dpsim.cli", "run", "--format", "json"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", module, "run", "--format", "json"], capture_output=True, text=True, env=env
     )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["engine"] == "analytic"
     bad = subprocess.run(
-        [sys.executable, "-m", "dpsim.cli", "run", "--set", "cluster.inter_node.bandwidth=fast"],
+        [sys.executable, "-m", module, "run", "--set", "cluster.inter_node.bandwidth=fast"],
         capture_output=True,
         text=True,
         env=env,
