@@ -29,6 +29,7 @@ from dpsim.scenario import (
     named_after_overrides,
     parse_override,
     read_scenario_data,
+    refuse_overlapping_sets,
     scenario_from_dict,
     scenario_source,
 )
@@ -101,6 +102,7 @@ class _Base:
             self.resolved = False
             self.data = read_scenario_data(scenario)  # read once: the path may be "-" (stdin)
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+        refuse_overlapping_sets(parsed)
         named = [(p, v) for p, v in parsed if not any(p == u or p.startswith(u + ".") for u in varied)]
         self.data = named_after_overrides(self.apply(self.data, parsed), named)
         self.overridden = [path for path, _ in parsed]

@@ -1348,6 +1348,28 @@ def _slowdowns(data: Any, where: str, source: str) -> dict[int, float]:
     return out
 
 
+def _algorithm_key(alg: Any, where: str, source: str) -> str:
+    """A fitted link's or curve's algorithm: the engines look one up by the algorithm the scenario runs
+    (:func:`dpsim.analytic.step.profile_link_name`: ``auto`` reads the ring's), so one under any other name
+    (``rinng``, ``Ring``, ``auto``, ``1``) is never read, and the scenario ran on the catalog's links unsaid."""
+    import difflib
+
+    from dpsim.scenario import ALGORITHMS
+
+    names = [a for a in ALGORITHMS if a != "auto"]
+    if isinstance(alg, str) and alg in names:
+        return alg
+    close = difflib.get_close_matches(str(alg).lower(), names, n=1) if isinstance(alg, str) else []
+    hint = f"did you mean {close[0]}?" if close else ""
+    if alg == "auto":
+        hint = "auto reads the ring's: write it under ring"
+    raise ScenarioError(
+        f"{where}.{safe_text(str(alg))[:60]}",
+        f"not an algorithm a scenario runs (expected one of {', '.join(names)}){'; ' + hint if hint else ''}",
+        source,
+    )
+
+
 def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]]:
     out: dict[str, dict[str, dict[str, tuple[LinkSegment, ...]]]] = {}
     if data is None:
@@ -1360,6 +1382,7 @@ def _collectives_from_yaml(data: Any, source: str) -> dict[str, dict[str, dict[s
         if not isinstance(algs, dict):
             raise ScenarioError(f"collectives.{cls}", f"expected algorithm: collective: [...], got {algs!r}", source)
         for alg, ops in algs.items():
+            _algorithm_key(alg, f"collectives.{cls}", source)
             if not isinstance(ops, dict):
                 raise ScenarioError(f"collectives.{cls}.{alg}", f"expected collective: [...], got {ops!r}", source)
             for op, segments in ops.items():
@@ -1805,7 +1828,8 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
             raise ScenarioError(f"links.{cls}", f"expected algorithm: {{latency, bandwidth}}, got {algs!r}", source)
         links[cls] = {}
         for alg, spec in algs.items():
-            links[cls][str(alg)] = _link_from_yaml(spec, f"links.{cls}.{alg}", source)
+            name = _algorithm_key(alg, f"links.{cls}", source)
+            links[cls][name] = _link_from_yaml(spec, f"links.{cls}.{alg}", source)
     reduction = data.get("reduction_bandwidth")
     try:
         reduction_bw = _rate(reduction) if reduction is not None else None

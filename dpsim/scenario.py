@@ -82,6 +82,7 @@ __all__ = [
     "named_after_overrides",
     "parse_override",
     "read_scenario_data",
+    "refuse_overlapping_sets",
     "scenario_data",
     "scenario_from_dict",
     "scenario_schema",
@@ -2609,6 +2610,8 @@ class Scenario(_Section):
                 "autograd adds a micro-batch's gradients into the last's: read only with accumulation steps > 1"
             )
         v = self.variability
+        if v.degraded_links and self.cluster.nodes == 1:  # a NIC's bandwidth, which one node's traffic never crosses
+            out["variability.degraded_links"] = "read only across nodes (cluster.nodes is 1: no traffic crosses a NIC)"
         if v.compute_jitter_cv == 0:  # the generator draws only the jitter (dpsim.sim.variability.jitter)
             for name in ("seed", "jitter_distribution"):
                 if changed(v, name):
@@ -2918,13 +2921,34 @@ def overlapping_overrides(items: Sequence[tuple[str, Sequence[Any]]]) -> str | N
     value that does not hold it (``cluster.device=h100-sxm`` before ``cluster.device.matmul_efficiency``) is one
     value a field, and passes."""
     for i, (outer, values) in enumerate(items):
-        if (pair := replaced_path([path for path, _ in items[:i]], [outer])) is not None:
-            return f"{pair[0]} is set before {outer}, which replaces it whole: set {outer} first, or one of them"
+        if (replaced := replaced_whole([path for path, _ in items[: i + 1]])) is not None:
+            return replaced
         for inner, _ in items[i + 1 :]:
             rest = inner[len(outer) + 1 :].split(".")
             if inner.startswith(outer + ".") and any(_holds(value, rest) for value in values):
                 return f"{outer} already gives {inner}, which is set too: one of them"
     return None
+
+
+def replaced_whole(paths: Sequence[str]) -> str | None:
+    """Why a path of ``paths`` (in the order they are applied) is lost, or None: the last of them holds an earlier one
+    and replaces its value whole (:func:`replaced_path`)."""
+    if paths and (pair := replaced_path(paths[:-1], paths[-1:])) is not None:
+        return f"{pair[0]} is set before {pair[1]}, which replaces it whole: set {pair[1]} first, or one of them"
+    return None
+
+
+def refuse_overlapping_sets(parsed: Sequence[tuple[str, Any]]) -> None:
+    """``--set`` a path and then one that holds it (``cluster.device.matmul_efficiency=0.3`` then
+    ``cluster.device=h100-sxm``: the preset replaced the device whole, so 0.3 and 0.9 priced the same step while the
+    result's name claimed the efficiency): one line naming ``--set``, as a ``--vary`` or ``validate --case`` that
+    does so (:func:`overlapping_overrides`). ``--set`` is applied in order, so a later value of a field wins as
+    before: one path set twice, or a field inside a map set before (``training={...}`` then
+    ``training.micro_batch``) is its last value."""
+    paths = [path for path, _ in parsed]
+    for i in range(len(paths)):
+        if (replaced := replaced_whole(paths[: i + 1])) is not None:
+            raise ScenarioError("--set", replaced, "<command line>")
 
 
 def replaced_path(earlier: Iterable[str], later: Iterable[str]) -> tuple[str, str] | None:
@@ -3111,7 +3135,9 @@ def named_after_overrides(data: dict[str, Any], overrides: Sequence[tuple[str, A
     if not paths or "name" in paths or not isinstance(data.get("name", "scenario"), str):
         return data
     # escaped: a value the field refuses (a zero-width space) is that field's error, not the derived name's
-    changes = inputs.safe_text(", ".join(f"{p}={v}" if isinstance(v, (str, int, float)) else p for p, v in overrides))
+    last = {p: v for p, v in overrides}  # a path set twice ran its last value: named once, with it
+    ran = [(p, last.pop(p)) for p, _ in reversed(overrides) if p in last][::-1]
+    changes = inputs.safe_text(", ".join(f"{p}={v}" if isinstance(v, (str, int, float)) else p for p, v in ran))
     name = f"{data.get('name', 'scenario')} [{changes}]"
     return {**data, "name": name if len(name) <= MAX_NAME else name[: MAX_NAME - 4] + "...]"}
 
@@ -3132,6 +3158,7 @@ def load_scenario(
     source = scenario_source(path)
     data = read_scenario_data(path)
     parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
+    refuse_overlapping_sets(parsed)
     try:
         data = named_after_overrides(apply_overrides(data, parsed), parsed)
     except ScenarioError as exc:

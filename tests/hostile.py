@@ -94,6 +94,10 @@ class Case:
     128 + the signal with one ``error:`` line, and none of ``outputs`` written."""
     signal_when: str = ""
     """The file (``{tmp}`` = the folder) whose second line says the command is at work (a sweep's partial results)."""
+    listed: str = ""
+    """A valid input that sets a field read by nothing: exit 0 with ``--format json`` output whose every record names
+    it in ``extra.ignored_fields`` (a sweep row: its ``ignored_fields`` text); else ``unlisted`` (accepted and
+    silently ignored: a value accepted must be honoured or listed)."""
 
 
 @dataclass
@@ -3791,6 +3795,137 @@ def nccl_protocol_on_gloo() -> Iterator[Case]:
                     "communication.nccl_nic_fusion=false", command="run", expect_error=False, finite=True)  # fmt: skip
 
 
+# --- round 18 ----------------------------------------------------------------------------------------
+
+
+def sweep_columns_of_two_types() -> Iterator[Case]:
+    """A sweep whose varied column holds values of two types (``training.global_batch=auto,8``; a list beside a name,
+    ``communication.nccl_proto=[LL128,Simple],LL``; a preset's name beside its map; a straggler list beside an empty
+    one) in every output: ``--out F.parquet`` was a pyarrow traceback (parquet types a column once: ``Expected bytes,
+    got a 'int' object``, ``cannot mix list and non-list``), now the CSV's text; the CSV, JSON, table, plot and a
+    report of the sweep run as before."""
+    kind = "sweep: values of two types in one column"
+    files = {"s.yaml": SMALL.encode()}
+    varies = ("training.global_batch=auto,8", "communication.nccl_proto=[LL128,Simple],LL",
+              "cluster.device=a100-80gb,{preset: h100-sxm}", "variability.stragglers=[],[{worker: 1, slowdown: 1.5}]",
+              "communication.nccl_proto=[LL128,Simple],[LL]",
+              "model=gpt2-small,{preset: gpt2-small, layers: 6}")  # fmt: skip
+    for vary in varies:
+        for extra in (["--out", "{tmp}/o.parquet"], ["--format", "csv", "--out", "{tmp}/o.csv"],
+                      ["--format", "json", "--plot", "{tmp}/o.png"], []):  # fmt: skip
+            yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", vary, *extra], files, accept=True)
+    rows = b'[{"training.global_batch": "auto", "step_time_s": 0.5, "world_size": 4, "samples_per_s": 16, ' \
+           b'"scaling_efficiency": 0.9}, {"training.global_batch": 8, "step_time_s": 0.6, "world_size": 4, ' \
+           b'"samples_per_s": 13, "scaling_efficiency": 0.8}]'  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/r.json", "-o", "{tmp}/r.html"], {"r.json": rows}, accept=True)
+    csv = b"communication.nccl_proto,step_time_s,world_size,samples_per_s,scaling_efficiency\n" \
+          b'"[""LL128"", ""Simple""]",0.5,4,16,0.9\nLL,0.6,4,13,0.8\n'  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/r.csv", "-o", "{tmp}/r.html"], {"r.csv": csv}, accept=True)
+
+
+def profile_algorithm_keys() -> Iterator[Case]:
+    """A profile's fitted link or size-regime curve under a name no scenario runs (``rinng``, ``Ring``, ``auto``, which
+    reads the ring's, ``1``, ``''``, ``nccl``): the engines look a link up by the scenario's algorithm, so it was
+    accepted and never read, the step priced on the catalog's links under the profile's name. Refused by every
+    command that reads the profile, naming ``links.inter.NAME`` (or ``collectives...``); every name a scenario runs
+    is read."""
+    kind = "profile links under an algorithm no scenario runs"
+    link = "{latency: 3.314 us, bandwidth: 394.1 GB/s}"
+    curve = "{all_reduce: [{from: 0 B, latency: 3 us, bandwidth: 300 GB/s}]}"
+    for i, name in enumerate(("rinng", "Ring", "auto", "1", "''", "nccl", "'ring '", "halving_doubling", "RING")):
+        key = name.strip("'") or ""
+        profile = f"name: p\nlinks:\n  inter:\n    {name}: {link}\n"
+        if i % 3 == 2:
+            profile = f"name: p\ncollectives:\n  inter:\n    {name}: {curve}\n"
+        command = ("run", "check", "collective", "sweep")[i % 4]
+        extra = ["--vary", "training.micro_batch=1,2"] if command == "sweep" else []
+        where = "links.inter." if i % 3 != 2 else "collectives.inter."
+        files = {"s.yaml": SMALL.encode() + b"calibration: {profile: p.yaml}\n", "p.yaml": profile.encode()}
+        yield Case(kind, [command, "{tmp}/s.yaml", *extra], files, expect_error=True, names=where + key.strip())
+    for name in ("ring", "tree", "backend", "halving-doubling", "direct", "parameter-server", "hierarchical"):
+        profile = f"name: p\nlinks:\n  inter:\n    {name}: {link}\n"
+        files = {"s.yaml": SMALL.encode() + b"calibration: {profile: p.yaml}\n", "p.yaml": profile.encode()}
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--set", f"communication.algorithm={name}"], files, accept=True)
+
+
+def settings_read_by_nothing_listed() -> Iterator[Case]:
+    """Settings accepted where nothing reads them must be listed in ``extra.ignored_fields`` (checked by the new
+    ``unlisted`` verdict): the simulator's own fields under ``--engine analytic`` (``simulation.steps`` / ``fidelity``,
+    ``variability.replications``, the compute jitter, its seed and distribution: the analytic step is deterministic),
+    ``communication.bucket`` and ``overlap`` under DeepSpeed ZeRO (its own ``reduce_bucket_size``; overlap read only
+    with ``deepspeed_overlap_comm`` or ZeRO-3's prefetch), and a fat-tree's ``oversubscription`` when every node hangs
+    under one leaf (alone, on a shared fabric, in a sweep's rows), a degraded NIC on one node (no traffic crosses it).
+    Each was accepted without a word; where the field is read (the simulator, a parameter server above the leaf,
+    ``deepspeed_overlap_comm: true``, two nodes) the run is plain."""
+    kind = "settings read by nothing, listed"
+    files = {"s.yaml": SMALL.encode()}
+    run = ["run", "{tmp}/s.yaml", "--format", "json"]
+    for setting in ("simulation.steps=3", "simulation.fidelity=fast", "variability.replications=4",
+                    "variability.compute_jitter_cv=0.1", "variability.jitter_distribution=gamma"):  # fmt: skip
+        yield Case(kind, [*run, "--engine", "analytic", "--set", setting], files, listed=setting.split("=")[0])
+        yield Case(kind, [*run, "--engine", "sim", "--set", setting], files, accept=True)  # the simulator reads it
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "simulation.steps=2,3", "--format", "json"], files,
+               listed="simulation.steps")  # fmt: skip
+    zero = ["--set", "training.zero_stage=1"]
+    for stage in ("1", "2", "3"):
+        yield Case(kind, [*run, "--set", f"training.zero_stage={stage}", "--set", "communication.bucket=100MB"], files,
+                   listed="communication.bucket")  # fmt: skip
+    for stage in ("1", "2"):
+        yield Case(kind, [*run, "--set", f"training.zero_stage={stage}", "--set", "communication.overlap=false"],
+                   files, listed="communication.overlap")  # fmt: skip
+    yield Case(kind, [*run, *zero, "--set", "communication.overlap=false", "--set",
+                      "training.deepspeed_overlap_comm=true"], files, accept=True)  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *zero, "--vary", "communication.bucket=50MB,100MB", "--format", "json"],
+               files, listed="communication.bucket")  # fmt: skip
+    degraded = ["--set", "variability.degraded_links=[{node: 0, factor: 0.5}]"]
+    yield Case(kind, [*run, "--set", "cluster.nodes=1", *degraded], files, listed="variability.degraded_links")
+    yield Case(kind, [*run, *degraded], files, accept=True)  # two nodes: the NIC is crossed
+    tree = ["--set", "cluster.topology.kind=fat-tree", "--set", "cluster.topology.oversubscription=4"]
+    yield Case(kind, [*run, *tree], files, listed="cluster.topology.oversubscription")
+    yield Case(kind, [*run, *tree, "--set", "cluster.topology.nodes_per_leaf=1"], files, accept=True)  # 2 leaves
+    yield Case(kind, [*run, *tree, "--set", "communication.algorithm=parameter-server"], files, accept=True)
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *tree, "--format", "json"], files,
+               listed="cluster.topology.oversubscription")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *tree[:2], "--vary", "cluster.topology.oversubscription=2,4",
+                      "--format", "json"], files, listed="cluster.topology.oversubscription")  # fmt: skip
+
+
+def sets_replacing_sets() -> Iterator[Case]:
+    """``--set`` a path, then one that holds it: ``cluster.device.matmul_efficiency=0.3`` then
+    ``cluster.device=h100-sxm`` (the preset replaced the device whole: 0.3 and 0.9 priced the same step, and the
+    result's name claimed the efficiency), ``training.micro_batch`` then ``training={...}``. Refused by every command
+    that takes ``--set`` (``run``, ``check``, ``sweep``, ``collective``, ``validate``, ``python -m runtime``), naming
+    ``--set``, as a ``--vary`` or ``--case`` that does so (round 12); a field set inside a preset that does not hold
+    it, a preset then its own field, a map then a field inside it and one path set twice (each the later value)
+    run."""
+    kind = "--set a path, then one that holds it"
+    files = {"s.yaml": SMALL.encode()}
+    pairs = (("cluster.device.matmul_efficiency=0.3", "cluster.device=h100-sxm"),
+             ("training.micro_batch=1", "training={global_batch: 8, micro_batch: 2}"),
+             ("cluster.inter_node.bandwidth=100 Gbit/s", "cluster.inter_node=ib-ndr"),
+             ("variability.stragglers.0.slowdown=2", "variability.stragglers=[{worker: 1, slowdown: 1.5}]"),
+             ("cluster.nodes=1", "cluster={nodes: 2, workers_per_node: 2, device: a100-80gb}"))  # fmt: skip
+    commands = (["run"], ["check"], ["sweep", "--vary", "training.zero_stage=0,1"], ["collective", "--size", "1MiB"])
+    for i, (first, then) in enumerate(pairs):
+        command = commands[i % len(commands)]
+        if first.startswith("variability.stragglers.0"):  # a list item needs the list first: set it in the file
+            files_i = {"s.yaml": SMALL.encode() + b"variability: {stragglers: [{worker: 0, slowdown: 1.2}]}\n"}
+        else:
+            files_i = files
+        argv = [command[0], "{tmp}/s.yaml", *command[1:], "--set", first, "--set", then]
+        yield Case(kind, argv, files_i, expect_error=True, names="--set")
+    validate = ["validate", "{tmp}/s.yaml", "--set", "communication.algorithm=ring", "--out-dir", "{tmp}/v"]
+    yield Case(kind, [*validate, "--set", pairs[1][0], "--set", pairs[1][1]], files, expect_error=True, names="--set",
+               outputs=("{tmp}/v",))  # fmt: skip
+    yield Case(kind, [_RUNTIME_SCENARIO, "--run-dir", "{tmp}/run", "--set", pairs[0][0], "--set", pairs[0][1]],
+               files, expect_error=True, names="--set", outputs=("{tmp}/run",), program="runtime")  # fmt: skip
+    for first, then in (("cluster.device=h100-sxm", "cluster.device.matmul_efficiency=0.5"),
+                        ("model=gpt2-medium", "model.layers=4"), ("training.zero_stage=1", "training.zero_stage=2"),
+                        ("training={global_batch: 8, micro_batch: 2}", "training.micro_batch=1"),  # the later wins
+                        ("cluster.device.matmul_efficiency=0.5", "cluster.nodes=1")):  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--set", first, "--set", then], files, accept=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3814,7 +3949,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nvls_chunk_variables,
     null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
     profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo, nccl_buffsize_edges, loss_kernel_values,
-    sweep_nested_values, profile_json_fields,
+    sweep_nested_values, profile_json_fields, sweep_columns_of_two_types, profile_algorithm_keys,
+    settings_read_by_nothing_listed, sets_replacing_sets,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -4041,6 +4177,26 @@ _NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?:[eE][-+]?[0-9]+)?(?![\w.])
 """A printed zero with a minus sign (``-0``, ``-0.0``, ``-0.00e+00``), not ``-0.5`` or ``x-0`` (IEEE's -0.0)."""
 
 
+def _lists(text: str, field: str) -> bool:
+    """Whether every record of the JSON ``text`` (one, or a list: a sweep's rows, a shared fabric's jobs) names
+    ``field`` among the fields it ignored (``extra.ignored_fields``, or a sweep row's ``field: why; ...`` text)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    records = data if isinstance(data, list) else [data]
+    for record in records:
+        ignored = record.get("extra", {}).get("ignored_fields") if isinstance(record, dict) else None
+        row = record.get("ignored_fields") if isinstance(record, dict) else None
+        if not (isinstance(ignored, dict) and field in ignored) and not (
+            isinstance(row, str) and any(part.split(": ")[0] == field for part in row.split("; "))
+        ):
+            return False
+    return bool(records)
+
+
 def _strict_json(text: str) -> bool:
     """Whether ``text`` is one JSON document without ``NaN``/``Infinity`` (Python's json writes them; JSON has none)."""
     import json
@@ -4093,6 +4249,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "invalid JSON"  # a valid input whose JSON is expected: exit 0 and one strict JSON document
     if verdict == "clean" and case.unsigned and (code != 0 or _NEGATIVE_ZERO.search(out)):
         verdict = "negative zero" if code == 0 else "refused"
+    if verdict == "clean" and case.listed and (code != 0 or not _lists(out, case.listed)):
+        verdict = "unlisted" if code == 0 else "refused"
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs if "*" not in o]
     outputs += [p for o in case.outputs if "*" in o for p in tmp.glob(o.replace("{tmp}/", ""))]  # temporary files
     if verdict == "clean" and code != 0 and any(o.exists() or o.is_symlink() for o in outputs):
@@ -4104,9 +4262,9 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON", "noisy", "refused", "negative zero"]  # fmt: skip
+                "invalid JSON", "noisy", "refused", "negative zero", "unlisted"]  # fmt: skip
     shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
-             "noisy", "refused", "-0")  # fmt: skip
+             "noisy", "refused", "-0", "unlisted")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]

@@ -114,6 +114,28 @@ def test_bad_profile_names_the_field(tmp_path: Path) -> None:
         load_profile(path)
 
 
+def test_a_link_under_an_algorithm_no_scenario_runs_is_refused(tmp_path: Path) -> None:
+    """The engines look a fitted link (or size-regime curve) up by the scenario's algorithm
+    (``dpsim.analytic.step.profile_link_name``; ``auto`` reads the ring's): one filed as ``rinng``, ``Ring``, ``auto``
+    or ``1`` was accepted and never read, and the step ran on the catalog's links under the profile's name."""
+    link = "{latency: 5 us, bandwidth: 1 GB/s}"
+    curve = "{all_reduce: [{from: 0 B, latency: 5 us, bandwidth: 1 GB/s}]}"
+    path = tmp_path / "p.yaml"
+    for text, field, hint in ((f"links: {{inter: {{rinng: {link}}}}}", "links.inter.rinng", "did you mean ring"),
+                              (f"links: {{intra: {{Ring: {link}}}}}", "links.intra.Ring", "did you mean ring"),
+                              (f"links: {{inter: {{auto: {link}}}}}", "links.inter.auto", "write it under ring"),
+                              (f"links: {{inter: {{1: {link}}}}}", "links.inter.1", "expected one of ring, tree"),
+                              (f"collectives: {{inter: {{halving_doubling: {curve}}}}}",
+                               "collectives.inter.halving_doubling", "did you mean halving-doubling")):  # fmt: skip
+        path.write_text(text + "\n")
+        with pytest.raises(ScenarioError, match=hint) as info:
+            load_profile(path)
+        assert info.value.field == field
+    for name in ("ring", "tree", "backend", "halving-doubling", "hierarchical", "nvls"):
+        path.write_text(f"links: {{inter: {{{name}: {link}}}}}\n")
+        assert load_profile(path).link("inter", name) is not None
+
+
 def scenario_on_profile(tmp_path: Path) -> Path:
     """A 2-rank MLP scenario file whose ``calibration.profile`` is :func:`_profile`, saved beside it."""
     save_profile(_profile(), tmp_path / "hw.yaml")

@@ -155,6 +155,8 @@ UNREAD = [
     (DEFAULT, [*PCIE_NODE, "communication.nccl_p2p_level=SYS", "model=llama2-7b", "training.tensor_parallel=4",
                "training.global_batch=8", "training.micro_batch=1"],
      ["cluster.host_topology.p2p_latency_us=1.0"], "cluster.host_topology.p2p_latency_us"),
+    # one node: no traffic crosses a NIC, so a degraded one changes nothing
+    (LLAMA, ONE_NODE, ["variability.degraded_links=[{node: 0, factor: 0.5}]"], "variability.degraded_links"),
     # 8 nodes under one leaf of 16: nothing crosses the spine
     (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.oversubscription=4"],
      "cluster.topology.oversubscription"),
@@ -224,6 +226,7 @@ READ = [
     # DeepSpeed's overlap_comm: the gradient buckets reduce during the backward only with communication.overlap too
     (LLAMA, [*SMALL_LLAMA, "training.deepspeed_overlap_comm=true"],
      ["communication.overlap=false"], "communication.overlap"),
+    (DEFAULT, [], ["variability.degraded_links=[{node: 0, factor: 0.5}]"], "variability.degraded_links"),
     # ZeRO-3's prefetch: the next pieces gathered ahead of their use
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["communication.overlap=false"], "communication.overlap"),
 ]  # fmt: skip

@@ -356,6 +356,30 @@ def test_bad_override_is_reported_on_the_command_line() -> None:
     assert info.value.source == "<command line>"
 
 
+def test_a_set_path_replaced_whole_by_a_later_set_is_refused() -> None:
+    """``--set`` applies in order, so a later path that holds an earlier one replaced its value whole: the A100's
+    matmul efficiency 0.3 then ``cluster.device=h100-sxm`` priced the H100's own curve for 0.3 and 0.9 alike, under
+    a name claiming 0.3. Refused naming ``--set`` (as ``--vary`` and ``--case`` are); a later value of one path, or a
+    field set inside a map or preset set before it, is that later value, and the name carries it once."""
+    from dpsim import api
+
+    for sets in (["cluster.device.matmul_efficiency=0.3", "cluster.device=h100-sxm"],
+                 ["training.micro_batch=2", "training={global_batch: 512, micro_batch: 4}"],
+                 ["cluster.nodes=4", "training.zero_stage=1", "cluster={nodes: 8, device: a100-80gb}"]):  # fmt: skip
+        with pytest.raises(ScenarioError, match=r"is set before .*, which replaces it whole") as info:
+            load_scenario(None, overrides=sets)
+        assert (info.value.field, info.value.source) == ("--set", "<command line>")
+        with pytest.raises(ScenarioError, match=r"which replaces it whole"):
+            api.run(None, overrides=sets)
+    h100 = load_scenario(None, overrides=["cluster.device=h100-sxm", "cluster.device.matmul_efficiency=0.3"])
+    assert h100.cluster.device.matmul_efficiency == 0.3
+    inner = load_scenario(None, overrides=["training={global_batch: 512, micro_batch: 4}", "training.micro_batch=8"])
+    assert inner.training.micro_batch == 8
+    twice = load_scenario(None, overrides=["training.zero_stage=1", "cluster.nodes=8", "training.zero_stage=2"])
+    assert twice.training.zero_stage == 2
+    assert twice.name.endswith("[cluster.nodes=8, training.zero_stage=2]")  # it claimed zero_stage=1 too
+
+
 def test_dump_is_valid_yaml_with_units() -> None:
     text = dump_scenario(load_scenario())
     data = yaml.safe_load(text)
