@@ -135,11 +135,13 @@ def test_encodings_are_named(tmp_path: Path) -> None:
 
 
 def test_special_files_are_refused_before_opening(tmp_path: Path) -> None:
+    """A FIFO opened for reading waits for a writer and /dev/zero never ends: both are refused before opening. A
+    blocked open is caught by the corpus's hang deadline (``code`` None), not by the wall clock, which a loaded host
+    stretches (the 10 s deadline and a 5 s wall check flaked once under heavy load)."""
     os.mkfifo(tmp_path / "fifo")
-    start = time.perf_counter()
-    code, _, err = hostile.run_in_process(["run", str(tmp_path / "fifo")], timeout_s=10)
-    assert code == 2 and "FIFO" in err and time.perf_counter() - start < 5
-    code, _, err = hostile.run_in_process(["run", "/dev/zero"], timeout_s=10)
+    code, _, err = hostile.run_in_process(["run", str(tmp_path / "fifo")])
+    assert code == 2 and "FIFO" in err
+    code, _, err = hostile.run_in_process(["run", "/dev/zero"])
     assert code == 2 and "a device" in err
 
 
@@ -691,9 +693,9 @@ def test_a_million_vary_values_are_counted_before_they_are_read(tmp_path: Path) 
     """Each --vary value is read as YAML: a million of them took minutes before the 100,000-point refusal."""
     (tmp_path / "s.yaml").write_text(hostile.SMALL)
     values = ",".join(str(i) for i in range(1, 1_000_001))
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU: the work, which other processes on the host do not stretch
     err = _one_line(["sweep", str(tmp_path / "s.yaml"), "--vary", f"variability.seed={values}"])
-    assert "1,000,000 points (more than 100,000); pass --yes" in err and time.perf_counter() - start < 10
+    assert "1,000,000 points (more than 100,000); pass --yes" in err and time.process_time() - start < 10
     err = _one_line(["sweep", str(tmp_path / "s.yaml"), "--vary", f"variability.seed={values}", "--vary",
                      "training.micro_batch=1,2", "--yes"])  # fmt: skip
     assert "2,000,000 points, more than the 1,000,000 one sweep runs (even with --yes)" in err
@@ -732,9 +734,9 @@ def test_a_sweep_of_many_series_is_drawn_in_seconds(tmp_path: Path) -> None:
     rows = [b"step_time_s,world_size,samples_per_s,scaling_efficiency,compute_s,variability.seed"]
     rows += [b"0.1,%d,100,0.9,0.05,%d" % (4 + i, i) for i in range(20_000)]
     (tmp_path / "s.csv").write_bytes(b"\n".join(rows) + b"\n")
-    start = time.perf_counter()
+    start = time.process_time()  # this process's CPU (the drawing), not the loaded host's wall clock
     code, _, err = hostile.run_in_process(["report", str(tmp_path / "s.csv"), "-o", str(tmp_path / "r.html")])
-    assert code == 0 and "Warning" not in err and time.perf_counter() - start < 60
+    assert code == 0 and "Warning" not in err and time.process_time() - start < 60
     assert (tmp_path / "r.html").stat().st_size < 3_000_000  # 20,000 markers were 4.5 MB of SVG
 
 
@@ -913,7 +915,7 @@ def test_torchrun_variables_and_shape_are_refused_before_the_group_is_joined(
         else:
             monkeypatch.delenv(name, raising=False)
     args = [a.replace("{s}", str(tmp_path / "s.yaml")).replace("{tmp}", str(tmp_path)) for a in argv]
-    code, _, err = hostile.run_in_process(args, program=program, timeout_s=30)
+    code, _, err = hostile.run_in_process(args, program=program)  # the corpus deadline (a rendezvous waits 300 s)
     # each was a traceback from torch's env:// rendezvous, from a rank once it had joined, or from mkdir
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
 
@@ -1081,7 +1083,7 @@ def test_the_runtimes_own_variables_are_refused_before_a_rank_starts(
     for name, value in {**hostile._RENDEZVOUS, **env}.items():
         monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
     argv = [str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring", *extra]
-    code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
+    code, _, err = hostile.run_in_process(argv, program="runtime")
     # an int() traceback in the rank
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
 
@@ -1113,7 +1115,7 @@ def test_save_parameters_is_checked_as_every_output(
     for name, value in {**(hostile._RENDEZVOUS if torchrun else {}), "DPSIM_SAVE_PARAMETERS": path}.items():
         monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
     argv = [str(tmp_path / "s.yaml"), "--set", "communication.algorithm=ring"]
-    code, _, err = hostile.run_in_process(argv, program="runtime", timeout_s=20)
+    code, _, err = hostile.run_in_process(argv, program="runtime")
     want = "error: <environment>: DPSIM_SAVE_PARAMETERS: " + expected.replace("{tmp}", str(tmp_path))
     assert (code, err.strip()) == (2, want)
     assert (tmp_path / "kept.pt").read_text() == "keep me\n" and (tmp_path / "s.yaml").read_text() == hostile.SMALL
