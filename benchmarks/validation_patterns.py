@@ -45,6 +45,8 @@ from runtime.validate import ESTIMATORS, breakdown, build_cases, validate
 
 RESULTS = Path(__file__).with_name("results")
 SESSIONS: dict[str, tuple[str, str | None]] = {
+    "2026-12-05-i": ("validation-2026-12-05-i/all", None),
+    "2026-12-05-i-bbr": ("validation-2026-12-05-i/bbr/all", None),
     "2026-12-05-h": ("validation-2026-12-05-h/all", None),
     "2026-12-05-g": ("validation-2026-12-05-g/all", None),
     "2026-12-05-f": ("validation-2026-12-05-f/all", None),
@@ -63,7 +65,9 @@ SESSIONS: dict[str, tuple[str, str | None]] = {
 }
 """The stored sessions (``--reuse`` folder, ``--profile`` or the folder's own), newest first: the twelve the
 README's issue-10 tables re-predict, 2026-12-05-f, the first with the runtime's tree as NCCL's, and 2026-12-05-g, the
-same code one window later, and 2026-12-05-h (the optimizer calibrated cold, DDP's no_sync micro-batches priced)."""
+same code one window later, 2026-12-05-h (the optimizer calibrated cold, DDP's no_sync micro-batches priced), and
+2026-12-05-i / 2026-12-05-i-bbr, one boot's two sessions with the nodes' TCP congestion control set to cubic and left at
+the host's bbr (``--tcp-cc``; each calibrated under its own)."""
 
 RAN_BUCKET_VIEWS = frozenset({"validation", "27f6025"})
 """The sessions whose runtime trained with DDP's gradients as bucket views: before 3e57ee1 (2026-12-03 10:16 UTC)
