@@ -84,12 +84,15 @@ def main() -> int:
     points: dict[tuple[str, str, int, float, float], dict[str, float]] = defaultdict(dict)
     spread: dict[tuple[str, str, int, float, float], list[float]] = defaultdict(list)
     counts = {"scatter": 0, "form": 0}
-    names = calibrations([f for f in (args.folders or "").split(",") if f])
+    folders = [f.strip() for f in args.folders.split(",")] if args.folders is not None else []
+    if args.folders is not None and not all(folders):
+        raise ScriptError(f"--folders: expected comma-separated folders under benchmarks/results, got {args.folders!r}")
+    names = calibrations(folders)
     refitted = {}
     for name, (profile_path, bench) in names.items():
         records = json.loads(bench.read_text(encoding="utf-8"))
         refitted[name] = (refit_links(load_profile(profile_path), records, plan, "emulated"), records)
-    if args.folders:
+    if folders:
         print("0. every link fit's residual, %, refitted by the current code")
         fits = sorted({k for profile, _ in refitted.values() for k in profile.residuals() if k.startswith("links.")
                        and "latency" not in k})  # fmt: skip

@@ -984,6 +984,10 @@ def test_link_fit_points_compares_named_calibrations_side_by_side() -> None:
     bad = subprocess.run([sys.executable, str(script), "--folders", "no-such-folder"], capture_output=True,
                          text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--folders: no-such-folder" in bad.stderr
+    for empty in ("", ",", "validation-2026-12-05-h/CAL,"):  # was: every stored calibration, as if not given
+        none = subprocess.run([sys.executable, str(script), "--folders", empty], capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert none.returncode == 2 and none.stderr.count("\n") == 1 and "--folders: expected" in none.stderr, empty
 
 
 def test_the_optimizer_line_is_fitted_in_relative_error_the_error_its_residual_is_taken_in() -> None:
