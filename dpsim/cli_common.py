@@ -31,6 +31,7 @@ __all__ = [
     "FORMATS",
     "SchedulerOpt",
     "Stopped",
+    "TcpCcOpt",
     "WorkersOpt",
     "atomic_output",
     "check_choice",
@@ -61,6 +62,11 @@ SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", help="Run on an existing Dask cluster, e.g. tcp://HOST:8786 (dpsim[cluster])."),
 ]
+TcpCcOpt = Annotated[
+    str | None,
+    typer.Option(help="emulated testbed: the nodes' TCP congestion control (cubic, reno, ...; default: the host's)"),
+]
+"""``--tcp-cc`` of ``calibrate`` and ``validate`` (``runtime.testbed.emulated``: ``DPSIM_TCP_CC``)."""
 
 
 def fail(field: str, message: str, source: str = CLI_SOURCE) -> ScenarioError:
@@ -246,6 +252,12 @@ _MEASURING = ("--ranks", "--sizes", "--algorithms", "--rates", "--testbed", "--m
 fitted files measured."""
 _FROM_FILES = ("--from-nccl-tests", "--from-trace")
 
+_TCP_CC_NEEDS_EMULATED: tuple[tuple[str, ...], Callable[[dict[str, str]], bool], str] = (
+    ("--tcp-cc",), lambda given: given.get("--testbed") == "emulated",
+    "sets the emulated nodes' TCP congestion control: only with --testbed emulated",
+)  # fmt: skip
+"""``calibrate``'s and ``validate``'s rule for ``--tcp-cc`` (:data:`TcpCcOpt`)."""
+
 _NEEDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], bool], str], ...]] = {
     "calibrate": (
         (("--gemm-sizes", "--dtype"), lambda given: "--compute" in given,
@@ -256,12 +268,10 @@ _NEEDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], bool],
          "sets what is measured: --from-nccl-tests / --from-trace fit files and measure nothing"),
         (("--rates",), lambda given: given.get("--testbed") == "emulated",
          "shapes the emulated testbed's links: only with --testbed emulated (local ranks talk over loopback)"),
-        (("--tcp-cc",), lambda given: given.get("--testbed") == "emulated",
-         "sets the emulated nodes' TCP congestion control: only with --testbed emulated"),
+        _TCP_CC_NEEDS_EMULATED,
     ),
     "validate": (
-        (("--tcp-cc",), lambda given: given.get("--testbed") == "emulated",
-         "sets the emulated nodes' TCP congestion control: only with --testbed emulated"),
+        _TCP_CC_NEEDS_EMULATED,
         (("--calibrate-ranks", "--max-residual"), lambda given: "--profile" not in given,
          "sets the calibration validate makes without --profile: with --profile none is made"),
     ),

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from dpsim.cli_common import (
+    TcpCcOpt,
     atomic_output,
     check_choice,
     check_writable,
@@ -228,12 +229,7 @@ def calibrate(
     max_residual: Annotated[
         float, typer.Option(help="largest accepted relative fit residual (0.05 = 5 %); above it: exit 2")
     ] = 0.05,
-    tcp_cc: Annotated[
-        str | None,
-        typer.Option(
-            help="emulated testbed: the nodes' TCP congestion control (cubic, reno, ...; default: the host's)"
-        ),
-    ] = None,
+    tcp_cc: TcpCcOpt = None,
     records: Annotated[Path | None, typer.Option(help="also write the raw benchmark records (JSON)")] = None,
     from_nccl_tests: Annotated[
         list[Path] | None,
@@ -474,12 +470,7 @@ def validate(
         int, typer.Option(min=1, max=MAX_REPEATS, help="runs of each configuration (spread reported)")
     ] = 1,
     profile: Annotated[Path | None, typer.Option(help="use this profile instead of calibrating")] = None,
-    tcp_cc: Annotated[
-        str | None,
-        typer.Option(
-            help="emulated testbed: the nodes' TCP congestion control (cubic, reno, ...; default: the host's)"
-        ),
-    ] = None,
+    tcp_cc: TcpCcOpt = None,
     max_residual: Annotated[
         float,
         typer.Option(
