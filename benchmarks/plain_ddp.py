@@ -297,6 +297,28 @@ CASES: list[list[tuple[str, object]]] = [
 ]  # fmt: skip
 """2–8 ranks, 1 and 2 per node, 1000 and 500 Mbit/s, DDP's default buckets and 1 MiB ones; gloo's own all-reduce."""
 
+MB, ACC = "training.micro_batch", "training.accumulation"
+HELDOUT: list[list[tuple[str, object]]] = [
+    [(NODES, 2), (MB, 32)],
+    [(NODES, 3), (MB, 64), (BUCKET, "1 MiB")],
+    [(NODES, 4), (BUCKET, "100 MiB")],
+    [(NODES, 5), (MB, 128), (RATE, "500 Mbit/s")],
+    [(NODES, 6), (MB, 32), (ACC, 2), (BUCKET, "4 MiB")],
+    [(NODES, 8), (MB, 32)],
+    [(NODES, 8), (BUCKET, "1 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 256)],
+    [(NODES, 3), (PER_NODE, 2), (MB, 32), (BUCKET, "8 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 4), (BUCKET, "100 MiB")],
+    [(NODES, 2), (MB, 256), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 7), (MB, 96), (BUCKET, "2 MiB")],
+    [(NODES, 4), (MB, 64), (ACC, 8), (RATE, "500 Mbit/s")],
+]  # fmt: skip
+"""The held-out check (``--case-set heldout``), what the external harness runs: plain DDP only, on MLP 4×1024 with
+Adam at 1000 and 500 Mbit/s (neither a calibrated rate), 2–8 ranks, 1 and 2 per node, buckets 1–100 MiB, 32–256
+samples per rank, accumulation 1–8, predicted from one profile made by ``dpsim calibrate --testbed emulated``."""
+
+CASE_SETS = {"ab": CASES, "heldout": HELDOUT}
+
 
 VARIANTS = {
     "plain": [],
@@ -342,13 +364,14 @@ def ab(
     only: Sequence[int] = (),
     sides: Sequence[str] = ("plain", "runtime"),
     log: Any = print,
+    case_set: str = "ab",
 ) -> list[dict[str, Any]]:
     """Plain DDP and the runtime interleaved on one cluster per (case, repeat); every run to ``runs.jsonl``."""
     from runtime.job import JobOptions
     from runtime.launch import launch, signals_as_exceptions
     from runtime.testbed.emulated import EmulatedCluster
 
-    cases = _cases(sets)
+    cases = _cases(sets, case_set)
     out.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     options = JobOptions(warmup_steps=warmup_steps, steps=steps)
@@ -401,8 +424,9 @@ def _children_cpu_s() -> float:
     )
 
 
-def _cases(sets: Sequence[str] = ()) -> list[Any]:
-    """``CASES`` on ``BASE`` (with ``--set`` overrides on every case, e.g. a small model to try the pipeline)."""
+def _cases(sets: Sequence[str] = (), case_set: str = "ab") -> list[Any]:
+    """``CASE_SETS[case_set]`` on ``BASE`` (with ``--set`` overrides on every case, e.g. a small model to try the
+    pipeline)."""
     import tempfile
 
     from runtime.validate import build_cases
@@ -410,11 +434,18 @@ def _cases(sets: Sequence[str] = ()) -> list[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base.yaml"
         base.write_text(BASE, encoding="utf-8")
-        return build_cases(base, list(sets), CASES)
+        return build_cases(base, list(sets), CASE_SETS[case_set])
 
 
-def table(runs: Sequence[dict[str, Any]], profile: Path, sets: Sequence[str] = ()) -> tuple[list[dict[str, Any]], str]:
-    """Per case: each side's median run and range over repeats, their difference, and dpsim's prediction."""
+def table(
+    runs: Sequence[dict[str, Any]], profile: Path, sets: Sequence[str] = (), case_set: str = "ab"
+) -> tuple[list[dict[str, Any]], str]:
+    """Per case: each side's median run and range over repeats, their difference, and dpsim's prediction.
+
+    Plain DDP is the reference; the runtime's columns appear where it ran (``--sides plain`` runs plain DDP only).
+    Below the table: each engine's MAPE against plain DDP's median run, per repeat (each repeat's run alone) and
+    the worst case, and the run-to-run spread ((max − min) / median over the repeats) per case.
+    """
     from dpsim import api
     from dpsim.calibration import load_profile
     from dpsim.scenario import CalibrationRef
@@ -422,51 +453,79 @@ def table(runs: Sequence[dict[str, Any]], profile: Path, sets: Sequence[str] = (
 
     fitted = load_profile(profile)
     rows = []
-    for index, case in enumerate(_cases(sets)):
-        got = {side: sorted(x["step_time_s"] for x in runs if x["index"] == index and x["side"] == side)
-               for side in ("plain", "runtime")}  # fmt: skip
-        if not got["plain"] or not got["runtime"]:
+    for index, case in enumerate(_cases(sets, case_set)):
+        mine = [x for x in runs if x["index"] == index]
+        got = {side: sorted(x["step_time_s"] for x in mine if x["side"] == side) for side in ("plain", "runtime")}
+        if not got["plain"]:
             continue
         s = case.scenario.model_copy(deep=True)
         s.calibration = CalibrationRef(profile=str(profile.resolve()))
         predicted = {engine: api.run(s, engine=engine).step_time_s for engine in ("analytic", "sim")}
-        plain, runtime = statistics.median(got["plain"]), statistics.median(got["runtime"])
-        part = {side: {k: statistics.median(x[k] for x in runs if x["index"] == index and x["side"] == side)
+        plain = statistics.median(got["plain"])
+        sides = [side for side in ("plain", "runtime") if got[side]]
+        part = {side: {k: statistics.median(x[k] for x in mine if x["side"] == side)
                        for k in ("forward_s", "backward_s", "optimizer_s")}
-                for side in ("plain", "runtime")}  # fmt: skip
-        rows.append({
+                for side in sides}  # fmt: skip
+        row: dict[str, Any] = {
             "case": case.label, "ranks": s.world_size, "per_node": s.cluster.workers_per_node,
             "rate_mbit_s": s.cluster.inter_node.bandwidth * 8 / 1e6, "bucket_bytes": s.communication.bucket,
+            "micro_batch": s.training.micro_batch, "accumulation": s.accumulation_steps,
             "plain_s": plain, "plain_min_s": got["plain"][0], "plain_max_s": got["plain"][-1],
-            "runtime_s": runtime, "runtime_min_s": got["runtime"][0], "runtime_max_s": got["runtime"][-1],
-            "runtime_vs_plain_pct": 100 * (runtime - plain) / plain,
-            "ranges_overlap": got["runtime"][0] <= got["plain"][-1] and got["plain"][0] <= got["runtime"][-1],
+            "plain_spread_pct": 100 * (got["plain"][-1] - got["plain"][0]) / plain,
+            "plain_by_repeat_s": {str(x["repeat"]): x["step_time_s"] for x in mine if x["side"] == "plain"},
+            "other_cores_max": max(x.get("other_cores", 0.0) for x in mine),
             **{f"predicted_{e}_s": p for e, p in predicted.items()},
             **{f"error_{e}_vs_plain_pct": 100 * (p - plain) / plain for e, p in predicted.items()},
-            **{f"error_{e}_vs_runtime_pct": 100 * (p - runtime) / runtime for e, p in predicted.items()},
             **{f"{side}_{k}": v for side, parts in part.items() for k, v in parts.items()},
             "calibration_overlap": "; ".join(calibration_overlap(case.scenario, fitted)) or "none",
-        })  # fmt: skip
-    lines = ["| case | ranks | plain ms [range] | runtime ms [range] | runtime−plain | analytic (vs plain) "
-             "| sim (vs plain) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        }  # fmt: skip
+        if got["runtime"]:
+            runtime = statistics.median(got["runtime"])
+            row.update({
+                "runtime_s": runtime, "runtime_min_s": got["runtime"][0], "runtime_max_s": got["runtime"][-1],
+                "runtime_vs_plain_pct": 100 * (runtime - plain) / plain,
+                "ranges_overlap": got["runtime"][0] <= got["plain"][-1] and got["plain"][0] <= got["runtime"][-1],
+                **{f"error_{e}_vs_runtime_pct": 100 * (p - runtime) / runtime for e, p in predicted.items()},
+            })  # fmt: skip
+        rows.append(row)
+    both = all("runtime_s" in x for x in rows)
+    head = "| case | ranks | plain ms [range] | spread |" + (" runtime ms [range] | runtime−plain |" if both else "")
+    lines = [head + " analytic (vs plain) | sim (vs plain) |", "|---" * (head.count("|") + 1) + "|"]
     for x in rows:
-        lines.append(
-            f"| {x['case']} | {x['ranks']} | {x['plain_s'] * 1e3:.1f} [{x['plain_min_s'] * 1e3:.1f}–"
-            f"{x['plain_max_s'] * 1e3:.1f}] | {x['runtime_s'] * 1e3:.1f} [{x['runtime_min_s'] * 1e3:.1f}–"
-            f"{x['runtime_max_s'] * 1e3:.1f}] | {x['runtime_vs_plain_pct']:+.1f} %"
-            f"{'' if x['ranges_overlap'] else ' (outside)'} | {x['predicted_analytic_s'] * 1e3:.1f} "
-            f"({x['error_analytic_vs_plain_pct']:+.1f} %) | {x['predicted_sim_s'] * 1e3:.1f} "
-            f"({x['error_sim_vs_plain_pct']:+.1f} %) |"
-        )
+        cells = [x["case"], str(x["ranks"]),
+                 f"{x['plain_s'] * 1e3:.1f} [{x['plain_min_s'] * 1e3:.1f}–{x['plain_max_s'] * 1e3:.1f}]",
+                 f"{x['plain_spread_pct']:.1f} %"]  # fmt: skip
+        if both:
+            cells += [f"{x['runtime_s'] * 1e3:.1f} [{x['runtime_min_s'] * 1e3:.1f}–{x['runtime_max_s'] * 1e3:.1f}]",
+                      f"{x['runtime_vs_plain_pct']:+.1f} %{'' if x['ranges_overlap'] else ' (outside)'}"]  # fmt: skip
+        cells += [f"{x[f'predicted_{e}_s'] * 1e3:.1f} ({x[f'error_{e}_vs_plain_pct']:+.1f} %)" for e in ENGINES]
+        lines.append("| " + " | ".join(cells) + " |")
     if rows:
-        for e in ("analytic", "sim"):
-            for ref in ("plain", "runtime"):
-                errs = [abs(x[f"error_{e}_vs_{ref}_pct"]) for x in rows]
-                lines.append(f"{e} MAPE vs {ref}: {statistics.mean(errs):.1f} % (worst {max(errs):.1f} %)")
-        diffs = [abs(x["runtime_vs_plain_pct"]) for x in rows]
-        lines.append(f"|runtime − plain|: mean {statistics.mean(diffs):.1f} %, worst {max(diffs):.1f} %; "
-                     f"ranges overlap in {sum(x['ranges_overlap'] for x in rows)} of {len(rows)}")  # fmt: skip
+        for e in ENGINES:
+            for ref in ("plain", "runtime") if both else ("plain",):
+                errs = [x[f"error_{e}_vs_{ref}_pct"] for x in rows]
+                worst = max(range(len(rows)), key=lambda i: abs(errs[i]))
+                lines.append(f"{e} MAPE vs {ref}: {statistics.mean(map(abs, errs)):.2f} % (worst {errs[worst]:+.1f} %, "
+                             f"{rows[worst]['case']}; mean error {statistics.mean(errs):+.2f} %)")  # fmt: skip
+            repeats = sorted({k for x in rows for k in x["plain_by_repeat_s"]}, key=int)
+            per_repeat = []
+            for r in repeats:
+                errs = [abs(x[f"predicted_{e}_s"] / x["plain_by_repeat_s"][r] - 1) * 100
+                        for x in rows if r in x["plain_by_repeat_s"]]  # fmt: skip
+                per_repeat.append(f"{statistics.mean(errs):.2f}")
+            lines.append(f"{e} MAPE vs plain, per repeat: {' / '.join(per_repeat)} %")
+        spreads = [x["plain_spread_pct"] for x in rows]
+        lines.append(
+            f"plain DDP run-to-run spread: median {statistics.median(spreads):.1f} %, largest {max(spreads):.1f} %"
+        )
+        if both:
+            diffs = [abs(x["runtime_vs_plain_pct"]) for x in rows]
+            lines.append(f"|runtime − plain|: mean {statistics.mean(diffs):.1f} %, worst {max(diffs):.1f} %; "
+                         f"ranges overlap in {sum(x['ranges_overlap'] for x in rows)} of {len(rows)}")  # fmt: skip
     return rows, "\n".join(lines)
+
+
+ENGINES = ("analytic", "sim")
 
 
 def sides_table(runs: Sequence[dict[str, Any]]) -> str:
@@ -498,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="--ab: override on every case (as dpsim's --set)")  # fmt: skip
     p.add_argument("--sides", default="plain,runtime", help="--ab: runtime, plain, plain-nobarrier, plain-keepgrads")
     p.add_argument("--cases", default="", help="--ab: only these case indices (e.g. 0,3)")
+    p.add_argument("--case-set", default="ab", help="--ab: ab (the A/B's six) or heldout (the external check's 13)")
     p.add_argument("--profile", type=Path, default=Path("benchmarks/results/validation/profile.yaml"))
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--per-node", type=int, default=1)
@@ -513,22 +573,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.reuse is not None:
             runs = [json.loads(line) for line in (args.reuse / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
-            sets = json.loads((args.reuse / "summary.json").read_text(encoding="utf-8")).get("sets", [])
-            print(table(runs, args.profile, sets)[1])
+            saved = json.loads((args.reuse / "summary.json").read_text(encoding="utf-8"))
+            print(table(runs, args.profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])
             print(sides_table(runs))
             return 0
         if args.ab:
+            if args.case_set not in CASE_SETS:
+                raise ValueError(f"--case-set: expected {' or '.join(CASE_SETS)}, got {args.case_set!r}")
             out = args.out or Path("benchmarks/results/plain_ddp")
             (out / "runs.jsonl").unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
-            (out / "summary.json").write_text(json.dumps({"sets": args.sets}), encoding="utf-8")
+            (out / "summary.json").write_text(json.dumps({"sets": args.sets, "case_set": args.case_set}),
+                                              encoding="utf-8")  # fmt: skip
             only = [int(i) for i in args.cases.split(",") if i.strip()]
             sides = [x.strip() for x in args.sides.split(",") if x.strip()]
             if not set(sides) <= {"runtime", *VARIANTS}:
                 raise ValueError(f"--sides: expected runtime or {', '.join(VARIANTS)}, got {args.sides!r}")
-            runs = ab(out, args.repeats, args.warmup_steps, args.steps, args.sets, only, sides)
-            rows, text = table(runs, args.profile, args.sets)
-            summary = {"sets": args.sets, "profile": str(args.profile), "repeats": args.repeats,
+            runs = ab(out, args.repeats, args.warmup_steps, args.steps, args.sets, only, sides, case_set=args.case_set)
+            rows, text = table(runs, args.profile, args.sets, args.case_set)
+            summary = {"sets": args.sets, "case_set": args.case_set, "profile": str(args.profile),
+                       "repeats": args.repeats,
                        "warmup_steps": args.warmup_steps, "steps": args.steps, "rows": rows}  # fmt: skip
             (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
             print(text)

@@ -77,6 +77,41 @@ def test_plain_argv_keeps_ddps_default_bucket_and_passes_any_other() -> None:
     assert one[one.index("--hidden") + 1] == "1024" and one[one.index("--layers") + 1] == "4"
 
 
+def test_heldout_cases_pass_accumulation_and_buckets_to_plain_ddp() -> None:
+    cases = plain_ddp._cases((), "heldout")
+    assert len(cases) >= 12 and {c.scenario.cluster.workers_per_node for c in cases} == {1, 2}
+    assert {c.scenario.cluster.inter_node.bandwidth * 8 for c in cases} == {1e9, 5e8}
+    argv = {c.label: plain_ddp.plain_argv(c.scenario, warmup_steps=1, steps=5) for c in cases}
+    acc = argv["nodes=4, workers_per_node=2, micro_batch=32, accumulation=4, bucket=100 MiB"]
+    assert acc[acc.index("--accumulation") + 1] == "4" and acc[acc.index("--bucket-cap-mb") + 1] == "100"
+    assert acc[acc.index("--micro-batch") + 1] == "32"
+
+
+def test_plain_only_table_scores_each_engine_against_plain_ddp_per_repeat() -> None:
+    """``--sides plain``: no runtime column; the error is the prediction against plain DDP's median run, and the
+    per-repeat MAPE is each repeat's run alone (runs made 10 % / 25 % slower than predicted: -9.09 / -20 %)."""
+    from dpsim import api
+    from dpsim.scenario import CalibrationRef
+
+    profile = ROOT / "benchmarks/results/validation-2026-12-05-i/bbr/CAL/profile.yaml"
+    cases = plain_ddp._cases((), "heldout")[:2]
+    runs = []
+    for index, case in enumerate(cases):
+        s = case.scenario.model_copy(deep=True)
+        s.calibration = CalibrationRef(profile=str(profile))
+        predicted = api.run(s).step_time_s
+        for repeat, slower in enumerate((1.1, 1.1, 1.25)):
+            runs.append({"index": index, "side": "plain", "repeat": repeat, "step_time_s": predicted * slower,
+                         "forward_s": 0.0, "backward_s": 0.0, "optimizer_s": 0.0})  # fmt: skip
+    rows, text = plain_ddp.table(runs, profile, (), "heldout")
+    assert [r["case"] for r in rows] == [c.label for c in cases] and "runtime" not in text
+    for r in rows:
+        assert r["error_analytic_vs_plain_pct"] == pytest.approx(100 * (1 / 1.1 - 1))
+        assert r["plain_spread_pct"] == pytest.approx(100 * 0.15 / 1.1)
+    assert "analytic MAPE vs plain, per repeat: 9.09 / 9.09 / 20.00 %" in text
+    assert "sim MAPE vs plain: 9.09 %" in text
+
+
 @pytest.mark.root
 @pytest.mark.multiprocess
 @pytest.mark.skipif(bool(_why), reason=_why)
