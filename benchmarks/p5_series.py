@@ -19,6 +19,12 @@ CollNet with ``iallgather``, and the plugin's regions hold all-gather at one ran
 is NCCL's pick. ``beyond`` is the measured time less dpsim's (µs), ``a step`` that over the ring's ``N − 1`` steps and
 ``a net hop`` over the ``M − 1`` of them that cross nodes.
 
+Last, the same job's all-to-all (``data/nccl_alltoall.csv``, ``k8s/nccl_alltoall_perf.yaml``: ``alltoall_perf -b 32M
+-e 2048M -w 10 --blocking 0``, the same image, ``NCCL_BUFFSIZE=8388608``, ``NCCL_P2P_NET_CHUNKSIZE=524288`` and tuner
+plugin), 35 points on the same nodes (:data:`ALL_TO_ALL`, added and priced before any change to the model). NCCL runs
+it as grouped ncclSend/ncclRecv (:mod:`dpsim.sim.collectives.p2p`; no tuner picks anything: Simple across nodes).
+``a peer`` is the time beyond dpsim's over the ``N − 1`` peers, ``a remote`` over the ``N − G`` peers on other nodes.
+
     PYTHONPATH=. python benchmarks/p5_series.py
 """
 
@@ -71,11 +77,26 @@ ALL_GATHER: dict[int, tuple[tuple[int, float], ...]] = {
 """Nodes → (size in MiB, out-of-place busbw GB/s) of the same job's all-gather (``data/nccl_all_gather.csv``;
 nccl-tests' size is the gathered total, busbw = algbw · (N − 1)/N)."""
 
+ALL_TO_ALL_SOURCE = (
+    "https://github.com/crazyguitar/aws-gpu-communication-benchmark/blob/"
+    "a77f70db668034b75db9a430b3cd718f59a6c232/data/nccl_alltoall.csv"
+)
+
+ALL_TO_ALL: dict[int, tuple[tuple[int, float], ...]] = {
+    2: ((32, 44.79), (64, 62.16), (128, 68.79), (256, 74.26), (512, 75.82), (1024, 77.73), (2048, 79.25)),
+    4: ((32, 34.45), (64, 43.13), (128, 52.56), (256, 54.28), (512, 53.84), (1024, 53.75), (2048, 54.07)),
+    8: ((32, 28.67), (64, 34.69), (128, 36.20), (256, 44.40), (512, 46.57), (1024, 48.31), (2048, 49.63)),
+    16: ((32, 24.63), (64, 26.08), (128, 31.45), (256, 34.77), (512, 40.07), (1024, 42.36), (2048, 44.23)),
+    32: ((32, 19.72), (64, 22.92), (128, 27.02), (256, 30.21), (512, 33.06), (1024, 38.68), (2048, 40.78)),
+}  # fmt: skip
+"""Nodes → (size in MiB, out-of-place busbw GB/s) of the same job's all-to-all (``data/nccl_alltoall.csv``; nccl-tests'
+size is one rank's send buffer, S/N to each rank, busbw = algbw · (N − 1)/N)."""
+
 
 def rows(op: str = "allreduce") -> list[dict[str, Any]]:
     """Every point of ``op``'s series (:data:`SERIES`, :data:`ALL_GATHER`): measured busbw, what ran, dpsim's price of
     that, and dpsim's pick under NCCL's own tuner."""
-    series = SERIES if op == "allreduce" else ALL_GATHER
+    series = {"allreduce": SERIES, "all_gather": ALL_GATHER, "alltoall": ALL_TO_ALL}[op]
     out = []
     for nodes, points in series.items():
         for mib, busbw in points:
@@ -95,7 +116,7 @@ def rows(op: str = "allreduce") -> list[dict[str, Any]]:
                     "nodes": nodes,
                     "size_bytes": mib * MiB,
                     "measured_gbps": busbw,
-                    "ran": used if ran else f"NCCL's pick ({used})",
+                    "ran": used if ran or op == "alltoall" else f"NCCL's pick ({used})",  # p2p: no tuner
                     "priced_gbps": priced["predicted_gbps"],
                     "error": priced["error"],
                     "own_pick": f"{own['algorithm_used']}/{own['protocol_used']}",
@@ -128,6 +149,27 @@ def _print_all_gather() -> list[dict[str, Any]]:
     return table
 
 
+def _print_all_to_all() -> list[dict[str, Any]]:
+    """The all-to-all series' table and summary (:data:`ALL_TO_ALL`); returns its rows."""
+    table = rows("alltoall")
+    print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
+    print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
+          f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}")  # fmt: skip
+    for r in table:
+        beyond = r["measured_s"] - r["priced_s"]
+        ranks = r["nodes"] * 8
+        print(
+            f"{r['nodes']:>5} {size_label(r['size_bytes']):>6} {r['measured_gbps']:>9.1f}  {r['ran']:<12} "
+            f"{r['priced_gbps']:>7.1f} {r['error']:>+7.1%}  {r['measured_s'] * 1e6:>8.1f} {r['priced_s'] * 1e6:>8.1f} "
+            f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}"
+        )
+    errs = [abs(r["error"]) for r in table]
+    print(f"  median / max |error| {statistics.median(errs):6.1%} / {max(errs):6.1%}")
+    within = sum(e <= 0.10 for e in errs)
+    print(f"all-to-all within 10 %: {within} of {len(table)}")
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     table = rows()
@@ -152,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     nvls = sum(r["own_pick"].startswith("nvls-tree") for r in apart)
     print(f"dpsim's own pick differs from the plugin's at {len(apart)} points ({nvls} of them NVLS-tree)")
     _print_all_gather()
+    _print_all_to_all()
 
 
 if __name__ == "__main__":

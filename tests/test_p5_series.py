@@ -1,10 +1,16 @@
-"""``benchmarks/p5_series.py``'s all-gather series: what NCCL 2.27.7 runs there, checked against the series itself."""
+"""``benchmarks/p5_series.py``'s all-gather and all-to-all series: what NCCL 2.27.7 runs there, checked against the
+series itself and NCCL's source."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
-from benchmarks.p5_series import ALL_GATHER, MiB, rows
+import pytest
+
+from benchmarks.nccl_tests_heldout import _p5_series
+from benchmarks.nccl_tests_table import predict
+from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, rows
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 
@@ -40,3 +46,18 @@ def test_simple_where_the_measured_busbw_dips() -> None:
         8,
         16,
     }
+
+
+def test_the_all_to_all_is_grouped_p2p_simple_on_both_engines() -> None:
+    """The job's all-to-all (:data:`ALL_TO_ALL`) is grouped ncclSend/ncclRecv: aws-ofi-nccl's regions hold no
+    all-to-all and NCCL's tuner has no p2p model, so nothing picks; across nodes p2p connections have no LL buffers
+    (``net.cc``: ``NCCL_ALLOC_P2P_NET_LL_BUFFERS`` 0), so every point runs Simple. Both engines price it alike."""
+    table = rows("alltoall")
+    assert len(table) == sum(len(points) for points in ALL_TO_ALL.values()) == 35
+    for nodes, points in ALL_TO_ALL.items():
+        for mib, _ in points:
+            assert plugin_pick(AWS_OFI_NCCL, "alltoall", mib * MiB, nodes, 8) is None
+    assert {r["ran"] for r in table} == {"p2p/Simple"}
+    for nodes, mib in ((2, 32), (32, 2048)):
+        run = dataclasses.replace(_p5_series(nodes, 1.0), op="alltoall", size_bytes=float(mib * MiB))
+        assert predict(run, "sim")["predicted_gbps"] == pytest.approx(predict(run)["predicted_gbps"], rel=0.01)
