@@ -69,20 +69,6 @@ same code one window later, 2026-12-05-h (the optimizer calibrated cold, DDP's n
 2026-12-05-i / 2026-12-05-i-bbr, one boot's two sessions with the nodes' TCP congestion control set to cubic and left at
 the host's bbr (``--tcp-cc``; each calibrated under its own)."""
 
-RAN_BUCKET_VIEWS = frozenset({"validation", "27f6025"})
-"""The sessions whose runtime trained with DDP's gradients as bucket views: before 3e57ee1 (2026-12-03 10:16 UTC)
-``runtime.job`` passed ``gradient_as_bucket_view=True`` whatever the scenario said, and these two folders were measured
-at f7d58b8 and 27f6025, before it; every later session ran the scenario's field (false: torch's default, the reducer's
-copies into and out of its buckets). Their records do not say so, so they are predicted as they ran:
-``training.gradient_as_bucket_view: true`` (:data:`VIEWS_OVERRIDE`)."""
-VIEWS_OVERRIDE = "training.gradient_as_bucket_view=true"
-
-
-def session_overrides(name: str) -> list[str]:
-    """The base overrides that describe what session ``name``'s runtime ran (:data:`RAN_BUCKET_VIEWS`)."""
-    return [VIEWS_OVERRIDE] if name in RAN_BUCKET_VIEWS else []
-
-
 FEATURES = (
     ("algorithm", "algorithm"),
     ("ranks", "ranks"),
@@ -109,7 +95,9 @@ def session_rows(name: str, engines: list[str], tmp: Path, estimator: str = "slo
     work.mkdir(parents=True)
     scenario = work / "scenario.yaml"
     scenario.write_text(ve.SCENARIO)
-    cases = build_cases(scenario, session_overrides(name), ve.CASES)
+    # each run says what DDP's reducer ran (extra.gradient_as_bucket_view: the two sessions measured before 3e57ee1
+    # ran bucket views whatever the scenario said), and the prediction prices that (runtime.measure.as_run)
+    cases = build_cases(scenario, [], ve.CASES)
     saved = ve._saved_runs(runs_dir, len(cases), profile_given)
     profile = profile_given or runs_dir / "profile.yaml"
     bench = runs_dir / "calibration-bench.json"

@@ -334,6 +334,9 @@ class TrainingJob:
         self.comm_hook = comm_hook_reason(scenario, self.algorithm) if t.zero_stage < 2 else ""
         """Why DDP runs the runtime's communication hook ('' : it runs without one, as plain DDP)."""
         self.wrapped: nn.Module
+        self.bucket_views: bool | None = None
+        """Whether DDP's reducer holds the gradients as bucket views, as it logged itself (None: FSDP); every
+        :class:`StepTiming` records it (``extra.gradient_as_bucket_view``), so a prediction prices what ran."""
         if t.zero_stage >= 2:
             self.wrapped = self._fsdp(self.model, reshard=t.zero_stage == 3, device=device.type)
         else:
@@ -354,6 +357,7 @@ class TrainingJob:
                 self.hook_state.on_ready = lambda b: self._phase(f"step {self._step} communication (bucket {b})")
                 ddp.register_comm_hook(self.hook_state, timed_allreduce_hook)
             self.wrapped = ddp
+            self.bucket_views = bool(ddp._get_ddp_logging_data().get("gradient_as_bucket_view"))
         name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
         kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
         self.optimizer, _ = build_optimizer(
@@ -553,7 +557,7 @@ class TrainingJob:
         return StepTiming(
             index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
-            optimizer_faults, 0.0 if self.cuda else compute_cpu,
+            optimizer_faults, 0.0 if self.cuda else compute_cpu, self.bucket_views,
         )  # fmt: skip
 
     def _plain_bucket_bytes(self) -> list[int]:

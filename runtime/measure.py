@@ -32,7 +32,10 @@ estimator would need) and the data split: ``worker_step_samples`` (each rank's `
 as ``torch.autocast`` over fp32 parameters, so under DDP that is ``true`` whatever the scenario said, and
 ``memory_predicted_bytes`` (and ``dpsim validate``'s predictions) price that scenario. Likewise
 ``extra.ddp_at_one_rank``: the runtime wraps a one-rank model in DDP too (``zero_stage`` 0, ZeRO-1), so a
-one-rank record says ``true`` and is priced with DDP's bucket copy and passes.
+one-rank record says ``true`` and is priced with DDP's bucket copy and passes. ``extra.gradient_as_bucket_view`` is
+what DDP's reducer ran (:attr:`StepTiming.gradient_as_bucket_view`, the ranks' own record, not the scenario's field:
+until 3e57ee1 the runtime built DDP with views whatever the scenario said); records without it are read as the
+scenario says (:func:`ran_bucket_views`).
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ __all__ = [
     "append_timing",
     "as_run",
     "ran_autocast",
+    "ran_bucket_views",
     "ran_ddp",
     "ran_fields",
     "read_rank_timings",
@@ -110,6 +114,12 @@ class StepTiming:
     handed over; 0 on GPUs and in records that predate it): with the wall time it splits compute into
     its work and the share of the cores it got — the backward slowed by a bucket's all-reduce in flight
     on a shared host does both (README, validation notes)."""
+    gradient_as_bucket_view: bool | None = None
+    """Whether DDP's reducer held the gradients as views into its buckets, as the reducer itself logged it at
+    construction (``DistributedDataParallel._get_ddp_logging_data()["gradient_as_bucket_view"]``, torch's
+    ``Logger::set_construction_data_and_log``): without views ``Reducer::mark_variable_ready_dense`` copies each
+    gradient into its bucket and ``finalize_bucket_dense`` copies every bucket back. ``None``: not DDP (FSDP), or a
+    record that predates the field."""
 
     @property
     def compute_s(self) -> float:
@@ -205,7 +215,7 @@ def _memory(scenario: Scenario, timings: Mapping[int, Sequence[StepTiming]]) -> 
     return out
 
 
-def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True) -> Scenario:
+def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True, ran_views: bool | None = None) -> Scenario:
     """``scenario`` as the runtime executed it, where dpsim has a field that says so.
 
     - ``training.autocast: true`` when the runtime ran ``torch.autocast`` over fp32 parameters (``ran_autocast``:
@@ -215,6 +225,9 @@ def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True) -> Scen
     - ``training.ddp_at_one_rank: true`` for one data-parallel rank under DDP (``ran_ddp``; the runtime wraps every
       ``zero_stage`` 0 model, and ZeRO-1's, in ``DistributedDataParallel``, one rank included: its reducer's bucket
       copy and passes run all the same, :attr:`Scenario.runs_ddp`).
+    - ``training.gradient_as_bucket_view`` as DDP's reducer ran it (``ran_views``, :func:`ran_bucket_views`; ``None``:
+      as the scenario says) where DDP reduces the gradients (:attr:`Scenario.reduces_with_ddp`): with views no copy
+      into and out of the buckets is priced (:func:`dpsim.analytic.step.ddp_bucket_copies`) nor held in memory.
     """
     t = scenario.training
     update: dict[str, bool] = {}
@@ -222,6 +235,8 @@ def as_run(scenario: Scenario, ran_autocast: bool, ran_ddp: bool = True) -> Scen
         update["autocast"] = True
     if ran_ddp and not t.ddp_at_one_rank and scenario.reduces_with_ddp and scenario.data_parallel <= 1:
         update["ddp_at_one_rank"] = True
+    if ran_views is not None and ran_views != t.gradient_as_bucket_view and scenario.reduces_with_ddp:
+        update["gradient_as_bucket_view"] = ran_views
     if not update:
         return scenario
     return scenario.model_copy(update={"training": t.model_copy(update=update)})
@@ -246,6 +261,13 @@ def ran_autocast(run: StepResult) -> bool:
         return recorded
     label = str(run.extra.get("precision", ""))
     return "autocast" in label and not label.startswith("fp8")
+
+
+def ran_bucket_views(run: StepResult) -> bool | None:
+    """Whether DDP's reducer ran with the gradients as bucket views (``extra.gradient_as_bucket_view``, the ranks'
+    own record); ``None`` where the record does not say (FSDP, or a record written before the field)."""
+    recorded = run.extra.get("gradient_as_bucket_view")
+    return recorded if isinstance(recorded, bool) else None
 
 
 def ran_ddp(run: StepResult) -> bool:
@@ -315,7 +337,12 @@ def aggregate(
     extra.setdefault("precision", scenario.training.precision)
     extra.setdefault("autocast", scenario.training.autocast)
     extra.setdefault("ddp_at_one_rank", scenario.training.ddp_at_one_rank)
-    extra.update(_memory(as_run(scenario, bool(extra["autocast"]), bool(extra["ddp_at_one_rank"])), timings))
+    views = {t.gradient_as_bucket_view for ts in timings.values() for t in ts if t.gradient_as_bucket_view is not None}
+    if views:  # DDP's reducer, as each rank logged it (one value: every rank builds DDP alike)
+        extra["gradient_as_bucket_view"] = all(views)
+    views_ran = extra.get("gradient_as_bucket_view")
+    ran = as_run(scenario, bool(extra["autocast"]), bool(extra["ddp_at_one_rank"]), views_ran)
+    extra.update(_memory(ran, timings))
     step_samples = [last[r].samples for r in sorted(last)]
     if sum(step_samples) > 0:
         # Mₙ per step, and per micro-step as the simulator reports it (extra["worker_samples"] there)

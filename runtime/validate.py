@@ -55,7 +55,7 @@ from runtime.calibrate import CalibrationPlan
 from runtime.calibrate import calibrate as run_calibration
 from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
-from runtime.measure import as_run, ran_autocast, ran_ddp
+from runtime.measure import as_run, ran_autocast, ran_bucket_views, ran_ddp
 from runtime.train import make_testbed
 
 __all__ = [
@@ -347,8 +347,11 @@ def validate(
         for index, case in enumerate(cases):
             runs = measured_runs[index]
             # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast), one
-            # rank under DDP (extra.ddp_at_one_rank)
-            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)))
+            # rank under DDP (extra.ddp_at_one_rank), DDP's gradients as bucket views or not as its reducer ran them
+            # (extra.gradient_as_bucket_view; runs that do not say: as the scenario says)
+            views = {v for v in map(ran_bucket_views, runs) if v is not None}
+            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)),
+                         all(views) if views else None)  # fmt: skip
             calibrated = ran.model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}

@@ -100,3 +100,20 @@ def test_the_hook_only_where_the_scenario_needs_it(
             assert s.compute_cpu_s > 0
     finally:
         job.close()
+
+
+@pytest.mark.parametrize("views", [False, True])
+def test_every_step_records_what_ddps_reducer_ran(group: None, tmp_path: Path, views: bool) -> None:
+    """``StepTiming.gradient_as_bucket_view`` (a run's ``extra.gradient_as_bucket_view``) is what DDP's reducer
+    ran, from its own logging data; the truth: with views every gradient is a view into its bucket, without them a
+    tensor of its own (the reducer copies it in and back, ``tests/test_runtime_bucket_views.py``)."""
+    scenario = _scenario(algorithm="backend").model_copy(deep=True)
+    scenario.training.gradient_as_bucket_view = views
+    job = TrainingJob(scenario, JobOptions(warmup_steps=1, steps=1), tmp_path)
+    try:
+        steps = [job.step(i) for i in range(2)]
+        assert [s.gradient_as_bucket_view for s in steps] == [views, views]
+        grads = [p.grad for p in job.model.parameters()]
+        assert all(g is not None and g._is_view() == views for g in grads)
+    finally:
+        job.close()
