@@ -31,6 +31,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -268,6 +269,18 @@ SequenceLength = Annotated[float, Field(ge=0, le=2**53)]
 def _default(text: str) -> Any:
     """A quantity default written with its unit; validated (parsed) like user input."""
     return Field(default=text)
+
+
+@functools.cache
+def field_default(section: type[BaseModel], name: str) -> Any:
+    """The value a field of ``section`` takes when left out: a quantity's :func:`_default` parsed as user input is
+    (``communication.bucket``'s ``"25 MiB"`` is 26214400.0), so a value can be compared with it."""
+    field = section.model_fields[name]
+    default = field.get_default(call_default_factory=True)
+    if not isinstance(default, str) or not field.metadata:
+        return default
+    parsed: TypeAdapter[Any] = TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
+    return parsed.validate_python(default)
 
 
 # --- generic hardening: every field of every section, by its declared type ---------------------
@@ -2550,7 +2563,7 @@ class Scenario(_Section):
         out: dict[str, str] = {}
 
         def changed(section: _Section, name: str) -> bool:
-            return bool(getattr(section, name) != type(section).model_fields[name].default)
+            return bool(getattr(section, name) != field_default(type(section), name))
 
         if t.pipeline_parallel == 1:
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots"):

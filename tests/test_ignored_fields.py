@@ -315,6 +315,31 @@ def test_the_json_contract_is_extended_not_changed(capsys: pytest.CaptureFixture
     assert "ignored: training.pipeline_schedule" in table
 
 
+def test_a_quantity_left_at_its_default_is_not_named(tmp_path: Path) -> None:
+    """A quantity's default is text until parsed (``communication.bucket``: ``"25 MiB"``), and the check compared the
+    parsed value with that text, so a quantity never set was always "set": every DeepSpeed ZeRO scenario without a
+    bucket was told its ``communication.bucket`` is unread, and every custom device with ``efficiency`` its
+    ``kernel_overhead``. Left out, or written at the default, they are not named; set to another value, they are."""
+    from dpsim.scenario import CommunicationConfig, DeviceConfig, field_default
+
+    assert field_default(CommunicationConfig, "bucket") == 25 * 2**20
+    assert field_default(DeviceConfig, "kernel_overhead") == 4e-6
+    (tmp_path / "s.yaml").write_text(
+        "name: custom\nmodel: {preset: gpt2-xl}\n"
+        "cluster: {nodes: 2, workers_per_node: 8, device: {peak_flops: 300 TFLOP/s, memory: 80 GiB, efficiency: 0.5},\n"
+        "  intra_node: {preset: nvlink3}, inter_node: {preset: ib-hdr, nics_per_node: 8}}\n"
+        "training: {global_batch: 512, micro_batch: 4, precision: bf16, optimizer_sharding: zero, zero_stage: 2}\n",
+        encoding="utf-8",
+    )
+    assert _ignored(tmp_path / "s.yaml", []) == {}
+    assert _ignored(tmp_path / "s.yaml", ["communication.bucket=25 MiB", "cluster.device.kernel_overhead=4 us"]) == {}
+    named = _ignored(tmp_path / "s.yaml", ["communication.bucket=50 MB", "cluster.device.kernel_overhead=5 us"])
+    assert list(named) == ["communication.bucket", "cluster.device.kernel_overhead"]
+    for engine in ("analytic", "sim"):  # and the step is the one priced at the defaults (each is unread)
+        assert _step(tmp_path / "s.yaml", ["communication.bucket=50 MB", "cluster.device.kernel_overhead=5 us"],
+                     engine) == _step(tmp_path / "s.yaml", [], engine)  # fmt: skip
+
+
 def test_sweep_and_csv_rows_name_the_ignored_fields_as_the_run_record_does(tmp_path: Path) -> None:
     """``StepResult.flat`` kept only scalar ``extra`` entries, so a sweep row (JSON, CSV, ``--out``) and ``run --format
     csv`` dropped ``ignored_fields`` that the run's JSON record lists. Each row now holds them as one text,
