@@ -166,8 +166,10 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
         if name in _TIME_FIELDS and name not in ("step_time_s", "comm_s") and result.step_time_s > 0:
             share = f"{100 * flat[name] / result.step_time_s:.1f} %"
         table.add_row(name, _human(name, flat[name]), share)
-    for field, why in dict(result.extra.get("ignored_fields") or {}).items():  # set, and read by nothing
-        table.add_row(f"ignored: {user_text(field)}", user_text(why), "")
+    ignored = dict(result.extra.get("ignored_fields") or {})  # set, and read by nothing
+    if ignored:  # under the table, wrapped to its width: as a row, one long reason pushed every value far right
+        table.caption = "\n".join(f"ignored: {user_text(field)}: {user_text(why)}" for field, why in ignored.items())
+        table.caption_justify = "left"
     return render(table)
 
 

@@ -173,8 +173,8 @@ def test_a_list_vary_value_is_written_as_json(tmp_path: Path) -> None:
 
 
 def test_a_run_lists_its_ignored_fields(tmp_path: Path) -> None:
-    """A field set and read by nothing is a row ``ignored: FIELD`` of the run's table, as ``dpsim run`` prints it
-    (the page dropped ``extra.ignored_fields``: a value accepted without a word)."""
+    """A field set and read by nothing is a row ``ignored: FIELD`` of the run's table, as ``dpsim run`` names it under
+    its own (the page dropped ``extra.ignored_fields``: a value accepted without a word)."""
     (tmp_path / "s.yaml").write_text(hostile.SMALL)
     code, out, err = hostile.run_in_process(
         ["run", str(tmp_path / "s.yaml"), "--set", "training.pipeline_schedule=interleaved", "--format", "json"]

@@ -340,6 +340,30 @@ def test_a_quantity_left_at_its_default_is_not_named(tmp_path: Path) -> None:
                      engine) == _step(tmp_path / "s.yaml", [], engine)  # fmt: skip
 
 
+def test_an_ignored_field_is_named_under_the_table_and_leaves_its_columns_as_they_were(tmp_path: Path) -> None:
+    """A long reason on a row of the table widened its right-justified value column to the reason's length (DeepSpeed
+    ZeRO's unread ``communication.bucket``: every value 170 characters right of its name). The reason goes under the
+    table: the table's rows are those of the same run with nothing ignored, the title aside."""
+    from typer.testing import CliRunner
+
+    from dpsim.cli import app
+
+    text = DEFAULT.read_text(encoding="utf-8").replace("bucket: 25 MB, ", "")
+    assert "bucket:" not in text
+    (tmp_path / "s.yaml").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    zero = ["--set", "training.optimizer_sharding=zero", "--set", "training.zero_stage=3"]
+    base = ["run", str(tmp_path / "s.yaml"), *zero]
+    plain = runner.invoke(app, base).stdout.splitlines()
+    noted = runner.invoke(app, [*base, "--set", "communication.bucket=50 MB"]).stdout.splitlines()
+    record = json.loads(runner.invoke(app, [*base, "--set", "communication.bucket=50 MB", "--format", "json"]).stdout)
+    why = record["extra"]["ignored_fields"]
+    assert list(why) == ["communication.bucket"] and len(why["communication.bucket"]) > 80
+    assert "ignored" not in "\n".join(plain)
+    assert noted[1 : len(plain)] == plain[1:]
+    assert noted[len(plain) :] == ["", f"ignored: communication.bucket: {why['communication.bucket']}"]
+
+
 def test_sweep_and_csv_rows_name_the_ignored_fields_as_the_run_record_does(tmp_path: Path) -> None:
     """``StepResult.flat`` kept only scalar ``extra`` entries, so a sweep row (JSON, CSV, ``--out``) and ``run --format
     csv`` dropped ``ignored_fields`` that the run's JSON record lists. Each row now holds them as one text,
