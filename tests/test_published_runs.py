@@ -237,7 +237,7 @@ def test_grand_teton_rows_run_rdma_not_tcp() -> None:
     GPU": NCCL drives either through its IB verbs transport, so each inter-node hop is InfiniBand's 5 µs, not
     ``400gbe``'s TCP 10 µs; 8 NICs of 400 Gbit/s a host, one a GPU."""
     grand_teton = LLAMA + [r for r in RUNS.TORCHTITAN_RUNS if "H100" in r.name and "H200" not in r.name]
-    assert len(grand_teton) == 2 + 16
+    assert len(grand_teton) == 2 + 19
     for run in grand_teton:
         inter = scenario_from_dict(dict(run.scenario)).cluster.inter_node
         assert (inter.latency, inter.bandwidth, inter.nics_per_node) == (5e-6, 400e9 / 8, 8), run.name
@@ -809,6 +809,10 @@ def test_torchtitan_rows_are_what_the_sources_print() -> None:
         "torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP on 512 H100": (100, 512, 256, 8),
         "torchtitan 405B TP8 PP8 interleaved FP8 AsyncTP on 512 H100": (128, 512, 256, 8),
         "torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP s32768 on 512 H100": (76, 512, 64, 8),
+        # docs/performance.md at 3faaa1a0d: TP 8 x FSDP 16, local batch 2, global 32
+        "torchtitan 405B TP8 on 128 H100 (Aug 2024)": (109, 128, 32, 8),
+        "torchtitan 405B TP8 FP8 on 128 H100 (Aug 2024)": (177, 128, 32, 8),
+        "torchtitan 405B TP8 FP8 AsyncTP on 128 H100 (Aug 2024)": (185, 128, 32, 8),
     }
     assert [r.name for r in TITAN] == list(printed)
     for run in TITAN:
