@@ -279,6 +279,13 @@ def register(app: typer.Typer) -> None:
         algorithm: Annotated[
             str | None, typer.Option("--algorithm", help="All-reduce algorithms, e.g. ring,hierarchical.")
         ] = None,
+        sequence_parallel_kind: Annotated[
+            str,
+            typer.Option(
+                "--sequence-parallel-kind",
+                help="How sequence parallelism runs where a configuration has it: megatron or dtensor (torchtitan's).",
+            ),
+        ] = "megatron",
         objective: Annotated[str, typer.Option("--objective", help="auto, time or cost.")] = "auto",
         top: Annotated[int, typer.Option("--top", help="Configurations to re-check exactly and show.")] = 10,
         simulate: Annotated[
@@ -349,6 +356,7 @@ def register(app: typer.Typer) -> None:
             "micro_batches": _ints("--micro-batch", micro_batch, base.micro_batches),
             "recomputation": _words("--recompute", recompute, base.recomputation),
             "algorithms": _words("--algorithm", algorithm, base.algorithms),
+            "sequence_parallel_kind": sequence_parallel_kind.strip().lower(),
             "top": top,
             "simulate": min(3, top) if simulate is None else simulate,  # the default never exceeds --top
             "objective": objective,

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import math
 import time
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from dpsim.scenario import (
     SHARDED_ALGORITHMS,
     DeepSpeedZero,
     Scenario,
+    TrainingConfig,
     scenario_from_dict,
 )
 from dpsim.sharding import collective_pieces
@@ -92,6 +94,9 @@ DEFAULT_NETWORK: dict[str, tuple[str, str]] = {
 _RECOMPUTE = ("none", "selective", "full")
 _ALGORITHMS = ALGORITHMS
 _SCHEDULES = ("1f1b", "interleaved")
+_SEQUENCE_PARALLEL_KINDS: tuple[str, ...] = typing.get_args(
+    TrainingConfig.model_fields["sequence_parallel_kind"].annotation
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,10 @@ class PlanRequest:
     micro_batches: tuple[int, ...] = (1, 2, 4, 8)
     recomputation: tuple[str, ...] = _RECOMPUTE
     sequence_parallel: tuple[bool, ...] = (False, True)
+    sequence_parallel_kind: str = "megatron"
+    """Which implementation runs sequence parallelism where a configuration has it (``training.sequence_parallel_kind``:
+    ``megatron`` or ``dtensor``, torch DTensor's as torchtitan runs it); the screen's memory and the exact re-check
+    both read it."""
     schedules: tuple[str, ...] = _SCHEDULES
     """Pipeline schedules; ``interleaved`` uses 2 chunks per stage."""
     algorithms: tuple[str, ...] = ("ring", "hierarchical")
@@ -182,6 +191,11 @@ class PlanRequest:
                 f"is more than --top; raise --top to {self.simulate:,}, or simulate at most {self.top:,}",
             ),
             ("--objective", self.objective in ("auto", "time", "cost"), "expected auto, time or cost"),
+            (
+                "--sequence-parallel-kind",
+                self.sequence_parallel_kind in _SEQUENCE_PARALLEL_KINDS,
+                f"expected {' or '.join(_SEQUENCE_PARALLEL_KINDS)}, got {self.sequence_parallel_kind!r}",
+            ),
         ]
         for option, ok, message in checks:
             if not ok:
@@ -261,6 +275,8 @@ def scenario_data(request: PlanRequest, row: Mapping[str, Any]) -> dict[str, Any
             "pipeline_schedule": str(row["schedule"]),
             "virtual_stages": 2 if row["schedule"] == "interleaved" else 1,
             "sequence_parallel": bool(row["sequence_parallel"]),
+            # the kind only with sequence parallelism (the scenario refuses dtensor without it)
+            **({"sequence_parallel_kind": request.sequence_parallel_kind} if bool(row["sequence_parallel"]) else {}),
             "activation_recomputation": str(row["recomputation"]),
         },
         "communication": {"algorithm": str(row["algorithm"])},
@@ -829,6 +845,7 @@ def _screen(
         zero=zero,
         rc=rc,
         sp=sp,
+        dtensor=request.sequence_parallel_kind == "dtensor",
         z3_gathered=z3_gathered,
         k_opt=optimizer_bytes_per_param("adam", "bf16"),
         logit_bytes=loss_peak_bytes(model.loss_kernel, 2.0),
@@ -894,9 +911,11 @@ def _screen_memory(
     z3_gathered: np.ndarray,
     k_opt: float,
     logit_bytes: float = 4.0,
+    dtensor: bool = False,
 ) -> np.ndarray:
     """Vectorised :func:`dpsim.analytic.memory.memory_breakdown` total (bf16, Adam), worst stage; ``logit_bytes`` what
-    the loss holds a logit element at its peak (:func:`dpsim.compute.loss_peak_bytes`)."""
+    the loss holds a logit element at its peak (:func:`dpsim.compute.loss_peak_bytes`); ``dtensor``: sequence
+    parallelism run as ``training.sequence_parallel_kind: dtensor`` where ``sp``."""
     s, h, a, layers, vocab, kv_heads, ffn_hidden, gated, dropout = shape
     embed_in, head, tied = model_embed
     body = (psi_total - embedding_parameters) / pp
@@ -917,6 +936,8 @@ def _screen_memory(
     per_sbh = (
         np.where(sp, replicated / tp, replicated) + ((2 + 4 * kv_ratio + 2) + (6.0 if gated else 4.0) * f / h) / tp
     )
+    gathered_inputs = sp & dtensor  # the QKV and MLP inputs kept whole (memory.activation_bytes_per_layer)
+    per_sbh = per_sbh + np.where(gathered_inputs, 2.0 * 2.0 * (1.0 - 1.0 / tp), 0.0)
     score = np.where(rc == 1, 0.0, (5.0 if dropout else 2.0) * a * s / (h * tp))
     per_layer = np.where(rc == 2, 2.0 * sbh / np.where(sp, tp, 1), sbh * (per_sbh + score))
     # one layer of one micro-batch re-materialised by recomputation (memory.recompute_working_set)
@@ -934,6 +955,10 @@ def _screen_memory(
     acts_first = per_layer * lps * flights(zeros) + working
     acts_last = per_layer * lps * flights(pp - 1) + working
     output = s * mb / tp * (4.0 * h + logit_bytes * vocab)
+    output = output + np.where(gathered_inputs, 2.0 * sbh * (1.0 - 1.0 / tp), 0.0)  # the output layer's input whole
+    # the backward's full-length gathered output gradient (memory.sequence_parallel_gathered_gradient, every kind) and
+    # the functional collectives' staging copy beside it (memory.sequence_parallel_staging_copy, dtensor), every stage
+    sequence = np.where(sp & (tp > 1), width * sbh, 0.0) + np.where(gathered_inputs & (tp > 1), width * sbh, 0.0)
     acts_last = acts_last + output
     acts_first = np.where(pp == 1, acts_first + output, acts_first)
 
@@ -945,8 +970,8 @@ def _screen_memory(
         return np.where(dp <= 1, 0.0, np.where(zero >= 3, z3, np.where(zero == 0, ddp, reduce_buffer)))
 
     p_first, p_last = first / tp, last / tp
-    total_first = states(p_first) + acts_first + buffers(p_first, z3_gathered[:, 0])
-    total_last = states(p_last) + acts_last + buffers(p_last, z3_gathered[:, 1])
+    total_first = states(p_first) + acts_first + buffers(p_first, z3_gathered[:, 0]) + sequence
+    total_last = states(p_last) + acts_last + buffers(p_last, z3_gathered[:, 1]) + sequence
     return np.asarray(np.maximum(total_first, total_last), dtype=float)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,32 @@ def test_screen_equals_exact_engines(model: str) -> None:
         mem = memory_breakdown(scenario)
         assert row["memory_bytes"] == pytest.approx(mem.total, rel=1e-9)
         assert bool(row["oom"]) == mem.oom
+
+
+@pytest.mark.parametrize("kind", ["megatron", "dtensor"])
+def test_screen_memory_equals_exact_under_each_sequence_parallel_kind(kind: str) -> None:
+    # The screen read neither sequence_parallel_kind nor the backward's gathered output gradient: every configuration
+    # with sequence parallelism, under either kind, on a grid of TP / PP / recomputation / micro-batch, against
+    # memory_breakdown(); the dtensor screen above the megatron one exactly where sequence parallelism is on.
+    request = PlanRequest(
+        "llama2-7b", 1e12, ("h100-sxm",), 64, zero_stages=(0, 3), micro_batches=(1, 4), sequence_parallel_kind=kind
+    )
+    df = enumerate_configurations(request)
+    sp = df[df.sequence_parallel]
+    assert len(sp) > 200 and set(sp.tp) == {2, 4, 8} and set(sp.recomputation) == {"none", "selective", "full"}
+    rng = np.random.default_rng(4)
+    for i in rng.choice(len(sp), 40, replace=False):
+        row = sp.iloc[int(i)].to_dict()
+        scenario = scenario_for(request, row)
+        assert scenario.training.sequence_parallel_kind == kind
+        assert row["memory_bytes"] == pytest.approx(memory_breakdown(scenario).total, rel=1e-12)
+    other_kind = "dtensor" if kind == "megatron" else "megatron"
+    other = enumerate_configurations(replace(request, sequence_parallel_kind=other_kind))
+    more = (df.memory_bytes - other.memory_bytes) * (1 if kind == "dtensor" else -1)
+    assert (more[df.sequence_parallel] > 0).all() and (more[~df.sequence_parallel] == 0).all()
+    with pytest.raises(ScenarioError) as info:
+        replace(request, sequence_parallel_kind="deepspeed")
+    assert info.value.field == "--sequence-parallel-kind"
 
 
 @pytest.mark.parametrize("device", ["v100", "cpu"])
@@ -204,6 +231,7 @@ def test_cli_plan_without_a_feasible_configuration_writes_nothing(tmp_path, caps
          "A100-80GB=3"],  # one device priced twice: which one holds?
         ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--price", "2", "--price", "3"],
         ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--out", "p.csv", "--all", "./p.csv"],
+        ["--model", "gpt2-xl", "--tokens", "1T", "--max-devices", "8", "--sequence-parallel-kind", "deepspeed"],
     ],
 )  # fmt: skip
 def test_cli_plan_bad_arguments(bad: list[str], capsys) -> None:  # type: ignore[no-untyped-def]

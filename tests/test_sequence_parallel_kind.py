@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from benchmarks import published_runs as RUNS
-from dpsim.analytic.memory import activation_bytes_per_layer, memory_breakdown, sequence_parallel_staging_copy
+from dpsim.analytic.memory import (
+    activation_bytes_per_layer,
+    memory_breakdown,
+    sequence_parallel_gathered_gradient,
+    sequence_parallel_staging_copy,
+)
 from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, scenario_from_dict
 
@@ -151,6 +156,20 @@ def _peak_new_bytes(torch: Any, run: Any) -> int:
     from torch.utils._pytree import tree_leaves
 
     live: dict[int, list[int]] = {}  # storage address -> [bytes, tensors referring to it]
+
+    def _plain(x: Any) -> Any:
+        # a DTensor (in the backward the mode sees DTensor's ops) holds its local tensor in ``_local_tensor``, an
+        # AsyncCollectiveTensor (a functional collective's result until it is waited on) its storage in ``elem``
+        for attribute in ("_local_tensor", "elem"):
+            x = getattr(x, attribute, x)
+        return x
+
+    def _storage(x: Any) -> int | None:  # None: a tensor with no storage at all
+        try:
+            return int(_plain(x).untyped_storage().data_ptr())
+        except RuntimeError:
+            return None
+
     state = {"now": 0, "peak": 0}
 
     def release(key: int) -> None:
@@ -162,15 +181,15 @@ def _peak_new_bytes(torch: Any, run: Any) -> int:
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
             out = func(*args, **(kwargs or {}))
             tensors = [x for x in tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)]
-            inputs = {x.untyped_storage().data_ptr() for x in tensors}
+            inputs = {_storage(x) for x in tensors}
             wrap = torch.ops._c10d_functional._wrap_tensor_autograd.default
             for x in tree_leaves(out):
-                if isinstance(x, torch.Tensor) and func is not wrap:
-                    key = x.untyped_storage().data_ptr()
+                if isinstance(x, torch.Tensor) and func is not wrap and _storage(x) is not None:
+                    key = _storage(x)
                     if key not in live and key in inputs:  # a view of a tensor made before run(): nothing new
                         continue
                     if key not in live:
-                        live[key] = [x.untyped_storage().nbytes(), 0]
+                        live[key] = [_plain(x).untyped_storage().nbytes(), 0]
                         state["now"] += live[key][0]
                         state["peak"] = max(state["peak"], state["now"])
                     live[key][1] += 1
@@ -221,6 +240,72 @@ def test_sequence_collectives_copy_what_staging_copy_counts(layout: str) -> None
     assert sequence_parallel_staging_copy(scenario) == 2 * sbh * staging / full
     fused = _llama(sequence_parallel_kind=layout, tp_comm_overlap=True, tp_overlap_kind="torch_async_tp")
     assert sequence_parallel_staging_copy(fused) == 0.0  # AsyncTP's fused ops gather in place, stage outside
+
+
+@pytest.mark.parametrize("layout", ["dtensor", "megatron", "no_sequence_parallel"])
+def test_row_parallel_backward_gathers_what_gathered_gradient_counts(layout: str) -> None:
+    """The backward of a row-parallel projection whose output was reduce-scattered along the sequence (the MLP's down
+    projection under sequence parallelism: torch DTensor's ``RowwiseParallel(output_layouts=Shard(d))`` on a fake
+    4-rank group, [b, s, h] sharded on dim 1 as torchtitan, [s, b, h] on dim 0 as Megatron-LM's
+    ``_gather_along_first_dim``) gathers the 1/t gradient shard into a full-length tensor G that the data- and
+    weight-gradient GEMMs read. Counted op by op: along dim 1 the gather peaks at G and the functional collectives'
+    dim-0 buffer (two full-length tensors, above G + the two GEMMs' outputs); along dim 0 at G + the input gradient
+    + the weight gradient; without sequence parallelism (an all-reduced, replicated output) nothing is gathered, only
+    the two GEMMs' outputs. G, one full-length tensor at the activations' width, is
+    :func:`sequence_parallel_gathered_gradient` under either kind."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Replicate, Shard
+    from torch.distributed.tensor.parallel import RowwiseParallel, parallelize_module
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    from runtime.torchrun import destroy_group
+
+    t, b, s, h, f = 4, 2, 32, 16, 8
+    full, dgrad, wgrad = b * s * h * 2, b * s * (f // t) * 2, (f // t) * h * 2  # bf16
+    dim = {"dtensor": 1, "megatron": 0, "no_sequence_parallel": None}[layout]
+    dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=t)
+    try:
+        mesh = init_device_mesh("cpu", (t,))
+        down = torch.nn.Linear(f, h, bias=False).to(torch.bfloat16)
+        parallelize_module(down, mesh, RowwiseParallel(output_layouts=Replicate() if dim is None else Shard(dim)))
+        x = torch.randn((s, b, f // t) if dim == 0 else (b, s, f // t), dtype=torch.bfloat16, requires_grad=True)
+        out = down(x)
+        grad = torch.randn(out.shape, dtype=torch.bfloat16)
+        peak = _peak_new_bytes(torch, lambda: torch.autograd.grad(out, (x, down.weight), grad))
+    finally:
+        destroy_group()
+    gathered = 0 if dim is None else full
+    staging = full if dim == 1 else 0
+    assert peak == max(gathered + staging, gathered + dgrad + wgrad)
+    scenario = _llama(sequence_parallel=False) if dim is None else _llama(sequence_parallel_kind=layout)
+    sbh = scenario.model.seq_len * scenario.training.micro_batch * scenario.model.hidden
+    assert sequence_parallel_gathered_gradient(scenario) == 2 * sbh * gathered / full
+    fused = _llama(sequence_parallel_kind="dtensor", tp_comm_overlap=True, tp_overlap_kind="torch_async_tp")
+    assert sequence_parallel_gathered_gradient(fused) == 2 * sbh  # AsyncTP gathers into A_flat, a caching-allocator
+    # tensor (fused_all_gather_matmul: A_shard_flat.new_empty), so G is there too
+
+
+@pytest.mark.parametrize(("precision", "width"), [("bf16", 2), ("fp8", 2), ("fp32", 4)])
+def test_gathered_gradient_by_hand(precision: str, width: int) -> None:
+    """s·b·h = 2,048 · 2 · 1,024 = 4 Mi elements at the working width (2 bytes in bf16 and FP8, whose gradients are
+    bf16; 4 in fp32): 8 / 8 / 16 MiB in the buffers of every stage, under both kinds; nothing at TP 1, without
+    sequence parallelism, and nothing else moves."""
+    sbh = 2048 * 2 * 1024
+    for kind in ("megatron", "dtensor"):
+        scenario = _llama(precision=precision, sequence_parallel_kind=kind)
+        assert sequence_parallel_gathered_gradient(scenario) == width * sbh
+    assert sequence_parallel_gathered_gradient(_llama(precision=precision, sequence_parallel=False)) == 0.0
+    assert sequence_parallel_gathered_gradient(_llama(precision=precision, tensor_parallel=1, global_batch=16,
+                                                      sequence_parallel=False)) == 0.0  # fmt: skip
+    with_it, without = (memory_breakdown(_llama(precision=precision, sequence_parallel=sp)) for sp in (True, False))
+    assert with_it.buffers - without.buffers == width * sbh  # DDP's bucket copy alike in both
+    assert (with_it.weights, with_it.gradients, with_it.optimizer_states) == (
+        without.weights,
+        without.gradients,
+        without.optimizer_states,
+    )
 
 
 def _llama(**training: Any) -> Scenario:
@@ -278,7 +363,7 @@ def test_torchtitan_70b_float8_rows_by_hand() -> None:
     gather): the rebuilt layer's two float8 inputs 2 · 1 B · 2^30 · 7/8 and the output layer's bf16 input
     2 B · 2^30 · 7/8, 3.5 GiB more than the shards; 60.78 -> 64.28 GiB against the logged 71.9 / 67.6. The vanilla
     row also holds the functional collectives' full-length bf16 copy, 2 B · 2^30 = 2 GiB (66.28 GiB); AsyncTP's
-    fused ops do not."""
+    fused ops do not. Both hold the backward's gathered output gradient, 2 B · 2^30 (68.28 / 66.28 GiB)."""
     for name, copy in (("torchtitan 70B TP8 FP8 on 256 H100", 2.0), ("torchtitan 70B TP8 FP8 AsyncTP on 256 H100", 0)):
         run = next(r for r in RUNS.TORCHTITAN_RUNS if r.name == name)
         assert run.scenario["training"]["sequence_parallel_kind"] == "dtensor"
@@ -286,7 +371,8 @@ def test_torchtitan_70b_float8_rows_by_hand() -> None:
         gathered = memory_breakdown(scenario_from_dict(dict(run.scenario)))
         shard = memory_breakdown(scenario_from_dict(data))
         assert gathered.total - shard.total == (3.5 + copy) * GIB
-        assert gathered.total / GIB == pytest.approx(64.28 + copy, abs=0.01)
+        # and both kinds the gathered output gradient, 2 B · 2^30 (sequence_parallel_gathered_gradient)
+        assert gathered.total / GIB == pytest.approx(66.28 + copy, abs=0.01)
 
 
 def test_sequence_parallel_kind_needs_sequence_parallelism() -> None:

@@ -48,6 +48,7 @@ __all__ = [
     "model_state_parts",
     "optimizer_bytes_per_param",
     "recompute_working_set",
+    "sequence_parallel_gathered_gradient",
     "sequence_parallel_staging_copy",
     "stage_parameters",
     "stage_root_parameters",
@@ -472,6 +473,35 @@ def sequence_parallel_staging_copy(scenario: Scenario) -> float:
     return float(working_bytes(t.precision)) * m.seq_len * t.micro_batch * m.hidden
 
 
+def sequence_parallel_gathered_gradient(scenario: Scenario) -> float:
+    """Bytes of the full-length output gradient a sequence-parallel layer's backward gathers first: one s·b·h tensor
+    at the working width, on every TP rank, under every ``sequence_parallel_kind``.
+
+    The layer's row-parallel output (the MLP's down projection, last in the forward, so first in the backward)
+    reached the sequence-sharded residual stream through a reduce-scatter, whose backward all-gathers the 1/t
+    gradient shard into a new full-length tensor that the projection's data- and weight-gradient GEMMs read: Megatron-LM
+    ``_ReduceScatterToSequenceParallelRegion.backward`` -> ``_gather_along_first_dim`` (``torch.empty(dim_size)``,
+    not the global ``"mpu"`` buffer: ``use_global_buffer`` is False there; ``megatron/core/tensor_parallel/
+    mappings.py`` at 00caa53, the same in ``megatron/mpu/mappings.py`` of 2022); torch DTensor's ``Shard(1)`` to
+    ``Replicate()`` redistribute (the ``torch.cat`` result of ``all_gather_tensor``, beside which
+    :func:`sequence_parallel_staging_copy` counts the dim-0 buffer); under torch's AsyncTP
+    ``fused_all_gather_matmul`` gathers it into ``A_flat`` (``A_shard_flat.new_empty``, the caching allocator,
+    ``torch/distributed/_symmetric_memory``). It is alive from the gather until the projection's backward ends, while
+    that layer's activations (the rebuilt layer under full recomputation) are all alive. Without sequence
+    parallelism the all-reduced output's gradient is the residual stream's own gradient (no gather, no new tensor).
+
+    Not counted beside it: the residual stream's gradient itself (s·b·h/t here, s·b·h without sequence parallelism,
+    at every TP degree, counted nowhere), and the projection's input gradient (s·b·f/t) that its data-gradient GEMM
+    writes while the gathered tensor is alive, in a moment of its own after :func:`sequence_parallel_staging_copy`'s
+    dim-0 buffer is freed. 0 without tensor parallelism, without ``sequence_parallel``, or for a model other than a
+    transformer.
+    """
+    m, t = scenario.model, scenario.training
+    if m.kind != "transformer" or t.tensor_parallel <= 1 or not t.sequence_parallel:
+        return 0.0
+    return float(working_bytes(t.precision)) * m.seq_len * t.micro_batch * m.hidden
+
+
 def _activations(scenario: Scenario, stage: int) -> float:
     m, t = scenario.model, scenario.training
     if m.kind != "transformer":
@@ -774,7 +804,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         acts = _activations(scenario, stage)
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
-        bufs += sequence_parallel_staging_copy(scenario)
+        bufs += sequence_parallel_staging_copy(scenario) + sequence_parallel_gathered_gradient(scenario)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
