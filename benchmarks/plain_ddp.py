@@ -367,6 +367,7 @@ def ab(
     case_set: str = "ab",
 ) -> list[dict[str, Any]]:
     """Plain DDP and the runtime interleaved on one cluster per (case, repeat); every run to ``runs.jsonl``."""
+    from runtime.hostload import host_load, snapshot
     from runtime.job import JobOptions
     from runtime.launch import launch, signals_as_exceptions
     from runtime.testbed.emulated import EmulatedCluster
@@ -385,7 +386,7 @@ def ab(
                     order = list(sides) if (r + index) % 2 == 0 else list(reversed(sides))
                     for side in order:  # alternate which goes first: neither always meets a fresh cluster
                         work = out / "work" / f"case{index}-run{r}-{side}"
-                        started, busy, ours = time.time(), _host_busy_s(), _children_cpu_s()
+                        started, before = time.time(), snapshot()
                         if side.startswith("plain"):
                             argv = plain_argv(s, warmup_steps=warmup_steps, steps=steps)
                             argv += VARIANTS[side]
@@ -395,10 +396,10 @@ def ab(
                             row = _runtime_row(launch(s, options, tb, work, extra_meta=tb.info))
                         row = {"case": case.label, "index": index, "side": side, "repeat": r, "started": started,
                                "latency_s": tb.measured_latency_s, **row}  # fmt: skip
-                        wall = time.time() - started
-                        # CPU the host spent on anything but this run's ranks (others' work, if any; the
-                        # kernel's network work for the ranks is in it too), as cores busy on average
-                        row["other_cores"] = max(0.0, _host_busy_s() - busy - (_children_cpu_s() - ours)) / wall
+                        # what else ran on the host meanwhile, as the runtime records it (its ranks and the
+                        # kernel's softirq network work taken out; the launcher's own CPU stays in)
+                        row["host_load"] = host_load(before, snapshot())
+                        row["other_cores"] = row["host_load"]["other_cores"] or 0.0
                         runs.append(row)
                         log(
                             f"{case.label:<40} repeat {r} {side:<15} {row['step_time_s'] * 1e3:8.1f} ms"
@@ -407,21 +408,6 @@ def ab(
                         with (out / "runs.jsonl").open("a", encoding="utf-8") as fh:
                             fh.write(json.dumps(row) + "\n")
     return runs
-
-
-def _host_busy_s() -> float:
-    """Busy CPU seconds of the whole host so far (``/proc/stat``: all but idle and iowait)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def _children_cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the ranks: ``ip netns exec`` and ``setpriv`` exec)."""
-    import resource
-
-    return sum(
-        u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_CHILDREN, resource.RUSAGE_SELF))
-    )
 
 
 def _cases(sets: Sequence[str] = (), case_set: str = "ab") -> list[Any]:
