@@ -1422,8 +1422,10 @@ class TrainingConfig(_Section):
     input; and the ``torch.cat`` copy that torch's functional collectives make after an all-gather and before a
     reduce-scatter along the sequence dimension (``_functional_collectives.py``: gather_dim / scatter_dim 1), one
     full-length s·b·h tensor beside the gathered one at the peak, unless torch's AsyncTP fuses the collectives
-    (:func:`dpsim.analytic.memory.sequence_parallel_staging_copy`). Memory only: the collectives are priced as
-    before, and so is their time (the copies' time is not priced). Needs sequence_parallel: true."""
+    (:func:`dpsim.analytic.memory.sequence_parallel_staging_copy`). The collectives are priced as before; each
+    copy's time (one full-length tensor read and written on the compute stream, 4 a forward, 4 a backward, 4 more
+    under full recomputation, only the unfused backward scatters under torch's AsyncTP) is a local step of the TP
+    time (:func:`dpsim.analytic.parallel.tensor_parallel_staging_copies`). Needs sequence_parallel: true."""
     tp_async_grad_allreduce: bool = False
     """Megatron-LM's asynchronous tensor-parallel all-reduce (``async_tensor_model_parallel_allreduce``; on by
     default in the May 2022 code of Korthikanti et al., d898a89, where ``--no-async-tensor-model-parallel-allreduce``

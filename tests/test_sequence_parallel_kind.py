@@ -381,3 +381,38 @@ def test_sequence_parallel_kind_needs_sequence_parallelism() -> None:
     assert info.value.field == "training.sequence_parallel_kind"
     at_one = _llama(tensor_parallel=1, global_batch=16, sequence_parallel_kind="dtensor")
     assert at_one.ignored_fields()["training.sequence_parallel_kind"] == ("read only with tensor_parallel > 1")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "copies", "whole"),
+    [
+        ({}, 12, 12),  # full recomputation: 4 a forward (2 gathers, 2 scatters), 4 the re-forward, 4 the backward
+        ({"activation_recomputation": "none"}, 8, 8),
+        ({"tp_comm_overlap": True, "tp_overlap_kind": "torch_async_tp"}, 2, 2),  # the two unfused input-gradient RS
+        ({"precision": "fp8"}, 12, 10),  # the forward and re-forward's 4 input gathers in float8: half the bytes
+    ],
+)
+def test_staging_copies_timed_by_hand(overrides: dict[str, Any], copies: int, whole: int) -> None:
+    """Each sequence-dimension collective under DTensor copies one full-length b·s·h tensor on the compute stream
+    (the copy ``test_sequence_collectives_copy_what_staging_copy_counts`` sees torch make), read once and written
+    once: with s·b·h = 2,048 · 2 · 1,024 at 2 bytes and 4 layers, a micro-batch's exposed TP time grows by
+    4 · whole · 2 · 8 MiB over the H100's achievable memory rate (whole: the copies in full-length bf16 tensors; in
+    FP8 torchao gathers the linears' inputs as float8, 1 byte) against the same scenario under Megatron's
+    [s, b, h] layout, which gathers and scatters along dim 0 without a copy (issue 11; failed before stop 37, when
+    the copies' time was not priced)."""
+    from dpsim import api
+    from dpsim.analytic.parallel import tensor_parallel_exposed_time, tensor_parallel_staging_copies
+    from dpsim.analytic.step import fabric_of
+    from dpsim.compute import compute_device
+
+    dtensor, megatron = (_llama(sequence_parallel_kind=k, **overrides) for k in ("dtensor", "megatron"))
+    assert tensor_parallel_staging_copies(dtensor) == copies and tensor_parallel_staging_copies(megatron) == 0
+    d = compute_device(dtensor)
+    moved = 4 * whole * 2 * (2048 * 2 * 1024 * 2)
+    expected = moved / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
+    fabric = fabric_of(dtensor)
+    grown = tensor_parallel_exposed_time(dtensor, fabric) - tensor_parallel_exposed_time(megatron, fabric)
+    assert grown == pytest.approx(expected, rel=1e-12)
+    steps = {engine: api.run(dtensor, engine=engine).step_time_s for engine in ("analytic", "sim")}
+    assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)
+    assert steps["analytic"] - api.run(megatron).step_time_s == pytest.approx(expected, rel=1e-6)

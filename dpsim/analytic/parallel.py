@@ -66,6 +66,8 @@ __all__ = [
     "tensor_parallel_hidden_time",
     "tensor_parallel_local_time",
     "tensor_parallel_overlapped",
+    "tensor_parallel_staging_bytes",
+    "tensor_parallel_staging_copies",
     "tied_embedding_allreduce_time",
 ]
 
@@ -381,9 +383,60 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     return layers_per_stage(scenario) * hidden
 
 
+def tensor_parallel_staging_copies(scenario: Scenario) -> int:
+    """Full-length copies a layer and micro-batch makes around its sequence-dimension collectives under DTensor
+    sequence parallelism (``training.sequence_parallel_kind: dtensor``); 0 otherwise.
+
+    torchtitan's activations are [b, s, h] sharded on the sequence (``Shard(1)``), and NCCL gathers and scatters along
+    dim 0: ``all_gather_tensor`` (``torch/distributed/_functional_collectives.py``, torch 1963fc8 as for the Dec 2024
+    rows) gathers into a dim-0 buffer and copies it into the result, ``torch.cat(torch.chunk(res, group_size,
+    dim=0), dim=gather_dim)``, and ``reduce_scatter_tensor`` copies its input into dim-0 order first,
+    ``torch.cat(torch.chunk(self, group_size, dim=scatter_dim))`` (the copy whose memory
+    :func:`dpsim.analytic.memory.sequence_parallel_staging_copy` counts; DTensor's ``Shard._to_replicate_tensor`` and
+    ``_reduce_shard_tensor`` call them with dim 1). A layer's forward gathers the attention's and the MLP's input
+    (``PrepareModuleInput`` / ``ColwiseParallel``, ``Shard(1)`` to ``Replicate()``) and reduce-scatters the
+    attention-out and MLP-down outputs (``RowwiseParallel(output_layouts=Shard(1))``); its backward runs the
+    opposite collective for each (the output gradients gathered, the input gradients reduce-scattered): 4 copies a
+    forward, 4 a backward, and full recomputation's re-forward 4 more. Under torch's AsyncTP
+    (``tp_overlap_kind: torch_async_tp``) the fused ops gather into the result and scatter from their stacked
+    partials, so only the collectives the pass leaves plain copy (:func:`_async_tp_backward_pairs`: the backward's
+    input-gradient reduce-scatters of a sum). The copies run on the compute stream (``wait_tensor`` then ``cat``) and
+    Inductor keeps them (the gather feeds a matmul, the scatter takes one's output), so torch.compile does not save
+    them either.
+    """
+    m, t = scenario.model, scenario.training
+    if m.kind != "transformer" or t.tensor_parallel <= 1 or not t.sequence_parallel:
+        return 0
+    if t.sequence_parallel_kind != "dtensor":
+        return 0
+    if _tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp":
+        return 4 - len(_async_tp_backward_pairs(m.gated_mlp))
+    forwards = 2 if t.activation_recomputation == "full" else 1
+    return 4 * forwards + 4
+
+
+def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
+    """Bytes a layer and micro-batch's staging copies (:func:`tensor_parallel_staging_copies`) read and write: each
+    copy reads and writes one b·s·h tensor, at the activations' width except the forward passes' input gathers in
+    FP8, which torchao's ``PrepareFloat8ModuleInput`` casts to float8 before gathering (1 byte an element, as
+    :func:`dpsim.analytic.memory.activation_bytes_per_layer` keeps them)."""
+    copies = tensor_parallel_staging_copies(scenario)
+    if not copies:
+        return 0.0
+    t = scenario.training
+    size = activation_message_bytes(scenario)
+    moved = 2.0 * copies * size
+    if t.precision == "fp8" and not (_tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"):
+        forwards = 2 if t.activation_recomputation == "full" else 1
+        narrow = float(dtype_bytes("fp8")) / float(working_bytes(t.precision))
+        moved -= 2.0 * (2 * forwards) * size * (1.0 - narrow)
+    return moved
+
+
 def tensor_parallel_local_time(scenario: Scenario) -> float:
-    """Seconds a micro-batch's torch AsyncTP fused ops spend on local memory-bound steps of the compute stream
-    (``training.tp_overlap_kind: torch_async_tp``); 0 otherwise.
+    """Seconds a micro-batch's TP collectives spend on local memory-bound steps of the compute stream: torch AsyncTP's
+    fused ops (``training.tp_overlap_kind: torch_async_tp``) and DTensor's full-length staging copies
+    (:func:`tensor_parallel_staging_copies`, each reading and writing one b·s·h tensor); 0 otherwise.
 
     torch/distributed/_symmetric_memory: ``_pipelined_multi_all_gather_and_consume`` copies the local shard
     (S/t bytes of the b·s·h activation S) into the symmetric-memory buffer and waits on a barrier before the first
@@ -396,16 +449,20 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
     (:func:`dpsim.compute.memory_bound_seconds`).
     """
     t = scenario.training
-    if not _tp_comm_overlapped(scenario) or t.tp_overlap_kind != "torch_async_tp":
+    copies = tensor_parallel_staging_copies(scenario)
+    async_tp = _tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"
+    if not async_tp and not copies:
         return 0.0
     from dpsim import compute
 
     size, tp = activation_message_bytes(scenario), float(t.tensor_parallel)
-    forwards = 2 if t.activation_recomputation == "full" else 1
-    backward = [op for op, _ in _async_tp_backward_pairs(scenario.model.gated_mlp)]
-    gathers = 2 * forwards + backward.count("all_gather")
-    scatters = 2 * forwards + backward.count("reduce_scatter")
-    moved = gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
+    moved = tensor_parallel_staging_bytes(scenario)
+    if async_tp:
+        forwards = 2 if t.activation_recomputation == "full" else 1
+        backward = [op for op, _ in _async_tp_backward_pairs(scenario.model.gated_mlp)]
+        gathers = 2 * forwards + backward.count("all_gather")
+        scatters = 2 * forwards + backward.count("reduce_scatter")
+        moved += gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
     return layers_per_stage(scenario) * compute.memory_bound_seconds(compute.compute_device(scenario), moved)
 
 
