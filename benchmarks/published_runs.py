@@ -1916,13 +1916,15 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
     ),
 )
 
-# No torchtitan row is a known miss since torchao's casts are priced at its own roofline (model.fp8_linear:
+# Of the first 14 rows none is a known miss since torchao's casts are priced at its own roofline (model.fp8_linear:
 # torchao_tensorwise): 8B compiled Float8 on 128 H100 +10.7 -> +5.4 % (its 8-GPU twin +5.3 -> +0.4 %; from 8 to 128
 # GPUs the table's three 8B pairs lose 2.7 / 2.3 / 1.8 %, the predictions gain 1.9 / 2.5 / 3.3 %: the optimizer's
 # shard shrinks 16x and the FSDP traffic hides behind the step, so the 128-GPU runs spend time the model does not,
-# e.g. NCCL's kernels beside the GEMMs); 70B Float8 AsyncTP (Dec 2024) +10.4 -> +9.6 %: AsyncTP saves 2.10 s of its
-# predicted step where the table's gain on the Dec 2024 software (torch 1963fc8), 829 -> 876, is 1.06 s; the same
-# configuration on the June 2025 software (torch 38410cf9) gained 2.85 s (Float8) and 2.32 s (bf16).
+# e.g. NCCL's kernels beside the GEMMs); 70B Float8 AsyncTP (Dec 2024) +10.4 -> +9.6 % (+6.2 % since DTensor's staging
+# copies are timed): AsyncTP saves 4.04 s of its predicted step (2.10 s before the copies) where the table's gain on
+# the Dec 2024 software (torch 1963fc8), 829 -> 876, is 1.06 s; the same configuration on the June 2025 software
+# (torch 38410cf9) gained 2.85 s (Float8) and 2.32 s (bf16). The rows added in stop 37 miss where AsyncTP is on
+# (and the Aug 2024 bf16 row, whose software is least known): _TITAN_MISSES.
 _TITAN_405B_ASYNC_TP = (
     "priced with torch's micro-pipelined TP on the Dec 2024 software (torch 1963fc8), where the table's own 70B pair "
     "gained 1.06 s from AsyncTP against 4.04 s predicted (2.10 s before DTensor's staging copies were timed); the "
