@@ -606,7 +606,7 @@ def _screen(
         zero3_kept_parameters,
     )
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
-    from dpsim.compute import loss_peak_bytes, mfu_peak_flops
+    from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
     from dpsim.sim import budget
 
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
@@ -642,8 +642,14 @@ def _screen(
     msg = mb * s * h * width
     ring = np.where(tp > 1, 2 * (tp - 1) * intra_lat + 2 * (tp - 1) / tp * msg / intra_bw, 0.0)
     tp_comm_mb = np.where(tp > 1, layers / pp * np.where(rc == 2, 6, 4) * ring, 0.0)
+    if request.sequence_parallel_kind == "dtensor":
+        # DTensor's full-length staging copies on the compute stream (parallel.tensor_parallel_staging_copies): 4 a
+        # forward, 4 a backward, 4 more with full recomputation, each reading and writing b·s·h
+        staging = np.where((tp > 1) & sp, np.where(rc == 2, 12, 8), 0)
+        per_byte = memory_bound_seconds(compute_device(base), 1.0)
+        tp_comm_mb = tp_comm_mb + layers / pp * (staging * 2.0 * msg) * per_byte
     # inside the passes (predict()'s model): 2 all-reduces per layer in the forward, the rest in the backward
-    tp_fwd = np.where(tp > 1, layers / pp * 2 * ring, 0.0)
+    tp_fwd = tp_comm_mb * 2 / np.where(rc == 2, 6, 4)
     fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
 
     # --- pipeline bubble and exposed sends ---

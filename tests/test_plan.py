@@ -69,6 +69,24 @@ def test_screen_memory_equals_exact_under_each_sequence_parallel_kind(kind: str)
     assert info.value.field == "--sequence-parallel-kind"
 
 
+def test_screen_step_equals_exact_under_dtensor_sequence_parallelism() -> None:
+    # DTensor's staging copies are timed (parallel.tensor_parallel_staging_copies): the screen prices them as
+    # predict() does, on a grid of TP / recomputation / micro-batch with sequence parallelism; without it they are 0.
+    request = PlanRequest(
+        "llama2-7b", 1e12, ("h100-sxm",), 64, zero_stages=(0, 3), micro_batches=(1, 4), sequence_parallel_kind="dtensor"
+    )
+    df = enumerate_configurations(request)
+    megatron = enumerate_configurations(replace(request, sequence_parallel_kind="megatron"))
+    slower = df.step_time_s - megatron.step_time_s
+    assert (slower[df.sequence_parallel & (df.tp > 1)] > 0).all() and (slower[~df.sequence_parallel] == 0).all()
+    sp = df[df.sequence_parallel & (df.tp > 1)]
+    rng = np.random.default_rng(5)
+    for i in rng.choice(len(sp), 30, replace=False):
+        row = sp.iloc[int(i)].to_dict()
+        exact = predict(scenario_for(request, row))
+        assert row["step_time_s"] == pytest.approx(exact.step_time_s, rel=1e-9)
+
+
 @pytest.mark.parametrize("device", ["v100", "cpu"])
 def test_screen_equals_exact_where_the_catalog_leaves_memory_efficiency_out(device: str) -> None:
     # The catalog writes the V100's and the CPU's memory_efficiency as 0 ("none": the scenario's default, 0.83);
