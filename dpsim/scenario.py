@@ -1257,9 +1257,9 @@ class TrainingConfig(_Section):
     replicate across groups; none = shard over all data-parallel ranks."""
     fsdp_no_sync: bool = False
     """FSDP under gradient accumulation: run every micro-batch but the last inside ``no_sync()``,
-    which accumulates full unsharded gradients (in ``gradient_dtype``) and reduce-scatters once, after
-    the last micro-batch (k x less gradient traffic, a full gradient more memory); false = FSDP's
-    default, a reduce-scatter after every micro-batch's backward into the 1/N gradient shard."""
+    which accumulates full unsharded gradients (in ``gradient_dtype``; auto: the reduce dtype, as FSDP2 does) and
+    reduce-scatters once, after the last micro-batch (k x less gradient traffic, a full gradient more memory);
+    false = FSDP's default, a reduce-scatter after every micro-batch's backward into the 1/N gradient shard."""
     fsdp_reshard_after_backward: bool = True
     """FSDP: free the gathered parameters after every micro-batch's backward (the default). false =
     keep them gathered until the step's last backward (FSDP2 ``set_reshard_after_backward(False)`` on
@@ -2495,7 +2495,9 @@ class Scenario(_Section):
         PyTorch FSDP (``torch.distributed.fsdp``, ``FullyShardedDataParallel.no_sync``: "FSDP will
         accumulate the full model gradients (instead of gradient shards) until the eventual sync"):
         the post-backward hook skips the reduce-scatter and keeps the unsharded flat gradient, in the
-        parameters' compute dtype, from the first micro-batch until the last one reduce-scatters it.
+        parameters' compute dtype, from the first micro-batch until the last one reduce-scatters it. FSDP2
+        (``fully_shard`` with ``set_requires_gradient_sync(False)``, as ``torch.distributed.pipelining`` runs each
+        micro-batch) keeps it in the reduce dtype where one is set (:attr:`gradient_buffer_bytes_per_param`).
         """
         t = self.training
         return t.fsdp_no_sync and t.optimizer_sharding == "fsdp" and self.accumulation_steps > 1
@@ -2508,12 +2510,20 @@ class Scenario(_Section):
         has the reduce dtype (:attr:`communication_dtype`: Megatron-LM ``param_and_grad_buffer.py``,
         ``grad_dtype = torch.float if grad_reduce_in_fp32 else param.dtype``, and ``arguments.py`` sets
         ``accumulate_allreduce_grads_in_fp32`` for bf16 only: fp32 under bf16/fp8, fp16 under fp16);
-        the others keep the 16-bit training dtype (fp32 for fp32 training).
+        FSDP accumulating unsharded gradients across micro-batches (:attr:`keeps_unsharded_gradients`) keeps them in
+        the reduce dtype too, as FSDP2 does: without a gradient sync its post-backward moves each parameter's
+        16-bit ``.grad`` into ``unsharded_accumulated_grad = grad.to(reduce_dtype)`` and adds the later
+        micro-batches' into it (``FSDPParam.to_accumulated_grad_if_needed`` / ``accumulate_unsharded_grad_if_needed``,
+        ``FSDPParamGroup.post_backward``; pytorch#125191, May 2024: "accumulate the unsharded gradients in fp32 across
+        microbatches until reduce-scattering in fp32 upon the last microbatch"), 4 bytes a parameter under
+        torchtitan's ``MixedPrecisionPolicy(reduce_dtype=float32)``. FSDP1's ``no_sync`` keeps the compute dtype:
+        ``gradient_dtype`` says so. The others keep the 16-bit training dtype (fp32 for fp32 training).
         """
         t = self.training
         dtype: str = t.gradient_dtype
         if dtype == "auto":
-            if t.optimizer_sharding in ("megatron", "torch") or t.autocast:  # torch: autocast's fp32 param.grad
+            # torch: autocast's fp32 param.grad; fsdp under no_sync: FSDP2's reduce-dtype accumulation
+            if t.optimizer_sharding in ("megatron", "torch") or t.autocast or self.keeps_unsharded_gradients:
                 dtype = self.communication_dtype
             else:
                 dtype = working_dtype(t.precision)

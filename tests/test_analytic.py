@@ -750,6 +750,60 @@ def test_model_state_memory_by_flavour_at_k_1_and_4(
         assert synced["memory_weights_bytes"] == exact(weights * psi)
 
 
+@pytest.mark.parametrize(
+    ("communication", "gradient_dtype", "unsharded"),
+    [("fp32", "auto", 4), ("bf16", "auto", 2), ("fp32", "bf16", 2), ("fp32", "fp32", 4)],
+)
+def test_fsdp_no_sync_accumulates_in_the_reduce_dtype(communication: str, gradient_dtype: str, unsharded: int) -> None:
+    """bf16 training, FSDP SHARD_GRAD_OP on 2 ranks, 4 micro-batches under no_sync: the sharded fp32 gradient
+    (4 B / 2) and the unsharded gradient accumulated across the micro-batches, which FSDP2 keeps in the reduce dtype
+    (``FSDPParam.to_accumulated_grad_if_needed``: 4 B under an fp32 reduction, 2 under a bf16 one; the test below runs
+    it); ``gradient_dtype: bf16`` says FSDP1's no_sync (the compute dtype). Without no_sync nothing unsharded."""
+    fsdp = {"training__zero_stage": 2, "training__optimizer_sharding": "fsdp", "training__precision": "bf16"}
+    changes = {**fsdp, "communication__dtype": communication, "training__gradient_dtype": gradient_dtype}
+    psi = 62.5e6
+    kept = predict(toy(training__global_batch=8, training__fsdp_no_sync=True, **changes)).extra
+    assert kept["memory_gradients_bytes"] == exact((4 / 2 + unsharded) * psi)
+    synced = predict(toy(training__global_batch=8, **changes)).extra
+    assert synced["memory_gradients_bytes"] == exact(4 / 2 * psi)
+
+
+def test_fsdp2_no_sync_accumulates_the_unsharded_gradient_in_fp32() -> None:
+    """torch's FSDP2 (``fully_shard``, ``MixedPrecisionPolicy(param_dtype=bfloat16, reduce_dtype=float32)`` as
+    torchtitan sets it) on a fake 4-rank group, two micro-batches with ``set_requires_gradient_sync(False)`` (what
+    ``torch.distributed.pipelining`` sets for all but the last): each parameter's accumulated gradient is unsharded
+    and fp32, and its bf16 ``.grad`` is gone: 4 bytes a parameter, what the memory model now counts."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    from runtime.torchrun import destroy_group
+
+    dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=4)
+    try:
+        mesh = init_device_mesh("cpu", (4,))
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64, bias=False), torch.nn.Linear(64, 64, bias=False))
+        policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        for layer in model:
+            fully_shard(layer, mesh=mesh, mp_policy=policy)
+        fully_shard(model, mesh=mesh, mp_policy=policy)
+        model.set_requires_gradient_sync(False)
+        model.set_reshard_after_backward(False)
+        for _ in range(2):
+            model(torch.randn(8, 64)).sum().backward()
+        params = [p for layer in model for p in layer._get_fsdp_state()._fsdp_param_group.fsdp_params]
+    finally:
+        destroy_group()
+    assert len(params) == 2
+    for param in params:
+        assert param.unsharded_accumulated_grad is not None
+        assert param.unsharded_accumulated_grad.dtype == torch.float32
+        assert tuple(param.unsharded_accumulated_grad.shape) == (64, 64)  # unsharded
+        assert param._unsharded_param.grad is None
+
+
 TRANSFORMER_TOY: dict[str, Any] = {
     "model__kind": "transformer",
     "model__layers": 3,
