@@ -5,10 +5,14 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
-                                        [--set PATH=VALUE ...]
+                                        [--set PATH=VALUE ...] [--host-topology]
 
 ``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
 nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluster.intra_topology=hybrid-cube-mesh``.
+
+``--host-topology`` makes every node a PCIe node with a random ``cluster.host_topology`` (sockets, GPUs a switch,
+CPU class, P2P or not, a measured P2P latency and socket-link rate, ``NCCL_P2P_LEVEL``) and protocol, drawn after
+the other fields (a seed's other fields are the same as without it).
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -76,7 +80,7 @@ def _pick(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]
     return value
 
 
-def draw(rng: random.Random, extra: list[str] | None = None) -> tuple[Path, list[str]]:
+def draw(rng: random.Random, extra: list[str] | None = None, host: bool = False) -> tuple[Path, list[str]]:
     """One scenario file and random overrides that its validators accept (with ``extra`` appended): each field
     bound to others is drawn among the values :func:`_accepted` leaves, so every draw is a case (:class:`Refused`
     only where ``extra`` rules out the drawn cluster itself). Before, 73-120 of
@@ -127,7 +131,29 @@ def draw(rng: random.Random, extra: list[str] | None = None) -> tuple[Path, list
         if zero == 3:
             sets["training.deepspeed_prefetch_bucket_size"] = rng.choice([0, 5_000_000, 50_000_000])
     _pick(rng, path, sets, extra, "communication.algorithm", ALGORITHMS)  # last: it depends on the sharding
+    if host:
+        _draw_host_topology(rng, path, sets, extra)
     return path, _overrides(sets, extra)
+
+
+def _draw_host_topology(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
+    """PCIe-only nodes with a random ``cluster.host_topology`` (sockets, switches, CPU class, P2P, its measured
+    latency and socket rate, ``NCCL_P2P_LEVEL``) and protocol, each among the values the validators accept."""
+    _pick(rng, path, sets, extra, "cluster.intra_node", ["pcie3", "pcie4", "pcie5"])
+    sockets = _pick(rng, path, sets, extra, "cluster.host_topology.sockets", [1, 1, 2, 4])
+    _pick(rng, path, sets, extra, "cluster.host_topology.gpus_per_switch", [1, 2, 4, 8])
+    if sockets > 1:
+        _pick(rng, path, sets, extra, "cluster.host_topology.cpu", ["amd", "intel-skl", "intel-srp", "arm"])
+        if rng.random() < 0.3:
+            sets["cluster.host_topology.socket_link_gbps"] = rng.choice([8, 20, 40])
+    p2p = rng.choice(["true", "true", "false"])
+    sets["cluster.host_topology.p2p"] = p2p
+    if p2p == "true" and rng.random() < 0.4:
+        sets["cluster.host_topology.p2p_latency_us"] = rng.choice([1.0723, 2.5, 8])
+    if rng.random() < 0.3:
+        sets["communication.nccl_p2p_level"] = rng.choice(["PIX", "PXB", "PHB", "SYS"])
+    if rng.random() < 0.5:
+        _pick(rng, path, sets, extra, "communication.protocol", ["auto", "Simple", "LL", "LL128"])
 
 
 def uneven(result: StepResult) -> bool:
@@ -157,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write every case as a JSON line")
     parser.add_argument("--only", default="", help="keep only draws with an override containing this text")
     parser.add_argument("--set", action="append", default=[], help="PATH=VALUE added to every case (repeatable)")
+    parser.add_argument(
+        "--host-topology", action="store_true", help="PCIe-only nodes with a random cluster.host_topology each"
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     signal.signal(signal.SIGALRM, _alarm)
@@ -167,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
         try:
-            path, sets = draw(rng, args.set)
+            path, sets = draw(rng, args.set, args.host_topology)
         except Refused:
             invalid += 1
             continue

@@ -260,3 +260,190 @@ def test_the_agreement_fuzz_draws_only_cases_the_validators_accept() -> None:
         seen.update(s.split("=")[0] + ("" if s.split("=")[1] in ("1", "false") else "+") for s in sets)
     assert {"training.tensor_parallel+", "training.pipeline_parallel+", "training.fsdp_shard_group+"} <= seen
     assert {p.name for p in fuzz.SCENARIOS} <= seen
+
+
+@pytest.mark.parametrize(
+    ("shape", "node"),
+    [
+        ("cluster.nodes=2 training.pipeline_parallel=2", 1),  # each stage one node: the sends cross node 1's NIC
+        ("cluster.nodes=4 training.pipeline_parallel=2", 3),  # stage 1's data-parallel groups span nodes 2 and 3
+        ("cluster.nodes=4 training.pipeline_parallel=2", 0),
+    ],
+)
+def test_a_degraded_nic_slows_both_engines_alike_under_pipeline_parallelism(shape: str, node: int) -> None:
+    """A NIC at half speed on one node of a pipeline-parallel job (llama2-7b, 8 GPUs a node, TP 1, PP 2) slows the
+    replica whose traffic crosses it: its pipeline sends into and out of the node and its data-parallel collectives
+    where they span nodes (:func:`dpsim.analytic.step.with_degraded_nics`). Both engines now slow the same terms:
+    before, the simulator's pipeline sends ignored the NIC (the step on 2 nodes unmoved there, 0.19 % shorter than
+    the analytic step), and its data-parallel group dropped a degraded node past the first stage's block of nodes
+    (node 3 of 4)."""
+    sets = [*shape.split(), "training.tensor_parallel=1", "training.global_batch=auto"]
+    path = SCENARIOS / "llama2-7b-128-h100-zero1.yaml"
+    base = load_scenario(path, sets)
+    slow = load_scenario(path, [*sets, f"variability.degraded_links=[{{node: {node}, factor: 0.5}}]"])
+    analytic = predict(slow).step_time_s - predict(base).step_time_s
+    sim = simulate(slow).step_time_s - simulate(base).step_time_s
+    assert analytic > 1e-4 * predict(base).step_time_s
+    assert sim == pytest.approx(analytic, rel=1e-3)
+
+
+HOST_FUZZED: list[tuple[str, str, float]] = [
+    # (bundled scenario, overrides, sim/analytic - 1 before stop 37): agreement_fuzz.py --host-topology --cases 300,
+    # seeds 1-8: every case past 1 % then but one (HYBRID_SHARD, tree replicas, uneven ranks: +1.33 %, README)
+    (  # seed 1, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=2 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=400MB "
+        "training.precision=bf16 training.micro_batch=4 training.global_batch=192 communication.algorithm=ring "
+        "cluster.intra_node=pcie5 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=4 "
+        "cluster.host_topology.p2p=true cluster.host_topology.p2p_latency_us=8 communication.nccl_p2p_level=PXB",
+        -0.0188,
+    ),
+    (  # seed 1, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=3 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=true communication.bucket=25MiB "
+        "training.precision=bf16 training.micro_batch=16 training.global_batch=384 communication.algorithm=ring "
+        "cluster.intra_node=pcie5 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=true cluster.host_topology.p2p_latency_us=2.5 communication.protocol=Simple",
+        -0.0151,
+    ),
+    (  # seed 2, uneven ranks
+        "default.yaml",
+        "cluster.nodes=3 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=false communication.bucket=25MiB "
+        "training.precision=fp16 training.tensor_parallel=1 training.pipeline_parallel=1 training.micro_batch=2 "
+        "training.global_batch=96 communication.algorithm=auto cluster.intra_node=pcie5 "
+        "cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=4 cluster.host_topology.p2p=true "
+        "communication.protocol=Simple",
+        -0.0179,
+    ),
+    (  # seed 3, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=3 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=zero communication.overlap=false communication.bucket=100MiB "
+        "training.precision=fp16 training.micro_batch=4 training.global_batch=192 "
+        "training.deepspeed_reduce_bucket_size=100000000 training.deepspeed_overlap_comm=false "
+        "training.deepspeed_prefetch_bucket_size=5000000 communication.algorithm=auto cluster.intra_node=pcie5 "
+        "cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 cluster.host_topology.p2p=true",
+        -0.0242,
+    ),
+    (  # seed 4, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=2 "
+        "training.optimizer_sharding=zero communication.overlap=true communication.bucket=100MiB "
+        "training.precision=bf16 training.micro_batch=4 training.global_batch=256 communication.algorithm=auto "
+        "cluster.intra_node=pcie4 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=true",
+        -0.0247,
+    ),
+    (  # seed 5, uneven ranks
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=true communication.bucket=50MB "
+        "training.precision=bf16 training.micro_batch=2 training.global_batch=64 communication.algorithm=ring "
+        "cluster.intra_node=pcie5 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=true cluster.host_topology.p2p_latency_us=8 communication.nccl_p2p_level=PIX "
+        "communication.protocol=Simple",
+        -0.0767,
+    ),
+    (  # seed 5, uneven ranks
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=1 training.zero_stage=1 "
+        "training.optimizer_sharding=megatron communication.overlap=false communication.bucket=400MB "
+        "training.precision=fp16 training.micro_batch=1 training.global_batch=16 communication.algorithm=auto "
+        "cluster.intra_node=pcie5 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=true cluster.host_topology.p2p_latency_us=2.5 communication.protocol=auto",
+        -0.0439,
+    ),
+    (  # seed 5
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=2 training.zero_stage=0 "
+        "training.optimizer_sharding=zero communication.overlap=true communication.bucket=100MiB "
+        "training.precision=fp32 training.micro_batch=1 training.global_batch=16 communication.algorithm=tree "
+        "cluster.intra_node=pcie4 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=8 "
+        "cluster.host_topology.p2p=true communication.protocol=Simple",
+        +0.0391,
+    ),
+    (  # seed 6, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=4 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=true communication.bucket=400MB "
+        "training.precision=fp16 training.micro_batch=4 training.global_batch=256 communication.algorithm=ring "
+        "cluster.intra_node=pcie4 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=true cluster.host_topology.p2p_latency_us=8",
+        -0.0174,
+    ),
+    (  # seed 6
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=4 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=1 training.zero_stage=2 "
+        "training.optimizer_sharding=fsdp communication.overlap=true communication.bucket=50MB "
+        "training.precision=bf16 training.micro_batch=16 training.global_batch=256 training.fsdp_no_sync=true "
+        "communication.algorithm=auto cluster.intra_node=pcie5 cluster.host_topology.sockets=1 "
+        "cluster.host_topology.gpus_per_switch=4 cluster.host_topology.p2p=false communication.nccl_p2p_level=PXB",
+        -0.0135,
+    ),
+    (  # seed 6
+        "llama2-7b-128-h100-zero1.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=0 "
+        "training.optimizer_sharding=zero communication.overlap=true communication.bucket=50MB "
+        "training.precision=bf16 training.micro_batch=1 training.global_batch=32 communication.algorithm=tree "
+        "cluster.intra_node=pcie4 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=8 "
+        "cluster.host_topology.p2p=true communication.protocol=LL128",
+        +0.0758,
+    ),
+    (  # seed 7, uneven ranks
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=8 cluster.inter_node.nics_per_node=1 training.zero_stage=1 "
+        "training.optimizer_sharding=zero communication.overlap=true communication.bucket=25MiB "
+        "training.precision=fp16 training.micro_batch=4 training.global_batch=64 "
+        "training.deepspeed_reduce_bucket_size=2000000 training.deepspeed_overlap_comm=true "
+        "communication.algorithm=auto cluster.intra_node=pcie5 cluster.host_topology.sockets=1 "
+        "cluster.host_topology.gpus_per_switch=2 cluster.host_topology.p2p=true "
+        "cluster.host_topology.p2p_latency_us=8",
+        -0.0229,
+    ),
+    (  # seed 8
+        "resnet50-32-v100-100gbe.yaml",
+        "cluster.nodes=4 cluster.workers_per_node=4 cluster.inter_node.nics_per_node=1 training.zero_stage=3 "
+        "training.optimizer_sharding=fsdp communication.overlap=true communication.bucket=400MB "
+        "training.precision=fp32 training.micro_batch=4 training.global_batch=256 communication.algorithm=ring "
+        "cluster.intra_node=pcie5 cluster.host_topology.sockets=1 cluster.host_topology.gpus_per_switch=2 "
+        "cluster.host_topology.p2p=false",
+        -0.0164,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "overrides", "before"), HOST_FUZZED, ids=[f"{i}" for i in range(len(HOST_FUZZED))])
+def test_fuzzed_pcie_host_topologies_agree(name: str, overrides: str, before: float) -> None:
+    """PCIe nodes with a host topology where the engines parted (``HOST_FUZZED``): rings mixing P2P and host-memory
+    edges behind a NIC (SHM's receive-only step, now on the SHM edges' transfers of every ring step,
+    :mod:`dpsim.sim.collectives.nccl`) and trees whose flows of unequal bytes share a GPU's one PCIe port (one step
+    priced by the chunk level's max-min fluid, :func:`dpsim.sim.cost.phase_cost`): within 0.1 % now."""
+    scenario = load_scenario(SCENARIOS / name, overrides.split())
+    analytic, sim = predict(scenario).step_time_s, simulate(scenario).step_time_s
+    assert abs(sim / analytic - 1) < 1e-3, f"sim/analytic - 1 = {sim / analytic - 1:+.2%} (was {before:+.2%})"
+
+
+def test_random_pcie_host_topologies_agree() -> None:
+    """A deterministic sample of the PCIe host-topology scenarios ``benchmarks/agreement_fuzz.py --host-topology``
+    draws (seed 37, the first 40: sockets, GPUs a switch, CPU class, P2P or not, a measured P2P latency, NCCL_P2P_LEVEL,
+    1-4 nodes, 1-8 GPUs and NICs, every algorithm and protocol, TP / PP / ZeRO / FSDP): both engines within the
+    project's 1 % on every one, none skipped. Before stop 37 the engines parted on such nodes where a ring mixed P2P
+    and host-memory edges behind a NIC (SHM's receive-only step: up to 7.7 % apart on a step) and where a tree's
+    flows of unequal bytes shared a PCIe port (up to 7.6 %); 2,400 drawn cases: 14 past 1 % then, 1 now."""
+    import random
+
+    fuzz = load_benchmark("agreement_fuzz")
+    rng = random.Random(37)
+    worst = 0.0
+    for _ in range(40):
+        path, sets = fuzz.draw(rng, host=True)
+        scenario = load_scenario(path, sets)
+        analytic, sim = predict(scenario).step_time_s, simulate(scenario).step_time_s
+        worst = max(worst, abs(sim / analytic - 1))
+        assert abs(sim / analytic - 1) < 0.01, (
+            f"{path.name} {' '.join(sets)}: sim/analytic - 1 = {sim / analytic - 1:+.2%}"
+        )
+    assert worst > 0  # the sample holds cases the engines do not price alike to the bit

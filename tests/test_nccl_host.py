@@ -393,6 +393,44 @@ def test_one_shm_edge_costs_the_whole_ring_a_step() -> None:
         assert got == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("op", ["allreduce", "reduce_scatter", "all_gather"])
+def test_the_host_memory_step_fits_beside_a_nic_that_binds(op: str) -> None:
+    """Two nodes of eight Gen4 GPUs, two a PCIe switch (the ring's edges across switches through host memory), one
+    NIC of 12.5 GB/s a node, 1 GiB: the NIC binds the ring, and the receive-only SHM step of each loop reads host
+    memory over PCIe links with room beside it (module docstring of :mod:`dpsim.sim.collectives.nccl`), so the ring
+    takes the all-P2P ring's time on all three engines. Before, the step was one more phase after the ring's: the
+    analytic engine and the fast level added it (+1/(N−1) of the NIC's time for reduce-scatter, 3.3 % at 64 MiB
+    through ``dpsim collective``), the chunk level ran it while the ranks beside the NIC finished their last step."""
+    size = float(2**30)
+    nic = cf.Link(5e-6, 12.5e9)
+    host = cf.HostTopology(1, 2, 0.0, True, shm_edges=(False, True) * 4)
+    fabric = cf.Fabric(2, 8, PCIE4, nic, intra_hw="pci", protocol="none", host_topology=host)
+    times = _three_engines(op, "ring", fabric, size)
+    assert times == pytest.approx([times[0]] * 3, rel=1e-9)
+    p2p = dataclasses.replace(fabric, host_topology=dataclasses.replace(host, shm_edges=()))
+    steps = 2 * 15 if op == "allreduce" else 15
+    bound = steps * (size / 16) / nic.bandwidth  # the NIC's bytes alone
+    assert _three_engines(op, "ring", p2p, size)[0] == pytest.approx(bound, rel=2e-3)
+    assert times[0] == pytest.approx(bound, rel=2e-3)
+
+
+def test_a_tree_across_pcie_nodes_shares_the_head_gpus_port_max_min_on_every_engine() -> None:
+    """Two nodes of eight Gen4 GPUs with no link of their own to the NIC (PCIe inside the node: inter-node traffic
+    leaves through the GPU's one x16 port), one NIC, NCCL's tree without protocol, 1 GiB: the chain through the node
+    carries S each way on every edge and each of the two trees S/2 through the head GPU 0, so every port but the
+    chain ends' carries 2S. The flows share a port max-min (:mod:`dpsim.sim.network`): on GPU 0's uplink the chain flow
+    gets a third while both tree flows send (3·S/2 / C, when they are done), half while GPU 1's downlink holds the
+    chain flow 2 → 1 too (S/C more, when the chain's other flows are done), then all of it (S/2 / C): 9/8 of the
+    busiest port's 2S/C, by hand. The chunk level runs it so; the analytic engine and the fast level priced the
+    busiest port (2S/C, 12.5 % short): a pipelined phase whose transfers of unequal bytes share a link is now priced
+    by the chunk level's fluid run on every engine, as on a hybrid cube mesh (:func:`dpsim.sim.cost.phase_cost`)."""
+    size = float(2**30)
+    fabric = cf.Fabric(2, 8, PCIE4, cf.Link(5e-6, 50e9), intra_hw="pci", protocol="none")
+    times = _three_engines("allreduce", "tree", fabric, size)
+    assert times == pytest.approx([times[0]] * 3, rel=1e-9)
+    assert times[0] == pytest.approx(9 / 8 * 2 * size / PCIE4.bandwidth, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("level", "shm"),
     [
@@ -475,10 +513,11 @@ def test_gen5_gpu_to_gpu_runs_at_the_rate_nccls_rings_reach_and_the_search_and_n
 
 def test_a_ring_of_several_channels_reads_host_memory_on_each_channels_own_edges() -> None:
     """Two nodes of four GPUs, two a PCIe switch, the pairs across switches through host memory, two NICs: two ring
-    channels. The SHM step of each loop (:func:`test_a_ring_through_host_memory_takes_one_more_step_a_loop`) runs on
-    every channel's host-memory edges, each on its own channel; the schedule put a (k·N) list of channels against
-    the (k, N) edges and failed (``dpsim run`` with ``cluster.nodes: 4``, ``intra_node: pcie5`` and a host topology
-    ended in a numpy traceback)."""
+    channels. The SHM step of each loop (:func:`test_a_ring_through_host_memory_takes_one_more_step_a_loop`) rides on
+    every channel's host-memory edges, each on its own channel: those transfers carry 15/14 of S/(kN) a step (2N−1
+    steps of an all-reduce's bytes in its 2N−2), the others S/(kN); the schedule once put a (k·N) list of channels
+    against the (k, N) edges and failed (``dpsim run`` with ``cluster.nodes: 4``, ``intra_node: pcie5`` and a host
+    topology ended in a numpy traceback). NCCL's estimate (an estimate layout) has no such step."""
     from dpsim.sim.collectives import build
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.nccl import ring_orders
@@ -488,8 +527,9 @@ def test_a_ring_of_several_channels_reads_host_memory_on_each_channels_own_edges
     layout = Layout.of(fabric)
     orders = ring_orders(layout)
     assert orders.shape == (2, 8)
-    shm = build("allreduce", "ring", layout, "Simple").phases[-1]
-    assert not shm.estimated
+    ring = build("allreduce", "ring", layout, "Simple")
+    assert len(ring.phases) == 2 and ring.phases[0] is ring.phases[1]
+    step = ring.phases[0]
     expected = {
         (int(a), int(b), c)
         for c, order in enumerate(orders)
@@ -497,9 +537,14 @@ def test_a_ring_of_several_channels_reads_host_memory_on_each_channels_own_edges
         if a // 4 == b // 4 and b % 4 == (a + 1) % 4 and host.shm_edges[a % 4]
     }
     assert len(expected) == 4  # a channel and node: one (each ring leaves its node where the other would be)
-    assert shm.channel is not None
+    assert step.channel is not None
     assert {c for *_, c in expected} == {0, 1}
-    assert set(zip(shm.src.tolist(), shm.dst.tolist(), shm.channel.tolist(), strict=True)) == expected
+    heavier = step.fraction > step.fraction.min() * (1 + 1e-12)
+    got = set(zip(step.src[heavier].tolist(), step.dst[heavier].tolist(), step.channel[heavier].tolist(), strict=True))
+    assert got == expected
+    assert step.fraction[heavier] == pytest.approx(15 / 14 * step.fraction.min(), rel=1e-12)
+    estimate = build("allreduce", "ring", dataclasses.replace(layout, estimate=True), "Simple").phases[0]
+    assert np.all(estimate.fraction == step.fraction.min())
     analytic, *simulated = _three_engines("allreduce", "ring", fabric, SIZE)
     assert simulated == pytest.approx([analytic, analytic], rel=0.01)  # and the engines agree on it
 

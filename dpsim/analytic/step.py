@@ -80,7 +80,8 @@ forms: a fat-tree with more nodes than ``nodes_per_leaf`` divides the per-NIC ba
 its oversubscription. The data-parallel group (Megatron rank order: tensor-parallel
 innermost) is a sub-fabric; when several data-parallel groups share a node they share its
 NICs. A degraded NIC (``variability.degraded_links``) bounds every algorithm that crosses
-nodes, so the analytic engine scales the inter-node bandwidth by the worst factor.
+nodes, so the analytic engine scales the inter-node bandwidth by the worst factor, for pipeline sends and
+tensor-parallel collectives across nodes too (:func:`with_degraded_nics`).
 
 Tensor-parallel communication and the pipeline bubble come from
 :mod:`dpsim.analytic.parallel` when it exists (:func:`_model_parallel_terms`); with
@@ -164,6 +165,7 @@ __all__ = [
     "reduce_scatter_group_time",
     "single_worker_step_time",
     "step_result",
+    "with_degraded_nics",
 ]
 
 FORWARD_FRACTION = compute.FORWARD_FRACTION
@@ -893,6 +895,26 @@ def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
     return _calibrated_fabric(fabric, profile, scenario)
 
 
+def with_degraded_nics(scenario: Scenario, fabric: Fabric) -> Fabric:
+    """``fabric`` with its inter-node links at the worst degraded node's remaining fraction
+    (``variability.degraded_links``; entries for one node multiply, :func:`dpsim.sim.variability.degraded_nodes`).
+
+    The engines price one replica of the symmetric step, and the step waits for its slowest: the one whose traffic
+    crosses that node's NIC. What crosses it: the data-parallel collectives of the node's groups where they span
+    nodes (a ring or tree through it is bound by its slowest link: the analytic engine scales the group's fabric, the
+    simulator the node's NIC links, :func:`dpsim.sim.simulate.build_cluster`), a pipeline's stage-to-stage sends into
+    and out of the node where stages sit on different nodes, and tensor-parallel collectives of a group spanning
+    nodes. Both engines price all three on this fabric (:func:`predict`; the simulator's hybrid-parallel terms,
+    :func:`dpsim.sim.simulate.step_plan`, and its event-level pipeline, :func:`dpsim.sim.pipeline.scenario_pipeline`):
+    before, the simulator's pipeline sends and tensor-parallel terms ignored a degraded NIC (0.19 % of a step apart).
+    With more than two stages every stage boundary's sends are priced at the degraded rate, though only the
+    boundaries into and out of the node cross it: an upper bound there."""
+    from dpsim.sim.variability import degraded_nodes
+
+    factors = degraded_nodes(scenario)
+    return fabric.with_inter_scaled(min(factors.values())) if factors else fabric
+
+
 def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, float, str]:
     """(forward, backward, how) of one micro-batch on one device, before stragglers.
 
@@ -941,9 +963,7 @@ def predict(scenario: Scenario) -> StepResult:
     slowest = max(scenario.worker_slowdowns())
     fwd_s, bwd_s = fwd * slowest, bwd * slowest
 
-    fabric = calibrated_fabric(scenario, profile)
-    if scenario.variability.degraded_links:  # after calibration: a degraded NIC slows the fitted link too
-        fabric = fabric.with_inter_scaled(min(d.factor for d in scenario.variability.degraded_links))
+    fabric = with_degraded_nics(scenario, calibrated_fabric(scenario, profile))  # a degraded NIC slows the fit too
     group = dp_fabric(scenario, fabric)
 
     tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)

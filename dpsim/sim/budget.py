@@ -15,7 +15,6 @@ with the estimate in the message.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ from dpsim.analytic.step import HYBRID_COLLECTIVES
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.sharding import collective_pieces, step_traffic
-from dpsim.sim.collectives import candidate_pairs, estimated_apart, gloo_ring_layout
+from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
-from dpsim.sim.collectives.nccl import local_orders, nvls_heads, pxn_exit, tuner_graph
+from dpsim.sim.collectives.nccl import nvls_heads, pxn_exit, tuner_graph
 from dpsim.sim.collectives.p2p import P2P_OPS, p2p_transfers
 from dpsim.sim.fidelity import choose_fidelity
 
@@ -573,13 +572,14 @@ def schedule_phases(op: str, name: str, protocol: str, layout: Layout) -> list[t
     pricing routes each phase once (:func:`dpsim.sim.cost.phase_cost`, :func:`priced_transfers`), the chunk level
     runs each ``repeat`` times (:func:`collective_transfers`).
 
-    A ring's 2(n-1) steps repeat one pattern of n transfers a channel (and its PXN legs; on PCIe nodes the receive-only
-    SHM step once, :func:`_shm_transfers`), a tree is one pipelined phase of :func:`_tree_phase` a channel, NVLS one of
-    :func:`_nvls_phase`, ``direct`` the all-to-all phase of n(n-1) twice; ``hierarchical`` rings inside the nodes
-    (G-1 steps) and across them (M-1 steps), each way; halving-doubling ``2 log2 p`` exchange steps of ``p = 2^⌊log2
-    n⌋`` ranks, and the ``n - p`` extra ranks' send and return; a parameter server the push and the pull of n
-    transfers; gloo's binomial tree (a broadcast or reduce without protocol) ⌈log2 n⌉ doubling rounds of n-1 sends
-    in all. Point-to-point operations are one phase (:func:`~dpsim.sim.collectives.p2p.p2p_transfers`).
+    A ring's 2(n-1) steps repeat one pattern of n transfers a channel (and its PXN legs; on PCIe nodes the
+    receive-only SHM step rides on its host-memory edges' transfers), a tree is one pipelined phase of
+    :func:`_tree_phase` a channel, NVLS one of :func:`_nvls_phase`, ``direct`` the all-to-all phase of n(n-1) twice;
+    ``hierarchical`` rings inside the nodes (G-1 steps) and across them (M-1 steps), each way; halving-doubling
+    ``2 log2 p`` exchange steps of ``p = 2^⌊log2 n⌋`` ranks, and the ``n - p`` extra ranks' send and return; a parameter
+    server the push and the pull of n transfers; gloo's binomial tree (a broadcast or reduce without protocol) ⌈log2
+    n⌉ doubling rounds of n-1 sends in all. Point-to-point operations are one phase
+    (:func:`~dpsim.sim.collectives.p2p.p2p_transfers`).
     """
     n, g = layout.world, layout.per_node
     if n <= 1:
@@ -590,26 +590,23 @@ def schedule_phases(op: str, name: str, protocol: str, layout: Layout) -> list[t
     channels = rail_channels(layout)
     relays = channels * layout.nodes if pxn_exit(layout) else 0  # a ring's PXN legs, one a channel and node exit
     ring = n * channels + relays
-    shm = _shm_transfers(layout) if op in ("allreduce", "reduce_scatter", "all_gather") else 0
-    extra = [(shm, 1)] if shm else []
     if op in ("broadcast", "reduce") and protocol == "none":  # gloo's binomial tree: round i, min(2^i, n - 2^i) sends
         rounds = [(min(1 << i, n - (1 << i)), 1) for i in range(math.ceil(math.log2(n)))]
         return rounds if op == "broadcast" else rounds[::-1]  # a reduce runs it backwards
     if op in ("broadcast", "reduce") and name == "ring":  # NCCL's chain from the root (reversed): n - 1 a channel
         return [((n - 1) * channels + (channels * (layout.nodes - 1) if relays else 0), 1)]
-    gloo = [(_shm_transfers(gloo_ring_layout(layout)), 1)] if shm else []  # gloo's ring (backend): its SHM step
     if op != "allreduce":
         if name == "backend":  # gloo's reduce-scatter / all-gather: one channel through the ranks in order
-            return [(n, n - 1), *gloo]
+            return [(n, n - 1)]
         if name == "hierarchical":
             m = n // g
             inner, outer = (n, g - 1), (n, m - 1)
             return [inner, outer] if op == "reduce_scatter" else [outer, inner]
-        return [(ring, n - 1), *extra]
+        return [(ring, n - 1)]
     if name == "backend":  # gloo's ring: one channel through the ranks in order
-        return [(n, n - 1)] * 2 + gloo
+        return [(n, n - 1)] * 2
     if name == "ring" or (name == "hierarchical" and g in (1, n)):
-        return [(ring, n - 1)] * 2 + extra
+        return [(ring, n - 1)] * 2
     if name == "hierarchical":  # ring steps inside the nodes, across them, across them, inside them
         m = n // g
         return [(n, g - 1), (n, m - 1), (n, m - 1), (n, g - 1)]
@@ -679,20 +676,6 @@ def _charged_twice(op: str, name: str, binomial: bool, phases: Sequence[int]) ->
     if binomial:
         return len(phases) > 1
     return op == "allreduce" and name == "halving-doubling"
-
-
-def _shm_transfers(layout: Layout) -> int:
-    """Transfers of a ring's receive-only step over host memory (:func:`dpsim.sim.collectives.nccl.nccl_ring`, SHM
-    edges): on every node, each channel's ring edges ``l → l+1`` that go through host memory
-    (``layout.shm_edges``); a ring over several nodes leaves each node by the edge into its first GPU."""
-    if not any(layout.shm_edges):
-        return 0
-    g, m = layout.per_node, layout.nodes
-    count = 0
-    for order in local_orders(layout).tolist():
-        edges = list(itertools.pairwise(order)) + ([(order[-1], order[0])] if m == 1 else [])
-        count += sum(1 for a, b in edges if b == (a + 1) % g and layout.shm_edges[a])
-    return m * count
 
 
 def _nvls_phase(layout: Layout) -> int:

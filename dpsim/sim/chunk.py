@@ -71,7 +71,13 @@ class CompiledSchedule:
     several groups can share one cluster's network.
     """
 
-    def __init__(self, schedule: Schedule, cluster: Cluster, endpoints: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        schedule: Schedule,
+        cluster: Cluster,
+        endpoints: np.ndarray | None = None,
+        routes: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
         self.schedule = schedule
         self.capacity = cluster.links.bandwidths
         ranks = schedule.ranks
@@ -101,8 +107,8 @@ class CompiledSchedule:
         fraction = np.concatenate([p.fraction for p in phases]) if phases else np.zeros(0)
         self.t_share = fraction
         routes_list, latency_list = [], []
-        for p in phases:
-            links, latency = cluster.routes(where[p.src], where[p.dst], p.nic)
+        for k, p in enumerate(phases):  # ``routes``: each distinct phase's, where the caller has routed them
+            links, latency = routes[k] if routes is not None else cluster.routes(where[p.src], where[p.dst], p.nic)
             routes_list.append(links)
             latency_list.append(p.timed_latency(latency))
         width = max((r.shape[1] for r in routes_list), default=1)

@@ -33,6 +33,15 @@ the chunk level is within 1 % of it. On a hybrid cube mesh (:mod:`dpsim.sim.nvli
 schedule (a tree, a ring broadcast) whose transfers are not all equally loaded is priced by that fluid
 run too: its chains cross links of one and two NVLinks, the flows are not symmetric, and max-min
 sharing ends the phase after the most loaded link's time (7 % after it on two DGX-1V's Simple tree).
+Where transfers of unequal bytes share a link (a ring whose host-memory edges carry SHM's receive-only step beside
+another channel's transfer, :mod:`dpsim.sim.collectives.nccl`; a tree across PCIe nodes, whose head GPU's one port
+carries its chain and both trees' network flows), max-min sharing gives the lighter flow its equal share while the
+heavier is still sending, and a step ends after its most loaded resource's time (the heavier flow's tail runs at
+its (rank, channel) throughput, or its other links' share): there one step of the phase is run by the chunk
+level's fluid without latencies, and that is its bandwidth term (:func:`_fluid_step`; 9/8 of the busiest port on
+two PCIe nodes' tree, by hand in ``tests/test_nccl_host.py``). Whether a pipeline's flows, coupled by its chunks,
+share a link max-min or in proportion to their bytes (which would end at the busiest link's time) is the chunk
+level's assumption, not measured here.
 Past :data:`~dpsim.sim.fidelity.CHUNK_BUDGET` transfers (where ``fidelity: auto`` runs the fast level,
 which is this price) it keeps the phase price.
 
@@ -222,11 +231,6 @@ class LinearCost:
     """The schedule's base latency, paid once (with :attr:`steps`)."""
     fill: PipelineFill | None = None
     """A chunked pipeline's fill (:class:`PipelineFill`): part of the time, not of NCCL's estimate."""
-    unestimated: float = 0.0
-    """The share of :attr:`seconds_per_byte` that phases NCCL's estimate leaves out carry
-    (:attr:`~dpsim.sim.collectives.base.Phase.estimated`), which :meth:`tuned` takes off; 0: all of it counts."""
-    unestimated_latency: float = 0.0
-    """The same share of :attr:`latency_s`."""
     estimate: LinearCost | None = None
     """NCCL's estimate of the same schedule where it is not this cost (a release whose tuner constants are not the
     default's: :attr:`~dpsim.sim.collectives.base.Layout.estimate`), which :meth:`tuned` reads; None: this one."""
@@ -271,8 +275,7 @@ class LinearCost:
             return self.estimate.tuned(size)
         if size <= 0:
             return 0.0
-        latency = self.latency_s * (1.0 - self.unestimated_latency)
-        return self.tuner.time(latency, self.seconds_per_byte * (1.0 - self.unestimated), size)
+        return self.tuner.time(self.latency_s, self.seconds_per_byte, size)
 
 
 def priced_candidates(
@@ -392,14 +395,15 @@ FLUID_SIZE = float(1 << 30)
 """Message size of the latency-free fluid run (bytes); its time scales with the size."""
 
 
-def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster) -> float:
+def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster, routes: Sequence[Routes] | None = None) -> float:
     """Seconds per byte of ``schedule`` run by the chunk level's per-rank rule and fluid links, without latencies
-    (nor a chunked pipeline's fill, which :func:`pipeline_fill` prices apart)."""
+    (nor a chunked pipeline's fill, which :func:`pipeline_fill` prices apart); ``routes``: each distinct phase's,
+    where the caller has routed them."""
     from dpsim.sim.chunk import CompiledSchedule  # the chunk level prices its flows with this module
 
-    compiled = CompiledSchedule(dataclasses.replace(schedule, base_latency_s=0.0), cluster)
+    fluid = dataclasses.replace(schedule, base_latency_s=0.0, chunking=None)  # no fill (nor its routes)
+    compiled = CompiledSchedule(fluid, cluster, routes=routes)
     compiled.t_latency = np.zeros_like(compiled.t_latency)
-    compiled.fill = None
     done = compiled.run(FLUID_SIZE, np.zeros(schedule.ranks)).done_s
     return float(np.nanmax(done)) / FLUID_SIZE
 
@@ -414,6 +418,9 @@ class _PhasePrice:
     """The largest of :attr:`per_byte`: the phase's bandwidth term per byte."""
     uneven: bool
     """Whether some transfer is lighter than the slowest."""
+    step: float
+    """The phase's bandwidth term per byte of one step: :attr:`slowest`, or where transfers of unequal bytes share a
+    link (:func:`_shared_unequally`) one step run by the chunk level's max-min fluid (:func:`_fluid_step`)."""
     nccl: float
     """The phase's latency as NCCL counts it (:meth:`~dpsim.sim.collectives.base.Phase.transfer_latency`)."""
     timed: float
@@ -428,15 +435,32 @@ class _PhasePrice:
         per_byte, latency = _transfer_times(schedule, phase, cluster, routes)
         slowest = float(per_byte.max())
         timed = phase.timed_latency(latency)
+        step, envelope = slowest, _envelope(timed, per_byte)
+        if (
+            cluster.mesh_routes is None  # a hybrid cube mesh's pipelines: the whole schedule's fluid run (phase_cost)
+            and schedule.transfers <= CHUNK_BUDGET
+            and _shared_unequally(phase, routes[0], len(cluster.links.capacity))
+        ):
+            step = max(slowest, _fluid_step(schedule, phase, cluster, routes))
+            envelope = (np.array([float(timed.max())]), np.array([step]))
         return _PhasePrice(
             per_byte,
             slowest,
             float(per_byte.min()) < slowest * (1 - 1e-9),
+            step,
             float(phase.transfer_latency(latency).max()),
             float(timed.max()),
-            _envelope(timed, per_byte),
-            _phase_use(phase, cluster, routes[0], per_byte, latency) if loads else None,
+            envelope,
+            _phase_use(phase, cluster, routes[0], step, latency) if loads else None,
         )
+
+
+def _fluid_step(schedule: Schedule, phase: Phase, cluster: Cluster, routes: Routes) -> float:
+    """Seconds per byte of one step of ``phase`` run alone by the chunk level's max-min fluid, without latencies
+    (:func:`fluid_seconds_per_byte`), on the phase's ``routes`` (it is not routed again: the cost guard counts the
+    phases the pricing routes, :func:`dpsim.sim.budget.priced_transfers`)."""
+    one = dataclasses.replace(phase, repeat=1)
+    return fluid_seconds_per_byte(dataclasses.replace(schedule, phases=(one,)), cluster, [routes])
 
 
 def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> LinearCost:
@@ -446,8 +470,8 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
     network_total = 0.0
     per_byte_total = 0.0
     steps: list[tuple[int, np.ndarray, np.ndarray]] = []
+    link_total = 0.0  # the phases' most loaded resources, which a chunked pipeline's fill takes as its steady state
     apart = uneven = False
-    left_out_latency = left_out_per_byte = 0.0  # what phases outside NCCL's estimate add
     # every phase is routed once: the last one's routes (a pipelined schedule's one phase) for its fill, every
     # phase's transfer times for lock_step, and with ``loads`` the links each phase loads. A phase the schedule
     # runs again is routed and priced once: an all-reduce's all-gather half over its reduce-scatter half's pairs
@@ -470,22 +494,20 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
         uneven = uneven or price.uneven
         latency_total += phase.repeat * price.nccl
         network_total += phase.repeat * (price.timed - price.nccl)
-        per_byte_total += phase.repeat * price.slowest
-        if not phase.estimated:
-            left_out_latency += phase.repeat * price.nccl
-            left_out_per_byte += phase.repeat * price.slowest
+        per_byte_total += phase.repeat * price.step
+        link_total += phase.repeat * price.slowest
         apart = apart or len(price.envelope[0]) > 1
         steps.append((phase.repeat, *price.envelope))
     seconds_per_byte, envelope, base_s = per_byte_total, tuple(steps) if apart else (), schedule.base_latency_s
     fill: PipelineFill | None = None
     if schedule.pipelined and uneven and cluster.mesh_routes is not None and schedule.transfers <= CHUNK_BUDGET:
         # the chunk level's fill
-        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total, routes=routes)
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=link_total, routes=routes)
         seconds_per_byte, envelope = fluid_seconds_per_byte(schedule, cluster), ()
     elif not lock_step(schedule, cluster, per_bytes):  # the ranks do not move phase by phase: the fluid run's rate
         seconds_per_byte, envelope, base_s = fluid_seconds_per_byte(schedule, cluster), (), 0.0
     else:
-        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=per_byte_total, routes=routes)
+        fill = pipeline_fill(schedule, cluster, steady_s_per_byte=link_total, routes=routes)
     return LinearCost(
         latency_total,
         seconds_per_byte,
@@ -494,8 +516,6 @@ def phase_cost(schedule: Schedule, cluster: Cluster, loads: bool = False) -> Lin
         envelope,
         base_s,
         fill,
-        unestimated=left_out_per_byte / per_byte_total if per_byte_total > 0 else 0.0,
-        unestimated_latency=left_out_latency / latency_total if latency_total > 0 else 0.0,
         uses=tuple(uses),
     )
 
@@ -550,6 +570,19 @@ def _host_scaled(cost: LinearCost, schedule: Schedule, cluster: Cluster, scale: 
     return dataclasses.replace(cost, tuner=dataclasses.replace(cost.tuner, scale=cost.tuner.scale * scale))
 
 
+def _shared_unequally(phase: Phase, links: np.ndarray, count: int) -> bool:
+    """Whether some link of ``phase``'s routes ``links`` (padded, -1 = none; ``count`` links in all) carries transfers
+    of unequal bytes, where max-min sharing gives the lighter one its equal share of the link while the heavier is
+    still sending, and the phase ends after the most loaded link's time (:func:`phase_cost`)."""
+    mask = links >= 0
+    on = links[mask]
+    share = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
+    most, least = np.full(count, -np.inf), np.full(count, np.inf)
+    np.maximum.at(most, on, share)
+    np.minimum.at(least, on, share)
+    return bool(np.any(most[on] > least[on] * (1 + 1e-9)))
+
+
 def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The (latency, seconds per byte) pairs of a phase's transfers that are the longest at some size.
 
@@ -569,21 +602,20 @@ def _envelope(latency: np.ndarray, per_byte: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _phase_use(
-    phase: Phase, cluster: Cluster, links: np.ndarray, per_byte: np.ndarray, latency: np.ndarray
+    phase: Phase, cluster: Cluster, links: np.ndarray, step: float, latency: np.ndarray
 ) -> tuple[float, float, LinkUse]:
-    """How ``phase`` loads the links of ``cluster``, for :func:`phased_job`, from its routes' ``links`` and its
-    transfer times (:func:`_transfer_times`: ``per_byte``, ``latency``).
+    """How ``phase`` loads the links of ``cluster``, for :func:`phased_job`, from its routes' ``links``, its bandwidth
+    term per byte of one step (``step``: :attr:`_PhasePrice.step`) and its transfers' route latencies (``latency``).
 
     As :func:`phase_cost` prices it: its latency (``repeat`` × its slowest transfer's) and its bandwidth term per
-    message byte (``repeat`` × its most loaded resource), and the links it loads: busy, the bytes on each link over
-    its capacity during the phase's bandwidth term (1 on its bottleneck); flows, the transfers crossing the link at
-    once.
+    message byte (``repeat`` × ``step``: its most loaded resource, or one step's max-min fluid run), and the links it
+    loads: busy, the bytes on each link over its capacity during the phase's bandwidth term (1 on its bottleneck, less
+    where max-min sharing leaves it idle part of the step); flows, the transfers crossing the link at once.
     """
     capacity = cluster.links.capacity
     mask = links >= 0
     weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
     load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
-    step = float(per_byte.max(initial=0.0))
     busy = load / step if step > 0 else load * 0.0
     flows = np.bincount(links[mask], minlength=len(capacity)).astype(float)
     lat = phase.repeat * float(phase.timed_latency(latency).max(initial=0.0))

@@ -222,14 +222,15 @@ def scenario_pipeline(
 ) -> PipelineRun:
     """One step of ``scenario``'s pipeline (arguments of :func:`pipeline_overhead`), simulated.
 
-    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time`, or ``send_s[op]``.
+    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time` (a degraded NIC's rate across nodes, as the
+    analytic engine prices it: :func:`dpsim.analytic.step.with_degraded_nics`), or ``send_s[op]``.
     """
     from dpsim.analytic.parallel import pipeline_p2p_time
-    from dpsim.analytic.step import fabric_of
+    from dpsim.analytic.step import fabric_of, with_degraded_nics
 
     t = scenario.training
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    send = pipeline_p2p_time(scenario, fabric_of(scenario))
+    send = pipeline_p2p_time(scenario, with_degraded_nics(scenario, fabric_of(scenario)))
     return simulate_pipeline(
         fwd,
         bwd,

@@ -47,7 +47,7 @@ from dpsim.sim.worker import ComputeModel, compute_model, dp_slowdowns, worker_s
 if TYPE_CHECKING:
     from dpsim.execution import Executor
 
-__all__ = ["build_cluster", "make_engine", "simulate", "simulate_timeline", "step_plan"]
+__all__ = ["build_cluster", "group_degraded_nodes", "make_engine", "simulate", "simulate_timeline", "step_plan"]
 
 MAX_DIRECT_RANKS = 4096
 """The direct algorithm has N(N−1) flows per phase; beyond this many ranks it is refused."""
@@ -77,8 +77,23 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     for both: the simulator's result carries the analytic step, which prices on it.
     """
     group = dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile))
-    degraded = {node: f for node, f in degraded_nodes(scenario).items() if node < group.nodes}
+    degraded = group_degraded_nodes(scenario, group.nodes)
     return Cluster.from_fabric(group, degraded) if degraded else cluster_of(group)
+
+
+def group_degraded_nodes(scenario: Scenario, nodes: int) -> dict[int, float]:
+    """The degraded NICs (:func:`~dpsim.sim.variability.degraded_nodes`) of the data-parallel group the simulator
+    runs, on its ``nodes`` nodes: the group through the worst degraded node, whose collectives the step waits for
+    (:func:`dpsim.analytic.step.with_degraded_nics`). Megatron's rank order (tensor-parallel innermost, then data,
+    then pipeline) puts each pipeline stage's data-parallel groups on a block of ``nodes`` consecutive nodes, so
+    node ``d`` is the group's node ``d mod nodes`` in block ``d // nodes``; the group keeps the degraded nodes of
+    that block. Before, a degraded node past the first block (a later pipeline stage's) was dropped, and only the
+    analytic engine slowed."""
+    degraded = degraded_nodes(scenario)
+    if not degraded:
+        return {}
+    block = min(degraded, key=lambda d: (degraded[d], d)) // nodes
+    return {d % nodes: f for d, f in degraded.items() if d // nodes == block}
 
 
 def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
@@ -93,7 +108,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     """
     t, m = scenario.training, scenario.model
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    fabric = fabric_of(scenario)
+    fabric = analytic_step.with_degraded_nics(scenario, fabric_of(scenario))
     tp_comm, bubble = _model_parallel_terms(scenario, fabric, forward_s + backward_s)
     p2p_exposed = p2p_total = 0.0
     if t.pipeline_parallel > 1 and hasattr(analytic_step, "_pipeline_p2p_terms"):

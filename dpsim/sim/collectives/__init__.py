@@ -290,7 +290,11 @@ def estimated_apart(layout: Layout, pairs: tuple[tuple[str, str], ...]) -> bool:
     (:func:`dpsim.sim.budget.priced_transfers`)."""
     if len(pairs) <= 1 or layout.estimate:
         return False
-    return layout.p2p_step_timed or layout.tables is not dataclasses.replace(layout, estimate=True).tables
+    return (
+        layout.p2p_step_timed
+        or any(layout.shm_edges)
+        or layout.tables is not dataclasses.replace(layout, estimate=True).tables
+    )
 
 
 def allreduce(algorithm: str, world: int, per_node: int = 1) -> Schedule:

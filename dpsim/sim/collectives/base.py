@@ -209,10 +209,6 @@ class Phase:
     nic: np.ndarray | None = None
     """Which of its GPU's NICs each transfer leaves its node through, and enters the other through (0 … NICs per
     GPU − 1; None: the first), where a node has more NICs than GPUs: the NIC of the transfer's NCCL channel."""
-    estimated: bool = True
-    """Whether NCCL's tuner counts the phase in its estimate (``ncclTopoGetAlgoTime``); False for a cost of the data
-    path its model does not have (SHM's receive-only step, :func:`dpsim.sim.collectives.nccl.nccl_ring`): part of
-    the time, not of the pick."""
     stage: np.ndarray | None = None
     """A chunked pipeline's network transfers (:class:`Chunking`): the step of the first chunk's path at which each
     forwards it — the reduce pass's steps, then the broadcast pass's — so that the transfers of one step, which send
@@ -231,7 +227,6 @@ class Phase:
         net_hops: float = 0.0,
         net_step_s: float = 0.0,
         nic: object = None,
-        estimated: bool = True,
         stage: object = None,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
@@ -249,7 +244,7 @@ class Phase:
         if n is not None and not n.any():
             n = None
         st = None if stage is None else np.broadcast_to(np.asarray(stage, dtype=np.int64), s.shape).copy()
-        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, estimated, st)
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, st)
 
     def select(self, mask: np.ndarray) -> Phase:
         """The phase's transfers where ``mask`` holds, each with its channel, NIC and stage."""

@@ -41,11 +41,17 @@ block writes into it and the receiver's block reads it back across PCIe. A chann
 loop one after another — for all-reduce ``send``, N−2 × ``recvReduceSend``, ``recvReduceCopySend``, N−2 ×
 ``recvCopySend``, ``recv`` — so its last step only receives: over P2P that reads the GPU's own memory, over SHM
 it reads host memory over the same links the sends use. A ring with an SHM edge therefore takes one step more a
-loop, 2N−1 steps of S/(kN) for all-reduce (N for reduce-scatter and all-gather) where P2P takes 2(N−1): the
-schedule carries it as one more phase of the SHM edges' transfers (:func:`nccl_ring`; on 2 GPUs 2/3 and 1/2 of
-the links' bus bandwidth). A pipelined chain (broadcast) has no such step. NCCL's tuner has no transport term,
-so the phase is outside its estimate (:attr:`~dpsim.sim.collectives.base.Phase.estimated`): it picks as if the
-edge were P2P.
+loop, 2N−1 steps of S/(kN) for all-reduce (N for reduce-scatter and all-gather) where P2P takes 2(N−1). A large
+message runs as many loops, pipelined through the ring's step slots (``NCCL_STEPS``), so the receive-only step of
+one loop goes on while the next loop's steps do, on the SHM edge's links: the schedule carries it on the SHM edges'
+transfers of every ring step, (2N−1)/(2N−2) of S/(kN) each (N/(N−1) for reduce-scatter and all-gather), every step
+at (2N−1)/(2N−2) of the step latency (:func:`nccl_ring`). Where the SHM edges' links bind (one node) the ring takes
+one step more a loop, as before (on 2 GPUs 2/3 and 1/2 of the links' bus bandwidth); where a NIC binds, the
+host-memory read fits beside it. (It was one more phase of the SHM edges' transfers after the ring's: the analytic
+engine added it to the ring's time, the chunk level ran it while the ranks beside the NIC finished their last step,
+1.6–3.3 % apart on two nodes of 8 GPUs behind one NIC.) A pipelined chain (broadcast) has no such step. NCCL's
+tuner has no transport term: it picks by the same ring without the step (:func:`dpsim.sim.collectives.estimates`),
+as if the edge were P2P.
 
 **Tree** (``src/graph/trees.cc`` ``ncclGetDtree``; ``src/device/all_reduce.h``
 ``runTreeSplit``): a chain through the GPUs of each node, and across nodes a *double
@@ -1091,7 +1097,10 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     Latency (``protocol`` ≠ ``none``): ``baseLat + (steps − interSteps)·intraLat +
     interSteps·interLat`` with 2(N−1) steps for all-reduce, N−1 otherwise, of which
     2(M−1) (resp. M−1) cross nodes (``ncclTopoTuneModel``); for a Simple all-reduce across
-    nodes NCCL's tuner estimates it ×1.4 from its plateau size on (:func:`ring_tuner`).
+    nodes NCCL's tuner estimates it ×1.4 from its plateau size on (:func:`ring_tuner`). On a PCIe node whose ring
+    edges go through host memory the receive-only step of each loop rides on those edges' transfers (module
+    docstring, SHM edges); not on an estimate layout (:attr:`~dpsim.sim.collectives.base.Layout.estimate`): NCCL's
+    tuner does not count it.
     """
     n = layout.world
     name = "ring"
@@ -1110,24 +1119,23 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     src, dst = orders, np.roll(orders, -1, axis=1)
     chan = np.repeat(np.arange(k), n)
     net_hops = (layout.nodes - 1) / (n - 1)  # of every step: M−1 of the N−1 steps cross nodes
+    fraction: float | np.ndarray = wire / (k * n)
+    hops = 1.0
+    shm = _shm_edges(layout, src, dst).ravel()
+    if shm.any() and not layout.estimate:  # the receive-only step of each loop reads host memory (docstring, SHM)
+        ring_steps = 2 * (n - 1) if op == "allreduce" else n - 1
+        more = (ring_steps + 1) / ring_steps
+        fraction = np.where(shm, more * fraction, fraction)  # PCIe nodes: no PXN relay splits the edges below
+        if latency is None:
+            hops = more
+        else:
+            latency *= more
     legs = _pxn_legs(layout, src.ravel(), dst.ravel(), chan, nic_slots(layout, k)[chan], k)
     one = Phase.of(
-        legs[0], legs[1], wire / (k * n), repeat=n - 1, latency_s=latency, channel=legs[2], net_hops=net_hops,
+        legs[0], legs[1], fraction, repeat=n - 1, hops=hops, latency_s=latency, channel=legs[2], net_hops=net_hops,
         net_step_s=net_step, nic=legs[3],
     )  # fmt: skip
     phases: tuple[Phase, ...] = (one, one) if op == "allreduce" else (one,)
-    shm = _shm_edges(layout, src, dst)
-    if shm.any():  # the receive-only step of each loop reads host memory (module docstring, SHM)
-        phases += (
-            Phase.of(
-                src[shm],
-                dst[shm],
-                wire / (k * n),
-                latency_s=latency,
-                channel=chan.reshape(shm.shape)[shm],  # (k, N) like the edges: channel c's row is c
-                estimated=False,  # NCCL's tuner has no transport cost: it picks as if the edge were P2P
-            ),
-        )
     engine = _engine(name, protocol, layout, wire)
     tuner = modelled(ring_tuner(op, protocol, layout), op, "ring", protocol, layout)
     return Schedule(name, n, phases, base_latency_s(name, protocol, layout), protocol, engine_Bps=engine, tuner=tuner)
