@@ -46,7 +46,10 @@ then, both engines): the smallest sizes of the three InfiniBand sweeps whose who
 (:data:`_IB_SMALLEST`), the fixed part their latency-bound rows grow from. Five after f3251a9 the same way (first
 prediction = the price then, both engines): the one-socket Gen5 ring's smaller sizes, 4 KiB-1 MiB, from the page its
 1 GiB and 4 MiB rows come from (:func:`_wrx90_small`); the page's GPU-resident ping-pong latency was then set on all
-seven rows (``host_topology.p2p_latency_us``, :data:`_WRX90_HOST`).
+seven rows (``host_topology.p2p_latency_us``, :data:`_WRX90_HOST`). Ten at stop 37's bfae797 the same way (first
+prediction = the price then, both engines): the Voltage Park cluster's broadcast_perf and reduce_perf sweeps (the
+same repository, four nodes and NCCL 2.24.3 as its all_reduce and all_gather rows; not read before) at the same five
+sizes, dpsim's first rows of either collective across nodes.
 
 Not every row is a clean peak: some sources give an approximate figure ("~320 GB/s"), some ran a
 slow platform (their threads ask why); the note says which. Nothing in dpsim was fitted to them.
@@ -433,6 +436,12 @@ _VOLTAGE_PARK_NOTE = (
     "-b 8 -e 8G -f 2 -g 1 (warmup 1, 20 iterations), 'NCCL version 2.24.3+cuda12.6' as the log prints, no NCCL "
     "variable set: "
 )
+_VOLTAGE_PARK_REDUCE = (
+    "https://github.com/ZiyanIshani/vpbenchmarking/blob/e970a7bab53dc05bdbb81d98b49969ea41ca12a7/results/nccl/"
+    "nccl_multinode/nccl_reduce_20260225_221049.txt"
+)
+"""The same cluster's reduce_perf, run the next day on the same four nodes (the log's hosts g138, g205, g244, g150),
+same nccl-tests, NCCL and flags (root 0, nccl-tests' default, as for broadcast_perf)."""
 _SWEEP_NOTE = "{label} out-of-place {us:g} us, busbw {busbw}"
 
 
@@ -511,6 +520,30 @@ _IB_SWEEPS: tuple[PublishedRun, ...] = (
             (8 << 30, "8 GiB", 25720.7, 323.53),
         ),
         op="all_gather",
+    ),
+    *_sweep(
+        "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast", "h100-sxm", 4, "ib-ndr",
+        _VOLTAGE_PARK.format(op="broadcast"), _VOLTAGE_PARK_NOTE.format(op="broadcast"), "2.24.3",
+        (
+            (64 << 10, "64 KiB", 29.37, 2.23),
+            (1 << 20, "1 MiB", 114.88, 9.13),
+            (16 << 20, "16 MiB", 264.07, 63.53),
+            (256 << 20, "256 MiB", 1166.05, 230.21),
+            (8 << 30, "8 GiB", 29998.7, 286.34),
+        ),
+        op="broadcast",
+    ),
+    *_sweep(
+        "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce", "h100-sxm", 4, "ib-ndr", _VOLTAGE_PARK_REDUCE,
+        _VOLTAGE_PARK_NOTE.format(op="reduce"), "2.24.3",
+        (
+            (64 << 10, "64 KiB", 31.75, 2.06),
+            (1 << 20, "1 MiB", 123.17, 8.51),
+            (16 << 20, "16 MiB", 236.27, 71.01),
+            (256 << 20, "256 MiB", 1117.70, 240.17),
+            (8 << 30, "8 GiB", 30061.8, 285.74),
+        ),
+        op="reduce",
     ),
 )  # fmt: skip
 """Whole sweeps on InfiniBand and RoCE clusters of 8-GPU nodes (added after d3fadd6, priced before any change), at
@@ -834,6 +867,16 @@ FIRST_PREDICTION: dict[str, float] = {
     "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (64 KiB)": 4.390,
     "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (256 KiB)": 10.74,
     "RTX PRO 6000 x8, 2 Gen5 switches, 1 socket, P2P_LEVEL=SYS (1 MiB)": 16.83,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast (64 KiB)": 0.6356,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast (1 MiB)": 6.930,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast (16 MiB)": 83.00,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast (256 MiB)": 253.4,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), broadcast (8 GiB)": 368.6,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce (64 KiB)": 0.6356,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce (1 MiB)": 6.930,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce (16 MiB)": 83.00,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce (256 MiB)": 253.4,
+    "H100 x8, 4 nodes, 8x 400G IB (Voltage Park), reduce (8 GiB)": 368.6,
 }
 """dpsim's busbw (GB/s) per row before any change made for this test (both engines gave the same figure)."""
 

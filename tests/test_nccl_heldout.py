@@ -140,13 +140,14 @@ def test_each_miss_falls_in_one_family_and_holding_its_pick_prices_the_same_sche
     """``--families``: every row more than 10 % off is in exactly one family. Its split is priced with the pick held
     by NCCL_ALGO / NCCL_PROTO; the parts add up to that pinned time by their definition, so the check is that the
     pinned time is the time the row's own (unpinned) busbw gives, t = 2(N-1)/N x S / busbw for an all-reduce
-    (S(N-1)/N for an all-gather, S for a broadcast): holding the pick prices the same schedule."""
+    (S(N-1)/N for an all-gather, S for a broadcast or a reduce): holding the pick prices the same schedule."""
     rows = [{**MODULE.predict(run), "first_error": 0.0} for run in MODULE.HELDOUT]
     fams = MODULE.families(rows)
     named = [r["name"] for f in fams for r in f["rows"]]
     misses = [r["name"] for r in rows if abs(r["error"]) > 0.10]
     assert sorted(named) == sorted(misses) and len(named) == len(set(named))
     factor = {"allreduce": lambda n: 2 * (n - 1) / n, "all_gather": lambda n: (n - 1) / n, "broadcast": lambda n: 1.0}
+    factor["reduce"] = factor["broadcast"]  # nccl-tests' reduce.cu: busbw = algbw, as broadcast.cu
     for f in fams:
         for r in f["rows"]:
             n = r["nodes"] * r["gpus_per_node"]
