@@ -47,9 +47,9 @@ and the mean and MAPE of each over the configurations.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
-import os
 import re
 import shutil
 import statistics
@@ -243,10 +243,9 @@ def main() -> int:
     if args.reuse is None:
         need_root()
         if args.tcp_cc is not None:
-            from runtime.testbed.emulated import CC_ENV, congestion_controls
+            from runtime.testbed.emulated import congestion_controls
 
             one_of("--tcp-cc", args.tcp_cc, congestion_controls())
-            os.environ[CC_ENV] = args.tcp_cc
     elif args.tcp_cc is not None:
         raise ScriptError("--tcp-cc: sets the testbed's measurements; --reuse measures nothing")
     started = time.monotonic()
@@ -255,7 +254,7 @@ def main() -> int:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
         cases = build_cases(scenario, [], CASES[args.skip : args.limit])
-        plan = QUICK if args.quick else CalibrationPlan()
+        plan = dataclasses.replace(QUICK if args.quick else CalibrationPlan(), tcp_cc=args.tcp_cc or "")
         measure, repeats, profile = None, args.repeats, args.profile
         if args.reuse is not None:
             saved = _saved_runs(args.reuse, len(cases), args.profile)

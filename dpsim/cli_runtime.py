@@ -172,12 +172,12 @@ def _name_list(option: str, text: str, choices: tuple[str, ...]) -> list[str]:
 
 def _testbed_check(testbed: str, tcp_cc: str | None = None) -> None:
     """The testbed is one this machine can run; ``tcp_cc`` (emulated: the nodes' TCP congestion control) is one the
-    kernel has, and is passed to every cluster made from here on (``DPSIM_TCP_CC``); the variables the emulated
+    kernel has (the command passes it to each cluster it makes: ``CalibrationPlan.tcp_cc``, ``validate(tcp_cc=)``;
+    not through ``DPSIM_TCP_CC``, which would outlive the command in this process); the variables the emulated
     testbed reads hold what it can use (one line naming the variable, not a traceback from its first cluster)."""
     check_choice("--testbed", testbed, TESTBEDS)
     if testbed == "emulated":
         from runtime.testbed.emulated import (
-            CC_ENV,
             BadEnvironment,
             RootRequired,
             check_environment,
@@ -191,9 +191,8 @@ def _testbed_check(testbed: str, tcp_cc: str | None = None) -> None:
             raise fail("--testbed", str(exc)) from None
         if tcp_cc is not None:
             check_choice("--tcp-cc", tcp_cc, tuple(congestion_controls()))
-            os.environ[CC_ENV] = tcp_cc
         try:
-            check_environment()
+            check_environment(tcp_cc or "")
         except BadEnvironment as exc:
             raise fail(exc.variable, exc.reason, "<environment>") from None
 
@@ -307,7 +306,7 @@ def calibrate(
     from runtime.calibrate import calibrate as run_calibration
 
     plan = CalibrationPlan(ranks=rank_counts, sizes=plan_sizes, algorithms=algs, link_classes=tuple(classes),
-                           rates=plan_rates, reps=reps)  # fmt: skip
+                           rates=plan_rates, reps=reps, tcp_cc=tcp_cc or "")  # fmt: skip
     if _under_torchrun():  # under torchrun: every rank benchmarks, rank 0 writes
         from runtime.torchrun import calibrate_distributed, torchrun_ranks
 
@@ -601,7 +600,7 @@ def validate(
             out_dir,
             testbed=testbed,
             engines=engines,
-            plan=CalibrationPlan(ranks=calib_ranks),
+            plan=CalibrationPlan(ranks=calib_ranks, tcp_cc=tcp_cc or ""),
             profile=profile,
             options=JobOptions(warmup_steps=warmup_steps, steps=steps),
             repeats=repeats,

@@ -2467,10 +2467,20 @@ class Scenario(_Section):
         and for DeepSpeed ZeRO also its ``overlap_comm`` (:attr:`deepspeed`), without which stage 1 reduces
         after the backward and stages 2/3 on the compute stream (``stage_1_and_2.py`` ``average_tensor``,
         ``stage3.py``'s ``reduce_and_partition_stream`` = the default stream), nor for pre-0.4.3 ZeRO-3's
-        all-reducing path, which every module's fetch waits for (``training.zero3_gradient_allreduce``)."""
+        all-reducing path, which every module's fetch waits for (``training.zero3_gradient_allreduce``), nor for
+        DeepSpeed's ``BF16_Optimizer`` (:attr:`bf16_reduces_after_backward`)."""
         ds = self.deepspeed
-        synchronised = self.training.zero3_gradient_allreduce
+        synchronised = self.training.zero3_gradient_allreduce or self.bf16_reduces_after_backward
         return self.communication.overlap and (ds is None or ds.overlap_comm) and not synchronised
+
+    @property
+    def bf16_reduces_after_backward(self) -> bool:
+        """DeepSpeed's ``BF16_Optimizer`` at ZeRO stage 1 (:attr:`deepspeed_bf16_optimizer`) reduces its gradients
+        after the backward, whatever ``overlap_comm`` or ``communication.overlap`` say: it registers no gradient
+        hooks, and the engine reduces at the accumulation boundary only (DeepSpeed 0.6.5 ``runtime/engine.py``
+        ``allreduce_gradients``: ``get_grads_for_reduction``, "currently for BF16 optimizer", then
+        ``buffered_allreduce_fallback``; the pipeline engine's ``ReduceGrads`` after the flush)."""
+        return self.deepspeed is not None and self.deepspeed_bf16_optimizer and self.training.zero_stage == 1
 
     @property
     def deepspeed_bf16_optimizer(self) -> bool:
@@ -2563,9 +2573,15 @@ class Scenario(_Section):
         node's NCCL ring has an SHM edge, ``gradient_accumulation_pass: autograd`` at one accumulation
         step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
         (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
-        reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`); a fat-tree's
+        reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`; never under its
+        ``BF16_Optimizer`` at stage 1, :attr:`bf16_reduces_after_backward`, nor ``deepspeed_overlap_comm`` there),
+        and ``deepspeed_reduce_bucket_size`` under its ``BF16_Optimizer``; a fat-tree's
         ``oversubscription`` when the job's nodes hang under one leaf (``leaves``: the leaves a shared fabric placed
-        them under, else ``cluster.nodes`` / ``nodes_per_leaf`` rounded up) and no parameter server sits above it;
+        them under, else ``cluster.nodes`` / ``nodes_per_leaf`` rounded up) and no parameter server sits above it,
+        and its ``nodes_per_leaf`` at ``oversubscription`` 1 (a leaf's uplink then carries all its NICs);
+        ``cluster.host_topology`` as a whole at one GPU a node, or where tensor or pipeline parallelism leaves each
+        data-parallel group part of a node (:meth:`_host_topology_unread`; not on a shared fabric, whose one cluster
+        routes every job's groups over the nodes' switch and socket links);
         and under ``engine`` ``analytic`` the simulator's own fields (``simulation.*``, ``variability.replications``
         and the compute jitter). They are accepted, not refused (a sweep over ``pipeline_parallel`` or the topology
         sets them for every point); both engines' records list them (``extra.ignored_fields``, only where there are
@@ -2609,6 +2625,14 @@ class Scenario(_Section):
                 f"read only where traffic crosses the spine (more nodes than nodes_per_leaf, {topo.nodes_per_leaf}, "
                 "or a parameter server)"
             )
+        elif topo.oversubscription == 1 and changed(topo, "nodes_per_leaf"):
+            # a leaf's uplink carries the sum of its nodes' NICs (dpsim.sim.topology.FatTreeTopology), and every
+            # route over it crosses one of those NICs first: it never binds; the analytic engine reads the leaves
+            # only to divide by the oversubscription (dpsim.analytic.collectives.Fabric)
+            out["cluster.topology.nodes_per_leaf"] = (
+                "read only with oversubscription > 1 (at 1 a leaf's uplink carries all its NICs at once: no route "
+                "is slower for crossing the spine)"
+            )
         out.update(self._unread_by_deepspeed(changed))
         if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
             out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
@@ -2626,6 +2650,8 @@ class Scenario(_Section):
         out.update(self._unread_by_precision(own))
         if changed(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
             out["cluster.inter_node.nic_path"] = why
+        if leaves is None and (why := self._host_topology_unread()):  # a shared fabric routes every group over it
+            out["cluster.host_topology"] = why
         if why := self._p2p_latency_unread():
             out["cluster.host_topology.p2p_latency_us"] = why
         if t.ddp_at_one_rank and self.data_parallel > 1:
@@ -2673,11 +2699,27 @@ class Scenario(_Section):
                 "training.deepspeed_prefetch_bucket_size (ZeRO-3's gathers)"
             )
         gathers_ahead = self.training.zero_stage == 3 and ds.prefetch_bucket_size > 0
-        gradient = ds.overlap_comm and not self.training.zero3_gradient_allreduce
+        after = self.bf16_reduces_after_backward
+        gradient = ds.overlap_comm and not self.training.zero3_gradient_allreduce and not after
         if changed(c, "overlap") and not gathers_ahead and not gradient:
             out["communication.overlap"] = (
-                "under DeepSpeed ZeRO read only with training.deepspeed_overlap_comm: true (or ZeRO-3's prefetch)"
+                "DeepSpeed's BF16_Optimizer (gradient_accumulation_pass: fp32_copy at zero_stage 1) all-reduces its "
+                "gradients after the backward: nothing overlaps it"
+                if after
+                else "under DeepSpeed ZeRO read only with training.deepspeed_overlap_comm: true (or ZeRO-3's prefetch)"
             )
+        if self.deepspeed_bf16_optimizer:  # no IPG buckets (dpsim.sharding.collective_pieces), no IPG buffers
+            bf16 = "DeepSpeed's BF16_Optimizer (gradient_accumulation_pass: fp32_copy)"
+            t = self.training
+            if changed(t, "deepspeed_reduce_bucket_size"):
+                out["training.deepspeed_reduce_bucket_size"] = (
+                    f"{bf16} has no reduce buckets: it all-reduces its flat fp32 gradient whole"
+                )
+            if after and changed(t, "deepspeed_overlap_comm"):
+                out["training.deepspeed_overlap_comm"] = (
+                    f"{bf16} at zero_stage 1 registers no gradient hooks and keeps no reduce buffers: it all-reduces "
+                    "after the backward"
+                )
         return out
 
     def _unread_by_compute_model(self, own: Callable[[str], bool]) -> dict[str, str]:
@@ -2754,6 +2796,31 @@ class Scenario(_Section):
             )
         return out
 
+    def _host_topology_unread(self) -> str:
+        """Why ``cluster.host_topology`` as a whole is read by nothing here, or '' where something reads it: with one
+        GPU a node there is no path inside a node (no switch uplink, socket link or ring edge); with tensor or pipeline
+        parallelism only a data-parallel group holding every GPU of a node sees the node's host topology
+        (:func:`dpsim.analytic.step.dp_fabric`): a group with part of a node, one GPU of it or no data parallelism
+        rings without it, and the tensor-parallel groups and the pipeline's sends never see one."""
+        if self.cluster.host_topology is None:
+            return ""
+        g = self.cluster.workers_per_node
+        if g == 1:
+            return "read only inside a node of two or more GPUs (cluster.workers_per_node is 1)"
+        t = self.training
+        if t.tensor_parallel * t.pipeline_parallel == 1:
+            return ""
+        from dpsim.analytic.step import dp_fabric
+
+        held = dp_fabric(self).per_node if self.data_parallel > 1 else 0
+        if held == g:
+            return ""
+        return (
+            f"read only by a data-parallel group over all of a node's GPUs: tensor and pipeline parallelism leave each "
+            f"data-parallel group {held} of the node's {g} (tensor-parallel groups and the pipeline's sends see no "
+            "host topology)"
+        )
+
     def _p2p_latency_unread(self) -> str:
         """Why ``cluster.host_topology.p2p_latency_us`` is read by nothing here, or '' where a ring step reads it: with
         one GPU a node no ring edge lies inside a node; a textbook algorithm or ``protocol: none`` prices the links'
@@ -2766,20 +2833,15 @@ class Scenario(_Section):
             return ""
         if self.cluster.workers_per_node == 1:
             return "read only by ring steps inside a node (cluster.workers_per_node is 1)"
-        from dpsim.analytic.step import dp_fabric, host_topology_of
+        from dpsim.analytic.step import host_topology_of
         from dpsim.sim.collectives import TEXTBOOK
 
         c = self.communication
         if c.protocol == "none" or self.collective_algorithm in TEXTBOOK:
             named = "protocol: none" if c.protocol == "none" else f"algorithm: {c.algorithm}"
             return f"read only by NCCL's ring and tree steps: communication.{named} prices the links' alpha-beta"
-        group = dp_fabric(self)
-        if self.data_parallel == 1 or group.per_node < self.cluster.workers_per_node:
-            return (
-                "read only by a data-parallel ring over all of a node's GPUs (tensor and pipeline parallelism leave "
-                f"each data-parallel group {group.per_node if self.data_parallel > 1 else 0} of the node's "
-                f"{self.cluster.workers_per_node}; their own groups see no host topology)"
-            )
+        if why := self._host_topology_unread():  # no data-parallel group holds a whole node: no host topology at all
+            return why
         topology = host_topology_of(self)
         if topology is not None and any(topology.shm_edges):
             return (

@@ -147,6 +147,9 @@ class CalibrationPlan:
     """Seconds of extra repetitions one benchmark point may take."""
     warmup: int = 1
     timeout_s: float = 600.0
+    tcp_cc: str = ""
+    """The emulated nodes' TCP congestion control (``dpsim calibrate|validate --tcp-cc``; '': ``DPSIM_TCP_CC``, else
+    the host's): passed to each cluster, as ``EmulatedCluster.tcp_cc``."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -702,11 +705,11 @@ def run_bench(
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def _testbed(kind: str, nodes: int, per_node: int, rate: float) -> Testbed:
+def _testbed(kind: str, nodes: int, per_node: int, rate: float, tcp_cc: str = "") -> Testbed:
     if kind == "emulated":
         from runtime.testbed.emulated import EmulatedCluster
 
-        return EmulatedCluster(nodes=nodes, per_node=per_node, rate=rate)
+        return EmulatedCluster(nodes=nodes, per_node=per_node, rate=rate, tcp_cc=tcp_cc)
     return LocalTestbed()
 
 
@@ -975,7 +978,7 @@ def calibrate_links(
                 log(f"calibrate: {link_class} link, {n} ranks on the {testbed} testbed{where}")
                 name = f"{link_class}-{n}" + (f"-{rate * 8 / 1e6:g}mbit" if rate else "")
                 sized = plan if link_class == "inter" else dataclasses.replace(plan, sizes=plan.intra_sizes)
-                with _testbed(testbed, nodes, per_node, rate or plan.rates[0]) as tb:
+                with _testbed(testbed, nodes, per_node, rate or plan.rates[0], plan.tcp_cc) as tb:
                     if tb.measured_latency_s is not None:
                         latencies.append(tb.measured_latency_s)
                     if "tcp_congestion_control" in tb.info:
@@ -1262,7 +1265,7 @@ def remeasure_links(
                 f"{again.reps} repetitions")  # fmt: skip
             name = f"{link_class}-{n}" + (f"-{rate * 8 / 1e6:g}mbit" if rate else "")
             nodes = n // per_node
-            with _testbed(testbed, nodes, per_node, rate or plan.rates[0]) as tb:
+            with _testbed(testbed, nodes, per_node, rate or plan.rates[0], plan.tcp_cc) as tb:
                 fresh = bench(n, per_node, tb, again, work_dir / name)
             for rec in fresh:
                 old = index.get((rec["collective"], rec["algorithm"], rec["ranks"], rec["size_bytes"], link_class,

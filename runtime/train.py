@@ -255,13 +255,14 @@ def nccl_meta(scenario: Scenario, run_dir: Path, *, pin: bool, debug: bool) -> d
     return meta
 
 
-def make_testbed(kind: str, scenario: Scenario) -> Testbed:
-    """The testbed for ``kind``; emulated nodes are shaped at the scenario's inter-node rate."""
+def make_testbed(kind: str, scenario: Scenario, tcp_cc: str = "") -> Testbed:
+    """The testbed for ``kind``; emulated nodes are shaped at the scenario's inter-node rate, their flows under
+    ``tcp_cc`` ('': ``DPSIM_TCP_CC``, else the host's control)."""
     if kind == "emulated":
         from runtime.testbed.emulated import EmulatedCluster
 
         c = scenario.cluster
-        return EmulatedCluster(nodes=c.nodes, per_node=c.workers_per_node, rate=c.inter_node.bandwidth)
+        return EmulatedCluster(nodes=c.nodes, per_node=c.workers_per_node, rate=c.inter_node.bandwidth, tcp_cc=tcp_cc)
     from runtime.testbed import LocalTestbed
 
     return LocalTestbed()

@@ -267,8 +267,10 @@ def median_run(runs: Sequence[StepResult]) -> StepResult:
     return dataclasses.replace(low, **means, extra={**low.extra, "median_of_runs": len(ordered)})
 
 
-def _measure(case: Case, testbed: str, options: JobOptions, run_dir: Path, timeout_s: float) -> StepResult:
-    with make_testbed(testbed, case.scenario) as tb:
+def _measure(
+    case: Case, testbed: str, options: JobOptions, run_dir: Path, timeout_s: float, tcp_cc: str = ""
+) -> StepResult:
+    with make_testbed(testbed, case.scenario, tcp_cc) as tb:
         return launch(case.scenario, options, tb, run_dir, timeout_s=timeout_s, extra_meta=tb.info)
 
 
@@ -314,6 +316,7 @@ def validate(
     out_dir.mkdir(parents=True, exist_ok=True)
     work = work_dir or out_dir
     options = options or JobOptions()
+    plan = plan or CalibrationPlan()  # its tcp_cc: the emulated nodes' control, calibrating and running alike
     engines = list(engines or [engine])
     for case in cases:
         check_supported(case.scenario)  # refuse before calibrating or running anything
@@ -321,7 +324,7 @@ def validate(
         checked = profile is None and max_residual is not None
         if profile is None:
             log("validate: calibrating the testbed once (its profile predicts every case)")
-            made, raw = run_calibration(cases[0].scenario, plan or CalibrationPlan(), testbed,
+            made, raw = run_calibration(cases[0].scenario, plan, testbed,
                                         work_dir=work / "calibration", name="testbed", log=log,
                                         max_residual=max_residual)  # fmt: skip
             profile = out_dir / "profile.yaml"
@@ -342,7 +345,8 @@ def validate(
                 log(f"validate: {case.label} ({case.scenario.world_size} ranks), run {r + 1} of {repeats}")
                 measured_runs[index].append(
                     measure(index, case, r) if measure is not None
-                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s)
+                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s,
+                                  plan.tcp_cc)
                 )  # fmt: skip
         for index, case in enumerate(cases):
             runs = measured_runs[index]

@@ -26,6 +26,8 @@ PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
 ONE_NODE = ["cluster.nodes=1", "training.global_batch=32", "cluster.topology.kind=switch"]
 PCIE_NODE = ["cluster.nodes=1", "cluster.intra_node=pcie4", "cluster.host_topology={gpus_per_switch: 2}"]
 """The default scenario on one PCIe node of 8 A100, two a switch (NCCL's default P2P level: PIX pairs P2P)."""
+BF16_OPTIMIZER = "training.gradient_accumulation_pass=fp32_copy"
+"""DeepSpeed's BF16_Optimizer under ``optimizer_sharding: zero`` (BigScience's bf16 runs)."""
 
 
 def _step(path: Path, sets: list[str], engine: str) -> dict[str, Any]:
@@ -160,6 +162,31 @@ UNREAD = [
     # 8 nodes under one leaf of 16: nothing crosses the spine
     (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.oversubscription=4"],
      "cluster.topology.oversubscription"),
+    # at oversubscription 1 a leaf's uplink carries all its nodes' NICs: 8 nodes under 4 leaves or 8 price as under 1
+    (DEFAULT, ["cluster.topology.kind=fat-tree"], ["cluster.topology.nodes_per_leaf=2"],
+     "cluster.topology.nodes_per_leaf"),
+    (DEFAULT, ["cluster.topology.kind=fat-tree", "communication.algorithm=parameter-server"],
+     ["cluster.topology.nodes_per_leaf=1"], "cluster.topology.nodes_per_leaf"),
+    # the host topology as a whole where no data-parallel group holds a whole node: tensor parallelism 2 or 4,
+    # pipeline parallelism 2 on one node of 8 (each group 4, 2 or 4 of the 8), FSDP HYBRID_SHARD beside TP 2
+    (DEFAULT, [*PCIE_NODE[:2], "model=llama2-7b", "training.tensor_parallel=4", "training.global_batch=8",
+               "training.micro_batch=1"], [PCIE_NODE[2]], "cluster.host_topology"),
+    (DEFAULT, [*PCIE_NODE[:2], "model=llama2-7b", "training.pipeline_parallel=2", "training.global_batch=16",
+               "training.micro_batch=1"], ["cluster.host_topology={gpus_per_switch: 4, sockets: 2, cpu: amd}"],
+     "cluster.host_topology"),
+    (DEFAULT, [*PCIE_NODE[:2], "model=llama2-7b", "training.tensor_parallel=2", "training.micro_batch=1",
+               "training.global_batch=16", "training.optimizer_sharding=fsdp", "training.zero_stage=3",
+               "training.fsdp_shard_group=2"], [PCIE_NODE[2]], "cluster.host_topology"),
+    (DEFAULT, [*PCIE_NODE[:2], "cluster.workers_per_node=1", "training.global_batch=8"],
+     ["cluster.host_topology={gpus_per_switch: 1}"], "cluster.host_topology"),  # one GPU a node
+    # DeepSpeed's BF16_Optimizer (fp32_copy) at stage 1: no gradient hooks, no reduce buckets or buffers; it
+    # all-reduces its flat fp32 gradient after the backward (overlap_comm priced an overlap there: 1 ulp in the sim)
+    (LLAMA, [*SMALL_LLAMA, BF16_OPTIMIZER, "training.deepspeed_overlap_comm=true"], ["communication.overlap=false"],
+     "communication.overlap"),
+    (LLAMA, [*SMALL_LLAMA, BF16_OPTIMIZER, "training.tensor_parallel=2"], ["training.deepspeed_overlap_comm=true"],
+     "training.deepspeed_overlap_comm"),
+    (LLAMA, [*SMALL_LLAMA, BF16_OPTIMIZER, "training.zero_stage=2"], ["training.deepspeed_reduce_bucket_size=1000"],
+     "training.deepspeed_reduce_bucket_size"),
 ]  # fmt: skip
 
 
@@ -229,6 +256,19 @@ READ = [
     (DEFAULT, [], ["variability.degraded_links=[{node: 0, factor: 0.5}]"], "variability.degraded_links"),
     # ZeRO-3's prefetch: the next pieces gathered ahead of their use
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["communication.overlap=false"], "communication.overlap"),
+    # under oversubscription a leaf's uplink is a bottleneck: 8 nodes under 4 leaves of 2 cross it, under 1 do not
+    (DEFAULT, ["cluster.topology.kind=fat-tree", "cluster.topology.oversubscription=4"],
+     ["cluster.topology.nodes_per_leaf=2"], "cluster.topology.nodes_per_leaf"),
+    # each data-parallel group a whole PCIe node (pipeline stages on two nodes), and FSDP HYBRID_SHARD groups whose
+    # transfers take the node's links: the host topology is read
+    (DEFAULT, [*PCIE_NODE[:2], "cluster.nodes=2", "model=llama2-7b", "training.pipeline_parallel=2",
+               "training.global_batch=16", "training.micro_batch=1"], [PCIE_NODE[2]], "cluster.host_topology"),
+    (DEFAULT, [*PCIE_NODE[:2], "model=llama2-7b", "training.micro_batch=1", "training.global_batch=16",
+               "training.optimizer_sharding=fsdp", "training.zero_stage=3", "training.fsdp_shard_group=2"],
+     [PCIE_NODE[2]], "cluster.host_topology"),
+    # ZeRO-2 under the BF16 gradient path reduces every micro-batch: overlap_comm hides it behind the next backward
+    (LLAMA, [*SMALL_LLAMA, BF16_OPTIMIZER, "training.zero_stage=2"], ["training.deepspeed_overlap_comm=true"],
+     "training.deepspeed_overlap_comm"),
 ]  # fmt: skip
 
 
@@ -277,6 +317,22 @@ def test_oversubscription_on_a_shared_fabric_is_named_by_where_the_job_was_place
     alone = ["cluster.topology.oversubscription=4"]  # a job alone: 2 nodes under one leaf, 8 under three
     assert "cluster.topology.oversubscription" in _ignored(DEFAULT, [*tree, *alone])
     assert "cluster.topology.oversubscription" not in _ignored(DEFAULT, [*tree[2:], *alone])
+
+
+def test_a_host_topology_under_tensor_parallelism_is_read_on_a_shared_fabric() -> None:
+    """Alone, a job whose data-parallel groups hold part of a PCIe node never reads ``cluster.host_topology`` (listed);
+    on a shared fabric one cluster routes every job's groups over the nodes' switch uplinks and socket links, so
+    there it is read (the step moves) and not listed."""
+    from dpsim.sim.shared import simulate_shared
+
+    sets = [*PCIE_NODE[:2], "cluster.nodes=2", "model=llama2-7b", "training.tensor_parallel=2",
+            "training.global_batch=16", "training.micro_batch=1"]  # fmt: skip
+    assert "cluster.host_topology" in _ignored(DEFAULT, [*sets, PCIE_NODE[2]])
+    jobs = [load_scenario(DEFAULT, [*sets, PCIE_NODE[2], f"name=job{i}"]) for i in (0, 1)]
+    plain = [load_scenario(DEFAULT, [*sets, f"name=job{i}"]) for i in (0, 1)]
+    over, flat = simulate_shared(jobs), simulate_shared(plain)
+    assert all(o.step_time_s > f.step_time_s for o, f in zip(over, flat, strict=True))  # 1.758 -> 1.826 s
+    assert all("cluster.host_topology" not in o.extra.get("ignored_fields", {}) for o in over)
 
 
 def test_a_catalog_devices_own_values_are_not_named() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -541,3 +542,60 @@ def test_a_profile_calibrated_under_another_tcp_congestion_control_is_warned_abo
     assert summary["tcp_congestion_control"] == {"profile": "bbr", "runs": ["reno"]}
     assert summary["warnings"] == [said]
     assert any(line.startswith("validate: warning: ") and "reno" in line for line in logged)
+
+
+def test_tcp_cc_reaches_each_emulated_cluster_without_writing_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``calibrate|validate --testbed emulated --tcp-cc NAME`` wrote ``DPSIM_TCP_CC`` into ``os.environ`` for the
+    clusters to read, so in one process (the API, a test, a notebook) the control outlived the command and decided the
+    next clusters. It now travels in the plan (``CalibrationPlan.tcp_cc``) to every cluster a calibration or a
+    validation run makes (``EmulatedCluster(tcp_cc=...)``), and the environment is left as it was. Root and the
+    namespaces are stubbed: what is checked is what reaches the cluster."""
+    import os
+
+    from typer.testing import CliRunner
+
+    import runtime.calibrate as calibration
+    import runtime.testbed.emulated as emulated
+    import runtime.validate as validation
+    from dpsim.cli import app
+    from runtime.calibrate import CalibrationPlan, _testbed
+    from runtime.train import make_testbed
+
+    monkeypatch.setattr(emulated, "require_root", lambda: None)
+    monkeypatch.setattr(emulated, "congestion_controls", lambda: ["reno", "cubic", "bbr"])
+    monkeypatch.delenv("DPSIM_TCP_CC", raising=False)
+    made: list[str] = []
+
+    class Cluster:  # the cluster's constructor: what it was given
+        def __init__(self, **kwargs: Any) -> None:
+            made.append(kwargs["tcp_cc"])
+
+    monkeypatch.setattr(emulated, "EmulatedCluster", Cluster)
+    _testbed("emulated", 2, 1, 1e6, "cubic")
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO)
+    make_testbed("emulated", build_cases(path, [], [[]])[0].scenario, "reno")
+    assert made == ["cubic", "reno"]
+
+    seen: list[str] = []
+
+    def validate(cases: Any, out_dir: Path, **kwargs: Any) -> Any:
+        seen.append(kwargs["plan"].tcp_cc)
+        raise ScenarioError("stub", "stopped before measuring")
+
+    def calibrate(scenario: Any, plan: CalibrationPlan, testbed: str, **kwargs: Any) -> Any:
+        seen.append(plan.tcp_cc)
+        raise ScenarioError("stub", "stopped before measuring")
+
+    monkeypatch.setattr(calibration, "calibrate", calibrate)
+    argv = ["calibrate", str(path), "--testbed", "emulated", "--tcp-cc", "reno", "--out", str(tmp_path / "p.yaml")]
+    CliRunner().invoke(app, argv)
+    monkeypatch.setattr(validation, "validate", validate)
+    argv = ["validate", str(path), "--set", "communication.algorithm=ring", "--testbed", "emulated", "--tcp-cc",
+            "cubic", "--out-dir", str(tmp_path / "v")]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert seen == ["reno", "cubic"], result.output
+    assert "DPSIM_TCP_CC" not in os.environ  # was 'cubic' from here on
+    assert CalibrationPlan().tcp_cc == ""  # unset: DPSIM_TCP_CC, else the host's, as each cluster decides

@@ -64,6 +64,7 @@ __all__ = [
     "RootRequired",
     "burst_bytes",
     "check_environment",
+    "chosen_congestion_control",
     "cleanup_leftovers",
     "congestion_controls",
     "dpsim_namespaces",
@@ -89,7 +90,8 @@ class RootRequired(RuntimeError):
 
 
 class BadEnvironment(ValueError):
-    """An environment variable the emulated testbed reads (``variable``) holds a value it cannot use (``reason``)."""
+    """An environment variable the emulated testbed reads (``variable``; or the setting that stands for it, as
+    ``EmulatedCluster.tcp_cc`` for ``DPSIM_TCP_CC``) holds a value it cannot use (``reason``)."""
 
     def __init__(self, variable: str, reason: str) -> None:
         super().__init__(f"{variable}: {reason}")
@@ -125,22 +127,24 @@ def netns_prefix() -> str:
     return prefix
 
 
-def environment_congestion_control() -> str:
-    """The nodes' TCP congestion control ``DPSIM_TCP_CC`` names ('' where it is unset or empty: the host's); one the
-    kernel lacks is a :class:`BadEnvironment`."""
-    named = os.environ.get(CC_ENV, "")
+def chosen_congestion_control(tcp_cc: str = "") -> str:
+    """The nodes' TCP congestion control: ``tcp_cc`` where given, else what ``DPSIM_TCP_CC`` names ('' where it is
+    unset or empty: the host's). One the kernel lacks is a :class:`BadEnvironment` naming where it came from
+    (``tcp_cc`` or the variable): one check and one message for both."""
+    source, named = ("tcp_cc", tcp_cc) if tcp_cc else (CC_ENV, os.environ.get(CC_ENV, ""))
     if named and named not in congestion_controls():
-        raise BadEnvironment(CC_ENV, f"expected a TCP congestion control this kernel has "
+        raise BadEnvironment(source, f"expected a TCP congestion control this kernel has "
                                      f"({', '.join(congestion_controls())}), got {named!r}")  # fmt: skip
     return named
 
 
-def check_environment() -> None:
+def check_environment(tcp_cc: str = "") -> None:
     """Raise :class:`BadEnvironment` where a variable the testbed reads cannot be used (``DPSIM_NETNS_PREFIX``,
     ``DPSIM_TCP_CC``, ``DPSIM_RANK_USER``): the command line checks them before any work, as it checks its options,
-    instead of a traceback from the first cluster it builds."""
+    instead of a traceback from the first cluster it builds. ``tcp_cc``: the control the command passes to its
+    clusters (``--tcp-cc``), which ``DPSIM_TCP_CC`` then does not decide (nor is it checked)."""
     netns_prefix()
-    environment_congestion_control()
+    chosen_congestion_control(tcp_cc)
     _rank_user()
 
 
@@ -244,10 +248,7 @@ class EmulatedCluster(Testbed):
             raise ValueError(f"nodes must be 1..250, got {self.nodes}")
         if self.rate <= 0:
             raise ValueError(f"rate must be positive, got {self.rate}")
-        self.tcp_cc = self.tcp_cc or environment_congestion_control()
-        if self.tcp_cc and self.tcp_cc not in congestion_controls():
-            raise ValueError(f"TCP congestion control {self.tcp_cc!r}: expected one this kernel has "
-                             f"({', '.join(congestion_controls())})")  # fmt: skip
+        self.tcp_cc = chosen_congestion_control(self.tcp_cc)
         self.name = "emulated"
         self.link_rate = self.rate
         self.master_addr = f"{SUBNET}.1"
