@@ -26,7 +26,6 @@ No root, no testbed (a few seconds a calibration).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -35,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, one_line_errors
+from benchmarks.script_cli import ScriptError, one_line_errors, read_bench_records
 from benchmarks.validation_patterns import RESULTS, SESSIONS
 from dpsim.calibration import MAX_RESIDUAL, load_profile, residuals_above, worst_point_note
 from runtime.calibrate import CalibrationPlan, link_point_errors, refit_links
@@ -49,12 +48,16 @@ def calibrations(folders: list[str] | None = None) -> dict[str, tuple[Path, Path
     """Calibration name → (profile, its benchmark records), one entry per distinct calibration (``folders``: these
     folders under ``benchmarks/results``, named by their path there)."""
     if folders:
-        found = {}
+        found: dict[str, tuple[Path, Path]] = {}
+        named: dict[Path, str] = {}
         for folder in folders:
             profile, bench = RESULTS / folder / "profile.yaml", RESULTS / folder / "calibration-bench.json"
             if not (profile.is_file() and bench.is_file()):
                 raise ScriptError(f"--folders: {folder}: expected profile.yaml and calibration-bench.json in "
                                   f"{RESULTS / folder}")  # fmt: skip
+            if (first := named.setdefault(bench.resolve(), folder)) != folder or folder in found:
+                # 'A,A/' or 'A,./A': one calibration refitted and printed twice, as two
+                raise ScriptError(f"--folders: {folder} is the calibration {first} names (each is refitted once)")
             found[folder] = (profile, bench)
         return found
     out: dict[str, tuple[Path, Path]] = {}
@@ -90,8 +93,12 @@ def main() -> int:
     names = calibrations(folders)
     refitted = {}
     for name, (profile_path, bench) in names.items():
-        records = json.loads(bench.read_text(encoding="utf-8"))
-        refitted[name] = (refit_links(load_profile(profile_path), records, plan, "emulated"), records)
+        records = read_bench_records(bench)
+        loaded = load_profile(profile_path)  # damaged: one line naming it (one_line_errors)
+        if loaded.host_model is None:
+            raise ScriptError(f"{profile_path}: a profile without a host_model: not a calibration of the emulated "
+                              "testbed, whose links are fitted on the host's measured sharing")  # fmt: skip
+        refitted[name] = (refit_links(loaded, records, plan, "emulated"), records)
     if folders:
         print("0. every link fit's residual, %, refitted by the current code")
         fits = sorted({k for profile, _ in refitted.values() for k in profile.residuals() if k.startswith("links.")

@@ -16,7 +16,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ScriptError", "add_grid", "grid", "need_root", "one_line_errors", "one_of", "read_json"]
+__all__ = [
+    "ScriptError",
+    "add_grid",
+    "grid",
+    "need_root",
+    "one_line_errors",
+    "one_of",
+    "read_bench_records",
+    "read_json",
+]
 
 
 class ScriptError(Exception):
@@ -24,7 +33,9 @@ class ScriptError(Exception):
 
 
 def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
-    """``main`` with a :class:`ScriptError` turned into one line on stderr and status 2."""
+    """``main`` with a :class:`ScriptError`, or the :class:`dpsim.errors.ScenarioError` of a damaged scenario or
+    profile it reads (``load_profile``), turned into one line on stderr and status 2."""
+    from dpsim.errors import ScenarioError
 
     @functools.wraps(main)
     def run() -> int:
@@ -32,6 +43,9 @@ def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
             return main()
         except ScriptError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except ScenarioError as exc:
+            print(f"error: {exc.one_line()}", file=sys.stderr)
             return 2
 
     return run
@@ -56,6 +70,17 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScriptError(f"{path}: {exc}") from exc
+
+
+def read_bench_records(path: Path) -> list[dict[str, Any]]:
+    """A calibration's benchmark records (``calibration-bench.json``) to refit: damaged JSON, or records the fit cannot
+    read (:func:`runtime.calibrate.bench_records_problem`), is a :class:`ScriptError` naming the file."""
+    from runtime.calibrate import bench_records_problem
+
+    records = read_json(path)
+    if (problem := bench_records_problem(records)) is not None:
+        raise ScriptError(f"{path}: {problem}")
+    return list(records)
 
 
 def one_of(option: str, value: str, choices: Iterable[str]) -> None:

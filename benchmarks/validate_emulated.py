@@ -194,7 +194,7 @@ def print_breakdown(out: Path, engines: list[str]) -> None:
 def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
     """``profile`` with its links fitted again from ``bench`` (the calibration's records) by the current code."""
     from dpsim.calibration import save_profile
-    from runtime.calibrate import refit_links
+    from runtime.calibrate import bench_records_problem, refit_links
 
     loaded = load_profile(profile)
     if loaded.host_model is None:
@@ -203,6 +203,8 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
         records = json.loads(bench.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError("", f"expected the calibration's benchmark records (JSON): {exc}", str(bench)) from None
+    if (problem := bench_records_problem(records)) is not None:
+        raise ScenarioError("", problem, str(bench))
     refitted = refit_links(loaded, records, CalibrationPlan(), "emulated")
     target = (out or tmp) / "profile-refit.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,7 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
     if suffix == ".csv":
         import pandas as pd
 
+        _whole_rows(text, source)
         try:
             frame = pd.read_csv(io.StringIO(text))
         except (ValueError, pd.errors.ParserError) as exc:
@@ -120,6 +121,36 @@ def read_result(path: str | Path) -> tuple[str, Any, str]:
         _check_frame(frame, source, _SWEEP_COLUMNS, csv=False)
         return "sweep", _checked("sweep", frame, source), digest
     raise ScenarioError("", "not a dpsim result (run, sweep, plan, validation, records, trace or scenario)", source)
+
+
+def _whole_rows(text: str, source: str) -> None:
+    """Every row of a CSV table holds the header's fields: dpsim writes an empty cell as one (``a,,b``), so a row
+    with fewer is a file cut short (a sweep's ``--out`` copied while written, a transfer interrupted), whose
+    missing cells pandas fills with NaN: the page drew part of a row (``2,0.`` as a step of 0 s). One line naming
+    the row; a row with more fields is pandas' own error. A column named twice in the header is refused as a key
+    given twice in YAML or JSON is (pandas renamed the second ``step_time_s.1`` and drew the first alone)."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text))
+    header = 0
+    try:
+        for row in reader:
+            if not row:  # a blank line, which pandas skips
+                continue
+            if not header:
+                header = len(row)
+                twice = next((name for i, name in enumerate(row) if name in row[:i]), None)
+                if twice is not None:
+                    raise ScenarioError("", f"the header names the column {inputs.brief(twice)} twice", source)
+            elif len(row) < header:
+                raise ScenarioError(
+                    "",
+                    f"line {reader.line_num}: a row of {len(row)} of the header's {header} fields: the file was cut "
+                    "short (write it again, or delete the row)",
+                    source,
+                )
+    except csv.Error:  # NUL, a quote left open: pandas names it
+        return
 
 
 def _suffix_of(text: str) -> str:

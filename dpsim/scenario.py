@@ -916,12 +916,13 @@ class HostTopologyConfig(_Section):
     p2p: bool = True
     """GPU peer-to-peer between GPUs of one switch (false: GeForce cards, whose driver disables it, or
     ``NCCL_P2P_DISABLE=1``): every pair then goes through the CPU, up and down the switch's uplink."""
-    socket_link_gbps: Annotated[float, Field(gt=0, le=1e4)] | None = None
+    socket_link_gbps: Annotated[float, Field(ge=1.25e-10, le=1e4)] | None = None
     """Measured GB/s each way that GPU traffic moves across the link between two sockets (P2P through both root
     complexes, SHM into the other socket's memory), e.g. one cross-socket GPU pair's bidirectional
     ``p2pBandwidthLatencyTest`` figure halved; unset: NCCL's constant for :attr:`cpu`. NCCL's ring search keeps
-    its constant (the graph, :mod:`dpsim.sim.pcie_ring`); the engines price the socket link at this rate."""
-    p2p_latency_us: Annotated[float, Field(gt=0, le=1000)] | None = None
+    its constant (the graph, :mod:`dpsim.sim.pcie_ring`); the engines price the socket link at this rate. At
+    least 1.25e-10 (1 bit/s, the slowest bandwidth dpsim reads: :data:`dpsim.units.RANGES`)."""
+    p2p_latency_us: Annotated[float, Field(ge=1e-9, le=1000)] | None = None
     """Measured one-way latency, µs, of the slowest GPU peer-to-peer hop on NCCL's ring of the node: half the round
     trip of a GPU-resident ping-pong (a kernel stores a flag into the peer GPU's memory and spins on its own until
     the echo arrives), e.g. the cross-switch pair of two PCIe switches. A ring step on a P2P hop is that handshake
@@ -930,7 +931,7 @@ class HostTopologyConfig(_Section):
     the peer polls), so the engines price each step of a ring or tree whose every edge is P2P at it; unset, or a
     ring with an SHM edge (host memory, not measured by a P2P ping-pong): NCCL's own per-step figure
     (``hwLatencies[PCI]``, ``src/graph/tuning.cc``). NCCL's tuner picks the algorithm and protocol by its own
-    figures either way."""
+    figures either way. At least 1e-9 (1e-15 s, the shortest duration dpsim reads: :data:`dpsim.units.RANGES`)."""
 
     @field_validator("cpu")
     @classmethod

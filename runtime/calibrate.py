@@ -77,6 +77,7 @@ from dpsim.calibration import (
     residuals_above,
     samples_by_link,
 )
+from dpsim.inputs import brief
 from dpsim.scenario import Scenario
 from runtime.bench import median_uncertainty
 from runtime.hostload import host_load, snapshot
@@ -87,6 +88,7 @@ from runtime.testbed import LocalTestbed, Testbed
 
 __all__ = [
     "CalibrationPlan",
+    "bench_records_problem",
     "calibrate",
     "calibrate_compute",
     "calibrate_compute_curve",
@@ -1281,6 +1283,40 @@ def remeasure_links(
                            remeasured=old.get("remeasured", 0) + 1)  # fmt: skip
                 old["busbw_bytes_per_s"] = bus_bandwidth(old["size_bytes"], old["time_s"], old["ranks"], "all_reduce")
     return out
+
+
+def bench_records_problem(records: Any) -> str | None:
+    """Why ``records`` (a calibration's ``calibration-bench.json``, read back to refit: ``validate_emulated.py --reuse
+    --refit``, ``link_fit_points.py --folders``) cannot be fitted, else None. The fit reads each record's collective,
+    algorithm and link class (text: ``inter`` or ``intra``; an all-reduce's algorithm one it can invert,
+    :data:`FIT_ALGORITHMS`), ranks (a
+    whole number >= 2), size and median time (numbers > 0), and where present its shaped rate, CPU and host times
+    and uncertainty (numbers >= 0): a ``KeyError`` or ``TypeError`` deep in the fit before."""
+    if not isinstance(records, list) or not records:
+        return f"expected a non-empty list of benchmark records, got {brief(records)}"
+    numbers = ("rate_bytes_per_s", "cpu_s", "host_busy_s", "median_uncertainty")
+    for index, r in enumerate(records):
+        if not isinstance(r, dict):
+            return f"record {index}: expected an object, got {brief(r)}"
+        for name in ("collective", "algorithm", "link_class"):
+            if not isinstance(r.get(name), str):
+                return f"record {index}: {name}: expected a text, got {brief(r.get(name))}"
+        allowed = {"link_class": LINK_CLASSES, "algorithm": FIT_ALGORITHMS if r["collective"] == "all_reduce" else ()}
+        for name, choices in allowed.items():
+            if choices and r[name] not in choices:
+                return f"record {index}: {name}: expected one of {', '.join(choices)}, got {brief(r[name])}"
+        ranks = r.get("ranks")
+        if isinstance(ranks, bool) or not isinstance(ranks, int) or not 2 <= ranks <= 1 << 20:
+            return f"record {index}: ranks: expected a whole number >= 2, got {brief(ranks)}"
+        for name in ("size_bytes", "time_s"):
+            value = r.get(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                return f"record {index}: {name}: expected a finite number > 0, got {brief(value)}"
+        for name in (n for n in numbers if r.get(n) is not None):
+            value = r[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                return f"record {index}: {name}: expected a finite number >= 0, got {brief(value)}"
+    return None
 
 
 def refit_links(

@@ -3926,6 +3926,115 @@ def sets_replacing_sets() -> Iterator[Case]:
         yield Case(kind, ["run", "{tmp}/s.yaml", "--set", first, "--set", then], files, accept=True)
 
 
+def unread_where_no_group_holds_a_node() -> Iterator[Case]:
+    """Round 19. Settings accepted where nothing reads them, not listed before (the ``unlisted`` verdict):
+    ``cluster.host_topology`` as a whole at one GPU a node, or where tensor (or pipeline) parallelism leaves each
+    data-parallel group part of a PCIe node (tensor-parallel groups and the pipeline's sends never see one);
+    a fat-tree's ``nodes_per_leaf`` at ``oversubscription`` 1 (a leaf's uplink carries all its NICs: no route is
+    slower for crossing the spine); under DeepSpeed's ``BF16_Optimizer`` (``gradient_accumulation_pass: fp32_copy``)
+    ``deepspeed_reduce_bucket_size`` (no reduce buckets) and, at stage 1, ``communication.overlap`` and
+    ``deepspeed_overlap_comm`` (it all-reduces after the backward; ``overlap_comm`` priced an overlap there, one ulp
+    apart in the simulator). Each listed in ``run``, ``sweep`` and a shared fabric's records; where the field is read
+    (a data-parallel group of whole nodes, a shared fabric, whose one cluster routes every job's groups over the
+    host's links, an oversubscribed leaf, ZeRO-2's per-micro-batch reductions) the run is plain."""
+    kind = "unread where no group holds a node, listed"
+    files = {"s.yaml": SMALL.encode()}
+    run = ["run", "{tmp}/s.yaml", "--format", "json"]
+    pcie = ["--set", "cluster.intra_node=pcie4", "--set", "cluster.host_topology={gpus_per_switch: 1}"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, *pcie, "--engine", engine, "--set", "training.tensor_parallel=2"], files,
+                   listed="cluster.host_topology")  # fmt: skip
+        yield Case(kind, [*run, *pcie, "--engine", engine, "--set", "cluster.workers_per_node=1"], files,
+                   listed="cluster.host_topology")  # fmt: skip
+    yield Case(kind, [*run, *pcie, "--set", "training.tensor_parallel=2", "--set", "cluster.host_topology.p2p=false"],
+               files, listed="cluster.host_topology")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *pcie, "--set", "training.tensor_parallel=2", "--vary",
+                      "cluster.host_topology.gpus_per_switch=1,2", "--format", "json"], files,
+               listed="cluster.host_topology")  # fmt: skip
+    yield Case(kind, [*run, *pcie], files, accept=True)  # data parallel over whole nodes: read
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *pcie, "--set",
+                      "training.tensor_parallel=2", "--format", "json"], files, accept=True)  # fmt: skip
+    yield Case(kind, [*run, *pcie, "--set", "training.pipeline_parallel=2"], files, accept=True)  # a node a group
+    bf16 = ["--set", "training.precision=bf16", "--set", "training.gradient_accumulation_pass=fp32_copy"]
+    for stage in ("1", "2", "3"):
+        yield Case(kind, [*run, *bf16, "--set", f"training.zero_stage={stage}", "--set",
+                          "training.deepspeed_reduce_bucket_size=1000"], files,
+                   listed="training.deepspeed_reduce_bucket_size")  # fmt: skip
+    stage1 = [*bf16, "--set", "training.zero_stage=1", "--set", "training.deepspeed_overlap_comm=true"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, *stage1, "--engine", engine, "--set", "communication.overlap=false"], files,
+                   listed="communication.overlap")  # fmt: skip
+        yield Case(kind, [*run, *stage1, "--engine", engine], files, listed="training.deepspeed_overlap_comm")
+    yield Case(kind, [*run, *bf16, "--set", "training.zero_stage=2", "--set", "training.deepspeed_overlap_comm=true"],
+               files, accept=True)  # fmt: skip  # ZeRO-2 reduces each micro-batch: overlap_comm hides it
+    tree = ["--set", "cluster.topology.kind=fat-tree", "--set", "cluster.topology.nodes_per_leaf=1"]
+    yield Case(kind, [*run, *tree], files, listed="cluster.topology.nodes_per_leaf")
+    yield Case(kind, [*run, *tree, "--set", "communication.algorithm=parameter-server"], files,
+               listed="cluster.topology.nodes_per_leaf")  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *tree, "--format", "json"], files,
+               listed="cluster.topology.nodes_per_leaf")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *tree[:2], "--vary", "cluster.topology.nodes_per_leaf=1,2", "--format",
+                      "json"], files, listed="cluster.topology.nodes_per_leaf")  # fmt: skip
+    yield Case(kind, [*run, *tree, "--set", "cluster.topology.oversubscription=2"], files, accept=True)  # read
+
+
+def report_rows_cut_short() -> Iterator[Case]:
+    """Round 19. ``dpsim report`` of a CSV table whose last row is cut short (a sweep's ``--out`` copied while it was
+    written, a transfer interrupted): dpsim writes an empty cell as one (``1,,4``), so a row with fewer fields than
+    the header is a torn file, yet pandas filled the missing cells with NaN and the page drew part of a row
+    (``2,0.`` a step of 0 s): each of the 12 such cases wrote a page. Refused with the row's line; a header naming a
+    column twice (pandas drew the first and renamed the other ``step_time_s.1``) is refused as a key given twice;
+    empty cells, blank lines, quoted cells holding a comma or a line break, CRLF and a last line without its newline
+    are read as before."""
+    kind = "report: CSV rows cut short"
+    sweep = b"training.micro_batch,step_time_s,world_size,samples_per_s,scaling_efficiency\n1,0.5,4,16,0.9\n"
+    validation = b"label,measured_step_time_s,predicted_step_time_s,error_pct\nbase,0.5,0.52,4.0\n"
+    plan = b"rank,devices,tp,pp,dp,micro_batch,step_time_s,time_to_train_s\n1,8,1,1,8,4,0.5,100\n"
+    run = b"scenario,engine,world_size,step_time_s,samples_per_s,scaling_efficiency\nx,analytic,4,0.5,16,0.9\n"
+    for name, head, cut in (
+        ("sweep.csv", sweep, b"2,0."), ("sweep.csv", sweep, b"2"), ("sweep.csv", sweep, b"2,0.6,4,13"),
+        ("sweep.csv", sweep, b'"2",0.6,'), ("validation.csv", validation, b"x,0.5"), ("validation.csv", validation,
+        b"x"), ("plan.csv", plan, b"2,16,2,1,8,4,0.6"), ("plan.csv", plan, b"2,16"), ("run.csv", run, b"y,sim,4"),
+        ("run.csv", run, b"y"), ("crlf.csv", sweep.replace(b"\n", b"\r\n"), b"2,0.6\r\n"),
+        ("blank.csv", sweep + b"\n", b"2,0.6,4\n"),
+    ):  # fmt: skip
+        line = "line 4" if name == "blank.csv" else "line 3"  # the blank line is line 3
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: head + cut}, expect_error=True,
+                   names=line, outputs=("{tmp}/r.html",))  # fmt: skip
+    twice = b"step_time_s,world_size,samples_per_s,scaling_efficiency,step_time_s\n1,2,3,0.5,9\n"
+    for name, data in (("twice.csv", twice), ("twice_validation.csv", validation.replace(b"error_pct", b"label"))):
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, expect_error=True,
+                   names="twice", outputs=("{tmp}/r.html",))  # fmt: skip
+    for name, data in (
+        ("empty_cells.csv", sweep + b"2,0.6,4,,\n"), ("no_newline.csv", sweep + b"2,0.6,4,13,0.8"),
+        ("blank_lines.csv", sweep + b"\n\n2,0.6,4,13,0.8\n"), ("crlf.csv", sweep.replace(b"\n", b"\r\n")),
+        ("quoted.csv", b'name,step_time_s,world_size,samples_per_s,scaling_efficiency\n"a, b\nc",0.5,4,16,0.9\n'),
+        ("validation.csv", validation + b"x,0.6,,\n"),
+    ):  # fmt: skip
+        yield Case(kind, ["report", f"{{tmp}}/{name}", "-o", "{tmp}/r.html"], {name: data}, accept=True)
+
+
+def bare_numbers_at_the_physical_ends() -> Iterator[Case]:
+    """Round 19. The two bare numbers whose unit is in their name, ``cluster.host_topology.p2p_latency_us`` (µs) and
+    ``socket_link_gbps`` (GB/s), took any value > 0: 1e-12 µs (1e-18 s, below the shortest duration any other field
+    takes, 1e-15 s) and 1e-300 GB/s (far below 1 bit/s) priced a step. Refused below the ranges every quantity keeps
+    (:data:`dpsim.units.RANGES`), naming the field; the ends themselves price a finite step."""
+    kind = "unit-named bare numbers at the physical ends"
+    files = {"s.yaml": SMALL.encode()}
+    host = "cluster.host_topology={{gpus_per_switch: 1, sockets: 2, cpu: amd, {}}}"
+    for name, value in (("p2p_latency_us", "1e-12"), ("p2p_latency_us", "9.99e-10"), ("p2p_latency_us", "1e-300"),
+                         ("socket_link_gbps", "1e-12"), ("socket_link_gbps", "1e-300"),
+                         ("socket_link_gbps", "1.2e-10")):  # fmt: skip
+        for command in ("run", "check"):
+            yield _set_case(kind, "cluster.intra_node=pcie4", host.format(f"{name}: {value}"), command=command,
+                            names=f"cluster.host_topology.{name}")  # fmt: skip
+    for name, value in (("p2p_latency_us", "1e-9"), ("socket_link_gbps", "1.25e-10"), ("p2p_latency_us", "1000")):
+        for engine in ("analytic", "sim"):
+            argv = ["run", "{tmp}/s.yaml", "--format", "json", "--engine", engine, "--set", "cluster.intra_node=pcie4",
+                    "--set", host.format(f"{name}: {value}"), "--set", "communication.nccl_p2p_level=SYS"]  # fmt: skip
+            yield Case(kind, argv, files, finite=True, strict_json=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -3950,7 +4059,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     null_under_presets, blank_paths, gloo_ring_under_zero, negative_zero, profile_shapes, profile_terms_past_range,
     profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo, nccl_buffsize_edges, loss_kernel_values,
     sweep_nested_values, profile_json_fields, sweep_columns_of_two_types, profile_algorithm_keys,
-    settings_read_by_nothing_listed, sets_replacing_sets,
+    settings_read_by_nothing_listed, sets_replacing_sets, unread_where_no_group_holds_a_node, report_rows_cut_short,
+    bare_numbers_at_the_physical_ends,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -990,6 +990,41 @@ def test_link_fit_points_compares_named_calibrations_side_by_side() -> None:
         assert none.returncode == 2 and none.stderr.count("\n") == 1 and "--folders: expected" in none.stderr, empty
 
 
+def test_link_fit_points_refuses_damaged_or_repeated_calibrations_in_one_line(tmp_path: Path) -> None:
+    """``--folders`` (a folder under ``benchmarks/results``, or an absolute path): a ``calibration-bench.json`` cut
+    short (a copy interrupted) was a ``JSONDecodeError`` traceback, records of another shape a ``KeyError``, a
+    damaged ``profile.yaml`` a ``ScenarioError`` traceback, a profile without a host model an ``AssertionError``, and
+    one calibration named twice (``A,A/``) was refitted and printed twice. Each is one line naming the file or the
+    option, exit 2."""
+    import shutil
+
+    pytest.importorskip("torch")
+    root = Path(__file__).resolve().parent.parent
+    script = root / "benchmarks" / "link_fit_points.py"
+    cal = root / "benchmarks" / "results" / "validation-2026-12-05-h"
+    bench = (cal / "CAL" / "calibration-bench.json").read_text(encoding="utf-8")
+    damaged = {
+        "torn": ("calibration-bench.json", bench[: len(bench) // 2], "calibration-bench.json: Expecting"),
+        "shape": ("calibration-bench.json", '[{"a": 1}]', "record 0: collective: expected a text"),
+        "ranks": ("calibration-bench.json", bench.replace('"ranks": 2,', '"ranks": "2",', 1), "record 0: ranks"),
+        "profile": ("profile.yaml", "links: {inter: {ring: [", "profile.yaml: malformed YAML"),
+        "nohost": ("profile.yaml", "name: p\nlinks: {inter: {ring: {latency: 3 us, bandwidth: 1 GB/s}}}\n",
+                   "a profile without a host_model"),
+    }  # fmt: skip
+    for name, (file, text, said) in damaged.items():
+        folder = tmp_path / name
+        shutil.copytree(cal / "CAL", folder, ignore=lambda d, names: [n for n in names if n.endswith((".png", ".csv"))])
+        (folder / file).write_text(text, encoding="utf-8")
+        run = subprocess.run([sys.executable, str(script), "--folders", str(folder)], capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and said in run.stderr, (name, run.stderr[-300:])
+    for twice in ("validation-2026-12-05-h/CAL,validation-2026-12-05-h/CAL/",
+                  f"validation-2026-12-05-h/CAL,{cal / 'CAL'}"):  # fmt: skip
+        run = subprocess.run([sys.executable, str(script), "--folders", twice], capture_output=True, text=True,
+                             timeout=120)  # fmt: skip
+        assert run.returncode == 2 and run.stderr.count("\n") == 1 and "each is refitted once" in run.stderr, twice
+
+
 def test_the_optimizer_line_is_fitted_in_relative_error_the_error_its_residual_is_taken_in() -> None:
     """The 2026-12-05-h calibration's cold optimizer points (4.968 / 16.717 / 70.840 ms at 1 / 4 / 16 M parameters):
     unweighted, the line is set by the largest and leaves 11.1 % at the smallest (refused at 5 %); in relative error

@@ -187,3 +187,28 @@ def test_a_run_lists_its_ignored_fields(tmp_path: Path) -> None:
     text = (tmp_path / "r.html").read_text(encoding="utf-8")
     row = re.search(r'<td class="l">ignored: training\.pipeline_schedule</td><td class="">([^<]*)</td>', text)
     assert row is not None and html.unescape(row.group(1)) == why
+
+
+def test_a_csv_row_cut_short_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A sweep's CSV copied while it was written ends in a row with fewer fields than the header; pandas filled the
+    missing cells with NaN and the page drew part of a row (``2,0.``: a step of 0 s, exit 0). dpsim writes an empty
+    cell as one, so such a row is refused naming its line, before a page is written; a whole sweep written by
+    ``dpsim sweep --out`` and the same table with an empty cell draw as before."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    whole = tmp_path / "sweep.csv"
+    vary = ["--vary", "training.micro_batch=1,2", "--vary", "training.zero_stage=0,1"]
+    argv = ["sweep", str(tmp_path / "s.yaml"), *vary, "--out", str(whole)]
+    assert hostile.run_in_process(argv)[0] == 0
+    text = whole.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    header = len(lines[0].split(","))
+    cut = tmp_path / "cut.csv"
+    for end in (2, header // 2, header - 1):
+        cut.write_text("\n".join([*lines[:3], ",".join(lines[3].split(",")[:end])]), encoding="utf-8")
+        code, _, err = hostile.run_in_process(["report", str(cut), "-o", str(tmp_path / "r.html")])
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"line 4: a row of {end} of the header's {header} fields" in err
+        assert not (tmp_path / "r.html").exists()
+    for table in (text, text.replace("\n", "\r\n"), text + "\n\n", text.rstrip("\n")):
+        whole.write_text(table, encoding="utf-8", newline="")
+        assert hostile.run_in_process(["report", str(whole), "-o", str(tmp_path / "r.html")])[0] == 0
