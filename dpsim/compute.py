@@ -229,14 +229,23 @@ class _Pricer:
         self.kernels: list[Kernel] = []
 
     def gemm(
-        self, name: str, phase: str, m: float, n: float, k: float, batch: float = 1.0, linear: bool = False
+        self,
+        name: str,
+        phase: str,
+        m: float,
+        n: float,
+        k: float,
+        batch: float = 1.0,
+        linear: bool = False,
+        launches: int = 1,
     ) -> None:
+        """One GEMM, or ``launches`` separate GEMMs of the same shape priced one by one."""
         peak = self.peak_linear if linear else self.peak16
         width = self.linear_width if linear else self.width
         efficiency = self.linear_efficiency if linear else self.device.matmul_efficiency
-        seconds = gemm_time(m, n, k, batch, peak, self.device, width, efficiency)
-        moved = width * (m * k + k * n + m * n) * batch
-        self.kernels.append(Kernel(name, phase, 2.0 * m * n * k * batch, moved, seconds))
+        seconds = launches * gemm_time(m, n, k, batch, peak, self.device, width, efficiency)
+        moved = launches * width * (m * k + k * n + m * n) * batch
+        self.kernels.append(Kernel(name, phase, launches * 2.0 * m * n * k * batch, moved, seconds))
 
     def memory(self, name: str, phase: str, moved: float) -> None:
         self.kernels.append(Kernel(name, phase, 0.0, moved, memory_bound_seconds(self.device, moved)))
@@ -245,10 +254,11 @@ class _Pricer:
         rate = self.peak16 * efficiency * self.device.sustained_fraction
         self.kernels.append(Kernel(name, phase, flops, 0.0, flops / rate))
 
-    def linear(self, name: str, m: float, n: float, k: float) -> None:
-        """A linear layer: forward GEMM, and its data- and weight-gradient GEMMs."""
-        self.gemm(name, "forward", m, n, k, linear=True)
-        self.gemm(f"{name}.dgrad", "backward", m, k, n, linear=True)
+    def linear(self, name: str, m: float, n: float, k: float, row_split: int = 1) -> None:
+        """A linear layer: forward GEMM, and its data- and weight-gradient GEMMs. ``row_split``: the forward and
+        data-gradient GEMMs run as that many GEMMs of m/row_split rows each (:func:`layer_kernels`)."""
+        self.gemm(name, "forward", m / row_split, n, k, linear=True, launches=row_split)
+        self.gemm(f"{name}.dgrad", "backward", m / row_split, k, n, linear=True, launches=row_split)
         self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
 
 
@@ -518,9 +528,12 @@ def layer_kernels(
     tensor_parallel: int = 1,
     sequence_parallel: bool = False,
     autocast: bool = False,
+    row_split: int = 1,
 ) -> list[Kernel]:
     """The kernels of one transformer layer for one micro-batch on one device (forward and backward); ``autocast``:
-    ``training.autocast``'s fp32 norms (:func:`autocast_norm_bytes`)."""
+    ``training.autocast``'s fp32 norms (:func:`autocast_norm_bytes`). ``row_split``: the four linears' forward and
+    data-gradient GEMMs each run as that many GEMMs of tokens/row_split rows (torch AsyncTP's decomposition,
+    :func:`dpsim.analytic.parallel.tensor_parallel_local_time`); 1 for one GEMM each."""
     p = _Pricer(device, precision)
     w = p.width
     s, b, h, a, t = float(model.seq_len), float(micro_batch), float(model.hidden), float(model.heads), tensor_parallel
@@ -532,10 +545,10 @@ def layer_kernels(
     shard = t if sequence_parallel else 1
     dropout = model.dropout
 
-    p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h)
-    p.linear("attention_out", tokens, h, heads * d)
-    p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h)
-    p.linear("mlp_down", tokens, h, f / t)
+    p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h, row_split)
+    p.linear("attention_out", tokens, h, heads * d, row_split)
+    p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h, row_split)
+    p.linear("mlp_down", tokens, h, f / t, row_split)
     if p.fp8 and model.fp8_linear == "torchao_tensorwise":
         # torchao's Float8Linear under torch.compile: every distinct input and every output gradient cast, at
         # torchao's own count (torchao_cast_bytes)

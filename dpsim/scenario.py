@@ -1409,8 +1409,8 @@ class TrainingConfig(_Section):
     reduce-scatter only whose input is one matmul's output, so the backward's input-gradient reduce-scatters (the
     sum of the q/k/v and of the gate/up data gradients) stay plain collectives, and whose fused ops run local
     steps on the compute stream: the copy of the local shard into the symmetric buffer before an all-gather's
-    first chunk, and the sum of the t stacked partials after a reduce-scatter
-    (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
+    first chunk, and the sum of the t stacked partials after a reduce-scatter, and whose GEMMs run as t GEMMs of
+    1/t of the rows each (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
     sequence_parallel_kind: Literal["megatron", "dtensor"] = "megatron"
     """Which implementation runs sequence parallelism (with ``sequence_parallel``), as far as it changes what a
     column-parallel linear keeps for its weight gradient. ``megatron``: the 1/t input shard, all-gathered again in

@@ -416,3 +416,29 @@ def test_staging_copies_timed_by_hand(overrides: dict[str, Any], copies: int, wh
     steps = {engine: api.run(dtensor, engine=engine).step_time_s for engine in ("analytic", "sim")}
     assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)
     assert steps["analytic"] - api.run(megatron).step_time_s == pytest.approx(expected, rel=1e-6)
+
+
+def test_async_tp_split_gemms_by_hand() -> None:
+    """torch's fused ops run each fused GEMM as t GEMMs of 1/t of the rows (``_fused_all_gather_matmul_impl``'s
+    consumer once per gathered shard, ``_fused_matmul_reduce_scatter_impl``'s ``chunk_producer`` once per rank).
+    On the Dec 2024 70B Float8 AsyncTP row (TP 8, s·b·h = 2^30 elements a rank after the gather, 80 layers, full
+    recomputation) every sub-GEMM is still compute-bound (its 16,384 rows), so each fused GEMM costs 7 more launches,
+    7 · 4 µs / 0.71 (the H100's kernel overhead over its sustained fraction); a layer fuses 10 (the forward's and
+    re-forward's 4, the backward's 2 output-gradient gathers). The local steps besides, by hand over S = 2 GiB
+    (bf16): the 2 unfused input-gradient reduce-scatters' staging copies 2 · 2S, the 6 fused gathers' local shard
+    2S/8 each, the 4 fused scatters' partial sums S · 9/8 each. Fails before the split was priced (issue 11)."""
+    from dpsim import api
+    from dpsim.analytic.parallel import tensor_parallel_local_time
+    from dpsim.compute import compute_device
+
+    run = next(r for r in RUNS.TORCHTITAN_RUNS if r.name == "torchtitan 70B TP8 FP8 AsyncTP on 256 H100")
+    scenario = scenario_from_dict(dict(run.scenario))
+    d = compute_device(scenario)
+    assert (d.kernel_overhead, d.sustained_fraction) == (4e-6, 0.71)
+    size = 2.0 * 2**30
+    moved = 2 * 2 * size + 6 * 2 * size / 8 + 4 * size * 9 / 8
+    memory = moved / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
+    split = 10 * 7 * 4e-6 / 0.71
+    assert tensor_parallel_local_time(scenario) == pytest.approx(80 * (memory + split), rel=1e-12)
+    steps = {engine: api.run(scenario, engine=engine).step_time_s for engine in ("analytic", "sim")}
+    assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)

@@ -326,13 +326,17 @@ def _async_tp_backward_pairs(gated_mlp: bool) -> tuple[tuple[str, str], ...]:
     return tuple(fused)
 
 
-def _layer_gemm_seconds(scenario: Scenario) -> dict[str, float]:
+def _layer_gemm_seconds(scenario: Scenario, row_split: int = 1) -> dict[str, float]:
     """Seconds of each GEMM of one layer and micro-batch, as the compute model prices it (by name), on the device its
-    GEMMs see (:func:`dpsim.compute.compute_device`: fp32 at ``peak_flops_fp32_ieee`` under ``fp32_matmul: ieee``)."""
+    GEMMs see (:func:`dpsim.compute.compute_device`: fp32 at ``peak_flops_fp32_ieee`` under ``fp32_matmul: ieee``).
+    ``row_split``: the linears' forward and data-gradient GEMMs as that many GEMMs of 1/row_split of the rows
+    (:func:`dpsim.compute.layer_kernels`)."""
     from dpsim import compute
 
     m, t, d = scenario.model, scenario.training, compute.compute_device(scenario)
-    kernels = compute.layer_kernels(m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
+    kernels = compute.layer_kernels(
+        m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel, row_split=row_split
+    )
     if compute.prices_flat(m, d):  # the flat model prices every FLOP at peak · efficiency
         return {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
     return {k.name: k.seconds for k in kernels}
@@ -372,15 +376,39 @@ def tensor_parallel_hidden_time(scenario: Scenario, fabric: Fabric) -> float:
     if not _tp_comm_overlapped(scenario):
         return 0.0
     comm = dict(tensor_parallel_collectives(scenario, fabric))
-    gemms = _layer_gemm_seconds(scenario)
     share = (t.tensor_parallel - 1) / t.tensor_parallel
+    torch_async = t.tp_overlap_kind == "torch_async_tp"
+    # torch's fused ops run the GEMM as t sub-GEMMs of 1/t of the rows (_async_tp_split_seconds)
+    gemms = _layer_gemm_seconds(scenario, t.tensor_parallel if torch_async else 1)
+    hidden = sum(min(comm[op], share * gemms[name]) for op, name in _fused_pairs(scenario))
+    return layers_per_stage(scenario) * hidden
+
+
+def _fused_pairs(scenario: Scenario) -> list[tuple[str, str]]:
+    """(collective, GEMM) pairs a layer and micro-batch overlaps under ``tp_comm_overlap``: the forward's four, the
+    backward's (all four under userbuffers, :func:`_async_tp_backward_pairs` under torch's AsyncTP) and full
+    recomputation's re-forward's four."""
+    t = scenario.training
     torch_async = t.tp_overlap_kind == "torch_async_tp"
     backward = _async_tp_backward_pairs(scenario.model.gated_mlp) if torch_async else _OVERLAPPED_GEMMS_BACKWARD
     pairs: list[tuple[str, str]] = [*_OVERLAPPED_GEMMS, *backward]
     if t.activation_recomputation == "full":
         pairs += _OVERLAPPED_GEMMS
-    hidden = sum(min(comm[op], share * gemms[name]) for op, name in pairs)
-    return layers_per_stage(scenario) * hidden
+    return pairs
+
+
+def _async_tp_split_seconds(scenario: Scenario) -> float:
+    """Seconds a layer and micro-batch's fused GEMMs take beyond the whole GEMMs the compute model prices, under
+    torch's AsyncTP: torch/distributed/_symmetric_memory ``_fused_all_gather_matmul_impl`` calls its consumer once
+    per gathered shard (``mm_out_op(shard, B, out=output_shards[idx][rank])``, m/t rows each) and
+    ``_fused_matmul_reduce_scatter_impl`` its ``chunk_producer`` once per destination rank
+    (``mm_out_op(A_shards[rank], B, out=out)``, m/t rows each), so each fused GEMM is t GEMMs of m/t rows: each
+    reads the whole weight and pays its own launch (:func:`dpsim.compute.gemm_time`, ``launches``). The
+    pairs of :func:`_fused_pairs`; 0 for the flat compute model (every FLOP at one rate)."""
+    t = scenario.training
+    whole = _layer_gemm_seconds(scenario)
+    split = _layer_gemm_seconds(scenario, t.tensor_parallel)
+    return sum(split[name] - whole[name] for _, name in _fused_pairs(scenario))
 
 
 def tensor_parallel_staging_copies(scenario: Scenario) -> int:
@@ -446,7 +474,8 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
     forward fuses two of each (QKV and MLP-up after their all-gathers, attention-out and MLP-down before their
     reduce-scatters) and the backward what :func:`_async_tp_backward_pairs` lists; full recomputation's
     re-forward fuses the forward's again. Each step priced as a memory-bound kernel
-    (:func:`dpsim.compute.memory_bound_seconds`).
+    (:func:`dpsim.compute.memory_bound_seconds`). Plus what splitting each fused GEMM into t GEMMs of 1/t of the
+    rows costs beyond the whole GEMM (:func:`_async_tp_split_seconds`).
     """
     t = scenario.training
     copies = tensor_parallel_staging_copies(scenario)
@@ -463,7 +492,9 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
         gathers = 2 * forwards + backward.count("all_gather")
         scatters = 2 * forwards + backward.count("reduce_scatter")
         moved += gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
-    return layers_per_stage(scenario) * compute.memory_bound_seconds(compute.compute_device(scenario), moved)
+    split = _async_tp_split_seconds(scenario) if async_tp else 0.0
+    device = compute.compute_device(scenario)
+    return layers_per_stage(scenario) * (compute.memory_bound_seconds(device, moved) + split)
 
 
 def tensor_parallel_exposed_time(scenario: Scenario, fabric: Fabric) -> float:
