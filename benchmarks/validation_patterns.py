@@ -45,6 +45,7 @@ from runtime.validate import ESTIMATORS, breakdown, build_cases, validate
 
 RESULTS = Path(__file__).with_name("results")
 SESSIONS: dict[str, tuple[str, str | None]] = {
+    "2026-12-05-j": ("validation-2026-12-05-j/all", None),
     "2026-12-05-i": ("validation-2026-12-05-i/all", None),
     "2026-12-05-i-bbr": ("validation-2026-12-05-i/bbr/all", None),
     "2026-12-05-h": ("validation-2026-12-05-h/all", None),
@@ -67,7 +68,7 @@ SESSIONS: dict[str, tuple[str, str | None]] = {
 README's issue-10 tables re-predict, 2026-12-05-f, the first with the runtime's tree as NCCL's, and 2026-12-05-g, the
 same code one window later, 2026-12-05-h (the optimizer calibrated cold, DDP's no_sync micro-batches priced), and
 2026-12-05-i / 2026-12-05-i-bbr, one boot's two sessions with the nodes' TCP congestion control set to cubic and left at
-the host's bbr (``--tcp-cc``; each calibrated under its own)."""
+the host's bbr (``--tcp-cc``; each calibrated under its own), and 2026-12-05-j, stop 37's held-out check on main."""
 
 FEATURES = (
     ("algorithm", "algorithm"),
