@@ -530,6 +530,10 @@ def sides_table(runs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+_AB_ONLY = ("--repeats", "--set", "--sides", "--cases", "--case-set")
+"""Options only ``--ab`` reads."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
@@ -584,6 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(text)
             print(sides_table(runs))
             return 0
+        ab_only = [o for o in _AB_ONLY if any(a == o or a.startswith(o + "=") for a in argv)]
+        if ab_only:  # one run would ignore them (and start an emulated cluster): refuse before anything starts
+            raise ValueError(f"{ab_only[0]}: only with --ab (one run takes the worker's options)")
         _worker_args(["--run-dir", ".", *rest])  # refuse a bad worker option before anything starts
         rate = parse_bandwidth(args.rate)
         import tempfile

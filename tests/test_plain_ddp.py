@@ -189,3 +189,21 @@ def test_a_rank_that_aborts_after_its_results_is_reported_not_fatal(tmp_path: Pa
     assert all("teardown" not in r for r in clean)
     with pytest.raises(RuntimeError, match="rank 0 exited with -6: terminate called"):
         plain_ddp.run_workers(_LocalCluster(), 2, 2, tmp_path / "b", script, ["abort-before"], timeout_s=60)
+
+
+@pytest.mark.parametrize("option", ["--case-set=heldout", "--sides", "--cases", "--repeats", "--set"])
+def test_an_ab_only_option_without_ab_is_refused_before_any_cluster_starts(
+    option: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``--ab`` the script makes one run on an emulated cluster and never reads ``--case-set``, ``--sides``,
+    ``--cases``, ``--repeats`` or ``--set``: given one, it used to start that cluster (root) as if it were not there."""
+    import runtime.testbed.emulated as emulated
+
+    def no_cluster(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an emulated cluster was started")
+
+    monkeypatch.setattr(emulated, "EmulatedCluster", no_cluster)
+    argv = [option] if "=" in option else [option, "1"]
+    assert plain_ddp.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: {option.split('=')[0]}: only with --ab"), err
