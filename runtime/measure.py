@@ -44,7 +44,7 @@ import json
 import os
 import platform
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,11 +263,19 @@ def ran_autocast(run: StepResult) -> bool:
     return "autocast" in label and not label.startswith("fp8")
 
 
-def ran_bucket_views(run: StepResult) -> bool | None:
-    """Whether DDP's reducer ran with the gradients as bucket views (``extra.gradient_as_bucket_view``, the ranks'
-    own record); ``None`` where the record does not say (FSDP, or a record written before the field)."""
-    recorded = run.extra.get("gradient_as_bucket_view")
-    return recorded if isinstance(recorded, bool) else None
+def ran_bucket_views(records: Iterable[StepResult | StepTiming]) -> bool | None:
+    """Whether DDP's reducer ran with the gradients as bucket views, over a case's runs (each run's
+    ``extra.gradient_as_bucket_view``) or one run's ranks (each :class:`StepTiming`'s own record): true only where
+    every record that says is true (every rank builds DDP alike); ``None`` where none says (FSDP, or records written
+    before the field: priced as the scenario says). The one place both :func:`aggregate` and
+    :func:`runtime.validate.validate` combine them."""
+    said = set()
+    for record in records:
+        value = record.extra.get("gradient_as_bucket_view") if isinstance(record, StepResult) else (
+            record.gradient_as_bucket_view)  # fmt: skip
+        if isinstance(value, bool):
+            said.add(value)
+    return all(said) if said else None
 
 
 def ran_ddp(run: StepResult) -> bool:
@@ -337,10 +345,9 @@ def aggregate(
     extra.setdefault("precision", scenario.training.precision)
     extra.setdefault("autocast", scenario.training.autocast)
     extra.setdefault("ddp_at_one_rank", scenario.training.ddp_at_one_rank)
-    views = {t.gradient_as_bucket_view for ts in timings.values() for t in ts if t.gradient_as_bucket_view is not None}
-    if views:  # DDP's reducer, as each rank logged it (one value: every rank builds DDP alike)
-        extra["gradient_as_bucket_view"] = all(views)
-    views_ran = extra.get("gradient_as_bucket_view")
+    views_ran = ran_bucket_views(t for ts in timings.values() for t in ts)  # DDP's reducer, as each rank logged it
+    if views_ran is not None:
+        extra["gradient_as_bucket_view"] = views_ran
     ran = as_run(scenario, bool(extra["autocast"]), bool(extra["ddp_at_one_rank"]), views_ran)
     extra.update(_memory(ran, timings))
     step_samples = [last[r].samples for r in sorted(last)]

@@ -353,9 +353,7 @@ def validate(
             # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast), one
             # rank under DDP (extra.ddp_at_one_rank), DDP's gradients as bucket views or not as its reducer ran them
             # (extra.gradient_as_bucket_view; runs that do not say: as the scenario says)
-            views = {v for v in map(ran_bucket_views, runs) if v is not None}
-            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)),
-                         all(views) if views else None)  # fmt: skip
+            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)), ran_bucket_views(runs))
             calibrated = ran.model_copy(deep=True)
             calibrated.calibration = CalibrationRef(profile=str(profile))
             predicted = {name: api.run(calibrated, engine=name) for name in engines}

@@ -42,19 +42,39 @@ def test_the_record_says_what_ran_and_is_priced_so() -> None:
     timings = {r: [StepTiming(s, r, 0.1, 0.03, 0.05, 0.0, 0.02, gradient_as_bucket_view=True) for s in range(3)]
                for r in range(2)}  # fmt: skip
     result = aggregate(scenario, timings, warmup_steps=1, meta={})
-    assert result.extra["gradient_as_bucket_view"] is True and ran_bucket_views(result) is True
-    ran = as_run(scenario, False, True, ran_bucket_views(result))
+    assert result.extra["gradient_as_bucket_view"] is True and ran_bucket_views([result]) is True
+    ran = as_run(scenario, False, True, ran_bucket_views([result]))
     assert ran.training.gradient_as_bucket_view
     # the memory predicted beside the measurement is the program's that ran: no bucket copy of the gradients
     assert result.extra["memory_predicted_bytes"] == memory_breakdown(ran).total < memory_breakdown(scenario).total
     # a record that does not say (FSDP, or written before the field): as the scenario says
     old = dataclasses.replace(result, extra={"precision": "fp32"})
-    assert ran_bucket_views(old) is None and as_run(scenario, False, True, None) is scenario
+    assert ran_bucket_views([old]) is None and as_run(scenario, False, True, None) is scenario
     fsdp = _scenario(zero_stage=2, optimizer_sharding="fsdp")
     assert as_run(fsdp, False, True, True) is fsdp  # no DDP reducer to hold views
     assert "gradient_as_bucket_view" not in aggregate(fsdp, {0: [StepTiming(1, 0, 0.1, 0.03, 0.05, 0.0, 0.02)],
                                                              1: [StepTiming(1, 1, 0.1, 0.03, 0.05, 0.0, 0.02)]},
                                                       warmup_steps=1, meta={}).extra  # fmt: skip
+
+
+def test_one_function_combines_the_ranks_and_the_runs() -> None:
+    """``ran_bucket_views`` combines one run's ranks (:class:`StepTiming`) and a case's runs (their
+    ``extra.gradient_as_bucket_view``) alike: true only where every record that says is true, ``None`` where none
+    says, a value of another type (a damaged record's ``"true"``) not counted. ``aggregate`` and ``validate`` each
+    wrote this set-and-``all`` before."""
+    timing = StepTiming(1, 0, 0.1, 0.03, 0.05, 0.0, 0.02)
+    rank = {v: dataclasses.replace(timing, gradient_as_bucket_view=v) for v in (True, False, None)}
+    assert ran_bucket_views([rank[True], rank[None], rank[True]]) is True
+    assert ran_bucket_views([rank[True], rank[False]]) is False
+    assert ran_bucket_views([rank[None]]) is None and ran_bucket_views([]) is None
+    scenario = _scenario()
+    run = aggregate(scenario, {0: [rank[True]], 1: [rank[True]]}, warmup_steps=1, meta={})
+    runs = {v: dataclasses.replace(run, extra={"gradient_as_bucket_view": v}) for v in (True, False, "true")}
+    assert ran_bucket_views([runs[True], runs[True]]) is True
+    assert ran_bucket_views([runs[True], runs[False], dataclasses.replace(run, extra={})]) is False
+    assert ran_bucket_views([runs["true"]]) is None
+    mixed = aggregate(scenario, {0: [rank[True]], 1: [rank[False]]}, warmup_steps=1, meta={})
+    assert mixed.extra["gradient_as_bucket_view"] is False
 
 
 def test_validate_prices_the_copies_only_where_they_were_made(tmp_path: Path) -> None:
@@ -75,7 +95,7 @@ def test_validate_prices_the_copies_only_where_they_were_made(tmp_path: Path) ->
         runs = [r for r in read_jsonl(RESULTS / folder / "runs.jsonl") if r.engine == "runtime"]
         repeats = len(runs) // len(ve.CASES)
         first = runs[:repeats]
-        assert {ran_bucket_views(r) for r in first} == {views}
+        assert {ran_bucket_views([r]) for r in first} == {views}
         profile = RESULTS / folder / "profile.yaml"
         out = tmp_path / folder.replace("/", "-")
         table, _ = validate(cases, out, profile=profile, repeats=repeats, measure=lambda i, c, r, first=first: first[r],
