@@ -30,6 +30,7 @@ from dpsim.scenario import (
     parse_override,
     read_scenario_data,
     refuse_overlapping_sets,
+    resolve_profile,
     scenario_from_dict,
     scenario_source,
 )
@@ -88,6 +89,7 @@ class _Base:
         base scenario, so the name does not carry it (each row would claim a value it did not run)."""
         overrides = list(overrides)
         varied = list(varied)
+        self.cwd = Path.cwd()  # a typed profile path is the shell's: grid points may be built on a Dask worker
         if isinstance(scenario, Scenario):
             # a resolved scenario: every preset field is explicit, so setting a preset (or a
             # whole section by name) must drop the fields the old preset filled in
@@ -127,10 +129,9 @@ class _Base:
     def build(self, data: dict[str, Any], varied: Iterable[str] = ()) -> Scenario:
         """The scenario of ``data``; an error in a field ``--set`` or ``--vary`` (``varied``) gave names the command
         line (a grid point's value was blamed on the file)."""
-        scenario = scenario_from_dict(data, self.source, [*getattr(self, "overridden", ()), *varied])
-        cal = scenario.calibration
-        if cal is not None and self.directory is not None and not Path(cal.profile).is_absolute():
-            cal.profile = str((self.directory / cal.profile).resolve())
+        typed = [*getattr(self, "overridden", ()), *varied]
+        scenario = scenario_from_dict(data, self.source, typed)
+        resolve_profile(scenario, self.directory, typed, self.cwd)
         return scenario
 
 

@@ -84,6 +84,7 @@ __all__ = [
     "parse_override",
     "read_scenario_data",
     "refuse_overlapping_sets",
+    "resolve_profile",
     "scenario_data",
     "scenario_from_dict",
     "scenario_schema",
@@ -3256,9 +3257,25 @@ def load_scenario(
     if batch_free and "training.global_batch" not in {p for p, _ in parsed} and isinstance(data.get("training"), dict):
         data["training"] = {**data["training"], "global_batch": "auto"}
     scenario = scenario_from_dict(data, source, overridden=[p for p, _ in parsed])
-    if scenario.calibration is not None and not Path(scenario.calibration.profile).is_absolute():
-        scenario.calibration.profile = str((file.parent / scenario.calibration.profile).resolve())
+    resolve_profile(scenario, file.parent, [p for p, _ in parsed])
     return scenario
+
+
+def resolve_profile(
+    scenario: Scenario, file_dir: Path | None, overridden: Iterable[str], cwd: Path | None = None
+) -> None:
+    """Make a relative ``calibration.profile`` absolute: against the current directory (``cwd``, else now's) when
+    the command line set it (``--set`` / ``--vary`` of ``calibration`` or ``calibration.profile``: a path typed in a
+    shell is the shell's), against the scenario file's folder ``file_dir`` when the file wrote it (None: left as is).
+    Before, a typed path was read from the scenario's folder too, so ``dpsim run --set
+    calibration.profile=profile.yaml`` right after ``dpsim calibrate`` looked for it beside the bundled default."""
+    cal = scenario.calibration
+    if cal is None or Path(cal.profile).is_absolute():
+        return
+    typed = any(p == "calibration" or p.startswith("calibration.") for p in overridden)
+    base = (cwd or Path.cwd()) if typed else file_dir
+    if base is not None:
+        cal.profile = str((base / cal.profile).resolve())
 
 
 def scenario_data(scenario: Scenario) -> dict[str, Any]:

@@ -157,6 +157,32 @@ def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
     assert profile_for(load_scenario(scenario_file, ["calibration=null"])) is None
 
 
+def test_a_profile_path_typed_on_the_command_line_is_read_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative ``calibration.profile`` written in the file is read from the file's folder; one typed with
+    ``--set`` or ``--vary`` from the current directory, as a shell's paths are. Before, a typed path was read from
+    the scenario's folder too: ``dpsim run --set calibration.profile=profile.yaml`` after ``dpsim calibrate`` (which
+    writes ./profile.yaml) looked for it beside the bundled default and failed, 'No such file or directory'."""
+    from dpsim.api import sweep
+
+    scenario_file = scenario_on_profile(tmp_path)  # hw.yaml beside it
+    here = tmp_path / "shell"
+    here.mkdir()
+    save_profile(_profile(), here / "typed.yaml")
+    monkeypatch.chdir(here)
+    beside, typed = str((tmp_path / "hw.yaml").resolve()), str((here / "typed.yaml").resolve())
+    assert load_scenario(scenario_file).calibration.profile == beside  # the file's own path: its folder
+    for overrides in (["calibration.profile=typed.yaml"], ["calibration={profile: typed.yaml}"]):
+        assert load_scenario(scenario_file, overrides).calibration.profile == typed
+    assert load_scenario(None, ["calibration.profile=typed.yaml"]).calibration.profile == typed  # the default
+    by_set = sweep(scenario_file, {"training.global_batch": [8, 16]}, overrides=["calibration.profile=typed.yaml"])
+    by_vary = sweep(scenario_file, {"calibration.profile": ["typed.yaml", "../hw.yaml"]})
+    assert list(by_set["hardware_source"]) == [typed, typed]
+    assert list(by_vary["hardware_source"]) == [typed, beside]
+    assert list(sweep(scenario_file, {"training.global_batch": [8]})["hardware_source"]) == [beside]
+
+
 # --- a profile that describes the testbed -----------------------------------------------------
 
 
