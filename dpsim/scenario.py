@@ -1371,7 +1371,8 @@ class TrainingConfig(_Section):
     a unit whose per-rank chunk exceeds the bucket's shard (``bucket_cap_mb`` MiB over N ranks) to
     ``_reduce_scatter_base`` through ``torch.cat`` of ``chunk_and_pad``'s N chunks, a copy of the whole unsharded
     gradient, and reduces into a ``torch.zeros_like`` shard (priced as that direct path: smaller units are
-    stacked and copied into the bucket instead). Needs precision: bf16 for fp32_copy; optimizer_sharding: fsdp
+    stacked and copied into the bucket instead). Needs precision: bf16, optimizer_sharding: zero and zero_stage: 1
+    for fp32_copy (where DeepSpeed runs its BF16_Optimizer); optimizer_sharding: fsdp
     without fsdp_no_sync for fsdp_flat and fairscale_flat."""
     zero1_gradient_allreduce: bool = False
     """ZeRO-1 (``optimizer_sharding: zero``) reduces the gradients with a full all-reduce and keeps its
@@ -2204,11 +2205,20 @@ class Scenario(_Section):
                 f"{t.activation_recomputation}, {self.model.layers} layers, TP {t.tensor_parallel}, PP "
                 f"{t.pipeline_parallel})",
             )
-        if t.gradient_accumulation_pass == "fp32_copy" and t.precision != "bf16":
+        if t.gradient_accumulation_pass == "fp32_copy" and (
+            t.precision != "bf16" or t.optimizer_sharding != "zero" or t.zero_stage != 1
+        ):
+            # DeepSpeed runs BF16_Optimizer with ZeRO off or at stage 1 only (runtime/engine.py
+            # _do_optimizer_sanity_check: BFLOAT16 under ZeRO only where zero_optimization_stage() == 1; stages 2/3
+            # get its ZeRO optimizers), and it shards its fp32 weights and optimizer states over the data-parallel
+            # ranks either way (bf16_optimizer.py fp32_groups_flat_partition): dpsim's zero_stage 1, where memory,
+            # the reduction and the accumulation pass all read it (:attr:`deepspeed_bf16_optimizer`)
             raise _FieldError(
                 "training.gradient_accumulation_pass",
-                f"fp32_copy is DeepSpeed's BF16_Optimizer (bf16 gradients added into an fp32 buffer): needs "
-                f"precision: bf16 (got {t.precision})",
+                f"fp32_copy is DeepSpeed's BF16_Optimizer (bf16 gradients added into an fp32 buffer), which DeepSpeed "
+                f"runs only with ZeRO off or at stage 1, sharding its fp32 weights and optimizer states either way: "
+                f"needs precision bf16, optimizer_sharding zero and zero_stage 1 (got {t.precision}, "
+                f"{t.optimizer_sharding}, zero_stage {t.zero_stage})",
             )
         if t.gradient_accumulation_pass in ("fsdp_flat", "fairscale_flat") and (
             t.optimizer_sharding != "fsdp" or t.zero_stage not in (2, 3) or t.fsdp_no_sync
@@ -2482,13 +2492,14 @@ class Scenario(_Section):
         hooks, and the engine reduces at the accumulation boundary only (DeepSpeed 0.6.5 ``runtime/engine.py``
         ``allreduce_gradients``: ``get_grads_for_reduction``, "currently for BF16 optimizer", then
         ``buffered_allreduce_fallback``; the pipeline engine's ``ReduceGrads`` after the flush)."""
-        return self.deepspeed is not None and self.deepspeed_bf16_optimizer and self.training.zero_stage == 1
+        return self.deepspeed is not None and self.deepspeed_bf16_optimizer
 
     @property
     def deepspeed_bf16_optimizer(self) -> bool:
-        """DeepSpeed's ``BF16_Optimizer`` (``gradient_accumulation_pass: fp32_copy`` under DeepSpeed's
-        ``optimizer_sharding: zero``; BigScience's bf16 runs), not its ZeRO optimizer: no reduce (IPG) buckets,
-        and a full fp32 gradient beside the bf16 ``param.grad``. DeepSpeed 0.6.5
+        """DeepSpeed's ``BF16_Optimizer`` (``gradient_accumulation_pass: fp32_copy``, accepted only under
+        ``optimizer_sharding: zero`` at ``zero_stage`` 1, where DeepSpeed runs it; BigScience's bf16 runs), not its
+        ZeRO optimizer: the one property memory, the reduction and the tied embedding's all-reduce read. No reduce
+        (IPG) buckets, and a full fp32 gradient beside the bf16 ``param.grad``. DeepSpeed 0.6.5
         ``runtime/bf16_optimizer.py`` ``_setup_for_real_optimizer``: ``fp32_groups_gradients_flat`` is
         ``torch.zeros_like(self.bf16_groups_flat[i], dtype=torch.float32)``, every parameter group's whole
         flat bf16 tensor (all of the rank's parameters, not its partition; only the fp32 master weights,
@@ -2497,8 +2508,7 @@ class Scenario(_Section):
         gradients only when the next backward starts. The pipeline engine then all-reduces those flat fp32
         groups (``_bf16_reduce_grads`` -> ``buffered_allreduce_fallback`` -> ``allreduce_bucket``), each
         cast to the communication dtype first (``tensor.to(self.communication_data_type)``: a bf16 copy)."""
-        t = self.training
-        return t.gradient_accumulation_pass == "fp32_copy" and t.optimizer_sharding == "zero"
+        return self.training.gradient_accumulation_pass == "fp32_copy"  # only at ZeRO-1 (checked at load)
 
     @property
     def keeps_unsharded_gradients(self) -> bool:

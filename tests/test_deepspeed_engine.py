@@ -158,6 +158,22 @@ def test_bf16_optimizer_all_reduces_its_flat_fp32_gradient_at_once() -> None:
     ("overrides", "field"),
     [
         (("training.gradient_accumulation_pass=fp32_copy", "training.precision=fp16"), "gradient_accumulation_pass"),
+        # BF16_Optimizer runs with ZeRO off or at stage 1 only, sharded either way (engine.py
+        # _do_optimizer_sanity_check): dpsim's stage 0 (DDP) priced DDP's reduction beside its fp32 gradient and
+        # reduction copy, stages 2/3 its one flat all-reduce where DeepSpeed runs the ZeRO optimizer
+        *[
+            (
+                ("training.gradient_accumulation_pass=fp32_copy", "training.precision=bf16", *other),
+                "gradient_accumulation_pass",
+            )
+            for other in (
+                ("training.zero_stage=0",),
+                ("training.zero_stage=2",),
+                ("training.zero_stage=3",),
+                ("training.optimizer_sharding=megatron",),
+                ("training.optimizer_sharding=torch",),
+            )
+        ],
         (("training.gradient_accumulation_pass=fused",), "gradient_accumulation_pass"),
         (("training.zero1_gradient_allreduce=true", "training.zero_stage=2"), "zero1_gradient_allreduce"),
         (("training.zero1_gradient_allreduce=true", "training.optimizer_sharding=megatron"), "zero1_gradient"),

@@ -623,7 +623,7 @@ def tied_embedding_allreduce_time(scenario: Scenario, fabric: Fabric) -> float:
     t, m = scenario.training, scenario.model
     if t.pipeline_parallel <= 1 or not m.tied_embeddings or m.kind != "transformer" or m.vocab <= 0:
         return 0.0
-    fp32_grad = t.gradient_accumulation_pass == "fp32_copy"
+    fp32_grad = scenario.deepspeed_bf16_optimizer
     width = dtype_bytes("fp32") if fp32_grad else scenario.gradient_buffer_bytes_per_param
     size = math.ceil(m.vocab / t.tensor_parallel) * m.hidden * width
     link = _share_inter(fabric) if fabric.nodes > 1 else fabric.intra
