@@ -5,7 +5,7 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
-                                        [--set PATH=VALUE ...] [--host-topology]
+                                        [--set PATH=VALUE ...] [--host-topology] [--wide]
 
 ``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
 nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluster.intra_topology=hybrid-cube-mesh``.
@@ -13,6 +13,11 @@ nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluste
 ``--host-topology`` makes every node a PCIe node with a random ``cluster.host_topology`` (sockets, GPUs a switch,
 CPU class, P2P or not, a measured P2P latency and socket-link rate, ``NCCL_P2P_LEVEL``) and protocol, drawn after
 the other fields (a seed's other fields are the same as without it).
+
+``--wide`` (stop 38) also draws, after every other field, the fields the other draws leave at their defaults: the
+fabric (a fat-tree at 1:1, 2:1 or 4:1 with 1, 2 or 16 nodes a leaf, a ring of nodes), degraded NICs, the rank order,
+sequence parallelism (Megatron's or DTensor's) with its overlaps beside tensor parallelism, every algorithm (direct,
+parameter server, NVLS, ``backend`` too) and protocol, and a stored calibration profile (``PROFILE``).
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -80,7 +85,9 @@ def _pick(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]
     return value
 
 
-def draw(rng: random.Random, extra: list[str] | None = None, host: bool = False) -> tuple[Path, list[str]]:
+def draw(
+    rng: random.Random, extra: list[str] | None = None, host: bool = False, wide: bool = False
+) -> tuple[Path, list[str]]:
     """One scenario file and random overrides that its validators accept (with ``extra`` appended): each field
     bound to others is drawn among the values :func:`_accepted` leaves, so every draw is a case (:class:`Refused`
     only where ``extra`` rules out the drawn cluster itself). Before, 73-120 of
@@ -133,7 +140,50 @@ def draw(rng: random.Random, extra: list[str] | None = None, host: bool = False)
     _pick(rng, path, sets, extra, "communication.algorithm", ALGORITHMS)  # last: it depends on the sharding
     if host:
         _draw_host_topology(rng, path, sets, extra)
+    if wide:
+        _draw_wide(rng, path, sets, extra)
     return path, _overrides(sets, extra)
+
+
+PROFILE = Path(__file__).resolve().parent / "results" / "plain-ddp-2026-12-05-j" / "profile.yaml"
+"""A stored ``dpsim calibrate`` profile (gloo on the emulated cluster) that ``--wide`` applies to some draws."""
+
+
+def _draw_wide(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
+    """Fields the other draws leave at their defaults, drawn after them (a seed's other fields stay the same):
+    the fabric (fat-tree with oversubscription, a ring of nodes), degraded NICs, rank order, sequence parallelism
+    and its overlaps beside TP, every algorithm and protocol, and a calibration profile."""
+    kind = _pick(rng, path, sets, extra, "cluster.topology.kind", ["switch", "switch", "fat-tree", "fat-tree", "ring"])
+    if kind == "fat-tree":
+        _pick(rng, path, sets, extra, "cluster.topology.oversubscription", [1, 2, 4])
+        _pick(rng, path, sets, extra, "cluster.topology.nodes_per_leaf", [1, 2, 16])
+    nodes = int(sets["cluster.nodes"])
+    if nodes > 1 and rng.random() < 0.35:
+        picked = rng.sample(range(nodes), rng.choice([1, 1, 2]) if nodes > 1 else 1)
+        entries = ", ".join(f"{{node: {n}, factor: {rng.choice([0.25, 0.5, 0.8])}}}" for n in picked)
+        sets["variability.degraded_links"] = f"[{entries}]"
+    if rng.random() < 0.25:
+        _pick(rng, path, sets, extra, "cluster.rank_order", ["node_major", "round_robin"])
+    if int(sets.get("training.tensor_parallel", 1)) > 1 and rng.random() < 0.6:
+        if _pick(rng, path, sets, extra, "training.sequence_parallel", ["true", "false"]) == "true":
+            _pick(rng, path, sets, extra, "training.sequence_parallel_kind", ["megatron", "dtensor"])
+            _pick(rng, path, sets, extra, "training.tp_comm_overlap", ["false", "true"])
+        else:
+            _pick(rng, path, sets, extra, "training.tp_async_grad_allreduce", ["false", "true"])
+    _pick(
+        rng,
+        path,
+        sets,
+        extra,
+        "communication.algorithm",
+        [*ALGORITHMS, "direct", "parameter-server", "nvls", "nvls-tree", "backend"],
+    )
+    if rng.random() < 0.5:
+        _pick(rng, path, sets, extra, "communication.protocol", ["auto", "Simple", "LL", "LL128", "none"])
+    if rng.random() < 0.15:
+        accepted = _accepted(path, sets, extra, "calibration.profile", [str(PROFILE)])
+        if accepted:
+            sets["calibration.profile"] = accepted[0]
 
 
 def _draw_host_topology(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
@@ -186,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--host-topology", action="store_true", help="PCIe-only nodes with a random cluster.host_topology each"
     )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="also draw the fabric, degraded NICs, rank order, sequence parallelism, every algorithm and protocol, "
+        "a calibration profile",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     signal.signal(signal.SIGALRM, _alarm)
@@ -196,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
         try:
-            path, sets = draw(rng, args.set, args.host_topology)
+            path, sets = draw(rng, args.set, args.host_topology, args.wide)
         except Refused:
             invalid += 1
             continue

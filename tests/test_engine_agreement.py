@@ -447,3 +447,27 @@ def test_random_pcie_host_topologies_agree() -> None:
             f"{path.name} {' '.join(sets)}: sim/analytic - 1 = {sim / analytic - 1:+.2%}"
         )
     assert worst > 0  # the sample holds cases the engines do not price alike to the bit
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "node"),
+    [
+        # agreement_fuzz.py --wide: a NIC at half speed behind 2:1 leaf uplinks, one node a leaf (analytic +20 %)
+        ("llama2-7b-128-h100-zero1.yaml", "cluster.topology.kind=fat-tree cluster.topology.nodes_per_leaf=1", 1),
+        # the parameter server's port, which carries every node's bytes, binds (analytic +100 %)
+        ("cpu-cluster-4-ranks-1gbit.yaml", "cluster.nodes=4 communication.algorithm=parameter-server", 3),
+    ],
+)
+def test_a_degraded_nic_slows_only_its_own_links(name: str, shape: str, node: int) -> None:
+    """A degraded NIC (``variability.degraded_links``) slows that node's NIC links, not the fabric behind them: a
+    ring all-reduce across 2:1 leaf uplinks (one node a leaf) already runs at half the NIC rate on every node, so
+    a NIC at half speed leaves the step as it is (min(0.5, 1/2), by hand); a parameter server's one port carries all
+    four nodes' bytes, so one worker NIC at half speed (two nodes' worth of time on its link) leaves it as it is too.
+    Both engines now price the group on one cluster with only that node's NICs slowed
+    (:attr:`dpsim.analytic.collectives.Fabric.degraded_nics`); before, the analytic engine scaled every inter-node
+    link of the group (the uplinks to 0.25, the server's port to 0.5) and the simulator only the NIC."""
+    sets = [*shape.split(), "cluster.topology.oversubscription=2", "training.global_batch=auto"]
+    base = load_scenario(SCENARIOS / name, sets)
+    slow = load_scenario(SCENARIOS / name, [*sets, f"variability.degraded_links=[{{node: {node}, factor: 0.5}}]"])
+    for engine in (predict, simulate):
+        assert engine(slow).step_time_s == pytest.approx(engine(base).step_time_s, rel=1e-9)

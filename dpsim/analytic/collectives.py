@@ -220,6 +220,11 @@ class Fabric:
     """``NCCL_PXN_DISABLE=1`` (``communication.nccl_pxn_disable``): no relay, every GPU on its own NIC."""
     intra_topology: str = "switch"
     """How a node's GPUs are wired (``cluster.intra_topology``): ``switch`` or ``hybrid-cube-mesh`` (DGX-1V)."""
+    degraded_nics: tuple[tuple[int, float], ...] = ()
+    """(node, fraction of its NICs' bandwidth left) of this fabric's degraded nodes (``variability.degraded_links``,
+    :func:`dpsim.sim.simulate.group_degraded_nodes`): only those nodes' NIC links are slowed
+    (:meth:`dpsim.sim.topology.Topology.degrade`), not a fat-tree's leaf uplinks, a ring's other node-to-node links
+    or the parameter server's port; both engines price the collectives on that cluster (:func:`cluster_of`)."""
 
     def at_size(self, size: float) -> Fabric:
         """The fabric a collective of ``size`` bytes runs on: each link class at its regime for that size."""

@@ -79,9 +79,9 @@ wherever the profile has them; ``hardware_source`` is the profile's path.
 forms: a fat-tree with more nodes than ``nodes_per_leaf`` divides the per-NIC bandwidth by
 its oversubscription. The data-parallel group (Megatron rank order: tensor-parallel
 innermost) is a sub-fabric; when several data-parallel groups share a node they share its
-NICs. A degraded NIC (``variability.degraded_links``) bounds every algorithm that crosses
-nodes, so the analytic engine scales the inter-node bandwidth by the worst factor, for pipeline sends and
-tensor-parallel collectives across nodes too (:func:`with_degraded_nics`).
+NICs. A degraded NIC (``variability.degraded_links``) slows that node's NIC links in the cluster both engines
+price the data-parallel group's collectives on (:func:`dp_fabric`); pipeline sends and tensor-parallel
+collectives across nodes take the inter-node bandwidth scaled by the worst factor (:func:`with_degraded_nics`).
 
 Tensor-parallel communication and the pipeline bubble come from
 :mod:`dpsim.analytic.parallel` when it exists (:func:`_model_parallel_terms`); with
@@ -506,7 +506,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     fabric = fabric or fabric_of(scenario)
     tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
     if tp * scenario.training.pipeline_parallel == 1:
-        return fabric
+        return _with_group_degraded_nics(scenario, fabric)
     per_node = max(1, min(dp, fabric.per_node // tp))
     nodes = max(1, dp // per_node)
     sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
@@ -514,7 +514,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     # a group with some of a node's GPUs, two or more, rings over GPUs the node's host topology does not describe
     # as a ring (its SHM edges are the whole node's): like a tensor-parallel group, it sees none
     partial = 1 < per_node < fabric.per_node
-    return dataclasses.replace(
+    group = dataclasses.replace(
         fabric.with_inter_scaled(min(1.0, nics / sharing)),
         nodes=nodes,
         per_node=per_node,
@@ -523,6 +523,29 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
         relays=group_relays(fabric, tp) if per_node * tp == fabric.per_node else tuple(range(per_node)),
         host_topology=None if partial else fabric.host_topology,
     )
+    return _with_group_degraded_nics(scenario, group)
+
+
+def _with_group_degraded_nics(scenario: Scenario, group: Fabric) -> Fabric:
+    """``group`` (one data-parallel group's fabric) with the degraded NICs of its nodes
+    (:attr:`~dpsim.analytic.collectives.Fabric.degraded_nics`): the group through the worst degraded node, whose
+    collectives the step waits for. Megatron's rank order (tensor-parallel innermost, then data, then pipeline) puts
+    each pipeline stage's data-parallel groups on a block of ``group.nodes`` consecutive nodes, so node ``d`` is the
+    group's node ``d mod nodes`` in block ``d // nodes``; the group keeps the degraded nodes of that block.
+
+    Both engines price the group's collectives on the cluster of this fabric, where only those nodes' NIC links are
+    slowed (:func:`~dpsim.analytic.collectives.cluster_of`). Before, the analytic engine scaled every inter-node link
+    of the group (:func:`with_degraded_nics`) and the simulator only the NICs: a fat-tree's oversubscribed uplinks, a
+    ring of nodes' links and the parameter server's port were slowed by the analytic engine alone (a degraded NIC at
+    0.5 behind 2:1 uplinks: 0.25 of the rate against the simulator's 0.5; ``agreement_fuzz.py --wide``)."""
+    from dpsim.sim.variability import degraded_nodes
+
+    degraded = degraded_nodes(scenario)
+    if not degraded or group.nodes <= 1:
+        return group
+    block = min(degraded, key=lambda d: (degraded[d], d)) // group.nodes
+    mine = tuple(sorted((d % group.nodes, f) for d, f in degraded.items() if d // group.nodes == block))
+    return dataclasses.replace(group, degraded_nics=mine)
 
 
 # --- collectives used by ZeRO -----------------------------------------------------------------
@@ -901,10 +924,10 @@ def with_degraded_nics(scenario: Scenario, fabric: Fabric) -> Fabric:
 
     The engines price one replica of the symmetric step, and the step waits for its slowest: the one whose traffic
     crosses that node's NIC. What crosses it: the data-parallel collectives of the node's groups where they span
-    nodes (a ring or tree through it is bound by its slowest link: the analytic engine scales the group's fabric, the
-    simulator the node's NIC links, :func:`dpsim.sim.simulate.build_cluster`), a pipeline's stage-to-stage sends into
-    and out of the node where stages sit on different nodes, and tensor-parallel collectives of a group spanning
-    nodes. Both engines price all three on this fabric (:func:`predict`; the simulator's hybrid-parallel terms,
+    nodes (priced on the group's cluster with that node's NIC links slowed, not with this fabric: :func:`dp_fabric`),
+    a pipeline's stage-to-stage sends into and out of the node where stages sit on different nodes, and
+    tensor-parallel collectives of a group spanning nodes. Both engines price the last two on this fabric
+    (:func:`predict`; the simulator's hybrid-parallel terms,
     :func:`dpsim.sim.simulate.step_plan`, and its event-level pipeline, :func:`dpsim.sim.pipeline.scenario_pipeline`):
     before, the simulator's pipeline sends and tensor-parallel terms ignored a degraded NIC (0.19 % of a step apart).
     With more than two stages every stage boundary's sends are priced at the degraded rate, though only the
@@ -963,8 +986,9 @@ def predict(scenario: Scenario) -> StepResult:
     slowest = max(scenario.worker_slowdowns())
     fwd_s, bwd_s = fwd * slowest, bwd * slowest
 
-    fabric = with_degraded_nics(scenario, calibrated_fabric(scenario, profile))  # a degraded NIC slows the fit too
-    group = dp_fabric(scenario, fabric)
+    calibrated = calibrated_fabric(scenario, profile)
+    fabric = with_degraded_nics(scenario, calibrated)  # a degraded NIC slows the fit too
+    group = dp_fabric(scenario, calibrated)  # its degraded NICs on their own links
 
     tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)
     # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's

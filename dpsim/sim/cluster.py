@@ -198,7 +198,7 @@ class Cluster:
             fabric.inter,
             fabric.nics_per_node,
             topology,
-            dict(degraded or {}),
+            {**dict(fabric.degraded_nics), **dict(degraded or {})},
             fabric.nvls,
             fabric.intra_hw,
             fabric.protocol,

@@ -41,13 +41,13 @@ from dpsim.sim.fast import FastEngine
 from dpsim.sim.fidelity import FIDELITIES, choose_fidelity
 from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import StepOutcome, StepPlan, run_step
-from dpsim.sim.variability import ci95_half_width, degraded_nodes, replication_rng
+from dpsim.sim.variability import ci95_half_width, replication_rng
 from dpsim.sim.worker import ComputeModel, compute_model, dp_slowdowns, worker_samples, worker_times
 
 if TYPE_CHECKING:
     from dpsim.execution import Executor
 
-__all__ = ["build_cluster", "group_degraded_nodes", "make_engine", "simulate", "simulate_timeline", "step_plan"]
+__all__ = ["build_cluster", "make_engine", "simulate", "simulate_timeline", "step_plan"]
 
 MAX_DIRECT_RANKS = 4096
 """The direct algorithm has N(N−1) flows per phase; beyond this many ranks it is refused."""
@@ -72,28 +72,11 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     :func:`dpsim.analytic.step.fabric_of` (achievable bandwidths, NICs, topology; the
     profile's fitted links when calibrated) and :func:`~dpsim.analytic.step.dp_fabric` (with
     tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its share
-    of the NICs), so both engines run the collectives on the same links. Without degraded nodes it is the
-    analytic engine's own cluster of that fabric (:func:`~dpsim.analytic.collectives.cluster_of`), built once
-    for both: the simulator's result carries the analytic step, which prices on it.
+    of the NICs, its degraded NICs), so both engines run the collectives on the same links: the analytic engine's
+    own cluster of that fabric (:func:`~dpsim.analytic.collectives.cluster_of`), built once for both: the
+    simulator's result carries the analytic step, which prices on it.
     """
-    group = dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile))
-    degraded = group_degraded_nodes(scenario, group.nodes)
-    return Cluster.from_fabric(group, degraded) if degraded else cluster_of(group)
-
-
-def group_degraded_nodes(scenario: Scenario, nodes: int) -> dict[int, float]:
-    """The degraded NICs (:func:`~dpsim.sim.variability.degraded_nodes`) of the data-parallel group the simulator
-    runs, on its ``nodes`` nodes: the group through the worst degraded node, whose collectives the step waits for
-    (:func:`dpsim.analytic.step.with_degraded_nics`). Megatron's rank order (tensor-parallel innermost, then data,
-    then pipeline) puts each pipeline stage's data-parallel groups on a block of ``nodes`` consecutive nodes, so
-    node ``d`` is the group's node ``d mod nodes`` in block ``d // nodes``; the group keeps the degraded nodes of
-    that block. Before, a degraded node past the first block (a later pipeline stage's) was dropped, and only the
-    analytic engine slowed."""
-    degraded = degraded_nodes(scenario)
-    if not degraded:
-        return {}
-    block = min(degraded, key=lambda d: (degraded[d], d)) // nodes
-    return {d % nodes: f for d, f in degraded.items() if d // nodes == block}
+    return cluster_of(dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile)))
 
 
 def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
