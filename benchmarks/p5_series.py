@@ -23,7 +23,10 @@ Last, the same job's all-to-all (``data/nccl_alltoall.csv``, ``k8s/nccl_alltoall
 -e 2048M -w 10 --blocking 0``, the same image, ``NCCL_BUFFSIZE=8388608``, ``NCCL_P2P_NET_CHUNKSIZE=524288`` and tuner
 plugin), 35 points on the same nodes (:data:`ALL_TO_ALL`, added and priced before any change to the model). NCCL runs
 it as grouped ncclSend/ncclRecv (:mod:`dpsim.sim.collectives.p2p`; no tuner picks anything: Simple across nodes).
-``a peer`` is the time beyond dpsim's over the ``N − 1`` peers, ``a remote`` over the ``N − G`` peers on other nodes.
+``a peer`` is the time beyond dpsim's over the ``N − 1`` peers, ``a remote`` over the ``N − G`` peers on other nodes;
+then NCCL 2.27.7's plan for the point, read from its source (:func:`p2p_plan`; nothing priced from it): a network
+operation's channels (``parts``), chunk and steps a part, the channels that carry a GPU's network operations, the
+batches one channel runs in sequence (``waves``), the network messages a GPU a direction, and ``beyond`` over them.
 
     PYTHONPATH=. python benchmarks/p5_series.py
 """
@@ -149,19 +152,85 @@ def _print_all_gather() -> list[dict[str, Any]]:
     return table
 
 
+P2P_CHANNELS = 16
+"""``comm->p2pnChannels`` here (``paths.cc`` ``ncclTopoComputeP2pChannels``: the communicator's 16 channels)."""
+P2P_NET_CHUNK = 524288
+"""The job's ``NCCL_P2P_NET_CHUNKSIZE`` (``comm->p2pChunkSize``; 8 steps of it fit its 8 MiB ``NCCL_BUFFSIZE``)."""
+
+
+def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
+    """NCCL 2.27.7's plan for one all-to-all point, read from its source (no pricing): per network operation (one
+    peer) its channels (``parts``), chunk and steps a part; per GPU the distinct channels that carry network
+    operations, the most batches one channel runs in sequence (``waves``), and the network messages a direction.
+
+    - ``paths.cc`` ``ncclTopoGetNchannels``: 2 channels a network peer, halved while 2·nRanks > 4·p2pnChannels;
+      ``p2pnChannelsPerPeer`` is their minimum (NVLink peers give more), a power of two.
+    - ``enqueue.cc`` ``scheduleP2pTasksToPlan``: an operation starts on ``nChannelsMin`` (halved while
+      nChannelsMin·nRanks > p2pnChannels); ``addP2pToPlan`` doubles it while a part passes one step (up to
+      ``p2pnChannelsPerPeer``, a part no less than half a step across nodes), and takes the chunk to a quarter
+      of the step below one step a peer and to half below 8 steps.
+    - ``channel.h`` ``ncclP2pChannelBaseForRound``: the 8 rounds of one node round share base channel ``k`` (k the
+      node round), part ``p`` channel ``k + reverseBits(p)`` mod p2pnChannels (``device.h``); a channel holds at most
+      ``NCCL_MAX_DEV_WORK_P2P_PER_BATCH`` = 8 operations a batch and one round a batch, so a node round is one batch
+      and node rounds that land on one channel run one after another.
+    - ``sendrecv.h``: a batch's 8 operations share the block's 20 warps (``NCCL_MAX_NTHREADS`` 640): 2 an operation,
+      one sending and one receiving.
+    - ``net.cc`` ``recvProxyProgress``: p2p network connections use the shared buffers (``NCCL_NET_SHARED_BUFFERS``),
+      16 slots a channel; a batch's 8 receives from one node are one proxy op of 8 subs, so each has
+      ``min(NCCL_STEPS, 16/8)`` = 2 receives posted at a time (``maxDepth``); a PXN send is 1 sub, 8.
+    """
+    ranks = nodes * gpus
+    per_peer = 2
+    while per_peer * ranks > 4 * P2P_CHANNELS and per_peer > 1:
+        per_peer //= 2
+    start = per_peer
+    while start * ranks > P2P_CHANNELS and start > 1:
+        start //= 2
+    nbytes = size_bytes // ranks
+    step = P2P_NET_CHUNK
+    chunk = step // 4 if nbytes < step else step // 2 if nbytes < 8 * step else step
+    parts = min(start, -(-nbytes // (step // 2)))
+    part = max(step // 2, -(-nbytes // parts))
+    while part > step and parts <= per_peer // 2:
+        parts *= 2
+        part = -(-nbytes // parts)
+    bits = P2P_CHANNELS.bit_length() - 1
+    batches: dict[int, int] = {}
+    for k in range(1, nodes):  # node round 0 is the node's own GPUs (NVLink)
+        for p in range(parts):
+            delta = int(f"{p:0{bits}b}"[::-1], 2) if bits else 0
+            channel = (k + delta) % P2P_CHANNELS
+            batches[channel] = batches.get(channel, 0) + 1
+    per_part = -(-nbytes // parts)
+    part_bytes = -(-per_part // 4096) * 4096  # ncclP2pPartBounds: divUp, aligned up to 4 KiB
+    steps = -(-min(part_bytes, nbytes) // chunk)
+    return {
+        "parts": parts,
+        "chunk": chunk,
+        "steps": steps,
+        "net_channels": len(batches),
+        "waves": max(batches.values(), default=0),
+        "messages": (nodes - 1) * gpus * parts * steps,
+    }
+
+
 def _print_all_to_all() -> list[dict[str, Any]]:
     """The all-to-all series' table and summary (:data:`ALL_TO_ALL`); returns its rows."""
     table = rows("alltoall")
     print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
-          f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}")  # fmt: skip
+          f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}  {'parts':>5} {'chunk':>5} {'steps':>5} "
+          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'a msg':>6}")  # fmt: skip
     for r in table:
         beyond = r["measured_s"] - r["priced_s"]
         ranks = r["nodes"] * 8
+        plan = p2p_plan(r["nodes"], r["size_bytes"])
         print(
             f"{r['nodes']:>5} {size_label(r['size_bytes']):>6} {r['measured_gbps']:>9.1f}  {r['ran']:<12} "
             f"{r['priced_gbps']:>7.1f} {r['error']:>+7.1%}  {r['measured_s'] * 1e6:>8.1f} {r['priced_s'] * 1e6:>8.1f} "
-            f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}"
+            f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}  "
+            f"{plan['parts']:>5} {size_label(plan['chunk']):>5} {plan['steps']:>5} {plan['net_channels']:>6} "
+            f"{plan['waves']:>5} {plan['messages']:>5} {beyond / plan['messages'] * 1e6:>6.2f}"
         )
     errs = [abs(r["error"]) for r in table]
     print(f"  median / max |error| {statistics.median(errs):6.1%} / {max(errs):6.1%}")

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import predict
-from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, rows
+from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, p2p_plan, rows
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 
@@ -61,3 +61,36 @@ def test_the_all_to_all_is_grouped_p2p_simple_on_both_engines() -> None:
     for nodes, mib in ((2, 32), (32, 2048)):
         run = dataclasses.replace(_p5_series(nodes, 1.0), op="alltoall", size_bytes=float(mib * MiB))
         assert predict(run, "sim")["predicted_gbps"] == pytest.approx(predict(run)["predicted_gbps"], rel=0.01)
+
+
+def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
+    """:func:`p2p_plan` against NCCL 2.27.7's source worked by hand (16 p2p channels, ``NCCL_P2P_NET_CHUNKSIZE`` 512
+    KiB). 2 nodes, 32 MiB: 16 ranks, 2 MiB a peer; ``ncclTopoGetNchannels`` keeps 2 channels a network peer (2·16 ≤
+    4·16), an operation starts on 1 (``nChannelsMin``: 1·16 ≤ 16) and doubles once (a 2 MiB part passes the 512 KiB
+    step; 2 is the most), the chunk is half the step (2 MiB < 8 steps): 2 parts of 1 MiB, 4 chunks of 256 KiB each;
+    node round 1 sits on channel 1 and its part 1 on 1 + reverseBits(1, 4) = 9: 2 channels, one batch each, 8 peers
+    × 2 parts × 4 = 64 messages. 32 nodes, 2 GiB: 256 ranks, 8 MiB a peer; 2·256 > 4·16 halves the network peers'
+    channels to 1, so one part of 16 steps of 512 KiB; node rounds 1..31 land on channels k mod 16: all 16 channels,
+    two batches on each (channel 0 runs node round 16 after its own node's round 0, which carries no network
+    message), 31 × 8 × 16 = 3,968 messages. 32 nodes, 32 MiB: 128 KiB a peer, below one step, so a quarter-step
+    chunk (128 KiB) and one message a peer."""
+    assert p2p_plan(2, 32 * MiB) == {
+        "parts": 2,
+        "chunk": 256 * 1024,
+        "steps": 4,
+        "net_channels": 2,
+        "waves": 1,
+        "messages": 64,
+    }
+    assert p2p_plan(32, 2048 * MiB) == {
+        "parts": 1,
+        "chunk": 512 * 1024,
+        "steps": 16,
+        "net_channels": 16,
+        "waves": 2,
+        "messages": 3968,
+    }
+    big = p2p_plan(32, 32 * MiB)
+    assert (big["chunk"], big["steps"], big["messages"]) == (128 * 1024, 1, 248)
+    counts = [p2p_plan(n, mib * MiB)["messages"] for n, points in ALL_TO_ALL.items() for mib, _ in points]
+    assert (min(counts), max(counts)) == (64, 3968)  # the README's 64-3,968 messages a GPU a direction
