@@ -55,7 +55,8 @@ def _days(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-_SHORT = {"hierarchical": "hier", "halving-doubling": "hd", "interleaved": "interl", "parameter-server": "ps"}
+_SHORT = {"hierarchical": "hier", "halving-doubling": "hd", "interleaved": "interl", "parameter-server": "ps",
+          "selective": "sel"}  # fmt: skip
 
 
 def _options(row: Mapping[Any, Any]) -> str:
@@ -64,12 +65,12 @@ def _options(row: Mapping[Any, Any]) -> str:
     if int(row.get("pp", 1)) > 1 and row.get("schedule"):
         parts.append(_SHORT.get(str(row["schedule"]), str(row["schedule"])))
     if row.get("recomputation", "none") not in ("none", None):
-        parts.append(f"rc-{row['recomputation']}")
+        parts.append(f"rc-{_SHORT.get(str(row['recomputation']), row['recomputation'])}")
     if bool(row.get("sequence_parallel", False)):
         parts.append("SP")
     if int(row.get("dp", 1)) > 1 and row.get("algorithm"):
         parts.append(_SHORT.get(str(row["algorithm"]), str(row["algorithm"])))
-    return ", ".join(parts) or "-"
+    return " ".join(parts) or "-"
 
 
 def _cell(column: str, row: Mapping[Any, Any], currency: str) -> str:
@@ -127,10 +128,7 @@ def format_plan(result: PlanResult, format_: str, currency: str = "") -> str:
     columns = [(c, h) for c, h in _TABLE_COLUMNS if c in ranked.columns or c in ("layout", "batching", "options")]
     if "sim_step_time_s" in ranked.columns:
         columns.insert(columns.index(("mfu", "MFU")), ("sim_step_time_s", "sim"))
-    for column, header in columns:
-        if column == "cost" and currency:
-            header = f"cost ({currency})"
-        table.add_column(header, justify="left" if column == "device" else "right", no_wrap=True)
+    rows = []
     for row in ranked.to_dict("records"):
         cells = []
         for column, _ in columns:
@@ -139,6 +137,17 @@ def format_plan(result: PlanResult, format_: str, currency: str = "") -> str:
                 cells.append("-" if math.isnan(value) else f"{value:.3g} s")
             else:
                 cells.append(_cell(column, row, currency))
+        rows.append(cells)
+    headers = [f"cost ({currency})" if column == "cost" and currency else header for column, header in columns]
+    widths = [max(len(text) for text in [header, *(cells[i] for cells in rows)]) for i, header in enumerate(headers)]
+    # only the options may be cut short (they are in full in --format json / csv); every other column keeps its
+    # widest cell: rich shrank them all alike, so 1024 and 2048 devices both read "10…" / "20…" beside "h100-s…"
+    spare = TABLE_WIDTH - sum(w + 1 for (column, _), w in zip(columns, widths, strict=True) if column != "options")
+    for (column, _), header, width in zip(columns, headers, widths, strict=True):
+        cut = column == "options"
+        table.add_column(header, justify="left" if column == "device" else "right", no_wrap=True,
+                         min_width=None if cut else width, max_width=max(spare, 7) if cut else None)  # fmt: skip
+    for cells in rows:
         table.add_row(*cells)
     buffer = StringIO()
     Console(file=buffer, width=TABLE_WIDTH, color_system=None).print(table)

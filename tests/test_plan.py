@@ -219,6 +219,34 @@ def test_cli_plan_outputs(tmp_path, capsys) -> None:  # type: ignore[no-untyped-
     assert max(len(line) for line in text.splitlines()) <= 100  # the table fits 100 columns
 
 
+def test_the_plan_table_cuts_only_the_options_column() -> None:
+    """Rows as the README's capacity plan ranks them (two device types, 1024 and 2048 H100, a simulated column,
+    costs in millions): every column but the options keeps its widest cell within the 100 columns. Before, rich
+    shrank every column alike: the device counts read "10…" and "20…", the devices "h100-s…", ZeRO "Ze…"."""
+    from types import SimpleNamespace
+
+    from dpsim.cli_plan import format_plan
+
+    def row(rank: int, devices: int, dp: int, algorithm: str, cost: float) -> dict[str, object]:
+        return {"rank": rank, "device": "h100-sxm", "devices": devices, "tp": 4, "pp": 1, "dp": dp, "zero_stage": 3,
+                "micro_batch": 2, "accumulation": 2, "recomputation": "selective", "sequence_parallel": True,
+                "algorithm": algorithm, "schedule": "1f1b", "step_time_s": 4.75, "sim_step_time_s": 4.75,
+                "mfu": 0.388, "memory_bytes": 46.7 * 2**30, "time_to_train_s": 26.6 * 86400, "cost": cost}  # fmt: skip
+
+    ranked = pd.DataFrame([row(1, 1024, 256, "hierarchical", 1957610.0), row(2, 2048, 512, "ring", 2032023.0)])
+    request = SimpleNamespace(model="llama2-70b", tokens=2e12)
+    result = SimpleNamespace(request=request, candidates=pd.DataFrame({"oom": [False, False]}), ranked=ranked,
+                             searched=350208, notes=[])  # fmt: skip
+    text = format_plan(result, "table", "USD")  # type: ignore[arg-type]
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    first, second = (line.split() for line in lines[3:5])
+    assert first[:6] == ["1", "h100-sxm", "1024", "4x1x256", "3", "2x2"]
+    assert second[:6] == ["2", "h100-sxm", "2048", "4x1x512", "3", "2x2"]
+    assert lines[1].split()[:6] == ["#", "device", "n", "TPxPPxDP", "ZeRO", "mb"]
+    assert first[-3:] == ["26.6", "d", "1,957,610"] and "rc-sel SP hier" in lines[3] and "rc-sel SP ring" in lines[4]
+
+
 def test_cli_plan_without_a_feasible_configuration_writes_nothing(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     """No configuration trains (every one out of memory, or failing faster than a step): exit 2 and one line, and
     none of --out / --all / --plot written (they were, then the error: an empty ranking, every candidate, a
