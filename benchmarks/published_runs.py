@@ -1701,6 +1701,9 @@ def _torchtitan_llama3(
                         # generate_split_points at 9dec370: 126 layers over 8 (16) stages as 15 / 16 x 6 / 15
                         # (7 / 8 x 14 / 7), the embedding on the first and norm + output on the last: 128 slots
                         "embedding_pipeline_slots": True,
+                        # torch.distributed.pipelining's PipelineStage: a receive buffer per micro-batch for the
+                        # activation and for the output's gradient, each micro-batch's output kept to its backward
+                        "pipeline_runtime": "torch",
                     }
                     if pp > 1
                     else {"zero_stage": 3}

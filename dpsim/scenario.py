@@ -1444,6 +1444,15 @@ class TrainingConfig(_Section):
     split, so the first model chunk holds only the embedding and the last only the output layer
     (Megatron-LM's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split;
     Llama 3, Dubey et al. 2024 §3.3.2). Layers + 2 must divide into pipeline_parallel x virtual_stages."""
+    pipeline_runtime: Literal["megatron", "torch"] = "megatron"
+    """Which code runs the pipeline stages, as far as it changes what a stage keeps beside its layers' activations.
+    ``megatron``: Megatron-LM's schedules receive each activation and gradient into a new tensor that lives only as
+    long as the layer reading it (a received activation is the stage's first saved layer input, counted with the
+    layers) and free each output's storage once it is sent (``deallocate_output_tensor``,
+    ``megatron/core/pipeline_parallel/schedules.py``): nothing more. ``torch``: ``torch.distributed.pipelining``'s
+    ``PipelineStage`` (torchtitan), which allocates a receive buffer for every micro-batch's activation and every
+    micro-batch's output gradient once and keeps them, and keeps each micro-batch's output until its backward
+    (:func:`dpsim.analytic.memory.pipeline_stage_buffers`). Memory only; read with pipeline_parallel > 1."""
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
@@ -2606,7 +2615,7 @@ class Scenario(_Section):
             return bool(getattr(section, name) != field_default(type(section), name))
 
         if t.pipeline_parallel == 1:
-            for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots"):
+            for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
         if t.tensor_parallel == 1:

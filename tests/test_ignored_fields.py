@@ -48,6 +48,7 @@ UNREAD = [
     (LLAMA, SMALL_LLAMA, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
     (CPU, [], ["training.pipeline_p2p=blocking"], "training.pipeline_p2p"),
     (LLAMA, SMALL_LLAMA, ["training.embedding_pipeline_slots=true"], "training.embedding_pipeline_slots"),
+    (DEFAULT, [], ["training.pipeline_runtime=torch"], "training.pipeline_runtime"),
     (
         LLAMA,
         [*PP2, "training.pipeline_p2p=blocking"],
@@ -207,6 +208,7 @@ READ = [
     (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2", "training.sequence_parallel=true"],
      ["training.sequence_parallel_kind=dtensor"], "training.sequence_parallel_kind"),
     (LLAMA, PP2, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
+    (LLAMA, PP2, ["training.pipeline_runtime=torch"], "training.pipeline_runtime"),  # its stage buffers' memory
     (LLAMA, [*PP2, "cluster.nodes=4", "training.global_batch=128"], ["training.pipeline_schedule=gpipe"],
      "training.pipeline_schedule"),
     (DEFAULT, ["cluster.topology.kind=fat-tree", "cluster.topology.nodes_per_leaf=2"],

@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from dpsim.analytic.memory import (
     activation_bytes_per_layer,
+    in_flight_chunk_microbatches,
     in_flight_layers,
     in_flight_microbatches,
     memory_breakdown,
     model_state_parts,
     optimizer_bytes_per_param,
+    pipeline_stage_buffers,
     recompute_working_set,
     stage_parameters,
     zero3_kept_parameters,
@@ -410,6 +412,51 @@ def test_embedding_slots_shift_layers_off_the_end_stages() -> None:
     assert all(x == 1 for row in layers for x in row if x)
     # the first stage's warm-up holds chunk 0 (the embedding) for 31 of its 143 chunk-micro-batches
     assert in_flight_layers(s, 0) == 143 - 31
+
+
+_GPT2_PP4 = ("training.pipeline_parallel=4", "training.global_batch=512", "training.micro_batch=4")
+_GLOBAL_256 = "training.global_batch=256"
+"""GPT-2 XL (48 layers, hidden 1,600, sequence 1,024) on the default 64 A100: 16 replicas, 8 micro-batches of 4."""
+
+
+@pytest.mark.parametrize(
+    "overrides,shard,expected",
+    [
+        # 1F1B holds 4, 3, 2, 1 micro-batches: the first stage 4 outputs + 8 gradient buffers, the middle ones their
+        # idle activation buffers (8 - n), n outputs and 8 gradient buffers, the last 7 idle activation buffers
+        ((), 1, [12, 16, 16, 7]),
+        # TP 2 (32 heads of 50) with sequence parallelism, 8 replicas of 8 micro-batches: the boundary's 1/2 shard
+        (
+            ("model.heads=32", "training.tensor_parallel=2", "training.sequence_parallel=true", _GLOBAL_256),
+            2,
+            [12, 16, 16, 7],
+        ),
+        # interleaved, 2 chunks a stage: stage 0 holds 11 chunk-micro-batches (7 of chunk 0, the model's first, 4 of
+        # chunk 1): 7 + 8 and 4 + 4 + 8; stage 3 holds 5 (4 of chunk 0, 1 of chunk 1, the model's last): 4 + 4 + 8
+        # and 7
+        (("training.pipeline_schedule=interleaved", "training.virtual_stages=2"), 1, [31, 32, 32, 23]),
+    ],
+)
+def test_torch_pipelining_stage_buffers_by_hand(overrides: tuple[str, ...], shard: int, expected: list[int]) -> None:
+    """``pipeline_runtime: torch`` counts torch.distributed.pipelining's receive buffers and kept outputs in
+    stage-boundary tensors (2 B x 4 x 1,024 x 1,600 / t each); Megatron's schedules keep none."""
+    torch_pp = _scenario(*_GPT2_PP4, *overrides, "training.pipeline_runtime=torch")
+    megatron = _scenario(*_GPT2_PP4, *overrides)
+    boundary = 2 * 4 * 1024 * 1600 / shard
+    assert [pipeline_stage_buffers(torch_pp, i) for i in range(4)] == [boundary * n for n in expected]
+    assert [pipeline_stage_buffers(megatron, i) for i in range(4)] == [0.0] * 4
+    pairs = zip(memory_breakdown(torch_pp).stage_totals, memory_breakdown(megatron).stage_totals, strict=True)
+    added = [a - b for a, b in pairs]
+    assert added == pytest.approx([boundary * n for n in expected], rel=1e-12)
+    # the chunk-by-chunk count is in_flight_layers' own
+    layers = chunk_layers(torch_pp)
+    for i in range(4):
+        held = in_flight_chunk_microbatches(torch_pp, i)
+        assert sum(n * x for n, x in zip(held, layers[i], strict=True)) == in_flight_layers(torch_pp, i)
+
+
+def test_torch_pipelining_adds_nothing_without_a_pipeline() -> None:
+    assert pipeline_stage_buffers(_scenario("training.pipeline_runtime=torch"), 0) == 0.0
 
 
 def _ddp_toy(*overrides: str):  # type: ignore[no-untyped-def]

@@ -42,11 +42,13 @@ __all__ = [
     "autocast_cast_parameters",
     "autocast_weight_copies",
     "chunk_layers",
+    "in_flight_chunk_microbatches",
     "in_flight_layers",
     "in_flight_microbatches",
     "memory_breakdown",
     "model_state_parts",
     "optimizer_bytes_per_param",
+    "pipeline_stage_buffers",
     "recompute_working_set",
     "sequence_parallel_gathered_gradient",
     "sequence_parallel_staging_copy",
@@ -502,6 +504,58 @@ def sequence_parallel_gathered_gradient(scenario: Scenario) -> float:
     return float(working_bytes(t.precision)) * m.seq_len * t.micro_batch * m.hidden
 
 
+def in_flight_chunk_microbatches(scenario: Scenario, stage: int) -> list[int]:
+    """Micro-batches each model chunk of ``stage`` holds in flight at its peak (:func:`in_flight_layers`' count,
+    chunk by chunk: the interleaved warm-up runs chunk (j // p) mod v at its j-th forward)."""
+    t = scenario.training
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    v = len(chunk_layers(scenario)[stage])
+    flights = in_flight_microbatches(stage, p, m, t.pipeline_schedule, t.virtual_stages)
+    if v == 1:
+        return [round(flights)]
+    counts = [0] * v
+    for j in range(round(flights * v)):
+        counts[(j // p) % v] += 1
+    return counts
+
+
+def pipeline_stage_buffers(scenario: Scenario, stage: int) -> float:
+    """Bytes ``torch.distributed.pipelining`` keeps on a device of ``stage`` beside its layers' activations at the
+    activation peak (``training.pipeline_runtime: torch``; 0 under ``megatron`` or without pipeline parallelism).
+
+    Read in ``torch/distributed/pipelining/stage.py`` (torch 2.6, the torchtitan runs of Dec 2024; the same in torch
+    2.13): ``_prepare_forward_infra`` makes one receive buffer per micro-batch for the stage's input
+    (``_make_tensor_from_meta`` in a loop over ``num_microbatches``, every stage but the first) and
+    ``_prepare_backward_infra`` one per micro-batch for its output's gradient (``_create_grad_recv_info``, every stage
+    but the last); they are made once and kept from step to step. ``forward_one_chunk`` keeps each micro-batch's
+    output in ``fwd_cache`` until its ``backward_one_chunk`` (and, until pytorch#153383 of May 2025, in
+    ``output_chunks`` to the end of the step on every stage). A received activation is the tensor the chunk's first
+    layer saves, so the in-flight ones are already counted with the layers (:func:`in_flight_layers`). So each model
+    chunk g of the stage (:func:`in_flight_chunk_microbatches`: n of its m micro-batches in flight at the peak, the
+    first backward, before any input gradient is written) adds, in stage-boundary tensors: m − n idle activation
+    buffers unless g is the first chunk of the model, and n outputs plus m gradient buffers unless g is the last (the
+    last chunk's output is the logits, counted with the loss). A boundary tensor is the residual stream of one
+    micro-batch, micro_batch · seq_len · hidden at the working width, 1/t of it under sequence parallelism (the
+    sequence shard a torchtitan block returns).
+    """
+    m, t = scenario.model, scenario.training
+    p = t.pipeline_parallel
+    if t.pipeline_runtime != "torch" or p <= 1:
+        return 0.0
+    shard = t.tensor_parallel if t.sequence_parallel else 1
+    boundary = float(working_bytes(t.precision)) * t.micro_batch * m.seq_len * m.hidden / shard
+    micro_batches = scenario.accumulation_steps
+    chunks = in_flight_chunk_microbatches(scenario, stage)
+    tensors = 0
+    for chunk, held in enumerate(chunks):
+        g = chunk * p + stage
+        if g > 0:
+            tensors += micro_batches - held
+        if g < p * len(chunks) - 1:
+            tensors += held + micro_batches
+    return boundary * tensors
+
+
 def _activations(scenario: Scenario, stage: int) -> float:
     m, t = scenario.model, scenario.training
     if m.kind != "transformer":
@@ -805,6 +859,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
         bufs += sequence_parallel_staging_copy(scenario) + sequence_parallel_gathered_gradient(scenario)
+        bufs += pipeline_stage_buffers(scenario, stage)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
