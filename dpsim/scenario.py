@@ -1412,7 +1412,9 @@ class TrainingConfig(_Section):
     sum of the q/k/v and of the gate/up data gradients) stay plain collectives, and whose fused ops run local
     steps on the compute stream: the copy of the local shard into the symmetric buffer before an all-gather's
     first chunk, and the sum of the t stacked partials after a reduce-scatter, and whose GEMMs run as t GEMMs of
-    1/t of the rows each (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
+    1/t of the rows each; under DTensor's [b, s, h] layout the fused all-gathers return the gathered operand in
+    (s, b) row order, which the weight gradients copy when b > 1 in bf16
+    (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`)."""
     sequence_parallel_kind: Literal["megatron", "dtensor"] = "megatron"
     """Which implementation runs sequence parallelism (with ``sequence_parallel``), as far as it changes what a
     column-parallel linear keeps for its weight gradient. ``megatron``: the 1/t input shard, all-gathered again in

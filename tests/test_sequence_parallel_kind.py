@@ -388,7 +388,9 @@ def test_sequence_parallel_kind_needs_sequence_parallelism() -> None:
     [
         ({}, 12, 12),  # full recomputation: 4 a forward (2 gathers, 2 scatters), 4 the re-forward, 4 the backward
         ({"activation_recomputation": "none"}, 8, 8),
-        ({"tp_comm_overlap": True, "tp_overlap_kind": "torch_async_tp"}, 2, 2),  # the two unfused input-gradient RS
+        # the two unfused input-gradient RS, and 4 weight-gradient copies of the operands the fused gathers return in
+        # (s, b) order (async_tp_layout_copies; b = 2), which Megatron's [s, b, h] layout does not make either
+        ({"tp_comm_overlap": True, "tp_overlap_kind": "torch_async_tp"}, 2, 6),
         ({"precision": "fp8"}, 12, 10),  # the forward and re-forward's 4 input gathers in float8: half the bytes
     ],
 )
@@ -442,3 +444,80 @@ def test_async_tp_split_gemms_by_hand() -> None:
     assert tensor_parallel_local_time(scenario) == pytest.approx(80 * (memory + split), rel=1e-12)
     steps = {engine: api.run(scenario, engine=engine).step_time_s for engine in ("analytic", "sim")}
     assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)
+
+
+def test_async_tp_fused_gather_returns_the_operand_in_its_own_row_order() -> None:
+    """torch's own fused all-gather-matmul (its Meta kernel, the strides Inductor plans with) on a fake 4-rank group:
+    gathering [b, s/t, h] along the sequence (dim 1, DTensor's ``Shard(1)``) it returns the gathered operand as a
+    [b, s, h] view in (s, b) row order, which cannot be viewed as the [b·s, h] matrix a linear's weight gradient
+    reads when b > 1 (so Inductor copies it, :func:`dpsim.analytic.parallel.async_tp_layout_copies`); with b = 1
+    it can. Vanilla DTensor's gather (``all_gather_tensor``, gather_dim 1) is contiguous either way."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+
+    pytest.importorskip("torch.distributed._symmetric_memory")  # registers torch.ops.symm_mem
+    from torch.distributed._functional_collectives import all_gather_single, wait_tensor
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    from runtime.torchrun import destroy_group
+
+    t, s, h, n = 4, 32, 16, 8
+    dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=t)
+    try:
+        group = dist.group.WORLD
+        assert group is not None
+        for b, viewable in ((3, False), (1, True)):
+            shard = torch.empty(b, s // t, h, device="meta", dtype=torch.bfloat16)
+            weight = torch.empty(h, n, device="meta", dtype=torch.bfloat16)
+            gathered, (out,) = torch.ops.symm_mem.fused_all_gather_matmul(shard, [weight], 1, group.group_name)
+            assert tuple(gathered.shape) == (b, s, h) and tuple(out.shape) == (b, s, n)
+            assert gathered.is_contiguous() == viewable
+            try:
+                gathered.view(b * s, h)
+                as_view = True
+            except RuntimeError:
+                as_view = False
+            assert as_view == viewable
+            plain = wait_tensor(all_gather_single(torch.zeros(b, s // t, h), 1, group))
+            assert tuple(plain.shape) == (b, s, h) and plain.is_contiguous()
+    finally:
+        destroy_group()
+
+
+def test_async_tp_layout_copies_by_hand() -> None:
+    """June 2025's bf16 AsyncTP row (70B, TP 8, local batch 16, full recomputation): the weight gradients copy the
+    operands the fused all-gathers return in (s, b) order, the attention's and the MLP's gathered inputs (in the
+    re-forward) and the two output gradients the backward's fused gathers bring in: 4 copies of S = b·s·h·2 B =
+    2 GiB a layer, read and written, beside the local steps the split test counts (the 2 unfused input-gradient
+    scatters' staging copies 2 · 2S, the 6 fused gathers' local shard 2S/8, the 4 fused scatters' sums S · 9/8).
+    None under Float8 (torchao's weight gradient reads transposed float8 copies, made in vanilla TP too), with
+    one sequence a micro-batch, or with Megatron's sequence-first layout. Fails on the old code (issue 11)."""
+    from dpsim import api
+    from dpsim.analytic.parallel import _async_tp_split_seconds, async_tp_layout_copies, tensor_parallel_local_time
+    from dpsim.compute import compute_device
+
+    rows = {r.name: r for r in RUNS.TORCHTITAN_RUNS}
+    scenario = scenario_from_dict(dict(rows["torchtitan 70B TP8 AsyncTP on 256 H100 (2025)"].scenario))
+    assert async_tp_layout_copies(scenario) == 4
+    d = compute_device(scenario)
+    size = 2.0 * 2**30
+    moved = 2 * 2 * size + 6 * 2 * size / 8 + 4 * size * 9 / 8 + 4 * 2 * size
+    memory = moved / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
+    split = _async_tp_split_seconds(scenario)
+    assert tensor_parallel_local_time(scenario) == pytest.approx(80 * (memory + split), rel=1e-12)
+    steps = {engine: api.run(scenario, engine=engine).step_time_s for engine in ("analytic", "sim")}
+    assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)
+
+    fp8 = scenario_from_dict(dict(rows["torchtitan 70B TP8 FP8 AsyncTP on 256 H100 (2025)"].scenario))
+    assert async_tp_layout_copies(fp8) == 0
+    training = scenario.training
+    one = scenario.model_copy(
+        update={"training": training.model_copy(update={"micro_batch": 1, "global_batch": training.global_batch // 16})}
+    )
+    assert async_tp_layout_copies(one) == 0
+    megatron = scenario.model_copy(
+        update={"training": training.model_copy(update={"sequence_parallel_kind": "megatron"})}
+    )
+    assert async_tp_layout_copies(megatron) == 0
+    vanilla = scenario_from_dict(dict(rows["torchtitan 70B TP8 on 256 H100 (2025)"].scenario))
+    assert async_tp_layout_copies(vanilla) == 0

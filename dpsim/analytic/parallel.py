@@ -461,6 +461,34 @@ def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
     return moved
 
 
+def async_tp_layout_copies(scenario: Scenario) -> int:
+    """Full-length copies a layer and micro-batch makes because torch's fused all-gather hands the gathered operand
+    back in its own row order, under torch's AsyncTP (``tp_overlap_kind: torch_async_tp``) with DTensor's [b, s, h]
+    activations sharded on the sequence (``sequence_parallel_kind: dtensor``), more than one sequence a micro-batch
+    and 16-bit linears; 0 otherwise.
+
+    torch/distributed/_symmetric_memory ``_fused_all_gather_matmul_impl`` gathers ``A_shard.movedim(gather_dim,
+    0).flatten(0, -2)`` (rows in (s, b) order: gather_dim 1 for ``Shard(1)``) and returns the gathered operand as
+    ``unflatten(A_flat)``, ``view(t, s/t, b, h).flatten(0, 1).movedim(0, 1)``: a [b, s, h] view with strides
+    (h, b·h, 1). Inductor's micro_pipeline_tp pass (``fuse_all_gather_matmul``, ``_Matmul.erase``) removes only
+    the reshapes the fused matmuls used alone; the linear's weight gradient reads the same 2-D reshape
+    (``mm(grad_2d.t(), x_2d)``), which on that view is no longer a view (b and s cannot merge when b > 1), so
+    Inductor materialises it: one b·s·h tensor read and written before the weight-gradient GEMM. Under vanilla
+    DTensor the gathered tensor is contiguous (``torch.cat``) and the reshape is free. A layer's weight gradients
+    read the attention's and the MLP's gathered inputs (q/k/v share one, w1/w3 one; in the backward's re-forward
+    under full recomputation, or saved from the forward) and the output gradients the backward's fused gathers
+    bring in (:func:`_async_tp_backward_pairs`): 2 + 2. Under FP8 the weight gradient's ``_scaled_mm`` needs
+    transposed float8 operands, copied from the gathered tensor in vanilla and AsyncTP alike, so nothing is
+    added; with one sequence a micro-batch the view is contiguous."""
+    m, t = scenario.model, scenario.training
+    if not (_tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"):
+        return 0
+    if t.sequence_parallel_kind != "dtensor" or t.micro_batch <= 1 or t.precision == "fp8":
+        return 0
+    backward = [op for op, _ in _async_tp_backward_pairs(m.gated_mlp)]
+    return 2 + backward.count("all_gather")
+
+
 def tensor_parallel_local_time(scenario: Scenario) -> float:
     """Seconds a micro-batch's TP collectives spend on local memory-bound steps of the compute stream: torch AsyncTP's
     fused ops (``training.tp_overlap_kind: torch_async_tp``) and DTensor's full-length staging copies
@@ -475,7 +503,8 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
     reduce-scatters) and the backward what :func:`_async_tp_backward_pairs` lists; full recomputation's
     re-forward fuses the forward's again. Each step priced as a memory-bound kernel
     (:func:`dpsim.compute.memory_bound_seconds`). Plus what splitting each fused GEMM into t GEMMs of 1/t of the
-    rows costs beyond the whole GEMM (:func:`_async_tp_split_seconds`).
+    rows costs beyond the whole GEMM (:func:`_async_tp_split_seconds`), and the weight gradients' copies of the
+    gathered operands the fused all-gathers return in their own row order (:func:`async_tp_layout_copies`).
     """
     t = scenario.training
     copies = tensor_parallel_staging_copies(scenario)
@@ -492,6 +521,7 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
         gathers = 2 * forwards + backward.count("all_gather")
         scatters = 2 * forwards + backward.count("reduce_scatter")
         moved += gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
+        moved += async_tp_layout_copies(scenario) * 2.0 * size
     split = _async_tp_split_seconds(scenario) if async_tp else 0.0
     device = compute.compute_device(scenario)
     return layers_per_stage(scenario) * (compute.memory_bound_seconds(device, moved) + split)
