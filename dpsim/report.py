@@ -240,6 +240,20 @@ def _gradient_bucket_count(scenario: Scenario, grad_bytes: float) -> int:
     return len(bucket_sizes(total, cut.gradient_bucket, first, tensors))
 
 
+def _bucket_text(scenario: Scenario, buckets: int) -> str:
+    """How many pieces a step reduces the gradient in, and of what size, as the engines cut it: DDP's
+    ``communication.bucket`` as written ("25 MiB"), FSDP's wrapped units, DeepSpeed's ``reduce_bucket_size``
+    (both of which leave ``communication.bucket`` unread)."""
+    t, cut = scenario.training, collective_pieces(scenario)
+    if t.optimizer_sharding == "fsdp" and t.zero_stage >= 2 and scenario.data_parallel > 1:
+        return f"{buckets} reduce-scatters of a wrapped unit, {format_size(cut.gradient_bucket)}"
+    if scenario.deepspeed is not None and scenario.deepspeed_bf16_optimizer:
+        return f"{buckets} all-reduce of the flat fp32 gradient (DeepSpeed's BF16_Optimizer)"
+    if scenario.deepspeed is not None:
+        return f"{buckets} buckets of up to {format_size(cut.gradient_bucket)} (DeepSpeed's reduce_bucket_size)"
+    return f"{buckets} buckets of {scenario.communication.model_dump(mode='json')['bucket']}"  # as written
+
+
 def derived_values(scenario: Scenario) -> dict[str, Any]:
     """What a scenario implies: world and parallel sizes, batch split, gradient bytes and buckets."""
     m, t = scenario.model, scenario.training
@@ -277,7 +291,7 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
     m, c, t, comm = scenario.model, scenario.cluster, scenario.training, scenario.communication
     derived = derived_values(scenario)
     grad_bytes, buckets = derived["gradient_bytes_per_device"], derived["buckets"]
-    bucket_text = str(scenario.communication.model_dump(mode="json")["bucket"])  # as written: "25 MiB"
+    bucket_text = _bucket_text(scenario, buckets)
     rows: list[tuple[str, str]] = [
         ("file", source or "-"),
         ("name", scenario.name),
@@ -309,7 +323,7 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
         ),
         ("tokens / step", f"{scenario.tokens_per_step:,}"),
         ("optimizer", f"{t.optimizer}, {t.precision}, ZeRO stage {t.zero_stage}"),
-        ("gradient / device", f"{format_size(grad_bytes)} in {buckets} buckets of {bucket_text}"),
+        ("gradient / device", f"{format_size(grad_bytes)} in {bucket_text}"),
         ("all-reduce", f"{comm.algorithm}, overlap {'on' if comm.overlap else 'off'}"),
         ("calibration", scenario.calibration.profile if scenario.calibration else "catalog numbers"),
         ("scenario hash", scenario.scenario_hash()),

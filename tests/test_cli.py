@@ -283,6 +283,28 @@ def test_check_summary_and_dump(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert load_scenario(dumped) == load_scenario(DEFAULT, overrides=["training.zero_stage=2"])
 
 
+def test_check_names_the_gradient_pieces_the_engines_reduce(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dpsim check``'s gradient line says how the step cuts the gradient: DDP's buckets of
+    ``communication.bucket``, FSDP's wrapped units, DeepSpeed's ``reduce_bucket_size`` buckets. It said "N buckets
+    of 25 MB" for all three, where FSDP and DeepSpeed leave ``communication.bucket`` unread (a Llama-3-8B FSDP job on
+    32 H100: "37 buckets of 25 MB" for 37 pieces of 436.2 MB)."""
+    from dpsim.analytic.step import predict
+    from dpsim.units import format_size
+
+    cases = {
+        "ddp": ([], "96 buckets of 25 MB"),
+        "fsdp": (["training.zero_stage=3", "training.optimizer_sharding=fsdp"], "reduce-scatters of a wrapped unit"),
+        "deepspeed": (["training.zero_stage=2", "training.optimizer_sharding=zero"], "DeepSpeed's reduce_bucket_size"),
+    }
+    for overrides, expected in cases.values():
+        code, out, _ = cli(capsys, "check", str(DEFAULT), *(a for o in overrides for a in ("--set", o)))
+        line = next(x for x in out.splitlines() if "gradient / device" in x)
+        extra = predict(load_scenario(DEFAULT, overrides)).extra
+        assert code == 0 and expected in line and f" {int(extra['buckets'])} " in line, line
+        if overrides:
+            assert "25 MB" not in line and format_size(extra["bucket_bytes"]) in line, line
+
+
 def test_check_dump_json_is_the_dumped_scenario_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """``--dump --format json``: the mapping --dump prints as YAML, as one JSON object; it loads back."""
     overrides = ("--set", "training.zero_stage=2", "--set", "variability.stragglers=[{worker: 3, slowdown: 1.5}]")
