@@ -26,7 +26,8 @@ it as grouped ncclSend/ncclRecv (:mod:`dpsim.sim.collectives.p2p`; no tuner pick
 ``a peer`` is the time beyond dpsim's over the ``N − 1`` peers, ``a remote`` over the ``N − G`` peers on other nodes;
 then NCCL 2.27.7's plan for the point, read from its source (:func:`p2p_plan`; nothing priced from it): a network
 operation's channels (``parts``), chunk and steps a part, the channels that carry a GPU's network operations, the
-batches one channel runs in sequence (``waves``), the network messages a GPU a direction, and ``beyond`` over them.
+batches one channel runs in sequence (``waves``), the network messages a GPU a direction, the RDMA writes a message
+(aws-ofi-nccl's stripes), and ``beyond`` over the messages.
 
     PYTHONPATH=. python benchmarks/p5_series.py
 """
@@ -154,6 +155,10 @@ def _print_all_gather() -> list[dict[str, Any]]:
 
 P2P_CHANNELS = 16
 """``comm->p2pnChannels`` here (``paths.cc`` ``ncclTopoComputeP2pChannels``: the communicator's 16 channels)."""
+EFA_RAILS = 4
+"""EFA v2 devices behind one p5 GPU, which aws-ofi-nccl joins into one NCCL network device (its rails)."""
+MIN_STRIPE = 131072
+"""aws-ofi-nccl 1.16.3's ``OFI_NCCL_MIN_STRIPE_SIZE`` (``include/nccl_ofi_param.h``)."""
 P2P_NET_CHUNK = 524288
 """The job's ``NCCL_P2P_NET_CHUNKSIZE`` (``comm->p2pChunkSize``; 8 steps of it fit its 8 MiB ``NCCL_BUFFSIZE``)."""
 
@@ -178,6 +183,9 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
     - ``net.cc`` ``recvProxyProgress``: p2p network connections use the shared buffers (``NCCL_NET_SHARED_BUFFERS``),
       16 slots a channel; a batch's 8 receives from one node are one proxy op of 8 subs, so each has
       ``min(NCCL_STEPS, 16/8)`` = 2 receives posted at a time (``maxDepth``); a PXN send is 1 sub, 8.
+    - aws-ofi-nccl 1.16.3 ``nccl_ofi_scheduler.cpp`` ``get_num_stripes``: a message (one chunk) above
+      ``MIN_STRIPE_SIZE`` goes out as ⌈size / 128 KiB⌉ RDMA writes (``stripes``), at most one a rail and a divisor
+      of the rails.
     """
     ranks = nodes * gpus
     per_peer = 2
@@ -204,6 +212,9 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
     per_part = -(-nbytes // parts)
     part_bytes = -(-per_part // 4096) * 4096  # ncclP2pPartBounds: divUp, aligned up to 4 KiB
     steps = -(-min(part_bytes, nbytes) // chunk)
+    stripes = min(-(-chunk // MIN_STRIPE), EFA_RAILS)
+    while EFA_RAILS % stripes:
+        stripes -= 1
     return {
         "parts": parts,
         "chunk": chunk,
@@ -211,6 +222,7 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
         "net_channels": len(batches),
         "waves": max(batches.values(), default=0),
         "messages": (nodes - 1) * gpus * parts * steps,
+        "stripes": stripes,
     }
 
 
@@ -220,7 +232,7 @@ def _print_all_to_all() -> list[dict[str, Any]]:
     print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
           f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}  {'parts':>5} {'chunk':>5} {'steps':>5} "
-          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'a msg':>6}")  # fmt: skip
+          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'writes':>6} {'a msg':>6}")  # fmt: skip
     for r in table:
         beyond = r["measured_s"] - r["priced_s"]
         ranks = r["nodes"] * 8
@@ -230,7 +242,7 @@ def _print_all_to_all() -> list[dict[str, Any]]:
             f"{r['priced_gbps']:>7.1f} {r['error']:>+7.1%}  {r['measured_s'] * 1e6:>8.1f} {r['priced_s'] * 1e6:>8.1f} "
             f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}  "
             f"{plan['parts']:>5} {size_label(plan['chunk']):>5} {plan['steps']:>5} {plan['net_channels']:>6} "
-            f"{plan['waves']:>5} {plan['messages']:>5} {beyond / plan['messages'] * 1e6:>6.2f}"
+            f"{plan['waves']:>5} {plan['messages']:>5} {plan['stripes']:>6} {beyond / plan['messages'] * 1e6:>6.2f}"
         )
     errs = [abs(r["error"]) for r in table]
     print(f"  median / max |error| {statistics.median(errs):6.1%} / {max(errs):6.1%}")

@@ -73,7 +73,8 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
     channels to 1, so one part of 16 steps of 512 KiB; node rounds 1..31 land on channels k mod 16: all 16 channels,
     two batches on each (channel 0 runs node round 16 after its own node's round 0, which carries no network
     message), 31 × 8 × 16 = 3,968 messages. 32 nodes, 32 MiB: 128 KiB a peer, below one step, so a quarter-step
-    chunk (128 KiB) and one message a peer."""
+    chunk (128 KiB) and one message a peer. aws-ofi-nccl 1.16.3 stripes a message over the GPU's 4 EFA rails in ⌈size /
+    128 KiB⌉ writes: 256 KiB → 2, 512 KiB → 4, 128 KiB → 1."""
     assert p2p_plan(2, 32 * MiB) == {
         "parts": 2,
         "chunk": 256 * 1024,
@@ -81,6 +82,7 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
         "net_channels": 2,
         "waves": 1,
         "messages": 64,
+        "stripes": 2,
     }
     assert p2p_plan(32, 2048 * MiB) == {
         "parts": 1,
@@ -89,8 +91,9 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
         "net_channels": 16,
         "waves": 2,
         "messages": 3968,
+        "stripes": 4,
     }
     big = p2p_plan(32, 32 * MiB)
-    assert (big["chunk"], big["steps"], big["messages"]) == (128 * 1024, 1, 248)
+    assert (big["chunk"], big["steps"], big["messages"], big["stripes"]) == (128 * 1024, 1, 248, 1)
     counts = [p2p_plan(n, mib * MiB)["messages"] for n, points in ALL_TO_ALL.items() for mib, _ in points]
     assert (min(counts), max(counts)) == (64, 3968)  # the README's 64-3,968 messages a GPU a direction

@@ -42,9 +42,12 @@ a p2p kernel what NCCL charges a ring for one step of the same protocol: ``baseL
 and one ``hwLatencies[hw][RING][p]`` step of the slowest hardware class the phase crosses (the network's
 when it crosses nodes, at no less than the network's own per-message latency,
 :meth:`~dpsim.sim.collectives.base.Phase.timed_latency`). Not modelled: the p2p chunk pipeline
-(``NCCL_P2P_NET_CHUNKSIZE`` 128 KiB with 8 steps in flight a connection), batches beyond
-``p2pnChannels · 8`` concurrent operations on very large communicators, the per-channel copy rate
-of a thread block, and the network's incast congestion under all-to-all traffic.
+(``NCCL_P2P_NET_CHUNKSIZE``, 128 KiB by default; network p2p connections use the shared buffers, 16
+slots a channel, so a batch's 8 receives from one node have 2 posted at a time each: ``net.cc``
+``recvProxyProgress`` ``maxDepth``), node rounds that share a channel and run one after another
+(``ncclP2pChannelBaseForRound``: beyond ``p2pnChannels`` nodes), the copy rate of the one sending and
+one receiving warp a batch gives each operation (``sendrecv.h``), and the network's incast congestion
+under all-to-all traffic. ``benchmarks/p5_series.py`` prints NCCL 2.27.7's plan beside each measured point.
 
 **Reduce** (``src/device/reduce.h`` ``runRing``): NCCL runs ncclReduce on its rings only (``tuning.cc``:
 Reduce and Broadcast skip every algorithm but ring), pipelined in chunks from the rank after the root
