@@ -781,6 +781,17 @@ def _fms_fsdp_llama2(size: str, device: str, tokens: float, *, compiled: bool = 
 
 
 _NEMO_GPT3 = {"seq_len": 2048, "vocab": 50257}
+
+
+def _nemotron(layers: int, hidden: int, heads: int, kv_heads: int = 0) -> dict[str, Any]:
+    """A Nemotron shape as NeMo-Framework-Launcher's nemotron yamls set it: squared-ReLU MLP of 4h (one up projection,
+    priced as the fused non-gated activation), no biases or dropout, untied embeddings, RoPE (its half-head fused
+    rotary folded into the neighbouring kernels, as for the Llama rows), sequence 4,096, vocabulary 256,000."""
+    shape = {"layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads, "ffn_hidden": 4 * hidden}
+    rest = {"gated_mlp": False, "dropout": False, "tied_embeddings": False, "learned_positions": False}
+    return {**shape, **rest, "seq_len": 4096, "vocab": 256000}
+
+
 NEMO_2407_HELD_OUT: tuple[PublishedRun, ...] = (
     # The same NeMo 24.07 FP8 table's rows with tensor or pipeline parallelism (the calibration took only its TP-1,
     # PP-1 rows). Model and recipe: NVIDIA/NeMo-Framework-Launcher launcher_scripts/conf/training/ at 7316a8d9
@@ -826,17 +837,48 @@ NEMO_2407_HELD_OUT: tuple[PublishedRun, ...] = (
         vp=20,
         tp_comm_overlap=True,
     ),
+    # Added in stop 38, priced before anything was changed for them (NEMO_2407_FIRST_PREDICTION): the same table's
+    # Nemotron rows. Shapes from NVIDIA/NeMo-Framework-Launcher launcher_scripts/conf/training/nemotron/ (read at
+    # 089b90e and 3be81fc): no biases, no dropout, untied embeddings, RoPE on half the head (rotary_percentage 0.5,
+    # apply_rope_fusion), layernorm1p, squared-ReLU MLP (one up projection, 4h), sequence_parallel and
+    # ub_tp_comm_overlap True; the 256K sentencepiece vocabulary (nemotron_2_256k.model, the 340B yaml).
+    # Nemotron-8B (nemotron_8b.yaml, "nemotron3-8B": 32 layers, hidden 4,096, 32 heads): 64 GPUs, GBS 256, MBS 4,
+    # TP 2: 12,507 tokens/s/GPU
+    _nemo_2407_fp8("Nemotron-8B", _nemotron(32, 4096, 32), 64, 256, 4, 12507.0, tp=2, tp_comm_overlap=True),
+    # Nemotron-22B (nemotron_22b.yaml, "nemotron3-22B": 40 layers, hidden 6,144, 48 heads): 64 GPUs, GBS 256, MBS 2,
+    # TP 2, PP 4, VP 10: 4,312
+    _nemo_2407_fp8(
+        "Nemotron-22B", _nemotron(40, 6144, 48), 64, 256, 2, 4312.0, tp=2, pp=4, vp=10, tp_comm_overlap=True
+    ),
+    # Nemotron-340B (nemotron_340b.yaml, "nemotron4-340B": 96 layers, hidden 18,432, 96 heads, 8 query groups):
+    # 128 GPUs, GBS 32, MBS 1, TP 8, PP 8, VP 12: 326
+    _nemo_2407_fp8(
+        "Nemotron-340B",
+        _nemotron(96, 18432, 96, kv_heads=8),
+        128,
+        32,
+        1,
+        326.0,
+        tp=8,
+        pp=8,
+        vp=12,
+        tp_comm_overlap=True,
+    ),
 )
 """Held out: NeMo 24.07's FP8 rows with tensor / pipeline parallelism, from the table whose TP-1 rows set the H100's
 sustained fraction. Not expressible and left out: LLAMA3-8B and LLAMA3-70B (CP 2: no context parallelism in
-dpsim); the Nemotron rows (squared-ReLU MLP and 256K vocabulary: shapes not checked in the time); GPT3-175B on 512
-(the calibration set's 25.02 row has its configuration)."""
+dpsim); GPT3-175B on 512 (the calibration set's 25.02 row has its configuration). The three Nemotron rows were added
+in stop 38 as first predictions."""
 
 NEMO_2407_FIRST_PREDICTION: dict[str, float] = {
     "NeMo 24.07 GPT3-20B FP8 on 64 H100": 6119.66,
     "NeMo 24.07 GPT3-175B FP8 on 128 H100": 708.0,
     "NeMo 24.07 LLAMA2-13B FP8 on 16 H100": 8658.07,
     "NeMo 24.07 LLAMA2-70B FP8 on 64 H100": 1862.7,
+    # stop 38, at main dc5c6dd, before anything was changed for them
+    "NeMo 24.07 Nemotron-8B FP8 on 64 H100": 13124.73,
+    "NeMo 24.07 Nemotron-22B FP8 on 64 H100": 4057.49,
+    "NeMo 24.07 Nemotron-340B FP8 on 128 H100": 343.1,
 }
 """Tokens/s per GPU first predicted for each row above, before anything was looked into."""
 

@@ -891,6 +891,9 @@ def test_nemo_tp_pp_rows_are_the_tables() -> None:
         "NeMo 24.07 GPT3-175B FP8 on 128 H100": (128, 256, 1, 4, 8, 6, 716),
         "NeMo 24.07 LLAMA2-13B FP8 on 16 H100": (16, 128, 1, 1, 4, 10, 8715),
         "NeMo 24.07 LLAMA2-70B FP8 on 64 H100": (64, 128, 1, 4, 4, 20, 1728),
+        "NeMo 24.07 Nemotron-8B FP8 on 64 H100": (64, 256, 4, 2, 1, 1, 12507),
+        "NeMo 24.07 Nemotron-22B FP8 on 64 H100": (64, 256, 2, 2, 4, 10, 4312),
+        "NeMo 24.07 Nemotron-340B FP8 on 128 H100": (128, 32, 1, 8, 8, 12, 326),
     }
     assert [r.name for r in NEMO_TP_PP] == list(printed)
     for run in NEMO_TP_PP:
