@@ -1425,6 +1425,10 @@ def framework_switches() -> Iterator[Case]:
         yield _set_case(kind, f"{sp_kind}={value}", *tp, command="check", expect_error=value != "null", names=sp_kind)
     yield _set_case(kind, f"{sp_kind}=dtensor", *tp, expect_error=False)
     yield _set_case(kind, f"{sp_kind}=dtensor", "training.tensor_parallel=2", expect_error=True, names=sp_kind)
+    pp_runtime = "training.pipeline_runtime"  # which code runs the pipeline stages (its buffers' memory)
+    for value in ("Torch", "'torch '", "1", "true", "[torch]", "null"):
+        yield _set_case(kind, f"{pp_runtime}={value}", command="check", expect_error=True, names=pp_runtime)
+    yield _set_case(kind, f"{pp_runtime}=torch", expect_error=False)
     for value in ("yes", "'true'", "1", "[]", "{}"):
         yield _set_case(kind, f"{qkv}={value}", "model.attention=standard", command="check", expect_error=True,
                         names=qkv)  # fmt: skip

@@ -664,3 +664,64 @@ def test_zero3_memory_holds_kept_prefetched_and_the_reduce_buffer() -> None:
 def test_deepspeed_fields_are_refused_outside_deepspeed_zero(overrides: tuple[str, ...], field: str) -> None:
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         _ddp_toy(*overrides)
+
+
+def _torch_stage_buffer_bytes(stage_index: int, num_stages: int, micro_batches: int, shape: tuple[int, ...]) -> int:
+    """Bytes of the receive buffers torch's ``PipelineStage`` makes for ``micro_batches`` micro-batches (its
+    ``_prepare_forward_infra`` / ``_prepare_backward_infra``, static shapes), on a fake process group on CPU."""
+    torch = pytest.importorskip("torch")
+    import torch.distributed as dist
+    from torch.distributed.pipelining import PipelineStage
+    from torch.distributed.pipelining.stage import InferenceMode
+    from torch.testing._internal.distributed.fake_pg import FakeStore
+
+    from runtime.torchrun import destroy_group
+
+    dist.init_process_group("fake", store=FakeStore(), rank=stage_index, world_size=num_stages)
+    try:
+        # a stage of layers: its output needs a gradient (an output that does not gets no gradient buffer)
+        example = torch.empty(shape, dtype=torch.bfloat16, requires_grad=True)
+        stage = PipelineStage(
+            torch.nn.Identity(),
+            stage_index,
+            num_stages,
+            torch.device("cpu"),
+            input_args=example,
+            output_args=example,
+        )
+        stage._inference_mode = InferenceMode.STATIC  # what the schedule's warm-up vote settles on with static shapes
+        stage._prepare_forward_infra(micro_batches, None, has_backward=True)
+        stage._prepare_backward_infra(micro_batches)
+        storages: dict[int, int] = {}
+        for infos in (*stage.args_recv_info.values(), *stage.grad_recv_info.values()):
+            for info in infos:
+                if info is not None and getattr(info, "buffer", None) is not None:
+                    buffer = info.buffer
+                    storages[buffer.untyped_storage().data_ptr()] = buffer.numel() * buffer.element_size()
+        return sum(storages.values())
+    finally:
+        destroy_group()
+
+
+def test_torch_pipelining_buffers_are_torchs_own() -> None:
+    """torch's own PipelineStage (this torch) makes one activation buffer per micro-batch on every stage but the
+    first and one output-gradient buffer per micro-batch on every stage but the last, all distinct: what
+    :func:`pipeline_stage_buffers` counts at a chunk with no micro-batch in flight (GPT-2 XL's boundary tensor)."""
+    s = _scenario(*_GPT2_PP4, "training.pipeline_runtime=torch")
+    shape = (4, 1024, 1600)  # micro_batch x seq_len x hidden
+    boundary = 2 * 4 * 1024 * 1600
+    assert [_torch_stage_buffer_bytes(i, 4, 8, shape) for i in range(4)] == [
+        8 * boundary,
+        16 * boundary,
+        16 * boundary,
+        8 * boundary,
+    ]
+    # dpsim's count: these buffers, less the in-flight activations (each a layer's saved input, counted with the
+    # layers), plus the in-flight outputs
+    held = [in_flight_chunk_microbatches(s, i)[0] for i in range(4)]
+    first_last = [(i > 0, i < 3) for i in range(4)]
+    rebuilt = [
+        (8 * has_input + 8 * has_grad - held[i] * has_input + held[i] * has_grad) * boundary
+        for i, (has_input, has_grad) in enumerate(first_last)
+    ]
+    assert rebuilt == [pipeline_stage_buffers(s, i) for i in range(4)]
