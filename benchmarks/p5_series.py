@@ -27,7 +27,7 @@ it as grouped ncclSend/ncclRecv (:mod:`dpsim.sim.collectives.p2p`; no tuner pick
 then NCCL 2.27.7's plan for the point, read from its source (:func:`p2p_plan`; nothing priced from it): a network
 operation's channels (``parts``), chunk and steps a part, the channels that carry a GPU's network operations, the
 batches one channel runs in sequence (``waves``), the network messages a GPU a direction, the RDMA writes a message
-(aws-ofi-nccl's stripes), and ``beyond`` over the messages.
+(aws-ofi-nccl's stripes), ``beyond`` over the messages, and the rate a GPU's network share ``S·(N − G)/N`` moved at.
 
     PYTHONPATH=. python benchmarks/p5_series.py
 """
@@ -232,7 +232,7 @@ def _print_all_to_all() -> list[dict[str, Any]]:
     print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
           f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}  {'parts':>5} {'chunk':>5} {'steps':>5} "
-          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'writes':>6} {'a msg':>6}")  # fmt: skip
+          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'writes':>6} {'a msg':>6} {'net GB/s':>8}")  # fmt: skip
     for r in table:
         beyond = r["measured_s"] - r["priced_s"]
         ranks = r["nodes"] * 8
@@ -242,7 +242,8 @@ def _print_all_to_all() -> list[dict[str, Any]]:
             f"{r['priced_gbps']:>7.1f} {r['error']:>+7.1%}  {r['measured_s'] * 1e6:>8.1f} {r['priced_s'] * 1e6:>8.1f} "
             f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}  "
             f"{plan['parts']:>5} {size_label(plan['chunk']):>5} {plan['steps']:>5} {plan['net_channels']:>6} "
-            f"{plan['waves']:>5} {plan['messages']:>5} {plan['stripes']:>6} {beyond / plan['messages'] * 1e6:>6.2f}"
+            f"{plan['waves']:>5} {plan['messages']:>5} {plan['stripes']:>6} {beyond / plan['messages'] * 1e6:>6.2f} "
+            f"{r['size_bytes'] * (ranks - 8) / ranks / r['measured_s'] / 1e9:>8.1f}"
         )
     errs = [abs(r["error"]) for r in table]
     print(f"  median / max |error| {statistics.median(errs):6.1%} / {max(errs):6.1%}")
