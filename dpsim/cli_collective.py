@@ -201,7 +201,7 @@ def _table(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
-    from dpsim.plots import load_matplotlib
+    from dpsim.plots import load_matplotlib, wrapped_title
 
     load_matplotlib()
     from matplotlib.figure import Figure  # no pyplot: no global figure state
@@ -213,7 +213,7 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("message size (bytes)")
     ax.set_ylabel("bus bandwidth (GB/s)")
-    ax.set_title(title)
+    ax.set_title(wrapped_title(title))
     ax.grid(True, alpha=0.3)
     fig.savefig(path, dpi=120, format=path.suffix.lstrip(".").lower() or "png")
 

@@ -6,6 +6,7 @@ functions also draw into a caller's axes (notebooks).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ __all__ = [
     "load_matplotlib",
     "scaling_axes",
     "scaling_plot",
+    "wrapped_title",
 ]
 
 
@@ -78,6 +80,13 @@ MAX_BARS = 200
 def _text(text: str) -> str:
     """User text for a matplotlib label: printable, and ``$`` not read as mathtext."""
     return safe_text(text).replace("$", r"\$")
+
+
+def wrapped_title(text: str, width: int = 70) -> str:
+    """A figure title that fits its figure: user text (:func:`_text`) broken into lines of at most ``width``
+    characters (``dpsim collective --plot``'s title, the scenario's name with its ``--set`` fields, ran off the
+    7-inch figure past about 78 characters)."""
+    return "\n".join(textwrap.wrap(_text(text), width, break_long_words=True)) or _text(text)
 
 
 def _x_column(frame: pd.DataFrame, varied: Sequence[str]) -> str:

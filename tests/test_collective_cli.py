@@ -74,6 +74,26 @@ def test_table_csv_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert code == 0 and plot.stat().st_size > 1000
 
 
+def test_the_plot_title_fits_its_figure(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The busbw plot's title (the scenario's name with its --set fields, the op, ranks, engine and tuner) is broken
+    into lines that fit the 7-inch figure, and a ``$`` in the name is text, not mathtext. It was one line: 88
+    characters here, cut off at the figure's right edge after about 78."""
+    from matplotlib.axes import Axes
+
+    titles: list[str] = []
+    monkeypatch.setattr(Axes, "set_title", lambda self, text, *a, **k: titles.append(text))
+    plot = tmp_path / "busbw.png"
+    name = "name=a $5 run, as long as a name grows"
+    code, _, _ = cli(capsys, "collective", "--set", name, "--set", "cluster.nodes=2", "--sizes", "1KiB", "--plot", plot)
+    assert code == 0 and plot.stat().st_size > 1000 and len(titles) == 1
+    lines = titles[0].split("\n")
+    assert len(lines) == 2 and all(len(line) <= 70 for line in lines), lines
+    want = r"a \$5 run, as long as a name grows: allreduce on 16 ranks (analytic, NCCL 2.30.7's tuner)"
+    assert " ".join(lines) == want
+
+
 def test_any_node_count_without_a_batch_that_divides(capsys: pytest.CaptureFixture[str]) -> None:
     """A collective does not train: the default scenario's global batch (512) need not divide 3 × 8 × 4."""
     code, out, err = cli(capsys, "collective", "--size", "1GiB", "--set", "cluster.nodes=3", "--format", "json")
