@@ -725,3 +725,18 @@ def test_torch_pipelining_buffers_are_torchs_own() -> None:
         for i, (has_input, has_grad) in enumerate(first_last)
     ]
     assert rebuilt == [pipeline_stage_buffers(s, i) for i in range(4)]
+
+
+def test_eager_elementwise_keeps_the_final_norms_fp32_copy_too() -> None:
+    """``model.elementwise: eager``: the final norm, op by op like each layer's, keeps its fp32 copy and its cast
+    output, 4 bytes an element more than the fused norm's 2-byte input: 4 x s x b x h on the last stage only (GPT-2 XL,
+    sequence 1,024, micro-batch 4, hidden 1,600; the layers' own 8 x s x b x h a layer move by the same rule)."""
+    fused, eager = _scenario(*_GPT2_PP4), _scenario(*_GPT2_PP4, "model.elementwise=eager")
+    layer = activation_bytes_per_layer(1024, 4, 1600, 25, eager_elementwise=True) - activation_bytes_per_layer(
+        1024, 4, 1600, 25
+    )
+    assert layer == 8 * 1024 * 4 * 1600
+    for stage in range(4):
+        added = memory_breakdown(eager).stage_totals[stage] - memory_breakdown(fused).stage_totals[stage]
+        final_norm = 4 * 1024 * 4 * 1600 if stage == 3 else 0
+        assert added == pytest.approx(layer * in_flight_layers(fused, stage) + final_norm, rel=1e-12)

@@ -578,6 +578,11 @@ def _activations(scenario: Scenario, stage: int) -> float:
         s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
         logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
         norm = 6.0 if t.autocast and t.precision != "fp32" else 4.0
+        if m.elementwise == "eager":
+            # model.elementwise: eager runs the final norm op by op too (torchtitan's RMSNorm at 9dec370, Meta's
+            # llama/model.py): its autograd keeps the fp32 copy x.float() and the cast output, 4 + 2 bytes an element
+            # where the fused norm's 2-byte input is counted, as in each layer (activation_bytes_per_layer)
+            norm += 4.0
         acts += s * b / t.tensor_parallel * (norm * h + logit * m.vocab)
         if t.sequence_parallel and t.sequence_parallel_kind == "dtensor":
             acts += 2.0 * s * b * h * (1.0 - 1.0 / t.tensor_parallel)
