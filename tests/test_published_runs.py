@@ -883,6 +883,25 @@ def test_torchtitan_peak_memory_against_the_logged_max_reserved() -> None:
                 assert predicted == pytest.approx(logged[run.name], rel=0.03)
 
 
+def test_torchtitan_pipeline_rows_keep_torchs_stage_buffers() -> None:
+    """The three 405B rows run torch.distributed.pipelining (training.pipeline_runtime: torch): 8 micro-batches of
+    4 x 8,192 tokens, the sequence shard of the 16,384-wide residual stream (TP 8), 128 MiB a boundary tensor. 1F1B's
+    stage 1 holds 7 in flight: 1 idle activation buffer, 7 outputs, 8 gradient buffers; the interleaved rank 1 holds
+    all 8 of both its middle chunks: 8 outputs and 8 gradient buffers each; the last stage of 1F1B 7 idle buffers."""
+    from dpsim.analytic.memory import pipeline_stage_buffers
+
+    boundary = 4 * 8192 * 16384 * 2 / 8
+    assert boundary == 128 * 2**20
+    rows = {r.name: scenario_from_dict(dict(r.scenario)) for r in TITAN if "PP8" in r.name}
+    one_f_one_b = rows["torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP on 512 H100"]
+    interleaved = rows["torchtitan 405B TP8 PP8 interleaved FP8 AsyncTP on 512 H100"]
+    assert all(s.training.pipeline_runtime == "torch" for s in rows.values())
+    assert pipeline_stage_buffers(one_f_one_b, 1) == 16 * boundary
+    assert pipeline_stage_buffers(one_f_one_b, 7) == 7 * boundary
+    assert pipeline_stage_buffers(interleaved, 1) == 32 * boundary
+    assert memory_breakdown(interleaved).worst_stage == 1
+
+
 def test_nemo_tp_pp_rows_are_the_tables() -> None:
     """NeMo 24.07's FP8 table (performance_summary.md at 8e3d65d): GPUs, GBS, MBS, TP, PP, VP and tokens/s/GPU, and
     the calibration rows unchanged by the helper's new arguments (TP 1, PP 1, no sequence parallelism)."""
