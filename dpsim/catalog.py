@@ -8,10 +8,11 @@ except for convolutional networks and MLPs whose counts come from their source.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
+
+from dpsim.errors import did_you_mean
 
 __all__ = [
     "DEVICES",
@@ -1045,8 +1046,8 @@ def canonical(table: Mapping[str, object], name: str, what: str) -> str:
     key = name.strip().lower()
     if key in table:
         return key
-    close = difflib.get_close_matches(key, list(table), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(table))})"
+    close = did_you_mean(key, table)
+    hint = f" ({close})" if close else f" (known: {', '.join(sorted(table))})"
     raise KeyError(f"unknown {what} {name!r}{hint}")
 
 

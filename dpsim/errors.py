@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
-__all__ = ["MAX_MESSAGE_CHARS", "ScenarioError", "interrupt_within", "safe_text"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["MAX_MESSAGE_CHARS", "ScenarioError", "did_you_mean", "interrupt_within", "safe_text"]
 
 MAX_MESSAGE_CHARS = 400
 """Longest error line printed (an error never echoes unbounded input)."""
+
+
+def did_you_mean(name: str, known: Iterable[str], limit: int = 4) -> str:
+    """``did you mean 'x'?`` for a name that is not one of ``known`` (empty when nothing is close): every known name
+    that contains it, shortest first (at most ``limit``; a fragment of three characters or more: ``h100`` is
+    ``h100-sxm``, ``recompute`` one of three fields), else difflib's closest. difflib alone answered ``h100`` with
+    ``v100`` and ``recompute`` with ``recompute_early_stop`` beside ``activation_recomputation``."""
+    key, names = name.strip().lower(), list(known)
+    hits = sorted((n for n in names if len(key) >= 3 and key in n.lower()), key=lambda n: (len(n), n))[:limit]
+    hits = hits or difflib.get_close_matches(key, names, n=1)
+    if not hits:
+        return ""
+    listed = ", ".join(repr(n) for n in hits[:-1])
+    return f"did you mean {listed + ' or ' if listed else ''}{hits[-1]!r}?"
 
 
 def safe_text(text: str) -> str:

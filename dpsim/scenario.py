@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import functools
 import hashlib
 import json
@@ -42,7 +41,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from dpsim import catalog, inputs
-from dpsim.errors import ScenarioError
+from dpsim.errors import ScenarioError, did_you_mean
 from dpsim.units import (
     UnitError,
     dtype_bytes,
@@ -3130,8 +3129,7 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "extra_forbidden":
         section = _section_class(loc)
         known = sorted(section.model_fields) if section else []
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(known)}"
+        hint = did_you_mean(str(loc[-1]), known) or f"expected one of: {', '.join(known)}"
         return field, f"unknown key ({hint})"
     if kind == "missing":
         return field, "required field is missing"

@@ -316,6 +316,24 @@ def test_unknown_keys_suggest(path: str, typo: str, suggestion: str) -> None:
     assert f"did you mean {suggestion!r}" in error.message
 
 
+@pytest.mark.parametrize(
+    ("path", "value", "hint"),
+    [
+        ("cluster.device", "h100", "did you mean 'h100-sxm'?)"),
+        ("cluster.device", "A100", "did you mean 'a100-40gb' or 'a100-80gb'?)"),
+        ("cluster.intra_node", "nvlink", "did you mean 'nvlink2', 'nvlink3', 'nvlink4' or 'nvlink5'?)"),
+        ("model", "llama3", "did you mean 'llama3-8b', 'llama3-70b' or 'llama3-405b'?)"),
+        ("training.batch", 8, "did you mean 'micro_batch' or 'global_batch'?)"),
+    ],
+)
+def test_a_fragment_of_a_name_suggests_the_names_that_contain_it(path: str, value: Any, hint: str) -> None:
+    """A user who types part of a catalog name or field is offered every name containing it (shortest first).
+    difflib alone offered 'v100' for 'h100', 'nvlink5' alone for 'nvlink', 'micro_batch' alone for 'batch'."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, [f"{path}={value}"])
+    assert info.value.field == path and f"({hint}" in info.value.message, info.value.message
+
+
 def test_missing_sections_and_non_mappings() -> None:
     data = _base()
     del data["training"]
