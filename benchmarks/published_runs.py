@@ -3019,6 +3019,27 @@ def _print_sm_share_what_if() -> None:
         print(f"{table:<22}" + "".join(f"{c:>22}" for c in cells))
 
 
+def async_tp_hiding_nothing(run: PublishedRun, engine: str = "analytic") -> float:
+    """The run's predicted value were torch's AsyncTP to hide none of its transfers (a what-if, not the model):
+    :func:`dpsim.analytic.parallel.tensor_parallel_hidden_time` taken as 0 while the fused ops' local steps
+    (:func:`dpsim.analytic.parallel.tensor_parallel_local_time`) stay, on either engine."""
+    from unittest import mock
+
+    with mock.patch.object(parallel, "tensor_parallel_hidden_time", lambda scenario, fabric: 0.0):
+        return predict_run(run, engine)[0]
+
+
+def _print_async_tp_what_if(engine: str) -> None:
+    print("torchtitan's AsyncTP rows (tp_overlap_kind: torch_async_tp): error now and with AsyncTP hiding no transfer")
+    print("(its local steps kept; a what-if, not the model)")
+    for run in TORCHTITAN_RUNS:
+        if run.scenario["training"].get("tp_overlap_kind") != "torch_async_tp":
+            continue
+        now = relative_error(run, predict_run(run, engine)[0])
+        nothing = relative_error(run, async_tp_hiding_nothing(run, engine))
+        print(f"  {run.name:<62} {100 * now:+6.1f} %  {100 * nothing:+6.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="analytic", choices=("analytic", "sim"))
@@ -3053,7 +3074,16 @@ def main() -> None:
         help="only every table's summary with NCCL's CTAs slowing the compute they overlap (CTAs/SMs of each "
         "overlapped second), both sustained fractions re-derived with it (not the model)",
     )
+    parser.add_argument(
+        "--async-tp-what-if",
+        action="store_true",
+        help="only torchtitan's AsyncTP rows, now and with torch's AsyncTP hiding no transfer, its fused ops' local "
+        "steps kept (not the model)",
+    )
     args = parser.parse_args()
+    if args.async_tp_what_if:
+        _print_async_tp_what_if(args.engine)
+        return
     if args.sm_share_what_if:
         _print_sm_share_what_if()
         return
