@@ -1225,3 +1225,14 @@ def test_async_tp_what_if_by_hand() -> None:
         assert 0.0 <= hidden - grown <= tail
         assert tokens / now == pytest.approx(result.step_time_s, rel=1e-12)
     assert RUNS.predict_run(run)[0] == before
+
+
+def test_nemotron_340b_shape_is_the_technical_reports() -> None:
+    """The Nemotron-4 340B row's shape (nemotron_340b.yaml: 96 layers, hidden 18,432, 96 heads, 8 query groups, 4h
+    squared-ReLU MLP, untied 256K embeddings) against the Nemotron-4 340B technical report (NVIDIA 2024, section 2:
+    9.4 billion embedding and 331.6 billion non-embedding parameters)."""
+    run = next(r for r in NEMO_TP_PP if "Nemotron-340B" in r.name)
+    m = scenario_from_dict(dict(run.scenario)).model
+    embedding = 2 * m.vocab * m.hidden
+    assert embedding / 1e9 == pytest.approx(9.4, abs=0.05)
+    assert (m.num_parameters - embedding) / 1e9 == pytest.approx(331.6, abs=0.1)
