@@ -471,3 +471,29 @@ def test_a_degraded_nic_slows_only_its_own_links(name: str, shape: str, node: in
     slow = load_scenario(SCENARIOS / name, [*sets, f"variability.degraded_links=[{{node: {node}, factor: 0.5}}]"])
     for engine in (predict, simulate):
         assert engine(slow).step_time_s == pytest.approx(engine(base).step_time_s, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("sets", "factor"),
+    [
+        (["variability.stragglers=[{worker: 0, slowdown: 2}]"], 5 / 4),
+        (["variability.stragglers=[{worker: 5, slowdown: 1.5}]"], 5 / 4),
+        (["variability.stragglers=[{worker: 3, slowdown: 1.3}, {worker: 9, slowdown: 1.7}]",
+          "communication.overlap=false"], 1.3),
+    ],
+)  # fmt: skip
+def test_uneven_shares_are_priced_on_the_rank_that_ends_last(sets: list[str], factor: float) -> None:
+    """``training.partition: weighted`` gives a straggler fewer samples and the others the spare ones, so the rank
+    whose micro-batch ends last need not be the slowest: on the default scenario (256 samples a micro-step over 64
+    ranks) a straggler at 2× (or 1.5×) keeps 2 (or 3) samples and two (or one) others take 5, 5/4 of the nominal
+    micro-batch; with stragglers at 1.3× and 1.7× the first keeps 4 (4 × 1.3 / 4 = 1.3, the last to end), the second
+    3, three others take 5 (1.25). The analytic engine priced the slowest rank at the nominal share (+57 %, +19 % and
+    +28 % on the step against the simulator); both engines now take each rank's share from ``worker_microbatches``."""
+    scenario = load_scenario(None, [*sets, "training.partition=weighted"])
+    a, s = predict(scenario), simulate(scenario)
+    assert max(s.extra["worker_samples"]) == 5 and min(s.extra["worker_samples"]) < 4
+    assert a.step_time_s == pytest.approx(s.step_time_s, rel=1e-3)
+    assert a.compute_s == pytest.approx(s.compute_s, rel=1e-9)
+    nominal = predict(load_scenario(None, ["training.partition=weighted"]))
+    assert a.extra["forward_s"] == pytest.approx(factor * nominal.extra["forward_s"], rel=1e-12)
+    assert a.extra["backward_s"] == pytest.approx(factor * nominal.extra["backward_s"], rel=1e-12)

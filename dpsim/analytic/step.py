@@ -128,6 +128,7 @@ from dpsim.buckets import (
     synced_gradient_bytes,
     traced_buckets,
 )
+from dpsim.partition import shard_sizes, speed_weights
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
@@ -148,6 +149,7 @@ __all__ = [
     "calibrated_fabric",
     "ddp_bucket_copies",
     "dp_fabric",
+    "dp_slowdowns",
     "fabric_of",
     "flow_shop_makespan",
     "gather_time",
@@ -166,6 +168,8 @@ __all__ = [
     "single_worker_step_time",
     "step_result",
     "with_degraded_nics",
+    "worker_microbatches",
+    "worker_samples",
 ]
 
 FORWARD_FRACTION = compute.FORWARD_FRACTION
@@ -962,6 +966,49 @@ def microbatch_times(scenario: Scenario, profile: Any = None) -> tuple[float, fl
     return times.forward_s, times.backward_s, times.model
 
 
+def dp_slowdowns(scenario: Scenario) -> np.ndarray:
+    """Slowdown of each data-parallel rank: the slowest of the model-parallel ranks it spans.
+
+    Megatron rank order (tensor-parallel innermost, then data, then pipeline).
+    """
+    t = scenario.training
+    tp, pp, dp = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel
+    slow = np.asarray(scenario.worker_slowdowns(), dtype=np.float64)
+    return slow.reshape(pp, dp, tp).max(axis=(0, 2))
+
+
+def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
+    """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
+    t = scenario.training
+    dp = len(slowdowns)
+    weights = speed_weights(slowdowns.tolist(), t.partition)
+    return np.asarray(shard_sizes(t.micro_batch * dp, dp, t.partition, weights), dtype=np.float64)
+
+
+def worker_microbatches(
+    scenario: Scenario, forward_s: float, backward_s: float, profile: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each data-parallel rank's forward and backward of one micro-batch before its slowdown, its slowdown and its
+    samples: the nominal micro-batch's times (``forward_s``, ``backward_s``) scaled to the rank's share of the
+    micro-step under ``training.partition`` (``weighted``: ∝ 1/slowdown), or the profile's fit at that many samples.
+    Both engines read it: the simulator runs every rank, the analytic engine the one that ends last."""
+    t = scenario.training
+    slow = dp_slowdowns(scenario)
+    samples = worker_samples(scenario, slow)
+    model_parallel = t.tensor_parallel * t.pipeline_parallel
+    if profile is not None and profile.has_compute_for(scenario):
+        fwd_w = np.empty(len(samples))
+        bwd_w = np.empty(len(samples))
+        for count in np.unique(samples):
+            f, b = profile.compute_for(scenario, int(count)) if count > 0 else (0.0, 0.0)
+            fwd_w[samples == count] = f / model_parallel
+            bwd_w[samples == count] = b / model_parallel
+    else:
+        fwd_w = forward_s * samples / t.micro_batch
+        bwd_w = backward_s * samples / t.micro_batch
+    return fwd_w, bwd_w, slow, samples
+
+
 def single_worker_step_time(scenario: Scenario) -> float:
     """The same per-worker job alone: nominal compute of all micro-batches + the same optimizer work."""
     result = predict(scenario)
@@ -983,8 +1030,13 @@ def predict(scenario: Scenario) -> StepResult:
     profile = _calibration(scenario)
 
     fwd, bwd, compute_model = microbatch_times(scenario, profile)
-    slowest = max(scenario.worker_slowdowns())
-    fwd_s, bwd_s = fwd * slowest, bwd * slowest
+    fwd_w, bwd_w, slow_w, samples_w = worker_microbatches(scenario, fwd, bwd, profile)
+    if np.all(samples_w == t.micro_batch):  # equal shares: the slowest rank runs the nominal micro-batch
+        fwd_c, bwd_c, slowest = fwd, bwd, max(scenario.worker_slowdowns())
+    else:  # uneven shares (training.partition: weighted): the rank whose micro-batch ends last, as simulated
+        last = int(np.argmax((fwd_w + bwd_w) * slow_w))
+        fwd_c, bwd_c, slowest = float(fwd_w[last]), float(bwd_w[last]), float(slow_w[last])
+    fwd_s, bwd_s = fwd_c * slowest, bwd_c * slowest
 
     calibrated = calibrated_fabric(scenario, profile)
     fabric = with_degraded_nics(scenario, calibrated)  # a degraded NIC slows the fit too
@@ -1235,6 +1287,7 @@ def predict(scenario: Scenario) -> StepResult:
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
     early = (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd))
     nominal_compute = k * (fwd + bwd) - early
+    early = early if bwd_c == bwd else (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd_c))
     compute_s = k * (fwd_s + bwd_s) - early * slowest + (last_bwd_compute_s - bwd_pass) + copy_back_s
     barrier_s = k * (fwd_s + bwd_s) - early * slowest - nominal_compute
     tp_comm_s = k * tp_comm_mb

@@ -20,8 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from dpsim.analytic.step import microbatch_times, no_sync_backward_saving, optimizer_seconds
-from dpsim.partition import shard_sizes, speed_weights
+from dpsim.analytic.step import (
+    dp_slowdowns,
+    microbatch_times,
+    no_sync_backward_saving,
+    optimizer_seconds,
+    worker_microbatches,
+    worker_samples,
+)
 from dpsim.scenario import Scenario
 from dpsim.sharding import optimizer_partition
 from dpsim.sim.variability import jitter
@@ -55,25 +61,6 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     return ComputeModel(fwd, bwd, optimizer_s, how, profile)
 
 
-def dp_slowdowns(scenario: Scenario) -> np.ndarray:
-    """Slowdown of each data-parallel rank: the slowest of the model-parallel ranks it spans.
-
-    Megatron rank order (tensor-parallel innermost, then data, then pipeline).
-    """
-    t = scenario.training
-    tp, pp, dp = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel
-    slow = np.asarray(scenario.worker_slowdowns(), dtype=np.float64)
-    return slow.reshape(pp, dp, tp).max(axis=(0, 2))
-
-
-def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
-    """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
-    t = scenario.training
-    dp = len(slowdowns)
-    weights = speed_weights(slowdowns.tolist(), t.partition)
-    return np.asarray(shard_sizes(t.micro_batch * dp, dp, t.partition, weights), dtype=np.float64)
-
-
 def worker_times(
     scenario: Scenario, model: ComputeModel, rng: np.random.Generator, steps: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,20 +70,7 @@ def worker_times(
     applies to that micro-batch's forward and backward alike.
     """
     k = scenario.accumulation_steps
-    slow = dp_slowdowns(scenario)
-    samples = worker_samples(scenario, slow)
-    mb = scenario.training.micro_batch
-    model_parallel = scenario.training.tensor_parallel * scenario.training.pipeline_parallel
-    if model.profile is not None and model.profile.has_compute_for(scenario):
-        fwd_w = np.empty(len(samples))
-        bwd_w = np.empty(len(samples))
-        for count in np.unique(samples):
-            f, b = model.profile.compute_for(scenario, int(count)) if count > 0 else (0.0, 0.0)
-            fwd_w[samples == count] = f / model_parallel
-            bwd_w[samples == count] = b / model_parallel
-    else:
-        fwd_w = model.forward_s * samples / mb
-        bwd_w = model.backward_s * samples / mb
+    fwd_w, bwd_w, slow, samples = worker_microbatches(scenario, model.forward_s, model.backward_s, model.profile)
     factor = jitter(scenario.variability, rng, (steps, len(samples), k)) * slow[None, :, None]
     bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
