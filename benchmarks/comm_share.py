@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.script_cli import add_grid, grid, need_root, one_line_errors, one_of, read_json
-from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
+from dpsim.calibration import FIT_ALGORITHMS, LinkModel, closed_form_coefficients, load_profile
 
 
 def measure(
@@ -60,11 +60,33 @@ def measure(
     return records
 
 
+def implied_kappa(
+    link: LinkModel, share: float, rate: float, latency_steps: float, sent: float, time_s: float
+) -> float | None:
+    """The host's work per byte (κ, one pair's) that a measured time implies under ``link``'s own form.
+
+    The link prices a byte at ``((1/(η·R))^p + (κ·s)^p)^(1/p) + c`` and a step at ``α·s``
+    (:meth:`dpsim.calibration.LinkModel.per_byte_s`, ``s`` the host share); inverted, a measured time per byte
+    ``t = (time − steps·α·s)/sent`` gives ``κ = ((t − c)^p − (1/(η·R))^p)^(1/p)/s``. None where the form has no
+    host term or the time is at or below the wire's: the wire paced it, the host's work is hidden.
+    """
+    if link.sharpness is None or link.efficiency is None or share <= 0 or sent <= 0:
+        return None
+    per_byte = (time_s - latency_steps * link.latency_s * share) / sent - link.cpu_per_byte_s
+    wire = 1.0 / (link.efficiency * rate)
+    if per_byte <= wire:
+        return None
+    p = link.sharpness
+    return float((per_byte**p - wire**p) ** (1.0 / p)) / share
+
+
 def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
+    """One row a point; with a profile, its price's error and κ: the profile's at the point's rate and what the
+    measured time implies (:func:`implied_kappa`)."""
     profile = load_profile(profile_path) if profile_path else None
     host = profile.host_model if profile else None
     print(f"{'ranks':>5} {'algorithm':>16} {'Mbit/s':>7} {'MiB':>5} {'ms':>7} {'ns/B':>7} {'cpu/rank':>9} "
-          f"{'busy/rank':>10} {'other':>5} {'predicted':>9}")  # fmt: skip
+          f"{'busy/rank':>10} {'other':>5} {'predicted':>9} {'κ(R) ns':>8} {'implied':>8}")  # fmt: skip
     for r in records:
         n, rate, algorithm = r["ranks"], r["rate_bytes_per_s"], r.get("algorithm", "backend")
         sent = closed_form_coefficients(algorithm, n, r["size_bytes"])[1]
@@ -78,6 +100,11 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
             a, b = closed_form_coefficients(algorithm, n, r["size_bytes"])
             predicted = a * link.latency_s + b / link.bandwidth
             cells.append(f"{100 * (predicted - r['time_s']) / r['time_s']:+8.1f}%")
+            fitted = profile.links.get("inter", {}).get(algorithm)
+            if isinstance(fitted, LinkModel) and fitted.sharpness is not None and host is not None:
+                kappa = implied_kappa(fitted, host.comm_share(n), rate, a, b, r["time_s"])
+                cells.append(f"{1e9 * fitted.host_per_byte_at(rate):8.2f}")
+                cells.append("       -" if kappa is None else f"{1e9 * kappa:8.2f}")
         print(" ".join(cells))
     if host is not None:
         kappa = 1e9 * host.comm_cpu_per_byte_s
