@@ -116,7 +116,7 @@ class _Base:
         if self.resolved:
             data = _drop_preset_siblings(data, [p for p, _ in parsed])
         try:
-            if all(_simple_path(data, path) for path, _ in parsed):
+            if all(_simple_path(data, path) and not _creates_default_link(data, path) for path, _ in parsed):
                 for path, value in parsed:
                     data = _replace(data, path.split("."), value)
                 return data
@@ -142,6 +142,22 @@ def _drop_preset_siblings(data: dict[str, Any], paths: Sequence[str]) -> dict[st
         if len(parts) >= 2 and parts[-1] == "preset":
             data = _replace(data, parts[:-1], {})
     return data
+
+
+def _creates_default_link(data: dict[str, Any], path: str) -> bool:
+    """Whether ``path`` sets a field of a link the scenario leaves to its default (``cluster.inter_node.nics_per_node``
+    without ``inter_node``): :func:`dpsim.scenario.apply_overrides` fills in that default's preset, which the
+    copy-on-write path did not, so ``sweep --set`` / ``--vary`` of such a field failed ("a link needs a bandwidth
+    ... got only nics_per_node") where ``run --set`` ran (round 20)."""
+    parts = path.split(".")
+    cluster = data.get("cluster", {})
+    return (
+        len(parts) > 2
+        and parts[0] == "cluster"
+        and parts[1] in ("intra_node", "inter_node", "host_link")
+        and isinstance(cluster, dict)
+        and cluster.get(parts[1]) is None
+    )
 
 
 def _simple_path(data: dict[str, Any], path: str) -> bool:

@@ -219,6 +219,16 @@ class PlanRequest:
                 raise ScenarioError(option, f"expected positive integers, got {ints}", SOURCE)
         if not self.zero_stages or any(z not in (0, 1, 2, 3) for z in self.zero_stages):
             raise ScenarioError("--zero", f"expected stages among 0..3, got {self.zero_stages}", SOURCE)
+        if self.sequence_parallel_kind != "megatron" and max(self.tensor_parallel) == 1:
+            # the kind is read only by configurations with sequence parallelism, which needs TP > 1: the same plan to
+            # the byte (round 20; as --currency without --price)
+            raise ScenarioError(
+                "--sequence-parallel-kind",
+                f"{self.sequence_parallel_kind} changes only configurations with sequence parallelism, which needs "
+                f"tensor parallelism: --tp {','.join(map(str, self.tensor_parallel))} has no degree above 1 (add one, "
+                "or leave --sequence-parallel-kind out)",
+                SOURCE,
+            )
         if isinstance(self.price_per_device_hour, Mapping):
             missing = [d for d in self.devices if d not in self.price_per_device_hour]
             if missing:

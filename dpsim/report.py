@@ -160,7 +160,7 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
         )
     shown = [*CORE_FIELDS[2:], "barrier_s", "tokens_per_s", "mfu", "memory_capacity_bytes", "oom"]
     shown += ["data_parallel", "tensor_parallel", "pipeline_parallel", "accumulation_steps", "algorithm"]
-    shown += ["zero_stage", "hardware_source", *reliability]
+    shown += ["zero_stage", "hardware_source", *reliability, *(["cost_per_step"] if "cost_per_step" in flat else [])]
     for name in shown:
         share = ""
         if name in _TIME_FIELDS and name not in ("step_time_s", "comm_s") and result.step_time_s > 0:

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import math
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1515,6 +1514,9 @@ class TrainingConfig(_Section):
     partition: Literal["round_robin", "contiguous", "weighted"] = "round_robin"
     """How each batch is split across data-parallel ranks (weighted: by worker speed)."""
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
+    """The optimizer's base learning rate, as the runtime trains (:func:`runtime.optim.build_optimizer`, scaled to
+    the effective batch by :mod:`dpsim.lr`). No engine reads it (a step's time does not depend on it): set, it is
+    listed in the record's ``extra.ignored_fields``."""
 
 
 class CommunicationConfig(_Section):
@@ -1664,13 +1666,15 @@ class CommunicationConfig(_Section):
         return data
 
 
-MIN_SLOWDOWN, MAX_SLOWDOWN = sys.float_info.min, 1e6
-"""A straggler's compute-time multiplier: above 0 (a normal float: a denormal one is refused) and at most 1e6."""
+MIN_SLOWDOWN, MAX_SLOWDOWN = 1e-6, 1e6
+"""A straggler's compute-time multiplier: from one in a million (a worker a million times faster; as a
+:data:`Fraction` of a rate) to a million. Round 20: the lower end was the smallest normal float, so ``slowdown:
+1e-300`` priced a worker's micro-batch at 1e-302 s, far below the shortest duration any field takes (1e-15 s)."""
 
 
 class Straggler(_Section):
     worker: NonNegativeInt
-    slowdown: Annotated[float, Field(gt=0, le=MAX_SLOWDOWN)]
+    slowdown: Annotated[float, Field(ge=MIN_SLOWDOWN, le=MAX_SLOWDOWN)]
     """Compute time multiplier (1.5 = 50 % slower)."""
 
 
@@ -2338,7 +2342,7 @@ class Scenario(_Section):
                 raise _FieldError(
                     f"variability.stragglers.{i}.slowdown",
                     f"worker {s.worker}'s slowdowns multiply to {product:.3g}: the entries of one worker compose, "
-                    f"and their product must lie in one slowdown's range (above 0, at most {MAX_SLOWDOWN:g})",
+                    f"and their product must lie in one slowdown's range ({MIN_SLOWDOWN:g} to {MAX_SLOWDOWN:g})",
                 )
         factors: dict[int, float] = {}
         for i, d in enumerate(self.variability.degraded_links):
@@ -2603,7 +2607,9 @@ class Scenario(_Section):
         and its ``nodes_per_leaf`` at ``oversubscription`` 1 (a leaf's uplink then carries all its NICs);
         ``cluster.host_topology`` as a whole at one GPU a node, or where tensor or pipeline parallelism leaves each
         data-parallel group part of a node (:meth:`_host_topology_unread`; not on a shared fabric, whose one cluster
-        routes every job's groups over the nodes' switch and socket links);
+        routes every job's groups over the nodes' switch and socket links); ``training.learning_rate`` (only the
+        runtime trains with it) and ``cluster.inter_node.pcie_gpus_per_nic: 1`` where none of NCCL's readers of it
+        runs (:meth:`_pcie_gpus_per_nic_unread`);
         and under ``engine`` ``analytic`` the simulator's own fields (``simulation.*``, ``variability.replications``
         and the compute jitter). They are accepted, not refused (a sweep over ``pipeline_parallel`` or the topology
         sets them for every point); both engines' records list them (``extra.ignored_fields``, only where there are
@@ -2672,10 +2678,17 @@ class Scenario(_Section):
         out.update(self._unread_by_precision(own))
         if changed(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
             out["cluster.inter_node.nic_path"] = why
+        if why := self._pcie_gpus_per_nic_unread():
+            out["cluster.inter_node.pcie_gpus_per_nic"] = why
         if leaves is None and (why := self._host_topology_unread()):  # a shared fabric routes every group over it
             out["cluster.host_topology"] = why
         if why := self._p2p_latency_unread():
             out["cluster.host_topology.p2p_latency_us"] = why
+        if changed(t, "learning_rate"):  # no engine module imports it (dpsim.lr serves the runtime's optimizer)
+            out["training.learning_rate"] = (
+                "read only by the runtime (python -m runtime, dpsim validate), whose optimizer trains with it: a "
+                "step's time does not depend on it"
+            )
         if t.ddp_at_one_rank and self.data_parallel > 1:
             out["training.ddp_at_one_rank"] = "read only with one data-parallel rank (with more DDP runs anyway)"
         if t.gradient_accumulation_pass == "autograd" and self.accumulation_steps == 1:
@@ -2889,6 +2902,38 @@ class Scenario(_Section):
             return (
                 f"NCCL {version} enables LL128 on a C2C path (P2C, from 2.27.3) as on PCIe, and only Blackwell's "
                 "NVLS-tree tuning reads it further"
+            )
+        return ""
+
+    def _pcie_gpus_per_nic_unread(self) -> str:
+        """Why ``cluster.inter_node.pcie_gpus_per_nic: 1`` is read by nothing here, or '' where NCCL reads it (2 or more
+        is the unset meaning). Its three readers all need NCCL, several nodes and several GPUs a node: PXN's relay
+        through the NIC's GPU (:func:`dpsim.analytic.collectives.pxn_relays`,
+        :func:`dpsim.sim.collectives.nccl.pxn_exit`) also NVLink inside the node, and the tree's fallback to NCCL's
+        ``TREE`` pattern (:meth:`dpsim.sim.collectives.base.Layout.tree_pattern`, ``search.cc`` ``ccMin >= 90``) a
+        Hopper or later GPU and the tree: on PCIe nodes of older GPUs (an A100 over PCIe Gen4) neither applies, and on
+        any PCIe node only the tree (named, or ``auto``'s pick) reads it. Other algorithm-dependent cases on NVLink
+        nodes are not listed (whether a ring leg is relayed depends on the NICs and the link binding)."""
+        from dpsim.analytic.step import nccl_arch
+
+        c = self.cluster
+        if c.inter_node.pcie_gpus_per_nic != 1:
+            return ""
+        if c.gloo:
+            return "read only by NCCL (on cluster.device: cpu gloo reduces)"
+        if c.nodes == 1:
+            return "read only across nodes (cluster.nodes is 1: no GPU reaches a NIC)"
+        if c.workers_per_node == 1:
+            return "read only with several GPUs a node (cluster.workers_per_node is 1: no relay, no chain in the node)"
+        if c.intra_pcie and nccl_arch(self) not in ("hopper", "blackwell"):
+            return (
+                "read only with NVLink inside the node (PXN's relay through the NIC's GPU) or on Hopper and later "
+                "(NCCL's tree falls back to its TREE pattern): a PCIe node of an older GPU reads neither"
+            )
+        if c.intra_pcie and self.collective_algorithm not in ("tree", "auto"):
+            return (
+                "on a PCIe node read only by NCCL's tree (its TREE pattern on Hopper and later): communication."
+                f"algorithm {self.communication.algorithm} runs none"
             )
         return ""
 

@@ -26,6 +26,8 @@ PP2 = [*SMALL_LLAMA, "training.pipeline_parallel=2", "training.zero_stage=0"]
 ONE_NODE = ["cluster.nodes=1", "training.global_batch=32", "cluster.topology.kind=switch"]
 PCIE_NODE = ["cluster.nodes=1", "cluster.intra_node=pcie4", "cluster.host_topology={gpus_per_switch: 2}"]
 """The default scenario on one PCIe node of 8 A100, two a switch (NCCL's default P2P level: PIX pairs P2P)."""
+PCIE_GPUS_PER_NIC = "cluster.inter_node.pcie_gpus_per_nic=1"
+H100_PCIE = ["cluster.device=h100-sxm", "cluster.intra_node=pcie5", "communication.overlap=false"]
 BF16_OPTIMIZER = "training.gradient_accumulation_pass=fp32_copy"
 """DeepSpeed's BF16_Optimizer under ``optimizer_sharding: zero`` (BigScience's bf16 runs)."""
 
@@ -188,6 +190,20 @@ UNREAD = [
      "training.deepspeed_overlap_comm"),
     (LLAMA, [*SMALL_LLAMA, BF16_OPTIMIZER], ["training.deepspeed_reduce_bucket_size=1000"],
      "training.deepspeed_reduce_bucket_size"),
+    # round 20: one GPU on each NIC's PCIe switch is read by PXN's relay (NVLink inside the node) and by NCCL's tree
+    # falling back to its TREE pattern (Hopper and later): not on an A100 PCIe node, on one node, at one GPU a node,
+    # under gloo, nor by a ring on an H100 PCIe node
+    *[(path, base, [PCIE_GPUS_PER_NIC], "cluster.inter_node.pcie_gpus_per_nic") for path, base in (
+        (DEFAULT, ["cluster.intra_node=pcie4", "communication.overlap=false"]),
+        (DEFAULT, [*ONE_NODE, "cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "communication.algorithm=tree"]),
+        (DEFAULT, ["cluster.workers_per_node=1", "cluster.inter_node.nics_per_node=1", "training.global_batch=32",
+                   "cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "communication.algorithm=tree"]),
+        (CPU, []),
+        (DEFAULT, [*H100_PCIE, "communication.algorithm=ring"]),
+    )],
+    # round 20: the learning rate is the runtime's optimizer's (no engine module reads it)
+    (DEFAULT, [], ["training.learning_rate=0.5"], "training.learning_rate"),
+    (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["training.learning_rate=3e-4"], "training.learning_rate"),
 ]  # fmt: skip
 
 
@@ -268,7 +284,29 @@ READ = [
     (DEFAULT, [*PCIE_NODE[:2], "model=llama2-7b", "training.micro_batch=1", "training.global_batch=16",
                "training.optimizer_sharding=fsdp", "training.zero_stage=3", "training.fsdp_shard_group=2"],
      [PCIE_NODE[2]], "cluster.host_topology"),
+    # NCCL's tree on Hopper falls back to its TREE pattern (the tuner's 0.85): on an H100 PCIe node (auto picks it)
+    # and on NVLink, named
+    (DEFAULT, H100_PCIE, [PCIE_GPUS_PER_NIC], "cluster.inter_node.pcie_gpus_per_nic"),
+    (DEFAULT, ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "communication.algorithm=tree",
+               "communication.overlap=false"], [PCIE_GPUS_PER_NIC], "cluster.inter_node.pcie_gpus_per_nic"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a_price_per_device_hour_is_the_step_cost(engine: str) -> None:
+    """Round 20: ``cluster.price_per_device_hour`` was read by nothing (``dpsim plan`` prices with ``--price``), so a
+    price was accepted and silently ignored. Honoured now: the record's ``extra.cost_per_step`` is the rent of every
+    device for one step, price · devices · step / 3600 s (by hand below), in both engines, a sweep's rows and the
+    run table; without a price there is no such key."""
+    from dpsim.report import format_result
+
+    plain = api.run(load_scenario(DEFAULT, []), engine=engine)
+    priced = api.run(load_scenario(DEFAULT, ["cluster.price_per_device_hour=2.5"]), engine=engine)
+    assert "cost_per_step" not in plain.extra and "ignored_fields" not in priced.extra
+    assert priced.step_time_s == plain.step_time_s
+    assert priced.extra["cost_per_step"] == pytest.approx(2.5 * 64 * 0.6936874195315402 / 3600, rel=1e-12)
+    assert priced.flat()["cost_per_step"] == priced.extra["cost_per_step"]
+    assert "cost_per_step" in format_result(priced, "table") and "cost_per_step" not in format_result(plain, "table")
 
 
 def test_the_seed_is_read_with_jitter() -> None:

@@ -201,6 +201,26 @@ def test_set_one_field_of_a_link_left_to_its_default(link: str, default: str, fi
             assert getattr(changed, name) == pytest.approx(number, rel=1e-12), name
 
 
+@pytest.mark.parametrize(("link", "default", "field", "value"), LINK_FIELDS[::2])
+def test_a_sweep_sets_and_varies_one_field_of_a_link_left_to_its_default(
+    link: str, default: str, field: str, value: Any, tmp_path: Path
+) -> None:
+    """Round 20: ``dpsim sweep``'s points took a copy-on-write path that skipped the default link's preset, so
+    ``sweep --set cluster.inter_node.nics_per_node=2`` (or ``--vary`` of it) failed 'a link needs a bandwidth ...
+    got only nics_per_node' on a scenario without ``inter_node``, where ``run --set`` ran. Each point's step now
+    equals ``run``'s of the same ``--set``."""
+    from dpsim import api
+
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(_base()))
+    setting = f"cluster.{link}.{field}={value}"
+    alone = api.run(load_scenario(path, [setting])).step_time_s
+    frame = api.sweep(str(path), {f"cluster.{link}.{field}": [value]})
+    assert frame["step_time_s"].tolist() == [alone]
+    frame = api.sweep(str(path), {"training.zero_stage": [0, 1]}, overrides=[setting])
+    assert frame["step_time_s"].iloc[0] == alone
+
+
 def test_host_link_set_follows_the_final_device() -> None:
     data = apply_overrides(_base(), ["cluster.host_link.latency=2 us", "cluster.device=h100-sxm"])
     assert scenario_from_dict(data).cluster.host_link.preset == "pcie5"  # type: ignore[union-attr]
@@ -465,11 +485,22 @@ def test_a_worker_listed_twice_composes_within_one_slowdowns_range() -> None:
     ok = load_scenario(None, overrides=[twice])
     assert ok.worker_slowdowns()[3] == 3.0  # composed, as before
     for entries, product in (("{worker: 0, slowdown: 1e6}, {worker: 0, slowdown: 2}", "2e+06"),
-                             ("{worker: 0, slowdown: 1e-200}, {worker: 0, slowdown: 1e-200}", "0")):  # fmt: skip
+                             ("{worker: 0, slowdown: 1e-3}, {worker: 0, slowdown: 1e-4}", "1e-07")):  # fmt: skip
         with pytest.raises(ScenarioError) as info:
             load_scenario(None, overrides=[f"variability.stragglers=[{entries}]"])
         assert info.value.field == "variability.stragglers.1.slowdown"
         assert f"multiply to {product}" in info.value.message
+
+
+@pytest.mark.parametrize("slowdown", ["1e-300", "2.3e-308", "9.99e-7"])
+def test_a_slowdown_below_one_in_a_million_is_refused(slowdown: str) -> None:
+    """Round 20: a straggler's multiplier went down to the smallest normal float, so ``slowdown: 1e-300`` priced a
+    micro-batch at 1e-302 s (below the 1e-15 s every duration keeps); now from 1e-6, as a fraction of a rate."""
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(None, overrides=[f"variability.stragglers=[{{worker: 1, slowdown: {slowdown}}}]"])
+    assert info.value.field == "variability.stragglers.0.slowdown"
+    fast = load_scenario(None, overrides=["variability.stragglers=[{worker: 1, slowdown: 1e-6}]"])
+    assert fast.worker_slowdowns()[1] == 1e-6
 
 
 def test_a_node_degraded_twice_composes_down_to_one_factors_floor() -> None:

@@ -1374,11 +1374,15 @@ def step_result(
     (workers · the training precision's peak); scaling efficiency = ``single_s`` (the same per-worker job
     alone) / step.
     ``memory`` is (bytes per device, capacity, out of memory). ``compute_model`` is how the
-    forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``; the fields the
+    forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``; with
+    ``cluster.price_per_device_hour`` the step's rent, ``cost_per_step`` = price · devices · step / 3600 s (in the
+    price's currency; nothing read the field before: it was accepted and ignored); the fields the
     scenario sets that nothing reads (:meth:`Scenario.ignored_fields`) last, as ``ignored_fields``, where there are.
     """
     t, m = scenario.training, scenario.model
     ignored = scenario.ignored_fields(engine)
+    price = scenario.cluster.price_per_device_hour
+    cost = {} if price is None else {"cost_per_step": price * scenario.world_size * step_s / 3600.0}
     samples_per_s = t.global_batch / step_s
     peak = scenario.world_size * compute.mfu_peak_flops(scenario)
     total, capacity, oom = memory
@@ -1411,5 +1415,5 @@ def step_result(
         step_time_ci95_s=step_time_ci95_s,
         scenario_hash=scenario.scenario_hash(),
         hardware_source=str(scenario.calibration.profile) if calibrated and scenario.calibration else "catalog",
-        extra={"compute_model": compute_model, **extra, **({"ignored_fields": ignored} if ignored else {})},
+        extra={"compute_model": compute_model, **extra, **cost, **({"ignored_fields": ignored} if ignored else {})},
     )
