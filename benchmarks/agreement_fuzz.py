@@ -34,7 +34,9 @@ dropped.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import random
 import signal
 import sys
@@ -42,6 +44,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import ScriptError, one_line_errors
 from dpsim import run
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
@@ -224,7 +229,38 @@ def _alarm(*_: Any) -> None:
     raise _Timeout
 
 
+def options_problem(args: argparse.Namespace) -> None:
+    """Raise :class:`ScriptError` naming the first option the fuzz cannot use, before any case is drawn (round 20).
+    Before: ``--case-timeout -1`` was an ``OverflowError`` traceback from ``signal.alarm`` after the first draw,
+    ``0`` turned the timeout off (``alarm(0)`` cancels), ``--tolerance nan`` listed nothing as beyond it, ``--cases
+    0`` or ``-5`` printed an empty run, a ``--set`` no scenario takes (``--set foo``, ``--set cluster.nodez=2``) made
+    every draw invalid (10,000 draws for 200 cases, then "0 cases", status 0), and an ``--out`` in a missing folder
+    or onto a folder was a traceback after every case had run, its rows lost."""
+    if args.cases < 1:
+        raise ScriptError(f"--cases: expected a number of cases >= 1, got {args.cases}")
+    if args.case_timeout < 1:
+        raise ScriptError(f"--case-timeout: expected whole seconds >= 1 (0 would turn the timeout off), got "
+                          f"{args.case_timeout}")  # fmt: skip
+    if not (math.isfinite(args.tolerance) and args.tolerance >= 0):
+        raise ScriptError(f"--tolerance: expected a finite fraction >= 0 (0.01 is 1 %), got {args.tolerance}")
+    if args.set:
+        try:
+            load_scenario(None, args.set)  # the default scenario: a path or value no scenario takes
+        except ScenarioError as exc:
+            raise ScriptError(f"--set: {exc.one_line()}") from None
+    if args.out is not None:
+        if args.out.is_dir():
+            raise ScriptError(f"--out: {args.out} is a folder; expected a file to write the cases to")
+        if not args.out.parent.is_dir():
+            raise ScriptError(f"--out: {args.out}: the folder {args.out.parent} does not exist")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The fuzz, with bad options one line on stderr and status 2 (:func:`options_problem`)."""
+    return one_line_errors(functools.partial(_main, argv))()
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
@@ -243,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "a calibration profile",
     )
     args = parser.parse_args(argv)
+    options_problem(args)
     rng = random.Random(args.seed)
     signal.signal(signal.SIGALRM, _alarm)
     rows: list[dict[str, Any]] = []

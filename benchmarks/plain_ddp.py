@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -530,6 +531,101 @@ def sides_table(runs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _run_problem(run: Any, cases: int) -> str:
+    """What :func:`table` and :func:`sides_table` cannot read in one ``runs.jsonl`` record ('' if nothing)."""
+    if not isinstance(run, dict):
+        return f"expected a run record (a JSON object), got {type(run).__name__}"
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not isinstance(run.get("case"), str):
+        return "case: expected the case's label (text)"
+    if not (whole(run.get("index")) and 0 <= run["index"] < cases):
+        return f"index: expected a case index 0..{cases - 1} (the A/B's case set has {cases}), got {run.get('index')!r}"
+    if run.get("side") not in ("runtime", *VARIANTS):
+        return f"side: expected runtime or {', '.join(VARIANTS)}, got {run.get('side')!r}"
+    if not (whole(run.get("repeat")) and run["repeat"] >= 0):
+        return f"repeat: expected a whole number >= 0, got {run.get('repeat')!r}"
+    for key in ("step_time_s", "forward_s", "backward_s", "optimizer_s", "other_cores"):
+        value = run.get(key, 0.0 if key == "other_cores" else None)
+        if not (number(value) and value >= 0 and (value > 0 or key != "step_time_s")):
+            least = "seconds > 0" if key == "step_time_s" else "at least 0"
+            return f"{key}: expected a finite number of {least}, got {value!r}"
+    return ""
+
+
+def read_reuse(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The runs and summary an earlier ``--ab`` wrote to ``folder`` (``--reuse``), checked before the table: round 20.
+    ``--ab`` writes ``summary.json`` first and appends each run to ``runs.jsonl`` as it ends, so a folder of an A/B
+    that was stopped holds a last line cut short, or no plain run yet; a damaged or foreign file was a ``KeyError`` /
+    ``AttributeError`` / ``ZeroDivisionError`` traceback or a JSON error that named no file. Each is one line naming
+    the file (and the line); a run that is whole reads as before."""
+    summary_path, runs_path = folder / "summary.json", folder / "runs.jsonl"
+
+    def read(path: Path) -> str:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"--reuse: {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:  # bytes that are not UTF-8
+            raise ValueError(f"--reuse: {path}: {exc}") from None
+
+    try:
+        summary = json.loads(read(summary_path))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--reuse: {summary_path}: {exc}") from None
+    text = read(runs_path)
+    sets = summary.get("sets", []) if isinstance(summary, dict) else None
+    case_set = summary.get("case_set", "ab") if isinstance(summary, dict) else None
+    if not (isinstance(sets, list) and all(isinstance(s, str) for s in sets) and case_set in CASE_SETS):
+        raise ValueError(
+            f'--reuse: {summary_path}: expected {{"sets": [PATH=VALUE, ...], "case_set": '
+            f"{' or '.join(CASE_SETS)}}} as --ab writes it"
+        )
+    runs, lines = [], text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            run = json.loads(line)
+        except ValueError:
+            cut = number == len(lines) and not text.endswith("\n")
+            what = "cut short (the A/B stopped while writing it: delete the line, or run --ab again)"
+            raise ValueError(f"--reuse: {runs_path}: line {number}: {what if cut else 'not a JSON record'}") from None
+        if problem := _run_problem(run, len(CASE_SETS[case_set])):
+            raise ValueError(f"--reuse: {runs_path}: line {number}: {problem}")
+        runs.append(run)
+    if not any(run["side"] == "plain" for run in runs):
+        raise ValueError(f"--reuse: {runs_path}: no plain DDP run to compare with (the A/B stopped before its first)")
+    return runs, summary
+
+
+def ab_options(args: argparse.Namespace) -> tuple[list[int], list[str]]:
+    """``--ab``'s case indices and sides, every ``--ab`` option checked (``ValueError`` naming it) before anything
+    is written or started: round 20. Before, ``--ab`` deleted the folder's ``runs.jsonl`` and rewrote its
+    ``summary.json`` first, then refused ``--sides bogus`` (or, without root, the testbed): a stored A/B was lost to
+    a typo. An empty ``--sides``, ``--repeats 0`` and ``--cases`` past the case set ran nothing on every cluster it
+    started; ``--cases x`` said only "invalid literal for int()"; a ``--set`` no case takes failed inside the run."""
+    if args.case_set not in CASE_SETS:
+        raise ValueError(f"--case-set: expected {' or '.join(CASE_SETS)}, got {args.case_set!r}")
+    count = len(CASE_SETS[args.case_set])
+    text = [i.strip() for i in args.cases.split(",") if i.strip()]
+    if not all(i.isascii() and i.isdigit() and int(i) < count for i in text):
+        raise ValueError(f"--cases: expected case indices 0..{count - 1} (--case-set {args.case_set} has {count}), "
+                         f"got {args.cases!r}")  # fmt: skip
+    sides = [x.strip() for x in args.sides.split(",") if x.strip()]
+    if not sides or not set(sides) <= {"runtime", *VARIANTS}:
+        raise ValueError(f"--sides: expected one or more of runtime, {', '.join(VARIANTS)}, got {args.sides!r}")
+    if args.repeats < 1:
+        raise ValueError(f"--repeats: expected at least 1, got {args.repeats}")
+    _cases(args.sets, args.case_set)  # a --set no case takes: the scenario's one-line error
+    return [int(i) for i in text], sides
+
+
 _AB_ONLY = ("--repeats", "--set", "--sides", "--cases", "--case-set")
 """Options only ``--ab`` reads."""
 
@@ -558,27 +654,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="one run: write the record here (JSON); --ab: the folder")
     args, rest = p.parse_known_args(argv)
     from dpsim.units import UnitError, parse_bandwidth
-    from runtime.testbed.emulated import RootRequired
+    from runtime.testbed.emulated import RootRequired, require_root
 
     try:
         if args.reuse is not None:
-            runs = [json.loads(line) for line in (args.reuse / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
-            saved = json.loads((args.reuse / "summary.json").read_text(encoding="utf-8"))
+            runs, saved = read_reuse(args.reuse)
             print(table(runs, args.profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])
             print(sides_table(runs))
             return 0
         if args.ab:
-            if args.case_set not in CASE_SETS:
-                raise ValueError(f"--case-set: expected {' or '.join(CASE_SETS)}, got {args.case_set!r}")
+            only, sides = ab_options(args)  # every option checked before the folder is touched (round 20)
+            require_root()
             out = args.out or Path("benchmarks/results/plain_ddp")
             (out / "runs.jsonl").unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
             (out / "summary.json").write_text(json.dumps({"sets": args.sets, "case_set": args.case_set}),
                                               encoding="utf-8")  # fmt: skip
-            only = [int(i) for i in args.cases.split(",") if i.strip()]
-            sides = [x.strip() for x in args.sides.split(",") if x.strip()]
-            if not set(sides) <= {"runtime", *VARIANTS}:
-                raise ValueError(f"--sides: expected runtime or {', '.join(VARIANTS)}, got {args.sides!r}")
             runs = ab(out, args.repeats, args.warmup_steps, args.steps, args.sets, only, sides, case_set=args.case_set)
             rows, text = table(runs, args.profile, args.sets, args.case_set)
             summary = {"sets": args.sets, "case_set": args.case_set, "profile": str(args.profile),

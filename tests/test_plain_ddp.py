@@ -207,3 +207,112 @@ def test_an_ab_only_option_without_ab_is_refused_before_any_cluster_starts(
     assert plain_ddp.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"error: {option.split('=')[0]}: only with --ab"), err
+
+
+J = ROOT / "benchmarks" / "results" / "plain-ddp-2026-12-05-j"
+"""A stored A/B (``--case-set heldout --sides plain``, 13 cases x 3 repeats): the ``--reuse`` cases damage a copy."""
+
+
+def _reuse_folder(tmp_path: Path, runs: str | bytes, summary: str | None = None) -> Path:
+    folder = tmp_path / "ab"
+    folder.mkdir()
+    (folder / "summary.json").write_text(summary if summary is not None else (J / "summary.json").read_text())
+    if isinstance(runs, bytes):
+        (folder / "runs.jsonl").write_bytes(runs)
+    else:
+        (folder / "runs.jsonl").write_text(runs)
+    return folder
+
+
+_LINES = (J / "runs.jsonl").read_text().splitlines(keepends=True)
+_FIRST = json.loads(_LINES[0])
+
+
+@pytest.mark.parametrize(
+    ("runs", "summary", "names"),
+    [
+        ("".join(_LINES[:4]) + _LINES[4][:40], None, "line 5: cut short"),  # an A/B stopped mid-write
+        ("".join(_LINES[:2]) + "{oops\n" + _LINES[3], None, "line 3: not a JSON record"),
+        ("", None, "no plain DDP run"),  # stopped before its first run ended
+        (json.dumps({**_FIRST, "side": "runtime"}) + "\n", None, "no plain DDP run"),
+        (json.dumps({k: v for k, v in _FIRST.items() if k != "index"}) + "\n", None, "line 1: index"),  # KeyError
+        (json.dumps({**_FIRST, "index": 13}) + "\n", None, "line 1: index"),  # past the 13 held-out cases
+        (json.dumps({**_FIRST, "index": True}) + "\n", None, "line 1: index"),
+        (json.dumps({**_FIRST, "side": "Plain"}) + "\n", None, "line 1: side"),
+        (json.dumps({**_FIRST, "repeat": "0"}) + "\n", None, "line 1: repeat"),
+        (json.dumps({**_FIRST, "step_time_s": 0}) + "\n", None, "line 1: step_time_s"),  # ZeroDivisionError
+        (json.dumps({**_FIRST, "forward_s": None}) + "\n", None, "line 1: forward_s"),
+        (json.dumps({**_FIRST, "other_cores": "x"}) + "\n", None, "line 1: other_cores"),
+        ("[1, 2]\n", None, "line 1: expected a run record"),
+        (_LINES[0], "[]", "summary.json: expected"),  # AttributeError: 'list' has no 'get'
+        (_LINES[0], '{"case_set": "bogus"}', "summary.json: expected"),  # KeyError in CASE_SETS
+        (_LINES[0], '{"sets": [1]}', "summary.json: expected"),
+        (_LINES[0], '{"sets": [', "summary.json: "),
+        (b"\xff\xfe\x00", None, "runs.jsonl: "),
+    ],
+)
+def test_reuse_of_a_half_written_or_foreign_folder_is_one_line(
+    runs: str | bytes, summary: str | None, names: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 20: ``--reuse`` reads what ``--ab`` wrote, which appends each run to ``runs.jsonl`` as it ends: a
+    stopped A/B leaves a last line cut short (a JSON error that named no file), and a foreign or damaged record was a
+    ``KeyError`` / ``ZeroDivisionError`` / ``AttributeError`` traceback. Each is one line naming the file and line,
+    status 2 (:func:`plain_ddp.read_reuse`)."""
+    folder = _reuse_folder(tmp_path, runs, summary)
+    assert plain_ddp.main(["--reuse", str(folder), "--profile", str(J / "profile.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --reuse: ") and names in err and err.count("\n") == 1, err
+    missing = tmp_path / "none"
+    assert plain_ddp.main(["--reuse", str(missing), "--profile", str(J / "profile.yaml")]) == 2
+    assert f"{missing / 'summary.json'}: No such file" in capsys.readouterr().err
+
+
+def test_reuse_of_whole_runs_prints_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first three runs as stored (three cases, one repeat each; a last line without its newline reads too)."""
+    folder = _reuse_folder(tmp_path, "".join(_LINES[:3]).rstrip("\n"))
+    assert plain_ddp.main(["--reuse", str(folder), "--profile", str(J / "profile.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "| nodes=2, micro_batch=32 | 2 |" in out and "analytic MAPE vs plain" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--sides", "bogus"], "--sides"),
+        (["--sides", ","], "--sides"),  # ran nothing on every cluster it started
+        (["--cases", "x"], "--cases"),  # "invalid literal for int() with base 10: 'x'"
+        (["--cases", "6"], "--cases"),  # the A/B's six cases are 0..5: ran nothing
+        (["--case-set", "heldout", "--cases", "13"], "--cases"),
+        (["--cases", "-1"], "--cases"),
+        (["--repeats", "0"], "--repeats"),
+        (["--case-set", "bogus"], "--case-set"),
+        (["--set", "training.micro_bach=2"], "training.micro_bach"),
+    ],
+)
+def test_a_bad_ab_option_is_refused_before_the_folder_is_touched(
+    argv: list[str], names: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 20: ``--ab`` deleted the folder's ``runs.jsonl`` and rewrote ``summary.json`` before it refused
+    ``--sides bogus`` (the old code's refusal came after both): a stored A/B lost to a typo. Every ``--ab`` option
+    is checked first (:func:`plain_ddp.ab_options`); nothing is measured (``ab`` would fail the test)."""
+    monkeypatch.setattr(plain_ddp, "ab", lambda *a, **k: pytest.fail("the A/B started"))
+    out = tmp_path / "ab"
+    out.mkdir()
+    (out / "runs.jsonl").write_text("kept\n")
+    assert plain_ddp.main(["--ab", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and names in err and err.count("\n") == 1, err
+    assert (out / "runs.jsonl").read_text() == "kept\n" and not (out / "summary.json").exists()
+
+
+def test_without_root_the_ab_leaves_the_folder_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plain_ddp, "ab", lambda *a, **k: pytest.fail("the A/B started"))
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    out = tmp_path / "ab"
+    out.mkdir()
+    (out / "runs.jsonl").write_text("kept\n")
+    assert plain_ddp.main(["--ab", "--out", str(out)]) == 2
+    assert "the emulated testbed is unavailable" in capsys.readouterr().err
+    assert (out / "runs.jsonl").read_text() == "kept\n" and not (out / "summary.json").exists()

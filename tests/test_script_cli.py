@@ -99,3 +99,38 @@ def test_a_testbed_variable_it_cannot_use_is_one_line_before_any_work(
     assert "\n" not in str(raised.value)
     with pytest.raises(ScriptError, match=f"^{variable}: "):
         need_root()
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--cases", "0"], "--cases"),
+        (["--cases", "-5"], "--cases"),
+        (["--case-timeout", "0"], "--case-timeout"),  # alarm(0) turned the timeout off
+        (["--case-timeout", "-1"], "--case-timeout"),  # OverflowError from signal.alarm after the first draw
+        (["--tolerance", "nan"], "--tolerance"),
+        (["--tolerance", "inf"], "--tolerance"),
+        (["--tolerance", "-0.1"], "--tolerance"),
+        (["--set", "foo"], "--set"),  # every draw invalid: 50 x --cases draws, then "0 cases", status 0
+        (["--set", "cluster.nodez=2"], "--set"),
+        (["--out", "{tmp}"], "--out"),  # IsADirectoryError after every case had run
+        (["--out", "{tmp}/missing/cases.jsonl"], "--out"),
+    ],
+)
+def test_agreement_fuzz_refuses_an_option_it_cannot_use_before_any_case(
+    argv: list[str], names: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Round 20: ``benchmarks/agreement_fuzz.py``'s options are checked before the first draw, one line, status 2
+    (:func:`options_problem`); before, each ran (or crashed after minutes) as the comments say."""
+    fuzz = load_benchmark("agreement_fuzz")
+    assert fuzz.main(["--cases", "3", *(a.replace("{tmp}", str(tmp_path)) for a in argv)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {names}: ") and captured.err.count("\n") == 1, captured.err
+    assert captured.out == "" and not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_agreement_fuzz_runs_with_good_options(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    fuzz = load_benchmark("agreement_fuzz")
+    out = tmp_path / "cases.jsonl"
+    assert fuzz.main(["--cases", "1", "--seed", "3", "--set", "cluster.nodes=2", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("1 cases") and len(out.read_text().splitlines()) == 1
