@@ -4040,6 +4040,120 @@ def bare_numbers_at_the_physical_ends() -> Iterator[Case]:
             yield Case(kind, argv, files, finite=True, strict_json=True)
 
 
+def runtime_only_and_priced_fields() -> Iterator[Case]:
+    """Round 20. Fields accepted and read by no engine, not listed before: ``training.learning_rate`` (only the
+    runtime's optimizer trains with it), ``cluster.inter_node.pcie_gpus_per_nic: 1`` where none of NCCL's readers
+    runs (an A100 PCIe node, one node, gloo, a ring on an H100 PCIe node) and ``cluster.price_per_device_hour`` (read
+    by nothing: ``dpsim plan`` prices with ``--price``). The first two are listed in ``run``, ``sweep`` and a shared
+    fabric's records; the price is honoured (the record's ``extra.cost_per_step``), so it is a valid input that
+    prints strict JSON; where the NIC switch is read (Hopper's tree on PCIe, NVLink's tree) the run is plain."""
+    kind = "runtime-only and priced fields (round 20)"
+    files = {"s.yaml": SMALL.encode()}
+    run = ["run", "{tmp}/s.yaml", "--format", "json"]
+    rate = ["--set", "training.learning_rate=0.5"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, *rate, "--engine", engine], files, listed="training.learning_rate")
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "training.learning_rate=0.1,0.2", "--format", "json"], files,
+               listed="training.learning_rate")  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *rate, "--format", "json"], files,
+               listed="training.learning_rate")  # fmt: skip
+    nic = ["--set", "cluster.inter_node.pcie_gpus_per_nic=1"]
+    h100 = ["--set", "cluster.device=h100-sxm", "--set", "communication.overlap=false"]
+    for where in (["--set", "cluster.intra_node=pcie4"], ["--set", "cluster.nodes=1"],
+                  [*h100, "--set", "cluster.intra_node=pcie5", "--set", "communication.algorithm=ring"]):  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield Case(kind, [*run, *where, *nic, "--engine", engine], files,
+                       listed="cluster.inter_node.pcie_gpus_per_nic")  # fmt: skip
+    cpu = str(ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml")
+    yield Case(kind, ["run", cpu, *nic, "--format", "json"], listed="cluster.inter_node.pcie_gpus_per_nic")
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *nic, "--vary", "cluster.intra_node=pcie4,pcie3", "--format", "json"],
+               files, listed="cluster.inter_node.pcie_gpus_per_nic")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", "cluster.intra_node=pcie4", "--vary",
+                      "cluster.inter_node.pcie_gpus_per_nic=1,2", "--format", "json"], files,
+               accept=True)  # fmt: skip  # 2 is the unset meaning: read as such; failed before round 20 (no preset)
+    for where in (["--set", "cluster.intra_node=pcie5"], ["--set", "cluster.intra_node=nvlink4", "--set",
+                                                          "communication.algorithm=tree"]):  # fmt: skip
+        yield Case(kind, [*run, *h100, *where, *nic], files, accept=True, strict_json=True)  # Hopper's tree reads it
+    price = ["--set", "cluster.price_per_device_hour=2.5"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, *price, "--engine", engine], files, accept=True, strict_json=True, finite=True)
+    for value in ("0", "1000000", "1e-300"):
+        yield Case(kind, [*run, "--set", f"cluster.price_per_device_hour={value}"], files, accept=True,
+                   strict_json=True, finite=True, unsigned=True)  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *price, "--vary", "training.zero_stage=0,1", "--format", "csv"], files,
+               accept=True)  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", *price], files, accept=True)  # the table's cost_per_step row
+
+
+def bf16_optimizer_where_deepspeed_does_not_run_it() -> Iterator[Case]:
+    """Round 20. ``gradient_accumulation_pass: fp32_copy`` is DeepSpeed's ``BF16_Optimizer``, which DeepSpeed runs
+    only with ZeRO off or at stage 1, sharded either way (``runtime/engine.py`` ``_do_optimizer_sanity_check``):
+    dpsim's ``zero_stage`` 1. At stage 0 memory counted its fp32 gradient and bf16 reduction copy beside DDP's bucket
+    copy while the reduction was DDP's; at stages 2/3 its one flat all-reduce was priced where DeepSpeed runs its ZeRO
+    optimizer; under Megatron's, FSDP's or torch's sharding only the tied embedding's all-reduce read it. Refused in
+    every command that loads a scenario, naming the field; at stage 1 it runs."""
+    kind = "BF16_Optimizer where DeepSpeed does not run it (round 20)"
+    bf16 = ("training.precision=bf16", "training.gradient_accumulation_pass=fp32_copy")
+    field_name = "training.gradient_accumulation_pass"
+    for other in (("training.zero_stage=0",), ("training.zero_stage=2",), ("training.zero_stage=3",),
+                  ("training.optimizer_sharding=megatron", "training.zero_stage=1"),
+                  ("training.optimizer_sharding=fsdp", "training.zero_stage=3"),
+                  ("training.optimizer_sharding=torch", "training.zero_stage=1")):  # fmt: skip
+        for command in ("run", "check"):
+            yield _set_case(kind, *bf16, *other, command=command, names=field_name)
+    yield _set_case(kind, *bf16, "training.zero_stage=1", command="sweep", names=field_name,
+                    extra=("--vary", "training.zero_stage=1,2"))  # fmt: skip
+    yield _set_case(kind, *bf16, "training.zero_stage=2", command="collective", names=field_name,
+                    extra=("--size", "1MiB"))  # fmt: skip
+    for engine in ("analytic", "sim"):
+        yield _set_case(kind, *bf16, "training.zero_stage=1", extra=("--engine", engine), expect_error=False)
+
+
+def plan_sequence_parallel_kind() -> Iterator[Case]:
+    """Round 20 (stop 37 added ``dpsim plan --sequence-parallel-kind``): a kind that no configuration reads (``dtensor``
+    with ``--tp 1`` only, where nothing runs sequence parallelism: the same plan to the byte, as ``--currency``
+    without ``--price``) is refused naming the option, before anything is written; kinds other than ``megatron`` or
+    ``dtensor`` (empty, blank, a list, another case of a wrong name, non-ASCII) are refused; the kind in any case and
+    with spaces, and ``megatron`` at ``--tp 1``, run."""
+    kind = "plan --sequence-parallel-kind (round 20)"
+    plan = ["plan", "--model", "gpt2-xl", "--tokens", "20B", "--max-devices", "16", "--no-progress", "--simulate", "0",
+            "--out", "{tmp}/plan.csv"]  # fmt: skip
+    option = "--sequence-parallel-kind"
+    for tp, value in (("1", "dtensor"), ("1", " DTensor ")):
+        yield Case(kind, [*plan, "--tp", tp, option, value], expect_error=True, names=option,
+                   outputs=("{tmp}/plan.csv",))  # fmt: skip
+    for value in ("", " ", "bogus", "megatron,dtensor", "dtensör", "DTensor!", "torch", "none"):
+        yield Case(kind, [*plan, option, value], expect_error=True, names=option, outputs=("{tmp}/plan.csv",))
+    yield Case(kind, [*plan, option, "dtensor", option, "megatron"], expect_error=True, names=option,
+               outputs=("{tmp}/plan.csv",))  # fmt: skip  # given twice with two values
+    for value in ("dtensor", " DTENSOR ", "Megatron"):
+        yield Case(kind, [*plan, "--tp", "1,2", option, value], accept=True)
+    yield Case(kind, [*plan, "--tp", "1", option, "megatron"], accept=True)  # the default, stated
+
+
+def default_links_in_sweeps_and_slowdown_ends() -> Iterator[Case]:
+    """Round 20. ``dpsim sweep``'s points set a field of a link the scenario leaves to its default
+    (``cluster.inter_node.nics_per_node`` without ``inter_node``) by a copy-on-write path that skipped the default's
+    preset: ``sweep --set`` or ``--vary`` of it failed ('a link needs a bandwidth ... got only nics_per_node') where
+    ``run --set`` ran; they run now, each point as ``run`` prices it. A straggler's ``slowdown`` went down to the
+    smallest normal float (1e-300 priced a micro-batch at 1e-302 s): refused below one in a million, naming it."""
+    kind = "default links in sweeps, slowdown ends (round 20)"
+    files = {"s.yaml": SMALL.encode()}
+    sweep = ["sweep", "{tmp}/s.yaml", "--format", "json"]
+    for argv in (["--set", "cluster.inter_node.nics_per_node=2", "--vary", "training.zero_stage=0,1"],
+                 ["--vary", "cluster.inter_node.nics_per_node=1,2"], ["--vary", "cluster.inter_node.latency=1us,2us"],
+                 ["--vary", "cluster.intra_node.bandwidth=100GB/s,200GB/s"],
+                 ["--vary", "cluster.host_link.bandwidth=10GB/s,20GB/s"]):  # fmt: skip
+        yield Case(kind, [*sweep, *argv], files, accept=True, strict_json=True, finite=True)
+    for value in ("1e-300", "2.3e-308", "9.99e-7", "1e-7"):
+        for command in ("run", "check"):
+            yield _set_case(kind, f"variability.stragglers=[{{worker: 1, slowdown: {value}}}]", command=command,
+                            names="variability.stragglers.0.slowdown")  # fmt: skip
+    for engine in ("analytic", "sim"):
+        yield _set_case(kind, "variability.stragglers=[{worker: 1, slowdown: 1e-6}]", expect_error=False,
+                        extra=("--engine", engine), finite=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4065,7 +4179,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     profiles_as_json, schema_fields_beyond_the_lists, nccl_protocol_on_gloo, nccl_buffsize_edges, loss_kernel_values,
     sweep_nested_values, profile_json_fields, sweep_columns_of_two_types, profile_algorithm_keys,
     settings_read_by_nothing_listed, sets_replacing_sets, unread_where_no_group_holds_a_node, report_rows_cut_short,
-    bare_numbers_at_the_physical_ends,
+    bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
+    plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
