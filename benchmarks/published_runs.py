@@ -498,12 +498,14 @@ def _nemo_2407_fp8(
     pp: int = 1,
     vp: int = 1,
     tp_comm_overlap: bool = False,
+    recipe: Mapping[str, Any] | None = None,
 ) -> PublishedRun:
     """A pre-training row of NVIDIA NeMo's performance summary for container 24.07 on DGX-H100 in FP8
     (NVIDIA/NeMo docs/source/performance/performance_summary.md, commit "24.07 perf numbers", Sept 2024).
     The calibration rows are TP 1, PP 1, CP 1, i.e. pure data parallelism over the distributed optimizer, no
     tensor-parallel collectives and no pipeline bubble; the held-out rows (``NEMO_2407_HELD_OUT``) give the table's
-    TP / PP / VP and, with TP, sequence parallelism and the recipe's ``ub_tp_comm_overlap``."""
+    TP / PP / VP and, with TP, sequence parallelism and the recipe's ``ub_tp_comm_overlap``; ``recipe``: training
+    fields a row's yaml sets apart from the defaults."""
     pipeline: dict[str, Any] = {}
     if tp > 1:
         pipeline.update(tensor_parallel=tp, sequence_parallel=True, tp_comm_overlap=tp_comm_overlap)
@@ -527,11 +529,13 @@ def _nemo_2407_fp8(
                 "gradient_dtype": "bf16",
                 "gradient_clipping": True,
                 **pipeline,
+                **(recipe or {}),
             },
             "communication": {"algorithm": "ring", "dtype": "bf16"},
         },
         assumptions="NeMo recipe defaults as for the GPT-3 175B row: Megatron distributed optimizer with overlapped "
-        "reduce-scatter and all-gather, bf16 gradients, fused attention, no recomputation",
+        "reduce-scatter and all-gather, bf16 gradients, fused attention, no recomputation"
+        + (f"; this row's yaml also sets {', '.join(f'{k}: {v}' for k, v in recipe.items())}" if recipe else ""),
     )
 
 
@@ -851,7 +855,12 @@ NEMO_2407_HELD_OUT: tuple[PublishedRun, ...] = (
         "Nemotron-22B", _nemotron(40, 6144, 48), 64, 256, 2, 4312.0, tp=2, pp=4, vp=10, tp_comm_overlap=True
     ),
     # Nemotron-340B (nemotron_340b.yaml, "nemotron4-340B": 96 layers, hidden 18,432, 96 heads, 8 query groups):
-    # 128 GPUs, GBS 32, MBS 1, TP 8, PP 8, VP 12: 326
+    # 128 GPUs, GBS 32, MBS 1, TP 8, PP 8, VP 12: 326. Its optim section (at 7316a8d9, before 3dd35614 moved it to
+    # mcore's optimizer) sets distributed_fused_adam with dtype bf16, which NeMo r2.0.0rc1's
+    # megatron_base_model.setup_optimization passes to apex's DistributedFusedAdam with store_params False (the
+    # optimizer dtype is the model's): bf16 moments, no fp32 master copy (optimizer_state_dtype: bf16; priced fp32 at
+    # first, 94.7 GiB, out of memory); and activations_checkpoint_granularity selective (nothing to recompute under
+    # flash attention).
     _nemo_2407_fp8(
         "Nemotron-340B",
         _nemotron(96, 18432, 96, kv_heads=8),
@@ -863,6 +872,7 @@ NEMO_2407_HELD_OUT: tuple[PublishedRun, ...] = (
         pp=8,
         vp=12,
         tp_comm_overlap=True,
+        recipe={"optimizer_state_dtype": "bf16", "activation_recomputation": "selective"},
     ),
 )
 """Held out: NeMo 24.07's FP8 rows with tensor / pipeline parallelism, from the table whose TP-1 rows set the H100's

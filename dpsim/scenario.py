@@ -1476,6 +1476,16 @@ class TrainingConfig(_Section):
     read 4, write 4), clipped as fp32 (``clip_grad_norm_fp32``), the base optimizer's update on fp32 tensors
     alone, then the fp32 master copied into the 16-bit weights (``_copy_main_params_to_model_params``: read 4,
     write 2). No effect under fp32 training."""
+    optimizer_state_dtype: Literal["fp32", "bf16"] = "fp32"
+    """Width of the sharded optimizer state. ``fp32``: fp32 master weights and moments (what the engines priced
+    before this field). ``bf16``: NeMo's ``optim.dtype: bf16`` on apex's ``DistributedFusedAdam`` (NeMo's
+    ``MegatronDistributedFusedAdam``), as NeMo-Framework-Launcher's ``nemotron_340b.yaml`` sets it: the moments in
+    bf16 and, the optimizer dtype being the model's, no master copy (NeMo ``megatron_base_model.setup_optimization``:
+    ``store_params`` False when ``optim_dtype == model_dtype``); apex's ``_local_step`` updates the bf16 parameter
+    from the bf16 gradient shard into the bf16 all-gather buffer (read parameter, m, v, gradient; write m, v and the
+    parameter: 14 bytes for Adam with bf16 gradients), and no fp32 gradient shard is made. Memory: Adam's states
+    4 bytes a parameter over N_d, instead of 16. Needs optimizer_sharding megatron, precision bf16 or fp8, fused
+    optimizer kernels and copies."""
     activation_recomputation: Literal["none", "selective", "full", "op"] = "none"
     """``selective``: Megatron-LM's, the attention core recomputed (Korthikanti et al. 2022; nothing to redo under
     flash attention). ``full``: every layer's forward rerun from its input. ``op``: torchtitan's op-level selective
@@ -2177,6 +2187,20 @@ class Scenario(_Section):
                 "training.pipeline_grad_partitioned",
                 "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
+            )
+        if t.optimizer_state_dtype == "bf16" and (
+            t.optimizer_sharding != "megatron"
+            or t.precision not in ("bf16", "fp8")
+            or t.autocast
+            or t.optimizer_kernels != "fused"
+            or t.optimizer_copies != "fused"
+        ):
+            raise _FieldError(
+                "training.optimizer_state_dtype",
+                "bf16 is apex's DistributedFusedAdam with dtype bf16 under NeMo (bf16 moments, no master copy): needs "
+                "optimizer_sharding: megatron, precision bf16 or fp8 without autocast, optimizer_kernels and "
+                f"optimizer_copies fused (got {t.optimizer_sharding}, {t.precision}, autocast {t.autocast}, "
+                f"{t.optimizer_kernels}, {t.optimizer_copies})",
             )
         if t.optimizer_kernels == "foreach" and t.optimizer_copies == "separate":
             raise _FieldError(

@@ -970,6 +970,34 @@ def test_foreach_optimizer_step_bytes() -> None:
         )
 
 
+def test_bf16_optimizer_state_update_bytes() -> None:
+    """apex DistributedFusedAdam._local_step with bf16 state and store_params False: read the bf16 parameter, m, v
+    and the bf16 gradient shard (8), write m, v and the parameter (6): 14 bytes, clipping's 3 passes over the bf16
+    gradient buffer 6 more; refused outside the megatron flavour (one line naming the field)."""
+    from dpsim.analytic.step import optimizer_step_bytes
+    from dpsim.errors import ScenarioError
+
+    data = _eager_llama().model_dump(mode="json")
+    training = {
+        "global_batch": 1,
+        "optimizer": "adamw",
+        "precision": "bf16",
+        "zero_stage": 1,
+        "optimizer_sharding": "megatron",
+        "gradient_dtype": "bf16",
+    }
+    fp32 = scenario_from_dict({**data, "training": training})
+    bf16 = scenario_from_dict({**data, "training": {**training, "optimizer_state_dtype": "bf16"}})
+    clipped = scenario_from_dict(
+        {**data, "training": {**training, "optimizer_state_dtype": "bf16", "gradient_clipping": True}}
+    )
+    assert (optimizer_step_bytes(fp32), optimizer_step_bytes(bf16), optimizer_step_bytes(clipped)) == (28, 14, 20)
+    with pytest.raises(ScenarioError, match=r"training\.optimizer_state_dtype"):
+        scenario_from_dict(
+            {**data, "training": {**training, "optimizer_sharding": "zero", "optimizer_state_dtype": "bf16"}}
+        )
+
+
 def test_torchtitan_op_selective_checkpointing_by_hand() -> None:
     """torchtitan's op SAC on its Llama block saves the mm outputs but every second (wq, wv, w1, w2 saved; wk, wo, w3
     recomputed) and the flash attention: the recompute is the layer's forward less flash attention, wq and wv's

@@ -277,6 +277,25 @@ def test_megatron_totals_match_its_documentation() -> None:
     )
 
 
+def test_bf16_optimizer_state_keeps_bf16_moments_and_no_master() -> None:
+    """NeMo's optim.dtype bf16 on apex's DistributedFusedAdam (store_params False): Adam's m and v at 2 bytes over
+    N_d, no fp32 master and no fp32 gradient shard: bf16 weights + FP8 copies 2 + 2, bf16 gradients 2, states
+    2 x 2 / 8 = 0.5 bytes a parameter, against (12 + 4) / 8 = 2 with fp32 state (fails without state_bytes)."""
+    fp32 = model_state_parts(PSI, N, 1, "adam", "fp8", flavour="megatron", gradient_bytes=2.0)
+    bf16 = model_state_parts(PSI, N, 1, "adam", "fp8", flavour="megatron", gradient_bytes=2.0, state_bytes=2.0)
+    assert fp32 == pytest.approx((4 * PSI, 2 * PSI, 2 * PSI))
+    assert bf16 == pytest.approx((4 * PSI, 2 * PSI, 0.5 * PSI))
+    s = _scenario(
+        "training.precision=bf16",
+        "training.zero_stage=1",
+        "training.optimizer_sharding=megatron",
+        "training.gradient_dtype=bf16",
+        "training.optimizer_state_dtype=bf16",
+    )
+    mb = memory_breakdown(s)
+    assert mb.optimizer_states == pytest.approx(4 * stage_parameters(s)[mb.worst_stage] / s.data_parallel)
+
+
 def test_fsdp_no_sync_keeps_the_full_unsharded_gradient() -> None:
     # FULL_SHARD under no_sync: the fp32 gradient shard 4/8 plus the accumulated unsharded bf16 gradient
     # 2 bytes per parameter: 4/8 + 2 = 2.5 bytes; weights and states as without it (4/8, 8/8)

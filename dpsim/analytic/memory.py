@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd", "momentum")
+OPTIMIZER_MOMENTS = {"adam": 2, "adamw": 2, "momentum": 1, "sgd": 0}
+"""State tensors an optimizer keeps per parameter beside any master copy: Adam's m and v, SGD's momentum buffer."""
 _PRECISIONS = ("fp8", "bf16", "fp16", "fp32")
 
 
@@ -75,7 +77,7 @@ def optimizer_bytes_per_param(optimizer: str = "adam", precision: str = "bf16") 
         raise ValueError(f"unknown optimizer {optimizer!r} (known: {', '.join(_OPTIMIZERS)})")
     if precision not in _PRECISIONS:
         raise ValueError(f"unknown precision {precision!r} (known: {', '.join(_PRECISIONS)})")
-    moments = {"adam": 2, "adamw": 2, "momentum": 1, "sgd": 0}[optimizer] * FP32_BYTES  # fp32 moments
+    moments = OPTIMIZER_MOMENTS[optimizer] * FP32_BYTES  # fp32 moments
     master = 0.0 if precision == "fp32" else FP32_BYTES
     return master + moments
 
@@ -101,6 +103,7 @@ def model_state_parts(
     fp32_gradient_copy: bool = False,
     owned: float | None = None,
     fp8_weight_copies: bool = True,
+    state_bytes: float = FP32_BYTES,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -131,6 +134,9 @@ def model_state_parts(
     ``fp8_weight_copies`` is false: torchao's ``Float8Linear`` (``model.fp8_linear: torchao_tensorwise``) keeps none,
     it casts each weight in every forward (``float8_linear.py`` at eab345c, ``cast_weight_to_float8_t``), and under
     FSDP's float8 all-gather, as torchtitan runs it, the cast weight is the all-gather's own buffer.
+    ``state_bytes`` below 4 (``megatron``; ``training.optimizer_state_dtype: bf16``, apex's DistributedFusedAdam
+    with NeMo's ``optim.dtype: bf16``): the moments at that width, no master copy and no fp32 gradient shard:
+    4/N for Adam.
     """
     if stage not in (0, 1, 2, 3):
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
@@ -148,6 +154,8 @@ def model_state_parts(
         # 16-bit gradients need an fp32 copy of the rank's shard for the update (the docs' 4 + 16/N)
         main_grad_shard = FP32_BYTES if grad < FP32_BYTES else 0.0
         weights, grads, states = (width + fp8) * params, grad * params, (k + main_grad_shard) * params / n_d
+        if state_bytes < FP32_BYTES:  # apex DistributedFusedAdam, store_params False: the bf16 weights updated
+            states = OPTIMIZER_MOMENTS[optimizer] * state_bytes * params / n_d
     elif flavour == "fsdp":
         n = shard_group or n_d
         master = FP32_BYTES if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
@@ -858,6 +866,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             fp32_gradient_copy=scenario.deepspeed_bf16_optimizer,
             owned=max(torch_zero_partition(scenario, stage)) if torch_zero else None,  # the most loaded rank
             fp8_weight_copies=scenario.model.fp8_linear != "torchao_tensorwise",
+            state_bytes=float(dtype_bytes(t.optimizer_state_dtype)),
         )
         weights += autocast_weight_copies(scenario, stage)
         acts = _activations(scenario, stage)

@@ -133,6 +133,7 @@ from dpsim.records import StepResult
 from dpsim.scenario import Scenario
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
+from dpsim.units import dtype_bytes
 
 if TYPE_CHECKING:
     from dpsim.sim.collectives.groups import Groups
@@ -221,6 +222,10 @@ def optimizer_step_bytes(scenario: Scenario) -> float:
     buffer's width, write 4; none from an fp32 buffer), fp16's unscale-and-check (read 4, write 4), clipping
     on the fp32 gradients (3 × 4), the fp32 update (:data:`OPTIMIZER_BYTES_PER_PARAM` without mixed
     precision) and the fp32 master copied into the 16-bit weights (read 4, write 2).
+
+    With ``training.optimizer_state_dtype: bf16`` (apex's ``DistributedFusedAdam``, ``store_params`` False) the
+    update reads the bf16 parameter, its moments and the gradient and writes the moments and the parameter: 14
+    bytes for Adam with bf16 gradients.
     """
     t = scenario.training
     grad_width = scenario.gradient_buffer_bytes_per_param
@@ -231,6 +236,12 @@ def optimizer_step_bytes(scenario: Scenario) -> float:
         weight_copy = 4.0 + 2.0
         return main_grad_copy + unscale + clipping + optimizer_bytes_per_param(t.optimizer, "fp32") + weight_copy
     clipping = 3.0 * grad_width if t.gradient_clipping else 0.0
+    if t.optimizer_state_dtype == "bf16":
+        # apex DistributedFusedAdam._local_step with store_params False: read the bf16 parameter, each moment and
+        # the gradient shard; write each moment and the parameter into the all-gather buffer
+        state = float(dtype_bytes("bf16"))
+        moments = memory.OPTIMIZER_MOMENTS[t.optimizer]
+        return state * (1 + moments) + grad_width + state * (moments + 1) + clipping
     if t.optimizer_kernels == "foreach":
         return FOREACH_OPTIMIZER_BYTES_PER_PARAM[t.optimizer] + clipping
     return optimizer_bytes_per_param(t.optimizer, t.precision) + clipping
