@@ -5,7 +5,7 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
-                                        [--set PATH=VALUE ...] [--host-topology] [--wide]
+                                        [--set PATH=VALUE ...] [--host-topology] [--wide] [--shared-fabric K]
 
 ``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
 nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluster.intra_topology=hybrid-cube-mesh``.
@@ -17,7 +17,14 @@ the other fields (a seed's other fields are the same as without it).
 ``--wide`` (stop 38) also draws, after every other field, the fields the other draws leave at their defaults: the
 fabric (a fat-tree at 1:1, 2:1 or 4:1 with 1, 2 or 16 nodes a leaf, a ring of nodes), degraded NICs, the rank order,
 sequence parallelism (Megatron's or DTensor's) with its overlaps beside tensor parallelism, every algorithm (direct,
-parameter server, NVLS, ``backend`` too) and protocol, and a stored calibration profile (``PROFILE``).
+parameter server, NVLS, ``backend`` too) and protocol, a stored calibration profile (``PROFILE``), a straggler,
+activation recomputation and ``NCCL_ALGO``.
+
+``--shared-fabric K`` runs K copies of each case packed on one fabric (``dpsim run A B --shared-fabric``: every
+data-parallel group of every job at chunk level on one network) in place of the simulator's symmetric reduction,
+and compares the slowest job with the analytic step. Where the shared fabric prices contention the symmetric step
+does not (tensor-parallel or pipeline flows beside the reductions, jobs on oversubscribed leaf uplinks) the case is
+listed with the ``uneven`` ones.
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -50,7 +57,7 @@ from benchmarks.script_cli import ScriptError, one_line_errors
 from dpsim import run
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
-from dpsim.scenario import load_scenario
+from dpsim.scenario import Scenario, load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 ALGORITHMS = ["ring", "tree", "hierarchical", "halving-doubling", "auto"]
@@ -157,7 +164,8 @@ PROFILE = Path(__file__).resolve().parent / "results" / "plain-ddp-2026-12-05-j"
 def _draw_wide(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
     """Fields the other draws leave at their defaults, drawn after them (a seed's other fields stay the same):
     the fabric (fat-tree with oversubscription, a ring of nodes), degraded NICs, rank order, sequence parallelism
-    and its overlaps beside TP, every algorithm and protocol, and a calibration profile."""
+    and its overlaps beside TP, every algorithm and protocol, a calibration profile, a straggler, activation
+    recomputation and ``NCCL_ALGO``."""
     kind = _pick(rng, path, sets, extra, "cluster.topology.kind", ["switch", "switch", "fat-tree", "fat-tree", "ring"])
     if kind == "fat-tree":
         _pick(rng, path, sets, extra, "cluster.topology.oversubscription", [1, 2, 4])
@@ -189,6 +197,15 @@ def _draw_wide(rng: random.Random, path: Path, sets: dict[str, Any], extra: list
         accepted = _accepted(path, sets, extra, "calibration.profile", [str(PROFILE)])
         if accepted:
             sets["calibration.profile"] = accepted[0]
+    if rng.random() < 0.2:  # one slow worker: the step waits for it (the analytic engine's slowest worker)
+        world = int(sets["cluster.nodes"]) * int(sets["cluster.workers_per_node"])
+        slowdown = rng.choice([1.2, 1.5, 2.0])
+        sets["variability.stragglers"] = f"[{{worker: {rng.randrange(world)}, slowdown: {slowdown}}}]"
+    if rng.random() < 0.2:
+        _pick(rng, path, sets, extra, "training.activation_recomputation", ["none", "selective", "full", "op"])
+    nccl_algo = ["ring", "tree", "ring,tree", "nvls,nvls-tree"]  # read only beside algorithm auto on NCCL's GPUs
+    if rng.random() < 0.2 and _accepted(path, sets, extra, "communication.nccl_algo", nccl_algo):
+        _pick(rng, path, sets, extra, "communication.nccl_algo", nccl_algo)
 
 
 def _draw_host_topology(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
@@ -219,6 +236,24 @@ def uneven(result: StepResult) -> bool:
         values = result.extra.get(key) or [0.0]
         spread = max(spread, max(values) - min(values))
     return spread > 1e-9 * result.step_time_s
+
+
+def _shared(scenario: Scenario, jobs: int) -> StepResult:
+    """``jobs`` copies of ``scenario`` packed on one fabric, every DP group at chunk level on one network: the
+    slowest job's result."""
+    from dpsim.sim.shared import simulate_shared
+
+    return max(simulate_shared([scenario] * jobs), key=lambda r: r.step_time_s)
+
+
+def _contends(scenario: Scenario, jobs: int) -> bool:
+    """Whether a shared fabric prices contention the symmetric step does not: tensor-parallel or pipeline flows
+    on the DP groups' links (``tp_flows``, ``pipeline_flows``), or jobs meeting on oversubscribed leaf uplinks.
+    Listed with the ``uneven`` cases."""
+    t, topology = scenario.training, scenario.cluster.topology
+    flows = t.tensor_parallel > 1 or t.pipeline_parallel > 1
+    uplinks = topology.kind == "fat-tree" and topology.oversubscription > 1
+    return flows or (uplinks and jobs * scenario.cluster.nodes > topology.nodes_per_leaf)
 
 
 class _Timeout(Exception):
@@ -278,6 +313,14 @@ def _main(argv: list[str] | None = None) -> int:
         help="also draw the fabric, degraded NICs, rank order, sequence parallelism, every algorithm and protocol, "
         "a calibration profile",
     )
+    parser.add_argument(
+        "--shared-fabric",
+        type=int,
+        default=0,
+        metavar="K",
+        help="run K copies of each case packed on one fabric (dpsim.sim.shared.simulate_shared) instead of the "
+        "simulator's symmetric reduction; the slowest job is compared",
+    )
     args = parser.parse_args(argv)
     options_problem(args)
     rng = random.Random(args.seed)
@@ -303,8 +346,8 @@ def _main(argv: list[str] | None = None) -> int:
             continue
         signal.alarm(args.case_timeout)
         try:
-            sim = run(scenario, engine="sim")
-        except ScenarioError:  # refused by the simulator's budget
+            sim = _shared(scenario, args.shared_fabric) if args.shared_fabric else run(scenario, engine="sim")
+        except ScenarioError:  # refused by the simulator's budget (or by the shared fabric)
             invalid += 1
             continue
         except _Timeout:
@@ -316,7 +359,8 @@ def _main(argv: list[str] | None = None) -> int:
         finally:
             signal.alarm(0)
         row = {"file": path.name, "sets": sets, "analytic": analytic, "sim": sim.step_time_s}
-        rows.append(row | {"ratio": sim.step_time_s / analytic - 1, "uneven": uneven(sim)})
+        flows = bool(args.shared_fabric) and _contends(scenario, args.shared_fabric)
+        rows.append(row | {"ratio": sim.step_time_s / analytic - 1, "uneven": uneven(sim) or flows})
     off = sorted((r for r in rows if abs(r["ratio"]) > args.tolerance), key=lambda r: -abs(r["ratio"]))
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))

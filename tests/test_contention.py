@@ -552,3 +552,17 @@ def test_tp_across_nodes_sharing_a_nic_with_the_reduction_gets_half_of_it() -> N
     assert min(flows["group_delay_s"]) > size / bandwidth
     (terms,) = simulate_shared([s], tp_flows=False)
     assert shared.step_time_s >= terms.step_time_s
+
+
+def test_a_jobs_degraded_nic_slows_it_on_a_shared_fabric() -> None:
+    """Two jobs packed on a switch share no link, so each runs as it does alone (:func:`simulate`), a degraded NIC
+    (``variability.degraded_links``, the second job's node 1 at half speed) included: the shared fabric slows the
+    NIC of the fabric node that job's node 1 was placed on (node 3), and the other job is untouched. Before, the
+    shared fabric built its cluster without any job's degraded NICs: the second job ran at full speed."""
+    plain = make("a", tp=1)
+    data = plain.model_dump(mode="json")
+    slow = scenario_from_dict({**data, "name": "b", "variability": {"degraded_links": [{"node": 1, "factor": 0.5}]}})
+    a, b = simulate_shared([plain, slow])
+    alone_a, alone_b = simulate(plain, fidelity="chunk"), simulate(slow, fidelity="chunk")
+    assert alone_b.step_time_s > 1.05 * alone_a.step_time_s
+    assert _rel(a.step_time_s, alone_a.step_time_s) < 1e-9 and _rel(b.step_time_s, alone_b.step_time_s) < 1e-9

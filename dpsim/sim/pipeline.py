@@ -222,15 +222,16 @@ def scenario_pipeline(
 ) -> PipelineRun:
     """One step of ``scenario``'s pipeline (arguments of :func:`pipeline_overhead`), simulated.
 
-    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time` (a degraded NIC's rate across nodes, as the
-    analytic engine prices it: :func:`dpsim.analytic.step.with_degraded_nics`), or ``send_s[op]``.
+    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time` on the fabric the analytic engine prices it
+    on (:func:`dpsim.analytic.step.model_parallel_fabric`: a profile's fitted links, a degraded NIC's rate across
+    nodes), or ``send_s[op]``.
     """
     from dpsim.analytic.parallel import pipeline_p2p_time
-    from dpsim.analytic.step import fabric_of, with_degraded_nics
+    from dpsim.analytic.step import _calibration, model_parallel_fabric
 
     t = scenario.training
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    send = pipeline_p2p_time(scenario, with_degraded_nics(scenario, fabric_of(scenario)))
+    send = pipeline_p2p_time(scenario, model_parallel_fabric(scenario, _calibration(scenario)))
     return simulate_pipeline(
         fwd,
         bwd,

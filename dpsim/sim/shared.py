@@ -103,7 +103,7 @@ from dpsim.sim.training import (
     run_step,
     step_program,
 )
-from dpsim.sim.variability import replication_rng
+from dpsim.sim.variability import degraded_nodes, replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
 
 __all__ = ["PLACEMENTS", "dp_groups", "place", "run_on_one_network", "shared_fabric", "simulate_shared"]
@@ -998,10 +998,14 @@ def simulate_shared(
             )
     fabric = shared_fabric(scenarios)
     work = budget.check_shared(scenarios, allow_long)
-    cluster = Cluster.from_fabric(fabric)
+    nodes_of = place(scenarios, placement)
+    # each job's degraded NICs (variability.degraded_links) on the fabric nodes it was placed on; they were dropped
+    degraded = {
+        int(nodes[d]): f for s, nodes in zip(scenarios, nodes_of, strict=True) for d, f in degraded_nodes(s).items()
+    }
+    cluster = Cluster.from_fabric(fabric, degraded)
     env = simpy.Environment()
     net = FluidNetwork(env, cluster.links.bandwidths)
-    nodes_of = place(scenarios, placement)
     per_node = fabric.per_node
     jobs: list[_Job] = []
     for s, nodes in zip(scenarios, nodes_of, strict=True):

@@ -19,7 +19,7 @@ from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import cluster_of
 from dpsim.analytic.parallel import tensor_parallel_hidden_time
-from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, fabric_of, predict, step_result
+from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, predict, step_result
 from dpsim.buckets import (
     ddp_last_bucket_bytes,
     ddp_trace,
@@ -91,7 +91,8 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     """
     t, m = scenario.training, scenario.model
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    fabric = analytic_step.with_degraded_nics(scenario, fabric_of(scenario))
+    profile = _profile(scenario)
+    fabric = analytic_step.model_parallel_fabric(scenario, profile)
     tp_comm, bubble = _model_parallel_terms(scenario, fabric, forward_s + backward_s)
     p2p_exposed = p2p_total = 0.0
     if t.pipeline_parallel > 1 and hasattr(analytic_step, "_pipeline_p2p_terms"):
@@ -112,7 +113,6 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         scenario, tensors if scenario.reduces_with_ddp else ()
     )
     traffic = step_traffic(scenario)
-    profile = _profile(scenario)
     # the engine reduces the trace's buckets whenever the profile holds one (_traced_readiness)
     last_bucket = ddp_last_bucket_bytes(
         ddp_trace(profile, 0 if scenario.reduces_with_ddp else t.zero_stage),
@@ -304,9 +304,11 @@ class _Replication:
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         profile, plan = self.model.profile, self.plan
         shared_host = profile is not None and self.scenario.data_parallel > 1
-        if shared_host and plan.overlap and plan.reduces_with_ddp and plan.gradient_buckets:
+        if shared_host and plan.reduces_overlapped and not plan.gathers[1] and plan.gradient_buckets:
             # the communication threads compete with the last backward for a shared host (one model, both engines):
-            # the buckets ready before the backward ends (uniform: all but the last; else as the trace says)
+            # the buckets ready before the backward ends (uniform: all but the last; else as the trace says).
+            # Every sharding whose gradient buckets overlap a backward without gathers (DDP, ZeRO-1/2, Megatron's
+            # distributed optimizer, FSDP SHARD_GRAD_OP), as the analytic engine prices it; this took DDP only
             overlapped = overlapped_bytes(plan.gradient_buckets, plan.bucket_fractions)
             alone = bwd[:, :, -1].copy()
             bwd[:, :, -1] = profile.overlap_backward(self.scenario, alone, overlapped)
