@@ -4074,6 +4074,10 @@ def runtime_only_and_priced_fields() -> Iterator[Case]:
     for where in (["--set", "cluster.intra_node=pcie5"], ["--set", "cluster.intra_node=nvlink4", "--set",
                                                           "communication.algorithm=tree"]):  # fmt: skip
         yield Case(kind, [*run, *h100, *where, *nic], files, accept=True, strict_json=True)  # Hopper's tree reads it
+    for engine in ("analytic", "sim"):  # a GPU's link to its NIC on one node: nothing crosses a NIC
+        yield Case(kind, [*run, "--set", "cluster.nodes=1", "--set", "cluster.host_link.latency=50us", "--engine",
+                          engine], files, listed="cluster.host_link")  # fmt: skip
+    yield Case(kind, [*run, "--set", "cluster.host_link.latency=50us"], files, accept=True)  # two nodes: read
     price = ["--set", "cluster.price_per_device_hour=2.5"]
     for engine in ("analytic", "sim"):
         yield Case(kind, [*run, *price, "--engine", engine], files, accept=True, strict_json=True, finite=True)
