@@ -566,3 +566,18 @@ def test_a_jobs_degraded_nic_slows_it_on_a_shared_fabric() -> None:
     alone_a, alone_b = simulate(plain, fidelity="chunk"), simulate(slow, fidelity="chunk")
     assert alone_b.step_time_s > 1.05 * alone_a.step_time_s
     assert _rel(a.step_time_s, alone_a.step_time_s) < 1e-9 and _rel(b.step_time_s, alone_b.step_time_s) < 1e-9
+
+
+def test_parameter_server_jobs_are_refused_on_a_shared_fabric() -> None:
+    """A shared fabric attaches one parameter-server port (:meth:`dpsim.sim.topology.Topology.attach_server`), so two
+    parameter-server jobs met on it (each 2x as slow as alone on 2 nodes, 11x on one node, whose server moved from
+    inside the node to across the network: ``agreement_fuzz.py --shared-fabric 2``). Each job has its own server:
+    refused with the field named, never priced on a server they would not share. One job alone is unchanged."""
+    ps = make("ps", tp=1)
+    data = ps.model_dump(mode="json")
+    ps = scenario_from_dict({**data, "communication": {**data["communication"], "algorithm": "parameter-server"}})
+    with pytest.raises(ScenarioError, match="parameter-server jobs run alone") as info:
+        simulate_shared([ps, ps])
+    assert info.value.field == "communication.algorithm"
+    (alone,) = simulate_shared([ps])
+    assert _rel(alone.step_time_s, simulate(ps, fidelity="chunk").step_time_s) < 1e-9

@@ -996,6 +996,14 @@ def simulate_shared(
             raise ScenarioError(
                 "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"
             )
+    if len(scenarios) > 1 and any(analytic_step.algorithm_of(s) == "parameter-server" for s in scenarios):
+        # the fabric attaches ONE server port (Topology.attach_server): every job's server traffic would meet on it,
+        # and a one-node job's server would move from inside its node to across the network (2 jobs of 1 node:
+        # 11x the job alone; of 2 nodes: 2x). Each job has its own parameter server.
+        raise ScenarioError(
+            "communication.algorithm",
+            "parameter-server jobs run alone: a shared fabric has one server port, each job its own server",
+        )
     fabric = shared_fabric(scenarios)
     work = budget.check_shared(scenarios, allow_long)
     nodes_of = place(scenarios, placement)
