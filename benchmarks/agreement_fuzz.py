@@ -23,8 +23,8 @@ activation recomputation and ``NCCL_ALGO``.
 ``--shared-fabric K`` runs K copies of each case packed on one fabric (``dpsim run A B --shared-fabric``: every
 data-parallel group of every job at chunk level on one network) in place of the simulator's symmetric reduction,
 and compares the slowest job with the analytic step. Where the shared fabric prices contention the symmetric step
-does not (tensor-parallel or pipeline flows beside the reductions, jobs on oversubscribed leaf uplinks) the case is
-listed with the ``uneven`` ones.
+does not (tensor-parallel or pipeline flows beside the reductions, jobs on oversubscribed leaf uplinks or on a ring of
+nodes) the case is listed with the ``uneven`` ones.
 
 Each case is printed as the scenario file and its ``--set`` overrides, so any line reproduces with
 ``dpsim run FILE --set ... --engine analytic|sim``.
@@ -248,12 +248,14 @@ def _shared(scenario: Scenario, jobs: int) -> StepResult:
 
 def _contends(scenario: Scenario, jobs: int) -> bool:
     """Whether a shared fabric prices contention the symmetric step does not: tensor-parallel or pipeline flows
-    on the DP groups' links (``tp_flows``, ``pipeline_flows``), or jobs meeting on oversubscribed leaf uplinks.
+    on the DP groups' links (``tp_flows``, ``pipeline_flows``), jobs meeting on oversubscribed leaf uplinks, or
+    jobs on a ring of nodes (a job's ring closes over node-to-node links next to the other jobs' nodes).
     Listed with the ``uneven`` cases."""
     t, topology = scenario.training, scenario.cluster.topology
     flows = t.tensor_parallel > 1 or t.pipeline_parallel > 1
     uplinks = topology.kind == "fat-tree" and topology.oversubscription > 1
-    return flows or (uplinks and jobs * scenario.cluster.nodes > topology.nodes_per_leaf)
+    spans = jobs * scenario.cluster.nodes > topology.nodes_per_leaf
+    return flows or (uplinks and spans) or (topology.kind == "ring" and jobs > 1)
 
 
 class _Timeout(Exception):
