@@ -558,6 +558,22 @@ def _run_problem(run: Any, cases: int) -> str:
     return ""
 
 
+DEFAULT_PROFILE = Path("benchmarks/results/validation/profile.yaml")
+"""The profile ``--ab`` prices with unless ``--profile`` names another."""
+
+
+def reuse_profile(folder: Path, summary: dict[str, Any]) -> Path:
+    """The profile ``--reuse`` prices a folder's runs with when ``--profile`` is not given: the one its A/B recorded
+    (``summary.json``'s ``profile``), else the folder's own ``profile.yaml``, else :data:`DEFAULT_PROFILE`. Before,
+    ``--reuse`` always took the default, an older session's profile: ``--reuse plain-ddp-2026-12-05-j`` printed
+    37.72 % where the A/B, priced with the profile it recorded, gives 9.10 %."""
+    saved = summary.get("profile")
+    for path in ([Path(saved)] if isinstance(saved, str) else []) + [folder / "profile.yaml"]:
+        if path.is_file():
+            return path
+    return DEFAULT_PROFILE
+
+
 def read_reuse(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The runs and summary an earlier ``--ab`` wrote to ``folder`` (``--reuse``), checked before the table: round 20.
     ``--ab`` writes ``summary.json`` first and appends each run to ``runs.jsonl`` as it ends, so a folder of an A/B
@@ -644,7 +660,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sides", default="plain,runtime", help="--ab: runtime, plain, plain-nobarrier, plain-keepgrads")
     p.add_argument("--cases", default="", help="--ab: only these case indices (e.g. 0,3)")
     p.add_argument("--case-set", default="ab", help="--ab: ab (the A/B's six) or heldout (the external check's 13)")
-    p.add_argument("--profile", type=Path, default=Path("benchmarks/results/validation/profile.yaml"))
+    p.add_argument("--profile", type=Path, default=None,
+                   help=f"the profile that prices the runs (default {DEFAULT_PROFILE}; --reuse: the one the A/B "
+                        "recorded in DIR/summary.json, else DIR/profile.yaml)")  # fmt: skip
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--per-node", type=int, default=1)
     p.add_argument("--rate", default="1 Gbit/s")
@@ -659,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.reuse is not None:
             runs, saved = read_reuse(args.reuse)
-            print(table(runs, args.profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])
+            profile = args.profile or reuse_profile(args.reuse, saved)
+            print(table(runs, profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])
             print(sides_table(runs))
             return 0
         if args.ab:
@@ -671,8 +690,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             (out / "summary.json").write_text(json.dumps({"sets": args.sets, "case_set": args.case_set}),
                                               encoding="utf-8")  # fmt: skip
             runs = ab(out, args.repeats, args.warmup_steps, args.steps, args.sets, only, sides, case_set=args.case_set)
-            rows, text = table(runs, args.profile, args.sets, args.case_set)
-            summary = {"sets": args.sets, "case_set": args.case_set, "profile": str(args.profile),
+            profile = args.profile or DEFAULT_PROFILE
+            rows, text = table(runs, profile, args.sets, args.case_set)
+            summary = {"sets": args.sets, "case_set": args.case_set, "profile": str(profile),
                        "repeats": args.repeats,
                        "warmup_steps": args.warmup_steps, "steps": args.steps, "rows": rows}  # fmt: skip
             (out / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")

@@ -275,6 +275,24 @@ def test_reuse_of_whole_runs_prints_the_table(tmp_path: Path, capsys: pytest.Cap
     assert "| nodes=2, micro_batch=32 | 2 |" in out and "analytic MAPE vs plain" in out
 
 
+def test_reuse_prices_with_the_profile_the_ab_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without ``--profile``, ``--reuse DIR`` prices the runs with the profile the A/B recorded in ``summary.json``
+    (else ``DIR/profile.yaml``): the table ``--ab`` printed. It took an older session's default profile, so
+    ``--reuse plain-ddp-2026-12-05-j`` printed 37.72 % where the A/B printed 9.10 %."""
+    summary = {**json.loads((J / "summary.json").read_text()), "profile": str(J / "profile.yaml")}
+    recorded = _reuse_folder(tmp_path, "".join(_LINES), json.dumps(summary))
+    assert plain_ddp.main(["--reuse", str(recorded), "--profile", str(J / "profile.yaml")]) == 0
+    named = capsys.readouterr().out
+    assert "MAPE vs plain: 9.10 %" in named
+    assert plain_ddp.main(["--reuse", str(recorded)]) == 0
+    assert capsys.readouterr().out == named
+    del summary["profile"]  # no record: the folder's own profile.yaml
+    (recorded / "summary.json").write_text(json.dumps(summary))
+    (recorded / "profile.yaml").write_bytes((J / "profile.yaml").read_bytes())
+    assert plain_ddp.main(["--reuse", str(recorded)]) == 0
+    assert capsys.readouterr().out == named
+
+
 @pytest.mark.parametrize(
     ("argv", "names"),
     [
