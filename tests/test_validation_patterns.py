@@ -94,4 +94,4 @@ def test_sessions_measured_before_the_runtime_honoured_bucket_views_say_so_in_th
     for name, (folder, _) in script.SESSIONS.items():
         runs = [r for r in read_jsonl(script.RESULTS / folder / "runs.jsonl") if r.engine == "runtime"]
         expected = True if name in ("validation", "27f6025") else False if name == "2026-12-05-j" else None
-        assert {ran_bucket_views(run) for run in runs} == {expected}, name
+        assert {ran_bucket_views([run]) for run in runs} == {expected}, name
