@@ -15,9 +15,14 @@ def did_you_mean(name: str, known: Iterable[str], limit: int = 4) -> str:
     """``did you mean 'x'?`` for a name that is not one of ``known`` (empty when nothing is close): every known name
     that contains it, shortest first (at most ``limit``; a fragment of three characters or more: ``h100`` is
     ``h100-sxm``, ``recompute`` one of three fields), else difflib's closest. difflib alone answered ``h100`` with
-    ``v100`` and ``recompute`` with ``recompute_early_stop`` beside ``activation_recomputation``."""
+    ``v100`` and ``recompute`` with ``recompute_early_stop`` beside ``activation_recomputation``. A name of five
+    characters or more ending in ``e`` or ``s`` also matches without it (an English word's other ending: ``recompute``
+    is in ``activation_recomputation`` as ``recomput``, ``buckets`` in ``bucket``; the plain fragment offered only the
+    two ``recompute_*`` fields)."""
     key, names = name.strip().lower(), list(known)
-    hits = sorted((n for n in names if len(key) >= 3 and key in n.lower()), key=lambda n: (len(n), n))[:limit]
+    stems = [key] + ([key[:-1]] if len(key) >= 5 and key[-1] in "es" else [])
+    hits = sorted((n for n in names if len(key) >= 3 and any(s in n.lower() for s in stems)), key=lambda n: (len(n), n))
+    hits = hits[:limit]
     hits = hits or difflib.get_close_matches(key, names, n=1)
     if not hits:
         return ""

@@ -344,6 +344,11 @@ def test_unknown_keys_suggest(path: str, typo: str, suggestion: str) -> None:
         ("cluster.intra_node", "nvlink", "did you mean 'nvlink2', 'nvlink3', 'nvlink4' or 'nvlink5'?)"),
         ("model", "llama3", "did you mean 'llama3-8b', 'llama3-70b' or 'llama3-405b'?)"),
         ("training.batch", 8, "did you mean 'micro_batch' or 'global_batch'?)"),
+        (  # the field a user means is spelt 'recomputation': the fragment alone offered the two recompute_* fields
+            "training.recompute",
+            "full",
+            "did you mean 'recompute_early_stop', 'activation_recomputation' or 'recompute_layer_interval'?)",
+        ),
     ],
 )
 def test_a_fragment_of_a_name_suggests_the_names_that_contain_it(path: str, value: Any, hint: str) -> None:
