@@ -1,18 +1,16 @@
 """Pipeline-parallel schedules executed event by event: stages, their op order, point-to-point sends.
 
-Each of the p stages is a simpy process that runs its operations — forward and backward
-passes of (micro-batch, model chunk) — in the order its schedule prescribes (GPipe: all
-forwards then all backwards, Huang et al. 2019; 1F1B: p − i − 1 warm-up forwards, then
-alternate, Narayanan et al. 2021 §2.2.1; interleaved 1F1B: Megatron-LM's warm-up of
-(p − i − 1)·2 + (v − 1)·p chunk-forwards and its chunk order, §2.2.2). An operation starts
-when its input has arrived: the previous chunk's activation for a forward, the next
-chunk's gradient (or the same chunk's forward, for the last chunk) for a backward. Every
-chunk boundary is a point-to-point send over the directed link between the two stages
-(one simpy resource per direction: full duplex; sends in one direction queue).
+The schedules and their rules of execution are :mod:`dpsim.analytic.pipeline_schedule`'s
+(:func:`schedule_order`: GPipe, Huang et al. 2019; 1F1B, Narayanan et al. 2021 §2.2.1; interleaved
+1F1B, §2.2.2). Here each of the p stages is a simpy process that runs its operations in that order;
+an operation starts when its input has arrived, and every chunk boundary is a point-to-point send
+over the directed link between the two stages (one simpy resource per direction: full duplex; sends
+in one direction queue). :func:`simulate_pipeline` keeps every operation's interval and every send's
+departure: the shared fabric (:mod:`dpsim.sim.shared`) releases its flows from them.
 
-This is the event-level counterpart of :func:`dpsim.analytic.parallel.pipeline_step`;
-with balanced stages and sends shorter than a chunk's compute they agree (tests), and
-unlike the closed form it takes per-stage slowdowns (a straggling stage).
+A step's pipeline overhead (:func:`pipeline_overhead`) evaluates the same schedule arithmetically
+(:func:`dpsim.analytic.pipeline_schedule.evaluate_schedule`, one pass with no event queue), which
+equals this simulation bit for bit (``tests/test_pipeline_schedule.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +20,11 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from dpsim.analytic.pipeline_schedule import Op, evaluate_schedule, schedule_order
 from dpsim.scenario import Scenario
 
 __all__ = [
+    "Op",
     "PipelineRun",
     "Send",
     "pipeline_overhead",
@@ -33,38 +33,6 @@ __all__ = [
     "simulate_pipeline",
     "with_tensor_parallel",
 ]
-
-Op = tuple[str, int, int]
-"""("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
-
-
-def schedule_order(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> list[list[Op]]:
-    """Per-stage operation order of GPipe, 1F1B or interleaved 1F1B (v chunks per stage)."""
-    if schedule not in ("gpipe", "1f1b", "interleaved"):
-        raise ValueError(f"unknown pipeline schedule {schedule!r}")
-    chunks = v if schedule == "interleaved" else 1
-    if chunks > 1 and m % p:
-        raise ValueError(f"interleaved 1F1B needs micro-batches ({m}) divisible by stages ({p})")
-    orders: list[list[Op]] = []
-    for d in range(p):
-        if schedule == "gpipe":
-            orders.append([("F", i, d) for i in range(m)] + [("B", i, d) for i in range(m)])
-            continue
-        total = m * chunks
-
-        def op(k: int, forward: bool, d: int = d) -> Op:
-            local = (k % (p * chunks)) // p
-            local = local if forward else chunks - 1 - local
-            mb = (k // (p * chunks)) * p + k % p
-            return ("F" if forward else "B", mb, local * p + d)
-
-        warm = min((p - d - 1) * 2 + (chunks - 1) * p, total) if chunks > 1 else min(p - d - 1, m)
-        ops = [op(k, True) for k in range(warm)]
-        for i in range(total - warm):
-            ops += [op(warm + i, True), op(i, False)]
-        ops += [op(k, False) for k in range(total - warm, total)]
-        orders.append(ops)
-    return orders
 
 
 @dataclass(frozen=True)
@@ -195,7 +163,7 @@ def pipeline_overhead(
     tp_comm_s: float = 0.0,
     slowdowns: Sequence[float] | None = None,
 ) -> float:
-    """Bubble plus exposed sends of one step of ``scenario``'s pipeline, simulated (seconds).
+    """Bubble plus exposed sends of one step of ``scenario``'s pipeline, from its schedule (seconds).
 
     ``forward_s``/``backward_s``: one micro-batch on one stage; ``tp_comm_s``: its
     tensor-parallel communication (on the critical path, in each pass as its all-reduces are:
@@ -205,11 +173,17 @@ def pipeline_overhead(
     balanced by default. Stragglers are the data-parallel step's business (they slow their own compute and
     everyone waits at the gradient synchronisation).
     """
-    if scenario.training.pipeline_parallel <= 1:
+    from dpsim.analytic.parallel import pipeline_p2p_time
+    from dpsim.analytic.step import _calibration, model_parallel_fabric
+
+    t = scenario.training
+    if t.pipeline_parallel <= 1:
         return 0.0
-    run = scenario_pipeline(scenario, forward_s, backward_s, tp_comm_s, slowdowns=slowdowns)
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    return run.makespan_s - scenario.accumulation_steps * (fwd + bwd)
+    send = pipeline_p2p_time(scenario, model_parallel_fabric(scenario, _calibration(scenario)))
+    p, m, v = t.pipeline_parallel, scenario.accumulation_steps, t.virtual_stages
+    run = evaluate_schedule(fwd, bwd, p, m, v, t.pipeline_schedule, send, slowdowns)
+    return run.makespan_s - m * (fwd + bwd)
 
 
 def scenario_pipeline(

@@ -1,0 +1,210 @@
+"""Pipeline schedules as programs, evaluated arithmetically: the one pipelined step both engines price.
+
+:func:`schedule_order` gives each of the p stages its operations — forward and backward passes of
+(micro-batch, model chunk) — in the order its schedule prescribes (GPipe: all forwards then all backwards,
+Huang et al. 2019; 1F1B: p − i − 1 warm-up forwards, then alternate, Narayanan et al. 2021 §2.2.1;
+interleaved 1F1B: Megatron-LM's warm-up of (p − i − 1)·2 + (v − 1)·p chunk-forwards and its chunk order,
+§2.2.2). The rules of execution (the event-level pipeline of :func:`dpsim.sim.pipeline.simulate_pipeline`
+runs the same ones with simpy):
+
+- an operation starts when its stage is free and its input has arrived: the previous chunk's activation
+  for a forward, the next chunk's gradient (or the same chunk's forward, for the last chunk) for a backward;
+- every chunk boundary between two stages is a point-to-point send; it leaves when the operation that
+  produces it ends and the directed link between the two stages is free (one link per direction: full
+  duplex; a direction carries one send at a time, in the order its sender produced them), and it arrives
+  its duration later.
+
+Every wait is a max and every span a sum, so a step is a max-plus evaluation of a fixed program
+(:func:`schedule_program`: all stages' operations in one order that respects every dependency, what each
+waits for and sends), one pass over 2·p·m·v operations with no event queue (:func:`evaluate_schedule`).
+The same program runs on numpy arrays, one configuration an element (the planner's screen), with the
+same arithmetic: each element equals the scalar evaluation bit for bit.
+
+Where each send is longer than a stage's share of a micro-batch, the link between two stages carries the
+sends one after another and the makespan grows with them (the closed form
+:func:`dpsim.analytic.parallel.pipeline_step` assumes sends shorter than a chunk's compute).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Op",
+    "ScheduleTimes",
+    "evaluate_schedule",
+    "schedule_order",
+    "schedule_program",
+]
+
+Op = tuple[str, int, int]
+"""("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
+
+SCHEDULES = ("gpipe", "1f1b", "interleaved")
+
+
+def schedule_order(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> list[list[Op]]:
+    """Per-stage operation order of GPipe, 1F1B or interleaved 1F1B (v chunks per stage)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown pipeline schedule {schedule!r}")
+    chunks = v if schedule == "interleaved" else 1
+    if chunks > 1 and m % p:
+        raise ValueError(f"interleaved 1F1B needs micro-batches ({m}) divisible by stages ({p})")
+    orders: list[list[Op]] = []
+    for d in range(p):
+        if schedule == "gpipe":
+            orders.append([("F", i, d) for i in range(m)] + [("B", i, d) for i in range(m)])
+            continue
+        total = m * chunks
+
+        def op(k: int, forward: bool, d: int = d) -> Op:
+            local = (k % (p * chunks)) // p
+            local = local if forward else chunks - 1 - local
+            mb = (k // (p * chunks)) * p + k % p
+            return ("F" if forward else "B", mb, local * p + d)
+
+        warm = min((p - d - 1) * 2 + (chunks - 1) * p, total) if chunks > 1 else min(p - d - 1, m)
+        ops = [op(k, True) for k in range(warm)]
+        for i in range(total - warm):
+            ops += [op(warm + i, True), op(i, False)]
+        ops += [op(k, False) for k in range(total - warm, total)]
+        orders.append(ops)
+    return orders
+
+
+Step = tuple[int, bool, int, int, int, Op]
+"""One operation of a :func:`schedule_program`: (stage, forward?, wait, out, link, feeds). ``wait``: the slot of
+the input it waits for, or −1 (a first chunk's forward); ``out``: the slot of the input it produces for the
+next operation of its micro-batch, or −1 (chunk 0's backward); ``link``: the directed link (src, dst) that
+carries ``out`` to another stage, or −1 (none, or the last chunk's backward on its own stage); ``feeds``: the
+operation ``out`` feeds (the key of a send's duration), ("", −1, −1) for none. Plain tuples: a program holds
+2·p·m·v of them."""
+
+
+@functools.lru_cache(maxsize=64)
+def schedule_program(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> tuple[Step, ...]:
+    """Every stage's operations of :func:`schedule_order` in one order that respects every dependency.
+
+    Stages are advanced in turn, each as far as its inputs allow; an input is known once the operation that
+    produces it is (a send on a link depends only on earlier sends from the same stage). A schedule that can
+    deadlock raises ``ValueError``.
+    """
+    orders = schedule_order(p, m, v, schedule)
+    chunks = v if schedule == "interleaved" else 1
+    last = p * chunks - 1
+    slots: dict[Op, int] = {}
+    links: dict[tuple[int, int], int] = {}
+
+    def slot(op: Op) -> int:
+        return slots.setdefault(op, len(slots))
+
+    known: set[int] = set()
+    pos = [0] * p
+    program: list[Step] = []
+    left = sum(len(o) for o in orders)
+    while left:
+        moved = False
+        for d in range(p):
+            order = orders[d]
+            while pos[d] < len(order):
+                kind, mb, c = order[pos[d]]
+                wait = -1 if kind == "F" and c == 0 else slot((kind, mb, c))
+                if wait >= 0 and wait not in known:
+                    break
+                if kind == "F" and c < last:
+                    feeds: Op = ("F", mb, c + 1)
+                elif kind == "F":
+                    feeds = ("B", mb, c)  # the last chunk's backward follows its forward
+                elif c > 0:
+                    feeds = ("B", mb, c - 1)
+                else:
+                    feeds = ("", -1, -1)
+                out = -1 if feeds[1] < 0 else slot(feeds)
+                dst = feeds[2] % p if out >= 0 else d
+                link = links.setdefault((d, dst), len(links)) if dst != d else -1
+                program.append((d, kind == "F", wait, out, link, feeds))
+                if out >= 0:
+                    known.add(out)
+                pos[d] += 1
+                left -= 1
+                moved = True
+        if not moved:
+            raise ValueError(f"pipeline schedule {schedule!r} deadlocks (p={p}, m={m}, v={v})")
+    return tuple(program)
+
+
+@dataclass(frozen=True)
+class ScheduleTimes:
+    """One pipelined step evaluated (seconds; numpy arrays, one configuration an element, where the
+    durations were)."""
+
+    makespan_s: Any
+    busy_s: tuple[Any, ...]
+    """Compute time of each stage."""
+    stage_end_s: tuple[Any, ...]
+    """When each stage finished its last operation."""
+    sends: int
+    """Stage-to-stage sends."""
+
+    @property
+    def bubble_s(self) -> Any:
+        """Idle time of the busiest stage: makespan minus its compute."""
+        return self.makespan_s - functools.reduce(np.maximum, self.busy_s)
+
+
+def evaluate_schedule(
+    forward_s: Any,
+    backward_s: Any,
+    p: int,
+    m: int,
+    v: int = 1,
+    schedule: str = "1f1b",
+    p2p_s: Any = 0.0,
+    slowdowns: Sequence[float] | None = None,
+    send_s: Mapping[Op, float] | None = None,
+) -> ScheduleTimes:
+    """Run one step of ``m`` micro-batches through ``p`` stages (the rules of the module docstring).
+
+    ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at nominal speed;
+    ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send (none where it is ≤ 0); ``send_s[op]``,
+    where given, the duration of the send that delivers ``op`` instead. Floats, or numpy arrays of equal
+    shape (one configuration an element; ``p2p_s`` then > 0 everywhere or nowhere, ``send_s`` not given).
+    """
+    chunks = v if schedule == "interleaved" else 1
+    slow = list(slowdowns) if slowdowns is not None else [1.0] * p
+    if len(slow) != p:
+        raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
+    program = schedule_program(p, m, v, schedule)
+    vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, p2p_s))
+    biggest: Any = np.maximum if vector else max
+    sending = bool(np.all(p2p_s > 0)) if vector else p2p_s > 0
+    if vector and not sending and bool(np.any(p2p_s > 0)):
+        raise ValueError("p2p_s must be > 0 for every configuration or for none")
+    fwd = [forward_s / chunks * s for s in slow]
+    bwd = [backward_s / chunks * s for s in slow]
+    zero = 0.0 * (forward_s + backward_s + p2p_s) if vector else 0.0
+    free = [zero] * p
+    busy = [zero] * p
+    link_free = [zero] * (p * p)
+    arrived: list[Any] = [zero] * (2 * m * p * chunks)
+    sends = 0
+    for d, forward, wait, out, link, feeds in program:
+        start = free[d] if wait < 0 else biggest(free[d], arrived[wait])
+        span = fwd[d] if forward else bwd[d]
+        end = start + span
+        busy[d] = busy[d] + span  # not +=: the stages start from one shared zero array
+        free[d] = end
+        if out < 0:
+            continue
+        if link < 0 or not sending:
+            arrived[out] = end
+            continue
+        leave = biggest(end, link_free[link])
+        arrived[out] = link_free[link] = leave + (p2p_s if send_s is None else send_s.get(feeds, p2p_s))
+        sends += 1
+    return ScheduleTimes(functools.reduce(biggest, free), tuple(busy), tuple(free), sends)
