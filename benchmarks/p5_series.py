@@ -226,6 +226,55 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
     }
 
 
+SIMPLE_SLICES = 2
+"""Slices a Simple ring chunk: ``ALLREDUCE_CHUNKSTEPS`` / ``ALLREDUCE_SLICESTEPS`` = (NCCL_STEPS/2) / (NCCL_STEPS/4),
+the same for all-gather (``src/include/collectives.h`` v2.27.7). ``prims_simple.h`` cuts a partial chunk into as many
+slices (``sliceSize = max(divUp(nelem, 16·SlicePerChunk)·16, sliceSize/32)``), and ``net.cc`` ``sendProxyProgress``
+posts one network send a slice."""
+JOB_BUFFSIZE = 8388608
+"""The job's ``NCCL_BUFFSIZE`` (both k8s files): a Simple step is an eighth of it (``NCCL_STEPS``), a chunk four."""
+
+
+def simple_ring_messages(op: str, nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, float]:
+    """A ring/Simple point's network messages, read from NCCL 2.27.7 (no pricing): a channel's bytes a ring step
+    (``step_bytes``: S over ranks and the communicator's :data:`P2P_CHANNELS` channels), the message (a slice:
+    :data:`SIMPLE_SLICES` a chunk of 4 steps of :data:`JOB_BUFFSIZE` / 8, fewer bytes where a step holds less than a
+    chunk, ``enqueue.cc`` ``calcCollChunking`` and the kernels' last-loop chunk), the messages one ring edge carries
+    over the ``N − 1`` (all-gather) or ``2(N − 1)`` (all-reduce) steps, and those a GPU sends: each channel's ring
+    leaves a node once, so a node's channels spread over its GPUs' NICs (``messages_a_gpu``)."""
+    ranks = nodes * gpus
+    steps = (ranks - 1) * (2 if op == "allreduce" else 1)
+    step_bytes = size_bytes / (ranks * P2P_CHANNELS)
+    chunk = 4 * JOB_BUFFSIZE / 8
+    per_step = SIMPLE_SLICES * -(-step_bytes // chunk)
+    edge = steps * per_step
+    return {
+        "step_bytes": step_bytes,
+        "message_bytes": step_bytes / per_step,
+        "messages_an_edge": edge,
+        "messages_a_gpu": edge * P2P_CHANNELS / gpus,
+    }
+
+
+def _print_simple_messages() -> None:
+    """Every ring/Simple point of the all-reduce and all-gather series: the time beyond dpsim's a network message a
+    GPU sends (:func:`simple_ring_messages`), so the two collectives compare at equal step and message sizes."""
+    print("\nring/Simple points of both series: beyond dpsim a network message a GPU")
+    print(f"{'op':<10} {'nodes':>5} {'size':>6} {'a step':>8} {'message':>8} {'msgs':>6} {'beyond us':>10} "
+          f"{'a msg us':>9} {'err':>7}")  # fmt: skip
+    for op in ("allreduce", "all_gather"):
+        for r in rows(op):
+            if "ring/Simple" not in r["ran"]:
+                continue
+            m = simple_ring_messages(op, r["nodes"], r["size_bytes"])
+            beyond = r["measured_s"] - r["priced_s"]
+            print(
+                f"{op:<10} {r['nodes']:>5} {size_label(r['size_bytes']):>6} {size_label(m['step_bytes']):>8} "
+                f"{size_label(m['message_bytes']):>8} {m['messages_a_gpu']:>6.0f} {beyond * 1e6:>10.1f} "
+                f"{beyond / m['messages_a_gpu'] * 1e6:>9.2f} {r['error']:>+7.1%}"
+            )
+
+
 def _print_all_to_all() -> list[dict[str, Any]]:
     """The all-to-all series' table and summary (:data:`ALL_TO_ALL`); returns its rows."""
     table = rows("alltoall")
@@ -276,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     nvls = sum(r["own_pick"].startswith("nvls-tree") for r in apart)
     print(f"dpsim's own pick differs from the plugin's at {len(apart)} points ({nvls} of them NVLS-tree)")
     _print_all_gather()
+    _print_simple_messages()
     _print_all_to_all()
 
 

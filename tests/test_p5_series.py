@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import predict
-from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, p2p_plan, rows
+from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, p2p_plan, rows, simple_ring_messages
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 
@@ -97,3 +97,19 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
     assert (big["chunk"], big["steps"], big["messages"], big["stripes"]) == (128 * 1024, 1, 248, 1)
     counts = [p2p_plan(n, mib * MiB)["messages"] for n, points in ALL_TO_ALL.items() for mib, _ in points]
     assert (min(counts), max(counts)) == (64, 3968)  # the README's 64-3,968 messages a GPU a direction
+
+
+def test_simple_ring_messages_are_nccl_2_27_7s_slices() -> None:
+    """By hand from NCCL 2.27.7 and the job's 8 MiB ``NCCL_BUFFSIZE``: a 1 MiB step, a 4 MiB chunk of 2 slices
+    (``collectives.h``), 16 channels. 4 nodes (32 ranks) at 2 GiB: 2 GiB / 32 / 16 = 4 MiB a channel a ring step,
+    one chunk, 2 messages of 2 MiB; all-gather 31 steps = 62 an edge, all-reduce 62 steps = 124; 2 of a node's 16
+    channels leave through each of its 8 GPUs. 2 nodes at 256 MiB: 1 MiB a step in 2 slices of 512 KiB; at 2 GiB:
+    8 MiB, two chunks, 4 messages of 2 MiB."""
+    ag = simple_ring_messages("all_gather", 4, 2048 * MiB)
+    assert ag == {"step_bytes": 4 * MiB, "message_bytes": 2 * MiB, "messages_an_edge": 62, "messages_a_gpu": 124}
+    ar = simple_ring_messages("allreduce", 4, 2048 * MiB)
+    assert (ar["message_bytes"], ar["messages_an_edge"], ar["messages_a_gpu"]) == (2 * MiB, 124, 248)
+    small = simple_ring_messages("all_gather", 2, 256 * MiB)
+    assert (small["message_bytes"], small["messages_an_edge"]) == (512 * 1024, 30)
+    big = simple_ring_messages("all_gather", 2, 2048 * MiB)
+    assert (big["step_bytes"], big["message_bytes"], big["messages_an_edge"]) == (8 * MiB, 2 * MiB, 60)
