@@ -96,6 +96,7 @@ __all__ = [
     "host_residual",
     "load_profile",
     "profile_for",
+    "profile_mismatch",
     "residuals_above",
     "save_profile",
     "worst_point_note",
@@ -1906,6 +1907,32 @@ def profile_for(scenario: Scenario) -> HardwareProfile | None:
         raise ScenarioError("calibration.profile", exc.message, exc.source) from None  # the file itself
     _refuse_nccl_settings_unread(scenario, profile, path)
     return profile
+
+
+def profile_mismatch(scenario: Scenario, profile: HardwareProfile | None) -> str:
+    """Why ``profile`` does not describe the scenario's devices, or '' where it may: a gloo profile (CPU ranks:
+    ``runtime.calibrate`` and a CPU ``torchrun`` write ``backend: gloo``) under a catalog GPU, whose DDP, ZeRO and
+    FSDP run NCCL (:attr:`dpsim.scenario.ClusterConfig.nccl_backend`), or an NCCL profile (GPUs) under
+    ``cluster.device: cpu`` (gloo). The step is then priced on the other machine's compute and links: the
+    default scenario (64 A100s) with the emulated testbed's gloo profile took 787 s a step, where its catalog step is
+    0.69 s. A profile without a backend (written by hand) or a custom device (which names no hardware, the emulated
+    testbed's CPU ranks among them) is not judged. Kept as a warning (record and stderr), not refused: the engines'
+    agreement under a profile is checked on GPU scenarios (``agreement_fuzz.py --wide``)."""
+    if profile is None:
+        return ""
+    cluster = scenario.cluster
+    measured = {"gloo": "gloo on CPU ranks", "nccl": "NCCL on GPUs"}.get(profile.backend)
+    runs = "NCCL" if cluster.nccl_backend else "gloo" if cluster.gloo else ""
+    if measured is None or not runs or profile.backend == runs.lower():
+        return ""
+    where = ", ".join(f"{key} {safe_text(str(profile.meta[key]))[:60]}" for key in ("device", "testbed")
+                      if isinstance(profile.meta.get(key), str))  # fmt: skip
+    return (
+        f"calibration.profile {safe_text(profile.name)[:60]!r} was measured with {measured} (backend: "
+        f"{profile.backend}{', ' + where if where else ''}), and cluster.device {cluster.device.preset} runs {runs}: "
+        "the step is priced on the profile's compute and links, not this device's; calibrate on this device, or use "
+        "the profile with the device it measured"
+    )
 
 
 def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, path: str) -> None:

@@ -48,6 +48,7 @@ from dpsim.cli_common import (
     refuse_same_files,
     refuse_unnameable,
     vary_points,
+    warn,
 )
 from dpsim.errors import ScenarioError, interrupt_within, safe_text
 from dpsim.units import format_binary_size
@@ -212,6 +213,7 @@ def run(
     else:
         result = api.run(loaded, engine=engine, allow_long=allow_long, workers=workers, scheduler=scheduler)
     print_output(report.format_result(result, format_, scenario=loaded))
+    warn(result.extra.get("warning"))
     _fail_on_oom(fail_on_oom, [result])
 
 
@@ -342,18 +344,19 @@ def check(
     JSON object (JSON is YAML 1.2, so either loads back to an equal scenario).
     """
     from dpsim import report
-    from dpsim.calibration import profile_for
+    from dpsim.calibration import profile_for, profile_mismatch
     from dpsim.scenario import dump_scenario, load_scenario, scenario_data, scenario_source
 
     check_choice("--format", format_, ("table", "json"))
     try:
         loaded = load_scenario(scenario, overrides=set_ or ())
-        profile_for(loaded)  # the profile it names is read and checked too: `run` would refuse it
+        profile = profile_for(loaded)  # the profile it names is read and checked too: `run` would refuse it
     except ScenarioError as exc:
         if format_ == "json":
             error = {"source": exc.source, "field": exc.field, "message": exc.message}
             print_output(report.to_json({"valid": False, "error": error}))
         raise
+    warn(profile_mismatch(loaded, profile))  # valid, and priced on another machine's measurements
     if dump:
         print_output(report.to_json(scenario_data(loaded)) if format_ == "json" else dump_scenario(loaded))
         return

@@ -21,7 +21,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dpsim.cli_common import ENGINES, FORMATS, atomic_output, check_choice, check_writable, fail, handle_errors
+from dpsim.cli_common import (
+    ENGINES,
+    FORMATS,
+    atomic_output,
+    check_choice,
+    check_writable,
+    fail,
+    handle_errors,
+    warn,
+)
 from dpsim.inputs import brief, first_repeat
 
 __all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_rows", "parse_sizes", "register"]
@@ -245,6 +254,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict one collective as nccl-tests reports it: time, algbw, busbw, algorithm and protocol."""
         from dpsim import report
+        from dpsim.calibration import profile_for, profile_mismatch
         from dpsim.scenario import load_scenario
 
         check_choice("--op", op, OPS)
@@ -259,6 +269,7 @@ def register(app: typer.Typer) -> None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
         loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
         rows = collective_rows(loaded, op, points, engine, allow_long)
+        warn(profile_mismatch(loaded, profile_for(loaded)))  # links measured on another backend's machine
         tuner = f", NCCL {rows[0]['nccl_version']}'s tuner" if rows[0]["nccl_version"] else ""
         if loaded.communication.nccl_tuner != "nccl":  # refused where NCCL does not run
             tuner += f" under the {loaded.communication.nccl_tuner} tuner plugin"

@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dpsim.errors import ScenarioError
+from dpsim.errors import ScenarioError, safe_text
 from dpsim.inputs import brief
 from dpsim.outputs import refuse_link, replaced
 
@@ -44,6 +44,7 @@ __all__ = [
     "print_output",
     "refuse_repeats",
     "vary_points",
+    "warn",
 ]
 
 CLI_SOURCE = "<command line>"
@@ -72,6 +73,12 @@ TcpCcOpt = Annotated[
 def fail(field: str, message: str, source: str = CLI_SOURCE) -> ScenarioError:
     """A :class:`ScenarioError` for a bad command-line argument (raise it)."""
     return ScenarioError(field, message, source)
+
+
+def warn(text: Any) -> None:
+    """``warning: <text>`` on stderr, where there is one (a record's ``extra.warning``); stdout stays the result."""
+    if text:
+        typer.echo(f"warning: {safe_text(str(text))}", err=True)
 
 
 def handle_errors(fn: _F) -> _F:

@@ -183,6 +183,43 @@ def test_a_profile_path_typed_on_the_command_line_is_read_from_the_current_direc
     assert list(sweep(scenario_file, {"training.global_batch": [8]})["hardware_source"]) == [beside]
 
 
+def test_a_profile_measured_on_another_backend_warns_in_the_record_and_on_stderr(tmp_path: Path) -> None:
+    """A gloo profile (CPU ranks) under a catalog GPU, or an NCCL one under ``device: cpu``, prices the step on the
+    other machine's compute and links: the emulated testbed's profile made the default scenario's 64 A100s take
+    787 s a step, with no word. Both engines' records now carry ``warning`` and ``run`` / ``check`` / ``collective``
+    print it on stderr; a profile on its own backend, or without one, is not judged."""
+    from typer.testing import CliRunner
+
+    from dpsim.analytic.step import predict
+    from dpsim.cli import app
+    from dpsim.sim import simulate
+
+    cpu = Path(__file__).parents[1] / "dpsim" / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    links = {"inter": {"ring": Link(50e-6, 100e6)}, "intra": {"ring": Link(5e-6, 1e9)}}
+    for backend in ("gloo", "nccl", ""):
+        save_profile(
+            HardwareProfile(name=backend or "unnamed", backend=backend, links=links), tmp_path / f"{backend}.yaml"
+        )
+    gloo = [f"calibration.profile={tmp_path / 'gloo.yaml'}"]
+    for engine in (predict, simulate):
+        warning = engine(load_scenario(None, gloo)).extra["warning"]
+        assert "measured with gloo on CPU ranks (backend: gloo)" in warning and "a100-80gb runs NCCL" in warning
+        assert "warning" not in engine(load_scenario(cpu, gloo)).extra  # the backend it was measured on
+    nccl = load_scenario(cpu, [f"calibration.profile={tmp_path / 'nccl.yaml'}"])
+    assert (
+        "measured with NCCL on GPUs (backend: nccl), and cluster.device cpu runs gloo" in predict(nccl).extra["warning"]
+    )
+    for quiet in (load_scenario(None, [f"calibration.profile={tmp_path / '.yaml'}"]), load_scenario(None)):
+        assert "warning" not in predict(quiet).extra  # no backend named, no profile
+    runner = CliRunner()
+    for argv in (["run", "--format", "json"], ["check", str(cpu.parent / "default.yaml")], ["collective"]):
+        result = runner.invoke(app, [*argv, "--set", gloo[0]])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.startswith("warning: calibration.profile 'gloo' was measured with gloo"), result.stderr
+        assert result.stderr.count("\n") == 1
+    assert runner.invoke(app, ["run", "--format", "json"]).stderr == ""
+
+
 # --- a profile that describes the testbed -----------------------------------------------------
 
 

@@ -864,6 +864,12 @@ def _calibration(scenario: Scenario) -> Any:
     return calibration.profile_for(scenario)
 
 
+def _profile_warning(scenario: Scenario) -> str:
+    from dpsim import calibration
+
+    return calibration.profile_mismatch(scenario, _calibration(scenario))
+
+
 def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabric:
     """Replace link α/β with the profile's fitted values for the scenario's algorithm, where it has them.
 
@@ -1404,10 +1410,13 @@ def step_result(
     forward and backward were priced (:func:`microbatch_times`), recorded first in ``extra``; with
     ``cluster.price_per_device_hour`` the step's rent, ``cost_per_step`` = price · devices · step / 3600 s (in the
     price's currency; nothing read the field before: it was accepted and ignored); the fields the
-    scenario sets that nothing reads (:meth:`Scenario.ignored_fields`) last, as ``ignored_fields``, where there are.
+    scenario sets that nothing reads (:meth:`Scenario.ignored_fields`) last, as ``ignored_fields``, where there are;
+    before them ``warning``, where the profile was measured on another backend's devices
+    (:func:`dpsim.calibration.profile_mismatch`).
     """
     t, m = scenario.training, scenario.model
     ignored = scenario.ignored_fields(engine)
+    warning = _profile_warning(scenario) if calibrated else ""
     price = scenario.cluster.price_per_device_hour
     cost = {} if price is None else {"cost_per_step": price * scenario.world_size * step_s / 3600.0}
     samples_per_s = t.global_batch / step_s
@@ -1442,5 +1451,11 @@ def step_result(
         step_time_ci95_s=step_time_ci95_s,
         scenario_hash=scenario.scenario_hash(),
         hardware_source=str(scenario.calibration.profile) if calibrated and scenario.calibration else "catalog",
-        extra={"compute_model": compute_model, **extra, **cost, **({"ignored_fields": ignored} if ignored else {})},
+        extra={
+            "compute_model": compute_model,
+            **extra,
+            **cost,
+            **({"warning": warning} if warning else {}),
+            **({"ignored_fields": ignored} if ignored else {}),
+        },
     )
