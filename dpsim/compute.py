@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
+from dpsim.sharding import step_traffic
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "epilogue_free_efficiency",
     "fit_gemm_curve",
     "flat_fraction",
+    "fsdp2_bytes_per_param",
     "fsdp_flat_gradient_bytes_per_param",
     "fsdp_gradient_divide_factors",
     "gemm_time",
@@ -967,12 +969,51 @@ def fsdp_flat_gradient_bytes_per_param(scenario: Scenario) -> float:
     return unsharded + shard / shards
 
 
+def fsdp2_bytes_per_param(scenario: Scenario) -> float:
+    """Bytes FSDP2's (``fully_shard``) own passes on the compute stream move per parameter in one micro-batch,
+    averaged over the step's k micro-batches (``training.gradient_accumulation_pass: fsdp2``), with p the gathered
+    parameters' width (:attr:`Scenario.param_bytes_per_param`; autograd's unsharded ``.grad`` has it too) and r the
+    reduce dtype's (:attr:`Scenario.gradient_bytes_per_param`). torch ``distributed/fsdp/_fully_shard``
+    (``_fsdp_collectives.py``, ``_fsdp_param.py``, ``_fsdp_param_group.py``; torch 2.4 and later, the releases
+    torchtitan's rows ran):
+
+    - each all-gather's copy-out (``foreach_all_gather_copy_out``, called by ``FSDPParamGroup.wait_for_unshard``
+      on the current stream: ``split_with_sizes_copy`` of the flat all-gather output into every parameter's
+      unsharded tensor): read p, write p, for every gather the step makes (:func:`dpsim.sharding.step_traffic`:
+      the forward's and, under FULL_SHARD, the backward's less the root unit);
+    - each reduce-scatter's copy-in (``foreach_reduce`` calls ``foreach_reduce_scatter_copy_in``,
+      ``chunk_cat`` of the unsharded gradients into the reduce dtype's input, before
+      ``reduce_scatter_stream.wait_stream(current_stream)``): read p, write r, once a reduction;
+    - under ``no_sync`` (:attr:`Scenario.keeps_unsharded_gradients`; ``set_requires_gradient_sync(False)``, as
+      ``torch.distributed.pipelining`` runs every micro-batch) with r wider than p: the first micro-batch's
+      ``to_accumulated_grad_if_needed`` (``grad.to(reduce_dtype)``: read p, write r), each later one's
+      ``accumulate_unsharded_grad_if_needed`` (``unsharded_accumulated_grad += grad``: read r + p, write r), and
+      the copy-in from the accumulated gradient (read r, write r) in place of the one above; with r = p autograd
+      adds into ``.grad`` (read 2p, write p on each later micro-batch).
+
+    The all-gather's copy-in (``all_gather_copy_in``, on its own stream) and the shard's post-division and
+    accumulation (on the reduce-scatter stream, 1/N of a parameter) are not counted."""
+    traffic = step_traffic(scenario)
+    if traffic.forward_gathers == 0 and traffic.gradient_reductions == 0:  # one rank: nothing gathered or reduced
+        return 0.0
+    k = scenario.accumulation_steps
+    p = float(scenario.param_bytes_per_param)
+    r = float(scenario.gradient_bytes_per_param)
+    gathers = traffic.forward_gathers + traffic.backward_gathers * traffic.backward_gather_share
+    moved = 2.0 * p * gathers
+    if scenario.keeps_unsharded_gradients:
+        moved += (p + r) + (k - 1) * (2.0 * r + p) + 2.0 * r if r != p else 3.0 * p * (k - 1) + 2.0 * p
+    else:
+        moved += traffic.gradient_reductions * (p + r)
+    return moved / k
+
+
 def gradient_accumulation_bytes_per_param(scenario: Scenario) -> float:
     """Bytes one micro-batch's gradient accumulation pass moves per parameter, averaged over the step's
     ``k`` micro-batches (``training.gradient_accumulation_pass``): ``autograd`` adds on all but the first
     (``grad += new``: 3 x the gradient buffer's width, x (k - 1)/k), ``fp32_copy`` on every one, ``fsdp_flat``
     FSDP1's and ``fairscale_flat`` fairscale FSDP's flat-gradient passes
-    (:func:`fsdp_flat_gradient_bytes_per_param`)."""
+    (:func:`fsdp_flat_gradient_bytes_per_param`), ``fsdp2`` FSDP2's copies (:func:`fsdp2_bytes_per_param`)."""
     t = scenario.training
     if t.gradient_accumulation_pass == "autograd":
         k = scenario.accumulation_steps
@@ -981,6 +1022,8 @@ def gradient_accumulation_bytes_per_param(scenario: Scenario) -> float:
         return FP32_COPY_BYTES_PER_PARAM
     if t.gradient_accumulation_pass in ("fsdp_flat", "fairscale_flat"):
         return fsdp_flat_gradient_bytes_per_param(scenario)
+    if t.gradient_accumulation_pass == "fsdp2":
+        return fsdp2_bytes_per_param(scenario)
     return 0.0
 
 

@@ -1341,7 +1341,9 @@ class TrainingConfig(_Section):
     DeepSpeed >= 0.5.4 ``is_grad_partitioned = self.is_model_parallel``) or the whole gradient
     (DeepSpeed <= 0.5.3 and EleutherAI's DeeperSpeed: ``is_grad_partitioned = False``). ``false`` needs
     pipeline_p2p: blocking."""
-    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy", "fsdp_flat", "fairscale_flat"] = "none"
+    gradient_accumulation_pass: Literal["none", "autograd", "fp32_copy", "fsdp_flat", "fairscale_flat", "fsdp2"] = (
+        "none"
+    )
     """The memory-bound pass that adds each micro-batch's gradients into the gradients kept across the
     step, on the compute stream after that micro-batch's backward. ``none``: no separate pass (the
     weight-gradient GEMMs accumulate in place, Megatron-LM's ``gradient_accumulation_fusion``; what the
@@ -1369,9 +1371,15 @@ class TrainingConfig(_Section):
     a unit whose per-rank chunk exceeds the bucket's shard (``bucket_cap_mb`` MiB over N ranks) to
     ``_reduce_scatter_base`` through ``torch.cat`` of ``chunk_and_pad``'s N chunks, a copy of the whole unsharded
     gradient, and reduces into a ``torch.zeros_like`` shard (priced as that direct path: smaller units are
-    stacked and copied into the bucket instead). Needs precision: bf16, optimizer_sharding: zero and zero_stage: 1
-    for fp32_copy (where DeepSpeed runs its BF16_Optimizer); optimizer_sharding: fsdp
-    without fsdp_no_sync for fsdp_flat and fairscale_flat."""
+    stacked and copied into the bucket instead). ``fsdp2``: FSDP2's (``fully_shard``, torch >= 2.4) per-parameter
+    path, whose copies run on the compute stream: each all-gather's copy-out into the unsharded parameters
+    (``foreach_all_gather_copy_out`` in ``FSDPParamGroup.wait_for_unshard``), each reduce-scatter's copy-in of the
+    unsharded gradients into the reduce dtype's input (``foreach_reduce_scatter_copy_in``), and under
+    ``fsdp_no_sync`` the accumulation in the reduce dtype (``FSDPParam.to_accumulated_grad_if_needed`` /
+    ``accumulate_unsharded_grad_if_needed``) (:func:`dpsim.compute.fsdp2_bytes_per_param`); torchtitan's rows run
+    it. Needs precision: bf16, optimizer_sharding: zero and zero_stage: 1 for fp32_copy (where DeepSpeed runs its
+    BF16_Optimizer); optimizer_sharding: fsdp without fsdp_no_sync for fsdp_flat and fairscale_flat;
+    optimizer_sharding: fsdp for fsdp2."""
     zero1_gradient_allreduce: bool = False
     """ZeRO-1 (``optimizer_sharding: zero``) reduces the gradients with a full all-reduce and keeps its
     own shard, instead of reduce-scattering them: twice the reduction traffic, then the usual post-step
@@ -2268,6 +2276,12 @@ class Scenario(_Section):
                 + " flat-parameter gradient path: needs optimizer_sharding: fsdp at "
                 f"zero_stage 2 or 3 without fsdp_no_sync (got {t.optimizer_sharding}, zero_stage {t.zero_stage}, "
                 f"fsdp_no_sync {str(t.fsdp_no_sync).lower()})",
+            )
+        if t.gradient_accumulation_pass == "fsdp2" and (t.optimizer_sharding != "fsdp" or t.zero_stage not in (2, 3)):
+            raise _FieldError(
+                "training.gradient_accumulation_pass",
+                "fsdp2 is PyTorch FSDP2's (fully_shard) copies around its collectives: needs optimizer_sharding: fsdp "
+                f"at zero_stage 2 or 3 (got {t.optimizer_sharding}, zero_stage {t.zero_stage})",
             )
         if t.zero1_gradient_allreduce and (t.zero_stage != 1 or t.optimizer_sharding != "zero"):
             raise _FieldError(

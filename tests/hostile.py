@@ -1377,6 +1377,11 @@ def framework_switches() -> Iterator[Case]:
         ((f"{ga}=fsdp_flat", "training.zero_stage=2", "training.optimizer_sharding=fsdp"), False),
         ((f"{ga}=fsdp_flat", "training.zero_stage=3", "training.optimizer_sharding=fsdp",
           "training.fsdp_no_sync=true"), True),
+        ((f"{ga}=fsdp2",), True), ((f"{ga}=fsdp2", "training.zero_stage=3"), True),
+        ((f"{ga}=fsdp2", "training.zero_stage=2"), True),
+        ((f"{ga}=fsdp2", "training.zero_stage=3", "training.optimizer_sharding=fsdp"), False),
+        ((f"{ga}=fsdp2", "training.zero_stage=2", "training.optimizer_sharding=fsdp",
+          "training.fsdp_no_sync=true"), False),
     ):  # fmt: skip
         yield _set_case(kind, *sets, expect_error=error, names=ga)
     for value in ("yes", "'true'", "1", "2", "null", "[true]", "'on'"):
