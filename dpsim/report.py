@@ -23,7 +23,7 @@ from dpsim import catalog
 from dpsim.buckets import bucket_count, bucket_sizes, gradient_tensors, synced_gradient_bytes
 from dpsim.errors import safe_text
 from dpsim.records import CORE_FIELDS, StepResult, cell_text, nested_value
-from dpsim.sharding import collective_pieces
+from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.units import format_bandwidth, format_binary_size, format_size, format_time
 
 if TYPE_CHECKING:
@@ -254,6 +254,31 @@ def _bucket_text(scenario: Scenario, buckets: int) -> str:
     return f"{buckets} buckets of {scenario.communication.model_dump(mode='json')['bucket']}"  # as written
 
 
+def _collectives_text(scenario: Scenario) -> str:
+    """The data-parallel collectives of a step as both engines run them: the gradients' reduction
+    (:attr:`Scenario.gradient_reduction_op`), HYBRID_SHARD's all-reduce across replicas and the parameters' gathers
+    and broadcasts (:func:`dpsim.sharding.step_traffic`), then the algorithm and overlap. The row said "all-reduce"
+    under FSDP and ZeRO-3 too, which reduce-scatter the gradients and all-gather the parameters."""
+    comm = scenario.communication
+    how = f"{comm.algorithm}, overlap {'on' if comm.overlap else 'off'}"
+    if scenario.data_parallel <= 1:
+        return f"none (one data-parallel rank); {how}"
+    traffic = step_traffic(scenario)
+    op = "all-reduce" if scenario.gradient_reduction_op == "allreduce" else "reduce-scatter"
+    parts = [f"{op} of the gradients"]
+    if traffic.replicas > 1:
+        parts.append(f"all-reduce of each shard across {traffic.replicas} replicas")
+    if traffic.forward_gathers or traffic.backward_gathers:
+        parts.append(
+            "all-gather of the parameters before the forward" + (" and the backward" * bool(traffic.backward_gathers))
+        )
+    if traffic.post_step_gather:
+        parts.append("all-gather of the updated parameters")
+    if traffic.post_step_broadcast:
+        parts.append("broadcast of the updated parameters from their owners")
+    return f"{', '.join(parts)}; {how}"
+
+
 def derived_values(scenario: Scenario) -> dict[str, Any]:
     """What a scenario implies: world and parallel sizes, batch split, gradient bytes and buckets."""
     m, t = scenario.model, scenario.training
@@ -288,7 +313,7 @@ def scenario_json(scenario: Scenario, source: str = "") -> str:
 
 def scenario_summary(scenario: Scenario, source: str = "") -> str:
     """What ``dpsim check`` prints: the scenario with its derived values."""
-    m, c, t, comm = scenario.model, scenario.cluster, scenario.training, scenario.communication
+    m, c, t = scenario.model, scenario.cluster, scenario.training
     derived = derived_values(scenario)
     grad_bytes, buckets = derived["gradient_bytes_per_device"], derived["buckets"]
     bucket_text = _bucket_text(scenario, buckets)
@@ -324,7 +349,7 @@ def scenario_summary(scenario: Scenario, source: str = "") -> str:
         ("tokens / step", f"{scenario.tokens_per_step:,}"),
         ("optimizer", f"{t.optimizer}, {t.precision}, ZeRO stage {t.zero_stage}"),
         ("gradient / device", f"{format_size(grad_bytes)} in {bucket_text}"),
-        ("all-reduce", f"{comm.algorithm}, overlap {'on' if comm.overlap else 'off'}"),
+        ("DP collectives", _collectives_text(scenario)),
         ("calibration", scenario.calibration.profile if scenario.calibration else "catalog numbers"),
         ("scenario hash", scenario.scenario_hash()),
     ]

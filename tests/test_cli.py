@@ -305,6 +305,43 @@ def test_check_names_the_gradient_pieces_the_engines_reduce(capsys: pytest.Captu
             assert "25 MB" not in line and format_size(extra["bucket_bytes"]) in line, line
 
 
+def test_check_names_the_data_parallel_collectives_the_engines_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dpsim check``'s collectives row names what the step runs: the row was "all-reduce" under FSDP and ZeRO-3 too,
+    which reduce-scatter the gradients and all-gather the parameters. Checked against the bytes the analytic engine
+    moves per kind (``extra.traffic_bytes_per_step``)."""
+    from dpsim.analytic.step import predict
+
+    cases = {
+        "ddp": ([], "all-reduce of the gradients; auto, overlap on"),
+        "zero1": (["training.zero_stage=1"], "reduce-scatter of the gradients, all-gather of the updated parameters;"),
+        "zero3": (
+            ["training.zero_stage=3"],
+            "reduce-scatter of the gradients, all-gather of the parameters before the forward and the backward;",
+        ),
+        "fsdp2": (
+            ["training.zero_stage=2", "training.optimizer_sharding=fsdp"],
+            "reduce-scatter of the gradients, all-gather of the parameters before the forward;",
+        ),
+        "hsdp": (
+            ["training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.fsdp_shard_group=8"],
+            "reduce-scatter of the gradients, all-reduce of each shard across 8 replicas, all-gather",
+        ),
+        "torch": (
+            ["training.zero_stage=1", "training.optimizer_sharding=torch"],
+            "all-reduce of the gradients, broadcast of the updated parameters from their owners;",
+        ),
+        "one rank": (["cluster.nodes=1", "cluster.workers_per_node=1", "training.global_batch=8"], "none (one"),
+    }
+    for overrides, expected in cases.values():
+        code, out, _ = cli(capsys, "check", str(DEFAULT), *(a for o in overrides for a in ("--set", o)))
+        line = " ".join(next(x for x in out.splitlines() if "DP collectives" in x).split())
+        traffic = predict(load_scenario(DEFAULT, overrides)).extra["traffic_bytes_per_step"]
+        assert code == 0 and expected in line, line
+        assert ("all-gather" in line) == (traffic["parameter_gather"] > 0), (line, traffic)
+        assert ("replicas" in line) == (traffic["replica_allreduce"] > 0), (line, traffic)
+        assert ("broadcast" in line) == (traffic.get("parameter_broadcast", 0) > 0), (line, traffic)
+
+
 def test_check_dump_json_is_the_dumped_scenario_as_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """``--dump --format json``: the mapping --dump prints as YAML, as one JSON object; it loads back."""
     overrides = ("--set", "training.zero_stage=2", "--set", "variability.stragglers=[{worker: 3, slowdown: 1.5}]")
