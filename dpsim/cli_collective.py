@@ -33,7 +33,7 @@ from dpsim.cli_common import (
 )
 from dpsim.inputs import brief, first_repeat
 
-__all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_rows", "parse_sizes", "register"]
+__all__ = ["CHUNK_MAX_RANKS", "OPS", "collective_ignored_fields", "collective_rows", "parse_sizes", "register"]
 
 OPS = ("allreduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "alltoall", "sendrecv", "gather", "scatter")
 """``--op`` values, named as nccl-tests' binaries without ``_perf`` (all_reduce → allreduce)."""
@@ -116,6 +116,47 @@ def machine_scenario(
     )
 
 
+UNREAD_SECTIONS = ("model", "training", "variability", "reliability", "simulation")
+"""Scenario sections ``dpsim collective`` reads nothing of: it prices one collective over the cluster's ranks."""
+UNREAD_FIELDS = (
+    "communication.bucket",
+    "communication.overlap",
+    "communication.dtype",
+    "cluster.price_per_device_hour",
+)
+"""Fields of the sections it reads that it does not: the gradient's buckets, overlap and width, the rent."""
+
+
+def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> dict[str, str]:
+    """The fields a user set that ``dpsim collective`` reads nothing of, each with why (``run`` lists its own as
+    ``extra.ignored_fields``): every ``--set`` path (``overridden``) under :data:`UNREAD_SECTIONS` or
+    :data:`UNREAD_FIELDS`, and the fields of the optional sections (``variability``, ``reliability``,
+    ``simulation``) the scenario sets to other than their default: ``variability.degraded_links`` among them, as the
+    collective runs on the healthy fabric. What a scenario holds for its training step (the model and training
+    sections it must have, the buckets, overlap, width and price: the bundled default sets ``bucket: 25 MB``) is
+    listed only where the command line set it."""
+    from dpsim.scenario import field_default
+
+    why = "not read by dpsim collective (one collective over the cluster's ranks)"
+    out: dict[str, str] = {}
+
+    def note(path: str) -> None:  # once: a field inside a listed one (or holding one) is not listed again
+        if not any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in out):
+            out[path] = why
+
+    for path in overridden:
+        if path.split(".")[0] in UNREAD_SECTIONS or any(path == f or path.startswith(f + ".") for f in UNREAD_FIELDS):
+            note(path)
+    unread = [
+        (section, name) for section in UNREAD_SECTIONS[2:] for name in type(getattr(scenario, section)).model_fields
+    ]
+    for section_name, name in unread:
+        section = getattr(scenario, section_name)
+        if getattr(section, name) != field_default(type(section), name):
+            note(f"{section_name}.{name}")
+    return dict(sorted(out.items()))
+
+
 def collective_rows(
     scenario: Any, op: str, sizes: Sequence[float], engine: str = "analytic", allow_long: bool = False
 ) -> list[dict[str, Any]]:
@@ -187,7 +228,7 @@ def collective_rows(
     return rows
 
 
-def _table(rows: list[dict[str, Any]], title: str) -> str:
+def _table(rows: list[dict[str, Any]], title: str, ignored: Mapping[str, str] | None = None) -> str:
     from rich import box
     from rich.table import Table
 
@@ -206,6 +247,9 @@ def _table(rows: list[dict[str, Any]], title: str) -> str:
             r["algorithm"],
             r["protocol"] or "-",
         )
+    if ignored:  # under the table, as run's (dpsim.report.format_result)
+        table.caption = "\n".join(f"ignored: {user_text(field)}: {user_text(why)}" for field, why in ignored.items())
+        table.caption_justify = "left"
     return render(table)
 
 
@@ -255,7 +299,7 @@ def register(app: typer.Typer) -> None:
         """Predict one collective as nccl-tests reports it: time, algbw, busbw, algorithm and protocol."""
         from dpsim import report
         from dpsim.calibration import profile_for, profile_mismatch
-        from dpsim.scenario import load_scenario
+        from dpsim.scenario import load_scenario, parse_override
 
         check_choice("--op", op, OPS)
         check_choice("--engine", engine, ENGINES)
@@ -269,6 +313,9 @@ def register(app: typer.Typer) -> None:
             check_writable(plot, "--plot", (".png", ".svg", ".pdf"))
         loaded = load_scenario(scenario, overrides=set_ or (), batch_free=True)
         rows = collective_rows(loaded, op, points, engine, allow_long)
+        ignored = collective_ignored_fields(loaded, [parse_override(o)[0] for o in set_ or ()])
+        if ignored:  # as run lists them (extra.ignored_fields): a key only where there are any
+            rows = [{**row, "ignored_fields": ignored} for row in rows]
         warn(profile_mismatch(loaded, profile_for(loaded)))  # links measured on another backend's machine
         tuner = f", NCCL {rows[0]['nccl_version']}'s tuner" if rows[0]["nccl_version"] else ""
         if loaded.communication.nccl_tuner != "nccl":  # refused where NCCL does not run
@@ -282,6 +329,8 @@ def register(app: typer.Typer) -> None:
         elif format_ == "csv":
             import pandas as pd
 
-            typer.echo(str(pd.DataFrame(rows).to_csv(index=False)).rstrip("\n"))
+            flat = [{**r, "ignored_fields": "; ".join(f"{f}: {w}" for f, w in ignored.items())} if ignored else r
+                    for r in rows]  # fmt: skip  # one text, as run's CSV row holds it (StepResult.flat)
+            typer.echo(str(pd.DataFrame(flat).to_csv(index=False)).rstrip("\n"))
         else:
-            typer.echo(_table(rows, title))
+            typer.echo(_table(rows, title, ignored))

@@ -54,6 +54,32 @@ def test_set_chooses_the_algorithm(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out)[0]["algorithm"] == "ring"
 
 
+def test_fields_the_collective_does_not_read_are_listed_as_run_lists_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``dpsim collective`` prices one collective over the cluster's ranks: a ``--set`` of the training, the model,
+    the buckets or a degraded NIC changed nothing and said nothing. Each is now listed (``ignored_fields`` in every
+    JSON row, one text in CSV, ``ignored:`` lines under the table), and the rows are the same to the bit without
+    them; the fields it reads (the algorithm, the node count) are not listed. The bundled scenario lists nothing."""
+    common = ("collective", DEFAULT, "--sizes", "1MiB,1GiB", "--format", "json")
+    _, plain, _ = cli(capsys, *common)
+    assert all("ignored_fields" not in row for row in json.loads(plain))
+    unread = ["training.zero_stage=1", "model.layers=4", "communication.bucket=50MB",
+              "variability.degraded_links=[{node: 1, factor: 0.5}]"]  # fmt: skip
+    code, out, _ = cli(capsys, *common, *(a for s in unread for a in ("--set", s)))
+    rows = json.loads(out)
+    assert code == 0 and [s.split("=")[0] for s in sorted(unread)] == list(rows[0]["ignored_fields"])
+    assert [{k: v for k, v in r.items() if k != "ignored_fields"} for r in rows] == json.loads(plain)
+    _, out, _ = cli(capsys, *common, "--set", "communication.algorithm=ring", "--set", "cluster.nodes=2")
+    assert all("ignored_fields" not in row for row in json.loads(out))
+    _, out, _ = cli(capsys, "collective", DEFAULT, "--size", "1MiB", "--format", "csv", "--set", unread[0])
+    assert next(iter(csv.DictReader(io.StringIO(out))))["ignored_fields"].startswith("training.zero_stage: not read")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(DEFAULT.read_text().replace("stragglers: []", "stragglers: [{worker: 1, slowdown: 2}]"))
+    _, out, _ = cli(capsys, "collective", scenario, "--size", "1MiB")
+    assert "ignored: variability.stragglers: not read by dpsim collective" in out
+
+
 def test_sim_engine_agrees_with_analytic(capsys: pytest.CaptureFixture[str]) -> None:
     common = ("collective", DEFAULT, "--sizes", "1MiB,256MiB", "--format", "json", "--set", "cluster.nodes=2")
     _, out_a, _ = cli(capsys, *common)
