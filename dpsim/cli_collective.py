@@ -135,6 +135,8 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     collective runs on the healthy fabric. What a scenario holds for its training step (the model and training
     sections it must have, the buckets, overlap, width and price: the bundled default sets ``bucket: 25 MB``) is
     listed only where the command line set it."""
+    from pydantic import BaseModel
+
     from dpsim.scenario import field_default
 
     why = "not read by dpsim collective (one collective over the cluster's ranks)"
@@ -152,7 +154,8 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     ]
     for section_name, name in unread:
         section = getattr(scenario, section_name)
-        if getattr(section, name) != field_default(type(section), name):
+        cls: type[BaseModel] = type(section)
+        if getattr(section, name) != field_default(cls, name):
             note(f"{section_name}.{name}")
     return dict(sorted(out.items()))
 
