@@ -501,6 +501,36 @@ def test_uneven_shares_are_priced_on_the_rank_that_ends_last(sets: list[str], fa
     assert a.extra["backward_s"] == pytest.approx(factor * nominal.extra["backward_s"], rel=1e-12)
 
 
+def test_a_profile_prices_the_nominal_micro_batch_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a calibration profile every rank of the equal-share path takes the nominal micro-batch that
+    ``microbatch_times`` priced (``worker_microbatches`` priced it again from the fit: one concept, two calls);
+    a weighted share prices each other sample count once more. Both engines' steps are unchanged to the bit."""
+    from dpsim.analytic.step import dp_slowdowns, worker_samples
+    from dpsim.calibration import HardwareProfile
+
+    calls: list[int] = []
+    compute_for = HardwareProfile.compute_for
+
+    def counted(self: HardwareProfile, scenario: Scenario, micro_batch: int) -> tuple[float, float]:
+        calls.append(micro_batch)
+        return compute_for(self, scenario, micro_batch)
+
+    bundled = Path(__file__).resolve().parents[1] / "dpsim" / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    sets = [f"calibration.profile={PROFILE}"]
+    equal = load_scenario(bundled, sets)
+    before = {engine: engine(equal).step_time_s for engine in (predict, simulate)}
+    monkeypatch.setattr(HardwareProfile, "compute_for", counted)
+    assert predict(equal).step_time_s == before[predict] and calls == [16]
+    calls.clear()
+    assert simulate(equal).step_time_s == before[simulate]  # its own compute model, and the predict its record reads
+    calls.clear()
+    weighted = load_scenario(bundled, [*sets, "training.partition=weighted", "variability.stragglers=[{worker: 0, "
+                                               "slowdown: 2}]"])  # fmt: skip
+    predict(weighted)
+    counts = np.unique(worker_samples(weighted, dp_slowdowns(weighted))).astype(int).tolist()
+    assert len(counts) > 1 and calls == [16, *(c for c in counts if c != 16)]  # the nominal first, then each share
+
+
 PROFILE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "plain-ddp-2026-12-05-j" / "profile.yaml"
 """A stored ``dpsim calibrate`` profile (gloo on the emulated cluster: fitted links and a shared-host model) that
 ``agreement_fuzz.py --wide`` applies to some draws."""

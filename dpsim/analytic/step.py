@@ -1010,7 +1010,9 @@ def worker_microbatches(
     """Each data-parallel rank's forward and backward of one micro-batch before its slowdown, its slowdown and its
     samples: the nominal micro-batch's times (``forward_s``, ``backward_s``) scaled to the rank's share of the
     micro-step under ``training.partition`` (``weighted``: ∝ 1/slowdown), or the profile's fit at that many samples.
-    Both engines read it: the simulator runs every rank, the analytic engine the one that ends last."""
+    Both engines read it: the simulator runs every rank, the analytic engine the one that ends last. A rank of
+    ``micro_batch`` samples (every rank on the equal-share path) takes ``forward_s`` / ``backward_s`` as given: both
+    callers pass :func:`microbatch_times`, the profile's fit at ``micro_batch`` already (it was priced twice)."""
     t = scenario.training
     slow = dp_slowdowns(scenario)
     samples = worker_samples(scenario, slow)
@@ -1018,7 +1020,10 @@ def worker_microbatches(
         fwd_w = np.empty(len(samples))
         bwd_w = np.empty(len(samples))
         for count in np.unique(samples):
-            f, b = profile_microbatch_times(scenario, profile, int(count)) if count > 0 else (0.0, 0.0)
+            if count == t.micro_batch:
+                f, b = forward_s, backward_s
+            else:
+                f, b = profile_microbatch_times(scenario, profile, int(count)) if count > 0 else (0.0, 0.0)
             fwd_w[samples == count] = f
             bwd_w[samples == count] = b
     else:
