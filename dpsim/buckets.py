@@ -43,12 +43,14 @@ __all__ = [
     "deepspeed_bucket_layout",
     "drive",
     "first_bucket_bytes",
+    "gradient_chunks",
     "gradient_tensors",
     "last_bucket_bytes",
     "megatron_chunks",
     "overlapped_bytes",
     "overlapped_gather_end",
     "overlapped_gathers",
+    "stage_end_reduction",
     "stage_gradient_tensors",
     "synced_gradient_bytes",
     "traced_buckets",
@@ -415,13 +417,38 @@ def megatron_chunks(scenario: Any) -> int:
     return t.virtual_stages if t.optimizer_sharding == "megatron" and interleaved else 1
 
 
+def stage_end_reduction(scenario: Any) -> bool:
+    """Whether each pipeline stage's gradients are reduce-scattered only once that stage's last micro-batch's
+    backward has ended: ``torch.distributed.pipelining`` over FSDP (``training.pipeline_runtime: torch``, FSDP under
+    ``fsdp_no_sync``, what torchtitan's pipeline rows run). Its ``PipelineStage.backward_maybe_with_nosync`` runs
+    every micro-batch's backward with ``set_requires_gradient_sync(False)`` (FSDP's post-backward hooks reduce
+    nothing) and, after the stage's last one, calls each FSDP parameter group's ``post_backward()`` itself: the
+    stage's reduce-scatters are all issued then, not layer by layer during that backward (torch 2.6's ``stage.py``;
+    pytorch#144535, Jan 2025, later added the ``_root_post_backward_final_callback`` that makes the compute stream
+    wait for them, and pytorch#165106, Oct 2025, moved them to the end of the step)."""
+    t = scenario.training
+    return (
+        t.pipeline_parallel > 1 and t.pipeline_runtime == "torch" and t.optimizer_sharding == "fsdp" and t.fsdp_no_sync
+    )
+
+
+def gradient_chunks(scenario: Any) -> int:
+    """Model chunks a rank reduces apart, each after its own last backward (:func:`chunk_gradient_readiness`):
+    :func:`megatron_chunks`, or under :func:`stage_end_reduction` the stages a rank holds (``virtual_stages``
+    under the interleaved schedule, else 1)."""
+    if stage_end_reduction(scenario):
+        t = scenario.training
+        return t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    return megatron_chunks(scenario)
+
+
 def chunk_bucket_sizes(total_bytes: float, bucket_bytes: float, chunks: int) -> list[list[float]]:
     """Equal buckets of each of ``chunks`` model chunks (``total_bytes / chunks`` each), chunk 0 first."""
     return [bucket_sizes(total_bytes / chunks, bucket_bytes, bucket_bytes) for _ in range(chunks)]
 
 
 def chunk_gradient_readiness(
-    total_bytes: float, bucket_bytes: float, chunks: int, stages: int
+    total_bytes: float, bucket_bytes: float, chunks: int, stages: int, at_chunk_end: bool = False
 ) -> tuple[list[float], list[float]]:
     """Gradient buckets of a first-stage rank in reduction order, and when each is ready.
 
@@ -435,7 +462,9 @@ def chunk_gradient_readiness(
     chunk-backwards before the stage's last one (as the event-level pipeline,
     :func:`dpsim.sim.pipeline.simulate_pipeline`, has it: ``tests/test_chunk_buckets.py``). Bucket
     with cumulative fraction φ of chunk ``c`` is ready at
-    ``1 − (c·p + 1 − φ)/v``. One chunk (``v = 1``): the uniform rate over the last backward.
+    ``1 − (c·p + 1 − φ)/v``. One chunk (``v = 1``): the uniform rate over the last backward. ``at_chunk_end``
+    (:func:`stage_end_reduction`, torch's pipelining over FSDP): every bucket of chunk ``c`` is ready when that
+    chunk's last backward ends, ``1 − c·p/v`` (the stage's last backward's end for ``v = 1``).
     """
     sizes: list[float] = []
     fractions: list[float] = []
@@ -446,7 +475,7 @@ def chunk_gradient_readiness(
         for size in chunk:
             done += size
             sizes.append(size)
-            fractions.append(1.0 - (c * stages + 1.0 - done / sum(chunk)) / chunks)
+            fractions.append(1.0 - (c * stages + (0.0 if at_chunk_end else 1.0 - done / sum(chunk))) / chunks)
     return sizes, fractions
 
 

@@ -1460,7 +1460,10 @@ class TrainingConfig(_Section):
     ``megatron/core/pipeline_parallel/schedules.py``): nothing more. ``torch``: ``torch.distributed.pipelining``'s
     ``PipelineStage`` (torchtitan), which allocates a receive buffer for every micro-batch's activation and every
     micro-batch's output gradient once and keeps them, and keeps each micro-batch's output until its backward
-    (:func:`dpsim.analytic.memory.pipeline_stage_buffers`). Memory only; read with pipeline_parallel > 1."""
+    (:func:`dpsim.analytic.memory.pipeline_stage_buffers`); over FSDP under ``fsdp_no_sync`` it also reduce-scatters
+    each stage's gradients only after that stage's last backward (``backward_maybe_with_nosync`` calls FSDP's
+    ``post_backward`` itself: :func:`dpsim.buckets.stage_end_reduction`, both engines). Read with
+    pipeline_parallel > 1."""
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""

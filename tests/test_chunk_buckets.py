@@ -21,6 +21,11 @@ EXACT = 1e-12
 
 
 def megatron(chunks: int) -> Scenario:
+    """The scenario of :func:`megatron_data`."""
+    return scenario_from_dict(megatron_data(chunks))
+
+
+def megatron_data(chunks: int) -> dict[str, Any]:
     """2 data-parallel x 2 pipeline ranks on one node, 50 MB/s, no latency; fp32; 100M parameters.
 
     Flat compute: 3e12 FLOPs per sample at 1 TFLOP/s over 2 stages, 1.5 s per micro-batch and stage:
@@ -57,7 +62,7 @@ def megatron(chunks: int) -> Scenario:
         },
         "communication": {"algorithm": "ring", "protocol": "none", "bucket": "50 MB"},
     }
-    return scenario_from_dict(data)
+    return data
 
 
 def _gather_exposed(result: Any) -> float:

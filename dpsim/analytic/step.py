@@ -120,11 +120,13 @@ from dpsim.buckets import (
     ddp_trace,
     first_bucket_bytes,
     full_pieces,
+    gradient_chunks,
     gradient_tensors,
     megatron_chunks,
     overlapped_bytes,
     overlapped_gather_end,
     piece_count,
+    stage_end_reduction,
     synced_gradient_bytes,
     traced_buckets,
 )
@@ -1134,6 +1136,9 @@ def predict(scenario: Scenario) -> StepResult:
 
     per_micro_batch = scenario.reduces_every_micro_batch
     chunks = megatron_chunks(scenario)
+    # torch's pipelining over FSDP: each stage's reduce-scatters issued after its last backward
+    at_chunk_end = stage_end_reduction(scenario)
+    reduced_chunks = gradient_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if ddp else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     # DDP's buckets are a profiler trace's tensors when the profile holds one, overlapped or not (ddp_trace)
@@ -1236,8 +1241,9 @@ def predict(scenario: Scenario) -> StepResult:
             if hybrid:
                 streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
                 end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
-        elif reduces_overlapped and chunks > 1:  # Megatron's buckets per model chunk (chunk_gradient_readiness)
-            sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, chunks, pp)
+        elif reduces_overlapped and (reduced_chunks > 1 or at_chunk_end):
+            # Megatron's buckets per model chunk, torch pipelining's per stage (chunk_gradient_readiness)
+            sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, reduced_chunks, pp, at_chunk_end)
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes
             costs = [priced(size) for size in sizes]
             if profile is not None and dp > 1:

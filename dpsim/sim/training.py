@@ -135,8 +135,12 @@ class StepPlan:
     """DeepSpeed ZeRO's reduce (IPG) buckets of the rank's tensors in reduction order
     (:attr:`dpsim.sharding.CollectivePieces.gradient_buckets`); empty: equal buckets of a stream."""
     chunks: int = 1
-    """Model chunks with buckets of their own (:func:`dpsim.buckets.megatron_chunks`: Megatron's
-    distributed optimizer under the interleaved schedule), each reduced after its own last backward."""
+    """Model chunks with buckets of their own (:func:`dpsim.buckets.gradient_chunks`: Megatron's
+    distributed optimizer under the interleaved schedule, torch's pipelining stages over FSDP), each reduced
+    after its own last backward."""
+    chunk_end: bool = False
+    """Each chunk's buckets all ready when its last backward ends (:func:`dpsim.buckets.stage_end_reduction`:
+    torch's pipelining over FSDP), not as that backward advances."""
     stages: int = 1
     """Pipeline stages (the interleaved schedule's chunk spacing on the first stage)."""
     forward_gathers: int | None = None
@@ -192,9 +196,15 @@ class StepPlan:
             return bucket_sizes(self.gradient_bytes, self.bucket_bytes, None, self.gradient_tensors)
         if self.listed_buckets:  # DeepSpeed's IPG buckets, whole tensors
             return list(self.listed_buckets)
-        if self.chunks > 1:
-            return chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[0]
+        if self.chunks > 1 or self.chunk_end:
+            return self._chunk_readiness[0]
         return bucket_sizes(self.gradient_bytes, self.bucket_bytes, self.bucket_bytes)
+
+    @property
+    def _chunk_readiness(self) -> tuple[list[float], list[float]]:
+        return chunk_gradient_readiness(
+            self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages, self.chunk_end
+        )
 
     @property
     def parameter_buckets(self) -> list[float]:
@@ -206,8 +216,8 @@ class StepPlan:
         """Fraction of the last backward elapsed when each gradient bucket is ready (measured, or uniform)."""
         if self.ready_fractions:
             return self.ready_fractions
-        if self.chunks > 1 and not self.reduces_with_ddp:  # may be negative: before the last backward
-            return tuple(chunk_gradient_readiness(self.gradient_bytes, self.bucket_bytes, self.chunks, self.stages)[1])
+        if (self.chunks > 1 or self.chunk_end) and not self.reduces_with_ddp:  # may be negative: before the last one
+            return tuple(self._chunk_readiness[1])
         return tuple(float(x) for x in np.cumsum(self.gradient_buckets) / self.gradient_bytes)
 
     @property
