@@ -601,6 +601,34 @@ PROFILED: list[tuple[str, str, float]] = [
         "cluster.topology.nodes_per_leaf=2 communication.protocol=none training.activation_recomputation=full",
         -0.1413,
     ),
+    # stop 39: FSDP reducing every micro-batch under gradient accumulation, where the profile's shared-host window
+    # stretches the last backward only (both engines) and the analytic engine took the last micro-batch's spill
+    # past it for every earlier one (whose reductions spill past its bare backward, as simulated)
+    (  # SHARD_GRAD_OP, 2 micro-batches: the --wide case left at +46.4 % (with degraded NICs and recomputation)
+        "default.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=1 training.zero_stage=2 training.optimizer_sharding=fsdp "
+        "training.precision=fp32 training.micro_batch=2 training.global_batch=8",
+        0.2447,
+    ),
+    (  # the same on 3 CPU nodes of 8, hierarchical, round-robin ranks: the --wide case left at +5.61 %
+        "cpu-cluster-4-ranks-1gbit.yaml",
+        "cluster.nodes=3 cluster.workers_per_node=8 training.zero_stage=2 training.optimizer_sharding=fsdp "
+        "communication.algorithm=hierarchical cluster.rank_order=round_robin training.micro_batch=16 "
+        "training.global_batch=768",
+        0.0561,
+    ),
+    (  # HYBRID_SHARD, shard groups of 2, 2 micro-batches
+        "cpu-cluster-4-ranks-1gbit.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 training.zero_stage=2 training.optimizer_sharding=fsdp "
+        "training.fsdp_shard_group=2 training.micro_batch=16 training.global_batch=256",
+        0.1478,
+    ),
+    (  # HYBRID_SHARD, shard groups of 4, 3 micro-batches
+        "cpu-cluster-4-ranks-1gbit.yaml",
+        "cluster.nodes=2 cluster.workers_per_node=4 training.zero_stage=2 training.optimizer_sharding=fsdp "
+        "training.fsdp_shard_group=4 training.micro_batch=16 training.global_batch=384",
+        0.3072,
+    ),
 ]
 
 

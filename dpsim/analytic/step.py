@@ -1152,7 +1152,7 @@ def predict(scenario: Scenario) -> StepResult:
         last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile", profile)
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
-    last_bwd_s = bwd_pass + copies.in_backward_s
+    last_bwd_s = bwd_alone_s = bwd_pass + copies.in_backward_s  # alone: without a profile's shared-host window
     last_bwd_compute_s = (
         last_bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
     )
@@ -1278,7 +1278,15 @@ def predict(scenario: Scenario) -> StepResult:
             end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog)
             grad_comm *= k if per_micro_batch else 1
             if spills_into_gathers:
-                end = last_bwd_s + k * max(0.0, end - last_bwd_s)
+                spill = max(0.0, end - last_bwd_s)
+                if last_bwd_s != bwd_alone_s:
+                    # a profile's shared-host window stretches the last backward only, as simulated
+                    # (dpsim.sim.simulate: bwd[:, :, -1]): each earlier micro-batch spills its reductions past its
+                    # own backward, alone. This took the last one's spill k times: +24.5 % (2 ranks, 2 micro-batches)
+                    early_end = reduction_end(bwd_alone_s, 0.0)[0]
+                    end = last_bwd_s + spill + (k - 1) * max(0.0, early_end - bwd_alone_s)
+                else:
+                    end = last_bwd_s + k * spill
         else:
             blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
             end = last_bwd_s + blocking
