@@ -286,7 +286,10 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--recompute", help="Activation recomputation: none,selective,full.")
         ] = None,
         algorithm: Annotated[
-            str | None, typer.Option("--algorithm", help="All-reduce algorithms, e.g. ring,hierarchical.")
+            str | None,
+            typer.Option(
+                "--algorithm", help="All-reduce algorithms (default auto, as run), e.g. auto,ring,hierarchical."
+            ),
         ] = None,
         sequence_parallel_kind: Annotated[
             str,

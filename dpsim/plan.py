@@ -132,7 +132,11 @@ class PlanRequest:
     both read it."""
     schedules: tuple[str, ...] = _SCHEDULES
     """Pipeline schedules; ``interleaved`` uses 2 chunks per stage."""
-    algorithms: tuple[str, ...] = ("ring", "hierarchical")
+    algorithms: tuple[str, ...] = ("auto",)
+    """All-reduce algorithms to try: by default ``auto``, what ``dpsim run`` prices a scenario with
+    (``communication.algorithm``'s default, NCCL's tuner pick on GPUs), so a planned layout written as a scenario
+    runs at the planned step. It was ``ring`` and ``hierarchical``, which a scenario leaving the algorithm out does
+    not run (the textbook hierarchical all-reduce is no NCCL algorithm either)."""
     top: int = 20
     """How many of the best screened configurations to re-check exactly with ``predict``."""
     simulate: int = 0
@@ -350,8 +354,8 @@ def _constraints(
     v = np.where(interleaved, 2, 1)
     group_per_node = np.minimum(n, per_node)
     # without data parallelism one configuration stands for every algorithm: the first one asked for (the grid's
-    # first point). It was _ALGORITHMS[0], 'auto', which the default request ('ring', 'hierarchical') lacks: a plan
-    # whose only layouts have DP = 1 (--max-devices 1) found none
+    # first point). It was _ALGORITHMS[0], 'auto', which a request of ('ring', 'hierarchical') lacks: a plan whose
+    # only layouts have DP = 1 (--max-devices 1) found none
     kept = g["algorithm_index"][0] if g["algorithm_index"].size else 0
     # Scenario._nvls_runs: where the gradients are all-reduced (ZeRO stage 0 here), the node's NVSwitch reduces and
     # the whole node is one data-parallel group
