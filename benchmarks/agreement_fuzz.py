@@ -5,7 +5,8 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
-                                        [--set PATH=VALUE ...] [--host-topology] [--wide] [--shared-fabric K]
+                                        [--set PATH=VALUE ...] [--host-topology] [--wide | --wider]
+                                        [--shared-fabric K]
 
 ``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
 nodes: ``--set cluster.device=v100 --set cluster.intra_node=nvlink2 --set cluster.intra_topology=hybrid-cube-mesh``.
@@ -19,6 +20,10 @@ fabric (a fat-tree at 1:1, 2:1 or 4:1 with 1, 2 or 16 nodes a leaf, a ring of no
 sequence parallelism (Megatron's or DTensor's) with its overlaps beside tensor parallelism, every algorithm (direct,
 parameter server, NVLS, ``backend`` too) and protocol, a stored calibration profile (``PROFILE``), a straggler,
 activation recomputation and ``NCCL_ALGO``.
+
+``--wider`` (stop 39) draws the ``--wide`` fields, then the training fields no draw sets otherwise
+(:func:`_draw_wider`: the optimizer's state dtype, the gradient accumulation pass, torch's pipelining runtime, the
+samples' partition beside a straggler, ...), each after the case's ``--wide`` fields.
 
 ``--shared-fabric K`` runs K copies of each case packed on one fabric (``dpsim run A B --shared-fabric``: every
 data-parallel group of every job at chunk level on one network) in place of the simulator's symmetric reduction,
@@ -98,7 +103,7 @@ def _pick(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]
 
 
 def draw(
-    rng: random.Random, extra: list[str] | None = None, host: bool = False, wide: bool = False
+    rng: random.Random, extra: list[str] | None = None, host: bool = False, wide: bool = False, wider: bool = False
 ) -> tuple[Path, list[str]]:
     """One scenario file and random overrides that its validators accept (with ``extra`` appended): each field
     bound to others is drawn among the values :func:`_accepted` leaves, so every draw is a case (:class:`Refused`
@@ -152,8 +157,10 @@ def draw(
     _pick(rng, path, sets, extra, "communication.algorithm", ALGORITHMS)  # last: it depends on the sharding
     if host:
         _draw_host_topology(rng, path, sets, extra)
-    if wide:
+    if wide or wider:
         _draw_wide(rng, path, sets, extra)
+    if wider:
+        _draw_wider(rng, path, sets, extra)
     return path, _overrides(sets, extra)
 
 
@@ -206,6 +213,39 @@ def _draw_wide(rng: random.Random, path: Path, sets: dict[str, Any], extra: list
     nccl_algo = ["ring", "tree", "ring,tree", "nvls,nvls-tree"]  # read only beside algorithm auto on NCCL's GPUs
     if rng.random() < 0.2 and _accepted(path, sets, extra, "communication.nccl_algo", nccl_algo):
         _pick(rng, path, sets, extra, "communication.nccl_algo", nccl_algo)
+
+
+def _draw_wider(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
+    """``--wider`` (stop 39), drawn after the ``--wide`` fields (the case's other fields are drawn as before): the
+    training fields no other draw sets, each among the values the validators accept beside the rest: the optimizer's
+    state dtype, kernels and copies, gradient clipping, the gradient's dtype and accumulation pass (FSDP2's copies too),
+    DDP's bucket views, ZeRO-1's all-reduce, FSDP's resharding after the backward, torch's pipelining runtime,
+    the pipeline's embedding slots, the tensor-parallel overlap's kind and the samples' partition (``weighted``
+    beside a straggler)."""
+    pipelined = int(sets.get("training.pipeline_parallel", 1)) > 1
+    tp_overlap = sets.get("training.tp_comm_overlap") == "true"
+    straggler = "variability.stragglers" in sets
+    for key, options, chance in (
+        ("training.optimizer_state_dtype", ["fp32", "bf16"], 0.3),
+        ("training.optimizer_kernels", ["fused", "foreach"], 0.2),
+        ("training.optimizer_copies", ["fused", "separate"], 0.2),
+        ("training.gradient_clipping", ["true", "false"], 0.3),
+        ("training.gradient_dtype", ["auto", "fp32", "bf16", "fp16"], 0.2),
+        (
+            "training.gradient_accumulation_pass",
+            ["none", "autograd", "fp32_copy", "fsdp_flat", "fairscale_flat", "fsdp2"],
+            0.35,
+        ),
+        ("training.gradient_as_bucket_view", ["true", "false"], 0.15),
+        ("training.zero1_gradient_allreduce", ["true", "false"], 0.2),
+        ("training.fsdp_reshard_after_backward", ["true", "false"], 0.25),
+        ("training.pipeline_runtime", ["megatron", "torch"], 0.5 if pipelined else 0),
+        ("training.embedding_pipeline_slots", ["true", "false"], 0.2),
+        ("training.tp_overlap_kind", ["userbuffers", "torch_async_tp"], 0.5 if tp_overlap else 0),
+        ("training.partition", ["round_robin", "contiguous", "weighted"], 0.8 if straggler else 0.15),
+    ):  # fmt: skip
+        if rng.random() < chance and _accepted(path, sets, extra, key, options):
+            _pick(rng, path, sets, extra, key, options)
 
 
 def _draw_host_topology(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
@@ -316,6 +356,12 @@ def _main(argv: list[str] | None = None) -> int:
         "a calibration profile",
     )
     parser.add_argument(
+        "--wider",
+        action="store_true",
+        help="--wide, then the training fields no other draw sets (optimizer state dtype, accumulation pass, "
+        "pipelining runtime, partition, ...)",
+    )
+    parser.add_argument(
         "--shared-fabric",
         type=int,
         default=0,
@@ -334,7 +380,7 @@ def _main(argv: list[str] | None = None) -> int:
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
         try:
-            path, sets = draw(rng, args.set, args.host_topology, args.wide)
+            path, sets = draw(rng, args.set, args.host_topology, args.wide, args.wider)
         except Refused:
             invalid += 1
             continue

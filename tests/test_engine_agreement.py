@@ -266,6 +266,29 @@ def test_the_agreement_fuzz_draws_only_cases_the_validators_accept() -> None:
     assert {p.name for p in fuzz.SCENARIOS} <= seen
 
 
+def test_the_wider_fuzz_draws_the_training_fields_no_other_draw_sets() -> None:
+    """``agreement_fuzz.py --wider`` (stop 39): after the ``--wide`` fields, the training fields the other draws
+    leave at their defaults (the optimizer's state dtype, the accumulation pass, torch's pipelining runtime, the
+    partition beside a straggler, ...), each draw accepted by the scenario's validators."""
+    import random
+
+    fuzz = load_benchmark("agreement_fuzz")
+    rng = random.Random(1)
+    seen: set[str] = set()
+    for _ in range(60):
+        path, sets = fuzz.draw(rng, wider=True)
+        load_scenario(path, sets)  # raises ScenarioError on a refused draw
+        seen.update(sets)
+    wanted = {
+        "training.optimizer_state_dtype=bf16",
+        "training.pipeline_runtime=torch",
+        "training.partition=weighted",
+        "training.gradient_accumulation_pass=fsdp2",
+        "training.gradient_clipping=true",
+    }
+    assert wanted <= seen, wanted - seen
+
+
 @pytest.mark.parametrize(
     ("shape", "node"),
     [
