@@ -324,6 +324,8 @@ def sweep(
         with atomic_output(plot, "--plot") as tmp:
             plots.scaling_plot(frame, list(grid), tmp)
     print_output(report.format_frame(frame, format_, columns=list(grid)))
+    for warning in dict.fromkeys(frame["warning"].dropna() if "warning" in frame else ()):  # each profile's once
+        warn(warning)
 
 
 @app.command()

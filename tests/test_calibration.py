@@ -218,6 +218,11 @@ def test_a_profile_measured_on_another_backend_warns_in_the_record_and_on_stderr
         assert result.stderr.startswith("warning: calibration.profile 'gloo' was measured with gloo"), result.stderr
         assert result.stderr.count("\n") == 1
     assert runner.invoke(app, ["run", "--format", "json"]).stderr == ""
+    swept = runner.invoke(
+        app, ["sweep", str(cpu.parent / "default.yaml"), "--vary", "cluster.nodes=1,2", "--set", gloo[0]]
+    )
+    assert swept.exit_code == 0 and swept.stderr.count("\n") == 1, swept.stderr  # two points, one profile: one line
+    assert swept.stderr.startswith("warning: calibration.profile 'gloo' was measured with gloo")
 
 
 # --- a profile that describes the testbed -----------------------------------------------------
