@@ -172,11 +172,13 @@ def collective_rows(
     import numpy as np
 
     from dpsim.analytic import collectives as cf
-    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric, with_group_degraded_nics
     from dpsim.calibration import profile_for
     from dpsim.sim import budget
 
-    fabric = calibrated_fabric(scenario, profile_for(scenario))
+    # one communicator of every rank: a degraded NIC (variability.degraded_links) slows its node's NIC links in both
+    # engines, as in a step's data-parallel collectives (it was ignored here: the same time at any factor)
+    fabric = with_group_degraded_nics(scenario, calibrated_fabric(scenario, profile_for(scenario)))
     algorithm = algorithm_of(scenario)
     n = fabric.world_size
     layout = budget.layout_of(fabric)

@@ -1495,8 +1495,10 @@ class TrainingConfig(_Section):
     ``store_params`` False when ``optim_dtype == model_dtype``); apex's ``_local_step`` updates the bf16 parameter
     from the bf16 gradient shard into the bf16 all-gather buffer (read parameter, m, v, gradient; write m, v and the
     parameter: 14 bytes for Adam with bf16 gradients), and no fp32 gradient shard is made. Memory: Adam's states
-    4 bytes a parameter over N_d, instead of 16. Needs optimizer_sharding megatron, precision bf16 or fp8, fused
-    optimizer kernels and copies."""
+    4 bytes a parameter over N_d, instead of 16. Needs an Adam optimizer (``adam`` or ``adamw``: apex's
+    ``DistributedFusedAdam`` implements Adam; with ``sgd`` or ``momentum`` the state and master copy were priced
+    away for an optimizer it does not run), optimizer_sharding megatron, precision bf16 or fp8, fused optimizer
+    kernels and copies."""
     activation_recomputation: Literal["none", "selective", "full", "op"] = "none"
     """``selective``: Megatron-LM's, the attention core recomputed (Korthikanti et al. 2022; nothing to redo under
     flash attention). ``full``: every layer's forward rerun from its input. ``op``: torchtitan's op-level selective
@@ -2200,7 +2202,8 @@ class Scenario(_Section):
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
             )
         if t.optimizer_state_dtype == "bf16" and (
-            t.optimizer_sharding != "megatron"
+            t.optimizer not in ("adam", "adamw")  # apex's DistributedFusedAdam "implements Adam" (its docstring)
+            or t.optimizer_sharding != "megatron"
             or t.precision not in ("bf16", "fp8")
             or t.autocast
             or t.optimizer_kernels != "fused"
@@ -2209,9 +2212,9 @@ class Scenario(_Section):
             raise _FieldError(
                 "training.optimizer_state_dtype",
                 "bf16 is apex's DistributedFusedAdam with dtype bf16 under NeMo (bf16 moments, no master copy): needs "
-                "optimizer_sharding: megatron, precision bf16 or fp8 without autocast, optimizer_kernels and "
-                f"optimizer_copies fused (got {t.optimizer_sharding}, {t.precision}, autocast {t.autocast}, "
-                f"{t.optimizer_kernels}, {t.optimizer_copies})",
+                "optimizer adam or adamw, optimizer_sharding: megatron, precision bf16 or fp8 without autocast, "
+                f"optimizer_kernels and optimizer_copies fused (got {t.optimizer}, {t.optimizer_sharding}, "
+                f"{t.precision}, autocast {t.autocast}, {t.optimizer_kernels}, {t.optimizer_copies})",
             )
         if t.optimizer_kernels == "foreach" and t.optimizer_copies == "separate":
             raise _FieldError(

@@ -4165,6 +4165,61 @@ def default_links_in_sweeps_and_slowdown_ends() -> Iterator[Case]:
                         extra=("--engine", engine), finite=True)  # fmt: skip
 
 
+def one_step_on_a_shared_fabric() -> Iterator[Case]:
+    """Round 21. ``run A B --shared-fabric`` simulates one step of every job together, each job's jitter drawn once
+    and every data-parallel group at chunk level (:func:`dpsim.sim.shared.simulate_shared`): a job's
+    ``variability.replications`` or ``simulation.steps`` above 1 ran as 1 (the record said ``replications: 1``) and
+    ``simulation.fidelity: fast`` ran at chunk level, none of them listed. Listed now in every job's record; the
+    values a shared fabric does run (one replication, one step, chunk level) are plain. ``dpsim collective`` now
+    prices a degraded NIC (``variability.degraded_links``) as a step's collectives do: before, the same time at any
+    factor (``tests/test_collective_cli.py`` checks the time; here each ends cleanly with a finite result)."""
+    kind = "one step on a shared fabric (round 21)"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
+    two = ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format", "json"]
+    jitter = ("--set", "variability.compute_jitter_cv=0.2")
+    for field_name, value in (("variability.replications", "3"), ("simulation.steps", "4"),
+                              ("simulation.fidelity", "fast")):  # fmt: skip
+        item = ("--set", f"{field_name}={value}")
+        yield Case(kind, [*two, *item], files, listed=field_name)
+        yield Case(kind, [*two, *jitter, *item, "--placement", "interleaved"], files, listed=field_name)
+        yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/p.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format",
+                          "json", *item], files, listed=field_name)  # fmt: skip
+    for item in ("variability.replications=1", "simulation.steps=1", "simulation.fidelity=chunk"):
+        yield Case(kind, [*two, *jitter, "--set", item], files, accept=True, strict_json=True)
+    col = ["collective", "{tmp}/s.yaml", "--sizes", "1MiB,1GiB", "--format", "json"]
+    for degraded in ("[{node: 1, factor: 0.5}]", "[{node: 0, factor: 1e-3}, {node: 1, factor: 0.9}]",
+                     "[{node: 1, factor: 1e-3}, {node: 1, factor: 1e-3}]"):  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield Case(kind, [*col, "--engine", engine, "--set", f"variability.degraded_links={degraded}"], files,
+                       accept=True, strict_json=True, finite=True)  # fmt: skip
+    yield _set_case(kind, "variability.degraded_links=[{node: 2, factor: 0.5}]", command="collective",
+                    names="variability.degraded_links")  # fmt: skip
+
+
+def bf16_optimizer_state_beside_sgd() -> Iterator[Case]:
+    """Round 21. ``training.optimizer_state_dtype: bf16`` is apex's ``DistributedFusedAdam`` under NeMo, which
+    implements Adam (its docstring; NeMo's ``distributed_fused_adam``): with ``optimizer: sgd`` or ``momentum`` the
+    master copy and state were priced away (0 bytes of state) for an optimizer it does not run. Refused in every
+    command that loads a scenario, naming the field; Adam and AdamW run."""
+    kind = "bf16 optimizer state beside SGD (round 21)"
+    state = ("training.optimizer_sharding=megatron", "training.precision=bf16", "training.zero_stage=1",
+             "training.optimizer_state_dtype=bf16")  # fmt: skip
+    field_name = "training.optimizer_state_dtype"
+    for optimizer in ("sgd", "momentum"):
+        for command, extra in (("run", ()), ("check", ()), ("collective", ("--size", "1MiB")),
+                               ("sweep", ("--vary", "training.zero_stage=1")),
+                               ("run", ("--engine", "sim"))):  # fmt: skip
+            yield _set_case(kind, *state, f"training.optimizer={optimizer}", command=command, extra=extra,
+                            names=field_name)  # fmt: skip
+        yield _set_case(kind, *state, command="sweep", extra=("--vary", f"training.optimizer=adam,{optimizer}"),
+                        names=field_name)  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric",
+                          *(a for item in (*state, f"training.optimizer={optimizer}") for a in ("--set", item))],
+                   {"s.yaml": SMALL.encode()}, expect_error=True, names=field_name)  # fmt: skip
+    for optimizer in ("adam", "adamw"):
+        yield _set_case(kind, *state, f"training.optimizer={optimizer}", expect_error=False, finite=True)
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4191,7 +4246,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     sweep_nested_values, profile_json_fields, sweep_columns_of_two_types, profile_algorithm_keys,
     settings_read_by_nothing_listed, sets_replacing_sets, unread_where_no_group_holds_a_node, report_rows_cut_short,
     bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
-    plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends,
+    plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
+    bf16_optimizer_state_beside_sgd,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

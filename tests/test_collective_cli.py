@@ -89,6 +89,29 @@ def test_sim_engine_agrees_with_analytic(capsys: pytest.CaptureFixture[str]) -> 
         assert (s["algorithm"], s["protocol"]) == (a["algorithm"], a["protocol"])
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a_degraded_nic_slows_the_collective_as_a_ring_through_it(
+    capsys: pytest.CaptureFixture[str], engine: str
+) -> None:
+    """A ring all-reduce runs at its slowest link: node 1's NICs at half the rate (``variability.degraded_links``)
+    price it as every node's NICs at half the rate, in both engines (before: the same time as undegraded)."""
+    ring = ("collective", DEFAULT, "--sizes", "64MiB,1GiB", "--format", "json", "--engine", engine, "--set",
+            "cluster.nodes=2", "--set", "communication.algorithm=ring")  # fmt: skip
+
+    def times(*sets: str) -> list[float]:
+        code, out, err = cli(capsys, *ring, *(a for item in sets for a in ("--set", item)))
+        assert code == 0, err
+        return [row["time_s"] for row in json.loads(out)]
+
+    full, half = (f"cluster.inter_node={{bandwidth: {rate}, latency: 5 us}}" for rate in ("200 Gbit/s", "100 Gbit/s"))
+    degraded = times(full, "variability.degraded_links=[{node: 1, factor: 0.5}]")
+    assert degraded == pytest.approx(times(half), rel=1e-12)
+    assert all(d > 1.5 * t for d, t in zip(degraded, times(full), strict=True))
+    assert times(full, "cluster.nodes=1", "variability.degraded_links=[{node: 0, factor: 0.5}]") == times(
+        full, "cluster.nodes=1"
+    )  # one node: nothing crosses a NIC
+
+
 def test_table_csv_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = cli(capsys, "collective", "--size", "1GiB")
     assert code == 0 and "busbw (GB/s)" in out and "1 GiB" in out

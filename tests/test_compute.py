@@ -996,6 +996,14 @@ def test_bf16_optimizer_state_update_bytes() -> None:
         scenario_from_dict(
             {**data, "training": {**training, "optimizer_sharding": "zero", "optimizer_state_dtype": "bf16"}}
         )
+    # DistributedFusedAdam implements Adam: beside SGD its state and master copy were priced away (0 bytes)
+    for optimizer in ("sgd", "momentum"):
+        with pytest.raises(ScenarioError, match=r"training\.optimizer_state_dtype: .*optimizer adam or adamw"):
+            scenario_from_dict(
+                {**data, "training": {**training, "optimizer": optimizer, "optimizer_state_dtype": "bf16"}}
+            )
+    adam = scenario_from_dict({**data, "training": {**training, "optimizer": "adam", "optimizer_state_dtype": "bf16"}})
+    assert optimizer_step_bytes(adam) == 14
 
 
 def test_torchtitan_op_selective_checkpointing_by_hand() -> None:

@@ -362,6 +362,25 @@ def test_oversubscription_on_a_shared_fabric_is_named_by_where_the_job_was_place
     assert "cluster.topology.oversubscription" not in _ignored(DEFAULT, [*tree[2:], *alone])
 
 
+def test_a_shared_fabric_lists_the_replications_steps_and_fidelity_it_does_not_run() -> None:
+    """A shared fabric simulates one step of every job together at chunk level (jitter drawn once): a job's
+    ``variability.replications`` 3, ``simulation.steps`` 4 and ``simulation.fidelity: fast`` give the step of the
+    job without them, and each is listed (they ran as 1, 1 and chunk unlisted before, the record saying
+    ``replications: 1``); alone, the simulator runs them (3 replications, 4 steps)."""
+    from dpsim.sim.shared import simulate_shared
+
+    small = ["cluster.nodes=2", "training.global_batch=64", "variability.compute_jitter_cv=0.2"]
+    plain = simulate_shared([load_scenario(DEFAULT, [*small, f"name=job{i}"]) for i in (0, 1)])
+    unread = {"variability.replications": "3", "simulation.steps": "4", "simulation.fidelity": "fast"}
+    for name, value in unread.items():
+        jobs = simulate_shared([load_scenario(DEFAULT, [*small, f"name=job{i}", f"{name}={value}"]) for i in (0, 1)])
+        assert [j.step_time_s for j in jobs] == [p.step_time_s for p in plain], name
+        assert all(list(j.extra["ignored_fields"]) == [name] for j in jobs), name
+    assert all("ignored_fields" not in p.extra for p in plain)
+    alone = _step(DEFAULT, [*small, "variability.replications=3", "simulation.steps=4"], "sim")["extra"]
+    assert (alone["replications"], alone["steps_per_replication"]) == (3, 4) and "ignored_fields" not in alone
+
+
 def test_a_host_topology_under_tensor_parallelism_is_read_on_a_shared_fabric() -> None:
     """Alone, a job whose data-parallel groups hold part of a PCIe node never reads ``cluster.host_topology`` (listed);
     on a shared fabric one cluster routes every job's groups over the nodes' switch uplinks and socket links, so

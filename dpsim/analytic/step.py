@@ -173,6 +173,7 @@ __all__ = [
     "single_worker_step_time",
     "step_result",
     "with_degraded_nics",
+    "with_group_degraded_nics",
     "worker_microbatches",
     "worker_samples",
 ]
@@ -525,7 +526,7 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     fabric = fabric or fabric_of(scenario)
     tp, dp = scenario.training.tensor_parallel, scenario.data_parallel
     if tp * scenario.training.pipeline_parallel == 1:
-        return _with_group_degraded_nics(scenario, fabric)
+        return with_group_degraded_nics(scenario, fabric)
     per_node = max(1, min(dp, fabric.per_node // tp))
     nodes = max(1, dp // per_node)
     sharing = max(1, fabric.per_node // per_node) if nodes > 1 else 1
@@ -542,10 +543,10 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
         relays=group_relays(fabric, tp) if per_node * tp == fabric.per_node else tuple(range(per_node)),
         host_topology=None if partial else fabric.host_topology,
     )
-    return _with_group_degraded_nics(scenario, group)
+    return with_group_degraded_nics(scenario, group)
 
 
-def _with_group_degraded_nics(scenario: Scenario, group: Fabric) -> Fabric:
+def with_group_degraded_nics(scenario: Scenario, group: Fabric) -> Fabric:
     """``group`` (one data-parallel group's fabric) with the degraded NICs of its nodes
     (:attr:`~dpsim.analytic.collectives.Fabric.degraded_nics`): the group through the worst degraded node, whose
     collectives the step waits for. Megatron's rank order (tensor-parallel innermost, then data, then pipeline) puts

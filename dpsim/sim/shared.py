@@ -106,7 +106,15 @@ from dpsim.sim.training import (
 from dpsim.sim.variability import degraded_nodes, replication_rng
 from dpsim.sim.worker import compute_model, dp_slowdowns, worker_samples, worker_times
 
-__all__ = ["PLACEMENTS", "dp_groups", "place", "run_on_one_network", "shared_fabric", "simulate_shared"]
+__all__ = [
+    "PLACEMENTS",
+    "dp_groups",
+    "place",
+    "run_on_one_network",
+    "shared_fabric",
+    "simulate_shared",
+    "unread_on_one_fabric",
+]
 
 PLACEMENTS = ("packed", "interleaved")
 
@@ -967,6 +975,22 @@ def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedW
             raise work.error(steps, net.events, float(env.now))
 
 
+def unread_on_one_fabric(scenario: Scenario) -> dict[str, str]:
+    """The simulator's fields a shared fabric does not read, each with why (listed in every job's
+    ``extra.ignored_fields``): :func:`simulate_shared` runs one step of every job together, each job's jitter drawn
+    once (replication 0: ``variability.replications`` and ``simulation.steps`` above 1 were run as 1, and the record
+    said so without a word), and every data-parallel group at chunk level (``simulation.fidelity: fast``)."""
+    one = "a shared fabric simulates one step of every job together (run a job alone for more)"
+    out = {}
+    if scenario.variability.replications > 1:
+        out["variability.replications"] = one
+    if scenario.simulation.steps > 1:
+        out["simulation.steps"] = one
+    if scenario.simulation.fidelity == "fast":
+        out["simulation.fidelity"] = "a shared fabric runs every job's data-parallel groups at chunk level"
+    return out
+
+
 def simulate_shared(
     scenarios: Sequence[Scenario],
     *,
@@ -1099,6 +1123,7 @@ def simulate_shared(
         result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)
         # where the fabric placed the job's nodes: a fat-tree's oversubscription is read once they span two leaves
         ignored = s.ignored_fields(leaves=len(set((nodes_of[j] // fabric.nodes_per_leaf).tolist())))
+        ignored.update(unread_on_one_fabric(s))
         extra = {k: v for k, v in result.extra.items() if k != "ignored_fields"}
         if ignored:
             extra["ignored_fields"] = ignored
