@@ -131,10 +131,10 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     """The fields a user set that ``dpsim collective`` reads nothing of, each with why (``run`` lists its own as
     ``extra.ignored_fields``): every ``--set`` path (``overridden``) under :data:`UNREAD_SECTIONS` or
     :data:`UNREAD_FIELDS`, and the fields of the optional sections (``variability``, ``reliability``,
-    ``simulation``) the scenario sets to other than their default: ``variability.degraded_links`` among them, as the
-    collective runs on the healthy fabric. What a scenario holds for its training step (the model and training
-    sections it must have, the buckets, overlap, width and price: the bundled default sets ``bucket: 25 MB``) is
-    listed only where the command line set it."""
+    ``simulation``) the scenario sets to other than their default, but ``variability.degraded_links`` across nodes
+    (:func:`collective_rows` slows that node's NIC links; on one node no traffic crosses a NIC). What a scenario
+    holds for its training step (the model and training sections it must have, the buckets, overlap, width and
+    price: the bundled default sets ``bucket: 25 MB``) is listed only where the command line set it."""
     from pydantic import BaseModel
 
     from dpsim.scenario import field_default
@@ -146,7 +146,11 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
         if not any(path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in out):
             out[path] = why
 
+    # a degraded NIC is read across nodes (collective_rows slows its node's NIC links, as a step's collectives do)
+    read = ("variability.degraded_links",) if scenario.cluster.nodes > 1 else ()
     for path in overridden:
+        if any(path == f or path.startswith(f + ".") for f in read):
+            continue
         if path.split(".")[0] in UNREAD_SECTIONS or any(path == f or path.startswith(f + ".") for f in UNREAD_FIELDS):
             note(path)
     unread = [
@@ -155,7 +159,7 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     for section_name, name in unread:
         section = getattr(scenario, section_name)
         cls: type[BaseModel] = type(section)
-        if getattr(section, name) != field_default(cls, name):
+        if getattr(section, name) != field_default(cls, name) and f"{section_name}.{name}" not in read:
             note(f"{section_name}.{name}")
     return dict(sorted(out.items()))
 

@@ -44,7 +44,8 @@
   last one (``GradBucket.is_last``), then reduces them in order — no communication overlaps
   the backward pass;
 - algorithms without a runtime implementation (``direct``, ``parameter-server``) are refused
-  before any rank starts (:func:`check_supported`).
+  before any rank starts (:func:`check_supported`), and so is ``variability.degraded_links``: every node's
+  NICs run at the testbed's rate (it was run without it, while ``dpsim validate`` priced the slowed NIC).
 """
 
 from __future__ import annotations
@@ -249,6 +250,12 @@ def check_supported(scenario: Scenario) -> None:
             "training.gradient_accumulation_pass",
             f"{scenario.training.gradient_accumulation_pass} is {what}; the runtime accumulates gradients with "
             "PyTorch's autograd (DDP's no_sync, FSDP): predict it with dpsim run, or use autograd",
+        )
+    if scenario.variability.degraded_links:  # nothing in the runtime reads it: the prediction alone was slowed
+        raise ScenarioError(
+            "variability.degraded_links",
+            "the runtime runs every node's NICs at the testbed's rate: it cannot slow one node's (a validation "
+            "would blame the prediction's degraded NIC on the model); predict it with dpsim run, or leave it out",
         )
     algorithm = scenario.communication.algorithm
     if not supports(algorithm):

@@ -4220,6 +4220,30 @@ def bf16_optimizer_state_beside_sgd() -> Iterator[Case]:
         yield _set_case(kind, *state, f"training.optimizer={optimizer}", expect_error=False, finite=True)
 
 
+def degraded_nics_the_runtime_cannot_run() -> Iterator[Case]:
+    """Round 21. ``variability.degraded_links`` is read by both engines and by nothing in the runtime, which runs every
+    node's NICs at the testbed's rate: ``python -m runtime`` ran without it and ``dpsim validate`` compared that run
+    with a prediction through the slowed NIC, blaming the difference on the model. Refused before a rank starts
+    (:func:`runtime.job.check_supported`), naming the field, nothing written; without it the same command runs."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "degraded NICs the runtime cannot run (round 21)"
+    field_name = "variability.degraded_links"
+    outputs = ("{tmp}/out.jsonl", "{tmp}/run", "{tmp}/v")
+    for degraded in ("[{node: 1, factor: 0.5}]", "[{node: 0, factor: 1e-3}, {node: 1, factor: 0.99}]",
+                     "[{node: 0, factor: 1}]"):  # fmt: skip
+        item = f"{field_name}={degraded}"
+        yield Case(kind, [_RUNTIME_SCENARIO, "--run-dir", "{tmp}/run", "--out", "{tmp}/out.jsonl", "--set", item],
+                   expect_error=True, names=field_name, outputs=outputs, program="runtime")  # fmt: skip
+        yield Case(kind, ["validate", _RUNTIME_SCENARIO, "--case", item, "--out-dir", "{tmp}/v"], expect_error=True,
+                   names=field_name, outputs=outputs)  # fmt: skip
+    yield Case(kind, ["validate", _RUNTIME_SCENARIO, "--case", "training.micro_batch=8", "--case",
+                      f"{field_name}=[{{node: 1, factor: 0.5}}]", "--out-dir", "{tmp}/v"], expect_error=True,
+               names=field_name, outputs=outputs)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4247,7 +4271,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     settings_read_by_nothing_listed, sets_replacing_sets, unread_where_no_group_holds_a_node, report_rows_cut_short,
     bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
     plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
-    bf16_optimizer_state_beside_sgd,
+    bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

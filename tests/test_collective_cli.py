@@ -65,7 +65,7 @@ def test_fields_the_collective_does_not_read_are_listed_as_run_lists_them(
     _, plain, _ = cli(capsys, *common)
     assert all("ignored_fields" not in row for row in json.loads(plain))
     unread = ["training.zero_stage=1", "model.layers=4", "communication.bucket=50MB",
-              "variability.degraded_links=[{node: 1, factor: 0.5}]"]  # fmt: skip
+              "variability.stragglers=[{worker: 1, slowdown: 2}]"]  # fmt: skip
     code, out, _ = cli(capsys, *common, *(a for s in unread for a in ("--set", s)))
     rows = json.loads(out)
     assert code == 0 and [s.split("=")[0] for s in sorted(unread)] == list(rows[0]["ignored_fields"])
@@ -110,6 +110,18 @@ def test_a_degraded_nic_slows_the_collective_as_a_ring_through_it(
     assert times(full, "cluster.nodes=1", "variability.degraded_links=[{node: 0, factor: 0.5}]") == times(
         full, "cluster.nodes=1"
     )  # one node: nothing crosses a NIC
+    degraded_set = ("--set", "variability.degraded_links=[{node: 1, factor: 0.5}]")
+    _, out, _ = cli(capsys, *ring, *degraded_set)
+    assert all("ignored_fields" not in row for row in json.loads(out))  # read: not listed
+    _, out, _ = cli(
+        capsys,
+        *ring,
+        "--set",
+        "cluster.nodes=1",
+        *degraded_set[:1],
+        "variability.degraded_links=[{node: 0, factor: 0.5}]",
+    )
+    assert all(list(row["ignored_fields"]) == ["variability.degraded_links"] for row in json.loads(out))
 
 
 def test_table_csv_and_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

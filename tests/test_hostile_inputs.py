@@ -931,6 +931,24 @@ def test_the_runtime_refuses_model_parallelism_before_any_rank_starts(tmp_path: 
         assert caught.value.field == f"training.{field}"
 
 
+def test_the_runtime_refuses_a_degraded_nic_it_cannot_run(tmp_path: Path) -> None:
+    """Nothing in the runtime reads ``variability.degraded_links`` (every node's NICs run at the testbed's rate): it
+    ran without it, and ``dpsim validate`` compared that run with a prediction through the slowed NIC. Refused before
+    any rank starts, naming the field, nothing written (on the old code validate began calibrating)."""
+    pytest.importorskip("torch")
+    from runtime.job import check_supported
+
+    cpu = hostile.CPU_SCENARIO
+    degraded = "variability.degraded_links=[{node: 1, factor: 0.5}]"
+    with pytest.raises(ScenarioError) as caught:
+        check_supported(load_scenario(cpu, [degraded]))
+    assert caught.value.field == "variability.degraded_links"
+    check_supported(load_scenario(cpu))  # the same scenario without it runs
+    code, _, err = hostile.run_in_process(["validate", str(cpu), "--case", degraded, "--out-dir", str(tmp_path / "v")])
+    assert code == 2 and err.startswith("error: ") and "variability.degraded_links" in err, err
+    assert not (tmp_path / "v").exists()
+
+
 @pytest.mark.parametrize(
     ("data", "title"),
     [
