@@ -2724,8 +2724,9 @@ class Scenario(_Section):
             out["cluster.inter_node.nic_path"] = why
         if why := self._pcie_gpus_per_nic_unread():
             out["cluster.inter_node.pcie_gpus_per_nic"] = why
-        if self.cluster.host_link is not None and self.cluster.nodes == 1 and leaves is None:
-            # a GPU's path to its NIC (dpsim.analytic.step.host_link_of): a hop of inter-node transfers only
+        if self.cluster.host_link is not None and self.cluster.nodes == 1:
+            # a GPU's path to its NIC (dpsim.analytic.step.host_link_of): a hop of inter-node transfers only, which a
+            # one-node job never makes, alone or on a shared fabric (its groups stay inside its node: round 21)
             out["cluster.host_link"] = "read only across nodes (cluster.nodes is 1: no GPU reaches a NIC)"
         if leaves is None and (why := self._host_topology_unread()):  # a shared fabric routes every group over it
             out["cluster.host_topology"] = why

@@ -4186,6 +4186,9 @@ def one_step_on_a_shared_fabric() -> Iterator[Case]:
                           "json", *item], files, listed=field_name)  # fmt: skip
     for item in ("variability.replications=1", "simulation.steps=1", "simulation.fidelity=chunk"):
         yield Case(kind, [*two, *jitter, "--set", item], files, accept=True, strict_json=True)
+    one_node = ("--set", "cluster.nodes=1", "--set", "training.global_batch=4", "--set",
+                "cluster.host_link.latency=50us")  # fmt: skip
+    yield Case(kind, [*two, *one_node], files, listed="cluster.host_link")  # a one-node job's NIC path: never crossed
     col = ["collective", "{tmp}/s.yaml", "--sizes", "1MiB,1GiB", "--format", "json"]
     for degraded in ("[{node: 1, factor: 0.5}]", "[{node: 0, factor: 1e-3}, {node: 1, factor: 0.9}]",
                      "[{node: 1, factor: 1e-3}, {node: 1, factor: 1e-3}]"):  # fmt: skip

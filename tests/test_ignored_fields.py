@@ -379,6 +379,14 @@ def test_a_shared_fabric_lists_the_replications_steps_and_fidelity_it_does_not_r
     assert all("ignored_fields" not in p.extra for p in plain)
     alone = _step(DEFAULT, [*small, "variability.replications=3", "simulation.steps=4"], "sim")["extra"]
     assert (alone["replications"], alone["steps_per_replication"]) == (3, 4) and "ignored_fields" not in alone
+    # a one-node job's host link (a GPU's path to its NIC) on a shared fabric: no traffic of it leaves its node
+    one = ["cluster.nodes=1", "training.global_batch=32"]
+    plain = simulate_shared([load_scenario(DEFAULT, [*one, f"name=job{i}"]) for i in (0, 1)])
+    jobs = simulate_shared(
+        [load_scenario(DEFAULT, [*one, f"name=job{i}", "cluster.host_link.latency=50us"]) for i in (0, 1)]
+    )
+    assert [j.step_time_s for j in jobs] == [p.step_time_s for p in plain]
+    assert all(list(j.extra["ignored_fields"]) == ["cluster.host_link"] for j in jobs)
 
 
 def test_a_host_topology_under_tensor_parallelism_is_read_on_a_shared_fabric() -> None:
