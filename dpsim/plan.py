@@ -619,6 +619,7 @@ def _screen(
         zero3_gathered_parameters,
         zero3_kept_parameters,
     )
+    from dpsim.analytic.pipeline_schedule import evaluate_schedule
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
     from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
     from dpsim.sim import budget
@@ -666,20 +667,26 @@ def _screen(
     tp_fwd = tp_comm_mb * 2 / np.where(rc == 2, 6, 4)
     fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
 
-    # --- pipeline bubble and exposed sends ---
-    chunks = np.where(interleaved, v, 1)
-    over_ideal = np.where(pp > 1, (pp - 1) / (chunks * k), 0.0)
-    frac = over_ideal / (1 + over_ideal)
-    bubble = np.where(pp > 1, k * (fwd + bwd + tp_comm_mb) * frac / (1 - frac), 0.0)
-    sends_1f1b = np.where(k <= pp, 2.0 * (pp - 1) + 2.0 * np.maximum(0, k - 2), 2.0 * (pp - 1) * (1 + k / pp) - 2.0)
-    sends = np.where(pp <= 1, 0.0, np.where(interleaved, 2.0 * (pp * chunks - 1), sends_1f1b))
+    # --- pipeline bubble and exposed sends: the schedule evaluated (step.pipeline_terms), one group a shape ---
     send = np.zeros(count)
     for key in set(zip(n.tolist(), tp.tolist(), dp.tolist(), strict=True)):
         cn, ct, cd = key
         link = parallel.pipeline_p2p_link(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
         sel = (n == cn) & (tp == ct) & (dp == cd)
         send[sel] = [send_time(m_ / ct, link) for m_ in msg[sel]]
-    p2p_exposed = sends * send
+    bubble = np.zeros(count)
+    p2p_exposed = np.zeros(count)
+    for cp, ck, ci in set(zip(pp.tolist(), k.tolist(), interleaved.tolist(), strict=True)):
+        if cp <= 1:
+            continue
+        sel = (pp == cp) & (k == ck) & (interleaved == ci)
+        shape = (cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b")
+        f_sel, b_sel = fwd_pass[sel], bwd_pass[sel]
+        # without sends (sends of 0 s) and with them, in one pass over the schedule
+        both = evaluate_schedule(np.tile(f_sel, 2), np.tile(b_sel, 2), *shape, np.append(0.0 * f_sel, send[sel]))
+        idle, full = np.split(both.makespan_s, 2)
+        bubble[sel] = idle - ck * (f_sel + b_sel)
+        p2p_exposed[sel] = full - idle
     # the tied embedding's gradient, all-reduced between the first and last stage once a step
     tied = np.zeros(count)
     for cn, ct, cp in set(zip(n.tolist(), tp.tolist(), pp.tolist(), strict=True)):

@@ -69,6 +69,7 @@ __all__ = [
     "tensor_parallel_staging_bytes",
     "tensor_parallel_staging_copies",
     "tied_embedding_allreduce_time",
+    "with_tensor_parallel",
 ]
 
 _SCHEDULES = ("gpipe", "1f1b", "interleaved")
@@ -183,6 +184,14 @@ def tensor_parallel_counts(scenario: Scenario) -> tuple[float, float]:
         tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations, block),
         tensor_parallel_forward_share(t.activation_recomputation, t.distribute_checkpointed_activations, block),
     )
+
+
+def with_tensor_parallel(
+    scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float
+) -> tuple[float, float]:
+    """A micro-batch's forward and backward on one stage with its blocking TP communication in each pass."""
+    share = tensor_parallel_counts(scenario)[1]
+    return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
 
 
 def tensor_parallel_collectives(scenario: Scenario, fabric: Fabric) -> tuple[tuple[str, float], ...]:

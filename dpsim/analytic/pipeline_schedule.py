@@ -157,6 +157,11 @@ class ScheduleTimes:
         return self.makespan_s - functools.reduce(np.maximum, self.busy_s)
 
 
+MAX_OPERATIONS = 1 << 13
+"""Operations (2·p·m·v) evaluated one by one at most; a longer step is extrapolated from two shorter ones
+(:func:`evaluate_schedule`)."""
+
+
 def evaluate_schedule(
     forward_s: Any,
     backward_s: Any,
@@ -173,18 +178,62 @@ def evaluate_schedule(
     ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at nominal speed;
     ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send (none where it is ≤ 0); ``send_s[op]``,
     where given, the duration of the send that delivers ``op`` instead. Floats, or numpy arrays of equal
-    shape (one configuration an element; ``p2p_s`` then > 0 everywhere or nowhere, ``send_s`` not given).
+    shape (one configuration an element, each equal to its own scalar evaluation bit for bit; a send of 0 s
+    there leaves when its operation ends, as no send does; ``send_s`` not given).
+
+    Past :data:`MAX_OPERATIONS` operations (and without ``send_s``) the step is not run operation by operation:
+    a schedule of identical micro-batches is a max-plus linear system, whose makespan grows by a fixed amount
+    every period once its transient has passed (Baccelli, Cohen, Olsder & Quadrat 1992, *Synchronization and
+    Linearity*, §3.7, the cyclicity theorem). It is run for m₁ ≡ m (mod p) micro-batches, the most that fit,
+    and for m₀ = m₁ − W (W = half of m₁ in whole multiples of 2p: the schedules repeat every p micro-batches,
+    and a period that alternates between two is common), and extended along that line:
+    T(m) = T(m₁) + (m − m₁)·(T(m₁) − T(m₀))/W, for the makespan, each stage's end and its compute.
     """
     chunks = v if schedule == "interleaved" else 1
     slow = list(slowdowns) if slowdowns is not None else [1.0] * p
     if len(slow) != p:
         raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
+    per_mb = 2 * p * chunks
+    if per_mb * m <= MAX_OPERATIONS or send_s is not None:
+        return _run(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, send_s)
+    m1 = max(4 * p, (MAX_OPERATIONS // per_mb - m % p) // p * p + m % p)
+    width = max(2 * p, m1 // 2 // (2 * p) * (2 * p))
+    if m1 >= m:
+        return _run(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, send_s)
+    near = _run(forward_s, backward_s, p, m1 - width, v, schedule, p2p_s, slow, None)
+    far = _run(forward_s, backward_s, p, m1, v, schedule, p2p_s, slow, None)
+    scale = (m - m1) / width
+
+    def extend(a: Any, b: Any) -> Any:
+        return b + (b - a) * scale
+
+    return ScheduleTimes(
+        extend(near.makespan_s, far.makespan_s),
+        tuple(map(extend, near.busy_s, far.busy_s)),
+        tuple(map(extend, near.stage_end_s, far.stage_end_s)),
+        far.sends // m1 * m if far.sends else 0,
+    )
+
+
+def _run(
+    forward_s: Any,
+    backward_s: Any,
+    p: int,
+    m: int,
+    v: int,
+    schedule: str,
+    p2p_s: Any,
+    slow: list[float],
+    send_s: Mapping[Op, float] | None,
+) -> ScheduleTimes:
+    """:func:`evaluate_schedule`, operation by operation."""
+    chunks = v if schedule == "interleaved" else 1
     program = schedule_program(p, m, v, schedule)
     vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, p2p_s))
     biggest: Any = np.maximum if vector else max
-    sending = bool(np.all(p2p_s > 0)) if vector else p2p_s > 0
-    if vector and not sending and bool(np.any(p2p_s > 0)):
-        raise ValueError("p2p_s must be > 0 for every configuration or for none")
+    # a send of 0 s leaves when its operation ends (the stage's earlier sends on its link left earlier) and
+    # arrives then, as no send does: the arrays run every send, a scalar none where there are none
+    sending = True if vector else p2p_s > 0
     fwd = [forward_s / chunks * s for s in slow]
     bwd = [backward_s / chunks * s for s in slow]
     zero = 0.0 * (forward_s + backward_s + p2p_s) if vector else 0.0
@@ -207,4 +256,6 @@ def evaluate_schedule(
         leave = biggest(end, link_free[link])
         arrived[out] = link_free[link] = leave + (p2p_s if send_s is None else send_s.get(feeds, p2p_s))
         sends += 1
+    if vector and not bool(np.any(p2p_s > 0)):
+        sends = 0
     return ScheduleTimes(functools.reduce(biggest, free), tuple(busy), tuple(free), sends)

@@ -743,31 +743,57 @@ def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
 # --- model-parallel hooks ---------------------------------------------------------------------
 
 
-def _model_parallel_terms(scenario: Scenario, fabric: Fabric, microbatch_compute_s: float) -> tuple[float, float]:
-    """(exposed model-parallel communication per micro-batch, pipeline bubble per step), seconds.
+def _model_parallel_terms(
+    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float
+) -> tuple[float, float, float]:
+    """(exposed model-parallel communication per micro-batch, pipeline bubble per step, exposed pipeline sends
+    per step), seconds.
 
-    Zero for tp = pp = 1; otherwise the hybrid-parallel closed forms of
-    :mod:`dpsim.analytic.parallel` (Megatron TP all-reduces; under ``training.pipeline_p2p: blocking``
-    DeepSpeed's stage-boundary transfers, :func:`~dpsim.analytic.parallel.pipeline_blocking_p2p_time`;
-    the schedule's bubble fraction, Narayanan et al. 2021 §2.2). Both engines take the per-micro-batch
-    term from here, and split it between the passes by the TP share.
+    Zero for tp = pp = 1; otherwise the hybrid-parallel terms of :mod:`dpsim.analytic.parallel` (Megatron TP
+    all-reduces; under ``training.pipeline_p2p: blocking`` DeepSpeed's stage-boundary transfers,
+    :func:`~dpsim.analytic.parallel.pipeline_blocking_p2p_time`) and the pipeline schedule's bubble and exposed
+    sends (:func:`pipeline_terms`). Both engines take all three from here, and split the per-micro-batch term
+    between the passes by the TP share.
     """
     t = scenario.training
     if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     tp_comm = parallel.tensor_parallel_exposed_time(scenario, fabric) if t.tensor_parallel > 1 else 0.0
     # DeepSpeed's blocking stage-boundary transfers sit on the compute stream between passes, as the TP
     # collectives do inside them: both lengthen every micro-batch (and so the bubble)
     tp_comm += parallel.pipeline_blocking_p2p_time(scenario, fabric)
-    bubble = 0.0
+    bubble, sends = pipeline_terms(scenario, fabric, forward_s, backward_s, tp_comm)
+    return tp_comm, bubble, sends
+
+
+def pipeline_terms(
+    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
+) -> tuple[float, float]:
+    """(bubble, exposed sends) of one pipelined step, seconds: what the schedule adds to one stage's work.
+
+    The schedule (:mod:`dpsim.analytic.pipeline_schedule`: GPipe, 1F1B, interleaved 1F1B) is evaluated with each
+    pass lasting its compute plus its share of the blocking TP communication (``tp_comm_s`` a micro-batch,
+    :func:`~dpsim.analytic.parallel.with_tensor_parallel`), each stage at its own pace
+    (:func:`pipeline_stage_slowdowns`), once without sends (the bubble: makespan − m·(t_f + t_b)) and once
+    with every stage-to-stage send taking :func:`~dpsim.analytic.parallel.pipeline_p2p_time` on its directed
+    link, one after another (the exposed sends: the difference). Where a send outlasts a pass the link
+    carries the sends back to back and the makespan follows them, which the closed form
+    (:func:`~dpsim.analytic.parallel.pipeline_step`, sends shorter than a pass) does not.
+    """
+    from dpsim.analytic.pipeline_schedule import evaluate_schedule
+
+    t = scenario.training
     p, m = t.pipeline_parallel, scenario.accumulation_steps
-    if p > 1:
-        ideal = m * (microbatch_compute_s + tp_comm)
-        frac = parallel.pipeline_bubble_fraction(p, m, t.virtual_stages, t.pipeline_schedule)
-        bubble = ideal * frac / (1.0 - frac) if frac < 1.0 else math.inf
-        # fill and drain pass through the other stages at their own pace, not the slowest's
-        bubble *= (math.fsum(pipeline_stage_slowdowns(scenario, microbatch_compute_s, tp_comm)) - 1.0) / (p - 1)
-    return tp_comm, bubble
+    if p <= 1:
+        return 0.0, 0.0
+    fwd, bwd = parallel.with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
+    slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
+    send = parallel.pipeline_p2p_time(scenario, fabric)
+    idle = evaluate_schedule(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, 0.0, slow).makespan_s
+    if send <= 0:
+        return idle - m * (fwd + bwd), 0.0
+    full = evaluate_schedule(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow).makespan_s
+    return idle - m * (fwd + bwd), full - idle
 
 
 def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s: float) -> list[float]:
@@ -797,24 +823,21 @@ def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s:
     return [(x * scale + tp_comm_s) / full if full > 0 else 1.0 for x in stages]
 
 
-def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric, fwd_s: float, bwd_s: float) -> tuple[float, float, bool]:
-    """(exposed stage-to-stage sends, all sends, whether a TP group crosses nodes) per step.
+def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric) -> tuple[float, bool]:
+    """(all stage-to-stage sends, whether a TP group crosses nodes) per step.
 
-    From :func:`dpsim.analytic.parallel.pipeline_step` (fill/drain and, for plain 1F1B,
-    steady-state round trips) and :func:`~dpsim.analytic.parallel.pipeline_p2p_time`; each
-    device sends every micro-batch's activation (forward) and its gradient (backward) once
-    per chunk boundary: 2·m·v sends in all.
+    Each device sends every micro-batch's activation (forward) and its gradient (backward) once per chunk
+    boundary, :func:`~dpsim.analytic.parallel.pipeline_p2p_time` each: 2·m·v sends in all (what of them the
+    compute does not hide: :func:`pipeline_terms`).
     """
     t = scenario.training
     crosses = parallel.tensor_parallel_crosses_nodes(t.tensor_parallel, fabric.per_node)
-    p, m = t.pipeline_parallel, scenario.accumulation_steps
-    if p <= 1:
-        return 0.0, 0.0, crosses
+    if t.pipeline_parallel <= 1:
+        return 0.0, crosses
     send = parallel.pipeline_p2p_time(scenario, fabric)
     v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-    timing = parallel.pipeline_step(fwd_s, bwd_s, p, m, t.virtual_stages, t.pipeline_schedule, p2p_s=send)
     # blocking (DeepSpeed) transfers are in every micro-batch's passes and counted with them (_model_parallel_terms)
-    return timing.p2p_s, 2.0 * m * v * send, crosses
+    return 2.0 * scenario.accumulation_steps * v * send, crosses
 
 
 # --- memory -------------------------------------------------------------------------------------
@@ -1083,14 +1106,14 @@ def predict(scenario: Scenario) -> StepResult:
     fabric = model_parallel_fabric(scenario, profile)  # a degraded NIC slows the fit too
     group = dp_fabric(scenario, calibrated_fabric(scenario, profile))  # its degraded NICs on their own links
 
-    tp_comm_mb, bubble_s = _model_parallel_terms(scenario, fabric, fwd_s + bwd_s)
+    tp_comm_mb, bubble_s, p2p_exposed_s = _model_parallel_terms(scenario, fabric, fwd_s, bwd_s)
     # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's
     # blocking all-reduces): a pass lasts its compute plus its TP share, and the data-parallel
     # communication it overlaps (gathers a piece ahead, gradients ready as it advances) sees that span
     tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_counts(scenario)[1]
     tp_bwd_mb = tp_comm_mb - tp_fwd_mb
     fwd_pass, bwd_pass = fwd_s + tp_fwd_mb, bwd_s + tp_bwd_mb
-    p2p_exposed_s, p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric, fwd_s, bwd_s)
+    p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric)
 
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
     psi = m.num_parameters / model_parallel

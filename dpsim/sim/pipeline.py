@@ -8,8 +8,9 @@ over the directed link between the two stages (one simpy resource per direction:
 in one direction queue). :func:`simulate_pipeline` keeps every operation's interval and every send's
 departure: the shared fabric (:mod:`dpsim.sim.shared`) releases its flows from them.
 
-A step's pipeline overhead (:func:`pipeline_overhead`) evaluates the same schedule arithmetically
-(:func:`dpsim.analytic.pipeline_schedule.evaluate_schedule`, one pass with no event queue), which
+Both engines' step takes its bubble and exposed sends from the same schedule evaluated
+arithmetically (:func:`dpsim.analytic.step.pipeline_terms`,
+:func:`dpsim.analytic.pipeline_schedule.evaluate_schedule`: one pass with no event queue), which
 equals this simulation bit for bit (``tests/test_pipeline_schedule.py``).
 """
 
@@ -20,14 +21,14 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from dpsim.analytic.pipeline_schedule import Op, evaluate_schedule, schedule_order
+from dpsim.analytic.parallel import with_tensor_parallel
+from dpsim.analytic.pipeline_schedule import Op, schedule_order
 from dpsim.scenario import Scenario
 
 __all__ = [
     "Op",
     "PipelineRun",
     "Send",
-    "pipeline_overhead",
     "scenario_pipeline",
     "schedule_order",
     "simulate_pipeline",
@@ -146,46 +147,6 @@ def simulate_pipeline(
     return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals, log, tuple(ends))
 
 
-def with_tensor_parallel(
-    scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float
-) -> tuple[float, float]:
-    """A micro-batch's forward and backward on one stage with its blocking TP communication in each pass."""
-    from dpsim.analytic.parallel import tensor_parallel_counts
-
-    share = tensor_parallel_counts(scenario)[1]
-    return forward_s + tp_comm_s * share, backward_s + tp_comm_s * (1.0 - share)
-
-
-def pipeline_overhead(
-    scenario: Scenario,
-    forward_s: float,
-    backward_s: float,
-    tp_comm_s: float = 0.0,
-    slowdowns: Sequence[float] | None = None,
-) -> float:
-    """Bubble plus exposed sends of one step of ``scenario``'s pipeline, from its schedule (seconds).
-
-    ``forward_s``/``backward_s``: one micro-batch on one stage; ``tp_comm_s``: its
-    tensor-parallel communication (on the critical path, in each pass as its all-reduces are:
-    :func:`with_tensor_parallel`). Returns makespan − m·(t_f + t_b + tp): what the pipeline adds to the
-    work of one stage. ``slowdowns``: each stage's micro-batch over the slowest stage's (the engines pass
-    :func:`dpsim.analytic.step.pipeline_stage_slowdowns`: the last stage's logits, the first's embedding);
-    balanced by default. Stragglers are the data-parallel step's business (they slow their own compute and
-    everyone waits at the gradient synchronisation).
-    """
-    from dpsim.analytic.parallel import pipeline_p2p_time
-    from dpsim.analytic.step import _calibration, model_parallel_fabric
-
-    t = scenario.training
-    if t.pipeline_parallel <= 1:
-        return 0.0
-    fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    send = pipeline_p2p_time(scenario, model_parallel_fabric(scenario, _calibration(scenario)))
-    p, m, v = t.pipeline_parallel, scenario.accumulation_steps, t.virtual_stages
-    run = evaluate_schedule(fwd, bwd, p, m, v, t.pipeline_schedule, send, slowdowns)
-    return run.makespan_s - m * (fwd + bwd)
-
-
 def scenario_pipeline(
     scenario: Scenario,
     forward_s: float,
@@ -194,7 +155,9 @@ def scenario_pipeline(
     send_s: Mapping[Op, float] | None = None,
     slowdowns: Sequence[float] | None = None,
 ) -> PipelineRun:
-    """One step of ``scenario``'s pipeline (arguments of :func:`pipeline_overhead`), simulated.
+    """One step of ``scenario``'s pipeline, simulated: ``forward_s``/``backward_s`` one micro-batch on one stage,
+    ``tp_comm_s`` its blocking TP communication (in each pass: :func:`~dpsim.analytic.parallel.with_tensor_parallel`),
+    ``slowdowns`` each stage's pace (:func:`dpsim.analytic.step.pipeline_stage_slowdowns`).
 
     Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time` on the fabric the analytic engine prices it
     on (:func:`dpsim.analytic.step.model_parallel_fabric`: a profile's fitted links, a degraded NIC's rate across

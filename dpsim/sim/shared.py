@@ -29,7 +29,7 @@ every job, each on the GPUs it really occupies:
 
 * pipeline-parallel jobs (``pipeline_flows``, default): the step's pipeline schedule is the
   event-level one of :func:`dpsim.sim.pipeline.scenario_pipeline` (the schedule behind the
-  simulator's bubble, :func:`dpsim.sim.pipeline.pipeline_overhead`); each DP group's work
+  engines' bubble, :func:`dpsim.analytic.step.pipeline_terms`); each DP group's work
   ends where that schedule ends its stage's last backward (the last stage first), and every
   stage-to-stage send is released as flows on the same network at the time the schedule
   sends it. Approximation: release times come from the fixed (uncontended) schedule; the

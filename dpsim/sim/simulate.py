@@ -84,30 +84,16 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     """Bytes, buckets and hybrid-parallel terms of one step.
 
     Tensor-parallel communication, the pipeline bubble and pipeline sends come from the
-    analytic engine's hybrid-parallel terms (:mod:`dpsim.analytic.parallel`): the simulator
-    resolves the data-parallel dimension event by event and adds those per step. When the
-    event-level pipeline (:func:`dpsim.sim.pipeline.pipeline_overhead`) is available, the
-    total it simulates (bubble + exposed sends) replaces the closed form's, split between
-    the two as the closed form splits it.
+    analytic engine's hybrid-parallel terms (:func:`dpsim.analytic.step._model_parallel_terms`:
+    the pipeline from its schedule, :func:`dpsim.analytic.step.pipeline_terms`): the simulator
+    resolves the data-parallel dimension event by event and adds those per step.
     """
     t, m = scenario.training, scenario.model
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
     profile = _profile(scenario)
     fabric = analytic_step.model_parallel_fabric(scenario, profile)
-    tp_comm, bubble = _model_parallel_terms(scenario, fabric, forward_s + backward_s)
-    p2p_exposed = p2p_total = 0.0
-    if t.pipeline_parallel > 1 and hasattr(analytic_step, "_pipeline_p2p_terms"):
-        p2p_exposed, p2p_total, _ = analytic_step._pipeline_p2p_terms(scenario, fabric, forward_s, backward_s)
-    if t.pipeline_parallel > 1:
-        try:
-            from dpsim.sim.pipeline import pipeline_overhead
-        except ImportError:  # pragma: no cover - the event-level pipeline is optional
-            pass
-        else:
-            slowdowns = analytic_step.pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm)
-            overhead = pipeline_overhead(scenario, forward_s, backward_s, tp_comm, slowdowns)
-            p2p_exposed = min(p2p_exposed, overhead)
-            bubble = overhead - p2p_exposed
+    tp_comm, bubble, p2p_exposed = _model_parallel_terms(scenario, fabric, forward_s, backward_s)
+    p2p_total = analytic_step._pipeline_p2p_terms(scenario, fabric)[0]
     tensors = gradient_tensors(scenario)
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
     gradient_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(
