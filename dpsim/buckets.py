@@ -50,6 +50,7 @@ __all__ = [
     "overlapped_bytes",
     "overlapped_gather_end",
     "overlapped_gathers",
+    "slowed_end",
     "stage_end_reduction",
     "stage_gradient_tensors",
     "synced_gradient_bytes",
@@ -155,6 +156,14 @@ def traced_buckets(
     fractions = [float(curve[max(bucket)][1]) for bucket in layout]
     keep = [i for i, size in enumerate(sizes) if size > 0]
     return [sizes[i] for i in keep], [fractions[i] for i in keep]
+
+
+def slowed_end(start: Any, cost: Any, until: Any, rate: float) -> Any:
+    """When a collective of ``cost`` (at its own pace) started at ``start`` ends if it runs at ``rate`` of its pace
+    until ``until`` and at its own pace after: the buckets' communication while the last backward still runs on a
+    shared host (:meth:`dpsim.calibration.HardwareProfile.comm_rate_in_backward`). Floats and numpy arrays alike."""
+    done_by_until = rate * np.maximum(0.0, until - start)
+    return np.where(done_by_until >= cost, start + cost / rate, np.maximum(until, start) + cost - done_by_until)
 
 
 def overlapped_bytes(bucket_bytes: Sequence[float], ready_fractions: Sequence[float]) -> float:

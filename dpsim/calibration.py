@@ -1228,6 +1228,22 @@ class HardwareProfile:
                          self.host_senders(scenario), streams)  # fmt: skip
         return kappa * link.bandwidth / streams if link is not None else None
 
+    def comm_rate_in_backward(self, scenario: Scenario) -> float:
+        """The pace of DDP's buckets' communication while the last backward still runs, as a share of its own.
+
+        The cores serve the N backward threads and the M senders' communication in proportion to what each
+        demands (a backward thread a core, a sender ``u = κ/τ``): everyone runs ``min(1, C/(N + M·u))`` of their
+        own pace. :meth:`overlap_backward_compute` stretches the backward by that factor; this is the same
+        sharing seen from the communication's side (:func:`dpsim.buckets.slowed_end`). 1 without host contention.
+        """
+        host = self.host_model
+        kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
+        if host is None or kappa <= 0:
+            return 1.0
+        n, senders = host.ranks_on_host(scenario), self.host_senders(scenario)
+        demand = n + senders * (self._sender_busy(scenario, kappa) or 0.0)
+        return min(1.0, host.cores / demand) if demand > 0 else 1.0
+
     def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
         """The backward's own share of the :meth:`overlap_backward` window: when its last gradient is ready.
 

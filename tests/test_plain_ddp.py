@@ -283,7 +283,7 @@ def test_reuse_prices_with_the_profile_the_ab_recorded(tmp_path: Path, capsys: p
     recorded = _reuse_folder(tmp_path, "".join(_LINES), json.dumps(summary))
     assert plain_ddp.main(["--reuse", str(recorded), "--profile", str(J / "profile.yaml")]) == 0
     named = capsys.readouterr().out
-    assert "MAPE vs plain: 9.10 %" in named
+    assert "MAPE vs plain: 6.64 %" in named  # 9.10 % before the buckets shared the cores with the backward (stop 39)
     assert plain_ddp.main(["--reuse", str(recorded)]) == 0
     assert capsys.readouterr().out == named
     del summary["profile"]  # no record: the folder's own profile.yaml

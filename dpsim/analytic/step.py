@@ -126,6 +126,7 @@ from dpsim.buckets import (
     overlapped_bytes,
     overlapped_gather_end,
     piece_count,
+    slowed_end,
     stage_end_reduction,
     synced_gradient_bytes,
     traced_buckets,
@@ -654,6 +655,7 @@ def _uniform_overlap_end(
     first_bytes: float | None = None,
     tensors: Sequence[float] = (),
     buckets: Sequence[float] = (),
+    slowed: tuple[float, float] | None = None,
 ) -> tuple[float, float, int]:
     """:func:`overlap_end` for DDP buckets ready uniformly over ``span_s`` (O(1) for a stream).
 
@@ -670,10 +672,15 @@ def _uniform_overlap_end(
     """
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
-    if tensors or buckets:
+    if tensors or buckets or slowed is not None:
         sizes = list(buckets) or bucket_sizes(total_bytes, bucket_bytes, first_bytes, tensors)
         costs = [cost(size) for size in sizes]
         ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
+        if slowed is not None:  # ``slowed = (until, rate)``: each bucket at ``rate`` of its pace until then
+            end = stream_free_s
+            for at, c in zip(ready, costs, strict=True):
+                end = float(slowed_end(max(at, end), c, *slowed))
+            return end, sum(costs), len(sizes)
         return overlap_end(ready, costs, stream_free_s), sum(costs), len(sizes)
     head = min(first_bucket_bytes(bucket_bytes, first_bytes), total_bytes)
     if head < bucket_bytes and head < total_bytes:
@@ -1152,11 +1159,15 @@ def predict(scenario: Scenario) -> StepResult:
     grad_op = scenario.gradient_reduction_op  # DDP, DeepSpeed's all-reducing ZeRO-1: all-reduce
     grad_cost = allreduce if grad_op == "allreduce" else rs
 
-    def reduction_end(span_s: float, stream_free_s: float) -> tuple[float, float, int]:
+    def reduction_end(
+        span_s: float, stream_free_s: float, slowed: tuple[float, float] | None = None
+    ) -> tuple[float, float, int]:
         """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
         if hybrid:
             return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs_job, replica_job, stream_free_s)
-        return _uniform_overlap_end(grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes)
+        return _uniform_overlap_end(
+            grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes, slowed
+        )
 
     per_micro_batch = scenario.reduces_every_micro_batch
     chunks = megatron_chunks(scenario)
@@ -1279,12 +1290,18 @@ def predict(scenario: Scenario) -> StepResult:
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
         elif reduces_overlapped:
+            slowed = None
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
                 hidden = grad_bytes - last_bucket  # no trace in this branch: the uniform layout's last
                 last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
                 last_bwd_compute_s = (
                     float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
                 )
+                if ddp and not hybrid:
+                    # DDP: its buckets come along the backward's own share and share the cores with it until
+                    # then, at the rate the backward runs (HardwareProfile.comm_rate_in_backward): no window
+                    slowed = (last_bwd_compute_s, profile.comm_rate_in_backward(scenario))
+                    last_bwd_s = last_bwd_compute_s
             backlog = 0.0
             # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
             # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
@@ -1299,7 +1316,7 @@ def predict(scenario: Scenario) -> StepResult:
                         grad_bytes, bucket, bwd_pass, grad_cost, free, first, tensors, traced_sizes
                     )[0],
                 )
-            end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog)
+            end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog, slowed)
             grad_comm *= k if per_micro_batch else 1
             if spills_into_gathers:
                 spill = max(0.0, end - last_bwd_s)

@@ -291,6 +291,7 @@ class _Replication:
         rng = replication_rng(self.scenario.variability, replication)
         fwd, bwd, _ = worker_times(self.scenario, self.model, rng, steps)
         profile, plan = self.model.profile, self.plan
+        comm_rate: float | None = None
         shared_host = profile is not None and self.scenario.data_parallel > 1
         if shared_host and plan.reduces_overlapped and not plan.gathers[1] and plan.gradient_buckets:
             # the communication threads compete with the last backward for a shared host (one model, both engines):
@@ -302,6 +303,12 @@ class _Replication:
             bwd[:, :, -1] = profile.overlap_backward(self.scenario, alone, overlapped)
             # the window beyond the backward's own share is the host finishing communication (exposed, not compute)
             hidden = bwd[:, :, -1] - profile.overlap_backward_compute(self.scenario, alone, overlapped)
+            if self.scenario.reduces_with_ddp and plan.shard_ranks == 0 and not profile.gradient_ready:
+                # DDP (as the analytic engine): the backward ends at its own share and the buckets share the cores
+                # with it until then (HardwareProfile.comm_rate_in_backward); no window
+                bwd[:, :, -1] = bwd[:, :, -1] - hidden
+                hidden = np.zeros(bwd.shape[:2])
+                comm_rate = profile.comm_rate_in_backward(self.scenario)
         else:
             hidden = np.zeros(bwd.shape[:2])
         runs = []
@@ -316,7 +323,7 @@ class _Replication:
                 outcome, step_events = run_on_one_network(self.plan, engine, fwd[step], bwd[step], tl)
                 events, calls = events + step_events, calls + outcome.collectives
             else:
-                outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl)
+                outcome = run_step(self.plan, engine, fwd[step], bwd[step], tl, comm_rate=comm_rate)
             outcome = dataclasses.replace(outcome, compute_s=outcome.compute_s - hidden[step])
             if tl is not None:
                 tl.step_time_s = outcome.step_time_s

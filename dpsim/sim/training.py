@@ -54,6 +54,7 @@ from dpsim.buckets import (
     drive,
     overlapped_gathers,
     piece_count,
+    slowed_end,
 )
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.engine import CollectiveEngine
@@ -295,6 +296,9 @@ class Post:
     ready: np.ndarray
     bucket: int | None = None
     replicas: bool = False
+    slowed: tuple[np.ndarray, float] | None = None
+    """(per rank until when, rate): the collective runs at that rate of its pace until then (DDP's buckets beside
+    the last backward on a shared host, :func:`dpsim.buckets.slowed_end`); None: at its pace."""
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,7 @@ def step_program(
     communicate: bool = True,
     log: Log | None = None,
     start_s: float = 0.0,
+    comm_rate: float | None = None,
 ) -> Generator[Request, np.ndarray | None, ProgramEnd]:
     """One step of ``plan`` for the ranks of ``forward_s``/``backward_s`` (ranks × micro-batches), as a program.
 
@@ -430,7 +435,9 @@ def step_program(
             ready = [np.maximum(at, clock) for at in ready]  # blocking: after the pass
         for i, (size, at) in enumerate(zip(buckets if reduce_now else [], ready, strict=True)):
             name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
-            reduced = yield Post(name, grad_op, size, at, i)
+            # on a shared host DDP's buckets share the cores with the last backward until it ends (comm_rate)
+            slowed = (clock.copy(), comm_rate) if comm_rate is not None and last and j >= backward_gathers else None
+            reduced = yield Post(name, grad_op, size, at, i, slowed=slowed)
             if hybrid:
                 assert reduced is not None
                 yield Post(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
@@ -563,6 +570,7 @@ def run_step(
     backward_s: np.ndarray,
     timeline: Timeline | None = None,
     log: Log | None = None,
+    comm_rate: float | None = None,
 ) -> StepOutcome:
     """Simulate one step; ``forward_s``/``backward_s`` are (workers × micro-batches) times; ``log`` is sent
     every span of every rank (category, name, start, end), as the timeline records them.
@@ -599,6 +607,8 @@ def run_step(
             return np.maximum(streams[0], streams[1])
         joins = np.maximum(request.ready, streams[request.replicas])
         done = engine.evaluate(request.op, request.size, joins, replica if request.replicas else shard)
+        if request.slowed is not None:
+            done = slowed_end(joins, done - joins, *request.slowed)
         ledger.add(request, joins, done)
         streams[request.replicas] = done
         return done
@@ -622,5 +632,5 @@ def run_step(
         return done
 
     logged = spans if timeline is not None or log is not None else None
-    end = drive(step_program(plan, forward_s, backward_s, communicate, logged), answer)
+    end = drive(step_program(plan, forward_s, backward_s, communicate, logged, 0.0, comm_rate), answer)
     return ledger.outcome(plan, end)
