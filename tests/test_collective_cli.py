@@ -570,12 +570,21 @@ def test_sweeps_and_plans_are_priced_in_all_up_front(capsys: pytest.CaptureFixtu
     assert time.process_time() - start < 10 and code == 2 and out == ""
     assert err.startswith("error: <cost guard>: this sweep of 5 configurations prices 5 distinct")
     assert "--allow-long" in err
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "20B", "--max-devices", "1048576", "--min-devices", "262144",
+            "--global-batch", "1048576", "--no-progress", "--simulate", "0", "--tp", "1", "--pp", "1", "--zero", "0",
+            "--micro-batch", "1"]  # fmt: skip
+    # ring and hierarchical (the planner's default before it searched auto, c66f7de): each group alone is under
+    # the limit, the screen's six together are not
     start = time.process_time()
-    code, out, err = cli(capsys, "plan", "--model", "gpt2-small", "--tokens", "20B", "--max-devices", "1048576",
-                         "--min-devices", "262144", "--global-batch", "1048576", "--no-progress", "--simulate", "0",
-                         "--tp", "1", "--pp", "1", "--zero", "0", "--micro-batch", "1")  # fmt: skip
+    code, out, err = cli(capsys, *plan, "--algorithm", "ring,hierarchical")
     assert time.process_time() - start < 10 and code == 2 and out == ""
     assert err.startswith("error: <cost guard>: the plan's screen") and "1,048,576 ranks" in err
+    # the default (auto, what run prices): its largest group alone is past the limit, refused up front as well
+    start = time.process_time()
+    code, out, err = cli(capsys, *plan)
+    assert time.process_time() - start < 10 and code == 2 and out == ""
+    assert err.startswith("error: <cost guard>: pricing allreduce (auto) on 1,048,576 ranks")
+    assert "\n" not in err.strip()
     # a data-parallel group is priced once however many points share it (the analytic engine keeps its prices)
     big = load_scenario(DEFAULT, overrides=["cluster.nodes=16384", "training.global_batch=auto"])
     one = budget.scenario_pricing(big).seconds
