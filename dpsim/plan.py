@@ -619,7 +619,7 @@ def _screen(
         zero3_gathered_parameters,
         zero3_kept_parameters,
     )
-    from dpsim.analytic.pipeline_schedule import evaluate_schedule
+    from dpsim.analytic.pipeline_schedule import bubble_and_sends
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
     from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
     from dpsim.sim import budget
@@ -681,12 +681,7 @@ def _screen(
             continue
         sel = (pp == cp) & (k == ck) & (interleaved == ci)
         shape = (cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b")
-        f_sel, b_sel = fwd_pass[sel], bwd_pass[sel]
-        # without sends (sends of 0 s) and with them, in one pass over the schedule
-        both = evaluate_schedule(np.tile(f_sel, 2), np.tile(b_sel, 2), *shape, np.append(0.0 * f_sel, send[sel]))
-        idle, full = np.split(both.makespan_s, 2)
-        bubble[sel] = idle - ck * (f_sel + b_sel)
-        p2p_exposed[sel] = full - idle
+        bubble[sel], p2p_exposed[sel] = bubble_and_sends(fwd_pass[sel], bwd_pass[sel], *shape, send[sel])
     # the tied embedding's gradient, all-reduced between the first and last stage once a step
     tied = np.zeros(count)
     for cn, ct, cp in set(zip(n.tolist(), tp.tolist(), pp.tolist(), strict=True)):

@@ -37,6 +37,7 @@ import numpy as np
 __all__ = [
     "Op",
     "ScheduleTimes",
+    "bubble_and_sends",
     "evaluate_schedule",
     "schedule_order",
     "schedule_program",
@@ -213,6 +214,44 @@ def evaluate_schedule(
         tuple(map(extend, near.stage_end_s, far.stage_end_s)),
         far.sends // m1 * m if far.sends else 0,
     )
+
+
+def bubble_and_sends(
+    forward_s: Any,
+    backward_s: Any,
+    p: int,
+    m: int,
+    v: int = 1,
+    schedule: str = "1f1b",
+    p2p_s: Any = 0.0,
+    slowdowns: Sequence[float] | None = None,
+) -> tuple[Any, Any]:
+    """(bubble, exposed sends) of one pipelined step (arguments of :func:`evaluate_schedule`): what the schedule
+    adds to one stage's m·(t_f + t_b) without sends (makespan − m·(t_f + t_b)), and what its sends add on top (the
+    makespan with every send taking ``p2p_s`` minus the one without). Both engines' step
+    (:func:`dpsim.analytic.step.pipeline_terms`) and the planner's screen read it. Floats: the schedule evaluated
+    without sends, and again with them where a send takes time; numpy arrays: both in one pass (each
+    configuration twice, once with sends of 0 s, which equal none bit for bit)."""
+    if isinstance(forward_s, np.ndarray):
+        both = evaluate_schedule(
+            np.tile(forward_s, 2),
+            np.tile(backward_s, 2),
+            p,
+            m,
+            v,
+            schedule,
+            np.append(0.0 * forward_s, p2p_s),
+            slowdowns,
+        )
+        idle, full = np.split(both.makespan_s, 2)
+    else:
+        idle = evaluate_schedule(forward_s, backward_s, p, m, v, schedule, 0.0, slowdowns).makespan_s
+        full = (
+            evaluate_schedule(forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns).makespan_s
+            if p2p_s > 0
+            else idle
+        )
+    return idle - m * (forward_s + backward_s), full - idle
 
 
 def _run(

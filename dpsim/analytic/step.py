@@ -787,7 +787,7 @@ def pipeline_terms(
     carries the sends back to back and the makespan follows them, which the closed form
     (:func:`~dpsim.analytic.parallel.pipeline_step`, sends shorter than a pass) does not.
     """
-    from dpsim.analytic.pipeline_schedule import evaluate_schedule
+    from dpsim.analytic.pipeline_schedule import bubble_and_sends
 
     t = scenario.training
     p, m = t.pipeline_parallel, scenario.accumulation_steps
@@ -796,11 +796,7 @@ def pipeline_terms(
     fwd, bwd = parallel.with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
     send = parallel.pipeline_p2p_time(scenario, fabric)
-    idle = evaluate_schedule(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, 0.0, slow).makespan_s
-    if send <= 0:
-        return idle - m * (fwd + bwd), 0.0
-    full = evaluate_schedule(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow).makespan_s
-    return idle - m * (fwd + bwd), full - idle
+    return bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow)
 
 
 def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s: float) -> list[float]:
