@@ -395,7 +395,11 @@ def _calibrate_compute(
     loaded = load_scenario(scenario, overrides)
     import torch
 
-    from runtime.gemm import default_shapes, fit, sweep
+    from runtime.gemm import default_shapes, device_mismatch, fit, sweep
+
+    mismatch = device_mismatch(loaded, torch.cuda.is_available())
+    if mismatch:  # before anything is timed or written
+        raise ScenarioError("cluster.device", mismatch, str(scenario))
 
     peak = loaded.cluster.device.peak_for(working_dtype(dtype))
     allow_tf32 = torch.backends.cuda.matmul.allow_tf32
@@ -409,11 +413,14 @@ def _calibrate_compute(
         points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
-    efficiency, overhead = fit(points, peak)
+    try:
+        efficiency, overhead = fit(points, peak)
+    except ValueError as exc:
+        raise fail("--gemm-sizes", str(exc)) from None
     for p in points:
         typer.echo(f"gemm {p.m}x{p.n}x{p.k}: {p.seconds * 1e6:.1f} us, {p.flops / p.seconds / 1e12:.3f} TFLOP/s")
     typer.echo(
-        f"fit: {efficiency:.3f} of the scenario's peak {peak / 1e12:.4g} TFLOP/s "
+        f"fit: {efficiency:.3g} of the scenario's peak {peak / 1e12:.4g} TFLOP/s "
         f"({efficiency * peak / 1e12:.4g} TFLOP/s) + {overhead * 1e6:.2f} us per GEMM"
     )
     if efficiency > 1.0:

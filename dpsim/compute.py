@@ -1107,6 +1107,8 @@ def fit_gemm_curve(points: Sequence[tuple[float, float]], peak_flops: float) -> 
     per-kernel overhead, clamped at 0 with the slope refitted through the origin). Returns
     (efficiency, overhead seconds); the efficiency may exceed 1 when ``peak_flops`` understates
     the device. Used by ``dpsim calibrate --compute`` on a sweep of compute-bound GEMMs.
+    Times that do not grow with the work (a slope ≤ 0: launch-bound sizes, or a busy machine's noise)
+    are a ValueError: the origin refit would have turned them into any efficiency at all.
     """
     if len(points) < 2:
         raise ValueError("need at least two GEMM measurements to fit the curve")
@@ -1119,7 +1121,12 @@ def fit_gemm_curve(points: Sequence[tuple[float, float]], peak_flops: float) -> 
         raise ValueError("GEMM sizes must differ to fit the curve")
     slope = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     overhead = my - slope * mx
-    if overhead < 0 or slope <= 0:
+    if slope <= 0:
+        raise ValueError(
+            "the GEMMs' times do not grow with their work (least-squares slope <= 0): they timed launches or a "
+            "busy machine's noise, not GEMMs; time larger sizes on an idle device"
+        )
+    if overhead < 0:
         overhead = 0.0
         slope = math.fsum(x * y for x, y in zip(xs, ys, strict=True)) / math.fsum(x * x for x in xs)
     return 1.0 / (slope * peak_flops), overhead

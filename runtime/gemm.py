@@ -2,7 +2,12 @@
 
 Square and transformer-like shapes are timed with ``torch.matmul`` on the machine at hand: CUDA
 events around a batch of launches after warm-up on a GPU (as NVIDIA's and Bekman's mamf-finder
-sweeps do), ``time.perf_counter`` on a CPU. :func:`dpsim.compute.fit_gemm_curve` turns the
+sweeps do), ``time.perf_counter`` on a CPU, on one thread there: a CPU rank runs one
+(``runtime.launch`` sets ``OMP_NUM_THREADS=1``; ``runtime.calibrate.measure_compute`` times the model
+so too), and torch's default pool of threads on a core shared with other work made a 64³ GEMM take
+16 ms instead of 8 µs, a larger one faster than a smaller one, and the fit 9e-5 of the peak
+(``dpsim calibrate --compute --gemm-sizes 64,128,256`` on 2 loaded cores; one thread: 3 sweeps within 3 %).
+:func:`dpsim.compute.fit_gemm_curve` turns the
 (FLOPs, seconds) pairs into the device's ``matmul_efficiency`` and ``kernel_overhead``, the two
 numbers of :mod:`dpsim.compute`'s GEMM curve.
 """
@@ -17,8 +22,9 @@ from dataclasses import dataclass
 import torch
 
 from dpsim.compute import fit_gemm_curve
+from dpsim.scenario import Scenario
 
-__all__ = ["GemmPoint", "default_shapes", "fit", "sweep"]
+__all__ = ["GemmPoint", "default_shapes", "device_mismatch", "fit", "sweep"]
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
@@ -81,18 +87,40 @@ def _time(fn: object, device: torch.device, reps: int) -> float:
 def sweep(
     shapes: Sequence[tuple[int, int, int]], dtype: str = "bf16", device: str | None = None, reps: int = 5
 ) -> list[GemmPoint]:
-    """Time ``torch.matmul`` of (m × k) @ (k × n) for every shape; CPU runs fp32 unless asked otherwise."""
+    """Time ``torch.matmul`` of (m × k) @ (k × n) for every shape (on a CPU on one thread, as a CPU rank runs)."""
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dtype not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r} (known: {', '.join(_DTYPES)})")
     torch_dtype = _DTYPES[dtype]
     generator = torch.Generator(device="cpu").manual_seed(0)
     points = []
-    for m, n, k in shapes:
-        a = torch.randn(m, k, generator=generator).to(dev, torch_dtype)
-        b = torch.randn(k, n, generator=generator).to(dev, torch_dtype)
-        points.append(GemmPoint(m, n, k, _time(lambda a=a, b=b: torch.matmul(a, b), dev, reps)))
+    threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        for m, n, k in shapes:
+            a = torch.randn(m, k, generator=generator).to(dev, torch_dtype)
+            b = torch.randn(k, n, generator=generator).to(dev, torch_dtype)
+            points.append(GemmPoint(m, n, k, _time(lambda a=a, b=b: torch.matmul(a, b), dev, reps)))
+    finally:
+        torch.set_num_threads(threads)
     return points
+
+
+def device_mismatch(scenario: Scenario, cuda: bool) -> str:
+    """Why a sweep on this machine (a CUDA GPU where ``cuda``, else its CPU) cannot be fitted against the scenario's
+    device, or '': a catalog GPU timed on a CPU (the default scenario's A100 fitted 9e-5 of its peak: the CPU's rate
+    over the A100's), or the catalog ``cpu`` timed on a GPU. A custom device (no preset) names no hardware and is not
+    judged, as :func:`dpsim.calibration.profile_mismatch` does not judge it."""
+    cluster = scenario.cluster
+    if not (cluster.gloo if cuda else cluster.nccl_backend):
+        return ""
+    ran, wants = ("a CUDA GPU", "a CPU") if cuda else ("this machine's CPU (no CUDA device)", "a GPU")
+    return (
+        f"calibrate --compute times GEMMs on {ran} and fits them against the device's peak, and "
+        f"{cluster.device.preset} is {wants}: run it on that device, or name this machine's device in the scenario "
+        "(cpu, or a custom device with its peak_flops)"
+    )
 
 
 def fit(points: Sequence[GemmPoint], peak_flops: float) -> tuple[float, float]:

@@ -154,6 +154,11 @@ def test_fit_recovers_the_curve() -> None:
     assert got_overhead == pytest.approx(overhead, rel=1e-6)
     with pytest.raises(ValueError):
         fit_gemm_curve(points[:1], peak)
+    # times that shrink as the work grows (a busy CPU's thread pool: 64^3 16 ms, 4x256^3 0.34 ms) are refused; the
+    # old code refitted them through the origin and wrote whatever efficiency came out
+    noisy = [(5.2e5, 16.0e-3), (2.1e6, 9.3e-3), (4.2e6, 8.0e-3), (1.3e8, 0.34e-3)]
+    with pytest.raises(ValueError, match="do not grow with their work"):
+        fit_gemm_curve(noisy, peak)
 
 
 def test_gemm_sweep_on_cpu() -> None:
@@ -165,6 +170,64 @@ def test_gemm_sweep_on_cpu() -> None:
     assert all(p.seconds > 0 for p in points)
     efficiency, overhead = fit(points, 1e12)
     assert efficiency > 0 and overhead >= 0
+
+
+def test_a_cpu_gemm_sweep_runs_on_one_thread_as_a_cpu_rank_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    # runtime.launch runs each CPU rank with OMP_NUM_THREADS=1; torch's default pool on 2 loaded cores timed a 64^3
+    # GEMM at 16 ms (8 us alone), and the fit came out 9e-5 of the peak: the old sweep timed on every thread
+    torch = pytest.importorskip("torch")
+    import runtime.gemm
+
+    seen: list[int] = []
+
+    def matmul(a: Any, b: Any) -> Any:
+        seen.append(torch.get_num_threads())
+        return a @ b
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(runtime.gemm.torch, "matmul", matmul)
+    runtime.gemm.sweep([(8, 8, 8), (16, 8, 8)], dtype="fp32", device="cpu", reps=2)
+    assert seen and set(seen) == {1}
+    assert torch.get_num_threads() == before  # restored
+
+
+_CUSTOM = {"peak_flops": "1 TFLOP/s", "memory": "1 GB"}
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda", "refused"),
+    [("a100-80gb", False, True), ("cpu", False, False), ("cpu", True, True), ("a100-80gb", True, False),
+     (_CUSTOM, False, False), (_CUSTOM, True, False)],
+)  # fmt: skip
+def test_a_gemm_sweep_on_another_kind_of_device_than_the_scenarios_is_refused(
+    device: object, cuda: bool, refused: bool
+) -> None:
+    pytest.importorskip("torch")
+    from runtime.gemm import device_mismatch
+
+    data = {"model": "mlp-tiny", "cluster": {"device": device}, "training": {"global_batch": 1, "micro_batch": 1}}
+    message = device_mismatch(scenario_from_dict(data), cuda)
+    assert bool(message) == refused, message
+    if refused:
+        assert ("on a CUDA GPU" if cuda else "on this machine's CPU") in message
+
+
+def test_calibrate_compute_of_a_gpu_scenario_on_a_cpu_is_one_line_before_any_timing(tmp_path: Path) -> None:
+    # the default scenario's A100 timed on this CPU wrote matmul_efficiency 8.8e-05 (the CPU's rate over the A100's
+    # peak) with exit 0; now refused up front, nothing written
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    from typer.testing import CliRunner
+
+    import dpsim
+    from dpsim.cli import app
+
+    out, default = tmp_path / "g.yaml", Path(dpsim.__file__).parent / "scenarios" / "default.yaml"
+    result = CliRunner().invoke(app, ["calibrate", str(default), "--compute", "--gemm-sizes", "8,16", "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "cluster.device: calibrate --compute times GEMMs on this" in result.stderr
+    assert not out.exists() and "gemm" not in result.stdout
 
 
 def _korthikanti_22b(sequence_parallel: bool = False) -> Scenario:
