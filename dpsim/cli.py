@@ -253,8 +253,8 @@ def sweep(
 ) -> None:
     """Run a grid of scenario variants and tabulate (or plot) the results.
 
-    With ``--out F``, finished points are appended to ``F.partial.jsonl`` as they arrive
-    (deleted when the sweep completes); ``--resume`` skips the points already there.
+    With --out F, finished points are appended to F.partial.jsonl as they arrive
+    (deleted when the sweep completes); --resume skips the points already there.
     """
     from dpsim import api, execution, report
 
@@ -340,9 +340,9 @@ def check(
 ) -> None:
     """Validate a scenario and print a summary with derived values.
 
-    ``--format json`` prints one object: ``{"valid": true, "scenario": {...}, "derived": {...}}``,
-    or ``{"valid": false, "error": {"source", "field", "message"}}`` (exit status 2). ``--dump``
-    prints the resolved scenario alone: YAML, or with ``--format json`` the same mapping as one
+    --format json prints one object: {"valid": true, "scenario": {...}, "derived": {...}},
+    or {"valid": false, "error": {"source", "field", "message"}} (exit status 2). --dump
+    prints the resolved scenario alone: YAML, or with --format json the same mapping as one
     JSON object (JSON is YAML 1.2, so either loads back to an equal scenario).
     """
     from dpsim import report
