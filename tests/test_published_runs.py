@@ -1251,3 +1251,40 @@ def test_nemotron_340b_runs_the_yamls_bf16_optimizer_state_and_fits() -> None:
     mb = memory_breakdown(s)
     assert mb.worst_stage == 0 and not mb.oom
     assert mb.optimizer_states == pytest.approx(2 * stage_parameters(s)[0])
+
+
+def test_megascale_what_if_sets_one_opt_in_flag_of_its_release() -> None:
+    """``--megascale-what-if`` (a what-if, not the model): each variant changes only what the opt-in flag of Megatron-LM
+    285068c8 changes, on MegaScale's baseline rows only. ``flash``: the model's attention (``--use-flash-attn``); its
+    FlashAttention (1) form also scales the A100's flash rate (0.6, 0.5) by the FlashAttention-2 paper's Fig. 4 ratio at
+    the rows' sequence 2,048 and 128-wide heads (530B: 20,480 / 160; 175B: 12,288 / 128 = 96, the figure's 128
+    panel), 69 / 155; ``distributed_optimizer``: ZeRO-1 as Megatron's distributed optimizer, which keeps its own
+    gradient buffer. Flash attention prices every baseline row faster than the standard attention the rows keep (the
+    release's default), so it moves them away from the published values."""
+    megascale = [r for r in SCALING if r.scenario["name"].startswith("megascale-megatron-")]
+    assert len(megascale) == 12
+    for run in SCALING:
+        if run not in megascale:
+            assert all(RUNS.megascale_what_if(run, v) is run for v in RUNS.MEGASCALE_VARIANTS)
+    with pytest.raises(ValueError, match="flash, flash_fa1, distributed_optimizer"):
+        RUNS.megascale_what_if(megascale[0], "flash2")
+    for run in (megascale[0], megascale[-1]):
+        flash = RUNS.megascale_what_if(run, "flash").scenario
+        assert flash["model"] == {**run.scenario["model"], "attention": "flash"}
+        assert {k: v for k, v in flash.items() if k != "model"} == {
+            k: v for k, v in run.scenario.items() if k != "model"
+        }
+        fa1 = RUNS.megascale_what_if(run, "flash_fa1").scenario
+        assert fa1["model"] == flash["model"]
+        assert fa1["cluster"]["device"] == {
+            "preset": "a100-80gb",
+            "attention_efficiency": pytest.approx((0.6 * 69 / 155, 0.5 * 69 / 155)),
+        }
+        optimizer = RUNS.megascale_what_if(run, "distributed_optimizer").scenario["training"]
+        expected = {**run.scenario["training"], "zero_stage": 1, "optimizer_sharding": "megatron"}
+        del expected["gradient_as_bucket_view"]
+        assert optimizer == expected
+        scenario_from_dict(dict(RUNS.megascale_what_if(run, "distributed_optimizer").scenario))
+        now = RUNS.predict_run(run)[0]
+        assert RUNS.predict_run(RUNS.megascale_what_if(run, "flash"))[0] > now
+        assert RUNS.predict_run(RUNS.megascale_what_if(run, "flash_fa1"))[0] > now
