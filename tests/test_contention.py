@@ -581,3 +581,29 @@ def test_parameter_server_jobs_are_refused_on_a_shared_fabric() -> None:
     assert info.value.field == "communication.algorithm"
     (alone,) = simulate_shared([ps])
     assert _rel(alone.step_time_s, simulate(ps, fidelity="chunk").step_time_s) < 1e-9
+
+
+def test_a_profile_on_a_shared_fabric_is_refused_saying_why() -> None:
+    """A profile's links are whole-collective α–β fits per algorithm (the host's sharing folded in), not capacities the
+    fabric's max-min sharing could split between jobs, and its compute / host model reach the single-job engines only:
+    refused naming the field and saying why and what to do (it said only 'simulated from catalog links, not a
+    calibration profile'). One job alone with the profile runs (`dpsim run`)."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from dpsim.cli import app
+
+    profile = Path(__file__).parents[1] / "benchmarks/results/plain-ddp-2026-12-06-l/profile.yaml"
+    job = make("p", tp=1)
+    data = job.model_dump(mode="json")
+    calibrated = scenario_from_dict({**data, "calibration": {"profile": str(profile)}})
+    with pytest.raises(ScenarioError, match="splits each link's bandwidth between every job's flows") as info:
+        simulate_shared([calibrated, job])
+    assert info.value.field == "calibration" and "Run the job alone with the profile" in info.value.message
+    default = str(Path(__file__).parents[1] / "scenarios" / "default.yaml")
+    argv = ["run", default, default, "--shared-fabric", "--set", f"calibration.profile={profile}"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert "calibration: a shared fabric splits each link's bandwidth" in result.stderr
+    assert simulate(calibrated, fidelity="chunk").step_time_s > 0  # alone, the profile prices the job

@@ -1017,8 +1017,17 @@ def simulate_shared(
         if s.cluster.rank_order != "node_major":
             raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")
         if s.calibration is not None:
+            # a profile's links (analytic.step.calibrated_fabric) are whole-collective α–β fits per algorithm, with
+            # the host's sharing (host_senders) and size regimes folded in: an effective price per collective, not
+            # a link capacity that this network's max-min sharing could split between flows of several groups and
+            # jobs; its compute, host model (overlap_backward, comm_rate_in_backward) and traced bucket readiness
+            # are read by the single-job engines' step (simulate._Replication.run), which this one does not run
             raise ScenarioError(
-                "calibration", "a shared fabric is simulated from catalog links, not a calibration profile"
+                "calibration",
+                "a shared fabric splits each link's bandwidth between every job's flows, and a profile's links are "
+                "whole-collective α–β fits per algorithm with its host's sharing folded in, not capacities to "
+                "split; its compute and host model are read by the single-job engines only. Run the job alone "
+                "with the profile, or on the fabric without it",
             )
     if len(scenarios) > 1 and any(analytic_step.algorithm_of(s) == "parameter-server" for s in scenarios):
         # the fabric attaches ONE server port (Topology.attach_server): every job's server traffic would meet on it,
