@@ -93,3 +93,28 @@ def test_buckets_in_flight_together_end_where_one_after_the_other_ends(ranks: in
     # the alternative, each all-reduce at its own pace as if alone (nothing shared): the last ends with the largest
     assert max(each) / alone < 0.8 < min(ratios)
     assert all(1.8 <= m["async"]["b0_done_s"] / m["seq"]["b0_done_s"] <= 4.0 for m in cell)
+
+
+def test_a_trace_of_ddp_on_gloo_says_its_buckets_are_drawn_as_one_stream() -> None:
+    """The simulator's timeline draws DDP's buckets one after the other (the stream whose end both engines price),
+    while gloo runs two at once and ends bucket 0 at 1.8-3.9x its own time (above). The trace and the Gantt chart
+    say so where the buckets run on gloo's own all-reduce (otherData.communication_drawn, each span's args.drawn), and
+    not where the stream is as drawn: the runtime's own ring (one thread, runtime.hooks) and NCCL (one stream). The
+    step is the same to the bit with or without the timeline. The old trace said nothing."""
+    from dpsim.sim import simulate, simulate_timeline
+    from dpsim.sim.trace import chrome_trace
+
+    s = _harness(2, 1000.0)
+    assert s.collective_algorithm == "backend"
+    result, timeline = simulate_timeline(s)
+    assert result.step_time_s == simulate(s).step_time_s == timeline.step_time_s
+    trace = chrome_trace(timeline)
+    assert "gloo's own all-reduce" in trace["otherData"]["communication_drawn"]
+    buckets = [e for e in trace["traceEvents"] if e.get("cat") == "comm"]
+    assert len(buckets) >= 2 and all("runs two buckets at once" in e["args"]["drawn"] for e in buckets)
+    ring = s.model_copy(update={"communication": s.communication.model_copy(update={"algorithm": "ring"})})
+    gpu = load_scenario(ROOT / "scenarios" / "default.yaml")
+    for other in (ring, gpu):
+        plain = chrome_trace(simulate_timeline(other)[1])
+        assert "communication_drawn" not in plain["otherData"]
+        assert not any("drawn" in (e.get("args") or {}) for e in plain["traceEvents"])

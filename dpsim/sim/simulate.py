@@ -40,7 +40,7 @@ from dpsim.sim.cluster import Cluster
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.fast import FastEngine
 from dpsim.sim.fidelity import FIDELITIES, choose_fidelity
-from dpsim.sim.timeline import Timeline
+from dpsim.sim.timeline import GLOO_CONCURRENT_BUCKETS, Timeline
 from dpsim.sim.training import StepOutcome, StepPlan, run_step
 from dpsim.sim.variability import ci95_half_width, replication_rng
 from dpsim.sim.worker import ComputeModel, compute_model, dp_slowdowns, worker_samples, worker_times
@@ -248,6 +248,8 @@ def _simulate(
         recorded = sorted(set(range(min(dp, TRACE_WORKERS))) | {int(w) for w in np.flatnonzero(slow != 1.0)})
         timeline = Timeline(scenario.name, dp, fidelity=chosen, recorded=recorded)
         timeline.notes = {int(w): f"straggler x{float(slow[w]):g}" for w in np.flatnonzero(slow != 1.0)}
+        if scenario.collective_algorithm == "backend" and scenario.reduces_with_ddp and dp > 1:
+            timeline.comm_schedule = GLOO_CONCURRENT_BUCKETS  # gloo's own all-reduce: DDP's buckets two at once
         runs.append(replicate.run(0, timeline))
     rest = list(range(len(runs), variability.replications))
     if executor is None:

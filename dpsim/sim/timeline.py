@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "Span", "Timeline", "WorkerGroup"]
+__all__ = ["GLOO_CONCURRENT_BUCKETS", "Interval", "Span", "Timeline", "WorkerGroup"]
+
+
+GLOO_CONCURRENT_BUCKETS = (
+    "one stream, as both engines price the step: gloo's own all-reduce (ProcessGroupGloo: 2 worker threads, one "
+    "context) runs two buckets at once, so every bucket but the last ends later than drawn (measured 2.0-3.6x its "
+    "own time, gloo-concurrency-2026-12-06-l) and the last where drawn"
+)
+"""The note a timeline of DDP over gloo's own all-reduce carries (:attr:`Timeline.comm_schedule`): its buckets' spans
+are the one stream whose last end both engines price (a work-conserving share ends the last bucket where one after
+the other does; measured together ÷ one at a time 0.99-1.09), not each bucket's own end."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,9 @@ class Timeline:
     spans: list[Span] = field(default_factory=list)
     notes: dict[int, str] = field(default_factory=dict)
     """Why a worker is special (``straggler x1.5``); the Gantt chart always shows these."""
+    comm_schedule: str = ""
+    """Where the collectives' spans are the engines' one-stream accounting and not when each one ends: gloo's own
+    all-reduce runs DDP's buckets at once (:data:`GLOO_CONCURRENT_BUCKETS`); '' where the stream is as drawn."""
 
     def add_span(
         self, category: str, name: str, start_s: np.ndarray, end_s: np.ndarray, args: Mapping[str, Any] | None = None

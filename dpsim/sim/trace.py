@@ -8,7 +8,9 @@ collapsed or left out.
 :func:`write_chrome_trace` writes the Trace Event Format (``chrome://tracing``,
 https://ui.perfetto.dev): one process per group of workers with a compute track and a
 communication track ("X" complete events in microseconds); a collective's event carries
-its ``bytes``, ``op``, ``algorithm`` and ``bucket`` in ``args``. :func:`write_gantt`
+its ``bytes``, ``op``, ``algorithm`` and ``bucket`` in ``args`` (and ``drawn``, with the trace's
+``otherData.communication_drawn``, where DDP's buckets run on gloo's own all-reduce: the spans are the one stream both
+engines price, while gloo runs two buckets at once and ends each but the last later). :func:`write_gantt`
 draws the same rows with matplotlib (Agg, imported lazily) in one batched collection per
 category, so 8,192 workers draw as fast as 8.
 """
@@ -87,6 +89,8 @@ def chrome_trace(timeline: Timeline) -> dict[str, Any]:
         "groups": len(groups),
         "step_time_s": timeline.step_time_s,
     }
+    if timeline.comm_schedule:  # the collectives' spans are the engines' one stream (gloo's buckets run at once)
+        meta["communication_drawn"] = timeline.comm_schedule
     return {"traceEvents": events, "displayTimeUnit": "ms", "otherData": meta}
 
 
@@ -171,6 +175,8 @@ def write_gantt(timeline: Timeline, path: str | Path, max_rows: int = MAX_ROWS) 
     name = name if len(name) <= 90 else name[:87] + "..."
     length = f"{timeline.step_time_s * scale:.3g} {unit}"
     title = f"{name}\none step of {timeline.workers:,} workers: {length} ({timeline.fidelity} level)"
+    if timeline.comm_schedule:
+        note = "; ".join(p for p in (note, "buckets drawn one after another as priced: gloo runs two at once") if p)
     ax.set_title(title + (f"\n{note}" if note else ""), fontsize="medium")
     handles = [Patch(color=c, label=k) for k, c in COLORS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize="small", frameon=False)

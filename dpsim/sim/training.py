@@ -537,6 +537,8 @@ class Ledger:
         self.calls.append((post.name, last, float(done.max())))
         if self.timeline is not None:  # what moved travels with the span (bytes, op, algorithm, bucket)
             args = {"bytes": post.size, "op": post.op, "algorithm": self.algorithm, "bucket": post.bucket}
+            if self.timeline.comm_schedule:  # the span is the one stream's, not when this bucket itself ends
+                args["drawn"] = self.timeline.comm_schedule
             joined, finished = joins[self.record], done[self.record]
             started = np.minimum(last, finished)
             self.timeline.add_span("wait", f"{post.name} (waiting for peers)", joined, started, args)
