@@ -423,12 +423,16 @@ def _calibrate_compute(
         f"fit: {efficiency:.3g} of the scenario's peak {peak / 1e12:.4g} TFLOP/s "
         f"({efficiency * peak / 1e12:.4g} TFLOP/s) + {overhead * 1e6:.2f} us per GEMM"
     )
-    if efficiency > 1.0:
-        typer.echo(
-            "note: the measured rate exceeds cluster.device's peak; set peak_flops to the device's peak", err=True
+    if efficiency > 1.0:  # no GEMM runs above its device's peak: the peak is another device's (was a note, and 1.0)
+        raise ScenarioError(
+            "cluster.device",
+            f"the fitted GEMM rate {efficiency * peak / 1e12:.4g} TFLOP/s is {efficiency:.3g}x the peak the scenario's "
+            f"device is priced at ({peak / 1e12:.4g} TFLOP/s): the sweep ran on another device, or the peak is "
+            "understated; name the device it ran on, or set cluster.device.peak_flops to its peak (nothing written)",
+            str(scenario),
         )
     # the fit's rate includes each GEMM's output store: price it as fitted, not with the store added again
-    device = {"matmul_efficiency": min(1.0, efficiency), "kernel_overhead": f"{overhead * 1e6:.6g} us"}
+    device = {"matmul_efficiency": efficiency, "kernel_overhead": f"{overhead * 1e6:.6g} us"}
     device["gemm_epilogue_exposed"] = False
     document = {
         "note": "GEMM curve measured by dpsim calibrate --compute; merge 'cluster.device' into a scenario",

@@ -230,6 +230,30 @@ def test_calibrate_compute_of_a_gpu_scenario_on_a_cpu_is_one_line_before_any_tim
     assert not out.exists() and "gemm" not in result.stdout
 
 
+def test_calibrate_compute_faster_than_the_devices_peak_is_refused(tmp_path: Path) -> None:
+    # a fit above 1 of the peak is a GEMM faster than its device can run: the old code noted it and wrote
+    # matmul_efficiency 1.0 (exit 0); a CPU thread runs fp32 GEMMs far above this custom device's 0.1 GFLOP/s
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    from typer.testing import CliRunner
+
+    from dpsim.cli import app
+
+    (tmp_path / "s.yaml").write_text(
+        "name: slow\nmodel: {kind: mlp, layers: 2, hidden: 32, parameters: 2112, flops_per_sample: 12672}\n"
+        "cluster: {nodes: 1, device: {peak_flops: 0.1 GFLOP/s, memory: 1 GB}}\n"
+        "training: {global_batch: 1, micro_batch: 1, optimizer: sgd, precision: fp32}\n"
+    )
+    out = tmp_path / "g.yaml"
+    argv = ["calibrate", str(tmp_path / "s.yaml"), "--compute", "--gemm-sizes", "32,64", "--dtype", "fp32"]
+    argv += ["-o", str(out)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "cluster.device: the fitted GEMM rate" in result.stderr
+    assert "set cluster.device.peak_flops" in result.stderr and not out.exists()
+
+
 def _korthikanti_22b(sequence_parallel: bool = False) -> Scenario:
     """Korthikanti et al. 2022, Table 3: the 22B GPT (h 6144, 64 heads, 48 layers, s 2048, V 51,200), TP 8, mb 4."""
     data = {
