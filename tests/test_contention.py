@@ -607,3 +607,28 @@ def test_a_profile_on_a_shared_fabric_is_refused_saying_why() -> None:
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
     assert "calibration: a shared fabric splits each link's bandwidth" in result.stderr
     assert simulate(calibrated, fidelity="chunk").step_time_s > 0  # alone, the profile prices the job
+
+
+def test_a_tensor_parallel_group_across_a_degraded_nic_is_slowed_once_on_a_shared_fabric() -> None:
+    """Llama 2 7B with TP 4 over 4 nodes of one GPU (DP 1: no reduction at all), node 1's NIC at a quarter: the
+    engines price the TP all-reduces at the degraded rate (``with_degraded_nics``, 0.83 -> 3.30 s a step), and the
+    shared fabric's TP flows, on the network with that NIC slowed, take as long; one job alone there gives the
+    engines' step. Before, the flows' nominal schedule was priced at the full rate, so the degradation the passes
+    already held came back as the groups' lateness: +58.1 % (``agreement_fuzz.py --wider --shared-fabric 2``,
+    seed 1). Without the degraded NIC all three agreed before and do now."""
+    from pathlib import Path
+
+    from dpsim.scenario import load_scenario
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "llama2-7b-128-h100-zero1.yaml"
+    sets = [
+        "cluster.nodes=4", "cluster.workers_per_node=1", "training.tensor_parallel=4", "training.global_batch=6",
+        "training.micro_batch=2", "communication.algorithm=ring", "communication.protocol=Simple",
+    ]  # fmt: skip
+    for degraded in ([], ["variability.degraded_links=[{node: 1, factor: 0.25}]"]):
+        scenario = load_scenario(path, sets + degraded)
+        (alone,) = simulate_shared([scenario])
+        analytic = predict(scenario).step_time_s
+        assert _rel(alone.step_time_s, analytic) < 1e-9
+        assert _rel(simulate(scenario, fidelity="chunk").step_time_s, analytic) < 1e-9
+    assert predict(scenario).extra["tensor_parallel_comm_s"] == pytest.approx(3.30, rel=0.01)

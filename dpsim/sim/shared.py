@@ -936,7 +936,10 @@ def _tensor_flows(
     step programs (``program``: its plan and engine), as the program runs each rank's passes."""
     t = s.training
     tp, dp, pp = t.tensor_parallel, s.data_parallel, t.pipeline_parallel
-    fabric = fabric_of(s)
+    # the fabric the step plan prices TP on (a degraded NIC's worst factor: with_degraded_nics), so a group's lateness
+    # is what the network adds beyond the TP time its passes already hold. On fabric_of's full rate a TP group
+    # across a degraded node was late by the degradation the plan had charged: twice (+58 % on 4 nodes, NIC at 0.25)
+    fabric = analytic_step.model_parallel_fabric(s)
     per_stage = parallel.layers_per_stage(s) * parallel.tensor_parallel_counts(s)[0]
     forward = round(parallel.layers_per_stage(s) * parallel.forward_allreduces_per_layer(s.model.parallel_block))
     per_pass = (max(1, forward), max(1, round(per_stage) - forward))
@@ -1112,7 +1115,7 @@ def simulate_shared(
             late = [b - a for a, b in zip(nominal_run.stage_end_s, again.stage_end_s, strict=True)]
             pipeline = {
                 "sends": len(took),
-                "send_s": parallel.pipeline_p2p_time(s, fabric_of(s)),
+                "send_s": parallel.pipeline_p2p_time(s, analytic_step.model_parallel_fabric(s)),
                 "longest_send_s": max(took.values(), default=0.0),
                 "stage_delay_s": late,
             }
