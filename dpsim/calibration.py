@@ -1629,7 +1629,7 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     if "cores" not in data:
         raise ScenarioError(f"{where}.cores", f"missing: {expected}", source)
     if data.get("shared_by", "job") not in ("job", "node"):
-        raise ScenarioError(f"{where}.shared_by", "expected job or node", source)
+        raise ScenarioError(f"{where}.shared_by", f"expected job or node, got {brief(data.get('shared_by'))}", source)
     _check_number(data["cores"], f"{where}.cores", source, f"a number of cores >= {MIN_FRACTION:g}",
                   low=MIN_FRACTION, closed=True)  # fmt: skip  # 1e-320 cores: a port of rate 0, a traceback
     for key in ("efficiency_loss", "comm_efficiency_loss"):

@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from dpsim.errors import ScenarioError, safe_text
+from dpsim.errors import ScenarioError, did_you_mean, safe_text
 from dpsim.inputs import brief
 from dpsim.outputs import refuse_link, replaced
 
@@ -368,7 +368,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
 def check_choice(option: str, value: str, choices: Sequence[str]) -> str:
     """Validate an option against its allowed values (one-line error naming the option)."""
     if value not in choices:
-        raise fail(option, f"expected one of {', '.join(choices)}, got {brief(value)}")
+        hint = did_you_mean(value, choices)
+        raise fail(option, f"expected one of {', '.join(choices)}, got {brief(value)}" + (f" ({hint})" if hint else ""))
     return value
 
 

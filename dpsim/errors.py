@@ -18,8 +18,12 @@ def did_you_mean(name: str, known: Iterable[str], limit: int = 4) -> str:
     ``v100`` and ``recompute`` with ``recompute_early_stop`` beside ``activation_recomputation``. A name of five
     characters or more ending in ``e`` or ``s`` also matches without it (an English word's other ending: ``recompute``
     is in ``activation_recomputation`` as ``recomput``, ``buckets`` in ``bucket``; the plain fragment offered only the
-    two ``recompute_*`` fields)."""
+    two ``recompute_*`` fields). A name that differs from a known one only in case or surrounding spaces is offered
+    that one alone (``Adam``: ``adam``, not also ``adamw``)."""
     key, names = name.strip().lower(), list(known)
+    same = [n for n in names if n.lower() == key]  # 'Adam' is 'adam', not also 'adamw'
+    if same:
+        return f"did you mean {same[0]!r}?"
     stems = [key] + ([key[:-1]] if len(key) >= 5 and key[-1] in "es" else [])
     hits = sorted((n for n in names if len(key) >= 3 and any(s in n.lower() for s in stems)), key=lambda n: (len(n), n))
     hits = hits[:limit]

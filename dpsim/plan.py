@@ -34,7 +34,7 @@ import numpy as np
 
 from dpsim import catalog
 from dpsim.analytic.collectives import Fabric
-from dpsim.errors import ScenarioError
+from dpsim.errors import ScenarioError, did_you_mean
 from dpsim.outputs import replaced
 from dpsim.reliability import checkpoint_interval
 from dpsim.scenario import (
@@ -211,8 +211,12 @@ class PlanRequest:
         ):
             bad = [v for v in values if v not in allowed]
             if bad or not values:
+                hint = did_you_mean(bad[0], allowed) if bad else ""
                 raise ScenarioError(
-                    option, f"expected a non-empty subset of {', '.join(allowed)}, got {', '.join(values)}", SOURCE
+                    option,
+                    f"expected a non-empty subset of {', '.join(allowed)}, got {', '.join(values)}"
+                    + (f" ({hint})" if hint else ""),
+                    SOURCE,
                 )
         for option, ints in (
             ("--tp", self.tensor_parallel),

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -972,7 +973,11 @@ RANK_ORDERS = ("node_major", "round_robin")
 def _rank_order(value: Any) -> Any:
     if isinstance(value, str):
         if value not in RANK_ORDERS:
-            raise ValueError(f"expected {' or '.join(RANK_ORDERS)} or a list of GPU slots, got {inputs.brief(value)}")
+            hint = did_you_mean(value, RANK_ORDERS)
+            raise ValueError(
+                f"expected {' or '.join(RANK_ORDERS)} or a list of GPU slots, got {inputs.brief(value)}"
+                + (f" ({hint})" if hint else "")
+            )
         return value
     if isinstance(value, list):
         bad = [v for v in value if not isinstance(v, int) or isinstance(v, bool)]
@@ -3240,7 +3245,12 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
                 return f"{field}.{sub}" if field else sub, rest
         return field, msg
     if kind == "literal_error":
-        return field, f"{msg.replace('Input should be', 'expected')}, got {inputs.brief(given)}"
+        # the allowed values as pydantic lists them ("'gpipe', '1f1b' or 'interleaved'"): the closest one offered
+        allowed = re.findall(r"'([^']*)'", str((error.get("ctx") or {}).get("expected", "")))
+        hint = did_you_mean(given, allowed) if isinstance(given, str) else ""
+        return field, f"{msg.replace('Input should be', 'expected')}, got {inputs.brief(given)}" + (
+            f" ({hint})" if hint else ""
+        )
     if kind == "model_type" or kind == "dict_type":
         return field, f"expected a mapping of fields, got {inputs.brief(given)}"
     if (

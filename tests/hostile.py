@@ -31,7 +31,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -4247,6 +4247,71 @@ def degraded_nics_the_runtime_cannot_run() -> Iterator[Case]:
                names=field_name, outputs=outputs)  # fmt: skip
 
 
+def _enum_fields() -> list[tuple[str, list[str]]]:
+    """The scenario's fields that take one of a fixed set of names (a ``Literal``), with those names, read from
+    ``dpsim schema`` (a list's item fields left out, as :func:`_schema_fields` leaves them)."""
+    from dpsim.scenario import scenario_schema
+
+    schema = scenario_schema()
+    found: list[tuple[str, list[str]]] = []
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        choices = [resolve(n) for n in resolve(node).get("anyOf", [resolve(node)])]
+        for choice in choices:
+            for key, child in choice.get("properties", {}).items():
+                walk(child, f"{path}.{key}" if path else key)
+        names = [v for c in choices for v in c.get("enum", ()) if isinstance(v, str)]
+        if path and names:
+            found.append((path, names))
+
+    walk(schema, "")
+    return found
+
+
+def _misspelled(names: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(a near miss, the name it misses) for a set of allowed names: the first in other case, the longest one
+    character short (where that is not itself allowed)."""
+    first = names[0]
+    yield (first.upper() if first.upper() != first else first.lower()), first
+    longest = max(names, key=len)
+    if len(longest) >= 5 and longest[:-1] not in names:
+        yield longest[:-1], longest
+
+
+def enum_values_with_a_suggestion() -> Iterator[Case]:
+    """Round 22. A value one letter or one case away from a field's allowed names (``training.optimizer=Adam``,
+    ``training.pipeline_schedule=interleave``, ``--format JSON``, ``plan --algorithm rign``) was refused with the list
+    alone, while an unknown key, device or model was answered with a did-you-mean. Every such scenario field
+    (each ``Literal`` of ``dpsim schema``, in ``check``, ``run`` and a sweep's point), every option with a fixed set
+    of values, and plan's lists now offer the name meant, which the error line must hold."""
+    kind = "enum values with a suggestion (round 22)"
+    for path, names in _enum_fields():
+        for wrong, meant in _misspelled(names):
+            yield _set_case(kind, f"{path}={wrong!r}", command="check", names=f"did you mean {meant!r}")
+    yield _set_case(kind, "training.pipeline_schedule=1F1B", names="did you mean '1f1b'")
+    yield _set_case(kind, "cluster.rank_order=nodemajor", names="did you mean 'node_major'")
+    yield _set_case(kind, command="sweep", extra=("--vary", "training.optimizer=adam,Sgd"), names="did you mean 'sgd'")
+    files = {"s.yaml": SMALL.encode()}
+    for command, option, wrong, meant in (("run", "--engine", "Sim", "sim"), ("run", "--format", "jsn", "json"),
+                                          ("sweep", "--engine", "analytical", "analytic"),
+                                          ("check", "--format", "JSON", "json"),
+                                          ("collective", "--op", "all_reduce", "allreduce"),
+                                          ("collective", "--op", "allgather", "all_gather"),
+                                          ("collective", "--op", "reducescatter", "reduce_scatter")):  # fmt: skip
+        extra = {"sweep": ("--vary", "training.zero_stage=0,1"), "collective": ("--size", "1MiB")}.get(command, ())
+        yield Case(kind, [command, "{tmp}/s.yaml", *extra, option, wrong], files, expect_error=True,
+                   names=f"did you mean {meant!r}")  # fmt: skip
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--simulate", "0", "--no-progress"]
+    for option, wrong, meant in (("--algorithm", "rign", "ring"), ("--algorithm", "auto,Tree", "tree"),
+                                 ("--recompute", "Full", "full"), ("--objective", "Time", "time")):  # fmt: skip
+        yield Case(kind, [*plan, option, wrong], expect_error=True, names=f"did you mean {meant!r}")
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4274,7 +4339,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     settings_read_by_nothing_listed, sets_replacing_sets, unread_where_no_group_holds_a_node, report_rows_cut_short,
     bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
     plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
-    bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run,
+    bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run, enum_values_with_a_suggestion,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

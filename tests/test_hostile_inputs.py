@@ -109,6 +109,21 @@ def _error(tmp_path: Path, text: str, *extra: str) -> str:
     return err.strip()
 
 
+def test_a_near_miss_of_an_allowed_name_is_offered_the_name(tmp_path: Path) -> None:
+    """Round 22: a scenario field, an option or a plan list given a name one case or one letter away from an allowed
+    one is told which (the list alone before); a name far from all gets the list alone, and a name in other case
+    gets only its own spelling ('Adam' is 'adam', not also 'adamw')."""
+    err = _error(tmp_path, hostile.SMALL, "--set", "training.optimizer=Adam")
+    assert err.endswith("got 'Adam' (did you mean 'adam'?)"), err
+    err = _error(tmp_path, hostile.SMALL, "--set", "training.pipeline_schedule=interleave")
+    assert err.endswith("(did you mean 'interleaved'?)"), err
+    assert "did you mean" not in _error(tmp_path, hostile.SMALL, "--set", "communication.algorithm=nccl")
+    assert _error(tmp_path, hostile.SMALL, "--format", "JSON").endswith("got 'JSON' (did you mean 'json'?)")
+    code, _, err = hostile.run_in_process(["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8",
+                                           "--algorithm", "auto,rign", "--no-progress"])  # fmt: skip
+    assert code == 2 and err.strip().endswith("got auto, rign (did you mean 'ring'?)"), err
+
+
 def test_yaml_12_semantics(tmp_path: Path) -> None:
     text = hostile.SMALL.replace("nodes: 2", "nodes: 010").replace("global_batch: 8", "global_batch: auto")
     assert load_scenario(_write(tmp_path, text)).cluster.nodes == 10
