@@ -139,6 +139,8 @@ def _run_shared(
     else:
         for result, loaded in zip(results, scenarios, strict=True):
             print_output(report.format_result(result, format_, scenario=loaded))
+    for warning in dict.fromkeys(r.extra.get("warning") for r in results):  # a profile's, once (as run and sweep)
+        warn(warning)
     return results
 
 

@@ -583,11 +583,55 @@ def test_parameter_server_jobs_are_refused_on_a_shared_fabric() -> None:
     assert _rel(alone.step_time_s, simulate(ps, fidelity="chunk").step_time_s) < 1e-9
 
 
-def test_a_profile_on_a_shared_fabric_is_refused_saying_why() -> None:
+COMPUTE_PROFILE = """\
+name: measured-compute
+backend: nccl
+compute:
+  forward: {fixed: 5 ms, per_sample: 30 ms}
+  backward: {fixed: 9 ms, per_sample: 60 ms}
+optimizer: {fixed: 1 ms, per_parameter: 0.02 ns}
+"""
+
+
+@pytest.mark.parametrize("ready", ["", "gradient_ready: [[0.3, 0.6], [1.0, 1.0]]\n"])
+def test_a_profile_of_compute_only_runs_on_a_shared_fabric_as_the_job_alone(tmp_path: Any, ready: str) -> None:
+    """A profile with neither links nor a host model (compute fits, optimizer, the traced bucket readiness of
+    ``calibrate --from-trace``) describes the job's own devices: applied per job, one job alone on the fabric is the
+    simulator's step with the same profile (both engines apply it so), and its compute moves the step. The old code
+    refused every profile; the fabric also priced the job's compute from the catalog (compute_model without it)."""
+    (tmp_path / "p.yaml").write_text(COMPUTE_PROFILE + ready)
+    job = make("p", tp=1)
+    data = job.model_dump(mode="json")
+    calibrated = scenario_from_dict({**data, "calibration": {"profile": str(tmp_path / "p.yaml")}})
+    (alone,) = simulate_shared([calibrated])
+    single = simulate(calibrated, fidelity="chunk")
+    assert _rel(alone.step_time_s, single.step_time_s) < 1e-9 and _rel(alone.compute_s, single.compute_s) < 1e-9
+    assert _rel(alone.step_time_s, simulate_shared([job])[0].step_time_s) > 0.01
+    assert alone.hardware_source == str(tmp_path / "p.yaml")
+    mixed = simulate_shared([calibrated, make("q", tp=1)])
+    assert _rel(mixed[0].compute_s, single.compute_s) < 1e-9 and mixed[1].hardware_source == "catalog"
+    if not ready:  # a profile measured with gloo under these GPUs: the record's warning, once on stderr
+        from pathlib import Path
+
+        from typer.testing import CliRunner
+
+        from dpsim.cli import app
+
+        (tmp_path / "p.yaml").write_text(COMPUTE_PROFILE.replace("backend: nccl", "backend: gloo"))
+        default = str(Path(__file__).parents[1] / "scenarios" / "default.yaml")
+        argv = ["run", default, default, "--shared-fabric", "--set", f"calibration.profile={tmp_path / 'p.yaml'}"]
+        argv += ["--set", "cluster.nodes=1", "--format", "json"]
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        assert result.stderr.startswith("warning: calibration.profile 'measured-compute' was measured with gloo")
+        assert result.stderr.count("\n") == 1
+
+
+def test_a_profile_on_a_shared_fabric_is_refused_saying_why(tmp_path: Any) -> None:
     """A profile's links are whole-collective α–β fits per algorithm (the host's sharing folded in), not capacities the
-    fabric's max-min sharing could split between jobs, and its compute / host model reach the single-job engines only:
-    refused naming the field and saying why and what to do (it said only 'simulated from catalog links, not a
-    calibration profile'). One job alone with the profile runs (`dpsim run`)."""
+    fabric's max-min sharing could split between jobs, and a host model prices ranks sharing one host's cores, which
+    only the single-job step reads: refused naming the field and saying why and what to do (it said only 'simulated
+    from catalog links, not a calibration profile'). One job alone with the profile runs (`dpsim run`)."""
     from pathlib import Path
 
     from typer.testing import CliRunner
@@ -600,13 +644,17 @@ def test_a_profile_on_a_shared_fabric_is_refused_saying_why() -> None:
     calibrated = scenario_from_dict({**data, "calibration": {"profile": str(profile)}})
     with pytest.raises(ScenarioError, match="splits each link's bandwidth between every job's flows") as info:
         simulate_shared([calibrated, job])
-    assert info.value.field == "calibration" and "Run the job alone with the profile" in info.value.message
+    assert info.value.field == "calibration" and "run the job alone with the profile" in info.value.message
     default = str(Path(__file__).parents[1] / "scenarios" / "default.yaml")
     argv = ["run", default, default, "--shared-fabric", "--set", f"calibration.profile={profile}"]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
     assert "calibration: a shared fabric splits each link's bandwidth" in result.stderr
     assert simulate(calibrated, fidelity="chunk").step_time_s > 0  # alone, the profile prices the job
+    (tmp_path / "host.yaml").write_text(COMPUTE_PROFILE + "host_model: {cores: 2.0}\n")
+    hosted = scenario_from_dict({**data, "calibration": {"profile": str(tmp_path / "host.yaml")}})
+    with pytest.raises(ScenarioError, match="host model prices ranks sharing one host's cores"):
+        simulate_shared([hosted])
 
 
 def test_a_tensor_parallel_group_across_a_degraded_nic_is_slowed_once_on_a_shared_fabric() -> None:

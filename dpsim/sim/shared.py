@@ -90,7 +90,7 @@ from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
-from dpsim.sim.simulate import _result, build_cluster, step_plan
+from dpsim.sim.simulate import _profile, _result, build_cluster, step_plan
 from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import (
     Drain,
@@ -994,6 +994,38 @@ def unread_on_one_fabric(scenario: Scenario) -> dict[str, str]:
     return out
 
 
+def profile_on_one_fabric(scenario: Scenario) -> None:
+    """Refuse a calibration profile a shared fabric cannot apply to the job, saying why; pass one it can.
+
+    A profile's links (:func:`dpsim.analytic.step.calibrated_fabric`) are whole-collective α–β fits per algorithm, with
+    the measuring host's sharing (``host_senders``) and size regimes folded in: an effective price per collective, not
+    a link capacity this network's max-min sharing could split between the flows of several groups and jobs. Its host
+    model (``overlap_backward``, ``comm_rate_in_backward``) is the shared host of the emulated testbed, read by the
+    single-job step (:meth:`dpsim.sim.simulate._Replication.run`), which this one does not run. A profile with neither
+    (compute measured by ``calibrate --from-trace``, forward / backward / optimizer fits, the traced bucket readiness)
+    describes the job's own devices and is applied per job, as both single-job engines apply it: one job alone on the
+    fabric is the simulator's step (``tests/test_contention.py``)."""
+    if scenario.calibration is None:
+        return
+    from dpsim import calibration
+
+    profile = calibration.profile_for(scenario)
+    assert profile is not None
+    if profile.links or profile.collectives:
+        raise ScenarioError(
+            "calibration",
+            "a shared fabric splits each link's bandwidth between every job's flows, and a profile's links are "
+            "whole-collective α–β fits per algorithm with its host's sharing folded in, not capacities to split: "
+            "run the job alone with the profile, or on the fabric with a profile of compute only (no links)",
+        )
+    if profile.host_model is not None:
+        raise ScenarioError(
+            "calibration",
+            "a profile's host model prices ranks sharing one host's cores (the emulated testbed), which only a job "
+            "run alone reads: run the job alone with the profile, or on the fabric without its host model",
+        )
+
+
 def simulate_shared(
     scenarios: Sequence[Scenario],
     *,
@@ -1019,19 +1051,7 @@ def simulate_shared(
     for s in scenarios:
         if s.cluster.rank_order != "node_major":
             raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")
-        if s.calibration is not None:
-            # a profile's links (analytic.step.calibrated_fabric) are whole-collective α–β fits per algorithm, with
-            # the host's sharing (host_senders) and size regimes folded in: an effective price per collective, not
-            # a link capacity that this network's max-min sharing could split between flows of several groups and
-            # jobs; its compute, host model (overlap_backward, comm_rate_in_backward) and traced bucket readiness
-            # are read by the single-job engines' step (simulate._Replication.run), which this one does not run
-            raise ScenarioError(
-                "calibration",
-                "a shared fabric splits each link's bandwidth between every job's flows, and a profile's links are "
-                "whole-collective α–β fits per algorithm with its host's sharing folded in, not capacities to "
-                "split; its compute and host model are read by the single-job engines only. Run the job alone "
-                "with the profile, or on the fabric without it",
-            )
+        profile_on_one_fabric(s)
     if len(scenarios) > 1 and any(analytic_step.algorithm_of(s) == "parameter-server" for s in scenarios):
         # the fabric attaches ONE server port (Topology.attach_server): every job's server traffic would meet on it,
         # and a one-node job's server would move from inside its node to across the network (2 jobs of 1 node:
@@ -1053,12 +1073,13 @@ def simulate_shared(
     per_node = fabric.per_node
     jobs: list[_Job] = []
     for s, nodes in zip(scenarios, nodes_of, strict=True):
-        model = compute_model(s)
+        profile = _profile(s)  # compute only (profile_on_one_fabric): the job's measured compute and readiness
+        model = compute_model(s, profile)
         slow = dp_slowdowns(s)
         nominal = (model.forward_s * float(slow.max()), model.backward_s * float(slow.max()))
         plan = step_plan(s, model.optimizer_s, *nominal)
         fwd, bwd, _ = worker_times(s, model, replication_rng(s.variability, 0), 1)
-        engine = ChunkEngine(build_cluster(s), analytic_step.algorithm_of(s), protocol=fabric.protocol)
+        engine = ChunkEngine(build_cluster(s, profile), analytic_step.algorithm_of(s), protocol=fabric.protocol)
         t = s.training
         flows = None
         shifts = np.zeros(t.pipeline_parallel)
@@ -1132,7 +1153,7 @@ def simulate_shared(
                 outcomes.append(_outcome(plan, runner, ends, computed, late[row // tp], group_late, gathers))
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
-        result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), None)
+        result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), model.profile)
         # where the fabric placed the job's nodes: a fat-tree's oversubscription is read once they span two leaves
         ignored = s.ignored_fields(leaves=len(set((nodes_of[j] // fabric.nodes_per_leaf).tolist())))
         ignored.update(unread_on_one_fabric(s))
