@@ -563,6 +563,9 @@ def _trace_section(trace: dict[str, Any], source: str) -> Section:
     note = ""
     if isinstance(meta.get("workers"), int) and len(pids) < meta["workers"]:
         note = f'<p class="note">{len(pids)} rows for {meta["workers"]:,} workers: identical workers share a row.</p>'
+    drawn = meta.get("communication_drawn")
+    if isinstance(drawn, str) and drawn:  # the collectives' spans are the engines' one stream (dpsim.sim.trace)
+        note += f'<p class="note">communication drawn as {_e(drawn[:400])}.</p>'
     rows = "; ".join(_e(names.get(p, p)) for p in pids)
     caption = f'<figcaption class="note">rows, top to bottom: {rows}</figcaption>'
     return Section("trace", source, title, note + f"<figure>{_svg(fig)}{caption}</figure>", {"events": len(spans)})

@@ -95,7 +95,7 @@ def test_buckets_in_flight_together_end_where_one_after_the_other_ends(ranks: in
     assert all(1.8 <= m["async"]["b0_done_s"] / m["seq"]["b0_done_s"] <= 4.0 for m in cell)
 
 
-def test_a_trace_of_ddp_on_gloo_says_its_buckets_are_drawn_as_one_stream() -> None:
+def test_a_trace_of_ddp_on_gloo_says_its_buckets_are_drawn_as_one_stream(tmp_path: Path) -> None:
     """The simulator's timeline draws DDP's buckets one after the other (the stream whose end both engines price),
     while gloo runs two at once and ends bucket 0 at 1.8-3.9x its own time (above). The trace and the Gantt chart
     say so where the buckets run on gloo's own all-reduce (otherData.communication_drawn, each span's args.drawn), and
@@ -112,6 +112,10 @@ def test_a_trace_of_ddp_on_gloo_says_its_buckets_are_drawn_as_one_stream() -> No
     assert "gloo's own all-reduce" in trace["otherData"]["communication_drawn"]
     buckets = [e for e in trace["traceEvents"] if e.get("cat") == "comm"]
     assert len(buckets) >= 2 and all("runs two buckets at once" in e["args"]["drawn"] for e in buckets)
+    from dpsim.html_report import build_report
+
+    (tmp_path / "t.json").write_text(json.dumps(trace), encoding="utf-8")
+    assert "communication drawn as one stream, as both engines price the step" in build_report([tmp_path / "t.json"])
     ring = s.model_copy(update={"communication": s.communication.model_copy(update={"algorithm": "ring"})})
     gpu = load_scenario(ROOT / "scenarios" / "default.yaml")
     for other in (ring, gpu):
