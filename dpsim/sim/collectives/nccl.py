@@ -318,8 +318,8 @@ TREE_CORRECTION: dict[str, tuple[float, ...]] = {
     "LL128": (1.0, 1.0, 1.0, 1.0, 1.0, .9, .8, .8, .8, .7, .6, .6, .6, .6, .6, .6, .8, .9, .9, .9, .9, 1.0, 1.0),
     "Simple": (.9, .9, .9, .9, .9, .9, .9, .8, .7, .6, .6, .5, .5, .5, .5, .6, .7, .8, .7, .7, .8, .9, .9),
 }  # fmt: skip
-"""``treeCorrectionFactor`` of ``src/graph/tuning.cc`` (the same 23 entries from v2.18.3 to v2.30.7, which
-adds a 24th used only by Blackwell's NVLS tree): ``ncclTopoGetAlgoTime`` multiplies the tree all-reduce's
+"""``treeCorrectionFactor`` of ``src/graph/tuning.cc`` (the same 23 entries from v2.18.3 to v2.30.7; v2.29.2
+added a 24th, used only by Blackwell's NVLS tree on x86 hosts): ``ncclTopoGetAlgoTime`` multiplies the tree all-reduce's
 bandwidth by entry ``log2i(nBytes >> 6)`` for 64 B ≤ nBytes < 512 MiB — "Trees are not perfectly sticking
 to the model for medium sizes" — and its tuner picks by that estimate. dpsim picks the same way and times
 the chosen schedule by its own price (:class:`~dpsim.sim.collectives.base.TunerCorrection`)."""
@@ -854,8 +854,8 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     another collective (the schedule's price is the estimate there). ``topoGetAlgoInfo`` (``src/enqueue.cc`` v2.30.7
     2028: ``updateCollCostTable`` 1989-2014, the least time wins) picks by ``ncclTopoGetAlgoTime`` of it
     (``tuning.cc`` 630-662; :meth:`~dpsim.sim.collectives.base.TunerCorrection.time`); nothing else reads it: the
-    chosen schedule runs at its price on the links. Not carried: v2.30.7's tree correction of Blackwell's NVLS-tree
-    on x86 hosts (``ncclTopoGetAlgoTime``: ``minCompCap >= 100``).
+    chosen schedule runs at its price on the links. Not carried: the tree correction of Blackwell's NVLS-tree on
+    x86 hosts (``ncclTopoGetAlgoTime`` from v2.29.2: ``minCompCap >= 100``).
 
     Bandwidth (``busBw = nChannels · bw``, ``bw = nNodes <= 2 ? bwIntra : bwInter``): ring LL ``min(llMaxBw, busBw ·
     .5)``, LL128 ``min(busBw · .92, nChannels · perChMaxRingLL128Bw)``; tree ``min(busBw · .92, nChannels ·
