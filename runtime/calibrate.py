@@ -831,6 +831,13 @@ def host_work_per_byte(records: Sequence[dict[str, Any]], min_bytes: float = MiB
     the host binds — the highest rate, whose 3 and 4 rank all-reduces run at the host's pace — is
     it the work. Taken per rate, the polling made 5 ranks at 500 Mbit/s host-bound at 25 ns per
     byte where they ran at 21 (+16 % on the step).
+
+    Stop 40 read it again (README, issue 10, "Gloo's all-reduce price from source"): gloo's TCP pairs do
+    not poll (``busyPoll_(false)``), and where the cores are saturated the busy time per byte still
+    follows the rate (4 ranks at 450 Mbit/s 11.7–18.3 ns with 1.75–1.95 cores busy, at 1200 7.9–10.3;
+    emu's grid, 8 ranks: 14.0 ns at 500, 16.7 at 700, 8.7 at 1000): it is the kernel's softirq work per
+    MTU packet, which depends on the shaped rate, not polling. Taking it per rate was tried and not
+    landed (it helps the newest sessions and costs the older ones).
     """
     by_rate = host_per_byte_by_rate(records, min_bytes)
     if not by_rate:
