@@ -230,6 +230,26 @@ def test_calibrate_compute_of_a_gpu_scenario_on_a_cpu_is_one_line_before_any_tim
     assert not out.exists() and "gemm" not in result.stdout
 
 
+def test_calibrate_compute_times_the_scenarios_own_gemm_dtype_by_default(tmp_path: Path) -> None:
+    # the CPU scenario trains in fp32: its GEMMs are priced at the fp32 peak times matmul_efficiency, so the sweep
+    # times fp32 GEMMs against that peak. The old default timed bf16 whatever the scenario (on this CPU one thread
+    # ran bf16 at 0.22 of a 1 TFLOP/s peak and fp32 at 0.088: the fp32 GEMMs priced 2.5x too fast)
+    pytest.importorskip("torch")
+    import yaml
+    from typer.testing import CliRunner
+
+    import dpsim
+    from dpsim.cli import app
+
+    cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    out = tmp_path / "g.yaml"
+    result = CliRunner().invoke(app, ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(out)])
+    if "cluster.device: calibrate --compute times GEMMs on a CUDA GPU" in result.stderr:
+        pytest.skip("a CUDA machine: the CPU scenario is refused there")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(out.read_text())["dtype"] == "fp32" and "fit (fp32 GEMMs)" in result.stdout
+
+
 def test_calibrate_compute_faster_than_the_devices_peak_is_refused(tmp_path: Path) -> None:
     # a fit above 1 of the peak is a GEMM faster than its device can run: the old code noted it and wrote
     # matmul_efficiency 1.0 (exit 0); a CPU thread runs fp32 GEMMs far above this custom device's 0.1 GFLOP/s
