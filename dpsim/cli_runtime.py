@@ -207,10 +207,13 @@ def _runtime_errors(exc: Exception) -> None:
 
 
 def calibrate(
+    ctx: typer.Context,
     scenario: Annotated[
         Path | None, typer.Argument(help="scenario YAML whose model and inter-node rate to calibrate")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="hardware profile YAML to write")] = Path("profile.yaml"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="hardware profile YAML to write (--compute: a cluster.device block)")
+    ] = Path("profile.yaml"),
     overrides: Annotated[list[str] | None, typer.Option("--set", help="override PATH=VALUE")] = None,
     testbed: Annotated[str, typer.Option(help="local (loopback) or emulated (namespaces + tc; root)")] = "local",
     ranks: Annotated[str, typer.Option(help="rank counts to benchmark (at least 3 by default)")] = "2,3,4",
@@ -241,7 +244,13 @@ def calibrate(
     from_trace: Annotated[
         Path | None, typer.Option("--from-trace", help="PyTorch profiler (Kineto) trace of one training step")
     ] = None,
-    device: Annotated[str, typer.Option(help="under torchrun: cpu (gloo) or cuda (NCCL, one GPU per rank)")] = "cpu",
+    device: Annotated[
+        str,
+        typer.Option(
+            help="under torchrun: cpu (gloo) or cuda (NCCL, one GPU per rank); --compute: where the GEMMs run "
+            "(default: CUDA where there is one)"
+        ),
+    ] = "cpu",
     base: Annotated[
         Path | None, typer.Option(help="with --from-nccl-tests/--from-trace: add to this profile, not an empty one")
     ] = None,
@@ -255,7 +264,11 @@ def calibrate(
         str | None, typer.Option(help="--compute: bf16, fp16 or fp32 (default: the scenario's training dtype)")
     ] = None,
 ) -> None:
-    """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction."""
+    """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction.
+
+    --compute instead times GEMMs and writes the device's GEMM curve (a cluster.device block to merge into a
+    scenario); --from-nccl-tests / --from-trace fit files and measure nothing.
+    """
     if records is not None and (from_nccl_tests or from_trace is not None):
         raise fail("--records", "raw records come from measuring; --from-nccl-tests / --from-trace measure nothing")
     if dtype is not None:
@@ -284,13 +297,17 @@ def calibrate(
     if scenario is None:
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
     _check_max_residual(max_residual)
-    if not _under_torchrun() and device != "cpu":  # under torchrun the device is checked where the ranks run
+    if not _under_torchrun() and device != "cpu" and not compute:  # under torchrun: checked where the ranks run
         raise fail("--device", f"got {brief(device)}: the local testbeds use CPUs (cuda runs under torchrun)")
     _require_runtime()
     import json
 
     if compute:
-        _calibrate_compute(scenario, out, overrides or [], gemm_sizes, dtype, reps, records)
+        # the sweep's device: as given, else CUDA where there is one (the default 'cpu' is the testbeds'); by name:
+        # typer's context may come from its own copy of click, whose ParameterSource is another class
+        source = ctx.get_parameter_source("device")
+        asked = device if getattr(source, "name", "") == "COMMANDLINE" else None
+        _calibrate_compute(scenario, out, overrides or [], gemm_sizes, dtype, reps, records, asked)
         return
 
     from dpsim.calibration import save_profile
@@ -388,8 +405,12 @@ def _calibrate_compute(
     dtype: str | None,
     reps: int,
     records: Path | None,
+    device: str | None = None,
 ) -> None:
     """``dpsim calibrate --compute``: time GEMMs, fit ``matmul_efficiency`` and ``kernel_overhead``.
+
+    ``device`` (``--device`` as given): where the GEMMs run; None: CUDA where there is one, else the CPU. Before,
+    ``--device cpu`` on a machine with CUDA timed the GPU all the same, and ``--device cuda`` was refused.
 
     ``dtype`` None: the scenario's own GEMMs' dtype (:func:`dpsim.units.working_dtype` of ``training.precision``; bf16
     under fp8, whose FP8 plateau is ``matmul_efficiency_fp8``). It was bf16 whatever the scenario trained in: an fp32
@@ -402,6 +423,8 @@ def _calibrate_compute(
     _check_outputs(scenario, out, records)
     if dtype is not None:
         check_choice("--dtype", dtype, ("bf16", "fp16", "fp32"))
+    if device is not None:
+        check_choice("--device", device, ("cpu", "cuda"))
     sizes = _int_list("--gemm-sizes", gemm_sizes)
     if len(sizes) < 2:
         raise fail("--gemm-sizes", "give at least two sizes to fit the curve")
@@ -412,7 +435,10 @@ def _calibrate_compute(
 
     from runtime.gemm import default_shapes, device_mismatch, fit, sweep
 
-    mismatch = device_mismatch(loaded, torch.cuda.is_available())
+    if device == "cuda" and not torch.cuda.is_available():
+        raise fail("--device", "cuda: this machine has no CUDA device (torch.cuda.is_available() is False)")
+    cuda = torch.cuda.is_available() if device is None else device == "cuda"
+    mismatch = device_mismatch(loaded, cuda)
     if mismatch:  # before anything is timed or written
         raise ScenarioError("cluster.device", mismatch, str(scenario))
 
@@ -425,7 +451,7 @@ def _calibrate_compute(
         fp32 = loaded.model_copy(update={"training": loaded.training.model_copy(update={"precision": "fp32"})})
         peak = compute_device(fp32).peak_for("fp32")
     try:
-        points = sweep(default_shapes(sizes), dtype=dtype, reps=reps)
+        points = sweep(default_shapes(sizes), dtype=dtype, device="cuda" if cuda else "cpu", reps=reps)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = allow_tf32
     try:
@@ -447,13 +473,13 @@ def _calibrate_compute(
             str(scenario),
         )
     # the fit's rate includes each GEMM's output store: price it as fitted, not with the store added again
-    device = {"matmul_efficiency": efficiency, "kernel_overhead": f"{overhead * 1e6:.6g} us"}
-    device["gemm_epilogue_exposed"] = False
+    block = {"matmul_efficiency": efficiency, "kernel_overhead": f"{overhead * 1e6:.6g} us"}
+    block["gemm_epilogue_exposed"] = False
     document = {
         "note": "GEMM curve measured by dpsim calibrate --compute; merge 'cluster.device' into a scenario",
         "dtype": dtype,
         "peak_flops": f"{peak!r} FLOP/s",
-        "cluster": {"device": device},
+        "cluster": {"device": block},
         "points": [p.as_dict() for p in points],
     }
     with atomic_output(out, "--out") as tmp:

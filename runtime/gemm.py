@@ -115,11 +115,11 @@ def device_mismatch(scenario: Scenario, cuda: bool) -> str:
     cluster = scenario.cluster
     if not (cluster.gloo if cuda else cluster.nccl_backend):
         return ""
-    ran, wants = ("a CUDA GPU", "a CPU") if cuda else ("this machine's CPU (no CUDA device)", "a GPU")
+    ran, wants, other = ("a CUDA GPU", "a CPU", "cpu") if cuda else ("this machine's CPU", "a GPU", "cuda")
     return (
         f"calibrate --compute times GEMMs on {ran} and fits them against the device's peak, and "
-        f"{cluster.device.preset} is {wants}: run it on that device, or name this machine's device in the scenario "
-        "(cpu, or a custom device with its peak_flops)"
+        f"{cluster.device.preset} is {wants}: time that device (--device {other}, where there is one), or name the "
+        "device timed in the scenario (a custom device with its peak_flops)"
     )
 
 

@@ -250,6 +250,26 @@ def test_calibrate_compute_times_the_scenarios_own_gemm_dtype_by_default(tmp_pat
     assert yaml.safe_load(out.read_text())["dtype"] == "fp32" and "fit (fp32 GEMMs)" in result.stdout
 
 
+def test_calibrate_compute_runs_where_device_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # --device picks the sweep's device: the old code timed CUDA wherever there was one (--device cpu ignored; the
+    # CPU scenario on a GPU box could not be calibrated) and refused --device cuda as 'the local testbeds use CPUs'
+    torch = pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    import dpsim
+    from dpsim.cli import app
+
+    cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(tmp_path / "g.yaml")]
+    if not torch.cuda.is_available():
+        refused = CliRunner().invoke(app, [*argv, "--device", "cuda"])
+        assert refused.exit_code == 2 and "--device: cuda: this machine has no CUDA device" in refused.stderr
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU box: the CPU asked for is timed
+    result = CliRunner().invoke(app, [*argv, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "g.yaml").exists()
+
+
 def test_calibrate_compute_faster_than_the_devices_peak_is_refused(tmp_path: Path) -> None:
     # a fit above 1 of the peak is a GEMM faster than its device can run: the old code noted it and wrote
     # matmul_efficiency 1.0 (exit 0); a CPU thread runs fp32 GEMMs far above this custom device's 0.1 GFLOP/s
