@@ -4312,6 +4312,61 @@ def enum_values_with_a_suggestion() -> Iterator[Case]:
         yield Case(kind, [*plan, option, wrong], expect_error=True, names=f"did you mean {meant!r}")
 
 
+DEEP = """\
+name: deep
+model: {kind: transformer, layers: 1024, hidden: 256, heads: 4, seq_len: 128, vocab: 1000}
+cluster: {nodes: 256, workers_per_node: 2, device: a100-80gb}
+training: {global_batch: 4096, micro_batch: 1, pipeline_parallel: 512}
+"""
+"""512 pipeline stages of 2 layers: the schedule's 3.1 M operations took 26 s to price (1,024 stages 164 s, 5 GB)."""
+
+
+def pipeline_schedules_at_their_ends() -> Iterator[Case]:
+    """Round 22. Both engines price a pipelined step's bubble and sends from its schedule evaluated operation by
+    operation (:mod:`dpsim.analytic.pipeline_schedule`), extended past 8,192 operations from two shorter steps of at
+    least 4·p micro-batches each: 8·p² operations however many micro-batches, with no cost guard. 512 stages priced
+    for 26 s, 1,024 for 164 s in 5 GB (a hang here, or the memory limit's traceback). Refused now past the pricing
+    limit unless ``--allow-long`` (past the memory limit always), naming ``training.pipeline_parallel``, in ``run``
+    (both engines) and a sweep's point, nothing written. And the extension at its ends, each with a finite result
+    in strict JSON: 2^37 micro-batches through every schedule, odd model chunks, a slow stage, sends that outlast a
+    pass, blocking and synchronous exchanges, torch's pipelining over FSDP (its stage-end reduction), the
+    accumulation pass."""
+    kind = "huge pipeline schedules (round 22)"
+    names = "training.pipeline_parallel"
+    files = {"d.yaml": DEEP.encode(), "p.yaml": PIPELINED.encode()}
+    outputs = ("{tmp}/o.csv", "{tmp}/o.csv.partial.jsonl")
+    for extra in ((), ("--engine", "sim"), ("--set", "training.global_batch=1024", "--set",
+                  "training.pipeline_schedule=interleaved", "--set", "training.virtual_stages=2"),
+                  ("--set", "model.layers=2048", "--set", "cluster.nodes=512", "--set",
+                   "training.pipeline_parallel=1024", "--set", "training.global_batch=8192"),
+                  ("--set", "training.global_batch=1099511627776"),
+                  ("--set", "training.pipeline_schedule=gpipe", "--format", "json")):  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/d.yaml", *extra], files, expect_error=True, names=names)
+    yield Case(kind, ["sweep", "{tmp}/d.yaml", "--vary", "training.global_batch=4096,8192", "--out", "{tmp}/o.csv"],
+               files, expect_error=True, names=names, outputs=outputs)  # fmt: skip
+    huge = ("--set", "training.global_batch=1099511627776")  # 2^37 micro-batches a step
+    for extra in (("--set", "training.pipeline_schedule=gpipe"), ("--set", "training.pipeline_schedule=interleaved",
+                  "--set", "training.virtual_stages=3"), ("--set", "training.pipeline_schedule=interleaved", "--set",
+                  "training.virtual_stages=6", "--set", "cluster.inter_node.bandwidth='1 Mbit/s'"),
+                  ("--set", "variability.stragglers=[{worker: 0, slowdown: 3.5}]"),
+                  ("--set", "variability.stragglers=[{worker: 7, slowdown: 1.000001}]", "--set",
+                   "cluster.inter_node.bandwidth='10 Mbit/s'"),
+                  ("--set", "training.pipeline_p2p=blocking"), ("--set", "training.pipeline_p2p=synchronous"),
+                  ("--set", "training.pipeline_runtime=torch", "--set", "training.optimizer_sharding=fsdp", "--set",
+                   "training.zero_stage=3", "--set", "training.fsdp_no_sync=true"),
+                  ("--set", "training.gradient_accumulation_pass=autograd"),
+                  ("--set", "training.global_batch=9007199254740992", "--set", "training.pipeline_schedule=gpipe"),
+                  ("--allow-long",)):  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/p.yaml", *huge, *extra, "--format", "json"], files, accept=True,
+                   strict_json=True, finite=True)  # fmt: skip
+    for extra in (("--set", "training.pipeline_runtime=torch", "--set", "training.optimizer_sharding=fsdp", "--set",
+                   "training.zero_stage=3", "--set", "training.fsdp_no_sync=true"),
+                  ("--set", "training.pipeline_schedule=interleaved", "--set", "training.virtual_stages=3"),
+                  ("--set", "variability.stragglers=[{worker: 0, slowdown: 3.5}]")):  # fmt: skip
+        yield Case(kind, ["run", "{tmp}/p.yaml", "--set", "training.global_batch=65536", *extra, "--engine", "sim",
+                          "--format", "json"], files, accept=True, strict_json=True, finite=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4340,6 +4395,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
     plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
     bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run, enum_values_with_a_suggestion,
+    pipeline_schedules_at_their_ends,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

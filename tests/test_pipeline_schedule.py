@@ -3,6 +3,7 @@ simpy execution of the same rules bit for bit, one configuration an array elemen
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -205,3 +206,106 @@ def test_a_huge_step_stays_bounded() -> None:
     run = evaluate_schedule(1.0, 2.0, 8, 10**9, 1, "gpipe", 4.0)
     # GPipe's sends are a flow shop: the link (4 s a send) sets the pace of both phases
     assert run.makespan_s == pytest.approx(2 * 4.0 * 10**9, rel=1e-6)
+
+
+@pytest.mark.parametrize(("p", "m", "v", "schedule"), [(4, 8, 1, "1f1b"), (8, 10**9, 1, "1f1b"),
+                                                       (8, 10**6, 3, "interleaved"), (64, 10**4, 1, "gpipe"),
+                                                       (64, 200, 1, "1f1b")])  # fmt: skip
+def test_the_operations_counted_are_those_evaluated(
+    monkeypatch: pytest.MonkeyPatch, p: int, m: int, v: int, schedule: str
+) -> None:
+    # what the cost guard charges (dpsim.sim.budget.check_schedule) is what _run executes: every operation of every
+    # program it runs, counted here as they are fetched
+    import dpsim.analytic.pipeline_schedule as ps
+
+    ran: list[int] = []
+    real = ps._run
+
+    def counting(*args: object) -> ps.ScheduleTimes:
+        ran.append(len(ps.schedule_program(*args[2:6])))  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ps, "_run", counting)
+    ps.evaluate_schedule(1.0, 2.0, p, m, v, schedule, 0.5)
+    assert sum(ran) == ps.evaluated_operations(p, m, v, schedule)
+    every = 2 * p * m * (v if schedule == "interleaved" else 1)
+    if every <= ps.MAX_OPERATIONS or m <= 4 * p:
+        assert ran == [every]
+    else:  # extended from two shorter steps, the longer of at least 4·p micro-batches however few MAX_OPERATIONS allows
+        assert len(ran) == 2 and max(ran) >= every // m * 4 * p and sum(ran) < every
+
+
+def test_the_programs_kept_are_bounded_in_operations(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a count of programs alone (lru_cache of 64) let a sweep over hundreds of stages keep 64 programs of half a
+    # million operations each; the least recently used go once the operations held pass the bound
+    import dpsim.analytic.pipeline_schedule as ps
+
+    monkeypatch.setattr(ps, "CACHED_OPERATIONS", 1000)
+    monkeypatch.setattr(ps, "_programs", type(ps._programs)())
+    for m in range(4, 40):
+        ps.schedule_program(4, m, 1, "1f1b")
+        assert sum(map(len, ps._programs.values())) <= 1000
+    assert list(ps._programs)[-1] == (4, 39, 1, "1f1b")
+    kept = ps.schedule_program(4, 39, 1, "1f1b")
+    assert kept is ps.schedule_program(4, 39, 1, "1f1b")  # kept: built once
+    assert kept == ps._build_program(4, 39, 1, "1f1b")
+
+
+def test_a_schedule_past_the_pricing_limit_is_refused_before_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 512 stages ran 3.1 M operations in 26 s and 1,024 stages 12.6 M in 164 s and 5 GB, in either engine, with no
+    # cost guard: refused up front naming the field (unless --allow-long), and nothing evaluated
+    import dpsim.analytic.pipeline_schedule as ps
+    from dpsim.api import engine_function
+    from dpsim.errors import ScenarioError
+    from dpsim.scenario import scenario_from_dict
+    from dpsim.sim.budget import check_schedule
+
+    def never(*args: object) -> None:
+        raise AssertionError("the schedule was evaluated")
+
+    monkeypatch.setattr(ps, "_run", never)
+    data = {
+        "name": "deep",
+        "model": {"kind": "transformer", "layers": 1024, "hidden": 256, "heads": 4, "seq_len": 128, "vocab": 1000},
+        "cluster": {"nodes": 256, "workers_per_node": 2, "device": "a100-80gb"},
+        "training": {"global_batch": 4096, "micro_batch": 1, "pipeline_parallel": 512},
+    }
+    deep = scenario_from_dict(data)
+    for engine in ("analytic", "sim"):
+        with pytest.raises(ScenarioError, match="512 stages x 4,096 micro-batches") as info:
+            engine_function(engine)(deep)
+        assert info.value.field == "training.pipeline_parallel" and "--allow-long" in info.value.message
+    check_schedule(deep, allow_long=True)  # allowed past the time limit, and under the memory limit
+    data["model"]["layers"] = 32768  # type: ignore[index]
+    data["cluster"] = {"nodes": 8192, "workers_per_node": 2, "device": "a100-80gb"}
+    data["training"] = {"global_batch": 65536, "micro_batch": 1, "pipeline_parallel": 16384}
+    with pytest.raises(ScenarioError, match="limit 8 GiB"):
+        check_schedule(scenario_from_dict(data), allow_long=True)  # never past the memory limit
+    data["model"]["layers"] = 1024  # type: ignore[index]
+    data["training"] = {"global_batch": 2**40, "micro_batch": 1, "pipeline_parallel": 32}
+    shallow = scenario_from_dict(data)
+    check_schedule(shallow)  # 2^40 micro-batches through 32 stages: extended from 8,192 operations
+
+
+def test_the_bubble_and_the_sends_are_never_negative() -> None:
+    # both are differences of makespans; past about 2^50 micro-batches (the step extended from two short ones) the
+    # rounding of a 1.5e13 s makespan outweighed the bubble: GPipe at 2^51 micro-batches printed a bubble of -1.84 s
+    from dpsim.analytic.pipeline_schedule import bubble_and_sends
+    from dpsim.api import engine_function
+    from dpsim.scenario import scenario_from_dict
+
+    data = {
+        "name": "huge",
+        "model": {"preset": "gpt2-small"},
+        "cluster": {"nodes": 4, "workers_per_node": 2, "device": "a100-80gb"},
+        "training": {"global_batch": 2**53, "micro_batch": 2, "pipeline_parallel": 2, "pipeline_schedule": "gpipe"},
+    }
+    result = engine_function("analytic")(scenario_from_dict(data))  # (the simulator refuses 2^50 micro-batches)
+    assert result.bubble_s >= 0.0 and result.extra["pipeline_p2p_exposed_s"] >= 0.0
+    assert math.isfinite(result.step_time_s)
+    bubble, sends = bubble_and_sends(0.3, 0.6, 2, 10, 1, "1f1b", 0.05)
+    assert type(bubble) is float and type(sends) is float and bubble == pytest.approx(0.9) and sends > 0
+    bubble, sends = bubble_and_sends(
+        np.array([0.3, 0.3]), np.array([0.6, 0.6]), 2, 10, 1, "1f1b", np.array([0.0, 0.05])
+    )
+    assert bubble.tolist() == pytest.approx([0.9, 0.9]) and sends[0] == 0.0 and sends[1] > 0

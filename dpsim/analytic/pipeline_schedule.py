@@ -28,6 +28,7 @@ sends one after another and the makespan grows with them (the closed form
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "ScheduleTimes",
     "bubble_and_sends",
     "evaluate_schedule",
+    "evaluated_operations",
     "schedule_order",
     "schedule_program",
 ]
@@ -87,14 +89,36 @@ operation ``out`` feeds (the key of a send's duration), ("", −1, −1) for non
 2·p·m·v of them."""
 
 
-@functools.lru_cache(maxsize=64)
+CACHED_OPERATIONS = 1 << 20
+"""Operations of the programs :func:`schedule_program` keeps, at most, in all (about 200 bytes each held): the
+least recently used are dropped past it (a count of programs alone let a sweep over hundreds of stages hold 64
+programs of half a million operations each)."""
+
+_programs: OrderedDict[tuple[int, int, int, str], tuple[Step, ...]] = OrderedDict()
+
+
 def schedule_program(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> tuple[Step, ...]:
     """Every stage's operations of :func:`schedule_order` in one order that respects every dependency.
 
     Stages are advanced in turn, each as far as its inputs allow; an input is known once the operation that
     produces it is (a send on a link depends only on earlier sends from the same stage). A schedule that can
-    deadlock raises ``ValueError``.
+    deadlock raises ``ValueError``. Programs are kept, least recently used dropped first, up to
+    :data:`CACHED_OPERATIONS` operations in all.
     """
+    key = (p, m, v, schedule)
+    program = _programs.get(key)
+    if program is None:
+        program = _build_program(p, m, v, schedule)
+        _programs[key] = program
+        held = sum(map(len, _programs.values()))
+        while held > CACHED_OPERATIONS and len(_programs) > 1:
+            held -= len(_programs.pop(next(iter(_programs))))
+    _programs.move_to_end(key)
+    return program
+
+
+def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
+    """:func:`schedule_program`, built."""
     orders = schedule_order(p, m, v, schedule)
     chunks = v if schedule == "interleaved" else 1
     last = p * chunks - 1
@@ -190,17 +214,13 @@ def evaluate_schedule(
     and a period that alternates between two is common), and extended along that line:
     T(m) = T(m₁) + (m − m₁)·(T(m₁) − T(m₀))/W, for the makespan, each stage's end and its compute.
     """
-    chunks = v if schedule == "interleaved" else 1
     slow = list(slowdowns) if slowdowns is not None else [1.0] * p
     if len(slow) != p:
         raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
-    per_mb = 2 * p * chunks
-    if per_mb * m <= MAX_OPERATIONS or send_s is not None:
+    extended = _extension(p, m, v, schedule)
+    if extended is None or send_s is not None:
         return _run(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, send_s)
-    m1 = max(4 * p, (MAX_OPERATIONS // per_mb - m % p) // p * p + m % p)
-    width = max(2 * p, m1 // 2 // (2 * p) * (2 * p))
-    if m1 >= m:
-        return _run(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, send_s)
+    m1, width = extended
     near = _run(forward_s, backward_s, p, m1 - width, v, schedule, p2p_s, slow, None)
     far = _run(forward_s, backward_s, p, m1, v, schedule, p2p_s, slow, None)
     scale = (m - m1) / width
@@ -214,6 +234,26 @@ def evaluate_schedule(
         tuple(map(extend, near.stage_end_s, far.stage_end_s)),
         far.sends // m1 * m if far.sends else 0,
     )
+
+
+def _extension(p: int, m: int, v: int, schedule: str) -> tuple[int, int] | None:
+    """(m₁, W) of :func:`evaluate_schedule`'s extension of a step past :data:`MAX_OPERATIONS` operations, or None
+    where it runs the step operation by operation."""
+    per_mb = 2 * p * (v if schedule == "interleaved" else 1)
+    if per_mb * m <= MAX_OPERATIONS:
+        return None
+    m1 = max(4 * p, (MAX_OPERATIONS // per_mb - m % p) // p * p + m % p)
+    return (m1, max(2 * p, m1 // 2 // (2 * p) * (2 * p))) if m1 < m else None
+
+
+def evaluated_operations(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> int:
+    """Operations :func:`evaluate_schedule` runs one by one for a step of ``m`` micro-batches (without ``send_s``):
+    all 2·p·m·v of them, or past :data:`MAX_OPERATIONS` those of the two shorter steps it extends (m₁ − W and m₁
+    micro-batches, m₁ at least 4·p: 8·p²·v or more however few operations that leaves). What its cost grows with
+    (:func:`dpsim.sim.budget.check_schedule`)."""
+    per_mb = 2 * p * (v if schedule == "interleaved" else 1)
+    extended = _extension(p, m, v, schedule)
+    return per_mb * m if extended is None else per_mb * (2 * extended[0] - extended[1])
 
 
 def bubble_and_sends(
@@ -231,7 +271,13 @@ def bubble_and_sends(
     makespan with every send taking ``p2p_s`` minus the one without). Both engines' step
     (:func:`dpsim.analytic.step.pipeline_terms`) and the planner's screen read it. Floats: the schedule evaluated
     without sends, and again with them where a send takes time; numpy arrays: both in one pass (each
-    configuration twice, once with sends of 0 s, which equal none bit for bit)."""
+    configuration twice, once with sends of 0 s, which equal none bit for bit).
+
+    Neither is negative where the slowest stage runs at slowdown 1 (as :func:`dpsim.analytic.step
+    .pipeline_stage_slowdowns` gives them): that stage alone computes m·(t_f + t_b), and a send only delays what
+    waits for it. Both are differences of makespans, which past about 2^50 micro-batches (extended from two short
+    steps, :func:`evaluate_schedule`) carry more rounding than the bubble itself: at 2^51 micro-batches through a
+    GPipe step of 1.5·10^13 s, a bubble of −1.84 s. Each is kept at 0 or above."""
     if isinstance(forward_s, np.ndarray):
         both = evaluate_schedule(
             np.tile(forward_s, 2),
@@ -251,7 +297,14 @@ def bubble_and_sends(
             if p2p_s > 0
             else idle
         )
-    return idle - m * (forward_s + backward_s), full - idle
+    return _not_below_zero(idle - m * (forward_s + backward_s)), _not_below_zero(full - idle)
+
+
+def _not_below_zero(x: Any) -> Any:
+    """``x``, or 0 where it is negative (a float stays a float; NaN is left as it is)."""
+    if isinstance(x, np.ndarray):
+        return np.where(x < 0, 0.0, x)
+    return 0.0 if x < 0 else x
 
 
 def _run(

@@ -47,6 +47,7 @@ __all__ = [
     "check",
     "check_collective",
     "check_pricing",
+    "check_schedule",
     "check_shared",
     "check_total",
     "dp_collectives",
@@ -947,8 +948,56 @@ def check_total(
 def check_pricing(
     scenario: Scenario, allow_long: bool = False, engine: str = "analytic", fewer: str = FEWER_RANKS
 ) -> CollectiveBudget:
-    """:func:`scenario_pricing`, refused as :func:`check_collective` refuses (``run``, ``sweep``: both engines)."""
+    """:func:`scenario_pricing`, refused as :func:`check_collective` refuses (``run``, ``sweep``: both engines),
+    and the step's pipeline schedule (:func:`check_schedule`)."""
+    check_schedule(scenario, allow_long)
     return check_collective(scenario_pricing(scenario, engine), allow_long, fewer)
+
+
+SCHEDULE_OP_S = 15e-6
+SCHEDULE_OP_BYTES = 512.0
+"""One operation of the pipeline schedule both engines' step evaluates (:func:`dpsim.analytic.step.pipeline_terms`,
+:func:`dpsim.analytic.pipeline_schedule.evaluated_operations` of them): its program built once, then run without and
+with the sends. Measured 5-10 µs an operation (the program 3.4-6.7 µs, the two runs 0.7-3.5 µs; 16-256 stages,
+16,384-524,288 operations, load average 5) and about 400 bytes at the peak (tracemalloc); the bound allows for a
+loaded machine. 512 stages ran 3.1 M operations in 26 s, 1,024 stages 12.6 M in 164 s and 5 GB."""
+
+
+def check_schedule(scenario: Scenario, allow_long: bool = False) -> None:
+    """Refuse (:class:`ScenarioError`, naming ``training.pipeline_parallel``) a step whose pipeline schedule would take
+    past :data:`PRICING_LIMIT_S` to evaluate unless ``allow_long``, or past :data:`MEMORY_LIMIT_BYTES` at all.
+
+    The schedule's cost grows with its operations, which the extension past ``MAX_OPERATIONS`` bounds only to those
+    of 4·p micro-batches or more (:func:`~dpsim.analytic.pipeline_schedule.evaluated_operations`: 8·p²·v): 1,024
+    stages ran for 164 s in 5 GB, with no cost guard on the analytic engine, where the collectives had one."""
+    from dpsim.analytic.pipeline_schedule import evaluated_operations
+
+    t = scenario.training
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    if p <= 1:
+        return
+    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    ops = evaluated_operations(p, m, chunks, t.pipeline_schedule)
+    seconds, memory = ops * SCHEDULE_OP_S, ops * SCHEDULE_OP_BYTES
+    shape = f"{p:,} stages x {m:,} micro-batches" + (f" x {chunks:,} chunks" if chunks > 1 else "")
+    what = (
+        f"pricing the {t.pipeline_schedule} pipeline schedule ({shape}) evaluates {ops:,} stage operations: about "
+        f"{_duration(seconds)} and {memory / 2**30:,.3g} GiB"
+    )
+    fewer = f"fewer stages (training.pipeline_parallel){', chunks (training.virtual_stages)' if chunks > 1 else ''}"
+    fewer += f" or {FEWER_MICRO_BATCHES}"
+    if memory > MEMORY_LIMIT_BYTES:
+        raise ScenarioError(
+            "training.pipeline_parallel",
+            f"{what} (limit {MEMORY_LIMIT_BYTES / 2**30:g} GiB); {fewer}",
+            "<cost guard>",
+        )
+    if seconds > PRICING_LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "training.pipeline_parallel",
+            f"{what} (limit {PRICING_LIMIT_S:g} s to price); pass --allow-long to run it anyway, or {fewer}",
+            "<cost guard>",
+        )
 
 
 def check_collective(budget: CollectiveBudget, allow_long: bool = False, fewer: str = FEWER_RANKS) -> CollectiveBudget:
