@@ -346,3 +346,22 @@ def test_ring_topology_takes_the_shorter_way() -> None:
     assert hops == [1, 1, 3]
     assert latency.tolist() == pytest.approx([INTER.latency_s, INTER.latency_s, 3 * INTER.latency_s])
     assert [cluster.links.names[x] for x in links[1] if x >= 0] == ["ring0->5"]
+
+
+def test_a_cable_between_two_degraded_nodes_of_a_ring_runs_at_its_slower_end() -> None:
+    """On a ring of nodes (each cabled to its neighbours) a degraded NIC slows the cables touching its node. Two
+    neighbours at 0.25 and 0.5 leave their cable at 0.25, the slower end, as a switch leaves a flow between them (out
+    of one NIC, into the other): a ring all-reduce over 3 nodes with nodes 0 and 2 degraded takes what it takes with
+    node 0 alone, every ring step crossing a 0.25 cable. Before, the shared cable took both factors (1/8 here, 1/16 at
+    0.25 and 0.25: the all-reduce 4x the one-node case, both engines; ``agreement_fuzz.py --widest --shared-fabric 2``
+    found it as a job 4x faster beside another job, where its two degraded nodes were no longer neighbours)."""
+    ring = make_topology("ring")
+    both = Cluster(3, 1, INTRA, INTER, topology=ring, degraded={0: 0.25, 2: 0.5})
+    cable = int(ring.clockwise[2])  # node 2 -> node 0
+    assert both.links.bandwidths[cable] == pytest.approx(0.25 * INTER.bandwidth, rel=1e-12)
+    one = Cluster(3, 1, INTRA, INTER, topology=make_topology("ring"), degraded={0: 0.25})
+    schedule = collectives.allreduce("ring", 3)
+    t_both, t_one = float(_chunk(schedule, both).max()), float(_chunk(schedule, one).max())
+    assert _rel(t_both, t_one) < 1e-9
+    slow = cf.Link(INTER.latency_s, INTER.bandwidth / 4)
+    assert _rel(t_one, cf.ring_allreduce_time(SIZE, 3, slow)) < 0.01

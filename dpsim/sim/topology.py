@@ -148,6 +148,8 @@ class RingTopology(Topology):
 
     def _build(self, table: LinkTable) -> None:
         per_link = self.bandwidth * max(1, self.nics // 2)
+        self.cable_factor: dict[int, float] = {}
+        """link -> the degraded factor it runs at (:meth:`degrade`: its slower end's)."""
         self.clockwise = np.empty(self.nodes, dtype=np.int64)  # node k -> k+1
         self.counter = np.empty(self.nodes, dtype=np.int64)  # node k -> k-1
         for node in range(self.nodes):
@@ -170,6 +172,9 @@ class RingTopology(Topology):
         return pad_columns(cols, len(src_node)), hops * self.latency_s
 
     def degrade(self, table: LinkTable, node: int, factor: float) -> None:
+        """Each cable touching ``node`` (both directions, both neighbours) at ``factor``; a cable between two degraded
+        nodes runs at its slower end's rate, not the product of both (two neighbours at 0.25 made their cable 1/16:
+        a 3-node ring's all-reduce 16x, where a switch, through both NICs, gives 4x)."""
         m = self.nodes
         touching = {
             self.clockwise[node],
@@ -178,7 +183,10 @@ class RingTopology(Topology):
             self.counter[(node + 1) % m],
         }
         for link in sorted(int(x) for x in touching):
-            table.scale(link, factor)
+            before = self.cable_factor.get(link, 1.0)
+            if factor < before:
+                table.scale(link, factor / before)
+                self.cable_factor[link] = factor
 
     def attach_server(self, table: LinkTable, bandwidth: float, latency_s: float) -> None:
         self.server_up, self.server_down = table.add_duplex("server@node0", bandwidth, latency_s)
