@@ -5,7 +5,7 @@ cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/ana
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
 
     python benchmarks/agreement_fuzz.py --cases 200 --seed 0 [--out cases.jsonl] [--tolerance 0.01] [--only TEXT]
-                                        [--set PATH=VALUE ...] [--host-topology] [--wide | --wider]
+                                        [--set PATH=VALUE ...] [--host-topology] [--wide | --wider | --widest]
                                         [--shared-fabric K]
 
 ``--set`` adds overrides to every case after the drawn ones (the draws stay those of the seed), e.g. DGX-1V
@@ -24,6 +24,11 @@ activation recomputation and ``NCCL_ALGO``.
 ``--wider`` (stop 39) draws the ``--wide`` fields, then the training fields no draw sets otherwise
 (:func:`_draw_wider`: the optimizer's state dtype, the gradient accumulation pass, torch's pipelining runtime, the
 samples' partition beside a straggler, ...), each after the case's ``--wide`` fields.
+
+``--widest`` (stop 40) draws the ``--wider`` fields, then the combinations they leave rare or out
+(:func:`_draw_widest`): the pipeline's transfers (``pipeline_p2p``) and slow inter-node links, the calibration
+profile under every sharding, FSDP's HYBRID_SHARD beside degraded NICs, FSDP2's accumulation pass and torch's
+pipelining over FSDP.
 
 ``--shared-fabric K`` runs K copies of each case packed on one fabric (``dpsim run A B --shared-fabric``: every
 data-parallel group of every job at chunk level on one network) in place of the simulator's symmetric reduction,
@@ -103,7 +108,12 @@ def _pick(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]
 
 
 def draw(
-    rng: random.Random, extra: list[str] | None = None, host: bool = False, wide: bool = False, wider: bool = False
+    rng: random.Random,
+    extra: list[str] | None = None,
+    host: bool = False,
+    wide: bool = False,
+    wider: bool = False,
+    widest: bool = False,
 ) -> tuple[Path, list[str]]:
     """One scenario file and random overrides that its validators accept (with ``extra`` appended): each field
     bound to others is drawn among the values :func:`_accepted` leaves, so every draw is a case (:class:`Refused`
@@ -157,10 +167,12 @@ def draw(
     _pick(rng, path, sets, extra, "communication.algorithm", ALGORITHMS)  # last: it depends on the sharding
     if host:
         _draw_host_topology(rng, path, sets, extra)
-    if wide or wider:
+    if wide or wider or widest:
         _draw_wide(rng, path, sets, extra)
-    if wider:
+    if wider or widest:
         _draw_wider(rng, path, sets, extra)
+    if widest:
+        _draw_widest(rng, path, sets, extra)
     return path, _overrides(sets, extra)
 
 
@@ -246,6 +258,42 @@ def _draw_wider(rng: random.Random, path: Path, sets: dict[str, Any], extra: lis
     ):  # fmt: skip
         if rng.random() < chance and _accepted(path, sets, extra, key, options):
             _pick(rng, path, sets, extra, key, options)
+
+
+def _draw_widest(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
+    """``--widest`` (stop 40), drawn after the ``--wider`` fields: the combinations those leave rare or out. The
+    pipeline's stage-to-stage transfers (``pipeline_p2p``: blocking and synchronous ones give each stage its own
+    pace, :func:`dpsim.analytic.step.pipeline_stage_slowdowns`) and slow inter-node links (sends that outlast a
+    pass); the calibration profile far more often, so its shared host (``comm_rate_in_backward`` under DDP, the
+    window elsewhere) meets ZeRO-1/2/3, FSDP, Megatron's distributed optimizer and accumulation; FSDP's
+    HYBRID_SHARD beside degraded NICs, FSDP2's accumulation pass and torch's pipelining over FSDP."""
+    if int(sets.get("training.pipeline_parallel", 1)) > 1 and rng.random() < 0.6:
+        _pick(rng, path, sets, extra, "training.pipeline_p2p", ["overlapped", "blocking", "synchronous"])
+    if int(sets["cluster.nodes"]) > 1 and rng.random() < 0.3:
+        _pick(rng, path, sets, extra, "cluster.inter_node.bandwidth", ["100 Mbit/s", "1 Gbit/s", "10 Gbit/s"])
+    if "calibration.profile" not in sets and rng.random() < 0.4:
+        accepted = _accepted(path, sets, extra, "calibration.profile", [str(PROFILE)])
+        if accepted:
+            sets["calibration.profile"] = accepted[0]
+    fsdp = sets["training.optimizer_sharding"] == "fsdp"
+    nodes = int(sets["cluster.nodes"])
+    if fsdp and "training.fsdp_shard_group" not in sets and rng.random() < 0.4:
+        groups = _accepted(path, sets, extra, "training.fsdp_shard_group", [1, 2, 4, 8])
+        if groups:
+            sets["training.fsdp_shard_group"] = rng.choice(groups)
+    hybrid = "training.fsdp_shard_group" in sets and nodes > 1
+    if hybrid and "variability.degraded_links" not in sets and rng.random() < 0.5:
+        sets["variability.degraded_links"] = f"[{{node: {rng.randrange(nodes)}, factor: {rng.choice([0.25, 0.5])}}}]"
+    if fsdp and rng.random() < 0.3 and _accepted(path, sets, extra, "training.gradient_accumulation_pass", ["fsdp2"]):
+        sets["training.gradient_accumulation_pass"] = "fsdp2"
+    pipelined = int(sets.get("training.pipeline_parallel", 1)) > 1
+    if (
+        fsdp
+        and pipelined
+        and rng.random() < 0.5
+        and _accepted(path, sets, extra, "training.pipeline_runtime", ["torch"])
+    ):
+        sets["training.pipeline_runtime"] = "torch"
 
 
 def _draw_host_topology(rng: random.Random, path: Path, sets: dict[str, Any], extra: list[str]) -> None:
@@ -362,6 +410,12 @@ def _main(argv: list[str] | None = None) -> int:
         "pipelining runtime, partition, ...)",
     )
     parser.add_argument(
+        "--widest",
+        action="store_true",
+        help="--wider, then pipeline transfers, slow inter-node links, the profile under every sharding, "
+        "HYBRID_SHARD beside degraded NICs, FSDP2's accumulation pass, torch's pipelining over FSDP",
+    )
+    parser.add_argument(
         "--shared-fabric",
         type=int,
         default=0,
@@ -380,7 +434,7 @@ def _main(argv: list[str] | None = None) -> int:
     while len(rows) < args.cases and drawn < 50 * args.cases:
         drawn += 1
         try:
-            path, sets = draw(rng, args.set, args.host_topology, args.wide, args.wider)
+            path, sets = draw(rng, args.set, args.host_topology, args.wide, args.wider, args.widest)
         except Refused:
             invalid += 1
             continue

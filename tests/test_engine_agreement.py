@@ -312,6 +312,39 @@ def test_the_wider_fuzz_draws_the_training_fields_no_other_draw_sets() -> None:
     assert wanted <= seen, wanted - seen
 
 
+def test_the_widest_fuzz_draws_the_combinations_the_wider_draws_leave_rare() -> None:
+    """``agreement_fuzz.py --widest`` (stop 40): after the ``--wider`` fields, the pipeline's transfers and slow
+    inter-node links, the calibration profile under sharded optimizers, HYBRID_SHARD beside a degraded NIC and FSDP2's
+    accumulation pass, each draw accepted by the scenario's validators. A seed's first ``--wider`` case is drawn as
+    before: its fields open the ``--widest`` one, in order."""
+    import random
+
+    fuzz = load_benchmark("agreement_fuzz")
+    rng = random.Random(0)
+    seen: set[str] = set()
+    profiled: set[str] = set()
+    for _ in range(120):
+        path, sets = fuzz.draw(rng, widest=True)
+        load_scenario(path, sets)  # raises ScenarioError on a refused draw
+        seen.update(s.split("=")[0] + ("=" + s.split("=")[1] if "pipeline_p2p" in s else "") for s in sets)
+        if any(s.startswith("calibration.profile=") for s in sets):
+            profiled.update(s for s in sets if s.startswith("training.optimizer_sharding="))
+    wanted = {
+        "training.pipeline_p2p=synchronous",
+        "cluster.inter_node.bandwidth",
+        "training.fsdp_shard_group",
+        "variability.degraded_links",
+        "training.gradient_accumulation_pass",
+    }
+    assert wanted <= seen, wanted - seen
+    assert {"training.optimizer_sharding=fsdp", "training.optimizer_sharding=megatron"} <= profiled
+    for seed in range(10):
+        path, wider = fuzz.draw(random.Random(seed), wider=True)
+        again, widest = fuzz.draw(random.Random(seed), widest=True)
+        keys = [s.split("=")[0] for s in widest]
+        assert again == path and [s.split("=")[0] for s in wider] == keys[: len(wider)]
+
+
 @pytest.mark.parametrize(
     ("shape", "node"),
     [
