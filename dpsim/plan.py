@@ -623,7 +623,7 @@ def _screen(
         zero3_gathered_parameters,
         zero3_kept_parameters,
     )
-    from dpsim.analytic.pipeline_schedule import bubble_and_sends
+    from dpsim.analytic.pipeline_schedule import batch_bubble_and_sends
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
     from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
     from dpsim.sim import budget
@@ -680,12 +680,16 @@ def _screen(
         send[sel] = [send_time(m_ / ct, link) for m_ in msg[sel]]
     bubble = np.zeros(count)
     p2p_exposed = np.zeros(count)
-    for cp, ck, ci in set(zip(pp.tolist(), k.tolist(), interleaved.tolist(), strict=True)):
-        if cp <= 1:
-            continue
-        sel = (pp == cp) & (k == ck) & (interleaved == ci)
-        shape = (cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b")
-        bubble[sel], p2p_exposed[sel] = bubble_and_sends(fwd_pass[sel], bwd_pass[sel], *shape, send[sel])
+    piped = pp > 1
+    pipelines = sorted(set(zip(pp[piped].tolist(), k[piped].tolist(), interleaved[piped].tolist(), strict=True)))
+    shape_of = np.zeros(count, dtype=np.int64)
+    for i, (cp, ck, ci) in enumerate(pipelines):
+        shape_of[piped & (pp == cp) & (k == ck) & (interleaved == ci)] = i
+    shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
+    if shapes:  # all shapes at once: each program evaluated once (pipeline_schedule.batch_bubble_and_sends)
+        bubble[piped], p2p_exposed[piped] = batch_bubble_and_sends(
+            fwd_pass[piped], bwd_pass[piped], send[piped], shape_of[piped], shapes
+        )
     # the tied embedding's gradient, all-reduced between the first and last stage once a step
     tied = np.zeros(count)
     for cn, ct, cp in set(zip(n.tolist(), tp.tolist(), pp.tolist(), strict=True)):

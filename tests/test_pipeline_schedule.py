@@ -114,6 +114,45 @@ def test_arrays_equal_the_scalar_evaluation_element_by_element() -> None:
         assert np.array(run.stage_end_s).T.tolist() == [list(r.stage_end_s) for r in one]
 
 
+LONG = [(2, 300, 1, "1f1b"), (32, 40, 1, "1f1b"), (8, 72, 2, "interleaved"), (16, 40, 1, "gpipe"), (3, 2800, 1, "1f1b")]
+
+
+@pytest.mark.parametrize(("p", "m", "v", "schedule"), GRID + LONG)
+def test_arrays_level_by_level_equal_the_scalar_evaluation_bit_for_bit(p: int, m: int, v: int, schedule: str) -> None:
+    # the arrays run the program level by level (all stages' independent operations at once); every element is still
+    # its own scalar run's makespan, stage ends and compute bit for bit, with stage slowdowns, sends from none to 30
+    # passes, and past MAX_OPERATIONS (the last case: 16,800 operations, extended along the period)
+    rng = random.Random(f"levels-{p}-{m}-{v}-{schedule}")
+    n = 24
+    f = np.array([rng.uniform(0.1, 2.0) for _ in range(n)])
+    b = np.array([rng.uniform(0.1, 4.0) for _ in range(n)])
+    c = f * np.array([rng.choice([0.0, 0.01, 0.3, 1.0, 3.0, 30.0]) for _ in range(n)])
+    for slow in (None, [rng.uniform(0.5, 1.5) for _ in range(p)]):
+        run = evaluate_schedule(f, b, p, m, v, schedule, c, slow)
+        for i in range(n):
+            one = evaluate_schedule(float(f[i]), float(b[i]), p, m, v, schedule, float(c[i]), slow)
+            busy, ends = [float(x[i]) for x in run.busy_s], [float(x[i]) for x in run.stage_end_s]
+            assert (float(run.makespan_s[i]), busy, ends) == (one.makespan_s, list(one.busy_s), list(one.stage_end_s))
+        assert run.sends == evaluate_schedule(1.0, 2.0, p, m, v, schedule, 0.5, slow).sends
+
+
+@pytest.mark.parametrize(("p", "m", "v", "schedule"), GRID + LONG)
+def test_repeated_configurations_are_evaluated_once_with_the_same_bits(p: int, m: int, v: int, schedule: str) -> None:
+    # the planner's groups repeat (forward, backward, send) many times over (ZeRO stages, algorithms): bubble_and_sends
+    # evaluates each distinct one once; every element still equals its own scalar bubble and exposed sends
+    from dpsim.analytic.pipeline_schedule import bubble_and_sends
+
+    rng = random.Random(f"repeat-{p}-{m}-{v}-{schedule}")
+    f = np.array([rng.choice([0.3, 0.7, 1.1]) for _ in range(40)])
+    b = f * np.array([rng.choice([2.0, 2.5]) for _ in range(40)])
+    c = f * np.array([rng.choice([0.0, 0.0, 0.2, 4.0]) for _ in range(40)])
+    slow = [rng.uniform(0.5, 1.5) for _ in range(p)] if p % 2 else None
+    bubble, sends = bubble_and_sends(f, b, p, m, v, schedule, c, slow)
+    for i in range(f.size):
+        one = bubble_and_sends(float(f[i]), float(b[i]), p, m, v, schedule, float(c[i]), slow)
+        assert (float(bubble[i]), float(sends[i])) == one
+
+
 def test_the_program_respects_every_dependency() -> None:
     for p, m, v, schedule in GRID:
         program = schedule_program(p, m, v, schedule)

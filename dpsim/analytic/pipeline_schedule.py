@@ -31,16 +31,18 @@ import functools
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 __all__ = [
     "Op",
     "ScheduleTimes",
+    "batch_bubble_and_sends",
     "bubble_and_sends",
     "evaluate_schedule",
     "evaluated_operations",
+    "forget_programs",
     "schedule_order",
     "schedule_program",
 ]
@@ -105,16 +107,27 @@ def schedule_program(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> tupl
     deadlock raises ``ValueError``. Programs are kept, least recently used dropped first, up to
     :data:`CACHED_OPERATIONS` operations in all.
     """
-    key = (p, m, v, schedule)
-    program = _programs.get(key)
-    if program is None:
-        program = _build_program(p, m, v, schedule)
-        _programs[key] = program
-        held = sum(map(len, _programs.values()))
-        while held > CACHED_OPERATIONS and len(_programs) > 1:
-            held -= len(_programs.pop(next(iter(_programs))))
-    _programs.move_to_end(key)
-    return program
+    return _kept(_programs, (p, m, v, schedule), _build_program, len)
+
+
+def _kept(cache: OrderedDict[Any, Any], key: tuple[int, int, int, str], build: Any, size: Any) -> Any:
+    """``cache[key]``, built where missing; the least recently used dropped past :data:`CACHED_OPERATIONS`
+    operations in all (``size`` of each)."""
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = build(*key)
+        held = sum(map(size, cache.values()))
+        while held > CACHED_OPERATIONS and len(cache) > 1:
+            held -= size(cache.pop(next(iter(cache))))
+    cache.move_to_end(key)
+    return value
+
+
+def forget_programs() -> None:
+    """Drop every kept program (:func:`schedule_program`, and the level form the arrays run): the next evaluation
+    builds its programs as a fresh process does (``benchmarks/planner.py``)."""
+    _programs.clear()
+    _compiled.clear()
 
 
 def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
@@ -122,42 +135,50 @@ def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
     orders = schedule_order(p, m, v, schedule)
     chunks = v if schedule == "interleaved" else 1
     last = p * chunks - 1
-    slots: dict[Op, int] = {}
+    slots: dict[Op, int] = {}  # numbered as first seen (a blocked input too)
     links: dict[tuple[int, int], int] = {}
-
-    def slot(op: Op) -> int:
-        return slots.setdefault(op, len(slots))
-
     known: set[int] = set()
     pos = [0] * p
+    sizes = [len(o) for o in orders]
     program: list[Step] = []
-    left = sum(len(o) for o in orders)
+    none: Op = ("", -1, -1)
+    left = sum(sizes)
     while left:
         moved = False
         for d in range(p):
-            order = orders[d]
-            while pos[d] < len(order):
-                kind, mb, c = order[pos[d]]
-                wait = -1 if kind == "F" and c == 0 else slot((kind, mb, c))
-                if wait >= 0 and wait not in known:
-                    break
-                if kind == "F" and c < last:
-                    feeds: Op = ("F", mb, c + 1)
-                elif kind == "F":
-                    feeds = ("B", mb, c)  # the last chunk's backward follows its forward
+            order, i, size = orders[d], pos[d], sizes[d]
+            start = i
+            while i < size:
+                op = order[i]
+                kind, mb, c = op
+                forward = kind == "F"
+                if forward and c == 0:
+                    wait = -1
+                else:
+                    wait = slots.get(op, -1)
+                    if wait < 0:
+                        wait = slots[op] = len(slots)
+                    if wait not in known:
+                        break
+                i += 1
+                if forward:  # the last chunk's backward follows its forward
+                    feeds: Op = ("F", mb, c + 1) if c < last else ("B", mb, c)
                 elif c > 0:
                     feeds = ("B", mb, c - 1)
                 else:
-                    feeds = ("", -1, -1)
-                out = -1 if feeds[1] < 0 else slot(feeds)
-                dst = feeds[2] % p if out >= 0 else d
+                    program.append((d, False, wait, -1, -1, none))
+                    continue
+                out = slots.get(feeds, -1)
+                if out < 0:
+                    out = slots[feeds] = len(slots)
+                dst = feeds[2] % p
                 link = links.setdefault((d, dst), len(links)) if dst != d else -1
-                program.append((d, kind == "F", wait, out, link, feeds))
-                if out >= 0:
-                    known.add(out)
-                pos[d] += 1
-                left -= 1
+                program.append((d, forward, wait, out, link, feeds))
+                known.add(out)
+            if i > start:
                 moved = True
+                left -= i - start
+                pos[d] = i
         if not moved:
             raise ValueError(f"pipeline schedule {schedule!r} deadlocks (p={p}, m={m}, v={v})")
     return tuple(program)
@@ -279,17 +300,8 @@ def bubble_and_sends(
     steps, :func:`evaluate_schedule`) carry more rounding than the bubble itself: at 2^51 micro-batches through a
     GPipe step of 1.5·10^13 s, a bubble of −1.84 s. Each is kept at 0 or above."""
     if isinstance(forward_s, np.ndarray):
-        both = evaluate_schedule(
-            np.tile(forward_s, 2),
-            np.tile(backward_s, 2),
-            p,
-            m,
-            v,
-            schedule,
-            np.append(0.0 * forward_s, p2p_s),
-            slowdowns,
-        )
-        idle, full = np.split(both.makespan_s, 2)
+        one_shape = np.zeros(np.shape(forward_s), dtype=np.int64)
+        return batch_bubble_and_sends(forward_s, backward_s, p2p_s, one_shape, [(p, m, v, schedule)], slowdowns)
     else:
         idle = evaluate_schedule(forward_s, backward_s, p, m, v, schedule, 0.0, slowdowns).makespan_s
         full = (
@@ -307,6 +319,66 @@ def _not_below_zero(x: Any) -> Any:
     return 0.0 if x < 0 else x
 
 
+def batch_bubble_and_sends(
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    p2p_s: np.ndarray,
+    shape_of: np.ndarray,
+    shapes: Sequence[tuple[int, int, int, str]],
+    slowdowns: Sequence[float] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bubble_and_sends` of many configurations of several pipeline shapes at once (the planner's screen):
+    configuration i has ``shapes[shape_of[i]]`` = (p, m, v, schedule), the same ``slowdowns`` for all (or None).
+
+    Each configuration is run twice, with sends of 0 s (which equal none bit for bit) and with its own; each program
+    (p, micro-batches run, v, schedule) is evaluated once, on every distinct (forward, backward, send) that needs it,
+    across shapes: past :data:`MAX_OPERATIONS` every m ≡ m' (mod p) is extended from the same two runs
+    (:func:`evaluate_schedule`), and the ZeRO stages and all-reduce algorithms of a planner's group change none of
+    the three inputs. Equal inputs give equal results, and the extension is :func:`evaluate_schedule`'s arithmetic,
+    so each element equals its own scalar :func:`bubble_and_sends` bit for bit."""
+    f, b, c, of = np.broadcast_arrays(forward_s, backward_s, p2p_s, shape_of)
+    n = f.size
+    rows = np.stack([np.tile(f.ravel(), 2), np.tile(b.ravel(), 2), np.append(0.0 * f.ravel(), c.ravel())], axis=-1)
+    rows = rows.astype(float)
+    row_shape = np.tile(of.ravel(), 2)
+    # who needs which program: (rows, their place in a step's runs: 0 in full, 1 near, 2 far)
+    wanted: dict[tuple[int, int, int, str], list[tuple[np.ndarray, int]]] = {}
+    extended: list[tuple[np.ndarray, float]] = []
+    for k in np.unique(row_shape).tolist():
+        p, m, v, schedule = shapes[k]
+        at = np.flatnonzero(row_shape == k)
+        ext = _extension(p, m, v, schedule)
+        if ext is None:
+            wanted.setdefault((p, m, v, schedule), []).append((at, 0))
+            continue
+        m1, width = ext
+        wanted.setdefault((p, m1 - width, v, schedule), []).append((at, 1))
+        wanted.setdefault((p, m1, v, schedule), []).append((at, 2))
+        extended.append((at, (m - m1) / width))
+    runs = np.zeros((3, 2 * n))
+    for (p, m, v, schedule), needs in wanted.items():
+        slow = list(slowdowns) if slowdowns is not None else [1.0] * p
+        if len(slow) != p:
+            raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
+        at = np.concatenate([a for a, _ in needs])
+        # distinct by their bits (0.0 and −0.0 apart), so that each element is its own evaluation bit for bit
+        _, first, again = np.unique(rows[at].view(np.int64), axis=0, return_index=True, return_inverse=True)
+        distinct = rows[at[first]]
+        makespan = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, distinct[:, 2], slow, None, False).makespan_s
+        makespan = makespan[again.reshape(-1)]
+        start = 0
+        for a, place in needs:
+            runs[place, a] = makespan[start : start + a.size]
+            start += a.size
+    for at, scale in extended:
+        near, far = runs[1, at], runs[2, at]
+        runs[0, at] = far + (far - near) * scale  # evaluate_schedule's extension
+    idle, full = np.split(runs[0], 2)
+    m_of = np.array([m for _, m, _, _ in shapes], dtype=np.int64)[of.ravel()]
+    bubble = _not_below_zero(idle - m_of * (f.ravel() + b.ravel()))
+    return bubble.reshape(f.shape), _not_below_zero(full - idle).reshape(f.shape)
+
+
 def _run(
     forward_s: Any,
     backward_s: Any,
@@ -317,11 +389,16 @@ def _run(
     p2p_s: Any,
     slow: list[float],
     send_s: Mapping[Op, float] | None,
+    busy_s: bool = True,
 ) -> ScheduleTimes:
-    """:func:`evaluate_schedule`, operation by operation."""
+    """:func:`evaluate_schedule`, operation by operation (numpy arrays without ``send_s`` from
+    :data:`LEVELS_FROM_STAGES` stages on: level by level, :func:`_run_levels`, the same bits). ``busy_s=False``
+    leaves each stage's compute out (an empty tuple; the makespan and stage ends are the same)."""
     chunks = v if schedule == "interleaved" else 1
-    program = schedule_program(p, m, v, schedule)
     vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, p2p_s))
+    if vector and send_s is None and p >= LEVELS_FROM_STAGES:
+        return _run_levels(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, busy_s)
+    program = schedule_program(p, m, v, schedule)
     biggest: Any = np.maximum if vector else max
     # a send of 0 s leaves when its operation ends (the stage's earlier sends on its link left earlier) and
     # arrives then, as no send does: the arrays run every send, a scalar none where there are none
@@ -338,7 +415,8 @@ def _run(
         start = free[d] if wait < 0 else biggest(free[d], arrived[wait])
         span = fwd[d] if forward else bwd[d]
         end = start + span
-        busy[d] = busy[d] + span  # not +=: the stages start from one shared zero array
+        if busy_s:
+            busy[d] = busy[d] + span  # not +=: the stages start from one shared zero array
         free[d] = end
         if out < 0:
             continue
@@ -350,4 +428,152 @@ def _run(
         sends += 1
     if vector and not bool(np.any(p2p_s > 0)):
         sends = 0
-    return ScheduleTimes(functools.reduce(biggest, free), tuple(busy), tuple(free), sends)
+    return ScheduleTimes(functools.reduce(biggest, free), tuple(busy) if busy_s else (), tuple(free), sends)
+
+
+LEVELS_FROM_STAGES = 4
+"""Stages from which numpy arrays run a program level by level (:func:`_levels`): a level holds up to p operations,
+and at 2 stages its dozen numpy calls cost more than the operations they replace (the programs of
+``benchmarks/planner.py``'s llama2-7b and gpt3-175b screens, CPU time, as first written: 2 stages 1.9× slower level by
+level, 4 even, 8 1.7× and 32 3.6× faster)."""
+
+
+class _Level(NamedTuple):
+    """The operations of one level of a program (at most one a stage, in stage order), as indices: their stages (a
+    slice where they are consecutive), their spans' rows (forward: the stage; backward: p + the stage), the
+    registers of the inputs they wait for (0: none, a row of −inf), and of what they produce: positions within the
+    level and registers of the outputs that stay on their stage (``local``), and positions, links and registers of
+    those that are sent (``sent``; None where there are none)."""
+
+    stages: np.ndarray | slice
+    spans: np.ndarray
+    waits: np.ndarray
+    local_at: np.ndarray | None
+    local_to: np.ndarray | None
+    sent_at: np.ndarray | None
+    sent_on: np.ndarray | None
+    sent_to: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Levels:
+    """A :func:`schedule_program` as levels (:func:`_levels`)."""
+
+    levels: tuple[_Level, ...]
+    registers: int
+    """Rows that hold an input between the operation that produces it and the one that waits for it (row 0: −inf)."""
+    links: int
+    sends: int
+    operations: int
+
+
+_compiled: OrderedDict[tuple[int, int, int, str], _Levels] = OrderedDict()
+
+
+def _levels(p: int, m: int, v: int, schedule: str) -> _Levels:
+    """:func:`_build_levels`, kept as :func:`schedule_program` keeps programs (up to :data:`CACHED_OPERATIONS`)."""
+    return _kept(_compiled, (p, m, v, schedule), _build_levels, lambda levels: levels.operations)
+
+
+def _build_levels(p: int, m: int, v: int, schedule: str) -> _Levels:
+    """:func:`schedule_program` cut into levels: an operation's level is one more than the latest of its stage's
+    previous operation and the one that produces its input (a send's link was last used by an earlier operation of
+    the same stage, since a directed link has one sender). The operations of a level depend on none of each other,
+    so each level is a handful of numpy operations over all its stages at once; each value is still the same max or
+    sum of the same two values as operation by operation, so the result is the same bit for bit. Inputs live in
+    registers reused once read (a few per stage rather than 2·p·m·v)."""
+    program = schedule_program(p, m, v, schedule)
+    stage_level = [0] * p
+    made_at: dict[int, int] = {}
+    by_level: list[list[Step]] = []
+    links = 0
+    for step in program:
+        d, _, wait, out, link, _ = step
+        level = max(stage_level[d], made_at[wait] if wait >= 0 else 0) + 1
+        stage_level[d] = level
+        if out >= 0:
+            made_at[out] = level
+        if level > len(by_level):
+            by_level.append([])
+        by_level[level - 1].append(step)
+        links = max(links, link + 1)
+    register: dict[int, int] = {}
+    spare: list[int] = []
+    used = 1
+    levels = []
+    sends = 0
+    for steps in by_level:
+        steps.sort(key=lambda step: step[0])  # independent of each other: any order, stage order for slices
+        waits = [register.pop(w) if w >= 0 else 0 for _, _, w, _, _, _ in steps]
+        local_at, local_to, sent_at, sent_on, sent_to = [], [], [], [], []
+        for i, (_, _, _, out, link, _) in enumerate(steps):
+            if out < 0:
+                continue
+            if spare:
+                reg = spare.pop()
+            else:
+                reg, used = used, used + 1
+            register[out] = reg
+            if link < 0:
+                local_at.append(i)
+                local_to.append(reg)
+            else:
+                sent_at.append(i)
+                sent_on.append(link)
+                sent_to.append(reg)
+        spare.extend(w for w in waits if w)
+        sends += len(sent_at)
+        stages = [d for d, _, _, _, _, _ in steps]
+        consecutive = stages[-1] - stages[0] == len(stages) - 1
+        levels.append(
+            _Level(
+                slice(stages[0], stages[-1] + 1) if consecutive else np.array(stages, dtype=np.intp),
+                np.array([d if forward else p + d for d, forward, _, _, _, _ in steps], dtype=np.intp),
+                np.array(waits, dtype=np.intp),
+                *(np.array(x, dtype=np.intp) if x else None for x in (local_at, local_to, sent_at, sent_on, sent_to)),
+            )
+        )
+    return _Levels(tuple(levels), used, links, sends, len(program))
+
+
+def _run_levels(
+    forward_s: Any,
+    backward_s: Any,
+    p: int,
+    m: int,
+    v: int,
+    schedule: str,
+    p2p_s: Any,
+    slow: list[float],
+    busy_s: bool = True,
+) -> ScheduleTimes:
+    """:func:`_run` on numpy arrays, level by level (:func:`_levels`): every send runs (one of 0 s leaves when its
+    operation ends, as no send does), and each element equals its own scalar evaluation bit for bit."""
+    chunks = v if schedule == "interleaved" else 1
+    program = _levels(p, m, v, schedule)
+    f, b, c = np.broadcast_arrays(forward_s, backward_s, p2p_s)
+    shape = f.shape
+    f, b, c = (np.asarray(x, dtype=float).reshape(-1) for x in (f, b, c))
+    spans = np.array([f / chunks * s for s in slow] + [b / chunks * s for s in slow])
+    zero = 0.0 * (f + b + c)
+    free = np.tile(zero, (p, 1))
+    busy = free.copy()
+    link_free = np.tile(zero, (max(1, program.links), 1))
+    arrived = np.empty((program.registers, f.size))
+    arrived[0] = -np.inf
+    for stages, spans_at, waits, local_at, local_to, sent_at, sent_on, sent_to in program.levels:
+        span = spans[spans_at]
+        end = np.maximum(free[stages], arrived[waits]) + span
+        if busy_s:
+            busy[stages] += span
+        free[stages] = end
+        if local_at is not None:
+            arrived[local_to] = end[local_at]
+        if sent_at is not None:
+            done = np.maximum(end[sent_at], link_free[sent_on]) + c
+            link_free[sent_on] = done
+            arrived[sent_to] = done
+    sends = program.sends if bool(np.any(c > 0)) else 0
+    ends = tuple(row.reshape(shape) for row in free)
+    computed = tuple(row.reshape(shape) for row in busy) if busy_s else ()
+    return ScheduleTimes(functools.reduce(np.maximum, ends), computed, ends, sends)
