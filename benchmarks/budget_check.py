@@ -7,7 +7,13 @@ chunk- and fast-level steps over a range of rank counts, algorithms and jitter a
 ``estimate / measured`` (CPU time of the process, the steadier clock on a shared machine).
 The guard is meant to be an upper bound within a small factor (ratio 1 to about 4).
 
-Usage: python benchmarks/budget_check.py [--max-ranks 512]
+``--pipeline`` measures instead what the guard charges a pipelined step: the schedule evaluated arithmetically
+(:func:`dpsim.analytic.step.pipeline_terms`) as a simulation runs it, program built cold, without and with sends,
+twice (the step and its record), in µs and bytes per operation evaluated
+(:func:`dpsim.analytic.pipeline_schedule.evaluated_operations`; the source of
+:data:`dpsim.sim.budget.SCHEDULE_OP_S`), then whole pipelined simulations, estimate against CPU time.
+
+Usage: python benchmarks/budget_check.py [--max-ranks 512] [--pipeline]
 """
 
 from __future__ import annotations
@@ -25,7 +31,11 @@ from dpsim.sim.budget import estimate
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-ranks", type=int, default=512)
+    parser.add_argument("--pipeline", action="store_true", help="the pipeline schedule's charge instead")
     args = parser.parse_args()
+    if args.pipeline:
+        pipeline()
+        return
     cases = [
         (world, algorithm, jitter, fidelity)
         for world in (16, 64, 128, 256, 512, 1024)
@@ -47,6 +57,46 @@ def main() -> None:
         ratios.append(ratio)
         print(f"{world:>6} {algorithm:>13} {jitter:>6} {fidelity:>8} {guess:>11.3g} {cpu:>8.3g} {ratio:>7.2f}")
     print(f"estimate/measured: median {statistics.median(ratios):.2f}, min {min(ratios):.2f}, max {max(ratios):.2f}")
+
+
+def pipeline() -> None:
+    """µs and bytes per evaluated operation of the pipeline schedule, then whole pipelined simulations."""
+    import tracemalloc
+
+    from dpsim.analytic import pipeline_schedule as ps
+    from dpsim.scenario import load_scenario
+
+    shapes = [(2, 2048, 1, "1f1b"), (4, 1024, 1, "1f1b"), (8, 512, 2, "interleaved"), (32, 128, 1, "1f1b"),
+              (64, 64, 1, "gpipe"), (8, 10**6, 1, "1f1b"), (64, 10**5, 1, "1f1b")]  # fmt: skip
+    print(f"{'p':>3} {'m':>8} {'v':>2} {'schedule':>11} {'evaluated':>10} {'us/op':>6} {'B/op':>5}")
+    for p, m, v, schedule in shapes:
+        evaluated = ps.evaluated_operations(p, m, v, schedule)
+        times = []
+        for _ in range(3):
+            ps.forget_programs()
+            cpu = time.process_time()
+            for _ in range(2):  # the step and its record
+                ps.bubble_and_sends(1.0, 2.0, p, m, v, schedule, 0.5)
+            times.append(time.process_time() - cpu)
+        ps.forget_programs()
+        tracemalloc.start()
+        ps.bubble_and_sends(1.0, 2.0, p, m, v, schedule, 0.5)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        us = statistics.median(times) / evaluated * 1e6
+        print(f"{p:>3} {m:>8} {v:>2} {schedule:>11} {evaluated:>10,} {us:>6.2f} {peak / evaluated:>5.0f}")
+    print(f"{'p':>3} {'m':>8} {'schedule':>11} {'estimate_s':>11} {'cpu_s':>8}")
+    runs = [(2, 4096, "1f1b"), (4, 16384, "1f1b"), (8, 65536, "interleaved"), (8, 2 * 10**6, "1f1b")]
+    for p, batch, schedule in runs:
+        sets = [f"training.pipeline_parallel={p}", "cluster.nodes=8", f"training.global_batch={batch}"]
+        sets += ["training.micro_batch=1", f"training.pipeline_schedule={schedule}"]
+        s = load_scenario(None, [*sets, "training.virtual_stages=2"] if schedule == "interleaved" else sets)
+        ps.forget_programs()
+        guess = estimate(s).seconds
+        cpu = time.process_time()
+        simulate(s, allow_long=True)
+        cpu = time.process_time() - cpu
+        print(f"{p:>3} {s.accumulation_steps:>8} {schedule:>11} {guess:>11.3g} {cpu:>8.3g}")
 
 
 if __name__ == "__main__":
