@@ -125,16 +125,20 @@ UNREAD_FIELDS = (
     "cluster.price_per_device_hour",
 )
 """Fields of the sections it reads that it does not: the gradient's buckets, overlap and width, the rent."""
+DEVICE_READ = ("cluster.device.preset",)
+"""What it reads of ``cluster.device``: which device it is (NCCL's architecture and platform tuning,
+:func:`dpsim.analytic.step.fabric_of`); its other fields price compute and memory."""
 
 
 def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> dict[str, str]:
     """The fields a user set that ``dpsim collective`` reads nothing of, each with why (``run`` lists its own as
     ``extra.ignored_fields``): every ``--set`` path (``overridden``) under :data:`UNREAD_SECTIONS` or
-    :data:`UNREAD_FIELDS`, and the fields of the optional sections (``variability``, ``reliability``,
-    ``simulation``) the scenario sets to other than their default, but ``variability.degraded_links`` across nodes
-    (:func:`collective_rows` slows that node's NIC links; on one node no traffic crosses a NIC). What a scenario
-    holds for its training step (the model and training sections it must have, the buckets, overlap, width and
-    price: the bundled default sets ``bucket: 25 MB``) is listed only where the command line set it."""
+    :data:`UNREAD_FIELDS` or of ``cluster.device`` but which device it is (:data:`DEVICE_READ`), and the fields of
+    the optional sections (``variability``, ``reliability``, ``simulation``) the scenario sets to other than their
+    default, but ``variability.degraded_links`` across nodes (:func:`collective_rows` slows that node's NIC links;
+    on one node no traffic crosses a NIC). What a scenario holds for its training step (the model and training
+    sections it must have, the buckets, overlap, width and price: the bundled default sets ``bucket: 25 MB``) is
+    listed only where the command line set it."""
     from pydantic import BaseModel
 
     from dpsim.scenario import field_default
@@ -151,7 +155,12 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     for path in overridden:
         if any(path == f or path.startswith(f + ".") for f in read):
             continue
-        if path.split(".")[0] in UNREAD_SECTIONS or any(path == f or path.startswith(f + ".") for f in UNREAD_FIELDS):
+        unread_device = path.startswith("cluster.device.") and path not in DEVICE_READ  # its compute and memory
+        if (
+            path.split(".")[0] in UNREAD_SECTIONS
+            or any(path == f or path.startswith(f + ".") for f in UNREAD_FIELDS)
+            or unread_device
+        ):
             note(path)
     unread = [
         (section, name) for section in UNREAD_SECTIONS[2:] for name in type(getattr(scenario, section)).model_fields

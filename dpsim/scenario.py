@@ -2625,6 +2625,29 @@ class Scenario(_Section):
             slow[s.worker] *= s.slowdown
         return slow
 
+    def _partition_unread(self) -> str:
+        """Why ``training.partition`` moves nothing here ('' where it may): a step's micro-batch is ``micro_batch`` x
+        the data-parallel ranks samples (:func:`dpsim.analytic.step.worker_samples`), which ``round_robin`` and
+        ``contiguous`` split into equal shards alike (:func:`dpsim.partition.shard_sizes`), and ``weighted`` by the
+        ranks' speeds, equal too unless a straggler slows one data-parallel rank more than another."""
+        t = self.training
+        if t.partition == "contiguous":
+            return (
+                "a step's micro-batch (micro_batch x data-parallel ranks samples) is split into equal shards by "
+                "contiguous and round_robin alike: the engines price the same step"
+            )
+        if t.partition != "weighted":
+            return ""
+        tp, pp, dp = t.tensor_parallel, t.pipeline_parallel, self.data_parallel
+        slow = self.worker_slowdowns()  # a data-parallel rank's pace is its slowest worker's (analytic.step)
+        paces = {max(slow[(s * dp + d) * tp + k] for s in range(pp) for k in range(tp)) for d in range(dp)}
+        if len(paces) > 1:
+            return ""
+        return (
+            "weighted shards follow the data-parallel ranks' speeds, all equal here (no straggler slows one more than "
+            "another): equal shards, as round_robin"
+        )
+
     def ignored_fields(self, engine: str = "sim", leaves: int | None = None) -> dict[str, str]:
         """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
         why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), tensor-parallel ones
@@ -2646,7 +2669,8 @@ class Scenario(_Section):
         GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
         ``ddp_at_one_rank`` with data parallelism, ``host_topology.p2p_latency_us`` at one GPU a node or where the
         node's NCCL ring has an SHM edge, ``gradient_accumulation_pass: autograd`` at one accumulation
-        step, and the jitter's ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
+        step, ``training.partition`` where its shards are equal (:meth:`_partition_unread`), and the jitter's
+        ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
         (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
         reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`; never under its
         ``BF16_Optimizer`` at stage 1, :attr:`bf16_reduces_after_backward`, nor ``deepspeed_overlap_comm`` there),
@@ -2742,6 +2766,8 @@ class Scenario(_Section):
                 "read only by the runtime (python -m runtime, dpsim validate), whose optimizer trains with it: a "
                 "step's time does not depend on it"
             )
+        if why := self._partition_unread():
+            out["training.partition"] = why
         if t.ddp_at_one_rank and self.data_parallel > 1:
             out["training.ddp_at_one_rank"] = "read only with one data-parallel rank (with more DDP runs anyway)"
         if t.gradient_accumulation_pass == "autograd" and self.accumulation_steps == 1:

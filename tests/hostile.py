@@ -4367,6 +4367,42 @@ def pipeline_schedules_at_their_ends() -> Iterator[Case]:
                           "--format", "json"], files, accept=True, strict_json=True, finite=True)  # fmt: skip
 
 
+def device_fields_and_partitions_read_by_nothing() -> Iterator[Case]:
+    """Round 22. ``dpsim collective`` reads of the device only which it is (NCCL's architecture and platform): a
+    ``--set`` of its peak, memory, GEMM curve, kernel overhead or SM count moved no row and was not listed, where the
+    training fields it does not read are. ``training.partition``: a step's micro-batch (``micro_batch`` x the
+    data-parallel ranks) splits into equal shards under ``round_robin`` and ``contiguous`` alike, and under
+    ``weighted`` while no straggler slows one data-parallel rank more than another: accepted, the step the same to
+    the bit, not listed. Each is listed now (every record, a sweep's rows, each job of a shared fabric)."""
+    kind = "device and partition fields read by nothing (round 22)"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
+    collective = ["collective", "{tmp}/s.yaml", "--sizes", "1KiB,1GiB", "--format", "json"]
+    for path, value in (("peak_flops", "'1 PFLOP/s'"), ("memory", "'1 TB'"), ("memory_bandwidth", "'10 TB/s'"),
+                        ("kernel_overhead", "'1 ms'"), ("efficiency", "0.1"), ("matmul_efficiency", "0.2"),
+                        ("flat_efficiency", "0.9"), ("sm_count", "2"), ("gemm_waves", "true"),
+                        ("gemm_epilogue_exposed", "true"), ("sustained_fraction", "0.5"),
+                        ("memory_efficiency", "0.5"), ("gemm_tile", "[64, 64]")):  # fmt: skip
+        field_name = f"cluster.device.{path}"
+        yield Case(kind, [*collective, "--set", f"{field_name}={value}"], files, listed=field_name)
+    yield Case(kind, [*collective, "--engine", "sim", "--set", "cluster.device.peak_flops='1 EFLOP/s'"], files,
+               listed="cluster.device.peak_flops")  # fmt: skip
+    field_name = "training.partition"
+    for scheme in ("contiguous", "weighted"):
+        for extra in ((), ("--engine", "sim")):
+            yield Case(kind, ["run", "{tmp}/s.yaml", "--set", f"{field_name}={scheme}", *extra, "--format", "json"],
+                       files, listed=field_name)  # fmt: skip
+        straggler = ("--set", "variability.stragglers=[{worker: 1, slowdown: 2}]")
+        for argv in (["run", "{tmp}/p.yaml", "--set", f"{field_name}={scheme}", "--format", "json"],
+                     ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", "--set", f"{field_name}={scheme}",
+                      "--format", "json"]):  # fmt: skip
+            yield Case(kind, argv, files, listed=field_name)
+        if scheme == "contiguous":  # equal shards whatever the paces
+            yield Case(kind, ["run", "{tmp}/s.yaml", *straggler, "--set", f"{field_name}={scheme}", "--format",
+                              "json"], files, listed=field_name)  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"{field_name}=contiguous,weighted", "--format", "json"],
+               files, listed=field_name)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4395,7 +4431,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     bare_numbers_at_the_physical_ends, runtime_only_and_priced_fields, bf16_optimizer_where_deepspeed_does_not_run_it,
     plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
     bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run, enum_values_with_a_suggestion,
-    pipeline_schedules_at_their_ends,
+    pipeline_schedules_at_their_ends, device_fields_and_partitions_read_by_nothing,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -4623,8 +4659,9 @@ _NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?:[eE][-+]?[0-9]+)?(?![\w.])
 
 
 def _lists(text: str, field: str) -> bool:
-    """Whether every record of the JSON ``text`` (one, or a list: a sweep's rows, a shared fabric's jobs) names
-    ``field`` among the fields it ignored (``extra.ignored_fields``, or a sweep row's ``field: why; ...`` text)."""
+    """Whether every record of the JSON ``text`` (one, or a list: a sweep's rows, a shared fabric's jobs, a
+    collective's sizes) names ``field`` among the fields it ignored (``extra.ignored_fields``, a sweep row's ``field:
+    why; ...`` text, a collective row's ``ignored_fields`` mapping)."""
     import json
 
     try:
@@ -4635,9 +4672,11 @@ def _lists(text: str, field: str) -> bool:
     for record in records:
         ignored = record.get("extra", {}).get("ignored_fields") if isinstance(record, dict) else None
         row = record.get("ignored_fields") if isinstance(record, dict) else None
-        if not (isinstance(ignored, dict) and field in ignored) and not (
-            isinstance(row, str) and any(part.split(": ")[0] == field for part in row.split("; "))
-        ):
+        if (
+            not (isinstance(ignored, dict) and field in ignored)
+            and not (isinstance(row, str) and any(part.split(": ")[0] == field for part in row.split("; ")))
+            and not (isinstance(row, dict) and field in row)
+        ):  # dpsim collective's JSON rows
             return False
     return bool(records)
 

@@ -80,6 +80,26 @@ def test_fields_the_collective_does_not_read_are_listed_as_run_lists_them(
     assert "ignored: variability.stragglers: not read by dpsim collective" in out
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_the_devices_compute_fields_are_listed_and_which_device_is_read(
+    capsys: pytest.CaptureFixture[str], engine: str
+) -> None:
+    """Round 22: a ``--set`` of the device's compute and memory (peak, memory, its GEMM curve, kernel overhead, SM
+    count) moved no row and was not listed; each is now, the rows the same to the bit. Which device it is
+    (``cluster.device.preset``, or the whole device) sets NCCL's architecture and platform: read, not listed."""
+    common = ("collective", DEFAULT, "--sizes", "1KiB,1GiB", "--format", "json", "--engine", engine)
+    _, plain, _ = cli(capsys, *common)
+    unread = ["cluster.device.peak_flops='1 PFLOP/s'", "cluster.device.memory='1 TB'", "cluster.device.sm_count=2",
+              "cluster.device.kernel_overhead='1 ms'", "cluster.device.efficiency=0.1"]  # fmt: skip
+    code, out, _ = cli(capsys, *common, *(a for s in unread for a in ("--set", s)))
+    rows = json.loads(out)
+    assert code == 0 and list(rows[0]["ignored_fields"]) == sorted(s.split("=")[0] for s in unread)
+    assert [{k: v for k, v in r.items() if k != "ignored_fields"} for r in rows] == json.loads(plain)
+    for device in ("cluster.device.preset=h100-sxm", "cluster.device=h100-sxm"):
+        _, out, _ = cli(capsys, *common, "--set", device)
+        assert all("ignored_fields" not in row for row in json.loads(out))
+
+
 def test_sim_engine_agrees_with_analytic(capsys: pytest.CaptureFixture[str]) -> None:
     common = ("collective", DEFAULT, "--sizes", "1MiB,256MiB", "--format", "json", "--set", "cluster.nodes=2")
     _, out_a, _ = cli(capsys, *common)

@@ -208,6 +208,13 @@ UNREAD = [
     # round 20: the learning rate is the runtime's optimizer's (no engine module reads it)
     (DEFAULT, [], ["training.learning_rate=0.5"], "training.learning_rate"),
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=3"], ["training.learning_rate=3e-4"], "training.learning_rate"),
+    # round 22: a step's micro-batch splits into equal shards under every scheme while the ranks' paces are equal
+    (DEFAULT, [], ["training.partition=contiguous"], "training.partition"),
+    (DEFAULT, [], ["training.partition=weighted"], "training.partition"),
+    (DEFAULT, ["variability.stragglers=[{worker: 5, slowdown: 1.5}]"], ["training.partition=contiguous"],
+     "training.partition"),
+    (LLAMA, [*PP2, "variability.stragglers=[" + ", ".join(f"{{worker: {r}, slowdown: 2}}" for r in range(8, 16)) + "]"],
+     ["training.partition=weighted"], "training.partition"),  # every data-parallel rank has one slow stage
 ]  # fmt: skip
 
 
@@ -238,6 +245,8 @@ READ = [
     (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.sm_count=7"], "cluster.device.sm_count"),
     (DEFAULT, ["cluster.device.gemm_waves=true"], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
     (DEFAULT, [], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # A100: 108 SMs
+    (DEFAULT, ["variability.stragglers=[{worker: 5, slowdown: 1.5}]"], ["training.partition=weighted"],
+     "training.partition"),
     (LLAMA, [*SMALL_LLAMA, "training.zero_stage=0", "communication.algorithm=nvls-tree"],
      ["communication.nccl_nvls_chunksize=8KiB"], "communication.nccl_nvls_chunksize"),  # 2 nodes: NVLS-tree's fill
     # one node: NVLS all-reduces 4 GiB buckets in 512 KiB chunks (128 KiB unset): its fill, comm 0.0486 -> 0.0497 s
