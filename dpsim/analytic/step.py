@@ -535,11 +535,19 @@ def dp_fabric(scenario: Scenario, fabric: Fabric | None = None) -> Fabric:
     # a group with some of a node's GPUs, two or more, rings over GPUs the node's host topology does not describe
     # as a ring (its SHM edges are the whole node's): like a tensor-parallel group, it sees none
     partial = 1 < per_node < fabric.per_node
+    group_nics = max(1, nics // sharing)
+    share = min(1.0, nics / sharing)
+    if fabric.topology == "ring":
+        # a ring of nodes cables each node to its neighbours at max(1, n // 2) NICs' rate (RingTopology._build), so
+        # the group's cable is the node's over the groups sharing it; min(1, n/s) gave a group of one NIC of two a
+        # whole cable, twice its share (TP 2 on 2-GPU nodes with 2 NICs: the step 13.4 % short of every group on
+        # one network, dpsim.sim.shared)
+        share = max(1, nics // 2) / (sharing * max(1, group_nics // 2))
     group = dataclasses.replace(
-        fabric.with_inter_scaled(min(1.0, nics / sharing)),
+        fabric.with_inter_scaled(share),
         nodes=nodes,
         per_node=per_node,
-        nics_per_node=max(1, nics // sharing),
+        nics_per_node=group_nics,
         nvls=False,
         relays=group_relays(fabric, tp) if per_node * tp == fabric.per_node else tuple(range(per_node)),
         host_topology=None if partial else fabric.host_topology,
