@@ -4374,7 +4374,7 @@ def device_fields_and_partitions_read_by_nothing() -> Iterator[Case]:
     data-parallel ranks) splits into equal shards under ``round_robin`` and ``contiguous`` alike, and under
     ``weighted`` while no straggler slows one data-parallel rank more than another: accepted, the step the same to
     the bit, not listed. Each is listed now (every record, a sweep's rows, each job of a shared fabric)."""
-    kind = "device and partition fields read by nothing (round 22)"
+    kind = "fields read by nothing (round 22)"
     files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
     collective = ["collective", "{tmp}/s.yaml", "--sizes", "1KiB,1GiB", "--format", "json"]
     for path, value in (("peak_flops", "'1 PFLOP/s'"), ("memory", "'1 TB'"), ("memory_bandwidth", "'10 TB/s'"),
