@@ -300,7 +300,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
       does not;
     - a single-valued option given twice with different values (``--format json --format csv``: the last
       one won unseen), or a flag and its negation (``--progress --no-progress``);
-    - a file option written as a folder (:func:`refuse_folder_name`: ``--out o.csv/``);
+    - a file option written as a folder (:func:`refuse_folder_name`: ``--out o.csv/``), or a path option given as
+      empty text, which typer reads as ``.`` (``validate --out-dir ''`` calibrated and wrote into the current folder);
     - an option that changes nothing without another (:data:`_NEEDS`: ``calibrate --dtype`` without ``--compute``,
       ``plan --restart`` without ``--node-mtbf``).
     """
@@ -341,6 +342,8 @@ def check_options(group: Any, args: Sequence[str]) -> None:
             value = tokens[i]
             i += 1
         kind = _option_kind(param)
+        if value == "" and _path_option(param, folders=True):  # typer reads '' as Path('.'): the current folder
+            raise fail(option, "'' is empty: expected a path (read as '.', the current folder)")
         if _path_option(param):
             refuse_folder_name(option, value)
         elif _path_option(param, folders=True):

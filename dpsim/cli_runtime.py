@@ -561,10 +561,11 @@ def validate(
     _check_max_residual(max_residual)
     if profile is not None and not profile.is_file():
         raise fail("--profile", f"no such file: {str(profile)!r}")
+    measured_with = ""
     if profile is not None:  # read (and checked field by field) before --out-dir is made
         from dpsim.calibration import load_profile
 
-        load_profile(profile)
+        measured_with = load_profile(profile).backend
     _testbed_check(testbed, tcp_cc)
     cases: list[list[tuple[str, Any]]] = []
     if vary:
@@ -597,6 +598,25 @@ def validate(
             raise fail(exc.field, f"{c.label}: {exc.message}") from None
         except ValueError as exc:
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
+    check_choice("--device", device, ("cpu", "cuda"))  # the options, before the folder is made (it was left empty)
+    if (nccl_pin or nccl_debug) and device != "cuda":
+        option = "--nccl-pin" if nccl_pin else "--nccl-debug"
+        raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
+    if not _under_torchrun() and device != "cpu":
+        raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
+    runs = "nccl" if device == "cuda" else "gloo"
+    if measured_with in ("gloo", "nccl") and measured_with != runs:  # measured on one backend, priced on another's
+        raise fail("--profile", f"{brief(str(profile))} was measured with {measured_with} (its backend) and these "
+                   f"cases run {runs} (--device {device}): each prediction would price the other backend's links "
+                   f"and compute; give a {runs} profile, or leave --profile out to calibrate")  # fmt: skip
+    if nccl_pin:
+        from runtime.nccl import nccl_settings
+
+        for c in resolved:
+            try:
+                nccl_settings(c.scenario)
+            except ValueError as exc:
+                raise fail("communication.algorithm", f"{c.label}: {exc}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise fail("--out-dir", f"{str(out_dir)!r} is a file, not a folder")
     calibration = ("profile.yaml", "calibration-bench.json") if profile is not None else ()  # made if calibrating
@@ -612,21 +632,9 @@ def validate(
     except OSError as exc:
         raise fail("--out-dir", f"cannot make {str(out_dir)!r}: {exc.strerror or exc}") from None
     check_writable(out_dir / "validation.csv", "--out-dir", (".csv",), [scenario, profile])
-    check_choice("--device", device, ("cpu", "cuda"))
-    if (nccl_pin or nccl_debug) and device != "cuda":
-        option = "--nccl-pin" if nccl_pin else "--nccl-debug"
-        raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
     if _under_torchrun():  # under torchrun: every rank runs, rank 0 writes
         from runtime.torchrun import validate_distributed
 
-        if nccl_pin:
-            from runtime.nccl import nccl_settings
-
-            for c in resolved:
-                try:
-                    nccl_settings(c.scenario)
-                except ValueError as exc:
-                    raise fail("communication.algorithm", f"{c.label}: {exc}") from None
         options = JobOptions(algorithm="backend" if device == "cuda" else "scenario", warmup_steps=warmup_steps,
                              steps=steps, device=device)  # fmt: skip
         try:
@@ -642,8 +650,6 @@ def validate(
         table, summary = done
         _report_validation(table, summary, engines, out_dir)
         return
-    if device != "cpu":
-        raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
     from dpsim.calibration import CalibrationError
 
     try:

@@ -45,7 +45,9 @@
   the backward pass;
 - algorithms without a runtime implementation (``direct``, ``parameter-server``) are refused
   before any rank starts (:func:`check_supported`), and so is ``variability.degraded_links``: every node's
-  NICs run at the testbed's rate (it was run without it, while ``dpsim validate`` priced the slowed NIC).
+  NICs run at the testbed's rate (it was run without it, while ``dpsim validate`` priced the slowed NIC);
+  so are activation recomputation, gradient clipping, ``overlap: false`` under FSDP and a gradient dtype other
+  than the framework's own (``communication.dtype``, ``training.gradient_dtype``), which nothing here runs.
 """
 
 from __future__ import annotations
@@ -251,6 +253,7 @@ def check_supported(scenario: Scenario) -> None:
             f"{scenario.training.gradient_accumulation_pass} is {what}; the runtime accumulates gradients with "
             "PyTorch's autograd (DDP's no_sync, FSDP): predict it with dpsim run, or use autograd",
         )
+    _refuse_unrun_settings(scenario)
     if scenario.variability.degraded_links:  # nothing in the runtime reads it: the prediction alone was slowed
         raise ScenarioError(
             "variability.degraded_links",
@@ -263,6 +266,50 @@ def check_supported(scenario: Scenario) -> None:
             f"communication.algorithm: the runtime has no {algorithm!r} all-reduce (it runs ring, tree, "
             "halving-doubling, hierarchical and backend); predict it with dpsim run, or pick one of those"
         )
+
+
+def _refuse_unrun_settings(scenario: Scenario) -> None:
+    """Refuse the settings the engines price and the runtime does not run (each priced a step that was not measured:
+    ``dpsim validate`` blamed the difference on the model, ``python -m runtime`` recorded a run the scenario does not
+    describe). The runtime's model runs every layer's forward once (no checkpointing) and its optimizer steps without
+    clipping; FSDP2 prefetches its all-gathers and reduce-scatters during the passes; the gradients are reduced and
+    kept in the framework's own dtype, what ``auto`` resolves to (DDP: autocast's fp32 ``param.grad``, as
+    :func:`runtime.measure.as_run` reads the run; FSDP2: its ``MixedPrecisionPolicy``'s 16-bit ``reduce_dtype``,
+    :func:`shard_units`). On the CPU scenario with ``mlp-tiny`` each moved the analytic step: ``communication.dtype:
+    bf16`` 0.2054 -> 0.1039 s, ``activation_recomputation: full`` 0.20540 -> 0.20552 s, ``gradient_clipping``
+    0.20540 -> 0.20601 s, ZeRO-3 with ``overlap: false`` 0.3061 -> 0.3074 s."""
+    from dpsim.errors import ScenarioError
+    from runtime.measure import as_run
+
+    t, c = scenario.training, scenario.communication
+    measure = "leave it out to measure, or predict it with dpsim run"
+    if t.activation_recomputation != "none":
+        raise ScenarioError(
+            "training.activation_recomputation",
+            f"{t.activation_recomputation}: the runtime "
+            f"runs each layer's forward once, keeping its activations (no checkpointing); {measure}",
+        )
+    if t.gradient_clipping:
+        raise ScenarioError(
+            "training.gradient_clipping",
+            f"the runtime's optimizer steps without clipping the gradients (no norm pass is run); {measure}",
+        )
+    if not c.overlap and t.zero_stage >= 2:
+        raise ScenarioError(
+            "communication.overlap",
+            "false under FSDP: FSDP2 all-gathers and reduce-scatters "
+            f"during the forward and backward passes, which the runtime cannot hold back; {measure}",
+        )
+    default = scenario.model_copy(update={"training": t.model_copy(update={"gradient_dtype": "auto"}),
+                                          "communication": c.model_copy(update={"dtype": "auto"})})  # fmt: skip
+    asked, ran = as_run(scenario, ran_autocast=True), as_run(default, ran_autocast=True)
+    if asked.communication_dtype != ran.communication_dtype:
+        raise ScenarioError("communication.dtype", f"{c.dtype}: the runtime reduces the gradients in "
+                            f"{ran.communication_dtype}, the framework's default (auto); {measure}")  # fmt: skip
+    if asked.gradient_buffer_bytes_per_param != ran.gradient_buffer_bytes_per_param:
+        raise ScenarioError("training.gradient_dtype", f"{t.gradient_dtype}: the runtime keeps the gradients in "
+                            f"{ran.gradient_buffer_bytes_per_param} bytes a parameter, the framework's default "
+                            f"(auto); {measure}")  # fmt: skip
 
 
 def _algorithm(scenario: Scenario, options: JobOptions) -> str:

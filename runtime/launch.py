@@ -12,7 +12,7 @@ stay in the run directory. Rank 0's store port is held by the launcher for the w
 Ranks die with their launcher: each is started with the parent-death signal set to SIGKILL
 (``prctl(PR_SET_PDEATHSIG)`` via ctypes, in the child before exec) and sets it again itself
 once running (:func:`die_with_launcher`), since changing credentials (dropping root) clears
-it. SIGTERM and SIGHUP become exceptions in the launcher (:class:`signals_as_exceptions`),
+it. SIGINT, SIGTERM and SIGHUP become exceptions in the launcher (:class:`signals_as_exceptions`),
 so its ``finally`` blocks kill the ranks and tear the testbed down.
 """
 
@@ -115,18 +115,25 @@ def reserve_port(host: str = "127.0.0.1") -> Iterator[int]:
 
 
 class signals_as_exceptions:
-    """Turn SIGTERM and SIGHUP into SystemExit (SIGINT is KeyboardInterrupt already) so ``finally`` blocks tear down."""
+    """Turn SIGINT, SIGTERM and SIGHUP into :class:`dpsim.cli_common.Stopped` (a ``SystemExit`` with status 128 + the
+    signal), so ``finally`` blocks kill the ranks and tear the testbed down, and the command says in one line what
+    stopped it. A plain ``SystemExit(143)`` ended ``dpsim validate`` on SIGTERM without a word, and Ctrl-C left
+    ``python -m runtime`` a ``KeyboardInterrupt`` traceback. A signal the process was started ignoring (``nohup``'s
+    SIGHUP) stays ignored, as :func:`dpsim.cli_common.install_signal_cleanup` leaves it."""
 
-    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
     def __enter__(self) -> None:
+        from dpsim.cli_common import Stopped
+
         self._old = {sig: signal.getsignal(sig) for sig in self.SIGNALS}
 
         def raise_exit(signum: int, frame: FrameType | None) -> None:
-            raise SystemExit(128 + signum)
+            raise Stopped(signum)
 
-        for sig in self.SIGNALS:
-            signal.signal(sig, raise_exit)
+        for sig, old in self._old.items():
+            if old is not signal.SIG_IGN:
+                signal.signal(sig, raise_exit)
 
     def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():

@@ -139,9 +139,12 @@ def check_run(args: argparse.Namespace) -> Scenario:
         limit = f"at most {max_local_workers():,}: 4 per CPU core"
         raise ScenarioError("cluster", f"{world:,} ranks would each be a process on this machine ({limit}); run under "
                             "torchrun for more", CLI_SOURCE)  # fmt: skip
+    for flag, given in (("--nccl-pin", args.nccl_pin), ("--nccl-debug", args.nccl_debug)):
+        if given and args.device != "cuda":  # --nccl-debug was ignored on CPU ranks without a word
+            raise ValueError(f"{flag}: NCCL runs on GPUs (--device cuda under torchrun)")
+        if given and args.backend == "gloo":
+            raise ValueError(f"{flag}: the ranks run gloo (--backend gloo), which reads no NCCL setting")
     if args.nccl_pin:
-        if args.device != "cuda":
-            raise ValueError("--nccl-pin: NCCL runs on GPUs (--device cuda under torchrun)")
         from runtime.nccl import nccl_settings
 
         nccl_settings(scenario)
@@ -188,6 +191,26 @@ def check_options(args: argparse.Namespace) -> None:
         _check_output(SAVE_PARAMETERS_ENV, save, scenario, "<environment>")
         written.append((SAVE_PARAMETERS_ENV, save, "<environment>"))
     _refuse_one_file_twice(written)
+    if args.run_dir is not None:
+        _refuse_run_dir_files(written, args.run_dir)
+
+
+_RANK_FILES = re.compile(r"rank[0-9]+\.(?:jsonl|log|phase)|scenario\.yaml")
+"""The files the launcher and its ranks write in the run folder (:func:`runtime.launch.spawn_ranks`,
+:meth:`runtime.job.TrainingJob.run`)."""
+
+
+def _refuse_run_dir_files(written: Sequence[tuple[str, str, str]], run_dir: Path) -> None:
+    """An output at the run folder itself, or at a file the ranks write in it: ``--out RUN/rank0.jsonl`` appended
+    the record to rank 0's step timings, ``--out RUN`` (a folder not made yet) failed once every rank had run."""
+    folder = run_dir.resolve()
+    for option, path, source in written:
+        target = Path(path).resolve()
+        if target == folder:
+            raise ScenarioError(option, f"{path!r} is also --run-dir: give the file another name", source)
+        if target.parent == folder and _RANK_FILES.fullmatch(target.name):
+            raise ScenarioError(option, f"{path!r} is a file the ranks write in --run-dir: give it another name",
+                                source)  # fmt: skip
 
 
 def _refuse_one_file_twice(written: Sequence[tuple[str, str, str]]) -> None:
@@ -351,25 +374,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = "--device cuda runs under torchrun (one process per GPU); the local and emulated testbeds use CPUs"
         print(f"error: {message}", file=sys.stderr)
         return 2
+    from dpsim.cli_common import Stopped, install_signal_cleanup
     from runtime.job import check_supported
     from runtime.launch import RankFailure, launch, signals_as_exceptions
     from runtime.testbed.emulated import RootRequired
 
+    if argv is None:  # the command itself, not an in-process call (tests): a signal is Stopped from here on
+        install_signal_cleanup()
+    temporary: Path | None = None
     try:
         scenario = check_run(args)
         options = _options(args)
         check_supported(scenario)
         with signals_as_exceptions(), make_testbed(args.testbed, scenario) as testbed:
             run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="dpsim-run-"))
+            temporary = None if args.run_dir else run_dir
             result = launch(scenario, options, testbed, run_dir, timeout_s=args.timeout, extra_meta=testbed.info)
-            if args.run_dir is None:  # a temporary folder is kept only when a run fails (its records)
-                shutil.rmtree(run_dir, ignore_errors=True)
+            if temporary is not None:  # a temporary folder is kept only when a run fails (its records)
+                shutil.rmtree(temporary, ignore_errors=True)
+                temporary = None
+        if args.out:
+            write_jsonl(args.out, [result], append=True)
+        print(json.dumps(result.flat(), sort_keys=True))
     except (ScenarioError, RootRequired, RankFailure, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2 if not isinstance(exc, RankFailure) else 1
-    if args.out:
-        write_jsonl(args.out, [result], append=True)
-    print(json.dumps(result.flat(), sort_keys=True))
+    except Stopped as exc:  # Ctrl-C, kill, a closed terminal: the ranks are gone, no record written
+        if temporary is not None:  # named by nothing (a failed run's folder is named in its error)
+            shutil.rmtree(temporary, ignore_errors=True)
+        print(f"error: stopped by {exc.name}", file=sys.stderr)
+        return int(exc.code) if isinstance(exc.code, int) else 1
     return 0
 
 

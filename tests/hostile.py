@@ -4403,6 +4403,127 @@ def device_fields_and_partitions_read_by_nothing() -> Iterator[Case]:
                files, listed=field_name)  # fmt: skip
 
 
+# --- round 22 (helper hostile2): the surfaces that run or read measurements ----------------------------------------
+
+_UNRUN_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("communication.dtype=bf16",), "communication.dtype"),
+    (("training.precision=bf16", "communication.dtype=bf16"), "communication.dtype"),
+    (("training.precision=bf16", "training.zero_stage=2", "training.optimizer_sharding=fsdp",
+      "communication.dtype=fp32"), "communication.dtype"),
+    (("training.gradient_dtype=bf16",), "training.gradient_dtype"),
+    (("training.activation_recomputation=full",), "training.activation_recomputation"),
+    (("training.gradient_clipping=true",), "training.gradient_clipping"),
+    (("training.precision=bf16", "training.zero_stage=3", "training.optimizer_sharding=fsdp",
+      "communication.overlap=false"), "communication.overlap"),
+)  # fmt: skip
+"""Settings the engines price and the runtime does not run, each with the field the refusal must name."""
+
+
+def settings_the_runtime_does_not_run() -> Iterator[Case]:
+    """Round 22. Fields both engines price that nothing in the runtime runs: a gradient dtype other than the
+    framework's own (``communication.dtype: bf16`` halved the CPU scenario's predicted step, 0.2054 -> 0.1039 s,
+    while its DDP reduced fp32), activation recomputation (the runtime's model keeps its activations), gradient
+    clipping (no norm pass) and ``overlap: false`` under FSDP (FSDP2 prefetches). ``python -m runtime`` ran them
+    and recorded a run the scenario does not describe; ``dpsim validate`` compared it with the priced setting and
+    blamed the model. Refused before a rank starts (:func:`runtime.job.check_supported`), under torchrun too,
+    naming the field, nothing written."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "what the runtime cannot run (round 22)"
+    outputs = ("{tmp}/out.jsonl", "{tmp}/run", "{tmp}/v")
+    for items, names in _UNRUN_SETTINGS:
+        sets = [part for item in items for part in ("--set", item)]
+        yield Case(kind, [_RUNTIME_SCENARIO, "--run-dir", "{tmp}/run", "--out", "{tmp}/out.jsonl", *sets],
+                   expect_error=True, names=names, outputs=outputs, program="runtime")  # fmt: skip
+        yield Case(kind, ["validate", _RUNTIME_SCENARIO, "--case", ";".join(items), "--out-dir", "{tmp}/v"],
+                   expect_error=True, names=names, outputs=outputs)  # fmt: skip
+    yield Case(kind, [_RUNTIME_SCENARIO, "--out", "{tmp}/out.jsonl", "--set", "communication.dtype=bf16"],
+               env=_RENDEZVOUS, expect_error=True, names="communication.dtype", outputs=outputs,
+               program="runtime")  # fmt: skip  # torchrun's rank 0: refused before the group is joined
+
+
+def _other_backend_profile() -> bytes:
+    """The validation profile (gloo, CPU ranks) relabelled as measured with NCCL."""
+    return PROFILE.read_bytes().replace(b"\nbackend: gloo\n", b"\nbackend: nccl\n", 1)
+
+
+def validate_options_before_its_folder() -> Iterator[Case]:
+    """Round 22. ``dpsim validate`` made ``--out-dir`` before it judged ``--device``, ``--nccl-pin`` and
+    ``--nccl-debug``: each refusal left an empty folder behind; ``--out-dir ''`` (typer reads it as '.') calibrated
+    into the current folder; a ``--profile`` measured with NCCL predicted cases that run gloo (and the reverse).
+    Now every option is judged before the folder is made, an empty path option is refused by every command, and
+    a profile of the other backend is refused, naming the option."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "validate options first (round 22)"
+    files = {"s.yaml": SMALL.encode(), "nccl.yaml": _other_backend_profile()}
+    validate = ["validate", _RUNTIME_SCENARIO, "--case", "training.micro_batch=8", "--out-dir", "{tmp}/v"]
+    outputs = ("{tmp}/v",)
+    for extra, names in ((("--device", "tpu"), "--device"), (("--device", "cuda"), "--device"),
+                         (("--nccl-pin",), "--nccl-pin"), (("--nccl-debug",), "--nccl-debug"),
+                         (("--nccl-pin", "--device", "cuda"), "--device"),
+                         (("--profile", "{tmp}/nccl.yaml"), "--profile"),
+                         (("--profile", ""), "--profile")):  # fmt: skip
+        yield Case(kind, [*validate, *extra], files, expect_error=True, names=names, outputs=outputs)
+    yield Case(kind, ["validate", _RUNTIME_SCENARIO, "--case", "training.micro_batch=8", "--out-dir", ""], files,
+               expect_error=True, names="--out-dir")  # fmt: skip  # calibrated into the working folder
+    for argv, option, _ in _file_options():
+        yield Case(kind, [*argv, option, ""], files, expect_error=True, names=option.lstrip("-")[:3],
+                   outputs=("{tmp}/p.yaml",))  # fmt: skip
+    yield Case(kind, ["calibrate", _RUNTIME_SCENARIO, "--out", ""], files, expect_error=True, names="--out")
+
+
+def runtime_outputs_in_its_run_folder() -> Iterator[Case]:
+    """Round 22. ``python -m runtime --out RUN/rank0.jsonl --run-dir RUN`` appended the record to rank 0's step
+    timings (and ``--out RUN``, a folder not made yet, failed once every rank had run); ``--nccl-debug`` on CPU ranks
+    or with ``--backend gloo`` was ignored without a word (``--nccl-pin`` was refused). Refused before a rank
+    starts, naming the option, nothing written."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "runtime outputs in run folder (round 22)"
+    at = [_RUNTIME_SCENARIO, "--run-dir", "{tmp}/run"]
+    outputs = ("{tmp}/run", "{tmp}/o.jsonl")
+    for extra, names in ((("--out", "{tmp}/run"), "--out"), (("--out", "{tmp}/run/rank0.jsonl"), "--out"),
+                         (("--trace", "{tmp}/run/rank3.log"), "--trace"),
+                         (("--out", "{tmp}/run/scenario.yaml"), "--out"),
+                         (("--trace", "{tmp}/run/../run"), "--trace"), (("--nccl-debug",), "--nccl-debug"),
+                         (("--nccl-debug", "--backend", "gloo"), "--nccl-debug"),
+                         (("--nccl-pin", "--backend", "gloo"), "--nccl-pin")):  # fmt: skip
+        yield Case(kind, [*at, *extra], expect_error=True, names=names, outputs=outputs, program="runtime")
+    for extra, names in ((("--nccl-debug",), "--nccl-debug"), (("--out", "{tmp}/run/rank0.jsonl"), "--out")):
+        yield Case(kind, [*at, *extra], env=_RENDEZVOUS, expect_error=True, names=names, outputs=outputs,
+                   program="runtime")  # fmt: skip  # torchrun's rank 0, before the group is joined
+
+
+def signals_mid_runtime_run() -> Iterator[Case]:
+    """Round 22. Ctrl-C (SIGINT) or ``kill`` (SIGTERM) sent to a local runtime run's whole process group (the
+    launcher and its four ranks) while it steps: ``python -m runtime`` ended with a ``KeyboardInterrupt`` traceback
+    (SIGINT) or with status 143 and no word (SIGTERM), as ``dpsim validate`` did on SIGTERM (its launcher's handler,
+    ``runtime.launch.signals_as_exceptions``: a unit test covers it); its temporary run folder stayed in ``$TMPDIR``.
+    Now exit 128 + the signal with one line ('error: stopped by SIGTERM'), no process left in the group, no record,
+    trace or temporary folder written. (Two cases: each starts five interpreters, 6-30 s on a loaded machine.)"""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "signals mid runtime run (round 22)"
+    files = {"tmpd/.keep": b""}
+    run = [_RUNTIME_SCENARIO, "--steps", "100000", "--out", "{tmp}/out.jsonl", "--trace", "{tmp}/t.json"]
+    outputs = ("{tmp}/out.jsonl", "{tmp}/t.json", "{tmp}/tmpd/dpsim-run-*")
+    yield Case(kind, [*run, "--run-dir", "{tmp}/run"], files, subprocess=True, expect_error=True, names="SIGINT",
+               outputs=outputs, signal=signal.SIGINT, signal_when="{tmp}/run/rank0.jsonl",
+               program="runtime")  # fmt: skip
+    yield Case(kind, run, files, env={"TMPDIR": "{tmp}/tmpd"}, subprocess=True, expect_error=True, names="SIGTERM",
+               outputs=outputs, signal=signal.SIGTERM, signal_when="{tmp}/tmpd/dpsim-run-*/rank0.jsonl",
+               program="runtime")  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4432,6 +4553,9 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_sequence_parallel_kind, default_links_in_sweeps_and_slowdown_ends, one_step_on_a_shared_fabric,
     bf16_optimizer_state_beside_sgd, degraded_nics_the_runtime_cannot_run, enum_values_with_a_suggestion,
     pipeline_schedules_at_their_ends, device_fields_and_partitions_read_by_nothing,
+    # round 22 (hostile2): what runs or reads measurements
+    settings_the_runtime_does_not_run, validate_options_before_its_folder, runtime_outputs_in_its_run_folder,
+    signals_mid_runtime_run,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -4568,22 +4692,38 @@ def run_in_process(
     return code, out.getvalue(), err.getvalue()
 
 
+def _in_session(session: int) -> list[int]:
+    """The processes still in ``session`` (a signalled command's launcher and the ranks it started)."""
+    left = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError):
+            if name.isdigit() and os.getsid(int(name)) == session:
+                left.append(int(name))
+    return left
+
+
 def _signalled(
-    argv: list[str], env: dict[str, str], number: int, when: Path, timeout_s: int
+    argv: list[str], env: dict[str, str], number: int, when: Path, timeout_s: int, program: str = "dpsim"
 ) -> tuple[int | None, str, str]:
-    """``python -m dpsim.cli ARGV`` in a session of its own, sent signal ``number`` (to its process group) once
-    ``when`` has a second line, or after ``timeout_s`` / 2 if it never does (an earlier case's ``when`` removed).
-    The child starts with the signal at its default disposition, as from a terminal: run under ``nohup``, the
-    corpus would otherwise hand it SIGHUP ignored, which dpsim rightly keeps ignoring."""
-    when.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "dpsim.cli", *argv], stdin=subprocess.DEVNULL,
+    """``python -m dpsim.cli ARGV`` (or ``python -m runtime ARGV``) in a session of its own, sent signal ``number``
+    (to its process group) once ``when`` (a glob pattern may name a temporary folder) has a second line, or after
+    ``timeout_s`` / 2 if it never does (an earlier case's ``when`` removed). The child starts with the signal at its
+    default disposition, as from a terminal: run under ``nohup``, the corpus would otherwise hand it SIGHUP ignored,
+    which dpsim rightly keeps ignoring. A process of the session still there once the command has ended (a rank its
+    launcher left running) is killed and reported (``<left N processes>``: a bad exit)."""
+    import glob
+
+    if "*" not in str(when):
+        when.unlink(missing_ok=True)
+    module = "runtime" if program == "runtime" else "dpsim.cli"
+    proc = subprocess.Popen([sys.executable, "-m", module, *argv], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
                             start_new_session=True,
                             preexec_fn=lambda: signal.signal(number, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + timeout_s / 2
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError):
-            if when.read_bytes().count(b"\n") >= 2:
+            if any(Path(p).read_bytes().count(b"\n") >= 2 for p in glob.glob(str(when))):
                 break
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
@@ -4595,7 +4735,17 @@ def _signalled(
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return None, "", "<hang>"
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    left = _in_session(proc.pid)
+    for _ in range(40):  # a rank may take a moment to die with its launcher (PR_SET_PDEATHSIG)
+        if not left:
+            break
+        time.sleep(0.05)
+        left = _in_session(proc.pid)
+    for pid in left:  # started by this case (its session): never any other process
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    text = err.decode("utf-8", "replace") + (f"\n<left {len(left)} processes>" if left else "")
+    return proc.returncode, out.decode("utf-8", "replace"), text
 
 
 def run_subprocess(
@@ -4606,12 +4756,15 @@ def run_subprocess(
     file_size: int = 0,
     signal_number: int = 0,
     signal_when: Path | None = None,
+    program: str = "dpsim",
 ) -> tuple[int | None, str, str]:
-    """``python -m dpsim.cli ARGV``; ``stdout``, ``file_size`` and the signal as :class:`Case` describes them."""
+    """``python -m dpsim.cli ARGV``; ``stdout``, ``file_size`` and the signal as :class:`Case` describes them
+    (with a signal, ``program`` ``runtime`` runs ``python -m runtime ARGV``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if signal_number:
         assert signal_when is not None
-        return _signalled(argv, env, signal_number, signal_when, timeout_s)
+        return _signalled(argv, env, signal_number, signal_when, timeout_s, program)
+    assert program == "dpsim", "a runtime case runs in a fresh interpreter only with a signal"
     target: int | None = subprocess.PIPE
     if stdout == "closed-pipe":
         reader, target = os.pipe()
@@ -4650,8 +4803,12 @@ def run_subprocess(
         return proc.returncode, "", "\x00 not UTF-8 output"
 
 
-_PROGRESS = re.compile(r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s, ~[0-9,]+ s left$")
-"""A line of a long sweep's progress on stderr (every 10 s): a status, not an error."""
+_PROGRESS = re.compile(
+    r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s, ~[0-9,]+ s left$"
+    r"|validate: [^:]+ \([0-9]+ ranks\), run [0-9]+ of [0-9]+$"
+)
+"""A line of a long sweep's progress on stderr (every 10 s), or of validate's (each run as it starts): a status,
+not an error."""
 
 _NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
 _NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?:[eE][-+]?[0-9]+)?(?![\w.])")
@@ -4704,7 +4861,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         if case.subprocess:
             when = Path(case.signal_when.replace("{tmp}", str(tmp))) if case.signal else None
             code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size,
-                                            signal_number=case.signal, signal_when=when)  # fmt: skip
+                                            signal_number=case.signal, signal_when=when,
+                                            program=case.program)  # fmt: skip
         else:
             code, out, err = run_in_process(argv, case.stdin, program=case.program)
     finally:

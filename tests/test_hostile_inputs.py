@@ -972,6 +972,129 @@ def test_the_runtime_refuses_a_degraded_nic_it_cannot_run(tmp_path: Path) -> Non
     assert not (tmp_path / "v").exists()
 
 
+@pytest.mark.parametrize(("items", "field"), hostile._UNRUN_SETTINGS)
+def test_settings_the_runtime_does_not_run_are_refused_before_any_rank_starts(
+    items: tuple[str, ...], field: str, tmp_path: Path
+) -> None:
+    """Round 22. Each was priced by both engines and run by nothing in the runtime (``communication.dtype: bf16``
+    halved the CPU scenario's predicted step while its DDP reduced fp32): on the old code ``check_supported`` let
+    every one through and ``dpsim validate`` began calibrating. Refused naming the field, nothing written."""
+    pytest.importorskip("torch")
+    from runtime.job import check_supported
+
+    cpu = hostile.CPU_SCENARIO
+    with pytest.raises(ScenarioError) as caught:
+        check_supported(load_scenario(cpu, list(items)))
+    assert caught.value.field == field
+    code, _, err = hostile.run_in_process(["validate", str(cpu), "--case", ";".join(items), "--out-dir",
+                                           str(tmp_path / "v")])  # fmt: skip
+    assert code == 2 and err.startswith("error: ") and field in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "v").exists()
+
+
+def test_the_dtype_the_runtime_reduces_in_is_accepted_when_named() -> None:
+    """The refusal is of a dtype the runtime does not run, not of the field: DDP reduces autocast's fp32 gradients
+    and FSDP2 its ``MixedPrecisionPolicy``'s bf16 (``runtime.job.shard_units``: ``reduce_dtype=param_dtype``), so
+    naming those runs; ``overlap: false`` under DDP is the communication hook's (held to the last bucket)."""
+    pytest.importorskip("torch")
+    from runtime.job import check_supported
+
+    fsdp = ["training.precision=bf16", "training.zero_stage=2", "training.optimizer_sharding=fsdp"]
+    for items in (["communication.dtype=fp32"], ["training.precision=bf16", "communication.dtype=fp32"],
+                  ["training.gradient_dtype=fp32"], [*fsdp, "communication.dtype=bf16"], fsdp,
+                  ["communication.overlap=false"]):  # fmt: skip
+        check_supported(load_scenario(hostile.CPU_SCENARIO, items))
+
+
+_VALIDATE_FLAGS = [(["--device", "tpu"], "--device"), (["--nccl-pin"], "--nccl-pin"),
+                   (["--nccl-debug"], "--nccl-debug"), (["--device", "cuda"], "--device")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "option"), _VALIDATE_FLAGS)
+def test_validate_judges_its_options_before_making_its_folder(extra: list[str], option: str, tmp_path: Path) -> None:
+    """Round 22: ``--out-dir`` was made before ``--device`` and the NCCL flags were judged, and left empty."""
+    pytest.importorskip("torch")
+    argv = ["validate", str(hostile.CPU_SCENARIO), "--out-dir", str(tmp_path / "v"), *extra]
+    code, _, err = hostile.run_in_process(argv)
+    assert code == 2 and f"{option}: " in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "v").exists()
+
+
+def test_an_empty_path_option_is_refused_not_read_as_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 22: typer reads ``--out-dir ''`` as ``Path('.')``: validate calibrated (a ``calibration/`` folder of rank
+    logs) and would have written its table into the working folder. Every path option refuses empty text."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    for argv, option in ((["validate", str(hostile.CPU_SCENARIO), "--out-dir", ""], "--out-dir"),
+                         (["validate", str(hostile.CPU_SCENARIO), "--profile", ""], "--profile"),
+                         (["run", str(hostile.CPU_SCENARIO), "--trace", ""], "--trace")):  # fmt: skip
+        code, _, err = hostile.run_in_process(argv)
+        assert code == 2 and err.startswith(f"error: <command line>: {option}: '' is empty"), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_refuses_a_profile_measured_on_the_other_backend(tmp_path: Path) -> None:
+    """Round 22: validate's cases run gloo on CPU ranks; an NCCL profile priced them on GPUs' links and compute (it
+    began measuring). Refused naming ``--profile``; the same profile as gloo's is read as before."""
+    pytest.importorskip("torch")
+    (tmp_path / "nccl.yaml").write_bytes(hostile._other_backend_profile())
+    argv = ["validate", str(hostile.CPU_SCENARIO), "--profile", str(tmp_path / "nccl.yaml"), "--out-dir",
+            str(tmp_path / "v")]  # fmt: skip
+    code, _, err = hostile.run_in_process(argv)
+    assert code == 2 and "--profile: " in err and "measured with nccl" in err and "run gloo" in err, err
+    assert not (tmp_path / "v").exists()
+
+
+def test_a_signal_in_the_launcher_is_stopped_and_an_ignored_one_stays_ignored() -> None:
+    """Round 22: ``signals_as_exceptions`` raised a plain ``SystemExit(143)`` on SIGTERM (``dpsim validate`` ended
+    without a word) and left SIGINT to ``KeyboardInterrupt`` (a traceback from ``python -m runtime``). Now each is
+    :class:`dpsim.cli_common.Stopped` (status 128 + the signal, its name for the one line); a signal the process
+    was started ignoring (``nohup``'s SIGHUP) stays ignored; the handlers are restored on leaving."""
+    pytest.importorskip("torch")
+    from dpsim.cli_common import Stopped
+    from runtime.launch import signals_as_exceptions
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        with pytest.raises(Stopped) as caught, signals_as_exceptions():
+            os.kill(os.getpid(), number)
+            time.sleep(1)  # the handler runs at the next bytecode, well before this ends
+        assert caught.value.code == 128 + number and caught.value.name == signal.Signals(number).name
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with signals_as_exceptions():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGHUP, before[signal.SIGHUP])
+    assert {number: signal.getsignal(number) for number in before} == before
+
+
+def test_a_stopped_runtime_run_says_so_and_removes_its_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 22: the launcher stopped by a signal (here raised where the ranks run) ends with 128 + the signal and
+    one line, writes no record, and removes the temporary run folder no message names (a failed run keeps it)."""
+    pytest.importorskip("torch")
+    import tempfile
+
+    import runtime.launch
+    from dpsim.cli_common import Stopped
+    from runtime.train import main
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise Stopped(signal.SIGTERM)
+
+    monkeypatch.setattr(runtime.launch, "launch", stopped)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "out.jsonl"
+    assert main([str(hostile.CPU_SCENARIO), "--out", str(out)]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "error: stopped by SIGTERM\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("data", "title"),
     [
