@@ -17,6 +17,18 @@ log "calibrate rc=$?"; top
 $PY benchmarks/plain_ddp.py --ab --case-set heldout --sides plain --repeats 3 \
     --profile $D/profile.yaml --out $D > $D/run.log 2>&1
 log "plain_ddp rc=$?"; top
+# If the window has room (before 06:33 UTC): is window A's 600-750 Mbit/s hump bbr's? The grid's all-reduce at
+# 500 / 700 / 1000 Mbit/s, 2 / 4 / 8 ranks, with the nodes' TCP on cubic and on bbr (the host's), 2 repeats each.
+G=benchmarks/results/gloo-allreduce-grid-2026-12-06-m
+if [ "$(date -u +%H%M)" -lt 0633 ]; then
+  for r in 0 1; do
+    for cc in cubic bbr; do
+      DPSIM_TCP_CC=$cc $PY $G/gloo_grid.py --ranks 2,4,8 --rates 500,700,1000 --repeats 1 --first-repeat $r \
+          --out $G/cc-$cc >> $G/cc.log 2>&1
+      log "grid cc $cc repeat $r rc=$?"
+    done
+  done
+fi
 kill $SAMPLER
 ip netns list > $D/netns_after.txt
 log "end; netns: $(wc -l < $D/netns_after.txt)"
