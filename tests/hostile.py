@@ -4524,6 +4524,51 @@ def signals_mid_runtime_run() -> Iterator[Case]:
                program="runtime")  # fmt: skip
 
 
+PLAIN_DDP = ROOT / "benchmarks" / "results" / "plain-ddp-2026-12-06-l"
+"""A plain-DDP gloo testbed's profile with a host model whose senders share the cores with the backward
+(``comm_cpu_per_byte``, its ``comm_cpu_per_byte_by_rate``), and the scenario it was measured for."""
+
+
+def _host_field(pattern: str, replacement: str) -> bytes:
+    text = (PLAIN_DDP / "profile.yaml").read_text(encoding="utf-8")
+    damaged, count = re.subn(pattern, replacement, text, count=1, flags=re.MULTILINE)
+    assert count == 1, pattern
+    return damaged.encode()
+
+
+def host_sharing_fields() -> Iterator[Case]:
+    """Round 22. The host fields the backward's share of the cores is priced from
+    (:meth:`dpsim.calibration.HardwareProfile.comm_rate_in_backward`: ``min(1, C/(N + M·u))``, ``u`` from
+    ``comm_cpu_per_byte`` or its per-rate curve), at 4 ranks a host in both engines: cores and CPU time per byte
+    written as YAML 1.1 numbers (``0x2`` is YAML 1.2's 2; ``1_000``, ``yes``, ``.inf`` are not numbers), at the ends of
+    their ranges, missing, or beside a key no profile has (``comm_rate_in_backward``, derived, never stored). Each is
+    refused naming the field, or runs with a finite result."""
+    kind = "host sharing in profiles (round 22)"
+    at = ("--set", "calibration.profile={tmp}/p.yaml", "--set", "cluster.workers_per_node=4", "--set",
+          "training.global_batch=384", "--format", "json")  # fmt: skip
+    cores, kappa, curve = r"^(  )cores: .*$", r"^(  )comm_cpu_per_byte: .*$", r"^(    - )18\.05476915030828 ns$"
+    for pattern, replacement, names in (
+        (cores, r"\1cores: 1_000", "host_model.cores"), (cores, r"\1cores: yes", "host_model.cores"),
+        (cores, r"\1cores: .inf", "host_model.cores"), (cores, r"\1cores: -2", "host_model.cores"),
+        (kappa, r"\1comm_cpu_per_byte: .inf s", "host_model.comm_cpu_per_byte"),
+        (kappa, r"\1comm_cpu_per_byte: 0x10 ns", "host_model.comm_cpu_per_byte"),
+        (kappa, r"\1comm_cpu_per_byte: 1_0 ns", "host_model.comm_cpu_per_byte"),
+        (kappa, r"\g<0>\n\1comm_rate_in_backward: 0.5", "host_model.comm_rate_in_backward"),
+        (curve, r"\1.nan ns", "host_model.comm_cpu_per_byte_by_rate"),
+        (curve, r"\1off", "host_model.comm_cpu_per_byte_by_rate"),
+    ):  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield Case(kind, ["run", str(PLAIN_DDP / "scenario.yaml"), *at, "--engine", engine],
+                       {"p.yaml": _host_field(pattern, replacement)}, expect_error=True, names=names)  # fmt: skip
+    for pattern, replacement in ((cores, r"\1cores: 0x2"), (cores, r"\1cores: 1e-6"), (cores, r"\1cores: 1e9"),
+                                 (kappa, r"\1comm_cpu_per_byte: 1e6 s"), (kappa, ""),
+                                 (curve, r"\g<1>1e9 s")):  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield Case(kind, ["run", str(PLAIN_DDP / "scenario.yaml"), *at, "--engine", engine],
+                       {"p.yaml": _host_field(pattern, replacement)}, accept=True, strict_json=True,
+                       finite=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4555,7 +4600,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     pipeline_schedules_at_their_ends, device_fields_and_partitions_read_by_nothing,
     # round 22 (hostile2): what runs or reads measurements
     settings_the_runtime_does_not_run, validate_options_before_its_folder, runtime_outputs_in_its_run_folder,
-    signals_mid_runtime_run,
+    signals_mid_runtime_run, host_sharing_fields,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
