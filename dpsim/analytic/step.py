@@ -1293,6 +1293,9 @@ def predict(scenario: Scenario) -> StepResult:
                 )
             ready = [last_bwd_s * f for f in fractions]
             end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
+            if hybrid:  # HYBRID_SHARD: each bucket's replica all-reduce on its own stream too, as in the traced branch
+                streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
+                end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
         elif reduces_overlapped:
             slowed = None
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
