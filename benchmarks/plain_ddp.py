@@ -676,6 +676,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.reuse is not None:
+            measuring = ("--ab", *_AB_ONLY, "--nodes", "--per-node", "--rate", "--warmup-steps", "--steps",
+                         "--timeout", "--out")  # fmt: skip
+            unread = [o for o in measuring if any(a == o or a.startswith(o + "=") for a in argv)] + rest
+            if unread:  # --reuse --ab printed the stored table and measured nothing, --reuse --bogus said nothing
+                raise ValueError(f"{unread[0]}: --reuse prints a stored A/B again and runs nothing: it takes "
+                                 "--profile only")  # fmt: skip
             runs, saved = read_reuse(args.reuse)
             profile = args.profile or reuse_profile(args.reuse, saved)
             print(table(runs, profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])

@@ -239,6 +239,12 @@ def main() -> int:
                    "measured again first): above it, exit 2; a larger limit records what it accepted "
                    "in summary.json")  # fmt: skip
     args = p.parse_args()
+    for option, value, low in (("--repeats", args.repeats, 1), ("--steps", args.steps, 1), ("--limit", args.limit, 1),
+                               ("--skip", args.skip, 0)):  # fmt: skip
+        if value < low:  # --limit 0 was a ZeroDivisionError, --steps 0 a ValueError, each a traceback
+            raise ScriptError(f"{option}: expected a whole number >= {low}, got {value}")
+    if not CASES[args.skip : args.limit]:
+        raise ScriptError(f"--skip {args.skip}: no configuration left of the first {args.limit} ({len(CASES)} in all)")
     if not (math.isfinite(args.max_residual) and args.max_residual > 0):
         raise ScriptError(f"--max-residual: expected a finite relative residual > 0 (0.05 = 5 %), "
                           f"got {args.max_residual!r}")  # fmt: skip

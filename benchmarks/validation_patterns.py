@@ -156,6 +156,12 @@ def main() -> int:
             raise ScriptError(f"--sessions: unknown session {name!r}; expected some of {', '.join(SESSIONS)}")
     if not engines or any(e not in ("analytic", "sim") for e in engines):
         raise ScriptError(f"--engines: expected analytic and/or sim, got {args.engines!r}")
+    if not names:  # a mean over no session was a StatisticsError traceback
+        raise ScriptError(f"--sessions: expected one or more of {', '.join(SESSIONS)}, got {args.sessions!r}")
+    for option, given in (("--sessions", names), ("--engines", engines)):
+        twice = next((n for n in given if given.count(n) > 1), None)
+        if twice is not None:  # a session twice was a FileExistsError traceback (and would count twice in a mean)
+            raise ScriptError(f"{option}: lists {twice!r} more than once (each is re-predicted once)")
     with tempfile.TemporaryDirectory(prefix="dpsim-patterns-") as tmp:
         rows = [row for name in names for row in session_rows(name, engines, Path(tmp), args.estimator)]
     first = engines[0]

@@ -134,3 +134,39 @@ def test_agreement_fuzz_runs_with_good_options(capsys: pytest.CaptureFixture[str
     out = tmp_path / "cases.jsonl"
     assert fuzz.main(["--cases", "1", "--seed", "3", "--set", "cluster.nodes=2", "--out", str(out)]) == 0
     assert capsys.readouterr().out.startswith("1 cases") and len(out.read_text().splitlines()) == 1
+
+
+_STORED = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "validation")
+
+
+@pytest.mark.parametrize(
+    ("stem", "argv", "expected"),
+    [
+        ("validate_emulated", ["--reuse", _STORED, "--limit", "0"], "error: --limit: expected a whole number >= 1"),
+        ("validate_emulated", ["--reuse", _STORED, "--skip", "100"], "error: --skip 100: no configuration left"),
+        ("validate_emulated", ["--reuse", _STORED, "--steps", "0"], "error: --steps: expected a whole number >= 1"),
+        ("validation_patterns", ["--sessions", ","], "error: --sessions: expected one or more of "),
+        ("validation_patterns", ["--sessions", "validation,validation"], "error: --sessions: lists 'validation' "),
+    ],
+)
+def test_a_script_refuses_a_selection_of_nothing_or_one_item_twice(
+    stem: str, argv: list[str], expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 22 (stop 40): each was a traceback (``ZeroDivisionError`` splitting the stored runs over no
+    configuration, ``ValueError`` from the job options, ``StatisticsError`` of a mean over no session,
+    ``FileExistsError`` re-predicting one session twice). One line, status 2, before anything is read or run."""
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    assert load_benchmark(stem).main() == 2
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("extra", [["--ab"], ["--bogus"], ["--repeats", "0"], ["--out", "o.json"], ["--steps=3"]])
+def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Round 22 (stop 40): ``--reuse DIR --ab`` printed the stored table and measured nothing, ``--bogus`` and every
+    option of a measurement were taken without a word. ``--reuse`` takes ``--profile`` only."""
+    stored = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "plain-ddp-2026-12-06-l")
+    assert load_benchmark("plain_ddp").main(["--reuse", stored, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {extra[0].split('=')[0]}: --reuse prints a stored A/B again"), err
+    assert err.count("\n") == 1, err
