@@ -4333,7 +4333,7 @@ def pipeline_schedules_at_their_ends() -> Iterator[Case]:
     accumulation pass."""
     kind = "huge pipeline schedules (round 22)"
     names = "training.pipeline_parallel"
-    files = {"d.yaml": DEEP.encode(), "p.yaml": PIPELINED.encode()}
+    files = {"deep.yaml": DEEP.encode(), "p.yaml": PIPELINED.encode()}
     outputs = ("{tmp}/o.csv", "{tmp}/o.csv.partial.jsonl")
     for extra in ((), ("--engine", "sim"), ("--set", "training.global_batch=1024", "--set",
                   "training.pipeline_schedule=interleaved", "--set", "training.virtual_stages=2"),
@@ -4341,8 +4341,8 @@ def pipeline_schedules_at_their_ends() -> Iterator[Case]:
                    "training.pipeline_parallel=1024", "--set", "training.global_batch=8192"),
                   ("--set", "training.global_batch=1099511627776"),
                   ("--set", "training.pipeline_schedule=gpipe", "--format", "json")):  # fmt: skip
-        yield Case(kind, ["run", "{tmp}/d.yaml", *extra], files, expect_error=True, names=names)
-    yield Case(kind, ["sweep", "{tmp}/d.yaml", "--vary", "training.global_batch=4096,8192", "--out", "{tmp}/o.csv"],
+        yield Case(kind, ["run", "{tmp}/deep.yaml", *extra], files, expect_error=True, names=names)
+    yield Case(kind, ["sweep", "{tmp}/deep.yaml", "--vary", "training.global_batch=4096,8192", "--out", "{tmp}/o.csv"],
                files, expect_error=True, names=names, outputs=outputs)  # fmt: skip
     huge = ("--set", "training.global_batch=1099511627776")  # 2^37 micro-batches a step
     for extra in (("--set", "training.pipeline_schedule=gpipe"), ("--set", "training.pipeline_schedule=interleaved",
