@@ -994,14 +994,12 @@ def check_schedule(scenario: Scenario, allow_long: bool = False) -> None:
     The schedule's cost grows with its operations, which the extension past ``MAX_OPERATIONS`` bounds only to those
     of 4·p micro-batches or more (:func:`~dpsim.analytic.pipeline_schedule.evaluated_operations`: 8·p²·v): 1,024
     stages ran for 164 s in 5 GB, with no cost guard on the analytic engine, where the collectives had one."""
-    from dpsim.analytic.pipeline_schedule import evaluated_operations
-
     t = scenario.training
     p, m = t.pipeline_parallel, scenario.accumulation_steps
     if p <= 1:
         return
     chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-    ops = evaluated_operations(p, m, chunks, t.pipeline_schedule)
+    ops = pipeline_evaluated_operations(scenario)
     seconds, memory = ops * SCHEDULE_OP_S, ops * SCHEDULE_OP_BYTES
     shape = f"{p:,} stages x {m:,} micro-batches" + (f" x {chunks:,} chunks" if chunks > 1 else "")
     what = (
