@@ -1741,6 +1741,14 @@ class CalibrationRef(_Section):
     profile: str
     """Path of a hardware profile written by ``dpsim calibrate`` (relative to the scenario file)."""
 
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _no_profile(cls, value: Any) -> Any:
+        if not isinstance(value, str):  # `--set calibration.profile=null` means "no profile": take the section away
+            hint = " (for no profile, leave calibration out or set calibration=null)" if value is None else ""
+            raise ValueError(f"expected the path of a profile file, got {inputs.brief(value)}{hint}")
+        return value
+
     @field_validator("profile")
     @classmethod
     def _profile(cls, value: str) -> str:
@@ -3289,7 +3297,33 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
             f"expected a list; {field}.{next(iter(given))} indexes a list the scenario does not write (it comes from "
             f"a preset or the default), so there is none to index: set the whole list, {field}=[...]"
         )
-    return field, f"{msg} (got {inputs.brief(given)})"
+    return field, _expected(msg, given)
+
+
+# pydantic's "Input should be a valid X" types, as the house names them ("expected an integer, got None")
+_VALID_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "list": "a list",
+    "tuple": "a list",
+    "dictionary": "a mapping",
+    "set": "a list",
+}
+
+
+def _expected(msg: str, given: Any) -> str:
+    """pydantic's ``Input should be X[, detail]`` in the house's words, ``expected X, got Y[ (detail)]``; any other
+    wording as pydantic gives it, with what was given."""
+    if not msg.startswith("Input should be "):
+        return f"{msg} (got {inputs.brief(given)})"
+    what, _, detail = msg.removeprefix("Input should be ").partition(", ")
+    if what.startswith("a valid "):
+        what = _VALID_TYPES.get(what.removeprefix("a valid "), what)
+    elif what.startswith(("greater ", "less ")):
+        what = f"a number {what}"
+    return f"expected {what}, got {inputs.brief(given)}" + (f" ({detail.removeprefix('got ')})" if detail else "")
 
 
 def section_has(loc: tuple[Any, ...], name: str) -> bool:

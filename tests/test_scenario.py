@@ -319,6 +319,36 @@ def test_bad_values_name_the_field(path: str, value: Any, field: str, words: str
 
 
 @pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        # was "Input should be a valid string (got None)": pydantic's wording, and no word of what to do
+        (
+            "calibration",
+            {"profile": None},
+            "calibration.profile",
+            "expected the path of a profile file, got None (for no profile, leave calibration out or set "
+            "calibration=null)",
+        ),
+        ("calibration", {"profile": [1]}, "calibration.profile", "expected the path of a profile file, got a list"),
+        ("name", None, "name", "expected a string, got None"),  # was "Input should be a valid string (got None)"
+        ("variability.seed", None, "variability.seed", "expected an integer, got None"),
+        ("communication.overlap", None, "communication.overlap", "expected true or false, got None"),
+        ("cluster.nodes", 0, "cluster.nodes", "expected a number greater than or equal to 1, got 0"),
+    ],
+)
+def test_type_errors_read_expected_and_got(path: str, value: Any, field: str, message: str) -> None:
+    """pydantic's "Input should be X (got Y)" reads as every other house error: the field, what was expected, what
+    came."""
+    error = _error(_set(_base(), path, value))
+    assert (error.field, error.message) == (field, message)
+    assert "Input should" not in error.one_line()
+
+
+def test_calibration_null_runs_without_a_profile() -> None:
+    assert scenario_from_dict(_set(_base(), "calibration", None), "s.yaml").calibration is None
+
+
+@pytest.mark.parametrize(
     ("path", "typo", "suggestion"),
     [
         ("cluster", "workers_per_nod", "workers_per_node"),
