@@ -3,7 +3,7 @@
 The symmetric reduction (one DP group on its share of the NICs, :func:`dpsim.sim.simulate`)
 is checked against all groups run together at chunk level (:func:`dpsim.sim.shared.simulate_shared`):
 equal where the groups share NICs evenly, and equal to the link shares' prediction where
-they do not (NIC affinity, two jobs on an oversubscribed fat-tree).
+they do not (two jobs on an oversubscribed fat-tree, TP and pipeline flows beside the reductions).
 """
 
 from __future__ import annotations
@@ -87,18 +87,63 @@ def test_symmetric_groups_give_the_symmetric_reduction(nics: int, zero_stage: in
     assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
 
 
-def test_groups_meeting_on_one_nic_are_slower_than_the_reduction_says() -> None:
-    """8 GPUs, 4 NICs, tp=2: the reduction gives each group 2 whole NICs. But GPU l uses NIC ⌊l/2⌋, so the
-    ring of group 0 (GPUs 0,2,4,6) and of group 1 (GPUs 1,3,5,7) both leave the node from GPUs 6 and 7 —
-    NIC 3 — and enter on NIC 0: their inter-node flows share one NIC, each at half its bandwidth. The
-    whole-network step is the reduction's step on NICs of half the bandwidth."""
-    s = make(nics=4)
-    (shared,) = simulate_shared([s])
+@pytest.mark.parametrize(("nics", "tp", "algorithm"), [(4, 2, "ring"), (2, 4, "ring"), (4, 4, "ring"), (2, 2, "ring")])
+def test_groups_whose_gpus_sit_near_several_nics_spread_their_channels_over_them(
+    nics: int, tp: int, algorithm: str
+) -> None:
+    """8 GPUs, tp=2 with 4 NICs (GPU l on NIC ⌊l/2⌋): group 0 holds GPUs 0, 2, 4, 6, one on each NIC. Its ring
+    entered every node at its first GPU and left at its last, so both groups came in on NICs 0 and 2 and went out on
+    3 and 1, the other directions idle: 1.74× the reduction's communication (tp=4 on 2 NICs 1.82×, tp=4 on 4 NICs
+    1.70×, tp=2 on 2 NICs 1.85×, 3 nodes). NCCL starts its channels on every NIC near the communicator's GPUs and
+    brings each back to its NIC, or pairs it with a channel entering where it leaves (``search.cc``, ``crossNic``):
+    every NIC carries the same bytes each way, the reduction's share (:func:`dpsim.sim.shared.rail_copies`)."""
+    s = make(nics=nics, tp=tp, nodes=3)
+    s = s.model_copy(update={"communication": s.communication.model_copy(update={"algorithm": algorithm})})
     reduced = simulate(s, fidelity="chunk")
-    halved = simulate(make(nics=4, inter="100 Gbit/s"), fidelity="chunk")
-    assert shared.comm_s > 1.5 * reduced.comm_s
-    assert _rel(shared.comm_s, halved.comm_s) < 0.01
-    assert _rel(shared.step_time_s, halved.step_time_s) < 0.01
+    (shared,) = simulate_shared([s], tp_flows=False)
+    assert _rel(shared.comm_s, reduced.comm_s) < 1e-9
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
+
+
+def test_rail_copies_send_every_nic_the_same_bytes_each_way() -> None:
+    """tp=4 on 8 GPUs with 2 NICs, 3 nodes: group 0 holds GPUs 0 and 4 of each node (NICs 0 and 1). The ring built
+    on the group's own fabric enters each node at GPU 0 and leaves from GPU 4: NIC 0 only receives and NIC 1 only
+    sends, 2(N−1)/N = 5/3 of the message each (N = 6 ranks: one edge into the node and one out, 2(N−1) steps of
+    S/N). Two copies of half the bytes, the second with each node's order turned (GPU 4 first), give each NIC 5/6
+    each way. With 8 NICs (GPUs 0 and 4 on NICs 0 and 4; the group's own fabric has 2 NICs and a channel entering
+    at each GPU) the loads are even already and the schedule is left as it is."""
+    from dpsim.sim.cluster import Cluster
+    from dpsim.sim.shared import _nic_loads, rail_copies, shared_fabric
+
+    for nics, copies in ((2, 2), (8, 1)):
+        s = make(nics=nics, tp=4, nodes=3)
+        cluster = Cluster.from_fabric(shared_fabric([s]), {})
+        engine = ChunkEngine(build_cluster(s, None), "ring", protocol="none")
+        schedule = engine.choice("allreduce", 1e6, None)[0]
+        group = dp_groups(s)[0]
+        assert group.tolist() == [0, 4, 8, 12, 16, 20]
+        spread = rail_copies(schedule, cluster, group, engine.cluster.per_node)
+        assert len(spread.phases[0].src) == copies * len(schedule.phases[0].src)
+        out, into = _nic_loads(spread, cluster, group)
+        near = [0, nics // 2]
+        assert out[:, near] == pytest.approx(np.full((3, 2), 5 / 6))
+        assert into[:, near] == pytest.approx(np.full((3, 2), 5 / 6))
+        before = _nic_loads(schedule, cluster, group)
+        if copies == 2:
+            assert before[0][:, near].tolist() == [[0.0, pytest.approx(5 / 3)]] * 3
+            assert before[1][:, near].tolist() == [[pytest.approx(5 / 3), 0.0]] * 3
+
+
+def test_tree_channels_of_such_groups_use_every_nic_too() -> None:
+    """tp=4 on 2 NICs, NCCL's tree: every group's tree had its head on GPU i, NIC 0, both ways (1.83× the
+    reduction's communication); NCCL's tree channels start on each NIC in turn (``ncclTopoSearchRecNet``) and
+    come back to it (``ncclTopoSearchCheckNet``: trees are symmetric). Spread, within 1 % of the reduction (the
+    copies' heads sit on two GPUs, so a head's per-channel throughput is shared by fewer bytes: 0.3 % short)."""
+    s = make(nics=2, tp=4, nodes=3)
+    s = s.model_copy(update={"communication": s.communication.model_copy(update={"algorithm": "tree"})})
+    reduced = simulate(s, fidelity="chunk")
+    (shared,) = simulate_shared([s], tp_flows=False)
+    assert _rel(shared.comm_s, reduced.comm_s) < 0.01
 
 
 FAT_TREE = {"kind": "fat-tree", "nodes_per_leaf": 2, "oversubscription": 2.0}

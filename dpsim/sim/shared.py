@@ -11,7 +11,9 @@ every job, each on the GPUs it really occupies:
 * GPUs of a job are numbered in Megatron order (tensor-parallel innermost, then data, then
   pipeline: Narayanan et al. 2021 §3), so DP group (pipeline stage p, tensor rank t) holds
   GPUs ``p·dp·tp + d·tp + t`` for d = 0 … dp−1, and a GPU's NIC follows its local rank
-  (:meth:`~dpsim.sim.cluster.Cluster.nic_of`): groups that share a NIC share it flow by flow;
+  (:meth:`~dpsim.sim.cluster.Cluster.nic_of`): groups that share a NIC share it flow by flow; a group whose GPUs
+  of a node sit near several NICs runs its ring and tree channels over all of them, as NCCL's search lays them out
+  (:func:`rail_copies`);
 * each group walks its stream in order, per rank (PyTorch DDP's one communication stream):
   bucket ``i`` joins at ``max(ready_i, done of bucket i−1)`` with the ready times of
   :func:`dpsim.sim.training.bucket_ready`; then the optimizer; with ZeRO-1/2 the parameter
@@ -60,10 +62,10 @@ every job, each on the GPUs it really occupies:
   layer uncontended (:func:`_program_passes`; the pipeline schedule's operations when its sends are
   flows), one pass as above.
 
-Where the groups are symmetric (same compute, NICs shared evenly) and TP is the analytic term this
-gives the symmetric reduction's step; where NIC affinity makes groups meet unevenly, or jobs meet on
-an oversubscribed uplink, or a pipeline send or a TP collective meets a reduction on a link, it gives
-what the shares predict instead (tests/test_contention.py).
+Where the groups are symmetric (same compute, NICs shared evenly, each group's channels spread over the NICs
+near its GPUs) and TP is the analytic term this gives the symmetric reduction's step; where jobs meet on an
+oversubscribed uplink, or a pipeline send or a TP collective meets a reduction on a link, it gives what the
+shares predict instead (tests/test_contention.py).
 Not covered: jitter replications (the first step of the first replication is run).
 """
 
@@ -87,6 +89,7 @@ from dpsim.scenario import Scenario
 from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine, CollectiveRun, CompiledSchedule
 from dpsim.sim.cluster import Cluster
+from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
@@ -569,8 +572,108 @@ def run_on_one_network(
     return programs.outcome(plan, timeline=timeline, algorithm=engine.algorithm), net.events
 
 
+RAIL_CHANNEL_ALGORITHMS = ("ring", "tree")
+"""NCCL's algorithms whose channels enter and leave a node through chosen NICs (:func:`rail_copies`)."""
+
+
+def _nic_loads(schedule: Schedule, cluster: Cluster, endpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes (fractions of the message) each fabric NIC sends and receives in ``schedule`` over ``endpoints``."""
+    g = cluster.per_node
+    out = np.zeros((cluster.nodes, cluster.nics_per_node))
+    into = np.zeros_like(out)
+    for phase in schedule.phases:
+        src, dst = endpoints[phase.src], endpoints[phase.dst]
+        cross = src // g != dst // g
+        if not cross.any():
+            continue
+        slot = None if phase.nic is None else phase.nic[cross]
+        s, d, load = src[cross], dst[cross], phase.fraction[cross] * phase.repeat
+        np.add.at(out, (s // g, cluster.nic_of(s % g, slot)), load)
+        np.add.at(into, (d // g, cluster.nic_of(d % g, slot)), load)
+    return out, into
+
+
+def _balanced(loads: np.ndarray, used: np.ndarray) -> bool:
+    """Whether every node's NICs in ``used`` carry the same load (nodes carrying none: trivially)."""
+    rows = loads[:, used]
+    return bool(np.all(np.abs(rows - rows.mean(axis=1, keepdims=True)) <= 1e-9 * max(1e-300, float(rows.max()))))
+
+
+def rail_copies(schedule: Schedule, cluster: Cluster, endpoints: np.ndarray, per_node: int) -> Schedule:
+    """``schedule`` (a data-parallel group's, built on its own fabric of ``per_node`` GPUs a node, node-major) as
+    NCCL runs it on the GPUs ``endpoints`` of ``cluster``: its channels spread over the NICs those GPUs sit near.
+
+    A group's fabric (:func:`dpsim.analytic.step.dp_fabric`) gives it its share of the node's NICs; on the whole
+    fabric its GPUs sit near several NICs (TP 4 on 8 GPUs with 2 NICs: GPUs i and 4 + i, NICs 0 and 1). NCCL's
+    ring and tree channels leave and enter a node through NICs chosen per channel, not through the first and last
+    GPU's own: ``src/graph/search.cc`` (``ncclTopoSearchRecNet``, ``ncclTopoSearchCheckNet``, ``ncclTopoCompute``,
+    v2.19–v2.30) starts channel ``c`` on NIC ``(c + i) mod nNets`` from that NIC's local GPU, and either brings the
+    channel back to that same NIC (``crossNic`` 0, tried first, widening the GPU→NIC path type up to ``PATH_PXN`` /
+    ``PATH_SYS``; a tree always) or, with ``NCCL_CROSS_NIC`` 2 (the default), pairs an odd channel with the channel
+    before it, entering by its exit NIC and leaving by its entry NIC. Either way every such NIC carries the same
+    bytes each way. Here the schedule's one ring order would enter every node at the group's first GPU and leave
+    at its last: all of a node's groups in on one NIC and out on another (TP 4, 2 NICs: +64 % on the step, the
+    other NIC direction idle). So where the schedule's NIC loads on the fabric are uneven, it runs as ``c`` copies
+    of ``1/c`` of the bytes, copy ``m`` with each node's local order rotated by ``m·per_node/d`` (``d`` NICs near
+    the group's GPUs; the smallest ``c`` dividing ``d`` that evens the loads): a copy enters where NCCL's next
+    channel does. Each copy keeps its transfers' channels, so a rank's per-channel throughput is shared as before.
+    The NIC loads are then the symmetric reduction's (every NIC each way ``1/d`` of the group's bytes); inside a node
+    the copies cut the ring at different edges (NVSwitch: the same port loads). Unchanged where the loads are even
+    already, for every other algorithm, with sub-groups (HYBRID_SHARD) and on a hybrid cube mesh, whose rings are
+    NVLink paths, not rotations.
+    """
+    ranks = schedule.ranks
+    if (
+        schedule.name not in RAIL_CHANNEL_ALGORITHMS
+        or ranks != len(endpoints)
+        or per_node <= 1
+        or ranks % per_node
+        or cluster.mesh_routes is not None
+    ):
+        return schedule
+    ends = np.asarray(endpoints, dtype=np.int64)
+    g = cluster.per_node
+    node_nics = cluster.nic_of(ends % g).reshape(-1, per_node)
+    if np.any(ends.reshape(-1, per_node) // g != (ends.reshape(-1, per_node) // g)[:, :1]):
+        return schedule  # a group node of the schedule is not one node of the fabric
+    nics = np.unique(node_nics[0])
+    d = len(nics)
+    if d <= 1 or per_node % d or np.any(node_nics != node_nics[0]):
+        return schedule
+    used = np.unique(node_nics)
+    out, into = _nic_loads(schedule, cluster, ends)
+    if _balanced(out, used) and _balanced(into, used):
+        return schedule
+    step = per_node // d
+    rank = np.arange(ranks, dtype=np.int64)
+    for c in (c for c in range(2, d + 1) if d % c == 0):
+        moves = [(rank // per_node) * per_node + (rank % per_node + m * step) % per_node for m in range(c)]
+        copied: dict[int, Phase] = {}
+        for phase in schedule.phases:
+            if id(phase) not in copied:
+
+                def tile(values: np.ndarray | None, count: int = c) -> np.ndarray | None:
+                    return None if values is None else np.tile(values, count)
+
+                copied[id(phase)] = dataclasses.replace(
+                    phase,
+                    src=np.concatenate([move[phase.src] for move in moves]),
+                    dst=np.concatenate([move[phase.dst] for move in moves]),
+                    fraction=np.tile(phase.fraction / c, c),
+                    channel=tile(phase.channel),
+                    nic=tile(phase.nic),
+                    stage=tile(phase.stage),
+                )
+        spread = dataclasses.replace(schedule, phases=tuple(copied[id(p)] for p in schedule.phases))
+        out, into = _nic_loads(spread, cluster, ends)
+        if _balanced(out, used) and _balanced(into, used):
+            return spread
+    return schedule
+
+
 class _Compiler:
-    """The schedule a job's engine picks for its group, compiled onto the group's GPUs of the whole fabric."""
+    """The schedule a job's engine picks for its group, compiled onto the group's GPUs of the whole fabric,
+    its NCCL channels spread over the NICs near those GPUs (:func:`rail_copies`)."""
 
     def __init__(self, engine: ChunkEngine, cluster: Cluster, endpoints: np.ndarray) -> None:
         self.engine, self.cluster, self.endpoints = engine, cluster, endpoints
@@ -578,12 +681,15 @@ class _Compiler:
 
     def __call__(self, op: str, size: float, groups: Groups | None = None) -> CompiledSchedule:
         schedule = self.engine.choice(op, size, groups)[0]
-        if id(schedule) not in self._compiled:
+        key = id(schedule)
+        if key not in self._compiled:
             ends = self.endpoints
             if schedule.ranks > len(ends):  # the parameter server's endpoint
                 ends = np.append(ends, self.cluster.server_rank)
-            self._compiled[id(schedule)] = CompiledSchedule(schedule, self.cluster, ends)
-        return self._compiled[id(schedule)]
+            elif groups is None:
+                schedule = rail_copies(schedule, self.cluster, ends, self.engine.cluster.per_node)
+            self._compiled[key] = CompiledSchedule(schedule, self.cluster, ends)
+        return self._compiled[key]
 
 
 class _PipelineFlows:
