@@ -759,3 +759,56 @@ def test_eager_elementwise_keeps_the_final_norms_fp32_copy_too() -> None:
         added = memory_breakdown(eager).stage_totals[stage] - memory_breakdown(fused).stage_totals[stage]
         final_norm = 4 * 1024 * 4 * 1600 if stage == 3 else 0
         assert added == pytest.approx(layer * in_flight_layers(fused, stage) + final_norm, rel=1e-12)
+
+
+def _torch_schedule_order(schedule: str, p: int, m: int, v: int) -> dict[int, list]:  # type: ignore[type-arg]
+    """torch.distributed.pipelining's own operation order for each pipeline rank (this torch): the schedule classes'
+    IR, built without stages or a process group (the methods read only the sizes set here)."""
+    from torch.distributed.pipelining import schedules as torch_schedules
+
+    if schedule == "interleaved":
+        cls = torch_schedules.ScheduleInterleaved1F1B
+        obj = object.__new__(cls)
+        obj.pp_group_size, obj.n_local_stages, obj._n_microbatches = p, v, m
+        obj.number_of_rounds = max(1, m // p)
+        obj.microbatches_per_round = m // obj.number_of_rounds
+        return {rank: cls._calculate_single_rank_operations(obj, rank) for rank in range(p)}
+    cls = torch_schedules.Schedule1F1B if schedule == "1f1b" else torch_schedules.ScheduleGPipe
+    obj = object.__new__(cls)
+    obj._num_stages, obj._n_microbatches = p, m
+    return cls._get_pipeline_order(obj)
+
+
+@pytest.mark.parametrize(
+    "schedule,v,batch",
+    [
+        ("1f1b", 1, "training.global_batch=512"),
+        ("1f1b", 1, "training.global_batch=1024"),
+        ("gpipe", 1, "training.global_batch=512"),
+        ("interleaved", 2, "training.global_batch=512"),
+        ("interleaved", 2, "training.global_batch=1024"),
+        ("interleaved", 3, "training.global_batch=256"),
+        ("interleaved", 4, "training.global_batch=512"),
+    ],
+)
+def test_in_flight_chunks_are_torchs_own_schedule(schedule: str, v: int, batch: str) -> None:
+    """dpsim's micro-batches in flight at a stage's peak (its first backward), chunk by chunk, are the forwards torch's
+    own schedule runs on that rank, on each of its stages, before the rank's first backward (GPT-2 XL, 4 stages of
+    the default 64 A100, 4, 8 or 16 micro-batches): what the memory model reads under ``pipeline_runtime: torch``."""
+    overrides = [*_GPT2_PP4, batch, f"training.pipeline_schedule={schedule}"]
+    if v > 1:
+        overrides.append(f"training.virtual_stages={v}")
+    s = _scenario(*overrides, "training.pipeline_runtime=torch")
+    p, m = 4, s.accumulation_steps
+    order = _torch_schedule_order(schedule, p, m, v)
+    for rank, actions in order.items():
+        forwards = [0] * v
+        for action in actions:
+            if action is None:
+                continue
+            kind = action.computation_type.name
+            if kind == "FULL_BACKWARD":
+                break
+            if kind == "FORWARD":
+                forwards[action.stage_index // p] += 1
+        assert in_flight_chunk_microbatches(s, rank) == forwards, (rank, forwards)
