@@ -2106,7 +2106,16 @@ class Scenario(_Section):
                 f"{t.virtual_stages} model chunks per stage need pipeline_schedule: interleaved and "
                 f"pipeline_parallel > 1 (got {t.pipeline_schedule}, pipeline_parallel {t.pipeline_parallel})",
             )
-        step = dp * t.micro_batch * (t.pipeline_parallel if t.pipeline_schedule == "interleaved" else 1)
+        one_chunk = t.pipeline_schedule == "interleaved" and t.virtual_stages == 1 and t.pipeline_parallel > 1
+        if one_chunk and t.pipeline_runtime == "torch":  # torch's own one-stage interleaving is not 1F1B: not priced
+            raise _FieldError(
+                "training.virtual_stages",
+                "interleaved under pipeline_runtime: torch needs virtual_stages >= 2 (got 1): torchtitan's "
+                "pipeline split asserts >= 2 stages a rank for multi-stage schedules, and torch's "
+                "ScheduleInterleaved1F1B with one stage a rank warms up 2(p-1-rank) forwards, not 1F1B's "
+                "p-1-rank; for one stage a rank set pipeline_schedule: 1f1b",
+            )
+        step = dp * t.micro_batch * (t.pipeline_parallel if self.interleaves_chunks else 1)
         if t.global_batch == AUTO_BATCH:
             t.global_batch = step
         if t.global_batch % (dp * t.micro_batch):
@@ -2122,7 +2131,7 @@ class Scenario(_Section):
                 f"{t.accumulation} contradicts global_batch / (dp x micro_batch) = "
                 f"{t.global_batch} / ({dp} x {t.micro_batch}) = {derived}",
             )
-        if t.pipeline_schedule == "interleaved" and t.pipeline_parallel > 1 and derived % t.pipeline_parallel:
+        if self.interleaves_chunks and derived % t.pipeline_parallel:
             raise _FieldError(
                 "training.accumulation",
                 f"interleaved 1F1B needs micro-batches ({derived}) divisible by "
@@ -2422,6 +2431,17 @@ class Scenario(_Section):
         return self.cluster.world_size
 
     @property
+    def interleaves_chunks(self) -> bool:
+        """Whether the pipeline interleaves model chunks: ``pipeline_schedule: interleaved`` with ``virtual_stages``
+        > 1 and ``pipeline_parallel`` > 1. With one chunk a stage Megatron-LM runs plain 1F1B (``validate_args``,
+        ``megatron/training/arguments.py``, sets ``virtual_pipeline_model_parallel_size`` 1 to None, so
+        ``get_forward_backward_func`` picks ``forward_backward_pipelining_without_interleaving`` and no micro-batch
+        count divisible by the stages is needed), and both engines price it as 1F1B (listed in
+        :meth:`ignored_fields`); under ``pipeline_runtime: torch`` it is refused."""
+        t = self.training
+        return t.pipeline_schedule == "interleaved" and t.virtual_stages > 1 and t.pipeline_parallel > 1
+
+    @property
     def data_parallel(self) -> int:
         return self.world_size // (self.training.tensor_parallel * self.training.pipeline_parallel)
 
@@ -2658,7 +2678,8 @@ class Scenario(_Section):
 
     def ignored_fields(self, engine: str = "sim", leaves: int | None = None) -> dict[str, str]:
         """Fields set to a value other than their default that nothing reads with the rest of this scenario, each with
-        why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), tensor-parallel ones
+        why: pipeline fields at ``pipeline_parallel`` 1 (no stage, no boundary), ``pipeline_schedule: interleaved``
+        at one model chunk a stage (:attr:`interleaves_chunks`: Megatron-LM runs it as 1F1B), tensor-parallel ones
         (``sequence_parallel``, ``tp_comm_overlap``, ``tp_async_grad_allreduce``, ``tp_overlap_kind``,
         ``sequence_parallel_kind``) at
         ``tensor_parallel`` 1 (no TP group: every share is divided by 1), ``pipeline_grad_partitioned`` without
@@ -2706,6 +2727,11 @@ class Scenario(_Section):
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
+        elif t.pipeline_schedule == "interleaved" and not self.interleaves_chunks:  # torch's runtime: refused
+            out["training.pipeline_schedule"] = (
+                "interleaved with virtual_stages 1 is 1F1B: Megatron-LM runs one model chunk a stage without "
+                "interleaving (validate_args sets virtual_pipeline_model_parallel_size 1 to None), priced as 1f1b"
+            )
         if t.tensor_parallel == 1:
             for name in (
                 "sequence_parallel",

@@ -700,7 +700,7 @@ def _megatron_synchronous_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
         if not t.sequence_parallel:
             gather = all_gather_time(size * tp, tp, _bottleneck(tensor_parallel_fabric(tp, fabric)))
     one = send_time(size, link) + gather
-    if t.pipeline_schedule == "interleaved":
+    if scenario.interleaves_chunks:  # one chunk a stage runs plain 1F1B (Scenario.interleaves_chunks)
         return 2.0 * t.virtual_stages * one
     return (2.0 if t.pipeline_parallel > 2 else 1.0) * one
 
