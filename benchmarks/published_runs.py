@@ -37,7 +37,8 @@ than 10 %, ``known_miss`` says what the published detail shows of the mechanism.
 throughput tables (``FOUNDRY_RUNS``: twenty rows, 125M-70B on A100 and H100 under FSDP) are a held-out group of
 their own, printed with their first prediction. So are torchtitan's published Llama 3.1 rows (``TORCHTITAN_RUNS``:
 FSDP2, TP, torch.compile, Float8, AsyncTP on Meta's Grand Teton H100s and Trainy's H200s) and NeMo 24.07's FP8 rows with
-tensor or pipeline parallelism (``NEMO_2407_HELD_OUT``), each added as a pure prediction with its first prediction.
+tensor or pipeline parallelism (``NEMO_2407_HELD_OUT``) and Megatron-Bridge's later DGX-H100 Llama 3 rows
+(``BRIDGE_H100_HELD_OUT``), each added as a pure prediction with its first prediction.
 ``SCALING_RUNS`` is strong scaling (one model and global batch on more GPUs): Narayanan et al. 2021 Table 2 (PTD-P
 and ZeRO-3 for 175B and 530B) and MegaScale's Megatron-LM baseline (Jiang et al. 2024 Tables 2-3, 256 to 12,288
 GPUs), printed with their first prediction and, per series, the per-GPU throughput kept and the error's trend.
@@ -64,6 +65,7 @@ from dpsim.sim.collectives import nccl
 from dpsim.sim.collectives.base import Layout
 
 __all__ = [
+    "BRIDGE_H100_HELD_OUT",
     "CALIBRATION_PAPER_RUNS",
     "FOUNDRY_ROWS",
     "FOUNDRY_RUNS",
@@ -499,25 +501,28 @@ def _nemo_2407_fp8(
     vp: int = 1,
     tp_comm_overlap: bool = False,
     recipe: Mapping[str, Any] | None = None,
+    release: str = "NeMo 24.07",
+    source: str = "NVIDIA/NeMo docs/source/performance/performance_summary.md (NeMo 24.07, DGX-H100, FP8)",
 ) -> PublishedRun:
     """A pre-training row of NVIDIA NeMo's performance summary for container 24.07 on DGX-H100 in FP8
     (NVIDIA/NeMo docs/source/performance/performance_summary.md, commit "24.07 perf numbers", Sept 2024).
     The calibration rows are TP 1, PP 1, CP 1, i.e. pure data parallelism over the distributed optimizer, no
     tensor-parallel collectives and no pipeline bubble; the held-out rows (``NEMO_2407_HELD_OUT``) give the table's
     TP / PP / VP and, with TP, sequence parallelism and the recipe's ``ub_tp_comm_overlap``; ``recipe``: training
-    fields a row's yaml sets apart from the defaults."""
+    fields a row's yaml sets apart from the defaults. ``release`` and ``source``: a later release's table of the same
+    kind (Megatron-Bridge's, ``BRIDGE_H100_HELD_OUT``)."""
     pipeline: dict[str, Any] = {}
     if tp > 1:
         pipeline.update(tensor_parallel=tp, sequence_parallel=True, tp_comm_overlap=tp_comm_overlap)
     if pp > 1:
         pipeline.update(pipeline_parallel=pp, pipeline_schedule="interleaved" if vp > 1 else "1f1b", virtual_stages=vp)
     return PublishedRun(
-        name=f"NeMo 24.07 {name} FP8 on {gpus} H100",
-        source="NVIDIA/NeMo docs/source/performance/performance_summary.md (NeMo 24.07, DGX-H100, FP8)",
+        name=f"{release} {name} FP8 on {gpus} H100",
+        source=source,
         published_tflops_per_gpu=tokens,
         convention="tokens",
         scenario={
-            "name": f"nemo2407-{name.lower()}-fp8-{gpus}",
+            "name": f"{''.join(c for c in release.lower() if c.isalnum())}-{name.lower()}-fp8-{gpus}",
             "model": {**model, "attention": "flash"},
             "cluster": _dgx_h100(gpus),
             "training": {
@@ -891,6 +896,85 @@ NEMO_2407_FIRST_PREDICTION: dict[str, float] = {
     "NeMo 24.07 Nemotron-340B FP8 on 128 H100": 343.1,
 }
 """Tokens/s per GPU first predicted for each row above, before anything was looked into."""
+
+
+_BRIDGE_2509 = (
+    "NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md at fa0315ae2684 (25.09 container, DGX-H100, FP8-CS)"
+)
+_BRIDGE_2602 = (
+    "NVIDIA-NeMo/Megatron-Bridge docs/performance-summary.md at c0b9a00031b7 (26.02 container, DGX-H100, FP8)"
+)
+# The recipe both releases run (read at the same commits): megatron.bridge.models.gpt_provider sets
+# cross_entropy_loss_fusion True and llama_provider cross_entropy_fusion_impl "te" (the perf yamls repeat it):
+# Transformer Engine's Triton cross-entropy (transformer_engine/pytorch/triton/cross_entropy.py, v2.7: an online-softmax
+# pass reading the logits, a second pass reading them and writing the gradient in place, the backward one read-write
+# multiply by the per-token loss gradient: 3 + 2 logit widths). dpsim's nearest kernel is xentropy (1 + 2 widths),
+# 2 bytes a logit fewer: 2 ms of an 8B micro-batch's ~580 ms. recipes/llama/llama3._llama3_common: distributed
+# optimizer with overlapped reduce-scatter and all-gather, clip 1.0; the perf scripts (scripts/performance/utils/
+# helpers.py at fa0315ae2, configs/llama/llama3_llm_pretrain.py at c0b9a0003) set grad_reduce_in_fp32 False (bf16
+# gradients), the current-scaling FP8 recipe with first_last_layers_bf16 False (every layer FP8), sequence parallelism
+# with TP and, for the 70B at TP 4, userbuffers TP overlap (tp_comm_overlap True); fp8_param_gather True (FP8
+# parameter all-gathers, priced at 16 bits); no recomputation, no CUDA graphs; account_for_embedding/loss_in_pipeline_
+# split False (the output layer and loss on the last stage). Vocabulary 128,256 (padded to 128,512 at TP 4: not set).
+_BRIDGE_LOSS = {"loss_kernel": "xentropy"}
+
+
+def _bridge_70b(name: str, batch: int, tokens: float, release: str, source: str) -> PublishedRun:
+    """Megatron-Bridge's Llama 3 70B on 64 DGX-H100 GPUs: MBS 1, TP 4 (sequence parallel, TP overlap), PP 8, VP 5."""
+    model = {"preset": "llama3-70b", **_BRIDGE_LOSS}
+    return _nemo_2407_fp8(
+        name,
+        model,
+        64,
+        batch,
+        1,
+        tokens,
+        tp=4,
+        pp=8,
+        vp=5,
+        tp_comm_overlap=True,
+        release=f"Megatron-Bridge {release}",
+        source=source,
+    )
+
+
+BRIDGE_H100_HELD_OUT: tuple[PublishedRun, ...] = (
+    # LLAMA3_8B: 8 GPUs, GBS 128, MBS 1, s 8192, FSDP 1, TP/PP/CP 1, GA 16: 14,079 tokens/s/GPU (725 TFLOP/s). The
+    # perf yaml (configs/llama3/llama3_8b_llm_pretrain.yaml, h100 fp8_cs) sets use_megatron_fsdp, which helpers.
+    # set_megatron_fsdp_overrides runs as data_parallel_sharding_strategy "optim_grads_params": parameters, gradients
+    # and optimizer sharded (ZeRO-3, FULL_SHARD). 25.11 printed 14,451 for the same configuration.
+    _nemo_2407_fp8(
+        "LLAMA3-8B",
+        {"preset": "llama3-8b", **_BRIDGE_LOSS},
+        8,
+        128,
+        1,
+        14079.0,
+        recipe={"zero_stage": 3, "optimizer_sharding": "fsdp"},
+        release="Megatron-Bridge 25.09",
+        source=_BRIDGE_2509,
+    ),
+    # LLAMA3_70B: 64 GPUs, GBS 128, MBS 1, s 8192, TP 4, PP 8, CP 1, VP 5, GA 64: 1,619 (727 TFLOP/s); 25.11: 1,602.
+    _bridge_70b("LLAMA3-70B", 128, 1619.0, "25.09", _BRIDGE_2509),
+    # LLAMA3_70B at GBS 256 (the "V2" base config, configs/llama/llama3_workload_base_configs.py
+    # LLAMA3_70B_PRETRAIN_CONFIG_H100_FP8_CS_V2): 64 GPUs, MBS 1, TP 4, PP 8, VP 5: 1,621 (728 TFLOP/s); the same row
+    # printed 1,639 (26.02.01), 1,633 (26.04) and 1,664 (26.04.01): 2.7 % between releases.
+    _bridge_70b("LLAMA3-70B GBS256", 256, 1621.0, "26.02", _BRIDGE_2602),
+)
+"""Held out (stop 41): NVIDIA's Megatron-Bridge performance summary, the DGX-H100 rows of dense models without context
+parallelism, each configuration once at the first release that printed it. Not expressible and left out: LLAMA3.1_405B
+(CP 2), the MoE rows (GPT OSS, Qwen3, DeepSeek), Nemotron 3 (hybrid Mamba), the 70B SFT and LoRA rows (packed
+sequences, adapters). NeMo 24.09-25.07's own DGX-H100 tables (docs.nvidia.com) were not read in full."""
+
+BRIDGE_H100_FIRST_PREDICTION: dict[str, float] = {
+    # stop 41, at main 4dd705a, before anything was changed for them
+    "Megatron-Bridge 25.09 LLAMA3-8B FP8 on 8 H100": 12959.4,
+    "Megatron-Bridge 25.09 LLAMA3-70B FP8 on 64 H100": 1491.9,
+    "Megatron-Bridge 26.02 LLAMA3-70B GBS256 FP8 on 64 H100": 1513.1,
+}
+"""Tokens/s per GPU first predicted for each row above with its configuration as read from the recipe, before anything
+was changed. Priced first with two fields misread (the loss as Megatron's vocab_parallel_cross_entropy, the 8B's
+Megatron-FSDP as no_shard): 12,351.9 (out of memory, 181 GiB), 1,439.4, 1,459.7."""
 
 
 HELD_OUT_RUNS: tuple[PublishedRun, ...] = (
@@ -3003,6 +3087,7 @@ def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
         "held out": HELD_OUT_RUNS,
         "llm-foundry": FOUNDRY_RUNS,
         "NeMo 24.07 TP/PP": NEMO_2407_HELD_OUT,
+        "Megatron-Bridge H100": BRIDGE_H100_HELD_OUT,
         "torchtitan": TORCHTITAN_RUNS,
         "scaling, 3D parallel": scaling,
         "scaling, ZeRO-3": tuple(r for r in SCALING_RUNS if r not in scaling),
@@ -3238,6 +3323,15 @@ def main() -> None:
         NEMO_2407_FIRST_PREDICTION,
         args.engine,
         "NeMo 24.07 TP/PP",
+    )
+    bridge = _waved(BRIDGE_H100_HELD_OUT, fractions) if fractions else BRIDGE_H100_HELD_OUT
+    _print_first_group(
+        "Held out, Megatron-Bridge 25.09 / 26.02 DGX-H100 rows (Llama 3 8B Megatron-FSDP, 70B TP 4 PP 8; FP8; "
+        "tokens/s per GPU",
+        bridge,
+        BRIDGE_H100_FIRST_PREDICTION,
+        args.engine,
+        "Megatron-Bridge H100",
     )
     titan = _waved(TORCHTITAN_RUNS, fractions) if fractions else TORCHTITAN_RUNS
     _print_first_group(

@@ -782,6 +782,7 @@ def test_mt_nlg_bf16_gradients_added_into_fp32_by_hand() -> None:
 
 TITAN = RUNS.TORCHTITAN_RUNS
 NEMO_TP_PP = RUNS.NEMO_2407_HELD_OUT
+BRIDGE = RUNS.BRIDGE_H100_HELD_OUT
 
 
 def test_torchtitan_rows_are_what_the_sources_print() -> None:
@@ -934,16 +935,44 @@ def test_nemo_tp_pp_rows_are_the_tables() -> None:
     assert set(RUNS.NEMO_2407_FIRST_PREDICTION) == {r.name for r in NEMO_TP_PP}
 
 
+def test_bridge_rows_are_the_tables() -> None:
+    """Megatron-Bridge's DGX-H100 rows as docs/performance-summary.md prints them (25.09 at fa0315ae2, 26.02 at
+    c0b9a0003): GPUs, GBS, MBS, TP, PP, VP and tokens/s/GPU; GA = GBS / (MBS x DP) as printed (16, 64, 128); the 8B
+    under Megatron-FSDP's optim_grads_params (ZeRO-3), the 70B on the distributed optimizer with TP overlap; every
+    row FP8, bf16 gradients and Transformer Engine's fused cross-entropy (priced as xentropy)."""
+    printed = {
+        "Megatron-Bridge 25.09 LLAMA3-8B FP8 on 8 H100": (8, 128, 1, 1, 1, 1, 14079, 16),
+        "Megatron-Bridge 25.09 LLAMA3-70B FP8 on 64 H100": (64, 128, 1, 4, 8, 5, 1619, 64),
+        "Megatron-Bridge 26.02 LLAMA3-70B GBS256 FP8 on 64 H100": (64, 256, 1, 4, 8, 5, 1621, 128),
+    }
+    assert [r.name for r in BRIDGE] == list(printed)
+    assert set(RUNS.BRIDGE_H100_FIRST_PREDICTION) == set(printed)
+    for run in BRIDGE:
+        s = scenario_from_dict(dict(run.scenario))
+        t = s.training
+        dp = s.world_size // (t.tensor_parallel * t.pipeline_parallel)
+        got = (s.world_size, t.global_batch, t.micro_batch, t.tensor_parallel, t.pipeline_parallel, t.virtual_stages)
+        assert (*got, run.published_tflops_per_gpu, t.global_batch // (t.micro_batch * dp)) == printed[run.name]
+        assert (s.model.seq_len, s.model.vocab, s.model.loss_kernel) == (8192, 128256, "xentropy")
+        assert (t.precision, t.gradient_dtype, t.sequence_parallel) == ("fp8", "bf16", t.tensor_parallel > 1)
+        fsdp = "8B" in run.name
+        assert (t.optimizer_sharding, t.zero_stage) == (("fsdp", 3) if fsdp else ("megatron", 1))
+        assert t.tp_comm_overlap == (t.tensor_parallel > 1)
+    others = {r.name for r in TITAN + NEMO_TP_PP + RUNS.PUBLISHED_RUNS + RUNS.HELD_OUT_RUNS + FOUNDRY}
+    assert not others & set(printed)
+
+
 def test_new_held_out_groups_engines_agree() -> None:
-    for run in TITAN + NEMO_TP_PP:
+    for run in TITAN + NEMO_TP_PP + BRIDGE:
         analytic = RUNS.predict_run(run, "analytic")[1].step_time_s
         simulated = RUNS.predict_run(run, "sim")[1].step_time_s
         assert simulated == pytest.approx(analytic, rel=1e-6)
 
 
-@pytest.mark.parametrize("run", _held_out_params(TITAN + NEMO_TP_PP))
+@pytest.mark.parametrize("run", _held_out_params(TITAN + NEMO_TP_PP + BRIDGE))
 def test_new_held_out_run_within_10_percent(run: Any) -> None:
-    """Each torchtitan / NeMo TP-PP row within 10 %; the misses are strict expected failures with their diagnosis."""
+    """Each torchtitan / NeMo TP-PP / Megatron-Bridge row within 10 %; the misses are strict expected failures with
+    their diagnosis."""
     predicted, result = RUNS.predict_run(run)
     assert result.extra["compute_model"] == "operations"
     assert abs(RUNS.relative_error(run, predicted)) <= MAX_CALIBRATED
