@@ -67,6 +67,7 @@ from dpsim.sim.collectives.base import Layout
 __all__ = [
     "BRIDGE_H100_HELD_OUT",
     "CALIBRATION_PAPER_RUNS",
+    "CUDNN_ATTENTION",
     "FOUNDRY_ROWS",
     "FOUNDRY_RUNS",
     "H100_CALIBRATION_RUNS",
@@ -79,6 +80,7 @@ __all__ = [
     "TORCHTITAN_PUBLISHED_MEMORY_GIB",
     "TORCHTITAN_RUNS",
     "PublishedRun",
+    "cudnn_attention_what_if",
     "equal_work_groups",
     "fixed_cost_fit",
     "foundry_gemm_ceiling",
@@ -3076,14 +3078,12 @@ def sm_share_fractions(tensor_parallel: bool | None) -> dict[str, float]:
     return {"a100": korthikanti_sustained_fraction(backward_contention=share), "h100": sum(implied) / len(implied)}
 
 
-def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
-    """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
-    share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
-    variants: dict[str, bool | None] = {"no share": None, "DP": False, "DP + TP": True}
-    fractions = {name: sm_share_fractions(tp) for name, tp in variants.items()}
+def _summary_tables() -> dict[str, tuple[PublishedRun, ...]]:
+    """Every group the script prints, by the name its summary line gives it (the what-ifs compare them)."""
     scaling = tuple(r for r in SCALING_RUNS if " ZeRO-3 " not in r.name)
-    tables = {
+    return {
         "calibration": PUBLISHED_RUNS,
+        "H100 calibration": H100_CALIBRATION_RUNS,
         "held out": HELD_OUT_RUNS,
         "llm-foundry": FOUNDRY_RUNS,
         "NeMo 24.07 TP/PP": NEMO_2407_HELD_OUT,
@@ -3092,8 +3092,56 @@ def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
         "scaling, 3D parallel": scaling,
         "scaling, ZeRO-3": tuple(r for r in SCALING_RUNS if r not in scaling),
     }
+
+
+CUDNN_ATTENTION = {"attention_efficiency": (0.738, 0.676), "attention_half_seq": (753.0, 1135.0)}
+"""The H100/H200's fused attention as the catalog's own H200 measurement of the cuDNN backend fits it (dpsim.catalog,
+attention_efficiency_fa2's comment: forward 0.738 at s½ 753, backward 0.676 at s½ 1135), where the catalog keeps the
+FlashAttention-3 paper's flat (0.65, 0.5)."""
+
+
+def cudnn_attention_what_if(engine: str = "analytic") -> tuple[float, dict[str, tuple[list[float], list[float]]]]:
+    """Each group's errors now and with Hopper's fused attention on :data:`CUDNN_ATTENTION`, the H100 sustained
+    fraction re-derived on the two calibration rows with it (applied to H100 and H200 rows; A100 rows unchanged): the
+    fraction and {group: (errors now, errors then)}. A what-if, not the model."""
+    implied = [implied_sustained_fraction(with_device(r, **CUDNN_ATTENTION)) for r in H100_CALIBRATION_RUNS]
+    fraction = sum(implied) / len(implied)
+
+    def then(run: PublishedRun) -> PublishedRun:
+        hopper = _device_name(run) in ("h100-sxm", "h200")
+        return with_device(run, **CUDNN_ATTENTION, sustained_fraction=fraction) if hopper else run
+
+    out = {
+        table: (
+            [relative_error(r, predict_run(r, engine)[0]) for r in runs],
+            [relative_error(r, predict_run(then(r), engine)[0]) for r in runs],
+        )
+        for table, runs in _summary_tables().items()
+    }
+    return fraction, out
+
+
+def _print_cudnn_attention_what_if(engine: str) -> None:
+    fraction, tables = cudnn_attention_what_if(engine)
+    print(f"Hopper attention on the cuDNN curve, H100 sustained fraction re-derived: {fraction:.4f} (what-if)")
+    print(f"{'table':<22}{'now: mean worst within':>26}{'then: mean worst within':>26}")
+    for table, (now, then) in tables.items():
+        cells = []
+        for errors in (now, then):
+            m = [abs(e) for e in errors]
+            cells.append(
+                f"{100 * sum(m) / len(m):5.2f} {100 * max(m):5.1f} {sum(e <= 0.10 for e in m):3d}/{len(m):<3d}"
+            )
+        print(f"{table:<22}" + "".join(f"{c:>26}" for c in cells))
+
+
+def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
+    """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
+    share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
+    variants: dict[str, bool | None] = {"no share": None, "DP": False, "DP + TP": True}
+    fractions = {name: sm_share_fractions(tp) for name, tp in variants.items()}
     out: dict[str, dict[str, list[float]]] = {}
-    for table, runs in tables.items():
+    for table, runs in _summary_tables().items():
         out[table] = {"now": [relative_error(r, predict_run(r)[0]) for r in runs]}
         for name, tp in variants.items():
             family = {r.name: "a100" if "a100" in _device_name(r) else "h100" for r in runs}
@@ -3237,7 +3285,16 @@ def main() -> None:
         "--use-flash-attn (the catalog's flash rate, FlashAttention (1)'s) or --use-distributed-optimizer "
         "(not the model)",
     )
+    parser.add_argument(
+        "--cudnn-attention-what-if",
+        action="store_true",
+        help="only every table's summary with Hopper's fused attention on the cuDNN curve (CUDNN_ATTENTION) and the "
+        "H100 sustained fraction re-derived with it (not the model)",
+    )
     args = parser.parse_args()
+    if args.cudnn_attention_what_if:
+        _print_cudnn_attention_what_if(args.engine)
+        return
     if args.megascale_what_if:
         _print_megascale_what_if(args.engine)
         return

@@ -1232,6 +1232,25 @@ def test_sm_share_what_if_by_hand() -> None:
     assert RUNS.korthikanti_sustained_fraction(backward_contention=24 / 108) == pytest.approx(0.829, abs=1e-3)
 
 
+def test_cudnn_attention_what_if_by_hand() -> None:
+    """``--cudnn-attention-what-if`` (not the model): the Megatron-Bridge 8B's attention at s 8192, causal, on the cuDNN
+    curve: 0.738 x 8192 / (8192 + 753) forward, 0.676 x 8192 / (8192 + 1135) backward, where the catalog prices the
+    flat (0.65, 0.5); the H100 fraction re-derived with it on the two calibration rows (0.7181) lies between theirs;
+    the catalog's device is left as it was."""
+    from dpsim.compute import attention_rate
+
+    run = BRIDGE[0]
+    then = scenario_from_dict(dict(RUNS.with_device(run, **RUNS.CUDNN_ATTENTION).scenario)).cluster.device
+    now = scenario_from_dict(dict(run.scenario)).cluster.device
+    fwd, bwd = attention_rate(then, "flash", 8192.0, causal=True)
+    assert (fwd, bwd) == pytest.approx((0.738 * 8192 / 8945, 0.676 * 8192 / 9327), rel=1e-12)
+    assert attention_rate(now, "flash", 8192.0, causal=True) == pytest.approx((0.65, 0.5), rel=1e-12)
+    implied = [
+        RUNS.implied_sustained_fraction(RUNS.with_device(r, **RUNS.CUDNN_ATTENTION)) for r in RUNS.H100_CALIBRATION_RUNS
+    ]
+    assert implied == pytest.approx([0.7105, 0.7256], abs=5e-4)
+
+
 def test_async_tp_what_if_by_hand() -> None:
     """``--async-tp-what-if`` (not the model): AsyncTP hiding no transfer lengthens the Aug 2024 405B Float8 AsyncTP
     row's step (no pipeline, one micro-batch) by what ``tensor_parallel_hidden_time`` hides, less at most the FSDP
