@@ -154,7 +154,9 @@ class LinkModel(Link):
       much that grows when ``n`` ranks communicate at once on ``C`` cores (:meth:`HostModel.comm_share`).
       Wire and host work pipelined, so the time per
       byte is their p-norm ``(w^p + h^p)^(1/p)`` — the larger one for large p, their sum for
-      p = 1. α is a per-step cost paid on the host too: ``α·s(n)``;
+      p = 1. α is a per-step cost paid on the host too: ``α·s(n)``. Where no shaper paces the link
+      (the intra-node loopback), the wire's place is taken by ``w`` (:attr:`pair_per_byte_s`), one
+      pair's own pace with the host to itself;
     - without (older profiles): ``1/B(R) = 1/(η·R) + c`` (c = ``cpu_per_byte_s``).
     """
 
@@ -173,6 +175,18 @@ class LinkModel(Link):
     latency_residual: float = 0.0
     """Median relative error over the small messages α is fitted on (shared-host fits; there the
     residual is the worst over the large messages the bandwidth terms are fitted on)."""
+    pair_per_byte_s: float = 0.0
+    """w: time per byte of one pair's stream where no shaper paces it (the intra-node loopback), with the host's
+    cores to itself: the p-norm's wire term there, which the host share does not stretch (0: none, the older form).
+
+    gloo's TCP pair moves a message as a chain (``gloo/transport/tcp/pair.cc``): ``Pair::send`` writes only once
+    the peer's ``NOTIFY_RECV_READY`` has arrived (``handleRemotePendingRecv`` → ``sendUnboundBuffer``), the
+    sender's thread copies the bytes into the socket (``sendAsyncMode`` → ``write``) and the receiver's device
+    thread copies them out (``handleReadWrite`` → ``read``). Each rank's threads wait on the other side's half, so
+    one pair alone does not keep its cores busy: on the 2-core VM two ranks' intra-node all-reduces ran at
+    0.89 ns per byte with their own CPU 0.66 ns (0.75 of a core each; 17 calibrations' medians), while four ranks,
+    which fill each other's waits, ran at what the cores' sharing says. Without ``w`` the fit's κ·s(n) must
+    price both: two ranks came out 28 % fast and four 19 % slow (the ring at 8 MiB, mean of 17 calibrations)."""
 
     def host_per_byte_at(self, rate: float | None) -> float:
         """κ at shaped rate ``rate``: :attr:`host_per_byte_by_rate` interpolated in log rate, else the one κ."""
@@ -188,7 +202,7 @@ class LinkModel(Link):
             if self.efficiency is None or rate is None:
                 return 1.0 / self.bandwidth
             return 1.0 / (self.efficiency * rate) + self.cpu_per_byte_s
-        wire = 0.0 if self.efficiency is None or rate is None else streams / (self.efficiency * rate)
+        wire = self._wire_per_byte(rate, streams)
         host = self.host_per_byte_at(rate) * share
         p = self.sharpness
         norm = float((wire**p + host**p) ** (1.0 / p)) if p <= 16 else 0.0
@@ -196,6 +210,13 @@ class LinkModel(Link):
             top = max(wire, host)
             norm = top * float(((wire / top) ** p + (host / top) ** p) ** (1.0 / p))
         return norm + self.cpu_per_byte_s
+
+    def _wire_per_byte(self, rate: float | None, streams: int = 1) -> float:
+        """The p-norm's wire term: ``streams/(η·R)`` on a shaped link at rate ``rate`` (its senders share the
+        wire), else ``w`` (:attr:`pair_per_byte_s`, each pair's own pace; 0 on the older form)."""
+        if self.efficiency is not None and rate is not None:
+            return streams / (self.efficiency * rate)
+        return self.pair_per_byte_s if self.efficiency is None else 0.0
 
     def at_rate(self, rate: float | None, share: float = 1.0, streams: int = 1) -> Link:
         """The α–β link at shaped rate ``rate`` (bytes/s), host work ``share`` times slower than one pair's.
@@ -299,7 +320,7 @@ class HostModel:
 
     ``comm_share(k)`` — host time per byte communicated while ``k`` ranks communicate at
     once, relative to one pair — is the same form with the communication's own ε
-    (:attr:`comm_efficiency_loss`, fitted on the links' benchmarks). ``comm_cpu_per_byte_s``
+    (:attr:`comm_efficiency_loss`, 0 from calibration: processor sharing alone). ``comm_cpu_per_byte_s``
     is the host CPU time per byte a rank sends (gloo's copies and reduction, the kernel's TCP
     stack); during overlap it competes with the backward pass.
     """
@@ -328,8 +349,9 @@ class HostModel:
     (:func:`dpsim.allocator.optimizer_fresh_bytes`). 0: not measured."""
     comm_efficiency_loss: float | None = None
     """ε of :meth:`comm_share`: what each further process communicating on the host costs the others' host
-    work per byte, fitted on the collective benchmarks (:func:`runtime.calibrate.fit_comm_efficiency_loss`);
-    None (older profiles): the compute's :attr:`efficiency_loss`."""
+    work per byte. Calibration writes 0 (:func:`runtime.calibrate.refit_links`: the host's busy time per byte and
+    rank does not grow with the ranks); a profile may give another; None (older profiles): the compute's
+    :attr:`efficiency_loss`."""
 
     def slowdown(self, processes: int) -> float:
         return self._shared(processes, self.efficiency_loss)
@@ -357,7 +379,7 @@ class HostModel:
         Processor sharing: every rank's communication needs the host's work per byte it sends
         (``κ``); with more ranks than cores they take turns, and every further process costs each
         one ``ε_c`` more: ``max(1, k/C)·(1 + ε_c·(k − 1))``. ``ε_c`` is the communication's own
-        (:attr:`comm_efficiency_loss`, fitted on the links' benchmarks), not the compute's, which
+        (:attr:`comm_efficiency_loss`, 0 from calibration), not the compute's, which
         measures processes multiplying matrices at once (0.004–0.059 from session to session on the
         2-core VM; 8 ranks at 1 Gbit/s were over-predicted by 20–45 % with it). Older profiles without
         ε_c use the compute's ε.
@@ -751,15 +773,24 @@ def _fit_shared_host(
     sends) κ is not fitted. At low rates the wire hides the host term, so a fitted κ there is
     whatever the noise makes it (2–19 ns per byte for four algorithms on one host whose busy
     time says 15–17 ns for all four); the measured κ leaves η, p and α to the fit.
+
+    Where no shaper paces the link (the intra-node loopback) the wire's place is taken by ``w``, one pair's own
+    pace (:attr:`LinkModel.pair_per_byte_s`), on a logarithmic grid from 5 % of the fastest large sample's time
+    per byte to the slowest's, and w = 0 (the form without it, at p = 1).
     """
     share = np.array([share_of(s.ranks) for s in samples])
     shaped = all(r is not None for r in rates)
     inv_r = np.array([1.0 / r if r is not None else 0.0 for r in rates])
     groups = sorted({r for r in rates if r is not None}) if shaped else [None]
     member = [np.array([r == g for r in rates]) for g in groups]
-    etas = np.linspace(0.6, 1.0, 41) if shaped else np.array([np.inf])
-    sharp = SHARPNESS_GRID if shaped else (1.0,)
     per_byte_large = t[large] / b[large]
+    # the wire term's grid: η of the shaped rate, or w (one pair's own pace, LinkModel.pair_per_byte_s) where no
+    # shaper paces the link; w = 0 is the form without it
+    options = (
+        np.linspace(0.6, 1.0, 41)
+        if shaped
+        else np.concatenate([[0.0], np.geomspace(per_byte_large.min() * 0.05, per_byte_large.max(), 60)])
+    )
     kappas = np.geomspace(max(per_byte_large.min(), 1e-15) * 1e-3, per_byte_large.max() * 2.0, 400)
     fixed = shaped and host_per_byte is not None and all(g in host_per_byte for g in groups)
     if fixed:
@@ -773,42 +804,53 @@ def _fit_shared_host(
     for _ in range(2):
         y = t - a * alpha * share
         best = None
-        for p in sharp:
-            wire = (inv_r[:, None] / etas[None, :]) if shaped else np.zeros((len(t), 1))  # samples × η
+        for p in SHARPNESS_GRID:
+            wire = _wire(inv_r, options, shaped)  # samples × η (or w)
             host = share[:, None] * kappas[None, :]  # samples × κ
             tau = (wire[:, :, None] ** p + host[:, None, :] ** p) ** (1.0 / p)  # samples × η × κ
             err = np.abs(b[:, None, None] * tau - y[:, None, None]) / t[:, None, None]
-            squares_eta = np.zeros(len(etas))  # Σ squared relative errors per η, κ per rate at its best
+            squares_eta = np.zeros(len(options))  # Σ squared relative errors per η (or w), κ per rate at its best
             picks = []
             for m, ok in zip(member, allowed, strict=True):
                 rows = large & m
                 if not rows.any():
-                    picks.append(np.full(len(etas), int(np.argmax(ok)), dtype=int))
+                    picks.append(np.full(len(options), int(np.argmax(ok)), dtype=int))
                     continue
                 w = np.where(ok[None, :], (err[rows] ** 2).sum(axis=0), np.inf)  # η × κ
                 j = np.argmin(w, axis=1)
                 picks.append(j)
-                squares_eta = squares_eta + w[np.arange(len(etas)), j]
+                squares_eta = squares_eta + w[np.arange(len(options)), j]
+            if not shaped and p != SHARPNESS_GRID[0]:  # w = 0 is the same fit at every p: kept at the first
+                squares_eta[0] = np.inf
             i = int(np.argmin(squares_eta))
             if best is None or squares_eta[i] < best[0]:
-                best = (float(squares_eta[i]), float(etas[i]), [float(kappas[j[i]]) for j in picks], p)
+                best = (float(squares_eta[i]), float(options[i]), [float(kappas[j[i]]) for j in picks], p)
         assert best is not None
         _, eta, ks, p = best
-        tau_all = _tau(inv_r / eta if shaped else np.zeros_like(t), _kappa_of(rates, groups, ks) * share, p)
+        tau_all = _tau(_wire(inv_r, np.array([eta]), shaped)[:, 0], _kappa_of(rates, groups, ks) * share, p)
         if small.any():
             alpha = max(0.0, float(np.median((t[small] - b[small] * tau_all[small]) / (a[small] * share[small]))))
     assert best is not None
     _, eta, ks, p = best
-    predicted = a * alpha * share + b * _tau(inv_r / eta if shaped else np.zeros_like(t),
+    predicted = a * alpha * share + b * _tau(_wire(inv_r, np.array([eta]), shaped)[:, 0],
                                              _kappa_of(rates, groups, ks) * share, p)  # fmt: skip
     rel = np.abs(predicted - t) / t
     worst = float(np.max(rel[large]))
     latency_residual = float(np.median(rel[small])) if small.any() else 0.0
     by_rate = tuple((float(g), k) for g, k in zip(groups, ks, strict=True) if g is not None)
     top = groups[-1]
-    per_byte = float(_tau(np.array([1.0 / (eta * top)]), np.array([ks[-1]]), p)[0]) if top is not None else ks[0]
+    wire_top = 1.0 / (eta * top) if top is not None else eta
+    per_byte = float(_tau(np.array([wire_top]), np.array([ks[-1]]), p)[0])
     return LinkModel(alpha, 1.0 / per_byte, eta if shaped else None, 0.0, worst, len(samples), ks[-1], p, by_rate,
-                     latency_residual)  # fmt: skip
+                     latency_residual, 0.0 if shaped else eta)  # fmt: skip
+
+
+def _wire(inv_r: np.ndarray, options: np.ndarray, shaped: bool) -> np.ndarray:
+    """Samples × options of the wire term: ``1/(η·R)`` per sample's shaped rate, or the option ``w`` itself where no
+    shaper paces the link (:attr:`LinkModel.pair_per_byte_s`)."""
+    if shaped:
+        return inv_r[:, None] / options[None, :]
+    return np.broadcast_to(options[None, :], (len(inv_r), len(options)))
 
 
 def _tau(wire: np.ndarray, host: np.ndarray, p: float) -> np.ndarray:
@@ -1467,6 +1509,8 @@ def _link_to_yaml(link: Link) -> dict[str, Any]:
         if link.sharpness is not None:
             out["host_per_byte"] = _time_text(link.host_per_byte_s)
             out["sharpness"] = link.sharpness
+        if link.pair_per_byte_s > 0:
+            out["pair_per_byte"] = _time_text(link.pair_per_byte_s)
         if link.host_per_byte_by_rate:
             out["host_per_byte_by_rate"] = [[_rate_text(r), _time_text(k)] for r, k in link.host_per_byte_by_rate]
         if link.sharpness is not None:
@@ -1477,7 +1521,7 @@ def _link_to_yaml(link: Link) -> dict[str, Any]:
 
 
 _LINK_KEYS = {"latency", "bandwidth", "efficiency", "cpu_per_byte", "residual", "samples", "host_per_byte",
-              "sharpness", "host_per_byte_by_rate", "latency_residual"}  # fmt: skip
+              "sharpness", "host_per_byte_by_rate", "latency_residual", "pair_per_byte"}  # fmt: skip
 
 
 def _check_number(
@@ -1502,10 +1546,11 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
     if not isinstance(spec, dict) or not {"latency", "bandwidth"} <= set(spec):
         raise ScenarioError(
             where, f"expected {{latency: <time>, bandwidth: <rate>}} (optionally efficiency, cpu_per_byte, "
-            f"host_per_byte, sharpness, host_per_byte_by_rate, residual, samples), got {brief(spec)}", source,
+            f"host_per_byte, sharpness, host_per_byte_by_rate, pair_per_byte, residual, samples), got {brief(spec)}",
+            source,
         )  # fmt: skip
     for key, parse in (("latency", _duration), ("bandwidth", _rate), ("cpu_per_byte", _duration),
-                       ("host_per_byte", _duration)):  # fmt: skip  # a quantity's error names its key
+                       ("host_per_byte", _duration), ("pair_per_byte", _duration)):  # fmt: skip  # names its key
         try:
             if key in spec:
                 parse(spec[key])
@@ -1541,6 +1586,7 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             float(spec["sharpness"]) if spec.get("sharpness") is not None else None,
             by_rate,
             float(spec.get("latency_residual", 0.0)),
+            _duration(spec["pair_per_byte"]) if "pair_per_byte" in spec else 0.0,
         )  # fmt: skip
     except ScenarioError:
         raise
