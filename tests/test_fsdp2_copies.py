@@ -85,6 +85,8 @@ def test_every_torchtitan_row_runs_fsdp2_and_no_other_row_does() -> None:
         + RUNS.FOUNDRY_RUNS
         + RUNS.NEMO_2407_HELD_OUT
         + RUNS.BRIDGE_H100_HELD_OUT
+        + RUNS.B200_CALIBRATION_RUNS
+        + RUNS.B200_HELD_OUT
         + RUNS.TORCHTITAN_RUNS
         + RUNS.SCALING_RUNS
     )
