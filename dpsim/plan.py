@@ -1279,7 +1279,9 @@ def write_pareto_plot(result: PlanResult, path: str | Path) -> None:
     if result.request.deadline_s is not None:
         ax.axvline(result.request.deadline_s / 86400.0, color="red", ls="--", lw=1, label="deadline")
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    # a price of 0 (or a free device beside a priced one) costs 0, which a log axis cannot show: matplotlib drops
+    # those points and warns; a linear axis keeps them
+    ax.set_yscale("log" if len(ok) and bool((ok[y] > 0).all()) else "linear")
     ax.set_xlabel("time to train (days)")
     ax.set_ylabel("cost" if y == "cost" else "device-hours")
     ax.set_title(f"{result.request.model}: {result.request.tokens:.3g} tokens")

@@ -2087,11 +2087,11 @@ class Scenario(_Section):
                 "here: needs training.sequence_parallel: false",
             )
         model_parallel = t.tensor_parallel * t.pipeline_parallel
-        if world % model_parallel:
+        if world % model_parallel:  # named by the degree that does not divide the workers (TP where both do)
             raise _FieldError(
-                "training.tensor_parallel",
-                f"DP x TP x PP must equal the {world} workers: TP={t.tensor_parallel} x PP={t.pipeline_parallel}"
-                f" = {model_parallel} does not divide {world}",
+                "training.pipeline_parallel" if world % t.pipeline_parallel else "training.tensor_parallel",
+                f"DP x TP x PP must equal the {world} workers: training.tensor_parallel {t.tensor_parallel} x "
+                f"training.pipeline_parallel {t.pipeline_parallel} = {model_parallel} does not divide {world}",
             )
         dp = world // model_parallel
         if self.model.kind != "transformer" and model_parallel > 1:
@@ -2145,9 +2145,15 @@ class Scenario(_Section):
         slots = self.model.layers + (2 if t.embedding_pipeline_slots else 0)
         if self.model.kind == "transformer" and slots % (t.pipeline_parallel * t.virtual_stages):
             what = f"layers ({self.model.layers})" + (" + 2 embedding slots" if t.embedding_pipeline_slots else "")
+            if self.model.layers % (t.pipeline_parallel * t.virtual_stages) == 0:  # the layers alone divide
+                culprit = "training.embedding_pipeline_slots"
+            elif slots % t.pipeline_parallel == 0:  # the stages alone divide: their chunks do not
+                culprit = "training.virtual_stages"
+            else:
+                culprit = "training.pipeline_parallel"
             raise _FieldError(
-                "training.pipeline_parallel",
-                f"{what} must be divisible by pipeline_parallel x virtual_stages "
+                culprit,
+                f"{what} must be divisible by training.pipeline_parallel x training.virtual_stages "
                 f"= {t.pipeline_parallel} x {t.virtual_stages}",
             )
         if self.cluster.rank_order != "node_major" and model_parallel > 1:

@@ -4250,27 +4250,9 @@ def degraded_nics_the_runtime_cannot_run() -> Iterator[Case]:
 def _enum_fields() -> list[tuple[str, list[str]]]:
     """The scenario's fields that take one of a fixed set of names (a ``Literal``), with those names, read from
     ``dpsim schema`` (a list's item fields left out, as :func:`_schema_fields` leaves them)."""
-    from dpsim.scenario import scenario_schema
-
-    schema = scenario_schema()
-    found: list[tuple[str, list[str]]] = []
-
-    def resolve(node: dict[str, Any]) -> dict[str, Any]:
-        while "$ref" in node:
-            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-        return node
-
-    def walk(node: dict[str, Any], path: str) -> None:
-        choices = [resolve(n) for n in resolve(node).get("anyOf", [resolve(node)])]
-        for choice in choices:
-            for key, child in choice.get("properties", {}).items():
-                walk(child, f"{path}.{key}" if path else key)
-        names = [v for c in choices for v in c.get("enum", ()) if isinstance(v, str)]
-        if path and names:
-            found.append((path, names))
-
-    walk(schema, "")
-    return found
+    found = [(path, [v for c in choices for v in c.get("enum", ()) if isinstance(v, str)]) for path, choices in
+             _schema_choices()]  # fmt: skip
+    return [(path, names) for path, names in found if names]
 
 
 def _misspelled(names: Sequence[str]) -> Iterator[tuple[str, str]]:
@@ -4569,6 +4551,111 @@ def host_sharing_fields() -> Iterator[Case]:
                        finite=True)  # fmt: skip
 
 
+def _schema_choices() -> list[tuple[str, list[dict[str, Any]]]]:
+    """Every scenario field that holds a value (not a section), with the schemas ``dpsim schema`` allows for it (one,
+    or each of its ``anyOf``), a list's item fields left out."""
+    from dpsim.scenario import scenario_schema
+
+    schema = scenario_schema()
+    found: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        choices = [resolve(n) for n in resolve(node).get("anyOf", [resolve(node)])]
+        sections = [c for c in choices if "properties" in c]
+        for choice in sections:
+            for key, child in choice["properties"].items():
+                walk(child, f"{path}.{key}" if path else key)
+        if path and not sections:
+            found.append((path, choices))
+
+    walk(schema, "")
+    return found
+
+
+def _schema_leaves() -> list[tuple[str, set[str]]]:
+    """Every value field of :func:`_schema_choices` with the JSON types it takes (``"any"`` where the schema gives
+    none: ``model.parameters``, ``cluster.host_link``)."""
+    return [(path, {str(c.get("type", "any")) for c in choices}) for path, choices in _schema_choices()]
+
+
+def every_field_in_another_shape() -> Iterator[Case]:
+    """Round 23. Every field of ``dpsim schema`` that is not a number (names, presets, enums, booleans, lists, the
+    free-form ``model.parameters`` and ``cluster.host_link``; the number fields have their class) given a shape it
+    does not take: a list where one value goes, a map, and a scalar or an empty text where a list goes. Each is
+    refused naming the field (a preset by the section it names: ``model``, ``cluster.device``)."""
+    kind = "every field in another shape (round 23)"
+    for path, types in _schema_leaves():
+        if types & {"integer", "number"}:
+            continue
+        names = path.removesuffix(".preset")
+        values = ["{a: 1}"]
+        if "array" in types:
+            values += ["''", "true"] if "string" not in types else []
+        else:
+            values += ["[true]" if types == {"boolean"} else "[x]"]
+        for value in values:
+            yield _set_case(kind, f"{path}={value}", command="check", names=names)
+
+
+_EXTREME_DOUBLES = ("5e-324", "2.2250738585072014e-308", "1.7976931348623157e308")
+"""The smallest subnormal, the smallest normal and the largest finite double: each parses, and each is refused by
+a range or priced; none may reach a result as inf or NaN (1e-320 / 5e-324 divided into a time, 1.8e308 times 2)."""
+
+
+def extreme_doubles_priced() -> Iterator[Case]:
+    """Round 23. Every number field of ``dpsim schema`` at the ends of the double (the smallest subnormal 5e-324,
+    the smallest normal, the largest finite), run through both engines: refused naming the field, or a finite
+    result (an underflow past 1e-400 and an overflow past 1e308 have their classes; these values are numbers a
+    range check lets through unless it says where the range ends)."""
+    kind = "extreme doubles, priced (round 23)"
+    for path, types in _schema_leaves():
+        if not types & {"integer", "number"}:
+            continue
+        for value in _EXTREME_DOUBLES:
+            yield _set_case(kind, f"{path}={value}", extra=("--format", "json"), expect_error=False, names=path,
+                            finite=True)  # fmt: skip
+        yield _set_case(kind, f"{path}={_EXTREME_DOUBLES[0]}", extra=("--engine", "sim", "--format", "json"),
+                        expect_error=False, names=path, finite=True)  # fmt: skip
+
+
+def joint_refusals_name_the_field_set() -> Iterator[Case]:
+    """Round 23. A constraint between two fields named the one the user did not set: ``training.pipeline_parallel=3``
+    on 4 workers was refused as ``training.tensor_parallel: ... TP=1 x PP=3 does not divide 4``; 12 layers over 2
+    stages of 5 interleaved chunks, or 2 embedding slots beside 4 stages, as ``training.pipeline_parallel``. The
+    error names the degree that does not divide (both fields in its text), in ``check``, ``run`` and a sweep's point.
+    And a plan's Pareto plot at a price of 0: every cost 0, which a log axis cannot draw (matplotlib's warning
+    on stderr, the points dropped): drawn on a linear axis."""
+    kind = "joint refusals name the field set (round 23)"
+    wide = ("cluster.workers_per_node=4", "training.global_batch=auto")
+    for sets, names in (
+        (("training.pipeline_parallel=3",), "training.pipeline_parallel"),
+        (("training.pipeline_parallel=8",), "training.pipeline_parallel"),
+        (("training.tensor_parallel=3",), "training.tensor_parallel"),
+        (("training.tensor_parallel=4", "training.pipeline_parallel=3"), "training.pipeline_parallel"),
+        ((*wide, "training.tensor_parallel=4", "training.pipeline_parallel=4"), "training.tensor_parallel"),
+        ((*wide, "training.pipeline_parallel=4", "training.embedding_pipeline_slots=true"),
+         "training.embedding_pipeline_slots"),
+        (("training.pipeline_parallel=2", "training.pipeline_schedule=interleaved", "training.virtual_stages=5",
+          "training.global_batch=auto"), "training.virtual_stages"),
+        ((*wide, "training.pipeline_parallel=4", "training.pipeline_schedule=interleaved",
+          "training.virtual_stages=2"), "training.virtual_stages"),
+        ((*wide, "model.layers=10", "training.pipeline_parallel=4"), "training.pipeline_parallel"),
+    ):  # fmt: skip
+        yield _set_case(kind, *sets, command="check", names=f"error: <command line>: {names}: ")
+        yield _set_case(kind, *sets, names=names)
+        yield _set_case(kind, *sets[:-1], command="sweep", extra=("--vary", sets[-1]), names=names)
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1e9", "--max-devices", "8", "--simulate", "0",
+            "--no-progress", "--plot", "{tmp}/pareto.png"]  # fmt: skip
+    yield Case(kind, [*plan, "--price", "0"], accept=True)
+    yield Case(kind, [*plan, "--device", "a100-80gb", "--device", "h100-sxm", "--price", "a100-80gb=0", "--price",
+                      "h100-sxm=2"], accept=True)  # fmt: skip
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4601,6 +4688,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 22 (hostile2): what runs or reads measurements
     settings_the_runtime_does_not_run, validate_options_before_its_folder, runtime_outputs_in_its_run_folder,
     signals_mid_runtime_run, host_sharing_fields,
+    # round 23 (hostile): shapes, ends of the double, joint refusals
+    every_field_in_another_shape, extreme_doubles_priced, joint_refusals_name_the_field_set,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1942,3 +1942,40 @@ def test_an_index_into_a_list_the_scenario_does_not_write_says_to_set_the_whole_
     with pytest.raises(ScenarioError) as caught:
         load_scenario(None, ["variability.stragglers.0=1"])
     assert caught.value.field == "variability.stragglers.0" and "the list has 0 item(s)" in caught.value.message
+
+
+def test_a_degree_that_does_not_divide_is_named_with_its_origin(tmp_path: Path) -> None:
+    """Round 23: ``--set training.pipeline_parallel=3`` on 4 workers was refused as the file's
+    ``training.tensor_parallel`` (``TP=1 x PP=3``); 12 layers over 2 stages of 5 interleaved chunks, and 2
+    embedding slots beside 4 stages, as ``training.pipeline_parallel``. The degree that does not divide is named
+    (the command line's, so the command line is blamed), the other field in the text."""
+    assert _one_line(["check", str(hostile.DEFAULT), "--set", "training.pipeline_parallel=3"]).startswith(
+        "error: <command line>: training.pipeline_parallel: DP x TP x PP must equal the 64 workers: "
+        "training.tensor_parallel 1 x training.pipeline_parallel 3 = 3 does not divide 64"
+    )
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    wide = ["--set", "cluster.workers_per_node=4", "--set", "training.global_batch=auto"]
+    for sets, named in (
+        (["training.pipeline_parallel=4", "training.embedding_pipeline_slots=true"], "embedding_pipeline_slots"),
+        (["training.pipeline_parallel=4", "training.pipeline_schedule=interleaved", "training.virtual_stages=2"],
+         "virtual_stages"),
+        (["model.layers=10", "training.pipeline_parallel=4"], "pipeline_parallel"),
+    ):  # fmt: skip
+        line = _one_line(["check", str(tmp_path / "s.yaml"), *wide, *(a for s in sets for a in ("--set", s))])
+        assert line.startswith(f"error: <command line>: training.{named}: "), line
+        assert "training.pipeline_parallel x training.virtual_stages = 4 x " in line, line
+
+
+def test_a_pareto_plot_of_zero_costs_is_drawn_without_a_warning(tmp_path: Path) -> None:
+    """Round 23: ``plan --plot --price 0`` costs every configuration 0, which a log axis cannot show: matplotlib
+    warned on stderr ('Data has no positive values') and dropped the points (a free device beside a priced one lost
+    its own points silently). Costs of 0 are drawn on a linear axis."""
+    plan = ["plan", "--model", "gpt2-small", "--tokens", "1e9", "--max-devices", "8", "--simulate", "0",
+            "--no-progress", "--plot", str(tmp_path / "p.png"), "--price", "0"]  # fmt: skip
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:  # under pytest a warning is recorded, not printed
+        warnings.simplefilter("always")
+        code, _out, err = hostile.run_in_process(plan)
+    assert (code, err) == (0, "") and (tmp_path / "p.png").stat().st_size > 0, err
+    assert not [str(w.message) for w in caught if "log-scaled" in str(w.message)]
