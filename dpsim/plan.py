@@ -672,12 +672,17 @@ def _screen(
     fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
 
     # --- pipeline bubble and exposed sends: the schedule evaluated (step.pipeline_terms), one group a shape ---
-    send = np.zeros(count)
+    # each stage boundary's send (parallel.pipeline_p2p_links: NVLink inside a node, the NIC at a node's edge)
+    send = np.zeros((count, int(pp.max(initial=1))))
     for key in set(zip(n.tolist(), tp.tolist(), dp.tolist(), strict=True)):
         cn, ct, cd = key
-        link = parallel.pipeline_p2p_link(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
+        links = parallel.pipeline_p2p_links(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
         sel = (n == cn) & (tp == ct) & (dp == cd)
-        send[sel] = [send_time(m_ / ct, link) for m_ in msg[sel]]
+        for j, link in enumerate(links):
+            send[sel, j] = [send_time(m_ / ct, link) for m_ in msg[sel]]
+        if len(set(links)) <= 1:  # one send for every boundary (the column the schedule reads)
+            send[sel, 1:] = send[sel, :1]
+    uniform = bool(np.all(send == send[:, :1]))
     bubble = np.zeros(count)
     p2p_exposed = np.zeros(count)
     piped = pp > 1
@@ -688,7 +693,7 @@ def _screen(
     shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
     if shapes:  # all shapes at once: each program evaluated once (pipeline_schedule.batch_bubble_and_sends)
         bubble[piped], p2p_exposed[piped] = batch_bubble_and_sends(
-            fwd_pass[piped], bwd_pass[piped], send[piped], shape_of[piped], shapes
+            fwd_pass[piped], bwd_pass[piped], send[piped, 0] if uniform else send[piped], shape_of[piped], shapes
         )
     # the tied embedding's gradient, all-reduced between the first and last stage once a step
     tied = np.zeros(count)

@@ -24,6 +24,7 @@ from dpsim.sim.pipeline import scenario_pipeline
 from dpsim.sim.shared import dp_groups, place, simulate_shared
 from dpsim.sim.simulate import build_cluster, step_plan
 from dpsim.sim.worker import compute_model
+from tests.test_parallel import SMALL_STAGES
 
 
 def make(
@@ -752,3 +753,37 @@ def test_data_parallel_groups_on_a_ring_of_nodes_share_its_cables() -> None:
         assert _rel(simulate(scenario, fidelity="chunk").step_time_s, analytic) < 1e-9
         steps.append(analytic)
     assert _rel(steps[0], steps[1]) < 1e-9
+
+
+@pytest.mark.parametrize(
+    ("overrides", "rel"),
+    [
+        ([], 1e-12),  # PP 4 over 2 nodes of 4, DP 2: before 5.43 s on both engines, 7.90 s on the fabric
+        (["training.pipeline_parallel=8", "training.global_batch=8"], 1e-12),  # one rank a stage: 5.37 vs 6.77 s
+        # TP 2 x PP 4 on 8-GPU nodes, one NIC (4 sends through it) or one each: 1.63 s vs 34.5 s and 3.02 s; the
+        # TP flows on the fabric add 1e-5 of the step
+        (["cluster.workers_per_node=8", "training.tensor_parallel=2", "model={preset: llama2-7b}"], 1e-4),
+        (
+            [
+                "cluster.workers_per_node=8",
+                "training.tensor_parallel=2",
+                "model={preset: llama2-7b}",
+                "cluster.inter_node={bandwidth: 1 Gbit/s, latency: 10 us, nics_per_node: 8}",
+            ],
+            1e-4,
+        ),
+    ],
+    ids=["pp4-dp2", "pp8-dp1", "tp2-pp4-1nic", "tp2-pp4-8nics"],
+)
+def test_a_stage_smaller_than_a_node_sends_as_the_fabric_routes_it(overrides: list[str], rel: float) -> None:
+    # 1F1B, a stage smaller than a node: the boundaries at a node's edge cross its NICs (parallel.pipeline_p2p_times),
+    # and both engines' step is the shared fabric's, which routes every rank's send flow by flow. Before, the
+    # engines priced every boundary on NVLink.
+    from dpsim.api import run
+    from dpsim.scenario import load_scenario
+
+    o = [*SMALL_STAGES, *overrides]
+    analytic = run(None, overrides=o).step_time_s
+    assert run(None, engine="sim", overrides=o).step_time_s == pytest.approx(analytic, rel=1e-12)
+    (shared,) = simulate_shared([load_scenario(None, o)])
+    assert shared.step_time_s == pytest.approx(analytic, rel=rel)

@@ -596,3 +596,63 @@ def test_megatron_lockstep_exchanges_add_no_fixed_time(p: int, m: int, v: int, c
     engines = pipeline_step(v * (cf + x), v * (cb + x), p, m, v, "interleaved").step_s
     assert engines == pytest.approx((m * v + p - 1) * (cf + cb + 2 * x))
     assert ideal + m * v * x <= executed <= engines
+
+
+# --- a stage smaller than a node: a send time per stage boundary ---------------------------------------------------
+
+# PP 4 over 2 nodes of 4 A100s, DP 2, one 1 Gbit/s NIC a node: stage s holds ranks 2s and 2s + 1 (Megatron's order),
+# so stages 0, 1 sit on node 0 and 2, 3 on node 1; boundary 1 (stage 1 -> 2) and boundary 3 (stage 3 -> 0, the
+# interleaved chunks' wrap) cross the NICs, 2 sends at once through each, the others stay on NVLink.
+SMALL_STAGES = [
+    "cluster.nodes=2",
+    "cluster.workers_per_node=4",
+    "cluster.device=a100-80gb",
+    "cluster.intra_node={preset: nvlink3}",
+    "cluster.inter_node={bandwidth: 1 Gbit/s, latency: 10 us, nics_per_node: 1}",
+    "training.global_batch=16",
+    "training.micro_batch=1",
+    "training.pipeline_parallel=4",
+    "communication.algorithm=ring",
+]
+
+
+def test_which_stage_boundaries_cross_nodes_and_how_many_sends_share_a_nic() -> None:
+    from dpsim.analytic.parallel import stage_boundary_ranks_per_nic
+
+    # (p, tp, dp, GPUs a node, NICs a node): the most sends across each boundary k (stages k, k + 1 mod p) on one NIC
+    assert stage_boundary_ranks_per_nic(4, 1, 2, 4, 1) == (0, 2, 0, 2)
+    # TP 2 x DP 2 on 8-GPU nodes: stage 1 (local ranks 4-7) sends from 4 GPUs, through one NIC or one NIC each
+    assert stage_boundary_ranks_per_nic(4, 2, 2, 8, 1) == (0, 4, 0, 4)
+    assert stage_boundary_ranks_per_nic(4, 2, 2, 8, 8) == (0, 1, 0, 1)
+    assert stage_boundary_ranks_per_nic(4, 2, 2, 8, 2) == (0, 4, 0, 4)  # local ranks 4-7 all on NIC 1
+    # one rank a stage: the node's last stage alone crosses
+    assert stage_boundary_ranks_per_nic(8, 1, 1, 4, 1) == (0, 0, 0, 1, 0, 0, 0, 1)
+    # a pipeline inside one node: none
+    assert stage_boundary_ranks_per_nic(4, 1, 2, 8, 1) == (0, 0, 0, 0)
+    # a stage of a node or more: every rank of the node sends at once (GPT-NeoX 20B: 8 GPUs on 4 HCAs, 2 each)
+    assert stage_boundary_ranks_per_nic(4, 2, 12, 8, 4) == (2, 2, 2, 2)
+    assert stage_boundary_ranks_per_nic(4, 8, 2, 8, 8) == (1, 1, 1, 1)
+
+
+def test_a_stage_smaller_than_a_node_sends_through_the_nic_at_the_nodes_edge() -> None:
+    # 3,276,800 B (GPT-2 XL: 1 x 1024 x 1600 x 2) over NVLink 3 (240 GB/s achievable, 1 us) inside a node, and
+    # through the NIC at 1 Gbit/s (125 MB/s, 10 us) shared by the boundary's 2 sends across it. Before: every
+    # boundary on NVLink (14.7 us), the engines' step 5.43 s where the fabric that routes each send gives 7.90 s.
+    from dpsim.analytic.parallel import pipeline_p2p_times
+    from dpsim.analytic.step import model_parallel_fabric
+
+    s = load_scenario(None, SMALL_STAGES)
+    nvlink, nic = 1e-6 + 3_276_800 / 240e9, 10e-6 + 3_276_800 / (125e6 / 2)
+    assert pipeline_p2p_times(s, model_parallel_fabric(s)) == pytest.approx((nvlink, nic, nvlink, nic), rel=1e-12)
+    assert pipeline_p2p_time(s, model_parallel_fabric(s)) == pytest.approx(nic, rel=1e-12)
+
+
+def test_blocking_transfers_price_the_busiest_stage_with_its_own_boundaries() -> None:
+    # DeepSpeed's blocking transfers (act + grad across each of a middle stage's two boundaries): stages 1 and 2
+    # touch boundary 0 or 2 (NVLink) and boundary 1 (the NIC): 2 x NVLink + 2 x NIC, not 4 of either
+    from dpsim.analytic.parallel import pipeline_blocking_p2p_time
+    from dpsim.analytic.step import model_parallel_fabric
+
+    s = load_scenario(None, [*SMALL_STAGES, "training.pipeline_p2p=blocking"])
+    nvlink, nic = 1e-6 + 3_276_800 / 240e9, 10e-6 + 3_276_800 / (125e6 / 2)
+    assert pipeline_blocking_p2p_time(s, model_parallel_fabric(s)) == pytest.approx(2 * nvlink + 2 * nic, rel=1e-12)

@@ -9,7 +9,13 @@ import random
 import numpy as np
 import pytest
 
-from dpsim.analytic.pipeline_schedule import evaluate_schedule, schedule_order, schedule_program
+from dpsim.analytic.pipeline_schedule import (
+    batch_bubble_and_sends,
+    bubble_and_sends,
+    evaluate_schedule,
+    schedule_order,
+    schedule_program,
+)
 from dpsim.sim.pipeline import simulate_pipeline
 
 # 2 stages, 4 micro-batches, a micro-batch's forward 1 s and backward 2 s on a stage, each send 4 s: longer than
@@ -348,3 +354,69 @@ def test_the_bubble_and_the_sends_are_never_negative() -> None:
         np.array([0.3, 0.3]), np.array([0.6, 0.6]), 2, 10, 1, "1f1b", np.array([0.0, 0.05])
     )
     assert bubble.tolist() == pytest.approx([0.9, 0.9]) and sends[0] == 0.0 and sends[1] > 0
+
+
+# --- a send time per stage boundary: a stage smaller than a node sends over NVLink inside it, the NIC at its edge ---
+
+
+def test_a_slow_stage_boundary_by_hand() -> None:
+    # 4 stages, 4 micro-batches, 1F1B, forward 1 s, backward 2 s, sends of 10 s across boundary 1 (stages 1 and 2 on
+    # two nodes) and none across 0 and 2 (inside a node). Worked by hand from the rules: S1 sends a0 2 -> 12, a1 12 ->
+    # 22, a2 22 -> 32; S2: F0 [12,13] F1 [22,23] B0 [23,25] (g0 25 -> 35) F2 [32,33] B1 [33,35] (g1 35 -> 45); S1: B0
+    # [35,37] F3 [37,38] (a3 38 -> 48) B1 [45,47]; S2: F3 [48,49] B2 [49,51] (g2 51 -> 61) B3 [52,54] (g3 61 -> 71);
+    # S1: B2 [61,63] B3 [71,73]; S0: B0 [37,39] B1 [47,49] B2 [63,65] B3 [73,75]. Without sends 7 x 3 = 21 s.
+    sends = (0.0, 10.0, 0.0, 0.0)
+    run = evaluate_schedule(1.0, 2.0, 4, 4, 1, "1f1b", sends)
+    assert (run.makespan_s, run.stage_end_s, run.sends) == (75.0, (75.0, 73.0, 54.0, 52.0), 8)
+    sim = simulate_pipeline(1.0, 2.0, 4, 4, 1, "1f1b", sends)
+    assert (sim.makespan_s, sim.stage_end_s, sim.sends) == (75.0, (75.0, 73.0, 54.0, 52.0), 8)
+    assert bubble_and_sends(1.0, 2.0, 4, 4, 1, "1f1b", sends) == (9.0, 54.0)
+    # every boundary at 10 s (what one send time for all gives) is another step
+    assert evaluate_schedule(1.0, 2.0, 4, 4, 1, "1f1b", 10.0).makespan_s > 75.0
+
+
+def _boundary_sends(rng: random.Random, p: int, scale: float) -> tuple[float, ...]:
+    """A send for each stage boundary: some inside a node (short, or none), some across (long)."""
+    return tuple(rng.choice([0.0, 0.001 * scale, scale, 3.0 * scale]) for _ in range(p))
+
+
+@pytest.mark.parametrize(("p", "m", "v", "schedule"), GRID)
+def test_mixed_boundaries_equal_the_event_level_simulation_bit_for_bit(p: int, m: int, v: int, schedule: str) -> None:
+    rng = random.Random(f"boundaries-{p}-{m}-{v}-{schedule}")
+    for ratio in (0.01, 0.3, 1.0, 3.0, 30.0):
+        f, b = rng.uniform(0.1, 2.0), rng.uniform(0.1, 4.0)
+        slow = [rng.uniform(0.5, 1.5) for _ in range(p)] if rng.random() < 0.5 else None
+        sends = _boundary_sends(rng, p, ratio * f)
+        sim = simulate_pipeline(f, b, p, m, v, schedule, sends, slowdowns=slow)
+        run = evaluate_schedule(f, b, p, m, v, schedule, sends, slow)
+        assert (run.makespan_s, run.busy_s, run.stage_end_s, run.sends) == (
+            sim.makespan_s, sim.busy_s, sim.stage_end_s, sim.sends
+        )  # fmt: skip
+        # one send time for every boundary, as a tuple: the float's evaluation bit for bit
+        assert evaluate_schedule(f, b, p, m, v, schedule, (ratio * f,) * p, slow) == evaluate_schedule(
+            f, b, p, m, v, schedule, ratio * f, slow
+        )
+    ops = [op for order in schedule_order(p, m, v, schedule) for op in order]
+    took = {op: rng.uniform(0.1, 5.0) for op in ops[::3]}
+    sends = _boundary_sends(rng, p, 0.7)
+    sim = simulate_pipeline(1.0, 2.5, p, m, v, schedule, sends, send_s=took)
+    assert evaluate_schedule(1.0, 2.5, p, m, v, schedule, sends, send_s=took).makespan_s == sim.makespan_s
+
+
+@pytest.mark.parametrize(("p", "m", "v", "schedule"), [g for g in GRID + LONG if g[0] > 1])
+def test_mixed_boundaries_in_arrays_equal_the_scalar_evaluation(p: int, m: int, v: int, schedule: str) -> None:
+    # operation by operation below 4 stages, level by level from 4, extended past MAX_OPERATIONS
+    rng = random.Random(f"arrays-{p}-{m}-{v}-{schedule}")
+    f = np.linspace(0.5, 2.0, 5)
+    columns = [_boundary_sends(rng, p, x) for x in (0.01, 0.5, 1.0, 5.0, 40.0)]
+    sends = tuple(np.array([c[k] for c in columns]) for k in range(p))
+    bubble, exposed = bubble_and_sends(f, 2.0 * f, p, m, v, schedule, sends)
+    one = [bubble_and_sends(float(a), float(2.0 * a), p, m, v, schedule, c) for a, c in zip(f, columns, strict=True)]
+    assert (bubble.tolist(), exposed.tolist()) == ([x for x, _ in one], [y for _, y in one])
+    # the planner's screen: one column a boundary, more columns than stages (those past p not read)
+    wide = np.array([[*c, 9.0, 9.0] for c in columns])
+    shape_of = np.zeros(f.size, dtype=np.int64)
+    assert [x.tolist() for x in batch_bubble_and_sends(f, 2.0 * f, wide, shape_of, [(p, m, v, schedule)])] == [
+        bubble.tolist(),
+        exposed.tolist(),
+    ]

@@ -21,8 +21,10 @@ activation (and its gradient) point to point at every boundary.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from dpsim.analytic.collectives import (
     Fabric,
@@ -49,11 +51,15 @@ __all__ = [
     "pipeline_bubble_fraction",
     "pipeline_bubble_over_ideal",
     "pipeline_p2p_link",
+    "pipeline_p2p_links",
     "pipeline_p2p_time",
+    "pipeline_p2p_times",
+    "pipeline_sends",
     "pipeline_step",
     "rank_of",
     "recomputation_flops_per_sample",
     "stage_boundary_crosses_nodes",
+    "stage_boundary_ranks_per_nic",
     "tensor_parallel_allreduces_per_layer",
     "tensor_parallel_collectives",
     "tensor_parallel_comm_bytes",
@@ -86,13 +92,67 @@ def tensor_parallel_crosses_nodes(tp: int, workers_per_node: int) -> bool:
 
 
 def stage_boundary_crosses_nodes(tp: int, dp: int, workers_per_node: int) -> bool:
-    """True when adjacent pipeline stages (``tp·dp`` ranks apart) sit on different nodes."""
+    """True when every pair of adjacent pipeline stages (``tp·dp`` ranks apart) sits on different nodes; a stage
+    smaller than a node crosses only at a node's edge (:func:`stage_boundary_ranks_per_nic`)."""
     return tp * dp >= workers_per_node
 
 
-def _share_inter(fabric: Fabric) -> Link:
-    """Inter-node link as seen by one rank when every rank of its node uses the network at once (across the spine)."""
-    share = fabric.inter_per_rank(fabric.per_node) * fabric.crossing_bandwidth / fabric.inter.bandwidth
+def _ranks_per_nic(per_node: int, nics: int) -> int:
+    """The most local ranks of a node that reach the network through one NIC (affinity ⌊l·nics/G⌋,
+    :meth:`dpsim.sim.cluster.Cluster.nic_of`): ⌈G/nics⌉, or 1 with a NIC (or more) for each GPU."""
+    return -(-per_node // nics) if nics < per_node else 1
+
+
+@functools.lru_cache(maxsize=1024)
+def stage_boundary_ranks_per_nic(p: int, tp: int, dp: int, per_node: int, nics: int = 1) -> tuple[int, ...]:
+    """For each pipeline stage boundary k (stages k and k + 1 mod p: the last one, stage p − 1 to 0, carries the
+    interleaved schedule's chunks from one round to the next): the most of its sends that cross nodes through one
+    NIC at once, 0 where none crosses.
+
+    Megatron's order (:func:`rank_of`): stage s holds the ``g = tp·dp`` ranks s·g … s·g + g − 1, and every one of
+    them sends its slice of the b·s·h tensor to the rank g·(s' − s) away at once (the ``dp`` replicas run the same
+    schedule; each of the ``tp`` ranks its 1/t, :func:`pipeline_p2p_time`). Rank r sits on node ⌊r/G⌋ and leaves
+    it through NIC ⌊(r mod G)·nics/G⌋; a send crosses nodes where the two ranks' nodes differ, and shares its NIC
+    (in each direction) with the boundary's other crossing sends through it: on each side, the count of them per
+    NIC, the larger of the sender's and the receiver's. A stage of a node or more (``g ≥ G``): every send crosses,
+    and the node's every rank sends at once, :func:`_ranks_per_nic` of them a NIC (as before). A smaller stage: a
+    node holds G/g stages, whose boundaries inside it stay on NVLink and whose boundary at the node's edge is
+    ``g`` sends on the NICs of its ``g`` ranks (PP 4 over 2 nodes of 4 GPUs, DP 2: boundary 1 → 2, and 3 → 0,
+    cross one NIC, 2 sends each). Sends of two different boundaries through one NIC at the same moment (a node's
+    last stage's activations and its first stage's gradients both leave it) are not counted together: each
+    directed stage link is its own (the single-job engines' schedule, :mod:`dpsim.analytic.pipeline_schedule`);
+    the shared fabric (:mod:`dpsim.sim.shared`) routes them together."""
+    g = tp * dp
+    if p <= 1:
+        return ()
+    if g >= per_node:
+        return (_ranks_per_nic(per_node, nics),) * p
+    counts = []
+    for k in range(p):
+        a, b = k * g, (k + 1) % p * g
+        out: dict[tuple[int, int], int] = {}
+        into: dict[tuple[int, int], int] = {}
+        for i in range(g):
+            src, dst = a + i, b + i
+            if src // per_node == dst // per_node:
+                continue
+            at = (src // per_node, src % per_node * nics // per_node)
+            to = (dst // per_node, dst % per_node * nics // per_node)
+            out[at] = out.get(at, 0) + 1
+            into[to] = into.get(to, 0) + 1
+        counts.append(max([*out.values(), *into.values()], default=0))
+    return tuple(counts)
+
+
+def _share_inter(fabric: Fabric, per_nic: int = 0) -> Link:
+    """Inter-node link as seen by one rank when every rank of its node uses the network at once (across the spine),
+    or, with ``per_nic``, when that many ranks send through its NIC at once (fewer than every rank of the node:
+    :func:`stage_boundary_ranks_per_nic`)."""
+    if 0 < per_nic < _ranks_per_nic(fabric.per_node, fabric.nics_per_node):
+        rate = fabric.inter.bandwidth / per_nic
+    else:
+        rate = fabric.inter_per_rank(fabric.per_node)
+    share = rate * fabric.crossing_bandwidth / fabric.inter.bandwidth
     if fabric.host is not None:  # the GPU reaches its NIC over its own host link (PCIe)
         share = min(share, fabric.host.bandwidth)
     return Link(fabric.inter.latency_s, share)
@@ -577,16 +637,26 @@ def _check_pipeline(p: int, m: int, v: int, schedule: str) -> None:
         raise ValueError(f"pipeline stages, micro-batches and chunks must be >= 1, got p={p}, m={m}, v={v}")
 
 
-def pipeline_p2p_link(scenario: Scenario, fabric: Fabric) -> Link:
-    """Link between adjacent stages: NVLink if they share a node, else the rank's NIC share."""
+def pipeline_p2p_links(scenario: Scenario, fabric: Fabric) -> tuple[Link, ...]:
+    """The link of each stage boundary k (stages k and k + 1 mod p, :func:`stage_boundary_ranks_per_nic`): NVLink
+    where its two stages share a node, else the rank's share of its NIC among the boundary's sends through it."""
     t = scenario.training
-    if stage_boundary_crosses_nodes(t.tensor_parallel, scenario.data_parallel, fabric.per_node):
-        return _share_inter(fabric) if fabric.nodes > 1 else fabric.intra
-    return fabric.intra
+    counts = stage_boundary_ranks_per_nic(
+        t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel, fabric.per_node, fabric.nics_per_node
+    )
+    return tuple(_share_inter(fabric, n) if n and fabric.nodes > 1 else fabric.intra for n in counts)
 
 
-def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
-    """One stage-to-stage send of a micro-batch's activation: α + S/B.
+def pipeline_p2p_link(scenario: Scenario, fabric: Fabric) -> Link:
+    """The slowest stage boundary's link (:func:`pipeline_p2p_links`): NVLink if every pair of adjacent stages
+    shares a node."""
+    links = pipeline_p2p_links(scenario, fabric)
+    return min(links, key=lambda link: (link.bandwidth, -link.latency_s), default=fabric.intra)
+
+
+def pipeline_p2p_times(scenario: Scenario, fabric: Fabric) -> tuple[float, ...]:
+    """One stage-to-stage send of a micro-batch's activation across each stage boundary k (stages k and k + 1
+    mod p, :func:`pipeline_p2p_links`): α + S/B on that boundary's link, () without a pipeline.
 
     With tensor parallelism each of the t ranks sends 1/t of the tensor and the receiver
     all-gathers it over NVLink (Narayanan et al. 2021 §4.1, scatter/gather optimisation);
@@ -594,10 +664,42 @@ def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
     ``training.pipeline_p2p: blocking`` or ``synchronous``, whose transfers sit inside the passes
     (:func:`pipeline_blocking_p2p_time`).
     """
-    if scenario.training.pipeline_parallel <= 1 or scenario.training.pipeline_p2p != "overlapped":
+    t = scenario.training
+    if t.pipeline_parallel <= 1:
+        return ()
+    if t.pipeline_p2p != "overlapped":
+        return (0.0,) * t.pipeline_parallel
+    size = activation_message_bytes(scenario) / t.tensor_parallel
+    return tuple(send_time(size, link) for link in pipeline_p2p_links(scenario, fabric))
+
+
+def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
+    """The longest stage-to-stage send (:func:`pipeline_p2p_times`); 0 without a pipeline or with its transfers
+    inside the passes (``training.pipeline_p2p: blocking`` or ``synchronous``)."""
+    return max(pipeline_p2p_times(scenario, fabric), default=0.0)
+
+
+def pipeline_sends(times: tuple[float, ...]) -> Any:
+    """What the schedule evaluation takes as its sends (:mod:`dpsim.analytic.pipeline_schedule`): one float where
+    every stage boundary's send is as long (the same arithmetic as before), else each boundary's."""
+    if not times:
         return 0.0
-    size = activation_message_bytes(scenario) / scenario.training.tensor_parallel
-    return send_time(size, pipeline_p2p_link(scenario, fabric))
+    return times[0] if len(set(times)) == 1 else tuple(times)
+
+
+def _busiest_stage(per_boundary: list[float], wrap: bool) -> float:
+    """The most a stage carries when it carries ``per_boundary[k]`` for each boundary k it touches (its own, k = d,
+    and the one before, k = d − 1): the last boundary, stage p − 1 to 0, only with ``wrap`` (the interleaved
+    schedule's chunks); with 2 stages and no wrap each stage touches boundary 0 once."""
+    p = len(per_boundary)
+    if p == 2 and not wrap:
+        return per_boundary[0]
+    worst = 0.0
+    for d in range(p):
+        before = per_boundary[d - 1] if d > 0 or wrap else 0.0
+        after = per_boundary[d] if d < p - 1 or wrap else 0.0
+        worst = max(worst, before + after)
+    return worst
 
 
 def _partitioned_transfer(size: float, tp: int, link: Link) -> float:
@@ -629,18 +731,20 @@ def pipeline_blocking_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
     if t.pipeline_p2p == "synchronous":
         return _megatron_synchronous_p2p_time(scenario, fabric)
     size, tp = activation_message_bytes(scenario), t.tensor_parallel
-    link = pipeline_p2p_link(scenario, fabric)
-    if tp == 1:
-        act = grad = send_time(size, link)
-        gathers = 0.0
-    else:
-        act = _partitioned_transfer(size, tp, link)
-        grad = act if t.pipeline_grad_partitioned else send_time(size, link)
+    transfers = []  # act + grad across each stage boundary
+    for link in pipeline_p2p_links(scenario, fabric):
+        if tp == 1:
+            act = grad = send_time(size, link)
+        else:
+            act = _partitioned_transfer(size, tp, link)
+            grad = act if t.pipeline_grad_partitioned else send_time(size, link)
+        transfers.append(act + grad)
+    gathers = 0.0
+    if tp > 1:
         one_gather = all_gather_time(size, tp, _bottleneck(tensor_parallel_fabric(tp, fabric)))
         # forward: the received input; backward: this stage's own output (and the received gradient)
         gathers = one_gather * ((2 if t.pipeline_parallel > 2 else 1) + (1 if t.pipeline_grad_partitioned else 0))
-    directions = 2 if t.pipeline_parallel > 2 else 1
-    return directions * (act + grad) + gathers
+    return _busiest_stage(transfers, wrap=False) + gathers
 
 
 def tied_embedding_allreduce_time(scenario: Scenario, fabric: Fabric) -> float:
@@ -693,16 +797,15 @@ def _megatron_synchronous_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
     """
     t = scenario.training
     size, tp = activation_message_bytes(scenario), t.tensor_parallel
-    link = pipeline_p2p_link(scenario, fabric)
     gather = 0.0
     if tp > 1:
         size /= tp  # scattered (or, under sequence parallelism, already sharded)
         if not t.sequence_parallel:
             gather = all_gather_time(size * tp, tp, _bottleneck(tensor_parallel_fabric(tp, fabric)))
-    one = send_time(size, link) + gather
+    ones = [send_time(size, link) + gather for link in pipeline_p2p_links(scenario, fabric)]
     if scenario.interleaves_chunks:  # one chunk a stage runs plain 1F1B (Scenario.interleaves_chunks)
-        return 2.0 * t.virtual_stages * one
-    return (2.0 if t.pipeline_parallel > 2 else 1.0) * one
+        return t.virtual_stages * _busiest_stage(ones, wrap=True)
+    return _busiest_stage(ones, wrap=False)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ __all__ = [
     "Op",
     "ScheduleTimes",
     "batch_bubble_and_sends",
+    "boundary_of",
     "bubble_and_sends",
     "evaluate_schedule",
     "evaluated_operations",
@@ -51,6 +52,22 @@ Op = tuple[str, int, int]
 """("F" | "B", micro-batch, global chunk index); chunk c runs on stage c mod p."""
 
 SCHEDULES = ("gpipe", "1f1b", "interleaved")
+
+
+def boundary_of(src: int, dst: int, p: int) -> int:
+    """The stage boundary a send from stage ``src`` to stage ``dst`` crosses: k for stages k and k + 1 (mod p), the
+    index of a per-boundary ``p2p_s`` (:func:`evaluate_schedule`). With 2 stages the two directions of the one pair
+    are boundaries 0 (0 → 1) and 1 (1 → 0)."""
+    return src if dst == (src + 1) % p else dst
+
+
+def _link_boundaries(program: Sequence[Step], p: int) -> list[int]:
+    """The stage boundary (:func:`boundary_of`) of each directed link of a :func:`schedule_program`."""
+    found: dict[int, int] = {}
+    for d, _, _, _, link, feeds in program:
+        if link >= 0 and link not in found:
+            found[link] = boundary_of(d, feeds[2] % p, p)
+    return [found[k] for k in range(len(found))]
 
 
 def schedule_order(p: int, m: int, v: int = 1, schedule: str = "1f1b") -> list[list[Op]]:
@@ -222,7 +239,10 @@ def evaluate_schedule(
     """Run one step of ``m`` micro-batches through ``p`` stages (the rules of the module docstring).
 
     ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at nominal speed;
-    ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send (none where it is ≤ 0); ``send_s[op]``,
+    ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send (none where it is ≤ 0), or a tuple of p,
+    the send across each stage boundary k (stages k and k + 1 mod p, :func:`boundary_of`; none across a
+    boundary where it is ≤ 0): a stage smaller than a node sends over NVLink inside it and through a NIC at its
+    edge (:func:`dpsim.analytic.parallel.pipeline_p2p_times`); ``send_s[op]``,
     where given, the duration of the send that delivers ``op`` instead. Floats, or numpy arrays of equal
     shape (one configuration an element, each equal to its own scalar evaluation bit for bit; a send of 0 s
     there leaves when its operation ends, as no send does; ``send_s`` not given).
@@ -301,15 +321,22 @@ def bubble_and_sends(
     GPipe step of 1.5·10^13 s, a bubble of −1.84 s. Each is kept at 0 or above."""
     if isinstance(forward_s, np.ndarray):
         one_shape = np.zeros(np.shape(forward_s), dtype=np.int64)
+        if isinstance(p2p_s, tuple):  # one column a boundary
+            p2p_s = np.stack(np.broadcast_arrays(forward_s, *p2p_s)[1:], axis=-1)
         return batch_bubble_and_sends(forward_s, backward_s, p2p_s, one_shape, [(p, m, v, schedule)], slowdowns)
     else:
         idle = evaluate_schedule(forward_s, backward_s, p, m, v, schedule, 0.0, slowdowns).makespan_s
         full = (
             evaluate_schedule(forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns).makespan_s
-            if p2p_s > 0
+            if _any_send(p2p_s)
             else idle
         )
     return _not_below_zero(idle - m * (forward_s + backward_s)), _not_below_zero(full - idle)
+
+
+def _any_send(p2p_s: Any) -> bool:
+    """Whether any send of ``p2p_s`` (one duration, or a tuple of one a boundary) takes time."""
+    return any(x > 0 for x in p2p_s) if isinstance(p2p_s, tuple) else bool(p2p_s > 0)
 
 
 def _not_below_zero(x: Any) -> Any:
@@ -329,6 +356,9 @@ def batch_bubble_and_sends(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`bubble_and_sends` of many configurations of several pipeline shapes at once (the planner's screen):
     configuration i has ``shapes[shape_of[i]]`` = (p, m, v, schedule), the same ``slowdowns`` for all (or None).
+    ``p2p_s``: one send a configuration, or, with one axis more than ``forward_s`` (columns: stage boundaries, at
+    least the most stages of any shape; those past a shape's p are not read), each boundary's send
+    (:func:`evaluate_schedule`'s tuple).
 
     Each configuration is run twice, with sends of 0 s (which equal none bit for bit) and with its own; each program
     (p, micro-batches run, v, schedule) is evaluated once, on every distinct (forward, backward, send) that needs it,
@@ -336,10 +366,17 @@ def batch_bubble_and_sends(
     (:func:`evaluate_schedule`), and the ZeRO stages and all-reduce algorithms of a planner's group change none of
     the three inputs. Equal inputs give equal results, and the extension is :func:`evaluate_schedule`'s arithmetic,
     so each element equals its own scalar :func:`bubble_and_sends` bit for bit."""
-    f, b, c, of = np.broadcast_arrays(forward_s, backward_s, p2p_s, shape_of)
+    per_boundary = np.ndim(p2p_s) == np.broadcast(forward_s, backward_s, shape_of).ndim + 1
+    if per_boundary:
+        f, b, of = np.broadcast_arrays(forward_s, backward_s, shape_of)
+        c = np.broadcast_to(p2p_s, (*f.shape, np.shape(p2p_s)[-1])).reshape(f.size, -1)
+    else:
+        f, b, c, of = np.broadcast_arrays(forward_s, backward_s, p2p_s, shape_of)
+        c = c.reshape(f.size, 1)
     n = f.size
-    rows = np.stack([np.tile(f.ravel(), 2), np.tile(b.ravel(), 2), np.append(0.0 * f.ravel(), c.ravel())], axis=-1)
-    rows = rows.astype(float)
+    columns = [np.tile(f.ravel(), 2), np.tile(b.ravel(), 2)]
+    columns += [np.append(0.0 * f.ravel(), c[:, k]) for k in range(c.shape[1])]
+    rows = np.stack(columns, axis=-1).astype(float)
     row_shape = np.tile(of.ravel(), 2)
     # who needs which program: (rows, their place in a step's runs: 0 in full, 1 near, 2 far)
     wanted: dict[tuple[int, int, int, str], list[tuple[np.ndarray, int]]] = {}
@@ -361,10 +398,17 @@ def batch_bubble_and_sends(
         if len(slow) != p:
             raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
         at = np.concatenate([a for a, _ in needs])
+        if per_boundary and rows.shape[1] < 2 + p:
+            raise ValueError(f"need a send for each of {p} stage boundaries, got {rows.shape[1] - 2}")
+        # this program's columns: its p boundaries, or one where every boundary of its rows sends alike (a tuple of
+        # equal sends is the one send's evaluation bit for bit)
+        block = rows[at, 2 : 2 + p] if per_boundary else rows[at, 2:3]
+        mine = np.ascontiguousarray(rows[at, : 2 + (p if bool(np.any(block != block[:, :1])) else 1)])
         # distinct by their bits (0.0 and −0.0 apart), so that each element is its own evaluation bit for bit
-        _, first, again = np.unique(rows[at].view(np.int64), axis=0, return_index=True, return_inverse=True)
-        distinct = rows[at[first]]
-        makespan = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, distinct[:, 2], slow, None, False).makespan_s
+        _, first, again = np.unique(mine.view(np.int64), axis=0, return_index=True, return_inverse=True)
+        distinct = mine[first]
+        sends = tuple(distinct[:, 2 + k] for k in range(p)) if distinct.shape[1] > 3 else distinct[:, 2]
+        makespan = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, sends, slow, None, False).makespan_s
         makespan = makespan[again.reshape(-1)]
         start = 0
         for a, place in needs:
@@ -395,17 +439,25 @@ def _run(
     :data:`LEVELS_FROM_STAGES` stages on: level by level, :func:`_run_levels`, the same bits). ``busy_s=False``
     leaves each stage's compute out (an empty tuple; the makespan and stage ends are the same)."""
     chunks = v if schedule == "interleaved" else 1
-    vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, p2p_s))
+    boundaries = isinstance(p2p_s, tuple)
+    if boundaries and len(p2p_s) != p:
+        raise ValueError(f"need a send for each of {p} stage boundaries, got {len(p2p_s)}")
+    durations = p2p_s if boundaries else (p2p_s,)
+    vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, *durations))
     if vector and send_s is None and p >= LEVELS_FROM_STAGES:
         return _run_levels(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, busy_s)
     program = schedule_program(p, m, v, schedule)
     biggest: Any = np.maximum if vector else max
     # a send of 0 s leaves when its operation ends (the stage's earlier sends on its link left earlier) and
     # arrives then, as no send does: the arrays run every send, a scalar none where there are none
-    sending = True if vector else p2p_s > 0
+    sending = True if vector else (boundaries or p2p_s > 0)
+    # each directed link's send, where the boundaries differ (None: a scalar link of no sends)
+    on_link = (
+        [p2p_s[k] if vector or p2p_s[k] > 0 else None for k in _link_boundaries(program, p)] if boundaries else None
+    )
     fwd = [forward_s / chunks * s for s in slow]
     bwd = [backward_s / chunks * s for s in slow]
-    zero = 0.0 * (forward_s + backward_s + p2p_s) if vector else 0.0
+    zero = 0.0 * (forward_s + backward_s + durations[0]) if vector else 0.0
     free = [zero] * p
     busy = [zero] * p
     link_free = [zero] * (p * p)
@@ -423,10 +475,14 @@ def _run(
         if link < 0 or not sending:
             arrived[out] = end
             continue
+        send = p2p_s if on_link is None else on_link[link]
+        if send is None:
+            arrived[out] = end
+            continue
         leave = biggest(end, link_free[link])
-        arrived[out] = link_free[link] = leave + (p2p_s if send_s is None else send_s.get(feeds, p2p_s))
+        arrived[out] = link_free[link] = leave + (send if send_s is None else send_s.get(feeds, send))
         sends += 1
-    if vector and not bool(np.any(p2p_s > 0)):
+    if vector and not any(bool(np.any(x > 0)) for x in durations):
         sends = 0
     return ScheduleTimes(functools.reduce(biggest, free), tuple(busy) if busy_s else (), tuple(free), sends)
 
@@ -463,6 +519,8 @@ class _Levels:
     registers: int
     """Rows that hold an input between the operation that produces it and the one that waits for it (row 0: −inf)."""
     links: int
+    link_boundary: np.ndarray
+    """The stage boundary of each link (:func:`boundary_of`)."""
     sends: int
     operations: int
 
@@ -533,7 +591,8 @@ def _build_levels(p: int, m: int, v: int, schedule: str) -> _Levels:
                 *(np.array(x, dtype=np.intp) if x else None for x in (local_at, local_to, sent_at, sent_on, sent_to)),
             )
         )
-    return _Levels(tuple(levels), used, links, sends, len(program))
+    boundary = np.array(_link_boundaries(program, p), dtype=np.intp)
+    return _Levels(tuple(levels), used, links, boundary, sends, len(program))
 
 
 def _run_levels(
@@ -551,9 +610,14 @@ def _run_levels(
     operation ends, as no send does), and each element equals its own scalar evaluation bit for bit."""
     chunks = v if schedule == "interleaved" else 1
     program = _levels(p, m, v, schedule)
-    f, b, c = np.broadcast_arrays(forward_s, backward_s, p2p_s)
+    boundaries = isinstance(p2p_s, tuple)
+    f, b, *cs = np.broadcast_arrays(forward_s, backward_s, *(p2p_s if boundaries else (p2p_s,)))
     shape = f.shape
-    f, b, c = (np.asarray(x, dtype=float).reshape(-1) for x in (f, b, c))
+    f, b = (np.asarray(x, dtype=float).reshape(-1) for x in (f, b))
+    cs = [np.asarray(x, dtype=float).reshape(-1) for x in cs]
+    c = cs[0]
+    # each link's sends where the boundaries differ (rows: links)
+    on_link = np.array(cs)[program.link_boundary] if boundaries else None
     spans = np.array([f / chunks * s for s in slow] + [b / chunks * s for s in slow])
     zero = 0.0 * (f + b + c)
     free = np.tile(zero, (p, 1))
@@ -570,10 +634,10 @@ def _run_levels(
         if local_at is not None:
             arrived[local_to] = end[local_at]
         if sent_at is not None:
-            done = np.maximum(end[sent_at], link_free[sent_on]) + c
+            done = np.maximum(end[sent_at], link_free[sent_on]) + (c if on_link is None else on_link[sent_on])
             link_free[sent_on] = done
             arrived[sent_to] = done
-    sends = program.sends if bool(np.any(c > 0)) else 0
+    sends = program.sends if any(bool(np.any(x > 0)) for x in cs) else 0
     ends = tuple(row.reshape(shape) for row in free)
     computed = tuple(row.reshape(shape) for row in busy) if busy_s else ()
     return ScheduleTimes(functools.reduce(np.maximum, ends), computed, ends, sends)

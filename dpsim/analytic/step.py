@@ -790,8 +790,9 @@ def pipeline_terms(
     pass lasting its compute plus its share of the blocking TP communication (``tp_comm_s`` a micro-batch,
     :func:`~dpsim.analytic.parallel.with_tensor_parallel`), each stage at its own pace
     (:func:`pipeline_stage_slowdowns`), once without sends (the bubble: makespan − m·(t_f + t_b)) and once
-    with every stage-to-stage send taking :func:`~dpsim.analytic.parallel.pipeline_p2p_time` on its directed
-    link, one after another (the exposed sends: the difference). Where a send outlasts a pass the link
+    with every stage-to-stage send taking its boundary's :func:`~dpsim.analytic.parallel.pipeline_p2p_times` on
+    its directed link, one after another (the exposed sends: the difference; NVLink inside a node, the NIC at a
+    node's edge where a stage is smaller than a node). Where a send outlasts a pass the link
     carries the sends back to back and the makespan follows them, which the closed form
     (:func:`~dpsim.analytic.parallel.pipeline_step`, sends shorter than a pass) does not.
     """
@@ -803,7 +804,7 @@ def pipeline_terms(
         return 0.0, 0.0
     fwd, bwd = parallel.with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
-    send = parallel.pipeline_p2p_time(scenario, fabric)
+    send = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
     return bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow)
 
 
@@ -838,17 +839,19 @@ def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric) -> tuple[float, bool
     """(all stage-to-stage sends, whether a TP group crosses nodes) per step.
 
     Each device sends every micro-batch's activation (forward) and its gradient (backward) once per chunk
-    boundary, :func:`~dpsim.analytic.parallel.pipeline_p2p_time` each: 2·m·v sends in all (what of them the
-    compute does not hide: :func:`pipeline_terms`).
+    boundary, its boundaries' :func:`~dpsim.analytic.parallel.pipeline_p2p_times` (stage d: forward across
+    boundary d, backward across d − 1): 2·m·v sends in all, those of the device whose sends take longest (what of
+    them the compute does not hide: :func:`pipeline_terms`).
     """
     t = scenario.training
     crosses = parallel.tensor_parallel_crosses_nodes(t.tensor_parallel, fabric.per_node)
     if t.pipeline_parallel <= 1:
         return 0.0, crosses
-    send = parallel.pipeline_p2p_time(scenario, fabric)
+    sends = parallel.pipeline_p2p_times(scenario, fabric)
     v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
     # blocking (DeepSpeed) transfers are in every micro-batch's passes and counted with them (_model_parallel_terms)
-    return 2.0 * scenario.accumulation_steps * v * send, crosses
+    worst = max(sends[d] + sends[d - 1] for d in range(len(sends)))
+    return scenario.accumulation_steps * v * worst, crosses
 
 
 # --- memory -------------------------------------------------------------------------------------

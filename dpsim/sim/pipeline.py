@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from dpsim.analytic.parallel import with_tensor_parallel
-from dpsim.analytic.pipeline_schedule import Op, schedule_order
+from dpsim.analytic.pipeline_schedule import Op, boundary_of, schedule_order
 from dpsim.scenario import Scenario
 
 __all__ = [
@@ -74,7 +74,7 @@ def simulate_pipeline(
     m: int,
     v: int = 1,
     schedule: str = "1f1b",
-    p2p_s: float = 0.0,
+    p2p_s: float | tuple[float, ...] = 0.0,
     slowdowns: Sequence[float] | None = None,
     env: simpy.Environment | None = None,
     send_s: Mapping[Op, float] | None = None,
@@ -82,8 +82,9 @@ def simulate_pipeline(
     """Run one step of ``m`` micro-batches through ``p`` stages; return its makespan.
 
     ``forward_s``/``backward_s``: one micro-batch through one stage (all its chunks), at
-    nominal speed; ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send;
-    ``send_s[op]``, where given, the duration of the send that delivers ``op`` instead.
+    nominal speed; ``slowdowns[i]`` multiplies stage i's compute. ``p2p_s``: one send, or a tuple of p, the
+    send across each stage boundary (:func:`~dpsim.analytic.pipeline_schedule.boundary_of`; none where it is
+    ≤ 0); ``send_s[op]``, where given, the duration of the send that delivers ``op`` instead.
     """
     env = env or simpy.Environment()
     chunks = v if schedule == "interleaved" else 1
@@ -92,6 +93,14 @@ def simulate_pipeline(
         raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
     orders = schedule_order(p, m, v, schedule)
     last = p * chunks - 1
+    if isinstance(p2p_s, tuple) and len(p2p_s) != p:
+        raise ValueError(f"need a send for each of {p} stage boundaries, got {len(p2p_s)}")
+    link_s = {
+        (a, b): p2p_s[boundary_of(a, b, p)] if isinstance(p2p_s, tuple) else p2p_s
+        for a in range(p)
+        for b in range(p)
+        if a != b
+    }
     arrived: dict[Op, simpy.Event] = {}
     links = {(a, b): simpy.Resource(env, capacity=1) for a in range(p) for b in range(p) if a != b}
     busy = [0.0] * p
@@ -110,13 +119,13 @@ def simulate_pipeline(
             yield req
             start = env.now
             log.append(Send(op, src, dst, start))
-            yield env.timeout(p2p_s if send_s is None else send_s.get(op, p2p_s))
+            yield env.timeout(link_s[(src, dst)] if send_s is None else send_s.get(op, link_s[(src, dst)]))
             intervals.append((src, "p2p", f"send {op[0]}{op[1]}.{op[2]} to {dst}", start, env.now))
         inbox(op).succeed()
 
     def deliver(op: Op, src: int, dst: int) -> None:
         nonlocal sends
-        if src == dst or p2p_s <= 0:
+        if src == dst or link_s[(src, dst)] <= 0:
             inbox(op).succeed()
             return
         sends += 1
@@ -159,16 +168,16 @@ def scenario_pipeline(
     ``tp_comm_s`` its blocking TP communication (in each pass: :func:`~dpsim.analytic.parallel.with_tensor_parallel`),
     ``slowdowns`` each stage's pace (:func:`dpsim.analytic.step.pipeline_stage_slowdowns`).
 
-    Each send takes :func:`dpsim.analytic.parallel.pipeline_p2p_time` on the fabric the analytic engine prices it
-    on (:func:`dpsim.analytic.step.model_parallel_fabric`: a profile's fitted links, a degraded NIC's rate across
-    nodes), or ``send_s[op]``.
+    Each send takes its stage boundary's :func:`dpsim.analytic.parallel.pipeline_p2p_times` on the fabric the
+    analytic engine prices it on (:func:`dpsim.analytic.step.model_parallel_fabric`: a profile's fitted links, a
+    degraded NIC's rate across nodes), or ``send_s[op]``.
     """
-    from dpsim.analytic.parallel import pipeline_p2p_time
+    from dpsim.analytic.parallel import pipeline_p2p_times, pipeline_sends
     from dpsim.analytic.step import _calibration, model_parallel_fabric
 
     t = scenario.training
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    send = pipeline_p2p_time(scenario, model_parallel_fabric(scenario, _calibration(scenario)))
+    send = pipeline_sends(pipeline_p2p_times(scenario, model_parallel_fabric(scenario, _calibration(scenario))))
     return simulate_pipeline(
         fwd,
         bwd,
