@@ -1198,6 +1198,32 @@ def predict(scenario: Scenario) -> StepResult:
     last_bwd_compute_s = (
         last_bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
     )
+
+    def shared_host_backward(hidden_bytes: float) -> tuple[float, float]:
+        """(the last backward, when its last gradient is ready) on a profile's shared host while ``hidden_bytes`` of
+        gradient reduction overlap it (:meth:`dpsim.calibration.HardwareProfile.overlap_backward`, ``_compute``)."""
+        return (
+            float(profile.overlap_backward(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
+            float(profile.overlap_backward_compute(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
+        )
+
+    def listed_reduction(
+        sizes: Sequence[float], fractions: Sequence[float], costs: Sequence[float], start_s: float
+    ) -> tuple[float, float, int, float, float]:
+        """Buckets listed one by one (a profiler trace's; Megatron's per model chunk, torch pipelining's per stage),
+        ready at ``fractions`` of the last backward, which a profile's shared host stretches by the bytes they hide:
+        (end, communication time, buckets, last backward, when its last gradient is ready). HYBRID_SHARD: each
+        bucket's replica all-reduce on its own stream (:func:`dpsim.streams.two_streams`)."""
+        bwd_last = bwd_compute = bwd_alone_s
+        if profile is not None and dp > 1:
+            bwd_last, bwd_compute = shared_host_backward(overlapped_bytes(sizes, fractions))
+        ready = [bwd_last * f for f in fractions]
+        end, comm = overlap_end(ready, costs, start_s), sum(costs)
+        if hybrid:
+            streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
+            end, comm = max(streams.first_free, streams.second_free), busy_s(streams)
+        return end, comm, len(sizes), bwd_last, bwd_compute
+
     gather_fwd_exposed = gather_bwd_exposed = 0.0
     gather_total = copy_back_s = 0.0
     pieces = piece_count(param_bytes, cut.gather_piece)
@@ -1272,41 +1298,20 @@ def predict(scenario: Scenario) -> StepResult:
                 sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
                 fractions = profile.bucket_ready_fractions(sizes)
             costs = [grad_cost(size) for size in sizes]
-            if dp > 1:
-                hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                last_bwd_compute_s = (
-                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                )
-            ready = [last_bwd_s * f for f in fractions]
-            end, grad_comm, n_buckets = overlap_end(ready, costs), sum(costs), len(sizes)
-            if hybrid:
-                streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
-                end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
+            end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = listed_reduction(sizes, fractions, costs, 0.0)
         elif reduces_overlapped and (reduced_chunks > 1 or at_chunk_end):
             # Megatron's buckets per model chunk, torch pipelining's per stage (chunk_gradient_readiness)
             sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, reduced_chunks, pp, at_chunk_end)
             priced = functools.cache(grad_cost)  # the buckets come in a few sizes
             costs = [priced(size) for size in sizes]
-            if profile is not None and dp > 1:
-                hidden = overlapped_bytes(sizes, fractions)
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                last_bwd_compute_s = (
-                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                )
-            ready = [last_bwd_s * f for f in fractions]
-            end, grad_comm, n_buckets = overlap_end(ready, costs, -math.inf), sum(costs), len(sizes)
-            if hybrid:  # HYBRID_SHARD: each bucket's replica all-reduce on its own stream too, as in the traced branch
-                streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
-                end, grad_comm = max(streams.first_free, streams.second_free), busy_s(streams)
+            end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = listed_reduction(
+                sizes, fractions, costs, -math.inf
+            )
         elif reduces_overlapped:
             slowed = None
             if profile is not None and dp > 1:  # communication threads compete with backward for the host
-                hidden = grad_bytes - last_bucket  # no trace in this branch: the uniform layout's last
-                last_bwd_s = float(profile.overlap_backward(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                last_bwd_compute_s = (
-                    float(profile.overlap_backward_compute(scenario, bwd_s, hidden)) + tp_bwd_mb + copies.in_backward_s
-                )
+                # no trace in this branch: the uniform layout's last bucket is the one not hidden
+                last_bwd_s, last_bwd_compute_s = shared_host_backward(grad_bytes - last_bucket)
                 if ddp and not hybrid:
                     # DDP: its buckets come along the backward's own share and share the cores with it until
                     # then, at the rate the backward runs (HardwareProfile.comm_rate_in_backward): no window
