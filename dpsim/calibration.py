@@ -1577,6 +1577,14 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             raise ScenarioError(f"{where}.samples", f"expected a count of samples >= 0, got {brief(samples)}",
                                 source) from None  # fmt: skip
         by_rate = _by_rate_from_yaml(spec.get("host_per_byte_by_rate"), f"{where}.host_per_byte_by_rate", source)
+        cpu = _duration(spec["cpu_per_byte"]) if "cpu_per_byte" in spec else 0.0
+        host = [_duration(spec["host_per_byte"]) if "host_per_byte" in spec else 0.0, *(k for _, k in by_rate)]
+        if spec.get("sharpness") is not None and efficiency is None and cpu <= 0 and min(host) <= 0:
+            # no wire term (an unshaped link): a byte costs the host's κ alone, and κ 0 priced the link at an
+            # infinite rate (a ZeroDivisionError in LinkModel.at_rate)
+            raise ScenarioError(f"{where}.host_per_byte", "expected a time > 0 per byte: a link without an efficiency "
+                                "(no shaped wire) is as fast as its host's time per byte, and 0 s (here or in "
+                                "host_per_byte_by_rate) is an infinite bandwidth", source)  # fmt: skip
         return LinkModel(
             latency, bandwidth,
             float(efficiency) if efficiency is not None else None,

@@ -125,6 +125,24 @@ def _under_torchrun() -> bool:
     return "RANK" in values
 
 
+def _check_cuda_rank() -> None:
+    """Under torchrun with ``--device cuda``: a CUDA device for this rank's ``LOCAL_RANK``, before the group is joined.
+
+    Each rank uses GPU ``LOCAL_RANK`` (``torch.cuda.set_device``): on a machine without CUDA, or with fewer devices
+    than ranks a node, a rank failed there or in NCCL's setup (a traceback), and its peers waited for it until the
+    timeout."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise fail("--device", "cuda: this machine has no CUDA device (torch.cuda.is_available() is False)")
+    local = int(os.environ.get("LOCAL_RANK", "0"))  # a whole number: _under_torchrun checked it
+    if local >= count:
+        raise fail("LOCAL_RANK", f"{local:,}: this machine has {count:,} CUDA device(s) and each rank uses GPU "
+                   "LOCAL_RANK: start at most that many ranks a node (torchrun --nproc-per-node)",
+                   "<environment>")  # fmt: skip
+
+
 def _memory_bound(option: str, needed: float, what: str) -> None:
     """Refuse what would hold more than half of this machine's memory (it would swap, or be killed)."""
     try:
@@ -331,6 +349,8 @@ def calibrate(
         from runtime.torchrun import calibrate_distributed, torchrun_ranks
 
         check_choice("--device", device, ("cpu", "cuda"))
+        if device == "cuda":
+            _check_cuda_rank()
         # the ranks torchrun started are the one rank count, so the sizes alone fix α and β (one size: a traceback
         # in every rank after the benchmarks; one rank: no link to measure, as --ranks refuses locally)
         world = torchrun_ranks()[1]  # type: ignore[index]  # set: _under_torchrun()
@@ -443,6 +463,7 @@ def _calibrate_compute(
         raise ScenarioError("cluster.device", mismatch, str(scenario))
 
     peak = loaded.cluster.device.peak_for(working_dtype(dtype))
+    peak_field = "peak_flops"  # the field holding the peak the sweep is fitted against, named if the fit exceeds it
     allow_tf32 = torch.backends.cuda.matmul.allow_tf32
     if dtype == "fp32":  # the GEMMs as training.fp32_matmul runs them (runtime.precision), fitted against that peak
         from dpsim.compute import compute_device
@@ -450,6 +471,11 @@ def _calibrate_compute(
         torch.backends.cuda.matmul.allow_tf32 = loaded.training.fp32_matmul == "tf32"
         fp32 = loaded.model_copy(update={"training": loaded.training.model_copy(update={"precision": "fp32"})})
         peak = compute_device(fp32).peak_for("fp32")
+        priced = loaded.cluster.device
+        if loaded.training.fp32_matmul == "ieee" and priced.peak_flops_fp32_ieee is not None:
+            peak_field = "peak_flops_fp32_ieee"
+        elif priced.peak_flops_fp32 is not None:
+            peak_field = "peak_flops_fp32"
     try:
         points = sweep(default_shapes(sizes), dtype=dtype, device="cuda" if cuda else "cpu", reps=reps)
     finally:
@@ -469,7 +495,7 @@ def _calibrate_compute(
             "cluster.device",
             f"the fitted GEMM rate {efficiency * peak / 1e12:.4g} TFLOP/s is {efficiency:.3g}x the peak the scenario's "
             f"device is priced at ({peak / 1e12:.4g} TFLOP/s): the sweep ran on another device, or the peak is "
-            "understated; name the device it ran on, or set cluster.device.peak_flops to its peak (nothing written)",
+            f"understated; name the device it ran on, or set cluster.device.{peak_field} to its peak (nothing written)",
             str(scenario),
         )
     # the fit's rate includes each GEMM's output store: price it as fitted, not with the store added again
@@ -604,6 +630,8 @@ def validate(
         raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
     if not _under_torchrun() and device != "cpu":
         raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
+    if device == "cuda":
+        _check_cuda_rank()
     runs = "nccl" if device == "cuda" else "gloo"
     if measured_with in ("gloo", "nccl") and measured_with != runs:  # measured on one backend, priced on another's
         raise fail("--profile", f"{brief(str(profile))} was measured with {measured_with} (its backend) and these "

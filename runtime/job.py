@@ -47,7 +47,10 @@
   before any rank starts (:func:`check_supported`), and so is ``variability.degraded_links``: every node's
   NICs run at the testbed's rate (it was run without it, while ``dpsim validate`` priced the slowed NIC);
   so are activation recomputation, gradient clipping, ``overlap: false`` under FSDP and a gradient dtype other
-  than the framework's own (``communication.dtype``, ``training.gradient_dtype``), which nothing here runs.
+  than the framework's own (``communication.dtype``, ``training.gradient_dtype``), which nothing here runs,
+  ``variability.compute_jitter_cv`` above 0 (the simulator's draws; a draw below 1 needs a faster device), and a
+  model :func:`runtime.model.build_model` does not build as the engines price it (a ``cnn``; a transformer of
+  another layout or parameter count), and a ``cluster.rank_order`` other than node-major.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ import os
 import resource
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +73,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dpsim.buckets import DEFAULT_BUCKET_BYTES
 from dpsim.partition import aggregation_weights, step_shards
-from dpsim.scenario import Scenario
+from dpsim.scenario import ModelConfig, Scenario
 from runtime.aggregation import NO_BUFFER_SYNC
 from runtime.hooks import Clock, CommHookState, LastGradient, comm_hook_reason, timed_allreduce_hook
 from runtime.measure import PhaseFile, StepTiming, append_timing
@@ -215,6 +218,7 @@ def check_supported(scenario: Scenario) -> None:
     DeepSpeed's bucket sizes (:data:`DEEPSPEED_BUCKET_FIELDS`) follow from that.
     """
     from dpsim.errors import ScenarioError
+    from dpsim.inputs import brief
     from runtime.collectives import supports
 
     t = scenario.training
@@ -260,12 +264,66 @@ def check_supported(scenario: Scenario) -> None:
             "the runtime runs every node's NICs at the testbed's rate: it cannot slow one node's (a validation "
             "would blame the prediction's degraded NIC on the model); predict it with dpsim run, or leave it out",
         )
+    if scenario.variability.compute_jitter_cv > 0:  # the simulator draws it; nothing in the runtime did
+        raise ScenarioError(
+            "variability.compute_jitter_cv",
+            f"{scenario.variability.compute_jitter_cv:g}: the runtime cannot draw each micro-batch's compute time "
+            "around its mean (a draw below 1 needs a faster device than the one running; the run's own variation "
+            "is what it measures); set it to 0 to measure, or predict it with dpsim run",
+        )
+    order = scenario.cluster.rank_order
+    if order != "node_major" and order != list(range(scenario.world_size)):  # launch.py and torchrun: node-major
+        raise ScenarioError(
+            "cluster.rank_order",
+            f"{brief(order)}: the runtime places rank r on node r // workers_per_node (node-major, as torchrun and "
+            "the local and emulated testbeds start them); leave it out to measure, or predict it with dpsim run",
+        )
+    _refuse_another_model(scenario)
     algorithm = scenario.communication.algorithm
     if not supports(algorithm):
         raise ValueError(
             f"communication.algorithm: the runtime has no {algorithm!r} all-reduce (it runs ring, tree, "
             "halving-doubling, hierarchical and backend); predict it with dpsim run, or pick one of those"
         )
+
+
+_MODEL_LAYOUT: tuple[tuple[str, Callable[[ModelConfig], bool], str], ...] = (
+    ("kv_heads", lambda m: m.kv_heads not in (0, m.heads), "grouped-query attention"),
+    ("gated_mlp", lambda m: m.gated_mlp, "a gated MLP"),
+    ("tied_embeddings", lambda m: not m.tied_embeddings, "an untied output head"),
+    ("learned_positions", lambda m: not m.learned_positions, "no learned position table"),
+    ("token_types", lambda m: m.token_types > 0, "token-type embeddings"),
+    ("pooler", lambda m: m.pooler, "a pooler"),
+    ("causal", lambda m: not m.causal, "bidirectional attention"),
+)
+"""Transformer fields whose non-default value is another layout than the runtime's GPT-2 blocks build
+(:class:`runtime.model.GPT`), with what the scenario asks for."""
+
+
+def _refuse_another_model(scenario: Scenario) -> None:
+    """Refuse a model the runtime would not build as the engines price it: a ``cnn`` (it built an MLP of as many
+    parameters), or a transformer of another layout or parameter count than :func:`runtime.model.build_model`'s
+    (built on the meta device: no memory). ``llama3-8b`` ran as GPT-2 blocks of its shape, 6.47e9 parameters for the
+    priced 8.03e9 (gated MLP, untied head, no position table, grouped-query attention), and every gradient bucket
+    the run measured was another than the prediction's."""
+    from dpsim.errors import ScenarioError
+
+    m = scenario.model
+    measure = "predict it with dpsim run"
+    if m.kind == "cnn":
+        raise ScenarioError("model.kind", "cnn: the runtime builds a transformer (GPT-2 blocks) or an MLP of square "
+                            f"linear layers, no convolutions: it would time another model; {measure}")  # fmt: skip
+    if m.kind == "transformer":
+        for name, differs, what in _MODEL_LAYOUT:
+            if differs(m):
+                layout = "learned positions, tied head, GELU MLP, causal attention, one K and V per head"
+                raise ScenarioError(f"model.{name}", f"{what}: the runtime builds GPT-2 blocks ({layout}); {measure}")
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # build_model seeds torch: not the caller's RNG
+        built = sum(p.numel() for p in build_model(scenario).parameters())
+    if built != m.num_parameters:
+        raise ScenarioError("model.parameters", f"{m.num_parameters:,.0f}, but the model the runtime builds from the "
+                            f"scenario's shape has {built:,}: it would time another model; give the shape alone, or "
+                            f"{measure}")  # fmt: skip
 
 
 def _refuse_unrun_settings(scenario: Scenario) -> None:

@@ -128,8 +128,11 @@ def check_run(args: argparse.Namespace) -> Scenario:
     world = scenario.cluster.nodes * scenario.cluster.workers_per_node
     ranks = torchrun_ranks() if not args.worker else None
     if ranks is not None:  # the ranks torchrun started are the cluster: refused here, not by every rank once joined
+        from dpsim.cli_runtime import _check_cuda_rank
         from runtime.job import check_supported
 
+        if args.device == "cuda":
+            _check_cuda_rank()
         check_torchrun_shape(scenario, ranks[1], ranks[3])
         check_supported(scenario)
     if not -1 <= args.fail_rank < world:

@@ -4413,17 +4413,24 @@ def settings_the_runtime_does_not_run() -> Iterator[Case]:
 
     if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
         return
-    kind = "what the runtime cannot run (round 22)"
+    yield from _refused_before_any_rank("what the runtime cannot run (round 22)", _UNRUN_SETTINGS,
+                                        "communication.dtype=bf16")  # fmt: skip
+
+
+def _refused_before_any_rank(
+    kind: str, table: Sequence[tuple[tuple[str, ...], str]], under_torchrun: str
+) -> Iterator[Case]:
+    """Each of ``table``'s settings given to ``python -m runtime`` and to ``dpsim validate``, and ``under_torchrun`` to
+    torchrun's rank 0 (refused before the group is joined): exit 2 naming the field, nothing written."""
     outputs = ("{tmp}/out.jsonl", "{tmp}/run", "{tmp}/v")
-    for items, names in _UNRUN_SETTINGS:
+    for items, names in table:
         sets = [part for item in items for part in ("--set", item)]
         yield Case(kind, [_RUNTIME_SCENARIO, "--run-dir", "{tmp}/run", "--out", "{tmp}/out.jsonl", *sets],
                    expect_error=True, names=names, outputs=outputs, program="runtime")  # fmt: skip
         yield Case(kind, ["validate", _RUNTIME_SCENARIO, "--case", ";".join(items), "--out-dir", "{tmp}/v"],
                    expect_error=True, names=names, outputs=outputs)  # fmt: skip
-    yield Case(kind, [_RUNTIME_SCENARIO, "--out", "{tmp}/out.jsonl", "--set", "communication.dtype=bf16"],
-               env=_RENDEZVOUS, expect_error=True, names="communication.dtype", outputs=outputs,
-               program="runtime")  # fmt: skip  # torchrun's rank 0: refused before the group is joined
+    yield Case(kind, [_RUNTIME_SCENARIO, "--out", "{tmp}/out.jsonl", "--set", under_torchrun], env=_RENDEZVOUS,
+               expect_error=True, names=under_torchrun.split("=")[0], outputs=outputs, program="runtime")  # fmt: skip
 
 
 def _other_backend_profile() -> bytes:
@@ -4656,6 +4663,135 @@ def joint_refusals_name_the_field_set() -> Iterator[Case]:
                       "h100-sxm=2"], accept=True)  # fmt: skip
 
 
+_SMALL_GPT = "model={kind: transformer, layers: 2, hidden: 64, heads: 4, seq_len: 32, vocab: 256}"
+"""A transformer the runtime builds as the engines price it (GPT-2 blocks), which the cases below change."""
+
+_UNBUILT: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("variability.compute_jitter_cv=0.1",), "variability.compute_jitter_cv"),
+    (("variability.compute_jitter_cv=2", "variability.jitter_distribution=gamma"), "variability.compute_jitter_cv"),
+    (("model.kind=cnn",), "model.kind"),
+    ((_SMALL_GPT, "model.gated_mlp=true"), "model.gated_mlp"),
+    ((_SMALL_GPT, "model.kv_heads=1"), "model.kv_heads"),
+    ((_SMALL_GPT, "model.tied_embeddings=false"), "model.tied_embeddings"),
+    ((_SMALL_GPT, "model.learned_positions=false"), "model.learned_positions"),
+    ((_SMALL_GPT, "model.token_types=2"), "model.token_types"),
+    ((_SMALL_GPT, "model.pooler=true"), "model.pooler"),
+    ((_SMALL_GPT, "model.causal=false"), "model.causal"),
+    ((_SMALL_GPT, "model.parameters=1000"), "model.parameters"),
+    (("model=llama3-8b", "training.precision=bf16"), "model.kv_heads"),
+    (("cluster.rank_order=round_robin",), "cluster.rank_order"), (("cluster.rank_order=[0, 2, 1, 3]",),
+                                                                  "cluster.rank_order"),
+)  # fmt: skip
+"""Round 23. Scenario fields the engines price and the runtime neither draws nor builds, with the field named."""
+
+
+def what_the_runtime_neither_draws_nor_builds() -> Iterator[Case]:
+    """Round 23 (hostile2). A walk of every scenario field on the CPU scenario (each value the schema takes; the
+    analytic and sim steps against the default's) found what moves a prediction and reached the ranks unrefused:
+    ``variability.compute_jitter_cv`` (the simulator draws each micro-batch's compute; nothing in the runtime did:
+    sim 0.205404 -> 0.205545 s at 0.5), ``model.kind: cnn`` (built as an MLP of as many parameters), and a
+    transformer's layout (``llama3-8b`` ran as GPT-2 blocks of its shape: 6.47e9 parameters for the priced 8.03e9;
+    a gated MLP, GQA, an untied head, no position table, token types, a pooler, bidirectional attention, a
+    ``parameters`` beside the shape). Refused before a rank starts (:func:`runtime.job.check_supported`), under
+    torchrun too, naming the field, nothing written."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    yield from _refused_before_any_rank("what the runtime neither draws nor builds (round 23)", _UNBUILT,
+                                        "model.kind=cnn")  # fmt: skip
+
+
+def profile_links_without_a_time_per_byte() -> Iterator[Case]:
+    """Round 23 (hostile2). A walk of every leaf of the two committed profiles (validation, plain-DDP -l) at
+    ``.nan``, ``.inf``, -1, 0, 1e300, a word and a list, through ``dpsim run`` on both engines (2,786 runs): one
+    traceback. An unshaped link of the p-norm form (``sharpness`` set, no ``efficiency``: no wire term) with
+    ``host_per_byte: 0 s`` cost nothing a byte, and ``LinkModel.at_rate`` divided by zero (``ZeroDivisionError``)
+    in every command that prices it. Refused at load naming the field; a shaped link's κ of 0 (its wire still
+    costs) runs."""
+    kind = "profile links without a time per byte (round 23)"
+    run = ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"]
+    zero = "links.intra.ring.host_per_byte"
+    for edits, names in (
+        ((_at(zero, "0 s"),), zero), ((_at(zero, "0 ns"), _at("links.intra.ring.cpu_per_byte", "0 s")), zero),
+        ((_at(zero, "-0.0 s"),), zero), ((_at(zero, "0 s"), _at("links.intra.ring.host_per_byte_by_rate",
+                                                                 [["1 GB/s", "0 s"]])), zero),
+        ((_at(zero, "1 ns"), _at("links.intra.ring.host_per_byte_by_rate", [["1 GB/s", "0 s"]])), zero),
+    ):  # fmt: skip
+        data = _profile_edit(lambda d, edits=edits: [edit(d) for edit in edits])
+        for argv in ([*run, "--engine", "analytic"], [*run, "--engine", "sim"],
+                     ["collective", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml", "--sizes",
+                      "1MiB,2MiB"]):  # fmt: skip
+            yield Case(kind, argv, {"p.yaml": data}, expect_error=True, names=names)
+    for path, value in (("links.inter.ring.host_per_byte", "0 s"), ("links.intra.ring.cpu_per_byte", "1 ns")):
+        data = _profile_edit(lambda d, path=path, value=value: (_at(zero, "0 s")(d), _at(path, value)(d))
+                             if path.startswith("links.intra") else _at(path, value)(d))  # fmt: skip
+        for engine in ("analytic", "sim"):
+            yield Case(kind, [*run, "--engine", engine, "--format", "json"], {"p.yaml": data}, accept=True,
+                       strict_json=True, finite=True)  # fmt: skip
+
+
+def compute_calibration_refusals() -> Iterator[Case]:
+    """Round 23 (hostile2). ``dpsim calibrate --compute``'s refusals (stop 40: a GPU's scenario timed on a CPU, a
+    fit faster than the device's peak, ``--dtype``, ``--device`` where there is no CUDA) had unit tests and no
+    class. One wrong word found: a fit above the peak told an fp32 scenario of the catalog ``cpu`` to set
+    ``cluster.device.peak_flops``, a field its fp32 GEMMs are not priced at (``peak_flops_fp32``): set as told, the
+    same refusal came back. Each is one line naming the option or field, nothing written; two time a small sweep
+    (32 and 64)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "calibrate --compute refusals (round 23)"
+    outputs = ("{tmp}/g.yaml", "{tmp}/r.json")
+    cpu = str(CPU_SCENARIO)
+    base = ["calibrate", "--compute", "--out", "{tmp}/g.yaml", "--gemm-sizes", "32,64"]
+    for argv, names in (
+        ([*base, "--device", "tpu", cpu], "--device"), ([*base, "--device", "", cpu], "--device"),
+        ([*base, "--dtype", "fp8", cpu], "--dtype"), ([*base, "--dtype", "BF16", cpu], "--dtype"),
+        ([*base, "--reps", "0", cpu], "--reps"), ([*base, "--records", "{tmp}/g.yaml", cpu], "--records"),
+        ([*base, "--gemm-sizes", "64", cpu], "--gemm-sizes"), ([*base, "--gemm-sizes", "0,32", cpu], "--gemm-sizes"),
+        ([*base, "--records", "{tmp}/r.json", "--set", "cluster.device.peak_flops_fp32=1 GFLOP/s", cpu],
+         "peak_flops_fp32"),
+        ([*base, "--set", "training.precision=bf16", "--set", "cluster.device.peak_flops=1 GFLOP/s", cpu],
+         "peak_flops"),
+    ):  # fmt: skip
+        yield Case(kind, argv, expect_error=True, names=names, outputs=outputs)
+    if not _has_cuda():  # a GPU's scenario timed on this CPU, and a CUDA sweep asked for where there is none
+        for argv, names in (([*base, str(DEFAULT)], "cluster.device"), ([*base, "--device", "cuda", cpu], "--device"),
+                            ([*base, "--device", "cuda", str(DEFAULT)], "--device")):  # fmt: skip
+            yield Case(kind, argv, expect_error=True, names=names, outputs=outputs)
+
+
+def cuda_ranks_without_a_gpu() -> Iterator[Case]:
+    """Round 23 (hostile2). Under torchrun's variables with ``--device cuda`` on a machine without CUDA, ``python -m
+    runtime``, ``dpsim calibrate`` and ``dpsim validate`` went on to ``torch.cuda.set_device`` or NCCL's setup in
+    every rank; now one line naming ``--device`` before the group is joined or a folder made (a ``LOCAL_RANK`` at or
+    beyond the GPUs a node has is refused the same way, naming it: a unit test, as this machine has none)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None or _has_cuda():  # the runtime is an extra; a GPU box runs them
+        return
+    kind = "cuda ranks without a GPU (round 23)"
+    outputs = ("{tmp}/out.jsonl", "{tmp}/p.yaml", "{tmp}/v")
+    for argv, program in (
+        ([_RUNTIME_SCENARIO, "--device", "cuda", "--out", "{tmp}/out.jsonl"], "runtime"),
+        ([_RUNTIME_SCENARIO, "--device", "cuda", "--backend", "nccl", "--out", "{tmp}/out.jsonl"], "runtime"),
+        (["calibrate", _RUNTIME_SCENARIO, "--device", "cuda", "--out", "{tmp}/p.yaml"], "dpsim"),
+        (["validate", _RUNTIME_SCENARIO, "--device", "cuda", "--case", "training.micro_batch=8", "--out-dir",
+          "{tmp}/v"], "dpsim"),
+    ):  # fmt: skip
+        for env in (_RENDEZVOUS, {**_RENDEZVOUS, "LOCAL_RANK": "1"}):
+            yield Case(kind, argv, env=env, expect_error=True, names="--device", outputs=outputs, program=program)
+
+
+def _has_cuda() -> bool:
+    """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     encodings, nesting, huge_numbers, infinities, quantities, tiny_buckets, names, tags, aliases, special_files,
     work_bombs, plans, duplicates, yaml11, bools, semantics, set_syntax, usage, mutations, profiles, shared_fabric,
@@ -4690,6 +4826,9 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     signals_mid_runtime_run, host_sharing_fields,
     # round 23 (hostile): shapes, ends of the double, joint refusals
     every_field_in_another_shape, extreme_doubles_priced, joint_refusals_name_the_field_set,
+    # round 23 (hostile2): what the runtime builds, profiles' links, the GEMM sweep
+    what_the_runtime_neither_draws_nor_builds, profile_links_without_a_time_per_byte, compute_calibration_refusals,
+    cuda_ranks_without_a_gpu,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

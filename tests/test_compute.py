@@ -305,6 +305,30 @@ def test_calibrate_compute_faster_than_the_devices_peak_is_refused(tmp_path: Pat
     assert "set cluster.device.peak_flops" in result.stderr and not out.exists()
 
 
+def test_calibrate_compute_faster_than_the_peak_names_the_field_that_holds_it(tmp_path: Path) -> None:
+    # the catalog cpu prices fp32 GEMMs at peak_flops_fp32: the refusal told it to set peak_flops, which its fp32
+    # GEMMs never read (set as told, the same refusal came back); it names the field the sweep was fitted against
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    from typer.testing import CliRunner
+
+    import dpsim
+    from dpsim.cli import app
+
+    cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    out = tmp_path / "g.yaml"
+    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(out)]
+    for sets, field in (
+        (["cluster.device.peak_flops_fp32=1 GFLOP/s"], "peak_flops_fp32"),
+        (["cluster.device.peak_flops_fp32_ieee=1 GFLOP/s", "training.fp32_matmul=ieee"], "peak_flops_fp32_ieee"),
+        (["cluster.device.peak_flops=1 GFLOP/s", "training.precision=bf16"], "peak_flops"),
+    ):
+        result = CliRunner().invoke(app, [*argv, *(part for s in sets for part in ("--set", s))])
+        assert result.exit_code == 2, result.output
+        assert f"or set cluster.device.{field} to its peak" in result.stderr and not out.exists()
+
+
 def _korthikanti_22b(sequence_parallel: bool = False) -> Scenario:
     """Korthikanti et al. 2022, Table 3: the 22B GPT (h 6144, 64 heads, 48 layers, s 2048, V 51,200), TP 8, mb 4."""
     data = {

@@ -979,17 +979,7 @@ def test_settings_the_runtime_does_not_run_are_refused_before_any_rank_starts(
     """Round 22. Each was priced by both engines and run by nothing in the runtime (``communication.dtype: bf16``
     halved the CPU scenario's predicted step while its DDP reduced fp32): on the old code ``check_supported`` let
     every one through and ``dpsim validate`` began calibrating. Refused naming the field, nothing written."""
-    pytest.importorskip("torch")
-    from runtime.job import check_supported
-
-    cpu = hostile.CPU_SCENARIO
-    with pytest.raises(ScenarioError) as caught:
-        check_supported(load_scenario(cpu, list(items)))
-    assert caught.value.field == field
-    code, _, err = hostile.run_in_process(["validate", str(cpu), "--case", ";".join(items), "--out-dir",
-                                           str(tmp_path / "v")])  # fmt: skip
-    assert code == 2 and err.startswith("error: ") and field in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "v").exists()
+    _refused_before_any_rank(items, field, tmp_path)
 
 
 def test_the_dtype_the_runtime_reduces_in_is_accepted_when_named() -> None:
@@ -1979,3 +1969,98 @@ def test_a_pareto_plot_of_zero_costs_is_drawn_without_a_warning(tmp_path: Path) 
         code, _out, err = hostile.run_in_process(plan)
     assert (code, err) == (0, "") and (tmp_path / "p.png").stat().st_size > 0, err
     assert not [str(w.message) for w in caught if "log-scaled" in str(w.message)]
+
+
+@pytest.mark.parametrize(("items", "field"), hostile._UNBUILT)
+def test_what_the_runtime_neither_draws_nor_builds_is_refused_before_any_rank_starts(
+    items: tuple[str, ...], field: str, tmp_path: Path
+) -> None:
+    """Round 23. Each moved a prediction and reached the ranks: the simulator draws ``compute_jitter_cv`` and
+    nothing in the runtime did; a ``cnn`` was built as an MLP; ``llama3-8b`` ran as GPT-2 blocks of its shape
+    (6.47e9 parameters for the priced 8.03e9). On the old code ``check_supported`` let every one through and
+    ``dpsim validate`` began calibrating. Refused naming the field, nothing written."""
+    _refused_before_any_rank(items, field, tmp_path)
+
+
+def test_the_models_the_runtime_builds_as_priced_are_accepted() -> None:
+    """The refusal is of another model, not of transformers: GPT-2 presets and a small GPT built from its shape have
+    the parameters the engines price (counted on the meta device), and so does an MLP from layers x hidden; a
+    ``kv_heads`` equal to ``heads`` is multi-head attention, which the runtime runs."""
+    pytest.importorskip("torch")
+    import torch
+
+    from runtime.job import check_supported
+    from runtime.model import build_model
+
+    cpu = hostile.CPU_SCENARIO
+    for items in ([], ["model=gpt2-small"], ["model=gpt3-175b"], [hostile._SMALL_GPT],
+                  [hostile._SMALL_GPT, "model.kv_heads=4"], ["model={kind: mlp, layers: 3, hidden: 48}"],
+                  ["cluster.rank_order=[0, 1, 2, 3]"]):  # fmt: skip  # node-major, as a list
+        scenario = load_scenario(cpu, items)
+        check_supported(scenario)
+        with torch.device("meta"):
+            assert sum(p.numel() for p in build_model(scenario).parameters()) == scenario.model.num_parameters
+
+
+def test_an_unshaped_link_without_a_time_per_byte_is_refused_at_load(tmp_path: Path) -> None:
+    """Round 23. A p-norm link with no ``efficiency`` (no wire term) and ``host_per_byte: 0 s`` priced a byte at no
+    time: ``LinkModel.at_rate`` raised ``ZeroDivisionError`` in ``dpsim run`` on both engines (a traceback). Refused
+    at load, naming the field; a shaped link's κ of 0 keeps its wire's 1/(η·R) and prices finite."""
+    import yaml
+
+    from dpsim.calibration import load_profile
+
+    data = _profile_data()
+    data["links"]["intra"]["ring"]["host_per_byte"] = "0 s"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError) as caught:
+        load_profile(tmp_path / "p.yaml")
+    assert caught.value.field == "links.intra.ring.host_per_byte"
+    code, _, err = hostile.run_in_process(["run", str(hostile.CPU_SCENARIO), "--set",
+                                           f"calibration.profile={tmp_path / 'p.yaml'}"])  # fmt: skip
+    assert code == 2 and "links.intra.ring.host_per_byte: expected a time > 0" in err, err
+    data = _profile_data()
+    data["links"]["inter"]["ring"]["host_per_byte"] = "0 s"  # shaped (efficiency 0.91): the wire still costs
+    data["links"]["inter"]["ring"].pop("host_per_byte_by_rate")
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(data))
+    link = load_profile(tmp_path / "p.yaml").links["inter"]["ring"]
+    rate = 1e9 / 8
+    assert link.at_rate(rate).bandwidth == pytest.approx(link.efficiency * rate)  # type: ignore[attr-defined]
+
+
+def test_a_cuda_rank_needs_its_gpu_before_the_group_is_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 23. Under torchrun with ``--device cuda`` each rank uses GPU ``LOCAL_RANK``: a machine without CUDA, or a
+    ``LOCAL_RANK`` at or beyond its device count (more ranks a node than GPUs), failed in ``torch.cuda.set_device`` or
+    NCCL's setup inside every rank. Refused first, naming ``--device`` or ``LOCAL_RANK``."""
+    torch = pytest.importorskip("torch")
+    from dpsim.cli_runtime import _check_cuda_rank
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ScenarioError) as caught:
+        _check_cuda_rank()
+    assert caught.value.field == "--device"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    for local, refused in (("0", False), ("1", False), ("2", True), ("7", True)):
+        monkeypatch.setenv("LOCAL_RANK", local)
+        if refused:
+            with pytest.raises(ScenarioError) as caught:
+                _check_cuda_rank()
+            assert caught.value.field == "LOCAL_RANK" and "2 CUDA device(s)" in caught.value.message
+        else:
+            _check_cuda_rank()
+
+
+def _refused_before_any_rank(items: tuple[str, ...], field: str, tmp_path: Path) -> None:
+    """``check_supported`` refuses ``items`` naming ``field``, and ``dpsim validate`` in one line, its folder unmade."""
+    pytest.importorskip("torch")
+    from runtime.job import check_supported
+
+    cpu = hostile.CPU_SCENARIO
+    with pytest.raises(ScenarioError) as caught:
+        check_supported(load_scenario(cpu, list(items)))
+    assert caught.value.field == field
+    code, _, err = hostile.run_in_process(["validate", str(cpu), "--case", ";".join(items), "--out-dir",
+                                           str(tmp_path / "v")])  # fmt: skip
+    assert code == 2 and err.startswith("error: ") and field in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "v").exists()
