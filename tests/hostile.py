@@ -4679,6 +4679,9 @@ _UNBUILT: tuple[tuple[tuple[str, ...], str], ...] = (
     ((_SMALL_GPT, "model.causal=false"), "model.causal"),
     ((_SMALL_GPT, "model.parameters=1000"), "model.parameters"),
     (("model=llama3-8b", "training.precision=bf16"), "model.kv_heads"),
+    (("training.precision=bf16", "training.optimizer_copies=separate"), "training.optimizer_copies"),
+    (("training.precision=bf16", "training.zero_stage=3", "training.optimizer_sharding=fsdp",
+      "training.optimizer_copies=separate"), "training.optimizer_copies"),
     (("cluster.rank_order=round_robin",), "cluster.rank_order"), (("cluster.rank_order=[0, 2, 1, 3]",),
                                                                   "cluster.rank_order"),
 )  # fmt: skip
