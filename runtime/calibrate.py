@@ -863,7 +863,7 @@ def fit_links(
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
     kappa = (host_window_per_byte(all_reduce) or host_work_per_byte(all_reduce)) if testbed == "emulated" else {}
     return fit_link_records(
-        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates), share, kappa or None
+        records, lambda link_class: _large_message_bytes(testbed, link_class, plan.rates, records), share, kappa or None
     )
 
 
@@ -885,7 +885,7 @@ def link_point_errors(
         if not isinstance(link, LinkModel):
             continue
         a, b = closed_form_coefficients(r["algorithm"], r["ranks"], r["size_bytes"])
-        if b / max(a, 1.0) < _large_message_bytes(testbed, r["link_class"], plan.rates):
+        if b / max(a, 1.0) < _large_message_bytes(testbed, r["link_class"], plan.rates, records):
             continue
         s = share(r["ranks"]) if link.sharpness is not None else 1.0  # an older link shape has no host share
         predicted = a * link.latency_s * s + b * link.per_byte_s(r.get("rate_bytes_per_s"), s)
@@ -911,13 +911,24 @@ def worst_link_points(
     return out
 
 
-def _large_message_bytes(testbed: str, link_class: str, rates: Sequence[float]) -> float:
-    """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, else 1 MiB on the
-    emulated testbed's loopback, or 256 KiB."""
-    if testbed == "emulated" and link_class == "inter":
-        from runtime.testbed.emulated import burst_bytes
+def _legacy_burst_bytes(rate: float) -> int:
+    """The emulated testbed's tbf burst before stop 41 (0.25 ms of traffic, at least 16 KiB): what records without
+    ``tbf_burst_bytes`` were measured with."""
+    return max(16 * 1024, round(rate * 0.00025))
 
-        return 16.0 * max(burst_bytes(r) for r in rates)
+
+def _large_message_bytes(
+    testbed: str, link_class: str, rates: Sequence[float], records: Sequence[Mapping[str, Any]] = ()
+) -> float:
+    """Per-step message size from which a sample counts for the bandwidth: 16 shaper bursts, else 1 MiB on the
+    emulated testbed's loopback, or 256 KiB. The burst is the one the ``records`` were measured with
+    (``tbf_burst_bytes``, recorded since stop 41's 72 KiB floor); records without it had the older burst, so a
+    stored calibration is fitted again on the points it was fitted on."""
+    if testbed == "emulated" and link_class == "inter":
+        measured = [float(r["tbf_burst_bytes"]) for r in records if r.get("tbf_burst_bytes") is not None]
+        if measured:
+            return 16.0 * max(measured)
+        return 16.0 * max(_legacy_burst_bytes(r) for r in rates)
     if testbed in ("emulated", "local") and link_class == "intra":
         return INTRA_LARGE_BYTES
     return 256.0 * 1024
@@ -954,6 +965,8 @@ def calibrate_links(
                         controls.add(str(tb.info["tcp_congestion_control"]))
                     for rec in (bench or run_bench)(n, per_node, tb, sized, work_dir / name):
                         rec.update(link_class=link_class, rate_bytes_per_s=rate)
+                        if shaped:  # the bandwidth samples are those of >= 16 of these bursts a step
+                            rec["tbf_burst_bytes"] = int(getattr(tb, "burst_bytes", 0)) or None
                         rec["busbw_bytes_per_s"] = bus_bandwidth(rec["size_bytes"], rec["time_s"], n, rec["collective"])
                         records.append(rec)
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
@@ -1217,7 +1230,7 @@ def remeasure_links(
     index = {(r["collective"], r["algorithm"], r["ranks"], r["size_bytes"], r["link_class"],
               r.get("rate_bytes_per_s")): r for r in out}  # fmt: skip
     for link_class, algorithms in sorted(wanted.items()):
-        large = _large_message_bytes(testbed, link_class, plan.rates)
+        large = _large_message_bytes(testbed, link_class, plan.rates, out)
         points = sorted({(r.get("rate_bytes_per_s") or 0.0, r["ranks"], r["per_node"]) for r in out
                          if r["collective"] == "all_reduce" and r["link_class"] == link_class
                          and r["algorithm"] in algorithms and r["size_bytes"] >= large})  # fmt: skip

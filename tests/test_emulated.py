@@ -292,3 +292,43 @@ def test_p2p_tree_all_reduce_runs_within_15_percent_of_two_s_over_b(tmp_path: Pa
     bound = 2 * record["size_bytes"] / rate
     assert record["time_s"] <= 1.15 * bound, f"{ranks} ranks: {record['time_s']:.3f} s vs 2·S/B = {bound:.3f} s"
     assert _mine() == []
+
+
+def test_tbf_passes_tcp_skbs_whole() -> None:
+    # the burst is above TCP's largest GSO skb, so tbf never segments (tbf_segment): veth counts one packet per skb,
+    # so the sending eth0's bytes per packet stay far above one 1,514 B frame (stop 41: 1,403-1,465 B with the old
+    # 16-31 KiB burst, 16-30 KB with 72 KiB)
+    from runtime.testbed.emulated import EmulatedCluster
+
+    sender = (
+        "import socket;s=socket.create_connection(('198.18.0.2',29399));s.sendall(bytes(8<<20));"
+        "s.shutdown(socket.SHUT_WR);s.recv(1)"
+    )
+    receiver = (
+        "import socket;l=socket.socket();l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);"
+        "l.bind(('198.18.0.2',29399));l.listen(1);print('up',flush=True);c,_=l.accept()\n"
+        "while c.recv(1<<20):\n pass\n"
+        "c.close()"
+    )
+
+    def tx(cluster: EmulatedCluster) -> tuple[int, int]:
+        out = subprocess.run(["ip", "-n", cluster.node_namespace(0), "-s", "-j", "link", "show", "eth0"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        import json
+
+        s = json.loads(out)[0]["stats64"]["tx"]
+        return s["bytes"], s["packets"]
+
+    with EmulatedCluster(nodes=2, per_node=1, rate=125e6) as cluster:
+        srv = subprocess.Popen([*cluster.prefix(1), sys.executable, "-c", receiver], stdout=subprocess.PIPE, text=True)
+        try:
+            assert srv.stdout is not None and srv.stdout.readline().strip() == "up"
+            b0, p0 = tx(cluster)
+            subprocess.run([*cluster.prefix(0), sys.executable, "-c", sender], check=True, timeout=60)
+            b1, p1 = tx(cluster)
+        finally:
+            srv.kill()
+            srv.wait()
+    assert b1 - b0 >= 8 << 20
+    assert (b1 - b0) / (p1 - p0) > 4 * 1514
+    assert _mine() == []

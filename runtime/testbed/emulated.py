@@ -59,6 +59,8 @@ from pathlib import Path
 from runtime.testbed import Testbed
 
 __all__ = [
+    "BURST_FLOOR_BYTES",
+    "GSO_SKB_MAX_QDISC_BYTES",
     "BadEnvironment",
     "EmulatedCluster",
     "RootRequired",
@@ -298,8 +300,8 @@ class EmulatedCluster(Testbed):
         bits = f"{round(self.rate * 8)}bit"
         # bucket: far below every transfer the calibration measures for bandwidth (it fits β only
         # on messages ≥ 16 buckets), so the token bucket's line-rate start does not flatter
-        # them. tbf segments GSO packets larger than the bucket itself (tbf_segment). tbf counts
-        # whole frames, so TCP payload gets ≈ 1448/1514 = 95.6 % of the rate (the fitted η).
+        # them, and above TCP's largest GSO skb, so tbf never segments in software (burst_bytes).
+        # tbf counts whole frames, so TCP payload gets ≈ 1448/1514 = 95.6 % of the rate (the fitted η).
         burst = f"{self.burst_bytes}b"
         for node in range(self.nodes):
             ns = self.node_namespace(node)
@@ -443,6 +445,24 @@ def congestion_controls() -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
+GSO_SKB_MAX_QDISC_BYTES = 45 * 1448 + 66 + 44 * 66
+"""The largest GSO skb TCP hands a node's qdisc here, as tbf counts it (``qdisc_pkt_len``): 45 segments of 1,448 B
+(``tcp_tso_autosize`` caps an skb at ``gso_max_size`` 65,536 B, and at this testbed's RTT of tens of µs adds all of
+it: ``gso_max_size >> (min_rtt >> tcp_tso_rtt_log)``, tcp_output.c) with one 66 B header (Ethernet 14, IPv4 20, TCP
+with timestamps 32), plus the other 44 segments' headers (``qdisc_pkt_len_init``, net/core/dev.c): 68,130 B."""
+
+BURST_FLOOR_BYTES = 72 * 1024
+"""Smallest tbf bucket: above :data:`GSO_SKB_MAX_QDISC_BYTES`, so tbf never segments. ``tbf_enqueue``
+(net/sched/sch_tbf.c) sends a GSO skb longer than its ``max_size`` (the burst) through ``tbf_segment`` →
+``skb_gso_segment``: one 1,514 B frame per MSS through tbf, veth, the bridge and TCP's receive, 9–18 µs of host CPU
+each on this project's VM, at a rate-dependent cost (tbf's watchdog re-arm). With the old 16 KiB floor the 4-rank
+12.6 MB all-reduce was host-bound (+125 % over the link's time on average over 300–1300 Mbit/s, 600–750 Mbit/s
+slower than 500); with 72 KiB it takes the link's time to 1.1 % on average
+(``benchmarks/results/host-packet-cost-2026-12-06-n``)."""
+
+
 def burst_bytes(rate: float) -> int:
-    """tbf bucket size at ``rate`` bytes/s: 0.25 ms of traffic, at least 16 KiB."""
-    return max(16 * 1024, round(rate * 0.00025))
+    """tbf bucket size at ``rate`` bytes/s: 0.25 ms of traffic, at least :data:`BURST_FLOOR_BYTES` (72 KiB: above
+    TCP's largest GSO skb, so tbf passes every skb whole, as a NIC with TSO does; stop 41). Sessions stored before
+    stop 41 were measured with a 16 KiB floor (tbf segmented every skb: host-bound)."""
+    return max(BURST_FLOOR_BYTES, round(rate * 0.00025))
