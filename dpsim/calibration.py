@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from dpsim.scenario import Scenario
 
 __all__ = [
+    "BEYOND_SCATTER",
     "CALIBRATE_ADVICE",
     "COLLECTIVE_OPS",
     "FIT_ADVICE",
@@ -99,6 +100,7 @@ __all__ = [
     "profile_mismatch",
     "residuals_above",
     "save_profile",
+    "within_scatter",
     "worst_point_note",
 ]
 
@@ -900,7 +902,30 @@ def residuals_above(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> di
 WORST_POINT_FIELDS = ("ranks", "size_bytes", "rate_bytes_per_s", "error", "median_uncertainty")
 """What ``meta.fit_worst_points`` holds for a link fit: its worst bandwidth point (rank count, all-reduce size,
 shaped rate or None), the fit's relative error there ((fitted − measured)/measured) and the relative 95 % half
-width of that point's measured median (``runtime.bench.median_uncertainty``)."""
+width of that point's measured median (``runtime.bench.median_uncertainty``). Optionally ``beyond_scatter``
+(:data:`BEYOND_SCATTER`)."""
+
+BEYOND_SCATTER = "beyond_scatter"
+"""The key of ``meta.fit_worst_points.<fit>`` holding the fit's residual beyond its points' own scatter:
+``max(0, max_i(|e_i| − U_i))`` over its bandwidth points, ``e_i`` the fit's relative error at point ``i`` and
+``U_i`` the relative 95 % half width of that point's measured median. :func:`check_residuals` holds this, not the
+raw residual, to the limit: a median uncertain by ±U cannot show a fit wrong by less than U."""
+
+
+def within_scatter(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> dict[str, float]:
+    """The link fits whose residual exceeds ``limit`` but whose every point lies within ``limit`` of the fit once its
+    measured median's own uncertainty is allowed (:data:`BEYOND_SCATTER` at most ``limit``): fit name → that value.
+
+    On the 2-core VM an intra-node all-reduce's median is uncertain by ±16 % (median over the points of the
+    2026-12-06-m calibration; inter-node ±7 %), so a form that is right can still miss such a point by more than 5 %.
+    """
+    worst = profile.meta.get("fit_worst_points") or {}
+    out = {}
+    for name in residuals_above(profile, limit):
+        beyond = worst.get(name, {}).get(BEYOND_SCATTER) if isinstance(worst.get(name), dict) else None
+        if name.startswith("links.") and beyond is not None and float(beyond) <= limit:
+            out[name] = float(beyond)
+    return out
 
 
 def worst_point_note(name: str, point: Mapping[str, Any], limit: float = MAX_RESIDUAL) -> str:
@@ -928,19 +953,31 @@ def worst_point_note(name: str, point: Mapping[str, Any], limit: float = MAX_RES
 def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advice: str = CALIBRATE_ADVICE) -> None:
     """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do.
 
+    A link fit is held to ``limit`` beyond its points' own scatter where the profile records it
+    (:data:`BEYOND_SCATTER`): one whose every point lies within ``limit`` of the fit once its measured median's
+    95 % uncertainty is allowed is accepted (:func:`within_scatter`), and the error names, for each fit it
+    refuses, how far beyond that scatter it lies.
     ``advice``: what to do, in the options of the command that calibrated (``calibrate``'s by default).
     A link fit whose worst point the profile records (``meta.fit_worst_points``) also gets what that point
     says (:func:`worst_point_note`): the benchmark's scatter, or a point the form does not explain.
     """
-    bad = residuals_above(profile, limit)
+    accepted = within_scatter(profile, limit)
+    bad = {name: r for name, r in residuals_above(profile, limit).items() if name not in accepted}
     if bad:
-        listed = ", ".join(f"{name} {100 * r:.1f} %" for name, r in sorted(bad.items()))
         worst = profile.meta.get("fit_worst_points") or {}
+
+        def beyond(name: str) -> str:
+            value = worst.get(name, {}).get(BEYOND_SCATTER) if isinstance(worst.get(name), dict) else None
+            return f" ({100 * float(value):.1f} % beyond its points' own scatter)" if value is not None else ""
+
+        listed = ", ".join(f"{name} {100 * r:.1f} %{beyond(name)}" for name, r in sorted(bad.items()))
         notes = "".join(f"; {FIT_ADVICE[name]}" for name in sorted(bad) if name in FIT_ADVICE)
         notes += "".join(f"; {worst_point_note(name, worst[name], limit)}" for name in sorted(bad) if name in worst)
+        rule = (" beyond the benchmark's own scatter (each point's error less its measured median's 95 % uncertainty)"
+                if any(beyond(name) for name in bad) else "")  # fmt: skip
         raise CalibrationError(
-            f"fit residual above {100 * limit:g} %: {listed}; the model does not explain these measurements — {advice}"
-            + notes
+            f"fit residual above {100 * limit:g} %{rule}: {listed}; the model does not explain these measurements — "
+            f"{advice}" + notes
         )
 
 
@@ -1579,9 +1616,10 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
         by_rate = _by_rate_from_yaml(spec.get("host_per_byte_by_rate"), f"{where}.host_per_byte_by_rate", source)
         cpu = _duration(spec["cpu_per_byte"]) if "cpu_per_byte" in spec else 0.0
         host = [_duration(spec["host_per_byte"]) if "host_per_byte" in spec else 0.0, *(k for _, k in by_rate)]
-        if spec.get("sharpness") is not None and efficiency is None and cpu <= 0 and min(host) <= 0:
-            # no wire term (an unshaped link): a byte costs the host's κ alone, and κ 0 priced the link at an
-            # infinite rate (a ZeroDivisionError in LinkModel.at_rate)
+        pair = _duration(spec["pair_per_byte"]) if "pair_per_byte" in spec else 0.0
+        if spec.get("sharpness") is not None and efficiency is None and cpu <= 0 and pair <= 0 and min(host) <= 0:
+            # no wire term (an unshaped link without a pair's own pace): a byte costs the host's κ alone, and κ 0
+            # priced the link at an infinite rate (a ZeroDivisionError in LinkModel.at_rate)
             raise ScenarioError(f"{where}.host_per_byte", "expected a time > 0 per byte: a link without an efficiency "
                                 "(no shaped wire) is as fast as its host's time per byte, and 0 s (here or in "
                                 "host_per_byte_by_rate) is an infinite bandwidth", source)  # fmt: skip
@@ -1594,7 +1632,7 @@ def _link_from_yaml(spec: Any, where: str, source: str) -> Link:
             float(spec["sharpness"]) if spec.get("sharpness") is not None else None,
             by_rate,
             float(spec.get("latency_residual", 0.0)),
-            _duration(spec["pair_per_byte"]) if "pair_per_byte" in spec else 0.0,
+            pair,
         )  # fmt: skip
     except ScenarioError:
         raise
@@ -1840,6 +1878,9 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
         _check_number(point["error"], f"{where}.error", source, "a relative error > -1", low=-1.0)
         _check_number(point["median_uncertainty"], f"{where}.median_uncertainty", source,
                       "a relative uncertainty >= 0", low=0.0, closed=True)  # fmt: skip
+        if point.get(BEYOND_SCATTER) is not None:
+            _check_number(point[BEYOND_SCATTER], f"{where}.{BEYOND_SCATTER}", source,
+                          "a relative error >= 0", low=0.0, closed=True)  # fmt: skip
     plan = _meta_mapping(meta, "plan", "a mapping of what was benchmarked", source)
     if plan is not None:
         for key in _PLAN_NUMBERS:

@@ -58,6 +58,7 @@ import torch
 
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
+    BEYOND_SCATTER,
     FIT_ALGORITHMS,
     LINK_CLASSES,
     CalibrationError,
@@ -899,15 +900,22 @@ def worst_link_points(
 ) -> dict[str, dict[str, Any]]:  # fmt: skip
     """Per link fit (``links.<class>.<algorithm>``), the bandwidth point its residual is taken at: rank count, size,
     shaped rate, the relative error there and that point's median uncertainty (``meta.fit_worst_points``, read by
-    :func:`dpsim.calibration.check_residuals` to say whether the residual is the benchmark's scatter or the form's)."""
+    :func:`dpsim.calibration.check_residuals` to say whether the residual is the benchmark's scatter or the form's),
+    and the fit's residual beyond its points' own scatter (:data:`dpsim.calibration.BEYOND_SCATTER`: the largest
+    ``|error| − median_uncertainty`` over its points, at least 0), which that check holds to its limit."""
     out: dict[str, dict[str, Any]] = {}
+    beyond: dict[str, float] = {}
     for r, error in link_point_errors(records, links, plan, testbed, share):
         name = f"links.{r['link_class']}.{r['algorithm']}"
+        uncertainty = float(r.get("median_uncertainty", 0.0))
+        beyond[name] = max(beyond.get(name, 0.0), abs(float(error)) - uncertainty)
         if name not in out or abs(error) > abs(out[name]["error"]):
             rate = r.get("rate_bytes_per_s")
             out[name] = {"ranks": int(r["ranks"]), "size_bytes": float(r["size_bytes"]),
                          "rate_bytes_per_s": float(rate) if rate is not None else None, "error": float(error),
-                         "median_uncertainty": float(r.get("median_uncertainty", 0.0))}  # fmt: skip
+                         "median_uncertainty": uncertainty}  # fmt: skip
+    for name, point in out.items():
+        point[BEYOND_SCATTER] = beyond[name]
     return out
 
 
