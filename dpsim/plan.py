@@ -678,10 +678,12 @@ def _screen(
         cn, ct, cd = key
         links = parallel.pipeline_p2p_links(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
         sel = (n == cn) & (tp == ct) & (dp == cd)
-        for j, link in enumerate(links):
-            send[sel, j] = [send_time(m_ / ct, link) for m_ in msg[sel]]
-        if len(set(links)) <= 1:  # one send for every boundary (the column the schedule reads)
-            send[sel, 1:] = send[sel, :1]
+        at = np.flatnonzero(sel)
+        per_link = {link: [send_time(x, link) for x in msg[at] / ct] for link in set(links)}  # each link once
+        if links:
+            send[at, : len(links)] = np.array([per_link[link] for link in links]).T
+        if len(per_link) <= 1:  # one send for every boundary (the column the schedule reads)
+            send[at, 1:] = send[at, :1]
     uniform = bool(np.all(send == send[:, :1]))
     bubble = np.zeros(count)
     p2p_exposed = np.zeros(count)
