@@ -912,6 +912,14 @@ BEYOND_SCATTER = "beyond_scatter"
 raw residual, to the limit: a median uncertain by ±U cannot show a fit wrong by less than U."""
 
 
+def _beyond_scatter(profile: HardwareProfile, name: str) -> float | None:
+    """Fit ``name``'s recorded residual beyond its points' own scatter (:data:`BEYOND_SCATTER`), None where the profile
+    does not record it."""
+    point = (profile.meta.get("fit_worst_points") or {}).get(name)
+    value = point.get(BEYOND_SCATTER) if isinstance(point, dict) else None
+    return None if value is None else float(value)
+
+
 def within_scatter(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> dict[str, float]:
     """The link fits whose residual exceeds ``limit`` but whose every point lies within ``limit`` of the fit once its
     measured median's own uncertainty is allowed (:data:`BEYOND_SCATTER` at most ``limit``): fit name → that value.
@@ -919,12 +927,11 @@ def within_scatter(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> dic
     On the 2-core VM an intra-node all-reduce's median is uncertain by ±16 % (median over the points of the
     2026-12-06-m calibration; inter-node ±7 %), so a form that is right can still miss such a point by more than 5 %.
     """
-    worst = profile.meta.get("fit_worst_points") or {}
     out = {}
     for name in residuals_above(profile, limit):
-        beyond = worst.get(name, {}).get(BEYOND_SCATTER) if isinstance(worst.get(name), dict) else None
-        if name.startswith("links.") and beyond is not None and float(beyond) <= limit:
-            out[name] = float(beyond)
+        beyond = _beyond_scatter(profile, name)
+        if name.startswith("links.") and beyond is not None and beyond <= limit:
+            out[name] = beyond
     return out
 
 
@@ -967,8 +974,8 @@ def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advic
         worst = profile.meta.get("fit_worst_points") or {}
 
         def beyond(name: str) -> str:
-            value = worst.get(name, {}).get(BEYOND_SCATTER) if isinstance(worst.get(name), dict) else None
-            return f" ({100 * float(value):.1f} % beyond its points' own scatter)" if value is not None else ""
+            value = _beyond_scatter(profile, name)
+            return f" ({100 * value:.1f} % beyond its points' own scatter)" if value is not None else ""
 
         listed = ", ".join(f"{name} {100 * r:.1f} %{beyond(name)}" for name, r in sorted(bad.items()))
         notes = "".join(f"; {FIT_ADVICE[name]}" for name in sorted(bad) if name in FIT_ADVICE)
