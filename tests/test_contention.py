@@ -513,6 +513,33 @@ def test_cli_runs_jobs_on_a_shared_fabric(tmp_path: Any, capsys: pytest.CaptureF
     assert code == 2 and err.strip().splitlines()[-1].startswith("error: ") and "--shared-fabric" in err
 
 
+def test_jobs_of_one_name_on_a_shared_fabric_are_told_apart_in_every_format(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``dpsim run a.yaml a.yaml a.yaml --shared-fabric``: the later jobs are ``job-a #2`` and ``#3`` in the
+    JSON objects, in ``extra.shared_fabric.jobs``, in the CSV rows and the tables' titles (every job printed
+    ``job-a`` before); a job already named ``job-a #2`` keeps its name and the repeat moves on to ``#3``."""
+    import csv
+    import io
+    import json
+
+    path = tmp_path / "a.yaml"
+    path.write_text(JOB_YAML.format(name="job-a"))
+    three = ["run", str(path), str(path), str(path), "--shared-fabric"]
+    code, out, _ = _cli(capsys, *three, "--format", "json")
+    names = ["job-a", "job-a #2", "job-a #3"]
+    assert code == 0 and [j["scenario"] for j in json.loads(out)] == names
+    assert all(j["extra"]["shared_fabric"]["jobs"] == names for j in json.loads(out))
+    code, out, _ = _cli(capsys, *three, "--format", "csv")
+    assert code == 0 and [row["scenario"] for row in csv.DictReader(io.StringIO(out))] == names
+    code, out, _ = _cli(capsys, *three, "--format", "table")
+    assert code == 0 and all(f"{n} (sim)" in out for n in names) and "job-a #4" not in out
+    other = tmp_path / "b.yaml"
+    other.write_text(JOB_YAML.format(name="job-a #2"))
+    code, out, _ = _cli(capsys, "run", str(path), str(other), str(path), "--shared-fabric", "--format", "json")
+    assert code == 0 and [j["scenario"] for j in json.loads(out)] == names
+
+
 # --- tensor-parallel collectives as flows ------------------------------------------------------
 
 

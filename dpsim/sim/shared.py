@@ -1132,6 +1132,24 @@ def profile_on_one_fabric(scenario: Scenario) -> None:
         )
 
 
+def unique_names(scenarios: Sequence[Scenario]) -> list[Scenario]:
+    """The jobs, each later one whose name an earlier job already has renamed ``NAME #k`` (k = 2, 3, …).
+
+    Two jobs of one file (``dpsim run a.yaml a.yaml --shared-fabric``) printed the same name in every
+    table, CSV row and ``extra.shared_fabric.jobs``: nothing told them apart but their order.
+    """
+    seen: set[str] = set()
+    named = []
+    for s in scenarios:
+        name, k = s.name, 1
+        while name in seen:
+            k += 1
+            name = f"{s.name} #{k}"
+        seen.add(name)
+        named.append(s if name == s.name else s.model_copy(update={"name": name}))
+    return named
+
+
 def simulate_shared(
     scenarios: Sequence[Scenario],
     *,
@@ -1154,6 +1172,7 @@ def simulate_shared(
     """
     if not scenarios:
         raise ValueError("simulate_shared needs at least one scenario")
+    scenarios = unique_names(scenarios)
     for s in scenarios:
         if s.cluster.rank_order != "node_major":
             raise ScenarioError("cluster.rank_order", "a shared fabric places every job's ranks node-major")
