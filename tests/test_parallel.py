@@ -656,3 +656,42 @@ def test_blocking_transfers_price_the_busiest_stage_with_its_own_boundaries() ->
     s = load_scenario(None, [*SMALL_STAGES, "training.pipeline_p2p=blocking"])
     nvlink, nic = 1e-6 + 3_276_800 / 240e9, 10e-6 + 3_276_800 / (125e6 / 2)
     assert pipeline_blocking_p2p_time(s, model_parallel_fabric(s)) == pytest.approx(2 * nvlink + 2 * nic, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["training.pipeline_parallel=2"],  # a stage a node: every send through the NIC, m a device (was 2·m)
+        ["training.pipeline_parallel=2", "training.pipeline_schedule=gpipe"],
+        ["training.pipeline_parallel=2", "training.pipeline_schedule=interleaved", "training.virtual_stages=2"],
+        [],  # PP 4: boundaries 1 and 3 (the wrap) through the NIC
+        ["training.pipeline_schedule=interleaved", "training.virtual_stages=2"],
+    ],
+)
+def test_a_devices_pipeline_sends_are_those_its_schedule_runs(extra: list[str]) -> None:
+    # Count each device's sends from the executed order (schedule_order): chunk c (on device c mod p) sends its
+    # activation across boundary c mod p unless it is the model's last chunk, its gradient across boundary
+    # (c − 1) mod p unless it is the first (torch's pipelining: no act_send_info on is_last, no backward send
+    # on is_first). Under 1F1B and GPipe the wrap (stage p − 1 -> 0) carries nothing; the old count sent every
+    # micro-batch across it both ways (PP 2: 2·m sends a device where each runs m).
+    from dpsim.analytic.parallel import pipeline_p2p_times
+    from dpsim.analytic.step import _pipeline_p2p_terms, model_parallel_fabric, predict
+    from dpsim.sim.simulate import simulate
+
+    s = load_scenario(None, [*SMALL_STAGES, *extra])
+    fabric = model_parallel_fabric(s)
+    times = pipeline_p2p_times(s, fabric)
+    t = s.training
+    p, v = t.pipeline_parallel, t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    last = p * v - 1
+    per_device = [
+        sum(
+            times[c % p] if kind == "F" else times[(c - 1) % p]
+            for kind, _, c in order
+            if (kind == "F" and c < last) or (kind == "B" and c > 0)
+        )
+        for order in _orders(p, s.accumulation_steps, v, t.pipeline_schedule)
+    ]
+    assert _pipeline_p2p_terms(s, fabric)[0] == pytest.approx(max(per_device), rel=1e-12)
+    # both engines report it in the step's communication, from the one function
+    assert simulate(s).comm_s == pytest.approx(predict(s).comm_s, rel=1e-9)

@@ -838,20 +838,27 @@ def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s:
 def _pipeline_p2p_terms(scenario: Scenario, fabric: Fabric) -> tuple[float, bool]:
     """(all stage-to-stage sends, whether a TP group crosses nodes) per step.
 
-    Each device sends every micro-batch's activation (forward) and its gradient (backward) once per chunk
-    boundary, its boundaries' :func:`~dpsim.analytic.parallel.pipeline_p2p_times` (stage d: forward across
-    boundary d, backward across d − 1): 2·m·v sends in all, those of the device whose sends take longest (what of
-    them the compute does not hide: :func:`pipeline_terms`).
+    Each device sends every micro-batch's activation (forward) and its gradient (backward) once for each of its
+    model chunks that has a next (previous) chunk, at its boundaries' :func:`~dpsim.analytic.parallel.
+    pipeline_p2p_times` (device d: forward across boundary d, backward across d − 1); the sends of the device whose
+    sends take longest (what of them the compute does not hide: :func:`pipeline_terms`). The model's last chunk
+    sends no activation and its first no gradient (torch ``torch/distributed/pipelining/stage.py``:
+    ``act_send_info`` is empty on ``is_last``, ``get_bwd_send_ops`` returns none on ``is_first``; Megatron-LM's
+    ``send_forward`` / ``send_backward`` skip the last / first pipeline stage), so under GPipe and 1F1B the last
+    boundary (stage p − 1 to 0) carries nothing and the end devices send m times, a middle one 2·m; interleaved
+    (chunk c on device c mod p, torch's "loop" ``generate_stage_to_rank_mapping``) device d sends v·m
+    activations, v·m gradients, one chunk fewer of each on devices p − 1 and 0 (the wrap carries (v − 1)·m).
     """
     t = scenario.training
     crosses = parallel.tensor_parallel_crosses_nodes(t.tensor_parallel, fabric.per_node)
     if t.pipeline_parallel <= 1:
         return 0.0, crosses
     sends = parallel.pipeline_p2p_times(scenario, fabric)
+    p = len(sends)
     v = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
     # blocking (DeepSpeed) transfers are in every micro-batch's passes and counted with them (_model_parallel_terms)
-    worst = max(sends[d] + sends[d - 1] for d in range(len(sends)))
-    return scenario.accumulation_steps * v * worst, crosses
+    worst = max((v - (d == p - 1)) * sends[d] + (v - (d == 0)) * sends[d - 1] for d in range(p))
+    return scenario.accumulation_steps * worst, crosses
 
 
 # --- memory -------------------------------------------------------------------------------------
