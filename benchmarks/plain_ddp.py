@@ -92,37 +92,15 @@ def worker(argv: Sequence[str] | None = None) -> None:
     import torch
     import torch.distributed as dist
     from torch import nn
-    from torch.nn.parallel import DistributedDataParallel
 
     args = _worker_args(argv)
     dist.init_process_group("gloo")
     rank = dist.get_rank()
-    torch.manual_seed(args.seed)
-    mods: list[nn.Module] = []
-    for i in range(args.layers):
-        mods.append(nn.Linear(args.hidden, args.hidden))
-        if i < args.layers - 1:
-            mods.append(nn.ReLU())
-    model = DistributedDataParallel(
-        nn.Sequential(*mods), **({} if args.bucket_cap_mb is None else {"bucket_cap_mb": args.bucket_cap_mb})
-    )
+    _, model, optimizer, batches = build_job(args, rank)
     if args.python_hook:
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
         model.register_comm_hook(None, default_hooks.allreduce_hook)
-    params = model.parameters()
-    optimizer = {
-        "sgd": lambda: torch.optim.SGD(params, lr=args.lr),
-        "momentum": lambda: torch.optim.SGD(params, lr=args.lr, momentum=0.9),
-        "adam": lambda: torch.optim.Adam(params, lr=args.lr),
-        "adamw": lambda: torch.optim.AdamW(params, lr=args.lr),
-    }[args.optimizer]()
-    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + rank)
-    batches = [
-        (torch.randn(args.micro_batch, args.hidden, generator=generator),
-         torch.randn(args.micro_batch, args.hidden, generator=generator))
-        for _ in range(args.accumulation)
-    ]  # fmt: skip
     steps = []
     clock = time.perf_counter
     for index in range(args.warmup_steps + args.steps):
@@ -151,6 +129,38 @@ def worker(argv: Sequence[str] | None = None) -> None:
     partial.replace(args.run_dir / f"rank{rank}.json")  # whole: the launcher takes its existence as "measured"
     del model, optimizer  # the DDP before the group (see runtime.torchrun.destroy_group)
     dist.destroy_process_group()
+
+
+def build_job(args: argparse.Namespace, rank: int) -> tuple[Any, Any, Any, list[tuple[Any, Any]]]:
+    """The worker's job: (the ``nn.Sequential``, its DDP wrapper, the optimizer, the micro-batches ``(x, y)``)."""
+    import torch
+    from torch import nn
+    from torch.nn.parallel import DistributedDataParallel
+
+    torch.manual_seed(args.seed)
+    mods: list[nn.Module] = []
+    for i in range(args.layers):
+        mods.append(nn.Linear(args.hidden, args.hidden))
+        if i < args.layers - 1:
+            mods.append(nn.ReLU())
+    net = nn.Sequential(*mods)
+    model = DistributedDataParallel(
+        net, **({} if args.bucket_cap_mb is None else {"bucket_cap_mb": args.bucket_cap_mb})
+    )
+    params = model.parameters()
+    optimizer = {
+        "sgd": lambda: torch.optim.SGD(params, lr=args.lr),
+        "momentum": lambda: torch.optim.SGD(params, lr=args.lr, momentum=0.9),
+        "adam": lambda: torch.optim.Adam(params, lr=args.lr),
+        "adamw": lambda: torch.optim.AdamW(params, lr=args.lr),
+    }[args.optimizer]()
+    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + rank)
+    batches = [
+        (torch.randn(args.micro_batch, args.hidden, generator=generator),
+         torch.randn(args.micro_batch, args.hidden, generator=generator))
+        for _ in range(args.accumulation)
+    ]  # fmt: skip
+    return net, model, optimizer, batches
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
