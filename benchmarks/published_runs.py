@@ -77,6 +77,7 @@ __all__ = [
     "H100_CALIBRATION_RUNS",
     "HELD_OUT_RUNS",
     "NEMO_2407_HELD_OUT",
+    "NEMO_BUCKET_ELEMENTS",
     "PUBLISHED_RUNS",
     "REFERENCE_PAIRS",
     "SCALING_FIRST_PREDICTION",
@@ -96,6 +97,7 @@ __all__ = [
     "implied_sustained_fraction",
     "korthikanti_sustained_fraction",
     "megascale_flops_per_token",
+    "megatron_bucket_what_if",
     "pipeline_slot_fit",
     "pipeline_slot_pairs",
     "predict_run",
@@ -107,6 +109,7 @@ __all__ = [
     "step_seconds",
     "token_layer_seconds",
     "with_device",
+    "with_megatron_buckets",
 ]
 
 
@@ -3282,6 +3285,49 @@ def _print_cudnn_attention_what_if(engine: str) -> None:
         print(f"{table:<22}" + "".join(f"{c:>26}" for c in cells))
 
 
+NEMO_BUCKET_ELEMENTS = 128 * 1024 * 1024
+"""Parameters in a gradient (and parameter) bucket of Megatron-Core's distributed optimizer under NeMo 2.2.0's recipes:
+``MegatronCommOverlapCallback._get_optimizer_overlap_cfgs`` (nemo/lightning/pytorch/callbacks/megatron_comm_overlap.py,
+v2.2.0) sets ``bucket_size = 128 * 1024 * 1024`` whenever the data-parallel size is above 1 (Megatron-Core's own
+default, ``DistributedDataParallel.__init__`` at 791b70e, the commit NeMo 2.2.0's manifest pins, is
+max(40,000,000, 1,000,000 x DP)). The published rows are priced at ``communication.bucket``'s 25 MiB."""
+
+
+def with_megatron_buckets(run: PublishedRun, elements: int = NEMO_BUCKET_ELEMENTS) -> PublishedRun:
+    """The run with gradient buckets of ``elements`` parameters at its gradients' communication width."""
+    width = scenario_from_dict(dict(run.scenario), run.name).gradient_bytes_per_param
+    data = dict(run.scenario)
+    data["communication"] = {**data.get("communication", {}), "bucket": f"{elements * width} B"}
+    return replace(run, scenario=data)
+
+
+def megatron_bucket_what_if(engine: str = "analytic") -> dict[str, tuple[list[float], list[float]]]:
+    """NeMo 25.02's B200 rows now and with the recipe's buckets (:data:`NEMO_BUCKET_ELEMENTS`) on all four, the B200
+    fraction re-derived on the two calibration rows as :func:`b200_sustained_fraction` does: {"now" | "recipe":
+    (the calibration rows' implied fractions, the held-out rows' errors at their mean)}. A what-if, not the model:
+    Megatron's one bucket for every model chunk but the first and on every stage but the first
+    (``disable_bucketing``, ``DistributedDataParallel.__init__``) is not priced either way."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for name, change in (("now", lambda r: r), ("recipe", with_megatron_buckets)):
+        implied = [implied_sustained_fraction(change(r)) for r in B200_CALIBRATION_RUNS]
+        fraction = sum(implied) / len(implied)
+        held = [with_device(change(r), sustained_fraction=fraction) for r in B200_HELD_OUT]
+        out[name] = (implied, [relative_error(r, predict_run(r, engine)[0]) for r in held])
+    return out
+
+
+def _print_megatron_bucket_what_if(engine: str) -> None:
+    print("NeMo 25.02 DGX-B200 rows with the recipe's distributed-optimizer buckets (what-if, not the model):")
+    for name, (implied, errors) in megatron_bucket_what_if(engine).items():
+        mean = 100 * sum(abs(e) for e in errors) / len(errors)
+        print(
+            f"  {name:<7} calibration implied {' / '.join(f'{x:.4f}' for x in implied)}, fraction "
+            f"{sum(implied) / len(implied):.4f}; held out "
+            + " / ".join(f"{100 * e:+.2f} %" for e in errors)
+            + f" (mean |error| {mean:.2f} %)"
+        )
+
+
 def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
     """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
     share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
@@ -3433,12 +3479,21 @@ def main() -> None:
         "(not the model)",
     )
     parser.add_argument(
+        "--megatron-bucket-what-if",
+        action="store_true",
+        help="only NeMo 25.02's B200 rows with the recipe's distributed-optimizer buckets (128M parameters, "
+        "NEMO_BUCKET_ELEMENTS) instead of 25 MiB, the B200 fraction re-derived (not the model)",
+    )
+    parser.add_argument(
         "--cudnn-attention-what-if",
         action="store_true",
         help="only every table's summary with Hopper's fused attention on the cuDNN curve (CUDNN_ATTENTION) and the "
         "H100 sustained fraction re-derived with it (not the model)",
     )
     args = parser.parse_args()
+    if args.megatron_bucket_what_if:
+        _print_megatron_bucket_what_if(args.engine)
+        return
     if args.cudnn_attention_what_if:
         _print_cudnn_attention_what_if(args.engine)
         return

@@ -1299,6 +1299,23 @@ def test_cudnn_attention_what_if_by_hand() -> None:
     assert implied == pytest.approx([0.7105, 0.7256], abs=5e-4)
 
 
+def test_megatron_bucket_what_if_by_hand() -> None:
+    """``--megatron-bucket-what-if`` (not the model): NeMo 2.2.0's ``MegatronCommOverlapCallback`` sets Megatron-Core's
+    ``bucket_size`` to 128 x 1024 x 1024 parameters with data parallelism, at the B200 rows' bf16 gradients
+    268,435,456 bytes, where the rows are priced at ``communication.bucket``'s 25 MiB; the B200 fraction is
+    re-derived on the two calibration rows (the Nemotron-15B's implied fraction falls 0.618 -> 0.556: at 25 MiB its
+    priced step held 0.113 s of exposed parameter gather) and the held-out rows priced at their mean; the rows
+    themselves are left as they were."""
+    run = RUNS.B200_HELD_OUT[1]
+    assert scenario_from_dict(dict(RUNS.with_megatron_buckets(run).scenario)).communication.bucket == 268_435_456
+    assert scenario_from_dict(dict(run.scenario)).communication.bucket == 25 * 2**20
+    out = RUNS.megatron_bucket_what_if()
+    assert out["now"][0] == pytest.approx([0.6261, 0.6178], abs=5e-4)
+    assert out["now"][1] == pytest.approx([0.0334, 0.1043], abs=5e-4)
+    assert out["recipe"][0] == pytest.approx([0.6262, 0.5562], abs=5e-4)
+    assert out["recipe"][1] == pytest.approx([0.0081, 0.0956], abs=5e-4)
+
+
 def test_async_tp_what_if_by_hand() -> None:
     """``--async-tp-what-if`` (not the model): AsyncTP hiding no transfer lengthens the Aug 2024 405B Float8 AsyncTP
     row's step (no pipeline, one micro-batch) by what ``tensor_parallel_hidden_time`` hides, less at most the FSDP
