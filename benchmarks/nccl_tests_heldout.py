@@ -916,9 +916,9 @@ def fabric_of(run: PublishedRun) -> str:
 
 def _pinned(run: PublishedRun, algorithm: str, protocol: str) -> PublishedRun:
     """``run`` with NCCL held to ``algorithm``/``protocol`` (``NCCL_ALGO`` / ``NCCL_PROTO``), so other sizes price the
-    schedule the row ran."""
+    schedule the row ran; p2p operations (all-to-all, send/receive) have no algorithm to hold."""
     env = {k: v for k, v in run.communication if k not in ("nccl_algo", "nccl_proto")}
-    if run.algorithm == "auto":
+    if run.algorithm == "auto" and algorithm != "p2p":
         env["nccl_algo"] = (algorithm,)
     if protocol:
         env["nccl_proto"] = (protocol,)

@@ -36,12 +36,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import statistics
 from typing import Any
 
-from benchmarks.nccl_tests_heldout import _p5_series
+from benchmarks.nccl_tests_heldout import MISS, _p5_series, regime_of, time_split
 from benchmarks.nccl_tests_table import predict, size_label
 from dpsim.analytic.collectives import busbw_factor
+from dpsim.catalog import LINKS
+from dpsim.sim.collectives.nccl import NET_OVERHEAD_US
+from dpsim.sim.collectives.nccl_tuner import tuner_tables
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 MiB = 1 << 20
@@ -121,6 +125,8 @@ def rows(op: str = "allreduce") -> list[dict[str, Any]]:
                     "size_bytes": mib * MiB,
                     "measured_gbps": busbw,
                     "ran": used if ran or op == "alltoall" else f"NCCL's pick ({used})",  # p2p: no tuner
+                    "algorithm": priced["algorithm_used"],
+                    "protocol": priced["protocol_used"],
                     "priced_gbps": priced["predicted_gbps"],
                     "error": priced["error"],
                     "own_pick": f"{own['algorithm_used']}/{own['protocol_used']}",
@@ -161,6 +167,10 @@ MIN_STRIPE = 131072
 """aws-ofi-nccl 1.16.3's ``OFI_NCCL_MIN_STRIPE_SIZE`` (``include/nccl_ofi_param.h``)."""
 P2P_NET_CHUNK = 524288
 """The job's ``NCCL_P2P_NET_CHUNKSIZE`` (``comm->p2pChunkSize``; 8 steps of it fit its 8 MiB ``NCCL_BUFFSIZE``)."""
+SHARED_STEPS = 16
+"""``NCCL_SHARED_STEPS`` (``src/transport/net.cc`` v2.27.7): the slots of one chunk each a channel's shared network
+buffers hold, which every p2p network receive on the channel posts into (``recvProxyProgress``: ``maxDepth =
+min(NCCL_STEPS, NCCL_SHARED_STEPS / nsubs)`` a receive, so the channel's receives together hold at most 16)."""
 
 
 def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
@@ -186,6 +196,9 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
     - aws-ofi-nccl 1.16.3 ``nccl_ofi_scheduler.cpp`` ``get_num_stripes``: a message (one chunk) above
       ``MIN_STRIPE_SIZE`` goes out as ⌈size / 128 KiB⌉ RDMA writes (``stripes``), at most one a rail and a divisor
       of the rails.
+    - ``window``: the bytes a GPU's network receives can hold posted at once, :data:`SHARED_STEPS` chunks on each
+      channel that carries them (``net.cc`` ``sharedNetBuffersInit``: ``nChannels · NCCL_SHARED_STEPS ·
+      p2pChunkSize``).
     """
     ranks = nodes * gpus
     per_peer = 2
@@ -223,6 +236,7 @@ def p2p_plan(nodes: int, size_bytes: int, gpus: int = 8) -> dict[str, int]:
         "waves": max(batches.values(), default=0),
         "messages": (nodes - 1) * gpus * parts * steps,
         "stripes": stripes,
+        "window": len(batches) * SHARED_STEPS * chunk,
     }
 
 
@@ -281,7 +295,8 @@ def _print_all_to_all() -> list[dict[str, Any]]:
     print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
           f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}  {'parts':>5} {'chunk':>5} {'steps':>5} "
-          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'writes':>6} {'a msg':>6} {'net GB/s':>8}")  # fmt: skip
+          f"{'net ch':>6} {'waves':>5} {'msgs':>5} {'writes':>6} {'a msg':>6} {'net GB/s':>8} "
+          f"{'window':>6}")  # fmt: skip
     for r in table:
         beyond = r["measured_s"] - r["priced_s"]
         ranks = r["nodes"] * 8
@@ -292,7 +307,7 @@ def _print_all_to_all() -> list[dict[str, Any]]:
             f"{beyond * 1e6:>8.1f} {beyond / (ranks - 1) * 1e6:>7.2f} {beyond / (ranks - 8) * 1e6:>8.2f}  "
             f"{plan['parts']:>5} {size_label(plan['chunk']):>5} {plan['steps']:>5} {plan['net_channels']:>6} "
             f"{plan['waves']:>5} {plan['messages']:>5} {plan['stripes']:>6} {beyond / plan['messages'] * 1e6:>6.2f} "
-            f"{r['size_bytes'] * (ranks - 8) / ranks / r['measured_s'] / 1e9:>8.1f}"
+            f"{r['size_bytes'] * (ranks - 8) / ranks / r['measured_s'] / 1e9:>8.1f} {size_label(plan['window']):>6}"
         )
     errs = [abs(r["error"]) for r in table]
     print(f"  median / max |error| {statistics.median(errs):6.1%} / {max(errs):6.1%}")
@@ -301,8 +316,144 @@ def _print_all_to_all() -> list[dict[str, Any]]:
     return table
 
 
+OPS = ("allreduce", "all_gather", "alltoall")
+"""The three series, in the order :func:`main` prints them."""
+
+
+def _run(op: str, r: dict[str, Any]) -> Any:
+    """The :class:`~benchmarks.nccl_tests_table.PublishedRun` of one point of ``op``'s series (as :func:`rows`)."""
+    return dataclasses.replace(_p5_series(r["nodes"], r["measured_gbps"]), size_bytes=float(r["size_bytes"]), op=op)
+
+
+def classify() -> list[dict[str, Any]]:
+    """Every point of the three series more than 10 % off, grouped by mechanism: (collective, what ran, the regime
+    that dominates dpsim's own time of it, sign), each group with its nodes, sizes and errors; largest first.
+
+    The regime is the held-out table's (:func:`benchmarks.nccl_tests_heldout.time_split`, the schedule that ran held
+    fixed): ``latency`` where an 8-byte message's time is the largest part, ``stream`` where the bytes at the stream's
+    rate are, ``fill`` where a chunked pipeline's fill is. A diagnostic: nothing is priced from it."""
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for op in OPS:
+        for r in rows(op):
+            if abs(r["error"]) <= MISS:
+                continue
+            regime = regime_of(time_split(_run(op, r), r["algorithm"], r["protocol"]))
+            ran = f"{r['algorithm']}/{r['protocol']}"
+            groups.setdefault((op, ran, regime, "over" if r["error"] > 0 else "under"), []).append(r)
+    out = [{"op": k[0], "ran": k[1], "regime": k[2], "sign": k[3], "points": v} for k, v in groups.items()]
+    return sorted(out, key=lambda g: (-len(g["points"]), g["op"], g["ran"], g["regime"]))
+
+
+def _print_classify() -> None:
+    groups = classify()
+    print("\nthe misses (|error| > 10 %) by mechanism: collective, what ran, dpsim's regime, sign")
+    print(f"{'points':>6}  {'op':<10} {'ran':<17} {'regime':<8} {'sign':<5} {'nodes':<12} {'sizes':<12} "
+          f"{'median':>7}")  # fmt: skip
+    for g in groups:
+        pts = g["points"]
+        nodes = sorted({p["nodes"] for p in pts})
+        sizes = sorted(p["size_bytes"] for p in pts)
+        print(
+            f"{len(pts):>6}  {g['op']:<10} {g['ran']:<17} {g['regime']:<8} {g['sign']:<5} "
+            f"{','.join(map(str, nodes)):<12} {size_label(sizes[0]) + '-' + size_label(sizes[-1]):<12} "
+            f"{statistics.median(p['error'] for p in pts):>+7.1%}"
+        )
+    for op in OPS:
+        table = rows(op)
+        print(f"  {op}: {sum(abs(r['error']) <= MISS for r in table)} of {len(table)} within 10 %")
+
+
+def nccl_ring_latency_s(op: str, nodes: int, gpus: int = 8, protocol: str = "LL128") -> float:
+    """NCCL 2.27.7's own latency estimate of a ring ``op`` on ``nodes`` × ``gpus`` of the p5 job, aws-ofi-nccl's
+    reported network latency included (``tuning.cc`` ``ncclTopoTuneModel``): ``baseLat + (nsteps − nInterSteps) ·
+    max(intraLat, netOverhead) + nInterSteps · (hwLat[NET] + latencyInter)``, nsteps ``2(N − 1)`` (all-reduce) or
+    ``N − 1``, nInterSteps ``2(M − 1)`` or ``M − 1``, ``netOverhead`` dpsim's Intel figure (1 µs) and
+    ``latencyInter`` the 75 µs aws-ofi-nccl 1.16.3 reports on p5 (``platform-aws.cpp``; ``efa-v2``'s
+    ``nccl_net_latency_s``). dpsim's pick reads it; its price does not."""
+    tables = tuner_tables("2.27.7")
+    p = ("LL", "LL128", "Simple").index(protocol)
+    ranks = nodes * gpus
+    steps, inter = (2 * (ranks - 1), 2 * (nodes - 1)) if op == "allreduce" else (ranks - 1, nodes - 1)
+    intra = max(tables.hw_latency_us["nvlink"]["ring"][p], NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
+    net = tables.hw_latency_us["net"]["ring"][p] + LINKS["efa-v2"].nccl_net_latency_s * 1e6
+    return (tables.base_latency_us["ring"][p] + (steps - inter) * intra + inter * net) * 1e-6
+
+
+def nccl_tree_latency_s(nodes: int, gpus: int = 8, protocol: str = "LL128") -> float:
+    """NCCL 2.27.7's own latency estimate of a tree all-reduce on ``nodes`` × ``gpus`` of the p5 job, aws-ofi-nccl's
+    75 µs included (``tuning.cc``): ``baseLat + 2((ppn − 1) · intraLat + log2i(nNodes) · (hwLat[NET] +
+    latencyInter))``, ``hwLat[NVLINK][TREE]`` and ``hwLat[NET][TREE]`` of ``protocol``."""
+    tables = tuner_tables("2.27.7")
+    p = ("LL", "LL128", "Simple").index(protocol)
+    net = tables.hw_latency_us["net"]["tree"][p] + LINKS["efa-v2"].nccl_net_latency_s * 1e6
+    hops = (gpus - 1) * tables.hw_latency_us["nvlink"]["tree"][p] + int(math.log2(nodes)) * net
+    return (tables.base_latency_us["tree"][p] + 2 * hops) * 1e-6
+
+
+def ll128_readings(op: str) -> list[dict[str, Any]]:
+    """Each ring/LL128 point of ``op``'s series (all-reduce or all-gather), and each tree/LL128 point of the
+    all-reduce, beside two readings of its time, by hand (not priced anywhere): dpsim's bytes (its time less its
+    8-byte time, the schedule held to what ran) with NCCL's own latency estimate (:func:`nccl_ring_latency_s`,
+    :func:`nccl_tree_latency_s`) added (``sum``: a pipeline's depth, then its stream), or overlapped (``overlap``:
+    the larger of the two, every step cut through, as LL128's per-line flags would allow on NVLink)."""
+    from benchmarks.nccl_tests_heldout import _pinned
+    from benchmarks.nccl_tests_table import scenario_for
+    from dpsim.cli_collective import collective_rows
+
+    out = []
+    for r in rows(op):
+        if r["protocol"] != "LL128" or r["algorithm"] not in ("ring", "tree"):
+            continue
+        algorithm = r["algorithm"]
+        run = _pinned(_run(op, r), algorithm, "LL128")
+        t8, t = (x["time_s"] for x in collective_rows(scenario_for(run), op, [8.0, float(r["size_bytes"])]))
+        chain = nccl_ring_latency_s(op, r["nodes"]) if algorithm == "ring" else nccl_tree_latency_s(r["nodes"])
+        base = tuner_tables("2.27.7").base_latency_us[algorithm][1] * 1e-6
+        bytes_s = t - t8
+        readings = {"sum": chain + bytes_s, "overlap": max(chain, base + bytes_s)}
+        out.append(
+            {**r, "chain_s": chain, "bytes_s": bytes_s}
+            | {f"{k}_error": r["measured_s"] / v - 1.0 for k, v in readings.items()}
+        )
+    return out
+
+
+def _print_ll128_readings() -> None:
+    print("\nLL128 points: dpsim's bytes with NCCL's own latency estimate (aws-ofi-nccl's 75 us a network step)")
+    print(f"{'op':<10} {'ran':<11} {'nodes':>5} {'size':>6} {'meas us':>8} {'chain':>7} {'bytes':>7} {'dpsim':>7} "
+          f"{'sum':>7} {'overlap':>7}")  # fmt: skip
+    for op in ("allreduce", "all_gather"):
+        table = ll128_readings(op)
+        for r in table:
+            print(
+                f"{op:<10} {r['algorithm'] + '/LL128':<11} {r['nodes']:>5} {size_label(r['size_bytes']):>6} "
+                f"{r['measured_s'] * 1e6:>8.1f} {r['chain_s'] * 1e6:>7.1f} {r['bytes_s'] * 1e6:>7.1f} "
+                f"{r['error']:>+7.1%} {r['sum_error']:>+7.1%} {r['overlap_error']:>+7.1%}"
+            )
+        for algorithm in ("ring", "tree"):
+            part = [r for r in table if r["algorithm"] == algorithm]
+            if not part:
+                continue
+            counts = {k: sum(abs(r[k]) <= MISS for r in part) for k in ("error", "sum_error", "overlap_error")}
+            print(
+                f"  {op} {algorithm}/LL128 within 10 %: dpsim {counts['error']}, sum {counts['sum_error']}, "
+                f"overlap {counts['overlap_error']} of {len(part)}"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--classify", action="store_true", help="the misses of the three series by mechanism")
+    parser.add_argument(
+        "--ll128", action="store_true", help="ring/LL128 points beside NCCL's latency estimate, added or overlapped"
+    )
+    args = parser.parse_args(argv)
+    if args.classify or args.ll128:
+        if args.classify:
+            _print_classify()
+        if args.ll128:
+            _print_ll128_readings()
+        return
     table = rows()
     print(f"{SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran (aws-ofi-nccl regions)':<38} {'dpsim':>7} {'err':>7}  "

@@ -10,7 +10,17 @@ import pytest
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import predict
-from benchmarks.p5_series import ALL_GATHER, ALL_TO_ALL, MiB, p2p_plan, rows, simple_ring_messages
+from benchmarks.p5_series import (
+    ALL_GATHER,
+    ALL_TO_ALL,
+    MiB,
+    classify,
+    nccl_ring_latency_s,
+    nccl_tree_latency_s,
+    p2p_plan,
+    rows,
+    simple_ring_messages,
+)
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
 
@@ -83,6 +93,7 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
         "waves": 1,
         "messages": 64,
         "stripes": 2,
+        "window": 2 * 16 * 256 * 1024,  # 2 channels × NCCL_SHARED_STEPS × the 256 KiB chunk: 8 MiB
     }
     assert p2p_plan(32, 2048 * MiB) == {
         "parts": 1,
@@ -92,6 +103,7 @@ def test_the_all_to_all_plan_is_nccl_2_27_7s() -> None:
         "waves": 2,
         "messages": 3968,
         "stripes": 4,
+        "window": 16 * 16 * 512 * 1024,  # 16 channels × 16 slots × 512 KiB: 128 MiB
     }
     big = p2p_plan(32, 32 * MiB)
     assert (big["chunk"], big["steps"], big["messages"], big["stripes"]) == (128 * 1024, 1, 248, 1)
@@ -113,3 +125,37 @@ def test_simple_ring_messages_are_nccl_2_27_7s_slices() -> None:
     assert (small["message_bytes"], small["messages_an_edge"]) == (512 * 1024, 30)
     big = simple_ring_messages("all_gather", 2, 2048 * MiB)
     assert (big["step_bytes"], big["message_bytes"], big["messages_an_edge"]) == (8 * MiB, 2 * MiB, 60)
+
+
+def test_the_receive_window_grows_with_the_nodes_while_the_rate_does_not() -> None:
+    """By hand from ``net.cc`` (v2.27.7): a channel's shared network buffers hold ``NCCL_SHARED_STEPS`` = 16 chunks,
+    so a GPU's p2p receives hold at most 16 chunks on each channel that carries them. At 2 GiB (512 KiB chunks) that is
+    2 / 6 / 7 / 15 / 16 channels on 2 / 4 / 8 / 16 / 32 nodes: 16 / 48 / 56 / 120 / 128 MiB, eight times over, while a
+    GPU's network share moved at 42.3 / 41.9 / 44.1 / 41.8 / 39.7 GB/s (the series): the window does not set the
+    rate (the README's all-to-all account)."""
+    windows = [p2p_plan(n, 2048 * MiB)["window"] for n in ALL_TO_ALL]
+    assert windows == [m * MiB for m in (16, 48, 56, 120, 128)]
+    table = [r for r in rows("alltoall") if r["size_bytes"] == 2048 * MiB]
+    rates = [r["size_bytes"] * (r["nodes"] - 1) / r["nodes"] / r["measured_s"] / 1e9 for r in table]
+    assert max(rates) / min(rates) < 1.12
+
+
+def test_nccls_own_latency_estimates_by_hand() -> None:
+    """``tuning.cc`` v2.27.7 by hand, with aws-ofi-nccl's 75 µs ``latencyInter`` on p5. Ring all-gather, LL128, 32
+    nodes of 8: baseLat 14 + (255 − 31) · max(1.9, netOverhead 1.0) + 31 · (4.0 + 75) = 2,888.6 µs; all-reduce on 4
+    nodes: 14 + (62 − 6) · 1.9 + 6 · 79 = 594.4 µs. Tree all-reduce, LL128, 4 nodes: 14 + 2 · (7 · 1.25 + 2 · (8.5 +
+    75)) = 365.5 µs."""
+    assert nccl_ring_latency_s("all_gather", 32) * 1e6 == pytest.approx(2888.6)
+    assert nccl_ring_latency_s("allreduce", 4) * 1e6 == pytest.approx(594.4)
+    assert nccl_tree_latency_s(4) * 1e6 == pytest.approx(365.5)
+
+
+def test_every_miss_is_classified_once() -> None:
+    """:func:`classify` puts each point more than 10 % off in exactly one group, and only those."""
+    groups = classify()
+    seen = [(g["op"], p["nodes"], p["size_bytes"]) for g in groups for p in g["points"]]
+    assert len(seen) == len(set(seen))
+    misses = {(op, r["nodes"], r["size_bytes"]) for op in ("allreduce", "all_gather", "alltoall") for r in rows(op)
+              if abs(r["error"]) > 0.10}  # fmt: skip
+    assert set(seen) == misses
+    assert all(g["regime"] in ("latency", "fill", "stream") and g["sign"] in ("over", "under") for g in groups)
