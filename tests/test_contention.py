@@ -814,3 +814,62 @@ def test_a_stage_smaller_than_a_node_sends_as_the_fabric_routes_it(overrides: li
     assert run(None, engine="sim", overrides=o).step_time_s == pytest.approx(analytic, rel=1e-12)
     (shared,) = simulate_shared([load_scenario(None, o)])
     assert shared.step_time_s == pytest.approx(analytic, rel=rel)
+
+
+# a ring of 4 nodes of 4 A100s at 1 Gbit/s, 16 micro-batches of 1: the stage-to-stage sends routed round the ring
+RING_PIPELINE = [
+    "cluster.nodes=4",
+    "cluster.workers_per_node=4",
+    "cluster.device=a100-80gb",
+    "cluster.topology.kind=ring",
+    "training.micro_batch=1",
+    "training.global_batch=16",
+]
+
+
+def _ring_net(nics: int) -> str:
+    return f"cluster.inter_node={{bandwidth: 1 Gbit/s, latency: 10 us, nics_per_node: {nics}}}"
+
+
+def test_pipeline_sends_on_a_ring_of_nodes_share_the_cables_of_their_routes() -> None:
+    """A ring of nodes cables each node to each neighbour at max(1, n // 2) NICs' rate and routes the shorter way
+    round, a tie clockwise (RingTopology). PP 2: stage 0 holds nodes 0, 1 and stage 1 nodes 2, 3, so nodes 0 -> 2 and
+    1 -> 3 both cross the cable 1 -> 2: 8 sends on one cable, two hops of latency. PP 4 with 2 NICs: one hop, but the
+    cable to the neighbour is one NIC's, 4 sends on it. The engines priced each send at its share of the node's NICs
+    (B/4 and B/2), as if the sends left through a switch."""
+    from dpsim.analytic.parallel import pipeline_p2p_times
+    from dpsim.analytic.step import model_parallel_fabric
+    from dpsim.scenario import load_scenario
+
+    s = load_scenario(None, [*RING_PIPELINE, _ring_net(1), "training.pipeline_parallel=2"])
+    fabric = model_parallel_fabric(s)
+    size, b, alpha = activation_message_bytes(s), fabric.inter.bandwidth, fabric.inter.latency_s
+    assert pipeline_p2p_times(s, fabric) == pytest.approx((2 * alpha + size / (b / 8),) * 2, rel=1e-12)
+    s = load_scenario(None, [*RING_PIPELINE, _ring_net(2), "training.pipeline_parallel=4"])
+    fabric = model_parallel_fabric(s)
+    assert pipeline_p2p_times(s, fabric) == pytest.approx((alpha + size / (b / 4),) * 4, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [_ring_net(2), "training.pipeline_parallel=2"],  # two hops: the fabric +7.95 % over both engines before
+        [_ring_net(2), "training.pipeline_parallel=4"],  # one hop on half the NICs: +40.28 % before
+        # two nodes a stage, no tie: +6.34 % before
+        [
+            "cluster.nodes=6",
+            "cluster.workers_per_node=2",
+            "training.global_batch=12",
+            _ring_net(1),
+            "training.pipeline_parallel=3",
+        ],
+    ],
+)
+def test_pipeline_sends_on_a_ring_of_nodes_agree_with_the_fabric_that_routes_them(overrides: list[str]) -> None:
+    from dpsim.scenario import load_scenario
+
+    s = load_scenario(None, [*RING_PIPELINE, *overrides])
+    analytic = predict(s).step_time_s
+    assert simulate(s).step_time_s == pytest.approx(analytic, rel=1e-12)
+    (alone,) = simulate_shared([s])
+    assert alone.step_time_s == pytest.approx(analytic, rel=1e-9)

@@ -21,10 +21,13 @@ activation (and its gradient) point to point at every boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from dpsim.analytic.collectives import (
     Fabric,
@@ -639,12 +642,51 @@ def _check_pipeline(p: int, m: int, v: int, schedule: str) -> None:
 
 def pipeline_p2p_links(scenario: Scenario, fabric: Fabric) -> tuple[Link, ...]:
     """The link of each stage boundary k (stages k and k + 1 mod p, :func:`stage_boundary_ranks_per_nic`): NVLink
-    where its two stages share a node, else the rank's share of its NIC among the boundary's sends through it."""
+    where its two stages share a node, else the rank's share of its NIC among the boundary's sends through it; on a
+    ring of nodes the boundary's sends routed round the ring (:func:`ring_boundary_links`)."""
     t = scenario.training
-    counts = stage_boundary_ranks_per_nic(
-        t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel, fabric.per_node, fabric.nics_per_node
-    )
+    p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
+    counts = stage_boundary_ranks_per_nic(p, tp, dp, fabric.per_node, fabric.nics_per_node)
+    if fabric.topology == "ring" and fabric.nodes > 1 and any(counts):
+        routed = ring_boundary_links(fabric, p, tp * dp)
+        return tuple(link if n else fabric.intra for n, link in zip(counts, routed, strict=True))
     return tuple(_share_inter(fabric, n) if n and fabric.nodes > 1 else fabric.intra for n in counts)
+
+
+@functools.lru_cache(maxsize=256)
+def ring_boundary_links(fabric: Fabric, p: int, g: int) -> tuple[Link, ...]:
+    """Each stage boundary's sends on a ring of nodes, as the shared fabric routes them: every rank of stage k
+    (ranks k·g … k·g + g − 1, :func:`rank_of`) sends to its peer g·(k' − k) away at once, over
+    :meth:`dpsim.sim.cluster.Cluster.routes` (the ring's shorter way round, :class:`~dpsim.sim.topology.
+    RingTopology`: a cable of max(1, nics // 2) NICs' rate to each neighbour, a tie clockwise), and the boundary
+    lasts as long as its slowest send: the equal share of the busiest link on its route (max-min's smallest
+    rate, min over links of B_l / n_l) at its route's latency; the larger of the two directions. A send two nodes
+    round shares the cable between with the sends of the node it passes (PP 2 on a ring of 4 nodes: nodes 0 → 2
+    and 1 → 3 both cross the cable 1 → 2, 8 sends on it where each node's NIC carries 4), which the rank's share
+    of its NIC (:func:`_share_inter`) did not see. Each directed boundary alone, as elsewhere here."""
+    from dpsim.sim.cluster import Cluster
+
+    # the fabric's top-level links, as _share_inter reads them (a profile's size regimes do not reach the sends)
+    plain = dataclasses.replace(fabric, rank_order=(), degraded_nics=(), intra_regimes=(), inter_regimes=())
+    cluster = Cluster.from_fabric(plain)
+    capacity = cluster.links.capacity
+    links = []
+    for k in range(p):
+        a, b = k * g, (k + 1) % p * g
+        worst = Link(0.0, math.inf)
+        for src, dst in ((a, b), (b, a)):
+            ranks = np.arange(g)
+            crossing = (src + ranks) // fabric.per_node != (dst + ranks) // fabric.per_node
+            if not crossing.any():
+                continue
+            routes, latency = cluster.routes(src + ranks[crossing], dst + ranks[crossing])
+            used = routes[routes >= 0]
+            load = np.bincount(used, minlength=len(capacity))
+            rate = float(np.min(capacity[used] / load[used]))
+            if rate < worst.bandwidth or (rate == worst.bandwidth and float(latency.max()) > worst.latency_s):
+                worst = Link(float(latency.max()), rate)
+        links.append(worst if math.isfinite(worst.bandwidth) else fabric.intra)
+    return tuple(links)
 
 
 def pipeline_p2p_link(scenario: Scenario, fabric: Fabric) -> Link:
