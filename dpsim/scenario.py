@@ -114,6 +114,18 @@ NCCL_PROTO_NAMES: dict[str, str] = {p.lower(): p for p in typing.get_args(NcclPr
 NVLS_ENV_FIELDS: tuple[str, ...] = ("nccl_nvls_chunksize", "nccl_nvlstree_max_chunksize")
 """The ``communication`` fields that set NCCL's NVLS chunk variables (:data:`dpsim.sim.collectives.nccl.NVLS_ENV`
 holds the release that first reads each)."""
+FLAT_UNREAD_MODEL_FIELDS: tuple[str, ...] = (
+    "attention_kernel",
+    "attention_nan_to_num",
+    "attention_qkv_copies",
+    "mlp_fused_bias",
+    "rope_kernels",
+    "norm_kernel",
+    "bias_dropout_fusion",
+)
+"""The transformer's fields read only by its memory-bound kernels' prices (:func:`dpsim.compute.layer_kernels`):
+nothing reads them where the step is priced at one fraction of peak (:func:`dpsim.compute.prices_flat`)."""
+
 GEMM_CURVE_FIELDS: tuple[str, ...] = (
     "matmul_efficiency",
     "matmul_efficiency_fp8",
@@ -2704,7 +2716,11 @@ class Scenario(_Section):
         GPU-to-NIC path is read (CPU devices, one node, NCCL 2.27.3 on a GPU other than Blackwell),
         ``ddp_at_one_rank`` with data parallelism, ``host_topology.p2p_latency_us`` at one GPU a node or where the
         node's NCCL ring has an SHM edge, ``gradient_accumulation_pass: autograd`` at one accumulation
-        step, ``training.partition`` where its shards are equal (:meth:`_partition_unread`), and the jitter's
+        step, ``training.partition`` where its shards are equal (:meth:`_partition_unread`), a transformer's
+        memory-bound kernel fields (:data:`FLAT_UNREAD_MODEL_FIELDS`) where the step is priced flat, the settings of
+        :meth:`_unread_at_one_rank_or_step` (selective recomputation without attention, ``fsdp_no_sync`` at one
+        accumulation step, DDP's bucket views and ``communication.overlap`` at one data-parallel rank, plain SGD's
+        ``optimizer_kernels``), and the jitter's
         ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
         (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
         reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`; never under its
@@ -2808,6 +2824,8 @@ class Scenario(_Section):
             )
         if why := self._partition_unread():
             out["training.partition"] = why
+        for key, why in self._unread_at_one_rank_or_step().items():
+            out.setdefault(key, why)  # DeepSpeed's reason for communication.overlap comes first
         if t.ddp_at_one_rank and self.data_parallel > 1:
             out["training.ddp_at_one_rank"] = "read only with one data-parallel rank (with more DDP runs anyway)"
         if t.gradient_accumulation_pass == "autograd" and self.accumulation_steps == 1:
@@ -2835,6 +2853,45 @@ class Scenario(_Section):
                 key = f"{'variability' if section is v else 'simulation'}.{name}"
                 if changed(section, name) and key not in out:
                     out[key] = why
+        return out
+
+    def _unread_at_one_rank_or_step(self) -> dict[str, str]:
+        """Training and communication settings the rest of the scenario leaves nothing to act on: selective
+        recomputation on a model without attention (a cnn or mlp: nothing is recomputed; full recomputation reruns
+        its forward and is read), FSDP's ``no_sync`` at one accumulation step (no micro-batch before the last; read
+        by ``torch.distributed.pipelining``'s stage-end reduction all the same: :func:`dpsim.buckets.
+        stage_end_reduction`), ``gradient_as_bucket_view`` where PyTorch DDP's reducer does not run
+        (:attr:`runs_ddp`), ``communication.overlap: false`` without data parallelism (no gradient reduction or
+        parameter gather to overlap), and ``optimizer_kernels: foreach`` under plain SGD (one ``add_`` either way:
+        :data:`dpsim.analytic.step.FOREACH_OPTIMIZER_BYTES_PER_PARAM` and the fused update both 12 bytes a
+        parameter). Each was the same step to the bit with the field at its default (stop 41's hostile probe)."""
+        from dpsim.buckets import stage_end_reduction
+
+        t, out = self.training, {}
+        if t.activation_recomputation == "selective" and self.model.kind != "transformer":
+            out["training.activation_recomputation"] = (
+                "selective recomputes a transformer's attention core (Megatron-LM --recompute-granularity "
+                f"selective), which a model of kind {self.model.kind} does not have: nothing is recomputed"
+            )
+        if t.fsdp_no_sync and self.accumulation_steps == 1 and not stage_end_reduction(self):
+            out["training.fsdp_no_sync"] = (
+                "read only with accumulation steps > 1 (no_sync runs the micro-batches before the last; at one "
+                "there is none)"
+            )
+        if t.gradient_as_bucket_view and self.reduces_with_ddp and not self.runs_ddp:
+            out["training.gradient_as_bucket_view"] = (
+                "read only where PyTorch DDP's reducer runs: with data parallelism, or training.ddp_at_one_rank at "
+                "one data-parallel rank (without it there are no buckets)"
+            )
+        if not self.communication.overlap and self.data_parallel == 1:
+            out["communication.overlap"] = (
+                "read only with data parallelism (one data-parallel rank: no gradient reduction or parameter gather "
+                "to overlap)"
+            )
+        if t.optimizer_kernels == "foreach" and t.optimizer == "sgd":
+            out["training.optimizer_kernels"] = (
+                "SGD without momentum updates with one add either way: 12 bytes a parameter fused or foreach"
+            )
         return out
 
     def _unread_by_deepspeed(self, changed: Callable[[_Section, str], bool]) -> dict[str, str]:
@@ -2898,6 +2955,13 @@ class Scenario(_Section):
             for name in (*GEMM_CURVE_FIELDS, *(("flat_efficiency",) if device.efficiency is not None else ())):
                 if own(name):
                     out[f"cluster.device.{name}"] = why if name != "flat_efficiency" else f"{cause}: it overrides it"
+            kernels = (
+                f"shapes a transformer's memory-bound kernels (dpsim.compute.layer_kernels), which a step priced at "
+                f"one fraction of peak does not price ({cause}); no memory term or runtime reads it"
+            )
+            for name in FLAT_UNREAD_MODEL_FIELDS:  # refused on a cnn or mlp (transformer-only fields)
+                if getattr(m, name) != field_default(type(m), name):
+                    out[f"model.{name}"] = kernels
             return out
         if own("flat_efficiency"):
             out["cluster.device.flat_efficiency"] = (

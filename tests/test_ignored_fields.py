@@ -29,6 +29,11 @@ PCIE_NODE = ["cluster.nodes=1", "cluster.intra_node=pcie4", "cluster.host_topolo
 """The default scenario on one PCIe node of 8 A100, two a switch (NCCL's default P2P level: PIX pairs P2P)."""
 PCIE_GPUS_PER_NIC = "cluster.inter_node.pcie_gpus_per_nic=1"
 H100_PCIE = ["cluster.device=h100-sxm", "cluster.intra_node=pcie5", "communication.overlap=false"]
+GPT2_ON_CPU = ["model=gpt2-small", "training.micro_batch=1", "training.global_batch=4"]
+TP_OVERLAP = ["training.tensor_parallel=2", "training.sequence_parallel=true", "training.tp_comm_overlap=true"]
+FLAT = "cluster.device.efficiency=0.5"
+FSDP = [*SMALL_LLAMA, "training.zero_stage=3", "training.optimizer_sharding=fsdp"]
+ONE_RANK = ["cluster.nodes=1", "cluster.workers_per_node=1", "training.global_batch=16"]
 BF16_OPTIMIZER = "training.gradient_accumulation_pass=fp32_copy"
 """DeepSpeed's BF16_Optimizer under ``optimizer_sharding: zero`` (BigScience's bf16 runs)."""
 
@@ -224,6 +229,30 @@ UNREAD = [
      "training.partition"),
     (LLAMA, [*PP2, "variability.stragglers=[" + ", ".join(f"{{worker: {r}, slowdown: 2}}" for r in range(8, 16)) + "]"],
      ["training.partition=weighted"], "training.partition"),  # every data-parallel rank has one slow stage
+    # stop 42 (stop 41's hostile probe): a transformer's memory-bound kernels where the step is priced flat (a CPU,
+    # the device's efficiency set; with TP's overlapped collectives beside its GEMMs too)
+    *[(path, base, [f"model.{field}"], f"model.{field.split('=')[0]}") for path, base in (
+        (CPU, GPT2_ON_CPU), (DEFAULT, ["cluster.device.efficiency=0.5"]), (LLAMA, [*SMALL_LLAMA, *TP_OVERLAP, FLAT]),
+    ) for field in ("norm_kernel=torch_two_pass", "rope_kernels=rotate_half", "bias_dropout_fusion=false",
+                    "mlp_fused_bias=false", "attention_qkv_copies=true", "attention_nan_to_num=true")],
+    (CPU, [*GPT2_ON_CPU, "model.attention=flash"], ["model.attention_kernel=fa2"], "model.attention_kernel"),
+    # selective recomputation on a model without attention; FSDP's no_sync at one accumulation step; DDP's bucket
+    # views and overlap where no reducer runs (one data-parallel rank); plain SGD's foreach update (12 bytes either way)
+    (CPU, [], ["training.activation_recomputation=selective"], "training.activation_recomputation"),
+    (RESNET, [], ["training.activation_recomputation=selective"], "training.activation_recomputation"),
+    (LLAMA, [*FSDP, "training.global_batch=16"], ["training.fsdp_no_sync=true"], "training.fsdp_no_sync"),
+    (CPU, ONE_RANK, ["training.gradient_as_bucket_view=true"], "training.gradient_as_bucket_view"),
+    (LLAMA, [*ONE_NODE, "training.tensor_parallel=4", "training.pipeline_parallel=2", "training.zero_stage=0",
+             "training.global_batch=8"], ["training.gradient_as_bucket_view=true"], "training.gradient_as_bucket_view"),
+    (CPU, ONE_RANK, ["communication.overlap=false"], "communication.overlap"),
+    (CPU, [*ONE_RANK, "training.ddp_at_one_rank=true"], ["communication.overlap=false"], "communication.overlap"),
+    (LLAMA, [*ONE_NODE, "training.tensor_parallel=8", "training.global_batch=8"], ["communication.overlap=false"],
+     "communication.overlap"),
+    (LLAMA, [*ONE_NODE, "training.tensor_parallel=4", "training.pipeline_parallel=2", "training.zero_stage=3",
+             "training.optimizer_sharding=fsdp", "training.global_batch=8"], ["communication.overlap=false"],
+     "communication.overlap"),
+    (CPU, [], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
+    (DEFAULT, ["training.optimizer=sgd"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
 ]  # fmt: skip
 
 
@@ -324,6 +353,15 @@ READ = [
     (DEFAULT, H100_PCIE, [PCIE_GPUS_PER_NIC], "cluster.inter_node.pcie_gpus_per_nic"),
     (DEFAULT, ["cluster.device=h100-sxm", "cluster.intra_node=nvlink4", "communication.algorithm=tree",
                "communication.overlap=false"], [PCIE_GPUS_PER_NIC], "cluster.inter_node.pcie_gpus_per_nic"),
+    # stop 42: the counterparts of the no-op cases above, where the field is read
+    (DEFAULT, [], ["model.norm_kernel=torch_two_pass"], "model.norm_kernel"),  # priced by operations
+    (LLAMA, [*SMALL_LLAMA, *TP_OVERLAP], ["model.norm_kernel=torch_two_pass"], "model.norm_kernel"),
+    (CPU, [], ["training.activation_recomputation=full"], "training.activation_recomputation"),  # a rerun forward
+    (LLAMA, [*FSDP, "training.global_batch=64"], ["training.fsdp_no_sync=true"], "training.fsdp_no_sync"),  # 2 steps
+    (CPU, [*ONE_RANK, "training.ddp_at_one_rank=true"], ["training.gradient_as_bucket_view=true"],
+     "training.gradient_as_bucket_view"),  # one rank under DDP: its bucket copies
+    (CPU, [], ["communication.overlap=false"], "communication.overlap"),
+    (CPU, ["training.optimizer=momentum"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
 ]  # fmt: skip
 
 
