@@ -69,12 +69,16 @@ def shared_rates(a: LinkUse, b: LinkUse) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Job:
-    """One collective: ``work_s`` of bandwidth term at its own pace, then a latency term (no link taken)."""
+    """One collective: ``work_s`` of bandwidth term at its own pace, then a latency term (no link taken); with
+    ``steps`` > 1 that bandwidth term then that latency ``steps`` times in a row (a ring phase's n − 1 steps)."""
 
     latency_s: float
     work_s: float
     use: LinkUse | None = None
     """Its links (None: it meets nothing)."""
+    steps: int = 1
+    """How many times in a row its bandwidth term and latency run (:func:`dpsim.sim.cost.phased_job`): each step's
+    latency after its bytes, as the chunk level delivers a ring step before the next starts."""
     then: tuple[Job, ...] = ()
     """The collective's later phases, each its own latency, bandwidth term and links, in order
     (:func:`dpsim.sim.cost.phased_job`); empty: one phase. A schedule's phases load different links (a
@@ -91,6 +95,11 @@ class Job:
         """Its phases in order, each a one-phase job."""
         return (dataclasses.replace(self, then=()), *self.then) if self.then else (self,)
 
+    @property
+    def step_s(self) -> float:
+        """One step alone: its bandwidth term and its latency."""
+        return self.latency_s + self.work_s
+
 
 @dataclass
 class _Running:
@@ -100,15 +109,38 @@ class _Running:
     latency_left: float
     work_left: float
     later: list[Job] = field(default_factory=list)
-    """The phases after it."""
+    """The phases after it, the next last (popped from the end)."""
+    steps_left: int = 1
+    """Steps of the running phase still to start after the current one."""
+
+    @classmethod
+    def of(cls, job: Job, start_s: float) -> _Running:
+        head, *later = job.phases
+        return cls(head, start_s, head.latency_s, head.work_s, later[::-1], head.steps - 1)
 
     def advance(self) -> bool:
-        """Move on to the next phase; False when this was the last."""
-        if not self.later:
-            return False
-        self.job = self.later.pop(0)
+        """Move on to the next step of the phase, or the next phase; False when this was the last."""
+        if self.steps_left <= 0:
+            if not self.later:
+                return False
+            self.job = self.later.pop()
+            self.steps_left = self.job.steps
+        self.steps_left -= 1
         self.latency_left, self.work_left = self.job.latency_s, self.job.work_s
         return True
+
+    def skip(self, span_s: float) -> float:
+        """Run whole steps of the running phase alone that end within ``span_s`` after the current one (which has
+        just ended); returns the time they take (a ring's n − 1 steps alone in one go, not step by step)."""
+        step = self.job.step_s
+        k = min(self.steps_left, int(span_s // step)) if step > 0 else self.steps_left
+        self.steps_left -= k
+        return k * step
+
+    def left_s(self) -> float:
+        """What it still takes alone."""
+        rest = sum(p.steps * p.step_s for p in self.later)
+        return self.latency_left + self.work_left + self.steps_left * self.job.step_s + rest
 
 
 @dataclass
@@ -155,8 +187,7 @@ class TwoStreams:
             return False
         self.queue.pop(0)
         self.now = start
-        head, *later = job.phases
-        self.running = _Running(head, start, head.latency_s, head.work_s, later)
+        self.running = _Running.of(job, start)
         return True
 
     def _finish(self) -> None:
@@ -175,15 +206,20 @@ class TwoStreams:
             run.work_left -= spent_work
             run.latency_left -= step - spent_work
             self.now += step
-            if run.work_left <= 1e-15 and run.latency_left <= 1e-15 and not run.advance():
-                self._finish()
+            if run.work_left <= 1e-15 and run.latency_left <= 1e-15:
+                self.now += run.skip(until - self.now)
+                if not run.advance():
+                    self._finish()
         self.now = max(self.now, until)
 
     def first(self, ready_s: float, job: Job) -> float:
         """Post ``job`` on the first stream at ``ready_s``; returns when it ends."""
         start = max(ready_s, self.first_free)
         self._alone(start)
-        for phase in job.phases:  # each phase's bandwidth term, then its latency
+        for phase, _ in ((p, k) for p in job.phases for k in range(p.steps)):  # each step's bytes, then its latency
+            if self.running is None and not self.queue:  # the second stream idle to this job's end: no one to meet
+                self.now += phase.step_s
+                continue
             work = phase.work_s
             while work > 1e-15:
                 if not self._begin(np.inf) or self.running is None:  # the second stream is idle
@@ -221,9 +257,7 @@ class TwoStreams:
             self._begin(np.inf)
             run = self.running
             assert run is not None
-            self.now += run.latency_left + run.work_left + sum(p.latency_s + p.work_s for p in run.later)
-            run.latency_left = run.work_left = 0.0
-            run.later.clear()
+            self.now += run.left_s()
             self._finish()
         return max(self.first_free, self.second_free)
 

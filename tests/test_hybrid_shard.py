@@ -219,7 +219,12 @@ def test_a_tree_fill_takes_no_link_beside_the_next_reduce_scatter() -> None:
     ~86 us, outlast the reduce-scatter's ~34 us, in which the reduce-scatter has the link alone):
     t_rs + S_ar / (.92 C). The fill carries no bytes of its own (the chunk level adds it to the transfers'
     latency); priced as link work at the tree's own pace the analytic engine and the fast level added it to
-    every pair (736 -> 776 us), 1.7 % over the chunk level's step (agreement_fuzz seed 10)."""
+    every pair (736 -> 776 us), 1.7 % over the chunk level's step (agreement_fuzz seed 10).
+
+    Since stop 42 each of the reduce-scatter's three ring steps is its bytes then its latency l (the chunk level's
+    order): the all-reduce (2 flows on the NIC to the reduce-scatter's 1: 2/3 of it) carries its bytes through the
+    first step's latency, ends them early in the second step, and the other two latencies fall after them:
+    t_rs + S_ar / (.92 C) − l, 736.44 -> 725.04 us a pair (the step 0.308 % over the chunk level's -> 0.101 % under)."""
     from dpsim.analytic.collectives import collective
     from dpsim.analytic.step import calibrated_fabric, dp_fabric, hybrid_groups
 
@@ -241,8 +246,9 @@ def test_a_tree_fill_takes_no_link_beside_the_next_reduce_scatter() -> None:
     assert (rs.algorithm, ar.algorithm, ar.protocol) == ("ring", "tree", "Simple")
     nic = fabric.inter.bandwidth
     assert nic == pytest.approx(11.7685e9, rel=1e-5)
-    pair = rs.time_s + bucket / 4 / (0.92 * nic)
-    assert pair == pytest.approx(736.44e-6, rel=1e-5)
+    step_latency = (rs.time_s - 3 * bucket / 8 / nic) / 3  # 11.4 us
+    pair = rs.time_s + bucket / 4 / (0.92 * nic) - step_latency
+    assert pair == pytest.approx(725.04e-6, rel=1e-5)
     assert analytic.extra["gradient_exposed_s"] == exact(rs.time_s + 3 * pair + ar.time_s)
     chunk = simulate(scenario, fidelity="chunk")
     assert chunk.step_time_s == pytest.approx(analytic.step_time_s, rel=0.01)
@@ -620,3 +626,31 @@ def test_a_collectives_latency_follows_its_bytes_beside_the_other_stream() -> No
     assert analytic.step_time_s == pytest.approx(9.2521e-3, rel=1e-4)
     for fidelity in ("fast", "chunk"):
         assert simulate(scenario, fidelity=fidelity).step_time_s == pytest.approx(analytic.step_time_s, rel=1e-9)
+
+
+def test_a_ring_phases_step_latencies_sit_between_its_steps_beside_the_other_stream() -> None:
+    """B (second stream) is a ring phase of 2 steps, each 100 s of bytes needing the link whole, then 50 s of latency;
+    A (first) 150 s of bytes on the same link, both from 0 s. The chunk level delivers each step its latency after
+    its bytes and starts the next then: B's first step shares the link to 200 s (A at 100), A has it alone through
+    B's latency and ends at 250 s, B's second step runs alone to 400 s. With both latencies in one block after the
+    phase's bytes (until stop 42) A ended at 300 s, B at 450 s.
+
+    On a step: HYBRID_SHARD on one CPU node of 8, shard groups of 2, ring replicas, protocol none: the chunk level
+    was 0.059 / 0.124 / 0.025 % shorter than the analytic engine (= fast level) at 20 / 5 / 1 µs hops; now equal."""
+    whole = LinkUse(np.array([1.0]), np.array([1.0]))
+    streams = TwoStreams()
+    streams.second(Job(50.0, 100.0, whole, steps=2))
+    assert streams.first(0.0, Job(0.0, 150.0, whole)) == exact(250.0)
+    assert streams.drain() == exact(400.0)
+    assert streams.second_spans == [(0.0, exact(400.0))]
+
+    for hop in ("20 us", "5 us", "1 us"):
+        sets = {
+            "cluster.nodes": 1, "cluster.workers_per_node": 8, "training.zero_stage": 3,
+            "training.optimizer_sharding": "fsdp", "training.fsdp_shard_group": 2, "training.global_batch": 128,
+            "communication.algorithm": "ring", "communication.protocol": "none", "cluster.intra_node.latency": hop,
+        }  # fmt: skip
+        scenario = load_scenario(CPU, list(sets.items()))
+        analytic = predict(scenario).step_time_s
+        assert simulate(scenario, fidelity="chunk").step_time_s == pytest.approx(analytic, rel=1e-9)
+        assert simulate(scenario, fidelity="fast").step_time_s == pytest.approx(analytic, rel=1e-12)
