@@ -535,9 +535,12 @@ def test_jobs_of_one_name_on_a_shared_fabric_are_told_apart_in_every_format(
     code, out, _ = _cli(capsys, *three, "--format", "table")
     assert code == 0 and all(f"{n} (sim)" in out for n in names) and "job-a #4" not in out
     other = tmp_path / "b.yaml"
-    other.write_text(JOB_YAML.format(name="job-a #2"))
+    other.write_text(JOB_YAML.format(name='"job-a #2"'))  # quoted: YAML reads an unquoted " #2" as a comment
     code, out, _ = _cli(capsys, "run", str(path), str(other), str(path), "--shared-fabric", "--format", "json")
     assert code == 0 and [j["scenario"] for j in json.loads(out)] == names
+    # the job named "job-a #2" last: the repeat before it skips its name (was "job-a #2" twice, then "job-a #2 #2")
+    code, out, _ = _cli(capsys, "run", str(path), str(path), str(other), "--shared-fabric", "--format", "json")
+    assert code == 0 and [j["scenario"] for j in json.loads(out)] == ["job-a", "job-a #3", "job-a #2"]
 
 
 # --- tensor-parallel collectives as flows ------------------------------------------------------

@@ -1136,13 +1136,16 @@ def unique_names(scenarios: Sequence[Scenario]) -> list[Scenario]:
     """The jobs, each later one whose name an earlier job already has renamed ``NAME #k`` (k = 2, 3, …).
 
     Two jobs of one file (``dpsim run a.yaml a.yaml --shared-fabric``) printed the same name in every
-    table, CSV row and ``extra.shared_fabric.jobs``: nothing told them apart but their order.
+    table, CSV row and ``extra.shared_fabric.jobs``: nothing told them apart but their order. A name some job
+    already carries is never given to a repeat, wherever that job comes (``a``, ``a``, ``a #2``: the repeat is
+    ``a #3``; it was ``a #2`` and the third job then ``a #2 #2``).
     """
+    taken = {s.name for s in scenarios}
     seen: set[str] = set()
     named = []
     for s in scenarios:
         name, k = s.name, 1
-        while name in seen:
+        while name in seen or (k > 1 and name in taken):
             k += 1
             name = f"{s.name} #{k}"
         seen.add(name)
