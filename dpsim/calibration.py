@@ -393,6 +393,28 @@ class HostModel:
     def ranks_on_host(self, scenario: Scenario) -> int:
         return scenario.world_size if self.shared_by == "job" else scenario.cluster.workers_per_node
 
+    def fair_level(self, computing: float, senders: float, busy: float) -> float:
+        """The share of a core each thread that wants more gets while ``computing`` threads want a whole core and
+        ``senders`` threads want ``busy`` of one (max-min fairness on the :attr:`cores`; ``inf``: no one waits).
+
+        Linux's fair scheduler (EEVDF, ``kernel/sched/fair.c`` since 6.6: ``place_entity`` keeps a task's lag
+        across its sleep, ``pick_eevdf`` runs the eligible task of earliest virtual deadline) gives every
+        runnable thread an equal share, and a thread that sleeps on its socket most of the time (a sender
+        whose traffic the wire paces: gloo's threads waiting in ``recv``/``epoll_wait``, ``gloo/transport/tcp/
+        pair.cc``) is owed what it did not use: it asks for less than its share and is served all it asks
+        for; the cores it leaves are shared by the others. The level ``L`` solves ``N·min(1, L) +
+        M·min(u, L) = C``: ``(C − M·u)/N`` where the senders' ``u`` fits under it, else ``C/(N + M)``
+        (everyone equal). Where the senders are themselves bound by the host (``u`` near 1, the host-bound
+        testbed of stops 36–40: tbf segmenting every skb in the sender's system call) it is processor sharing
+        as before; where the wire paces them (``u`` small) they keep their pace and the backward gets the rest.
+        """
+        n, m, c = max(0.0, computing), max(0.0, senders), self.cores
+        if n + m * busy <= c:
+            return math.inf
+        if (n + m) * busy <= c:
+            return (c - m * busy) / n
+        return c / (n + m)
+
     def comm_cpu_per_byte_at(self, rate: float | None) -> float:
         """κ at shaped rate ``rate``: :attr:`comm_cpu_per_byte_by_rate` interpolated in log rate (held
         beyond the ends), else ``comm_cpu_per_byte_s``."""
@@ -1317,18 +1339,25 @@ class HardwareProfile:
     def comm_rate_in_backward(self, scenario: Scenario) -> float:
         """The pace of DDP's buckets' communication while the last backward still runs, as a share of its own.
 
-        The cores serve the N backward threads and the M senders' communication in proportion to what each
-        demands (a backward thread a core, a sender ``u = κ/τ``): everyone runs ``min(1, C/(N + M·u))`` of their
-        own pace. :meth:`overlap_backward_compute` stretches the backward by that factor; this is the same
-        sharing seen from the communication's side (:func:`dpsim.buckets.slowed_end`). 1 without host contention.
+        The cores serve the N backward threads (a core's demand each) and the M senders (``u = κ/τ`` each) with
+        max-min fairness (:meth:`HostModel.fair_level`, the kernel's fair scheduler): a sender gets
+        ``min(u, L)`` of a core, so its communication runs at ``min(1, L/u)`` of its own pace, and a backward
+        thread gets ``min(1, L)`` (:meth:`overlap_backward_compute`); this is the same sharing seen from the
+        communication's side (:func:`dpsim.buckets.slowed_end`). 1 without host contention. Stop 39 shared in
+        proportion to demand, ``C/(N + M·u)`` for everyone: the same where the senders are host-bound (u near
+        1), but where the wire paces them (the link-bound testbed since stop 41, u ≈ 0.15 at 1 Gbit/s) it ran
+        8 ranks' first bucket at 0.22 of its pace where a thread that sleeps on its socket keeps it (plain DDP
+        ``plain-ddp-2026-12-06-n``: 6-8 ranks +8 … +15 %).
         """
         host = self.host_model
         kappa = host.comm_cpu_per_byte_at(scenario.cluster.inter_node.bandwidth) if host is not None else 0.0
         if host is None or kappa <= 0:
             return 1.0
-        n, senders = host.ranks_on_host(scenario), self.host_senders(scenario)
-        demand = n + senders * (self._sender_busy(scenario, kappa) or 0.0)
-        return min(1.0, host.cores / demand) if demand > 0 else 1.0
+        busy = self._sender_busy(scenario, kappa) or 0.0
+        if busy <= 0:
+            return 1.0
+        level = host.fair_level(host.ranks_on_host(scenario), self.host_senders(scenario), busy)
+        return min(1.0, level / busy)
 
     def overlap_backward_compute(self, scenario: Scenario, backward_s: Any, overlapped_bytes: float) -> Any:
         """The backward's own share of the :meth:`overlap_backward` window: when its last gradient is ready.
@@ -1336,12 +1365,14 @@ class HardwareProfile:
         In the window the host's cores serve the N ranks' backward threads (one core's demand
         each) and the M senders' communication threads, each busy ``u = κ/τ`` of the time (κ
         the host's CPU per byte sent, τ the link's time per byte at the scenario's rate and
-        ranks: :meth:`link`). Processor sharing gives a backward thread ``C/(N + M·u)`` of a
-        core (at most one), so the backward alone (``backward_s`` over its compute-only
-        time-slicing ``max(1, N/C)``) takes ``max(1, (N + M·u)/C)`` times as long — at most
-        the window. What the window lasts beyond it is the host finishing the communication
-        threads' work: communication the backward did not hide, counted as exposed
-        communication, as the runtime measures it (compute ends when the last bucket is ready).
+        ranks: :meth:`link`). Max-min fairness (:meth:`HostModel.fair_level`) gives a backward thread
+        ``min(1, L)`` of a core, so the backward alone (``backward_s`` over its compute-only
+        time-slicing ``max(1, N/C)``) takes ``max(1, 1/L)/max(1, N/C)`` times as long — at most
+        the window. Where the senders' demand fits under the level (the wire paces them) that is
+        ``N·b₀/(C − M·u)``, the paced window itself: the backward ends with it. What the window
+        lasts beyond it is the host finishing the communication threads' work: communication the
+        backward did not hide, counted as exposed communication, as the runtime measures it
+        (compute ends when the last bucket is ready).
         """
         window = self.overlap_backward(scenario, backward_s, overlapped_bytes)
         host = self.host_model
@@ -1350,7 +1381,10 @@ class HardwareProfile:
             return window
         n, senders = host.ranks_on_host(scenario), self.host_senders(scenario)
         busy = self._sender_busy(scenario, kappa) or 0.0  # u = κ/τ
-        stretch = max(1.0, (n + senders * busy) / host.cores) / max(1.0, n / host.cores)
+        # a backward thread gets min(1, L) of a core (HostModel.fair_level), alone C/N of one at most
+        level = host.fair_level(n, senders, busy)
+        stretch = (1.0 / level if level < 1.0 else 1.0) if level > 0 else math.inf
+        stretch /= max(1.0, n / host.cores)
         return np.minimum(window, backward_s * stretch)
 
     def residuals(self) -> dict[str, float]:

@@ -4527,7 +4527,7 @@ def _host_field(pattern: str, replacement: str) -> bytes:
 
 def host_sharing_fields() -> Iterator[Case]:
     """Round 22. The host fields the backward's share of the cores is priced from
-    (:meth:`dpsim.calibration.HardwareProfile.comm_rate_in_backward`: ``min(1, C/(N + M·u))``, ``u`` from
+    (:meth:`dpsim.calibration.HardwareProfile.comm_rate_in_backward`: ``min(1, L/u)``, ``u`` from
     ``comm_cpu_per_byte`` or its per-rate curve), at 4 ranks a host in both engines: cores and CPU time per byte
     written as YAML 1.1 numbers (``0x2`` is YAML 1.2's 2; ``1_000``, ``yes``, ``.inf`` are not numbers), at the ends of
     their ranges, missing, or beside a key no profile has (``comm_rate_in_backward``, derived, never stored). Each is

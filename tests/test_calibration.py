@@ -710,8 +710,9 @@ def test_benchmark_repeats_a_point_while_its_median_is_uncertain_within_the_budg
 
 
 def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(tmp_path: Path) -> None:
-    """Processor sharing: N backward threads and M senders busy u = κ/τ each on C cores; the backward ends
-    after b·max(1, (N + M·u)/C)/max(1, N/C), the rest of the window is exposed communication; step unchanged."""
+    """N backward threads and M senders busy u = κ/τ each on C cores, max-min fair: here u > 1 (the host binds the
+    senders), so every thread gets L = C/(N + M) of a core and the backward ends after b·(1/L)/max(1, N/C); the rest
+    of the window is exposed communication; step unchanged."""
     import dataclasses
 
     from dpsim import api
@@ -736,7 +737,8 @@ def test_overlap_window_beyond_the_backwards_own_share_is_exposed_communication(
     traffic = hidden  # ring over 2 ranks: each sends 2(N−1)/N = 1 of what is reduced
     window = max(bwd, (2 * bwd + 2 * 20e-9 * traffic) / 2.0)
     tau = 1 / (0.95 * 125e6) + 1e-9  # the backend link at 1 Gbit/s (older form: 1/(ηR) + c)
-    own = bwd * max(1.0, (2 + 2 * 20e-9 / tau) / 2.0)
+    assert 20e-9 / tau > 1  # u: each sender would keep more than a core busy
+    own = bwd * (2 + 2) / 2.0  # L = C/(N + M) = 1/2 of a core, alone C/N = 1
     assert own < window
     assert profile.overlap_backward(scenario, bwd, hidden) == pytest.approx(window)
     assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(own)
@@ -783,8 +785,13 @@ def test_backward_window_carries_only_the_traffic_the_wire_lets_through(tmp_path
     paced = 3 * alone / (2.0 - 3 * u)
     assert bwd < paced < whole
     assert profile.overlap_backward(scenario, bwd, hidden) == pytest.approx(max(bwd, paced), rel=1e-12)
-    own = bwd * (3 + 3 * u) / 3  # the backward's own share: max(1, (N + M·u)/C)/max(1, N/C)
-    assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(min(own, paced), rel=1e-12)
+    # max-min fair: (N + M)·u ≤ C, so each sender is served its u and a backward thread gets L = (C − M·u)/N of a
+    # core (HostModel.fair_level): its own share is the paced window itself (stop 39's proportional share,
+    # b·(N + M·u)/N, ended it sooner and left the rest of the window exposed)
+    own = alone * 3 / (2.0 - 3 * u)
+    assert own == pytest.approx(paced, rel=1e-12)
+    assert profile.overlap_backward_compute(scenario, bwd, hidden) == pytest.approx(paced, rel=1e-12)
+    assert profile.comm_rate_in_backward(scenario) == 1.0  # the senders keep their pace
     analytic, sim = api.run(scenario, engine="analytic"), api.run(scenario, engine="sim")
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-6)
     assert analytic.exposed_comm_s < analytic.comm_s  # the window no longer holds the later bucket back

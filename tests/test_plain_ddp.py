@@ -283,7 +283,9 @@ def test_reuse_prices_with_the_profile_the_ab_recorded(tmp_path: Path, capsys: p
     recorded = _reuse_folder(tmp_path, "".join(_LINES), json.dumps(summary))
     assert plain_ddp.main(["--reuse", str(recorded), "--profile", str(J / "profile.yaml")]) == 0
     named = capsys.readouterr().out
-    assert "MAPE vs plain: 6.64 %" in named  # 9.10 % before the buckets shared the cores with the backward (stop 39)
+    # 9.10 % before the buckets shared the cores with the backward (stop 39), 6.64 % before max-min fair sharing
+    # (stop 42)
+    assert "MAPE vs plain: 6.85 %" in named
     assert plain_ddp.main(["--reuse", str(recorded)]) == 0
     assert capsys.readouterr().out == named
     del summary["profile"]  # no record: the folder's own profile.yaml
@@ -334,3 +336,13 @@ def test_without_root_the_ab_leaves_the_folder_as_it_was(
     assert plain_ddp.main(["--ab", "--out", str(out)]) == 2
     assert "the emulated testbed is unavailable" in capsys.readouterr().err
     assert (out / "runs.jsonl").read_text() == "kept\n" and not (out / "summary.json").exists()
+
+
+def test_reuse_link_bound_testbed_both_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    """The first plain DDP runs on the link-bound testbed (-n, stop 41), priced with their own profile: 7.57 % both
+    engines while the buckets shared the cores with the backward in proportion to demand (stop 39), 5.44 % with
+    max-min fair sharing (stop 42: a sender that sleeps on its socket keeps its pace)."""
+    folder = ROOT / "benchmarks" / "results" / "plain-ddp-2026-12-06-n"
+    assert plain_ddp.main(["--reuse", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "analytic MAPE vs plain: 5.44 %" in out and "sim MAPE vs plain: 5.44 %" in out

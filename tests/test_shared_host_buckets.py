@@ -1,15 +1,17 @@
 """DDP's buckets share a host's cores with the last backward (issue 10, stop 39).
 
 On the emulated testbed every rank runs on one host's C cores. While the last backward runs, its N threads (a core's
-demand each) and the M senders' communication (``u = κ/τ`` of a core each) share the cores in proportion to demand:
-everyone runs ``min(1, C/(N + M·u))`` of their own pace. The backward's stretch is
-:meth:`~dpsim.calibration.HardwareProfile.overlap_backward_compute`; the buckets', seen from the communication's
-side, :meth:`~dpsim.calibration.HardwareProfile.comm_rate_in_backward`, until the backward's own share ends
-(:func:`dpsim.buckets.slowed_end`), at their own pace after it.
+demand each) and the M senders' communication (``u = κ/τ`` of a core each) share the cores with max-min fairness
+(stop 42; stop 39 shared them in proportion to demand): a sender gets ``min(u, L)`` of a core, a backward thread
+``min(1, L)``, ``N·min(1, L) + M·min(u, L) = C`` (:meth:`~dpsim.calibration.HostModel.fair_level`). The
+backward's stretch is :meth:`~dpsim.calibration.HardwareProfile.overlap_backward_compute`; the buckets', seen from
+the communication's side, :meth:`~dpsim.calibration.HardwareProfile.comm_rate_in_backward`, until the backward's own
+share ends (:func:`dpsim.buckets.slowed_end`), at their own pace after it.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import pytest
 
 from dpsim import api
 from dpsim.buckets import bucket_sizes, gradient_tensors, slowed_end
-from dpsim.calibration import load_profile
+from dpsim.calibration import HostModel, load_profile
 from dpsim.cli_collective import collective_rows
 from dpsim.scenario import CalibrationRef, Scenario, load_scenario
 
@@ -69,3 +71,52 @@ def test_both_engines_price_the_buckets_beside_the_backward_by_hand(ranks: int, 
         done += size
         end = float(slowed_end(max(end, share * done / total), cost, share, rate))
     assert r.exposed_comm_s == pytest.approx(max(0.0, end - share), rel=5e-3)
+
+
+def test_fair_level_closed_forms() -> None:
+    """Max-min fairness on C = 2 cores, N threads wanting a core and M wanting u (water-filling by hand)."""
+    host = HostModel(2.0)
+    assert host.fair_level(1, 1, 0.5) == math.inf  # 1.5 cores wanted: no one waits
+    assert host.fair_level(8, 8, 0.15) == pytest.approx(2 / 16)  # 16·0.15 > 2: everyone gets C/(N + M)
+    assert host.fair_level(8, 8, 0.1) == pytest.approx((2 - 0.8) / 8)  # the senders' 0.8 fits: the rest to N
+    assert host.fair_level(2, 2, 2.0) == pytest.approx(0.5)  # a host-bound sender gets what a backward thread gets
+    for n in (2, 3, 8):
+        for m in (1.0, 2.5, 8.0):
+            for u in (0.01, 0.1, 0.3, 0.9, 1.5):
+                level = host.fair_level(n, m, u)
+                if level != math.inf:  # the cores are all handed out, none beyond what a thread wants
+                    assert n * min(1.0, level) + m * min(u, level) == pytest.approx(2.0)
+                else:
+                    assert n + m * u <= 2.0
+
+
+N_FOLDER = ROOT / "benchmarks/results/plain-ddp-2026-12-06-n"
+
+
+@pytest.mark.parametrize(("nodes", "mbit", "paced"), [(8, 500, True), (6, 1000, True), (8, 1000, False)])
+def test_link_bound_senders_keep_their_pace(nodes: int, mbit: int, paced: bool) -> None:
+    """On the link-bound testbed (-n's profile: u = κ/τ ≈ 0.15 of a core at 1 Gbit/s, 0.07 at 500 Mbit/s) a sender
+    asks less than its fair share of the 2 cores and keeps its pace: 1 (stop 39's proportional share said 0.23 and
+    0.29), or at 8 ranks and 1 Gbit/s L/u = (2/16)/u. The backward's own share is then the paced window."""
+    s = load_scenario(N_FOLDER / "scenario.yaml")
+    s.cluster.nodes = nodes
+    s.cluster.inter_node.bandwidth = mbit * 1e6 / 8
+    s.training.micro_batch, s.training.global_batch = 32, 32 * nodes
+    s.calibration = CalibrationRef(profile=str(N_FOLDER / "profile.yaml"))
+    profile = load_profile(N_FOLDER / "profile.yaml")
+    host = profile.host_model
+    assert host is not None
+    kappa = host.comm_cpu_per_byte_at(s.cluster.inter_node.bandwidth)
+    u = profile._sender_busy(s, kappa)
+    assert u is not None and nodes * u < 2.0  # the senders' demand alone fits on the cores
+    assert 0.07 < u < 0.16
+    if paced:  # (N + M)·u ≤ C: each sender is served its u
+        assert profile.comm_rate_in_backward(s) == 1.0
+        bwd, hidden = 0.05, 12e6
+        window = nodes * (bwd / (nodes / 2)) / (2.0 - nodes * u)
+        assert profile.overlap_backward_compute(s, bwd, hidden) == pytest.approx(
+            min(window, profile.overlap_backward(s, bwd, hidden)), rel=1e-12
+        )
+    else:  # 16·u > 2: every thread gets 2/16 of a core, a sender 2/16 of its u
+        assert profile.comm_rate_in_backward(s) == pytest.approx((2 / 16) / u, rel=1e-12)
+    assert profile.comm_rate_in_backward(s) > 2 / (nodes + nodes * u)  # stop 39: C/(N + M·u) for everyone
