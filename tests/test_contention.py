@@ -876,3 +876,61 @@ def test_pipeline_sends_on_a_ring_of_nodes_agree_with_the_fabric_that_routes_the
     assert simulate(s).step_time_s == pytest.approx(analytic, rel=1e-12)
     (alone,) = simulate_shared([s])
     assert alone.step_time_s == pytest.approx(analytic, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],  # PP 4 over 2 nodes of 4, DP 2: 2 groups through each NIC
+        ["training.pipeline_parallel=8", "training.global_batch=8"],  # one rank a stage: 1
+        [
+            "cluster.workers_per_node=8",
+            "training.tensor_parallel=2",
+            "model={preset: llama2-7b}",
+            "model.tied_embeddings=true",
+        ],
+        [  # the same with a NIC for each GPU: 1
+            "cluster.workers_per_node=8",
+            "training.tensor_parallel=2",
+            "model={preset: llama2-7b}",
+            "model.tied_embeddings=true",
+            "cluster.inter_node={bandwidth: 1 Gbit/s, latency: 10 us, nics_per_node: 8}",
+        ],
+        ["training.pipeline_parallel=2"],  # a stage of a node: every rank of the node, 4
+        # a ring of 4 nodes, PP 2: nodes 0 -> 2 and 1 -> 3 both pass the cable 1 -> 2 (parallel.ring_boundary_links)
+        ["cluster.nodes=4", "cluster.topology.kind=ring", "training.pipeline_parallel=2", "training.global_batch=32"],
+    ],
+    ids=["pp4-dp2", "pp8-dp1", "tp2-pp4-1nic", "tp2-pp4-8nics", "pp2-dp4", "ring-pp2"],
+)
+def test_the_embedding_groups_all_reduce_as_the_fabric_routes_it(overrides: list[str]) -> None:
+    # Every embedding group (stage 0's and stage p - 1's rank of one TP and DP coordinate: Megatron's parallel_state,
+    # DeepSpeed's PipelineModule._index_tied_modules) all-reduces at once after the data-parallel reduction: a
+    # two-rank ring, a reduce-scatter and an all-gather of S/2 each way. Routed flow by flow on the job's whole
+    # fabric it takes what parallel.tied_embedding_allreduce_time prices (which the shared fabric adds after the
+    # drain); before, that priced every rank of the node on the NIC (2x, 4x, 2x too long in the first three).
+    import simpy
+
+    from dpsim.analytic.collectives import cluster_of
+    from dpsim.analytic.parallel import tied_embedding_allreduce_time
+    from dpsim.analytic.step import model_parallel_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim.network import FluidNetwork
+    from dpsim.sim.shared import shared_fabric
+
+    s = load_scenario(None, [*SMALL_STAGES, *overrides])
+    t = s.training
+    g = t.tensor_parallel * s.data_parallel
+    first = np.arange(g)
+    last = first + (t.pipeline_parallel - 1) * g
+    width = s.gradient_buffer_bytes_per_param
+    size = -(-s.model.vocab // t.tensor_parallel) * s.model.hidden * width
+    cluster = cluster_of(shared_fabric([s]))
+    env = simpy.Environment()
+    net = FluidNetwork(env, cluster.links.bandwidths)
+    owner = net.owner(lambda tags: None)
+    src, dst = np.concatenate([first, last]), np.concatenate([last, first])
+    routes, latency = cluster.routes(src, dst)
+    for _half in range(2):  # reduce-scatter, then all-gather: S/2 each way
+        net.start_many(routes, np.full(len(src), size / 2), latency, owner, np.arange(len(src)))
+        env.run()
+    assert env.now == pytest.approx(tied_embedding_allreduce_time(s, model_parallel_fabric(s)), rel=1e-9)

@@ -695,3 +695,59 @@ def test_a_devices_pipeline_sends_are_those_its_schedule_runs(extra: list[str]) 
     assert _pipeline_p2p_terms(s, fabric)[0] == pytest.approx(max(per_device), rel=1e-12)
     # both engines report it in the step's communication, from the one function
     assert simulate(s).comm_s == pytest.approx(predict(s).comm_s, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "pairs_per_nic", "size"),
+    [
+        # PP 4 over 2 nodes of 4, DP 2, one NIC a node: stage 0 = ranks 0, 1 (node 0), stage 3 = ranks 6, 7 (node 1),
+        # so 2 embedding groups cross each NIC (the old price: 4, every rank of the node); 50,257 x 1600 bf16 rows
+        ([], 2, 50257 * 1600 * 2),
+        (["training.pipeline_schedule=interleaved", "training.virtual_stages=2"], 2, 50257 * 1600 * 2),
+        # one rank a stage: rank 7 (node 1) and rank 0 (node 0), alone on their NICs (old: 4)
+        (["training.pipeline_parallel=8", "training.global_batch=8"], 1, 50257 * 1600 * 2),
+        # TP 2 x DP 2 on 8-GPU nodes: local ranks 0-3 of node 0 with 4-7 of node 1, 4 on the one NIC (old: 8);
+        # ⌈32,000/2⌉ x 4096 bf16 rows a rank
+        (
+            [
+                "cluster.workers_per_node=8",
+                "training.tensor_parallel=2",
+                "model={preset: llama2-7b}",
+                "model.tied_embeddings=true",
+            ],
+            4,
+            16000 * 4096 * 2,
+        ),
+        # a stage of a node (PP 2, DP 4): every rank of the node is in a group, 4 on the NIC, as before
+        (["training.pipeline_parallel=2"], 4, 50257 * 1600 * 2),
+    ],
+    ids=["pp4-dp2", "pp4-dp2-interleaved", "pp8-dp1", "tp2-pp4-dp2-8gpus", "pp2-dp4"],
+)
+def test_only_the_embedding_groups_ranks_share_the_nic(overrides: list[str], pairs_per_nic: int, size: int) -> None:
+    """Megatron's embedding group is the first and last rank of each pipeline group (parallel_state), and
+    finalize_model_grads all-reduces every group at once after the data-parallel reduction: only stage 0's and
+    stage p − 1's ranks send, so a NIC is shared by the groups whose ranks sit behind it, not by every rank of the
+    node. 1 Gbit/s NICs (125 MB/s, 10 us): 2·α + S/(125 MB/s / pairs). Before: 5.146 s in the first three cases
+    (4 a NIC), 8.389 s in the fourth (8 a NIC)."""
+    from dpsim.analytic.parallel import tied_embedding_allreduce_time
+    from dpsim.analytic.step import model_parallel_fabric
+
+    s = load_scenario(None, [*SMALL_STAGES, *overrides])
+    expected = 2 * 10e-6 + size / (125e6 / pairs_per_nic)
+    assert tied_embedding_allreduce_time(s, model_parallel_fabric(s)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_the_embedding_groups_pairs_price_the_step_in_both_engines(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PP 8 over 2 nodes of 4 (one rank a stage): one pair crosses, the NIC's whole 125 MB/s; the step grows by that
+    # in both engines (old: 4 ranks a NIC, 5.146 of a 5.596 s step)
+    from dpsim import api
+    from dpsim.analytic import parallel
+
+    o = [*SMALL_STAGES, "training.pipeline_parallel=8", "training.global_batch=8"]
+    with_it = api.run(None, engine=engine, overrides=o).step_time_s
+    monkeypatch.setattr(parallel, "tied_embedding_allreduce_time", lambda scenario, fabric: 0.0)
+    without = api.run(None, engine=engine, overrides=o).step_time_s
+    assert with_it - without == pytest.approx(2 * 10e-6 + 50257 * 1600 * 2 / 125e6, rel=1e-9)

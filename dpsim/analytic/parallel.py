@@ -802,8 +802,14 @@ def tied_embedding_allreduce_time(scenario: Scenario, fabric: Fabric) -> float:
     Megatron-LM's ``allreduce_word_embedding_grads`` (``megatron/optimizer/optimizer.py``, after the
     data-parallel reduction) all-reduces ``main_grad``. Each rank holds V/t rows of h: S = ⌈V/t⌉·h·bytes
     (fp32 under ``gradient_accumulation_pass: fp32_copy``, else the gradient buffer's dtype). Two ranks,
-    ``(p−1)·t·dp`` apart (:func:`rank_of`), a ring: 2α + S/B, over NVLink when the whole job is one node,
-    else over the rank's share of its node's NICs (every rank of the first stage's nodes reduces at once).
+    ``(p−1)·t·dp`` apart (:func:`rank_of`), a ring: 2α + S/B. Only the embedding group's ranks send: Megatron's
+    ``parallel_state`` builds one group of the first and the last rank of each pipeline group (stage 0's and stage
+    p − 1's ranks of one TP and DP coordinate), and every group reduces at once after the data-parallel reduction
+    (``finalize_model_grads``: ``finish_grad_sync``, then ``_allreduce_embedding_grads``; not overlapped). Those
+    pairs are the pipeline's wrap boundary, stage p − 1 to 0 (:func:`stage_boundary_ranks_per_nic`), so B is that
+    boundary's link (:func:`pipeline_p2p_links`): NVLink when both ranks share a node (the whole job on one node),
+    else the NIC's rate over the pairs that cross through one NIC at once, which is every rank of the node only
+    when a stage holds a node or more (a smaller stage: its ``t·dp`` ranks, on the NICs of their affinity).
     """
     t, m = scenario.training, scenario.model
     if t.pipeline_parallel <= 1 or not m.tied_embeddings or m.kind != "transformer" or m.vocab <= 0:
@@ -811,8 +817,7 @@ def tied_embedding_allreduce_time(scenario: Scenario, fabric: Fabric) -> float:
     fp32_grad = scenario.deepspeed_bf16_optimizer
     width = dtype_bytes("fp32") if fp32_grad else scenario.gradient_buffer_bytes_per_param
     size = math.ceil(m.vocab / t.tensor_parallel) * m.hidden * width
-    link = _share_inter(fabric) if fabric.nodes > 1 else fabric.intra
-    return ring_allreduce_time(size, 2, link)
+    return ring_allreduce_time(size, 2, pipeline_p2p_links(scenario, fabric)[-1])
 
 
 def _megatron_synchronous_p2p_time(scenario: Scenario, fabric: Fabric) -> float:
