@@ -17,9 +17,11 @@ from dpsim.analytic.memory import (
     memory_breakdown,
     model_state_parts,
     optimizer_bytes_per_param,
+    pipeline_input_gradients,
     pipeline_stage_buffers,
     recompute_working_set,
     stage_parameters,
+    torch_schedule_operations,
     zero3_kept_parameters,
     zero3_recompute_regathered_parameters,
     zero3_recompute_released,
@@ -439,34 +441,47 @@ _GLOBAL_256 = "training.global_batch=256"
 
 
 @pytest.mark.parametrize(
-    "overrides,shard,expected",
+    "overrides,shard,expected,kept",
     [
         # 1F1B holds 4, 3, 2, 1 micro-batches: the first stage 4 outputs + 8 gradient buffers, the middle ones their
-        # idle activation buffers (8 - n), n outputs and 8 gradient buffers, the last 7 idle activation buffers
-        ((), 1, [12, 16, 16, 7]),
+        # idle activation buffers (8 - n), n outputs and 8 gradient buffers, the last 7 idle activation buffers.
+        # Input gradients: the activations held stay p - r through the steady state, so stage r > 0 peaks at its last
+        # steady-state backward with the m - (p - r) earlier ones' kept (8 - 3, 8 - 2, 8 - 1); stage 0 has none
+        ((), 1, [12, 16, 16, 7], [0, 5, 6, 7]),
         # TP 2 (32 heads of 50) with sequence parallelism, 8 replicas of 8 micro-batches: the boundary's 1/2 shard
         (
             ("model.heads=32", "training.tensor_parallel=2", "training.sequence_parallel=true", _GLOBAL_256),
             2,
             [12, 16, 16, 7],
+            [0, 5, 6, 7],
         ),
         # interleaved, 2 chunks a stage: stage 0 holds 11 chunk-micro-batches (7 of chunk 0, the model's first, 4 of
         # chunk 1): 7 + 8 and 4 + 4 + 8; stage 3 holds 5 (4 of chunk 0, 1 of chunk 1, the model's last): 4 + 4 + 8
-        # and 7
-        (("training.pipeline_schedule=interleaved", "training.virtual_stages=2"), 1, [31, 32, 32, 23]),
+        # and 7. Input gradients: rounds of 4, warm-up 10 - 2r forwards, so 6 + 2r steady-state pairs, each chunk
+        # 6 layers: the held chunk-micro-batches stay 11 - 2r up to the last steady-state backward (index 5 + 2r),
+        # with every earlier one's gradient kept: 7, 9, 11 on stages 1-3; stage 0 only chunk 1's 4 (its chunk 0
+        # takes the tokens)
+        (("training.pipeline_schedule=interleaved", "training.virtual_stages=2"), 1, [31, 32, 32, 23], [4, 7, 9, 11]),
     ],
 )
-def test_torch_pipelining_stage_buffers_by_hand(overrides: tuple[str, ...], shard: int, expected: list[int]) -> None:
+def test_torch_pipelining_stage_buffers_by_hand(
+    overrides: tuple[str, ...], shard: int, expected: list[int], kept: list[int]
+) -> None:
     """``pipeline_runtime: torch`` counts torch.distributed.pipelining's receive buffers and kept outputs in
-    stage-boundary tensors (2 B x 4 x 1,024 x 1,600 / t each); Megatron's schedules keep none."""
+    stage-boundary tensors (2 B x 4 x 1,024 x 1,600 / t each), and the input gradients its ``stage_backward`` left
+    on the receive buffers until pytorch#164329; Megatron's schedules keep none."""
     torch_pp = _scenario(*_GPT2_PP4, *overrides, "training.pipeline_runtime=torch")
     megatron = _scenario(*_GPT2_PP4, *overrides)
     boundary = 2 * 4 * 1024 * 1600 / shard
     assert [pipeline_stage_buffers(torch_pp, i) for i in range(4)] == [boundary * n for n in expected]
     assert [pipeline_stage_buffers(megatron, i) for i in range(4)] == [0.0] * 4
+    assert [pipeline_input_gradients(torch_pp, i) for i in range(4)] == pytest.approx(
+        [boundary * n for n in kept], rel=1e-12
+    )
+    assert [pipeline_input_gradients(megatron, i) for i in range(4)] == [0.0] * 4
     pairs = zip(memory_breakdown(torch_pp).stage_totals, memory_breakdown(megatron).stage_totals, strict=True)
     added = [a - b for a, b in pairs]
-    assert added == pytest.approx([boundary * n for n in expected], rel=1e-12)
+    assert added == pytest.approx([boundary * (n + k) for n, k in zip(expected, kept, strict=True)], rel=1e-12)
     # the chunk-by-chunk count is in_flight_layers' own
     layers = chunk_layers(torch_pp)
     for i in range(4):
@@ -476,6 +491,7 @@ def test_torch_pipelining_stage_buffers_by_hand(overrides: tuple[str, ...], shar
 
 def test_torch_pipelining_adds_nothing_without_a_pipeline() -> None:
     assert pipeline_stage_buffers(_scenario("training.pipeline_runtime=torch"), 0) == 0.0
+    assert pipeline_input_gradients(_scenario("training.pipeline_runtime=torch"), 0) == 0.0
 
 
 def _ddp_toy(*overrides: str):  # type: ignore[no-untyped-def]
@@ -812,3 +828,30 @@ def test_in_flight_chunks_are_torchs_own_schedule(schedule: str, v: int, batch: 
             if kind == "FORWARD":
                 forwards[action.stage_index // p] += 1
         assert in_flight_chunk_microbatches(s, rank) == forwards, (rank, forwards)
+
+
+@pytest.mark.parametrize(
+    "schedule,p,m,v",
+    [
+        ("1f1b", 4, 4, 1),
+        ("1f1b", 4, 8, 1),
+        ("1f1b", 8, 8, 1),
+        ("1f1b", 2, 8, 1),
+        ("interleaved", 4, 8, 2),
+        ("interleaved", 4, 16, 2),
+        ("interleaved", 4, 4, 3),
+        ("interleaved", 8, 8, 2),
+        ("interleaved", 4, 8, 4),
+    ],
+)
+def test_torch_schedule_operations_are_torchs_own(schedule: str, p: int, m: int, v: int) -> None:
+    """The forwards and backwards each rank runs, in order, as dpsim walks them for the input gradients
+    (``torch_schedule_operations``) are torch.distributed.pipelining's own schedule IR (this torch), stage by stage."""
+    order = _torch_schedule_order(schedule, p, m, v)
+    for rank, actions in order.items():
+        ops = [
+            (a.computation_type.name == "FULL_BACKWARD", a.stage_index // p)
+            for a in actions
+            if a is not None and a.computation_type.name in ("FORWARD", "FULL_BACKWARD")
+        ]
+        assert torch_schedule_operations(rank, p, m, v) == ops, rank

@@ -888,8 +888,12 @@ def test_torchtitan_pipeline_rows_keep_torchs_stage_buffers() -> None:
     """The three 405B rows run torch.distributed.pipelining (training.pipeline_runtime: torch): 8 micro-batches of
     4 x 8,192 tokens, the sequence shard of the 16,384-wide residual stream (TP 8), 128 MiB a boundary tensor. 1F1B's
     stage 1 holds 7 in flight: 1 idle activation buffer, 7 outputs, 8 gradient buffers; the interleaved rank 1 holds
-    all 8 of both its middle chunks: 8 outputs and 8 gradient buffers each; the last stage of 1F1B 7 idle buffers."""
-    from dpsim.analytic.memory import pipeline_stage_buffers
+    all 8 of both its middle chunks: 8 outputs and 8 gradient buffers each; the last stage of 1F1B 7 idle buffers.
+    The input gradients ``stage_backward`` left on the receive buffers until pytorch#164329: 1F1B's stage r holds
+    8 - r in flight through its steady state and keeps the r earlier gradients at its last steady-state backward;
+    interleaved (rounds of 8, min(8 + 2(7 - r), 16) warm-up forwards) only ranks 4-7 have steady-state pairs,
+    2r - 6 of them, keeping 1, 3, 5, 7: rank 7 (72.0 + 7 x 0.125 GiB) passes rank 1 (72.4)."""
+    from dpsim.analytic.memory import pipeline_input_gradients, pipeline_stage_buffers
 
     boundary = 4 * 8192 * 16384 * 2 / 8
     assert boundary == 128 * 2**20
@@ -900,7 +904,10 @@ def test_torchtitan_pipeline_rows_keep_torchs_stage_buffers() -> None:
     assert pipeline_stage_buffers(one_f_one_b, 1) == 16 * boundary
     assert pipeline_stage_buffers(one_f_one_b, 7) == 7 * boundary
     assert pipeline_stage_buffers(interleaved, 1) == 32 * boundary
-    assert memory_breakdown(interleaved).worst_stage == 1
+    assert [pipeline_input_gradients(one_f_one_b, i) for i in range(8)] == [r * boundary for r in range(8)]
+    kept = [0, 0, 0, 0, 1, 3, 5, 7]
+    assert [pipeline_input_gradients(interleaved, i) for i in range(8)] == [n * boundary for n in kept]
+    assert memory_breakdown(interleaved).worst_stage == 7
 
 
 def test_nemo_tp_pp_rows_are_the_tables() -> None:

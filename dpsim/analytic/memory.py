@@ -48,12 +48,14 @@ __all__ = [
     "memory_breakdown",
     "model_state_parts",
     "optimizer_bytes_per_param",
+    "pipeline_input_gradients",
     "pipeline_stage_buffers",
     "recompute_working_set",
     "sequence_parallel_gathered_gradient",
     "sequence_parallel_staging_copy",
     "stage_parameters",
     "stage_root_parameters",
+    "torch_schedule_operations",
     "zero3_recompute_regathered_parameters",
     "zero3_recompute_released",
     "zero_model_states",
@@ -546,12 +548,10 @@ def pipeline_stage_buffers(scenario: Scenario, stage: int) -> float:
     micro-batch, micro_batch · seq_len · hidden at the working width, 1/t of it under sequence parallelism (the
     sequence shard a torchtitan block returns).
     """
-    m, t = scenario.model, scenario.training
+    t = scenario.training
     p = t.pipeline_parallel
     if t.pipeline_runtime != "torch" or p <= 1:
         return 0.0
-    shard = t.tensor_parallel if t.sequence_parallel else 1
-    boundary = float(working_bytes(t.precision)) * t.micro_batch * m.seq_len * m.hidden / shard
     micro_batches = scenario.accumulation_steps
     chunks = in_flight_chunk_microbatches(scenario, stage)
     tensors = 0
@@ -561,7 +561,79 @@ def pipeline_stage_buffers(scenario: Scenario, stage: int) -> float:
             tensors += micro_batches - held
         if g < p * len(chunks) - 1:
             tensors += held + micro_batches
-    return boundary * tensors
+    return _stage_boundary_bytes(scenario) * tensors
+
+
+def _stage_boundary_bytes(scenario: Scenario) -> float:
+    """One micro-batch's residual stream at a stage boundary: micro_batch · seq_len · hidden at the working width, 1/t
+    of it under sequence parallelism (the sequence shard a torchtitan block returns)."""
+    m, t = scenario.model, scenario.training
+    shard = t.tensor_parallel if t.sequence_parallel else 1
+    return float(working_bytes(t.precision)) * t.micro_batch * m.seq_len * m.hidden / shard
+
+
+def torch_schedule_operations(stage: int, p: int, m: int, v: int = 1) -> list[tuple[bool, int]]:
+    """The forwards and backwards pipeline rank ``stage`` runs in one step under torch.distributed.pipelining, in
+    order: ``(is_backward, local chunk)``, the rank's chunk ``c`` being the model's stage ``c·p + stage``.
+
+    ``Schedule1F1B`` (v = 1): min(m, p − stage) warm-up forwards, then a backward and a forward in turn until the
+    forwards run out, then the remaining backwards. ``ScheduleInterleaved1F1B`` (v > 1, ``_calculate_single_rank_
+    operations``): rounds of ``m // max(1, m // p)`` micro-batches; min((v − 1) · round + 2 · (p − 1 − stage), m · v)
+    warm-up forwards, the k-th on chunk (k // round) mod v; then a forward and a backward in turn, the j-th backward on
+    chunk v − 1 − (j // round) mod v; then the remaining backwards. Checked against this torch's own schedule IR
+    (``tests/test_memory.py``)."""
+    if v <= 1:
+        warm = min(m, p - stage)
+        ops = [(False, 0)] * warm
+        for k in range(m):
+            ops.append((True, 0))
+            if warm + k < m:
+                ops.append((False, 0))
+        return ops
+    per_round = m // max(1, m // p)
+    warm = min((v - 1) * per_round + 2 * (p - 1 - stage), m * v)
+    ops = [(False, (k // per_round) % v) for k in range(warm)]
+    for j in range(m * v):
+        if warm + j < m * v:
+            ops.append((False, ((warm + j) // per_round) % v))
+        ops.append((True, v - 1 - (j // per_round) % v))
+    return ops
+
+
+def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
+    """What the stage-input gradients torch's pipelining keeps add to a rank's activation peak
+    (``training.pipeline_runtime: torch``; 0 under ``megatron``, on the model's first stage and without pipeline
+    parallelism).
+
+    ``stage_backward`` (torch/distributed/pipelining/_backward.py) runs ``torch.autograd.backward`` on the stage's
+    outputs, which leaves each input's gradient on the receive buffer the input was read from (a leaf), and returns
+    ``val.grad`` for the send: until pytorch#164329 (Oct 2025; torch 2.13 sets ``val.grad = None`` there) nothing
+    released it before ``clear_runtime_states`` at the next step, so every micro-batch a chunk has finished its
+    backward for keeps one boundary tensor. Walked over the rank's operations (:func:`torch_schedule_operations`): the
+    largest, over its backwards, of the layers' activations then held (with the output layer's while the model's
+    last chunk runs its backward) plus the input gradients kept so far, less the largest without them; 1F1B's
+    stage r > 0 keeps m − (p − r) of them at its last steady-state backward."""
+    t = scenario.training
+    p = t.pipeline_parallel
+    if t.pipeline_runtime != "torch" or p <= 1 or scenario.model.kind != "transformer":
+        return 0.0
+    layers = chunk_layers(scenario)[stage]
+    v = len(layers)
+    per_layer = _per_layer_activations(scenario)
+    last = _output_layer_activations(scenario) if stage == p - 1 else 0.0
+    boundary = _stage_boundary_bytes(scenario)
+    held, done = [0] * v, [0] * v
+    without = with_grads = 0.0
+    for backward, chunk in torch_schedule_operations(stage, p, scenario.accumulation_steps, v):
+        if not backward:
+            held[chunk] += 1
+            continue
+        acts = per_layer * sum(n * h for n, h in zip(layers, held, strict=True)) + (last if chunk == v - 1 else 0.0)
+        kept = boundary * sum(done[c] for c in range(v) if c * p + stage > 0)
+        without, with_grads = max(without, acts), max(with_grads, acts + kept)
+        held[chunk] -= 1
+        done[chunk] += 1
+    return with_grads - without
 
 
 def _activations(scenario: Scenario, stage: int) -> float:
@@ -572,28 +644,43 @@ def _activations(scenario: Scenario, stage: int) -> float:
         width = float(working_bytes(t.precision))
         return 2.0 * m.layers * t.micro_batch * m.hidden * width
     p = t.pipeline_parallel
+    acts = _per_layer_activations(scenario) * in_flight_layers(scenario, stage) + recompute_working_set(scenario)
+    if stage == p - 1:
+        acts += _output_layer_activations(scenario)
+    return acts
+
+
+def _per_layer_activations(scenario: Scenario) -> float:
+    """Bytes a transformer layer keeps for one micro-batch's backward (the checkpointed share blended with the rest
+    under ``recompute_layer_interval``)."""
+    t = scenario.training
     per_layer = _layer_activations(scenario, t.activation_recomputation)
     share = scenario.recomputed_layer_share
     if share < 1.0:  # recompute_layer_interval: the layers not checkpointed keep every activation
         per_layer = share * per_layer + (1.0 - share) * _layer_activations(scenario, "none")
-    acts = per_layer * in_flight_layers(scenario, stage) + recompute_working_set(scenario)
-    if stage == p - 1:
-        # Output layer: final LayerNorm input, projection input and what the loss holds a logit element at its peak
-        # (fp32 logits in Megatron: 4·s·b·h/t · (1 + v/h), Korthikanti et al. 2022, §4.3; model.loss_kernel). Under
-        # training.autocast the norm's input is the fp32 residual stream: 4 + 2 bytes an element. Under
-        # training.sequence_parallel_kind: dtensor the projection's 2-byte input is the whole all-gathered s·b·h
-        # (DTensor's ColwiseParallel with input_layouts=Shard(1)), t times its shard
-        s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
-        logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
-        norm = 6.0 if t.autocast and t.precision != "fp32" else 4.0
-        if m.elementwise == "eager":
-            # model.elementwise: eager runs the final norm op by op too (torchtitan's RMSNorm at 9dec370, Meta's
-            # llama/model.py): its autograd keeps the fp32 copy x.float() and the cast output, 4 + 2 bytes an element
-            # where the fused norm's 2-byte input is counted, as in each layer (activation_bytes_per_layer)
-            norm += 4.0
-        acts += s * b / t.tensor_parallel * (norm * h + logit * m.vocab)
-        if t.sequence_parallel and t.sequence_parallel_kind == "dtensor":
-            acts += 2.0 * s * b * h * (1.0 - 1.0 / t.tensor_parallel)
+    return per_layer
+
+
+def _output_layer_activations(scenario: Scenario) -> float:
+    """Bytes the last stage's output layer and loss hold for one micro-batch at their peak.
+
+    Final LayerNorm input, projection input and what the loss holds a logit element at its peak (fp32 logits in
+    Megatron: 4·s·b·h/t · (1 + v/h), Korthikanti et al. 2022, §4.3; model.loss_kernel). Under training.autocast the
+    norm's input is the fp32 residual stream: 4 + 2 bytes an element. Under training.sequence_parallel_kind: dtensor
+    the projection's 2-byte input is the whole all-gathered s·b·h (DTensor's ColwiseParallel with
+    input_layouts=Shard(1)), t times its shard."""
+    m, t = scenario.model, scenario.training
+    s, b, h = float(m.seq_len), float(t.micro_batch), float(m.hidden)
+    logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
+    norm = 6.0 if t.autocast and t.precision != "fp32" else 4.0
+    if m.elementwise == "eager":
+        # model.elementwise: eager runs the final norm op by op too (torchtitan's RMSNorm at 9dec370, Meta's
+        # llama/model.py): its autograd keeps the fp32 copy x.float() and the cast output, 4 + 2 bytes an element
+        # where the fused norm's 2-byte input is counted, as in each layer (activation_bytes_per_layer)
+        norm += 4.0
+    acts = s * b / t.tensor_parallel * (norm * h + logit * m.vocab)
+    if t.sequence_parallel and t.sequence_parallel_kind == "dtensor":
+        acts += 2.0 * s * b * h * (1.0 - 1.0 / t.tensor_parallel)
     return acts
 
 
@@ -873,7 +960,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
         bufs = _buffers(scenario, params, roots[stage], stage == len(roots) - 1, stage)
         bufs += max(0.0, _bf16_reduction_copy(scenario, params) - acts)
         bufs += sequence_parallel_staging_copy(scenario) + sequence_parallel_gathered_gradient(scenario)
-        bufs += pipeline_stage_buffers(scenario, stage)
+        bufs += pipeline_stage_buffers(scenario, stage) + pipeline_input_gradients(scenario, stage)
         parts = (weights, grads, states, acts, bufs)
         total = sum(parts) + reserve
         totals.append(total)
