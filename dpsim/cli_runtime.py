@@ -125,17 +125,42 @@ def _under_torchrun() -> bool:
     return "RANK" in values
 
 
+def _cuda_devices() -> int:
+    """The CUDA devices of this machine, for ``--device cuda``; refused (``--device``) where there is none."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise fail("--device", "cuda: this machine has no CUDA device (torch.cuda.is_available() is False)")
+    return count
+
+
+def refuse_cuda_outside_torchrun(device: str) -> None:
+    """``--device`` other than cpu where torchrun did not start the ranks (``dpsim calibrate``, ``dpsim validate``,
+    ``python -m runtime``): the local and emulated testbeds start CPU processes."""
+    if device != "cpu":
+        raise fail("--device", f"got {brief(device)}: the local and emulated testbeds use CPUs (cuda runs under "
+                   "torchrun, one process per GPU)")  # fmt: skip
+
+
+def check_nccl_options(device: str, pin: bool, debug: bool, backend: str = "") -> None:
+    """``--nccl-pin`` / ``--nccl-debug`` (``dpsim validate``, ``python -m runtime``): NCCL reads them only where the
+    ranks run NCCL, on GPUs (``--device cuda``) and not under ``--backend gloo``; each was refused in one command
+    and, with other words, in the other (``--nccl-debug`` on CPU ranks was once ignored without a word)."""
+    for option, given in (("--nccl-pin", pin), ("--nccl-debug", debug)):
+        if given and device != "cuda":
+            raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
+        if given and backend == "gloo":
+            raise fail(option, "the ranks run gloo (--backend gloo), which reads no NCCL setting")
+
+
 def _check_cuda_rank() -> None:
     """Under torchrun with ``--device cuda``: a CUDA device for this rank's ``LOCAL_RANK``, before the group is joined.
 
     Each rank uses GPU ``LOCAL_RANK`` (``torch.cuda.set_device``): on a machine without CUDA, or with fewer devices
     than ranks a node, a rank failed there or in NCCL's setup (a traceback), and its peers waited for it until the
     timeout."""
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise fail("--device", "cuda: this machine has no CUDA device (torch.cuda.is_available() is False)")
+    count = _cuda_devices()
     local = int(os.environ.get("LOCAL_RANK", "0"))  # a whole number: _under_torchrun checked it
     if local >= count:
         raise fail("LOCAL_RANK", f"{local:,}: this machine has {count:,} CUDA device(s) and each rank uses GPU "
@@ -315,8 +340,8 @@ def calibrate(
     if scenario is None:
         raise fail("scenario", "give a scenario YAML to measure, or --from-nccl-tests / --from-trace files to fit")
     _check_max_residual(max_residual)
-    if not _under_torchrun() and device != "cpu" and not compute:  # under torchrun: checked where the ranks run
-        raise fail("--device", f"got {brief(device)}: the local testbeds use CPUs (cuda runs under torchrun)")
+    if not _under_torchrun() and not compute:  # under torchrun: checked where the ranks run
+        refuse_cuda_outside_torchrun(device)
     _require_runtime()
     import json
 
@@ -458,8 +483,8 @@ def _calibrate_compute(
 
     from runtime.gemm import default_shapes, device_mismatch, fit, sweep
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise fail("--device", "cuda: this machine has no CUDA device (torch.cuda.is_available() is False)")
+    if device == "cuda":
+        _cuda_devices()
     cuda = torch.cuda.is_available() if device is None else device == "cuda"
     mismatch = device_mismatch(loaded, cuda)
     if mismatch:  # before anything is timed or written
@@ -628,11 +653,9 @@ def validate(
         except ValueError as exc:
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
     check_choice("--device", device, ("cpu", "cuda"))  # the options, before the folder is made (it was left empty)
-    if (nccl_pin or nccl_debug) and device != "cuda":
-        option = "--nccl-pin" if nccl_pin else "--nccl-debug"
-        raise fail(option, "NCCL runs on GPUs: add --device cuda (under torchrun)")
-    if not _under_torchrun() and device != "cpu":
-        raise fail("--device", "cuda runs under torchrun (one process per GPU); the local testbeds use CPUs")
+    check_nccl_options(device, nccl_pin, nccl_debug)
+    if not _under_torchrun():
+        refuse_cuda_outside_torchrun(device)
     if device == "cuda":
         _check_cuda_rank()
     runs = "nccl" if device == "cuda" else "gloo"
@@ -646,8 +669,8 @@ def validate(
         for c in resolved:
             try:
                 nccl_settings(c.scenario)
-            except ValueError as exc:
-                raise fail("communication.algorithm", f"{c.label}: {exc}") from None
+            except ScenarioError as exc:
+                raise fail(exc.field, f"{c.label}: {exc.message}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise fail("--out-dir", f"{str(out_dir)!r} is a file, not a folder")
     calibration = ("profile.yaml", "calibration-bench.json") if profile is not None else ()  # made if calibrating

@@ -86,6 +86,7 @@ from runtime.launch import spawn_ranks
 from runtime.model import MLP, build_model, synthetic_batch
 from runtime.optim import build_optimizer
 from runtime.testbed import LocalTestbed, Testbed
+from runtime.testbed.emulated import LEGACY_BURST_FLOOR_BYTES, burst_bytes
 
 __all__ = [
     "CalibrationPlan",
@@ -919,12 +920,6 @@ def worst_link_points(
     return out
 
 
-def _legacy_burst_bytes(rate: float) -> int:
-    """The emulated testbed's tbf burst before stop 41 (0.25 ms of traffic, at least 16 KiB): what records without
-    ``tbf_burst_bytes`` were measured with."""
-    return max(16 * 1024, round(rate * 0.00025))
-
-
 def _large_message_bytes(
     testbed: str, link_class: str, rates: Sequence[float], records: Sequence[Mapping[str, Any]] = ()
 ) -> float:
@@ -936,7 +931,7 @@ def _large_message_bytes(
         measured = [float(r["tbf_burst_bytes"]) for r in records if r.get("tbf_burst_bytes") is not None]
         if measured:
             return 16.0 * max(measured)
-        return 16.0 * max(_legacy_burst_bytes(r) for r in rates)
+        return 16.0 * max(burst_bytes(r, floor=LEGACY_BURST_FLOOR_BYTES) for r in rates)
     if testbed in ("emulated", "local") and link_class == "intra":
         return INTRA_LARGE_BYTES
     return 256.0 * 1024

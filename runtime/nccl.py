@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario
 
 __all__ = [
@@ -60,16 +61,17 @@ def nccl_settings(scenario: Scenario) -> dict[str, str]:
     ``auto`` and ``backend`` (the communicator's own choice: NCCL's on GPUs) pin nothing (NCCL's tuner chooses,
     as the scenario says); ``protocol: none``
     (the links' α–β, no NCCL protocol) pins no protocol. Raises ValueError for an algorithm
-    NCCL does not have.
+    NCCL does not have (a :class:`~dpsim.errors.ScenarioError`, a ValueError, naming the field).
     """
     algorithm = scenario.communication.algorithm
     out: dict[str, str] = {}
     if algorithm not in ("auto", "backend"):
         if algorithm not in NCCL_ALGORITHMS:
-            raise ValueError(
-                f"communication.algorithm {algorithm!r} has no NCCL equivalent (NCCL_ALGO offers "
-                f"{', '.join(sorted(NCCL_ALGORITHMS))}); run it with the point-to-point algorithms on gloo, "
-                "or do not pin NCCL's algorithm"
+            raise ScenarioError(
+                "communication.algorithm",
+                f"{algorithm!r} has no NCCL equivalent (NCCL_ALGO offers {', '.join(sorted(NCCL_ALGORITHMS))}); run "
+                "it with the point-to-point algorithms on gloo, or do not pin NCCL's algorithm",
+                scenario.name,
             )
         out["NCCL_ALGO"] = NCCL_ALGORITHMS[algorithm]
     protocol = getattr(scenario.communication, "protocol", None)

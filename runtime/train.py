@@ -142,11 +142,9 @@ def check_run(args: argparse.Namespace) -> Scenario:
         limit = f"at most {max_local_workers():,}: 4 per CPU core"
         raise ScenarioError("cluster", f"{world:,} ranks would each be a process on this machine ({limit}); run under "
                             "torchrun for more", CLI_SOURCE)  # fmt: skip
-    for flag, given in (("--nccl-pin", args.nccl_pin), ("--nccl-debug", args.nccl_debug)):
-        if given and args.device != "cuda":  # --nccl-debug was ignored on CPU ranks without a word
-            raise ValueError(f"{flag}: NCCL runs on GPUs (--device cuda under torchrun)")
-        if given and args.backend == "gloo":
-            raise ValueError(f"{flag}: the ranks run gloo (--backend gloo), which reads no NCCL setting")
+    from dpsim.cli_runtime import check_nccl_options
+
+    check_nccl_options(args.device, args.nccl_pin, args.nccl_debug, args.backend or "")
     if args.nccl_pin:
         from runtime.nccl import nccl_settings
 
@@ -373,9 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0
-    if args.device != "cpu":
-        message = "--device cuda runs under torchrun (one process per GPU); the local and emulated testbeds use CPUs"
-        print(f"error: {message}", file=sys.stderr)
+    from dpsim.cli_runtime import refuse_cuda_outside_torchrun
+
+    try:
+        refuse_cuda_outside_torchrun(args.device)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     from dpsim.cli_common import Stopped, install_signal_cleanup
     from runtime.job import check_supported

@@ -1010,6 +1010,26 @@ def test_validate_judges_its_options_before_making_its_folder(extra: list[str], 
     assert not (tmp_path / "v").exists()
 
 
+@pytest.mark.parametrize("extra", [["--nccl-pin"], ["--nccl-debug"], ["--device", "cuda"]])
+def test_validate_and_the_runtime_refuse_a_device_option_in_one_line(extra: list[str], tmp_path: Path) -> None:
+    """Stop 42: ``dpsim validate`` and ``python -m runtime`` refuse the NCCL flags on CPU ranks and ``--device cuda``
+    outside torchrun with the same line (``dpsim.cli_runtime.check_nccl_options`` / ``refuse_cuda_outside_torchrun``;
+    they were twins in other words: "NCCL runs on GPUs: add --device cuda" / "(--device cuda under torchrun)", and
+    the runtime's --device line named no source); an algorithm NCCL lacks, pinned, names its field in both."""
+    pytest.importorskip("torch")
+    code, _, validate = hostile.run_in_process(
+        ["validate", str(hostile.CPU_SCENARIO), "--out-dir", str(tmp_path / "v"), *extra]
+    )
+    assert code == 2
+    code, _, runtime = hostile.run_in_process([str(hostile.CPU_SCENARIO), *extra], program="runtime")
+    assert code == 2 and runtime == validate and len(runtime.strip().splitlines()) == 1, (runtime, validate)
+    from runtime.nccl import nccl_settings
+
+    with pytest.raises(ScenarioError) as caught:
+        nccl_settings(load_scenario(hostile.CPU_SCENARIO, ["communication.algorithm=halving-doubling"]))
+    assert caught.value.field == "communication.algorithm" and "no NCCL equivalent" in caught.value.message
+
+
 def test_an_empty_path_option_is_refused_not_read_as_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

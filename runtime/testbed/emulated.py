@@ -61,6 +61,7 @@ from runtime.testbed import Testbed
 __all__ = [
     "BURST_FLOOR_BYTES",
     "GSO_SKB_MAX_QDISC_BYTES",
+    "LEGACY_BURST_FLOOR_BYTES",
     "BadEnvironment",
     "EmulatedCluster",
     "RootRequired",
@@ -461,8 +462,13 @@ slower than 500); with 72 KiB it takes the link's time to 1.1 % on average
 (``benchmarks/results/host-packet-cost-2026-12-06-n``)."""
 
 
-def burst_bytes(rate: float) -> int:
-    """tbf bucket size at ``rate`` bytes/s: 0.25 ms of traffic, at least :data:`BURST_FLOOR_BYTES` (72 KiB: above
-    TCP's largest GSO skb, so tbf passes every skb whole, as a NIC with TSO does; stop 41). Sessions stored before
-    stop 41 were measured with a 16 KiB floor (tbf segmented every skb: host-bound)."""
-    return max(BURST_FLOOR_BYTES, round(rate * 0.00025))
+LEGACY_BURST_FLOOR_BYTES = 16 * 1024
+"""The smallest tbf bucket before stop 41: sessions stored then (records without ``tbf_burst_bytes``) were measured
+with it (tbf segmented every skb: host-bound)."""
+
+
+def burst_bytes(rate: float, floor: int = BURST_FLOOR_BYTES) -> int:
+    """tbf bucket size at ``rate`` bytes/s: 0.25 ms of traffic, at least ``floor`` (:data:`BURST_FLOOR_BYTES`, 72 KiB:
+    above TCP's largest GSO skb, so tbf passes every skb whole, as a NIC with TSO does; stop 41). Sessions stored
+    before stop 41 were measured with :data:`LEGACY_BURST_FLOOR_BYTES`."""
+    return max(floor, round(rate * 0.00025))
