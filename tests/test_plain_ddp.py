@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,6 +86,26 @@ def test_heldout_cases_pass_accumulation_and_buckets_to_plain_ddp() -> None:
     acc = argv["nodes=4, workers_per_node=2, micro_batch=32, accumulation=4, bucket=100 MiB"]
     assert acc[acc.index("--accumulation") + 1] == "4" and acc[acc.index("--bucket-cap-mb") + 1] == "100"
     assert acc[acc.index("--micro-batch") + 1] == "32"
+
+
+def test_fresh_cases_share_no_configuration_with_the_other_sets() -> None:
+    """``--case-set fresh`` is held out from everything stored: none of its configurations is ``heldout``'s or ``ab``'s
+    (ranks a node, nodes, samples a rank, accumulation, bucket, rate)."""
+
+    def key(s: Any) -> tuple[object, ...]:
+        c = s.cluster
+        return (c.nodes, c.workers_per_node, s.training.micro_batch, s.accumulation_steps, s.communication.bucket,
+                c.inter_node.bandwidth)  # fmt: skip
+
+    seen = {key(c.scenario) for name in ("ab", "heldout") for c in plain_ddp._cases((), name)}
+    fresh = plain_ddp._cases((), "fresh")
+    assert len(seen) == 19 and len({key(c.scenario) for c in fresh}) == 12
+    assert not {key(c.scenario) for c in fresh} & seen
+    assert {c.scenario.cluster.workers_per_node for c in fresh} == {1, 2}
+    assert {c.scenario.cluster.inter_node.bandwidth * 8 for c in fresh} == {1e9, 7e8, 5e8}
+    assert {c.scenario.world_size for c in fresh} == {2, 3, 4, 5, 6, 7, 8}
+    for c in fresh:  # every case runs as plain DDP (an fp32 MLP, the backend's all-reduce)
+        plain_ddp.plain_argv(c.scenario, warmup_steps=1, steps=5)
 
 
 def test_plain_only_table_scores_each_engine_against_plain_ddp_per_repeat() -> None:
