@@ -60,7 +60,7 @@ from typing import Any
 from dpsim import api
 from dpsim.analytic import parallel
 from dpsim.analytic.step import dp_fabric, fabric_of
-from dpsim.compute import layer_kernels, mfu_peak_flops
+from dpsim.compute import compute_device, layer_kernels, mfu_peak_flops
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim.collectives import nccl
@@ -84,6 +84,7 @@ __all__ = [
     "SCALING_RUNS",
     "TORCHTITAN_PUBLISHED_MEMORY_GIB",
     "TORCHTITAN_RUNS",
+    "USERBUFFERS_SM_MARGIN",
     "PublishedRun",
     "b200_runs",
     "b200_sustained_fraction",
@@ -105,6 +106,8 @@ __all__ = [
     "scaling_retention",
     "scaling_series",
     "scaling_slope",
+    "sm_margin_seconds",
+    "sm_margin_what_if",
     "spread",
     "step_seconds",
     "token_layer_seconds",
@@ -3328,6 +3331,58 @@ def _print_megatron_bucket_what_if(engine: str) -> None:
         )
 
 
+USERBUFFERS_SM_MARGIN: dict[str, tuple[int, dict[str, int]]] = {
+    # NeMo v2.2.0 recipes/tp_overlap_configs/userbuffers.py, the configs scripts/llm/performance picks per GPU:
+    # userbuffers_bf16_b200_h18432_tp8_mbs1_seqlen4096: fc2_fprop PipelineOverlapCfg(num_sm=24, set_sm_margin=True),
+    # proj_fprop RingExchangeOverlapCfg(num_sm=1, set_sm_margin=True)
+    "NeMo 25.02 Nemotron-340B FP8 on 128 B200": (148, {"mlp_down": 24, "attention_out": 1}),
+    # userbuffers_fp8_b200_h12288_tp4_mbs1_seqlen2048: proj_fprop and fc2_fprop ring exchange, 1 SM each, margin set
+    "NeMo 25.02 GPT3-175B FP8 on 512 B200": (148, {"mlp_down": 1, "attention_out": 1}),
+    # userbuffers_fp8_h100_h12288_tp4_mbs1_seqlen2048: proj_fprop pipelined on 24 SMs, fc2_fprop ring exchange 1
+    "NeMo GPT-3 175B FP8 on 512 H100": (132, {"attention_out": 24, "mlp_down": 1}),
+}
+"""Rows whose Transformer Engine userbuffers config sets ``set_sm_margin`` on a forward GEMM's overlap: (the device's
+SMs, {GEMM: SMs the overlap's communication kernel takes}). TE's ``CommOverlapCore`` (comm_gemm_overlap.cpp) then runs
+that GEMM on ``_math_sms = sm_count - num_comm_sm``. SMs: H100 SXM 132 (the catalog's); B200 148 (two dies of 74
+enabled SMs; Chips and Cheese's B200 article), not in the catalog. The other TP rows' configs (NeMo 24.07's launcher
+yamls, Megatron-Bridge's) are not read here."""
+
+
+def sm_margin_seconds(run: PublishedRun) -> float:
+    """Seconds a step of ``run`` adds were each GEMM of :data:`USERBUFFERS_SM_MARGIN` to run on the SMs its overlap
+    leaves it, at a rate proportional to them: the GEMM's priced time x (SMs / (SMs - taken) - 1), for every layer of
+    a stage and every micro-batch (on the critical path; the bubble's share is left out). A what-if, not the model."""
+    sms, taken = USERBUFFERS_SM_MARGIN[run.name]
+    scenario = scenario_from_dict(dict(run.scenario), run.name)
+    m, t = scenario.model, scenario.training
+    device = compute_device(scenario)
+    kernels = layer_kernels(m, device, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
+    per_layer = sum(k.seconds * (sms / (sms - taken[k.name]) - 1.0) for k in kernels if k.name in taken)
+    return per_layer * parallel.layers_per_stage(scenario) * scenario.accumulation_steps
+
+
+def sm_margin_what_if(engine: str = "analytic") -> dict[str, tuple[float, float]]:
+    """{row: (error now, error with :func:`sm_margin_seconds` added to its step)} for :data:`USERBUFFERS_SM_MARGIN`'s
+    rows, the B200 ones at the B200 fraction (its calibration rows run no TP, so it is unchanged)."""
+    fraction = b200_sustained_fraction()
+    rows = [*b200_runs(B200_HELD_OUT, fraction), *PUBLISHED_RUNS]
+    out: dict[str, tuple[float, float]] = {}
+    for run in rows:
+        if run.name not in USERBUFFERS_SM_MARGIN:
+            continue
+        predicted, result = predict_run(run, engine)
+        step = result.step_time_s
+        then = predicted * step / (step + sm_margin_seconds(run))
+        out[run.name] = (relative_error(run, predicted), relative_error(run, then))
+    return out
+
+
+def _print_sm_margin_what_if(engine: str) -> None:
+    print("Transformer Engine's userbuffers SM margin on the rows whose recipe sets it (what-if, not the model):")
+    for name, (now, then) in sm_margin_what_if(engine).items():
+        print(f"  {name:<44} {100 * now:+6.2f} % -> {100 * then:+6.2f} %")
+
+
 def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
     """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
     share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
@@ -3479,6 +3534,12 @@ def main() -> None:
         "(not the model)",
     )
     parser.add_argument(
+        "--sm-margin-what-if",
+        action="store_true",
+        help="only the rows whose Transformer Engine userbuffers config reserves SMs from a forward GEMM "
+        "(set_sm_margin, USERBUFFERS_SM_MARGIN), now and with those GEMMs on the SMs left (not the model)",
+    )
+    parser.add_argument(
         "--megatron-bucket-what-if",
         action="store_true",
         help="only NeMo 25.02's B200 rows with the recipe's distributed-optimizer buckets (128M parameters, "
@@ -3491,6 +3552,9 @@ def main() -> None:
         "H100 sustained fraction re-derived with it (not the model)",
     )
     args = parser.parse_args()
+    if args.sm_margin_what_if:
+        _print_sm_margin_what_if(args.engine)
+        return
     if args.megatron_bucket_what_if:
         _print_megatron_bucket_what_if(args.engine)
         return

@@ -1323,6 +1323,29 @@ def test_megatron_bucket_what_if_by_hand() -> None:
     assert out["recipe"][1] == pytest.approx([0.0081, 0.0956], abs=5e-4)
 
 
+def test_sm_margin_what_if_by_hand() -> None:
+    """``--sm-margin-what-if`` (not the model): NeMo 2.2.0's B200 userbuffers config for the Nemotron-340B pipelines
+    fc2_fprop's reduce-scatter on 24 SMs with ``set_sm_margin`` (TE runs the GEMM on 148 - 24) and proj_fprop's ring
+    exchange on 1: each step adds MLP-down's priced forward x 24/124 and attention-out's x 1/147, for the stage's 24
+    layers and 8 micro-batches; the rows themselves are left as they were."""
+    from dpsim.compute import compute_device, layer_kernels
+
+    run = next(r for r in RUNS.B200_HELD_OUT if "Nemotron-340B" in r.name)
+    s = scenario_from_dict(dict(run.scenario))
+    t = s.training
+    kernels = {
+        k.name: k.seconds
+        for k in layer_kernels(s.model, compute_device(s), t.precision, t.micro_batch, 8, t.sequence_parallel)
+    }
+    assert (s.model.layers // t.pipeline_parallel, s.accumulation_steps) == (24, 8)
+    by_hand = (kernels["mlp_down"] * 24 / 124 + kernels["attention_out"] / 147) * 24 * 8
+    assert RUNS.sm_margin_seconds(run) == pytest.approx(by_hand, rel=1e-12)
+    out = RUNS.sm_margin_what_if()
+    assert out["NeMo 25.02 Nemotron-340B FP8 on 128 B200"] == pytest.approx((0.1043, 0.0877), abs=5e-4)
+    assert out["NeMo 25.02 GPT3-175B FP8 on 512 B200"] == pytest.approx((0.0334, 0.0326), abs=5e-4)
+    assert out["NeMo GPT-3 175B FP8 on 512 H100"] == pytest.approx((-0.0674, -0.0726), abs=5e-4)
+
+
 def test_async_tp_what_if_by_hand() -> None:
     """``--async-tp-what-if`` (not the model): AsyncTP hiding no transfer lengthens the Aug 2024 405B Float8 AsyncTP
     row's step (no pipeline, one micro-batch) by what ``tensor_parallel_hidden_time`` hides, less at most the FSDP
