@@ -413,6 +413,8 @@ class HostModel:
             return math.inf
         if (n + m) * busy <= c:
             return (c - m * busy) / n
+        if n + m < c:  # a sender asking more than a core (u > 1): the backward threads are served whole, the rest
+            return (c - n) / m  # to the senders (C/(N + M) > 1 handed them less and left cores idle)
         return c / (n + m)
 
     def comm_cpu_per_byte_at(self, rate: float | None) -> float:

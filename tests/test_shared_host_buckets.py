@@ -88,6 +88,13 @@ def test_fair_level_closed_forms() -> None:
                     assert n * min(1.0, level) + m * min(u, level) == pytest.approx(2.0)
                 else:
                     assert n + m * u <= 2.0
+    # more cores than threads, senders asking more than a core: each backward thread a core, the senders the rest,
+    # 1.33 each (C/(N + M) = 1.14 left 1.1 cores idle); review of stop 42's fair_level
+    many = HostModel(16.0)
+    assert many.fair_level(8, 6, 1.5) == pytest.approx(8 / 6)
+    for n, m, u in ((8, 6, 1.5), (4, 10, 1.3), (12, 2, 3.0)):
+        level = many.fair_level(n, m, u)
+        assert n * min(1.0, level) + m * min(u, level) == pytest.approx(16.0)
 
 
 N_FOLDER = ROOT / "benchmarks/results/plain-ddp-2026-12-06-n"
