@@ -357,7 +357,8 @@ def test_priced_transfers_count_the_transfers_the_pricing_routes(
                 assert routed >= routed_now[0], where  # an upper bound of the work
                 if routed_now[0] == 0:  # a closed form (textbook ring): nothing routed
                     continue
-                fluid = op == "allreduce" and algorithm in ("halving-doubling", "direct")  # charged twice
+                # charged twice: direct's all-to-all phase, and NCCL's all-to-all, the same n(n-1) phase
+                fluid = (op == "allreduce" and algorithm in ("halving-doubling", "direct")) or op == "alltoall"
                 exact = op != "sendrecv" and not fluid  # sendrecv: every pair as if across nodes
                 assert routed <= (1 if exact else 2) * routed_now[0], where
                 assert held <= routed
@@ -530,6 +531,29 @@ def test_cheap_work_is_not_refused(capsys: pytest.CaptureFixture[str]) -> None:
     work = budget.estimate_collective("allreduce", "direct", "auto", Layout(640, 8, nics=8), "analytic", 1, 256)
     with pytest.raises(ScenarioError, match="GiB"):
         budget.check_collective(work, allow_long=True)
+    # NCCL's all-to-all routes direct's phase of n(n-1) pairs once, and is charged as direct is: twice (stop 42).
+    # Charged once, 3,000 gloo ranks (the CPU scenario on 1,500 nodes) were priced as 4.95 s, and took 5.9-6.0 s of
+    # CPU (21-43 s wall on the loaded machine); on 2,700 nodes (29 M transfers) they are past the 30 s limit
+    from dpsim.analytic.step import algorithm_of, calibrated_fabric
+    from dpsim.scenario import load_scenario
+    from dpsim.sim.collectives.p2p import p2p_transfers
+
+    cpu = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    for path, nodes in ((cpu, 1500), (DEFAULT, 375), (cpu, 2700)):
+        fabric = calibrated_fabric(scenario := load_scenario(path, overrides=[f"cluster.nodes={nodes}"],
+                                                             batch_free=True))  # fmt: skip
+        layout, world = budget.layout_of(fabric), fabric.world_size
+        alltoall = budget.estimate_collective("alltoall", algorithm_of(scenario), fabric.protocol, layout, "analytic",
+                                              1, 256)  # fmt: skip
+        assert alltoall.transfers == 2 * p2p_transfers("alltoall", layout)
+        if path == cpu:  # gloo: no PXN relay legs, the n(n-1) pairs of direct's phase and its charge
+            direct = budget.estimate_collective("allreduce", "direct", "none", layout, "analytic", 1, 256)
+            assert alltoall.transfers == direct.transfers == 2 * world * (world - 1)
+        if nodes == 1500:
+            assert budget.check_collective(alltoall).seconds == pytest.approx(2 * 2999 * 3000 * budget.PRICE_TRANSFER_S)
+        if nodes == 2700:
+            with pytest.raises(ScenarioError, match="pricing alltoall"):
+                budget.check_collective(alltoall)
 
 
 def test_run_and_sweep_price_the_steps_collectives_up_front(capsys: pytest.CaptureFixture[str]) -> None:

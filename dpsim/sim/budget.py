@@ -557,7 +557,12 @@ def priced_transfers(op: str, algorithm: str, protocol: str, layout: Layout, far
     estimated = 2 if estimated_apart(layout, pairs) else 1  # NCCL's estimates of another release's, priced apart
     if op in P2P_OPS:  # one phase of every pair's transfers (relay legs, NIC splits), once per protocol (all far)
         phase = p2p_transfers(op, layout)
-        return estimated * len(pairs) * phase, phase, phase
+        # NCCL's all-to-all (p2p.nccl_alltoall) is direct's phase of n(n-1) pairs, routed once: charged twice as
+        # direct's is (_charged_twice: the kernel's page faults on the phase's fresh arrays). Charged once, 3,000 ranks
+        # of gloo (the CPU scenario on 1,500 nodes: 9.0 M transfers) were priced as 4.95 s and took 5.9-6.0 s of
+        # CPU, 4.0 of it system time (21 s wall at load 7.8; 26-43 s wall in stop 41's hostile probe)
+        again = 2 if op == "alltoall" else 1
+        return again * estimated * len(pairs) * phase, phase, phase
     runs: dict[str, list[str]] = {}  # the protocols of each algorithm: each routes its phases, one is held at once
     for name, proto in pairs:
         runs.setdefault(_runs_as(op, name, layout), []).append(proto)
