@@ -79,7 +79,7 @@ from runtime.aggregation import NO_BUFFER_SYNC
 from runtime.hooks import Clock, CommHookState, LastGradient, comm_hook_reason, timed_allreduce_hook
 from runtime.measure import PhaseFile, StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
-from runtime.optim import build_optimizer
+from runtime.optim import build_optimizer, kernel_options
 from runtime.precision import check_precision, to_transformer_engine
 
 __all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob", "shard_units"]
@@ -481,6 +481,7 @@ class TrainingJob:
             self.bucket_views = bool(ddp._get_ddp_logging_data().get("gradient_as_bucket_view"))
         name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
         kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
+        kwargs.update(kernel_options(t.optimizer_kernels, self.cuda))  # on GPUs the update the engines price
         self.optimizer, _ = build_optimizer(
             self.wrapped,
             name,

@@ -82,6 +82,25 @@ def test_runtime_refuses_what_cannot_run_before_starting(scenario_file: Path, ex
     assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def test_the_gpu_runtime_runs_the_optimizer_update_the_scenario_names() -> None:
+    """Stop 42: on GPUs the runtime ran ``torch.optim``'s own default (foreach) whatever ``optimizer_kernels`` said,
+    and the engines priced the default ``fused``; now the keyword that runs it is passed (``fused=True`` /
+    ``foreach=True``: torch's own names), for every optimizer the runtime builds. On CPUs nothing: torch's
+    single-tensor loop, what the calibrations measured."""
+    from runtime.optim import build_optimizer, kernel_options
+
+    assert kernel_options("fused", True) == {"fused": True} and kernel_options("foreach", True) == {"foreach": True}
+    assert kernel_options("fused", False) == {} == kernel_options("foreach", False)
+    model = torch.nn.Linear(4, 4)
+    for name, extra in (("sgd", {}), ("sgd", {"momentum": 0.9}), ("adam", {}), ("adamw", {})):
+        for kernels in ("fused", "foreach"):
+            opt, _ = build_optimizer(model, name, 0.1, 8, 8, **extra, **kernel_options(kernels, True))
+            group = opt.param_groups[0]
+            assert group[kernels] is True and not group["foreach" if kernels == "fused" else "fused"]
+    opt, _ = build_optimizer(model, "adam", 0.1, 8, 8, **kernel_options("fused", False))
+    assert opt.param_groups[0]["fused"] is None and opt.param_groups[0]["foreach"] is None  # torch decides
+
+
 def test_fp8_refused_under_torchrun_without_transformer_engine(scenario_file: Path) -> None:
     # all torchrun sets (a rank without MASTER_ADDR/MASTER_PORT is refused first: torch's rendezvous reads them)
     env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
