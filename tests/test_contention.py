@@ -568,6 +568,33 @@ def test_tp_collectives_that_meet_nothing_cost_the_engines_ring() -> None:
     assert _rel(shared.step_time_s, terms.step_time_s) < 1e-9
 
 
+def test_float8_tensor_parallel_gathers_run_as_float8_flows() -> None:
+    """Under torchao's Float8 tensor parallelism (dpsim.analytic.parallel.float8_sequence_gathers) each TP all-gather
+    is a flow of the float8 tensor, half the reduce-scatter's bytes, as the engines price it: tp=8 on one H100 node,
+    dp=1, nothing to meet, so the step is the one with TP as the analytic per-micro-batch term."""
+    from dpsim.analytic.parallel import float8_sequence_gathers
+
+    data: dict[str, Any] = {
+        "name": "float8-tp",
+        "model": {"preset": "gpt2-medium", "fp8_linear": "torchao_tensorwise"},
+        "cluster": {"nodes": 1, "workers_per_node": 8, "device": "h100-sxm", "intra_node": "nvlink4"},
+        "training": {
+            "global_batch": 8,
+            "micro_batch": 4,
+            "tensor_parallel": 8,
+            "precision": "fp8",
+            "sequence_parallel": True,
+            "sequence_parallel_kind": "dtensor",
+        },
+        "communication": {"algorithm": "ring", "overlap": False},
+    }
+    s = scenario_from_dict(data)
+    assert float8_sequence_gathers(s)
+    (shared,) = simulate_shared([s])
+    (terms,) = simulate_shared([s], tp_flows=False)
+    assert _rel(shared.step_time_s, terms.step_time_s) < 1e-9
+
+
 def test_tp_collectives_are_released_layer_by_layer() -> None:
     """Megatron blocks each layer on its TP all-reduces: a pass of compute c over L layers with N collectives
     (each taking a alone) releases layer i's share after i + 1 layers of compute and the i shares before

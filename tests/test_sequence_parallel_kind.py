@@ -420,6 +420,53 @@ def test_staging_copies_timed_by_hand(overrides: dict[str, Any], copies: int, wh
     assert steps["analytic"] - api.run(megatron).step_time_s == pytest.approx(expected, rel=1e-6)
 
 
+def test_torchao_float8_tensor_parallel_gathers_float8_by_hand() -> None:
+    """torchao's Float8 tensor parallelism (torchtitan's Float8ColwiseParallel / Float8RowwiseParallel /
+    PrepareFloat8ModuleInput; torchao float8/float8_tensor_parallel.py) casts a linear's Shard(1) input to float8
+    before redistributing it to Replicate(), and casts the output gradient to float8 (_NoopFwToFloat8BwDynamic) before
+    the reduce-scatter's backward gathers it: every sequence-parallel all-gather moves 1 byte an element, every
+    reduce-scatter the activations' 2. On the Dec 2024 70B Float8 row (vanilla TP 8 in one NVLink node, micro-batch
+    16 · 8,192 · 8,192 = 2^30 elements, 80 layers, full recomputation: 6 reduce-scatter + all-gather pairs a layer)
+    the gather is priced on S/2 = 1 GiB, the scatter on S = 2 GiB; the staging copies of its 12 collectives move
+    2 · (6 · S + 6 · S/2) = 18 S (20 S before, when only the forward gathers were float8); its bf16 twin (June 2025)
+    gathers S; a Transformer Engine FP8 row (NeMo's LLAMA2-70B) keeps its gathers at 2 bytes. Fails on the old code,
+    which priced every TP gather at 2 bytes (issue 11)."""
+    from dpsim import api
+    from dpsim.analytic.collectives import all_gather_time, reduce_scatter_time
+    from dpsim.analytic.parallel import (
+        _bottleneck,
+        float8_sequence_gathers,
+        tensor_parallel_collectives,
+        tensor_parallel_comm_time,
+        tensor_parallel_fabric,
+        tensor_parallel_staging_bytes,
+    )
+    from dpsim.analytic.step import fabric_of
+
+    rows = {r.name: r for r in RUNS.TORCHTITAN_RUNS + RUNS.NEMO_2407_HELD_OUT}
+    scenario = scenario_from_dict(dict(rows["torchtitan 70B TP8 FP8 on 256 H100"].scenario))
+    fabric = fabric_of(scenario)
+    link = _bottleneck(tensor_parallel_fabric(8, fabric))
+    size = 2.0 * 2**30
+    assert scenario.training.micro_batch * scenario.model.seq_len * scenario.model.hidden == 2**30
+    comm = dict(tensor_parallel_collectives(scenario, fabric))
+    assert comm["all_gather"] == pytest.approx(all_gather_time(size / 2, 8, link), rel=1e-12)
+    assert comm["reduce_scatter"] == pytest.approx(reduce_scatter_time(size, 8, link), rel=1e-12)
+    assert comm["all_gather"] < 0.6 * comm["reduce_scatter"]
+    expected = 80 * 6 * (comm["all_gather"] + comm["reduce_scatter"])
+    assert tensor_parallel_comm_time(scenario, fabric) == pytest.approx(expected, rel=1e-12)
+    assert tensor_parallel_staging_bytes(scenario) == pytest.approx(18 * size, rel=1e-12)
+    steps = {engine: api.run(scenario, engine=engine).step_time_s for engine in ("analytic", "sim")}
+    assert steps["sim"] == pytest.approx(steps["analytic"], rel=1e-9)
+    bf16 = scenario_from_dict(dict(rows["torchtitan 70B TP8 on 256 H100 (2025)"].scenario))
+    assert not float8_sequence_gathers(bf16)
+    assert dict(tensor_parallel_collectives(bf16, fabric_of(bf16)))["all_gather"] == pytest.approx(
+        all_gather_time(size, 8, _bottleneck(tensor_parallel_fabric(8, fabric_of(bf16)))), rel=1e-12
+    )
+    te = scenario_from_dict(dict(rows["NeMo 24.07 LLAMA2-70B FP8 on 64 H100"].scenario))
+    assert te.training.precision == "fp8" and not float8_sequence_gathers(te)
+
+
 def test_async_tp_split_gemms_by_hand() -> None:
     """torch's fused ops run each fused GEMM as t GEMMs of 1/t of the rows (``_fused_all_gather_matmul_impl``'s
     consumer once per gathered shard, ``_fused_matmul_reduce_scatter_impl``'s ``chunk_producer`` once per rank).
@@ -428,7 +475,8 @@ def test_async_tp_split_gemms_by_hand() -> None:
     7 · 4 µs / 0.71 (the H100's kernel overhead over its sustained fraction); a layer fuses 10 (the forward's and
     re-forward's 4, the backward's 2 output-gradient gathers). The local steps besides, by hand over S = 2 GiB
     (bf16): the 2 unfused input-gradient reduce-scatters' staging copies 2 · 2S, the 6 fused gathers' local shard
-    2S/8 each, the 4 fused scatters' partial sums S · 9/8 each. Fails before the split was priced (issue 11)."""
+    2(S/2)/8 each (torchao's Float8 tensor parallelism gathers float8: float8_sequence_gathers), the 4 fused scatters'
+    partial sums S · 9/8 each. Fails before the split was priced (issue 11)."""
     from dpsim import api
     from dpsim.analytic.parallel import tensor_parallel_local_time
     from dpsim.compute import compute_device
@@ -438,7 +486,7 @@ def test_async_tp_split_gemms_by_hand() -> None:
     d = compute_device(scenario)
     assert (d.kernel_overhead, d.sustained_fraction) == (4e-6, 0.71)
     size = 2.0 * 2**30
-    moved = 2 * 2 * size + 6 * 2 * size / 8 + 4 * size * 9 / 8
+    moved = 2 * 2 * size + 6 * 2 * (size / 2) / 8 + 4 * size * 9 / 8
     memory = moved / (d.memory_bandwidth * d.memory_efficiency * d.sustained_fraction)
     split = 10 * 7 * 4e-6 / 0.71
     assert tensor_parallel_local_time(scenario) == pytest.approx(80 * (memory + split), rel=1e-12)

@@ -48,6 +48,7 @@ __all__ = [
     "PipelineTiming",
     "activation_message_bytes",
     "data_parallel_fabric",
+    "float8_sequence_gathers",
     "forward_allreduces_per_layer",
     "layers_per_stage",
     "pipeline_blocking_p2p_time",
@@ -61,6 +62,7 @@ __all__ = [
     "pipeline_step",
     "rank_of",
     "recomputation_flops_per_sample",
+    "sequence_gather_bytes",
     "stage_boundary_crosses_nodes",
     "stage_boundary_ranks_per_nic",
     "tensor_parallel_allreduces_per_layer",
@@ -191,6 +193,37 @@ def activation_message_bytes(scenario: Scenario) -> float:
     return float(t.micro_batch * max(m.hidden, 1)) * width
 
 
+def float8_sequence_gathers(scenario: Scenario) -> bool:
+    """Whether a layer's sequence-parallel all-gathers carry float8 (1 byte an element), its reduce-scatters the
+    activations' width: torchao's tensorwise Float8 tensor parallelism (``model.fp8_linear: torchao_tensorwise``,
+    torchtitan's ``Float8ColwiseParallel`` / ``Float8RowwiseParallel`` / ``PrepareFloat8ModuleInput`` at ``9dec370``).
+    torchao ``float8/float8_tensor_parallel.py``: ``PrepareFloat8ModuleInput._prepare_input_arg`` (and
+    ``Float8ColwiseParallel._prepare_input_fn``) casts the ``Shard(1)`` input to float8
+    (``_hp_tensor_to_float8_dynamic``) before ``redistribute`` to ``Replicate()``, "so that ... we perform fp8
+    allgather"; ``Float8RowwiseParallel.
+    _prepare_output_fn`` reduce-scatters the output in the high precision, then ``_NoopFwToFloat8BwDynamic`` ("fwd
+    noop bwd cast to DTensor(Float8Tensor)"), so in the backward the output gradient is cast before the reduce-scatter's
+    backward all-gathers it: every gather of the forward, the backward and full recomputation's re-forward is float8;
+    the input gradients' reduce-scatters stay in the high precision."""
+    t = scenario.training
+    return (
+        t.precision == "fp8"
+        and scenario.model.fp8_linear == "torchao_tensorwise"
+        and t.tensor_parallel > 1
+        and t.sequence_parallel
+        and scenario.model.kind == "transformer"
+    )
+
+
+def sequence_gather_bytes(scenario: Scenario) -> float:
+    """Bytes of one sequence-parallel all-gather's full b·s·h tensor: :func:`activation_message_bytes`, at float8's
+    width under :func:`float8_sequence_gathers`."""
+    size = activation_message_bytes(scenario)
+    if float8_sequence_gathers(scenario):
+        return size * float(dtype_bytes("fp8")) / float(working_bytes(scenario.training.precision))
+    return size
+
+
 CHECKPOINT_GATHER_ALLREDUCES = 0.5
 """An all-gather of the full b·s·h tensor from t shards, in all-reduce units: a ring all-reduce is a
 reduce-scatter plus an all-gather, (t−1)α + (t−1)/t·S/B each, so the gather is half of one."""
@@ -262,14 +295,16 @@ def tensor_parallel_collectives(scenario: Scenario, fabric: Fabric) -> tuple[tup
 
     An all-reduce of S = b·s·h·bytes over t ranks: the ring 2(t−1)α + 2(t−1)/t·S/B on the TP
     group's fabric (NVLink when the group is inside a node); with sequence parallelism a
-    reduce-scatter then an all-gather, (t−1)α + (t−1)/t·S/B each on the group's slowest link.
+    reduce-scatter then an all-gather, (t−1)α + (t−1)/t·S/B each on the group's slowest link (the gather of
+    :func:`sequence_gather_bytes`: float8 under torchao's Float8 tensor parallelism).
     """
     tp = scenario.training.tensor_parallel
     group = tensor_parallel_fabric(tp, fabric)
     size = activation_message_bytes(scenario)
     if scenario.training.sequence_parallel:
         link = _bottleneck(group)
-        scatter, gather = reduce_scatter_time(size, tp, link), all_gather_time(size, tp, link)
+        gathered = sequence_gather_bytes(scenario)
+        scatter, gather = reduce_scatter_time(size, tp, link), all_gather_time(gathered, tp, link)
         return (("reduce_scatter", scatter), ("all_gather", gather))
     if group.nodes == 1:
         return (("allreduce", ring_allreduce_time(size, tp, group.intra)),)
@@ -519,7 +554,8 @@ def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
     """Bytes a layer and micro-batch's staging copies (:func:`tensor_parallel_staging_copies`) read and write: each
     copy reads and writes one b·s·h tensor, at the activations' width except the forward passes' input gathers in
     FP8, which torchao's ``PrepareFloat8ModuleInput`` casts to float8 before gathering (1 byte an element, as
-    :func:`dpsim.analytic.memory.activation_bytes_per_layer` keeps them)."""
+    :func:`dpsim.analytic.memory.activation_bytes_per_layer` keeps them), and under torchao's Float8 tensor
+    parallelism the backward's output-gradient gathers as well (:func:`float8_sequence_gathers`)."""
     copies = tensor_parallel_staging_copies(scenario)
     if not copies:
         return 0.0
@@ -528,8 +564,9 @@ def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
     moved = 2.0 * copies * size
     if t.precision == "fp8" and not (_tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"):
         forwards = 2 if t.activation_recomputation == "full" else 1
+        gathers = 2 * forwards + (2 if float8_sequence_gathers(scenario) else 0)
         narrow = float(dtype_bytes("fp8")) / float(working_bytes(t.precision))
-        moved -= 2.0 * (2 * forwards) * size * (1.0 - narrow)
+        moved -= 2.0 * gathers * size * (1.0 - narrow)
     return moved
 
 
@@ -592,7 +629,7 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
         backward = [op for op, _ in _async_tp_backward_pairs(scenario.model.gated_mlp)]
         gathers = 2 * forwards + backward.count("all_gather")
         scatters = 2 * forwards + backward.count("reduce_scatter")
-        moved += gathers * 2.0 * size / tp + scatters * size * (1.0 + 1.0 / tp)
+        moved += gathers * 2.0 * sequence_gather_bytes(scenario) / tp + scatters * size * (1.0 + 1.0 / tp)
         moved += async_tp_layout_copies(scenario) * 2.0 * size
     split = _async_tp_split_seconds(scenario) if async_tp else 0.0
     device = compute.compute_device(scenario)

@@ -774,7 +774,7 @@ class _TensorFlows:
         engine = ChunkEngine(Cluster.from_fabric(group), "ring", protocol="none")
         self.slot = parallel.tensor_parallel_collectives(scenario, fabric)
         self.one_s = sum(seconds for _, seconds in self.slot)
-        size = parallel.activation_message_bytes(scenario)
+        size, gathered = parallel.activation_message_bytes(scenario), parallel.sequence_gather_bytes(scenario)
         self.streams: list[_Stream] = []
         self.nominal_end = np.zeros(len(passes))
         self.releases = sum(len(group) for group in passes)
@@ -786,7 +786,8 @@ class _TensorFlows:
                     op = self.slot[i % len(self.slot)][0]
                     first = i == 0
                     ready = np.full(tp, p.start_s if first else 0.0)
-                    items.append(_Item(f"tensor-parallel {op}", op, size, ready, p.compute_s if first else 0.0))
+                    moved = gathered if op == "all_gather" else size
+                    items.append(_Item(f"tensor-parallel {op}", op, moved, ready, p.compute_s if first else 0.0))
             if group_passes:
                 last = group_passes[-1]
                 self.nominal_end[g] = last.start_s + last.count * self.one_s
