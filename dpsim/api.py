@@ -106,10 +106,11 @@ class _Base:
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
         refuse_overlapping_sets(parsed)
         named = [(p, v) for p, v in parsed if not any(p == u or p.startswith(u + ".") for u in varied)]
+        read = self.data
         self.data = named_after_overrides(self.apply(self.data, parsed), named)
         self.overridden = [path for path, _ in parsed]
         if not self.resolved:
-            self.build(self.data)  # full validation up front, naming the file (or the command line)
+            self.build(self.data, before=read)  # full validation up front, naming the file (or the command line)
 
     def apply(self, data: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
@@ -126,11 +127,12 @@ class _Base:
         except (IndexError, KeyError, TypeError) as exc:
             raise ScenarioError("--set", f"cannot apply override: {exc}", "<command line>") from None
 
-    def build(self, data: dict[str, Any], varied: Iterable[str] = ()) -> Scenario:
+    def build(self, data: dict[str, Any], varied: Iterable[str] = (), before: Any = None) -> Scenario:
         """The scenario of ``data``; an error in a field ``--set`` or ``--vary`` (``varied``) gave names the command
-        line (a grid point's value was blamed on the file)."""
+        line (a grid point's value was blamed on the file), as does one in a field of the file that ``before`` (the
+        data without them) did not have (:func:`dpsim.scenario.scenario_from_dict`)."""
         typed = [*getattr(self, "overridden", ()), *varied]
-        scenario = scenario_from_dict(data, self.source, typed)
+        scenario = scenario_from_dict(data, self.source, typed, before)
         resolve_profile(scenario, self.directory, typed, self.cwd)
         return scenario
 
@@ -256,7 +258,7 @@ class _PointRunner:
         return {**self.__dict__, "_fn": None}  # the engine function is looked up again where it runs
 
     def scenario(self, point: Mapping[str, Any]) -> Scenario:
-        return self.base.build(self.base.apply(self.base.data, list(point.items())), point)
+        return self.base.build(self.base.apply(self.base.data, list(point.items())), point, before=True)
 
     def __call__(self, point: Mapping[str, Any]) -> dict[str, Any]:
         if self._fn is None:

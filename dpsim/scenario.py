@@ -642,7 +642,38 @@ class ModelConfig(_Section):
                 if key not in data and (merged.get("kind") == "transformer" or merged.get(key) in (0, 0.0)):
                     merged.pop(key, None)
             merged.pop("sample_size", None)
+            cls._refuse_kind_against_preset(data, merged)
         return merged
+
+    @classmethod
+    def _refuse_kind_against_preset(cls, data: dict[str, Any], merged: dict[str, Any]) -> None:
+        """A ``kind`` beside a preset of the other family (``--set model.kind=cnn`` on ``gpt2-xl``, ``kind:
+        transformer`` on ``resnet-50``) was refused as a shape field the user never wrote (``model.heads: ... leave it
+        out``, the preset's; ``model.layers: a transformer needs layers > 0 (or a preset)`` beside one): named as
+        ``kind``, with the preset's field that does not fit."""
+        kind, preset = data.get("kind"), catalog.MODELS.get(str(merged.get("preset")))
+        if (
+            kind not in ("transformer", "cnn", "mlp")
+            or preset is None
+            or (kind == "transformer") == (preset.kind == "transformer")
+        ):
+            return  # a kind misspelled is the field's own error (with its did-you-mean)
+        if kind != "transformer":
+            given = [n for n in TRANSFORMER_ONLY if n not in data and merged.get(n) != cls.model_fields[n].default]
+            if given:
+                raise ValueError(
+                    f"kind: {kind} beside preset {preset.name}, a transformer whose {given[0]} (and the rest of a "
+                    f"transformer's shape) a model of kind {kind} does not have: leave kind out, or describe the "
+                    f"{kind} model without a preset"
+                )
+        else:
+            missing = [n for n in ("layers", "hidden", "heads", "seq_len", "vocab") if n not in data and not merged[n]]
+            if missing:
+                article = "an" if preset.kind == "mlp" else "a"
+                raise ValueError(
+                    f"kind: transformer beside preset {preset.name}, {article} {preset.kind} model that gives no "
+                    f"{missing[0]}: leave kind out, or describe the transformer without a preset"
+                )
 
     @model_validator(mode="after")
     def _derive(self) -> ModelConfig:
@@ -3437,11 +3468,16 @@ def _preset_cleared(data: Mapping[str, Any], path: str) -> bool:
     return isinstance(section, dict) and "preset" in section and section["preset"] is None
 
 
-def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequence[str] = ()) -> Scenario:
+def scenario_from_dict(
+    data: Any, source: str = "<scenario>", overridden: Sequence[str] = (), before: Any = None
+) -> Scenario:
     """Validate raw scenario data (a mapping, as read from YAML) into a :class:`Scenario`.
 
     An error in a field the command line set (``overridden``, or inside one) names
-    ``<command line>`` as its source instead of the file.
+    ``<command line>`` as its source instead of the file. So does a constraint between fields that names one the
+    command line left alone (``--set training.optimizer_sharding=fsdp`` refused as the file's ``zero_stage``) when
+    ``before``, the data without the overrides, is valid (``True``: known to be): the overrides broke it, and the
+    error says beside which of them (:func:`_blame_overrides`).
     """
     if not isinstance(data, dict):
         raise ScenarioError("", f"a scenario must be a mapping of sections, got {type(data).__name__}", source)
@@ -3465,11 +3501,38 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", overridden: Sequen
                 if field.startswith(path.removesuffix("preset")):
                     field, message, source = path, f"without a preset, {field}: {message}", "<command line>"
                     break
+            else:
+                field, message, source = _blame_overrides(field, message, source, overridden, before)
         raise ScenarioError(field or "(top level)", message, source) from None
     except (RecursionError, OverflowError, MemoryError) as exc:  # pragma: no cover - bounded by the loader
         raise ScenarioError("(top level)", f"cannot validate: {type(exc).__name__}", source) from None
     except _FieldError as exc:  # pragma: no cover - pydantic wraps these
         raise ScenarioError(exc.field, exc.message, source) from None
+
+
+def _blame_overrides(
+    field: str, message: str, source: str, overridden: Sequence[str], before: Any
+) -> tuple[str, str, str]:
+    """A file's ``field`` refused only beside the command line's overrides, as the error of those overrides.
+
+    When ``before`` (the scenario without them) validates, they made the file's ``field`` wrong: a constraint
+    between two fields (``optimizer_sharding`` against ``zero_stage``) was blamed on the file, which is valid. The
+    error keeps the field the constraint names (the one to change) with ``<command line>`` as its source, and says
+    beside which overrides it was refused: those its text mentions (by path or last key), else every one."""
+    if not overridden or not field or not (before is True or isinstance(before, dict)):
+        return field, message, source
+    try:
+        if before is not True:  # True: known valid (a sweep's base, checked before its points)
+            Scenario.model_validate(before)
+    except (ValidationError, ValueError, RecursionError, OverflowError):
+        return field, message, source  # the file alone is wrong: its own error stands
+    paths = list(dict.fromkeys(overridden))
+    named = [
+        p for p in paths
+        if re.search(rf"(?<![\w.]){re.escape(p.rsplit('.', 1)[-1])}(?![\w])", message) or p in message
+    ]  # fmt: skip
+    them = "them" if len(named or paths) > 1 else "it"
+    return field, f"refused beside {', '.join(named or paths)} (valid without {them}): {message}", "<command line>"
 
 
 def scenario_source(path: str | Path | None) -> str:
@@ -3523,7 +3586,7 @@ def load_scenario(
     """
     file = Path(path) if path is not None else default_scenario_path()
     source = scenario_source(path)
-    data = read_scenario_data(path)
+    data = read_data = read_scenario_data(path)
     parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
     refuse_overlapping_sets(parsed)
     try:
@@ -3532,9 +3595,12 @@ def load_scenario(
         raise exc.with_source("<command line>") from None
     except (IndexError, KeyError, TypeError, AttributeError) as exc:
         raise ScenarioError("--set", f"cannot apply override: {inputs.brief(str(exc))}", "<command line>") from None
+    before = read_data
     if batch_free and "training.global_batch" not in {p for p, _ in parsed} and isinstance(data.get("training"), dict):
         data["training"] = {**data["training"], "global_batch": "auto"}
-    scenario = scenario_from_dict(data, source, overridden=[p for p, _ in parsed])
+        if isinstance(before.get("training"), dict):
+            before = {**before, "training": {**before["training"], "global_batch": "auto"}}
+    scenario = scenario_from_dict(data, source, overridden=[p for p, _ in parsed], before=before)
     resolve_profile(scenario, file.parent, [p for p, _ in parsed])
     return scenario
 

@@ -4788,6 +4788,40 @@ def cuda_ranks_without_a_gpu() -> Iterator[Case]:
             yield Case(kind, argv, env=env, expect_error=True, names="--device", outputs=outputs, program=program)
 
 
+def overrides_blamed_on_a_valid_file() -> Iterator[Case]:
+    """Round 24. A constraint between two fields named the one the command line left alone, with the file as its
+    source: ``--set training.optimizer_sharding=fsdp`` was ``s.yaml: training.zero_stage: ...`` (a file that is
+    valid alone), ``--set model.kind=cnn`` on a transformer preset ``s.yaml: model.heads: ... leave it out`` (a
+    field the file never wrote: the preset's), ``kind: transformer`` on ``resnet-50`` ``model.layers: a transformer
+    needs layers > 0 (or a preset)`` beside a preset. Now the error's source is the command line, saying beside
+    which override it was refused (``dpsim.scenario._blame_overrides``), and a kind against its preset is named as
+    ``model.kind``; in ``check``, ``run`` and a sweep's point. A file wrong by itself keeps its own error."""
+    kind = "overrides blamed on the file (round 24)"
+    beside = "error: <command line>: training.zero_stage: refused beside training.optimizer_sharding"
+    for sharding in ("fsdp", "megatron", "torch"):
+        yield _set_case(kind, f"training.optimizer_sharding={sharding}", command="check", names=beside)
+        yield _set_case(kind, f"training.optimizer_sharding={sharding}", names=beside)
+        yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"training.optimizer_sharding=zero,{sharding}"],
+                   {"s.yaml": SMALL.encode()}, expect_error=True, names=beside)  # fmt: skip
+    for model in ("cnn", "mlp"):
+        yield _set_case(kind, f"model.kind={model}", command="check",
+                        names=f"error: <command line>: model.kind: {model} beside preset gpt2-small")  # fmt: skip
+        yield _file_case(kind, _replace("{preset: gpt2-small}", f"{{preset: gpt2-small, kind: {model}}}"),
+                         names="s.yaml: model.kind: ")  # fmt: skip
+    for preset in ("resnet-50", "mlp-tiny"):
+        yield _set_case(kind, f"model={{preset: {preset}, kind: transformer}}", command="check",
+                        names="error: <command line>: model.kind: transformer beside preset")  # fmt: skip
+    yield Case(kind, ["check", "{tmp}/s.yaml", "--set", "model={preset: resnet-50, kind: mlp}"],
+               {"s.yaml": SMALL.encode()}, accept=True)  # fmt: skip  # a kind of the preset's family: runs
+    torch = ("cluster.workers_per_node=4", "training.global_batch=auto", "training.pipeline_parallel=2",
+             "training.pipeline_runtime=torch", "training.pipeline_schedule=interleaved")  # fmt: skip
+    yield _set_case(kind, *torch, command="check",
+                    names="<command line>: training.virtual_stages: refused beside training.pipeline_runtime, "
+                          "training.pipeline_schedule (valid without them)")  # fmt: skip
+    wrong = _replace("micro_batch: 2}", "micro_batch: 2, optimizer_sharding: fsdp}")
+    yield _file_case(kind, wrong, "--set", "training.precision=bf16", names="s.yaml: training.zero_stage: ")
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -4832,6 +4866,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 23 (hostile2): what the runtime builds, profiles' links, the GEMM sweep
     what_the_runtime_neither_draws_nor_builds, profile_links_without_a_time_per_byte, compute_calibration_refusals,
     cuda_ranks_without_a_gpu,
+    # round 24 (hostile): the command line's overrides, named
+    overrides_blamed_on_a_valid_file,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -2084,3 +2084,21 @@ def _refused_before_any_rank(items: tuple[str, ...], field: str, tmp_path: Path)
                                            str(tmp_path / "v")])  # fmt: skip
     assert code == 2 and err.startswith("error: ") and field in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "v").exists()
+
+
+def test_an_override_that_breaks_a_valid_file_is_the_command_lines_error(tmp_path: Path) -> None:
+    """Round 24: ``--set training.optimizer_sharding=fsdp`` on a file valid alone was ``s.yaml: training.zero_stage:
+    ...`` (the file blamed), ``--set model.kind=cnn`` on a transformer preset ``s.yaml: model.heads: ... leave it
+    out`` (a field the preset wrote, not the file). Now the command line is the source, with the override named;
+    a file wrong by itself keeps its own error, and a kind of the preset's family still runs."""
+    err = _error(tmp_path, hostile.SMALL, "--set", "training.optimizer_sharding=fsdp")
+    assert err.startswith("error: <command line>: training.zero_stage: refused beside training.optimizer_sharding "
+                          "(valid without it): optimizer_sharding fsdp shards like ZeRO stage 2 or 3"), err  # fmt: skip
+    err = _error(tmp_path, hostile.SMALL, "--set", "model.kind=cnn")
+    assert err.startswith("error: <command line>: model.kind: cnn beside preset gpt2-small, a transformer whose heads")
+    err = _error(tmp_path, hostile.SMALL, "--set", "model={preset: resnet-50, kind: transformer}")
+    assert err.startswith("error: <command line>: model.kind: transformer beside preset resnet-50, a cnn model"), err
+    wrong = hostile.SMALL.replace("micro_batch: 2}", "micro_batch: 2, optimizer_sharding: fsdp}")
+    err = _error(tmp_path, wrong, "--set", "training.precision=bf16")
+    assert "s.yaml: training.zero_stage: optimizer_sharding fsdp" in err and "command line" not in err, err
+    assert load_scenario(_write(tmp_path, hostile.SMALL), ["model={preset: resnet-50, kind: mlp}"]).model.kind == "mlp"
