@@ -4822,6 +4822,42 @@ def overrides_blamed_on_a_valid_file() -> Iterator[Case]:
     yield _file_case(kind, wrong, "--set", "training.precision=bf16", names="s.yaml: training.zero_stage: ")
 
 
+def settings_left_nothing_to_act_on() -> Iterator[Case]:
+    """Round 24. Settings the rest of the scenario leaves nothing to act on, which stop 41's probe found accepted and
+    unlisted (the same step to the bit) and main now lists (``Scenario._unread_at_one_rank_or_step``, the flat-priced
+    kernel fields): each must be named in every record's ``extra.ignored_fields`` on both engines, and where it is
+    read (full recomputation of an MLP, two accumulation steps, DDP at one rank, momentum, a curve-priced step) the
+    run is plain."""
+    kind = "nothing to act on, listed (round 24)"
+    cpu, small = DEFAULT.parent / "cpu-cluster-4-ranks-1gbit.yaml", {"s.yaml": SMALL.encode()}
+    one = ("cluster.nodes=1", "cluster.workers_per_node=1", "training.global_batch=auto")
+    fsdp = ("training.zero_stage=3", "training.optimizer_sharding=fsdp", "training.fsdp_no_sync=true")
+    flat = ("cluster.device.efficiency=0.5",)
+    for sets, name, read in (
+        (("training.activation_recomputation=selective",), "training.activation_recomputation",
+         ("training.activation_recomputation=full",)),
+        ((*one, "training.gradient_as_bucket_view=true"), "training.gradient_as_bucket_view",
+         (*one, "training.gradient_as_bucket_view=true", "training.ddp_at_one_rank=true")),
+        ((*one, "communication.overlap=false"), "communication.overlap", ("communication.overlap=false",)),
+        (("training.optimizer=sgd", "training.optimizer_kernels=foreach"), "training.optimizer_kernels",
+         ("training.optimizer=momentum", "training.optimizer_kernels=foreach")),
+    ):  # fmt: skip
+        base = ["run", str(cpu), "--format", "json"]
+        for engine in ("analytic", "sim"):
+            argv = [*base, "--engine", engine, *[a for s_ in sets for a in ("--set", s_)]]
+            yield Case(kind, argv, listed=name)
+        yield Case(kind, [*base, *[a for s_ in read for a in ("--set", s_)]], accept=True)
+    run = ["run", "{tmp}/s.yaml", "--format", "json"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, "--engine", engine, *[a for s_ in fsdp for a in ("--set", s_)]], small,
+                   listed="training.fsdp_no_sync")  # fmt: skip
+        yield Case(kind, [*run, "--engine", engine, "--set", flat[0], "--set", "model.norm_kernel=torch_two_pass"],
+                   small, listed="model.norm_kernel")  # fmt: skip
+    yield Case(kind, [*run, *[a for s_ in fsdp for a in ("--set", s_)], "--set", "training.global_batch=16"], small,
+               accept=True)  # fmt: skip  # two accumulation steps: no_sync runs the first
+    yield Case(kind, [*run, "--set", "model.norm_kernel=torch_two_pass"], small, accept=True)  # on the curves
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -4867,7 +4903,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     what_the_runtime_neither_draws_nor_builds, profile_links_without_a_time_per_byte, compute_calibration_refusals,
     cuda_ranks_without_a_gpu,
     # round 24 (hostile): the command line's overrides, named
-    overrides_blamed_on_a_valid_file,
+    overrides_blamed_on_a_valid_file, settings_left_nothing_to_act_on,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
