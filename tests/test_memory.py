@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dpsim.analytic.memory import (
+    _torch_schedule_walk,
     activation_bytes_per_layer,
     in_flight_chunk_microbatches,
     in_flight_layers,
@@ -855,3 +856,31 @@ def test_torch_schedule_operations_are_torchs_own(schedule: str, p: int, m: int,
             if a is not None and a.computation_type.name in ("FORWARD", "FULL_BACKWARD")
         ]
         assert torch_schedule_operations(rank, p, m, v) == ops, rank
+
+
+@pytest.mark.parametrize("v", [1, 3])
+def test_kept_input_gradients_walk_skips_the_steady_periods(v: int) -> None:
+    """The input-gradient walk leaves out the steady phase's whole periods (what a rank holds repeats; only the
+    backwards done grow): the same answer as the operation-by-operation walk, and a step of 2^37 micro-batches
+    priced at once (the walk once listed 2 x 2^37 operations: MemoryError in the hostile corpus's round 22)."""
+    for p, m in ((4, 4), (4, 8), (4, 12), (4, 64), (8, 24), (8, 96)):
+        for stage in range(p):
+            listed = torch_schedule_operations(stage, p, m, v)
+            walked = [op for op in _torch_schedule_walk(stage, p, m, v, skip=True)]
+            skipped = sum(k for b, k in walked if b is None)
+            assert len([op for op in walked if op[0] is not None]) + 2 * v * skipped == len(listed)
+    schedule = ["training.pipeline_schedule=interleaved", f"training.virtual_stages={v}"] if v > 1 else []
+    small = _scenario(*_GPT2_PP4, "training.pipeline_runtime=torch", *schedule)
+    huge = _scenario(*_GPT2_PP4[:1], "training.micro_batch=4", "training.global_batch=8796093022208",
+                     "training.pipeline_runtime=torch", *schedule)  # fmt: skip
+    boundary = 2 * 4 * 1024 * 1600
+    m, p = huge.accumulation_steps, 4
+    assert m == 2**37
+    if v == 1:  # 1F1B: stage r > 0 keeps m - (p - r) at its last steady backward, the activations' peak unchanged
+        assert [pipeline_input_gradients(huge, r) for r in range(p)] == pytest.approx(
+            [0.0] + [boundary * (m - (p - r)) for r in range(1, p)], rel=1e-12
+        )
+    for r in range(p):  # both walks agree on the bundled size
+        ops = torch_schedule_operations(r, p, small.accumulation_steps, v)
+        assert len(ops) == 2 * small.accumulation_steps * v
+        assert pipeline_input_gradients(huge, r) >= pipeline_input_gradients(small, r)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dpsim.compute import chunk_layers, loss_peak_bytes
@@ -582,22 +583,42 @@ def torch_schedule_operations(stage: int, p: int, m: int, v: int = 1) -> list[tu
     warm-up forwards, the k-th on chunk (k // round) mod v; then a forward and a backward in turn, the j-th backward on
     chunk v − 1 − (j // round) mod v; then the remaining backwards. Checked against this torch's own schedule IR
     (``tests/test_memory.py``)."""
+    return [op for op in _torch_schedule_walk(stage, p, m, v, skip=False) if op[0] is not None]  # type: ignore[misc]
+
+
+def _torch_schedule_walk(stage: int, p: int, m: int, v: int, *, skip: bool) -> Iterator[tuple[bool | None, int]]:
+    """:func:`torch_schedule_operations` one operation at a time. With ``skip``, whole periods of the steady phase
+    between its first and its last are left out and announced as ``(None, k)``: every chunk ran k more forwards
+    and k more backwards there. The steady phase repeats with a period of ``round · v`` forward/backward pairs
+    (one pair under 1F1B), after which each chunk has run ``round`` forwards and ``round`` backwards, so what a
+    rank holds is periodic and only the backwards done grow (the walk over a billion micro-batches stays short)."""
     if v <= 1:
         warm = min(m, p - stage)
-        ops = [(False, 0)] * warm
-        for k in range(m):
-            ops.append((True, 0))
-            if warm + k < m:
-                ops.append((False, 0))
-        return ops
-    per_round = m // max(1, m // p)
-    warm = min((v - 1) * per_round + 2 * (p - 1 - stage), m * v)
-    ops = [(False, (k // per_round) % v) for k in range(warm)]
-    for j in range(m * v):
-        if warm + j < m * v:
-            ops.append((False, ((warm + j) // per_round) % v))
-        ops.append((True, v - 1 - (j // per_round) % v))
-    return ops
+        per_round, period = 1, 1
+    else:
+        per_round = m // max(1, m // p)
+        warm = min((v - 1) * per_round + 2 * (p - 1 - stage), m * v)
+        period = per_round * v
+    total = m * max(v, 1)
+    for k in range(warm):
+        yield (False, (k // per_round) % v if v > 1 else 0)
+    steady = total - warm
+    j = 0
+    while j < steady:
+        if skip and j == period:
+            periods = (steady - j) // period - 1
+            if periods > 0:
+                j += periods * period
+                yield (None, periods * per_round)
+        if v <= 1:
+            yield (True, 0)
+            yield (False, 0)
+        else:
+            yield (False, ((warm + j) // per_round) % v)
+            yield (True, v - 1 - (j // per_round) % v)
+        j += 1
+    for j in range(steady, total):
+        yield (True, v - 1 - (j // per_round) % v if v > 1 else 0)
 
 
 def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
@@ -624,7 +645,10 @@ def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
     boundary = _stage_boundary_bytes(scenario)
     held, done = [0] * v, [0] * v
     without = with_grads = 0.0
-    for backward, chunk in torch_schedule_operations(stage, p, scenario.accumulation_steps, v):
+    for backward, chunk in _torch_schedule_walk(stage, p, scenario.accumulation_steps, v, skip=True):
+        if backward is None:  # whole steady periods: what is held repeats, each chunk finished `chunk` more
+            done = [d + chunk for d in done]
+            continue
         if not backward:
             held[chunk] += 1
             continue
