@@ -113,7 +113,8 @@ BUSY_SIDE = 256
 def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> dict[str, Any]:
     """gloo's own all-reduce of ``x`` while this rank computes, as DDP's overlap: per repetition the slowest
     rank's time (``busy_times_s``) and the compute done meanwhile (``busy_compute_s``: the mean over ranks of
-    the products finished, in seconds of products run with every rank computing and nothing communicated).
+    the products finished, in seconds of products run with every rank computing and nothing communicated, that
+    wall time a mean over ranks too).
 
     Every repetition starts at a barrier; the all-reduce is posted asynchronously (gloo's threads run it)
     and the main thread multiplies ``BUSY_SIDE``² matrices (one thread, as a training rank's backward)
@@ -140,10 +141,13 @@ def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> dict[str, A
         for _ in range(10):
             torch.mm(a, b, out=out)
         blocks.append((time.thread_time() - cpu) / 10)
-    alone = (time.perf_counter() - start) / 50
-    # a product's CPU time: the block least disturbed (other work on the host costs CPU time too, in caches)
-    price = torch.tensor([min(blocks)], dtype=torch.float64)
+    # a product's time alone (wall) and its CPU time (the block least disturbed: other work on the host costs CPU
+    # time too, in caches), both means over the ranks as the products counted below are: one rank's wall time
+    # against another's CPU time compared ranks that shared the cores unequally (a rank's thread time never
+    # exceeds its own wall time)
+    price = torch.tensor([(time.perf_counter() - start) / 50, min(blocks)], dtype=torch.float64)
     dist.all_reduce(price)
+    alone = float(price[0]) / world
     for i in range(warmup + reps):
         dist.barrier()
         start, cpu = time.perf_counter(), time.thread_time()
@@ -165,7 +169,7 @@ def time_busy_all_reduce(x: torch.Tensor, reps: int, warmup: int) -> dict[str, A
             products.append(float(count[0]) / world)
             cpus.append(float(count[1]) / world)
     return {"busy_times_s": times, "busy_compute_s": [p * alone for p in products], "busy_products": products,
-            "busy_cpu_s": cpus, "busy_product_cpu_s": float(price[0]) / world}  # fmt: skip
+            "busy_cpu_s": cpus, "busy_product_cpu_s": float(price[1]) / world}  # fmt: skip
 
 
 def _synchronised(op: Callable[[], None]) -> Callable[[], None]:
