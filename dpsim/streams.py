@@ -216,7 +216,7 @@ class TwoStreams:
         """Post ``job`` on the first stream at ``ready_s``; returns when it ends."""
         start = max(ready_s, self.first_free)
         self._alone(start)
-        for phase, _ in ((p, k) for p in job.phases for k in range(p.steps)):  # each step's bytes, then its latency
+        for phase in (p for p in job.phases for _ in range(p.steps)):  # each step's bytes, then its latency
             if self.running is None and not self.queue:  # the second stream idle to this job's end: no one to meet
                 self.now += phase.step_s
                 continue
