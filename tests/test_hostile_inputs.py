@@ -75,6 +75,18 @@ def test_every_hostile_input_ends_cleanly(kind: str, tmp_path: Path) -> None:
     _run([c for c in CASES if c.kind == kind and not c.subprocess], tmp_path)
 
 
+def test_the_summary_reads_100_percent_only_when_every_case_is_clean() -> None:
+    # 4,970 of 4,971 is 99.98 %: "{:.1f}" printed "100.0 %" beside a failed class (stop 42's round)
+    assert hostile.clean_share(4970, 4971) == "99.9 % of 4971 hostile inputs end cleanly (1 not)"
+    assert hostile.clean_share(4971, 4971) == "100.0 % of 4971 hostile inputs end cleanly"
+    assert hostile.clean_share(1, 3) == "33.3 % of 3 hostile inputs end cleanly (2 not)"
+    assert hostile.clean_share(0, 0) == "0.0 % of 0 hostile inputs end cleanly"
+    summary = hostile.table(
+        [hostile.Outcome(CASES[0], "clean", 0, "", 0.0), hostile.Outcome(CASES[1], "traceback", 1, "", 0.0)]
+    )
+    assert summary.endswith("50.0 % of 2 hostile inputs end cleanly (1 not)")
+
+
 def test_the_generator_covers_every_class_of_the_issue() -> None:
     assert len(CASES) >= 500
     for kind in ("non-UTF-8 encoding", "deep nesting", "huge integers", "huge floats", "tiny buckets", ".inf / .nan",
