@@ -593,14 +593,25 @@ DEFAULT_PROFILE = Path("benchmarks/results/validation/profile.yaml")
 
 def reuse_profile(folder: Path, summary: dict[str, Any]) -> Path:
     """The profile ``--reuse`` prices a folder's runs with when ``--profile`` is not given: the one its A/B recorded
-    (``summary.json``'s ``profile``), else the folder's own ``profile.yaml``, else :data:`DEFAULT_PROFILE`. Before,
-    ``--reuse`` always took the default, an older session's profile: ``--reuse plain-ddp-2026-12-05-j`` printed
-    37.72 % where the A/B, priced with the profile it recorded, gives 9.10 %."""
+    (``summary.json``'s ``profile``), else the folder's own ``profile.yaml``; neither found is a one-line refusal.
+
+    ``--ab`` records the path as it was given, relative to the checkout it ran in, so a relative one is looked up
+    under the folder's own checkout first (each folder above ``folder``), then under the working directory. Before,
+    a folder read from another checkout (or from a sub-folder such as ``plain-ddp-2026-12-06-o/fresh``, whose
+    profile sits one level up) fell back to :data:`DEFAULT_PROFILE`, an older session's profile: 118.89 % where the
+    recorded profile gives 7.14 %. Earlier still ``--reuse`` always took the default (``plain-ddp-2026-12-05-j``:
+    37.72 % where the A/B printed 9.10 %)."""
     saved = summary.get("profile")
-    for path in ([Path(saved)] if isinstance(saved, str) else []) + [folder / "profile.yaml"]:
+    candidates: list[Path] = []
+    if isinstance(saved, str) and saved:
+        recorded = Path(saved)
+        roots = [] if recorded.is_absolute() else [*folder.resolve().parents, Path.cwd()]
+        candidates += [root / recorded for root in roots] or [recorded]
+    for path in [*candidates, folder / "profile.yaml"]:
         if path.is_file():
             return path
-    return DEFAULT_PROFILE
+    named = f"the profile its A/B recorded ({saved}) is not found and " if isinstance(saved, str) and saved else ""
+    raise ValueError(f"--reuse {folder}: {named}{folder / 'profile.yaml'} does not exist: name one with --profile")
 
 
 def read_reuse(folder: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -692,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="--ab: ab (the A/B's six), heldout (the external check's 13) or fresh (12 others)")  # fmt: skip
     p.add_argument("--profile", type=Path, default=None,
                    help=f"the profile that prices the runs (default {DEFAULT_PROFILE}; --reuse: the one the A/B "
-                        "recorded in DIR/summary.json, else DIR/profile.yaml)")  # fmt: skip
+                        "recorded in DIR/summary.json, else DIR/profile.yaml, else refused)")  # fmt: skip
     p.add_argument("--nodes", type=int, default=2)
     p.add_argument("--per-node", type=int, default=1)
     p.add_argument("--rate", default="1 Gbit/s")

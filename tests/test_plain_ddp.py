@@ -316,6 +316,31 @@ def test_reuse_prices_with_the_profile_the_ab_recorded(tmp_path: Path, capsys: p
     assert capsys.readouterr().out == named
 
 
+def test_reuse_finds_a_relative_recorded_profile_under_the_folders_own_checkout_or_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--ab`` records the profile relative to its checkout (``benchmarks/results/X/profile.yaml``). Read from
+    another working directory, or from a sub-folder without its own ``profile.yaml`` (``-o/fresh``), ``--reuse``
+    fell back to the default profile without a word: -o's fresh runs read 118.89 % where their profile gives
+    7.14 %. Now the path is looked up under the folder's own checkout, and with no profile anywhere it is refused."""
+    checkout = tmp_path / "other-checkout"
+    session = checkout / "benchmarks" / "results" / "plain-ddp-x"
+    session.mkdir(parents=True)
+    (session / "profile.yaml").write_bytes((J / "profile.yaml").read_bytes())
+    summary = {**json.loads((J / "summary.json").read_text()), "profile": "benchmarks/results/plain-ddp-x/profile.yaml"}
+    fresh = _reuse_folder(session, "".join(_LINES[:3]), json.dumps(summary))  # no profile.yaml of its own
+    assert plain_ddp.main(["--reuse", str(fresh), "--profile", str(J / "profile.yaml")]) == 0
+    named = capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # not the checkout the A/B ran in
+    assert plain_ddp.main(["--reuse", str(fresh)]) == 0
+    assert capsys.readouterr().out == named
+    (session / "profile.yaml").unlink()
+    assert plain_ddp.main(["--reuse", str(fresh)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "benchmarks/results/plain-ddp-x/profile.yaml) is not found" in err, err
+    assert err.rstrip().endswith("name one with --profile"), err
+
+
 @pytest.mark.parametrize(
     ("argv", "names"),
     [
