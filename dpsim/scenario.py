@@ -2231,6 +2231,17 @@ class Scenario(_Section):
                 "pipeline parallelism'; use zero_stage 0 or 1, optimizer_sharding: fsdp, or pipeline_parallel: 1",
             )
         stage_ranks, per_node_all = dp * t.tensor_parallel, self.cluster.workers_per_node
+        tp_all = t.tensor_parallel
+        if self.cluster.nodes > 1 and tp_all > 1 and tp_all % per_node_all and per_node_all % tp_all:
+            # a TP group (tp consecutive ranks) would hold unequal ranks per node (10 = 8 + 2, then 6 + 4), and the
+            # data-parallel groups at stride tp too (TP 3 on nodes of 8: 3 + 3 + 2): neither the fabric of one TP
+            # group nor a DP group's (equal ranks on each node) expresses it, and the shared fabric's TP flows ran
+            # a 16-rank schedule on the 10 ranks (IndexError)
+            raise _FieldError(
+                "training.tensor_parallel",
+                f"{tp_all} consecutive ranks a group straddle nodes of {per_node_all} unevenly "
+                f"(cluster.workers_per_node): a tensor-parallel group needs a divisor or a multiple of a node",
+            )
         if t.pipeline_parallel > 1 and dp > 1 and stage_ranks % per_node_all and per_node_all % stage_ranks:
             # a stage's data-parallel group would hold unequal ranks per node (12 = 8 + 4), which the fabric
             # of one data-parallel group (equal ranks on each of its nodes) cannot express

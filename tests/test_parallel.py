@@ -223,6 +223,31 @@ def test_tp_across_nodes_is_flagged_and_slower() -> None:
     assert t_cross > 1.5 * t_in
 
 
+@pytest.mark.parametrize(
+    ("preset", "nodes", "tp", "pp"),
+    [("gpt3-175b", 6, 3, 2), ("gpt3-175b", 6, 12, 4), ("gpt2-large", 5, 10, 4)],
+)
+def test_a_tensor_parallel_group_straddling_nodes_unevenly_is_refused(
+    preset: str, nodes: int, tp: int, pp: int
+) -> None:
+    """TP 3 on nodes of 8: groups 6-8 and 15-17 straddle two nodes and the DP groups at stride 3 hold 3 + 3 + 2 ranks
+    a node; TP 10: groups of 8 + 2 and 6 + 4; TP 12: 8 + 4 and 4 + 8. The single-job engines priced TP 3 as one node
+    over NVLink (18.37 s, where the fabric that routes each group gave 21.91 s) and TP 10 as 2 nodes x 8 ranks, and
+    the shared fabric's TP flows raised an IndexError: refused, as stages straddling nodes unevenly are."""
+    from dpsim.errors import ScenarioError
+
+    sets = [f"model.preset={preset}", f"cluster.nodes={nodes}", "cluster.workers_per_node=8", "training.micro_batch=1",
+            "training.global_batch=64", f"training.tensor_parallel={tp}",
+            f"training.pipeline_parallel={pp}"]  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"training\.tensor_parallel: .* straddle nodes of 8 unevenly"):
+        load_scenario(None, sets)
+    # a divisor of a node (TP 4 on 8 GPUs) and a multiple of one (TP 8 on 4) stay accepted
+    for per_node, degree in ((8, 4), (4, 8)):
+        load_scenario(None, ["model.preset=gpt3-175b", "cluster.nodes=4", f"cluster.workers_per_node={per_node}",
+                             "training.global_batch=auto", f"training.tensor_parallel={degree}",
+                             "training.pipeline_parallel=2"])  # fmt: skip
+
+
 def test_rank_layout_and_groups() -> None:
     assert rank_of(0, 0, 0, 8, 4) == 0
     assert rank_of(1, 0, 0, 8, 4) == 1  # TP fastest
