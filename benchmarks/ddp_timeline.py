@@ -99,11 +99,12 @@ def worker(argv: Sequence[str]) -> None:
                 micro.append({"fwd": [a, b], "fwd_cpu": cb - ca, "grad_first": min(grads)[0],
                               "grad_last": max(grads)[0], "compute_cpu": max(grads)[1] - cb, "bwd_return": c,
                               "bwd_cpu": cc - cb, "proc_cpu_at_return": pc - p0})  # fmt: skip
-        e = clock()
+        e, oe, pe0 = clock(), cpu(), pcpu()
         optimizer.step()
         end, ce, pe = clock(), cpu(), pcpu()
         steps.append({"step": index, "t0": t0, "opt": [e, end], "end": end, "thread_cpu": ce - c0,
-                      "proc_cpu": pe - p0, "micro": micro, "buckets": cur["buckets"]})  # fmt: skip
+                      "proc_cpu": pe - p0, "opt_cpu": ce - oe, "opt_proc_cpu": pe - pe0, "micro": micro,
+                      "buckets": cur["buckets"]})  # fmt: skip
     out = {"rank": rank, "world_size": world, "torch_version": str(torch.__version__), "steps": steps,
            "warmup_steps": args.warmup_steps}  # fmt: skip
     partial = args.run_dir / f"rank{rank}.json.partial"
@@ -122,6 +123,17 @@ def _union_overlap(intervals: Sequence[tuple[float, float]], lo: float, hi: floa
             total += b - a
             reach = b
     return total
+
+
+def _max_in_flight(intervals: Sequence[tuple[float, float]]) -> int:
+    """The most of ``intervals`` (hand-over, completion) open at one time (a completion closes before a hand-over
+    at the same instant opens)."""
+    events = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    most = now = 0
+    for _, d in events:
+        now += d
+        most = max(most, now)
+    return most
 
 
 def step_account(ranks: Sequence[Mapping[str, Any]], step: int) -> dict[str, Any]:
@@ -145,6 +157,8 @@ def step_account(ranks: Sequence[Mapping[str, Any]], step: int) -> dict[str, Any
             "hidden": _union_overlap(comm, *compute),
             "other_threads_cores": (s["proc_cpu"] - s["thread_cpu"]) / (s["end"] - s["t0"]),
             "main_cores": s["thread_cpu"] / (s["end"] - s["t0"]),
+            "opt_share": s.get("opt_cpu", float("nan")) / max(s["opt"][1] - s["opt"][0], 1e-9),
+            "inflight_max": _max_in_flight(comm),
         })  # fmt: skip
     buckets = []
     for k in range(len(rows[0]["buckets"])):
@@ -158,11 +172,13 @@ def step_account(ranks: Sequence[Mapping[str, Any]], step: int) -> dict[str, Any
             "after_last_launch": med(d - max(abs_launch) for d in done_abs),
         })  # fmt: skip
     t0_skew = max(s["t0"] for s in rows) - min(s["t0"] for s in rows)
+    opt_starts = [s["opt"][0] for s in rows]  # on the shared clock, as the compute ends
+    ends = [s["micro"][-1]["grad_last"] for s in rows]
     keys = per_rank[0].keys()
     return {"mean": {k: statistics.mean(r[k] for r in per_rank) for k in keys},
             "median": {k: med(r[k] for r in per_rank) for k in keys}, "buckets": buckets,
-            "t0_skew": t0_skew, "compute_end_spread": max(r["grad_last"] for r in (s["micro"][-1] for s in rows))
-            - min(r["grad_last"] for r in (s["micro"][-1] for s in rows))}  # fmt: skip
+            "t0_skew": t0_skew, "compute_end_spread": max(ends) - min(ends),
+            "opt_start_spread": max(opt_starts) - min(opt_starts)}  # fmt: skip
 
 
 def case_summary(ranks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -177,6 +193,7 @@ def case_summary(ranks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "median_rank": {k: med(a["median"][k] for a in accounts) for k in accounts[0]["median"]},
         "t0_skew": med(a["t0_skew"] for a in accounts),
         "compute_end_spread": med(a["compute_end_spread"] for a in accounts),
+        "opt_start_spread": med(a["opt_start_spread"] for a in accounts),
     }
     out["buckets"] = [{k: med(a["buckets"][i][k] for a in accounts) for k in accounts[0]["buckets"][i]}
                       for i in range(len(accounts[0]["buckets"]))]  # fmt: skip
@@ -192,7 +209,13 @@ def render(label: str, ranks: int, s: Mapping[str, Any]) -> str:
         f"core {r['bwd_share']:.2f}), exposed wait {ms(r['exposed'])}, optimizer {ms(r['opt'])}; all-reduces "
         f"span {ms(r['comm_span'])}, of which under the rank's own backward {ms(r['hidden'])} (mean over ranks "
         f"{ms(m['hidden'])}); cores: main thread {r['main_cores']:.2f}, other threads {r['other_threads_cores']:.2f}"
-        f"; ranks' step starts spread {ms(s['t0_skew'])}, compute ends {ms(s['compute_end_spread'])}",
+        f"; ranks' step starts spread {ms(s['t0_skew'])}, compute ends {ms(s['compute_end_spread'])}"
+        + (
+            f"; optimizer: main thread's share of a core {r['opt_share']:.2f}, starts spread "
+            f"{ms(s['opt_start_spread'])}; all-reduces in flight at most {r['inflight_max']:g} (median rank)"
+            if "opt_start_spread" in s
+            else ""
+        ),
     ]
     for i, b in enumerate(s["buckets"]):
         lines.append(
@@ -208,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker(argv)
         return 0
     p = argparse.ArgumentParser(prog="benchmarks/ddp_timeline.py", description=__doc__.splitlines()[0])
-    p.add_argument("--cases", default="5", help="plain_ddp.py's held-out case indices (comma-separated)")
+    p.add_argument("--cases", default="5", help="plain_ddp.py's case indices in --case-set (comma-separated)")
+    p.add_argument("--case-set", default="heldout", choices=sorted(plain_ddp.CASE_SETS))
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--warmup-steps", type=int, default=1)
     p.add_argument("--steps", type=int, default=8)
@@ -218,17 +242,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reuse is not None:
         for ln in (args.reuse / "timeline.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(ln)
-            print(render(f"case {row['index']} repeat {row['repeat']}: {row['case']}", row["ranks"], row["summary"]))
+            label = f"{row.get('case_set', 'heldout')} case {row['index']} repeat {row['repeat']}: {row['case']}"
+            print(render(label, row["ranks"], row["summary"]))
         return 0
     from runtime.testbed.emulated import EmulatedCluster, RootRequired, require_root
 
+    cases = plain_ddp._cases((), args.case_set)
     try:
         only = [int(i) for i in args.cases.split(",") if i.strip()]
+        if bad := [i for i in only if not 0 <= i < len(cases)]:
+            raise ValueError(f"--cases: expected indices 0..{len(cases) - 1} of --case-set {args.case_set}, got {bad}")
         require_root()
     except (ValueError, RootRequired) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    cases = plain_ddp._cases((), "heldout")
     out = args.out or Path("benchmarks/results/ddp_timeline")
     out.mkdir(parents=True, exist_ok=True)
     for r in range(args.repeats):
@@ -236,14 +263,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             case = cases[index]
             s, c = case.scenario, case.scenario.cluster
             argv_w = plain_ddp.plain_argv(s, warmup_steps=args.warmup_steps, steps=args.steps)
-            work = out / "work" / f"case{index}-run{r}"
+            work = out / "work" / f"{args.case_set}{index}-run{r}"
             with EmulatedCluster(nodes=c.nodes, per_node=c.workers_per_node, rate=c.inter_node.bandwidth) as tb:
                 ranks = plain_ddp.run_workers(tb, s.world_size, c.workers_per_node, work, Path(__file__), argv_w)
             summary = case_summary(ranks)
-            row = {"case": case.label, "index": index, "repeat": r, "ranks": s.world_size, "summary": summary}
+            row = {"case": case.label, "case_set": args.case_set, "index": index, "repeat": r,
+                   "ranks": s.world_size, "summary": summary}  # fmt: skip
             with (out / "timeline.jsonl").open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")
-            print(render(f"case {index} repeat {r}: {case.label}", s.world_size, summary), flush=True)
+            print(render(f"{args.case_set} case {index} repeat {r}: {case.label}", s.world_size, summary), flush=True)
     return 0
 
 

@@ -347,7 +347,26 @@ stop 42's model change was tuned on ``HELDOUT``'s stored runs, these are what it
 optimizer; 2–8 ranks (half of them 6–8), 1 and 2 per node, 500, 700 (no stored session ran it) and 1000 Mbit/s,
 24–192 samples per rank, accumulation 1–4, buckets 1–100 MiB."""
 
-CASE_SETS = {"ab": CASES, "heldout": HELDOUT, "fresh": FRESH}
+FRESH2: list[list[tuple[str, object]]] = [
+    [(NODES, 3), (MB, 80), (BUCKET, "6 MiB"), (RATE, "700 Mbit/s")],
+    [(NODES, 3), (MB, 20), (ACC, 4), (RATE, "500 Mbit/s")],
+    [(NODES, 4), (MB, 56), (ACC, 3), (BUCKET, "3 MiB")],
+    [(NODES, 5), (MB, 40), (BUCKET, "12 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 5), (MB, 112), (BUCKET, "1 MiB")],
+    [(NODES, 6), (MB, 20), (ACC, 2), (BUCKET, "50 MiB")],
+    [(NODES, 7), (MB, 56), (RATE, "700 Mbit/s")],
+    [(NODES, 8), (MB, 40), (BUCKET, "6 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 8), (MB, 72), (ACC, 2), (BUCKET, "3 MiB")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 160), (BUCKET, "16 MiB"), (RATE, "500 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 40), (ACC, 3), (BUCKET, "3 MiB"), (RATE, "700 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 56), (BUCKET, "12 MiB")],
+]  # fmt: skip
+"""A third held-out set (``--case-set fresh2``, stop 43), none of the other sets' configurations, with samples a rank
+(20–160: 20, 40, 56, 72, 80, 112, 160) and buckets (3, 6, 12, 16, 50 MiB) no other set has: the check of a model
+change against configurations no session ran before. 3–8 ranks, 1 and 2 per node, 500 / 700 / 1000 Mbit/s,
+accumulation 1–4, buckets 1–50 MiB."""
+
+CASE_SETS = {"ab": CASES, "heldout": HELDOUT, "fresh": FRESH, "fresh2": FRESH2}
 
 
 VARIANTS = {
@@ -700,7 +719,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--sides", default="plain,runtime", help="--ab: runtime, plain, plain-nobarrier, plain-keepgrads")
     p.add_argument("--cases", default="", help="--ab: only these case indices (e.g. 0,3)")
     p.add_argument("--case-set", default="ab",
-                   help="--ab: ab (the A/B's six), heldout (the external check's 13) or fresh (12 others)")  # fmt: skip
+                   help="--ab: ab (the A/B's six), heldout (the external check's 13), fresh (12 others) or fresh2 "
+                        "(12 more)")  # fmt: skip
     p.add_argument("--profile", type=Path, default=None,
                    help=f"the profile that prices the runs (default {DEFAULT_PROFILE}; --reuse: the one the A/B "
                         "recorded in DIR/summary.json, else DIR/profile.yaml, else refused)")  # fmt: skip

@@ -31,7 +31,7 @@ def _rank(rank: int, t0: float, launch: tuple[float, float], done: tuple[float, 
     """One rank, one measured step after one warm-up: forward 10 ms, backward compute to 40 ms, return at 90."""
     step = {
         "step": 1, "t0": t0, "opt": [t0 + 0.090, t0 + 0.100], "end": t0 + 0.100, "thread_cpu": 0.050,
-        "proc_cpu": 0.060,
+        "proc_cpu": 0.060, "opt_cpu": 0.004,
         "micro": [{"fwd": [t0, t0 + 0.010], "fwd_cpu": 0.010, "grad_first": t0 + 0.015, "grad_last": t0 + 0.040,
                    "compute_cpu": 0.015, "bwd_return": t0 + 0.090, "bwd_cpu": 0.020, "proc_cpu_at_return": 0.04}],
         "buckets": [
@@ -62,6 +62,28 @@ def test_step_account_of_two_ranks() -> None:
     # on the shared clock: the last hand-over is rank 1's at 100.026; done at 100.060 and 100.060 -> 34 ms
     assert b0["after_last_launch"] == pytest.approx(0.034)
     assert b1["done"] == pytest.approx(0.087)
+    assert r["opt_share"] == pytest.approx(0.4)  # 4 ms of CPU over the 10 ms optimizer step
+    assert s["opt_start_spread"] == pytest.approx(0.002)  # each rank's optimizer starts 90 ms after its own t0
+    assert r["inflight_max"] == 2  # bucket 1 handed over (40 ms) before bucket 0 completed (58-60 ms)
+
+
+@pytest.mark.parametrize(
+    ("intervals", "expected"),
+    [
+        ([], 0),
+        ([(0.0, 1.0)], 1),
+        ([(0.0, 1.0), (1.0, 2.0)], 1),  # one completes as the next is handed over: never two at once
+        ([(0.0, 1.0), (0.5, 2.0), (0.6, 0.7)], 3),
+        ([(0.0, 1.0), (0.5, 2.0), (1.5, 3.0)], 2),
+    ],
+)
+def test_max_in_flight(intervals: list[tuple[float, float]], expected: int) -> None:
+    assert ddp_timeline._max_in_flight(intervals) == expected
+
+
+def test_cases_outside_the_set_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ddp_timeline.main(["--case-set", "fresh", "--cases", "12"]) == 2
+    assert "--cases: expected indices 0..11 of --case-set fresh, got [12]" in capsys.readouterr().err
 
 
 def test_reuse_prints_the_stored_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,6 +108,29 @@ def test_fresh_cases_share_no_configuration_with_the_other_sets() -> None:
         plain_ddp.plain_argv(c.scenario, warmup_steps=1, steps=5)
 
 
+def test_fresh2_cases_share_no_configuration_batch_or_bucket_with_the_other_sets() -> None:
+    """``--case-set fresh2`` (stop 43): none of its configurations is another set's, and its samples a rank and its
+    buckets (besides 1 MiB and DDP's default) are ones no other set ran."""
+
+    def key(s: Any) -> tuple[object, ...]:
+        c = s.cluster
+        return (c.nodes, c.workers_per_node, s.training.micro_batch, s.accumulation_steps, s.communication.bucket,
+                c.inter_node.bandwidth)  # fmt: skip
+
+    others = [c.scenario for name in ("ab", "heldout", "fresh") for c in plain_ddp._cases((), name)]
+    fresh2 = [c.scenario for c in plain_ddp._cases((), "fresh2")]
+    assert len({key(s) for s in fresh2}) == 12 and not {key(s) for s in fresh2} & {key(s) for s in others}
+    assert not {s.training.micro_batch for s in fresh2} & {s.training.micro_batch for s in others}
+    new_buckets = {s.communication.bucket for s in fresh2} - {s.communication.bucket for s in others}
+    assert {b / 2**20 for b in new_buckets} == {3, 6, 12, 16, 50}
+    assert {s.cluster.workers_per_node for s in fresh2} == {1, 2}
+    assert {s.cluster.inter_node.bandwidth * 8 for s in fresh2} == {1e9, 7e8, 5e8}
+    assert {s.world_size for s in fresh2} == {3, 4, 5, 6, 7, 8}
+    assert {s.accumulation_steps for s in fresh2} == {1, 2, 3, 4}
+    for s in fresh2:
+        plain_ddp.plain_argv(s, warmup_steps=1, steps=5)
+
+
 def test_plain_only_table_scores_each_engine_against_plain_ddp_per_repeat() -> None:
     """``--sides plain``: no runtime column; the error is the prediction against plain DDP's median run, and the
     per-repeat MAPE is each repeat's run alone (runs made 10 % / 25 % slower than predicted: -9.09 / -20 %)."""
