@@ -420,3 +420,42 @@ def test_mixed_boundaries_in_arrays_equal_the_scalar_evaluation(p: int, m: int, 
         bubble.tolist(),
         exposed.tolist(),
     ]
+
+
+def test_sends_of_two_links_through_one_nic_share_it_while_both_are_in_flight() -> None:
+    # 1F1B, 3 stages, 3 micro-batches, forward = backward = 1 s, every send 2 s alone; stage 1's sends back (1 -> 0)
+    # and on (1 -> 2) leave through one NIC direction (0), one flow each. By hand, every time as the unshared
+    # schedule has it up to 11 s: stage 1 runs B0 [10, 11] and sends it back from 11 (alone until 12: 1 s of it
+    # left), F2 [11, 12] and sends it on from 12; from 12 both run at half pace: B0's send ends at 14; B1 [12, 13]
+    # was queued behind it on 1 -> 0 and leaves at 14, so F2's send keeps half pace until 16 (1 s of it left at 14)
+    # and B1's ends at 17 (half pace to 16, then its last 1 s alone). Stage 0 runs B0 [14, 15], B1 [17, 18], and
+    # waits for B2 (stage 2: F2 [16, 17], B2 [17, 18]; sent 18 -> 20; stage 1 B2 [20, 21]; sent 21 -> 23): [23, 24].
+    # Unshared (each link its own): 22 s.
+    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
+
+    nics = ((0, 1, ((1, 1),)), (1, 0, ((0, 1),)), (1, 2, ((0, 1),)), (2, 1, ((2, 1),)))
+    record: list = []
+    times = evaluate_shared_nics(1.0, 1.0, 3, 3, 1, "1f1b", (2.0, 2.0, 2.0), [1.0] * 3, nics, record)
+    sent = {op: (start, end) for kind, _, op, start, end in record if kind == "send"}
+    assert sent[("B", 0, 0)] == (11.0, 14.0)
+    assert sent[("F", 2, 2)] == (12.0, 16.0)
+    assert sent[("B", 1, 0)] == (14.0, 17.0)
+    assert times.makespan_s == 24.0
+    assert evaluate_schedule(1.0, 1.0, 3, 3, 1, "1f1b", (2.0, 2.0, 2.0)).makespan_s == 22.0
+    assert evaluate_schedule(1.0, 1.0, 3, 3, 1, "1f1b", (2.0, 2.0, 2.0), nics=nics).makespan_s == 24.0
+
+
+@pytest.mark.parametrize("schedule,v", [("1f1b", 1), ("gpipe", 1), ("interleaved", 2)])
+@pytest.mark.parametrize("m", [4, 8, 12])
+def test_sends_that_never_meet_on_a_nic_run_as_the_unshared_schedule_bit_for_bit(schedule: str, v: int, m: int) -> None:
+    # sends shorter than any pass never overlap on stage 1's NIC direction: every time is the max-plus pass's
+    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
+
+    nics = ((1, 0, ((0, 1),)), (1, 2, ((0, 1),)), (3, 2, ((1, 1),)), (3, 0, ((1, 1),)))
+    sends = (0.3, 0.2, 0.1, 0.25)
+    plain = evaluate_schedule(1.0, 2.0, 4, m, v, schedule, sends)
+    shared = evaluate_shared_nics(1.0, 2.0, 4, m, v, schedule, sends, [1.0] * 4, nics)
+    assert shared.makespan_s == plain.makespan_s
+    assert shared.stage_end_s == plain.stage_end_s
+    assert shared.busy_s == plain.busy_s
+    assert shared.sends == plain.sends

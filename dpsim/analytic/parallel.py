@@ -54,6 +54,7 @@ __all__ = [
     "pipeline_blocking_p2p_time",
     "pipeline_bubble_fraction",
     "pipeline_bubble_over_ideal",
+    "pipeline_nic_flows",
     "pipeline_p2p_link",
     "pipeline_p2p_links",
     "pipeline_p2p_time",
@@ -65,6 +66,7 @@ __all__ = [
     "sequence_gather_bytes",
     "stage_boundary_crosses_nodes",
     "stage_boundary_ranks_per_nic",
+    "stage_link_nic_flows",
     "tensor_parallel_allreduces_per_layer",
     "tensor_parallel_collectives",
     "tensor_parallel_comm_bytes",
@@ -123,10 +125,10 @@ def stage_boundary_ranks_per_nic(p: int, tp: int, dp: int, per_node: int, nics: 
     and the node's every rank sends at once, :func:`_ranks_per_nic` of them a NIC (as before). A smaller stage: a
     node holds G/g stages, whose boundaries inside it stay on NVLink and whose boundary at the node's edge is
     ``g`` sends on the NICs of its ``g`` ranks (PP 4 over 2 nodes of 4 GPUs, DP 2: boundary 1 → 2, and 3 → 0,
-    cross one NIC, 2 sends each). Sends of two different boundaries through one NIC at the same moment (a node's
-    last stage's activations and its first stage's gradients both leave it) are not counted together: each
-    directed stage link is its own (the single-job engines' schedule, :mod:`dpsim.analytic.pipeline_schedule`);
-    the shared fabric (:mod:`dpsim.sim.shared`) routes them together."""
+    cross one NIC, 2 sends each). This is a send's pace alone; sends of two different links through one NIC
+    direction at the same moment (a node's last stage's activations and its first stage's gradients both leave it)
+    share it while both are in flight, which the schedule's event-by-event evaluation prices
+    (:func:`stage_link_nic_flows`, :func:`dpsim.analytic.pipeline_schedule.evaluate_shared_nics`)."""
     g = tp * dp
     if p <= 1:
         return ()
@@ -147,6 +149,57 @@ def stage_boundary_ranks_per_nic(p: int, tp: int, dp: int, per_node: int, nics: 
             into[to] = into.get(to, 0) + 1
         counts.append(max([*out.values(), *into.values()], default=0))
     return tuple(counts)
+
+
+@functools.lru_cache(maxsize=1024)
+def stage_link_nic_flows(
+    p: int, tp: int, dp: int, per_node: int, nics: int = 1
+) -> tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]:
+    """Which NIC directions each directed stage link's crossing sends load, and with how many flows: (src stage,
+    dst stage, ((NIC direction, flows), …)) for every pair of adjacent stages (both directions, the wrap p − 1 ↔ 0
+    included), NIC directions numbered in order of first use. Empty where no NIC direction carries the sends of
+    two directed links (every link is then its own, :func:`stage_boundary_ranks_per_nic`).
+
+    The placement is :func:`stage_boundary_ranks_per_nic`'s (Megatron's order, rank r on node ⌊r/G⌋ through NIC
+    ⌊(r mod G)·nics/G⌋); a send crossing nodes is a flow out of its sender's NIC and one into its receiver's.
+    A NIC is full duplex, so what meets on one direction of it are the sends of different links that leave (or
+    enter) through it: a stage's activations forward and its gradients back leave through its ranks' NICs (every
+    pipeline across nodes), and a node holding several stages (``tp·dp`` < G) carries its first stage's gradients
+    and its last stage's activations out through one NIC (PP 6 over 3 nodes of 4 GPUs, DP 2: the middle node's NIC
+    carries boundary 1's gradients and boundary 3's activations)."""
+    g = tp * dp
+    if p <= 1:
+        return ()
+    pairs = sorted({(k, (k + 1) % p) for k in range(p)} | {((k + 1) % p, k) for k in range(p)})
+    numbered: dict[tuple[str, int, int], int] = {}
+    links = []
+    users: dict[int, int] = {}
+    for a, b in pairs:
+        flows: dict[int, int] = {}
+        for i in range(g):
+            src, dst = a * g + i, b * g + i
+            if src // per_node == dst // per_node:
+                continue
+            for way, r in (("out", src), ("in", dst)):
+                at = numbered.setdefault((way, r // per_node, r % per_node * nics // per_node), len(numbered))
+                flows[at] = flows.get(at, 0) + 1
+        for at in flows:
+            users[at] = users.get(at, 0) + 1
+        links.append((a, b, tuple(sorted(flows.items()))))
+    return tuple(links) if any(n > 1 for n in users.values()) else ()
+
+
+def pipeline_nic_flows(scenario: Scenario, fabric: Fabric) -> tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]:
+    """:func:`stage_link_nic_flows` of ``scenario``'s pipeline on ``fabric``, where its sends cross a switched
+    fabric's NICs and run beside the passes (``training.pipeline_p2p: overlapped``); empty otherwise (one node, a
+    ring of nodes, whose cables :func:`ring_boundary_links` routes each boundary over alone, or transfers inside
+    the passes)."""
+    t = scenario.training
+    if t.pipeline_parallel <= 1 or fabric.nodes <= 1 or fabric.topology == "ring" or t.pipeline_p2p != "overlapped":
+        return ()
+    return stage_link_nic_flows(
+        t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel, fabric.per_node, fabric.nics_per_node
+    )
 
 
 def _share_inter(fabric: Fabric, per_nic: int = 0) -> Link:

@@ -12,7 +12,10 @@ runs the same ones with simpy):
 - every chunk boundary between two stages is a point-to-point send; it leaves when the operation that
   produces it ends and the directed link between the two stages is free (one link per direction: full
   duplex; a direction carries one send at a time, in the order its sender produced them), and it arrives
-  its duration later.
+  its duration later;
+- where sends of different directed links cross one NIC direction (a stage's activations and gradients both
+  leave through its ranks' NICs; a node holding several stages sends two boundaries' through one NIC), those in
+  flight at once share it (:func:`evaluate_shared_nics`, event by event: no longer a max-plus program).
 
 Every wait is a max and every span a sum, so a step is a max-plus evaluation of a fixed program
 (:func:`schedule_program`: all stages' operations in one order that respects every dependency, what each
@@ -36,12 +39,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = [
+    "NicFlows",
     "Op",
     "ScheduleTimes",
     "batch_bubble_and_sends",
     "boundary_of",
     "bubble_and_sends",
     "evaluate_schedule",
+    "evaluate_shared_nics",
     "evaluated_operations",
     "forget_programs",
     "schedule_order",
@@ -235,6 +240,7 @@ def evaluate_schedule(
     p2p_s: Any = 0.0,
     slowdowns: Sequence[float] | None = None,
     send_s: Mapping[Op, float] | None = None,
+    nics: NicFlows = (),
 ) -> ScheduleTimes:
     """Run one step of ``m`` micro-batches through ``p`` stages (the rules of the module docstring).
 
@@ -245,7 +251,11 @@ def evaluate_schedule(
     edge (:func:`dpsim.analytic.parallel.pipeline_p2p_times`); ``send_s[op]``,
     where given, the duration of the send that delivers ``op`` instead. Floats, or numpy arrays of equal
     shape (one configuration an element, each equal to its own scalar evaluation bit for bit; a send of 0 s
-    there leaves when its operation ends, as no send does; ``send_s`` not given).
+    there leaves when its operation ends, as no send does; ``send_s`` not given). ``nics``: where the sends of
+    different directed links share a NIC direction (:func:`dpsim.analytic.parallel.stage_link_nic_flows`), the
+    step is run event by event with the sends in flight on one direction sharing it
+    (:func:`evaluate_shared_nics`; floats only, and not with ``send_s``, whose durations were measured with their
+    sharing in them).
 
     Past :data:`MAX_OPERATIONS` operations (and without ``send_s``) the step is not run operation by operation:
     a schedule of identical micro-batches is a max-plus linear system, whose makespan grows by a fixed amount
@@ -258,12 +268,21 @@ def evaluate_schedule(
     slow = list(slowdowns) if slowdowns is not None else [1.0] * p
     if len(slow) != p:
         raise ValueError(f"need {p} stage slowdowns, got {len(slow)}")
+    shared = bool(nics) and send_s is None and _any_send(p2p_s)
+    if shared and any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, p2p_s)):
+        raise ValueError("NIC directions shared between stage links are evaluated on floats only")
+
+    def run(micro_batches: int) -> ScheduleTimes:
+        if shared:
+            return evaluate_shared_nics(forward_s, backward_s, p, micro_batches, v, schedule, p2p_s, slow, nics)
+        return _run(forward_s, backward_s, p, micro_batches, v, schedule, p2p_s, slow, send_s)
+
     extended = _extension(p, m, v, schedule)
     if extended is None or send_s is not None:
-        return _run(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, send_s)
+        return run(m)
     m1, width = extended
-    near = _run(forward_s, backward_s, p, m1 - width, v, schedule, p2p_s, slow, None)
-    far = _run(forward_s, backward_s, p, m1, v, schedule, p2p_s, slow, None)
+    near = run(m1 - width)
+    far = run(m1)
     scale = (m - m1) / width
 
     def extend(a: Any, b: Any) -> Any:
@@ -306,6 +325,7 @@ def bubble_and_sends(
     schedule: str = "1f1b",
     p2p_s: Any = 0.0,
     slowdowns: Sequence[float] | None = None,
+    nics: NicFlows = (),
 ) -> tuple[Any, Any]:
     """(bubble, exposed sends) of one pipelined step (arguments of :func:`evaluate_schedule`): what the schedule
     adds to one stage's m·(t_f + t_b) without sends (makespan − m·(t_f + t_b)), and what its sends add on top (the
@@ -327,7 +347,7 @@ def bubble_and_sends(
     else:
         idle = evaluate_schedule(forward_s, backward_s, p, m, v, schedule, 0.0, slowdowns).makespan_s
         full = (
-            evaluate_schedule(forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns).makespan_s
+            evaluate_schedule(forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns, nics=nics).makespan_s
             if _any_send(p2p_s)
             else idle
         )
@@ -485,6 +505,187 @@ def _run(
     if vector and not any(bool(np.any(x > 0)) for x in durations):
         sends = 0
     return ScheduleTimes(functools.reduce(biggest, free), tuple(busy) if busy_s else (), tuple(free), sends)
+
+
+NicFlows = tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]
+"""Each directed stage link's load on the NIC directions its sends cross: (src stage, dst stage, ((NIC direction,
+flows), …)) (:func:`dpsim.analytic.parallel.stage_link_nic_flows`); empty where no NIC direction serves two links."""
+
+
+@dataclass
+class _Flowing:
+    """A send on the wire (:func:`evaluate_shared_nics`): its link, what it delivers, its progress at ``since``."""
+
+    link: tuple[int, int]
+    op: Op
+    departed: float
+    since: float
+    left: float
+    """What is left of it in seconds at its link's pace alone."""
+    rate: float
+    """Its pace now, relative to alone (1: no other link's send shares its busiest NIC direction)."""
+    version: int = 0
+
+    @property
+    def end(self) -> float:
+        return self.since + self.left / self.rate
+
+
+def evaluate_shared_nics(
+    forward_s: float,
+    backward_s: float,
+    p: int,
+    m: int,
+    v: int,
+    schedule: str,
+    p2p_s: Any,
+    slow: list[float],
+    nics: NicFlows,
+    record: list[tuple[str, int, Op, float, float]] | None = None,
+) -> ScheduleTimes:
+    """:func:`_run` where the sends of different directed links share NIC directions (``nics``), event by event.
+
+    The rules of the module docstring, with one more: a send in flight loads each NIC direction it crosses with its
+    flows, and runs at its busiest direction's equal share — its alone pace (its boundary's ``p2p_s``, which prices
+    its own flows on that NIC, :func:`dpsim.analytic.parallel.stage_boundary_ranks_per_nic`) times c / n, where c
+    is its own flows on that direction and n every flow in flight there (TCP's and NCCL's flows share a NIC about
+    equally: processor sharing, the rule :func:`dpsim.analytic.parallel.ring_boundary_links` prices a cable by).
+    Its pace changes only when a send starts or ends on a direction it shares; the latency α shares with the bytes
+    (10 µs beside transfers of milliseconds). Sends on one directed link still go one after another. Where no two
+    sends of different links are ever in flight on one direction at once, every time is :func:`_run`'s bit for bit
+    (a send alone ends at its departure plus its duration). ``record`` collects (kind: "F" | "B" | "send", stage
+    (a send's sender), operation, start, end) of each operation and send, for the shared fabric's release times."""
+    import heapq
+    from collections import deque
+
+    chunks = v if schedule == "interleaved" else 1
+    last = p * chunks - 1
+    orders = schedule_order(p, m, v, schedule)
+    boundaries = isinstance(p2p_s, tuple)
+    if boundaries and len(p2p_s) != p:
+        raise ValueError(f"need a send for each of {p} stage boundaries, got {len(p2p_s)}")
+    loads = {(a, b): flows for a, b, flows in nics}
+    own = {link: max((n for _, n in flows), default=0) for link, flows in loads.items()}
+    sharing: dict[int, list[tuple[int, int]]] = {}
+    for link, flows in loads.items():
+        for at, _ in flows:
+            sharing.setdefault(at, []).append(link)
+    in_flight: dict[int, int] = {}
+    fwd = [forward_s / chunks * s for s in slow]
+    bwd = [backward_s / chunks * s for s in slow]
+    free = [0.0] * p
+    busy = [0.0] * p
+    pos = [0] * p
+    running = [False] * p
+    arrived: dict[Op, float] = {}
+    queued: dict[tuple[int, int], deque[Op]] = {}
+    on_wire: dict[tuple[int, int], _Flowing] = {}
+    events: list[tuple[float, int, int, Any]] = []  # (time, order, 0: an operation ends / 1: a send ends, what)
+    order = 0
+    sends = 0
+    now = 0.0
+
+    def push(at: float, kind: int, what: Any) -> None:
+        nonlocal order
+        heapq.heappush(events, (at, order, kind, what))
+        order += 1
+
+    def pace(link: tuple[int, int]) -> float:
+        flows = loads.get(link, ())
+        if not flows:
+            return 1.0
+        return own[link] / max(in_flight[at] for at, _ in flows)
+
+    # the links that share a NIC direction with each link (itself among them), in one order
+    near = {link: sorted({other for at, _ in flows for other in sharing[at]}) for link, flows in loads.items()}
+
+    def repace(link: tuple[int, int]) -> None:
+        """New paces for the sends in flight that share a NIC direction with ``link`` (at ``now``)."""
+        for other in near.get(link, ()):
+            flowing = on_wire.get(other)
+            if flowing is None or flowing.end <= now:
+                continue
+            rate = pace(other)
+            if rate != flowing.rate:
+                flowing.left -= (now - flowing.since) * flowing.rate
+                flowing.since, flowing.rate = now, rate
+                flowing.version += 1
+                push(flowing.end, 1, (flowing, flowing.version))
+
+    def depart(link: tuple[int, int]) -> None:
+        nonlocal sends
+        op = queued[link].popleft()
+        for at, n in loads.get(link, ()):
+            in_flight[at] = in_flight.get(at, 0) + n
+        duration = p2p_s[boundary_of(link[0], link[1], p)] if boundaries else p2p_s
+        flowing = on_wire[link] = _Flowing(link, op, now, now, duration, pace(link))
+        sends += 1
+        push(flowing.end, 1, (flowing, 0))
+        repace(link)
+
+    def deliver(op: Op, src: int, dst: int) -> None:
+        duration = (p2p_s[boundary_of(src, dst, p)] if boundaries else p2p_s) if src != dst else 0.0
+        if duration <= 0:
+            arrived[op] = now
+            begin(dst)
+            return
+        queued.setdefault((src, dst), deque()).append(op)
+        if (src, dst) not in on_wire:
+            depart((src, dst))
+
+    def begin(d: int) -> None:
+        if running[d] or pos[d] == len(orders[d]):
+            return
+        op = orders[d][pos[d]]
+        kind, _, c = op
+        start = free[d]
+        if kind == "B" or c > 0:
+            if op not in arrived:
+                return
+            start = max(free[d], arrived[op])
+        span = fwd[d] if kind == "F" else bwd[d]
+        busy[d] = busy[d] + span
+        running[d] = True
+        if record is not None:
+            record.append((kind, d, op, start, start + span))
+        push(start + span, 0, d)
+
+    for d in range(p):
+        begin(d)
+    while events:
+        now, _, kind, what = heapq.heappop(events)
+        if kind == 0:
+            d = what
+            op = orders[d][pos[d]]
+            pos[d] += 1
+            running[d] = False
+            free[d] = now
+            f, mb, c = op
+            if f == "F" and c < last:
+                deliver(("F", mb, c + 1), d, (c + 1) % p)
+            elif f == "F":
+                arrived[("B", mb, c)] = now  # the last chunk's backward follows its forward
+            elif c > 0:
+                deliver(("B", mb, c - 1), d, (c - 1) % p)
+            begin(d)
+            continue
+        flowing, version = what
+        if version != flowing.version:
+            continue
+        link = flowing.link
+        del on_wire[link]
+        for at, n in loads.get(link, ()):
+            in_flight[at] -= n
+        if record is not None:
+            record.append(("send", link[0], flowing.op, flowing.departed, now))
+        arrived[flowing.op] = now
+        if queued[link]:
+            depart(link)
+        repace(link)
+        begin(link[1])
+    if any(pos[d] < len(orders[d]) for d in range(p)):
+        raise ValueError(f"pipeline schedule {schedule!r} deadlocks (p={p}, m={m}, v={v})")
+    return ScheduleTimes(max(free), tuple(busy), tuple(free), sends)
 
 
 LEVELS_FROM_STAGES = 4

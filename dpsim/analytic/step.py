@@ -792,8 +792,9 @@ def pipeline_terms(
     (:func:`pipeline_stage_slowdowns`), once without sends (the bubble: makespan − m·(t_f + t_b)) and once
     with every stage-to-stage send taking its boundary's :func:`~dpsim.analytic.parallel.pipeline_p2p_times` on
     its directed link, one after another (the exposed sends: the difference; NVLink inside a node, the NIC at a
-    node's edge where a stage is smaller than a node). Where a send outlasts a pass the link
-    carries the sends back to back and the makespan follows them, which the closed form
+    node's edge where a stage is smaller than a node), and sends of different links in flight through one NIC
+    direction at once sharing it (:func:`~dpsim.analytic.parallel.pipeline_nic_flows`). Where a send outlasts a
+    pass the link carries the sends back to back and the makespan follows them, which the closed form
     (:func:`~dpsim.analytic.parallel.pipeline_step`, sends shorter than a pass) does not.
     """
     from dpsim.analytic.pipeline_schedule import bubble_and_sends
@@ -805,7 +806,8 @@ def pipeline_terms(
     fwd, bwd = parallel.with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
     slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
     send = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
-    return bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow)
+    nics = parallel.pipeline_nic_flows(scenario, fabric)
+    return bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow, nics)
 
 
 def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s: float) -> list[float]:
