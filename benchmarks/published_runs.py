@@ -1843,18 +1843,24 @@ def _print_first_group(
     )
 
 
-def _print_b200(engine: str) -> None:
-    """NeMo 25.02's DGX-B200 rows: the two that set the B200's sustained fraction, then the held-out group at it."""
-    fraction = b200_sustained_fraction()
+def _print_b200(engine: str, gemm_waves: bool = False) -> None:
+    """NeMo 25.02's DGX-B200 rows: the two that set the B200's sustained fraction, then the held-out group at it
+    (with ``gemm_waves``: wave quantisation on the B200's 148 SMs, the fraction re-derived the same way)."""
+    calibration, held = B200_CALIBRATION_RUNS, B200_HELD_OUT
+    if gemm_waves:
+        calibration = tuple(with_device(r, gemm_waves=True) for r in calibration)
+        held = tuple(with_device(r, gemm_waves=True) for r in held)
+    implied = [implied_sustained_fraction(r) for r in calibration]
+    fraction = sum(implied) / len(implied)
     print(
         f"\nB200 calibration (NeMo 25.02 DGX-B200 rows without TP / PP; they set the B200 sustained_fraction "
         f"{fraction:.3f}):"
     )
-    for run in b200_runs(B200_CALIBRATION_RUNS, fraction):
-        print(f"{_row(run, engine)[1]}  implied sustained {implied_sustained_fraction(run):.3f}")
+    for run, own in zip(b200_runs(calibration, fraction), implied, strict=True):
+        print(f"{_row(run, engine)[1]}  implied sustained {own:.3f}")
     _print_first_group(
         "Held out, NeMo 25.02's DGX-B200 rows with TP / PP (FP8; tokens/s per GPU",
-        b200_runs(B200_HELD_OUT, fraction),
+        b200_runs(held, fraction),
         B200_FIRST_PREDICTION,
         engine,
         "NeMo 25.02 B200",
@@ -3342,29 +3348,31 @@ def _print_megatron_bucket_what_if(engine: str) -> None:
         )
 
 
-USERBUFFERS_SM_MARGIN: dict[str, tuple[int, dict[str, int]]] = {
+USERBUFFERS_SM_MARGIN: dict[str, dict[str, int]] = {
     # NeMo v2.2.0 recipes/tp_overlap_configs/userbuffers.py, the configs scripts/llm/performance picks per GPU:
     # userbuffers_bf16_b200_h18432_tp8_mbs1_seqlen4096: fc2_fprop PipelineOverlapCfg(num_sm=24, set_sm_margin=True),
     # proj_fprop RingExchangeOverlapCfg(num_sm=1, set_sm_margin=True)
-    "NeMo 25.02 Nemotron-340B FP8 on 128 B200": (148, {"mlp_down": 24, "attention_out": 1}),
+    "NeMo 25.02 Nemotron-340B FP8 on 128 B200": {"mlp_down": 24, "attention_out": 1},
     # userbuffers_fp8_b200_h12288_tp4_mbs1_seqlen2048: proj_fprop and fc2_fprop ring exchange, 1 SM each, margin set
-    "NeMo 25.02 GPT3-175B FP8 on 512 B200": (148, {"mlp_down": 1, "attention_out": 1}),
+    "NeMo 25.02 GPT3-175B FP8 on 512 B200": {"mlp_down": 1, "attention_out": 1},
     # userbuffers_fp8_h100_h12288_tp4_mbs1_seqlen2048: proj_fprop pipelined on 24 SMs, fc2_fprop ring exchange 1
-    "NeMo GPT-3 175B FP8 on 512 H100": (132, {"attention_out": 24, "mlp_down": 1}),
+    "NeMo GPT-3 175B FP8 on 512 H100": {"attention_out": 24, "mlp_down": 1},
 }
-"""Rows whose Transformer Engine userbuffers config sets ``set_sm_margin`` on a forward GEMM's overlap: (the device's
-SMs, {GEMM: SMs the overlap's communication kernel takes}). TE's ``CommOverlapCore`` (comm_gemm_overlap.cpp) then runs
-that GEMM on ``_math_sms = sm_count - num_comm_sm``. SMs: H100 SXM 132 (the catalog's); B200 148 (two dies of 74
-enabled SMs; Chips and Cheese's B200 article), not in the catalog. The other TP rows' configs (NeMo 24.07's launcher
-yamls, Megatron-Bridge's) are not read here."""
+"""Rows whose Transformer Engine userbuffers config sets ``set_sm_margin`` on a forward GEMM's overlap: {GEMM: SMs the
+overlap's communication kernel takes}. TE's ``CommOverlapCore`` (comm_gemm_overlap.cpp) then runs that GEMM on
+``_math_sms = sm_count - num_comm_sm``, the device's SMs from the catalog (H100 SXM 132, B200 148). The other TP rows'
+configs (NeMo 24.07's launcher yamls, Megatron-Bridge's) are not read here."""
 
 
 def sm_margin_seconds(run: PublishedRun) -> float:
     """Seconds a step of ``run`` adds were each GEMM of :data:`USERBUFFERS_SM_MARGIN` to run on the SMs its overlap
     leaves it, at a rate proportional to them: the GEMM's priced time x (SMs / (SMs - taken) - 1), for every layer of
     a stage and every micro-batch (on the critical path; the bubble's share is left out). A what-if, not the model."""
-    sms, taken = USERBUFFERS_SM_MARGIN[run.name]
+    taken = USERBUFFERS_SM_MARGIN[run.name]
     scenario = scenario_from_dict(dict(run.scenario), run.name)
+    sms = scenario.cluster.device.sm_count
+    if not sms:
+        raise ValueError(f"{run.name}: cluster.device.sm_count is not stated (the SMs the margin is taken from)")
     m, t = scenario.model, scenario.training
     device = compute_device(scenario)
     kernels = layer_kernels(m, device, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel)
@@ -3503,8 +3511,8 @@ def main() -> None:
     parser.add_argument(
         "--gemm-waves",
         action="store_true",
-        help="what-if: GEMM wave/tile quantisation on (cluster.device.gemm_waves), both sustained fractions "
-        "re-derived from their calibration sources with it",
+        help="what-if: GEMM wave/tile quantisation on (cluster.device.gemm_waves), each sustained fraction "
+        "re-derived from its calibration source with it (A100, H100, B200)",
     )
     parser.add_argument(
         "--attention-what-if",
@@ -3597,7 +3605,7 @@ def main() -> None:
         fractions = {"a100": korthikanti_sustained_fraction(gemm_waves=True), "h100": sum(implied) / len(implied)}
         print(
             f"GEMM wave quantisation on; sustained fractions re-derived: A100 {fractions['a100']:.3f}, "
-            f"H100 {fractions['h100']:.3f}"
+            f"H100 {fractions['h100']:.3f} (B200 below, from its own rows)"
         )
         runs, paper, h100 = _waved(runs, fractions), _waved(paper, fractions), _waved(h100, fractions)
     header = (
@@ -3667,7 +3675,7 @@ def main() -> None:
         args.engine,
         "Megatron-Bridge H100",
     )
-    _print_b200(args.engine)
+    _print_b200(args.engine, args.gemm_waves)
     titan = _waved(TORCHTITAN_RUNS, fractions) if fractions else TORCHTITAN_RUNS
     _print_first_group(
         "Held out, torchtitan's Llama 3.1 rows (FSDP2, TP, compile, Float8; H100 at 500 W and H200; tokens/s per GPU",

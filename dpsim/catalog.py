@@ -498,7 +498,10 @@ decimal GB as their datasheets state them (141 GB, 180 GB usable)."""
 # MFU figures are end to end (they include exposed communication).
 # sm_count: NVIDIA A100 Tensor Core GPU Architecture whitepaper (2020): 108 SMs on the A100; NVIDIA H100
 # Tensor Core GPU Architecture whitepaper (2022): 132 SMs on the H100 SXM5 (the H200 is the same GH100
-# configuration). Used only by the opt-in wave-quantisation model (dpsim.compute.wave_efficiency).
+# configuration); B200: 148, two dies of 80 SMs with 74 enabled on each (Chips and Cheese, "Nvidia's B200: Keeping
+# the CUDA Juggernaut Rolling", 2025: "B200 enables 74 SMs per die, giving 148 SMs across the GPU"). Read by the
+# opt-in wave-quantisation model (dpsim.compute.wave_efficiency) and by benchmarks/published_runs.py's what-ifs that
+# take SMs from the GEMMs (--sm-margin-what-if, --sm-share-what-if).
 _GEMM_A100: dict[str, Any] = dict(
     sm_count=108,
     gemm_epilogue_exposed=True,
@@ -617,6 +620,7 @@ DEVICES: dict[str, DeviceSpec] = {
             "NVIDIA DGX B200 datasheet; efficiency and GEMM curve assumed = H100",
             peak_flops_fp8=4.5e15,
             peak_flops_fp32=1.1e15,
+            sm_count=148,
             **_GEMM_HOPPER,
             host_link="pcie5",
         ),

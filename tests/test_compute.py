@@ -470,6 +470,20 @@ def test_gemm_waves_is_opt_in() -> None:
     assert gemm_time(8192, 2304, 6144, 1, 312e12, on, 2.0) == pytest.approx(waved, rel=1e-12)
 
 
+def test_b200_states_its_sms_for_the_waves() -> None:
+    """The B200's 148 SMs (two dies, 74 enabled on each: the catalog's source) fill its waves: without them
+    ``gemm_waves`` on a B200 was listed as unread and priced nothing. Nemotron-340B's TP 8 QKV GEMM on B200
+    (NeMo 25.02: s 4,096 tokens, (h + 2·k·d)/t = (18,432 + 2·8·192)/8 = 2,688 columns): 16 x 21 = 336 tiles of
+    256 x 128, 2.27 waves of 148 -> 3: 336 / 444; the other orientation, 32 x 11 = 352 tiles padded, the same 3."""
+    from dpsim.compute import wave_efficiency
+
+    spec = load_scenario(None, overrides=["cluster.device=b200"]).cluster.device
+    assert spec.sm_count == 148 and not spec.gemm_waves
+    assert wave_efficiency(4096, 2688, 1, spec.sm_count, (256, 128)) == pytest.approx(336 / 444)
+    on = load_scenario(None, overrides=["cluster.device=b200", "cluster.device.gemm_waves=true"])
+    assert "cluster.device.gemm_waves" not in dict(on.ignored_fields())
+
+
 def test_a100_epilogue_follows_the_k_loop_by_hand() -> None:
     """A100 (Ampere: one output tile per CTA, stored after its k-loop) adds the output store to the k-loop;
     the catalog's k-loop rate is the MAMF measurement (267.9 TFLOP/s at M 6912, N 16384, K 2048) with that

@@ -97,7 +97,7 @@ UNREAD = [
     (DEFAULT, [], ["communication.nccl_nic_fusion=false"], "communication.nccl_nic_fusion"),  # one port a NIC
     (DEFAULT, [], ["cluster.device.sm_count=7"], "cluster.device.sm_count"),  # without gemm_waves
     (DEFAULT, [], ["cluster.device.gemm_tile=[64, 64]"], "cluster.device.gemm_tile"),
-    (DEFAULT, ["cluster.device=b200"], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # no SMs
+    (DEFAULT, ["cluster.device=v100"], ["cluster.device.gemm_waves=true"], "cluster.device.gemm_waves"),  # no SMs
     (CPU, [], ["cluster.device.sm_count=64", "cluster.device.gemm_tile=[32, 32]"], "cluster.device.sm_count"),
     # one node of 8 H100 on NVSwitch: NVLS runs (the cap is accepted), NVLS-tree, which reads it, does not
     (LLAMA, ONE_NODE, ["communication.nccl_nvlstree_max_chunksize=64KiB"], "communication.nccl_nvlstree_max_chunksize"),

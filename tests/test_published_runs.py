@@ -1323,6 +1323,17 @@ def test_megatron_bucket_what_if_by_hand() -> None:
     assert out["recipe"][1] == pytest.approx([0.0081, 0.0956], abs=5e-4)
 
 
+def test_b200_rows_read_the_catalogs_sms() -> None:
+    """The B200's 148 SMs come from the catalog for every B200 row (``--sm-margin-what-if`` takes its margins out of
+    them, ``--gemm-waves`` fills its waves with them); before, the catalog had none and ``gemm_waves`` on a B200 row
+    priced nothing. Waves only slow a GEMM, so the 8B calibration row at one fraction is priced slower with them."""
+    run = RUNS.B200_CALIBRATION_RUNS[0]
+    assert scenario_from_dict(dict(run.scenario)).cluster.device.sm_count == 148
+    plain = RUNS.predict_run(RUNS.with_device(run, sustained_fraction=0.6))[0]
+    waved = RUNS.predict_run(RUNS.with_device(run, sustained_fraction=0.6, gemm_waves=True))[0]
+    assert waved < plain
+
+
 def test_sm_margin_what_if_by_hand() -> None:
     """``--sm-margin-what-if`` (not the model): NeMo 2.2.0's B200 userbuffers config for the Nemotron-340B pipelines
     fc2_fprop's reduce-scatter on 24 SMs with ``set_sm_margin`` (TE runs the GEMM on 148 - 24) and proj_fprop's ring
