@@ -2001,6 +2001,9 @@ def _torchtitan_llama3(
                         # torch.distributed.pipelining's PipelineStage: a receive buffer per micro-batch for the
                         # activation and for the output's gradient, each micro-batch's output kept to its backward
                         "pipeline_runtime": "torch",
+                        # torch 1963fc8 (Dec 2024) predates pytorch#164329: stage_backward leaves every stage input's
+                        # gradient on its receive buffer to the next step (pipeline_releases_input_grads: false)
+                        "pipeline_releases_input_grads": False,
                     }
                     if pp > 1
                     else {"zero_stage": 3}

@@ -1512,6 +1512,17 @@ class TrainingConfig(_Section):
     each stage's gradients only after that stage's last backward (``backward_maybe_with_nosync`` calls FSDP's
     ``post_backward`` itself: :func:`dpsim.buckets.stage_end_reduction`, both engines). Read with
     pipeline_parallel > 1."""
+    pipeline_releases_input_grads: bool = False
+    """Under ``pipeline_runtime: torch``, whether the torch release that runs the stages drops each stage input's
+    gradient once ``stage_backward`` has read it for the send (``val.grad = None`` in
+    ``torch/distributed/pipelining/_backward.py``: pytorch#164329, opened 1 Oct 2025; torch 2.13's copy has it, read
+    here). Off (the releases before it; every torchtitan pipeline row here runs torch 1963fc8 of Dec 2024): the
+    gradient stays on the receive buffer the input was read from (a leaf's ``.grad``) until ``clear_runtime_states``
+    at the next step, one stage-boundary tensor for every backward a rank has finished on a chunk other than the
+    model's first (:func:`dpsim.analytic.memory.pipeline_input_gradients`). On: each is freed once its send
+    completes, so none is kept at the activation peak. A main-branch change opened after 2.9's release branch and no
+    regression fix, so taken as first shipped in 2.10 (not read in a 2.10 wheel). Read with pipeline_parallel > 1
+    and a transformer."""
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
@@ -2791,6 +2802,12 @@ class Scenario(_Section):
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
+        keeps = t.pipeline_parallel > 1 and t.pipeline_runtime == "torch" and self.model.kind == "transformer"
+        if changed(t, "pipeline_releases_input_grads") and not keeps:
+            out["training.pipeline_releases_input_grads"] = (
+                "read only with pipeline_runtime: torch, pipeline_parallel > 1 and a transformer (the stage inputs' "
+                "gradients torch's pipelining keeps)"
+            )
         elif t.pipeline_schedule == "interleaved" and not self.interleaves_chunks:  # torch's runtime: refused
             out["training.pipeline_schedule"] = (
                 "interleaved with virtual_stages 1 is 1F1B: Megatron-LM runs one model chunk a stage without "

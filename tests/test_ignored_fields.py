@@ -65,6 +65,7 @@ UNREAD = [
     (CPU, [], ["training.pipeline_p2p=blocking"], "training.pipeline_p2p"),
     (LLAMA, SMALL_LLAMA, ["training.embedding_pipeline_slots=true"], "training.embedding_pipeline_slots"),
     (DEFAULT, [], ["training.pipeline_runtime=torch"], "training.pipeline_runtime"),
+    (LLAMA, PP2, ["training.pipeline_releases_input_grads=true"], "training.pipeline_releases_input_grads"),  # megatron
     (
         LLAMA,
         [*PP2, "training.pipeline_p2p=blocking"],
@@ -285,6 +286,8 @@ READ = [
      ["training.sequence_parallel_kind=dtensor"], "training.sequence_parallel_kind"),
     (LLAMA, PP2, ["training.pipeline_p2p=synchronous"], "training.pipeline_p2p"),
     (LLAMA, PP2, ["training.pipeline_runtime=torch"], "training.pipeline_runtime"),  # its stage buffers' memory
+    (LLAMA, [*PP2, "training.pipeline_runtime=torch"], ["training.pipeline_releases_input_grads=true"],
+     "training.pipeline_releases_input_grads"),  # stage 1's kept input gradients
     (LLAMA, [*PP2, "cluster.nodes=4", "training.global_batch=128"], ["training.pipeline_schedule=gpipe"],
      "training.pipeline_schedule"),
     (DEFAULT, ["cluster.topology.kind=fat-tree", "cluster.topology.nodes_per_leaf=2"],

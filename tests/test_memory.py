@@ -490,6 +490,32 @@ def test_torch_pipelining_stage_buffers_by_hand(
         assert sum(n * x for n, x in zip(held, layers[i], strict=True)) == in_flight_layers(torch_pp, i)
 
 
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ((), [12, 16, 16, 7]),
+        (("training.pipeline_schedule=interleaved", "training.virtual_stages=2"), [31, 32, 32, 23]),
+    ],
+)
+def test_a_torch_that_releases_the_input_gradients_keeps_none(schedule: tuple[str, ...], expected: list[int]) -> None:
+    """``pipeline_releases_input_grads`` (pytorch#164329, ``val.grad = None`` in ``stage_backward``): the receive
+    buffers and kept outputs stay (the same 2 B x 4 x 1,024 x 1,600 tensors as above), the kept input gradients go, so
+    each stage's total is Megatron's plus the stage buffers alone; without it the kept gradients of 1F1B's [0, 5, 6, 7]
+    and interleaved's [4, 7, 9, 11] (the case above) are there too."""
+    boundary = 2 * 4 * 1024 * 1600
+    released = _scenario(
+        *_GPT2_PP4, *schedule, "training.pipeline_runtime=torch", "training.pipeline_releases_input_grads=true"
+    )
+    kept = _scenario(*_GPT2_PP4, *schedule, "training.pipeline_runtime=torch")
+    megatron = _scenario(*_GPT2_PP4, *schedule)
+    assert [pipeline_input_gradients(released, i) for i in range(4)] == [0.0] * 4
+    pairs = zip(memory_breakdown(released).stage_totals, memory_breakdown(megatron).stage_totals, strict=True)
+    assert [a - b for a, b in pairs] == pytest.approx([boundary * n for n in expected], rel=1e-12)
+    gradients = [0, 5, 6, 7] if not schedule else [4, 7, 9, 11]
+    pairs = zip(memory_breakdown(kept).stage_totals, memory_breakdown(released).stage_totals, strict=True)
+    assert [a - b for a, b in pairs] == pytest.approx([boundary * n for n in gradients], rel=1e-12)
+
+
 def test_torch_pipelining_adds_nothing_without_a_pipeline() -> None:
     assert pipeline_stage_buffers(_scenario("training.pipeline_runtime=torch"), 0) == 0.0
     assert pipeline_input_gradients(_scenario("training.pipeline_runtime=torch"), 0) == 0.0

@@ -628,15 +628,18 @@ def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
 
     ``stage_backward`` (torch/distributed/pipelining/_backward.py) runs ``torch.autograd.backward`` on the stage's
     outputs, which leaves each input's gradient on the receive buffer the input was read from (a leaf), and returns
-    ``val.grad`` for the send: until pytorch#164329 (Oct 2025; torch 2.13 sets ``val.grad = None`` there) nothing
-    released it before ``clear_runtime_states`` at the next step, so every micro-batch a chunk has finished its
-    backward for keeps one boundary tensor. Walked over the rank's operations (:func:`torch_schedule_operations`): the
-    largest, over its backwards, of the layers' activations then held (with the output layer's while the model's
-    last chunk runs its backward) plus the input gradients kept so far, less the largest without them; 1F1B's
-    stage r > 0 keeps m − (p − r) of them at its last steady-state backward."""
+    ``val.grad`` for the send: until pytorch#164329 (Oct 2025; torch 2.13 sets ``val.grad = None`` there: 0 under
+    ``training.pipeline_releases_input_grads``) nothing released it before ``clear_runtime_states`` at the next
+    step, so every micro-batch a chunk has finished its backward for keeps one boundary tensor. Walked over the
+    rank's operations (:func:`torch_schedule_operations`): the largest, over its backwards, of the layers'
+    activations then held (with the output layer's while the model's last chunk runs its backward) plus the input
+    gradients kept so far, less the largest without them; 1F1B's stage r > 0 keeps m − (p − r) of them at its last
+    steady-state backward."""
     t = scenario.training
     p = t.pipeline_parallel
     if t.pipeline_runtime != "torch" or p <= 1 or scenario.model.kind != "transformer":
+        return 0.0
+    if t.pipeline_releases_input_grads:  # pytorch#164329: freed once sent
         return 0.0
     layers = chunk_layers(scenario)[stage]
     v = len(layers)
