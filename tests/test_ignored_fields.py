@@ -34,6 +34,11 @@ TP_OVERLAP = ["training.tensor_parallel=2", "training.sequence_parallel=true", "
 FLAT = "cluster.device.efficiency=0.5"
 FSDP = [*SMALL_LLAMA, "training.zero_stage=3", "training.optimizer_sharding=fsdp"]
 ONE_RANK = ["cluster.nodes=1", "cluster.workers_per_node=1", "training.global_batch=16"]
+FITTED = [
+    "training.optimizer=adam",
+    f"calibration.profile={ROOT / 'benchmarks/results/plain-ddp-2026-12-06-n/profile.yaml'}",
+]
+"""The CPU scenario priced with a profile whose optimizer fit times Adam's ``optimizer.step()`` (the -n session)."""
 BF16_OPTIMIZER = "training.gradient_accumulation_pass=fp32_copy"
 """DeepSpeed's BF16_Optimizer under ``optimizer_sharding: zero`` (BigScience's bf16 runs)."""
 
@@ -254,6 +259,9 @@ UNREAD = [
      "communication.overlap"),
     (CPU, [], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
     (DEFAULT, ["training.optimizer=sgd"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
+    # stop 43: under a profile's optimizer fit the update and clipping are the measured step's (unlisted before)
+    (CPU, FITTED, ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
+    (CPU, FITTED, ["training.gradient_clipping=true"], "training.gradient_clipping"),
 ]  # fmt: skip
 
 
@@ -365,6 +373,7 @@ READ = [
      "training.gradient_as_bucket_view"),  # one rank under DDP: its bucket copies
     (CPU, [], ["communication.overlap=false"], "communication.overlap"),
     (CPU, ["training.optimizer=momentum"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
+    (CPU, ["training.optimizer=adam"], ["training.gradient_clipping=true"], "training.gradient_clipping"),  # no fit
 ]  # fmt: skip
 
 
@@ -457,6 +466,23 @@ def test_a_shared_fabric_lists_the_replications_steps_and_fidelity_it_does_not_r
     )
     assert [j.step_time_s for j in jobs] == [p.step_time_s for p in plain]
     assert all(list(j.extra["ignored_fields"]) == ["cluster.host_link"] for j in jobs)
+
+
+def test_a_shared_fabric_lists_what_a_profiles_optimizer_fit_leaves_unread(tmp_path: Path) -> None:
+    """On a shared fabric (a profile of compute only: its links and host model would be refused) as alone."""
+    import yaml
+
+    from dpsim.sim.shared import simulate_shared
+
+    profile = yaml.safe_load(Path(FITTED[1].split("=", 1)[1]).read_text())
+    del profile["links"], profile["host_model"]
+    (tmp_path / "compute.yaml").write_text(yaml.safe_dump(profile))
+    fitted = [FITTED[0], f"calibration.profile={tmp_path / 'compute.yaml'}"]
+    plain = simulate_shared([load_scenario(CPU, [*fitted, f"name=job{i}"]) for i in (0, 1)])
+    jobs = simulate_shared([load_scenario(CPU, [*fitted, f"name=job{i}", "training.optimizer_kernels=foreach"])
+                            for i in (0, 1)])  # fmt: skip
+    assert [j.step_time_s for j in jobs] == [p.step_time_s for p in plain]
+    assert all(list(j.extra["ignored_fields"]) == ["training.optimizer_kernels"] for j in jobs)
 
 
 def test_a_host_topology_under_tensor_parallelism_is_read_on_a_shared_fabric() -> None:

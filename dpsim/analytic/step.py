@@ -133,7 +133,7 @@ from dpsim.buckets import (
 )
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.records import StepResult
-from dpsim.scenario import Scenario
+from dpsim.scenario import Scenario, field_default
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
 from dpsim.units import dtype_bytes
@@ -166,13 +166,16 @@ __all__ = [
     "optimizer_bytes_per_param",
     "optimizer_seconds",
     "optimizer_step_bytes",
+    "optimizer_step_seconds",
     "overlap_end",
     "predict",
     "profile_microbatch_times",
+    "profile_prices_optimizer",
     "protocol_of",
     "reduce_scatter_group_time",
     "single_worker_step_time",
     "step_result",
+    "unread_under_profile",
     "with_degraded_nics",
     "with_group_degraded_nics",
     "worker_microbatches",
@@ -257,6 +260,38 @@ def optimizer_seconds(scenario: Scenario, params: float) -> float:
     """The optimizer step over ``params`` parameters: memory bound, priced like every element-wise
     kernel at the device's achievable bandwidth (memory_efficiency × sustained_fraction)."""
     return compute.memory_bound_seconds(scenario.cluster.device, params * optimizer_step_bytes(scenario))
+
+
+def profile_prices_optimizer(profile: Any) -> bool:
+    """Whether ``profile`` has an optimizer fit (``optimizer``: ``optimizer.step()`` timed by ``dpsim calibrate``),
+    which then prices the step's optimizer in place of :func:`optimizer_seconds`."""
+    return profile is not None and getattr(profile, "optimizer", None) is not None
+
+
+def optimizer_step_seconds(scenario: Scenario, profile: Any, params: float) -> float:
+    """The optimizer step over ``params`` parameters as both engines price it: the profile's fit where it has one
+    (:meth:`dpsim.calibration.HardwareProfile.optimizer_for`), else memory bound (:func:`optimizer_seconds`)."""
+    if profile_prices_optimizer(profile):
+        return float(profile.optimizer_for(scenario, params))
+    return optimizer_seconds(scenario, params)
+
+
+def unread_under_profile(scenario: Scenario, profile: Any) -> dict[str, str]:
+    """Fields :meth:`Scenario.ignored_fields` cannot see as unread because a profile makes them so (both engines'
+    records list them, ``extra.ignored_fields``): under a profile's optimizer fit, ``training.optimizer_kernels``
+    and ``training.gradient_clipping``, which only :func:`optimizer_step_bytes` reads. The fit is the update the
+    calibration ran (``torch.optim``'s default on its device: the single-tensor loop on CPU,
+    :func:`runtime.optim.kernel_options`), without clipping (the runtime refuses it); either field was the same
+    step to the bit (``tests/test_ignored_fields.py``)."""
+    if not profile_prices_optimizer(profile):
+        return {}
+    t, out = scenario.training, {}
+    fitted = "calibration.profile's optimizer fit (optimizer.step() as the calibration ran it) prices the optimizer"
+    if t.optimizer_kernels != field_default(type(t), "optimizer_kernels"):
+        out["training.optimizer_kernels"] = f"{fitted}: read only where the device's memory bandwidth prices it"
+    if t.gradient_clipping != field_default(type(t), "gradient_clipping"):
+        out["training.gradient_clipping"] = f"{fitted}, measured without clipping: read only without that fit"
+    return out
 
 
 @dataclass(frozen=True)
@@ -1395,11 +1430,7 @@ def predict(scenario: Scenario) -> StepResult:
     post_step_gather_exposed += broadcast_s
 
     # optimizer (memory bound), sharded by ZeRO (torch's: the most loaded rank's whole tensors)
-    updated = optimizer_partition(scenario)
-    if profile is not None and profile.optimizer is not None:
-        optimizer_s = float(profile.optimizer_for(scenario, updated))
-    else:
-        optimizer_s = optimizer_seconds(scenario, updated)
+    optimizer_s = optimizer_step_seconds(scenario, profile, optimizer_partition(scenario))
 
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
     early = (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd))
@@ -1438,7 +1469,8 @@ def predict(scenario: Scenario) -> StepResult:
         "tied_embedding_allreduce_s": tied_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
         "single_worker_step_s": single_s,
-        "optimizer_bytes_per_param": optimizer_step_bytes(scenario),
+        # what prices the optimizer from memory traffic; a profile's fit prices it from the measured step instead
+        **({} if profile_prices_optimizer(profile) else {"optimizer_bytes_per_param": optimizer_step_bytes(scenario)}),
         **dict(zip(GRADIENT_COLLECTIVE, (grad_op, bucket_choice.algorithm, bucket_choice.protocol), strict=True)),
         "dp_group_nodes": group.nodes,
         "dp_group_per_node": group.per_node,
@@ -1500,6 +1532,8 @@ def step_result(
     """
     t, m = scenario.training, scenario.model
     ignored = scenario.ignored_fields(engine)
+    if calibrated:
+        ignored.update(unread_under_profile(scenario, _calibration(scenario)))
     warning = _profile_warning(scenario) if calibrated else ""
     price = scenario.cluster.price_per_device_hour
     cost = {} if price is None else {"cost_per_step": price * scenario.world_size * step_s / 3600.0}

@@ -81,7 +81,7 @@ import simpy
 from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Fabric, communicator_relays
-from dpsim.analytic.step import fabric_of
+from dpsim.analytic.step import fabric_of, unread_under_profile
 from dpsim.buckets import chunk_bucket_sizes, overlapped_gather_end
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
@@ -1286,6 +1286,7 @@ def simulate_shared(
         # where the fabric placed the job's nodes: a fat-tree's oversubscription is read once they span two leaves
         ignored = s.ignored_fields(leaves=len(set((nodes_of[j] // fabric.nodes_per_leaf).tolist())))
         ignored.update(unread_on_one_fabric(s))
+        ignored.update(unread_under_profile(s, model.profile))
         extra = {k: v for k, v in result.extra.items() if k != "ignored_fields"}
         if ignored:
             extra["ignored_fields"] = ignored

@@ -24,7 +24,7 @@ from dpsim.analytic.step import (
     dp_slowdowns,
     microbatch_times,
     no_sync_backward_saving,
-    optimizer_seconds,
+    optimizer_step_seconds,
     worker_microbatches,
     worker_samples,
 )
@@ -54,10 +54,7 @@ def compute_model(scenario: Scenario, profile: Any = None) -> ComputeModel:
     """Nominal forward, backward and optimizer times, as the analytic engine computes them."""
     fwd, bwd, how = microbatch_times(scenario, profile)  # the analytic engine's, operation by operation
     updated = optimizer_partition(scenario)  # ZeRO's shard (torch's: the most loaded rank's whole tensors)
-    if profile is not None and getattr(profile, "optimizer", None) is not None:
-        optimizer_s = float(profile.optimizer_for(scenario, updated))
-    else:
-        optimizer_s = optimizer_seconds(scenario, updated)
+    optimizer_s = optimizer_step_seconds(scenario, profile, updated)
     return ComputeModel(fwd, bwd, optimizer_s, how, profile)
 
 
