@@ -408,6 +408,9 @@ def _run_section(result: dict[str, Any], source: str) -> Section:
     cells = [{"quantity": r["quantity"], "value": _cell(r["quantity"], r["value"]),
               "share of step": r["share of step"], "oom": r["oom"]} for r in rows]  # fmt: skip
     extra = result.get("extra")
+    update = extra.get("optimizer_update") if isinstance(extra, dict) else None
+    if isinstance(update, str) and update:  # a runtime record: the update torch.optim ran (runtime.optim)
+        cells.append({"quantity": "optimizer update", "value": update, "share of step": ""})
     ignored = extra.get("ignored_fields") if isinstance(extra, dict) else None
     for name, why in ignored.items() if isinstance(ignored, dict) else ():  # set, and read by nothing: as the table
         cells.append({"quantity": f"ignored: {name}", "value": why, "share of step": ""})

@@ -79,7 +79,7 @@ from runtime.aggregation import NO_BUFFER_SYNC
 from runtime.hooks import Clock, CommHookState, LastGradient, comm_hook_reason, timed_allreduce_hook
 from runtime.measure import PhaseFile, StepTiming, append_timing
 from runtime.model import GPT, MLP, build_model, synthetic_samples
-from runtime.optim import build_optimizer, kernel_options
+from runtime.optim import build_optimizer, kernel_options, resolved_update
 from runtime.precision import check_precision, to_transformer_engine
 
 __all__ = ["BACKEND_CHOOSES", "JobOptions", "TrainingJob", "shard_units"]
@@ -492,6 +492,7 @@ class TrainingJob:
             parameters_as_bucket_view=t.parameters_as_bucket_view,
             **kwargs,
         )
+        self.optimizer_update = resolved_update(self.optimizer)  # which update torch.optim runs (the record says)
         self.device = device
         self.chunks = self._chunks()
         self.slowdown = scenario.worker_slowdowns()[self.rank]
@@ -679,7 +680,7 @@ class TrainingJob:
         return StepTiming(
             index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
-            optimizer_faults, 0.0 if self.cuda else compute_cpu, self.bucket_views,
+            optimizer_faults, 0.0 if self.cuda else compute_cpu, self.bucket_views, self.optimizer_update,
         )  # fmt: skip
 
     def _plain_bucket_bytes(self) -> list[int]:

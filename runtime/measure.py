@@ -120,6 +120,9 @@ class StepTiming:
     ``Logger::set_construction_data_and_log``): without views ``Reducer::mark_variable_ready_dense`` copies each
     gradient into its bucket and ``finalize_bucket_dense`` copies every bucket back. ``None``: not DDP (FSDP), or a
     record that predates the field."""
+    optimizer_update: str = ""
+    """The update ``optimizer.step()`` ran, as ``torch.optim`` resolved it (:func:`runtime.optim.resolved_update`:
+    ``fused``, ``foreach`` or ``for-loop``); ``""`` in records that predate the field."""
 
     @property
     def compute_s(self) -> float:
@@ -348,6 +351,9 @@ def aggregate(
     views_ran = ran_bucket_views(t for ts in timings.values() for t in ts)  # DDP's reducer, as each rank logged it
     if views_ran is not None:
         extra["gradient_as_bucket_view"] = views_ran
+    update = "/".join(sorted({t.optimizer_update for ts in timings.values() for t in ts} - {""}))
+    if update:  # every rank builds its optimizer alike: one kind
+        extra["optimizer_update"] = update
     ran = as_run(scenario, bool(extra["autocast"]), bool(extra["ddp_at_one_rank"]), views_ran)
     extra.update(_memory(ran, timings))
     step_samples = [last[r].samples for r in sorted(last)]

@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from dpsim.lr import LRSchedule, make_schedule
 
-__all__ = ["OPTIMIZERS", "build_optimizer", "kernel_options"]
+__all__ = ["OPTIMIZERS", "build_optimizer", "kernel_options", "resolved_update"]
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +39,29 @@ def kernel_options(kernels: str, cuda: bool) -> dict[str, bool]:
     one thread: the loop 36.8 ms, foreach 20.0, fused 2.78; stop 41): run fused there, the fits would price
     another update than the runs."""
     return {kernels: True} if cuda else {}
+
+
+def resolved_update(optimizer: torch.optim.Optimizer) -> str:
+    """Which update ``optimizer.step()`` runs: ``fused``, ``foreach`` or ``for-loop`` (``torch.optim``'s
+    single-tensor loop), several joined by ``/`` where the parameter groups differ.
+
+    A group's own ``fused`` / ``foreach`` where it names one; where it names neither, what ``torch.optim``'s
+    functional ``adam`` / ``sgd`` resolve at each step: ``_default_to_fused_or_foreach(params, differentiable,
+    use_fused=False)`` (``torch/optim/optimizer.py``: foreach only where every parameter is on a foreach device,
+    CUDA among them, not CPU; never fused by default). ``ZeroRedundancyOptimizer`` steps its local optimizer
+    (``optim``)."""
+    from torch.optim.optimizer import _default_to_fused_or_foreach
+
+    local = getattr(optimizer, "optim", optimizer)
+    kinds = []
+    for group in local.param_groups:
+        fused, foreach = group.get("fused"), group.get("foreach")
+        if fused is None and foreach is None:
+            fused, foreach = _default_to_fused_or_foreach(
+                list(group["params"]), bool(group.get("differentiable", False)), use_fused=False
+            )
+        kinds.append("fused" if fused else "foreach" if foreach else "for-loop")
+    return "/".join(dict.fromkeys(kinds))
 
 
 def build_optimizer(

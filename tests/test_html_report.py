@@ -189,6 +189,26 @@ def test_a_run_lists_its_ignored_fields(tmp_path: Path) -> None:
     assert row is not None and html.unescape(row.group(1)) == why
 
 
+def test_a_runtime_record_shows_the_optimizer_update_it_ran(tmp_path: Path) -> None:
+    """Stop 43: a runtime record's ``extra.optimizer_update`` (fused / foreach / for-loop) is a row of the run's
+    table; a prediction has none."""
+    (tmp_path / "s.yaml").write_text(hostile.SMALL)
+    code, out, err = hostile.run_in_process(["run", str(tmp_path / "s.yaml"), "--format", "json"])
+    assert code == 0, err
+    record = json.loads(out)
+    record["extra"]["optimizer_update"] = "for-loop"
+    for name, data in (("measured", record), ("predicted", json.loads(out))):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+        code, _, err = hostile.run_in_process(
+            ["report", str(tmp_path / f"{name}.json"), "-o", str(tmp_path / "r.html")]
+        )
+        assert code == 0, err
+        row = re.search(
+            r'<td class="l">optimizer update</td><td class="">([^<]*)</td>', (tmp_path / "r.html").read_text()
+        )
+        assert (row.group(1) if row else None) == ("for-loop" if name == "measured" else None)
+
+
 def test_a_csv_row_cut_short_is_refused_with_its_line(tmp_path: Path) -> None:
     """A sweep's CSV copied while it was written ends in a row with fewer fields than the header; pandas filled the
     missing cells with NaN and the page drew part of a row (``2,0.``: a step of 0 s, exit 0). dpsim writes an empty

@@ -110,3 +110,14 @@ def test_validate_prices_the_copies_only_where_they_were_made(tmp_path: Path) ->
         assert predicted(True) < predicted(False)  # the copies are priced on this host profile
         got = float(table["predicted_analytic_step_time_s"].iloc[0])
         assert got == pytest.approx(predicted(bool(views)), rel=1e-12)
+
+
+def test_the_record_says_which_optimizer_update_ran() -> None:
+    """Stop 43: ``extra.optimizer_update`` is what every rank's optimizer ran (``StepTiming.optimizer_update``);
+    ranks' records that predate the field (``""``) leave it out."""
+    timing = StepTiming(1, 0, 0.1, 0.03, 0.05, 0.0, 0.02)
+    loop = dataclasses.replace(timing, optimizer_update="for-loop")
+    ran = aggregate(_scenario(), {0: [loop], 1: [dataclasses.replace(loop, rank=1)]}, warmup_steps=1, meta={})
+    assert ran.extra["optimizer_update"] == "for-loop"
+    old = aggregate(_scenario(), {0: [timing], 1: [dataclasses.replace(timing, rank=1)]}, warmup_steps=1, meta={})
+    assert "optimizer_update" not in old.extra

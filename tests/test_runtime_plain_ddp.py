@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+import torch
 import torch.distributed as dist
 
 from dpsim.scenario import Scenario, scenario_from_dict
@@ -115,5 +116,43 @@ def test_every_step_records_what_ddps_reducer_ran(group: None, tmp_path: Path, v
         assert [s.gradient_as_bucket_view for s in steps] == [views, views]
         grads = [p.grad for p in job.model.parameters()]
         assert all(g is not None and g._is_view() == views for g in grads)
+    finally:
+        job.close()
+
+
+def _update_that_ran(optimizer: torch.optim.Optimizer) -> str:
+    """The update one ``optimizer.step()`` ran, from torch's profiler: the fused kernel (``aten::_fused_adam_``),
+    the multi-tensor ops (``aten::_foreach_*``), else one op a tensor (the single-tensor loop)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        optimizer.step()
+    names = {e.name for e in prof.events()}
+    return "fused" if any("_fused_" in n for n in names) else "foreach" if any("_foreach_" in n for n in names) else (
+        "for-loop")  # fmt: skip
+
+
+@pytest.mark.parametrize("options", [{}, {"foreach": True}, {"fused": True}, {"foreach": False}])
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_the_resolved_update_is_the_one_torch_runs(name: str, options: dict[str, bool]) -> None:
+    """Stop 43: ``runtime.optim.resolved_update`` names what ``torch.optim`` runs, a group's own keyword or torch's
+    default (on CPU the single-tensor loop), against the ops the profiler sees."""
+    from runtime.optim import OPTIMIZERS, resolved_update
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 2))
+    model(torch.randn(4, 8)).sum().backward()
+    optimizer = OPTIMIZERS[name](model.parameters(), lr=0.1, **options)
+    assert resolved_update(optimizer) == _update_that_ran(optimizer)
+
+
+def test_every_step_records_the_optimizer_update_torch_ran(group: None, tmp_path: Path) -> None:
+    """Stop 43: a run's record says which update its optimizer ran (``StepTiming.optimizer_update``, a run's
+    ``extra.optimizer_update``): the engines price the fused one or a profile's fit of what the calibration ran,
+    and on CPU torch runs its single-tensor loop whatever ``training.optimizer_kernels`` says."""
+    job = TrainingJob(_scenario(algorithm="backend"), JobOptions(warmup_steps=1, steps=1), tmp_path)
+    try:
+        steps = [job.step(i) for i in range(2)]
+        assert [s.optimizer_update for s in steps] == ["for-loop", "for-loop"]
+        assert _update_that_ran(job.optimizer) == "for-loop"
     finally:
         job.close()
