@@ -1510,8 +1510,9 @@ class TrainingConfig(_Section):
     micro-batch's output gradient once and keeps them, and keeps each micro-batch's output until its backward
     (:func:`dpsim.analytic.memory.pipeline_stage_buffers`); over FSDP under ``fsdp_no_sync`` it also reduce-scatters
     each stage's gradients only after that stage's last backward (``backward_maybe_with_nosync`` calls FSDP's
-    ``post_backward`` itself: :func:`dpsim.buckets.stage_end_reduction`, both engines). Read with
-    pipeline_parallel > 1."""
+    ``post_backward`` itself: :func:`dpsim.buckets.stage_end_reduction`, both engines); its interleaved schedule runs
+    its table in lock step, one chunk forward longer than the engines' schedule
+    (:func:`dpsim.analytic.step.torch_lockstep_s`). Read with pipeline_parallel > 1."""
     pipeline_releases_input_grads: bool = False
     """Under ``pipeline_runtime: torch``, whether the torch release that runs the stages drops each stage input's
     gradient once ``stage_backward`` has read it for the send (``val.grad = None`` in

@@ -842,7 +842,32 @@ def pipeline_terms(
     slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
     send = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
     nics = parallel.pipeline_nic_flows(scenario, fabric)
-    return bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow, nics)
+    bubble, sends = bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow, nics)
+    return bubble + torch_lockstep_s(scenario, fwd), sends
+
+
+def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:
+    """Seconds torch's interleaved pipeline schedule adds to the step by running its table in lock step: one model
+    chunk's forward (``forward_s``, a micro-batch's forward through a stage with its TP share, over the chunks a
+    stage holds) under ``training.pipeline_runtime: torch`` with the interleaved schedule; 0 otherwise.
+
+    torch.distributed.pipelining's ``ScheduleInterleaved1F1B`` (torch 2.6.0, the release nearest torchtitan's
+    Dec 2024 rows' torch ``1963fc8``; ``_calculate_single_rank_operations``, ``_get_1f1b_rank_ops``) builds a table of
+    one action or ``None`` a rank and time step (``rank`` leading ``None``s, Megatron-LM's warm-up count and chunk
+    order, ``None``s until the first backward can arrive, forward/backward pairs, a ``None`` before each cool-down
+    backward), and ``PipelineScheduleMulti._step_microbatches`` runs it step by step: the rank's action, then one
+    ``_batch_p2p(ops).wait()`` of its action's sends and of the receives for what its neighbours do at that step. The
+    per-rank order is the engines' (:func:`dpsim.analytic.pipeline_schedule.schedule_order`, for micro-batches a
+    multiple of the stages, as they require); executed in lock step, with every stage at one pace and no transfer
+    time, the step ends exactly one chunk forward later than the dependency-driven schedule, for every p, v and m
+    (``benchmarks/torch_pipeline_schedules.py`` executes the transcribed table). torch's ``Schedule1F1B`` (plain
+    1F1B) waits its fused sends and receives in data order and ends with the engines' schedule: nothing added.
+    Not priced: the lock step's waits for each step's transfers and for slower neighbouring stages (the engines
+    run overlapped sends at one pace, :func:`pipeline_stage_slowdowns`)."""
+    t = scenario.training
+    if t.pipeline_runtime != "torch" or t.pipeline_schedule != "interleaved" or t.pipeline_parallel <= 1:
+        return 0.0
+    return forward_s / t.virtual_stages
 
 
 def pipeline_stage_slowdowns(scenario: Scenario, microbatch_s: float, tp_comm_s: float) -> list[float]:
