@@ -5,7 +5,7 @@ whatever the link rate (README, *Where the compute gap is*). The hypothesis test
 thread of a rank is runnable for the whole transfer (a busy poll: gloo's TCP pair in
 busy-poll mode, a wait loop), so that N ranks × (backward + a spinner) share the C cores.
 
-Each rank (``--worker``: plain DDP over gloo, torch only, as ``benchmarks/plain_ddp.py``: an
+Each rank (``--worker``: plain DDP over gloo, torch only, ``benchmarks/plain_ddp.py``'s ``build_job``: an
 ``nn.Sequential`` MLP, DDP's defaults, Adam) reads at five points of every step the scheduler's
 account of every thread of *every* rank (``/proc/<pid>/task/<tid>/schedstat``: nanoseconds on a
 core, nanoseconds runnable but waiting for one), of the kernel's ``ksoftirqd`` threads, and the
@@ -130,7 +130,8 @@ def worker(argv: Sequence[str]) -> None:
     import torch
     import torch.distributed as dist
     from torch import nn
-    from torch.nn.parallel import DistributedDataParallel
+
+    from benchmarks.plain_ddp import build_job
 
     p = argparse.ArgumentParser(prog="thread_share.py --worker")
     p.add_argument("--worker", action="store_true")
@@ -144,17 +145,11 @@ def worker(argv: Sequence[str]) -> None:
     args = p.parse_args(argv)
     dist.init_process_group("gloo")
     rank = dist.get_rank()
-    torch.manual_seed(0)
-    mods: list[nn.Module] = []
-    for i in range(args.layers):
-        mods.append(nn.Linear(args.hidden, args.hidden))
-        if i < args.layers - 1:
-            mods.append(nn.ReLU())
-    net = nn.Sequential(*mods)
-    model = DistributedDataParallel(
-        net, **({} if args.bucket_cap_mb is None else {"bucket_cap_mb": args.bucket_cap_mb})
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # plain_ddp's job (seed 0, Adam at 1e-3, one micro-batch drawn from a generator seeded with the rank): this
+    # script's own copy of it built the same model, optimizer and batch, tensor for tensor (stop 43)
+    job = argparse.Namespace(seed=0, layers=args.layers, hidden=args.hidden, bucket_cap_mb=args.bucket_cap_mb,
+                             optimizer="adam", lr=1e-3, micro_batch=args.micro_batch, accumulation=1)  # fmt: skip
+    net, model, optimizer, ((x, y),) = build_job(job, rank)
     pids: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(pids, os.getpid())
     softirq_pids = _ksoftirqd()
@@ -174,9 +169,6 @@ def worker(argv: Sequence[str]) -> None:
     linears = [m for m in net if isinstance(m, nn.Linear)]
     when_both("bucket0_ready", linears[-1])
     when_both("compute_end", linears[0])
-    generator = torch.Generator().manual_seed(rank)
-    x = torch.randn(args.micro_batch, args.hidden, generator=generator)
-    y = torch.randn(args.micro_batch, args.hidden, generator=generator)
     steps = []
     for index in range(args.warmup_steps + args.steps):
         dist.barrier()
