@@ -43,6 +43,7 @@ __all__ = [
     "deepspeed_bucket_layout",
     "drive",
     "first_bucket_bytes",
+    "gloo_bucket_start",
     "gradient_chunks",
     "gradient_tensors",
     "last_bucket_bytes",
@@ -164,6 +165,27 @@ def slowed_end(start: Any, cost: Any, until: Any, rate: float) -> Any:
     shared host (:meth:`dpsim.calibration.HardwareProfile.comm_rate_in_backward`). Floats and numpy arrays alike."""
     done_by_until = rate * np.maximum(0.0, until - start)
     return np.where(done_by_until >= cost, start + cost / rate, np.maximum(until, start) + cost - done_by_until)
+
+
+GLOO_WORKER_THREADS = 2
+"""``ProcessGroupGloo``'s worker threads in torch 2.13.0 (``torch/csrc/distributed/c10d/ProcessGroupGloo.cpp``: the
+default options set ``options->threads = options->devices.size() * 2``, one device; each ``runLoop`` thread pops the
+next work off one FIFO ``workQueue_``; every run records ``options._threads`` = 2)."""
+
+
+def gloo_bucket_start(ready: Any, previous_start: Any, previous_end: Any, earlier_end: Any, latency: Any) -> Any:
+    """When DDP's next bucket all-reduce starts under gloo's own all-reduce, as one stream priced one bucket at a time.
+
+    ``ProcessGroupGloo`` runs :data:`GLOO_WORKER_THREADS` (2) collectives at once, in the order DDP's reducer hands
+    its buckets over (``reducer.cpp``: each ready bucket to ``allreduce``, waited for only in ``finalize_backward``),
+    all over the one gloo context's TCP pairs. So bucket i is taken by a free thread as soon as it is ready and the
+    bucket two before it is done (``earlier_end``; never before the previous one started, FIFO), and the latency
+    term of its ring (``latency``: its 2(N − 1) steps' hand-offs, no link's load, :func:`dpsim.analytic.collectives.
+    collective_latency`) runs while bucket i − 1's bytes still hold the links: its own bytes follow bucket i − 1's
+    (``previous_end``), so the links are idle only for the first bucket's latency. Priced one after the other, bucket
+    i starts at ``max(ready, previous_end − latency, earlier_end, previous_start)`` and lasts its own time; with
+    ``latency`` 0 that is the serial stream's ``max(ready, previous_end)``. Floats and numpy arrays alike."""
+    return np.maximum(np.maximum(ready, previous_start), np.maximum(earlier_end, previous_end - latency))
 
 
 def overlapped_bytes(bucket_bytes: Sequence[float], ready_fractions: Sequence[float]) -> float:

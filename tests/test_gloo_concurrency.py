@@ -12,8 +12,10 @@ The two share the rank's link and the host's cores. A share that wastes neither 
 bucket when one bucket after the other would: how long the shared resources stay busy does not depend on the order
 they serve the work in. So the engines' serial buckets (:func:`dpsim.analytic.step.overlap_end`, the simulator's one
 stream) price the end gloo reaches; only the earlier buckets' own completion moves (bucket 0 ends later, sharing).
-Under that share the stream's end is exactly the serial one, so the mechanism moves no prediction and is not coded
-as a second path.
+Under that share the stream's end is exactly the serial one. What the serial stream misses (stop 43): each
+all-reduce's latency term takes no link, so the second thread runs bucket i's latency while bucket i − 1's bytes hold
+the links (:func:`dpsim.buckets.gloo_bucket_start`, both engines, where the buckets overlap the backward under a gloo
+profile); buckets issued together after the backward (overlap off, below) keep the serial sum this window measured.
 
 Independent truth: emu's measurement, ``benchmarks/results/gloo-concurrency-2026-12-06-l`` (stop 39, window A; its
 README has the commands, load and table): the plain-DDP harness's model, one rank a node, 2/4/8 ranks at 1000 and
@@ -22,10 +24,13 @@ README has the commands, load and table): the plain-DDP harness's model, one ran
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from dpsim import api
@@ -122,3 +127,58 @@ def test_a_trace_of_ddp_on_gloo_says_its_buckets_are_drawn_as_one_stream(tmp_pat
         plain = chrome_trace(simulate_timeline(other)[1])
         assert "communication_drawn" not in plain["otherData"]
         assert not any("drawn" in (e.get("args") or {}) for e in plain["traceEvents"])
+
+
+def test_a_bucket_starts_its_latency_beside_the_previous_ones_bytes_by_hand() -> None:
+    """:func:`dpsim.buckets.gloo_bucket_start` (stop 43): gloo's second worker thread takes bucket i while bucket i − 1
+    is in flight, its latency term running while i − 1's bytes hold the links. Closed forms, n buckets all ready at
+    t0, each of latency L and bytes W: with L ≤ W the links are idle only for the first latency, the last ends at
+    t0 + L + n·W (one at a time: t0 + n·(L + W)); with latency 0 it is the serial stream; a bucket never starts
+    before it is ready, before the previous one started, or before the one two back is done (two threads)."""
+    from dpsim.buckets import GLOO_WORKER_THREADS, gloo_bucket_start
+
+    assert GLOO_WORKER_THREADS == 2
+
+    def last_end(n: int, t0: float, lat: float, work: float, hidden: float) -> float:
+        end, previous, earlier = t0 - 1.0, -math.inf, -math.inf  # the stream was free before t0
+        for _ in range(n):
+            start = float(gloo_bucket_start(t0, previous, end, earlier, hidden))
+            previous, earlier, end = start, end, start + lat + work
+        return end
+
+    for n in (1, 2, 5):
+        assert last_end(n, 2.0, 0.03, 0.12, 0.03) == pytest.approx(2.0 + 0.03 + n * 0.12, rel=1e-12)
+        assert last_end(n, 2.0, 0.03, 0.12, 0.0) == pytest.approx(2.0 + n * 0.15, rel=1e-12)
+    # latency longer than the previous bucket's bytes: the thread two back binds (its bucket must be done)
+    assert float(gloo_bucket_start(0.0, 1.0, 1.5, 1.2, 0.9)) == pytest.approx(1.2)
+    assert float(gloo_bucket_start(3.0, 1.0, 1.5, 1.2, 0.1)) == 3.0  # not before it is ready
+    assert float(gloo_bucket_start(0.0, 1.45, 1.5, 1.2, 0.1)) == 1.45  # FIFO: not before the previous one started
+    ready = np.array([0.0, 2.0])
+    assert np.array_equal(gloo_bucket_start(ready, 0.5, 1.5, 1.0, 0.2), np.array([1.3, 2.0]))
+
+
+def test_only_gloos_own_all_reduce_under_a_gloo_profile_runs_buckets_two_at_once() -> None:
+    """The latency runs beside the previous bucket's bytes only where gloo's two threads run DDP's buckets: algorithm
+    ``backend`` on a profile measured with gloo. The runtime's own ring (one thread, ``runtime.hooks``), NCCL (a
+    communicator's collectives one after the other on its stream) and no profile keep one bucket at a time."""
+    from dpsim.analytic.collectives import collective_latency
+    from dpsim.analytic.step import calibrated_fabric, dp_fabric, gloo_bucket_latency
+    from dpsim.calibration import load_profile
+    from dpsim.sim.simulate import step_plan
+
+    s = _harness(8, 1000.0)
+    s.communication.bucket = 4 * 2**20
+    profile = load_profile(PROFILE)
+    assert profile.backend == "gloo"
+    latency = gloo_bucket_latency(s, profile)
+    assert latency is not None
+    group = dp_fabric(s, calibrated_fabric(s, profile))
+    assert latency(4 * 2**20) == collective_latency("allreduce", "backend", 4 * 2**20, group) > 0
+    plan = step_plan(s, 0.0, 0.01, 0.02)
+    assert plan.bucket_latency_s == tuple(latency(size) for size in plan.gradient_buckets)
+    assert len(plan.bucket_latency_s) == 4
+    ring = s.model_copy(update={"communication": s.communication.model_copy(update={"algorithm": "ring"})})
+    assert gloo_bucket_latency(ring, profile) is None
+    assert gloo_bucket_latency(s, dataclasses.replace(profile, backend="nccl")) is None
+    assert gloo_bucket_latency(s, None) is None
+    assert step_plan(ring, 0.0, 0.01, 0.02).bucket_latency_s == ()

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from dpsim import api
+from dpsim.analytic.collectives import collective_latency
+from dpsim.analytic.step import calibrated_fabric, dp_fabric
 from dpsim.buckets import bucket_sizes, gradient_tensors, slowed_end
 from dpsim.calibration import HostModel, load_profile
 from dpsim.cli_collective import collective_rows
@@ -50,7 +52,9 @@ def _harness(ranks: int, bucket_mib: float) -> Scenario:
 @pytest.mark.parametrize(("ranks", "bucket_mib"), [(8, 25.0), (6, 4.0), (3, 1.0)])
 def test_both_engines_price_the_buckets_beside_the_backward_by_hand(ranks: int, bucket_mib: float) -> None:
     """The reduction's end, priced by hand from the profile's own terms: buckets ready along the backward's share,
-    each slowed until that share ends, one after the other; both engines alike."""
+    each slowed until that share ends, one after the other on the links, each one's latency term beside the previous
+    one's bytes (gloo's two worker threads, stop 43: a bucket starts at max(ready, previous end − its latency, the
+    end before the previous, the previous start)); both engines alike."""
     s = _harness(ranks, bucket_mib)
     profile = load_profile(PROFILE)
     tensors = gradient_tensors(s)
@@ -65,11 +69,15 @@ def test_both_engines_price_the_buckets_beside_the_backward_by_hand(ranks: int, 
     # the reduction, a few ms at most, which this puts in the share: hence 0.5 %)
     share = r.step_time_s - r.exposed_comm_s - r.optimizer_s - r.extra["forward_s"]
     total = sum(sizes)
-    end = 0.0
-    done = 0.0
+    group = dp_fabric(s, calibrated_fabric(s, profile))
+    end, done, previous_start, earlier_end = 0.0, 0.0, -math.inf, -math.inf
     for size, cost in zip(sizes, costs, strict=True):
         done += size
-        end = float(slowed_end(max(end, share * done / total), cost, share, rate))
+        latency = collective_latency("allreduce", "backend", size, group)
+        assert 0 < latency < cost
+        start = max(share * done / total, end - latency, earlier_end, previous_start)
+        previous_start, earlier_end = start, end
+        end = float(slowed_end(start, cost, share, rate))
     assert r.exposed_comm_s == pytest.approx(max(0.0, end - share), rel=5e-3)
 
 

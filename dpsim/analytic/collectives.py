@@ -52,6 +52,7 @@ __all__ = [
     "cluster_of",
     "collective",
     "collective_job",
+    "collective_latency",
     "communicator_relays",
     "direct_allreduce_time",
     "flat_link",
@@ -417,6 +418,17 @@ def collective(
         _chosen(op, algorithm, protocol, fabric, groups, size)
     ]
     return CollectiveChoice(cost(size), name, proto)
+
+
+def collective_latency(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
+    """The latency term of :func:`collective` (its steps' latencies and a pipeline's fill, no link's load:
+    :meth:`dpsim.sim.cost.LinearCost.split`): what another collective's bytes can cover on the links."""
+    protocol = fabric.protocol if protocol is None else protocol
+    fabric = fabric.at_size(size)
+    if fabric.world_size <= 1 or size <= 0:
+        return 0.0
+    cost = _priced(op, algorithm, protocol, fabric)[_chosen(op, algorithm, protocol, fabric, None, size)][2]
+    return cost.split(size)[0]
 
 
 def _chosen(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None, size: float) -> int:

@@ -109,6 +109,7 @@ from dpsim.analytic.collectives import (
     allreduce_time,
     collective,
     collective_job,
+    collective_latency,
     group_relays,
 )
 from dpsim.buckets import (
@@ -120,6 +121,7 @@ from dpsim.buckets import (
     ddp_trace,
     first_bucket_bytes,
     full_pieces,
+    gloo_bucket_start,
     gradient_chunks,
     gradient_tensors,
     megatron_chunks,
@@ -699,6 +701,7 @@ def _uniform_overlap_end(
     tensors: Sequence[float] = (),
     buckets: Sequence[float] = (),
     slowed: tuple[float, float] | None = None,
+    latency: Callable[[float], float] | None = None,
 ) -> tuple[float, float, int]:
     """:func:`overlap_end` for DDP buckets ready uniformly over ``span_s`` (O(1) for a stream).
 
@@ -712,6 +715,8 @@ def _uniform_overlap_end(
     cost ``c`` and ready times ``(i+1)·Δ``: ``e_{f−1} = max(s + f·c, Δ + f·c, f·Δ + c)``,
     where ``s`` is when the stream becomes free (each term is the path through one
     endpoint of the chain; the intermediate ones are dominated because the chain is linear).
+    With ``slowed``, ``latency(size)`` (gloo's own all-reduce: :func:`gloo_bucket_latency`) is each bucket's latency
+    term that runs beside the previous bucket's bytes (:func:`dpsim.buckets.gloo_bucket_start`).
     """
     if total_bytes <= 0:
         return stream_free_s, 0.0, 0
@@ -720,9 +725,12 @@ def _uniform_overlap_end(
         costs = [cost(size) for size in sizes]
         ready = [span_s * done / total_bytes for done in itertools.accumulate(sizes)]
         if slowed is not None:  # ``slowed = (until, rate)``: each bucket at ``rate`` of its pace until then
-            end = stream_free_s
-            for at, c in zip(ready, costs, strict=True):
-                end = float(slowed_end(max(at, end), c, *slowed))
+            end, previous_start, earlier_end = stream_free_s, -math.inf, -math.inf
+            for at, size, c in zip(ready, sizes, costs, strict=True):
+                hidden = latency(size) if latency is not None else 0.0
+                start = float(gloo_bucket_start(at, previous_start, end, earlier_end, hidden))
+                previous_start, earlier_end = start, end
+                end = float(slowed_end(start, c, *slowed))
             return end, sum(costs), len(sizes)
         return overlap_end(ready, costs, stream_free_s), sum(costs), len(sizes)
     head = min(first_bucket_bytes(bucket_bytes, first_bytes), total_bytes)
@@ -758,6 +766,23 @@ def _uniform_overlap_end(
         end = max(span_s, end) + c_rest
         total += c_rest
     return end, total, full + (1 if rest > 0 else 0)
+
+
+def gloo_bucket_latency(
+    scenario: Scenario, profile: Any, group: Fabric | None = None
+) -> Callable[[float], float] | None:
+    """Each DDP bucket's latency term that gloo's second worker thread runs beside the previous bucket's bytes
+    (:func:`dpsim.buckets.gloo_bucket_start`): the all-reduce's latency term
+    (:func:`~dpsim.analytic.collectives.collective_latency`) on the data-parallel fabric ``group`` (None: the
+    profile's links, :func:`dp_fabric`), where DDP's buckets go to gloo's own all-reduce (``algorithm: backend`` on
+    a profile measured with gloo); None elsewhere (NCCL runs a communicator's collectives one at a time on its
+    stream; dpsim's own algorithms in the runtime run on one thread). Both engines take it from here (the
+    simulator through :attr:`dpsim.sim.training.StepPlan.bucket_latency_s`)."""
+    gloo = profile is not None and getattr(profile, "backend", "") == "gloo"
+    if not gloo or algorithm_of(scenario) != "backend" or not scenario.reduces_with_ddp or scenario.data_parallel <= 1:
+        return None
+    fabric = dp_fabric(scenario, calibrated_fabric(scenario, profile)) if group is None else group
+    return functools.cache(lambda size: collective_latency("allreduce", "backend", size, fabric))
 
 
 def _micro_batch_backlog(count: int, gap_s: float, backward_s: float, end_of: Callable[[float], float]) -> float:
@@ -1241,8 +1266,9 @@ def predict(scenario: Scenario) -> StepResult:
         """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
         if hybrid:
             return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs_job, replica_job, stream_free_s)
+        latency = gloo_bucket_latency(scenario, profile, group) if slowed is not None else None
         return _uniform_overlap_end(
-            grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes, slowed
+            grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes, slowed, latency
         )
 
     per_micro_batch = scenario.reduces_every_micro_batch

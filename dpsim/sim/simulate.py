@@ -111,7 +111,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     copies = analytic_step.ddp_bucket_copies(
         scenario, gradient_bytes, last_bucket, profile is not None and profile.has_compute_for(scenario), profile
     )
-    return StepPlan(
+    plan = StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
         param_bytes=psi * scenario.param_bytes_per_param,
@@ -147,6 +147,11 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
         ddp=scenario.reduces_with_ddp,
         post_step_broadcasts=cut.post_step_broadcasts,
     )
+    # gloo's own all-reduce: each bucket's latency beside the previous one's bytes, as the analytic engine prices it
+    latency = analytic_step.gloo_bucket_latency(scenario, profile)
+    if latency is None:
+        return plan
+    return dataclasses.replace(plan, bucket_latency_s=tuple(latency(size) for size in plan.gradient_buckets))
 
 
 def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tuple[float, ...]]:

@@ -52,6 +52,7 @@ from dpsim.buckets import (
     chunk_bucket_sizes,
     chunk_gradient_readiness,
     drive,
+    gloo_bucket_start,
     overlapped_gathers,
     piece_count,
     slowed_end,
@@ -163,6 +164,10 @@ class StepPlan:
     post_step_broadcasts: tuple[float, ...] = ()
     """Broadcasts of the updated parameters after the optimizer step, in issue order (torch's
     ``ZeroRedundancyOptimizer``, :func:`dpsim.sharding.torch_zero_broadcasts`): in series, then waited for."""
+    bucket_latency_s: tuple[float, ...] = ()
+    """Per gradient bucket, the latency term gloo's second worker thread runs beside the previous bucket's bytes
+    (:func:`dpsim.analytic.step.gloo_bucket_latency`, :func:`dpsim.buckets.gloo_bucket_start`), where DDP's buckets
+    share the host with the last backward (``comm_rate``) as the analytic engine prices them; empty: one at a time."""
 
     @property
     def reduces_with_ddp(self) -> bool:
@@ -299,6 +304,9 @@ class Post:
     slowed: tuple[np.ndarray, float] | None = None
     """(per rank until when, rate): the collective runs at that rate of its pace until then (DDP's buckets beside
     the last backward on a shared host, :func:`dpsim.buckets.slowed_end`); None: at its pace."""
+    hidden_latency_s: float = 0.0
+    """Its latency term that runs beside the previous collective's bytes (gloo's two worker threads,
+    :func:`dpsim.buckets.gloo_bucket_start`); 0: it starts when the previous one ends."""
 
 
 @dataclass(frozen=True)
@@ -437,7 +445,8 @@ def step_program(
             name = f"bucket {i}" if last else f"micro-batch {j} bucket {i}"
             # on a shared host DDP's buckets share the cores with the last backward until it ends (comm_rate)
             slowed = (clock.copy(), comm_rate) if comm_rate is not None and last and j >= backward_gathers else None
-            reduced = yield Post(name, grad_op, size, at, i, slowed=slowed)
+            hidden = plan.bucket_latency_s[i] if slowed is not None and plan.bucket_latency_s else 0.0
+            reduced = yield Post(name, grad_op, size, at, i, slowed=slowed, hidden_latency_s=hidden)
             if hybrid:
                 assert reduced is not None
                 yield Post(f"{name} replica all-reduce", "allreduce", size / plan.shard_ranks, reduced, i, True)
@@ -590,6 +599,8 @@ def run_step(
     hybrid = plan.shard_ranks > 0 and communicate
     shard, replica = Groups.hybrid(n, plan.shard_ranks) if hybrid else (None, None)
     streams = [np.zeros(n), np.zeros(n)]  # main, replica: when each rank finished its last collective there
+    # the main stream's previous collective's start and the one's end before it (gloo_bucket_start)
+    previous_start, earlier_end = np.full(n, -math.inf), np.full(n, -math.inf)
 
     def spans(category: str, name: str, start: np.ndarray, end: np.ndarray) -> None:
         if timeline is not None:
@@ -607,11 +618,17 @@ def run_step(
             return concurrent(two, request)
         if isinstance(request, Drain):
             return np.maximum(streams[0], streams[1])
-        joins = np.maximum(request.ready, streams[request.replicas])
+        nonlocal previous_start, earlier_end
+        if request.hidden_latency_s > 0 and not request.replicas:
+            joins = gloo_bucket_start(request.ready, previous_start, streams[0], earlier_end, request.hidden_latency_s)
+        else:
+            joins = np.maximum(request.ready, streams[request.replicas])
         done = engine.evaluate(request.op, request.size, joins, replica if request.replicas else shard)
         if request.slowed is not None:
             done = slowed_end(joins, done - joins, *request.slowed)
         ledger.add(request, joins, done)
+        if not request.replicas:
+            previous_start, earlier_end = joins, streams[0]
         streams[request.replicas] = done
         return done
 
