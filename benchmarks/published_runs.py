@@ -2252,8 +2252,9 @@ _TITAN_MISSES: dict[str, str] = {
     "float8 gathers were priced, float8_sequence_gathers: the row's transfers, which AsyncTP hides, shrank, so its "
     "priced gain grew): its vanilla-TP Float8 twin in the same file is now +0.9 % (-3.9 % before), so the miss is "
     "what AsyncTP saved on the Aug 2024 software, 0.50 s a step published against 1.41 s priced (torch before "
-    "pytorch#137836 / #137850, which reordered the fused ops' streams and barriers; no source here says what the "
-    "release lost)",
+    "pytorch#137836 / #137850, which reordered the fused ops' streams and barriers; read in torch 2.5.0, the nearest "
+    "release, its fused ops hide no less than priced and its micro_pipeline_tp pass is 2.6.0's: no source read says "
+    "what the release lost)",
 }
 # No longer misses since FSDP2's copies are priced (gradient_accumulation_pass: fsdp2): the Aug 2024 405B row without
 # Float8 (+11.0 -> +7.8 %); with Float8 + AsyncTP it was +14.2 -> +8.6 % then, +10.0 % since the float8 gathers
