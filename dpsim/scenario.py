@@ -2803,16 +2803,16 @@ class Scenario(_Section):
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
                 if changed(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
+        elif t.pipeline_schedule == "interleaved" and not self.interleaves_chunks:  # torch's runtime: refused
+            out["training.pipeline_schedule"] = (
+                "interleaved with virtual_stages 1 is 1F1B: Megatron-LM runs one model chunk a stage without "
+                "interleaving (validate_args sets virtual_pipeline_model_parallel_size 1 to None), priced as 1f1b"
+            )
         keeps = t.pipeline_parallel > 1 and t.pipeline_runtime == "torch" and self.model.kind == "transformer"
         if changed(t, "pipeline_releases_input_grads") and not keeps:
             out["training.pipeline_releases_input_grads"] = (
                 "read only with pipeline_runtime: torch, pipeline_parallel > 1 and a transformer (the stage inputs' "
                 "gradients torch's pipelining keeps)"
-            )
-        elif t.pipeline_schedule == "interleaved" and not self.interleaves_chunks:  # torch's runtime: refused
-            out["training.pipeline_schedule"] = (
-                "interleaved with virtual_stages 1 is 1F1B: Megatron-LM runs one model chunk a stage without "
-                "interleaving (validate_args sets virtual_pipeline_model_parallel_size 1 to None), priced as 1f1b"
             )
         if t.tensor_parallel == 1:
             for name in (

@@ -624,3 +624,20 @@ def test_sweep_and_csv_rows_name_the_ignored_fields_as_the_run_record_does(tmp_p
     plain = json.loads(runner.invoke(app, ["sweep", str(DEFAULT), "--vary", "training.micro_batch=4,8", "--format",
                                            "json"]).stdout)  # fmt: skip
     assert all("ignored_fields" not in r for r in plain)  # nothing ignored: no column, as the run record has no key
+
+
+def test_the_input_gradients_release_leaves_the_schedules_notes_as_they_were() -> None:
+    # dcff0b7 put its check between the pipeline_parallel == 1 branch and the interleaved-at-one-chunk elif, which
+    # then hung on the new check: at PP 1 an interleaved schedule read "interleaved with virtual_stages 1 is 1F1B"
+    # instead of "read only with pipeline_parallel > 1", and with the release flag set on Megatron's runtime the
+    # interleaved-at-one-chunk note was dropped
+    one = load_scenario(LLAMA, [*SMALL_LLAMA, "training.pipeline_schedule=interleaved", "training.virtual_stages=1"])
+    assert one.ignored_fields()["training.pipeline_schedule"] == "read only with pipeline_parallel > 1"
+    both = load_scenario(
+        LLAMA,
+        [*PP2, "training.pipeline_schedule=interleaved", "training.virtual_stages=1",
+         "training.pipeline_releases_input_grads=true"],
+    )  # fmt: skip
+    ignored = both.ignored_fields()
+    assert ignored["training.pipeline_schedule"].startswith("interleaved with virtual_stages 1 is 1F1B")
+    assert ignored["training.pipeline_releases_input_grads"].startswith("read only with pipeline_runtime: torch")
