@@ -679,7 +679,9 @@ def _screen(
         links = parallel.pipeline_p2p_links(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
         sel = (n == cn) & (tp == ct) & (dp == cd)
         at = np.flatnonzero(sel)
-        per_link = {link: [send_time(x, link) for x in msg[at] / ct] for link in set(links)}  # each link once
+        # each TP rank sends the stage's tensor as it holds it (parallel.stage_boundary_bytes): 1/t under SP
+        sent = msg[at] / np.where(sp[at], ct, 1)
+        per_link = {link: [send_time(x, link) for x in sent] for link in set(links)}  # each link once
         if links:
             send[at, : len(links)] = np.array([per_link[link] for link in links]).T
         if len(per_link) <= 1:  # one send for every boundary (the column the schedule reads)

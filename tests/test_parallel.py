@@ -263,9 +263,13 @@ def test_rank_layout_and_groups() -> None:
 
 
 def test_pipeline_p2p_time() -> None:
-    s = _gpt3()  # TP 8 x DP 2: stages 16 ranks apart, on different nodes
-    expected = 5e-6 + 50_331_648 / 8 / 25e9
-    assert pipeline_p2p_time(s, _fabric()) == pytest.approx(expected)
+    """Megatron-core sends the stage's tensor as it holds it (``get_tensor_shapes``: s/t only under sequence
+    parallelism): each of the 8 TP ranks the whole 1 x 2048 x 12288 x 2 B = 50,331,648 B, or its 1/8 sequence shard.
+    Before, 1/8 either way (Megatron-LM 2020-2022's scatter/gather, dropped in core in Jan 2023): SP off 0.2567 ms."""
+    s = _gpt3()  # TP 8 x DP 2: stages 16 ranks apart, on different nodes, one send a NIC at 25 GB/s
+    assert pipeline_p2p_time(s, _fabric()) == pytest.approx(5e-6 + 50_331_648 / 25e9)
+    sharded = _gpt3("training.sequence_parallel=true")
+    assert pipeline_p2p_time(sharded, _fabric()) == pytest.approx(5e-6 + 50_331_648 / 8 / 25e9)
     assert pipeline_p2p_time(_gpt3("training.pipeline_parallel=1", "training.global_batch=16"), _fabric()) == 0.0
 
 
@@ -818,3 +822,32 @@ def test_sends_sharing_a_nic_price_alike_in_both_engines_and_on_the_fabric() -> 
     (alone,) = simulate_shared([load_scenario(None, overrides)])
     assert alone.step_time_s == pytest.approx(analytic, rel=1e-3)
     assert analytic == pytest.approx(4.1799, abs=1e-4)
+
+
+@pytest.mark.parametrize("sequence_parallel", [False, True])
+def test_megatron_core_sends_the_whole_stage_tensor_without_sequence_parallelism(sequence_parallel: bool) -> None:
+    """Llama 2 7B, TP 4 x PP 4 x DP 2 on 4 DGX H100 (a stage a node, one send a NDR NIC at 47 GB/s, 5 us): each TP
+    rank sends 1 x 4096 x 4096 x 2 B = 33,554,432 B a micro-batch without sequence parallelism (before: 1/4 of it,
+    the step 1.4555 s on both engines, 1.4570 s on the shared fabric, now 1.4833 / 1.4835 s), 1/4 with it (1.3484 s,
+    unchanged). The schedule's exposed sends are the send times over the same count, the engines agree, and the
+    shared fabric, whose pipeline sends are flows of the same size, stays within 0.1 %."""
+    from dpsim.analytic.step import fabric_of, predict
+    from dpsim.sim.shared import simulate_shared
+    from dpsim.sim.simulate import simulate
+
+    sets = ["model.preset=llama2-7b", "cluster.nodes=4", "cluster.workers_per_node=8", "cluster.device=h100-sxm",
+            "cluster.intra_node={preset: nvlink4}", "cluster.inter_node={preset: ib-ndr, nics_per_node: 8}",
+            "training.global_batch=64", "training.micro_batch=1", "training.tensor_parallel=4",
+            "training.pipeline_parallel=4", "communication.algorithm=ring"]  # fmt: skip
+    s = load_scenario(None, [*sets, f"training.sequence_parallel={str(sequence_parallel).lower()}"])
+    sharded = load_scenario(None, [*sets, "training.sequence_parallel=true"])
+    size = 33_554_432 / (4 if sequence_parallel else 1)
+    assert pipeline_p2p_time(s, fabric_of(s)) == pytest.approx(5e-6 + size / 47e9)
+    exposed = predict(s).extra["pipeline_p2p_exposed_s"]
+    assert exposed / predict(sharded).extra["pipeline_p2p_exposed_s"] == pytest.approx(
+        (5e-6 + size / 47e9) / (5e-6 + 33_554_432 / 4 / 47e9)
+    )
+    step = predict(s).step_time_s
+    assert simulate(s).step_time_s == pytest.approx(step, rel=1e-12)
+    (shared,) = simulate_shared([s])
+    assert shared.step_time_s == pytest.approx(step, rel=1e-3)

@@ -31,6 +31,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dpsim.analytic.parallel import stage_boundary_bytes
 from dpsim.compute import chunk_layers, loss_peak_bytes
 from dpsim.scenario import Scenario
 from dpsim.sharding import torch_zero_partition
@@ -562,15 +563,7 @@ def pipeline_stage_buffers(scenario: Scenario, stage: int) -> float:
             tensors += micro_batches - held
         if g < p * len(chunks) - 1:
             tensors += held + micro_batches
-    return _stage_boundary_bytes(scenario) * tensors
-
-
-def _stage_boundary_bytes(scenario: Scenario) -> float:
-    """One micro-batch's residual stream at a stage boundary: micro_batch · seq_len · hidden at the working width, 1/t
-    of it under sequence parallelism (the sequence shard a torchtitan block returns)."""
-    m, t = scenario.model, scenario.training
-    shard = t.tensor_parallel if t.sequence_parallel else 1
-    return float(working_bytes(t.precision)) * t.micro_batch * m.seq_len * m.hidden / shard
+    return stage_boundary_bytes(scenario) * tensors
 
 
 def torch_schedule_operations(stage: int, p: int, m: int, v: int = 1) -> list[tuple[bool, int]]:
@@ -645,7 +638,7 @@ def pipeline_input_gradients(scenario: Scenario, stage: int) -> float:
     v = len(layers)
     per_layer = _per_layer_activations(scenario)
     last = _output_layer_activations(scenario) if stage == p - 1 else 0.0
-    boundary = _stage_boundary_bytes(scenario)
+    boundary = stage_boundary_bytes(scenario)
     held, done = [0] * v, [0] * v
     without = with_grads = 0.0
     for backward, chunk in _torch_schedule_walk(stage, p, scenario.accumulation_steps, v, skip=True):

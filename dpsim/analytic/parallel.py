@@ -64,6 +64,7 @@ __all__ = [
     "rank_of",
     "recomputation_flops_per_sample",
     "sequence_gather_bytes",
+    "stage_boundary_bytes",
     "stage_boundary_crosses_nodes",
     "stage_boundary_ranks_per_nic",
     "stage_link_nic_flows",
@@ -790,19 +791,37 @@ def pipeline_p2p_times(scenario: Scenario, fabric: Fabric) -> tuple[float, ...]:
     """One stage-to-stage send of a micro-batch's activation across each stage boundary k (stages k and k + 1
     mod p, :func:`pipeline_p2p_links`): α + S/B on that boundary's link, () without a pipeline.
 
-    With tensor parallelism each of the t ranks sends 1/t of the tensor and the receiver
-    all-gathers it over NVLink (Narayanan et al. 2021 §4.1, scatter/gather optimisation);
-    we count the 1/t send and neglect the intra-node all-gather. Zero under
-    ``training.pipeline_p2p: blocking`` or ``synchronous``, whose transfers sit inside the passes
-    (:func:`pipeline_blocking_p2p_time`).
+    Each of a stage's t TP ranks sends the tensor it holds, :func:`stage_boundary_bytes`: 1/t of it under
+    sequence parallelism, else the whole of it. Zero under ``training.pipeline_p2p: blocking`` or ``synchronous``,
+    whose transfers sit inside the passes (:func:`pipeline_blocking_p2p_time`; Megatron-LM's 2020-2022
+    scatter/gather, 1/t a rank, is priced there).
     """
     t = scenario.training
     if t.pipeline_parallel <= 1:
         return ()
     if t.pipeline_p2p != "overlapped":
         return (0.0,) * t.pipeline_parallel
-    size = activation_message_bytes(scenario) / t.tensor_parallel
+    size = stage_boundary_bytes(scenario)
     return tuple(send_time(size, link) for link in pipeline_p2p_links(scenario, fabric))
+
+
+def stage_boundary_bytes(scenario: Scenario) -> float:
+    """Bytes one TP rank sends across a stage boundary for a micro-batch under ``training.pipeline_p2p:
+    overlapped``, and keeps as a receive buffer (:func:`dpsim.analytic.memory.pipeline_stage_buffers`): the
+    residual stream its last layer returns, b·s·h at the working width (:func:`activation_message_bytes`), 1/t of
+    it under sequence parallelism (the sequence shard), else all of it on every TP rank.
+
+    Megatron-core's schedules send the tensor as the stage holds it: ``get_tensor_shapes``
+    (``megatron/core/pipeline_parallel/schedules.py``, core_r0.8.0 and core_v0.14.0) divides the sequence by t
+    only ``if config.sequence_parallel``, and ``p2p_communication._communicate`` sends that shape whole. The
+    scatter/gather of Megatron-LM 2020-2022 (``--scatter-gather-tensors-in-pipeline``: each rank 1/t, the
+    receiver all-gathers; Narayanan et al. 2021 §4.1) was dropped when the schedules moved into core
+    (NVIDIA/Megatron-LM 39b83c7, "Move p2p_communication.py and schedules.py into core", Jan 2023); it stays
+    with ``pipeline_p2p: synchronous`` (:func:`_megatron_synchronous_p2p_time`). ``torch.distributed.pipelining``
+    likewise sends the stage's output tensor, the sequence shard a torchtitan block returns under sequence
+    parallelism."""
+    t = scenario.training
+    return activation_message_bytes(scenario) / (t.tensor_parallel if t.sequence_parallel else 1)
 
 
 def pipeline_p2p_time(scenario: Scenario, fabric: Fabric) -> float:

@@ -1217,7 +1217,7 @@ def simulate_shared(
             # each stage's work ends where the schedule ends it: the pipeline's overhead, less the stage's lead
             shifts = plan.bubble_s + plan.p2p_exposed_s - (run.makespan_s - np.asarray(run.stage_end_s))
             gpus = np.arange(t.pipeline_parallel * s.data_parallel * t.tensor_parallel).reshape(t.pipeline_parallel, -1)
-            size = parallel.activation_message_bytes(s) / t.tensor_parallel
+            size = parallel.stage_boundary_bytes(s)
             flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
         tensor = None
         # overlapped TP: the analytic terms
