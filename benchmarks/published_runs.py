@@ -84,6 +84,8 @@ __all__ = [
     "SCALING_RUNS",
     "TORCHTITAN_PUBLISHED_MEMORY_GIB",
     "TORCHTITAN_RUNS",
+    "USERBUFFERS_PIPELINE_SPLITS",
+    "USERBUFFERS_RING_FPROP",
     "USERBUFFERS_SM_MARGIN",
     "PublishedRun",
     "b200_runs",
@@ -111,6 +113,9 @@ __all__ = [
     "spread",
     "step_seconds",
     "token_layer_seconds",
+    "userbuffers_split_counts",
+    "userbuffers_split_seconds",
+    "userbuffers_split_what_if",
     "with_device",
     "with_megatron_buckets",
 ]
@@ -3406,6 +3411,100 @@ def _print_sm_margin_what_if(engine: str) -> None:
         print(f"  {name:<44} {100 * now:+6.2f} % -> {100 * then:+6.2f} %")
 
 
+USERBUFFERS_RING_FPROP: dict[str, tuple[str, ...]] = {
+    # NeMo v2.2.0 recipes/tp_overlap_configs/userbuffers.py, the config each performance script picks:
+    # userbuffers_bf16_b200_h18432_tp8_mbs1_seqlen4096: proj_fprop ring exchange, fc2_fprop pipeline (num_splits 4)
+    "NeMo 25.02 Nemotron-340B FP8 on 128 B200": ("attention_out",),
+    # userbuffers_fp8_b200_h12288_tp4_mbs1_seqlen2048: proj_fprop and fc2_fprop ring exchange
+    "NeMo 25.02 GPT3-175B FP8 on 512 B200": ("attention_out", "mlp_down"),
+    # userbuffers_fp8_h100_h12288_tp4_mbs1_seqlen2048: proj_fprop pipeline (num_splits 4), fc2_fprop ring exchange
+    "NeMo GPT-3 175B FP8 on 512 H100": ("mlp_down",),
+    # Megatron-Bridge fa0315ae2 / c0b9a0003 userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 (stop 42, pub2's reading):
+    # proj_fprop and fc2_fprop ring exchange
+    "Megatron-Bridge 25.09 LLAMA3-70B FP8 on 64 H100": ("attention_out", "mlp_down"),
+    "Megatron-Bridge 26.02 LLAMA3-70B GBS256 FP8 on 64 H100": ("attention_out", "mlp_down"),
+}
+"""Userbuffers rows whose forward reduce-scatter GEMMs (attention-out, MLP-down) run as ring exchanges, split in t;
+every other userbuffers row's run pipelined in :data:`USERBUFFERS_PIPELINE_SPLITS` (the NeMo 24.07 launcher yamls'
+``method: pipeline`` and Transformer Engine's default for ``proj_fprop`` / ``fc2_fprop``)."""
+
+USERBUFFERS_PIPELINE_SPLITS = 4
+"""``num_splits`` of a pipelined userbuffers overlap in every config read (NeMo v2.2.0's ``PipelineOverlapCfg``)."""
+
+
+def userbuffers_split_counts(run: PublishedRun, tensor_parallel: int) -> dict[tuple[str, str], int]:
+    """{(kernel, phase): GEMMs it runs as} under Transformer Engine's userbuffers overlap: the ring exchanges
+    (``qkv_fprop``, ``fc1_fprop``, ``proj_dgrad``, ``fc2_dgrad`` in every config read, ``aggregate=False``: TE's
+    ``split_overlap_ag_p2p`` / ``split_overlap_rs_p2p`` run t GEMMs of 1/t of the rows), the pipelined ones in
+    :data:`USERBUFFERS_PIPELINE_SPLITS`; the bulk overlaps (``qkv_dgrad``, ``fc1_dgrad``, the weight gradients) one."""
+    ring = USERBUFFERS_RING_FPROP.get(run.name, ())
+    counts = {
+        ("qkv", "forward"): tensor_parallel,
+        ("mlp_up", "forward"): tensor_parallel,
+        ("attention_out.dgrad", "backward"): tensor_parallel,
+        ("mlp_down.dgrad", "backward"): tensor_parallel,
+    }
+    for name in ("attention_out", "mlp_down"):
+        counts[(name, "forward")] = tensor_parallel if name in ring else USERBUFFERS_PIPELINE_SPLITS
+    return counts
+
+
+def userbuffers_split_seconds(run: PublishedRun) -> float:
+    """Seconds a step of ``run`` adds were each userbuffers-overlapped GEMM priced as the GEMMs Transformer Engine
+    splits it into (:func:`userbuffers_split_counts`, each on :func:`dpsim.compute.layer_kernels`' ``row_split``
+    pricing), for every layer of a stage and every micro-batch (the bubble's share left out). 0 without userbuffers
+    TP overlap. A what-if, not the model."""
+    scenario = scenario_from_dict(dict(run.scenario), run.name)
+    m, t = scenario.model, scenario.training
+    if not (t.tensor_parallel > 1 and t.tp_comm_overlap and t.tp_overlap_kind == "userbuffers"):
+        return 0.0
+    device = compute_device(scenario)
+
+    def priced(split: int) -> dict[tuple[str, str], float]:
+        kernels = layer_kernels(
+            m, device, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel, row_split=split
+        )
+        return {(k.name, k.phase): k.seconds for k in kernels}
+
+    whole = priced(1)
+    per_layer = sum(priced(c)[key] - whole[key] for key, c in userbuffers_split_counts(run, t.tensor_parallel).items())
+    return per_layer * parallel.layers_per_stage(scenario) * scenario.accumulation_steps
+
+
+def userbuffers_split_what_if(engine: str = "analytic") -> dict[str, dict[str, tuple[float, float]]]:
+    """{group: {row: (error now, error with :func:`userbuffers_split_seconds` added to its step)}} over every group
+    that has a userbuffers row (the B200 rows at the B200 fraction; its calibration rows run no TP)."""
+    fraction = b200_sustained_fraction()
+    groups = {
+        "calibration": PUBLISHED_RUNS,
+        "NeMo 24.07 TP/PP": NEMO_2407_HELD_OUT,
+        "Megatron-Bridge H100": BRIDGE_H100_HELD_OUT,
+        "NeMo 25.02 B200": b200_runs(B200_HELD_OUT, fraction),
+    }
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for group, runs in groups.items():
+        rows: dict[str, tuple[float, float]] = {}
+        for run in runs:
+            predicted, result = predict_run(run, engine)
+            step = result.step_time_s
+            extra = userbuffers_split_seconds(run)
+            then = step + extra if run.convention == "seconds" else predicted * step / (step + extra)
+            rows[run.name] = (relative_error(run, predicted), relative_error(run, then))
+        out[group] = rows
+    return out
+
+
+def _print_userbuffers_split_what_if(engine: str) -> None:
+    print("Transformer Engine's userbuffers GEMMs priced as the GEMMs it splits them into (what-if, not the model):")
+    for group, rows in userbuffers_split_what_if(engine).items():
+        for name, (now, then) in rows.items():
+            if abs(then - now) > 1e-9:
+                print(f"  {name:<56} {100 * now:+6.2f} % -> {100 * then:+6.2f} %")
+        now_mean = sum(abs(a) for a, _ in rows.values()) / len(rows)
+        then_mean = sum(abs(b) for _, b in rows.values()) / len(rows)
+        print(f"  {group}: mean |error| {100 * now_mean:.2f} % -> {100 * then_mean:.2f} % over {len(rows)}")
+
+
 def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
     """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
     share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
@@ -3563,6 +3662,12 @@ def main() -> None:
         "(set_sm_margin, USERBUFFERS_SM_MARGIN), now and with those GEMMs on the SMs left (not the model)",
     )
     parser.add_argument(
+        "--userbuffers-split-what-if",
+        action="store_true",
+        help="only the groups with a userbuffers TP-overlap row, now and with each overlapped GEMM priced as the "
+        "GEMMs Transformer Engine splits it into (ring exchange t, pipeline 4; USERBUFFERS_RING_FPROP; not the model)",
+    )
+    parser.add_argument(
         "--megatron-bucket-what-if",
         action="store_true",
         help="only NeMo 25.02's B200 rows with the recipe's distributed-optimizer buckets (128M parameters, "
@@ -3577,6 +3682,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.sm_margin_what_if:
         _print_sm_margin_what_if(args.engine)
+        return
+    if args.userbuffers_split_what_if:
+        _print_userbuffers_split_what_if(args.engine)
         return
     if args.megatron_bucket_what_if:
         _print_megatron_bucket_what_if(args.engine)

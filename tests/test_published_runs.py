@@ -1357,6 +1357,34 @@ def test_sm_margin_what_if_by_hand() -> None:
     assert out["NeMo GPT-3 175B FP8 on 512 H100"] == pytest.approx((-0.0674, -0.0726), abs=5e-4)
 
 
+def test_userbuffers_split_what_if_by_hand() -> None:
+    """``--userbuffers-split-what-if`` (not the model): Transformer Engine's ring exchanges (``aggregate=False``) run
+    a GEMM as t GEMMs of 1/t of the rows, its pipelined overlaps as 4. Nemotron-340B's B200 config (TP 8): qkv_fprop,
+    fc1_fprop, proj_fprop, proj_dgrad, fc2_dgrad 8 each, fc2_fprop 4: 5 x 7 + 3 = 38 more GEMMs a layer; the H100
+    GPT-3 175B's (TP 4): 6 x 3 = 18. Every split GEMM there stays compute-bound on the curve, so each adds one kernel
+    overhead (4 us at the device's sustained fraction), for the stage's layers and micro-batches (24 x 8, 12 x 64)."""
+    fraction = RUNS.b200_sustained_fraction()
+    b200 = next(r for r in RUNS.b200_runs(RUNS.B200_HELD_OUT, fraction) if "Nemotron-340B" in r.name)
+    assert RUNS.userbuffers_split_counts(b200, 8) == {
+        ("qkv", "forward"): 8,
+        ("mlp_up", "forward"): 8,
+        ("attention_out.dgrad", "backward"): 8,
+        ("mlp_down.dgrad", "backward"): 8,
+        ("attention_out", "forward"): 8,
+        ("mlp_down", "forward"): 4,
+    }
+    assert RUNS.userbuffers_split_seconds(b200) == pytest.approx(38 * 4e-6 / fraction * 24 * 8, rel=1e-9)
+    h100 = next(r for r in RUNS.PUBLISHED_RUNS if r.name == "NeMo GPT-3 175B FP8 on 512 H100")
+    assert RUNS.userbuffers_split_seconds(h100) == pytest.approx(18 * 4e-6 / 0.71 * 12 * 64, rel=1e-9)
+    # no userbuffers overlap: nothing added
+    assert RUNS.userbuffers_split_seconds(RUNS.PUBLISHED_RUNS[0]) == 0.0
+    out = RUNS.userbuffers_split_what_if()
+    assert out["NeMo 25.02 B200"]["NeMo 25.02 Nemotron-340B FP8 on 128 B200"] == pytest.approx(
+        (0.1043, 0.0717), abs=5e-4
+    )
+    assert out["calibration"]["NeMo GPT-3 175B FP8 on 512 H100"] == pytest.approx((-0.0674, -0.0745), abs=5e-4)
+
+
 def test_async_tp_what_if_by_hand() -> None:
     """``--async-tp-what-if`` (not the model): AsyncTP hiding no transfer lengthens the Aug 2024 405B Float8 AsyncTP
     row's step (no pipeline, one micro-batch) by what ``tensor_parallel_hidden_time`` hides, less at most the FSDP
