@@ -1521,9 +1521,10 @@ class TrainingConfig(_Section):
     gradient stays on the receive buffer the input was read from (a leaf's ``.grad``) until ``clear_runtime_states``
     at the next step, one stage-boundary tensor for every backward a rank has finished on a chunk other than the
     model's first (:func:`dpsim.analytic.memory.pipeline_input_gradients`). On: each is freed once its send
-    completes, so none is kept at the activation peak. A main-branch change opened after 2.9's release branch and no
-    regression fix, so taken as first shipped in 2.10 (not read in a 2.10 wheel). Read with pipeline_parallel > 1
-    and a transformer."""
+    completes, so none is kept at the activation peak. A main-branch memory optimisation opened two weeks before
+    torch 2.9.0 (15 Oct 2025), whose release branch takes regression and critical fixes only (the release trackers'
+    cherry-pick criteria, pytorch#166758), so taken as first shipped in 2.10 (no 2.9 or 2.10 wheel read here). Read
+    with pipeline_parallel > 1 and a transformer."""
     gradient_clipping: bool = False
     """Clip gradients by their global norm before the update (Megatron-LM's default ``--clip-grad 1.0``):
     the optimizer step also reads the gradient buffer for the norm and rescales it."""
