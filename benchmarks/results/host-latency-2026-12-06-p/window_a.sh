@@ -1,8 +1,9 @@
 #!/bin/bash
 # Window A (stop 43, emu): teardown tests; where a small gloo all-reduce's milliseconds go (latency_probe.py at 4
 # ranks with variants, at 8 ranks, and 4 x 4 MiB serial vs issued at once at 8 ranks); DDP's per-bucket timeline on
-# the small-bucket cases calib asked for (ddp_timeline.py, fresh 11, 2, 5, 8 and heldout 11, 2 repeats); then 5
-# repeats of the two worst cases of stop 42 (fresh 11, heldout 11) to pin their spread (root).
+# the small-bucket cases calib asked for (ddp_timeline.py, fresh 11, 2, 5, 8 and heldout 11, 3 repeats); then 5
+# repeats of the two worst cases of stop 42 (fresh 11, heldout 11; then fresh 8 if time is left) to pin their
+# spread (root).
 cd "$(git rev-parse --show-toplevel)"
 D=benchmarks/results/host-latency-2026-12-06-p
 T=benchmarks/results/ddp-timeline-2026-12-06-p
@@ -23,12 +24,12 @@ $PY $D/latency_probe.py --nodes 4 --variants base,spin,noqdisc,pin,spinpin,base 
 log "latency n4 rc=$?"
 $PY $D/latency_probe.py --nodes 8 --variants base,spin --gap 0.07 --conc-reps 5 --out $D/n8 > $D/n8.log 2>&1
 log "latency n8 rc=$?"; top
-$PY benchmarks/ddp_timeline.py --case-set fresh --cases 11,2,5,8 --repeats 2 --steps 8 --out $T > $T/run-fresh.log 2>&1
+$PY benchmarks/ddp_timeline.py --case-set fresh --cases 11,2,5,8 --repeats 3 --steps 8 --out $T > $T/run-fresh.log 2>&1
 log "timeline fresh rc=$?"
-$PY benchmarks/ddp_timeline.py --case-set heldout --cases 11 --repeats 2 --steps 8 --out $T > $T/run-heldout.log 2>&1
+$PY benchmarks/ddp_timeline.py --case-set heldout --cases 11 --repeats 3 --steps 8 --out $T > $T/run-heldout.log 2>&1
 log "timeline heldout rc=$?"; top
 P=benchmarks/results/plain-ddp-2026-12-06-o/profile.yaml
-for c in "fresh 11" "heldout 11"; do set -- $c
+for c in "fresh 11" "heldout 11" "fresh 8"; do set -- $c
   if [ "$(left)" -gt 200 ]; then
     $PY benchmarks/plain_ddp.py --ab --case-set $1 --cases $2 --sides plain --repeats 5 --profile $P \
         --out $W/worst5-$1$2 > $W/worst5-$1$2.log 2>&1
