@@ -1,4 +1,6 @@
-"""The window's latency points as tables (no root): ``python benchmarks/results/host-latency-2026-12-06-p/summarize.py``.
+"""The window's latency points as tables (no root).
+
+    python benchmarks/results/host-latency-2026-12-06-p/summarize.py
 
 Per cluster (n4, n8), per variant and mode: for each (ranks, bytes) the median call in ms (``deadline``: the last
 rank's entry to the last rank's exit; ``barrier``: the slowest rank's own time after a barrier, the calibration's
@@ -24,7 +26,11 @@ def main() -> None:
         rows = [json.loads(ln) for ln in path.read_text().splitlines()]
         points = [r for r in rows if "summary" in r]
         keys = list(points[0]["summary"])
-        label = lambda k: f"{k.split(':')[0]}r {int(k.split(':')[1]) // 1024 or 4}{'KiB' if int(k.split(':')[1]) >= 1024 else 'B'}"  # noqa: E731
+
+        def label(key: str) -> str:
+            ranks, size = key.split(":")
+            return f"{ranks}r {int(size) // 1024}KiB" if int(size) >= 1024 else f"{ranks}r {size}B"
+
         print(f"## {sub}: ms a call (deadline: last entry -> last exit; barrier: slowest rank's own), "
               "[process CPU ms / voluntary switches per rank per call]")  # fmt: skip
         print("| variant | mode | tcp rtt us | " + " | ".join(label(k) for k in keys) + " |")
