@@ -184,7 +184,13 @@ def gloo_bucket_start(ready: Any, previous_start: Any, previous_end: Any, earlie
     collective_latency`) runs while bucket i − 1's bytes still hold the links: its own bytes follow bucket i − 1's
     (``previous_end``), so the links are idle only for the first bucket's latency. Priced one after the other, bucket
     i starts at ``max(ready, previous_end − latency, earlier_end, previous_start)`` and lasts its own time; with
-    ``latency`` 0 that is the serial stream's ``max(ready, previous_end)``. Floats and numpy arrays alike."""
+    ``latency`` 0 that is the serial stream's ``max(ready, previous_end)``. Floats and numpy arrays alike.
+
+    Measured (stop 43, window A, ``host-latency-2026-12-06-p``): DDP's last completion is the slowest rank's hand-over
+    of bucket 0 + the wire time of all bytes (−3 … +13 ms), which this prices for several buckets; but a 4 MiB
+    all-reduce one at a time pays only 3–5 ms of its latency term at 8 ranks (gloo's ring hides each hop behind its
+    other segment in flight) and four issued at once save 0–12 ms, so the latency is hidden mostly inside each ring,
+    not beside the other thread's bytes (README, issue 10, stop 43: the inside-the-ring form tried, not landed)."""
     return np.maximum(np.maximum(ready, previous_start), np.maximum(earlier_end, previous_end - latency))
 
 
