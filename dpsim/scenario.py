@@ -2775,7 +2775,8 @@ class Scenario(_Section):
         memory-bound kernel fields (:data:`FLAT_UNREAD_MODEL_FIELDS`) where the step is priced flat, the settings of
         :meth:`_unread_at_one_rank_or_step` (selective recomputation without attention, ``fsdp_no_sync`` at one
         accumulation step, DDP's bucket views and ``communication.overlap`` at one data-parallel rank, plain SGD's
-        ``optimizer_kernels``), and the jitter's
+        ``optimizer_kernels``, the gradient collective's settings without data parallelism:
+        :meth:`_unread_without_data_parallelism`), and the jitter's
         ``seed`` and distribution at ``compute_jitter_cv: 0``; under DeepSpeed ZeRO
         (:attr:`deepspeed`) ``communication.bucket`` and, where neither its ``overlap_comm`` nor ZeRO-3's prefetch
         reads it, ``communication.overlap`` (:func:`dpsim.sharding.collective_pieces`; never under its
@@ -2953,6 +2954,39 @@ class Scenario(_Section):
             out["training.optimizer_kernels"] = (
                 "SGD without momentum updates with one add either way: 12 bytes a parameter fused or foreach"
             )
+        out.update(self._unread_without_data_parallelism())
+        return out
+
+    def _unread_without_data_parallelism(self) -> dict[str, str]:
+        """The gradient collective's settings where there is none, at one data-parallel rank (stop 43; the step was
+        the same to the bit with each at its default, stop 42's lead): ``communication.algorithm``, ``protocol``
+        and, where no DDP reducer builds buckets (:attr:`runs_ddp`), ``bucket``. Tensor- and pipeline-parallel
+        transfers do not read them (rings and point-to-point sends on their own links:
+        :func:`dpsim.analytic.parallel.tensor_parallel_collectives`, ``pipeline_p2p_links``). At one rank in all
+        (no tensor or pipeline group either) also NCCL's settings (:data:`NCCL_ENV_FIELDS`, ``nccl_tuner``,
+        ``nccl_pxn_disable``, ``nccl_nic_fusion``) and, without a reducer, ``communication.dtype``."""
+        c = self.communication
+        out: dict[str, str] = {}
+        if self.data_parallel > 1:
+            return out
+
+        def changed(name: str) -> bool:
+            return bool(getattr(c, name) != field_default(CommunicationConfig, name))
+
+        alone = self.world_size == 1
+        why = (
+            "read only with more than one rank (world size 1: no collective runs)"
+            if alone
+            else "read only with data parallelism (one data-parallel rank: no gradient collective; tensor- and "
+            "pipeline-parallel transfers are priced as rings and sends on their own links)"
+        )
+        names = ["algorithm", "protocol"] + ([] if self.runs_ddp else ["bucket"])
+        if alone:
+            names += [*NCCL_ENV_FIELDS, "nccl_tuner", "nccl_pxn_disable", "nccl_nic_fusion"]
+            names += [] if self.runs_ddp else ["dtype"]
+        for name in names:
+            if changed(name):
+                out[f"communication.{name}"] = why
         return out
 
     def _unread_by_deepspeed(self, changed: Callable[[_Section, str], bool]) -> dict[str, str]:
