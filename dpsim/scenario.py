@@ -3028,6 +3028,36 @@ class Scenario(_Section):
                 )
         return out
 
+    def _unread_at_flat_rate(self, cause: str) -> dict[str, str]:
+        """A transformer's shape fields a step priced at one fraction of peak does not read (stop 43; stop 42's lead:
+        the step was the same to the bit, unlisted): ``model.causal`` (read only by the attention operation's FLOPs
+        and fused-kernel rate, :func:`dpsim.compute.layer_kernels`; the model's training FLOPs apply no causal
+        discount, :mod:`dpsim.catalog`) and, without tensor parallelism, ``model.parallel_block`` (else it also sets
+        the TP all-reduces a layer, :func:`dpsim.analytic.parallel.tensor_parallel_counts`). Compared with the
+        preset's own value where the model has one, else the field's default. ``loss_kernel`` is read by the memory
+        model's loss peak at any rate and stays unlisted."""
+        m = self.model
+        out: dict[str, str] = {}
+        preset = catalog.MODELS.get(m.preset) if m.preset else None
+
+        def own(name: str) -> bool:
+            base = getattr(preset, name) if hasattr(preset, name) else field_default(type(m), name)
+            return bool(getattr(m, name) != base)
+
+        if m.kind != "transformer":
+            return out
+        if own("causal"):
+            out["model.causal"] = (
+                f"read only by the attention operation's FLOPs and fused-kernel rate, which a step priced at one "
+                f"fraction of peak does not price ({cause}); the training FLOPs count no causal discount"
+            )
+        if own("parallel_block") and self.training.tensor_parallel == 1:
+            out["model.parallel_block"] = (
+                f"read by the layer's operations, which a step priced at one fraction of peak does not price "
+                f"({cause}), and by the tensor-parallel all-reduces a layer (tensor_parallel is 1)"
+            )
+        return out
+
     def _unread_by_compute_model(self, own: Callable[[str], bool]) -> dict[str, str]:
         """The device's compute fields the step's compute model does not read (other than the catalog's): priced flat
         (:func:`dpsim.compute.prices_flat`), none of the GEMM and attention curves; priced by operations,
@@ -3057,6 +3087,7 @@ class Scenario(_Section):
             for name in FLAT_UNREAD_MODEL_FIELDS:  # refused on a cnn or mlp (transformer-only fields)
                 if getattr(m, name) != field_default(type(m), name):
                     out[f"model.{name}"] = kernels
+            out.update(self._unread_at_flat_rate(cause))
             return out
         if own("flat_efficiency"):
             out["cluster.device.flat_efficiency"] = (

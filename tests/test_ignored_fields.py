@@ -259,6 +259,10 @@ UNREAD = [
      "communication.overlap"),
     (CPU, [], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
     (DEFAULT, ["training.optimizer=sgd"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
+    # stop 43: a causal mask and gpt-neox's parallel block where every FLOP is priced at one fraction of peak (the
+    # attention's FLOPs and the layer's operations are not priced; without TP no all-reduce count either)
+    *[(path, base, [f"model.{f}"], f"model.{f.split('=')[0]}") for path, base in (
+        (CPU, GPT2_ON_CPU), (DEFAULT, [FLAT])) for f in ("causal=false", "parallel_block=true")],
     # stop 43: under a profile's optimizer fit the update and clipping are the measured step's (unlisted before)
     (CPU, FITTED, ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
     (CPU, FITTED, ["training.gradient_clipping=true"], "training.gradient_clipping"),
@@ -426,6 +430,9 @@ READ = [
     (CPU, [], ["communication.overlap=false"], "communication.overlap"),
     (CPU, ["training.optimizer=momentum"], ["training.optimizer_kernels=foreach"], "training.optimizer_kernels"),
     (CPU, ["training.optimizer=adam"], ["training.gradient_clipping=true"], "training.gradient_clipping"),  # no fit
+    (DEFAULT, [], ["model.causal=false"], "model.causal"),  # priced by operations: the attention's FLOPs double
+    (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2", FLAT], ["model.parallel_block=true"],
+     "model.parallel_block"),  # flat, but one all-reduce fewer in each layer's forward
 ]  # fmt: skip
 
 
