@@ -806,22 +806,30 @@ def test_which_nic_directions_the_stage_links_share() -> None:
     assert stage_link_nic_flows(4, 1, 2, 4, 1) != ()  # PP 4 on 2 nodes: the wrap 3 -> 0 beside 2 -> 1
 
 
-def test_sends_sharing_a_nic_price_alike_in_both_engines_and_on_the_fabric() -> None:
+@pytest.mark.parametrize(
+    ("extra", "step_s"),
+    [
+        (["cluster.nodes=3", "training.pipeline_parallel=6", "training.global_batch=24"], 4.1799),
+        # a stage a node (DP 4): each middle stage's activations and gradients leave through its node's NIC
+        (["cluster.nodes=4", "training.pipeline_parallel=4", "training.global_batch=32"], 7.9951),
+    ],
+)
+def test_sends_sharing_a_nic_price_alike_in_both_engines_and_on_the_fabric(extra: list[str], step_s: float) -> None:
     # PP 6 over 3 nodes (the middle node's NIC carries two boundaries' sends, benchmarks/pipeline_edge_sharing.py):
     # before, both engines priced each directed link alone (3.6893 s) while the job alone on the shared fabric,
     # which released its sends at those unshared times and then queued them on their links again, gave 8.2062 s,
     # above even every send at the NIC's full count (4.53 s); the engines now share the NIC while sends overlap,
     # and the fabric releases its flows when they do leave: both 4.18 s, the fabric's max-min network taking each
-    # send as long as the engines' equal share does
+    # send as long as the engines' equal share does. PP 4 over 4 nodes: 7.1081 against the fabric's 10.0308 s before
     from dpsim.api import run
     from dpsim.sim.shared import simulate_shared
 
-    overrides = [*SMALL_STAGES, "cluster.nodes=3", "training.pipeline_parallel=6", "training.global_batch=24"]
+    overrides = [*SMALL_STAGES, *extra]
     analytic = run(None, overrides=overrides).step_time_s
     assert run(None, engine="sim", overrides=overrides).step_time_s == pytest.approx(analytic, rel=1e-12)
     (alone,) = simulate_shared([load_scenario(None, overrides)])
     assert alone.step_time_s == pytest.approx(analytic, rel=1e-3)
-    assert analytic == pytest.approx(4.1799, abs=1e-4)
+    assert analytic == pytest.approx(step_s, abs=1e-4)
 
 
 @pytest.mark.parametrize("sequence_parallel", [False, True])
