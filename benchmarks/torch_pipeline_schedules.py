@@ -83,10 +83,16 @@ def _needs(action: Action, stages: int) -> Action | None:
     return ("B", s + 1, i) if s < stages - 1 else ("F", s, i)
 
 
-def lockstep_makespan(p: int, m: int, v: int, forward: float, backward: float) -> float:
+def lockstep_makespan(
+    p: int, m: int, v: int, forward: float, backward: float, sends: float | tuple[float, ...] = 0.0
+) -> float:
     """``PipelineScheduleMulti._step_microbatches`` over :func:`torch_interleaved_order`, one chunk's forward and
-    backward taking ``forward`` and ``backward`` seconds, transfers none: a rank ends a time step when its action
-    and the actions of the neighbours it exchanges with at that step have ended."""
+    backward taking ``forward`` and ``backward`` seconds: a rank ends a time step when its action has ended and every
+    exchange it waits for at that step has: one that starts when both ends have posted (their actions ended) and
+    takes its boundary's send time (``sends``: one for every boundary, or one a boundary k, stages k and k + 1 mod p,
+    as :func:`dpsim.analytic.pipeline_schedule.evaluate_schedule` reads them; none by default)."""
+    from dpsim.analytic.pipeline_schedule import boundary_of
+
     orders = torch_interleaved_order(p, m, v)
     stages = p * v
     end = [0.0] * p
@@ -94,15 +100,14 @@ def lockstep_makespan(p: int, m: int, v: int, forward: float, backward: float) -
         acts = [o[step] if step < len(o) else None for o in orders]
         done = [end[r] + (0.0 if a is None else forward if a[0] == "F" else backward) for r, a in enumerate(acts)]
         new = done[:]
-        for r in range(p):
-            peers = set()
-            for q, a in enumerate(acts):
-                if a is None:
-                    continue
-                dst = a[1] + 1 if a[0] == "F" else a[1] - 1
-                if 0 <= dst < stages and q != dst % p and r in (q, dst % p):
-                    peers.add(dst % p if r == q else q)
-            new[r] = max([done[r], *(done[q] for q in peers)])
+        for q, a in enumerate(acts):
+            dst = -1 if a is None else a[1] + 1 if a[0] == "F" else a[1] - 1
+            if not 0 <= dst < stages or dst % p == q:
+                continue
+            r = dst % p
+            send = sends if isinstance(sends, float) else sends[boundary_of(q, r, p)]
+            arrive = max(done[q], done[r]) + send
+            new[q], new[r] = max(new[q], arrive), max(new[r], arrive)
         end = new
     return max(end)
 
@@ -219,11 +224,14 @@ def _program_1f1b(s: int, p: int, m: int) -> list[tuple[str, str, list[tuple[str
     return out
 
 
-def engines_makespan(p: int, m: int, v: int, forward: float, backward: float, schedule: str) -> float:
-    """The engines' makespan of the same step (one chunk's passes ``forward`` / ``backward``)."""
+def engines_makespan(
+    p: int, m: int, v: int, forward: float, backward: float, schedule: str, sends: float | tuple[float, ...] = 0.0
+) -> float:
+    """The engines' makespan of the same step (one chunk's passes ``forward`` / ``backward``, ``sends`` as
+    :func:`lockstep_makespan` reads them)."""
     from dpsim.analytic.pipeline_schedule import evaluate_schedule
 
-    return evaluate_schedule(forward * v, backward * v, p, m, v, schedule).makespan_s
+    return evaluate_schedule(forward * v, backward * v, p, m, v, schedule, sends).makespan_s
 
 
 def main() -> None:
@@ -254,12 +262,25 @@ def main() -> None:
         added = lockstep_makespan(p, m, v, f, b) - engines_makespan(p, m, v, f, b, "interleaved")
         priced = lockstep_term(scenario)
         dependency = predicted * result.step_time_s / (result.step_time_s - priced)
+        sends = row_sends(scenario)
+        waits = lockstep_makespan(p, m, v, f, b, sends) - engines_makespan(p, m, v, f, b, "interleaved", sends) - added
         print(
             f"{run.name}: published {run.published_tflops_per_gpu:g}; the transcribed table in lock step adds "
             f"{added:.3f} s with the stage's chunk passes (compute alone), the engines price {priced:.3f} s (the "
             f"chunk forward with its TP share): {dependency:.1f} ({pr.relative_error(run, dependency):+.1%}) "
-            f"run dependency-driven, {predicted:.1f} ({pr.relative_error(run, predicted):+.1%}) in lock step"
+            f"run dependency-driven, {predicted:.1f} ({pr.relative_error(run, predicted):+.1%}) in lock step; its "
+            f"waits for the engines' sends ({min(sends):.4f}-{max(sends):.4f} s) add {waits:.3f} s more, not priced: "
+            f"{predicted * result.step_time_s / (result.step_time_s + waits):.1f}"
         )
+
+
+def row_sends(scenario: Scenario) -> tuple[float, ...]:
+    """The engines' send time of each stage boundary of a scenario (:func:`dpsim.analytic.step.pipeline_terms`)."""
+    from dpsim.analytic import parallel, step
+
+    fabric = step.model_parallel_fabric(scenario, step._calibration(scenario))
+    sends = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
+    return sends if isinstance(sends, tuple) else (float(sends),) * scenario.training.pipeline_parallel
 
 
 def lockstep_term(scenario: Scenario) -> float:

@@ -64,3 +64,13 @@ def test_torch_interleaved_pipeline_adds_one_chunk_forward_to_the_step(engine: s
     assert a.step_time_s - b.step_time_s == pytest.approx(chunk, rel=1e-9)
     plain = [api.run(scenario_from_dict(_gpt2_pipeline(r, "1f1b")), engine=engine) for r in ("torch", "megatron")]
     assert plain[0].step_time_s == plain[1].step_time_s
+
+
+@pytest.mark.parametrize(("p", "v", "k"), [(2, 2, 1), (2, 3, 3), (3, 2, 2), (4, 2, 2), (4, 3, 3), (8, 2, 1), (8, 3, 2)])
+def test_lock_step_waits_for_every_steady_state_send(p: int, v: int, k: int) -> None:
+    # one send time on every boundary: beyond the one chunk forward, the lock step exposes 2(p - 1) + 2v(m - p) sends
+    # that the engines' overlapped sends hide (not priced: the README's lock-step paragraph)
+    m, send = k * p, 0.05
+    ours = tps.engines_makespan(p, m, v, 1.0, 3.0, "interleaved", send)
+    waits = (2 * (p - 1) + 2 * v * (m - p)) * send
+    assert tps.lockstep_makespan(p, m, v, 1.0, 3.0, send) == pytest.approx(ours + 1.0 + waits)
