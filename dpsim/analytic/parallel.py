@@ -70,7 +70,6 @@ __all__ = [
     "stage_link_nic_flows",
     "tensor_parallel_allreduces_per_layer",
     "tensor_parallel_collectives",
-    "tensor_parallel_comm_bytes",
     "tensor_parallel_comm_time",
     "tensor_parallel_counts",
     "tensor_parallel_crosses_nodes",
@@ -401,14 +400,6 @@ def layers_per_stage(scenario: Scenario) -> float:
     m, t = scenario.model, scenario.training
     layers = m.layers if m.layers > 0 else 1
     return layers / t.pipeline_parallel
-
-
-def tensor_parallel_comm_bytes(scenario: Scenario) -> float:
-    """Bytes all-reduced by one TP group per micro-batch on one pipeline stage (forward + backward)."""
-    if scenario.training.tensor_parallel <= 1:
-        return 0.0
-    count, _ = tensor_parallel_counts(scenario)
-    return layers_per_stage(scenario) * count * activation_message_bytes(scenario)
 
 
 def tensor_parallel_comm_time(scenario: Scenario, fabric: Fabric) -> float:

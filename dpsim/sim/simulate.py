@@ -19,6 +19,7 @@ from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import cluster_of
 from dpsim.analytic.parallel import tensor_parallel_hidden_time
+from dpsim.analytic.step import _calibration as _profile  # the scenario's profile, one loader for both engines
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, predict, step_result
 from dpsim.buckets import (
     ddp_last_bucket_bytes,
@@ -57,14 +58,6 @@ TRACE_WORKERS = 16384
 to this many (the Gantt chart collapses identical workers), in arrays linear in ranks."""
 PER_WORKER_LIMIT = 1024
 """Per-worker lists go into ``extra`` up to this many workers (summaries always)."""
-
-
-def _profile(scenario: Scenario) -> Any:
-    if scenario.calibration is None:
-        return None
-    from dpsim import calibration
-
-    return calibration.profile_for(scenario)
 
 
 def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
