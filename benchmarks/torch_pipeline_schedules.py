@@ -264,13 +264,14 @@ def main() -> None:
         dependency = predicted * result.step_time_s / (result.step_time_s - priced)
         sends = row_sends(scenario)
         waits = lockstep_makespan(p, m, v, f, b, sends) - engines_makespan(p, m, v, f, b, "interleaved", sends) - added
+        waited = predicted * result.step_time_s / (result.step_time_s + waits)
         print(
             f"{run.name}: published {run.published_tflops_per_gpu:g}; the transcribed table in lock step adds "
             f"{added:.3f} s with the stage's chunk passes (compute alone), the engines price {priced:.3f} s (the "
             f"chunk forward with its TP share): {dependency:.1f} ({pr.relative_error(run, dependency):+.1%}) "
             f"run dependency-driven, {predicted:.1f} ({pr.relative_error(run, predicted):+.1%}) in lock step; its "
             f"waits for the engines' sends ({min(sends):.4f}-{max(sends):.4f} s) add {waits:.3f} s more, not priced: "
-            f"{predicted * result.step_time_s / (result.step_time_s + waits):.1f}"
+            f"{waited:.1f} ({pr.relative_error(run, waited):+.1%})"
         )
 
 
