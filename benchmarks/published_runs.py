@@ -110,6 +110,8 @@ __all__ = [
     "scaling_slope",
     "sm_margin_seconds",
     "sm_margin_what_if",
+    "small_collective_seconds",
+    "small_collectives_what_if",
     "spread",
     "step_seconds",
     "token_layer_seconds",
@@ -3505,6 +3507,95 @@ def _print_userbuffers_split_what_if(engine: str) -> None:
         print(f"  {group}: mean |error| {100 * now_mean:.2f} % -> {100 * then_mean:.2f} % over {len(rows)}")
 
 
+MEGATRON_SMALL_COLLECTIVES: tuple[tuple[str, int, bool], ...] = (
+    ("Megatron GPT ", 4, True),
+    ("Narayanan T2 PTD-P ", 4, True),
+    ("MegaScale ", 4, True),
+    ("NeMo GPT-3 175B FP8", 4, True),
+    ("NeMo 24.07 ", 4, True),
+    ("Megatron-Bridge ", 8, False),
+)
+"""Rows that run Megatron's own training loop, by name prefix: (bytes of the loss all-reduce, whether it runs in every
+micro-batch's loss on the last stage). Megatron-LM de7dc40 (the SC21 artifact: Table 1, Narayanan's Table 2) and
+its 2023 ``pretrain_gpt.loss_func`` (MegaScale's baseline) average the loss over the data-parallel group each
+micro-batch (``average_losses_across_data_parallel_group([loss])``, one fp32); NeMo 24.07's ``MegatronGPTModel``
+loss function does the same (``reduced_loss = average_losses_across_data_parallel_group([loss_for_ub])``); from
+Megatron-core 0.14 (Megatron-Bridge) the loss and token count (8 B) are reduced once after the step
+(``train_step``), hidden behind the next step's pipeline fill where PP > 1. Left out: Meta's, DeepSpeed's
+(BLOOM, MT-NLG, GPT-NeoX), FSDP and torchtitan rows."""
+
+
+def _model_parallel_fabric(scenario: Scenario) -> Any:
+    """One model-parallel group (TP x PP ranks of one data-parallel index, Megatron order) as a fabric: t consecutive
+    ranks a stage, stages tp x dp apart (a node holds G / (tp x dp) stages when a stage is smaller than a node)."""
+    import dataclasses
+
+    fabric = fabric_of(scenario)
+    t = scenario.training
+    tp, pp, g = t.tensor_parallel, t.pipeline_parallel, t.tensor_parallel * scenario.data_parallel
+    per_node = min(tp * pp, tp * (fabric.per_node // g)) if g < fabric.per_node else min(tp, fabric.per_node)
+    nodes = max(1, tp * pp // per_node)
+    return dataclasses.replace(
+        fabric, nodes=nodes, per_node=per_node, nics_per_node=min(fabric.nics_per_node, per_node), nvls=False
+    )
+
+
+def small_collective_seconds(run: PublishedRun) -> tuple[float, float]:
+    """Seconds a step of ``run`` adds with Megatron's small collectives on its critical path (a what-if, not the
+    model): (after the flush, the loss's per step), each a latency-bound all-reduce priced by
+    :func:`dpsim.analytic.collectives.collective`; (0, 0) for rows outside :data:`MEGATRON_SMALL_COLLECTIVES`.
+
+    After the flush, before the update: under fp16 the found-inf all-reduce (``_unscale_main_grads_and_check_for_nan``,
+    MAX of one fp32 over the model-parallel group, then ``.item()``), and always the gradient norm's
+    (``clip_grad_norm_fp32``, SUM of one fp32, then ``.item()``), over the model-parallel group, or every rank with the
+    distributed optimizer (``DistributedOptimizer.get_model_parallel_group`` returns None, "the entire world";
+    core_r0.8.0; ``get_grad_stats_parallel_group`` in core_v0.14.0). The loss: its all-reduce over the data-parallel
+    group in each micro-batch's loss on the last stage, on the 1F1B critical path, m a step; once a step where it
+    follows the step (counted only without a pipeline, whose next fill hides it)."""
+    from dpsim.analytic.collectives import collective
+
+    family = next((f for f in MEGATRON_SMALL_COLLECTIVES if run.name.startswith(f[0])), None)
+    if family is None:
+        return 0.0, 0.0
+    _, loss_bytes, every_micro_batch = family
+    scenario = scenario_from_dict(dict(run.scenario), run.name)
+    t = scenario.training
+    norm_group = fabric_of(scenario) if t.optimizer_sharding == "megatron" else _model_parallel_fabric(scenario)
+    norm = collective("allreduce", "auto", 4.0, norm_group).time_s
+    flush = (2 if t.precision == "fp16" else 1) * norm
+    one = collective("allreduce", "auto", float(loss_bytes), dp_fabric(scenario)).time_s
+    if every_micro_batch:
+        return flush, scenario.accumulation_steps * one
+    return flush, one if t.pipeline_parallel == 1 else 0.0
+
+
+def small_collectives_what_if(engine: str = "analytic") -> dict[str, tuple[list[float], list[float]]]:
+    """{group: (errors now, errors with :func:`small_collective_seconds` added to each row's step)} for every table
+    the script summarises (a what-if, not the model; the calibrations are not re-derived)."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for table, runs in _summary_tables().items():
+        now, then = [], []
+        for run in runs:
+            predicted, result = predict_run(run, engine)
+            step = result.step_time_s
+            added = sum(small_collective_seconds(run))
+            longer = step + added if run.convention == "seconds" else predicted * step / (step + added)
+            now.append(relative_error(run, predicted))
+            then.append(relative_error(run, longer))
+        out[table] = (now, then)
+    return out
+
+
+def _print_small_collectives_what_if(engine: str) -> None:
+    print("Megatron's small collectives on the critical path (what-if, not the model): mean |error| %, now -> then,")
+    print("and the row that moves most")
+    for table, (now, then) in small_collectives_what_if(engine).items():
+        mean = [100 * sum(abs(e) for e in errors) / len(errors) for errors in (now, then)]
+        moved = max(range(len(now)), key=lambda i: abs(then[i] - now[i]))
+        most = f"{100 * now[moved]:+.3f} -> {100 * then[moved]:+.3f} %" if then[moved] != now[moved] else "none moves"
+        print(f"  {table:<22} {mean[0]:8.4f} -> {mean[1]:8.4f}   most: {most}")
+
+
 def sm_share_what_if() -> dict[str, dict[str, list[float]]]:
     """Each table's errors (analytic engine) now, at the re-derived fractions without the share, with the data-parallel
     share, and with the TP all-reduces' share too: {table: {variant: errors}}."""
@@ -3679,7 +3770,16 @@ def main() -> None:
         help="only every table's summary with Hopper's fused attention on the cuDNN curve (CUDNN_ATTENTION) and the "
         "H100 sustained fraction re-derived with it (not the model)",
     )
+    parser.add_argument(
+        "--small-collectives-what-if",
+        action="store_true",
+        help="only every table's summary with Megatron's loss, found-inf and gradient-norm all-reduces on the "
+        "critical path (MEGATRON_SMALL_COLLECTIVES; not the model)",
+    )
     args = parser.parse_args()
+    if args.small_collectives_what_if:
+        _print_small_collectives_what_if(args.engine)
+        return
     if args.sm_margin_what_if:
         _print_sm_margin_what_if(args.engine)
         return

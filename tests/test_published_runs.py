@@ -1287,6 +1287,31 @@ def test_sm_share_what_if_by_hand() -> None:
     assert RUNS.korthikanti_sustained_fraction(backward_contention=24 / 108) == pytest.approx(0.829, abs=1e-3)
 
 
+def test_small_collectives_what_if_by_hand() -> None:
+    """The small-collectives what-if (``--small-collectives-what-if``, not the model). Table 1's 529.6B (Megatron-LM
+    de7dc40, fp16, TP 8 x PP 35 x DP 9, 280 micro-batches): found-inf and gradient norm, two 4-byte all-reduces over
+    its model-parallel group (TP 8 on each of 35 nodes), then 280 loss all-reduces of 4 bytes over the data-parallel
+    group, each latency-bound (tens of microseconds: milliseconds a step, 0.02 % of its 54 s). The 1.7B (TP 1, PP 1):
+    a model-parallel group of one rank, nothing after the flush. Megatron-Bridge (core 0.14) reduces the loss once
+    after the step, hidden by the fill where PP > 1; rows outside Megatron's loop add nothing."""
+    from dpsim.analytic.collectives import collective
+    from dpsim.analytic.step import dp_fabric
+
+    by_name = {r.name: r for tables in RUNS._summary_tables().values() for r in tables}
+    big = by_name["Megatron GPT 529.6B"]
+    scenario = scenario_from_dict(dict(big.scenario), big.name)
+    group = RUNS._model_parallel_fabric(scenario)
+    assert (group.nodes, group.per_node, group.world_size) == (35, 8, 280)
+    flush, loss = RUNS.small_collective_seconds(big)
+    assert flush == pytest.approx(2 * collective("allreduce", "auto", 4.0, group).time_s)
+    assert loss == pytest.approx(280 * collective("allreduce", "auto", 4.0, dp_fabric(scenario)).time_s)
+    assert 5e-6 < flush / 2 < 2e-4 and 5e-6 < loss / 280 < 2e-4
+    assert RUNS.small_collective_seconds(by_name["Megatron GPT 1.7B"])[0] == 0.0
+    assert RUNS.small_collective_seconds(by_name["Megatron-Bridge 25.09 LLAMA3-70B FP8 on 64 H100"])[1] == 0.0
+    assert RUNS.small_collective_seconds(by_name["Megatron-Bridge 25.09 LLAMA3-8B FP8 on 8 H100"])[1] > 0.0
+    assert RUNS.small_collective_seconds(by_name["BLOOM 176B on 384 A100"]) == (0.0, 0.0)
+
+
 def test_cudnn_attention_what_if_by_hand() -> None:
     """``--cudnn-attention-what-if`` (not the model): the Megatron-Bridge 8B's attention at s 8192, causal, on the cuDNN
     curve: 0.738 x 8192 / (8192 + 753) forward, 0.676 x 8192 / (8192 + 1135) backward, where the catalog prices the
