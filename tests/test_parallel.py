@@ -7,7 +7,6 @@ import pytest
 from dpsim.analytic.collectives import Fabric, Link
 from dpsim.analytic.parallel import (
     activation_message_bytes,
-    data_parallel_fabric,
     layers_per_stage,
     pipeline_bubble_fraction,
     pipeline_bubble_over_ideal,
@@ -254,11 +253,16 @@ def test_rank_layout_and_groups() -> None:
     assert rank_of(0, 0, 1, 8, 4) == 32
     assert stage_boundary_crosses_nodes(8, 2, 8)
     assert not stage_boundary_crosses_nodes(2, 2, 8)
-    f = _fabric(4, 8)
-    dpf = data_parallel_fabric(2, 16, f)  # 4 DP peers per node, 4 nodes
-    assert (dpf.nodes, dpf.per_node) == (4, 4)
-    assert dpf.inter.bandwidth == pytest.approx(25e9)  # 8 NICs for 8 ranks: one NIC each
-    assert data_parallel_fabric(8, 4, f).per_node == 1
+    # one DP group's fabric (dp_fabric, the engines' and the planner's): TP 2 x DP 16 on 4 nodes of 8, 4 DP peers a
+    # node on 4 nodes, the node's 8 NICs split between its 2 groups (one NIC a rank, each at its full rate)
+    from dpsim.analytic.step import dp_fabric
+
+    one = _gpt3("cluster.nodes=4", "training.tensor_parallel=2", "training.pipeline_parallel=1")
+    dpf = dp_fabric(one, _fabric(4, 8))
+    assert (dpf.nodes, dpf.per_node, dpf.nics_per_node) == (4, 4, 4)
+    assert dpf.inter.bandwidth == pytest.approx(25e9)
+    wide = _gpt3("cluster.nodes=4", "training.tensor_parallel=8", "training.pipeline_parallel=1")
+    assert (dp_fabric(wide, _fabric(4, 8)).nodes, dp_fabric(wide, _fabric(4, 8)).per_node) == (4, 1)
 
 
 def test_pipeline_p2p_time() -> None:

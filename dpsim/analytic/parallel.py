@@ -47,7 +47,6 @@ __all__ = [
     "FORWARD_ALLREDUCES_PER_LAYER",
     "PipelineTiming",
     "activation_message_bytes",
-    "data_parallel_fabric",
     "float8_sequence_gathers",
     "forward_allreduces_per_layer",
     "layers_per_stage",
@@ -220,20 +219,6 @@ def tensor_parallel_fabric(tp: int, fabric: Fabric) -> Fabric:
     """The fabric one TP group runs on: ``tp`` consecutive ranks, across nodes if ``tp`` > per node."""
     per_node = min(tp, fabric.per_node)
     nodes = math.ceil(tp / per_node)
-    return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node, host=fabric.host)
-
-
-def data_parallel_fabric(tp: int, dp: int, fabric: Fabric) -> Fabric:
-    """The fabric one DP group runs on: ``dp`` ranks at stride ``tp``.
-
-    A node holds per_node/tp of them (at least one). All DP groups of a node reduce at
-    once, so each rank gets its share of the node's NICs (:meth:`Fabric.inter_per_rank`).
-    """
-    per_node = max(1, fabric.per_node // tp)
-    per_node = min(per_node, dp)
-    nodes = math.ceil(dp / per_node)
-    if nodes == 1:
-        return Fabric(1, per_node, fabric.intra, fabric.inter, fabric.nics_per_node, host=fabric.host)
     return Fabric(nodes, per_node, fabric.intra, _share_inter(fabric), nics_per_node=per_node, host=fabric.host)
 
 
