@@ -13,11 +13,16 @@ never assert wall times).
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import dpsim
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, one_line_errors, whole
 
 GRID: dict[str, list[object]] = {
     "cluster.nodes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
@@ -30,9 +35,10 @@ GRID: dict[str, list[object]] = {
 BASE = ["training.global_batch=8192", "training.micro_batch=1"]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of the sweep (the first is cold)")
+@one_line_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(description=__doc__)
+    parser.add_argument("--repeats", type=whole(1, 1000), default=3, help="runs of the sweep (the first is cold)")
     args = parser.parse_args(argv)
     points = 1
     for values in GRID.values():
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"median warm sweep (s):   {median:.3f}")
     print(f"points per second, warm: {points / median:,.0f}")
     print(f"total time, {args.repeats} runs (s): {total:.3f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -11,10 +11,15 @@ micro-batch m over that at micro-batch 2 and at micro-batch 4, measured and pred
 
 from __future__ import annotations
 
-import argparse
 import copy
+import sys
+from pathlib import Path
 
 from published_runs import PUBLISHED_RUNS, PublishedRun, predict_run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 MEASURED_S = {
     (12, 1): 143.31,
@@ -45,7 +50,7 @@ def prototype(pp: int, micro_batch: int) -> PublishedRun:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=("analytic", "sim"), default="analytic")
     engine = parser.parse_args().engine
     print("PP  DP  micro-batch  measured s  predicted s  / mb 2 measured  predicted  / mb 4 measured  predicted")

@@ -18,24 +18,28 @@ Usage: python benchmarks/budget_check.py [--max-ranks 512] [--pipeline]
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from sim_scale import scenario  # the same GPT-2 XL cluster the speed benchmark times
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.script_cli import Parser, one_line_errors, whole
+from benchmarks.sim_scale import scenario  # the same GPT-2 XL cluster the speed benchmark times
 from dpsim.sim import simulate
 from dpsim.sim.budget import estimate
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-ranks", type=int, default=512)
+@one_line_errors
+def main() -> int:
+    parser = Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-ranks", type=whole(16), default=512, help="largest world to time (16 is the smallest)")
     parser.add_argument("--pipeline", action="store_true", help="the pipeline schedule's charge instead")
     args = parser.parse_args()
     if args.pipeline:
         pipeline()
-        return
+        return 0
     cases = [
         (world, algorithm, jitter, fidelity)
         for world in (16, 64, 128, 256, 512, 1024)
@@ -57,6 +61,7 @@ def main() -> None:
         ratios.append(ratio)
         print(f"{world:>6} {algorithm:>13} {jitter:>6} {fidelity:>8} {guess:>11.3g} {cpu:>8.3g} {ratio:>7.2f}")
     print(f"estimate/measured: median {statistics.median(ratios):.2f}, min {min(ratios):.2f}, max {max(ratios):.2f}")
+    return 0
 
 
 def pipeline() -> None:
@@ -100,4 +105,4 @@ def pipeline() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -25,7 +25,6 @@ not wall time: it holds on a host other work shares. About 10 s.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors
 
 KINDS = ("no_sync", "sync, views", "sync, copies")
 
@@ -93,7 +92,7 @@ def time_kinds(layers: int, hidden: int, micro_batch: int, steps: int) -> dict[s
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=768)
     p.add_argument("--micro-batch", type=int, default=32)

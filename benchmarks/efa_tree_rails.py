@@ -33,18 +33,22 @@ and 288 000 B two, while a ring's full steps (576 000 B of LL128 data, 1 MiB of 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 import json
 import statistics
+import sys
 from collections import Counter
 from functools import cache
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.nccl_tests_heldout import _p5_series
 from benchmarks.nccl_tests_table import scenario_for
 from benchmarks.p5_series import SERIES
+from benchmarks.script_cli import Parser
 from dpsim.catalog import LINKS
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
@@ -200,7 +204,7 @@ def rows() -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     out = rows()

@@ -15,10 +15,13 @@ form) by a profile fitted without it — the fit's value between measured sizes.
 
 from __future__ import annotations
 
-import argparse
+import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 from dpsim.calibration import HardwareProfile, save_profile
 from dpsim.ingest.nccl_tests import (
     NcclTestsRun,
@@ -57,7 +60,7 @@ def leave_one_out(runs: list[NcclTestsRun]) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("files", nargs="*", type=Path)
     args = p.parse_args()
     files = args.files or [DATA / name for name in DEFAULT]

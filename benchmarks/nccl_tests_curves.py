@@ -20,13 +20,16 @@ Run: ``python benchmarks/nccl_tests_curves.py`` (``--format json``; ``--curve NA
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 __all__ = ["CURVES", "REGIMES", "Curve", "compare", "regime_of", "summary"]
 
@@ -222,13 +225,13 @@ def _summary_cell(s: dict[str, dict[str, float | int]], regime: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--curve", help="only the curve whose name contains this text")
     args = parser.parse_args(argv)
     curves = [c for c in CURVES if args.curve is None or args.curve.lower() in c.name.lower()]
     if not curves:
-        print(f"--curve: no curve matches {args.curve!r}", file=sys.stderr)
+        print(f"error: --curve: no curve matches {args.curve!r}", file=sys.stderr)
         sys.exit(2)
     results = [(c, compare(c)) for c in curves]
     if args.format == "json":

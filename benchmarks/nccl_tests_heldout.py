@@ -61,7 +61,6 @@ to a tolerance (that would make it a calibration row).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import statistics
@@ -80,6 +79,7 @@ from benchmarks.nccl_tests_table import (
     scenario_for,
     size_label,
 )
+from benchmarks.script_cli import Parser
 
 __all__ = ["FIRST_PREDICTION", "HELDOUT", "compare"]
 
@@ -1001,7 +1001,7 @@ def _digits(row: dict[str, Any]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument(
         "--families", action="store_true", help="group the misses by regime, fabric, NCCL's pick and sign (analytic)"

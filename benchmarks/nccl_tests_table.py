@@ -26,11 +26,15 @@ Run: ``python benchmarks/nccl_tests_table.py`` (prints both tables; ``--format j
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 __all__ = ["P2P_ROWS", "ROWS", "PublishedRun", "predict", "size_label", "table"]
 
@@ -323,7 +327,7 @@ def table(rows: tuple[PublishedRun, ...] = ROWS, engine: str = "analytic") -> li
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     rows = table()

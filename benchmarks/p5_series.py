@@ -34,14 +34,18 @@ batches one channel runs in sequence (``waves``), the network messages a GPU a d
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import statistics
+import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.nccl_tests_heldout import MISS, _p5_series, regime_of, time_split
 from benchmarks.nccl_tests_table import predict, size_label
+from benchmarks.script_cli import Parser
 from dpsim.analytic.collectives import busbw_factor
 from dpsim.catalog import LINKS
 from dpsim.sim.collectives.nccl import NET_OVERHEAD_US
@@ -442,7 +446,7 @@ def _print_ll128_readings() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--classify", action="store_true", help="the misses of the three series by mechanism")
     parser.add_argument(
         "--ll128", action="store_true", help="ring/LL128 points beside NCCL's latency estimate, added or overlapped"

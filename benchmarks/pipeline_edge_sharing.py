@@ -18,10 +18,15 @@ Usage: ``PYTHONPATH=. python benchmarks/pipeline_edge_sharing.py`` (seconds).
 
 from __future__ import annotations
 
-import argparse
 import functools
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 # PP over 2 or 3 nodes of 4 A100s at 1 Gbit/s, one NIC a node, DP 2: stages of 2 GPUs (tests.test_parallel.SMALL_STAGES)
 BASE = [
@@ -91,7 +96,7 @@ def each_link_alone(every_send: bool = False, wrap: bool = False) -> Iterator[No
 
 
 def main() -> int:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    Parser(description=__doc__.splitlines()[0]).parse_args()
     from dpsim.api import run
     from dpsim.scenario import load_scenario
     from dpsim.sim.shared import simulate_shared

@@ -12,11 +12,15 @@ and H100, up to 2,048, prices, a 30-day deadline, failures) as the CLI runs it.
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 from dpsim.plan import PlanRequest, enumerate_configurations, plan
 
 
@@ -62,11 +66,15 @@ def _timed(fn: object, request: PlanRequest) -> tuple[float, float, object]:
     return time.perf_counter() - start, time.process_time() - cpu, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each (median reported)")
+@one_line_errors
+def main() -> int:
+    parser = Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=whole(1, 1000), default=3, help="timed runs of each (median reported)")
     parser.add_argument("--only", default=None, help="time only the row with this label")
     args = parser.parse_args()
+    labels = [label for label, _ in cases()]
+    if args.only is not None and args.only not in labels:
+        raise ScriptError(f"--only: expected one of {', '.join(labels)}, got {args.only!r}")
     print(
         f"{'search':<12} {'searched':>9} {'valid':>8} {'fit':>8} {'screen s':>9} {'(min-max)':>13} {'cpu s':>6} "
         f"{'configs/s':>11} {'plan s':>7} {'(min-max)':>13} {'cpu s':>6}"
@@ -94,6 +102,8 @@ def main() -> None:
             f"{statistics.median(plan_cpu):>6.2f}"
         )
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -21,12 +21,15 @@ Usage: python benchmarks/pricing_cpu.py [--cases hybrid,direct] [--nodes 32768] 
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole, wholes
 from dpsim.analytic.step import algorithm_of, dp_fabric
 from dpsim.scenario import load_scenario
 from dpsim.sim import budget
@@ -51,7 +54,7 @@ def measure(args: list[str], repeat: int) -> tuple[float, float, float]:
         child.returncode = os.waitstatus_to_exitcode(status)
         error = child.stderr.read().decode() if child.stderr else ""
         if child.returncode != 0:
-            raise SystemExit(f"dpsim {' '.join(args)} failed ({child.returncode}): {error.strip()[-400:]}")
+            raise ScriptError(f"dpsim {' '.join(args)} failed ({child.returncode}): {error.strip()[-400:]}")
         runs.append((usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_maxrss / 2**20))
     return tuple(statistics.median(r[i] for r in runs) for i in range(3))  # type: ignore[return-value]
 
@@ -60,14 +63,17 @@ def sets(overrides: list[str]) -> list[str]:
     return [arg for o in overrides for arg in ("--set", o)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", default="hybrid,direct")
-    parser.add_argument("--nodes", type=int, default=32768)
-    parser.add_argument("--direct-nodes", default="128,256,512")
-    parser.add_argument("--repeat", type=int, default=3)
+@one_line_errors
+def main() -> int:
+    parser = Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", default="hybrid,direct", help="some of hybrid, direct (comma-separated)")
+    parser.add_argument("--nodes", type=whole(), default=32768, help="nodes of the hybrid case")
+    parser.add_argument("--direct-nodes", type=wholes(), default="128,256,512", help="nodes of the direct cases")
+    parser.add_argument("--repeat", type=whole(1, 1000), default=3, help="runs of each command (medians)")
     args = parser.parse_args()
     cases = args.cases.split(",")
+    if not cases or not set(cases) <= {"hybrid", "direct"}:
+        raise ScriptError(f"--cases: expected some of hybrid, direct (comma-separated), got {args.cases!r}")
     print(f"{'case':<34} {'engine':>8} {'charged_s':>10} {'cpu_s':>8} {'sys_s':>7} {'peak_GB':>8}")
     cpu, system, peak = measure(["run"], args.repeat)  # the start-up every case's CPU time includes
     print(f"{'default scenario (start-up)':<34} {'analytic':>8} {'':>10} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
@@ -80,7 +86,7 @@ def main() -> None:
             name = f"hybrid {scenario.world_size:,} ranks"
             print(f"{name:<34} {engine:>8} {charged:>10.2f} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
     if "direct" in cases:
-        for nodes in (int(n) for n in args.direct_nodes.split(",")):
+        for nodes in args.direct_nodes:
             overrides = [f"cluster.nodes={nodes}", "communication.algorithm=direct"]
             scenario = load_scenario(None, overrides, batch_free=True)
             fabric = dp_fabric(scenario)
@@ -94,6 +100,8 @@ def main() -> None:
             name = f"direct {n:,} ranks ({per:.2f} us/pair)"
             print(f"{name:<34} {'analytic':>8} {work.pricing_s:>10.2f} {cpu:>8.2f} {system:>7.2f} {peak:>8.2f}")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -48,15 +48,18 @@ GPUs), printed with their first prediction and, per series, the per-GPU throughp
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import statistics
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 from dpsim import api
 from dpsim.analytic import parallel
 from dpsim.analytic.step import dp_fabric, fabric_of
@@ -3700,7 +3703,7 @@ def _print_megascale_what_if(engine: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="analytic", choices=("analytic", "sim"))
     parser.add_argument(
         "--gemm-waves",

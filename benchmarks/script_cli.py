@@ -11,20 +11,26 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
+    "Parser",
     "ScriptError",
     "add_grid",
     "grid",
     "need_root",
+    "number",
     "one_line_errors",
     "one_of",
     "read_bench_records",
     "read_json",
+    "whole",
+    "wholes",
 ]
 
 
@@ -49,6 +55,63 @@ def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
             return 2
 
     return run
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors end as the dpsim commands' do: one line ``error: argument --OPTION: ...`` on
+    stderr and status 2 (argparse's own prints the usage first: two lines)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,20}")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+def whole(low: int = 1, high: int = 1 << 20) -> Callable[[str], int]:
+    """An option's type: a whole number in ASCII digits from ``low`` to ``high`` (``int`` alone takes '１２' and
+    '1_000', and a count of 0 or -1 left a median of nothing or a range of no work: a traceback or silence)."""
+
+    def parse(text: str) -> int:
+        if not _WHOLE.fullmatch(text) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def wholes(low: int = 1, high: int = 1 << 20, none: bool = False) -> Callable[[str], list[int]]:
+    """An option's type: comma-separated whole numbers, each as :func:`whole` takes it; '' is none where ``none``
+    (else refused: an empty list of work)."""
+    one = whole(low, high)
+
+    def parse(text: str) -> list[int]:
+        if not text and none:
+            return []
+        try:
+            return [one(v) for v in text.split(",")]
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated whole numbers from {low:,} to {high:,}, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def number(low: float = 0.0, high: float = math.inf) -> Callable[[str], float]:
+    """An option's type: a finite number in ASCII digits from ``low`` to ``high`` (``float`` alone takes 'nan',
+    'inf' and '-1', which a limit or a time slice then compares or divides by silently)."""
+
+    def parse(text: str) -> float:
+        value = float(text) if _NUMBER.fullmatch(text) else math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            bound = "" if math.isinf(high) else f" and at most {high:g}"
+            raise argparse.ArgumentTypeError(f"expected a finite number at least {low:g}{bound}, got {text!r}")
+        return value
+
+    return parse
 
 
 def need_root() -> None:

@@ -21,15 +21,19 @@ step with 5 % jitter at chunk level < 1.5 s; memory linear in ranks.
 
 from __future__ import annotations
 
-import argparse
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, one_line_errors, whole, wholes
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.step import predict
 from dpsim.scenario import Scenario, scenario_from_dict
@@ -178,15 +182,19 @@ def ring_table(sizes: list[int], repeat: int, memory: bool) -> None:
         print(line, flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@one_line_errors
+def main() -> int:
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes up to 1024 only")
-    parser.add_argument("--sizes", default="", help="comma-separated world sizes of the step table")
-    parser.add_argument("--ring", default="256,1024,4096", help="world sizes of the ring all-reduce table ('' = none)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row (medians are printed)")
+    parser.add_argument(
+        "--sizes", type=wholes(none=True), default="", help="comma-separated world sizes of the step table"
+    )
+    parser.add_argument("--ring", type=wholes(none=True), default="256,1024,4096",
+                        help="world sizes of the ring all-reduce table ('' = none)")  # fmt: skip
+    parser.add_argument("--repeat", type=whole(1, 1000), default=3, help="runs per row (medians are printed)")
     parser.add_argument("--memory", action="store_true", help="also trace peak memory of the ring all-reduce")
     args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",") if x] or [n for n in SIZES if not args.quick or n <= 1024]
+    sizes = args.sizes or [n for n in SIZES if not args.quick or n <= 1024]
     header = (
         f"{'ranks':>6} {'algorithm':>12} {'fidelity':>9} {'jitter':>6} {'wall s':>8} {'cpu s':>8} {'calls':>6} "
         f"{'simulated':>9} {'net events':>11} {'events/s':>10} {'step s':>9} {'vs analytic':>11}"
@@ -215,10 +223,10 @@ def main() -> None:
                 f"{row['step_s']:>9.4f} {row['step_s'] / row['analytic_step_s'] - 1:>+11.2e}",
                 flush=True,
             )
-    ring = [int(x) for x in args.ring.split(",") if x]
-    if ring:
-        ring_table(ring, args.repeat, args.memory)
+    if args.ring:
+        ring_table(args.ring, args.repeat, args.memory)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

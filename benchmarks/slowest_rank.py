@@ -38,7 +38,6 @@ mean, and what the out-of-phase reading gives for it with ``--slice`` (no measur
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -50,6 +49,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, whole, wholes
 
 SLICE_GAP_S = 100e-6
 """A pause in a spinning loop longer than this is the process waiting for its core (a loop turn takes < 1 µs)."""
@@ -164,10 +165,15 @@ def measure(
 
 def saved_runs(folder: Path, slice_s: float, cores: int) -> None:
     """Per saved run: mean and slowest rank's optimizer + compute, and the out-of-phase reading's excess."""
+    path = folder / "runs.jsonl"
+    try:
+        runs = [json.loads(line)["extra"] for line in path.read_text(encoding="utf-8").splitlines()]
+        per_rank = [(extra["per_rank_compute_s"], extra["per_rank_optimizer_s"]) for extra in runs]
+    except (OSError, UnicodeError, ValueError, KeyError, TypeError) as exc:
+        problem = f"expected the validation runs' JSON lines with each rank's terms ({exc})"
+        raise ScriptError(f"--runs: {path}: {problem}") from None
     print(f"{'R':>2} {'mean o+c ms':>11} {'slowest':>8} {'excess':>7} {'out-of-phase pred':>17}")
-    for line in (folder / "runs.jsonl").read_text(encoding="utf-8").splitlines():
-        extra = json.loads(line)["extra"]
-        compute, optimizer = extra["per_rank_compute_s"], extra["per_rank_optimizer_s"]
+    for compute, optimizer in per_rank:
         window = [compute[r] + optimizer[r] for r in compute]
         ranks, mean = len(window), statistics.mean(window)
         pred = out_of_phase_lag(ranks, cores, slice_s)
@@ -205,31 +211,34 @@ def emulated(counts: list[int], cores: int, steps: int, buckets: list[str]) -> N
                       f"{cpu * 1e3:7.1f} {(max(window) - cpu) * 1e3:14.1f} {step * 1e3:6.0f}")  # fmt: skip
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ranks", default="2,3,4,5,6,8")
-    ap.add_argument("--rounds", type=int, default=25)
-    ap.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--hidden", type=int, default=768)
-    ap.add_argument("--micro-batch", type=int, default=64)
-    ap.add_argument("--emulated", help="rank counts: run the validation's scenario on the emulated cluster (root)")
+    ap = Parser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ranks", type=wholes(1, 64), default="2,3,4,5,6,8")
+    ap.add_argument("--rounds", type=whole(1, 10_000), default=25)
+    ap.add_argument("--cores", type=whole(1, 4096), default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--layers", type=whole(1, 1000), default=4)
+    ap.add_argument("--hidden", type=whole(1, 65536), default=768)
+    ap.add_argument("--micro-batch", type=whole(1, 65536), default=64)
+    ap.add_argument("--emulated", type=wholes(1, 64),
+                    help="rank counts: run the validation's scenario on the emulated cluster (root)")  # fmt: skip
     ap.add_argument("--buckets", default="25 MiB,100 MiB", help="with --emulated: DDP bucket sizes")
-    ap.add_argument("--steps", type=int, default=8, help="with --emulated: measured steps per run")
+    ap.add_argument("--steps", type=whole(1, 10_000), default=8, help="with --emulated: measured steps per run")
     ap.add_argument("--runs", type=Path, help="a validation folder: its saved runs' spread, nothing measured")
-    ap.add_argument("--slice", type=float, default=4e-3, help="with --runs: the time slice q in seconds")
+    ap.add_argument("--slice", type=number(1e-6, 10.0), default=4e-3,
+                    help="with --runs: the time slice q in seconds")  # fmt: skip
     args = ap.parse_args(argv)
     if args.runs is not None:
         saved_runs(args.runs, args.slice, args.cores)
         return 0
     if args.emulated:
-        emulated([int(n) for n in args.emulated.split(",")], args.cores, args.steps, args.buckets.split(","))
+        emulated(args.emulated, args.cores, args.steps, args.buckets.split(","))
         return 0
     q = time_slice()
     print(f"time slice q = {q * 1e3:.2f} ms (two spinning processes on one core), C = {args.cores}")
     print(f"{'R':>2} {'X cpu ms':>8} {'ΣX/C':>7} {'mean end':>8} {'slowest':>8} {'slowest-mean':>12} "
           f"{'out-of-phase pred':>17} {'mean-ΣX/C':>9} {'slowest-ΣX/C':>12}")  # fmt: skip
-    for ranks in (int(r) for r in args.ranks.split(",")):
+    for ranks in args.ranks:
         fluid_guess = max(1.0, ranks / args.cores) * 0.05
         m = measure(ranks, args.rounds, args.layers, args.hidden, args.micro_batch, 3 * fluid_guess + 0.1, args.cores)
         fluid = m["bound_s"]

@@ -26,10 +26,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 from dpsim import api
 from dpsim.calibration import load_profile, save_profile
 from dpsim.ingest.kineto import load_trace, ready_curve
@@ -98,11 +102,12 @@ def _profile_step(scenario: Any, out: Path) -> None:
     prof.export_chrome_trace(str(out))
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@one_line_errors
+def main() -> int:
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--engine", choices=["analytic", "sim"], default="analytic")
     p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--steps", type=whole(1, 1000), default=3)
     p.add_argument("--reuse", type=Path, default=None, help="predict from this previous run's folder, no measuring")
     args = p.parse_args()
     if args.reuse is not None:
@@ -111,10 +116,15 @@ def main() -> None:
         from runtime.validate import build_cases
 
         scenario_path = args.reuse / "scenario.yaml"
+        missing = [n for n in ("scenario.yaml", "validation.csv", "profile.yaml") if not (args.reuse / n).is_file()]
+        if missing:
+            raise ScriptError(
+                f"--reuse: {args.reuse} holds no {', '.join(missing)}: expected a trace_replay.py --out folder"
+            )
         table = pd.read_csv(args.reuse / "validation.csv")
         _report(args, build_cases(scenario_path, [], CASES), table, args.reuse / "profile.yaml",
                 args.reuse / "step-trace.json")  # fmt: skip
-        return
+        return 0
 
     import runtime.launch
     from runtime.calibrate import CalibrationPlan
@@ -137,6 +147,7 @@ def main() -> None:
     table, summary = validate(cases, out, testbed="local", engine=args.engine, plan=plan, options=options,
                               timeout_s=3600, log=lambda m: None)  # fmt: skip
     _report(args, cases, table, out / summary["profile"], trace_path)
+    return 0
 
 
 def _report(args: argparse.Namespace, cases: list[Any], table: Any, profile_path: Path, trace_path: Path) -> None:
@@ -174,4 +185,4 @@ def _report(args: argparse.Namespace, cases: list[Any], table: Any, profile_path
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

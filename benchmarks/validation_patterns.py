@@ -27,7 +27,6 @@ No root, no testbed (about a minute: each session is priced from its saved runs)
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors
 from benchmarks.validation_sessions import validate_emulated_module
 from dpsim.errors import ScenarioError
 from dpsim.records import read_jsonl
@@ -141,7 +140,7 @@ def _mape(values: list[float]) -> float:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--engines", default="analytic,sim", help="engines to price with (the first one's terms are shown)")
     p.add_argument("--sessions", default=",".join(SESSIONS), help="comma-separated session names (default: all)")
     p.add_argument("--estimator", default="slowest", help="the measured terms: the critical rank's (slowest) or "

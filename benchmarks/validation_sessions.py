@@ -33,7 +33,6 @@ Run (no root, no testbed; about a minute):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import importlib.util
 import json
@@ -45,6 +44,9 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 from dpsim.calibration import HardwareProfile, load_profile, save_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
@@ -130,7 +132,7 @@ def _pct(x: float) -> str:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument(
         "first", type=Path, help="an earlier validation folder (runs.jsonl, profile.yaml, calibration-bench.json)"
     )

@@ -46,7 +46,6 @@ model (:func:`host_rate_fit`).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import sys
@@ -58,6 +57,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import published_runs as pr
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 from dpsim import api
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.memory import ZERO3_PERSISTENCE_THRESHOLD as PERSISTENCE_THRESHOLD
@@ -429,7 +431,7 @@ def eager_op_seconds(repeats: int = 7, copies: int = 20_000) -> tuple[float, flo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--measure", action="store_true", help="also time one eager torch call of the post-step copy loop on this host"
     )

@@ -82,7 +82,8 @@ class Case:
     accept: bool = False
     """The input is valid: only exit 0 is clean (else ``refused``)."""
     program: str = "dpsim"
-    """``dpsim`` (``dpsim.cli.main``) or ``runtime`` (``python -m runtime``: ``runtime.train.main``)."""
+    """``dpsim`` (``dpsim.cli.main``), ``runtime`` (``python -m runtime``: ``runtime.train.main``) or
+    ``benchmarks/NAME`` (``python benchmarks/NAME.py``: the script's ``main`` with ``sys.argv`` set)."""
     stdout: str = ""
     """Where a subprocess case's standard output goes: a pipe (``""``), ``closed-pipe`` (a reader that has
     gone, as ``| head`` does once it has its lines) or ``full`` (``/dev/full``: every write fails ENOSPC)."""
@@ -4858,6 +4859,51 @@ def settings_left_nothing_to_act_on() -> Iterator[Case]:
     yield Case(kind, [*run, "--set", "model.norm_kernel=torch_two_pass"], small, accept=True)  # on the curves
 
 
+def benchmark_script_options() -> Iterator[Case]:
+    """Round 25. The offline benchmark scripts' options (no root, no GPU): a count of 0 or -1 was a median of
+    nothing (``budget_check --max-ranks 0``, ``analytic_sweep --repeats 0``, ``sim_scale --repeat 0``,
+    ``pricing_cpu --repeat 0``: ``StatisticsError`` tracebacks), a world of 0 a ``ZeroDivisionError``
+    (``sim_scale --sizes 0``), a word in a list a ``ValueError``, a missing ``slowest_rank --runs`` folder a
+    ``FileNotFoundError``, a scenario error from ``pricing_cpu --nodes -1`` a traceback; ``planner --only`` and
+    ``pricing_cpu --cases`` naming nothing they know ran nothing and said nothing, ``slowest_rank --slice nan``
+    was taken; and argparse's own errors were two lines (its usage first). Each is now one line naming the option
+    (``benchmarks/script_cli.py``: ``Parser``, ``whole``, ``wholes``, ``number``), before any work."""
+    kind = "benchmark script options (round 25)"
+    for script, option, values in (
+        ("budget_check", "--max-ranks", ("0", "-1", "15", "x", "1e300", "\uff11\uff16")),
+        ("sim_scale", "--sizes", ("0", "-1", "nan", "8,x", "8,,16", "99999999999999999999999")),
+        ("sim_scale", "--repeat", ("0", "-1", "nan", "1001")),
+        ("sim_scale", "--ring", ("0", "x")),
+        ("analytic_sweep", "--repeats", ("0", "-1", "", "1_000")),
+        ("pricing_cpu", "--repeat", ("0", "-3")),
+        ("pricing_cpu", "--nodes", ("-1", "0", "1e6", "18446744073709551616")),
+        ("pricing_cpu", "--direct-nodes", ("0", "128,x", "")),
+        ("pricing_cpu", "--cases", ("x", "", "hybrid,", "HYBRID")),
+        ("planner", "--repeats", ("0", "nan")),
+        ("planner", "--only", ("zzz", "", "\x1b[31m")),
+        ("slowest_rank", "--slice", ("nan", "inf", "-1", "0", "1e300", "x")),
+        ("slowest_rank", "--rounds", ("0", "-1")),
+        ("slowest_rank", "--ranks", ("0", "2,x", "65")),
+        ("slowest_rank", "--runs", ("{tmp}/missing", "{tmp}")),
+        ("link_fit_points", "--limit", ("x", "", "nan", "-1", "0")),
+        ("validation_patterns", "--engines", ("x", "")),
+        ("agreement_fuzz", "--cases", ("0", "x")),
+    ):  # fmt: skip
+        for value in values:
+            argv = [option, value]
+            if script == "slowest_rank" and option != "--runs":
+                argv += ["--runs", "{tmp}/missing"]  # refused at the option, never measured
+            if script == "planner" and option == "--repeats":
+                argv += ["--only", "zzz"]
+            yield Case(kind, argv, expect_error=True, names=option, program=f"benchmarks/{script}")
+    for script in ("budget_check", "sim_scale", "analytic_sweep", "pricing_cpu", "planner", "slowest_rank",
+                   "link_fit_points", "validation_patterns", "agreement_fuzz"):  # fmt: skip
+        yield Case(kind, ["--no-such-option"], expect_error=True, names="--no-such-option",
+                   program=f"benchmarks/{script}")  # fmt: skip
+    runs = {"v/runs.jsonl": b'{"extra": {"per_rank_compute_s": 1}}\n'}
+    yield Case(kind, ["--runs", "{tmp}/v"], runs, expect_error=True, names="--runs", program="benchmarks/slowest_rank")
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -4904,6 +4950,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     cuda_ranks_without_a_gpu,
     # round 24 (hostile): the command line's overrides, named
     overrides_blamed_on_a_valid_file, settings_left_nothing_to_act_on,
+    # round 25 (hostile): the benchmark scripts
+    benchmark_script_options,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -4992,6 +5040,23 @@ def _judge(code: int | None, out: str, err: str, expect_error: bool) -> str:
     return "bad-exit"
 
 
+_BENCHMARKS: dict[str, Any] = {}
+
+
+def _benchmark(stem: str) -> Any:
+    """``benchmarks/<stem>.py`` loaded once as a module (as ``tests/_bench.py`` loads it)."""
+    if stem not in _BENCHMARKS:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(stem, ROOT / "benchmarks" / f"{stem}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[stem] = module
+        spec.loader.exec_module(module)
+        _BENCHMARKS[stem] = module
+    return _BENCHMARKS[stem]
+
+
 def run_in_process(
     argv: list[str], stdin: bytes | None = None, timeout_s: int = TIMEOUT_S, program: str = "dpsim"
 ) -> tuple[int | None, str, str]:
@@ -5003,6 +5068,15 @@ def run_in_process(
 
         def entry(args: list[str]) -> object:
             raise SystemExit(runtime_main(args))
+    elif program.startswith("benchmarks/"):
+        script = _benchmark(program.removeprefix("benchmarks/"))
+
+        def entry(args: list[str]) -> object:
+            saved, sys.argv = sys.argv, [f"{script.__name__}.py", *args]
+            try:
+                raise SystemExit(script.main())
+            finally:
+                sys.argv = saved
     else:
         from dpsim.cli import main as entry
 

@@ -170,3 +170,53 @@ def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys:
     err = capsys.readouterr().err
     assert err.startswith(f"error: {extra[0].split('=')[0]}: --reuse prints a stored A/B again"), err
     assert err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("stem", "argv", "expected"),
+    [
+        ("budget_check", ["--max-ranks", "0"], "error: argument --max-ranks: expected a whole number from 16 to "),
+        ("analytic_sweep", ["--repeats", "0"], "error: argument --repeats: expected a whole number from 1 to 1,000, "),
+        ("sim_scale", ["--sizes", "0"], "error: argument --sizes: expected comma-separated whole numbers from 1 "),
+        ("sim_scale", ["--repeat", "nan"], "error: argument --repeat: expected a whole number from 1 to 1,000, "),
+        ("pricing_cpu", ["--repeat", "0"], "error: argument --repeat: expected a whole number from 1 to 1,000, "),
+        ("pricing_cpu", ["--nodes", "-1"], "error: argument --nodes: expected a whole number from 1 to "),
+        ("pricing_cpu", ["--direct-nodes", ""], "error: argument --direct-nodes: expected comma-separated whole "),
+        ("pricing_cpu", ["--cases", "x"], "error: --cases: expected some of hybrid, direct (comma-separated), got 'x'"),
+        ("planner", ["--only", "zzz"], "error: --only: expected one of llama2-7b, "),
+        ("slowest_rank", ["--runs", "/no/such/folder"], "error: --runs: /no/such/folder/runs.jsonl: expected the "),
+        ("slowest_rank", ["--slice", "nan"], "error: argument --slice: expected a finite number at least 1e-06 "),
+        ("trace_replay", ["--reuse", "/no/such/folder"], "error: --reuse: /no/such/folder holds no scenario.yaml, "),
+        ("trace_replay", ["--steps", "-1"], "error: argument --steps: expected a whole number from 1 to 1,000, "),
+        ("nccl_tests_curves", ["--curve", "zzz"], "error: --curve: no curve matches 'zzz'"),
+        ("link_fit_points", ["--limit", "x"], "error: argument --limit: invalid float value: 'x'"),
+        ("published_runs", ["--engine", "x"], "error: argument --engine: invalid choice: 'x' (choose from "),
+        ("p5_series", ["--bogus"], "error: unrecognized arguments: --bogus"),
+    ],
+)
+def test_an_offline_script_refuses_a_bad_option_in_one_line_before_any_work(
+    stem: str, argv: list[str], expected: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 25 (stop 43): a count of 0 was a median of nothing (``StatisticsError``), a world of 0 a
+    ``ZeroDivisionError``, a missing folder a ``FileNotFoundError``, a scenario error of ``pricing_cpu --nodes -1``
+    a traceback; ``--cases x`` / ``--only zzz`` ran nothing silently, ``--slice nan`` and ``--steps -1`` were taken;
+    argparse's own errors were two lines (its usage first). Now one ``error:`` line naming the option, status 2."""
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(load_benchmark(stem).main())
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(expected) and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+
+
+def test_whole_wholes_and_number_take_ascii_numbers_in_their_range() -> None:
+    from benchmarks.script_cli import number, whole, wholes
+
+    assert whole(1, 8)("8") == 8 and wholes(1, 8)("1,8") == [1, 8] and wholes(none=True)("") == []
+    assert number(0.0, 1.0)("5e-1") == 0.5
+    refused = ((whole(1, 8), "9"), (whole(), "\uff11"), (whole(), "1_000"), (wholes(), ""), (wholes(), "1,,2"),
+               (number(), "nan"), (number(), "inf"), (number(), "-1"), (number(0.0, 1.0), "1e400"))  # fmt: skip
+    for parse, text in refused:
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(text)
