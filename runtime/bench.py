@@ -14,9 +14,11 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -245,21 +247,56 @@ def run(
                         fh.write(json.dumps(record) + "\n")
 
 
+RENDEZVOUS_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+"""What ``runtime.launch.spawn_ranks`` sets for each rank it starts, and torch's ``env://`` rendezvous reads."""
+
+
+def options_problem(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """What a rank of the benchmark cannot run with, in words naming the option or variable (None: nothing). Run by
+    hand outside its launcher, ``python -m runtime.bench`` was torch's ``ValueError`` traceback from the rendezvous
+    (``RANK expected``); ``--reps 0`` a median of nothing after the group had formed; ``--sizes x`` a ``ValueError``."""
+    if not all(re.fullmatch(r"[0-9]{1,15}", s) and int(s) > 0 for s in args.sizes.split(",")):
+        return f"--sizes: expected comma-separated sizes in bytes >= 1, got {args.sizes!r}"
+    for option, value, low in (
+        ("--reps", args.reps, 1),
+        ("--warmup", args.warmup, 0),
+        ("--per-node", args.per_node, 1),
+    ):
+        if value < low:
+            return f"{option}: expected a whole number >= {low}, got {value}"
+    if args.max_reps is not None and args.max_reps < args.reps:
+        return f"--max-reps: expected at least --reps ({args.reps}), got {args.max_reps}"
+    if args.budget_s < 0:
+        return f"--budget-s: expected seconds >= 0, got {args.budget_s}"
+    if args.backend not in ("gloo", "nccl"):
+        return f"--backend: expected gloo or nccl, got {args.backend!r}"
+    missing = [name for name in RENDEZVOUS_VARIABLES if not environ.get(name)]
+    if missing:
+        return (f"{', '.join(missing)} not set: python -m runtime.bench is a rank its launcher starts "
+                "(dpsim calibrate, runtime.calibrate.run_bench)")  # fmt: skip
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m runtime.bench")
+    from runtime.train import _number, _Parser, _whole
+
+    p = _Parser(prog="python -m runtime.bench")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--collectives", default="all_reduce")
     p.add_argument("--algorithms", default="ring")
     p.add_argument("--sizes", default="1048576")
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--max-reps", type=int, default=None, help="repetitions while the median is uncertain")
-    p.add_argument("--budget-s", type=float, default=0.0, help="seconds of extra repetitions per point")
-    p.add_argument("--per-node", type=int, default=1)
+    p.add_argument("--reps", type=_whole, default=5)
+    p.add_argument("--warmup", type=_whole, default=2)
+    p.add_argument("--max-reps", type=_whole, default=None, help="repetitions while the median is uncertain")
+    p.add_argument("--budget-s", type=_number, default=0.0, help="seconds of extra repetitions per point")
+    p.add_argument("--per-node", type=_whole, default=1)
     p.add_argument("--backend", default="gloo")
     p.add_argument("--busy", action="store_true", help="also time gloo's all-reduce while every rank computes")
     args = p.parse_args(argv)
+    if (problem := options_problem(args, os.environ)) is not None:
+        print(f"error: <command line>: {problem}", file=sys.stderr)
+        return 2
     from runtime.launch import die_with_launcher
 
     die_with_launcher()

@@ -83,7 +83,8 @@ class Case:
     """The input is valid: only exit 0 is clean (else ``refused``)."""
     program: str = "dpsim"
     """``dpsim`` (``dpsim.cli.main``), ``runtime`` (``python -m runtime``: ``runtime.train.main``) or
-    ``benchmarks/NAME`` (``python benchmarks/NAME.py``: the script's ``main`` with ``sys.argv`` set)."""
+    ``benchmarks/NAME`` (``python benchmarks/NAME.py``: the script's ``main`` with ``sys.argv`` set) or
+    ``runtime.bench`` (``python -m runtime.bench``, a calibration's rank)."""
     stdout: str = ""
     """Where a subprocess case's standard output goes: a pipe (``""``), ``closed-pipe`` (a reader that has
     gone, as ``| head`` does once it has its lines) or ``full`` (``/dev/full``: every write fails ENOSPC)."""
@@ -4900,6 +4901,16 @@ def benchmark_script_options() -> Iterator[Case]:
                    "link_fit_points", "validation_patterns", "agreement_fuzz"):  # fmt: skip
         yield Case(kind, ["--no-such-option"], expect_error=True, names="--no-such-option",
                    program=f"benchmarks/{script}")  # fmt: skip
+    bench = ["--run-dir", "{tmp}/rb"]
+    for argv, names in (([], "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set"), (["--reps", "0"], "--reps"),
+                        (["--sizes", "1,x"], "--sizes"), (["--sizes", "0"], "--sizes"),
+                        (["--warmup", "-1"], "--warmup"),
+                        (["--reps", "5", "--max-reps", "2"], "--max-reps"), (["--budget-s", "nan"], "--budget-s"),
+                        (["--budget-s", "-1"], "--budget-s"), (["--per-node", "0"], "--per-node"),
+                        (["--backend", "mpi"], "--backend"), (["--reps", "\uff15"], "--reps")):  # fmt: skip
+        yield Case(
+            kind, [*bench, *argv], expect_error=True, names=names, outputs=("{tmp}/rb",), program="runtime.bench"
+        )
     runs = {"v/runs.jsonl": b'{"extra": {"per_rank_compute_s": 1}}\n'}
     yield Case(kind, ["--runs", "{tmp}/v"], runs, expect_error=True, names="--runs", program="benchmarks/slowest_rank")
 
@@ -5068,6 +5079,11 @@ def run_in_process(
 
         def entry(args: list[str]) -> object:
             raise SystemExit(runtime_main(args))
+    elif program == "runtime.bench":
+        from runtime.bench import main as bench_main
+
+        def entry(args: list[str]) -> object:
+            raise SystemExit(bench_main(args))
     elif program.startswith("benchmarks/"):
         script = _benchmark(program.removeprefix("benchmarks/"))
 

@@ -2121,3 +2121,28 @@ def test_an_override_that_breaks_a_valid_file_is_the_command_lines_error(tmp_pat
     err = _error(tmp_path, wrong, "--set", "training.precision=bf16")
     assert "s.yaml: training.zero_stage: optimizer_sharding fsdp" in err and "command line" not in err, err
     assert load_scenario(_write(tmp_path, hostile.SMALL), ["model={preset: resnet-50, kind: mlp}"]).model.kind == "mlp"
+
+
+def test_a_benchmark_rank_run_by_hand_is_refused_in_one_line_before_any_group(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Round 25 (stop 43): ``python -m runtime.bench`` outside its launcher was torch's ``ValueError`` traceback
+    from the ``env://`` rendezvous (``RANK expected``), ``--reps 0`` a median of nothing once the group had formed,
+    ``--sizes x`` a ``ValueError``. Each is one line naming the option or the variables, status 2, nothing made."""
+    from runtime.bench import RENDEZVOUS_VARIABLES, main
+
+    for name in RENDEZVOUS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    run_dir = str(tmp_path / "rb")
+    refusals = (([], "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set: python -m runtime.bench is a rank"),
+                (["--reps", "0"], "--reps: expected a whole number >= 1, got 0"),
+                (["--sizes", "1,x"], "--sizes: expected comma-separated sizes in bytes >= 1, got '1,x'"),
+                (["--reps", "4", "--max-reps", "3"], "--max-reps: expected at least --reps (4), got 3"))  # fmt: skip
+    for argv, says in refusals:
+        assert main(["--run-dir", run_dir, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: <command line>: {says}") and err.count("\n") == 1, err
+    monkeypatch.setenv("RANK", "0")
+    assert main(["--run-dir", run_dir]) == 2
+    assert capsys.readouterr().err.startswith("error: <command line>: WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set")
+    assert not (tmp_path / "rb").exists()
