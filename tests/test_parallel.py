@@ -815,6 +815,27 @@ def test_which_nic_directions_the_stage_links_share() -> None:
         (["cluster.nodes=3", "training.pipeline_parallel=6", "training.global_batch=24"], 4.1799),
         # a stage a node (DP 4): each middle stage's activations and gradients leave through its node's NIC
         (["cluster.nodes=4", "training.pipeline_parallel=4", "training.global_batch=32"], 7.9951),
+        # the README's other cases of the stage a node (stop 43; the fabric 29.9540 / 13.5818 / 2.2166 s before)
+        (
+            [
+                "cluster.nodes=4",
+                "training.pipeline_parallel=4",
+                "training.global_batch=32",
+                "training.pipeline_schedule=interleaved",
+                "training.virtual_stages=2",
+            ],
+            9.0378,
+        ),
+        (["cluster.nodes=4", "training.pipeline_parallel=8", "training.global_batch=32"], 4.7698),  # 16 micro-batches
+        (
+            [
+                "cluster.nodes=4",
+                "training.pipeline_parallel=4",
+                "training.global_batch=32",
+                "cluster.inter_node.nics_per_node=4",
+            ],
+            2.0618,
+        ),
     ],
 )
 def test_sends_sharing_a_nic_price_alike_in_both_engines_and_on_the_fabric(extra: list[str], step_s: float) -> None:
