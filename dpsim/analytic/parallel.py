@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,10 +117,10 @@ def stage_boundary_ranks_per_nic(p: int, tp: int, dp: int, per_node: int, nics: 
     NIC at once, 0 where none crosses.
 
     Megatron's order (:func:`rank_of`): stage s holds the ``g = tp·dp`` ranks s·g … s·g + g − 1, and every one of
-    them sends its slice of the b·s·h tensor to the rank g·(s' − s) away at once (the ``dp`` replicas run the same
-    schedule; each of the ``tp`` ranks its 1/t, :func:`pipeline_p2p_time`). Rank r sits on node ⌊r/G⌋ and leaves
-    it through NIC ⌊(r mod G)·nics/G⌋; a send crosses nodes where the two ranks' nodes differ, and shares its NIC
-    (in each direction) with the boundary's other crossing sends through it: on each side, the count of them per
+    them sends the tensor it holds (:func:`stage_boundary_bytes`) to the rank g·(s' − s) away at once (the ``dp``
+    replicas run the same schedule). Rank r sits on node ⌊r/G⌋ and leaves it through NIC ⌊(r mod G)·nics/G⌋; a send
+    crosses nodes where the two ranks' nodes differ, and shares its NIC (in each direction) with the boundary's other
+    crossing sends through it: on each side, the count of them per
     NIC, the larger of the sender's and the receiver's. A stage of a node or more (``g ≥ G``): every send crosses,
     and the node's every rank sends at once, :func:`_ranks_per_nic` of them a NIC (as before). A smaller stage: a
     node holds G/g stages, whose boundaries inside it stay on NVLink and whose boundary at the node's edge is
@@ -135,19 +136,28 @@ def stage_boundary_ranks_per_nic(p: int, tp: int, dp: int, per_node: int, nics: 
         return (_ranks_per_nic(per_node, nics),) * p
     counts = []
     for k in range(p):
-        a, b = k * g, (k + 1) % p * g
         out: dict[tuple[int, int], int] = {}
         into: dict[tuple[int, int], int] = {}
-        for i in range(g):
-            src, dst = a + i, b + i
-            if src // per_node == dst // per_node:
-                continue
-            at = (src // per_node, src % per_node * nics // per_node)
-            to = (dst // per_node, dst % per_node * nics // per_node)
+        for at, to in _crossing_sends(k, (k + 1) % p, g, per_node, nics):
             out[at] = out.get(at, 0) + 1
             into[to] = into.get(to, 0) + 1
         counts.append(max([*out.values(), *into.values()], default=0))
     return tuple(counts)
+
+
+def _crossing_sends(
+    a: int, b: int, g: int, per_node: int, nics: int
+) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:
+    """(sender's (node, NIC), receiver's (node, NIC)) of each send from stage ``a`` to stage ``b`` that crosses nodes:
+    stage s holds ranks s·g … s·g + g − 1 (Megatron's order, :func:`rank_of`), rank i of one stage sends to rank i
+    of the next, and rank r sits on node ⌊r/G⌋ behind NIC ⌊(r mod G)·nics/G⌋ (``G = per_node``)."""
+    for i in range(g):
+        src, dst = a * g + i, b * g + i
+        if src // per_node != dst // per_node:
+            yield (
+                (src // per_node, src % per_node * nics // per_node),
+                (dst // per_node, dst % per_node * nics // per_node),
+            )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -175,12 +185,9 @@ def stage_link_nic_flows(
     users: dict[int, int] = {}
     for a, b in pairs:
         flows: dict[int, int] = {}
-        for i in range(g):
-            src, dst = a * g + i, b * g + i
-            if src // per_node == dst // per_node:
-                continue
-            for way, r in (("out", src), ("in", dst)):
-                at = numbered.setdefault((way, r // per_node, r % per_node * nics // per_node), len(numbered))
+        for ends in _crossing_sends(a, b, g, per_node, nics):
+            for way, (node, nic) in zip(("out", "in"), ends, strict=True):
+                at = numbered.setdefault((way, node, nic), len(numbered))
                 flows[at] = flows.get(at, 0) + 1
         for at in flows:
             users[at] = users.get(at, 0) + 1
