@@ -295,6 +295,12 @@ def field_default(section: type[BaseModel], name: str) -> Any:
     return parsed.validate_python(default)
 
 
+def changed_from_default(section: BaseModel, name: str) -> bool:
+    """Whether ``section``'s field ``name`` differs from :func:`field_default` (a setting the user changed, which
+    :meth:`Scenario.ignored_fields` lists where nothing reads it)."""
+    return bool(getattr(section, name) != field_default(type(section), name))
+
+
 # --- generic hardening: every field of every section, by its declared type ---------------------
 
 MAX_INT = 2**53
@@ -2798,8 +2804,7 @@ class Scenario(_Section):
         t, topo = self.training, self.cluster.topology
         out: dict[str, str] = {}
 
-        def changed(section: _Section, name: str) -> bool:
-            return bool(getattr(section, name) != field_default(type(section), name))
+        changed = changed_from_default
 
         if t.pipeline_parallel == 1:
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
@@ -2970,9 +2975,6 @@ class Scenario(_Section):
         if self.data_parallel > 1:
             return out
 
-        def changed(name: str) -> bool:
-            return bool(getattr(c, name) != field_default(CommunicationConfig, name))
-
         alone = self.world_size == 1
         why = (
             "read only with more than one rank (world size 1: no collective runs)"
@@ -2985,7 +2987,7 @@ class Scenario(_Section):
             names += [*NCCL_ENV_FIELDS, "nccl_tuner", "nccl_pxn_disable", "nccl_nic_fusion"]
             names += [] if self.runs_ddp else ["dtype"]
         for name in names:
-            if changed(name):
+            if changed_from_default(c, name):
                 out[f"communication.{name}"] = why
         return out
 
@@ -3085,7 +3087,7 @@ class Scenario(_Section):
                 f"one fraction of peak does not price ({cause}); no memory term or runtime reads it"
             )
             for name in FLAT_UNREAD_MODEL_FIELDS:  # refused on a cnn or mlp (transformer-only fields)
-                if getattr(m, name) != field_default(type(m), name):
+                if changed_from_default(m, name):
                     out[f"model.{name}"] = kernels
             out.update(self._unread_at_flat_rate(cause))
             return out

@@ -135,7 +135,7 @@ from dpsim.buckets import (
 )
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.records import StepResult
-from dpsim.scenario import Scenario, field_default
+from dpsim.scenario import Scenario, changed_from_default
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
 from dpsim.units import dtype_bytes
@@ -289,9 +289,9 @@ def unread_under_profile(scenario: Scenario, profile: Any) -> dict[str, str]:
         return {}
     t, out = scenario.training, {}
     fitted = "calibration.profile's optimizer fit (optimizer.step() as the calibration ran it) prices the optimizer"
-    if t.optimizer_kernels != field_default(type(t), "optimizer_kernels"):
+    if changed_from_default(t, "optimizer_kernels"):
         out["training.optimizer_kernels"] = f"{fitted}: read only where the device's memory bandwidth prices it"
-    if t.gradient_clipping != field_default(type(t), "gradient_clipping"):
+    if changed_from_default(t, "gradient_clipping"):
         out["training.gradient_clipping"] = f"{fitted}, measured without clipping: read only without that fit"
     return out
 
