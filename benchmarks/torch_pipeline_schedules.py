@@ -278,8 +278,9 @@ def main() -> None:
 def row_sends(scenario: Scenario) -> tuple[float, ...]:
     """The engines' send time of each stage boundary of a scenario (:func:`dpsim.analytic.step.pipeline_terms`)."""
     from dpsim.analytic import parallel, step
+    from dpsim.calibration import profile_for
 
-    fabric = step.model_parallel_fabric(scenario, step._calibration(scenario))
+    fabric = step.model_parallel_fabric(scenario, profile_for(scenario))
     sends = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
     return sends if isinstance(sends, tuple) else (float(sends),) * scenario.training.pipeline_parallel
 
@@ -288,9 +289,10 @@ def lockstep_term(scenario: Scenario) -> float:
     """What the engines add to a scenario's bubble for torch's lock step (:func:`dpsim.analytic.step.pipeline_terms`
     under its own ``pipeline_runtime`` against ``megatron``), seconds."""
     from dpsim.analytic import parallel, step
+    from dpsim.calibration import profile_for
 
-    fwd, bwd, _ = step.microbatch_times(scenario, step._calibration(scenario))
-    fabric = step.model_parallel_fabric(scenario, step._calibration(scenario))
+    fwd, bwd, _ = step.microbatch_times(scenario, profile_for(scenario))
+    fabric = step.model_parallel_fabric(scenario, profile_for(scenario))
     tp = parallel.tensor_parallel_exposed_time(scenario, fabric) + parallel.pipeline_blocking_p2p_time(scenario, fabric)
     megatron = scenario.model_copy(
         update={"training": scenario.training.model_copy(update={"pipeline_runtime": "megatron"})}

@@ -157,6 +157,18 @@ def test_profile_for_reads_the_scenarios_profile(tmp_path: Path) -> None:
     assert profile_for(load_scenario(scenario_file, ["calibration=null"])) is None
 
 
+def test_both_engines_load_the_profile_with_the_one_public_loader() -> None:
+    """Stop 44: the simulator loaded the scenario's profile through the analytic engine's private ``_calibration``
+    (a wrapper of :func:`profile_for` that returned None without a ``calibration`` section, as it does)."""
+    import importlib
+
+    from dpsim.analytic import step
+
+    simulate = importlib.import_module("dpsim.sim.simulate")  # the package's ``simulate`` is the function
+    assert step.profile_for is simulate.profile_for is profile_for
+    assert not hasattr(step, "_calibration")
+
+
 def test_a_profile_path_typed_on_the_command_line_is_read_from_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -133,6 +133,7 @@ from dpsim.buckets import (
     synced_gradient_bytes,
     traced_buckets,
 )
+from dpsim.calibration import profile_for, profile_mismatch
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
@@ -990,18 +991,8 @@ def _memory(scenario: Scenario) -> _Memory:
 # --- the step ---------------------------------------------------------------------------------
 
 
-def _calibration(scenario: Scenario) -> Any:
-    if scenario.calibration is None:
-        return None
-    from dpsim import calibration  # written by the runtime engineer; torch-free
-
-    return calibration.profile_for(scenario)
-
-
 def _profile_warning(scenario: Scenario) -> str:
-    from dpsim import calibration
-
-    return calibration.profile_mismatch(scenario, _calibration(scenario))
+    return profile_mismatch(scenario, profile_for(scenario))
 
 
 def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabric:
@@ -1200,7 +1191,7 @@ def predict(scenario: Scenario) -> StepResult:
     tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
     model_parallel = tp * pp
     algorithm = algorithm_of(scenario)
-    profile = _calibration(scenario)
+    profile = profile_for(scenario)
 
     fwd, bwd, compute_model = microbatch_times(scenario, profile)
     fwd_w, bwd_w, slow_w, samples_w = worker_microbatches(scenario, fwd, bwd, profile)
@@ -1297,6 +1288,7 @@ def predict(scenario: Scenario) -> StepResult:
     def shared_host_backward(hidden_bytes: float) -> tuple[float, float]:
         """(the last backward, when its last gradient is ready) on a profile's shared host while ``hidden_bytes`` of
         gradient reduction overlap it (:meth:`dpsim.calibration.HardwareProfile.overlap_backward`, ``_compute``)."""
+        assert profile is not None  # called only where the profile has a shared host
         return (
             float(profile.overlap_backward(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
             float(profile.overlap_backward_compute(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
@@ -1584,7 +1576,7 @@ def step_result(
     t, m = scenario.training, scenario.model
     ignored = scenario.ignored_fields(engine)
     if calibrated:
-        ignored.update(unread_under_profile(scenario, _calibration(scenario)))
+        ignored.update(unread_under_profile(scenario, profile_for(scenario)))
     warning = _profile_warning(scenario) if calibrated else ""
     price = scenario.cluster.price_per_device_hour
     cost = {} if price is None else {"cost_per_step": price * scenario.world_size * step_s / 3600.0}

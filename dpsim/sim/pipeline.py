@@ -177,11 +177,12 @@ def scenario_pipeline(
     queued them on their links a second time: PP 6 over 3 nodes, 8.21 s against a bound of 4.53 s).
     """
     from dpsim.analytic.parallel import pipeline_nic_flows, pipeline_p2p_times, pipeline_sends
-    from dpsim.analytic.step import _calibration, model_parallel_fabric
+    from dpsim.analytic.step import model_parallel_fabric
+    from dpsim.calibration import profile_for
 
     t = scenario.training
     fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    fabric = model_parallel_fabric(scenario, _calibration(scenario))
+    fabric = model_parallel_fabric(scenario, profile_for(scenario))
     send = pipeline_sends(pipeline_p2p_times(scenario, fabric))
     nics = pipeline_nic_flows(scenario, fabric)
     if nics and send_s is None:

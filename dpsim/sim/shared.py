@@ -83,6 +83,7 @@ from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import Fabric, communicator_relays
 from dpsim.analytic.step import fabric_of, unread_under_profile
 from dpsim.buckets import chunk_bucket_sizes, overlapped_gather_end
+from dpsim.calibration import profile_for
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -93,7 +94,7 @@ from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
 from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
-from dpsim.sim.simulate import _profile, _result, build_cluster, step_plan
+from dpsim.sim.simulate import _result, build_cluster, step_plan
 from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import (
     Drain,
@@ -1114,9 +1115,7 @@ def profile_on_one_fabric(scenario: Scenario) -> None:
     fabric is the simulator's step (``tests/test_contention.py``)."""
     if scenario.calibration is None:
         return
-    from dpsim import calibration
-
-    profile = calibration.profile_for(scenario)
+    profile = profile_for(scenario)
     assert profile is not None
     if profile.links or profile.collectives:
         raise ScenarioError(
@@ -1202,7 +1201,7 @@ def simulate_shared(
     per_node = fabric.per_node
     jobs: list[_Job] = []
     for s, nodes in zip(scenarios, nodes_of, strict=True):
-        profile = _profile(s)  # compute only (profile_on_one_fabric): the job's measured compute and readiness
+        profile = profile_for(s)  # compute only (profile_on_one_fabric): the job's measured compute and readiness
         model = compute_model(s, profile)
         slow = dp_slowdowns(s)
         nominal = (model.forward_s * float(slow.max()), model.backward_s * float(slow.max()))

@@ -19,7 +19,6 @@ from dpsim.analytic import parallel
 from dpsim.analytic import step as analytic_step
 from dpsim.analytic.collectives import cluster_of
 from dpsim.analytic.parallel import tensor_parallel_hidden_time
-from dpsim.analytic.step import _calibration as _profile  # the scenario's profile, one loader for both engines
 from dpsim.analytic.step import _model_parallel_terms, bucket_sizes, dp_fabric, predict, step_result
 from dpsim.buckets import (
     ddp_last_bucket_bytes,
@@ -31,6 +30,7 @@ from dpsim.buckets import (
     synced_gradient_bytes,
     traced_buckets,
 )
+from dpsim.calibration import profile_for  # the scenario's profile: one loader for both engines
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
@@ -83,7 +83,7 @@ def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward
     """
     t, m = scenario.training, scenario.model
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
-    profile = _profile(scenario)
+    profile = profile_for(scenario)
     fabric = analytic_step.model_parallel_fabric(scenario, profile)
     tp_comm, bubble, p2p_exposed = _model_parallel_terms(scenario, fabric, forward_s, backward_s)
     p2p_total = analytic_step._pipeline_p2p_terms(scenario, fabric)[0]
@@ -153,7 +153,7 @@ def _traced_readiness(scenario: Scenario, gradient_bytes: float) -> dict[str, tu
     With DDP (ZeRO stage 0) the buckets are the trace's tensors grouped by DDP's rule
     (:func:`dpsim.buckets.traced_buckets`), as the analytic engine prices them.
     """
-    profile = _profile(scenario)
+    profile = profile_for(scenario)
     if profile is None or not getattr(profile, "gradient_ready", ()):
         return {}
     cut = collective_pieces(scenario)
@@ -225,7 +225,7 @@ def _simulate(
             f"direct all-to-all has N(N-1) flows per phase; the simulator takes it up to {MAX_DIRECT_RANKS} ranks,"
             f" not {dp}",
         )
-    profile = _profile(scenario)
+    profile = profile_for(scenario)
     model = compute_model(scenario, profile)
     slow = dp_slowdowns(scenario)
     plan = step_plan(
