@@ -66,7 +66,7 @@ from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
-from runtime.validate import ESTIMATORS, STEP_TERMS, breakdown, build_cases, mape, validate
+from runtime.validate import ESTIMATORS, STEP_TERMS, Case, breakdown, build_cases, mape, validate
 
 SCENARIO = """\
 name: mlp-emulated-validation
@@ -110,6 +110,40 @@ CASES: list[list[tuple[str, object]]] = [
 ]  # fmt: skip
 
 
+FRESH44: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 184), (BUCKET, "100 MiB"), (RATE, "800 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 128), (ACC, 2), (BUCKET, "7 MiB"), (RATE, "800 Mbit/s")],
+    [(NODES, 6), ("model.layers", 3), ("model.hidden", 1152), (MB, 40), (ACC, 4), (BUCKET, "100 MiB"),
+     (RATE, "300 Mbit/s")],
+    [(NODES, 7), (MB, 120), (BUCKET, "7 MiB"), (RATE, "800 Mbit/s")],
+    [(NODES, 3), (MB, 40), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "800 Mbit/s"),
+     ("variability.stragglers", [{"worker": 1, "slowdown": 1.25}])],
+    [(NODES, 8), ("model.layers", 3), ("model.hidden", 1152), (MB, 80), (BUCKET, "1 MiB"), (RATE, "800 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "ring"), (MB, 256), (BUCKET, "1 MiB"), (RATE, "600 Mbit/s")],
+    [(NODES, 5), (ALG, "ring"), (MB, 48), (ACC, 6), (BUCKET, "3 MiB"), (RATE, "600 Mbit/s")],
+    [(NODES, 4), (ALG, "ring"), (MB, 184), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "600 Mbit/s")],
+    [(NODES, 2), (ALG, "tree"), (MB, 56), (ACC, 4), (BUCKET, "1 MiB"), (RATE, "300 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 4), (ALG, "tree"), (MB, 240), (BUCKET, "16 MiB"), (RATE, "300 Mbit/s")],
+    [(NODES, 6), (ALG, "tree"), (MB, 32), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "600 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 192), (BUCKET, "1 MiB"), (RATE, "300 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 64), (BUCKET, "16 MiB"), (RATE, "300 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 88), (BUCKET, "7 MiB"), (RATE, "800 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 88), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "300 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 72), (ACC, 2), (BUCKET, "25 MiB"), (RATE, "600 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 80), (ACC, 3), (BUCKET, "10 MiB"), (RATE, "600 Mbit/s")],
+]  # fmt: skip
+"""A second set (``--case-set fresh44``, stop 44): 18 configurations no stored session ran, drawn before any of them
+was measured by a seeded rule (``benchmarks/results/validation-2026-12-06-q/draw_cases.py``, ``random.Random(44)``)
+within issue 10's ranges with every coverage item forced: 2–8 ranks (each count at one a node), 1 and 2 ranks a node,
+links at 300, 600 and 800 Mbit/s (no stored training run and no calibration used them), buckets 1–100 MiB (none a
+calibrated size), accumulation 1–8, 32–256 samples a rank, every algorithm (backend 6, ring, tree, halving-doubling and
+hierarchical 3 each), two other MLP shapes (3×1152, off the compute grid), ``overlap: false`` once and a straggler.
+The check of the model against configurations that neither made nor gated it; ``CASES`` stays the default."""
+
+CASE_SETS = {"default": CASES, "fresh44": FRESH44}
+
+
 QUICK = CalibrationPlan(
     ranks=(2, 3, 4), sizes=(8 * 1024, 2 << 20, 8 << 20), algorithms=("ring", "backend"), collectives=("all_reduce",),
     link_classes=("inter", "intra"), reps=3, curve_hiddens=(512, 1024), curve_micro_batches=(16, 64),
@@ -129,6 +163,32 @@ def _saved_runs(folder: Path, cases: int, profile: Path | None = None) -> list[l
     load_profile(profile or folder / "profile.yaml")  # damaged or missing, named here
     repeats = len(measured) // cases
     return [measured[i * repeats : (i + 1) * repeats] for i in range(cases)]
+
+
+def _recorded_case_set(folder: Path) -> str | None:
+    """The case set ``folder``'s ``summary.json`` records (None: none recorded, an older folder: the default set)."""
+    try:
+        recorded = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("case_set")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if recorded in CASE_SETS else None
+
+
+def _check_runs_are_the_cases(saved: list[list[StepResult]], cases: list[Case], case_set: str, folder: Path) -> None:
+    """Refuse to price ``folder``'s runs as ``cases`` when a run's ranks, algorithm, batch, accumulation or link rate
+    is not its case's: two case sets of the same length would otherwise be priced as each other silently."""
+    for index, (runs, case) in enumerate(zip(saved, cases, strict=True)):
+        s = case.scenario
+        want = (s.world_size, s.communication.algorithm, s.training.global_batch, s.accumulation_steps)
+        for run in runs:
+            rate = run.extra.get("link_rate_bytes_per_s")
+            got = (run.world_size, run.algorithm, run.global_batch, run.accumulation_steps)
+            if got != want or (rate is not None and not math.isclose(rate, s.cluster.inter_node.bandwidth)):
+                raise ScenarioError(
+                    "--case-set", f"run of configuration {index} ({case.label}) has ranks, algorithm, batch, "
+                    f"accumulation {got} at {rate} B/s: not --case-set {case_set}'s; pass the set it ran",
+                    str(folder),
+                )  # fmt: skip
 
 
 def _portable(path: Path) -> str:
@@ -221,7 +281,10 @@ def main() -> int:
     p.add_argument("--profile", type=Path, help="use this profile instead of calibrating (the default calibrates)")
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
-    p.add_argument("--limit", type=int, default=len(CASES), help="run only the first N configurations")
+    p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
+                   "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44). With --reuse: the "
+                   "folder's own (summary.json), else default")  # fmt: skip
+    p.add_argument("--limit", type=int, default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
     p.add_argument("--refit", action="store_true", help="with --reuse: fit the profile's links (κ, ε_c, η, p, α) "
@@ -239,12 +302,17 @@ def main() -> int:
                    "measured again first): above it, exit 2; a larger limit records what it accepted "
                    "in summary.json")  # fmt: skip
     args = p.parse_args()
-    for option, value, low in (("--repeats", args.repeats, 1), ("--steps", args.steps, 1), ("--limit", args.limit, 1),
-                               ("--skip", args.skip, 0)):  # fmt: skip
+    limit_given = 1 if args.limit is None else args.limit
+    options = (("--repeats", args.repeats, 1), ("--steps", args.steps, 1), ("--limit", limit_given, 1),
+               ("--skip", args.skip, 0))  # fmt: skip
+    for option, value, low in options:
         if value < low:  # --limit 0 was a ZeroDivisionError, --steps 0 a ValueError, each a traceback
             raise ScriptError(f"{option}: expected a whole number >= {low}, got {value}")
-    if not CASES[args.skip : args.limit]:
-        raise ScriptError(f"--skip {args.skip}: no configuration left of the first {args.limit} ({len(CASES)} in all)")
+    case_set = args.case_set or (_recorded_case_set(args.reuse) if args.reuse is not None else None) or "default"
+    chosen = CASE_SETS[case_set]
+    limit = len(chosen) if args.limit is None else args.limit
+    if not chosen[args.skip : limit]:
+        raise ScriptError(f"--skip {args.skip}: no configuration left of the first {limit} ({len(chosen)} in all)")
     if not (math.isfinite(args.max_residual) and args.max_residual > 0):
         raise ScriptError(f"--max-residual: expected a finite relative residual > 0 (0.05 = 5 %), "
                           f"got {args.max_residual!r}")  # fmt: skip
@@ -261,11 +329,12 @@ def main() -> int:
         out = args.out or (Path(tmp) / "out" if args.reuse else Path(__file__).parent / "results" / "validation")
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO)
-        cases = build_cases(scenario, [], CASES[args.skip : args.limit])
+        cases = build_cases(scenario, [], chosen[args.skip : limit])
         plan = dataclasses.replace(QUICK if args.quick else CalibrationPlan(), tcp_cc=args.tcp_cc or "")
         measure, repeats, profile = None, args.repeats, args.profile
         if args.reuse is not None:
             saved = _saved_runs(args.reuse, len(cases), args.profile)
+            _check_runs_are_the_cases(saved, cases, case_set, args.reuse)
             measure, repeats = (lambda index, case, r: saved[index][r]), len(saved[0])
             if profile is None:
                 profile = Path(tmp) / "profile.yaml"  # a copy: the reused folder stays as it was
@@ -281,6 +350,7 @@ def main() -> int:
             measure=measure, log=print if args.reuse is None else (lambda line: None), max_residual=args.max_residual,
         )  # fmt: skip
         summary["wall_s"] = time.monotonic() - started
+        summary["case_set"] = case_set
         uncertainty = load_profile(profile or out / "profile.yaml").meta.get("benchmark_uncertainty") or {}
         if args.reuse is None or args.out is not None:
             _portable_paths(out, args.profile)

@@ -1,0 +1,90 @@
+"""``validate_emulated.py --case-set fresh44`` (stop 44): issue 10's coverage, disjoint from every stored set and from
+the calibration, drawn by the rule recorded beside its results; ``--reuse`` refuses runs of another set."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+
+from dpsim.calibration import load_profile
+from runtime.job import check_supported
+from runtime.validate import build_cases, calibration_overlap
+from tests._bench import load_benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+ve = load_benchmark("validate_emulated")
+plain_ddp = load_benchmark("plain_ddp")
+STORED = ROOT / "benchmarks/results/validation-2026-12-06-o/all"
+DRAW = ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases.py"
+
+
+def _scenarios(cases: Any, tmp_path: Path) -> list[Any]:
+    (tmp_path / "s.yaml").write_text(ve.SCENARIO)
+    return [c.scenario for c in build_cases(tmp_path / "s.yaml", [], cases)]
+
+
+def _key(s: Any) -> tuple[object, ...]:
+    c, m = s.cluster, s.model
+    return (m.layers, m.hidden, c.nodes, c.workers_per_node, s.training.micro_batch, s.accumulation_steps,
+            s.communication.bucket, s.communication.algorithm, c.inter_node.bandwidth)  # fmt: skip
+
+
+def test_fresh44_covers_every_item_of_issue_10s_list(tmp_path: Path) -> None:
+    fresh = _scenarios(ve.FRESH44, tmp_path)
+    assert len(fresh) >= 16 and len({_key(s) for s in fresh}) == len(fresh)
+    assert {s.world_size for s in fresh if s.cluster.workers_per_node == 1} == set(range(2, 9))
+    assert {s.cluster.workers_per_node for s in fresh} == {1, 2}
+    assert {s.cluster.inter_node.bandwidth * 8 for s in fresh} == {3e8, 6e8, 8e8}
+    buckets = {s.communication.bucket / 2**20 for s in fresh}
+    assert min(buckets) == 1 and max(buckets) == 100 and len(buckets) >= 5
+    assert {1, 8} <= {s.accumulation_steps for s in fresh} <= set(range(1, 9))
+    batches = {s.training.micro_batch for s in fresh}
+    assert min(batches) == 32 and max(batches) == 256
+    algorithms = {s.communication.algorithm for s in fresh}
+    assert algorithms == {"backend", "ring", "tree", "halving-doubling", "hierarchical"}
+    assert sum(bool(s.variability.stragglers) for s in fresh) == 1
+    assert sum(not s.communication.overlap for s in fresh) == 1
+    for s in fresh:
+        check_supported(s)  # the runtime runs every one (no refusal at launch inside a window)
+
+
+def test_fresh44_shares_no_configuration_rate_or_calibration_point(tmp_path: Path) -> None:
+    """No case is a configuration of the default set or of plain_ddp's sets; no stored training run used its link
+    rates; the stored calibration shares no rate, bucket or compute-grid point with any case (only rank counts 2–4,
+    which issue 10's range 2–8 cannot avoid)."""
+    fresh = _scenarios(ve.FRESH44, tmp_path)
+    others = _scenarios(ve.CASES, tmp_path / "..")
+    others += [c.scenario for name in plain_ddp.CASE_SETS for c in plain_ddp._cases((), name)]
+    assert not {_key(s) for s in fresh} & {_key(s) for s in others}
+    assert not {s.cluster.inter_node.bandwidth for s in fresh} & {s.cluster.inter_node.bandwidth for s in others}
+    profile = load_profile(STORED / "profile.yaml")
+    for s in fresh:
+        assert all("ranks benchmarked" in point for point in calibration_overlap(s, profile))
+    assert sum(not calibration_overlap(s, profile) for s in fresh) >= 12
+
+
+def test_fresh44_is_what_the_recorded_rule_draws() -> None:
+    """The list in the script is the output of the seeded draw recorded with the results (the rule, not a hand pick)."""
+    assert runpy.run_path(str(DRAW))["draw"]() == ve.FRESH44
+
+
+def _reuse(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(ROOT / "benchmarks/validate_emulated.py"), "--reuse", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, timeout=600)
+
+
+def test_reuse_refuses_runs_of_another_case_set_and_records_the_set(tmp_path: Path) -> None:
+    wrong = _reuse(str(STORED), "--case-set", "fresh44")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "not --case-set fresh44's" in wrong.stderr and wrong.stderr.count("\n") == 1
+    right = _reuse(str(STORED), "--out", str(tmp_path / "out"))
+    assert right.returncode == 0, right.stderr
+    assert json.loads((tmp_path / "out/summary.json").read_text())["case_set"] == "default"
