@@ -12,7 +12,6 @@ nothing communicated (the compute's share of its time). Writes ``contention.json
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import need_root, one_line_errors
+from benchmarks.script_cli import Parser, need_root, one_line_errors
 from runtime.launch import spawn_ranks
 from runtime.testbed.emulated import EmulatedCluster
 
@@ -33,7 +32,7 @@ def uptime() -> str:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--ranks", default="2,4")
     p.add_argument("--rates", default="150,450,1200", help="Mbit/s")
     p.add_argument("--size", type=int, default=8 << 20, help="bytes")

@@ -19,7 +19,6 @@ its own benchmark run).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import add_grid, grid, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import Parser, add_grid, grid, need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, LinkModel, closed_form_coefficients, load_profile
 
 
@@ -115,7 +114,7 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     add_grid(p, "5,6,8", "1000", str(8 * 2**20), "comm-share.json")
     p.add_argument("--algorithms", default="backend", help="all-reduce algorithms (backend: gloo's own; ring, ...)")
     p.add_argument("--reps", type=int, default=5)

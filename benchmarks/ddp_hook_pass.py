@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ import runtime.job as job_module
 from dpsim.scenario import scenario_from_dict
 from runtime.job import JobOptions, TrainingJob
 from runtime.torchrun import destroy_group
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 
 def build(args: argparse.Namespace, hook: bool, run_dir: Path) -> TrainingJob:
@@ -60,7 +65,7 @@ def build(args: argparse.Namespace, hook: bool, run_dir: Path) -> TrainingJob:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = Parser(description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--micro-batch", type=int, default=32)

@@ -33,7 +33,6 @@ the case's plain DDP runs (``plain-ddp-2026-12-06-n``).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import statistics
@@ -47,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import plain_ddp
+
+from benchmarks.script_cli import Parser
 
 
 def worker(argv: Sequence[str]) -> None:
@@ -230,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--worker" in argv:
         worker(argv)
         return 0
-    p = argparse.ArgumentParser(prog="benchmarks/ddp_timeline.py", description=__doc__.splitlines()[0])
+    p = Parser(prog="benchmarks/ddp_timeline.py", description=__doc__.splitlines()[0])
     p.add_argument("--cases", default="5", help="plain_ddp.py's case indices in --case-set (comma-separated)")
     p.add_argument("--case-set", default="heldout", choices=sorted(plain_ddp.CASE_SETS))
     p.add_argument("--repeats", type=int, default=1)

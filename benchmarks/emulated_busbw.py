@@ -10,7 +10,6 @@ Prints one line per (algorithm, ranks): median time, busbw, and busbw as % of th
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -21,9 +20,13 @@ from dpsim.units import parse_bandwidth, parse_size
 from runtime.launch import spawn_ranks
 from runtime.testbed.emulated import EmulatedCluster, RootRequired
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
+
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", default="1 Gbit/s", help="per-direction link rate of every node")
     p.add_argument("--size", default="64 MB", help="all-reduce message size")
     p.add_argument("--ranks", default="2,4", help="rank counts (one node each)")

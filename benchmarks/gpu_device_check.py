@@ -18,13 +18,16 @@ in-training fraction), measured / predicted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 # (label, tokens T, hidden h, ffn f, heads a, tp): shapes of layers the published-runs benchmark predicts
 LAYERS = [
@@ -281,7 +284,7 @@ def fit(path: Path, device_name: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", type=Path, help="write measurements here (needs a CUDA GPU)")
     parser.add_argument("--compare", type=Path, help="compare these measurements with the catalog")
     parser.add_argument("--fit", type=Path, help="fit the attention curves (efficiency, half-rate sequence) to these")

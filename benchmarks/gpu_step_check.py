@@ -21,7 +21,6 @@ the same machine) and ``scenario.yaml`` (the scenario the runs were launched wit
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import math
@@ -44,6 +43,10 @@ from dpsim.compute import (
     layer_kernels,
 )
 from dpsim.scenario import Scenario, load_scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "results" / "gpu-h200-2026-12-04"
 
@@ -402,7 +405,7 @@ def report(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = Parser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
     print(report(check(args.directory)))

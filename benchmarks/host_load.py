@@ -26,6 +26,10 @@ from pathlib import Path
 
 from runtime.hostload import STAT_FIELDS, cpu_ticks
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
+
 
 def process_ticks() -> dict[int, tuple[str, int, int]]:
     """pid -> (name, parent pid, utime + stime ticks) for every process readable now."""
@@ -122,7 +126,7 @@ def summary(path: Path, busy: float) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--watch", type=int, default=0, help="the measurement's process: stop when it exits")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: when --watch exits)")
     p.add_argument("--interval", type=float, default=1.0)

@@ -26,7 +26,6 @@ share, and the profile's price.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -36,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, add_grid, grid, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import Parser, ScriptError, add_grid, grid, need_root, one_line_errors, one_of, read_json
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 FRAME_SHARE = 1448 / 1514
@@ -113,7 +112,7 @@ def table(records: list[dict[str, Any]], profile_path: Path | None) -> None:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     add_grid(p, "2,3,4,6", "250,500,1000,2000", "1048576,4194304,16777216,67108864", "link-overlap.json")
     p.add_argument("--algorithm", default="backend", help="all-reduce algorithm (backend: gloo's own)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per point in one launch (median)")

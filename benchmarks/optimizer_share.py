@@ -31,7 +31,6 @@ in training; this script separates work from share:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -40,6 +39,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 MODES = ("warm", "cold", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
 WAIT_PERIOD_S = 0.2
@@ -167,7 +170,7 @@ def main() -> int:
         layers, hidden, micro_batch, mode, go, window = sys.argv[2:8]
         _worker(int(layers), int(hidden), int(micro_batch), mode, Path(go), float(window))
         return 0
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=768)
     p.add_argument("--micro-batch", type=int, default=64)

@@ -16,7 +16,6 @@ Overlap off is the backward undisturbed; overlap on shows how much of the stretc
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -28,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.script_cli import Parser
 from benchmarks.validate_emulated import SCENARIO
 
 
@@ -45,7 +45,7 @@ def compute_split(record: Mapping[str, Any]) -> tuple[float, float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = Parser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nodes", type=int, default=2)
     ap.add_argument("--rates", default="200,500,1000", help="Mbit/s, comma-separated")
     ap.add_argument("--steps", type=int, default=8)

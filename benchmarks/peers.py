@@ -21,10 +21,10 @@ CPU time is the steadier figure. Usage: ``python benchmarks/peers.py [--sizes 64
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +35,10 @@ from dpsim.analytic import collectives as cf
 from dpsim.sim import collectives
 from dpsim.sim.chunk import CompiledSchedule
 from dpsim.sim.cluster import Cluster
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 SIZE = 1 << 30
 LINK = cf.Link(5e-6, 25e9)
@@ -102,7 +106,7 @@ def run_simgrid(n: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="64,128,256,512", help="comma-separated rank counts")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]

@@ -60,11 +60,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
+
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 
 
 def _worker_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="plain_ddp.py --worker")
+    p = Parser(prog="plain_ddp.py --worker")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--layers", type=int, default=4)
@@ -710,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--worker" in argv:
         worker(argv)
         return 0
-    p = argparse.ArgumentParser(prog="benchmarks/plain_ddp.py", description=__doc__.splitlines()[0])
+    p = Parser(prog="benchmarks/plain_ddp.py", description=__doc__.splitlines()[0])
     p.add_argument("--ab", action="store_true", help="the A/B against the runtime and dpsim (root)")
     p.add_argument("--reuse", type=Path, help="print the A/B table again from DIR/runs.jsonl (no root)")
     p.add_argument("--repeats", type=int, default=3)

@@ -11,7 +11,6 @@ host load count as quiet.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -19,9 +18,13 @@ from pathlib import Path
 from dpsim.errors import ScenarioError
 from dpsim.records import read_jsonl
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
+
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)
     p.add_argument("--max-other-cores", type=float, default=0.25)
     args = p.parse_args()

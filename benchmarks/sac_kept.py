@@ -16,11 +16,16 @@ layer input, which the caller holds here, plus wq, wv, attention output and log-
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import gc
+import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 B, S, H, HEADS, KV_HEADS, FFN = 2, 512, 1024, 8, 2, 2816
 
@@ -152,7 +157,7 @@ def dpsim_units() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="aot_eager_decomp_partition", help="torch.compile backend")
     args = parser.parse_args()
     eager, compiled = kept_units(None), kept_units(args.backend)

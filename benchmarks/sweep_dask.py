@@ -14,7 +14,6 @@ Numbers only, no assertions; on a shared machine the spread is large, so read th
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import signal
@@ -26,6 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "default.yaml"
@@ -135,7 +138,7 @@ def _import_dpsim(_: int) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode (medians are printed)")
     parser.add_argument("--workers", type=int, default=2, help="Dask workers (local and external)")
     args = parser.parse_args()

@@ -14,7 +14,6 @@ taken round robin at every point and the whole list ``--passes`` times, so drift
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, one_of, read_json
 
 MIB = 2**20
 POINTS: list[tuple[int, float, str, int]] = [
@@ -104,7 +103,7 @@ def table(rows: list[dict[str, Any]], controls: list[str]) -> str:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--cc", default="bbr,reno,cubic", help="comma-separated congestion controls")
     p.add_argument("--passes", type=int, default=2)
     p.add_argument("--reps", type=int, default=3, help="timed calls a point (after 1 warm-up)")

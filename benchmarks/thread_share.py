@@ -50,6 +50,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.script_cli import Parser
+
 POINTS = ("forward_end", "bucket0_ready", "compute_end", "backward_end", "optimizer_end")
 """Where each step is probed, in order; the window is ``bucket0_ready`` → ``compute_end``."""
 
@@ -133,7 +135,7 @@ def worker(argv: Sequence[str]) -> None:
 
     from benchmarks.plain_ddp import build_job
 
-    p = argparse.ArgumentParser(prog="thread_share.py --worker")
+    p = Parser(prog="thread_share.py --worker")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--layers", type=int, default=4)
@@ -284,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--worker" in argv:
         worker(argv)
         return 0
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = Parser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nodes", type=int, default=2)
     ap.add_argument("--rates", default="200,1000", help="Mbit/s, comma-separated")
     ap.add_argument("--steps", type=int, default=20)

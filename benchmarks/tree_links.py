@@ -14,7 +14,6 @@ Knobs of the tree itself are module constants of ``runtime/collectives/tree.py``
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -25,6 +24,10 @@ from pathlib import Path
 from dpsim.units import parse_bandwidth, parse_size
 from runtime.launch import spawn_ranks
 from runtime.testbed.emulated import EmulatedCluster, RootRequired
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser
 
 SAMPLER = """
 import sys, time
@@ -72,7 +75,7 @@ def analyse(rows: list[list[float]], n: int, size: int, rate: float, time_s: flo
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--rate", default="50 Mbit/s", help="per-direction link rate of every node")
     p.add_argument("--size", default="8 MiB", help="all-reduce message size")
     p.add_argument("--ranks", default="4,5,8", help="rank counts (one node each)")

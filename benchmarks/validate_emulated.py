@@ -46,7 +46,6 @@ and the mean and MAPE of each over the configurations.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -60,7 +59,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, need_root, one_line_errors, one_of
+from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, one_of
 from dpsim.calibration import MAX_RESIDUAL, CalibrationError, load_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
@@ -274,7 +273,7 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
 
 @one_line_errors
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/validation; "
                    "with --reuse none: printed only)")  # fmt: skip
     p.add_argument("--reuse", type=Path, help="predict again from this previous run's measurements (no testbed)")

@@ -16,7 +16,6 @@ No root, no testbed (a second).
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -26,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors
 from benchmarks.validation_patterns import RESULTS
 from dpsim.calibration import closed_form_coefficients
 from dpsim.sim.collectives.nccl import dtree_parents
@@ -86,7 +85,7 @@ def paces(records: list[dict[str, Any]], rate: float) -> dict[tuple[str, int, in
 
 @one_line_errors
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate-mbit", type=float, default=150.0, help="the shaped rate, Mbit/s (150: wire-bound)")
     args = parser.parse_args()
     rate = args.rate_mbit * 1e6 / 8

@@ -220,3 +220,32 @@ def test_whole_wholes_and_number_take_ascii_numbers_in_their_range() -> None:
     for parse, text in refused:
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
+
+
+ROOT_AND_DEVICE_SCRIPTS = (
+    "comm_contention", "comm_share", "ddp_hook_pass", "ddp_timeline", "emulated_busbw", "gpu_device_check",
+    "gpu_step_check", "host_load", "link_overlap", "optimizer_share", "overlap_window", "peers", "plain_ddp",
+    "quiet_runs", "sac_kept", "sweep_dask", "tcp_cc", "thread_share", "tree_links", "validate_emulated", "wire_pace",
+    "nccl_search/topology",
+)  # fmt: skip
+"""The scripts that measure (root, the emulated cluster, a GPU, simgrid, Dask) and those that read what they wrote."""
+
+
+@pytest.mark.parametrize("stem", ROOT_AND_DEVICE_SCRIPTS)
+def test_a_root_or_device_script_refuses_a_bad_option_in_one_line(
+    stem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stop 44: these built argparse's own parser, whose usage error is two lines (the usage, then the error) where
+    the offline scripts and the dpsim commands print one; now :class:`benchmarks.script_cli.Parser`'s one line,
+    status 2, before any work (``plain_ddp.py`` passes unknown options on to its ranks: a bad value instead)."""
+    argv = ["--steps", "x"] if stem == "plain_ddp" else ["--bogus"]
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    script = load_benchmark(stem, stem.replace("/", "_"))
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(script.main())
+    assert stopped.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    says = ("argument --steps: invalid int value: 'x'",) if stem == "plain_ddp" else ("--bogus", "are required: ")
+    assert any(s in captured.err for s in says), captured.err  # the option, or one the script cannot run without
+    assert captured.out == ""

@@ -9,7 +9,12 @@ HGX H100 node instead (two Intel sockets, four PCIe Gen5 switches each with one 
 
 from __future__ import annotations
 
-import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.script_cli import Parser
 
 
 def topology(trays: int, gbps: int = 400) -> str:
@@ -70,7 +75,7 @@ def hgx(gbps: int = 400, sm: int = 90) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("trays", type=int, nargs="?", default=18)
     parser.add_argument("--gbps", type=int, default=400)
     parser.add_argument("--hgx", action="store_true", help="one HGX H100 node (8 GPUs, a NIC each) instead")
