@@ -61,7 +61,8 @@ def test_fresh44_shares_no_configuration_rate_or_calibration_point(tmp_path: Pat
     rates; the stored calibration shares no rate, bucket or compute-grid point with any case (only rank counts 2–4,
     which issue 10's range 2–8 cannot avoid)."""
     fresh = _scenarios(ve.FRESH44, tmp_path)
-    others = _scenarios(ve.CASES, tmp_path / "..")
+    (tmp_path / "default").mkdir()
+    others = _scenarios(ve.CASES, tmp_path / "default")  # its own folder: not pytest's shared parent of every tmp_path
     others += [c.scenario for name in plain_ddp.CASE_SETS for c in plain_ddp._cases((), name)]
     assert not {_key(s) for s in fresh} & {_key(s) for s in others}
     assert not {s.cluster.inter_node.bandwidth for s in fresh} & {s.cluster.inter_node.bandwidth for s in others}
