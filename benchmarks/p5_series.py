@@ -445,13 +445,90 @@ def _print_ll128_readings() -> None:
             )
 
 
+DEV_NODES = (2, 8, 32)
+"""The development half of the three series: the points on these node counts; the points on 4 and 16 nodes are the
+test half (the rule written in ``benchmarks/results/nccl-split-2026-12-06/README.md`` before any per-point error was
+read, stop 44)."""
+
+
+def _least_squares(columns: list[list[float]], times: list[float]) -> list[float]:
+    """The coefficients ``x`` minimising ``Σ (Σ_j x_j·columns[i][j] − times[i])²`` (numpy's ``lstsq``)."""
+    import numpy as np
+
+    return [float(v) for v in np.linalg.lstsq(np.array(columns), np.array(times), rcond=None)[0]]
+
+
+def message_fit() -> dict[str, dict[str, Any]]:
+    """Two readings of the series, each fitted on the development half (:data:`DEV_NODES`) and then evaluated once
+    on the test half (a diagnostic: nothing in dpsim is priced from it).
+
+    - ``alltoall``: ``t = a + m·o + s/B``, ``m`` the network messages a GPU sends (:func:`p2p_plan`: NCCL 2.27.7's
+      parts × steps over the remote peers), ``s = S·(N − G)/N`` the bytes it sends across nodes. A per-message cost
+      ``o`` paid one message after another would be what NCCL's own ring model charges a network step
+      (``tuning.cc``: "Inter-node rings still have to launch nsteps * net overhead", 3 × ``getNetOverhead`` for
+      Simple) and what one proxy thread a GPU (``proxy.cc`` ``ncclProxyProgress``) posting every message of its
+      GPU would give.
+    - ``all_gather``: ``t = a + (M − 1)·L + S·(N − 1)/N / R``: a latency a network hop of the ring, then the bytes.
+
+    Per reading: the fitted coefficients, and for each half the points within :data:`MISS` under the reading and
+    under dpsim now, with the median |error| (error = predicted busbw / measured − 1, as everywhere here)."""
+    out: dict[str, dict[str, Any]] = {}
+    for op in ("alltoall", "all_gather"):
+        table = rows(op)
+
+        def terms(r: dict[str, Any], op: str = op) -> list[float]:
+            ranks, size = r["nodes"] * 8, r["size_bytes"]
+            if op == "alltoall":
+                return [1.0, float(p2p_plan(r["nodes"], size)["messages"]), size * (ranks - 8) / ranks]
+            return [1.0, float(r["nodes"] - 1), size * (ranks - 1) / ranks]
+
+        dev = [r for r in table if r["nodes"] in DEV_NODES]
+        coef = _least_squares([terms(r) for r in dev], [r["measured_s"] for r in dev])
+        halves: dict[str, Any] = {}
+        for half, part in (("dev", dev), ("test", [r for r in table if r["nodes"] not in DEV_NODES])):
+            fit = [r["measured_s"] / sum(c * t for c, t in zip(coef, terms(r), strict=True)) - 1.0 for r in part]
+            now = [r["error"] for r in part]
+            halves[half] = {
+                "points": [(r["nodes"], r["size_bytes"], f, r["error"]) for r, f in zip(part, fit, strict=True)],
+                "fit_within": sum(abs(e) <= MISS for e in fit),
+                "now_within": sum(abs(e) <= MISS for e in now),
+                "fit_median": statistics.median(abs(e) for e in fit),
+                "now_median": statistics.median(abs(e) for e in now),
+            }
+        out[op] = {"coefficients": coef, **halves}
+    return out
+
+
+def _print_message_fit() -> None:
+    fits = message_fit()
+    names = {"alltoall": ("a us", "o us", "B GB/s"), "all_gather": ("a us", "L us", "R GB/s")}
+    print("fitted on the development half (2, 8, 32 nodes), evaluated on the test half (4, 16 nodes)")
+    for op, f in fits.items():
+        a, b, c = f["coefficients"]
+        la, lb, lc = names[op]
+        print(f"\n{op}: {la} {a * 1e6:.1f}, {lb} {b * 1e6:.2f}, {lc} {1 / c / 1e9:.1f}")
+        for half in ("dev", "test"):
+            h = f[half]
+            n = len(h["points"])
+            print(
+                f"  {half:<4} fit {h['fit_within']:>2} of {n} within 10 % (median {h['fit_median']:.1%}); dpsim now "
+                f"{h['now_within']:>2} of {n} (median {h['now_median']:.1%})"
+            )
+            for nodes, size, fit, now in h["points"]:
+                print(f"    {nodes:>3} nodes {size_label(size):>6}  fit {fit:>+7.1%}  dpsim now {now:>+7.1%}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--classify", action="store_true", help="the misses of the three series by mechanism")
     parser.add_argument(
         "--ll128", action="store_true", help="ring/LL128 points beside NCCL's latency estimate, added or overlapped"
     )
+    parser.add_argument("--message-fit", action="store_true", help="readings fitted on 2/8/32 nodes, tested on 4/16")
     args = parser.parse_args(argv)
+    if args.message_fit:
+        _print_message_fit()
+        return
     if args.classify or args.ll128:
         if args.classify:
             _print_classify()
