@@ -33,6 +33,7 @@ the case's plain DDP runs (``plain-ddp-2026-12-06-n``).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import statistics
@@ -47,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import plain_ddp
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, whole, wholes
 
 
 def worker(argv: Sequence[str]) -> None:
@@ -226,38 +227,85 @@ def render(label: str, ranks: int, s: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def read_rows(folder: Path) -> list[str]:
+    """``--reuse``: the rendered rows of ``folder/timeline.jsonl``, each checked before any is printed: round 26. A
+    missing folder, a damaged line or a row without its fields was a ``FileNotFoundError``, ``JSONDecodeError`` or
+    ``KeyError`` traceback (after the rows before it were printed); now one line naming the file and the line."""
+
+    path = folder / "timeline.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # bytes that are not UTF-8
+        raise ScriptError(f"--reuse: {path}: {exc}") from None
+    shown = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            label = f"{row.get('case_set', 'heldout')} case {row['index']} repeat {row['repeat']}: {row['case']}"
+            shown.append(render(label, row["ranks"], row["summary"]))
+        except ValueError as exc:
+            what = "not a JSON record" if isinstance(exc, json.JSONDecodeError) else f"a field of another type ({exc})"
+            raise ScriptError(f"--reuse: {path}: line {number}: {' '.join(what.split())}") from None
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            what = f"no field {exc}" if isinstance(exc, KeyError) else f"a field of another shape ({exc})"
+            raise ScriptError(f"--reuse: {path}: line {number}: {' '.join(what.split())}, as ddp_timeline writes "
+                              "a row") from None  # fmt: skip
+    if not shown:
+        raise ScriptError(f"--reuse: {path}: no row (the run stopped before its first case ended)")
+    return shown
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
+        if problem := plain_ddp.unlaunched_worker("benchmarks/ddp_timeline.py"):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         worker(argv)
         return 0
     p = Parser(prog="benchmarks/ddp_timeline.py", description=__doc__.splitlines()[0])
-    p.add_argument("--cases", default="5", help="plain_ddp.py's case indices in --case-set (comma-separated)")
+    p.add_argument("--cases", type=wholes(0, 1 << 20), default=[5],
+                   help="plain_ddp.py's case indices in --case-set (comma-separated)")  # fmt: skip
     p.add_argument("--case-set", default="heldout", choices=sorted(plain_ddp.CASE_SETS))
-    p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--warmup-steps", type=int, default=1)
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--repeats", type=whole(1, 1000), default=1)
+    p.add_argument("--warmup-steps", type=whole(0, 100_000), default=1)
+    p.add_argument("--steps", type=whole(1, 100_000), default=8)
     p.add_argument("--out", type=Path)
     p.add_argument("--reuse", type=Path, help="print the table again from DIR/timeline.jsonl (no root)")
-    args = p.parse_args(argv)
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:  # Parser's one line printed (or --help): the status, as every refusal returns it
+        return int(exc.code or 0)
+    return int(one_line_errors(lambda: _main(args, argv))())
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Every option checked before the testbed is asked for, and the testbed before the folder is made (round 26:
+    ``--repeats 0`` and ``--cases ''`` ran nothing and said nothing, ``--steps 0`` measured a step-less case and
+    ended in an ``IndexError``, an ``--out`` that is a file in a ``FileExistsError``, ``--reuse`` took measuring
+    options and dropped them)."""
     if args.reuse is not None:
-        for ln in (args.reuse / "timeline.jsonl").read_text(encoding="utf-8").splitlines():
-            row = json.loads(ln)
-            label = f"{row.get('case_set', 'heldout')} case {row['index']} repeat {row['repeat']}: {row['case']}"
-            print(render(label, row["ranks"], row["summary"]))
+        if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] != "--reuse"]:
+            raise ScriptError(f"{given[0]}: --reuse prints a stored run again and measures nothing: it takes no "
+                              "other option")  # fmt: skip
+        print("\n".join(read_rows(args.reuse)))
         return 0
-    from runtime.testbed.emulated import EmulatedCluster, RootRequired, require_root
+    from runtime.testbed.emulated import EmulatedCluster
 
     cases = plain_ddp._cases((), args.case_set)
-    try:
-        only = [int(i) for i in args.cases.split(",") if i.strip()]
-        if bad := [i for i in only if not 0 <= i < len(cases)]:
-            raise ValueError(f"--cases: expected indices 0..{len(cases) - 1} of --case-set {args.case_set}, got {bad}")
-        require_root()
-    except (ValueError, RootRequired) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    only = args.cases
+    if bad := [i for i in only if not 0 <= i < len(cases)]:
+        raise ScriptError(f"--cases: expected indices 0..{len(cases) - 1} of --case-set {args.case_set}, got {bad}")
+    if len(set(only)) < len(only):  # measured twice a repeat, as if it were two cases
+        raise ScriptError(f"--cases: lists a case more than once, got {','.join(map(str, only))}")
     out = args.out or Path("benchmarks/results/ddp_timeline")
+    if out.exists() and not out.is_dir():
+        raise ScriptError(f"--out: {str(out)!r} is a file: expected a folder")
+    need_root()
     out.mkdir(parents=True, exist_ok=True)
     for r in range(args.repeats):
         for index in only:

@@ -53,6 +53,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -62,31 +63,56 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, need_root, whole
+from benchmarks.script_cli import number as finite_number
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+
+
+def _ascii_int(text: str) -> int:
+    """A whole number in ASCII digits (``int`` alone reads '１' and '1_0')."""
+    if not re.fullmatch(r"[+-]?[0-9]{1,20}", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {text!r}")
+    return int(text)
+
+
+def _ascii_float(text: str) -> float:
+    """A number in ASCII digits (``float`` alone reads '１.5' and '1_0')."""
+    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?|[+-]?(?:nan|inf)", text):
+        raise argparse.ArgumentTypeError(f"expected a number in ASCII digits, got {text!r}")
+    return float(text)
 
 
 def _worker_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = Parser(prog="plain_ddp.py --worker")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=1024)
-    p.add_argument("--micro-batch", type=int, default=48)
-    p.add_argument("--accumulation", type=int, default=1)
+    p.add_argument("--layers", type=_ascii_int, default=4)
+    p.add_argument("--hidden", type=_ascii_int, default=1024)
+    p.add_argument("--micro-batch", type=_ascii_int, default=48)
+    p.add_argument("--accumulation", type=_ascii_int, default=1)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--bucket-cap-mb", type=float, default=None)
-    p.add_argument("--warmup-steps", type=int, default=1)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=_ascii_float, default=1e-3)
+    p.add_argument("--bucket-cap-mb", type=_ascii_float, default=None)
+    p.add_argument("--warmup-steps", type=_ascii_int, default=1)
+    p.add_argument("--steps", type=_ascii_int, default=5)
+    p.add_argument("--seed", type=_ascii_int, default=0)
     p.add_argument("--no-barrier", action="store_true", help="no barrier before a step (a diagnostic variant)")
     p.add_argument("--keep-grads", action="store_true",
                    help="zero_grad(set_to_none=False), as the runtime did (a diagnostic variant)")  # fmt: skip
     p.add_argument("--python-hook", action="store_true",
                    help="torch's Python all-reduce hook, default_hooks.allreduce_hook (diagnostic)")  # fmt: skip
     return p.parse_args(argv)
+
+
+def unlaunched_worker(program: str) -> str:
+    """Why ``program --worker`` cannot run here ('' if it can): a rank its launcher starts, with torchrun's variables
+    set (round 26: by hand it was ``init_process_group``'s ``ValueError`` traceback, or argparse's two-line usage)."""
+    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        return (f"{', '.join(missing)} not set: {program} --worker is a rank its launcher starts; run {program} "
+                "without it")  # fmt: skip
+    return ""
 
 
 def worker(argv: Sequence[str] | None = None) -> None:
@@ -705,19 +731,45 @@ def ab_options(args: argparse.Namespace) -> tuple[list[int], list[str]]:
     return [int(i) for i in text], sides
 
 
+def _check_worker_options(rest: Sequence[str]) -> None:
+    """The worker's options a one-run command line passes through (``--layers``, ``--micro-batch``, ...), checked
+    before any cluster starts: round 26. Before, a word (``--layers x``) or an option of neither parser was
+    argparse's two-line usage, and ``--layers 0``, ``--accumulation 0``, ``--lr nan`` or ``--bucket-cap-mb -1``
+    started a cluster whose ranks then failed, a traceback after minutes."""
+    if given := [a for a in rest if a in ("--worker", "--run-dir") or a.startswith("--run-dir=")]:
+        raise ValueError(f"{given[0].split('=', 1)[0]}: the launcher's own option (each rank's), not one to give")
+    args = _worker_args(["--run-dir", ".", *rest])
+    for option, value in (("--layers", args.layers), ("--hidden", args.hidden), ("--micro-batch", args.micro_batch),
+                          ("--accumulation", args.accumulation)):  # fmt: skip
+        if not 1 <= value <= 1 << 20:
+            raise ValueError(f"{option}: expected a whole number from 1 to {1 << 20:,}, got {value}")
+    if args.seed < 0:
+        raise ValueError(f"--seed: expected a whole number >= 0, got {args.seed}")
+    if not (math.isfinite(args.lr) and args.lr >= 0):
+        raise ValueError(f"--lr: expected a finite learning rate >= 0, got {args.lr}")
+    if args.bucket_cap_mb is not None and not (math.isfinite(args.bucket_cap_mb) and 0 < args.bucket_cap_mb <= 1e6):
+        raise ValueError(f"--bucket-cap-mb: expected a finite size in MB > 0, got {args.bucket_cap_mb}")
+
+
 _AB_ONLY = ("--repeats", "--set", "--sides", "--cases", "--case-set")
 """Options only ``--ab`` reads."""
+
+_ONE_RUN_ONLY = ("--nodes", "--per-node", "--rate", "--timeout")
+"""Options only one run reads (each of ``--ab``'s cases names its own cluster)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
+        if problem := unlaunched_worker("benchmarks/plain_ddp.py"):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         worker(argv)
         return 0
     p = Parser(prog="benchmarks/plain_ddp.py", description=__doc__.splitlines()[0])
     p.add_argument("--ab", action="store_true", help="the A/B against the runtime and dpsim (root)")
     p.add_argument("--reuse", type=Path, help="print the A/B table again from DIR/runs.jsonl (no root)")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=whole(1, 1000), default=3)
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                    help="--ab: override on every case (as dpsim's --set)")  # fmt: skip
     p.add_argument("--sides", default="plain,runtime", help="--ab: runtime, plain, plain-nobarrier, plain-keepgrads")
@@ -728,16 +780,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--profile", type=Path, default=None,
                    help=f"the profile that prices the runs (default {DEFAULT_PROFILE}; --reuse: the one the A/B "
                         "recorded in DIR/summary.json, else DIR/profile.yaml, else refused)")  # fmt: skip
-    p.add_argument("--nodes", type=int, default=2)
-    p.add_argument("--per-node", type=int, default=1)
+    p.add_argument("--nodes", type=whole(1, 250), default=2)
+    p.add_argument("--per-node", type=whole(1, 256), default=1)
     p.add_argument("--rate", default="1 Gbit/s")
-    p.add_argument("--warmup-steps", type=int, default=1)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--timeout", type=float, default=300.0)
-    p.add_argument("--out", type=Path, help="one run: write the record here (JSON); --ab: the folder")
-    args, rest = p.parse_known_args(argv)
+    p.add_argument("--warmup-steps", type=whole(0, 100_000), default=1)
+    p.add_argument("--steps", type=whole(1, 100_000), default=5)
+    p.add_argument("--timeout", type=finite_number(1e-3, 1e6), default=300.0)
+    p.add_argument("--out", help="one run: write the record here (JSON); --ab: the folder")
+    try:
+        args, rest = p.parse_known_args(argv)
+    except SystemExit as exc:  # Parser's one line printed (or --help): the status, as every refusal returns it
+        return int(exc.code or 0)
+    out_text, args.out = args.out, None if args.out is None else Path(args.out)
+    from dpsim.errors import ScenarioError
     from dpsim.units import UnitError, parse_bandwidth
-    from runtime.testbed.emulated import RootRequired, require_root
+    from runtime.testbed.emulated import RootRequired
 
     try:
         if args.reuse is not None:
@@ -754,8 +811,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.ab:
             only, sides = ab_options(args)  # every option checked before the folder is touched (round 20)
-            require_root()
+            one_run = [o for o in _ONE_RUN_ONLY if any(a == o or a.startswith(o + "=") for a in argv)] + rest
+            if one_run:  # the cases set their own clusters: --ab --nodes 4 or --ab --layers 8 was dropped unsaid
+                raise ValueError(f"{one_run[0]}: one run's option; --ab runs the cases of --case-set as they are")
             out = args.out or Path("benchmarks/results/plain_ddp")
+            if out.exists() and not out.is_dir():
+                raise ValueError(f"--out: {str(out)!r} is a file: --ab writes a folder")
+            need_root()
             (out / "runs.jsonl").unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
             (out / "summary.json").write_text(json.dumps({"sets": args.sets, "case_set": args.case_set}),
@@ -773,8 +835,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ab_only = [o for o in _AB_ONLY if any(a == o or a.startswith(o + "=") for a in argv)]
         if ab_only:  # one run would ignore them (and start an emulated cluster): refuse before anything starts
             raise ValueError(f"{ab_only[0]}: only with --ab (one run takes the worker's options)")
-        _worker_args(["--run-dir", ".", *rest])  # refuse a bad worker option before anything starts
-        rate = parse_bandwidth(args.rate)
+        _check_worker_options(rest)  # refuse a bad worker option before anything starts
+        try:
+            rate = parse_bandwidth(args.rate)
+        except UnitError as exc:
+            raise ValueError(f"--rate: {exc}") from None
+        if out_text is not None:  # the record of a run of minutes is written after it: its path is checked first
+            from dpsim.cli_common import check_writable, refuse_folder_name
+
+            refuse_folder_name("--out", out_text)
+            check_writable(Path(out_text), "--out", ())
+        need_root()
         import tempfile
 
         from runtime.testbed.emulated import EmulatedCluster
@@ -788,9 +859,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   warmup_steps=args.warmup_steps, timeout_s=args.timeout)  # fmt: skip
         record.update({"nodes": args.nodes, "per_node": args.per_node, "link_rate_bytes_per_s": rate,
                        "measured_latency_s": cluster.measured_latency_s, "harness": "plain DDP"})  # fmt: skip
-    except (RootRequired, UnitError, ValueError, OSError) as exc:
+    except (RootRequired, UnitError, ValueError, OSError, ScriptError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ScenarioError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # the worker's options, refused by Parser in one line
+        return int(exc.code or 0)
     text = json.dumps(record, sort_keys=True)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")

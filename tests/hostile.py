@@ -4915,6 +4915,53 @@ def benchmark_script_options() -> Iterator[Case]:
     yield Case(kind, ["--runs", "{tmp}/v"], runs, expect_error=True, names="--runs", program="benchmarks/slowest_rank")
 
 
+_NO_TESTBED = {"DPSIM_NETNS_PREFIX": "0bad"}
+"""A namespace prefix the testbed refuses (it starts with a digit): a case that reached the emulated cluster ends in
+that one line (``vague``: it names no option) instead of starting namespaces on a machine where dpsim runs as root."""
+
+
+def root_scripts_before_the_testbed() -> Iterator[Case]:
+    """Round 26. The root scripts with ``--case-set`` (``plain_ddp.py``, ``ddp_timeline.py``; only their ``--reuse``
+    needs no root) checked little before the emulated cluster: a word was argparse's two-line usage (``--repeats x``,
+    ``--case-set bogus``, a worker option ``--layers x``), ``ddp_timeline --repeats 0`` or ``--cases ''`` ran
+    nothing and said nothing, ``--steps 0`` measured a case and ended in a traceback, ``--warmup-steps -1``,
+    ``--timeout nan``, ``--lr nan`` or ``--out run.json/`` started a cluster, ``--per-node 0`` was a
+    ``ZeroDivisionError`` once it was up, ``ddp_timeline --reuse`` of a missing or damaged folder a traceback, and
+    ``--reuse`` or ``--ab`` dropped options they do not read; a ``--worker`` run by hand was
+    ``init_process_group``'s traceback. Each is one line naming the option, before the testbed is asked for."""
+    kind = "root scripts' options before the testbed (round 26)"
+    files = {"f.txt": b"", "bad/timeline.jsonl": b"{not json\n", "keys/timeline.jsonl": b'{"index": 0}\n',
+             "shape/timeline.jsonl": b'{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}\n',
+             "none/timeline.jsonl": b"\n"}  # fmt: skip
+    for script, argv, names in (
+        *(("plain_ddp", a, a[0]) for a in (
+            ["--repeats", "x"], ["--repeats", "0"], ["--steps", "0"], ["--steps", "x"], ["--warmup-steps", "-1"],
+            ["--timeout", "nan"], ["--timeout", "0"], ["--nodes", "0"], ["--per-node", "0"], ["--rate", "x"],
+            ["--out", "{tmp}/run.json/"], ["--layers", "0"], ["--layers", "x"], ["--hidden", "\uff11"],
+            ["--micro-batch", "1_0"], ["--accumulation", "0"], ["--lr", "nan"], ["--bucket-cap-mb", "-1"],
+            ["--bucket-cap-mb", "inf"], ["--seed", "-1"], ["--optimizer", "bogus"], ["--run-dir", "x"],
+            ["--bogus"])),
+        ("plain_ddp", ["--ab", "--nodes", "4"], "--nodes"), ("plain_ddp", ["--ab", "--layers", "8"], "--layers"),
+        ("plain_ddp", ["--ab", "--out", "{tmp}/f.txt"], "--out"),
+        *(("ddp_timeline", a, a[0]) for a in (
+            ["--repeats", "0"], ["--repeats", "x"], ["--cases", ""], ["--cases", "5,5"], ["--cases", "x"],
+            ["--cases", "13"], ["--steps", "0"], ["--warmup-steps", "-1"], ["--case-set", "bogus"],
+            ["--case-set", ""], ["--out", "{tmp}/f.txt"], ["--bogus"], ["--timeout", "1"])),
+        *(("ddp_timeline", ["--reuse", f"{{tmp}}/{folder}"], "--reuse")
+          for folder in ("missing", "bad", "keys", "shape", "none")),
+        ("ddp_timeline", ["--reuse", "{tmp}/bad", "--case-set", "fresh"], "--case-set"),
+        ("ddp_timeline", ["--reuse", "{tmp}/bad", "--steps", "3"], "--steps"),
+    ):  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
+                   env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks"))  # fmt: skip
+    unset = {name: "" for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    for script in ("plain_ddp", "ddp_timeline"):
+        yield Case(kind, ["--worker", "--run-dir", "{tmp}/w"], expect_error=True, names="not set",
+                   program=f"benchmarks/{script}", env={**_NO_TESTBED, **unset}, outputs=("{tmp}/w",))  # fmt: skip
+    stored = str(ROOT / "benchmarks" / "results" / "ddp-timeline-2026-12-06-p")
+    yield Case(kind, ["--reuse", stored], program="benchmarks/ddp_timeline", accept=True, env=_NO_TESTBED)
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -4963,6 +5010,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     overrides_blamed_on_a_valid_file, settings_left_nothing_to_act_on,
     # round 25 (hostile): the benchmark scripts
     benchmark_script_options,
+    # round 26 (hostile): the root scripts' options, before the testbed
+    root_scripts_before_the_testbed,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
