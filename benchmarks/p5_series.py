@@ -43,7 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.nccl_tests_heldout import MISS, _p5_series, regime_of, time_split
+from benchmarks.nccl_tests_heldout import MISS, P5_DEV_NODES, _p5_series, regime_of, time_split
 from benchmarks.nccl_tests_table import predict, size_label
 from benchmarks.script_cli import Parser
 from dpsim.analytic.collectives import busbw_factor
@@ -445,10 +445,10 @@ def _print_ll128_readings() -> None:
             )
 
 
-DEV_NODES = (2, 8, 32)
+DEV_NODES = P5_DEV_NODES
 """The development half of the three series: the points on these node counts; the points on 4 and 16 nodes are the
 test half (the rule written in ``benchmarks/results/nccl-split-2026-12-06/README.md`` before any per-point error was
-read, stop 44)."""
+read, stop 44; the held-out table's :func:`~benchmarks.nccl_tests_heldout.half_of` splits its p5 rows the same way)."""
 
 
 def _least_squares(columns: list[list[float]], times: list[float]) -> list[float]:

@@ -186,3 +186,18 @@ def test_the_split_of_a_stream_bound_row_is_the_nics_rate_by_hand() -> None:
 def test_a_rows_fabric_is_what_its_source_ran_on(name: str, fabric: str) -> None:
     (run,) = [r for r in MODULE.HELDOUT if r.name == name]
     assert MODULE.fabric_of(run) == fabric
+
+
+def test_the_halves_split_by_source_and_the_p5_series_by_node_count() -> None:
+    """Stop 44's rule: one document's rows share a half; the p5 series' rows go by node count (2/8/32 dev)."""
+    halves = {run.name: MODULE.half_of(run) for run in MODULE.HELDOUT}
+    assert set(halves.values()) == set(MODULE.HALVES)
+    assert sum(h == "dev" for h in halves.values()) == 73 and sum(h == "test" for h in halves.values()) == 33
+    by_source: dict[str, set[str]] = {}
+    for run in MODULE.HELDOUT:
+        if run.source != MODULE._P5_SERIES:
+            by_source.setdefault(run.source, set()).add(halves[run.name])
+    assert all(len(h) == 1 for h in by_source.values())
+    p5 = {run.nodes: halves[run.name] for run in MODULE.HELDOUT if run.source == MODULE._P5_SERIES}
+    assert p5 == {2: "dev", 4: "test", 8: "dev", 16: "test", 32: "dev"}
+    assert [r["name"] for r in MODULE.compare("test")] == [n for n, h in halves.items() if h == "test"]
