@@ -171,5 +171,7 @@ def test_the_message_fit_is_fitted_on_the_development_half_only() -> None:
     a, o, inverse_rate = fits["alltoall"]["coefficients"]
     # a per-message cost of a few microseconds and a fixed cost of a few hundred: what the readme records
     assert 2e-6 < o < 6e-6 and 100e-6 < a < 400e-6 and inverse_rate > 0
-    # the per-message reading predicts the held-out node counts better than dpsim does now (recorded, stop 44)
-    assert fits["alltoall"]["test"]["fit_within"] == 11 and fits["alltoall"]["test"]["now_within"] == 0
+    # the reading is fitted to the data alone, so its test-half count is fixed (stop 44: 11 of 14); dpsim's own count
+    # beside it moves with the model and is not pinned here
+    assert fits["alltoall"]["test"]["fit_within"] == 11
+    assert fits["all_gather"]["test"]["fit_within"] == 8
