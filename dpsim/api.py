@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -300,6 +301,39 @@ def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str,
     check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
 
 
+SWEEP_CONFIRM_POINTS = 100_000
+"""Sweeps of more points need ``dpsim sweep --yes``; with the closed forms they are timed on a sample before they run
+(:func:`_check_points_time`). Smaller sweeps run as they did (their points are not timed)."""
+SWEEP_TIMING_SAMPLE = 16
+"""Points timed: spread evenly over the grid, first and last included (a point's cost grows with its model)."""
+_clock: Callable[[], float] = time.process_time
+"""CPU time, as the cost guard's limits are (``tests`` replace it)."""
+
+
+def _check_points_time(runner: _PointRunner, points: list[dict[str, Any]], todo: int, allow_long: bool) -> None:
+    """Refuse a closed-form sweep of more than :data:`SWEEP_CONFIRM_POINTS` points whose ``todo`` points left to run
+    would take past the cost guard's limit (:func:`dpsim.sim.budget.check_points_time`), timed on
+    :data:`SWEEP_TIMING_SAMPLE` of them (run, then discarded: nothing is written). A point that fails here is left
+    out of the mean; it fails again, reported with the others, when the sweep runs it."""
+    from dpsim.sim.budget import check_points_time
+
+    if allow_long or len(points) <= SWEEP_CONFIRM_POINTS or todo == 0:
+        return
+    last = len(points) - 1
+    sample = sorted({round(i * last / (SWEEP_TIMING_SAMPLE - 1)) for i in range(SWEEP_TIMING_SAMPLE)})
+    timed, spent = 0, 0.0
+    for index in sample:
+        start = _clock()
+        try:
+            runner(points[index])
+        except ScenarioError:
+            continue
+        spent += _clock() - start
+        timed += 1
+    if timed:
+        check_points_time(spent / timed, todo, timed, "this sweep", allow_long)
+
+
 def sweep_fingerprint(
     base_data: Any, source: str, vary: Mapping[str, Sequence[Any]], engine: str, fidelity: str | None
 ) -> str:
@@ -345,7 +379,9 @@ def sweep(
     ``resume=True`` takes the points already in it instead of running them again. A point
     that fails does not stop the others; afterwards :class:`SweepError` names the first
     failed point's grid coordinates (``.frame`` holds the finished points). ``allow_long``: every
-    point may run past the engines' cost limits (:func:`engine_function`).
+    point may run past the engines' cost limits (:func:`engine_function`), and the sweep past its own: the sum
+    of its points' prices (:func:`_check_cost`) and, past :data:`SWEEP_CONFIRM_POINTS` points of the closed forms,
+    their timed sample (:func:`_check_points_time`).
     """
     import pandas as pd
 
@@ -365,6 +401,9 @@ def sweep(
     if partial_file is not None:
         journal = execution.Journal(partial_file, sweep_fingerprint(base.data, base.source, vary, engine, fidelity))
         done = journal.load(len(points)) if resume else {}
+    if engine != "sim":  # the simulator's points are priced one by one above
+        _check_points_time(runner, points, len(points) - len(done), allow_long)
+    if journal is not None:
         journal.start(done)
     todo = [i for i in range(len(points)) if i not in done]
     rows: dict[int, Any] = dict(done)

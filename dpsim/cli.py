@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from dpsim import cli_collective, cli_plan, cli_runtime
+from dpsim.api import SWEEP_CONFIRM_POINTS  # sweeps larger than this need --yes (and are timed)
 from dpsim.cli_common import (
     CLI_SOURCE,
     ENGINES,
@@ -82,8 +83,6 @@ AllowLongOpt = Annotated[
 ]
 OOM_EXIT = 3
 """Exit status of ``dpsim run --fail-on-oom`` when the step does not fit in device memory."""
-SWEEP_CONFIRM_POINTS = 100_000
-"""Sweeps larger than this need ``--yes``."""
 SWEEP_MAX_POINTS = 1_000_000
 """Most points one sweep runs, ``--yes`` or not: every point is a scenario held in memory until the table is
 written (10^12 points were a list of a trillion dicts)."""
@@ -244,7 +243,12 @@ def sweep(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a scaling plot to FILE.png or FILE.svg.")] = None,
     format_: FormatOpt = "table",
     yes: Annotated[
-        bool, typer.Option("--yes", help=f"Run sweeps of more than {SWEEP_CONFIRM_POINTS:,} points.")
+        bool,
+        typer.Option(
+            "--yes",
+            help=f"Run sweeps of more than {SWEEP_CONFIRM_POINTS:,} points (timed on a sample first: past the cost "
+            "limit they need --allow-long too).",
+        ),
     ] = False,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,

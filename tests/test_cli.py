@@ -601,3 +601,34 @@ def test_a_sweep_that_fails_says_so_in_one_line_whatever_it_replaced(
     assert_one_line_error(code, err)
     code, _, err = cli(capsys, *sweep, "--vary", "variability.seed=0,1")
     assert code == 0 and err == "" and out.exists() and not partial.exists()
+
+
+def test_a_sweep_that_needs_yes_is_timed_first_and_refused_past_the_cost_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Stop 44: ``dpsim sweep --yes`` (more than 100,000 points) had no time limit with the closed forms: a million
+    points at the 1–16 ms a point takes here ran for 17 minutes to 4.4 hours. Such a sweep now times 16 of its points
+    (spread over the grid) and is refused past the cost guard's 5 minutes unless ``--allow-long``, before anything is
+    written. Here the grid's 4 points stand for more than 100,000 and the clock says 100 s a point."""
+    import itertools
+
+    from dpsim import api
+
+    monkeypatch.setattr(api, "SWEEP_CONFIRM_POINTS", 3)  # the CLI's --yes check keeps its own 100,000
+    clock = itertools.count(0.0, 100.0)
+    monkeypatch.setattr(api, "_clock", lambda: next(clock))
+    out = tmp_path / "o.csv"
+    sweep = ("sweep", str(DEFAULT), "--vary", "training.learning_rate=1e-4,2e-4,3e-4,4e-4", "--out", str(out))
+    code, _, err = cli(capsys, *sweep)
+    assert_one_line_error(code, err)
+    expected = ("error: <cost guard>: this sweep of 4 points would run for about 6.67 minutes (1e+05 ms a point, "
+                "the mean of 4 points spread over the grid; limit 5 minutes); pass --allow-long")  # fmt: skip
+    assert err.startswith(expected), err
+    assert not any(tmp_path.iterdir())  # nothing written: neither the table nor its partial results
+    code, _, err = cli(capsys, *sweep, "--allow-long")
+    assert code == 0, err
+    assert len(list(csv.DictReader(out.open()))) == 4
+    monkeypatch.setattr(api, "SWEEP_CONFIRM_POINTS", 4)  # no more points than the threshold: not timed, as before
+    monkeypatch.setattr(api, "_clock", lambda: pytest.fail("a sweep that does not need --yes was timed"))
+    code, _, err = cli(capsys, *sweep)
+    assert code == 0, err

@@ -969,6 +969,23 @@ def check_total(
     return total_s
 
 
+def check_points_time(each_s: float, points: int, sampled: int, what: str, allow_long: bool = False) -> float:
+    """Refuse ``points`` evaluations of ``each_s`` CPU seconds each (the mean of ``sampled`` of them, timed) past
+    :data:`LIMIT_S` in all unless ``allow_long``; returns the estimated seconds. ``dpsim sweep --yes`` (more than
+    100,000 points of the closed forms, :func:`dpsim.api.sweep`) ran for hours unbounded: a million points at the
+    1–16 ms a point takes here is 17 minutes to 4.4 hours, where the simulator's points are priced by :func:`check`."""
+    total_s = each_s * points
+    if total_s > LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "",
+            f"{what} of {points:,} points would run for about {_duration(total_s)} ({each_s * 1e3:.3g} ms a point, "
+            f"the mean of {sampled} points spread over the grid; limit {_duration(LIMIT_S)}); pass --allow-long to "
+            "run it anyway, or split it into several",
+            "<cost guard>",
+        )
+    return total_s
+
+
 def check_pricing(
     scenario: Scenario, allow_long: bool = False, engine: str = "analytic", fewer: str = FEWER_RANKS
 ) -> CollectiveBudget:
