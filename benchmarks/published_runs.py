@@ -3642,15 +3642,57 @@ def async_tp_hiding_nothing(run: PublishedRun, engine: str = "analytic") -> floa
         return predict_run(run, engine)[0]
 
 
+ASYNC_TP_FUSED_PASSES = ("forward", "forward+backward", "forward+recompute")
+"""Which passes' collectives :func:`async_tp_fused_in` lets torch's AsyncTP fuse (a what-if, not the model): the
+forward's four (``_OVERLAPPED_GEMMS``), plus the backward's (:func:`dpsim.analytic.parallel._async_tp_backward_pairs`)
+or full recomputation's re-forward's four; the model fuses all three."""
+
+
+def async_tp_fused_in(run: PublishedRun, passes: str, engine: str = "analytic") -> float:
+    """The run's predicted value were torch's AsyncTP to fuse only the collectives of ``passes`` (one of
+    :data:`ASYNC_TP_FUSED_PASSES`; a what-if, not the model): :func:`dpsim.analytic.parallel._fused_pairs`, which
+    both the hidden transfers and the split GEMMs' cost read, restricted to those passes; the fused ops' local
+    steps and every collective's price as now. Any other run's value is as predicted."""
+    from unittest import mock
+
+    if passes not in ASYNC_TP_FUSED_PASSES:
+        raise ValueError(f"passes {passes!r}: expected one of {', '.join(ASYNC_TP_FUSED_PASSES)}")
+    fused_pairs = parallel._fused_pairs
+
+    def restricted(scenario: Scenario) -> list[tuple[str, str]]:
+        t = scenario.training
+        if t.tp_overlap_kind != "torch_async_tp":
+            return fused_pairs(scenario)
+        pairs = list(parallel._OVERLAPPED_GEMMS)
+        if passes == "forward+backward":
+            pairs += parallel._async_tp_backward_pairs(scenario.model.gated_mlp)
+        if passes == "forward+recompute" and t.activation_recomputation == "full":
+            pairs += parallel._OVERLAPPED_GEMMS
+        return pairs
+
+    with mock.patch.object(parallel, "_fused_pairs", restricted):
+        return predict_run(run, engine)[0]
+
+
 def _print_async_tp_what_if(engine: str) -> None:
-    print("torchtitan's AsyncTP rows (tp_overlap_kind: torch_async_tp): error now and with AsyncTP hiding no transfer")
-    print("(its local steps kept; a what-if, not the model)")
+    print("torchtitan's AsyncTP rows (tp_overlap_kind: torch_async_tp): error now, with AsyncTP hiding no transfer,")
+    print("and with only some passes' collectives fused (its local steps kept; what-ifs, not the model)")
+    heads = ("now", "none", *ASYNC_TP_FUSED_PASSES)
+    print(f"  {'run':<62}" + "".join(f"{h:>19}" for h in heads))
+    errors: list[list[float]] = [[] for _ in heads]
     for run in TORCHTITAN_RUNS:
         if run.scenario["training"].get("tp_overlap_kind") != "torch_async_tp":
             continue
-        now = relative_error(run, predict_run(run, engine)[0])
-        nothing = relative_error(run, async_tp_hiding_nothing(run, engine))
-        print(f"  {run.name:<62} {100 * now:+6.1f} %  {100 * nothing:+6.1f} %")
+        values = [
+            predict_run(run, engine)[0],
+            async_tp_hiding_nothing(run, engine),
+            *(async_tp_fused_in(run, p, engine) for p in ASYNC_TP_FUSED_PASSES),
+        ]
+        row = [relative_error(run, v) for v in values]
+        for column, error in zip(errors, row, strict=True):
+            column.append(abs(error))
+        print(f"  {run.name:<62}" + "".join(f"{100 * e:+17.1f} %" for e in row))
+    print(f"  {'mean |error|':<62}" + "".join(f"{100 * sum(c) / len(c):17.1f} %" for c in errors))
 
 
 MEGASCALE_VARIANTS = ("flash", "flash_fa1", "distributed_optimizer")
@@ -3739,8 +3781,9 @@ def main() -> None:
     parser.add_argument(
         "--async-tp-what-if",
         action="store_true",
-        help="only torchtitan's AsyncTP rows, now and with torch's AsyncTP hiding no transfer, its fused ops' local "
-        "steps kept (not the model)",
+        help="only torchtitan's AsyncTP rows, now, with torch's AsyncTP hiding no transfer and with only the "
+        "forward's (and the backward's or the re-forward's) collectives fused, its fused ops' local steps kept "
+        "(not the model)",
     )
     parser.add_argument(
         "--megascale-what-if",

@@ -1434,6 +1434,44 @@ def test_async_tp_what_if_by_hand() -> None:
     assert RUNS.predict_run(run)[0] == before
 
 
+def test_async_tp_fused_in_by_hand() -> None:
+    """``--async-tp-what-if``'s restricted fusion (not the model): with only the forward's collectives fused, the Aug
+    2024 405B Float8 AsyncTP row (no pipeline, one micro-batch) loses exactly what the re-forward's and the
+    backward's fused pairs hid, less what their split GEMMs cost beyond the whole ones (by hand from the TP
+    collectives and the priced GEMMs), up to the FSDP gradient tail the longer backward covers, on both engines; the
+    passes nest (forward <= forward + backward or + recompute <= now in throughput); a run without AsyncTP is
+    unchanged; an unknown variant is refused; the model is left as it was."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.step import fabric_of
+
+    run = next(r for r in TITAN if r.name == "torchtitan 405B TP8 FP8 AsyncTP on 128 H100 (Aug 2024)")
+    scenario = scenario_from_dict(dict(run.scenario))
+    t = scenario.training
+    comm = dict(parallel.tensor_parallel_collectives(scenario, fabric_of(scenario)))
+    whole = parallel._layer_gemm_seconds(scenario)
+    split = parallel._layer_gemm_seconds(scenario, t.tensor_parallel)
+    share = (t.tensor_parallel - 1) / t.tensor_parallel
+    dropped = [*parallel._async_tp_backward_pairs(scenario.model.gated_mlp), *parallel._OVERLAPPED_GEMMS]
+    per_layer = sum(min(comm[op], share * split[name]) - (split[name] - whole[name]) for op, name in dropped)
+    lost = per_layer * parallel.layers_per_stage(scenario) * scenario.accumulation_steps
+    assert lost > 0.5
+    before, analytic = RUNS.predict_run(run)
+    tail = analytic.extra["gradient_exposed_s"]
+    tokens = scenario.tokens_per_step / scenario.world_size
+    for engine in ("analytic", "sim"):
+        now = RUNS.predict_run(run, engine)[0]
+        forward = RUNS.async_tp_fused_in(run, "forward", engine)
+        grown = tokens / forward - tokens / now
+        assert 0.0 <= lost - grown <= tail
+        assert forward <= RUNS.async_tp_fused_in(run, "forward+backward", engine) <= now
+        assert forward <= RUNS.async_tp_fused_in(run, "forward+recompute", engine) <= now
+    vanilla = next(r for r in TITAN if r.name == "torchtitan 405B TP8 FP8 on 128 H100 (Aug 2024)")
+    assert RUNS.async_tp_fused_in(vanilla, "forward") == RUNS.predict_run(vanilla)[0]
+    with pytest.raises(ValueError, match="passes"):
+        RUNS.async_tp_fused_in(run, "backward")
+    assert RUNS.predict_run(run)[0] == before
+
+
 def test_nemotron_340b_shape_is_the_technical_reports() -> None:
     """The Nemotron-4 340B row's shape (nemotron_340b.yaml: 96 layers, hidden 18,432, 96 heads, 8 query groups, 4h
     squared-ReLU MLP, untied 256K embeddings) against the Nemotron-4 340B technical report (NVIDIA 2024, section 2:
