@@ -131,10 +131,7 @@ def _run_shared(
             + "]"
         )
     elif format_ == "csv":
-        rows = [
-            report.format_result(r, "csv", scenario=s).splitlines() for r, s in zip(results, scenarios, strict=True)
-        ]
-        print_output("\n".join([rows[0][0], *(row[1] for row in rows)]) + "\n")
+        print_output(report.format_results_csv(results, scenarios))
     else:
         for result, loaded in zip(results, scenarios, strict=True):
             print_output(report.format_result(result, format_, scenario=loaded))

@@ -130,6 +130,23 @@ def reliability_fields(result: StepResult, scenario: Scenario | None) -> dict[st
     }
 
 
+def format_results_csv(results: Sequence[StepResult], scenarios: Sequence[Scenario | None]) -> str:
+    """Step results as one CSV: a header, then a row per result (``run A B --shared-fabric``: a row per job).
+
+    The header holds every column any row has, in the order they first appear, and a row leaves the columns it
+    lacks empty: round 26 (hostile). Jobs' columns differ (a ``reliability`` section adds goodput's four), and the
+    first job's header was printed over every row, so a job with more columns than the first wrote cells no header
+    named and one with fewer shifted nothing into place (the CSV read back with values under other columns).
+    """
+    rows = [{**r.flat(), **reliability_fields(r, s)} for r, s in zip(results, scenarios, strict=True)]
+    buffer = io.StringIO()
+    fields = list(dict.fromkeys(name for row in rows for name in row))
+    writer = csv.DictWriter(buffer, fieldnames=fields, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None) -> str:
     """One step result as a table, one JSON object, or a CSV header + row.
 
@@ -140,12 +157,7 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
     if fmt == "json":
         return to_json({**result.to_dict(), **reliability})
     if fmt == "csv":
-        flat = {**result.flat(), **reliability}
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(flat), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(flat)
-        return buffer.getvalue()
+        return format_results_csv([result], [scenario])
     table = Table(title=f"{user_text(result.scenario)} ({result.engine})", box=box.SIMPLE_HEAD, show_header=True)
     table.add_column("quantity")
     table.add_column("value", justify="right")

@@ -96,6 +96,8 @@ class Case:
     128 + the signal with one ``error:`` line, and none of ``outputs`` written."""
     signal_when: str = ""
     """The file (``{tmp}`` = the folder) whose second line says the command is at work (a sweep's partial results)."""
+    rectangular: bool = False
+    """A valid input printing CSV: exit 0 and every row with as many cells as its header (else ``ragged CSV``)."""
     listed: str = ""
     """A valid input that sets a field read by nothing: exit 0 with ``--format json`` output whose every record names
     it in ``extra.ignored_fields`` (a sweep row: its ``ignored_fields`` text); else ``unlisted`` (accepted and
@@ -4962,6 +4964,27 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
     yield Case(kind, ["--reuse", stored], program="benchmarks/ddp_timeline", accept=True, env=_NO_TESTBED)
 
 
+def shared_fabric_csv_of_jobs_with_other_columns() -> Iterator[Case]:
+    """Round 26. ``dpsim run A B --shared-fabric --format csv`` printed the first job's header over every job's row,
+    and a job's columns depend on its scenario (a ``reliability`` section adds goodput's four): a later job with
+    more columns wrote cells no header named, one with fewer left the header's last columns to nothing, silently
+    (read back, a value sat under another column). The header is now every column of any job
+    (:func:`dpsim.report.format_results_csv`), a row's missing ones empty; each must end with a rectangular CSV."""
+    kind = "shared-fabric CSV of jobs with other columns (round 26)"
+    failing = SMALL + "reliability: {node_mtbf: 1000 h}\n"
+    files = {"s.yaml": SMALL.encode(), "r.yaml": failing.encode(), "p.yaml": PIPELINED.encode(),
+             "q.yaml": (PIPELINED + "reliability: {node_mtbf: 10 h, restart: 10 min}\n").encode()}  # fmt: skip
+    for jobs in (("s", "r"), ("r", "s"), ("s", "p", "r"), ("r", "p", "s", "q"), ("q", "q"), ("s", "s")):
+        paths = [f"{{tmp}}/{job}.yaml" for job in jobs]
+        yield Case(kind, ["run", *paths, "--shared-fabric", "--format", "csv"], files, rectangular=True, accept=True)
+        yield Case(kind, ["run", *paths, "--shared-fabric", "--format", "csv", "--placement", "interleaved"], files,
+                   rectangular=True, accept=True)  # fmt: skip
+    for path in ("s", "r"):  # one scenario, either engine: the same writer
+        for engine in ("analytic", "sim"):
+            yield Case(kind, ["run", f"{{tmp}}/{path}.yaml", "--engine", engine, "--format", "csv"], files,
+                       rectangular=True, accept=True)  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5011,7 +5034,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 25 (hostile): the benchmark scripts
     benchmark_script_options,
     # round 26 (hostile): the root scripts' options, before the testbed
-    root_scripts_before_the_testbed,
+    root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -5325,6 +5348,14 @@ def _lists(text: str, field: str) -> bool:
     return bool(records)
 
 
+def _rectangular_csv(text: str) -> bool:
+    """Whether ``text`` is a CSV header and at least one row, every row with as many cells as the header."""
+    import csv
+
+    header, *rows = list(csv.reader(io.StringIO(text))) or [[]]
+    return bool(header and rows) and all(len(row) == len(header) for row in rows)
+
+
 def _strict_json(text: str) -> bool:
     """Whether ``text`` is one JSON document without ``NaN``/``Infinity`` (Python's json writes them; JSON has none)."""
     import json
@@ -5378,6 +5409,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "invalid JSON"  # a valid input whose JSON is expected: exit 0 and one strict JSON document
     if verdict == "clean" and case.unsigned and (code != 0 or _NEGATIVE_ZERO.search(out)):
         verdict = "negative zero" if code == 0 else "refused"
+    if verdict == "clean" and case.rectangular and (code != 0 or not _rectangular_csv(out)):
+        verdict = "ragged CSV" if code == 0 else "refused"
     if verdict == "clean" and case.listed and (code != 0 or not _lists(out, case.listed)):
         verdict = "unlisted" if code == 0 else "refused"
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs if "*" not in o]
@@ -5391,9 +5424,9 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON", "noisy", "refused", "negative zero", "unlisted"]  # fmt: skip
+                "invalid JSON", "noisy", "refused", "negative zero", "unlisted", "ragged CSV"]  # fmt: skip
     shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
-             "noisy", "refused", "-0", "unlisted")  # fmt: skip
+             "noisy", "refused", "-0", "unlisted", "ragged")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]

@@ -961,3 +961,28 @@ def test_the_embedding_groups_all_reduce_as_the_fabric_routes_it(overrides: list
         net.start_many(routes, np.full(len(src), size / 2), latency, owner, np.arange(len(src)))
         env.run()
     assert env.now == pytest.approx(tied_embedding_allreduce_time(s, model_parallel_fabric(s)), rel=1e-9)
+
+
+def test_jobs_of_other_columns_on_a_shared_fabric_share_one_csv_header(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 26 (hostile): a job with a ``reliability`` section has goodput's four columns more than one without; the
+    first job's header was printed over every row, so a later job wrote cells no header named (or lacked some),
+    in either order. The header is now every column of any job, a row's missing ones empty."""
+    import csv
+    import io
+    import json
+
+    plain, failing = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    plain.write_text(JOB_YAML.format(name="plain"))
+    failing.write_text(JOB_YAML.format(name="failing") + "reliability: {node_mtbf: 1000 h}\n")
+    code, out, _ = _cli(capsys, "run", str(plain), str(failing), "--shared-fabric", "--format", "json")
+    jobs = {j["scenario"]: j for j in json.loads(out)}
+    for order in ((plain, failing), (failing, plain)):
+        code, out, _ = _cli(capsys, "run", *map(str, order), "--shared-fabric", "--format", "csv")
+        header, *rows = list(csv.reader(io.StringIO(out)))
+        assert code == 0 and len(rows) == 2 and all(len(row) == len(header) for row in rows), out
+        read = {row["scenario"]: row for row in csv.DictReader(io.StringIO(out))}
+        assert read["plain"]["goodput"] == "" and float(read["failing"]["goodput"]) == jobs["failing"]["goodput"]
+        for name, job in jobs.items():
+            assert float(read[name]["step_time_s"]) == job["step_time_s"]
