@@ -1430,3 +1430,32 @@ def test_one_node_nvls_fills_its_scatter_switch_gather_pipeline(engine: str) -> 
         assert row["time_s"] == pytest.approx(25e-6 + size * per_byte + 2 * loop * per_byte, rel=1e-9)
     (row,) = collective_rows(scenario, "allreduce", [8.0 * (1 << 30)], engine=engine)
     assert row["busbw_Bps"] / 1e9 == pytest.approx(488.0, abs=0.05)
+
+
+def test_a_cluster_carries_every_setting_of_its_fabric() -> None:
+    """``Cluster.from_fabric`` takes each field the two share by name (``cluster._FABRIC_FIELDS``), where it wrote out
+    27 of them one by one (a new NCCL setting added to both could be left out and run at its default). Every shared
+    field set away from its default on the fabric arrives on the cluster; the topology is built from its name, the
+    degraded NICs are ``degraded``."""
+    from dpsim.sim.cluster import _FABRIC_FIELDS
+
+    fabric = cf.Fabric(2, 8, NVLINK, NIC)
+    changed: dict[str, Any] = {
+        "nodes": 3, "per_node": 4, "intra": cf.Link(2e-6, 100e9), "inter": cf.Link(7e-6, 12e9), "nics_per_node": 2,
+        "nvls": True, "intra_hw": "pci", "protocol": "Simple", "arch": "hopper", "rank_order": tuple(range(11, -1, -1)),
+        "nic_gbps": 25.0, "host": cf.Link(1e-6, 50e9), "pcie_gpus_per_nic": 1, "nic_c2c": True,
+        "nccl_algo": ("ring",), "nccl_proto": ("Simple",), "nccl_buffsize": 8.0 * 2**20,
+        "nccl_nvls_chunksize": 65536.0, "nccl_nvlstree_max_chunksize": 131072.0, "nccl_version": "2.19.3",
+        "nccl_tuner": "aws-ofi-nccl", "nccl_tuner_platform": "p4d", "nccl_net_latency_s": 2e-5, "relays": (1, 0, 3, 2),
+        "nccl_pxn_disable": True, "intra_topology": "hybrid-cube-mesh",
+        "host_topology": cf.HostTopology(sockets=2, gpus_per_switch=2, inter_cpu_bandwidth=20e9),
+    }  # fmt: skip
+    shared = {f.name for f in dataclasses.fields(Cluster)} & {f.name for f in dataclasses.fields(cf.Fabric)}
+    assert set(changed) == shared - {"topology"} == set(_FABRIC_FIELDS)  # a new shared field needs a value here
+    for name, value in changed.items():
+        assert getattr(fabric, name) != value, name  # each away from its default
+    fabric = dataclasses.replace(fabric, **changed, topology="fat-tree", nodes_per_leaf=2, degraded_nics=((1, 0.5),))
+    cluster = Cluster.from_fabric(fabric)
+    for name, value in changed.items():
+        assert getattr(cluster, name) == value, name
+    assert type(cluster.topology).__name__ == "FatTreeTopology" and dict(cluster.degraded) == {1: 0.5}

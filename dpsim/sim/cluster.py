@@ -117,9 +117,9 @@ class Cluster:
     nccl_net_latency_s: float = 0.0
     """The latency the network plugin reports to NCCL, which its tuner picks by (:attr:`Fabric.nccl_net_latency_s`)."""
     relays: tuple[int, ...] | None = None
+    """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
     nccl_pxn_disable: bool = False
     """``NCCL_PXN_DISABLE=1``: no PXN relay (:attr:`Fabric.nccl_pxn_disable`)."""
-    """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
     host_topology: HostTopology | None = None
     """PCIe switches and CPU sockets GPUs of a node reach each other through (:meth:`node_routes`); None: ports only."""
     intra_topology: str = "switch"
@@ -192,35 +192,9 @@ class Cluster:
             regimes = tuple((start, cls.from_fabric(fabric.at_size(start), degraded)) for start in fabric.regime_starts)
             return dataclasses.replace(regimes[-1][1], regimes=regimes)
         return cls(
-            fabric.nodes,
-            fabric.per_node,
-            fabric.intra,
-            fabric.inter,
-            fabric.nics_per_node,
-            topology,
-            {**dict(fabric.degraded_nics), **dict(degraded or {})},
-            fabric.nvls,
-            fabric.intra_hw,
-            fabric.protocol,
-            arch=fabric.arch,
-            rank_order=fabric.rank_order,
-            nic_gbps=fabric.nic_gbps,
-            host=fabric.host,
-            pcie_gpus_per_nic=fabric.pcie_gpus_per_nic,
-            nic_c2c=fabric.nic_c2c,
-            relays=fabric.relays,
-            nccl_pxn_disable=fabric.nccl_pxn_disable,
-            nccl_algo=fabric.nccl_algo,
-            nccl_proto=fabric.nccl_proto,
-            nccl_buffsize=fabric.nccl_buffsize,
-            nccl_nvls_chunksize=fabric.nccl_nvls_chunksize,
-            nccl_nvlstree_max_chunksize=fabric.nccl_nvlstree_max_chunksize,
-            nccl_net_latency_s=fabric.nccl_net_latency_s,
-            nccl_version=fabric.nccl_version,
-            nccl_tuner=fabric.nccl_tuner,
-            nccl_tuner_platform=fabric.nccl_tuner_platform,
-            host_topology=fabric.host_topology,
-            intra_topology=fabric.intra_topology,
+            topology=topology,
+            degraded={**dict(fabric.degraded_nics), **dict(degraded or {})},
+            **{name: getattr(fabric, name) for name in _FABRIC_FIELDS},
         )
 
     def _build_host(self) -> None:
@@ -425,3 +399,15 @@ class Cluster:
     def _with_host(self, latency: np.ndarray) -> np.ndarray:
         """An inter-node route's latency: the largest of its link classes' (the GPU's first hop included)."""
         return np.maximum(latency, self.host_latency_s)
+
+
+_FABRIC_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Cluster)
+    if f.name in {g.name for g in dataclasses.fields(Fabric)} and f.name != "topology"
+)
+"""The fields a :class:`Cluster` takes as its :class:`~dpsim.analytic.collectives.Fabric` has them, by name
+(:meth:`Cluster.from_fabric`): its links, layout, NCCL's hardware view and every ``nccl_*`` setting. The fabric's
+``topology`` is a name the cluster builds (:func:`dpsim.sim.topology.make_topology`) and its ``degraded_nics`` are
+``degraded``. A field added to both is carried without another line (the 27 were written out one by one, where a new
+NCCL setting could be left out and run at its default)."""
