@@ -700,15 +700,7 @@ class ModelConfig(_Section):
             if self.parameters is None:
                 self.parameters = catalog.shape_parameters(self)
             if self.flops_per_sample is None:
-                per_token = catalog.training_flops_per_token(
-                    self.parameters,
-                    self.layers,
-                    self.hidden,
-                    self.seq_len,
-                    self.vocab,
-                    embedding_parameters=self.embedding_parameters,
-                )
-                self.flops_per_sample = per_token * self.seq_len
+                self.flops_per_sample = self.shape_flops_per_sample
         elif self.kind == "mlp" and self.layers > 0 and self.hidden > 0:
             # ``layers`` square linear layers with biases (runtime.model.MLP): Ψ = L·(h² + h),
             # and 6·Ψ training FLOPs per sample (2 forward + 4 backward per parameter)
@@ -722,6 +714,17 @@ class ModelConfig(_Section):
             if self.flops_per_sample is None:
                 raise ValueError(f"flops_per_sample: a {self.kind} model needs flops_per_sample or a preset")
         return self
+
+    @property
+    def shape_flops_per_sample(self) -> float:
+        """A transformer's training FLOPs per sample from its shape and parameters (``flops_per_sample`` when not
+        given: :func:`dpsim.catalog.training_flops_per_token` times the sequence)."""
+        assert self.parameters is not None
+        per_token = catalog.training_flops_per_token(
+            self.parameters, self.layers, self.hidden, self.seq_len, self.vocab,
+            embedding_parameters=self.embedding_parameters,
+        )  # fmt: skip
+        return float(per_token * self.seq_len)
 
     @property
     def embedding_parameters(self) -> float:
@@ -3091,6 +3094,12 @@ class Scenario(_Section):
                     out[f"model.{name}"] = kernels
             out.update(self._unread_at_flat_rate(cause))
             return out
+        if m.kind == "transformer" and m.flops_per_sample != m.shape_flops_per_sample:
+            out["model.flops_per_sample"] = (
+                "read only by mfu: this transformer's step is priced from its layers' operations (GEMMs, attention, "
+                "memory-bound kernels), not from a count of FLOPs; mfu divides the count given by the priced step "
+                f"(the shape's count is {m.shape_flops_per_sample:.4g})"
+            )
         if own("flat_efficiency"):
             out["cluster.device.flat_efficiency"] = (
                 "read only where every FLOP is priced at one fraction of peak (model.kind cnn or mlp, a device "

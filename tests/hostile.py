@@ -4985,6 +4985,28 @@ def shared_fabric_csv_of_jobs_with_other_columns() -> Iterator[Case]:
                        rectangular=True, accept=True)  # fmt: skip
 
 
+def flops_per_sample_beside_operations() -> Iterator[Case]:
+    """Round 26. ``model.flops_per_sample`` given for a transformer whose step is priced from its layers' operations
+    (the default: GEMM curves, attention, memory-bound kernels) reads nothing but MFU: the step was the same to the
+    bit, unlisted, and MFU divided the count given by it (``1e15`` on GPT-2 small: MFU 211.9, past the devices'
+    peak). Listed now (``extra.ignored_fields``, with the shape's own count); priced at one fraction of peak
+    (``cluster.device.efficiency``, an MLP) it sets the step and stays unlisted."""
+    kind = "flops_per_sample beside a step priced by operations (round 26)"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
+    for value in ("1", "1e15", "8.757e11"):
+        for extra in ([], ["--engine", "sim"], ["--set", "training.tensor_parallel=2"]):
+            yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", "--set", f"model.flops_per_sample={value}",
+                              *extra], files, listed="model.flops_per_sample")  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/p.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format", "json", "--set",
+                      "model.flops_per_sample=1e15"], files, listed="model.flops_per_sample")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "model.flops_per_sample=1,1e15", "--format", "json"], files,
+               listed="model.flops_per_sample")  # fmt: skip
+    for sets in (["cluster.device.efficiency=0.5"], ["model={kind: mlp, layers: 2, hidden: 64}"],
+                 ["model={kind: mlp, parameters: 1e6}"]):  # fmt: skip  # priced from the count: read
+        given = [a for x in [*sets, "model.flops_per_sample=1e12"] for a in ("--set", x)]
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", *given], files, accept=True, finite=True)
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5034,7 +5056,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 25 (hostile): the benchmark scripts
     benchmark_script_options,
     # round 26 (hostile): the root scripts' options, before the testbed
-    root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns,
+    root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

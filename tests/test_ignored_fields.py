@@ -344,6 +344,7 @@ def test_interleaved_at_one_chunk_under_torchs_pipelining_is_refused() -> None:
 
 
 READ = [
+    (DEFAULT, [FLAT], ["model.flops_per_sample=1e12"], "model.flops_per_sample"),  # one fraction of peak: the count
     (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2"], ["training.sequence_parallel=true"],
      "training.sequence_parallel"),
     (LLAMA, [*SMALL_LLAMA, "training.tensor_parallel=2", "training.sequence_parallel=true"],
@@ -700,3 +701,17 @@ def test_the_input_gradients_release_leaves_the_schedules_notes_as_they_were() -
     ignored = both.ignored_fields()
     assert ignored["training.pipeline_schedule"].startswith("interleaved with virtual_stages 1 is 1F1B")
     assert ignored["training.pipeline_releases_input_grads"].startswith("read only with pipeline_runtime: torch")
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_a_transformers_flops_given_beside_its_operations_is_read_only_by_mfu(engine: str) -> None:
+    """Round 26 (hostile): priced from its layers' operations, a transformer's step never reads a given
+    ``model.flops_per_sample``; only MFU divides it by the step (``1e15`` on the default model: MFU far past 1),
+    and it was not listed. Every other number of the record stays as it was; the shape's own count is not listed."""
+    base = _step(DEFAULT, [], engine)
+    for value in ("1", "1e15"):
+        given = _step(DEFAULT, [f"model.flops_per_sample={value}"], engine)
+        assert given["mfu"] != base["mfu"] and {**given, "mfu": base["mfu"]} == base
+        assert list(_ignored(DEFAULT, [f"model.flops_per_sample={value}"], engine)) == ["model.flops_per_sample"]
+    shape = load_scenario(DEFAULT).model.shape_flops_per_sample
+    assert not _ignored(DEFAULT, [f"model.flops_per_sample={shape!r}"], engine)
