@@ -467,7 +467,8 @@ def message_fit() -> dict[str, dict[str, Any]]:
       ``o`` paid one message after another would be what NCCL's own ring model charges a network step
       (``tuning.cc``: "Inter-node rings still have to launch nsteps * net overhead", 3 × ``getNetOverhead`` for
       Simple) and what one proxy thread a GPU (``proxy.cc`` ``ncclProxyProgress``) posting every message of its
-      GPU would give.
+      GPU would give. Fitted with B free, B comes out above the port's line rate (59 GB/s against 50): a curve, not
+      a wire rate, so nothing is priced from it.
     - ``all_gather``: ``t = a + (M − 1)·L + S·(N − 1)/N / R``: a latency a network hop of the ring, then the bytes.
 
     Per reading: the fitted coefficients, and for each half the points within :data:`MISS` under the reading and
