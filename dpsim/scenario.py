@@ -1091,6 +1091,11 @@ class ClusterConfig(_Section):
                 f"inter_node.nics_per_node: {nics} NICs for {g} workers per node; more NICs than workers must be a "
                 f"multiple of them (the same number on each GPU's PCIe switch)"
             )
+        if nics < g and g % nics:  # round 26: 3 NICs for 8 GPUs ran slower than 2, and the fabric twice the engines
+            raise ValueError(
+                f"inter_node.nics_per_node: {nics} NICs for {g} workers per node; fewer NICs than workers must divide "
+                f"them (the same number of GPUs on each NIC, as the engines' rails and NIC shares assume)"
+            )
         if nics % ports or (g < nics // ports and (nics // ports) % g):
             raise ValueError(
                 f"inter_node.ports_per_nic: {ports} ports a NIC for {nics} ports per node; expected a divisor of "
@@ -3505,8 +3510,10 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
             return exc.field, exc.message
         msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         head = msg.split(": ", 1)[0]
-        name, _, item = head.partition(".")  # a field, or an item of a list field (attention_efficiency.0)
-        if ": " in msg and kind == "value_error" and name.isidentifier() and (not item or item.isdigit()):
+        name, _, item = head.partition(".")  # a field, an item of a list field (attention_efficiency.0), or a
+        # field of a section inside (inter_node.nics_per_node: was "cluster: inter_node.nics_per_node: ...")
+        inner = item.isidentifier() and section_has((*loc, name), item)
+        if ": " in msg and kind == "value_error" and name.isidentifier() and (not item or item.isdigit() or inner):
             sub, rest = msg.split(": ", 1)  # loc (): a top-level field
             if section_has(loc, name):
                 return f"{field}.{sub}" if field else sub, rest

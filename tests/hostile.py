@@ -5007,6 +5007,32 @@ def flops_per_sample_beside_operations() -> Iterator[Case]:
         yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", *given], files, accept=True, finite=True)
 
 
+def nic_counts_that_do_not_divide_the_node() -> Iterator[Case]:
+    """Round 26. Fewer NICs than a node's workers that do not divide them (3 NICs for 8 GPUs, 2 for 3) were taken, and
+    the engines' rails and NIC shares, which give each NIC the same number of GPUs, priced them inconsistently: 3
+    NICs for 8 A100 ran slower than 2 (data parallel, 2.59 against 1.95 s), 6 slower than 5 under TP 2 (1.31 against
+    0.98 s), and the shared fabric, which places each GPU on NIC ⌊local·nics/G⌋, gave twice the engines' step
+    (TP 2: 3.91 against 1.96 s; PP 4 x TP 4 interleaved: 2.19 against 0.74 s). Refused now, as more NICs than workers
+    that are not a multiple of them were, by every command; counts that divide are taken."""
+    kind = "NIC counts that do not divide the node (round 26)"
+    field_name = "cluster.inter_node.nics_per_node"
+    files = {"s.yaml": SMALL.encode()}
+    for workers, nics in ((8, 3), (8, 5), (8, 6), (8, 7), (4, 3), (3, 2), (6, 4), (16, 6)):
+        sets = [f"cluster.workers_per_node={workers}", f"{field_name}={nics}", "training.global_batch=auto"]
+        for command in ("run", "check", "collective"):
+            yield _set_case(kind, *sets, command=command, names=field_name)
+    eight = ["--set", "cluster.workers_per_node=8", "--set", "training.global_batch=auto"]
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", *eight, "--vary", f"{field_name}=2,3", "--out", "{tmp}/o.csv"], files,
+               expect_error=True, names=field_name, outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *eight, "--set", f"{field_name}=3"],
+               files, expect_error=True, names=field_name)  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--engine", "sim", *eight, "--set", f"{field_name}=3"], files,
+               expect_error=True, names=field_name)  # fmt: skip
+    for nics in (1, 2, 4, 8, 16):
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", *eight, "--set", f"{field_name}={nics}"], files,
+                   accept=True, finite=True)  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5057,6 +5083,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     benchmark_script_options,
     # round 26 (hostile): the root scripts' options, before the testbed
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
+    nic_counts_that_do_not_divide_the_node,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -288,7 +288,12 @@ def _set(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
         ("cluster.inter_node", {"bandwidth": "200"}, "cluster.inter_node.bandwidth", "missing unit"),
         ("cluster.inter_node", {"bandwidth": "200 Gbit"}, "cluster.inter_node.bandwidth", "rate"),
         ("cluster.inter_node", {"bandwidth": "-1 Gbit/s"}, "cluster.inter_node.bandwidth", "'-1 Gbit/s'"),
-        ("cluster.inter_node", {"preset": "ib-hdr", "nics_per_node": 12}, "cluster", "12 NICs for 8 workers"),
+        (
+            "cluster.inter_node",
+            {"preset": "ib-hdr", "nics_per_node": 12},
+            "cluster.inter_node.nics_per_node",
+            "12 NICs for 8 workers",
+        ),
         ("cluster.intra_node", {"bandwidth": "1 GB/s", "latency": "-5 us"}, "cluster.intra_node.latency", "-5 us"),
         ("communication", {"bucket": "0 MB"}, "communication.bucket", "greater than 0"),
         ("cluster.nodes", -1, "cluster.nodes", "greater than or equal to 1"),
@@ -547,3 +552,16 @@ def test_a_node_degraded_twice_composes_down_to_one_factors_floor() -> None:
         load_scenario(None, overrides=["variability.degraded_links=[{node: 1, factor: 1e-3}, {node: 1, factor: 1e-4}]"])
     assert info.value.field == "variability.degraded_links.1.factor"
     assert "multiply to 1e-07" in info.value.message and "at least 1e-06" in info.value.message
+
+
+@pytest.mark.parametrize(("workers", "nics"), [(8, 3), (8, 5), (8, 6), (8, 7), (4, 3), (3, 2), (16, 6)])
+def test_fewer_nics_than_workers_must_divide_them(workers: int, nics: int) -> None:
+    """Round 26 (hostile): 3 NICs for 8 GPUs were taken and priced inconsistently (slower than 2 NICs; the shared
+    fabric twice the engines under TP 2). Refused naming the field, as more NICs than workers that are not a
+    multiple of them are; a count that divides the node, or a multiple of it, is taken."""
+    sets = [f"cluster.workers_per_node={workers}", f"cluster.inter_node.nics_per_node={nics}"]
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(None, [*sets, "training.global_batch=auto"])
+    assert error.value.one_line().startswith("<command line>: cluster.inter_node.nics_per_node: ")
+    for nics in (1, 2, 4, 8, 16):
+        load_scenario(None, ["cluster.workers_per_node=8", f"cluster.inter_node.nics_per_node={nics}"])
