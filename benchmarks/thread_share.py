@@ -50,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, need_root, number, one_line_errors, whole
 
 POINTS = ("forward_end", "bucket0_ready", "compute_end", "backward_end", "optimizer_end")
 """Where each step is probed, in order; the window is ``bucket0_ready`` → ``compute_end``."""
@@ -284,32 +284,93 @@ def _rounded(window: Mapping[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
+        from benchmarks.plain_ddp import unlaunched_worker
+
+        if problem := unlaunched_worker("benchmarks/thread_share.py"):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         worker(argv)
         return 0
     ap = Parser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--nodes", type=int, default=2)
-    ap.add_argument("--rates", default="200,1000", help="Mbit/s, comma-separated")
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--nodes", type=whole(1, 250), default=2)
+    ap.add_argument("--rates", type=_rates, default=["200", "1000"], help="Mbit/s, comma-separated")
+    ap.add_argument("--steps", type=whole(1, 100_000), default=20)
     ap.add_argument("--buckets", default="default,one", help="default (DDP's, first 1 MiB) and/or one (100 MiB)")
     ap.add_argument("--out", type=Path, help="append every run's summary (one JSON line a run) to DIR/windows.jsonl")
     ap.add_argument("--reuse", type=Path, help="print the table again from DIR/windows.jsonl (no root)")
-    args = ap.parse_args(argv)
-    if args.reuse is not None:
-        print(HEADER)
-        for line in (args.reuse / "windows.jsonl").read_text(encoding="utf-8").splitlines():
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:  # Parser's one line printed (or --help)
+        return int(exc.code or 0)
+    return int(one_line_errors(lambda: _main(args, argv))())
+
+
+def _rates(text: str) -> list[str]:
+    """``--rates``: comma-separated shaped rates in Mbit/s, finite and > 0, each once (kept as typed: the records'
+    ``rate``)."""
+    try:
+        rates = [v.strip() for v in text.split(",")]
+        values = [number(1e-3, 1e6)(v) for v in rates]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated rates in Mbit/s > 0, got {text!r}") from None
+    if len(set(values)) < len(values):
+        raise argparse.ArgumentTypeError(f"lists a rate more than once, got {text!r}")
+    return rates
+
+
+def read_windows(folder: Path) -> list[str]:
+    """``--reuse``: the table's lines from ``folder/windows.jsonl``, every run checked before any is printed (round
+    26: a missing folder, a damaged line or a run without its fields was a traceback)."""
+    path = folder / "windows.jsonl"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # bytes that are not UTF-8
+        raise ScriptError(f"--reuse: {path}: {exc}") from None
+    lines = [HEADER]
+    for index, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             run = json.loads(line)
-            s = run["summary"]
             other = f"other processes {run['foreign_cores']:.2f} cores (ksoftirqd included)"
-            print(f"{run['nodes']} ranks at {run['at']}: {other}")
-            print(row(run["rate"], run["buckets"], s))
+            lines += [f"{run['nodes']} ranks at {run['at']}: {other}", row(run["rate"], run["buckets"], run["summary"])]
+        except json.JSONDecodeError:
+            raise ScriptError(f"--reuse: {path}: line {index}: not a JSON record") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            what = f"no field {exc}" if isinstance(exc, KeyError) else f"a field of another shape ({exc})"
+            raise ScriptError(f"--reuse: {path}: line {index}: {' '.join(what.split())}, as thread_share writes "
+                              "a run") from None  # fmt: skip
+    if len(lines) == 1:
+        raise ScriptError(f"--reuse: {path}: no run (the measurement stopped before its first)")
+    return lines
+
+
+def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Every option checked before the testbed is asked for (round 26: ``--rates x`` and ``--buckets bogus`` were a
+    ``ValueError`` / ``KeyError`` traceback after the table's header, ``--steps 0`` and ``--nodes 1`` reached the
+    ranks, ``--reuse`` of a missing folder a traceback and with measuring options it dropped them)."""
+    if args.reuse is not None:
+        if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] != "--reuse"]:
+            raise ScriptError(f"{given[0]}: --reuse prints a stored run again and measures nothing: it takes no "
+                              "other option")  # fmt: skip
+        print("\n".join(read_windows(args.reuse)))
         return 0
+    buckets = [b.strip() for b in args.buckets.split(",")]
+    if not all(b in ("default", "one") for b in buckets) or len(set(buckets)) < len(buckets):
+        raise ScriptError(f"--buckets: expected default and/or one, each once, got {args.buckets!r}")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ScriptError(f"--out: {str(args.out)!r} is a file: expected a folder")
+    need_root()
+    args.buckets = ",".join(buckets)
     from benchmarks.plain_ddp import run_workers
     from runtime.testbed.emulated import EmulatedCluster, RootRequired
 
     print(f"load average at start: {os.getloadavg()}")
     print(HEADER)
     try:
-        for rate in args.rates.split(","):
+        for rate in args.rates:
             for buckets in args.buckets.split(","):
                 cap = {"default": [], "one": ["--bucket-cap-mb", "100"]}[buckets]
                 with EmulatedCluster(nodes=args.nodes, per_node=1, rate=float(rate) * 1e6 / 8) as cluster, \

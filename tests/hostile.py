@@ -4927,17 +4927,20 @@ that one line (``vague``: it names no option) instead of starting namespaces on 
 
 def root_scripts_before_the_testbed() -> Iterator[Case]:
     """Round 26. The root scripts with ``--case-set`` (``plain_ddp.py``, ``ddp_timeline.py``; only their ``--reuse``
-    needs no root) checked little before the emulated cluster: a word was argparse's two-line usage (``--repeats x``,
+    needs no root) and ``thread_share.py``, which runs plain DDP's worker, checked little before the emulated
+    cluster: a word was argparse's two-line usage (``--repeats x``,
     ``--case-set bogus``, a worker option ``--layers x``), ``ddp_timeline --repeats 0`` or ``--cases ''`` ran
     nothing and said nothing, ``--steps 0`` measured a case and ended in a traceback, ``--warmup-steps -1``,
     ``--timeout nan``, ``--lr nan`` or ``--out run.json/`` started a cluster, ``--per-node 0`` was a
     ``ZeroDivisionError`` once it was up, ``ddp_timeline --reuse`` of a missing or damaged folder a traceback, and
-    ``--reuse`` or ``--ab`` dropped options they do not read; a ``--worker`` run by hand was
+    ``--reuse`` or ``--ab`` dropped options they do not read; ``thread_share --rates x`` or ``--buckets bogus`` was a
+    traceback after the table's header, its ``--reuse`` of a missing folder one too; a ``--worker`` run by hand was
     ``init_process_group``'s traceback. Each is one line naming the option, before the testbed is asked for."""
     kind = "root scripts' options before the testbed (round 26)"
     files = {"f.txt": b"", "bad/timeline.jsonl": b"{not json\n", "keys/timeline.jsonl": b'{"index": 0}\n',
              "shape/timeline.jsonl": b'{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}\n',
-             "none/timeline.jsonl": b"\n"}  # fmt: skip
+             "none/timeline.jsonl": b"\n", "wbad/windows.jsonl": b"{x\n",
+             "wkeys/windows.jsonl": b'{"nodes": 2}\n'}  # fmt: skip
     for script, argv, names in (
         *(("plain_ddp", a, a[0]) for a in (
             ["--repeats", "x"], ["--repeats", "0"], ["--steps", "0"], ["--steps", "x"], ["--warmup-steps", "-1"],
@@ -4956,15 +4959,21 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
           for folder in ("missing", "bad", "keys", "shape", "none")),
         ("ddp_timeline", ["--reuse", "{tmp}/bad", "--case-set", "fresh"], "--case-set"),
         ("ddp_timeline", ["--reuse", "{tmp}/bad", "--steps", "3"], "--steps"),
+        *(("thread_share", a, a[0]) for a in (
+            ["--rates", "x"], ["--rates", "200,200"], ["--rates", "nan"], ["--buckets", "bogus"], ["--buckets", ""],
+            ["--steps", "0"], ["--nodes", "0"], ["--out", "{tmp}/f.txt"])),
+        *(("thread_share", ["--reuse", f"{{tmp}}/{folder}"], "--reuse") for folder in ("missing", "wbad", "wkeys")),
+        ("thread_share", ["--reuse", "{tmp}/wbad", "--steps", "3"], "--steps"),
     ):  # fmt: skip
         yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
                    env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks"))  # fmt: skip
     unset = {name: "" for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
-    for script in ("plain_ddp", "ddp_timeline"):
+    for script in ("plain_ddp", "ddp_timeline", "thread_share"):
         yield Case(kind, ["--worker", "--run-dir", "{tmp}/w"], expect_error=True, names="not set",
                    program=f"benchmarks/{script}", env={**_NO_TESTBED, **unset}, outputs=("{tmp}/w",))  # fmt: skip
-    stored = str(ROOT / "benchmarks" / "results" / "ddp-timeline-2026-12-06-p")
-    yield Case(kind, ["--reuse", stored], program="benchmarks/ddp_timeline", accept=True, env=_NO_TESTBED)
+    for script, stored in (("ddp_timeline", "ddp-timeline-2026-12-06-p"), ("thread_share", "thread-share-2026-12-04")):
+        yield Case(kind, ["--reuse", str(ROOT / "benchmarks" / "results" / stored)], program=f"benchmarks/{script}",
+                   accept=True, env=_NO_TESTBED)  # fmt: skip
 
 
 def shared_fabric_csv_of_jobs_with_other_columns() -> Iterator[Case]:
