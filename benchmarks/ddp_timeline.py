@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import plain_ddp
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, whole, wholes
+from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, reuse_lines, whole, wholes
 
 
 def worker(argv: Sequence[str]) -> None:
@@ -228,35 +228,14 @@ def render(label: str, ranks: int, s: Mapping[str, Any]) -> str:
 
 
 def read_rows(folder: Path) -> list[str]:
-    """``--reuse``: the rendered rows of ``folder/timeline.jsonl``, each checked before any is printed: round 26. A
-    missing folder, a damaged line or a row without its fields was a ``FileNotFoundError``, ``JSONDecodeError`` or
-    ``KeyError`` traceback (after the rows before it were printed); now one line naming the file and the line."""
+    """``--reuse``: the rendered rows of ``folder/timeline.jsonl``, each checked before any is printed (round 26:
+    a missing folder, a damaged line or a row without its fields was a traceback after the rows before it)."""
 
-    path = folder / "timeline.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # bytes that are not UTF-8
-        raise ScriptError(f"--reuse: {path}: {exc}") from None
-    shown = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            label = f"{row.get('case_set', 'heldout')} case {row['index']} repeat {row['repeat']}: {row['case']}"
-            shown.append(render(label, row["ranks"], row["summary"]))
-        except ValueError as exc:
-            what = "not a JSON record" if isinstance(exc, json.JSONDecodeError) else f"a field of another type ({exc})"
-            raise ScriptError(f"--reuse: {path}: line {number}: {' '.join(what.split())}") from None
-        except (KeyError, TypeError, IndexError, AttributeError) as exc:
-            what = f"no field {exc}" if isinstance(exc, KeyError) else f"a field of another shape ({exc})"
-            raise ScriptError(f"--reuse: {path}: line {number}: {' '.join(what.split())}, as ddp_timeline writes "
-                              "a row") from None  # fmt: skip
-    if not shown:
-        raise ScriptError(f"--reuse: {path}: no row (the run stopped before its first case ended)")
-    return shown
+    def shown(row: Any) -> str:
+        label = f"{row.get('case_set', 'heldout')} case {row['index']} repeat {row['repeat']}: {row['case']}"
+        return render(label, row["ranks"], row["summary"])
+
+    return reuse_lines(folder, "timeline.jsonl", shown, "ddp_timeline.py")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "one_of",
     "read_bench_records",
     "read_json",
+    "reuse_lines",
     "whole",
     "wholes",
 ]
@@ -133,6 +134,35 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScriptError(f"{path}: {exc}") from exc
+
+
+def reuse_lines(folder: Path, name: str, render: Callable[[Any], str], writer: str) -> list[str]:
+    """``--reuse``: ``render`` of every JSON line of ``folder/name``, all checked before any is printed (round 26:
+    ``ddp_timeline.py`` and ``thread_share.py`` read theirs line by line, so a missing folder, a damaged line or a
+    record without its fields was a traceback after the lines before it had been printed). A problem is a
+    :class:`ScriptError` naming the file and the line; ``writer``: the script that writes the file."""
+    path = folder / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # bytes that are not UTF-8
+        raise ScriptError(f"--reuse: {path}: {exc}") from None
+    shown = []
+    for index, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            shown.append(render(json.loads(line)))
+        except json.JSONDecodeError:
+            raise ScriptError(f"--reuse: {path}: line {index}: not a JSON record") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            what = f"no field {exc}" if isinstance(exc, KeyError) else f"a field of another shape ({exc})"
+            raise ScriptError(f"--reuse: {path}: line {index}: {' '.join(what.split())}, as {writer} writes "
+                              "one") from None  # fmt: skip
+    if not shown:
+        raise ScriptError(f"--reuse: {path}: no record (the measurement stopped before its first)")
+    return shown
 
 
 def read_bench_records(path: Path) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, number, one_line_errors, whole
+from benchmarks.script_cli import Parser, ScriptError, need_root, number, one_line_errors, reuse_lines, whole
 
 POINTS = ("forward_end", "bucket0_ready", "compute_end", "backward_end", "optimizer_end")
 """Where each step is probed, in order; the window is ``bucket0_ready`` → ``compute_end``."""
@@ -321,30 +321,12 @@ def _rates(text: str) -> list[str]:
 def read_windows(folder: Path) -> list[str]:
     """``--reuse``: the table's lines from ``folder/windows.jsonl``, every run checked before any is printed (round
     26: a missing folder, a damaged line or a run without its fields was a traceback)."""
-    path = folder / "windows.jsonl"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # bytes that are not UTF-8
-        raise ScriptError(f"--reuse: {path}: {exc}") from None
-    lines = [HEADER]
-    for index, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            run = json.loads(line)
-            other = f"other processes {run['foreign_cores']:.2f} cores (ksoftirqd included)"
-            lines += [f"{run['nodes']} ranks at {run['at']}: {other}", row(run["rate"], run["buckets"], run["summary"])]
-        except json.JSONDecodeError:
-            raise ScriptError(f"--reuse: {path}: line {index}: not a JSON record") from None
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, ZeroDivisionError) as exc:
-            what = f"no field {exc}" if isinstance(exc, KeyError) else f"a field of another shape ({exc})"
-            raise ScriptError(f"--reuse: {path}: line {index}: {' '.join(what.split())}, as thread_share writes "
-                              "a run") from None  # fmt: skip
-    if len(lines) == 1:
-        raise ScriptError(f"--reuse: {path}: no run (the measurement stopped before its first)")
-    return lines
+
+    def shown(run: Any) -> str:
+        other = f"other processes {run['foreign_cores']:.2f} cores (ksoftirqd included)"
+        return f"{run['nodes']} ranks at {run['at']}: {other}\n" + row(run["rate"], run["buckets"], run["summary"])
+
+    return [HEADER, *reuse_lines(folder, "windows.jsonl", shown, "thread_share.py")]
 
 
 def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
