@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, need_root, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, need_root, numbers, one_line_errors, whole, wholes
 from runtime.launch import spawn_ranks
 from runtime.testbed.emulated import EmulatedCluster
 
@@ -33,18 +33,20 @@ def uptime() -> str:
 @one_line_errors
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--ranks", default="2,4")
-    p.add_argument("--rates", default="150,450,1200", help="Mbit/s")
-    p.add_argument("--size", type=int, default=8 << 20, help="bytes")
-    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--ranks", type=wholes(2, 250), default="2,4")
+    p.add_argument("--rates", type=numbers(1e-3, 1e6), default="150,450,1200", help="Mbit/s")
+    p.add_argument("--size", type=whole(1, 1 << 40), default=8 << 20, help="bytes")
+    p.add_argument("--reps", type=whole(1, 1000), default=5)
     p.add_argument("--out", type=Path, required=True)
-    args = p.parse_args()
+    args = p.parse_args()  # round 26: --rates x / --ranks x were a ValueError after the folder was made
+    if args.out.exists() and not args.out.is_dir():
+        raise ScriptError(f"--out: {str(args.out)!r} is a file: expected a folder")
     need_root()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"start {time.strftime('%H:%M:%S', time.gmtime())} UTC, {uptime()}")
-    for mbit in [float(r) for r in args.rates.split(",")]:
-        for n in [int(r) for r in args.ranks.split(",")]:
+    for mbit in args.rates:
+        for n in args.ranks:
             run_dir = args.out / f"{n}-{mbit:g}"
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "bench.jsonl").unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, add_grid, grid, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import Parser, add_grid, grid, need_root, one_line_errors, one_of, read_json, whole
 from dpsim.calibration import FIT_ALGORITHMS, LinkModel, closed_form_coefficients, load_profile
 
 
@@ -117,7 +117,7 @@ def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     add_grid(p, "5,6,8", "1000", str(8 * 2**20), "comm-share.json")
     p.add_argument("--algorithms", default="backend", help="all-reduce algorithms (backend: gloo's own; ring, ...)")
-    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--reps", type=whole(1, 1000), default=5)
     args = p.parse_args()
     if args.reuse:
         records = read_json(args.reuse / "comm-share.json")

@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, need_root, numbers, one_line_errors, whole
 from benchmarks.validate_emulated import SCENARIO
 
 
@@ -46,15 +46,25 @@ def compute_split(record: Mapping[str, Any]) -> tuple[float, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = Parser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--nodes", type=int, default=2)
-    ap.add_argument("--rates", default="200,500,1000", help="Mbit/s, comma-separated")
-    ap.add_argument("--steps", type=int, default=8)
-    args = ap.parse_args(argv)
+    ap.add_argument("--nodes", type=whole(1, 250), default=2)
+    ap.add_argument("--rates", type=numbers(1e-3, 1e6), default="200,500,1000", help="Mbit/s, comma-separated")
+    ap.add_argument("--steps", type=whole(1, 100_000), default=8)
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as exc:  # Parser's one line printed (or --help)
+        return int(exc.code or 0)
+    return int(one_line_errors(lambda: _measure(args))())
+
+
+def _measure(args: Any) -> int:
+    """Root checked before the header (round 26: ``--rates x`` was ``python -m runtime``'s refusal and then a
+    ``CalledProcessError`` traceback, ``--steps 0`` the same, after the table's header)."""
+    need_root()
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "scenario.yaml"
         scenario.write_text(SCENARIO, encoding="utf-8")
         print(f"{'rate':>6} {'overlap':>7} {'compute ms':>10} {'cpu ms':>7} {'share':>6} {'step ms':>8}")
-        for rate in args.rates.split(","):
+        for rate in (f"{r:g}" for r in args.rates):
             for overlap in ("true", "false"):
                 out = Path(tmp) / f"r-{rate}-{overlap}.jsonl"
                 command = [sys.executable, "-m", "runtime", str(scenario), "--testbed", "emulated",

@@ -22,14 +22,17 @@ __all__ = [
     "Parser",
     "ScriptError",
     "add_grid",
+    "bandwidth",
     "grid",
     "need_root",
     "number",
+    "numbers",
     "one_line_errors",
     "one_of",
     "read_bench_records",
     "read_json",
     "reuse_lines",
+    "size",
     "whole",
     "wholes",
 ]
@@ -115,6 +118,50 @@ def number(low: float = 0.0, high: float = math.inf) -> Callable[[str], float]:
     return parse
 
 
+def bandwidth(text: str) -> float:
+    """An option's type: a link rate with its unit (``'1 Gbit/s'``), in bytes/s, finite and > 0 (``parse_bandwidth``'s
+    own error was a ``UnitError`` traceback in the scripts that read it after parsing)."""
+    from dpsim.units import UnitError, parse_bandwidth
+
+    try:
+        value = parse_bandwidth(text)
+    except (UnitError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(" ".join(str(exc).split())) from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a rate > 0, got {text!r}")
+    return value
+
+
+def size(text: str) -> int:
+    """An option's type: a message size with its unit (``'64 MB'``), whole bytes from 1 B to 1 TiB."""
+    from dpsim.units import UnitError, parse_size
+
+    try:
+        value = parse_size(text)
+    except (UnitError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(" ".join(str(exc).split())) from None
+    if not (math.isfinite(value) and value == int(value) and 1 <= value <= 1 << 40):
+        raise argparse.ArgumentTypeError(f"expected whole bytes from 1 B to 1 TiB, got {text!r}")
+    return int(value)
+
+
+def numbers(low: float = 0.0, high: float = math.inf) -> Callable[[str], list[float]]:
+    """An option's type: comma-separated numbers, each as :func:`number` takes it, none twice."""
+    one = number(low, high)
+
+    def parse(text: str) -> list[float]:
+        try:
+            values = [one(v.strip()) for v in text.split(",")]
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers from {low:g} to {high:g}, "
+                                             f"got {text!r}") from None  # fmt: skip
+        if len(set(values)) < len(values):
+            raise argparse.ArgumentTypeError(f"lists a value more than once, got {text!r}")
+        return values
+
+    return parse
+
+
 def need_root() -> None:
     """The emulated cluster needs root and iproute2, and the variables it reads (``DPSIM_TCP_CC``, ...) values it can
     use; raise :class:`ScriptError` saying which is missing or wrong."""
@@ -196,16 +243,17 @@ def add_grid(p: argparse.ArgumentParser, ranks: str, rates: str, sizes: str, out
 
 def grid(args: argparse.Namespace) -> tuple[list[int], list[float], list[int]]:
     """:func:`add_grid`'s rank counts, rates (bytes/s) and sizes (bytes); a value that is not a number is a
-    :class:`ScriptError` naming its option."""
+    :class:`ScriptError` naming its option, and so is one out of range (round 26: a rate of ``nan`` or ``-1``, a rank
+    count of 0 and a size of 0 B reached the testbed, ``1_000`` and '１' were read as numbers)."""
 
     def values(option: str, text: str, kind: Callable[[str], Any]) -> list[Any]:
         try:
-            return [kind(v) for v in text.split(",")]
-        except ValueError:
-            raise ScriptError(f"--{option}: expected comma-separated numbers, got {text!r}") from None
+            return list(kind(text))
+        except argparse.ArgumentTypeError as exc:
+            raise ScriptError(f"--{option}: {exc}") from None
 
     return (
-        values("ranks", args.ranks, int),
-        [r * 1e6 / 8 for r in values("rates", args.rates, float)],
-        values("sizes", args.sizes, int),
+        values("ranks", args.ranks, wholes(1, 250)),
+        [r * 1e6 / 8 for r in values("rates", args.rates, numbers(1e-3, 1e6))],
+        values("sizes", args.sizes, wholes(1, 1 << 40)),
     )

@@ -21,13 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dpsim.units import parse_bandwidth, parse_size
 from runtime.launch import spawn_ranks
-from runtime.testbed.emulated import EmulatedCluster, RootRequired
+from runtime.testbed.emulated import EmulatedCluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, bandwidth, need_root, one_line_errors, size, wholes
 
 SAMPLER = """
 import sys, time
@@ -74,19 +73,19 @@ def analyse(rows: list[list[float]], n: int, size: int, rate: float, time_s: flo
     ]
 
 
+@one_line_errors
 def main() -> int:
+    """Every option checked, then root, before any cluster (round 26: ``--rate x`` was a ``UnitError`` traceback,
+    ``--ranks x`` a ``ValueError``, ``--ranks 1`` a tree of one node)."""
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--rate", default="50 Mbit/s", help="per-direction link rate of every node")
-    p.add_argument("--size", default="8 MiB", help="all-reduce message size")
-    p.add_argument("--ranks", default="4,5,8", help="rank counts (one node each)")
+    p.add_argument("--rate", type=bandwidth, default="50 Mbit/s", help="per-direction link rate of every node")
+    p.add_argument("--size", type=size, default="8 MiB", help="all-reduce message size")
+    p.add_argument("--ranks", type=wholes(2, 250), default="4,5,8", help="rank counts (one node each)")
     args = p.parse_args()
-    rate, size = parse_bandwidth(args.rate), int(parse_size(args.size))
-    for n in (int(v) for v in args.ranks.split(",")):
-        try:
-            testbed = EmulatedCluster(nodes=n, rate=rate)
-        except RootRequired as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    rate, size_bytes = args.rate, args.size
+    need_root()
+    for n in args.ranks:
+        testbed = EmulatedCluster(nodes=n, rate=rate)
         with testbed, tempfile.TemporaryDirectory(prefix="dpsim-tree-links-") as tmp:
             run_dir = Path(tmp)
             switch = testbed.namespaces[0]
@@ -97,7 +96,7 @@ def main() -> int:
                 )
             command = [
                 sys.executable, "-m", "runtime.bench", "--worker", "--run-dir", str(run_dir),
-                "--algorithms", "tree", "--sizes", str(size), "--reps", "1", "--warmup", "0",
+                "--algorithms", "tree", "--sizes", str(size_bytes), "--reps", "1", "--warmup", "0",
             ]  # fmt: skip
             try:
                 spawn_ranks(n, command, testbed, run_dir, timeout_s=600)

@@ -4935,7 +4935,12 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
     ``ZeroDivisionError`` once it was up, ``ddp_timeline --reuse`` of a missing or damaged folder a traceback, and
     ``--reuse`` or ``--ab`` dropped options they do not read; ``thread_share --rates x`` or ``--buckets bogus`` was a
     traceback after the table's header, its ``--reuse`` of a missing folder one too; a ``--worker`` run by hand was
-    ``init_process_group``'s traceback. Each is one line naming the option, before the testbed is asked for."""
+    ``init_process_group``'s traceback. The other scripts that build the cluster read their rates, sizes and rank
+    counts as they went: ``emulated_busbw`` / ``tree_links --rate x`` a ``UnitError``, ``--ranks x`` a ``ValueError``
+    after the table's header, ``overlap_window --rates x`` a ``CalledProcessError``, ``comm_contention --rates x`` one
+    after its folder was made, ``comm_share`` / ``link_overlap --rates nan`` or ``--ranks 0`` reached the testbed
+    (``script_cli.grid``), ``--reps 0`` failed every rank once the cluster was up. Each is one line naming the option,
+    before the testbed is asked for (``script_cli.bandwidth``, ``size``, ``numbers``)."""
     kind = "root scripts' options before the testbed (round 26)"
     files = {"f.txt": b"", "bad/timeline.jsonl": b"{not json\n", "keys/timeline.jsonl": b'{"index": 0}\n',
              "shape/timeline.jsonl": b'{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}\n',
@@ -4964,9 +4969,23 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
             ["--steps", "0"], ["--nodes", "0"], ["--out", "{tmp}/f.txt"])),
         *(("thread_share", ["--reuse", f"{{tmp}}/{folder}"], "--reuse") for folder in ("missing", "wbad", "wkeys")),
         ("thread_share", ["--reuse", "{tmp}/wbad", "--steps", "3"], "--steps"),
+        *((script, a, a[0]) for script in ("emulated_busbw", "tree_links") for a in (
+            ["--rate", "x"], ["--rate", "0 Gbit/s"], ["--size", "0 B"], ["--size", "1.5 B"], ["--ranks", "1"],
+            ["--ranks", "x"])),
+        *(("emulated_busbw", a, a[0]) for a in (
+            ["--reps", "0"], ["--algorithms", "bogus"], ["--algorithms", "ring,ring"])),
+        *(("overlap_window", a, a[0]) for a in (
+            ["--rates", "x"], ["--rates", "nan"], ["--steps", "0"], ["--nodes", "0"])),
+        *(("comm_contention", ["--out", "{tmp}/o", *a], a[0]) for a in (
+            ["--rates", "x"], ["--ranks", "1"], ["--size", "0"], ["--reps", "0"])),
+        ("comm_contention", ["--out", "{tmp}/f.txt"], "--out"),
+        *((script, a, a[0]) for script in ("comm_share", "link_overlap") for a in (
+            ["--rates", "nan"], ["--rates", "-1"], ["--ranks", "0"], ["--ranks", "x"], ["--sizes", "0"],
+            ["--sizes", "1_0"])),
+        ("comm_share", ["--reps", "0"], "--reps"),
     ):  # fmt: skip
         yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
-                   env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks"))  # fmt: skip
+                   env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks", "{tmp}/o"))  # fmt: skip
     unset = {name: "" for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
     for script in ("plain_ddp", "ddp_timeline", "thread_share"):
         yield Case(kind, ["--worker", "--run-dir", "{tmp}/w"], expect_error=True, names="not set",

@@ -51,7 +51,7 @@ def test_a_grid_is_ranks_rates_in_bytes_per_second_and_sizes() -> None:
     add_grid(p, "2,4", "250,1000", "1048576", "x.json")
     assert grid(p.parse_args([])) == ([2, 4], [31.25e6, 125e6], [1048576])  # 250 Mbit/s = 31.25 MB/s
     assert grid(p.parse_args(["--rates", "2000", "--sizes", "8,16"])) == ([2, 4], [250e6], [8, 16])
-    with pytest.raises(ScriptError, match=r"^--ranks: expected comma-separated numbers, got '2,x'$"):
+    with pytest.raises(ScriptError, match=r"^--ranks: expected comma-separated whole numbers from 1 to 250, got '2,x'"):
         grid(p.parse_args(["--ranks", "2,x"]))
 
 
@@ -61,7 +61,8 @@ def test_a_grid_script_refuses_a_value_that_is_not_a_number_in_one_line(
 ) -> None:
     monkeypatch.setattr(sys, "argv", [f"{stem}.py", "--sizes", "8MiB"])
     assert load_benchmark(stem).main() == 2
-    assert capsys.readouterr().err == "error: --sizes: expected comma-separated numbers, got '8MiB'\n"
+    expected = "error: --sizes: expected comma-separated whole numbers from 1 to 1,099,511,627,776, got '8MiB'\n"
+    assert capsys.readouterr().err == expected
 
 
 @pytest.mark.parametrize(
@@ -249,3 +250,33 @@ def test_a_root_or_device_script_refuses_a_bad_option_in_one_line(
     says = ("argument --steps: expected a whole number",) if stem == "plain_ddp" else ("--bogus", "are required: ")
     assert any(s in captured.err for s in says), captured.err  # the option, or one the script cannot run without
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("stem", "argv", "names"),
+    [
+        ("emulated_busbw", ["--rate", "x"], "--rate"),  # a UnitError traceback
+        ("emulated_busbw", ["--ranks", "x"], "--ranks"),  # a ValueError after the table's header
+        ("emulated_busbw", ["--algorithms", "bogus"], "--algorithms"),  # every rank failed once the cluster was up
+        ("tree_links", ["--size", "x"], "--size"),
+        ("overlap_window", ["--rates", "x"], "--rates"),  # python -m runtime's refusal, then CalledProcessError
+        ("comm_contention", ["--out", "o", "--rates", "x"], "--rates"),  # after its folder was made
+        ("comm_share", ["--rates", "nan"], "--rates"),  # reached the testbed (script_cli.grid)
+        ("link_overlap", ["--ranks", "0"], "--ranks"),
+    ],
+)
+def test_a_cluster_script_refuses_a_bad_rate_size_or_count_before_the_testbed(
+    stem: str, argv: list[str], names: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Round 26 (hostile): one line naming the option, status 2, before root is checked (a cluster fails the test)."""
+    import runtime.testbed.emulated as emulated
+
+    monkeypatch.setattr(emulated, "EmulatedCluster", lambda *a, **k: pytest.fail("a cluster started"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(load_benchmark(stem, stem).main())
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith("error: ") and names in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
