@@ -29,7 +29,7 @@ from runtime.torchrun import destroy_group
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, whole
 
 
 def build(args: argparse.Namespace, hook: bool, run_dir: Path) -> TrainingJob:
@@ -66,10 +66,10 @@ def build(args: argparse.Namespace, hook: bool, run_dir: Path) -> TrainingJob:
 
 def main() -> None:
     parser = Parser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hidden", type=int, default=1024)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--micro-batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--hidden", type=whole(1, 1 << 16), default=1024)  # round 26: 0 built no model, and
+    parser.add_argument("--layers", type=whole(1, 1 << 12), default=4)  # --steps 0 was a median of nothing
+    parser.add_argument("--micro-batch", type=whole(1, 1 << 16), default=32)  # (StatisticsError) after 6 steps
+    parser.add_argument("--steps", type=whole(1, 100_000), default=30)
     args = parser.parse_args()
     torch.set_num_threads(1)
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)

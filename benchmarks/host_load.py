@@ -28,7 +28,7 @@ from runtime.hostload import STAT_FIELDS, cpu_ticks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, number, whole
 
 
 def process_ticks() -> dict[int, tuple[str, int, int]]:
@@ -127,14 +127,17 @@ def summary(path: Path, busy: float) -> None:
 
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--watch", type=int, default=0, help="the measurement's process: stop when it exits")
-    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (0: when --watch exits)")
-    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--watch", type=whole(0, 1 << 22), default=0, help="the measurement's process: stop when it exits")
+    p.add_argument("--seconds", type=number(0, 1e6), default=0.0, help="stop after this long (0: when --watch exits)")
+    p.add_argument("--interval", type=number(1e-3, 3600), default=1.0)
     p.add_argument("--out", type=Path, help="JSON lines, appended")
     p.add_argument("--summary", type=Path, help="print the means of a recorded file instead")
-    p.add_argument("--busy", type=float, default=0.1, help="other processes' cores that make a sample busy")
-    args = p.parse_args()
+    p.add_argument("--busy", type=number(0, 1e6), default=0.1, help="other processes' cores that make a sample busy")
+    args = p.parse_args()  # round 26: --interval 0 or nan sampled without pause, --seconds -1 / nan never stopped
     if args.summary:
+        if not args.summary.is_file():  # a FileNotFoundError traceback
+            print(f"error: --summary: {args.summary}: no such file", file=sys.stderr)
+            return 2
         summary(args.summary, args.busy)
         return 0
     if not args.out or not (args.watch or args.seconds):

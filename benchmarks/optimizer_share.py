@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, whole, wholes
 
 MODES = ("warm", "cold", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
 WAIT_PERIOD_S = 0.2
@@ -170,24 +170,33 @@ def main() -> int:
         layers, hidden, micro_batch, mode, go, window = sys.argv[2:8]
         _worker(int(layers), int(hidden), int(micro_batch), mode, Path(go), float(window))
         return 0
+    return int(one_line_errors(_main)())
+
+
+def _main() -> int:
+    """Every option checked before any process starts (round 26: ``--processes x`` was a ``ValueError`` traceback
+    after the page-fault probe, ``--processes 0`` or ``--window nan`` stepped nothing, ``--layers 0`` an empty model,
+    ``--runs`` of a missing folder a ``FileNotFoundError``)."""
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=768)
-    p.add_argument("--micro-batch", type=int, default=64)
-    p.add_argument("--processes", default="1,2,4", help="process counts stepping at once")
+    p.add_argument("--layers", type=whole(1, 1 << 12), default=4)
+    p.add_argument("--hidden", type=whole(1, 1 << 16), default=768)
+    p.add_argument("--micro-batch", type=whole(1, 1 << 16), default=64)
+    p.add_argument("--processes", type=wholes(1, 1024), default="1,2,4", help="process counts stepping at once")
     p.add_argument(
         "--modes", default=",".join(MODES), help="what precedes each step: warm, cold, after-backward, ddp-step"
     )
-    p.add_argument("--window", type=float, default=2.0, help="seconds each process steps")
+    p.add_argument("--window", type=number(1e-3, 3600), default=2.0, help="seconds each process steps")
     p.add_argument("--runs", type=Path, help="a validation results folder: analyse its measured runs instead")
-    p.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--cores", type=whole(1, 1 << 16), default=os.cpu_count() or 1)
     args = p.parse_args()
     if args.runs is not None:
+        if not (args.runs / "runs.jsonl").is_file():
+            raise ScriptError(f"--runs: {args.runs / 'runs.jsonl'}: no such file (a validation results folder)")
         saved_runs(args.runs, args.cores)
         return 0
     import tempfile
 
-    counts = [int(k) for k in args.processes.split(",")]
+    counts = args.processes
     if not set(args.modes.split(",")) <= set(MODES):
         p.error(f"--modes: expected some of {','.join(MODES)}, got {args.modes!r}")
     print(f"Adam step, {args.layers} x {args.hidden} MLP, {args.cores} cores; ns per parameter (median over processes)")

@@ -38,7 +38,7 @@ from dpsim.sim.cluster import Cluster
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, wholes
 
 SIZE = 1 << 30
 LINK = cf.Link(5e-6, 25e9)
@@ -107,9 +107,11 @@ def run_simgrid(n: int) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="64,128,256,512", help="comma-separated rank counts")
-    args = parser.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",") if x]
+    parser.add_argument(
+        "--sizes", type=wholes(2, 1 << 16), default="64,128,256,512", help="comma-separated rank counts"
+    )
+    args = parser.parse_args()  # round 26: 'x' was a ValueError traceback, '' printed a header and ran nothing
+    sizes = args.sizes
     missing = simgrid_available()
     if missing:
         print(f"SimGrid skipped: {missing}")

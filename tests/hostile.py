@@ -4940,7 +4940,10 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
     after the table's header, ``overlap_window --rates x`` a ``CalledProcessError``, ``comm_contention --rates x`` one
     after its folder was made, ``comm_share`` / ``link_overlap --rates nan`` or ``--ranks 0`` reached the testbed
     (``script_cli.grid``), ``--reps 0`` failed every rank once the cluster was up. Each is one line naming the option,
-    before the testbed is asked for (``script_cli.bandwidth``, ``size``, ``numbers``)."""
+    before the testbed is asked for (``script_cli.bandwidth``, ``size``, ``numbers``). So are the local measuring
+    scripts' (``optimizer_share --processes x`` a ``ValueError`` after its page-fault probe, ``ddp_hook_pass --steps 0``
+    a ``StatisticsError`` after six steps, ``peers --sizes x`` a ``ValueError``, ``host_load --interval 0`` a sampler
+    without pause, ``--summary`` of a missing file a ``FileNotFoundError``)."""
     kind = "root scripts' options before the testbed (round 26)"
     files = {"f.txt": b"", "bad/timeline.jsonl": b"{not json\n", "keys/timeline.jsonl": b'{"index": 0}\n',
              "shape/timeline.jsonl": b'{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}\n',
@@ -4983,6 +4986,15 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
             ["--rates", "nan"], ["--rates", "-1"], ["--ranks", "0"], ["--ranks", "x"], ["--sizes", "0"],
             ["--sizes", "1_0"])),
         ("comm_share", ["--reps", "0"], "--reps"),
+        *(("optimizer_share", a, a[0]) for a in (
+            ["--processes", "x"], ["--processes", "0"], ["--window", "nan"], ["--layers", "0"], ["--cores", "0"],
+            ["--runs", "{tmp}/missing"], ["--modes", "bogus"])),
+        ("ddp_hook_pass", ["--steps", "0"], "--steps"), ("ddp_hook_pass", ["--hidden", "0"], "--hidden"),
+        *(("peers", ["--sizes", v], "--sizes") for v in ("x", "", "1")),
+        ("host_load", ["--interval", "0", "--seconds", "1", "--out", "{tmp}/o"], "--interval"),
+        ("host_load", ["--seconds", "nan", "--out", "{tmp}/o"], "--seconds"),
+        ("host_load", ["--summary", "{tmp}/missing"], "--summary"),
+        ("host_load", ["--watch", "-5", "--out", "{tmp}/o"], "--watch"),
     ):  # fmt: skip
         yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
                    env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks", "{tmp}/o"))  # fmt: skip
