@@ -48,7 +48,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import plain_ddp
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, reuse_lines, whole, wholes
+from benchmarks.script_cli import (
+    Parser,
+    ScriptError,
+    need_root,
+    one_line_errors,
+    refuse_beside_reuse,
+    reuse_lines,
+    unlaunched_worker,
+    whole,
+    wholes,
+)
 
 
 def worker(argv: Sequence[str]) -> None:
@@ -241,7 +251,7 @@ def read_rows(folder: Path) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
-        if problem := plain_ddp.unlaunched_worker("benchmarks/ddp_timeline.py"):
+        if problem := unlaunched_worker("benchmarks/ddp_timeline.py"):
             print(f"error: {problem}", file=sys.stderr)
             return 2
         worker(argv)
@@ -268,9 +278,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ended in an ``IndexError``, an ``--out`` that is a file in a ``FileExistsError``, ``--reuse`` took measuring
     options and dropped them)."""
     if args.reuse is not None:
-        if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] != "--reuse"]:
-            raise ScriptError(f"{given[0]}: --reuse prints a stored run again and measures nothing: it takes no "
-                              "other option")  # fmt: skip
+        refuse_beside_reuse(argv)
         print("\n".join(read_rows(args.reuse)))
         return 0
     from runtime.testbed.emulated import EmulatedCluster

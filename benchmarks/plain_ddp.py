@@ -53,7 +53,6 @@ import argparse
 import json
 import math
 import os
-import re
 import statistics
 import sys
 import time
@@ -63,56 +62,32 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, whole
+from benchmarks.script_cli import Parser, ScriptError, need_root, refuse_beside_reuse, unlaunched_worker, whole
 from benchmarks.script_cli import number as finite_number
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-
-
-def _ascii_int(text: str) -> int:
-    """A whole number in ASCII digits (``int`` alone reads '１' and '1_0')."""
-    if not re.fullmatch(r"[+-]?[0-9]{1,20}", text):
-        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {text!r}")
-    return int(text)
-
-
-def _ascii_float(text: str) -> float:
-    """A number in ASCII digits (``float`` alone reads '１.5' and '1_0')."""
-    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?|[+-]?(?:nan|inf)", text):
-        raise argparse.ArgumentTypeError(f"expected a number in ASCII digits, got {text!r}")
-    return float(text)
 
 
 def _worker_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = Parser(prog="plain_ddp.py --worker")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
-    p.add_argument("--layers", type=_ascii_int, default=4)
-    p.add_argument("--hidden", type=_ascii_int, default=1024)
-    p.add_argument("--micro-batch", type=_ascii_int, default=48)
-    p.add_argument("--accumulation", type=_ascii_int, default=1)
+    p.add_argument("--layers", type=whole(1, 1 << 20), default=4)
+    p.add_argument("--hidden", type=whole(1, 1 << 20), default=1024)
+    p.add_argument("--micro-batch", type=whole(1, 1 << 20), default=48)
+    p.add_argument("--accumulation", type=whole(1, 1 << 20), default=1)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    p.add_argument("--lr", type=_ascii_float, default=1e-3)
-    p.add_argument("--bucket-cap-mb", type=_ascii_float, default=None)
-    p.add_argument("--warmup-steps", type=_ascii_int, default=1)
-    p.add_argument("--steps", type=_ascii_int, default=5)
-    p.add_argument("--seed", type=_ascii_int, default=0)
+    p.add_argument("--lr", type=finite_number(0, 1e6), default=1e-3)
+    p.add_argument("--bucket-cap-mb", type=finite_number(1e-6, 1e6), default=None)
+    p.add_argument("--warmup-steps", type=whole(0, 100_000), default=1)
+    p.add_argument("--steps", type=whole(1, 100_000), default=5)
+    p.add_argument("--seed", type=whole(0, (1 << 32) - 1), default=0)
     p.add_argument("--no-barrier", action="store_true", help="no barrier before a step (a diagnostic variant)")
     p.add_argument("--keep-grads", action="store_true",
                    help="zero_grad(set_to_none=False), as the runtime did (a diagnostic variant)")  # fmt: skip
     p.add_argument("--python-hook", action="store_true",
                    help="torch's Python all-reduce hook, default_hooks.allreduce_hook (diagnostic)")  # fmt: skip
     return p.parse_args(argv)
-
-
-def unlaunched_worker(program: str) -> str:
-    """Why ``program --worker`` cannot run here ('' if it can): a rank its launcher starts, with torchrun's variables
-    set (round 26: by hand it was ``init_process_group``'s ``ValueError`` traceback, or argparse's two-line usage)."""
-    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
-    if missing:
-        return (f"{', '.join(missing)} not set: {program} --worker is a rank its launcher starts; run {program} "
-                "without it")  # fmt: skip
-    return ""
 
 
 def worker(argv: Sequence[str] | None = None) -> None:
@@ -733,22 +708,12 @@ def ab_options(args: argparse.Namespace) -> tuple[list[int], list[str]]:
 
 def _check_worker_options(rest: Sequence[str]) -> None:
     """The worker's options a one-run command line passes through (``--layers``, ``--micro-batch``, ...), checked
-    before any cluster starts: round 26. Before, a word (``--layers x``) or an option of neither parser was
-    argparse's two-line usage, and ``--layers 0``, ``--accumulation 0``, ``--lr nan`` or ``--bucket-cap-mb -1``
-    started a cluster whose ranks then failed, a traceback after minutes."""
+    by the worker's own parser before any cluster starts: round 26. Before, a word (``--layers x``) or an option of
+    neither parser was argparse's two-line usage, and ``--layers 0``, ``--accumulation 0``, ``--lr nan`` or
+    ``--bucket-cap-mb -1`` started a cluster whose ranks then failed, a traceback after minutes."""
     if given := [a for a in rest if a in ("--worker", "--run-dir") or a.startswith("--run-dir=")]:
         raise ValueError(f"{given[0].split('=', 1)[0]}: the launcher's own option (each rank's), not one to give")
-    args = _worker_args(["--run-dir", ".", *rest])
-    for option, value in (("--layers", args.layers), ("--hidden", args.hidden), ("--micro-batch", args.micro_batch),
-                          ("--accumulation", args.accumulation)):  # fmt: skip
-        if not 1 <= value <= 1 << 20:
-            raise ValueError(f"{option}: expected a whole number from 1 to {1 << 20:,}, got {value}")
-    if args.seed < 0:
-        raise ValueError(f"--seed: expected a whole number >= 0, got {args.seed}")
-    if not (math.isfinite(args.lr) and args.lr >= 0):
-        raise ValueError(f"--lr: expected a finite learning rate >= 0, got {args.lr}")
-    if args.bucket_cap_mb is not None and not (math.isfinite(args.bucket_cap_mb) and 0 < args.bucket_cap_mb <= 1e6):
-        raise ValueError(f"--bucket-cap-mb: expected a finite size in MB > 0, got {args.bucket_cap_mb}")
+    _worker_args(["--run-dir", ".", *rest])
 
 
 _AB_ONLY = ("--repeats", "--set", "--sides", "--cases", "--case-set")
@@ -797,13 +762,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from runtime.testbed.emulated import RootRequired
 
     try:
-        if args.reuse is not None:
-            measuring = ("--ab", *_AB_ONLY, "--nodes", "--per-node", "--rate", "--warmup-steps", "--steps",
-                         "--timeout", "--out")  # fmt: skip
-            unread = [o for o in measuring if any(a == o or a.startswith(o + "=") for a in argv)] + rest
-            if unread:  # --reuse --ab printed the stored table and measured nothing, --reuse --bogus said nothing
-                raise ValueError(f"{unread[0]}: --reuse prints a stored A/B again and runs nothing: it takes "
-                                 "--profile only")  # fmt: skip
+        if args.reuse is not None:  # --reuse --ab printed the stored table and measured nothing, --bogus said nothing
+            refuse_beside_reuse(argv, "A/B", ("--profile",))
             runs, saved = read_reuse(args.reuse)
             profile = args.profile or reuse_profile(args.reuse, saved)
             print(table(runs, profile, saved.get("sets", []), saved.get("case_set", "ab"))[1])

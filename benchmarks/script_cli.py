@@ -31,8 +31,10 @@ __all__ = [
     "one_of",
     "read_bench_records",
     "read_json",
+    "refuse_beside_reuse",
     "reuse_lines",
     "size",
+    "unlaunched_worker",
     "whole",
     "wholes",
 ]
@@ -181,6 +183,28 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScriptError(f"{path}: {exc}") from exc
+
+
+def refuse_beside_reuse(argv: Iterable[str], stored: str = "run", allowed: Iterable[str] = ()) -> None:
+    """``--reuse`` prints what an earlier run stored and measures nothing: an option beside it other than ``allowed``
+    would be dropped without a word (``--reuse DIR --ab`` printed the stored table, ``--reuse DIR --case-set fresh``
+    or ``--steps 3`` changed nothing), so it is a :class:`ScriptError` naming it."""
+    keep = {"--reuse", *allowed}
+    if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] not in keep]:
+        takes = f"it takes {' and '.join(sorted(keep - {'--reuse'}))} only" if allowed else "it takes no other option"
+        raise ScriptError(f"{given[0]}: --reuse prints a stored {stored} again and runs nothing: {takes}")
+
+
+def unlaunched_worker(program: str) -> str:
+    """Why ``program --worker`` cannot run here ('' if it can): a rank its launcher starts, with torchrun's variables
+    set (round 26: by hand it was ``init_process_group``'s ``ValueError`` traceback, or argparse's two-line usage)."""
+    import os
+
+    missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(v)]
+    if missing:
+        return (f"{', '.join(missing)} not set: {program} --worker is a rank its launcher starts; run {program} "
+                "without it")  # fmt: skip
+    return ""
 
 
 def reuse_lines(folder: Path, name: str, render: Callable[[Any], str], writer: str) -> list[str]:

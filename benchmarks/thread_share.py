@@ -50,7 +50,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, number, one_line_errors, reuse_lines, whole
+from benchmarks.script_cli import (
+    Parser,
+    ScriptError,
+    need_root,
+    number,
+    one_line_errors,
+    refuse_beside_reuse,
+    reuse_lines,
+    unlaunched_worker,
+    whole,
+)
 
 POINTS = ("forward_end", "bucket0_ready", "compute_end", "backward_end", "optimizer_end")
 """Where each step is probed, in order; the window is ``bucket0_ready`` → ``compute_end``."""
@@ -284,8 +294,6 @@ def _rounded(window: Mapping[str, Any]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--worker" in argv:
-        from benchmarks.plain_ddp import unlaunched_worker
-
         if problem := unlaunched_worker("benchmarks/thread_share.py"):
             print(f"error: {problem}", file=sys.stderr)
             return 2
@@ -334,9 +342,7 @@ def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     ``ValueError`` / ``KeyError`` traceback after the table's header, ``--steps 0`` and ``--nodes 1`` reached the
     ranks, ``--reuse`` of a missing folder a traceback and with measuring options it dropped them)."""
     if args.reuse is not None:
-        if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] != "--reuse"]:
-            raise ScriptError(f"{given[0]}: --reuse prints a stored run again and measures nothing: it takes no "
-                              "other option")  # fmt: skip
+        refuse_beside_reuse(argv)
         print("\n".join(read_windows(args.reuse)))
         return 0
     buckets = [b.strip() for b in args.buckets.split(",")]
