@@ -79,7 +79,7 @@ ScenarioArg = Annotated[
     ),
 ]
 AllowLongOpt = Annotated[
-    bool, typer.Option("--allow-long", help="Let the simulator run past its cost limit (see the estimate it prints).")
+    bool, typer.Option("--allow-long", help="Run past the cost limit (see the estimate it prints).")
 ]
 OOM_EXIT = 3
 """Exit status of ``dpsim run --fail-on-oom`` when the step does not fit in device memory."""
