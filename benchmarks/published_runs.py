@@ -48,6 +48,7 @@ GPUs), printed with their first prediction and, per series, the per-GPU throughp
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import statistics
@@ -3695,6 +3696,102 @@ def _print_async_tp_what_if(engine: str) -> None:
     print(f"  {'mean |error|':<62}" + "".join(f"{100 * sum(c) / len(c):17.1f} %" for c in errors))
 
 
+@functools.cache
+def expected_max_standard_normal(n: int) -> float:
+    """E[max of ``n`` independent standard normals] (the exact order statistic, by the trapezoid rule over
+    [-10, 10] in steps of 1e-3: ``n``·x·φ(x)·Φ(x)^(n-1)); 0 for one draw, 0.5642 for two, about sqrt(2 ln n) - its
+    slow correction for large ``n``."""
+    if n < 1:
+        raise ValueError(f"n {n}: expected a whole number >= 1")
+    if n == 1:
+        return 0.0
+    step, total = 1e-3, 0.0
+    for i in range(-10_000, 10_001):
+        x = i * step
+        cdf = 0.5 * math.erfc(-x / math.sqrt(2.0))
+        weight = 0.5 if i in (-10_000, 10_000) else 1.0
+        total += weight * x * n * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) * cdf ** (n - 1)
+    return total * step
+
+
+SINHA_RANGE = 0.08
+"""Sinha et al., SC'22, "Not All GPUs Are Created Equal" (arXiv:2208.11035): an 8 % average performance variation
+(max 22 %) between identical GPUs of one cluster under the same kernel (Summit, Vortex, Frontera, Longhorn, Corona;
+manufacturing variability and power management). :func:`straggler_sigma` reads it as the expected range (slowest
+less fastest, over the median) of a normal spread over :data:`SINHA_GPUS` GPUs: an independent published figure,
+not fitted to any row here."""
+SINHA_GPUS = 27_648
+"""Summit's GPU count (4,608 nodes of 6 V100), the largest cluster Sinha et al. measured (over 90 % of its GPUs)."""
+
+
+def straggler_sigma(spread: float = SINHA_RANGE, gpus: int = SINHA_GPUS) -> float:
+    """The per-GPU speed's standard deviation (fraction of the mean) whose expected range over ``gpus`` normal
+    draws is ``spread``: spread / (2·E[max of gpus])."""
+    return spread / (2.0 * expected_max_standard_normal(gpus))
+
+
+def _straggler_factor(gpus: int, sigma: float) -> float:
+    """1 + sigma·E[max of gpus]: the slowest of ``gpus`` GPUs' compute time over the mean GPU's."""
+    return 1.0 + sigma * expected_max_standard_normal(gpus)
+
+
+def _straggler_reference(run: PublishedRun, sigma: float) -> float:
+    """The straggler factor already inside ``run``'s device calibration: the A100's is Korthikanti et al.'s TP-8
+    layer timing (one node, 8 GPUs), the H100's and B200's the mean over their calibration rows' GPU counts."""
+    device = _device_name(run)
+    if "a100" in device:
+        return _straggler_factor(8, sigma)
+    rows = B200_CALIBRATION_RUNS if device == "b200" else H100_CALIBRATION_RUNS
+    factors = [_straggler_factor(scenario_from_dict(dict(r.scenario)).world_size, sigma) for r in rows]
+    return sum(factors) / len(factors)
+
+
+def straggler_what_if(run: PublishedRun, sigma: float, engine: str = "analytic") -> float:
+    """The run's predicted value were a synchronous step to wait for the slowest of its GPUs (a what-if, not the
+    model): per-GPU speeds spread normally with standard deviation ``sigma`` (fraction of the mean), persistent (the
+    same GPU is slow every step, as Sinha et al. measure), and every step's gradient sync and pipeline sends couple
+    all of the run's GPUs, so the compute and the bubble (the slowest stage's idle slots) grow by
+    (1 + sigma·E[max of N]) / (the same at the calibration's GPU count, :func:`_straggler_reference`)."""
+    predicted, result = predict_run(run, engine)
+    step = result.step_time_s
+    factor = _straggler_factor(result.world_size, sigma) / _straggler_reference(run, sigma)
+    longer = step + (factor - 1.0) * (result.compute_s + result.bubble_s)
+    return longer if run.convention == "seconds" else predicted * step / longer
+
+
+STRAGGLER_SIGMAS = (0.5, 1.0, 2.0)
+"""The what-if's sigmas, as multiples of :func:`straggler_sigma` (Sinha et al.'s range read at Summit's size)."""
+
+
+def _print_straggler_what_if(engine: str) -> None:
+    sigma = straggler_sigma()
+    print(
+        f"Slowest of N GPUs (what-if, not the model): per-GPU speed sigma {100 * sigma:.2f} % from Sinha et al.'s "
+        f"{100 * SINHA_RANGE:.0f} % range over {SINHA_GPUS:,} GPUs, times {', '.join(map(str, STRAGGLER_SIGMAS))};"
+    )
+    print("mean |error| %, worst |error| %, within 10 % per group, now and then (calibrations not re-derived)")
+    heads = ("now", *(f"sigma x{m}" for m in STRAGGLER_SIGMAS))
+    print(f"  {'group':<22}" + "".join(f"{h:>22}" for h in heads))
+    for table, runs in _summary_tables().items():
+        columns: list[list[float]] = [[] for _ in heads]
+        for run in runs:
+            columns[0].append(abs(relative_error(run, predict_run(run, engine)[0])))
+            for column, m in zip(columns[1:], STRAGGLER_SIGMAS, strict=True):
+                column.append(abs(relative_error(run, straggler_what_if(run, m * sigma, engine))))
+        cells = [
+            f"{100 * sum(c) / len(c):5.2f} {100 * max(c):5.1f} {sum(e <= 0.10 for e in c):3d}/{len(c):<3d}"
+            for c in columns
+        ]
+        print(f"  {table:<22}" + "".join(f"{c:>22}" for c in cells))
+    print("rows beyond 10 % now (error now -> sigma x1):")
+    for runs in _summary_tables().values():
+        for run in runs:
+            now = relative_error(run, predict_run(run, engine)[0])
+            if abs(now) > 0.10:
+                then = relative_error(run, straggler_what_if(run, sigma, engine))
+                print(f"  {run.name:<62} {100 * now:+6.1f} -> {100 * then:+6.1f} %")
+
+
 MEGASCALE_VARIANTS = ("flash", "flash_fa1", "distributed_optimizer")
 """What Megatron-LM at MegaScale's baseline commit (285068c8, 11 Jan 2023, the merge of 'tridao-flashattn') could
 have run besides its defaults, each an opt-in flag of that release's ``megatron/arguments.py`` (``store_true``):
@@ -3822,7 +3919,16 @@ def main() -> None:
         help="only every table's summary with Megatron's loss, found-inf and gradient-norm all-reduces on the "
         "critical path (MEGATRON_SMALL_COLLECTIVES; not the model)",
     )
+    parser.add_argument(
+        "--straggler-what-if",
+        action="store_true",
+        help="only every table's summary with each step waiting for the slowest of its GPUs (a normal per-GPU speed "
+        "spread from Sinha et al. SC'22, expected maximum of N; not the model)",
+    )
     args = parser.parse_args()
+    if args.straggler_what_if:
+        _print_straggler_what_if(args.engine)
+        return
     if args.small_collectives_what_if:
         _print_small_collectives_what_if(args.engine)
         return

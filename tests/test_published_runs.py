@@ -1533,3 +1533,39 @@ def test_megascale_what_if_sets_one_opt_in_flag_of_its_release() -> None:
         now = RUNS.predict_run(run)[0]
         assert RUNS.predict_run(RUNS.megascale_what_if(run, "flash"))[0] > now
         assert RUNS.predict_run(RUNS.megascale_what_if(run, "flash_fa1"))[0] > now
+
+
+def test_straggler_what_if_by_hand() -> None:
+    """``--straggler-what-if`` (not the model): the exact expected maximum of n standard normals (1/sqrt(pi) for two,
+    3/(2 sqrt(pi)) for three, below sqrt(2 ln n) and above sqrt(2 ln n) less its log-log correction at Summit's
+    size); the per-GPU sigma from Sinha et al.'s 8 % range over 27,648 GPUs (about 1 %); MT-NLG on 3,360 A100s
+    grows its compute and bubble by (1 + sigma E[max of 3360]) / (1 + sigma E[max of 8]) (the A100 calibration is a
+    TP-8 layer) on both engines; a sigma of 0, or an A100 row on the calibration's 8 GPUs, is unchanged; the model is
+    left as it was."""
+    e = RUNS.expected_max_standard_normal
+    assert e(1) == 0.0
+    assert e(2) == pytest.approx(1 / math.sqrt(math.pi), rel=1e-6)
+    assert e(3) == pytest.approx(1.5 / math.sqrt(math.pi), rel=1e-6)
+    big = math.log(RUNS.SINHA_GPUS)
+    assert math.sqrt(2 * big) - math.log(4 * math.pi * big) / (2 * math.sqrt(2 * big)) < e(RUNS.SINHA_GPUS)
+    assert e(RUNS.SINHA_GPUS) < math.sqrt(2 * big)
+    with pytest.raises(ValueError, match="n 0"):
+        e(0)
+    sigma = RUNS.straggler_sigma()
+    assert sigma == pytest.approx(0.08 / (2 * e(27_648)))
+    assert 0.009 < sigma < 0.011
+    by_name = {r.name: r for tables in RUNS._summary_tables().values() for r in tables}
+    run = by_name["MT-NLG 530B on 3360 A100"]
+    factor = (1 + sigma * e(3360)) / (1 + sigma * e(8))
+    before = RUNS.predict_run(run)[0]
+    for engine in ("analytic", "sim"):
+        predicted, result = RUNS.predict_run(run, engine)
+        longer = result.step_time_s + (factor - 1) * (result.compute_s + result.bubble_s)
+        then = RUNS.straggler_what_if(run, sigma, engine)
+        assert run.convention == "seconds" and then == pytest.approx(longer, rel=1e-12)
+        assert 0.01 < RUNS.relative_error(run, predicted) - RUNS.relative_error(run, then) < 0.03
+        assert RUNS.straggler_what_if(run, 0.0, engine) == pytest.approx(predicted, rel=1e-12)
+    eight = by_name["MPT-350m s8192 on 8 A100-80GB"]
+    assert eight.convention != "seconds"
+    assert RUNS.straggler_what_if(eight, sigma) == pytest.approx(RUNS.predict_run(eight)[0], rel=1e-12)
+    assert RUNS.predict_run(run)[0] == before
