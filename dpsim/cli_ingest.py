@@ -46,6 +46,10 @@ def calibrate_from_files(
     refuse_same_files("--from-nccl-tests", files, "each table is fitted once")
     check_writable(out, "--out", (".yaml", ".yml"), [*files, trace, scenario])  # --base may be --out: updated
     profile = load_profile(base) if base is not None else HardwareProfile(name="profile")
+    if files and profile.backend not in ("", "nccl"):  # round 26: a gloo testbed's profile took NCCL's link fits
+        raise fail("--base", f"{str(base)!r} was measured with {profile.backend} (backend: {profile.backend}), and "
+                             "nccl-tests time NCCL: fit them into a profile of their own (leave --base out), or add "
+                             "them to a base measured with NCCL")  # fmt: skip
     if files:
         fitted = _from_nccl_tests(files, link_class, nccl_algo)
         profile = dataclasses.replace(

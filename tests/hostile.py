@@ -842,7 +842,7 @@ def output_collisions() -> Iterator[Case]:
     yield Case(kind, ["sweep", "{tmp}/s.yaml", *vary, "--out", "{tmp}/ro/x.csv"], {**files, "ro/x": b"<read-only>"},
                expect_error=os.getuid() != 0)  # fmt: skip  # root writes into a 0500 folder
     yield Case(kind, ["calibrate", "--out", "{tmp}/p.yaml", "--base", "{tmp}/p.yaml", "--from-nccl-tests",
-                      "{tmp}/all_reduce_perf.txt"], {**files, "p.yaml": PROFILE.read_bytes()})  # fmt: skip  # updated
+                      "{tmp}/all_reduce_perf.txt"], {**files, "p.yaml": _FITTED_PROFILE})  # fmt: skip  # updated
 
 
 def runtime_options() -> Iterator[Case]:
@@ -5076,6 +5076,20 @@ def nic_counts_that_do_not_divide_the_node() -> Iterator[Case]:
                    accept=True, finite=True)  # fmt: skip
 
 
+def nccl_tests_into_a_profile_of_another_backend() -> Iterator[Case]:
+    """Round 26. ``calibrate --from-nccl-tests T --base P`` kept ``P``'s backend: a gloo testbed's profile (the
+    emulated cluster's, CPU ranks) took NCCL's GPU link fits (400 GB/s rings) under ``backend: gloo`` and priced a CPU
+    scenario with them, silently. Refused naming ``--base`` before anything is fitted or written; a base measured
+    with NCCL (or with no backend) takes them."""
+    kind = "nccl-tests into a profile of another backend (round 26)"
+    fit = ["calibrate", "--from-nccl-tests", str(NCCL_TESTS), "--out", "{tmp}/o.yaml", "--base", "{tmp}/p.yaml"]
+    for data in (PROFILE.read_bytes(), PROFILE.read_bytes().replace(b"backend: gloo", b"backend: mpi")):
+        yield Case(kind, fit, {"p.yaml": data}, expect_error=True, names="--base", outputs=("{tmp}/o.yaml",))
+        yield Case(kind, [*fit[:-2], "--base", "{tmp}/o.yaml"], {"o.yaml": data}, expect_error=True, names="--base")
+    for data in (_FITTED_PROFILE, PROFILE.read_bytes().replace(b"backend: gloo\n", b"")):
+        yield Case(kind, fit, {"p.yaml": data}, accept=True)
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5126,7 +5140,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     benchmark_script_options,
     # round 26 (hostile): the root scripts' options, before the testbed
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
-    nic_counts_that_do_not_divide_the_node,
+    nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

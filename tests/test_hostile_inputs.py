@@ -448,8 +448,8 @@ def test_an_output_never_replaces_an_input_and_unwritable_folders_are_one_line(t
     for argv in (["sweep", str(scenario), "--vary", "training.micro_batch=1,2", "--out", "/proc/x.csv"],
                  ["report", str(scenario), "-o", "/proc/r.html"]):  # fmt: skip
         assert "cannot write '/proc/" in _one_line(argv)
-    profile = tmp_path / "p.yaml"  # --base may be --out: the profile is updated in place
-    profile.write_bytes(hostile.PROFILE.read_bytes())
+    profile = tmp_path / "p.yaml"  # --base may be --out: the profile is updated in place (an NCCL one: round 26)
+    profile.write_bytes(hostile._FITTED_PROFILE)
     code, _, err = hostile.run_in_process(
         ["calibrate", "--out", str(profile), "--base", str(profile), "--from-nccl-tests", str(hostile.NCCL_TESTS)]
     )
@@ -2146,3 +2146,15 @@ def test_a_benchmark_rank_run_by_hand_is_refused_in_one_line_before_any_group(
     assert main(["--run-dir", run_dir]) == 2
     assert capsys.readouterr().err.startswith("error: <command line>: WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set")
     assert not (tmp_path / "rb").exists()
+
+
+def test_nccl_tests_are_not_filed_into_a_profile_of_another_backend(tmp_path: Path) -> None:
+    """Round 26: ``--base`` a gloo testbed's profile took NCCL's link fits under ``backend: gloo`` (a CPU scenario
+    then priced with 400 GB/s rings); refused naming ``--base``, nothing written. An NCCL base takes them."""
+    base, out = tmp_path / "p.yaml", tmp_path / "o.yaml"
+    base.write_bytes(hostile.PROFILE.read_bytes())
+    fit = ["calibrate", "--from-nccl-tests", str(hostile.NCCL_TESTS), "--out", str(out), "--base", str(base)]
+    assert "--base" in _one_line(fit) and not out.exists()
+    base.write_bytes(hostile._FITTED_PROFILE)
+    code, _, err = hostile.run_in_process(fit)
+    assert code == 0 and out.exists(), err
