@@ -2,7 +2,7 @@
 # Window 2 (stop 44, emu, 18:30-18:50 UTC): repeats 2 and 3 of validate_emulated.py --case-set fresh44, round robin,
 # with window 1's profile (R1/profile.yaml: no second calibration in between); then, time allowing, a second
 # calibration with the defaults (CAL2: --limit 1 --repeats 1, its one run of case 0 not used) to price the same runs
-# with. Same checkout as window 1. Run as root from the repository root.
+# with, and the thread_share root test 5 times. Same checkout as window 1 (not rebased: the runtime measured is W1's). Run as root from the repository root.
 cd "$(git rev-parse --show-toplevel)"
 D=benchmarks/results/validation-2026-12-06-q
 PY=${PY:-python}
@@ -25,6 +25,11 @@ if [ "$(left)" -gt 450 ]; then
 else
   log "CAL2 skipped: $(left) s left"
 fi
+for i in 1 2 3 4 5; do  # the root test again, with the probe reading its own thread's CPU exactly (this branch)
+  [ "$(left)" -gt 40 ] || break
+  $PY -m pytest tests/test_thread_share.py -m root -q -p no:cacheprovider > $D/test_thread_share_w2_$i.txt 2>&1
+  log "tests/test_thread_share.py -m root ($i, thread_time_ns probe) rc=$? ($(tail -1 $D/test_thread_share_w2_$i.txt))"
+done
 kill $SAMPLER
 ip netns list > $D/netns_after_window2.txt
 log "end; netns: $(wc -l < $D/netns_after_window2.txt)"
