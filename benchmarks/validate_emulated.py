@@ -307,6 +307,14 @@ def main() -> int:
     for option, value, low in options:
         if value < low:  # --limit 0 was a ZeroDivisionError, --steps 0 a ValueError, each a traceback
             raise ScriptError(f"{option}: expected a whole number >= {low}, got {value}")
+    given = [a.split("=", 1)[0] for a in sys.argv[1:] if a.startswith("--")]
+    if args.reuse is not None and (dropped := [o for o in ("--repeats", "--steps", "--quick") if o in given]):
+        # round 26: each was taken and dropped without a word (the stored runs' repeats and steps decide, and
+        # nothing is calibrated)
+        raise ScriptError(f"{dropped[0]}: --reuse re-predicts the stored runs as they were measured: it measures "
+                          "and calibrates nothing")  # fmt: skip
+    if args.reuse is None and args.refit:
+        raise ScriptError("--refit: only with --reuse (it fits a stored calibration's links again)")
     case_set = args.case_set or (_recorded_case_set(args.reuse) if args.reuse is not None else None) or "default"
     chosen = CASE_SETS[case_set]
     limit = len(chosen) if args.limit is None else args.limit

@@ -4943,7 +4943,8 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
     before the testbed is asked for (``script_cli.bandwidth``, ``size``, ``numbers``). So are the local measuring
     scripts' (``optimizer_share --processes x`` a ``ValueError`` after its page-fault probe, ``ddp_hook_pass --steps 0``
     a ``StatisticsError`` after six steps, ``peers --sizes x`` a ``ValueError``, ``host_load --interval 0`` a sampler
-    without pause, ``--summary`` of a missing file a ``FileNotFoundError``)."""
+    without pause, ``--summary`` of a missing file a ``FileNotFoundError``), and ``validate_emulated --reuse`` took
+    ``--repeats``, ``--steps`` and ``--quick`` and dropped them (``--refit`` without ``--reuse`` too)."""
     kind = "root scripts' options before the testbed (round 26)"
     files = {"f.txt": b"", "bad/timeline.jsonl": b"{not json\n", "keys/timeline.jsonl": b'{"index": 0}\n',
              "shape/timeline.jsonl": b'{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}\n',
@@ -4995,6 +4996,9 @@ def root_scripts_before_the_testbed() -> Iterator[Case]:
         ("host_load", ["--seconds", "nan", "--out", "{tmp}/o"], "--seconds"),
         ("host_load", ["--summary", "{tmp}/missing"], "--summary"),
         ("host_load", ["--watch", "-5", "--out", "{tmp}/o"], "--watch"),
+        *(("validate_emulated", ["--reuse", str(ROOT / "benchmarks" / "results" / "validation-2026-12-06-o" / "all"),
+                                 *a], a[0]) for a in (["--repeats", "5"], ["--steps", "3"], ["--quick"])),
+        ("validate_emulated", ["--refit", "--out", "{tmp}/o"], "--refit"),
     ):  # fmt: skip
         yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
                    env=_NO_TESTBED, outputs=("{tmp}/run.json", "{tmp}/benchmarks", "{tmp}/o"))  # fmt: skip

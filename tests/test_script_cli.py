@@ -280,3 +280,16 @@ def test_a_cluster_script_refuses_a_bad_rate_size_or_count_before_the_testbed(
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and err.startswith("error: ") and names in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("extra", [["--repeats", "5"], ["--steps", "3"], ["--quick"]])
+def test_validate_emulated_reuse_refuses_what_it_drops(
+    extra: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 26 (hostile): ``--reuse`` re-predicts the stored runs as measured; each of these was taken and dropped."""
+    stored = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "validation-2026-12-06-o" / "all")
+    monkeypatch.setattr(sys, "argv", ["validate_emulated.py", "--reuse", stored, *extra])
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(load_benchmark("validate_emulated").main())
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and err.startswith(f"error: {extra[0]}: --reuse") and err.count("\n") == 1, err
