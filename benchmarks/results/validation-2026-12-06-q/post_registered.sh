@@ -11,7 +11,7 @@ mkdir -p $D/all-cal2
 cp $D/all/runs.jsonl $D/all/summary.json $D/all-cal2/
 cp $D/CAL2/profile.yaml $D/CAL2/calibration-bench.json $D/all-cal2/
 for sha in e6c0ebe eee27d0; do
-  tree=${TREES:-/tmp}/emu-$sha
+  tree=${TREES:?set TREES to the folder holding emu-<sha> checkouts}/emu-$sha
   for cal in all all-cal2; do
     for refit in "" --refit; do
       (cd $tree && PYTHONPATH=. $PY benchmarks/validate_emulated.py --reuse $D/$cal $refit \
