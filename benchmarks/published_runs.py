@@ -3717,9 +3717,9 @@ def expected_max_standard_normal(n: int) -> float:
 SINHA_RANGE = 0.08
 """Sinha et al., SC'22, "Not All GPUs Are Created Equal" (arXiv:2208.11035): an 8 % average performance variation
 (max 22 %) between identical GPUs of one cluster under the same kernel (Summit, Vortex, Frontera, Longhorn, Corona;
-manufacturing variability and power management). :func:`straggler_sigma` reads it as the expected range (slowest
-less fastest, over the median) of a normal spread over :data:`SINHA_GPUS` GPUs: an independent published figure,
-not fitted to any row here."""
+manufacturing variability and power management), an average over its clusters and applications.
+:func:`straggler_sigma` reads it as the expected range (slowest less fastest, over the median) of a normal spread over
+:data:`SINHA_GPUS` GPUs: a reading of a published figure, not the paper's sigma, and fitted to no row here."""
 SINHA_GPUS = 27_648
 """Summit's GPU count (4,608 nodes of 6 V100), the largest cluster Sinha et al. measured (over 90 % of its GPUs)."""
 
