@@ -29,7 +29,7 @@ def test_fp32_gemm_fit_is_against_the_peak_fp32_matmul_names(tmp_path: Path, mat
     (tmp_path / "s.yaml").write_text(SCENARIO)
     with pytest.raises(SystemExit) as done:
         main(["calibrate", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "p.yaml"), "--compute",
-              "--gemm-sizes", "32,64", "--dtype", "fp32", "--set", f"training.fp32_matmul={matmul}"])  # fmt: skip
+              "--gemm-sizes", "64,256", "--dtype", "fp32", "--set", f"training.fp32_matmul={matmul}"])  # fmt: skip
     assert done.value.code in (0, None)
     document = yaml.safe_load((tmp_path / "p.yaml").read_text())
     assert float(str(document["peak_flops"]).split()[0]) == peak

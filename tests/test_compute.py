@@ -254,7 +254,7 @@ def test_calibrate_compute_times_the_scenarios_own_gemm_dtype_by_default(tmp_pat
 
     cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
     out = tmp_path / "g.yaml"
-    result = CliRunner().invoke(app, ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(out)])
+    result = CliRunner().invoke(app, ["calibrate", str(cpu), "--compute", "--gemm-sizes", "64,256", "-o", str(out)])
     if "cluster.device: calibrate --compute times GEMMs on a CUDA GPU" in result.stderr:
         pytest.skip("a CUDA machine: the CPU scenario is refused there")
     assert result.exit_code == 0, result.output
@@ -271,7 +271,7 @@ def test_calibrate_compute_runs_where_device_says(tmp_path: Path, monkeypatch: p
     from dpsim.cli import app
 
     cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
-    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(tmp_path / "g.yaml")]
+    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "64,256", "-o", str(tmp_path / "g.yaml")]
     if not torch.cuda.is_available():
         refused = CliRunner().invoke(app, [*argv, "--device", "cuda"])
         assert refused.exit_code == 2 and "--device: cuda: this machine has no CUDA device" in refused.stderr
@@ -297,7 +297,7 @@ def test_calibrate_compute_faster_than_the_devices_peak_is_refused(tmp_path: Pat
         "training: {global_batch: 1, micro_batch: 1, optimizer: sgd, precision: fp32}\n"
     )
     out = tmp_path / "g.yaml"
-    argv = ["calibrate", str(tmp_path / "s.yaml"), "--compute", "--gemm-sizes", "32,64", "--dtype", "fp32"]
+    argv = ["calibrate", str(tmp_path / "s.yaml"), "--compute", "--gemm-sizes", "64,256", "--dtype", "fp32"]
     argv += ["-o", str(out)]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2, result.output
@@ -318,7 +318,7 @@ def test_calibrate_compute_faster_than_the_peak_names_the_field_that_holds_it(tm
 
     cpu = Path(dpsim.__file__).parent / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
     out = tmp_path / "g.yaml"
-    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "32,64", "-o", str(out)]
+    argv = ["calibrate", str(cpu), "--compute", "--gemm-sizes", "64,256", "-o", str(out)]
     for sets, field in (
         (["cluster.device.peak_flops_fp32=1 GFLOP/s"], "peak_flops_fp32"),
         (["cluster.device.peak_flops_fp32_ieee=1 GFLOP/s", "training.fp32_matmul=ieee"], "peak_flops_fp32_ieee"),
