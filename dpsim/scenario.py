@@ -927,7 +927,8 @@ class InterNodeLink(LinkConfig):
     nodes of several GPUs, NCCL's balanced tree (child 0 on the chain's second GPU, through the
     same NIC) cannot be built, and on Hopper and later its search falls back to the ``TREE``
     pattern, which its tuner prices at 0.85 of the balanced tree (``src/graph/search.cc``,
-    ``tuning.cc``)."""
+    ``tuning.cc``). A divisor of the node's workers (the same number on each switch); several NICs may
+    share a switch (DGX A100: 2 GPUs and 2 NICs on each)."""
     ports_per_nic: Annotated[int, Field(strict=True, ge=1, le=MAX_NICS_PER_NODE)] = 1
     """Ports of one NIC card among ``nics_per_node`` (``bandwidth`` is one port's), e.g. 2 for OCI
     BM.GPU.H100.8's eight dual-port 2 × 200G ConnectX-7, one on each GPU's PCIe switch. NCCL since v2.20
@@ -1084,6 +1085,14 @@ class ClusterConfig(_Section):
             raise ValueError(
                 f"inter_node.pcie_gpus_per_nic: {self.inter_node.pcie_gpus_per_nic} GPUs on a NIC's PCIe switch, "
                 f"more than the node's {self.workers_per_node}"
+            )
+        if (pcie := self.inter_node.pcie_gpus_per_nic) and self.workers_per_node % pcie:
+            # round 26 lead: 2 NICs x 5 GPUs on an 8-GPU node. Not a product bound: DGX A100 (8 NICs, 2 GPUs on
+            # each NIC's switch) and OCI's 16 ports on 8 GPUs put more than one NIC on a switch.
+            divisors = ", ".join(str(d) for d in range(1, self.workers_per_node + 1) if self.workers_per_node % d == 0)
+            raise ValueError(
+                f"inter_node.pcie_gpus_per_nic: {pcie} GPUs on each NIC's PCIe switch for {self.workers_per_node} "
+                f"workers per node; expected a divisor of them ({divisors}: the same number on each switch)"
             )
         nics, g, ports = self.inter_node.nics_per_node, self.workers_per_node, self.inter_node.ports_per_nic
         if nics > g and nics % g:

@@ -678,6 +678,32 @@ def test_the_tree_pattern_is_a_scenario_fact() -> None:
         scenario_from_dict(base)
 
 
+@pytest.mark.parametrize(("nics", "per_node", "pcie", "ok"), [
+    (2, 8, 5, False),  # hostile round 26's lead: two switches of 5 GPUs on an 8-GPU node
+    (4, 8, 3, False),
+    (4, 6, 4, False),
+    (8, 8, 2, True),  # DGX A100: 2 GPUs and 2 NICs on each switch (more GPUs x NICs than workers)
+    (16, 8, 1, True),  # OCI BM.GPU.H100.8's ports: 2 on each GPU's switch
+    (2, 8, 4, True),
+    (3, 6, 3, True),
+])  # fmt: skip
+def test_gpus_on_a_nic_switch_must_divide_the_node(nics: int, per_node: int, pcie: int, ok: bool) -> None:
+    """``pcie_gpus_per_nic`` not dividing the node's workers is refused in one line naming it; the CLI exits 2."""
+    import subprocess
+    import sys
+
+    link = f"{{preset: ib-hdr, nics_per_node: {nics}, pcie_gpus_per_nic: {pcie}}}"
+    sets = [f"cluster.workers_per_node={per_node}", "cluster.nodes=2", f"cluster.inter_node={link}"]
+    args = [sys.executable, "-m", "dpsim", "collective", "--size", "1MiB", *(a for s in sets for a in ("--set", s))]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    if ok:
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 2 and not done.stdout
+    line = done.stderr.strip()
+    assert "\n" not in line and "pcie_gpus_per_nic" in line and "expected a divisor" in line, line
+
+
 def _oci_scenario(**changes: Any) -> Any:
     """Two OCI BM.GPU.H100.8 nodes: 16 x 200G ports per node, on 8 dual-port cards (one a GPU)."""
     from dpsim.scenario import scenario_from_dict
