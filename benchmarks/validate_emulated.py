@@ -140,7 +140,34 @@ calibrated size), accumulation 1–8, 32–256 samples a rank, every algorithm (
 hierarchical 3 each), two other MLP shapes (3×1152, off the compute grid), ``overlap: false`` once and a straggler.
 The check of the model against configurations that neither made nor gated it; ``CASES`` stays the default."""
 
-CASE_SETS = {"default": CASES, "fresh44": FRESH44}
+FRESH45: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 8), (BUCKET, "100 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 32), (ACC, 2), (BUCKET, "25 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 6), ("model.layers", 3), ("model.hidden", 640), (MB, 256), (BUCKET, "7 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 5), (MB, 120), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1050 Mbit/s"),
+     ("variability.stragglers", [{"worker": 3, "slowdown": 1.75}])],
+    [(NODES, 3), (MB, 56), (ACC, 6), (BUCKET, "3 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 2), ("model.layers", 5), ("model.hidden", 896), (MB, 80), (BUCKET, "3 MiB"), (RATE, "1050 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "ring"), (MB, 120), (BUCKET, "1 MiB"), (RATE, "1050 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 40), (ACC, 4), (BUCKET, "7 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 7), (ALG, "ring"), (MB, 32), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 4), (ALG, "tree"), (MB, 240), (BUCKET, "5 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 8), (ALG, "tree"), (MB, 88), (BUCKET, "7 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 112), (BUCKET, "100 MiB"), (RATE, "1050 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 32), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "1050 Mbit/s")],
+    [(NODES, 4), (ALG, "halving-doubling"), (MB, 112), (ACC, 3), (BUCKET, "5 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 72), (ACC, 3), (BUCKET, "5 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 72), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "350 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 200), (BUCKET, "7 MiB"), (RATE, "650 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 32), (BUCKET, "10 MiB"), (RATE, "1050 Mbit/s")],
+]  # fmt: skip
+"""A third set (``--case-set fresh45``, stop 45): stop 44's rule drawn again (``random.Random(45)``) at links of 350,
+650 and 1050 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-06-r/draw_cases.py``) before any of them was measured. fresh44 has been seen
+(models were judged on it); this is the next check no model change was made or gated on."""
+
+CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45}
 
 
 QUICK = CalibrationPlan(
@@ -281,8 +308,9 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
     p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
-                   "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44). With --reuse: the "
-                   "folder's own (summary.json), else default")  # fmt: skip
+                   "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
+                   "other rates, drawn for stop 45 (FRESH45). With --reuse: the folder's own (summary.json), else "
+                   "default")  # fmt: skip
     p.add_argument("--limit", type=int, default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip

@@ -1,5 +1,6 @@
-"""``validate_emulated.py --case-set fresh44`` (stop 44): issue 10's coverage, disjoint from every stored set and from
-the calibration, drawn by the rule recorded beside its results; ``--reuse`` refuses runs of another set."""
+"""``validate_emulated.py --case-set fresh44`` (stop 44) and ``fresh45`` (stop 45): issue 10's coverage, disjoint from
+every stored set (fresh45 from fresh44 too) and from the calibration, drawn by the rule recorded beside their results;
+``--reuse`` refuses runs of another set."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ve = load_benchmark("validate_emulated")
 plain_ddp = load_benchmark("plain_ddp")
 STORED = ROOT / "benchmarks/results/validation-2026-12-06-o/all"
-DRAW = ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases.py"
+NEWEST = ROOT / "benchmarks/results/validation-2026-12-06-q/all"  # fresh44's window-1 calibration
+NO_SHARED_POINT = {"fresh44": 14, "fresh45": 11}  # cases sharing no calibration point; the rest only a rank count 2–4
+DRAW = {"fresh44": ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases.py",
+        "fresh45": ROOT / "benchmarks/results/validation-2026-12-06-r/draw_cases.py"}  # fmt: skip
+RATES = {"fresh44": {3e8, 6e8, 8e8}, "fresh45": {3.5e8, 6.5e8, 10.5e8}}
+FRESH = pytest.mark.parametrize("case_set", sorted(DRAW))
 
 
 def _scenarios(cases: Any, tmp_path: Path) -> list[Any]:
@@ -37,12 +43,13 @@ def _key(s: Any) -> tuple[object, ...]:
             s.communication.bucket, s.communication.algorithm, c.inter_node.bandwidth)  # fmt: skip
 
 
-def test_fresh44_covers_every_item_of_issue_10s_list(tmp_path: Path) -> None:
-    fresh = _scenarios(ve.FRESH44, tmp_path)
+@FRESH
+def test_a_fresh_set_covers_every_item_of_issue_10s_list(case_set: str, tmp_path: Path) -> None:
+    fresh = _scenarios(ve.CASE_SETS[case_set], tmp_path)
     assert len(fresh) >= 16 and len({_key(s) for s in fresh}) == len(fresh)
     assert {s.world_size for s in fresh if s.cluster.workers_per_node == 1} == set(range(2, 9))
     assert {s.cluster.workers_per_node for s in fresh} == {1, 2}
-    assert {s.cluster.inter_node.bandwidth * 8 for s in fresh} == {3e8, 6e8, 8e8}
+    assert {s.cluster.inter_node.bandwidth * 8 for s in fresh} == RATES[case_set]
     buckets = {s.communication.bucket / 2**20 for s in fresh}
     assert min(buckets) == 1 and max(buckets) == 100 and len(buckets) >= 5
     assert {1, 8} <= {s.accumulation_steps for s in fresh} <= set(range(1, 9))
@@ -56,25 +63,37 @@ def test_fresh44_covers_every_item_of_issue_10s_list(tmp_path: Path) -> None:
         check_supported(s)  # the runtime runs every one (no refusal at launch inside a window)
 
 
-def test_fresh44_shares_no_configuration_rate_or_calibration_point(tmp_path: Path) -> None:
-    """No case is a configuration of the default set or of plain_ddp's sets; no stored training run used its link
-    rates; the stored calibration shares no rate, bucket or compute-grid point with any case (only rank counts 2–4,
-    which issue 10's range 2–8 cannot avoid)."""
-    fresh = _scenarios(ve.FRESH44, tmp_path)
-    (tmp_path / "default").mkdir()
-    others = _scenarios(ve.CASES, tmp_path / "default")  # its own folder: not pytest's shared parent of every tmp_path
+@FRESH
+def test_a_fresh_set_shares_no_configuration_rate_or_calibration_point(case_set: str, tmp_path: Path) -> None:
+    """No case is a configuration of an earlier set (the default, fresh44 for fresh45) or of plain_ddp's sets; no
+    stored training run used its link rates; the stored calibration shares no rate, bucket or compute-grid point with
+    any case (only rank counts 2–4, which issue 10's range 2–8 cannot avoid)."""
+    fresh = _scenarios(ve.CASE_SETS[case_set], tmp_path)
+    earlier = [ve.CASES] + ([ve.FRESH44] if case_set == "fresh45" else [])
+    others = []
+    for i, cases in enumerate(earlier):
+        (tmp_path / f"earlier{i}").mkdir()  # its own folder: not pytest's shared parent of every tmp_path
+        others += _scenarios(cases, tmp_path / f"earlier{i}")
     others += [c.scenario for name in plain_ddp.CASE_SETS for c in plain_ddp._cases((), name)]
     assert not {_key(s) for s in fresh} & {_key(s) for s in others}
     assert not {s.cluster.inter_node.bandwidth for s in fresh} & {s.cluster.inter_node.bandwidth for s in others}
-    profile = load_profile(STORED / "profile.yaml")
-    for s in fresh:
-        assert all("ranks benchmarked" in point for point in calibration_overlap(s, profile))
-    assert sum(not calibration_overlap(s, profile) for s in fresh) >= 12
+    for stored in (STORED, NEWEST):
+        profile = load_profile(stored / "profile.yaml")
+        for s in fresh:
+            assert all("ranks benchmarked" in point for point in calibration_overlap(s, profile))
+        assert sum(not calibration_overlap(s, profile) for s in fresh) >= NO_SHARED_POINT[case_set]
 
 
-def test_fresh44_is_what_the_recorded_rule_draws() -> None:
+@FRESH
+def test_a_fresh_set_is_what_the_recorded_rule_draws(case_set: str) -> None:
     """The list in the script is the output of the seeded draw recorded with the results (the rule, not a hand pick)."""
-    assert runpy.run_path(str(DRAW))["draw"]() == ve.FRESH44
+    assert runpy.run_path(str(DRAW[case_set]))["draw"]() == ve.CASE_SETS[case_set]
+
+
+def test_fresh45_is_fresh44s_rule_with_another_seed_and_rates() -> None:
+    """One rule: the stop-45 draw is stop 44's function with seed 45 and 350 / 650 / 1050 Mbit/s, and it differs."""
+    rule = runpy.run_path(str(DRAW["fresh44"]))["draw"]
+    assert rule(45, (350, 650, 1050)) == ve.FRESH45 != rule()
 
 
 def _reuse(*args: str) -> subprocess.CompletedProcess[str]:

@@ -35,11 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/: the
 from validate_emulated import ACC, ALG, BUCKET, MB, NODES, PER_NODE, RATE
 
 
-def draw() -> list[list[tuple[str, object]]]:
-    rng = random.Random(44)
+def draw(seed: int = 44, rates_mbit: tuple[int, int, int] = (300, 600, 800)) -> list[list[tuple[str, object]]]:
+    """The rule's draw; ``seed`` and the three link rates are its only parameters (stop 45's ``fresh45`` draws it
+    again with 45 and other rates: ``validation-2026-12-06-r/draw_cases.py``)."""
+    rng = random.Random(seed)
     algorithms = ["backend"] * 6 + ["ring"] * 3 + ["tree"] * 3 + ["halving-doubling"] * 3 + ["hierarchical"] * 3
     two = [True] * 2 + [False] * 4 + [True] + [False] * 8 + [True] * 3  # backend 2, ring 1, hierarchical 3
-    rates = [300, 600, 800] * 6
+    rates = list(rates_mbit) * 6
     rng.shuffle(rates)
     accumulation = [1] * 7 + [2] * 4 + [3, 3, 4, 4, 6, 8, 8]
     rng.shuffle(accumulation)

@@ -1,7 +1,9 @@
 """validate_emulated.py's fresh44 set, priced BEFORE the windows with the previous stored profile (both engines).
 
-PYTHONPATH=. python benchmarks/results/validation-2026-12-06-q/preprice.py [PROFILE]
-(default PROFILE: benchmarks/results/validation-2026-12-06-o/all/profile.yaml, stop 42's calibration)
+PYTHONPATH=. python benchmarks/results/validation-2026-12-06-q/preprice.py [PROFILE] [CASE_SET]
+(default PROFILE: benchmarks/results/validation-2026-12-06-o/all/profile.yaml, stop 42's calibration; CASE_SET:
+fresh44. Stop 45 prices fresh45 with it: ``… preprice.py benchmarks/results/validation-2026-12-06-q/all/profile.yaml
+fresh45``, ``../validation-2026-12-06-r/preprice.txt``.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ ve = validate_emulated_module()
 prof = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results/validation-2026-12-06-o/all/profile.yaml")
 with tempfile.TemporaryDirectory() as tmp:
     (Path(tmp) / "s.yaml").write_text(ve.SCENARIO)
-    cases = build_cases(Path(tmp) / "s.yaml", [], ve.FRESH44)
+    cases = build_cases(Path(tmp) / "s.yaml", [], ve.CASE_SETS[sys.argv[2] if len(sys.argv) > 2 else "fresh44"])
 for i, case in enumerate(cases):
     s = case.scenario.model_copy(deep=True)
     s.calibration = CalibrationRef(profile=str(prof.resolve()))
