@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "all"
-PAIRS = [arg.split("=", 1) for arg in sys.argv[2:]] or [["R1", "reuse"], ["CAL2", "reuse-cal2"], ["-o", "reuse-o-profile"]]
+DEFAULT = [["R1", "reuse"], ["CAL2", "reuse-cal2"], ["-o", "reuse-o-profile"]]
+PAIRS = [arg.split("=", 1) for arg in sys.argv[2:]] or DEFAULT
 tables = {name: pd.read_csv(HERE / folder / "validation.csv")
           for name, folder in PAIRS if (HERE / folder / "validation.csv").exists()}  # fmt: skip
 FIRST = PAIRS[0][0]
