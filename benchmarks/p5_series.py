@@ -29,7 +29,10 @@ operation's channels (``parts``), chunk and steps a part, the channels that carr
 batches one channel runs in sequence (``waves``), the network messages a GPU a direction, the RDMA writes a message
 (aws-ofi-nccl's stripes), ``beyond`` over the messages, and the rate a GPU's network share ``S·(N − G)/N`` moved at.
 
-    PYTHONPATH=. python benchmarks/p5_series.py
+    PYTHONPATH=. python benchmarks/p5_series.py [--half dev|test]
+
+``--half dev`` prints the development half's points only (2, 8, 32 nodes), so that designing on the series never
+shows the test half's (4, 16 nodes) per-point errors; ``--half test`` the test half's, once, as the prediction.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.nccl_tests_heldout import MISS, P5_DEV_NODES, _p5_series, regime_of, time_split
+from benchmarks.nccl_tests_heldout import HALVES, MISS, P5_DEV_NODES, _p5_series, regime_of, time_split
 from benchmarks.nccl_tests_table import predict, size_label
 from benchmarks.script_cli import Parser
 from dpsim.analytic.collectives import busbw_factor
@@ -105,12 +108,20 @@ ALL_TO_ALL: dict[int, tuple[tuple[int, float], ...]] = {
 size is one rank's send buffer, S/N to each rank, busbw = algbw · (N − 1)/N)."""
 
 
-def rows(op: str = "allreduce") -> list[dict[str, Any]]:
-    """Every point of ``op``'s series (:data:`SERIES`, :data:`ALL_GATHER`): measured busbw, what ran, dpsim's price of
-    that, and dpsim's pick under NCCL's own tuner."""
+def in_half(nodes: int, half: str = "") -> bool:
+    """Whether the points on ``nodes`` belong to ``half`` (``dev``: :data:`P5_DEV_NODES`, ``test``: the others; ``""``:
+    both), the split written before any per-point error was read (``benchmarks/results/nccl-split-2026-12-06``)."""
+    return not half or (nodes in P5_DEV_NODES) == (half == "dev")
+
+
+def rows(op: str = "allreduce", half: str = "") -> list[dict[str, Any]]:
+    """Every point of ``op``'s series (:data:`SERIES`, :data:`ALL_GATHER`), or of one ``half`` (:func:`in_half`):
+    measured busbw, what ran, dpsim's price of that, and dpsim's pick under NCCL's own tuner."""
     series = {"allreduce": SERIES, "all_gather": ALL_GATHER, "alltoall": ALL_TO_ALL}[op]
     out = []
     for nodes, points in series.items():
+        if not in_half(nodes, half):
+            continue
         for mib, busbw in points:
             base = dataclasses.replace(_p5_series(nodes, busbw), size_bytes=float(mib * MiB), op=op)
             own_tuner = dataclasses.replace(
@@ -142,9 +153,9 @@ def rows(op: str = "allreduce") -> list[dict[str, Any]]:
     return out
 
 
-def _print_all_gather() -> list[dict[str, Any]]:
-    """The all-gather series' table and summary (:data:`ALL_GATHER`); returns its rows."""
-    table = rows("all_gather")
+def _print_all_gather(half: str = "") -> list[dict[str, Any]]:
+    """The all-gather series' table and summary (:data:`ALL_GATHER`, one ``half`` where given); returns its rows."""
+    table = rows("all_gather", half)
     print(f"\nall-gather, the same job: {ALL_GATHER_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<26} {'dpsim':>7} {'err':>7}  {'time us':>8} "
           f"{'dpsim':>8} {'beyond':>8} {'a step':>7} {'a net hop':>9}")  # fmt: skip
@@ -274,14 +285,14 @@ def simple_ring_messages(op: str, nodes: int, size_bytes: int, gpus: int = 8) ->
     }
 
 
-def _print_simple_messages() -> None:
+def _print_simple_messages(half: str = "") -> None:
     """Every ring/Simple point of the all-reduce and all-gather series: the time beyond dpsim's a network message a
     GPU sends (:func:`simple_ring_messages`), so the two collectives compare at equal step and message sizes."""
     print("\nring/Simple points of both series: beyond dpsim a network message a GPU")
     print(f"{'op':<10} {'nodes':>5} {'size':>6} {'a step':>8} {'message':>8} {'msgs':>6} {'beyond us':>10} "
           f"{'a msg us':>9} {'err':>7}")  # fmt: skip
     for op in ("allreduce", "all_gather"):
-        for r in rows(op):
+        for r in rows(op, half):
             if "ring/Simple" not in r["ran"]:
                 continue
             m = simple_ring_messages(op, r["nodes"], r["size_bytes"])
@@ -293,9 +304,9 @@ def _print_simple_messages() -> None:
             )
 
 
-def _print_all_to_all() -> list[dict[str, Any]]:
-    """The all-to-all series' table and summary (:data:`ALL_TO_ALL`); returns its rows."""
-    table = rows("alltoall")
+def _print_all_to_all(half: str = "") -> list[dict[str, Any]]:
+    """The all-to-all series' table and summary (:data:`ALL_TO_ALL`, one ``half`` where given); returns its rows."""
+    table = rows("alltoall", half)
     print(f"\nall-to-all, the same job: {ALL_TO_ALL_SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran':<12} {'dpsim':>7} {'err':>7}  {'time us':>8} "
           f"{'dpsim':>8} {'beyond':>8} {'a peer':>7} {'a remote':>8}  {'parts':>5} {'chunk':>5} {'steps':>5} "
@@ -329,7 +340,7 @@ def _run(op: str, r: dict[str, Any]) -> Any:
     return dataclasses.replace(_p5_series(r["nodes"], r["measured_gbps"]), size_bytes=float(r["size_bytes"]), op=op)
 
 
-def classify() -> list[dict[str, Any]]:
+def classify(half: str = "") -> list[dict[str, Any]]:
     """Every point of the three series more than 10 % off, grouped by mechanism: (collective, what ran, the regime
     that dominates dpsim's own time of it, sign), each group with its nodes, sizes and errors; largest first.
 
@@ -338,7 +349,7 @@ def classify() -> list[dict[str, Any]]:
     rate are, ``fill`` where a chunked pipeline's fill is. A diagnostic: nothing is priced from it."""
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for op in OPS:
-        for r in rows(op):
+        for r in rows(op, half):
             if abs(r["error"]) <= MISS:
                 continue
             regime = regime_of(time_split(_run(op, r), r["algorithm"], r["protocol"]))
@@ -348,8 +359,8 @@ def classify() -> list[dict[str, Any]]:
     return sorted(out, key=lambda g: (-len(g["points"]), g["op"], g["ran"], g["regime"]))
 
 
-def _print_classify() -> None:
-    groups = classify()
+def _print_classify(half: str = "") -> None:
+    groups = classify(half)
     print("\nthe misses (|error| > 10 %) by mechanism: collective, what ran, dpsim's regime, sign")
     print(f"{'points':>6}  {'op':<10} {'ran':<17} {'regime':<8} {'sign':<5} {'nodes':<12} {'sizes':<12} "
           f"{'median':>7}")  # fmt: skip
@@ -363,7 +374,7 @@ def _print_classify() -> None:
             f"{statistics.median(p['error'] for p in pts):>+7.1%}"
         )
     for op in OPS:
-        table = rows(op)
+        table = rows(op, half)
         print(f"  {op}: {sum(abs(r['error']) <= MISS for r in table)} of {len(table)} within 10 %")
 
 
@@ -394,7 +405,7 @@ def nccl_tree_latency_s(nodes: int, gpus: int = 8, protocol: str = "LL128") -> f
     return (tables.base_latency_us["tree"][p] + 2 * hops) * 1e-6
 
 
-def ll128_readings(op: str) -> list[dict[str, Any]]:
+def ll128_readings(op: str, half: str = "") -> list[dict[str, Any]]:
     """Each ring/LL128 point of ``op``'s series (all-reduce or all-gather), and each tree/LL128 point of the
     all-reduce, beside two readings of its time, by hand (not priced anywhere): dpsim's bytes (its time less its
     8-byte time, the schedule held to what ran) with NCCL's own latency estimate (:func:`nccl_ring_latency_s`,
@@ -405,7 +416,7 @@ def ll128_readings(op: str) -> list[dict[str, Any]]:
     from dpsim.cli_collective import collective_rows
 
     out = []
-    for r in rows(op):
+    for r in rows(op, half):
         if r["protocol"] != "LL128" or r["algorithm"] not in ("ring", "tree"):
             continue
         algorithm = r["algorithm"]
@@ -422,12 +433,12 @@ def ll128_readings(op: str) -> list[dict[str, Any]]:
     return out
 
 
-def _print_ll128_readings() -> None:
+def _print_ll128_readings(half: str = "") -> None:
     print("\nLL128 points: dpsim's bytes with NCCL's own latency estimate (aws-ofi-nccl's 75 us a network step)")
     print(f"{'op':<10} {'ran':<11} {'nodes':>5} {'size':>6} {'meas us':>8} {'chain':>7} {'bytes':>7} {'dpsim':>7} "
           f"{'sum':>7} {'overlap':>7}")  # fmt: skip
     for op in ("allreduce", "all_gather"):
-        table = ll128_readings(op)
+        table = ll128_readings(op, half)
         for r in table:
             print(
                 f"{op:<10} {r['algorithm'] + '/LL128':<11} {r['nodes']:>5} {size_label(r['size_bytes']):>6} "
@@ -526,17 +537,22 @@ def main(argv: list[str] | None = None) -> None:
         "--ll128", action="store_true", help="ring/LL128 points beside NCCL's latency estimate, added or overlapped"
     )
     parser.add_argument("--message-fit", action="store_true", help="readings fitted on 2/8/32 nodes, tested on 4/16")
+    parser.add_argument(
+        "--half", choices=HALVES, default="", help="only the development (2/8/32 nodes) or the test (4/16) half"
+    )
     args = parser.parse_args(argv)
     if args.message_fit:
+        if args.half:
+            parser.error("--half: --message-fit fits on the development half and reports both; expected no --half")
         _print_message_fit()
         return
     if args.classify or args.ll128:
         if args.classify:
-            _print_classify()
+            _print_classify(args.half)
         if args.ll128:
-            _print_ll128_readings()
+            _print_ll128_readings(args.half)
         return
-    table = rows()
+    table = rows(half=args.half)
     print(f"{SOURCE}\n")
     print(f"{'nodes':>5} {'size':>6} {'measured':>9}  {'ran (aws-ofi-nccl regions)':<38} {'dpsim':>7} {'err':>7}  "
           f"{'dpsim own pick':<18} {'err':>7}")  # fmt: skip
@@ -557,9 +573,9 @@ def main(argv: list[str] | None = None) -> None:
     apart = [r for r in table if not r["ran"].startswith("NCCL") and r["own_pick"] != r["ran"]]
     nvls = sum(r["own_pick"].startswith("nvls-tree") for r in apart)
     print(f"dpsim's own pick differs from the plugin's at {len(apart)} points ({nvls} of them NVLS-tree)")
-    _print_all_gather()
-    _print_simple_messages()
-    _print_all_to_all()
+    _print_all_gather(args.half)
+    _print_simple_messages(args.half)
+    _print_all_to_all(args.half)
 
 
 if __name__ == "__main__":

@@ -175,3 +175,22 @@ def test_the_message_fit_is_fitted_on_the_development_half_only() -> None:
     # beside it moves with the model and is not pinned here
     assert fits["alltoall"]["test"]["fit_within"] == 11
     assert fits["all_gather"]["test"]["fit_within"] == 8
+
+
+def test_half_prints_one_half_of_every_series_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--half dev`` prints the points on 2, 8 and 32 nodes of all three series and none on 4 or 16 (the test half,
+    whose per-point errors a design must not see); ``--half`` beside ``--message-fit`` is refused in one line."""
+    assert [r["nodes"] for r in rows("alltoall", "test")] == [
+        n for n in ALL_TO_ALL for _ in ALL_TO_ALL[n] if n in (4, 16)
+    ]
+    assert {r["nodes"] for op in ("allreduce", "all_gather") for r in rows(op, "dev")} == set(p5_series.DEV_NODES)
+    p5_series.main(["--half", "dev"])
+    lines = capsys.readouterr().out.splitlines()
+    shown = [int(line.split()[0]) for line in lines if line[:5].strip().isdigit()]  # the three point tables
+    shown += [int(line.split()[1]) for line in lines if line.startswith(("allreduce ", "all_gather "))]  # ring/Simple
+    assert set(shown) == set(p5_series.DEV_NODES) and len(shown) >= 3 * len(ALL_GATHER[2])
+    with pytest.raises(SystemExit) as raised:
+        p5_series.main(["--half", "dev", "--message-fit"])
+    assert raised.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--half" in err
