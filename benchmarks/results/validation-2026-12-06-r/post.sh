@@ -34,7 +34,7 @@ if [ $# -eq 0 ]; then
 fi
 for sha in "$@"; do  # a registered commit's model on the same runs
   tree=${TREES:?set TREES to the folder holding emu-<sha> checkouts}/emu-$sha
-  grep -q FRESH45 $tree/benchmarks/validate_emulated.py || cp benchmarks/validate_emulated.py $tree/benchmarks/  # harness only
+  grep -q '^FRESH45' $tree/benchmarks/validate_emulated.py || cp benchmarks/validate_emulated.py $tree/benchmarks/  # harness only
   for cal in all all-cal2; do
     [ -f $D/$cal/profile.yaml ] || continue
     for refit in "" --refit; do
