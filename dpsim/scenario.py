@@ -2821,11 +2821,9 @@ class Scenario(_Section):
         t, topo = self.training, self.cluster.topology
         out: dict[str, str] = {}
 
-        changed = changed_from_default
-
         if t.pipeline_parallel == 1:
             for name in ("pipeline_schedule", "pipeline_p2p", "embedding_pipeline_slots", "pipeline_runtime"):
-                if changed(t, name):
+                if changed_from_default(t, name):
                     out[f"training.{name}"] = "read only with pipeline_parallel > 1"
         elif t.pipeline_schedule == "interleaved" and not self.interleaves_chunks:  # torch's runtime: refused
             out["training.pipeline_schedule"] = (
@@ -2833,7 +2831,7 @@ class Scenario(_Section):
                 "interleaving (validate_args sets virtual_pipeline_model_parallel_size 1 to None), priced as 1f1b"
             )
         keeps = t.pipeline_parallel > 1 and t.pipeline_runtime == "torch" and self.model.kind == "transformer"
-        if changed(t, "pipeline_releases_input_grads") and not keeps:
+        if changed_from_default(t, "pipeline_releases_input_grads") and not keeps:
             out["training.pipeline_releases_input_grads"] = (
                 "read only with pipeline_runtime: torch, pipeline_parallel > 1 and a transformer (the stage inputs' "
                 "gradients torch's pipelining keeps)"
@@ -2846,27 +2844,29 @@ class Scenario(_Section):
                 "tp_overlap_kind",
                 "sequence_parallel_kind",
             ):
-                if changed(t, name):
+                if changed_from_default(t, name):
                     out[f"training.{name}"] = "read only with tensor_parallel > 1"
-        if changed(t, "pipeline_grad_partitioned") and (t.pipeline_parallel == 1 or t.tensor_parallel == 1):
+        if changed_from_default(t, "pipeline_grad_partitioned") and (
+            t.pipeline_parallel == 1 or t.tensor_parallel == 1
+        ):
             out["training.pipeline_grad_partitioned"] = (
                 "read only with pipeline_parallel > 1 and tensor_parallel > 1 (a stage-boundary gradient split over "
                 "the tensor-parallel ranks)"
             )
         if topo.kind != "fat-tree":
             for name in ("oversubscription", "nodes_per_leaf"):
-                if changed(topo, name):
+                if changed_from_default(topo, name):
                     out[f"cluster.topology.{name}"] = f"read only with topology kind fat-tree, not {topo.kind}"
         elif (
             (leaves or -(-self.cluster.nodes // topo.nodes_per_leaf)) == 1
-            and changed(topo, "oversubscription")
+            and changed_from_default(topo, "oversubscription")
             and self.collective_algorithm != "parameter-server"  # the server's traffic crosses a leaf's uplink
         ):
             out["cluster.topology.oversubscription"] = (
                 f"read only where traffic crosses the spine (more nodes than nodes_per_leaf, {topo.nodes_per_leaf}, "
                 "or a parameter server)"
             )
-        elif topo.oversubscription == 1 and changed(topo, "nodes_per_leaf"):
+        elif topo.oversubscription == 1 and changed_from_default(topo, "nodes_per_leaf"):
             # a leaf's uplink carries the sum of its nodes' NICs (dpsim.sim.topology.FatTreeTopology), and every
             # route over it crosses one of those NICs first: it never binds; the analytic engine reads the leaves
             # only to divide by the oversubscription (dpsim.analytic.collectives.Fabric)
@@ -2874,22 +2874,22 @@ class Scenario(_Section):
                 "read only with oversubscription > 1 (at 1 a leaf's uplink carries all its NICs at once: no route "
                 "is slower for crossing the spine)"
             )
-        out.update(self._unread_by_deepspeed(changed))
+        out.update(self._unread_by_deepspeed())
         if not self.communication.nccl_nic_fusion and self.cluster.inter_node.ports_per_nic == 1:
             out["communication.nccl_nic_fusion"] = "read only with cluster.inter_node.ports_per_nic > 1 (ports to fuse)"
         device = self.cluster.device
         preset = _catalog_device(device.preset) if device.preset else None
 
         def own(name: str) -> bool:  # other than the catalog device's (a custom device's: the field's default)
-            return getattr(device, name) != getattr(preset, name) if preset else changed(device, name)
+            return getattr(device, name) != getattr(preset, name) if preset else changed_from_default(device, name)
 
         out.update(self._unread_by_compute_model(own))
-        if self.cluster.nodes == 1 and changed(self.communication, "nccl_nvlstree_max_chunksize"):
+        if self.cluster.nodes == 1 and changed_from_default(self.communication, "nccl_nvlstree_max_chunksize"):
             out["communication.nccl_nvlstree_max_chunksize"] = (
                 "read only by the NVLS-tree all-reduce, which runs across nodes (cluster.nodes is 1)"
             )
         out.update(self._unread_by_precision(own))
-        if changed(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
+        if changed_from_default(self.cluster.inter_node, "nic_path") and (why := self._nic_path_unread()):
             out["cluster.inter_node.nic_path"] = why
         if why := self._pcie_gpus_per_nic_unread():
             out["cluster.inter_node.pcie_gpus_per_nic"] = why
@@ -2901,7 +2901,9 @@ class Scenario(_Section):
             out["cluster.host_topology"] = why
         if why := self._p2p_latency_unread():
             out["cluster.host_topology.p2p_latency_us"] = why
-        if changed(t, "learning_rate"):  # no engine module imports it (dpsim.lr serves the runtime's optimizer)
+        if changed_from_default(
+            t, "learning_rate"
+        ):  # no engine module imports it (dpsim.lr serves the runtime's optimizer)
             out["training.learning_rate"] = (
                 "read only by the runtime (python -m runtime, dpsim validate), whose optimizer trains with it: a "
                 "step's time does not depend on it"
@@ -2921,7 +2923,7 @@ class Scenario(_Section):
             out["variability.degraded_links"] = "read only across nodes (cluster.nodes is 1: no traffic crosses a NIC)"
         if v.compute_jitter_cv == 0:  # the generator draws only the jitter (dpsim.sim.variability.jitter)
             for name in ("seed", "jitter_distribution"):
-                if changed(v, name):
+                if changed_from_default(v, name):
                     out[f"variability.{name}"] = "read only with variability.compute_jitter_cv > 0 (nothing is drawn)"
         if engine == "analytic":  # closed forms: one deterministic step, no draw, no event level
             simulator = "read only by the simulator (--engine sim)"
@@ -2935,7 +2937,7 @@ class Scenario(_Section):
                 (self.simulation, "steps", simulator),
             ):
                 key = f"{'variability' if section is v else 'simulation'}.{name}"
-                if changed(section, name) and key not in out:
+                if changed_from_default(section, name) and key not in out:
                     out[key] = why
         return out
 
@@ -3008,7 +3010,7 @@ class Scenario(_Section):
                 out[f"communication.{name}"] = why
         return out
 
-    def _unread_by_deepspeed(self, changed: Callable[[_Section, str], bool]) -> dict[str, str]:
+    def _unread_by_deepspeed(self) -> dict[str, str]:
         """DDP's bucket and overlap settings DeepSpeed ZeRO does not read (:func:`dpsim.sharding.collective_pieces`):
         it reduces in ``reduce_bucket_size`` buckets, gathers once after the step (stages 1/2) or in
         ``stage3_prefetch_bucket_size`` pieces (layers at 0), so ``communication.bucket`` is never read; and
@@ -3018,7 +3020,7 @@ class Scenario(_Section):
         out: dict[str, str] = {}
         if ds is None:
             return out
-        if changed(c, "bucket"):
+        if changed_from_default(c, "bucket"):
             out["communication.bucket"] = (
                 "DeepSpeed ZeRO sizes its own buckets: training.deepspeed_reduce_bucket_size (gradients), "
                 "training.deepspeed_prefetch_bucket_size (ZeRO-3's gathers)"
@@ -3026,7 +3028,7 @@ class Scenario(_Section):
         gathers_ahead = self.training.zero_stage == 3 and ds.prefetch_bucket_size > 0
         after = self.bf16_reduces_after_backward
         gradient = ds.overlap_comm and not self.training.zero3_gradient_allreduce and not after
-        if changed(c, "overlap") and not gathers_ahead and not gradient:
+        if changed_from_default(c, "overlap") and not gathers_ahead and not gradient:
             out["communication.overlap"] = (
                 "DeepSpeed's BF16_Optimizer (gradient_accumulation_pass: fp32_copy at zero_stage 1) all-reduces its "
                 "gradients after the backward: nothing overlaps it"
@@ -3036,11 +3038,11 @@ class Scenario(_Section):
         if self.deepspeed_bf16_optimizer:  # no IPG buckets (dpsim.sharding.collective_pieces), no IPG buffers
             bf16 = "DeepSpeed's BF16_Optimizer (gradient_accumulation_pass: fp32_copy)"
             t = self.training
-            if changed(t, "deepspeed_reduce_bucket_size"):
+            if changed_from_default(t, "deepspeed_reduce_bucket_size"):
                 out["training.deepspeed_reduce_bucket_size"] = (
                     f"{bf16} has no reduce buckets: it all-reduces its flat fp32 gradient whole"
                 )
-            if after and changed(t, "deepspeed_overlap_comm"):
+            if after and changed_from_default(t, "deepspeed_overlap_comm"):
                 out["training.deepspeed_overlap_comm"] = (
                     f"{bf16} at zero_stage 1 registers no gradient hooks and keeps no reduce buffers: it all-reduces "
                     "after the backward"
