@@ -12,11 +12,12 @@ import argparse
 import functools
 import json
 import math
-import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
+
+from runtime.cli_args import Parser, finite, whole_within
 
 __all__ = [
     "Parser",
@@ -63,25 +64,12 @@ def one_line_errors(main: Callable[[], int]) -> Callable[[], int]:
     return run
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse whose usage errors end as the dpsim commands' do: one line ``error: argument --OPTION: ...`` on
-    stderr and status 2 (argparse's own prints the usage first: two lines)."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {' '.join(message.split())}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-_WHOLE = re.compile(r"[+-]?[0-9]{1,20}")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-
-
 def whole(low: int = 1, high: int = 1 << 20) -> Callable[[str], int]:
     """An option's type: a whole number in ASCII digits from ``low`` to ``high`` (``int`` alone takes '１２' and
     '1_000', and a count of 0 or -1 left a median of nothing or a range of no work: a traceback or silence)."""
 
     def parse(text: str) -> int:
-        if not _WHOLE.fullmatch(text) or not low <= int(text) <= high:
+        if not whole_within(text, low, high):
             raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {text!r}")
         return int(text)
 
@@ -111,8 +99,8 @@ def number(low: float = 0.0, high: float = math.inf) -> Callable[[str], float]:
     'inf' and '-1', which a limit or a time slice then compares or divides by silently)."""
 
     def parse(text: str) -> float:
-        value = float(text) if _NUMBER.fullmatch(text) else math.nan
-        if not (math.isfinite(value) and low <= value <= high):
+        value = finite(text)
+        if value is None or not low <= value <= high:
             bound = "" if math.isinf(high) else f" and at most {high:g}"
             raise argparse.ArgumentTypeError(f"expected a finite number at least {low:g}{bound}, got {text!r}")
         return value

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import re
 import statistics
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from runtime.cli_args import number_option, runtime_parser, whole_option, whole_within
 from runtime.collectives import all_reduce
 
 __all__ = ["COLLECTIVES", "main", "median_uncertainty", "time_collective"]
@@ -249,13 +249,15 @@ def run(
 
 RENDEZVOUS_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 """What ``runtime.launch.spawn_ranks`` sets for each rank it starts, and torch's ``env://`` rendezvous reads."""
+MAX_SIZE_BYTES = 10**15 - 1
+"""Largest ``--sizes`` entry (15 digits): a rank allocates the message before it times it."""
 
 
 def options_problem(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     """What a rank of the benchmark cannot run with, in words naming the option or variable (None: nothing). Run by
     hand outside its launcher, ``python -m runtime.bench`` was torch's ``ValueError`` traceback from the rendezvous
     (``RANK expected``); ``--reps 0`` a median of nothing after the group had formed; ``--sizes x`` a ``ValueError``."""
-    if not all(re.fullmatch(r"[0-9]{1,15}", s) and int(s) > 0 for s in args.sizes.split(",")):
+    if not all(whole_within(s, 1, MAX_SIZE_BYTES) for s in args.sizes.split(",")):
         return f"--sizes: expected comma-separated sizes in bytes >= 1, got {args.sizes!r}"
     for option, value, low in (
         ("--reps", args.reps, 1),
@@ -278,19 +280,17 @@ def options_problem(args: argparse.Namespace, environ: Mapping[str, str]) -> str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from runtime.train import _number, _Parser, _whole
-
-    p = _Parser(prog="python -m runtime.bench")
+    p = runtime_parser("python -m runtime.bench")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--run-dir", type=Path, required=True)
     p.add_argument("--collectives", default="all_reduce")
     p.add_argument("--algorithms", default="ring")
     p.add_argument("--sizes", default="1048576")
-    p.add_argument("--reps", type=_whole, default=5)
-    p.add_argument("--warmup", type=_whole, default=2)
-    p.add_argument("--max-reps", type=_whole, default=None, help="repetitions while the median is uncertain")
-    p.add_argument("--budget-s", type=_number, default=0.0, help="seconds of extra repetitions per point")
-    p.add_argument("--per-node", type=_whole, default=1)
+    p.add_argument("--reps", type=whole_option, default=5)
+    p.add_argument("--warmup", type=whole_option, default=2)
+    p.add_argument("--max-reps", type=whole_option, default=None, help="repetitions while the median is uncertain")
+    p.add_argument("--budget-s", type=number_option, default=0.0, help="seconds of extra repetitions per point")
+    p.add_argument("--per-node", type=whole_option, default=1)
     p.add_argument("--backend", default="gloo")
     p.add_argument("--busy", action="store_true", help="also time gloo's all-reduce while every rank computes")
     args = p.parse_args(argv)

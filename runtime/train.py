@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import shutil
@@ -19,49 +18,25 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from dpsim.errors import ScenarioError
 from dpsim.execution import max_local_workers
 from dpsim.inputs import brief
 from dpsim.records import write_jsonl
 from dpsim.scenario import Scenario, load_scenario
+from runtime.cli_args import CLI_SOURCE, number_option, runtime_parser, whole_option
 from runtime.job import JobOptions
 from runtime.testbed import Testbed
 from runtime.torchrun import check_torchrun_shape, torchrun_ranks
 
 __all__ = ["SAVE_PARAMETERS_ENV", "main", "make_testbed", "nccl_meta", "nccl_setup", "parse_args"]
 
-CLI_SOURCE = "<command line>"
 RUN_DIR_ENV = "DPSIM_RUN_DIR"
 """Environment variable: a rank's folder for its step records when ``--run-dir`` is not given (default: '.')."""
 SAVE_PARAMETERS_ENV = "DPSIM_SAVE_PARAMETERS"
 """Environment variable: when set, rank 0 saves the trained parameters there (``torch.save`` of a dict
 name → CPU tensor) after the last step; the launcher's ranks inherit it."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with dpsim's usage errors: one ``error:`` line naming the option, exit status 2 (not the usage)."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: <command line>: {' '.join(message.split())}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _whole(text: str) -> int:
-    """An integer option in ASCII digits (``int`` reads '１２' as 12 and '1_000' as 1000)."""
-    if not re.fullmatch(r"[+-]?[0-9]{1,20}", text):
-        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {brief(text)}")
-    return int(text)
-
-
-def _number(text: str) -> float:
-    """A number option in ASCII digits, finite."""
-    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text) or not math.isfinite(
-        float(text)
-    ):
-        raise argparse.ArgumentTypeError(f"expected a finite number in ASCII digits, got {brief(text)}")
-    return float(text)
 
 
 def _given(text: str) -> str:
@@ -77,7 +52,7 @@ def _folder(text: str) -> Path:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = _Parser(prog="python -m runtime", description=__doc__.splitlines()[0])
+    p = runtime_parser("python -m runtime", description=__doc__.splitlines()[0])
     p.add_argument("scenario", nargs="?", help="scenario YAML (default: the bundled default)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     p.add_argument("--testbed", choices=["local", "emulated"], default="local")
@@ -87,10 +62,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="scenario",
         help="all-reduce: the scenario's algorithm over point-to-point ops, or the backend's own",
     )
-    p.add_argument("--warmup-steps", type=_whole, default=2)
-    p.add_argument("--steps", type=_whole, default=5)
-    p.add_argument("--seed", type=_whole, default=0)
-    p.add_argument("--timeout", type=_number, default=300.0,
+    p.add_argument("--warmup-steps", type=whole_option, default=2)
+    p.add_argument("--steps", type=whole_option, default=5)
+    p.add_argument("--seed", type=whole_option, default=0)
+    p.add_argument("--timeout", type=number_option, default=300.0,
                    help="seconds before a hung run is stopped (torchrun: a collective's longest wait)")  # fmt: skip
     p.add_argument("--out", type=_given, help="append the StepResult as a JSON line here")
     p.add_argument("--run-dir", type=_folder, help="per-rank step records (default: a temporary folder)")
@@ -107,8 +82,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nccl-debug", action="store_true",
                    help="NCCL_DEBUG=INFO into the run directory; the record keeps what NCCL chose")  # fmt: skip
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--fail-rank", type=_whole, default=-1, help=argparse.SUPPRESS)
-    p.add_argument("--fail-step", type=_whole, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--fail-rank", type=whole_option, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("--fail-step", type=whole_option, default=0, help=argparse.SUPPRESS)
     p.add_argument("--fail-mode", default="kill", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 

@@ -26,7 +26,6 @@ Run: ``python -m runtime.examples.worked_example [--loss mean|sum] [--max-iters 
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
 import tempfile
@@ -39,6 +38,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from dpsim.partition import aggregation_weights, partition
+from runtime.cli_args import number_option, runtime_parser, whole_option
 from runtime.launch import reserve_port
 
 __all__ = ["Iteration", "main", "run"]
@@ -49,6 +49,8 @@ X: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
 W0 = 1.0
 LR = 0.1
 WORLD_SIZE = 2
+MAX_ITERS = 10_000
+"""Most iterations ``--max-iters`` takes (the example reaches w = 2 exactly in 54, or passes |w| 1e12 in 40)."""
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,15 @@ def run(
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = runtime_parser("python -m runtime.examples.worked_example", description=__doc__.splitlines()[0])
     parser.add_argument("--loss", choices=["mean", "sum"], default="mean", help="per-worker loss (default: mean)")
-    parser.add_argument("--max-iters", type=int, default=100, help="iteration limit (default: 100)")
-    parser.add_argument("--tol", type=float, default=1e-12, help="stop when |Δw| <= tol (default: 1e-12)")
+    parser.add_argument("--max-iters", type=whole_option, default=100, help="iteration limit (default: 100)")
+    parser.add_argument("--tol", type=number_option, default=1e-12, help="stop when |Δw| <= tol (default: 1e-12)")
     args = parser.parse_args(argv)
+    if not 1 <= args.max_iters <= MAX_ITERS:  # 0 left no iteration to report: an IndexError
+        parser.error(f"argument --max-iters: expected a whole number from 1 to {MAX_ITERS:,}, got {args.max_iters}")
+    if args.tol < 0:  # |Δw| <= tol never holds: every run went on to --max-iters
+        parser.error(f"argument --tol: expected a number >= 0, got {args.tol!r}")
     print(f"seed document §4.3: x = {list(X)}, y = 2x, f(x) = w·x, L = (z − y)², w = {W0}, η = {LR}, 2 gloo workers")
     if args.loss == "mean":
         print("per-worker loss: MEAN over the worker's samples (the §4.1 objective); error e = w − 2 obeys e ← −0.5·e")
