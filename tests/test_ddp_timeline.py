@@ -97,37 +97,6 @@ def test_reuse_prints_the_stored_table(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize(
-    ("argv", "names"),
-    [
-        (["--repeats", "0"], "--repeats"),  # ran nothing, said nothing
-        (["--repeats", "x"], "--repeats"),  # argparse's two lines
-        (["--cases", ""], "--cases"),  # ran nothing
-        (["--cases", "5,5"], "--cases"),  # measured twice
-        (["--cases", "x"], "--cases"),  # "invalid literal for int()", no option named
-        (["--steps", "0"], "--steps"),  # an IndexError after the cluster ran
-        (["--warmup-steps", "-1"], "--warmup-steps"),
-        (["--case-set", "bogus"], "--case-set"),
-        (["--out", "f.txt"], "--out"),  # a file: FileExistsError
-        (["--reuse", "missing"], "--reuse"),  # FileNotFoundError
-        (["--reuse", ".", "--case-set", "fresh"], "--case-set"),  # dropped without a word
-    ],
-)
-def test_a_bad_option_is_one_line_before_any_cluster(
-    argv: list[str], names: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Round 26: each refused in one line naming the option, status 2, before the testbed is asked for."""
-    import runtime.testbed.emulated as emulated
-
-    monkeypatch.setattr(emulated, "EmulatedCluster", lambda *a, **k: pytest.fail("a cluster started"))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "f.txt").write_text("")
-    assert ddp_timeline.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and names in err and err.count("\n") == 1, err
-    assert not (tmp_path / "benchmarks").exists()
-
-
-@pytest.mark.parametrize(
     ("line", "names"),
     [("{not json", "line 2: not a JSON record"), ('{"index": 0}', "line 2: no field 'repeat'"),
      ('{"index": 0, "repeat": 0, "case": "c", "ranks": 2, "summary": []}', "line 2: a field of another shape")],

@@ -423,44 +423,6 @@ def test_reuse_link_bound_testbed_both_engines(capsys: pytest.CaptureFixture[str
         assert f"analytic MAPE vs plain: {mape} %" in out and f"sim MAPE vs plain: {mape} %" in out
 
 
-@pytest.mark.parametrize(
-    ("argv", "names"),
-    [
-        (["--repeats", "x"], "--repeats"),  # argparse's usage, then its error: two lines
-        (["--steps", "0"], "--steps"),  # a cluster started, then "no measured step completed": a traceback
-        (["--warmup-steps", "-1"], "--warmup-steps"),  # started a cluster
-        (["--timeout", "nan"], "--timeout"),  # started a cluster
-        (["--per-node", "0"], "--per-node"),  # ZeroDivisionError once the cluster was up
-        (["--nodes", "0"], "--nodes"),
-        (["--rate", "x"], "--rate"),  # the error named no option
-        (["--out", "run.json/"], "--out"),  # written as run.json after the run
-        (["--layers", "0"], "--layers"),  # a worker's option: the ranks failed after minutes
-        (["--layers", "x"], "--layers"),  # the worker parser's two lines
-        (["--hidden", "\uff11"], "--hidden"),  # int() reads a full-width digit
-        (["--lr", "nan"], "--lr"),
-        (["--bucket-cap-mb", "-1"], "--bucket-cap-mb"),
-        (["--run-dir", "x"], "--run-dir"),  # the launcher's own option
-        (["--bogus"], "--bogus"),
-        (["--ab", "--nodes", "4"], "--nodes"),  # --ab dropped it without a word
-        (["--ab", "--layers", "8"], "--layers"),
-    ],
-)
-def test_a_bad_option_is_one_line_before_any_cluster(
-    argv: list[str], names: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Round 26: every option of one run and of ``--ab`` is checked before the testbed is asked for (a cluster
-    here would fail the test) and refused in one line naming it, status 2."""
-    import runtime.testbed.emulated as emulated
-
-    monkeypatch.setattr(emulated, "EmulatedCluster", lambda *a, **k: pytest.fail("a cluster started"))
-    monkeypatch.setattr(plain_ddp, "ab", lambda *a, **k: pytest.fail("the A/B started"))
-    monkeypatch.chdir(tmp_path)
-    assert plain_ddp.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and names in err and err.count("\n") == 1, err
-    assert not (tmp_path / "run.json").exists()
-
-
 def test_a_worker_started_by_hand_is_refused(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -263,23 +263,62 @@ def test_a_root_or_device_script_refuses_a_bad_option_in_one_line(
         ("comm_contention", ["--out", "o", "--rates", "x"], "--rates"),  # after its folder was made
         ("comm_share", ["--rates", "nan"], "--rates"),  # reached the testbed (script_cli.grid)
         ("link_overlap", ["--ranks", "0"], "--ranks"),
+        ("plain_ddp", ["--repeats", "x"], "--repeats"),  # argparse's usage, then its error: two lines
+        ("plain_ddp", ["--steps", "0"], "--steps"),  # a cluster started, then "no measured step completed": a traceback
+        ("plain_ddp", ["--warmup-steps", "-1"], "--warmup-steps"),  # started a cluster
+        ("plain_ddp", ["--timeout", "nan"], "--timeout"),  # started a cluster
+        ("plain_ddp", ["--per-node", "0"], "--per-node"),  # ZeroDivisionError once the cluster was up
+        ("plain_ddp", ["--nodes", "0"], "--nodes"),
+        ("plain_ddp", ["--rate", "x"], "--rate"),  # the error named no option
+        ("plain_ddp", ["--out", "run.json/"], "--out"),  # written as run.json after the run
+        ("plain_ddp", ["--layers", "0"], "--layers"),  # a worker's option: the ranks failed after minutes
+        ("plain_ddp", ["--layers", "x"], "--layers"),  # the worker parser's two lines
+        ("plain_ddp", ["--hidden", "\uff11"], "--hidden"),  # int() reads a full-width digit
+        ("plain_ddp", ["--lr", "nan"], "--lr"),
+        ("plain_ddp", ["--bucket-cap-mb", "-1"], "--bucket-cap-mb"),
+        ("plain_ddp", ["--run-dir", "x"], "--run-dir"),  # the launcher's own option
+        ("plain_ddp", ["--bogus"], "--bogus"),
+        ("plain_ddp", ["--ab", "--nodes", "4"], "--nodes"),  # --ab dropped it without a word
+        ("plain_ddp", ["--ab", "--layers", "8"], "--layers"),
+        ("ddp_timeline", ["--repeats", "0"], "--repeats"),  # ran nothing, said nothing
+        ("ddp_timeline", ["--repeats", "x"], "--repeats"),  # argparse's two lines
+        ("ddp_timeline", ["--cases", ""], "--cases"),  # ran nothing
+        ("ddp_timeline", ["--cases", "5,5"], "--cases"),  # measured twice
+        ("ddp_timeline", ["--cases", "x"], "--cases"),  # "invalid literal for int()", no option named
+        ("ddp_timeline", ["--steps", "0"], "--steps"),  # an IndexError after the cluster ran
+        ("ddp_timeline", ["--warmup-steps", "-1"], "--warmup-steps"),
+        ("ddp_timeline", ["--case-set", "bogus"], "--case-set"),
+        ("ddp_timeline", ["--out", "f.txt"], "--out"),  # a file: FileExistsError
+        ("ddp_timeline", ["--reuse", "missing"], "--reuse"),  # FileNotFoundError
+        ("ddp_timeline", ["--reuse", ".", "--case-set", "fresh"], "--case-set"),  # dropped without a word
+        ("thread_share", ["--rates", "x"], "--rates"),  # a ValueError traceback after the table's header
+        ("thread_share", ["--buckets", "bogus"], "--buckets"),  # a KeyError traceback after the header
+        ("thread_share", ["--steps", "0"], "--steps"),
+        ("thread_share", ["--reuse", "missing"], "--reuse"),  # FileNotFoundError
+        ("thread_share", ["--reuse", ".", "--steps", "3"], "--steps"),  # dropped without a word
     ],
 )
 def test_a_cluster_script_refuses_a_bad_rate_size_or_count_before_the_testbed(
     stem: str, argv: list[str], names: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    """Round 26 (hostile): one line naming the option, status 2, before root is checked (a cluster fails the test)."""
+    """Round 26 (hostile): one line naming the option, status 2, before root is checked (a cluster, or
+    ``plain_ddp.py``'s A/B, fails the test), nothing on stdout and nothing written. The option checks of
+    ``plain_ddp.py``, ``ddp_timeline.py`` and ``thread_share.py`` were three same-shape tests in their own files until
+    stop 45."""
     import runtime.testbed.emulated as emulated
 
     monkeypatch.setattr(emulated, "EmulatedCluster", lambda *a, **k: pytest.fail("a cluster started"))
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.txt").write_text("")  # a file where a folder is expected
     monkeypatch.setattr(sys, "argv", [f"{stem}.py", *argv])
+    script = load_benchmark(stem, stem)
+    monkeypatch.setattr(script, "ab", lambda *a, **k: pytest.fail("the A/B started"), raising=False)
     with pytest.raises(SystemExit) as stopped:
-        raise SystemExit(load_benchmark(stem, stem).main())
-    err = capsys.readouterr().err
+        raise SystemExit(script.main())
+    out, err = capsys.readouterr()
     assert stopped.value.code == 2 and err.startswith("error: ") and names in err and err.count("\n") == 1, err
-    assert not (tmp_path / "o").exists()
+    assert out == "" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
 @pytest.mark.parametrize("extra", [["--repeats", "5"], ["--steps", "3"], ["--quick"]])

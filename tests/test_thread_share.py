@@ -94,26 +94,3 @@ def test_a_two_rank_run_accounts_for_the_backward_thread_and_leaves_no_namespace
             break
     # with bucket 0 in flight, the rank's other busy thread is gloo's TCP loop (torch 2.13's name for it)
     assert s["own_busiest"] == "gloo_tcp_loop" and s["own_busiest_cpu"] > 0
-
-
-@pytest.mark.parametrize(
-    ("argv", "names"),
-    [
-        (["--rates", "x"], "--rates"),  # a ValueError traceback after the table's header
-        (["--buckets", "bogus"], "--buckets"),  # a KeyError traceback after the header
-        (["--steps", "0"], "--steps"),
-        (["--reuse", "missing"], "--reuse"),  # FileNotFoundError
-        (["--reuse", ".", "--steps", "3"], "--steps"),  # dropped without a word
-    ],
-)
-def test_a_bad_option_is_one_line_before_any_cluster(
-    argv: list[str], names: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Round 26 (hostile): each refused in one line naming it, status 2, before the testbed is asked for."""
-    import runtime.testbed.emulated as emulated
-
-    monkeypatch.setattr(emulated, "EmulatedCluster", lambda *a, **k: pytest.fail("a cluster started"))
-    monkeypatch.chdir(tmp_path)
-    assert thread_share.main(argv) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.startswith("error: ") and names in err and err.count("\n") == 1, err
