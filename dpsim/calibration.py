@@ -354,6 +354,13 @@ class HostModel:
     work per byte. Calibration writes 0 (:func:`runtime.calibrate.refit_links`: the host's busy time per byte and
     rank does not grow with the ranks); a profile may give another; None (older profiles): the compute's
     :attr:`efficiency_loss`."""
+    measured_slowest: Mapping[int, float] = field(default_factory=dict)
+    """Slowdown of the slowest of the k processes computing at once (the largest of their median iteration
+    times over k = 1's), per k: the estimator of the runtime's critical rank (:mod:`runtime.measure` takes the
+    rank of largest median compute), beside :attr:`measured`'s median over the k. Empty: not recorded (older
+    profiles); recorded, not priced."""
+    optimizer_measured_slowest: Mapping[int, float] = field(default_factory=dict)
+    """As :attr:`measured_slowest`, for k processes stepping the optimizer at once."""
 
     def slowdown(self, processes: int) -> float:
         return self._shared(processes, self.efficiency_loss)
@@ -1754,6 +1761,8 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
         "page_fault",
         "comm_cpu_per_byte_by_rate",
         "comm_efficiency_loss",
+        "slowest_slowdown",
+        "optimizer_slowest_slowdown",
     }
     expected = f"expected {{{', '.join(sorted(keys))}}} with cores"
     if not isinstance(data, dict):
@@ -1777,6 +1786,9 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
                       closed=True)  # fmt: skip
     measured = _slowdowns(data.get("measured_slowdown"), f"{where}.measured_slowdown", source)
     optimizer_measured = _slowdowns(data.get("optimizer_slowdown"), f"{where}.optimizer_slowdown", source)
+    slowest = _slowdowns(data.get("slowest_slowdown"), f"{where}.slowest_slowdown", source)
+    optimizer_slowest = _slowdowns(data.get("optimizer_slowest_slowdown"), f"{where}.optimizer_slowest_slowdown",
+                                   source)  # fmt: skip
     if data.get("memory_streams") is not None:
         _check_number(data["memory_streams"], f"{where}.memory_streams", source, "a number of streams >= 1", low=1.0,
                       closed=True)  # fmt: skip
@@ -1805,6 +1817,8 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
             by_rate,
             page_fault,
             float(data["comm_efficiency_loss"]) if data.get("comm_efficiency_loss") is not None else None,
+            slowest,
+            optimizer_slowest,
         )  # fmt: skip
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(where, str(exc), source) from None
@@ -1878,6 +1892,12 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
             data["host_model"]["page_fault"] = _time_text(h.page_fault_s)
         if h.comm_efficiency_loss is not None:
             data["host_model"]["comm_efficiency_loss"] = h.comm_efficiency_loss
+        if h.measured_slowest:
+            data["host_model"]["slowest_slowdown"] = {int(k): float(v) for k, v in sorted(h.measured_slowest.items())}
+        if h.optimizer_measured_slowest:
+            data["host_model"]["optimizer_slowest_slowdown"] = {
+                int(k): float(v) for k, v in sorted(h.optimizer_measured_slowest.items())
+            }
     data["calibrated_on"] = list(profile.calibrated_on)
     data["meta"] = json.loads(json.dumps(dict(profile.meta), default=str))  # plain YAML types only
     return data

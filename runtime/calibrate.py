@@ -655,15 +655,29 @@ def measure_host(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    per = [json.loads((folder / f"host-{i}.json").read_text(encoding="utf-8")) for i in range(count)]
+    return host_slowdowns(folder)[0]
+
+
+def host_slowdowns(folder: Path) -> tuple[dict[int, float], dict[int, float]]:
+    """From :func:`measure_host`'s per-process files: per k, the median over the k processes of each one's median
+    iteration time, and the largest of them (the slowest process: the estimator of :mod:`runtime.measure`'s
+    critical rank), both over k = 1's."""
+    per = _host_files(folder)
+    stages = sorted(int(k) for k in per[0])
     medians = {k: statistics.median(r[str(k)] for r in per[:k]) for k in stages}
-    return {k: medians[k] / medians[1] for k in stages}
+    slowest = {k: max(r[str(k)] for r in per[:k]) for k in stages}
+    return {k: medians[k] / medians[1] for k in stages}, {k: slowest[k] / medians[1] for k in stages}
+
+
+def _host_files(folder: Path) -> list[dict[str, float]]:
+    """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each."""
+    files = sorted(folder.glob("host-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
 def _per_process(folder: Path) -> str:
     """Each process's median iteration time over k = 1's median, per k, from :func:`measure_host`'s files."""
-    files = sorted(folder.glob("host-*.json"), key=lambda f: int(f.stem.split("-")[1]))
-    per = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    per = _host_files(folder)
     if not per or "1" not in per[0]:
         return "not recorded"
     alone = float(per[0]["1"])
@@ -1104,20 +1118,28 @@ def calibrate_host(
     log: Callable[[str], None],
     workload: str = "compute",
     measure: Callable[[Sequence[int], Path, float, str], dict[int, float]] | None = None,
-) -> dict[int, float]:
+) -> tuple[dict[int, float], dict[int, float]]:
     """:func:`measure_host`, measured again (up to :data:`HOST_ATTEMPTS` times) while other processes used more
     than :data:`HOST_OTHER_CORES` cores over it; the least disturbed measurement is kept.
 
     The slowdown is a ratio of iteration times of processes sharing the cores, so anything else running counts
     as theirs: in the 2026-12-05-b calibration 2 processes measured 2.34 × one alone on 2 cores (host fit
     residual 55 %), while other sessions' tests ran.
+
+    Returns the median slowdown over the k processes and the slowest one's (:func:`host_slowdowns`), per k, of
+    the measurement kept (``measure`` given, a stand-in: its slowdowns for both).
     """
     doing = "computing" if workload == "compute" else "stepping an Adam optimizer"
     log(f"calibrate: host, {list(plan.host_processes)} processes {doing} at once (start barrier)")
-    best: tuple[float, dict[int, float]] | None = None
+    best: tuple[float, tuple[dict[int, float], dict[int, float]]] | None = None
     for attempt in range(1, HOST_ATTEMPTS + 1):
         before = snapshot()
-        measured = (measure or measure_host)(plan.host_processes, work_dir, plan.timeout_s, workload)
+        if measure is None:
+            measure_host(plan.host_processes, work_dir, plan.timeout_s, workload)
+            measured = host_slowdowns(work_dir / f"host-{workload}")
+        else:
+            one = measure(plan.host_processes, work_dir, plan.timeout_s, workload)
+            measured = (one, one)
         other = host_load(before, snapshot())["other_cores"]
         if measure is None:
             log(f"calibrate: host ({workload}), each process's slowdown: {_per_process(work_dir / f'host-{workload}')}")
@@ -1137,11 +1159,11 @@ def calibrate_compute(
 ) -> HardwareProfile:
     """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer."""
     curve = calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log)
-    measured = calibrate_host(plan, work_dir=work_dir / "compute", log=log)
+    measured, slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log)
     cores = host_cores()
     host = fit_host(measured, max_cores=cores)
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
-    memory = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
+    memory, memory_slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
     streams, memory_residual = fit_memory_streams(memory, max_streams=host.cores)
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
     page_fault = measure_page_fault()
@@ -1153,6 +1175,8 @@ def calibrate_compute(
         comm_cpu_per_byte_by_rate=tuple((float(r), float(k)) for r, k in window),
         memory_streams=streams,
         optimizer_measured=memory,
+        measured_slowest=slowest,
+        optimizer_measured_slowest=memory_slowest,
         optimizer_residual=memory_residual,
         page_fault_s=page_fault,
     )

@@ -476,6 +476,31 @@ def test_host_fit_residual_above_five_percent_is_an_error_that_says_what_to_do()
         check_residuals(HardwareProfile(host_model=fit))
 
 
+def test_the_slowest_processes_slowdowns_round_trip_and_an_older_profile_without_them_loads(tmp_path: Path) -> None:
+    """The profile keeps the slowest of the k processes' slowdown beside the median (the runtime's critical rank is
+    the slowest); a profile written before has none and loads as before; a bad one names its field."""
+    import copy
+
+    from dpsim.calibration import HostModel, profile_from_dict, profile_to_dict
+
+    slowest = {"measured_slowest": {1: 1.0, 2: 1.3, 4: 2.9}, "optimizer_measured_slowest": {1: 1.0, 4: 2.6}}
+    host = HostModel(2.0, 0.01, "job", 0.0, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004, 1.5, {1: 1.0, 4: 2.0}, 0.01, **slowest)
+    profile = HardwareProfile(**{**_testbed_profile().__dict__, "host_model": host})
+    save_profile(profile, tmp_path / "tb.yaml")
+    assert load_profile(tmp_path / "tb.yaml").host_model == host
+    data = profile_to_dict(profile)
+    older = copy.deepcopy(data)
+    del older["host_model"]["slowest_slowdown"], older["host_model"]["optimizer_slowest_slowdown"]
+    old_host = profile_from_dict(older, "p.yaml").host_model
+    assert old_host is not None and old_host.measured_slowest == {} and old_host.optimizer_measured_slowest == {}
+    assert old_host.measured == host.measured  # the median, read as before
+    for key in ("slowest_slowdown", "optimizer_slowest_slowdown"):
+        bad = copy.deepcopy(data)
+        bad["host_model"][key] = {2: -1.0}
+        with pytest.raises(ScenarioError, match=f"host_model.{key}.2"):
+            profile_from_dict(bad, "p.yaml")
+
+
 def test_memory_streams_fit_recovers_m_which_is_kept_while_the_optimizer_takes_turns_on_the_cores(
     tmp_path: Path,
 ) -> None:

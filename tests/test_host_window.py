@@ -165,8 +165,24 @@ def test_host_calibration_measures_again_while_other_work_uses_the_cores(
     lines: list[str] = []
     got = cal.calibrate_host(cal.CalibrationPlan(), work_dir=tmp_path, log=lines.append, measure=measure)
     assert len(made) == calls
-    assert got is made[kept]
+    assert got[0] is made[kept] and got[1] is made[kept]  # a stand-in's slowdowns serve both estimators
     assert sum("cores of other work" in line for line in lines) == sum(o is not None and o > 0.25 for o in others)
+
+
+def test_host_slowdowns_keep_the_median_and_the_slowest_of_the_k_processes(tmp_path: Path) -> None:
+    """Per k, the median over the k processes of each one's median iteration time and the slowest one's, over
+    k = 1's: worked by hand on three processes (k = 3: times 2, 3 and 5 ms over 1 ms alone -> 3 and 5)."""
+    pytest.importorskip("torch")
+    import json
+
+    import runtime.calibrate as cal
+
+    times = [{"1": 1e-3, "2": 1.2e-3, "3": 2e-3}, {"2": 1.6e-3, "3": 5e-3}, {"3": 3e-3}]
+    for i, t in enumerate(times):
+        (tmp_path / f"host-{i}.json").write_text(json.dumps(t), encoding="utf-8")
+    median, slowest = cal.host_slowdowns(tmp_path)
+    assert median == pytest.approx({1: 1.0, 2: 1.4, 3: 3.0}, rel=1e-12)
+    assert slowest == pytest.approx({1: 1.0, 2: 1.6, 3: 5.0}, rel=1e-12)
 
 
 def _loopback_profile() -> HardwareProfile:
