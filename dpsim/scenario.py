@@ -42,6 +42,7 @@ from pydantic.fields import FieldInfo
 
 from dpsim import catalog, inputs
 from dpsim.errors import ScenarioError, did_you_mean
+from dpsim.rank_speed import MAX_RANK_SPEED_SIGMA
 from dpsim.units import (
     UnitError,
     dtype_bytes,
@@ -1797,6 +1798,11 @@ class VariabilityConfig(_Section):
     seed: NonNegativeInt = 0
     compute_jitter_cv: Annotated[float, Field(ge=0, le=10)] = 0.0
     jitter_distribution: Literal["lognormal", "normal", "gamma"] = "lognormal"
+    rank_speed_sigma: Annotated[float, Field(ge=0, le=MAX_RANK_SPEED_SIGMA)] = 0.0
+    """Persistent per-GPU speed spread (a fraction of the mean compute time): each rank's compute is multiplied by
+    ``1 + sigma·z``, z one standard normal a rank, and the synchronous step waits for the slowest of the job's ranks
+    (:mod:`dpsim.rank_speed`): drawn once per rank and replication by the simulator, priced at its exact expectation
+    by the analytic engine. 0 (the default): every GPU at the catalog's pace."""
     stragglers: list[Straggler] = Field(default_factory=list)
     degraded_links: list[DegradedLink] = Field(default_factory=list)
     replications: PositiveInt = 1
@@ -2921,16 +2927,19 @@ class Scenario(_Section):
         v = self.variability
         if v.degraded_links and self.cluster.nodes == 1:  # a NIC's bandwidth, which one node's traffic never crosses
             out["variability.degraded_links"] = "read only across nodes (cluster.nodes is 1: no traffic crosses a NIC)"
-        if v.compute_jitter_cv == 0:  # the generator draws only the jitter (dpsim.sim.variability.jitter)
-            for name in ("seed", "jitter_distribution"):
-                if changed_from_default(v, name):
-                    out[f"variability.{name}"] = "read only with variability.compute_jitter_cv > 0 (nothing is drawn)"
+        if v.compute_jitter_cv == 0:  # the generator draws the jitter (dpsim.sim.variability.jitter) and the paces
+            if changed_from_default(v, "jitter_distribution"):
+                out["variability.jitter_distribution"] = "read only with variability.compute_jitter_cv > 0"
+            if changed_from_default(v, "seed") and v.rank_speed_sigma == 0:
+                out["variability.seed"] = (
+                    "read only with variability.compute_jitter_cv or rank_speed_sigma > 0 (nothing is drawn)"
+                )
         if engine == "analytic":  # closed forms: one deterministic step, no draw, no event level
             simulator = "read only by the simulator (--engine sim)"
             mean = "the analytic engine prices every worker at its mean"
             for section, name, why in (
                 (v, "compute_jitter_cv", f"{simulator}, which draws the jitter; {mean}"),
-                (v, "seed", f"{simulator}, which draws the jitter"),
+                (v, "seed", f"{simulator}, which draws the jitter and the ranks' paces"),
                 (v, "jitter_distribution", f"{simulator}, which draws the jitter"),
                 (v, "replications", f"{simulator}: the analytic step is deterministic"),
                 (self.simulation, "fidelity", simulator),

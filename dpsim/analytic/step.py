@@ -135,6 +135,7 @@ from dpsim.buckets import (
 )
 from dpsim.calibration import profile_for, profile_mismatch
 from dpsim.partition import shard_sizes, speed_weights
+from dpsim.rank_speed import expected_slowest
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
@@ -157,6 +158,7 @@ __all__ = [
     "ddp_bucket_copies",
     "dp_fabric",
     "dp_slowdowns",
+    "expected_pace",
     "fabric_of",
     "flow_shop_makespan",
     "gather_time",
@@ -1121,6 +1123,15 @@ def dp_slowdowns(scenario: Scenario) -> np.ndarray:
     return slow.reshape(pp, dp, tp).max(axis=(0, 2))
 
 
+def expected_pace(scenario: Scenario) -> float:
+    """The expected compute-time multiplier of the step's slowest rank: its named straggler's slowdown, and under a
+    persistent per-GPU speed spread (``variability.rank_speed_sigma``) the expected slowest of every rank of the job
+    (:func:`dpsim.rank_speed.expected_slowest`: the tensor-parallel collectives, the pipeline's sends and the
+    gradient reduction together couple them all). ``max(worker_slowdowns)`` at sigma 0. Both engines price the
+    pipeline's terms with it; the simulator runs its own draw of each rank's pace."""
+    return expected_slowest(scenario.worker_slowdowns(), scenario.variability.rank_speed_sigma)
+
+
 def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
     """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
     t = scenario.training
@@ -1196,10 +1207,11 @@ def predict(scenario: Scenario) -> StepResult:
     fwd, bwd, compute_model = microbatch_times(scenario, profile)
     fwd_w, bwd_w, slow_w, samples_w = worker_microbatches(scenario, fwd, bwd, profile)
     if np.all(samples_w == t.micro_batch):  # equal shares: the slowest rank runs the nominal micro-batch
-        fwd_c, bwd_c, slowest = fwd, bwd, max(scenario.worker_slowdowns())
+        fwd_c, bwd_c, slowest = fwd, bwd, expected_pace(scenario)
     else:  # uneven shares (training.partition: weighted): the rank whose micro-batch ends last, as simulated
         last = int(np.argmax((fwd_w + bwd_w) * slow_w))
-        fwd_c, bwd_c, slowest = float(fwd_w[last]), float(bwd_w[last]), float(slow_w[last])
+        spread = expected_pace(scenario) / max(scenario.worker_slowdowns())  # the speed spread's share, 1 at sigma 0
+        fwd_c, bwd_c, slowest = float(fwd_w[last]), float(bwd_w[last]), float(slow_w[last]) * spread
     fwd_s, bwd_s = fwd_c * slowest, bwd_c * slowest
 
     fabric = model_parallel_fabric(scenario, profile)  # a degraded NIC slows the fit too

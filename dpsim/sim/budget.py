@@ -153,7 +153,7 @@ def estimate(scenario: Scenario, fidelity: str | None = None) -> Budget:
     layout, protocol = layout_of(group), group.protocol
     transfers = collective_transfers("allreduce", algorithm, protocol, layout)
     requested = fidelity if fidelity is not None else scenario.simulation.fidelity
-    symmetric = scenario.variability.compute_jitter_cv == 0
+    symmetric = scenario.variability.compute_jitter_cv == 0 and scenario.variability.rank_speed_sigma == 0
     # HYBRID_SHARD runs its step on one network at chunk level (dpsim.sim.shared.run_on_one_network): every
     # collective simulated (nothing memoised), each rank's program resumed at each of its collectives
     one_network = traffic.replicas > 1 and dp > 1

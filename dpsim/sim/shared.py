@@ -1203,8 +1203,8 @@ def simulate_shared(
     for s, nodes in zip(scenarios, nodes_of, strict=True):
         profile = profile_for(s)  # compute only (profile_on_one_fabric): the job's measured compute and readiness
         model = compute_model(s, profile)
-        slow = dp_slowdowns(s)
-        nominal = (model.forward_s * float(slow.max()), model.backward_s * float(slow.max()))
+        pace = analytic_step.expected_pace(s)
+        nominal = (model.forward_s * pace, model.backward_s * pace)
         plan = step_plan(s, model.optimizer_s, *nominal)
         fwd, bwd, _ = worker_times(s, model, replication_rng(s.variability, 0), 1)
         engine = ChunkEngine(build_cluster(s, profile), analytic_step.algorithm_of(s), protocol=fabric.protocol)

@@ -228,12 +228,11 @@ def _simulate(
     profile = profile_for(scenario)
     model = compute_model(scenario, profile)
     slow = dp_slowdowns(scenario)
-    plan = step_plan(
-        scenario, model.optimizer_s, model.forward_s * float(slow.max()), model.backward_s * float(slow.max())
-    )
+    pace = analytic_step.expected_pace(scenario)  # the pipeline's terms at the slowest rank's expected pace
+    plan = step_plan(scenario, model.optimizer_s, model.forward_s * pace, model.backward_s * pace)
     cluster = build_cluster(scenario, profile)
     variability = scenario.variability
-    symmetric = variability.compute_jitter_cv == 0
+    symmetric = variability.compute_jitter_cv == 0 and variability.rank_speed_sigma == 0
     # a HYBRID_SHARD step runs on one network at chunk level (_Replication.one_network): nothing is memoised
     memoised = symmetric and not (plan.shard_ranks > 0 and dp > 1)
     chosen = choose_fidelity(

@@ -6,11 +6,12 @@ micro-batch priced operation by operation (:mod:`dpsim.compute`), or flat at
 ``scenario.calibration`` is set; the optimizer is memory bound,
 ``parameters updated × bytes per parameter / memory bandwidth`` (or the profile's fit).
 
-Per worker, three things change the nominal time: its micro-batch share under
+Per worker, four things change the nominal time: its micro-batch share under
 ``training.partition`` (:func:`dpsim.partition.shard_sizes` over the ``dp · micro_batch``
 samples of one micro-step; ``weighted`` gives each worker a share ∝ 1/slowdown, so
-stragglers get fewer samples), its straggler slowdown, and the seeded jitter draw of
-each micro-batch (:mod:`dpsim.sim.variability`).
+stragglers get fewer samples), its straggler slowdown, its persistent pace under a per-GPU speed
+spread (:mod:`dpsim.rank_speed`), and the seeded jitter draw of each micro-batch
+(:mod:`dpsim.sim.variability`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dpsim.analytic.step import (
     worker_microbatches,
     worker_samples,
 )
+from dpsim.rank_speed import draw_rank_paces
 from dpsim.scenario import Scenario
 from dpsim.sharding import optimizer_partition
 from dpsim.sim.variability import jitter
@@ -64,11 +66,18 @@ def worker_times(
     """Forward and backward time of every (step, worker, micro-batch) and each worker's samples.
 
     Shapes ``(steps, dp, k)``. Jitter is drawn once per (step, worker, micro-batch) and
-    applies to that micro-batch's forward and backward alike.
+    applies to that micro-batch's forward and backward alike. Under ``variability.rank_speed_sigma`` every rank's
+    persistent pace is drawn next, once (:func:`dpsim.rank_speed.draw_rank_paces`), and a data-parallel rank runs
+    at its slowest model-parallel rank's pace, as under a named straggler.
     """
     k = scenario.accumulation_steps
     fwd_w, bwd_w, slow, samples = worker_microbatches(scenario, model.forward_s, model.backward_s, model.profile)
-    factor = jitter(scenario.variability, rng, (steps, len(samples), k)) * slow[None, :, None]
+    factor = jitter(scenario.variability, rng, (steps, len(samples), k))
+    if scenario.variability.rank_speed_sigma > 0:  # each rank's persistent pace, drawn after the jitter
+        t = scenario.training
+        paces = draw_rank_paces(scenario.worker_slowdowns(), scenario.variability.rank_speed_sigma, rng)
+        slow = paces.reshape(t.pipeline_parallel, len(samples), t.tensor_parallel).max(axis=(0, 2))
+    factor = factor * slow[None, :, None]
     bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
     bwd[:, :, :-1] -= np.asarray(no_sync_backward_saving(scenario, model.profile, bwd_w))[None, :, None]
