@@ -48,7 +48,6 @@ GPUs), printed with their first prediction and, per series, the per-GPU throughp
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import statistics
@@ -65,6 +64,7 @@ from dpsim import api
 from dpsim.analytic import parallel
 from dpsim.analytic.step import dp_fabric, fabric_of
 from dpsim.compute import compute_device, layer_kernels, mfu_peak_flops
+from dpsim.rank_speed import expected_slowest
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, scenario_from_dict
 from dpsim.sim.collectives import nccl
@@ -2480,8 +2480,9 @@ _MEGASCALE_530B_MISS = (
     "is as much slower than NVIDIA's 175B as predicted (1.078 against 1.083: REFERENCE_PAIRS). The growth, 0.9 s from "
     "8 to 40 data-parallel replicas where the prediction adds 0.08 s (the ring "
     "all-reduce's 2(d-1)/d of the 7.6 GB fp32 gradients): the paper puts it on 'more stragglers and communication'; "
-    "stragglers are not modelled. The three rows do the same work a replica (280 micro-batches): published 2.1 % "
-    "apart, predicted 0.2 %; the same paper's equal-work rows of the 175B are 2.6 and 3.3 % apart (predicted 2.5 and "
+    "stragglers are not in the default (--straggler-what-if). The three rows do the same work a replica (280 "
+    "micro-batches): published 2.1 % apart, predicted 0.2 %; the same paper's equal-work rows of the 175B are 2.6 "
+    "and 3.3 % apart (predicted 2.5 and "
     "1.8 %, from the gradient all-reduce, in another order)"
 )
 
@@ -3696,99 +3697,118 @@ def _print_async_tp_what_if(engine: str) -> None:
     print(f"  {'mean |error|':<62}" + "".join(f"{100 * sum(c) / len(c):17.1f} %" for c in errors))
 
 
-@functools.cache
-def expected_max_standard_normal(n: int) -> float:
-    """E[max of ``n`` independent standard normals] (the exact order statistic, by the trapezoid rule over
-    [-10, 10] in steps of 1e-3: ``n``·x·φ(x)·Φ(x)^(n-1)); 0 for one draw, 0.5642 for two, about sqrt(2 ln n) - its
-    slow correction for large ``n``."""
-    if n < 1:
-        raise ValueError(f"n {n}: expected a whole number >= 1")
-    if n == 1:
-        return 0.0
-    step, total = 1e-3, 0.0
-    for i in range(-10_000, 10_001):
-        x = i * step
-        cdf = 0.5 * math.erfc(-x / math.sqrt(2.0))
-        weight = 0.5 if i in (-10_000, 10_000) else 1.0
-        total += weight * x * n * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi) * cdf ** (n - 1)
-    return total * step
+SINHA_VARIATION = 0.08
+"""Sinha et al., SC'22, "Not All GPUs Are Created Equal" (arXiv:2208.11035v3 abstract): "8% (max 22%) average
+performance variation" between identical GPUs of one cluster under the same kernel (Summit, Vortex, Frontera,
+Longhorn, Corona; manufacturing variability and power management), averaged over its clusters and applications. How
+the authors compute a "percent variability" is in their artifact (hal-uw/gpu_variability_sc22_artifact,
+``plot_script/plot_aggregated.py``: ``iqr = q3 - q1``, ``range = q3 + 1.5 * iqr - (q1 - 1.5 * iqr)``,
+``percent_variability = range/q2 * 100``): the span of the box plot's whiskers, 4·IQR, over the median GPU (their box
+plots drop the outliers, ``showfliers=False``, which the abstract reports apart: "up to 1.5X slower than the median").
+:func:`straggler_sigma` turns it into the sigma of a normal spread. Fitted to no row here."""
+
+NORMAL_IQR = 2.0 * 0.6744897501960817
+"""The interquartile range of a standard normal (2·Φ⁻¹(0.75))."""
 
 
-SINHA_RANGE = 0.08
-"""Sinha et al., SC'22, "Not All GPUs Are Created Equal" (arXiv:2208.11035): an 8 % average performance variation
-(max 22 %) between identical GPUs of one cluster under the same kernel (Summit, Vortex, Frontera, Longhorn, Corona;
-manufacturing variability and power management), an average over its clusters and applications.
-:func:`straggler_sigma` reads it as the expected range (slowest less fastest, over the median) of a normal spread over
-:data:`SINHA_GPUS` GPUs: a reading of a published figure, not the paper's sigma, and fitted to no row here."""
-SINHA_GPUS = 27_648
-"""Summit's GPU count (4,608 nodes of 6 V100), the largest cluster Sinha et al. measured (over 90 % of its GPUs)."""
+def straggler_sigma(variation: float = SINHA_VARIATION) -> float:
+    """The per-GPU speed's standard deviation (a fraction of the median) whose 4·IQR whisker span over the median is
+    ``variation`` (Sinha et al.'s metric, :data:`SINHA_VARIATION`): variation / (4 · 1.349) = 1.48 % for 8 %. For
+    the thousands of GPUs a cluster has, the whiskers at Q1 − 1.5·IQR and Q3 + 1.5·IQR (±2.70 sigma) lie inside the
+    sample, so the span is the formula's and does not grow with the count."""
+    return variation / (4.0 * NORMAL_IQR)
 
 
-def straggler_sigma(spread: float = SINHA_RANGE, gpus: int = SINHA_GPUS) -> float:
-    """The per-GPU speed's standard deviation (fraction of the mean) whose expected range over ``gpus`` normal
-    draws is ``spread``: spread / (2·E[max of gpus])."""
-    return spread / (2.0 * expected_max_standard_normal(gpus))
+STRAGGLER_CALIBRATION_RANKS = 8
+"""The ranks the A100 calibration couples: Korthikanti et al.'s layer timing is one TP-8 layer on one DGX A100, whose
+every all-reduce waits for the slowest of its eight GPUs (:func:`korthikanti_sustained_fraction`)."""
 
 
-def _straggler_factor(gpus: int, sigma: float) -> float:
-    """1 + sigma·E[max of gpus]: the slowest of ``gpus`` GPUs' compute time over the mean GPU's."""
-    return 1.0 + sigma * expected_max_standard_normal(gpus)
+def with_rank_speed(run: PublishedRun, sigma: float) -> PublishedRun:
+    """The run with dpsim's persistent per-GPU speed spread (``variability.rank_speed_sigma``) at ``sigma``."""
+    data = dict(run.scenario)
+    data["variability"] = {**data.get("variability", {}), "rank_speed_sigma": sigma}
+    return replace(run, scenario=data)
 
 
-def _straggler_reference(run: PublishedRun, sigma: float) -> float:
-    """The straggler factor already inside ``run``'s device calibration: the A100's is Korthikanti et al.'s TP-8
-    layer timing (one node, 8 GPUs), the H100's and B200's the mean over their calibration rows' GPU counts."""
+def rank_speed_calibration(sigma: float) -> dict[str, float]:
+    """Each device family's sustained fraction re-derived with the spread on, as a multiplier of the one it has: the
+    A100's is Korthikanti et al.'s TP-8 layer, whose measured time already holds the slowest of 8 (the mean GPU's
+    kernels are 1 + sigma·E[max of 8] faster: :data:`STRAGGLER_CALIBRATION_RANKS`); the H100's (applied to H200
+    rows too) and the B200's are the mean of their calibration rows' implied fractions, each row priced with the
+    spread over its own GPUs, over the same mean without it."""
+
+    def ratio(rows: Sequence[PublishedRun]) -> float:
+        then = [implied_sustained_fraction(with_rank_speed(r, sigma)) for r in rows]
+        now = [implied_sustained_fraction(r) for r in rows]
+        return sum(then) / sum(now)
+
+    return {
+        "a100": expected_slowest([1.0] * STRAGGLER_CALIBRATION_RANKS, sigma),
+        "h100": ratio(H100_CALIBRATION_RUNS),
+        "b200": ratio(B200_CALIBRATION_RUNS),
+    }
+
+
+def rank_speed_run(run: PublishedRun, sigma: float, calibration: Mapping[str, float]) -> PublishedRun:
+    """The run priced with the spread on (both engines: the simulator draws each rank's pace, the closed forms take
+    the expected slowest) at its device family's re-derived sustained fraction (:func:`rank_speed_calibration`)."""
     device = _device_name(run)
-    if "a100" in device:
-        return _straggler_factor(8, sigma)
-    rows = B200_CALIBRATION_RUNS if device == "b200" else H100_CALIBRATION_RUNS
-    factors = [_straggler_factor(scenario_from_dict(dict(r.scenario)).world_size, sigma) for r in rows]
-    return sum(factors) / len(factors)
+    family = "a100" if "a100" in device else "b200" if device == "b200" else "h100"
+    own = scenario_from_dict(dict(run.scenario)).cluster.device.sustained_fraction
+    return with_device(with_rank_speed(run, sigma), sustained_fraction=min(1.0, own * calibration[family]))
 
 
 def straggler_what_if(run: PublishedRun, sigma: float, engine: str = "analytic") -> float:
-    """The run's predicted value were a synchronous step to wait for the slowest of its GPUs (a what-if, not the
-    model): per-GPU speeds spread normally with standard deviation ``sigma`` (fraction of the mean), persistent (the
-    same GPU is slow every step, as Sinha et al. measure), and every step's gradient sync and pipeline sends couple
-    all of the run's GPUs, so the compute and the bubble (the slowest stage's idle slots) grow by
-    (1 + sigma·E[max of N]) / (the same at the calibration's GPU count, :func:`_straggler_reference`)."""
-    predicted, result = predict_run(run, engine)
-    step = result.step_time_s
-    factor = _straggler_factor(result.world_size, sigma) / _straggler_reference(run, sigma)
-    longer = step + (factor - 1.0) * (result.compute_s + result.bubble_s)
-    return longer if run.convention == "seconds" else predicted * step / longer
+    """The run's predicted value with the spread on and the calibrations re-derived (a what-if, not the default)."""
+    return predict_run(rank_speed_run(run, sigma, rank_speed_calibration(sigma)), engine)[0]
 
 
 STRAGGLER_SIGMAS = (0.5, 1.0, 2.0)
-"""The what-if's sigmas, as multiples of :func:`straggler_sigma` (Sinha et al.'s range read at Summit's size)."""
+"""The what-if's sigmas, as multiples of :func:`straggler_sigma` (Sinha et al.'s 8 % read as their whisker span)."""
+
+
+def _straggler_groups() -> dict[str, tuple[PublishedRun, ...]]:
+    """Every summary group and the B200 held-out rows at the B200 fraction."""
+    return {**_summary_tables(), "B200 held out": b200_runs(B200_HELD_OUT, b200_sustained_fraction())}
+
+
+def _cells(errors: Sequence[float]) -> str:
+    m = [abs(e) for e in errors]
+    return f"{100 * sum(m) / len(m):5.2f} {100 * max(m):5.1f} {sum(e <= 0.10 for e in m):3d}/{len(m):<3d}"
 
 
 def _print_straggler_what_if(engine: str) -> None:
     sigma = straggler_sigma()
     print(
-        f"Slowest of N GPUs (what-if, not the model): per-GPU speed sigma {100 * sigma:.2f} % from Sinha et al.'s "
-        f"{100 * SINHA_RANGE:.0f} % range over {SINHA_GPUS:,} GPUs, times {', '.join(map(str, STRAGGLER_SIGMAS))};"
+        f"Slowest of N GPUs (variability.rank_speed_sigma; what-if, not the default): sigma {100 * sigma:.2f} % from "
+        f"Sinha et al.'s {100 * SINHA_VARIATION:.0f} % whisker span (4 IQR over the median), times "
+        f"{', '.join(map(str, STRAGGLER_SIGMAS))}; every calibration re-derived with the spread on"
     )
-    print("mean |error| %, worst |error| %, within 10 % per group, now and then (calibrations not re-derived)")
+    calibrations = {m: rank_speed_calibration(m * sigma) for m in STRAGGLER_SIGMAS}
+    for m, c in calibrations.items():
+        print(f"  x{m}: sustained fractions x " + ", ".join(f"{k} {v:.4f}" for k, v in c.items()))
+    print("mean |error| %, worst |error| %, within 10 % per group")
     heads = ("now", *(f"sigma x{m}" for m in STRAGGLER_SIGMAS))
     print(f"  {'group':<22}" + "".join(f"{h:>22}" for h in heads))
-    for table, runs in _summary_tables().items():
-        columns: list[list[float]] = [[] for _ in heads]
-        for run in runs:
-            columns[0].append(abs(relative_error(run, predict_run(run, engine)[0])))
-            for column, m in zip(columns[1:], STRAGGLER_SIGMAS, strict=True):
-                column.append(abs(relative_error(run, straggler_what_if(run, m * sigma, engine))))
-        cells = [
-            f"{100 * sum(c) / len(c):5.2f} {100 * max(c):5.1f} {sum(e <= 0.10 for e in c):3d}/{len(c):<3d}"
-            for c in columns
-        ]
-        print(f"  {table:<22}" + "".join(f"{c:>22}" for c in cells))
-    print("rows beyond 10 % now (error now -> sigma x1):")
-    for runs in _summary_tables().values():
-        for run in runs:
-            now = relative_error(run, predict_run(run, engine)[0])
-            if abs(now) > 0.10:
-                then = relative_error(run, straggler_what_if(run, sigma, engine))
+    errors: dict[str, list[list[float]]] = {}
+    for table, runs in _straggler_groups().items():
+        columns = [[relative_error(r, predict_run(r, engine)[0]) for r in runs]]
+        for m in STRAGGLER_SIGMAS:
+            columns.append(
+                [relative_error(r, predict_run(rank_speed_run(r, m * sigma, calibrations[m]), engine)[0]) for r in runs]
+            )
+        errors[table] = columns
+        print(f"  {table:<22}" + "".join(f"{_cells(c):>22}" for c in columns))
+    idx = [i for i, r in enumerate(PUBLISHED_RUNS) if r.name.startswith("Megatron")]
+    table1 = [PUBLISHED_RUNS[i] for i in idx]
+    trends = [error_trend(table1, [errors["calibration"][c][i] for i in idx]) for c in range(len(heads))]
+    print("Megatron Table 1: error trend, points a decade: " + " -> ".join(f"{t:+.2f}" for t in trends))
+    print("rows beyond 10 % now or at sigma x1 (error now -> sigma x1):")
+    for table, runs in _straggler_groups().items():
+        for i, run in enumerate(runs):
+            now, then = errors[table][0][i], errors[table][2][i]
+            if max(abs(now), abs(then)) > 0.10:
                 print(f"  {run.name:<62} {100 * now:+6.1f} -> {100 * then:+6.1f} %")
 
 
@@ -3922,8 +3942,8 @@ def main() -> None:
     parser.add_argument(
         "--straggler-what-if",
         action="store_true",
-        help="only every table's summary with each step waiting for the slowest of its GPUs (a normal per-GPU speed "
-        "spread from Sinha et al. SC'22, expected maximum of N; not the model)",
+        help="only every table's summary with dpsim's per-GPU speed spread (variability.rank_speed_sigma, sigma from "
+        "Sinha et al. SC'22's whisker span) and every sustained fraction re-derived with it (not the default)",
     )
     args = parser.parse_args()
     if args.straggler_what_if:
