@@ -221,6 +221,45 @@ def test_a_pipeline_send_sharing_a_nic_with_the_reduction_gets_half_of_it() -> N
     assert _rel(stage0 - stage1, lead) < 1e-6
 
 
+def test_sends_queued_behind_a_slowed_send_and_the_late_stage_s_reduction_by_hand() -> None:
+    """The hand-worked timeline of the smallest case where the one-pass fabric was above both engines (issue 9
+    item 6). GPipe, pp=2, dp=2, m=2, one GPU and one NIC per node at 1 Gbit/s (B), overlap off, one 1 GB bucket:
+    stage 1 on nodes 2, 3, stage 0 on nodes 0, 1; a send is S/B = 67 ms against a backward b of about 20 ms.
+
+    Stage 1 runs B0 and sends its gradient at t1 (node 2 → node 0, node 3 → node 1), runs B1 (t1 … t1 + b) and
+    starts its ring g later (its base latency and DDP's copies): each node's NIC out carries the send alone for
+    b + g, then the send and the ring flow, half each. Send B0: d0 = α + b + g + 2(S − B(b + g))/B. Send B1 waits
+    for it (one queue a link, as the schedule and NCCL's stream run them), then shares the NIC all along (the
+    ring outlasts it by seconds): d1 = α + 2S/B. Stage 0's B1 starts when B1's gradient arrives, t1 + d0 + d1
+    (d1 > b), where the fixed schedule has t1 + 2(α + S/B): stage 0 ends 2S/B − b − g late. Its reduction starts
+    only after its last backward and meets nothing (its NICs carry no send then): the step is the reduction's
+    plus 2S/B − b − g. Before, send B1 left at the fixed schedule's time while B0 was still on the NIC (three
+    flows: the two sends and the ring), the schedule run again queued those longer sends once more, and stage 0's
+    reduction started before its last gradient arrived and shared node 0's NIC with it: +3.66 % over both engines on
+    this step, where the timeline gives +2.29 %."""
+    s = make(nodes=4, per_node=1, nics=1, tp=1, pipeline_parallel=2, pipeline_schedule="gpipe", bucket="1 GB",
+             inter="1 Gbit/s")  # fmt: skip
+    assert s.accumulation_steps == 2 and s.data_parallel == 2
+    (shared,) = simulate_shared([s])
+    reduced = simulate(s, fidelity="chunk")
+    bandwidth, alpha = 1e9 / 8, 5e-6
+    size = activation_message_bytes(s)
+    model = compute_model(s)
+    run = scenario_pipeline(s, model.forward_s, model.backward_s)
+    (b,) = {round(end - start, 15) for d, kind, _, start, end in run.intervals if kind == "backward"}
+    engine = ChunkEngine(build_cluster(s), "ring", protocol=fabric_of(s).protocol)
+    g = engine.choice("allreduce", s.model.num_parameters * 2.0)[0].base_latency_s
+    g += predict(s).extra["ddp_bucket_copy_s"] / 2
+    assert size / bandwidth > b + g and b > model.forward_s  # the sends queue; the ring joins while B0 is sent
+    flows = shared.extra["shared_fabric"]["pipeline_flows"]
+    assert _rel(flows["send_s"], alpha + size / bandwidth) < 1e-12
+    assert _rel(flows["longest_send_s"], alpha + 2 * size / bandwidth) < 1e-9
+    delay = 2 * size / bandwidth - b - g
+    assert flows["stage_delay_s"][0] == pytest.approx(delay, rel=1e-9)
+    assert _rel(shared.step_time_s - reduced.step_time_s, delay) < 1e-6
+    assert _rel(reduced.step_time_s, predict(s).step_time_s) < 1e-9
+
+
 @pytest.mark.parametrize("pp", [1, 2])
 def test_a_job_without_data_parallelism_has_nothing_to_reduce(pp: int) -> None:
     """tp=8 fills each node, dp=1: no gradient reduction on the network (with pp=2 only the sends, each

@@ -16,8 +16,9 @@ equals this simulation bit for bit (``tests/test_pipeline_schedule.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -32,6 +33,8 @@ __all__ = [
     "scenario_pipeline",
     "schedule_order",
     "simulate_pipeline",
+    "start_pipeline",
+    "start_scenario_pipeline",
     "with_tensor_parallel",
 ]
 
@@ -87,6 +90,57 @@ def simulate_pipeline(
     ≤ 0); ``send_s[op]``, where given, the duration of the send that delivers ``op`` instead.
     """
     env = env or simpy.Environment()
+    live = start_pipeline(env, forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns, send_s)
+    env.run(live.done)
+    return live.result()
+
+
+Transfer = Callable[[int, int, Op], simpy.Event]
+"""A send on a network (the shared fabric, :class:`dpsim.sim.shared._PipelineFlows`): (from stage, to stage, the
+operation it feeds) → an event that succeeds when its last byte is delivered."""
+
+
+class LivePipeline:
+    """A pipelined step's stages running as processes of an environment (:func:`start_pipeline`): ``done`` succeeds
+    when every stage has run its last operation; :meth:`result` then gives what :func:`simulate_pipeline` returns."""
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self.begin = env.now
+        self.busy: list[float] = []
+        self.ends: list[float] = []
+        self.log: list[Send] = []
+        self.intervals: list[tuple[int, str, str, float, float]] = []
+        self.sends = 0
+        self.done: simpy.Event = env.event()
+
+    def result(self) -> PipelineRun:
+        return PipelineRun(
+            float(self.env.now - self.begin), tuple(self.busy), self.sends, self.intervals, self.log, tuple(self.ends)
+        )
+
+
+def start_pipeline(
+    env: simpy.Environment,
+    forward_s: float,
+    backward_s: float,
+    p: int,
+    m: int,
+    v: int = 1,
+    schedule: str = "1f1b",
+    p2p_s: float | tuple[float, ...] = 0.0,
+    slowdowns: Sequence[float] | None = None,
+    send_s: Mapping[Op, float] | None = None,
+    transfer: Transfer | None = None,
+    begun: Callable[[int, int], None] | None = None,
+) -> LivePipeline:
+    """Start :func:`simulate_pipeline`'s stages in ``env`` without running it (the shared fabric runs them beside
+    everything else on its network).
+
+    ``transfer``: where given, a send that crosses (its boundary's ``p2p_s`` > 0) lasts until that event, not
+    ``p2p_s`` or ``send_s``; sends on one directed link still go one after another (one queue a direction).
+    ``begun(stage, index)``: called when a stage starts the ``index``-th operation of its order, at that time.
+    """
     chunks = v if schedule == "interleaved" else 1
     slow = list(slowdowns) if slowdowns is not None else [1.0] * p
     if len(slow) != p:
@@ -103,11 +157,10 @@ def simulate_pipeline(
     }
     arrived: dict[Op, simpy.Event] = {}
     links = {(a, b): simpy.Resource(env, capacity=1) for a in range(p) for b in range(p) if a != b}
-    busy = [0.0] * p
-    ends = [0.0] * p
-    log: list[Send] = []
-    intervals: list[tuple[int, str, str, float, float]] = []
-    sends = 0
+    live = LivePipeline(env)
+    busy = live.busy = [0.0] * p
+    ends = live.ends = [0.0] * p
+    log, intervals = live.log, live.intervals
 
     def inbox(op: Op) -> simpy.Event:
         if op not in arrived:
@@ -119,30 +172,34 @@ def simulate_pipeline(
             yield req
             start = env.now
             log.append(Send(op, src, dst, start))
-            yield env.timeout(link_s[(src, dst)] if send_s is None else send_s.get(op, link_s[(src, dst)]))
+            if transfer is not None:
+                yield transfer(src, dst, op)
+            else:
+                yield env.timeout(link_s[(src, dst)] if send_s is None else send_s.get(op, link_s[(src, dst)]))
             intervals.append((src, "p2p", f"send {op[0]}{op[1]}.{op[2]} to {dst}", start, env.now))
         inbox(op).succeed()
 
     def deliver(op: Op, src: int, dst: int) -> None:
-        nonlocal sends
         if src == dst or link_s[(src, dst)] <= 0:
             inbox(op).succeed()
             return
-        sends += 1
+        live.sends += 1
         env.process(send(src, dst, op))
 
     def stage(d: int) -> simpy.events.ProcessGenerator:
-        for kind, mb, c in orders[d]:
+        for index, (kind, mb, c) in enumerate(orders[d]):
             if kind == "F" and c > 0:
                 yield inbox(("F", mb, c))
             if kind == "B":
                 yield inbox(("B", mb, c))
             start = env.now
+            if begun is not None:
+                begun(d, index)
             duration = (forward_s if kind == "F" else backward_s) / chunks * slow[d]
             yield env.timeout(duration)
             busy[d] += duration
             intervals.append((d, "forward" if kind == "F" else "backward", f"{kind}{mb}.{c}", start, env.now))
-            ends[d] = env.now - begin
+            ends[d] = env.now - live.begin
             if kind == "F" and c < last:
                 deliver(("F", mb, c + 1), d, (c + 1) % p)
             elif kind == "F":
@@ -150,10 +207,8 @@ def simulate_pipeline(
             elif c > 0:
                 deliver(("B", mb, c - 1), d, (c - 1) % p)
 
-    begin = env.now
-    procs = [env.process(stage(d)) for d in range(p)]
-    env.run(simpy.AllOf(env, procs))
-    return PipelineRun(float(env.now - begin), tuple(busy), sends, intervals, log, tuple(ends))
+    live.done = simpy.AllOf(env, [env.process(stage(d)) for d in range(p)])
+    return live
 
 
 def scenario_pipeline(
@@ -176,17 +231,13 @@ def scenario_pipeline(
     when sends sharing a NIC really leave, not at an unshared schedule's times (which sent them early, and then
     queued them on their links a second time: PP 6 over 3 nodes, 8.21 s against a bound of 4.53 s).
     """
-    from dpsim.analytic.parallel import pipeline_nic_flows, pipeline_p2p_times, pipeline_sends
-    from dpsim.analytic.step import model_parallel_fabric
-    from dpsim.calibration import profile_for
+    from dpsim.analytic.parallel import pipeline_nic_flows
 
-    t = scenario.training
-    fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
-    fabric = model_parallel_fabric(scenario, profile_for(scenario))
-    send = pipeline_sends(pipeline_p2p_times(scenario, fabric))
+    fwd, bwd, send, fabric = _scenario_terms(scenario, forward_s, backward_s, tp_comm_s)
     nics = pipeline_nic_flows(scenario, fabric)
     if nics and send_s is None:
         return _shared_nics_pipeline(scenario, fwd, bwd, send, nics, slowdowns)
+    t = scenario.training
     return simulate_pipeline(
         fwd,
         bwd,
@@ -197,6 +248,40 @@ def scenario_pipeline(
         send,
         slowdowns=slowdowns,
         send_s=send_s,
+    )
+
+
+def _scenario_terms(
+    scenario: Scenario, forward_s: float, backward_s: float, tp_comm_s: float
+) -> tuple[float, float, float | tuple[float, ...], Any]:
+    """A stage's forward and backward with their blocking TP, each boundary's send, and the fabric they are priced on
+    (:func:`scenario_pipeline`)."""
+    from dpsim.analytic.parallel import pipeline_p2p_times, pipeline_sends
+    from dpsim.analytic.step import model_parallel_fabric
+    from dpsim.calibration import profile_for
+
+    fwd, bwd = with_tensor_parallel(scenario, forward_s, backward_s, tp_comm_s)
+    fabric = model_parallel_fabric(scenario, profile_for(scenario))
+    return fwd, bwd, pipeline_sends(pipeline_p2p_times(scenario, fabric)), fabric
+
+
+def start_scenario_pipeline(
+    scenario: Scenario,
+    forward_s: float,
+    backward_s: float,
+    tp_comm_s: float,
+    env: simpy.Environment,
+    transfer: Transfer,
+    begun: Callable[[int, int], None] | None = None,
+) -> LivePipeline:
+    """:func:`scenario_pipeline`'s step started in ``env`` with every crossing send a ``transfer`` on a network (the
+    shared fabric, whose links share what meets on them: no separate NIC evaluation), not run
+    (:func:`start_pipeline`)."""
+    fwd, bwd, send, _ = _scenario_terms(scenario, forward_s, backward_s, tp_comm_s)
+    t = scenario.training
+    p, m = t.pipeline_parallel, scenario.accumulation_steps
+    return start_pipeline(
+        env, fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, transfer=transfer, begun=begun
     )
 
 

@@ -31,19 +31,24 @@ every job, each on the GPUs it really occupies:
 
 * pipeline-parallel jobs (``pipeline_flows``, default): the step's pipeline schedule is the
   event-level one of :func:`dpsim.sim.pipeline.scenario_pipeline` (the schedule behind the
-  engines' bubble, :func:`dpsim.analytic.step.pipeline_terms`); each DP group's work
-  ends where that schedule ends its stage's last backward (the last stage first), and every
-  stage-to-stage send is released as flows on the same network at the time the schedule
-  sends it. Approximation: release times come from the fixed (uncontended) schedule; the
-  schedule is then run once more with each send as long as it took on the network, and
-  each stage's extra lateness is added to its group's end (one pass, not iterated to a
-  fixed point: a stage that ends later does not release its buckets later).
+  engines' bubble, :func:`dpsim.analytic.step.pipeline_terms`), run live on the same network
+  (:class:`_LiveStages`): every stage-to-stage send is flows there, one after another on each
+  directed stage link, and the operation it feeds starts when it is delivered. Each DP group's
+  work ends where that schedule ends its stage's last backward (the last stage first): its
+  stream starts when the live schedule starts that backward, as much later than the fixed
+  schedule as it started, so a stage whose last gradient arrives late reduces late.
+  (Before, sends left at the fixed schedule's times, a slowed one overlapping the next of its
+  link, the schedule was run once more with those durations, queued a second time, and every
+  reduction started at the fixed time with the lateness added after it: +3.66 % where the
+  hand-worked timeline gives +2.29 %, tests/test_contention.py.) TP collectives and
+  ZeRO-3/FSDP programs are still released from the fixed schedule, their stage's lateness
+  added to their end (one pass).
 
 * tensor-parallel jobs (``tp_flows``, default): every TP group's blocking collectives of each
   pass are a stream on the same network (:class:`_TensorFlows`), released layer by layer where the
   compute schedule puts them (the pipeline schedule's operations when the sends are flows too, else
   each rank's step as its DP stream lays it out); each TP group's lateness is added to its ranks' work
-  (one pass, like the pipeline's: a late rank does not release its buckets later). Inside a node
+  (one pass: a late rank does not release its buckets later). Inside a node
   they cross NVSwitch ports only (a GPU's inter-node traffic takes its PCIe host link to the NIC,
   :class:`~dpsim.sim.cluster.Cluster`), so they meet the reductions' and sends' NVSwitch hops, and
   NICs only when a TP group spans nodes. With ``training.tp_comm_overlap`` (TP pipelined with
@@ -93,7 +98,7 @@ from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.collectives.groups import Groups
 from dpsim.sim.network import FluidNetwork
-from dpsim.sim.pipeline import PipelineRun, scenario_pipeline
+from dpsim.sim.pipeline import LivePipeline, PipelineRun, scenario_pipeline, start_scenario_pipeline
 from dpsim.sim.simulate import _result, build_cluster, step_plan
 from dpsim.sim.timeline import Timeline
 from dpsim.sim.training import (
@@ -218,6 +223,14 @@ class _Stream:
         if self.items:
             self._join(0, np.arange(self.ranks), self.items[0].ready)
             self._server_joins()
+
+    def start_late(self, delay_s: float) -> None:
+        """Start now with every item ``delay_s`` later than planned (its stage's last backward began that much later
+        than the fixed schedule says: :class:`_LiveStages`); never before now."""
+        now = self.net.env.now
+        for item in self.items:
+            item.ready = np.maximum(item.ready + delay_s, now)
+        self.start()
 
     def _server_joins(self) -> None:
         for run in self.runs:  # a parameter server's endpoint is there from the start
@@ -694,48 +707,91 @@ class _Compiler:
 
 
 class _PipelineFlows:
-    """A job's stage-to-stage sends as flows on the shared network, each released when the fixed schedule sends it.
+    """A job's stage-to-stage sends as flows on the shared network: the transfers of its pipeline schedule run live.
 
-    A send of the pipeline schedule (:func:`dpsim.sim.pipeline.scenario_pipeline`) is, on the
-    fabric, ``dp·tp`` flows of ``activation/tp`` bytes (Megatron's scatter/gather: every tensor
-    rank sends its slice), GPU (stage a, d, t) to GPU (stage b, d, t), over the links
-    :meth:`~dpsim.sim.cluster.Cluster.routes` gives them; the send is done when its last flow is delivered.
+    A send of the pipeline schedule (:func:`dpsim.sim.pipeline.start_scenario_pipeline`, run in the fabric's
+    environment) is, on the fabric, ``dp·tp`` flows of :func:`~dpsim.analytic.parallel.stage_boundary_bytes`
+    (every tensor rank sends the tensor it holds), GPU (stage a, d, t) to GPU (stage b, d, t), over the links
+    :meth:`~dpsim.sim.cluster.Cluster.routes` gives them; the send is done when its last flow is delivered, and the
+    operation it feeds starts then. Sends on one directed stage link go one after another (the schedule's queue
+    a direction, as NCCL runs a communicator's point-to-point operations in order on its stream).
     """
 
-    def __init__(self, net: FluidNetwork, cluster: Cluster, run: PipelineRun, gpus: np.ndarray, nbytes: float) -> None:
-        self.net, self.run = net, run
+    def __init__(self, net: FluidNetwork, cluster: Cluster, gpus: np.ndarray, nbytes: float) -> None:
+        self.net = net
         self.gpus = gpus  # (pp, dp·tp) fabric endpoints
         self.nbytes = nbytes
-        self.left = np.zeros(len(run.send_log), dtype=np.int64)
-        self.took = np.zeros(len(run.send_log))
+        self.sends: list[tuple[Any, float, simpy.Event]] = []
+        """Each send posted: the operation it feeds, when it left, its delivery."""
+        self.left: list[int] = []
+        self.took: dict[Any, float] = {}
         self._owner = net.owner(self._delivered)
         self._cluster = cluster
 
-    def start(self) -> None:
-        env = self.net.env
-        for k, send in enumerate(self.run.send_log):
-            env.timeout(send.start_s - env.now).callbacks.append(self._release(k))
-
-    def _release(self, k: int) -> Callable[[simpy.Event], None]:
-        return lambda _event: self._send(k)
-
-    def _send(self, k: int) -> None:
-        send = self.run.send_log[k]
-        src, dst = self.gpus[send.src], self.gpus[send.dst]
+    def transfer(self, src_stage: int, dst_stage: int, op: Any) -> simpy.Event:
+        """Start a send from stage ``src_stage`` to ``dst_stage`` (feeding ``op``) now: its delivery."""
+        k = len(self.sends)
+        delivered = self.net.env.event()
+        self.sends.append((op, self.net.env.now, delivered))
+        src, dst = self.gpus[src_stage], self.gpus[dst_stage]
         routes, latency = self._cluster.routes(src, dst)
-        self.left[k] = len(src)
+        self.left.append(len(src))
         sizes = np.full(len(src), self.nbytes)
         self.net.start_many(routes, sizes, latency, self._owner, np.full(len(src), k, dtype=np.int64))
+        return delivered
 
     def _delivered(self, tags: np.ndarray) -> None:
         for k, n in zip(*np.unique(tags, return_counts=True), strict=True):
-            self.left[k] -= n
+            self.left[k] -= int(n)
             if self.left[k] == 0:
-                self.took[k] = self.net.env.now - self.run.send_log[k].start_s
+                op, left, delivered = self.sends[k]
+                self.took[op] = self.net.env.now - left
+                delivered.succeed()
 
     def durations(self) -> dict[Any, float]:
-        """How long each send took on the network, by the operation it feeds."""
-        return {send.op: float(t) for send, t in zip(self.run.send_log, self.took, strict=True)}
+        """How long each send took on the network (from when its link was free for it), by the operation it feeds."""
+        return dict(self.took)
+
+
+class _LiveStages:
+    """A job's pipeline run live on the shared network, and each stage's data-parallel streams started from it.
+
+    The fixed schedule (``nominal``: :func:`dpsim.sim.pipeline.scenario_pipeline`, the engines' own) places each
+    stage's work and releases its tensor-parallel flows; the live one (:func:`dpsim.sim.pipeline.
+    start_scenario_pipeline` in the fabric's environment, every send a :class:`_PipelineFlows` transfer) runs the
+    same operations, each starting when its input is delivered on the network. A stage's data-parallel stream starts
+    when the live schedule starts that stage's last backward, its buckets as much later than planned as that
+    backward began (:meth:`_Stream.start_late`): a stage whose last gradient arrives late reduces late, and its
+    reduction does not meet the send that delivers that gradient, which it could not have (the one-pass version
+    started every reduction at the fixed schedule's time and added the stage's lateness after it: PP 2 over 4 nodes
+    of 1 GPU, GPipe, the first stage's reduction overlapped the send of its last gradient on its NIC).
+    """
+
+    def __init__(self, nominal: PipelineRun, flows: _PipelineFlows) -> None:
+        self.nominal, self.flows = nominal, flows
+        p = len(nominal.stage_end_s)
+        ops = [[start for d_, kind, _, start, _ in nominal.intervals if d_ == d and kind != "p2p"] for d in range(p)]
+        self.last = [len(o) - 1 for o in ops]
+        self.last_start = [max(o) for o in ops]
+        self.delay_s = np.zeros(p)
+        self.streams: list[list[_Stream]] = [[] for _ in range(p)]
+        self.live: LivePipeline | None = None
+
+    def start(self, scenario: Scenario, nominal: tuple[float, float], tp_comm_s: float) -> None:
+        self.live = start_scenario_pipeline(
+            scenario, *nominal, tp_comm_s, self.flows.net.env, self.flows.transfer, self._begun
+        )
+
+    def _begun(self, stage: int, index: int) -> None:
+        if index == self.last[stage]:
+            self.delay_s[stage] = self.flows.net.env.now - self.last_start[stage]
+            for stream in self.streams[stage]:
+                stream.start_late(float(self.delay_s[stage]))
+
+    def stage_delay_s(self) -> list[float]:
+        """How much later each stage ended on the network than in the fixed schedule."""
+        assert self.live is not None
+        return [b - a for a, b in zip(self.nominal.stage_end_s, self.live.ends, strict=True)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -966,8 +1022,9 @@ def _outcome(
     """The group's step as :func:`dpsim.sim.training.run_step` reports it, from the stream's joins and ends.
 
     ``pipeline_s``: None when the pipeline's bubble and exposed sends come after the group's work
-    (the analytic terms); else the group's clock already holds its place in the pipeline and
-    ``pipeline_s`` is how much later its stage finished because its sends were slowed on the network.
+    (the analytic terms); else the group's clock and stream already hold its place in the pipeline, and
+    ``pipeline_s`` is how much later its stage's last backward began because sends were slowed on the network
+    (already in ``clock``: counted as communication, not added again).
     ``tp_late_s``: per rank, how much later its tensor-parallel collectives on the network let its work end.
     ``overlapped``: Megatron's overlapped parameter gathers (the step ends at their exposed part).
     """
@@ -1000,7 +1057,7 @@ def _outcome(
     elif len(stream.items) > grads:
         end = np.maximum(end, stream.done[-1])
     late = 0.0 if pipeline_s is None else pipeline_s
-    end = end + (plan.bubble_s + plan.p2p_exposed_s if pipeline_s is None else late)
+    end = end + (plan.bubble_s + plan.p2p_exposed_s if pipeline_s is None else 0.0)
     comm += plan.p2p_exposed_s + late
     total += plan.p2p_total_s + late
     end = end + plan.tied_embedding_s  # after the drain, as run_step's program
@@ -1023,7 +1080,7 @@ class _Job:
     nominal: tuple[float, float]
     """Forward and backward of one micro-batch on one stage, as the step plan takes them."""
     groups: list[_Group]
-    flows: _PipelineFlows | None
+    flows: _LiveStages | None
     tensor: _TensorFlows | None = None
 
 
@@ -1217,11 +1274,12 @@ def simulate_shared(
             shifts = plan.bubble_s + plan.p2p_exposed_s - (run.makespan_s - np.asarray(run.stage_end_s))
             gpus = np.arange(t.pipeline_parallel * s.data_parallel * t.tensor_parallel).reshape(t.pipeline_parallel, -1)
             size = parallel.stage_boundary_bytes(s)
-            flows = _PipelineFlows(net, cluster, run, nodes[gpus // per_node] * per_node + gpus % per_node, size)
+            sends = _PipelineFlows(net, cluster, nodes[gpus // per_node] * per_node + gpus % per_node, size)
+            flows = _LiveStages(run, sends)
         tensor = None
         # overlapped TP: the analytic terms
         if tp_flows and t.tensor_parallel > 1 and not parallel.tensor_parallel_overlapped(s):
-            run_ = flows.run if flows is not None else None
+            run_ = flows.nominal if flows is not None else None
             program = (plan, engine) if budget.runs_as_programs(s) else None
             tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_, program)
         groups: list[_Group] = []
@@ -1241,13 +1299,16 @@ def simulate_shared(
             items_stream = _Stream(net, items, _Compiler(engine, cluster, where), len(where))
             if overlapped is not None:
                 overlapped.stream = items_stream
+            if flows is not None:  # started by the live schedule, when its stage starts its last backward
+                flows.streams[row // t.tensor_parallel].append(items_stream)
             groups.append((items_stream, clock, compute, overlapped))
         jobs.append(_Job(s, model, plan, nominal, groups, flows, tensor))
     for job in jobs:
         for group in job.groups:
-            group[0].start()
+            if job.flows is None or isinstance(group[0], _Programs):
+                group[0].start()
         if job.flows is not None:
-            job.flows.start()
+            job.flows.start(job.scenario, job.nominal, job.plan.tp_comm_s)
         if job.tensor is not None:
             job.tensor.start()
     _run_bounded(env, net, work)
@@ -1255,13 +1316,13 @@ def simulate_shared(
     for j, job in enumerate(jobs):
         s, model, plan, groups = job.scenario, job.model, job.plan, job.groups
         late: list[float | None] = [None] * s.training.pipeline_parallel
+        held = np.zeros(s.training.pipeline_parallel)
         pipeline: dict[str, Any] = {}
         if job.flows is not None:
-            # the schedule run again with each send as long as it took on the network: how much later each stage ends
-            nominal_run = job.flows.run
-            took = job.flows.durations()
-            again = scenario_pipeline(s, *job.nominal, plan.tp_comm_s, send_s=took)
-            late = [b - a for a, b in zip(nominal_run.stage_end_s, again.stage_end_s, strict=True)]
+            # how much later each stage ended on the network (a stream's start already holds its stage's delay)
+            late = list(job.flows.stage_delay_s())
+            held = job.flows.delay_s
+            took = job.flows.flows.durations()
             pipeline = {
                 "sends": len(took),
                 "send_s": parallel.pipeline_p2p_time(s, analytic_step.model_parallel_fabric(s)),
@@ -1278,7 +1339,9 @@ def simulate_shared(
                 outcomes.append(runner.outcome(plan, late[row // tp], group_late))
             else:
                 assert ends is not None and computed is not None
-                outcomes.append(_outcome(plan, runner, ends, computed, late[row // tp], group_late, gathers))
+                stage = row // tp
+                delay = None if late[stage] is None else float(held[stage])
+                outcomes.append(_outcome(plan, runner, ends + (delay or 0.0), computed, delay, group_late, gathers))
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
         result = _result(s, model, plan, [[worst]], samples, "chunk", (net.events, len(groups)), model.profile)
