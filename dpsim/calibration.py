@@ -1339,9 +1339,11 @@ class HardwareProfile:
     def _sender_busy(self, scenario: Scenario, kappa: float) -> float | None:
         """``u = κ/τ``: the share of a core one sender's communication keeps busy while its traffic flows at the
         link's time per byte τ (:meth:`link` at the scenario's rate and ranks); None without a fitted link."""
+        from dpsim.analytic.step import profile_link_name
+
         algorithm = scenario.communication.algorithm
         streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
-        link = self.link("inter", "ring" if algorithm == "auto" else algorithm, scenario.cluster.inter_node.bandwidth,
+        link = self.link("inter", profile_link_name(scenario, self), scenario.cluster.inter_node.bandwidth,
                          self.host_senders(scenario), streams)  # fmt: skip
         return kappa * link.bandwidth / streams if link is not None else None
 
@@ -2126,7 +2128,7 @@ def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, p
     if named and profile_replaces_links(scenario, profile):
         raise ScenarioError(
             f"communication.{named[0]}",
-            f"is an NCCL setting, and calibration.profile has fitted {profile_link_name(scenario)} links that "
+            f"is an NCCL setting, and calibration.profile has fitted {profile_link_name(scenario, profile)} links that "
             "price every collective of this step on their measured alpha-beta, without NCCL's protocols, buffers "
             "or tuner, so it changes nothing; leave it out, or the profile",
             path,

@@ -1018,7 +1018,7 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
         return fabric
     algorithm = algorithm_of(scenario)
     inter_rate = scenario.cluster.inter_node.bandwidth
-    name = profile_link_name(scenario)
+    name = profile_link_name(scenario, profile)
     intra_fit = profile.link("intra", name, None, profile.ranks_on_host(scenario))
     # hierarchical: each of a node's G ranks runs its own ring across nodes on the node's link
     streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
@@ -1042,13 +1042,28 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
 
 
-def profile_link_name(scenario: Scenario) -> str:
+def profile_link_name(scenario: Scenario, profile: Any = None) -> str:
     """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's; ``backend``:
     the backend's own collectives as measured, gloo's or NCCL's — on GPUs a calibration stores NCCL's as
-    ``backend``)."""
+    ``backend``).
+
+    ``tree`` over a data-parallel group of 2 reads the ring's links where ``profile`` has them: on 2 ranks NCCL's
+    double binary tree (``ncclGetDtree``, :func:`dpsim.sim.collectives.nccl.dtree_forks`) is one edge per tree,
+    each rank the root of one and the leaf of the other, so no rank forwards what it received; each sends the
+    other half its vector and returns the sum, which is the 2-rank ring's reduce-scatter and all-gather chunk for
+    chunk (S each way). The tree's own fit (η about 0.77 on the emulated cluster, 3 and 4 ranks at 1.5·S and 2·S
+    each way) holds its forwarding ranks' pace, which 2 ranks do not have: measured, 2-rank trees ran 1.07–1.40 ×
+    S/R and 2-rank rings 1.03–1.15 × (validation-2026-12-06-q's calibration), against 1.3 × the tree's fit
+    prices."""
     if scenario.communication.algorithm == "backend":
         return "backend"
     algorithm = algorithm_of(scenario)
+    if (
+        algorithm == "tree"
+        and scenario.data_parallel == 2
+        and (profile is None or any(profile.link(c, "ring") is not None for c in ("intra", "inter")))
+    ):
+        return "ring"
     return "ring" if algorithm == "auto" else algorithm
 
 
@@ -1056,7 +1071,7 @@ def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
     """Whether ``profile`` has fitted links or size regimes for the scenario's algorithm
     (:func:`profile_link_name`): then :func:`calibrated_fabric` prices every collective of the step on them, with
     ``protocol: none`` (the fits already hold the measured per-step costs), and none of NCCL's settings is read."""
-    name = profile_link_name(scenario)
+    name = profile_link_name(scenario, profile)
     return any(profile.link(link, name) is not None or profile.regimes(link, name) for link in ("intra", "inter"))
 
 
