@@ -89,3 +89,10 @@ def test_a_profile_without_ring_links_keeps_the_trees_own(tmp_path: Path) -> Non
         profile, links={c: {a: f for a, f in algs.items() if a != "ring"} for c, algs in profile.links.items()}
     )
     assert profile_link_name(_scenario(tmp_path, 2, "tree"), no_ring) == "tree"  # type: ignore[arg-type]
+    # ring fitted inside a node only, the tree across nodes too: the tree's inter-node fit is not dropped
+    intra_ring = dataclasses.replace(
+        profile,
+        links={c: {a: f for a, f in algs.items() if a != "ring" or c == "intra"} for c, algs in profile.links.items()},
+    )
+    assert intra_ring.link("intra", "ring") is not None and intra_ring.link("inter", "tree") is not None
+    assert profile_link_name(_scenario(tmp_path, 2, "tree"), intra_ring) == "tree"  # type: ignore[arg-type]

@@ -1054,17 +1054,25 @@ def profile_link_name(scenario: Scenario, profile: Any = None) -> str:
     chunk (S each way). The tree's own fit (η about 0.77 on the emulated cluster, 3 and 4 ranks at 1.5·S and 2·S
     each way) holds its forwarding ranks' pace, which 2 ranks do not have: measured, 2-rank trees ran 1.07–1.40 ×
     S/R and 2-rank rings 1.03–1.15 × (validation-2026-12-06-q's calibration), against 1.3 × the tree's fit
-    prices."""
+    prices. A profile whose ring links do not cover every link the tree has fitted keeps the tree's
+    (:func:`_ring_covers_tree`)."""
     if scenario.communication.algorithm == "backend":
         return "backend"
     algorithm = algorithm_of(scenario)
-    if (
-        algorithm == "tree"
-        and scenario.data_parallel == 2
-        and (profile is None or any(profile.link(c, "ring") is not None for c in ("intra", "inter")))
-    ):
+    if algorithm == "tree" and scenario.data_parallel == 2 and (profile is None or _ring_covers_tree(profile)):
         return "ring"
     return "ring" if algorithm == "auto" else algorithm
+
+
+def _ring_covers_tree(profile: Any) -> bool:
+    """Whether ``profile`` has ring links (a fit or size regimes) wherever it has the tree's, and some: a 2-rank
+    tree read on them loses none of the tree's measured links."""
+
+    def fitted(link: str, name: str) -> bool:
+        return profile.link(link, name) is not None or bool(profile.regimes(link, name))
+
+    classes = ("intra", "inter")
+    return any(fitted(c, "ring") for c in classes) and all(fitted(c, "ring") or not fitted(c, "tree") for c in classes)
 
 
 def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
