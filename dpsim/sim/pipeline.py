@@ -133,6 +133,7 @@ def start_pipeline(
     send_s: Mapping[Op, float] | None = None,
     transfer: Transfer | None = None,
     begun: Callable[[int, int], None] | None = None,
+    work: Callable[[int, int, float], simpy.Event | None] | None = None,
 ) -> LivePipeline:
     """Start :func:`simulate_pipeline`'s stages in ``env`` without running it (the shared fabric runs them beside
     everything else on its network).
@@ -140,6 +141,8 @@ def start_pipeline(
     ``transfer``: where given, a send that crosses (its boundary's ``p2p_s`` > 0) lasts until that event, not
     ``p2p_s`` or ``send_s``; sends on one directed link still go one after another (one queue a direction).
     ``begun(stage, index)``: called when a stage starts the ``index``-th operation of its order, at that time.
+    ``work(stage, index, duration)``: where it gives an event, the operation lasts until it (its compute and blocking
+    TP collectives run on a network), not ``duration``.
     """
     chunks = v if schedule == "interleaved" else 1
     slow = list(slowdowns) if slowdowns is not None else [1.0] * p
@@ -196,7 +199,8 @@ def start_pipeline(
             if begun is not None:
                 begun(d, index)
             duration = (forward_s if kind == "F" else backward_s) / chunks * slow[d]
-            yield env.timeout(duration)
+            done = None if work is None else work(d, index, duration)
+            yield env.timeout(duration) if done is None else done
             busy[d] += duration
             intervals.append((d, "forward" if kind == "F" else "backward", f"{kind}{mb}.{c}", start, env.now))
             ends[d] = env.now - live.begin
@@ -273,15 +277,16 @@ def start_scenario_pipeline(
     env: simpy.Environment,
     transfer: Transfer,
     begun: Callable[[int, int], None] | None = None,
+    work: Callable[[int, int, float], simpy.Event | None] | None = None,
 ) -> LivePipeline:
     """:func:`scenario_pipeline`'s step started in ``env`` with every crossing send a ``transfer`` on a network (the
-    shared fabric, whose links share what meets on them: no separate NIC evaluation), not run
-    (:func:`start_pipeline`)."""
+    shared fabric, whose links share what meets on them: no separate NIC evaluation), and each operation as long as
+    its ``work`` where given, not run (:func:`start_pipeline`)."""
     fwd, bwd, send, _ = _scenario_terms(scenario, forward_s, backward_s, tp_comm_s)
     t = scenario.training
     p, m = t.pipeline_parallel, scenario.accumulation_steps
     return start_pipeline(
-        env, fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, transfer=transfer, begun=begun
+        env, fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, transfer=transfer, begun=begun, work=work
     )
 
 

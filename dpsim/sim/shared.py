@@ -211,6 +211,13 @@ class _Stream:
         self.done = np.zeros((len(items), ranks))
         self.runs: list[CollectiveRun] = []
         self.base: list[float] = []
+        self.gates: dict[int, float | None] = {}
+        """Items released only when opened (:meth:`open`): item → when (None: not yet)."""
+        self.parked: dict[int, np.ndarray] = {}
+        """Gated items the ranks have reached before they were opened: item → those ranks."""
+        self.finished: dict[int, simpy.Event] = {}
+        """Items whose end someone waits for (:meth:`ended`): item → the event, succeeded when its last rank is done."""
+        self.left = np.full(len(items), ranks, dtype=np.int64)
         for k, item in enumerate(items):
             compiled = compile_(item.op, item.size)
             self.base.append(compiled.schedule.base_latency_s)
@@ -221,8 +228,37 @@ class _Stream:
 
     def start(self) -> None:
         if self.items:
-            self._join(0, np.arange(self.ranks), self.items[0].ready)
+            self._reach(0, np.arange(self.ranks), self.items[0].ready)
             self._server_joins()
+
+    def gate(self, k: int) -> None:
+        """Item ``k`` waits, however early its ranks reach it, until :meth:`open` releases it."""
+        self.gates[k] = None
+
+    def open(self, k: int, at: float) -> None:
+        """Release gated item ``k`` at ``at`` (≥ now) for the ranks that reach it (they join then, or when they reach
+        it if later, after its ``after``)."""
+        self.gates[k] = at
+        ranks = self.parked.pop(k, None)
+        if ranks is not None:
+            self._join(k, ranks, np.full(len(ranks), at))
+
+    def ended(self, k: int) -> simpy.Event:
+        """An event that succeeds when every rank is done with item ``k``."""
+        if k not in self.finished:
+            self.finished[k] = self.net.env.event()
+        return self.finished[k]
+
+    def _reach(self, k: int, ranks: np.ndarray, at: np.ndarray) -> None:
+        """``ranks`` reach item ``k`` and would join it at ``at``: they do, unless it is gated and not yet open."""
+        if k in self.gates:
+            opened = self.gates[k]
+            if opened is None:
+                held = self.parked.get(k)
+                self.parked[k] = ranks if held is None else np.concatenate([held, ranks])
+                return
+            at = np.maximum(at, opened)
+        self._join(k, ranks, at)
 
     def start_late(self, delay_s: float) -> None:
         """Start now with every item ``delay_s`` later than planned (its stage's last backward began that much later
@@ -248,10 +284,13 @@ class _Stream:
             return
         now = self.net.env.now
         self.done[k, ranks] = now
+        self.left[k] -= len(ranks)
+        if self.left[k] == 0 and k in self.finished:
+            self.finished[k].succeed()
         if k + 1 < len(self.items):
             nxt = self.items[k + 1]
             ready = nxt.ready[ranks] if nxt.release is None else nxt.release(ranks)
-            self._join(k + 1, ranks, np.maximum(ready, now + nxt.after))
+            self._reach(k + 1, ranks, np.maximum(ready, now + nxt.after))
 
 
 class _OverlappedGathers:
@@ -776,11 +815,23 @@ class _LiveStages:
         self.delay_s = np.zeros(p)
         self.streams: list[list[_Stream]] = [[] for _ in range(p)]
         self.live: LivePipeline | None = None
+        self.tensor: _TensorFlows | None = None
+        """The job's TP collectives, run inside the live operations (:meth:`_work`) where they are flows."""
+        self.dp = 1
 
     def start(self, scenario: Scenario, nominal: tuple[float, float], tp_comm_s: float) -> None:
+        self.dp = scenario.data_parallel
+        work = self._work if self.tensor is not None and self.tensor.live else None
         self.live = start_scenario_pipeline(
-            scenario, *nominal, tp_comm_s, self.flows.net.env, self.flows.transfer, self._begun
+            scenario, *nominal, tp_comm_s, self.flows.net.env, self.flows.transfer, self._begun, work
         )
+
+    def _work(self, stage: int, index: int, _duration: float) -> simpy.Event:
+        """Operation ``index`` of ``stage``: its compute and its blocking TP collectives on the network, layer by
+        layer, for every TP group of the stage (the ``dp`` replicas run the one schedule: the operation ends when
+        the last of them is done)."""
+        assert self.tensor is not None
+        return self.tensor.run_op(range(stage * self.dp, (stage + 1) * self.dp), index)
 
     def _begun(self, stage: int, index: int) -> None:
         if index == self.last[stage]:
@@ -825,7 +876,10 @@ class _TensorFlows:
         fabric: Fabric,
         gpus: np.ndarray,
         passes: list[list[_Pass]],
+        ops: list[list[int]] | None = None,
     ) -> None:
+        """``ops``: where the pipeline runs live (:class:`_LiveStages`), how many of each group's ``passes`` each
+        operation of its stage holds, in order: an operation's collectives wait for it to start (:meth:`run_op`)."""
         tp = scenario.training.tensor_parallel
         group = parallel.tensor_parallel_fabric(tp, fabric)
         engine = ChunkEngine(Cluster.from_fabric(group), "ring", protocol="none")
@@ -833,6 +887,7 @@ class _TensorFlows:
         self.one_s = sum(seconds for _, seconds in self.slot)
         size, gathered = parallel.activation_message_bytes(scenario), parallel.sequence_gather_bytes(scenario)
         self.streams: list[_Stream] = []
+        self.ops = []
         self.nominal_end = np.zeros(len(passes))
         self.releases = sum(len(group) for group in passes)
         """Times the groups' TP collectives are released (each layer of each pass of each TP group)."""
@@ -842,13 +897,36 @@ class _TensorFlows:
                 for i in range(p.count * len(self.slot)):
                     op = self.slot[i % len(self.slot)][0]
                     first = i == 0
-                    ready = np.full(tp, p.start_s if first else 0.0)
+                    ready = np.full(tp, p.start_s if first and ops is None else 0.0)
                     moved = gathered if op == "all_gather" else size
                     items.append(_Item(f"tensor-parallel {op}", op, moved, ready, p.compute_s if first else 0.0))
             if group_passes:
                 last = group_passes[-1]
                 self.nominal_end[g] = last.start_s + last.count * self.one_s
-            self.streams.append(_Stream(net, items, _Compiler(engine, cluster, where), tp))
+            stream = _Stream(net, items, _Compiler(engine, cluster, where), tp)
+            self.streams.append(stream)
+            if ops is not None:
+                spans, item = [], 0
+                for first, count in zip(np.cumsum([0, *ops[g][:-1]]).tolist(), ops[g], strict=True):
+                    n = sum(p.count * len(self.slot) for p in group_passes[first : first + count])
+                    spans.append((item, item + n - 1, group_passes[first].compute_s))
+                    stream.gate(item)
+                    item += n
+                self.ops.append(spans)
+        self.live = ops is not None
+
+    ops: list[list[tuple[int, int, float]]]
+
+    def run_op(self, groups: Sequence[int], op: int) -> simpy.Event:
+        """Start operation ``op`` of the TP ``groups`` (one stage's) now: its first layer's compute, then its
+        collectives layer by layer on the network; the event succeeds when every group is done with its last."""
+        now = self.streams[groups[0]].net.env.now
+        ends = []
+        for g in groups:
+            first, last, compute = self.ops[g][op]
+            self.streams[g].open(first, now + compute)
+            ends.append(self.streams[g].ended(last))
+        return simpy.AllOf(self.streams[groups[0]].net.env, ends)
 
     def start(self) -> None:
         for stream in self.streams:
@@ -956,16 +1034,19 @@ def _program_passes(
 
 def _tp_passes_of_stage(
     run: PipelineRun, stage: int, per_pass: tuple[int, int], chunks: int, one_s: float, layers: float
-) -> list[_Pass]:
+) -> tuple[list[_Pass], list[int]]:
     """A TP group's passes where the pipeline schedule runs its stage's operations (each chunk: its layers'
-    share), layer by layer (:func:`_by_layer`)."""
-    out = []
+    share), layer by layer (:func:`_by_layer`), and how many of them each operation holds, in order."""
+    out: list[_Pass] = []
+    ops = []
     for where, kind, _name, start, end in run.intervals:
         if where != stage or kind not in ("forward", "backward"):
             continue
         count = max(1, round((per_pass[0] if kind == "forward" else per_pass[1]) / chunks))
-        out += _by_layer([(start, end)], count, layers / chunks, one_s)
-    return out
+        layered = _by_layer([(start, end)], count, layers / chunks, one_s)
+        out += layered
+        ops.append(len(layered))
+    return out, ops
 
 
 def _items(
@@ -1095,6 +1176,7 @@ def _tensor_flows(
     shifts: np.ndarray,
     run: PipelineRun | None,
     program: tuple[StepPlan, ChunkEngine] | None = None,
+    live: bool = False,
 ) -> _TensorFlows:
     """The job's TP groups, (stage, d) in order, with their passes: from the pipeline schedule when it
     runs as flows, else laid out as the DP groups' streams lay out each rank's step, or, for a job run as
@@ -1116,18 +1198,23 @@ def _tensor_flows(
     ranks = None
     if program is not None and run is None:
         ranks = _program_passes(*program, forward_s, backward_s, per_pass, one_s, layers)
+    ops: list[list[int]] | None = [] if live and run is not None else None
     for stage in range(pp):
         chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-        stage_passes = _tp_passes_of_stage(run, stage, per_pass, chunks, one_s, layers) if run is not None else None
+        stage_passes, stage_ops = (
+            _tp_passes_of_stage(run, stage, per_pass, chunks, one_s, layers) if run is not None else (None, [])
+        )
         shift = float(shifts[stage])
         for d in range(dp):
+            if ops is not None:
+                ops.append(stage_ops)
             if stage_passes is not None:
                 passes.append(stage_passes)
             elif ranks is not None:
                 passes.append([dataclasses.replace(p, start_s=p.start_s + shift) for p in ranks[d]])
             else:
                 passes.append(_tp_passes(per_pass, forward_s[d], backward_s[d], one_s, shift, layers))
-    return _TensorFlows(net, cluster, s, fabric, where, passes)
+    return _TensorFlows(net, cluster, s, fabric, where, passes, ops)
 
 
 def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedWork) -> None:
@@ -1281,7 +1368,10 @@ def simulate_shared(
         if tp_flows and t.tensor_parallel > 1 and not parallel.tensor_parallel_overlapped(s):
             run_ = flows.nominal if flows is not None else None
             program = (plan, engine) if budget.runs_as_programs(s) else None
-            tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_, program)
+            live = flows is not None
+            tensor = _tensor_flows(s, net, cluster, nodes, per_node, fwd[0], bwd[0], shifts, run_, program, live)
+            if flows is not None:
+                flows.tensor = tensor
         groups: list[_Group] = []
         # with the sends as flows a group starts at its stage's place in the schedule: no analytic pipeline terms
         program_plan = plan if flows is None else dataclasses.replace(plan, bubble_s=0.0, p2p_exposed_s=0.0)
@@ -1331,7 +1421,9 @@ def simulate_shared(
             }
         tp, dp = s.training.tensor_parallel, s.data_parallel
         # TP group (stage, d) holds DP rank d of each of the stage's tp DP groups
-        tp_late = job.tensor.late_s().reshape(-1, dp) if job.tensor is not None else None
+        # TP run inside the live pipeline's operations: its lateness is the stages' (not added again)
+        live_tp = job.tensor is not None and job.tensor.live
+        tp_late = job.tensor.late_s().reshape(-1, dp) if job.tensor is not None and not live_tp else None
         outcomes = []
         for row, (runner, ends, computed, gathers) in enumerate(groups):
             group_late = None if tp_late is None else tp_late[row // tp]
@@ -1340,7 +1432,8 @@ def simulate_shared(
             else:
                 assert ends is not None and computed is not None
                 stage = row // tp
-                delay = None if late[stage] is None else float(held[stage])
+                # the stream started as late as its stage's last backward; the work ends as late as the stage
+                delay = None if late[stage] is None else max(float(held[stage]), float(late[stage] or 0.0))
                 outcomes.append(_outcome(plan, runner, ends + (delay or 0.0), computed, delay, group_late, gathers))
         worst = max(outcomes, key=lambda o: o.step_time_s)
         samples = worker_samples(s, dp_slowdowns(s))
