@@ -696,6 +696,47 @@ def test_tp_across_nodes_sharing_a_nic_with_the_reduction_gets_half_of_it() -> N
     assert shared.step_time_s >= terms.step_time_s
 
 
+def test_tp_all_reduces_inside_a_live_operation_share_the_nic_with_the_send_before_it_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TP collectives run inside the live pipeline's operations (stop 45): one GPU and one NIC per node at 1 Gbit/s
+    (B, α = 5 us), tp=2 over nodes 0–1 (stage 0) and 2–3 (stage 1), dp=1, GPipe, m=2, one layer a stage, protocol
+    none (a TP all-reduce alone: A = 2α + S/B, two ring phases of α + (S/2)/B). Stage 0's F0 meets nothing and ends
+    at T1; its send (S a GPU, α + S/B alone) leaves then, and F1 starts: its compute c, then its first all-reduce,
+    whose phase-1 flow shares each node's NIC out with the send (B/2 each). Worked by hand (c + α < S/2B): phase 1
+    leaves at T1 + c + S/B, the send alone for its α, phase 2 shares again; the send's last byte leaves at
+    T1 + 2S/B − c − α, so it is delivered 2S/B − c after it left; phase 2 then has the NIC alone and the all-reduce
+    ends at T1 + 2S/B + α, the second alone A later: F1 lasts 3S/B + 3α where the engines' schedule has
+    c + 2A = c + 2S/B + 4α. (Released from the fixed schedule, the all-reduces ran beside the operations and the
+    operations kept their fixed lengths: nothing delayed the send that F1's end starts.)"""
+    import dpsim.sim.shared as shared_module
+
+    data = make(nodes=4, per_node=1, nics=1, tp=2, pipeline_parallel=2, inter="1 Gbit/s").model_dump(mode="json")
+    data["model"] = {"preset": "gpt2-medium", "layers": 2}
+    data["training"].update(pipeline_schedule="gpipe", global_batch=8)
+    data["communication"]["protocol"] = "none"
+    s = scenario_from_dict(data)
+    assert s.accumulation_steps == 2 and s.data_parallel == 1
+    live: list[Any] = []
+    start = shared_module._LiveStages.start
+    monkeypatch.setattr(shared_module._LiveStages, "start", lambda self, *a: (live.append(self), start(self, *a))[1])
+    (result,) = simulate_shared([s])
+    size, bandwidth, alpha = activation_message_bytes(s), 1e9 / 8, 5e-6
+    flows = _tp_flows(result)
+    one = 2 * alpha + size / bandwidth
+    assert _rel(flows["collective_s"], one) < 1e-12
+    (stages,) = live
+    assert stages.live is not None
+    ops = {name: end - begin for d, kind, name, begin, end in stages.live.intervals if d == 0 and kind != "p2p"}
+    nominal = {name: end - begin for d, kind, name, begin, end in stages.nominal.intervals if d == 0 and kind != "p2p"}
+    assert _rel(ops["F0.0"], nominal["F0.0"]) < 1e-9  # F0 meets nothing
+    compute = nominal["F0.0"] - 2 * one
+    assert 0 < compute + alpha < size / (2 * bandwidth)
+    assert _rel(stages.flows.durations()[("F", 0, 1)], 2 * size / bandwidth - compute) < 1e-9
+    assert _rel(ops["F1.0"], 3 * size / bandwidth + 3 * alpha) < 1e-9
+    assert _rel(nominal["F1.0"], compute + 2 * size / bandwidth + 4 * alpha) < 1e-9
+
+
 def test_a_jobs_degraded_nic_slows_it_on_a_shared_fabric() -> None:
     """Two jobs packed on a switch share no link, so each runs as it does alone (:func:`simulate`), a degraded NIC
     (``variability.degraded_links``, the second job's node 1 at half speed) included: the shared fabric slows the
