@@ -33,6 +33,9 @@ def test_expected_max_is_the_exact_order_statistic() -> None:
 def test_expected_slowest_against_its_special_cases_and_a_large_sample() -> None:
     assert expected_slowest([1.0, 1.5, 1.0], 0.0) == 1.5
     assert expected_slowest([1.0] * 64, 0.03) == pytest.approx(1 + 0.03 * expected_max_standard_normal(64))
+    # two paces 1e-13 apart take the interpolated path (log Φ tabulated once) and meet the exact order statistic
+    twin = expected_slowest([1.0] * 63 + [1.0 + 1e-13], 0.03)
+    assert twin == pytest.approx(1 + 0.03 * expected_max_standard_normal(64), abs=1e-9)
     # one straggler 50 % slower, far beyond the others' spread: the slowest is it, at its mean
     assert expected_slowest([1.0] * 7 + [1.5], 0.01) == pytest.approx(1.5, abs=1e-9)
     # ranks of two paces close enough that either may be the slowest: against a million draws
