@@ -10,7 +10,9 @@ forward FLOPs (Kaplan et al. 2020, "Scaling Laws for Neural Language Models", §
 Narayanan et al. 2021, "Efficient Large-Scale Language Model Training on GPU Clusters
 Using Megatron-LM", §5.1). ``k`` accumulation steps run ``k`` micro-batches; gradients are
 synchronised only after the last one (DDP ``no_sync``). A straggler (``variability.stragglers``)
-slows its own compute; everyone waits for it at the synchronisation. ``compute_s`` is the
+slows its own compute; everyone waits for it at the synchronisation. Under a persistent per-GPU speed
+spread (``variability.rank_speed_sigma``) the step runs at the expected pace of the slowest of the job's
+ranks (:func:`expected_pace`, :mod:`dpsim.rank_speed`). ``compute_s`` is the
 critical path's (the slowest worker's) compute; ``barrier_s`` is the part of it the others
 spend waiting, so step = compute + exposed communication + bubble + optimizer.
 
