@@ -63,7 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, whole
 from dpsim import run
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
@@ -387,10 +387,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tolerance", type=float, default=0.01)
-    parser.add_argument("--case-timeout", type=int, default=20, help="seconds per simulation before it is skipped")
+    # round 27: int()/float() took '1_0', '１' and -1 (--seed), --case-timeout 1e14 was an OverflowError at the
+    # first case's alarm, --shared-fabric -1 crashed every case (listed, status 0) and 100000 hung the first
+    parser.add_argument("--cases", type=whole(1, 1_000_000), default=200)
+    parser.add_argument("--seed", type=whole(0, (1 << 63) - 1), default=0)
+    parser.add_argument("--tolerance", type=number(0.0, 1e6), default=0.01)
+    parser.add_argument("--case-timeout", type=whole(1, 86_400), default=20,
+                        help="seconds per simulation before it is skipped")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write every case as a JSON line")
     parser.add_argument("--only", default="", help="keep only draws with an override containing this text")
     parser.add_argument("--set", action="append", default=[], help="PATH=VALUE added to every case (repeatable)")
@@ -417,7 +420,7 @@ def _main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--shared-fabric",
-        type=int,
+        type=whole(0, 64),
         default=0,
         metavar="K",
         help="run K copies of each case packed on one fabric (dpsim.sim.shared.simulate_shared) instead of the "

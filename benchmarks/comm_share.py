@@ -27,7 +27,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, add_grid, grid, need_root, one_line_errors, one_of, read_json, whole
+from benchmarks.script_cli import (
+    Parser,
+    add_grid,
+    grid,
+    need_root,
+    one_line_errors,
+    one_of,
+    read_json,
+    refuse_beside_reuse,
+    whole,
+)
 from dpsim.calibration import FIT_ALGORITHMS, LinkModel, closed_form_coefficients, load_profile
 
 
@@ -120,6 +130,7 @@ def main() -> int:
     p.add_argument("--reps", type=whole(1, 1000), default=5)
     args = p.parse_args()
     if args.reuse:
+        refuse_beside_reuse(sys.argv[1:], "grid", ("--profile",))  # round 27: --reps, --ranks, --out were dropped
         records = read_json(args.reuse / "comm-share.json")
     else:
         algorithms = tuple(args.algorithms.split(","))

@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 
 KINDS = ("no_sync", "sync, views", "sync, copies")
 
@@ -93,14 +93,15 @@ def time_kinds(layers: int, hidden: int, micro_batch: int, steps: int) -> dict[s
 @one_line_errors
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=768)
-    p.add_argument("--micro-batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=40)
+    # round 27: int() took '1_0' and '１', and no top: --hidden 1000000 asked for a 4 TB model
+    p.add_argument("--layers", type=whole(1, 1000), default=4)
+    p.add_argument("--hidden", type=whole(1, 16384), default=768)
+    p.add_argument("--micro-batch", type=whole(1, 65536), default=32)
+    p.add_argument("--steps", type=whole(1, 100_000), default=40)
     args = p.parse_args()
-    for name in ("layers", "hidden", "micro_batch", "steps"):
-        if getattr(args, name) < 1:
-            raise ScriptError(f"--{name.replace('_', '-')}: must be at least 1, got {getattr(args, name)}")
+    if (weights := args.layers * (args.hidden * args.hidden + args.hidden) * 4) > 1 << 31:
+        raise ScriptError(f"--layers and --hidden: {args.layers} x {args.hidden} is {weights / 2**30:.1f} GiB of fp32 "
+                          "weights (two DDP copies and their gradients); at most 2 GiB")  # fmt: skip
     from runtime.calibrate import measure_reduction
 
     kinds = time_kinds(args.layers, args.hidden, args.micro_batch, args.steps)

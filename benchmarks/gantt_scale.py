@@ -6,6 +6,8 @@ stay visible. Prints, per N: simulate time, Gantt (PNG) time, trace time, rows d
 events, and the note the chart prints.
 
     PYTHONPATH=. python benchmarks/gantt_scale.py [N ...]
+
+N: workers, a multiple of 8 from 56 (the straggler is worker 50) to 65,536.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from pathlib import Path
 from dpsim.scenario import load_scenario
 from dpsim.sim import simulate_timeline
 from dpsim.sim.trace import chrome_trace, gantt_rows, write_chrome_trace, write_gantt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, whole
 
 
 class _Clock:
@@ -41,7 +47,7 @@ def _warm_up() -> None:
         write_gantt(timeline, Path(folder) / "warm.png")
 
 
-def main(sizes: list[int]) -> None:
+def table(sizes: list[int]) -> None:
     _warm_up()
     print("wall seconds (CPU seconds of this process in brackets: the machine may be shared)")
     print(f"{'workers':>8} {'simulate':>14} {'gantt':>14} {'trace':>14} {'rows':>5} {'events':>8}  note")
@@ -72,5 +78,17 @@ def main(sizes: list[int]) -> None:
         print(f"{'':>8} rows: {'; '.join(labels)}")
 
 
+def main() -> int:
+    """Round 27: ``int()`` of each argument: a word was a ``ValueError`` traceback, 4 workers (0 nodes) a
+    ``ScenarioError`` one, 12 (not whole nodes) ran 8, 16 (no worker 50) an ``AssertionError`` after its chart."""
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("N", nargs="*", type=whole(56, 1 << 16), help="workers (default 1024 8192)")
+    args = parser.parse_args()
+    if bad := [n for n in args.N if n % 8]:
+        parser.error(f"argument N: expected whole nodes of 8 workers, got {bad[0]}")
+    table(args.N or [1024, 8192])
+    return 0
+
+
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1024, 8192])
+    sys.exit(main())

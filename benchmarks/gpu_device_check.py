@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, one_of, read_json, whole
 
 # (label, tokens T, hidden h, ffn f, heads a, tp): shapes of layers the published-runs benchmark predicts
 LAYERS = [
@@ -167,7 +167,7 @@ def measure(path: Path, reps: int, trials: int) -> None:
 def compare(path: Path, device_name: str) -> None:
     from dpsim.compute import attention_rate, gemm_time
 
-    doc = json.loads(path.read_text())
+    doc = read_json(path)
     device = _catalog_device(device_name)
     print(f"measured on {doc['device']} (torch {doc['torch']}, CUDA {doc['cuda']}), catalog device {device_name!r} "
           "with sustained_fraction 1 (idle kernels)")  # fmt: skip
@@ -273,7 +273,7 @@ def fit_attention(doc: dict[str, Any], kind: str, phase: str, clock: float, peak
 
 def fit(path: Path, device_name: str) -> None:
     """The catalog's Hopper attention curves from a measurement (what dpsim.catalog's _HOPPER_SUSTAINED holds)."""
-    doc = json.loads(path.read_text())
+    doc = read_json(path)
     clock = gemm_clock(doc, device_name)
     peak = _catalog_device(device_name).peak_flops
     print(f"bf16 layer GEMMs at {clock:.3f} x the catalog's time: attention rates scaled by it to the catalog's clocks")
@@ -283,23 +283,57 @@ def fit(path: Path, device_name: str) -> None:
             print(f"  {kind:<16} {phase:<9} {field:<25} {e:.3f}  half at s = {half:.0f}")
 
 
+@one_line_errors
 def main() -> int:
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", type=Path, help="write measurements here (needs a CUDA GPU)")
     parser.add_argument("--compare", type=Path, help="compare these measurements with the catalog")
     parser.add_argument("--fit", type=Path, help="fit the attention curves (efficiency, half-rate sequence) to these")
-    parser.add_argument("--device", default="h200", help="catalog device to compare with (default h200)")
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--device", default=None, help="catalog device to compare with (default h200)")
+    parser.add_argument("--reps", type=whole(1, 100_000), default=None, help="with --measure: launches a trial (20)")
+    parser.add_argument("--trials", type=whole(1, 1000), default=None, help="with --measure: trials (median; 5)")
     args = parser.parse_args()
-    if args.measure:
-        measure(args.measure, args.reps, args.trials)
-    if args.compare:
-        compare(args.compare, args.device)
-    if args.fit:
-        fit(args.fit, args.device)
     if not (args.measure or args.compare or args.fit):
         parser.error("give --measure OUT.json, --compare IN.json and/or --fit IN.json")
+    # round 27: every problem below was a traceback (an AssertionError without a GPU, once the file's folder was
+    # given; FileNotFoundError, JSONDecodeError; a ScenarioError for an unknown --device, a ValueError for one
+    # without the FP8 peak the measurements need), and --reps / --trials without --measure were dropped silently
+    for option, value in (("--reps", args.reps), ("--trials", args.trials)):
+        if value is not None and not args.measure:
+            raise ScriptError(f"{option}: only with --measure (it sets how the kernels are timed)")
+    if args.device is not None and not (args.compare or args.fit):
+        raise ScriptError("--device: only with --compare or --fit (the catalog device the measurements are set beside)")
+    from dpsim.catalog import DEVICES
+
+    device = args.device or "h200"
+    one_of("--device", device, sorted(DEVICES))
+    if args.measure:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ScriptError("--measure: needs a CUDA GPU (torch sees none here)")
+        if not args.measure.parent.is_dir() or args.measure.is_dir():
+            raise ScriptError(f"--measure: {args.measure}: expected a file in an existing folder")
+        measure(args.measure, args.reps or 20, args.trials or 5)
+    for option, path, action in (("--compare", args.compare, compare), ("--fit", args.fit, fit)):
+        if path:
+            try:
+                doc = read_json(path)
+            except ScriptError as exc:
+                raise ScriptError(f"{option}: {exc}") from None
+            if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+                raise ScriptError(f"{option}: {path}: expected the JSON --measure writes (an object with its items)")
+            fp8 = sorted(n for n, d in DEVICES.items() if d.peak_flops_fp8)
+            if device not in fp8 and any(isinstance(it, dict) and it.get("kind") == "gemm_fp8" for it in doc["items"]):
+                raise ScriptError(f"--device: {device} has no FP8 peak; {path} holds FP8 GEMMs (one of "
+                                  f"{', '.join(fp8)})")  # before a line is printed  # fmt: skip
+            try:
+                action(path, device)
+            except ScriptError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError) as exc:
+                what = f"no field {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
+                raise ScriptError(f"{option}: {path} beside --device {device}: {what}") from None
     return 0
 
 

@@ -42,11 +42,12 @@ from dpsim.compute import (
     autocast_norm_bytes,
     layer_kernels,
 )
+from dpsim.errors import ScenarioError
 from dpsim.scenario import Scenario, load_scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "results" / "gpu-h200-2026-12-04"
 
@@ -404,11 +405,32 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+MEASURED_FILES = ("steps.jsonl", "trace.json.gz", "gemm-bf16.yaml", "scenario.yaml")
+"""What ``DIR`` must hold (the module's docstring)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("directory", nargs="?", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
-    print(report(check(args.directory)))
+    return int(one_line_errors(lambda: _main(args.directory))())
+
+
+def _main(directory: Path) -> int:
+    """Round 27: a ``DIR`` that is missing, a file, or holds another folder's files was a ``FileNotFoundError`` /
+    ``NotADirectoryError`` traceback, a damaged file another: one line naming ``DIR`` now, before any line printed."""
+    if missing := [name for name in MEASURED_FILES if not (directory / name).is_file()]:
+        raise ScriptError(f"DIR: {directory}: no {', '.join(missing)} (expected a folder of the runtime's GPU steps, "
+                          f"as {DEFAULT_DIR.name} holds)")  # fmt: skip
+    try:
+        text = report(check(directory))
+    except ScenarioError:  # a scenario.yaml that does not load: its own one line
+        raise
+    except (OSError, EOFError, ValueError, KeyError, TypeError, IndexError, yaml.YAMLError) as exc:
+        what = f"no field {exc}" if isinstance(exc, KeyError) else " ".join(str(exc).split())[:200]
+        raise ScriptError(f"DIR: {directory}: not the runtime's GPU steps as {DEFAULT_DIR.name} holds them "
+                          f"({what})") from None  # fmt: skip
+    print(text)
     return 0
 
 

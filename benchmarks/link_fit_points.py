@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, one_line_errors, read_bench_records
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, read_bench_records
 from benchmarks.validation_patterns import RESULTS, SESSIONS
 from dpsim.calibration import MAX_RESIDUAL, load_profile, residuals_above, worst_point_note
 from runtime.calibrate import CalibrationPlan, link_point_errors, refit_links
@@ -76,7 +76,7 @@ def calibrations(folders: list[str] | None = None) -> dict[str, tuple[Path, Path
 @one_line_errors
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
-    p.add_argument("--limit", type=float, default=MAX_RESIDUAL, help="largest accepted residual (default 0.05)")
+    p.add_argument("--limit", type=number(0.0, 1e6), default=MAX_RESIDUAL, help="largest accepted residual (0.05)")
     p.add_argument("--folders", help="comma-separated calibration folders under benchmarks/results (default: the "
                    "stored sessions'); also prints every link fit's residual side by side")  # fmt: skip
     args = p.parse_args()

@@ -35,7 +35,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, add_grid, grid, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import (
+    Parser,
+    ScriptError,
+    add_grid,
+    grid,
+    need_root,
+    number,
+    one_line_errors,
+    one_of,
+    read_json,
+    refuse_beside_reuse,
+    whole,
+)
 from dpsim.calibration import FIT_ALGORITHMS, closed_form_coefficients, load_profile
 
 FRAME_SHARE = 1448 / 1514
@@ -115,13 +127,22 @@ def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     add_grid(p, "2,3,4,6", "250,500,1000,2000", "1048576,4194304,16777216,67108864", "link-overlap.json")
     p.add_argument("--algorithm", default="backend", help="all-reduce algorithm (backend: gloo's own)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per point in one launch (median)")
-    p.add_argument("--passes", type=int, default=1, help="times the whole grid is run, round robin")
+    p.add_argument("--reps", type=whole(1, 1000), default=3, help="repetitions per point in one launch (median)")
+    p.add_argument("--passes", type=whole(1, 1000), default=1, help="times the whole grid is run, round robin")
     p.add_argument("--cc", help="TCP congestion control inside the node namespaces (default: the host's)")
-    p.add_argument("--max-other", type=float, help="with --reuse: leave out records with more other work (cores)")
+    p.add_argument("--max-other", type=number(0.0, 1e6),
+                   help="with --reuse: leave out records with more other work (cores)")  # fmt: skip
     p.add_argument("--calibration", type=Path, help="print a calibration's inter-node all-reduce points "
                    "(calibration-bench.json) instead (no root)")  # fmt: skip
     args = p.parse_args()
+    # round 27: the grid's and the measurement's options beside --reuse or --calibration were dropped without a word
+    if args.reuse and args.calibration:
+        raise ScriptError("--calibration: prints a calibration's points; --reuse a stored grid: give one")
+    if args.reuse or args.calibration:
+        option, stored = ("--reuse", "grid") if args.reuse else ("--calibration", "calibration's points")
+        refuse_beside_reuse(sys.argv[1:], stored, ("--profile", "--max-other"), option)
+    elif args.max_other is not None:
+        raise ScriptError("--max-other: only with --reuse or --calibration (it filters stored records)")
     if args.calibration:
         saved = read_json(args.calibration)
         if not isinstance(saved, list) or not all(isinstance(r, dict) for r in saved):
@@ -131,8 +152,6 @@ def main() -> int:
         records = read_json(args.reuse / "link-overlap.json")
     else:
         one_of("--algorithm", args.algorithm, FIT_ALGORITHMS)
-        if args.passes < 1 or args.reps < 1:
-            raise ScriptError("--passes and --reps must be at least 1")
         points = grid(args)
         need_root()
         if args.out:

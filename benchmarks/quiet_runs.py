@@ -20,13 +20,15 @@ from dpsim.records import read_jsonl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, number
 
 
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)
-    p.add_argument("--max-other-cores", type=float, default=0.25)
+    p.add_argument("--max-other-cores", type=number(0.0, 1e6), default=0.25,
+                   help="keep the runs with at most this many cores of other processes (round 27: 'nan' kept none, "
+                   "silently)")  # fmt: skip
     args = p.parse_args()
     try:
         runs = read_jsonl(args.folder / "runs.jsonl")

@@ -173,14 +173,17 @@ def read_json(path: Path) -> Any:
         raise ScriptError(f"{path}: {exc}") from exc
 
 
-def refuse_beside_reuse(argv: Iterable[str], stored: str = "run", allowed: Iterable[str] = ()) -> None:
+def refuse_beside_reuse(
+    argv: Iterable[str], stored: str = "run", allowed: Iterable[str] = (), option: str = "--reuse"
+) -> None:
     """``--reuse`` prints what an earlier run stored and measures nothing: an option beside it other than ``allowed``
     would be dropped without a word (``--reuse DIR --ab`` printed the stored table, ``--reuse DIR --case-set fresh``
-    or ``--steps 3`` changed nothing), so it is a :class:`ScriptError` naming it."""
-    keep = {"--reuse", *allowed}
+    or ``--steps 3`` changed nothing), so it is a :class:`ScriptError` naming it. ``option``: the script's option
+    that reads stored records (``link_overlap --calibration`` too)."""
+    keep = {option, *allowed}
     if given := [a.split("=", 1)[0] for a in argv if a.startswith("--") and a.split("=", 1)[0] not in keep]:
-        takes = f"it takes {' and '.join(sorted(keep - {'--reuse'}))} only" if allowed else "it takes no other option"
-        raise ScriptError(f"{given[0]}: --reuse prints a stored {stored} again and runs nothing: {takes}")
+        takes = f"it takes {' and '.join(sorted(keep - {option}))} only" if allowed else "it takes no other option"
+        raise ScriptError(f"{given[0]}: {option} prints a stored {stored} again and runs nothing: {takes}")
 
 
 def unlaunched_worker(program: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, one_line_errors, whole
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "default.yaml"
@@ -137,11 +137,16 @@ def _import_dpsim(_: int) -> bool:
     return dpsim.api is not None and dpsim.sim is not None
 
 
-def main() -> None:
+@one_line_errors
+def main() -> int:
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per mode (medians are printed)")
-    parser.add_argument("--workers", type=int, default=2, help="Dask workers (local and external)")
+    parser.add_argument("--repeat", type=whole(1, 1000), default=3, help="runs per mode (medians are printed)")
+    parser.add_argument("--workers", type=whole(1, 1 << 20), default=2, help="Dask workers (local and external)")
     args = parser.parse_args()
+    from dpsim.execution import check_options
+
+    # round 27: --repeat 0 was a KeyError once both clusters had started, --workers 0 a ScenarioError traceback
+    check_options(args.workers, None)
     points = 1
     for item in VARY:
         points *= len(item.split("=", 1)[1].split(","))
@@ -190,7 +195,8 @@ def main() -> None:
         )
     identical = len(set().union(*hashes.values())) == 1
     print(f"outputs identical bit for bit across all modes and runs: {'yes' if identical else 'NO'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -23,7 +23,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, one_of, read_json
+from benchmarks.script_cli import (
+    Parser,
+    ScriptError,
+    need_root,
+    one_line_errors,
+    one_of,
+    read_json,
+    refuse_beside_reuse,
+    whole,
+)
 
 MIB = 2**20
 POINTS: list[tuple[int, float, str, int]] = [
@@ -105,16 +114,21 @@ def table(rows: list[dict[str, Any]], controls: list[str]) -> str:
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--cc", default="bbr,reno,cubic", help="comma-separated congestion controls")
-    p.add_argument("--passes", type=int, default=2)
-    p.add_argument("--reps", type=int, default=3, help="timed calls a point (after 1 warm-up)")
+    p.add_argument("--passes", type=whole(1, 1000), default=2)
+    p.add_argument("--reps", type=whole(1, 1000), default=3, help="timed calls a point (after 1 warm-up)")
     p.add_argument("--out", type=Path, help="write the rows (JSON) here")
     p.add_argument("--reuse", type=Path, help="print the table of a previous --out (no root)")
     args = p.parse_args()
     controls = [c for c in args.cc.split(",") if c]
-    if args.passes < 1 or args.reps < 1:
-        raise ScriptError(f"--passes and --reps: expected at least 1, got {args.passes} and {args.reps}")
+    if not controls or len(set(controls)) < len(controls):  # round 27: '' printed a table of no column
+        raise ScriptError(f"--cc: expected comma-separated congestion controls, each once, got {args.cc!r}")
     if args.reuse is not None:
+        refuse_beside_reuse(sys.argv[1:], "table", ("--cc",))  # round 27: --passes, --reps, --out were dropped
         rows = read_json(args.reuse)
+        stored = {r.get("cc") for r in rows if isinstance(r, dict)} if isinstance(rows, list) else set()
+        if missing := [c for c in controls if c not in stored]:  # a column of '-' only, silently
+            raise ScriptError(f"--cc: {args.reuse} holds no {', '.join(missing)} (stored: "
+                              f"{', '.join(sorted(str(c) for c in stored)) or 'none'})")  # fmt: skip
     else:
         need_root()
         from runtime.testbed.emulated import congestion_controls

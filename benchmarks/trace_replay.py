@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, refuse_beside_reuse, whole
 from dpsim import api
 from dpsim.calibration import load_profile, save_profile
 from dpsim.ingest.kineto import load_trace, ready_curve
@@ -111,6 +111,7 @@ def main() -> int:
     p.add_argument("--reuse", type=Path, default=None, help="predict from this previous run's folder, no measuring")
     args = p.parse_args()
     if args.reuse is not None:
+        refuse_beside_reuse(sys.argv[1:], "run", ("--engine",))  # round 27: --steps and --out were dropped
         import pandas as pd
 
         from runtime.validate import build_cases

@@ -59,7 +59,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, need_root, one_line_errors, one_of
+from benchmarks.script_cli import Parser, ScriptError, need_root, number, one_line_errors, one_of, whole
 from dpsim.calibration import MAX_RESIDUAL, CalibrationError, load_profile
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
@@ -305,14 +305,14 @@ def main() -> int:
                    "with --reuse none: printed only)")  # fmt: skip
     p.add_argument("--reuse", type=Path, help="predict again from this previous run's measurements (no testbed)")
     p.add_argument("--profile", type=Path, help="use this profile instead of calibrating (the default calibrates)")
-    p.add_argument("--repeats", type=int, default=3, help="runs of every configuration")
-    p.add_argument("--steps", type=int, default=5, help="measured steps per run (after 1 warm-up step)")
+    p.add_argument("--repeats", type=whole(1, 1000), default=3, help="runs of every configuration")
+    p.add_argument("--steps", type=whole(1, 100_000), default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
                    "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
                    "other rates, drawn for stop 45 (FRESH45). With --reuse: the folder's own (summary.json), else "
                    "default")  # fmt: skip
-    p.add_argument("--limit", type=int, default=None, help="run only the first N configurations")
-    p.add_argument("--skip", type=int, default=0, help="leave out the first N configurations (a session's second "
+    p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
+    p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
     p.add_argument("--refit", action="store_true", help="with --reuse: fit the profile's links (κ, ε_c, η, p, α) "
                    "again from the folder's calibration-bench.json (else the one beside --profile) with the "
@@ -324,17 +324,11 @@ def main() -> int:
         "(default: DPSIM_TCP_CC, else the host's; recorded in the profile's meta and every run's extra)",
     )
     p.add_argument("--quick", action="store_true", help="smoke test: a reduced calibration (not the measurement)")
-    p.add_argument("--max-residual", type=float, default=MAX_RESIDUAL, help="largest accepted relative fit residual "
-                   "of the calibration made here (0.05 = 5 %%, dpsim calibrate's rule; the link fits above it are "
-                   "measured again first): above it, exit 2; a larger limit records what it accepted "
+    p.add_argument("--max-residual", type=number(0.0, 1e6), default=MAX_RESIDUAL, help="largest accepted relative fit "
+                   "residual of the calibration made here (0.05 = 5 %%, dpsim calibrate's rule; the link fits above it "
+                   "are measured again first): above it, exit 2; a larger limit records what it accepted "
                    "in summary.json")  # fmt: skip
     args = p.parse_args()
-    limit_given = 1 if args.limit is None else args.limit
-    options = (("--repeats", args.repeats, 1), ("--steps", args.steps, 1), ("--limit", limit_given, 1),
-               ("--skip", args.skip, 0))  # fmt: skip
-    for option, value, low in options:
-        if value < low:  # --limit 0 was a ZeroDivisionError, --steps 0 a ValueError, each a traceback
-            raise ScriptError(f"{option}: expected a whole number >= {low}, got {value}")
     given = [a.split("=", 1)[0] for a in sys.argv[1:] if a.startswith("--")]
     if args.reuse is not None and (dropped := [o for o in ("--repeats", "--steps", "--quick") if o in given]):
         # round 26: each was taken and dropped without a word (the stored runs' repeats and steps decide, and

@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, one_line_errors
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors
 from benchmarks.validation_patterns import RESULTS
 from dpsim.calibration import closed_form_coefficients
 from dpsim.sim.collectives.nccl import dtree_parents
@@ -86,17 +86,24 @@ def paces(records: list[dict[str, Any]], rate: float) -> dict[tuple[str, int, in
 @one_line_errors
 def main() -> int:
     parser = Parser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate-mbit", type=float, default=150.0, help="the shaped rate, Mbit/s (150: wire-bound)")
+    parser.add_argument("--rate-mbit", type=number(1e-3, 1e6), default=150.0,
+                        help="the shaped rate, Mbit/s (150: wire-bound)")  # fmt: skip
     args = parser.parse_args()
     rate = args.rate_mbit * 1e6 / 8
     table: dict[str, dict[tuple[str, int, int], float]] = {}
+    measured: set[float] = set()
     for name, folder in CALIBRATIONS.items():
         path = RESULTS / folder / "calibration-bench.json"
         try:
-            table[name] = paces(json.loads(path.read_text()), rate)
+            records = json.loads(path.read_text())
+            table[name] = paces(records, rate)
         except (OSError, ValueError) as exc:
             raise ScriptError(f"{path}: {exc}") from exc
+        measured |= {round(r["rate_bytes_per_s"] * 8e-6, 6) for r in records if r.get("rate_bytes_per_s")}
     keys = sorted({k for t in table.values() for k in t})
+    if not keys:  # round 27: a rate no calibration measured (or nan, -1) printed a table of no row, status 0
+        raise ScriptError(f"--rate-mbit: no calibration measured inter-node all-reduces at {args.rate_mbit:g} Mbit/s "
+                          f"(measured: {', '.join(f'{r:g}' for r in sorted(measured))})")  # fmt: skip
     print(f"# PYTHONPATH=. python benchmarks/wire_pace.py --rate-mbit {args.rate_mbit:g}   (no root, no testbed)")
     print("time over the busiest link's bytes at the shaped rate (1/η of the wire), inter-node all-reduces")
     print(f"  {'algorithm':17s} ranks flows  MiB  " + " ".join(f"{n:>18s}" for n in table))

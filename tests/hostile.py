@@ -5094,6 +5094,97 @@ def nccl_tests_into_a_profile_of_another_backend() -> Iterator[Case]:
         yield Case(kind, fit, {"p.yaml": data}, accept=True)
 
 
+_VALIDATION_O = ROOT / "benchmarks" / "results" / "validation-2026-12-06-o" / "all"
+_KERNELS = ROOT / "benchmarks" / "results" / "gpu-h200-2026-12-04" / "kernels.json"
+
+
+def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
+    """Round 27. The measuring scripts' numbers were still plain ``int()`` / ``float()`` (``validate_emulated --repeats
+    1_0`` ran 10, full-width digits were read, ``wire_pace --rate-mbit nan`` or a rate no calibration measured printed
+    a table of no row, ``quiet_runs --max-other-cores nan`` kept no run, ``link_overlap --max-other nan`` no record,
+    ``tcp_cc --cc ''`` a table of no column, all status 0); ``sweep_dask --repeat 0`` was a ``KeyError`` once its two
+    Dask clusters had started and ``--workers 0`` a ``ScenarioError`` traceback; ``gpu_device_check`` an
+    ``AssertionError`` without a GPU, a missing or damaged file a traceback, an unknown ``--device`` a
+    ``ScenarioError`` one, one without an FP8 peak a ``ValueError`` after a page of rows, ``--reps`` / ``--trials``
+    without ``--measure`` dropped; ``gpu_step_check`` of a folder without its files a ``FileNotFoundError``;
+    ``agreement_fuzz --case-timeout 1e14`` an ``OverflowError`` at the first case's alarm, ``--shared-fabric -1`` a
+    crash listed for every case (status 0); ``ddp_reducer_passes --hidden 16384 --layers 1000`` asked for 1 TB;
+    ``nccl_search/topology.py 0`` wrote a system of no GPU, ``--gbps 0`` NICs of speed 0, ``--hgx`` dropped the
+    trays; ``gantt_scale.py x`` a ``ValueError``, 16 workers an ``AssertionError`` after a chart. And argparse took a
+    prefix of an option (``--rep`` for ``--repeats``) where the checks of what ``--reuse`` drops read full names:
+    ``validate_emulated --reuse DIR --rep 5`` dropped it silently; ``link_overlap`` / ``comm_share`` / ``tcp_cc`` /
+    ``trace_replay --reuse`` dropped their measuring options. Each is one line naming the option now, before any
+    work: the scripts' ``Parser`` takes options spelled in full (as the dpsim commands do)."""
+    kind = "measuring scripts' numbers and option prefixes (round 27)"
+    stored, kernels = str(_VALIDATION_O), str(_KERNELS)
+    link = str(ROOT / "benchmarks" / "results" / "link-capacity-2026-12-04" / "grid")
+    share = str(ROOT / "benchmarks" / "results" / "allreduce-gap-2026-12-04" / "paired" / "alone1")
+    cc = str(ROOT / "benchmarks" / "results" / "validation-2026-12-05-i" / "tcp_cc.json")
+    quiet = str(ROOT / "benchmarks" / "results" / "validation-2026-12-05-c" / "all" / "reuse")
+    files = {"bad.json": b"{x", "items.json": b'{"items": [{"kind": "gemm_bf16"}]}', "list.json": b"[]",
+             "d/steps.jsonl": b"{x\n", "d/trace.json.gz": b"x", "d/gemm-bf16.yaml": b"",
+             "d/scenario.yaml": b""}  # fmt: skip
+    for script, argv, names in (
+        *(("validate_emulated", [o, v], o) for o, vs in (
+            ("--repeats", ("1_0", "\uff13", "0", "1e3", "99999")), ("--steps", ("\uff15", "0", "-1")),
+            ("--limit", ("0", "1_0")), ("--skip", ("-1", "x")), ("--max-residual", ("nan", "inf", "-1", "0", "x")),
+        ) for v in vs),
+        *(("validate_emulated", ["--reuse", stored, *a], a[0].split("=")[0]) for a in (
+            ["--rep", "5"], ["--ste", "3"], ["--qui"], ["--repeats=5"])),
+        *(("wire_pace", ["--rate-mbit", v], "--rate-mbit")
+          for v in ("nan", "-1", "0", "inf", "151", "\uff11\uff15\uff10", "1_50", "")),
+        ("wire_pace", ["--rate", "150"], "--rate"),
+        *(("quiet_runs", [quiet, "--max-other-cores", v], "--max-other-cores") for v in ("nan", "-1", "inf", "x")),
+        *(("sweep_dask", a, a[0]) for a in (
+            ["--repeat", "0"], ["--repeat", "1_0"], ["--workers", "0"], ["--workers", "-2"], ["--workers", "99999"],
+            ["--rep", "1"])),
+        *(("gpu_device_check", a, n) for a, n in (
+            (["--measure", "{tmp}/m.json"], "--measure"), (["--compare", "{tmp}/missing.json"], "--compare"),
+            (["--compare", "{tmp}/bad.json"], "--compare"), (["--fit", "{tmp}/list.json"], "--fit"),
+            (["--compare", "{tmp}/items.json"], "--compare"), (["--fit", "{tmp}/items.json"], "--fit"),
+            (["--compare", kernels, "--device", "bogus"], "--device"),
+            (["--compare", kernels, "--device", "a100-80gb"], "--device"),
+            (["--compare", kernels, "--device", "{peak_flops: 1}"], "--device"),
+            (["--compare", kernels, "--reps", "5"], "--reps"), (["--fit", kernels, "--trials", "2"], "--trials"),
+            (["--measure", "{tmp}/m.json", "--reps", "0"], "--reps"), (["--device", "h200"], "--measure"),
+            (["--comp", kernels], "--comp"))),
+        *(("gpu_step_check", [d], "DIR") for d in ("{tmp}/missing", "{tmp}/bad.json", "{tmp}/d", "{tmp}")),
+        *(("ddp_reducer_passes", a, a[0]) for a in (
+            ["--hidden", "16384", "--layers", "1000"], ["--layers", "\uff11"], ["--steps", "1_0"],
+            ["--micro-batch", "0"], ["--hidden", "99999"])),
+        *(("tcp_cc", a, a[0]) for a in (
+            ["--reps", "1_0"], ["--passes", "0"], ["--cc", ""], ["--cc", "bbr,bbr"],
+            ["--reuse", cc, "--passes", "3"], ["--reuse", cc, "--out", "{tmp}/o"], ["--cc", "bogus", "--reuse", cc])),
+        *(("link_overlap", a, a[0]) for a in (
+            ["--max-other", "nan"], ["--max-other", "-1"], ["--reps", "1_0"], ["--passes", "\uff12"],
+            ["--reps", "5", "--reuse", link], ["--ranks", "2", "--reuse", link], ["--max-other", "1"],
+            ["--calibration", "{tmp}/bad.json", "--reps", "5"],
+            ["--calibration", "{tmp}/bad.json", "--reuse", link])),
+        *(("comm_share", ["--reuse", share, *a], a[0])
+          for a in (["--reps", "3"], ["--ranks", "4"], ["--out", "{tmp}/o"])),
+        *(("trace_replay", ["--reuse", "{tmp}/missing", *a], a[0]) for a in (["--steps", "2"], ["--out", "{tmp}/o"])),
+        *(("agreement_fuzz", a, a[0]) for a in (
+            ["--case-timeout", "99999999999999"], ["--shared-fabric", "-1"], ["--shared-fabric", "100000"],
+            ["--seed", "1_0"], ["--seed", "-1"], ["--cases", "\uff11"], ["--tolerance", "\uff10.1"],
+            ["--cases", "99999999"])),
+        ("link_fit_points", ["--limit", "\uff10.05"], "--limit"),
+        *(("nccl_search/topology", a, n) for a, n in (
+            (["0"], "trays"), (["-1"], "trays"), (["19"], "trays"), (["1_8"], "trays"), (["4", "--hgx"], "trays"),
+            (["--gbps", "0"], "--gbps"), (["--gbps", "nan"], "--gbps"), (["1", "--gbp", "200"], "--gbp"))),
+        *(("gantt_scale", [v], "N") for v in ("x", "0", "16", "60", "1_024", "-8")),
+    ):  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
+                   env=_NO_TESTBED, outputs=("{tmp}/m.json", "{tmp}/o"))  # fmt: skip
+    for script, argv in (("wire_pace", ["--rate-mbit", "150"]), ("wire_pace", ["--rate-mbit", "1.2e3"]),
+                         ("quiet_runs", [quiet, "--max-other-cores", "0.5"]), ("tcp_cc", ["--reuse", cc]),
+                         ("tcp_cc", ["--reuse", cc, "--cc", "reno"]), ("link_overlap", ["--reuse", link]),
+                         ("link_overlap", ["--reuse", link, "--max-other", "0.25"]), ("comm_share", ["--reuse", share]),
+                         ("gpu_device_check", ["--compare", kernels, "--device", "h100-sxm"]),
+                         ("nccl_search/topology", ["2"]),
+                         ("nccl_search/topology", ["--hgx", "--gbps", "200"])):  # fmt: skip
+        yield Case(kind, argv, files, program=f"benchmarks/{script}", accept=True, env=_NO_TESTBED)
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5145,6 +5236,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 26 (hostile): the root scripts' options, before the testbed
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
+    # round 27 (hostile): the measuring scripts' numbers, option prefixes
+    measuring_scripts_numbers_and_prefixes,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -67,12 +67,15 @@ def test_a_calibration_file_that_is_not_a_list_of_records_is_refused(
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--algorithm", "rign"], "error: --algorithm: 'rign'"),
-    (["--passes", "0"], "error: --passes and --reps must be at least 1"),
+    (["--passes", "0"], "error: argument --passes: expected a whole number from 1 to 1,000, got '0'"),
+    (["--reps", "1_0"], "error: argument --reps: expected a whole number from 1 to 1,000, got '1_0'"),
 ])  # fmt: skip
 def test_bad_input_is_refused_with_one_line(
     argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys, "argv", ["link_overlap.py", *argv])
-    assert MODULE.main() == 2
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(MODULE.main())
+    assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.script_cli import Parser
+from benchmarks.script_cli import Parser, whole
 
 
 def topology(trays: int, gbps: int = 400) -> str:
@@ -76,11 +76,14 @@ def hgx(gbps: int = 400, sm: int = 90) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("trays", type=int, nargs="?", default=18)
-    parser.add_argument("--gbps", type=int, default=400)
+    # round 27: int() took 0 and -1 (a system of no GPU) and --gbps 0 (NICs of speed 0), silently
+    parser.add_argument("trays", type=whole(1, 18), nargs="?", default=None, help="GB200 trays, 1-18 (default 18)")
+    parser.add_argument("--gbps", type=whole(1, 3200), default=400, help="each NIC's port speed, Gbit/s")
     parser.add_argument("--hgx", action="store_true", help="one HGX H100 node (8 GPUs, a NIC each) instead")
     args = parser.parse_args(argv)
-    print(hgx(args.gbps) if args.hgx else topology(args.trays, args.gbps))
+    if args.hgx and args.trays is not None:  # round 27: the trays were dropped without a word
+        parser.error("argument trays: --hgx writes one HGX H100 node: it takes no trays")
+    print(hgx(args.gbps) if args.hgx else topology(args.trays or 18, args.gbps))
 
 
 if __name__ == "__main__":
