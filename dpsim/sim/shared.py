@@ -809,11 +809,14 @@ class _LiveStages:
     def __init__(self, nominal: PipelineRun, flows: _PipelineFlows) -> None:
         self.nominal, self.flows = nominal, flows
         p = len(nominal.stage_end_s)
-        ops = [[start for d_, kind, _, start, _ in nominal.intervals if d_ == d and kind != "p2p"] for d in range(p)]
-        self.last = [len(o) - 1 for o in ops]
-        self.last_start = [max(o) for o in ops]
+        self.starts = [
+            [start for d_, kind, _, start, _ in nominal.intervals if d_ == d and kind != "p2p"] for d in range(p)
+        ]
         self.delay_s = np.zeros(p)
         self.streams: list[list[_Stream]] = [[] for _ in range(p)]
+        self.anchors: dict[tuple[int, int], list[_Stream]] = {}
+        """(stage, operation) → the streams that start when it does: each at the last operation of its stage that
+        the fixed schedule starts by its first item's ready time (a DDP bucket: the last backward)."""
         self.live: LivePipeline | None = None
         self.tensor: _TensorFlows | None = None
         """The job's TP collectives, run inside the live operations (:meth:`_work`) where they are flows."""
@@ -833,10 +836,19 @@ class _LiveStages:
         assert self.tensor is not None
         return self.tensor.run_op(range(stage * self.dp, (stage + 1) * self.dp), index)
 
+    def add(self, stage: int, stream: _Stream) -> None:
+        """Start ``stream`` (a DP group of ``stage``) from the live schedule (:meth:`_begun`)."""
+        self.streams[stage].append(stream)
+        first = float(stream.items[0].ready.min()) if stream.items else float("inf")
+        starts = self.starts[stage]
+        anchor = max([k for k, at in enumerate(starts) if at <= first], default=0)
+        self.anchors.setdefault((stage, anchor), []).append(stream)
+
     def _begun(self, stage: int, index: int) -> None:
-        if index == self.last[stage]:
-            self.delay_s[stage] = self.flows.net.env.now - self.last_start[stage]
-            for stream in self.streams[stage]:
+        streams = self.anchors.pop((stage, index), [])
+        if streams:
+            self.delay_s[stage] = self.flows.net.env.now - self.starts[stage][index]
+            for stream in streams:
                 stream.start_late(float(self.delay_s[stage]))
 
     def stage_delay_s(self) -> list[float]:
@@ -1390,7 +1402,7 @@ def simulate_shared(
             if overlapped is not None:
                 overlapped.stream = items_stream
             if flows is not None:  # started by the live schedule, when its stage starts its last backward
-                flows.streams[row // t.tensor_parallel].append(items_stream)
+                flows.add(row // t.tensor_parallel, items_stream)
             groups.append((items_stream, clock, compute, overlapped))
         jobs.append(_Job(s, model, plan, nominal, groups, flows, tensor))
     for job in jobs:
