@@ -5040,13 +5040,13 @@ def flops_per_sample_beside_operations() -> Iterator[Case]:
     (``cluster.device.efficiency``, an MLP) it sets the step and stays unlisted."""
     kind = "flops_per_sample beside a step priced by operations (round 26)"
     files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode()}
-    for value in ("1", "1e15", "8.757e11"):
+    for value in ("1", "1e12", "8.757e11"):  # round 27: 1e15 (MFU 211.9) is refused: mfu_past_the_peak
         for extra in ([], ["--engine", "sim"], ["--set", "training.tensor_parallel=2"]):
             yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", "--set", f"model.flops_per_sample={value}",
                               *extra], files, listed="model.flops_per_sample")  # fmt: skip
     yield Case(kind, ["run", "{tmp}/p.yaml", "{tmp}/s.yaml", "--shared-fabric", "--format", "json", "--set",
-                      "model.flops_per_sample=1e15"], files, listed="model.flops_per_sample")  # fmt: skip
-    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "model.flops_per_sample=1,1e15", "--format", "json"], files,
+                      "model.flops_per_sample=1e12"], files, listed="model.flops_per_sample")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "model.flops_per_sample=1,1e12", "--format", "json"], files,
                listed="model.flops_per_sample")  # fmt: skip
     for sets in (["cluster.device.efficiency=0.5"], ["model={kind: mlp, layers: 2, hidden: 64}"],
                  ["model={kind: mlp, parameters: 1e6}"]):  # fmt: skip  # priced from the count: read
@@ -5185,6 +5185,39 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
         yield Case(kind, argv, files, program=f"benchmarks/{script}", accept=True, env=_NO_TESTBED)
 
 
+def mfu_past_the_peak() -> Iterator[Case]:
+    """Round 27. A transformer priced from its layers' operations reads ``model.flops_per_sample`` only in MFU (round
+    26 listed it): a count larger than the priced step can do printed MFU past 1 (``1e15`` on GPT-2 small: 211.9, the
+    table's "21192.5 %"), a figure no device reaches, on every command and both engines. Refused naming the field
+    and the largest count the step allows (:func:`dpsim.analytic.step.step_result`); counts below it, the shape's own
+    and every flat-priced model (MFU = the efficiency given) run."""
+    kind = "MFU past the devices' peak (round 27)"
+    field_name = "model.flops_per_sample"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": PIPELINED.encode(),
+             "f.yaml": SMALL.replace("gpt2-small}", "gpt2-small, flops_per_sample: 1e15}").encode()}  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--set", f"{field_name}=4.8e12"], files, expect_error=True,
+               names=field_name)  # fmt: skip  # the largest count this step allows: 4.719e12
+    for value in ("1e15", "1e300", "1.7976931348623157e308"):
+        for extra in ([], ["--engine", "sim"], ["--format", "json"], ["--format", "csv"],
+                      ["--set", "training.tensor_parallel=2"], ["--set", "training.precision=fp32"],
+                      ["--set", "cluster.device=h100-sxm", "--set", "training.precision=fp8"]):  # fmt: skip
+            yield Case(kind, ["run", "{tmp}/s.yaml", "--set", f"{field_name}={value}", *extra], files,
+                       expect_error=True, names=field_name)  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/p.yaml", "--set", f"{field_name}=1e16"], files, expect_error=True, names=field_name)
+    yield Case(kind, ["run", "{tmp}/p.yaml", "{tmp}/s.yaml", "--shared-fabric", "--set", f"{field_name}=1e15"], files,
+               expect_error=True, names=field_name)  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", f"{field_name}=1e11,1e15", "--out", "{tmp}/o.csv"], files,
+               expect_error=True, names=field_name, outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, ["report", "{tmp}/f.yaml", "-o", "{tmp}/r.html"], files, accept=True)  # a scenario's page: no MFU
+    yield Case(kind, ["run", "{tmp}/f.yaml", "--format", "json"], files, expect_error=True, names=field_name)
+    for value in ("1", "8.757e11", "4.7e12"):
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", "--set", f"{field_name}={value}"], files,
+                   accept=True, finite=True)  # fmt: skip
+    for sets in (["cluster.device.efficiency=1"], ["model={kind: mlp, parameters: 1e6, flops_per_sample: 1e18}"]):
+        given = [a for x in sets for a in ("--set", x)]
+        yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", *given], files, accept=True, finite=True)
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5237,7 +5270,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
     # round 27 (hostile): the measuring scripts' numbers, option prefixes
-    measuring_scripts_numbers_and_prefixes,
+    measuring_scripts_numbers_and_prefixes, mfu_past_the_peak,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
