@@ -542,6 +542,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.message_fit:
+        for option, given in (("--classify", args.classify), ("--ll128", args.ll128)):
+            if given:  # round 27 (hostile): printed the message fit only, the other dropped without a word
+                parser.error(f"argument {option}: --message-fit prints its own table; expected one of the two")
         if args.half:
             parser.error("--half: --message-fit fits on the development half and reports both; expected no --half")
         _print_message_fit()

@@ -5172,6 +5172,15 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
             (["0"], "trays"), (["-1"], "trays"), (["19"], "trays"), (["1_8"], "trays"), (["4", "--hgx"], "trays"),
             (["--gbps", "0"], "--gbps"), (["--gbps", "nan"], "--gbps"), (["1", "--gbp", "200"], "--gbp"))),
         *(("gantt_scale", [v], "N") for v in ("x", "0", "16", "60", "1_024", "-8")),
+        # one table printed, the other options dropped without a word
+        ("p5_series", ["--message-fit", "--classify"], "--classify"),
+        ("p5_series", ["--ll128", "--message-fit"], "--ll128"),
+        ("nccl_tests_heldout", ["--families", "--format", "json"], "--format"),
+        ("published_runs", ["--straggler-what-if", "--small-collectives-what-if"], "--straggler-what-if"),
+        ("published_runs", ["--foundry-tables", "--foundry-torch"], "--foundry-"),
+        ("published_runs", ["--gemm-waves", "--attention-what-if"], "--gemm-waves"),
+        ("published_runs", ["--sm-share-what-if", "--engine", "sim"], "--engine"),
+        ("published_runs", ["--sm-share-what-if", "--engine", "analytic"], "--engine"),
     ):  # fmt: skip
         yield Case(kind, argv, files, expect_error=True, names=names, program=f"benchmarks/{script}",
                    env=_NO_TESTBED, outputs=("{tmp}/m.json", "{tmp}/o"))  # fmt: skip

@@ -198,6 +198,12 @@ def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys:
         ("link_fit_points", ["--limit", "x"], "error: argument --limit: expected a finite number at least 0 "),
         ("published_runs", ["--engine", "x"], "error: argument --engine: invalid choice: 'x' (choose from "),
         ("p5_series", ["--bogus"], "error: unrecognized arguments: --bogus"),
+        # round 27: each printed one table and dropped the other option without a word
+        ("p5_series", ["--message-fit", "--classify"], "error: argument --classify: --message-fit prints its own "),
+        ("nccl_tests_heldout", ["--families", "--format", "json"], "error: argument --format: --families prints a "),
+        ("published_runs", ["--straggler-what-if", "--foundry-tables"], "error: argument --straggler-what-if: "),
+        ("published_runs", ["--gemm-waves", "--megascale-what-if"], "error: argument --gemm-waves: "),
+        ("published_runs", ["--sm-share-what-if", "--engine", "sim"], "error: argument --engine: --sm-share-what-if"),
     ],
 )
 def test_an_offline_script_refuses_a_bad_option_in_one_line_before_any_work(
