@@ -48,7 +48,8 @@
   NICs run at the testbed's rate (it was run without it, while ``dpsim validate`` priced the slowed NIC);
   so are activation recomputation, gradient clipping, ``overlap: false`` under FSDP and a gradient dtype other
   than the framework's own (``communication.dtype``, ``training.gradient_dtype``), which nothing here runs,
-  ``variability.compute_jitter_cv`` above 0 (the simulator's draws; a draw below 1 needs a faster device), and a
+  ``variability.compute_jitter_cv`` and ``variability.rank_speed_sigma`` above 0 (the engines' draws of a
+  micro-batch's time and of a rank's persistent pace; a draw below 1 needs a faster device), and a
   model :func:`runtime.model.build_model` does not build as the engines price it (a ``cnn``; a transformer of
   another layout or parameter count), ``optimizer_copies: separate`` under 16-bit training (Megatron-LM's fp16
   optimizer copies) and a ``cluster.rank_order`` other than node-major.
@@ -271,6 +272,13 @@ def check_supported(scenario: Scenario) -> None:
             f"{scenario.variability.compute_jitter_cv:g}: the runtime cannot draw each micro-batch's compute time "
             "around its mean (a draw below 1 needs a faster device than the one running; the run's own variation "
             "is what it measures); set it to 0 to measure, or predict it with dpsim run",
+        )
+    if scenario.variability.rank_speed_sigma > 0:  # round 27: the prediction alone waited for the slowest draw
+        raise ScenarioError(
+            "variability.rank_speed_sigma",
+            f"{scenario.variability.rank_speed_sigma:g}: the runtime's ranks run at the pace of the devices running "
+            "them: it cannot draw each rank a persistent speed (a faster one needs a faster device; the spread of the "
+            "devices at hand is what it measures); set it to 0 to measure, or predict it with dpsim run",
         )
     order = scenario.cluster.rank_order
     if order != "node_major" and order != list(range(scenario.world_size)):  # launch.py and torchrun: node-major

@@ -4673,6 +4673,10 @@ _SMALL_GPT = "model={kind: transformer, layers: 2, hidden: 64, heads: 4, seq_len
 _UNBUILT: tuple[tuple[tuple[str, ...], str], ...] = (
     (("variability.compute_jitter_cv=0.1",), "variability.compute_jitter_cv"),
     (("variability.compute_jitter_cv=2", "variability.jitter_distribution=gamma"), "variability.compute_jitter_cv"),
+    # round 27 (stop 45): variability.rank_speed_sigma, new this stop, reached the ranks (the prediction alone waited
+    # for the slowest of its draws)
+    (("variability.rank_speed_sigma=0.05",), "variability.rank_speed_sigma"),
+    (("variability.rank_speed_sigma=0.2", "variability.seed=3"), "variability.rank_speed_sigma"),
     (("model.kind=cnn",), "model.kind"),
     ((_SMALL_GPT, "model.gated_mlp=true"), "model.gated_mlp"),
     ((_SMALL_GPT, "model.kv_heads=1"), "model.kv_heads"),
