@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from runtime.cli_args import Parser, finite, whole_within
+from runtime.cli_args import Parser as _Parser
+from runtime.cli_args import finite, whole_within
 
 __all__ = [
     "Parser",
@@ -39,6 +40,16 @@ __all__ = [
     "whole",
     "wholes",
 ]
+
+
+class Parser(_Parser):
+    """:class:`runtime.cli_args.Parser` taking options spelled in full, as the dpsim commands do (round 27:
+    argparse's own took a prefix, ``--rep 5`` for ``--repeats 5``, where the scripts' checks of what ``--reuse``
+    drops read full names: ``validate_emulated --reuse DIR --rep 5`` dropped it without a word)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 class ScriptError(Exception):

@@ -52,13 +52,9 @@ def finite(text: str) -> float | None:
 
 class Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line ``error: <prefix><what>`` on stderr and status 2; ``prefix`` names
-    where the input came from (``python -m runtime``'s ``'<command line>: '``, as its scenario errors do). An option
-    is spelled in full, as the dpsim commands take it (round 27: argparse's own took a prefix, ``--rep 5`` for
-    ``--repeats 5``, where the scripts' checks of what ``--reuse`` drops read full names: ``validate_emulated --reuse
-    DIR --rep 5`` dropped it without a word)."""
+    where the input came from (``python -m runtime``'s ``'<command line>: '``, as its scenario errors do)."""
 
     def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
         self.prefix = prefix
 
