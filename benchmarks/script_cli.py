@@ -177,11 +177,23 @@ def need_root() -> None:
 
 def read_json(path: Path) -> Any:
     """The JSON a previous run wrote to ``path`` (``--reuse``); an unreadable or damaged file is a :class:`ScriptError`
-    naming it."""
+    naming it. A key twice in one object or a ``NaN`` / ``Infinity`` is damage too (round 27: ``json.loads`` kept the
+    last of two keys and read ``NaN`` as a number, which ``tcp_cc.py --reuse`` and the other tables printed as
+    ``nan``, status 0); a measurement writes neither."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"the key {next(k for k in keys if keys.count(k) > 1)!r} twice in one record")
+        return dict(pairs)
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} where a measurement writes a number")
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique, parse_constant=constant)
     except (OSError, ValueError) as exc:
-        raise ScriptError(f"{path}: {exc}") from exc
+        raise ScriptError(f"{path}: {' '.join(str(exc).split())[:300]}") from exc
 
 
 def refuse_beside_reuse(

@@ -5127,7 +5127,12 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
     quiet = str(ROOT / "benchmarks" / "results" / "validation-2026-12-05-c" / "all" / "reuse")
     files = {"bad.json": b"{x", "items.json": b'{"items": [{"kind": "gemm_bf16"}]}', "list.json": b"[]",
              "d/steps.jsonl": b"{x\n", "d/trace.json.gz": b"x", "d/gemm-bf16.yaml": b"",
-             "d/scenario.yaml": b""}  # fmt: skip
+             "d/scenario.yaml": b"",
+             "nan.json": b'[{"pass": 0, "ranks": 4, "mbit_s": 50.0, "algorithm": "ring", "size_bytes": 8388608, '
+                         b'"cc": "bbr", "time_s": NaN, "spread": 0.1}]',
+             "twice.json": b'[{"pass": 0, "ranks": 4, "mbit_s": 50.0, "algorithm": "ring", "size_bytes": 8388608, '
+                           b'"cc": "bbr", "time_s": 1.0, "spread": 0.1, "cc": "reno"}]',
+             "g/link-overlap.json": b'[{"ranks": 2, "time_s": Infinity}]'}  # fmt: skip
     for script, argv, names in (
         *(("validate_emulated", [o, v], o) for o, vs in (
             ("--repeats", ("1_0", "\uff13", "0", "1e3", "99999")), ("--steps", ("\uff15", "0", "-1")),
@@ -5172,6 +5177,10 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
             ["--seed", "1_0"], ["--seed", "-1"], ["--cases", "\uff11"], ["--tolerance", "\uff10.1"],
             ["--cases", "99999999"])),
         ("link_fit_points", ["--limit", "\uff10.05"], "--limit"),
+        # stored records with NaN, Infinity or a key twice: json.loads took them (nan printed, the last key kept)
+        ("tcp_cc", ["--reuse", "{tmp}/nan.json"], "nan.json"), ("tcp_cc", ["--reuse", "{tmp}/twice.json"], "twice"),
+        ("link_overlap", ["--reuse", "{tmp}/g"], "link-overlap.json"),
+        ("gpu_device_check", ["--compare", "{tmp}/nan.json"], "nan.json"),
         *(("nccl_search/topology", a, n) for a, n in (
             (["0"], "trays"), (["-1"], "trays"), (["19"], "trays"), (["1_8"], "trays"), (["4", "--hgx"], "trays"),
             (["--gbps", "0"], "--gbps"), (["--gbps", "nan"], "--gbps"), (["1", "--gbp", "200"], "--gbp"))),

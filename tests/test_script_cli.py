@@ -27,7 +27,11 @@ def test_a_damaged_or_missing_reuse_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "runs.json").write_text('[{"time_s": 1.5}]', encoding="utf-8")
     assert read_json(tmp_path / "runs.json") == [{"time_s": 1.5}]
     (tmp_path / "bad.json").write_text("[{", encoding="utf-8")
-    for name in ("bad.json", "missing.json"):
+    # round 27: json.loads kept the last of two keys and read NaN / Infinity as numbers (printed as nan, status 0)
+    (tmp_path / "twice.json").write_text('[{"cc": "bbr", "time_s": 1.0, "cc": "reno"}]', encoding="utf-8")
+    (tmp_path / "nan.json").write_text('[{"time_s": NaN}]', encoding="utf-8")
+    (tmp_path / "inf.json").write_text('[{"time_s": -Infinity}]', encoding="utf-8")
+    for name in ("bad.json", "missing.json", "twice.json", "nan.json", "inf.json"):
         with pytest.raises(ScriptError, match=rf"^{tmp_path / name}: "):
             read_json(tmp_path / name)
 
