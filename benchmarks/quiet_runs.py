@@ -23,6 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.script_cli import Parser, number
 
 
+def _other_cores(extra: dict[str, object], folder: Path, line: int) -> float | str:
+    """A run's ``extra.host_load.other_cores`` (0 where the run has no sampler's record), or why it cannot be read
+    (round 27: a ``host_load`` that is not a record was an ``AttributeError`` traceback, a NaN kept no run)."""
+    load = extra.get("host_load") or {}
+    value = load.get("other_cores") if isinstance(load, dict) else None
+    if not isinstance(load, dict) or not (value is None or (isinstance(value, int | float) and 0 <= value < 1e6)):
+        return f"{folder / 'runs.jsonl'}: run {line}: extra.host_load: expected the sampler's record, other_cores >= 0"
+    return float(value or 0.0)
+
+
 def main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)
@@ -46,8 +56,11 @@ def main() -> int:
     errors: dict[str, list[float]] = {name: [] for name in engines}
     for i, median_run in enumerate(measured):
         group = runs[i * repeats : (i + 1) * repeats]
-        other = [r.extra.get("host_load", {}).get("other_cores") or 0.0 for r in group]
-        quiet = [r.step_time_s for r, o in zip(group, other, strict=True) if o <= args.max_other_cores]
+        other = [_other_cores(r.extra, args.folder, i * repeats + j + 1) for j, r in enumerate(group)]
+        if (bad := next((o for o in other if isinstance(o, str)), None)) is not None:
+            print(f"error: {bad}", file=sys.stderr)
+            return 2
+        quiet = [r.step_time_s for r, o in zip(group, other, strict=True) if float(o) <= args.max_other_cores]
         steps = ", ".join(f"{1e3 * r.step_time_s:.0f}" for r in group)
         cells = [f"{i:3d} {median_run.world_size} ranks: runs {steps} ms"
                  f" (other processes {', '.join(f'{o:.2f}' for o in other)} cores)"]  # fmt: skip

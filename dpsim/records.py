@@ -142,10 +142,13 @@ def read_jsonl(path: str | Path) -> list[StepResult]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            # round 27: json.loads kept the last of a key given twice and read NaN / Infinity as numbers
+            data = inputs.load_json(line, str(path))
             if not isinstance(data, dict):
                 raise TypeError(f"a record is a JSON object, got {type(data).__name__}")
             records.append(StepResult.from_dict(data))
+        except ScenarioError as exc:  # not JSON: load_json's one line, with the line it is on
+            raise ScenarioError("", f"line {number}: not a record: {exc.message}", str(path)) from None
         except (ValueError, TypeError, RecursionError) as exc:
             raise ScenarioError("", f"line {number}: not a record: {inputs.brief(str(exc))}", str(path)) from None
     return records

@@ -5133,6 +5133,12 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
              "twice.json": b'[{"pass": 0, "ranks": 4, "mbit_s": 50.0, "algorithm": "ring", "size_bytes": 8388608, '
                            b'"cc": "bbr", "time_s": 1.0, "spread": 0.1, "cc": "reno"}]',
              "g/link-overlap.json": b'[{"ranks": 2, "time_s": Infinity}]'}  # fmt: skip
+    runs, records = (Path(quiet) / "runs.jsonl").read_bytes(), (Path(quiet) / "records.jsonl").read_bytes()
+    for folder, old, new in (("q1", b'"host_load": {', b'"host_load": 5, "x": {'),
+                             ("q2", b'"other_cores": 0.0', b'"other_cores": -1.0'),
+                             ("q3", b'"other_cores": 0.0', b'"other_cores": 0.0, "other_cores": 9.0')):  # fmt: skip
+        files[f"{folder}/runs.jsonl"] = runs.replace(old, new, 3)  # a run's sampler record damaged
+        files[f"{folder}/records.jsonl"] = records
     for script, argv, names in (
         *(("validate_emulated", [o, v], o) for o, vs in (
             ("--repeats", ("1_0", "\uff13", "0", "1e3", "99999")), ("--steps", ("\uff15", "0", "-1")),
@@ -5180,6 +5186,8 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
         # stored records with NaN, Infinity or a key twice: json.loads took them (nan printed, the last key kept)
         ("tcp_cc", ["--reuse", "{tmp}/nan.json"], "nan.json"), ("tcp_cc", ["--reuse", "{tmp}/twice.json"], "twice"),
         ("link_overlap", ["--reuse", "{tmp}/g"], "link-overlap.json"),
+        ("quiet_runs", ["{tmp}/q1"], "extra.host_load"), ("quiet_runs", ["{tmp}/q2"], "extra.host_load"),
+        ("quiet_runs", ["{tmp}/q3"], "duplicate key"),
         ("gpu_device_check", ["--compare", "{tmp}/nan.json"], "nan.json"),
         *(("nccl_search/topology", a, n) for a, n in (
             (["0"], "trays"), (["-1"], "trays"), (["19"], "trays"), (["1_8"], "trays"), (["4", "--hgx"], "trays"),
