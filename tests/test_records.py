@@ -28,6 +28,7 @@ def test_records_round_trip(tmp_path: Path) -> None:
         (b"[1, 2]\n", "line 2: not a record: 'a record is a JSON object"),
         (b'{"scenario": "s"}\n', "line 2: not a record"),  # required fields missing
         (b"\xff\xfe\x00garbage", "UTF-8"),
+        (b'{"scenario": "s", "scenario": "t"}\n', "line 2: not a record: not JSON: \"duplicate key 'scenario'\""),
     ],
 )
 def test_a_damaged_file_is_one_error_naming_the_line(tmp_path: Path, content: bytes, expected: str) -> None:

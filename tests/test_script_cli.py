@@ -428,6 +428,23 @@ def test_reuse_refuses_an_option_it_would_drop_even_as_a_prefix(
     assert stopped.value.code == 2 and names in err and err.count("\n") == 1, err
 
 
+def test_quiet_runs_names_a_run_whose_host_load_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 27: ``host_load: 5`` was an ``AttributeError`` traceback, ``other_cores: -1`` was taken."""
+    stored = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "validation-2026-12-05-c" / "all"
+    stored = stored / "reuse"
+    runs = (stored / "runs.jsonl").read_text(encoding="utf-8")
+    (tmp_path / "records.jsonl").write_text((stored / "records.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    for damaged in (runs.replace('"host_load": {', '"host_load": 5, "x": {', 1),
+                    runs.replace('"other_cores": 0.0', '"other_cores": -1.0', 1)):  # fmt: skip
+        (tmp_path / "runs.jsonl").write_text(damaged, encoding="utf-8")
+        monkeypatch.setattr(sys, "argv", ["quiet_runs.py", str(tmp_path)])
+        assert load_benchmark("quiet_runs").main() == 2
+        captured = capsys.readouterr()
+        assert "run 1: extra.host_load: " in captured.err and captured.err.count("\n") == 1, captured.err
+
+
 def test_a_prefix_of_an_option_is_refused_by_the_scripts(capsys: pytest.CaptureFixture[str]) -> None:
     """The scripts' Parser takes options in full (round 27); ``python -m runtime``'s keeps argparse's prefixes, which
     it documented and which drop nothing there (review 20:37)."""
