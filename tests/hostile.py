@@ -5132,7 +5132,10 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
                          b'"cc": "bbr", "time_s": NaN, "spread": 0.1}]',
              "twice.json": b'[{"pass": 0, "ranks": 4, "mbit_s": 50.0, "algorithm": "ring", "size_bytes": 8388608, '
                            b'"cc": "bbr", "time_s": 1.0, "spread": 0.1, "cc": "reno"}]',
-             "g/link-overlap.json": b'[{"ranks": 2, "time_s": Infinity}]'}  # fmt: skip
+             "g/link-overlap.json": b'[{"ranks": 2, "time_s": Infinity}]',
+             # 100,000 keys, the last one twice: a count per key made it quadratic (review 21:08: ~50 s a MB)
+             "wide.json": ("[{" + "".join(f'"k{i}": 0, ' for i in range(100_000))
+                           + '"k99999": 1}]').encode()}  # fmt: skip
     runs, records = (Path(quiet) / "runs.jsonl").read_bytes(), (Path(quiet) / "records.jsonl").read_bytes()
     for folder, old, new in (("q1", b'"host_load": {', b'"host_load": 5, "x": {'),
                              ("q2", b'"other_cores": 0.0', b'"other_cores": -1.0'),
@@ -5185,6 +5188,7 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
         ("link_fit_points", ["--limit", "\uff10.05"], "--limit"),
         # stored records with NaN, Infinity or a key twice: json.loads took them (nan printed, the last key kept)
         ("tcp_cc", ["--reuse", "{tmp}/nan.json"], "nan.json"), ("tcp_cc", ["--reuse", "{tmp}/twice.json"], "twice"),
+        ("tcp_cc", ["--reuse", "{tmp}/wide.json"], "'k99999' twice"),
         ("link_overlap", ["--reuse", "{tmp}/g"], "link-overlap.json"),
         ("quiet_runs", ["{tmp}/q1"], "extra.host_load"), ("quiet_runs", ["{tmp}/q2"], "extra.host_load"),
         ("quiet_runs", ["{tmp}/q3"], "duplicate key"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,13 @@ def test_a_damaged_or_missing_reuse_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "twice.json").write_text('[{"cc": "bbr", "time_s": 1.0, "cc": "reno"}]', encoding="utf-8")
     (tmp_path / "nan.json").write_text('[{"time_s": NaN}]', encoding="utf-8")
     (tmp_path / "inf.json").write_text('[{"time_s": -Infinity}]', encoding="utf-8")
+    # 100,000 keys, the last twice: linear (review 21:08: a count per key took ~50 s a MB)
+    (tmp_path / "wide.json").write_text("[{" + "".join(f'"k{i}": 0, ' for i in range(100_000)) + '"k99999": 1}]',
+                                        encoding="utf-8")  # fmt: skip
+    started = time.perf_counter()
+    with pytest.raises(ScriptError, match="'k99999' twice in one record"):
+        read_json(tmp_path / "wide.json")
+    assert time.perf_counter() - started < 10.0
     for name in ("bad.json", "missing.json", "twice.json", "nan.json", "inf.json"):
         with pytest.raises(ScriptError, match=rf"^{tmp_path / name}: "):
             read_json(tmp_path / name)
