@@ -87,6 +87,7 @@ def test_a_benchmark_rank_s_sizes_are_whole_bytes_up_to_15_digits() -> None:
     [(["--max-iters", "0"], "argument --max-iters: expected a whole number from 1 to 10,000, got 0"),
      (["--max-iters", "10001"], "argument --max-iters: expected a whole number from 1 to 10,000, got 10001"),
      (["--max-iters", "x"], "argument --max-iters: expected a whole number in ASCII digits, got 'x'"),
+     (["--max-iters", "1_0"], "argument --max-iters: expected a whole number in ASCII digits, got '1_0'"),
      (["--tol", "-1"], "argument --tol: expected a number >= 0, got -1.0"),
      (["--tol", "nan"], "argument --tol: expected a finite number in ASCII digits, got 'nan'"),
      (["--loss", "median"], "argument --loss: invalid choice: 'median' (choose from "),

@@ -58,17 +58,3 @@ def test_module_runs_from_the_command_line() -> None:
         in (done.stdout)
     )
     assert "converged after" in done.stdout
-
-
-def test_bad_options_are_one_line_before_any_worker(capsys: pytest.CaptureFixture[str]) -> None:
-    """Round 27 (hostile): argparse's own usage error was two lines, ``int()`` took '1_0', ``--max-iters 0`` was an
-    ``IndexError`` once both workers had run, ``--tol nan`` never stopped early (silently)."""
-    import runtime.examples.worked_example as example
-
-    for argv, names in ((["--max-iters", "0"], "--max-iters"), (["--max-iters", "1_0"], "--max-iters"),
-                        (["--tol", "nan"], "--tol"), (["--tol", "-1"], "--tol"),
-                        (["--loss", "x"], "--loss")):  # fmt: skip  # a prefix (--max-it) is taken: runtime_parser
-        with pytest.raises(SystemExit) as stopped:
-            example.main(argv)
-        err = capsys.readouterr().err
-        assert stopped.value.code == 2 and err.startswith("error: ") and names in err and err.count("\n") == 1, err
