@@ -12,13 +12,11 @@ import argparse
 import functools
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-from runtime.cli_args import Parser as _Parser
-from runtime.cli_args import finite, whole_within
+from typing import Any, Final, NoReturn
 
 __all__ = [
     "Parser",
@@ -42,14 +40,42 @@ __all__ = [
 ]
 
 
-class Parser(_Parser):
-    """:class:`runtime.cli_args.Parser` taking options spelled in full, as the dpsim commands do (round 27:
+# The independent harness (benchmarks/plain_ddp.py, whose ranks record that they imported neither dpsim nor
+# runtime: ``foreign_modules``) imports this module, so it may not import ``runtime.cli_args`` at module level (that
+# loads the ``runtime`` and ``dpsim`` packages). WHOLE, NUMBER, whole_within, finite and the one-line error are
+# therefore kept here as the same text as runtime.cli_args's; tests/test_script_cli.py pins that they stay equal
+# and that importing this module loads neither package.
+WHOLE: Final = re.compile(r"[+-]?[0-9]{1,20}")
+"""As :data:`runtime.cli_args.WHOLE`."""
+NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+"""As :data:`runtime.cli_args.NUMBER`."""
+
+
+def whole_within(text: str, low: float = -math.inf, high: float = math.inf) -> bool:
+    """As :func:`runtime.cli_args.whole_within`."""
+    return WHOLE.fullmatch(text) is not None and low <= int(text) <= high
+
+
+def finite(text: str) -> float | None:
+    """As :func:`runtime.cli_args.finite`."""
+    value = float(text) if NUMBER.fullmatch(text) else math.nan
+    return value if math.isfinite(value) else None
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line ``error: <what>`` on stderr and status 2 (as
+    :class:`runtime.cli_args.Parser`), taking options spelled in full, as the dpsim commands do (round 27:
     argparse's own took a prefix, ``--rep 5`` for ``--repeats 5``, where the scripts' checks of what ``--reuse``
     drops read full names: ``validate_emulated --reuse DIR --rep 5`` dropped it without a word)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, prefix: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.prefix = prefix
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prefix}{' '.join(message.split())}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 class ScriptError(Exception):

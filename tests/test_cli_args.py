@@ -35,11 +35,32 @@ def test_a_number_is_finite_ascii_digits(text: str, value: float | None) -> None
 
 def test_the_scripts_and_the_runtime_share_one_parser() -> None:
     from benchmarks import script_cli
-    from runtime import bench, train
+    from runtime import bench, cli_args, train
 
-    assert issubclass(script_cli.Parser, Parser)  # the scripts' takes full option names only (round 27)
     assert train.runtime_parser is runtime_parser and bench.runtime_parser is runtime_parser
     assert bench.whole_within is whole_within and train.CLI_SOURCE == CLI_SOURCE
+    # benchmarks.script_cli keeps the same patterns as text of its own (the independent harness may load neither
+    # dpsim nor runtime: test below); they must not drift apart.
+    assert script_cli.WHOLE.pattern == cli_args.WHOLE.pattern and script_cli.NUMBER.pattern == cli_args.NUMBER.pattern
+    for text in ("12", "1_000", "9" * 21, "1e0001", "1e00001", "nan", "\u0661", "-1E-4", ""):
+        assert script_cli.finite(text) == finite(text) and script_cli.whole_within(text) is whole_within(text)
+    assert not script_cli.Parser(prog="p").allow_abbrev  # the scripts' takes full option names only (round 27)
+
+
+def test_the_scripts_cli_loads_neither_dpsim_nor_runtime() -> None:
+    """benchmarks/plain_ddp.py's ranks import benchmarks.script_cli and record that they imported neither dpsim nor
+    runtime (``foreign_modules``, checked as root in tests/test_plain_ddp.py): this checks the same without root."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, benchmarks.script_cli, benchmarks.plain_ddp; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dpsim', 'runtime')))")  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(("parser", "prefix"), [(Parser(prog="p"), ""), (runtime_parser("p"), "<command line>: ")])
