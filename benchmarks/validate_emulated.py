@@ -167,7 +167,34 @@ FRESH45: list[list[tuple[str, object]]] = [
 (``benchmarks/results/validation-2026-12-06-r/draw_cases.py``) before any of them was measured. fresh44 has been seen
 (models were judged on it); this is the next check no model change was made or gated on."""
 
-CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45}
+FRESH46: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 72), (BUCKET, "16 MiB"), (RATE, "550 Mbit/s")],
+    [(NODES, 3), (MB, 40), (ACC, 4), (BUCKET, "5 MiB"), (RATE, "550 Mbit/s"),
+     ("variability.stragglers", [{"worker": 2, "slowdown": 1.5}])],
+    [(NODES, 7), (MB, 32), (ACC, 8), (BUCKET, "7 MiB"), (RATE, "1150 Mbit/s")],
+    [(NODES, 2), ("model.layers", 3), ("model.hidden", 896), (MB, 32), (ACC, 4), (BUCKET, "5 MiB"),
+     (RATE, "550 Mbit/s")],
+    [(NODES, 8), ("model.layers", 5), ("model.hidden", 896), (MB, 32), (BUCKET, "3 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "ring"), (MB, 112), (BUCKET, "1 MiB"), (RATE, "550 Mbit/s")],
+    [(NODES, 5), (ALG, "ring"), (MB, 64), (ACC, 6), (BUCKET, "7 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 6), (ALG, "ring"), (MB, 72), (BUCKET, "5 MiB"), (RATE, "1150 Mbit/s")],
+    [(NODES, 4), (ALG, "tree"), (MB, 56), (BUCKET, "1 MiB"), (RATE, "1150 Mbit/s")],
+    [(NODES, 5), (ALG, "tree"), (MB, 256), (BUCKET, "3 MiB"), (RATE, "1150 Mbit/s")],
+    [(NODES, 4), (ALG, "tree"), (MB, 56), (BUCKET, "50 MiB"), (RATE, "550 Mbit/s"), ("communication.overlap", False)],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 56), (BUCKET, "16 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 64), (ACC, 3), (BUCKET, "100 MiB"), (RATE, "1150 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 56), (ACC, 3), (BUCKET, "3 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 112), (ACC, 2), (BUCKET, "10 MiB"), (RATE, "550 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 88), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "400 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 32), (ACC, 8), (BUCKET, "3 MiB"), (RATE, "1150 Mbit/s")],
+]  # fmt: skip
+"""A fourth set (``--case-set fresh46``, stop 46): stop 44's rule drawn again (``random.Random(46)``) at links of 400,
+550 and 1150 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-07-a/draw_cases.py``) before any of them was measured. fresh44 and fresh45
+have been seen (models were judged on them); this is the next check no model change was made or gated on."""
+
+CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46}
 
 
 QUICK = CalibrationPlan(
@@ -309,8 +336,8 @@ def main() -> int:
     p.add_argument("--steps", type=whole(1, 100_000), default=5, help="measured steps per run (after 1 warm-up step)")
     p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
                    "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
-                   "other rates, drawn for stop 45 (FRESH45). With --reuse: the folder's own (summary.json), else "
-                   "default")  # fmt: skip
+                   "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
+                   "(FRESH46). With --reuse: the folder's own (summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip

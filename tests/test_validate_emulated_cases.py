@@ -1,6 +1,6 @@
-"""``validate_emulated.py --case-set fresh44`` (stop 44) and ``fresh45`` (stop 45): issue 10's coverage, disjoint from
-every stored set (fresh45 from fresh44 too) and from the calibration, drawn by the rule recorded beside their results;
-``--reuse`` refuses runs of another set."""
+"""``validate_emulated.py --case-set fresh44`` (stop 44), ``fresh45`` (stop 45) and ``fresh46`` (stop 46): issue 10's
+coverage, disjoint from every stored set (each from the fresh sets before it) and from the calibration, drawn by the
+rule recorded beside their results; ``--reuse`` refuses runs of another set."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ ve = load_benchmark("validate_emulated")
 plain_ddp = load_benchmark("plain_ddp")
 STORED = ROOT / "benchmarks/results/validation-2026-12-06-o/all"
 NEWEST = ROOT / "benchmarks/results/validation-2026-12-06-q/all"  # fresh44's window-1 calibration
-NO_SHARED_POINT = {"fresh44": 14, "fresh45": 11}  # cases sharing no calibration point; the rest only a rank count 2–4
+FRESH45_CAL = ROOT / "benchmarks/results/validation-2026-12-06-r/all"  # fresh45's window-1 calibration
+# cases sharing no calibration point; the rest share only a rank count 2–4
+NO_SHARED_POINT = {"fresh44": 14, "fresh45": 11, "fresh46": 11}
 DRAW = {"fresh44": ROOT / "benchmarks/results/validation-2026-12-06-q/draw_cases.py",
-        "fresh45": ROOT / "benchmarks/results/validation-2026-12-06-r/draw_cases.py"}  # fmt: skip
-RATES = {"fresh44": {3e8, 6e8, 8e8}, "fresh45": {3.5e8, 6.5e8, 10.5e8}}
+        "fresh45": ROOT / "benchmarks/results/validation-2026-12-06-r/draw_cases.py",
+        "fresh46": ROOT / "benchmarks/results/validation-2026-12-07-a/draw_cases.py"}  # fmt: skip
+RATES = {"fresh44": {3e8, 6e8, 8e8}, "fresh45": {3.5e8, 6.5e8, 10.5e8}, "fresh46": {4e8, 5.5e8, 11.5e8}}
+EARLIER_FRESH = {"fresh44": [], "fresh45": ["fresh44"], "fresh46": ["fresh44", "fresh45"]}
 FRESH = pytest.mark.parametrize("case_set", sorted(DRAW))
 
 
@@ -65,11 +69,11 @@ def test_a_fresh_set_covers_every_item_of_issue_10s_list(case_set: str, tmp_path
 
 @FRESH
 def test_a_fresh_set_shares_no_configuration_rate_or_calibration_point(case_set: str, tmp_path: Path) -> None:
-    """No case is a configuration of an earlier set (the default, fresh44 for fresh45) or of plain_ddp's sets; no
-    stored training run used its link rates; the stored calibration shares no rate, bucket or compute-grid point with
+    """No case is a configuration of an earlier set (the default and every fresh set before it) or of plain_ddp's sets;
+    no stored training run used its link rates; the stored calibrations share no rate, bucket or compute-grid point with
     any case (only rank counts 2–4, which issue 10's range 2–8 cannot avoid)."""
     fresh = _scenarios(ve.CASE_SETS[case_set], tmp_path)
-    earlier = [ve.CASES] + ([ve.FRESH44] if case_set == "fresh45" else [])
+    earlier = [ve.CASES] + [ve.CASE_SETS[name] for name in EARLIER_FRESH[case_set]]
     others = []
     for i, cases in enumerate(earlier):
         (tmp_path / f"earlier{i}").mkdir()  # its own folder: not pytest's shared parent of every tmp_path
@@ -77,7 +81,7 @@ def test_a_fresh_set_shares_no_configuration_rate_or_calibration_point(case_set:
     others += [c.scenario for name in plain_ddp.CASE_SETS for c in plain_ddp._cases((), name)]
     assert not {_key(s) for s in fresh} & {_key(s) for s in others}
     assert not {s.cluster.inter_node.bandwidth for s in fresh} & {s.cluster.inter_node.bandwidth for s in others}
-    for stored in (STORED, NEWEST):
+    for stored in (STORED, NEWEST, FRESH45_CAL):
         profile = load_profile(stored / "profile.yaml")
         for s in fresh:
             assert all("ranks benchmarked" in point for point in calibration_overlap(s, profile))
@@ -90,10 +94,12 @@ def test_a_fresh_set_is_what_the_recorded_rule_draws(case_set: str) -> None:
     assert runpy.run_path(str(DRAW[case_set]))["draw"]() == ve.CASE_SETS[case_set]
 
 
-def test_fresh45_is_fresh44s_rule_with_another_seed_and_rates() -> None:
-    """One rule: the stop-45 draw is stop 44's function with seed 45 and 350 / 650 / 1050 Mbit/s, and it differs."""
+def test_fresh45_and_fresh46_are_fresh44s_rule_with_another_seed_and_rates() -> None:
+    """One rule: the stop-45 draw is stop 44's function with seed 45 and 350 / 650 / 1050 Mbit/s, the stop-46 draw with
+    seed 46 and 400 / 550 / 1150 Mbit/s, and they differ."""
     rule = runpy.run_path(str(DRAW["fresh44"]))["draw"]
     assert rule(45, (350, 650, 1050)) == ve.FRESH45 != rule()
+    assert rule(46, (400, 550, 1150)) == ve.FRESH46 not in (ve.FRESH45, ve.FRESH44)
 
 
 def _reuse(*args: str) -> subprocess.CompletedProcess[str]:
