@@ -275,8 +275,9 @@ PRICING_FREE = ("name", "model", "variability", "simulation", "reliability")
 """Top-level sections whose fields do not shape the data-parallel group a step's collectives are priced on."""
 
 
-def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str, allow_long: bool) -> None:
-    """Refuse a sweep whose points cost too much in all (:func:`dpsim.sim.budget.check_total`), before any runs.
+def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str, allow_long: bool) -> float:
+    """Refuse a sweep whose points cost too much in all (:func:`dpsim.sim.budget.check_total`), before any runs;
+    returns its estimate (the distinct data-parallel groups' pricing; with the simulator every point's run too).
 
     With the simulator every point is built (a point that cannot be built fails now, not after hours);
     with the closed forms one point per distinct value of the fields that shape the data-parallel group.
@@ -298,7 +299,7 @@ def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str,
                 if engine == "sim":
                     raise ScenarioError(exc.field, f"{exc.message} ({_where(point)})", exc.source) from None
 
-    check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
+    return check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
 
 
 SWEEP_CONFIRM_POINTS = 100_000
@@ -310,6 +311,36 @@ _clock: Callable[[], float] = time.process_time
 """CPU time, as the cost guard's limits are (``tests`` replace it)."""
 
 
+def _sample(points: int) -> list[int]:
+    """:data:`SWEEP_TIMING_SAMPLE` indices spread evenly over ``points``, the first and the last included."""
+    last = points - 1
+    return sorted({round(i * last / (SWEEP_TIMING_SAMPLE - 1)) for i in range(SWEEP_TIMING_SAMPLE)})
+
+
+def _check_max_time(
+    runner: _PointRunner, points: list[dict[str, Any]], todo: int, engine: str, cost_s: float, max_time_s: float
+) -> None:
+    """Refuse, before any point runs, a sweep priced past the user's ``max_time_s`` (``dpsim sweep --max-time``,
+    :func:`dpsim.sim.budget.check_max_time`). The simulator's: ``cost_s``, every point's estimated run
+    (:func:`_check_cost`). The closed forms': ``cost_s`` (pricing each distinct data-parallel group) plus the
+    ``todo`` points left to run at the highest :func:`dpsim.sim.budget.sweep_point_s` of :data:`SWEEP_TIMING_SAMPLE`
+    points spread over the grid (built, not run: the price is the same on every machine)."""
+    from dpsim.sim.budget import check_max_time, sweep_point_s
+
+    if engine == "sim":
+        check_max_time(cost_s, len(points), max_time_s, "every point's simulation as the cost guard estimates it")
+        return
+    prices = []
+    for index in _sample(len(points)):
+        try:
+            prices.append(sweep_point_s(runner.scenario(points[index])))
+        except ScenarioError:  # fails again, reported with the others, when the sweep runs it
+            continue
+    each = max(prices, default=0.0)
+    how = f"{todo:,} points at {each * 1e3:.3g} ms, the highest of {len(prices)} sampled across the grid"
+    check_max_time(cost_s + each * todo, len(points), max_time_s, how + (", and pricing its groups" if cost_s else ""))
+
+
 def _check_points_time(runner: _PointRunner, points: list[dict[str, Any]], todo: int, allow_long: bool) -> None:
     """Refuse a closed-form sweep of more than :data:`SWEEP_CONFIRM_POINTS` points whose ``todo`` points left to run
     would take past the cost guard's limit (:func:`dpsim.sim.budget.check_points_time`), timed on
@@ -319,10 +350,8 @@ def _check_points_time(runner: _PointRunner, points: list[dict[str, Any]], todo:
 
     if allow_long or len(points) <= SWEEP_CONFIRM_POINTS or todo == 0:
         return
-    last = len(points) - 1
-    sample = sorted({round(i * last / (SWEEP_TIMING_SAMPLE - 1)) for i in range(SWEEP_TIMING_SAMPLE)})
     timed, spent = 0, 0.0
-    for index in sample:
+    for index in _sample(len(points)):
         start = _clock()
         try:
             runner(points[index])
@@ -366,6 +395,7 @@ def sweep(
     resume: bool = False,
     executor: Executor | None = None,
     allow_long: bool = False,
+    max_time_s: float | None = None,
 ) -> pd.DataFrame:
     """Run every point of the grid ``vary`` (``{field.path: [values]}``); one row per point, in grid order.
 
@@ -381,7 +411,8 @@ def sweep(
     failed point's grid coordinates (``.frame`` holds the finished points). ``allow_long``: every
     point may run past the engines' cost limits (:func:`engine_function`), and the sweep past its own: the sum
     of its points' prices (:func:`_check_cost`) and, past :data:`SWEEP_CONFIRM_POINTS` points of the closed forms,
-    their timed sample (:func:`_check_points_time`).
+    their timed sample (:func:`_check_points_time`). ``max_time_s`` (``dpsim sweep --max-time``): refuse, before any
+    point runs, a sweep priced past it from its scenarios alone (:func:`_check_max_time`); without it nothing changes.
     """
     import pandas as pd
 
@@ -395,12 +426,14 @@ def sweep(
     runner = _PointRunner(base, engine, fidelity, allow_long)
     if resume and partial_file is None:
         raise ScenarioError("--resume", "needs the file of partial results (--out FILE)", "<command line>")
-    _check_cost(runner, points, engine, allow_long)
+    cost_s = _check_cost(runner, points, engine, allow_long)
     journal = None
     done: dict[int, Any] = {}
     if partial_file is not None:
         journal = execution.Journal(partial_file, sweep_fingerprint(base.data, base.source, vary, engine, fidelity))
         done = journal.load(len(points)) if resume else {}
+    if max_time_s is not None:  # priced, not timed: before the sample below runs any point
+        _check_max_time(runner, points, len(points) - len(done), engine, cost_s, max_time_s)
     if engine != "sim":  # the simulator's points are priced one by one above
         _check_points_time(runner, points, len(points) - len(done), allow_long)
     if journal is not None:

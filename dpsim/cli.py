@@ -52,7 +52,7 @@ from dpsim.cli_common import (
     warn,
 )
 from dpsim.errors import ScenarioError, interrupt_within, safe_text
-from dpsim.units import format_binary_size
+from dpsim.units import UnitError, format_binary_size, parse_time
 
 # typer >= 0.26 vendors click as typer._click; older versions depend on click itself
 _click_exceptions: Any = importlib.import_module(
@@ -227,6 +227,19 @@ def _fail_on_oom(enabled: bool, results: Sequence[Any]) -> None:
             raise typer.Exit(OOM_EXIT)
 
 
+def _max_time(text: str | None) -> float | None:
+    """``dpsim sweep --max-time``'s duration in seconds (``"10 min"``, ``"300 s"``), more than zero; None without it."""
+    if text is None:
+        return None
+    try:
+        seconds = parse_time(text)
+    except UnitError as exc:
+        raise fail("--max-time", str(exc)) from None
+    if not seconds > 0:
+        raise fail("--max-time", f"expected a duration above zero like '10 min', got {safe_text(repr(text))}")
+    return seconds
+
+
 @app.command()
 @handle_errors
 def sweep(
@@ -253,6 +266,14 @@ def sweep(
         bool, typer.Option("--resume", help="Keep the points finished by an interrupted run of this sweep (--out).")
     ] = False,
     allow_long: AllowLongOpt = False,
+    max_time: Annotated[
+        str | None,
+        typer.Option(
+            "--max-time",
+            help="Refuse, before any point runs, a sweep priced past this much CPU time (e.g. '10 min'), priced "
+            "from its scenarios alone.",
+        ),
+    ] = None,
 ) -> None:
     """Run a grid of scenario variants and tabulate (or plot) the results.
 
@@ -287,6 +308,7 @@ def sweep(
     show_progress = points >= 200 or (engine == "sim" and points > 1)
     if resume and not out:
         raise fail("--resume", "needs --out FILE: the partial results are kept next to it")
+    max_time_s = _max_time(max_time)
     partial = out.with_name(out.name + ".partial.jsonl") if out else None
     if partial is not None:
         refuse_unnameable("--out", str(partial), f"its partial results {safe_text(repr(partial.name[:60]))}...")
@@ -307,6 +329,7 @@ def sweep(
             partial_file=partial,
             resume=resume,
             allow_long=allow_long,
+            max_time_s=max_time_s,
         )
     except api.SweepError as exc:
         if replacing and partial is not None:

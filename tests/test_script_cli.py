@@ -195,6 +195,7 @@ def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys:
     [
         ("budget_check", ["--max-ranks", "0"], "error: argument --max-ranks: expected a whole number from 16 to "),
         ("analytic_sweep", ["--repeats", "0"], "error: argument --repeats: expected a whole number from 1 to 1,000, "),
+        ("sweep_point_cost", ["--points", "0"], "error: argument --points: expected a whole number from 1 to 10,000"),
         ("sim_scale", ["--sizes", "0"], "error: argument --sizes: expected comma-separated whole numbers from 1 "),
         ("sim_scale", ["--repeat", "nan"], "error: argument --repeat: expected a whole number from 1 to 1,000, "),
         ("pricing_cpu", ["--repeat", "0"], "error: argument --repeat: expected a whole number from 1 to 1,000, "),
