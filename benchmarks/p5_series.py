@@ -456,6 +456,75 @@ def _print_ll128_readings(half: str = "") -> None:
             )
 
 
+KERNEL_CHANNELS = 16
+"""The ring's kernel channels on the p5 job (CTAs a GPU): NCCL's search builds 8 rail channels of 48 GB/s
+(``search.cc``; not copied, Hopper below 50 GB/s with more than 4), ``ncclTopoPostset`` doubles them
+(``connect.cc`` v2.27.7: ``comm->nChannels = min(MAXCHANNELS, nChannels * 2)``) and the Hopper copy (``bwIntra >
+45 && nChannels < 16``) then leaves 16 as they are: :func:`dpsim.sim.collectives.nccl.comm_channels`. The tuner's
+LL128 cap counts the graph's 8 (``tuning.cc``: ``graphs[a]->nChannels * perChMaxRingLL128Bw``)."""
+LL128_CHUNK = 576000
+"""A ring/LL128 chunk, bytes of data (``enqueue.cc`` ``calcCollChunking`` v2.27.7: ``stepSize = buffSize /
+NCCL_STEPS`` = 614,400 B of lines, ``· NCCL_LL128_DATAELEMS / NCCL_LL128_LINEELEMS`` = 15/16, a multiple of the
+1,920-B LL128 grain)."""
+
+
+def ring_ll128_steps(half: str = "") -> list[dict[str, Any]]:
+    """Each ring/LL128 point of the all-reduce and all-gather series as a ring step: the chunk ``c`` one kernel
+    channel moves a step, and the time a step took (measured) and takes in dpsim, both less NCCL's base latency
+    (``baseLatencies`` ring/LL128, 14 µs) over the steps (a diagnostic: nothing is priced from it).
+
+    From NCCL 2.27.7's kernels (``all_gather.h`` / ``all_reduce.h`` ``runRing``, ``device.h`` ``ncclCollCbdPart``):
+    each of :data:`KERNEL_CHANNELS` channels takes ``S / 16`` of the data (a rank's share ``S / (16 N)`` for the
+    all-gather, whose nccl-tests size is the gathered total), in loops of ``N`` chunks of at most
+    :data:`LL128_CHUNK`; a loop is ``N − 1`` steps (all-gather) or ``2(N − 1)`` (all-reduce), each rank's steps one
+    after another, each waiting for its predecessor's previous step. So ``c = S / (16 N · loops)`` and a point's
+    steps are ``loops`` times a loop's."""
+    base = tuner_tables("2.27.7").base_latency_us["ring"][1] * 1e-6
+    out = []
+    for op in ("allreduce", "all_gather"):
+        for r in rows(op, half):
+            if r["algorithm"] != "ring" or r["protocol"] != "LL128":
+                continue
+            ranks = r["nodes"] * 8
+            part = r["size_bytes"] / (KERNEL_CHANNELS * ranks)
+            loops = math.ceil(part / LL128_CHUNK)
+            steps = loops * (ranks - 1) * (2 if op == "allreduce" else 1)
+            out.append(
+                {
+                    **r,
+                    "op": op,
+                    "chunk": part / loops,
+                    "loops": loops,
+                    "steps": steps,
+                    "measured_step_s": (r["measured_s"] - base) / steps,
+                    "priced_step_s": (r["priced_s"] - base) / steps,
+                }
+            )
+    return sorted(out, key=lambda r: (r["chunk"], r["op"], r["nodes"]))
+
+
+def ll128_cap_per_kernel_channel_Bps(nodes: int = 8) -> float:
+    """NCCL 2.27.7's ring/LL128 cap (``graph nChannels · perChMaxRingLL128Bw``, Hopper, ≥ 3 nodes: 8 × 36.7 GB/s,
+    which dpsim prices as the stream's rate) shared by the :data:`KERNEL_CHANNELS` that run it: bytes/s a channel."""
+    per_channel = tuner_tables("2.27.7").per_channel_max_gbps["ring-LL128"]["hopper"][min(nodes, 3) - 1]
+    return 8 * per_channel * 1e9 / KERNEL_CHANNELS
+
+
+def _print_ring_ll128_steps(half: str = "") -> None:
+    table = ring_ll128_steps(half)
+    cap = ll128_cap_per_kernel_channel_Bps()
+    print("\nring/LL128 points as ring steps (16 kernel channels; chunk c a channel a step; base latency 14 us off)")
+    print(f"{'op':<10} {'nodes':>5} {'size':>6} {'chunk':>6} {'loops':>5} {'steps':>5} {'meas us':>8} "
+          f"{'dpsim us':>8} {'c/cap us':>8} {'meas-c/cap':>10}")  # fmt: skip
+    for r in table:
+        at_cap = r["chunk"] / cap
+        print(
+            f"{r['op']:<10} {r['nodes']:>5} {size_label(r['size_bytes']):>6} {size_label(r['chunk']):>6} "
+            f"{r['loops']:>5} {r['steps']:>5} {r['measured_step_s'] * 1e6:>8.2f} {r['priced_step_s'] * 1e6:>8.2f} "
+            f"{at_cap * 1e6:>8.2f} {(r['measured_step_s'] - at_cap) * 1e6:>10.2f}"
+        )
+
+
 DEV_NODES = P5_DEV_NODES
 """The development half of the three series: the points on these node counts; the points on 4 and 16 nodes are the
 test half (the rule written in ``benchmarks/results/nccl-split-2026-12-06/README.md`` before any per-point error was
@@ -537,23 +606,26 @@ def main(argv: list[str] | None = None) -> None:
         "--ll128", action="store_true", help="ring/LL128 points beside NCCL's latency estimate, added or overlapped"
     )
     parser.add_argument("--message-fit", action="store_true", help="readings fitted on 2/8/32 nodes, tested on 4/16")
+    parser.add_argument("--steps", action="store_true", help="ring/LL128 points as ring steps against the chunk")
     parser.add_argument(
         "--half", choices=HALVES, default="", help="only the development (2/8/32 nodes) or the test (4/16) half"
     )
     args = parser.parse_args(argv)
     if args.message_fit:
-        for option, given in (("--classify", args.classify), ("--ll128", args.ll128)):
+        for option, given in (("--classify", args.classify), ("--ll128", args.ll128), ("--steps", args.steps)):
             if given:  # round 27 (hostile): printed the message fit only, the other dropped without a word
                 parser.error(f"argument {option}: --message-fit prints its own table; expected one of the two")
         if args.half:
             parser.error("--half: --message-fit fits on the development half and reports both; expected no --half")
         _print_message_fit()
         return
-    if args.classify or args.ll128:
+    if args.classify or args.ll128 or args.steps:
         if args.classify:
             _print_classify(args.half)
         if args.ll128:
             _print_ll128_readings(args.half)
+        if args.steps:
+            _print_ring_ll128_steps(args.half)
         return
     table = rows(half=args.half)
     print(f"{SOURCE}\n")

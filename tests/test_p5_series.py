@@ -194,3 +194,33 @@ def test_half_prints_one_half_of_every_series_only(capsys: pytest.CaptureFixture
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--half" in err
+
+
+def test_a_ring_ll128_step_takes_what_its_chunk_takes_on_every_node_count() -> None:
+    """The development half's ring/LL128 points as ring steps (:func:`p5_series.ring_ll128_steps`): NCCL 2.27.7 runs
+    the p5 ring on 16 kernel channels (dpsim's ``comm_channels``) in chunks of at most 576,000 B. Points with the same
+    chunk ``c`` take the same time a step within 16 % whatever the collective, node count (2, 8, 32) and loops; at
+    ``c`` ≥ 256 KiB dpsim's step (its LL128 cap as a stream) is within 13 % of it (2 nodes 64 MiB −12 %, the rest within
+    9 %), while at ``c`` ≤ 32 KiB the
+    measured step is at least 1.8 times dpsim's (10.5–11.4 µs against 4.9–6.2): the latency a step that dpsim
+    misses, which a larger chunk hides."""
+    from dpsim.sim.collectives.base import Layout
+    from dpsim.sim.collectives.nccl import comm_channels
+
+    p5 = Layout(8, 8, nics=8, arch="hopper", nic_gbps=50.0, pcie_gpus_per_nic=1, nccl_version="2.27.7")
+    assert comm_channels(p5) == p5_series.KERNEL_CHANNELS == 16
+    assert p5_series.ll128_cap_per_kernel_channel_Bps() == pytest.approx(18.35e9)
+    table = p5_series.ring_ll128_steps("dev")
+    assert {r["nodes"] for r in table} == set(p5_series.DEV_NODES)
+    assert {r["op"] for r in table} == {"allreduce", "all_gather"} and max(r["loops"] for r in table) == 4
+    by_chunk: dict[int, list[float]] = {}
+    for r in table:
+        assert r["chunk"] <= p5_series.LL128_CHUNK
+        by_chunk.setdefault(round(r["chunk"]), []).append(r["measured_step_s"])
+        if r["chunk"] >= 256 * 1024:
+            assert r["priced_step_s"] == pytest.approx(r["measured_step_s"], rel=0.13)
+        if r["chunk"] <= 32 * 1024:
+            assert r["measured_step_s"] >= 1.8 * r["priced_step_s"]
+    shared = {c: t for c, t in by_chunk.items() if len(t) > 1}
+    assert len(shared) >= 4
+    assert all(max(t) / min(t) < 1.16 for t in shared.values())
