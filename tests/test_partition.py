@@ -209,6 +209,20 @@ def test_dpsim_partition_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
 
+def test_the_engines_and_the_cli_do_not_import_torch_or_runtime() -> None:
+    """README *Layout*: only ``dpsim calibrate`` / ``validate`` import ``runtime`` (and so torch), inside the command;
+    the CLI module and both engines' step run without either."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dpsim, dpsim.cli; s = dpsim.load_scenario('scenarios/default.yaml'); "
+        "[dpsim.run(s, engine=e) for e in ('analytic', 'sim')]; "
+        "assert not {'torch', 'runtime'} & set(sys.modules), sorted({'torch', 'runtime'} & set(sys.modules))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
 # --- the torch Sampler wrapper ---------------------------------------------------------------
 
 
