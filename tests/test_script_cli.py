@@ -211,6 +211,8 @@ def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys:
         ("link_fit_points", ["--limit", "x"], "error: argument --limit: expected a finite number at least 0 "),
         ("published_runs", ["--engine", "x"], "error: argument --engine: invalid choice: 'x' (choose from "),
         ("p5_series", ["--bogus"], "error: unrecognized arguments: --bogus"),
+        ("ring_step_graph", ["--bogus"], "error: unrecognized arguments: --bogus"),
+        ("p5_series", ["--steps", "--message-fit"], "error: argument --steps: --message-fit prints its own "),
         # round 27: each printed one table and dropped the other option without a word
         ("p5_series", ["--message-fit", "--classify"], "error: argument --classify: --message-fit prints its own "),
         ("nccl_tests_heldout", ["--families", "--format", "json"], "error: argument --format: --families prints a "),
