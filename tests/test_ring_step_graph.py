@@ -35,3 +35,17 @@ def test_the_graph_against_the_development_half() -> None:
     assert min(errors) > -0.07
     short = [(r["nodes"], r["chunk"]) for r, e in zip(table, errors, strict=True) if e > 0.10]
     assert all(n in (8, 32) and 128 * 1024 <= c <= 512 * 1024 for n, c in short)
+
+
+def test_the_what_ifs_only_lengthen_the_loop_and_are_off_by_default() -> None:
+    """Flow control can only add edges to the graph, so it never shortens a loop and a large control message makes
+    it longer; jitter 0 is the deterministic graph and one seed gives one answer."""
+    import random
+
+    args = (4, 8, 128 * 1024, 1.9e-6, 75e-6, 18.35e9, 22.5e9)
+    plain = ring_step_graph.step_time(*args)
+    assert ring_step_graph.step_time(*args, ctrl_s=0.0) >= plain
+    assert ring_step_graph.step_time(*args, ctrl_s=75e-6) > 1.2 * plain
+    assert ring_step_graph.step_time(*args, jitter=0.0, rng=random.Random(1)) == plain
+    one = ring_step_graph.step_time(*args, jitter=0.1, rng=random.Random(7))
+    assert one == ring_step_graph.step_time(*args, jitter=0.1, rng=random.Random(7)) and one != plain

@@ -212,6 +212,7 @@ def test_plain_ddp_reuse_refuses_what_it_does_not_read(extra: list[str], capsys:
         ("published_runs", ["--engine", "x"], "error: argument --engine: invalid choice: 'x' (choose from "),
         ("p5_series", ["--bogus"], "error: unrecognized arguments: --bogus"),
         ("ring_step_graph", ["--bogus"], "error: unrecognized arguments: --bogus"),
+        ("ring_step_graph", ["--jitter", "2"], "error: argument --jitter: expected a finite number "),
         ("p5_series", ["--steps", "--message-fit"], "error: argument --steps: --message-fit prints its own "),
         # round 27: each printed one table and dropped the other option without a word
         ("p5_series", ["--message-fit", "--classify"], "error: argument --classify: --message-fit prints its own "),
