@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -426,6 +427,10 @@ def sweep(
     runner = _PointRunner(base, engine, fidelity, allow_long)
     if resume and partial_file is None:
         raise ScenarioError("--resume", "needs the file of partial results (--out FILE)", "<command line>")
+    if max_time_s is not None and (
+        isinstance(max_time_s, bool) or not isinstance(max_time_s, int | float) or not 0 < max_time_s < math.inf
+    ):  # a NaN would refuse nothing without a word, a negative limit everything
+        raise ScenarioError("--max-time", f"expected seconds above zero, got {max_time_s!r}", "<command line>")
     cost_s = _check_cost(runner, points, engine, allow_long)
     journal = None
     done: dict[int, Any] = {}

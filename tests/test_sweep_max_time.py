@@ -106,3 +106,9 @@ def test_a_bad_max_time_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], t
     code, stdout, err = run(capsys, "sweep", DEFAULT, "--vary", "cluster.nodes=1,2", "--max-time", text)
     assert code == 2 and stdout == ""
     assert err.count("\n") == 1 and err.startswith("error: <command line>: --max-time: ")
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), True, "10 s"])
+def test_the_api_refuses_a_limit_that_is_not_seconds_above_zero(value: object) -> None:
+    with pytest.raises(ScenarioError, match="--max-time: expected seconds above zero"):
+        api.sweep(DEFAULT, {"cluster.nodes": [1]}, max_time_s=value)  # type: ignore[arg-type]
