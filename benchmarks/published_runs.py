@@ -2134,6 +2134,28 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             (True, True, True, 942.4),
         )
     ),
+    # Added in stop 46, priced before they were compared (TORCHTITAN_FIRST_PREDICTION): the June 2025 file's other
+    # table, "Llama3 8b on 64 H100s with FSDP=8, TP=8, torch.compile, per op SAC, local batch size 12": None
+    # (bfloat16) 4378 / 4809.4 (vanilla TP / async TP tokens/sec); same hosts and software as its 70B pair
+    *(
+        _torchtitan_llama3(
+            f"torchtitan 8B TP8{' AsyncTP' if async_tp else ''} op SAC on 64 H100 (2025)",
+            _TITAN_ASYNC_TP.replace("llama3_70b", "llama3_8b"),
+            tokens,
+            size="8B",
+            gpus=64,
+            local_batch=12,
+            grand_teton=True,
+            compiled=True,
+            fp8=False,
+            recompute="op",
+            tp=8,
+            async_tp=async_tp,
+            fused_adamw=True,
+            compiled_loss=True,
+        )
+        for async_tp, tokens in ((False, 4378.0), (True, 4809.4))
+    ),
     # Trainy on WhiteFiber: 4 and 8 hosts of 8 H200, --training.local_batch_size=2 --training.compile
     # --model.converters="quantize.linear.float8" with enable_fsdp_float8_all_gather,
     # precompute_float8_dynamic_scale_for_fsdp and force_recompute_fp8_weight_in_bwd; the toml's op SAC: 10,938 / 10,753
@@ -2291,6 +2313,9 @@ TORCHTITAN_FIRST_PREDICTION: dict[str, float] = {
     "torchtitan 70B TP8 AsyncTP on 256 H100 (2025)": 761.03,
     "torchtitan 70B TP8 FP8 on 256 H100 (2025)": 861.41,
     "torchtitan 70B TP8 FP8 AsyncTP on 256 H100 (2025)": 1049.66,
+    # added in stop 46 (the June 2025 8B TP 8 op SAC pair), priced with op SAC under TP (d-stop46) before compared
+    "torchtitan 8B TP8 op SAC on 64 H100 (2025)": 4591.6,
+    "torchtitan 8B TP8 AsyncTP op SAC on 64 H100 (2025)": 5384.63,
     "torchtitan 8B FSDP compiled FP8 on 32 H200": 10452.31,
     "torchtitan 8B FSDP compiled FP8 on 64 H200": 10458.9,
     # added in stop 37 (Tables 2, 5 and 6 at CP 1), priced at main ff9e642 before anything was changed for them

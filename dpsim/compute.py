@@ -97,6 +97,7 @@ __all__ = [
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
+    "op_sac_saved",
     "prices_flat",
     "rope_bytes",
     "torchao_cast_bytes",
@@ -692,17 +693,41 @@ def early_stop_skipped(model: ModelConfig, precision: str) -> dict[str, float]:
     return skipped
 
 
+def op_sac_saved(model: ModelConfig, tensor_parallel: int = 1) -> dict[str, float]:
+    """Share of each forward kernel of a layer that torchtitan's op-level selective checkpointing saves, so that the
+    backward does not rerun it (``training.activation_recomputation: op``; the rest of the forward is rerun).
+
+    torchtitan ``parallelize_llama.py`` at 820504e, ``_save_list``: ``aten.mm`` but every second one (its mm
+    counter), the SDPA flash / efficient kernels, ``_c10d_functional.reduce_scatter_tensor`` and ``aten.max``. Of
+    the block's mms wq, wk, wv, wo, w1, w3, w2 the 2nd, 4th and 6th are not saved: wk, wo and w3. At TP 1 the
+    backward needs wo's output (the residual sum x + wo(·) feeds the MLP's norm, whose backward reads it), so wo is
+    rerun. Under tensor parallelism (DTensor's ``RowwiseParallel(output_layouts=Shard(1))``) wo's output only feeds
+    its reduce-scatter, whose output is saved and is what the residual sum reads: nothing in the backward needs wo's
+    output, and AOTAutograd's partitioner (whose backward graph is the dead-code-eliminated slice the backward
+    outputs need) does not rerun it. Saved: flash attention; of the QKV GEMM the q and v columns (this rank's
+    heads and KV heads); half of the gated up-projection (w1); the down-projection (w2); under TP also the
+    attention's output projection (wo)."""
+    t = max(1, tensor_parallel)
+    heads, kv = float(model.heads) / t, max(1.0, float(model.kv_heads or model.heads) / t)
+    saved = {"flash_attention": 1.0, "qkv": (heads + kv) / (heads + 2.0 * kv), "mlp_up": 0.5, "mlp_down": 1.0}
+    if t > 1:
+        saved["attention_out"] = 1.0
+    return saved
+
+
 def _recompute_forward(
-    kernels: list[Kernel], mode: str, model: ModelConfig | None = None, early_stop: dict[str, float] | None = None
+    kernels: list[Kernel],
+    mode: str,
+    model: ModelConfig | None = None,
+    early_stop: dict[str, float] | None = None,
+    tensor_parallel: int = 1,
 ) -> float:
     if mode == "full":
         skipped = early_stop or {}
         return math.fsum(k.seconds * (1.0 - skipped.get(k.name, 0.0)) for k in kernels if k.phase == "forward")
     if mode == "op" and model is not None:
-        # torchtitan's op SAC: every forward kernel again but the saved ones: flash attention and the odd mms
-        # (wq and wv of the QKV GEMM, w1 of the gated up-projection, w2); wk, wo and w3 are recomputed
-        heads, kv = float(model.heads), float(model.kv_heads or model.heads)
-        saved = {"flash_attention": 1.0, "qkv": (heads + kv) / (heads + 2.0 * kv), "mlp_up": 0.5, "mlp_down": 1.0}
+        # torchtitan's op SAC: every forward kernel again but the saved ones (op_sac_saved)
+        saved = op_sac_saved(model, tensor_parallel)
         return math.fsum(k.seconds * (1.0 - saved.get(k.name, 0.0)) for k in kernels if k.phase == "forward")
     if mode == "selective":
         core = ("scores", "scores_nan_to_num", "context", "softmax", "attention_dropout")
@@ -760,7 +785,7 @@ def microbatch_compute(
         fwd, bwd = total * FORWARD_FRACTION, total * (1.0 - FORWARD_FRACTION)
         redo = 0.0
         if recomputation != "none":
-            fraction = _recomputation_fraction(model, recomputation, recompute_early_stop, precision)
+            fraction = _recomputation_fraction(model, recomputation, recompute_early_stop, precision, tensor_parallel)
             redo = (fwd + bwd) * fraction * recompute_share
         stage_s = tuple(fwd + bwd + redo + x + y for x, y in zip(extra, extra_f, strict=True))
         return ComputeTimes(fwd + max(extra_f), bwd + redo + max(extra), redo, stage_s, "flat")
@@ -843,7 +868,7 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
         _sum(layer, "forward"),
         _sum(layer, "backward"),
         _recompute_forward(
-            layer, str(recomputation), model, early_stop_skipped(model, precision) if early_stop else None
+            layer, str(recomputation), model, early_stop_skipped(model, precision) if early_stop else None, tp
         ),
         _sum(head, "forward"),
         _sum(head, "backward"),
@@ -852,12 +877,13 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     )
 
 
-def op_recomputed_flops_per_token(model: ModelConfig) -> float:
-    """GEMM FLOPs a token that torchtitan's op-level selective checkpointing reruns: wk (h x kv·d), wo (h x h) and
-    w3 (h x f) of every layer, 2 FLOPs a multiply-add."""
+def op_recomputed_flops_per_token(model: ModelConfig, tensor_parallel: int = 1) -> float:
+    """GEMM FLOPs a token that torchtitan's op-level selective checkpointing reruns, over all TP ranks: wk (h x
+    kv·d), wo (h x h; at TP 1 only, :func:`op_sac_saved`) and w3 (h x f) of every layer, 2 FLOPs a multiply-add."""
     h, f = float(model.hidden), float(model.ffn_hidden or 4 * model.hidden)
     kv_width = h / model.heads * (model.kv_heads or model.heads)
-    return 2.0 * h * (kv_width + h + f) * model.layers
+    wo = h if tensor_parallel <= 1 else 0.0
+    return 2.0 * h * (kv_width + wo + f) * model.layers
 
 
 def early_stop_flops_per_token(model: ModelConfig, precision: str) -> float:
@@ -868,7 +894,9 @@ def early_stop_flops_per_token(model: ModelConfig, precision: str) -> float:
     return 2.0 * float(model.hidden) * float(model.ffn_hidden or 4 * model.hidden) * model.layers
 
 
-def _recomputation_fraction(model: ModelConfig, mode: str, early_stop: bool = False, precision: str = "bf16") -> float:
+def _recomputation_fraction(
+    model: ModelConfig, mode: str, early_stop: bool = False, precision: str = "bf16", tensor_parallel: int = 1
+) -> float:
     """Recomputed forward FLOPs over training FLOPs (the flat model's recomputation)."""
     if mode == "none":
         return 0.0
@@ -878,7 +906,7 @@ def _recomputation_fraction(model: ModelConfig, mode: str, early_stop: bool = Fa
     if mode == "selective":
         return attention / model.training_flops_per_sample
     if mode == "op":
-        return op_recomputed_flops_per_token(model) * model.seq_len / model.training_flops_per_sample
+        return op_recomputed_flops_per_token(model, tensor_parallel) * model.seq_len / model.training_flops_per_sample
     dense = model.num_parameters - model.embedding_parameters
     skipped = early_stop_flops_per_token(model, precision) if early_stop else 0.0
     return (2.0 * dense * model.seq_len + attention - skipped * model.seq_len) / model.training_flops_per_sample

@@ -1592,7 +1592,12 @@ class TrainingConfig(_Section):
     second ``mm`` and recomputes everything else in the backward. In its Llama block the mms run wq, wk, wv, wo,
     w1, w3, w2, so wk, wo and w3 are recomputed with every element-wise op (norms, RoPE, SwiGLU, residual adds);
     saved: the layer input, q, v, the attention output and its log-sum-exp, w1's and w2's outputs. Needs a gated
-    MLP and tensor_parallel 1."""
+    MLP. With tensor_parallel > 1 (torchtitan's DTensor plan: sequence_parallel with sequence_parallel_kind dtensor)
+    wo's output only feeds its reduce-scatter, whose output is saved, so the backward reruns wk and w3 (not wo) and
+    the two all-gathers of the attention's and the MLP's input (collectives are not in the list, so they are
+    recomputed: torch's partitioner recomputes a collective tagged ``PREFER_RECOMPUTE``, ``force_save_collectives``);
+    what is kept is the TP 1 set, each 1/t, wo's reduce-scattered output in w2's place
+    (:func:`dpsim.analytic.parallel.op_sac_reforward_gathers`)."""
     recompute_early_stop: bool = False
     """With ``activation_recomputation: full``, the backward's rerun of a layer stops once it has recomputed the last
     tensor the layer's backward needs, as PyTorch's non-reentrant checkpoint does from torch 2.1 on
@@ -2347,13 +2352,17 @@ class Scenario(_Section):
                 "optimizer, whose update is apex's fused Adam: give one or the other",
             )
         if t.activation_recomputation == "op" and (
-            t.tensor_parallel > 1 or self.model.kind != "transformer" or not self.model.gated_mlp
+            self.model.kind != "transformer"
+            or not self.model.gated_mlp
+            or (t.tensor_parallel > 1 and (not t.sequence_parallel or t.sequence_parallel_kind != "dtensor"))
         ):
             raise _FieldError(
                 "training.activation_recomputation",
                 "op is torchtitan's op-level selective checkpointing of its Llama block: needs a transformer with a "
-                f"gated MLP and tensor_parallel 1 (got {self.model.kind}, gated_mlp {self.model.gated_mlp}, TP "
-                f"{t.tensor_parallel})",
+                "gated MLP, and with tensor_parallel > 1 torchtitan's DTensor sequence parallelism "
+                "(sequence_parallel: true, sequence_parallel_kind: dtensor) "
+                f"(got {self.model.kind}, gated_mlp {self.model.gated_mlp}, TP {t.tensor_parallel}, sequence_parallel "
+                f"{t.sequence_parallel}, sequence_parallel_kind {t.sequence_parallel_kind})",
             )
         if t.recompute_early_stop and (
             t.activation_recomputation != "full"

@@ -294,11 +294,15 @@ def activation_bytes_per_layer(
     if recomputation == "full":
         return 2.0 * sbh / (t if sequence_parallel or distributed_checkpoints else 1.0)
     if recomputation == "op":
-        # torchtitan's op SAC (TP 1): the layer input, wq's and wv's outputs, the attention output and its fp32
-        # log-sum-exp, w1's and w2's outputs, at 2 bytes
+        # torchtitan's op SAC: the layer input, wq's and wv's outputs, the attention output and its fp32
+        # log-sum-exp, w1's and w2's outputs, at 2 bytes. Under TP with DTensor's sequence parallelism (compiled) each
+        # is 1/t: the input and wo's reduce-scattered output (saved: the residual sum the MLP's norm reads is rebuilt
+        # from it) on the sequence shard, wq, wv, attention, w1 on this rank's heads and columns; the gathered norm
+        # outputs are gathered again (not saved) and w2's output, which only its reduce-scatter reads, is not kept
+        # by the partitioner (nothing in the backward reads it or the scatter's output)
         f_op = float(ffn_hidden or 4 * hidden)
         kv_op = (kv_heads or heads) / heads
-        return sbh * 2.0 * (4.0 + kv_op + f_op / h) + 4.0 * a * s * b
+        return (sbh * 2.0 * (4.0 + kv_op + f_op / h) + 4.0 * a * s * b) / t
     if recomputation not in ("none", "selective"):
         raise ValueError(f"unknown activation recomputation {recomputation!r}")
     kv_ratio = (kv_heads or heads) / heads

@@ -46,11 +46,13 @@ __all__ = [
     "BACKWARD_ALLREDUCES_PER_LAYER",
     "CHECKPOINT_GATHER_ALLREDUCES",
     "FORWARD_ALLREDUCES_PER_LAYER",
+    "OP_SAC_REFORWARD_GATHERS",
     "PipelineTiming",
     "activation_message_bytes",
     "float8_sequence_gathers",
     "forward_allreduces_per_layer",
     "layers_per_stage",
+    "op_sac_reforward_gathers",
     "pipeline_blocking_p2p_time",
     "pipeline_bubble_fraction",
     "pipeline_bubble_over_ideal",
@@ -63,6 +65,7 @@ __all__ = [
     "pipeline_step",
     "rank_of",
     "recomputation_flops_per_sample",
+    "sequence_gather_allreduces",
     "sequence_gather_bytes",
     "stage_boundary_bytes",
     "stage_boundary_crosses_nodes",
@@ -292,11 +295,45 @@ def forward_allreduces_per_layer(parallel_block: bool = False) -> int:
     return 1 if parallel_block else FORWARD_ALLREDUCES_PER_LAYER
 
 
+OP_SAC_REFORWARD_GATHERS = 2
+"""Sequence-parallel all-gathers a layer's backward reruns under torchtitan's op-level selective checkpointing with
+tensor parallelism (``activation_recomputation: op``): the attention's and the MLP's input, gathered from the
+sequence shard (``PrepareModuleInput``, ``Shard(1)`` to ``Replicate()``). torchtitan's ``_save_list`` (820504e)
+saves ``_c10d_functional.reduce_scatter_tensor`` but not ``all_gather_into_tensor``, so the gathers are tagged
+``PREFER_RECOMPUTE``; torch's partitioner recomputes a collective tagged so (``force_save_collectives`` forces
+``MUST_SAVE`` only on collectives outside a user's checkpointed region, torch/_functorch/partitioners.py, Note
+[Recomputing collectives in the partitioner] in torch/_functorch/config.py), and the backward needs both gathered
+tensors (the weight gradients of wq/wk/wv and w1/w3 read them; wk and w3 are rerun from them). The two
+reduce-scatters are saved: the re-forward runs none."""
+
+
+def op_sac_reforward_gathers(scenario: Scenario) -> int:
+    """:data:`OP_SAC_REFORWARD_GATHERS` a layer and micro-batch under op-level checkpointing with tensor and sequence
+    parallelism; 0 otherwise."""
+    t = scenario.training
+    if t.activation_recomputation != "op" or t.tensor_parallel <= 1 or not t.sequence_parallel:
+        return 0
+    return OP_SAC_REFORWARD_GATHERS if scenario.model.kind == "transformer" else 0
+
+
+def sequence_gather_allreduces(scenario: Scenario) -> float:
+    """One sequence-parallel all-gather in the all-reduce units :func:`tensor_parallel_counts` counts (a
+    reduce-scatter of b·s·h and an all-gather of :func:`sequence_gather_bytes`): its bytes over the pair's, 1/2 at
+    one width, 1/3 under float8 gathers (whose (t−1)·α is then priced at 2/3 of its own, under a microsecond)."""
+    size, gathered = activation_message_bytes(scenario), sequence_gather_bytes(scenario)
+    return gathered / (size + gathered) if size + gathered > 0 else 0.5
+
+
 def tensor_parallel_allreduces_per_layer(
-    recomputation: str = "none", distributed_checkpoints: bool = False, parallel_block: bool = False
+    recomputation: str = "none",
+    distributed_checkpoints: bool = False,
+    parallel_block: bool = False,
+    regathered: float = 0.0,
 ) -> float:
     """All-reduces per layer and micro-batch: 2 forward + 2 backward (+2 re-forward with full recomputation);
-    the parallel block's forward and re-forward 1 each (3, or 4 with full recomputation).
+    the parallel block's forward and re-forward 1 each (3, or 4 with full recomputation); ``regathered``: the
+    all-gathers op-level checkpointing reruns in the backward, in all-reduce units
+    (:func:`op_sac_reforward_gathers` times :func:`sequence_gather_allreduces`).
 
     With the checkpoints distributed over the TP ranks (``training.distribute_checkpointed_activations``)
     the backward pass first all-gathers each layer's checkpointed input (Megatron-LM's
@@ -305,25 +342,32 @@ def tensor_parallel_allreduces_per_layer(
     """
     forwards = 2 if recomputation == "full" else 1
     count = float(BACKWARD_ALLREDUCES_PER_LAYER + forwards * forward_allreduces_per_layer(parallel_block))
+    count += regathered
     return count + (CHECKPOINT_GATHER_ALLREDUCES if distributed_checkpoints and recomputation == "full" else 0.0)
 
 
 def tensor_parallel_forward_share(
-    recomputation: str = "none", distributed_checkpoints: bool = False, parallel_block: bool = False
+    recomputation: str = "none",
+    distributed_checkpoints: bool = False,
+    parallel_block: bool = False,
+    regathered: float = 0.0,
 ) -> float:
     """Share of a micro-batch's TP communication in its forward pass: 2 of 4 all-reduces (2 of 6 with full
     recomputation, whose re-forward runs in the backward pass; 2 of 6.5 when the backward also gathers
-    distributed checkpoints; the parallel block 1 of 3, or 1 of 4)."""
-    total = tensor_parallel_allreduces_per_layer(recomputation, distributed_checkpoints, parallel_block)
+    distributed checkpoints; 2 of 5 under op-level checkpointing's two re-gathers at one width; the parallel block
+    1 of 3, or 1 of 4)."""
+    total = tensor_parallel_allreduces_per_layer(recomputation, distributed_checkpoints, parallel_block, regathered)
     return forward_allreduces_per_layer(parallel_block) / total
 
 
 def tensor_parallel_counts(scenario: Scenario) -> tuple[float, float]:
     """The scenario's TP all-reduces per layer and micro-batch, and the forward pass's share of them."""
     t, block = scenario.training, scenario.model.parallel_block
+    regathered = op_sac_reforward_gathers(scenario) * sequence_gather_allreduces(scenario)
+    mode, distributed = t.activation_recomputation, t.distribute_checkpointed_activations
     return (
-        tensor_parallel_allreduces_per_layer(t.activation_recomputation, t.distribute_checkpointed_activations, block),
-        tensor_parallel_forward_share(t.activation_recomputation, t.distribute_checkpointed_activations, block),
+        tensor_parallel_allreduces_per_layer(mode, distributed, block, regathered),
+        tensor_parallel_forward_share(mode, distributed, block, regathered),
     )
 
 
@@ -378,7 +422,7 @@ def recomputation_flops_per_sample(scenario: Scenario) -> float:
     if mode == "op":  # torchtitan's op-level SAC: wk, wo and w3 (dpsim.compute.op_recomputed_flops_per_token)
         from dpsim.compute import op_recomputed_flops_per_token
 
-        return op_recomputed_flops_per_token(m) * m.seq_len
+        return op_recomputed_flops_per_token(m, scenario.training.tensor_parallel) * m.seq_len
     dense = m.num_parameters - m.embedding_parameters
     per_token = 2.0 * dense + attention
     if scenario.training.recompute_early_stop:  # the down-projection GEMMs torch's early stop does not rerun
@@ -482,8 +526,15 @@ def _layer_gemm_seconds(scenario: Scenario, row_split: int = 1) -> dict[str, flo
         m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel, row_split=row_split
     )
     if compute.prices_flat(m, d):  # the flat model prices every FLOP at peak · efficiency
-        return {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
-    return {k.name: k.seconds for k in kernels}
+        seconds = {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
+    else:
+        seconds = {k.name: k.seconds for k in kernels}
+    if t.activation_recomputation == "op" and m.gated_mlp:
+        # the GEMMs op-level checkpointing reruns, at their share of the GEMM they are part of
+        saved = compute.op_sac_saved(m, t.tensor_parallel)
+        seconds["qkv.wk"] = seconds["qkv"] * (1.0 - saved["qkv"])
+        seconds["mlp_up.w3"] = seconds["mlp_up"] * (1.0 - saved["mlp_up"])
+    return seconds
 
 
 def _tp_comm_overlapped(scenario: Scenario) -> bool:
@@ -538,7 +589,18 @@ def _fused_pairs(scenario: Scenario) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = [*_OVERLAPPED_GEMMS, *backward]
     if t.activation_recomputation == "full":
         pairs += _OVERLAPPED_GEMMS
+    if op_sac_reforward_gathers(scenario):
+        pairs += _OP_SAC_REFORWARD_GEMMS
     return pairs
+
+
+_OP_SAC_REFORWARD_GEMMS = (
+    # op-level checkpointing's re-forward under TP (op_sac_reforward_gathers): each re-gathered input feeds the one
+    # GEMM the backward reruns as its left operand, wk (of the QKV GEMM) and w3 (of the gated up-projection); the
+    # weight gradients read the gathered tensor as their right operand, which torch's pass does not fuse
+    ("all_gather", "qkv.wk"),
+    ("all_gather", "mlp_up.w3"),
+)
 
 
 def _async_tp_split_seconds(scenario: Scenario) -> float:
@@ -584,7 +646,7 @@ def tensor_parallel_staging_copies(scenario: Scenario) -> int:
     if _tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp":
         return 4 - len(_async_tp_backward_pairs(m.gated_mlp))
     forwards = 2 if t.activation_recomputation == "full" else 1
-    return 4 * forwards + 4
+    return 4 * forwards + 4 + op_sac_reforward_gathers(scenario)
 
 
 def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
@@ -601,7 +663,7 @@ def tensor_parallel_staging_bytes(scenario: Scenario) -> float:
     moved = 2.0 * copies * size
     if t.precision == "fp8" and not (_tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"):
         forwards = 2 if t.activation_recomputation == "full" else 1
-        gathers = 2 * forwards + (2 if float8_sequence_gathers(scenario) else 0)
+        gathers = 2 * forwards + op_sac_reforward_gathers(scenario) + (2 if float8_sequence_gathers(scenario) else 0)
         narrow = float(dtype_bytes("fp8")) / float(working_bytes(t.precision))
         moved -= 2.0 * gathers * size * (1.0 - narrow)
     return moved
@@ -664,7 +726,7 @@ def tensor_parallel_local_time(scenario: Scenario) -> float:
     if async_tp:
         forwards = 2 if t.activation_recomputation == "full" else 1
         backward = [op for op, _ in _async_tp_backward_pairs(scenario.model.gated_mlp)]
-        gathers = 2 * forwards + backward.count("all_gather")
+        gathers = 2 * forwards + op_sac_reforward_gathers(scenario) + backward.count("all_gather")
         scatters = 2 * forwards + backward.count("reduce_scatter")
         moved += gathers * 2.0 * sequence_gather_bytes(scenario) / tp + scatters * size * (1.0 + 1.0 / tp)
         moved += async_tp_layout_copies(scenario) * 2.0 * size
