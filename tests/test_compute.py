@@ -1212,6 +1212,57 @@ def test_torchtitan_op_selective_checkpointing_by_hand() -> None:
         )
 
 
+def test_torchtitan_op_selective_checkpointing_under_tensor_parallelism_by_hand() -> None:
+    """torchtitan's op SAC (``_save_list`` at 820504e) under its DTensor TP plan, 2 Llama layers (h 1024, 8 heads, 2
+    KV heads, f 2816, s 2048, b 1) on TP 2: wo's output only feeds its reduce-scatter, whose output is saved, so the
+    backward reruns wk (1 of the rank's 6 QKV heads: q 4, k 1, v 1) and w3 (half the gated up-projection), not wo:
+    2·2048·1024·128 + 2·2048·1024·1408 = 6,442,450,944 FLOPs a layer and rank. It reruns the attention's and the MLP's
+    input all-gathers (collectives are not in the list), not the two reduce-scatters: 4 pairs + 2 gathers of
+    S = 2048·1024·2 bytes a layer, 20 ring steps of α + S/2/B on TP 2, 2 of 5 all-reduce units in the forward; their
+    staging copies 8 + 2. Kept: the TP 1 set on 1/2 of the heads, columns and sequence."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.memory import activation_bytes_per_layer
+    from dpsim.analytic.step import fabric_of
+    from dpsim.errors import ScenarioError
+
+    data = _eager_llama().model_dump(mode="json")
+    cluster = {**data["cluster"], "workers_per_node": 2}
+    tp = {"tensor_parallel": 2, "sequence_parallel": True, "sequence_parallel_kind": "dtensor"}
+    training = {"global_batch": 1, "micro_batch": 1, "activation_recomputation": "op", **tp}
+    op = scenario_from_dict({**data, "cluster": cluster, "training": training})
+    kernels = layer_kernels(op.model, op.cluster.device, "bf16", 1, 2, True)
+    forward = {k.name: k for k in kernels if k.phase == "forward"}
+    rerun = {"qkv": 1 / 6, "mlp_up": 1 / 2, "attention_out": 0.0, "mlp_down": 0.0, "flash_attention": 0.0}
+    assert math.fsum(forward[n].flops * share for n, share in rerun.items()) == pytest.approx(6_442_450_944, rel=1e-12)
+    redo = math.fsum(k.seconds * rerun.get(k.name, 1.0) for k in forward.values())
+    assert compute_times(op).recompute_s == pytest.approx(2 * redo, rel=1e-12)
+    assert parallel.recomputation_flops_per_sample(op) == 2 * 2 * 6_442_450_944  # both ranks, both layers
+    size = 2048 * 1024 * 2
+    link = parallel.tensor_parallel_fabric(2, fabric_of(op)).intra
+    gather = link.latency_s + size / 2 / link.bandwidth
+    assert parallel.tensor_parallel_counts(op) == (5.0, 0.4)
+    assert parallel.tensor_parallel_comm_time(op, fabric_of(op)) == pytest.approx(2 * 10 * gather, rel=1e-12)
+    assert parallel.tensor_parallel_staging_copies(op) == 10
+    assert parallel.tensor_parallel_staging_bytes(op) == 10 * 2 * size
+    common = {"kv_heads": 2, "ffn_hidden": 2816, "gated_mlp": True, "dropout": False, "attention": "flash"}
+    stored = activation_bytes_per_layer(
+        2048, 1, 1024, 8, tensor_parallel=2, sequence_parallel=True, recomputation="op", gathered_linear_inputs=True,
+        **common,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert stored == (2 * 2048 * (4 * 1024 + 1024 // 4 + 2816) + 4 * 8 * 2048) / 2
+    # torch's AsyncTP fuses each re-gather with the one GEMM rerun from it (wk, w3), at its share of its GEMM
+    overlap = {"tp_comm_overlap": True, "tp_overlap_kind": "torch_async_tp"}
+    async_tp = scenario_from_dict({**data, "cluster": cluster, "training": {**training, **overlap}})
+    pairs = parallel._fused_pairs(async_tp)
+    assert pairs[-2:] == [("all_gather", "qkv.wk"), ("all_gather", "mlp_up.w3")]
+    gemms = parallel._layer_gemm_seconds(async_tp)
+    assert gemms["qkv.wk"] == pytest.approx(gemms["qkv"] / 6, rel=1e-12)
+    assert gemms["mlp_up.w3"] == pytest.approx(gemms["mlp_up"] / 2, rel=1e-12)
+    for sp in ({"sequence_parallel": False}, {"sequence_parallel_kind": "megatron"}):
+        with pytest.raises(ScenarioError, match=r"training\.activation_recomputation"):
+            scenario_from_dict({**data, "cluster": cluster, "training": {**training, **sp}})
+
+
 _H200_KERNELS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "gpu-h200-2026-12-04" / "kernels.json"
 
 
