@@ -26,10 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "JITTER_DISTRIBUTIONS",
     "MAX_RANK_SPEED_SIGMA",
     "draw_rank_paces",
     "expected_max_standard_normal",
     "expected_slowest",
+    "expected_slowest_sum",
 ]
 
 MAX_RANK_SPEED_SIGMA = 0.2
@@ -113,3 +115,204 @@ def draw_rank_paces(multipliers: Sequence[float], sigma: float, rng: np.random.G
     if sigma == 0.0:
         return base
     return base * np.maximum(_FLOOR, 1.0 + sigma * rng.standard_normal(base.shape))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Compute jitter: the slowest of N coupled ranks' sums of k draws (variability.compute_jitter_cv)
+# ---------------------------------------------------------------------------------------------------------------------
+
+JITTER_DISTRIBUTIONS = ("lognormal", "normal", "gamma")
+_JITTER_FLOOR = 0.01  # the simulator's normal draw, max(0.01, 1 + cv·z) (dpsim.sim.variability.jitter)
+_Z_TAIL = 9.0  # Φ(−9) = 1.1e-19: a sum's range is taken from its quantiles at z = ±9
+_T_POINTS = 8_001  # log-spaced points of the maximum's range
+_P_CELLS = 400  # cells of the slowest model-parallel rank's pace, integrated out under a speed spread
+_SERIES_ITERATIONS = 4_000  # the incomplete gamma's series / continued fraction: enough for shape up to 1e5
+_NEGLIGIBLE_CV = 1e-12  # below it the jitter is priced as none: the slowest of a million draws is 5.3 sd above 1
+_WILSON_HILFERTY_SHAPE = 1e5  # above it the gamma's CDF by the Wilson–Hilferty cube root (error O(shape^-3/2))
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    z_table, log_table = _log_cdf_table()
+    return np.exp(np.interp(x, z_table, log_table, left=-800.0, right=0.0))
+
+
+def _gamma_cdf(shape: float, x: np.ndarray) -> np.ndarray:
+    """The regularised lower incomplete gamma P(shape, x) (Numerical Recipes §6.2: the series below shape + 1, the
+    continued fraction by Lentz's method above), element-wise; the Wilson–Hilferty cube root above shape 1e5."""
+    x = np.asarray(x, dtype=np.float64)
+    if shape > _WILSON_HILFERTY_SHAPE:
+        return _phi(((np.maximum(x, 0.0) / shape) ** (1 / 3) - 1 + 1 / (9 * shape)) * 3 * math.sqrt(shape))
+    out = np.zeros_like(x)
+    positive = x > 0
+    xs = x[positive]
+    log_front = -xs + shape * np.log(xs) - math.lgamma(shape)
+    series = xs < shape + 1
+    # the series: P = e^−x x^a / Γ(a+1) · Σ x^n / ((a+1)…(a+n))
+    xa = xs[series]
+    term = np.full(xa.shape, 1.0 / shape)
+    total = term.copy()
+    for n in range(1, _SERIES_ITERATIONS):
+        term = term * xa / (shape + n)
+        total += term
+        if np.all(term < total * 1e-17):
+            break
+    p = np.empty(xs.shape)
+    p[series] = np.exp(log_front[series]) * total
+    # the continued fraction for Q = 1 − P
+    xb = xs[~series]
+    tiny = 1e-300
+    b = xb + 1.0 - shape
+    c = np.full(xb.shape, 1.0 / tiny)
+    d = 1.0 / b
+    h = d.copy()
+    for i in range(1, _SERIES_ITERATIONS):
+        an = -i * (i - shape)
+        b = b + 2.0
+        d = an * d + b
+        d = np.where(np.abs(d) < tiny, tiny, d)
+        c = b + an / c
+        c = np.where(np.abs(c) < tiny, tiny, c)
+        d = 1.0 / d
+        delta = d * c
+        h = h * delta
+        if np.all(np.abs(delta - 1.0) < 1e-16):
+            break
+    p[~series] = 1.0 - np.exp(log_front[~series]) * h
+    out[positive] = np.clip(p, 0.0, 1.0)
+    return out
+
+
+def _floored_normal_moments(cv: float) -> tuple[float, float]:
+    """Mean and variance of one draw max(0.01, 1 + cv·z) (1 and cv² while the floor holds no mass), from the
+    moments of X − 1 (no cancellation at a small cv)."""
+    a = (_JITTER_FLOOR - 1.0) / cv
+    cdf, pdf = float(_phi(np.array([a]))[0]), math.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+    shift = (_JITTER_FLOOR - 1.0) * cdf + cv * pdf  # E[X − 1]
+    square = (_JITTER_FLOOR - 1.0) ** 2 * cdf + cv * cv * (1.0 - cdf + a * pdf)  # E[(X − 1)²]
+    return 1.0 + shift, max(0.0, square - shift * shift)
+
+
+@functools.cache
+def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of J, the mean of ``k`` independent jitter draws (``k`` the effective count of a weighted sum,
+    (Σw)²/Σw²), tabulated between its quantiles at z = ±9:
+
+    * ``gamma``: J ~ Gamma(k/cv², cv²/k), exact (a sum of gammas of one scale is a gamma);
+    * ``normal``: for one draw the floored normal itself, max(0.01, 1 + cv·z), exact; for more, a normal of the floored
+      draw's mean and variance / k, exact while the floor holds no mass (Φ(−0.99/cv): 3e-5 at cv 0.25);
+    * ``lognormal``: for one draw exact; for more the Fenton–Wilkinson lognormal of the sum's mean and variance
+      (CV cv/√k): an approximation, its error on the expected slowest bounded in ``tests/test_jitter.py``."""
+    if distribution == "gamma":
+        shape = k / (cv * cv)
+        # the range from the Wilson–Hilferty quantiles, widened until the tails beyond hold under 1e-19
+        lo = max(1e-300, (1 - 1 / (9 * shape) - _Z_TAIL / (3 * math.sqrt(shape))) ** 3) if shape > 1 else 1e-3
+        hi = (1 - 1 / (9 * shape) + _Z_TAIL / (3 * math.sqrt(shape))) ** 3
+        while shape <= _WILSON_HILFERTY_SHAPE and lo > 1e-300 and _gamma_cdf(shape, np.array([lo * shape]))[0] > 1e-19:
+            lo *= 0.5
+        # (1 − P in doubles resolves 1e-16 at best; the widening is for a small shape's long right tail)
+        while shape <= _WILSON_HILFERTY_SHAPE and 1.0 - _gamma_cdf(shape, np.array([hi * shape]))[0] > 1e-15:
+            hi *= 1.5
+        x = np.exp(np.linspace(math.log(lo), math.log(hi), _T_POINTS))
+        return np.log(x), _gamma_cdf(shape, x * shape)
+    if distribution == "lognormal":
+        s = math.sqrt(math.log1p(cv * cv / k))
+        log_x = np.linspace(-s * s / 2 - _Z_TAIL * s, -s * s / 2 + _Z_TAIL * s, _T_POINTS)
+        return log_x, _phi((log_x + s * s / 2) / s)
+    if distribution != "normal":
+        raise ValueError(f"distribution {distribution!r}: expected one of {', '.join(JITTER_DISTRIBUTIONS)}")
+    if k == 1:
+        mean, sd = 1.0, cv
+    else:
+        mean, variance = _floored_normal_moments(cv)
+        sd = math.sqrt(variance / k)
+    lo, hi = max(_JITTER_FLOOR, mean - _Z_TAIL * sd), mean + _Z_TAIL * sd
+    x = np.exp(np.linspace(math.log(lo), math.log(hi), _T_POINTS))
+    return np.log(x), _phi((x - mean) / sd)  # below the floor: 0 (interpolation's left)
+
+
+def _jitter_cdf(table: tuple[np.ndarray, np.ndarray], log_x: np.ndarray) -> np.ndarray:
+    log_grid, cdf = table
+    return np.interp(log_x, log_grid, cdf, left=0.0, right=1.0)
+
+
+@functools.cache
+def _expected_slowest_sum(
+    classes: tuple[tuple[tuple[float, float, tuple[tuple[float, int], ...]], int], ...],
+    sigma: float,
+    distribution: str,
+    cv: float,
+) -> float:
+    prepared = []
+    lo = hi = 0.0
+    for (scale, k, paces), count in classes:
+        table = _sum_cdf_table(distribution, cv, k)
+        top = max(m for m, _ in paces)
+        if sigma == 0.0:
+            cells, masses = np.array([top]), np.array([1.0])
+            p_lo = p_hi = top
+        else:  # the slowest of the rank's model-parallel ranks: P(P ≤ p) = Π Φ((p/m − 1)/σ), in cells
+            p_lo, p_hi = top * max(_FLOOR, 1.0 - _Z_TAIL * sigma), top * (1.0 + _Z_TAIL * sigma)
+            edges = np.linspace(p_lo, p_hi, _P_CELLS + 1)
+            z_table, log_table = _log_cdf_table()
+            log_cdf = np.zeros_like(edges)
+            for m, n in paces:
+                log_cdf += n * np.interp((edges / m - 1.0) / sigma, z_table, log_table, left=-800.0, right=0.0)
+            cdf = np.exp(log_cdf)
+            cdf[-1] = 1.0
+            cells, masses = (edges[1:] + edges[:-1]) / 2, np.diff(cdf)
+        prepared.append((scale, cells, masses, table, count))
+        lo = max(lo, scale * p_lo * math.exp(table[0][0]))  # the maximum is above every rank's low quantile
+        hi = max(hi, scale * p_hi * math.exp(table[0][-1]))
+    log_t = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
+    log_max_cdf = np.zeros_like(log_t)
+    for scale, cells, masses, table, count in prepared:
+        cdf = _jitter_cdf(table, log_t[:, None] - np.log(scale * cells)[None, :]) @ masses
+        with np.errstate(divide="ignore"):
+            log_max_cdf += count * np.log(np.clip(cdf, 0.0, 1.0))
+    # E[M] = lo + ∫_lo^hi (1 − F_M(t)) dt, over log t (dt = t·d log t): a heavy tail spans decades
+    return float(lo + np.trapezoid((1.0 - np.exp(log_max_cdf)) * np.exp(log_t), log_t))
+
+
+def expected_slowest_sum(
+    ranks: Sequence[tuple[float, float, Sequence[float]]], sigma: float, distribution: str, cv: float
+) -> float:
+    """E[max_r c_r·P_r·J_r]: the expected compute of the slowest of the coupled ranks between two synchronising
+    collectives under compute jitter (``variability.compute_jitter_cv`` = ``cv``, ``jitter_distribution`` =
+    ``distribution``) and a persistent speed spread σ.
+
+    Each entry of ``ranks`` is one coupled rank (a data-parallel rank: the simulator draws one jitter a data-parallel
+    rank and micro-batch): ``(c, k, multipliers)``, ``c`` its nominal compute over the stretch (Σ_j w_j, the
+    micro-batches' nominal times), ``k`` the effective count of its independent draws, (Σ_j w_j)²/Σ_j w_j² (``k``
+    micro-batches of one length: ``k``), and the named slowdowns of the model-parallel ranks it waits for. J_r =
+    Σ_j w_j·x_j / Σ_j w_j, the x_j independent draws of mean 1 and CV ``cv`` (:func:`_sum_cdf_table`: exact for the
+    gamma and the normal, Fenton–Wilkinson for a lognormal sum); P_r the slowest of its model-parallel ranks'
+    paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The maximum's distribution,
+    Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in 400 cells, is integrated over a log-spaced range (8,001
+    points) between the ranks' quantiles at z = ±9. ``c·expected_slowest`` at ``cv`` 0 (no draw: exact) and below
+    1e-12 (where it moves the slowest of a million ranks by under 6e-12 of its compute; a subnormal CV's tables
+    would divide by zero)."""
+    if not ranks:
+        raise ValueError("expected at least one rank")
+    if not 0.0 <= sigma <= MAX_RANK_SPEED_SIGMA:
+        raise ValueError(f"sigma {sigma!r}: expected a fraction in [0, {MAX_RANK_SPEED_SIGMA}]")
+    if distribution not in JITTER_DISTRIBUTIONS:
+        raise ValueError(f"distribution {distribution!r}: expected one of {', '.join(JITTER_DISTRIBUTIONS)}")
+    if not cv >= 0.0 or any(not (c > 0 and k >= 1) for c, k, _ in ranks):
+        raise ValueError("expected cv >= 0, and each rank's compute > 0 and draws >= 1")
+    if cv < _NEGLIGIBLE_CV:  # none (0), or one that moves the slowest by under 1e-11 of its compute
+        return max(c * expected_slowest(m, sigma) for c, _, m in ranks) if sigma == 0.0 else _no_jitter(ranks, sigma)
+    classes = Counter(
+        (float(c), float(k), tuple(sorted(Counter(float(m) for m in multipliers).items())))
+        for c, k, multipliers in ranks
+    )
+    return _expected_slowest_sum(tuple(sorted(classes.items())), sigma, distribution, float(cv))
+
+
+def _no_jitter(ranks: Sequence[tuple[float, float, Sequence[float]]], sigma: float) -> float:
+    """E[max_r c_r·P_r] without jitter: the slowest of every rank's own pace scaled by its compute."""
+    scales = {float(c) for c, _, _ in ranks}
+    if len(scales) == 1:  # one compute: the slowest pace of all the ranks together
+        return scales.pop() * expected_slowest([m for _, _, multipliers in ranks for m in multipliers], sigma)
+    paces = Counter(float(c) * float(m) for c, _, multipliers in ranks for m in multipliers)
+    # c·m·(1 + σz) = (c·m)·(1 + σz): a rank of compute c and slowdown m is one of slowdown c·m
+    return _expected_slowest(tuple(sorted(paces.items())), sigma)

@@ -2944,12 +2944,11 @@ class Scenario(_Section):
                     "read only with variability.compute_jitter_cv or rank_speed_sigma > 0 (nothing is drawn)"
                 )
         if engine == "analytic":  # closed forms: one deterministic step, no draw, no event level
+            # the jitter's CV and distribution are read by both (the analytic engine prices the expected slowest
+            # rank's jittered compute: dpsim.rank_speed.expected_slowest_sum); its draws by the simulator only
             simulator = "read only by the simulator (--engine sim)"
-            mean = "the analytic engine prices every worker at its mean"
             for section, name, why in (
-                (v, "compute_jitter_cv", f"{simulator}, which draws the jitter; {mean}"),
                 (v, "seed", f"{simulator}, which draws the jitter and the ranks' paces"),
-                (v, "jitter_distribution", f"{simulator}, which draws the jitter"),
                 (v, "replications", f"{simulator}: the analytic step is deterministic"),
                 (self.simulation, "fidelity", simulator),
                 (self.simulation, "steps", simulator),

@@ -3866,7 +3866,7 @@ def profile_algorithm_keys() -> Iterator[Case]:
 def settings_read_by_nothing_listed() -> Iterator[Case]:
     """Settings accepted where nothing reads them must be listed in ``extra.ignored_fields`` (checked by the new
     ``unlisted`` verdict): the simulator's own fields under ``--engine analytic`` (``simulation.steps`` / ``fidelity``,
-    ``variability.replications``, the compute jitter, its seed and distribution: the analytic step is deterministic),
+    ``variability.replications``, the jitter's distribution at CV 0; stop 46: the CV is read by both engines),
     ``communication.bucket`` and ``overlap`` under DeepSpeed ZeRO (its own ``reduce_bucket_size``; overlap read only
     with ``deepspeed_overlap_comm`` or ZeRO-3's prefetch), and a fat-tree's ``oversubscription`` when every node hangs
     under one leaf (alone, on a shared fabric, in a sweep's rows), a degraded NIC on one node (no traffic crosses it).
@@ -3876,9 +3876,12 @@ def settings_read_by_nothing_listed() -> Iterator[Case]:
     files = {"s.yaml": SMALL.encode()}
     run = ["run", "{tmp}/s.yaml", "--format", "json"]
     for setting in ("simulation.steps=3", "simulation.fidelity=fast", "variability.replications=4",
-                    "variability.compute_jitter_cv=0.1", "variability.jitter_distribution=gamma"):  # fmt: skip
+                    "variability.jitter_distribution=gamma"):  # fmt: skip
         yield Case(kind, [*run, "--engine", "analytic", "--set", setting], files, listed=setting.split("=")[0])
         yield Case(kind, [*run, "--engine", "sim", "--set", setting], files, accept=True)  # the simulator reads it
+    # stop 46: both engines read the jitter (the analytic engine prices the expected slowest rank's jittered compute)
+    for engine in ("analytic", "sim"):
+        yield Case(kind, [*run, "--engine", engine, "--set", "variability.compute_jitter_cv=0.1"], files, accept=True)
     yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "simulation.steps=2,3", "--format", "json"], files,
                listed="simulation.steps")  # fmt: skip
     zero = ["--set", "training.zero_stage=1"]

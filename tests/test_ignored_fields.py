@@ -464,23 +464,28 @@ def test_the_seed_is_read_with_jitter() -> None:
 
 
 SIMULATOR_ONLY = [
-    "variability.compute_jitter_cv=0.2", "variability.replications=3", "variability.seed=5",
-    "variability.jitter_distribution=gamma", "simulation.steps=4", "simulation.fidelity=fast",
+    "variability.replications=3", "variability.seed=5", "simulation.steps=4", "simulation.fidelity=fast",
 ]  # fmt: skip
 
 
 def test_the_simulators_fields_are_named_under_the_analytic_engine() -> None:
-    """The analytic engine prices one deterministic step: the jitter, its draws, replications, steps and fidelity
-    change nothing there (to the bit) and are named; the simulator reads them (its step moves) and names none."""
-    base = _step(DEFAULT, [], "analytic")
+    """The analytic engine prices one deterministic step: the jitter's draws (its seed), replications, steps and
+    fidelity change nothing there (to the bit) and are named; the simulator reads them (its step moves) and names
+    none. The jitter's CV and distribution are read by both (stop 46: the analytic engine prices the expected
+    slowest rank's jittered compute, :func:`dpsim.rank_speed.expected_slowest_sum`; it named them before)."""
+    jitter = ["variability.compute_jitter_cv=0.2"]
     for sets in ([s] for s in SIMULATOR_ONLY):
-        assert _step(DEFAULT, sets, "analytic") == base, sets
-        assert list(_ignored(DEFAULT, sets)) == [sets[0].split("=")[0]], sets
-    assert set(_ignored(DEFAULT, SIMULATOR_ONLY)) == {s.split("=")[0] for s in SIMULATOR_ONLY}
+        assert _step(DEFAULT, [*jitter, *sets], "analytic") == _step(DEFAULT, jitter, "analytic"), sets
+        assert list(_ignored(DEFAULT, [*jitter, *sets])) == [sets[0].split("=")[0]], sets
+    assert set(_ignored(DEFAULT, [*jitter, *SIMULATOR_ONLY])) == {s.split("=")[0] for s in SIMULATOR_ONLY}
     assert _ignored(DEFAULT, ["variability.seed=5"])["variability.seed"].startswith("read only with variability")
+    gamma = [*jitter, "variability.jitter_distribution=gamma"]
+    steps = [_step(DEFAULT, sets, "analytic")["step_time_s"] for sets in ([], jitter, gamma)]
+    assert steps[1] > steps[0] and steps[2] not in steps[:2]
+    assert not _ignored(DEFAULT, jitter) and not _ignored(DEFAULT, gamma)
     small = ["cluster.nodes=2", "training.global_batch=64"]
-    assert _step(DEFAULT, [*small, *SIMULATOR_ONLY], "sim") != _step(DEFAULT, small, "sim")
-    assert not _ignored(DEFAULT, [*small, *SIMULATOR_ONLY], "sim")
+    assert _step(DEFAULT, [*small, *jitter, *SIMULATOR_ONLY], "sim") != _step(DEFAULT, small, "sim")
+    assert not _ignored(DEFAULT, [*small, *jitter, *SIMULATOR_ONLY], "sim")
 
 
 def test_oversubscription_on_a_shared_fabric_is_named_by_where_the_job_was_placed() -> None:

@@ -96,6 +96,7 @@ import dataclasses
 import functools
 import itertools
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -138,7 +139,7 @@ from dpsim.buckets import (
 from dpsim.calibration import profile_for, profile_mismatch
 from dpsim.errors import ScenarioError
 from dpsim.partition import shard_sizes, speed_weights
-from dpsim.rank_speed import expected_slowest
+from dpsim.rank_speed import expected_slowest, expected_slowest_sum
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
 from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
@@ -168,6 +169,8 @@ __all__ = [
     "host_link_of",
     "host_pass_seconds",
     "hybrid_groups",
+    "jitter_sync_passes",
+    "jittered_compute_s",
     "microbatch_times",
     "model_parallel_fabric",
     "no_sync_backward_saving",
@@ -1158,6 +1161,61 @@ def expected_pace(scenario: Scenario) -> float:
     return expected_slowest(scenario.worker_slowdowns(), scenario.variability.rank_speed_sigma)
 
 
+def jitter_sync_passes(scenario: Scenario) -> list[int]:
+    """The passes (forward of micro-batch j = 2j, its backward 2j + 1) at whose start every data-parallel rank waits
+    for the others, as the simulator's step (:func:`dpsim.sim.training.step_program`) couples them: the first; a
+    pass that all-gathers its parameters (ZeRO-3, FSDP: the gather starts when the last rank joins); and, where each
+    micro-batch's gradients are reduced and waited for (blocking, or FSDP HYBRID_SHARD's post-backward wait on both
+    streams), every forward. The step's end (the last reduction) closes the last stretch."""
+    k = scenario.accumulation_steps
+    starts = {0}
+    if scenario.data_parallel > 1:
+        traffic = step_traffic(scenario)
+        starts.update(2 * j for j in range(min(k, traffic.forward_gathers)))
+        starts.update(2 * j + 1 for j in range(min(k, traffic.backward_gathers)))
+        hybrid = traffic.replicas > 1 and traffic.shard_ranks > 0
+        if scenario.reduces_every_micro_batch and (hybrid or not scenario.overlaps_gradient_reduction):
+            starts.update(2 * j for j in range(1, k))
+    return sorted(starts)
+
+
+def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, backward_w: np.ndarray) -> float:
+    """The expected compute of the slowest data-parallel rank over a step under compute jitter
+    (``variability.compute_jitter_cv``), with the speed spread: Σ over the stretches between synchronisations
+    (:func:`jitter_sync_passes`) of E[max over the data-parallel ranks of the stretch's jittered compute]
+    (:func:`dpsim.rank_speed.expected_slowest_sum`; expectation is linear, so the stretches add though their draws are
+    shared). The simulator draws one multiplier a data-parallel rank and micro-batch for its forward and backward
+    alike (:func:`dpsim.sim.worker.worker_times`); a rank waits for the slowest of its model-parallel ranks' paces.
+    ``forward_w`` / ``backward_w``: each rank's nominal micro-batch (:func:`worker_microbatches`). It is the step's
+    compute where each stretch's compute is on the critical path (communication after the slowest rank's last pass
+    is as without jitter); where a gather or a stream of reductions binds instead, part of the wait hides behind it
+    and this is high by that part."""
+    t, v, k = scenario.training, scenario.variability, scenario.accumulation_steps
+    dp = len(forward_w)
+    saving = np.broadcast_to(np.asarray(no_sync_backward_saving(scenario, profile, backward_w), dtype=float), (dp,))
+    groups = np.asarray(scenario.worker_slowdowns(), dtype=np.float64).reshape(t.pipeline_parallel, dp, -1)
+    ranks = Counter(
+        (float(forward_w[r]), float(backward_w[r]), float(saving[r]), tuple(groups[:, r, :].ravel().tolist()))
+        for r in range(dp)
+    )
+    bounds = [*jitter_sync_passes(scenario), 2 * k]
+    total = 0.0
+    for first, end in itertools.pairwise(bounds):
+        stretch = []
+        for (f, b, s, paces), count in ranks.items():
+            weights = [
+                (f if first <= 2 * j < end else 0.0)
+                + (b - (s if j < k - 1 else 0.0) if first <= 2 * j + 1 < end else 0.0)
+                for j in range(first // 2, (end + 1) // 2)
+            ]
+            c = sum(weights)
+            if c > 0:
+                stretch += [(c, c * c / sum(w * w for w in weights), paces)] * count
+        if stretch:
+            total += expected_slowest_sum(stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv)
+    return total
+
+
 def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
     """Samples in each data-parallel rank's micro-batch under ``training.partition``."""
     t = scenario.training
@@ -1517,8 +1575,11 @@ def predict(scenario: Scenario) -> StepResult:
     early = (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd))
     nominal_compute = k * (fwd + bwd) - early
     early = early if bwd_c == bwd else (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd_c))
-    compute_s = k * (fwd_s + bwd_s) - early * slowest + (last_bwd_compute_s - bwd_pass) + copy_back_s
-    barrier_s = k * (fwd_s + bwd_s) - early * slowest - nominal_compute
+    slowest_compute = k * (fwd_s + bwd_s) - early * slowest
+    if scenario.variability.compute_jitter_cv > 0:  # the slowest rank's jittered compute, as the simulator draws it
+        slowest_compute = jittered_compute_s(scenario, profile, fwd_w, bwd_w)
+    compute_s = slowest_compute + (last_bwd_compute_s - bwd_pass) + copy_back_s
+    barrier_s = slowest_compute - nominal_compute
     tp_comm_s = k * tp_comm_mb
     # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends
     blocking_p2p_s = k * parallel.pipeline_blocking_p2p_time(scenario, fabric)
