@@ -1,5 +1,8 @@
 """Fuzz the two engines against each other on symmetric scenarios (no stragglers, no jitter).
 
+No jitter, because one simulated step is one draw: the two engines' jittered steps agree in expectation, which
+``tests/test_jitter.py`` checks over many seeds (the analytic engine prices the expected slowest rank since stop 46).
+
 Draws random valid variations of the bundled scenarios (small world sizes, so the simulator stays
 cheap), runs ``analytic`` and ``sim`` on each and lists the cases where |sim/analytic − 1| exceeds the
 tolerance (the project's 1 %), worst first. Deterministic for a seed::
