@@ -100,3 +100,17 @@ def test_every_option_it_shows_a_command_take_is_one_of_that_command() -> None:
         (command, o) for command, rest in shown for o in re.findall(r"(--[a-z][a-z0-9-]*)", rest.split("dpsim ")[0])
     }
     assert sorted((c, o) for c, o in unknown if o not in options[c]) == []
+
+
+def test_every_option_it_gives_a_benchmark_script_is_one_the_script_takes() -> None:
+    """``benchmarks/NAME.py --option`` (in one pair of backticks or a table cell): the option is in the script."""
+    shown = re.findall(r"benchmarks/([a-z_0-9]+)\.py((?: [^`|\n]*)?)", README)
+    assert len(shown) > 30
+    unknown = set()
+    for stem, rest in shown:
+        script = ROOT / "benchmarks" / f"{stem}.py"
+        if not script.is_file():
+            continue  # named in NOT_OURS (test_every_script_and_test_file_it_names_exists)
+        source = script.read_text(encoding="utf-8")
+        unknown |= {(stem, o) for o in re.findall(r"(--[a-z][a-z0-9-]*)", rest.split("python ")[0]) if o not in source}
+    assert sorted(unknown) == []
