@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CORE_FIELDS", "StepResult", "read_jsonl", "records_to_frame", "write_jsonl"]
+__all__ = ["CORE_FIELDS", "StepResult", "read_jsonl", "record_problem", "records_to_frame", "write_jsonl"]
 
 CORE_FIELDS = (
     "scenario",
@@ -146,12 +146,79 @@ def read_jsonl(path: str | Path) -> list[StepResult]:
             data = inputs.load_json(line, str(path))
             if not isinstance(data, dict):
                 raise TypeError(f"a record is a JSON object, got {type(data).__name__}")
+            if (problem := record_problem(data)) is not None:
+                raise ScenarioError("", f"line {number}: {problem}", str(path))
             records.append(StepResult.from_dict(data))
         except ScenarioError as exc:  # not JSON: load_json's one line, with the line it is on
+            if exc.source == str(path) and exc.message.startswith(f"line {number}: "):
+                raise  # record_problem's, whole
             raise ScenarioError("", f"line {number}: not a record: {exc.message}", str(path)) from None
         except (ValueError, TypeError, RecursionError) as exc:
             raise ScenarioError("", f"line {number}: not a record: {inputs.brief(str(exc))}", str(path)) from None
     return records
+
+
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(StepResult)}
+NUMBER_EXTRA_SUFFIXES = ("_s", "_bytes", "_bytes_per_s")
+"""``extra`` entries that are amounts (a time, a size, a rate): named so, or ``per_rank_*``, ``host_load`` and
+``bucket_bytes``. Each is a finite number ≥ 0, or a list or mapping of them (per rank, per bucket)."""
+
+
+def _amount_problem(value: Any) -> str | None:
+    """Why ``value`` is no amount (a finite number ≥ 0), or None. JSON's NaN / Infinity are read as no value."""
+    if value is None:
+        return "expected a finite number ≥ 0, got no value (null, NaN or Infinity)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"expected a finite number ≥ 0, got {type(value).__name__}"
+    if value < 0:
+        return f"expected a finite number ≥ 0, got {value!r}"
+    return None
+
+
+def _amount_extra(key: str) -> bool:
+    return key.endswith(NUMBER_EXTRA_SUFFIXES) or key.startswith("per_rank_") or key in ("host_load", "bucket_bytes")
+
+
+def record_problem(data: Mapping[str, Any]) -> str | None:
+    """Why the JSON object ``data`` is no stored record, naming the field, or None.
+
+    Every field of :class:`StepResult` given has its type (a count an integer ≥ 0, an amount a finite number ≥ 0,
+    a text a string, ``oom`` a boolean, ``extra`` an object), and every amount in ``extra``
+    (:data:`NUMBER_EXTRA_SUFFIXES`) is one (round 28: a NaN, read as no value, or a string reached the readers'
+    arithmetic as a TypeError, and a negative time was averaged in silently).
+    """
+    for name, kind in _FIELD_TYPES.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if kind == "float":
+            problem = _amount_problem(value)
+        elif kind == "int":
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            problem = None if ok else f"expected a whole number ≥ 0, got {inputs_brief(value)}"
+        elif kind == "str":
+            problem = None if isinstance(value, str) else f"expected a text, got {type(value).__name__}"
+        elif kind == "bool":
+            problem = None if isinstance(value, bool) else f"expected true or false, got {inputs_brief(value)}"
+        else:  # extra
+            problem = None if isinstance(value, dict) else f"expected an object, got {type(value).__name__}"
+        if problem is not None:
+            return f"field {name}: {problem}"
+    for key, value in (data.get("extra") or {}).items():
+        if not _amount_extra(key):
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None
+        for part, item in [(None, value)] if items is None else items:
+            if (problem := _amount_problem(item)) is not None:
+                where = f"extra.{key}" if part is None else f"extra.{key}[{part!r}]"
+                return f"field {where}: {problem}"
+    return None
+
+
+def inputs_brief(value: Any) -> str:
+    from dpsim.inputs import brief
+
+    return "no value (null, NaN or Infinity)" if value is None else brief(value)
 
 
 def records_to_frame(records: Iterable[StepResult]) -> Any:

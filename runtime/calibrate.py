@@ -1297,11 +1297,12 @@ def bench_records_problem(records: Any) -> str | None:
     --refit``, ``link_fit_points.py --folders``) cannot be fitted, else None. The fit reads each record's collective,
     algorithm and link class (text: ``inter`` or ``intra``; an all-reduce's algorithm one it can invert,
     :data:`FIT_ALGORITHMS`), ranks (a
-    whole number >= 2), size and median time (numbers > 0), and where present its shaped rate, CPU and host times
-    and uncertainty (numbers >= 0): a ``KeyError`` or ``TypeError`` deep in the fit before."""
+    whole number >= 2), size and median time (numbers > 0), and where present its shaped rate, CPU and host times,
+    uncertainty and shaper burst (numbers >= 0): a ``KeyError`` or ``TypeError`` deep in the fit before (round 28: a
+    burst ``"x"`` was a ``ValueError`` traceback, a NaN or negative one fitted silently)."""
     if not isinstance(records, list) or not records:
         return f"expected a non-empty list of benchmark records, got {brief(records)}"
-    numbers = ("rate_bytes_per_s", "cpu_s", "host_busy_s", "median_uncertainty")
+    numbers = ("rate_bytes_per_s", "cpu_s", "host_busy_s", "median_uncertainty", "tbf_burst_bytes")
     for index, r in enumerate(records):
         if not isinstance(r, dict):
             return f"record {index}: expected an object, got {brief(r)}"

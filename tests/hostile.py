@@ -5222,6 +5222,80 @@ def measuring_scripts_numbers_and_prefixes() -> Iterator[Case]:
         yield Case(kind, argv, files, program=f"benchmarks/{script}", accept=True, env=_NO_TESTBED)
 
 
+def stored_record_fields() -> Iterator[Case]:
+    """Round 28. ``dpsim.records.read_jsonl`` read NaN / Infinity as no value and let it, a string, a negative time
+    or an ``extra`` that is no object into the record: ``validate_emulated --reuse`` ended in a ``TypeError``
+    traceback (a step NaN, ``null`` or ``"x"``; a link rate ``"x"``), printed its table with status 0 from a negative
+    step or a NaN link rate, and a NaN per-rank time passed unseen. Every field of a stored record is checked where
+    it is read (:func:`dpsim.records.record_problem`): one line naming the file, the line and the field, for every
+    reader (``validate_emulated --reuse``, ``optimizer_share --runs``, ``quiet_runs``)."""
+    kind = "stored records' fields (round 28)"
+    runs = (_VALIDATION_O / "runs.jsonl").read_bytes()
+    line = runs.split(b"\n", 1)[0]
+    profile = (_VALIDATION_O / "profile.yaml").read_bytes()
+    edits = (("step_time_s", b'"step_time_s": 0.', (b"NaN", b"null", b'"x"', b"-1", b"true")),
+             ("compute_s", b'"compute_s": 0.', (b"Infinity", b"-0.5")),
+             ("world_size", b'"world_size": ', (b"null", b"2.5", b'"8"')),
+             ("oom", b'"oom": false', (b"null", b"0")), ("algorithm", b'"algorithm": "', (b"null", b"[]")),
+             ("extra", b'"extra": {', (b"null", b"[]", b'"x"')),
+             ("extra.link_rate_bytes_per_s", b'"link_rate_bytes_per_s": ', (b"NaN", b'"x"', b"-1")),
+             ("extra.per_rank_step_time_s", b'"per_rank_step_time_s": {"0": ', (b"NaN", b"null", b'"x"', b"-1")),
+             ("extra.bucket_bytes", b'"bucket_bytes": [', (b"NaN", b"-1")),
+             ("extra.host_load", b'"host_load": {"busy_cores": ', (b"NaN",)))  # fmt: skip
+    number = 0
+    for field_name, prefix, values in edits:
+        assert prefix in line, prefix  # the stored record still has the field
+        start = line.index(prefix) + len(prefix)
+        if prefix.endswith(b'"'):  # a text: replace it whole
+            start -= 1
+            end = line.index(b'"', start + 1) + 1
+        elif prefix.endswith((b"{", b"[")):  # an object or list: replace it whole
+            start -= 1
+            end = _closing(line, start)
+        elif prefix.endswith(b"false"):
+            start -= len(b"false")
+            end = start + len(b"false")
+        else:  # a number (prefix ends inside it or before it)
+            start = line.rindex(b" ", 0, start) + 1
+            end = start
+            while line[end : end + 1] not in (b",", b"}"):
+                end += 1
+        for value in values:
+            folder = f"r{number}"
+            number += 1
+            damaged = line[:start] + value + line[end:]
+            files = {f"{folder}/runs.jsonl": runs.replace(line, damaged, 1), f"{folder}/profile.yaml": profile}
+            for script, argv in (("validate_emulated", ["--reuse", f"{{tmp}}/{folder}", "--out", "{tmp}/o"]),
+                                 ("optimizer_share", ["--runs", f"{{tmp}}/{folder}"]),
+                                 ("quiet_runs", [f"{{tmp}}/{folder}"])):  # fmt: skip
+                if script != "validate_emulated" and field_name not in ("step_time_s", "extra", "extra.host_load"):
+                    continue  # one reader per field is enough; these three go through all
+                yield Case(kind, argv, files, expect_error=True, names=f"line 1: field {field_name}",
+                           program=f"benchmarks/{script}", env=_NO_TESTBED, outputs=("{tmp}/o",))  # fmt: skip
+    bench = (_VALIDATION_O / "calibration-bench.json").read_bytes()
+    for number, value in enumerate((b'"x"', b"NaN", b"-1")):  # --refit read the shaper's burst with float()
+        folder = f"b{number}"
+        damaged_bench = bench.replace(b'"tbf_burst_bytes": 73728', b'"tbf_burst_bytes": ' + value, 1)
+        files = {f"{folder}/runs.jsonl": runs, f"{folder}/profile.yaml": profile,
+                 f"{folder}/calibration-bench.json": damaged_bench}  # fmt: skip
+        yield Case(kind, ["--reuse", f"{{tmp}}/{folder}", "--refit", "--out", "{tmp}/o"], files, expect_error=True,
+                   names="tbf_burst_bytes", program="benchmarks/validate_emulated", env=_NO_TESTBED,
+                   outputs=("{tmp}/o",))  # fmt: skip
+    files = {"ok/runs.jsonl": runs, "ok/profile.yaml": profile}
+    yield Case(kind, ["--reuse", "{tmp}/ok", "--out", "{tmp}/o2"], files, program="benchmarks/validate_emulated",
+               accept=True, env=_NO_TESTBED)  # fmt: skip
+
+
+def _closing(text: bytes, start: int) -> int:
+    """The index after the bracket that closes the one at ``start`` (no string in between holds a bracket)."""
+    depth = 0
+    for index in range(start, len(text)):
+        depth += {ord("{"): 1, ord("["): 1, ord("}"): -1, ord("]"): -1}.get(text[index], 0)
+        if depth == 0:
+            return index + 1
+    raise ValueError("unbalanced")
+
+
 def mfu_past_the_peak() -> Iterator[Case]:
     """Round 27. A transformer priced from its layers' operations reads ``model.flops_per_sample`` only in MFU (round
     26 listed it): a count larger than the priced step can do printed MFU past 1 (``1e15`` on GPT-2 small: 211.9, the
@@ -5307,7 +5381,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
     # round 27 (hostile): the measuring scripts' numbers, option prefixes
-    measuring_scripts_numbers_and_prefixes, mfu_past_the_peak,
+    measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

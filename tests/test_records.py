@@ -44,3 +44,44 @@ def test_a_missing_file_or_a_folder_is_an_error(tmp_path: Path) -> None:
     for path in (tmp_path / "missing.jsonl", tmp_path):
         with pytest.raises(ScenarioError, match="cannot read"):
             read_jsonl(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ('"step_time_s": NaN', "field step_time_s: expected a finite number ≥ 0, got no value"),
+        ('"step_time_s": -1', "field step_time_s: expected a finite number ≥ 0, got -1"),
+        ('"compute_s": "x"', "field compute_s: expected a finite number ≥ 0, got str"),
+        ('"compute_s": true', "field compute_s: expected a finite number ≥ 0, got bool"),
+        ('"world_size": 2.5', "field world_size: expected a whole number ≥ 0, got 2.5"),
+        ('"oom": 0', "field oom: expected true or false, got 0"),
+        ('"engine": null', "field engine: expected a text, got NoneType"),
+        ('"extra": []', "field extra: expected an object, got list"),
+        ('"extra": {"link_rate_bytes_per_s": Infinity}', "field extra.link_rate_bytes_per_s: expected a finite"),
+        ('"extra": {"per_rank_step_time_s": {"0": 0.5, "1": "x"}}', r"field extra.per_rank_step_time_s\['1'\]"),
+        ('"extra": {"bucket_bytes": [1, -2]}', r"field extra.bucket_bytes\[1\]: expected a finite number ≥ 0, got -2"),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_one_error_naming_line_and_field(tmp_path: Path, edit: str, expected: str) -> None:
+    """Round 28: NaN (read as no value), a string or a negative time reached the readers' arithmetic (a TypeError
+    in ``validate_emulated --reuse``) or was averaged in silently."""
+    import json
+
+    data = RECORD.to_dict()
+    name = edit.split('"')[1]
+    data[name] = "@@"
+    path = tmp_path / "r.jsonl"
+    write_jsonl(path, [RECORD])
+    path.write_text(path.read_text() + json.dumps(data).replace(f'"{name}": "@@"', edit) + "\n")
+    with pytest.raises(ScenarioError, match=f"line 2: {expected}") as info:
+        read_jsonl(path)
+    assert info.value.source == str(path) and "\n" not in info.value.one_line()
+
+
+def test_every_amount_in_extra_a_record_writes_reads_back() -> None:
+    """The rule on ``extra`` covers what the runtime and the engines write: lists and mappings of amounts, texts."""
+    from dpsim.records import record_problem
+
+    extra = {"per_rank_optimizer_faults": {"0": 0}, "bucket_bytes": 9e6, "host_load": {"other_cores": 0.0},
+             "worker_end_s": [0.1, 0.2], "tcp_congestion_control_set": None, "backend": "gloo"}  # fmt: skip
+    assert record_problem({**RECORD.to_dict(), "extra": extra}) is None

@@ -600,3 +600,18 @@ def test_tcp_cc_reaches_each_emulated_cluster_without_writing_the_environment(
     assert seen == ["reno", "cubic"], result.output
     assert "DPSIM_TCP_CC" not in os.environ  # was 'cubic' from here on
     assert CalibrationPlan().tcp_cc == ""  # unset: DPSIM_TCP_CC, else the host's, as each cluster decides
+
+
+@pytest.mark.parametrize("burst", ["x", math.nan, -1, True])
+def test_a_refit_refuses_a_burst_that_is_no_size(burst: object) -> None:
+    """Round 28: ``--refit`` read each record's ``tbf_burst_bytes`` with ``float()``: ``"x"`` was a ValueError
+    traceback, a NaN or negative burst was fitted silently."""
+    from runtime.calibrate import bench_records_problem
+
+    record = {"collective": "all_reduce", "algorithm": "ring", "link_class": "inter", "ranks": 2,
+              "size_bytes": 8192, "time_s": 0.001}  # fmt: skip
+    assert bench_records_problem([record]) is None
+    assert bench_records_problem([{**record, "tbf_burst_bytes": 73728}]) is None
+    assert bench_records_problem([{**record, "tbf_burst_bytes": burst}]) == (
+        f"record 0: tbf_burst_bytes: expected a finite number >= 0, got {burst!r}"
+    )
