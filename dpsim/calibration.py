@@ -342,6 +342,11 @@ class HostModel:
     optimizer_measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown of ``optimizer.step()`` per number of processes stepping at once."""
     optimizer_residual: float = 0.0
+    """Worst relative residual of :func:`fit_host` (the compute's form: k processes taking turns on C cores, the
+    lone process's time one measurement among the others) on :attr:`optimizer_measured`; ``meta.host_optimizer_fit``
+    holds its C and ε. Until stop 46 the residual of ``max(1, k/M)`` through the lone process's point (24–42 % in
+    every calibration of stops 44–45, mostly glibc's page-fault lottery among the workers:
+    ``runtime.calibrate.HEAP_KEPT_ENV``)."""
     comm_cpu_per_byte_by_rate: tuple[tuple[float, float], ...] = ()
     """(shaped rate, κ) ascending: the host's CPU work per byte a rank sends at that rate, which the
     backward's overlap window charges (:meth:`comm_cpu_per_byte_at`); empty: ``comm_cpu_per_byte_s``."""
@@ -910,10 +915,10 @@ CALIBRATE_ADVICE = (
 FIT_ADVICE = {
     "host": "host: k processes computing at once did not slow each other as the host's cores shared among them "
     "would (fit_host); most often other work ran on the host while they were measured: stop it and calibrate again",
-    "host.optimizer": "host.optimizer: k processes stepping Adam at once did not slow each other as max(1, k/M) "
-    "says for any number M of memory streams (fit_memory_streams); the engines do not price this fit (the ranks' "
-    "steps take turns on the cores, max(1, k/C)), so it moves no prediction: stop other work on the host and "
-    "calibrate again, or accept it with the residual override",
+    "host.optimizer": "host.optimizer: k processes stepping Adam at once did not slow each other as the host's "
+    "cores shared among them would (fit_host, the compute's form); the engines price the steps taking turns on the "
+    "cores (max(1, k/C)), not this fit, so it moves no prediction: stop other work on the host and calibrate again, "
+    "or accept it with the residual override",
     "optimizer": "optimizer: the optimizer step's time is not a fixed cost plus a cost per parameter over the sizes "
     "timed; each step follows a write of twice the last-level cache (its state from memory, as in training), so "
     "most often other work ran on the host meanwhile, or the host's cache is larger than it reports "

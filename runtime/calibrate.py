@@ -21,8 +21,9 @@ measures what any configuration of the testbed needs):
   sharing the cores slow each other; fitted ``max(1, k/C)·(1 + ε·(k − 1))`` (:func:`dpsim.calibration.fit_host`:
   where C does not divide k a point is read as the run queues' placement, a band; the lone process's time is a
   measurement like the others); and k
-  processes stepping an Adam optimizer at once (fitted ``max(1, k/M)``, kept; the engines let the
-  steps take turns on the C cores, ``max(1, k/C)``);
+  processes stepping an Adam optimizer at once, with glibc keeping their heaps (no first-touch faults:
+  :data:`HEAP_KEPT_ENV`), fitted by the same :func:`dpsim.calibration.fit_host` (its residual held to the limit;
+  ``max(1, k/M)`` kept as before; the engines let the steps take turns on the C cores, ``max(1, k/C)``);
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, each after writing twice the
   last-level cache (read from sysfs and stored in the profile: :func:`last_level_cache_bytes`), linear,
   without the step's minor page faults (:func:`measure_page_fault` prices one; the engines add those a
@@ -56,6 +57,7 @@ from typing import Any
 
 import torch
 
+from dpsim.allocator import MMAP_THRESHOLD_MAX_BYTES
 from dpsim.analytic.collectives import Link
 from dpsim.calibration import (
     BEYOND_SCATTER,
@@ -563,6 +565,22 @@ def _wait_for(path: Path, timeout_s: float) -> None:
         time.sleep(0.01)
 
 
+HEAP_KEPT_ENV = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_MAX_BYTES), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+"""glibc ``malloc`` settings of the optimizer host workers (:func:`measure_host`): Adam's parameter-sized temporaries
+(4 MiB for the 1024-wide layers of :data:`OPTIMIZER_HIDDEN`) come from the heap every step and the heap is never
+trimmed, so no step takes first-touch page faults. Without them the faults were a lottery per process: glibc
+(``malloc/malloc.c``) raises its mmap threshold to each mmapped chunk freed and its trim threshold to twice that
+(8 MiB), and ``_int_free`` trims the heap's top back to the OS (``systrim``) whenever the free top reaches it. A
+worker whose temporaries sat at the heap's top gave back both 4 MiB temporaries after every layer and faulted
+them in again the next step (4,032 faults a step, about 2 µs each: as long as the step's own work), one whose
+heap had a hole elsewhere took none; 0 or 4,032 a step across 8 workers on the 2-core VM (2026-12-06). The
+slowdowns are ratios to worker 0 alone, so that lottery, not the sharing, set the host optimizer fit's 24–42 %
+residuals. Setting either value turns glibc's dynamic thresholds off (``mallopt(3)``), so both are set: the mmap
+threshold at the largest the dynamic one reaches (a long-running training rank's), the trim threshold beyond any
+heap. The faults a training rank does take are priced from the model (:func:`dpsim.allocator.optimizer_fresh_bytes`)
+and the step alone is timed fault-free (:func:`_optimizer_step_time`), so the sharing is measured fault-free too.
+Other C libraries ignore both variables."""
+
 OPTIMIZER_HIDDEN = 1024
 """Width of the 2-layer MLP whose Adam step the memory calibration times (2.1 M parameters: 34 MB of
 parameters, gradients and moments, far beyond the caches, as a training step's optimizer sees them)."""
@@ -596,6 +614,7 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str 
         once()
     (folder / f"ready-{index}").touch()
     results: dict[int, float] = {}
+    fault_counts: dict[int, float] = {}  # median minor page faults per kept iteration
     for k in stages:
         go = folder / f"go-{k}"
         _wait_for(go, 600)
@@ -603,16 +622,19 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str 
         while time.time() < start:
             time.sleep(0.001)
         if index < k:
-            kept = []
+            kept, faults = [], []
             while time.time() < start + HOST_WINDOW_S:
-                t0 = time.time()
+                f0, t0 = _minor_faults(), time.time()
                 once()
-                t1 = time.time()
+                t1, f1 = time.time(), _minor_faults()
                 if t0 >= start + HOST_MARGIN_S and t1 <= start + HOST_WINDOW_S - HOST_MARGIN_S:
                     kept.append(t1 - t0)
+                    faults.append(f1 - f0)
             results[k] = statistics.median(kept) if kept else math.inf
+            fault_counts[k] = statistics.median(faults) if faults else 0.0
         (folder / f"done-{k}-{index}").touch()
     (folder / f"host-{index}.json").write_text(json.dumps(results), encoding="utf-8")
+    (folder / f"faults-{index}.json").write_text(json.dumps(fault_counts), encoding="utf-8")
 
 
 def measure_host(
@@ -634,7 +656,7 @@ def measure_host(
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
         old.unlink()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(HEAP_KEPT_ENV if workload == "optimizer" else {})}
     count = max(stages)
     command = [sys.executable, "-m", "runtime.calibrate", "host", str(folder), ",".join(map(str, stages)), workload]
     procs = [subprocess.Popen([*command, str(i)], env=env) for i in range(count)]
@@ -673,6 +695,21 @@ def _host_files(folder: Path) -> list[dict[str, float]]:
     """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each."""
     files = sorted(folder.glob("host-*.json"), key=lambda f: int(f.stem.split("-")[1]))
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def optimizer_sharing_meta(sharing: HostModel) -> dict[str, float]:
+    """What a profile's ``meta.host_optimizer_fit`` records of :func:`fit_host` on the optimizer's slowdowns: the C
+    and ε it found (kept, not priced: :meth:`dpsim.calibration.HostModel.optimizer_slowdown`) and its residual."""
+    return {"cores": sharing.cores, "efficiency_loss": sharing.efficiency_loss, "residual": sharing.residual}
+
+
+def host_faults(folder: Path) -> dict[int, float]:
+    """Per k, the most minor page faults per iteration (each process's median) of the k processes of
+    :func:`measure_host` (``faults-*.json``; empty where the workers did not record them)."""
+    files = sorted(folder.glob("faults-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+    per = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    stages = sorted(int(k) for k in per[0]) if per else []
+    return {k: max(float(r[str(k)]) for r in per[:k]) for k in stages}
 
 
 def _per_process(folder: Path) -> str:
@@ -1143,6 +1180,9 @@ def calibrate_host(
         other = host_load(before, snapshot())["other_cores"]
         if measure is None:
             log(f"calibrate: host ({workload}), each process's slowdown: {_per_process(work_dir / f'host-{workload}')}")
+            faults = host_faults(work_dir / f"host-{workload}")
+            log(f"calibrate: host ({workload}), most page faults per iteration of a process: "
+                + "; ".join(f"{k}: {v:g}" for k, v in faults.items()))  # fmt: skip
         if other is None or other <= HOST_OTHER_CORES:
             return measured
         if best is None or other < best[0]:
@@ -1164,7 +1204,8 @@ def calibrate_compute(
     host = fit_host(measured, max_cores=cores)
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
     memory, memory_slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
-    streams, memory_residual = fit_memory_streams(memory, max_streams=host.cores)
+    streams = fit_memory_streams(memory, max_streams=host.cores)[0]
+    sharing = fit_host(memory, max_cores=cores)  # the residual held to the limit (HostModel.optimizer_residual)
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
     page_fault = measure_page_fault()
     log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
@@ -1177,7 +1218,7 @@ def calibrate_compute(
         optimizer_measured=memory,
         measured_slowest=slowest,
         optimizer_measured_slowest=memory_slowest,
-        optimizer_residual=memory_residual,
+        optimizer_residual=sharing.residual,
         page_fault_s=page_fault,
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
@@ -1201,6 +1242,10 @@ def calibrate_compute(
         "cores": cores,
         "last_level_cache_bytes": cache,
         "optimizer_cold_bytes": cold,
+        "host_optimizer_fit": optimizer_sharing_meta(sharing),
+        "host_optimizer_faults_per_step": {
+            str(k): v for k, v in host_faults(work_dir / "compute" / "host-optimizer").items()
+        },
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
@@ -1345,10 +1390,14 @@ def refit_links(
     assert profile.host_model is not None
     all_reduce = [r for r in records if r["collective"] == "all_reduce"]
     host = profile.host_model
+    max_cores = int(profile.meta.get("cores") or host_cores())
     if 1 in host.measured:
-        cores = fit_host(host.measured, max_cores=int(profile.meta.get("cores") or host_cores()))
+        cores = fit_host(host.measured, max_cores=max_cores)
         host = dataclasses.replace(host, cores=cores.cores, efficiency_loss=cores.efficiency_loss,
                                    residual=cores.residual)  # fmt: skip
+    sharing = fit_host(host.optimizer_measured, max_cores=max_cores) if 1 in host.optimizer_measured else None
+    if sharing is not None:
+        host = dataclasses.replace(host, optimizer_residual=sharing.residual)
     host = dataclasses.replace(
         host,
         comm_cpu_per_byte_s=_comm_cpu_per_byte(all_reduce, testbed),
@@ -1362,6 +1411,8 @@ def refit_links(
             "fit_worst_points": worst_link_points(records, refitted, plan, testbed, host.comm_share),
             "comm_cpu_per_byte_s": host.comm_cpu_per_byte_s,
             "comm_cpu_per_byte_by_rate_s": [list(p) for p in host.comm_cpu_per_byte_by_rate]}  # fmt: skip
+    if sharing is not None:
+        meta["host_optimizer_fit"] = optimizer_sharing_meta(sharing)
     return dataclasses.replace(profile, links=refitted, host_model=host, meta=meta)
 
 
