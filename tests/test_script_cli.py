@@ -252,9 +252,9 @@ def test_whole_wholes_and_number_take_ascii_numbers_in_their_range() -> None:
 
 ROOT_AND_DEVICE_SCRIPTS = (
     "comm_contention", "comm_share", "ddp_hook_pass", "ddp_timeline", "emulated_busbw", "gpu_device_check",
-    "gpu_step_check", "host_load", "link_overlap", "optimizer_share", "overlap_window", "peers", "plain_ddp",
-    "quiet_runs", "sac_kept", "sweep_dask", "tcp_cc", "thread_share", "tree_links", "validate_emulated", "wire_pace",
-    "nccl_search/topology",
+    "gpu_step_check", "host_load", "host_optimizer_faults", "link_overlap", "optimizer_share", "overlap_window",
+    "peers", "plain_ddp", "quiet_runs", "sac_kept", "sweep_dask", "tcp_cc", "thread_share", "tree_links",
+    "validate_emulated", "wire_pace", "nccl_search/topology",
 )  # fmt: skip
 """The scripts that measure (root, the emulated cluster, a GPU, simgrid, Dask) and those that read what they wrote."""
 

@@ -1,0 +1,70 @@
+"""The host calibration's optimizer measurement with and without glibc keeping the workers' heaps, alternated.
+
+``runtime.calibrate.measure_host`` (``optimizer``: k = 1, 2, 3, 4, 6, 8 processes stepping Adam at once) is run
+``--repeats`` times each way, alternating: ``kept`` with :data:`runtime.calibrate.HEAP_KEPT_ENV` (what calibration
+does since stop 46), ``lottery`` without it (what it did before: glibc trimmed some workers' heaps under Adam's
+temporaries and they faulted them in again every step). For each run it prints every worker's slowdown (over
+worker 0 alone), the most page faults a step of any worker per k, the other processes' cores over the run
+(``runtime.hostload``), and the residual of ``max(1, k/M)`` (the fit until stop 46) and of ``fit_host`` (the
+compute's form, held to the 5 % limit since stop 46). No root; run it on a quiet host.
+
+    python benchmarks/host_optimizer_faults.py [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, one_line_errors, whole
+
+STAGES = (1, 2, 3, 4, 6, 8)
+
+
+def _once(heap_kept: bool, work: Path) -> str:
+    import runtime.calibrate as cal
+    from dpsim.calibration import fit_host, fit_memory_streams
+    from runtime.hostload import host_load, snapshot
+
+    saved = cal.HEAP_KEPT_ENV
+    cal.HEAP_KEPT_ENV = saved if heap_kept else {}
+    try:
+        before = snapshot()
+        cal.measure_host(STAGES, work, 600.0, "optimizer")
+        other = host_load(before, snapshot())["other_cores"]
+    finally:
+        cal.HEAP_KEPT_ENV = saved
+    folder = work / "host-optimizer"
+    median = cal.host_slowdowns(folder)[0]
+    faults = cal.host_faults(folder)
+    streams, old = fit_memory_streams(median, 2.0)
+    sharing = fit_host(median, max_cores=cal.host_cores())
+    return "\n".join([
+        f"{'kept' if heap_kept else 'lottery'}: other cores {other if other is None else round(other, 2)}; "
+        f"max(1, k/M) M {streams:.2f} residual {100 * old:.1f} %; fit_host C {sharing.cores:g} "
+        f"eps {sharing.efficiency_loss:.3f} residual {100 * sharing.residual:.1f} %",
+        "  each worker: " + cal._per_process(folder),
+        "  most faults a step: " + "; ".join(f"{k}: {v:g}" for k, v in faults.items()),
+    ])  # fmt: skip
+
+
+def _main() -> int:
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=whole(1, 100), default=2, help="runs each way, alternated")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            for kept in (True, False):
+                print(f"repeat {r + 1} " + _once(kept, Path(tmp) / f"{r}-{kept}"), flush=True)
+    return 0
+
+
+def main() -> int:
+    return int(one_line_errors(_main)())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
