@@ -28,6 +28,7 @@ The hook makes DDP call Python per bucket (plain DDP runs gloo's all-reduce from
 the case's plain DDP runs (``plain-ddp-2026-12-06-n``).
 
     sudo PYTHONPATH=. python benchmarks/ddp_timeline.py --cases 5,9 [--repeats 1] [--steps 8] --out DIR
+    sudo PYTHONPATH=. python benchmarks/ddp_timeline.py --cases 0 --set cluster.workers_per_node=2 --out DIR
     PYTHONPATH=. python benchmarks/ddp_timeline.py --reuse DIR            # the table again (no root)
 """
 
@@ -260,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cases", type=wholes(0, 1 << 20), default=[5],
                    help="plain_ddp.py's case indices in --case-set (comma-separated)")  # fmt: skip
     p.add_argument("--case-set", default="heldout", choices=sorted(plain_ddp.CASE_SETS))
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                   help="a scenario override on every case, as plain_ddp.py --set (repeatable)")  # fmt: skip
     p.add_argument("--repeats", type=whole(1, 1000), default=1)
     p.add_argument("--warmup-steps", type=whole(0, 100_000), default=1)
     p.add_argument("--steps", type=whole(1, 100_000), default=8)
@@ -281,9 +284,13 @@ def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         refuse_beside_reuse(argv)
         print("\n".join(read_rows(args.reuse)))
         return 0
+    from dpsim.errors import ScenarioError  # here, not at the top: the ranks run this file and load no dpsim
     from runtime.testbed.emulated import EmulatedCluster
 
-    cases = plain_ddp._cases((), args.case_set)
+    try:
+        cases = plain_ddp._cases(args.sets, args.case_set)
+    except (ScenarioError, ValueError) as exc:  # a bad --set: one line before any root or testbed
+        raise ScriptError(str(exc)) from None
     only = args.cases
     if bad := [i for i in only if not 0 <= i < len(cases)]:
         raise ScriptError(f"--cases: expected indices 0..{len(cases) - 1} of --case-set {args.case_set}, got {bad}")

@@ -310,6 +310,8 @@ def test_a_root_or_device_script_refuses_a_bad_option_in_one_line(
         ("ddp_timeline", ["--repeats", "0"], "--repeats"),  # ran nothing, said nothing
         ("ddp_timeline", ["--repeats", "x"], "--repeats"),  # argparse's two lines
         ("ddp_timeline", ["--cases", ""], "--cases"),  # ran nothing
+        ("ddp_timeline", ["--set", "bogus"], "--set"),  # stop 46: a bad override, before root or the testbed
+        ("ddp_timeline", ["--set", "cluster.nodes=x"], "cluster.nodes"),
         ("ddp_timeline", ["--cases", "5,5"], "--cases"),  # measured twice
         ("ddp_timeline", ["--cases", "x"], "--cases"),  # "invalid literal for int()", no option named
         ("ddp_timeline", ["--steps", "0"], "--steps"),  # an IndexError after the cluster ran
