@@ -125,7 +125,6 @@ JITTER_DISTRIBUTIONS = ("lognormal", "normal", "gamma")
 _JITTER_FLOOR = 0.01  # the simulator's normal draw, max(0.01, 1 + cv·z) (dpsim.sim.variability.jitter)
 _Z_TAIL = 9.0  # Φ(−9) = 1.1e-19: a sum's range is taken from its quantiles at z = ±9
 _T_POINTS = 8_001  # log-spaced points of the maximum's range
-_P_CELLS = 400  # cells of the slowest model-parallel rank's pace, integrated out under a speed spread
 _SERIES_ITERATIONS = 4_000  # the incomplete gamma's series / continued fraction: enough for shape up to 1e5
 _NEGLIGIBLE_CV = 1e-12  # below it the jitter is priced as none: the slowest of a million draws is 5.3 sd above 1
 _WILSON_HILFERTY_SHAPE = 1e5  # above it the gamma's CDF by the Wilson–Hilferty cube root (error O(shape^-3/2))
@@ -235,6 +234,23 @@ def _jitter_cdf(table: tuple[np.ndarray, np.ndarray], log_x: np.ndarray) -> np.n
     return np.interp(log_x, log_grid, cdf, left=0.0, right=1.0)
 
 
+def _pace_log_cdf(paces: tuple[tuple[float, int], ...], sigma: float, log_p: np.ndarray) -> np.ndarray:
+    """log P(P ≤ p) = Σ n·log Φ((p/m − 1)/σ) for the slowest of model-parallel ranks of paces ``paces``."""
+    z_table, log_table = _log_cdf_table()
+    p = np.exp(log_p)
+    out = np.zeros_like(p)
+    for m, n in paces:
+        out += n * np.interp((p / m - 1.0) / sigma, z_table, log_table, left=-800.0, right=0.0)
+    return out
+
+
+def _convolve(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The full linear convolution, by FFT (the pace's cells can number thousands)."""
+    size = len(signal) + len(kernel) - 1
+    n = 1 << (size - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(signal, n) * np.fft.rfft(kernel, n), n)[:size]
+
+
 @functools.cache
 def _expected_slowest_sum(
     classes: tuple[tuple[tuple[float, float, tuple[tuple[float, int], ...]], int], ...],
@@ -242,31 +258,46 @@ def _expected_slowest_sum(
     distribution: str,
     cv: float,
 ) -> float:
-    prepared = []
     lo = hi = 0.0
+    for (scale, k, paces), _ in classes:
+        log_j = _sum_cdf_table(distribution, cv, k)[0]
+        top = max(m for m, _ in paces)
+        p_lo, p_hi = (
+            (top, top) if sigma == 0.0 else (top * max(_FLOOR, 1.0 - _Z_TAIL * sigma), top * (1 + _Z_TAIL * sigma))
+        )
+        lo = max(lo, scale * p_lo * math.exp(log_j[0]))  # the maximum is above every rank's low quantile
+        hi = max(hi, scale * p_hi * math.exp(log_j[-1]))
+    log_t = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
+    step = log_t[1] - log_t[0]
+    log_max_cdf = np.zeros_like(log_t)
     for (scale, k, paces), count in classes:
         table = _sum_cdf_table(distribution, cv, k)
         top = max(m for m, _ in paces)
         if sigma == 0.0:
-            cells, masses = np.array([top]), np.array([1.0])
-            p_lo = p_hi = top
-        else:  # the slowest of the rank's model-parallel ranks: P(P ≤ p) = Π Φ((p/m − 1)/σ), in cells
-            p_lo, p_hi = top * max(_FLOOR, 1.0 - _Z_TAIL * sigma), top * (1.0 + _Z_TAIL * sigma)
-            edges = np.linspace(p_lo, p_hi, _P_CELLS + 1)
-            z_table, log_table = _log_cdf_table()
-            log_cdf = np.zeros_like(edges)
-            for m, n in paces:
-                log_cdf += n * np.interp((edges / m - 1.0) / sigma, z_table, log_table, left=-800.0, right=0.0)
-            cdf = np.exp(log_cdf)
-            cdf[-1] = 1.0
-            cells, masses = (edges[1:] + edges[:-1]) / 2, np.diff(cdf)
-        prepared.append((scale, cells, masses, table, count))
-        lo = max(lo, scale * p_lo * math.exp(table[0][0]))  # the maximum is above every rank's low quantile
-        hi = max(hi, scale * p_hi * math.exp(table[0][-1]))
-    log_t = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
-    log_max_cdf = np.zeros_like(log_t)
-    for scale, cells, masses, table, count in prepared:
-        cdf = _jitter_cdf(table, log_t[:, None] - np.log(scale * cells)[None, :]) @ masses
+            cdf = _jitter_cdf(table, log_t - math.log(scale * top))
+        else:
+            # P(c·P·J ≤ t) = Σ_i P(X in cell i)·F_Y(log t − log c − i·step), X the narrower (in log) of the pace and
+            # the jitter's mean, Y the other: X in log cells of the grid's own step, so the sum over cells is one
+            # convolution along the grid; F_Y averaged over each cell (the mean of its two edges: X uniform inside a
+            # cell), exact to second order in the step however narrow X is
+            def pace(log_x: np.ndarray, paces: tuple[tuple[float, int], ...] = paces) -> np.ndarray:
+                return np.exp(_pace_log_cdf(paces, sigma, log_x))
+
+            def jitter(log_x: np.ndarray, table: tuple[np.ndarray, np.ndarray] = table) -> np.ndarray:
+                return _jitter_cdf(table, log_x)
+
+            p_span = (math.log(top * max(_FLOOR, 1.0 - _Z_TAIL * sigma)), math.log(top * (1.0 + _Z_TAIL * sigma)))
+            j_span = (float(table[0][0]), float(table[0][-1]))
+            narrow, wide, span = (
+                (jitter, pace, j_span) if j_span[1] - j_span[0] < p_span[1] - p_span[0] else (pace, jitter, p_span)
+            )
+            first, last = math.floor(span[0] / step), math.ceil(span[1] / step)
+            edges = narrow((np.arange(first, last + 2) - 0.5) * step)
+            edges[-1] = 1.0
+            shifts = np.arange(-last, _T_POINTS - first)  # F_Y at log t_0 − log c + q·step, q = m − i
+            at = log_t[0] - math.log(scale) + shifts * step
+            cdf = _convolve(0.5 * (wide(at - step / 2) + wide(at + step / 2)), np.diff(edges))
+            cdf = cdf[last - first : last - first + _T_POINTS]
         with np.errstate(divide="ignore"):
             log_max_cdf += count * np.log(np.clip(cdf, 0.0, 1.0))
     # E[M] = lo + ∫_lo^hi (1 − F_M(t)) dt, over log t (dt = t·d log t): a heavy tail spans decades
@@ -287,7 +318,8 @@ def expected_slowest_sum(
     Σ_j w_j·x_j / Σ_j w_j, the x_j independent draws of mean 1 and CV ``cv`` (:func:`_sum_cdf_table`: exact for the
     gamma and the normal, Fenton–Wilkinson for a lognormal sum); P_r the slowest of its model-parallel ranks'
     paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The maximum's distribution,
-    Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in 400 cells, is integrated over a log-spaced range (8,001
+    Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in log cells of the grid's step (one FFT convolution a
+    class of ranks), is integrated over a log-spaced range (8,001
     points) between the ranks' quantiles at z = ±9. ``c·expected_slowest`` at ``cv`` 0 (no draw: exact) and below
     1e-12 (where it moves the slowest of a million ranks by under 6e-12 of its compute; a subnormal CV's tables
     would divide by zero)."""
