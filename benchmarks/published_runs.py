@@ -2079,6 +2079,17 @@ _TITAN_TRAINY = (
     "torchtitan/models/llama3/train_configs/llama3_8b.toml at e7c0cae"
 )
 
+_TITAN_FP8_OP_SAC = (
+    # torchao 6243040 (the file's pin): Float8Linear's matmul_with_hp_or_float8_args calls torch.mm on the float8
+    # tensors, and torch.utils.checkpoint's selective-checkpoint mode, a dispatch mode, sees that aten.mm before the
+    # float8 subclass turns it into _scaled_mm (modes before subclasses), so torchtitan's mm counter and save list
+    # treat the float8 linears as the bf16 ones
+    "op SAC's mm counter counting torchao's float8 linears as aten.mm (the checkpoint's dispatch mode sees the mm "
+    "before the float8 subclass makes it a _scaled_mm): the bf16 rows' save pattern; every cast rerun (aten.max, "
+    "saved, is the one fused reduction); the amax all-reduces (a scalar each, DTensor's Partial max over the TP "
+    "group for each activation cast) not priced"
+)
+
 _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
     # Table 1 / Table 3: "1D Parallelism (FSDP). Llama 3.1 8B model. 8 GPUs [128 GPUs]. Local batch size 2, global
     # batch size 16 [256]. Selective activation checkpointing" (the toml's selective_ac_option 'op'); TPS/GPU
@@ -2139,7 +2150,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
     # (bfloat16) 4378 / 4809.4 (vanilla TP / async TP tokens/sec); same hosts and software as its 70B pair
     *(
         _torchtitan_llama3(
-            f"torchtitan 8B TP8{' AsyncTP' if async_tp else ''} op SAC on 64 H100 (2025)",
+            f"torchtitan 8B TP8{' FP8' if fp8 else ''}{' AsyncTP' if async_tp else ''} op SAC on 64 H100 (2025)",
             _TITAN_ASYNC_TP.replace("llama3_70b", "llama3_8b"),
             tokens,
             size="8B",
@@ -2147,14 +2158,21 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             local_batch=12,
             grand_teton=True,
             compiled=True,
-            fp8=False,
+            fp8=fp8,
             recompute="op",
             tp=8,
             async_tp=async_tp,
             fused_adamw=True,
             compiled_loss=True,
+            assumptions=_TITAN_FP8_OP_SAC if fp8 else "",
         )
-        for async_tp, tokens in ((False, 4378.0), (True, 4809.4))
+        # float8 tensorwise (added after the bf16 pair, also before compared): 5078.1 / 5570.1
+        for fp8, async_tp, tokens in (
+            (False, False, 4378.0),
+            (False, True, 4809.4),
+            (True, False, 5078.1),
+            (True, True, 5570.1),
+        )
     ),
     # Trainy on WhiteFiber: 4 and 8 hosts of 8 H200, --training.local_batch_size=2 --training.compile
     # --model.converters="quantize.linear.float8" with enable_fsdp_float8_all_gather,
@@ -2321,6 +2339,9 @@ TORCHTITAN_FIRST_PREDICTION: dict[str, float] = {
     # added in stop 46 (the June 2025 8B TP 8 op SAC pair), priced once op SAC under TP was modelled, before compared
     "torchtitan 8B TP8 op SAC on 64 H100 (2025)": 4591.6,
     "torchtitan 8B TP8 AsyncTP op SAC on 64 H100 (2025)": 5384.63,
+    # and its Float8 tensorwise pair, priced with the same model before compared (op SAC counting float8 linears)
+    "torchtitan 8B TP8 FP8 op SAC on 64 H100 (2025)": 6013.67,
+    "torchtitan 8B TP8 FP8 AsyncTP op SAC on 64 H100 (2025)": 7026.99,
     "torchtitan 8B FSDP compiled FP8 on 32 H200": 10452.31,
     "torchtitan 8B FSDP compiled FP8 on 64 H200": 10458.9,
     # added in stop 37 (Tables 2, 5 and 6 at CP 1), priced at main ff9e642 before anything was changed for them
