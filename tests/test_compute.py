@@ -1258,6 +1258,17 @@ def test_torchtitan_op_selective_checkpointing_under_tensor_parallelism_by_hand(
     gemms = parallel._layer_gemm_seconds(async_tp)
     assert gemms["qkv.wk"] == pytest.approx(gemms["qkv"] / 6, rel=1e-12)
     assert gemms["mlp_up.w3"] == pytest.approx(gemms["mlp_up"] / 2, rel=1e-12)
+    # torchao's Float8 TP gathers float8 (1 byte): a re-gather is 1/3 of a pair (2 bytes scattered, 1 gathered)
+    fp8 = scenario_from_dict(
+        {
+            **data,
+            "model": {**data["model"], "fp8_linear": "torchao_tensorwise"},
+            "cluster": cluster,
+            "training": {**training, "precision": "fp8"},
+        }
+    )
+    assert parallel.sequence_gather_allreduces(fp8) == pytest.approx(1 / 3, rel=1e-12)
+    assert parallel.tensor_parallel_counts(fp8)[0] == pytest.approx(4 + 2 / 3, rel=1e-12)
     for sp in ({"sequence_parallel": False}, {"sequence_parallel_kind": "megatron"}):
         with pytest.raises(ScenarioError, match=r"training\.activation_recomputation"):
             scenario_from_dict({**data, "cluster": cluster, "training": {**training, **sp}})

@@ -238,7 +238,7 @@ def test_grand_teton_rows_run_rdma_not_tcp() -> None:
     GPU": NCCL drives either through its IB verbs transport, so each inter-node hop is InfiniBand's 5 µs, not
     ``400gbe``'s TCP 10 µs; 8 NICs of 400 Gbit/s a host, one a GPU."""
     grand_teton = LLAMA + [r for r in RUNS.TORCHTITAN_RUNS if "H100" in r.name and "H200" not in r.name]
-    assert len(grand_teton) == 2 + 21
+    assert len(grand_teton) == 2 + 23
     for run in grand_teton:
         inter = scenario_from_dict(dict(run.scenario)).cluster.inter_node
         assert (inter.latency, inter.bandwidth, inter.nics_per_node) == (5e-6, 400e9 / 8, 8), run.name
@@ -806,6 +806,8 @@ def test_torchtitan_rows_are_what_the_sources_print() -> None:
         # the June 2025 file's 8B table: FSDP 8 x TP 8, per op SAC, local batch 12 (global 96)
         "torchtitan 8B TP8 op SAC on 64 H100 (2025)": (4378, 64, 96, 8),
         "torchtitan 8B TP8 AsyncTP op SAC on 64 H100 (2025)": (4809.4, 64, 96, 8),
+        "torchtitan 8B TP8 FP8 op SAC on 64 H100 (2025)": (5078.1, 64, 96, 8),
+        "torchtitan 8B TP8 FP8 AsyncTP op SAC on 64 H100 (2025)": (5570.1, 64, 96, 8),
         "torchtitan 8B FSDP compiled FP8 on 32 H200": (10938, 32, 64, 1),
         "torchtitan 8B FSDP compiled FP8 on 64 H200": (10753, 64, 128, 1),
         # Table 2's CP 1 row (local batch 1), Table 5 (FSDP 8, TP 8, PP 8, local batch 32, global 256), Table 6's CP 1
