@@ -5446,8 +5446,9 @@ def _materialise(case: Case, tmp: Path) -> list[str]:
     return [a.replace("{tmp}", str(tmp)) for a in case.argv]
 
 
-class _Hang(Exception):
-    pass
+class _Hang(BaseException):
+    """A case past its time (round 28: an ``Exception``, which a script's own ``except Exception`` took as a crash
+    and went on)."""
 
 
 def _judge(code: int | None, out: str, err: str, expect_error: bool) -> str:

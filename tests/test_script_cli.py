@@ -152,6 +152,40 @@ def test_agreement_fuzz_runs_with_good_options(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out.startswith("1 cases") and len(out.read_text().splitlines()) == 1
 
 
+class _Outer(BaseException):
+    pass
+
+
+def test_agreement_fuzz_keeps_the_callers_alarm(capsys: pytest.CaptureFixture[str]) -> None:
+    """Round 28: the script set its own SIGALRM handler for good and cancelled the timer after each case, so an
+    in-process caller's timeout (tests/hostile.py's) never fired again. Now the caller's handler and deadline
+    survive a run, and a deadline that falls inside a case is the caller's, not one slow case."""
+    import signal
+
+    fuzz = load_benchmark("agreement_fuzz")
+
+    def outer(signum: int, frame: object) -> None:
+        raise _Outer
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert fuzz.main(["--cases", "1", "--seed", "3", "--set", "cluster.nodes=2"]) == 0
+        assert signal.getsignal(signal.SIGALRM) is outer
+        assert 20.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0  # still armed, its deadline kept
+        signal.setitimer(signal.ITIMER_REAL, 0.05)  # the caller's deadline inside a case of 10 s
+        with pytest.raises(_Outer), fuzz.case_alarm(10):
+            time.sleep(1.0)
+        signal.setitimer(signal.ITIMER_REAL, 5.0)  # the case's own timeout first: one slow case, caller kept
+        with pytest.raises(fuzz._Timeout), fuzz.case_alarm(0.05):
+            time.sleep(1.0)
+        assert signal.getsignal(signal.SIGALRM) is outer and 3.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 5.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    capsys.readouterr()
+
+
 _STORED = str(Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "validation")
 
 
