@@ -484,13 +484,14 @@ def test_quiet_runs_names_a_run_whose_host_load_it_cannot_read(
     stored = stored / "reuse"
     runs = (stored / "runs.jsonl").read_text(encoding="utf-8")
     (tmp_path / "records.jsonl").write_text((stored / "records.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
-    for damaged in (runs.replace('"host_load": {', '"host_load": 5, "x": {', 1),
-                    runs.replace('"other_cores": 0.0', '"other_cores": -1.0', 1)):  # fmt: skip
-        (tmp_path / "runs.jsonl").write_text(damaged, encoding="utf-8")
+    negative = "line 1: field extra.host_load['other_cores']: expected a finite number ≥ 0, got -1.0"
+    for damaged, expected in ((runs.replace('"host_load": {', '"host_load": 5, "x": {', 1), "run 1: extra.host_load: "),
+                              (runs.replace('"other_cores": 0.0', '"other_cores": -1.0', 1), negative)):  # fmt: skip
+        (tmp_path / "runs.jsonl").write_text(damaged, encoding="utf-8")  # round 28: the negative one read_jsonl's
         monkeypatch.setattr(sys, "argv", ["quiet_runs.py", str(tmp_path)])
         assert load_benchmark("quiet_runs").main() == 2
         captured = capsys.readouterr()
-        assert "run 1: extra.host_load: " in captured.err and captured.err.count("\n") == 1, captured.err
+        assert expected in captured.err and captured.err.count("\n") == 1, captured.err
 
 
 def test_a_prefix_of_an_option_is_refused_by_the_scripts(capsys: pytest.CaptureFixture[str]) -> None:
