@@ -55,7 +55,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -304,21 +306,38 @@ def print_breakdown(out: Path, engines: list[str]) -> None:
                 print(f"  {estimator} rank, run {repeat + 1} of each: mean residual {cells}")
 
 
-def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None) -> Path:
-    """``profile`` with its links fitted again from ``bench`` (the calibration's records) by the current code."""
-    from dpsim.calibration import save_profile
-    from runtime.calibrate import bench_records_problem, refit_links
+def _bench_records(bench: Path) -> list[dict[str, Any]]:
+    """A calibration's benchmark records (``calibration-bench.json``), checked."""
+    from runtime.calibrate import bench_records_problem
 
-    loaded = load_profile(profile)
-    if loaded.host_model is None:
-        raise ScenarioError("host_model", "--refit needs a testbed profile with a host_model", str(profile))
     try:
         records = json.loads(bench.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError("", f"expected the calibration's benchmark records (JSON): {exc}", str(bench)) from None
     if (problem := bench_records_problem(records)) is not None:
         raise ScenarioError("", problem, str(bench))
-    refitted = refit_links(loaded, records, CalibrationPlan(), "emulated")
+    return list(records)
+
+
+def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequence[Path] = ()) -> Path:
+    """``profile`` with its links fitted again from ``bench`` (the calibration's records) by the current code; with
+    ``pool`` (other calibrations' folders of the same testbed), over every calibration's records, on the host's
+    slowdowns, compute and optimizer averaged over them (:func:`runtime.calibrate.pool_profiles`)."""
+    from dpsim.calibration import save_profile
+    from runtime.calibrate import pool_profiles, refit_links
+
+    loaded = load_profile(profile)
+    if loaded.host_model is None:
+        raise ScenarioError("host_model", "--refit needs a testbed profile with a host_model", str(profile))
+    records = _bench_records(bench)
+    others = []
+    for folder in pool:
+        other = load_profile(folder / "profile.yaml")
+        if other.host_model is None:
+            raise ScenarioError("host_model", "--pool needs testbed profiles with a host_model", str(folder))
+        others.append(other)
+        records += _bench_records(folder / "calibration-bench.json")
+    refitted = refit_links(pool_profiles(loaded, others), records, CalibrationPlan(), "emulated")
     target = (out or tmp) / "profile-refit.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     save_profile(refitted, target)
@@ -344,6 +363,10 @@ def main() -> int:
     p.add_argument("--refit", action="store_true", help="with --reuse: fit the profile's links (κ, ε_c, η, p, α) "
                    "again from the folder's calibration-bench.json (else the one beside --profile) with the "
                    "current code first (written to --out as profile-refit.yaml)")  # fmt: skip
+    p.add_argument("--pool", type=Path, action="append", default=[], metavar="DIR", help="with --refit: another "
+                   "calibration of the same testbed (a folder with its profile.yaml and calibration-bench.json) whose "
+                   "points the refit pools with the reused one's: the links fitted over both, the host's slowdowns, "
+                   "compute and optimizer averaged (repeatable)")  # fmt: skip
     p.add_argument("--breakdown", action="store_true", help="also print the step's terms, measured vs predicted")
     p.add_argument(
         "--tcp-cc",
@@ -364,6 +387,12 @@ def main() -> int:
                           "and calibrates nothing")  # fmt: skip
     if args.reuse is None and args.refit:
         raise ScriptError("--refit: only with --reuse (it fits a stored calibration's links again)")
+    if args.pool and not args.refit:
+        raise ScriptError("--pool: only with --refit (it pools other calibrations' points into the refit)")
+    for folder in args.pool:
+        if not (folder / "profile.yaml").is_file() or not (folder / "calibration-bench.json").is_file():
+            raise ScriptError(f"--pool: {folder} holds no profile.yaml and calibration-bench.json (a calibration's "
+                              "folder)")  # fmt: skip
     case_set = args.case_set or (_recorded_case_set(args.reuse) if args.reuse is not None else None) or "default"
     chosen = CASE_SETS[case_set]
     limit = len(chosen) if args.limit is None else args.limit
@@ -399,7 +428,7 @@ def main() -> int:
                 bench = args.reuse / "calibration-bench.json"
                 if not bench.exists() and args.profile is not None:  # the calibration's folder holds it
                     bench = args.profile.parent / "calibration-bench.json"
-                profile = _refit(profile, bench, Path(tmp), args.out)
+                profile = _refit(profile, bench, Path(tmp), args.out, args.pool)
         table, summary = validate(
             cases, out, testbed="emulated", engines=["analytic", "sim"], plan=plan, profile=profile,
             options=JobOptions(warmup_steps=1, steps=args.steps), repeats=repeats, work_dir=Path(tmp) / "work",

@@ -9,6 +9,7 @@ form) reads the lone worker's time as one measurement among the others.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -69,3 +70,53 @@ def test_refit_fits_the_optimizer_sharing_as_the_compute_and_records_it() -> Non
     assert refitted.host_model is not None and refitted.host_model.optimizer_residual < 1e-3
     assert refitted.meta["host_optimizer_fit"]["cores"] == 2.0
     assert "host.optimizer" not in residuals_above(refitted)
+
+
+def _profile(slowdown_2: float, forward_s: float, fault_s: float) -> HardwareProfile:
+    from dpsim.calibration import ComputeCurve, ComputePoint, LinearTime
+
+    host = HostModel(2.0, 0.0, measured={1: 1.0, 2: slowdown_2, 4: 2.0 * slowdown_2}, optimizer_measured={1: 1.0},
+                     page_fault_s=fault_s)  # fmt: skip
+    curve = ComputeCurve((ComputePoint(512, 8, 2, forward_s, 2 * forward_s),))
+    return HardwareProfile(host_model=host, compute_curve=curve, forward=LinearTime(forward_s, 1e-3),
+                           backward=LinearTime(2 * forward_s, 2e-3), optimizer=LinearTime(0.0, 5e-9))  # fmt: skip
+
+
+def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -> None:
+    """Two calibrations of one testbed (worked by hand): 2 processes at 1.2 and 1.4 × alone -> 1.3, a k only one
+    measured (8) left out, the curve's point, the model's fits and the page fault the means; the same either way."""
+    pytest.importorskip("torch")
+    from runtime.calibrate import pool_profiles
+
+    a, b = _profile(1.2, 1e-3, 2e-6), _profile(1.4, 3e-3, 4e-6)
+    b = dataclasses.replace(b, host_model=dataclasses.replace(b.host_model, measured={**b.host_model.measured, 8: 9.0}))
+    ab, ba = pool_profiles(a, [b]), pool_profiles(b, [a])
+    assert ab.host_model is not None and ab.host_model.measured == pytest.approx({1: 1.0, 2: 1.3, 4: 2.6})
+    assert ab.host_model.page_fault_s == pytest.approx(3e-6)
+    assert ab.compute_curve is not None and ab.compute_curve.points[0].forward_s == pytest.approx(2e-3)
+    assert ab.forward is not None and ab.forward.fixed_s == pytest.approx(2e-3)
+    assert ab.host_model.measured == ba.host_model.measured and ab.forward == ba.forward  # type: ignore[union-attr]
+    assert pool_profiles(a, []) is a
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["--pool", "x"], "--pool: only with --refit"), (["--refit", "--pool", "{tmp}"], "holds no profile.yaml")],
+)
+def test_validate_emulated_refuses_a_pool_it_cannot_use(
+    argv: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--pool`` without ``--refit``, or a folder that is not a calibration's: one line, exit 2, nothing run."""
+    pytest.importorskip("torch")
+    import sys
+
+    from _bench import load_benchmark
+
+    stored = str(Path(__file__).parents[1] / "benchmarks/results/validation-2026-12-06-r/all")
+    monkeypatch.setattr(sys, "argv", ["validate_emulated.py", "--reuse", stored,
+                                      *(a.replace("{tmp}", str(tmp_path)) for a in argv)])  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        raise SystemExit(load_benchmark("validate_emulated", "validate_emulated").main())
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
