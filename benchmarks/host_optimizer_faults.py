@@ -9,6 +9,7 @@ worker 0 alone), the most page faults a step of any worker per k, the other proc
 compute's form, held to the 5 % limit since stop 46). No root; run it on a quiet host.
 
     python benchmarks/host_optimizer_faults.py [--repeats 2]
+    python benchmarks/host_optimizer_faults.py --stored     # both fits on every stored profile (no measurement)
 """
 
 from __future__ import annotations
@@ -51,10 +52,44 @@ def _once(heap_kept: bool, work: Path) -> str:
     ])  # fmt: skip
 
 
+def stored_table(root: Path) -> list[str]:
+    """Both fits' residuals on every distinct stored profile's optimizer slowdowns under ``root`` (a profile whose
+    slowdowns another already gave, a copy of one calibration, is left out)."""
+    import statistics
+
+    from dpsim.calibration import fit_host, fit_memory_streams, load_profile
+
+    seen: set[tuple[tuple[int, float], ...]] = set()
+    lines = [f"{'calibration':45s} {'M':>5s} {'max(1,k/M) %':>13s} {'C':>3s} {'eps':>6s} {'fit_host %':>10s}"]
+    old, new = [], []
+    for path in sorted(root.glob("**/profile.yaml")):
+        h = load_profile(path).host_model
+        key = tuple(sorted(h.optimizer_measured.items())) if h is not None else ()
+        if h is None or 1 not in h.optimizer_measured or key in seen:
+            continue
+        seen.add(key)
+        streams, residual = fit_memory_streams(h.optimizer_measured, h.cores)
+        sharing = fit_host(h.optimizer_measured, max_cores=int(h.cores))
+        old.append(residual)
+        new.append(sharing.residual)
+        name = str(path.parent.relative_to(root))
+        lines.append(f"{name:45s} {streams:5.2f} {100 * residual:13.1f} {sharing.cores:3.0f} "
+                     f"{sharing.efficiency_loss:6.3f} {100 * sharing.residual:10.1f}")  # fmt: skip
+    if old:
+        lines.append(f"{len(old)} distinct calibrations; median residual {100 * statistics.median(old):.1f} -> "
+                     f"{100 * statistics.median(new):.1f} %; under 5 %: {sum(r < 0.05 for r in old)} -> "
+                     f"{sum(r < 0.05 for r in new)}")  # fmt: skip
+    return lines
+
+
 def _main() -> int:
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=whole(1, 100), default=2, help="runs each way, alternated")
+    p.add_argument("--stored", action="store_true", help="only print both fits on every stored profile")
     args = p.parse_args()
+    if args.stored:
+        print("\n".join(stored_table(Path(__file__).resolve().parent / "results")))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             for kept in (True, False):

@@ -120,3 +120,20 @@ def test_validate_emulated_refuses_a_pool_it_cannot_use(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and says in err, err
+
+
+def test_the_stored_table_fits_each_distinct_calibration_once(tmp_path: Path) -> None:
+    """``host_optimizer_faults.py --stored``: one row a distinct calibration (a copy of one is left out), both fits'
+    residuals, and the medians (3 workers on 2 cores at 2 ×: max(1, k/M) off by ≥ 10 %, fit_host by ~0)."""
+    from _bench import load_benchmark
+
+    from dpsim.calibration import save_profile
+
+    host = HostModel(2.0, 0.0, memory_streams=2.0, optimizer_measured={1: 1.0, 2: 1.0, 3: 2.0, 4: 2.0, 6: 3.0, 8: 4.0})
+    for name in ("a", "copy-of-a"):
+        (tmp_path / name).mkdir()
+        save_profile(HardwareProfile(host_model=host), tmp_path / name / "profile.yaml")
+    lines = load_benchmark("host_optimizer_faults").stored_table(tmp_path)
+    assert len(lines) == 3 and lines[1].split()[0] == "a"
+    assert float(lines[1].split()[2]) >= 10.0 and float(lines[1].split()[-1]) < 0.1
+    assert lines[2].startswith("1 distinct calibrations")
