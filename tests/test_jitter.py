@@ -150,3 +150,21 @@ def test_a_thousand_distinct_stragglers_with_a_spread_price_in_about_a_second() 
     start = time.process_time()
     predict(scenario)
     assert time.process_time() - start < 5.0  # generous: a loaded machine (0.85 s alone)
+
+
+def test_a_spread_with_a_heavy_or_peaked_jitter_against_draws() -> None:
+    """Two faults the first version had under a spread: the paces' 0.01 floor (Φ(−4.95) = 3.7e-7 of them at σ 0.2)
+    left out of the cells, so no rank's CDF reached 1 and a heavy tail was integrated to its end (lognormal cv 10 on
+    64 ranks priced 548 for 24); and a gamma of shape 8 (cv 0.5, two draws) tabulated from 1e-300, whose 9 % log steps
+    priced it 0.9 % high (18 standard errors)."""
+    rng = np.random.default_rng(5)
+    replicates = 400_000
+    paces = np.maximum(0.01, 1 + 0.05 * rng.standard_normal((replicates, 8)))
+    sums = rng.gamma(8.0, 1 / 8.0, size=(replicates, 8))
+    slowest = (paces * sums).max(axis=1)
+    error = 4 * slowest.std() / math.sqrt(replicates)
+    assert expected_slowest_sum([(1.0, 2, [1.0])] * 8, 0.05, "gamma", 0.5) == pytest.approx(slowest.mean(), abs=error)
+    heavy = _draws("lognormal", 10.0, (50_000, 64, 2), seed=9).mean(axis=2)
+    floor = np.maximum(0.01, 1 + 0.2 * np.random.default_rng(10).standard_normal((50_000, 64)))
+    drawn = (heavy * floor).max(axis=1).mean()
+    assert abs(expected_slowest_sum([(1.0, 2, [1.0])] * 64, 0.2, "lognormal", 10.0) / drawn - 1) < 0.15
