@@ -260,6 +260,28 @@ def test_sends_queued_behind_a_slowed_send_and_the_late_stage_s_reduction_by_han
     assert _rel(reduced.step_time_s, predict(s).step_time_s) < 1e-9
 
 
+def _engine_record(s: Scenario) -> list[tuple[str, int, Any, float, float]]:
+    """Every operation and send of the engines' schedule evaluation of ``s`` with its NIC loads, as run."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
+    from dpsim.analytic.step import model_parallel_fabric, pipeline_stage_loads
+
+    result = predict(s)
+    fabric = model_parallel_fabric(s)
+    tp = result.extra["tensor_parallel_comm_s"] / s.accumulation_steps
+    forward, backward = parallel.with_tensor_parallel(s, result.extra["forward_s"], result.extra["backward_s"], tp)
+    found = pipeline_stage_loads(s, fabric, forward, backward, tp)
+    assert found is not None
+    nics, loads = found
+    t = s.training
+    p = t.pipeline_parallel
+    send = parallel.pipeline_sends(parallel.pipeline_p2p_times(s, fabric))
+    record: list[tuple[str, int, Any, float, float]] = []
+    args = (forward, backward, p, s.accumulation_steps, t.virtual_stages, t.pipeline_schedule, send, [1.0] * p)
+    evaluate_shared_nics(*args, nics, record, loads)
+    return record
+
+
 @pytest.mark.parametrize("pp", [1, 2])
 def test_a_job_without_data_parallelism_has_nothing_to_reduce(pp: int) -> None:
     """tp=8 fills each node, dp=1: no gradient reduction on the network (with pp=2 only the sends, each
@@ -757,6 +779,19 @@ def test_tp_all_reduces_inside_a_live_operation_share_the_nic_with_the_send_befo
     assert _rel(stages.flows.durations()[("F", 0, 1)], 2 * size / bandwidth - compute) < 1e-9
     assert _rel(ops["F1.0"], 3 * size / bandwidth + 3 * alpha) < 1e-9
     assert _rel(nominal["F1.0"], compute + 2 * size / bandwidth + 4 * alpha) < 1e-9
+    # both engines run the same timeline (stop 46: the TP phases share the NIC with the send in the schedule's
+    # evaluation), so F1, the send before it and the step are the hand-worked ones
+    record = _engine_record(s)
+    engine_ops = {
+        f"{f}{mb}.{c}": end - start for kind, d, (f, mb, c), start, end in record if d == 0 and kind != "send"
+    }
+    engine_sends = {op: end - start for kind, _, op, start, end in record if kind == "send"}
+    assert _rel(engine_ops["F0.0"], nominal["F0.0"]) < 1e-12
+    assert _rel(engine_ops["F1.0"], 3 * size / bandwidth + 3 * alpha) < 1e-9
+    assert _rel(engine_sends[("F", 0, 1)], 2 * size / bandwidth - compute) < 1e-9
+    for engine in ("analytic", "sim"):
+        step = predict(s).step_time_s if engine == "analytic" else simulate(s, fidelity="chunk").step_time_s
+        assert _rel(step, result.step_time_s) < 1e-9, engine
 
 
 def test_a_jobs_degraded_nic_slows_it_on_a_shared_fabric() -> None:

@@ -445,6 +445,35 @@ def test_sends_of_two_links_through_one_nic_share_it_while_both_are_in_flight() 
     assert evaluate_schedule(1.0, 1.0, 3, 3, 1, "1f1b", (2.0, 2.0, 2.0), nics=nics).makespan_s == 24.0
 
 
+def test_a_reduction_on_the_nic_of_a_send_shares_it_by_hand() -> None:
+    # GPipe, 2 stages, 1 micro-batch, forward = backward = 1 s, every send 10 s alone; stage 1's send back (1 -> 0)
+    # leaves through NIC direction 0, which stage 1's reduction (one bucket, 100 s of bytes alone) crosses too, one
+    # flow each. By hand: F0 [0, 1] on stage 0, sent 1 -> 11; stage 1 F0 [11, 12], B0 [12, 13], its last operation,
+    # so its reduction joins 0.5 s into it (12.5); B0's send leaves at 13 and runs at half pace beside it: 13 -> 33;
+    # stage 0 B0 [33, 34]. Without the reduction 24 s; a bucket done before the send leaves (0.25 s) changes nothing,
+    # nor does a send latency paid after the last byte, off the NIC, where the send shares nothing (each send then
+    # ends at its departure plus its duration, bit for bit).
+    from dpsim.analytic.pipeline_schedule import StageLoads, evaluate_shared_nics
+
+    nics = ((0, 1, ((1, 1),)), (1, 0, ((0, 1),)))
+    args = (1.0, 1.0, 2, 1, 1, "gpipe", 10.0, [1.0, 1.0], nics)
+    loads = StageLoads(dp_flows=((), ((0, 1),)), dp_buckets=((0.5, 100.0),))
+    record: list = []
+    assert evaluate_shared_nics(*args, record, loads).makespan_s == 34.0
+    assert ("send", 1, ("B", 0, 0), 13.0, 33.0) in record
+    assert evaluate_shared_nics(*args).makespan_s == 24.0
+    short = StageLoads(dp_flows=((), ((0, 1),)), dp_buckets=((0.5, 0.25),))
+    assert evaluate_shared_nics(*args, None, short).makespan_s == 24.0
+    tails = StageLoads(send_latency_s=(1e-3, 1e-3))
+    assert evaluate_shared_nics(*args, None, tails).makespan_s == 24.0
+    # two buckets, the second ready 0.7 s into B0 and joining 0.1 s (its base latency) after the first is done: the
+    # first (1 s alone) joins at 12.6, runs alone to 13 (0.6 s left), then beside the send until 14.2; the second
+    # joins at 14.3 and runs beside it for its 2 s alone: 14.3 -> 18.3. The send: 0.6 s of bytes by 14.2 (half pace),
+    # 0.1 s alone, 2 s more at half pace to 18.3, then its last 7.3 s alone: delivered at 25.6; stage 0 B0 [25.6, 26.6]
+    two = StageLoads(dp_flows=((), ((0, 1),)), dp_buckets=((0.5, 1.0), (0.7, 2.0)), dp_latency_s=0.1)
+    assert evaluate_shared_nics(*args, None, two).makespan_s == pytest.approx(26.6, abs=1e-12)
+
+
 @pytest.mark.parametrize("schedule,v", [("1f1b", 1), ("gpipe", 1), ("interleaved", 2)])
 @pytest.mark.parametrize("m", [4, 8, 12])
 def test_sends_that_never_meet_on_a_nic_run_as_the_unshared_schedule_bit_for_bit(schedule: str, v: int, m: int) -> None:

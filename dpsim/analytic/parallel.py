@@ -198,6 +198,70 @@ def stage_link_nic_flows(
     return tuple(links) if any(n > 1 for n in users.values()) else ()
 
 
+@functools.lru_cache(maxsize=1024)
+def pipeline_nic_users(
+    p: int, tp: int, dp: int, per_node: int, nics: int, tp_crosses: bool, dp_reduces: bool
+) -> tuple[
+    tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...],
+    tuple[tuple[tuple[int, int], ...], ...],
+    tuple[tuple[tuple[int, int], ...], ...],
+]:
+    """:func:`stage_link_nic_flows` with, in the same numbering of NIC directions, each stage's TP ring phases
+    (``tp_crosses``: its TP groups span nodes) and its data-parallel ring (``dp_reduces``): (links, TP flows per
+    stage, DP flows per stage). All three empty where no NIC direction carries two of them.
+
+    A TP group across nodes fills each of its nodes (``tp`` > G); its ring leaves and enters every node once a phase,
+    as NCCL spreads its channels over the NICs its GPUs sit near (:func:`dpsim.sim.shared.rail_copies`): one flow
+    each way on each of those NICs. A DP ring (member j to j + 1 of each TP rank's group, Megatron's order) is a flow
+    out of the sender's NIC and one into the receiver's where the two sit on different nodes."""
+    g = tp * dp
+    if p <= 1:
+        return (), (), ()
+    pairs = sorted({(k, (k + 1) % p) for k in range(p)} | {((k + 1) % p, k) for k in range(p)})
+    numbered: dict[tuple[str, int, int], int] = {}
+    users: dict[int, int] = {}
+
+    def load(flows: dict[int, int], way: str, node: int, nic: int) -> None:
+        at = numbered.setdefault((way, node, nic), len(numbered))
+        flows[at] = flows.get(at, 0) + 1
+
+    def used(flows: dict[int, int]) -> tuple[tuple[int, int], ...]:
+        for at in flows:
+            users[at] = users.get(at, 0) + 1
+        return tuple(sorted(flows.items()))
+
+    links = []
+    for a, b in pairs:
+        flows: dict[int, int] = {}
+        for ends in _crossing_sends(a, b, g, per_node, nics):
+            for way, (node, nic) in zip(("out", "in"), ends, strict=True):
+                load(flows, way, node, nic)
+        links.append((a, b, used(flows)))
+    tp_flows = []
+    for s in range(p):
+        flows = {}
+        if tp_crosses and tp > per_node:
+            for node in sorted({r // per_node for r in range(s * g, s * g + g)}):
+                for nic in sorted({local * nics // per_node for local in range(per_node)}):
+                    load(flows, "out", node, nic)
+                    load(flows, "in", node, nic)
+        tp_flows.append(used(flows))
+    dp_flows = []
+    for s in range(p):
+        flows = {}
+        if dp_reduces and dp > 1:
+            for i in range(tp):
+                for j in range(dp if dp > 2 else 2):
+                    src, dst = rank_of(i, j % dp, s, tp, dp), rank_of(i, (j + 1) % dp, s, tp, dp)
+                    if src // per_node != dst // per_node:
+                        load(flows, "out", src // per_node, src % per_node * nics // per_node)
+                        load(flows, "in", dst // per_node, dst % per_node * nics // per_node)
+        dp_flows.append(used(flows))
+    if not any(n > 1 for n in users.values()):
+        return (), (), ()
+    return tuple(links), tuple(tp_flows), tuple(dp_flows)
+
+
 def pipeline_nic_flows(scenario: Scenario, fabric: Fabric) -> tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]:
     """:func:`stage_link_nic_flows` of ``scenario``'s pipeline on ``fabric``, where its sends cross a switched
     fabric's NICs and run beside the passes (``training.pipeline_p2p: overlapped``); empty otherwise (one node, a

@@ -42,6 +42,7 @@ __all__ = [
     "NicFlows",
     "Op",
     "ScheduleTimes",
+    "StageLoads",
     "batch_bubble_and_sends",
     "boundary_of",
     "bubble_and_sends",
@@ -241,6 +242,7 @@ def evaluate_schedule(
     slowdowns: Sequence[float] | None = None,
     send_s: Mapping[Op, float] | None = None,
     nics: NicFlows = (),
+    loads: StageLoads | None = None,
 ) -> ScheduleTimes:
     """Run one step of ``m`` micro-batches through ``p`` stages (the rules of the module docstring).
 
@@ -255,7 +257,7 @@ def evaluate_schedule(
     different directed links share a NIC direction (:func:`dpsim.analytic.parallel.stage_link_nic_flows`), the
     step is run event by event with the sends in flight on one direction sharing it
     (:func:`evaluate_shared_nics`; floats only, and not with ``send_s``, whose durations were measured with their
-    sharing in them).
+    sharing in them), with what else crosses those NIC directions (``loads``: TP phases, reductions).
 
     Past :data:`MAX_OPERATIONS` operations (and without ``send_s``) the step is not run operation by operation:
     a schedule of identical micro-batches is a max-plus linear system, whose makespan grows by a fixed amount
@@ -274,7 +276,9 @@ def evaluate_schedule(
 
     def run(micro_batches: int) -> ScheduleTimes:
         if shared:
-            return evaluate_shared_nics(forward_s, backward_s, p, micro_batches, v, schedule, p2p_s, slow, nics)
+            return evaluate_shared_nics(
+                forward_s, backward_s, p, micro_batches, v, schedule, p2p_s, slow, nics, loads=loads
+            )
         return _run(forward_s, backward_s, p, micro_batches, v, schedule, p2p_s, slow, send_s)
 
     extended = _extension(p, m, v, schedule)
@@ -326,6 +330,7 @@ def bubble_and_sends(
     p2p_s: Any = 0.0,
     slowdowns: Sequence[float] | None = None,
     nics: NicFlows = (),
+    loads: StageLoads | None = None,
 ) -> tuple[Any, Any]:
     """(bubble, exposed sends) of one pipelined step (arguments of :func:`evaluate_schedule`): what the schedule
     adds to one stage's m·(t_f + t_b) without sends (makespan − m·(t_f + t_b)), and what its sends add on top (the
@@ -347,7 +352,9 @@ def bubble_and_sends(
     else:
         idle = evaluate_schedule(forward_s, backward_s, p, m, v, schedule, 0.0, slowdowns).makespan_s
         full = (
-            evaluate_schedule(forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns, nics=nics).makespan_s
+            evaluate_schedule(
+                forward_s, backward_s, p, m, v, schedule, p2p_s, slowdowns, nics=nics, loads=loads
+            ).makespan_s
             if _any_send(p2p_s)
             else idle
         )
@@ -512,18 +519,69 @@ NicFlows = tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]
 flows), …)) (:func:`dpsim.analytic.parallel.stage_link_nic_flows`); empty where no NIC direction serves two links."""
 
 
+@dataclass(frozen=True)
+class StageLoads:
+    """What a pipelined step puts on the NIC directions of its sends besides the sends
+    (:func:`evaluate_shared_nics`; built by :func:`dpsim.analytic.step.pipeline_stage_loads`). Each stage's entries
+    are ((NIC direction, flows), …) in the numbering of the sends' :data:`NicFlows`, empty where it loads none.
+
+    ``send_latency_s``: each stage boundary's latency α, which a send pays after its last byte (not sharing the NIC).
+    ``tp_flows``: each stage's TP ring phases where its TP groups cross nodes; every forward (backward) operation
+    then runs ``tp_counts[0]`` (``[1]``) collectives released over ``tp_layers`` layers as Megatron runs them (each
+    layer's compute, then its collectives), each collective ``tp_phases`` ring phases of ``tp_phase_s`` alone, the
+    last ``tp_latency_s`` of which is the phase's latency after its bytes. ``dp_flows``: each stage's data-parallel
+    reduction, its buckets ``dp_buckets`` in order on one stream: (ready, seconds of bytes alone), ready counted from
+    the start of the stage's last operation, each joining ``dp_latency_s`` (its schedule's base latency) after
+    both it is ready and the bucket before it is done."""
+
+    send_latency_s: tuple[float, ...] = ()
+    tp_flows: tuple[tuple[tuple[int, int], ...], ...] = ()
+    tp_counts: tuple[int, int] = (0, 0)
+    tp_layers: tuple[int, int] = (1, 1)
+    tp_phases: int = 0
+    tp_phase_s: float = 0.0
+    tp_latency_s: float = 0.0
+    dp_flows: tuple[tuple[tuple[int, int], ...], ...] = ()
+    dp_buckets: tuple[tuple[float, float], ...] = ()
+    dp_latency_s: float = 0.0
+
+    def op_segments(self, d: int, forward: bool, span: float) -> list[tuple[bool, float]] | None:
+        """Operation of ``span`` seconds on stage ``d`` as (bytes?, seconds alone) segments — compute and latencies
+        (False) and its TP phases' bytes (True) — or None where its TP loads no NIC direction."""
+        if d >= len(self.tp_flows) or not self.tp_flows[d] or self.tp_phases <= 0:
+            return None
+        count = self.tp_counts[0 if forward else 1]
+        if count <= 0:
+            return None
+        layers = max(1, min(count, self.tp_layers[0 if forward else 1]))
+        one = self.tp_phases * self.tp_phase_s
+        compute = max(0.0, span - count * one) / layers
+        segments: list[tuple[bool, float]] = []
+        for i in range(layers):
+            segments.append((False, compute))
+            for _ in range((count // layers + (1 if i < count % layers else 0)) * self.tp_phases):
+                segments += [(True, self.tp_phase_s - self.tp_latency_s), (False, self.tp_latency_s)]
+        return segments
+
+
 @dataclass
 class _Flowing:
-    """A send on the wire (:func:`evaluate_shared_nics`): its link, what it delivers, its progress at ``since``."""
+    """Bytes on the wire (:func:`evaluate_shared_nics`): a send, a TP phase or a reduction; its progress at
+    ``since``."""
 
-    link: tuple[int, int]
-    op: Op
+    key: Any
+    """What loads the NIC directions: a directed stage link (src, dst), ("tp", stage) or ("dp", stage)."""
+    op: Any
     departed: float
     since: float
     left: float
-    """What is left of it in seconds at its link's pace alone."""
+    """What is left of its bytes in seconds at its pace alone."""
     rate: float
-    """Its pace now, relative to alone (1: no other link's send shares its busiest NIC direction)."""
+    """Its pace now, relative to alone (1: nothing else shares its busiest NIC direction)."""
+    duration: float = 0.0
+    """Bytes and latency alone: where it never shared, it ends exactly ``departed + duration``."""
+    tail: float = 0.0
+    """Latency after its last byte."""
     version: int = 0
 
     @property
@@ -542,6 +600,7 @@ def evaluate_shared_nics(
     slow: list[float],
     nics: NicFlows,
     record: list[tuple[str, int, Op, float, float]] | None = None,
+    loads: StageLoads | None = None,
 ) -> ScheduleTimes:
     """:func:`_run` where the sends of different directed links share NIC directions (``nics``), event by event.
 
@@ -550,26 +609,43 @@ def evaluate_shared_nics(
     its own flows on that NIC, :func:`dpsim.analytic.parallel.stage_boundary_ranks_per_nic`) times c / n, where c
     is its own flows on that direction and n every flow in flight there (TCP's and NCCL's flows share a NIC about
     equally: processor sharing, the rule :func:`dpsim.analytic.parallel.ring_boundary_links` prices a cable by).
-    Its pace changes only when a send starts or ends on a direction it shares; the latency α shares with the bytes
-    (10 µs beside transfers of milliseconds). Sends on one directed link still go one after another. Where no two
-    sends of different links are ever in flight on one direction at once, every time is :func:`_run`'s bit for bit
-    (a send alone ends at its departure plus its duration). ``record`` collects (kind: "F" | "B" | "send", stage
-    (a send's sender), operation, start, end) of each operation and send, for the shared fabric's release times."""
+    Its pace changes only when a send starts or ends on a direction it shares. Sends on one directed link still go
+    one after another (the next leaves when the previous is delivered). Where no two sends of different links are
+    ever in flight on one direction at once, every time is :func:`_run`'s bit for bit (a send alone ends at its
+    departure plus its duration). ``record`` collects (kind: "F" | "B" | "send", stage (a send's sender),
+    operation, start, end) of each operation and send, for the shared fabric's release times.
+
+    ``loads`` (:class:`StageLoads`) adds what else crosses those NIC directions in the step, by the same rule (the
+    shared fabric, :mod:`dpsim.sim.shared`, runs all of them as flows): a send's latency α is paid after its last
+    byte, off the NIC (without ``loads`` it shares with the bytes: 10 µs beside transfers of milliseconds); where a
+    stage's TP groups cross nodes, each of its operations runs as its layers' compute and its TP collectives' ring
+    phases (bytes, then the phase's latency), the bytes sharing the NIC with the sends in flight (issue 9 item 6:
+    an operation whose first collective starts while the send before it is on the NIC lasts longer by what they
+    share, and so does the send); and each stage's data-parallel reduction shares the NIC with the sends still
+    queued when it starts (a last stage's gradient sends behind a slow link drain beside its reduction, and the
+    first stage waits for them). An operation that shares nothing ends at its start plus its span, bit for bit."""
     import heapq
     from collections import deque
 
+    extra = loads if loads is not None else StageLoads()
     chunks = v if schedule == "interleaved" else 1
     last = p * chunks - 1
     orders = schedule_order(p, m, v, schedule)
     boundaries = isinstance(p2p_s, tuple)
     if boundaries and len(p2p_s) != p:
         raise ValueError(f"need a send for each of {p} stage boundaries, got {len(p2p_s)}")
-    loads = {(a, b): flows for a, b, flows in nics}
-    own = {link: max((n for _, n in flows), default=0) for link, flows in loads.items()}
-    sharing: dict[int, list[tuple[int, int]]] = {}
-    for link, flows in loads.items():
+    flows_of: dict[Any, tuple[tuple[int, int], ...]] = {(a, b): flows for a, b, flows in nics}
+    for d, flows in enumerate(extra.tp_flows):
+        if flows:
+            flows_of[("tp", d)] = flows
+    for d, flows in enumerate(extra.dp_flows):
+        if flows:
+            flows_of[("dp", d)] = flows
+    own = {key: max((n for _, n in flows), default=0) for key, flows in flows_of.items()}
+    sharing: dict[int, list[Any]] = {}
+    for key, flows in flows_of.items():
         for at, _ in flows:
-            sharing.setdefault(at, []).append(link)
+            sharing.setdefault(at, []).append(key)
     in_flight: dict[int, int] = {}
     fwd = [forward_s / chunks * s for s in slow]
     bwd = [backward_s / chunks * s for s in slow]
@@ -579,8 +655,13 @@ def evaluate_shared_nics(
     running = [False] * p
     arrived: dict[Op, float] = {}
     queued: dict[tuple[int, int], deque[Op]] = {}
-    on_wire: dict[tuple[int, int], _Flowing] = {}
-    events: list[tuple[float, int, int, Any]] = []  # (time, order, 0: an operation ends / 1: a send ends, what)
+    on_wire: dict[Any, _Flowing] = {}
+    # an operation run as segments (its TP loads a NIC): (segments, next one, start, span, shared any, its record)
+    stepping: dict[int, tuple[list[tuple[bool, float]], int, float, float, bool, int]] = {}
+    reducing: dict[int, tuple[float, int]] = {}  # a stage's reduction: when its last operation began, its bucket
+    # events: (time, order, 0: an operation ends / 1: bytes end / 2: a send is delivered / 3: an operation's segment
+    # ends / 4: a reduction starts, what)
+    events: list[tuple[float, int, int, Any]] = []
     order = 0
     sends = 0
     now = 0.0
@@ -590,18 +671,18 @@ def evaluate_shared_nics(
         heapq.heappush(events, (at, order, kind, what))
         order += 1
 
-    def pace(link: tuple[int, int]) -> float:
-        flows = loads.get(link, ())
+    def pace(key: Any) -> float:
+        flows = flows_of.get(key, ())
         if not flows:
             return 1.0
-        return own[link] / max(in_flight[at] for at, _ in flows)
+        return own[key] / max(in_flight[at] for at, _ in flows)
 
-    # the links that share a NIC direction with each link (itself among them), in one order
-    near = {link: sorted({other for at, _ in flows for other in sharing[at]}) for link, flows in loads.items()}
+    # the loads that share a NIC direction with each one (itself among them), in one order
+    near = {key: list(dict.fromkeys(o for at, _ in flows for o in sharing[at])) for key, flows in flows_of.items()}
 
-    def repace(link: tuple[int, int]) -> None:
-        """New paces for the sends in flight that share a NIC direction with ``link`` (at ``now``)."""
-        for other in near.get(link, ()):
+    def repace(key: Any) -> None:
+        """New paces for the bytes in flight that share a NIC direction with ``key`` (at ``now``)."""
+        for other in near.get(key, ()):
             flowing = on_wire.get(other)
             if flowing is None or flowing.end <= now:
                 continue
@@ -612,16 +693,22 @@ def evaluate_shared_nics(
                 flowing.version += 1
                 push(flowing.end, 1, (flowing, flowing.version))
 
+    def put_on(key: Any, what: Any, duration: float, tail: float) -> _Flowing:
+        for at, n in flows_of.get(key, ()):
+            in_flight[at] = in_flight.get(at, 0) + n
+        flowing = on_wire[key] = _Flowing(key, what, now, now, duration - tail, pace(key), duration, tail)
+        push(flowing.end if flowing.rate != 1.0 else now + flowing.left, 1, (flowing, 0))
+        repace(key)
+        return flowing
+
     def depart(link: tuple[int, int]) -> None:
         nonlocal sends
         op = queued[link].popleft()
-        for at, n in loads.get(link, ()):
-            in_flight[at] = in_flight.get(at, 0) + n
-        duration = p2p_s[boundary_of(link[0], link[1], p)] if boundaries else p2p_s
-        flowing = on_wire[link] = _Flowing(link, op, now, now, duration, pace(link))
+        k = boundary_of(link[0], link[1], p)
+        duration = p2p_s[k] if boundaries else p2p_s
+        tail = extra.send_latency_s[k] if extra.send_latency_s else 0.0
         sends += 1
-        push(flowing.end, 1, (flowing, 0))
-        repace(link)
+        put_on(link, op, duration, min(tail, duration))
 
     def deliver(op: Op, src: int, dst: int) -> None:
         duration = (p2p_s[boundary_of(src, dst, p)] if boundaries else p2p_s) if src != dst else 0.0
@@ -646,9 +733,48 @@ def evaluate_shared_nics(
         span = fwd[d] if kind == "F" else bwd[d]
         busy[d] = busy[d] + span
         running[d] = True
+        at = -1
         if record is not None:
+            at = len(record)
             record.append((kind, d, op, start, start + span))
-        push(start + span, 0, d)
+        if pos[d] == len(orders[d]) - 1 and d < len(extra.dp_flows) and extra.dp_flows[d] and extra.dp_buckets:
+            reducing[d] = (start, 0)
+            push(start + extra.dp_buckets[0][0] + extra.dp_latency_s, 4, d)
+        segments = extra.op_segments(d, kind == "F", span)
+        if segments is None:
+            push(start + span, 0, d)
+            return
+        stepping[d] = (segments, 0, start, span, False, at)
+        push(start, 3, (d, -1))
+
+    def delivered(flowing: _Flowing) -> None:
+        link = flowing.key
+        if record is not None:
+            record.append(("send", link[0], flowing.op, flowing.departed, now))
+        arrived[flowing.op] = now
+        if queued[link]:
+            depart(link)
+        begin(link[1])
+
+    def advance(d: int) -> None:
+        """Stage ``d``'s operation at its next segment (at ``now``), or its end."""
+        segments, i, start, span, shared, at = stepping[d]
+        while i < len(segments) and segments[i][1] <= 0:
+            i += 1
+        if i == len(segments):
+            del stepping[d]
+            push(start + span if not shared else now, 0, d)
+            if shared and record is not None:  # its end as run
+                record[at] = (*record[at][:4], now)
+            return
+        stepping[d] = (segments, i + 1, start, span, shared, at)
+        is_bytes, seconds = segments[i]
+        if not is_bytes:
+            push(now + seconds, 3, (d, i))
+            return
+        flowing = put_on(("tp", d), d, seconds, 0.0)
+        if flowing.rate != 1.0:
+            stepping[d] = (segments, i + 1, start, span, True, at)
 
     for d in range(p):
         begin(d)
@@ -669,20 +795,44 @@ def evaluate_shared_nics(
                 deliver(("B", mb, c - 1), d, (c - 1) % p)
             begin(d)
             continue
+        if kind == 3:
+            advance(what[0])
+            continue
+        if kind == 4:
+            put_on(("dp", what), what, extra.dp_buckets[reducing[what][1]][1], 0.0)
+            continue
+        if kind == 2:
+            delivered(what)
+            continue
         flowing, version = what
         if version != flowing.version:
             continue
-        link = flowing.link
-        del on_wire[link]
-        for at, n in loads.get(link, ()):
+        key = flowing.key
+        del on_wire[key]
+        for at, n in flows_of.get(key, ()):
             in_flight[at] -= n
-        if record is not None:
-            record.append(("send", link[0], flowing.op, flowing.departed, now))
-        arrived[flowing.op] = now
-        if queued[link]:
-            depart(link)
-        repace(link)
-        begin(link[1])
+        repace(key)
+        if isinstance(key[0], int):  # a send: delivered after its latency (exactly its duration where it shared none)
+            at = (
+                flowing.departed + flowing.duration
+                if flowing.version == 0 and flowing.rate == 1.0
+                else now + flowing.tail
+            )
+            if at == now:
+                delivered(flowing)
+            else:
+                push(at, 2, flowing)
+        elif key[0] == "dp":  # the stage's next bucket
+            d = key[1]
+            began, k = reducing[d]
+            if k + 1 < len(extra.dp_buckets):
+                reducing[d] = (began, k + 1)
+                push(max(now, began + extra.dp_buckets[k + 1][0]) + extra.dp_latency_s, 4, d)
+        elif key[0] == "tp":
+            d = key[1]
+            if flowing.version:
+                stepping[d] = (*stepping[d][:4], True, stepping[d][5])
+            advance(d)
     if any(pos[d] < len(orders[d]) for d in range(p)):
         raise ValueError(f"pipeline schedule {schedule!r} deadlocks (p={p}, m={m}, v={v})")
     return ScheduleTimes(max(free), tuple(busy), tuple(free), sends)

@@ -828,7 +828,7 @@ def flow_shop_makespan(pieces: int, gather_s: float, compute_s: float) -> float:
 
 
 def _model_parallel_terms(
-    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float
+    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, nic_loads: bool = True
 ) -> tuple[float, float, float]:
     """(exposed model-parallel communication per micro-batch, pipeline bubble per step, exposed pipeline sends
     per step), seconds.
@@ -837,7 +837,8 @@ def _model_parallel_terms(
     all-reduces; under ``training.pipeline_p2p: blocking`` DeepSpeed's stage-boundary transfers,
     :func:`~dpsim.analytic.parallel.pipeline_blocking_p2p_time`) and the pipeline schedule's bubble and exposed
     sends (:func:`pipeline_terms`). Both engines take all three from here, and split the per-micro-batch term
-    between the passes by the TP share.
+    between the passes by the TP share. ``nic_loads=False``: the sends share their NICs with no TP phase or
+    reduction (the shared fabric, which runs those as flows beside its live pipeline).
     """
     t = scenario.training
     if t.tensor_parallel == 1 and t.pipeline_parallel == 1:
@@ -846,12 +847,12 @@ def _model_parallel_terms(
     # DeepSpeed's blocking stage-boundary transfers sit on the compute stream between passes, as the TP
     # collectives do inside them: both lengthen every micro-batch (and so the bubble)
     tp_comm += parallel.pipeline_blocking_p2p_time(scenario, fabric)
-    bubble, sends = pipeline_terms(scenario, fabric, forward_s, backward_s, tp_comm)
+    bubble, sends = pipeline_terms(scenario, fabric, forward_s, backward_s, tp_comm, nic_loads)
     return tp_comm, bubble, sends
 
 
 def pipeline_terms(
-    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
+    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float, nic_loads: bool = True
 ) -> tuple[float, float]:
     """(bubble, exposed sends) of one pipelined step, seconds: what the schedule adds to one stage's work.
 
@@ -876,8 +877,69 @@ def pipeline_terms(
     slow = pipeline_stage_slowdowns(scenario, forward_s + backward_s, tp_comm_s)
     send = parallel.pipeline_sends(parallel.pipeline_p2p_times(scenario, fabric))
     nics = parallel.pipeline_nic_flows(scenario, fabric)
-    bubble, sends = bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow, nics)
+    loads = pipeline_stage_loads(scenario, fabric, fwd, bwd, tp_comm_s) if nic_loads and _any_positive(send) else None
+    if loads is not None:
+        nics, loads = loads
+    bubble, sends = bubble_and_sends(fwd, bwd, p, m, t.virtual_stages, t.pipeline_schedule, send, slow, nics, loads)
     return bubble + torch_lockstep_s(scenario, fwd), sends
+
+
+def _any_positive(send: Any) -> bool:
+    return any(x > 0 for x in send) if isinstance(send, tuple) else bool(send > 0)
+
+
+def pipeline_stage_loads(
+    scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
+) -> tuple[Any, Any] | None:
+    """(the sends' NIC flows, :class:`~dpsim.analytic.pipeline_schedule.StageLoads`) of a pipelined step whose sends
+    cross switched NICs (issue 9 item 6), or None where no NIC direction carries two of their users
+    (``forward_s``/``backward_s``: a micro-batch's passes on one stage with their TP share). Each send pays its
+    boundary's latency after its last byte, as the shared fabric's flows do.
+
+    TP: where a stage's TP groups span nodes and every TP collective is blocking (no GEMM hides any, no fused local
+    step), each operation runs its TP collectives as :class:`dpsim.sim.shared._TensorFlows` does (layer by layer, as
+    many an operation as the fabric releases: ``_tensor_flows``, ``_tp_passes_of_stage``), each a ring of
+    ``2(t − 1)`` phases (``t − 1`` each for sequence parallelism's reduce-scatter and all-gather) of equal length,
+    its link's latency after each phase's bytes, on the NICs :func:`~dpsim.analytic.parallel.pipeline_nic_users`
+    gives them."""
+    from dpsim.analytic.pipeline_schedule import StageLoads
+
+    t = scenario.training
+    p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
+    if p <= 1 or fabric.nodes <= 1 or fabric.topology == "ring" or t.pipeline_p2p != "overlapped":
+        return None
+    tp_crosses = (
+        parallel.tensor_parallel_crosses_nodes(tp, fabric.per_node)
+        and tp > fabric.per_node
+        and parallel.tensor_parallel_hidden_time(scenario, fabric) <= 0
+        and parallel.tensor_parallel_local_time(scenario) <= 0
+    )
+    links, tp_flows, _ = parallel.pipeline_nic_users(
+        p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, False
+    )
+    if not links:
+        return None
+    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    latency = tuple(link.latency_s for link in parallel.pipeline_p2p_links(scenario, fabric))
+    tp_fields: dict[str, Any] = {}
+    if any(tp_flows):
+        collectives = parallel.tensor_parallel_collectives(scenario, fabric)
+        one = sum(seconds for _, seconds in collectives)
+        group_tp = parallel.tensor_parallel_fabric(tp, fabric)
+        layers = parallel.layers_per_stage(scenario)
+        per_stage = layers * parallel.tensor_parallel_counts(scenario)[0]
+        forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
+        per_pass = (max(1, forward), max(1, round(per_stage) - forward))
+        phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
+        tp_fields = {
+            "tp_flows": tp_flows,
+            "tp_counts": tuple(max(1, round(n / chunks)) for n in per_pass),
+            "tp_layers": (max(1, round(layers / chunks)),) * 2,
+            "tp_phases": phases,
+            "tp_phase_s": one / phases,
+            "tp_latency_s": min(one / phases, max(group_tp.intra.latency_s, group_tp.inter.latency_s)),
+        }
+    return links, StageLoads(send_latency_s=latency, **tp_fields)
 
 
 def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:

@@ -1361,7 +1361,10 @@ def simulate_shared(
         model = compute_model(s, profile)
         pace = analytic_step.expected_pace(s)
         nominal = (model.forward_s * pace, model.backward_s * pace)
-        plan = step_plan(s, model.optimizer_s, *nominal)
+        # with the sends as flows the network prices what meets them: the terms without the engines' NIC loads
+        plan = step_plan(
+            s, model.optimizer_s, *nominal, nic_loads=not (pipeline_flows and s.training.pipeline_parallel > 1)
+        )
         fwd, bwd, _ = worker_times(s, model, replication_rng(s.variability, 0), 1)
         engine = ChunkEngine(build_cluster(s, profile), analytic_step.algorithm_of(s), protocol=fabric.protocol)
         t = s.training

@@ -73,19 +73,22 @@ def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     return cluster_of(dp_fabric(scenario, analytic_step.calibrated_fabric(scenario, profile)))
 
 
-def step_plan(scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float) -> StepPlan:
+def step_plan(
+    scenario: Scenario, optimizer_s: float, forward_s: float, backward_s: float, nic_loads: bool = True
+) -> StepPlan:
     """Bytes, buckets and hybrid-parallel terms of one step.
 
     Tensor-parallel communication, the pipeline bubble and pipeline sends come from the
     analytic engine's hybrid-parallel terms (:func:`dpsim.analytic.step._model_parallel_terms`:
     the pipeline from its schedule, :func:`dpsim.analytic.step.pipeline_terms`): the simulator
-    resolves the data-parallel dimension event by event and adds those per step.
+    resolves the data-parallel dimension event by event and adds those per step. ``nic_loads=False``: the
+    pipeline's sends share their NICs with no TP phase or reduction (the shared fabric runs those as flows).
     """
     t, m = scenario.training, scenario.model
     psi = m.num_parameters / (t.tensor_parallel * t.pipeline_parallel)
     profile = profile_for(scenario)
     fabric = analytic_step.model_parallel_fabric(scenario, profile)
-    tp_comm, bubble, p2p_exposed = _model_parallel_terms(scenario, fabric, forward_s, backward_s)
+    tp_comm, bubble, p2p_exposed = _model_parallel_terms(scenario, fabric, forward_s, backward_s, nic_loads)
     p2p_total = analytic_step._pipeline_p2p_terms(scenario, fabric)[0]
     tensors = gradient_tensors(scenario)
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
