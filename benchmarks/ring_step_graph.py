@@ -109,12 +109,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--ctrl-us", type=number(0.0, 1e6), help="what-if: flow control, control message (us)")
     parser.add_argument("--jitter", type=number(0.0, 1.0), default=0.0, help="what-if: a step's and a hop's CV")
-    parser.add_argument("--draws", type=whole(1, 100), default=3, help="loops averaged with --jitter (default 3)")
-    parser.add_argument("--seed", type=whole(0, 1 << 31), default=0, help="the draws' seed (default 0)")
+    parser.add_argument("--draws", type=whole(1, 100), help="loops averaged with --jitter (default 3)")
+    parser.add_argument("--seed", type=whole(0, 1 << 31), help="the draws' seed with --jitter (default 0)")
     args = parser.parse_args(argv)
-    rng = random.Random(args.seed)
+    for option, value in (("--draws", args.draws), ("--seed", args.seed)):
+        if value is not None and args.jitter == 0:  # round 28: dropped without a word, the table as if used
+            parser.error(f"{option}: read only with --jitter > 0 (nothing is drawn without a jitter)")
+    rng = random.Random(args.seed or 0)
     ctrl = None if args.ctrl_us is None else args.ctrl_us * 1e-6
-    draws = args.draws if args.jitter > 0 else 1
+    draws = (args.draws or 3) if args.jitter > 0 else 1
     print(f"{'op':<10} {'nodes':>5} {'size':>6} {'chunk':>6} {'meas us':>8} {'dpsim':>7} {'err':>7} {'graph':>7} "
           f"{'err':>7}   (err: measured step over the other, - 1)")  # fmt: skip
     table = ring_ll128_steps("dev")

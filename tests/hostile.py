@@ -5296,6 +5296,18 @@ def _closing(text: bytes, start: int) -> int:
     raise ValueError("unbalanced")
 
 
+def options_read_only_with_another() -> Iterator[Case]:
+    """Round 28. ``benchmarks/ring_step_graph.py`` (new this stop) reads ``--draws`` and ``--seed`` only with
+    ``--jitter`` > 0: without it they were dropped and the table printed as if used, status 0. Refused naming the
+    option before the table."""
+    kind = "options read only with another (round 28)"
+    for argv in (["--draws", "5"], ["--seed", "7"], ["--seed", "0"], ["--jitter", "0", "--draws", "2"],
+                 ["--jitter", "0.0", "--seed", "1"], ["--ctrl-us", "10", "--draws", "1"]):  # fmt: skip
+        option = "--draws" if "--draws" in argv else "--seed"
+        yield Case(kind, argv, expect_error=True, names=f"{option}: read only with --jitter",
+                   program="benchmarks/ring_step_graph", env=_NO_TESTBED)  # fmt: skip
+
+
 def mfu_past_the_peak() -> Iterator[Case]:
     """Round 27. A transformer priced from its layers' operations reads ``model.flops_per_sample`` only in MFU (round
     26 listed it): a count larger than the priced step can do printed MFU past 1 (``1e15`` on GPT-2 small: 211.9, the
@@ -5381,7 +5393,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
     # round 27 (hostile): the measuring scripts' numbers, option prefixes
-    measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields,
+    measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields, options_read_only_with_another,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -412,6 +412,26 @@ def test_calibration_profile_replaces_catalog_numbers(tmp_path: Any) -> None:
     assert r.comm_s == exact(5.0)
     assert r.exposed_comm_s == exact(5.4 - 1.0)
     assert r.optimizer_s == exact(62.5e6 * 1e-9)
+    assert r.mfu < 1 and "mfu_past_peak" not in r.extra
+
+
+def test_an_mfu_past_1_from_a_profile_says_why(tmp_path: Any) -> None:
+    """Round 28: a profile timed on a machine faster than the catalog device's peak gives an MFU past 1 (kept: the
+    step is measured); it was silent, it says why in its own entry now."""
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+
+    profile = HardwareProfile(name="fast", links={"intra": {"ring": cf.Link(0.0, 50e9)}},
+                              forward=LinearTime(0.01, 0.0), backward=LinearTime(0.02, 0.0),
+                              optimizer=LinearTime(0.0, 1e-12))  # fmt: skip
+    path = tmp_path / "profile.yaml"
+    save_profile(profile, path)
+    for engine in ("analytic", "sim"):
+        scenario = toy(calibration={"profile": str(path)})
+        r = predict(scenario) if engine == "analytic" else simulate(scenario)
+        assert r.mfu > 1 and r.extra["mfu_past_peak"].startswith(
+            f"MFU {r.mfu:.4g} > 1: the step is timed by the profile"
+        )
+    assert "mfu_past_peak" not in predict(toy()).extra
 
 
 def _host_profile(tmp_path: Any, rate: float | None, cores: float) -> Any:

@@ -49,3 +49,14 @@ def test_the_what_ifs_only_lengthen_the_loop_and_are_off_by_default() -> None:
     assert ring_step_graph.step_time(*args, jitter=0.0, rng=random.Random(1)) == plain
     one = ring_step_graph.step_time(*args, jitter=0.1, rng=random.Random(7))
     assert one == ring_step_graph.step_time(*args, jitter=0.1, rng=random.Random(7)) and one != plain
+
+
+@pytest.mark.parametrize("argv", [["--draws", "5"], ["--seed", "7"], ["--jitter", "0", "--draws", "2"]])
+def test_the_draws_and_seed_without_a_jitter_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Round 28: ``--draws`` and ``--seed`` are read only with ``--jitter`` > 0; without it they were dropped and the
+    table printed as if they had been used (status 0). Refused naming the option, before the table."""
+    with pytest.raises(SystemExit) as info:
+        ring_step_graph.main(argv)
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and captured.out == ""
+    assert captured.err.startswith(f"error: {argv[-2]}: read only with --jitter > 0") and captured.err.count("\n") == 1

@@ -509,3 +509,19 @@ def test_a_prefix_of_an_option_is_refused_by_the_scripts(capsys: pytest.CaptureF
     runtime = runtime_parser("python -m runtime")
     runtime.add_argument("--warmup-steps", type=int, default=1)
     assert runtime.parse_args(["--warmup", "2"]).warmup_steps == 2
+
+
+def test_the_archived_scripts_that_read_options_are_the_listed_frozen_ones() -> None:
+    """Round 28: the scripts inside ``benchmarks/results/*/`` are frozen reproductions (README, *Robust to any input*):
+    the ones that read options with plain argparse are listed there by path, and nothing else in a results folder
+    reads options. A new archived script that does is a decision to write down (frozen) or to make (``Parser``)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    results = root / "benchmarks" / "results"
+    reading = {str(p.relative_to(results)) for p in results.rglob("*.py")
+               if re.search(r"\badd_argument\(", p.read_text(encoding="utf-8"))}  # fmt: skip
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    start = readme.index("The scripts inside a results folder")
+    listed = set(re.findall(r"`([\w./-]+\.py)`", readme[start : readme.index("round 28's decision", start)]))
+    assert reading == listed
