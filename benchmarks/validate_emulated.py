@@ -319,6 +319,11 @@ def _bench_records(bench: Path) -> list[dict[str, Any]]:
     return list(records)
 
 
+POOLED_ALIKE = ("testbed", "model", "tcp_congestion_control", "cores")
+"""What the calibrations ``--pool`` pools must share (their profiles' ``meta``): one testbed, model, TCP congestion
+control and core count, so the averages are of one host's repeated measurements."""
+
+
 def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequence[Path] = ()) -> Path:
     """``profile`` with its links fitted again from ``bench`` (the calibration's records) by the current code; with
     ``pool`` (other calibrations' folders of the same testbed), over every calibration's records, on the host's
@@ -331,10 +336,19 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequen
         raise ScenarioError("host_model", "--refit needs a testbed profile with a host_model", str(profile))
     records = _bench_records(bench)
     others = []
+    seen = [bench.parent.resolve()]
     for folder in pool:
+        if folder.resolve() in seen:  # round 28: pooled again, its calibration counted twice in every average and fit
+            what = "the calibration --refit fits" if folder.resolve() == seen[0] else "given twice"
+            raise ScenarioError("--pool", f"{folder} is {what}: each calibration is pooled once", str(folder))
+        seen.append(folder.resolve())
         other = load_profile(folder / "profile.yaml")
         if other.host_model is None:
             raise ScenarioError("host_model", "--pool needs testbed profiles with a host_model", str(folder))
+        for key in POOLED_ALIKE:  # round 28: another testbed's, model's or host's calibration averaged in silently
+            if (theirs := other.meta.get(key)) != (ours := loaded.meta.get(key)):
+                raise ScenarioError(f"meta.{key}", f"{theirs!r}, where the calibration --refit fits has {ours!r}: "
+                                    "--pool pools calibrations of one testbed", str(folder))  # fmt: skip
         others.append(other)
         records += _bench_records(folder / "calibration-bench.json")
     refitted = refit_links(pool_profiles(loaded, others), records, CalibrationPlan(), "emulated")

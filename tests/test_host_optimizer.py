@@ -101,8 +101,13 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
 
 @pytest.mark.parametrize(
     ("argv", "says"),
-    [(["--pool", "x"], "--pool: only with --refit"), (["--refit", "--pool", "{tmp}"], "holds no profile.yaml")],
-)
+    [(["--pool", "x"], "--pool: only with --refit"), (["--refit", "--pool", "{tmp}"], "holds no profile.yaml"),
+     # round 28: a calibration pooled twice (or the one --refit fits) counted twice; another model's averaged in
+     (["--refit", "--pool", "{stored}"], "is the calibration --refit fits: each calibration is pooled once"),
+     (["--refit", "--pool", "{cal2}", "--pool", "{cal2}/."], "is given twice"),
+     (["--refit", "--pool", "{tmp}/other"], "meta.model: 'mlp 1 parameters', where the calibration --refit fits has"),
+     (["--refit", "--pool", "{tmp}/elsewhere"], "meta.testbed: 'local', where")],
+)  # fmt: skip
 def test_validate_emulated_refuses_a_pool_it_cannot_use(
     argv: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -113,8 +118,16 @@ def test_validate_emulated_refuses_a_pool_it_cannot_use(
     from _bench import load_benchmark
 
     stored = str(Path(__file__).parents[1] / "benchmarks/results/validation-2026-12-06-r/all")
-    monkeypatch.setattr(sys, "argv", ["validate_emulated.py", "--reuse", stored,
-                                      *(a.replace("{tmp}", str(tmp_path)) for a in argv)])  # fmt: skip
+    cal2 = Path(stored).parent / "all-cal2"
+    for name, old, new in (("other", "model: mlp 2362368 parameters", "model: mlp 1 parameters"),
+                           ("elsewhere", "testbed: emulated", "testbed: local")):  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "calibration-bench.json").write_bytes((cal2 / "calibration-bench.json").read_bytes())
+        text = (cal2 / "profile.yaml").read_text(encoding="utf-8")
+        assert old in text
+        (tmp_path / name / "profile.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    given = [a.replace("{tmp}", str(tmp_path)).replace("{stored}", stored).replace("{cal2}", str(cal2)) for a in argv]
+    monkeypatch.setattr(sys, "argv", ["validate_emulated.py", "--reuse", stored, *given])
     with pytest.raises(SystemExit) as stopped:
         raise SystemExit(load_benchmark("validate_emulated", "validate_emulated").main())
     assert stopped.value.code == 2
