@@ -5102,6 +5102,7 @@ def nccl_tests_into_a_profile_of_another_backend() -> Iterator[Case]:
 
 
 _VALIDATION_O = ROOT / "benchmarks" / "results" / "validation-2026-12-06-o" / "all"
+_VALIDATION_R = ROOT / "benchmarks" / "results" / "validation-2026-12-06-r" / "all"
 _KERNELS = ROOT / "benchmarks" / "results" / "gpu-h200-2026-12-04" / "kernels.json"
 
 
@@ -5308,6 +5309,36 @@ def options_read_only_with_another() -> Iterator[Case]:
                    program="benchmarks/ring_step_graph", env=_NO_TESTBED)  # fmt: skip
 
 
+def pooled_calibrations() -> Iterator[Case]:
+    """Round 28. ``validate_emulated --reuse DIR --refit --pool DIR2`` (new this stop) averaged a folder given twice,
+    or the calibration ``--refit`` fits given again, twice into every fit, and pooled another model's or testbed's
+    calibration without a word (status 0). Refused naming ``--pool`` or the profile's ``meta`` key."""
+    kind = "pooled calibrations (round 28)"
+    stored = _VALIDATION_R
+    cal2 = stored.parent / "all-cal2"
+    profile = (cal2 / "profile.yaml").read_text(encoding="utf-8")
+    bench = (cal2 / "calibration-bench.json").read_bytes()
+    files: dict[str, bytes] = {}
+    for name, old, new in (("model", "model: mlp 2362368 parameters", "model: mlp 9 parameters"),
+                           ("testbed", "testbed: emulated", "testbed: local"),
+                           ("cc", "tcp_congestion_control: bbr", "tcp_congestion_control: cubic")):  # fmt: skip
+        assert old in profile, old
+        files[f"{name}/profile.yaml"] = profile.replace(old, new).encode()
+        files[f"{name}/calibration-bench.json"] = bench
+    files["twice/profile.yaml"], files["twice/calibration-bench.json"] = profile.encode(), bench
+    base = ["--reuse", str(stored), "--refit", "--out", "{tmp}/o"]
+    for argv, names in (
+        (["--pool", str(stored)], "--pool"), (["--pool", f"{stored}/."], "--pool"),
+        (["--pool", "{tmp}/twice", "--pool", "{tmp}/twice"], "--pool"),
+        (["--pool", "{tmp}/twice", "--pool", "{tmp}/./twice"], "--pool"),
+        (["--pool", "{tmp}/model"], "meta.model"), (["--pool", "{tmp}/testbed"], "meta.testbed"),
+        (["--pool", "{tmp}/cc"], "meta.tcp_congestion_control"),
+        (["--pool", "{tmp}/twice", "--pool", "{tmp}/model"], "meta.model"),
+    ):  # fmt: skip
+        yield Case(kind, [*base, *argv], files, expect_error=True, names=names, program="benchmarks/validate_emulated",
+                   env=_NO_TESTBED, outputs=("{tmp}/o",))  # fmt: skip
+
+
 def mfu_past_the_peak() -> Iterator[Case]:
     """Round 27. A transformer priced from its layers' operations reads ``model.flops_per_sample`` only in MFU (round
     26 listed it): a count larger than the priced step can do printed MFU past 1 (``1e15`` on GPT-2 small: 211.9, the
@@ -5392,8 +5423,9 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 26 (hostile): the root scripts' options, before the testbed
     root_scripts_before_the_testbed, shared_fabric_csv_of_jobs_with_other_columns, flops_per_sample_beside_operations,
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
-    # round 27 (hostile): the measuring scripts' numbers, option prefixes
+    # round 27 (hostile): the measuring scripts' numbers, option prefixes; round 28: stored records, pooled calibrations
     measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields, options_read_only_with_another,
+    pooled_calibrations,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
