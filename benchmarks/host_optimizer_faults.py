@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, one_line_errors, whole
+from benchmarks.script_cli import Parser, one_line_errors, refuse_beside_reuse, whole
 
 STAGES = (1, 2, 3, 4, 6, 8)
 
@@ -87,7 +87,8 @@ def _main() -> int:
     p.add_argument("--repeats", type=whole(1, 100), default=2, help="runs each way, alternated")
     p.add_argument("--stored", action="store_true", help="only print both fits on every stored profile")
     args = p.parse_args()
-    if args.stored:
+    if args.stored:  # round 28: --repeats beside it was dropped without a word
+        refuse_beside_reuse(sys.argv[1:], "table", option="--stored")
         print("\n".join(stored_table(Path(__file__).resolve().parent / "results")))
         return 0
     with tempfile.TemporaryDirectory() as tmp:

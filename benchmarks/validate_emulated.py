@@ -340,7 +340,7 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequen
     for folder in pool:
         if folder.resolve() in seen:  # round 28: pooled again, its calibration counted twice in every average and fit
             what = "the calibration --refit fits" if folder.resolve() == seen[0] else "given twice"
-            raise ScenarioError("--pool", f"{folder} is {what}: each calibration is pooled once", str(folder))
+            raise ScenarioError("--pool", f"{what}: each calibration is pooled once", str(folder))
         seen.append(folder.resolve())
         other = load_profile(folder / "profile.yaml")
         if other.host_model is None:

@@ -5299,14 +5299,18 @@ def _closing(text: bytes, start: int) -> int:
 
 def options_read_only_with_another() -> Iterator[Case]:
     """Round 28. ``benchmarks/ring_step_graph.py`` (new this stop) reads ``--draws`` and ``--seed`` only with
-    ``--jitter`` > 0: without it they were dropped and the table printed as if used, status 0. Refused naming the
-    option before the table."""
+    ``--jitter`` > 0: without it they were dropped and the table printed as if used, status 0; and
+    ``host_optimizer_faults.py --stored`` (new this stop) dropped ``--repeats``. Refused naming the option before
+    the table."""
     kind = "options read only with another (round 28)"
     for argv in (["--draws", "5"], ["--seed", "7"], ["--seed", "0"], ["--jitter", "0", "--draws", "2"],
                  ["--jitter", "0.0", "--seed", "1"], ["--ctrl-us", "10", "--draws", "1"]):  # fmt: skip
         option = "--draws" if "--draws" in argv else "--seed"
         yield Case(kind, argv, expect_error=True, names=f"{option}: read only with --jitter",
                    program="benchmarks/ring_step_graph", env=_NO_TESTBED)  # fmt: skip
+    for argv in (["--stored", "--repeats", "3"], ["--repeats=1", "--stored"]):  # new this stop: --repeats dropped
+        yield Case(kind, argv, expect_error=True, names="--repeats: --stored prints a stored table",
+                   program="benchmarks/host_optimizer_faults", env=_NO_TESTBED)  # fmt: skip
 
 
 def pooled_calibrations() -> Iterator[Case]:
@@ -5337,6 +5341,22 @@ def pooled_calibrations() -> Iterator[Case]:
     ):  # fmt: skip
         yield Case(kind, [*base, *argv], files, expect_error=True, names=names, program="benchmarks/validate_emulated",
                    env=_NO_TESTBED, outputs=("{tmp}/o",))  # fmt: skip
+
+
+def sweep_time_limits() -> Iterator[Case]:
+    """Round 28. ``dpsim sweep --max-time`` (new this stop; review probed it at 23:02): every value that is no
+    duration above zero is one line naming the option, nothing written; a limit the sweep stays under runs it, and
+    one it would pass refuses it before any point, nothing written."""
+    kind = "sweep --max-time (round 28)"
+    files = {"s.yaml": SMALL.encode()}
+    base = ["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "{tmp}/o.csv"]
+    for value in ("0", "-1", "nan", "inf", "1e400", "1e-400", "", "\uff11\uff10 s", "10 parsecs", "1e300 days",
+                  "0 s", "-5 min", "1_0 s", "s", "10 s 5"):  # fmt: skip
+        yield Case(kind, [*base, "--max-time", value], files, expect_error=True, names="--max-time",
+                   outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, [*base, "--max-time", "1e-12 s"], files, expect_error=True, names="--max-time",
+               outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, [*base, "--max-time", "1 h"], files, accept=True)
 
 
 def mfu_past_the_peak() -> Iterator[Case]:
@@ -5425,7 +5445,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     nic_counts_that_do_not_divide_the_node, nccl_tests_into_a_profile_of_another_backend,
     # round 27 (hostile): the measuring scripts' numbers, option prefixes; round 28: stored records, pooled calibrations
     measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields, options_read_only_with_another,
-    pooled_calibrations,
+    pooled_calibrations, sweep_time_limits,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

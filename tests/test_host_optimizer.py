@@ -103,8 +103,8 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
     ("argv", "says"),
     [(["--pool", "x"], "--pool: only with --refit"), (["--refit", "--pool", "{tmp}"], "holds no profile.yaml"),
      # round 28: a calibration pooled twice (or the one --refit fits) counted twice; another model's averaged in
-     (["--refit", "--pool", "{stored}"], "is the calibration --refit fits: each calibration is pooled once"),
-     (["--refit", "--pool", "{cal2}", "--pool", "{cal2}/."], "is given twice"),
+     (["--refit", "--pool", "{stored}"], "--pool: the calibration --refit fits: each calibration is pooled once"),
+     (["--refit", "--pool", "{cal2}", "--pool", "{cal2}/."], "--pool: given twice: each"),
      (["--refit", "--pool", "{tmp}/other"], "meta.model: 'mlp 1 parameters', where the calibration --refit fits has"),
      (["--refit", "--pool", "{tmp}/elsewhere"], "meta.testbed: 'local', where")],
 )  # fmt: skip
@@ -150,3 +150,20 @@ def test_the_stored_table_fits_each_distinct_calibration_once(tmp_path: Path) ->
     assert len(lines) == 3 and lines[1].split()[0] == "a"
     assert float(lines[1].split()[2]) >= 10.0 and float(lines[1].split()[-1]) < 0.1
     assert lines[2].startswith("1 distinct calibrations")
+
+
+@pytest.mark.parametrize("argv", [["--stored", "--repeats", "3"], ["--repeats=1", "--stored"]])
+def test_the_stored_table_refuses_the_measuring_option(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 28: ``--stored`` prints the stored profiles' fits and measures nothing; ``--repeats`` beside it was dropped
+    without a word (status 0). One line naming it, before the table."""
+    import sys
+
+    from _bench import load_benchmark
+
+    monkeypatch.setattr(sys, "argv", ["host_optimizer_faults.py", *argv])
+    assert load_benchmark("host_optimizer_faults").main() == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("error: --repeats: --stored prints a stored table again and runs nothing")
