@@ -100,6 +100,7 @@ __all__ = [
     "profile_mismatch",
     "residuals_above",
     "save_profile",
+    "sharing_residual",
     "within_scatter",
     "worst_point_note",
 ]
@@ -342,10 +343,11 @@ class HostModel:
     optimizer_measured: Mapping[int, float] = field(default_factory=dict)
     """Measured slowdown of ``optimizer.step()`` per number of processes stepping at once."""
     optimizer_residual: float = 0.0
-    """Worst relative residual of :func:`fit_host` (the compute's form: k processes taking turns on C cores, the
-    lone process's time one measurement among the others) on :attr:`optimizer_measured`; ``meta.host_optimizer_fit``
-    holds its C and ε. Until stop 46 the residual of ``max(1, k/M)`` through the lone process's point (24–42 % in
-    every calibration of stops 44–45, mostly glibc's page-fault lottery among the workers:
+    """Worst relative residual of what the engines price, ``max(1, k/C)`` at :attr:`cores` with no loss
+    (:meth:`optimizer_slowdown`), on :attr:`optimizer_measured` (:func:`sharing_residual`): the ``host.optimizer``
+    residual the limit holds. ``meta.host_optimizer_fit`` records beside it :func:`fit_host`'s free fit of the same
+    points (its own C and ε, not priced). Until stop 46 the residual of ``max(1, k/M)`` through the lone process's
+    point (24–42 % in every calibration of stops 44–45, mostly glibc's page-fault lottery among the workers:
     ``runtime.calibrate.HEAP_KEPT_ENV``)."""
     comm_cpu_per_byte_by_rate: tuple[tuple[float, float], ...] = ()
     """(shaped rate, κ) ascending: the host's CPU work per byte a rank sends at that rate, which the
@@ -508,6 +510,29 @@ def fit_host(measured: Mapping[int, float], max_cores: int) -> HostModel:
 
 
 _TERNARY_STEPS, _GOLDEN_STEPS, _GOLDEN = 80, 60, (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def sharing_residual(measured: Mapping[int, float], cores: float) -> float:
+    """Worst relative residual of the sharing the engines price for the optimizer, ``max(1, k/C)`` at the compute's
+    C and no loss per process (:meth:`HostModel.optimizer_slowdown`), on ``measured``: the residual
+    ``dpsim calibrate``'s limit holds for ``host.optimizer`` (:attr:`HostModel.optimizer_residual`).
+
+    A point is read as :func:`fit_host` reads one and nothing more is fitted: where C does not divide k the run
+    queues' placement (a band), and the lone process's time one measurement among the others (the scale ``s`` of
+    least squares). inf for a stage with no iteration kept."""
+    if not measured or 1 not in measured:
+        raise ValueError("host calibration needs the slowdown of 1 process (1.0) and of more")
+    ks = np.array(sorted(measured), dtype=float)
+    ys = np.array([measured[int(k)] for k in ks])
+    if not np.all(np.isfinite(ys) & (ys > 0)):
+        return math.inf
+    low, high = _host_band(ks, cores)
+    a, b = np.array([0.25]), np.array([4.0])  # s, ternary search (the sum of squares is convex in s)
+    for _ in range(_TERNARY_STEPS):
+        m1, m2 = a + (b - a) / 3.0, b - (b - a) / 3.0
+        worse = _band_sse(ys, low[None, :], high[None, :], m1) > _band_sse(ys, low[None, :], high[None, :], m2)
+        a, b = np.where(worse, m1, a), np.where(worse, b, m2)
+    return host_residual(measured, cores, 0.0, float(0.5 * (a[0] + b[0])))
 
 
 def _band_sse(ys: np.ndarray, lo: np.ndarray, hi: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -915,10 +940,11 @@ CALIBRATE_ADVICE = (
 FIT_ADVICE = {
     "host": "host: k processes computing at once did not slow each other as the host's cores shared among them "
     "would (fit_host); most often other work ran on the host while they were measured: stop it and calibrate again",
-    "host.optimizer": "host.optimizer: k processes stepping Adam at once did not slow each other as the host's "
-    "cores shared among them would (fit_host, the compute's form); the engines price the steps taking turns on the "
-    "cores (max(1, k/C)), not this fit, so it moves no prediction: stop other work on the host and calibrate again, "
-    "or accept it with the residual override",
+    "host.optimizer": "host.optimizer: k processes stepping Adam at once did not slow each other as the engines "
+    "price it, the steps taking turns on the host's C cores (max(1, k/C), sharing_residual); "
+    "meta.host_optimizer_fit holds the free fit (fit_host's own C and ε): a loss ε well above 0 there is contention "
+    "the engines do not price, else other work ran on the host: stop it and calibrate again, or accept it with the "
+    "residual override",
     "optimizer": "optimizer: the optimizer step's time is not a fixed cost plus a cost per parameter over the sizes "
     "timed; each step follows a write of twice the last-level cache (its state from memory, as in training), so "
     "most often other work ran on the host meanwhile, or the host's cache is larger than it reports "

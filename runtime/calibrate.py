@@ -22,8 +22,9 @@ measures what any configuration of the testbed needs):
   where C does not divide k a point is read as the run queues' placement, a band; the lone process's time is a
   measurement like the others); and k
   processes stepping an Adam optimizer at once, with glibc keeping their heaps (no first-touch faults:
-  :data:`HEAP_KEPT_ENV`), fitted by the same :func:`dpsim.calibration.fit_host` (its residual held to the limit;
-  ``max(1, k/M)`` kept as before; the engines let the steps take turns on the C cores, ``max(1, k/C)``);
+  :data:`HEAP_KEPT_ENV`); the engines let the steps take turns on the compute's C cores, ``max(1, k/C)``, and
+  that form's residual is held to the limit (:func:`dpsim.calibration.sharing_residual`); the free
+  :func:`dpsim.calibration.fit_host` of the same points (its own C and ε) and ``max(1, k/M)`` are recorded;
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, each after writing twice the
   last-level cache (read from sysfs and stored in the profile: :func:`last_level_cache_bytes`), linear,
   without the step's minor page faults (:func:`measure_page_fault` prices one; the engines add those a
@@ -79,6 +80,7 @@ from dpsim.calibration import (
     fit_memory_streams,
     residuals_above,
     samples_by_link,
+    sharing_residual,
 )
 from dpsim.inputs import brief
 from dpsim.scenario import Scenario
@@ -700,7 +702,8 @@ def _host_files(folder: Path) -> list[dict[str, float]]:
 
 def optimizer_sharing_meta(sharing: HostModel) -> dict[str, float]:
     """What a profile's ``meta.host_optimizer_fit`` records of :func:`fit_host` on the optimizer's slowdowns: the C
-    and ε it found (kept, not priced: :meth:`dpsim.calibration.HostModel.optimizer_slowdown`) and its residual."""
+    and ε it found and its residual (recorded, not priced nor held to the limit: the engines price ``max(1, k/C)``,
+    :func:`dpsim.calibration.sharing_residual`)."""
     return {"cores": sharing.cores, "efficiency_loss": sharing.efficiency_loss, "residual": sharing.residual}
 
 
@@ -1206,7 +1209,7 @@ def calibrate_compute(
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
     memory, memory_slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
     streams = fit_memory_streams(memory, max_streams=host.cores)[0]
-    sharing = fit_host(memory, max_cores=cores)  # the residual held to the limit (HostModel.optimizer_residual)
+    sharing = fit_host(memory, max_cores=cores)  # recorded (meta.host_optimizer_fit), not priced
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
     page_fault = measure_page_fault()
     log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
@@ -1219,7 +1222,7 @@ def calibrate_compute(
         optimizer_measured=memory,
         measured_slowest=slowest,
         optimizer_measured_slowest=memory_slowest,
-        optimizer_residual=sharing.residual,
+        optimizer_residual=sharing_residual(memory, host.cores),  # what the engines price, held to the limit
         page_fault_s=page_fault,
     )
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
@@ -1458,7 +1461,7 @@ def refit_links(
                                    residual=cores.residual)  # fmt: skip
     sharing = fit_host(host.optimizer_measured, max_cores=max_cores) if 1 in host.optimizer_measured else None
     if sharing is not None:
-        host = dataclasses.replace(host, optimizer_residual=sharing.residual)
+        host = dataclasses.replace(host, optimizer_residual=sharing_residual(host.optimizer_measured, host.cores))
     host = dataclasses.replace(
         host,
         comm_cpu_per_byte_s=_comm_cpu_per_byte(all_reduce, testbed),
