@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, whole, wholes
+from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, refuse_beside_reuse, whole, wholes
 
 MODES = ("warm", "cold", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
 WAIT_PERIOD_S = 0.2
@@ -190,6 +190,7 @@ def _main() -> int:
     p.add_argument("--cores", type=whole(1, 1 << 16), default=os.cpu_count() or 1)
     args = p.parse_args()
     if args.runs is not None:
+        refuse_beside_reuse(sys.argv[1:], "validation", ("--cores",), "--runs")  # round 28: the rest were dropped
         if not (args.runs / "runs.jsonl").is_file():
             raise ScriptError(f"--runs: {args.runs / 'runs.jsonl'}: no such file (a validation results folder)")
         saved_runs(args.runs, args.cores)

@@ -5308,6 +5308,11 @@ def options_read_only_with_another() -> Iterator[Case]:
         option = "--draws" if "--draws" in argv else "--seed"
         yield Case(kind, argv, expect_error=True, names=f"{option}: read only with --jitter",
                    program="benchmarks/ring_step_graph", env=_NO_TESTBED)  # fmt: skip
+    for option in ("--layers", "--window", "--processes", "--modes"):  # measuring options beside --runs: dropped
+        value = {"--modes": "cold", "--window": "5", "--processes": "2"}.get(option, "8")
+        yield Case(kind, ["--runs", str(_VALIDATION_O), option, value], expect_error=True,
+                   names=f"{option}: --runs prints a stored validation again", program="benchmarks/optimizer_share",
+                   env=_NO_TESTBED)  # fmt: skip
     for argv in (["--stored", "--repeats", "3"], ["--repeats=1", "--stored"]):  # new this stop: --repeats dropped
         yield Case(kind, argv, expect_error=True, names="--repeats: --stored prints a stored table",
                    program="benchmarks/host_optimizer_faults", env=_NO_TESTBED)  # fmt: skip

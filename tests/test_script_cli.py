@@ -525,3 +525,19 @@ def test_the_archived_scripts_that_read_options_are_the_listed_frozen_ones() -> 
     start = readme.index("The scripts inside a results folder")
     listed = set(re.findall(r"`([\w./-]+\.py)`", readme[start : readme.index("round 28's decision", start)]))
     assert reading == listed
+
+
+@pytest.mark.parametrize("option", [["--layers", "8"], ["--window", "5"], ["--processes", "2"], ["--modes", "cold"]])
+def test_optimizer_share_runs_refuses_the_measuring_options(
+    option: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 28: ``--runs DIR`` analyses stored runs and measures nothing; a measuring option beside it was dropped
+    without a word (status 0). ``--cores`` is read (test below: it runs)."""
+    stored = str(Path(__file__).resolve().parents[1] / "benchmarks/results/validation-2026-12-06-o/all")
+    monkeypatch.setattr(sys, "argv", ["optimizer_share.py", "--runs", stored, *option])
+    assert load_benchmark("optimizer_share").main() == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: {option[0]}: --runs prints a stored validation again and runs nothing")
+    monkeypatch.setattr(sys, "argv", ["optimizer_share.py", "--runs", stored, "--cores", "2"])
+    assert load_benchmark("optimizer_share").main() == 0
