@@ -8,7 +8,9 @@
 #                 (the fits are what --max-residual 1 accepts; nothing measured again) for repeat 1 (R1b).
 #   window.sh W2  (00:01-00:23 UTC): repeats 2 and 3 with W1's profile (no calibration in between).
 #   window.sh W3  (00:25-00:45 UTC): a second calibration with the defaults (CAL2: --limit 1 --repeats 1, its one
-#                 run of case 0 not used), then every test marked root on this checkout (pytest -m root tests/).
+#                 run of case 0 not used), calib's two requests (host_optimizer_faults.py; ddp_timeline.py per-bucket
+#                 traces), then every test marked root on main's head at that time (pytest -m root tests/).
+#                 Stop 46 ran W3 from a copy of this file outside the checkout (it moves to main's head).
 # Each window: a load sampler every 15 s (sampler-<W>.log), `ip netns list` before and after, its own end time
 # (WINDOW_END, HH:MM:SS) bounding every step. D: where the outputs go (kept private until every repeat has run).
 cd "$(git rev-parse --show-toplevel)"
@@ -48,16 +50,26 @@ case $W in
     timeout $(( $(left) - 30 )) $PY benchmarks/validate_emulated.py --case-set fresh46 --profile "$P" \
       --repeats 2 --out "$D/R23" > "$D/R23.log" 2>&1
     log "R23 (repeats 2 and 3) rc=$?"; top
-    roottests 400 ;;
+    roottests "${W2_ROOT_TESTS_MIN_S:-400}" ;;  # stop 46 ran W2 with 100000: R23's checkout is W1's, tested there
   W3)
     if [ "$(left)" -gt 700 ]; then
-      timeout $(( $(left) - 330 )) $PY benchmarks/validate_emulated.py --case-set fresh46 --limit 1 --repeats 1 \
+      timeout $(( $(left) - 600 )) $PY benchmarks/validate_emulated.py --case-set fresh46 --limit 1 --repeats 1 \
         --out "$D/CAL2" > "$D/CAL2.log" 2>&1
       log "CAL2 (second calibration, defaults) rc=$?"; top
     else
       log "CAL2 skipped: $(left) s left"
     fi
-    [ -n "$W3_EXTRA" ] && { bash -c "$W3_EXTRA" > "$D/W3-extra.log" 2>&1; log "W3 extra rc=$?"; }
+    # calib's requests (coordination file, 23:20): the host optimizer with and without the heap kept, then per-bucket
+    # traces of plain DDP at two seen small-bucket configurations; each bounded so the root tests keep 300 s
+    [ "$(left)" -gt 420 ] && { timeout $(( $(left) - 330 )) $PY benchmarks/host_optimizer_faults.py --repeats 2 \
+      > "$D/host_optimizer_faults.txt" 2>&1; log "host_optimizer_faults.py --repeats 2 rc=$?"; }
+    [ "$(left)" -gt 450 ] && { timeout $(( $(left) - 330 )) $PY benchmarks/ddp_timeline.py --case-set heldout --cases 0 \
+      --set cluster.nodes=2 --set cluster.workers_per_node=2 --set training.micro_batch=120 \
+      --set training.global_batch=auto --set "communication.bucket=1 MiB" --set "cluster.inter_node.bandwidth=1050 Mbit/s" \
+      --repeats 2 --steps 8 --out "$D/ddp-timeline-2x2" > "$D/ddp-timeline-2x2.txt" 2>&1; log "ddp_timeline 2x2 1 MiB 1050 rc=$?"; }
+    [ "$(left)" -gt 450 ] && { timeout $(( $(left) - 330 )) $PY benchmarks/ddp_timeline.py --case-set heldout --cases 6 \
+      --repeats 2 --steps 8 --out "$D/ddp-timeline-h6" > "$D/ddp-timeline-h6.txt" 2>&1; log "ddp_timeline heldout 6 rc=$?"; }
+    git checkout -q --detach main && log "checkout main's head $(git rev-parse --short HEAD) for the root tests"
     roottests 60 ;;
 esac
 kill $SAMPLER
