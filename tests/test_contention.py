@@ -794,6 +794,34 @@ def test_tp_all_reduces_inside_a_live_operation_share_the_nic_with_the_send_befo
         assert _rel(step, result.step_time_s) < 1e-9, engine
 
 
+def test_tp_phases_past_the_bound_are_priced_as_the_sends_alone() -> None:
+    """Every TP ring phase is two events of the schedule's evaluation: GPT-3 175B at TP 16 (two 8-GPU nodes a group)
+    × PP 8 with 256 micro-batches would run about 6·10⁶ of them (39 s where the step took 0.09 s). Past
+    ``TP_SEGMENTS_BOUND`` the stage's TP phases are left out (the sends priced as before stop 46); the hand-worked
+    case above, far below it, keeps them."""
+    from dpsim.analytic.step import TP_SEGMENTS_BOUND, model_parallel_fabric, pipeline_stage_loads
+
+    s = load_scenario(
+        None,
+        ["model.preset=gpt3-175b", "cluster.nodes=32", "training.micro_batch=1", "training.global_batch=512",
+         "training.pipeline_parallel=8", "training.tensor_parallel=16", "cluster.inter_node.nics_per_node=8"],
+    )  # fmt: skip
+    assert s.accumulation_steps == 256
+    found = pipeline_stage_loads(s, model_parallel_fabric(s), 1.0, 2.0, 0.5)
+    assert found is None or not any(found[1].tp_flows)
+    assert TP_SEGMENTS_BOUND == 1 << 18
+    fewer = load_scenario(None, _gpt3_tp16_below_the_bound())
+    found = pipeline_stage_loads(fewer, model_parallel_fabric(fewer), 1.0, 2.0, 0.5)
+    assert found is not None and any(found[1].tp_flows)
+
+
+def _gpt3_tp16_below_the_bound() -> list[str]:
+    """GPT-3 175B at TP 16 × PP 8 with 8 micro-batches and 8 layers: below the bound."""
+    return ["model.preset=gpt3-175b", "model.layers=8", "cluster.nodes=32", "training.micro_batch=1",
+            "training.global_batch=16", "training.pipeline_parallel=8", "training.tensor_parallel=16",
+            "cluster.inter_node.nics_per_node=8"]  # fmt: skip
+
+
 def test_a_jobs_degraded_nic_slows_it_on_a_shared_fabric() -> None:
     """Two jobs packed on a switch share no link, so each runs as it does alone (:func:`simulate`), a degraded NIC
     (``variability.degraded_links``, the second job's node 1 at half speed) included: the shared fabric slows the

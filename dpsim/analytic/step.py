@@ -888,6 +888,13 @@ def _any_positive(send: Any) -> bool:
     return any(x > 0 for x in send) if isinstance(send, tuple) else bool(send > 0)
 
 
+TP_SEGMENTS_BOUND = 1 << 18
+"""Events of TP phases one schedule evaluation may run, at most (:func:`pipeline_stage_loads`): every ring phase is
+two (its bytes, its latency), so GPT-3 175B at TP 16 × PP 8 and 256 micro-batches would run about 6·10⁶ of them
+(39 s of CPU where the step took 0.09 s). Past it a TP group across nodes is priced as before stop 46, its sends
+without its phases beside them."""
+
+
 def pipeline_stage_loads(
     scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
 ) -> tuple[Any, Any] | None:
@@ -901,8 +908,8 @@ def pipeline_stage_loads(
     many an operation as the fabric releases: ``_tensor_flows``, ``_tp_passes_of_stage``), each a ring of
     ``2(t − 1)`` phases (``t − 1`` each for sequence parallelism's reduce-scatter and all-gather) of equal length,
     its link's latency after each phase's bytes, on the NICs :func:`~dpsim.analytic.parallel.pipeline_nic_users`
-    gives them."""
-    from dpsim.analytic.pipeline_schedule import StageLoads
+    gives them; not past :data:`TP_SEGMENTS_BOUND` events of them."""
+    from dpsim.analytic.pipeline_schedule import StageLoads, evaluated_operations
 
     t = scenario.training
     p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
@@ -914,26 +921,31 @@ def pipeline_stage_loads(
         and parallel.tensor_parallel_hidden_time(scenario, fabric) <= 0
         and parallel.tensor_parallel_local_time(scenario) <= 0
     )
+    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    collectives = parallel.tensor_parallel_collectives(scenario, fabric) if tp_crosses else ()
+    layers = parallel.layers_per_stage(scenario)
+    per_stage = layers * parallel.tensor_parallel_counts(scenario)[0]
+    forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
+    counts = tuple(max(1, round(n / chunks)) for n in (max(1, forward), max(1, round(per_stage) - forward)))
+    phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
+    # every phase is two events of the evaluation (its bytes, its latency): past the bound, the sends alone as before
+    segments = max(1, round(layers / chunks)) + max(counts) * phases * 2
+    m, v = scenario.accumulation_steps, t.virtual_stages
+    if segments * evaluated_operations(p, m, v, t.pipeline_schedule) > TP_SEGMENTS_BOUND:
+        tp_crosses = False
     links, tp_flows, _ = parallel.pipeline_nic_users(
         p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, False
     )
     if not links:
         return None
-    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
     latency = tuple(link.latency_s for link in parallel.pipeline_p2p_links(scenario, fabric))
     tp_fields: dict[str, Any] = {}
     if any(tp_flows):
-        collectives = parallel.tensor_parallel_collectives(scenario, fabric)
         one = sum(seconds for _, seconds in collectives)
         group_tp = parallel.tensor_parallel_fabric(tp, fabric)
-        layers = parallel.layers_per_stage(scenario)
-        per_stage = layers * parallel.tensor_parallel_counts(scenario)[0]
-        forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
-        per_pass = (max(1, forward), max(1, round(per_stage) - forward))
-        phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
         tp_fields = {
             "tp_flows": tp_flows,
-            "tp_counts": tuple(max(1, round(n / chunks)) for n in per_pass),
+            "tp_counts": counts,
             "tp_layers": (max(1, round(layers / chunks)),) * 2,
             "tp_phases": phases,
             "tp_phase_s": one / phases,
