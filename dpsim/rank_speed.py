@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "JITTER_DISTRIBUTIONS",
+    "JITTER_FLOOR",
     "MAX_RANK_SPEED_SIGMA",
     "draw_rank_paces",
     "expected_max_standard_normal",
@@ -122,7 +123,9 @@ def draw_rank_paces(multipliers: Sequence[float], sigma: float, rng: np.random.G
 # ---------------------------------------------------------------------------------------------------------------------
 
 JITTER_DISTRIBUTIONS = ("lognormal", "normal", "gamma")
-_JITTER_FLOOR = 0.01  # the simulator's normal draw, max(0.01, 1 + cv·z) (dpsim.sim.variability.jitter)
+JITTER_FLOOR = 0.01
+"""The least a normal jitter draw can be: the simulator draws max(0.01, 1 + cv·z) (:func:`dpsim.sim.variability.jitter`)
+and :func:`expected_slowest_sum` prices that draw."""
 _Z_TAIL = 9.0  # Φ(−9) = 1.1e-19: a sum's range is taken from its quantiles at z = ±9
 _T_POINTS = 8_001  # log-spaced points of the maximum's range
 _SERIES_ITERATIONS = 4_000  # the incomplete gamma's series / continued fraction: enough for shape up to 1e5
@@ -184,10 +187,10 @@ def _gamma_cdf(shape: float, x: np.ndarray) -> np.ndarray:
 def _floored_normal_moments(cv: float) -> tuple[float, float]:
     """Mean and variance of one draw max(0.01, 1 + cv·z) (1 and cv² while the floor holds no mass), from the
     moments of X − 1 (no cancellation at a small cv)."""
-    a = (_JITTER_FLOOR - 1.0) / cv
+    a = (JITTER_FLOOR - 1.0) / cv
     cdf, pdf = float(_phi(np.array([a]))[0]), math.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
-    shift = (_JITTER_FLOOR - 1.0) * cdf + cv * pdf  # E[X − 1]
-    square = (_JITTER_FLOOR - 1.0) ** 2 * cdf + cv * cv * (1.0 - cdf + a * pdf)  # E[(X − 1)²]
+    shift = (JITTER_FLOOR - 1.0) * cdf + cv * pdf  # E[X − 1]
+    square = (JITTER_FLOOR - 1.0) ** 2 * cdf + cv * cv * (1.0 - cdf + a * pdf)  # E[(X − 1)²]
     return 1.0 + shift, max(0.0, square - shift * shift)
 
 
@@ -225,7 +228,7 @@ def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, 
     else:
         mean, variance = _floored_normal_moments(cv)
         sd = math.sqrt(variance / k)
-    lo, hi = max(_JITTER_FLOOR, mean - _Z_TAIL * sd), mean + _Z_TAIL * sd
+    lo, hi = max(JITTER_FLOOR, mean - _Z_TAIL * sd), mean + _Z_TAIL * sd
     x = np.exp(np.linspace(math.log(lo), math.log(hi), _T_POINTS))
     return np.log(x), _phi((x - mean) / sd)  # below the floor: 0 (interpolation's left)
 
@@ -245,6 +248,15 @@ def _pace_log_cdf(paces: tuple[tuple[float, int], ...], sigma: float, log_p: np.
     return out
 
 
+def _pace_range(paces: tuple[tuple[float, int], ...], sigma: float) -> tuple[float, float]:
+    """The slowest model-parallel pace's range between its quantiles at z = ±9 (the top multiplier at σ 0), floored as
+    :func:`draw_rank_paces` floors a pace."""
+    top = max(m for m, _ in paces)
+    if sigma == 0.0:
+        return top, top
+    return top * max(_FLOOR, 1.0 - _Z_TAIL * sigma), top * (1.0 + _Z_TAIL * sigma)
+
+
 def _convolve(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """The full linear convolution, by FFT (the pace's cells can number thousands)."""
     size = len(signal) + len(kernel) - 1
@@ -262,10 +274,7 @@ def _expected_slowest_sum(
     lo = hi = 0.0
     for (scale, k, paces), _ in classes:
         log_j = _sum_cdf_table(distribution, cv, k)[0]
-        top = max(m for m, _ in paces)
-        p_lo, p_hi = (
-            (top, top) if sigma == 0.0 else (top * max(_FLOOR, 1.0 - _Z_TAIL * sigma), top * (1 + _Z_TAIL * sigma))
-        )
+        p_lo, p_hi = _pace_range(paces, sigma)
         lo = max(lo, scale * p_lo * math.exp(log_j[0]))  # the maximum is above every rank's low quantile
         hi = max(hi, scale * p_hi * math.exp(log_j[-1]))
     log_t = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
@@ -306,7 +315,8 @@ def _log_max_cdf(
             def jitter(log_x: np.ndarray, table: tuple[np.ndarray, np.ndarray] = table) -> np.ndarray:
                 return _jitter_cdf(table, log_x)
 
-            p_span = (math.log(top * max(_FLOOR, 1.0 - _Z_TAIL * sigma)), math.log(top * (1.0 + _Z_TAIL * sigma)))
+            p_low, p_high = _pace_range(paces, sigma)
+            p_span = (math.log(p_low), math.log(p_high))
             j_span = (float(table[0][0]), float(table[0][-1]))
             narrow, wide, span = (
                 (jitter, pace, j_span) if j_span[1] - j_span[0] < p_span[1] - p_span[0] else (pace, jitter, p_span)

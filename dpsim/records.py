@@ -167,7 +167,7 @@ NUMBER_EXTRA_SUFFIXES = ("_s", "_bytes", "_bytes_per_s")
 def _amount_problem(value: Any) -> str | None:
     """Why ``value`` is no amount (a finite number ≥ 0), or None. JSON's NaN / Infinity are read as no value."""
     if value is None:
-        return "expected a finite number ≥ 0, got no value (null, NaN or Infinity)"
+        return f"expected a finite number ≥ 0, got {_brief(value)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"expected a finite number ≥ 0, got {type(value).__name__}"
     if value < 0:
@@ -195,11 +195,11 @@ def record_problem(data: Mapping[str, Any]) -> str | None:
             problem = _amount_problem(value)
         elif kind == "int":
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            problem = None if ok else f"expected a whole number ≥ 0, got {inputs_brief(value)}"
+            problem = None if ok else f"expected a whole number ≥ 0, got {_brief(value)}"
         elif kind == "str":
             problem = None if isinstance(value, str) else f"expected a text, got {type(value).__name__}"
         elif kind == "bool":
-            problem = None if isinstance(value, bool) else f"expected true or false, got {inputs_brief(value)}"
+            problem = None if isinstance(value, bool) else f"expected true or false, got {_brief(value)}"
         else:  # extra
             problem = None if isinstance(value, dict) else f"expected an object, got {type(value).__name__}"
         if problem is not None:
@@ -215,7 +215,8 @@ def record_problem(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def inputs_brief(value: Any) -> str:
+def _brief(value: Any) -> str:
+    """``value`` as an error names it (:func:`dpsim.inputs.brief`); JSON's null, NaN and Infinity are read as None."""
     from dpsim.inputs import brief
 
     return "no value (null, NaN or Infinity)" if value is None else brief(value)

@@ -694,9 +694,10 @@ def host_slowdowns(folder: Path) -> tuple[dict[int, float], dict[int, float]]:
     return {k: medians[k] / medians[1] for k in stages}, {k: slowest[k] / medians[1] for k in stages}
 
 
-def _host_files(folder: Path) -> list[dict[str, float]]:
-    """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each."""
-    files = sorted(folder.glob("host-*.json"), key=lambda f: int(f.stem.split("-")[1]))
+def _host_files(folder: Path, kind: str = "host") -> list[dict[str, float]]:
+    """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each (``kind``
+    ``faults``: ``{k: median minor page faults per iteration}``)."""
+    files = sorted(folder.glob(f"{kind}-*.json"), key=lambda f: int(f.stem.split("-")[1]))
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
@@ -710,8 +711,7 @@ def optimizer_sharing_meta(sharing: HostModel) -> dict[str, float]:
 def host_faults(folder: Path) -> dict[int, float]:
     """Per k, the most minor page faults per iteration (each process's median) of the k processes of
     :func:`measure_host` (``faults-*.json``; empty where the workers did not record them)."""
-    files = sorted(folder.glob("faults-*.json"), key=lambda f: int(f.stem.split("-")[1]))
-    per = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    per = _host_files(folder, "faults")
     stages = sorted(int(k) for k in per[0]) if per else []
     return {k: max(float(r[str(k)]) for r in per[:k]) for k in stages}
 

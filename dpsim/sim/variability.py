@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dpsim.rank_speed import JITTER_FLOOR
 from dpsim.scenario import Scenario, VariabilityConfig
 
 __all__ = ["ci95_half_width", "degraded_nodes", "jitter", "replication_rng"]
@@ -44,7 +45,7 @@ def jitter(config: VariabilityConfig, rng: np.random.Generator, shape: tuple[int
         sigma2 = math.log1p(cv * cv)
         return rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=shape)
     if config.jitter_distribution == "normal":
-        return np.maximum(0.01, 1.0 + cv * rng.standard_normal(shape))
+        return np.maximum(JITTER_FLOOR, 1.0 + cv * rng.standard_normal(shape))
     return rng.gamma(1.0 / (cv * cv), cv * cv, size=shape)
 
 
