@@ -196,7 +196,35 @@ FRESH46: list[list[tuple[str, object]]] = [
 (``benchmarks/results/validation-2026-12-07-a/draw_cases.py``) before any of them was measured. fresh44 and fresh45
 have been seen (models were judged on them); this is the next check no model change was made or gated on."""
 
-CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46}
+FRESH47: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 248), (BUCKET, "3 MiB"), (RATE, "725 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 120), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "725 Mbit/s")],
+    [(NODES, 5), (MB, 152), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "325 Mbit/s"),
+     ("variability.stragglers", [{"worker": 1, "slowdown": 1.5}])],
+    [(NODES, 7), (MB, 96), (BUCKET, "1 MiB"), (RATE, "1250 Mbit/s")],
+    [(NODES, 2), ("model.layers", 3), ("model.hidden", 1152), (MB, 32), (ACC, 8), (BUCKET, "1 MiB"),
+     (RATE, "325 Mbit/s")],
+    [(NODES, 3), ("model.layers", 3), ("model.hidden", 640), (MB, 40), (BUCKET, "16 MiB"), (RATE, "325 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "ring"), (MB, 64), (ACC, 8), (BUCKET, "3 MiB"), (RATE, "725 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 64), (ACC, 3), (BUCKET, "7 MiB"), (RATE, "325 Mbit/s")],
+    [(NODES, 4), (ALG, "ring"), (MB, 112), (ACC, 3), (BUCKET, "5 MiB"), (RATE, "325 Mbit/s")],
+    [(NODES, 6), (ALG, "tree"), (MB, 144), (BUCKET, "1 MiB"), (RATE, "1250 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 104), (BUCKET, "3 MiB"), (RATE, "725 Mbit/s"), ("communication.overlap", False)],
+    [(NODES, 8), (ALG, "tree"), (MB, 56), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1250 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 32), (BUCKET, "3 MiB"), (RATE, "325 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 40), (ACC, 4), (BUCKET, "1 MiB"), (RATE, "725 Mbit/s")],
+    [(NODES, 5), (ALG, "halving-doubling"), (MB, 64), (ACC, 4), (BUCKET, "1 MiB"), (RATE, "1250 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 232), (BUCKET, "10 MiB"), (RATE, "725 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 256), (BUCKET, "5 MiB"), (RATE, "1250 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 64), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1250 Mbit/s")],
+]  # fmt: skip
+"""A fifth set (``--case-set fresh47``, stop 47): stop 44's rule drawn again (``random.Random(47)``) at links of 325,
+725 and 1250 Mbit/s (no stored result of any kind names them: 750 is on gloo's all-reduce grid; the calibration uses
+150 / 450 / 1200), written down (``benchmarks/results/validation-2026-12-07-b/draw_cases.py``) before any of them was
+measured. fresh44, fresh45 and fresh46 have been seen (models were judged on them); this is the next check no model
+change was made or gated on."""
+
+CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47}
 
 
 QUICK = CalibrationPlan(
@@ -370,7 +398,8 @@ def main() -> int:
     p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
                    "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
                    "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
-                   "(FRESH46). With --reuse: the folder's own (summary.json), else default")  # fmt: skip
+                   "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47). With "
+                   "--reuse: the folder's own (summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
