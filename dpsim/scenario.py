@@ -2089,9 +2089,8 @@ class Scenario(_Section):
             f"algorithm; give one of {', '.join(SHARDED_ALGORITHMS)}",
         )
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Scenario:
-        t, world = self.training, self.cluster.world_size
+    def _communication_read(self) -> None:
+        """NCCL and gloo settings against the cluster: each NCCL field where NCCL runs, the algorithm where it runs."""
         if self.communication.nccl_p2p_level is not None and self.cluster.host_topology is None:
             # read only on a node's PCIe paths (dpsim.sim.pcie_ring); elsewhere it changed nothing without a word,
             # LOC (no peer-to-peer at all) included
@@ -2133,6 +2132,10 @@ class Scenario(_Section):
                 "(cluster.intra_node not PCIe) and a GPU-to-NIC link (cluster.host_link, or a catalog GPU's); "
                 "without them nothing is relayed, so leave it out",
             )
+
+    def _model_kernels_read(self) -> None:
+        """The model's kernel and block choices against the attention, precision and tensor parallelism they need."""
+        t = self.training
         if self.model.attention_nan_to_num and self.model.attention != "standard":
             raise _FieldError(
                 "model.attention_nan_to_num",
@@ -2176,6 +2179,11 @@ class Scenario(_Section):
                 "one all-reduce of the attention and MLP outputs' sum (gpt-neox) has no sequence-parallel form "
                 "here: needs training.sequence_parallel: false",
             )
+
+    def _layout_read(self) -> None:
+        """DP x TP x PP against the workers, the batch (``global_batch: auto`` filled in here), the heads and the
+        layers a stage; a layout's groups placed in Megatron order."""
+        t, world = self.training, self.cluster.world_size
         model_parallel = t.tensor_parallel * t.pipeline_parallel
         if world % model_parallel:  # named by the degree that does not divide the workers (TP where both do)
             raise _FieldError(
@@ -2251,6 +2259,10 @@ class Scenario(_Section):
                 "cluster.rank_order",
                 "only node_major with tensor or pipeline parallelism (their groups are placed in Megatron order)",
             )
+
+    def _precision_read(self) -> None:
+        """FP8 against the device's FP8 peak; autocast against precision and DDP."""
+        t = self.training
         if t.precision == "fp8" and self.cluster.device.peak_flops_fp8 is None:
             raise _FieldError(
                 "training.precision", "fp8 needs a device with an FP8 peak (cluster.device.peak_flops_fp8)"
@@ -2261,6 +2273,10 @@ class Scenario(_Section):
                 f"torch.autocast over an fp32 model under DDP: needs precision bf16 or fp16 (got {t.precision}) and "
                 f"zero_stage 0 or optimizer_sharding torch (got zero_stage {t.zero_stage}, {t.optimizer_sharding})",
             )
+
+    def _sharding_read(self) -> None:
+        """The ZeRO stage each optimizer sharding implements; DeepSpeed's refusal of ZeRO-2/3 beside pipelines."""
+        t = self.training
         need = {"megatron": (1,), "fsdp": (2, 3), "torch": (1,)}.get(t.optimizer_sharding)
         if need is not None and t.zero_stage not in need:
             raise _FieldError(
@@ -2277,6 +2293,11 @@ class Scenario(_Section):
                 f"{t.pipeline_parallel}): its pipeline engine asserts 'ZeRO-2 and ZeRO-3 are incompatible with "
                 "pipeline parallelism'; use zero_stage 0 or 1, optimizer_sharding: fsdp, or pipeline_parallel: 1",
             )
+
+    def _group_placement_read(self) -> None:
+        """Tensor-parallel, stage and FSDP shard groups against the nodes: each holds equal ranks on its nodes."""
+        t = self.training
+        dp = self.data_parallel
         stage_ranks, per_node_all = dp * t.tensor_parallel, self.cluster.workers_per_node
         tp_all = t.tensor_parallel
         if self.cluster.nodes > 1 and tp_all > 1 and tp_all % per_node_all and per_node_all % tp_all:
@@ -2313,6 +2334,10 @@ class Scenario(_Section):
                 )
             if self.cluster.rank_order != "node_major":
                 raise _FieldError("training.fsdp_shard_group", "hybrid sharding places shard groups node-major")
+
+    def _pipeline_p2p_read(self) -> None:
+        """The pipeline's transfers against the schedule that runs them."""
+        t = self.training
         if t.pipeline_p2p == "blocking" and t.pipeline_schedule != "1f1b":
             raise _FieldError(
                 "training.pipeline_p2p",
@@ -2330,6 +2355,10 @@ class Scenario(_Section):
                 "unpartitioned stage-boundary gradients are DeepSpeed's pipeline engine (<= 0.5.3, DeeperSpeed): "
                 "needs pipeline_p2p: blocking (Megatron-LM scatters and gathers both directions)",
             )
+
+    def _optimizer_read(self) -> None:
+        """The optimizer's state dtype and kernels against the framework that has them."""
+        t = self.training
         if t.optimizer_state_dtype == "bf16" and (
             t.optimizer not in ("adam", "adamw")  # apex's DistributedFusedAdam "implements Adam" (its docstring)
             or t.optimizer_sharding != "megatron"
@@ -2351,6 +2380,10 @@ class Scenario(_Section):
                 "foreach is torch.optim's multi-tensor update; optimizer_copies: separate is Megatron-LM's fp16 "
                 "optimizer, whose update is apex's fused Adam: give one or the other",
             )
+
+    def _recomputation_read(self) -> None:
+        """Activation recomputation's variants against the model and parallelism they run on."""
+        t = self.training
         if t.activation_recomputation == "op" and (
             self.model.kind != "transformer"
             or not self.model.gated_mlp
@@ -2390,6 +2423,10 @@ class Scenario(_Section):
                 f"{t.activation_recomputation}, {self.model.layers} layers, TP {t.tensor_parallel}, PP "
                 f"{t.pipeline_parallel})",
             )
+
+    def _gradient_path_read(self) -> None:
+        """Each gradient accumulation pass and gradient all-reduce against the sharding that runs it."""
+        t = self.training
         if t.gradient_accumulation_pass == "fp32_copy" and (
             t.precision != "bf16" or t.optimizer_sharding != "zero" or t.zero_stage != 1
         ):
@@ -2435,6 +2472,10 @@ class Scenario(_Section):
                 f"DeepSpeed's pre-0.4.3 ZeRO-3 all-reduce: needs zero_stage: 3 and optimizer_sharding: zero (got "
                 f"stage {t.zero_stage}, {t.optimizer_sharding})",
             )
+
+    def _tensor_parallel_read(self) -> None:
+        """Tensor-parallel overlaps and sequence parallelism's variants against what they need."""
+        t = self.training
         if t.tp_comm_overlap and not t.sequence_parallel:
             raise _FieldError(
                 "training.tp_comm_overlap",
@@ -2466,6 +2507,10 @@ class Scenario(_Section):
                 "activation_recomputation: full, tensor_parallel > 1 and sequence_parallel: false (Megatron-LM and "
                 "metaseq refuse the rest)",
             )
+
+    def _framework_options_read(self) -> None:
+        """DDP's, ZeroRedundancyOptimizer's, DeepSpeed's and FSDP's own options against the sharding that owns them."""
+        t = self.training
         if not t.fsdp_reshard_after_backward and (t.optimizer_sharding != "fsdp" or t.zero_stage != 2):
             raise _FieldError(
                 "training.fsdp_reshard_after_backward",
@@ -2510,6 +2555,10 @@ class Scenario(_Section):
                 f"no_sync is FSDP's (optimizer_sharding: fsdp), not {t.optimizer_sharding}'s: DeepSpeed ZeRO-2/3 "
                 "refuse it, DDP, ZeRO-1 and Megatron already reduce once per step",
             )
+
+    def _variability_read(self) -> None:
+        """Stragglers and degraded NICs name real workers and nodes; one worker's or node's entries compose."""
+        world = self.cluster.world_size
         slowdowns: dict[int, float] = {}  # entries naming one worker (or node) compose: their product is used
         for i, s in enumerate(self.variability.stragglers):
             if s.worker >= world:
@@ -2534,6 +2583,24 @@ class Scenario(_Section):
                     f"node {d.node}'s factors multiply to {product:.3g}: the entries of one node compose, and their "
                     f"product must be at least {MIN_FRACTION:g}, as one factor",
                 )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        """Cross-field checks, each a named step, in the order they have always run: the first broken rule is the one
+        reported (``_layout_read`` also fills in ``global_batch: auto``, which the steps after it read)."""
+        self._communication_read()
+        self._model_kernels_read()
+        self._layout_read()
+        self._precision_read()
+        self._sharding_read()
+        self._group_placement_read()
+        self._pipeline_p2p_read()
+        self._optimizer_read()
+        self._recomputation_read()
+        self._gradient_path_read()
+        self._tensor_parallel_read()
+        self._framework_options_read()
+        self._variability_read()
         return self
 
     # --- derived values --------------------------------------------------------------------
