@@ -22,6 +22,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -29,6 +30,7 @@ __all__ = [
     "JITTER_DISTRIBUTIONS",
     "JITTER_FLOOR",
     "MAX_RANK_SPEED_SIGMA",
+    "JitterDistribution",
     "draw_rank_paces",
     "expected_max_standard_normal",
     "expected_slowest",
@@ -122,7 +124,9 @@ def draw_rank_paces(multipliers: Sequence[float], sigma: float, rng: np.random.G
 # Compute jitter: the slowest of N coupled ranks' sums of k draws (variability.compute_jitter_cv)
 # ---------------------------------------------------------------------------------------------------------------------
 
-JITTER_DISTRIBUTIONS = ("lognormal", "normal", "gamma")
+JitterDistribution = Literal["lognormal", "normal", "gamma"]
+"""The compute jitter's distributions (``variability.jitter_distribution``, read by the scenario's field)."""
+JITTER_DISTRIBUTIONS: tuple[JitterDistribution, ...] = get_args(JitterDistribution)
 JITTER_FLOOR = 0.01
 """The least a normal jitter draw can be: the simulator draws max(0.01, 1 + cv·z) (:func:`dpsim.sim.variability.jitter`)
 and :func:`expected_slowest_sum` prices that draw."""

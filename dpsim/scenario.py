@@ -42,7 +42,7 @@ from pydantic.fields import FieldInfo
 
 from dpsim import catalog, inputs
 from dpsim.errors import ScenarioError, did_you_mean
-from dpsim.rank_speed import MAX_RANK_SPEED_SIGMA
+from dpsim.rank_speed import MAX_RANK_SPEED_SIGMA, JitterDistribution
 from dpsim.units import (
     UnitError,
     dtype_bytes,
@@ -1802,7 +1802,7 @@ class VariabilityConfig(_Section):
 
     seed: NonNegativeInt = 0
     compute_jitter_cv: Annotated[float, Field(ge=0, le=10)] = 0.0
-    jitter_distribution: Literal["lognormal", "normal", "gamma"] = "lognormal"
+    jitter_distribution: JitterDistribution = "lognormal"
     rank_speed_sigma: Annotated[float, Field(ge=0, le=MAX_RANK_SPEED_SIGMA)] = 0.0
     """Persistent per-GPU speed spread (a fraction of the mean compute time): each rank's compute is multiplied by
     ``1 + sigma·z``, z one standard normal a rank, and the synchronous step waits for the slowest of the job's ranks

@@ -180,3 +180,15 @@ def test_a_spread_with_a_heavy_or_peaked_jitter_against_draws() -> None:
     floor = np.maximum(0.01, 1 + 0.2 * np.random.default_rng(10).standard_normal((50_000, 64)))
     drawn = (heavy * floor).max(axis=1).mean()
     assert abs(expected_slowest_sum([(1.0, 2, [1.0])] * 64, 0.2, "lognormal", 10.0) / drawn - 1) < 0.15
+
+
+def test_the_scenario_field_and_the_price_read_one_list_of_distributions() -> None:
+    """``variability.jitter_distribution`` accepts exactly :data:`dpsim.rank_speed.JITTER_DISTRIBUTIONS` (its Literal is
+    the one ``rank_speed`` defines), and every one of them is tested here against the simulator's draws: a new
+    distribution added there reaches the scenario, the price and this list together."""
+    import typing
+
+    from dpsim.rank_speed import JITTER_DISTRIBUTIONS
+
+    assert typing.get_args(VariabilityConfig.model_fields["jitter_distribution"].annotation) == JITTER_DISTRIBUTIONS
+    assert JITTER_DISTRIBUTIONS == DISTRIBUTIONS
