@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,53 @@ def test_every_option_it_gives_a_benchmark_script_is_one_the_script_takes() -> N
         source = script.read_text(encoding="utf-8")
         unknown |= {(stem, o) for o in re.findall(r"(--[a-z][a-z0-9-]*)", rest.split("python ")[0]) if o not in source}
     assert sorted(unknown) == []
+
+
+NOT_FIELDS = {
+    "PATH": "the usage line's placeholder",
+    "S.preset": "the placeholder for any section with a preset",
+    "calibration.foo": "the example of an unknown key and its error",
+    "training.recompute": "the example of a key typed with another ending (did-you-mean)",
+}
+"""Paths the README gives to ``--set`` that are not fields of a scenario, each with why."""
+
+
+def _field_path(path: str) -> bool:
+    """Whether ``path`` (dots, list indices as numbers) names a field of :class:`dpsim.scenario.Scenario`, or a list
+    item, or a section (the sections read a preset by name: ``--set model=llama2-7b``)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    from dpsim.scenario import Scenario
+
+    def inner(annotation: Any) -> list[Any]:  # the types a field's value may take, Annotated and Optional unwrapped
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            return inner(typing.get_args(annotation)[0])
+        if origin in (typing.Union, types.UnionType):
+            return [t for a in typing.get_args(annotation) for t in inner(a)]
+        return [annotation]
+
+    kinds: list[Any] = [Scenario]
+    for part in path.split("."):
+        found: list[Any] = []
+        for kind in kinds:
+            if typing.get_origin(kind) in (list, tuple) and part.isdigit():
+                found += [t for a in typing.get_args(kind) if a is not Ellipsis for t in inner(a)]
+            elif isinstance(kind, type) and issubclass(kind, BaseModel) and part in kind.model_fields:
+                found += inner(kind.model_fields[part].annotation)
+        if not found:
+            return False
+        kinds = found
+    return True
+
+
+def test_every_path_it_gives_to_set_is_a_field_of_a_scenario() -> None:
+    """``--set PATH=VALUE`` (quoted or not): PATH resolves against the scenario's sections and fields, so a renamed or
+    moved field cannot leave a README command that fails with ``unknown key``."""
+    paths = set(re.findall(r"--set ['\"]?([A-Za-z_][A-Za-z0-9_.]*)=", README))
+    assert len(paths) > 25
+    assert sorted(p for p in paths - set(NOT_FIELDS) if not _field_path(p)) == []
+    assert sorted(p for p in NOT_FIELDS if _field_path(p)) == []
