@@ -20,11 +20,12 @@ measures what any configuration of the testbed needs):
   releases them together; measured again while other processes use the cores) — how ranks
   sharing the cores slow each other; fitted ``max(1, k/C)·(1 + ε·(k − 1))`` (:func:`dpsim.calibration.fit_host`:
   where C does not divide k a point is read as the run queues' placement, a band; the lone process's time is a
-  measurement like the others); and k
-  processes stepping an Adam optimizer at once, with glibc keeping their heaps (no first-touch faults:
-  :data:`HEAP_KEPT_ENV`); the engines let the steps take turns on the compute's C cores, ``max(1, k/C)``, and
-  that form's residual is held to the limit (:func:`dpsim.calibration.sharing_residual`); the free
-  :func:`dpsim.calibration.fit_host` of the same points (its own C and ε) and ``max(1, k/M)`` are recorded;
+  measurement like the others); and k processes stepping an Adam optimizer at once as training does (fresh
+  gradients, then the caches evicted as for the optimizer fit below, untimed, before each timed step:
+  :func:`adam_training_step`), with glibc keeping their heaps (no first-touch faults: :data:`HEAP_KEPT_ENV`); the
+  engines let the steps take turns on the compute's C cores, ``max(1, k/C)``, and that form's residual is held to
+  the limit (:func:`dpsim.calibration.sharing_residual`); the free :func:`dpsim.calibration.fit_host` of the same
+  points (its own C and ε) and ``max(1, k/M)`` are recorded;
 - **optimizer**: ``optimizer.step()`` on 1, 4 and 16 M parameters, each after writing twice the
   last-level cache (read from sysfs and stored in the profile: :func:`last_level_cache_bytes`), linear,
   without the step's minor page faults (:func:`measure_page_fault` prices one; the engines add those a
@@ -558,6 +559,10 @@ HOST_HIDDEN, HOST_MICRO_BATCH, HOST_WINDOW_S, HOST_MARGIN_S = 512, 64, 1.5, 0.25
 """Reference workload of the host calibration (2-layer MLP 512 wide, 64 samples) and its timing window:
 every process computes for ``HOST_WINDOW_S`` from a common start; iterations within ``HOST_MARGIN_S``
 of either end are dropped, so the ones kept ran while all k processes were busy."""
+OPTIMIZER_WINDOW_S, OPTIMIZER_MARGIN_S = 4.0, 0.5
+"""Timing window of the host calibration's optimizer workload (:func:`measure_host`, ``optimizer``): each of its
+iterations writes the cache-evicting buffer before the timed step (~90 ms alone for 960 MiB on the 2-core VM, ~10×
+the step), so at 8 processes on 2 cores an iteration takes ~0.4 s; 3 s kept give ≥ 6 a process."""
 
 
 def _wait_for(path: Path, timeout_s: float) -> None:
@@ -589,31 +594,77 @@ OPTIMIZER_HIDDEN = 1024
 parameters, gradients and moments, far beyond the caches, as a training step's optimizer sees them)."""
 
 
-def _host_workload(workload: str) -> Callable[[], object]:
-    """One iteration of the host calibration's workload: a DDP-wrapped micro-batch, or an Adam step."""
+def adam_training_step(
+    module: torch.nn.Module, cold_bytes: int
+) -> tuple[Callable[[], object], Callable[[], object], torch.optim.Optimizer]:
+    """An Adam step over ``module``'s parameters as a training rank takes it: (untimed preparation, timed step, the
+    optimizer).
+
+    The preparation writes every gradient (as the backward and the gradient synchronisation do before each step)
+    and then ``cold_bytes`` of other memory (:func:`_cache_evictor`), so the step (``step()`` + ``zero_grad``)
+    reads its state from memory, as :func:`measure_optimizer_fit` times the step the engines price
+    (:meth:`dpsim.calibration.HardwareProfile.optimizer_for`).
+
+    Both matter to the host calibration's ratios (:func:`measure_host`), found on the 2-core VM (2026-12-07):
+
+    - **gradients each step**: stepped with the gradients ``zero_grad`` left (0), Adam's first moment decays by
+      β1 = 0.9 a step (``exp_avg.lerp_(grad, 1 − β1)``, torch/optim/adam.py ``_single_tensor_adam``): 0.1·0.9^(n−1)
+      after n steps, so the update's products (lr·m/√v̂ in ``addcdiv_``) go subnormal from ~750 steps and m itself
+      below FLT_MIN at 809; there it sticks (at 4·2⁻¹⁴⁹, ``m + 0.1·(0 − m)`` rounds back to m) and the step's
+      arithmetic takes x86's subnormal assists: 2.5–3.5 × the CPU time a step. Only the worker that ran every
+      stage (worker 0, the k = 1 reference) took that many steps, by k = 6–8: why it ran 16–22 × alone there while
+      the others ran 5–7 × (its CPU time a step 3.4 × theirs, 0 faults);
+    - **cold state**: back to back, the lone step found its 34 MB of state in the last-level cache (~5.8 ms for
+      2.1 M parameters), while k > C processes taking turns evict each other's (cold: ~10 ms): the ratio over
+      the warm lone step counted the cache's loss (1.6–1.7 ×) as sharing, on top of ``max(1, k/C)``, which
+      the engines multiply onto the cold step.
+    """
+    for p in module.parameters():
+        p.grad = torch.ones_like(p)
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    params = list(module.parameters())
+    evict = _cache_evictor(cold_bytes)
+
+    def prepare() -> None:
+        for p in params:
+            assert p.grad is not None
+            p.grad.fill_(1.0)
+        evict()
+
+    def step() -> None:  # as in a training step
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+
+    return prepare, step, opt
+
+
+def _host_workload(workload: str) -> tuple[Callable[[], object], Callable[[], object]]:
+    """One iteration of the host calibration's workload: (untimed preparation, timed work): a DDP-wrapped
+    micro-batch (nothing to prepare), or an Adam step as training takes it (:func:`adam_training_step`, cold at
+    :func:`cold_cache_bytes` as the optimizer fit)."""
     torch.manual_seed(0)
     if workload == "optimizer":
-        model = MLP(2, OPTIMIZER_HIDDEN)
-        for p in model.parameters():
-            p.grad = torch.ones_like(p)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def step() -> None:  # as in a training step
-            opt.step()
-            opt.zero_grad(set_to_none=False)
-
-        return step
+        prepare, step, _ = adam_training_step(MLP(2, OPTIMIZER_HIDDEN), cold_cache_bytes(last_level_cache_bytes()))
+        return prepare, step
     model = MLP(2, HOST_HIDDEN)
     once = _ddp_timer(model, _model_loss(model))
     batch = (torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN), torch.randn(HOST_MICRO_BATCH, HOST_HIDDEN))
-    return lambda: once(batch)
+    return (lambda: None), (lambda: once(batch))
+
+
+def host_window(workload: str) -> tuple[float, float]:
+    """(window, margin) in seconds of :func:`measure_host`'s ``workload`` (:data:`HOST_WINDOW_S`,
+    :data:`OPTIMIZER_WINDOW_S`)."""
+    return (OPTIMIZER_WINDOW_S, OPTIMIZER_MARGIN_S) if workload == "optimizer" else (HOST_WINDOW_S, HOST_MARGIN_S)
 
 
 def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str = "compute") -> None:
     """One process of :func:`calibrate_host`: at each stage's common start time, work if among the first k."""
     torch.set_num_threads(1)
-    once = _host_workload(workload)
+    prepare, once = _host_workload(workload)
+    window, margin = host_window(workload)
     for _ in range(3):
+        prepare()
         once()
     (folder / f"ready-{index}").touch()
     results: dict[int, float] = {}
@@ -626,11 +677,12 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str 
             time.sleep(0.001)
         if index < k:
             kept, faults = [], []
-            while time.time() < start + HOST_WINDOW_S:
+            while time.time() < start + window:
+                prepare()
                 f0, t0 = _minor_faults(), time.time()
                 once()
                 t1, f1 = time.time(), _minor_faults()
-                if t0 >= start + HOST_MARGIN_S and t1 <= start + HOST_WINDOW_S - HOST_MARGIN_S:
+                if t0 >= start + margin and t1 <= start + window - margin:
                     kept.append(t1 - t0)
                     faults.append(f1 - f0)
             results[k] = statistics.median(kept) if kept else math.inf
@@ -646,12 +698,13 @@ def measure_host(
     """Slowdown of one process's work while k processes work at once (k in ``processes``), relative to alone.
 
     ``workload``: ``compute`` (a DDP-wrapped MLP micro-batch: GEMMs, bound by the cores) or
-    ``optimizer`` (an Adam step: bound by memory bandwidth).
+    ``optimizer`` (an Adam step as training takes it, :func:`adam_training_step`: fresh gradients and cold
+    caches before each timed step, untimed; bound by memory bandwidth).
 
     ``max(processes)`` single-thread processes start (and import torch) once; for each k a
     start barrier (a file holding a common start time) releases the first k together, the
     others stay idle; each computes for a fixed window and keeps the iterations run while all
-    k were busy (:data:`HOST_WINDOW_S`). The slowdown is the median over the k of each one's
+    k were busy (:func:`host_window`). The slowdown is the median over the k of each one's
     median iteration time, over k = 1's.
     """
     stages = sorted(set(processes) | {1})

@@ -35,7 +35,7 @@ def test_optimizer_host_workers_take_no_page_faults_a_step(tmp_path: Path) -> No
 
     cal.measure_host([1, 3], tmp_path, timeout_s=300.0, workload="optimizer")
     faults = cal.host_faults(tmp_path / "host-optimizer")
-    assert set(faults) == {1, 3} and max(faults.values()) == 0.0
+    assert set(faults) == {1, 3} and max(faults.values()) == 0.0, faults
 
 
 def test_host_faults_are_the_most_of_the_k_workers_medians(tmp_path: Path) -> None:
@@ -191,3 +191,58 @@ def test_the_stored_table_refuses_the_measuring_option(
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith("error: --repeats: --stored prints a stored table again and runs nothing")
+
+
+def _first_moment_subnormal_step(prepare_each_step: bool, steps: int) -> int | None:
+    """The first step after which some element of Adam's first moment is subnormal (None: never in ``steps``), stepping
+    :func:`runtime.calibrate.adam_training_step`'s step on a small MLP with, or without, its preparation."""
+    import torch
+
+    import runtime.calibrate as cal
+    from runtime.model import MLP
+
+    torch.manual_seed(0)
+    model = MLP(2, 8)
+    prepare, step, opt = cal.adam_training_step(model, cold_bytes=0)
+    tiny = torch.finfo(torch.float32).tiny
+    first = next(iter(model.parameters()))
+    for n in range(1, steps + 1):
+        if prepare_each_step or n == 1:
+            prepare()
+        step()
+        moment = opt.state[first]["exp_avg"]
+        if bool(((moment != 0) & (moment.abs() < tiny)).any()):
+            return n
+    return None
+
+
+def test_the_host_optimizer_step_gets_fresh_gradients_so_its_moments_never_go_subnormal() -> None:
+    """Stepped on the gradients zero_grad leaves (0), Adam's first moment is 0.1·0.9^(n−1) after n steps (grad 1 at
+    the first, then ``exp_avg.lerp_(0, 0.1)``) and falls below FLT_MIN (2^−126) at n = 1 + ⌈ln(FLT_MIN/0.1)/ln 0.9⌉
+    = 809, where x86 takes 2.5–3.5 × the CPU time a step (the host calibration's worker 0, 2026-12-07). With the
+    gradients written before every step, as training does (``adam_training_step``'s preparation), it never does."""
+    import math
+
+    pytest.importorskip("torch")
+    closed_form = 1 + math.ceil(math.log(2.0**-126 / 0.1) / math.log(0.9))
+    assert closed_form == 809
+    stale = _first_moment_subnormal_step(prepare_each_step=False, steps=900)
+    assert stale is not None and abs(stale - closed_form) <= 2
+    assert _first_moment_subnormal_step(prepare_each_step=True, steps=1200) is None
+
+
+def test_the_host_optimizer_step_is_timed_cold_as_the_optimizer_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host calibration's optimizer workload evicts the caches before each timed step by the bytes the optimizer
+    fit writes (``cold_cache_bytes`` of the host's last-level cache), so its lone step is the step the engines price
+    and multiply by ``max(1, k/C)``; the compute workload prepares nothing."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as cal
+
+    sizes: list[int] = []
+    real = cal._cache_evictor
+    monkeypatch.setattr(cal, "_cache_evictor", lambda size: sizes.append(size) or real(0))
+    monkeypatch.setattr(cal, "last_level_cache_bytes", lambda: 3 * 2**20)
+    cal._host_workload("optimizer")
+    assert sizes == [cal.cold_cache_bytes(3 * 2**20)] and sizes[0] >= cal.COLD_MIN_BYTES
+    assert cal.host_window("optimizer") == (cal.OPTIMIZER_WINDOW_S, cal.OPTIMIZER_MARGIN_S)
+    assert cal.host_window("compute") == (cal.HOST_WINDOW_S, cal.HOST_MARGIN_S)
