@@ -368,13 +368,20 @@ def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refu
     with pytest.raises(CalibrationError, match=refused) as info:
         check_residuals(after)
     assert "links.intra.ring" not in str(info.value)
-    # a fit that is not measured again (here the host's) above the limit refuses the profile anyway: no rounds
+    # a fit that is not measured again (here the host's) above the limit refuses the profile whatever the links do,
+    # and the link fits above it still get their rounds (stop 46 skipped them: intra fits never got a second try)
     loose = dataclasses.replace(host, residual=0.2)
     monkeypatch.setattr(rc, "calibrate_compute", lambda links, *a, **k: dataclasses.replace(links, host_model=loose))
     calls.clear()
-    refused, _ = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "c", log=lambda m: None,
+    lines: list[str] = []
+    refused, _ = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "c", log=lines.append,
                               max_residual=0.05, bench=bench)  # fmt: skip
-    assert calls == first_pass and "remeasured_rounds" not in refused.meta
+    assert calls == [*first_pass, *[(n, ("backend", "ring"), large, 6) for n in (2, 3, 4)],
+                     *[(n, ("backend",), large, 12) for n in (2, 3, 4)]]  # fmt: skip
+    assert refused.meta["remeasured_rounds"] == 2 and refused.residuals()["links.intra.ring"] <= 0.05
+    assert sum("host above 5 % is not measured again" in line for line in lines) == 1
+    with pytest.raises(CalibrationError, match=r"host [0-9.]+ %.*links\.intra\.backend|links\.intra\.backend.*host"):
+        check_residuals(refused)
 
 
 @pytest.mark.multiprocess
