@@ -55,7 +55,7 @@ import numpy as np
 
 from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
-from dpsim.analytic.collectives import Link, LinkSegment
+from dpsim.analytic.collectives import Link, LinkSegment, algorithm_of
 from dpsim.errors import ScenarioError, safe_text
 from dpsim.inputs import MIN_FRACTION, brief, float_problem, printable_name
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
@@ -97,7 +97,9 @@ __all__ = [
     "host_residual",
     "load_profile",
     "profile_for",
+    "profile_link_name",
     "profile_mismatch",
+    "profile_replaces_links",
     "residuals_above",
     "save_profile",
     "sharing_residual",
@@ -1370,8 +1372,6 @@ class HardwareProfile:
     def _sender_busy(self, scenario: Scenario, kappa: float) -> float | None:
         """``u = κ/τ``: the share of a core one sender's communication keeps busy while its traffic flows at the
         link's time per byte τ (:meth:`link` at the scenario's rate and ranks); None without a fitted link."""
-        from dpsim.analytic.step import profile_link_name
-
         algorithm = scenario.communication.algorithm
         streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
         link = self.link("inter", profile_link_name(scenario, self), scenario.cluster.inter_node.bandwidth,
@@ -1529,7 +1529,7 @@ def _slowdowns(data: Any, where: str, source: str) -> dict[int, float]:
 
 def _algorithm_key(alg: Any, where: str, source: str) -> str:
     """A fitted link's or curve's algorithm: the engines look one up by the algorithm the scenario runs
-    (:func:`dpsim.analytic.step.profile_link_name`: ``auto`` reads the ring's), so one under any other name
+    (:func:`profile_link_name`: ``auto`` reads the ring's), so one under any other name
     (``rinng``, ``Ring``, ``auto``, ``1``) is never read, and the scenario ran on the catalog's links unsaid."""
     import difflib
 
@@ -2116,6 +2116,47 @@ def profile_for(scenario: Scenario) -> HardwareProfile | None:
     return profile
 
 
+def profile_link_name(scenario: Scenario, profile: Any = None) -> str:
+    """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's; ``backend``:
+    the backend's own collectives as measured, gloo's or NCCL's — on GPUs a calibration stores NCCL's as
+    ``backend``).
+
+    ``tree`` over a data-parallel group of 2 reads the ring's links where ``profile`` has them: on 2 ranks NCCL's
+    double binary tree (``ncclGetDtree``, :func:`dpsim.sim.collectives.nccl.dtree_forks`) is one edge per tree,
+    each rank the root of one and the leaf of the other, so no rank forwards what it received; each sends the
+    other half its vector and returns the sum, which is the 2-rank ring's reduce-scatter and all-gather chunk for
+    chunk (S each way). The tree's own fit (η about 0.77 on the emulated cluster, 3 and 4 ranks at 1.5·S and 2·S
+    each way) holds its forwarding ranks' pace, which 2 ranks do not have: measured, 2-rank trees ran 1.07–1.40 ×
+    S/R and 2-rank rings 1.03–1.15 × (validation-2026-12-06-q's calibration), against 1.3 × the tree's fit
+    prices. A profile whose ring links do not cover every link the tree has fitted keeps the tree's
+    (:func:`_ring_covers_tree`)."""
+    if scenario.communication.algorithm == "backend":
+        return "backend"
+    algorithm = algorithm_of(scenario)
+    if algorithm == "tree" and scenario.data_parallel == 2 and (profile is None or _ring_covers_tree(profile)):
+        return "ring"
+    return "ring" if algorithm == "auto" else algorithm
+
+
+def _ring_covers_tree(profile: Any) -> bool:
+    """Whether ``profile`` has ring links (a fit or size regimes) wherever it has the tree's, and some: a 2-rank
+    tree read on them loses none of the tree's measured links."""
+
+    def fitted(link: str, name: str) -> bool:
+        return profile.link(link, name) is not None or bool(profile.regimes(link, name))
+
+    classes = ("intra", "inter")
+    return any(fitted(c, "ring") for c in classes) and all(fitted(c, "ring") or not fitted(c, "tree") for c in classes)
+
+
+def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
+    """Whether ``profile`` has fitted links or size regimes for the scenario's algorithm
+    (:func:`profile_link_name`): then :func:`calibrated_fabric` prices every collective of the step on them, with
+    ``protocol: none`` (the fits already hold the measured per-step costs), and none of NCCL's settings is read."""
+    name = profile_link_name(scenario, profile)
+    return any(profile.link(link, name) is not None or profile.regimes(link, name) for link in ("intra", "inter"))
+
+
 def profile_mismatch(scenario: Scenario, profile: HardwareProfile | None) -> str:
     """Why ``profile`` does not describe the scenario's devices, or '' where it may: a gloo profile (CPU ranks:
     ``runtime.calibrate`` and a CPU ``torchrun`` write ``backend: gloo``) under a catalog GPU, whose DDP, ZeRO and
@@ -2145,11 +2186,10 @@ def profile_mismatch(scenario: Scenario, profile: HardwareProfile | None) -> str
 def _refuse_nccl_settings_unread(scenario: Scenario, profile: HardwareProfile, path: str) -> None:
     """Refuse NCCL's settings (a named protocol, ``nccl_version``, ``nccl_algo``, ``nccl_proto``,
     ``nccl_buffsize``, the NVLS chunk variables, a tuner plugin's ``nccl_tuner``) beside a profile whose fitted links
-    replace the scenario's for its algorithm (:func:`dpsim.analytic.step.profile_replaces_links`): every collective of
+    replace the scenario's for its algorithm (:func:`profile_replaces_links`): every collective of
     the step is then priced on the measured alpha-beta with ``protocol: none``, the same step to the bit whatever they
     say (they were accepted and read by nothing). A profile without links for the algorithm (compute only, or fitted
     for another algorithm) leaves NCCL's model, and its settings, in place."""
-    from dpsim.analytic.step import profile_link_name, profile_replaces_links
     from dpsim.scenario import NCCL_ENV_FIELDS
 
     c = scenario.communication

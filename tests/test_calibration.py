@@ -117,7 +117,7 @@ def test_bad_profile_names_the_field(tmp_path: Path) -> None:
 
 def test_a_link_under_an_algorithm_no_scenario_runs_is_refused(tmp_path: Path) -> None:
     """The engines look a fitted link (or size-regime curve) up by the scenario's algorithm
-    (``dpsim.analytic.step.profile_link_name``; ``auto`` reads the ring's): one filed as ``rinng``, ``Ring``, ``auto``
+    (``dpsim.calibration.profile_link_name``; ``auto`` reads the ring's): one filed as ``rinng``, ``Ring``, ``auto``
     or ``1`` was accepted and never read, and the step ran on the catalog's links under the profile's name."""
     link = "{latency: 5 us, bandwidth: 1 GB/s}"
     curve = "{all_reduce: [{from: 0 B, latency: 5 us, bandwidth: 1 GB/s}]}"
@@ -1233,3 +1233,27 @@ def test_a_host_optimizer_residual_above_five_percent_says_what_is_priced_and_wh
     with pytest.raises(CalibrationError, match=r"host\.optimizer 31\.3 %.*; host\.optimizer: .*price.*max\(1, k/C\).*"
                        r"meta\.host_optimizer_fit.*calibrate again"):  # fmt: skip
         check_residuals(HardwareProfile(host_model=host))
+
+
+def test_calibration_imports_no_engine() -> None:
+    """The profile sits below the engines: ``dpsim.calibration`` imports (at load or inside a function) only the closed
+    forms it fits with, ``dpsim.analytic.collectives``, of ``dpsim.analytic`` and nothing of ``dpsim.sim``;
+    ``dpsim.analytic.step`` imports it. Before stop 47 it imported ``analytic.step`` for ``profile_link_name``."""
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "dpsim" / "calibration.py").read_text(encoding="utf-8"))
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
+    imported = {  # a package's submodule by its full name (``from dpsim.analytic import collectives``)
+        f"{node.module}.{alias.name}" if node.module in ("dpsim.analytic", "dpsim.sim") else node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and id(node) not in typing_only
+        for alias in node.names
+    }
+    engines = {m for m in imported if m.startswith(("dpsim.analytic", "dpsim.sim"))}
+    assert engines == {"dpsim.analytic.collectives"}

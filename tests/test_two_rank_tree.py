@@ -1,5 +1,5 @@
 """On 2 ranks NCCL's double binary tree is the 2-rank ring's exchange, so a calibration profile prices it on the
-ring's links (:func:`dpsim.analytic.step.profile_link_name`)."""
+ring's links (:func:`dpsim.calibration.profile_link_name`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from dpsim import api
-from dpsim.analytic.step import profile_link_name
-from dpsim.calibration import load_profile
+from dpsim.calibration import load_profile, profile_link_name
 from dpsim.scenario import load_scenario
 from dpsim.sim.collectives.nccl import dtree_forks, dtree_parents
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the schedules live in dpsim.sim, imported lazily (dpsim.sim imports this module)
+    from dpsim.scenario import Scenario
     from dpsim.sim.cluster import Cluster
     from dpsim.sim.collectives.base import Layout
     from dpsim.sim.collectives.groups import Groups
@@ -45,6 +46,7 @@ __all__ = [
     "HostTopology",
     "Link",
     "LinkSegment",
+    "algorithm_of",
     "all_gather_time",
     "allreduce_time",
     "broadcast_time",
@@ -60,6 +62,7 @@ __all__ = [
     "halving_doubling_allreduce_time",
     "hierarchical_allreduce_time",
     "parameter_server_time",
+    "protocol_of",
     "pxn_relays",
     "reduce_scatter_time",
     "ring_allreduce_time",
@@ -601,3 +604,20 @@ def hierarchical_allreduce_time(size: float, fabric: Fabric) -> float:
 def allreduce_time(algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
     """All-reduce of ``size`` bytes over every rank of ``fabric``: :func:`collective` of its schedule."""
     return collective("allreduce", algorithm, size, fabric, protocol).time_s
+
+
+def protocol_of(scenario: Scenario) -> str:
+    """The NCCL protocol setting: ``none`` (the links' α–β) on CPUs; links fitted by a profile also drop it."""
+    if scenario.cluster.gloo:
+        return "none"
+    return scenario.communication.protocol
+
+
+def algorithm_of(scenario: Scenario) -> str:
+    """``communication.algorithm`` as the collectives run it (:attr:`Scenario.collective_algorithm`: ``backend``
+    is gloo's ring on CPUs, NCCL's own pick on GPUs), with ``auto`` resolved to the ring where NCCL does not run
+    (CPUs, gloo)."""
+    algorithm = scenario.collective_algorithm
+    if algorithm == "auto" and protocol_of(scenario) == "none":
+        return "ring"
+    return algorithm

@@ -109,11 +109,13 @@ from dpsim.analytic.collectives import (
     Fabric,
     HostTopology,
     Link,
+    algorithm_of,
     allreduce_time,
     collective,
     collective_job,
     collective_latency,
     group_relays,
+    protocol_of,
 )
 from dpsim.buckets import (
     bucket_sizes,
@@ -136,7 +138,7 @@ from dpsim.buckets import (
     synced_gradient_bytes,
     traced_buckets,
 )
-from dpsim.calibration import profile_for, profile_mismatch
+from dpsim.calibration import profile_for, profile_link_name, profile_mismatch, profile_replaces_links
 from dpsim.errors import ScenarioError
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.rank_speed import expected_slowest, expected_slowest_sum
@@ -451,23 +453,6 @@ def nccl_arch(scenario: Scenario) -> str:
     """The GPU generation NCCL's tuner constants apply to: the device's, else its NVLink's ('' if neither says)."""
     c = scenario.cluster
     return NCCL_ARCH.get(c.device.preset or "", NCCL_ARCH.get(c.intra_node.preset or "", ""))
-
-
-def protocol_of(scenario: Scenario) -> str:
-    """The NCCL protocol setting: ``none`` (the links' α–β) on CPUs; links fitted by a profile also drop it."""
-    if scenario.cluster.gloo:
-        return "none"
-    return scenario.communication.protocol
-
-
-def algorithm_of(scenario: Scenario) -> str:
-    """``communication.algorithm`` as the collectives run it (:attr:`Scenario.collective_algorithm`: ``backend``
-    is gloo's ring on CPUs, NCCL's own pick on GPUs), with ``auto`` resolved to the ring where NCCL does not run
-    (CPUs, gloo)."""
-    algorithm = scenario.collective_algorithm
-    if algorithm == "auto" and protocol_of(scenario) == "none":
-        return "ring"
-    return algorithm
 
 
 def fabric_of(scenario: Scenario) -> Fabric:
@@ -1120,47 +1105,6 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
         host=None if inter_calibrated else fabric.host,  # a fitted inter-node link already holds the GPU's path
     )
     return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
-
-
-def profile_link_name(scenario: Scenario, profile: Any = None) -> str:
-    """The algorithm whose fitted links a calibration profile gives the scenario (``auto``: the ring's; ``backend``:
-    the backend's own collectives as measured, gloo's or NCCL's — on GPUs a calibration stores NCCL's as
-    ``backend``).
-
-    ``tree`` over a data-parallel group of 2 reads the ring's links where ``profile`` has them: on 2 ranks NCCL's
-    double binary tree (``ncclGetDtree``, :func:`dpsim.sim.collectives.nccl.dtree_forks`) is one edge per tree,
-    each rank the root of one and the leaf of the other, so no rank forwards what it received; each sends the
-    other half its vector and returns the sum, which is the 2-rank ring's reduce-scatter and all-gather chunk for
-    chunk (S each way). The tree's own fit (η about 0.77 on the emulated cluster, 3 and 4 ranks at 1.5·S and 2·S
-    each way) holds its forwarding ranks' pace, which 2 ranks do not have: measured, 2-rank trees ran 1.07–1.40 ×
-    S/R and 2-rank rings 1.03–1.15 × (validation-2026-12-06-q's calibration), against 1.3 × the tree's fit
-    prices. A profile whose ring links do not cover every link the tree has fitted keeps the tree's
-    (:func:`_ring_covers_tree`)."""
-    if scenario.communication.algorithm == "backend":
-        return "backend"
-    algorithm = algorithm_of(scenario)
-    if algorithm == "tree" and scenario.data_parallel == 2 and (profile is None or _ring_covers_tree(profile)):
-        return "ring"
-    return "ring" if algorithm == "auto" else algorithm
-
-
-def _ring_covers_tree(profile: Any) -> bool:
-    """Whether ``profile`` has ring links (a fit or size regimes) wherever it has the tree's, and some: a 2-rank
-    tree read on them loses none of the tree's measured links."""
-
-    def fitted(link: str, name: str) -> bool:
-        return profile.link(link, name) is not None or bool(profile.regimes(link, name))
-
-    classes = ("intra", "inter")
-    return any(fitted(c, "ring") for c in classes) and all(fitted(c, "ring") or not fitted(c, "tree") for c in classes)
-
-
-def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
-    """Whether ``profile`` has fitted links or size regimes for the scenario's algorithm
-    (:func:`profile_link_name`): then :func:`calibrated_fabric` prices every collective of the step on them, with
-    ``protocol: none`` (the fits already hold the measured per-step costs), and none of NCCL's settings is read."""
-    name = profile_link_name(scenario, profile)
-    return any(profile.link(link, name) is not None or profile.regimes(link, name) for link in ("intra", "inter"))
 
 
 def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
