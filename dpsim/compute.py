@@ -260,9 +260,24 @@ class _Pricer:
     def linear(self, name: str, m: float, n: float, k: float, row_split: int = 1) -> None:
         """A linear layer: forward GEMM, and its data- and weight-gradient GEMMs. ``row_split``: the forward and
         data-gradient GEMMs run as that many GEMMs of m/row_split rows each (:func:`layer_kernels`)."""
-        self.gemm(name, "forward", m / row_split, n, k, linear=True, launches=row_split)
-        self.gemm(f"{name}.dgrad", "backward", m / row_split, k, n, linear=True, launches=row_split)
-        self.gemm(f"{name}.wgrad", "backward", k, n, m, linear=True)
+        self.linears(name, m, (n,), k, row_split)
+
+    def linears(self, name: str, m: float, ns: tuple[float, ...], k: float, row_split: int = 1) -> None:
+        """Linear layers of widths ``ns`` reading the same input, each its own GEMMs, kept as one kernel of each pass
+        under ``name`` (each GEMM priced alone: a narrow one reads the whole input for few columns)."""
+        for suffix, phase in (("", "forward"), (".dgrad", "backward"), (".wgrad", "backward")):
+            first = len(self.kernels)
+            for n in ns:
+                if suffix == ".wgrad":
+                    self.gemm(name, phase, k, n, m, linear=True)
+                elif suffix == ".dgrad":
+                    self.gemm(name, phase, m / row_split, k, n, linear=True, launches=row_split)
+                else:
+                    self.gemm(name, phase, m / row_split, n, k, linear=True, launches=row_split)
+            parts = self.kernels[first:]
+            del self.kernels[first:]
+            flops, moved = sum(x.flops for x in parts), sum(x.bytes for x in parts)
+            self.kernels.append(Kernel(name + suffix, phase, flops, moved, sum(x.seconds for x in parts)))
 
 
 def te_linear_cast_bytes(model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool) -> float:
@@ -548,7 +563,13 @@ def layer_kernels(
     shard = t if sequence_parallel else 1
     dropout = model.dropout
 
-    p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h, row_split)
+    if model.qkv_linears == "separate":
+        p.linears("qkv", tokens, (heads * d, kv_heads * d, kv_heads * d), h, row_split)
+        # autograd sums the three input gradients; the sum fuses into the kernel that reads the gradient next (the
+        # norm's backward, or the reduce-scatter's staging copy under TP), which reads two more b·s·h tensors
+        p.memory("qkv.dgrad_sum", "backward", 2.0 * w * tokens * h)
+    else:
+        p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h, row_split)
     p.linear("attention_out", tokens, h, heads * d, row_split)
     p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h, row_split)
     p.linear("mlp_down", tokens, h, f / t, row_split)
@@ -844,7 +865,7 @@ def _job_key(
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
     flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics, model.rotary_fraction)
     flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block, model.attention_qkv_copies)
-    flags += (model.fp8_linear,)
+    flags += (model.fp8_linear, model.qkv_linears)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)
