@@ -9,6 +9,7 @@ What the README names on a tried branch, or as another project's file, is listed
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,30 @@ def test_every_path_it_gives_to_set_is_a_field_of_a_scenario() -> None:
     assert len(paths) > 25
     assert sorted(p for p in paths - set(NOT_FIELDS) if not _field_path(p)) == []
     assert sorted(p for p in NOT_FIELDS if _field_path(p)) == []
+
+
+FIGURES = {
+    "bigscience_micro_batch": "micro-batch 1 / 2: measured 1.069 / 1.067, predicted 1.059 / 1.057 (PP 12 / DP 4, "
+    "PP 6 / DP 8); 4 / 2: measured 0.923 / 0.927, predicted 0.995",
+    "efa_tree_rails": "series: dpsim 42.7 / 59.9 % (median / max), serial 5.0 / 18.3 % (7 of 11 within 10 %), rails "
+    "13.1 / 24.5 %",
+}
+"""README claims (its table of benchmarks) that a cheap, offline script prints: script stem → the README's words."""
+
+
+@pytest.mark.parametrize("stem", sorted(FIGURES))
+def test_the_figures_it_quotes_are_what_the_script_prints(stem: str) -> None:
+    """The README quotes each claim word for word, and every decimal figure in it is one the script prints now
+    (``PYTHONPATH=. python benchmarks/STEM.py``): a change that moves a figure fails here until the README says so."""
+    import subprocess
+    import sys
+
+    claim = FIGURES[stem]
+    assert claim in re.sub(r"\s+", " ", README)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / f"{stem}.py")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    printed = set(re.findall(r"\d+\.\d+", run.stdout))
+    assert sorted(set(re.findall(r"\d+\.\d+", claim)) - printed) == []
