@@ -1259,17 +1259,23 @@ class HardwareProfile:
         """
         m = self.senders_across_nodes(scenario)
         n = self.ranks_on_host(scenario)
+        return m + (n - m) * self.loopback_weight(scenario) if n > m else float(m)
+
+    def loopback_weight(self, scenario: Scenario) -> float:
+        """A loopback hop's host work per byte in inter-node senders' units: ``min(1, κ_intra/κ(R))`` (the intra-node
+        link's host work per byte with one pair communicating over the inter-node link's at the scenario's rate;
+        :meth:`host_senders`), 0 where the profile's links do not say (an older form, no fitted host work)."""
         algorithm = scenario.communication.algorithm
         name = "ring" if algorithm == "auto" else algorithm
         intra = self.links.get("intra", {}).get(name)
         inter = self.links.get("inter", {}).get(name)
-        if n <= m or not isinstance(intra, LinkModel) or not isinstance(inter, LinkModel) or inter.sharpness is None:
-            return float(m)
+        if not isinstance(intra, LinkModel) or not isinstance(inter, LinkModel) or inter.sharpness is None:
+            return 0.0
         kappa = inter.host_per_byte_at(scenario.cluster.inter_node.bandwidth)
         if kappa <= 0:
-            return float(m)
+            return 0.0
         loopback = intra.host_per_byte_s if intra.sharpness is not None else 1.0 / intra.bandwidth
-        return m + (n - m) * min(1.0, loopback / kappa)
+        return min(1.0, loopback / kappa)
 
     def host_slowdown(self, scenario: Scenario) -> float:
         """Compute slowdown of a rank while the scenario's ranks that share its host compute at once."""

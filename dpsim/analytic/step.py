@@ -1077,17 +1077,17 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
     A link fitted on a shared host (the emulated testbed) also follows the ranks sharing its
     cores — for the inter-node link those whose traffic crosses nodes, plus the loopback hops' host
     work in their units (:meth:`dpsim.calibration.HardwareProfile.host_senders`), each of a node's G
-    ranks sharing its wire under ``hierarchical``. Both engines call this.
+    ranks sharing its wire under ``hierarchical``; phase by phase where some ranks wait
+    (:func:`phase_shared_inter_link`). Both engines call this.
     """
     if not profile_replaces_links(scenario, profile):
         return fabric
     algorithm = algorithm_of(scenario)
-    inter_rate = scenario.cluster.inter_node.bandwidth
     name = profile_link_name(scenario, profile)
     intra_fit = profile.link("intra", name, None, profile.ranks_on_host(scenario))
     # hierarchical: each of a node's G ranks runs its own ring across nodes on the node's link
     streams = scenario.cluster.workers_per_node if algorithm == "hierarchical" else 1
-    inter_fit = profile.link("inter", name, inter_rate, profile.host_senders(scenario), streams)
+    inter_fit = phase_shared_inter_link(profile, scenario, fabric, name, streams)
     intra_regimes = tuple(profile.regimes("intra", name))
     inter_regimes = tuple(profile.regimes("inter", name))
     from dpsim.sim.collectives.nccl import channels
@@ -1105,6 +1105,64 @@ def _calibrated_fabric(fabric: Fabric, profile: Any, scenario: Scenario) -> Fabr
         host=None if inter_calibrated else fabric.host,  # a fitted inter-node link already holds the GPU's path
     )
     return calibrated.with_inter_scaled(1.0 / rails) if inter_calibrated else calibrated
+
+
+def phase_shared_inter_link(profile: Any, scenario: Scenario, fabric: Fabric, name: str, streams: int) -> Link | None:
+    """The profile's inter-node link for the scenario's all-reduce on a shared host, with the host's share taken
+    phase by phase: the ranks that send in each phase, not every rank of the job.
+
+    A link fitted on a shared host costs a byte ``(w^p + (κ·s(k))^p)^(1/p)`` and a step ``α·s(k)``, with
+    ``s(k)`` the host's sharing among the ``k`` senders communicating at once
+    (:meth:`dpsim.calibration.LinkModel.at_rate`, :meth:`dpsim.calibration.HostModel.comm_share`). Before, ``k``
+    was every rank on the host in every phase (:meth:`dpsim.calibration.HardwareProfile.host_senders`). That holds
+    for the ring, gloo's own ring, the pipelined tree and hierarchical's rings, where every rank sends in every
+    step, but not where some ranks wait: halving–doubling on a rank count that is not a power of two
+    (``runtime/collectives/halving_doubling.py``, Thakur, Rabenseifner & Gropp 2005 §4.4) first has its
+    ``r = N − 2^⌊log2 N⌋`` extra ranks hand their whole vector to a partner (``r`` senders), then runs
+    halving–doubling on ``2^⌊log2 N⌋`` ranks while the extra ones wait, then hands the result back (``r``
+    senders). With two ranks a node its exchanges at distances ≥ 2 cross nodes from both ranks of a node at
+    once (the ring crosses from one), those at distance 1 stay inside the node.
+
+    Here each phase of the schedule both engines run (:func:`dpsim.sim.collectives.build`) that crosses nodes
+    counts its own senders: ``k = m + l·w`` with ``m`` the ranks sending across nodes, ``l`` those sending only
+    over loopback and ``w`` a loopback hop's host work in inter-node senders
+    (:meth:`dpsim.calibration.HardwareProfile.loopback_weight`), its node's crossing senders sharing the node's
+    wire (``streams``; hierarchical's ``G`` rings, as before). The one link the engines price on holds the
+    phases' mean: ``α`` over the phases' steps, ``1/B`` over the bytes each node's wire carries in them, so
+    ``Σ steps·α_ph + Σ bytes_ph/B_ph`` is the collective's time phase by phase. Where every phase has every
+    rank sending this is the link as before."""
+    rate = scenario.cluster.inter_node.bandwidth
+    fallback = profile.link("inter", name, rate, profile.host_senders(scenario), streams)
+    algorithm = algorithm_of(scenario)
+    if fallback is None or profile.host_model is None or fabric.nodes <= 1 or algorithm == "auto":
+        return fallback  # no shared host, or NCCL's pick per size (GPUs: no one schedule)
+    from dpsim.sim import collectives
+
+    g = fabric.per_node
+    slots = np.asarray(fabric.rank_order, dtype=np.int64) if fabric.rank_order else np.arange(fabric.world_size)
+    node = slots // g
+    ranks_on_host = profile.ranks_on_host(scenario)
+    loopback = profile.loopback_weight(scenario)
+    per_host = fabric.world_size / ranks_on_host  # hosts the ranks spread over (1: the emulated cluster's one host)
+    steps = latency = carried = per_byte = 0.0
+    schedule = collectives.build("allreduce", algorithm, fabric.layout(), "none")
+    for phase in schedule.phases:
+        cross = node[phase.src] != node[phase.dst]
+        if not cross.any():
+            continue
+        senders = np.unique(phase.src[cross])
+        local = np.setdiff1d(np.unique(phase.src[~cross]), senders)
+        k = (len(senders) + loopback * len(local)) / per_host
+        wire = streams if algorithm == "hierarchical" else int(np.bincount(node[senders]).max())
+        link = profile.link("inter", name, rate, k, wire)
+        nic = float(phase.fraction[cross].max()) * phase.repeat * wire  # bytes per message byte on a node's wire
+        steps += phase.repeat
+        latency += phase.repeat * link.latency_s
+        carried += nic
+        per_byte += nic / link.bandwidth
+    if steps == 0 or carried <= 0:
+        return fallback
+    return Link(latency / steps, carried / per_byte)
 
 
 def calibrated_fabric(scenario: Scenario, profile: Any = None) -> Fabric:
