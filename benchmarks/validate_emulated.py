@@ -357,7 +357,7 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequen
     ``pool`` (other calibrations' folders of the same testbed), over every calibration's records, on the host's
     slowdowns, compute and optimizer averaged over them (:func:`runtime.calibrate.pool_profiles`)."""
     from dpsim.calibration import save_profile
-    from runtime.calibrate import pool_profiles, refit_links
+    from runtime.calibrate import pool_problem, pool_profiles, refit_links
 
     loaded = load_profile(profile)
     if loaded.host_model is None:
@@ -377,6 +377,8 @@ def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequen
             if (theirs := other.meta.get(key)) != (ours := loaded.meta.get(key)):
                 raise ScenarioError(f"meta.{key}", f"{theirs!r}, where the calibration --refit fits has {ours!r}: "
                                     "--pool pools calibrations of one testbed", str(folder))  # fmt: skip
+        if (problem := pool_problem(loaded, other)) is not None:  # round 29: a k one lacks, left out silently
+            raise ScenarioError("", problem, str(folder))
         others.append(other)
         records += _bench_records(folder / "calibration-bench.json")
     refitted = refit_links(pool_profiles(loaded, others), records, CalibrationPlan(), "emulated")

@@ -164,6 +164,27 @@ NUMBER_EXTRA_SUFFIXES = ("_s", "_bytes", "_bytes_per_s")
 ``bucket_bytes``. Each is a finite number ≥ 0, or a list or mapping of them (per rank, per bucket)."""
 
 
+TEXT_EXTRA = ("tcp_congestion_control", "host", "algorithm", "backend", "precision", "comm_hook", "testbed")
+"""``extra`` entries that are texts: the readers compare and print them (``runtime.validate``'s TCP control check,
+``runtime.measure.ran_autocast``'s precision label). Each is a printable text (round 29: a list, a number or an
+escape code was taken, compared as its ``str`` and printed, status 0)."""
+FLAG_EXTRA = ("autocast", "ddp_at_one_rank", "gradient_as_bucket_view")
+"""``extra`` entries that are true or false (``runtime.measure.ran_autocast``, ``ran_ddp``, ``ran_bucket_views``)."""
+TEXTS_EXTRA = ("namespaces",)
+"""``extra`` entries that are lists of printable texts."""
+
+
+def _text_problem(value: Any) -> str | None:
+    """Why ``value`` is no printable text (no escape code, line break or other control character), or None."""
+    if not isinstance(value, str):
+        return f"expected a text, got {type(value).__name__}"
+    return None if value.isprintable() else f"expected a printable text, got {_brief(value)}"
+
+
+def _flag_problem(value: Any) -> str | None:
+    return None if isinstance(value, bool) else f"expected true or false, got {_brief(value)}"
+
+
 def _amount_problem(value: Any) -> str | None:
     """Why ``value`` is no amount (a finite number ≥ 0), or None. JSON's NaN / Infinity are read as no value."""
     if value is None:
@@ -197,14 +218,21 @@ def record_problem(data: Mapping[str, Any]) -> str | None:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
             problem = None if ok else f"expected a whole number ≥ 0, got {_brief(value)}"
         elif kind == "str":
-            problem = None if isinstance(value, str) else f"expected a text, got {type(value).__name__}"
+            problem = _text_problem(value)
         elif kind == "bool":
-            problem = None if isinstance(value, bool) else f"expected true or false, got {_brief(value)}"
+            problem = _flag_problem(value)
         else:  # extra
             problem = None if isinstance(value, dict) else f"expected an object, got {type(value).__name__}"
         if problem is not None:
             return f"field {name}: {problem}"
     for key, value in (data.get("extra") or {}).items():
+        if key in TEXT_EXTRA or key in FLAG_EXTRA or key in TEXTS_EXTRA:  # round 29: read and printed as texts
+            problem = (_text_problem(value) if key in TEXT_EXTRA else _flag_problem(value) if key in FLAG_EXTRA
+                       else next(filter(None, map(_text_problem, value)), None) if isinstance(value, list)
+                       else f"expected a list of texts, got {type(value).__name__}")  # fmt: skip
+            if problem is not None:
+                return f"field extra.{key}: {problem}"
+            continue
         if not _amount_extra(key):
             continue
         items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else None

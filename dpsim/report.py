@@ -179,8 +179,11 @@ def format_result(result: StepResult, fmt: str, scenario: Scenario | None = None
             share = f"{100 * flat[name] / result.step_time_s:.1f} %"
         table.add_row(name, _human(name, flat[name]), share)
     ignored = dict(result.extra.get("ignored_fields") or {})  # set, and read by nothing
-    if ignored:  # under the table, wrapped to its width: as a row, one long reason pushed every value far right
-        table.caption = "\n".join(f"ignored: {user_text(field)}: {user_text(why)}" for field, why in ignored.items())
+    notes = [f"ignored: {user_text(field)}: {user_text(why)}" for field, why in ignored.items()]
+    if past_peak := result.extra.get("mfu_past_peak"):  # round 29 (hostile): "mfu 219.6 %" was printed without why
+        notes.append(f"mfu: {user_text(str(past_peak))}")
+    if notes:  # under the table, wrapped to its width: as a row, one long reason pushed every value far right
+        table.caption = "\n".join(notes)
         table.caption_justify = "left"
     return render(table)
 

@@ -42,7 +42,7 @@ from pydantic.fields import FieldInfo
 
 from dpsim import catalog, inputs
 from dpsim.errors import ScenarioError, did_you_mean
-from dpsim.rank_speed import MAX_RANK_SPEED_SIGMA, JitterDistribution
+from dpsim.rank_speed import MAX_NORMAL_JITTER_CV, MAX_RANK_SPEED_SIGMA, JitterDistribution
 from dpsim.units import (
     UnitError,
     dtype_bytes,
@@ -2566,7 +2566,18 @@ class Scenario(_Section):
             )
 
     def _variability_read(self) -> None:
-        """Stragglers and degraded NICs name real workers and nodes; one worker's or node's entries compose."""
+        """A normal jitter within its floor; stragglers and degraded NICs name real workers and nodes; one worker's or
+        node's entries compose."""
+        v = self.variability
+        if v.jitter_distribution == "normal" and v.compute_jitter_cv > MAX_NORMAL_JITTER_CV:
+            # round 29 (hostile): the simulator floors a normal draw at 0.01, so past 0.4 what both engines priced was
+            # no longer a jitter of mean 1 and CV cv (cv 10: mean 4.51, CV 1.37; the default step 0.69 -> 10.7 s)
+            raise _FieldError(
+                "variability.compute_jitter_cv",
+                f"{v.compute_jitter_cv:g} under jitter_distribution normal: expected at most {MAX_NORMAL_JITTER_CV} "
+                "(a normal draw is floored at 0.01, and past 0.4 the floor holds over 0.7 % of the draws: what is "
+                "drawn is no longer mean 1 and CV cv); lognormal and gamma take a CV up to 10",
+            )
         world = self.cluster.world_size
         slowdowns: dict[int, float] = {}  # entries naming one worker (or node) compose: their product is used
         for i, s in enumerate(self.variability.stragglers):

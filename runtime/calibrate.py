@@ -114,6 +114,7 @@ __all__ = [
     "measure_optimizer",
     "measure_page_fault",
     "measure_reduction",
+    "pool_problem",
     "pool_profiles",
     "refit_links",
     "remeasure_links",
@@ -1429,10 +1430,32 @@ def bench_records_problem(records: Any) -> str | None:
     return None
 
 
+POOLED_HOST_MAPS = (("measured", "measured_slowdown"), ("optimizer_measured", "optimizer_slowdown"),
+                    ("measured_slowest", "slowest_slowdown"),
+                    ("optimizer_measured_slowest", "optimizer_slowest_slowdown"))  # fmt: skip
+"""The host's per-k measurements :func:`pool_profiles` averages: (``HostModel`` attribute, profile key)."""
+
+
+def pool_problem(profile: HardwareProfile, other: HardwareProfile) -> str | None:
+    """Why ``other`` cannot be pooled with ``profile`` by :func:`pool_profiles` (None: it can): round 29 (hostile).
+    Each k is averaged over the calibrations that measured it, so a k one of them lacks was left out of the pool
+    without a word, and without k = 1 :func:`refit_links` kept the host's old fit of the cores."""
+    if profile.host_model is None or other.host_model is None:
+        return "host_model: expected testbed profiles with a host_model"
+    for attribute, key in POOLED_HOST_MAPS:
+        ours, theirs = set(getattr(profile.host_model, attribute)), set(getattr(other.host_model, attribute))
+        if ours != theirs:
+            return (f"host_model.{key}: measured at k {sorted(theirs)}, where the calibration --refit fits measured k "
+                    f"{sorted(ours)}: --pool averages each k over every calibration (k {sorted(ours ^ theirs)} "
+                    "would be left out)")  # fmt: skip
+    return None
+
+
 def _mean_by_k(maps: Sequence[Mapping[int, float]]) -> dict[int, float]:
-    """Per k measured in every map, the mean of the maps' values (a k some map lacks is left out)."""
-    common = set.intersection(*(set(m) for m in maps)) if maps else set()
-    return {k: statistics.fmean(m[k] for m in maps) for k in sorted(common)}
+    """Per k, the mean of the maps' values (every map measured the same k: :func:`pool_problem`)."""
+    if any(set(m) != set(maps[0]) for m in maps):
+        raise ValueError(f"maps of other k: {[sorted(m) for m in maps]} (pool_problem refuses them)")
+    return {k: statistics.fmean(m[k] for m in maps) for k in sorted(maps[0])} if maps else {}
 
 
 def _mean_linear(fits: Sequence[LinearTime | None]) -> LinearTime | None:

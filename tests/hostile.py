@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import re
@@ -98,6 +99,9 @@ class Case:
     """The file (``{tmp}`` = the folder) whose second line says the command is at work (a sweep's partial results)."""
     rectangular: bool = False
     """A valid input printing CSV: exit 0 and every row with as many cells as its header (else ``ragged CSV``)."""
+    says: str = ""
+    """A valid input: exit 0 and this text in its standard output (else ``unexplained``: a figure printed without the
+    note that says why, round 29)."""
     listed: str = ""
     """A valid input that sets a field read by nothing: exit 0 with ``--format json`` output whose every record names
     it in ``extra.ignored_fields`` (a sweep row: its ``ignored_fields`` text); else ``unlisted`` (accepted and
@@ -5397,6 +5401,129 @@ def mfu_past_the_peak() -> Iterator[Case]:
         yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json", *given], files, accept=True, finite=True)
 
 
+def normal_jitter_past_its_floor() -> Iterator[Case]:
+    """Round 29. ``variability.compute_jitter_cv`` took up to 10 under every ``jitter_distribution``, but the simulator
+    floors a normal draw at 0.01 (``dpsim.rank_speed.JITTER_FLOOR``), so past 0.4 both engines priced another
+    distribution than the field names (cv 10: drawn mean 4.51, CV 1.37; the default step 0.69 -> 10.7 s, status 0).
+    A normal past ``MAX_NORMAL_JITTER_CV`` is refused naming the field; lognormal and gamma (mean 1 and CV cv at any
+    cv) keep 10."""
+    kind = "normal jitter past its floor (round 29)"
+    field_name = "variability.compute_jitter_cv"
+    normal = "variability.jitter_distribution=normal"
+    for value in ("0.41", "0.5", "1", "3", "10", "0.40000001"):
+        for extra in ((), ("--engine", "sim"), ("--format", "json")):
+            yield _set_case(kind, normal, f"{field_name}={value}", extra=extra, names=field_name)
+        yield _set_case(kind, normal, f"{field_name}={value}", command="check", names=field_name)
+    yield _set_case(kind, f"{field_name}=2", normal, names=field_name)  # the distribution given last
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", f"{field_name}=1", "--vary",
+                      "variability.jitter_distribution=lognormal,normal", "--out", "{tmp}/o.csv"],
+               {"s.yaml": SMALL.encode()}, expect_error=True, names=field_name, outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--set", normal, "--vary", f"{field_name}=0.1,0.9", "--out",
+                      "{tmp}/o.csv"], {"s.yaml": SMALL.encode()}, expect_error=True, names=field_name,
+               outputs=("{tmp}/o.csv",))  # fmt: skip
+    for distribution, value in (("normal", "0.4"), ("normal", "0.2"), ("lognormal", "10"), ("gamma", "10"),
+                                ("lognormal", "0.5")):  # fmt: skip
+        for extra in ((), ("--engine", "sim")):
+            yield _set_case(kind, f"variability.jitter_distribution={distribution}", f"{field_name}={value}",
+                            extra=("--format", "json", *extra), expect_error=False, finite=True)  # fmt: skip
+
+
+def _fast_profile() -> bytes:
+    """A profile of compute only timing a forward at 1 µs and a backward at 2 µs: on one GPU an MFU far past 1."""
+    import tempfile
+
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+
+    profile = HardwareProfile(name="fast", links={}, forward=LinearTime(1e-6, 0.0), backward=LinearTime(2e-6, 0.0),
+                              optimizer=LinearTime(0.0, 1e-12))  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.yaml"
+        save_profile(profile, path)
+        return path.read_bytes()
+
+
+def mfu_past_the_peak_in_the_table() -> Iterator[Case]:
+    """Round 29. A step timed by a profile on a machine faster than the catalog device's peak has an MFU past 1, kept
+    (the step is measured) and said in ``extra.mfu_past_peak`` (round 28), which JSON and CSV carry; the table printed
+    ``mfu 1947.0 %`` with no word. It now says why under the table (``mfu: MFU 19.47 > 1: ...``), not as a warning."""
+    kind = "MFU past the peak, noted in the table (round 29)"
+    files = {"s.yaml": SMALL.encode(), "p.yaml": _fast_profile()}
+    profile = ["--set", "calibration.profile={tmp}/p.yaml", "--set", "cluster.nodes=1", "--set",
+               "cluster.workers_per_node=1"]  # fmt: skip  # one GPU: no communication, the step the profile's compute
+    for extra in ([], ["--engine", "sim"], ["--set", "training.global_batch=2"]):
+        yield Case(kind, ["run", "{tmp}/s.yaml", *profile, *extra], files, accept=True, says="mfu: MFU ")
+    yield Case(kind, ["run", "{tmp}/s.yaml", "{tmp}/s.yaml", "--shared-fabric", *profile], files, accept=True,
+               says="mfu: MFU ")  # fmt: skip
+    for fmt in ("json", "csv"):  # the entry as it was: JSON's extra, CSV's column
+        yield Case(kind, ["run", "{tmp}/s.yaml", *profile, "--format", fmt], files, accept=True, says="mfu_past_peak")
+    yield Case(kind, ["run", "{tmp}/s.yaml"], files, accept=True)  # no profile: no note
+
+
+def _profile_without(text: str, key: str, k: int) -> str:
+    """A stored profile's ``host_model.KEY`` map without its entry at ``k``."""
+    start = text.index(f"  {key}:\n")
+    line = text.index(f"    {k}: ", start)
+    return text[:line] + text[text.index("\n", line) + 1 :]
+
+
+def pooled_calibrations_of_other_k() -> Iterator[Case]:
+    """Round 29. ``validate_emulated --refit --pool`` averaged each k over the calibrations that measured it: a k one
+    lacked was left out without a word, and without k = 1 ``refit_links`` kept the host's old fit of the cores
+    (status 0). Refused naming the pooled folder, the map and the k (``runtime.calibrate.pool_problem``)."""
+    kind = "pooled calibrations of other k (round 29)"
+    cal2 = _VALIDATION_R.parent / "all-cal2"
+    profile = (cal2 / "profile.yaml").read_text(encoding="utf-8")
+    bench = (cal2 / "calibration-bench.json").read_bytes()
+    files: dict[str, bytes] = {}
+    cases = (("measured_slowdown", 1), ("measured_slowdown", 8), ("optimizer_slowdown", 1),
+             ("slowest_slowdown", 4), ("optimizer_slowest_slowdown", 1))  # fmt: skip
+    for number, (key, k) in enumerate(cases):
+        files[f"k{number}/profile.yaml"] = _profile_without(profile, key, k).encode()
+        files[f"k{number}/calibration-bench.json"] = bench
+    files["ok/profile.yaml"], files["ok/calibration-bench.json"] = profile.encode(), bench
+    base = ["--reuse", str(_VALIDATION_R), "--refit", "--out", "{tmp}/o"]
+    for number, (key, _) in enumerate(cases):
+        for pool in (["--pool", f"{{tmp}}/k{number}"], ["--pool", "{tmp}/ok", "--pool", f"{{tmp}}/k{number}"]):
+            yield Case(kind, [*base, *pool], files, expect_error=True, names=f"host_model.{key}",
+                       program="benchmarks/validate_emulated", env=_NO_TESTBED, outputs=("{tmp}/o",))  # fmt: skip
+
+
+def stored_record_texts() -> Iterator[Case]:
+    """Round 29. ``dpsim.records.record_problem`` (round 28) checked a stored record's amounts, not its texts: an
+    ``extra.tcp_congestion_control`` that was a list, a number or an escape code was compared as its ``str`` and printed
+    (``validate_emulated --reuse`` warned ``the runs used ['x'], bbr``, or wrote the escape code to the terminal,
+    status 0), and a flag (``extra.autocast``) that was no boolean was read from another field. The texts the readers
+    compare or print are printable texts, the flags true or false, ``namespaces`` a list of texts; one line naming the
+    file, the line and the field."""
+    kind = "stored records' texts and flags (round 29)"
+    runs = (_VALIDATION_O / "runs.jsonl").read_text(encoding="utf-8").splitlines()
+    profile = (_VALIDATION_O / "profile.yaml").read_bytes()
+    edits = (("extra", "tcp_congestion_control", ("\x1b[31mbbr", "a\nb", ["bbr"], 5, None)),
+             ("extra", "host", ("\x1b[2J", {"a": 1})), ("extra", "algorithm", (["ring"], "ri\x00ng")),
+             ("extra", "precision", (7, "bf16\u202e")), ("extra", "backend", (None,)), ("extra", "testbed", (True,)),
+             ("extra", "comm_hook", ("\t",)), ("extra", "autocast", ("yes", 1, None)),
+             ("extra", "ddp_at_one_rank", (0,)),
+             ("extra", "namespaces", ("emu-1-br", ["\x1b[0m"], [1])),
+             ("top", "scenario", ("\x1b[31mx", "two\nlines")), ("top", "algorithm", ("\x07",)))  # fmt: skip
+    number = 0
+    for where, key, values in edits:
+        for value in values:
+            data = json.loads(runs[0])
+            (data if where == "top" else data["extra"])[key] = value
+            folder = f"r{number}"
+            number += 1
+            files = {f"{folder}/runs.jsonl": "\n".join([json.dumps(data), *runs[1:]]).encode() + b"\n",
+                     f"{folder}/profile.yaml": profile}  # fmt: skip
+            field_name = key if where == "top" else f"extra.{key}"
+            yield Case(kind, ["--reuse", f"{{tmp}}/{folder}", "--out", "{tmp}/o"], files, expect_error=True,
+                       names=f"line 1: field {field_name}", program="benchmarks/validate_emulated", env=_NO_TESTBED,
+                       outputs=("{tmp}/o",))  # fmt: skip
+            if key in ("tcp_congestion_control", "scenario"):
+                yield Case(kind, ["--runs", f"{{tmp}}/{folder}"], files, expect_error=True,
+                           names=f"line 1: field {field_name}", program="benchmarks/optimizer_share",
+                           env=_NO_TESTBED)  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5451,6 +5578,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 27 (hostile): the measuring scripts' numbers, option prefixes; round 28: stored records, pooled calibrations
     measuring_scripts_numbers_and_prefixes, mfu_past_the_peak, stored_record_fields, options_read_only_with_another,
     pooled_calibrations, sweep_time_limits,
+    # round 29 (hostile): a normal jitter past its floor, MFU noted in the table, pools of other k, records' texts
+    normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -5828,6 +5957,8 @@ def run_case(case: Case, tmp: Path) -> Outcome:
         verdict = "negative zero" if code == 0 else "refused"
     if verdict == "clean" and case.rectangular and (code != 0 or not _rectangular_csv(out)):
         verdict = "ragged CSV" if code == 0 else "refused"
+    if verdict == "clean" and case.says and (code != 0 or case.says not in out):
+        verdict = "unexplained" if code == 0 else "refused"
     if verdict == "clean" and case.listed and (code != 0 or not _lists(out, case.listed)):
         verdict = "unlisted" if code == 0 else "refused"
     outputs = [Path(o.replace("{tmp}", str(tmp))) for o in case.outputs if "*" not in o]
@@ -5841,9 +5972,10 @@ def table(outcomes: list[Outcome]) -> str:
     """One row per class: cases, clean, and each kind of failure."""
     kinds = list(dict.fromkeys(o.case.kind for o in outcomes))
     verdicts = ["traceback", "hang", "bad-exit", "unprintable", "wrongly accepted", "vague", "written", "non-finite",
-                "invalid JSON", "noisy", "refused", "negative zero", "unlisted", "ragged CSV"]  # fmt: skip
+                "invalid JSON", "noisy", "refused", "negative zero", "unlisted", "ragged CSV",
+                "unexplained"]  # fmt: skip
     shown = ("traceback", "hang", "bad-exit", "unprint.", "accepted", "vague", "written", "inf/nan", "bad JSON",
-             "noisy", "refused", "-0", "unlisted", "ragged")  # fmt: skip
+             "noisy", "refused", "-0", "unlisted", "ragged", "unexpl.")  # fmt: skip
     header = f"{'class':<40} {'cases':>5} {'clean':>5} {'exit 0':>6} {'exit 2':>6} "
     header += " ".join(f"{v:>9}" for v in shown)
     rows = [header, "-" * len(header)]
