@@ -106,13 +106,21 @@ def _profile(slowdown_2: float, forward_s: float, fault_s: float) -> HardwarePro
 
 
 def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -> None:
-    """Two calibrations of one testbed (worked by hand): 2 processes at 1.2 and 1.4 × alone -> 1.3, a k only one
-    measured (8) left out, the curve's point, the model's fits and the page fault the means; the same either way."""
+    """Two calibrations of one testbed (worked by hand): 2 processes at 1.2 and 1.4 × alone -> 1.3, the curve's
+    point, the model's fits and the page fault the means; the same either way. A k only one measured (8) was left out
+    without a word (round 29): refused, naming the map and the k (``pool_problem``)."""
     pytest.importorskip("torch")
-    from runtime.calibrate import pool_profiles
+    from runtime.calibrate import pool_problem, pool_profiles
 
     a, b = _profile(1.2, 1e-3, 2e-6), _profile(1.4, 3e-3, 4e-6)
-    b = dataclasses.replace(b, host_model=dataclasses.replace(b.host_model, measured={**b.host_model.measured, 8: 9.0}))
+    assert pool_problem(a, b) is None and pool_problem(b, a) is None
+    eight = dataclasses.replace(b, host_model=dataclasses.replace(b.host_model, measured={**b.host_model.measured,
+                                                                                          8: 9.0}))  # fmt: skip
+    assert pool_problem(a, eight) == ("host_model.measured_slowdown: measured at k [1, 2, 4, 8], where the "
+                                      "calibration --refit fits measured k [1, 2, 4]: --pool averages each k over "
+                                      "every calibration (k [8] would be left out)")  # fmt: skip
+    with pytest.raises(ValueError, match="maps of other k"):
+        pool_profiles(a, [eight])
     ab, ba = pool_profiles(a, [b]), pool_profiles(b, [a])
     assert ab.host_model is not None and ab.host_model.measured == pytest.approx({1: 1.0, 2: 1.3, 4: 2.6})
     assert ab.host_model.page_fault_s == pytest.approx(3e-6)
@@ -129,7 +137,9 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
      (["--refit", "--pool", "{stored}"], "--pool: the calibration --refit fits: each calibration is pooled once"),
      (["--refit", "--pool", "{cal2}", "--pool", "{cal2}/."], "--pool: given twice: each"),
      (["--refit", "--pool", "{tmp}/other"], "meta.model: 'mlp 1 parameters', where the calibration --refit fits has"),
-     (["--refit", "--pool", "{tmp}/elsewhere"], "meta.testbed: 'local', where")],
+     (["--refit", "--pool", "{tmp}/elsewhere"], "meta.testbed: 'local', where"),
+     # round 29: a calibration without k = 1 pooled: refit_links kept the host's old fit of the cores
+     (["--refit", "--pool", "{tmp}/nok1"], "host_model.measured_slowdown: measured at k [2, 3, 4, 6, 8], where")],
 )  # fmt: skip
 def test_validate_emulated_refuses_a_pool_it_cannot_use(
     argv: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -149,6 +159,11 @@ def test_validate_emulated_refuses_a_pool_it_cannot_use(
         text = (cal2 / "profile.yaml").read_text(encoding="utf-8")
         assert old in text
         (tmp_path / name / "profile.yaml").write_text(text.replace(old, new), encoding="utf-8")
+    (tmp_path / "nok1").mkdir()
+    (tmp_path / "nok1" / "calibration-bench.json").write_bytes((cal2 / "calibration-bench.json").read_bytes())
+    text = (cal2 / "profile.yaml").read_text(encoding="utf-8")
+    start = text.index("    1: ", text.index("  measured_slowdown:\n"))
+    (tmp_path / "nok1" / "profile.yaml").write_text(text[:start] + text[text.index("\n", start) + 1 :])
     given = [a.replace("{tmp}", str(tmp_path)).replace("{stored}", stored).replace("{cal2}", str(cal2)) for a in argv]
     monkeypatch.setattr(sys, "argv", ["validate_emulated.py", "--reuse", stored, *given])
     with pytest.raises(SystemExit) as stopped:

@@ -192,3 +192,24 @@ def test_the_scenario_field_and_the_price_read_one_list_of_distributions() -> No
 
     assert typing.get_args(VariabilityConfig.model_fields["jitter_distribution"].annotation) == JITTER_DISTRIBUTIONS
     assert JITTER_DISTRIBUTIONS == DISTRIBUTIONS
+
+
+def test_a_normal_jitter_is_refused_past_its_floor() -> None:
+    """Round 29: the simulator floors a normal draw at 0.01, so past cv 0.4 the draw is no longer the normal of mean 1
+    and CV cv the field names (cv 10: mean 4.51, CV 1.37, the default step 0.69 -> 10.7 s on both engines). Refused
+    naming the field, in the order given or not; lognormal and gamma (mean 1 and CV cv at any cv) keep 10."""
+    from dpsim.errors import ScenarioError
+    from dpsim.rank_speed import MAX_NORMAL_JITTER_CV, _floored_normal_moments
+
+    mean, variance = _floored_normal_moments(MAX_NORMAL_JITTER_CV)
+    assert abs(mean - 1) < 1e-3 and abs(math.sqrt(variance) / mean / MAX_NORMAL_JITTER_CV - 1) < 0.01
+    mean, variance = _floored_normal_moments(0.5)
+    assert math.sqrt(variance) / mean / 0.5 - 1 < -0.02  # just past it the drawn CV is 2.5 % short
+    normal = "variability.jitter_distribution=normal"
+    for sets in ([normal, "variability.compute_jitter_cv=0.41"], ["variability.compute_jitter_cv=10", normal]):
+        with pytest.raises(ScenarioError, match=r"variability\.compute_jitter_cv: .* expected at most 0\.4"):
+            load_scenario(None, sets)
+    assert load_scenario(None, [normal, "variability.compute_jitter_cv=0.4"]).variability.compute_jitter_cv == 0.4
+    for distribution in ("lognormal", "gamma"):
+        sets = [f"variability.jitter_distribution={distribution}", "variability.compute_jitter_cv=10"]
+        assert load_scenario(None, sets).variability.compute_jitter_cv == 10

@@ -60,6 +60,22 @@ def test_a_missing_file_or_a_folder_is_an_error(tmp_path: Path) -> None:
         ('"extra": {"link_rate_bytes_per_s": Infinity}', "field extra.link_rate_bytes_per_s: expected a finite"),
         ('"extra": {"per_rank_step_time_s": {"0": 0.5, "1": "x"}}', r"field extra.per_rank_step_time_s\['1'\]"),
         ('"extra": {"bucket_bytes": [1, -2]}', r"field extra.bucket_bytes\[1\]: expected a finite number ≥ 0, got -2"),
+        # round 29: the texts and flags the readers compare and print
+        (
+            '"extra": {"tcp_congestion_control": ["bbr"]}',
+            "field extra.tcp_congestion_control: expected a text, got list",
+        ),
+        (
+            '"extra": {"tcp_congestion_control": "\\u001b[31mbbr"}',
+            "field extra.tcp_congestion_control: expected a printable",
+        ),
+        ('"extra": {"host": 5}', "field extra.host: expected a text, got int"),
+        ('"extra": {"precision": "bf16\\nfp8"}', "field extra.precision: expected a printable text"),
+        ('"extra": {"autocast": "yes"}', "field extra.autocast: expected true or false, got 'yes'"),
+        ('"extra": {"ddp_at_one_rank": null}', "field extra.ddp_at_one_rank: expected true or false, got no value"),
+        ('"extra": {"namespaces": "emu-1-br"}', "field extra.namespaces: expected a list of texts, got str"),
+        ('"extra": {"namespaces": ["a", 1]}', "field extra.namespaces: expected a text, got int"),
+        ('"scenario": "two\\nlines"', "field scenario: expected a printable text"),
     ],
 )
 def test_a_field_of_the_wrong_kind_is_one_error_naming_line_and_field(tmp_path: Path, edit: str, expected: str) -> None:
