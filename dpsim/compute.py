@@ -571,7 +571,12 @@ def layer_kernels(
     else:
         p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h, row_split)
     p.linear("attention_out", tokens, h, heads * d, row_split)
-    p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h, row_split)
+    if model.qkv_linears == "separate" and model.gated_mlp:
+        # the gated MLP's w1 and w3 likewise: two linears on one input, their input gradients summed (one more read)
+        p.linears("mlp_up", tokens, (f / t, f / t), h, row_split)
+        p.memory("mlp_up.dgrad_sum", "backward", w * tokens * h)
+    else:
+        p.linear("mlp_up", tokens, (2.0 if model.gated_mlp else 1.0) * f / t, h, row_split)
     p.linear("mlp_down", tokens, h, f / t, row_split)
     if p.fp8 and model.fp8_linear == "torchao_tensorwise":
         # torchao's Float8Linear under torch.compile: every distinct input and every output gradient cast, at

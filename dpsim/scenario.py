@@ -523,7 +523,9 @@ class ModelConfig(_Section):
     reading the same input, each its own forward, data- and weight-gradient GEMMs (torchtitan's Llama ``wq``, ``wk``,
     ``wv``: ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``; Inductor leaves them three GEMMs in training), so a
     narrow key or value projection (128 columns a rank for Llama 3's 8 KV heads at TP 8) is priced on its own roofline,
-    reading the whole input; and autograd sums their three input gradients, two more reads of the b·s·h gradient
+    reading the whole input; and autograd sums their three input gradients, two more reads of the b·s·h gradient.
+    With a gated MLP ``separate`` also runs its gate and up projections as two linears (torchtitan's
+    ``self.w2(F.silu(self.w1(x)) * self.w3(x))``), their input gradients summed: one more read
     (:func:`dpsim.compute.layer_kernels`)."""
     fp8_linear: Literal["te_layernorm_linear", "te_linear", "torchao_tensorwise"] = "te_layernorm_linear"
     """How ``training.precision: fp8``'s linear layers are built. ``te_layernorm_linear``: Transformer Engine's

@@ -43,8 +43,11 @@ def test_llama3_8b_at_tp8_by_hand() -> None:
     assert separate["qkv.wgrad"].seconds == pytest.approx(_roofline(k, 512, m) + 2 * _roofline(k, 128, m))
     assert separate["qkv.dgrad_sum"].bytes == 2 * 2.0 * m * k
     assert "qkv.dgrad_sum" not in fused
+    # the gated MLP's w1 and w3 (1,792 columns a rank each, compute bound) and their input gradients' sum
+    assert separate["mlp_up"].seconds == pytest.approx(2 * _roofline(m, 1792, k), rel=1e-12)
+    assert separate["mlp_up.dgrad_sum"].bytes == 2.0 * m * k
     # every other kernel is the same
-    others = set(fused) - {"qkv", "qkv.dgrad", "qkv.wgrad"}
+    others = set(fused) - {"qkv", "qkv.dgrad", "qkv.wgrad", "mlp_up", "mlp_up.dgrad", "mlp_up.wgrad"}
     assert all(separate[name] == fused[name] for name in others)
 
 
