@@ -1,4 +1,5 @@
-"""A ring/LL128 loop as the dependency graph of its steps, timed by its longest path (diagnostic, nothing priced).
+"""A ring/LL128 loop as the dependency graph of its steps, timed by its longest path (diagnostic; the engines price
+its wave as a step's floor, :func:`dpsim.sim.cost.ring_wave`).
 
 NCCL 2.27.7's ring kernels (``src/device/all_gather.h`` ``runRing``) run a loop of ``N − 1`` steps on every rank one
 after another (``directSend``, ``N − 2`` × ``directRecvCopyDirectSend``, ``directRecv``); step ``s`` of rank ``r``

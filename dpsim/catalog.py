@@ -822,10 +822,13 @@ LINKS: dict[str, LinkSpec] = {
         # InfiniBand-class hwLat[NET] LL (5.0 us). That run is EFA v1 without GPUDirect RDMA; no published
         # small-size figure of EFA v2 was found, so efa-v2 carries the same hop (nothing fitted to the p5 curve
         # of benchmarks/nccl_tests_curves.py, which is another source).
-        # nccl_net_latency_s: what aws-ofi-nccl reports to NCCL as the network's latency, a tuner input only
+        # nccl_net_latency_s: what aws-ofi-nccl reports to NCCL as the network's latency, a tuner input
         # (aws/aws-ofi-nccl src/platform-aws.cpp platform table: 75 us on p4d, p4de, p5, p5e; 150 us on p3dn,
         # and on every platform before commit d87d61e0, 2023-05-31, v1.7.0: "a value below 75us ... makes NCCL
-        # choose the wrong algorithm for the 2 nodes case"). The p4d/p5 value; p3dn's is twice it.
+        # choose the wrong algorithm for the 2 nodes case"). The p4d/p5 value; p3dn's is twice it. Priced only as
+        # the network hop of an LL128 ring's wave across nodes (stop 47, dpsim.sim.cost.ring_wave: the p5 series'
+        # smallest ring/LL128 steps, 10.5-11.4 us, are (7 x 1.9 + 75) / 8 = 11.0); LL's small messages, the trees
+        # and NCCL's own ring step keep the route's 22.75 us.
         LinkSpec(
             "efa",
             100e9 / 8,
@@ -854,7 +857,7 @@ LINKS: dict[str, LinkSpec] = {
         # NCCL device of 400 Gbit/s, as it joins a p5's four EFA v2. No measurement of EFA v3's achievable rate or
         # small-message hop was found: efficiency and hop latency as efa-v2's. The latency aws-ofi-nccl reports to
         # NCCL is its "p-series" platform entry's (p5en and later, src/platform-aws.cpp v1.16.3: latency 35.0), a
-        # tuner input only (dpsim.sim.collectives.nccl.net_latency_s).
+        # tuner input (dpsim.sim.collectives.nccl.net_latency_s) and an LL128 ring's wave hop, as efa-v2's.
         LinkSpec(
             "efa-v3",
             200e9 / 8,

@@ -26,7 +26,8 @@ def test_small_chunks_pay_a_node_of_hops_every_eight_steps() -> None:
 
 def test_the_graph_against_the_development_half() -> None:
     """Sourced constants only, no fit: the graph's step is within 10 % of the measured one at 16 of the 22
-    development-half ring/LL128 points (dpsim's at 10); it is short at 8 and 32 nodes for 128–256 KiB chunks (the
+    development-half ring/LL128 points (dpsim's additive step at 10; with the wave as its floor, at 17:
+    ``tests/test_ring_graph_price.py``); it is short at 8 and 32 nodes for 128–256 KiB chunks (the
     measured step 14–29 % longer) and never more than 7 % long."""
     table = ring_ll128_steps("dev")
     errors = [r["measured_step_s"] / ring_step_graph.p5_step_time(r["nodes"], r["chunk"]) - 1 for r in table]

@@ -14,6 +14,7 @@ contention between the collective's own flows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ import simpy
 from dpsim.sim.cluster import Cluster
 from dpsim.sim.collectives.base import Phase, Schedule
 from dpsim.sim.collectives.groups import Groups
-from dpsim.sim.cost import LinearCost, engine_ids, pipeline_fill
+from dpsim.sim.cost import LinearCost, engine_ids, pipeline_fill, ring_wave
 from dpsim.sim.engine import CollectiveEngine
 from dpsim.sim.network import FluidNetwork
 
@@ -107,10 +108,17 @@ class CompiledSchedule:
         fraction = np.concatenate([p.fraction for p in phases]) if phases else np.zeros(0)
         self.t_share = fraction
         routes_list, latency_list = [], []
+        self.pace_latency = np.zeros(len(phases))
+        self.pace_per_byte = np.zeros(len(phases))
+        """Per distinct phase, a ring's wave (:func:`dpsim.sim.cost.ring_wave`): each rank's step lasts at least
+        ``pace_latency + size · pace_per_byte`` from its entry (0: no wave)."""
         for k, p in enumerate(phases):  # ``routes``: each distinct phase's, where the caller has routed them
             links, latency = routes[k] if routes is not None else cluster.routes(where[p.src], where[p.dst], p.nic)
             routes_list.append(links)
             latency_list.append(p.timed_latency(latency))
+            if p.ring_graph is not None:
+                placed = dataclasses.replace(p, src=where[p.src], dst=where[p.dst])
+                self.pace_latency[k], self.pace_per_byte[k] = ring_wave(schedule, placed, cluster, (links, latency))
         width = max((r.shape[1] for r in routes_list), default=1)
         self.t_routes = np.full((total, width), -1, dtype=np.int64)
         for k, links in enumerate(routes_list):
@@ -266,7 +274,27 @@ class CollectiveRun:
             position = np.where(idle, c.next_phase[position], position)
         self.pos[ranks] = position
         self.left[ranks] = need
+        self._pace(ranks, phase)
         self._launch(ranks, position, phase)
+
+    def _pace(self, ranks: np.ndarray, phase: np.ndarray) -> None:
+        """``ranks`` entering a step of ``phase`` (each its own) wait for its ring's wave too: one more thing to
+        complete, after ``pace_latency + size · pace_per_byte`` (:attr:`CompiledSchedule.pace_latency`)."""
+        c = self.compiled
+        wait = c.pace_latency[phase] + self.size * c.pace_per_byte[phase]
+        paced = wait > 0
+        if not paced.any():
+            return
+        self.left[ranks[paced]] += 1
+        for delay in np.unique(wait[paced]).tolist():
+            self.net.env.timeout(delay, ranks[paced & (wait == delay)]).callbacks.append(self._paced)
+
+    def _paced(self, event: simpy.Event) -> None:
+        ranks = np.asarray(event.value, dtype=np.int64)
+        self.left[ranks] -= 1
+        ready = ranks[self.left[ranks] == 0]
+        if len(ready):
+            self._enter(ready, self.pos[ready] + 1)
 
     def _start(self, transfers: np.ndarray, position: np.ndarray) -> None:
         c = self.compiled

@@ -86,6 +86,7 @@ __all__ = [
     "pick",
     "pipeline_fill",
     "priced_candidates",
+    "ring_wave",
 ]
 
 
@@ -350,18 +351,24 @@ def _transfer_times(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seconds per message byte of each transfer of ``phase`` at its most loaded resource, and its route latency;
     ``routes``: the phase's, where the caller has them."""
-    capacity = cluster.links.capacity
     links, latency = routes if routes is not None else cluster.routes(phase.src, phase.dst, phase.nic)
-    mask = links >= 0
-    weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
-    load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
-    # a route's padding (-1) reads the appended 0: no masked copies of the phase's (transfers x hops) matrix
-    per_byte = np.append(load, 0.0)[links].max(axis=1, initial=0.0)
+    per_byte = _link_times(phase, cluster, links)
     if schedule.engine_Bps > 0:
         channels = int(phase.channel.max()) + 1 if phase.channel is not None and len(phase.channel) else 1
         ids = engine_ids(phase, channels)
         per_byte = np.maximum(per_byte, engine_load(phase)[ids] / schedule.engine_Bps)
     return per_byte, latency
+
+
+def _link_times(phase: Phase, cluster: Cluster, links: np.ndarray) -> np.ndarray:
+    """Seconds per message byte of each transfer of ``phase`` at the most loaded link of its route ``links``
+    (padded, -1 = none), every transfer of the phase on the links at once."""
+    capacity = cluster.links.capacity
+    mask = links >= 0
+    weights = np.broadcast_to(phase.fraction[:, None], links.shape)[mask]
+    load = np.bincount(links[mask], weights=weights, minlength=len(capacity)) / capacity
+    # a route's padding (-1) reads the appended 0: no masked copies of the phase's (transfers x hops) matrix
+    return np.append(load, 0.0)[links].max(axis=1, initial=0.0)
 
 
 def lock_step(schedule: Schedule, cluster: Cluster, per_bytes: Sequence[np.ndarray] | None = None) -> bool:
@@ -405,6 +412,7 @@ def fluid_seconds_per_byte(schedule: Schedule, cluster: Cluster, routes: Sequenc
     fluid = dataclasses.replace(schedule, base_latency_s=0.0, chunking=None)  # no fill (nor its routes)
     compiled = CompiledSchedule(fluid, cluster, routes=routes)
     compiled.t_latency = np.zeros_like(compiled.t_latency)
+    compiled.pace_latency = np.zeros_like(compiled.pace_latency)
     done = compiled.run(FLUID_SIZE, np.zeros(schedule.ranks)).done_s
     return float(np.nanmax(done)) / FLUID_SIZE
 
@@ -444,6 +452,9 @@ class _PhasePrice:
         ):
             step = max(slowest, _fluid_step(schedule, phase, cluster, routes))
             envelope = (np.array([float(timed.max())]), np.array([step]))
+        elif phase.ring_graph is not None:  # its own step, as NCCL prices it, or the wave
+            wave = ring_wave(schedule, phase, cluster, routes, slowest)
+            envelope = (np.array([float(timed.max()), wave[0]]), np.array([slowest, wave[1]]))
         return _PhasePrice(
             per_byte,
             slowest,
@@ -454,6 +465,42 @@ class _PhasePrice:
             envelope,
             _phase_use(phase, cluster, routes[0], step, latency) if loads else None,
         )
+
+
+def ring_wave(
+    schedule: Schedule, phase: Phase, cluster: Cluster, routes: Routes, work: float | None = None
+) -> tuple[float, float]:
+    """(latency, seconds per message byte) a step of the wave of a ring whose phase carries
+    :attr:`~dpsim.sim.collectives.base.Phase.ring_graph`: each of its steps lasts the longer of its own step as NCCL
+    prices it (its latency, then its bytes: the phase's transfers) and this, the step graph's hop path
+    (:attr:`LinearCost.steps`; ``benchmarks/ring_step_graph.py``).
+
+    NCCL's ring kernels (``src/device/all_gather.h`` / ``all_reduce.h`` ``runRing``) run a loop's steps on every
+    rank one after another, step ``s`` of rank ``r`` forwarding what rank ``r − 1`` received at step ``s − 1``.
+    LL128 over NVLink is cut through: the receiver polls a flag in every 128-B line (``prims_ll128.h``), so it
+    starts a step ``L_intra`` after its predecessor started it. Across nodes it is stored and forwarded: the proxy
+    sends a step once the GPU has posted all of it (``src/transport/net.cc`` ``sendProxyProgress``), and the
+    receiver has it ``L_net + c / B_net`` after its predecessor ended it. The wave starts on the rank before a network
+    edge and crosses ``f = M / (N − 1)`` network edges a step (``⌈(N − 1)/G⌉ = M`` of them in a loop's ``N − 1``
+    steps), an NVLink hop ``L_intra`` and a network hop ``L_net`` plus the chunk's work or wire time, whichever is
+    longer: ``((1 − f) · L_intra + f · L_net, f · max(work, net))``. ``L_net`` is NCCL's network step timed on the
+    larger of the network's latency and the one its plugin reports (:meth:`~dpsim.sim.collectives.base.Phase.
+    net_hop_s`: aws-ofi-nccl's 75 µs on EFA, 7 NVLink hops and one network hop a node (7 · 1.9 + 75) / 8 = 11.0 µs a
+    step, where the p5 series' smallest ring/LL128 steps take 10.5–11.4); on InfiniBand the route's 5 µs, where the
+    wave is NCCL's own step latency within one network hop a loop. ``work`` is the phase's slowest transfer per byte
+    (links and (rank, channel) throughput; None: priced here), ``net`` the slowest transfer's across nodes on its
+    links alone. The chunk level runs the wave as a wait of each rank's from its entry into a step
+    (:class:`dpsim.sim.chunk.CompiledSchedule`)."""
+    assert phase.ring_graph is not None
+    intra, _, f = phase.ring_graph
+    links, latency = routes
+    if work is None:
+        work = float(_transfer_times(schedule, phase, cluster, routes)[0].max())
+    on_links = _link_times(phase, cluster, links)
+    node = cluster.slot[np.minimum(phase.src, cluster.world_size)] // cluster.per_node
+    crosses = node != cluster.slot[np.minimum(phase.dst, cluster.world_size)] // cluster.per_node
+    net = float(on_links[crosses].max(initial=0.0))
+    return (1 - f) * intra + f * phase.net_hop_s(latency), f * max(work, net)
 
 
 def _fluid_step(schedule: Schedule, phase: Phase, cluster: Cluster, routes: Routes) -> float:

@@ -214,6 +214,10 @@ class Phase:
     forwards it — the reduce pass's steps, then the broadcast pass's — so that the transfers of one step, which send
     their first chunks at the same time, share the links they cross (:func:`dpsim.sim.cost.pipeline_fill`); −1 for a
     transfer inside a node. None: every network hop alone, ``Chunking.net_hops`` of them."""
+    ring_graph: tuple[float, float, float] | None = None
+    """A ring step across nodes that lasts no less than its step graph's wave (NCCL's LL128 ring over NVLink nodes,
+    :func:`dpsim.sim.cost.ring_wave`): (NCCL's intra-node step latency, the latency the network plugin reports (0:
+    none), the network hops a step of the wave crosses). None: no wave, every transfer its latency then its bytes."""
 
     @staticmethod
     def of(
@@ -228,6 +232,7 @@ class Phase:
         net_step_s: float = 0.0,
         nic: object = None,
         stage: object = None,
+        ring_graph: tuple[float, float, float] | None = None,
     ) -> Phase:
         s = np.asarray(src, dtype=np.int64).ravel()
         d = np.asarray(dst, dtype=np.int64).ravel()
@@ -244,7 +249,7 @@ class Phase:
         if n is not None and not n.any():
             n = None
         st = None if stage is None else np.broadcast_to(np.asarray(stage, dtype=np.int64), s.shape).copy()
-        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, st)
+        return Phase(s, d, f, int(repeat), float(hops), lat, c, float(net_hops), float(net_step_s), n, st, ring_graph)
 
     def select(self, mask: np.ndarray) -> Phase:
         """The phase's transfers where ``mask`` holds, each with its channel, NIC and stage."""
@@ -292,6 +297,13 @@ class Phase:
             return out
         network = float(np.max(route_latency))
         return out + self.net_hops * max(0.0, network - self.net_step_s, network - NCCL_NET_LL_HOP_S)
+
+    def net_hop_s(self, route_latency: np.ndarray) -> float:
+        """One network hop of NCCL's step as :meth:`timed_latency` times it, on a network whose latency is the larger
+        of the phase's largest route latency and the plugin's reported one (:attr:`ring_graph`)."""
+        plugin = self.ring_graph[1] if self.ring_graph is not None else 0.0
+        network = max(float(np.max(route_latency, initial=0.0)), plugin)
+        return self.net_step_s + max(0.0, network - self.net_step_s, network - NCCL_NET_LL_HOP_S)
 
     @property
     def transfers(self) -> int:

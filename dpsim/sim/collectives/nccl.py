@@ -1091,6 +1091,26 @@ def _pxn_legs(
     )
 
 
+def _ring_graph(protocol: str, layout: Layout) -> tuple[float, float, float] | None:
+    """:attr:`~dpsim.sim.collectives.base.Phase.ring_graph` of NCCL's ring on ``layout``: an LL128 ring over NVLink
+    nodes (cut through inside a node, stored and forwarded across: :func:`dpsim.sim.cost.ring_wave`), as (intra-node
+    step latency, the plugin's reported network latency, network hops a step of the wave crosses: ``M / (N − 1)``,
+    the wave that starts on the rank before a network edge crossing ``⌈(N − 1)/G⌉ = M`` of them in a loop's ``N −
+    1`` steps); None elsewhere and on an estimate layout (NCCL's tuner adds its steps)."""
+    if (
+        protocol != "LL128"
+        or layout.nodes < 2
+        or layout.per_node < 2
+        or layout.intra_hw != "nvlink"
+        or layout.estimate
+        or _mesh(layout)
+        or any(layout.shm_edges)
+    ):
+        return None
+    intra = _step_latencies_s("ring", protocol, layout)[0]
+    return intra, layout.nccl_net_latency_s, layout.nodes / (layout.world - 1)
+
+
 def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     """Ring all-reduce, reduce-scatter or all-gather on k rail-aligned channels.
 
@@ -1133,7 +1153,7 @@ def nccl_ring(op: str, layout: Layout, protocol: str = "Simple") -> Schedule:
     legs = _pxn_legs(layout, src.ravel(), dst.ravel(), chan, nic_slots(layout, k)[chan], k)
     one = Phase.of(
         legs[0], legs[1], fraction, repeat=n - 1, hops=hops, latency_s=latency, channel=legs[2], net_hops=net_hops,
-        net_step_s=net_step, nic=legs[3],
+        net_step_s=net_step, nic=legs[3], ring_graph=_ring_graph(protocol, layout),
     )  # fmt: skip
     phases: tuple[Phase, ...] = (one, one) if op == "allreduce" else (one,)
     engine = _engine(name, protocol, layout, wire)
