@@ -1955,11 +1955,18 @@ def _meta_mapping(meta: Mapping[str, Any], key: str, expected: str, source: str)
     return value
 
 
+META_TEXTS = ("testbed", "model", "tcp_congestion_control")
+"""``meta`` entries that are texts: ``validate_emulated --pool`` compares them, ``runtime.validate`` compares the TCP
+control with the runs' and prints it."""
+
+
 def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
     """``meta``: free-form notes, but for the entries dpsim reads back, checked here at load: ``fit_residuals``
     (:meth:`HardwareProfile.residuals`: name → a relative error >= 0, ``.inf`` where the fit failed),
-    ``fit_worst_points`` (:data:`WORST_POINT_FIELDS`, read by :func:`check_residuals`) and ``plan``
-    (:data:`_PLAN_NUMBERS`). A ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
+    ``fit_worst_points`` (:data:`WORST_POINT_FIELDS`, read by :func:`check_residuals`), ``plan``
+    (:data:`_PLAN_NUMBERS`), and since round 29 the texts of :data:`META_TEXTS`, ``cores`` (a whole number >= 1,
+    ``runtime.calibrate.refit_links``) and ``benchmark_uncertainty`` (name → a relative half width >= 0, printed by
+    ``validate_emulated.py``). A ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
     measured, with its runs written."""
     meta = dict(data or {})
     residuals = _meta_mapping(meta, "fit_residuals", "{fit: relative residual}", source)
@@ -1983,6 +1990,19 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
         if point.get(BEYOND_SCATTER) is not None:
             _check_number(point[BEYOND_SCATTER], f"{where}.{BEYOND_SCATTER}", source,
                           "a relative error >= 0", low=0.0, closed=True)  # fmt: skip
+    for key in META_TEXTS:  # round 29: compared and printed (a list compared as its str, an escape code printed)
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, str) and value.isprintable()):
+            raise ScenarioError(f"meta.{key}", f"expected a printable text, got {brief(value)}", source)
+    if meta.get("cores") is not None:  # round 29: --refit's int() of it: "x" a ValueError traceback, 2.5 read as 2
+        cores = meta["cores"]
+        _check_number(cores, "meta.cores", source, "a whole number of cores >= 1", low=1.0, high=1 << 20, closed=True)
+        if cores != int(cores):
+            raise ScenarioError("meta.cores", f"expected a whole number of cores >= 1, got {brief(cores)}", source)
+    uncertainty = _meta_mapping(meta, "benchmark_uncertainty", "{points: relative half width}", source)
+    for name, value in (uncertainty or {}).items():  # round 29: printed as 100 * value: a text was a traceback
+        _check_number(value, f"meta.benchmark_uncertainty.{safe_text(str(name))[:60]}", source,
+                      "a relative half width >= 0", low=0.0, closed=True)  # fmt: skip
     plan = _meta_mapping(meta, "plan", "a mapping of what was benchmarked", source)
     if plan is not None:
         for key in _PLAN_NUMBERS:

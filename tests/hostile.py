@@ -5524,6 +5524,46 @@ def stored_record_texts() -> Iterator[Case]:
                            env=_NO_TESTBED)  # fmt: skip
 
 
+def profile_meta_read_back() -> Iterator[Case]:
+    """Round 29. A profile's ``meta`` is free-form notes, checked at load only where dpsim read it back
+    (``fit_residuals``, ``fit_worst_points``, ``plan``): ``validate_emulated --reuse`` also prints
+    ``meta.benchmark_uncertainty`` (``100 * value``: a text a ``ValueError`` traceback, a list an ``AttributeError``),
+    ``--refit`` took ``int(meta.cores)`` (``"x"`` a traceback, 2.5 read as 2, -1 and 0 fitted), and the TCP
+    control, testbed and model are compared and printed (a list compared as its ``str``, an escape code printed). Each
+    is checked at load now, one line naming ``meta.KEY``, for every reader (``dpsim run`` with the profile too)."""
+    kind = "profile meta read back (round 29)"
+    runs = (_VALIDATION_R / "runs.jsonl").read_bytes()
+    profile = (_VALIDATION_R / "profile.yaml").read_text(encoding="utf-8")
+    bench = (_VALIDATION_R.parent / "all-cal2" / "calibration-bench.json").read_bytes()
+    summary = (_VALIDATION_R / "summary.json").read_bytes()  # the case set the runs are (fresh45)
+    edits = (("cores", "  cores: 2\n", ("x", "2.5", "-1", "0", "true", ".nan", "1e300", "[2]")),
+             ("benchmark_uncertainty", "  benchmark_uncertainty:\n", ("x", "[0.1]", "{a: x}", "{a: -1}", "{a: .inf}")),
+             ("tcp_congestion_control", "  tcp_congestion_control: bbr\n", ("[bbr]", '"\\e[31mbbr"', "5", '"a\\nb"')),
+             ("testbed", "  testbed: emulated\n", ("{a: 1}", '"\\a"')),
+             ("model", "  model: mlp 2362368 parameters\n", ("7", "[mlp]")))  # fmt: skip
+    number = 0
+    for key, line, values in edits:
+        start = profile.index(line, profile.index("\nmeta:\n"))
+        end = start + len(line)
+        if line.endswith(":\n"):  # a mapping: replace it and its indented lines
+            while profile[end : end + 4] == "    ":
+                end = profile.index("\n", end) + 1
+        for value in values:
+            folder = f"m{number}"
+            number += 1
+            damaged = profile[:start] + f"  {key}: {value}\n" + profile[end:]
+            files = {f"{folder}/runs.jsonl": runs, f"{folder}/profile.yaml": damaged.encode(),
+                     f"{folder}/calibration-bench.json": bench, f"{folder}/summary.json": summary,
+                     "s.yaml": SMALL.encode()}  # fmt: skip
+            refit = ["--refit"] if key == "cores" else []
+            yield Case(kind, ["--reuse", f"{{tmp}}/{folder}", *refit, "--out", "{tmp}/o"], files, expect_error=True,
+                       names=f"meta.{key}", program="benchmarks/validate_emulated", env=_NO_TESTBED,
+                       outputs=("{tmp}/o",))  # fmt: skip
+            if value == values[0]:
+                yield Case(kind, ["run", "{tmp}/s.yaml", "--set", f"calibration.profile={{tmp}}/{folder}/profile.yaml"],
+                           files, expect_error=True, names=f"meta.{key}")  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5580,6 +5620,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     pooled_calibrations, sweep_time_limits,
     # round 29 (hostile): a normal jitter past its floor, MFU noted in the table, pools of other k, records' texts
     normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
+    profile_meta_read_back,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1257,3 +1257,25 @@ def test_calibration_imports_no_engine() -> None:
     }
     engines = {m for m in imported if m.startswith(("dpsim.analytic", "dpsim.sim"))}
     assert engines == {"dpsim.analytic.collectives"}
+
+
+@pytest.mark.parametrize(
+    ("meta", "says"),
+    [({"cores": "x"}, "meta.cores: expected a whole number of cores >= 1, got 'x'"),
+     ({"cores": 2.5}, "meta.cores: expected a whole number of cores >= 1, got 2.5"),
+     ({"cores": 0}, "meta.cores"), ({"benchmark_uncertainty": "x"}, "meta.benchmark_uncertainty: expected"),
+     ({"benchmark_uncertainty": {"a": "x"}}, "meta.benchmark_uncertainty.a: expected a relative half width >= 0"),
+     ({"tcp_congestion_control": ["bbr"]}, "meta.tcp_congestion_control: expected a printable text, got a list"),
+     ({"testbed": "\x1b[31memulated"}, "meta.testbed: expected a printable text")],
+)  # fmt: skip
+def test_the_meta_entries_read_back_are_checked_at_load(meta: dict[str, object], says: str) -> None:
+    """Round 29: ``validate_emulated.py --refit`` took ``int(meta.cores)`` (a text a traceback, 2.5 read as 2), the
+    table printed ``100 * meta.benchmark_uncertainty`` (a text a traceback), and the TCP control, testbed and model
+    were compared and printed as their ``str`` (an escape code reached the terminal). A stored profile's meta loads."""
+    from dpsim.calibration import profile_from_dict
+
+    base = {"name": "p", "compute": {"forward": {"fixed": "1 ms", "per_sample": "1 ms"}}}
+    with pytest.raises(ScenarioError, match=re.escape(says)):
+        profile_from_dict({**base, "meta": meta})
+    good = {"cores": 2, "benchmark_uncertainty": {"intra_median": 0.09}, "tcp_congestion_control": "bbr"}
+    assert profile_from_dict({**base, "meta": good}).meta["cores"] == 2
