@@ -61,7 +61,7 @@ without an operation breakdown (CNNs, MLPs) at the device's flat efficiency.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -72,6 +72,7 @@ from dpsim.units import dtype_bytes, working_bytes, working_dtype
 __all__ = [
     "AUTOCAST_CAST_BYTES_PER_PARAM",
     "FORWARD_FRACTION",
+    "OP_SAC_RERUN",
     "ComputeTimes",
     "Kernel",
     "attention_rate",
@@ -97,6 +98,7 @@ __all__ = [
     "microbatch_compute",
     "norm_bytes",
     "op_recomputed_flops_per_token",
+    "op_sac_rerun_seconds",
     "op_sac_saved",
     "prices_flat",
     "rope_bytes",
@@ -118,6 +120,9 @@ class Kernel:
     flops: float
     bytes: float
     seconds: float
+    parts: tuple[float, ...] = ()
+    """Seconds of each linear the kernel stands for, in order, where it is several linears' GEMMs priced apart
+    (:meth:`_Pricer.linears`: ``model.qkv_linears: separate``); empty for one GEMM."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +282,8 @@ class _Pricer:
             parts = self.kernels[first:]
             del self.kernels[first:]
             flops, moved = sum(x.flops for x in parts), sum(x.bytes for x in parts)
-            self.kernels.append(Kernel(name + suffix, phase, flops, moved, sum(x.seconds for x in parts)))
+            each = tuple(x.seconds for x in parts) if len(parts) > 1 else ()
+            self.kernels.append(Kernel(name + suffix, phase, flops, moved, sum(x.seconds for x in parts), each))
 
 
 def te_linear_cast_bytes(model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool) -> float:
@@ -741,6 +747,21 @@ def op_sac_saved(model: ModelConfig, tensor_parallel: int = 1) -> dict[str, floa
     return saved
 
 
+OP_SAC_RERUN: dict[str, tuple[int, str]] = {"qkv": (1, "wk"), "mlp_up": (1, "w3")}
+"""Of the linears a kernel stands for (:attr:`Kernel.parts`, ``model.qkv_linears: separate``), the one torchtitan's op
+SAC reruns, by position and name (:func:`op_sac_saved`: its mm counter leaves every second mm of wq, wk, wv, wo, w1,
+w3, w2 unsaved): wk of (wq, wk, wv), w3 of (w1, w3)."""
+
+
+def op_sac_rerun_seconds(kernel: Kernel, saved: Mapping[str, float]) -> float:
+    """Seconds of a forward kernel that op-level checkpointing reruns: the rerun linear's own GEMM where the kernel
+    stands for separate linears (:data:`OP_SAC_RERUN`: a narrow wk is memory bound, so its time is not its share of
+    the columns), else the kernel's unsaved share (:func:`op_sac_saved`)."""
+    if kernel.parts and kernel.name in OP_SAC_RERUN:
+        return kernel.parts[OP_SAC_RERUN[kernel.name][0]]
+    return kernel.seconds * (1.0 - saved.get(kernel.name, 0.0))
+
+
 def _recompute_forward(
     kernels: list[Kernel],
     mode: str,
@@ -754,7 +775,7 @@ def _recompute_forward(
     if mode == "op" and model is not None:
         # torchtitan's op SAC: every forward kernel again but the saved ones (op_sac_saved)
         saved = op_sac_saved(model, tensor_parallel)
-        return math.fsum(k.seconds * (1.0 - saved.get(k.name, 0.0)) for k in kernels if k.phase == "forward")
+        return math.fsum(op_sac_rerun_seconds(k, saved) for k in kernels if k.phase == "forward")
     if mode == "selective":
         core = ("scores", "scores_nan_to_num", "context", "softmax", "attention_dropout")
         return math.fsum(k.seconds for k in kernels if k.phase == "forward" and k.name in core)

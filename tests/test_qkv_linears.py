@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dpsim.compute import layer_kernels
+from dpsim.compute import layer_kernels, op_sac_rerun_seconds, op_sac_saved
 from dpsim.scenario import load_scenario
 
 
@@ -49,6 +49,23 @@ def test_llama3_8b_at_tp8_by_hand() -> None:
     # every other kernel is the same
     others = set(fused) - {"qkv", "qkv.dgrad", "qkv.wgrad", "mlp_up", "mlp_up.dgrad", "mlp_up.wgrad"}
     assert all(separate[name] == fused[name] for name in others)
+
+
+def test_op_sac_reruns_wk_as_its_own_gemm() -> None:
+    """torchtitan's op SAC reruns wk (and w3): with separate linears the rerun is wk's own memory-bound GEMM, not
+    its 128 / 768 share of the three GEMMs' time (which would be 0.62 of it here); one fused QKV GEMM keeps the
+    share."""
+    model, device = _llama3_8b("separate")
+    m, k = 12 * 8192.0, 4096.0
+    kernels = {x.name: x for x in layer_kernels(model, device, "bf16", 12, 8, True)}
+    saved = op_sac_saved(model, 8)
+    assert op_sac_rerun_seconds(kernels["qkv"], saved) == pytest.approx(_roofline(m, 128, k), rel=1e-12)
+    share = kernels["qkv"].seconds * (1.0 - saved["qkv"])
+    assert share == pytest.approx(0.62 * _roofline(m, 128, k), rel=0.01)
+    assert op_sac_rerun_seconds(kernels["mlp_up"], saved) == pytest.approx(_roofline(m, 1792, k), rel=1e-12)
+    fused = {x.name: x for x in layer_kernels(*_llama3_8b("fused"), "bf16", 12, 8, True)}
+    assert fused["qkv"].parts == ()
+    assert op_sac_rerun_seconds(fused["qkv"], saved) == pytest.approx(fused["qkv"].seconds * (1.0 - saved["qkv"]))
 
 
 def test_without_tensor_parallelism_the_three_gemms_stay_compute_bound() -> None:

@@ -594,10 +594,14 @@ def _layer_gemm_seconds(scenario: Scenario, row_split: int = 1) -> dict[str, flo
     else:
         seconds = {k.name: k.seconds for k in kernels}
     if t.activation_recomputation == "op" and m.gated_mlp:
-        # the GEMMs op-level checkpointing reruns, at their share of the GEMM they are part of
+        # the GEMMs op-level checkpointing reruns: their own GEMMs where the linears are priced apart, else their share
         saved = compute.op_sac_saved(m, t.tensor_parallel)
-        seconds["qkv.wk"] = seconds["qkv"] * (1.0 - saved["qkv"])
-        seconds["mlp_up.w3"] = seconds["mlp_up"] * (1.0 - saved["mlp_up"])
+        flat = compute.prices_flat(m, d)
+        for kernel in kernels:
+            if kernel.name in compute.OP_SAC_RERUN:
+                rerun = f"{kernel.name}.{compute.OP_SAC_RERUN[kernel.name][1]}"
+                share = seconds[kernel.name] * (1.0 - saved[kernel.name])
+                seconds[rerun] = share if flat else compute.op_sac_rerun_seconds(kernel, saved)
     return seconds
 
 
