@@ -1962,7 +1962,7 @@ def _torchtitan_llama3(
                 "attention": "flash",
                 "attention_kernel": "fa2",  # SDPA's flash backend: FlashAttention-2 kernels, also on Hopper
                 # torchtitan's Attention: wq, wk and wv three nn.Linear, each ColwiseParallel under TP
-                "qkv_linears": "separate",
+                "projections": "separate",
                 # eager 9dec370: torchtitan's RMSNorm and SwiGLU op by op, RoPE by the complex multiply; compiled:
                 # Inductor fuses them (the fused pricing, RoPE folded into its neighbours)
                 **({} if compiled else {"elementwise": "eager", "rope_kernels": "complex_fp32"}),
@@ -2298,7 +2298,7 @@ _TITAN_405B_ASYNC_TP = (
 )
 _TITAN_8B_FP8_OP_SAC = (
     "predicted {err} faster at its first prediction (stop 46; {now} since torchtitan's separate wq / wk / wv GEMMs are "
-    "priced, model.qkv_linears, stop 47), its bf16 twin {twin}: the published Float8 gain "
+    "priced, model.projections, stop 47), its bf16 twin {twin}: the published Float8 gain "
     "over bf16 is 1.16x (vanilla TP) where priced 1.31x, and the file's 70B pair (full AC) gains 1.36x published, "
     "1.43x priced. Not the save pattern: were every column-parallel linear rerun (the policy missing torchao's "
     "_scaled_mm), the row would still be {alt}. Not explained; not fitted"
@@ -2314,7 +2314,7 @@ _TITAN_MISSES: dict[str, str] = {
         gain="3.26", vanilla="-0.9 % (both priced before stop 47's separate q / k / v GEMMs; the row +13.8 -> +10.4 %)"
     ),
 }
-# No longer misses since torchtitan's separate wq / wk / wv (and w1 / w3) GEMMs are priced (model.qkv_linears): the
+# No longer misses since torchtitan's separate wq / wk / wv (and w1 / w3) GEMMs are priced (model.projections): the
 # June 2025 8B bf16 AsyncTP op SAC row (+12.0 -> +6.6 %), the 405B PP 8 1F1B Float8 AsyncTP row (+12.5 -> +9.2 %) and
 # the Aug 2024 405B Float8 AsyncTP row (+10.0 -> +6.7 %; 0.50 s gained published against 1.41 s priced at stop 46).
 # No longer misses since FSDP2's copies are priced (gradient_accumulation_pass: fsdp2): the Aug 2024 405B row without

@@ -122,7 +122,7 @@ class Kernel:
     seconds: float
     parts: tuple[float, ...] = ()
     """Seconds of each linear the kernel stands for, in order, where it is several linears' GEMMs priced apart
-    (:meth:`_Pricer.linears`: ``model.qkv_linears: separate``); empty for one GEMM."""
+    (:meth:`_Pricer.linears`: ``model.projections: separate``); empty for one GEMM."""
 
 
 @dataclass(frozen=True)
@@ -569,7 +569,7 @@ def layer_kernels(
     shard = t if sequence_parallel else 1
     dropout = model.dropout
 
-    if model.qkv_linears == "separate":
+    if model.projections == "separate":
         p.linears("qkv", tokens, (heads * d, kv_heads * d, kv_heads * d), h, row_split)
         # autograd sums the three input gradients; the sum fuses into the kernel that reads the gradient next (the
         # norm's backward, or the reduce-scatter's staging copy under TP), which reads two more b·s·h tensors
@@ -577,7 +577,7 @@ def layer_kernels(
     else:
         p.linear("qkv", tokens, (heads + 2.0 * kv_heads) * d, h, row_split)
     p.linear("attention_out", tokens, h, heads * d, row_split)
-    if model.qkv_linears == "separate" and model.gated_mlp:
+    if model.projections == "separate" and model.gated_mlp:
         # the gated MLP's w1 and w3 likewise: two linears on one input, their input gradients summed (one more read)
         p.linears("mlp_up", tokens, (f / t, f / t), h, row_split)
         p.memory("mlp_up.dgrad_sum", "backward", w * tokens * h)
@@ -748,7 +748,7 @@ def op_sac_saved(model: ModelConfig, tensor_parallel: int = 1) -> dict[str, floa
 
 
 OP_SAC_RERUN: dict[str, tuple[int, str]] = {"qkv": (1, "wk"), "mlp_up": (1, "w3")}
-"""Of the linears a kernel stands for (:attr:`Kernel.parts`, ``model.qkv_linears: separate``), the one torchtitan's op
+"""Of the linears a kernel stands for (:attr:`Kernel.parts`, ``model.projections: separate``), the one torchtitan's op
 SAC reruns, by position and name (:func:`op_sac_saved`: its mm counter leaves every second mm of wq, wk, wv, wo, w1,
 w3, w2 unsaved): wk of (wq, wk, wv), w3 of (w1, w3)."""
 
@@ -891,7 +891,7 @@ def _job_key(
     flags += (model.attention_nan_to_num, model.mlp_fused_bias, model.elementwise, model.rope_kernels)
     flags += (model.attention_kernel, model.loss_kernel, model.logit_metrics, model.rotary_fraction)
     flags += (model.norm_kernel, model.bias_dropout_fusion, model.parallel_block, model.attention_qkv_copies)
-    flags += (model.fp8_linear, model.qkv_linears)
+    flags += (model.fp8_linear, model.projections)
     d = device
     curve: tuple[object, ...] = (d.peak_flops, d.peak_flops_fp8, d.peak_flops_fp32, d.matmul_efficiency)
     curve += (d.kernel_overhead, tuple(d.attention_efficiency), d.memory_bandwidth, d.memory_efficiency)

@@ -119,7 +119,7 @@ FLAT_UNREAD_MODEL_FIELDS: tuple[str, ...] = (
     "attention_kernel",
     "attention_nan_to_num",
     "attention_qkv_copies",
-    "qkv_linears",
+    "projections",
     "mlp_fused_bias",
     "rope_kernels",
     "norm_kernel",
@@ -456,7 +456,7 @@ def _merge_preset(data: Any, table: Mapping[str, Any], what: str, fields: Mappin
 TRANSFORMER_ONLY = (
     "heads", "kv_heads", "ffn_hidden", "gated_mlp", "dropout", "seq_len", "vocab", "tied_embeddings",
     "learned_positions", "token_types", "pooler", "causal", "attention", "attention_kernel", "attention_nan_to_num",
-    "attention_qkv_copies", "qkv_linears", "fp8_linear", "mlp_fused_bias", "parallel_block", "elementwise",
+    "attention_qkv_copies", "projections", "fp8_linear", "mlp_fused_bias", "parallel_block", "elementwise",
     "loss_kernel", "logit_metrics", "rope_kernels", "rotary_fraction", "norm_kernel", "bias_dropout_fusion",
 )  # fmt: skip
 """``model`` fields only a transformer reads (:mod:`dpsim.compute` prices its layers; ``runtime.model.MLP`` stands
@@ -517,9 +517,10 @@ class ModelConfig(_Section):
     chunks split without one). Forward: read and write q, k, v (copies) and q, k (products); backward: read and write
     q, k, v. The products' backward is the multiply ``baddbmm``'s alpha costs Megatron too. Needs attention:
     standard."""
-    qkv_linears: Literal["fused", "separate"] = "fused"
-    """How the attention's query, key and value projections run. ``fused``: one GEMM of q, k and v's columns
-    (Megatron-LM's ``linear_qkv``, MPT's ``Wqkv``, GPT-NeoX's ``query_key_value``). ``separate``: three linears
+    projections: Literal["fused", "separate"] = "fused"
+    """How the projections that read the same input run: the attention's query, key and value, and a gated MLP's gate
+    and up. ``fused``: one GEMM each (Megatron-LM's ``linear_qkv`` and ``linear_fc1``, MPT's ``Wqkv``, GPT-NeoX's
+    ``query_key_value``). ``separate``: q, k and v as three linears
     reading the same input, each its own forward, data- and weight-gradient GEMMs (torchtitan's Llama ``wq``, ``wk``,
     ``wv``: ``xq, xk, xv = self.wq(x), self.wk(x), self.wv(x)``; Inductor leaves them three GEMMs in training), so a
     narrow key or value projection (128 columns a rank for Llama 3's 8 KV heads at TP 8) is priced on its own roofline,

@@ -483,9 +483,9 @@ def test_async_tp_split_gemms_by_hand() -> None:
 
     run = next(r for r in RUNS.TORCHTITAN_RUNS if r.name == "torchtitan 70B TP8 FP8 AsyncTP on 256 H100")
     data = dict(run.scenario)
-    # one QKV GEMM (the row itself runs torchtitan's three, model.qkv_linears: separate, tests/test_qkv_linears.py),
+    # one QKV GEMM (the row itself runs torchtitan's three, model.projections: separate, tests/test_projections.py),
     # so that every fused GEMM here is one compute-bound GEMM split in 8
-    data["model"] = {**data["model"], "qkv_linears": "fused"}
+    data["model"] = {**data["model"], "projections": "fused"}
     scenario = scenario_from_dict(data)
     d = compute_device(scenario)
     assert (d.kernel_overhead, d.sustained_fraction) == (4e-6, 0.71)

@@ -1,5 +1,6 @@
-"""``model.qkv_linears: separate``: torchtitan's wq, wk and wv as three linears (dpsim.compute.layer_kernels), each GEMM
-on its own roofline, and their input gradients summed."""
+"""``model.projections: separate``: torchtitan's wq, wk and wv as three linears and w1, w3 as two
+(dpsim.compute.layer_kernels), each GEMM on its own roofline, their input gradients summed, and op SAC's rerun wk and w3
+as their own GEMMs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from dpsim.compute import layer_kernels, op_sac_rerun_seconds, op_sac_saved
 from dpsim.scenario import load_scenario
 
 
-def _llama3_8b(qkv_linears: str) -> tuple[object, object]:
+def _llama3_8b(projections: str) -> tuple[object, object]:
     s = load_scenario(
         None,
-        overrides=["model.preset=llama3-8b", "cluster.device=h100-sxm", f"model.qkv_linears={qkv_linears}"],
+        overrides=["model.preset=llama3-8b", "cluster.device=h100-sxm", f"model.projections={projections}"],
     )
     return s.model, s.cluster.device
 
