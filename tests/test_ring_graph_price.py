@@ -95,8 +95,9 @@ def test_only_an_ll128_ring_across_nvlink_nodes_is_a_step_graph() -> None:
 def test_the_development_half_steps() -> None:
     """The p5 series' 22 development-half ring/LL128 points as ring steps (``benchmarks/p5_series.py --steps --half
     dev``): dpsim's step within 10 % of the measured one at 17 (NCCL's own step alone: 10; the step graph of
-    ``benchmarks/ring_step_graph.py``: 16). The five left are where the two meet (128 KiB on 2, 8 and 32 nodes; 256
-    KiB on 2): the measured step up to 19 % longer than the longer of them."""
+    ``benchmarks/ring_step_graph.py``: 16). The five left are where the two meet: four (nodes, chunk) pairs, 128
+    KiB on 2, 8 and 32 nodes and 256 KiB on 2, the all-gather and the all-reduce sharing (8, 128 KiB); the measured
+    step up to 19 % longer than the longer of them."""
     from benchmarks.p5_series import ring_ll128_steps
 
     table = ring_ll128_steps("dev")
