@@ -106,6 +106,7 @@ import numpy as np
 from dpsim import catalog, compute
 from dpsim.analytic import memory, parallel
 from dpsim.analytic.collectives import (
+    CollectiveChoice,
     Fabric,
     HostTopology,
     Link,
@@ -144,7 +145,7 @@ from dpsim.partition import shard_sizes, speed_weights
 from dpsim.rank_speed import expected_slowest, expected_slowest_sum
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
-from dpsim.sharding import collective_pieces, optimizer_partition, step_traffic
+from dpsim.sharding import CollectivePieces, StepTraffic, collective_pieces, optimizer_partition, step_traffic
 from dpsim.streams import Job, busy_s, two_streams
 from dpsim.units import dtype_bytes
 
@@ -1356,35 +1357,46 @@ full bucket (NCCL's pick where ``auto`` or ``backend`` resolves to it). Priced h
 them from here (:func:`dpsim.sim.simulate.simulate`), so both records say the same."""
 
 
-def predict(scenario: Scenario) -> StepResult:
-    """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
+@dataclass(frozen=True)
+class _GradientSync:
+    """What :func:`_gradient_sync` found, read by the rest of :func:`predict`."""
+
+    cut: CollectivePieces
+    traffic: StepTraffic
+    param_bytes: float
+    chunks: int
+    grad_bytes: float
+    bucket: float
+    n_buckets: int
+    grad_comm: float
+    grad_exposed: float
+    copies: BucketCopies
+    grad_op: str
+    bucket_choice: CollectiveChoice
+    gather_fwd_exposed: float
+    gather_bwd_exposed: float
+    gather_total: float
+    copy_back_s: float
+    last_bwd_compute_s: float
+
+
+def _gradient_sync(
+    scenario: Scenario,
+    profile: Any,
+    group: Fabric,
+    compute_model: str,
+    bwd_s: float,
+    tp_bwd_mb: float,
+    fwd_pass: float,
+    bwd_pass: float,
+) -> _GradientSync:
+    """:func:`predict`'s gradient synchronisation of the last micro-batch (bucketed, overlapped with its backward,
+    every micro-batch's where it reduces each), the sharded parameters' gathers around the passes (ZeRO-3, FSDP) and
+    DDP's bucket copies; ``bwd_s`` the slowest rank's backward, ``fwd_pass`` / ``bwd_pass`` with their TP share."""
     t, m = scenario.training, scenario.model
-    tp, pp, dp, k = t.tensor_parallel, t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
-    model_parallel = tp * pp
+    pp, dp, k = t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
+    model_parallel = t.tensor_parallel * pp
     algorithm = algorithm_of(scenario)
-    profile = profile_for(scenario)
-
-    fwd, bwd, compute_model = microbatch_times(scenario, profile)
-    fwd_w, bwd_w, slow_w, samples_w = worker_microbatches(scenario, fwd, bwd, profile)
-    if np.all(samples_w == t.micro_batch):  # equal shares: the slowest rank runs the nominal micro-batch
-        fwd_c, bwd_c, slowest = fwd, bwd, expected_pace(scenario)
-    else:  # uneven shares (training.partition: weighted): the rank whose micro-batch ends last, as simulated
-        last = int(np.argmax((fwd_w + bwd_w) * slow_w))
-        spread = expected_pace(scenario) / max(scenario.worker_slowdowns())  # the speed spread's share, 1 at sigma 0
-        fwd_c, bwd_c, slowest = float(fwd_w[last]), float(bwd_w[last]), float(slow_w[last]) * spread
-    fwd_s, bwd_s = fwd_c * slowest, bwd_c * slowest
-
-    fabric = model_parallel_fabric(scenario, profile)  # a degraded NIC slows the fit too
-    group = dp_fabric(scenario, calibrated_fabric(scenario, profile))  # its degraded NICs on their own links
-
-    tp_comm_mb, bubble_s, p2p_exposed_s = _model_parallel_terms(scenario, fabric, fwd_s, bwd_s)
-    # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's
-    # blocking all-reduces): a pass lasts its compute plus its TP share, and the data-parallel
-    # communication it overlaps (gathers a piece ahead, gradients ready as it advances) sees that span
-    tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_counts(scenario)[1]
-    tp_bwd_mb = tp_comm_mb - tp_fwd_mb
-    fwd_pass, bwd_pass = fwd_s + tp_fwd_mb, bwd_s + tp_bwd_mb
-    p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric)
 
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
     psi = m.num_parameters / model_parallel
@@ -1613,6 +1625,33 @@ def predict(scenario: Scenario) -> StepResult:
         # DDP's copies back into the gradients, past the reductions (BucketCopies.back_end): compute
         reduced = max(end, last_bwd_s)
         copy_back_s = float(copies.back_end(last_bwd_s, reduced)) - reduced if copies.back_s else 0.0
+    return _GradientSync(
+        cut=cut,
+        traffic=traffic,
+        param_bytes=param_bytes,
+        chunks=chunks,
+        grad_bytes=grad_bytes,
+        bucket=bucket,
+        n_buckets=n_buckets,
+        grad_comm=grad_comm,
+        grad_exposed=grad_exposed,
+        copies=copies,
+        grad_op=grad_op,
+        bucket_choice=bucket_choice,
+        gather_fwd_exposed=gather_fwd_exposed,
+        gather_bwd_exposed=gather_bwd_exposed,
+        gather_total=gather_total,
+        copy_back_s=copy_back_s,
+        last_bwd_compute_s=last_bwd_compute_s,
+    )
+
+
+def _post_step_gathers(scenario: Scenario, sync: _GradientSync, group: Fabric, fwd_pass: float) -> tuple[float, float]:
+    """(time, exposed time) of what runs after the optimizer step: the parameters' all-gather (ZeRO-1/2, Megatron's
+    distributed optimizer; overlapped with the next forward under overlap_param_gather) and torch's
+    ZeroRedundancyOptimizer's broadcasts."""
+    algorithm, pp = algorithm_of(scenario), scenario.training.pipeline_parallel
+    cut, traffic, param_bytes, chunks = sync.cut, sync.traffic, sync.param_bytes, sync.chunks
     post_step_gather = post_step_gather_exposed = 0.0
     if traffic.post_step_gather:
         piece = cut.post_step_gather  # DeepSpeed: the whole partition at once
@@ -1643,6 +1682,43 @@ def predict(scenario: Scenario) -> StepResult:
     broadcast_s = sum(collective("broadcast", algorithm, size, group).time_s for size in cut.post_step_broadcasts)
     post_step_gather += broadcast_s
     post_step_gather_exposed += broadcast_s
+    return post_step_gather, post_step_gather_exposed
+
+
+def predict(scenario: Scenario) -> StepResult:
+    """Closed-form step time, breakdown, throughput, MFU, scaling efficiency and memory of a scenario."""
+    t, k = scenario.training, scenario.accumulation_steps
+    profile = profile_for(scenario)
+
+    fwd, bwd, compute_model = microbatch_times(scenario, profile)
+    fwd_w, bwd_w, slow_w, samples_w = worker_microbatches(scenario, fwd, bwd, profile)
+    if np.all(samples_w == t.micro_batch):  # equal shares: the slowest rank runs the nominal micro-batch
+        fwd_c, bwd_c, slowest = fwd, bwd, expected_pace(scenario)
+    else:  # uneven shares (training.partition: weighted): the rank whose micro-batch ends last, as simulated
+        last = int(np.argmax((fwd_w + bwd_w) * slow_w))
+        spread = expected_pace(scenario) / max(scenario.worker_slowdowns())  # the speed spread's share, 1 at sigma 0
+        fwd_c, bwd_c, slowest = float(fwd_w[last]), float(bwd_w[last]), float(slow_w[last]) * spread
+    fwd_s, bwd_s = fwd_c * slowest, bwd_c * slowest
+
+    fabric = model_parallel_fabric(scenario, profile)  # a degraded NIC slows the fit too
+    group = dp_fabric(scenario, calibrated_fabric(scenario, profile))  # its degraded NICs on their own links
+
+    tp_comm_mb, bubble_s, p2p_exposed_s = _model_parallel_terms(scenario, fabric, fwd_s, bwd_s)
+    # tensor-parallel collectives run inside each pass, layer by layer, on the compute stream (Megatron's
+    # blocking all-reduces): a pass lasts its compute plus its TP share, and the data-parallel
+    # communication it overlaps (gathers a piece ahead, gradients ready as it advances) sees that span
+    tp_fwd_mb = tp_comm_mb * parallel.tensor_parallel_counts(scenario)[1]
+    tp_bwd_mb = tp_comm_mb - tp_fwd_mb
+    fwd_pass, bwd_pass = fwd_s + tp_fwd_mb, bwd_s + tp_bwd_mb
+    p2p_total_s, tp_crosses_nodes = _pipeline_p2p_terms(scenario, fabric)
+
+    sync = _gradient_sync(scenario, profile, group, compute_model, bwd_s, tp_bwd_mb, fwd_pass, bwd_pass)
+    traffic, param_bytes, grad_bytes, bucket = sync.traffic, sync.param_bytes, sync.grad_bytes, sync.bucket
+    n_buckets, grad_comm, grad_exposed, copies = sync.n_buckets, sync.grad_comm, sync.grad_exposed, sync.copies
+    grad_op, bucket_choice, copy_back_s = sync.grad_op, sync.bucket_choice, sync.copy_back_s
+    last_bwd_compute_s, gather_total = sync.last_bwd_compute_s, sync.gather_total
+    gather_fwd_exposed, gather_bwd_exposed = sync.gather_fwd_exposed, sync.gather_bwd_exposed
+    post_step_gather, post_step_gather_exposed = _post_step_gathers(scenario, sync, group, fwd_pass)
 
     # optimizer (memory bound), sharded by ZeRO (torch's: the most loaded rank's whole tensors)
     optimizer_s = optimizer_step_seconds(scenario, profile, optimizer_partition(scenario))
