@@ -6,12 +6,14 @@
 #                 its benchmark records written); if the gate refuses, the refused profile is used as it stands
 #                 (the fits are what --max-residual 1 accepts; nothing measured again) for repeat 1 (R1b), as stops
 #                 45-46 did. Then another calibration with the defaults (the next of CAL2, CAL3, CAL4: --limit 1
-#                 --repeats 1, its one run of case 0 not used) when more than 420 s are left (pooling's variance needs
+#                 --repeats 1, its one run of case 0 not used) when more than 480 s are left (pooling's variance needs
 #                 at least 3 calibrations, leads46 ## calib).
-#   window.sh W2  (02:50-03:12 UTC): repeats 2 and 3 with W1's profile, then the next calibration (420 s left).
+#   window.sh W2  (02:50-03:12 UTC): repeats 2 and 3 with W1's profile, the requests in W2_REQUESTS (a bash file
+#                 sourced here), then the next calibration (480 s left).
 #   window.sh W3  (03:14-03:36 UTC): the requests of other helpers (W3_REQUESTS: a bash file sourced here, each
-#                 request bounded by the window), every test marked root on main's head at ~03:20 (pytest -m root
-#                 tests/), then the next calibration when more than 400 s are left.
+#                 request bounded by the window), on main's head the next calibration (when 540 s are left; stopped
+#                 220 s before the end), then every test marked root on main's head then (pytest -m root tests/;
+#                 runtime changes land by 03:15).
 # Each window: a load sampler every 15 s (sampler-<W>.log), `ip netns list` before and after, its own end time
 # (WINDOW_END, HH:MM:SS) bounding every step. D: where the outputs go (kept private until every repeat has run).
 cd "$(git rev-parse --show-toplevel)"
@@ -31,10 +33,10 @@ roottests() {  # every test marked root, on this checkout (the 5-8-rank tree cas
   timeout $(( $(left) - 10 )) env CI=true $PY -m pytest -q -p no:cacheprovider -m root tests/ > "$D/root-tests-$W.txt" 2>&1
   log "pytest -m root tests/ rc=$? on $(git rev-parse --short HEAD) ($(tail -1 "$D/root-tests-$W.txt")); netns: $(ip netns list | wc -l)"
 }
-calibrate() {  # the next defaults calibration (CAL2, CAL3, CAL4) when more than $1 s are left
+calibrate() {  # the next defaults calibration (CAL2, CAL3, CAL4) when more than $1 s are left, ending $2 s before
   local c; for c in CAL2 CAL3 CAL4; do [ -e "$D/$c.log" ] || break; done
   [ "$(left)" -gt "$1" ] || { log "$c skipped: $(left) s left"; return; }
-  timeout $(( $(left) - 20 )) $PY benchmarks/validate_emulated.py --case-set fresh47 --limit 1 --repeats 1 \
+  timeout $(( $(left) - ${2:-20} )) $PY benchmarks/validate_emulated.py --case-set fresh47 --limit 1 --repeats 1 \
     --out "$D/$c" > "$D/$c.log" 2>&1
   log "$c (a defaults calibration) rc=$?"; top
 }
@@ -52,18 +54,21 @@ case $W in
         --repeats 1 --out "$D/R1b" > "$D/R1b.log" 2>&1
       log "R1b (repeat 1 with the refused defaults profile as it stands) rc=$?"; top
     fi
-    calibrate 420 ;;
+    calibrate 480 ;;
   W2)
     timeout $(( $(left) - 30 )) $PY benchmarks/validate_emulated.py --case-set fresh47 --profile "$D/R1/profile.yaml" \
       --repeats 2 --out "$D/R23" > "$D/R23.log" 2>&1
     log "R23 (repeats 2 and 3) rc=$?"; top
-    calibrate 420 ;;
+    # shellcheck disable=SC1090
+    [ -n "${W2_REQUESTS:-}" ] && . "$W2_REQUESTS"
+    calibrate 480 ;;
   W3)
     # shellcheck disable=SC1090
     [ -n "${W3_REQUESTS:-}" ] && . "$W3_REQUESTS"
+    git checkout -q --detach main && log "checkout main's head $(git rev-parse --short HEAD)"
+    calibrate 540 220
     git checkout -q --detach main && log "checkout main's head $(git rev-parse --short HEAD) for the root tests"
-    roottests 200
-    calibrate 400 ;;
+    roottests 180 ;;
 esac
 kill $SAMPLER
 ip netns list > "$D/netns-after-$W.txt"
