@@ -623,7 +623,7 @@ def _screen(
         zero3_gathered_parameters,
         zero3_kept_parameters,
     )
-    from dpsim.analytic.pipeline_schedule import batch_bubble_and_sends
+    from dpsim.analytic.pipeline_schedule import ScreenLoads, batch_bubble_and_sends
     from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
     from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
     from dpsim.sim import budget
@@ -695,9 +695,27 @@ def _screen(
     for i, (cp, ck, ci) in enumerate(pipelines):
         shape_of[piped & (pp == cp) & (k == ck) & (interleaved == ci)] = i
     shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
+    # where a stage's sends share its NICs with its data-parallel reduction (step.pipeline_load_shape): the rows of
+    # each layout, their last operations run again beside their buckets (pipeline_schedule.ScreenLoads)
+    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
+    loads: list[ScreenLoads] = []
+    reducing = piped & (dp > 1) & (zero <= 2)
+    layouts_reduced = zip(*(x[reducing].tolist() for x in (n, tp, pp, zero, algo_names)), strict=True)
+    for cn, ct, cp, cz, alg in sorted(set(layouts_reduced)):
+        shape = step.pipeline_load_shape(_variant(bases[cn], ct, cp, cz, alg), fabrics[cn])
+        if shape is not None:
+            if any(shape[1].tp_flows):  # TP fits a node here: no TP group crosses a NIC
+                raise AssertionError("the screen prices no TP ring across nodes")
+            at = np.flatnonzero(((n == cn) & (tp == ct) & (pp == cp) & (zero == cz) & (algo_names == alg))[piped])
+            loads.append(ScreenLoads(at, *shape))
     if shapes:  # all shapes at once: each program evaluated once (pipeline_schedule.batch_bubble_and_sends)
         bubble[piped], p2p_exposed[piped] = batch_bubble_and_sends(
-            fwd_pass[piped], bwd_pass[piped], send[piped, 0] if uniform else send[piped], shape_of[piped], shapes
+            fwd_pass[piped],
+            bwd_pass[piped],
+            send[piped, 0] if uniform else send[piped],
+            shape_of[piped],
+            shapes,
+            loads=loads,
         )
     # the tied embedding's gradient, all-reduced between the first and last stage once a step
     tied = np.zeros(count)
@@ -725,7 +743,6 @@ def _screen(
     bwd_piece_gather = np.zeros(count)
     z3_gathered = np.zeros((count, 2))  # elements ZeRO-3 holds gathered on the first and the last stage
     copy_in, copy_back, copy_last = np.zeros(count), np.zeros(count), np.zeros(count)
-    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
     keys = set(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )

@@ -212,7 +212,10 @@ def test_a_pipeline_send_sharing_a_nic_with_the_reduction_gets_half_of_it() -> N
     assert _rel(flows["send_s"], alpha + size / bandwidth) < 1e-12
     assert _rel(flows["longest_send_s"], alpha + g + 2 * (size - bandwidth * g) / bandwidth) < 1e-9
     delay = size / bandwidth - g
-    assert _rel(shared.step_time_s - reduced.step_time_s, delay) < 1e-6
+    # the engines price it too (stop 46: the reduction shares the NIC with the send in the schedule's evaluation)
+    assert _rel(shared.step_time_s - reduced.step_time_s + _nic_loads_s(s), delay) < 1e-6
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
+    assert _rel(predict(s).step_time_s, reduced.step_time_s) < 1e-9
     # stage 1's group ends its stage's lead before stage 0's: both are late by `delay`
     model = compute_model(s)
     run = scenario_pipeline(s, model.forward_s, model.backward_s)
@@ -256,8 +259,26 @@ def test_sends_queued_behind_a_slowed_send_and_the_late_stage_s_reduction_by_han
     assert _rel(flows["longest_send_s"], alpha + 2 * size / bandwidth) < 1e-9
     delay = 2 * size / bandwidth - b - g
     assert flows["stage_delay_s"][0] == pytest.approx(delay, rel=1e-9)
-    assert _rel(shared.step_time_s - reduced.step_time_s, delay) < 1e-6
+    # both engines give the hand-worked time (stop 46): their sends' exposed time grows by exactly the delay over the
+    # schedule whose sends share their NICs with nothing else, and the step is the fabric's
+    assert _rel(_nic_loads_s(s), delay) < 1e-9
+    assert _rel(shared.step_time_s, reduced.step_time_s) < 1e-9
     assert _rel(reduced.step_time_s, predict(s).step_time_s) < 1e-9
+
+
+def _nic_loads_s(s: Scenario) -> float:
+    """What the engines' exposed sends gain from the TP phases and reductions that share their NICs
+    (:func:`dpsim.analytic.step.pipeline_stage_loads`): the step's exposed sends less the schedule's without them."""
+    from dpsim.analytic.step import model_parallel_fabric, pipeline_terms
+
+    result = predict(s)
+    tp = result.extra["tensor_parallel_comm_s"] / s.accumulation_steps
+    fabric = model_parallel_fabric(s)
+    forward, backward = result.extra["forward_s"], result.extra["backward_s"]
+    alone = pipeline_terms(s, fabric, forward, backward, tp, nic_loads=False)[1]
+    loaded = pipeline_terms(s, fabric, forward, backward, tp)[1]
+    assert _rel(loaded, result.extra["pipeline_p2p_exposed_s"]) < 1e-12
+    return float(loaded - alone)
 
 
 def _engine_record(s: Scenario) -> list[tuple[str, int, Any, float, float]]:

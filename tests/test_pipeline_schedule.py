@@ -488,3 +488,53 @@ def test_sends_that_never_meet_on_a_nic_run_as_the_unshared_schedule_bit_for_bit
     assert shared.stage_end_s == plain.stage_end_s
     assert shared.busy_s == plain.busy_s
     assert shared.sends == plain.sends
+
+
+@pytest.mark.parametrize(
+    ("p", "m", "v", "schedule"),
+    [(2, 4, 1, "1f1b"), (4, 8, 1, "1f1b"), (4, 8, 2, "interleaved"), (3, 5, 1, "gpipe"), (8, 16, 2, "interleaved"),
+     (3, 2800, 1, "1f1b")],
+)  # fmt: skip
+def test_the_screen_prices_each_stage_s_reduction_beside_its_sends_as_the_event_by_event_evaluation(
+    p: int, m: int, v: int, schedule: str
+) -> None:
+    # the planner's screen (batch_bubble_and_sends with ScreenLoads): each stage's reduction (2 flows out of its NIC,
+    # 1 into it) shares its stage's NIC directions with the sends out of and into it; its 4 buckets are released as
+    # the stage's last backward runs. Every row equals its own event-by-event evaluation (evaluate_shared_nics):
+    # sends shorter than a pass (only the last send of each stage meets a bucket: the last operations run again
+    # beside the buckets), and sends longer than a pass (an earlier send still on the wire when a reduction starts:
+    # event by event); the last row has no loads (its evaluation without them, bit for bit). Operation by operation
+    # below 4 stages, level by level from 4, extended past MAX_OPERATIONS.
+    import dataclasses
+
+    from dpsim.analytic.pipeline_schedule import ReductionStream, ScreenLoads, StageLoads
+
+    pairs = sorted({(k, (k + 1) % p) for k in range(p)} | {((k + 1) % p, k) for k in range(p)})
+    # each link its own two NIC directions (out of its sender, into its receiver): sends of two links never share
+    nics = tuple((a, b, ((2 * i, 1), (2 * i + 1, 1))) for i, (a, b) in enumerate(pairs))
+    out = [[(2 * i, 2) for i, (a, _) in enumerate(pairs) if a == s] for s in range(p)]
+    into = [[(2 * i + 1, 1) for i, (_, b) in enumerate(pairs) if b == s] for s in range(p)]
+    dp_flows = tuple(tuple(sorted(out[s] + into[s])) for s in range(p))
+    stream = ReductionStream((1.0, 2.0, 3.0, 4.0), 4.0, (0.2, 0.3, 0.3, 0.5))
+    loads = StageLoads(send_latency_s=(0.001,) * p, dp_flows=dp_flows, dp_latency_s=0.01)
+    f = np.linspace(0.5, 2.0, 6)
+    b = 2.0 * f
+    sends = np.array([0.05, 0.3, 0.8, 1.5, 6.0, 0.6])
+    shape_of = np.zeros(f.size, dtype=np.int64)
+    rows = np.arange(f.size - 1)
+    shapes = [(p, m, v, schedule)]
+    screen = [ScreenLoads(rows, nics, loads, stream)]
+    bubble, exposed = batch_bubble_and_sends(f, b, sends, shape_of, shapes, loads=screen)
+    plain = batch_bubble_and_sends(f, b, sends, shape_of, shapes)
+    chunks = v if schedule == "interleaved" else 1
+    for i in range(f.size):
+        loaded = dataclasses.replace(loads, dp_buckets=stream.buckets(float(b[i]) / chunks))
+        one = bubble_and_sends(
+            float(f[i]), float(b[i]), p, m, v, schedule, float(sends[i]),
+            nics=nics if i in rows else (), loads=loaded if i in rows else None,
+        )  # fmt: skip
+        assert bubble[i] == one[0]
+        assert exposed[i] == pytest.approx(one[1], rel=1e-9, abs=1e-9)
+    assert exposed[-1] == plain[1][-1]
+    assert np.all(exposed[:4] > plain[1][:4] + 1e-3)  # the last sends of the short ones shared their NICs
+    assert np.all(exposed[:-1] >= plain[1][:-1])

@@ -423,6 +423,19 @@ def collective(
     return CollectiveChoice(cost(size), name, proto)
 
 
+def collective_base_latency(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
+    """The base latency of the schedule :func:`collective` runs (NCCL's ``baseLatencies``, paid once a call before
+    any byte moves: :attr:`dpsim.sim.collectives.base.Schedule.base_latency_s`)."""
+    from dpsim.sim.cost import priced_candidates
+
+    protocol = fabric.protocol if protocol is None else protocol
+    fabric = fabric.at_size(size)
+    if fabric.world_size <= 1 or size <= 0:
+        return 0.0
+    priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), None, False)
+    return float(priced[_chosen(op, algorithm, protocol, fabric, None, size)][0].base_latency_s)
+
+
 def collective_latency(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
     """The latency term of :func:`collective` (its steps' latencies and a pipeline's fill, no link's load:
     :meth:`dpsim.sim.cost.LinearCost.split`): what another collective's bytes can cover on the links."""

@@ -30,6 +30,7 @@ sends one after another and the makespan grows with them (the closed form
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -41,7 +42,9 @@ import numpy as np
 __all__ = [
     "NicFlows",
     "Op",
+    "ReductionStream",
     "ScheduleTimes",
+    "ScreenLoads",
     "StageLoads",
     "batch_bubble_and_sends",
     "boundary_of",
@@ -151,6 +154,8 @@ def forget_programs() -> None:
     builds its programs as a fresh process does (``benchmarks/planner.py``)."""
     _programs.clear()
     _compiled.clear()
+    _finals.cache_clear()
+    _link_ends.cache_clear()
 
 
 def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
@@ -380,6 +385,7 @@ def batch_bubble_and_sends(
     shape_of: np.ndarray,
     shapes: Sequence[tuple[int, int, int, str]],
     slowdowns: Sequence[float] | None = None,
+    loads: Sequence[ScreenLoads] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`bubble_and_sends` of many configurations of several pipeline shapes at once (the planner's screen):
     configuration i has ``shapes[shape_of[i]]`` = (p, m, v, schedule), the same ``slowdowns`` for all (or None).
@@ -392,7 +398,12 @@ def batch_bubble_and_sends(
     across shapes: past :data:`MAX_OPERATIONS` every m ≡ m' (mod p) is extended from the same two runs
     (:func:`evaluate_schedule`), and the ZeRO stages and all-reduce algorithms of a planner's group change none of
     the three inputs. Equal inputs give equal results, and the extension is :func:`evaluate_schedule`'s arithmetic,
-    so each element equals its own scalar :func:`bubble_and_sends` bit for bit."""
+    so each element equals its own scalar :func:`bubble_and_sends` bit for bit.
+
+    ``loads``: the configurations whose sends share NIC directions with their stages' reductions
+    (:class:`ScreenLoads`), each equal to its :func:`evaluate_shared_nics`: their steps with sends are evaluated
+    without the loads and their stages' last operations run again with them (:func:`_loaded_tails`); a row where an
+    earlier send is still in flight when its stage's reduction starts is evaluated event by event."""
     per_boundary = np.ndim(p2p_s) == np.broadcast(forward_s, backward_s, shape_of).ndim + 1
     if per_boundary:
         f, b, of = np.broadcast_arrays(forward_s, backward_s, shape_of)
@@ -435,8 +446,13 @@ def batch_bubble_and_sends(
         _, first, again = np.unique(mine.view(np.int64), axis=0, return_index=True, return_inverse=True)
         distinct = mine[first]
         sends = tuple(distinct[:, 2 + k] for k in range(p)) if distinct.shape[1] > 3 else distinct[:, 2]
-        makespan = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, sends, slow, None, False).makespan_s
-        makespan = makespan[again.reshape(-1)]
+        loaded = [(group, np.flatnonzero(np.isin(at, group.rows + n))) for group in loads]
+        loaded = [(group, hit) for group, hit in loaded if hit.size]
+        capture: list[_Reached] | None = [] if loaded else None
+        evaluated = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, sends, slow, None, False, capture)
+        makespan = evaluated.makespan_s[again.reshape(-1)]
+        for group, hit in loaded:
+            makespan[hit] = _screen_loaded(p, m, v, schedule, distinct, again.reshape(-1)[hit], slow, capture, group)
         start = 0
         for a, place in needs:
             runs[place, a] = makespan[start : start + a.size]
@@ -450,6 +466,210 @@ def batch_bubble_and_sends(
     return bubble.reshape(f.shape), _not_below_zero(full - idle).reshape(f.shape)
 
 
+class ScreenLoads(NamedTuple):
+    """NIC loads of some of :func:`batch_bubble_and_sends`' configurations (rows ``rows`` of its flattened inputs,
+    all of one pipeline shape): the sends' NIC flows and their :class:`StageLoads`, the reduction's buckets left out
+    (:func:`dpsim.analytic.step.pipeline_load_shape`), which each row's backward releases from ``stream``."""
+
+    rows: np.ndarray
+    nics: NicFlows
+    loads: StageLoads
+    stream: ReductionStream | None
+
+
+def _screen_loaded(
+    p: int,
+    m: int,
+    v: int,
+    schedule: str,
+    distinct: np.ndarray,
+    of: np.ndarray,
+    slow: list[float],
+    capture: list[_Reached] | None,
+    group: ScreenLoads,
+) -> np.ndarray:
+    """The makespans with sends of :func:`batch_bubble_and_sends`' distinct rows ``of`` under ``group``'s loads, from
+    the evaluation without them that ``capture`` followed (:func:`_loaded_tails`; event by event where that is not
+    exact)."""
+    assert capture is not None
+    reached = [
+        _Reached(r.free[of], None if r.arrived is None else r.arrived[of], [x[of] for x in r.link_free])
+        for r in capture
+    ]
+    rows = distinct[of]
+    columns = [rows[:, 2 + k] for k in range(p)] if rows.shape[1] > 3 else [rows[:, 2]]
+    loads = group.loads
+    makespan, exact = _loaded_tails(
+        p, m, v, schedule, rows[:, 0], rows[:, 1], columns, slow, reached, group.nics, loads, group.stream
+    )
+    chunks = v if schedule == "interleaved" else 1
+    for i in np.flatnonzero(~exact).tolist():
+        forward, backward = float(rows[i, 0]), float(rows[i, 1])
+        sends: Any = tuple(float(c[i]) for c in columns) if len(columns) > 1 else float(columns[0][i])
+        if group.stream is not None:
+            loads = dataclasses.replace(group.loads, dp_buckets=group.stream.buckets(backward / chunks))
+        makespan[i] = evaluate_shared_nics(
+            forward, backward, p, m, v, schedule, sends, slow, group.nics, loads=loads
+        ).makespan_s
+    return makespan
+
+
+def _loaded_tails(
+    p: int,
+    m: int,
+    v: int,
+    schedule: str,
+    forward_s: np.ndarray,
+    backward_s: np.ndarray,
+    p2p_s: Sequence[np.ndarray],
+    slow: list[float],
+    reached: list[_Reached],
+    nics: NicFlows,
+    loads: StageLoads,
+    stream: ReductionStream | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(makespan, exact) of :func:`evaluate_shared_nics` with ``nics`` and ``loads`` (the buckets from ``stream``),
+    from an evaluation of the same rows without them (``reached``: :func:`_run`'s ``capture``), where ``exact``.
+
+    Where the only loads are the stages' reductions, each sharing NIC directions only with the sends into and out of
+    its own stage (no two reductions on one direction; sends of two links, which may share one, are never in flight
+    on it at once, as :func:`_run` has them, which prices no sharing between them), nothing changes until a
+    reduction starts, in its stage's last operation: every send into a stage has arrived before that operation
+    starts (it feeds one of the stage's operations), and every send out of it but the last operation's own left
+    earlier. Where those earlier sends were delivered before the reduction's first bucket joins (``exact``; the rows
+    where one was not are left to the event-by-event evaluation), the step ends as the stages' last operations run
+    one after another (each feeds the next stage's last: every last send leaves after the one before it arrived):
+    each starts when its stage is free and its input has arrived, its reduction's buckets join as
+    :func:`evaluate_shared_nics` joins them, and its send shares the stage's NIC directions with the bucket in flight
+    at the equal-share paces of that evaluation, delivered its latency after its last byte
+    (:func:`_send_beside_buckets`). Where nothing shares, every time is the evaluation's without loads, bit for
+    bit."""
+    chunks = v if schedule == "interleaved" else 1
+    exact = np.ones(np.shape(forward_s), dtype=bool)
+    finals = _finals(p, m, v, schedule)
+    ends = _link_ends(p, m, v, schedule)
+    flows_of: dict[Any, dict[int, int]] = {(a, b): dict(flows) for a, b, flows in nics}
+    for d, reduced in enumerate(loads.dp_flows):
+        if reduced and stream is not None:
+            flows_of[("dp", d)] = dict(reduced)
+    users: dict[int, list[Any]] = {}
+    for key, crossed in flows_of.items():
+        for direction in crossed:
+            users.setdefault(direction, []).append(key)
+    shapes_ok = not any(loads.tp_flows) and all(sum(k[0] == "dp" for k in keys) <= 1 for keys in users.values())
+    for keys in users.values():  # a reduction shares only with its own stage's sends and its neighbours'
+        for key in keys:
+            if key[0] == "dp" and any(isinstance(k[0], int) and key[1] not in k for k in keys):
+                shapes_ok = False
+    if not shapes_ok or any(last.link >= 0 and _final_of(finals, last.to).after != last.stage for last in finals):
+        return np.zeros(np.shape(forward_s)), ~exact
+
+    def pace(key: Any, other: Any) -> float:
+        """``key``'s pace while ``other`` is in flight beside it (:func:`evaluate_shared_nics`' rule)."""
+        mine, theirs = flows_of[key], flows_of.get(other, {})
+        return max(mine.values()) / max(n + theirs.get(at, 0) for at, n in mine.items())
+
+    ready = stream.ready(backward_s / chunks) if stream is not None else []
+    arrival: dict[int, np.ndarray] = {}
+    last_end: list[Any] = [None] * p
+    for last, seen in zip(finals, reached, strict=True):
+        d = last.stage
+        came = arrival[d] if last.after >= 0 else seen.arrived
+        start = seen.free if came is None else np.maximum(seen.free, came)
+        end = start + (forward_s if last.forward else backward_s) / chunks * slow[d]
+        last_end[d] = end
+        reducing = ("dp", d) in flows_of
+        if reducing:
+            joins = start + ready[0] + loads.dp_latency_s
+            for link, (a, b) in enumerate(ends):  # the stage's earlier sends beside its reduction: event by event
+                if a == d and set(flows_of.get((a, b), {})) & set(flows_of[("dp", d)]):
+                    exact &= seen.link_free[link] <= joins
+        if last.to < 0:
+            continue
+        if last.link < 0:
+            arrival[last.to] = end
+            continue
+        k = boundary_of(d, last.to, p)
+        send = p2p_s[k] if len(p2p_s) > 1 else p2p_s[0]
+        leave = np.maximum(end, seen.link_free[last.link])
+        key = (d, last.to)
+        if reducing and set(flows_of.get(key, {})) & set(flows_of[("dp", d)]):
+            tail = np.minimum(loads.send_latency_s[k], send) if loads.send_latency_s else 0.0 * send
+            assert stream is not None
+            arrival[last.to] = _send_beside_buckets(
+                start, leave, send, tail, ready, stream.seconds, loads.dp_latency_s,
+                pace(key, ("dp", d)), pace(("dp", d), key),
+            )  # fmt: skip
+        else:
+            arrival[last.to] = leave + send
+    return functools.reduce(np.maximum, last_end), exact
+
+
+def _final_of(finals: Sequence[_Final], stage: int) -> _Final:
+    """The last operation of ``stage`` among ``finals``."""
+    return next(last for last in finals if last.stage == stage)
+
+
+def _send_beside_buckets(
+    began: np.ndarray,
+    leave: np.ndarray,
+    send: np.ndarray,
+    tail: Any,
+    ready: Sequence[Any],
+    seconds: Sequence[float],
+    latency: float,
+    send_pace: float,
+    bucket_pace: float,
+) -> np.ndarray:
+    """When a send leaving at ``leave`` (``send`` seconds alone, the last ``tail`` of them its latency after its
+    bytes) is delivered beside a reduction whose buckets (``seconds`` each alone) join ``latency`` after both
+    ``began`` + their ``ready`` and the bucket before is done: while both are in flight, each runs at its pace
+    (``send_pace``, ``bucket_pace``: :func:`evaluate_shared_nics`' equal shares), otherwise alone. A send that never
+    shared is delivered at ``leave`` + ``send`` (:func:`evaluate_shared_nics`' bits)."""
+    t = leave  # the send's bytes are counted up to t
+    left = send - tail
+    done = np.zeros(np.shape(leave), dtype=bool)
+    shared = done.copy()
+    bytes_end = np.full(np.shape(leave), np.nan)
+    before: Any = None
+    apart = True  # every bucket so far done before its row's send leaves
+    for at, alone in zip(ready, seconds, strict=True):
+        joins = (began + at if before is None else np.maximum(before, began + at)) + latency
+        if apart:
+            before = joins + alone
+            if bool(np.all(before <= leave)):
+                continue
+            apart = False
+        # the send alone until the bucket joins
+        alone_end = t + left
+        ends = ~done & (alone_end <= joins)
+        bytes_end = np.where(ends, alone_end, bytes_end)
+        done = done | ends
+        moved = ~done & (t < joins)
+        left = np.where(moved, left - (joins - t), left)
+        t = np.where(moved, joins, t)
+        # the bucket, alone until the send leaves (t), then beside it until one of them ends
+        after = joins + alone
+        both = ~done & (after > t)
+        rest = alone - (t - joins)
+        bucket_end, send_end = t + rest / bucket_pace, t + left / send_pace
+        bucket_first = both & (bucket_end <= send_end)
+        send_first = both & ~bucket_first
+        shared = shared | both
+        after = np.where(
+            bucket_first, bucket_end, np.where(send_first, send_end + (rest - (send_end - t) * bucket_pace), after)
+        )
+        left = np.where(bucket_first, left - (bucket_end - t) * send_pace, left)
+        bytes_end = np.where(send_first, send_end, bytes_end)
+        done = done | send_first
+        t = np.where(bucket_first, bucket_end, t)
+        before = after
+        if bool(np.all(done)):  # the buckets after this one meet no send
+            break
+    bytes_end = np.where(done, bytes_end, t + left)
+    return np.asarray(np.where(shared & (send_pace != 1.0), bytes_end + tail, leave + send))
+
+
 def _run(
     forward_s: Any,
     backward_s: Any,
@@ -461,10 +681,12 @@ def _run(
     slow: list[float],
     send_s: Mapping[Op, float] | None,
     busy_s: bool = True,
+    capture: list[_Reached] | None = None,
 ) -> ScheduleTimes:
     """:func:`evaluate_schedule`, operation by operation (numpy arrays without ``send_s`` from
     :data:`LEVELS_FROM_STAGES` stages on: level by level, :func:`_run_levels`, the same bits). ``busy_s=False``
-    leaves each stage's compute out (an empty tuple; the makespan and stage ends are the same)."""
+    leaves each stage's compute out (an empty tuple; the makespan and stage ends are the same). ``capture``
+    collects what each stage's last operation finds as it starts (:class:`_Reached`, in program order)."""
     chunks = v if schedule == "interleaved" else 1
     boundaries = isinstance(p2p_s, tuple)
     if boundaries and len(p2p_s) != p:
@@ -472,8 +694,9 @@ def _run(
     durations = p2p_s if boundaries else (p2p_s,)
     vector = any(isinstance(x, np.ndarray) for x in (forward_s, backward_s, *durations))
     if vector and send_s is None and p >= LEVELS_FROM_STAGES:
-        return _run_levels(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, busy_s)
+        return _run_levels(forward_s, backward_s, p, m, v, schedule, p2p_s, slow, busy_s, capture)
     program = schedule_program(p, m, v, schedule)
+    finals = {last.place for last in _finals(p, m, v, schedule)} if capture is not None else set()
     biggest: Any = np.maximum if vector else max
     # a send of 0 s leaves when its operation ends (the stage's earlier sends on its link left earlier) and
     # arrives then, as no send does: the arrays run every send, a scalar none where there are none
@@ -490,7 +713,9 @@ def _run(
     link_free = [zero] * (p * p)
     arrived: list[Any] = [zero] * (2 * m * p * chunks)
     sends = 0
-    for d, forward, wait, out, link, feeds in program:
+    for i, (d, forward, wait, out, link, feeds) in enumerate(program):
+        if i in finals and capture is not None:
+            capture.append(_Reached(free[d], None if wait < 0 else arrived[wait], list(link_free)))
         start = free[d] if wait < 0 else biggest(free[d], arrived[wait])
         span = fwd[d] if forward else bwd[d]
         end = start + span
@@ -512,6 +737,63 @@ def _run(
     if vector and not any(bool(np.any(x > 0)) for x in durations):
         sends = 0
     return ScheduleTimes(functools.reduce(biggest, free), tuple(busy) if busy_s else (), tuple(free), sends)
+
+
+class _Final(NamedTuple):
+    """A stage's last operation in a :func:`schedule_program` (:func:`_finals`)."""
+
+    stage: int
+    place: int
+    """Its place in the program."""
+    forward: bool
+    link: int
+    """The directed link its output is sent over, or −1."""
+    to: int
+    """The stage its output feeds, or −1."""
+    after: int
+    """The stage whose last operation produces its input, or −1 (another operation, or none)."""
+
+
+class _Reached(NamedTuple):
+    """What a stage's last operation finds as it starts in an evaluation without NIC loads (:func:`_run`'s
+    ``capture``): its stage free at, its input arrived at (None: it waits for none), each link free at."""
+
+    free: Any
+    arrived: Any
+    link_free: list[Any]
+
+
+@functools.lru_cache(maxsize=64)
+def _finals(p: int, m: int, v: int, schedule: str) -> tuple[_Final, ...]:
+    """Each stage's last operation of :func:`schedule_program`, in program order."""
+    program = schedule_program(p, m, v, schedule)
+    last = {d: i for i, (d, *_) in enumerate(program)}
+    made = {program[i][3]: d for d, i in last.items() if program[i][3] >= 0}
+    out = []
+    for i in sorted(last.values()):
+        d, forward, wait, slot, link, feeds = program[i]
+        out.append(_Final(d, i, forward, link, feeds[2] % p if slot >= 0 else -1, made.get(wait, -1)))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _link_ends(p: int, m: int, v: int, schedule: str) -> tuple[tuple[int, int], ...]:
+    """(sender, receiver) of each directed link of :func:`schedule_program`."""
+    ends: dict[int, tuple[int, int]] = {}
+    for d, _, _, _, link, feeds in schedule_program(p, m, v, schedule):
+        if link >= 0 and link not in ends:
+            ends[link] = (d, feeds[2] % p)
+    return tuple(ends[k] for k in range(len(ends)))
+
+
+def _level_finals(program: _Levels, p: int) -> list[tuple[int, int]]:
+    """(level, place in it) of each stage's last operation of a program run level by level."""
+    found = [(0, 0)] * p
+    for number, level in enumerate(program.levels):
+        stages = range(p)[level.stages] if isinstance(level.stages, slice) else level.stages.tolist()
+        for place, d in enumerate(stages):
+            found[d] = (number, place)
+    return found
 
 
 NicFlows = tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...]
@@ -562,6 +844,29 @@ class StageLoads:
             for _ in range((count // layers + (1 if i < count % layers else 0)) * self.tp_phases):
                 segments += [(True, self.tp_phase_s - self.tp_latency_s), (False, self.tp_latency_s)]
         return segments
+
+
+@dataclass(frozen=True)
+class ReductionStream:
+    """A stage's data-parallel reduction as its last backward releases it (:func:`dpsim.analytic.step
+    .pipeline_load_shape`): the bytes done at each bucket's end (``done``, of ``total``), each bucket's seconds alone
+    less the schedule's base latency (``seconds``), and, without overlap, how long after that backward every
+    bucket is ready (``after_s``; None: each ready as the backward has produced its bytes)."""
+
+    done: tuple[float, ...]
+    total: float
+    seconds: tuple[float, ...]
+    after_s: float | None = None
+
+    def ready(self, op_s: Any) -> list[Any]:
+        """Each bucket's ready time from the start of a last backward of ``op_s`` seconds (floats or arrays)."""
+        if self.after_s is not None:
+            return [op_s + self.after_s] * len(self.done)
+        return [op_s * done / self.total for done in self.done]
+
+    def buckets(self, op_s: float) -> tuple[tuple[float, float], ...]:
+        """:attr:`StageLoads.dp_buckets` of a last backward of ``op_s`` seconds: (ready, seconds) each."""
+        return tuple(zip(self.ready(op_s), self.seconds, strict=True))
 
 
 @dataclass
@@ -956,9 +1261,11 @@ def _run_levels(
     p2p_s: Any,
     slow: list[float],
     busy_s: bool = True,
+    capture: list[_Reached] | None = None,
 ) -> ScheduleTimes:
     """:func:`_run` on numpy arrays, level by level (:func:`_levels`): every send runs (one of 0 s leaves when its
-    operation ends, as no send does), and each element equals its own scalar evaluation bit for bit."""
+    operation ends, as no send does), and each element equals its own scalar evaluation bit for bit; ``capture``
+    as :func:`_run`'s."""
     chunks = v if schedule == "interleaved" else 1
     program = _levels(p, m, v, schedule)
     boundaries = isinstance(p2p_s, tuple)
@@ -976,7 +1283,18 @@ def _run_levels(
     link_free = np.tile(zero, (max(1, program.links), 1))
     arrived = np.empty((program.registers, f.size))
     arrived[0] = -np.inf
-    for stages, spans_at, waits, local_at, local_to, sent_at, sent_on, sent_to in program.levels:
+    # each stage's last operation: (its level, its place there), what capture reads before that level runs
+    lasts: dict[int, list[tuple[int, int]]] = {}
+    reached: dict[int, _Reached] = {}
+    if capture is not None:
+        for d, (level, place) in enumerate(_level_finals(program, p)):
+            lasts.setdefault(level, []).append((d, place))
+    for number, (stages, spans_at, waits, local_at, local_to, sent_at, sent_on, sent_to) in enumerate(program.levels):
+        for d, place in lasts.get(number, ()):
+            wait = waits[place]
+            links = [row.reshape(shape).copy() for row in link_free]
+            came = arrived[wait].reshape(shape).copy() if wait else None
+            reached[d] = _Reached(free[d].reshape(shape).copy(), came, links)
         span = spans[spans_at]
         end = np.maximum(free[stages], arrived[waits]) + span
         if busy_s:
@@ -989,6 +1307,8 @@ def _run_levels(
             link_free[sent_on] = done
             arrived[sent_to] = done
     sends = program.sends if any(bool(np.any(x > 0)) for x in cs) else 0
+    if capture is not None:
+        capture.extend(reached[last.stage] for last in _finals(p, m, v, schedule))
     ends = tuple(row.reshape(shape) for row in free)
     computed = tuple(row.reshape(shape) for row in busy) if busy_s else ()
     return ScheduleTimes(functools.reduce(np.maximum, ends), computed, ends, sends)

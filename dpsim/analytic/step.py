@@ -885,17 +885,42 @@ def pipeline_stage_loads(
     scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
 ) -> tuple[Any, Any] | None:
     """(the sends' NIC flows, :class:`~dpsim.analytic.pipeline_schedule.StageLoads`) of a pipelined step whose sends
-    cross switched NICs (issue 9 item 6), or None where no NIC direction carries two of their users
-    (``forward_s``/``backward_s``: a micro-batch's passes on one stage with their TP share). Each send pays its
-    boundary's latency after its last byte, as the shared fabric's flows do.
+    cross switched NICs (:func:`pipeline_load_shape`, its reduction's buckets ready as ``backward_s``, a micro-batch's
+    backward on one stage with its TP share, produces them: :meth:`~dpsim.analytic.pipeline_schedule.ReductionStream
+    .buckets`), or None where no NIC direction carries two of their users."""
+    shape = pipeline_load_shape(scenario, fabric)
+    if shape is None:
+        return None
+    links, loads, stream = shape
+    if stream is not None:
+        chunks = scenario.training.virtual_stages if scenario.training.pipeline_schedule == "interleaved" else 1
+        loads = dataclasses.replace(loads, dp_buckets=stream.buckets(backward_s / chunks))
+    return links, loads
+
+
+def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, Any] | None:
+    """(the sends' NIC flows, :class:`~dpsim.analytic.pipeline_schedule.StageLoads` without its reduction's buckets,
+    :class:`~dpsim.analytic.pipeline_schedule.ReductionStream` or None) of a pipelined step whose sends
+    cross switched NICs (issue 9 item 6), or None where no NIC direction carries two of their users: what does not
+    change with the passes' lengths (the planner's screen prices many of those at once,
+    :func:`~dpsim.analytic.pipeline_schedule.batch_bubble_and_sends`). Each send pays its boundary's latency after
+    its last byte, as the shared fabric's flows do.
 
     TP: where a stage's TP groups span nodes and every TP collective is blocking (no GEMM hides any, no fused local
     step), each operation runs its TP collectives as :class:`dpsim.sim.shared._TensorFlows` does (layer by layer, as
     many an operation as the fabric releases: ``_tensor_flows``, ``_tp_passes_of_stage``), each a ring of
     ``2(t − 1)`` phases (``t − 1`` each for sequence parallelism's reduce-scatter and all-gather) of equal length,
     its link's latency after each phase's bytes, on the NICs :func:`~dpsim.analytic.parallel.pipeline_nic_users`
-    gives them; not past :data:`TP_SEGMENTS_BOUND` events of them."""
-    from dpsim.analytic.pipeline_schedule import StageLoads, evaluated_operations
+    gives them; not past :data:`TP_SEGMENTS_BOUND` events of them. DP: DDP's and ZeRO-1/2's gradient reduction of
+    each stage (not ZeRO-3/FSDP's step programs, nor HYBRID_SHARD) as the shared fabric runs it from the live schedule
+    (:class:`dpsim.sim.shared._LiveStages`): its buckets (:func:`dpsim.buckets.bucket_sizes`) on one stream, each
+    ready as the stage's last backward produces it (with overlap; without, after that backward and DDP's pass into
+    its buckets), joining the chosen schedule's base latency
+    (:func:`~dpsim.analytic.collectives.collective_base_latency`) after both it is ready and the bucket before it is
+    done, for its collective's time alone less that latency; one flow for each edge of the DP ring that crosses
+    nodes."""
+    from dpsim.analytic.collectives import collective, collective_base_latency
+    from dpsim.analytic.pipeline_schedule import ReductionStream, StageLoads, evaluated_operations
 
     t = scenario.training
     p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
@@ -919,8 +944,11 @@ def pipeline_stage_loads(
     m, v = scenario.accumulation_steps, t.virtual_stages
     if segments * evaluated_operations(p, m, v, t.pipeline_schedule) > TP_SEGMENTS_BOUND:
         tp_crosses = False
-    links, tp_flows, _ = parallel.pipeline_nic_users(
-        p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, False
+    profile = profile_for(scenario)
+    group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
+    dp_reduces = dp > 1 and t.zero_stage <= 2 and hybrid_groups(scenario)[1] is None and group.nodes > 1
+    links, tp_flows, dp_flows = parallel.pipeline_nic_users(
+        p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, dp_reduces
     )
     if not links:
         return None
@@ -937,7 +965,26 @@ def pipeline_stage_loads(
             "tp_phase_s": one / phases,
             "tp_latency_s": min(one / phases, max(group_tp.intra.latency_s, group_tp.inter.latency_s)),
         }
-    return links, StageLoads(send_latency_s=latency, **tp_fields)
+    dp_fields: dict[str, Any] = {}
+    stream = None
+    if any(dp_flows):
+        ddp = scenario.reduces_with_ddp
+        tensors = gradient_tensors(scenario) if ddp else ()
+        cut = collective_pieces(scenario)
+        grad_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors)
+        if grad_bytes > 0:
+            algorithm, op = algorithm_of(scenario), scenario.gradient_reduction_op
+            sizes = bucket_sizes(grad_bytes, cut.gradient_bucket, None if ddp else cut.gradient_bucket, tensors)
+            after = None
+            if not scenario.overlaps_gradient_reduction:
+                after = ddp_bucket_copies(scenario, grad_bytes, sizes[-1], False, profile).in_backward_s
+            base = collective_base_latency(op, algorithm, sizes[0], group)
+            priced = functools.cache(lambda size: max(0.0, collective(op, algorithm, size, group).time_s - base))
+            stream = ReductionStream(
+                tuple(itertools.accumulate(sizes)), grad_bytes, tuple(priced(size) for size in sizes), after
+            )
+            dp_fields = {"dp_flows": dp_flows, "dp_latency_s": base}
+    return links, StageLoads(send_latency_s=latency, **tp_fields, **dp_fields), stream
 
 
 def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:
