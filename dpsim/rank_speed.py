@@ -31,6 +31,7 @@ __all__ = [
     "JITTER_FLOOR",
     "MAX_NORMAL_JITTER_CV",
     "MAX_RANK_SPEED_SIGMA",
+    "NEGLIGIBLE_JITTER_CV",
     "JitterDistribution",
     "draw_rank_paces",
     "expected_max_standard_normal",
@@ -140,7 +141,9 @@ the floor), from :func:`_floored_normal_moments`. ``lognormal`` and ``gamma`` ha
 _Z_TAIL = 9.0  # Φ(−9) = 1.1e-19: a sum's range is taken from its quantiles at z = ±9
 _T_POINTS = 8_001  # log-spaced points of the maximum's range
 _SERIES_ITERATIONS = 4_000  # the incomplete gamma's series / continued fraction: enough for shape up to 1e5
-_NEGLIGIBLE_CV = 1e-12  # below it the jitter is priced as none: the slowest of a million draws is 5.3 sd above 1
+NEGLIGIBLE_JITTER_CV = 1e-12
+"""Below it a jitter is none, in both engines (round 29: the simulator drew a gamma of shape 1/cv², which
+underflowed to a ZeroDivisionError at cv 1e-200): the slowest of a million draws is 5.3 sd above 1."""
 _WILSON_HILFERTY_SHAPE = 1e5  # above it the gamma's CDF by the Wilson–Hilferty cube root (error O(shape^-3/2))
 
 
@@ -374,7 +377,7 @@ def expected_slowest_sum(
         raise ValueError(f"distribution {distribution!r}: expected one of {', '.join(JITTER_DISTRIBUTIONS)}")
     if not cv >= 0.0 or any(not (c > 0 and k >= 1) for c, k, _ in ranks):
         raise ValueError("expected cv >= 0, and each rank's compute > 0 and draws >= 1")
-    if cv < _NEGLIGIBLE_CV:  # none (0), or one that moves the slowest by under 1e-11 of its compute
+    if cv < NEGLIGIBLE_JITTER_CV:  # none (0), or one that moves the slowest by under 1e-11 of its compute
         return max(c * expected_slowest(m, sigma) for c, _, m in ranks) if sigma == 0.0 else _no_jitter(ranks, sigma)
     classes = Counter(
         (float(c), float(k), tuple(sorted(Counter(float(m) for m in multipliers).items())))

@@ -5422,7 +5422,9 @@ def normal_jitter_past_its_floor() -> Iterator[Case]:
                       "{tmp}/o.csv"], {"s.yaml": SMALL.encode()}, expect_error=True, names=field_name,
                outputs=("{tmp}/o.csv",))  # fmt: skip
     for distribution, value in (("normal", "0.4"), ("normal", "0.2"), ("lognormal", "10"), ("gamma", "10"),
-                                ("lognormal", "0.5")):  # fmt: skip
+                                ("lognormal", "0.5"), ("gamma", "1e-200"), ("gamma", "1e-155"),
+                                ("lognormal", "1e-300")):  # fmt: skip  # below 1e-12 none in both engines
+        # (a gamma's 1/cv² was a ZeroDivisionError in the simulator at 1e-200)
         for extra in ((), ("--engine", "sim")):
             yield _set_case(kind, f"variability.jitter_distribution={distribution}", f"{field_name}={value}",
                             extra=("--format", "json", *extra), expect_error=False, finite=True)  # fmt: skip

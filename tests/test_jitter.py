@@ -213,3 +213,13 @@ def test_a_normal_jitter_is_refused_past_its_floor() -> None:
     for distribution in ("lognormal", "gamma"):
         sets = [f"variability.jitter_distribution={distribution}", "variability.compute_jitter_cv=10"]
         assert load_scenario(None, sets).variability.compute_jitter_cv == 10
+
+
+def test_a_jitter_below_the_negligible_cv_is_none_in_both_engines() -> None:
+    """Round 29: the simulator drew a gamma of shape 1/cv², a ZeroDivisionError at cv 1e-200 (cv² underflows); the
+    analytic engine priced any cv below 1e-12 as none. Both read ``NEGLIGIBLE_JITTER_CV`` now."""
+    plain = simulate(load_scenario(None, ["cluster.nodes=1", "training.global_batch=auto"])).step_time_s
+    for distribution in DISTRIBUTIONS:
+        sets = ["cluster.nodes=1", "training.global_batch=auto", f"variability.jitter_distribution={distribution}",
+                "variability.compute_jitter_cv=1e-200"]  # fmt: skip
+        assert simulate(load_scenario(None, sets)).step_time_s == pytest.approx(plain, rel=1e-12)

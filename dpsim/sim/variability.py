@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dpsim.rank_speed import JITTER_FLOOR
+from dpsim.rank_speed import JITTER_FLOOR, NEGLIGIBLE_JITTER_CV
 from dpsim.scenario import Scenario, VariabilityConfig
 
 __all__ = ["ci95_half_width", "degraded_nodes", "jitter", "replication_rng"]
@@ -39,7 +39,7 @@ def replication_rng(config: VariabilityConfig, replication: int) -> np.random.Ge
 def jitter(config: VariabilityConfig, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Multipliers of mean 1 and CV ``compute_jitter_cv`` (all ones when the CV is 0)."""
     cv = config.compute_jitter_cv
-    if cv <= 0:
+    if cv < NEGLIGIBLE_JITTER_CV:  # as the analytic price (round 29: a gamma's 1/cv² overflowed at cv 1e-200)
         return np.ones(shape)
     if config.jitter_distribution == "lognormal":
         sigma2 = math.log1p(cv * cv)
