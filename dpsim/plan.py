@@ -695,9 +695,18 @@ def _screen(
     for i, (cp, ck, ci) in enumerate(pipelines):
         shape_of[piped & (pp == cp) & (k == ck) & (interleaved == ci)] = i
     shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
+    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
+    # the cost guard before any collective is priced (the stages' reductions below price their buckets)
+    keys = set(
+        zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
+    )
+    budget.check_total(
+        ((f"at {cn}x{device} tp={ct} pp={cp} {alg}", _variant(bases[cn], ct, cp, int(z1), alg))
+         for cn, ct, cp, z1, alg in sorted(keys)),
+        "the plan's screen", request.allow_long, fewer="give a smaller --max-devices",
+    )  # fmt: skip
     # where a stage's sends share its NICs with its data-parallel reduction (step.pipeline_load_shape): the rows of
     # each layout, their last operations run again beside their buckets (pipeline_schedule.ScreenLoads)
-    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
     loads: list[ScreenLoads] = []
     reducing = piped & (dp > 1) & (zero <= 2)
     layouts_reduced = zip(*(x[reducing].tolist() for x in (n, tp, pp, zero, algo_names)), strict=True)
@@ -743,16 +752,8 @@ def _screen(
     bwd_piece_gather = np.zeros(count)
     z3_gathered = np.zeros((count, 2))  # elements ZeRO-3 holds gathered on the first and the last stage
     copy_in, copy_back, copy_last = np.zeros(count), np.zeros(count), np.zeros(count)
-    keys = set(
-        zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
-    )
     layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     listed_blocking = np.zeros(count)  # DeepSpeed's IPG buckets reduced one after another (0: the stream)
-    budget.check_total(
-        ((f"at {cn}x{device} tp={ct} pp={cp} {alg}", _variant(bases[cn], ct, cp, int(z1), alg))
-         for cn, ct, cp, z1, alg in sorted(keys)),
-        "the plan's screen", request.allow_long, fewer="give a smaller --max-devices",
-    )  # fmt: skip
     for cn, ct, cp, z1, alg in keys:
         sel = (n == cn) & (tp == ct) & (pp == cp) & (np.minimum(zero, 1) == z1) & (algo_names == alg)
         variant = _variant(bases[cn], ct, cp, int(z1), alg)
