@@ -1020,7 +1020,9 @@ def test_b200_held_out_first_prediction() -> None:
     for run in RUNS.b200_runs(RUNS.B200_HELD_OUT, fraction):
         analytic = RUNS.predict_run(run, "analytic")[0]
         assert RUNS.predict_run(run, "sim")[0] == pytest.approx(analytic, rel=1e-6)
-        assert analytic == pytest.approx(RUNS.B200_FIRST_PREDICTION[run.name], abs=0.01)
+        # the first prediction (stop 41) to 0.1 %: 2e91f80 (each stage's reduction beside its sends, stop 47) moved
+        # GPT3-175B 1653.42 -> 1652.90 and Nemotron-340B 664.79 -> 664.28 tokens/s, the only change since
+        assert analytic == pytest.approx(RUNS.B200_FIRST_PREDICTION[run.name], rel=1e-3)
         assert (abs(RUNS.relative_error(run, analytic)) > MAX_CALIBRATED) == bool(run.known_miss)
 
 
@@ -1350,9 +1352,9 @@ def test_megatron_bucket_what_if_by_hand() -> None:
     assert scenario_from_dict(dict(run.scenario)).communication.bucket == 25 * 2**20
     out = RUNS.megatron_bucket_what_if()
     assert out["now"][0] == pytest.approx([0.6261, 0.6178], abs=5e-4)
-    assert out["now"][1] == pytest.approx([0.0334, 0.1043], abs=5e-4)
+    assert out["now"][1] == pytest.approx([0.0334, 0.1035], abs=5e-4)
     assert out["recipe"][0] == pytest.approx([0.6262, 0.5562], abs=5e-4)
-    assert out["recipe"][1] == pytest.approx([0.0081, 0.0956], abs=5e-4)
+    assert out["recipe"][1] == pytest.approx([0.0081, 0.0948], abs=5e-4)
 
 
 def test_b200_rows_read_the_catalogs_sms() -> None:
@@ -1384,7 +1386,7 @@ def test_sm_margin_what_if_by_hand() -> None:
     by_hand = (kernels["mlp_down"] * 24 / 124 + kernels["attention_out"] / 147) * 24 * 8
     assert RUNS.sm_margin_seconds(run) == pytest.approx(by_hand, rel=1e-12)
     out = RUNS.sm_margin_what_if()
-    assert out["NeMo 25.02 Nemotron-340B FP8 on 128 B200"] == pytest.approx((0.1043, 0.0877), abs=5e-4)
+    assert out["NeMo 25.02 Nemotron-340B FP8 on 128 B200"] == pytest.approx((0.1035, 0.0869), abs=5e-4)
     assert out["NeMo 25.02 GPT3-175B FP8 on 512 B200"] == pytest.approx((0.0334, 0.0326), abs=5e-4)
     assert out["NeMo GPT-3 175B FP8 on 512 H100"] == pytest.approx((-0.0674, -0.0726), abs=5e-4)
 
@@ -1412,7 +1414,7 @@ def test_userbuffers_split_what_if_by_hand() -> None:
     assert RUNS.userbuffers_split_seconds(RUNS.PUBLISHED_RUNS[0]) == 0.0
     out = RUNS.userbuffers_split_what_if()
     assert out["NeMo 25.02 B200"]["NeMo 25.02 Nemotron-340B FP8 on 128 B200"] == pytest.approx(
-        (0.1043, 0.0717), abs=5e-4
+        (0.1035, 0.0709), abs=5e-4
     )
     assert out["calibration"]["NeMo GPT-3 175B FP8 on 512 H100"] == pytest.approx((-0.0674, -0.0745), abs=5e-4)
 
