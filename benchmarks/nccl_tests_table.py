@@ -365,6 +365,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
         print(f"  {r['name']}: {r['source']}  {r['note']}{graph}")
     worst = max(abs(r["error"]) for r in rows)
     print(f"\nworst |error| = {100 * worst:.1f} % over {len(rows)} configurations")
+    print(f"within 10 %: {sum(abs(r['error']) < 0.10 for r in rows)} of {len(rows)} configurations")
 
 
 if __name__ == "__main__":
