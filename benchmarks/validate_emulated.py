@@ -224,7 +224,38 @@ FRESH47: list[list[tuple[str, object]]] = [
 measured. fresh44, fresh45 and fresh46 have been seen (models were judged on them); this is the next check no model
 change was made or gated on."""
 
-CASE_SETS = {"default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47}
+FRESH48: list[list[tuple[str, object]]] = [
+    [(NODES, 2), (PER_NODE, 2), (MB, 32), (ACC, 4), (BUCKET, "3 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 48), (ACC, 6), (BUCKET, "1 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 6), (MB, 48), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 3), ("model.layers", 5), ("model.hidden", 1152), (MB, 56), (ACC, 3), (BUCKET, "5 MiB"),
+     (RATE, "275 Mbit/s")],
+    [(NODES, 5), (MB, 96), (ACC, 2), (BUCKET, "16 MiB"), (RATE, "275 Mbit/s"),
+     ("variability.stragglers", [{"worker": 4, "slowdown": 1.75}])],
+    [(NODES, 2), ("model.layers", 3), ("model.hidden", 896), (MB, 80), (ACC, 2), (BUCKET, "1 MiB"),
+     (RATE, "875 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "ring"), (MB, 96), (BUCKET, "3 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 32), (ACC, 4), (BUCKET, "1 MiB"), (RATE, "875 Mbit/s")],
+    [(NODES, 7), (ALG, "ring"), (MB, 40), (BUCKET, "16 MiB"), (RATE, "275 Mbit/s"), ("communication.overlap", False)],
+    [(NODES, 4), (ALG, "tree"), (MB, 32), (ACC, 3), (BUCKET, "10 MiB"), (RATE, "275 Mbit/s")],
+    [(NODES, 2), (ALG, "tree"), (MB, 64), (ACC, 8), (BUCKET, "7 MiB"), (RATE, "275 Mbit/s")],
+    [(NODES, 2), (ALG, "tree"), (MB, 120), (BUCKET, "25 MiB"), (RATE, "275 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 112), (BUCKET, "1 MiB"), (RATE, "875 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 256), (BUCKET, "100 MiB"), (RATE, "875 Mbit/s")],
+    [(NODES, 8), (ALG, "halving-doubling"), (MB, 40), (ACC, 2), (BUCKET, "5 MiB"), (RATE, "875 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 216), (BUCKET, "1 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 48), (ACC, 8), (BUCKET, "100 MiB"), (RATE, "625 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 192), (BUCKET, "1 MiB"), (RATE, "875 Mbit/s")],
+]  # fmt: skip
+"""A sixth set (``--case-set fresh48``, stop 48): stop 44's rule drawn again (``random.Random(48)``) at links of 275,
+625 and 875 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-07-c/draw_cases.py``) before any of them was measured. fresh44 to fresh47
+have been seen (models were judged on them); this is the next check no model change was made or gated on."""
+
+CASE_SETS = {
+    "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
+    "fresh48": FRESH48,
+}  # fmt: skip
 
 
 QUICK = CalibrationPlan(
@@ -400,8 +431,9 @@ def main() -> int:
     p.add_argument("--case-set", choices=sorted(CASE_SETS), default=None, help="default: the 18 configurations "
                    "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
                    "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
-                   "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47). With "
-                   "--reuse: the folder's own (summary.json), else default")  # fmt: skip
+                   "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47); "
+                   "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48). With --reuse: the folder's own "
+                   "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
                    "part; concatenate the parts' runs.jsonl and --reuse them for one table)")  # fmt: skip
