@@ -2275,6 +2275,48 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
         )
         for fp8, async_tp, tokens in ((False, False, 109.0), (True, False, 177.0), (True, True, 185.0))
     ),
+    # Added in stop 48, configuration registered before any prediction, first predictions committed before they were
+    # compared (TORCHTITAN_FIRST_PREDICTION): pytorch/ao torchao/float8/README.md at 8c81863ba (#1793, 12 Mar 2025),
+    # "Training benchmarks": "Single-node training on 8xH100 GPUs, Batch size 1, Sequence length 8192, Steps 100,
+    # torch.compile, FSDP2", torch 2.7.0a0+gitb98af95, torchao 0.10.0, torchtitan 0.0.2, per op SAC; median tokens/s
+    # (parse_torchtitan_logs.py: torchtitan's per-GPU tps, step 1 left out): Llama3-8b none (bfloat16) 6150,
+    # tensorwise with float8 all-gather 7689.5 (rowwise: not expressible, dpsim's FP8 is per-tensor scaling). The
+    # command (benchmarks/float8/training/float8_training_benchmark.sh at 8c81863ba): llama3_8b.toml under
+    # torchtitan/models/llama/ (that path and --float8.recipe_name, which the script passes for rowwise, date the
+    # torchtitan commit to 069bae286 (27 Feb) .. 8c81863ba's day; the toml then: seq_len 8192, data_parallel_shard_degree
+    # -1, selective_ac_option 'op'), --training.batch_size=1 --training.compile, and for tensorwise
+    # --model.converters=float8 --float8.enable_fsdp_float8_all_gather --float8.precompute_float8_dynamic_scale_for_fsdp
+    # --float8.force_recompute_fp8_weight_in_bwd. Over that span AdamW is fused (optimizer.implementation "fused" since
+    # 6e4988550, 24 Feb) and the loss eager (components/loss.py: cross_entropy(pred.float()), "compiling loss function
+    # causes CUDA errors"; compiled from bbb1b616e, 2 Apr). The README names only "8xH100": taken as the Grand Teton
+    # part of the same author's June 2025 file (chosen before pricing, an assumption)
+    *(
+        _torchtitan_llama3(
+            f"torchtitan 8B FSDP compiled{' FP8' if fp8 else ''} b1 on 8 H100 (torchao, Mar 2025)",
+            "pytorch/ao torchao/float8/README.md at 8c81863ba (Training benchmarks); "
+            "benchmarks/float8/training/float8_training_benchmark.sh at 8c81863ba; "
+            "pytorch/torchtitan torchtitan/models/llama/train_configs/llama3_8b.toml at 0da8901b1",
+            tokens,
+            size="8B",
+            gpus=8,
+            local_batch=1,
+            grand_teton=True,
+            compiled=True,
+            fp8=fp8,
+            recompute="op",
+            fused_adamw=True,
+            compiled_loss=False,
+            assumptions="the H100 part not stated (README: 8xH100): Grand Teton's, as the same author's June 2025 "
+            "torchtitan file"
+            + (
+                "; FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
+                "as bf16 gathers (no field for a gather dtype apart from the reduction's)"
+                if fp8
+                else ""
+            ),
+        )
+        for fp8, tokens in ((False, 6150.0), (True, 7689.5))
+    ),
 )
 
 # Of the first 14 rows none is a known miss since torchao's casts are priced at its own roofline (model.fp8_linear:
