@@ -2400,6 +2400,9 @@ TORCHTITAN_FIRST_PREDICTION: dict[str, float] = {
     "torchtitan 405B TP8 on 128 H100 (Aug 2024)": 129.73,
     "torchtitan 405B TP8 FP8 on 128 H100 (Aug 2024)": 193.43,
     "torchtitan 405B TP8 FP8 AsyncTP on 128 H100 (Aug 2024)": 216.147,
+    # torchao's float8 README (12 Mar 2025), stop 48: registered before pricing, priced at main b4243f0 (both engines)
+    "torchtitan 8B FSDP compiled b1 on 8 H100 (torchao, Mar 2025)": 6452.01,
+    "torchtitan 8B FSDP compiled FP8 b1 on 8 H100 (torchao, Mar 2025)": 7915.08,
 }
 """Tokens/s per GPU first predicted for each torchtitan row (analytic and sim agree), before anything was looked
 into."""
