@@ -2283,8 +2283,9 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
     # tensorwise with float8 all-gather 7689.5 (rowwise: not expressible, dpsim's FP8 is per-tensor scaling). The
     # command (benchmarks/float8/training/float8_training_benchmark.sh at 8c81863ba): llama3_8b.toml under
     # torchtitan/models/llama/ (that path and --float8.recipe_name, which the script passes for rowwise, date the
-    # torchtitan commit to 069bae286 (27 Feb) .. 8c81863ba's day; the toml then: seq_len 8192, data_parallel_shard_degree
-    # -1, selective_ac_option 'op'), --training.batch_size=1 --training.compile, and for tensorwise
+    # torchtitan commit to 069bae286 (27 Feb) .. 8c81863ba's day; the toml then: seq_len 8192,
+    # data_parallel_shard_degree -1, selective_ac_option 'op'), --training.batch_size=1 --training.compile, and for
+    # tensorwise
     # --model.converters=float8 --float8.enable_fsdp_float8_all_gather --float8.precompute_float8_dynamic_scale_for_fsdp
     # --float8.force_recompute_fp8_weight_in_bwd. Over that span AdamW is fused (optimizer.implementation "fused" since
     # 6e4988550, 24 Feb) and the loss eager (components/loss.py: cross_entropy(pred.float()), "compiling loss function
@@ -2426,6 +2427,10 @@ TORCHTITAN_PUBLISHED_MEMORY_GIB: dict[str, float] = {
     # llama3-8b_h200_202506_trainy-whitefiber.md, "Memory(GiB)" at the 100th iteration
     "torchtitan 8B FSDP compiled FP8 on 32 H200": 47.96,
     "torchtitan 8B FSDP compiled FP8 on 64 H200": 46.97,
+    # torchao/float8/README.md at 8c81863ba, "Peak Memory (GB)": parse_torchtitan_logs.py's largest "memory: ...GiB"
+    # (torchtitan's logged max_reserved_gib) over the run's steps
+    "torchtitan 8B FSDP compiled b1 on 8 H100 (torchao, Mar 2025)": 47.65,
+    "torchtitan 8B FSDP compiled FP8 b1 on 8 H100 (torchao, Mar 2025)": 47.77,
 }
 """The peak memory torchtitan logged for its rows: ``DeviceMemoryMonitor.get_peak_stats``' ``max_reserved_gib``
 (``torch.cuda.memory_stats()["reserved_bytes.all.peak"]``, torchtitan/metrics.py at 9dec370, the same figure as

@@ -238,7 +238,7 @@ def test_grand_teton_rows_run_rdma_not_tcp() -> None:
     GPU": NCCL drives either through its IB verbs transport, so each inter-node hop is InfiniBand's 5 µs, not
     ``400gbe``'s TCP 10 µs; 8 NICs of 400 Gbit/s a host, one a GPU."""
     grand_teton = LLAMA + [r for r in RUNS.TORCHTITAN_RUNS if "H100" in r.name and "H200" not in r.name]
-    assert len(grand_teton) == 2 + 23
+    assert len(grand_teton) == 2 + 25
     for run in grand_teton:
         inter = scenario_from_dict(dict(run.scenario)).cluster.inter_node
         assert (inter.latency, inter.bandwidth, inter.nics_per_node) == (5e-6, 400e9 / 8, 8), run.name
@@ -820,6 +820,9 @@ def test_torchtitan_rows_are_what_the_sources_print() -> None:
         "torchtitan 405B TP8 on 128 H100 (Aug 2024)": (109, 128, 32, 8),
         "torchtitan 405B TP8 FP8 on 128 H100 (Aug 2024)": (177, 128, 32, 8),
         "torchtitan 405B TP8 FP8 AsyncTP on 128 H100 (Aug 2024)": (185, 128, 32, 8),
+        # torchao/float8/README.md at 8c81863ba (Mar 2025): FSDP 8, batch size 1
+        "torchtitan 8B FSDP compiled b1 on 8 H100 (torchao, Mar 2025)": (6150, 8, 8, 1),
+        "torchtitan 8B FSDP compiled FP8 b1 on 8 H100 (torchao, Mar 2025)": (7689.5, 8, 8, 1),
     }
     assert [r.name for r in TITAN] == list(printed)
     for run in TITAN:
@@ -882,7 +885,7 @@ def test_torchtitan_peak_memory_against_the_logged_max_reserved() -> None:
     op-by-op temporaries and the 70B rows are predicted 2-7 % below it; the s32768 and 405B pipeline rows, added in
     stop 37, 0.4-17 % below)."""
     logged = RUNS.TORCHTITAN_PUBLISHED_MEMORY_GIB
-    assert set(logged) <= {r.name for r in TITAN} and len(logged) == 14
+    assert set(logged) <= {r.name for r in TITAN} and len(logged) == 16
     for run in TITAN:
         if run.name in logged:
             predicted = memory_breakdown(scenario_from_dict(dict(run.scenario))).total / 2**30
