@@ -2290,7 +2290,9 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
     # --float8.force_recompute_fp8_weight_in_bwd. Over that span AdamW is fused (optimizer.implementation "fused" since
     # 6e4988550, 24 Feb) and the loss eager (components/loss.py: cross_entropy(pred.float()), "compiling loss function
     # causes CUDA errors"; compiled from bbb1b616e, 2 Apr). The README names only "8xH100": taken as the Grand Teton
-    # part of the same author's June 2025 file (chosen before pricing, an assumption)
+    # part of the same author's June 2025 file (chosen before pricing, an assumption); the script's example log in
+    # pytorch/ao#1802 (rowwise, batch size 1) prints "memory: 47.79GiB(50.30%)": a 95.0 GiB device (the 96 GB
+    # HBM2e part) and the table's own rowwise peak, so batch 1 (the first draft of #1793 said 2) on that part
     *(
         _torchtitan_llama3(
             f"torchtitan 8B FSDP compiled{' FP8' if fp8 else ''} b1 on 8 H100 (torchao, Mar 2025)",
@@ -2308,7 +2310,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             fused_adamw=True,
             compiled_loss=False,
             assumptions="the H100 part not stated (README: 8xH100): Grand Teton's, as the same author's June 2025 "
-            "torchtitan file"
+            "torchtitan file (pytorch/ao#1802's log of the script shows a 95.0 GiB device)"
             + (
                 "; FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
                 "as bf16 gathers (no field for a gather dtype apart from the reduction's)"
