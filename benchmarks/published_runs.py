@@ -1889,6 +1889,54 @@ def _print_titan_memory(runs: Sequence[PublishedRun], engine: str) -> None:
             print(f"  {run.name:<48} {published:>6.1f} {predicted:>6.1f} {100 * (predicted / published - 1):>+6.1f}%")
 
 
+@dataclass(frozen=True)
+class Fp8Gain:
+    """What Float8 saved a step in a bf16 / Float8 pair of rows (bf16 step less the Float8 step, seconds): as
+    published, as priced, and the priced saving's compute and exposed-communication parts (the rest: bubble,
+    optimizer)."""
+
+    bf16: str
+    fp8: str
+    published_s: float
+    priced_s: float
+    compute_s: float
+    exposed_comm_s: float
+
+
+def fp8_gain_pairs(runs: Sequence[PublishedRun]) -> list[tuple[PublishedRun, PublishedRun]]:
+    """The bf16 / Float8 pairs among ``runs``: a row whose name has " FP8" and the row named the same without it
+    (the same table, configuration and software, only the linears' precision changed)."""
+    by_name = {r.name: r for r in runs}
+    return [
+        (by_name[r.name.replace(" FP8", "", 1)], r)
+        for r in runs
+        if " FP8" in r.name and r.name.replace(" FP8", "", 1) in by_name
+    ]
+
+
+def fp8_gain(bf16: PublishedRun, fp8: PublishedRun, engine: str = "analytic") -> Fp8Gain:
+    """:class:`Fp8Gain` of one pair (:func:`fp8_gain_pairs`)."""
+    low, high = predict_run(bf16, engine)[1], predict_run(fp8, engine)[1]
+    return Fp8Gain(
+        bf16.name,
+        fp8.name,
+        step_seconds(bf16, bf16.published_tflops_per_gpu) - step_seconds(fp8, fp8.published_tflops_per_gpu),
+        low.step_time_s - high.step_time_s,
+        low.compute_s - high.compute_s,
+        low.exposed_comm_s - high.exposed_comm_s,
+    )
+
+
+def _print_fp8_gains(engine: str) -> None:
+    """torchtitan's bf16 / Float8 pairs: the step Float8 saved as published and as priced, split into compute and
+    exposed communication (a diagnostic of the FP8 pricing; nothing fitted)."""
+    print("torchtitan's bf16 / Float8 pairs: seconds a step Float8 saved, published and priced (compute + exposed):")
+    print(f"  {'Float8 row':<66} {'published':>9} {'priced':>8} {'compute':>8} {'exposed':>8}")
+    for bf16, fp8 in fp8_gain_pairs(TORCHTITAN_RUNS):
+        g = fp8_gain(bf16, fp8, engine)
+        print(f"  {g.fp8:<66} {g.published_s:>9.3f} {g.priced_s:>8.3f} {g.compute_s:>8.3f} {g.exposed_comm_s:>8.3f}")
+
+
 def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
     """llm-foundry's MPT rows: a held-out group of its own, with the first prediction beside the current one."""
     runs = _waved(FOUNDRY_RUNS, fractions) if fractions else FOUNDRY_RUNS
@@ -4048,6 +4096,12 @@ def main() -> None:
         "critical path (MEGATRON_SMALL_COLLECTIVES; not the model)",
     )
     parser.add_argument(
+        "--fp8-gains",
+        action="store_true",
+        help="only torchtitan's bf16 / Float8 pairs: the seconds a step Float8 saved, published and priced, the "
+        "priced saving split into compute and exposed communication (a diagnostic, not the model)",
+    )
+    parser.add_argument(
         "--straggler-what-if",
         action="store_true",
         help="only every table's summary with dpsim's per-GPU speed spread (variability.rank_speed_sigma, sigma from "
@@ -4056,8 +4110,9 @@ def main() -> None:
     args = parser.parse_args()
     # round 27 (hostile): main ran the first of these it found and dropped the rest without a word (and
     # --gemm-waves beside any of them, --engine beside --sm-share-what-if, which prices on the analytic engine only)
-    only = [a.option_strings[0] for a in parser._actions if a.dest.endswith("what_if") or a.dest.startswith("foundry_")
-            if getattr(args, a.dest)]  # fmt: skip
+    only = [a.option_strings[0] for a in parser._actions
+            if (a.dest.endswith("what_if") or a.dest.startswith("foundry_") or a.dest == "fp8_gains")
+            and getattr(args, a.dest)]  # fmt: skip
     if len(only) > 1:
         parser.error(f"argument {only[1]}: prints its own table, as {only[0]} does; expected one of them")
     if only and args.gemm_waves:
@@ -4067,6 +4122,9 @@ def main() -> None:
     args.engine = args.engine or "analytic"
     if args.straggler_what_if:
         _print_straggler_what_if(args.engine)
+        return
+    if args.fp8_gains:
+        _print_fp8_gains(args.engine)
         return
     if args.small_collectives_what_if:
         _print_small_collectives_what_if(args.engine)

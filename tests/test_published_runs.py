@@ -878,6 +878,26 @@ def test_torchtitan_loss_as_each_commit_runs_it() -> None:
         assert s.model.loss_kernel == ("inductor" if june_2025 else eager)
 
 
+def test_fp8_gain_pairs_differ_only_in_the_linears_precision() -> None:
+    """``published_runs.py --fp8-gains``: the eight bf16 / Float8 pairs of the torchtitan group, each pair the same
+    scenario but for the precision and the Float8 linear (and the name); the published saving is the two steps'
+    difference (torchao's pair by hand: 8 x 8192 tokens a step over 8 GPUs at 6,150 and 7,689.5 tokens/s a GPU,
+    1.33203 - 1.06535 s), the priced one splits into compute and exposed communication without a bubble."""
+    pairs = RUNS.fp8_gain_pairs(TITAN)
+    assert len(pairs) == 8
+    for bf16, fp8 in pairs:
+        a, b = json.loads(json.dumps(bf16.scenario)), json.loads(json.dumps(fp8.scenario))
+        assert (a["training"].pop("precision"), b["training"].pop("precision")) == ("bf16", "fp8")
+        assert b["model"].pop("fp8_linear") == "torchao_tensorwise" and "fp8_linear" not in a["model"]
+        a.pop("name"), b.pop("name")
+        assert a == b, fp8.name
+    gain = RUNS.fp8_gain(*pairs[-1])
+    assert gain.fp8 == "torchtitan 8B FSDP compiled FP8 b1 on 8 H100 (torchao, Mar 2025)"
+    assert gain.published_s == pytest.approx(8192 / 6150 - 8192 / 7689.5, rel=1e-12)
+    assert gain.priced_s == pytest.approx(gain.compute_s + gain.exposed_comm_s, abs=1e-9)
+    assert 0 < gain.priced_s < gain.published_s
+
+
 def test_torchtitan_peak_memory_against_the_logged_max_reserved() -> None:
     """torchtitan logs the caching allocator's peak reserved memory (TORCHTITAN_PUBLISHED_MEMORY_GIB), which holds
     every tensor at its peak plus cached blocks: no prediction of the tensors is above it by more than 3 %, and the
