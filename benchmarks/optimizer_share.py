@@ -11,10 +11,13 @@ in training; this script separates work from share:
    (a ``--layers`` × ``--hidden`` MLP, default 4 × 768) at once from a common start, each
    reporting its median wall time and its thread's CPU time (``time.thread_time``) per
    parameter and its minor page faults per step; ``warm`` steps back to back, ``cold`` writes
-   a 256 MiB buffer (beyond the last-level cache) before each step, ``after-backward`` runs a
-   forward and backward of a micro-batch of ``--micro-batch`` samples first, as a training step does,
-   ``ddp-step`` the same through DDP on a one-rank gloo group (gradients into DDP's buckets, as a
-   rank trains); ``ddp-flush`` then writes the 256 MiB buffer, and ``ddp-wait`` then idles until the next
+   a 256 MiB buffer (beyond the last-level cache) before each step, ``fit`` steps one tensor of the
+   model's parameter count after the same write, as the calibration's optimizer fit times it
+   (``runtime.calibrate.measure_optimizer_fit``: ``Linear(1, P)``; ``cold`` over ``fit``: what the
+   model's own tensors cost beyond it), ``after-backward`` runs a forward and backward of a
+   micro-batch of ``--micro-batch`` samples first, as a training step does, ``ddp-step`` the same
+   through DDP on a one-rank gloo group (gradients into DDP's buckets, as a rank trains);
+   ``ddp-flush`` then writes the 256 MiB buffer, and ``ddp-wait`` then idles until the next
    common 0.2 s boundary, so that all k step at the same moment after a wait, as ranks do after the
    gradient synchronisation. ``cpu-faults`` is the CPU time without the step's minor faults at the measured
    cost of one (``runtime.calibrate.measure_page_fault``).
@@ -24,7 +27,10 @@ in training; this script separates work from share:
    ``benchmarks/validate_emulated.py``): for every configuration, each rank's optimizer wall
    time per parameter times ``C/N`` (constant over N if the step is time-sliced over C cores),
    and, in records that carry it (``per_rank_optimizer_cpu_s``), the CPU time per parameter
-   and the share of a core the rank got (CPU / wall).
+   and the share of a core the rank got (CPU / wall); with the folder's ``profile.yaml``, the split of the step
+   (:func:`split`): its CPU over the profile's optimizer fit (``cpu/fit``: the step's own work against the one the
+   engines price alone) and its wall over its CPU over ``max(1, N/C)`` (``together``: 1 where all ranks step at
+   once, time-sliced, as priced; below where they step apart), summarised for one-bucket and multi-bucket runs.
 
     python benchmarks/optimizer_share.py [--processes 1,2,4] [--runs benchmarks/results/validation]
 """
@@ -32,19 +38,21 @@ in training; this script separates work from share:
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.script_cli import Parser, ScriptError, number, one_line_errors, refuse_beside_reuse, whole, wholes
 
-MODES = ("warm", "cold", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
+MODES = ("warm", "cold", "fit", "after-backward", "ddp-step", "ddp-flush", "ddp-wait")
 WAIT_PERIOD_S = 0.2
 """``ddp-wait``: every process steps at the next multiple of this from the common start (idle until then)."""
 
@@ -58,10 +66,12 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = MLP(layers, hidden)
-    for p in model.parameters():
-        p.grad = torch.ones_like(p)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     parameters = sum(p.numel() for p in model.parameters())
+    # fit: the optimizer fit's own step (runtime.calibrate.measure_optimizer_fit): one tensor of as many parameters
+    stepped = torch.nn.Linear(1, parameters, bias=False) if mode == "fit" else model
+    for p in stepped.parameters():
+        p.grad = torch.ones_like(p)
+    opt = torch.optim.Adam(stepped.parameters(), lr=1e-3)
     flush = torch.zeros(64 * 2**20)  # 256 MiB: more than the last-level cache
     x, y = torch.randn(micro_batch, hidden), torch.randn(micro_batch, hidden)
 
@@ -75,7 +85,7 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
         wrapped = DistributedDataParallel(model)
 
     def before() -> None:
-        if mode == "cold":
+        if mode in ("cold", "fit"):
             flush.add_(1.0)
         elif mode in ("after-backward", "ddp-step", "ddp-flush", "ddp-wait"):
             torch.nn.functional.mse_loss(wrapped(x), y).backward()
@@ -141,13 +151,18 @@ def concurrent(layers: int, hidden: int, micro_batch: int, mode: str, k: int, wi
 
 
 def saved_runs(folder: Path, cores: int) -> None:
-    """Per configuration of a saved validation: optimizer wall ns per parameter x C/N, CPU ns and share."""
+    """Per configuration of a saved validation: optimizer wall ns per parameter x C/N, CPU ns and share; with the
+    folder's ``profile.yaml``, the step's CPU over the one the engines price alone and whether the ranks stepped
+    together (:func:`split`)."""
     from dpsim.records import read_jsonl
 
     runs = [r for r in read_jsonl(folder / "runs.jsonl") if r.engine == "runtime"]
+    alone = _profile_alone(folder / "profile.yaml")
     scaled: list[float] = []
+    rows: list[tuple[int, float, float]] = []  # (buckets, cpu / fit, together) of the runs split
     print(
         f"{'ranks':>5} {'parameters':>10} {'wall ns/param (median rank)':>28} {'x C/N':>7} {'cpu ns':>7} {'share':>6}"
+        + (f" {'cpu/fit':>7} {'together':>8}" if alone is not None else "")
     )
     for r in runs:
         parameters = sum(r.extra.get("bucket_bytes") or []) // 4  # fp32 gradients, every one through a bucket
@@ -158,11 +173,46 @@ def saved_runs(folder: Path, cores: int) -> None:
         scaled.append(wall * cores / max(n, cores))
         cpu_by_rank = r.extra.get("per_rank_optimizer_cpu_s") or {}
         cpu = statistics.median(cpu_by_rank.values()) / parameters * 1e9 if cpu_by_rank else float("nan")
-        print(f"{n:>5} {parameters:>10} {wall:>28.1f} {scaled[-1]:>7.1f} {cpu:>7.1f} {cpu / wall:>6.2f}")
+        line = f"{n:>5} {parameters:>10} {wall:>28.1f} {scaled[-1]:>7.1f} {cpu:>7.1f} {cpu / wall:>6.2f}"
+        if alone is not None:
+            of_fit, together = split(wall, cpu, 1e9 * alone(parameters) / parameters, n, cores)
+            line += f" {of_fit:>7.2f} {together:>8.2f}"
+            if math.isfinite(of_fit):
+                rows.append((len(r.extra.get("bucket_bytes") or []), of_fit, together))
+        print(line)
     if scaled:
         cv = statistics.pstdev(scaled) / statistics.mean(scaled)
         print(f"wall ns per parameter x C/max(N, C) over {len(scaled)} runs: median {statistics.median(scaled):.1f}, "
               f"coefficient of variation {100 * cv:.0f} %")  # fmt: skip
+    for label, chosen in (
+        ("one bucket", [x for x in rows if x[0] == 1]),
+        ("more buckets", [x for x in rows if x[0] > 1]),
+    ):
+        if chosen:
+            print(f"{label}: {len(chosen)} runs, CPU a step over the profile's optimizer fit median "
+                  f"{statistics.median(x[1] for x in chosen):.2f} ({min(x[1] for x in chosen):.2f}-"
+                  f"{max(x[1] for x in chosen):.2f}), together median {statistics.median(x[2] for x in chosen):.2f} "
+                  f"({min(x[2] for x in chosen):.2f}-{max(x[2] for x in chosen):.2f})")  # fmt: skip
+
+
+def split(wall_ns: float, cpu_ns: float, fit_ns: float, ranks: int, cores: int) -> tuple[float, float]:
+    """The measured optimizer step split in two (ns per parameter, the median rank's): (its CPU over the profile's
+    optimizer fit: the step's own work against the one the engines price alone; its wall over its CPU, over
+    ``max(1, N/C)``: 1 where all N ranks step at once time-sliced on the C cores, as the engines price it
+    (:meth:`dpsim.calibration.HostModel.optimizer_slowdown`), below 1 where they step apart)."""
+    of_fit = cpu_ns / fit_ns if fit_ns > 0 else float("nan")
+    together = wall_ns / cpu_ns / max(1.0, ranks / cores) if cpu_ns > 0 else float("nan")
+    return of_fit, together
+
+
+def _profile_alone(path: Path) -> Callable[[float], float] | None:
+    """The optimizer step alone the profile at ``path`` prices (its fit, seconds for a parameter count), or None."""
+    if not path.is_file():
+        return None
+    from dpsim.calibration import load_profile
+
+    profile = load_profile(path)
+    return profile.optimizer_time if profile.optimizer is not None else None
 
 
 def main() -> int:
@@ -182,9 +232,7 @@ def _main() -> int:
     p.add_argument("--hidden", type=whole(1, 1 << 16), default=768)
     p.add_argument("--micro-batch", type=whole(1, 1 << 16), default=64)
     p.add_argument("--processes", type=wholes(1, 1024), default="1,2,4", help="process counts stepping at once")
-    p.add_argument(
-        "--modes", default=",".join(MODES), help="what precedes each step: warm, cold, after-backward, ddp-step"
-    )
+    p.add_argument("--modes", default=",".join(MODES), help=f"what precedes each step: some of {','.join(MODES)}")
     p.add_argument("--window", type=number(1e-3, 3600), default=2.0, help="seconds each process steps")
     p.add_argument("--runs", type=Path, help="a validation results folder: analyse its measured runs instead")
     p.add_argument("--cores", type=whole(1, 1 << 16), default=os.cpu_count() or 1)
