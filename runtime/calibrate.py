@@ -114,6 +114,7 @@ __all__ = [
     "measure_optimizer",
     "measure_page_fault",
     "measure_reduction",
+    "optimizer_training_step",
     "pool_problem",
     "pool_profiles",
     "refit_links",
@@ -358,15 +359,17 @@ def _optimizer_step_time(
     reps: int,
     warmup: int,
     page_fault_s: float = 0.0,
-    before: Callable[[], object] | None = None,
+    evict: Callable[[], object] = lambda: None,
+    backward: Callable[[], object] | None = None,
 ) -> float:
-    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters.
+    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters, each step
+    prepared untimed as training prepares it (:func:`optimizer_training_step`: the gradients written afresh, by
+    ``backward`` where given, then ``evict``).
 
     Each step's minor page faults (Adam's temporaries that glibc maps afresh, or re-grows the heap
     for) are taken out at ``page_fault_s`` each (:func:`fault_free_time`): whether a temporary
     gets fresh pages depends on the process's heap, not on the optimizer's work, so the engines
     add the faults a training step takes from the model (:func:`dpsim.allocator.optimizer_fresh_bytes`).
-    ``before`` runs untimed before every step (a forward and backward, as in training).
     """
     t = scenario.training
     name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
@@ -374,24 +377,52 @@ def _optimizer_step_time(
     for p in module.parameters():
         p.grad = torch.ones_like(p)
     opt, _ = build_optimizer(module, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
-
-    def step() -> None:  # as in a training step
-        opt.step()
-        opt.zero_grad(set_to_none=False)
-
+    prepare, step = optimizer_training_step(module, opt, evict, backward)
     for _ in range(warmup):
-        if before is not None:
-            before()
+        prepare()
         step()
     times = []
     for _ in range(reps):
-        if before is not None:
-            before()
+        prepare()
         f0, start = _minor_faults(), time.perf_counter()
         step()
         wall, faults = time.perf_counter() - start, _minor_faults() - f0
         times.append(fault_free_time(wall, faults, page_fault_s))
     return statistics.median(times)
+
+
+def optimizer_training_step(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    evict: Callable[[], object],
+    backward: Callable[[], object] | None = None,
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """An optimizer step over ``module``'s parameters as a training rank takes it: (untimed preparation, timed step).
+
+    The preparation writes every gradient afresh, as the backward and the gradient synchronisation do before each
+    step (``backward`` where given, e.g. a DDP-wrapped forward and backward; else every gradient filled with 1),
+    then runs ``evict`` (:func:`_cache_evictor`: the step's state then streams from memory). The step is
+    ``step()`` + ``zero_grad(set_to_none=False)``, as ``runtime.job`` steps. Stepped on the zeros ``zero_grad``
+    leaves instead, Adam's first moment decays 0.9 a step and goes subnormal at step 809
+    (:func:`adam_training_step`). The one helper of the optimizer fit (:func:`measure_optimizer_fit`), its warm
+    curve (:func:`measure_optimizer_curve`) and the host calibration's optimizer workers (:func:`measure_host`).
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+
+    def prepare() -> None:
+        if backward is not None:
+            backward()
+        else:
+            for p in params:
+                assert p.grad is not None
+                p.grad.fill_(1.0)
+        evict()
+
+    def step() -> None:  # as in a training step
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=False)
+
+    return prepare, step
 
 
 CACHE_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -466,9 +497,9 @@ def measure_optimizer_fit(
     3.18 / 4.12 / 4.72 ns a parameter at 1 / 4 / 16 M on the emulated cluster's VM (2026-12-05-f; 16 B of
     Adam state a parameter beside the temporaries), which no fixed cost ≥ 0 plus a cost per parameter
     explains (residual 15–99 % in the 13 stored sessions' profiles). So every step, the warm-up's
-    included, follows an untimed write of ``cold_bytes`` (default :func:`cold_cache_bytes` of
-    :func:`last_level_cache_bytes`; 0: back to back, as before): the same memory-bound cost a parameter
-    at every size, linear in the parameters.
+    included, follows fresh gradients and an untimed write of ``cold_bytes`` (:func:`optimizer_training_step`;
+    default :func:`cold_cache_bytes` of :func:`last_level_cache_bytes`; 0: back to back, as before): the same
+    memory-bound cost a parameter at every size, linear in the parameters.
 
     Fault-free (:func:`_optimizer_step_time`): the largest size's Adam temporaries (64 MiB) are
     mapped afresh every step, which would otherwise add ~0.6 ns per byte to the per-parameter slope.
@@ -534,7 +565,7 @@ def measure_optimizer_curve(
                 def backward(net: torch.nn.Module = wrapped, x: torch.Tensor = x, y: torch.Tensor = y) -> None:
                     torch.nn.functional.mse_loss(net(x), y).backward()
 
-                step_s = _optimizer_step_time(scenario, model, reps, 1, page_fault_s, backward)
+                step_s = _optimizer_step_time(scenario, model, reps, 1, page_fault_s, backward=backward)
                 per.append(step_s / sum(p.numel() for p in model.parameters()))
             out.append((int(hidden), float(statistics.median(per))))
         return tuple(out)
@@ -623,19 +654,7 @@ def adam_training_step(
     for p in module.parameters():
         p.grad = torch.ones_like(p)
     opt = torch.optim.Adam(module.parameters(), lr=1e-3)
-    params = list(module.parameters())
-    evict = _cache_evictor(cold_bytes)
-
-    def prepare() -> None:
-        for p in params:
-            assert p.grad is not None
-            p.grad.fill_(1.0)
-        evict()
-
-    def step() -> None:  # as in a training step
-        opt.step()
-        opt.zero_grad(set_to_none=False)
-
+    prepare, step = optimizer_training_step(module, opt, _cache_evictor(cold_bytes))
     return prepare, step, opt
 
 

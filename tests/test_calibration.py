@@ -1279,3 +1279,35 @@ def test_the_meta_entries_read_back_are_checked_at_load(meta: dict[str, object],
         profile_from_dict({**base, "meta": meta})
     good = {"cores": 2, "benchmark_uncertainty": {"intra_median": 0.09}, "tcp_congestion_control": "bbr"}
     assert profile_from_dict({**base, "meta": good}).meta["cores"] == 2
+
+
+def test_every_optimizer_fit_step_gets_fresh_gradients_as_training_does() -> None:
+    """The optimizer fit, its warm curve and the host calibration's workers prepare each step through one helper
+    (``runtime.calibrate.optimizer_training_step``): the gradients written afresh, then the eviction. The fit stepped
+    on the zeros ``zero_grad`` left after its first step (stop 47's review: its twin ``adam_training_step`` wrote
+    them); now all 2 sizes x (1 + 3) steps see gradients of 1, and ``adam_training_step``'s preparation is the same."""
+    pytest.importorskip("torch")
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    import runtime.calibrate as rc
+    from runtime.model import MLP
+
+    seen: list[bool] = []
+
+    def fresh(optimizer: Any, args: Any, kwargs: Any) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]]
+        seen.append(all(g is not None and bool((g == 1).all()) for g in grads))
+
+    handle = register_optimizer_step_pre_hook(fresh)
+    try:
+        scenario = load_scenario(overrides=["training.optimizer=adam"])
+        rc.measure_optimizer_fit(scenario, sizes=(1024, 4096), reps=3, warmup=1, cold_bytes=0)
+        assert seen == [True] * 8
+        seen.clear()
+        prepare, step, _ = rc.adam_training_step(MLP(2, 8), cold_bytes=0)
+        for _ in range(3):
+            prepare()
+            step()
+        assert seen == [True] * 3
+    finally:
+        handle.remove()
