@@ -19,7 +19,10 @@ in training; this script separates work from share:
    through DDP on a one-rank gloo group (gradients into DDP's buckets, as a rank trains);
    ``ddp-flush`` then writes the 256 MiB buffer, and ``ddp-wait`` then idles until the next
    common 0.2 s boundary, so that all k step at the same moment after a wait, as ranks do after the
-   gradient synchronisation. ``cpu-faults`` is the CPU time without the step's minor faults at the measured
+   gradient synchronisation. Each step is prepared as the calibration prepares its own
+   (``runtime.calibrate.optimizer_training_step``): the gradients written afresh (the backward, or filled with
+   1: stepped on the zeros ``zero_grad`` leaves, Adam's first moment goes subnormal at step 809), then the
+   write or the wait. ``cpu-faults`` is the CPU time without the step's minor faults at the measured
    cost of one (``runtime.calibrate.measure_page_fault``).
    Memory-bandwidth sharing shows as CPU time per parameter growing with k; time-slicing as
    wall time growing while CPU time does not.
@@ -84,21 +87,25 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
         _single_rank_group()
         wrapped = DistributedDataParallel(model)
 
-    def before() -> None:
-        if mode in ("cold", "fit"):
-            flush.add_(1.0)
-        elif mode in ("after-backward", "ddp-step", "ddp-flush", "ddp-wait"):
-            torch.nn.functional.mse_loss(wrapped(x), y).backward()
-        if mode == "ddp-flush":
+    def after() -> None:  # untimed, once the gradients are written
+        if mode in ("cold", "fit", "ddp-flush"):
             flush.add_(1.0)
         elif mode == "ddp-wait" and started:
             now = time.time()
             time.sleep(WAIT_PERIOD_S - (now - started[0]) % WAIT_PERIOD_S)
 
+    def backward() -> None:
+        torch.nn.functional.mse_loss(wrapped(x), y).backward()
+
+    # as the calibration prepares its steps: gradients written afresh (the backward, or 1), then the rest
+    from runtime.calibrate import optimizer_training_step
+
+    backs = mode in ("after-backward", "ddp-step", "ddp-flush", "ddp-wait")
+    before, step = optimizer_training_step(stepped, opt, after, backward if backs else None)
     started: list[float] = []
     for _ in range(3):
         before()
-        opt.step()
+        step()
     print("ready", flush=True)
     while not go.exists():
         time.sleep(0.001)
@@ -111,8 +118,7 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
         before()
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         w0, c0 = time.perf_counter(), time.thread_time()
-        opt.step()
-        opt.zero_grad(set_to_none=False)
+        step()
         w1, c1 = time.perf_counter(), time.thread_time()
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
         if time.time() < start + window_s - 0.2:  # every process still busy
