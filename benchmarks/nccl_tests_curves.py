@@ -81,7 +81,9 @@ CURVES: tuple[Curve, ...] = (
         "Gbit/s per GPU, taken as one 400G port per GPU, the catalog's efa-v2 at 4 x its rate); EFA through "
         "the aws-ofi-nccl plugin (SRD, not RDMA verbs): each network hop at efa-v2's latency; one GPU and its 4 EFA on "
         "each PCIe switch (aws-ofi-nccl 67125bf2, topology/p5.48xl-topo.xml: 'Each group has 1 GPUs and 4 NIC behind a "
-        "PCIe switch'), so a ring leaves a node by PXN; srun --label output",
+        "PCIe switch'), so a ring leaves a node by PXN; srun --label output; 3rd Gen AMD EPYC hosts (AWS EC2 P5 "
+        "instances page): cpu_vendor amd",
+        extra={"cpu_vendor": "amd"},
     ),
     Curve(
         "H100 2x8, OCI BM.GPU.H100.8 (RoCE 16x200G)", "all_reduce_h100_2x8_oci_roce.txt", "all_reduce",

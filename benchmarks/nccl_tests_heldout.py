@@ -207,6 +207,9 @@ _P5_LINK = (("bandwidth", "400 Gbit/s"), ("pcie_gpus_per_nic", 1))
 """p5.48xlarge's network as dpsim prices it: one 400G port a GPU (its 4 EFA v2, one NCCL device through aws-ofi-nccl),
 alone on its PCIe switch with its GPU (aws-ofi-nccl 67125bf2, ``topology/p5.48xl-topo.xml``: "Each group has 1 GPUs
 and 4 NIC behind a PCIe switch"), so NCCL's rings leave a node by PXN."""
+_P5_HOST = (("cpu_vendor", "amd"),)
+"""p5.48xlarge's hosts: 3rd Gen AMD EPYC (AWS EC2 P5 instances page), which NCCL's tuner reads across nodes
+(``cluster.cpu_vendor``: a network post 2 µs, the AMD row of LL ceilings)."""
 
 _P5_SERIES = (
     "https://github.com/crazyguitar/aws-gpu-communication-benchmark/blob/"
@@ -251,7 +254,7 @@ def _p5_series(nodes: int, busbw: float) -> PublishedRun:
         f"H100 x8 p5, {nodes} nodes, EFA (NCCL 2.27.7)", "h100-sxm", nodes, 8, "nvlink4", "efa-v2", 8, "auto",
         8 * GiB, busbw, _P5_SERIES,
         note=_P5_SERIES_NOTE.format(b=busbw, pick=_P5_PLUGIN_PICKS if plugin else _P5_NCCL_PICKS),
-        inter_fields=_P5_LINK, communication=(*_P5_ENV, ("nccl_version", "2.27.7"), *plugin),
+        inter_fields=_P5_LINK, communication=(*_P5_ENV, ("nccl_version", "2.27.7"), *plugin), cluster_fields=_P5_HOST,
     )  # fmt: skip
 
 
@@ -652,7 +655,7 @@ HELDOUT: tuple[PublishedRun, ...] = (
         "with its GPU on a PCIe switch: _P5_LINK), "
         "all_reduce 4 GB on NCCL 2.19.1 (commit f9c3dc2): out-of-place 30196 us, 280.03 GB/s; 2.19.3 gave 104.20 "
         "(its NVLS-tree chunk cut to 64 KiB on many nodes, which the PR removes: 279.78)",
-        inter_fields=_P5_LINK, communication=(("nccl_version", "2.19.1"),),
+        inter_fields=_P5_LINK, communication=(("nccl_version", "2.19.1"),), cluster_fields=_P5_HOST,
     ),
     *(_p5_series(n, b) for n, b in ((2, 477.71), (4, 356.99), (8, 355.36), (16, 356.27), (32, 321.10))),
     PublishedRun(

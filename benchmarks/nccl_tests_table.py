@@ -69,6 +69,8 @@ class PublishedRun:
     an SHM edge takes one step more a loop (its receive-only step reads host memory)."""
     inter_fields: tuple[tuple[str, Any], ...] = ()
     """More ``cluster.inter_node`` fields as (field, value) pairs, e.g. a port rate where the preset's differs."""
+    cluster_fields: tuple[tuple[str, Any], ...] = ()
+    """More ``cluster`` fields as (field, value) pairs, e.g. the hosts' ``cpu_vendor``."""
     communication: tuple[tuple[str, Any], ...] = ()
     """``communication`` fields from the NCCL environment the run set (``nccl_algo`` for ``NCCL_ALGO`` lists or
     ``NCCL_NVLS_ENABLE=0``) and the NCCL release the source states (``nccl_version``, where dpsim carries that
@@ -286,7 +288,7 @@ def scenario_for(run: PublishedRun) -> Any:
     level = {"nccl_p2p_level": run.p2p_level} if run.p2p_level is not None else {}
     return machine_scenario(
         run.name, run.nodes, run.gpus_per_node, run.device, run.intra, inter, run.algorithm,
-        communication={**dict(run.communication), **level}, **host,
+        communication={**dict(run.communication), **level}, **host, **dict(run.cluster_fields),
     )  # fmt: skip
 
 

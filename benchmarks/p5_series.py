@@ -51,7 +51,7 @@ from benchmarks.nccl_tests_table import predict, size_label
 from benchmarks.script_cli import Parser
 from dpsim.analytic.collectives import busbw_factor
 from dpsim.catalog import LINKS
-from dpsim.sim.collectives.nccl import NET_OVERHEAD_US
+from dpsim.sim.collectives.nccl import NET_OVERHEAD_AMD_US
 from dpsim.sim.collectives.nccl_tuner import tuner_tables
 from dpsim.sim.collectives.tuner_plugin import AWS_OFI_NCCL, plugin_pick
 
@@ -382,14 +382,15 @@ def nccl_ring_latency_s(op: str, nodes: int, gpus: int = 8, protocol: str = "LL1
     """NCCL 2.27.7's own latency estimate of a ring ``op`` on ``nodes`` × ``gpus`` of the p5 job, aws-ofi-nccl's
     reported network latency included (``tuning.cc`` ``ncclTopoTuneModel``): ``baseLat + (nsteps − nInterSteps) ·
     max(intraLat, netOverhead) + nInterSteps · (hwLat[NET] + latencyInter)``, nsteps ``2(N − 1)`` (all-reduce) or
-    ``N − 1``, nInterSteps ``2(M − 1)`` or ``M − 1``, ``netOverhead`` dpsim's Intel figure (1 µs) and
+    ``N − 1``, nInterSteps ``2(M − 1)`` or ``M − 1``, ``netOverhead`` NCCL's AMD figure (2 µs: the p5's hosts are
+    AMD EPYC, ``cluster.cpu_vendor``) and
     ``latencyInter`` the 75 µs aws-ofi-nccl 1.16.3 reports on p5 (``platform-aws.cpp``; ``efa-v2``'s
     ``nccl_net_latency_s``). dpsim's pick reads it; its price does not."""
     tables = tuner_tables("2.27.7")
     p = ("LL", "LL128", "Simple").index(protocol)
     ranks = nodes * gpus
     steps, inter = (2 * (ranks - 1), 2 * (nodes - 1)) if op == "allreduce" else (ranks - 1, nodes - 1)
-    intra = max(tables.hw_latency_us["nvlink"]["ring"][p], NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
+    intra = max(tables.hw_latency_us["nvlink"]["ring"][p], NET_OVERHEAD_AMD_US * (3 if protocol == "Simple" else 1))
     net = tables.hw_latency_us["net"]["ring"][p] + LINKS["efa-v2"].nccl_net_latency_s * 1e6
     return (tables.base_latency_us["ring"][p] + (steps - inter) * intra + inter * net) * 1e-6
 

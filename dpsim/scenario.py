@@ -1079,6 +1079,12 @@ class ClusterConfig(_Section):
     pairs doubled, some unlinked; NCCL rings over the links its search finds, :mod:`dpsim.sim.nvlink_mesh`).
     A mesh node's ``workers_per_node`` are its GPUs 0 … G−1: 1, 2, 3, 4, 6, 7 or 8 (on GPUs 0–4 NCCL's
     rings would cross PCIe, not modelled)."""
+    cpu_vendor: Literal["intel", "amd"] | None = None
+    """The x86 vendor of the nodes' host CPUs, which NCCL detects (``cpuid``) and its tuner reads on several nodes
+    (``src/graph/tuning.cc`` ``getNetOverhead``: a network post costs 1 µs on Intel, 2 µs on AMD, ×3 for Simple, the
+    floor of a ring's step on NVLink; ``llMaxBws`` takes its Intel or its AMD row as the LL ceiling): ``amd`` e.g. AWS
+    p5.48xlarge (3rd Gen AMD EPYC); unset: ``amd`` where ``host_topology.cpu`` is ``amd``, else ``intel`` (the
+    default before this field). One node does not read it (NCCL does not)."""
     rank_order: Annotated[str | list[int], BeforeValidator(_rank_order)] = "node_major"
     """Which GPU each rank runs on: ``node_major`` (rank r = node·workers_per_node + local, as
     torchrun and Slurm's block distribution place them), ``round_robin`` (rank r on node
@@ -1174,6 +1180,11 @@ class ClusterConfig(_Section):
                 f"host_topology.p2p_latency_us: {host.p2p_latency_us:g} us a peer-to-peer hop, but p2p is false (every "
                 f"ring edge goes through host memory; expected p2p true, or no p2p_latency_us)"
             )
+        if self.cpu_vendor is not None and host.cpu is not None and (self.cpu_vendor == "amd") != (host.cpu == "amd"):
+            raise ValueError(
+                f"cpu_vendor: {self.cpu_vendor}, but host_topology.cpu is {host.cpu} (expected cpu_vendor "
+                f"{'amd' if host.cpu == 'amd' else 'intel'}, or no cpu_vendor: host_topology.cpu sets it)"
+            )
         if host.sockets > 1 and host.cpu is None:
             raise ValueError(
                 f"host_topology.cpu: {host.sockets} sockets need the CPU class that sets NCCL's inter-socket "
@@ -1194,6 +1205,13 @@ class ClusterConfig(_Section):
     @property
     def world_size(self) -> int:
         return self.nodes * self.workers_per_node
+
+    @property
+    def amd_host(self) -> bool:
+        """Whether NCCL sees AMD host CPUs (:attr:`cpu_vendor`, else ``host_topology.cpu``)."""
+        if self.cpu_vendor is not None:
+            return self.cpu_vendor == "amd"
+        return self.host_topology is not None and self.host_topology.cpu == "amd"
 
     @property
     def default_host_link(self) -> str | None:

@@ -1473,7 +1473,7 @@ def test_a_cluster_carries_every_setting_of_its_fabric() -> None:
         "nccl_algo": ("ring",), "nccl_proto": ("Simple",), "nccl_buffsize": 8.0 * 2**20,
         "nccl_nvls_chunksize": 65536.0, "nccl_nvlstree_max_chunksize": 131072.0, "nccl_version": "2.19.3",
         "nccl_tuner": "aws-ofi-nccl", "nccl_tuner_platform": "p4d", "nccl_net_latency_s": 2e-5, "relays": (1, 0, 3, 2),
-        "nccl_pxn_disable": True, "intra_topology": "hybrid-cube-mesh",
+        "nccl_pxn_disable": True, "intra_topology": "hybrid-cube-mesh", "amd_host": True,
         "host_topology": cf.HostTopology(sockets=2, gpus_per_switch=2, inter_cpu_bandwidth=20e9),
     }  # fmt: skip
     shared = {f.name for f in dataclasses.fields(Cluster)} & {f.name for f in dataclasses.fields(cf.Fabric)}

@@ -12,6 +12,8 @@ NVLS-tree Simple 25; network steps ring 2.7 / 4.0 / 14, tree 5.0 / 8.5 / 14, NVL
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dpsim.cli_collective import collective_rows, machine_scenario
@@ -68,7 +70,8 @@ def test_channels_cross_the_nvlink_of_the_gpus_they_pass_and_each_release_search
 def test_no_graph_where_dpsim_does_not_derive_it() -> None:
     assert tuner_graph("ring", _h100(1)) is None  # one node: NCCL's intra-node search is not modelled
     assert tuner_graph("ring", Layout(2, 8, nics=8, arch="hopper")) is None  # NIC rate unknown
-    assert tuner_model("reduce_scatter", "ring", "Simple", _h100(2)) is None  # only the all-reduce is picked
+    assert tuner_model("reduce_scatter", "tree", "Simple", _h100(2)) is None  # NCCL runs its halves on rings
+    assert tuner_model("broadcast", "ring", "Simple", _h100(2)) is None  # the chain's price is its estimate
     assert tuner_model("allreduce", "ring", "none", _h100(2)) is None  # the textbook α-β ring
 
 
@@ -180,3 +183,83 @@ def test_two_a100_nodes_with_four_hdr_nics_pick_the_ring(engine: str) -> None:
     scenario = machine_scenario("a100", 2, 8, "a100-80gb", "nvlink3", {"preset": "ib-hdr", "nics_per_node": 4}, "auto")
     (auto,) = collective_rows(scenario, "allreduce", [8 * GiB], engine=engine)
     assert (auto["algorithm"], auto["protocol"]) == ("ring", "Simple")
+
+
+def _amd(layout: Layout) -> Layout:
+    return dataclasses.replace(layout, amd_host=True)
+
+
+@pytest.mark.parametrize(
+    ("op", "layout", "protocol", "latency_us", "algbw_gbps"),
+    [
+        # all-gather, 2 x 8 H100: nsteps N - 1 = 15, nInterSteps M - 1 = 1; 8.4 + 14 x max(3.4, 3 x 1.0) + 14;
+        # busBw 8 x 48 x nRanks / nsteps = 16/15 (tuning.cc: no plateau, no other refinement for Simple)
+        ("all_gather", _h100(2), "Simple", 8.4 + 14 * 3.4 + 14, 8 * 48 * 16 / 15),
+        ("reduce_scatter", _h100(2), "Simple", 8.4 + 14 * 3.4 + 14, 8 * 48 * 16 / 15),
+        # LL128: 14 + 14 x max(1.9, 1.0) + 4.0; min(384 x .92, 8 x perChMaxRingLL128Bw 36.7) x 16/15
+        ("all_gather", _h100(2), "LL128", 14 + 14 * 1.9 + 4.0, min(384 * 0.92, 8 * 36.7) * 16 / 15),
+        # AMD hosts (getNetOverhead 2 us): Simple's NVLink step max(3.4, 6); 4 nodes: 31 - 3 = 28 of them
+        ("all_gather", _amd(_h100(4)), "Simple", 8.4 + 28 * 6.0 + 3 * 14, 8 * 48 * 32 / 31),
+        # AMD: LL's step max(0.6, 2.0), llMaxBws' AMD row on 2 nodes 22.5 (Intel 39.0)
+        ("all_gather", _amd(_h100(2)), "LL", 6.6 + 14 * 2.0 + 2.7, 22.5 * 16 / 15),
+        ("allreduce", _amd(_h100(2)), "LL", 6.6 + 28 * 2.0 + 2 * 2.7, 22.5 * 16 / 30),
+        ("allreduce", _amd(_h100(2)), "Simple", 8.4 + 28 * 6.0 + 2 * 14, 8 * 48 * 16 / 30),
+        # LL128's step max(1.9, 2.0)
+        ("allreduce", _amd(_h100(4)), "LL128", 14 + 56 * 2.0 + 6 * 4.0, min(384 * 0.92, 8 * 36.7) * 32 / 62),
+    ],
+)
+def test_nccl_s_estimate_of_the_ring_halves_and_on_amd_hosts_by_hand(
+    op: str, layout: Layout, protocol: str, latency_us: float, algbw_gbps: float
+) -> None:
+    """``ncclTopoTuneModel`` (``src/graph/tuning.cc`` v2.27.7): every collective's ring estimate, with nsteps and
+    nInterSteps of the op; ``getNetOverhead`` 1 µs on Intel, 2 on AMD, ×3 for Simple, the floor of a ring's intra
+    step; ``llMaxBws`` row 0 (Intel) or 1 (AMD) across nodes."""
+    model = tuner_model(op, "ring", protocol, layout)
+    assert model is not None
+    assert model[0] == pytest.approx(latency_us * US)
+    assert model[1] == pytest.approx(algbw_gbps * GB)
+
+
+def _p5(nodes: int) -> object:
+    """The p5 series' machine (benchmarks/nccl_tests_heldout.py ``_p5_series``): 400G a GPU, AMD EPYC hosts,
+    aws-ofi-nccl's 75 µs, its 8 MiB buffers, NCCL 2.27.7 (all-gather: no plugin region, NCCL's own pick)."""
+    return machine_scenario(
+        "p5", nodes, 8, "h100-sxm", "nvlink4",
+        {"preset": "efa-v2", "nics_per_node": 8, "bandwidth": "400 Gbit/s", "pcie_gpus_per_nic": 1}, "auto",
+        communication={"nccl_buffsize": "8 MiB", "nccl_nvls_chunksize": "512 KiB",
+                       "nccl_nvlstree_max_chunksize": "512 KiB", "nccl_version": "2.27.7"},
+        cpu_vendor="amd",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("nodes", "sizes_mib", "protocols"),
+    [
+        (2, (128, 256), ("LL128", "Simple")),  # measured busbw 234.5 then 215.6: the dip where Simple starts
+        (8, (512, 1024), ("LL128", "Simple")),  # 261.3 then 224.5
+        (32, (2048,), ("LL128",)),  # 32 MiB .. 2 GiB rises without a dip
+    ],
+)
+def test_p5_all_gather_switches_protocol_where_the_measured_series_dips(
+    nodes: int, sizes_mib: tuple[int, ...], protocols: tuple[str, ...]
+) -> None:
+    """The p5 all-gather series (``benchmarks/p5_series.py``, crazyguitar/aws-gpu-communication-benchmark a77f70d)
+    dips once on 2 and 8 nodes, where NCCL's own estimate (ring halves, AMD hosts) moves from LL128 to Simple: the
+    ring estimate with Intel's 1 µs put the 2-node switch at 128 MiB, and the schedule's price put the 8-node one
+    at 1 GiB only with Intel's constants. Independent of any fit: nothing in dpsim reads the series."""
+    rows = collective_rows(_p5(nodes), "all_gather", [m * float(1 << 20) for m in sizes_mib])
+    assert [(r["algorithm"], r["protocol"]) for r in rows] == [("ring", p) for p in protocols]
+
+
+def test_cpu_vendor_reaches_the_layout_and_conflicts_are_refused() -> None:
+    from dpsim.analytic.step import fabric_of
+    from dpsim.errors import ScenarioError
+
+    assert fabric_of(_p5(2)).layout().amd_host  # type: ignore[arg-type]
+    intel = machine_scenario("x", 2, 8, "h100-sxm", "nvlink4", {"preset": "ib-ndr", "nics_per_node": 8})
+    assert not fabric_of(intel).layout().amd_host
+    with pytest.raises((ScenarioError, ValueError), match="cpu_vendor"):
+        machine_scenario(
+            "x", 1, 4, "a100-80gb", "pcie4", {"preset": "ib-hdr"}, cpu_vendor="intel",
+            host_topology={"sockets": 2, "cpu": "amd"},
+        )  # fmt: skip

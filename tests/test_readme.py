@@ -177,8 +177,8 @@ FIGURES: dict[str, tuple[str, ...]] = {
         "series: dpsim 42.7 / 59.9 % (median / max), serial 5.0 / 18.3 % (7 of 11 within 10 %), rails 13.1 / 24.5 %",
     ),
     "nccl_tests_curves": (
-        "≥ 16 MiB: A100 3 nodes 2 / 9 %, H100 p5 7 / 27 %",
-        "< 64 KiB p5 on EFA 14 / 37 %",
+        "≥ 16 MiB: A100 3 nodes 2 / 9 %, H100 p5 7 / 28 %",
+        "< 64 KiB p5 on EFA 13 / 36 %",
     ),
     "nccl_tests_table": (
         "19 of 24 core configurations within 10 %",
@@ -188,12 +188,12 @@ FIGURES: dict[str, tuple[str, ...]] = {
     ),
     "nccl_tests_heldout": ("36 of 106 results compiled after the model was built, worst 71.5 %",),
     "p5_series": (
-        "ring/Simple 2.7 / 3.1 %, ring/LL128 2.3 / 10.3 %",
+        "ring/Simple 1.8 / 2.6 %, ring/LL128 2.6 / 9.5 %",
         "tree/LL128 42.7 / 59.9 %",
         "on 2 nodes (NCCL's own pick) 4.7 / 28.0 %",
-        "28 of 45 within 10 %",
-        "ring/LL128 4.0 / 20.1 %",
-        "ring/Simple 20.8 / 52.3 %, 20 of 35 within 10 %",
+        "29 of 45 within 10 %",
+        "ring/LL128 3.6 / 19.3 %",
+        "ring/Simple 17.2 / 45.4 %, 21 of 35 within 10 %",
         "median / max 27.2 / 136.3 %, every point above, 1 of 35 within 10 %",
     ),
     "sac_kept": ("dpsim's `op` count 6.016",),

@@ -94,16 +94,17 @@ def test_only_an_ll128_ring_across_nvlink_nodes_is_a_step_graph() -> None:
 
 def test_the_development_half_steps() -> None:
     """The p5 series' 22 development-half ring/LL128 points as ring steps (``benchmarks/p5_series.py --steps --half
-    dev``): dpsim's step within 10 % of the measured one at 17 (NCCL's own step alone: 10; the step graph of
-    ``benchmarks/ring_step_graph.py``: 16). The five left are where the two meet: four (nodes, chunk) pairs, 128
-    KiB on 2, 8 and 32 nodes and 256 KiB on 2, the all-gather and the all-reduce sharing (8, 128 KiB); the measured
-    step up to 19 % longer than the longer of them."""
+    dev``): dpsim's step within 10 % of the measured one at 18 (17 with Intel's 1.9 µs NVLink step before the p5's
+    AMD hosts floored it at NCCL's 2.0 µs network post overhead; NCCL's own step alone: 10; the step graph of
+    ``benchmarks/ring_step_graph.py``: 16). The four left are where the two meet: four (nodes, chunk) pairs, 128
+    KiB on 2, 8 and 32 nodes and 256 KiB on 2 (the all-reduce at (8, 128 KiB) +9.2 %, the all-gather +18.1 %); the
+    measured step up to 19 % longer than the longer of them."""
     from benchmarks.p5_series import ring_ll128_steps
 
     table = ring_ll128_steps("dev")
     errors = [r["measured_step_s"] / r["priced_step_s"] - 1 for r in table]
     assert len(table) == 22
-    assert sum(abs(e) <= 0.10 for e in errors) == 17
+    assert sum(abs(e) <= 0.10 for e in errors) == 18
     missed = {(r["nodes"], r["chunk"]) for r, e in zip(table, errors, strict=True) if abs(e) > 0.10}
     assert missed == {(2, 128 * 1024), (8, 128 * 1024), (32, 128 * 1024), (2, 256 * 1024)}
-    assert max(errors) < 0.20 and min(errors) > -0.07
+    assert max(errors) < 0.20 and min(errors) > -0.08  # 32 nodes 16 KiB -6.6 -> -7.3 % with the AMD floor

@@ -222,6 +222,9 @@ class Fabric:
     its nodes and NCCL's rule gives them (:func:`pxn_relays`)."""
     nccl_pxn_disable: bool = False
     """``NCCL_PXN_DISABLE=1`` (``communication.nccl_pxn_disable``): no relay, every GPU on its own NIC."""
+    amd_host: bool = False
+    """Whether NCCL sees AMD host CPUs (``cluster.cpu_vendor``): its tuner's network post overhead and LL ceiling
+    across nodes (:attr:`dpsim.sim.collectives.base.Layout.amd_host`)."""
     intra_topology: str = "switch"
     """How a node's GPUs are wired (``cluster.intra_topology``): ``switch`` or ``hybrid-cube-mesh`` (DGX-1V)."""
     degraded_nics: tuple[tuple[int, float], ...] = ()

@@ -498,6 +498,7 @@ def fabric_of(scenario: Scenario) -> Fabric:
         nccl_nvls_chunksize=scenario.communication.nccl_nvls_chunksize or 0.0,
         nccl_nvlstree_max_chunksize=scenario.communication.nccl_nvlstree_max_chunksize or 0.0,
         nccl_net_latency_s=nccl_net_latency_of(scenario),
+        amd_host=c.amd_host,
         nccl_version=scenario.communication.nccl_version or "",
         nccl_tuner=scenario.communication.nccl_tuner,
         nccl_tuner_platform=platform_of(c.device.preset, c.workers_per_node, c.inter_node.preset) or "p5",

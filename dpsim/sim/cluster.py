@@ -120,6 +120,8 @@ class Cluster:
     """The PXN relays its communicators keep (:attr:`Fabric.relays`); None: whole-node communicators."""
     nccl_pxn_disable: bool = False
     """``NCCL_PXN_DISABLE=1``: no PXN relay (:attr:`Fabric.nccl_pxn_disable`)."""
+    amd_host: bool = False
+    """Whether NCCL sees AMD host CPUs (:attr:`Fabric.amd_host`)."""
     host_topology: HostTopology | None = None
     """PCIe switches and CPU sockets GPUs of a node reach each other through (:meth:`node_routes`); None: ports only."""
     intra_topology: str = "switch"

@@ -442,6 +442,10 @@ class Layout:
     nccl_nvlstree_max_chunksize: float = 0.0
     """``NCCL_NVLSTREE_MAX_CHUNKSIZE`` in bytes (``communication.nccl_nvlstree_max_chunksize``), NVLS-tree's largest
     chunk from v2.20.3 (:func:`dpsim.sim.collectives.nccl.nvls_tree_params`); 0: unset."""
+    amd_host: bool = False
+    """Whether NCCL sees AMD host CPUs (``cluster.cpu_vendor``): across nodes its tuner then charges 2 µs a network
+    post, not 1, and takes its AMD row of LL ceilings (:func:`dpsim.sim.collectives.nccl.net_overhead_us`,
+    :func:`dpsim.sim.collectives.nccl.ll_max_row`)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1 or self.per_node < 1 or self.nics < 1:
@@ -493,6 +497,7 @@ class Layout:
             nic_c2c=getattr(where, "nic_c2c", False),
             nccl_nvls_chunksize=getattr(where, "nccl_nvls_chunksize", 0.0),
             nccl_nvlstree_max_chunksize=getattr(where, "nccl_nvlstree_max_chunksize", 0.0),
+            amd_host=getattr(where, "amd_host", False),
         )
 
     @property

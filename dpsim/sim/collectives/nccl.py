@@ -263,6 +263,23 @@ threads × NCCL_STEPS × 16 B, ``DEFAULT_LL128_BUFFSIZE`` = 120 elements × 640 
 
 NET_OVERHEAD_US = 1.0
 """``getNetOverhead`` on x86 Intel hosts (µs), ×3 for Simple: the floor of an intra step in a multi-node ring."""
+NET_OVERHEAD_AMD_US = 2.0
+"""``getNetOverhead`` on x86 AMD hosts (µs; ``src/graph/tuning.cc`` v2.12 to v2.30.7, "Network post overhead")."""
+
+
+def net_overhead_us(layout: Layout) -> float:
+    """NCCL's network post overhead on ``layout``'s hosts, µs (``getNetOverhead``: 2 on AMD, else 1; Intel, ARM and
+    the other CPUs NCCL names get 1)."""
+    return NET_OVERHEAD_AMD_US if layout.amd_host else NET_OVERHEAD_US
+
+
+def ll_max_row(layout: Layout) -> str:
+    """The row of ``llMaxBws`` NCCL's tuner reads (``ncclTopoTuneModel``: ``index1``): the GPU generation's on one node;
+    across nodes the host CPU's, row 0 (``volta`` here) for Intel and row 1 (``ampere``) for AMD."""
+    if layout.nodes == 1:
+        return layout.arch
+    return "ampere" if layout.amd_host else "volta"
+
 
 NVLS_EFFICIENCY_BY_ARCH: dict[str, float] = _DEFAULT_TABLES.nvls_efficiency
 """``nvlsEfficiency`` per GPU generation in ``src/graph/tuning.cc`` (v2.28.3 to v2.30.7; Volta and Ampere have no
@@ -394,8 +411,7 @@ def speed_array_inter(arch: str, version: str = DEFAULT_NCCL_VERSION) -> tuple[f
 LL_MAX_GBPS: dict[str, tuple[float, float, float]] = _DEFAULT_TABLES.ll_max_gbps
 """``llMaxBws`` of ``src/graph/tuning.cc`` (GB/s, all channels together). NCCL reads the row of the
 GPU generation on one node, and on several nodes the row of the host CPU: row 0 (here
-``volta``) for Intel, row 1 for AMD. Multi-node hosts are taken as Intel, as for
-:data:`NET_OVERHEAD_US`."""
+``volta``) for Intel, row 1 (``ampere``) for AMD (:func:`ll_max_row`, :attr:`Layout.amd_host`)."""
 
 
 def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
@@ -422,7 +438,7 @@ def channel_cap_Bps(algorithm: str, protocol: str, layout: Layout) -> float:
         return cap * 1e9 if cap > 0 else math.inf
     dup = duplication(layout)
     k = channels(layout) * dup
-    ll_total = tables.ll_max_gbps["volta" if multi else layout.arch][index] / k
+    ll_total = tables.ll_max_gbps[ll_max_row(layout)][index] / k
     caps = [math.inf]
     if algorithm == "ring":
         if protocol == "LL":
@@ -488,7 +504,7 @@ def _step_latencies_s(algorithm: str, protocol: str, layout: Layout, measured: b
     one_gpu = layout.per_node == 1 and layout.tables.one_gpu_net_latency_tree  # v2.23.4 on
     inter = step_latency_us("net", "tree" if one_gpu else algorithm, protocol, layout)
     if layout.nodes > 1 and algorithm == "ring":
-        intra = max(intra, NET_OVERHEAD_US * (3 if protocol == "Simple" else 1))
+        intra = max(intra, net_overhead_us(layout) * (3 if protocol == "Simple" else 1))
     return intra * 1e-6, inter * 1e-6
 
 
@@ -847,11 +863,13 @@ def tuner_graph(algorithm: str, layout: Layout) -> tuple[int, float, float] | No
 
 
 def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple[float, float] | None:
-    """NCCL's own estimate of an all-reduce with ``algorithm``/``protocol`` on ``layout``: (latency s, algorithm
-    bandwidth B/s), ``ncclTopoTuneModel`` (``src/graph/tuning.cc`` v2.30.7 lines 243-435: ``bw`` 306-322, ``busBw``
-    and its refinements 324-336, bus-to-algorithm ratio 376-381, latencies 383-433) on the graphs of
-    :func:`tuner_graph` with the tables of ``layout``'s release; None where dpsim does not derive the graphs, or for
-    another collective (the schedule's price is the estimate there). ``topoGetAlgoInfo`` (``src/enqueue.cc`` v2.30.7
+    """NCCL's own estimate of an all-reduce, or of a ring all-gather or reduce-scatter, with ``algorithm``/``protocol``
+    on ``layout``: (latency s, algorithm bandwidth B/s), ``ncclTopoTuneModel`` (``src/graph/tuning.cc`` v2.30.7 lines
+    243-435: ``bw`` 306-322, ``busBw`` and its refinements 324-336, bus-to-algorithm ratio 376-381, latencies 383-433)
+    on the graphs of :func:`tuner_graph` with the tables of ``layout``'s release; None where dpsim does not derive the
+    graphs, or for another collective (the schedule's price is the estimate there). The ring halves take ``nsteps = N
+    − 1`` and ``nInterSteps = M − 1`` (every release from v2.18.3), the same refinements and ``nRanks / nsteps``, no
+    plateau (stop 48; their pick read the schedule's price before). ``topoGetAlgoInfo`` (``src/enqueue.cc`` v2.30.7
     2028: ``updateCollCostTable`` 1989-2014, the least time wins) picks by ``ncclTopoGetAlgoTime`` of it
     (``tuning.cc`` 630-662; :meth:`~dpsim.sim.collectives.base.TunerCorrection.time`); nothing else reads it: the
     chosen schedule runs at its price on the links. Not carried: the tree correction of Blackwell's NVLS-tree on
@@ -868,7 +886,8 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     log2i(nNodes)·interLat)``; NVLS-tree ``intraLat + 2·log2i(nNodes)·interLat`` (v2.18: ``2(nNodes−1)·hwLat[NET]``),
     ``interLat = hwLat[NET] + latencyInter`` (twice ``latencyInter`` for Simple).
     """
-    if op != "allreduce" or protocol not in PROTOCOLS or algorithm not in ("ring", "tree", "nvls-tree"):
+    halves = op in ("all_gather", "reduce_scatter") and algorithm == "ring"
+    if not (op == "allreduce" or halves) or protocol not in PROTOCOLS or algorithm not in ("ring", "tree", "nvls-tree"):
         return None
     graph = tuner_graph(algorithm, layout)
     if graph is None:
@@ -878,14 +897,13 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     n, g, m = layout.world, layout.per_node, layout.nodes
     index = min(m, 3) - 1
     per_channel = tables.per_channel_max_gbps
-    # one node: the GPU generation's row; several: the host CPU's, Intel (NET_OVERHEAD_US)
-    ll_max = tables.ll_max_gbps[layout.arch if m == 1 else "volta"][index]
+    ll_max = tables.ll_max_gbps[ll_max_row(layout)][index]
     bw = bw_intra if m <= 2 else bw_inter
-    nsteps = 2 * (n - 1)
+    nsteps = (n - 1) if halves else 2 * (n - 1)
     if algorithm == "ring":
         bus = k * bw
         if protocol == "LL":
-            bus = min(ll_max, bus * bandwidth_fraction("ring", "LL", m, layout))
+            bus = min(ll_max, bus * bandwidth_fraction("ring", "LL", m, layout, op))
         elif protocol == "LL128":
             ll128 = per_channel["ring-LL128"][layout.arch][index]
             bus = min(bus * bandwidth_fraction("ring", "LL128", m, layout), k * ll128)
@@ -914,7 +932,7 @@ def tuner_model(op: str, algorithm: str, protocol: str, layout: Layout) -> tuple
     net = layout.nccl_net_latency_s * (2 if protocol == "Simple" else 1)
     base = base_latency_s(algorithm, protocol, layout)
     if algorithm == "ring":
-        inter_steps = 0 if m == 1 else 2 * m if tables.ring_net_steps_per_node else 2 * (m - 1)
+        inter_steps = 0 if m == 1 else m - 1 if halves else 2 * m if tables.ring_net_steps_per_node else 2 * (m - 1)
         latency = base + (nsteps - inter_steps) * intra_lat + inter_steps * (inter_lat + net)
     elif algorithm == "tree":
         latency = base + 2 * ((g - 1) * intra_lat + int(math.log2(m)) * (inter_lat + net))
