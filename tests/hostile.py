@@ -12,7 +12,10 @@ under a SIGALRM timeout (or, for a sample, in a subprocess) and classifies the e
   ``unprintable``.
 
 ``python tests/hostile.py`` prints the table of classes (the issue's closing note); ``-k TEXT`` runs the classes
-whose name contains TEXT, ``--list`` counts the cases of each class without running them. ``python -m runtime``
+whose name contains TEXT, ``--list`` counts the cases of each class without running them. ``--parts FILE`` makes a
+run resumable (stop 48): the cases FILE records are not run again, each new outcome is appended to it as one JSON
+line as it ends, and ``--until HH:MM`` starts no case past that time (a quiet window's start): run the same command
+again to go on; ``--parts FILE --table`` prints the table from the file alone. ``python -m runtime``
 cases run ``runtime.train.main`` in-process (``Case.program``): those refused before a rank starts, and one valid
 run (a scenario named '1e3', whose ranks read the scenario the launcher wrote).
 """
@@ -41,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
 TIMEOUT_S = 60
 """A case running longer than this is a hang (the slowest clean case takes about a second)."""
+RUNTIME_TIMEOUT_S = 300
+"""The limit of a valid ``python -m runtime`` run, which starts its ranks and trains a step: 13-26 s on a quiet host,
+36.6 s at load 11 (stop 48's first run), past the 60 s hang limit once at load 12 (stop 47)."""
 
 SMALL = """\
 name: small
@@ -102,6 +108,9 @@ class Case:
     says: str = ""
     """A valid input: exit 0 and this text in its standard output (else ``unexplained``: a figure printed without the
     note that says why, round 29)."""
+    timeout_s: int = TIMEOUT_S
+    """Seconds before the case is a hang: :data:`TIMEOUT_S`, or :data:`RUNTIME_TIMEOUT_S` for a valid run of the
+    runtime's ranks (stop 48)."""
     listed: str = ""
     """A valid input that sets a field read by nothing: exit 0 with ``--format json`` output whose every record names
     it in ``extra.ignored_fields`` (a sweep row: its ``ignored_fields`` text); else ``unlisted`` (accepted and
@@ -2436,7 +2445,7 @@ def texts_read_back_as_numbers() -> Iterator[Case]:
     if importlib.util.find_spec("torch") is not None:  # the runtime is an extra (dpsim[runtime])
         argv = [_RUNTIME_SCENARIO, "--set", "name='1e3'", "--steps", "1", "--warmup-steps", "0", "--run-dir",
                 "{tmp}/run"]  # fmt: skip
-        yield Case(kind, argv, accept=True, program="runtime")
+        yield Case(kind, argv, accept=True, program="runtime", timeout_s=RUNTIME_TIMEOUT_S)
 
 
 def blank_names_and_composed_variability() -> Iterator[Case]:
@@ -5969,9 +5978,9 @@ def run_case(case: Case, tmp: Path) -> Outcome:
             when = Path(case.signal_when.replace("{tmp}", str(tmp))) if case.signal else None
             code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size,
                                             signal_number=case.signal, signal_when=when,
-                                            program=case.program)  # fmt: skip
+                                            program=case.program, timeout_s=case.timeout_s)  # fmt: skip
         else:
-            code, out, err = run_in_process(argv, case.stdin, program=case.program)
+            code, out, err = run_in_process(argv, case.stdin, timeout_s=case.timeout_s, program=case.program)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -6041,6 +6050,90 @@ def clean_share(clean: int, total: int) -> str:
     return f"{share} of {total} hostile inputs end cleanly{failed}"
 
 
+def case_keys(cases: Sequence[Case]) -> list[str]:
+    """Each case's key in a parts file: its class, its place among the cases of its class and a digest of what it
+    runs (a class whose cases changed since the file was written runs them again)."""
+    import hashlib
+
+    seen: Counter[str] = Counter()
+    keys = []
+    for case in cases:
+        what = json.dumps([case.argv, case.program, case.subprocess, sorted(case.files), case.stdin is not None])
+        keys.append(f"{case.kind}\x1f{seen[case.kind]}\x1f{hashlib.sha1(what.encode()).hexdigest()[:12]}")
+        seen[case.kind] += 1
+    return keys
+
+
+def read_parts(path: Path, cases: Sequence[Case]) -> dict[str, Outcome]:
+    """The outcomes recorded in the parts file ``path`` (one JSON line a case: ``key``, ``verdict``, ``code``,
+    ``stderr``, ``seconds``) of the cases among ``cases``; a line cut short by a stop (the last) is skipped."""
+    by_key = dict(zip(case_keys(cases), cases, strict=True))
+    done: dict[str, Outcome] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            case = by_key.get(row["key"])
+            if case is not None:
+                done[row["key"]] = Outcome(case, str(row["verdict"]), row["code"], str(row["stderr"]),
+                                           float(row["seconds"]))  # fmt: skip
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+def deadline(text: str, now: float | None = None) -> float:
+    """The epoch second of the next ``HH:MM`` on this machine's clock (later today, else tomorrow)."""
+    import datetime
+
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", text)
+    if match is None:
+        raise ValueError(f"--until {text!r}: expected HH:MM (00:00-23:59)")
+    start = datetime.datetime.fromtimestamp(time.time() if now is None else now)
+    when = start.replace(hour=int(match[1]), minute=int(match[2]), second=0, microsecond=0)
+    if when <= start:
+        when += datetime.timedelta(days=1)
+    return when.timestamp()
+
+
+def run_cases(
+    cases: Sequence[Case], tmp: Path, parts: Path | None = None, until: float | None = None, verbose: bool = False
+) -> tuple[list[Outcome], int]:
+    """Run ``cases`` in order, each judged by :func:`run_case`. With ``parts``, the cases whose outcome the file holds
+    are not run again and each new outcome is appended to it as it ends (one JSON line, flushed); with ``until``
+    (epoch seconds) no case starts past it. Returns every outcome known, in the cases' order, and how many cases
+    are left."""
+    keys = case_keys(cases)
+    known = read_parts(parts, cases) if parts is not None else {}
+    sink = parts.open("a", encoding="utf-8") if parts is not None else None
+    if parts is not None and sink is not None and parts.stat().st_size and not parts.read_bytes().endswith(b"\n"):
+        sink.write("\n")  # a line cut short by a stop ends here: the next outcome starts a line of its own
+    try:
+        for key, case in zip(keys, cases, strict=True):
+            if key in known:
+                continue
+            if until is not None and time.time() >= until:
+                break
+            if verbose:
+                print(f"... {case.kind}: {[a[:60] for a in case.argv]}", file=sys.stderr, flush=True)
+            outcome = run_case(case, tmp)
+            known[key] = outcome
+            if sink is not None:
+                row = {"key": key, "kind": case.kind, "verdict": outcome.verdict, "code": outcome.code,
+                       "stderr": outcome.stderr, "seconds": round(outcome.seconds, 3)}  # fmt: skip
+                sink.write(json.dumps(row) + "\n")
+                sink.flush()
+            if outcome.verdict != "clean":
+                shown = [a[:80] for a in case.argv]
+                print(f"{outcome.verdict}: {case.kind}: {shown}: {outcome.stderr[-200:]!r}", file=sys.stderr)
+    finally:
+        if sink is not None:
+            sink.close()
+    outcomes = [known[key] for key in keys if key in known]
+    return outcomes, len(cases) - len(outcomes)
+
+
 def main() -> None:
     import argparse
     import resource
@@ -6050,32 +6143,47 @@ def main() -> None:
     parser.add_argument("-v", action="store_true", help="print each case before it runs")
     parser.add_argument("-k", metavar="TEXT", help="only the classes whose name contains TEXT")
     parser.add_argument("--list", action="store_true", help="list the classes and their case counts; run nothing")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--parts",
+        metavar="FILE",
+        type=Path,
+        help="resumable: skip the cases FILE records, append each new outcome to it (JSON lines)",
+    )
+    parser.add_argument("--until", metavar="HH:MM", help="start no case past HH:MM on this machine's clock")
+    parser.add_argument("--table", action="store_true", help="print the table from --parts FILE; run nothing")
+    args = parser.parse_args()  # fmt: skip
+    try:
+        until = deadline(args.until) if args.until is not None else None
+    except ValueError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if args.table and args.parts is None:
+        parser.exit(2, "error: --table: expected --parts FILE (the outcomes to tabulate)\n")
     cases = [case for case in all_cases() if args.k is None or args.k in case.kind]
     if args.list:
         for kind, count in Counter(case.kind for case in cases).items():
             print(f"{count:>5}  {kind}")
         print(f"{len(cases):>5}  cases in {len({case.kind for case in cases})} classes")
         return
+    if args.table:
+        known = read_parts(args.parts, cases)
+        outcomes = [known[key] for key in case_keys(cases) if key in known]
+        print(table(outcomes))
+        print(f"{len(outcomes)} of {len(cases)} cases recorded in {args.parts}; {len(cases) - len(outcomes)} left")
+        return
     limit = 4 << 30  # a case that allocates without bound fails here instead of exhausting the machine
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    verbose = args.v
 
     with tempfile.TemporaryDirectory(prefix="dpsim-hostile-") as folder:
-        tmp = Path(folder)
-        outcomes = []
         start = time.perf_counter()
-        for case in cases:
-            if verbose:
-                print(f"... {case.kind}: {[a[:60] for a in case.argv]}", file=sys.stderr, flush=True)
-            outcome = run_case(case, tmp)
-            outcomes.append(outcome)
-            if outcome.verdict != "clean":
-                shown = [a[:80] for a in outcome.case.argv]
-                print(f"{outcome.verdict}: {outcome.case.kind}: {shown}: {outcome.stderr[-200:]!r}", file=sys.stderr)
+        outcomes, left = run_cases(cases, Path(folder), args.parts, until, args.v)
         print(table(outcomes))
-        slowest = max(outcomes, key=lambda o: o.seconds)
-        print(f"total {time.perf_counter() - start:.1f} s; slowest case {slowest.seconds:.2f} s ({slowest.case.kind})")
+        if outcomes:
+            slowest = max(outcomes, key=lambda o: o.seconds)
+            print(
+                f"total {time.perf_counter() - start:.1f} s; slowest case {slowest.seconds:.2f} s ({slowest.case.kind})"
+            )
+        if left:
+            print(f"{left} of {len(cases)} cases left (past --until): run the same command again to go on")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,46 @@ def test_the_summary_reads_100_percent_only_when_every_case_is_clean() -> None:
     assert summary.endswith("50.0 % of 2 hostile inputs end cleanly (1 not)")
 
 
+def test_a_parts_file_resumes_a_run_and_rebuilds_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop 48 (stop 47's lead): ``hostile.py --parts FILE --until HH:MM`` appends one JSON line a case as it ends,
+    skips the cases the file holds, starts none past the deadline, and ``--table`` rebuilds the table from the file
+    alone; a line cut short by a stop is read as not run. The valid runtime run has its own hang limit."""
+    cases = [hostile.Case("a", ["--version"]), hostile.Case("a", ["check", "-"], stdin=b"name: [", expect_error=True),
+             hostile.Case("b", ["--version"])]  # fmt: skip
+    parts = tmp_path / "parts.jsonl"
+    ran: list[list[str]] = []
+    judge = hostile.run_case
+
+    def counted(case: hostile.Case, tmp: Path) -> hostile.Outcome:
+        ran.append(case.argv)
+        return judge(case, tmp)
+
+    monkeypatch.setattr(hostile, "run_case", counted)
+    outcomes, left = hostile.run_cases(cases, tmp_path, parts, until=time.time() - 1)  # past: nothing starts
+    assert (outcomes, left, ran) == ([], 3, [])
+    outcomes, left = hostile.run_cases(cases[:2], tmp_path, parts)
+    assert [o.verdict for o in outcomes] == ["clean", "clean"] and left == 0 and len(ran) == 2
+    with parts.open("a", encoding="utf-8") as sink:
+        sink.write('{"key": "b\\u001f0')  # a line cut short by a stop
+    outcomes, left = hostile.run_cases(cases, tmp_path, parts)  # only the third runs
+    assert ran[2:] == [["--version"]] and left == 0 and [o.case.kind for o in outcomes] == ["a", "a", "b"]
+    assert hostile.read_parts(parts, cases).keys() == set(hostile.case_keys(cases))
+    rows = [line for line in hostile.table(outcomes).splitlines() if line.startswith(("a ", "b ", "all "))]
+    assert [row.split()[:3] for row in rows] == [["a", "2", "2"], ["b", "1", "1"], ["all", "3", "3"]]
+    # a case whose command changed since the file was written runs again
+    assert hostile.case_keys([hostile.Case("a", ["--help"])]) != hostile.case_keys(cases[:1])
+    # the deadline is the next HH:MM; a malformed one is refused
+    assert 0 < hostile.deadline("00:00") - time.time() <= 86_400
+    for bad in ("24:00", "7:5", "07:60", "soon"):
+        with pytest.raises(ValueError, match="HH:MM"):
+            hostile.deadline(bad)
+    runtime = [c for c in CASES if c.program == "runtime" and c.accept]
+    assert all(c.timeout_s == hostile.RUNTIME_TIMEOUT_S > hostile.TIMEOUT_S for c in runtime)
+    command = [sys.executable, str(Path(hostile.__file__)), "--parts", str(parts), "--table", "-k", "no class"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "0 of 0 cases recorded" in shown
+
+
 def test_the_generator_covers_every_class_of_the_issue() -> None:
     assert len(CASES) >= 500
     for kind in ("non-UTF-8 encoding", "deep nesting", "huge integers", "huge floats", "tiny buckets", ".inf / .nan",
