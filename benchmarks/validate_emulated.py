@@ -280,12 +280,27 @@ def _saved_runs(folder: Path, cases: int, profile: Path | None = None) -> list[l
 
 
 def _recorded_case_set(folder: Path) -> str | None:
-    """The case set ``folder``'s ``summary.json`` records (None: none recorded, an older folder: the default set)."""
+    """The case set ``folder``'s ``summary.json`` records (None: no ``summary.json``, or one that records none: an
+    older folder, the default set). A ``summary.json`` that cannot be read, is not a JSON object, or records a set
+    this script does not have (another script's folder: plain_ddp's ``heldout``) is refused in one line naming it
+    (stop 48: it was read as none recorded, and the runs' check then blamed ``--case-set``; a list recorded was a
+    ``TypeError`` traceback)."""
+    path = folder / "summary.json"
     try:
-        recorded = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("case_set")
-    except (OSError, ValueError, AttributeError):
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    return recorded if recorded in CASE_SETS else None
+    except OSError as exc:
+        raise ScriptError(f"--reuse: {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise ScriptError(f"--reuse: {path}: {exc}") from None
+    expected = f"one of {', '.join(CASE_SETS)} (as this script writes it; another script's folder? pass --case-set)"
+    if not isinstance(summary, dict):
+        raise ScriptError(f"--reuse: {path}: expected a JSON object whose case_set is {expected}")
+    recorded = summary.get("case_set")
+    if recorded is not None and not (isinstance(recorded, str) and recorded in CASE_SETS):
+        raise ScriptError(f"--reuse: {path}: case_set {json.dumps(recorded)[:60]}: expected {expected}")
+    return recorded
 
 
 def _check_runs_are_the_cases(saved: list[list[StepResult]], cases: list[Case], case_set: str, folder: Path) -> None:

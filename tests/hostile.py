@@ -5575,6 +5575,28 @@ def profile_meta_read_back() -> Iterator[Case]:
                            files, expect_error=True, names=f"meta.{key}")  # fmt: skip
 
 
+def validation_summary_read_back() -> Iterator[Case]:
+    """Round 30. ``validate_emulated --reuse DIR`` reads the case set the runs are from ``DIR/summary.json``: one that
+    could not be read, was not a JSON object or recorded another script's set (plain_ddp's ``heldout``) was read as
+    none recorded, and the runs' check then blamed ``--case-set``; a list recorded was a ``TypeError`` traceback
+    (unhashable). Each is one line naming ``summary.json`` now; none recorded (``{}``, ``null``) is still the default
+    set, and a recorded set still prices."""
+    kind = "validate_emulated's summary.json read back (round 30)"
+    runs = (_VALIDATION_R / "runs.jsonl").read_bytes()
+    profile = (_VALIDATION_R / "profile.yaml").read_bytes()
+    damaged = (b"\xff\xfe", b"[]", b"null", b'"fresh45"', b"{", b'{"case_set": []}', b'{"case_set": {"a": 1}}',
+               b'{"case_set": 45}', b'{"case_set": "heldout"}', b'{"case_set": "\\u001b[31m"}', b"<dir>")  # fmt: skip
+    for number, summary in enumerate((*damaged, b'{"case_set": "fresh45"}', b'{"case_set": null}')):
+        folder = f"v{number}"
+        name = f"{folder}/summary.json" + ("/x" if summary == b"<dir>" else "")
+        files = {f"{folder}/runs.jsonl": runs, f"{folder}/profile.yaml": profile, name: summary}
+        valid = summary == b'{"case_set": "fresh45"}'  # the set these runs are; null: the default, not theirs
+        names = "" if valid else "summary.json" if summary in damaged else "--case-set"
+        yield Case(kind, ["--reuse", f"{{tmp}}/{folder}", "--out", "{tmp}/o"], files, expect_error=not valid,
+                   names=names, accept=valid, program="benchmarks/validate_emulated", env=_NO_TESTBED,
+                   outputs=() if valid else ("{tmp}/o",))  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5632,6 +5654,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 29 (hostile): a normal jitter past its floor, MFU noted in the table, pools of other k, records' texts
     normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
     profile_meta_read_back,
+    validation_summary_read_back,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -125,3 +125,24 @@ def test_reuse_refuses_runs_of_another_case_set_and_records_the_set(tmp_path: Pa
     right = _reuse(str(STORED), "--out", str(tmp_path / "out"))
     assert right.returncode == 0, right.stderr
     assert json.loads((tmp_path / "out/summary.json").read_text())["case_set"] == "default"
+
+
+def test_a_damaged_or_foreign_summary_is_refused_naming_it(tmp_path: Path) -> None:
+    """Round 30: ``--reuse DIR`` reads the runs' case set from ``DIR/summary.json``. A file that could not be read, was
+    not a JSON object or recorded another script's set (plain_ddp's ``heldout``) was read as none recorded (the
+    default set), and the runs' check then blamed ``--case-set``; a list recorded was a ``TypeError``. Each is one
+    line naming the file now; none recorded is still the default."""
+    summary = tmp_path / "summary.json"
+    assert ve._recorded_case_set(tmp_path) is None  # an older folder, without one
+    for text, recorded in (('{"case_set": "fresh45"}', "fresh45"), ("{}", None), ('{"case_set": null}', None)):
+        summary.write_text(text)
+        assert ve._recorded_case_set(tmp_path) == recorded
+    for data in (b"\xff", b"[]", b"{", b'{"case_set": []}', b'{"case_set": "heldout"}', b'{"case_set": 45}'):
+        summary.write_bytes(data)
+        with pytest.raises(ve.ScriptError, match=r"summary\.json: ") as refused:
+            ve._recorded_case_set(tmp_path)
+        assert "\n" not in str(refused.value) and "--reuse" in str(refused.value)
+    summary.unlink()
+    summary.mkdir()
+    with pytest.raises(ve.ScriptError, match=r"summary\.json: Is a directory"):
+        ve._recorded_case_set(tmp_path)
