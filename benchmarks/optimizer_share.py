@@ -163,6 +163,16 @@ def saved_runs(folder: Path, cores: int) -> None:
     from dpsim.records import read_jsonl
 
     runs = [r for r in read_jsonl(folder / "runs.jsonl") if r.engine == "runtime"]
+    for index, r in enumerate(runs, 1):  # round 30: a KeyError, StatisticsError or ZeroDivisionError traceback
+        times = r.extra.get("per_rank_optimizer_s")
+        if sum(r.extra.get("bucket_bytes") or []) // 4 and not (
+            isinstance(times, dict) and times and statistics.median(times.values()) > 0
+        ):
+            got = "none" if times is None else json.dumps(times)[:40]
+            raise ScriptError(
+                f"--runs: {folder / 'runs.jsonl'}: runtime run {index}: extra.per_rank_optimizer_s: expected each "
+                f"rank's optimizer seconds, their median > 0 (a validation's runs record them), got {got}"
+            )
     alone = _profile_alone(folder / "profile.yaml")
     scaled: list[float] = []
     rows: list[tuple[int, float, float]] = []  # (buckets, cpu / fit, together) of the runs split

@@ -5597,6 +5597,28 @@ def validation_summary_read_back() -> Iterator[Case]:
                    outputs=() if valid else ("{tmp}/o",))  # fmt: skip
 
 
+def stored_optimizer_times() -> Iterator[Case]:
+    """Round 30. ``optimizer_share --runs DIR`` divides each run's median optimizer time
+    (``extra.per_rank_optimizer_s``) by its parameters, and the CPU time by it: a folder whose runs do not record it
+    (the repository's own ``benchmarks/results/validation-27f6025``) was a ``KeyError`` traceback, an empty mapping a
+    ``StatisticsError``, all zeros a ``ZeroDivisionError``, a list or a number an ``AttributeError`` (the record check
+    takes any amount, list or mapping of amounts in ``extra``). One line naming the run and the field now."""
+    kind = "stored runs' optimizer times (round 30)"
+    stored = str(ROOT / "benchmarks" / "results" / "validation-27f6025")
+    yield Case(kind, ["--runs", stored], expect_error=True, names="extra.per_rank_optimizer_s",
+               program="benchmarks/optimizer_share")  # fmt: skip
+    runs = (_VALIDATION_O / "runs.jsonl").read_bytes()
+    line = runs.split(b"\n", 1)[0]
+    start = line.index(b'"per_rank_optimizer_s": ') + len(b'"per_rank_optimizer_s": ')
+    end = _closing(line, start)
+    for number, value in enumerate((b"{}", b'{"0": 0.0, "1": 0.0}', b"[0.01]", b"0.01", b"null")):
+        damaged = runs.replace(line, line[:start] + value + line[end:], 1)
+        yield Case(kind, ["--runs", f"{{tmp}}/t{number}"], {f"t{number}/runs.jsonl": damaged}, expect_error=True,
+                   names="extra.per_rank_optimizer_s", program="benchmarks/optimizer_share")  # fmt: skip
+    yield Case(kind, ["--runs", "{tmp}/ok"], {"ok/runs.jsonl": runs}, accept=True,
+               program="benchmarks/optimizer_share")  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5654,7 +5676,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 29 (hostile): a normal jitter past its floor, MFU noted in the table, pools of other k, records' texts
     normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
     profile_meta_read_back,
-    validation_summary_read_back,
+    # round 30 (hostile): validate_emulated's summary.json, optimizer_share's stored optimizer times
+    validation_summary_read_back, stored_optimizer_times,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

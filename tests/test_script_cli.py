@@ -541,3 +541,26 @@ def test_optimizer_share_runs_refuses_the_measuring_options(
     assert captured.err.startswith(f"error: {option[0]}: --runs prints a stored validation again and runs nothing")
     monkeypatch.setattr(sys, "argv", ["optimizer_share.py", "--runs", stored, "--cores", "2"])
     assert load_benchmark("optimizer_share").main() == 0
+
+
+@pytest.mark.parametrize("times", [None, "{}", '{"0": 0.0, "1": 0.0}', "[0.01]", "0.01"])
+def test_optimizer_share_runs_without_optimizer_times_are_one_line(
+    times: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Round 30: ``--runs DIR`` reads each run's ``extra.per_rank_optimizer_s``: a folder whose runs lack it (the
+    repository's own ``validation-27f6025``) was a ``KeyError`` traceback, an empty mapping a ``StatisticsError``,
+    zeros a ``ZeroDivisionError``, a list or a number an ``AttributeError``; one line naming the field now, nothing
+    printed before it."""
+    root = Path(__file__).resolve().parents[1] / "benchmarks/results"
+    folder = root / "validation-27f6025"
+    if times is not None:
+        folder = tmp_path
+        runs = (root / "validation-2026-12-06-o/all/runs.jsonl").read_text()
+        line = runs.splitlines()[0]
+        stored = line[line.index('"per_rank_optimizer_s": ') :].split("}", 1)[0] + "}"
+        (folder / "runs.jsonl").write_text(runs.replace(line, line.replace(stored, f'"per_rank_optimizer_s": {times}')))
+    monkeypatch.setattr(sys, "argv", ["optimizer_share.py", "--runs", str(folder)])
+    assert load_benchmark("optimizer_share").main() == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "runtime run 1: extra.per_rank_optimizer_s: expected each rank's optimizer seconds" in captured.err
