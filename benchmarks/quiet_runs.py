@@ -53,6 +53,11 @@ def main() -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     repeats = len(runs) // len(measured)
+    for line, run in enumerate(runs, 1):  # round 30: a quiet median of 0 was a ZeroDivisionError mid-table
+        if not run.step_time_s > 0:
+            print(f"error: {args.folder / 'runs.jsonl'}: line {line}: field step_time_s: expected a measured step "
+                  f"> 0, got {run.step_time_s!r}", file=sys.stderr)  # fmt: skip
+            return 2
     errors: dict[str, list[float]] = {name: [] for name in engines}
     for i, median_run in enumerate(measured):
         group = runs[i * repeats : (i + 1) * repeats]

@@ -5619,6 +5619,27 @@ def stored_optimizer_times() -> Iterator[Case]:
                program="benchmarks/optimizer_share")  # fmt: skip
 
 
+def quiet_steps_of_zero() -> Iterator[Case]:
+    """Round 30. ``quiet_runs.py DIR`` scores each configuration against the median of its quiet runs' steps, and a
+    measured step of 0 (which the record check takes: an amount >= 0) made that median 0: a ``ZeroDivisionError``
+    traceback after the first configurations' lines. One line naming the run and ``step_time_s`` now, before any
+    line is printed."""
+    kind = "quiet runs' steps of zero (round 30)"
+    folder = ROOT / "benchmarks" / "results" / "validation-2026-12-05-c" / "all" / "reuse"
+    runs, records = (folder / "runs.jsonl").read_bytes(), (folder / "records.jsonl").read_bytes()
+    def zeroed(text: bytes) -> bytes:
+        return re.sub(rb'"step_time_s": [0-9.eE+-]+', b'"step_time_s": 0.0', text)
+
+    lines = runs.split(b"\n")  # every run, or only the second configuration's three (after a line is printed)
+    second = b"\n".join([*lines[:3], zeroed(b"\n".join(lines[3:6])), *lines[6:]])
+    for number, damaged in enumerate((zeroed(runs), second)):
+        files = {f"q{number}/runs.jsonl": damaged, f"q{number}/records.jsonl": records}
+        yield Case(kind, [f"{{tmp}}/q{number}"], files, expect_error=True, names="field step_time_s",
+                   program="benchmarks/quiet_runs")  # fmt: skip
+    yield Case(kind, ["{tmp}/ok"], {"ok/runs.jsonl": runs, "ok/records.jsonl": records}, accept=True,
+               program="benchmarks/quiet_runs")  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5677,7 +5698,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
     profile_meta_read_back,
     # round 30 (hostile): validate_emulated's summary.json, optimizer_share's stored optimizer times
-    validation_summary_read_back, stored_optimizer_times,
+    validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

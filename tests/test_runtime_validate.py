@@ -487,6 +487,17 @@ def test_quiet_runs_scores_each_configuration_on_its_runs_without_other_work(
         sys.argv = argv
     out = capsys.readouterr().out
     assert "analytic: step MAPE 7.50 %" in out and "worst +10.0 %, mean +2.5 %" in out
+    # round 30: a measured step of 0 (the record check takes any amount >= 0) made the quiet median 0: a
+    # ZeroDivisionError after the first configurations' lines; one line naming the run and the field, nothing before
+    write_jsonl(tmp_path / "runs.jsonl", [*runs[:3], run(0.0, 0.0), run(0.0, 0.0), run(0.0, 0.0)])
+    argv, sys.argv = sys.argv, ["quiet_runs.py", str(tmp_path)]
+    try:
+        assert script.main() == 2
+    finally:
+        sys.argv = argv
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "runs.jsonl: line 4: field step_time_s: expected a measured step > 0, got 0.0" in captured.err
 
 
 def test_validate_emulated_records_the_profile_and_output_relative_to_the_working_directory(
