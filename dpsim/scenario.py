@@ -3016,6 +3016,14 @@ class Scenario(_Section):
             out["cluster.inter_node.nic_path"] = why
         if why := self._pcie_gpus_per_nic_unread():
             out["cluster.inter_node.pcie_gpus_per_nic"] = why
+        if self.cluster.cpu_vendor is not None and (self.cluster.gloo or self.cluster.nodes == 1):
+            # round 30: NCCL's tuner reads the host CPU's constants across nodes only (dpsim.sim.collectives.nccl:
+            # net_overhead_us floors a multi-node ring's intra step, ll_max_row reads the GPU's own row on one node)
+            out["cluster.cpu_vendor"] = (
+                "read only by NCCL (on cluster.device: cpu gloo reduces)"
+                if self.cluster.gloo
+                else "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
+            )
         if self.cluster.host_link is not None and self.cluster.nodes == 1:
             # a GPU's path to its NIC (dpsim.analytic.step.host_link_of): a hop of inter-node transfers only, which a
             # one-node job never makes, alone or on a shared fabric (its groups stay inside its node: round 21)

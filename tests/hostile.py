@@ -5619,6 +5619,29 @@ def stored_optimizer_times() -> Iterator[Case]:
                program="benchmarks/optimizer_share")  # fmt: skip
 
 
+def cpu_vendor_read_by_nothing() -> Iterator[Case]:
+    """Round 30. ``cluster.cpu_vendor`` (new this stop, 7d9875f): NCCL's tuner reads the host CPU's constants across
+    nodes only (``net_overhead_us`` floors a multi-node ring's intra step; ``ll_max_row`` reads the GPU's own row on
+    one node), and gloo none, yet on one node or CPU devices the field was accepted without a word (the step the same
+    to the bit). Listed in ``extra.ignored_fields`` there now, on both engines and in a sweep's rows; across nodes it
+    is read (not listed). Its values are ``intel`` and ``amd``, each other text refused naming the field."""
+    kind = "cluster.cpu_vendor read by nothing (round 30)"
+    files = {"s.yaml": SMALL.replace("nodes: 2", "nodes: 1").encode(), "m.yaml": SMALL.encode()}
+    cpu = str(ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml")
+    amd = ["--format", "json", "--set", "cluster.cpu_vendor=amd"]
+    for engine in ("analytic", "sim"):
+        for scenario in ("{tmp}/s.yaml", cpu):
+            yield Case(kind, ["run", scenario, "--engine", engine, *amd], files, listed="cluster.cpu_vendor")
+    yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "cluster.cpu_vendor=intel,amd", "--format", "json"], files,
+               listed="cluster.cpu_vendor")  # fmt: skip
+    for value in ("amd", "intel"):  # across nodes NCCL's tuner reads it
+        yield Case(kind, ["run", "{tmp}/m.yaml", "--format", "json", "--set", f"cluster.cpu_vendor={value}"], files,
+                   accept=True, strict_json=True)  # fmt: skip
+    for value in ("AMD", "arm", "''", "1", "[amd]", "null"):
+        yield Case(kind, ["check", "{tmp}/m.yaml", "--set", f"cluster.cpu_vendor={value}"], files,
+                   expect_error=value != "null", names="cluster.cpu_vendor")  # fmt: skip
+
+
 def quiet_steps_of_zero() -> Iterator[Case]:
     """Round 30. ``quiet_runs.py DIR`` scores each configuration against the median of its quiet runs' steps, and a
     measured step of 0 (which the record check takes: an amount >= 0) made that median 0: a ``ZeroDivisionError``
@@ -5698,7 +5721,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     normal_jitter_past_its_floor, mfu_past_the_peak_in_the_table, pooled_calibrations_of_other_k, stored_record_texts,
     profile_meta_read_back,
     # round 30 (hostile): validate_emulated's summary.json, optimizer_share's stored optimizer times
-    validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero,
+    validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero, cpu_vendor_read_by_nothing,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -118,6 +118,9 @@ UNREAD = [
     (DEFAULT, [], ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),
     (LLAMA, ONE_NODE, ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),  # no NIC on one node
     (CPU, [], ["cluster.inter_node.nic_path=c2c"], "cluster.inter_node.nic_path"),  # gloo
+    # round 30: NCCL's tuner reads the host CPU's constants across nodes only, and gloo none
+    (LLAMA, ONE_NODE, ["cluster.cpu_vendor=amd"], "cluster.cpu_vendor"),
+    (CPU, [], ["cluster.cpu_vendor=amd"], "cluster.cpu_vendor"),
     (DEFAULT, [], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # bf16 training
     (CPU, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # no IEEE peak
     (
