@@ -5634,6 +5634,8 @@ def cpu_vendor_read_by_nothing() -> Iterator[Case]:
             yield Case(kind, ["run", scenario, "--engine", engine, *amd], files, listed="cluster.cpu_vendor")
     yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "cluster.cpu_vendor=intel,amd", "--format", "json"], files,
                listed="cluster.cpu_vendor")  # fmt: skip
+    yield Case(kind, ["collective", "{tmp}/s.yaml", "--op", "allreduce", "--size", "1MiB", *amd], files,
+               listed="cluster.cpu_vendor")  # fmt: skip
     for value in ("amd", "intel"):  # across nodes NCCL's tuner reads it
         yield Case(kind, ["run", "{tmp}/m.yaml", "--format", "json", "--set", f"cluster.cpu_vendor={value}"], files,
                    accept=True, strict_json=True)  # fmt: skip
