@@ -1428,6 +1428,290 @@ class _GradientSync:
     last_bwd_compute_s: float
 
 
+@dataclass(frozen=True)
+class _SyncContext:
+    """What the parts of :func:`_gradient_sync` share: the gradients' reduction (its collective, buckets and groups)
+    and the last micro-batch's backward it overlaps (``bwd_s`` the slowest rank's, ``bwd_alone_s`` with its TP share
+    and DDP's pass into its buckets, without a profile's shared-host window)."""
+
+    scenario: Scenario
+    profile: Any
+    group: Fabric
+    algorithm: str
+    traffic: StepTraffic
+    shard_groups: Groups | None
+    replica_groups: Groups | None
+    grad_op: str
+    grad_bytes: float
+    bucket: float
+    first: float | None  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
+    tensors: tuple[float, ...]
+    traced_sizes: list[float]
+    copies: BucketCopies
+    bwd_s: float
+    tp_bwd_mb: float
+    bwd_alone_s: float
+
+    @property
+    def hybrid(self) -> bool:
+        return self.replica_groups is not None
+
+    def allreduce(self, size: float) -> float:
+        return allreduce_time(self.algorithm, size, self.group)
+
+    def rs(self, size: float) -> float:  # HYBRID_SHARD: in every shard group at once
+        return reduce_scatter_group_time(self.algorithm, size, self.group, self.shard_groups)
+
+    def grad_cost(self, size: float) -> float:
+        """One bucket's reduction: DDP, DeepSpeed's all-reducing ZeRO-1 all-reduce; else reduce-scatter."""
+        return self.allreduce(size) if self.grad_op == "allreduce" else self.rs(size)
+
+    def hybrid_job(self, op: str, replicas: bool) -> Callable[[float], Job]:
+        """HYBRID_SHARD: one of HYBRID_COLLECTIVES with the links it loads, in every group of its kind at once; in
+        the replica groups, of a bucket's reduced 1/G shard"""
+        algorithm, group = self.algorithm, self.group
+        if replicas:
+            shard_ranks, replica_groups = self.traffic.shard_ranks, self.replica_groups
+            return lambda size: collective_job(op, algorithm, size / shard_ranks, group, groups=replica_groups)
+        shard_groups = self.shard_groups
+        return lambda size: collective_job(op, algorithm, size, group, groups=shard_groups)
+
+    def hybrid_jobs(self) -> tuple[Callable[[float], Job], Callable[[float], Job]]:
+        """The shard groups' reduce-scatter, then on its own stream the replica groups' all-reduce, overlapping the
+        next bucket's reduce-scatter, sharing links with it while both are in flight (dpsim.streams.two_streams)."""
+        rs_job, replica_job = (self.hybrid_job(op, replicas) for op, replicas in HYBRID_COLLECTIVES)
+        return rs_job, replica_job
+
+    def reduction_end(
+        self, span_s: float, stream_free_s: float, slowed: tuple[float, float] | None = None
+    ) -> tuple[float, float, int]:
+        """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
+        if self.hybrid:
+            rs_job, replica_job = self.hybrid_jobs()
+            return _hybrid_overlap_end(self.grad_bytes, self.bucket, span_s, rs_job, replica_job, stream_free_s)
+        latency = gloo_bucket_latency(self.scenario, self.profile, self.group) if slowed is not None else None
+        return _uniform_overlap_end(
+            self.grad_bytes,
+            self.bucket,
+            span_s,
+            self.grad_cost,
+            stream_free_s,
+            self.first,
+            self.tensors,
+            self.traced_sizes,
+            slowed,
+            latency,
+        )
+
+    def shared_host_backward(self, hidden_bytes: float) -> tuple[float, float]:
+        """(the last backward, when its last gradient is ready) on a profile's shared host while ``hidden_bytes`` of
+        gradient reduction overlap it (:meth:`dpsim.calibration.HardwareProfile.overlap_backward`, ``_compute``)."""
+        profile, scenario, copies = self.profile, self.scenario, self.copies
+        assert profile is not None  # called only where the profile has a shared host
+        return (
+            float(profile.overlap_backward(scenario, self.bwd_s, hidden_bytes)) + self.tp_bwd_mb + copies.in_backward_s,
+            float(profile.overlap_backward_compute(scenario, self.bwd_s, hidden_bytes))
+            + self.tp_bwd_mb
+            + copies.in_backward_s,
+        )
+
+    def listed_reduction(
+        self, sizes: Sequence[float], fractions: Sequence[float], costs: Sequence[float], start_s: float
+    ) -> tuple[float, float, int, float, float]:
+        """Buckets listed one by one (a profiler trace's; Megatron's per model chunk, torch pipelining's per stage),
+        ready at ``fractions`` of the last backward, which a profile's shared host stretches by the bytes they hide:
+        (end, communication time, buckets, last backward, when its last gradient is ready). HYBRID_SHARD: each
+        bucket's replica all-reduce on its own stream (:func:`dpsim.streams.two_streams`)."""
+        bwd_last = bwd_compute = self.bwd_alone_s
+        if self.profile is not None and self.scenario.data_parallel > 1:
+            bwd_last, bwd_compute = self.shared_host_backward(overlapped_bytes(sizes, fractions))
+        ready = [bwd_last * f for f in fractions]
+        end, comm = overlap_end(ready, costs, start_s), sum(costs)
+        if self.hybrid:
+            rs_job, replica_job = self.hybrid_jobs()
+            streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
+            end, comm = max(streams.first_free, streams.second_free), busy_s(streams)
+        return end, comm, len(sizes), bwd_last, bwd_compute
+
+
+@dataclass(frozen=True)
+class _Gathers:
+    """ZeRO-3 / FSDP: the sharded parameters' gathers around the passes (:func:`_parameter_gathers`)."""
+
+    fwd_exposed: float
+    total: float
+    bwd_pieces: int
+    bwd_piece_gather: float
+
+
+def _parameter_gathers(ctx: _SyncContext, cut: CollectivePieces, param_bytes: float, fwd_pass: float) -> _Gathers:
+    """The forward's gathers (exposed beyond ``fwd_pass``: a piece ahead where prefetched, else each before its
+    piece) and every gather's time in a step; the backward's pieces and one piece's gather, which
+    :func:`_reduction_beside_gathers` overlaps with the backward."""
+    algorithm, group, traffic, overlap = ctx.algorithm, ctx.group, ctx.traffic, cut.prefetch
+    gather_fwd_exposed = gather_total = 0.0
+    pieces = piece_count(param_bytes, cut.gather_piece)
+    piece_gather = (
+        reduce_scatter_group_time(algorithm, param_bytes / pieces, group, ctx.shard_groups)
+        if traffic.forward_gathers
+        else 0.0
+    )
+    # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
+    bwd_param_bytes = param_bytes * traffic.backward_gather_share
+    bwd_pieces = piece_count(bwd_param_bytes, cut.gather_piece)
+    bwd_piece_gather = (
+        reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, ctx.shard_groups)
+        if traffic.backward_gathers
+        else 0.0
+    )
+    if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
+        fwd_span = (
+            flow_shop_makespan(pieces, piece_gather, fwd_pass / pieces) if overlap else fwd_pass + pieces * piece_gather
+        )
+        gather_fwd_exposed = fwd_span - fwd_pass
+        gather_total = traffic.forward_gathers * pieces * piece_gather
+        gather_total += traffic.backward_gathers * bwd_pieces * bwd_piece_gather
+    return _Gathers(gather_fwd_exposed, gather_total, bwd_pieces, bwd_piece_gather)
+
+
+def _reduction_beside_gathers(
+    ctx: _SyncContext, cut: CollectivePieces, gathers: _Gathers, bwd_pass: float
+) -> tuple[float, float, int, float]:
+    """ZeRO-3 / FSDP: the last backward's parameter gathers and gradient reductions on one stream, (communication
+    time, exposed reduction, buckets, exposed backward gathers), every micro-batch's where it reduces each."""
+    scenario, grad_bytes, bucket, overlap = ctx.scenario, ctx.grad_bytes, ctx.bucket, cut.prefetch
+    bwd_pieces, bwd_piece_gather = gathers.bwd_pieces, gathers.bwd_piece_gather
+    if overlap:
+        bwd_span = flow_shop_makespan(bwd_pieces, bwd_piece_gather, bwd_pass / bwd_pieces)
+    else:
+        bwd_span = bwd_pass + bwd_pieces * bwd_piece_gather
+    gather_bwd_exposed = bwd_span - bwd_pass
+    # last backward: all parameter gathers go first on the stream, back to back from the
+    # start (free after pieces × gather; when gathering is the bottleneck that is one
+    # compute piece before the span ends), then the gradient reduce-scatters in bucket
+    # order. Gradients are produced as the compute advances: when computing is the
+    # bottleneck it runs without gaps after the first gather, so uniformly over the last
+    # bwd_pass of the span; when gathering is, uniformly over the whole (stretched) span.
+    stream_free = bwd_pieces * bwd_piece_gather if overlap else bwd_span
+    compute_bound = bwd_piece_gather <= bwd_pass / bwd_pieces
+    offset = bwd_span - bwd_pass if compute_bound else 0.0
+    reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
+    if reduces_overlapped and not overlap and grad_bytes / bucket <= _LISTED_BUCKETS:
+        # gathered on demand (DeepSpeed ZeRO-3 without prefetch) with reductions overlapped: piece p's
+        # gather waits for piece p-1's compute, so its compute runs from (p+1)·g + p·c and the gradients
+        # appear only inside the compute pieces; the stream is free after the last gather
+        g, c = bwd_piece_gather, bwd_pass / bwd_pieces
+        sizes = ctx.traced_sizes or bucket_sizes(grad_bytes, bucket, ctx.first)
+        ready = []
+        for done in itertools.accumulate(sizes):
+            x = bwd_pieces * done / grad_bytes
+            p = min(bwd_pieces - 1, max(0, math.ceil(x - 1e-12) - 1))
+            ready.append((p + 1) * g + p * c + (x - p) * c)
+        costs = [ctx.grad_cost(size) for size in sizes]
+        end = overlap_end(ready, costs, bwd_pieces * g + (bwd_pieces - 1) * c)
+        grad_comm, n_buckets = sum(costs), len(sizes)
+    elif reduces_overlapped:
+        end, grad_comm, n_buckets = ctx.reduction_end(bwd_span - offset, stream_free - offset)
+        end += offset
+    else:
+        blocking, grad_comm, n_buckets = ctx.reduction_end(0.0, 0.0)
+        end = bwd_span + blocking
+    grad_exposed = max(0.0, end - bwd_span)
+    if scenario.reduces_every_micro_batch:
+        # every earlier micro-batch reduce-scatters too, on the stream behind its backward gathers;
+        # what the stream has not finished when the pass ends delays the next forward's gathers
+        k = scenario.accumulation_steps
+        grad_exposed *= k
+        grad_comm *= k
+    return grad_comm, grad_exposed, n_buckets, gather_bwd_exposed
+
+
+def _replicated_reduction(
+    ctx: _SyncContext, last_bucket: float, fwd_pass: float, bwd_pass: float
+) -> tuple[float, float, int, float, float]:
+    """The replicated parameters' reduction (DDP, ZeRO-1/2, Megatron's distributed optimizer), overlapped with the
+    last backward or after it: from a profiler trace's readiness, Megatron's buckets per model chunk (torch
+    pipelining's per stage), or buckets ready uniformly; (communication time, exposed, buckets, DDP's copies back
+    past the reductions, when the last gradient is ready)."""
+    scenario, profile, grad_bytes, bucket, first = ctx.scenario, ctx.profile, ctx.grad_bytes, ctx.bucket, ctx.first
+    pp, k = scenario.training.pipeline_parallel, scenario.accumulation_steps
+    dp, ddp = scenario.data_parallel, scenario.reduces_with_ddp
+    per_micro_batch = scenario.reduces_every_micro_batch
+    reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
+    # torch's pipelining over FSDP: each stage's reduce-scatters issued after its last backward
+    at_chunk_end = stage_end_reduction(scenario)
+    reduced_chunks = gradient_chunks(scenario)
+    bwd_alone_s = ctx.bwd_alone_s
+    last_bwd_s = last_bwd_compute_s = bwd_alone_s  # when its last gradient is ready: the rest is communication
+    if reduces_overlapped and profile is not None and profile.gradient_ready:
+        # measured readiness (a profiler trace) instead of the uniform rate; the buckets that
+        # overlap the backward compete with it for a shared host, as under the uniform rate
+        if ddp:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
+            sizes, fractions = traced_buckets(profile.gradient_ready, grad_bytes, bucket, first)
+        else:
+            sizes = ctx.traced_sizes or bucket_sizes(grad_bytes, bucket, first)
+            fractions = profile.bucket_ready_fractions(sizes)
+        costs = [ctx.grad_cost(size) for size in sizes]
+        end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = ctx.listed_reduction(sizes, fractions, costs, 0.0)
+    elif reduces_overlapped and (reduced_chunks > 1 or at_chunk_end):
+        # Megatron's buckets per model chunk, torch pipelining's per stage (chunk_gradient_readiness)
+        sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, reduced_chunks, pp, at_chunk_end)
+        priced = functools.cache(ctx.grad_cost)  # the buckets come in a few sizes
+        costs = [priced(size) for size in sizes]
+        end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = ctx.listed_reduction(
+            sizes, fractions, costs, -math.inf
+        )
+    elif reduces_overlapped:
+        slowed = None
+        if profile is not None and dp > 1:  # communication threads compete with backward for the host
+            # no trace in this branch: the uniform layout's last bucket is the one not hidden
+            last_bwd_s, last_bwd_compute_s = ctx.shared_host_backward(grad_bytes - last_bucket)
+            if ddp and not ctx.hybrid:
+                # DDP: its buckets come along the backward's own share and share the cores with it until
+                # then, at the rate the backward runs (HardwareProfile.comm_rate_in_backward): no window
+                slowed = (last_bwd_compute_s, profile.comm_rate_in_backward(scenario))
+                last_bwd_s = last_bwd_compute_s
+        backlog = 0.0
+        # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
+        # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
+        # HYBRID_SHARD: FSDP's post-backward callback makes the next forward wait for both streams
+        spills_into_gathers = per_micro_batch and (ctx.traffic.forward_gathers == k or ctx.hybrid)
+        if per_micro_batch and not spills_into_gathers:
+            backlog = _micro_batch_backlog(
+                k - 1,
+                fwd_pass,
+                bwd_pass,
+                lambda free: _uniform_overlap_end(
+                    grad_bytes, bucket, bwd_pass, ctx.grad_cost, free, first, ctx.tensors, ctx.traced_sizes
+                )[0],
+            )
+        end, grad_comm, n_buckets = ctx.reduction_end(last_bwd_s, backlog, slowed)
+        grad_comm *= k if per_micro_batch else 1
+        if spills_into_gathers:
+            spill = max(0.0, end - last_bwd_s)
+            if last_bwd_s != bwd_alone_s:
+                # a profile's shared-host window stretches the last backward only, as simulated
+                # (dpsim.sim.simulate: bwd[:, :, -1]): each earlier micro-batch spills its reductions past its
+                # own backward, alone. This took the last one's spill k times: +24.5 % (2 ranks, 2 micro-batches)
+                early_end = ctx.reduction_end(bwd_alone_s, 0.0)[0]
+                end = last_bwd_s + spill + (k - 1) * max(0.0, early_end - bwd_alone_s)
+            else:
+                end = last_bwd_s + k * spill
+    else:
+        blocking, grad_comm, n_buckets = ctx.reduction_end(0.0, 0.0)
+        end = last_bwd_s + blocking
+        if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
+            end += (k - 1) * blocking
+            grad_comm *= k
+    # the window beyond the backward's own share is the host finishing communication: exposed
+    grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)
+    # DDP's copies back into the gradients, past the reductions (BucketCopies.back_end): compute
+    reduced = max(end, last_bwd_s)
+    copies = ctx.copies
+    copy_back_s = float(copies.back_end(last_bwd_s, reduced)) - reduced if copies.back_s else 0.0
+    return grad_comm, grad_exposed, n_buckets, copy_back_s, last_bwd_compute_s
+
+
 def _gradient_sync(
     scenario: Scenario,
     profile: Any,
@@ -1440,10 +1724,11 @@ def _gradient_sync(
 ) -> _GradientSync:
     """:func:`predict`'s gradient synchronisation of the last micro-batch (bucketed, overlapped with its backward,
     every micro-batch's where it reduces each), the sharded parameters' gathers around the passes (ZeRO-3, FSDP) and
-    DDP's bucket copies; ``bwd_s`` the slowest rank's backward, ``fwd_pass`` / ``bwd_pass`` with their TP share."""
+    DDP's bucket copies; ``bwd_s`` the slowest rank's backward, ``fwd_pass`` / ``bwd_pass`` with their TP share.
+    The ZeRO-3 / FSDP gathers (:func:`_parameter_gathers`, :func:`_reduction_beside_gathers`) and the replicated
+    reduction (:func:`_replicated_reduction`) share one :class:`_SyncContext`."""
     t, m = scenario.training, scenario.model
-    pp, dp, k = t.pipeline_parallel, scenario.data_parallel, scenario.accumulation_steps
-    model_parallel = t.tensor_parallel * pp
+    model_parallel = t.tensor_parallel * t.pipeline_parallel
     algorithm = algorithm_of(scenario)
 
     # gradient synchronisation of the last micro-batch, bucketed, overlapped with its backward
@@ -1456,49 +1741,11 @@ def _gradient_sync(
     grad_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors)
     param_bytes = psi * scenario.param_bytes_per_param
     bucket = cut.gradient_bucket
-    overlap = cut.prefetch  # gathers prefetched
-    reduces_overlapped = scenario.overlaps_gradient_reduction  # DeepSpeed's overlap_comm too
 
     traffic = step_traffic(scenario)
     shard_groups, replica_groups = hybrid_groups(scenario)
-    hybrid = replica_groups is not None
-
-    def allreduce(size: float) -> float:
-        return allreduce_time(algorithm, size, group)
-
-    def rs(size: float) -> float:  # HYBRID_SHARD: in every shard group at once
-        return reduce_scatter_group_time(algorithm, size, group, shard_groups)
-
-    def hybrid_job(op: str, replicas: bool) -> Callable[[float], Job]:
-        """HYBRID_SHARD: one of HYBRID_COLLECTIVES with the links it loads, in every group of its kind at once; in
-        the replica groups, of a bucket's reduced 1/G shard"""
-        if replicas:
-            return lambda size: collective_job(op, algorithm, size / traffic.shard_ranks, group, groups=replica_groups)
-        return lambda size: collective_job(op, algorithm, size, group, groups=shard_groups)
-
-    # the shard groups' reduce-scatter, then on its own stream the replica groups' all-reduce, overlapping the next
-    # bucket's reduce-scatter, sharing links with it while both are in flight (dpsim.streams.two_streams)
-    rs_job, replica_job = (hybrid_job(op, replicas) for op, replicas in HYBRID_COLLECTIVES)
-
     grad_op = scenario.gradient_reduction_op  # DDP, DeepSpeed's all-reducing ZeRO-1: all-reduce
-    grad_cost = allreduce if grad_op == "allreduce" else rs
-
-    def reduction_end(
-        span_s: float, stream_free_s: float, slowed: tuple[float, float] | None = None
-    ) -> tuple[float, float, int]:
-        """(end, communication time, buckets) of one reduction of buckets ready uniformly over ``span_s``."""
-        if hybrid:
-            return _hybrid_overlap_end(grad_bytes, bucket, span_s, rs_job, replica_job, stream_free_s)
-        latency = gloo_bucket_latency(scenario, profile, group) if slowed is not None else None
-        return _uniform_overlap_end(
-            grad_bytes, bucket, span_s, grad_cost, stream_free_s, first, tensors, traced_sizes, slowed, latency
-        )
-
-    per_micro_batch = scenario.reduces_every_micro_batch
     chunks = megatron_chunks(scenario)
-    # torch's pipelining over FSDP: each stage's reduce-scatters issued after its last backward
-    at_chunk_end = stage_end_reduction(scenario)
-    reduced_chunks = gradient_chunks(scenario)
     bucket_choice = collective(grad_op, algorithm, min(bucket, grad_bytes), group)
     first = None if ddp else bucket  # DDP's 1 MiB first bucket; ZeRO buckets are all equal
     # DDP's buckets are a profiler trace's tensors when the profile holds one, overlapped or not (ddp_trace)
@@ -1512,167 +1759,35 @@ def _gradient_sync(
         last_bucket = ddp_last_bucket_bytes(traced, grad_bytes, bucket, first, tensors)
     copies = ddp_bucket_copies(scenario, grad_bytes, last_bucket, compute_model == "profile", profile)
     # the last micro-batch's backward (with DDP's pass into its buckets), which gradient synchronisation overlaps
-    last_bwd_s = bwd_alone_s = bwd_pass + copies.in_backward_s  # alone: without a profile's shared-host window
-    last_bwd_compute_s = (
-        last_bwd_s  # when its last gradient is ready: the rest of the window is the host's communication
+    ctx = _SyncContext(
+        scenario=scenario,
+        profile=profile,
+        group=group,
+        algorithm=algorithm,
+        traffic=traffic,
+        shard_groups=shard_groups,
+        replica_groups=replica_groups,
+        grad_op=grad_op,
+        grad_bytes=grad_bytes,
+        bucket=bucket,
+        first=first,
+        tensors=tensors,
+        traced_sizes=traced_sizes,
+        copies=copies,
+        bwd_s=bwd_s,
+        tp_bwd_mb=tp_bwd_mb,
+        bwd_alone_s=bwd_pass + copies.in_backward_s,  # alone: without a profile's shared-host window
     )
 
-    def shared_host_backward(hidden_bytes: float) -> tuple[float, float]:
-        """(the last backward, when its last gradient is ready) on a profile's shared host while ``hidden_bytes`` of
-        gradient reduction overlap it (:meth:`dpsim.calibration.HardwareProfile.overlap_backward`, ``_compute``)."""
-        assert profile is not None  # called only where the profile has a shared host
-        return (
-            float(profile.overlap_backward(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
-            float(profile.overlap_backward_compute(scenario, bwd_s, hidden_bytes)) + tp_bwd_mb + copies.in_backward_s,
-        )
-
-    def listed_reduction(
-        sizes: Sequence[float], fractions: Sequence[float], costs: Sequence[float], start_s: float
-    ) -> tuple[float, float, int, float, float]:
-        """Buckets listed one by one (a profiler trace's; Megatron's per model chunk, torch pipelining's per stage),
-        ready at ``fractions`` of the last backward, which a profile's shared host stretches by the bytes they hide:
-        (end, communication time, buckets, last backward, when its last gradient is ready). HYBRID_SHARD: each
-        bucket's replica all-reduce on its own stream (:func:`dpsim.streams.two_streams`)."""
-        bwd_last = bwd_compute = bwd_alone_s
-        if profile is not None and dp > 1:
-            bwd_last, bwd_compute = shared_host_backward(overlapped_bytes(sizes, fractions))
-        ready = [bwd_last * f for f in fractions]
-        end, comm = overlap_end(ready, costs, start_s), sum(costs)
-        if hybrid:
-            streams = two_streams(ready, [rs_job(size) for size in sizes], [replica_job(size) for size in sizes])
-            end, comm = max(streams.first_free, streams.second_free), busy_s(streams)
-        return end, comm, len(sizes), bwd_last, bwd_compute
-
-    gather_fwd_exposed = gather_bwd_exposed = 0.0
-    gather_total = copy_back_s = 0.0
-    pieces = piece_count(param_bytes, cut.gather_piece)
-    piece_gather = (
-        reduce_scatter_group_time(algorithm, param_bytes / pieces, group, shard_groups)
-        if traffic.forward_gathers
-        else 0.0
-    )
-    # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
-    bwd_param_bytes = param_bytes * traffic.backward_gather_share
-    bwd_pieces = piece_count(bwd_param_bytes, cut.gather_piece)
-    bwd_piece_gather = (
-        reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, shard_groups)
-        if traffic.backward_gathers
-        else 0.0
-    )
-    if traffic.forward_gathers:  # ZeRO-3 and FSDP: gathered before each forward, a piece ahead
-        fwd_span = (
-            flow_shop_makespan(pieces, piece_gather, fwd_pass / pieces) if overlap else fwd_pass + pieces * piece_gather
-        )
-        gather_fwd_exposed = fwd_span - fwd_pass
-        gather_total = traffic.forward_gathers * pieces * piece_gather
-        gather_total += traffic.backward_gathers * bwd_pieces * bwd_piece_gather
+    gathers = _parameter_gathers(ctx, cut, param_bytes, fwd_pass)
+    gather_bwd_exposed = copy_back_s = 0.0
+    last_bwd_compute_s = ctx.bwd_alone_s
     if traffic.backward_gathers:
-        if overlap:
-            bwd_span = flow_shop_makespan(bwd_pieces, bwd_piece_gather, bwd_pass / bwd_pieces)
-        else:
-            bwd_span = bwd_pass + bwd_pieces * bwd_piece_gather
-        gather_bwd_exposed = bwd_span - bwd_pass
-        # last backward: all parameter gathers go first on the stream, back to back from the
-        # start (free after pieces × gather; when gathering is the bottleneck that is one
-        # compute piece before the span ends), then the gradient reduce-scatters in bucket
-        # order. Gradients are produced as the compute advances: when computing is the
-        # bottleneck it runs without gaps after the first gather, so uniformly over the last
-        # bwd_pass of the span; when gathering is, uniformly over the whole (stretched) span.
-        stream_free = bwd_pieces * bwd_piece_gather if overlap else bwd_span
-        compute_bound = bwd_piece_gather <= bwd_pass / bwd_pieces
-        offset = bwd_span - bwd_pass if compute_bound else 0.0
-        if reduces_overlapped and not overlap and grad_bytes / bucket <= _LISTED_BUCKETS:
-            # gathered on demand (DeepSpeed ZeRO-3 without prefetch) with reductions overlapped: piece p's
-            # gather waits for piece p-1's compute, so its compute runs from (p+1)·g + p·c and the gradients
-            # appear only inside the compute pieces; the stream is free after the last gather
-            g, c = bwd_piece_gather, bwd_pass / bwd_pieces
-            sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
-            ready = []
-            for done in itertools.accumulate(sizes):
-                x = bwd_pieces * done / grad_bytes
-                p = min(bwd_pieces - 1, max(0, math.ceil(x - 1e-12) - 1))
-                ready.append((p + 1) * g + p * c + (x - p) * c)
-            costs = [grad_cost(size) for size in sizes]
-            end = overlap_end(ready, costs, bwd_pieces * g + (bwd_pieces - 1) * c)
-            grad_comm, n_buckets = sum(costs), len(sizes)
-        elif reduces_overlapped:
-            end, grad_comm, n_buckets = reduction_end(bwd_span - offset, stream_free - offset)
-            end += offset
-        else:
-            blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
-            end = bwd_span + blocking
-        grad_exposed = max(0.0, end - bwd_span)
-        if per_micro_batch:
-            # every earlier micro-batch reduce-scatters too, on the stream behind its backward gathers;
-            # what the stream has not finished when the pass ends delays the next forward's gathers
-            grad_exposed *= k
-            grad_comm *= k
+        grad_comm, grad_exposed, n_buckets, gather_bwd_exposed = _reduction_beside_gathers(ctx, cut, gathers, bwd_pass)
     else:
-        if reduces_overlapped and profile is not None and profile.gradient_ready:
-            # measured readiness (a profiler trace) instead of the uniform rate; the buckets that
-            # overlap the backward compete with it for a shared host, as under the uniform rate
-            if ddp:  # DDP buckets whole tensors: the trace's parameters, grouped by DDP's rule
-                sizes, fractions = traced_buckets(profile.gradient_ready, grad_bytes, bucket, first)
-            else:
-                sizes = traced_sizes or bucket_sizes(grad_bytes, bucket, first)
-                fractions = profile.bucket_ready_fractions(sizes)
-            costs = [grad_cost(size) for size in sizes]
-            end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = listed_reduction(sizes, fractions, costs, 0.0)
-        elif reduces_overlapped and (reduced_chunks > 1 or at_chunk_end):
-            # Megatron's buckets per model chunk, torch pipelining's per stage (chunk_gradient_readiness)
-            sizes, fractions = chunk_gradient_readiness(grad_bytes, bucket, reduced_chunks, pp, at_chunk_end)
-            priced = functools.cache(grad_cost)  # the buckets come in a few sizes
-            costs = [priced(size) for size in sizes]
-            end, grad_comm, n_buckets, last_bwd_s, last_bwd_compute_s = listed_reduction(
-                sizes, fractions, costs, -math.inf
-            )
-        elif reduces_overlapped:
-            slowed = None
-            if profile is not None and dp > 1:  # communication threads compete with backward for the host
-                # no trace in this branch: the uniform layout's last bucket is the one not hidden
-                last_bwd_s, last_bwd_compute_s = shared_host_backward(grad_bytes - last_bucket)
-                if ddp and not hybrid:
-                    # DDP: its buckets come along the backward's own share and share the cores with it until
-                    # then, at the rate the backward runs (HardwareProfile.comm_rate_in_backward): no window
-                    slowed = (last_bwd_compute_s, profile.comm_rate_in_backward(scenario))
-                    last_bwd_s = last_bwd_compute_s
-            backlog = 0.0
-            # FSDP SHARD_GRAD_OP: what a micro-batch's reduce-scatters spill past its backward delays
-            # the next forward's gathers on the same stream, so each spill is exposed (as under ZeRO-3);
-            # HYBRID_SHARD: FSDP's post-backward callback makes the next forward wait for both streams
-            spills_into_gathers = per_micro_batch and (traffic.forward_gathers == k or hybrid)
-            if per_micro_batch and not spills_into_gathers:
-                backlog = _micro_batch_backlog(
-                    k - 1,
-                    fwd_pass,
-                    bwd_pass,
-                    lambda free: _uniform_overlap_end(
-                        grad_bytes, bucket, bwd_pass, grad_cost, free, first, tensors, traced_sizes
-                    )[0],
-                )
-            end, grad_comm, n_buckets = reduction_end(last_bwd_s, backlog, slowed)
-            grad_comm *= k if per_micro_batch else 1
-            if spills_into_gathers:
-                spill = max(0.0, end - last_bwd_s)
-                if last_bwd_s != bwd_alone_s:
-                    # a profile's shared-host window stretches the last backward only, as simulated
-                    # (dpsim.sim.simulate: bwd[:, :, -1]): each earlier micro-batch spills its reductions past its
-                    # own backward, alone. This took the last one's spill k times: +24.5 % (2 ranks, 2 micro-batches)
-                    early_end = reduction_end(bwd_alone_s, 0.0)[0]
-                    end = last_bwd_s + spill + (k - 1) * max(0.0, early_end - bwd_alone_s)
-                else:
-                    end = last_bwd_s + k * spill
-        else:
-            blocking, grad_comm, n_buckets = reduction_end(0.0, 0.0)
-            end = last_bwd_s + blocking
-            if per_micro_batch:  # each micro-batch's reduce-scatter after its backward, blocking
-                end += (k - 1) * blocking
-                grad_comm *= k
-        # the window beyond the backward's own share is the host finishing communication: exposed
-        grad_exposed = max(0.0, end - last_bwd_s) + (last_bwd_s - last_bwd_compute_s)
-        # DDP's copies back into the gradients, past the reductions (BucketCopies.back_end): compute
-        reduced = max(end, last_bwd_s)
-        copy_back_s = float(copies.back_end(last_bwd_s, reduced)) - reduced if copies.back_s else 0.0
+        grad_comm, grad_exposed, n_buckets, copy_back_s, last_bwd_compute_s = _replicated_reduction(
+            ctx, last_bucket, fwd_pass, bwd_pass
+        )
     return _GradientSync(
         cut=cut,
         traffic=traffic,
@@ -1686,9 +1801,9 @@ def _gradient_sync(
         copies=copies,
         grad_op=grad_op,
         bucket_choice=bucket_choice,
-        gather_fwd_exposed=gather_fwd_exposed,
+        gather_fwd_exposed=gathers.fwd_exposed,
         gather_bwd_exposed=gather_bwd_exposed,
-        gather_total=gather_total,
+        gather_total=gathers.total,
         copy_back_s=copy_back_s,
         last_bwd_compute_s=last_bwd_compute_s,
     )
