@@ -156,6 +156,7 @@ def forget_programs() -> None:
     _compiled.clear()
     _finals.cache_clear()
     _link_ends.cache_clear()
+    _load_layout.cache_clear()
 
 
 def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
@@ -548,26 +549,10 @@ def _loaded_tails(
     exact = np.ones(np.shape(forward_s), dtype=bool)
     finals = _finals(p, m, v, schedule)
     ends = _link_ends(p, m, v, schedule)
-    flows_of: dict[Any, dict[int, int]] = {(a, b): dict(flows) for a, b, flows in nics}
-    for d, reduced in enumerate(loads.dp_flows):
-        if reduced and stream is not None:
-            flows_of[("dp", d)] = dict(reduced)
-    users: dict[int, list[Any]] = {}
-    for key, crossed in flows_of.items():
-        for direction in crossed:
-            users.setdefault(direction, []).append(key)
-    shapes_ok = not any(loads.tp_flows) and all(sum(k[0] == "dp" for k in keys) <= 1 for keys in users.values())
-    for keys in users.values():  # a reduction shares only with its own stage's sends and its neighbours'
-        for key in keys:
-            if key[0] == "dp" and any(isinstance(k[0], int) and key[1] not in k for k in keys):
-                shapes_ok = False
-    if not shapes_ok or any(last.link >= 0 and _final_of(finals, last.to).after != last.stage for last in finals):
+    layout = _load_layout(nics, loads.dp_flows if stream is not None else (), any(loads.tp_flows))
+    if layout is None or any(last.link >= 0 and _final_of(finals, last.to).after != last.stage for last in finals):
         return np.zeros(np.shape(forward_s)), ~exact
-
-    def pace(key: Any, other: Any) -> float:
-        """``key``'s pace while ``other`` is in flight beside it (:func:`evaluate_shared_nics`' rule)."""
-        mine, theirs = flows_of[key], flows_of.get(other, {})
-        return max(mine.values()) / max(n + theirs.get(at, 0) for at, n in mine.items())
+    flows_of, crossed, pace = layout
 
     ready = stream.ready(backward_s / chunks) if stream is not None else []
     arrival: dict[int, np.ndarray] = {}
@@ -582,7 +567,7 @@ def _loaded_tails(
         if reducing:
             joins = start + ready[0] + loads.dp_latency_s
             for link, (a, b) in enumerate(ends):  # the stage's earlier sends beside its reduction: event by event
-                if a == d and set(flows_of.get((a, b), {})) & set(flows_of[("dp", d)]):
+                if a == d and crossed.get((a, b), frozenset()) & crossed[("dp", d)]:
                     exact &= seen.link_free[link] <= joins
         if last.to < 0:
             continue
@@ -593,7 +578,7 @@ def _loaded_tails(
         send = p2p_s[k] if len(p2p_s) > 1 else p2p_s[0]
         leave = np.maximum(end, seen.link_free[last.link])
         key = (d, last.to)
-        if reducing and set(flows_of.get(key, {})) & set(flows_of[("dp", d)]):
+        if reducing and crossed.get(key, frozenset()) & crossed[("dp", d)]:
             tail = np.minimum(loads.send_latency_s[k], send) if loads.send_latency_s else 0.0 * send
             assert stream is not None
             arrival[last.to] = _send_beside_buckets(
@@ -603,6 +588,38 @@ def _loaded_tails(
         else:
             arrival[last.to] = leave + send
     return functools.reduce(np.maximum, last_end), exact
+
+
+@functools.lru_cache(maxsize=256)
+def _load_layout(
+    nics: NicFlows, dp_flows: tuple[tuple[tuple[int, int], ...], ...], tp: bool
+) -> tuple[dict[Any, dict[int, int]], dict[Any, frozenset[int]], Any] | None:
+    """What :func:`_loaded_tails` reads of a layout's NIC directions, built once a layout: each load's flows a
+    direction, the directions it crosses, and its pace beside another (:func:`evaluate_shared_nics`' rule); None where
+    the layout is not one :func:`_loaded_tails` runs (TP loads, two reductions on one direction, a reduction beside a
+    send that neither leaves nor enters its stage)."""
+    flows_of: dict[Any, dict[int, int]] = {(a, b): dict(flows) for a, b, flows in nics}
+    for d, reduced in enumerate(dp_flows):
+        if reduced:
+            flows_of[("dp", d)] = dict(reduced)
+    users: dict[int, list[Any]] = {}
+    for key, crossed in flows_of.items():
+        for direction in crossed:
+            users.setdefault(direction, []).append(key)
+    if tp or any(sum(k[0] == "dp" for k in keys) > 1 for keys in users.values()):
+        return None
+    for keys in users.values():  # a reduction shares only with its own stage's sends and its neighbours'
+        for key in keys:
+            if key[0] == "dp" and any(isinstance(k[0], int) and key[1] not in k for k in keys):
+                return None
+
+    @functools.cache
+    def pace(key: Any, other: Any) -> float:
+        """``key``'s pace while ``other`` is in flight beside it (:func:`evaluate_shared_nics`' rule)."""
+        mine, theirs = flows_of[key], flows_of.get(other, {})
+        return max(mine.values()) / max(n + theirs.get(at, 0) for at, n in mine.items())
+
+    return flows_of, {key: frozenset(flows) for key, flows in flows_of.items()}, pace
 
 
 def _final_of(finals: Sequence[_Final], stage: int) -> _Final:
