@@ -383,10 +383,15 @@ def cluster_of(fabric: Fabric) -> Cluster:
     return cluster
 
 
+class _Candidates(tuple[tuple[str, str, "LinearCost"], ...]):
+    """:func:`_priced`'s (algorithm, protocol, cost) of each candidate, with each one's schedule's base latency
+    (``base_latencies``, in the same order: :func:`collective_base_latency`)."""
+
+    base_latencies: tuple[float, ...] = ()
+
+
 @functools.lru_cache(maxsize=4096)
-def _priced(
-    op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None
-) -> tuple[tuple[str, str, LinearCost], ...]:
+def _priced(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None) -> _Candidates:
     """(algorithm, protocol, cost) of every candidate schedule on ``fabric`` (run by every group of
     ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
     size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`). In groups (FSDP
@@ -396,7 +401,9 @@ def _priced(
 
     loads = groups is not None
     priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), groups, loads)
-    return tuple((schedule.name, schedule.protocol, cost) for schedule, cost in priced)
+    out = _Candidates((schedule.name, schedule.protocol, cost) for schedule, cost in priced)
+    out.base_latencies = tuple(float(schedule.base_latency_s) for schedule, _ in priced)
+    return out
 
 
 def collective(
@@ -428,15 +435,14 @@ def collective(
 
 def collective_base_latency(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:
     """The base latency of the schedule :func:`collective` runs (NCCL's ``baseLatencies``, paid once a call before
-    any byte moves: :attr:`dpsim.sim.collectives.base.Schedule.base_latency_s`)."""
-    from dpsim.sim.cost import priced_candidates
-
+    any byte moves: :attr:`dpsim.sim.collectives.base.Schedule.base_latency_s`), read from the schedules
+    :func:`collective` prices (:func:`_priced`), not built again."""
     protocol = fabric.protocol if protocol is None else protocol
     fabric = fabric.at_size(size)
     if fabric.world_size <= 1 or size <= 0:
         return 0.0
-    priced = priced_candidates(op, algorithm, fabric.layout(), protocol, cluster_of(fabric), None, False)
-    return float(priced[_chosen(op, algorithm, protocol, fabric, None, size)][0].base_latency_s)
+    index = _chosen(op, algorithm, protocol, fabric, None, size)
+    return _priced(op, algorithm, protocol, fabric, None).base_latencies[index]  # what collective() prices
 
 
 def collective_latency(op: str, algorithm: str, size: float, fabric: Fabric, protocol: str | None = None) -> float:

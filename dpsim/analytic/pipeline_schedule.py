@@ -157,6 +157,7 @@ def forget_programs() -> None:
     _finals.cache_clear()
     _link_ends.cache_clear()
     _load_layout.cache_clear()
+    _tail_shares.cache_clear()
 
 
 def _build_program(p: int, m: int, v: int, schedule: str) -> tuple[Step, ...]:
@@ -432,6 +433,9 @@ def batch_bubble_and_sends(
         wanted.setdefault((p, m1, v, schedule), []).append((at, 2))
         extended.append((at, (m - m1) / width))
     runs = np.zeros((3, 2 * n))
+    owner_of = np.full(2 * n, -1, dtype=np.int64)  # each row's group of ``loads`` (rows with sends only), or −1
+    for number, group in enumerate(loads):
+        owner_of[group.rows + n] = number
     for (p, m, v, schedule), needs in wanted.items():
         slow = list(slowdowns) if slowdowns is not None else [1.0] * p
         if len(slow) != p:
@@ -447,13 +451,14 @@ def batch_bubble_and_sends(
         _, first, again = np.unique(mine.view(np.int64), axis=0, return_index=True, return_inverse=True)
         distinct = mine[first]
         sends = tuple(distinct[:, 2 + k] for k in range(p)) if distinct.shape[1] > 3 else distinct[:, 2]
-        loaded = [(group, np.flatnonzero(np.isin(at, group.rows + n))) for group in loads]
-        loaded = [(group, hit) for group, hit in loaded if hit.size]
-        capture: list[_Reached] | None = [] if loaded else None
+        owner = owner_of[at]
+        hit = np.flatnonzero(owner >= 0)
+        capture: list[_Reached] | None = [] if hit.size else None
         evaluated = _run(distinct[:, 0], distinct[:, 1], p, m, v, schedule, sends, slow, None, False, capture)
         makespan = evaluated.makespan_s[again.reshape(-1)]
-        for group, hit in loaded:
-            makespan[hit] = _screen_loaded(p, m, v, schedule, distinct, again.reshape(-1)[hit], slow, capture, group)
+        if hit.size:  # every loaded row of this program at once, whichever its layout
+            which = again.reshape(-1)[hit]
+            makespan[hit] = _screen_loaded(p, m, v, schedule, distinct, which, owner[hit], slow, capture, loads)
         start = 0
         for a, place in needs:
             runs[place, a] = makespan[start : start + a.size]
@@ -485,13 +490,14 @@ def _screen_loaded(
     schedule: str,
     distinct: np.ndarray,
     of: np.ndarray,
+    owner: np.ndarray,
     slow: list[float],
     capture: list[_Reached] | None,
-    group: ScreenLoads,
+    groups: Sequence[ScreenLoads],
 ) -> np.ndarray:
-    """The makespans with sends of :func:`batch_bubble_and_sends`' distinct rows ``of`` under ``group``'s loads, from
-    the evaluation without them that ``capture`` followed (:func:`_loaded_tails`; event by event where that is not
-    exact)."""
+    """The makespans with sends of :func:`batch_bubble_and_sends`' distinct rows ``of``, each under the loads of its
+    group ``groups[owner]``, from the evaluation without them that ``capture`` followed (:func:`_loaded_tails`, all
+    groups at once; event by event where that is not exact)."""
     assert capture is not None
     reached = [
         _Reached(r.free[of], None if r.arrived is None else r.arrived[of], [x[of] for x in r.link_free])
@@ -499,16 +505,15 @@ def _screen_loaded(
     ]
     rows = distinct[of]
     columns = [rows[:, 2 + k] for k in range(p)] if rows.shape[1] > 3 else [rows[:, 2]]
-    loads = group.loads
-    makespan, exact = _loaded_tails(
-        p, m, v, schedule, rows[:, 0], rows[:, 1], columns, slow, reached, group.nics, loads, group.stream
-    )
+    makespan, exact = _loaded_tails(p, m, v, schedule, rows[:, 0], rows[:, 1], columns, slow, reached, owner, groups)
     chunks = v if schedule == "interleaved" else 1
     for i in np.flatnonzero(~exact).tolist():
+        group = groups[int(owner[i])]
         forward, backward = float(rows[i, 0]), float(rows[i, 1])
         sends: Any = tuple(float(c[i]) for c in columns) if len(columns) > 1 else float(columns[0][i])
+        loads = group.loads
         if group.stream is not None:
-            loads = dataclasses.replace(group.loads, dp_buckets=group.stream.buckets(backward / chunks))
+            loads = dataclasses.replace(loads, dp_buckets=group.stream.buckets(backward / chunks))
         makespan[i] = evaluate_shared_nics(
             forward, backward, p, m, v, schedule, sends, slow, group.nics, loads=loads
         ).makespan_s
@@ -525,12 +530,13 @@ def _loaded_tails(
     p2p_s: Sequence[np.ndarray],
     slow: list[float],
     reached: list[_Reached],
-    nics: NicFlows,
-    loads: StageLoads,
-    stream: ReductionStream | None,
+    owner: np.ndarray,
+    groups: Sequence[ScreenLoads],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(makespan, exact) of :func:`evaluate_shared_nics` with ``nics`` and ``loads`` (the buckets from ``stream``),
-    from an evaluation of the same rows without them (``reached``: :func:`_run`'s ``capture``), where ``exact``.
+    """(makespan, exact) of :func:`evaluate_shared_nics` of each row with the NIC flows and loads of its group
+    ``groups[owner]`` (the buckets from its stream), from an evaluation of the same rows without them (``reached``:
+    :func:`_run`'s ``capture``), where ``exact``. The rows of every group (layout) of one program run at once: what
+    differs between groups (which stages reduce beside which sends, the paces, the buckets) is one value a row.
 
     Where the only loads are the stages' reductions, each sharing NIC directions only with the sends into and out of
     its own stage (no two reductions on one direction; sends of two links, which may share one, are never in flight
@@ -548,13 +554,23 @@ def _loaded_tails(
     chunks = v if schedule == "interleaved" else 1
     exact = np.ones(np.shape(forward_s), dtype=bool)
     finals = _finals(p, m, v, schedule)
-    ends = _link_ends(p, m, v, schedule)
-    layout = _load_layout(nics, loads.dp_flows if stream is not None else (), any(loads.tp_flows))
-    if layout is None or any(last.link >= 0 and _final_of(finals, last.to).after != last.stage for last in finals):
+    if any(last.link >= 0 and _final_of(finals, last.to).after != last.stage for last in finals):
         return np.zeros(np.shape(forward_s)), ~exact
-    flows_of, crossed, pace = layout
+    present, slot = np.unique(owner, return_inverse=True)
+    slot = slot.reshape(-1)
+    mine = [groups[int(g)] for g in present.tolist()]
+    shares = [
+        _tail_shares(g.nics, g.loads.dp_flows if g.stream is not None else (), any(g.loads.tp_flows), p, m, v, schedule)
+        for g in mine
+    ]
+    exact &= np.array([s is not None for s in shares])[slot]  # not a layout this runs: event by event
+    none = _TailShares.nothing(p, len(_link_ends(p, m, v, schedule)))
+    known = [none if s is None else s for s in shares]
+    reducing, sharing = (np.stack([getattr(s, name) for s in known])[slot] for name in ("reducing", "sharing"))
+    send_pace, bucket_pace = (np.stack([getattr(s, name) for s in known])[slot] for name in ("send", "bucket"))
+    earlier = np.stack([s.earlier for s in known])  # (group, stage, link)
+    buckets = _RowBuckets.of(mine, slot, backward_s / chunks, p)
 
-    ready = stream.ready(backward_s / chunks) if stream is not None else []
     arrival: dict[int, np.ndarray] = {}
     last_end: list[Any] = [None] * p
     for last, seen in zip(finals, reached, strict=True):
@@ -563,12 +579,11 @@ def _loaded_tails(
         start = seen.free if came is None else np.maximum(seen.free, came)
         end = start + (forward_s if last.forward else backward_s) / chunks * slow[d]
         last_end[d] = end
-        reducing = ("dp", d) in flows_of
-        if reducing:
-            joins = start + ready[0] + loads.dp_latency_s
-            for link, (a, b) in enumerate(ends):  # the stage's earlier sends beside its reduction: event by event
-                if a == d and crossed.get((a, b), frozenset()) & crossed[("dp", d)]:
-                    exact &= seen.link_free[link] <= joins
+        if bool(np.any(reducing[:, d])):
+            joins = start + buckets.ready[0] + buckets.latency
+            for link in np.flatnonzero(earlier[:, d].any(axis=0)).tolist():  # the stage's earlier sends beside its
+                beside = earlier[slot, d, link]  # reduction: event by event where one is still in flight
+                exact &= ~beside | (seen.link_free[link] <= joins)
         if last.to < 0:
             continue
         if last.link < 0:
@@ -577,17 +592,105 @@ def _loaded_tails(
         k = boundary_of(d, last.to, p)
         send = p2p_s[k] if len(p2p_s) > 1 else p2p_s[0]
         leave = np.maximum(end, seen.link_free[last.link])
-        key = (d, last.to)
-        if reducing and crossed.get(key, frozenset()) & crossed[("dp", d)]:
-            tail = np.minimum(loads.send_latency_s[k], send) if loads.send_latency_s else 0.0 * send
-            assert stream is not None
-            arrival[last.to] = _send_beside_buckets(
-                start, leave, send, tail, ready, stream.seconds, loads.dp_latency_s,
-                pace(key, ("dp", d)), pace(("dp", d), key),
+        arrival[last.to] = leave + send
+        at = np.flatnonzero(sharing[:, d])
+        if at.size:
+            tail = np.where(buckets.timed[at], np.minimum(buckets.send_latency[at, k], send[at]), 0.0 * send[at])
+            arrival[last.to][at] = _send_beside_buckets(
+                start[at], leave[at], send[at], tail, buckets.ready[:, at], buckets.seconds[:, at],
+                buckets.latency[at], send_pace[at, d], bucket_pace[at, d], buckets.valid[:, at],
             )  # fmt: skip
-        else:
-            arrival[last.to] = leave + send
     return functools.reduce(np.maximum, last_end), exact
+
+
+class _TailShares(NamedTuple):
+    """What :func:`_loaded_tails` reads of one layout in one program, a row a stage (:func:`_tail_shares`)."""
+
+    reducing: np.ndarray
+    """Whether the stage reduces."""
+    sharing: np.ndarray
+    """Whether its last operation's send shares a NIC direction with its reduction."""
+    send: np.ndarray
+    """That send's pace beside a bucket (1 where it shares nothing)."""
+    bucket: np.ndarray
+    """A bucket's pace beside that send (1 where it shares nothing)."""
+    earlier: np.ndarray
+    """(stage, link): whether the stage's sends over the link share a NIC direction with its reduction."""
+
+    @staticmethod
+    def nothing(p: int, links: int) -> _TailShares:
+        """No stage reducing beside any send."""
+        return _TailShares(
+            np.zeros(p, dtype=bool), np.zeros(p, dtype=bool), np.ones(p), np.ones(p), np.zeros((p, links), dtype=bool)
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _tail_shares(
+    nics: NicFlows, dp_flows: tuple[tuple[tuple[int, int], ...], ...], tp: bool, p: int, m: int, v: int, schedule: str
+) -> _TailShares | None:
+    """:class:`_TailShares` of a layout (:func:`_load_layout`) in the program (p, m, v, schedule), or None where the
+    layout is not one :func:`_loaded_tails` runs."""
+    layout = _load_layout(nics, dp_flows, tp)
+    if layout is None:
+        return None
+    flows_of, crossed, pace = layout
+    finals = _finals(p, m, v, schedule)
+    ends = _link_ends(p, m, v, schedule)
+    out = _TailShares.nothing(p, len(ends))
+    for link, (a, b) in enumerate(ends):
+        if ("dp", a) in flows_of:
+            out.earlier[a, link] = bool(crossed.get((a, b), frozenset()) & crossed[("dp", a)])
+    for last in finals:
+        d = last.stage
+        dp = ("dp", d)
+        if dp not in flows_of:
+            continue
+        out.reducing[d] = True
+        key = (d, last.to)
+        if last.to >= 0 and last.link >= 0 and crossed.get(key, frozenset()) & crossed[dp]:
+            out.sharing[d] = True
+            out.send[d], out.bucket[d] = pace(key, dp), pace(dp, key)
+    return out
+
+
+class _RowBuckets(NamedTuple):
+    """Each row's reduction (:func:`_loaded_tails`): its buckets' ready times and seconds alone, (bucket, row) —
+    ``valid`` where the row's stream has that bucket —, their base latency, and its sends' latencies (``timed``:
+    where its group gives them)."""
+
+    ready: np.ndarray
+    seconds: np.ndarray
+    valid: np.ndarray
+    latency: np.ndarray
+    send_latency: np.ndarray
+    timed: np.ndarray
+
+    @staticmethod
+    def of(groups: Sequence[ScreenLoads], slot: np.ndarray, op_s: np.ndarray, p: int) -> _RowBuckets:
+        """The buckets of rows of ``groups[slot]`` whose last backward takes ``op_s`` (each group's
+        :meth:`ReductionStream.ready`, the same arithmetic a row)."""
+        streams = [g.stream for g in groups]
+        count = max((len(s.done) for s in streams if s is not None), default=1)
+        done = np.zeros((len(groups), count))
+        seconds = np.zeros((len(groups), count))
+        total = np.ones(len(groups))
+        after = np.full(len(groups), np.nan)
+        valid = np.zeros((len(groups), count), dtype=bool)
+        for i, s in enumerate(streams):
+            if s is not None:
+                done[i, : len(s.done)], seconds[i, : len(s.seconds)], total[i] = s.done, s.seconds, s.total
+                valid[i, : len(s.done)] = True
+                after[i] = np.nan if s.after_s is None else s.after_s
+        latency = np.array([g.loads.dp_latency_s for g in groups])
+        timed = np.array([bool(g.loads.send_latency_s) for g in groups])
+        send_latency = np.zeros((len(groups), p))
+        for i, g in enumerate(groups):
+            given = g.loads.send_latency_s[:p]
+            send_latency[i, : len(given)] = given
+        waits = ~np.isnan(after)[slot]
+        ready = np.where(waits, op_s + after[slot], op_s * done[slot].T / total[slot])
+        return _RowBuckets(ready, seconds[slot].T, valid[slot].T, latency[slot], send_latency[slot], timed[slot])
 
 
 @functools.lru_cache(maxsize=256)
@@ -632,17 +735,20 @@ def _send_beside_buckets(
     leave: np.ndarray,
     send: np.ndarray,
     tail: Any,
-    ready: Sequence[Any],
-    seconds: Sequence[float],
-    latency: float,
-    send_pace: float,
-    bucket_pace: float,
+    ready: Sequence[Any] | np.ndarray,
+    seconds: Sequence[Any] | np.ndarray,
+    latency: Any,
+    send_pace: Any,
+    bucket_pace: Any,
+    valid: Sequence[Any] | np.ndarray | None = None,
 ) -> np.ndarray:
     """When a send leaving at ``leave`` (``send`` seconds alone, the last ``tail`` of them its latency after its
     bytes) is delivered beside a reduction whose buckets (``seconds`` each alone) join ``latency`` after both
     ``began`` + their ``ready`` and the bucket before is done: while both are in flight, each runs at its pace
     (``send_pace``, ``bucket_pace``: :func:`evaluate_shared_nics`' equal shares), otherwise alone. A send that never
-    shared is delivered at ``leave`` + ``send`` (:func:`evaluate_shared_nics`' bits)."""
+    shared is delivered at ``leave`` + ``send`` (:func:`evaluate_shared_nics`' bits). Every argument but ``ready``,
+    ``seconds`` and ``valid`` (one entry a bucket) is one value, or one a row; ``valid``: where a row has the bucket
+    (rows of streams of fewer buckets run the rest as none)."""
     t = leave  # the send's bytes are counted up to t
     left = send - tail
     done = np.zeros(np.shape(leave), dtype=bool)
@@ -650,24 +756,26 @@ def _send_beside_buckets(
     bytes_end = np.full(np.shape(leave), np.nan)
     before: Any = None
     apart = True  # every bucket so far done before its row's send leaves
-    for at, alone in zip(ready, seconds, strict=True):
+    for number, (at, alone) in enumerate(zip(ready, seconds, strict=True)):
         joins = (began + at if before is None else np.maximum(before, began + at)) + latency
         if apart:
             before = joins + alone
             if bool(np.all(before <= leave)):
                 continue
             apart = False
+        going = ~done if valid is None else ~done & valid[number]  # rows whose send is left beside this bucket
         # the send alone until the bucket joins
         alone_end = t + left
-        ends = ~done & (alone_end <= joins)
+        ends = going & (alone_end <= joins)
         bytes_end = np.where(ends, alone_end, bytes_end)
         done = done | ends
-        moved = ~done & (t < joins)
+        going = going & ~ends
+        moved = going & (t < joins)
         left = np.where(moved, left - (joins - t), left)
         t = np.where(moved, joins, t)
         # the bucket, alone until the send leaves (t), then beside it until one of them ends
         after = joins + alone
-        both = ~done & (after > t)
+        both = going & (after > t)
         rest = alone - (t - joins)
         bucket_end, send_end = t + rest / bucket_pace, t + left / send_pace
         bucket_first = both & (bucket_end <= send_end)
