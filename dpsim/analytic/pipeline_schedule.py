@@ -701,20 +701,21 @@ def _load_layout(
     direction, the directions it crosses, and its pace beside another (:func:`evaluate_shared_nics`' rule); None where
     the layout is not one :func:`_loaded_tails` runs (TP loads, two reductions on one direction, a reduction beside a
     send that neither leaves nor enters its stage)."""
+    if tp:
+        return None
+    reducer: dict[int, int] = {}  # each NIC direction's reducing stage
+    for d, reduced in enumerate(dp_flows):
+        for direction, _ in reduced:
+            if reducer.setdefault(direction, d) != d:  # two reductions on one direction
+                return None
+    for a, b, flows in nics:  # a reduction shares only with its own stage's sends and its neighbours'
+        for direction, _ in flows:
+            if reducer.get(direction, a) not in (a, b):
+                return None
     flows_of: dict[Any, dict[int, int]] = {(a, b): dict(flows) for a, b, flows in nics}
     for d, reduced in enumerate(dp_flows):
         if reduced:
             flows_of[("dp", d)] = dict(reduced)
-    users: dict[int, list[Any]] = {}
-    for key, crossed in flows_of.items():
-        for direction in crossed:
-            users.setdefault(direction, []).append(key)
-    if tp or any(sum(k[0] == "dp" for k in keys) > 1 for keys in users.values()):
-        return None
-    for keys in users.values():  # a reduction shares only with its own stage's sends and its neighbours'
-        for key in keys:
-            if key[0] == "dp" and any(isinstance(k[0], int) and key[1] not in k for k in keys):
-                return None
 
     @functools.cache
     def pace(key: Any, other: Any) -> float:
