@@ -834,6 +834,17 @@ def test_tp_phases_past_the_bound_are_priced_as_the_sends_alone() -> None:
     fewer = load_scenario(None, _gpt3_tp16_below_the_bound())
     found = pipeline_stage_loads(fewer, model_parallel_fabric(fewer), 1.0, 2.0, 0.5)
     assert found is not None and any(found[1].tp_flows)
+    # the record names the drop (issue 9 item 6, stop 48): past the bound only, and a predict stays well under 1 s
+    import time
+
+    start = time.process_time()
+    past = predict(s)
+    assert time.process_time() - start < 1.0
+    assert past.extra["pipeline_tp_phases_left_out"] is True
+    assert predict(fewer).extra["pipeline_tp_phases_left_out"] is False
+    tp8 = [x.replace("tensor_parallel=16", "tensor_parallel=8") for x in _gpt3_tp16_below_the_bound()]
+    inside = load_scenario(None, [*tp8, "training.global_batch=32"])  # TP inside a node: nothing left out
+    assert predict(inside).extra["pipeline_tp_phases_left_out"] is False
 
 
 def _gpt3_tp16_below_the_bound() -> list[str]:

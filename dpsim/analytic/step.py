@@ -99,7 +99,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -921,33 +921,17 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
     done, for its collective's time alone less that latency; one flow for each edge of the DP ring that crosses
     nodes."""
     from dpsim.analytic.collectives import collective, collective_base_latency
-    from dpsim.analytic.pipeline_schedule import ReductionStream, StageLoads, evaluated_operations
+    from dpsim.analytic.pipeline_schedule import ReductionStream, StageLoads
 
     t = scenario.training
     p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
-    if p <= 1 or fabric.nodes <= 1 or fabric.topology == "ring" or t.pipeline_p2p != "overlapped":
+    if not _sends_cross_switched_nics(scenario, fabric):
         return None
-    tp_crosses = (
-        parallel.tensor_parallel_crosses_nodes(tp, fabric.per_node)
-        and tp > fabric.per_node
-        and parallel.tensor_parallel_hidden_time(scenario, fabric) <= 0
-        and parallel.tensor_parallel_local_time(scenario) <= 0
-    )
-    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
-    collectives = parallel.tensor_parallel_collectives(scenario, fabric) if tp_crosses else ()
-    layers = parallel.layers_per_stage(scenario)
-    per_stage = layers * parallel.tensor_parallel_counts(scenario)[0]
-    forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
-    counts = tuple(max(1, round(n / chunks)) for n in (max(1, forward), max(1, round(per_stage) - forward)))
-    phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
-    # every phase is two events of the evaluation (its bytes, its latency): past the bound, the sends alone as before
-    segments = max(1, round(layers / chunks)) + max(counts) * phases * 2
-    m, v = scenario.accumulation_steps, t.virtual_stages
-    if segments * evaluated_operations(p, m, v, t.pipeline_schedule) > TP_SEGMENTS_BOUND:
-        tp_crosses = False
+    tp_crosses, collectives, counts, layers, phases, left_out = _tp_phases(scenario, fabric)
+    tp_crosses = tp_crosses and not left_out  # past the bound, the sends alone as before
     profile = profile_for(scenario)
     group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
-    dp_reduces = dp > 1 and t.zero_stage <= 2 and hybrid_groups(scenario)[1] is None and group.nodes > 1
+    dp_reduces = _stage_reduces(scenario, group)
     links, tp_flows, dp_flows = parallel.pipeline_nic_users(
         p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, dp_reduces
     )
@@ -961,7 +945,7 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
         tp_fields = {
             "tp_flows": tp_flows,
             "tp_counts": counts,
-            "tp_layers": (max(1, round(layers / chunks)),) * 2,
+            "tp_layers": (layers,) * 2,
             "tp_phases": phases,
             "tp_phase_s": one / phases,
             "tp_latency_s": min(one / phases, max(group_tp.intra.latency_s, group_tp.inter.latency_s)),
@@ -986,6 +970,77 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
             )
             dp_fields = {"dp_flows": dp_flows, "dp_latency_s": base}
     return links, StageLoads(send_latency_s=latency, **tp_fields, **dp_fields), stream
+
+
+def _sends_cross_switched_nics(scenario: Scenario, fabric: Fabric) -> bool:
+    """Whether a pipelined step's sends run beside the passes through a switched fabric's NICs
+    (:func:`pipeline_load_shape` prices what else shares them)."""
+    t = scenario.training
+    return t.pipeline_parallel > 1 and fabric.nodes > 1 and fabric.topology != "ring" and t.pipeline_p2p == "overlapped"
+
+
+def _stage_reduces(scenario: Scenario, group: Fabric) -> bool:
+    """Whether each pipeline stage's data-parallel reduction (DDP, ZeRO-1/2; not ZeRO-3/FSDP, nor HYBRID_SHARD)
+    crosses nodes on its group's fabric ``group`` (:func:`dp_fabric`)."""
+    t = scenario.training
+    return scenario.data_parallel > 1 and t.zero_stage <= 2 and hybrid_groups(scenario)[1] is None and group.nodes > 1
+
+
+class _TpPhases(NamedTuple):
+    """A stage's TP ring phases as :func:`pipeline_load_shape` runs them beside its sends."""
+
+    crosses: bool
+    """Its TP groups span nodes and every TP collective blocks (no GEMM hides any, no fused local step)."""
+    collectives: tuple[tuple[str, float], ...]
+    counts: tuple[int, int]
+    """Collectives a forward and a backward operation runs."""
+    layers: int
+    """Layers an operation releases them over."""
+    phases: int
+    """Ring phases a collective."""
+    left_out: bool
+    """Past :data:`TP_SEGMENTS_BOUND` events of the schedule's evaluation (every phase is two: its bytes, its
+    latency): left out of it, the sends priced alone as before stop 46."""
+
+
+def _tp_phases(scenario: Scenario, fabric: Fabric) -> _TpPhases:
+    """:class:`_TpPhases` of ``scenario``'s pipelined step on ``fabric``."""
+    from dpsim.analytic.pipeline_schedule import evaluated_operations
+
+    t = scenario.training
+    p, tp = t.pipeline_parallel, t.tensor_parallel
+    crosses = (
+        parallel.tensor_parallel_crosses_nodes(tp, fabric.per_node)
+        and tp > fabric.per_node
+        and parallel.tensor_parallel_hidden_time(scenario, fabric) <= 0
+        and parallel.tensor_parallel_local_time(scenario) <= 0
+    )
+    chunks = t.virtual_stages if t.pipeline_schedule == "interleaved" else 1
+    collectives = tuple(parallel.tensor_parallel_collectives(scenario, fabric)) if crosses else ()
+    layers = parallel.layers_per_stage(scenario)
+    per_stage = layers * parallel.tensor_parallel_counts(scenario)[0]
+    forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
+    counts = (max(1, round(max(1, forward) / chunks)), max(1, round(max(1, round(per_stage) - forward) / chunks)))
+    phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
+    segments = max(1, round(layers / chunks)) + max(counts) * phases * 2
+    operations = evaluated_operations(p, scenario.accumulation_steps, t.virtual_stages, t.pipeline_schedule)
+    left_out = crosses and segments * operations > TP_SEGMENTS_BOUND
+    return _TpPhases(crosses, collectives, counts, max(1, round(layers / chunks)), phases, left_out)
+
+
+def pipeline_tp_phases_left_out(scenario: Scenario, fabric: Fabric) -> bool:
+    """Whether the pipelined step's evaluation leaves out TP ring phases it would otherwise run beside the sends on
+    their NICs (:func:`pipeline_load_shape`): past :data:`TP_SEGMENTS_BOUND` events of them, each such stage's
+    sends are priced as if its TP groups loaded no NIC. ``predict``'s ``extra["pipeline_tp_phases_left_out"]``."""
+    if not _sends_cross_switched_nics(scenario, fabric) or not _tp_phases(scenario, fabric).left_out:
+        return False
+    t = scenario.training
+    group = dp_fabric(scenario, calibrated_fabric(scenario, profile_for(scenario)))
+    users = parallel.pipeline_nic_users(
+        t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel, fabric.per_node, fabric.nics_per_node, True,
+        _stage_reduces(scenario, group),
+    )  # fmt: skip
+    return any(users[1])
 
 
 def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:
@@ -1925,6 +1980,8 @@ def predict(scenario: Scenario) -> StepResult:
         "pipeline_p2p_blocking_s": blocking_p2p_s,
         "tied_embedding_allreduce_s": tied_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
+        # TP ring phases across nodes left out of the pipelined step's evaluation (past TP_SEGMENTS_BOUND events)
+        "pipeline_tp_phases_left_out": pipeline_tp_phases_left_out(scenario, fabric),
         "single_worker_step_s": single_s,
         # what prices the optimizer from memory traffic; a profile's fit prices it from the measured step instead
         **({} if profile_prices_optimizer(profile) else {"optimizer_bytes_per_param": optimizer_step_bytes(scenario)}),
