@@ -847,6 +847,18 @@ def test_tp_phases_past_the_bound_are_priced_as_the_sends_alone() -> None:
     assert predict(inside).extra["pipeline_tp_phases_left_out"] is False
 
 
+def test_the_sim_record_names_left_out_tp_phases_as_predict_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``simulate`` takes its pipeline terms from predict's (``_model_parallel_terms``, TP phases left out past the
+    bound alike), and its record carries predict's flag: where predict's says True, so does the simulator's."""
+    from dpsim.analytic import step as analytic_step
+
+    s = make("a", tp=1)
+    assert simulate(s, fidelity="chunk").extra["pipeline_tp_phases_left_out"] is False
+    monkeypatch.setattr(analytic_step, "pipeline_tp_phases_left_out", lambda scenario, fabric: True)
+    assert predict(s).extra["pipeline_tp_phases_left_out"] is True
+    assert simulate(s, fidelity="chunk").extra["pipeline_tp_phases_left_out"] is True
+
+
 def _gpt3_tp16_below_the_bound() -> list[str]:
     """GPT-3 175B at TP 16 × PP 8 with 8 micro-batches and 8 layers: below the bound."""
     return ["model.preset=gpt3-175b", "model.layers=8", "cluster.nodes=32", "training.micro_batch=1",
