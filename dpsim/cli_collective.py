@@ -127,7 +127,7 @@ UNREAD_FIELDS = (
 """Fields of the sections it reads that it does not: the gradient's buckets, overlap and width, the rent."""
 DEVICE_READ = ("cluster.device.preset",)
 """What it reads of ``cluster.device``: which device it is (NCCL's architecture and platform tuning,
-:func:`dpsim.analytic.step.fabric_of`); its other fields price compute and memory."""
+:func:`dpsim.analytic.fabrics.fabric_of`); its other fields price compute and memory."""
 
 
 def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> dict[str, str]:

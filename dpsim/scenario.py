@@ -2076,7 +2076,7 @@ class Scenario(_Section):
     def _nvls_runs(self) -> None:
         """Refuse a named NVLS all-reduce where the data-parallel all-reduce cannot run it: it failed only once the
         step was priced (``check`` said valid), blamed on ``<scenario>`` rather than the file. dpsim runs NVLS over a
-        whole node's GPUs (:func:`dpsim.analytic.step.dp_fabric` has none for a group with TP or PP), with the
+        whole node's GPUs (:func:`dpsim.analytic.fabrics.dp_fabric` has none for a group with TP or PP), with the
         Simple protocol only (NCCL's ``nvls.cc``). It is checked where the gradients are all-reduced
         (:attr:`gradient_reduction_op`); without data parallelism no all-reduce runs, and ZeRO's reduce-scatter and
         all-gather run their ring whatever the algorithm, so those pass as before."""
@@ -3025,7 +3025,7 @@ class Scenario(_Section):
                 else "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
             )
         if self.cluster.host_link is not None and self.cluster.nodes == 1:
-            # a GPU's path to its NIC (dpsim.analytic.step.host_link_of): a hop of inter-node transfers only, which a
+            # a GPU's path to its NIC (dpsim.analytic.fabrics.host_link_of): a hop of inter-node transfers only, which a
             # one-node job never makes, alone or on a shared fabric (its groups stay inside its node: round 21)
             out["cluster.host_link"] = "read only across nodes (cluster.nodes is 1: no GPU reaches a NIC)"
         if leaves is None and (why := self._host_topology_unread()):  # a shared fabric routes every group over it
@@ -3304,7 +3304,7 @@ class Scenario(_Section):
         """Why ``cluster.host_topology`` as a whole is read by nothing here, or '' where something reads it: with one
         GPU a node there is no path inside a node (no switch uplink, socket link or ring edge); with tensor or pipeline
         parallelism only a data-parallel group holding every GPU of a node sees the node's host topology
-        (:func:`dpsim.analytic.step.dp_fabric`): a group with part of a node, one GPU of it or no data parallelism
+        (:func:`dpsim.analytic.fabrics.dp_fabric`): a group with part of a node, one GPU of it or no data parallelism
         rings without it, and the tensor-parallel groups and the pipeline's sends never see one."""
         if self.cluster.host_topology is None:
             return ""
@@ -3314,7 +3314,7 @@ class Scenario(_Section):
         t = self.training
         if t.tensor_parallel * t.pipeline_parallel == 1:
             return ""
-        from dpsim.analytic.step import dp_fabric
+        from dpsim.analytic.fabrics import dp_fabric
 
         held = dp_fabric(self).per_node if self.data_parallel > 1 else 0
         if held == g:
@@ -3329,7 +3329,7 @@ class Scenario(_Section):
         """Why ``cluster.host_topology.p2p_latency_us`` is read by nothing here, or '' where a ring step reads it: with
         one GPU a node no ring edge lies inside a node; a textbook algorithm or ``protocol: none`` prices the links'
         alpha-beta, not NCCL's steps; only a data-parallel group over a whole node runs a ring on the node's host
-        topology (:func:`dpsim.analytic.step.dp_fabric`: a tensor-parallel group, or a data-parallel one with part of
+        topology (:func:`dpsim.analytic.fabrics.dp_fabric`: a tensor-parallel group, or a data-parallel one with part of
         a node, sees none; the pipeline's sends are not ring steps); and a node whose NCCL ring has an SHM edge keeps
         NCCL's per-step figure (:attr:`dpsim.sim.collectives.base.Layout.p2p_step_s`)."""
         host = self.cluster.host_topology
@@ -3337,7 +3337,7 @@ class Scenario(_Section):
             return ""
         if self.cluster.workers_per_node == 1:
             return "read only by ring steps inside a node (cluster.workers_per_node is 1)"
-        from dpsim.analytic.step import host_topology_of
+        from dpsim.analytic.fabrics import host_topology_of
         from dpsim.sim.collectives import TEXTBOOK
 
         c = self.communication
@@ -3359,7 +3359,7 @@ class Scenario(_Section):
         (gloo) and on one node there is no GPU-to-NIC path, and it moves only LL128 across nodes before v2.27.3
         (:attr:`dpsim.sim.collectives.base.Layout.ll128_across_nodes`) and Blackwell's NVLS-tree tuning from v2.30.3
         (``ncclNvlsTreeSm100Tuning``): from v2.27.3 on another GPU nothing reads it."""
-        from dpsim.analytic.step import nccl_arch
+        from dpsim.analytic.fabrics import nccl_arch
         from dpsim.sim.collectives.nccl_tuner import DEFAULT_NCCL_VERSION, P2C_SINCE, released
 
         if self.cluster.gloo:
@@ -3383,7 +3383,7 @@ class Scenario(_Section):
         Hopper or later GPU and the tree: on PCIe nodes of older GPUs (an A100 over PCIe Gen4) neither applies, and on
         any PCIe node only the tree (named, or ``auto``'s pick) reads it. Other algorithm-dependent cases on NVLink
         nodes are not listed (whether a ring leg is relayed depends on the NICs and the link binding)."""
-        from dpsim.analytic.step import nccl_arch
+        from dpsim.analytic.fabrics import nccl_arch
 
         c = self.cluster
         if c.inter_node.pcie_gpus_per_nic != 1:

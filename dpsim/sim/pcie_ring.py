@@ -216,8 +216,9 @@ def scenario_pcie_ring(
     the GPUs' links at NCCL's PCIe figure, the catalog link's DMA rate (``pcie3`` 12, ``pcie4`` 24, ``pcie5``
     48 GB/s: ``topo.cc`` reads the link's generation and width), not what NCCL's kernels reach GPU to GPU over it
     (:attr:`dpsim.catalog.LinkSpec.intra_efficiency`, the engines' price); a link given by its rate, that rate.
-    ``host``: the node's host topology where the caller has built it (:func:`dpsim.analytic.step.host_topology_of`)."""
-    from dpsim.analytic.step import host_topology_of, nccl_arch
+    ``host``: the node's host topology where the caller has built it
+    (:func:`dpsim.analytic.fabrics.host_topology_of`)."""
+    from dpsim.analytic.fabrics import host_topology_of, nccl_arch
     from dpsim.catalog import LINKS
 
     host, g = host if host is not None else host_topology_of(scenario), scenario.cluster.workers_per_node

@@ -1,7 +1,7 @@
 """One network for a whole step: every data-parallel group of every job on one fabric, at chunk level.
 
 :func:`simulate` runs one data-parallel group on its share of the NICs (the *symmetric
-reduction*: :func:`dpsim.analytic.step.dp_fabric` gives a group ``min(1, nics/s)`` of the
+reduction*: :func:`dpsim.analytic.fabrics.dp_fabric` gives a group ``min(1, nics/s)`` of the
 NIC bandwidth when ``s`` groups share a node) and each collective on a fresh network.
 :func:`simulate_shared` instead builds the whole fabric once (:class:`~dpsim.sim.cluster.Cluster`
 of every node of every job) and runs, in ONE simpy environment on ONE
@@ -656,7 +656,7 @@ def rail_copies(schedule: Schedule, cluster: Cluster, endpoints: np.ndarray, per
     """``schedule`` (a data-parallel group's, built on its own fabric of ``per_node`` GPUs a node, node-major) as
     NCCL runs it on the GPUs ``endpoints`` of ``cluster``: its channels spread over the NICs those GPUs sit near.
 
-    A group's fabric (:func:`dpsim.analytic.step.dp_fabric`) gives it its share of the node's NICs; on the whole
+    A group's fabric (:func:`dpsim.analytic.fabrics.dp_fabric`) gives it its share of the node's NICs; on the whole
     fabric its GPUs sit near several NICs (TP 4 on 8 GPUs with 2 NICs: GPUs i and 4 + i, NICs 0 and 1). NCCL's
     ring and tree channels leave and enter a node through NICs chosen per channel, not through the first and last
     GPU's own: ``src/graph/search.cc`` (``ncclTopoSearchRecNet``, ``ncclTopoSearchCheckNet``, ``ncclTopoCompute``,

@@ -63,8 +63,8 @@ PER_WORKER_LIMIT = 1024
 def build_cluster(scenario: Scenario, profile: Any = None) -> Cluster:
     """The simulated cluster of one data-parallel group of ``scenario``: the analytic engine's fabric.
 
-    :func:`dpsim.analytic.step.fabric_of` (achievable bandwidths, NICs, topology; the
-    profile's fitted links when calibrated) and :func:`~dpsim.analytic.step.dp_fabric` (with
+    :func:`dpsim.analytic.fabrics.fabric_of` (achievable bandwidths, NICs, topology; the
+    profile's fitted links when calibrated) and :func:`~dpsim.analytic.fabrics.dp_fabric` (with
     tensor/pipeline parallelism the group has ``min(dp, G/tp)`` ranks per node and its share
     of the NICs, its degraded NICs), so both engines run the collectives on the same links: the analytic engine's
     own cluster of that fabric (:func:`~dpsim.analytic.collectives.cluster_of`), built once for both: the

@@ -76,7 +76,7 @@ class Groups:
             intra_topology="switch",  # a group's GPUs are not GPUs 0 … per_node−1 of a mesh: rings in rank order
             pcie_graph=whole.pcie_graph if whole_node else (),  # the node's graph: all its GPUs
             # and so are the node's ring transports and its measured P2P step: a group with part of a node sees
-            # neither (as dpsim.analytic.step.dp_fabric's group); its transfers still take the node's links
+            # neither (as dpsim.analytic.fabrics.dp_fabric's group); its transfers still take the node's links
             shm_edges=whole.shm_edges if whole_node else (),
             p2p_step_s=whole.p2p_step_s if whole_node else 0.0,
         )
