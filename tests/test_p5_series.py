@@ -38,7 +38,8 @@ def test_simple_where_the_measured_busbw_dips() -> None:
     (``tuning.cc``: PAT needs one GPU a node, NVLS a CollNet), so the only choice is the protocol, and the measured
     curve shows where it turns LL128 → Simple: busbw grows least from one size to the next exactly there (it falls
     on 2, 4 and 8 nodes: 234.5 → 215.6, 253.4 → 220.6, 261.3 → 224.5 GB/s). dpsim turns at those sizes, and where it
-    never turns (32 nodes up to 2 GiB) the measured busbw rises at every doubling."""
+    never turns (16 and 32 nodes up to 2 GiB, since NCCL's own estimate with the p5's AMD constants picks the protocol:
+    7d9875f) the measured busbw rises at every doubling."""
     table = rows("all_gather")
     assert {r["ran"].split("(")[1].split("/")[0] for r in table} == {"ring"}
     for nodes, points in ALL_GATHER.items():
@@ -51,12 +52,7 @@ def test_simple_where_the_measured_busbw_dips() -> None:
             assert growth[first - 1] == min(growth)
         else:
             assert min(growth) > 1.0
-    assert {n for n in ALL_GATHER if any(r["ran"].endswith("/Simple)") for r in table if r["nodes"] == n)} == {
-        2,
-        4,
-        8,
-        16,
-    }
+    assert {n for n in ALL_GATHER if any(r["ran"].endswith("/Simple)") for r in table if r["nodes"] == n)} == {2, 4, 8}
 
 
 def test_the_all_to_all_is_grouped_p2p_simple_on_both_engines() -> None:
@@ -142,12 +138,12 @@ def test_the_receive_window_grows_with_the_nodes_while_the_rate_does_not() -> No
 
 
 def test_nccls_own_latency_estimates_by_hand() -> None:
-    """``tuning.cc`` v2.27.7 by hand, with aws-ofi-nccl's 75 µs ``latencyInter`` on p5. Ring all-gather, LL128, 32
-    nodes of 8: baseLat 14 + (255 − 31) · max(1.9, netOverhead 1.0) + 31 · (4.0 + 75) = 2,888.6 µs; all-reduce on 4
-    nodes: 14 + (62 − 6) · 1.9 + 6 · 79 = 594.4 µs. Tree all-reduce, LL128, 4 nodes: 14 + 2 · (7 · 1.25 + 2 · (8.5 +
-    75)) = 365.5 µs."""
-    assert nccl_ring_latency_s("all_gather", 32) * 1e6 == pytest.approx(2888.6)
-    assert nccl_ring_latency_s("allreduce", 4) * 1e6 == pytest.approx(594.4)
+    """``tuning.cc`` v2.27.7 by hand, with aws-ofi-nccl's 75 µs ``latencyInter`` on p5, whose hosts are AMD EPYC
+    (``getNetOverhead``: 2 µs on AMD). Ring all-gather, LL128, 32 nodes of 8: baseLat 14 + (255 − 31) · max(1.9,
+    netOverhead 2.0) + 31 · (4.0 + 75) = 2,911.0 µs; all-reduce on 4 nodes: 14 + (62 − 6) · 2.0 + 6 · 79 = 600.0 µs.
+    Tree all-reduce, LL128, 4 nodes: 14 + 2 · (7 · 1.25 + 2 · (8.5 + 75)) = 365.5 µs."""
+    assert nccl_ring_latency_s("all_gather", 32) * 1e6 == pytest.approx(2911.0)
+    assert nccl_ring_latency_s("allreduce", 4) * 1e6 == pytest.approx(600.0)
     assert nccl_tree_latency_s(4) * 1e6 == pytest.approx(365.5)
 
 
