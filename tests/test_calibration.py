@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _imports import runtime_imports
 
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link
@@ -1239,23 +1240,7 @@ def test_calibration_imports_no_engine() -> None:
     """The profile sits below the engines: ``dpsim.calibration`` imports (at load or inside a function) only the closed
     forms it fits with, ``dpsim.analytic.collectives``, of ``dpsim.analytic`` and nothing of ``dpsim.sim``;
     ``dpsim.analytic.step`` imports it. Before stop 47 it imported ``analytic.step`` for ``profile_link_name``."""
-    import ast
-
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "dpsim" / "calibration.py").read_text(encoding="utf-8"))
-    typing_only = {
-        id(node)
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-        for statement in block.body
-        for node in ast.walk(statement)
-    }
-    imported = {  # a package's submodule by its full name (``from dpsim.analytic import collectives``)
-        f"{node.module}.{alias.name}" if node.module in ("dpsim.analytic", "dpsim.sim") else node.module
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module and id(node) not in typing_only
-        for alias in node.names
-    }
-    engines = {m for m in imported if m.startswith(("dpsim.analytic", "dpsim.sim"))}
+    engines = {m for m in runtime_imports("dpsim.calibration") if m.startswith(("dpsim.analytic", "dpsim.sim"))}
     assert engines == {"dpsim.analytic.collectives"}
 
 

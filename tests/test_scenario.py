@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _imports import runtime_imports
 
 from dpsim import catalog
 from dpsim.errors import ScenarioError
@@ -567,32 +568,6 @@ def test_fewer_nics_than_workers_must_divide_them(workers: int, nics: int) -> No
         load_scenario(None, ["cluster.workers_per_node=8", f"cluster.inter_node.nics_per_node={nics}"])
 
 
-def _runtime_imports(module: str) -> set[str]:
-    """The modules ``module`` (a file of dpsim) imports at load or inside a function, ``TYPE_CHECKING`` blocks left
-    out; a package's submodule by its full name (``from dpsim.analytic import collectives``)."""
-    import ast
-
-    path = Path(__file__).resolve().parents[1] / (module.replace(".", "/") + ".py")
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    typing_only = {
-        id(node)
-        for block in ast.walk(tree)
-        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-        for statement in block.body
-        for node in ast.walk(statement)
-    }
-    found = set()
-    for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
-        if isinstance(node, ast.ImportFrom) and node.module:
-            package = node.module in ("dpsim", "dpsim.analytic", "dpsim.sim")
-            found |= {f"{node.module}.{alias.name}" if package else node.module for alias in node.names}
-        elif isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-    return found
-
-
 def test_the_scenario_imports_no_engine_step_and_its_fabric_helpers_sit_below_both() -> None:
     """``dpsim.scenario``'s checks of unread fields ask a data-parallel group's fabric, the node's host topology and
     NCCL's GPU generation of ``dpsim.analytic.fabrics`` (stop 48), not of ``dpsim.analytic.step``, which imported them
@@ -601,9 +576,9 @@ def test_the_scenario_imports_no_engine_step_and_its_fabric_helpers_sit_below_bo
     import dpsim.analytic.fabrics as fabrics
     import dpsim.analytic.step as step
 
-    analytic = {m for m in _runtime_imports("dpsim.scenario") if m.startswith("dpsim.analytic")}
+    analytic = {m for m in runtime_imports("dpsim.scenario") if m.startswith("dpsim.analytic")}
     assert analytic == {"dpsim.analytic.fabrics"}
-    below = _runtime_imports("dpsim.analytic.fabrics")
+    below = runtime_imports("dpsim.analytic.fabrics")
     assert not below & {"dpsim.scenario", "dpsim.analytic.step", "dpsim.analytic.parallel", "dpsim.analytic.memory"}
     for name in fabrics.__all__:
         assert getattr(step, name) is getattr(fabrics, name), name
