@@ -1,0 +1,194 @@
+"""Prove that a change moved no prediction: price seeded random cases, write every answer, compare two trees' files.
+
+A refactor (a function split, a module moved, a cache added) claims "no answer moved". This script makes the claim
+checkable: run it on the tree before and on the tree after with the same seed, then compare the two files::
+
+    python benchmarks/predict_identity.py --cases 400 --seed 0 --out before.jsonl [--engine analytic|sim|both]
+                                          [--draws mix|plain|wide|wider|widest|host] [--set PATH=VALUE ...]
+    python benchmarks/predict_identity.py --compare before.jsonl after.jsonl
+
+Each case is one draw of :func:`benchmarks.agreement_fuzz.draw` (a bundled scenario and ``--set`` overrides its
+validators accept; ``--draws mix``, the default, cycles plain, ``--wide``, ``--wider``, ``--widest`` and
+``--host-topology`` draws from one seeded generator). Each line of the file holds the case and, per engine, either
+:meth:`dpsim.records.StepResult.to_dict` (every field and ``extra`` entry, floats written so they read back exactly)
+or the one-line error the case was refused with. The repository's own path is written as ``<repo>`` so two checkouts
+of one commit write identical files.
+
+``--compare A B`` reads two such files and prints the first case whose draw, answer or refusal differs, with the
+first differing field; exit status 0 when every case is identical, 1 when one differs, 2 on a file it cannot read.
+A case that ran past ``--case-timeout`` on either side is counted apart (not compared), as a timeout depends on the
+machine's load.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.agreement_fuzz import Refused, _Timeout, case_alarm, draw
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
+from dpsim import run
+from dpsim.errors import ScenarioError
+from dpsim.scenario import load_scenario
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+DRAWS = {  # the agreement_fuzz.draw flags of each kind: host, wide, wider, widest
+    "plain": (False, False, False, False),
+    "wide": (False, True, False, False),
+    "wider": (False, False, True, False),
+    "widest": (False, False, False, True),
+    "host": (True, False, False, False),
+}
+
+
+def _portable(value: Any) -> Any:
+    """``value`` with the repository's path written ``<repo>`` (a profile path in a draw or a record), tuples as
+    lists, so the line is JSON and the same from any checkout."""
+    if isinstance(value, str):
+        return value.replace(ROOT, "<repo>")
+    if isinstance(value, dict):
+        return {str(k): _portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_portable(v) for v in value]
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    return _portable(repr(value))
+
+
+def _answer(path: Path, sets: list[str], engine: str, timeout: int) -> dict[str, Any]:
+    """One engine's answer to a case: ``{"result": to_dict()}``, ``{"refused": one line}``, ``{"crash": text}`` or
+    ``{"timeout": s}``."""
+    try:
+        with case_alarm(timeout):
+            return {"result": run(load_scenario(path, sets), engine=engine).to_dict()}
+    except ScenarioError as exc:
+        return {"refused": exc.one_line()}
+    except _Timeout:
+        return {"timeout": timeout}
+    except Exception as exc:  # a crash is an answer too: the same crash on both trees is no change
+        return {"crash": f"{type(exc).__name__}: {exc}"}
+
+
+def cases(seed: int, count: int, kinds: list[str], extra: list[str]) -> Iterator[tuple[str, Path, list[str]]]:
+    """``count`` draws from one generator seeded ``seed``: (kind, scenario file, overrides); the kinds cycle."""
+    rng = random.Random(seed)
+    made = tries = 0
+    while made < count and tries < 50 * count:
+        kind = kinds[made % len(kinds)]
+        tries += 1
+        try:
+            path, sets = draw(rng, extra, *DRAWS[kind])
+        except Refused:
+            continue
+        made += 1
+        yield kind, path, sets
+
+
+def price(args: Any) -> int:
+    kinds = list(DRAWS) if args.draws == "mix" else [args.draws]
+    engines = ["analytic", "sim"] if args.engine == "both" else [args.engine]
+    lines = []
+    for index, (kind, path, sets) in enumerate(cases(args.seed, args.cases, kinds, args.set)):
+        row = {"case": index, "draws": kind, "file": path.name, "sets": sets}
+        row |= {engine: _answer(path, sets, engine, args.case_timeout) for engine in engines}
+        lines.append(json.dumps(_portable(row), sort_keys=True) + "\n")
+    args.out.write_text("".join(lines))
+    timeouts = sum(line.count('"timeout"') for line in lines)
+    print(f"{len(lines)} cases, {', '.join(engines)}: written to {args.out.name} ({timeouts} past the timeout)")
+    return 0
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScriptError(f"--compare: cannot read {path}: {exc.strerror or exc}") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict) or "case" not in row:
+            raise ScriptError(f"--compare: {path}: line {number} is not a case this script wrote")
+        rows.append(row)
+    return rows
+
+
+def first_difference(a: Any, b: Any, where: str = "") -> str | None:
+    """The first key path at which ``a`` and ``b`` differ (NaN equals NaN: the same answer), or None."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                return f"{where}.{key} (only in {'B' if key not in a else 'A'})"
+            found = first_difference(a[key], b[key], f"{where}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        found = (first_difference(x, y, f"{where}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True)))
+        return next((f for f in found if f), None)
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return None
+    return None if type(a) is type(b) and a == b else f"{where}: {a!r} vs {b!r}"
+
+
+def compare(first: Path, second: Path) -> int:
+    a, b = _read(first), _read(second)
+    if len(a) != len(b):
+        raise ScriptError(f"--compare: {first.name} holds {len(a)} cases, {second.name} {len(b)}: not one draw")
+    timed_out = 0
+    for x, y in zip(a, b, strict=True):
+        if any("timeout" in side.get(e, {}) for side in (x, y) for e in ("analytic", "sim")):
+            timed_out += 1
+            continue
+        found = first_difference(x, y)
+        if found:
+            print(f"case {x['case']} differs at {found.lstrip('.')}: {x.get('file')} {' '.join(x.get('sets', []))}")
+            return 1
+    print(f"{len(a) - timed_out} cases identical ({timed_out} past the timeout on a side, not compared)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The harness, with bad options one line on stderr and status 2."""
+    return one_line_errors(functools.partial(_main, argv))()
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=whole(1, 1_000_000), default=400)
+    parser.add_argument("--seed", type=whole(0, (1 << 63) - 1), default=0)
+    parser.add_argument("--engine", choices=["analytic", "sim", "both"], default="analytic")
+    parser.add_argument("--draws", choices=["mix", *DRAWS], default="mix")
+    parser.add_argument("--set", action="append", default=[], help="PATH=VALUE added to every case (repeatable)")
+    parser.add_argument("--case-timeout", type=whole(1, 86_400), default=60, help="seconds per engine and case")
+    parser.add_argument("--out", type=Path, help="the file to write the cases to (one JSON line each)")
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), help="compare two files written so")
+    args = parser.parse_args(argv)
+    if args.compare:
+        if args.out is not None:
+            raise ScriptError("--compare reads two files; --out writes one: give one of them")
+        return compare(*args.compare)
+    if args.out is None:
+        raise ScriptError("--out: expected a file to write the cases to (or --compare A B)")
+    if args.out.is_dir() or not args.out.parent.is_dir():
+        raise ScriptError(f"--out: {args.out}: expected a file in an existing folder")
+    if args.set:
+        try:
+            load_scenario(None, args.set)
+        except ScenarioError as exc:
+            raise ScriptError(f"--set: {exc.one_line()}") from None
+    return price(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

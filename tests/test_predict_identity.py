@@ -1,0 +1,91 @@
+"""benchmarks/predict_identity.py: a refactor's "no answer moved", written per case and compared between two trees."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests._bench import load_benchmark
+
+identity = load_benchmark("predict_identity")
+
+
+def _write(tmp_path: Path, name: str, *options: str) -> Path:
+    out = tmp_path / name
+    assert identity.main(["--cases", "6", "--seed", "3", *options, "--out", str(out)]) == 0
+    return out
+
+
+def test_one_seed_writes_the_same_file_twice_and_the_comparison_says_so(tmp_path, capsys):
+    a, b = _write(tmp_path, "a.jsonl", "--engine", "both"), _write(tmp_path, "b.jsonl", "--engine", "both")
+    assert a.read_bytes() == b.read_bytes()
+    rows = [json.loads(line) for line in a.read_text().splitlines()]
+    assert [r["draws"] for r in rows] == ["plain", "wide", "wider", "widest", "host", "plain"]
+    assert all("result" in r[e] or "refused" in r[e] for r in rows for e in ("analytic", "sim"))
+    assert identity.main(["--compare", str(a), str(b)]) == 0
+    assert "6 cases identical" in capsys.readouterr().out
+
+
+def test_a_moved_last_digit_is_the_first_difference_named(tmp_path, capsys):
+    a = _write(tmp_path, "a.jsonl")
+    rows = [json.loads(line) for line in a.read_text().splitlines()]
+    priced = next(r for r in rows if "result" in r["analytic"])
+    result = priced["analytic"]["result"]
+    result["step_time_s"] = math.nextafter(result["step_time_s"], math.inf)  # one ulp: a different decimal
+    moved = tmp_path / "moved.jsonl"
+    moved.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    assert identity.main(["--compare", str(a), str(moved)]) == 1
+    assert f"case {priced['case']} differs at analytic.result.step_time_s" in capsys.readouterr().out
+
+
+def test_an_extra_key_and_a_different_draw_are_differences():
+    assert identity.first_difference({"x": {"a": 1}}, {"x": {"a": 1, "b": 2}}) == ".x.b (only in B)"
+    assert identity.first_difference({"sets": ["a=1"]}, {"sets": ["a=2"]}) == ".sets[0]: 'a=1' vs 'a=2'"
+    assert identity.first_difference({"v": 1}, {"v": 1.0}) == ".v: 1 vs 1.0"
+    assert identity.first_difference({"v": float("nan")}, {"v": float("nan")}) is None
+
+
+def test_the_repository_path_is_written_portably():
+    root = identity.ROOT
+    assert identity._portable({"p": f"{root}/benchmarks/x.yaml", "t": (1, 2)}) == {"p": "<repo>/benchmarks/x.yaml",
+                                                                                  "t": [1, 2]}  # fmt: skip
+
+
+def _status(argv: list[str]) -> int:
+    try:
+        return identity.main(argv)
+    except SystemExit as exc:  # argparse's own usage errors (one line through script_cli.Parser)
+        return int(exc.code or 0)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "--out: expected a file"),
+        (["--out", "missing-folder/x.jsonl"], "--out: missing-folder/x.jsonl: expected a file in an existing folder"),
+        (["--out", "x.jsonl", "--set", "cluster.nodez=2"], "--set:"),
+        (["--compare", "missing-a.jsonl", "missing-b.jsonl"], "--compare: cannot read missing-a.jsonl"),
+        (["--compare", "a", "b", "--out", "x.jsonl"], "give one of them"),
+        (["--cases", "0", "--out", "x.jsonl"], "--cases"),
+    ],
+)
+def test_bad_options_are_one_line_and_status_2(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _status(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_file_the_script_did_not_write_is_refused(tmp_path, capsys):
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"not": "a case"}\n')
+    assert identity.main(["--compare", str(other), str(other)]) == 2
+    assert "line 1 is not a case this script wrote" in capsys.readouterr().err
+    a, short = _write(tmp_path, "a.jsonl"), tmp_path / "short.jsonl"
+    short.write_text(a.read_text().splitlines(keepends=True)[0])
+    assert identity.main(["--compare", str(a), str(short)]) == 2
+    assert "holds 6 cases" in capsys.readouterr().err
