@@ -252,9 +252,38 @@ FRESH48: list[list[tuple[str, object]]] = [
 (``benchmarks/results/validation-2026-12-07-c/draw_cases.py``) before any of them was measured. fresh44 to fresh47
 have been seen (models were judged on them); this is the next check no model change was made or gated on."""
 
+FRESH49: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 40), (BUCKET, "3 MiB"), (RATE, "575 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 80), (ACC, 4), (BUCKET, "50 MiB"), (RATE, "225 Mbit/s")],
+    [(NODES, 5), (MB, 40), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "925 Mbit/s")],
+    [(NODES, 2), ("model.layers", 3), ("model.hidden", 640), (MB, 40), (ACC, 6), (BUCKET, "10 MiB"),
+     (RATE, "225 Mbit/s")],
+    [(NODES, 4), (MB, 72), (ACC, 4), (BUCKET, "25 MiB"), (RATE, "575 Mbit/s"),
+     ("variability.stragglers", [{"worker": 3, "slowdown": 1.75}])],
+    [(NODES, 3), ("model.layers", 5), ("model.hidden", 896), (MB, 128), (ACC, 2), (BUCKET, "100 MiB"),
+     (RATE, "225 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "ring"), (MB, 48), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "225 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 56), (ACC, 2), (BUCKET, "5 MiB"), (RATE, "575 Mbit/s")],
+    [(NODES, 6), (ALG, "ring"), (MB, 112), (BUCKET, "5 MiB"), (RATE, "225 Mbit/s")],
+    [(NODES, 7), (ALG, "tree"), (MB, 32), (ACC, 2), (BUCKET, "5 MiB"), (RATE, "225 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 5), (ALG, "tree"), (MB, 40), (BUCKET, "1 MiB"), (RATE, "575 Mbit/s")],
+    [(NODES, 8), (ALG, "tree"), (MB, 216), (BUCKET, "7 MiB"), (RATE, "925 Mbit/s")],
+    [(NODES, 7), (ALG, "halving-doubling"), (MB, 128), (BUCKET, "25 MiB"), (RATE, "925 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 40), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "575 Mbit/s")],
+    [(NODES, 6), (ALG, "halving-doubling"), (MB, 80), (BUCKET, "100 MiB"), (RATE, "925 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 40), (BUCKET, "7 MiB"), (RATE, "575 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 256), (BUCKET, "5 MiB"), (RATE, "925 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 112), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "925 Mbit/s")],
+]  # fmt: skip
+"""A seventh set (``--case-set fresh49``, stop 49): stop 44's rule drawn again (``random.Random(49)``) at links of 225,
+575 and 925 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-07-d/draw_cases.py``) before any of them was measured. fresh44 to fresh48
+have been seen (models were judged on them); this is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
-    "fresh48": FRESH48,
+    "fresh48": FRESH48, "fresh49": FRESH49,
 }  # fmt: skip
 
 
@@ -447,7 +476,8 @@ def main() -> int:
                    "stop 42 ran (CASES); fresh44: 18 no session ran before stop 44 (FRESH44); fresh45: 18 more at "
                    "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
                    "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47); "
-                   "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48). With --reuse: the folder's own "
+                   "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48); fresh49: seed 49 at 225 / 575 / 925 Mbit/s "
+                   "(FRESH49). With --reuse: the folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
