@@ -1,0 +1,88 @@
+"""The per-step cost of a ring with two ranks a node: emu's measured all-reduces against dpsim's price (no root).
+
+    PYTHONPATH=. python benchmarks/results/two-a-node-2026-12-07/analyse.py RECORDS.json PROFILE.yaml [BENCH.json]
+
+RECORDS.json: ``calib_two_a_node.py``'s records (rank 0's, one per nodes x per_node x rate x algorithm x size), or
+``grid``: that script's grid with no measurement (the price alone, as ``preprice.txt`` was written before it ran).
+PROFILE.yaml: the calibration of the same window (its links price every point; none of these points is in it).
+BENCH.json: that calibration's ``calibration-bench.json``: its one-a-node ring / backend points at the same rank count
+and rate are printed beside each two-a-node point (the control).
+
+Per point: the measured median, the ideal wire time ``c·S/(η·R)`` (c the busiest node's bytes over S: a flat ring
+2(N-1)/N with one crossing a node each way; hierarchical G·2(M-1)/M·S/G; η = 1448/1514, tbf counting whole frames), the
+excess per step over that wire time, and the analytic engine's price (``dpsim collective`` on the validation's MLP
+scenario with the profile) with its error.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.validate_emulated import SCENARIO
+from dpsim.cli_collective import collective_rows
+from dpsim.scenario import load_scenario
+
+ETA = 1448 / 1514
+
+
+def steps_and_bytes(algorithm: str, nodes: int, per_node: int) -> tuple[int, float]:
+    """Sequential steps of the all-reduce and the bytes each node's wire carries one way, per byte of S."""
+    n = nodes * per_node
+    if algorithm == "hierarchical":
+        return 2 * (per_node - 1) + 2 * (nodes - 1), 2 * (nodes - 1) / nodes
+    return 2 * (n - 1), 2 * (n - 1) / n
+
+
+def price(tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int) -> float:
+    sets = [
+        f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}",
+        f"cluster.inter_node.bandwidth={rate * 8 / 1e6:g} Mbit/s", f"communication.algorithm={algorithm}",
+        f"calibration.profile={profile.resolve()}",
+    ]  # fmt: skip
+    scenario = load_scenario(tmp, sets, batch_free=True)
+    return float(collective_rows(scenario, "allreduce", [float(size)])[0]["time_s"])
+
+
+def grid() -> list[dict]:
+    """The points ``calib_two_a_node.py`` measures, with no time (nan)."""
+    return [
+        {"nodes": nodes, "per_node": 2, "rate_bytes_per_s": mbit * 1e6 / 8, "algorithm": algorithm, "size_bytes": size,
+         "time_s": float("nan")}
+        for nodes in (2, 4) for mbit in (1200, 450) for algorithm in ("ring", "backend", "hierarchical")
+        for size in (8 * 1024, 64 * 1024, 1 << 20, 2362368, 9449472)
+    ]  # fmt: skip
+
+
+def main() -> None:
+    import tempfile
+
+    records = grid() if sys.argv[1] == "grid" else json.loads(Path(sys.argv[1]).read_text())
+    profile = Path(sys.argv[2])
+    control: dict[tuple, float] = {}
+    if len(sys.argv) > 3:
+        bench = json.loads(Path(sys.argv[3]).read_text())
+        bench = bench.get("records", bench) if isinstance(bench, dict) else bench
+        for r in bench:
+            if r.get("link_class") == "inter" and r["collective"] == "all_reduce":
+                control[(r["algorithm"], r["ranks"], round(r["rate_bytes_per_s"]), r["size_bytes"])] = r["time_s"]
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d) / "scenario.yaml"
+        tmp.write_text(SCENARIO)
+        print(f"{'config':>6} {'Mbit/s':>6} {'algorithm':>12} {'size B':>9} {'meas ms':>9} {'wire ms':>8} "
+              f"{'excess/step ms':>14} {'priced ms':>9} {'err %':>6} {'1-a-node ms':>11}")  # fmt: skip
+        for r in sorted(records, key=lambda r: (r["nodes"], -r["rate_bytes_per_s"], r["algorithm"], r["size_bytes"])):
+            nodes, per_node, rate = r["nodes"], r["per_node"], r["rate_bytes_per_s"]
+            alg, size, t = r["algorithm"], r["size_bytes"], r["time_s"]
+            steps, c = steps_and_bytes(alg, nodes, per_node)
+            wire = c * size / (ETA * rate)
+            p = price(tmp, profile, nodes, per_node, rate, alg, size)
+            ctl = control.get((alg, nodes * per_node, round(rate), size))
+            print(f"{nodes}x{per_node:<4} {rate * 8e-6:6.0f} {alg:>12} {size:9d} {t * 1e3:9.2f} {wire * 1e3:8.2f} "
+                  f"{(t - wire) / steps * 1e3:14.3f} {p * 1e3:9.2f} {100 * (p - t) / t:+6.1f} "
+                  f"{'' if ctl is None else f'{ctl * 1e3:.2f}':>11}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
