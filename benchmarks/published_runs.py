@@ -1927,14 +1927,96 @@ def fp8_gain(bf16: PublishedRun, fp8: PublishedRun, engine: str = "analytic") ->
     )
 
 
+@dataclass(frozen=True)
+class PublishedPair:
+    """One published measurement of a bf16 / Float8 pair (tokens/s a GPU): where it is, and the group's Float8 row
+    whose configuration it measured again."""
+
+    source: str
+    fp8_row: str
+    bf16: float
+    fp8: float
+
+
+_TORCHAO_ROW = "torchtitan 8B FSDP compiled FP8 b1 on 8 H100 (torchao, Mar 2025)"
+_TITAN_70B_ROW = "torchtitan 70B TP8 FP8 on 256 H100 (2025)"
+_TITAN_70B_ASYNC_ROW = "torchtitan 70B TP8 FP8 AsyncTP on 256 H100 (2025)"
+
+FP8_PAIR_REPEATS: tuple[PublishedPair, ...] = (
+    # The torchao pair's configuration (Llama3-8B, FSDP2 on 8 Grand Teton H100, batch 1, seq 8192, compile, per-op
+    # SAC; bf16 against tensorwise Float8 with the float8 all-gather) as the same team published it three times in
+    # seven weeks. pytorch/torchtitan#808 (vkuzo, 27 Jan 2025), the PR's log lines ("LLaMa 3 8B on 8 H100s"):
+    # llama3_8b.toml at eddce12 (batch_size 1, seq_len 8192, selective_ac_option 'op'), --training.compile; bf16
+    # "step: 20 ... memory: 47.65GiB(50.16%) tps: 5,760" (a 95.0 GiB device, the Grand Teton part, and the README's
+    # batch-1 bf16 peak); tensorwise with enable_fsdp_float8_all_gather and precompute_float8_dynamic_scale_for_fsdp
+    # (no force_recompute_fp8_weight_in_bwd) "step: 20 ... memory: 47.32GiB(49.81%) tps: 7,186"; AdamW foreach (fused
+    # from 6e4988550, 24 Feb). One step's log line each, not a median
+    PublishedPair("pytorch/torchtitan#808 (27 Jan 2025), step-20 log lines", _TORCHAO_ROW, 5760.0, 7186.0),
+    # pytorch/ao#1793's first draft of the table (28 Feb 2025, review thread on torchao/float8/README.md): "Median
+    # tokens/second" none (bf16) 6019, tensorwise 7190 (rowwise 6649), peak memory 47.65 / 47.77 GiB (the merged
+    # batch-1 figures); the draft's text said "Batch size 2", its float8 flags are not stated
+    PublishedPair("pytorch/ao#1793 first draft (28 Feb 2025), median", _TORCHAO_ROW, 6019.0, 7190.0),
+    # the group's own pair: torchao/float8/README.md at 8c81863ba (12 Mar 2025), median, the script's flags
+    PublishedPair("pytorch/ao README at 8c81863ba (12 Mar 2025), median", _TORCHAO_ROW, 6150.0, 7689.5),
+    # The 70B TP 8 pairs (full AC, compile, tensorwise Float8 TP) measured by the same author three months before the
+    # June 2025 file: pytorch/pytorch#149990 (danielvegamyhre, 25 Mar 2025), "Llama3 70b training runs on 128 H100s
+    # with full AC, using FSDP=16, TP=8": bf16 598 / 673, float8 tensorwise 820 / 950 TPS (vanilla / async TP); the
+    # local batch is not stated (the llama3_70b.toml of that day says 8, the June file ran 16), so not a row
+    PublishedPair("pytorch/pytorch#149990 (25 Mar 2025), 128 H100, vanilla TP", _TITAN_70B_ROW, 598.0, 820.0),
+    PublishedPair("pytorch/torchtitan June 2025 file, 256 H100, vanilla TP", _TITAN_70B_ROW, 597.3, 809.8),
+    PublishedPair("pytorch/pytorch#149990 (25 Mar 2025), 128 H100, AsyncTP", _TITAN_70B_ASYNC_ROW, 673.0, 950.0),
+    PublishedPair("pytorch/torchtitan June 2025 file, 256 H100, AsyncTP", _TITAN_70B_ASYNC_ROW, 652.4, 942.4),
+)
+"""Published repeats of the configuration of a bf16 / Float8 pair of the torchtitan group: not rows (the run they
+repeat is in the group; each differs in a field the group's row pins: the optimizer, a Float8 flag, the stated batch,
+the GPU count). They give the spread a row's error and a pair's Float8 / bf16 ratio are read against."""
+
+
+def _spread(values: Sequence[float]) -> float:
+    """Largest over smallest, less 1."""
+    return max(values) / min(values) - 1.0
+
+
 def _print_fp8_gains(engine: str) -> None:
     """torchtitan's bf16 / Float8 pairs: the step Float8 saved as published and as priced, split into compute and
-    exposed communication (a diagnostic of the FP8 pricing; nothing fitted)."""
-    print("torchtitan's bf16 / Float8 pairs: seconds a step Float8 saved, published and priced (compute + exposed):")
-    print(f"  {'Float8 row':<66} {'published':>9} {'priced':>8} {'compute':>8} {'exposed':>8}")
-    for bf16, fp8 in fp8_gain_pairs(TORCHTITAN_RUNS):
+    exposed communication; the Float8 / bf16 throughput ratio of each pair, published and priced; then the published
+    repeats of three pairs' configurations (:data:`FP8_PAIR_REPEATS`) with the spread among them (a diagnostic of the
+    FP8 pricing; nothing fitted)."""
+    print("torchtitan's bf16 / Float8 pairs: seconds a step Float8 saved, published and priced (compute + exposed),")
+    print("and Float8 / bf16 throughput, published and priced:")
+    print(
+        f"  {'Float8 row':<66} {'published':>9} {'priced':>8} {'compute':>8} {'exposed':>8} {'ratio':>6} {'priced':>6}"
+    )
+    pairs = fp8_gain_pairs(TORCHTITAN_RUNS)
+    priced: dict[str, tuple[float, float]] = {}
+    for bf16, fp8 in pairs:
         g = fp8_gain(bf16, fp8, engine)
-        print(f"  {g.fp8:<66} {g.published_s:>9.3f} {g.priced_s:>8.3f} {g.compute_s:>8.3f} {g.exposed_comm_s:>8.3f}")
+        priced[fp8.name] = (predict_run(bf16, engine)[0], predict_run(fp8, engine)[0])
+        low, high = priced[fp8.name]
+        print(
+            f"  {g.fp8:<66} {g.published_s:>9.3f} {g.priced_s:>8.3f} {g.compute_s:>8.3f} {g.exposed_comm_s:>8.3f} "
+            f"{fp8.published_tflops_per_gpu / bf16.published_tflops_per_gpu:>6.3f} {high / low:>6.3f}"
+        )
+    print()
+    print("Published repeats of three pairs' configurations (tokens/s a GPU; error = the group row's priced value /")
+    print("published - 1; the 128-GPU repeats are priced as the 256-GPU rows):")
+    print(f"  {'source':<58} {'bf16':>7} {'error':>7} {'Float8':>7} {'error':>7} {'ratio':>6}")
+    for row in dict.fromkeys(r.fp8_row for r in FP8_PAIR_REPEATS):
+        repeats = [r for r in FP8_PAIR_REPEATS if r.fp8_row == row]
+        low, high = priced[row]
+        print(f"  {row}:")
+        for r in repeats:
+            print(
+                f"  {r.source:<58} {r.bf16:>7.1f} {100 * (low / r.bf16 - 1):>+6.1f}% {r.fp8:>7.1f} "
+                f"{100 * (high / r.fp8 - 1):>+6.1f}% {r.fp8 / r.bf16:>6.3f}"
+            )
+        ratios = [r.fp8 / r.bf16 for r in repeats]
+        print(f"  {'priced':<58} {low:>7.1f} {'':>7} {high:>7.1f} {'':>7} {high / low:>6.3f}")
+        print(
+            f"  spread (largest / smallest - 1): bf16 {100 * _spread([r.bf16 for r in repeats]):.1f} %, "
+            f"Float8 {100 * _spread([r.fp8 for r in repeats]):.1f} %, ratio {100 * _spread(ratios):.1f} % "
+            f"({min(ratios):.3f} .. {max(ratios):.3f})"
+        )
 
 
 def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
@@ -4099,7 +4181,8 @@ def main() -> None:
         "--fp8-gains",
         action="store_true",
         help="only torchtitan's bf16 / Float8 pairs: the seconds a step Float8 saved, published and priced, the "
-        "priced saving split into compute and exposed communication (a diagnostic, not the model)",
+        "priced saving split into compute and exposed communication, each pair's Float8 / bf16 throughput, and the "
+        "published repeats of three pairs' configurations with their spread (a diagnostic, not the model)",
     )
     parser.add_argument(
         "--straggler-what-if",

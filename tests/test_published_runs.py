@@ -898,6 +898,31 @@ def test_fp8_gain_pairs_differ_only_in_the_linears_precision() -> None:
     assert 0 < gain.priced_s < gain.published_s
 
 
+def test_fp8_pair_repeats_spread_by_hand() -> None:
+    """``published_runs.py --fp8-gains``' published repeats (FP8_PAIR_REPEATS): each names a Float8 row of the group
+    that has a bf16 twin; the torchao pair's last repeat is the group's own pair; the spreads by hand: bf16 6150 / 5760
+    - 1 = 6.77 %, Float8 7689.5 / 7186 - 1 = 7.01 %, the Float8 / bf16 ratio 1.25033 / 1.19455 - 1 = 4.67 % (the
+    draft); the 70B vanilla-TP pair's two ratios 820 / 598 and 809.8 / 597.3 differ by 1.14 %, and both lie below
+    the ratio the group's rows are priced at (1.43 at stop 49), which the diagnostic prints."""
+    by_name = {r.name: r for r in TITAN}
+    twins = {fp8.name for _, fp8 in RUNS.fp8_gain_pairs(TITAN)}
+    assert {r.fp8_row for r in RUNS.FP8_PAIR_REPEATS} <= twins
+    torchao = [r for r in RUNS.FP8_PAIR_REPEATS if "torchao" in r.fp8_row]
+    own = by_name[torchao[-1].fp8_row], by_name[torchao[-1].fp8_row.replace(" FP8", "", 1)]
+    assert (torchao[-1].fp8, torchao[-1].bf16) == (own[0].published_tflops_per_gpu, own[1].published_tflops_per_gpu)
+    assert RUNS._spread([r.bf16 for r in torchao]) == pytest.approx(6150 / 5760 - 1, rel=1e-12)
+    assert RUNS._spread([r.fp8 for r in torchao]) == pytest.approx(7689.5 / 7186 - 1, rel=1e-12)
+    assert RUNS._spread([r.fp8 / r.bf16 for r in torchao]) == pytest.approx(
+        (7689.5 / 6150) / (7190 / 6019) - 1, rel=1e-12
+    )
+    vanilla = [r.fp8 / r.bf16 for r in RUNS.FP8_PAIR_REPEATS if r.fp8_row.startswith("torchtitan 70B TP8 FP8 on")]
+    assert vanilla == pytest.approx([820 / 598, 809.8 / 597.3], rel=1e-12)
+    assert RUNS._spread(vanilla) == pytest.approx(0.0114, abs=5e-5)
+    row = by_name["torchtitan 70B TP8 FP8 on 256 H100 (2025)"]
+    priced = RUNS.predict_run(row)[0] / RUNS.predict_run(by_name[row.name.replace(" FP8", "", 1)])[0]
+    assert priced > max(vanilla)
+
+
 def test_torchtitan_peak_memory_against_the_logged_max_reserved() -> None:
     """torchtitan logs the caching allocator's peak reserved memory (TORCHTITAN_PUBLISHED_MEMORY_GIB), which holds
     every tensor at its peak plus cached blocks: no prediction of the tensors is above it by more than 3 %, and the
