@@ -10,8 +10,9 @@ and rate are printed beside each two-a-node point (the control).
 
 Per point: the measured median, the ideal wire time ``c·S/(η·R)`` (c the busiest node's bytes over S: a flat ring
 2(N-1)/N with one crossing a node each way; hierarchical G·2(M-1)/M·S/G; η = 1448/1514, tbf counting whole frames), the
-excess per step over that wire time, and the analytic engine's price (``dpsim collective`` on the validation's MLP
-scenario with the profile) with its error.
+excess per step over that wire time, the analytic engine's price (``dpsim collective`` on the validation's MLP
+scenario with the profile) with its error, and two other forms of a flat algorithm's step on the same links
+(:func:`price`): the slower hop each step, and the wire hop alone.
 """
 
 import json
@@ -35,14 +36,29 @@ def steps_and_bytes(algorithm: str, nodes: int, per_node: int) -> tuple[int, flo
     return 2 * (n - 1), 2 * (n - 1) / n
 
 
-def price(tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int) -> float:
+def price(
+    tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int
+) -> tuple[float, float, float]:
+    """The analytic engine's price, and for a flat algorithm two other forms of its step on the same calibrated links:
+    each step the slower of its two hops (the loopback hop ``α_i + b/B_i``, the wire hop ``α_e + b/B_e``, b = S/N)
+    instead of ``max(α_i, α_e) + b/min(B_i, B_e)``, and the wire hop alone (nan for hierarchical)."""
     sets = [
         f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}",
         f"cluster.inter_node.bandwidth={rate * 8 / 1e6:g} Mbit/s", f"communication.algorithm={algorithm}",
         f"calibration.profile={profile.resolve()}",
     ]  # fmt: skip
     scenario = load_scenario(tmp, sets, batch_free=True)
-    return float(collective_rows(scenario, "allreduce", [float(size)])[0]["time_s"])
+    priced = float(collective_rows(scenario, "allreduce", [float(size)])[0]["time_s"])
+    if algorithm == "hierarchical":
+        return priced, float("nan"), float("nan")
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.calibration import profile_for
+
+    fabric = calibrated_fabric(scenario, profile_for(scenario))
+    n, b = nodes * per_node, size / (nodes * per_node)
+    intra, inter = fabric.intra, fabric.inter
+    hops = 2 * (n - 1) * max(intra.latency_s + b / intra.bandwidth, inter.latency_s + b / inter.bandwidth)
+    return priced, hops, 2 * (n - 1) * (inter.latency_s + b / inter.bandwidth)
 
 
 def grid() -> list[dict]:
@@ -71,16 +87,18 @@ def main() -> None:
         tmp = Path(d) / "scenario.yaml"
         tmp.write_text(SCENARIO)
         print(f"{'config':>6} {'Mbit/s':>6} {'algorithm':>12} {'size B':>9} {'meas ms':>9} {'wire ms':>8} "
-              f"{'excess/step ms':>14} {'priced ms':>9} {'err %':>6} {'1-a-node ms':>11}")  # fmt: skip
+              f"{'excess/step ms':>14} {'priced ms':>9} {'err %':>6} {'hops ms':>8} {'err %':>6} {'wire-hop ms':>11} "
+              f"{'err %':>6} {'1-a-node ms':>11}")  # fmt: skip
         for r in sorted(records, key=lambda r: (r["nodes"], -r["rate_bytes_per_s"], r["algorithm"], r["size_bytes"])):
             nodes, per_node, rate = r["nodes"], r["per_node"], r["rate_bytes_per_s"]
             alg, size, t = r["algorithm"], r["size_bytes"], r["time_s"]
             steps, c = steps_and_bytes(alg, nodes, per_node)
             wire = c * size / (ETA * rate)
-            p = price(tmp, profile, nodes, per_node, rate, alg, size)
+            p, hops, wire_hop = price(tmp, profile, nodes, per_node, rate, alg, size)
             ctl = control.get((alg, nodes * per_node, round(rate), size))
             print(f"{nodes}x{per_node:<4} {rate * 8e-6:6.0f} {alg:>12} {size:9d} {t * 1e3:9.2f} {wire * 1e3:8.2f} "
-                  f"{(t - wire) / steps * 1e3:14.3f} {p * 1e3:9.2f} {100 * (p - t) / t:+6.1f} "
+                  f"{(t - wire) / steps * 1e3:14.3f} {p * 1e3:9.2f} {100 * (p - t) / t:+6.1f} {hops * 1e3:8.2f} "
+                  f"{100 * (hops - t) / t:+6.1f} {wire_hop * 1e3:11.2f} {100 * (wire_hop - t) / t:+6.1f} "
                   f"{'' if ctl is None else f'{ctl * 1e3:.2f}':>11}")  # fmt: skip
 
 
