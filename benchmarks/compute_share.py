@@ -1,0 +1,194 @@
+"""Where the compute term's error comes from on the emulated cluster: the work, the share, the calibration.
+
+Issue 10's per-term table prices each validation run's compute (forward + backward of the critical rank) as the
+profile's compute curve (one process alone) × ``max(1, k/C)·(1 + ε(k − 1))``. On stop 48's fresh draw its mean
+error moved +5.9 / −7.4 / +0.4 % with three calibrations of one quiet host 40 minutes apart. This script splits the
+measured compute of every run (``--runs DIR``: a ``benchmarks/validate_emulated.py`` folder, its runs' per-rank
+records) against each profile (``--profile``, default the folder's ``profile.yaml``):
+
+1. ``work``: the ranks' compute CPU time (``per_rank_compute_cpu_s``, the thread's CPU from the first forward to
+   the last bucket handed over, median rank) over the curve's time alone for the run's micro-batches; and a fit of
+   it over the runs of each repeat as ``a·(1 + ε_t(k − 1))`` (the ranks' own ε, beside the profile's);
+2. ``share``: the critical rank's compute wall time over its CPU time over ``max(1, k/C)`` (1 where all k ranks
+   compute at once, time-sliced; below where they compute partly apart, e.g. a tree's ranks leaving the last
+   collective at different times);
+3. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
+   measurement at a time taken from OTHER (the compute curve, the host's ε, the whole host model, the links, the
+   optimizer fit, then all of it), priced by the analytic engine on the runs' median run: the step MAPE and the
+   compute term's mean and MAPE, so which measurement moves the prediction between calibrations shows.
+
+Run (no root, no testbed; a few seconds a profile, ~15 s a swap):
+
+    PYTHONPATH=. python benchmarks/compute_share.py --runs benchmarks/results/validation-2026-12-07-c/all \\
+        --swap benchmarks/results/validation-2026-12-07-c/all-cal2/profile.yaml
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.script_cli import Parser, ScriptError, one_line_errors
+
+SWAPS = ("curve", "epsilon", "host", "links", "optimizer", "all")
+"""What ``--swap`` takes from the other profile, one at a time (``all``: the other profile whole)."""
+
+
+def fit_work(points: list[tuple[int, float]]) -> tuple[float, float]:
+    """(a, ε_t) of ``work ≈ a·(1 + ε_t(k − 1))`` by least squares in relative error over (k, work) points: for a
+    fixed ε_t the best a is closed-form, ε_t by golden-section search on [0, 0.5]."""
+
+    def best_a(eps: float) -> tuple[float, float]:
+        x = [(1.0 + eps * (k - 1)) / w for k, w in points]
+        a = sum(x) / sum(v * v for v in x)  # minimises Σ (a·x − 1)²
+        return a, sum((a * v - 1.0) ** 2 for v in x)
+
+    lo, hi = 0.0, 0.5
+    ratio = (5**0.5 - 1) / 2
+    for _ in range(80):
+        m1, m2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if best_a(m1)[1] <= best_a(m2)[1]:
+            hi = m2
+        else:
+            lo = m1
+    eps = (lo + hi) / 2
+    return best_a(eps)[0], eps
+
+
+def swapped(profile: Any, other: Any, what: str) -> Any:
+    """``profile`` with ``what`` (:data:`SWAPS`) taken from ``other``."""
+    if what == "all":
+        return other
+    if what == "curve":
+        return dataclasses.replace(profile, compute_curve=other.compute_curve)
+    if what == "epsilon":
+        host = dataclasses.replace(profile.host_model, efficiency_loss=other.host_model.efficiency_loss,
+                                   cores=other.host_model.cores)  # fmt: skip
+        return dataclasses.replace(profile, host_model=host)
+    if what == "host":
+        return dataclasses.replace(profile, host_model=other.host_model)
+    if what == "links":
+        return dataclasses.replace(profile, links=other.links)
+    return dataclasses.replace(profile, optimizer=other.optimizer)
+
+
+def _load(folder: Path) -> tuple[list[Any], list[list[Any]]]:
+    """The folder's cases (its recorded case set) and their measured runs, per case."""
+    from benchmarks.validate_emulated import CASE_SETS, SCENARIO, _recorded_case_set, _saved_runs
+    from runtime.validate import build_cases
+
+    case_set = _recorded_case_set(folder) or "default"
+    with tempfile.TemporaryDirectory() as tmp:
+        scenario = Path(tmp) / "scenario.yaml"
+        scenario.write_text(SCENARIO, encoding="utf-8")
+        cases = build_cases(scenario, [], CASE_SETS[case_set])
+    return cases, _saved_runs(folder, len(cases))
+
+
+def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[dict[str, float]], dict[int, Any]]:
+    """Per run: k, work (median rank's CPU over the curve alone), share (critical rank's wall / CPU / max(1, k/C)),
+    the priced slowdown and the priced compute's error against the critical rank's; and (a, ε_t) per repeat."""
+    cores = profile.host_model.cores
+    rows: list[dict[str, float]] = []
+    by_repeat: dict[int, list[tuple[int, float]]] = {}
+    for index, (case, runs) in enumerate(zip(cases, saved, strict=True)):
+        s = case.scenario
+        k, accumulation = s.world_size, s.accumulation_steps
+        forward, backward = profile.compute_for(s, s.training.micro_batch)
+        slow = profile.host_slowdown(s)
+        alone = (forward + backward) / slow * accumulation
+        for repeat, run in enumerate(runs):
+            x = run.extra
+            cpus = x.get("per_rank_compute_cpu_s")
+            if not cpus:
+                raise ScriptError(f"--runs: configuration {index}: a run without extra.per_rank_compute_cpu_s")
+            critical = str(x["critical_rank"])
+            wall, cpu = float(x["per_rank_compute_s"][critical]), float(cpus[critical])
+            work = statistics.median(float(v) for v in cpus.values()) / alone
+            straggler = max(s.worker_slowdowns()) > 1.0  # its busy-wait is CPU time: left out of the fit
+            share = wall / cpu / max(1.0, k / cores)
+            rows.append({"case": index, "repeat": repeat, "k": k, "work": work, "share": share, "slowdown": slow,
+                         "error_pct": 100.0 * (alone * slow / wall - 1.0), "straggler": float(straggler)})  # fmt: skip
+            if not straggler:
+                by_repeat.setdefault(repeat, []).append((k, work))
+    return rows, {r: fit_work(points) for r, points in sorted(by_repeat.items())}
+
+
+def _score(cases: list[Any], saved: list[list[Any]], profile: Any, tmp: Path, name: str) -> str:
+    """Step MAPE and the compute term's mean and MAPE, analytic engine, on each configuration's median run."""
+    from dpsim import api
+    from dpsim.calibration import save_profile
+    from dpsim.scenario import CalibrationRef
+    from runtime.measure import as_run, ran_autocast, ran_bucket_views, ran_ddp
+    from runtime.validate import median_run
+
+    path = tmp / f"{name}.yaml"
+    save_profile(profile, path)
+    step, compute = [], []
+    for case, runs in zip(cases, saved, strict=True):
+        ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)), ran_bucket_views(runs))
+        calibrated = ran.model_copy(deep=True)
+        calibrated.calibration = CalibrationRef(profile=str(path))
+        predicted, measured = api.run(calibrated, engine="analytic"), median_run(runs)
+        step.append(predicted.step_time_s / measured.step_time_s - 1.0)
+        compute.append(predicted.compute_s / measured.compute_s - 1.0)
+    mean = statistics.mean
+    return (f"step MAPE {100 * mean(map(abs, step)):5.2f} %, compute mean {100 * mean(compute):+5.1f} % MAPE "
+            f"{100 * mean(map(abs, compute)):4.1f} %")  # fmt: skip
+
+
+@one_line_errors
+def main() -> int:
+    from dpsim.calibration import load_profile
+
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=Path, required=True, help="a validate_emulated.py folder (runs.jsonl)")
+    p.add_argument("--profile", type=Path, action="append", default=[], help="profile(s) to split against "
+                   "(default: the folder's profile.yaml)")  # fmt: skip
+    p.add_argument("--swap", type=Path, action="append", default=[], help="another calibration's profile: swap its "
+                   "measurements one at a time into the first profile")  # fmt: skip
+    args = p.parse_args()
+    cases, saved = _load(args.runs)
+    paths = args.profile or [args.runs / "profile.yaml"]
+    profiles = [load_profile(path) for path in paths]
+    for path, profile in zip(paths, profiles, strict=True):
+        if profile.host_model is None or profile.compute_curve is None:
+            raise ScriptError(f"--profile {path}: expected a testbed profile with a host model and a compute curve")
+        rows, fits = split(cases, saved, profile)
+        print(f"{path}: ε {profile.host_model.efficiency_loss:.3f}, C {profile.host_model.cores:g}")
+        print(" case  k   work  share  slowdown  compute error (median over repeats)")
+        for index in range(len(cases)):
+            mine = [r for r in rows if r["case"] == index]
+            med = {key: statistics.median(r[key] for r in mine) for key in ("work", "share", "error_pct")}
+            flag = "  (straggler)" if mine[0]["straggler"] else ""
+            print(f" {index:4d} {int(mine[0]['k']):2d} {med['work']:6.3f} {med['share']:6.3f} "
+                  f"{mine[0]['slowdown']:9.3f} {med['error_pct']:+13.1f} %{flag}")  # fmt: skip
+        plain = [r for r in rows if not r["straggler"]]
+        print(
+            f" median work {statistics.median(r['work'] for r in plain):.3f}, share "
+            f"{statistics.median(r['share'] for r in plain):.3f} over {len(plain)} runs without a straggler"
+        )
+        print(" the ranks' own work a·(1 + ε_t(k − 1)), per repeat: "
+              + "; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items()))  # fmt: skip
+    if args.swap:
+        base = profiles[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"{paths[0]} as it is: {_score(cases, saved, base, Path(tmp), 'base')}")
+            for other_path in args.swap:
+                other = load_profile(other_path)
+                if other.host_model is None or base.host_model is None:
+                    raise ScriptError(f"--swap {other_path}: expected a testbed profile with a host model")
+                for what in SWAPS:
+                    score = _score(cases, saved, swapped(base, other, what), Path(tmp), what)
+                    print(f"  {what:9s} from {other_path}: {score}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

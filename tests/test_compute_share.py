@@ -1,0 +1,70 @@
+"""benchmarks/compute_share.py: the compute term split into the ranks' work and their share of the cores (stop 49)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FRESH48 = ROOT / "benchmarks" / "results" / "validation-2026-12-07-c"
+sys.path.insert(0, str(ROOT))
+
+
+def test_the_ranks_own_epsilon_is_recovered_from_exact_points_by_hand() -> None:
+    """work = 1.1·(1 + 0.05(k − 1)) at k = 2, 4, 8: 1.155, 1.265, 1.485 -> a 1.1, ε_t 0.05; flat -> ε_t 0."""
+    from benchmarks.compute_share import fit_work
+
+    a, eps = fit_work([(2, 1.155), (4, 1.265), (8, 1.485)])
+    assert a == pytest.approx(1.1, rel=1e-6) and eps == pytest.approx(0.05, abs=1e-6)
+    a, eps = fit_work([(2, 1.2), (4, 1.2), (8, 1.2)])
+    assert a == pytest.approx(1.2, rel=1e-6) and eps == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_swap_takes_one_measurement_from_the_other_profile_and_keeps_the_rest() -> None:
+    from benchmarks.compute_share import SWAPS, swapped
+    from dpsim.calibration import load_profile
+
+    ours, theirs = (load_profile(FRESH48 / d / "profile.yaml") for d in ("all", "all-cal2"))
+    eps = swapped(ours, theirs, "epsilon")
+    assert eps.host_model.efficiency_loss == theirs.host_model.efficiency_loss
+    assert eps.host_model.measured == ours.host_model.measured and eps.compute_curve == ours.compute_curve
+    curve = swapped(ours, theirs, "curve")
+    assert curve.compute_curve == theirs.compute_curve and curve.host_model == ours.host_model
+    assert swapped(ours, theirs, "optimizer").optimizer == theirs.optimizer
+    assert swapped(ours, theirs, "links").links == theirs.links and swapped(ours, theirs, "all") is theirs
+    assert dataclasses.replace(swapped(ours, theirs, "host"), host_model=ours.host_model) == ours
+    assert SWAPS == ("curve", "epsilon", "host", "links", "optimizer", "all")
+
+
+def test_fresh48_splits_into_work_above_the_curve_and_a_share_apart_where_a_tree_steps_apart() -> None:
+    """Stop 48's fresh draw against its W1 profile (stop 49's figures, README): the ranks' CPU is 1.24 x the curve
+    alone (median over the 51 runs without the straggler), their own ε_t 0.047-0.058 a repeat against the profile's
+    0.048; the 4-rank single-bucket tree (case 9) computes at 0.60 of max(1, k/C)'s share, priced +73 %."""
+    out = subprocess.run([sys.executable, "benchmarks/compute_share.py", "--runs", str(FRESH48 / "all")], cwd=ROOT,
+                         capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
+    assert "ε 0.048, C 2" in out
+    assert "median work 1.237, share 0.990 over 51 runs without a straggler" in out
+    assert "1: a 0.928 ε_t 0.058; 2: a 1.043 ε_t 0.047; 3: a 1.026 ε_t 0.049" in out
+    assert "    9  4  1.094  0.598     2.290         +73.0 %" in out
+    assert "    4  5  1.221  0.644     2.983         -18.0 %  (straggler)" in out
+
+
+def test_runs_without_the_ranks_compute_cpu_are_refused_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "profile.yaml").write_text((FRESH48 / "all" / "profile.yaml").read_text(encoding="utf-8"))
+    (folder / "summary.json").write_text(json.dumps({"case_set": "fresh48"}), encoding="utf-8")
+    lines = (FRESH48 / "all" / "runs.jsonl").read_text(encoding="utf-8").splitlines()
+    runs = [json.loads(line) for line in lines]
+    for run in runs:
+        run["extra"].pop("per_rank_compute_cpu_s")
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs), encoding="utf-8")
+    done = subprocess.run([sys.executable, "benchmarks/compute_share.py", "--runs", str(folder)], cwd=ROOT,
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "error: --runs: configuration 0: a run without extra.per_rank_compute_cpu_s"
