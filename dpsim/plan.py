@@ -609,31 +609,72 @@ def _screen_compute(
     return fwd_u[inverse], bwd_u[inverse]
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The screened configurations' columns (one entry a row), as the screen's steps read them."""
+
+    n: np.ndarray
+    tp: np.ndarray
+    pp: np.ndarray
+    mb: np.ndarray
+    k: np.ndarray
+    zero: np.ndarray
+    rc: np.ndarray
+    sp: np.ndarray
+    interleaved: np.ndarray
+    dp: np.ndarray
+    algo_names: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(self.n.size)
+
+
+@dataclass(frozen=True)
+class _DataParallelPrices:
+    """What each row's data-parallel collectives cost and move (:func:`_screen_data_parallel_prices`): the gradient
+    buckets' reductions (full, rest, DDP's small first bucket and the rest after it), the post-step gathers, ZeRO-3's
+    forward and backward gathers by piece, DDP's bucket copies, and the rows whose buckets are listed (DDP's of whole
+    tensors, DeepSpeed's of known tensors: selection, ready fractions, costs)."""
+
+    grad_bytes: np.ndarray
+    grad_bucket: np.ndarray
+    post_piece: np.ndarray
+    c_full: np.ndarray
+    c_rest: np.ndarray
+    head_size: np.ndarray
+    c_head: np.ndarray
+    h_rest: np.ndarray
+    g_full: np.ndarray
+    g_rest: np.ndarray
+    pieces: np.ndarray
+    piece_gather: np.ndarray
+    bwd_pieces: np.ndarray
+    bwd_piece_gather: np.ndarray
+    z3_gathered: np.ndarray
+    copy_in: np.ndarray
+    copy_back: np.ndarray
+    copy_last: np.ndarray
+    layouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    listed_blocking: np.ndarray
+
+
 def _screen(
     request: PlanRequest, spec: catalog.ModelSpec, device: str, gb: int, g: dict[str, np.ndarray]
 ) -> pd.DataFrame:
-    """Memory and step time of the configurations of one device type (numpy, all at once)."""
-    import pandas as pd
-
-    from dpsim.analytic import parallel, step
-    from dpsim.analytic.collectives import send_time
-    from dpsim.analytic.memory import (
-        optimizer_bytes_per_param,
-        stage_parameters,
-        zero3_gathered_parameters,
-        zero3_kept_parameters,
-    )
-    from dpsim.analytic.pipeline_schedule import ScreenLoads, batch_bubble_and_sends
-    from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
-    from dpsim.compute import compute_device, loss_peak_bytes, memory_bound_seconds, mfu_peak_flops
-    from dpsim.sim import budget
+    """Memory and step time of the configurations of one device type (numpy, all at once): the step's terms, each
+    in its own function below, summed once."""
+    from dpsim.analytic import step
+    from dpsim.analytic.memory import optimizer_bytes_per_param
+    from dpsim.compute import loss_peak_bytes, mfu_peak_flops
 
     n, tp, pp, mb, k = (g[c].astype(np.int64) for c in ("devices", "tp", "pp", "micro_batch", "accumulation"))
     zero, rc, sp = g["zero_stage"].astype(np.int64), g["recompute_index"], g["sequence_parallel"].astype(bool)
     interleaved = g["schedule_index"] == _SCHEDULES.index("interleaved")
     v = np.where(interleaved, 2, 1)
     dp = n // (tp * pp)
-    count = n.size
+    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
+    rows = _Rows(n, tp, pp, mb, k, zero, rc, sp, interleaved, dp, algo_names)
 
     # model constants (as ModelConfig derives them)
     base = _base_scenario(request, device, gb, int(n[0]))
@@ -643,22 +684,90 @@ def _screen(
     f_sample = model.training_flops_per_sample
     s, h, a, layers, vocab = model.seq_len, model.hidden, model.heads, model.layers, model.vocab
     width = 2.0  # bf16 activations, weights and gradients
-    bucket = base.communication.bucket
 
     # --- compute per micro-batch: predict()'s operation-level model, once per distinct shape ---
     fwd, bwd = _screen_compute(base, tp, pp, mb, rc, sp)
+    bases, fabrics = _screen_fabrics(request, device, gb, n)
+    msg = mb * s * h * width
+    tp_comm_mb = _screen_tensor_parallel(request, base, fabrics, rows, msg)
+    # inside the passes (predict()'s model): 2 all-reduces per layer in the forward, the rest in the backward
+    tp_fwd = tp_comm_mb * 2 / np.where(rc == 2, 6, 4)
+    fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
 
-    # --- fabric per device count ---
+    send = _screen_sends(bases, fabrics, rows, msg)
+    keys = _screen_cost_guard(request, device, bases, rows)  # before any collective is priced
+    bubble, p2p_exposed = _screen_bubble(bases, fabrics, rows, fwd_pass, bwd_pass, send)
+    tied = _screen_tied_embedding(bases, fabrics, rows)
+
+    # --- data-parallel gradient synchronisation, ZeRO gathers (predict()'s overlap model) ---
+    psi = psi_total / (tp * pp)
+    param_bytes = psi * width
+    prices = _screen_data_parallel_prices(
+        bases, fabrics, rows, keys, psi * width, param_bytes, base.communication.bucket
+    )
+    grad_exposed, post_gather, gather_exposed, copied = _screen_gradient_exposure(
+        rows, prices, fwd_pass, bwd_pass, param_bytes
+    )
+
+    updated = psi / np.where(zero >= 1, dp, 1)
+    optimizer = updated * step.optimizer_step_bytes(base) / (dev.memory_bandwidth * dev.memory_efficiency)
+    optimizer = optimizer / dev.sustained_fraction
+
+    compute = k * (fwd + bwd) + prices.copy_in + copied
+    tp_comm = k * tp_comm_mb
+    exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed + tied
+    step_s = compute + bubble + exposed + optimizer
+    mfu = f_sample * gb / step_s / (n * mfu_peak_flops(base))
+
+    # --- memory: the first and last pipeline stages bound every other (memory_breakdown()) ---
+    memory = _screen_memory(
+        model_embed=(vocab * h + (s * h if model.learned_positions else 0), vocab * h, model.tied_embeddings),
+        psi_total=psi_total,
+        embedding_parameters=model.embedding_parameters,
+        shape=(s, h, a, layers, vocab, model.kv_heads, model.ffn_hidden, model.gated_mlp, model.dropout),
+        tp=tp,
+        pp=pp,
+        dp=dp,
+        mb=mb,
+        k=k,
+        v=v,
+        interleaved=interleaved,
+        zero=zero,
+        rc=rc,
+        sp=sp,
+        dtensor=request.sequence_parallel_kind == "dtensor",
+        z3_gathered=prices.z3_gathered,
+        k_opt=optimizer_bytes_per_param("adam", "bf16"),
+        logit_bytes=loss_peak_bytes(model.loss_kernel, 2.0),
+    )
+    return _screen_frame(request, device, gb, g, rows, step_s, bubble, exposed, mfu, memory, dev.memory, s)
+
+
+def _screen_fabrics(
+    request: PlanRequest, device: str, gb: int, n: np.ndarray
+) -> tuple[dict[int, Scenario], dict[int, Fabric]]:
+    """The base scenario and its fabric per device count (``step.fabric_of``)."""
+    from dpsim.analytic import step
+
     fabrics: dict[int, Fabric] = {}
     bases: dict[int, Scenario] = {}
     for count_n in np.unique(n):
         bases[int(count_n)] = _base_scenario(request, device, gb, int(count_n))
         fabrics[int(count_n)] = step.fabric_of(bases[int(count_n)])
+    return bases, fabrics
+
+
+def _screen_tensor_parallel(
+    request: PlanRequest, base: Scenario, fabrics: dict[int, Fabric], rows: _Rows, msg: np.ndarray
+) -> np.ndarray:
+    """Tensor parallelism's seconds a micro-batch: L/p · (4 or 6) ring all-reduces of b·s·h on NVLink, and DTensor's
+    staging copies under ``sequence_parallel_kind: dtensor``."""
+    from dpsim.compute import compute_device, memory_bound_seconds
+
+    n, tp, pp, rc, sp = rows.n, rows.tp, rows.pp, rows.rc, rows.sp
+    layers = base.model.layers
     intra_lat = np.array([fabrics[int(x)].intra.latency_s for x in n])
     intra_bw = np.array([fabrics[int(x)].intra.bandwidth for x in n])
-
-    # --- tensor parallelism: L/p · (4 or 6) ring all-reduces of b·s·h on NVLink ---
-    msg = mb * s * h * width
     ring = np.where(tp > 1, 2 * (tp - 1) * intra_lat + 2 * (tp - 1) / tp * msg / intra_bw, 0.0)
     tp_comm_mb = np.where(tp > 1, layers / pp * np.where(rc == 2, 6, 4) * ring, 0.0)
     if request.sequence_parallel_kind == "dtensor":
@@ -667,13 +776,17 @@ def _screen(
         staging = np.where((tp > 1) & sp, np.where(rc == 2, 12, 8), 0)
         per_byte = memory_bound_seconds(compute_device(base), 1.0)
         tp_comm_mb = tp_comm_mb + layers / pp * (staging * 2.0 * msg) * per_byte
-    # inside the passes (predict()'s model): 2 all-reduces per layer in the forward, the rest in the backward
-    tp_fwd = tp_comm_mb * 2 / np.where(rc == 2, 6, 4)
-    fwd_pass, bwd_pass = fwd + tp_fwd, bwd + (tp_comm_mb - tp_fwd)
+    return np.asarray(tp_comm_mb)
 
-    # --- pipeline bubble and exposed sends: the schedule evaluated (step.pipeline_terms), one group a shape ---
-    # each stage boundary's send (parallel.pipeline_p2p_links: NVLink inside a node, the NIC at a node's edge)
-    send = np.zeros((count, int(pp.max(initial=1))))
+
+def _screen_sends(bases: dict[int, Scenario], fabrics: dict[int, Fabric], rows: _Rows, msg: np.ndarray) -> np.ndarray:
+    """Each stage boundary's send a row (parallel.pipeline_p2p_links: NVLink inside a node, the NIC at a node's
+    edge), one column a boundary."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.collectives import send_time
+
+    n, tp, pp, dp, sp = rows.n, rows.tp, rows.pp, rows.dp, rows.sp
+    send = np.zeros((rows.count, int(pp.max(initial=1))))
     for key in set(zip(n.tolist(), tp.tolist(), dp.tolist(), strict=True)):
         cn, ct, cd = key
         links = parallel.pipeline_p2p_links(_variant(bases[cn], ct, cn // (ct * cd), 0, "ring"), fabrics[cn])
@@ -686,17 +799,18 @@ def _screen(
             send[at, : len(links)] = np.array([per_link[link] for link in links]).T
         if len(per_link) <= 1:  # one send for every boundary (the column the schedule reads)
             send[at, 1:] = send[at, :1]
-    uniform = bool(np.all(send == send[:, :1]))
-    bubble = np.zeros(count)
-    p2p_exposed = np.zeros(count)
-    piped = pp > 1
-    pipelines = sorted(set(zip(pp[piped].tolist(), k[piped].tolist(), interleaved[piped].tolist(), strict=True)))
-    shape_of = np.zeros(count, dtype=np.int64)
-    for i, (cp, ck, ci) in enumerate(pipelines):
-        shape_of[piped & (pp == cp) & (k == ck) & (interleaved == ci)] = i
-    shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
-    algo_names = np.array(_ALGORITHMS)[g["algorithm_index"]]
-    # the cost guard before any collective is priced (the stages' reductions below price their buckets)
+    return send
+
+
+def _screen_cost_guard(
+    request: PlanRequest, device: str, bases: dict[int, Scenario], rows: _Rows
+) -> set[tuple[int, int, int, int, str]]:
+    """The layouts whose data-parallel groups the screen prices, (devices, tp, pp, ZeRO stage > 0, algorithm),
+    checked against the cost guard (``budget.check_total``) before any collective is priced: the stages' loads and
+    reductions after it price their buckets."""
+    from dpsim.sim import budget
+
+    n, tp, pp, zero, algo_names = rows.n, rows.tp, rows.pp, rows.zero, rows.algo_names
     keys = set(
         zip(n.tolist(), tp.tolist(), pp.tolist(), np.minimum(zero, 1).tolist(), algo_names.tolist(), strict=True)
     )
@@ -705,6 +819,33 @@ def _screen(
          for cn, ct, cp, z1, alg in sorted(keys)),
         "the plan's screen", request.allow_long, fewer="give a smaller --max-devices",
     )  # fmt: skip
+    return keys
+
+
+def _screen_bubble(
+    bases: dict[int, Scenario],
+    fabrics: dict[int, Fabric],
+    rows: _Rows,
+    fwd_pass: np.ndarray,
+    bwd_pass: np.ndarray,
+    send: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pipeline bubble and exposed sends a row: the schedule evaluated (step.pipeline_terms), one group a shape."""
+    from dpsim.analytic import step
+    from dpsim.analytic.pipeline_schedule import ScreenLoads, batch_bubble_and_sends
+
+    n, tp, pp, k, zero, dp, interleaved, algo_names = (
+        rows.n, rows.tp, rows.pp, rows.k, rows.zero, rows.dp, rows.interleaved, rows.algo_names
+    )  # fmt: skip
+    uniform = bool(np.all(send == send[:, :1]))
+    bubble = np.zeros(rows.count)
+    p2p_exposed = np.zeros(rows.count)
+    piped = pp > 1
+    pipelines = sorted(set(zip(pp[piped].tolist(), k[piped].tolist(), interleaved[piped].tolist(), strict=True)))
+    shape_of = np.zeros(rows.count, dtype=np.int64)
+    for i, (cp, ck, ci) in enumerate(pipelines):
+        shape_of[piped & (pp == cp) & (k == ck) & (interleaved == ci)] = i
+    shapes = [(cp, ck, 2, "interleaved") if ci else (cp, ck, 1, "1f1b") for cp, ck, ci in pipelines]
     # where a stage's sends share its NICs with its data-parallel reduction (step.pipeline_load_shape): the rows of
     # each layout, their last operations run again beside their buckets (pipeline_schedule.ScreenLoads)
     loads: list[ScreenLoads] = []
@@ -726,16 +867,37 @@ def _screen(
             shapes,
             loads=loads,
         )
-    # the tied embedding's gradient, all-reduced between the first and last stage once a step
-    tied = np.zeros(count)
+    return bubble, p2p_exposed
+
+
+def _screen_tied_embedding(bases: dict[int, Scenario], fabrics: dict[int, Fabric], rows: _Rows) -> np.ndarray:
+    """The tied embedding's gradient, all-reduced between the first and last stage once a step."""
+    from dpsim.analytic import parallel
+
+    n, tp, pp = rows.n, rows.tp, rows.pp
+    tied = np.zeros(rows.count)
     for cn, ct, cp in set(zip(n.tolist(), tp.tolist(), pp.tolist(), strict=True)):
         sel = (n == cn) & (tp == ct) & (pp == cp)
         tied[sel] = parallel.tied_embedding_allreduce_time(_variant(bases[cn], ct, cp, 0, "ring"), fabrics[cn])
+    return tied
 
-    # --- data-parallel gradient synchronisation, ZeRO gathers (predict()'s overlap model) ---
-    psi = psi_total / (tp * pp)
-    grad_bytes = psi * width
-    param_bytes = psi * width
+
+def _screen_data_parallel_prices(
+    bases: dict[int, Scenario],
+    fabrics: dict[int, Fabric],
+    rows: _Rows,
+    keys: set[tuple[int, int, int, int, str]],
+    grad_bytes: np.ndarray,
+    param_bytes: np.ndarray,
+    bucket: float,
+) -> _DataParallelPrices:
+    """Each layout's data-parallel collectives priced once (``keys``, :func:`_screen_cost_guard`) and broadcast to
+    its rows; ``grad_bytes`` (the gradient a stage reduces) is replaced where DeepSpeed's buckets are listed."""
+    from dpsim.analytic import step
+    from dpsim.analytic.memory import stage_parameters, zero3_gathered_parameters, zero3_kept_parameters
+    from dpsim.buckets import bucket_sizes, first_bucket_bytes, gradient_tensors, last_bucket_bytes
+
+    n, tp, pp, zero, algo_names, count = rows.n, rows.tp, rows.pp, rows.zero, rows.algo_names, rows.count
     c_full = np.zeros(count)
     c_rest = np.zeros(count)
     g_full = np.zeros(count)
@@ -786,12 +948,12 @@ def _screen(
         for zval in np.unique(zero[sel]).tolist() if z1 else ():  # DeepSpeed's IPG buckets of known tensors
             listed = collective_pieces(_variant(bases[cn], ct, cp, int(zval), alg)).gradient_buckets
             if listed:  # per stage: the order DeepSpeed meets the tensors differs (collective_pieces)
-                rows = sel & (zero == zval)
+                at = sel & (zero == zval)
                 priced_listed = functools.cache(cost)
                 listed_costs = np.array([priced_listed(x) for x in listed])
-                grad_bytes[rows] = sum(listed)  # pp > 1: the first stage's
-                listed_blocking[rows] = listed_costs.sum()
-                layouts.append((rows, np.cumsum(listed) / sum(listed), listed_costs))
+                grad_bytes[at] = sum(listed)  # pp > 1: the first stage's
+                listed_blocking[at] = listed_costs.sum()
+                layouts.append((at, np.cumsum(listed) / sum(listed), listed_costs))
         c_full[sel] = cost(bk)
         c_rest[sel] = cost(rest) if rest > 0 else 0.0
         if head_size[sel][0] > 0:
@@ -816,7 +978,24 @@ def _screen(
             if bwd_bytes > 1e-12 * float(param_bytes[sel][0]):
                 bwd_pieces[sel] = max(1, math.ceil(bwd_bytes / gather_piece))
                 bwd_piece_gather[sel] = step.gather_time(alg, bwd_bytes / bwd_pieces[sel][0], group)
+    return _DataParallelPrices(
+        grad_bytes, grad_bucket, post_piece, c_full, c_rest, head_size, c_head, h_rest, g_full, g_rest, pieces,
+        piece_gather, bwd_pieces, bwd_piece_gather, z3_gathered, copy_in, copy_back, copy_last, layouts,
+        listed_blocking,
+    )  # fmt: skip
 
+
+def _screen_gradient_exposure(
+    rows: _Rows, prices: _DataParallelPrices, fwd_pass: np.ndarray, bwd_pass: np.ndarray, param_bytes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(exposed gradient reduction, post-step gathers, ZeRO-3's exposed gathers, DDP's copies back past the
+    reductions) a row: predict()'s overlap model over the spans ZeRO-3's gathers stretch."""
+    from dpsim.analytic import step
+
+    zero, dp, k = rows.zero, rows.dp, rows.k
+    p = prices
+    grad_bytes, grad_bucket, c_full, c_rest = p.grad_bytes, p.grad_bucket, p.c_full, p.c_rest
+    pieces, piece_gather, bwd_pieces, bwd_piece_gather = p.pieces, p.piece_gather, p.bwd_pieces, p.bwd_piece_gather
     z3 = (zero == 3) & (dp > 1)
     fwd_span = np.where(
         z3, piece_gather + (pieces - 1) * np.maximum(piece_gather, fwd_pass / pieces) + fwd_pass / pieces, fwd_pass
@@ -828,7 +1007,7 @@ def _screen(
         + bwd_pass / bwd_pieces,
         bwd_pass,
     )
-    sync_span = bwd_span + copy_in  # DDP's pass into its buckets lengthens the synchronising backward
+    sync_span = bwd_span + p.copy_in  # DDP's pass into its buckets lengthens the synchronising backward
     stream_free = np.where(z3, bwd_pieces * bwd_piece_gather, 0.0)  # gathers back to back from the start
     # gradients: over the last bwd_pass of the span when computing is the bottleneck (predict()'s model)
     offset = np.where(z3 & (bwd_piece_gather <= bwd_pass / bwd_pieces), sync_span - bwd_pass, 0.0)
@@ -836,10 +1015,10 @@ def _screen(
     end = end + offset
     # DDP's small first bucket (zero-stage-0 rows only, where nothing is offset)
     with_head = _uniform_end_with_head(
-        grad_bytes, head_size, grad_bucket, sync_span, c_head, c_full, h_rest, stream_free
+        grad_bytes, p.head_size, grad_bucket, sync_span, p.c_head, c_full, p.h_rest, stream_free
     )
-    end = np.where(head_size > 0, with_head, end)
-    for sel, fractions, costs in layouts:  # rows whose buckets are listed: DDP's or DeepSpeed's of known tensors
+    end = np.where(p.head_size > 0, with_head, end)
+    for sel, fractions, costs in p.layouts:  # rows whose buckets are listed: DDP's or DeepSpeed's of known tensors
         # the chain e_i = max(r_i, e_{i-1}) + c_i in closed (max-plus) form: the latest of the stream's
         # start + all costs and each bucket's ready time + the costs from it on, for every row at once
         from_here = np.cumsum(costs[::-1])[::-1]
@@ -849,67 +1028,52 @@ def _screen(
     grad_exposed = np.maximum(0.0, end - sync_span)
     # DDP's copies back, past the reductions (step.copies_back_end, as step.BucketCopies.back_end)
     reduced_end = np.maximum(end, sync_span)
-    back_end = step.copies_back_end(sync_span, reduced_end, copy_back, copy_last)
-    copied = np.where(copy_back > 0, back_end - reduced_end, 0.0)
+    back_end = step.copies_back_end(sync_span, reduced_end, p.copy_back, p.copy_last)
+    copied = np.where(p.copy_back > 0, back_end - reduced_end, 0.0)
     # ZeRO-2/3 reduce-scatter every micro-batch (Scenario.reduces_every_micro_batch)
     per_mb = (zero >= 2) & (dp > 1) & (k > 1)
     grad_exposed = np.where(z3 & per_mb, k * grad_exposed, grad_exposed)
     stage2 = per_mb & ~z3
     if stage2.any():
-        rows = np.flatnonzero(stage2)
+        at = np.flatnonzero(stage2)
         backlog = _screen_backlog(
-            k[rows] - 1,
-            fwd_pass[rows],
-            bwd_pass[rows],
-            lambda free: _uniform_end(
-                grad_bytes[rows], grad_bucket[rows], bwd_pass[rows], c_full[rows], c_rest[rows], free
-            )[0],
+            k[at] - 1,
+            fwd_pass[at],
+            bwd_pass[at],
+            lambda free: _uniform_end(grad_bytes[at], grad_bucket[at], bwd_pass[at], c_full[at], c_rest[at], free)[0],
         )
-        last = _uniform_end(grad_bytes[rows], grad_bucket[rows], bwd_pass[rows], c_full[rows], c_rest[rows], backlog)[0]
-        grad_exposed[rows] = np.maximum(0.0, last - bwd_pass[rows])
+        last = _uniform_end(grad_bytes[at], grad_bucket[at], bwd_pass[at], c_full[at], c_rest[at], backlog)[0]
+        grad_exposed[at] = np.maximum(0.0, last - bwd_pass[at])
     # DeepSpeed ZeRO-1/2 without overlap_comm (its default): every reduction after its backward, blocking
     z12 = ((zero == 1) | (zero == 2)) & (dp > 1)
-    blocking = np.where(listed_blocking > 0, listed_blocking, np.floor(grad_bytes / grad_bucket) * c_full + c_rest)
+    blocking = np.where(p.listed_blocking > 0, p.listed_blocking, np.floor(grad_bytes / grad_bucket) * c_full + c_rest)
     grad_exposed = np.where(z12, np.where(per_mb, k, 1) * blocking, grad_exposed)
     post_gather = np.where(
-        ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / post_piece) * g_full + g_rest, 0.0
+        ((zero == 1) | (zero == 2)) & (dp > 1), np.floor(param_bytes / p.post_piece) * p.g_full + p.g_rest, 0.0
     )
     gather_exposed = k * ((fwd_span - fwd_pass) + (bwd_span - bwd_pass))
+    return grad_exposed, post_gather, gather_exposed, copied
 
-    updated = psi / np.where(zero >= 1, dp, 1)
-    optimizer = updated * step.optimizer_step_bytes(base) / (dev.memory_bandwidth * dev.memory_efficiency)
-    optimizer = optimizer / dev.sustained_fraction
 
-    compute = k * (fwd + bwd) + copy_in + copied
-    tp_comm = k * tp_comm_mb
-    exposed = grad_exposed + post_gather + gather_exposed + tp_comm + p2p_exposed + tied
-    step_s = compute + bubble + exposed + optimizer
-    mfu = f_sample * gb / step_s / (n * mfu_peak_flops(base))
+def _screen_frame(
+    request: PlanRequest,
+    device: str,
+    gb: int,
+    g: dict[str, np.ndarray],
+    rows: _Rows,
+    step_s: np.ndarray,
+    bubble: np.ndarray,
+    exposed: np.ndarray,
+    mfu: np.ndarray,
+    memory: np.ndarray,
+    capacity: float,
+    seq_len: int,
+) -> pd.DataFrame:
+    """The screened rows as the plan's frame: the layout, the step's terms, memory, and time and cost to train."""
+    import pandas as pd
 
-    # --- memory: the first and last pipeline stages bound every other (memory_breakdown()) ---
-    memory = _screen_memory(
-        model_embed=(vocab * h + (s * h if model.learned_positions else 0), vocab * h, model.tied_embeddings),
-        psi_total=psi_total,
-        embedding_parameters=model.embedding_parameters,
-        shape=(s, h, a, layers, vocab, model.kv_heads, model.ffn_hidden, model.gated_mlp, model.dropout),
-        tp=tp,
-        pp=pp,
-        dp=dp,
-        mb=mb,
-        k=k,
-        v=v,
-        interleaved=interleaved,
-        zero=zero,
-        rc=rc,
-        sp=sp,
-        dtensor=request.sequence_parallel_kind == "dtensor",
-        z3_gathered=z3_gathered,
-        k_opt=optimizer_bytes_per_param("adam", "bf16"),
-        logit_bytes=loss_peak_bytes(model.loss_kernel, 2.0),
-    )
-    capacity = dev.memory
-
-    tokens_per_step = gb * s
+    n = rows.n
+    tokens_per_step = gb * seq_len
     steps = np.ceil(request.tokens / tokens_per_step)
     work = steps * step_s
     nodes = np.maximum(1, n // request.workers_per_node)
@@ -921,17 +1085,17 @@ def _screen(
             "device": device,
             "devices": n,
             "nodes": nodes,
-            "tp": tp,
-            "pp": pp,
-            "dp": dp,
-            "zero_stage": zero,
-            "micro_batch": mb,
-            "accumulation": k,
+            "tp": rows.tp,
+            "pp": rows.pp,
+            "dp": rows.dp,
+            "zero_stage": rows.zero,
+            "micro_batch": rows.mb,
+            "accumulation": rows.k,
             "global_batch": gb,
-            "recomputation": np.array(_RECOMPUTE)[rc],
-            "sequence_parallel": sp,
+            "recomputation": np.array(_RECOMPUTE)[rows.rc],
+            "sequence_parallel": rows.sp,
             "schedule": np.array(_SCHEDULES)[g["schedule_index"]],
-            "algorithm": algo_names,
+            "algorithm": rows.algo_names,
             "step_time_s": step_s,
             "bubble_s": bubble,
             "exposed_comm_s": exposed,
