@@ -361,10 +361,11 @@ def _optimizer_step_time(
     page_fault_s: float = 0.0,
     evict: Callable[[], object] = lambda: None,
     backward: Callable[[], object] | None = None,
+    idle_s: float = 0.0,
 ) -> float:
     """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters, each step
     prepared untimed as training prepares it (:func:`optimizer_training_step`: the gradients written afresh, by
-    ``backward`` where given, then ``evict``).
+    ``backward`` where given, then ``evict``, then ``idle_s`` asleep).
 
     Each step's minor page faults (Adam's temporaries that glibc maps afresh, or re-grows the heap
     for) are taken out at ``page_fault_s`` each (:func:`fault_free_time`): whether a temporary
@@ -377,7 +378,7 @@ def _optimizer_step_time(
     for p in module.parameters():
         p.grad = torch.ones_like(p)
     opt, _ = build_optimizer(module, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
-    prepare, step = optimizer_training_step(module, opt, evict, backward)
+    prepare, step = optimizer_training_step(module, opt, evict, backward, idle_s)
     for _ in range(warmup):
         prepare()
         step()
@@ -396,12 +397,14 @@ def optimizer_training_step(
     optimizer: torch.optim.Optimizer,
     evict: Callable[[], object],
     backward: Callable[[], object] | None = None,
+    idle_s: float = 0.0,
 ) -> tuple[Callable[[], object], Callable[[], object]]:
     """An optimizer step over ``module``'s parameters as a training rank takes it: (untimed preparation, timed step).
 
     The preparation writes every gradient afresh, as the backward and the gradient synchronisation do before each
     step (``backward`` where given, e.g. a DDP-wrapped forward and backward; else every gradient filled with 1),
-    then runs ``evict`` (:func:`_cache_evictor`: the step's state then streams from memory). The step is
+    then runs ``evict`` (:func:`_cache_evictor`: the step's state then streams from memory), then sleeps ``idle_s``
+    (:data:`OPTIMIZER_IDLE_S`: a training rank blocks on its last all-reduce before it steps). The step is
     ``step()`` + ``zero_grad(set_to_none=False)``, as ``runtime.job`` steps. Stepped on the zeros ``zero_grad``
     leaves instead, Adam's first moment decays 0.9 a step and goes subnormal at step 809
     (:func:`adam_training_step`). The one helper of the optimizer fit (:func:`measure_optimizer_fit`), its warm
@@ -417,6 +420,8 @@ def optimizer_training_step(
                 assert p.grad is not None
                 p.grad.fill_(1.0)
         evict()
+        if idle_s > 0:
+            time.sleep(idle_s)
 
     def step() -> None:  # as in a training step
         optimizer.step()
@@ -479,6 +484,18 @@ def _cache_evictor(size_bytes: int) -> Callable[[], object]:
     return lambda: buffer.add_(1)
 
 
+OPTIMIZER_IDLE_S = 0.2
+"""Seconds the optimizer fit's process sleeps before each timed step (after the gradients and the cache eviction):
+a training rank steps after blocking on its last all-reduce, and a step after such a wait costs more than one
+taken at once. On the quiet emulated host (stop 48, emu W3, ``benchmarks/optimizer_share.py --modes
+fit,ddp-flush,ddp-wait``) one process's Adam step over the 4 × 768 MLP took 5.9 ns a parameter of CPU after an
+idle wait to the next 0.2 s boundary (``ddp-wait``) against 4.6 for the fit's own step (``fit``) and 4.9 right after
+a backward and the eviction (``ddp-flush``); the training ranks of stop 48's fresh draw then took 5.1–6.7 ns
+(median 1.18–1.19 × the profile's fit over 54 runs, ``optimizer_share.py --runs
+benchmarks/results/validation-2026-12-07-c/all``), as written down before those runs were read. 0.2 s is the
+measured wait; training's exposed waits are 0.1–0.3 s in those runs."""
+
+
 def measure_optimizer_fit(
     scenario: Scenario,
     sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24),
@@ -487,6 +504,7 @@ def measure_optimizer_fit(
     page_fault_s: float = 0.0,
     log: Callable[[str], None] | None = None,
     cold_bytes: int | None = None,
+    idle_s: float = OPTIMIZER_IDLE_S,
 ) -> tuple[LinearTime, float]:
     """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters, cold: fit and residual.
 
@@ -501,6 +519,9 @@ def measure_optimizer_fit(
     default :func:`cold_cache_bytes` of :func:`last_level_cache_bytes`; 0: back to back, as before): the same
     memory-bound cost a parameter at every size, linear in the parameters.
 
+    Each step also follows ``idle_s`` asleep (:data:`OPTIMIZER_IDLE_S`; 0: none, as before stop 49), as a
+    training rank's step follows its wait on the last all-reduce; the profile records it (``meta.optimizer_idle_s``).
+
     Fault-free (:func:`_optimizer_step_time`): the largest size's Adam temporaries (64 MiB) are
     mapped afresh every step, which would otherwise add ~0.6 ns per byte to the per-parameter slope.
     ``log`` gets each size's time (what the residual is measured against).
@@ -512,7 +533,7 @@ def measure_optimizer_fit(
     try:
         evict = _cache_evictor(cold_bytes)
         times = [_optimizer_step_time(scenario, torch.nn.Linear(1, size, bias=False), reps, warmup, page_fault_s,
-                                      evict) for size in sizes]  # fmt: skip
+                                      evict, idle_s=idle_s) for size in sizes]  # fmt: skip
         if min(times) > 0:
             fit = fit_linear_time(sizes, times, relative=True)  # least squares in the residual's own (relative) error
             residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
@@ -520,6 +541,7 @@ def measure_optimizer_fit(
             fit, residual = fit_linear_time(sizes, times), math.inf  # a failed fit, as the link fits record one
         if log is not None:
             where = f"after writing {cold_bytes / MiB:g} MiB (cold)" if cold_bytes > 0 else "back to back (warm)"
+            where += f" and {idle_s:g} s idle" if idle_s > 0 else ""
             log(f"calibrate: optimizer step alone, fault-free, {where}: " + ", ".join(
                 f"{x} parameters {1e3 * y:.3f} ms ({1e9 * y / x:.2f} ns each; fit {1e3 * fit(x):.3f} ms)"
                 for x, y in zip(sizes, times, strict=True)))  # fmt: skip
@@ -1319,6 +1341,7 @@ def calibrate_compute(
         "cores": cores,
         "last_level_cache_bytes": cache,
         "optimizer_cold_bytes": cold,
+        "optimizer_idle_s": OPTIMIZER_IDLE_S,
         "host_optimizer_fit": optimizer_sharing_meta(sharing),
         "host_optimizer_faults_per_step": {
             str(k): v for k, v in host_faults(work_dir / "compute" / "host-optimizer").items()
@@ -1458,9 +1481,15 @@ POOLED_HOST_MAPS = (("measured", "measured_slowdown"), ("optimizer_measured", "o
 def pool_problem(profile: HardwareProfile, other: HardwareProfile) -> str | None:
     """Why ``other`` cannot be pooled with ``profile`` by :func:`pool_profiles` (None: it can): round 29 (hostile).
     Each k is averaged over the calibrations that measured it, so a k one of them lacks was left out of the pool
-    without a word, and without k = 1 :func:`refit_links` kept the host's old fit of the cores."""
+    without a word, and without k = 1 :func:`refit_links` kept the host's old fit of the cores. Two optimizer fits timed
+    after different idle waits (``meta.optimizer_idle_s``, stop 49) are two measurements of different steps."""
     if profile.host_model is None or other.host_model is None:
         return "host_model: expected testbed profiles with a host_model"
+    ours_idle, theirs_idle = (float(p.meta.get("optimizer_idle_s") or 0.0) for p in (profile, other))
+    if ours_idle != theirs_idle:
+        return (f"meta.optimizer_idle_s: the optimizer fit was timed after {theirs_idle:g} s idle, where the "
+                f"calibration --refit fits timed it after {ours_idle:g} s (0: none, before stop 49): --pool would "
+                "average two measurements of different steps")  # fmt: skip
     for attribute, key in POOLED_HOST_MAPS:
         ours, theirs = set(getattr(profile.host_model, attribute)), set(getattr(other.host_model, attribute))
         if ours != theirs:

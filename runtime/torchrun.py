@@ -162,7 +162,7 @@ def calibrate_distributed(
 
     from dpsim.calibration import HardwareProfile, bus_bandwidth
     from runtime.bench import run as run_bench
-    from runtime.calibrate import fit_link_records, measure_compute, measure_optimizer
+    from runtime.calibrate import OPTIMIZER_IDLE_S, fit_link_records, measure_compute, measure_optimizer
     from runtime.nccl import nccl_environment, nccl_version
 
     ranks = torchrun_ranks()
@@ -236,7 +236,8 @@ def calibrate_distributed(
             meta=meta,
         )
         if not cuda:  # the optimizer microbenchmark is CPU-only
-            profile = dataclasses.replace(profile, optimizer=measure_optimizer(scenario))
+            profile = dataclasses.replace(profile, optimizer=measure_optimizer(scenario),
+                                          meta={**profile.meta, "optimizer_idle_s": OPTIMIZER_IDLE_S})  # fmt: skip
         return profile
     finally:
         if owns_group:

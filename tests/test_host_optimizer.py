@@ -128,6 +128,11 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
     assert ab.forward is not None and ab.forward.fixed_s == pytest.approx(2e-3)
     assert ab.host_model.measured == ba.host_model.measured and ab.forward == ba.forward  # type: ignore[union-attr]
     assert pool_profiles(a, []) is a
+    idle = dataclasses.replace(b, meta={"optimizer_idle_s": 0.2})  # stop 49: the fit timed after an idle wait
+    assert pool_problem(a, idle) == ("meta.optimizer_idle_s: the optimizer fit was timed after 0.2 s idle, where the "
+                                     "calibration --refit fits timed it after 0 s (0: none, before stop 49): --pool "
+                                     "would average two measurements of different steps")  # fmt: skip
+    assert pool_problem(idle, dataclasses.replace(a, meta={"optimizer_idle_s": 0.2})) is None
 
 
 @pytest.mark.parametrize(
