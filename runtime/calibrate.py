@@ -284,23 +284,55 @@ def measure_compute(
         torch.set_num_threads(threads)
 
 
+CURVE_ROUNDS = 9
+"""Rounds of :func:`measure_compute_curve`: each (hidden, micro-batch) point is timed once a round, round robin over
+the grid, and its time is the median over rounds. Three back-to-back repetitions a point (until stop 49) put the same
+point of three calibrations of one quiet host 40 minutes apart a median 9.3 % apart (stop 48; 16.5 % at stop 47; up
+to 33 %, the 2048-wide backward at 4 samples 24.3 / 18.1 / 17.1 ms, slower than at 16 samples), and swapping one
+calibration's curve for another's moved the priced compute's mean by 6.5 points on the same runs
+(``benchmarks/compute_share.py``'s attribution). The grid takes ~0.25 s a round on the 2-core VM."""
+CURVE_WARMUP = 2
+"""Untimed iterations of every point before the rounds: DDP rebuilds its buckets in gradient-ready order at the
+second iteration (``DistributedDataParallel._pre_forward`` → ``reducer._rebuild_buckets()`` once the first backward
+recorded the order), allocating them afresh, so one warm-up left that in the first timed repetition."""
+
+
 def measure_compute_curve(
-    hiddens: Sequence[int], micro_batches: Sequence[int], layers: int, reps: int = 3, warmup: int = 1
+    hiddens: Sequence[int],
+    micro_batches: Sequence[int],
+    layers: int,
+    reps: int = CURVE_ROUNDS,
+    warmup: int = CURVE_WARMUP,
 ) -> ComputeCurve:
-    """Forward/backward of DDP-wrapped ``layers``-layer square MLPs over the (hidden, micro_batch) grid, alone."""
+    """Forward/backward of DDP-wrapped ``layers``-layer square MLPs over the (hidden, micro_batch) grid, alone.
+
+    After ``warmup`` iterations of every point, ``reps`` rounds each run every point twice, the second timed (so a
+    timed iteration follows one of its own point, as back-to-back repetitions did), round robin over the grid; a
+    point's forward and backward are the medians over rounds (:data:`CURVE_ROUNDS`): a burst of other work on the
+    host then lands on one round of many points, not on every repetition of one."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        points = []
         generator = torch.Generator().manual_seed(0)
+        timers: list[tuple[int, int, Callable[[Any], tuple[float, float]], Any]] = []
         for hidden in hiddens:
             torch.manual_seed(0)
             model = MLP(layers, hidden)
             once = _ddp_timer(model, _model_loss(model))
             for mb in micro_batches:
                 batch = (torch.randn(mb, hidden, generator=generator), torch.randn(mb, hidden, generator=generator))
-                f, b = _medians(once, batch, reps, warmup)
-                points.append(ComputePoint(hidden, mb, layers, f, b))
+                timers.append((hidden, mb, once, batch))
+        for _, _, once, batch in timers:
+            for _ in range(warmup):
+                once(batch)
+        runs: list[list[tuple[float, float]]] = [[] for _ in timers]
+        for _ in range(reps):
+            for i, (_, _, once, batch) in enumerate(timers):
+                once(batch)
+                runs[i].append(once(batch))
+        points = [ComputePoint(hidden, mb, layers, statistics.median(r[0] for r in times),
+                               statistics.median(r[1] for r in times))
+                  for (hidden, mb, _, _), times in zip(timers, runs, strict=True)]  # fmt: skip
         return ComputeCurve(tuple(points))
     finally:
         torch.set_num_threads(threads)
@@ -701,7 +733,12 @@ def host_window(workload: str) -> tuple[float, float]:
 
 
 def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str = "compute") -> None:
-    """One process of :func:`calibrate_host`: at each stage's common start time, work if among the first k."""
+    """One process of :func:`calibrate_host`: at each stage's common start time, work if among the first k.
+
+    ``stages`` is the sequence of k in the order measured (a k recurs once a round, :data:`HOST_ROUNDS`); each
+    stage's go/done files are named by its position. Per k the files hold one median a round: of the iteration's
+    wall time (``host-<index>.json``) and of its thread's CPU time (``cpu-<index>.json``); the faults file one median
+    over every round's kept iterations."""
     torch.set_num_threads(1)
     prepare, once = _host_workload(workload)
     window, margin = host_window(workload)
@@ -709,33 +746,51 @@ def _host_worker(folder: Path, index: int, stages: Sequence[int], workload: str 
         prepare()
         once()
     (folder / f"ready-{index}").touch()
-    results: dict[int, float] = {}
-    fault_counts: dict[int, float] = {}  # median minor page faults per kept iteration
-    for k in stages:
-        go = folder / f"go-{k}"
+    results: dict[int, list[float]] = {}
+    cpu_results: dict[int, list[float]] = {}
+    fault_counts: dict[int, list[float]] = {}  # minor page faults of every kept iteration
+    for position, k in enumerate(stages):
+        go = folder / f"go-{position}"
         _wait_for(go, 600)
         start = float(go.read_text(encoding="utf-8"))  # wall-clock start, shared by every process
         while time.time() < start:
             time.sleep(0.001)
         if index < k:
-            kept, faults = [], []
+            kept, cpu, faults = [], [], []
             while time.time() < start + window:
                 prepare()
-                f0, t0 = _minor_faults(), time.time()
+                f0, c0, t0 = _minor_faults(), time.thread_time(), time.time()
                 once()
-                t1, f1 = time.time(), _minor_faults()
+                t1, c1, f1 = time.time(), time.thread_time(), _minor_faults()
                 if t0 >= start + margin and t1 <= start + window - margin:
                     kept.append(t1 - t0)
+                    cpu.append(c1 - c0)
                     faults.append(f1 - f0)
-            results[k] = statistics.median(kept) if kept else math.inf
-            fault_counts[k] = statistics.median(faults) if faults else 0.0
-        (folder / f"done-{k}-{index}").touch()
+            results.setdefault(k, []).append(statistics.median(kept) if kept else math.inf)
+            cpu_results.setdefault(k, []).append(statistics.median(cpu) if cpu else math.inf)
+            fault_counts.setdefault(k, []).extend(faults)
+        (folder / f"done-{position}-{index}").touch()
     (folder / f"host-{index}.json").write_text(json.dumps(results), encoding="utf-8")
-    (folder / f"faults-{index}.json").write_text(json.dumps(fault_counts), encoding="utf-8")
+    (folder / f"cpu-{index}.json").write_text(json.dumps(cpu_results), encoding="utf-8")
+    medians = {k: float(statistics.median(f)) if f else 0.0 for k, f in fault_counts.items()}
+    (folder / f"faults-{index}.json").write_text(json.dumps(medians), encoding="utf-8")
+
+
+HOST_ROUNDS = 3
+"""Rounds of the compute workload's sweep over k (1, 2, 3, 4, 6, 8, then again), each k's slowdown the median
+over rounds of that round's ratio to its own k = 1 (:func:`host_slowdowns`). One sweep's ε moved 0.021 / 0.048 /
+0.033 in three calibrations of stop 48 within 40 minutes (0.020–0.069 over the 13 calibrations of stops 44–48),
+and the compute's priced mean with it (+5.9 / −7.4 / +0.4 %), while the same runs' own CPU per sample grew with
+the ranks as 1 + (0.048–0.058)(k − 1) in every repeat (stop 49, ``benchmarks/compute_share.py``): the host did not
+change between the calibrations, one 1 s window per k did. The optimizer's sweep (4 s windows) stays one round."""
 
 
 def measure_host(
-    processes: Sequence[int], work_dir: Path, timeout_s: float = 600.0, workload: str = "compute"
+    processes: Sequence[int],
+    work_dir: Path,
+    timeout_s: float = 600.0,
+    workload: str = "compute",
+    rounds: int | None = None,
 ) -> dict[int, float]:
     """Slowdown of one process's work while k processes work at once (k in ``processes``), relative to alone.
 
@@ -747,9 +802,13 @@ def measure_host(
     start barrier (a file holding a common start time) releases the first k together, the
     others stay idle; each computes for a fixed window and keeps the iterations run while all
     k were busy (:func:`host_window`). The slowdown is the median over the k of each one's
-    median iteration time, over k = 1's.
+    median iteration time, over k = 1's. The sweep over k runs ``rounds`` times (default :data:`HOST_ROUNDS` for
+    ``compute``, 1 for ``optimizer``), interleaved, and each k's slowdown is the median over rounds
+    (:func:`host_slowdowns`).
     """
-    stages = sorted(set(processes) | {1})
+    if rounds is None:
+        rounds = HOST_ROUNDS if workload == "compute" else 1
+    stages = sorted(set(processes) | {1}) * max(1, rounds)
     folder = work_dir / f"host-{workload}"
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.iterdir():
@@ -761,12 +820,12 @@ def measure_host(
     try:
         for i in range(count):
             _wait_for(folder / f"ready-{i}", timeout_s)
-        for k in stages:
-            tmp = folder / f"go-{k}.tmp"
+        for position in range(len(stages)):
+            tmp = folder / f"go-{position}.tmp"
             tmp.write_text(repr(time.time() + 0.3), encoding="utf-8")
-            tmp.replace(folder / f"go-{k}")
+            tmp.replace(folder / f"go-{position}")
             for i in range(count):
-                _wait_for(folder / f"done-{k}-{i}", timeout_s)
+                _wait_for(folder / f"done-{position}-{i}", timeout_s)
         for proc in procs:
             if proc.wait(timeout=timeout_s) != 0:
                 raise RuntimeError(f"host calibration worker exited with status {proc.returncode}")
@@ -778,20 +837,53 @@ def measure_host(
     return host_slowdowns(folder)[0]
 
 
+def _rounds(value: float | Sequence[float]) -> list[float]:
+    """One per-process entry of :func:`measure_host`'s files as its per-round medians (a number: one round)."""
+    if isinstance(value, Sequence):
+        return [float(v) for v in value]
+    return [float(value)]
+
+
+def _round_ratios(per: Sequence[Mapping[str, Any]]) -> tuple[dict[int, float], dict[int, float]]:
+    """Per k, the median over rounds of (median over the k processes of their round's value) and of (the largest
+    of them), each over the same round's k = 1 (so a drift of the host between rounds cancels)."""
+    stages = sorted(int(k) for k in per[0])
+    rounds = min(len(_rounds(r[str(k)])) for k in stages for r in per[:k])
+    median: dict[int, float] = {}
+    slowest: dict[int, float] = {}
+    for k in stages:
+        ratios, worst = [], []
+        for j in range(rounds):
+            alone = _rounds(per[0]["1"])[j]
+            values = [_rounds(r[str(k)])[j] for r in per[:k]]
+            ratios.append(statistics.median(values) / alone)
+            worst.append(max(values) / alone)
+        median[k], slowest[k] = statistics.median(ratios), statistics.median(worst)
+    return median, slowest
+
+
 def host_slowdowns(folder: Path) -> tuple[dict[int, float], dict[int, float]]:
     """From :func:`measure_host`'s per-process files: per k, the median over the k processes of each one's median
     iteration time, and the largest of them (the slowest process: the estimator of :mod:`runtime.measure`'s
-    critical rank), both over k = 1's."""
-    per = _host_files(folder)
-    stages = sorted(int(k) for k in per[0])
-    medians = {k: statistics.median(r[str(k)] for r in per[:k]) for k in stages}
-    slowest = {k: max(r[str(k)] for r in per[:k]) for k in stages}
-    return {k: medians[k] / medians[1] for k in stages}, {k: slowest[k] / medians[1] for k in stages}
+    critical rank), both over k = 1's; with several rounds, each round over its own k = 1 and the median over
+    rounds (:data:`HOST_ROUNDS`)."""
+    return _round_ratios(_host_files(folder))
 
 
-def _host_files(folder: Path, kind: str = "host") -> list[dict[str, float]]:
-    """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each (``kind``
-    ``faults``: ``{k: median minor page faults per iteration}``)."""
+def host_cpu_inflation(folder: Path) -> dict[int, float]:
+    """Per k, the median over the k processes of their thread's CPU time an iteration over k = 1's (median over
+    rounds, as :func:`host_slowdowns`): the work each process's iteration grows by beside k − 1 others (caches,
+    memory, context switches), without the waiting for a core the slowdown also holds. Empty where the workers did
+    not record it. Recorded (``meta.host_cpu_inflation``), not priced: what a training rank's
+    ``per_rank_compute_cpu_s`` is compared with (``benchmarks/compute_share.py``)."""
+    per = _host_files(folder, "cpu")
+    return _round_ratios(per)[0] if per else {}
+
+
+def _host_files(folder: Path, kind: str = "host") -> list[dict[str, Any]]:
+    """:func:`measure_host`'s per-process files, in process order: ``{k: median iteration time}`` each, a list of one
+    a round (``kind`` ``cpu``: of the thread's CPU time; ``faults``: ``{k: median minor page faults per
+    iteration}``)."""
     files = sorted(folder.glob(f"{kind}-*.json"), key=lambda f: int(f.stem.split("-")[1]))
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
@@ -816,9 +908,10 @@ def _per_process(folder: Path) -> str:
     per = _host_files(folder)
     if not per or "1" not in per[0]:
         return "not recorded"
-    alone = float(per[0]["1"])
+    alone = statistics.median(_rounds(per[0]["1"]))
     stages = sorted(int(k) for k in per[0])
-    return "; ".join(f"{k}: " + " ".join(f"{r[str(k)] / alone:.2f}" for r in per[:k] if str(k) in r) for k in stages)
+    return "; ".join(f"{k}: " + " ".join(f"{statistics.median(_rounds(r[str(k)])) / alone:.2f}" for r in per[:k]
+                                         if str(k) in r) for k in stages)  # fmt: skip
 
 
 def measure_compute_concurrent(
@@ -1230,7 +1323,8 @@ def host_cores() -> int:
 def calibrate_compute_curve(plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]) -> ComputeCurve:
     """The time-per-FLOP curve, measured in a fresh single-thread process (alone on the host)."""
     log(f"calibrate: compute curve, MLP {plan.curve_layers} layers × hidden {list(plan.curve_hiddens)}, "
-        f"micro-batches {list(plan.curve_micro_batches)} (DDP-wrapped, one process, one thread)")  # fmt: skip
+        f"micro-batches {list(plan.curve_micro_batches)} (DDP-wrapped, one process, one thread, median of "
+        f"{CURVE_ROUNDS} interleaved rounds)")  # fmt: skip
     work_dir.mkdir(parents=True, exist_ok=True)
     out = work_dir / "curve.json"
     command = [sys.executable, "-m", "runtime.calibrate", "curve", str(out), ",".join(map(str, plan.curve_hiddens)),
@@ -1279,6 +1373,9 @@ def calibrate_host(
         other = host_load(before, snapshot())["other_cores"]
         if measure is None:
             log(f"calibrate: host ({workload}), each process's slowdown: {_per_process(work_dir / f'host-{workload}')}")
+            inflation = host_cpu_inflation(work_dir / f"host-{workload}")
+            log(f"calibrate: host ({workload}), CPU time an iteration over alone (median process): "
+                + "; ".join(f"{k}: {v:.3f}" for k, v in inflation.items()))  # fmt: skip
             faults = host_faults(work_dir / f"host-{workload}")
             log(f"calibrate: host ({workload}), most page faults per iteration of a process: "
                 + "; ".join(f"{k}: {v:g}" for k, v in faults.items()))  # fmt: skip
@@ -1343,6 +1440,11 @@ def calibrate_compute(
         "optimizer_cold_bytes": cold,
         "optimizer_idle_s": OPTIMIZER_IDLE_S,
         "host_optimizer_fit": optimizer_sharing_meta(sharing),
+        "curve_rounds": CURVE_ROUNDS,
+        "host_rounds": HOST_ROUNDS,
+        "host_cpu_inflation": {
+            str(k): v for k, v in host_cpu_inflation(work_dir / "compute" / "host-compute").items()
+        },
         "host_optimizer_faults_per_step": {
             str(k): v for k, v in host_faults(work_dir / "compute" / "host-optimizer").items()
         },

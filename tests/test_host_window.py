@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,6 +184,82 @@ def test_host_slowdowns_keep_the_median_and_the_slowest_of_the_k_processes(tmp_p
     median, slowest = cal.host_slowdowns(tmp_path)
     assert median == pytest.approx({1: 1.0, 2: 1.4, 3: 3.0}, rel=1e-12)
     assert slowest == pytest.approx({1: 1.0, 2: 1.6, 3: 5.0}, rel=1e-12)
+
+
+def test_host_slowdowns_over_rounds_take_each_round_over_its_own_alone_then_the_median(tmp_path: Path) -> None:
+    """Stop 49 (``HOST_ROUNDS``): one sweep's ε moved 0.021-0.048 between calibrations 40 minutes apart. With rounds,
+    each round's ratio is taken over that round's k = 1 and the median over rounds kept, worked by hand on 2
+    processes, 3 rounds: alone 1, 2, 1 ms (the host twice as slow in round 2); k = 2 medians 1.4, 2.8, 2.0 ms ->
+    ratios 1.4, 1.4, 2.0 -> 1.4 (the mean of the ratios would be 1.6, the ratio of the mean times 1.55); the slowest
+    1.6, 3.2, 2.2 -> 1.6, 1.6, 2.2 -> 1.6. The CPU time an iteration (``cpu-*.json``) the same way: 1.1."""
+    pytest.importorskip("torch")
+    import json
+
+    import runtime.calibrate as cal
+
+    wall = [{"1": [1e-3, 2e-3, 1e-3], "2": [1.2e-3, 2.4e-3, 1.8e-3]}, {"2": [1.6e-3, 3.2e-3, 2.2e-3]}]
+    cpu = [{"1": [1e-3, 1e-3, 1e-3], "2": [1.1e-3, 1.1e-3, 1.3e-3]}, {"2": [1.1e-3, 1.1e-3, 1.0e-3]}]
+    for i, (w, c) in enumerate(zip(wall, cpu, strict=True)):
+        (tmp_path / f"host-{i}.json").write_text(json.dumps(w), encoding="utf-8")
+        (tmp_path / f"cpu-{i}.json").write_text(json.dumps(c), encoding="utf-8")
+    median, slowest = cal.host_slowdowns(tmp_path)
+    assert median == pytest.approx({1: 1.0, 2: 1.4}, rel=1e-12)
+    assert slowest == pytest.approx({1: 1.0, 2: 1.6}, rel=1e-12)
+    assert cal.host_cpu_inflation(tmp_path) == pytest.approx({1: 1.0, 2: 1.1}, rel=1e-12)
+    assert cal.host_cpu_inflation(tmp_path / "absent") == {}
+    assert cal._per_process(tmp_path) == "1: 1.00; 2: 1.80 2.20"  # each process's median over rounds / alone's
+
+
+def test_the_host_sweep_runs_its_rounds_interleaved_with_one_start_barrier_a_stage(tmp_path: Path) -> None:
+    """Two processes, ``rounds=2``: the stages run 1, 2, 1, 2 (go-0..go-3, one per position), every process's
+    files hold one median a round (wall and CPU) and its faults one number; the slowdowns come out per k."""
+    pytest.importorskip("torch")
+    import json
+
+    import runtime.calibrate as cal
+
+    slowdown = cal.measure_host([2], tmp_path, timeout_s=300.0, workload="compute", rounds=2)
+    folder = tmp_path / "host-compute"
+    assert sorted(f.name for f in folder.glob("go-*")) == ["go-0", "go-1", "go-2", "go-3"]
+    first, second = (json.loads((folder / f"host-{i}.json").read_text(encoding="utf-8")) for i in (0, 1))
+    assert [len(v) for v in first.values()] == [2, 2] and list(second) == ["2"] and len(second["2"]) == 2
+    cpu = json.loads((folder / "cpu-0.json").read_text(encoding="utf-8"))
+    assert len(cpu["1"]) == 2 and all(v > 0 for v in cpu["1"])
+    assert all(isinstance(v, float) for v in json.loads((folder / "faults-0.json").read_text()).values())
+    assert set(slowdown) == {1, 2} and slowdown[1] == 1.0 and slowdown[2] > 0
+    assert set(cal.host_cpu_inflation(folder)) == {1, 2}
+
+
+def test_the_compute_curve_times_its_points_round_robin_and_keeps_each_points_median(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stop 49 (``CURVE_ROUNDS``): three back-to-back repetitions a point left the same point of three calibrations
+    a median 9.3 % apart. Now every point gets ``warmup`` untimed iterations (DDP rebuilds its buckets at the
+    second), then each round runs every point twice, the second timed, round robin; a point keeps the median over
+    rounds. Worked on a 2 x 2 grid, 3 rounds: the calls' order, and a point whose round 2 ran beside a burst
+    (10 x) keeps its quiet time."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as cal
+
+    calls: list[tuple[int, int]] = []
+
+    def fake_timer(model: Any, loss_of: Any) -> Any:
+        def once(batch: Any) -> tuple[float, float]:
+            point = (batch[0].shape[1], batch[0].shape[0])
+            calls.append(point)
+            n = sum(c == point for c in calls)
+            slow = 10.0 if point == (8, 2) and n == 6 else 1.0  # round 2's timed iteration of (8, 2)
+            return 1e-3 * point[0] * slow, 2e-3 * point[1] * slow
+
+        return once
+
+    monkeypatch.setattr(cal, "_ddp_timer", fake_timer)
+    curve = cal.measure_compute_curve([8, 16], [2, 4], layers=2, reps=3, warmup=2)
+    grid = [(8, 2), (8, 4), (16, 2), (16, 4)]
+    assert calls == [p for p in grid for _ in range(2)] + [p for _ in range(3) for p in grid for _ in range(2)]
+    got = [(p.hidden, p.micro_batch, p.forward_s, p.backward_s) for p in curve.points]
+    assert got == [(h, m, pytest.approx(1e-3 * h), pytest.approx(2e-3 * m)) for h, m in grid]
+    assert cal.CURVE_ROUNDS == 9 and cal.CURVE_WARMUP == 2
 
 
 def _loopback_profile() -> HardwareProfile:
