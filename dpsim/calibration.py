@@ -1966,8 +1966,7 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
     ``fit_worst_points`` (:data:`WORST_POINT_FIELDS`, read by :func:`check_residuals`), ``plan``
     (:data:`_PLAN_NUMBERS`), and since round 29 the texts of :data:`META_TEXTS`, ``cores`` (a whole number >= 1,
     ``runtime.calibrate.refit_links``) and ``benchmark_uncertainty`` (name → a relative half width >= 0, printed by
-    ``validate_emulated.py``), and since stop 49 ``optimizer_idle_s`` (seconds >= 0, compared by ``--pool``). A
-    ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
+    ``validate_emulated.py``). A ``plan: [1]`` gave a traceback in ``validate --profile`` after every case was
     measured, with its runs written."""
     meta = dict(data or {})
     residuals = _meta_mapping(meta, "fit_residuals", "{fit: relative residual}", source)
@@ -2000,9 +1999,6 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
         _check_number(cores, "meta.cores", source, "a whole number of cores >= 1", low=1.0, high=1 << 20, closed=True)
         if cores != int(cores):
             raise ScenarioError("meta.cores", f"expected a whole number of cores >= 1, got {brief(cores)}", source)
-    if meta.get("optimizer_idle_s") is not None:  # stop 49: compared by runtime.calibrate.pool_problem
-        _check_number(meta["optimizer_idle_s"], "meta.optimizer_idle_s", source, "seconds >= 0", low=0.0,
-                      high=3600.0, closed=True)  # fmt: skip
     uncertainty = _meta_mapping(meta, "benchmark_uncertainty", "{points: relative half width}", source)
     for name, value in (uncertainty or {}).items():  # round 29: printed as 100 * value: a text was a traceback
         _check_number(value, f"meta.benchmark_uncertainty.{safe_text(str(name))[:60]}", source,

@@ -1580,6 +1580,17 @@ POOLED_HOST_MAPS = (("measured", "measured_slowdown"), ("optimizer_measured", "o
 """The host's per-k measurements :func:`pool_profiles` averages: (``HostModel`` attribute, profile key)."""
 
 
+def _optimizer_idle(profile: HardwareProfile) -> float | str:
+    """Seconds the profile's optimizer fit slept before each step (``meta.optimizer_idle_s``; none: 0, the fits before
+    stop 49), or the value's repr where it is not a finite number >= 0."""
+    value = profile.meta.get("optimizer_idle_s")
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return repr(value)[:40]
+    return float(value)
+
+
 def pool_problem(profile: HardwareProfile, other: HardwareProfile) -> str | None:
     """Why ``other`` cannot be pooled with ``profile`` by :func:`pool_profiles` (None: it can): round 29 (hostile).
     Each k is averaged over the calibrations that measured it, so a k one of them lacks was left out of the pool
@@ -1587,7 +1598,10 @@ def pool_problem(profile: HardwareProfile, other: HardwareProfile) -> str | None
     after different idle waits (``meta.optimizer_idle_s``, stop 49) are two measurements of different steps."""
     if profile.host_model is None or other.host_model is None:
         return "host_model: expected testbed profiles with a host_model"
-    ours_idle, theirs_idle = (float(p.meta.get("optimizer_idle_s") or 0.0) for p in (profile, other))
+    ours_idle, theirs_idle = (_optimizer_idle(p) for p in (profile, other))
+    for idle, which in ((ours_idle, "the calibration --refit fits"), (theirs_idle, "a pooled calibration")):
+        if isinstance(idle, str):
+            return f"meta.optimizer_idle_s: expected seconds >= 0 (or none), got {idle} in {which}"
     if ours_idle != theirs_idle:
         return (f"meta.optimizer_idle_s: the optimizer fit was timed after {theirs_idle:g} s idle, where the "
                 f"calibration --refit fits timed it after {ours_idle:g} s (0: none, before stop 49): --pool would "

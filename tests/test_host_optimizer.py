@@ -133,6 +133,9 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
                                      "calibration --refit fits timed it after 0 s (0: none, before stop 49): --pool "
                                      "would average two measurements of different steps")  # fmt: skip
     assert pool_problem(idle, dataclasses.replace(a, meta={"optimizer_idle_s": 0.2})) is None
+    bad = dataclasses.replace(b, meta={"optimizer_idle_s": "x"})  # a hand-edited profile: one line, no traceback
+    assert pool_problem(a, bad) == ("meta.optimizer_idle_s: expected seconds >= 0 (or none), got 'x' in a pooled "
+                                    "calibration")  # fmt: skip
 
 
 @pytest.mark.parametrize(
