@@ -267,6 +267,28 @@ def test_direct_prices_its_all_to_all_from_one_routing(monkeypatch: pytest.Monke
     assert priced == pytest.approx(cf.direct_allreduce_time(size, n, fabric.inter), rel=1e-9)
 
 
+def test_a_collectives_latency_and_time_price_one_schedule_set() -> None:
+    """:func:`dpsim.analytic.collectives.collective`, :func:`~dpsim.analytic.collectives.collective_latency` and
+    :func:`~dpsim.analytic.collectives.collective_base_latency` of one fabric read one cached schedule set: ``_priced``
+    is called with ``groups`` in one shape everywhere (``collective_latency`` passed four arguments while the others
+    pass ``None`` as a fifth, two ``lru_cache`` keys that built and priced the same schedules twice: leads48 ##
+    fabric). Prices are unchanged (the same schedules)."""
+    from dpsim.analytic import collectives as cf
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.scenario import load_scenario
+
+    sets = ["cluster.nodes=2", "cluster.workers_per_node=4", "communication.algorithm=ring"]
+    fabric = calibrated_fabric(load_scenario(DEFAULT, overrides=sets, batch_free=True))
+    size = float(1 << 26)
+    cf._priced.cache_clear()
+    time_s = cf.collective("allreduce", "ring", size, fabric).time_s
+    latency = cf.collective_latency("allreduce", "ring", size, fabric)
+    base = cf.collective_base_latency("allreduce", "ring", size, fabric)
+    info = cf._priced.cache_info()
+    assert info.misses == 1, info  # one schedule set built and priced, then read three times
+    assert 0 < base <= latency < time_s
+
+
 @pytest.mark.parametrize("order", ["node_major", "round_robin"])
 def test_an_all_reduce_routes_what_its_reduce_scatter_routes(order: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """An all-reduce is its reduce-scatter, then an all-gather over the same pairs (a ring's N-1 steps again, the

@@ -391,9 +391,11 @@ class _Candidates(tuple[tuple[str, str, "LinearCost"], ...]):
 
 
 @functools.lru_cache(maxsize=4096)
-def _priced(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None = None) -> _Candidates:
+def _priced(op: str, algorithm: str, protocol: str, fabric: Fabric, groups: Groups | None) -> _Candidates:
     """(algorithm, protocol, cost) of every candidate schedule on ``fabric`` (run by every group of
-    ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`); the cost carries NCCL's
+    ``groups`` at once: :meth:`dpsim.sim.collectives.groups.Groups.tile`; None: one communicator of every rank, passed
+    positionally by every caller: ``lru_cache`` keys ``f(a, b, c, d)`` and ``f(a, b, c, d, None)`` apart, which built
+    and priced one fabric's schedules twice, leads48 ## fabric); the cost carries NCCL's
     size-dependent tuner corrections (:class:`dpsim.sim.collectives.base.TunerCorrection`). In groups (FSDP
     HYBRID_SHARD's two streams, :func:`collective_job`) each cost carries the links its phases load too
     (:attr:`dpsim.sim.cost.LinearCost.uses`), from the routes that price it: the schedules built and routed once."""
@@ -452,7 +454,7 @@ def collective_latency(op: str, algorithm: str, size: float, fabric: Fabric, pro
     fabric = fabric.at_size(size)
     if fabric.world_size <= 1 or size <= 0:
         return 0.0
-    cost = _priced(op, algorithm, protocol, fabric)[_chosen(op, algorithm, protocol, fabric, None, size)][2]
+    cost = _priced(op, algorithm, protocol, fabric, None)[_chosen(op, algorithm, protocol, fabric, None, size)][2]
     return cost.split(size)[0]
 
 
