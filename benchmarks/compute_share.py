@@ -79,16 +79,52 @@ def swapped(profile: Any, other: Any, what: str) -> Any:
 
 
 def _load(folder: Path) -> tuple[list[Any], list[list[Any]]]:
-    """The folder's cases (its recorded case set) and their measured runs, per case."""
+    """The folder's cases (its recorded case set) and their measured runs, per case (errors name ``--runs``)."""
     from benchmarks.validate_emulated import CASE_SETS, SCENARIO, _recorded_case_set, _saved_runs
+    from dpsim.errors import ScenarioError
     from runtime.validate import build_cases
 
-    case_set = _recorded_case_set(folder) or "default"
-    with tempfile.TemporaryDirectory() as tmp:
-        scenario = Path(tmp) / "scenario.yaml"
-        scenario.write_text(SCENARIO, encoding="utf-8")
-        cases = build_cases(scenario, [], CASE_SETS[case_set])
-    return cases, _saved_runs(folder, len(cases))
+    try:
+        case_set = _recorded_case_set(folder) or "default"
+        with tempfile.TemporaryDirectory() as tmp:
+            scenario = Path(tmp) / "scenario.yaml"
+            scenario.write_text(SCENARIO, encoding="utf-8")
+            cases = build_cases(scenario, [], CASE_SETS[case_set])
+        return cases, _saved_runs(folder, len(cases))
+    except ScenarioError as exc:
+        raise ScriptError(f"--runs: {exc.one_line()}") from None
+    except ScriptError as exc:
+        raise ScriptError(f"--runs: {str(exc).removeprefix('--reuse: ')}") from None
+
+
+def _profile(option: str, path: Path) -> Any:
+    """The testbed profile at ``path`` (a host model and a compute curve), or one line naming ``option``."""
+    from dpsim.calibration import load_profile
+    from dpsim.errors import ScenarioError
+
+    try:
+        profile = load_profile(path)
+    except ScenarioError as exc:
+        raise ScriptError(f"{option}: {exc.one_line()}") from None
+    if profile.host_model is None or profile.compute_curve is None:
+        raise ScriptError(f"{option} {path}: expected a testbed profile with a host model and a compute curve")
+    return profile
+
+
+def _rank_times(index: int, extra: Any) -> tuple[float, float, list[float]]:
+    """The critical rank's compute wall and CPU seconds and every rank's CPU, from a run's ``extra`` (one line naming
+    the configuration where a field is missing or a time is not > 0)."""
+    try:
+        critical = str(extra["critical_rank"])
+        wall = float(extra["per_rank_compute_s"][critical])
+        cpus = [float(v) for v in extra["per_rank_compute_cpu_s"].values()]
+        cpu = float(extra["per_rank_compute_cpu_s"][critical])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ScriptError(f"--runs: configuration {index}: a run without extra.critical_rank, per_rank_compute_s or "
+                          "per_rank_compute_cpu_s for it") from None  # fmt: skip
+    if not cpus or min(cpus) <= 0 or wall <= 0:
+        raise ScriptError(f"--runs: configuration {index}: a run whose compute time is not > 0")
+    return wall, cpu, cpus
 
 
 def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[dict[str, float]], dict[int, Any]]:
@@ -104,13 +140,10 @@ def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[
         slow = profile.host_slowdown(s)
         alone = (forward + backward) / slow * accumulation
         for repeat, run in enumerate(runs):
-            x = run.extra
-            cpus = x.get("per_rank_compute_cpu_s")
-            if not cpus:
+            if not run.extra.get("per_rank_compute_cpu_s"):
                 raise ScriptError(f"--runs: configuration {index}: a run without extra.per_rank_compute_cpu_s")
-            critical = str(x["critical_rank"])
-            wall, cpu = float(x["per_rank_compute_s"][critical]), float(cpus[critical])
-            work = statistics.median(float(v) for v in cpus.values()) / alone
+            wall, cpu, cpus = _rank_times(index, run.extra)
+            work = statistics.median(cpus) / alone
             straggler = max(s.worker_slowdowns()) > 1.0  # its busy-wait is CPU time: left out of the fit
             share = wall / cpu / max(1.0, k / cores)
             rows.append({"case": index, "repeat": repeat, "k": k, "work": work, "share": share, "slowdown": slow,
@@ -145,8 +178,6 @@ def _score(cases: list[Any], saved: list[list[Any]], profile: Any, tmp: Path, na
 
 @one_line_errors
 def main() -> int:
-    from dpsim.calibration import load_profile
-
     p = Parser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, required=True, help="a validate_emulated.py folder (runs.jsonl)")
     p.add_argument("--profile", type=Path, action="append", default=[], help="profile(s) to split against "
@@ -156,10 +187,9 @@ def main() -> int:
     args = p.parse_args()
     cases, saved = _load(args.runs)
     paths = args.profile or [args.runs / "profile.yaml"]
-    profiles = [load_profile(path) for path in paths]
+    profiles = [_profile("--profile", path) for path in paths]  # every input checked before any work
+    others = [(path, _profile("--swap", path)) for path in args.swap]
     for path, profile in zip(paths, profiles, strict=True):
-        if profile.host_model is None or profile.compute_curve is None:
-            raise ScriptError(f"--profile {path}: expected a testbed profile with a host model and a compute curve")
         rows, fits = split(cases, saved, profile)
         print(f"{path}: ε {profile.host_model.efficiency_loss:.3f}, C {profile.host_model.cores:g}")
         print(" case  k   work  share  slowdown  compute error (median over repeats)")
@@ -170,20 +200,17 @@ def main() -> int:
             print(f" {index:4d} {int(mine[0]['k']):2d} {med['work']:6.3f} {med['share']:6.3f} "
                   f"{mine[0]['slowdown']:9.3f} {med['error_pct']:+13.1f} %{flag}")  # fmt: skip
         plain = [r for r in rows if not r["straggler"]]
-        print(
-            f" median work {statistics.median(r['work'] for r in plain):.3f}, share "
-            f"{statistics.median(r['share'] for r in plain):.3f} over {len(plain)} runs without a straggler"
-        )
+        kept, which = (plain, "without a straggler") if plain else (rows, "each with a straggler")
+        print(f" median work {statistics.median(r['work'] for r in kept):.3f}, share "
+              f"{statistics.median(r['share'] for r in kept):.3f} over {len(kept)} runs {which}")  # fmt: skip
         print(" the ranks' own work a·(1 + ε_t(k − 1)), per repeat: "
-              + "; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items()))  # fmt: skip
-    if args.swap:
+              + ("; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items())
+                 or "none (every run has a straggler)"))  # fmt: skip
+    if others:
         base = profiles[0]
         with tempfile.TemporaryDirectory() as tmp:
             print(f"{paths[0]} as it is: {_score(cases, saved, base, Path(tmp), 'base')}")
-            for other_path in args.swap:
-                other = load_profile(other_path)
-                if other.host_model is None or base.host_model is None:
-                    raise ScriptError(f"--swap {other_path}: expected a testbed profile with a host model")
+            for other_path, other in others:
                 for what in SWAPS:
                     score = _score(cases, saved, swapped(base, other, what), Path(tmp), what)
                     print(f"  {what:9s} from {other_path}: {score}")

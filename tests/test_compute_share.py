@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,52 @@ def test_runs_without_the_ranks_compute_cpu_are_refused_in_one_line(tmp_path: Pa
                           capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})  # fmt: skip
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip() == "error: --runs: configuration 0: a run without extra.per_rank_compute_cpu_s"
+
+
+def _damaged(tmp_path: Path, change: Any) -> Path:
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / "profile.yaml").write_text((FRESH48 / "all" / "profile.yaml").read_text(encoding="utf-8"))
+    (folder / "summary.json").write_text(json.dumps({"case_set": "fresh48"}), encoding="utf-8")
+    runs = [json.loads(line) for line in (FRESH48 / "all" / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
+    change(runs[0]["extra"])
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs), encoding="utf-8")
+    return folder
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "benchmarks/compute_share.py", *argv], cwd=ROOT, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT)})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda x: x.pop("critical_rank"), "a run without extra.critical_rank, per_rank_compute_s or"),
+        (lambda x: x["per_rank_compute_cpu_s"].update({"0": 0.0}), "a run whose compute time is not > 0"),
+    ],
+)
+def test_a_damaged_run_is_refused_in_one_line_naming_its_configuration(tmp_path: Path, change: Any, says: str) -> None:
+    """Review 08:33: a run without ``critical_rank`` was a KeyError, a CPU time of 0 a ZeroDivisionError."""
+    done = _run("--runs", str(_damaged(tmp_path, change)))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+    assert done.stderr.startswith("error: --runs: configuration 0: ") and says in done.stderr
+
+
+def test_every_input_is_checked_before_any_work_and_its_error_names_the_option(tmp_path: Path) -> None:
+    """Review 08:33: a bad ``--swap`` was read only after the base profile had been split and scored (~15 s, the
+    table printed); a missing folder's error did not name ``--runs``. Now nothing is printed before the one line."""
+    bad = _run("--runs", str(FRESH48 / "all"), "--swap", str(FRESH48 / "all" / "runs.jsonl"))
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.startswith("error: --swap: ")
+    missing = _run("--runs", str(tmp_path / "absent"))
+    assert (
+        missing.returncode == 2 and missing.stderr.startswith("error: --runs: ") and "Traceback" not in missing.stderr
+    )
+    nohost = tmp_path / "nohost.yaml"
+    import yaml
+
+    data = yaml.safe_load((FRESH48 / "all" / "profile.yaml").read_text(encoding="utf-8"))
+    data.pop("host_model")
+    nohost.write_text(yaml.safe_dump(data), encoding="utf-8")
+    done = _run("--runs", str(FRESH48 / "all"), "--profile", str(nohost))
+    assert done.returncode == 2 and done.stdout == "" and "expected a testbed profile with a host model" in done.stderr
