@@ -815,12 +815,14 @@ def test_tp_all_reduces_inside_a_live_operation_share_the_nic_with_the_send_befo
         assert _rel(step, result.step_time_s) < 1e-9, engine
 
 
-def test_tp_phases_past_the_bound_are_priced_as_the_sends_alone() -> None:
-    """Every TP ring phase is two events of the schedule's evaluation: GPT-3 175B at TP 16 (two 8-GPU nodes a group)
-    × PP 8 with 256 micro-batches would run about 6·10⁶ of them (39 s where the step took 0.09 s). Past
-    ``TP_SEGMENTS_BOUND`` the stage's TP phases are left out (the sends priced as before stop 46); the hand-worked
-    case above, far below it, keeps them."""
-    from dpsim.analytic.step import TP_SEGMENTS_BOUND, model_parallel_fabric, pipeline_stage_loads
+def test_tp_phases_of_a_long_step_run_beside_the_sends_as_one_event_while_nothing_shares() -> None:
+    """Every TP ring phase was two events of the schedule's evaluation: GPT-3 175B at TP 16 (two 8-GPU nodes a group)
+    x PP 8 with 256 micro-batches would run about 6*10^6 of them, so past TP_SEGMENTS_BOUND (2^18) the phases were left
+    out. An operation now runs as one event while nothing else is on its NIC directions and is stepped only while a
+    send or bucket is beside it: the phases stay in, nothing is left out, and a predict stays under 1 s."""
+    import time
+
+    from dpsim.analytic.step import model_parallel_fabric, pipeline_stage_loads
 
     s = load_scenario(
         None,
@@ -829,22 +831,49 @@ def test_tp_phases_past_the_bound_are_priced_as_the_sends_alone() -> None:
     )  # fmt: skip
     assert s.accumulation_steps == 256
     found = pipeline_stage_loads(s, model_parallel_fabric(s), 1.0, 2.0, 0.5)
-    assert found is None or not any(found[1].tp_flows)
-    assert TP_SEGMENTS_BOUND == 1 << 18
-    fewer = load_scenario(None, _gpt3_tp16_below_the_bound())
-    found = pipeline_stage_loads(fewer, model_parallel_fabric(fewer), 1.0, 2.0, 0.5)
     assert found is not None and any(found[1].tp_flows)
-    # the record names the drop (issue 9 item 6, stop 48): past the bound only, and a predict stays well under 1 s
-    import time
-
     start = time.process_time()
-    past = predict(s)
+    result = predict(s)
     assert time.process_time() - start < 1.0
-    assert past.extra["pipeline_tp_phases_left_out"] is True
-    assert predict(fewer).extra["pipeline_tp_phases_left_out"] is False
-    tp8 = [x.replace("tensor_parallel=16", "tensor_parallel=8") for x in _gpt3_tp16_below_the_bound()]
-    inside = load_scenario(None, [*tp8, "training.global_batch=32"])  # TP inside a node: nothing left out
-    assert predict(inside).extra["pipeline_tp_phases_left_out"] is False
+    assert result.extra["pipeline_tp_phases_left_out"] is False
+
+
+def test_tp_phases_run_as_one_event_give_the_segment_by_segment_times_bit_for_bit() -> None:
+    """Past the old bound (2^18 TP segments of an evaluation; here 278,784: GPT-3 175B at TP 16 x PP 8, 12
+    micro-batches), the evaluation that runs an operation as one event while nothing shares its NIC directions
+    gives every operation's and send's start and end, and the schedule's times, exactly as the one that steps every
+    segment (``every_segment``): a stretch run as one event ends where the segments' seconds summed one after
+    another end, and one split where a send joins resumes from the segment in progress at its own start. Sends
+    overlap operations here (some shared, some not), so both paths run."""
+    from dpsim.analytic import parallel
+    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
+    from dpsim.analytic.step import model_parallel_fabric, pipeline_stage_loads
+
+    s = load_scenario(
+        None,
+        ["model.preset=gpt3-175b", "cluster.nodes=32", "training.micro_batch=1", "training.global_batch=24",
+         "training.pipeline_parallel=8", "training.tensor_parallel=16", "cluster.inter_node.nics_per_node=8"],
+    )  # fmt: skip
+    result = predict(s)
+    fabric = model_parallel_fabric(s)
+    tp = result.extra["tensor_parallel_comm_s"] / s.accumulation_steps
+    forward, backward = parallel.with_tensor_parallel(s, result.extra["forward_s"], result.extra["backward_s"], tp)
+    found = pipeline_stage_loads(s, fabric, forward, backward, tp)
+    assert found is not None
+    nics, loads = found
+    p, m = s.training.pipeline_parallel, s.accumulation_steps
+    segments = sum(len(loads.op_segments(d, f, forward if f else backward) or ()) for d in range(p) for f in (1, 0))
+    assert segments * m > 1 << 18
+    send = parallel.pipeline_sends(parallel.pipeline_p2p_times(s, fabric))
+    args = (forward, backward, p, m, 1, s.training.pipeline_schedule, send, [1.0] * p, nics)
+    lazy: list[tuple[str, int, Any, float, float]] = []
+    every: list[tuple[str, int, Any, float, float]] = []
+    times = evaluate_shared_nics(*args, lazy, loads)
+    assert times == evaluate_shared_nics(*args, every, loads, every_segment=True)
+    assert sorted(lazy) == sorted(every)
+    span = {"F": forward, "B": backward}
+    ops = [(kind, start, end) for kind, _, _, start, end in every if kind != "send"]
+    assert 0 < sum(end != start + span[kind] for kind, start, end in ops) < len(ops)  # shared and not
 
 
 def test_the_sim_record_names_left_out_tp_phases_as_predict_does(monkeypatch: pytest.MonkeyPatch) -> None:

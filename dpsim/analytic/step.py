@@ -709,13 +709,6 @@ def _any_positive(send: Any) -> bool:
     return any(x > 0 for x in send) if isinstance(send, tuple) else bool(send > 0)
 
 
-TP_SEGMENTS_BOUND = 1 << 18
-"""Events of TP phases one schedule evaluation may run, at most (:func:`pipeline_stage_loads`): every ring phase is
-two (its bytes, its latency), so GPT-3 175B at TP 16 × PP 8 and 256 micro-batches would run about 6·10⁶ of them
-(39 s of CPU where the step took 0.09 s). Past it a TP group across nodes is priced as before stop 46, its sends
-without its phases beside them."""
-
-
 def pipeline_stage_loads(
     scenario: Scenario, fabric: Fabric, forward_s: float, backward_s: float, tp_comm_s: float
 ) -> tuple[Any, Any] | None:
@@ -746,7 +739,8 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
     many an operation as the fabric releases: ``_tensor_flows``, ``_tp_passes_of_stage``), each a ring of
     ``2(t − 1)`` phases (``t − 1`` each for sequence parallelism's reduce-scatter and all-gather) of equal length,
     its link's latency after each phase's bytes, on the NICs :func:`~dpsim.analytic.parallel.pipeline_nic_users`
-    gives them; not past :data:`TP_SEGMENTS_BOUND` events of them. DP: DDP's and ZeRO-1/2's gradient reduction of
+    gives them (all of them: the evaluation runs an operation as one event while nothing shares its NIC directions,
+    so no bound on their count since stop 49). DP: DDP's and ZeRO-1/2's gradient reduction of
     each stage (not ZeRO-3/FSDP's step programs, nor HYBRID_SHARD) as the shared fabric runs it from the live schedule
     (:class:`dpsim.sim.shared._LiveStages`): its buckets (:func:`dpsim.buckets.bucket_sizes`) on one stream, each
     ready as the stage's last backward produces it (with overlap; without, after that backward and DDP's pass into
@@ -761,8 +755,7 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
     p, tp, dp = t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel
     if not _sends_cross_switched_nics(scenario, fabric):
         return None
-    tp_crosses, collectives, counts, layers, phases, left_out = _tp_phases(scenario, fabric)
-    tp_crosses = tp_crosses and not left_out  # past the bound, the sends alone as before
+    tp_crosses, collectives, counts, layers, phases = _tp_phases(scenario, fabric)
     profile = profile_for(scenario)
     group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
     dp_reduces = _stage_reduces(scenario, group)
@@ -832,17 +825,12 @@ class _TpPhases(NamedTuple):
     """Layers an operation releases them over."""
     phases: int
     """Ring phases a collective."""
-    left_out: bool
-    """Past :data:`TP_SEGMENTS_BOUND` events of the schedule's evaluation (every phase is two: its bytes, its
-    latency): left out of it, the sends priced alone as before stop 46."""
 
 
 def _tp_phases(scenario: Scenario, fabric: Fabric) -> _TpPhases:
     """:class:`_TpPhases` of ``scenario``'s pipelined step on ``fabric``."""
-    from dpsim.analytic.pipeline_schedule import evaluated_operations
-
     t = scenario.training
-    p, tp = t.pipeline_parallel, t.tensor_parallel
+    tp = t.tensor_parallel
     crosses = (
         parallel.tensor_parallel_crosses_nodes(tp, fabric.per_node)
         and tp > fabric.per_node
@@ -856,25 +844,16 @@ def _tp_phases(scenario: Scenario, fabric: Fabric) -> _TpPhases:
     forward = round(layers * parallel.forward_allreduces_per_layer(scenario.model.parallel_block))
     counts = (max(1, round(max(1, forward) / chunks)), max(1, round(max(1, round(per_stage) - forward) / chunks)))
     phases = sum(2 * (tp - 1) if op == "allreduce" else tp - 1 for op, _ in collectives)
-    segments = max(1, round(layers / chunks)) + max(counts) * phases * 2
-    operations = evaluated_operations(p, scenario.accumulation_steps, t.virtual_stages, t.pipeline_schedule)
-    left_out = crosses and segments * operations > TP_SEGMENTS_BOUND
-    return _TpPhases(crosses, collectives, counts, max(1, round(layers / chunks)), phases, left_out)
+    return _TpPhases(crosses, collectives, counts, max(1, round(layers / chunks)), phases)
 
 
 def pipeline_tp_phases_left_out(scenario: Scenario, fabric: Fabric) -> bool:
     """Whether the pipelined step's evaluation leaves out TP ring phases it would otherwise run beside the sends on
-    their NICs (:func:`pipeline_load_shape`): past :data:`TP_SEGMENTS_BOUND` events of them, each such stage's
-    sends are priced as if its TP groups loaded no NIC. ``predict``'s ``extra["pipeline_tp_phases_left_out"]``."""
-    if not _sends_cross_switched_nics(scenario, fabric) or not _tp_phases(scenario, fabric).left_out:
-        return False
-    t = scenario.training
-    group = dp_fabric(scenario, calibrated_fabric(scenario, profile_for(scenario)))
-    users = parallel.pipeline_nic_users(
-        t.pipeline_parallel, t.tensor_parallel, scenario.data_parallel, fabric.per_node, fabric.nics_per_node, True,
-        _stage_reduces(scenario, group),
-    )  # fmt: skip
-    return any(users[1])
+    their NICs: never since stop 49 (stops 46-48 left them out past 2^18 events of them; the evaluation now runs an
+    operation as one event while nothing shares its NIC directions). ``predict``'s
+    ``extra["pipeline_tp_phases_left_out"]``, kept so the record's keys stay."""
+    del scenario, fabric
+    return False
 
 
 def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:
@@ -1814,7 +1793,7 @@ def predict(scenario: Scenario) -> StepResult:
         "pipeline_p2p_blocking_s": blocking_p2p_s,
         "tied_embedding_allreduce_s": tied_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
-        # TP ring phases across nodes left out of the pipelined step's evaluation (past TP_SEGMENTS_BOUND events)
+        # TP ring phases across nodes left out of the pipelined step's evaluation: none since stop 49
         "pipeline_tp_phases_left_out": pipeline_tp_phases_left_out(scenario, fabric),
         "single_worker_step_s": single_s,
         # what prices the optimizer from memory traffic; a profile's fit prices it from the measured step instead
