@@ -2465,30 +2465,23 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
 # stop 42) every vanilla-TP Float8 row is within 2.5 % (Dec 2024 70B -9.1 -> -2.5 %, June 2025 -6.4 -> +0.4 %, Aug
 # 2024 405B -3.9 -> +0.9 %) and every Float8 AsyncTP row is above its run (+2.9 ... +15.0 %): the Aug 2024 405B one
 # is a miss again.
-_TITAN_405B_ASYNC_TP = (
-    "priced with torch's micro-pipelined TP on the Dec 2024 software (torch 1963fc8), where the table's own 70B pair "
-    "gained 1.06 s from AsyncTP against {gain} s predicted (4.04 s before torchao's float8 gathers were priced, "
-    "2.10 s before DTensor's staging copies were timed); the same row with vanilla TP priced is {vanilla}, so the "
-    "miss sits in what AsyncTP saved on that release, not in the pipeline"
-)
 _TITAN_8B_FP8_OP_SAC = (
     "predicted {err} faster at its first prediction (stop 46; {now} since torchtitan's separate wq / wk / wv GEMMs are "
-    "priced, model.projections, stop 47), its bf16 twin {twin}: the published Float8 gain "
-    "over bf16 is 1.16x (vanilla TP) where priced 1.31x, and the file's 70B pair (full AC) gains 1.36x published, "
-    "1.43x priced. Not the save pattern: were every column-parallel linear rerun (the policy missing torchao's "
-    "_scaled_mm), the row would still be {alt}. Not explained; not fitted"
+    "priced, model.projections, stop 47; {transposes} since the gathered float8 tensors' transposed copies are priced, "
+    "torchao_cast_bytes, stop 49), its bf16 twin {twin}: the published Float8 gain over bf16 is 1.16x (vanilla TP "
+    "and AsyncTP) where priced 1.28x / 1.27x, and the file's 70B pair (full AC) gains 1.36x published (1.37x in "
+    "pytorch/pytorch#149990), 1.40x priced. Not the save pattern: were every column-parallel linear rerun (the policy "
+    "missing torchao's _scaled_mm), the row would still be {alt}. Not explained; not fitted"
 )
 _TITAN_MISSES: dict[str, str] = {
-    "torchtitan 8B TP8 FP8 op SAC on 64 H100 (2025)": _TITAN_8B_FP8_OP_SAC.format(
-        err="18.4 %", now="+12.9 %", twin="+4.9 % (-0.6 % now)", alt="+15.1 % at stop 46"
-    ),
     "torchtitan 8B TP8 FP8 AsyncTP op SAC on 64 H100 (2025)": _TITAN_8B_FP8_OP_SAC.format(
-        err="26.2 %", now="+20.2 %", twin="+12.0 % (+6.6 % now)", alt="+22.9 % at stop 46"
-    ),
-    "torchtitan 405B TP8 PP8 interleaved FP8 AsyncTP on 512 H100": _TITAN_405B_ASYNC_TP.format(
-        gain="3.26", vanilla="-0.9 % (both priced before stop 47's separate q / k / v GEMMs; the row +13.8 -> +10.4 %)"
+        err="26.2 %", now="+20.2 %", transposes="+16.4 %", twin="+12.0 % (+6.6 % now)", alt="+22.9 % at stop 46"
     ),
 }
+# No longer misses since the gathered float8 tensors' transposed copies are priced (torchao_cast_bytes, stop 49): the
+# June 2025 8B Float8 op SAC row with vanilla TP (+12.9 -> +9.8 %; 18.4 % at its first prediction) and the 405B PP 8
+# interleaved Float8 AsyncTP row (+10.3 -> +8.6 %; the table's own 70B pair on that software gained 1.06 s from
+# AsyncTP against 3.26 s then predicted, and the row with vanilla TP priced was -0.9 %).
 # No longer misses since torchtitan's separate wq / wk / wv (and w1 / w3) GEMMs are priced (model.projections): the
 # June 2025 8B bf16 AsyncTP op SAC row (+12.0 -> +6.6 %), the 405B PP 8 1F1B Float8 AsyncTP row (+12.5 -> +9.2 %) and
 # the Aug 2024 405B Float8 AsyncTP row (+10.0 -> +6.7 %; 0.50 s gained published against 1.41 s priced at stop 46).

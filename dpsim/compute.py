@@ -316,6 +316,21 @@ column-major (1 + 1), and the extra float8 read Inductor's kernel makes when it 
 (pytorch/pytorch#130015: 1)."""
 
 
+TORCHAO_SHARD_CAST_BYTES = 3.0
+"""Bytes torchao's cast of a sequence shard moves an element under Float8 tensor parallelism (``Float8ColwiseParallel``
+/ ``PrepareFloat8ModuleInput`` / ``Float8RowwiseParallel`` at 6243040, ``float8/float8_tensor_parallel.py``: cast before
+the float8 all-gather): max(abs) fused into the producer (0), read bf16 (2), write the row-major float8 the gather
+carries (1); a column-major copy of a shard would be of no use to the gathered tensor's GEMM."""
+
+TORCHAO_GATHERED_TRANSPOSE_BYTES = 2.0
+"""Bytes an element of a gathered float8 tensor's transposed copy moves (read 1, write 1): torchao's
+``float8/float8_ops.py`` ``preprocess_addmm`` (6243040) makes ``torch._scaled_mm``'s operands row-major / column-major
+(``a_data.contiguous()``, ``b_data.t().contiguous().t()``); the weight-gradient GEMM takes the gathered input as its
+right operand and the gathered output gradient transposed as its left, both gathered row-major, so each is copied
+once in full (once for wq, wk and wv, and for w1 and w3: one tensor, one copy after common-subexpression
+elimination)."""
+
+
 def torchao_cast_bytes(
     model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool
 ) -> tuple[float, float]:
@@ -325,12 +340,15 @@ def torchao_cast_bytes(
 
     - forward, each distinct input of the layer's linears: the attention norm's output (wq, wk and wv each cast it,
       one cast after AOTAutograd's common-subexpression elimination, ``torch._functorch.config.cse``), the attention
-      output (wo's), the MLP norm's output (w1's and w3's, one cast), the activation (w2's); under sequence
-      parallelism the norms' outputs are cast on the ``1/t`` sequence shard before the float8 all-gather (torchao's
-      ``Float8ColwiseParallel`` / ``PrepareFloat8ModuleInput``);
+      output (wo's), the MLP norm's output (w1's and w3's, one cast), the activation (w2's);
     - backward, each linear's output gradient (torchao's ``NoopFwToFloat8BwDynamic`` on each output): q, k, v, the
-      up-projections (gate and up when gated) at this rank's width, wo's and w2's on the sequence shard under
-      sequence parallelism (cast before the gather, as forward).
+      up-projections (gate and up when gated) at this rank's width, wo's and w2's.
+
+    Under tensor and sequence parallelism the norms' outputs (forward) and wo's and w2's output gradients (backward)
+    are cast on the ``1/t`` sequence shard before the float8 all-gather (torchao's ``Float8ColwiseParallel`` /
+    ``PrepareFloat8ModuleInput`` / ``Float8RowwiseParallel``) at :data:`TORCHAO_SHARD_CAST_BYTES`, and each of the
+    four gathered tensors is copied transposed in full for its weight-gradient GEMM, in the backward, at
+    :data:`TORCHAO_GATHERED_TRANSPOSE_BYTES`.
 
     The cast float8 input and weight are saved for the backward (``manual_float8_matmul_with_args_in_float8`` at
     eab345c), so the backward casts no input or weight again. Weights are cast on the FSDP shard before the float8
@@ -345,10 +363,15 @@ def torchao_cast_bytes(
     f = float(model.ffn_hidden or 4 * model.hidden) / t
     up = (2.0 if model.gated_mlp else 1.0) * f
     tokens = float(micro_batch) * model.seq_len
-    shard = tokens / (t if sequence_parallel else 1.0)
-    inputs = 2.0 * shard * h + tokens * (heads * d + f)
-    gradients = tokens * ((heads + 2.0 * kv_heads) * d + up) + 2.0 * shard * h
-    return TORCHAO_CAST_BYTES * inputs, TORCHAO_CAST_BYTES * gradients
+    local = TORCHAO_CAST_BYTES * tokens
+    forward, backward = local * (heads * d + f), local * ((heads + 2.0 * kv_heads) * d + up)
+    if not (sequence_parallel and t > 1):
+        return forward + TORCHAO_CAST_BYTES * 2.0 * tokens * h, backward + TORCHAO_CAST_BYTES * 2.0 * tokens * h
+    # the two norms' outputs (forward) and wo's and w2's output gradients (backward), each cast on the sequence shard
+    # and gathered in float8, then copied transposed in full for its weight-gradient GEMM
+    shard_casts = TORCHAO_SHARD_CAST_BYTES * 2.0 * tokens / t * h
+    transposes = TORCHAO_GATHERED_TRANSPOSE_BYTES * 4.0 * tokens * h
+    return forward + shard_casts, backward + shard_casts + transposes
 
 
 def norm_bytes(elementwise: str, width: float, kernel: str = "fused") -> tuple[float, float]:

@@ -541,7 +541,8 @@ class ModelConfig(_Section):
     memory model already holds an FP8 copy of each weight and its transpose). ``torchao_tensorwise``: torchao's
     ``Float8Linear`` with dynamic tensorwise scaling under torch.compile (torchtitan's ``quantize.linear.float8``),
     every distinct input and every output gradient of the layer's linears cast at 5 bytes an element, torchao's own
-    roofline (:func:`dpsim.compute.torchao_cast_bytes`), weights cast on the FSDP shard before the float8
+    roofline (:func:`dpsim.compute.torchao_cast_bytes`; under Float8 tensor parallelism the gathered tensors cast on
+    the sequence shard and copied transposed in full), weights cast on the FSDP shard before the float8
     all-gather. Time only. Needs ``training.precision: fp8``."""
     mlp_fused_bias: bool = True
     """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,

@@ -120,15 +120,20 @@ def test_torchao_cast_bytes_llama3_8b_by_hand() -> None:
 
 def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
     # Llama 3.1 70B shape (h 8,192, 64 heads, 8 KV heads, SwiGLU at 28,672) at TP 8 with sequence parallelism,
-    # micro-batch 2 at s 8,192: 16,384 tokens, 2,048 a sequence shard. The norms' outputs are cast on the shard before
-    # the float8 all-gather (2 x 2,048 x 8,192 = 33,554,432), wo's input 16,384 x 8 x 128 = 16,777,216, w2's
-    # 16,384 x 3,584 = 58,720,256: 109,051,904 elements forward. Backward: q (8 heads) + k + v (1 KV head each) =
-    # 1,280 wide, w1 and w3 3,584 each: 16,384 x 8,448 = 138,412,032, and wo's and w2's gradients on the shard
-    # 2 x 2,048 x 8,192 = 33,554,432: 171,966,464 elements.
+    # micro-batch 2 at s 8,192: 16,384 tokens, 2,048 a sequence shard. At 5 bytes (torchao's roofline, both layouts
+    # written): wo's input 16,384 x 8 x 128 = 16,777,216 and w2's 16,384 x 3,584 = 58,720,256 elements forward;
+    # backward q (8 heads) + k + v (1 KV head each) = 1,280 wide, w1 and w3 3,584 each: 16,384 x 8,448 = 138,412,032.
+    # The norms' outputs (forward) and wo's and w2's gradients (backward) are cast on the shard before the float8
+    # all-gather at 3 bytes (read 2, write the row-major float8): 2 x 2,048 x 8,192 = 33,554,432 elements each way;
+    # each of those four tensors is copied transposed in full for its weight-gradient GEMM (torchao's
+    # preprocess_addmm), 2 bytes an element of 16,384 x 8,192 = 134,217,728, in the backward.
     from dpsim.compute import torchao_cast_bytes
 
     s = _llama3(tp=8, hidden=8192, heads=64, ffn_hidden=28672)
-    assert torchao_cast_bytes(s.model, 2, 8, True) == (5.0 * 109_051_904, 5.0 * 171_966_464)
+    forward = 5.0 * 75_497_472 + 3.0 * 33_554_432
+    backward = 5.0 * 138_412_032 + 3.0 * 33_554_432 + 2.0 * 4 * 134_217_728
+    assert (forward, backward) == (478_150_656.0, 1_866_465_280.0)
+    assert torchao_cast_bytes(s.model, 2, 8, True) == (forward, backward)
 
 
 def test_torchao_casts_replace_the_te_casts_at_memory_speed() -> None:
