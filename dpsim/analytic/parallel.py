@@ -754,8 +754,9 @@ def async_tp_layout_copies(scenario: Scenario) -> int:
     read the attention's and the MLP's gathered inputs (q/k/v share one, w1/w3 one; in the backward's re-forward
     under full recomputation, or saved from the forward) and the output gradients the backward's fused gathers
     bring in (:func:`_async_tp_backward_pairs`): 2 + 2. Under FP8 the weight gradient's ``_scaled_mm`` needs
-    transposed float8 operands, copied from the gathered tensor in vanilla and AsyncTP alike, so nothing is
-    added; with one sequence a micro-batch the view is contiguous."""
+    transposed float8 operands, copied from the gathered tensor in vanilla and AsyncTP alike (priced with the casts,
+    :data:`dpsim.compute.TORCHAO_GATHERED_TRANSPOSE_BYTES`), so nothing is added; with one sequence a micro-batch the
+    view is contiguous."""
     m, t = scenario.model, scenario.training
     if not (_tp_comm_overlapped(scenario) and t.tp_overlap_kind == "torch_async_tp"):
         return 0
