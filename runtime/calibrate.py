@@ -525,7 +525,11 @@ idle wait to the next 0.2 s boundary (``ddp-wait``) against 4.6 for the fit's ow
 a backward and the eviction (``ddp-flush``); the training ranks of stop 48's fresh draw then took 5.1–6.7 ns
 (median 1.18–1.19 × the profile's fit over 54 runs, ``optimizer_share.py --runs
 benchmarks/results/validation-2026-12-07-c/all``), as written down before those runs were read. 0.2 s is the
-measured wait; training's exposed waits are 0.1–0.3 s in those runs."""
+measured wait; training's exposed waits are 0.1–0.3 s in those runs. Checked on the quiet host at stop 49 (emu W2,
+three alternating pairs of this fit, ``validation-2026-12-07-d/terms-optimizer-idle.txt``): 4.65 / 4.61 / 4.53 ns a
+parameter without the wait, 4.75 / 4.73 / 4.67 with it, +2–3 %, not the 20–28 % of ``ddp-wait``; and fresh49's ranks
+stepped at 1.01–1.02 × the fit without it. The wait is how training takes the step, kept; it is not what made
+fresh47–48's steps 1.18–1.25 × the fit."""
 
 
 def measure_optimizer_fit(
