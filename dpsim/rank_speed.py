@@ -37,6 +37,7 @@ __all__ = [
     "expected_max_standard_normal",
     "expected_slowest",
     "expected_slowest_sum",
+    "lognormal_jitter_parameters",
 ]
 
 MAX_RANK_SPEED_SIGMA = 0.2
@@ -144,6 +145,7 @@ _SERIES_ITERATIONS = 4_000  # the incomplete gamma's series / continued fraction
 NEGLIGIBLE_JITTER_CV = 1e-12
 """Below it a jitter is none, in both engines (round 29: the simulator drew a gamma of shape 1/cv², which
 underflowed to a ZeroDivisionError at cv 1e-200): the slowest of a million draws is 5.3 sd above 1."""
+_GAMMA_FINE_SPAN = 50.0  # log units of a gamma's table tabulated at _T_POINTS: e^−50 of its top (see _sum_cdf_table)
 _WILSON_HILFERTY_SHAPE = 1e5  # above it the gamma's CDF by the Wilson–Hilferty cube root (error O(shape^-3/2))
 
 
@@ -208,6 +210,18 @@ def _floored_normal_moments(cv: float) -> tuple[float, float]:
     return 1.0 + shift, max(0.0, square - shift * shift)
 
 
+Draws = float | tuple[tuple[float, int], ...]
+"""A rank's draws over a stretch: ``k``, the effective count (Σw)²/Σw² (the gamma and the normal), or the distinct
+weights w_j and how many draws carry each (the lognormal, priced exactly from them)."""
+
+
+def _draws_table(distribution: str, cv: float, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of J, the weighted mean of a rank's draws over a stretch (:data:`Draws`)."""
+    if isinstance(draws, tuple):
+        return _lognormal_sum_table(cv, draws)
+    return _sum_cdf_table(distribution, cv, draws)
+
+
 @functools.cache
 def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, np.ndarray]:
     """(log x, CDF) of J, the mean of ``k`` independent jitter draws (``k`` the effective count of a weighted sum,
@@ -216,8 +230,7 @@ def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, 
     * ``gamma``: J ~ Gamma(k/cv², cv²/k), exact (a sum of gammas of one scale is a gamma);
     * ``normal``: for one draw the floored normal itself, max(0.01, 1 + cv·z), exact; for more, a normal of the floored
       draw's mean and variance / k, exact while the floor holds no mass (Φ(−0.99/cv): 3e-5 at cv 0.25);
-    * ``lognormal``: for one draw exact; for more the Fenton–Wilkinson lognormal of the sum's mean and variance
-      (CV cv/√k): an approximation, its error on the expected slowest bounded in ``tests/test_jitter.py``."""
+    (the lognormal: :func:`_lognormal_sum_table`, from the draws' weights)."""
     if distribution == "gamma":
         shape = k / (cv * cv)
         # the range from the Wilson–Hilferty quantiles, widened until the tails beyond hold under 1e-19
@@ -229,14 +242,19 @@ def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, 
         # (1 − P in doubles resolves 1e-16 at best; the widening is for a small shape's long right tail)
         while shape <= _WILSON_HILFERTY_SHAPE and 1.0 - _gamma_cdf(shape, np.array([hi * shape]))[0] > 1e-15:
             hi *= 1.5
-        x = np.exp(np.linspace(math.log(lo), math.log(hi), _T_POINTS))
+        log_x = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
+        if log_x[-1] - log_x[0] > _GAMMA_FINE_SPAN:
+            # a small shape's CDF ~ x^shape reaches 1e-19 hundreds of log units down (1e-300 at cv 10, 4 draws: 0.09
+            # log steps put the slowest of 512 0.18 % high): the table's points on the top 50 log units, where the
+            # slowest lies, and a coarse grid below, where the power law is linear in log x
+            fine = log_x[-1] - _GAMMA_FINE_SPAN
+            log_x = np.concatenate(
+                [np.linspace(log_x[0], fine, _T_POINTS // 8)[:-1], np.linspace(fine, log_x[-1], _T_POINTS)]
+            )
+        x = np.exp(log_x)
         return np.log(x), _gamma_cdf(shape, x * shape)
-    if distribution == "lognormal":
-        s = math.sqrt(math.log1p(cv * cv / k))
-        log_x = np.linspace(-s * s / 2 - _Z_TAIL * s, -s * s / 2 + _Z_TAIL * s, _T_POINTS)
-        return log_x, _phi((log_x + s * s / 2) / s)
     if distribution != "normal":
-        raise ValueError(f"distribution {distribution!r}: expected one of {', '.join(JITTER_DISTRIBUTIONS)}")
+        raise ValueError(f"distribution {distribution!r}: expected gamma or normal (a lognormal reads its weights)")
     if k == 1:
         mean, sd = 1.0, cv
     else:
@@ -245,6 +263,92 @@ def _sum_cdf_table(distribution: str, cv: float, k: float) -> tuple[np.ndarray, 
     lo, hi = max(JITTER_FLOOR, mean - _Z_TAIL * sd), mean + _Z_TAIL * sd
     x = np.exp(np.linspace(math.log(lo), math.log(hi), _T_POINTS))
     return np.log(x), _phi((x - mean) / sd)  # below the floor: 0 (interpolation's left)
+
+
+def lognormal_jitter_parameters(cv: float) -> tuple[float, float]:
+    """(μ, σ) of the lognormal jitter draw of mean 1 and CV ``cv``: σ² = ln(1 + cv²), μ = −σ²/2. The simulator
+    draws with them (:func:`dpsim.sim.variability.jitter`), the analytic price tabulates them
+    (:func:`_lognormal_mean_table`)."""
+    sigma2 = math.log1p(cv * cv)
+    return -sigma2 / 2, math.sqrt(sigma2)
+
+
+_LN2 = math.log(2.0)
+_CONVOLUTION_POINTS = 1_501
+"""Log-spaced points of each table a lognormal sum is convolved on: the slowest of N sums moves by under 1e-4 of
+itself between 1,501 and 3,001 points (the rule is second order: cv 10, k 4, N 64 gives 17.5937 at 1,001, 17.5854
+at 2,001)."""
+
+
+def _half_sum_cdf(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], log_z: np.ndarray) -> np.ndarray:
+    """∫_{x ≤ z/2} F_B(z − x) dF_A(x) at each z of ``log_z``, A and B positive and independent, each a (log x, CDF)
+    table: A's mass in the cells between its points (cut at z/2, its CDF linear in log x inside a cell), F_B at the
+    cell's two ends averaged (trapezoid). z − x ≥ z/2 keeps F_B's argument away from 0, where z − x loses its digits."""
+    log_a, cdf_a = a
+    e0, e1, f0, f1 = log_a[None, :-1], log_a[None, 1:], cdf_a[None, :-1], cdf_a[None, 1:]
+    cut = (log_z - _LN2)[:, None]
+    top = np.minimum(e1, cut)
+    live = top > e0
+    mass = np.where(live, (f1 - f0) * (top - e0) / (e1 - e0), 0.0)
+
+    def f_b(log_x: np.ndarray) -> np.ndarray:  # F_B(z − x), log(z − x) = log z + log(1 − x/z), x ≤ z/2
+        return _jitter_cdf(b, log_z[:, None] + np.log1p(-np.exp(np.minimum(log_x - log_z[:, None], -_LN2))))
+
+    return np.sum(mass * 0.5 * (f_b(e0) + f_b(np.where(live, top, e0))), axis=1)
+
+
+def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The (log x, CDF) table of A + B, A and B positive and independent, by numerical convolution:
+    P(A + B ≤ z) = ∫_{x ≤ z/2} F_B(z − x) dF_A + ∫_{y ≤ z/2} F_A(z − y) dF_B − F_A(z/2)·F_B(z/2) (the two halves of
+    the region below the line x + y = z, their common square counted once), on the range where it moves."""
+
+    def on(log_z: np.ndarray) -> np.ndarray:
+        half_a = _jitter_cdf(a, log_z - _LN2)
+        if a is b:
+            return np.clip(2 * _half_sum_cdf(a, a, log_z) - half_a * half_a, 0.0, 1.0)
+        twice = _half_sum_cdf(a, b, log_z) + _half_sum_cdf(b, a, log_z)
+        return np.clip(twice - half_a * _jitter_cdf(b, log_z - _LN2), 0.0, 1.0)
+
+    log_z = np.linspace(np.logaddexp(a[0][0], b[0][0]), np.logaddexp(a[0][-1], b[0][-1]), _CONVOLUTION_POINTS)
+    cdf = on(log_z)
+    # again on the range between the sum's own quantiles 1e-19 and 1 − 1e-16 (a sum is narrower than its parts)
+    first = max(0, int(np.searchsorted(cdf, 1e-19)) - 1)
+    last = min(len(cdf) - 1, int(np.searchsorted(cdf, 1.0 - 1e-16)) + 1)
+    log_z = np.linspace(log_z[first], log_z[last], _CONVOLUTION_POINTS)
+    return log_z, on(log_z)
+
+
+@functools.cache
+def _lognormal_mean_table(cv: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of the mean of ``count`` (a power of two) independent lognormal draws of mean 1 and CV ``cv``:
+    one draw exactly, between its quantiles at z = ±9; 2m draws as the sum of two means of m, halved."""
+    if count == 1:
+        mu, sigma = lognormal_jitter_parameters(cv)
+        log_x = np.linspace(mu - _Z_TAIL * sigma, mu + _Z_TAIL * sigma, _CONVOLUTION_POINTS)
+        return log_x, _phi((log_x - mu) / sigma)
+    half = _lognormal_mean_table(cv, count // 2)
+    log_x, cdf = _add(half, half)
+    return log_x - _LN2, cdf
+
+
+@functools.cache
+def _lognormal_sum_table(cv: float, weights: tuple[tuple[float, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of J = Σ_j w_j·x_j / Σ_j w_j, the x_j independent lognormal draws of mean 1 and CV ``cv``,
+    ``weights`` the distinct w_j and their counts: exact up to the convolution's grid. The n draws of one weight are the
+    means of their binary digits' powers of two (:func:`_lognormal_mean_table`), each scaled by its share of Σw and
+    summed (:func:`_add`)."""
+    total = sum(w * n for w, n in weights)
+    parts = [
+        (log_x + math.log(w * (1 << bit) / total), cdf)
+        for w, n in weights
+        for bit in range(n.bit_length())
+        if n >> bit & 1
+        for log_x, cdf in [_lognormal_mean_table(cv, 1 << bit)]
+    ]
+    table = parts[0]
+    for part in parts[1:]:
+        table = _add(table, part)
+    return table
 
 
 def _jitter_cdf(table: tuple[np.ndarray, np.ndarray], log_x: np.ndarray) -> np.ndarray:
@@ -280,14 +384,14 @@ def _convolve(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _expected_slowest_sum(
-    classes: tuple[tuple[tuple[float, float, tuple[tuple[float, int], ...]], int], ...],
+    classes: tuple[tuple[tuple[float, Draws, tuple[tuple[float, int], ...]], int], ...],
     sigma: float,
     distribution: str,
     cv: float,
 ) -> float:
     lo = hi = 0.0
     for (scale, k, paces), _ in classes:
-        log_j = _sum_cdf_table(distribution, cv, k)[0]
+        log_j = _draws_table(distribution, cv, k)[0]
         p_lo, p_hi = _pace_range(paces, sigma)
         lo = max(lo, scale * p_lo * math.exp(log_j[0]))  # the maximum is above every rank's low quantile
         hi = max(hi, scale * p_hi * math.exp(log_j[-1]))
@@ -304,7 +408,7 @@ def _expected_slowest_sum(
 
 
 def _log_max_cdf(
-    classes: tuple[tuple[tuple[float, float, tuple[tuple[float, int], ...]], int], ...],
+    classes: tuple[tuple[tuple[float, Draws, tuple[tuple[float, int], ...]], int], ...],
     sigma: float,
     distribution: str,
     cv: float,
@@ -314,7 +418,7 @@ def _log_max_cdf(
     step = log_t[1] - log_t[0]
     log_max_cdf = np.zeros_like(log_t)
     for (scale, k, paces), count in classes:
-        table = _sum_cdf_table(distribution, cv, k)
+        table = _draws_table(distribution, cv, k)
         top = max(m for m, _ in paces)
         if sigma == 0.0:
             cdf = _jitter_cdf(table, log_t - math.log(scale * top))
@@ -351,42 +455,65 @@ def _log_max_cdf(
 
 
 def expected_slowest_sum(
-    ranks: Sequence[tuple[float, float, Sequence[float]]], sigma: float, distribution: str, cv: float
+    ranks: Sequence[tuple[float, float | Sequence[float], Sequence[float]]], sigma: float, distribution: str, cv: float
 ) -> float:
     """E[max_r c_r·P_r·J_r]: the expected compute of the slowest of the coupled ranks between two synchronising
     collectives under compute jitter (``variability.compute_jitter_cv`` = ``cv``, ``jitter_distribution`` =
     ``distribution``) and a persistent speed spread σ.
 
     Each entry of ``ranks`` is one coupled rank (a data-parallel rank: the simulator draws one jitter a data-parallel
-    rank and micro-batch): ``(c, k, multipliers)``, ``c`` its nominal compute over the stretch (Σ_j w_j, the
-    micro-batches' nominal times), ``k`` the effective count of its independent draws, (Σ_j w_j)²/Σ_j w_j² (``k``
-    micro-batches of one length: ``k``), and the named slowdowns of the model-parallel ranks it waits for. J_r =
-    Σ_j w_j·x_j / Σ_j w_j, the x_j independent draws of mean 1 and CV ``cv`` (:func:`_sum_cdf_table`: exact for the
-    gamma and the normal, Fenton–Wilkinson for a lognormal sum); P_r the slowest of its model-parallel ranks'
-    paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The maximum's distribution,
-    Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in log cells of the grid's step (one FFT convolution a
-    class of ranks), is integrated over a log-spaced range (8,001
-    points) between the ranks' quantiles at z = ±9. ``c·expected_slowest`` at ``cv`` 0 (no draw: exact) and below
-    1e-12 (where it moves the slowest of a million ranks by under 6e-12 of its compute; a subnormal CV's tables
-    would divide by zero)."""
+    rank and micro-batch): ``(c, draws, multipliers)``, ``c`` its nominal compute over the stretch (Σ_j w_j, the
+    micro-batches' nominal times), ``draws`` the weights w_j of its independent draws (or ``k``: k draws of one
+    weight), and the named slowdowns of the model-parallel ranks it waits for. J_r = Σ_j w_j·x_j / Σ_j w_j, the x_j
+    independent draws of mean 1 and CV ``cv``: a gamma's and a normal's from the effective count (Σ_j w_j)²/Σ_j w_j²
+    (:func:`_sum_cdf_table`: exact for one weight, a gamma or an unfloored normal), a lognormal's from the weights
+    themselves by numerical convolution (:func:`_lognormal_sum_table`: exact up to its grid; Fenton–Wilkinson's
+    lognormal of the sum's two moments, used to stop 47, was +6 % at cv 3 and +11-13 % at cv 10 against draws); P_r
+    the slowest of its model-parallel ranks' paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The
+    maximum's distribution, Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in log cells of the grid's step (one FFT
+    convolution a class of ranks), is integrated over a log-spaced range (8,001 points) between the ranks' quantiles
+    at z = ±9. ``c·expected_slowest`` at ``cv`` 0 (no draw: exact) and below 1e-12 (where it moves the slowest of a
+    million ranks by under 6e-12 of its compute; a subnormal CV's tables would divide by zero)."""
     if not ranks:
         raise ValueError("expected at least one rank")
     if not 0.0 <= sigma <= MAX_RANK_SPEED_SIGMA:
         raise ValueError(f"sigma {sigma!r}: expected a fraction in [0, {MAX_RANK_SPEED_SIGMA}]")
     if distribution not in JITTER_DISTRIBUTIONS:
         raise ValueError(f"distribution {distribution!r}: expected one of {', '.join(JITTER_DISTRIBUTIONS)}")
-    if not cv >= 0.0 or any(not (c > 0 and k >= 1) for c, k, _ in ranks):
-        raise ValueError("expected cv >= 0, and each rank's compute > 0 and draws >= 1")
+    draws = [_draws(k, distribution) for _, k, _ in ranks]
+    if not cv >= 0.0 or any(not (c > 0 and k is not None) for (c, _, _), k in zip(ranks, draws, strict=True)):
+        raise ValueError(
+            "expected cv >= 0, and each rank's compute > 0 and draws >= 1 (a lognormal's: whole, or weights > 0)"
+        )
     if cv < NEGLIGIBLE_JITTER_CV:  # none (0), or one that moves the slowest by under 1e-11 of its compute
         return max(c * expected_slowest(m, sigma) for c, _, m in ranks) if sigma == 0.0 else _no_jitter(ranks, sigma)
     classes = Counter(
-        (float(c), float(k), tuple(sorted(Counter(float(m) for m in multipliers).items())))
-        for c, k, multipliers in ranks
+        (float(c), k, tuple(sorted(Counter(float(m) for m in multipliers).items())))
+        for (c, _, multipliers), k in zip(ranks, draws, strict=True)
     )
     return _expected_slowest_sum(tuple(sorted(classes.items())), sigma, distribution, float(cv))
 
 
-def _no_jitter(ranks: Sequence[tuple[float, float, Sequence[float]]], sigma: float) -> float:
+def _draws(k: float | Sequence[float], distribution: str) -> Draws | None:
+    """A rank's draws as :data:`Draws` (None where they are not draws: fewer than one, a weight not > 0, a lognormal's
+    count not whole). Weights, for the gamma and the normal: the effective count (Σw)²/Σw²; for the lognormal: each
+    distinct weight (as a share of Σw) and its count. A count k, for the lognormal: k weights of 1."""
+    if isinstance(k, (int, float)):
+        if not k >= 1:
+            return None
+        if distribution != "lognormal":
+            return float(k)
+        return ((1.0, int(k)),) if float(k).is_integer() and k <= 1 << 40 else None
+    weights = [float(w) for w in k]
+    if not weights or not all(w > 0 and math.isfinite(w) for w in weights):
+        return None
+    total = sum(weights)
+    if distribution != "lognormal":
+        return total * total / sum(w * w for w in weights)
+    return tuple(sorted(Counter(w / total for w in weights).items()))
+
+
+def _no_jitter(ranks: Sequence[tuple[float, float | Sequence[float], Sequence[float]]], sigma: float) -> float:
     """E[max_r c_r·P_r] without jitter: the slowest of every rank's own pace scaled by its compute."""
     scales = {float(c) for c, _, _ in ranks}
     if len(scales) == 1:  # one compute: the slowest pace of all the ranks together

@@ -1201,9 +1201,9 @@ def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, 
                 + (b - (s if j < k - 1 else 0.0) if first <= 2 * j + 1 < end else 0.0)
                 for j in range(first // 2, (end + 1) // 2)
             ]
-            c = sum(weights)
-            if c > 0:
-                stretch += [(c, c * c / sum(w * w for w in weights), paces)] * count
+            weights = [w for w in weights if w > 0]  # a draw that weighs nothing moves nothing
+            if weights:
+                stretch += [(sum(weights), tuple(weights), paces)] * count
         if stretch:
             total += expected_slowest_sum(stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv)
     return total

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dpsim.rank_speed import JITTER_FLOOR, NEGLIGIBLE_JITTER_CV
+from dpsim.rank_speed import JITTER_FLOOR, NEGLIGIBLE_JITTER_CV, lognormal_jitter_parameters
 from dpsim.scenario import Scenario, VariabilityConfig
 
 __all__ = ["ci95_half_width", "degraded_nodes", "jitter", "replication_rng"]
@@ -42,8 +42,8 @@ def jitter(config: VariabilityConfig, rng: np.random.Generator, shape: tuple[int
     if cv < NEGLIGIBLE_JITTER_CV:  # as the analytic price (round 29: a gamma's 1/cv² overflowed at cv 1e-200)
         return np.ones(shape)
     if config.jitter_distribution == "lognormal":
-        sigma2 = math.log1p(cv * cv)
-        return rng.lognormal(-sigma2 / 2, math.sqrt(sigma2), size=shape)
+        mu, sigma = lognormal_jitter_parameters(cv)  # the analytic price tabulates the same draw
+        return rng.lognormal(mu, sigma, size=shape)
     if config.jitter_distribution == "normal":
         return np.maximum(JITTER_FLOOR, 1.0 + cv * rng.standard_normal(shape))
     return rng.gamma(1.0 / (cv * cv), cv * cv, size=shape)
