@@ -334,20 +334,29 @@ def _lognormal_mean_table(cv: float, count: int) -> tuple[np.ndarray, np.ndarray
 @functools.cache
 def _lognormal_sum_table(cv: float, weights: tuple[tuple[float, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """(log x, CDF) of J = Σ_j w_j·x_j / Σ_j w_j, the x_j independent lognormal draws of mean 1 and CV ``cv``,
-    ``weights`` the distinct w_j and their counts: exact up to the convolution's grid. The n draws of one weight are the
-    means of their binary digits' powers of two (:func:`_lognormal_mean_table`), each scaled by its share of Σw and
-    summed (:func:`_add`)."""
+    ``weights`` the distinct w_j and their counts: exact up to the convolution's grid. The n draws of one weight are
+    their mean (:func:`_lognormal_count_table`, shared by every rank of that count), scaled by its share of Σw; the
+    distinct weights' parts are summed (:func:`_add`: one convolution a rank whose last micro-batch weighs apart)."""
     total = sum(w * n for w, n in weights)
     parts = [
-        (log_x + math.log(w * (1 << bit) / total), cdf)
-        for w, n in weights
-        for bit in range(n.bit_length())
-        if n >> bit & 1
-        for log_x, cdf in [_lognormal_mean_table(cv, 1 << bit)]
+        (log_x + math.log(w * n / total), cdf) for w, n in weights for log_x, cdf in [_lognormal_count_table(cv, n)]
     ]
     table = parts[0]
     for part in parts[1:]:
         table = _add(table, part)
+    return table
+
+
+@functools.cache
+def _lognormal_count_table(cv: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of the mean of ``count`` independent lognormal draws: the means of the powers of two of its binary
+    digits (:func:`_lognormal_mean_table`), each weighted by its share of ``count``, summed."""
+    bits = [1 << bit for bit in range(count.bit_length()) if count >> bit & 1]
+    table = _lognormal_mean_table(cv, bits[0])
+    table = (table[0] + math.log(bits[0] / count), table[1])
+    for bit in bits[1:]:
+        log_x, cdf = _lognormal_mean_table(cv, bit)
+        table = _add(table, (log_x + math.log(bit / count), cdf))
     return table
 
 
