@@ -2183,6 +2183,28 @@ def profile_replaces_links(scenario: Scenario, profile: Any) -> bool:
     return any(profile.link(link, name) is not None or profile.regimes(link, name) for link in ("intra", "inter"))
 
 
+def unread_beside_fitted_links(scenario: Scenario, profile: Any) -> dict[str, str]:
+    """Fields only NCCL's model reads that a profile's fitted links leave unread (:func:`profile_replaces_links`),
+    each with why: ``cluster.cpu_vendor`` (round 31), read by NCCL's tuner alone (its network overhead and LL
+    ceiling), where :meth:`~dpsim.scenario.Scenario.cpu_vendor_unread` does not already list it. The step (both
+    engines, :func:`dpsim.analytic.step.unread_under_profile`) and ``dpsim collective`` list them; the same step to
+    the bit whatever it says (``tests/test_ignored_fields.py``). A hardware description, so listed, not refused as
+    NCCL's own settings are (:func:`_refuse_nccl_settings_unread`)."""
+    if (
+        profile is None
+        or scenario.cluster.cpu_vendor is None
+        or scenario.cpu_vendor_unread()
+        or not profile_replaces_links(scenario, profile)
+    ):
+        return {}
+    return {
+        "cluster.cpu_vendor": (
+            f"read only by NCCL's tuner, and calibration.profile has fitted {profile_link_name(scenario, profile)} "
+            "links that price every collective on their measured alpha-beta without it"
+        )
+    }
+
+
 def profile_mismatch(scenario: Scenario, profile: HardwareProfile | None) -> str:
     """Why ``profile`` does not describe the scenario's devices, or '' where it may: a gloo profile (CPU ranks:
     ``runtime.calibrate`` and a CPU ``torchrun`` write ``backend: gloo``) under a catalog GPU, whose DDP, ZeRO and

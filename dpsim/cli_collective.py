@@ -136,11 +136,14 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
     :data:`UNREAD_FIELDS` or of ``cluster.device`` but which device it is (:data:`DEVICE_READ`), and the fields of
     the optional sections (``variability``, ``reliability``, ``simulation``) the scenario sets to other than their
     default, but ``variability.degraded_links`` across nodes (:func:`collective_rows` slows that node's NIC links;
-    on one node no traffic crosses a NIC). What a scenario holds for its training step (the model and training
-    sections it must have, the buckets, overlap, width and price: the bundled default sets ``bucket: 25 MB``) is
-    listed only where the command line set it."""
+    on one node no traffic crosses a NIC), and ``cluster.cpu_vendor`` where NCCL's tuner does not read it (one
+    node, or gloo: :meth:`~dpsim.scenario.Scenario.cpu_vendor_unread`; beside a profile's fitted links:
+    :func:`~dpsim.calibration.unread_beside_fitted_links`), as ``run`` lists it. What a scenario holds for
+    its training step (the model and training sections it must have, the buckets, overlap, width and price: the
+    bundled default sets ``bucket: 25 MB``) is listed only where the command line set it."""
     from pydantic import BaseModel
 
+    from dpsim.calibration import profile_for, unread_beside_fitted_links
     from dpsim.scenario import field_default
 
     why = "not read by dpsim collective (one collective over the cluster's ranks)"
@@ -170,6 +173,9 @@ def collective_ignored_fields(scenario: Any, overridden: Sequence[str] = ()) -> 
         cls: type[BaseModel] = type(section)
         if getattr(section, name) != field_default(cls, name) and f"{section_name}.{name}" not in read:
             note(f"{section_name}.{name}")
+    if why_vendor := scenario.cpu_vendor_unread():  # NCCL's tuner reads it across nodes only, gloo never (round 31)
+        out["cluster.cpu_vendor"] = why_vendor
+    out.update(unread_beside_fitted_links(scenario, profile_for(scenario)))  # nor beside a profile's fitted links
     return dict(sorted(out.items()))
 
 

@@ -3017,14 +3017,8 @@ class Scenario(_Section):
             out["cluster.inter_node.nic_path"] = why
         if why := self._pcie_gpus_per_nic_unread():
             out["cluster.inter_node.pcie_gpus_per_nic"] = why
-        if self.cluster.cpu_vendor is not None and (self.cluster.gloo or self.cluster.nodes == 1):
-            # round 30: NCCL's tuner reads the host CPU's constants across nodes only (dpsim.sim.collectives.nccl:
-            # net_overhead_us floors a multi-node ring's intra step, ll_max_row reads the GPU's own row on one node)
-            out["cluster.cpu_vendor"] = (
-                "read only by NCCL (on cluster.device: cpu gloo reduces)"
-                if self.cluster.gloo
-                else "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
-            )
+        if why := self.cpu_vendor_unread():
+            out["cluster.cpu_vendor"] = why
         if self.cluster.host_link is not None and self.cluster.nodes == 1:
             # a GPU's path to its NIC (dpsim.analytic.fabrics.host_link_of): a hop of inter-node transfers only, which a
             # one-node job never makes, alone or on a shared fabric (its groups stay inside its node: round 21)
@@ -3374,6 +3368,18 @@ class Scenario(_Section):
                 "NVLS-tree tuning reads it further"
             )
         return ""
+
+    def cpu_vendor_unread(self) -> str:
+        """Why ``cluster.cpu_vendor`` is read by nothing here, or '' where it is read (unset, or NCCL across nodes).
+        Round 30: NCCL's tuner reads the host CPU's constants across nodes only (:mod:`dpsim.sim.collectives.nccl`:
+        ``net_overhead_us`` floors a multi-node ring's intra step, ``ll_max_row`` reads the GPU's own row on one
+        node), and gloo none. Both a step's (:meth:`ignored_fields`) and ``dpsim collective``'s list read it."""
+        c = self.cluster
+        if c.cpu_vendor is None or not (c.gloo or c.nodes == 1):
+            return ""
+        if c.gloo:
+            return "read only by NCCL (on cluster.device: cpu gloo reduces)"
+        return "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
 
     def _pcie_gpus_per_nic_unread(self) -> str:
         """Why ``cluster.inter_node.pcie_gpus_per_nic: 1`` is read by nothing here, or '' where NCCL reads it (2 or more

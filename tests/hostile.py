@@ -5634,12 +5634,50 @@ def cpu_vendor_read_by_nothing() -> Iterator[Case]:
             yield Case(kind, ["run", scenario, "--engine", engine, *amd], files, listed="cluster.cpu_vendor")
     yield Case(kind, ["sweep", "{tmp}/s.yaml", "--vary", "cluster.cpu_vendor=intel,amd", "--format", "json"], files,
                listed="cluster.cpu_vendor")  # fmt: skip
+    for scenario in ("{tmp}/s.yaml", cpu):  # round 31: the collective's rows build their own list (unlisted on 03b5f63)
+        for engine in ("analytic", "sim"):
+            yield Case(kind, ["collective", scenario, "--op", "allreduce", "--size", "1MiB", "--engine", engine, *amd],
+                       files, listed="cluster.cpu_vendor")  # fmt: skip
     for value in ("amd", "intel"):  # across nodes NCCL's tuner reads it
         yield Case(kind, ["run", "{tmp}/m.yaml", "--format", "json", "--set", f"cluster.cpu_vendor={value}"], files,
                    accept=True, strict_json=True)  # fmt: skip
     for value in ("AMD", "arm", "''", "1", "[amd]", "null"):
         yield Case(kind, ["check", "{tmp}/m.yaml", "--set", f"cluster.cpu_vendor={value}"], files,
                    expect_error=value != "null", names="cluster.cpu_vendor")  # fmt: skip
+
+
+FITTED_LINKS_PROFILE = """\
+name: fitted
+links:
+  intra: {ring: {latency: 10 us, bandwidth: 50 GB/s}}
+  inter: {ring: {latency: 20 us, bandwidth: 10 GB/s}}
+compute:
+  forward: {fixed: 100 us, per_sample: 0 s}
+  backward: {fixed: 200 us, per_sample: 0 s}
+"""
+"""A profile with fitted ring links for both link classes: every collective priced on their alpha-beta."""
+
+
+def cpu_vendor_beside_fitted_links() -> Iterator[Case]:
+    """Round 31. ``cluster.cpu_vendor`` is read by NCCL's tuner alone; a profile's fitted links price every collective
+    on their measured alpha-beta (``protocol: none``), so across nodes of GPUs, where round 30 left it read, it was
+    accepted beside them and read by nothing: the same step and rows to the bit, unlisted (``run`` on both engines,
+    ``sweep``, ``collective``). Listed now (:func:`dpsim.calibration.unread_beside_fitted_links`); beside a profile of
+    compute only NCCL's model prices the collectives and reads it (accepted, not listed)."""
+    kind = "cluster.cpu_vendor beside a profile's fitted links (round 31)"
+    links = ("links:", "  intra:", "  inter:")
+    compute = "".join(line for line in FITTED_LINKS_PROFILE.splitlines(keepends=True) if not line.startswith(links))
+    files = {"m.yaml": SMALL.encode(), "p.yaml": FITTED_LINKS_PROFILE.encode(), "c.yaml": compute.encode()}
+    fitted = ["--set", "calibration.profile={tmp}/p.yaml"]
+    amd = ["--format", "json", "--set", "cluster.cpu_vendor=amd"]
+    for engine in ("analytic", "sim"):
+        yield Case(kind, ["run", "{tmp}/m.yaml", "--engine", engine, *fitted, *amd], files, listed="cluster.cpu_vendor")
+        yield Case(kind, ["collective", "{tmp}/m.yaml", "--size", "1MiB", "--engine", engine, *fitted, *amd], files,
+                   listed="cluster.cpu_vendor")  # fmt: skip
+    yield Case(kind, ["sweep", "{tmp}/m.yaml", *fitted, "--vary", "cluster.cpu_vendor=intel,amd", "--format", "json"],
+               files, listed="cluster.cpu_vendor")  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/m.yaml", "--set", "calibration.profile={tmp}/c.yaml", *amd], files, accept=True,
+               strict_json=True)  # fmt: skip
 
 
 def quiet_steps_of_zero() -> Iterator[Case]:
@@ -5723,6 +5761,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     profile_meta_read_back,
     # round 30 (hostile): validate_emulated's summary.json, optimizer_share's stored optimizer times
     validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero, cpu_vendor_read_by_nothing,
+    # round 31 (hostile): fields read by nothing beside a profile's fitted links
+    cpu_vendor_beside_fitted_links,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -100,6 +100,32 @@ def test_the_devices_compute_fields_are_listed_and_which_device_is_read(
         assert all("ignored_fields" not in row for row in json.loads(out))
 
 
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_cpu_vendor_is_listed_where_nccls_tuner_does_not_read_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, engine: str
+) -> None:
+    """Round 31: ``run`` lists ``cluster.cpu_vendor`` where nothing reads it (one node, gloo: round 30), but the
+    collective's rows build their own list and did not: the same rows to the bit, unlisted. Listed now on one node,
+    on CPU devices and beside a profile's fitted links (which price the collective without NCCL's tuner); across
+    nodes of GPUs it is read (NCCL's network overhead: the rows move) and not listed."""
+    from test_ignored_fields import _links_profile
+
+    cpu = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
+    one_node = ["--set", "cluster.nodes=1", "--set", "cluster.topology.kind=switch"]
+    profile = ["--set", _links_profile(tmp_path), "--set", "cluster.nodes=2"]
+    for scenario, sets in ((DEFAULT, one_node), (cpu, []), (DEFAULT, profile), (DEFAULT, [])):
+        common = ("collective", scenario, "--sizes", "1KiB,64MiB", "--format", "json", "--engine", engine, *sets)
+        _, plain, _ = cli(capsys, *common)
+        code, out, _ = cli(capsys, *common, "--set", "cluster.cpu_vendor=amd")
+        rows = json.loads(out)
+        assert code == 0
+        if scenario == DEFAULT and not sets:  # 8 nodes of A100: read
+            assert rows != json.loads(plain) and all("ignored_fields" not in r for r in rows)
+            continue
+        assert all(list(r["ignored_fields"]) == ["cluster.cpu_vendor"] for r in rows), (scenario, sets)
+        assert [{k: v for k, v in r.items() if k != "ignored_fields"} for r in rows] == json.loads(plain)
+
+
 def test_sim_engine_agrees_with_analytic(capsys: pytest.CaptureFixture[str]) -> None:
     common = ("collective", DEFAULT, "--sizes", "1MiB,256MiB", "--format", "json", "--set", "cluster.nodes=2")
     _, out_a, _ = cli(capsys, *common)

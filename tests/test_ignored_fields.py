@@ -553,6 +553,34 @@ def test_a_shared_fabric_lists_what_a_profiles_optimizer_fit_leaves_unread(tmp_p
     assert all(list(j.extra["ignored_fields"]) == ["training.optimizer_kernels"] for j in jobs)
 
 
+def _links_profile(tmp_path: Path, links: bool = True) -> str:
+    """A profile (written to ``tmp_path``) with fitted ring links for both link classes, or of compute only."""
+    import dpsim.analytic.collectives as cf
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+
+    fitted = {"intra": {"ring": cf.Link(1e-5, 50e9)}, "inter": {"ring": cf.Link(2e-5, 10e9)}} if links else {}
+    profile = HardwareProfile(name="fitted", links=fitted, forward=LinearTime(1e-4, 0.0),
+                              backward=LinearTime(2e-4, 0.0))  # fmt: skip
+    path = tmp_path / ("links.yaml" if links else "compute.yaml")
+    save_profile(profile, path)
+    return f"calibration.profile={path}"
+
+
+@pytest.mark.parametrize("engine", ["analytic", "sim"])
+def test_cpu_vendor_beside_a_profiles_fitted_links_is_named(tmp_path: Path, engine: str) -> None:
+    """Round 31: ``cluster.cpu_vendor`` is read by NCCL's tuner alone, and a profile's fitted links price every
+    collective on their measured alpha-beta (``protocol: none``): across nodes, where round 30 left it read, it was
+    accepted beside them and read by nothing, the same step to the bit and unlisted. Named now; a profile of
+    compute only leaves NCCL's model, and the field, read (the step moves, not named)."""
+    fitted = [*SMALL_LLAMA, _links_profile(tmp_path)]
+    assert _step(LLAMA, [*fitted, "cluster.cpu_vendor=amd"], engine) == _step(LLAMA, fitted, engine)
+    ignored = _ignored(LLAMA, [*fitted, "cluster.cpu_vendor=amd"], engine)
+    assert "calibration.profile has fitted ring links" in ignored["cluster.cpu_vendor"]
+    compute = [*SMALL_LLAMA, _links_profile(tmp_path, links=False)]
+    assert _step(LLAMA, [*compute, "cluster.cpu_vendor=amd"], engine) != _step(LLAMA, compute, engine)
+    assert "cluster.cpu_vendor" not in _ignored(LLAMA, [*compute, "cluster.cpu_vendor=amd"], engine)
+
+
 def test_a_host_topology_under_tensor_parallelism_is_read_on_a_shared_fabric() -> None:
     """Alone, a job whose data-parallel groups hold part of a PCIe node never reads ``cluster.host_topology`` (listed);
     on a shared fabric one cluster routes every job's groups over the nodes' switch uplinks and socket links, so

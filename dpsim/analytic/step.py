@@ -147,7 +147,13 @@ from dpsim.buckets import (
     synced_gradient_bytes,
     traced_buckets,
 )
-from dpsim.calibration import profile_for, profile_link_name, profile_mismatch, profile_replaces_links
+from dpsim.calibration import (
+    profile_for,
+    profile_link_name,
+    profile_mismatch,
+    profile_replaces_links,
+    unread_beside_fitted_links,
+)
 from dpsim.errors import ScenarioError
 from dpsim.partition import shard_sizes, speed_weights
 from dpsim.rank_speed import expected_slowest, expected_slowest_sum
@@ -308,10 +314,12 @@ def unread_under_profile(scenario: Scenario, profile: Any) -> dict[str, str]:
     and ``training.gradient_clipping``, which only :func:`optimizer_step_bytes` reads. The fit is the update the
     calibration ran (``torch.optim``'s default on its device: the single-tensor loop on CPU,
     :func:`runtime.optim.kernel_options`), without clipping (the runtime refuses it); either field was the same
-    step to the bit (``tests/test_ignored_fields.py``)."""
+    step to the bit (``tests/test_ignored_fields.py``). Beside a profile's fitted links, the fields only NCCL's model
+    reads (:func:`dpsim.calibration.unread_beside_fitted_links`: ``cluster.cpu_vendor``)."""
+    out = unread_beside_fitted_links(scenario, profile)
     if not profile_prices_optimizer(profile):
-        return {}
-    t, out = scenario.training, {}
+        return out
+    t = scenario.training
     fitted = "calibration.profile's optimizer fit (optimizer.step() as the calibration ran it) prices the optimizer"
     if changed_from_default(t, "optimizer_kernels"):
         out["training.optimizer_kernels"] = f"{fitted}: read only where the device's memory bandwidth prices it"
