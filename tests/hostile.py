@@ -5680,6 +5680,38 @@ def cpu_vendor_beside_fitted_links() -> Iterator[Case]:
                strict_json=True)  # fmt: skip
 
 
+def lognormal_jitter_of_many_shapes() -> Iterator[Case]:
+    """Round 31 (leads48). The lognormal jitter's exact price (stop 48's branch, landed this stop) builds one
+    numerical convolution (1,501² cells, ~0.45 s of CPU) a distinct shape of a rank's draws; under a profile's
+    reducer pass a rank's last micro-batch weighs apart, so under ``training.partition: weighted`` each distinct
+    straggler's micro-batch share is a shape: 100 stragglers on 128 ranks priced for 44 s of CPU (574 s at load 8,
+    past the corpus's hang limit), 1,000 for minutes. The cost guard counts them first
+    (:func:`dpsim.analytic.step.jitter_convolutions`) and refuses past 30 s unless ``--allow-long``, naming
+    ``variability.jitter_distribution``; a gamma jitter (closed form) and a few stragglers run."""
+    kind = "lognormal jitter of many shapes (round 31)"
+    profile = "name: host\nreduction_bandwidth: 1 GB/s\ncompute:\n  forward: {fixed: 0 s, per_sample: 100 us}\n" + (
+        "  backward: {fixed: 0 s, per_sample: 200 us}\n"
+    )
+    files = {"p.yaml": profile.encode()}
+
+    def sets(stragglers: int, nodes: int) -> list[str]:
+        named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(stragglers))
+        return [a for s in (f"cluster.nodes={nodes}", "training.micro_batch=10000",
+                            f"training.global_batch={160000 * nodes}", "training.partition=weighted",
+                            "variability.compute_jitter_cv=0.05", "calibration.profile={tmp}/p.yaml",
+                            f"variability.stragglers=[{named}]", "model=gpt2-small") for a in ("--set", s)]  # fmt: skip
+
+    field = "variability.jitter_distribution"
+    for stragglers, nodes in ((100, 16), (1000, 128)):
+        yield Case(kind, ["run", *sets(stragglers, nodes)], files, expect_error=True, names=field)
+        yield Case(kind, ["run", *sets(stragglers, nodes), "--format", "json"], files, expect_error=True, names=field)
+    yield Case(kind, ["sweep", str(DEFAULT), *sets(100, 16), "--vary", "variability.seed=1,2", "--out", "{tmp}/o.csv"],
+               files, expect_error=True, names=field, outputs=("{tmp}/o.csv",))  # fmt: skip
+    yield Case(kind, ["run", *sets(100, 16), "--set", f"{field}=gamma", "--format", "json"], files, accept=True,
+               strict_json=True)  # fmt: skip
+    yield Case(kind, ["run", *sets(3, 1), "--format", "json"], files, accept=True, strict_json=True)
+
+
 def quiet_steps_of_zero() -> Iterator[Case]:
     """Round 30. ``quiet_runs.py DIR`` scores each configuration against the median of its quiet runs' steps, and a
     measured step of 0 (which the record check takes: an amount >= 0) made that median 0: a ``ZeroDivisionError``
@@ -5762,7 +5794,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 30 (hostile): validate_emulated's summary.json, optimizer_share's stored optimizer times
     validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero, cpu_vendor_read_by_nothing,
     # round 31 (hostile): fields read by nothing beside a profile's fitted links
-    cpu_vendor_beside_fitted_links,
+    cpu_vendor_beside_fitted_links, lognormal_jitter_of_many_shapes,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

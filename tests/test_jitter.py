@@ -5,7 +5,10 @@ the analytic step within the Monte-Carlo error."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +262,46 @@ def test_a_gamma_of_small_shape_is_tabulated_where_the_slowest_lies(monkeypatch:
     rank_speed._expected_slowest_sum.cache_clear()
     rank_speed._sum_cdf_table.cache_clear()
     assert coarse == pytest.approx(fine, rel=2e-5)
+
+
+def test_the_lognormal_prices_convolutions_are_counted_and_bounded_by_the_cost_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 31 (leads48): under a profile's reducer pass a rank's last micro-batch weighs apart, so each distinct
+    micro-batch share (``training.partition: weighted`` under distinct stragglers) is a shape of its own, and the
+    exact lognormal price builds one numerical convolution a shape (100 shapes: 44 s of CPU; 1,000: minutes).
+    ``jitter_convolutions`` counts them exactly (the convolutions pricing builds from empty caches), and the cost
+    guard refuses past 30 s of them unless ``--allow-long``: one line naming the field, exit 2."""
+    import dpsim.rank_speed as rank_speed
+    from dpsim.analytic.step import jitter_convolutions
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+    from dpsim.cli import main
+
+    profile = tmp_path / "profile.yaml"
+    save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
+                                 backward=LinearTime(0.0, 2e-4)), profile)  # fmt: skip
+
+    def sets(stragglers: int, nodes: int, k: int) -> list[str]:
+        named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(stragglers))
+        return [f"cluster.nodes={nodes}", "training.micro_batch=10000", f"training.global_batch={80000 * nodes * k}",
+                "training.partition=weighted", "variability.compute_jitter_cv=0.05", f"calibration.profile={profile}",
+                f"variability.stragglers=[{named}]", "model=gpt2-small"]  # fmt: skip
+
+    built = []
+    add = rank_speed._add
+    monkeypatch.setattr(rank_speed, "_add", lambda a, b: built.append(1) or add(a, b))
+    for cached in (rank_speed._lognormal_sum_table, rank_speed._lognormal_count_table,
+                   rank_speed._lognormal_mean_table, rank_speed._expected_slowest_sum):  # fmt: skip
+        cached.cache_clear()
+    scenario = load_scenario(None, sets(3, 1, 6))  # 3 distinct shares and the rest's (rounded) shares, counts 5 and 1
+    predict(scenario)
+    # one a shape past its first weight (5 shapes), one for 5 = 4 + 1 (its digits), one a power of two past 1 (2, 4)
+    assert len(built) == jitter_convolutions(scenario) == 5 + 1 + 2
+    assert jitter_convolutions(load_scenario(None, sets(1000, 128, 2))) == 1001
+    assert jitter_convolutions(load_scenario(None, [*sets(1000, 128, 2), "variability.jitter_distribution=gamma"])) == 0
+    argv = ["run", *(a for s in sets(100, 16, 2) for a in ("--set", s))]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2 and err.getvalue().count("\n") == 1
+    assert "jitter_distribution: lognormal: its exact price builds 101 numerical convolutions" in err.getvalue()

@@ -156,7 +156,7 @@ from dpsim.calibration import (
 )
 from dpsim.errors import ScenarioError
 from dpsim.partition import shard_sizes, speed_weights
-from dpsim.rank_speed import expected_slowest, expected_slowest_sum
+from dpsim.rank_speed import NEGLIGIBLE_JITTER_CV, expected_slowest, expected_slowest_sum, lognormal_convolutions
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
 from dpsim.sharding import CollectivePieces, StepTraffic, collective_pieces, optimizer_partition, step_traffic
@@ -188,6 +188,8 @@ __all__ = [
     "host_pass_seconds",
     "host_topology_of",
     "hybrid_groups",
+    "jitter_convolutions",
+    "jitter_stretches",
     "jitter_sync_passes",
     "jittered_compute_s",
     "microbatch_times",
@@ -1183,7 +1185,7 @@ def jitter_sync_passes(scenario: Scenario) -> list[int]:
 def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, backward_w: np.ndarray) -> float:
     """The expected compute of the slowest data-parallel rank over a step under compute jitter
     (``variability.compute_jitter_cv``), with the speed spread: Σ over the stretches between synchronisations
-    (:func:`jitter_sync_passes`) of E[max over the data-parallel ranks of the stretch's jittered compute]
+    (:func:`jitter_stretches`) of E[max over the data-parallel ranks of the stretch's jittered compute]
     (:func:`dpsim.rank_speed.expected_slowest_sum`; expectation is linear, so the stretches add though their draws are
     shared). The simulator draws one multiplier a data-parallel rank and micro-batch for its forward and backward
     alike (:func:`dpsim.sim.worker.worker_times`); a rank waits for the slowest of its model-parallel ranks' paces.
@@ -1191,7 +1193,23 @@ def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, 
     compute where each stretch's compute is on the critical path (communication after the slowest rank's last pass
     is as without jitter); where a gather or a stream of reductions binds instead, part of the wait hides behind it
     and this is high by that part."""
-    t, v, k = scenario.training, scenario.variability, scenario.accumulation_steps
+    v = scenario.variability
+    return sum(
+        expected_slowest_sum(stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv)
+        for stretch in jitter_stretches(scenario, profile, forward_w, backward_w)
+    )
+
+
+Stretch = list[tuple[float, tuple[float, ...], tuple[float, ...]]]
+"""One stretch's coupled ranks as :func:`dpsim.rank_speed.expected_slowest_sum` takes them: (compute, the weights
+of its draws, the slowdowns of its model-parallel ranks), one entry a data-parallel rank."""
+
+
+def jitter_stretches(scenario: Scenario, profile: Any, forward_w: np.ndarray, backward_w: np.ndarray) -> list[Stretch]:
+    """The stretches between synchronisations (:func:`jitter_sync_passes`) that hold a draw, each as its coupled
+    ranks: a rank's draws are its micro-batches' passes in the stretch, weighted by their nominal times (the
+    micro-batches before the synchronising one without the reducer's pass, :func:`no_sync_backward_saving`)."""
+    t, k = scenario.training, scenario.accumulation_steps
     dp = len(forward_w)
     saving = np.broadcast_to(np.asarray(no_sync_backward_saving(scenario, profile, backward_w), dtype=float), (dp,))
     groups = np.asarray(scenario.worker_slowdowns(), dtype=np.float64).reshape(t.pipeline_parallel, dp, -1)
@@ -1200,9 +1218,9 @@ def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, 
         for r in range(dp)
     )
     bounds = [*jitter_sync_passes(scenario), 2 * k]
-    total = 0.0
+    stretches = []
     for first, end in itertools.pairwise(bounds):
-        stretch = []
+        stretch: Stretch = []
         for (f, b, s, paces), count in ranks.items():
             weights = [
                 (f if first <= 2 * j < end else 0.0)
@@ -1213,8 +1231,23 @@ def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, 
             if weights:
                 stretch += [(sum(weights), tuple(weights), paces)] * count
         if stretch:
-            total += expected_slowest_sum(stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv)
-    return total
+            stretches.append(stretch)
+    return stretches
+
+
+def jitter_convolutions(scenario: Scenario) -> int:
+    """How many numerical convolutions pricing the step's lognormal jitter builds
+    (:func:`dpsim.rank_speed.lognormal_convolutions` over every stretch's ranks), 0 for another distribution or none:
+    what the cost guard charges (:func:`dpsim.sim.budget.check_jitter`). Each rank shape whose last micro-batch
+    weighs apart (``training.partition: weighted`` under distinct stragglers, a profile's reducer pass) is one."""
+    v = scenario.variability
+    if v.jitter_distribution != "lognormal" or v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0
+    profile = profile_for(scenario)
+    fwd, bwd, _ = microbatch_times(scenario, profile)
+    fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
+    stretches = jitter_stretches(scenario, profile, fwd_w, bwd_w)
+    return lognormal_convolutions([weights for stretch in stretches for _, weights, _ in stretch])
 
 
 def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:

@@ -1027,9 +1027,40 @@ def check_pricing(
     scenario: Scenario, allow_long: bool = False, engine: str = "analytic", fewer: str = FEWER_RANKS
 ) -> CollectiveBudget:
     """:func:`scenario_pricing`, refused as :func:`check_collective` refuses (``run``, ``sweep``: both engines),
-    and the step's pipeline schedule (:func:`check_schedule`)."""
+    the step's pipeline schedule (:func:`check_schedule`) and, on the analytic engine, its lognormal jitter's
+    convolutions (:func:`check_jitter`; the simulator draws the jitter)."""
     check_schedule(scenario, allow_long)
+    if engine == "analytic":
+        check_jitter(scenario, allow_long)
     return check_collective(scenario_pricing(scenario, engine), allow_long, fewer)
+
+
+JITTER_CONVOLUTION_S = 0.45
+"""CPU seconds of one numerical convolution of the lognormal jitter's price (:func:`dpsim.rank_speed._add`, 1,501²
+cells): 100 distinct rank shapes (100 stragglers of 1.001-1.1 on 128 ranks, ``training.partition: weighted``,
+micro-batch 10,000, accumulation 2, a profile's reducer pass) built 100 tables in 44 s of CPU (stop 49, at load ~8;
+0.3-0.6 s at stop 48)."""
+
+
+def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
+    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a step whose lognormal jitter's
+    exact price would build convolutions past :data:`PRICING_LIMIT_S` of CPU unless ``allow_long``
+    (:func:`dpsim.analytic.step.jitter_convolutions`): one a distinct shape of a rank's draws, and a rank's last
+    micro-batch weighs apart from the others under a profile's reducer pass, so each distinct micro-batch share
+    (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes."""
+    from dpsim.analytic.step import jitter_convolutions
+
+    count = jitter_convolutions(scenario)
+    seconds = count * JITTER_CONVOLUTION_S
+    if seconds > PRICING_LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "variability.jitter_distribution",
+            f"lognormal: its exact price builds {count:,} numerical convolutions, one a distinct shape of a rank's "
+            f"draws: about {_duration(seconds)} (limit {PRICING_LIMIT_S:g} s to price); pass --allow-long to run it "
+            "anyway, or gamma (priced in closed form), or fewer distinct stragglers (variability.stragglers) under "
+            "training.partition: weighted",
+            "<cost guard>",
+        )
 
 
 SCHEDULE_OP_S = 15e-6
