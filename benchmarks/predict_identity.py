@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.agreement_fuzz import Refused, _Timeout, case_alarm, draw
 from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 from dpsim import run
-from dpsim.errors import ScenarioError
+from dpsim.cli_common import atomic_output, check_writable
+from dpsim.errors import ScenarioError, safe_text
 from dpsim.scenario import load_scenario
 
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -100,25 +101,63 @@ def price(args: Any) -> int:
         row = {"case": index, "draws": kind, "file": path.name, "sets": sets}
         row |= {engine: _answer(path, sets, engine, args.case_timeout) for engine in engines}
         lines.append(json.dumps(_portable(row), sort_keys=True) + "\n")
-    args.out.write_text("".join(lines))
+    with atomic_output(args.out, "--out") as tmp:  # round 31: /dev/full was an OSError traceback after the pricing
+        tmp.write_text("".join(lines))
     timeouts = sum(line.count('"timeout"') for line in lines)
     print(f"{len(lines)} cases, {', '.join(engines)}: written to {args.out.name} ({timeouts} past the timeout)")
     return 0
 
 
+MAX_DEPTH = 32
+"""The deepest nesting of a line this script writes is 5 (a record's ``extra`` mapping of lists): deeper is not
+its file (round 31: a line nested 100,000 deep was a ``RecursionError`` traceback)."""
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests lists and mappings (iteratively: no recursion to run out of)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _is_case(row: Any) -> bool:
+    """Whether ``row`` has the shape of a line :func:`price` writes: a whole ``case``, a text ``draws`` and ``file``,
+    ``sets`` a list of texts, and each engine's answer a mapping (round 31: an answer that was a number or text was a
+    ``TypeError`` traceback)."""
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("case"), int)
+        and not isinstance(row.get("case"), bool)
+        and all(isinstance(row.get(key), str) for key in ("draws", "file"))
+        and isinstance(row.get("sets"), list)
+        and all(isinstance(s, str) for s in row["sets"])
+        and all(isinstance(row.get(engine, {}), dict) for engine in ("analytic", "sim"))
+        and _depth(row) <= MAX_DEPTH
+    )
+
+
 def _read(path: Path) -> list[dict[str, Any]]:
+    if path.exists() and not path.is_file():  # a FIFO waited for a writer forever, a folder was a bare OSError
+        raise ScriptError(f"--compare: {safe_text(str(path))}: expected a file this script wrote")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScriptError(f"--compare: cannot read {path}: {exc.strerror or exc}") from None
+        raise ScriptError(f"--compare: cannot read {safe_text(str(path))}: {exc.strerror or exc}") from None
+    except ValueError:  # not UTF-8 (round 31: a UnicodeDecodeError traceback)
+        raise ScriptError(f"--compare: {safe_text(str(path))}: not UTF-8 text, not a file this script wrote") from None
     rows = []
     for number, line in enumerate(text.splitlines(), 1):
         try:
             row = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             row = None
-        if not isinstance(row, dict) or "case" not in row:
-            raise ScriptError(f"--compare: {path}: line {number} is not a case this script wrote")
+        if not _is_case(row):
+            raise ScriptError(f"--compare: {safe_text(str(path))}: line {number} is not a case this script wrote")
         rows.append(row)
     return rows
 
@@ -144,7 +183,9 @@ def first_difference(a: Any, b: Any, where: str = "") -> str | None:
 def compare(first: Path, second: Path) -> int:
     a, b = _read(first), _read(second)
     if len(a) != len(b):
-        raise ScriptError(f"--compare: {first.name} holds {len(a)} cases, {second.name} {len(b)}: not one draw")
+        raise ScriptError(
+            f"--compare: {safe_text(first.name)} holds {len(a)} cases, {safe_text(second.name)} {len(b)}: not one draw"
+        )
     timed_out = 0
     for x, y in zip(a, b, strict=True):
         if any("timeout" in side.get(e, {}) for side in (x, y) for e in ("analytic", "sim")):
@@ -152,7 +193,8 @@ def compare(first: Path, second: Path) -> int:
             continue
         found = first_difference(x, y)
         if found:
-            print(f"case {x['case']} differs at {found.lstrip('.')}: {x.get('file')} {' '.join(x.get('sets', []))}")
+            line = f"case {x['case']} differs at {found.lstrip('.')}: {x['file']} {' '.join(x['sets'])}"
+            print(safe_text(line))  # the keys and texts of a file given to it: no escape code reaches the terminal
             return 1
     print(f"{len(a) - timed_out} cases identical ({timed_out} past the timeout on a side, not compared)")
     return 0
@@ -181,7 +223,8 @@ def _main(argv: list[str] | None = None) -> int:
     if args.out is None:
         raise ScriptError("--out: expected a file to write the cases to (or --compare A B)")
     if args.out.is_dir() or not args.out.parent.is_dir():
-        raise ScriptError(f"--out: {args.out}: expected a file in an existing folder")
+        raise ScriptError(f"--out: {safe_text(str(args.out))}: expected a file in an existing folder")
+    check_writable(args.out, "--out", ())  # before the pricing: a special file, a link, an unwritable folder
     if args.set:
         try:
             load_scenario(None, args.set)

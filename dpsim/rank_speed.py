@@ -361,21 +361,19 @@ def _lognormal_count_table(cv: float, count: int) -> tuple[np.ndarray, np.ndarra
     return table
 
 
-def lognormal_convolutions(draws: Iterable[float | Sequence[float]]) -> int:
-    """How many numerical convolutions (:func:`_add`, 1,501² cells each: about 0.4 s of CPU) pricing ranks of these
-    draws (each a count k or its weights, as :func:`expected_slowest_sum` takes them) under a lognormal jitter builds
-    from empty caches: one a distinct weight past the first of each distinct shape (:func:`_lognormal_sum_table`),
-    one a binary digit past the first of each distinct count (:func:`_lognormal_count_table`), and one a power of two
-    up to the largest count (:func:`_lognormal_mean_table`). What the cost guard charges
+def lognormal_convolutions(draws: Iterable[float | Sequence[float]]) -> tuple[int, int]:
+    """How many numerical convolutions (:func:`_add`, 1,501² cells each) pricing ranks of these draws (each a count
+    k or its weights, as :func:`expected_slowest_sum` takes them) under a lognormal jitter builds from empty caches,
+    as (sums of two tables, doublings): one sum a distinct weight past the first of each distinct shape
+    (:func:`_lognormal_sum_table`) and a binary digit past the first of each distinct count
+    (:func:`_lognormal_count_table`), one doubling a power of two up to the largest count
+    (:func:`_lognormal_mean_table`: a table added to itself, half the cells). What the cost guard charges
     (:func:`dpsim.sim.budget.check_jitter`): 1,000 distinct stragglers under ``training.partition: weighted`` with a
     profile's reducer pass are up to 1,000 shapes, minutes of CPU."""
     shapes = {d for d in (_draws(k, "lognormal") for k in draws) if isinstance(d, tuple)}
     counts = {n for shape in shapes for _, n in shape}
-    return (
-        sum(len(shape) - 1 for shape in shapes)
-        + sum(n.bit_count() - 1 for n in counts)
-        + max((n.bit_length() - 1 for n in counts), default=0)
-    )
+    sums = sum(len(shape) - 1 for shape in shapes) + sum(n.bit_count() - 1 for n in counts)
+    return sums, max((n.bit_length() - 1 for n in counts), default=0)
 
 
 def _jitter_cdf(table: tuple[np.ndarray, np.ndarray], log_x: np.ndarray) -> np.ndarray:

@@ -5712,6 +5712,65 @@ def lognormal_jitter_of_many_shapes() -> Iterator[Case]:
     yield Case(kind, ["run", *sets(3, 1), "--format", "json"], files, accept=True, strict_json=True)
 
 
+_VALIDATION_C = ROOT / "benchmarks" / "results" / "validation-2026-12-07-c" / "all"
+
+
+def stored_compute_times() -> Iterator[Case]:
+    """Round 31. ``benchmarks/compute_share.py --runs DIR`` (new this stop, 0973ae9) splits each run's compute by its
+    ranks' wall and CPU seconds (``extra.per_rank_compute_s``, ``per_rank_compute_cpu_s``) at its ``critical_rank``;
+    the record check takes any amount, list or mapping of amounts in ``extra``, so a mapping of zeros was a
+    ``ZeroDivisionError``, a list an ``AttributeError``, an unknown rank or a missing field a ``KeyError`` traceback,
+    after the first lines; ``--swap`` of a profile without a host model was refused after the first profile's table.
+    One line naming the run and the field now, before anything is printed."""
+    kind = "stored runs' compute times (round 31)"
+    runs = (_VALIDATION_C / "runs.jsonl").read_bytes()
+    line = runs.split(b"\n", 1)[0]
+    folder = {"summary.json": (_VALIDATION_C / "summary.json").read_bytes(),
+              "profile.yaml": (_VALIDATION_C / "profile.yaml").read_bytes()}  # fmt: skip
+    program = "benchmarks/compute_share"
+    damages = [(b'"per_rank_compute_cpu_s": ', value) for value in (b"{}", b'{"0": 0.0, "1": 0.0}', b"[0.01]", b"null")]
+    damages += [(b'"per_rank_compute_s": ', b"[1]"), (b'"critical_rank": ', b"99")]
+    for number, (key, value) in enumerate(damages):
+        start = line.index(key) + len(key)
+        end = _closing(line, start) if line[start : start + 1] in b"{[" else line.index(b",", start)
+        damaged = runs.replace(line, line[:start] + value + line[end:], 1)
+        files = {f"t{number}/{name}": data for name, data in folder.items()} | {f"t{number}/runs.jsonl": damaged}
+        field = "critical_rank" if b"critical" in key else key.decode().strip('": ')
+        yield Case(kind, ["--runs", f"{{tmp}}/t{number}"], files, expect_error=True, names=field, program=program)
+    no_host = b"name: bare\ncompute:\n  forward: {fixed: 1 ms, per_sample: 0 s}\n"
+    files = {f"ok/{name}": data for name, data in folder.items()} | {"ok/runs.jsonl": runs, "bare.yaml": no_host}
+    yield Case(kind, ["--runs", "{tmp}/ok", "--swap", "{tmp}/bare.yaml"], files, expect_error=True, names="--swap",
+               program=program)  # fmt: skip
+    yield Case(kind, ["--runs", "{tmp}/ok"], files, accept=True, program=program)
+
+
+def identity_files_read_back() -> Iterator[Case]:
+    """Round 31. ``benchmarks/predict_identity.py`` (new this stop, 71b7201) compares two files it wrote
+    (``--compare A B``): a file not UTF-8 was a ``UnicodeDecodeError`` traceback, a line whose answer was a number a
+    ``TypeError``, a line nested 100,000 deep a ``RecursionError``, a FIFO waited forever; ``--out /dev/full`` priced
+    every case, then an ``OSError`` traceback. One line naming the option now (the output checked before pricing,
+    written whole or not at all); two files it wrote compare clean."""
+    kind = "predict_identity files read back (round 31)"
+    program = "benchmarks/predict_identity"
+    row = {"case": 0, "draws": "plain", "file": "default.yaml", "sets": [], "analytic": {"refused": "x"}}
+    good = (json.dumps(row) + "\n").encode()
+    bad = {
+        "utf16": good.decode().encode("utf-16"),
+        "number": good.replace(b'{"refused": "x"}', b"5"),
+        "text": good.replace(b'"sets": []', b'"sets": "a=1"'),
+        "deep": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "nested": (json.dumps(row | {"sim": {"x": [0]}}).replace("[0]", "[" * 40 + "0" + "]" * 40) + "\n").encode(),
+        "fifo": b"<fifo>",
+    }
+    for name, data in bad.items():
+        yield Case(kind, ["--compare", f"{{tmp}}/{name}.jsonl", "{tmp}/good.jsonl"],
+                   {f"{name}.jsonl": data, "good.jsonl": good}, expect_error=True, names="--compare",
+                   program=program)  # fmt: skip
+    yield Case(kind, ["--cases", "1", "--out", "/dev/full"], expect_error=True, names="--out", program=program)
+    yield Case(kind, ["--compare", "{tmp}/good.jsonl", "{tmp}/again.jsonl"], {"good.jsonl": good, "again.jsonl": good},
+               accept=True, program=program)  # fmt: skip
+
+
 def quiet_steps_of_zero() -> Iterator[Case]:
     """Round 30. ``quiet_runs.py DIR`` scores each configuration against the median of its quiet runs' steps, and a
     measured step of 0 (which the record check takes: an amount >= 0) made that median 0: a ``ZeroDivisionError``
@@ -5795,6 +5854,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     validation_summary_read_back, stored_optimizer_times, quiet_steps_of_zero, cpu_vendor_read_by_nothing,
     # round 31 (hostile): fields read by nothing beside a profile's fitted links
     cpu_vendor_beside_fitted_links, lognormal_jitter_of_many_shapes,
+    # round 31 (hostile): the scripts new this stop, reading stored runs and their own files back
+    stored_compute_times, identity_files_read_back,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

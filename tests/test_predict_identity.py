@@ -89,3 +89,34 @@ def test_a_file_the_script_did_not_write_is_refused(tmp_path, capsys):
     short.write_text(a.read_text().splitlines(keepends=True)[0])
     assert identity.main(["--compare", str(a), str(short)]) == 2
     assert "holds 6 cases" in capsys.readouterr().err
+
+
+def test_a_damaged_file_or_output_is_one_line_and_status_2(tmp_path, capsys):
+    """Round 31 (hostile): a file not UTF-8 was a UnicodeDecodeError traceback, an answer that was a number a
+    TypeError, a line nested 100,000 deep a RecursionError, a FIFO waited forever; ``--out /dev/full`` priced every
+    case, then an OSError traceback. Each is one line naming the option now, the output refused before pricing."""
+    import os
+
+    row = {"case": 0, "draws": "plain", "file": "default.yaml", "sets": [], "analytic": {"refused": "x"}}
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(row) + "\n")
+    damaged = {
+        "utf16.jsonl": good.read_text().encode("utf-16"),
+        "number.jsonl": good.read_bytes().replace(b'{"refused": "x"}', b"5"),
+        "deep.jsonl": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "nested.jsonl": (
+            json.dumps(row | {"sim": {"x": [0]}}).replace("[0]", "[" * 40 + "0" + "]" * 40) + "\n"
+        ).encode(),
+    }
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    for name in [*damaged, "fifo.jsonl"]:
+        assert identity.main(["--compare", str(tmp_path / name), str(good)]) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: --compare") and "Traceback" not in err, (name, err)
+    assert identity.main(["--cases", "1", "--out", "/dev/full"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+    assert identity.main(["--compare", str(good), str(good)]) == 0
+    assert "1 cases identical" in capsys.readouterr().out

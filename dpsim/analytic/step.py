@@ -1235,14 +1235,14 @@ def jitter_stretches(scenario: Scenario, profile: Any, forward_w: np.ndarray, ba
     return stretches
 
 
-def jitter_convolutions(scenario: Scenario) -> int:
-    """How many numerical convolutions pricing the step's lognormal jitter builds
-    (:func:`dpsim.rank_speed.lognormal_convolutions` over every stretch's ranks), 0 for another distribution or none:
+def jitter_convolutions(scenario: Scenario) -> tuple[int, int]:
+    """How many numerical convolutions pricing the step's lognormal jitter builds, as (sums of two tables, doublings)
+    (:func:`dpsim.rank_speed.lognormal_convolutions` over every stretch's ranks), none for another distribution or none:
     what the cost guard charges (:func:`dpsim.sim.budget.check_jitter`). Each rank shape whose last micro-batch
     weighs apart (``training.partition: weighted`` under distinct stragglers, a profile's reducer pass) is one."""
     v = scenario.variability
     if v.jitter_distribution != "lognormal" or v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
-        return 0
+        return 0, 0
     profile = profile_for(scenario)
     fwd, bwd, _ = microbatch_times(scenario, profile)
     fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
