@@ -3373,13 +3373,19 @@ class Scenario(_Section):
         """Why ``cluster.cpu_vendor`` is read by nothing here, or '' where it is read (unset, or NCCL across nodes).
         Round 30: NCCL's tuner reads the host CPU's constants across nodes only (:mod:`dpsim.sim.collectives.nccl`:
         ``net_overhead_us`` floors a multi-node ring's intra step, ``ll_max_row`` reads the GPU's own row on one
-        node), and gloo none. Both a step's (:meth:`ignored_fields`) and ``dpsim collective``'s list read it."""
+        node), and gloo none; round 31: nor ``communication.protocol: none`` (every collective on the links'
+        alpha-beta, no NCCL constant: the same step and collective rows to the bit for every algorithm, 2 nodes of 8
+        A100). Both a step's (:meth:`ignored_fields`) and ``dpsim collective``'s list read it."""
         c = self.cluster
-        if c.cpu_vendor is None or not (c.gloo or c.nodes == 1):
+        if c.cpu_vendor is None:
             return ""
         if c.gloo:
             return "read only by NCCL (on cluster.device: cpu gloo reduces)"
-        return "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
+        if c.nodes == 1:
+            return "read only across nodes (cluster.nodes is 1: NCCL's tuner reads the GPU's own constants)"
+        if self.communication.protocol == "none":  # round 31: every collective on the links' alpha-beta
+            return "read only by NCCL's protocols (communication.protocol is none: the links' alpha-beta)"
+        return ""
 
     def _pcie_gpus_per_nic_unread(self) -> str:
         """Why ``cluster.inter_node.pcie_gpus_per_nic: 1`` is read by nothing here, or '' where NCCL reads it (2 or more

@@ -5663,8 +5663,9 @@ def cpu_vendor_beside_fitted_links() -> Iterator[Case]:
     on their measured alpha-beta (``protocol: none``), so across nodes of GPUs, where round 30 left it read, it was
     accepted beside them and read by nothing: the same step and rows to the bit, unlisted (``run`` on both engines,
     ``sweep``, ``collective``). Listed now (:func:`dpsim.calibration.unread_beside_fitted_links`); beside a profile of
-    compute only NCCL's model prices the collectives and reads it (accepted, not listed)."""
-    kind = "cluster.cpu_vendor beside a profile's fitted links (round 31)"
+    compute only NCCL's model prices the collectives and reads it (accepted, not listed). Nor ``communication.protocol:
+    none`` on GPUs (every collective on the links' alpha-beta, no NCCL constant), which read it as unlisted."""
+    kind = "cluster.cpu_vendor beside a profile's fitted links or protocol none (round 31)"
     links = ("links:", "  intra:", "  inter:")
     compute = "".join(line for line in FITTED_LINKS_PROFILE.splitlines(keepends=True) if not line.startswith(links))
     files = {"m.yaml": SMALL.encode(), "p.yaml": FITTED_LINKS_PROFILE.encode(), "c.yaml": compute.encode()}
@@ -5678,6 +5679,10 @@ def cpu_vendor_beside_fitted_links() -> Iterator[Case]:
                files, listed="cluster.cpu_vendor")  # fmt: skip
     yield Case(kind, ["run", "{tmp}/m.yaml", "--set", "calibration.profile={tmp}/c.yaml", *amd], files, accept=True,
                strict_json=True)  # fmt: skip
+    none = ["--set", "communication.protocol=none"]  # the links' alpha-beta without a profile: no NCCL constant
+    for engine in ("analytic", "sim"):
+        yield Case(kind, ["run", "{tmp}/m.yaml", "--engine", engine, *none, *amd], files, listed="cluster.cpu_vendor")
+    yield Case(kind, ["collective", "{tmp}/m.yaml", "--size", "1MiB", *none, *amd], files, listed="cluster.cpu_vendor")
 
 
 def lognormal_jitter_of_many_shapes() -> Iterator[Case]:

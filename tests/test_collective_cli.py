@@ -113,7 +113,8 @@ def test_cpu_vendor_is_listed_where_nccls_tuner_does_not_read_it(
     cpu = ROOT / "scenarios" / "cpu-cluster-4-ranks-1gbit.yaml"
     one_node = ["--set", "cluster.nodes=1", "--set", "cluster.topology.kind=switch"]
     profile = ["--set", _links_profile(tmp_path), "--set", "cluster.nodes=2"]
-    for scenario, sets in ((DEFAULT, one_node), (cpu, []), (DEFAULT, profile), (DEFAULT, [])):
+    none = ["--set", "communication.protocol=none"]  # every collective on the links' alpha-beta, no NCCL constant
+    for scenario, sets in ((DEFAULT, one_node), (cpu, []), (DEFAULT, profile), (DEFAULT, none), (DEFAULT, [])):
         common = ("collective", scenario, "--sizes", "1KiB,64MiB", "--format", "json", "--engine", engine, *sets)
         _, plain, _ = cli(capsys, *common)
         code, out, _ = cli(capsys, *common, "--set", "cluster.cpu_vendor=amd")

@@ -121,6 +121,10 @@ UNREAD = [
     # round 30: NCCL's tuner reads the host CPU's constants across nodes only, and gloo none
     (LLAMA, ONE_NODE, ["cluster.cpu_vendor=amd"], "cluster.cpu_vendor"),
     (CPU, [], ["cluster.cpu_vendor=amd"], "cluster.cpu_vendor"),
+    # round 31: across nodes of GPUs with protocol none (every collective on the links' alpha-beta), TP and PP too
+    (LLAMA, [*SMALL_LLAMA, "communication.protocol=none"], ["cluster.cpu_vendor=amd"], "cluster.cpu_vendor"),
+    (LLAMA, [*PP2, "training.tensor_parallel=8", "communication.protocol=none"], ["cluster.cpu_vendor=amd"],
+     "cluster.cpu_vendor"),
     (DEFAULT, [], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # bf16 training
     (CPU, ["training.precision=fp32"], ["training.fp32_matmul=tf32"], "training.fp32_matmul"),  # no IEEE peak
     (
