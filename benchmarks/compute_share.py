@@ -123,7 +123,8 @@ def _rank_times(index: int, extra: Any) -> tuple[float, float, list[float]]:
         raise ScriptError(f"--runs: configuration {index}: a run without extra.critical_rank, per_rank_compute_s or "
                           "per_rank_compute_cpu_s for it") from None  # fmt: skip
     if not cpus or min(cpus) <= 0 or wall <= 0:
-        raise ScriptError(f"--runs: configuration {index}: a run whose compute time is not > 0")
+        raise ScriptError(f"--runs: configuration {index}: a run whose compute time is not > 0 "
+                          "(extra.per_rank_compute_s or per_rank_compute_cpu_s)")  # fmt: skip  # named: round 31
     return wall, cpu, cpus
 
 

@@ -5726,7 +5726,8 @@ def stored_compute_times() -> Iterator[Case]:
     the record check takes any amount, list or mapping of amounts in ``extra``, so a mapping of zeros was a
     ``ZeroDivisionError``, a list an ``AttributeError``, an unknown rank or a missing field a ``KeyError`` traceback,
     after the first lines; ``--swap`` of a profile without a host model was refused after the first profile's table.
-    One line naming the run and the field now, before anything is printed."""
+    One line naming the configuration and the fields now, before anything is printed (terms' b318c21, the same stop;
+    the zero times' line names its fields since this class)."""
     kind = "stored runs' compute times (round 31)"
     runs = (_VALIDATION_C / "runs.jsonl").read_bytes()
     line = runs.split(b"\n", 1)[0]
