@@ -281,10 +281,10 @@ def _nic_loads_s(s: Scenario) -> float:
     return float(loaded - alone)
 
 
-def _engine_record(s: Scenario) -> list[tuple[str, int, Any, float, float]]:
-    """Every operation and send of the engines' schedule evaluation of ``s`` with its NIC loads, as run."""
+def _schedule_inputs(s: Scenario) -> tuple[float, float, Any, Any, list[Any]]:
+    """What the engines hand the pipelined schedule's evaluation for ``s``, as ``predict`` builds it: the stage's
+    forward and backward (TP phases in), the NIC users and the stage loads, and the sends."""
     from dpsim.analytic import parallel
-    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
     from dpsim.analytic.step import model_parallel_fabric, pipeline_stage_loads
 
     result = predict(s)
@@ -294,9 +294,16 @@ def _engine_record(s: Scenario) -> list[tuple[str, int, Any, float, float]]:
     found = pipeline_stage_loads(s, fabric, forward, backward, tp)
     assert found is not None
     nics, loads = found
+    return forward, backward, nics, loads, parallel.pipeline_sends(parallel.pipeline_p2p_times(s, fabric))
+
+
+def _engine_record(s: Scenario) -> list[tuple[str, int, Any, float, float]]:
+    """Every operation and send of the engines' schedule evaluation of ``s`` with its NIC loads, as run."""
+    from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
+
+    forward, backward, nics, loads, send = _schedule_inputs(s)
     t = s.training
     p = t.pipeline_parallel
-    send = parallel.pipeline_sends(parallel.pipeline_p2p_times(s, fabric))
     record: list[tuple[str, int, Any, float, float]] = []
     args = (forward, backward, p, s.accumulation_steps, t.virtual_stages, t.pipeline_schedule, send, [1.0] * p)
     evaluate_shared_nics(*args, nics, record, loads)
@@ -858,26 +865,17 @@ def test_tp_phases_run_as_one_event_give_the_segment_by_segment_times_bit_for_bi
     segment (``every_segment``): a stretch run as one event ends where the segments' seconds summed one after
     another end, and one split where a send joins resumes from the segment in progress at its own start. Sends
     overlap operations here (some shared, some not), so both paths run."""
-    from dpsim.analytic import parallel
     from dpsim.analytic.pipeline_schedule import evaluate_shared_nics
-    from dpsim.analytic.step import model_parallel_fabric, pipeline_stage_loads
 
     s = load_scenario(
         None,
         ["model.preset=gpt3-175b", "cluster.nodes=32", "training.micro_batch=1", "training.global_batch=24",
          "training.pipeline_parallel=8", "training.tensor_parallel=16", "cluster.inter_node.nics_per_node=8"],
     )  # fmt: skip
-    result = predict(s)
-    fabric = model_parallel_fabric(s)
-    tp = result.extra["tensor_parallel_comm_s"] / s.accumulation_steps
-    forward, backward = parallel.with_tensor_parallel(s, result.extra["forward_s"], result.extra["backward_s"], tp)
-    found = pipeline_stage_loads(s, fabric, forward, backward, tp)
-    assert found is not None
-    nics, loads = found
+    forward, backward, nics, loads, send = _schedule_inputs(s)
     p, m = s.training.pipeline_parallel, s.accumulation_steps
     segments = sum(len(loads.op_segments(d, f, forward if f else backward) or ()) for d in range(p) for f in (1, 0))
     assert segments * m > 1 << 18
-    send = parallel.pipeline_sends(parallel.pipeline_p2p_times(s, fabric))
     args = (forward, backward, p, m, 1, s.training.pipeline_schedule, send, [1.0] * p, nics)
     lazy: list[tuple[str, int, Any, float, float]] = []
     every: list[tuple[str, int, Any, float, float]] = []
