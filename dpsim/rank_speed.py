@@ -339,13 +339,7 @@ def _lognormal_sum_table(cv: float, weights: tuple[tuple[float, int], ...]) -> t
     their mean (:func:`_lognormal_count_table`, shared by every rank of that count), scaled by its share of Σw; the
     distinct weights' parts are summed (:func:`_add`: one convolution a rank whose last micro-batch weighs apart)."""
     total = sum(w * n for w, n in weights)
-    parts = [
-        (log_x + math.log(w * n / total), cdf) for w, n in weights for log_x, cdf in [_lognormal_count_table(cv, n)]
-    ]
-    table = parts[0]
-    for part in parts[1:]:
-        table = _add(table, part)
-    return table
+    return _scaled_sum([(_lognormal_count_table(cv, n), w * n / total) for w, n in weights])
 
 
 @functools.cache
@@ -353,11 +347,16 @@ def _lognormal_count_table(cv: float, count: int) -> tuple[np.ndarray, np.ndarra
     """(log x, CDF) of the mean of ``count`` independent lognormal draws: the means of the powers of two of its binary
     digits (:func:`_lognormal_mean_table`), each weighted by its share of ``count``, summed."""
     bits = [1 << bit for bit in range(count.bit_length()) if count >> bit & 1]
-    table = _lognormal_mean_table(cv, bits[0])
-    table = (table[0] + math.log(bits[0] / count), table[1])
-    for bit in bits[1:]:
-        log_x, cdf = _lognormal_mean_table(cv, bit)
-        table = _add(table, (log_x + math.log(bit / count), cdf))
+    return _scaled_sum([(_lognormal_mean_table(cv, bit), bit / count) for bit in bits])
+
+
+def _scaled_sum(parts: Sequence[tuple[tuple[np.ndarray, np.ndarray], float]]) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of Σ share·X over ``parts`` ((log x, CDF) table of X, share), the X independent: each table
+    scaled by its share, then added in order (:func:`_add`: one convolution a part past the first)."""
+    (log_x, cdf), share = parts[0]
+    table = (log_x + math.log(share), cdf)
+    for (log_x, cdf), share in parts[1:]:
+        table = _add(table, (log_x + math.log(share), cdf))
     return table
 
 
