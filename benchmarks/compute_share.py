@@ -158,17 +158,13 @@ def _score(cases: list[Any], saved: list[list[Any]], profile: Any, tmp: Path, na
     """Step MAPE and the compute term's mean and MAPE, analytic engine, on each configuration's median run."""
     from dpsim import api
     from dpsim.calibration import save_profile
-    from dpsim.scenario import CalibrationRef
-    from runtime.measure import as_run, ran_autocast, ran_bucket_views, ran_ddp
-    from runtime.validate import median_run
+    from runtime.validate import calibrated_as_ran, median_run
 
     path = tmp / f"{name}.yaml"
     save_profile(profile, path)
     step, compute = [], []
     for case, runs in zip(cases, saved, strict=True):
-        ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)), ran_bucket_views(runs))
-        calibrated = ran.model_copy(deep=True)
-        calibrated.calibration = CalibrationRef(profile=str(path))
+        calibrated = calibrated_as_ran(case.scenario, runs, path)
         predicted, measured = api.run(calibrated, engine="analytic"), median_run(runs)
         step.append(predicted.step_time_s / measured.step_time_s - 1.0)
         compute.append(predicted.compute_s / measured.compute_s - 1.0)

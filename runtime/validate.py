@@ -268,6 +268,16 @@ def median_run(runs: Sequence[StepResult]) -> StepResult:
     return dataclasses.replace(low, **means, extra={**low.extra, "median_of_runs": len(ordered)})
 
 
+def calibrated_as_ran(scenario: Scenario, runs: Sequence[StepResult], profile: Path | str) -> Scenario:
+    """The program the runtime ran for ``scenario``, priced with ``profile``: bf16/fp16 under torch.autocast over
+    fp32 parameters (extra.autocast), one rank under DDP (extra.ddp_at_one_rank), DDP's gradients as bucket views or
+    not as its reducer ran them (extra.gradient_as_bucket_view; runs that do not say: as the scenario says)."""
+    ran = as_run(scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)), ran_bucket_views(runs))
+    calibrated = ran.model_copy(deep=True)
+    calibrated.calibration = CalibrationRef(profile=str(profile))
+    return calibrated
+
+
 def _measure(
     case: Case, testbed: str, options: JobOptions, run_dir: Path, timeout_s: float, tcp_cc: str = ""
 ) -> StepResult:
@@ -351,12 +361,7 @@ def validate(
                 )  # fmt: skip
         for index, case in enumerate(cases):
             runs = measured_runs[index]
-            # the program the runtime ran: bf16/fp16 under torch.autocast over fp32 parameters (extra.autocast), one
-            # rank under DDP (extra.ddp_at_one_rank), DDP's gradients as bucket views or not as its reducer ran them
-            # (extra.gradient_as_bucket_view; runs that do not say: as the scenario says)
-            ran = as_run(case.scenario, any(map(ran_autocast, runs)), any(map(ran_ddp, runs)), ran_bucket_views(runs))
-            calibrated = ran.model_copy(deep=True)
-            calibrated.calibration = CalibrationRef(profile=str(profile))
+            calibrated = calibrated_as_ran(case.scenario, runs, profile)
             predicted = {name: api.run(calibrated, engine=name) for name in engines}
             every_run += runs
             steps = [run.step_time_s for run in runs]
