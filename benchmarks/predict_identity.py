@@ -4,15 +4,29 @@ A refactor (a function split, a module moved, a cache added) claims "no answer m
 checkable: run it on the tree before and on the tree after with the same seed, then compare the two files::
 
     python benchmarks/predict_identity.py --cases 400 --seed 0 --out before.jsonl [--engine analytic|sim|both]
-                                          [--draws mix|plain|wide|wider|widest|host] [--set PATH=VALUE ...]
+                                          [--draws mix|plain|wide|wider|widest|host|jitter|float8]
+                                          [--set PATH=VALUE ...]
     python benchmarks/predict_identity.py --compare before.jsonl after.jsonl
 
 Each case is one draw of :func:`benchmarks.agreement_fuzz.draw` (a bundled scenario and ``--set`` overrides its
 validators accept; ``--draws mix``, the default, cycles plain, ``--wide``, ``--wider``, ``--widest`` and
-``--host-topology`` draws from one seeded generator). Each line of the file holds the case and, per engine, either
-:meth:`dpsim.records.StepResult.to_dict` (every field and ``extra`` entry, floats written so they read back exactly)
-or the one-line error the case was refused with. The repository's own path is written as ``<repo>`` so two checkouts
-of one commit write identical files.
+``--host-topology`` draws from one seeded generator). Two kinds reach what those draws never set, and stay out of
+``mix`` (so a file written with ``mix`` before they existed still compares):
+
+- ``--draws jitter``: a ``--wider`` draw (stragglers, ``training.partition: weighted``, the calibration profile's
+  reducer pass, accumulation: the shapes of a rank's draws) under a compute jitter, lognormal three times in four
+  (its exact price, :mod:`dpsim.rank_speed`), at a CV of 0.05 to 10, sometimes a persistent per-rank speed spread
+  and another seed (a case whose convolutions pass the cost guard's 30 s is refused, as ``dpsim run`` refuses it).
+- ``--draws float8``: a ``--wide`` draw (sequence parallelism and its overlaps) on an FP8 device with
+  ``training.precision: fp8``, tensor parallelism 2, 4 or 8 and each ``model.fp8_linear`` (Transformer Engine's two
+  and torchao's tensorwise Float8 under tensor parallelism).
+
+Their fields go before the ``--set`` extras (which win) and the draw is made beside them, so the validators accept
+every case; a field drawn before them is written once, with their value.
+
+Each line of the file holds the case and, per engine, either :meth:`dpsim.records.StepResult.to_dict` (every field
+and ``extra`` entry, floats written so they read back exactly) or the one-line error the case was refused with. The
+repository's own path is written as ``<repo>`` so two checkouts of one commit write identical files.
 
 ``--compare A B`` reads two such files and prints the first case whose draw, answer or refusal differs, with the
 first differing field; exit status 0 when every case is identical, 1 when one differs, 2 on a file it cannot read.
@@ -47,7 +61,48 @@ DRAWS = {  # the agreement_fuzz.draw flags of each kind: host, wide, wider, wide
     "wider": (False, False, True, False),
     "widest": (False, False, False, True),
     "host": (True, False, False, False),
+    "jitter": (False, False, True, False),
+    "float8": (False, True, False, False),
 }
+MIX = ["plain", "wide", "wider", "widest", "host"]
+"""``--draws mix``: the kinds it cycles (those of stop 49, so its files stay comparable with older ones)."""
+
+JITTER_CVS = [0.05, 0.3, 1.0, 3.0, 10.0]
+FP8_DEVICES = ["h100-sxm", "h200", "b200"]  # the catalog's devices with an FP8 peak
+FP8_LINEAR = ["te_layernorm_linear", "te_linear", "torchao_tensorwise"]
+
+
+def _jitter_fields(rng: random.Random) -> list[str]:
+    """``--draws jitter``'s fields: a compute jitter of CV 0.05 to 10, lognormal three times in four (else gamma, or
+    normal within its floor), a per-rank speed spread one time in three, another seed one time in four."""
+    cv = rng.choice(JITTER_CVS)
+    distribution = rng.choice(["lognormal", "lognormal", "lognormal", "gamma" if cv > 0.4 else "normal"])
+    fields = [f"variability.compute_jitter_cv={cv}", f"variability.jitter_distribution={distribution}"]
+    if rng.random() < 1 / 3:
+        fields.append(f"variability.rank_speed_sigma={rng.choice([0.02, 0.1, 0.2])}")
+    if rng.random() < 1 / 4:
+        fields.append(f"variability.seed={rng.randrange(1000)}")
+    return fields
+
+
+def _float8_fields(rng: random.Random) -> list[str]:
+    """``--draws float8``'s fields: an FP8 device, FP8 training, tensor parallelism 2, 4 or 8, each linear kind."""
+    return [
+        f"cluster.device={rng.choice(FP8_DEVICES)}",
+        "training.precision=fp8",
+        f"model.fp8_linear={rng.choice(FP8_LINEAR)}",
+        f"training.tensor_parallel={rng.choice([2, 4, 8])}",
+    ]
+
+
+FIELDS = {"jitter": _jitter_fields, "float8": _float8_fields}
+"""The kinds whose own fields are drawn before the case (the others draw none)."""
+
+
+def _last_wins(overrides: list[str]) -> list[str]:
+    """``overrides`` with each path written once, at its last value (the one :func:`load_scenario` applies)."""
+    last = {item.partition("=")[0]: index for index, item in enumerate(overrides)}
+    return [item for index, item in enumerate(overrides) if last[item.partition("=")[0]] == index]
 
 
 def _portable(value: Any) -> Any:
@@ -79,22 +134,24 @@ def _answer(path: Path, sets: list[str], engine: str, timeout: int) -> dict[str,
 
 
 def cases(seed: int, count: int, kinds: list[str], extra: list[str]) -> Iterator[tuple[str, Path, list[str]]]:
-    """``count`` draws from one generator seeded ``seed``: (kind, scenario file, overrides); the kinds cycle."""
+    """``count`` draws from one generator seeded ``seed``: (kind, scenario file, overrides); the kinds cycle. A
+    kind with its own fields (:data:`FIELDS`) draws them first, then the case beside them."""
     rng = random.Random(seed)
     made = tries = 0
     while made < count and tries < 50 * count:
         kind = kinds[made % len(kinds)]
         tries += 1
+        own = FIELDS[kind](rng) if kind in FIELDS else []
         try:
-            path, sets = draw(rng, extra, *DRAWS[kind])
+            path, sets = draw(rng, [*own, *extra], *DRAWS[kind])
         except Refused:
             continue
         made += 1
-        yield kind, path, sets
+        yield kind, path, _last_wins(sets) if own else sets
 
 
 def price(args: Any) -> int:
-    kinds = list(DRAWS) if args.draws == "mix" else [args.draws]
+    kinds = MIX if args.draws == "mix" else [args.draws]
     engines = ["analytic", "sim"] if args.engine == "both" else [args.engine]
     lines = []
     for index, (kind, path, sets) in enumerate(cases(args.seed, args.cases, kinds, args.set)):

@@ -120,3 +120,38 @@ def test_a_damaged_file_or_output_is_one_line_and_status_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "--out" in err
     assert identity.main(["--compare", str(good), str(good)]) == 0
     assert "1 cases identical" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "kind, needed",
+    [
+        ("jitter", ["variability.compute_jitter_cv", "variability.jitter_distribution"]),
+        ("float8", ["cluster.device", "training.precision", "model.fp8_linear", "training.tensor_parallel"]),
+    ],
+)
+def test_the_jitter_and_float8_kinds_set_their_fields_once_and_are_priced(kind, needed, tmp_path):
+    """Stop 50: the mix's draws set no jitter and no FP8 linear layers, so rank_speed's exact lognormal and torchao's
+    Float8 casts under tensor parallelism were never in a file. Each kind's cases carry its fields, each path once
+    (the value the case is priced with), and at least one case of the seed is priced, not refused."""
+    out = tmp_path / f"{kind}.jsonl"
+    assert identity.main(["--cases", "4", "--seed", "3", "--draws", kind, "--engine", "both", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["draws"] for r in rows] == [kind] * 4
+    for row in rows:
+        paths = [item.partition("=")[0] for item in row["sets"]]
+        assert len(paths) == len(set(paths)), row["sets"]
+        assert set(needed) <= set(paths), row["sets"]
+        fields = dict(item.partition("=")[::2] for item in row["sets"])
+        if kind == "float8":
+            assert fields["training.precision"] == "fp8" and int(fields["training.tensor_parallel"]) > 1
+            assert fields["cluster.device"] in identity.FP8_DEVICES
+        else:
+            assert float(fields["variability.compute_jitter_cv"]) in identity.JITTER_CVS
+    assert any("result" in r["analytic"] and "result" in r["sim"] for r in rows)
+    if kind == "jitter":
+        assert any("variability.jitter_distribution=lognormal" in r["sets"] and "result" in r["analytic"] for r in rows)
+
+
+def test_a_later_value_of_a_path_replaces_the_earlier_one():
+    drawn = ["training.tensor_parallel=1", "cluster.nodes=2", "training.tensor_parallel=4", "a.b=x=y"]
+    assert identity._last_wins(drawn) == ["cluster.nodes=2", "training.tensor_parallel=4", "a.b=x=y"]
