@@ -281,9 +281,36 @@ FRESH49: list[list[tuple[str, object]]] = [
 (``benchmarks/results/validation-2026-12-07-d/draw_cases.py``) before any of them was measured. fresh44 to fresh48
 have been seen (models were judged on them); this is the next check no model change was made or gated on."""
 
+FRESH50: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (MB, 184), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "175 Mbit/s")],
+    [(NODES, 5), (MB, 56), (ACC, 4), (BUCKET, "25 MiB"), (RATE, "675 Mbit/s"),
+     ("variability.stragglers", [{"worker": 2, "slowdown": 1.5}])],
+    [(NODES, 8), (MB, 32), (BUCKET, "1 MiB"), (RATE, "175 Mbit/s")],
+    [(NODES, 7), ("model.layers", 3), ("model.hidden", 1152), (MB, 96), (BUCKET, "5 MiB"), (RATE, "675 Mbit/s")],
+    [(NODES, 6), ("model.layers", 5), ("model.hidden", 1152), (MB, 32), (ACC, 8), (BUCKET, "1 MiB"),
+     (RATE, "175 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "ring"), (MB, 104), (BUCKET, "1 MiB"), (RATE, "175 Mbit/s")],
+    [(NODES, 4), (ALG, "ring"), (MB, 64), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 3), (ALG, "ring"), (MB, 192), (BUCKET, "7 MiB"), (RATE, "675 Mbit/s"), ("communication.overlap", False)],
+    [(NODES, 2), (ALG, "tree"), (MB, 40), (ACC, 6), (BUCKET, "5 MiB"), (RATE, "675 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 80), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 2), (ALG, "tree"), (MB, 128), (BUCKET, "5 MiB"), (RATE, "675 Mbit/s")],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 48), (BUCKET, "50 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 32), (ACC, 4), (BUCKET, "1 MiB"), (RATE, "175 Mbit/s")],
+    [(NODES, 7), (ALG, "halving-doubling"), (MB, 256), (BUCKET, "50 MiB"), (RATE, "675 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 64), (ACC, 2), (BUCKET, "25 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 88), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "975 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 56), (BUCKET, "10 MiB"), (RATE, "175 Mbit/s")],
+]  # fmt: skip
+"""An eighth set (``--case-set fresh50``, stop 50): stop 44's rule drawn again (``random.Random(50)``) at links of 175,
+675 and 975 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-07-e/draw_cases.py``) before any of them was measured. fresh44 to fresh49
+have been seen (models were judged on them); this is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
-    "fresh48": FRESH48, "fresh49": FRESH49,
+    "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50,
 }  # fmt: skip
 
 
@@ -477,7 +504,7 @@ def main() -> int:
                    "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
                    "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47); "
                    "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48); fresh49: seed 49 at 225 / 575 / 925 Mbit/s "
-                   "(FRESH49). With --reuse: the folder's own "
+                   "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50). With --reuse: the folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
