@@ -15,8 +15,11 @@ scenario with the profile) with its error, and two other forms of a flat algorit
 (:func:`price`): the slower hop each step, and the wire hop alone.
 """
 
+import contextlib
 import json
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
@@ -36,19 +39,34 @@ def steps_and_bytes(algorithm: str, nodes: int, per_node: int) -> tuple[int, flo
     return 2 * (n - 1), 2 * (n - 1) / n
 
 
-def price(
-    tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int
-) -> tuple[float, float, float]:
-    """The analytic engine's price, and for a flat algorithm two other forms of its step on the same calibrated links:
-    each step the slower of its two hops (the loopback hop ``α_i + b/B_i``, the wire hop ``α_e + b/B_e``, b = S/N)
-    instead of ``max(α_i, α_e) + b/min(B_i, B_e)``, and the wire hop alone (nan for hierarchical)."""
+def priced_point(tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int):
+    """The validation MLP's scenario on ``nodes`` x ``per_node`` ranks at ``rate`` with ``profile``, and the analytic
+    engine's price of one all-reduce of ``size`` bytes on it (``dpsim collective``)."""
     sets = [
         f"cluster.nodes={nodes}", f"cluster.workers_per_node={per_node}",
         f"cluster.inter_node.bandwidth={rate * 8 / 1e6:g} Mbit/s", f"communication.algorithm={algorithm}",
         f"calibration.profile={profile.resolve()}",
     ]  # fmt: skip
     scenario = load_scenario(tmp, sets, batch_free=True)
-    priced = float(collective_rows(scenario, "allreduce", [float(size)])[0]["time_s"])
+    return scenario, float(collective_rows(scenario, "allreduce", [float(size)])[0]["time_s"])
+
+
+def points(records: list[dict]):
+    """Each record in print order with its layout, rate, algorithm, size, measured time and ideal wire time."""
+    for r in sorted(records, key=lambda r: (r["nodes"], -r["rate_bytes_per_s"], r["algorithm"], r["size_bytes"])):
+        nodes, per_node, rate = r["nodes"], r["per_node"], r["rate_bytes_per_s"]
+        alg, size, t = r["algorithm"], r["size_bytes"], r["time_s"]
+        steps, c = steps_and_bytes(alg, nodes, per_node)
+        yield nodes, per_node, rate, alg, size, t, steps, c * size / (ETA * rate)
+
+
+def price(
+    tmp: Path, profile: Path, nodes: int, per_node: int, rate: float, algorithm: str, size: int
+) -> tuple[float, float, float]:
+    """The analytic engine's price, and for a flat algorithm two other forms of its step on the same calibrated links:
+    each step the slower of its two hops (the loopback hop ``α_i + b/B_i``, the wire hop ``α_e + b/B_e``, b = S/N)
+    instead of ``max(α_i, α_e) + b/min(B_i, B_e)``, and the wire hop alone (nan for hierarchical)."""
+    scenario, priced = priced_point(tmp, profile, nodes, per_node, rate, algorithm, size)
     if algorithm == "hierarchical":
         return priced, float("nan"), float("nan")
     from dpsim.analytic.step import calibrated_fabric
@@ -71,11 +89,17 @@ def grid() -> list[dict]:
     ]  # fmt: skip
 
 
-def main() -> None:
-    import tempfile
-
+@contextlib.contextmanager
+def inputs() -> Iterator[tuple[list[dict], Path, Path]]:
+    """The command line's records (or the grid) and profile, and the validation MLP's scenario file to price on."""
     records = grid() if sys.argv[1] == "grid" else json.loads(Path(sys.argv[1]).read_text())
-    profile = Path(sys.argv[2])
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d) / "scenario.yaml"
+        tmp.write_text(SCENARIO)
+        yield records, Path(sys.argv[2]), tmp
+
+
+def main() -> None:
     control: dict[tuple, float] = {}
     if len(sys.argv) > 3:
         bench = json.loads(Path(sys.argv[3]).read_text())
@@ -83,17 +107,11 @@ def main() -> None:
         for r in bench:
             if r.get("link_class") == "inter" and r["collective"] == "all_reduce":
                 control[(r["algorithm"], r["ranks"], round(r["rate_bytes_per_s"]), r["size_bytes"])] = r["time_s"]
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d) / "scenario.yaml"
-        tmp.write_text(SCENARIO)
+    with inputs() as (records, profile, tmp):
         print(f"{'config':>6} {'Mbit/s':>6} {'algorithm':>12} {'size B':>9} {'meas ms':>9} {'wire ms':>8} "
               f"{'excess/step ms':>14} {'priced ms':>9} {'err %':>6} {'hops ms':>8} {'err %':>6} {'wire-hop ms':>11} "
               f"{'err %':>6} {'1-a-node ms':>11}")  # fmt: skip
-        for r in sorted(records, key=lambda r: (r["nodes"], -r["rate_bytes_per_s"], r["algorithm"], r["size_bytes"])):
-            nodes, per_node, rate = r["nodes"], r["per_node"], r["rate_bytes_per_s"]
-            alg, size, t = r["algorithm"], r["size_bytes"], r["time_s"]
-            steps, c = steps_and_bytes(alg, nodes, per_node)
-            wire = c * size / (ETA * rate)
+        for nodes, per_node, rate, alg, size, t, steps, wire in points(records):
             p, hops, wire_hop = price(tmp, profile, nodes, per_node, rate, alg, size)
             ctl = control.get((alg, nodes * per_node, round(rate), size))
             print(f"{nodes}x{per_node:<4} {rate * 8e-6:6.0f} {alg:>12} {size:9d} {t * 1e3:9.2f} {wire * 1e3:8.2f} "
