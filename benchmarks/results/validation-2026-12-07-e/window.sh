@@ -78,17 +78,23 @@ repeats() {  # repeats 2 and 3 with CAL1's profile, one run of each case a comma
     log "$r (repeat ${r#R}) rc=$?"; top
   done
 }
-twoanode() {  # calib's request: two ranks a node (it starts no cluster within 60 s of its deadline)
-  [ -e "$D/two-a-node/records.json" ] && return
-  [ "$(left)" -gt 150 ] || { log "two-a-node skipped: $(left) s left"; return; }
-  local stop_hm; stop_hm=$(date -u -d "@$(( END_EPOCH - 30 ))" +%H:%M)
-  timeout $(( $(left) - 5 )) $PY "${CALIB_SCRIPT:?}" "$D/two-a-node" "$stop_hm" > "$D/two-a-node.log" 2>&1
-  log "two-a-node (calib_two_a_node.py, deadline $stop_hm) rc=$?: $(tail -1 "$D/two-a-node.log"); $(cat "$D/two-a-node/run.log" 2>/dev/null | tr '\n' ';')"
-  if [ -n "${SHARE:-}" ] && [ -f "$D/two-a-node/records.json" ]; then  # calib reads them at once: the records, the
-    mkdir -p "$SHARE"                                                   # window's calibration (profile + bench)
-    cp "$D/two-a-node/records.json" "$D/two-a-node/run.log" "$D/two-a-node.log" "$SHARE/"
+twoanode() {  # calib's request: two ranks a node (it starts no cluster within 60 s of its deadline); W3 runs it again
+  # (into two-a-node-W3) only if W1's did not finish its 4 clusters
+  local out=two-a-node stop_hm
+  if [ -f "$D/two-a-node/run.log" ]; then
+    [ "$(grep -c '^two-.*: [0-9.]* s$' "$D/two-a-node/run.log")" -ge 4 ] && return
+    out=two-a-node-$W
+  fi
+  [ "$(left)" -gt "${1:-150}" ] || { log "two-a-node skipped: $(left) s left"; return; }
+  stop_hm=$(date -u -d "@$(( END_EPOCH - 30 ))" +%H:%M)
+  log "two-a-node start (calib_two_a_node.py -> $out, deadline $stop_hm)"
+  timeout $(( $(left) - 5 )) $PY "${CALIB_SCRIPT:?}" "$D/$out" "$stop_hm" > "$D/$out.log" 2>&1
+  log "two-a-node end rc=$?: $(tail -1 "$D/$out.log"); $(cat "$D/$out/run.log" 2>/dev/null | tr '\n' ';')"
+  if [ -n "${SHARE:-}" ] && [ -f "$D/$out/records.json" ]; then  # calib reads them at once: the records, the
+    mkdir -p "$SHARE/$out"                                        # window's calibration (profile + bench)
+    cp "$D/$out/records.json" "$D/$out/run.log" "$D/$out.log" "$SHARE/$out/"
     cp "$D/R1/profile.yaml" "$D/R1/calibration-bench.json" "$SHARE/" 2>/dev/null
-    echo "$(date -u +%H:%M) emu: two-a-node records ($(grep -c '"algorithm"' "$SHARE/records.json") records, $W) are in $SHARE: records.json, run.log, and the same window's CAL1 profile.yaml + calibration-bench.json (the control). They go into the repo as benchmarks/results/two-a-node-2026-12-07-b/ after the windows." >> "${CALIB_NOTE:?}"
+    echo "$(date -u +%H:%M) emu -> calib: two-a-node records ($(grep -c '"algorithm"' "$SHARE/$out/records.json") records, $W) are in $SHARE/$out: records.json, run.log, $out.log; CAL1's profile.yaml + calibration-bench.json (the control, W1's calibration) in $SHARE. They go into the repo as benchmarks/results/two-a-node-2026-12-07-b/ after the windows." >> "${CALIB_NOTE:?}"
     log "two-a-node records shared with calib"
   fi
 }
