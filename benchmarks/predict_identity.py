@@ -41,7 +41,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,9 @@ def _is_case(row: Any) -> bool:
     )
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
+def read_lines(path: Path, accepts: Callable[[Any], bool] = _is_case, what: str = "a case") -> list[dict[str, Any]]:
+    """The lines of a file this script (or ``benchmarks/plan_identity.py``) wrote, each one ``accepts`` takes, or a
+    one-line :class:`ScriptError` naming ``--compare`` (a FIFO, a folder, not UTF-8, a line of another shape)."""
     if path.exists() and not path.is_file():  # a FIFO waited for a writer forever, a folder was a bare OSError
         raise ScriptError(f"--compare: {safe_text(str(path))}: expected a file this script wrote")
     try:
@@ -213,8 +215,8 @@ def _read(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except (ValueError, RecursionError):
             row = None
-        if not _is_case(row):
-            raise ScriptError(f"--compare: {safe_text(str(path))}: line {number} is not a case this script wrote")
+        if not accepts(row):
+            raise ScriptError(f"--compare: {safe_text(str(path))}: line {number} is not {what} this script wrote")
         rows.append(row)
     return rows
 
@@ -238,7 +240,7 @@ def first_difference(a: Any, b: Any, where: str = "") -> str | None:
 
 
 def compare(first: Path, second: Path) -> int:
-    a, b = _read(first), _read(second)
+    a, b = read_lines(first), read_lines(second)
     if len(a) != len(b):
         raise ScriptError(
             f"--compare: {safe_text(first.name)} holds {len(a)} cases, {safe_text(second.name)} {len(b)}: not one draw"
@@ -257,6 +259,22 @@ def compare(first: Path, second: Path) -> int:
     return 0
 
 
+def output_file(args: Any, what: str) -> Path | None:
+    """``--out`` checked before any work (a file in an existing folder, writable: not a special file, a link or an
+    unwritable folder), or None under ``--compare``, which takes no ``--out`` (this script's and
+    ``benchmarks/plan_identity.py``'s)."""
+    if args.compare:
+        if args.out is not None:
+            raise ScriptError("--compare reads two files; --out writes one: give one of them")
+        return None
+    if args.out is None:
+        raise ScriptError(f"--out: expected a file to write the {what} to (or --compare A B)")
+    if args.out.is_dir() or not args.out.parent.is_dir():
+        raise ScriptError(f"--out: {safe_text(str(args.out))}: expected a file in an existing folder")
+    check_writable(args.out, "--out", ())
+    return Path(args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The harness, with bad options one line on stderr and status 2."""
     return one_line_errors(functools.partial(_main, argv))()
@@ -273,15 +291,8 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="the file to write the cases to (one JSON line each)")
     parser.add_argument("--compare", type=Path, nargs=2, metavar=("A", "B"), help="compare two files written so")
     args = parser.parse_args(argv)
-    if args.compare:
-        if args.out is not None:
-            raise ScriptError("--compare reads two files; --out writes one: give one of them")
+    if output_file(args, "cases") is None:
         return compare(*args.compare)
-    if args.out is None:
-        raise ScriptError("--out: expected a file to write the cases to (or --compare A B)")
-    if args.out.is_dir() or not args.out.parent.is_dir():
-        raise ScriptError(f"--out: {safe_text(str(args.out))}: expected a file in an existing folder")
-    check_writable(args.out, "--out", ())  # before the pricing: a special file, a link, an unwritable folder
     if args.set:
         try:
             load_scenario(None, args.set)

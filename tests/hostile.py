@@ -6199,12 +6199,25 @@ def _strict_json(text: str) -> bool:
     return True
 
 
-def run_case(case: Case, tmp: Path) -> Outcome:
-    argv = _materialise(case, tmp)
-    start = time.perf_counter()
+@contextlib.contextmanager
+def case_environment(case: Case, tmp: Path) -> Iterator[None]:
+    """The case's environment variables set (``{tmp}`` = the scratch folder) while it runs, restored after."""
     saved = {name: os.environ.get(name) for name in case.env}
     os.environ.update({name: value.replace("{tmp}", str(tmp)) for name, value in case.env.items()})
     try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_case(case: Case, tmp: Path) -> Outcome:
+    argv = _materialise(case, tmp)
+    start = time.perf_counter()
+    with case_environment(case, tmp):
         if case.subprocess:
             when = Path(case.signal_when.replace("{tmp}", str(tmp))) if case.signal else None
             code, out, err = run_subprocess(argv, case.stdin, stdout=case.stdout, file_size=case.file_size,
@@ -6212,12 +6225,6 @@ def run_case(case: Case, tmp: Path) -> Outcome:
                                             program=case.program, timeout_s=case.timeout_s)  # fmt: skip
         else:
             code, out, err = run_in_process(argv, case.stdin, timeout_s=case.timeout_s, program=case.program)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     if code is not None and not case.signal:
         # a sweep's progress lines (one every interval on a non-terminal stderr) come with a slow host, not the input:
         # judged without them, so that a sweep that takes past the interval under load is judged as when fast

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._bench import load_benchmark
+from tests._bench import assert_one_line_and_status_2, load_benchmark
 
 identity = load_benchmark("predict_identity")
 
@@ -54,13 +54,6 @@ def test_the_repository_path_is_written_portably():
                                                                                   "t": [1, 2]}  # fmt: skip
 
 
-def _status(argv: list[str]) -> int:
-    try:
-        return identity.main(argv)
-    except SystemExit as exc:  # argparse's own usage errors (one line through script_cli.Parser)
-        return int(exc.code or 0)
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -74,9 +67,7 @@ def _status(argv: list[str]) -> int:
 )
 def test_bad_options_are_one_line_and_status_2(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert _status(argv) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert_one_line_and_status_2(identity.main, argv, message, capsys)
     assert not (tmp_path / "x.jsonl").exists()
 
 
