@@ -2177,7 +2177,8 @@ def _torchtitan_llama3(
             "; torchao's dynamic tensorwise casts at torchao's own roofline (model.fp8_linear: torchao_tensorwise: "
             "max(abs) fused into the producer, the cast writing float8 row- and column-major, Inductor's extra read), "
             "weights cast on the FSDP shard before a float8 all-gather (docs/float8.md's launch command at 9dec370; "
-            "Trainy's command line), not priced"
+            "Trainy's command line), not priced; each gathered float8 weight copied column-major for the "
+            "input-gradient GEMM every backward (torchao's preprocess_addmm: 2 bytes a parameter, stop 50)"
             if fp8
             else ""
         )
@@ -2469,7 +2470,7 @@ _TITAN_8B_FP8_OP_SAC = (
     "predicted {err} faster at its first prediction (stop 46; {now} since torchtitan's separate wq / wk / wv GEMMs are "
     "priced, model.projections, stop 47; {transposes} since the gathered float8 tensors' transposed copies are priced, "
     "torchao_cast_bytes, stop 49), its bf16 twin {twin}: the published Float8 gain over bf16 is 1.16x (vanilla TP "
-    "and AsyncTP) where priced 1.28x / 1.27x, and the file's 70B pair (full AC) gains 1.36x published (1.37x in "
+    "and AsyncTP) where priced 1.28x / 1.26x, and the file's 70B pair (full AC) gains 1.36x published (1.37x in "
     "pytorch/pytorch#149990), 1.40x priced. Not the save pattern: were every column-parallel linear rerun (the policy "
     "missing torchao's _scaled_mm), the row would still be {alt}. Not explained; not fitted"
 )

@@ -328,7 +328,12 @@ TORCHAO_GATHERED_TRANSPOSE_BYTES = 2.0
 (``a_data.contiguous()``, ``b_data.t().contiguous().t()``); the weight-gradient GEMM takes the gathered input as its
 right operand and the gathered output gradient transposed as its left, both gathered row-major, so each is copied
 once in full (once for wq, wk and wv, and for w1 and w3: one tensor, one copy after common-subexpression
-elimination)."""
+elimination). The same copy is made of every float8 weight FSDP2's float8 all-gather returns: ``fsdp_post_all_gather``
+(``float8/fsdp_utils.py``) wraps the gathered data, row-major ``out x in``, as the weight's ``Float8Tensor``; the
+forward's GEMM takes its ``.t()``, column-major as ``_scaled_mm`` wants, but the input-gradient GEMM
+(``torch.mm(grad_output, weight_t.t())``, ``float8_linear.py``) takes the weight itself as its right operand, row-major,
+which ``preprocess_addmm`` copies column-major in every backward (torchao 0ed30902e ``float8_ops.py`` line 154 /
+``float8_linear.py`` 78; eab345c 253 / 74; 8c81863ba 328 / 192; 6243040 332 / 191)."""
 
 
 def torchao_cast_bytes(
@@ -355,7 +360,9 @@ def torchao_cast_bytes(
     all-gather (torchtitan's documented recipe, ``enable_fsdp_float8_all_gather`` and
     ``precompute_float8_dynamic_scale_for_fsdp``): ``1/N`` of a layer's weights an all-gather, not priced here (7 bytes
     a parameter each forward without it); nor are the max(abs) second-stage kernels (2 µs each in torchao's roofline:
-    11 a layer, about 0.04 % of a Llama 3 8B layer's time)."""
+    11 a layer, about 0.04 % of a Llama 3 8B layer's time). The gathered float8 weight arrives row-major and the
+    input-gradient GEMM wants it column-major: each of the layer's linear weights (this rank's ``1/t`` under tensor
+    parallelism) is copied once a backward at :data:`TORCHAO_GATHERED_TRANSPOSE_BYTES` a parameter."""
     h, t = float(model.hidden), float(tensor_parallel)
     d = h / model.heads
     heads = model.heads / t
@@ -365,6 +372,8 @@ def torchao_cast_bytes(
     tokens = float(micro_batch) * model.seq_len
     local = TORCHAO_CAST_BYTES * tokens
     forward, backward = local * (heads * d + f), local * ((heads + 2.0 * kv_heads) * d + up)
+    # each float8 weight, gathered by FSDP in float8 row-major, copied column-major for the input-gradient GEMM
+    backward += TORCHAO_GATHERED_TRANSPOSE_BYTES * h * ((heads + 2.0 * kv_heads) * d + heads * d + up + f)
     if not (sequence_parallel and t > 1):
         return forward + TORCHAO_CAST_BYTES * 2.0 * tokens * h, backward + TORCHAO_CAST_BYTES * 2.0 * tokens * h
     # the two norms' outputs (forward) and wo's and w2's output gradients (backward), each cast on the sequence shard

@@ -111,11 +111,17 @@ def test_torchao_cast_bytes_llama3_8b_by_hand() -> None:
     # one cast) 16,384 x 4,096, wo's 16,384 x 4,096, the MLP norm's (w1, w3: one) 16,384 x 4,096, w2's 16,384 x
     # 14,336: 436,207,616 elements, 2,181,038,080 bytes. Backward, the seven output gradients: q 4,096, k and v
     # 1,024 each, wo 4,096, w1 and w3 14,336 each, w2 4,096 wide: 16,384 x 43,008 = 704,643,072 elements,
-    # 3,523,215,360 bytes.
+    # 3,523,215,360 bytes. Plus, backward, each float8 weight FSDP2's float8 all-gather returns row-major copied
+    # column-major for the input-gradient GEMM (preprocess_addmm's b_data.t().contiguous().t(); read 1, write 1):
+    # 4,096 x (4,096 + 2 x 1,024) + 4,096 x 4,096 + 2 x 4,096 x 14,336 + 14,336 x 4,096 = 218,103,808 parameters,
+    # 436,207,616 bytes, whatever the micro-batch: 3,959,422,976 bytes.
     from dpsim.compute import torchao_cast_bytes
 
     s = _llama3()
-    assert torchao_cast_bytes(s.model, 2, 1, False) == (2_181_038_080.0, 3_523_215_360.0)
+    assert 3_523_215_360 + 2 * 218_103_808 == 3_959_422_976
+    assert torchao_cast_bytes(s.model, 2, 1, False) == (2_181_038_080.0, 3_959_422_976.0)
+    # the weights' copies do not scale with the tokens: at micro-batch 1 the casts halve, the copies stay
+    assert torchao_cast_bytes(s.model, 1, 1, False) == (1_090_519_040.0, 1_761_607_680.0 + 436_207_616.0)
 
 
 def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
@@ -126,13 +132,15 @@ def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
     # The norms' outputs (forward) and wo's and w2's gradients (backward) are cast on the shard before the float8
     # all-gather at 3 bytes (read 2, write the row-major float8): 2 x 2,048 x 8,192 = 33,554,432 elements each way;
     # each of those four tensors is copied transposed in full for its weight-gradient GEMM (torchao's
-    # preprocess_addmm), 2 bytes an element of 16,384 x 8,192 = 134,217,728, in the backward.
+    # preprocess_addmm), 2 bytes an element of 16,384 x 8,192 = 134,217,728, in the backward; and so is each of this
+    # rank's float8 weights FSDP gathers (2 bytes a parameter): 8,192 x (1,024 + 2 x 128) + 1,024 x 8,192 +
+    # 2 x 8,192 x 3,584 + 3,584 x 8,192 = 8,192 x 13,056 = 106,954,752.
     from dpsim.compute import torchao_cast_bytes
 
     s = _llama3(tp=8, hidden=8192, heads=64, ffn_hidden=28672)
     forward = 5.0 * 75_497_472 + 3.0 * 33_554_432
-    backward = 5.0 * 138_412_032 + 3.0 * 33_554_432 + 2.0 * 4 * 134_217_728
-    assert (forward, backward) == (478_150_656.0, 1_866_465_280.0)
+    backward = 5.0 * 138_412_032 + 3.0 * 33_554_432 + 2.0 * 4 * 134_217_728 + 2.0 * 106_954_752
+    assert (forward, backward) == (478_150_656.0, 2_080_374_784.0)
     assert torchao_cast_bytes(s.model, 2, 8, True) == (forward, backward)
 
 
