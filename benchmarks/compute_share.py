@@ -12,7 +12,11 @@ records) against each profile (``--profile``, default the folder's ``profile.yam
 2. ``share``: the critical rank's compute wall time over its CPU time over ``max(1, k/C)`` (1 where all k ranks
    compute at once, time-sliced; below where they compute partly apart, e.g. a tree's ranks leaving the last
    collective at different times);
-3. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
+3. ``release``: what the ranks leaving the last collective apart would make of the time-sliced window
+   (:func:`release_of`: :func:`dpsim.compute_overlap.overlap_share` of the ranks released at their ends of the run's
+   last bucket's all-reduce, its schedule's :func:`~dpsim.compute_overlap.completion_fractions` times the analytic
+   engine's price of it; 1 where they leave together: the rings, NCCL's trees), beside ``share``; not priced;
+4. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
    measurement at a time taken from OTHER (the compute curve, the host's ε, the whole host model, the links, the
    optimizer fit, then all of it), priced by the analytic engine on the runs' median run: the step MAPE and the
    compute term's mean and MAPE, so which measurement moves the prediction between calibrations shows.
@@ -26,6 +30,7 @@ Run (no root, no testbed; a few seconds a profile, ~15 s a swap):
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import sys
 import tempfile
@@ -128,8 +133,44 @@ def _rank_times(index: int, extra: Any) -> tuple[float, float, list[float]]:
     return wall, cpu, cpus
 
 
+RELEASED_APART = ("halving-doubling", "direct", "parameter-server", "hierarchical")
+"""All-reduce algorithms whose ranks may leave at different times (the rings and NCCL's pipelined trees end
+together)."""
+
+
+def release_of(scenario: Any, profile: Any, run: Any, window_s: float, index: int = 0) -> float:
+    """:func:`dpsim.compute_overlap.overlap_share` of the ranks released at their ends of the run's last bucket's
+    all-reduce (``extra.bucket_bytes[-1]``, the bucket DDP hands over last), priced by the analytic engine on the
+    profile's links; ``window_s`` the time-sliced window (every rank computing at once). 1 without the job's ranks
+    on fewer cores than ranks, or where the algorithm's ranks end together; a bucket list that is not one of byte
+    counts is refused in one line naming configuration ``index``."""
+    from dpsim.analytic.collectives import algorithm_of, collective
+    from dpsim.analytic.fabrics import dp_fabric
+    from dpsim.analytic.step import calibrated_fabric
+    from dpsim.compute_overlap import completion_fractions, overlap_share
+    from dpsim.sim.collectives import allreduce
+
+    host, k = profile.host_model, scenario.world_size
+    algorithm = algorithm_of(scenario)
+    if host.shared_by != "job" or k <= host.cores or algorithm not in RELEASED_APART:
+        return 1.0
+    buckets = run.extra.get("bucket_bytes")
+    try:
+        size = float(buckets[-1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        size = math.nan
+    if not 0 < size < math.inf:
+        raise ScriptError(f"--runs: configuration {index}: a {algorithm} run whose extra.bucket_bytes is not a list "
+                          "of byte counts > 0")  # fmt: skip
+    group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
+    fractions = completion_fractions(allreduce(algorithm, group.world_size, group.per_node), group.world_size)
+    last = collective("allreduce", algorithm, size, group).time_s
+    return overlap_share(list(last * fractions), window_s / max(1.0, k / host.cores), host.cores)
+
+
 def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[dict[str, float]], dict[int, Any]]:
     """Per run: k, work (median rank's CPU over the curve alone), share (critical rank's wall / CPU / max(1, k/C)),
+    release (:func:`release_of`),
     the priced slowdown and the priced compute's error against the critical rank's; and (a, ε_t) per repeat."""
     cores = profile.host_model.cores
     rows: list[dict[str, float]] = []
@@ -140,6 +181,7 @@ def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[
         forward, backward = profile.compute_for(s, s.training.micro_batch)
         slow = profile.host_slowdown(s)
         alone = (forward + backward) / slow * accumulation
+        release = release_of(s, profile, runs[0], (forward + backward) * accumulation, index)
         for repeat, run in enumerate(runs):
             if not run.extra.get("per_rank_compute_cpu_s"):
                 raise ScriptError(f"--runs: configuration {index}: a run without extra.per_rank_compute_cpu_s")
@@ -148,7 +190,8 @@ def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[
             straggler = max(s.worker_slowdowns()) > 1.0  # its busy-wait is CPU time: left out of the fit
             share = wall / cpu / max(1.0, k / cores)
             rows.append({"case": index, "repeat": repeat, "k": k, "work": work, "share": share, "slowdown": slow,
-                         "error_pct": 100.0 * (alone * slow / wall - 1.0), "straggler": float(straggler)})  # fmt: skip
+                         "release": release, "error_pct": 100.0 * (alone * slow / wall - 1.0),
+                         "straggler": float(straggler)})  # fmt: skip
             if not straggler:
                 by_repeat.setdefault(repeat, []).append((k, work))
     return rows, {r: fit_work(points) for r, points in sorted(by_repeat.items())}
@@ -189,13 +232,14 @@ def main() -> int:
     for path, profile in zip(paths, profiles, strict=True):
         rows, fits = split(cases, saved, profile)
         print(f"{path}: ε {profile.host_model.efficiency_loss:.3f}, C {profile.host_model.cores:g}")
-        print(" case  k   work  share  slowdown  compute error (median over repeats)")
+        print(" case  k   work  share  slowdown  release  compute error (median over repeats)")
         for index in range(len(cases)):
             mine = [r for r in rows if r["case"] == index]
             med = {key: statistics.median(r[key] for r in mine) for key in ("work", "share", "error_pct")}
             flag = "  (straggler)" if mine[0]["straggler"] else ""
-            print(f" {index:4d} {int(mine[0]['k']):2d} {med['work']:6.3f} {med['share']:6.3f} "
-                  f"{mine[0]['slowdown']:9.3f} {med['error_pct']:+13.1f} %{flag}")  # fmt: skip
+            first = mine[0]
+            print(f" {index:4d} {int(first['k']):2d} {med['work']:6.3f} {med['share']:6.3f} "
+                  f"{first['slowdown']:9.3f} {first['release']:8.3f} {med['error_pct']:+13.1f} %{flag}")  # fmt: skip
         plain = [r for r in rows if not r["straggler"]]
         kept, which = (plain, "without a straggler") if plain else (rows, "each with a straggler")
         print(f" median work {statistics.median(r['work'] for r in kept):.3f}, share "

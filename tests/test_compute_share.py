@@ -45,14 +45,18 @@ def test_a_swap_takes_one_measurement_from_the_other_profile_and_keeps_the_rest(
 def test_fresh48_splits_into_work_above_the_curve_and_a_share_apart_where_a_tree_steps_apart() -> None:
     """Stop 48's fresh draw against its W1 profile (stop 49's figures, README): the ranks' CPU is 1.24 x the curve
     alone (median over the 51 runs without the straggler), their own ε_t 0.047-0.058 a repeat against the profile's
-    0.048; the 4-rank single-bucket tree (case 9) computes at 0.60 of max(1, k/C)'s share, priced +73 %."""
+    0.048; the 4-rank single-bucket tree (case 9) computes at 0.60 of max(1, k/C)'s share, priced +73 %, where the
+    ranks leave together (release 1); the 6-rank halving-doubling (case 13) at 0.70, release 0.667 (stop 50)."""
     out = subprocess.run([sys.executable, "benchmarks/compute_share.py", "--runs", str(FRESH48 / "all")], cwd=ROOT,
                          capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
     assert "ε 0.048, C 2" in out
     assert "median work 1.237, share 0.990 over 51 runs without a straggler" in out
     assert "1: a 0.928 ε_t 0.058; 2: a 1.043 ε_t 0.047; 3: a 1.026 ε_t 0.049" in out
-    assert "    9  4  1.094  0.598     2.290         +73.0 %" in out
-    assert "    4  5  1.221  0.644     2.983         -18.0 %  (straggler)" in out
+    assert "    9  4  1.094  0.598     2.290    1.000         +73.0 %" in out
+    assert "    4  5  1.221  0.644     2.983    1.000         -18.0 %  (straggler)" in out
+    # the 6-rank single-bucket halving-doubling: ranks 4 and 5 leave the last all-reduce one whole-vector send
+    # (96 ms at 875 Mbit/s) before the others and finish their 31 ms alone; the other four share the 2 cores
+    assert "   13  6  1.216  0.704     3.724    0.667         +56.1 %" in out
 
 
 def test_runs_without_the_ranks_compute_cpu_are_refused_in_one_line(tmp_path: Path) -> None:
@@ -99,6 +103,25 @@ def test_a_damaged_run_is_refused_in_one_line_naming_its_configuration(tmp_path:
     done = _run("--runs", str(_damaged(tmp_path, change)))
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
     assert done.stderr.startswith("error: --runs: configuration 0: ") and says in done.stderr
+
+
+@pytest.mark.parametrize("buckets", [[], {"a": 1}, [0]])  # a string, NaN or null: the record check refuses it
+def test_a_halving_doubling_run_without_its_buckets_is_refused_in_one_line(tmp_path: Path, buckets: Any) -> None:
+    """The ``release`` column prices the run's last bucket (fresh48's configuration 13, halving-doubling at 6 ranks):
+    a bucket list that is empty, a mapping, or of zero bytes is one line naming the configuration, not a traceback
+    (a string, NaN or null the record check refuses before)."""
+    folder = tmp_path / "hd"
+    folder.mkdir()
+    for name in ("profile.yaml", "summary.json"):
+        (folder / name).write_bytes((FRESH48 / "all" / name).read_bytes())
+    runs = [json.loads(line) for line in (FRESH48 / "all" / "runs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert runs[39]["algorithm"] == "halving-doubling" and runs[39]["data_parallel"] == 6
+    runs[39]["extra"]["bucket_bytes"] = buckets
+    (folder / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs), encoding="utf-8")
+    done = _run("--runs", str(folder))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+    assert done.stderr.strip() == ("error: --runs: configuration 13: a halving-doubling run whose extra.bucket_bytes "
+                                   "is not a list of byte counts > 0")  # fmt: skip
 
 
 def test_every_input_is_checked_before_any_work_and_its_error_names_the_option(tmp_path: Path) -> None:
