@@ -166,8 +166,8 @@ def price(args: Any) -> int:
 
 
 MAX_DEPTH = 32
-"""The deepest nesting of a line this script writes is 5 (a record's ``extra`` mapping of lists): deeper is not
-its file (round 31: a line nested 100,000 deep was a ``RecursionError`` traceback)."""
+"""The deepest nesting of a line this script writes is 5 (a record's ``extra`` mapping of lists; plan_identity's
+items 3): deeper is not its file (round 31: a line nested 100,000 deep was a ``RecursionError`` traceback)."""
 
 
 def _depth(value: Any) -> int:
@@ -194,13 +194,14 @@ def _is_case(row: Any) -> bool:
         and isinstance(row.get("sets"), list)
         and all(isinstance(s, str) for s in row["sets"])
         and all(isinstance(row.get(engine, {}), dict) for engine in ("analytic", "sim"))
-        and _depth(row) <= MAX_DEPTH
     )
 
 
 def read_lines(path: Path, accepts: Callable[[Any], bool] = _is_case, what: str = "a case") -> list[dict[str, Any]]:
-    """The lines of a file this script (or ``benchmarks/plan_identity.py``) wrote, each one ``accepts`` takes, or a
-    one-line :class:`ScriptError` naming ``--compare`` (a FIFO, a folder, not UTF-8, a line of another shape)."""
+    """The lines of a file this script (or ``benchmarks/plan_identity.py``) wrote, each one ``accepts`` takes and
+    nested at most :data:`MAX_DEPTH` deep (:func:`first_difference` recurses: round 32, plan_identity's items were
+    not depth-checked and a line nested 900 deep was a ``RecursionError`` traceback), or a one-line
+    :class:`ScriptError` naming ``--compare`` (a FIFO, a folder, not UTF-8, a line of another shape)."""
     if path.exists() and not path.is_file():  # a FIFO waited for a writer forever, a folder was a bare OSError
         raise ScriptError(f"--compare: {safe_text(str(path))}: expected a file this script wrote")
     try:
@@ -215,7 +216,7 @@ def read_lines(path: Path, accepts: Callable[[Any], bool] = _is_case, what: str 
             row = json.loads(line)
         except (ValueError, RecursionError):
             row = None
-        if not accepts(row):
+        if not (accepts(row) and _depth(row) <= MAX_DEPTH):
             raise ScriptError(f"--compare: {safe_text(str(path))}: line {number} is not {what} this script wrote")
         rows.append(row)
     return rows

@@ -5799,6 +5799,33 @@ def quiet_steps_of_zero() -> Iterator[Case]:
                program="benchmarks/quiet_runs")  # fmt: skip
 
 
+def plan_identity_files_read_back() -> Iterator[Case]:
+    """Round 32 (stop 50). ``benchmarks/plan_identity.py`` (new this stop, review's 44ab16a) compares two files it
+    wrote with predict_identity's reader (round 31's class); the reader refused a line nested deeper than 32 only in
+    predict_identity's own check of a line, so plan_identity's items, json-readable at 900 deep, reached the recursive
+    comparison: a ``RecursionError`` traceback, exit 1, on main 44ab16a. The depth is checked by the shared reader now
+    for both scripts; the round-31 damages, the other shapes and two files it wrote compare as before."""
+    kind = "plan_identity files read back (round 32)"
+    program = "benchmarks/plan_identity"
+    item = {"part": "frames", "name": "cpu", "rows": 1}
+    good = (json.dumps(item) + "\n").encode()
+    bad = {
+        "utf16": good.decode().encode("utf-16"),
+        "deep-a": good.replace(b"1}", b"[" * 900 + b"1" + b"]" * 900 + b"}"),
+        "deep-b": good.replace(b"1}", b"[" * 900 + b"2" + b"]" * 900 + b"}"),
+        "bottom": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+        "other": good.replace(b'"frames"', b'"plans"'),
+        "fifo": b"<fifo>",
+    }
+    for name, data in bad.items():
+        other = "deep-b" if name == "deep-a" else "good"
+        yield Case(kind, ["--compare", f"{{tmp}}/{name}.jsonl", f"{{tmp}}/{other}.jsonl"],
+                   {f"{name}.jsonl": data, f"{other}.jsonl": bad.get(other, good)}, expect_error=True,
+                   names="--compare", program=program)  # fmt: skip
+    yield Case(kind, ["--compare", "{tmp}/good.jsonl", "{tmp}/again.jsonl"], {"good.jsonl": good, "again.jsonl": good},
+               accept=True, program=program)  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5862,6 +5889,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     cpu_vendor_beside_fitted_links, lognormal_jitter_of_many_shapes,
     # round 31 (hostile): the scripts new this stop, reading stored runs and their own files back
     stored_compute_times, identity_files_read_back,
+    # round 32 (hostile): plan_identity's files read back
+    plan_identity_files_read_back,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -86,3 +86,9 @@ def test_files_of_other_items_or_shapes_are_refused(tmp_path, capsys):
     assert "hold other items" in capsys.readouterr().err
     assert identity.main(["--compare", str(bad), str(one)]) == 2
     assert "line 1 is not an item this script wrote" in capsys.readouterr().err
+    # round 32 (hostile): an item nested 900 deep (json reads it) was a RecursionError traceback in the comparison
+    for name, value in (("deep-a.jsonl", 1), ("deep-b.jsonl", 2)):
+        (tmp_path / name).write_text(json.dumps(item).replace("1}", "[" * 900 + str(value) + "]" * 900 + "}") + "\n")
+    assert identity.main(["--compare", str(tmp_path / "deep-a.jsonl"), str(tmp_path / "deep-b.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "line 1 is not an item this script wrote" in err
