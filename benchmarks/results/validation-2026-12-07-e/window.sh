@@ -23,7 +23,7 @@ W=${1:?W1, W2 or W3}
 D=${D:?a private folder for the outputs}
 PY=${PY:-python}
 CS=fresh50
-CAL_NEED=${CAL_NEED:-630}  # a defaults calibration: 500-520 s at stop 49 before the interleaved rounds; CAL3 > 621 s
+CAL_NEED=${CAL_NEED:-570}  # a defaults calibration: 500-520 s at stop 49; CAL3 > 621 s; CAL1 here 514 s (+ its case-0 run)
 ROOT_NEED=200              # pytest -m root tests/: 166-177 s at stops 48-49
 export PYTHONPATH=. DPSIM_NETNS_PREFIX=emu-
 mkdir -p "$D"
@@ -128,7 +128,7 @@ case $W in
     twoanode
     ROOT_BY=$WINDOW_END repeats
     [ -e "$D/root-tests-W2.rc" ] || roottests
-    calibrate 420 15 ;;
+    calibrate 545 15 ;;
 esac
 kill $SAMPLER
 ip netns list > "$D/netns-after-$W.txt"
