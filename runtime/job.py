@@ -625,6 +625,7 @@ class TrainingJob:
         batches = self.micro_batches(index)
         clock = self.clock
         clock.start()
+        started = time.time()  # the host's shared clock: every rank's phases side by side (StepTiming.started_unix_s)
         marks = []
         # DDP accumulates under no_sync; FSDP reduce-scatters every micro-batch unless the scenario
         # asks for FSDP's no_sync (training.fsdp_no_sync), as the engines model it
@@ -688,7 +689,7 @@ class TrainingJob:
         return StepTiming(
             index, self.rank, clock.seconds(end), forward, backward, exposed, clock.seconds(end) - clock.seconds(t3),
             bucket_s, bucket_bytes, rss, self.samples, self.learning_rate, allocated, reserved, optimizer_cpu,
-            optimizer_faults, 0.0 if self.cuda else compute_cpu, self.bucket_views, self.optimizer_update,
+            optimizer_faults, 0.0 if self.cuda else compute_cpu, self.bucket_views, self.optimizer_update, started,
         )  # fmt: skip
 
     def _plain_bucket_bytes(self) -> list[int]:

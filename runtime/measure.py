@@ -24,7 +24,9 @@ barrier. Definitions:
 ``extra`` also records each rank's medians (``per_rank_step_time_s``, ``per_rank_compute_s``,
 ``per_rank_exposed_comm_s``, ``per_rank_optimizer_s``, ``per_rank_optimizer_cpu_s``,
 ``per_rank_optimizer_faults``, ``per_rank_compute_cpu_s``: what another
-estimator would need) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
+estimator would need; ``per_rank_start_lag_s`` and ``per_rank_release_lag_s``, each rank's median lag behind the
+step's first rank to start computing / to leave the gradient synchronisation, on the host's shared clock:
+:func:`lags`) and the data split: ``worker_step_samples`` (each rank's ``Mₙ`` per step), ``worker_samples``
 (``Mₙ`` / accumulation steps, the simulator's per-micro-step ``worker_samples``),
 ``effective_global_batch`` (``Σ Mₙ``) and ``learning_rate``.
 
@@ -59,6 +61,7 @@ __all__ = [
     "aggregate",
     "append_timing",
     "as_run",
+    "lags",
     "ran_autocast",
     "ran_bucket_views",
     "ran_ddp",
@@ -123,10 +126,20 @@ class StepTiming:
     optimizer_update: str = ""
     """The update ``optimizer.step()`` ran, as ``torch.optim`` resolved it (:func:`runtime.optim.resolved_update`:
     ``fused``, ``foreach`` or ``for-loop``); ``""`` in records that predate the field."""
+    started_unix_s: float = 0.0
+    """``time.time()`` when the step's clock started (0 in records that predate the field): one clock for every rank
+    of one host (the emulated cluster's namespaces share ``CLOCK_REALTIME``), so with the step's own seconds it places
+    each rank's phases beside the others' (:func:`lags`): when each left the last collective and began to compute."""
 
     @property
     def compute_s(self) -> float:
         return self.forward_s + self.backward_s
+
+    @property
+    def released_unix_s(self) -> float:
+        """When the rank left the step's gradient synchronisation (its backward's end, the all-reduces waited for):
+        the step's end less its optimizer, on :attr:`started_unix_s`'s clock."""
+        return self.started_unix_s + self.step_s - self.optimizer_s
 
     @property
     def comm_s(self) -> float:
@@ -289,6 +302,25 @@ def ran_ddp(run: StepResult) -> bool:
     return recorded if isinstance(recorded, bool) else True
 
 
+def lags(by_step: Mapping[int, Mapping[int, StepTiming]]) -> dict[str, dict[str, float]]:
+    """Each rank's median lag behind the first rank of the same step, over the steps every rank timed on the shared
+    clock (:attr:`StepTiming.started_unix_s` > 0): ``start`` (the step's clock started: the rank began to compute)
+    and ``release`` (:attr:`StepTiming.released_unix_s`: it left the gradient synchronisation). Empty where a rank's
+    record predates the field."""
+    steps = [per_rank for per_rank in by_step.values() if all(t.started_unix_s > 0 for t in per_rank.values())]
+    if not steps:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for name, when in (("start", lambda t: t.started_unix_s), ("release", lambda t: t.released_unix_s)):
+        behind: dict[int, list[float]] = {}
+        for per_rank in steps:
+            first = min(when(t) for t in per_rank.values())
+            for rank, t in per_rank.items():
+                behind.setdefault(rank, []).append(when(t) - first)
+        out[name] = {str(rank): statistics.median(values) for rank, values in sorted(behind.items())}
+    return out
+
+
 def aggregate(
     scenario: Scenario,
     timings: Mapping[int, Sequence[StepTiming]],
@@ -345,6 +377,8 @@ def aggregate(
         },
         "critical_rank": critical,
     }
+    for name, behind in lags(by_step).items():  # the ranks' phases on one clock (StepTiming.started_unix_s)
+        extra[f"per_rank_{name}_lag_s"] = behind
     extra.setdefault("precision", scenario.training.precision)
     extra.setdefault("autocast", scenario.training.autocast)
     extra.setdefault("ddp_at_one_rank", scenario.training.ddp_at_one_rank)
