@@ -449,9 +449,13 @@ def _bench_records(bench: Path) -> list[dict[str, Any]]:
     return list(records)
 
 
-POOLED_ALIKE = ("testbed", "model", "tcp_congestion_control", "cores")
+POOLED_ALIKE = ("testbed", "model", "tcp_congestion_control", "cores", "torch_version", "optimizer_name",
+                "last_level_cache_bytes", "optimizer_cold_bytes")  # fmt: skip
 """What the calibrations ``--pool`` pools must share (their profiles' ``meta``): one testbed, model, TCP congestion
-control and core count, so the averages are of one host's repeated measurements."""
+control and core count, so the averages are of one host's repeated measurements; and (stop 50, pooling across
+sessions) one torch build (its kernels time the compute curve), one optimizer (its fit is averaged) and one
+last-level cache with the bytes the optimizer fit wrote to evict it (what makes the fit cold), so that no pool
+averages two different steps or two hosts."""
 
 
 def _refit(profile: Path, bench: Path, tmp: Path, out: Path | None, pool: Sequence[Path] = ()) -> Path:

@@ -146,6 +146,10 @@ def test_pooled_calibrations_average_what_each_measured_once_in_either_order() -
      (["--refit", "--pool", "{cal2}", "--pool", "{cal2}/."], "--pool: given twice: each"),
      (["--refit", "--pool", "{tmp}/other"], "meta.model: 'mlp 1 parameters', where the calibration --refit fits has"),
      (["--refit", "--pool", "{tmp}/elsewhere"], "meta.testbed: 'local', where"),
+     # stop 50: another optimizer's fit, another torch build's compute or another cache's cold fit averaged in
+     (["--refit", "--pool", "{tmp}/sgd"], "meta.optimizer_name: 'sgd', where the calibration --refit fits has 'adam'"),
+     (["--refit", "--pool", "{tmp}/torch"], "meta.torch_version: '2.14.0+cpu', where"),
+     (["--refit", "--pool", "{tmp}/cache"], "meta.last_level_cache_bytes: 1, where"),
      # round 29: a calibration without k = 1 pooled: refit_links kept the host's old fit of the cores
      (["--refit", "--pool", "{tmp}/nok1"], "host_model.measured_slowdown: measured at k [2, 3, 4, 6, 8], where")],
 )  # fmt: skip
@@ -161,7 +165,10 @@ def test_validate_emulated_refuses_a_pool_it_cannot_use(
     stored = str(Path(__file__).parents[1] / "benchmarks/results/validation-2026-12-06-r/all")
     cal2 = Path(stored).parent / "all-cal2"
     for name, old, new in (("other", "model: mlp 2362368 parameters", "model: mlp 1 parameters"),
-                           ("elsewhere", "testbed: emulated", "testbed: local")):  # fmt: skip
+                           ("elsewhere", "testbed: emulated", "testbed: local"),
+                           ("sgd", "optimizer_name: adam", "optimizer_name: sgd"),
+                           ("torch", "torch_version: 2.13.0+cpu", "torch_version: 2.14.0+cpu"),
+                           ("cache", "last_level_cache_bytes: 503316480", "last_level_cache_bytes: 1")):  # fmt: skip
         (tmp_path / name).mkdir()
         (tmp_path / name / "calibration-bench.json").write_bytes((cal2 / "calibration-bench.json").read_bytes())
         text = (cal2 / "profile.yaml").read_text(encoding="utf-8")
