@@ -39,6 +39,12 @@ def draw(rng: random.Random) -> list[str] | None:
     m = rng.choice([1, 2, 3]) * p
     if (p * tp * dp) % per_node:
         return None
+    return overrides(p, tp, per_node, nics, schedule, dp, m)
+
+
+def overrides(p: int, tp: int, per_node: int, nics: int, schedule: str, dp: int, m: int) -> list[str]:
+    """The ``--set`` overrides of :data:`SMALL` for one pipeline of the draws: ``p`` stages of 4 layers, TP ``tp``,
+    DP ``dp``, ``m`` micro-batches of 1 sample, on nodes of ``per_node`` GPUs and ``nics`` NICs at 1 Gbit/s."""
     sets = [
         f"cluster.nodes={p * tp * dp // per_node}",
         f"cluster.workers_per_node={per_node}",

@@ -538,3 +538,31 @@ def test_the_screen_prices_each_stage_s_reduction_beside_its_sends_as_the_event_
     assert exposed[-1] == plain[1][-1]
     assert np.all(exposed[:4] > plain[1][:4] + 1e-3)  # the last sends of the short ones shared their NICs
     assert np.all(exposed[:-1] >= plain[1][:-1])
+
+
+def test_fair_paces_give_the_max_min_shares_of_three_loads_by_hand() -> None:
+    """Three loads on two NIC directions x and y: A one flow on each, B one on x, C two on y. Equal shares at each
+    load's busiest direction (stops 44-49): A 1/3 (y carries 3 flows), B 1/2 (x carries 2), C 2/3. Max-min
+    (progressive filling): y fills first at 1/3 a flow, freezing A and C; x then gives B the 2/3 A leaves it, not
+    1/2 -- what :class:`dpsim.sim.network.FluidNetwork` gives the same flows on links of one capacity. Where both
+    rules agree the pace is the equal share's own / n bit for bit; a load alone runs at 1."""
+    import simpy
+
+    from dpsim.analytic.pipeline_schedule import fair_paces
+    from dpsim.sim.network import FluidNetwork
+
+    x, y = 0, 1
+    paces = fair_paces({"A": ((x, 1), (y, 1)), "B": ((x, 1),), "C": ((y, 2),)})
+    assert paces["A"] == 1 / 3 and paces["C"] == 2 / 3
+    assert paces["B"] == pytest.approx(2 / 3, rel=1e-15)
+    env = simpy.Environment()
+    net = FluidNetwork(env, [1.0, 1.0])
+    for route in ([x, y], [x], [y], [y]):
+        net.start(route, 1e9, 0.0, lambda _tag: None)
+    env.run(until=1.0)
+    assert net._rate[:4].tolist() == pytest.approx([1 / 3, 2 / 3, 1 / 3, 1 / 3], rel=1e-12)
+    # the rules agree: the equal share, bit for bit (3 * (1 / 5) is not 3 / 5)
+    assert 3 * (1 / 5) != 3 / 5
+    assert fair_paces({"A": ((x, 3),), "B": ((x, 2), (y, 1))}) == {"A": 3 / 5, "B": 2 / 5}
+    assert fair_paces({"A": ((x, 2), (y, 1))}) == {"A": 1.0}
+    assert fair_paces({"A": ((x, 1),), "B": ((y, 1),)}) == {"A": 1.0, "B": 1.0}

@@ -200,19 +200,23 @@ def stage_link_nic_flows(
 
 @functools.lru_cache(maxsize=1024)
 def pipeline_nic_users(
-    p: int, tp: int, dp: int, per_node: int, nics: int, tp_crosses: bool, dp_reduces: bool
+    p: int, tp: int, dp: int, per_node: int, nics: int, tp_nics: tuple[tuple[int, int, int], ...], dp_reduces: bool
 ) -> tuple[
     tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...],
     tuple[tuple[tuple[int, int], ...], ...],
     tuple[tuple[tuple[int, int], ...], ...],
 ]:
     """:func:`stage_link_nic_flows` with, in the same numbering of NIC directions, each stage's TP ring phases
-    (``tp_crosses``: its TP groups span nodes) and its data-parallel ring (``dp_reduces``): (links, TP flows per
-    stage, DP flows per stage). All three empty where no NIC direction carries two of them.
+    (``tp_nics``: where its TP groups span nodes, (NIC, flows out, flows in) of each NIC of a node one ring phase
+    crosses, :func:`dpsim.sim.shared.tp_ring_nic_flows`; empty otherwise) and its data-parallel ring
+    (``dp_reduces``): (links, TP flows per stage, DP flows per stage). All three empty where no NIC direction carries
+    two of them.
 
-    A TP group across nodes fills each of its nodes (``tp`` > G); its ring leaves and enters every node once a phase,
-    as NCCL spreads its channels over the NICs its GPUs sit near (:func:`dpsim.sim.shared.rail_copies`): one flow
-    each way on each of those NICs. A DP ring (member j to j + 1 of each TP rank's group, Megatron's order) is a flow
+    A TP group across nodes fills each of its nodes (``tp`` > G); its ring leaves and enters every node once a phase
+    on each of its channels, as NCCL spreads them over the NICs its GPUs sit near (:func:`dpsim.sim.shared
+    .rail_copies`): a flow a channel on its NIC direction (stops 46-49 counted one each way a NIC, whatever the
+    channels: on 2 GPUs and 1 NIC a node, the shared fabric's 2 TP flows against 2 of the sends were priced as 1,
+    3.1 % on the step). A DP ring (member j to j + 1 of each TP rank's group, Megatron's order) is a flow
     out of the sender's NIC and one into the receiver's where the two sit on different nodes."""
     g = tp * dp
     if p <= 1:
@@ -221,9 +225,9 @@ def pipeline_nic_users(
     numbered: dict[tuple[str, int, int], int] = {}
     users: dict[int, int] = {}
 
-    def load(flows: dict[int, int], way: str, node: int, nic: int) -> None:
+    def load(flows: dict[int, int], way: str, node: int, nic: int, n: int = 1) -> None:
         at = numbered.setdefault((way, node, nic), len(numbered))
-        flows[at] = flows.get(at, 0) + 1
+        flows[at] = flows.get(at, 0) + n
 
     def used(flows: dict[int, int]) -> tuple[tuple[int, int], ...]:
         for at in flows:
@@ -240,11 +244,11 @@ def pipeline_nic_users(
     tp_flows = []
     for s in range(p):
         flows = {}
-        if tp_crosses and tp > per_node:
+        if tp > per_node:
             for node in sorted({r // per_node for r in range(s * g, s * g + g)}):
-                for nic in sorted({local * nics // per_node for local in range(per_node)}):
-                    load(flows, "out", node, nic)
-                    load(flows, "in", node, nic)
+                for nic, n_out, n_in in tp_nics:
+                    load(flows, "out", node, nic, n_out)
+                    load(flows, "in", node, nic, n_in)
         tp_flows.append(used(flows))
     dp_flows = []
     for s in range(p):

@@ -548,7 +548,7 @@ def _loaded_tails(
     one after another (each feeds the next stage's last: every last send leaves after the one before it arrived):
     each starts when its stage is free and its input has arrived, its reduction's buckets join as
     :func:`evaluate_shared_nics` joins them, and its send shares the stage's NIC directions with the bucket in flight
-    at the equal-share paces of that evaluation, delivered its latency after its last byte
+    at the max-min fair paces of that evaluation (:func:`fair_paces`), delivered its latency after its last byte
     (:func:`_send_beside_buckets`). Where nothing shares, every time is the evaluation's without loads, bit for
     bit."""
     chunks = v if schedule == "interleaved" else 1
@@ -719,9 +719,10 @@ def _load_layout(
 
     @functools.cache
     def pace(key: Any, other: Any) -> float:
-        """``key``'s pace while ``other`` is in flight beside it (:func:`evaluate_shared_nics`' rule)."""
-        mine, theirs = flows_of[key], flows_of.get(other, {})
-        return max(mine.values()) / max(n + theirs.get(at, 0) for at, n in mine.items())
+        """``key``'s pace while ``other`` is in flight beside it (:func:`evaluate_shared_nics`' rule,
+        :func:`fair_paces`)."""
+        both = {k: tuple(flows_of[k].items()) for k in (key, other) if k in flows_of}
+        return fair_paces(both)[key]
 
     return flows_of, {key: frozenset(flows) for key, flows in flows_of.items()}, pace
 
@@ -746,10 +747,10 @@ def _send_beside_buckets(
     """When a send leaving at ``leave`` (``send`` seconds alone, the last ``tail`` of them its latency after its
     bytes) is delivered beside a reduction whose buckets (``seconds`` each alone) join ``latency`` after both
     ``began`` + their ``ready`` and the bucket before is done: while both are in flight, each runs at its pace
-    (``send_pace``, ``bucket_pace``: :func:`evaluate_shared_nics`' equal shares), otherwise alone. A send that never
-    shared is delivered at ``leave`` + ``send`` (:func:`evaluate_shared_nics`' bits). Every argument but ``ready``,
-    ``seconds`` and ``valid`` (one entry a bucket) is one value, or one a row; ``valid``: where a row has the bucket
-    (rows of streams of fewer buckets run the rest as none)."""
+    (``send_pace``, ``bucket_pace``: :func:`evaluate_shared_nics`' max-min fair shares), otherwise alone. A send that
+    never shared is delivered at ``leave`` + ``send`` (:func:`evaluate_shared_nics`' bits). Every argument but
+    ``ready``, ``seconds`` and ``valid`` (one entry a bucket) is one value, or one a row; ``valid``: where a row has
+    the bucket (rows of streams of fewer buckets run the rest as none)."""
     t = leave  # the send's bytes are counted up to t
     left = send - tail
     done = np.zeros(np.shape(leave), dtype=bool)
@@ -995,6 +996,54 @@ class ReductionStream:
         return tuple(zip(self.ready(op_s), self.seconds, strict=True))
 
 
+def fair_paces(loads: dict[Any, tuple[tuple[int, int], ...]]) -> dict[Any, float]:
+    """Each load's pace (relative to alone) while all of ``loads`` are in flight: ((NIC direction, flows), …) each,
+    every flow of a load at one rate, a direction's capacity shared max-min fairly between the flows on it
+    (progressive filling, Bertsekas & Gallager, *Data Networks*, §6.5.2: raise every unfrozen flow's rate together,
+    freeze the flows of each direction that fills; the rule :class:`dpsim.sim.network.FluidNetwork` shares its links
+    by). A load alone runs its flows at 1/own each (own: its most flows on one direction), its pace 1; beside others
+    its pace is own × its flows' rate. Where that rate is its busiest direction's equal share 1/n (n every flow in
+    flight there: the processor-sharing rule of stop 44–49), the pace is ``own / n`` exactly (a level summed over
+    rounds that lands within rounding of 1/n is that share); it exceeds it where a flow on that direction is held
+    below its share elsewhere and leaves the rest of the direction to the others."""
+    total: dict[int, int] = {}
+    for flows in loads.values():
+        for at, n in flows:
+            total[at] = total.get(at, 0) + n
+    own = {key: max((n for _, n in flows), default=0) for key, flows in loads.items()}
+    share = {key: max((total[at] for at, _ in flows), default=1) for key, flows in loads.items()}
+    if all(share[key] == own[key] for key in loads):  # each alone on its busiest direction (or sharing none)
+        return {key: 1.0 for key in loads}
+    left = dict.fromkeys(total, 1.0)
+    load = dict(total)
+    rising = {key for key, flows in loads.items() if flows}
+    level = 0.0
+    rate: dict[Any, float] = {}
+    while rising:
+        step = min(left[at] / load[at] for at in load if load[at] > 0)
+        level += step
+        full = {at for at in load if load[at] > 0 and left[at] - step * load[at] <= 1e-12 * load[at]}
+        for at in load:
+            left[at] -= step * load[at]
+        frozen = {key for key in rising if any(at in full for at, _ in loads[key])}
+        if not frozen:  # rounding: freeze the tightest
+            frozen = set(rising)
+        for key in frozen:
+            rising.discard(key)
+            rate[key] = level
+            for at, n in loads[key]:
+                load[at] -= n
+    out = {}
+    for key, flows in loads.items():
+        if not flows:
+            out[key] = 1.0
+            continue
+        equal = own[key] / share[key]
+        found = own[key] * rate[key]
+        out[key] = equal if found <= equal * (1 + 1e-12) else min(1.0, found)
+    return out
+
+
 @dataclass
 class _Flowing:
     """Bytes on the wire (:func:`evaluate_shared_nics`): a send, a TP phase or a reduction; its progress at
@@ -1037,11 +1086,14 @@ def evaluate_shared_nics(
     """:func:`_run` where the sends of different directed links share NIC directions (``nics``), event by event.
 
     The rules of the module docstring, with one more: a send in flight loads each NIC direction it crosses with its
-    flows, and runs at its busiest direction's equal share — its alone pace (its boundary's ``p2p_s``, which prices
-    its own flows on that NIC, :func:`dpsim.analytic.parallel.stage_boundary_ranks_per_nic`) times c / n, where c
-    is its own flows on that direction and n every flow in flight there (TCP's and NCCL's flows share a NIC about
-    equally: processor sharing, the rule :func:`dpsim.analytic.parallel.ring_boundary_links` prices a cable by).
-    Its pace changes only when a send starts or ends on a direction it shares. Sends on one directed link still go
+    flows, and runs at its max-min fair share (:func:`fair_paces`) — its alone pace (its boundary's ``p2p_s``, which
+    prices its own flows on that NIC, :func:`dpsim.analytic.parallel.stage_boundary_ranks_per_nic`) times c / n at
+    its busiest direction, c its own flows there and n every flow in flight there (TCP's and NCCL's flows share a
+    NIC about equally: processor sharing, the rule :func:`dpsim.analytic.parallel.ring_boundary_links` prices a
+    cable by), or more where a flow beside it is held below its share on another direction and leaves it the rest
+    (the shared fabric's :class:`dpsim.sim.network.FluidNetwork`; stops 44-49 kept the equal share there, up to
+    1 % slower on the draws of ``benchmarks/pipeline_fabric_draws.py``). Its pace changes only when a load starts
+    or ends among those linked to it through shared directions. Sends on one directed link still go
     one after another (the next leaves when the previous is delivered). Where no two sends of different links are
     ever in flight on one direction at once, every time is :func:`_run`'s bit for bit (a send alone ends at its
     departure plus its duration). ``record`` collects (kind: "F" | "B" | "send", stage (a send's sender),
@@ -1088,7 +1140,6 @@ def evaluate_shared_nics(
     first: dict[tuple[tuple[Any, int], ...], int] = {}
     alike = {at: first.setdefault(tuple(found), at) for at, found in users.items()}
     flows_of = {key: tuple(dict.fromkeys((alike[at], n) for at, n in flows)) for key, flows in flows_of.items()}
-    own = {key: max((n for _, n in flows), default=0) for key, flows in flows_of.items()}
     sharing: dict[int, list[Any]] = {}
     for key, flows in flows_of.items():
         for at, _ in flows:
@@ -1125,22 +1176,32 @@ def evaluate_shared_nics(
         heapq.heappush(events, (at, order, kind, what))
         order += 1
 
-    def pace(key: Any) -> float:
-        flows = flows_of.get(key, ())
-        if not flows:
-            return 1.0
-        return own[key] / max(in_flight[at] for at, _ in flows)
-
+    fair: dict[frozenset[Any], dict[Any, float]] = {}
     # the loads that share a NIC direction with each one (itself among them), in one order
     near = {key: list(dict.fromkeys(o for at, _ in flows for o in sharing[at])) for key, flows in flows_of.items()}
 
-    def repace(key: Any) -> None:
-        """New paces for the bytes in flight that share a NIC direction with ``key`` (at ``now``)."""
-        for other in near.get(key, ()):
-            flowing = on_wire.get(other)
-            if flowing is None or flowing.end <= now:
+    def paces(key: Any) -> list[tuple[Any, float]]:
+        """(load, pace) of the loads in flight linked to ``key`` through NIC directions they share, those sharing
+        one with ``key`` first (:func:`fair_paces`; max-min fair shares of independent groups are independent)."""
+        found = [o for o in near.get(key, ()) if o in on_wire]
+        seen = {key, *found}
+        for other in found:
+            for o in near[other]:
+                if o not in seen and o in on_wire:
+                    seen.add(o)
+                    found.append(o)
+        group = frozenset(found)  # the paces follow from which loads are in flight: once a group
+        if group not in fair:
+            fair[group] = fair_paces({o: flows_of[o] for o in found})
+        rates = fair[group]
+        return [(o, rates[o]) for o in found]
+
+    def repace(key: Any, rates: list[tuple[Any, float]] | None = None) -> None:
+        """New paces for the bytes in flight linked to ``key`` through shared NIC directions (at ``now``)."""
+        for other, rate in paces(key) if rates is None else rates:
+            flowing = on_wire[other]
+            if other == key or flowing.end <= now:
                 continue
-            rate = pace(other)
             if rate != flowing.rate:
                 flowing.left -= (now - flowing.since) * flowing.rate
                 flowing.since, flowing.rate = now, rate
@@ -1153,9 +1214,11 @@ def evaluate_shared_nics(
                 split(other[1])
         for at, n in flows_of.get(key, ()):
             in_flight[at] = in_flight.get(at, 0) + n
-        flowing = on_wire[key] = _Flowing(key, what, now, now, duration - tail, pace(key), duration, tail)
+        flowing = on_wire[key] = _Flowing(key, what, now, now, duration - tail, 1.0, duration, tail)
+        rates = paces(key) if flows_of.get(key) else [(key, 1.0)]
+        flowing.rate = next(rate for other, rate in rates if other == key)
         push(flowing.end if flowing.rate != 1.0 else now + flowing.left, 1, (flowing, 0))
-        repace(key)
+        repace(key, rates)
         return flowing
 
     def depart(link: tuple[int, int]) -> None:

@@ -769,8 +769,13 @@ def pipeline_load_shape(scenario: Scenario, fabric: Fabric) -> tuple[Any, Any, A
     profile = profile_for(scenario)
     group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
     dp_reduces = _stage_reduces(scenario, group)
+    tp_nics: tuple[tuple[int, int, int], ...] = ()
+    if tp_crosses and tp > fabric.per_node:
+        from dpsim.sim.shared import tp_ring_nic_flows
+
+        tp_nics = tp_ring_nic_flows(tp, fabric, collectives[0][0])
     links, tp_flows, dp_flows = parallel.pipeline_nic_users(
-        p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_crosses, dp_reduces
+        p, tp, dp, fabric.per_node, fabric.nics_per_node, tp_nics, dp_reduces
     )
     if not links:
         return None

@@ -77,6 +77,7 @@ Not covered: jitter replications (the first step of the first replication is run
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -722,6 +723,32 @@ def rail_copies(schedule: Schedule, cluster: Cluster, endpoints: np.ndarray, per
         if _balanced(out, used) and _balanced(into, used):
             return spread
     return schedule
+
+
+@functools.lru_cache(maxsize=64)
+def tp_ring_nic_flows(tp: int, fabric: Fabric, op: str = "allreduce") -> tuple[tuple[int, int, int], ...]:
+    """(NIC, flows out, flows in) of each NIC of a node that one ring phase of a TP group across nodes crosses, as
+    :class:`_TensorFlows` runs the group's collectives on ``fabric``: NCCL's ring on the group's fabric
+    (:func:`dpsim.analytic.parallel.tensor_parallel_fabric`: a NIC a GPU, so ``min(nics, G)`` channels,
+    :func:`dpsim.sim.collectives.nccl.channels`, each entering a node at local ``c·G/k`` and leaving by the local
+    before it, ``local_orders``), its channels spread over the NICs near the group's GPUs (:func:`rail_copies`).
+    Each channel's crossing transfer is one flow on its NIC direction: on a node of 2 GPUs and 1 NIC, 2 flows each
+    way, not 1. Every node of a group is alike (whole nodes, node-major); the first node's."""
+    group = parallel.tensor_parallel_fabric(tp, fabric)
+    engine = ChunkEngine(Cluster.from_fabric(group), "ring", protocol="none")
+    cluster = Cluster.from_fabric(fabric)
+    ends = np.arange(tp, dtype=np.int64)
+    schedule = rail_copies(engine.choice(op, float(1 << 20))[0], cluster, ends, group.per_node)
+    g = cluster.per_node
+    out: dict[int, list[int]] = {}
+    for phase in schedule.phases[:1]:
+        src, dst = ends[phase.src], ends[phase.dst]
+        slot = None if phase.nic is None else np.asarray(phase.nic)
+        for way, ranks in ((0, src), (1, dst)):
+            nics = cluster.nic_of(ranks % g, slot)
+            for nic in nics[(src // g != dst // g) & (ranks // g == 0)].tolist():
+                out.setdefault(int(nic), [0, 0])[way] += 1
+    return tuple((nic, n_out, n_in) for nic, (n_out, n_in) in sorted(out.items()))
 
 
 class _Compiler:
