@@ -16,7 +16,9 @@ records) against each profile (``--profile``, default the folder's ``profile.yam
    (:func:`release_of`: :func:`dpsim.compute_overlap.overlap_share` of the ranks released at their ends of the run's
    last bucket's all-reduce, its schedule's :func:`~dpsim.compute_overlap.completion_fractions` times the analytic
    engine's price of it; 1 where they leave together: the rings, NCCL's trees), beside ``share``; not priced;
-4. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
+4. the runs' compute spread (:func:`compute_spread`): the critical rank's compute over the median rank's, and
+   beside it the measured barrier, which follows it;
+5. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
    measurement at a time taken from OTHER (the compute curve, the host's ε, the whole host model, the links, the
    optimizer fit, then all of it), priced by the analytic engine on the runs' median run: the step MAPE and the
    compute term's mean and MAPE, so which measurement moves the prediction between calibrations shows.
@@ -197,6 +199,26 @@ def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[
     return rows, {r: fit_work(points) for r, points in sorted(by_repeat.items())}
 
 
+def compute_spread(cases: list[Any], saved: list[list[Any]]) -> tuple[float, float, float, int]:
+    """Over the runs without a straggler: the median of the critical rank's compute over the ranks' median compute,
+    the mean of the critical rank's compute less the ranks' mean (seconds), the mean measured barrier (seconds) and
+    the number of runs: the time-sliced ranks' spread the barrier follows (leads49), which the engines price only
+    for stragglers."""
+    ratio, ahead, barrier = [], [], []
+    for index, (case, runs) in enumerate(zip(cases, saved, strict=True)):
+        if max(case.scenario.worker_slowdowns()) > 1.0:
+            continue
+        for run in runs:
+            wall, _, _ = _rank_times(index, run.extra)
+            walls = [float(v) for v in run.extra["per_rank_compute_s"].values()]
+            ratio.append(wall / statistics.median(walls))
+            ahead.append(wall - statistics.mean(walls))
+            barrier.append(run.barrier_s)
+    if not ratio:
+        return math.nan, math.nan, math.nan, 0
+    return statistics.median(ratio), statistics.mean(ahead), statistics.mean(barrier), len(ratio)
+
+
 def _score(cases: list[Any], saved: list[list[Any]], profile: Any, tmp: Path, name: str) -> str:
     """Step MAPE and the compute term's mean and MAPE, analytic engine, on each configuration's median run."""
     from dpsim import api
@@ -247,6 +269,10 @@ def main() -> int:
         print(" the ranks' own work a·(1 + ε_t(k − 1)), per repeat: "
               + ("; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items())
                  or "none (every run has a straggler)"))  # fmt: skip
+    ratio, ahead, barrier, count = compute_spread(cases, saved)
+    if count:
+        print(f"the runs' compute spread, {count} runs without a straggler: critical / median rank {ratio:.3f}, "
+              f"critical − mean {1e3 * ahead:.1f} ms, barrier {1e3 * barrier:.1f} ms (means)")  # fmt: skip
     if others:
         base = profiles[0]
         with tempfile.TemporaryDirectory() as tmp:
