@@ -75,7 +75,16 @@ repeats() {  # repeats 2 and 3 with CAL1's profile, one run of each case a comma
     [ $(( root_epoch - $(date -u +%s) )) -gt "${REPEAT_NEED:-270}" ] || { log "$r skipped: the root tests start by ${ROOT_BY:-12:17:00}"; continue; }
     timeout $(( root_epoch - $(date -u +%s) )) $PY benchmarks/validate_emulated.py --case-set $CS \
       --profile "$D/R1/profile.yaml" --repeats 1 --out "$D/$r" > "$D/$r.log" 2>&1
-    log "$r (repeat ${r#R}) rc=$?"; top
+    log "$r (repeat ${r#R}) rc=$? on $(git rev-parse --short HEAD)"; top
+    if [ ! -f "$D/$r/runs.jsonl" ] && [ -n "${FALLBACK:-}" ] && [ "$(git rev-parse HEAD)" != "$(git rev-parse "$FALLBACK")" ]; then
+      git checkout -q --detach "$FALLBACK"  # main's head failed to run a repeat: the window-1 sha (the same code as R1)
+      log "$r failed on main's head: FALLBACK $(git rev-parse --short HEAD) for the repeats"
+      mv "$D/$r.log" "$D/$r-failed.log"; rm -rf "${D:?}/$r"
+      [ $(( root_epoch - $(date -u +%s) )) -gt "${REPEAT_NEED:-270}" ] || { log "$r skipped after the failure"; continue; }
+      timeout $(( root_epoch - $(date -u +%s) )) $PY benchmarks/validate_emulated.py --case-set $CS \
+        --profile "$D/R1/profile.yaml" --repeats 1 --out "$D/$r" > "$D/$r.log" 2>&1
+      log "$r (repeat ${r#R}) rc=$? on $(git rev-parse --short HEAD)"; top
+    fi
   done
 }
 twoanode() {  # calib's request: two ranks a node (it starts no cluster within 60 s of its deadline); W3 runs it again
