@@ -336,8 +336,22 @@ which ``preprocess_addmm`` copies column-major in every backward (torchao 0ed309
 ``float8_linear.py`` 78; eab345c 253 / 74; 8c81863ba 328 / 192; 6243040 332 / 191)."""
 
 
+TORCHAO_WEIGHT_CAST_BYTES = 7.0
+"""Bytes torchao's dynamic tensorwise cast of a bf16 weight moves a parameter in each forward when FSDP does not gather
+it in float8 (``optimizer_sharding`` other than ``fsdp``: the weight is cast where ``Float8Linear`` runs), by
+torchao's own roofline (``torchao/float8/roofline_utils.py`` at eab345c, ``get_tensor_memory_traffic_bytes(...,
+"dynamic", fuse_with_prev=False, model_torch_compile_limitations=True)``): max(abs) reads the weight (2; no producer
+in the graph to fuse it into), the cast reads it again (2) and writes float8 row- and column-major (1 + 1), plus
+Inductor's extra float8 read (pytorch/pytorch#130015: 1). The column-major copy serves the input-gradient GEMM, so
+no copy is made in the backward."""
+
+
 def torchao_cast_bytes(
-    model: ModelConfig, micro_batch: int, tensor_parallel: int, sequence_parallel: bool
+    model: ModelConfig,
+    micro_batch: int,
+    tensor_parallel: int,
+    sequence_parallel: bool,
+    float8_all_gather: bool = True,
 ) -> tuple[float, float]:
     """Bytes one layer's FP8 casts move under ``model.fp8_linear: torchao_tensorwise`` (torchao's ``Float8Linear``,
     dynamic tensorwise scaling, under torch.compile, as torchtitan builds it), (forward, backward):
@@ -362,7 +376,10 @@ def torchao_cast_bytes(
     a parameter each forward without it); nor are the max(abs) second-stage kernels (2 µs each in torchao's roofline:
     11 a layer, about 0.04 % of a Llama 3 8B layer's time). The gathered float8 weight arrives row-major and the
     input-gradient GEMM wants it column-major: each of the layer's linear weights (this rank's ``1/t`` under tensor
-    parallelism) is copied once a backward at :data:`TORCHAO_GATHERED_TRANSPOSE_BYTES` a parameter."""
+    parallelism) is copied once a backward at :data:`TORCHAO_GATHERED_TRANSPOSE_BYTES` a parameter. Without FSDP's
+    float8 all-gather (``float8_all_gather`` false: ``training.optimizer_sharding`` other than ``fsdp``) each weight is
+    instead cast in each forward at :data:`TORCHAO_WEIGHT_CAST_BYTES` a parameter, and nothing is copied in the
+    backward."""
     h, t = float(model.hidden), float(tensor_parallel)
     d = h / model.heads
     heads = model.heads / t
@@ -372,8 +389,13 @@ def torchao_cast_bytes(
     tokens = float(micro_batch) * model.seq_len
     local = TORCHAO_CAST_BYTES * tokens
     forward, backward = local * (heads * d + f), local * ((heads + 2.0 * kv_heads) * d + up)
-    # each float8 weight, gathered by FSDP in float8 row-major, copied column-major for the input-gradient GEMM
-    backward += TORCHAO_GATHERED_TRANSPOSE_BYTES * h * ((heads + 2.0 * kv_heads) * d + heads * d + up + f)
+    weights = h * ((heads + 2.0 * kv_heads) * d + heads * d + up + f)
+    if float8_all_gather:
+        # each float8 weight, gathered by FSDP in float8 row-major, copied column-major for the input-gradient GEMM
+        backward += TORCHAO_GATHERED_TRANSPOSE_BYTES * weights
+    else:
+        # each bf16 weight cast where the linear runs, both layouts written
+        forward += TORCHAO_WEIGHT_CAST_BYTES * weights
     if not (sequence_parallel and t > 1):
         return forward + TORCHAO_CAST_BYTES * 2.0 * tokens * h, backward + TORCHAO_CAST_BYTES * 2.0 * tokens * h
     # the two norms' outputs (forward) and wo's and w2's output gradients (backward), each cast on the sequence shard
@@ -585,11 +607,13 @@ def layer_kernels(
     sequence_parallel: bool = False,
     autocast: bool = False,
     row_split: int = 1,
+    float8_all_gather: bool = True,
 ) -> list[Kernel]:
     """The kernels of one transformer layer for one micro-batch on one device (forward and backward); ``autocast``:
     ``training.autocast``'s fp32 norms (:func:`autocast_norm_bytes`). ``row_split``: the four linears' forward and
     data-gradient GEMMs each run as that many GEMMs of tokens/row_split rows (torch AsyncTP's decomposition,
-    :func:`dpsim.analytic.parallel.tensor_parallel_local_time`); 1 for one GEMM each."""
+    :func:`dpsim.analytic.parallel.tensor_parallel_local_time`); 1 for one GEMM each. ``float8_all_gather``: FSDP
+    gathers ``model.fp8_linear: torchao_tensorwise``'s weights in float8 (:func:`torchao_cast_bytes`)."""
     p = _Pricer(device, precision)
     w = p.width
     s, b, h, a, t = float(model.seq_len), float(micro_batch), float(model.hidden), float(model.heads), tensor_parallel
@@ -619,7 +643,7 @@ def layer_kernels(
     if p.fp8 and model.fp8_linear == "torchao_tensorwise":
         # torchao's Float8Linear under torch.compile: every distinct input and every output gradient cast, at
         # torchao's own count (torchao_cast_bytes)
-        cast_forward, cast_backward = torchao_cast_bytes(model, micro_batch, t, sequence_parallel)
+        cast_forward, cast_backward = torchao_cast_bytes(model, micro_batch, t, sequence_parallel, float8_all_gather)
         p.memory("fp8_cast", "forward", cast_forward)
         p.memory("fp8_cast.grad", "backward", cast_backward)
     elif p.fp8:
@@ -844,6 +868,7 @@ def microbatch_compute(
     autocast: bool = False,
     stage_forward_extra: Sequence[float] | None = None,
     recompute_early_stop: bool = False,
+    float8_all_gather: bool = True,
 ) -> ComputeTimes:
     """Forward and backward seconds of one micro-batch on one device (the slowest pipeline stage).
 
@@ -852,7 +877,8 @@ def microbatch_compute(
     ``recompute_share``: the share of layers that recompute (``training.recompute_layer_interval``).
     ``autocast``: ``training.autocast``'s fp32 norms; ``stage_forward_extra``: seconds each stage's forward adds
     (autocast's weight casts, :func:`autocast_cast_seconds`); ``recompute_early_stop``: torch's non-reentrant
-    checkpoint stops the rerun early (``training.recompute_early_stop``, :func:`early_stop_skipped`).
+    checkpoint stops the rerun early (``training.recompute_early_stop``, :func:`early_stop_skipped`);
+    ``float8_all_gather``: FSDP gathers torchao's Float8 weights in float8 (:func:`torchao_cast_bytes`).
     """
     extra = list(stage_backward_extra) if stage_backward_extra is not None else [0.0] * pipeline_parallel
     extra_f = list(stage_forward_extra) if stage_forward_extra is not None else [0.0] * pipeline_parallel
@@ -882,6 +908,7 @@ def microbatch_compute(
         recomputation,
         autocast,
         recompute_early_stop,
+        float8_all_gather,
     )
     job = _Job(key, (model, device))
     layer_f, layer_b, layer_redo, head_f, head_b, embed_f, embed_b = _priced(job)
@@ -917,6 +944,7 @@ def _job_key(
     recomputation: str,
     autocast: bool = False,
     early_stop: bool = False,
+    float8_all_gather: bool = True,
 ) -> tuple[object, ...]:
     shape = (model.layers, model.seq_len, model.hidden, model.heads, model.kv_heads, model.ffn_hidden, model.vocab)
     flags: tuple[object, ...] = (model.gated_mlp, model.dropout, model.causal, model.attention)
@@ -930,7 +958,9 @@ def _job_key(
     curve += (d.sustained_fraction, d.matmul_efficiency_fp8, d.gemm_waves, d.sm_count, tuple(d.gemm_tile))
     curve += (d.gemm_epilogue_exposed, d.attention_efficiency_fa2 and tuple(d.attention_efficiency_fa2))
     curve += (tuple(d.attention_half_seq), d.attention_half_seq_fa2 and tuple(d.attention_half_seq_fa2))
-    return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation, early_stop)
+    # the float8 all-gather moves only model.fp8_linear: torchao_tensorwise's casts; one key otherwise
+    gather = float8_all_gather or model.fp8_linear != "torchao_tensorwise"
+    return (*shape, *flags, *curve, autocast, precision, mb, tp, sp, recomputation, early_stop, gather)
 
 
 @lru_cache(maxsize=4096)
@@ -938,9 +968,9 @@ def _priced(job: _Job) -> tuple[float, float, float, float, float, float, float]
     """(layer forward, layer backward, layer recompute, head forward/backward, embedding forward/backward)."""
     assert job.objects is not None
     model, device = job.objects
-    autocast, precision, mb, tp, sp, recomputation, early_stop = job.key[-7:]
+    autocast, precision, mb, tp, sp, recomputation, early_stop, gather = job.key[-8:]
     assert isinstance(precision, str) and isinstance(mb, int) and isinstance(tp, int)
-    layer = layer_kernels(model, device, precision, mb, tp, bool(sp), bool(autocast))
+    layer = layer_kernels(model, device, precision, mb, tp, bool(sp), bool(autocast), float8_all_gather=bool(gather))
     head = _head_kernels(model, device, precision, mb, tp, bool(autocast))
     embed = _embedding_kernels(model, device, precision, mb)
     return (
@@ -1204,6 +1234,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         autocast=t.autocast,
         stage_forward_extra=casts,
         recompute_early_stop=t.recompute_early_stop,
+        float8_all_gather=t.optimizer_sharding == "fsdp",
     )
 
 

@@ -542,8 +542,10 @@ class ModelConfig(_Section):
     ``Float8Linear`` with dynamic tensorwise scaling under torch.compile (torchtitan's ``quantize.linear.float8``),
     every distinct input and every output gradient of the layer's linears cast at 5 bytes an element, torchao's own
     roofline (:func:`dpsim.compute.torchao_cast_bytes`; under Float8 tensor parallelism the gathered tensors cast on
-    the sequence shard and copied transposed in full), weights cast on the FSDP shard before the float8
-    all-gather. Time only. Needs ``training.precision: fp8``."""
+    the sequence shard and copied transposed in full); under ``training.optimizer_sharding: fsdp`` weights cast on
+    the FSDP shard before the float8 all-gather and each gathered weight copied column-major in the backward (2 bytes
+    a parameter), under any other sharding each weight cast in every forward (7 bytes a parameter). Time only. Needs
+    ``training.precision: fp8``."""
     mlp_fused_bias: bool = True
     """Megatron-LM's fusions of the MLP's biases: fc1's bias into the activation kernel (``skip_bias_add``,
     bias-GeLU) and fc2's bias, dropout and residual add into one kernel (``bias_dropout_add_fused_train``).

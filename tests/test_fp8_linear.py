@@ -144,6 +144,29 @@ def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
     assert torchao_cast_bytes(s.model, 2, 8, True) == (forward, backward)
 
 
+def test_torchao_weight_cast_without_fsdp_by_hand() -> None:
+    # Without FSDP's float8 all-gather (optimizer_sharding other than fsdp) Float8Linear casts each bf16 weight where
+    # it runs, in every forward, at torchao's roofline count for an unfused dynamic cast under compile (roofline_utils
+    # at eab345c): max(abs) 2 + read 2 + write both layouts 1 + 1 + Inductor's extra read 1 = 7 bytes a parameter, and
+    # the column-major copy it writes serves the backward: no copy there. The 8B layer's 218,103,808 linear weights:
+    # 1,526,726,656 bytes forward; the backward keeps only the output gradients' casts (3,523,215,360).
+    from dpsim.compute import TORCHAO_WEIGHT_CAST_BYTES, compute_times, torchao_cast_bytes
+
+    s = _llama3()
+    assert TORCHAO_WEIGHT_CAST_BYTES * 218_103_808 == 1_526_726_656
+    assert torchao_cast_bytes(s.model, 2, 1, False, float8_all_gather=False) == (
+        2_181_038_080.0 + 1_526_726_656.0,
+        3_523_215_360.0,
+    )
+    # the scenario decides: FSDP gathers in float8 (the copy in the backward), anything else casts in the forward
+    rate = 3.35e12 * 0.83 * 0.71
+    fsdp = s.model_copy(update={"training": s.training.model_copy(update={"optimizer_sharding": "fsdp"})})
+    sharded, plain = compute_times(fsdp), compute_times(s)
+    layers = 2
+    assert plain.forward_s - sharded.forward_s == pytest.approx(layers * 1_526_726_656 / rate, rel=1e-9)
+    assert sharded.backward_s - plain.backward_s == pytest.approx(layers * 436_207_616 / rate, rel=1e-9)
+
+
 def test_torchao_casts_replace_the_te_casts_at_memory_speed() -> None:
     # the same two kernels as Transformer Engine's layer, at torchao's bytes, at the memory-bound rate; nothing else
     from dpsim.compute import torchao_cast_bytes

@@ -591,7 +591,14 @@ def _layer_gemm_seconds(scenario: Scenario, row_split: int = 1) -> dict[str, flo
 
     m, t, d = scenario.model, scenario.training, compute.compute_device(scenario)
     kernels = compute.layer_kernels(
-        m, d, t.precision, t.micro_batch, t.tensor_parallel, t.sequence_parallel, row_split=row_split
+        m,
+        d,
+        t.precision,
+        t.micro_batch,
+        t.tensor_parallel,
+        t.sequence_parallel,
+        row_split=row_split,
+        float8_all_gather=t.optimizer_sharding == "fsdp",
     )
     if compute.prices_flat(m, d):  # the flat model prices every FLOP at peak · efficiency
         seconds = {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
