@@ -15,7 +15,7 @@ PY=${PY:-python}
 T=${TAG:+-$TAG}
 export PYTHONPATH=.
 if [ -n "${OUT:-}" ]; then
-  for x in "$OUT"/*; do n=$(basename "$x"); case $n in quiet.tmp) continue;; esac; rm -rf "${D:?}/$n"; cp -r "$x" $D/; done
+  for x in "$OUT"/*; do n=$(basename "$x"); case $n in quiet.tmp|two-a-node*) continue;; esac; rm -rf "${D:?}/$n"; cp -r "$x" $D/; done
   # no machine paths in the committed files (the private folder's prefix dropped: the outputs sit in this folder now)
   grep -rlF "$OUT/" $D | xargs -r sed -i "s#$OUT/#$D/#g"
 fi
@@ -59,7 +59,23 @@ ve --reuse $D/all --profile $P/CAL2/profile.yaml --breakdown --out $D/all/reuse$
 ve --reuse $D/all --profile $P/preprice-pool-w1-cal2-cal3.yaml --breakdown --out $D/all/reuse$T-c-pool \
   > $D/all/reuse$T-c-pool.txt 2>&1
 pairs="$pairs -d-w1=reuse$T-d-w1 -d-cal2=reuse$T-d-cal2 -c-pool=reuse$T-c-pool"
+# pool's forward check (registered.txt 11:26): two stored pools priced as they stand (no --refit: it would fit their
+# links on fresh50's own calibration records)
+F=benchmarks/results/pool-forward-2026-12-07
+for pool in prev earlier; do
+  [ -f $F/$pool.yaml ] || continue
+  ve --reuse $D/all --profile $F/$pool.yaml --breakdown --out $D/all/reuse$T-pool-$pool > $D/all/reuse$T-pool-$pool.txt 2>&1
+  pairs="$pairs pool-$pool=reuse$T-pool-$pool"
+done
 # shellcheck disable=SC2086
 $PY benchmarks/results/validation-2026-12-06-q/table.py $D/all $pairs > $D/table$T.txt
 $PY $P/terms.py $D/all/reuse$T*/validation.csv > $D/terms$T.txt
 grep -H '^MAPE step time' $D/all/reuse$T*.txt
+if [ -z "${TAG:-}" ]; then
+  $PY benchmarks/optimizer_share.py --runs $D/all > $D/optimizer-share-runs.txt 2>&1
+  C=benchmarks/results/validation-2026-12-07-c
+  # shellcheck disable=SC2046
+  $PY $D/calibs.py 48-W1=$C/all/profile.yaml 48-CAL2=$C/CAL2/profile.yaml 48-CAL3=$C/CAL3/profile.yaml \
+    49-W1=$P/all/profile.yaml 49-CAL2=$P/CAL2/profile.yaml 50-CAL1=$D/R1/profile.yaml \
+    $(for c in $CALS; do echo "50-$c=$D/$c/profile.yaml"; done) > $D/calibs.txt
+fi

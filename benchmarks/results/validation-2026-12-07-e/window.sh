@@ -137,7 +137,9 @@ case $W in
     twoanode
     ROOT_BY=$WINDOW_END repeats
     [ -e "$D/root-tests-W2.rc" ] || roottests
-    calibrate 545 15 ;;
+    calibrate 545 15
+    # shellcheck disable=SC1090
+    [ -n "${REQUESTS:-}" ] && . "$REQUESTS" ;;
 esac
 kill $SAMPLER
 ip netns list > "$D/netns-after-$W.txt"
