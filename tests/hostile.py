@@ -6171,12 +6171,13 @@ def run_subprocess(
         return proc.returncode, "", "\x00 not UTF-8 output"
 
 
-_PROGRESS = re.compile(
-    r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s, ~[0-9,]+ s left$"
+PROGRESS = re.compile(
+    r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s(, ~[0-9,]+ s left)?$"
     r"|validate: [^:]+ \([0-9]+ ranks\), run [0-9]+ of [0-9]+$"
 )
-"""A line of a long sweep's progress on stderr (every 10 s), or of validate's (each run as it starts): a status,
-not an error."""
+"""A line of a long sweep's progress on stderr (every 10 s, :class:`dpsim.execution.ProgressReporter`; its last line,
+at 100 %, without the time left), or of validate's (each run as it starts): a status, not an error. The corpus's
+judge and ``tests/test_cli.py`` both drop such lines before counting error lines."""
 
 _NON_FINITE = re.compile(r"(?<![A-Za-z_])(-?inf|nan|NaN|Infinity)(?![A-Za-z_])")
 _NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?:[eE][-+]?[0-9]+)?(?![\w.])")
@@ -6257,11 +6258,11 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     if code is not None and not case.signal:
         # a sweep's progress lines (one every interval on a non-terminal stderr) come with a slow host, not the input:
         # judged without them, so that a sweep that takes past the interval under load is judged as when fast
-        err = "\n".join(line for line in err.splitlines() if not _PROGRESS.match(line))
+        err = "\n".join(line for line in err.splitlines() if not PROGRESS.match(line))
     verdict = "hang" if code is None else _judge(code, out, err, case.expect_error)
     if case.signal and verdict == "bad-exit" and code == 128 + case.signal:
         # stopped by the signal: one error line, as a refused input (after the lines of progress a sweep prints)
-        verdict = _judge(2, out, "\n".join(line for line in err.splitlines() if not _PROGRESS.match(line)), True)
+        verdict = _judge(2, out, "\n".join(line for line in err.splitlines() if not PROGRESS.match(line)), True)
     elif case.signal and verdict == "clean":
         verdict = "bad-exit"  # finished or refused before the signal: the case did not test it
     if code == 3 and "--fail-on-oom" in argv and err.startswith("oom: "):

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from dpsim.cli import main, parse_vary
 from dpsim.errors import ScenarioError
 from dpsim.records import CORE_FIELDS
 from dpsim.scenario import load_scenario
+from tests.hostile import PROGRESS
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
@@ -37,10 +37,6 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     code = info.value.code
     return (code if isinstance(code, int) else 1), out, err
-
-
-SWEEP_PROGRESS = re.compile(r"(analytic|sim) sweep: [0-9,]+/[0-9,]+ points \([0-9]+ %\), [0-9]+ s(, ~[0-9]+ s left)?$")
-"""A long sweep's progress line on a non-terminal stderr (one every 10 s): a status, not an error."""
 
 
 def assert_one_line_error(code: int, err: str) -> None:
@@ -610,8 +606,8 @@ def test_a_sweep_that_fails_says_so_in_one_line_whatever_it_replaced(
     with monkeypatch.context() as every_point:
         every_point.setattr(execution.ProgressReporter, "__init__", lambda *a, **k: reporter(*a, **k, interval_s=0))
         code, _, err = cli(capsys, *sweep, "--vary", f"variability.seed={seeds}", "--vary", "training.micro_batch=1,3")
-    assert SWEEP_PROGRESS.match(err.splitlines()[0])
-    assert_one_line_error(code, "\n".join(line for line in err.splitlines() if not SWEEP_PROGRESS.match(line)))
+    assert PROGRESS.match(err.splitlines()[0])
+    assert_one_line_error(code, "\n".join(line for line in err.splitlines() if not PROGRESS.match(line)))
     code, _, err = cli(capsys, *sweep, "--vary", "variability.seed=0,1")
     assert code == 0 and err == "" and out.exists() and not partial.exists()
 
