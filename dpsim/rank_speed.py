@@ -216,8 +216,14 @@ Draws = float | tuple[tuple[float, int], ...]
 weights w_j and how many draws carry each (the lognormal, priced exactly from them)."""
 
 
-def _draws_table(distribution: str, cv: float, draws: Draws) -> tuple[np.ndarray, np.ndarray]:
-    """(log x, CDF) of J, the weighted mean of a rank's draws over a stretch (:data:`Draws`)."""
+def _draws_table(
+    distribution: str, cv: float, draws: Draws, gridded: tuple[Family, ...] = ()
+) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of J, the weighted mean of a rank's draws over a stretch (:data:`Draws`); off the grid
+    (:func:`_grid_table`) where they are of a family in ``gridded``."""
+    family = _family(distribution, draws)
+    if family is not None and family[0] in gridded:
+        return _grid_table(distribution, cv, *family)
     if isinstance(draws, tuple):
         return _lognormal_sum_table(cv, draws)
     return _sum_cdf_table(distribution, cv, draws)
@@ -360,18 +366,113 @@ def _scaled_sum(parts: Sequence[tuple[tuple[np.ndarray, np.ndarray], float]]) ->
     return table
 
 
-def lognormal_convolutions(draws: Iterable[float | Sequence[float]]) -> tuple[int, int]:
-    """How many numerical convolutions (:func:`_add`, 1,501² cells each) pricing ranks of these draws (each a count
-    k or its weights, as :func:`expected_slowest_sum` takes them) under a lognormal jitter builds from empty caches,
-    as (sums of two tables, doublings): one sum a distinct weight past the first of each distinct shape
-    (:func:`_lognormal_sum_table`) and a binary digit past the first of each distinct count
+_GRID_STEP = 0.1
+"""The grid's step in the log of a family's parameter (:func:`_family`; nodes e^(0.1·i), 10.5 % apart). For the
+lognormal's ρ, the cubic through the 4 nearest nodes errs at a
+midpoint by (3/128)·h⁴·|∂⁴F/∂(log ρ)⁴| ≈ (3/128)·|Δ⁴F| (the nodes' fourth difference): at 0.1, 1e-6 of the CDF at
+cv 0.05-10 (measured 7e-7 to 1.1e-6), below the tables' own linear interpolation in log x (~4e-6 of the CDF at
+1,501 points); the slowest of 1,000 such sums moved by 3e-7 to 3e-6 of itself (0.2: 4e-5; 0.4: 6e-4), where the
+convolution's grid moves it by up to 1e-4 (:data:`_CONVOLUTION_POINTS`)."""
+
+
+Family = tuple[int, ...]
+"""A one-parameter family of jitter tables off the grid (:func:`_family`): a lognormal's two-weight shapes of counts
+(n_a, n_b), or ``()``, a gamma's effective counts."""
+
+
+def _family(distribution: str, draws: Draws) -> tuple[Family, float] | None:
+    """A rank's draws as a one-parameter family and its place on the grid (log of the parameter); None where they
+    are no such family (a lognormal shape of one or of three or more weights, a normal: its table is closed form):
+
+    * a lognormal shape of two distinct weights (share s_a of n_a draws, s_b of n_b):
+      J = n_a·s_a·Ā + n_b·s_b·B̄ = (Ā + ρ·B̄)/(1 + ρ), Ā and B̄ the means of n_a and n_b draws, so two shapes of the
+      same counts differ only in ρ = n_b·s_b/(n_a·s_a): ((n_a, n_b), log ρ);
+    * a gamma's effective count k (J ~ Gamma(k/cv², cv²/k), one table a k: its series runs ~9·√shape terms on
+      8,001 points, 0.1-1 s): ((), log k).
+
+    None past |log| 600 too (a share of 1e-300 beside 1: the nodes' e^(i·h) would overflow), priced exactly."""
+    if isinstance(draws, tuple):
+        if len(draws) != 2:
+            return None
+        (share_a, count_a), (share_b, count_b) = draws
+        family, log_p = (count_a, count_b), math.log(share_b * count_b) - math.log(share_a * count_a)
+    elif distribution == "gamma":
+        family, log_p = (), math.log(draws)
+    else:
+        return None
+    return (family, log_p) if abs(log_p) <= 600 else None
+
+
+def _grid_nodes(log_p: float) -> range:
+    """The 4 nodes of the grid nearest to ``log_p`` (two either side), as indices i of log p_i = i·h."""
+    below = math.floor(log_p / _GRID_STEP)
+    return range(below - 1, below + 3)
+
+
+def _gridded_families(distribution: str, draws: Iterable[Draws]) -> tuple[Family, ...]:
+    """The families (:func:`_family`) priced off the grid: those whose distinct members outnumber the grid's nodes
+    they need (4 around each), so the tables are bounded by the parameter's range, not by the ranks; a family of
+    fewer members is priced exactly (one table a member, as before the grid)."""
+    members: dict[Family, int] = Counter()
+    nodes: dict[Family, set[int]] = {}
+    for each in set(draws):
+        family = _family(distribution, each)
+        if family is not None:
+            members[family[0]] += 1
+            nodes.setdefault(family[0], set()).update(_grid_nodes(family[1]))
+    return tuple(sorted(f for f, count in members.items() if len(nodes[f]) < count))
+
+
+@functools.cache
+def _node_table(distribution: str, cv: float, family: Family, node: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of a family's member at the grid's node ``node`` (p_i = e^(i·h)), exactly as a member is
+    tabulated: a lognormal's (Ā + ρ_i·B̄)/(1 + ρ_i) as :func:`_lognormal_sum_table` (one convolution), a gamma's mean
+    of k_i draws as :func:`_sum_cdf_table`."""
+    p = math.exp(node * _GRID_STEP)
+    if not family:
+        return _sum_cdf_table(distribution, cv, p)
+    a, b = _lognormal_count_table(cv, family[0]), _lognormal_count_table(cv, family[1])
+    return _scaled_sum([(a, 1.0 / (1.0 + p)), (b, p / (1.0 + p))])
+
+
+def _grid_table(distribution: str, cv: float, family: Family, log_p: float) -> tuple[np.ndarray, np.ndarray]:
+    """(log x, CDF) of a family's member off the grid (leads48/49): the cubic in log p through the 4 nearest nodes'
+    CDFs (Lagrange weights at u = log p/h − ⌊log p/h⌋), on the union of their points (each node's CDF is linear in
+    log x between its points, so the sum is represented there exactly), clipped to [0, 1] and made non-decreasing
+    (the outer weights are negative; what that moves is within the cubic's error, :data:`_GRID_STEP`)."""
+    nodes = _grid_nodes(log_p)
+    u = log_p / _GRID_STEP - nodes[1]
+    weights = (-u * (u - 1) * (u - 2) / 6, (u + 1) * (u - 1) * (u - 2) / 2, -(u + 1) * u * (u - 2) / 2,
+               (u + 1) * u * (u - 1) / 6)  # fmt: skip
+    tables = [_node_table(distribution, cv, family, node) for node in nodes]
+    log_x = np.unique(np.concatenate([log_grid for log_grid, _ in tables]))
+    cdf = sum(weight * _jitter_cdf(table, log_x) for weight, table in zip(weights, tables, strict=True))
+    return log_x, np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
+
+
+def lognormal_convolutions(stretches: Iterable[Iterable[float | Sequence[float]]]) -> tuple[int, int]:
+    """How many numerical convolutions (:func:`_add`, 1,501² cells each) pricing ranks of these draws (one iterable
+    a stretch, one :func:`expected_slowest_sum` call: each entry a count k or its weights, as it takes them) under a
+    lognormal jitter builds from empty caches, as (sums of two tables, doublings): one sum a distinct weight past the
+    first of each distinct shape priced exactly (:func:`_lognormal_sum_table`) and a node of the ρ grid a gridded
+    family's shapes need (:func:`_node_table`), one a binary digit past the first of each distinct count
     (:func:`_lognormal_count_table`), one doubling a power of two up to the largest count
     (:func:`_lognormal_mean_table`: a table added to itself, half the cells). What the cost guard charges
     (:func:`dpsim.sim.budget.check_jitter`): 1,000 distinct stragglers under ``training.partition: weighted`` with a
-    profile's reducer pass are up to 1,000 shapes, minutes of CPU."""
-    shapes = {d for d in (_draws(k, "lognormal") for k in draws) if isinstance(d, tuple)}
-    counts = {n for shape in shapes for _, n in shape}
-    sums = sum(len(shape) - 1 for shape in shapes) + sum(n.bit_count() - 1 for n in counts)
+    profile's reducer pass are 1,000 shapes of one family, which the grid prices from a few nodes."""
+    exact: set[tuple[tuple[float, int], ...]] = set()
+    nodes: set[tuple[Family, int]] = set()
+    for stretch in stretches:
+        shapes = {d for d in (_draws(k, "lognormal") for k in stretch) if isinstance(d, tuple)}
+        gridded = _gridded_families("lognormal", shapes)
+        for shape in shapes:
+            family = _family("lognormal", shape)
+            if family is not None and family[0] in gridded:
+                nodes.update((family[0], node) for node in _grid_nodes(family[1]))
+            else:
+                exact.add(shape)
+    counts = {n for shape in exact for _, n in shape} | {n for family, _ in nodes for n in family}
+    sums = sum(len(shape) - 1 for shape in exact) + len(nodes) + sum(n.bit_count() - 1 for n in counts)
     return sums, max((n.bit_length() - 1 for n in counts), default=0)
 
 
@@ -412,21 +513,22 @@ def _expected_slowest_sum(
     sigma: float,
     distribution: str,
     cv: float,
+    gridded: tuple[Family, ...] = (),
 ) -> float:
     lo = hi = 0.0
     for (scale, k, paces), _ in classes:
-        log_j = _draws_table(distribution, cv, k)[0]
+        log_j = _draws_table(distribution, cv, k, gridded)[0]
         p_lo, p_hi = _pace_range(paces, sigma)
         lo = max(lo, scale * p_lo * math.exp(log_j[0]))  # the maximum is above every rank's low quantile
         hi = max(hi, scale * p_hi * math.exp(log_j[-1]))
     log_t = np.linspace(math.log(lo), math.log(hi), _T_POINTS)
-    log_max_cdf = _log_max_cdf(classes, sigma, distribution, cv, log_t)
+    log_max_cdf = _log_max_cdf(classes, sigma, distribution, cv, log_t, gridded)
     # the maximum lies far above each rank's own low quantile: start the range where P(max ≤ t) passes 1e-19, so
     # that the points go where it moves (a gamma of small shape put 690 of 720 log units below it: 9 % steps)
     start = max(0, int(np.searchsorted(log_max_cdf, math.log(1e-19))) - 1)
     if start > 0:
         log_t = np.linspace(log_t[start], log_t[-1], _T_POINTS)
-        log_max_cdf = _log_max_cdf(classes, sigma, distribution, cv, log_t)
+        log_max_cdf = _log_max_cdf(classes, sigma, distribution, cv, log_t, gridded)
     # E[M] = lo + ∫_lo^hi (1 − F_M(t)) dt, over log t (dt = t·d log t): a heavy tail spans decades
     return float(math.exp(log_t[0]) + np.trapezoid((1.0 - np.exp(log_max_cdf)) * np.exp(log_t), log_t))
 
@@ -437,12 +539,13 @@ def _log_max_cdf(
     distribution: str,
     cv: float,
     log_t: np.ndarray,
+    gridded: tuple[Family, ...] = (),
 ) -> np.ndarray:
     """log P(max_r c_r·P_r·J_r ≤ t) on the log-spaced points ``log_t``."""
     step = log_t[1] - log_t[0]
     log_max_cdf = np.zeros_like(log_t)
     for (scale, k, paces), count in classes:
-        table = _draws_table(distribution, cv, k)
+        table = _draws_table(distribution, cv, k, gridded)
         top = max(m for m, _ in paces)
         if sigma == 0.0:
             cdf = _jitter_cdf(table, log_t - math.log(scale * top))
@@ -492,7 +595,9 @@ def expected_slowest_sum(
     independent draws of mean 1 and CV ``cv``: a gamma's and a normal's from the effective count (Σ_j w_j)²/Σ_j w_j²
     (:func:`_sum_cdf_table`: exact for one weight, a gamma or an unfloored normal), a lognormal's from the weights
     themselves by numerical convolution (:func:`_lognormal_sum_table`: exact up to its grid; Fenton–Wilkinson's
-    lognormal of the sum's two moments, used to stop 47, was +6 % at cv 3 and +11-13 % at cv 10 against draws); P_r
+    lognormal of the sum's two moments, used to stop 47, was +6 % at cv 3 and +11-13 % at cv 10 against draws), the
+    shapes of two weights (and a gamma's effective counts) off a grid of their one parameter where they outnumber its
+    nodes (:func:`_gridded_families`, :func:`_grid_table`: within 1e-6 of the CDF); P_r
     the slowest of its model-parallel ranks' paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The
     maximum's distribution, Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in log cells of the grid's step (one FFT
     convolution a class of ranks), is integrated over a log-spaced range (8,001 points) between the ranks' quantiles
@@ -515,7 +620,8 @@ def expected_slowest_sum(
         (float(c), k, tuple(sorted(Counter(float(m) for m in multipliers).items())))
         for (c, _, multipliers), k in zip(ranks, draws, strict=True)
     )
-    return _expected_slowest_sum(tuple(sorted(classes.items())), sigma, distribution, float(cv))
+    gridded = _gridded_families(distribution, (k for k in draws if k is not None))
+    return _expected_slowest_sum(tuple(sorted(classes.items())), sigma, distribution, float(cv), gridded)
 
 
 def _draws(k: float | Sequence[float], distribution: str) -> Draws | None:

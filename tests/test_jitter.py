@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -269,13 +270,16 @@ def test_the_lognormal_prices_convolutions_are_counted_and_bounded_by_the_cost_g
 ) -> None:
     """Round 31 (leads48): under a profile's reducer pass a rank's last micro-batch weighs apart, so each distinct
     micro-batch share (``training.partition: weighted`` under distinct stragglers) is a shape of its own, and the
-    exact lognormal price builds one numerical convolution a shape (100 shapes: 44 s of CPU; 1,000: minutes).
+    exact lognormal price built one numerical convolution a shape (100 shapes: 44 s of CPU; 1,000: minutes). Since
+    stop 50 the shapes of one family are read off the ρ grid where they outnumber its nodes (1,000 shapes: 4 nodes).
     ``jitter_convolutions`` counts them exactly (the convolutions pricing builds from empty caches), and the cost
-    guard refuses past 30 s of them unless ``--allow-long``: one line naming the field, exit 2."""
+    guard refuses past 30 s of them unless ``--allow-long``: one line naming the field, exit 2 (shown here at 10 s a
+    convolution)."""
     import dpsim.rank_speed as rank_speed
     from dpsim.analytic.step import jitter_convolutions
     from dpsim.calibration import HardwareProfile, LinearTime, save_profile
     from dpsim.cli import main
+    from dpsim.sim import budget
 
     profile = tmp_path / "profile.yaml"
     save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
@@ -295,9 +299,11 @@ def test_the_lognormal_prices_convolutions_are_counted_and_bounded_by_the_cost_g
         cached.cache_clear()
     scenario = load_scenario(None, sets(3, 1, 6))  # 3 distinct shares and the rest's (rounded) shares, counts 5 and 1
     predict(scenario)
-    # one a shape past its first weight (5 shapes), one for 5 = 4 + 1 (its digits), one a power of two past 1 (2, 4)
-    assert jitter_convolutions(scenario) == (5 + 1, 2) and len(built) == 8
-    assert jitter_convolutions(load_scenario(None, sets(1000, 128, 2))) == (1001, 0)
+    # 5 shapes of one family (5 and 1 draws) within one node's span of ρ: its 4 nodes, one for 5 = 4 + 1 (its
+    # digits), one a power of two past 1 (2, 4); exactly, one a shape past its first weight (5) in place of the nodes
+    assert jitter_convolutions(scenario) == (4 + 1, 2) and len(built) == 7
+    assert jitter_convolutions(load_scenario(None, sets(1000, 128, 2))) == (4, 0)
+    monkeypatch.setattr(budget, "JITTER_CONVOLUTION_S", 10.0)
     gamma = load_scenario(None, [*sets(1000, 128, 2), "variability.jitter_distribution=gamma"])
     assert jitter_convolutions(gamma) == (0, 0)
     argv = ["run", *(a for s in sets(100, 16, 2) for a in ("--set", s))]
@@ -305,4 +311,75 @@ def test_the_lognormal_prices_convolutions_are_counted_and_bounded_by_the_cost_g
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
         main(argv)
     assert caught.value.code == 2 and err.getvalue().count("\n") == 1
-    assert "jitter_distribution: lognormal: its exact price builds 101 numerical convolutions" in err.getvalue()
+    assert "jitter_distribution: lognormal: its exact price builds 4 numerical convolutions" in err.getvalue()
+    # 1,000 distinct stragglers at micro-batch 10,000: refused past 7 minutes before, 2.5 s of CPU now (4 nodes)
+    rank_speed._expected_slowest_sum.cache_clear()
+    started = time.process_time()
+    assert math.isfinite(predict(load_scenario(None, sets(1000, 128, 2))).step_time_s)
+    assert time.process_time() - started < 20
+
+
+@pytest.mark.parametrize(
+    ("distribution", "cv", "family", "p"),
+    [("lognormal", 0.05, (1, 1), 1.04), ("lognormal", 1.0, (7, 1), 0.1), ("lognormal", 10.0, (1, 3), 2.5),
+     ("gamma", 0.05, (), 1.96), ("gamma", 1.0, (), 7.3), ("gamma", 10.0, (), 1.5)],
+)  # fmt: skip
+def test_the_grid_meets_the_exact_table_at_its_midpoints(
+    distribution: str, cv: float, family: tuple[int, ...], p: float
+) -> None:
+    """Stop 50 (leads48/49): a lognormal shape of two weights, share s_a of n_a draws and s_b of n_b, is
+    (Ā + ρ·B̄)/(1 + ρ) with ρ = n_b·s_b/(n_a·s_a), so the shapes of one family differ only in ρ (and a gamma's mean of
+    k draws only in k), and are read off a grid of the parameter (step h = 0.1 in its log, the cubic through the 4
+    nearest nodes). Where the cubic errs most, at a midpoint between nodes, its error is
+    (3/128)·h⁴·|∂⁴F/∂(log ρ)⁴| ≈ (3/128)·|Δ⁴F|, the fourth difference of the nodes' CDFs; both tables are linear in
+    log x between their points, which errs by up to |Δ²F|/8 of their neighbours each. The grid's table and the exact
+    one differ by no more than these at any x."""
+    import dpsim.rank_speed as rank_speed
+
+    below = math.floor(math.log(p) / rank_speed._GRID_STEP)
+    log_mid = (below + 0.5) * rank_speed._GRID_STEP
+    mid = math.exp(log_mid)
+    if family:
+        shape = ((1 / (1 + mid) / family[0], family[0]), (mid / (1 + mid) / family[1], family[1]))
+        exact = rank_speed._lognormal_sum_table(cv, shape)
+    else:
+        exact = rank_speed._sum_cdf_table("gamma", cv, mid)
+    grid = rank_speed._grid_table(distribution, cv, family, log_mid)
+    x = np.linspace(exact[0][0], exact[0][-1], 20_001)
+    nodes = [rank_speed._node_table(distribution, cv, family, below + d) for d in range(-1, 4)]
+    f = [rank_speed._jitter_cdf(node, x) for node in nodes]
+    fourth = np.max(np.abs(f[0] - 4 * f[1] + 6 * f[2] - 4 * f[3] + f[4]))
+    linear = max(float(np.max(np.abs(np.diff(table[1], 2)))) / 8 for table in (exact, *nodes))
+    error = np.max(np.abs(rank_speed._jitter_cdf(grid, x) - rank_speed._jitter_cdf(exact, x)))
+    assert error <= 3 / 128 * fourth + 2 * linear
+    assert error < 2e-5  # and small
+
+
+def test_many_shapes_of_one_family_are_priced_off_the_rho_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twelve ranks of distinct shares of their two draws (ρ within 6 %: 4 nodes) price off the grid with 4
+    convolutions, not 12 (a gamma: 4 tables of 8,001 points, not 12), and the slowest moves by under 1e-5 of itself from the exact price (the convolution's own
+    grid moves it by up to 1e-4); :func:`lognormal_convolutions` counts what pricing builds, and a family of fewer
+    shapes than nodes is priced exactly."""
+    import dpsim.rank_speed as rank_speed
+
+    ranks = [(2.0, [1.0, 1.04 + 0.005 * i], [1.0]) for i in range(12)]
+    built = []
+    add = rank_speed._add
+    monkeypatch.setattr(rank_speed, "_add", lambda a, b: built.append(1) or add(a, b))
+    for cached in (rank_speed._lognormal_sum_table, rank_speed._lognormal_count_table, rank_speed._node_table,
+                   rank_speed._lognormal_mean_table, rank_speed._expected_slowest_sum):  # fmt: skip
+        cached.cache_clear()
+    grid = expected_slowest_sum(ranks, 0.0, "lognormal", 1.0)
+    assert rank_speed.lognormal_convolutions([[w for _, w, _ in ranks]]) == (4, 0) and len(built) == 4
+    assert rank_speed.lognormal_convolutions([[w for _, w, _ in ranks[:3]]]) == (3, 0)
+    monkeypatch.setattr(rank_speed, "_gridded_families", lambda distribution, draws: ())
+    rank_speed._expected_slowest_sum.cache_clear()
+    exact = expected_slowest_sum(ranks, 0.0, "lognormal", 1.0)
+    assert len(built) == 4 + 12 and grid == pytest.approx(exact, rel=1e-5) and grid != exact
+    # a gamma's distinct effective counts (12 here, 0.1-1 s a table at 8,001 points) likewise
+    monkeypatch.undo()
+    rank_speed._expected_slowest_sum.cache_clear()
+    grid = expected_slowest_sum(ranks, 0.0, "gamma", 0.05)
+    monkeypatch.setattr(rank_speed, "_gridded_families", lambda distribution, draws: ())
+    rank_speed._expected_slowest_sum.cache_clear()
+    assert grid == pytest.approx(expected_slowest_sum(ranks, 0.0, "gamma", 0.05), rel=1e-5)

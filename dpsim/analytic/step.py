@@ -1252,7 +1252,7 @@ def jitter_convolutions(scenario: Scenario) -> tuple[int, int]:
     fwd, bwd, _ = microbatch_times(scenario, profile)
     fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
     stretches = jitter_stretches(scenario, profile, fwd_w, bwd_w)
-    return lognormal_convolutions([weights for stretch in stretches for _, weights, _ in stretch])
+    return lognormal_convolutions([[weights for _, weights, _ in stretch] for stretch in stretches])
 
 
 def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:
