@@ -19,6 +19,7 @@ functions and nothing else, so the simulator's mean over seeds meets the analyti
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_RANK_SPEED_SIGMA",
     "NEGLIGIBLE_JITTER_CV",
     "JitterDistribution",
+    "Runs",
     "draw_rank_paces",
     "expected_max_standard_normal",
     "expected_slowest",
@@ -210,6 +212,33 @@ def _floored_normal_moments(cv: float) -> tuple[float, float]:
     square = (JITTER_FLOOR - 1.0) ** 2 * cdf + cv * cv * (1.0 - cdf + a * pdf)  # E[(X − 1)²]
     return 1.0 + shift, max(0.0, square - shift * shift)
 
+
+class Runs(tuple[tuple[float, int], ...]):
+    """A rank's draw weights in their order as runs (w, n), n draws of weight w in a row: what
+    :func:`expected_slowest_sum` takes for a stretch of many micro-batches (a DDP step of k micro-batches is k − 1
+    draws of one weight and one of another; round 32: a list of a million weights a rank, a thousand ranks of
+    distinct stragglers, was 8 GB and minutes). Its sums are taken in the draws' order, as over the list of weights
+    (:meth:`total`, :meth:`squares`; CPython 3.11's ``sum`` of floats adds in order), so the two forms price the
+    same to the bit."""
+
+    def total(self) -> float:
+        """Σ w over the draws in order (:func:`sum` over the list of weights, bit for bit)."""
+        total: float = 0
+        for w, n in self:
+            total = sum(itertools.repeat(w, n), total)
+        return total
+
+    def squares(self) -> float:
+        """Σ w² over the draws in order."""
+        total: float = 0
+        for w, n in self:
+            total = sum(itertools.repeat(w * w, n), total)
+        return total
+
+
+Weights = float | Sequence[float] | Runs
+"""A rank's draws as :func:`expected_slowest_sum` takes them: a count k (k draws of one weight), the weights of its
+draws, or their :class:`Runs`."""
 
 Draws = float | tuple[tuple[float, int], ...]
 """A rank's draws over a stretch: ``k``, the effective count (Σw)²/Σw² (the gamma and the normal), or the distinct
@@ -391,6 +420,7 @@ def _family(distribution: str, draws: Draws) -> tuple[Family, float] | None:
       8,001 points, 0.1-1 s): ((), log k).
 
     None past |log| 600 too (a share of 1e-300 beside 1: the nodes' e^(i·h) would overflow), priced exactly."""
+    family: Family
     if isinstance(draws, tuple):
         if len(draws) != 2:
             return None
@@ -450,7 +480,7 @@ def _grid_table(distribution: str, cv: float, family: Family, log_p: float) -> t
     return log_x, np.maximum.accumulate(np.clip(cdf, 0.0, 1.0))
 
 
-def lognormal_convolutions(stretches: Iterable[Iterable[float | Sequence[float]]]) -> tuple[int, int]:
+def lognormal_convolutions(stretches: Iterable[Iterable[Weights]]) -> tuple[int, int]:
     """How many numerical convolutions (:func:`_add`, 1,501² cells each) pricing ranks of these draws (one iterable
     a stretch, one :func:`expected_slowest_sum` call: each entry a count k or its weights, as it takes them) under a
     lognormal jitter builds from empty caches, as (sums of two tables, doublings): one sum a distinct weight past the
@@ -582,7 +612,7 @@ def _log_max_cdf(
 
 
 def expected_slowest_sum(
-    ranks: Sequence[tuple[float, float | Sequence[float], Sequence[float]]], sigma: float, distribution: str, cv: float
+    ranks: Sequence[tuple[float, Weights, Sequence[float]]], sigma: float, distribution: str, cv: float
 ) -> float:
     """E[max_r c_r·P_r·J_r]: the expected compute of the slowest of the coupled ranks between two synchronising
     collectives under compute jitter (``variability.compute_jitter_cv`` = ``cv``, ``jitter_distribution`` =
@@ -591,14 +621,14 @@ def expected_slowest_sum(
     Each entry of ``ranks`` is one coupled rank (a data-parallel rank: the simulator draws one jitter a data-parallel
     rank and micro-batch): ``(c, draws, multipliers)``, ``c`` its nominal compute over the stretch (Σ_j w_j, the
     micro-batches' nominal times), ``draws`` the weights w_j of its independent draws (or ``k``: k draws of one
-    weight), and the named slowdowns of the model-parallel ranks it waits for. J_r = Σ_j w_j·x_j / Σ_j w_j, the x_j
-    independent draws of mean 1 and CV ``cv``: a gamma's and a normal's from the effective count (Σ_j w_j)²/Σ_j w_j²
-    (:func:`_sum_cdf_table`: exact for one weight, a gamma or an unfloored normal), a lognormal's from the weights
-    themselves by numerical convolution (:func:`_lognormal_sum_table`: exact up to its grid; Fenton–Wilkinson's
-    lognormal of the sum's two moments, used to stop 47, was +6 % at cv 3 and +11-13 % at cv 10 against draws), the
-    shapes of two weights (and a gamma's effective counts) off a grid of their one parameter where they outnumber its
-    nodes (:func:`_gridded_families`, :func:`_grid_table`: within 1e-6 of the CDF); P_r
-    the slowest of its model-parallel ranks' paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The
+    weight; or the weights' :class:`Runs`), and the named slowdowns of the model-parallel ranks it waits for.
+    J_r = Σ_j w_j·x_j / Σ_j w_j, the x_j independent draws of mean 1 and CV ``cv``: a gamma's and a normal's from the
+    effective count (Σ_j w_j)²/Σ_j w_j² (:func:`_sum_cdf_table`: exact for one weight, a gamma or an unfloored
+    normal), a lognormal's from the weights themselves by numerical convolution (:func:`_lognormal_sum_table`: exact
+    up to its grid; Fenton–Wilkinson's lognormal of the sum's two moments, used to stop 47, was +6 % at cv 3 and
+    +11-13 % at cv 10 against draws), the shapes of two weights (and a gamma's effective counts) off a grid of their
+    one parameter where they outnumber its nodes (:func:`_gridded_families`, :func:`_grid_table`: within 1e-6 of the
+    CDF); P_r the slowest of its model-parallel ranks' paces, max m·(1 + σ·z) (exactly ``max(multipliers)`` at σ 0). The
     maximum's distribution, Π_r P(c_r·P_r·J_r ≤ t) with P_r integrated out in log cells of the grid's step (one FFT
     convolution a class of ranks), is integrated over a log-spaced range (8,001 points) between the ranks' quantiles
     at z = ±9. ``c·expected_slowest`` at ``cv`` 0 (no draw: exact) and below 1e-12 (where it moves the slowest of a
@@ -624,26 +654,30 @@ def expected_slowest_sum(
     return _expected_slowest_sum(tuple(sorted(classes.items())), sigma, distribution, float(cv), gridded)
 
 
-def _draws(k: float | Sequence[float], distribution: str) -> Draws | None:
+def _draws(k: Weights, distribution: str) -> Draws | None:
     """A rank's draws as :data:`Draws` (None where they are not draws: fewer than one, a weight not > 0, a lognormal's
-    count not whole). Weights, for the gamma and the normal: the effective count (Σw)²/Σw²; for the lognormal: each
-    distinct weight (as a share of Σw) and its count. A count k, for the lognormal: k weights of 1."""
+    count not whole). Weights (or their :class:`Runs`), for the gamma and the normal: the effective count (Σw)²/Σw²;
+    for the lognormal: each distinct weight (as a share of Σw) and its count. A count k, for the lognormal: k weights
+    of 1."""
     if isinstance(k, (int, float)):
         if not k >= 1:
             return None
         if distribution != "lognormal":
             return float(k)
         return ((1.0, int(k)),) if float(k).is_integer() and k <= 1 << 40 else None
-    weights = [float(w) for w in k]
-    if not weights or not all(w > 0 and math.isfinite(w) for w in weights):
+    runs = Runs((float(w), int(n)) for w, n in k) if isinstance(k, Runs) else Runs((float(w), 1) for w in k)
+    if not runs or not all(w > 0 and math.isfinite(w) and n >= 1 for w, n in runs):
         return None
-    total = sum(weights)
+    total = runs.total()
     if distribution != "lognormal":
-        return total * total / sum(w * w for w in weights)
-    return tuple(sorted(Counter(w / total for w in weights).items()))
+        return total * total / runs.squares()
+    shares: Counter[float] = Counter()
+    for w, n in runs:
+        shares[w / total] += n
+    return tuple(sorted(shares.items()))
 
 
-def _no_jitter(ranks: Sequence[tuple[float, float | Sequence[float], Sequence[float]]], sigma: float) -> float:
+def _no_jitter(ranks: Sequence[tuple[float, Weights, Sequence[float]]], sigma: float) -> float:
     """E[max_r c_r·P_r] without jitter: the slowest of every rank's own pace scaled by its compute."""
     scales = {float(c) for c, _, _ in ranks}
     if len(scales) == 1:  # one compute: the slowest pace of all the ranks together

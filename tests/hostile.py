@@ -5824,6 +5824,35 @@ def jitter_of_many_counts() -> Iterator[Case]:
                    strict_json=True)  # fmt: skip
 
 
+def jitter_over_many_micro_batches() -> Iterator[Case]:
+    """Round 32 (stop 50). Under a compute jitter the analytic price takes the slowest rank over each stretch between
+    synchronisations, a rank's draws one a micro-batch: ZeRO-3 and FSDP synchronise at every pass, so k micro-batches
+    were 2k stretches each priced on its own (a million: killed after 400 s, 76 s of CPU, on main e758d8b), and a DDP
+    rank's k draws were a list of k weights, summed and counted again for each rank (1,024 ranks at 100,000
+    micro-batches under a profile's reducer pass: 26.3 s of CPU, past the hang limit at load; 1.0 s now). A
+    repeated
+    stretch is one object priced once, and a rank's draws are runs of equal weights (``dpsim.rank_speed.Runs``), the
+    same step to the bit; each runs in seconds now."""
+    kind = "jitter over many micro-batches (round 32)"
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    million = ["cluster.nodes=2", "training.micro_batch=4", "training.global_batch=64000000"]  # 16 ranks, k 10^6
+    for sharding, distribution in ((["training.zero_stage=3"], "lognormal"),
+                                   (["training.zero_stage=3", "training.optimizer_sharding=fsdp"], "gamma"),
+                                   ([], "normal")):  # fmt: skip
+        sets = [*million, *sharding, f"variability.jitter_distribution={distribution}",
+                "variability.compute_jitter_cv=0.05"]  # fmt: skip
+        yield Case(kind, ["run", *(a for s in sets for a in ("--set", s)), "--format", "json"], accept=True,
+                   strict_json=True)  # fmt: skip
+    profile = "name: host\nreduction_bandwidth: 1 GB/s\ncompute:\n  forward: {fixed: 0 s, per_sample: 100 us}\n" + (
+        "  backward: {fixed: 0 s, per_sample: 200 us}\n"
+    )  # (its reducer pass: a rank's last micro-batch weighs apart)
+    sets = ["cluster.nodes=128", "training.micro_batch=4", f"training.global_batch={1024 * 4 * 100_000}",
+            "training.partition=weighted", f"variability.stragglers=[{named}]", "variability.compute_jitter_cv=0.05",
+            "variability.jitter_distribution=gamma", "calibration.profile={tmp}/p.yaml"]  # fmt: skip
+    yield Case(kind, ["run", *(a for s in sets for a in ("--set", s)), "--format", "json"],
+               {"p.yaml": profile.encode()}, accept=True, strict_json=True)  # fmt: skip
+
+
 def plan_identity_files_read_back() -> Iterator[Case]:
     """Round 32 (stop 50). ``benchmarks/plan_identity.py`` (new this stop, review's 44ab16a) compares two files it
     wrote with predict_identity's reader (round 31's class); the reader refused a line nested deeper than 32 only in
@@ -5915,7 +5944,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 31 (hostile): the scripts new this stop, reading stored runs and their own files back
     stored_compute_times, identity_files_read_back,
     # round 32 (hostile): plan_identity's files read back; the jitter's tables off a grid of their one parameter
-    plan_identity_files_read_back, jitter_of_many_counts,
+    plan_identity_files_read_back, jitter_of_many_counts, jitter_over_many_micro_batches,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

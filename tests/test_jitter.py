@@ -357,9 +357,9 @@ def test_the_grid_meets_the_exact_table_at_its_midpoints(
 
 def test_many_shapes_of_one_family_are_priced_off_the_rho_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     """Twelve ranks of distinct shares of their two draws (ρ within 6 %: 4 nodes) price off the grid with 4
-    convolutions, not 12 (a gamma: 4 tables of 8,001 points, not 12), and the slowest moves by under 1e-5 of itself from the exact price (the convolution's own
-    grid moves it by up to 1e-4); :func:`lognormal_convolutions` counts what pricing builds, and a family of fewer
-    shapes than nodes is priced exactly."""
+    convolutions, not 12 (a gamma: 4 tables of 8,001 points, not 12), and the slowest moves by under 1e-5 of itself
+    from the exact price (the convolution's own grid moves it by up to 1e-4); :func:`lognormal_convolutions` counts
+    what pricing builds, and a family of fewer shapes than nodes is priced exactly."""
     import dpsim.rank_speed as rank_speed
 
     ranks = [(2.0, [1.0, 1.04 + 0.005 * i], [1.0]) for i in range(12)]
@@ -383,3 +383,54 @@ def test_many_shapes_of_one_family_are_priced_off_the_rho_grid(monkeypatch: pyte
     monkeypatch.setattr(rank_speed, "_gridded_families", lambda distribution, draws: ())
     rank_speed._expected_slowest_sum.cache_clear()
     assert grid == pytest.approx(expected_slowest_sum(ranks, 0.0, "gamma", 0.05), rel=1e-5)
+
+
+def test_a_stretch_repeated_at_every_pass_is_priced_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 32 (hostile): FSDP synchronises the ranks at every pass (ZeRO-3 at every forward), so a step of k
+    micro-batches is 2k stretches of one draw each, and each was priced on its own (a million ZeRO-3 micro-batches:
+    a million prices, killed past 400 s). A stretch's draws depend only on the pass it starts at, its length and
+    whether it holds the last backward, so the repeats are one object, priced once: 3 prices for 1,000
+    micro-batches, the same step to the bit as pricing each stretch."""
+    import dpsim.analytic.step as step
+
+    sets = ["cluster.nodes=2", "training.micro_batch=4", "training.global_batch=64000", "training.zero_stage=3",
+            "training.optimizer_sharding=fsdp", "variability.compute_jitter_cv=0.05", "model=gpt2-small"]  # fmt: skip
+    scenario = load_scenario(None, sets)  # 16 ranks, k = 1,000; FSDP gathers before each forward and backward
+    profile = step.profile_for(scenario)
+    fwd, bwd, _ = step.microbatch_times(scenario, profile)
+    fwd_w, bwd_w, _, _ = step.worker_microbatches(scenario, fwd, bwd, profile)
+    stretches = step.jitter_stretches(scenario, profile, fwd_w, bwd_w)
+    assert len(stretches) == 2_000 and len({id(s) for s in stretches}) == 3
+    v = scenario.variability
+    each = sum(expected_slowest_sum(s, 0.0, v.jitter_distribution, v.compute_jitter_cv) for s in stretches)
+    calls = []
+    priced = step.expected_slowest_sum
+    monkeypatch.setattr(step, "expected_slowest_sum", lambda *a: calls.append(1) or priced(*a))
+    assert step.jittered_compute_s(scenario, profile, fwd_w, bwd_w) == each and len(calls) == 3
+
+
+def test_runs_of_weights_price_as_their_list_to_the_bit(tmp_path: Path) -> None:
+    """Round 32 (hostile): a DDP rank's draws over a step of k micro-batches are k − 1 of one weight and one of
+    another, so the stretches hold them as runs (:class:`dpsim.rank_speed.Runs`; a list of a million weights a rank
+    class, a thousand classes, was minutes and gigabytes). Their sums run in the draws' order, so runs price as the
+    list they stand for, to the bit, under each distribution; and a step of 100,000 micro-batches on 1,024 ranks of
+    1,000 distinct stragglers under a profile's reducer pass (26.3 s of CPU before, 1.0 s) is priced in seconds."""
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+    from dpsim.rank_speed import Runs
+
+    weights = [0.3, 0.7, 0.7, 0.7, 0.1 + 0.2, 0.9]
+    runs = Runs(((0.3, 1), (0.7, 3), (0.1 + 0.2, 1), (0.9, 1)))
+    for distribution in DISTRIBUTIONS:
+        for sigma in (0.0, 0.05):
+            listed = expected_slowest_sum([(sum(weights), weights, [1.0, 1.2])] * 8, sigma, distribution, 0.3)
+            assert expected_slowest_sum([(runs.total(), runs, [1.0, 1.2])] * 8, sigma, distribution, 0.3) == listed
+    assert runs.total() == sum(weights) and runs.squares() == sum(w * w for w in weights)
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    sets = ["cluster.nodes=128", "training.micro_batch=4", f"training.global_batch={1024 * 4 * 100_000}",
+            "training.partition=weighted", f"variability.stragglers=[{named}]", "variability.compute_jitter_cv=0.05",
+            "variability.jitter_distribution=gamma", f"calibration.profile={tmp_path / 'p.yaml'}"]  # fmt: skip
+    save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
+                                 backward=LinearTime(0.0, 2e-4)), tmp_path / "p.yaml")  # fmt: skip
+    started = time.process_time()
+    assert math.isfinite(predict(load_scenario(None, sets)).step_time_s)
+    assert time.process_time() - started < 30

@@ -156,7 +156,13 @@ from dpsim.calibration import (
 )
 from dpsim.errors import ScenarioError
 from dpsim.partition import shard_sizes, speed_weights
-from dpsim.rank_speed import NEGLIGIBLE_JITTER_CV, expected_slowest, expected_slowest_sum, lognormal_convolutions
+from dpsim.rank_speed import (
+    NEGLIGIBLE_JITTER_CV,
+    Runs,
+    expected_slowest,
+    expected_slowest_sum,
+    lognormal_convolutions,
+)
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
 from dpsim.sharding import CollectivePieces, StepTraffic, collective_pieces, optimizer_partition, step_traffic
@@ -1199,15 +1205,20 @@ def jittered_compute_s(scenario: Scenario, profile: Any, forward_w: np.ndarray, 
     is as without jitter); where a gather or a stream of reductions binds instead, part of the wait hides behind it
     and this is high by that part."""
     v = scenario.variability
-    return sum(
-        expected_slowest_sum(stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv)
-        for stretch in jitter_stretches(scenario, profile, forward_w, backward_w)
-    )
+    priced: dict[int, float] = {}  # a repeated stretch is one object (jitter_stretches): priced once
+    total: float = 0
+    for stretch in jitter_stretches(scenario, profile, forward_w, backward_w):
+        if id(stretch) not in priced:
+            priced[id(stretch)] = expected_slowest_sum(
+                stretch, v.rank_speed_sigma, v.jitter_distribution, v.compute_jitter_cv
+            )
+        total += priced[id(stretch)]
+    return total
 
 
-Stretch = list[tuple[float, tuple[float, ...], tuple[float, ...]]]
+Stretch = list[tuple[float, Runs, tuple[float, ...]]]
 """One stretch's coupled ranks as :func:`dpsim.rank_speed.expected_slowest_sum` takes them: (compute, the weights
-of its draws, the slowdowns of its model-parallel ranks), one entry a data-parallel rank."""
+of its draws as runs, the slowdowns of its model-parallel ranks), one entry a data-parallel rank."""
 
 
 def jitter_stretches(scenario: Scenario, profile: Any, forward_w: np.ndarray, backward_w: np.ndarray) -> list[Stretch]:
@@ -1223,21 +1234,49 @@ def jitter_stretches(scenario: Scenario, profile: Any, forward_w: np.ndarray, ba
         for r in range(dp)
     )
     bounds = [*jitter_sync_passes(scenario), 2 * k]
+    # a stretch's draws depend only on the pass it starts at (a forward or a backward), its length and where in it
+    # the last micro-batch (its full backward) falls: one list a distinct stretch, the same object at each repeat
+    # (FSDP synchronises every pass: 2k stretches, 3 distinct, each priced once by jittered_compute_s; ZeRO-3 each
+    # forward; round 32, a million micro-batches were a million prices, killed past 400 s)
+    built: dict[tuple[int, int, bool], Stretch] = {}
     stretches = []
     for first, end in itertools.pairwise(bounds):
-        stretch: Stretch = []
-        for (f, b, s, paces), count in ranks.items():
-            weights = [
-                (f if first <= 2 * j < end else 0.0)
-                + (b - (s if j < k - 1 else 0.0) if first <= 2 * j + 1 < end else 0.0)
-                for j in range(first // 2, (end + 1) // 2)
-            ]
-            weights = [w for w in weights if w > 0]  # a draw that weighs nothing moves nothing
-            if weights:
-                stretch += [(sum(weights), tuple(weights), paces)] * count
-        if stretch:
-            stretches.append(stretch)
+        key = (first % 2, end - first, end == 2 * k)  # (the last backward, pass 2k − 1, is in the stretch that ends it)
+        if key not in built:
+            built[key] = _stretch(ranks, first, end, k)
+        if built[key]:
+            stretches.append(built[key])
     return stretches
+
+
+def _stretch(ranks: Counter[tuple[float, float, float, tuple[float, ...]]], first: int, end: int, k: int) -> Stretch:
+    """One stretch's coupled ranks (:data:`Stretch`) from the passes ``first`` to ``end`` (exclusive) of the ``k``
+    micro-batches: each rank class (forward, backward, the reducer's pass it skips before the last micro-batch, its
+    model-parallel slowdowns) and how many ranks it holds. A rank's draws are one a micro-batch, as :class:`Runs`:
+    the stretch's first and last micro-batch (a pass of theirs may lie outside it) and the step's last (its full
+    backward) weigh apart, those between alike (f + b − s: one run, however many; round 32, a list of a million
+    weights a rank class was minutes and gigabytes)."""
+    js = range(first // 2, (end + 1) // 2)
+    apart = sorted(j for j in {js[0], js[-1], k - 1} if j in js)
+    stretch: Stretch = []
+    for (f, b, s, paces), count in ranks.items():
+
+        def weight(j: int, f: float = f, b: float = b, s: float = s) -> float:
+            return (f if first <= 2 * j < end else 0.0) + (
+                b - (s if j < k - 1 else 0.0) if first <= 2 * j + 1 < end else 0.0
+            )
+
+        runs: list[tuple[float, int]] = []
+        previous = js[0] - 1
+        for j in apart:  # (the stretch's last micro-batch is among them: no run after)
+            if j - previous > 1:
+                runs.append((weight(previous + 1), j - previous - 1))
+            runs.append((weight(j), 1))
+            previous = j
+        weights = Runs((w, n) for w, n in runs if w > 0)  # a draw that weighs nothing moves nothing
+        if weights:
+            stretch += [(weights.total(), weights, paces)] * count
+    return stretch
 
 
 def jitter_convolutions(scenario: Scenario) -> tuple[int, int]:
@@ -1251,7 +1290,7 @@ def jitter_convolutions(scenario: Scenario) -> tuple[int, int]:
     profile = profile_for(scenario)
     fwd, bwd, _ = microbatch_times(scenario, profile)
     fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
-    stretches = jitter_stretches(scenario, profile, fwd_w, bwd_w)
+    stretches = {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values()  # each distinct once
     return lognormal_convolutions([[weights for _, weights, _ in stretch] for stretch in stretches])
 
 
