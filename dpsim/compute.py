@@ -65,7 +65,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dpsim.scenario import DeviceConfig, ModelConfig, Scenario
+from dpsim.scenario import DeviceConfig, ModelConfig, Scenario, TrainingConfig
 from dpsim.sharding import step_traffic
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
@@ -84,6 +84,7 @@ __all__ = [
     "epilogue_free_efficiency",
     "fit_gemm_curve",
     "flat_fraction",
+    "float8_all_gathers",
     "fsdp2_bytes_per_param",
     "fsdp_flat_gradient_bytes_per_param",
     "fsdp_gradient_divide_factors",
@@ -344,6 +345,15 @@ torchao's own roofline (``torchao/float8/roofline_utils.py`` at eab345c, ``get_t
 in the graph to fuse it into), the cast reads it again (2) and writes float8 row- and column-major (1 + 1), plus
 Inductor's extra float8 read (pytorch/pytorch#130015: 1). The column-major copy serves the input-gradient GEMM, so
 no copy is made in the backward."""
+
+
+def float8_all_gathers(training: TrainingConfig) -> bool:
+    """Whether torchao's Float8 weights reach their linears through FSDP2's float8 all-gather (``float8_all_gather``
+    of :func:`torchao_cast_bytes` and the functions that pass it on): under ``training.optimizer_sharding: fsdp``
+    (torchtitan's documented recipe); with any other sharding there is no such gather and each weight is cast where
+    the linear runs. The one reading of the rule, for the step's compute (:func:`compute_times`) and the TP
+    layer's GEMMs (:func:`dpsim.analytic.parallel._layer_gemm_seconds`)."""
+    return training.optimizer_sharding == "fsdp"
 
 
 def torchao_cast_bytes(
@@ -1234,7 +1244,7 @@ def compute_times(scenario: Scenario) -> ComputeTimes:
         autocast=t.autocast,
         stage_forward_extra=casts,
         recompute_early_stop=t.recompute_early_stop,
-        float8_all_gather=t.optimizer_sharding == "fsdp",
+        float8_all_gather=float8_all_gathers(t),
     )
 
 

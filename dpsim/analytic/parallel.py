@@ -598,7 +598,7 @@ def _layer_gemm_seconds(scenario: Scenario, row_split: int = 1) -> dict[str, flo
         t.tensor_parallel,
         t.sequence_parallel,
         row_split=row_split,
-        float8_all_gather=t.optimizer_sharding == "fsdp",
+        float8_all_gather=compute.float8_all_gathers(t),
     )
     if compute.prices_flat(m, d):  # the flat model prices every FLOP at peak · efficiency
         seconds = {k.name: k.flops / (d.peak_for(t.precision) * compute.flat_fraction(d)) for k in kernels}
