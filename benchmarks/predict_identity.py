@@ -26,7 +26,8 @@ every case; a field drawn before them is written once, with their value.
 
 Each line of the file holds the case and, per engine, either :meth:`dpsim.records.StepResult.to_dict` (every field
 and ``extra`` entry, floats written so they read back exactly) or the one-line error the case was refused with. The
-repository's own path is written as ``<repo>`` so two checkouts of one commit write identical files.
+repository's own path is written as ``<repo>``, and ``scenario_hash`` hashes the scenario so written
+(:func:`portable_hash`), so two checkouts of one commit write identical files.
 
 ``--compare A B`` reads two such files and prints the first case whose draw, answer or refusal differs, with the
 first differing field; exit status 0 when every case is identical, 1 when one differs, 2 on a file it cannot read.
@@ -37,6 +38,7 @@ machine's load.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import random
@@ -52,7 +54,7 @@ from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 from dpsim import run
 from dpsim.cli_common import atomic_output, check_writable
 from dpsim.errors import ScenarioError, safe_text
-from dpsim.scenario import load_scenario
+from dpsim.scenario import Scenario, load_scenario
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 DRAWS = {  # the agreement_fuzz.draw flags of each kind: host, wide, wider, widest
@@ -119,12 +121,24 @@ def _portable(value: Any) -> Any:
     return _portable(repr(value))
 
 
+def portable_hash(scenario: Scenario) -> str:
+    """:meth:`Scenario.scenario_hash` of ``scenario`` with the repository's path written ``<repo>``: the hash of a
+    scenario whose ``calibration.profile`` lies in the checkout (resolved to an absolute path) is the same from any
+    checkout, and equals ``scenario_hash()`` wherever the scenario names no path of it (so older files compare)."""
+    text = json.dumps(_portable(scenario.model_dump(mode="json")), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _answer(path: Path, sets: list[str], engine: str, timeout: int) -> dict[str, Any]:
     """One engine's answer to a case: ``{"result": to_dict()}``, ``{"refused": one line}``, ``{"crash": text}`` or
-    ``{"timeout": s}``."""
+    ``{"timeout": s}``. The record's ``scenario_hash`` is :func:`portable_hash`'s."""
     try:
         with case_alarm(timeout):
-            return {"result": run(load_scenario(path, sets), engine=engine).to_dict()}
+            scenario = load_scenario(path, sets)
+            result = run(scenario, engine=engine).to_dict()
+        if result["scenario_hash"] == scenario.scenario_hash():  # an engine's own hash, if it wrote one, stays seen
+            result["scenario_hash"] = portable_hash(scenario)
+        return {"result": result}
     except ScenarioError as exc:
         return {"refused": exc.one_line()}
     except _Timeout:

@@ -54,6 +54,33 @@ def test_the_repository_path_is_written_portably():
                                                                                   "t": [1, 2]}  # fmt: skip
 
 
+def test_two_checkouts_write_one_line_for_a_case_with_a_profile(tmp_path, monkeypatch):
+    """Stop 51: a profile's path is resolved to an absolute one, so ``scenario_hash`` (a hash of the scenario) differed
+    between two checkouts of one commit and ``--compare`` stopped at the first case with ``calibration.profile``. The
+    same case under a second root (the profile copied to the same place in it) writes the same line now, its hash
+    included, while the scenarios' own hashes differ; a case without a path of the checkout keeps its own hash."""
+    import shutil
+
+    from benchmarks.agreement_fuzz import PROFILE
+
+    relative = PROFILE.relative_to(identity.ROOT)
+    other = tmp_path / "checkout"
+    (other / relative).parent.mkdir(parents=True)
+    shutil.copy(PROFILE, other / relative)
+    scenario = Path(identity.ROOT) / "scenarios" / "default.yaml"
+    lines, own = [], []
+    for root in (identity.ROOT, str(other)):
+        monkeypatch.setattr(identity, "ROOT", root)
+        sets = [f"calibration.profile={root}/{relative}"]
+        row = {engine: identity._answer(scenario, sets, engine, 60) for engine in ("analytic", "sim")}
+        assert all("result" in answer for answer in row.values()), row
+        lines.append(json.dumps(identity._portable(row), sort_keys=True))
+        own.append(identity.load_scenario(scenario, sets).scenario_hash())
+    assert lines[0] == lines[1] and own[0] != own[1]
+    plain = identity.load_scenario(scenario, [])
+    assert identity._answer(scenario, [], "analytic", 60)["result"]["scenario_hash"] == plain.scenario_hash()
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
