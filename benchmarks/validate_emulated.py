@@ -308,9 +308,37 @@ FRESH50: list[list[tuple[str, object]]] = [
 (``benchmarks/results/validation-2026-12-07-e/draw_cases.py``) before any of them was measured. fresh44 to fresh49
 have been seen (models were judged on them); this is the next check no model change was made or gated on."""
 
+FRESH51: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "125 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 96), (BUCKET, "5 MiB"), (RATE, "525 Mbit/s")],
+    [(NODES, 4), ("model.layers", 5), ("model.hidden", 1152), (MB, 200), (BUCKET, "1 MiB"), (RATE, "125 Mbit/s")],
+    [(NODES, 5), (MB, 56), (ACC, 2), (BUCKET, "50 MiB"), (RATE, "1025 Mbit/s")],
+    [(NODES, 6), ("model.layers", 5), ("model.hidden", 1152), (MB, 208), (BUCKET, "3 MiB"), (RATE, "525 Mbit/s")],
+    [(NODES, 6), (MB, 48), (ACC, 6), (BUCKET, "3 MiB"), (RATE, "125 Mbit/s"),
+     ("variability.stragglers", [{"worker": 5, "slowdown": 1.25}])],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "ring"), (MB, 88), (BUCKET, "1 MiB"), (RATE, "125 Mbit/s")],
+    [(NODES, 3), (ALG, "ring"), (MB, 96), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "1025 Mbit/s")],
+    [(NODES, 7), (ALG, "ring"), (MB, 56), (ACC, 4), (BUCKET, "16 MiB"), (RATE, "1025 Mbit/s")],
+    [(NODES, 8), (ALG, "tree"), (MB, 88), (BUCKET, "25 MiB"), (RATE, "125 Mbit/s")],
+    [(NODES, 2), (ALG, "tree"), (MB, 48), (ACC, 8), (BUCKET, "16 MiB"), (RATE, "525 Mbit/s")],
+    [(NODES, 4), (ALG, "tree"), (MB, 88), (ACC, 4), (BUCKET, "100 MiB"), (RATE, "1025 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 7), (ALG, "halving-doubling"), (MB, 32), (BUCKET, "50 MiB"), (RATE, "1025 Mbit/s")],
+    [(NODES, 7), (ALG, "halving-doubling"), (MB, 48), (BUCKET, "16 MiB"), (RATE, "525 Mbit/s")],
+    [(NODES, 5), (ALG, "halving-doubling"), (MB, 104), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "125 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 32), (ACC, 8), (BUCKET, "3 MiB"), (RATE, "1025 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 104), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "525 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 256), (BUCKET, "1 MiB"), (RATE, "525 Mbit/s")],
+]  # fmt: skip
+"""A ninth set (``--case-set fresh51``, stop 51): stop 44's rule drawn again (``random.Random(51)``) at links of 125,
+525 and 1025 Mbit/s (no stored result of any kind names them; the calibration uses 150 / 450 / 1200), written down
+(``benchmarks/results/validation-2026-12-07-f/draw_cases.py``, with its one repair: seed 51 left out 2 ranks one a
+node, given to the first later one-a-node case) before any of them was measured. fresh44 to fresh50
+have been seen (models were judged on them); this is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
-    "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50,
+    "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50, "fresh51": FRESH51,
 }  # fmt: skip
 
 
@@ -508,7 +536,8 @@ def main() -> int:
                    "other rates, drawn for stop 45 (FRESH45); fresh46: 18 more at other rates again, drawn for stop 46 "
                    "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47); "
                    "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48); fresh49: seed 49 at 225 / 575 / 925 Mbit/s "
-                   "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50). With --reuse: the folder's own "
+                   "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50); fresh51: seed 51 at 125 / 525 / "
+                   "1025 Mbit/s (FRESH51). With --reuse: the folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
