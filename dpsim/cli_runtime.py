@@ -306,12 +306,23 @@ def calibrate(
     dtype: Annotated[
         str | None, typer.Option(help="--compute: bf16, fp16 or fp32 (default: the scenario's training dtype)")
     ] = None,
+    refresh: Annotated[
+        Path | None,
+        typer.Option(help="a profile dpsim calibrate wrote: time its drifting parts again here, keep its links"),
+    ] = None,
+    refresh_parts: Annotated[
+        str, typer.Option(help="--refresh: what to time again, of compute, optimizer, host")
+    ] = "compute,optimizer",
 ) -> None:
     """Measure a hardware profile: fitted α–β per algorithm, compute per micro-batch, optimizer, reduction.
 
     --compute instead times GEMMs and writes the device's GEMM curve (a cluster.device block to merge into a
-    scenario); --from-nccl-tests / --from-trace fit files and measure nothing.
+    scenario); --from-nccl-tests / --from-trace fit files and measure nothing; --refresh PROFILE times the base
+    profile's compute curve and optimizer (and, asked, the host sweep) again with its own settings and keeps the rest.
     """
+    if refresh is not None or _given(ctx, "refresh_parts"):
+        _calibrate_refresh(ctx, scenario, out, overrides or [], refresh, refresh_parts, max_residual)
+        return
     if records is not None and (from_nccl_tests or from_trace is not None):
         raise fail("--records", "raw records come from measuring; --from-nccl-tests / --from-trace measure nothing")
     if dtype is not None:
@@ -429,6 +440,74 @@ def calibrate(
     for name, beyond in sorted(within_scatter(profile, max_residual).items()):
         typer.echo(f"fit {name}: accepted within the benchmark's own scatter (no point is off by more than its "
                    f"measured median's 95 % uncertainty plus {100 * beyond:.1f} %)")  # fmt: skip
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` was given on the command line (by name: typer's context may come from its own copy of
+    click, whose ParameterSource is another class)."""
+    return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
+REFRESH_UNUSED = ("testbed", "ranks", "sizes", "algorithms", "link_class", "rates", "reps", "tcp_cc", "records",
+                  "from_nccl_tests", "nccl_algo", "from_trace", "device", "base", "compute", "gemm_sizes",
+                  "dtype")  # fmt: skip
+"""``dpsim calibrate`` options a refresh does not use: it times with the base profile's own settings."""
+
+
+def _calibrate_refresh(
+    ctx: typer.Context,
+    scenario: Path | None,
+    out: Path,
+    overrides: list[str],
+    base: Path | None,
+    parts_text: str,
+    max_residual: float,
+) -> None:
+    """``dpsim calibrate SCENARIO --refresh PROFILE [--refresh-parts P] --out NEW``: every input checked before
+    anything is timed, the new profile written whole or not at all."""
+    import hashlib
+    import time
+
+    from dpsim.calibration import load_profile, save_profile
+
+    if base is None:
+        raise fail("--refresh-parts", "only with --refresh PROFILE (the base profile to time again)")
+    for name in REFRESH_UNUSED:
+        if _given(ctx, name):
+            flag = "--" + name.replace("_", "-")
+            raise fail(flag, "not with --refresh: a refresh times the base profile's parts with its own settings")
+    from runtime.calibrate import REFRESH_PARTS, refresh_problem
+    from runtime.calibrate import refresh as run_refresh
+
+    parts = _name_list("--refresh-parts", parts_text, REFRESH_PARTS)
+    if scenario is None:
+        raise fail("scenario", "give the scenario YAML the base profile was calibrated for (its model and optimizer)")
+    _check_max_residual(max_residual)
+    check_writable(out, "--out", (".yaml", ".yml"), [scenario, base])
+    from dpsim.scenario import load_scenario
+
+    loaded = load_scenario(scenario, overrides)
+    profile = load_profile(base)
+    _require_runtime()
+    problem = refresh_problem(profile, loaded, parts)
+    if problem is not None:
+        raise fail("--refresh", problem, str(base))
+    digest = hashlib.sha256(base.read_bytes()).hexdigest()[:16]
+    begun = time.monotonic()
+    new = run_refresh(profile, loaded, parts, log=lambda m: typer.echo(m, err=True), base=str(base),
+                      base_sha256=digest)  # fmt: skip
+    with atomic_output(out, "--out") as tmp:
+        save_profile(new, tmp)
+    typer.echo(f"refreshed {', '.join(parts)} of {base} in {time.monotonic() - begun:.0f} s; links kept")
+    timed = {"compute": (), "optimizer": ("optimizer",), "host": ("host", "host.optimizer")}
+    above = {n: r for p in parts for n in timed[p] if (r := new.residuals().get(n, 0.0)) > max_residual}
+    for name, residual in sorted(above.items()):
+        typer.echo(f"fit residual {name}: {100 * residual:.1f} %")
+    typer.echo(f"wrote {out}")
+    if above:
+        listed = ", ".join(f"{n} {100 * r:.1f} %" for n, r in sorted(above.items()))
+        raise fail("calibration", f"refreshed fits above {100 * max_residual:g} %: {listed} (the profile was written "
+                   f"to {out} for inspection)")  # fmt: skip
 
 
 def _check_max_residual(max_residual: float) -> None:

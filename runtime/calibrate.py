@@ -118,6 +118,9 @@ __all__ = [
     "pool_problem",
     "pool_profiles",
     "refit_links",
+    "refresh",
+    "refresh_plan",
+    "refresh_problem",
     "remeasure_links",
     "run_bench",
     "worst_link_points",
@@ -1394,65 +1397,129 @@ def calibrate_host(
     return best[1]
 
 
+def _host_sweeps(
+    plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]
+) -> tuple[dict[int, float], dict[int, float], dict[int, float], dict[int, float]]:
+    """The host's two sweeps (:func:`calibrate_host`): the compute workload's median and slowest slowdowns per k, then
+    the optimizer workload's, measured under ``work_dir``."""
+    measured, slowest = calibrate_host(plan, work_dir=work_dir, log=log)
+    memory, memory_slowest = calibrate_host(plan, work_dir=work_dir, log=log, workload="optimizer")
+    return measured, slowest, memory, memory_slowest
+
+
+def _host_parts(
+    host: HostModel, sweeps: Sequence[dict[int, float]], page_fault: float, cores: int, work_dir: Path
+) -> tuple[HostModel, dict[str, Any]]:
+    """``host`` with the sweeps' measurements and the fits made on them (:func:`fit_host` of the compute sweep, the
+    optimizer's memory streams and residual) and the page fault's cost; and the profile's ``meta`` entries that
+    record the sweeps (read from their files under ``work_dir``)."""
+    measured, slowest, memory, memory_slowest = sweeps
+    fitted = fit_host(measured, max_cores=cores)
+    sharing = fit_host(memory, max_cores=cores)  # recorded (meta.host_optimizer_fit), not priced
+    host = dataclasses.replace(
+        host,
+        cores=fitted.cores,
+        efficiency_loss=fitted.efficiency_loss,
+        residual=fitted.residual,
+        memory_streams=fit_memory_streams(memory, max_streams=fitted.cores)[0],
+        measured=fitted.measured,
+        optimizer_measured=memory,
+        measured_slowest=slowest,
+        optimizer_measured_slowest=memory_slowest,
+        optimizer_residual=sharing_residual(memory, fitted.cores),  # what the engines price, held to the limit
+        page_fault_s=page_fault,
+    )
+    meta = {
+        "host_optimizer_fit": optimizer_sharing_meta(sharing),
+        "host_cpu_inflation": {str(k): v for k, v in host_cpu_inflation(work_dir / "host-compute").items()},
+        "host_optimizer_faults_per_step": {
+            str(k): v for k, v in host_faults(work_dir / "host-optimizer").items()
+        },
+    }  # fmt: skip
+    return host, meta
+
+
+@dataclass(frozen=True)
+class ModelParts:
+    """What :func:`calibrate_compute` times of the scenario's own model and optimizer, alone."""
+
+    forward: LinearTime
+    backward: LinearTime
+    optimizer: LinearTime
+    optimizer_residual: float
+    optimizer_curve: tuple[tuple[int, float], ...]
+    cache_bytes: int | None
+    cold_bytes: int
+
+
+def _model_parts(
+    scenario: Scenario, plan: CalibrationPlan, page_fault: float, log: Callable[[str], None]
+) -> ModelParts:
+    """The scenario model's forward and backward fits, the optimizer's cold fit after its idle wait and its warm
+    curve on the compute grid's widths (:func:`measure_compute`, :func:`measure_optimizer_fit`,
+    :func:`measure_optimizer_curve`)."""
+    log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
+    forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+    cache = last_level_cache_bytes()
+    cold = cold_cache_bytes(cache)
+    optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
+    curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers, page_fault_s=page_fault)
+    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold)
+
+
+def _measured_page_fault(log: Callable[[str], None]) -> float:
+    page_fault = measure_page_fault()
+    log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
+    return page_fault
+
+
+def _model_label(scenario: Scenario, plan: CalibrationPlan) -> str:
+    return (f"model: {scenario.model.kind} {scenario.model.num_parameters:.0f} parameters, micro-batches "
+            f"{','.join(map(str, plan.micro_batches))}")  # fmt: skip
+
+
+def _curve_label(plan: CalibrationPlan) -> str:
+    return (f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, "
+            f"micro-batches {','.join(map(str, plan.curve_micro_batches))}, alone")  # fmt: skip
+
+
 def calibrate_compute(
     profile: HardwareProfile, scenario: Scenario, plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]
 ) -> HardwareProfile:
     """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer."""
     curve = calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log)
-    measured, slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log)
+    sweeps = _host_sweeps(plan, work_dir=work_dir / "compute", log=log)
     cores = host_cores()
-    host = fit_host(measured, max_cores=cores)
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
-    memory, memory_slowest = calibrate_host(plan, work_dir=work_dir / "compute", log=log, workload="optimizer")
-    streams = fit_memory_streams(memory, max_streams=host.cores)[0]
-    sharing = fit_host(memory, max_cores=cores)  # recorded (meta.host_optimizer_fit), not priced
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
-    page_fault = measure_page_fault()
-    log(f"calibrate: {page_fault * 1e6:.2f} us per minor page fault (first touch of freshly mapped memory)")
-    host = dataclasses.replace(
-        host,
+    page_fault = _measured_page_fault(log)
+    host = HostModel(
+        cores=float(cores),
         shared_by=shared,
         comm_cpu_per_byte_s=float(profile.meta.get("comm_cpu_per_byte_s") or 0.0),
         comm_cpu_per_byte_by_rate=tuple((float(r), float(k)) for r, k in window),
-        memory_streams=streams,
-        optimizer_measured=memory,
-        measured_slowest=slowest,
-        optimizer_measured_slowest=memory_slowest,
-        optimizer_residual=sharing_residual(memory, host.cores),  # what the engines price, held to the limit
-        page_fault_s=page_fault,
     )
-    log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
-    forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
-    cache = last_level_cache_bytes()
-    cold = cold_cache_bytes(cache)
-    optimizer, opt_residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
-    optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
-                                              page_fault_s=page_fault)  # fmt: skip
+    host, host_meta = _host_parts(host, sweeps, page_fault, cores, work_dir / "compute")
+    parts = _model_parts(scenario, plan, page_fault, log)
     labels = (
-        f"compute: MLP {plan.curve_layers} layers, hidden {','.join(map(str, plan.curve_hiddens))}, micro-batches "
-        f"{','.join(map(str, plan.curve_micro_batches))}, alone",
-        f"host: {','.join(map(str, sorted(measured)))} processes computing, and stepping Adam, at once",
-        f"model: {scenario.model.kind} {scenario.model.num_parameters:.0f} parameters, micro-batches "
-        f"{','.join(map(str, plan.micro_batches))}",
+        _curve_label(plan),
+        f"host: {','.join(map(str, sorted(sweeps[0])))} processes computing, and stepping Adam, at once",
+        _model_label(scenario, plan),
     )
     meta = {
         **profile.meta,
         "model": f"{scenario.model.kind} {scenario.model.num_parameters:.0f} parameters",
         "optimizer_name": scenario.training.optimizer,
         "cores": cores,
-        "last_level_cache_bytes": cache,
-        "optimizer_cold_bytes": cold,
+        "last_level_cache_bytes": parts.cache_bytes,
+        "optimizer_cold_bytes": parts.cold_bytes,
         "optimizer_idle_s": OPTIMIZER_IDLE_S,
-        "host_optimizer_fit": optimizer_sharing_meta(sharing),
+        "host_optimizer_fit": host_meta["host_optimizer_fit"],
         "curve_rounds": CURVE_ROUNDS,
         "host_rounds": HOST_ROUNDS,
-        "host_cpu_inflation": {
-            str(k): v for k, v in host_cpu_inflation(work_dir / "compute" / "host-compute").items()
-        },
-        "host_optimizer_faults_per_step": {
-            str(k): v for k, v in host_faults(work_dir / "compute" / "host-optimizer").items()
-        },
-        "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": opt_residual},
+        "host_cpu_inflation": host_meta["host_cpu_inflation"],
+        "host_optimizer_faults_per_step": host_meta["host_optimizer_faults_per_step"],
+        "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": parts.optimizer_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
             "ranks": list(plan.ranks), "sizes": list(plan.sizes), "intra_sizes": list(plan.intra_sizes),
@@ -1460,14 +1527,15 @@ def calibrate_compute(
             "link_classes": list(plan.link_classes), "rates_bytes_per_s": list(plan.rates),
             "curve_hiddens": list(plan.curve_hiddens), "curve_micro_batches": list(plan.curve_micro_batches),
             "curve_layers": plan.curve_layers, "host_processes": list(plan.host_processes),
+            "micro_batches": list(plan.micro_batches), "reps": plan.reps, "warmup": plan.warmup,
         },
     }  # fmt: skip
     return dataclasses.replace(
         profile,
-        forward=forward,
-        backward=backward,
-        optimizer=optimizer,
-        optimizer_curve=optimizer_curve,
+        forward=parts.forward,
+        backward=parts.backward,
+        optimizer=parts.optimizer,
+        optimizer_curve=parts.optimizer_curve,
         compute_curve=curve,
         host_model=host,
         calibrated_on=(*profile.calibrated_on, *labels),
@@ -1769,6 +1837,144 @@ def calibrate(
             profile = refit_links(profile, records, plan, testbed)
             profile = dataclasses.replace(profile, meta={**profile.meta, "remeasured_rounds": round_index + 1})
     return dataclasses.replace(profile, name=name), records
+
+
+REFRESH_PARTS = ("compute", "optimizer", "host")
+"""What ``dpsim calibrate --refresh`` can time again (:func:`refresh`): ``compute``, the compute curve and the scenario
+model's forward/backward fits; ``optimizer``, the optimizer's cold fit (after its idle wait), its warm curve and the
+page fault's cost; ``host``, the two host sweeps (k processes computing, and stepping Adam, at once) and their fits."""
+REFRESH_DEFAULT = ("compute", "optimizer")
+"""The parts a refresh times again by default: the ones the emulated host moves within a session (stop 50: the compute
+curve 9–39 % between two calibrations 50 minutes apart, the optimizer probe 4.78 → 7.04 ns a parameter within 30
+minutes), while the links moved little (exposed communication 5.0 % MAPE). The host sweep is a ratio to its own lone
+process, so a uniformly slower host leaves it alone."""
+
+
+def _plan_setting(plan: Mapping[str, Any], key: str, default: Any) -> Any:
+    value = plan.get(key, default)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def refresh_plan(profile: HardwareProfile) -> CalibrationPlan | str:
+    """The plan ``profile``'s compute, host and optimizer parts were measured with (``meta.plan``; a profile of before
+    stop 51 did not record the model fit's micro-batches and repetitions, which are read from its ``model:`` label or
+    taken as the defaults), or why there is none."""
+    recorded = profile.meta.get("plan")
+    if not isinstance(recorded, dict):
+        return "meta.plan: expected the plan dpsim calibrate records (curve and host settings), got none"
+    defaults = CalibrationPlan()
+    micro = _plan_setting(recorded, "micro_batches", None)
+    if micro is None:
+        label = next((c for c in profile.calibrated_on if c.startswith("model: ")), "")
+        _, _, tail = label.partition("micro-batches ")
+        micro = tuple(int(m) for m in tail.split(",") if m.strip().isdigit()) or defaults.micro_batches
+    try:
+        return dataclasses.replace(
+            defaults,
+            micro_batches=tuple(int(m) for m in micro),
+            curve_hiddens=tuple(int(h) for h in _plan_setting(recorded, "curve_hiddens", ())),
+            curve_micro_batches=tuple(int(m) for m in _plan_setting(recorded, "curve_micro_batches", ())),
+            curve_layers=int(recorded.get("curve_layers", 0)),
+            host_processes=tuple(int(k) for k in _plan_setting(recorded, "host_processes", ())),
+            reps=int(recorded.get("reps", defaults.reps)),
+            warmup=int(recorded.get("warmup", defaults.warmup)),
+        )
+    except (TypeError, ValueError) as exc:
+        return f"meta.plan: expected whole numbers for the curve, host and model settings ({exc})"
+
+
+def refresh_problem(profile: HardwareProfile, scenario: Scenario, parts: Sequence[str] = REFRESH_DEFAULT) -> str | None:
+    """Why ``profile`` cannot be refreshed on this host for ``scenario`` (None: it can): every setting its parts were
+    measured with must be what :func:`refresh` would time them with now, or the new parts would not be the same
+    measurement taken later (one line, naming the field)."""
+    if profile.host_model is None or profile.compute_curve is None or profile.optimizer is None:
+        return ("--refresh: expected a testbed profile written by dpsim calibrate (compute curve, host model and "
+                "optimizer fit), got one without them")  # fmt: skip
+    plan = refresh_plan(profile)
+    if isinstance(plan, str):
+        return plan
+    if not plan.curve_hiddens or not plan.curve_micro_batches or plan.curve_layers < 1 or not plan.host_processes:
+        return "meta.plan: expected curve_hiddens, curve_micro_batches, curve_layers and host_processes, got none"
+    meta = profile.meta
+    cache = last_level_cache_bytes()
+    model = f"{scenario.model.kind} {scenario.model.num_parameters:.0f} parameters"
+    expected: list[tuple[str, Any, Any]] = [
+        ("torch_version", str(torch.__version__), meta.get("torch_version")),
+        ("model", model, meta.get("model")),
+        ("optimizer_name", scenario.training.optimizer, meta.get("optimizer_name")),
+        ("cores", host_cores(), meta.get("cores")),
+        ("curve_rounds", CURVE_ROUNDS, meta.get("curve_rounds")),
+        ("optimizer_idle_s", OPTIMIZER_IDLE_S, meta.get("optimizer_idle_s")),
+        ("last_level_cache_bytes", cache, meta.get("last_level_cache_bytes")),
+        ("optimizer_cold_bytes", cold_cache_bytes(cache), meta.get("optimizer_cold_bytes")),
+    ]
+    if "host" in parts:
+        expected.append(("host_rounds", HOST_ROUNDS, meta.get("host_rounds")))
+    for key, now, then in expected:
+        if now != then:
+            return (f"meta.{key}: the base profile was made with {then!r}, this host and dpsim would time its parts "
+                    f"with {now!r}: calibrate afresh instead of refreshing")  # fmt: skip
+    for label in (_curve_label(plan), _model_label(scenario, plan)):
+        if label not in profile.calibrated_on:
+            kind = label.partition(":")[0]
+            return (f"calibrated_on: expected {label!r} (the base's {kind} settings as recorded in meta.plan), "
+                    "got none: calibrate afresh instead of refreshing")  # fmt: skip
+    return None
+
+
+def refresh(
+    profile: HardwareProfile,
+    scenario: Scenario,
+    parts: Sequence[str] = REFRESH_DEFAULT,
+    *,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    base: str = "",
+    base_sha256: str = "",
+) -> HardwareProfile:
+    """``profile`` with ``parts`` (:data:`REFRESH_PARTS`) timed again on this host by the procedure and settings that
+    made them (:func:`refresh_plan`; :func:`refresh_problem` must be None), everything else kept: the links, and
+    the parts not named. ``meta.refreshes`` gains one record: the parts, when (UTC), how long, and the base (what the
+    caller names it by, its ``name`` and, given, the first 16 hex digits of its file's SHA-256)."""
+    problem = refresh_problem(profile, scenario, parts)
+    if problem is not None:
+        raise ValueError(problem)
+    plan = refresh_plan(profile)
+    assert isinstance(plan, CalibrationPlan)
+    work = (work_dir or Path(tempfile.mkdtemp(prefix="dpsim-refresh-"))) / "compute"
+    started, start = time.time(), time.monotonic()
+    host = profile.host_model
+    assert host is not None
+    new = profile
+    meta: dict[str, Any] = dict(profile.meta)
+    if "compute" in parts:
+        curve = calibrate_compute_curve(plan, work_dir=work, log=log)
+        log(f"calibrate: scenario model ({scenario.model.kind}), alone")
+        forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+        new = dataclasses.replace(new, compute_curve=curve, forward=forward, backward=backward)
+    page_fault = _measured_page_fault(log) if "optimizer" in parts else host.page_fault_s
+    if "host" in parts:
+        sweeps = _host_sweeps(plan, work_dir=work, log=log)
+        host, host_meta = _host_parts(host, sweeps, page_fault, int(meta["cores"]), work)
+        meta.update(host_meta)
+    if "optimizer" in parts:
+        cold = int(meta["optimizer_cold_bytes"])
+        optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
+        optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
+                                                  page_fault_s=page_fault)  # fmt: skip
+        new = dataclasses.replace(new, optimizer=optimizer, optimizer_curve=optimizer_curve)
+        meta["fit_residuals"] = {**meta.get("fit_residuals", {}), "optimizer": residual}
+        host = dataclasses.replace(host, page_fault_s=page_fault)
+    record = {
+        "parts": [p for p in REFRESH_PARTS if p in parts],
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "seconds": round(time.monotonic() - start, 1),
+        "base": base or profile.name,
+        "base_name": profile.name,
+        **({"base_sha256": base_sha256} if base_sha256 else {}),
+    }
+    meta["refreshes"] = [*(meta.get("refreshes") or []), record]
+    return dataclasses.replace(new, host_model=host, meta=meta)
 
 
 def _curve_worker(argv: Sequence[str]) -> None:

@@ -1,0 +1,289 @@
+"""``dpsim calibrate --refresh``: the drifting parts of a profile timed again with its own settings, the links kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import runtime.calibrate as rc
+from dpsim.calibration import (
+    ComputeCurve,
+    ComputePoint,
+    HardwareProfile,
+    HostModel,
+    LinearTime,
+    load_profile,
+    save_profile,
+)
+from dpsim.cli import app
+from dpsim.scenario import load_scenario
+from runtime.torchrun import destroy_group
+
+SCENARIO = """\
+name: refresh
+model: {kind: mlp, layers: 2, hidden: 64}
+cluster:
+  nodes: 2
+  workers_per_node: 1
+  device: {peak_flops: 50 GFLOP/s, memory: 8 GB}
+  inter_node: {bandwidth: 500 Mbit/s, latency: 50 us}
+training: {global_batch: 8, micro_batch: 4, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 1 MiB}
+"""
+
+TINY = rc.CalibrationPlan(curve_hiddens=(64,), curve_micro_batches=(4,), curve_layers=1, host_processes=(1, 2),
+                          micro_batches=(1, 2))  # fmt: skip
+"""A plan small enough to time locally in seconds (the refresh uses whatever plan the base recorded)."""
+
+
+def _scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+def _base(tmp_path: Path, **meta: Any) -> HardwareProfile:
+    """A profile as dpsim calibrate writes one with :data:`TINY` on this host (links, host and compute parts made up,
+    the settings this host and dpsim would use now), ``meta`` entries replaced."""
+    scenario = load_scenario(_scenario(tmp_path))
+    cache = rc.last_level_cache_bytes()
+    host = HostModel(2.0, 0.03, measured={1: 1.0, 2: 1.1}, optimizer_measured={1: 1.0, 2: 1.2},
+                     measured_slowest={1: 1.0, 2: 1.2}, optimizer_measured_slowest={1: 1.0, 2: 1.3},
+                     comm_cpu_per_byte_s=1e-9, page_fault_s=2e-6)  # fmt: skip
+    profile = HardwareProfile(
+        name="base",
+        links={"inter": {"ring": rc.Link(latency_s=1e-4, bandwidth=5e7)}},
+        forward=LinearTime(1e-4, 1e-5),
+        backward=LinearTime(2e-4, 2e-5),
+        optimizer=LinearTime(1e-4, 5e-9),
+        optimizer_curve=((64, 9e-9),),
+        compute_curve=ComputeCurve((ComputePoint(64, 4, 1, 1e-5, 2e-5),)),
+        host_model=host,
+        calibrated_on=(
+            rc._curve_label(TINY),
+            "host: 1,2 processes computing, and stepping Adam, at once",
+            rc._model_label(scenario, TINY),
+        ),
+        meta={
+            "torch_version": str(torch.__version__),
+            "testbed": "emulated",
+            "model": f"mlp {scenario.model.num_parameters:.0f} parameters",
+            "optimizer_name": "adam",
+            "cores": rc.host_cores(),
+            "last_level_cache_bytes": cache,
+            "optimizer_cold_bytes": rc.cold_cache_bytes(cache),
+            "optimizer_idle_s": rc.OPTIMIZER_IDLE_S,
+            "curve_rounds": rc.CURVE_ROUNDS,
+            "host_rounds": rc.HOST_ROUNDS,
+            "fit_residuals": {"optimizer": 0.01},
+            "plan": {
+                "curve_hiddens": [64],
+                "curve_micro_batches": [4],
+                "curve_layers": 1,
+                "host_processes": [1, 2],
+                "micro_batches": [1, 2],
+                "reps": 5,
+                "warmup": 1,
+            },
+        },
+    )
+    return dataclasses.replace(profile, meta={**profile.meta, **meta})
+
+
+@pytest.fixture
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Every measurement of a refresh replaced by a known value; what each was asked recorded."""
+    seen: dict[str, Any] = {}
+    curve = ComputeCurve((ComputePoint(64, 4, 1, 3e-5, 6e-5),))
+
+    def compute_curve(plan: rc.CalibrationPlan, **_: Any) -> ComputeCurve:
+        seen["curve"] = (tuple(plan.curve_hiddens), tuple(plan.curve_micro_batches), plan.curve_layers)
+        return curve
+
+    def compute(scenario: Any, micro: Any, reps: int, warmup: int) -> tuple[LinearTime, LinearTime]:
+        seen["model"] = (tuple(micro), reps, warmup)
+        return LinearTime(3e-4, 3e-5), LinearTime(6e-4, 6e-5)
+
+    def optimizer_fit(scenario: Any, **kwargs: Any) -> tuple[LinearTime, float]:
+        seen["optimizer"] = (kwargs["cold_bytes"], kwargs["page_fault_s"])
+        return LinearTime(2e-4, 7e-9), 0.02
+
+    def sweeps(plan: rc.CalibrationPlan, **_: Any) -> tuple[dict[int, float], ...]:
+        seen["host"] = tuple(plan.host_processes)
+        return {1: 1.0, 2: 1.4}, {1: 1.0, 2: 1.5}, {1: 1.0, 2: 1.25}, {1: 1.0, 2: 1.35}
+
+    monkeypatch.setattr(rc, "calibrate_compute_curve", compute_curve)
+    monkeypatch.setattr(rc, "measure_compute", compute)
+    monkeypatch.setattr(rc, "measure_optimizer_fit", optimizer_fit)
+    monkeypatch.setattr(rc, "measure_optimizer_curve", lambda *a, **k: ((64, 8e-9),))
+    monkeypatch.setattr(rc, "measure_page_fault", lambda: 3e-6)
+    monkeypatch.setattr(rc, "_host_sweeps", sweeps)
+    return seen
+
+
+def test_a_refresh_times_the_compute_and_optimizer_again_with_the_bases_settings_and_keeps_the_rest(
+    tmp_path: Path, stubbed: dict[str, Any]
+) -> None:
+    base = _base(tmp_path)
+    new = rc.refresh(base, load_scenario(_scenario(tmp_path)), work_dir=tmp_path, log=lambda m: None, base="b.yaml")
+    assert stubbed["curve"] == ((64,), (4,), 1)
+    assert stubbed["model"] == ((1, 2), 5, 1)
+    assert stubbed["optimizer"] == (base.meta["optimizer_cold_bytes"], 3e-6)
+    assert "host" not in stubbed  # not asked: the host sweep is a ratio to its own lone process
+    assert new.compute_curve is not None and new.compute_curve.points[0].backward_s == 6e-5
+    assert new.forward == LinearTime(3e-4, 3e-5) and new.backward == LinearTime(6e-4, 6e-5)
+    assert new.optimizer == LinearTime(2e-4, 7e-9) and new.optimizer_curve == ((64, 8e-9),)
+    assert new.meta["fit_residuals"]["optimizer"] == 0.02
+    assert new.links == base.links and new.calibrated_on == base.calibrated_on
+    assert base.host_model is not None and new.host_model is not None
+    assert new.host_model == dataclasses.replace(base.host_model, page_fault_s=3e-6)
+    (record,) = new.meta["refreshes"]
+    assert record["parts"] == ["compute", "optimizer"] and record["base"] == "b.yaml"
+    assert record["base_name"] == "base" and record["started_utc"].endswith("Z")
+    again = rc.refresh(new, load_scenario(_scenario(tmp_path)), ("compute",), work_dir=tmp_path, log=lambda m: None)
+    assert [r["parts"] for r in again.meta["refreshes"]] == [["compute", "optimizer"], ["compute"]]
+    assert again.optimizer == new.optimizer
+
+
+def test_a_refresh_of_the_host_refits_its_sweeps_and_keeps_the_links_and_page_fault(
+    tmp_path: Path, stubbed: dict[str, Any]
+) -> None:
+    base = _base(tmp_path)
+    new = rc.refresh(base, load_scenario(_scenario(tmp_path)), ("host",), work_dir=tmp_path, log=lambda m: None)
+    assert stubbed["host"] == (1, 2) and "curve" not in stubbed and "optimizer" not in stubbed
+    assert new.host_model is not None and base.host_model is not None
+    assert dict(new.host_model.measured) == {1: 1.0, 2: 1.4}
+    assert dict(new.host_model.optimizer_measured_slowest) == {1: 1.0, 2: 1.35}
+    assert new.host_model.page_fault_s == base.host_model.page_fault_s  # the optimizer part's, not re-timed
+    assert new.host_model.comm_cpu_per_byte_s == 1e-9
+    assert new.links == base.links and new.optimizer == base.optimizer and new.compute_curve == base.compute_curve
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [
+        ({"curve_rounds": 3}, "meta.curve_rounds"),
+        ({"optimizer_idle_s": 0.0}, "meta.optimizer_idle_s"),
+        ({"optimizer_cold_bytes": 1 << 20}, "meta.optimizer_cold_bytes"),
+        ({"torch_version": "2.0.0"}, "meta.torch_version"),
+        ({"cores": 64}, "meta.cores"),
+        ({"model": "mlp 1 parameters"}, "meta.model"),
+        ({"optimizer_name": "sgd"}, "meta.optimizer_name"),
+        ({"plan": None}, "meta.plan"),
+        (
+            {
+                "plan": {
+                    "curve_hiddens": [128],
+                    "curve_micro_batches": [4],
+                    "curve_layers": 1,
+                    "host_processes": [1, 2],
+                    "micro_batches": [1, 2],
+                }
+            },
+            "calibrated_on",
+        ),
+        (
+            {
+                "plan": {
+                    "curve_hiddens": [64],
+                    "curve_micro_batches": [4],
+                    "curve_layers": 1,
+                    "host_processes": [1, 2],
+                    "micro_batches": [1, 4],
+                }
+            },
+            "calibrated_on",
+        ),
+    ],
+)
+def test_a_base_made_with_other_settings_is_refused_naming_the_field(
+    tmp_path: Path, meta: dict[str, Any], field: str
+) -> None:
+    problem = rc.refresh_problem(_base(tmp_path, **meta), load_scenario(_scenario(tmp_path)))
+    assert problem is not None and problem.startswith(field) and "\n" not in problem
+
+
+def test_the_host_rounds_matter_only_when_the_host_is_refreshed(tmp_path: Path) -> None:
+    base, scenario = _base(tmp_path, host_rounds=1), load_scenario(_scenario(tmp_path))
+    assert rc.refresh_problem(base, scenario) is None
+    problem = rc.refresh_problem(base, scenario, ("compute", "host"))
+    assert problem is not None and problem.startswith("meta.host_rounds")
+    assert rc.refresh_problem(_base(tmp_path), scenario, rc.REFRESH_PARTS) is None
+
+
+def test_a_profile_without_compute_parts_is_refused(tmp_path: Path) -> None:
+    bare = dataclasses.replace(_base(tmp_path), host_model=None)
+    problem = rc.refresh_problem(bare, load_scenario(_scenario(tmp_path)))
+    assert problem is not None and problem.startswith("--refresh:")
+
+
+def test_a_stored_profile_of_before_stop_51_reads_its_model_micro_batches_from_its_label() -> None:
+    stored = load_profile(Path("benchmarks/results/validation-2026-12-07-e/all/profile.yaml"))
+    plan = rc.refresh_plan(stored)
+    assert isinstance(plan, rc.CalibrationPlan)
+    assert tuple(plan.micro_batches) == (1, 2, 4) and tuple(plan.curve_hiddens) == (256, 512, 1024, 2048)
+    assert tuple(plan.curve_micro_batches) == (4, 16, 64, 256) and tuple(plan.host_processes) == (1, 2, 3, 4, 6, 8)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--ranks", "2,3"], "--ranks"),
+        (["--testbed", "emulated"], "--testbed"),
+        (["--records", "r.json"], "--records"),
+        (["--refresh-parts", "compute,links"], "--refresh-parts"),
+        (["--refresh-parts", "compute,compute"], "--refresh-parts"),
+        (["--max-residual", "0"], "--max-residual"),
+    ],
+)
+def test_cli_refresh_bad_options_are_one_line_exit_2_and_write_nothing(
+    tmp_path: Path, extra: list[str], field: str
+) -> None:
+    base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
+    save_profile(_base(tmp_path), base)
+    result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out",
+                                      str(out), *extra])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert field in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_refresh_parts_without_a_base_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh-parts", "compute"])
+    assert result.exit_code == 2 and "--refresh-parts" in result.output
+
+
+def test_cli_refuses_a_base_of_other_settings_before_timing_anything(tmp_path: Path) -> None:
+    base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
+    save_profile(_base(tmp_path, curve_rounds=3), base)
+    result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "meta.curve_rounds" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cli_refresh_times_the_parts_on_this_host_and_records_its_base(tmp_path: Path) -> None:
+    """No stubs: the compute curve (in its own process), the model's fits and the optimizer timed here."""
+    base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
+    save_profile(_base(tmp_path), base)
+    try:
+        result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out",
+                                          str(out), "--max-residual", "10"])  # fmt: skip
+    finally:  # the model was timed wrapped in DDP in a one-rank group of this process (as dpsim calibrate does)
+        if torch.distributed.is_initialized():
+            destroy_group()
+    assert result.exit_code == 0, result.output
+    old, new = load_profile(base), load_profile(out)
+    assert new.links == old.links and new.host_model is not None and old.host_model is not None
+    assert new.host_model.measured == old.host_model.measured
+    assert new.compute_curve is not None and old.compute_curve is not None
+    assert new.compute_curve.points[0].forward_s != old.compute_curve.points[0].forward_s
+    assert new.optimizer != old.optimizer and new.forward != old.forward
+    (record,) = new.meta["refreshes"]
+    assert record["base"] == str(base) and len(record["base_sha256"]) == 16 and record["seconds"] > 0
