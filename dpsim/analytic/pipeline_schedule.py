@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -1311,6 +1312,81 @@ def evaluate_shared_nics(
             depart(link)
         begin(link[1])
 
+    def group_paces(loads: tuple[Any, ...]) -> dict[Any, float]:
+        """:func:`fair_paces` of the loads ``loads`` in flight together, as :func:`paces` caches them."""
+        group = frozenset(loads)
+        if group not in fair:
+            fair[group] = fair_paces({o: flows_of[o] for o in loads})
+        return fair[group]
+
+    def fast_forward(d: int, i: int) -> bool:
+        """Stage ``d``'s operation from its segment ``i`` (at ``now``) while one load is in flight beside its TP
+        and nothing else is due: each segment as the events would run it — a TP phase's bytes at their pace beside
+        that load, which is repaced as they start and end, its latency alone — with the same arithmetic in the same
+        order, but no event a segment. Stops before a segment that would end at or past the next event due or the
+        load's end (or the operation's end), and resumes there as an event of its own; False where it ran none.
+        Every time is the segment-by-segment run's bit for bit (stop 50: GPT-3 175B TP 16 × PP 8, 256
+        micro-batches, 2.5·10^5 → ~10^4 events)."""
+        key = ("tp", d)
+        beside = [o for o in near[key] if o in on_wire]
+        if len(beside) != 1 or any(o in on_wire and o != beside[0] for o in near[beside[0]]):
+            return False
+        if any(o[0] == "tp" and o != key and o[1] in lazy for o in near[key]):
+            return False
+        (other,) = beside
+        flowing = on_wire[other]
+        pending = None  # the load's own end as last pushed: it moves as the loop repaces it
+        while events and events[0][2] == 1:
+            ends, version = events[0][3]
+            if version != ends.version:
+                heapq.heappop(events)  # bytes repaced since: the loop would pass over them
+            elif ends is flowing and pending is None:
+                pending = heapq.heappop(events)
+            else:
+                break
+        horizon = events[0][0] if events else math.inf
+        both = group_paces((key, other))
+        tp_rate, on_rate, off_rate = both[key], both[other], group_paces((other,))[other]
+        segments, _, start, span, shared, at, seconds = stepping[d]
+        left, since, rate, version = flowing.left, flowing.since, flowing.rate, flowing.version
+        t, ran = now, False
+        while True:
+            while i < len(segments) and segments[i][1] <= 0:
+                i += 1
+            if i == len(segments) or since + left / rate <= t:
+                break
+            is_bytes, alone = segments[i]
+            if not is_bytes:
+                end = t + alone
+                if not (end < horizon and end < since + left / rate):
+                    break
+                t, i, ran = end, i + 1, True
+                continue
+            on_left, on_since, on_version = left, since, version
+            if on_rate != rate:
+                on_left, on_since, on_version = left - (t - since) * rate, t, version + 1
+            end = t + alone / tp_rate if tp_rate != 1.0 else t + alone
+            if not (end < horizon and end < on_since + on_left / on_rate):
+                break
+            off_left, off_since, off_version = on_left, on_since, on_version
+            if off_rate != on_rate:
+                off_left, off_since, off_version = on_left - (end - on_since) * on_rate, end, on_version + 1
+            if not off_since + off_left / off_rate > end:
+                break
+            left, since, rate, version = off_left, off_since, off_rate, off_version
+            shared = shared or tp_rate != 1.0
+            t, i, ran = end, i + 1, True
+        if pending is not None and (not ran or version == flowing.version):
+            heapq.heappush(events, pending)  # unchanged: back as it was (its order kept)
+        if not ran:
+            return False
+        stepping[d] = (segments, i, start, span, shared, at, seconds)
+        if version != flowing.version:
+            flowing.left, flowing.since, flowing.rate, flowing.version = left, since, rate, version
+            push(flowing.end, 1, (flowing, version))
+        push(t, 3, (d, i - 1))
+        return True
+
     def advance(d: int) -> None:
         """Stage ``d``'s operation at its next segment (at ``now``), or its end."""
         segments, i, start, span, shared, at, seconds = stepping[d]
@@ -1334,6 +1410,8 @@ def evaluate_shared_nics(
             end = start + span if not shared else float(ends_from(now, seconds, i)[-1])
             lazy[d] = (segments, seconds, i, now, start, span, shared, at, tokens[d])
             push(end, 5, (d, tokens[d]))
+            return
+        if not every_segment and fast_forward(d, i):
             return
         stepping[d] = (segments, i + 1, start, span, shared, at, seconds)
         is_bytes, alone = segments[i]
