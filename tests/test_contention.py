@@ -9,6 +9,7 @@ they do not (two jobs on an oversubscribed fat-tree, TP and pipeline flows besid
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -909,16 +910,26 @@ def test_tp_phases_run_as_one_event_give_the_segment_by_segment_times_bit_for_bi
     assert 0 < sum(end != start + span[kind] for kind, start, end in ops) < len(ops)  # shared and not
 
 
-def test_the_sim_record_names_left_out_tp_phases_as_predict_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``simulate`` takes its pipeline terms from predict's (``_model_parallel_terms``, TP phases left out past the
-    bound alike), and its record carries predict's flag: where predict's says True, so does the simulator's."""
-    from dpsim.analytic import step as analytic_step
-
-    s = make("a", tp=1)
-    assert simulate(s, fidelity="chunk").extra["pipeline_tp_phases_left_out"] is False
-    monkeypatch.setattr(analytic_step, "pipeline_tp_phases_left_out", lambda scenario, fabric: True)
-    assert predict(s).extra["pipeline_tp_phases_left_out"] is True
-    assert simulate(s, fidelity="chunk").extra["pipeline_tp_phases_left_out"] is True
+def test_the_left_out_flag_stays_in_both_records_always_false_and_nothing_reads_it() -> None:
+    """``extra["pipeline_tp_phases_left_out"]`` named where stops 46-48 left TP ring phases out past 2^18; since stop
+    49 (1ab8bdf) nothing is left out, so it is False in every record. It stays (``--format json``'s keys are a
+    contract) in both engines' records, written once (predict's; the simulator's record copies it) and read by
+    nothing: no price can branch on it."""
+    s = make("a", nodes=4, per_node=4, nics=4, tp=8, pipeline_parallel=2)
+    analytic_record, sim_record = predict(s), simulate(s, fidelity="chunk")
+    assert analytic_record.extra["tensor_parallel_crosses_nodes"] is True
+    assert analytic_record.extra["pipeline_tp_phases_left_out"] is False
+    assert sim_record.extra["pipeline_tp_phases_left_out"] is False
+    uses = [
+        (path.name, line.strip())
+        for path in sorted((Path(__file__).resolve().parents[1] / "dpsim").rglob("*.py"))
+        for line in path.read_text().splitlines()
+        if "pipeline_tp_phases_left_out" in line
+    ]
+    assert uses == [
+        ("step.py", '"pipeline_tp_phases_left_out": False,'),
+        ("simulate.py", '"pipeline_tp_phases_left_out": analytic.extra["pipeline_tp_phases_left_out"],'),
+    ], uses
 
 
 def _gpt3_tp16_below_the_bound() -> list[str]:

@@ -868,15 +868,6 @@ def _tp_phases(scenario: Scenario, fabric: Fabric) -> _TpPhases:
     return _TpPhases(crosses, collectives, counts, max(1, round(layers / chunks)), phases)
 
 
-def pipeline_tp_phases_left_out(scenario: Scenario, fabric: Fabric) -> bool:
-    """Whether the pipelined step's evaluation leaves out TP ring phases it would otherwise run beside the sends on
-    their NICs: never since stop 49 (stops 46-48 left them out past 2^18 events of them; the evaluation now runs an
-    operation as one event while nothing shares its NIC directions). ``predict``'s
-    ``extra["pipeline_tp_phases_left_out"]``, kept so the record's keys stay."""
-    del scenario, fabric
-    return False
-
-
 def torch_lockstep_s(scenario: Scenario, forward_s: float) -> float:
     """Seconds torch's interleaved pipeline schedule adds to the step by running its table in lock step: one model
     chunk's forward (``forward_s``, a micro-batch's forward through a stage with its TP share, over the chunks a
@@ -1878,8 +1869,9 @@ def predict(scenario: Scenario) -> StepResult:
         "pipeline_p2p_blocking_s": blocking_p2p_s,
         "tied_embedding_allreduce_s": tied_s,
         "tensor_parallel_crosses_nodes": tp_crosses_nodes,
-        # TP ring phases across nodes left out of the pipelined step's evaluation: none since stop 49
-        "pipeline_tp_phases_left_out": pipeline_tp_phases_left_out(scenario, fabric),
+        # always False since stop 49 (1ab8bdf: the pipelined step's evaluation leaves no TP ring phase out; stops 46-48
+        # left them out past 2^18): kept so the record's keys (--format json) stay; nothing reads it
+        "pipeline_tp_phases_left_out": False,
         "single_worker_step_s": single_s,
         # what prices the optimizer from memory traffic; a profile's fit prices it from the measured step instead
         **({} if profile_prices_optimizer(profile) else {"optimizer_bytes_per_param": optimizer_step_bytes(scenario)}),

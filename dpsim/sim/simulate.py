@@ -388,7 +388,7 @@ def _result(
         "bucket_bytes": plan.bucket_bytes,
         "gradient_bytes": plan.gradient_bytes,
         **{name: analytic.extra[name] for name in analytic_step.GRADIENT_COLLECTIVE},
-        # the same pipeline terms as predict's (_model_parallel_terms): the same TP phases left out past the bound
+        # predict's (always False since stop 49, kept so the record's keys stay)
         "pipeline_tp_phases_left_out": analytic.extra["pipeline_tp_phases_left_out"],
         "single_worker_step_s": single_s,
         "replications": len(outcomes),
