@@ -494,7 +494,11 @@ def _calibrate_refresh(
         raise fail("--refresh", problem, str(base))
     digest = hashlib.sha256(base.read_bytes()).hexdigest()[:16]
     begun = time.monotonic()
-    new = run_refresh(profile, loaded, parts, log=lambda m: typer.echo(m, err=True), base=str(base),
+    try:  # the base as named relative to the working directory, else its file name: no machine path in the profile
+        named = str(base.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        named = base.name
+    new = run_refresh(profile, loaded, parts, log=lambda m: typer.echo(m, err=True), base=named,
                       base_sha256=digest)  # fmt: skip
     with atomic_output(out, "--out") as tmp:
         save_profile(new, tmp)

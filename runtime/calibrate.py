@@ -1922,27 +1922,16 @@ def refresh_problem(profile: HardwareProfile, scenario: Scenario, parts: Sequenc
     return None
 
 
-def refresh(
+def _retimed(
     profile: HardwareProfile,
     scenario: Scenario,
-    parts: Sequence[str] = REFRESH_DEFAULT,
+    parts: Sequence[str],
+    plan: CalibrationPlan,
     *,
-    work_dir: Path | None = None,
-    log: Callable[[str], None] = print,
-    base: str = "",
-    base_sha256: str = "",
-) -> HardwareProfile:
-    """``profile`` with ``parts`` (:data:`REFRESH_PARTS`) timed again on this host by the procedure and settings that
-    made them (:func:`refresh_plan`; :func:`refresh_problem` must be None), everything else kept: the links, and
-    the parts not named. ``meta.refreshes`` gains one record: the parts, when (UTC), how long, and the base (what the
-    caller names it by, its ``name`` and, given, the first 16 hex digits of its file's SHA-256)."""
-    problem = refresh_problem(profile, scenario, parts)
-    if problem is not None:
-        raise ValueError(problem)
-    plan = refresh_plan(profile)
-    assert isinstance(plan, CalibrationPlan)
-    work = (work_dir or Path(tempfile.mkdtemp(prefix="dpsim-refresh-"))) / "compute"
-    started, start = time.time(), time.monotonic()
+    work: Path,
+    log: Callable[[str], None],
+) -> tuple[HardwareProfile, HostModel, dict[str, Any]]:
+    """:func:`refresh`'s measurements: ``profile`` with ``parts`` timed again, its host model and its meta."""
     host = profile.host_model
     assert host is not None
     new = profile
@@ -1965,6 +1954,34 @@ def refresh(
         new = dataclasses.replace(new, optimizer=optimizer, optimizer_curve=optimizer_curve)
         meta["fit_residuals"] = {**meta.get("fit_residuals", {}), "optimizer": residual}
         host = dataclasses.replace(host, page_fault_s=page_fault)
+    return new, host, meta
+
+
+def refresh(
+    profile: HardwareProfile,
+    scenario: Scenario,
+    parts: Sequence[str] = REFRESH_DEFAULT,
+    *,
+    work_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    base: str = "",
+    base_sha256: str = "",
+) -> HardwareProfile:
+    """``profile`` with ``parts`` (:data:`REFRESH_PARTS`) timed again on this host by the procedure and settings that
+    made them (:func:`refresh_plan`; :func:`refresh_problem` must be None), everything else kept: the links, and
+    the parts not named. ``meta.refreshes`` gains one record: the parts, when (UTC), how long, and the base (what the
+    caller names it by, its ``name`` and, given, the first 16 hex digits of its file's SHA-256)."""
+    problem = refresh_problem(profile, scenario, parts)
+    if problem is not None:
+        raise ValueError(problem)
+    plan = refresh_plan(profile)
+    assert isinstance(plan, CalibrationPlan)
+    started, start = time.time(), time.monotonic()
+    if work_dir is None:  # the curve's worker writes its points there: removed afterwards
+        with tempfile.TemporaryDirectory(prefix="dpsim-refresh-") as tmp:
+            new, host, meta = _retimed(profile, scenario, parts, plan, work=Path(tmp) / "compute", log=log)
+    else:
+        new, host, meta = _retimed(profile, scenario, parts, plan, work=work_dir / "compute", log=log)
     record = {
         "parts": [p for p in REFRESH_PARTS if p in parts],
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

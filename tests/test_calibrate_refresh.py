@@ -286,4 +286,32 @@ def test_cli_refresh_times_the_parts_on_this_host_and_records_its_base(tmp_path:
     assert new.compute_curve.points[0].forward_s != old.compute_curve.points[0].forward_s
     assert new.optimizer != old.optimizer and new.forward != old.forward
     (record,) = new.meta["refreshes"]
-    assert record["base"] == str(base) and len(record["base_sha256"]) == 16 and record["seconds"] > 0
+    assert record["base"] == "base.yaml" and len(record["base_sha256"]) == 16 and record["seconds"] > 0
+    assert str(tmp_path) not in out.read_text(encoding="utf-8")  # the base named without a machine path
+
+
+def test_cli_refresh_names_the_base_relative_to_the_working_directory_else_by_its_file_name(
+    tmp_path: Path, stubbed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "cal").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    base, out = tmp_path / "cal" / "base.yaml", tmp_path / "new.yaml"
+    save_profile(_base(tmp_path), base)
+    scenario = _scenario(tmp_path)
+    for cwd, given, named in ((tmp_path, "cal/base.yaml", "cal/base.yaml"),
+                              (tmp_path / "elsewhere", str(base), "base.yaml")):  # fmt: skip
+        monkeypatch.chdir(cwd)
+        out.unlink(missing_ok=True)
+        result = CliRunner().invoke(app, ["calibrate", str(scenario), "--refresh", given, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        (record,) = load_profile(out).meta["refreshes"]
+        assert record["base"] == named
+        assert str(tmp_path) not in out.read_text(encoding="utf-8")
+
+
+def test_a_refresh_without_a_work_folder_leaves_no_temporary_folder(
+    tmp_path: Path, stubbed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rc.tempfile, "tempdir", str(tmp_path))
+    rc.refresh(_base(tmp_path), load_scenario(_scenario(tmp_path)), log=lambda m: None)
+    assert not list(tmp_path.glob("dpsim-refresh-*"))
