@@ -6,7 +6,9 @@
 #                 again -- prices repeat 1, R1b, as stops 45-50 did); probe.
 #   window.sh W2  probe; a registered refresh (REFRESH, a bash file sourced here) if any; repeat 2 with CAL1's profile
 #                 (started only if it ends by ROOT_BY); every test marked root on main's head; CAL2 (a second defaults
-#                 calibration) if >= CAL_NEED s remain, else repeat 3; probe.
+#                 calibration) if >= CAL_NEED s remain, else repeat 3; probe. With ROOT_FIRST set (stop 51: W1's
+#                 calibration ran 17 min, its gate's two rounds, and left no time for repeat 1): the root tests, then
+#                 repeat 1 (R1b) if W1 has none, repeat 2, repeat 3 if it fits; probe.
 #   window.sh W3  probe; refresh; what W2 could not hold (repeat 3, or CAL2); probe.
 # The drift probe (leads50 ## emu): one runtime.calibrate.measure_optimizer_fit with the calibration's own settings (cold,
 # OPTIMIZER_IDLE_S idle), 9-10 s, at the start and the end of every window (probe-<W>-start.txt / -end.txt).
@@ -86,9 +88,15 @@ case $W in
   W2)
     # shellcheck disable=SC1090
     [ -n "${REFRESH:-}" ] && . "$REFRESH"
-    repeat R2 0 "$(date -u -d "${ROOT_BY:?HH:MM:SS}" +%s)"
-    roottests
-    calibrate "$CAL_NEED" 20 || repeat R3 20 "$END_EPOCH" ;;
+    if [ -n "${ROOT_FIRST:-}" ]; then  # W1's calibration left no time for repeat 1 (14:59): the root tests first,
+      roottests                        # then repeat 1 (R1b) and 2, and 3 if it ends 30 s before the window
+      [ -f "$D/R1/runs.jsonl" ] || repeat R1b 30 "$END_EPOCH"
+      repeat R2 30 "$END_EPOCH" && repeat R3 30 "$END_EPOCH"
+    else
+      repeat R2 0 "$(date -u -d "${ROOT_BY:?HH:MM:SS}" +%s)"
+      roottests
+      calibrate "$CAL_NEED" 20 || repeat R3 20 "$END_EPOCH"
+    fi ;;
   W3)
     # shellcheck disable=SC1090
     [ -n "${REFRESH:-}" ] && . "$REFRESH"
