@@ -67,7 +67,7 @@ repeats() {  # chunks of R1b, R2, R3 in order until the window's end (less $1 s 
   done
 }
 mkdir -p "$D/R1b" "$D/R2" "$D/R3"
-{ date -u; uptime; echo "netns: $(ip netns list | wc -l)"; ip netns list; } > "$D/before-$W.txt"
+{ date -u; uptime; echo "netns: $(ip netns list | wc -l)"; ip netns list; grep -m1 MHz /proc/cpuinfo; } > "$D/before-$W.txt"
 git checkout -q --detach main  # main at window time
 log "start $W; main $(git rev-parse --short main), $(left) s to the window's end; steps: ${STEPS:?}"
 sampler & SAMPLER=$!
@@ -82,7 +82,7 @@ n=0; for s in $STEPS; do
   esac
 done
 kill $SAMPLER
-ip netns list > "$D/netns-after-$W.txt"
+ip netns list > "$D/netns-after-$W.txt"; grep -m1 MHz /proc/cpuinfo >> "$D/window-$W.log"
 log "end $W; netns: $(wc -l < "$D/netns-after-$W.txt")"
 if [ -n "${QUIET_FILE:-}" ] && [ -n "${QUIET_LINE:-}" ]; then
   grep -vxF "$QUIET_LINE" "$QUIET_FILE" > "$D/quiet.tmp"; [ -s "$D/quiet.tmp" ] || echo none > "$D/quiet.tmp"
