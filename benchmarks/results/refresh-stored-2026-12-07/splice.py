@@ -10,12 +10,15 @@ so the first calibration's links with a later calibration's parts are what a ref
 - ``cal1+calN compute``: CAL1 with CALN's compute curve and model fits;
 - ``cal1+calN compute,optimizer``: also CALN's optimizer fit, warm curve and page fault (the refresh's default);
 - ``cal1+calN compute,optimizer,host``: also CALN's host sweep, C and ε refitted as the refresh does
-  (``runtime.calibrate._host_parts``'s fits; CAL1's links kept, not refitted).
+  (``runtime.calibrate._host_parts``'s fits; CAL1's links kept, not refitted);
+- with ``--mean``, instead: ``cal1+mean(cal1,calN) compute,optimizer``: CAL1 with the mean of the two calibrations'
+  compute and optimizer parts (``runtime.calibrate._mean_curve`` / ``_mean_linear``; the warm curve and page fault
+  CALN's), the links CAL1's: a refresh that averages the base's timing with the new one.
 
 Each profile prices the group's stored runs with ``validate_emulated.py --reuse G/all --profile P`` (no ``--refit``),
 per repeat. Both engines are printed (they agree to 1e-12 on these groups).
 
-    PYTHONPATH=. python benchmarks/results/refresh-stored-2026-12-07/splice.py [GROUP...]
+    PYTHONPATH=. python benchmarks/results/refresh-stored-2026-12-07/splice.py [--mean] [GROUP...]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from dpsim.calibration import (
     save_profile,
     sharing_residual,
 )
+from runtime.calibrate import _mean_curve, _mean_linear
 
 RESULTS = Path(__file__).resolve().parents[1]
 GROUPS = {"fresh45": "validation-2026-12-06-r", "fresh46": "validation-2026-12-07-a",
@@ -77,6 +81,16 @@ def splice(base: HardwareProfile, later: HardwareProfile, parts: tuple[str, ...]
     return dataclasses.replace(new, host_model=host, meta=meta)
 
 
+def averaged(base: HardwareProfile, later: HardwareProfile) -> HardwareProfile:
+    """``base`` with the mean of its and ``later``'s compute and optimizer parts (``--mean``)."""
+    spliced = splice(base, later, ("compute", "optimizer"))
+    return dataclasses.replace(
+        spliced, compute_curve=_mean_curve([base.compute_curve, later.compute_curve]),
+        forward=_mean_linear([base.forward, later.forward]), backward=_mean_linear([base.backward, later.backward]),
+        optimizer=_mean_linear([base.optimizer, later.optimizer]),
+    )  # fmt: skip
+
+
 def later_calibrations(folder: str) -> list[tuple[str, Path]]:
     """A group's later calibrations as stored (``all-cal2`` / ``all-cal3``, else ``CAL2`` / ``CAL3``)."""
     out = []
@@ -102,15 +116,23 @@ def score(folder: str, profile: Path | None) -> str:
 
 
 def main() -> None:
-    chosen = sys.argv[1:] or list(GROUPS)
+    mean = "--mean" in sys.argv[1:]
+    chosen = [a for a in sys.argv[1:] if a != "--mean"] or list(GROUPS)
     with tempfile.TemporaryDirectory() as tmp:
         for group in chosen:
             folder = GROUPS[group]
             base = load_profile(RESULTS / folder / "all" / "profile.yaml")
-            print(f"{group} cal1: {score(folder, None)}", flush=True)
+            if not mean:
+                print(f"{group} cal1: {score(folder, None)}", flush=True)
             for name, path in later_calibrations(folder):
-                print(f"{group} {name}: {score(folder, path)}", flush=True)
                 later = load_profile(path)
+                if mean:
+                    out = Path(tmp) / group / name / "mean.yaml"
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    save_profile(averaged(base, later), out)
+                    print(f"{group} cal1+mean(cal1,{name}) compute,optimizer: {score(folder, out)}", flush=True)
+                    continue
+                print(f"{group} {name}: {score(folder, path)}", flush=True)
                 for parts in PARTS:
                     out = Path(tmp) / group / name / ("-".join(parts) + ".yaml")
                     out.parent.mkdir(parents=True, exist_ok=True)
