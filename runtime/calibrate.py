@@ -1855,32 +1855,43 @@ def _plan_setting(plan: Mapping[str, Any], key: str, default: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _whole_numbers(recorded: Mapping[str, Any], key: str, default: Any, least: int) -> tuple[int, ...] | str:
+    """``meta.plan``'s ``key`` as whole numbers of at least ``least`` (a list, or one number), or why not: a
+    fraction, a boolean or a string is not one (``int()`` truncated 2.5 to 2 and read ``true`` as 1)."""
+    value = _plan_setting(recorded, key, default)
+    values = value if isinstance(value, tuple) else (value,)
+    if not values or not all(type(v) is int and v >= least for v in values):
+        return f"meta.plan.{key}: expected whole numbers of at least {least}, got {value!r}"[:300]
+    return values
+
+
 def refresh_plan(profile: HardwareProfile) -> CalibrationPlan | str:
     """The plan ``profile``'s compute, host and optimizer parts were measured with (``meta.plan``; a profile of before
     stop 51 did not record the model fit's micro-batches and repetitions, which are read from its ``model:`` label or
-    taken as the defaults), or why there is none."""
+    taken as the defaults), or why there is none: each setting a whole number of at least 1 (warm-up rounds 0), the
+    repetitions at most :attr:`CalibrationPlan.max_reps`, as ``--reps`` (round 33: 0 repetitions took the median of
+    nothing, a traceback once the curve was timed; a label's ``²`` passed ``str.isdigit`` and failed ``int``)."""
     recorded = profile.meta.get("plan")
     if not isinstance(recorded, dict):
         return "meta.plan: expected the plan dpsim calibrate records (curve and host settings), got none"
     defaults = CalibrationPlan()
-    micro = _plan_setting(recorded, "micro_batches", None)
+    micro: Any = _plan_setting(recorded, "micro_batches", None)
     if micro is None:
         label = next((c for c in profile.calibrated_on if c.startswith("model: ")), "")
         _, _, tail = label.partition("micro-batches ")
-        micro = tuple(int(m) for m in tail.split(",") if m.strip().isdigit()) or defaults.micro_batches
-    try:
-        return dataclasses.replace(
-            defaults,
-            micro_batches=tuple(int(m) for m in micro),
-            curve_hiddens=tuple(int(h) for h in _plan_setting(recorded, "curve_hiddens", ())),
-            curve_micro_batches=tuple(int(m) for m in _plan_setting(recorded, "curve_micro_batches", ())),
-            curve_layers=int(recorded.get("curve_layers", 0)),
-            host_processes=tuple(int(k) for k in _plan_setting(recorded, "host_processes", ())),
-            reps=int(recorded.get("reps", defaults.reps)),
-            warmup=int(recorded.get("warmup", defaults.warmup)),
-        )
-    except (TypeError, ValueError) as exc:
-        return f"meta.plan: expected whole numbers for the curve, host and model settings ({exc})"
+        digits = [m.strip() for m in tail.split(",")]
+        micro = tuple(int(m) for m in digits if m.isascii() and m.isdigit() and len(m) < 19) or defaults.micro_batches
+    settings: dict[str, Any] = {}
+    for key, default, least in (("micro_batches", micro, 1), ("curve_hiddens", (), 1),
+                                ("curve_micro_batches", (), 1), ("curve_layers", 0, 0), ("host_processes", (), 1),
+                                ("reps", defaults.reps, 1), ("warmup", defaults.warmup, 0)):  # fmt: skip
+        values = _whole_numbers({**recorded, "micro_batches": micro}, key, default, least)
+        if isinstance(values, str):
+            return values
+        settings[key] = values if isinstance(default, tuple) else values[0]
+    if settings["reps"] > defaults.max_reps:
+        return f"meta.plan.reps: expected at most {defaults.max_reps} (as --reps), got {settings['reps']}"
+    return dataclasses.replace(defaults, **settings)
 
 
 def refresh_problem(profile: HardwareProfile, scenario: Scenario, parts: Sequence[str] = REFRESH_DEFAULT) -> str | None:

@@ -5880,6 +5880,83 @@ def plan_identity_files_read_back() -> Iterator[Case]:
                accept=True, program=program)  # fmt: skip
 
 
+REFRESH_SCENARIO = """\
+name: refresh
+model: {kind: mlp, layers: 2, hidden: 64}
+cluster:
+  nodes: 2
+  workers_per_node: 1
+  device: {peak_flops: 50 GFLOP/s, memory: 8 GB}
+  inter_node: {bandwidth: 500 Mbit/s, latency: 50 us}
+training: {global_batch: 8, micro_batch: 4, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 1 MiB}
+"""
+
+
+def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes:
+    """A profile as ``dpsim calibrate`` writes one on this host (its torch, cores and cache; links, host and compute
+    parts made up) for :data:`REFRESH_SCENARIO` with a small plan, ``plan`` entries replaced (None: removed) and
+    its ``model:`` label's micro-batches text ``model_label`` where given."""
+    import tempfile
+
+    import torch
+    import yaml
+
+    import runtime.calibrate as rc
+    from dpsim.calibration import ComputeCurve, ComputePoint, HardwareProfile, HostModel, LinearTime, save_profile
+    from dpsim.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict(yaml.safe_load(REFRESH_SCENARIO))
+    small = rc.CalibrationPlan(curve_hiddens=(64,), curve_micro_batches=(4,), curve_layers=1, host_processes=(1, 2),
+                               micro_batches=(1, 2))  # fmt: skip
+    recorded = {"curve_hiddens": [64], "curve_micro_batches": [4], "curve_layers": 1, "host_processes": [1, 2],
+                "micro_batches": [1, 2], "reps": 5, "warmup": 1}  # fmt: skip
+    recorded = {k: v for k, v in {**recorded, **plan}.items() if v is not None}
+    model = rc._model_label(scenario, small)
+    if model_label is not None:
+        model = model.partition("micro-batches ")[0] + model_label
+    cache = rc.last_level_cache_bytes()
+    profile = HardwareProfile(
+        name="base", links={"inter": {"ring": rc.Link(latency_s=1e-4, bandwidth=5e7)}},
+        forward=LinearTime(1e-4, 1e-5), backward=LinearTime(2e-4, 2e-5), optimizer=LinearTime(1e-4, 5e-9),
+        optimizer_curve=((64, 9e-9),), compute_curve=ComputeCurve((ComputePoint(64, 4, 1, 1e-5, 2e-5),)),
+        host_model=HostModel(2.0, 0.03, measured={1: 1.0, 2: 1.1}, optimizer_measured={1: 1.0, 2: 1.2},
+                             measured_slowest={1: 1.0, 2: 1.2}, optimizer_measured_slowest={1: 1.0, 2: 1.3},
+                             comm_cpu_per_byte_s=1e-9, page_fault_s=2e-6),
+        calibrated_on=(rc._curve_label(small), "host: 1,2 processes computing, and stepping Adam, at once", model),
+        meta={"torch_version": str(torch.__version__), "testbed": "emulated",
+              "model": f"mlp {scenario.model.num_parameters:.0f} parameters", "optimizer_name": "adam",
+              "cores": rc.host_cores(), "last_level_cache_bytes": cache,
+              "optimizer_cold_bytes": rc.cold_cache_bytes(cache),
+              "optimizer_idle_s": rc.OPTIMIZER_IDLE_S, "curve_rounds": rc.CURVE_ROUNDS, "host_rounds": rc.HOST_ROUNDS,
+              "fit_residuals": {"optimizer": 0.01}, "plan": recorded},
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        save_profile(profile, Path(folder) / "p.yaml")
+        return (Path(folder) / "p.yaml").read_bytes()
+
+
+def refresh_plans_doctored() -> Iterator[Case]:
+    """Round 33 (stop 51). ``dpsim calibrate --refresh PROFILE`` (pool's 3b70b6c, new this stop) times again with the
+    settings the base recorded in ``meta.plan``, read with ``int()``: a label's ``²`` (a stop-50 profile's model
+    micro-batches) passed ``str.isdigit`` and failed ``int``, a ``ValueError`` traceback; 0 repetitions timed the
+    curve, then took the median of nothing (a ``StatisticsError`` traceback); 10^9 timed for ever; 2.5 ran as 2 and
+    ``true`` as 1, silently. Each is one line naming the setting now, before anything is timed."""
+    kind = "refresh plans doctored (round 33)"
+    scenario = {"s.yaml": REFRESH_SCENARIO.encode()}
+    argv = ["calibrate", "{tmp}/s.yaml", "--refresh", "{tmp}/p.yaml", "--out", "{tmp}/new.yaml"]
+    for plan, names in (({"reps": 0}, "meta.plan.reps"), ({"reps": 10**9}, "meta.plan.reps"),
+                        ({"warmup": -1}, "meta.plan.warmup"), ({"micro_batches": [1, 2.5]}, "meta.plan.micro_batches"),
+                        ({"curve_hiddens": [True]}, "meta.plan.curve_hiddens"),
+                        ({"host_processes": [0, 2]}, "meta.plan.host_processes"),
+                        ({"curve_layers": 1.5}, "meta.plan.curve_layers")):  # fmt: skip
+        yield Case(kind, argv, {**scenario, "p.yaml": _refresh_base(plan)}, expect_error=True, names=names,
+                   outputs=("{tmp}/new.yaml",))  # fmt: skip
+    for label in ("1,\u00b2", "9" * 5000, "\u0661,2"):
+        yield Case(kind, argv, {**scenario, "p.yaml": _refresh_base({"micro_batches": None}, label)},
+                   expect_error=True, names="calibrated_on", outputs=("{tmp}/new.yaml",))  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -5945,6 +6022,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     stored_compute_times, identity_files_read_back,
     # round 32 (hostile): plan_identity's files read back; the jitter's tables off a grid of their one parameter
     plan_identity_files_read_back, jitter_of_many_counts, jitter_over_many_micro_batches,
+    # round 33 (hostile): calibrate --refresh's recorded plan (new this stop)
+    refresh_plans_doctored,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -315,3 +315,37 @@ def test_a_refresh_without_a_work_folder_leaves_no_temporary_folder(
     monkeypatch.setattr(rc.tempfile, "tempdir", str(tmp_path))
     rc.refresh(_base(tmp_path), load_scenario(_scenario(tmp_path)), log=lambda m: None)
     assert not list(tmp_path.glob("dpsim-refresh-*"))
+
+
+@pytest.mark.parametrize(
+    ("plan", "label", "field"),
+    [
+        ({"reps": 0}, None, "meta.plan.reps"),
+        ({"reps": 10**9}, None, "meta.plan.reps"),
+        ({"warmup": -1}, None, "meta.plan.warmup"),
+        ({"micro_batches": [1, 2.5]}, None, "meta.plan.micro_batches"),
+        ({"curve_hiddens": [True]}, None, "meta.plan.curve_hiddens"),
+        ({"curve_micro_batches": [0]}, None, "meta.plan.curve_micro_batches"),
+        ({"host_processes": ["2"]}, None, "meta.plan.host_processes"),
+        ({"curve_layers": 1.5}, None, "meta.plan.curve_layers"),
+        ({"micro_batches": None}, "micro-batches 1,²", None),
+        ({"micro_batches": None}, "micro-batches " + "9" * 5000, None),
+    ],
+)
+def test_a_doctored_plan_is_refused_naming_its_setting_before_anything_is_timed(
+    tmp_path: Path, plan: dict[str, Any], label: str | None, field: str | None
+) -> None:
+    """Round 33 (hostile): ``meta.plan``'s settings are what a refresh times with, read with ``int()``: 2.5 became 2 and
+    ``true`` 1 silently, 0 repetitions took the median of nothing (a ``StatisticsError`` traceback once the curve was
+    timed), 10^9 ran for ever, and a stop-50 label's ``²`` passed ``str.isdigit`` and failed ``int`` (a ``ValueError``
+    traceback; 5,000 digits likewise). Each is one line naming the setting now, or (a label's stray digits) skipped
+    as before: the label's micro-batches are only a fallback, and the base's own label is then checked as ever."""
+    base = _base(tmp_path)
+    recorded = {k: v for k, v in {**base.meta["plan"], **plan}.items() if v is not None}
+    profile = dataclasses.replace(base, meta={**base.meta, "plan": recorded})
+    if label is not None:
+        labels = tuple(c for c in base.calibrated_on if not c.startswith("model: "))
+        profile = dataclasses.replace(profile, calibrated_on=(*labels, f"model: mlp 1 parameters, {label}"))
+    problem = rc.refresh_problem(profile, load_scenario(_scenario(tmp_path)))
+    assert problem is not None and "\n" not in problem and len(problem) < 400
+    assert problem.startswith(field or "calibrated_on")
