@@ -14,11 +14,16 @@ records) against each profile (``--profile``, default the folder's ``profile.yam
    collective at different times);
 3. ``release``: what the ranks leaving the last collective apart would make of the time-sliced window
    (:func:`release_of`: :func:`dpsim.compute_overlap.overlap_share` of the ranks released at their ends of the run's
-   last bucket's all-reduce, its schedule's :func:`~dpsim.compute_overlap.completion_fractions` times the analytic
-   engine's price of it; 1 where they leave together: the rings, NCCL's trees), beside ``share``; not priced;
+   last bucket's all-reduce, :func:`dpsim.compute_overlap.collective_releases`: its schedule's
+   :func:`~dpsim.compute_overlap.completion_fractions` times the analytic engine's price of it, gloo's own ring across
+   nodes of two ranks or more by :func:`~dpsim.compute_overlap.gloo_ring_ends`; 1 where they leave together: the
+   rings of one rank a node, NCCL's trees), beside ``share``; not priced;
 4. the runs' compute spread (:func:`compute_spread`): the critical rank's compute over the median rank's, and
    beside it the measured barrier, which follows it;
-5. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
+5. where the runs record them (``extra.per_rank_release_lag_s``, since 695192c), each rank's lag leaving the
+   last collective behind the first to leave, sorted, beside the lags the engines' release times give
+   (:func:`release_lags`: :func:`dpsim.compute_overlap.collective_releases` of the run's last bucket);
+6. with ``--swap OTHER`` (another calibration's profile of the same testbed): the first profile with one
    measurement at a time taken from OTHER (the compute curve, the host's ε, the whole host model, the links, the
    optimizer fit, then all of it), priced by the analytic engine on the runs' median run: the step MAPE and the
    compute term's mean and MAPE, so which measurement moves the prediction between calibrations shows.
@@ -135,26 +140,17 @@ def _rank_times(index: int, extra: Any) -> tuple[float, float, list[float]]:
     return wall, cpu, cpus
 
 
-RELEASED_APART = ("halving-doubling", "direct", "parameter-server", "hierarchical")
-"""All-reduce algorithms whose ranks may leave at different times (the rings and NCCL's pipelined trees end
-together)."""
-
-
 def release_of(scenario: Any, profile: Any, run: Any, window_s: float, index: int = 0) -> float:
     """:func:`dpsim.compute_overlap.overlap_share` of the ranks released at their ends of the run's last bucket's
     all-reduce (``extra.bucket_bytes[-1]``, the bucket DDP hands over last), priced by the analytic engine on the
     profile's links; ``window_s`` the time-sliced window (every rank computing at once). 1 without the job's ranks
     on fewer cores than ranks, or where the algorithm's ranks end together; a bucket list that is not one of byte
     counts is refused in one line naming configuration ``index``."""
-    from dpsim.analytic.collectives import algorithm_of, collective
-    from dpsim.analytic.fabrics import dp_fabric
-    from dpsim.analytic.step import calibrated_fabric
-    from dpsim.compute_overlap import completion_fractions, overlap_share
-    from dpsim.sim.collectives import allreduce
+    from dpsim.analytic.collectives import algorithm_of
+    from dpsim.compute_overlap import collective_releases, may_release_apart, overlap_share
 
     host, k = profile.host_model, scenario.world_size
-    algorithm = algorithm_of(scenario)
-    if host.shared_by != "job" or k <= host.cores or algorithm not in RELEASED_APART:
+    if host.shared_by != "job" or k <= host.cores or not may_release_apart(scenario, profile):
         return 1.0
     buckets = run.extra.get("bucket_bytes")
     try:
@@ -162,12 +158,12 @@ def release_of(scenario: Any, profile: Any, run: Any, window_s: float, index: in
     except (TypeError, ValueError, IndexError, KeyError):
         size = math.nan
     if not 0 < size < math.inf:
-        raise ScriptError(f"--runs: configuration {index}: a {algorithm} run whose extra.bucket_bytes is not a list "
-                          "of byte counts > 0")  # fmt: skip
-    group = dp_fabric(scenario, calibrated_fabric(scenario, profile))
-    fractions = completion_fractions(allreduce(algorithm, group.world_size, group.per_node), group.world_size)
-    last = collective("allreduce", algorithm, size, group).time_s
-    return overlap_share(list(last * fractions), window_s / max(1.0, k / host.cores), host.cores)
+        raise ScriptError(f"--runs: configuration {index}: a {algorithm_of(scenario)} run whose extra.bucket_bytes "
+                          "is not a list of byte counts > 0")  # fmt: skip
+    releases = collective_releases(scenario, profile, size)
+    if releases is None:
+        return 1.0
+    return overlap_share(list(releases), window_s / max(1.0, k / host.cores), host.cores)
 
 
 def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[dict[str, float]], dict[int, Any]]:
@@ -197,6 +193,31 @@ def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[
             if not straggler:
                 by_repeat.setdefault(repeat, []).append((k, work))
     return rows, {r: fit_work(points) for r, points in sorted(by_repeat.items())}
+
+
+def release_lags(cases: list[Any], saved: list[list[Any]], profile: Any) -> list[str]:
+    """Per configuration whose runs record ``extra.per_rank_release_lag_s``: the predicted lags (ms, each rank's
+    release from :func:`dpsim.compute_overlap.collective_releases` of the last bucket less the first's, sorted: the
+    engines' rank numbers and the runtime's need not match) and each run's measured ones, sorted."""
+    from dpsim.compute_overlap import collective_releases
+
+    lines = []
+    for index, (case, runs) in enumerate(zip(cases, saved, strict=True)):
+        measured = [run.extra.get("per_rank_release_lag_s") for run in runs]
+        measured = [m for m in measured if isinstance(m, dict) and m]
+        if not measured:
+            continue
+        s = case.scenario
+        buckets = runs[0].extra.get("bucket_bytes") or []
+        size = float(buckets[-1]) if buckets else 0.0
+        releases = collective_releases(s, profile, size) if size > 0 else None
+        lags = sorted(1e3 * (releases - releases.min())) if releases is not None else [0.0] * s.world_size
+        shown = " / ".join(" ".join(f"{1e3 * float(v):.0f}" for v in sorted(m.values())) for m in measured)
+        predicted = " ".join(f"{v:.0f}" for v in lags)
+        lines.append(f" {index:4d} {s.world_size} ranks, {s.cluster.workers_per_node} a node, "
+                     f"{s.communication.algorithm}, {size / 1e6:.2f} MB: predicted {predicted}; "
+                     f"measured {shown}")  # fmt: skip
+    return lines
 
 
 def compute_spread(cases: list[Any], saved: list[list[Any]]) -> tuple[float, float, float, int]:
@@ -269,6 +290,10 @@ def main() -> int:
         print(" the ranks' own work a·(1 + ε_t(k − 1)), per repeat: "
               + ("; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items())
                  or "none (every run has a straggler)"))  # fmt: skip
+        lags = release_lags(cases, saved, profile)
+        if lags:
+            print(" release lags, ms behind the first rank to leave the last collective (sorted):")
+            print("\n".join(lags))
     ratio, ahead, barrier, count = compute_spread(cases, saved)
     if count:
         print(f"the runs' compute spread, {count} runs without a straggler: critical / median rank {ratio:.3f}, "

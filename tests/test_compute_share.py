@@ -46,7 +46,9 @@ def test_fresh48_splits_into_work_above_the_curve_and_a_share_apart_where_a_tree
     """Stop 48's fresh draw against its W1 profile (stop 49's figures, README): the ranks' CPU is 1.24 x the curve
     alone (median over the 51 runs without the straggler), their own ε_t 0.047-0.058 a repeat against the profile's
     0.048; the 4-rank single-bucket tree (case 9) computes at 0.60 of max(1, k/C)'s share, priced +73 %, where the
-    ranks leave together (release 1); the 6-rank halving-doubling (case 13) at 0.70, release 0.667 (stop 50)."""
+    ranks leave together (release 1); the 6-rank halving-doubling (case 13) at 0.70, release 0.667 (stop 50) and 0.377
+    since its partners leave with their send in the socket (stop 51): the release times match the lags, the processor
+    sharing of the compute after them does not (README)."""
     out = subprocess.run([sys.executable, "benchmarks/compute_share.py", "--runs", str(FRESH48 / "all")], cwd=ROOT,
                          capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
     assert "ε 0.048, C 2" in out
@@ -55,10 +57,28 @@ def test_fresh48_splits_into_work_above_the_curve_and_a_share_apart_where_a_tree
     assert "    9  4  1.094  0.598     2.290    1.000         +73.0 %" in out
     assert "    4  5  1.221  0.644     2.983    1.000         -18.0 %  (straggler)" in out
     # the 6-rank single-bucket halving-doubling: ranks 4 and 5 leave the last all-reduce one whole-vector send
-    # (96 ms at 875 Mbit/s) before the others and finish their 31 ms alone; the other four share the 2 cores
-    assert "   13  6  1.216  0.704     3.724    0.667         +56.1 %" in out
+    # (96 ms at 875 Mbit/s) before the others and finish their 31 ms alone; the partners 0 and 2 leave 2.65 MB
+    # (24 ms) before the extras they send the result to, and under processor sharing would do most of their 31 ms
+    # before the extras start: 0.377 of the window, where the runs measured 0.70
+    assert "   13  6  1.216  0.704     3.724    0.377         +56.1 %" in out
     # the critical rank computes ~9 % longer than the median one; the barrier follows that spread (stop 50)
     assert "51 runs without a straggler: critical / median rank 1.091, critical − mean 8.4 ms, barrier 11.7 ms" in out
+
+
+def test_fresh50_release_lags_beside_the_predicted_ones() -> None:
+    """Stop 50's fresh draw (repeats 2-3 record each rank's release lag): gloo's ring of 4 ranks, 2 a node, one
+    9.45 MB bucket at 175 Mbit/s: ranks 0 and 2 get their last segment over their node's link and leave while their
+    last two 787 KB segments still drain to the next node, 75 ms on the profile's link (60-76 measured);
+    halving-doubling of 7 ranks: the rank without an extra leaves one whole-vector send (125 ms) before the extras,
+    the partners 2.65 MB (the socket, measured on these lags) before them."""
+    out = subprocess.run([sys.executable, "benchmarks/compute_share.py", "--runs",
+                          str(ROOT / "benchmarks" / "results" / "validation-2026-12-07-e" / "all")], cwd=ROOT,
+                         capture_output=True, text=True, check=True, env={"PYTHONPATH": str(ROOT)}).stdout  # fmt: skip
+    assert "    1 4 ranks, 2 a node, backend, 9.45 MB: predicted 0 0 75 75; measured 0 2 66 76 / 0 0 60 74" in out
+    assert ("   14 7 ranks, 1 a node, halving-doubling, 9.45 MB: predicted 0 90 90 90 125 125 125; "
+            "measured 0 84 93 102 124 125 126 / 0 91 92 94 122 122 125") in out  # fmt: skip
+    # one a node: every hop at one rate, the ranks leave together
+    assert "    3 8 ranks, 1 a node, backend, 2.36 MB: predicted 0 0 0 0 0 0 0 0; measured" in out
 
 
 def test_runs_without_the_ranks_compute_cpu_are_refused_in_one_line(tmp_path: Path) -> None:
