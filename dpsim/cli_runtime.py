@@ -503,6 +503,8 @@ def _calibrate_refresh(
     with atomic_output(out, "--out") as tmp:
         save_profile(new, tmp)
     typer.echo(f"refreshed {', '.join(parts)} of {base} in {time.monotonic() - begun:.0f} s; links kept")
+    for line in _refresh_moves(profile, new, loaded.model.num_parameters):
+        typer.echo(line)
     timed = {"compute": (), "optimizer": ("optimizer",), "host": ("host", "host.optimizer")}
     above = {n: r for p in parts for n in timed[p] if (r := new.residuals().get(n, 0.0)) > max_residual}
     for name, residual in sorted(above.items()):
@@ -512,6 +514,27 @@ def _calibrate_refresh(
         listed = ", ".join(f"{n} {100 * r:.1f} %" for n, r in sorted(above.items()))
         raise fail("calibration", f"refreshed fits above {100 * max_residual:g} %: {listed} (the profile was written "
                    f"to {out} for inspection)")  # fmt: skip
+
+
+def _refresh_moves(base: Any, new: Any, parameters: float) -> list[str]:
+    """How far a refresh moved the re-timed parts from the base: the compute curve's points (forward + backward, new
+    over base: median and range) and the optimizer fit at the scenario model's size."""
+    import statistics
+
+    lines = []
+    if base.compute_curve is not None and new.compute_curve is not None and new.compute_curve != base.compute_curve:
+        old = {(q.hidden, q.micro_batch, q.layers): q.forward_s + q.backward_s for q in base.compute_curve.points}
+        ratios = [(q.forward_s + q.backward_s) / old[k] for q in new.compute_curve.points
+                  if old.get(k := (q.hidden, q.micro_batch, q.layers), 0) > 0]  # fmt: skip
+        if ratios:
+            lines.append(f"compute curve: x{statistics.median(ratios):.3f} of the base's (median over {len(ratios)} "
+                         f"points, {min(ratios):.3f}-{max(ratios):.3f})")  # fmt: skip
+    if base.optimizer is not None and new.optimizer is not None and new.optimizer != base.optimizer:
+        before, after = base.optimizer(parameters), new.optimizer(parameters)
+        if before > 0:
+            lines.append(f"optimizer fit at {parameters:.0f} parameters: {1e9 * before / parameters:.2f} -> "
+                         f"{1e9 * after / parameters:.2f} ns each (x{after / before:.3f})")  # fmt: skip
+    return lines
 
 
 def _check_max_residual(max_residual: float) -> None:

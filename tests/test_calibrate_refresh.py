@@ -306,6 +306,8 @@ def test_cli_refresh_names_the_base_relative_to_the_working_directory_else_by_it
         assert result.exit_code == 0, result.output
         (record,) = load_profile(out).meta["refreshes"]
         assert record["base"] == named
+        assert "compute curve: x3.000 of the base's (median over 1 points, 3.000-3.000)" in result.output
+        assert "optimizer fit at 8320 parameters: " in result.output and "(x" in result.output
         assert str(tmp_path) not in out.read_text(encoding="utf-8")
 
 
