@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,6 +31,9 @@ from dpsim.execution import max_local_workers
 from dpsim.inputs import brief
 from dpsim.outputs import refuse_link
 from dpsim.units import UnitError, parse_size, working_dtype
+
+if TYPE_CHECKING:
+    from dpsim.calibration import HardwareProfile
 
 __all__ = ["register"]
 
@@ -516,7 +519,7 @@ def _calibrate_refresh(
                    f"to {out} for inspection)")  # fmt: skip
 
 
-def _refresh_moves(base: Any, new: Any, parameters: float) -> list[str]:
+def _refresh_moves(base: HardwareProfile, new: HardwareProfile, parameters: float) -> list[str]:
     """How far a refresh moved the re-timed parts from the base: the compute curve's points (forward + backward, new
     over base: median and range) and the optimizer fit at the scenario model's size."""
     import statistics
