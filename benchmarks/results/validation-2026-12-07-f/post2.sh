@@ -33,9 +33,10 @@ for r in ("R1b", "R2", "R3"):
 print(f"all: {len(whole)} whole repeats")
 PYEOF
 cp "$D/R1/profile.yaml" "$D/R1/calibration-bench.json" "$D/all/"
-preds=$(for p in main-cal1 calib-cal1 terms-cal1 main-ref-w2 main-ref-w3 main-e-cal1 main-e-cal2 main-pool50 main-pool48; do
+preds=$(for p in main-cal1 calib-cal1 terms-cal1 main-ref-w2 calib-ref-w2 terms-ref-w2 main-ref-w3 main-e-cal1 main-e-cal2 main-pool50 main-pool48; do
   [ -s "$PRED/$p.txt" ] && echo "$p=$PRED/$p.txt"; done)
-own=main-cal1,main-ref-w2,main-ref-w3; [ -s "$PRED/main-ref-w3.txt" ] || own=main-cal1,main-ref-w2,main-ref-w2
+# each repeat with its own window's refresh: repeats 1-2 ran in W2 (W1's calibration left no time), repeat 3 in W3
+own=main-ref-w2,main-ref-w2,main-ref-w3; [ -s "$PRED/main-ref-w3.txt" ] || own=main-ref-w2,main-ref-w2,main-ref-w2
 # shellcheck disable=SC2086
 $PY $F/errs.py "$D/all/runs.jsonl" $preds --own $own > "$D/errs.txt"; cat "$D/errs.txt"
 $PY $F/lags.py "$D/all/runs.jsonl" > "$D/lags.txt"
