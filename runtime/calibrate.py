@@ -1462,9 +1462,19 @@ def _model_parts(
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
     cache = last_level_cache_bytes()
     cold = cold_cache_bytes(cache)
+    optimizer, residual, curve = _optimizer_parts(scenario, plan, page_fault, cold, log)
+    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold)
+
+
+def _optimizer_parts(
+    scenario: Scenario, plan: CalibrationPlan, page_fault: float, cold: int, log: Callable[[str], None]
+) -> tuple[LinearTime, float, tuple[tuple[int, float], ...]]:
+    """The optimizer's cold fit after its idle wait (evicting ``cold`` bytes before each step) with its residual, and
+    its warm curve on the compute grid's widths: what :func:`calibrate_compute` and a refresh's ``optimizer`` part
+    (:func:`refresh`) time alike."""
     optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
     curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers, page_fault_s=page_fault)
-    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold)
+    return optimizer, residual, curve
 
 
 def _measured_page_fault(log: Callable[[str], None]) -> float:
@@ -1959,9 +1969,7 @@ def _retimed(
         meta.update(host_meta)
     if "optimizer" in parts:
         cold = int(meta["optimizer_cold_bytes"])
-        optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
-        optimizer_curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers,
-                                                  page_fault_s=page_fault)  # fmt: skip
+        optimizer, residual, optimizer_curve = _optimizer_parts(scenario, plan, page_fault, cold, log)
         new = dataclasses.replace(new, optimizer=optimizer, optimizer_curve=optimizer_curve)
         meta["fit_residuals"] = {**meta.get("fit_residuals", {}), "optimizer": residual}
         host = dataclasses.replace(host, page_fault_s=page_fault)
