@@ -5893,17 +5893,16 @@ communication: {algorithm: backend, bucket: 1 MiB}
 """
 
 
-def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes:
-    """A profile as ``dpsim calibrate`` writes one on this host (its torch, cores and cache; links, host and compute
-    parts made up) for :data:`REFRESH_SCENARIO` with a small plan, ``plan`` entries replaced (None: removed) and
-    its ``model:`` label's micro-batches text ``model_label`` where given."""
-    import tempfile
-
+def refresh_base_profile(plan: dict[str, Any] | None = None, model_label: str | None = None) -> Any:
+    """A profile (``HardwareProfile``) as ``dpsim calibrate`` writes one on this host (its torch, cores and cache;
+    links, host and compute parts made up) for :data:`REFRESH_SCENARIO` with a small plan, ``plan`` entries replaced
+    (None: removed) and its ``model:`` label's micro-batches text ``model_label`` where given. Also the base of
+    ``tests/test_calibrate_refresh.py``."""
     import torch
     import yaml
 
     import runtime.calibrate as rc
-    from dpsim.calibration import ComputeCurve, ComputePoint, HardwareProfile, HostModel, LinearTime, save_profile
+    from dpsim.calibration import ComputeCurve, ComputePoint, HardwareProfile, HostModel, LinearTime
     from dpsim.scenario import scenario_from_dict
 
     scenario = scenario_from_dict(yaml.safe_load(REFRESH_SCENARIO))
@@ -5911,12 +5910,12 @@ def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes
                                micro_batches=(1, 2))  # fmt: skip
     recorded = {"curve_hiddens": [64], "curve_micro_batches": [4], "curve_layers": 1, "host_processes": [1, 2],
                 "micro_batches": [1, 2], "reps": 5, "warmup": 1}  # fmt: skip
-    recorded = {k: v for k, v in {**recorded, **plan}.items() if v is not None}
+    recorded = {k: v for k, v in {**recorded, **(plan or {})}.items() if v is not None}
     model = rc._model_label(scenario, small)
     if model_label is not None:
         model = model.partition("micro-batches ")[0] + model_label
     cache = rc.last_level_cache_bytes()
-    profile = HardwareProfile(
+    return HardwareProfile(
         name="base", links={"inter": {"ring": rc.Link(latency_s=1e-4, bandwidth=5e7)}},
         forward=LinearTime(1e-4, 1e-5), backward=LinearTime(2e-4, 2e-5), optimizer=LinearTime(1e-4, 5e-9),
         optimizer_curve=((64, 9e-9),), compute_curve=ComputeCurve((ComputePoint(64, 4, 1, 1e-5, 2e-5),)),
@@ -5931,8 +5930,16 @@ def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes
               "optimizer_idle_s": rc.OPTIMIZER_IDLE_S, "curve_rounds": rc.CURVE_ROUNDS, "host_rounds": rc.HOST_ROUNDS,
               "fit_residuals": {"optimizer": 0.01}, "plan": recorded},
     )  # fmt: skip
+
+
+def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes:
+    """:func:`refresh_base_profile`'s file, as ``dpsim calibrate`` saves it."""
+    import tempfile
+
+    from dpsim.calibration import save_profile
+
     with tempfile.TemporaryDirectory() as folder:
-        save_profile(profile, Path(folder) / "p.yaml")
+        save_profile(refresh_base_profile(plan, model_label), Path(folder) / "p.yaml")
         return (Path(folder) / "p.yaml").read_bytes()
 
 

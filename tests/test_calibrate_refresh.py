@@ -15,7 +15,6 @@ from dpsim.calibration import (
     ComputeCurve,
     ComputePoint,
     HardwareProfile,
-    HostModel,
     LinearTime,
     load_profile,
     save_profile,
@@ -23,75 +22,20 @@ from dpsim.calibration import (
 from dpsim.cli import app
 from dpsim.scenario import load_scenario
 from runtime.torchrun import destroy_group
-
-SCENARIO = """\
-name: refresh
-model: {kind: mlp, layers: 2, hidden: 64}
-cluster:
-  nodes: 2
-  workers_per_node: 1
-  device: {peak_flops: 50 GFLOP/s, memory: 8 GB}
-  inter_node: {bandwidth: 500 Mbit/s, latency: 50 us}
-training: {global_batch: 8, micro_batch: 4, optimizer: adam, precision: fp32}
-communication: {algorithm: backend, bucket: 1 MiB}
-"""
-
-TINY = rc.CalibrationPlan(curve_hiddens=(64,), curve_micro_batches=(4,), curve_layers=1, host_processes=(1, 2),
-                          micro_batches=(1, 2))  # fmt: skip
-"""A plan small enough to time locally in seconds (the refresh uses whatever plan the base recorded)."""
+from tests.hostile import REFRESH_SCENARIO, refresh_base_profile
 
 
 def _scenario(tmp_path: Path) -> Path:
     path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO, encoding="utf-8")
+    path.write_text(REFRESH_SCENARIO, encoding="utf-8")
     return path
 
 
-def _base(tmp_path: Path, **meta: Any) -> HardwareProfile:
-    """A profile as dpsim calibrate writes one with :data:`TINY` on this host (links, host and compute parts made up,
-    the settings this host and dpsim would use now), ``meta`` entries replaced."""
-    scenario = load_scenario(_scenario(tmp_path))
-    cache = rc.last_level_cache_bytes()
-    host = HostModel(2.0, 0.03, measured={1: 1.0, 2: 1.1}, optimizer_measured={1: 1.0, 2: 1.2},
-                     measured_slowest={1: 1.0, 2: 1.2}, optimizer_measured_slowest={1: 1.0, 2: 1.3},
-                     comm_cpu_per_byte_s=1e-9, page_fault_s=2e-6)  # fmt: skip
-    profile = HardwareProfile(
-        name="base",
-        links={"inter": {"ring": rc.Link(latency_s=1e-4, bandwidth=5e7)}},
-        forward=LinearTime(1e-4, 1e-5),
-        backward=LinearTime(2e-4, 2e-5),
-        optimizer=LinearTime(1e-4, 5e-9),
-        optimizer_curve=((64, 9e-9),),
-        compute_curve=ComputeCurve((ComputePoint(64, 4, 1, 1e-5, 2e-5),)),
-        host_model=host,
-        calibrated_on=(
-            rc._curve_label(TINY),
-            "host: 1,2 processes computing, and stepping Adam, at once",
-            rc._model_label(scenario, TINY),
-        ),
-        meta={
-            "torch_version": str(torch.__version__),
-            "testbed": "emulated",
-            "model": f"mlp {scenario.model.num_parameters:.0f} parameters",
-            "optimizer_name": "adam",
-            "cores": rc.host_cores(),
-            "last_level_cache_bytes": cache,
-            "optimizer_cold_bytes": rc.cold_cache_bytes(cache),
-            "optimizer_idle_s": rc.OPTIMIZER_IDLE_S,
-            "curve_rounds": rc.CURVE_ROUNDS,
-            "host_rounds": rc.HOST_ROUNDS,
-            "fit_residuals": {"optimizer": 0.01},
-            "plan": {
-                "curve_hiddens": [64],
-                "curve_micro_batches": [4],
-                "curve_layers": 1,
-                "host_processes": [1, 2],
-                "micro_batches": [1, 2],
-                "reps": 5,
-                "warmup": 1,
-            },
-        },
-    )
+def _base(**meta: Any) -> HardwareProfile:
+    """A profile as dpsim calibrate writes one with a small plan on this host (links, host and compute parts made up,
+    the settings this host and dpsim would use now; the hostile corpus's :func:`tests.hostile.refresh_base_profile`),
+    ``meta`` entries replaced."""
+    profile = refresh_base_profile()
     return dataclasses.replace(profile, meta={**profile.meta, **meta})
 
 
@@ -129,7 +73,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 def test_a_refresh_times_the_compute_and_optimizer_again_with_the_bases_settings_and_keeps_the_rest(
     tmp_path: Path, stubbed: dict[str, Any]
 ) -> None:
-    base = _base(tmp_path)
+    base = _base()
     new = rc.refresh(base, load_scenario(_scenario(tmp_path)), work_dir=tmp_path, log=lambda m: None, base="b.yaml")
     assert stubbed["curve"] == ((64,), (4,), 1)
     assert stubbed["model"] == ((1, 2), 5, 1)
@@ -153,7 +97,7 @@ def test_a_refresh_times_the_compute_and_optimizer_again_with_the_bases_settings
 def test_a_refresh_of_the_host_refits_its_sweeps_and_keeps_the_links_and_page_fault(
     tmp_path: Path, stubbed: dict[str, Any]
 ) -> None:
-    base = _base(tmp_path)
+    base = _base()
     new = rc.refresh(base, load_scenario(_scenario(tmp_path)), ("host",), work_dir=tmp_path, log=lambda m: None)
     assert stubbed["host"] == (1, 2) and "curve" not in stubbed and "optimizer" not in stubbed
     assert new.host_model is not None and base.host_model is not None
@@ -204,20 +148,20 @@ def test_a_refresh_of_the_host_refits_its_sweeps_and_keeps_the_links_and_page_fa
 def test_a_base_made_with_other_settings_is_refused_naming_the_field(
     tmp_path: Path, meta: dict[str, Any], field: str
 ) -> None:
-    problem = rc.refresh_problem(_base(tmp_path, **meta), load_scenario(_scenario(tmp_path)))
+    problem = rc.refresh_problem(_base(**meta), load_scenario(_scenario(tmp_path)))
     assert problem is not None and problem.startswith(field) and "\n" not in problem
 
 
 def test_the_host_rounds_matter_only_when_the_host_is_refreshed(tmp_path: Path) -> None:
-    base, scenario = _base(tmp_path, host_rounds=1), load_scenario(_scenario(tmp_path))
+    base, scenario = _base(host_rounds=1), load_scenario(_scenario(tmp_path))
     assert rc.refresh_problem(base, scenario) is None
     problem = rc.refresh_problem(base, scenario, ("compute", "host"))
     assert problem is not None and problem.startswith("meta.host_rounds")
-    assert rc.refresh_problem(_base(tmp_path), scenario, rc.REFRESH_PARTS) is None
+    assert rc.refresh_problem(_base(), scenario, rc.REFRESH_PARTS) is None
 
 
 def test_a_profile_without_compute_parts_is_refused(tmp_path: Path) -> None:
-    bare = dataclasses.replace(_base(tmp_path), host_model=None)
+    bare = dataclasses.replace(_base(), host_model=None)
     problem = rc.refresh_problem(bare, load_scenario(_scenario(tmp_path)))
     assert problem is not None and problem.startswith("--refresh:")
 
@@ -245,7 +189,7 @@ def test_cli_refresh_bad_options_are_one_line_exit_2_and_write_nothing(
     tmp_path: Path, extra: list[str], field: str
 ) -> None:
     base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
-    save_profile(_base(tmp_path), base)
+    save_profile(_base(), base)
     result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out",
                                       str(out), *extra])  # fmt: skip
     assert result.exit_code == 2, result.output
@@ -260,7 +204,7 @@ def test_cli_refresh_parts_without_a_base_is_refused(tmp_path: Path) -> None:
 
 def test_cli_refuses_a_base_of_other_settings_before_timing_anything(tmp_path: Path) -> None:
     base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
-    save_profile(_base(tmp_path, curve_rounds=3), base)
+    save_profile(_base(curve_rounds=3), base)
     result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "meta.curve_rounds" in result.output and len(result.output.strip().splitlines()) == 1
@@ -271,7 +215,7 @@ def test_cli_refuses_a_base_of_other_settings_before_timing_anything(tmp_path: P
 def test_cli_refresh_times_the_parts_on_this_host_and_records_its_base(tmp_path: Path) -> None:
     """No stubs: the compute curve (in its own process), the model's fits and the optimizer timed here."""
     base, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
-    save_profile(_base(tmp_path), base)
+    save_profile(_base(), base)
     try:
         result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(base), "--out",
                                           str(out), "--max-residual", "10"])  # fmt: skip
@@ -296,7 +240,7 @@ def test_cli_refresh_names_the_base_relative_to_the_working_directory_else_by_it
     (tmp_path / "cal").mkdir()
     (tmp_path / "elsewhere").mkdir()
     base, out = tmp_path / "cal" / "base.yaml", tmp_path / "new.yaml"
-    save_profile(_base(tmp_path), base)
+    save_profile(_base(), base)
     scenario = _scenario(tmp_path)
     for cwd, given, named in ((tmp_path, "cal/base.yaml", "cal/base.yaml"),
                               (tmp_path / "elsewhere", str(base), "base.yaml")):  # fmt: skip
@@ -315,7 +259,7 @@ def test_a_refresh_without_a_work_folder_leaves_no_temporary_folder(
     tmp_path: Path, stubbed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rc.tempfile, "tempdir", str(tmp_path))
-    rc.refresh(_base(tmp_path), load_scenario(_scenario(tmp_path)), log=lambda m: None)
+    rc.refresh(_base(), load_scenario(_scenario(tmp_path)), log=lambda m: None)
     assert not list(tmp_path.glob("dpsim-refresh-*"))
 
 
@@ -342,7 +286,7 @@ def test_a_doctored_plan_is_refused_naming_its_setting_before_anything_is_timed(
     timed), 10^9 ran for ever, and a stop-50 label's ``²`` passed ``str.isdigit`` and failed ``int`` (a ``ValueError``
     traceback; 5,000 digits likewise). Each is one line naming the setting now, or (a label's stray digits) skipped
     as before: the label's micro-batches are only a fallback, and the base's own label is then checked as ever."""
-    base = _base(tmp_path)
+    base = _base()
     recorded = {k: v for k, v in {**base.meta["plan"], **plan}.items() if v is not None}
     profile = dataclasses.replace(base, meta={**base.meta, "plan": recorded})
     if label is not None:
