@@ -38,7 +38,6 @@ machine's load.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import random
@@ -54,7 +53,7 @@ from benchmarks.script_cli import Parser, ScriptError, one_line_errors, whole
 from dpsim import run
 from dpsim.cli_common import atomic_output, check_writable
 from dpsim.errors import ScenarioError, safe_text
-from dpsim.scenario import Scenario, load_scenario
+from dpsim.scenario import Scenario, data_hash, load_scenario
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 DRAWS = {  # the agreement_fuzz.draw flags of each kind: host, wide, wider, widest
@@ -125,8 +124,7 @@ def portable_hash(scenario: Scenario) -> str:
     """:meth:`Scenario.scenario_hash` of ``scenario`` with the repository's path written ``<repo>``: the hash of a
     scenario whose ``calibration.profile`` lies in the checkout (resolved to an absolute path) is the same from any
     checkout, and equals ``scenario_hash()`` wherever the scenario names no path of it (so older files compare)."""
-    text = json.dumps(_portable(scenario.model_dump(mode="json")), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return data_hash(_portable(scenario.model_dump(mode="json")))
 
 
 def _answer(path: Path, sets: list[str], engine: str, timeout: int) -> dict[str, Any]:

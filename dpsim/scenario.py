@@ -77,6 +77,7 @@ __all__ = [
     "TrainingConfig",
     "VariabilityConfig",
     "apply_overrides",
+    "data_hash",
     "default_scenario_path",
     "dump_scenario",
     "load_scenario",
@@ -3423,8 +3424,14 @@ class Scenario(_Section):
 
     def scenario_hash(self) -> str:
         """Stable short hash of the resolved scenario (provenance in result records)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return data_hash(self.model_dump(mode="json"))
+
+
+def data_hash(data: Any) -> str:
+    """:meth:`Scenario.scenario_hash` of a scenario's JSON form ``data`` (``model_dump(mode="json")``, or a copy of
+    it with some values rewritten, as ``benchmarks/predict_identity.py`` writes the checkout's path)."""
+    text = json.dumps(data, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @functools.cache
