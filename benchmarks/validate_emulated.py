@@ -336,9 +336,38 @@ FRESH51: list[list[tuple[str, object]]] = [
 node, given to the first later one-a-node case) before any of them was measured. fresh44 to fresh50
 have been seen (models were judged on them); this is the next check no model change was made or gated on."""
 
+FRESH52: list[list[tuple[str, object]]] = [
+    [(NODES, 2), (PER_NODE, 2), (MB, 40), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "1175 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (MB, 32), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 8), (MB, 120), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1175 Mbit/s")],
+    [(NODES, 5), ("model.layers", 5), ("model.hidden", 640), (MB, 32), (BUCKET, "7 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 2), ("model.layers", 5), ("model.hidden", 640), (MB, 256), (BUCKET, "1 MiB"), (RATE, "1175 Mbit/s")],
+    [(NODES, 3), (MB, 40), (ACC, 8), (BUCKET, "7 MiB"), (RATE, "375 Mbit/s"),
+     ("variability.stragglers", [{"worker": 1, "slowdown": 1.25}])],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "ring"), (MB, 72), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 6), (ALG, "ring"), (MB, 32), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "375 Mbit/s")],
+    [(NODES, 4), (ALG, "ring"), (MB, 56), (ACC, 3), (BUCKET, "3 MiB"), (RATE, "375 Mbit/s")],
+    [(NODES, 7), (ALG, "tree"), (MB, 248), (BUCKET, "5 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 96), (BUCKET, "5 MiB"), (RATE, "1175 Mbit/s")],
+    [(NODES, 8), (ALG, "tree"), (MB, 40), (ACC, 6), (BUCKET, "7 MiB"), (RATE, "375 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 2), (ALG, "halving-doubling"), (MB, 64), (ACC, 4), (BUCKET, "10 MiB"), (RATE, "375 Mbit/s")],
+    [(NODES, 3), (ALG, "halving-doubling"), (MB, 72), (BUCKET, "100 MiB"), (RATE, "1175 Mbit/s")],
+    [(NODES, 3), (ALG, "halving-doubling"), (MB, 32), (BUCKET, "1 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 2), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 40), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "375 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 40), (BUCKET, "100 MiB"), (RATE, "825 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 40), (ACC, 4), (BUCKET, "5 MiB"), (RATE, "1175 Mbit/s")],
+]  # fmt: skip
+"""A tenth set (``--case-set fresh52``, stop 52): stop 44's rule with stop 51's repair drawn again
+(``random.Random(52)``; the repair changes nothing in it) at links of 375, 825 and 1175 Mbit/s (no stored result of any
+kind names them; the calibration uses 150 / 450 / 1200), written down (``benchmarks/results/validation-2026-12-07-g/
+draw_cases.py``) before any of them was measured. fresh44 to fresh51 have been seen (models were judged on them); this
+is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
     "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50, "fresh51": FRESH51,
+    "fresh52": FRESH52,
 }  # fmt: skip
 
 
@@ -537,7 +566,8 @@ def main() -> int:
                    "(FRESH46); fresh47: the same rule with seed 47 at 325 / 725 / 1250 Mbit/s (FRESH47); "
                    "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48); fresh49: seed 49 at 225 / 575 / 925 Mbit/s "
                    "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50); fresh51: seed 51 at 125 / 525 / "
-                   "1025 Mbit/s (FRESH51). With --reuse: the folder's own "
+                   "1025 Mbit/s (FRESH51); fresh52: seed 52 at 375 / 825 / 1175 Mbit/s (FRESH52). With --reuse: the "
+                   "folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
