@@ -11,10 +11,10 @@ in training; this script separates work from share:
    (a ``--layers`` × ``--hidden`` MLP, default 4 × 768) at once from a common start, each
    reporting its median wall time and its thread's CPU time (``time.thread_time``) per
    parameter and its minor page faults per step; ``warm`` steps back to back, ``cold`` writes
-   a 256 MiB buffer (beyond the last-level cache) before each step, ``fit`` steps one tensor of the
-   model's parameter count after the same write, as the calibration's optimizer fit times it
-   (``runtime.calibrate.measure_optimizer_fit``: ``Linear(1, P)``; ``cold`` over ``fit``: what the
-   model's own tensors cost beyond it), ``after-backward`` runs a forward and backward of a
+   a 256 MiB buffer (beyond the last-level cache) before each step, ``fit`` steps the
+   model's parameter count in tensors of 1 M after the same write, as the calibration's optimizer fit times it
+   (``runtime.calibrate.measure_optimizer_fit``: ``optimizer_fit_module``, the heap kept; ``cold`` over ``fit``: what
+   the model's own tensors cost beyond it), ``after-backward`` runs a forward and backward of a
    micro-batch of ``--micro-batch`` samples first, as a training step does, ``ddp-step`` the same
    through DDP on a one-rank gloo group (gradients into DDP's buckets, as a rank trains);
    ``ddp-flush`` then writes the 256 MiB buffer, and ``ddp-wait`` then idles until the next
@@ -70,8 +70,12 @@ def _worker(layers: int, hidden: int, micro_batch: int, mode: str, go: Path, win
     torch.manual_seed(0)
     model = MLP(layers, hidden)
     parameters = sum(p.numel() for p in model.parameters())
-    # fit: the optimizer fit's own step (runtime.calibrate.measure_optimizer_fit): one tensor of as many parameters
-    stepped = torch.nn.Linear(1, parameters, bias=False) if mode == "fit" else model
+    # fit: the optimizer fit's own step (runtime.calibrate.measure_optimizer_fit): as many parameters in its tensors
+    from runtime.calibrate import keep_heap, optimizer_fit_module
+
+    if mode == "fit":
+        keep_heap()
+    stepped = optimizer_fit_module(parameters) if mode == "fit" else model
     for p in stepped.parameters():
         p.grad = torch.ones_like(p)
     opt = torch.optim.Adam(stepped.parameters(), lr=1e-3)

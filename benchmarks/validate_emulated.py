@@ -67,7 +67,16 @@ from dpsim.errors import ScenarioError
 from dpsim.records import StepResult, read_jsonl
 from runtime.calibrate import CalibrationPlan
 from runtime.job import JobOptions
-from runtime.validate import ESTIMATORS, STEP_TERMS, Case, breakdown, build_cases, mape, validate
+from runtime.validate import (
+    ESTIMATORS,
+    STEP_TERMS,
+    Case,
+    breakdown,
+    build_cases,
+    mape,
+    unchecked_line,
+    validate,
+)
 
 SCENARIO = """\
 name: mlp-emulated-validation
@@ -691,6 +700,8 @@ def main() -> int:
             f"accepted with --max-residual {summary['max_residual']:g} (above the {100 * MAX_RESIDUAL:g} % rule): "
             + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals_accepted"].items()))
         )
+    if summary.get("fit_residuals_unchecked"):
+        print(unchecked_line(summary["fit_residuals_unchecked"]))
     print(
         f"wrote {args.out or 'nothing (--reuse without --out)' if args.reuse else out} in "
         f"{summary['wall_s'] / 60:.1f} min"

@@ -948,8 +948,9 @@ FIT_ADVICE = {
     "the engines do not price, else other work ran on the host: stop it and calibrate again, or accept it with the "
     "residual override",
     "optimizer": "optimizer: the optimizer step's time is not a fixed cost plus a cost per parameter over the sizes "
-    "timed; each step follows a write of twice the last-level cache (its state from memory, as in training), so "
-    "most often other work ran on the host meanwhile, or the host's cache is larger than it reports "
+    "timed, also after timing them again with 2x and 4x the steps; each step follows a write of twice the last-level "
+    "cache (its state from memory, as in training) and is timed on its thread's CPU clock without page faults, so "
+    "most often other work shared the host's memory meanwhile, or the host's cache is larger than it reports "
     "(meta.last_level_cache_bytes): stop the other work and calibrate again",
 }
 """What a residual above the limit says about one fit and what to do, beside the command's advice (by fit name)."""
@@ -1305,7 +1306,8 @@ class HardwareProfile:
 
         The step's work is the linear fit (``optimizer``: ``optimizer.step()`` on 1, 4 and 16 M parameters,
         each after a write of twice the last-level cache, so its state streams from memory), without page
-        faults (the calibration takes its measured faults out). In training the step is cold: it follows the
+        faults (since stop 52 the calibration takes none: tensors of 1 M, the heap kept) and on the thread's CPU
+        clock (the step's work alone; sharing is the slowdown's). In training the step is cold: it follows the
         gradient synchronisation, during which the other ranks, the backend's threads and the kernel's
         network work ran on the same cores, so its state is no longer in the caches. The ranks'
         optimizer CPU per parameter on the emulated cluster (median 3.9–6.9 ns in seven sessions, flat

@@ -853,6 +853,10 @@ def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], 
         listed = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(accepted.items()))
         rule = f"above the {100 * MAX_RESIDUAL:g} % rule"
         typer.echo(f"accepted with --max-residual {summary['max_residual']:g} ({rule}): {listed}")
+    if summary.get("fit_residuals_unchecked"):
+        from runtime.validate import unchecked_line
+
+        typer.echo(unchecked_line(summary["fit_residuals_unchecked"]))
     for warning in summary.get("warnings") or []:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
