@@ -580,7 +580,9 @@ def keep_heap() -> bool:
     threshold at :data:`dpsim.allocator.MMAP_THRESHOLD_MAX_BYTES`, the trim threshold at 2 GiB, its ``int``'s
     largest): allocations below the threshold come from a heap that is never given back, so a step's temporaries
     reuse pages they touched before. Irreversible for the process (glibc's dynamic thresholds stay off), as in a
-    long-running training rank whose thresholds have risen. True where glibc took both; False elsewhere (another C
+    long-running training rank whose thresholds have risen; :func:`calibrate_compute` and :func:`refresh` time the
+    compute before the optimizer, and ranks, benchmarks and host workers are processes of their own, so no other
+    measurement runs under it but the optimizer's warm curve. True where glibc took both; False elsewhere (another C
     library: nothing set)."""
     import ctypes
 
