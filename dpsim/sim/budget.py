@@ -1043,13 +1043,23 @@ tables in 44 s of CPU (stop 49, at load ~8; 0.3-0.6 s at stop 48). A table added
 half: charged half."""
 
 
+GAMMA_TABLE_S = 0.2
+"""CPU seconds of one gamma table by the incomplete gamma's series (:func:`dpsim.rank_speed._sum_cdf_table`: up to
+~9·√shape terms on 8,001-9,000 points, shape k/cv² up to 10⁵): 0.05-0.18 s over shapes 0.01-10⁵ at load ~2 (stop
+52); 1,024 ranks whose counts spread over 13.8 of log k (1,000 stragglers whose reducer pass leaves the earlier
+micro-batches slivers of the last, cv 10) built 126 in 14.4 s of CPU, the whole step. At cv ≤ 10 one grid holds at
+most ~165 such tables (k ≤ 10⁷)."""
+
+
 def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
-    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a step whose lognormal jitter's
-    exact price would build convolutions past :data:`PRICING_LIMIT_S` of CPU unless ``allow_long``
+    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a step whose jitter's exact price
+    would build tables past :data:`PRICING_LIMIT_S` of CPU unless ``allow_long``: a lognormal's convolutions
     (:func:`dpsim.analytic.step.jitter_convolutions`): one a distinct shape of a rank's draws, and a rank's last
     micro-batch weighs apart from the others under a profile's reducer pass, so each distinct micro-batch share
-    (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes."""
-    from dpsim.analytic.step import jitter_convolutions
+    (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes; a gamma's
+    tables by its series (:func:`dpsim.analytic.step.jitter_gamma_tables`), one a distinct effective count or a node
+    of their grid."""
+    from dpsim.analytic.step import jitter_convolutions, jitter_gamma_tables
 
     sums, doublings = jitter_convolutions(scenario)
     count, seconds = sums + doublings, (sums + doublings / 2) * JITTER_CONVOLUTION_S
@@ -1059,6 +1069,17 @@ def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
             f"lognormal: its exact price builds {count:,} numerical convolutions, one a distinct shape of a rank's "
             f"draws: about {_duration(seconds)} (limit {PRICING_LIMIT_S:g} s to price); pass --allow-long to run it "
             "anyway, or gamma (priced in closed form), or fewer distinct stragglers (variability.stragglers) under "
+            "training.partition: weighted",
+            "<cost guard>",
+        )
+    tables = jitter_gamma_tables(scenario)
+    seconds = tables * GAMMA_TABLE_S
+    if seconds > PRICING_LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "variability.jitter_distribution",
+            f"gamma: its price builds {tables:,} tables of the incomplete gamma, one a distinct effective count of a "
+            f"rank's draws: about {_duration(seconds)} (limit {PRICING_LIMIT_S:g} s to price); pass --allow-long to "
+            "run it anyway, or normal (closed form), or fewer distinct stragglers (variability.stragglers) under "
             "training.partition: weighted",
             "<cost guard>",
         )
