@@ -6036,6 +6036,19 @@ def profile_meta_nulls_and_refreshes() -> Iterator[Case]:
                    program="benchmarks/validate_emulated", env=_NO_TESTBED)  # fmt: skip
 
 
+def refresh_bases_not_files() -> Iterator[Case]:
+    """Round 34 (stop 52). ``dpsim calibrate --refresh -`` read the base profile from standard input (the input
+    boundary's ``-``), checked it, then hashed a file named ``-`` for ``meta.refreshes``: a ``FileNotFoundError``
+    traceback on main ebe793a. ``calibrate`` reads no stdin for its files (``--from-trace -``, ``--from-nccl-tests
+    -``: "no such file"); ``--refresh`` is held to a regular file now, as they are, before anything is read."""
+    kind = "calibrate --refresh base: stdin / not a file (round 34)"
+    files = {"s.yaml": REFRESH_SCENARIO.encode(), "p.yaml": _refresh_base({}), "fifo": b"<fifo>"}
+    for base in ("-", "{tmp}/fifo", "/dev/null", "{tmp}/missing.yaml"):
+        yield Case(kind, ["calibrate", "{tmp}/s.yaml", "--refresh", base, "--out", "{tmp}/new.yaml"], files,
+                   stdin=files["p.yaml"], expect_error=True, names="--refresh",
+                   outputs=("{tmp}/new.yaml",))  # fmt: skip
+
+
 def stored_bucket_lists() -> Iterator[Case]:
     """Round 34 (stop 52). ``benchmarks/compute_share.py --runs DIR`` prints each configuration's predicted and
     measured release lags (``extra.per_rank_release_lag_s``, recorded since stop 50) at its last bucket,
@@ -6130,6 +6143,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     refresh_plans_doctored,
     # round 34 (stop 52)
     jitter_over_a_hundred_million_micro_batches, profile_meta_nulls_and_refreshes, stored_bucket_lists,
+    refresh_bases_not_files,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
