@@ -6049,6 +6049,31 @@ def refresh_bases_not_files() -> Iterator[Case]:
                    outputs=("{tmp}/new.yaml",))  # fmt: skip
 
 
+def sweeps_of_many_jitter_prices() -> Iterator[Case]:
+    """Round 34 (stop 52). A closed-form sweep's guards price each distinct data-parallel group once and a point at
+    milliseconds, so a compute jitter's price at each point went uncounted: 40 values of ``compute_jitter_cv`` over
+    1,024 ranks of 1,000 distinct stragglers (a profile's reducer pass: 1,001 classes of ranks and 4 gamma tables a
+    point) ran 239 s of wall, 167 s of CPU on this branch before the guard, and 100 values were unguarded on main
+    ebe793a too. Each distinct point is charged its jitter's tables and classes now
+    (``dpsim.sim.budget.jitter_pricing_s``); 100 values are refused in one line naming the field, before any point
+    runs, nothing written."""
+    kind = "sweeps of many jitter prices (round 34)"
+    profile = "name: host\nreduction_bandwidth: 1 GB/s\ncompute:\n  forward: {fixed: 0 s, per_sample: 100 us}\n" + (
+        "  backward: {fixed: 0 s, per_sample: 200 us}\n"
+    )
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    sets = ["cluster.nodes=128", "cluster.workers_per_node=8", "training.micro_batch=10000",
+            "training.global_batch=20480000", "training.partition=weighted", "calibration.profile={tmp}/p.yaml",
+            f"variability.stragglers=[{named}]", "model=gpt2-small"]  # fmt: skip
+    cvs = ",".join(f"{0.01 * i:.2f}" for i in range(1, 101))
+    for distribution in ("gamma", "lognormal"):
+        argv = ["sweep", "{tmp}/s.yaml", *(a for s in sets for a in ("--set", s)), "--set",
+                f"variability.jitter_distribution={distribution}", "--vary", f"variability.compute_jitter_cv={cvs}",
+                "--out", "{tmp}/o.csv"]  # fmt: skip
+        yield Case(kind, argv, {"s.yaml": SMALL.encode(), "p.yaml": profile.encode()}, expect_error=True,
+                   names="variability.jitter_distribution", outputs=("{tmp}/o.csv",))  # fmt: skip
+
+
 def stored_bucket_lists() -> Iterator[Case]:
     """Round 34 (stop 52). ``benchmarks/compute_share.py --runs DIR`` prints each configuration's predicted and
     measured release lags (``extra.per_rank_release_lag_s``, recorded since stop 50) at its last bucket,
@@ -6143,7 +6168,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     refresh_plans_doctored,
     # round 34 (stop 52)
     jitter_over_a_hundred_million_micro_batches, profile_meta_nulls_and_refreshes, stored_bucket_lists,
-    refresh_bases_not_files,
+    refresh_bases_not_files, sweeps_of_many_jitter_prices,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -529,3 +529,50 @@ def test_the_gammas_tables_are_counted_and_bounded_by_the_cost_guard(
         main(["run", *(a for s in sets for a in ("--set", s))])
     assert caught.value.code == 2 and err.getvalue().count("\n") == 1
     assert f"jitter_distribution: gamma: its price builds {tables} tables of the incomplete gamma" in err.getvalue()
+
+
+def test_a_sweep_of_many_jitter_prices_is_refused_before_any_point_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile round 34 (stop 52): a sweep's guards priced each distinct data-parallel group once and a point at
+    milliseconds, so the jitter's price at each point went uncounted: 40 values of ``compute_jitter_cv`` over 1,024
+    ranks of 1,000 distinct stragglers (1,001 classes of ranks and 4 gamma tables a point) ran 167 s of CPU, 100
+    would run 7 minutes. Each distinct point is charged :func:`dpsim.sim.budget.jitter_pricing_s` now (its tables
+    and classes) and the sweep refused past 5 minutes in all unless ``--allow-long``; points that differ only in
+    sections that do not move the jitter (a bucket) share one price, as they share its caches."""
+    from dpsim import api
+    from dpsim.analytic.step import jitter_classes
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+    from dpsim.cli import main
+    from dpsim.sim import budget
+
+    profile = tmp_path / "p.yaml"
+    save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
+                                 backward=LinearTime(0.0, 2e-4)), profile)  # fmt: skip
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    sets = ["cluster.nodes=128", "training.micro_batch=10000", "training.global_batch=20480000",
+            "training.partition=weighted", f"calibration.profile={profile}", f"variability.stragglers=[{named}]",
+            "model=gpt2-small", "variability.jitter_distribution=gamma",
+            "variability.compute_jitter_cv=0.05"]  # fmt: skip
+    scenario = load_scenario(None, sets)
+    assert jitter_classes(scenario) == 1001  # the 1,000 stragglers' shares and the others'
+    each = budget.jitter_pricing_s(scenario)
+    assert each == pytest.approx(4 * budget.GAMMA_TABLE_S + 1001 * budget.JITTER_CLASS_S)
+    assert budget.jitter_pricing_s(load_scenario(None, [*sets[:-1], "variability.compute_jitter_cv=0"])) == 0.0
+    runs: list[object] = []
+    monkeypatch.setattr(api._PointRunner, "__call__", lambda self, point: runs.append(point) or {})
+    cvs = ",".join(f"{0.01 * i:.2f}" for i in range(1, 101))
+    default = str(Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml")
+    argv = ["sweep", default, *(a for s in sets[:-1] for a in ("--set", s)), "--vary",
+            f"variability.compute_jitter_cv={cvs}"]  # fmt: skip
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2 and err.getvalue().count("\n") == 1 and not runs
+    assert (
+        "variability.jitter_distribution: this sweep prices the compute jitter of 100 distinct points" in err.getvalue()
+    )
+    # 100 bucket sizes: one jitter price, under the limit (the points are not run here)
+    runner = api._PointRunner(api._Base(None, sets), "analytic", None, False)
+    points = api.grid_points({"communication.bucket": [f"{i} MiB" for i in range(1, 101)]})
+    assert api._check_jitter_cost(runner, points, 0.0, False) == each

@@ -195,6 +195,7 @@ __all__ = [
     "host_pass_seconds",
     "host_topology_of",
     "hybrid_groups",
+    "jitter_classes",
     "jitter_convolutions",
     "jitter_gamma_tables",
     "jitter_stretches",
@@ -1291,6 +1292,20 @@ def jitter_gamma_tables(scenario: Scenario) -> int:
     if v.jitter_distribution != "gamma" or v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
         return 0
     return gamma_tables(_distinct_stretch_draws(scenario), v.compute_jitter_cv)
+
+
+def jitter_classes(scenario: Scenario) -> int:
+    """How many classes of ranks pricing the step's jitter integrates, summed over its distinct stretches (one class
+    a distinct (compute, draws, model-parallel paces) of a stretch, as :func:`dpsim.rank_speed.expected_slowest_sum`
+    forms them: one FFT convolution and a table's read each), none without a jitter: what a sweep's cost guard
+    charges a point beside the tables (:func:`dpsim.sim.budget.jitter_pricing_s`)."""
+    if scenario.variability.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0
+    profile = profile_for(scenario)
+    fwd, bwd, _ = microbatch_times(scenario, profile)
+    fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
+    stretches = {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values()
+    return sum(len({(c, weights, tuple(sorted(Counter(paces).items()))) for c, weights, paces in s}) for s in stretches)
 
 
 def _distinct_stretch_draws(scenario: Scenario) -> list[list[Runs]]:
