@@ -303,22 +303,29 @@ def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str,
     return check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
 
 
-JITTER_FREE = ("name", "communication", "simulation", "reliability")
+JITTER_FREE = ("name", "simulation", "reliability")
 """Top-level sections whose fields do not move a step's jitter price (its stretches' draws: the ranks, their compute
-and accumulation, the stragglers and the distribution)."""
+and accumulation, the stragglers and the distribution); of ``communication`` only ``overlap`` moves it (a reduction
+waited for at every micro-batch couples the ranks at each forward: :func:`dpsim.analytic.step.jitter_sync_passes`)."""
+
+
+def _moves_jitter(path: str) -> bool:
+    """Whether a field at ``path`` can move a step's jitter price (:data:`JITTER_FREE`)."""
+    top = path.split(".")[0]
+    return top not in JITTER_FREE and (top != "communication" or path in ("communication", "communication.overlap"))
 
 
 def _check_jitter_cost(runner: _PointRunner, points: list[dict[str, Any]], other_s: float, allow_long: bool) -> float:
     """Refuse a closed-form sweep whose points' compute jitter costs too much in all
     (:func:`dpsim.sim.budget.check_jitter_total`), before any runs; returns its estimate: one price a distinct point
-    (points differing only in :data:`JITTER_FREE` sections share their prices' caches), the highest
-    :func:`dpsim.sim.budget.jitter_pricing_s` of :data:`SWEEP_TIMING_SAMPLE` of them spread over the rest (built, not
-    run). ``other_s``: the groups' pricing (:func:`_check_cost`)."""
+    (points differing only in fields that do not move it, :func:`_moves_jitter`, share their prices' caches), the
+    highest :func:`dpsim.sim.budget.jitter_pricing_s` of :data:`SWEEP_TIMING_SAMPLE` of them spread over the rest
+    (built, not run). ``other_s``: the groups' pricing (:func:`_check_cost`)."""
     from dpsim.sim.budget import check_jitter_total, jitter_pricing_s
 
     distinct: dict[tuple[Any, ...], dict[str, Any]] = {}
     for point in points:
-        distinct.setdefault(tuple((k, repr(v)) for k, v in point.items() if k.split(".")[0] not in JITTER_FREE), point)
+        distinct.setdefault(tuple((k, repr(v)) for k, v in point.items() if _moves_jitter(k)), point)
     if not distinct:
         return 0.0
     prices = _sampled_prices(runner, list(distinct.values()), jitter_pricing_s)
