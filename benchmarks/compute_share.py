@@ -146,24 +146,32 @@ def release_of(scenario: Any, profile: Any, run: Any, window_s: float, index: in
     profile's links; ``window_s`` the time-sliced window (every rank computing at once). 1 without the job's ranks
     on fewer cores than ranks, or where the algorithm's ranks end together; a bucket list that is not one of byte
     counts is refused in one line naming configuration ``index``."""
-    from dpsim.analytic.collectives import algorithm_of
     from dpsim.compute_overlap import collective_releases, may_release_apart, overlap_share
 
     host, k = profile.host_model, scenario.world_size
     if host.shared_by != "job" or k <= host.cores or not may_release_apart(scenario, profile):
         return 1.0
+    releases = collective_releases(scenario, profile, last_bucket(scenario, run, index))
+    if releases is None:
+        return 1.0
+    return overlap_share(list(releases), window_s / max(1.0, k / host.cores), host.cores)
+
+
+def last_bucket(scenario: Any, run: Any, index: int) -> float:
+    """The bytes of the bucket DDP hands over last (``extra.bucket_bytes[-1]``), or one line naming configuration
+    ``index`` where the run's buckets are not a list of byte counts > 0 (a stored record may hold any amount there: a
+    number was a ``TypeError`` traceback in :func:`release_lags`, round 34)."""
+    from dpsim.analytic.collectives import algorithm_of
+
     buckets = run.extra.get("bucket_bytes")
     try:
-        size = float(buckets[-1])
-    except (TypeError, ValueError, IndexError, KeyError):
+        size = float(buckets[-1]) if isinstance(buckets, list) else math.nan
+    except (TypeError, ValueError, IndexError):
         size = math.nan
     if not 0 < size < math.inf:
         raise ScriptError(f"--runs: configuration {index}: a {algorithm_of(scenario)} run whose extra.bucket_bytes "
                           "is not a list of byte counts > 0")  # fmt: skip
-    releases = collective_releases(scenario, profile, size)
-    if releases is None:
-        return 1.0
-    return overlap_share(list(releases), window_s / max(1.0, k / host.cores), host.cores)
+    return size
 
 
 def split(cases: list[Any], saved: list[list[Any]], profile: Any) -> tuple[list[dict[str, float]], dict[int, Any]]:
@@ -208,8 +216,7 @@ def release_lags(cases: list[Any], saved: list[list[Any]], profile: Any) -> list
         if not measured:
             continue
         s = case.scenario
-        buckets = runs[0].extra.get("bucket_bytes") or []
-        size = float(buckets[-1]) if buckets else 0.0
+        size = last_bucket(s, runs[0], index) if runs[0].extra.get("bucket_bytes") else 0.0
         releases = collective_releases(s, profile, size) if size > 0 else None
         lags = sorted(1e3 * (releases - releases.min())) if releases is not None else [0.0] * s.world_size
         shown = " / ".join(" ".join(f"{1e3 * float(v):.0f}" for v in sorted(m.values())) for m in measured)
@@ -274,6 +281,7 @@ def main() -> int:
     others = [(path, _profile("--swap", path)) for path in args.swap]
     for path, profile in zip(paths, profiles, strict=True):
         rows, fits = split(cases, saved, profile)
+        lags = release_lags(cases, saved, profile)  # (its records checked before the table is printed)
         print(f"{path}: ε {profile.host_model.efficiency_loss:.3f}, C {profile.host_model.cores:g}")
         print(" case  k   work  share  slowdown  release  compute error (median over repeats)")
         for index in range(len(cases)):
@@ -290,7 +298,6 @@ def main() -> int:
         print(" the ranks' own work a·(1 + ε_t(k − 1)), per repeat: "
               + ("; ".join(f"{r + 1}: a {a:.3f} ε_t {e:.3f}" for r, (a, e) in fits.items())
                  or "none (every run has a straggler)"))  # fmt: skip
-        lags = release_lags(cases, saved, profile)
         if lags:
             print(" release lags, ms behind the first rank to leave the last collective (sorted):")
             print("\n".join(lags))

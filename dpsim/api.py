@@ -303,6 +303,35 @@ def _check_cost(runner: _PointRunner, points: list[dict[str, Any]], engine: str,
     return check_total(built(), "this sweep", allow_long, engine, checked_when_run=True)
 
 
+JITTER_FREE = ("name", "simulation", "reliability")
+"""Top-level sections whose fields do not move a step's jitter price (its stretches' draws: the ranks, their compute
+and accumulation, the stragglers and the distribution); of ``communication`` only ``overlap`` moves it (a reduction
+waited for at every micro-batch couples the ranks at each forward: :func:`dpsim.analytic.step.jitter_sync_passes`)."""
+
+
+def _moves_jitter(path: str) -> bool:
+    """Whether a field at ``path`` can move a step's jitter price (:data:`JITTER_FREE`)."""
+    top = path.split(".")[0]
+    return top not in JITTER_FREE and (top != "communication" or path in ("communication", "communication.overlap"))
+
+
+def _check_jitter_cost(runner: _PointRunner, points: list[dict[str, Any]], other_s: float, allow_long: bool) -> float:
+    """Refuse a closed-form sweep whose points' compute jitter costs too much in all
+    (:func:`dpsim.sim.budget.check_jitter_total`), before any runs; returns its estimate: one price a distinct point
+    (points differing only in fields that do not move it, :func:`_moves_jitter`, share their prices' caches), the
+    highest :func:`dpsim.sim.budget.jitter_pricing_s` of :data:`SWEEP_TIMING_SAMPLE` of them spread over the rest
+    (built, not run). ``other_s``: the groups' pricing (:func:`_check_cost`)."""
+    from dpsim.sim.budget import check_jitter_total, jitter_pricing_s
+
+    distinct: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for point in points:
+        distinct.setdefault(tuple((k, repr(v)) for k, v in point.items() if _moves_jitter(k)), point)
+    if not distinct:
+        return 0.0
+    prices = _sampled_prices(runner, list(distinct.values()), jitter_pricing_s)
+    return check_jitter_total(max(prices, default=0.0), len(distinct), len(prices), other_s, allow_long)
+
+
 SWEEP_CONFIRM_POINTS = 100_000
 """Sweeps of more points need ``dpsim sweep --yes``; with the closed forms they are timed on a sample before they run
 (:func:`_check_points_time`). Smaller sweeps run as they did (their points are not timed)."""
@@ -318,6 +347,20 @@ def _sample(points: int) -> list[int]:
     return sorted({round(i * last / (SWEEP_TIMING_SAMPLE - 1)) for i in range(SWEEP_TIMING_SAMPLE)})
 
 
+def _sampled_prices(
+    runner: _PointRunner, points: list[dict[str, Any]], price: Callable[[Scenario], float]
+) -> list[float]:
+    """``price`` of :data:`SWEEP_TIMING_SAMPLE` of ``points`` spread over them (built, not run); a point that cannot
+    be built is left out (it fails again, reported with the others, when the sweep runs it)."""
+    prices = []
+    for index in _sample(len(points)):
+        try:
+            prices.append(price(runner.scenario(points[index])))
+        except ScenarioError:
+            continue
+    return prices
+
+
 def _check_max_time(
     runner: _PointRunner, points: list[dict[str, Any]], todo: int, engine: str, cost_s: float, max_time_s: float
 ) -> None:
@@ -331,12 +374,7 @@ def _check_max_time(
     if engine == "sim":
         check_max_time(cost_s, len(points), max_time_s, "every point's simulation as the cost guard estimates it")
         return
-    prices = []
-    for index in _sample(len(points)):
-        try:
-            prices.append(sweep_point_s(runner.scenario(points[index])))
-        except ScenarioError:  # fails again, reported with the others, when the sweep runs it
-            continue
+    prices = _sampled_prices(runner, points, sweep_point_s)
     each = max(prices, default=0.0)
     how = f"{todo:,} points at {each * 1e3:.3g} ms, the highest of {len(prices)} sampled across the grid"
     check_max_time(cost_s + each * todo, len(points), max_time_s, how + (", and pricing its groups" if cost_s else ""))
@@ -437,6 +475,8 @@ def sweep(
     if partial_file is not None:
         journal = execution.Journal(partial_file, sweep_fingerprint(base.data, base.source, vary, engine, fidelity))
         done = journal.load(len(points)) if resume else {}
+    if engine != "sim":  # (the simulator draws the jitter: its points' runs are priced above)
+        cost_s += _check_jitter_cost(runner, [p for i, p in enumerate(points) if i not in done], cost_s, allow_long)
     if max_time_s is not None:  # priced, not timed: before the sample below runs any point
         _check_max_time(runner, points, len(points) - len(done), engine, cost_s, max_time_s)
     if engine != "sim":  # the simulator's points are priced one by one above

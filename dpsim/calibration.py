@@ -2015,7 +2015,16 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
                 raise ScenarioError(f"meta.plan.{key}", f"expected a list of numbers, got {brief(values)}", source)
             for i, value in enumerate(values):
                 _check_number(value, f"meta.plan.{key}[{i}]", source, "a finite number >= 0", low=0.0, closed=True)
-    return meta
+    refreshes = meta.get("refreshes")  # round 34: `dpsim calibrate --refresh` appends to it, after timing
+    if refreshes is not None and not (isinstance(refreshes, list) and all(isinstance(r, dict) for r in refreshes)):
+        raise ScenarioError("meta.refreshes", f"expected a list of refresh records, got {brief(refreshes)}", source)
+    # round 34: a null mapping is an absent one (its readers take `meta.get(key, {})`: `fit_residuals:` with no value
+    # was a traceback once a refresh had timed its parts)
+    return {key: value for key, value in meta.items() if not (value is None and key in _READ_BACK_MAPPINGS)}
+
+
+_READ_BACK_MAPPINGS = ("fit_residuals", "fit_worst_points", "benchmark_uncertainty", "plan", "refreshes")
+"""``meta`` entries dpsim reads back as a mapping (a list, ``refreshes``), where a null stands for none."""
 
 
 def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:

@@ -475,6 +475,9 @@ def _calibrate_refresh(
 
     if base is None:
         raise fail("--refresh-parts", "only with --refresh PROFILE (the base profile to time again)")
+    if not base.is_file():  # round 34: `-` read the base from stdin, then hashed a file named '-' (a traceback)
+        what = "not a regular file (a folder, FIFO or device)" if base.exists() else "no such file"
+        raise fail("--refresh", f"{what}: {str(base)!r}")
     for name in REFRESH_UNUSED:
         if _given(ctx, name):
             flag = "--" + name.replace("_", "-")

@@ -39,8 +39,10 @@ __all__ = [
     "expected_max_standard_normal",
     "expected_slowest",
     "expected_slowest_sum",
+    "gamma_tables",
     "lognormal_convolutions",
     "lognormal_jitter_parameters",
+    "repeated_sum",
 ]
 
 MAX_RANK_SPEED_SIGMA = 0.2
@@ -217,23 +219,81 @@ class Runs(tuple[tuple[float, int], ...]):
     """A rank's draw weights in their order as runs (w, n), n draws of weight w in a row: what
     :func:`expected_slowest_sum` takes for a stretch of many micro-batches (a DDP step of k micro-batches is k − 1
     draws of one weight and one of another; round 32: a list of a million weights a rank, a thousand ranks of
-    distinct stragglers, was 8 GB and minutes). Its sums are taken in the draws' order, as over the list of weights
-    (:meth:`total`, :meth:`squares`; CPython 3.11's ``sum`` of floats adds in order), so the two forms price the
-    same to the bit."""
+    distinct stragglers, was 8 GB and minutes). Its sums are those of the draws added one by one in their order, as
+    CPython 3.11's ``sum`` adds a list of floats (:meth:`total`, :meth:`squares`), so the two forms price the same to
+    the bit; a run's n additions are replayed in O(log n) (:func:`repeated_sum`: 10⁸ micro-batches on 128 ranks
+    were 2.6·10¹⁰ additions, minutes of CPU)."""
 
     def total(self) -> float:
         """Σ w over the draws in order (:func:`sum` over the list of weights, bit for bit)."""
-        total: float = 0
+        total = 0.0
         for w, n in self:
-            total = sum(itertools.repeat(w, n), total)
+            total = repeated_sum(total, w, n)
         return total
 
     def squares(self) -> float:
         """Σ w² over the draws in order."""
-        total: float = 0
+        total = 0.0
         for w, n in self:
-            total = sum(itertools.repeat(w * w, n), total)
+            total = repeated_sum(total, w * w, n)
         return total
+
+
+_SIGNIFICAND = 1 << 53  # a double's significand: 53 bits
+
+
+def _integer_parts(x: float) -> tuple[int, int]:
+    """(m, e) with x = m·2^e exactly, m a whole number below 2^53 (x finite)."""
+    fraction, exponent = math.frexp(x)
+    return int(fraction * _SIGNIFICAND), exponent - 53
+
+
+def repeated_sum(start: float, w: float, n: int) -> float:
+    """``start`` + w + w + … (n additions of ``w``, each rounded to the nearest double, ties to even), exactly as
+    ``sum(itertools.repeat(w, n), start)`` adds them one by one, in O(log n) additions.
+
+    Between two powers of two a double is a whole number m of the binade's unit u (its ulp), so while the exact
+    s + w stays below the binade's top 2^53·u, s + w rounds to (m + d)·u with d = w/u rounded: the same d at every
+    addition, except that a tie (w/u ending in exactly one half) rounds m + ⌊w/u⌋ + ½ to the even neighbour, which
+    depends on m's parity only until the first such addition has made m even (then d = ⌊w/u⌋ rounded up to even).
+    So the additions inside a binade are one multiplication; the one that crosses into the next binade is taken as it
+    is. A run from 0 crosses about log₂ n binades. Where s or w is negative or not finite, the additions are taken one
+    by one (every caller's weights are > 0; :func:`_draws` refuses others)."""
+    s = float(start)
+    if n <= 0:
+        return start
+    if not (w > 0 and math.isfinite(w) and s >= 0):
+        return sum(itertools.repeat(w, n), start)
+    w_int, w_exp = _integer_parts(w)
+    while n > 0:
+        if not math.isfinite(s):  # inf + w = inf
+            return s
+        if s == 0.0:
+            s, n = s + w, n - 1
+            continue
+        unit = math.ulp(s)
+        u_exp = math.frexp(unit)[1] - 1  # unit = 2^u_exp
+        m_int, m_exp = _integer_parts(s)
+        m = m_int << (m_exp - u_exp) if m_exp >= u_exp else m_int >> (u_exp - m_exp)  # s = m·u (a subnormal's m_int
+        # carries zeros below its unit)
+        shift = w_exp - u_exp  # w/u = w_int·2^shift
+        if shift >= 0:
+            whole, tie, up = w_int << shift, False, False
+        else:
+            whole, rest, half = w_int >> -shift, w_int & ((1 << -shift) - 1), 1 << (-shift - 1)
+            tie, up = rest == half, rest > half
+        if whole >= _SIGNIFICAND - m or (tie and m % 2):
+            # the exact sum reaches the binade's top (rounded at the next binade's unit), or a tie's first addition
+            # from an odd m: one addition as it is
+            s, n = s + w, n - 1
+            continue
+        step = whole + (whole % 2 if tie else up)
+        if step == 0:  # w is under half a unit: s + w rounds back to s, every time
+            return s
+        # the additions that start below the top: m + i·step + whole ≤ 2^53 − 1 for i = 0 … count − 1
+        count = min(n, (_SIGNIFICAND - 1 - whole - m) // step + 1)
+        s, n = float(m + count * step) * unit, n - count
+    return s
 
 
 Weights = float | Sequence[float] | Runs
@@ -490,20 +550,42 @@ def lognormal_convolutions(stretches: Iterable[Iterable[Weights]]) -> tuple[int,
     (:func:`_lognormal_mean_table`: a table added to itself, half the cells). What the cost guard charges
     (:func:`dpsim.sim.budget.check_jitter`): 1,000 distinct stragglers under ``training.partition: weighted`` with a
     profile's reducer pass are 1,000 shapes of one family, which the grid prices from a few nodes."""
-    exact: set[tuple[tuple[float, int], ...]] = set()
-    nodes: set[tuple[Family, int]] = set()
-    for stretch in stretches:
-        shapes = {d for d in (_draws(k, "lognormal") for k in stretch) if isinstance(d, tuple)}
-        gridded = _gridded_families("lognormal", shapes)
-        for shape in shapes:
-            family = _family("lognormal", shape)
-            if family is not None and family[0] in gridded:
-                nodes.update((family[0], node) for node in _grid_nodes(family[1]))
-            else:
-                exact.add(shape)
+    drawn, nodes = _tables("lognormal", stretches)
+    exact = [shape for shape in drawn if isinstance(shape, tuple)]  # (a lognormal's draws are all shapes)
     counts = {n for shape in exact for _, n in shape} | {n for family, _ in nodes for n in family}
     sums = sum(len(shape) - 1 for shape in exact) + len(nodes) + sum(n.bit_count() - 1 for n in counts)
     return sums, max((n.bit_length() - 1 for n in counts), default=0)
+
+
+def gamma_tables(stretches: Iterable[Iterable[Weights]], cv: float) -> int:
+    """How many gamma tables by the incomplete gamma's series (:func:`_sum_cdf_table` at a shape k/cv² up to
+    :data:`_WILSON_HILFERTY_SHAPE`; past it a cube root, milliseconds) pricing ranks of these draws (as
+    :func:`lognormal_convolutions` takes them) under a gamma jitter of CV ``cv`` builds from empty caches: one a
+    distinct effective count priced exactly, one a node of the log-k grid where a stretch's counts are read off it
+    (:func:`_gridded_families`). What the cost guard charges (:func:`dpsim.sim.budget.check_jitter`): each is 0.05-0.2 s
+    of CPU, and a stretch's counts spread over the grid's whole range (ranks whose reducer pass leaves their earlier
+    micro-batches a sliver of the last) need a node every 0.1 of log k."""
+    exact, nodes = _tables("gamma", stretches)
+    ks = {k for k in exact if isinstance(k, float)} | {math.exp(node * _GRID_STEP) for _, node in nodes}
+    return sum(1 for k in ks if k / (cv * cv) <= _WILSON_HILFERTY_SHAPE)
+
+
+def _tables(distribution: str, stretches: Iterable[Iterable[Weights]]) -> tuple[set[Draws], set[tuple[Family, int]]]:
+    """The tables pricing ranks of these draws builds (as :func:`expected_slowest_sum` takes them, one iterable a
+    stretch): the draws priced exactly (a lognormal's shapes, a gamma's counts) and the grid's nodes a gridded family
+    needs (:func:`_gridded_families`), each once."""
+    exact: set[Draws] = set()
+    nodes: set[tuple[Family, int]] = set()
+    for stretch in stretches:
+        members = {d for d in (_draws(k, distribution) for k in stretch) if d is not None}
+        gridded = _gridded_families(distribution, members)
+        for each in members:
+            family = _family(distribution, each)
+            if family is not None and family[0] in gridded:
+                nodes.update((family[0], node) for node in _grid_nodes(family[1]))
+            else:
+                exact.add(each)
+    return exact, nodes
 
 
 def _jitter_cdf(table: tuple[np.ndarray, np.ndarray], log_x: np.ndarray) -> np.ndarray:

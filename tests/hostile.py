@@ -5964,6 +5964,141 @@ def refresh_plans_doctored() -> Iterator[Case]:
                    expect_error=True, names="calibrated_on", outputs=("{tmp}/new.yaml",))  # fmt: skip
 
 
+def jitter_over_a_hundred_million_micro_batches() -> Iterator[Case]:
+    """Round 34 (stop 52; found at stop 51 on a branch that was lost). Round 32 held a rank's draws as runs of equal
+    weights (``dpsim.rank_speed.Runs``) and summed them one addition at a time, in the draws' order: 128 ranks of
+    10⁸ micro-batches were 2.6·10¹⁰ additions, 67 s of CPU (73 s of wall) under a gamma jitter and 101 s of wall
+    under a lognormal on main ebe793a (past the hang limit), 1,024 ranks of 10⁷ the same. The additions are replayed
+    a binade at a time now (``dpsim.rank_speed.repeated_sum``: the same sums to the bit, so the same steps): 2 s and
+    12 s. The gamma's tables (0.05-0.2 s each, one a distinct effective count or a node of their grid) were in no cost
+    guard: ranks whose reducer pass leaves their earlier micro-batches slivers of the last spread their counts over 16
+    of log k (the last case: 1,000 stragglers at slowdowns 2/(1 + 10⁻ˣ), x from 1 to 12, and one at 2, whose pass the
+    profile's rate makes the whole of its backward) and build one a node; the guard counts them now
+    (``GAMMA_TABLE_S``)."""
+    kind = "jitter over a hundred million micro-batches (round 34)"
+    hundred_million = ["cluster.nodes=16", "training.micro_batch=1", f"training.global_batch={128 * 10**8}",
+                       "variability.compute_jitter_cv=0.05"]  # fmt: skip
+    for distribution in ("lognormal", "gamma", "normal"):
+        sets = [*hundred_million, f"variability.jitter_distribution={distribution}"]
+        yield Case(kind, ["run", *(a for s in sets for a in ("--set", s)), "--format", "json"], accept=True,
+                   strict_json=True)  # fmt: skip
+    sets = ["cluster.nodes=128", "training.micro_batch=1", f"training.global_batch={1024 * 10**7}",
+            "variability.compute_jitter_cv=3", "variability.jitter_distribution=gamma"]  # fmt: skip
+    yield Case(kind, ["run", *(a for s in sets for a in ("--set", s)), "--format", "json"], accept=True,
+               strict_json=True)  # fmt: skip
+    slivers = ",".join(f"{{worker: {i}, slowdown: {2 / (1 + 10 ** -(1 + 11 * i / 999))!r}}}" for i in range(1000))
+    profile = "name: host\nreduction_bandwidth: 85148180.23196141 B/s\ncompute:\n" + (
+        "  forward: {fixed: 0 s, per_sample: 1e-12 s}\n  backward: {fixed: 0 s, per_sample: 200 us}\n"
+    )
+    sets = ["cluster.nodes=128", "training.micro_batch=10000", f"training.global_batch={1024 * 10000 * 10**7}",
+            "training.partition=weighted", "calibration.profile={tmp}/p.yaml", "model=gpt2-small",
+            f"variability.stragglers=[{slivers},{{worker: 1000, slowdown: 2.0}}]", "variability.compute_jitter_cv=10",
+            "variability.jitter_distribution=gamma"]  # fmt: skip
+    yield Case(kind, ["run", *(a for s in sets for a in ("--set", s)), "--format", "json"],
+               {"p.yaml": profile.encode()}, accept=True, strict_json=True)  # fmt: skip
+
+
+def _refresh_base_meta(edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """:func:`refresh_base_profile`'s file with its ``meta`` edited."""
+    import yaml
+
+    data = yaml.safe_load(_refresh_base({}))
+    edit(data["meta"])
+    return yaml.safe_dump(data, sort_keys=False).encode()
+
+
+def profile_meta_nulls_and_refreshes() -> Iterator[Case]:
+    """Round 34 (stop 52). ``dpsim calibrate --refresh`` appends its record to the base's ``meta.refreshes``
+    (``[*(meta.get("refreshes") or []), record]``), which no loader checked: ``refreshes: 5`` timed the base's parts
+    for 42 s, then was a ``TypeError`` traceback on main ebe793a; a text or a mapping was spread into the new profile
+    (``'abc'`` became three records ``a``, ``b``, ``c``), silently. It is a list of mappings now, checked at load
+    before anything is timed. And a mapping dpsim reads back written with no value (``fit_residuals:``) loaded as
+    None, which its readers took for a mapping (``meta.get("fit_residuals", {}).items()``): ``validate_emulated.py
+    --reuse`` of a folder whose profile has it was an ``AttributeError`` traceback on main ebe793a, with and without
+    ``--refit`` (and the refresh's optimizer part a ``TypeError`` after timing); a null one is absent now, so both
+    run."""
+    kind = "profile meta: null mappings, refreshes (round 34)"
+    scenario = {"s.yaml": REFRESH_SCENARIO.encode()}
+    argv = ["calibrate", "{tmp}/s.yaml", "--refresh", "{tmp}/p.yaml", "--out", "{tmp}/new.yaml"]
+    for value in (5, "abc", [1], {"a": 1}, [{"parts": ["compute"]}, "x"], 1e400):
+        edited = _refresh_base_meta(lambda meta, value=value: meta.update(refreshes=value))
+        yield Case(kind, argv, {**scenario, "p.yaml": edited}, expect_error=True, names="meta.refreshes",
+                   outputs=("{tmp}/new.yaml",))  # fmt: skip
+    runs = (_VALIDATION_R / "runs.jsonl").read_bytes()
+    bench = (_VALIDATION_R / "calibration-bench.json").read_bytes()
+    profile = (_VALIDATION_R / "profile.yaml").read_bytes()
+    start = profile.index(b"  fit_residuals:\n")
+    end = profile.index(b"\n", start + len(b"  fit_residuals:\n")) + 1  # its one entry
+    nulled = profile[:start] + b"  fit_residuals:\n" + profile[end:]
+    files = {"n/runs.jsonl": runs, "n/profile.yaml": nulled, "n/calibration-bench.json": bench}
+    for extra in ([], ["--refit"]):
+        yield Case(kind, ["--reuse", "{tmp}/n", "--case-set", "fresh45", *extra], files, accept=True,
+                   program="benchmarks/validate_emulated", env=_NO_TESTBED)  # fmt: skip
+
+
+def refresh_bases_not_files() -> Iterator[Case]:
+    """Round 34 (stop 52). ``dpsim calibrate --refresh -`` read the base profile from standard input (the input
+    boundary's ``-``), checked it, then hashed a file named ``-`` for ``meta.refreshes``: a ``FileNotFoundError``
+    traceback on main ebe793a. ``calibrate`` reads no stdin for its files (``--from-trace -``, ``--from-nccl-tests
+    -``: "no such file"); ``--refresh`` is held to a regular file now, as they are, before anything is read."""
+    kind = "calibrate --refresh base: stdin / not a file (round 34)"
+    files = {"s.yaml": REFRESH_SCENARIO.encode(), "p.yaml": _refresh_base({}), "fifo": b"<fifo>"}
+    for base in ("-", "{tmp}/fifo", "/dev/null", "{tmp}/missing.yaml"):
+        yield Case(kind, ["calibrate", "{tmp}/s.yaml", "--refresh", base, "--out", "{tmp}/new.yaml"], files,
+                   stdin=files["p.yaml"], expect_error=True, names="--refresh",
+                   outputs=("{tmp}/new.yaml",))  # fmt: skip
+
+
+def sweeps_of_many_jitter_prices() -> Iterator[Case]:
+    """Round 34 (stop 52). A closed-form sweep's guards price each distinct data-parallel group once and a point at
+    milliseconds, so a compute jitter's price at each point went uncounted: 40 values of ``compute_jitter_cv`` over
+    1,024 ranks of 1,000 distinct stragglers (a profile's reducer pass: 1,001 classes of ranks and 4 gamma tables a
+    point) ran 239 s of wall, 167 s of CPU on this branch before the guard, and 100 values were unguarded on main
+    ebe793a too. Each distinct point is charged its jitter's tables and classes now
+    (``dpsim.sim.budget.jitter_pricing_s``); 100 values are refused in one line naming the field, before any point
+    runs, nothing written."""
+    kind = "sweeps of many jitter prices (round 34)"
+    profile = "name: host\nreduction_bandwidth: 1 GB/s\ncompute:\n  forward: {fixed: 0 s, per_sample: 100 us}\n" + (
+        "  backward: {fixed: 0 s, per_sample: 200 us}\n"
+    )
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    sets = ["cluster.nodes=128", "cluster.workers_per_node=8", "training.micro_batch=10000",
+            "training.global_batch=20480000", "training.partition=weighted", "calibration.profile={tmp}/p.yaml",
+            f"variability.stragglers=[{named}]", "model=gpt2-small"]  # fmt: skip
+    cvs = ",".join(f"{0.01 * i:.2f}" for i in range(1, 101))
+    for distribution in ("gamma", "lognormal"):
+        argv = ["sweep", "{tmp}/s.yaml", *(a for s in sets for a in ("--set", s)), "--set",
+                f"variability.jitter_distribution={distribution}", "--vary", f"variability.compute_jitter_cv={cvs}",
+                "--out", "{tmp}/o.csv"]  # fmt: skip
+        yield Case(kind, argv, {"s.yaml": SMALL.encode(), "p.yaml": profile.encode()}, expect_error=True,
+                   names="variability.jitter_distribution", outputs=("{tmp}/o.csv",))  # fmt: skip
+
+
+def stored_bucket_lists() -> Iterator[Case]:
+    """Round 34 (stop 52). ``benchmarks/compute_share.py --runs DIR`` prints each configuration's predicted and
+    measured release lags (``extra.per_rank_release_lag_s``, recorded since stop 50) at its last bucket,
+    ``extra.bucket_bytes[-1]``, which the record check takes as any amount, list or mapping of amounts: a number
+    there was a ``TypeError`` traceback, a mapping a ``KeyError`` one, on main ebe793a, after the first profile's
+    table, where the algorithm's ranks leave together (a ring one a node: the split's check of the same list never
+    read it). One reader of the last bucket now (``last_bucket``), refusing in one line naming the configuration and
+    ``extra.bucket_bytes`` before the table; an empty list still reads as no bucket."""
+    kind = "stored runs' bucket lists (round 34)"
+    folder = ROOT / "benchmarks" / "results" / "validation-2026-12-07-e" / "all"  # fresh50: lags recorded
+    runs = (folder / "runs.jsonl").read_bytes().splitlines(keepends=True)
+    base = {
+        "summary.json": (folder / "summary.json").read_bytes(),
+        "profile.yaml": (folder / "profile.yaml").read_bytes(),
+    }
+    ring = b'"bucket_bytes": [2362368, 2362368, 2362368, 2362368]'  # configuration 6 (lines 18-20): 8 ranks of ring
+    for number, value in enumerate((b"5", b'{"0": 5}', b"[-0.0]", b"[]")):
+        damaged = b"".join(line.replace(ring, b'"bucket_bytes": ' + value, 1) if 18 <= i < 21 else line
+                           for i, line in enumerate(runs))  # fmt: skip
+        files = {f"b{number}/{name}": data for name, data in base.items()} | {f"b{number}/runs.jsonl": damaged}
+        valid = value == b"[]"
+        yield Case(kind, ["--runs", f"{{tmp}}/b{number}"], files, expect_error=not valid, accept=valid,
+                   names="" if valid else "extra.bucket_bytes", program="benchmarks/compute_share")  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6031,6 +6166,9 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     plan_identity_files_read_back, jitter_of_many_counts, jitter_over_many_micro_batches,
     # round 33 (hostile): calibrate --refresh's recorded plan (new this stop)
     refresh_plans_doctored,
+    # round 34 (stop 52)
+    jitter_over_a_hundred_million_micro_batches, profile_meta_nulls_and_refreshes, stored_bucket_lists,
+    refresh_bases_not_files, sweeps_of_many_jitter_prices,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -1334,7 +1334,10 @@ def test_calibration_imports_no_engine() -> None:
      ({"cores": 0}, "meta.cores"), ({"benchmark_uncertainty": "x"}, "meta.benchmark_uncertainty: expected"),
      ({"benchmark_uncertainty": {"a": "x"}}, "meta.benchmark_uncertainty.a: expected a relative half width >= 0"),
      ({"tcp_congestion_control": ["bbr"]}, "meta.tcp_congestion_control: expected a printable text, got a list"),
-     ({"testbed": "\x1b[31memulated"}, "meta.testbed: expected a printable text")],
+     ({"testbed": "\x1b[31memulated"}, "meta.testbed: expected a printable text"),
+     ({"refreshes": 5}, "meta.refreshes: expected a list of refresh records, got 5"),
+     ({"refreshes": "abc"}, "meta.refreshes: expected a list of refresh records, got 'abc'"),
+     ({"refreshes": [{"parts": ["compute"]}, 1]}, "meta.refreshes: expected a list of refresh records")],
 )  # fmt: skip
 def test_the_meta_entries_read_back_are_checked_at_load(meta: dict[str, object], says: str) -> None:
     """Round 29: ``validate_emulated.py --refit`` took ``int(meta.cores)`` (a text a traceback, 2.5 read as 2), the
@@ -1347,6 +1350,19 @@ def test_the_meta_entries_read_back_are_checked_at_load(meta: dict[str, object],
         profile_from_dict({**base, "meta": meta})
     good = {"cores": 2, "benchmark_uncertainty": {"intra_median": 0.09}, "tcp_congestion_control": "bbr"}
     assert profile_from_dict({**base, "meta": good}).meta["cores"] == 2
+
+
+def test_a_null_meta_mapping_reads_as_none() -> None:
+    """Round 34 (stop 52): ``fit_residuals:`` with no value loaded as None, and its readers take
+    ``meta.get("fit_residuals", {})``: ``validate_emulated.py --reuse`` of a folder whose profile had it was an
+    ``AttributeError`` traceback, and ``dpsim calibrate --refresh`` a ``TypeError`` one after timing its parts. Each
+    mapping dpsim reads back is absent where it is null; other null notes stay."""
+    from dpsim.calibration import profile_from_dict
+
+    base = {"name": "p", "compute": {"forward": {"fixed": "1 ms", "per_sample": "1 ms"}}}
+    nulls = dict.fromkeys(("fit_residuals", "fit_worst_points", "benchmark_uncertainty", "plan", "refreshes"))
+    profile = profile_from_dict({**base, "meta": {**nulls, "note": None, "cores": 2}})
+    assert profile.meta == {"note": None, "cores": 2} and profile.residuals() == {}
 
 
 def test_every_optimizer_fit_step_gets_fresh_gradients_as_training_does() -> None:

@@ -434,3 +434,145 @@ def test_runs_of_weights_price_as_their_list_to_the_bit(tmp_path: Path) -> None:
     started = time.process_time()
     assert math.isfinite(predict(load_scenario(None, sets)).step_time_s)
     assert time.process_time() - started < 30
+
+
+def test_a_runs_sum_replays_the_additions_one_by_one() -> None:
+    """Hostile round 34 (stop 52): a run's n additions were taken one by one, so 128 ranks of 10⁸ micro-batches were
+    2.6·10¹⁰ additions (67 s of CPU under a gamma jitter, past the corpus's hang limit). :func:`repeated_sum` takes
+    them a binade at a time and must still equal the one-by-one sum to the bit: weights whose halves tie at a unit
+    (the tie rounds to even, from an odd and an even start), a weight under half a unit, subnormals, a sum that
+    overflows, and random weights and starts."""
+    import itertools
+    import random
+
+    from dpsim.rank_speed import repeated_sum
+
+    def one_by_one(start: float, w: float, n: int) -> float:
+        return sum(itertools.repeat(w, n), start)
+
+    unit = 2.0**-52  # the unit of [1, 2)
+    hand = [(1.0 + m * unit, w, n) for m in (0, 1, 2, 3) for w in (unit / 2, 3 * unit / 2, 5 * unit / 2, unit / 4,
+            0.75 * unit) for n in (1, 2, 3, 1000)]  # fmt: skip
+    hand += [(0.0, 5e-324, 10**6), (0.0, 2.0**-1070 * 3, 5000), (2.0**-1022, 2.0**-1074, 999), (0.0, 0.1, 10**6),
+             (0.0, 1.7e308, 3), (1.7e308, 2.0**970, 5), (1.7e308, 2.0**969, 4), (0, 0.3, 7), (1e16, 1.0, 1001),
+             (1e16, 3.0, 1001), (2.0**53 - 1, 0.5, 6)]  # fmt: skip
+    rng = random.Random(0)
+    drawn = [(rng.choice([0.0, rng.random(), rng.random() * 1e9]), rng.random() * 10.0 ** rng.randint(-8, 4),
+              rng.choice([1, 7, rng.randint(1, 10**5)])) for _ in range(2000)]  # fmt: skip
+    for start, w, n in hand + drawn:
+        assert repeated_sum(start, w, n) == one_by_one(start, w, n), (start, w, n)
+    assert repeated_sum(0.0, 0.1, 10**7) == one_by_one(0.0, 0.1, 10**7) != 10**7 * 0.1  # (its rounding is kept)
+    assert math.isinf(repeated_sum(1e308, 1e307, 10**15))
+
+
+def test_jitter_over_a_hundred_million_micro_batches_is_priced_in_seconds() -> None:
+    """Hostile round 34 (stop 52): 128 ranks of 10⁸ micro-batches under each distribution (67 s of CPU under gamma
+    on main ebe793a, the additions of :meth:`dpsim.rank_speed.Runs.total` taken one by one); 1.9 s wall now."""
+    sets = ["cluster.nodes=16", "training.micro_batch=1", f"training.global_batch={128 * 10**8}",
+            "variability.compute_jitter_cv=0.05"]  # fmt: skip
+    for distribution in DISTRIBUTIONS:
+        started = time.process_time()
+        step = predict(load_scenario(None, [*sets, f"variability.jitter_distribution={distribution}"])).step_time_s
+        assert math.isfinite(step) and time.process_time() - started < 30
+
+
+def test_the_gammas_tables_are_counted_and_bounded_by_the_cost_guard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile round 34 (stop 52): a gamma table by the incomplete gamma's series is 0.05-0.2 s of CPU, one a distinct
+    effective count or a node of their grid, and ranks whose counts spread over the grid's range build one a node
+    (126 over 13.8 of log k: 14 s), which no cost guard counted. :func:`dpsim.rank_speed.gamma_tables` counts exactly
+    the series tables pricing builds from empty caches (the cube-root ones past shape 10⁵ are milliseconds, not
+    counted), and the guard refuses past 30 s of them unless ``--allow-long`` (shown here at 10 s a table)."""
+    import dpsim.rank_speed as rank_speed
+    from dpsim.analytic.step import jitter_gamma_tables
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+    from dpsim.cli import main
+    from dpsim.sim import budget
+
+    def series_tables() -> int:
+        return len({k for k in built if k / (cv * cv) <= 1e5})
+
+    built: list[float] = []
+    table = rank_speed._sum_cdf_table
+    cv, k = 3.0, 10**6
+    # a rank's k − 1 micro-batches before the last weigh 1, the last r: effective counts from ~k down to ~k²/r²
+    ratios = [10 ** (2.5 + 0.01 * i) for i in range(60)]
+    for gridded in (False, True):
+        ranks = [(k - 1 + r, rank_speed.Runs(((1.0, k - 1), (r, 1))), [1.0]) for r in ratios[:: 1 if gridded else 8]]
+        rank_speed._sum_cdf_table.cache_clear()
+        rank_speed._node_table.cache_clear()
+        rank_speed._expected_slowest_sum.cache_clear()
+        built.clear()
+        monkeypatch.setattr(rank_speed, "_sum_cdf_table", lambda d, c, n: built.append(n) or table(d, c, n))
+        assert math.isfinite(expected_slowest_sum(ranks, 0.0, "gamma", cv))
+        monkeypatch.setattr(rank_speed, "_sum_cdf_table", table)
+        members = {rank_speed._draws(w, "gamma") for _, w, _ in ranks}
+        assert (rank_speed._gridded_families("gamma", members) == ((),)) is gridded
+        assert rank_speed.gamma_tables([[w for _, w, _ in ranks]], cv) == series_tables() >= (8 if gridded else 5)
+    profile = tmp_path / "profile.yaml"
+    save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
+                                 backward=LinearTime(0.0, 2e-4)), profile)  # fmt: skip
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(100))
+    sets = ["cluster.nodes=16", "training.micro_batch=10000", f"training.global_batch={80000 * 16 * 2}",
+            "training.partition=weighted", "variability.compute_jitter_cv=0.05", f"calibration.profile={profile}",
+            f"variability.stragglers=[{named}]", "model=gpt2-small",
+            "variability.jitter_distribution=gamma"]  # fmt: skip
+    tables = jitter_gamma_tables(load_scenario(None, sets))
+    assert (
+        tables >= 4
+        and jitter_gamma_tables(load_scenario(None, [*sets[:-1], "variability.jitter_distribution=normal"])) == 0
+    )
+    monkeypatch.setattr(budget, "GAMMA_TABLE_S", 10.0)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
+        main(["run", *(a for s in sets for a in ("--set", s))])
+    assert caught.value.code == 2 and err.getvalue().count("\n") == 1
+    assert f"jitter_distribution: gamma: its price builds {tables} tables of the incomplete gamma" in err.getvalue()
+
+
+def test_a_sweep_of_many_jitter_prices_is_refused_before_any_point_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hostile round 34 (stop 52): a sweep's guards priced each distinct data-parallel group once and a point at
+    milliseconds, so the jitter's price at each point went uncounted: 40 values of ``compute_jitter_cv`` over 1,024
+    ranks of 1,000 distinct stragglers (1,001 classes of ranks and 4 gamma tables a point) ran 167 s of CPU, 100
+    would run 7 minutes. Each distinct point is charged :func:`dpsim.sim.budget.jitter_pricing_s` now (its tables
+    and classes) and the sweep refused past 5 minutes in all unless ``--allow-long``; points that differ only in
+    sections that do not move the jitter (a bucket) share one price, as they share its caches."""
+    from dpsim import api
+    from dpsim.analytic.step import jitter_classes
+    from dpsim.calibration import HardwareProfile, LinearTime, save_profile
+    from dpsim.cli import main
+    from dpsim.sim import budget
+
+    profile = tmp_path / "p.yaml"
+    save_profile(HardwareProfile(name="host", reduction_bandwidth=1e9, forward=LinearTime(0.0, 1e-4),
+                                 backward=LinearTime(0.0, 2e-4)), profile)  # fmt: skip
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 0.001 * (i + 1)}}}" for i in range(1000))
+    sets = ["cluster.nodes=128", "training.micro_batch=10000", "training.global_batch=20480000",
+            "training.partition=weighted", f"calibration.profile={profile}", f"variability.stragglers=[{named}]",
+            "model=gpt2-small", "variability.jitter_distribution=gamma",
+            "variability.compute_jitter_cv=0.05"]  # fmt: skip
+    scenario = load_scenario(None, sets)
+    assert jitter_classes(scenario) == 1001  # the 1,000 stragglers' shares and the others'
+    each = budget.jitter_pricing_s(scenario)
+    assert each == pytest.approx(4 * budget.GAMMA_TABLE_S + 1001 * budget.JITTER_CLASS_S)
+    assert budget.jitter_pricing_s(load_scenario(None, [*sets[:-1], "variability.compute_jitter_cv=0"])) == 0.0
+    runs: list[object] = []
+    monkeypatch.setattr(api._PointRunner, "__call__", lambda self, point: runs.append(point) or {})
+    cvs = ",".join(f"{0.01 * i:.2f}" for i in range(1, 101))
+    default = str(Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml")
+    argv = ["sweep", default, *(a for s in sets[:-1] for a in ("--set", s)), "--vary",
+            f"variability.compute_jitter_cv={cvs}"]  # fmt: skip
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2 and err.getvalue().count("\n") == 1 and not runs
+    assert (
+        "variability.jitter_distribution: this sweep prices the compute jitter of 100 distinct points" in err.getvalue()
+    )
+    # 100 bucket sizes: one jitter price, under the limit (the points are not run here)
+    runner = api._PointRunner(api._Base(None, sets), "analytic", None, False)
+    points = api.grid_points({"communication.bucket": [f"{i} MiB" for i in range(1, 101)]})
+    assert api._check_jitter_cost(runner, points, 0.0, False) == each

@@ -161,6 +161,7 @@ from dpsim.rank_speed import (
     Runs,
     expected_slowest,
     expected_slowest_sum,
+    gamma_tables,
     lognormal_convolutions,
 )
 from dpsim.records import StepResult
@@ -194,7 +195,9 @@ __all__ = [
     "host_pass_seconds",
     "host_topology_of",
     "hybrid_groups",
+    "jitter_classes",
     "jitter_convolutions",
+    "jitter_gamma_tables",
     "jitter_stretches",
     "jitter_sync_passes",
     "jittered_compute_s",
@@ -1278,11 +1281,40 @@ def jitter_convolutions(scenario: Scenario) -> tuple[int, int]:
     v = scenario.variability
     if v.jitter_distribution != "lognormal" or v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
         return 0, 0
+    return lognormal_convolutions(_distinct_stretch_draws(scenario))
+
+
+def jitter_gamma_tables(scenario: Scenario) -> int:
+    """How many gamma tables by the incomplete gamma's series pricing the step's gamma jitter builds
+    (:func:`dpsim.rank_speed.gamma_tables` over every stretch's ranks), none for another distribution or none: what the
+    cost guard charges (:func:`dpsim.sim.budget.check_jitter`)."""
+    v = scenario.variability
+    if v.jitter_distribution != "gamma" or v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0
+    return gamma_tables(_distinct_stretch_draws(scenario), v.compute_jitter_cv)
+
+
+def jitter_classes(scenario: Scenario) -> int:
+    """How many classes of ranks pricing the step's jitter integrates, summed over its distinct stretches (one class
+    a distinct (compute, draws, model-parallel paces) of a stretch, as :func:`dpsim.rank_speed.expected_slowest_sum`
+    forms them: one FFT convolution and a table's read each), none without a jitter: what a sweep's cost guard
+    charges a point beside the tables (:func:`dpsim.sim.budget.jitter_pricing_s`)."""
+    if scenario.variability.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0
+    profile = profile_for(scenario)
+    fwd, bwd, _ = microbatch_times(scenario, profile)
+    fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
+    stretches = {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values()
+    return sum(len({(c, weights, tuple(sorted(Counter(paces).items()))) for c, weights, paces in s}) for s in stretches)
+
+
+def _distinct_stretch_draws(scenario: Scenario) -> list[list[Runs]]:
+    """Each distinct stretch's ranks' draws (:func:`jitter_stretches`), once."""
     profile = profile_for(scenario)
     fwd, bwd, _ = microbatch_times(scenario, profile)
     fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
     stretches = {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values()  # each distinct once
-    return lognormal_convolutions([[weights for _, weights, _ in stretch] for stretch in stretches])
+    return [[weights for _, weights, _ in stretch] for stretch in stretches]
 
 
 def worker_samples(scenario: Scenario, slowdowns: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from dpsim.analytic.step import HYBRID_COLLECTIVES
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
+from dpsim.rank_speed import NEGLIGIBLE_JITTER_CV
 from dpsim.sharding import collective_pieces, step_traffic
 from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
@@ -46,6 +47,7 @@ __all__ = [
     "StepWork",
     "check",
     "check_collective",
+    "check_jitter_total",
     "check_pricing",
     "check_schedule",
     "check_shared",
@@ -55,6 +57,7 @@ __all__ = [
     "estimate_collective",
     "hybrid_collectives",
     "hybrid_pricing",
+    "jitter_pricing_s",
     "layout_of",
     "pipeline_evaluated_operations",
     "pipeline_operations",
@@ -1043,13 +1046,23 @@ tables in 44 s of CPU (stop 49, at load ~8; 0.3-0.6 s at stop 48). A table added
 half: charged half."""
 
 
+GAMMA_TABLE_S = 0.2
+"""CPU seconds of one gamma table by the incomplete gamma's series (:func:`dpsim.rank_speed._sum_cdf_table`: up to
+~9·√shape terms on 8,001-9,000 points, shape k/cv² up to 10⁵): 0.05-0.18 s over shapes 0.01-10⁵ at load ~2 (stop
+52); 1,024 ranks whose counts spread over 13.8 of log k (1,000 stragglers whose reducer pass leaves the earlier
+micro-batches slivers of the last, cv 10) built 126 in 14.4 s of CPU, the whole step. At cv ≤ 10 one grid holds at
+most ~165 such tables (k ≤ 10⁷)."""
+
+
 def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
-    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a step whose lognormal jitter's
-    exact price would build convolutions past :data:`PRICING_LIMIT_S` of CPU unless ``allow_long``
+    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a step whose jitter's exact price
+    would build tables past :data:`PRICING_LIMIT_S` of CPU unless ``allow_long``: a lognormal's convolutions
     (:func:`dpsim.analytic.step.jitter_convolutions`): one a distinct shape of a rank's draws, and a rank's last
     micro-batch weighs apart from the others under a profile's reducer pass, so each distinct micro-batch share
-    (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes."""
-    from dpsim.analytic.step import jitter_convolutions
+    (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes; a gamma's
+    tables by its series (:func:`dpsim.analytic.step.jitter_gamma_tables`), one a distinct effective count or a node
+    of their grid."""
+    from dpsim.analytic.step import jitter_convolutions, jitter_gamma_tables
 
     sums, doublings = jitter_convolutions(scenario)
     count, seconds = sums + doublings, (sums + doublings / 2) * JITTER_CONVOLUTION_S
@@ -1062,6 +1075,58 @@ def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
             "training.partition: weighted",
             "<cost guard>",
         )
+    tables = jitter_gamma_tables(scenario)
+    seconds = tables * GAMMA_TABLE_S
+    if seconds > PRICING_LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "variability.jitter_distribution",
+            f"gamma: its price builds {tables:,} tables of the incomplete gamma, one a distinct effective count of a "
+            f"rank's draws: about {_duration(seconds)} (limit {PRICING_LIMIT_S:g} s to price); pass --allow-long to "
+            "run it anyway, or normal (closed form), or fewer distinct stragglers (variability.stragglers) under "
+            "training.partition: weighted",
+            "<cost guard>",
+        )
+
+
+JITTER_CLASS_S = 4e-3
+"""CPU seconds pricing a jitter spends on one class of ranks (:func:`dpsim.analytic.step.jitter_classes`): its table
+read off the grid and one FFT convolution with its paces over 8,001 points, once or twice. A sweep of 40 values of
+``compute_jitter_cv`` over 1,024 ranks of 1,000 distinct stragglers under ``training.partition: weighted`` and a
+profile's reducer pass (1,001 classes and 4 gamma tables a point) ran 167 s of CPU at load 3-6 (stop 52): 4.2 s a
+point, 3.6 ms a class after the tables."""
+
+
+def jitter_pricing_s(scenario: Scenario) -> float:
+    """CPU seconds the analytic engine's price of the step's compute jitter is charged: its lognormal convolutions
+    (:data:`JITTER_CONVOLUTION_S`, a doubling half), its gamma tables (:data:`GAMMA_TABLE_S`) and its classes of
+    ranks (:data:`JITTER_CLASS_S`); 0 without a jitter. What a sweep's points are charged for it
+    (:func:`check_jitter_total`): a single run is held to its tables alone (:func:`check_jitter`)."""
+    from dpsim.analytic.step import jitter_classes, jitter_convolutions, jitter_gamma_tables
+
+    if scenario.variability.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0.0
+    sums, doublings = jitter_convolutions(scenario)
+    return ((sums + doublings / 2) * JITTER_CONVOLUTION_S + jitter_gamma_tables(scenario) * GAMMA_TABLE_S
+            + jitter_classes(scenario) * JITTER_CLASS_S)  # fmt: skip
+
+
+def check_jitter_total(each_s: float, points: int, sampled: int, other_s: float, allow_long: bool = False) -> float:
+    """Refuse (:class:`ScenarioError`, naming ``variability.jitter_distribution``) a sweep whose ``points`` points of
+    distinct jitter prices at ``each_s`` CPU seconds each (the highest of ``sampled`` spread over them,
+    :func:`jitter_pricing_s`), beside ``other_s`` of pricing its groups, come past :data:`LIMIT_S` in all unless
+    ``allow_long``; returns the jitter's seconds. The sweep's other guards price each distinct data-parallel group
+    once and a point at milliseconds: 40 values of ``compute_jitter_cv`` over 1,000 distinct stragglers ran 167 s of
+    CPU, 100 would run 7 minutes, unrefused (round 34)."""
+    total_s = each_s * points
+    if other_s + total_s > LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "variability.jitter_distribution",
+            f"this sweep prices the compute jitter of {points:,} distinct points: about {_duration(total_s)} "
+            f"({_duration(each_s)} a point, the highest of {sampled} sampled across them; limit {_duration(LIMIT_S)} "
+            "in all); pass --allow-long to run it anyway, or split it into several",
+            "<cost guard>",
+        )
+    return total_s
 
 
 SCHEDULE_OP_S = 15e-6
