@@ -2061,6 +2061,7 @@ def _torchtitan_llama3(
     grand_teton: bool,
     compiled: bool,
     fp8: bool,
+    float8_all_gather: bool = False,
     recompute: str,
     tp: int = 1,
     async_tp: bool = False,
@@ -2074,7 +2075,9 @@ def _torchtitan_llama3(
     """A torchtitan Llama 3.1 row: ``local_batch`` sequences of ``seq_len`` a data-parallel rank, one step, FSDP2 over
     the data-parallel ranks (``gpus / tp / pp``), ``recompute`` ``op`` (selective_ac_option "op") or ``full``. With
     ``pp`` > 1: torch.distributed.pipelining's ``schedule`` (1F1B, or Interleaved1F1B with two stages a rank) over
-    ``pp`` micro-batches (pipeline_parallel_microbatches' default, the PP degree, at 9dec370)."""
+    ``pp`` micro-batches (pipeline_parallel_microbatches' default, the PP degree, at 9dec370). ``float8_all_gather``:
+    the row's source sets ``enable_fsdp_float8_all_gather`` (training.fsdp_float8_all_gather; torchtitan's config
+    manager leaves it false, config_manager.py at 9dec370 and 820504e)."""
     device: Any = (
         # the published part (96 GB HBM2e, 2.4 TB/s) at the H100 SXM's peak and sustained fraction: its 500 W peak
         # is unknown (torchtitan's own MFU divides by the SXM peak too)
@@ -2161,6 +2164,8 @@ def _torchtitan_llama3(
                 # AsyncTP: torch's micro-pipelined TP (Inductor's micro_pipeline_tp pass, symmetric-memory fused ops)
                 **({"tp_overlap_kind": "torch_async_tp"} if async_tp else {}),
                 "activation_recomputation": recompute,
+                # torchao's float8 all-gather: each Float8Linear weight cast on its shard, gathered at 1 byte
+                **({"fsdp_float8_all_gather": True} if float8_all_gather else {}),
                 "gradient_clipping": True,
                 # FSDP2's copies on the compute stream (torch/distributed/fsdp/_fully_shard, every release these
                 # rows ran): each all-gather's copy-out into the unsharded parameters (wait_for_unshard's
@@ -2175,10 +2180,14 @@ def _torchtitan_llama3(
         "priced as the FSDP flavour"
         + (
             "; torchao's dynamic tensorwise casts at torchao's own roofline (model.fp8_linear: torchao_tensorwise: "
-            "max(abs) fused into the producer, the cast writing float8 row- and column-major, Inductor's extra read), "
-            "weights cast on the FSDP shard before a float8 all-gather (docs/float8.md's launch command at 9dec370; "
-            "Trainy's command line), not priced; each gathered float8 weight copied column-major for the "
-            "input-gradient GEMM every backward (torchao's preprocess_addmm: 2 bytes a parameter, stop 50)"
+            "max(abs) fused into the producer, the cast writing float8 row- and column-major, Inductor's extra read)"
+            + (
+                "; weights cast on the FSDP shard before a float8 all-gather (training.fsdp_float8_all_gather), the "
+                "shard's cast not priced; each gathered float8 weight copied column-major for the input-gradient "
+                "GEMM every backward (torchao's preprocess_addmm: 2 bytes a parameter, stop 50)"
+                if float8_all_gather
+                else "; bf16 gathers, each weight cast whole in every forward (no float8 all-gather)"
+            )
             if fp8
             else ""
         )
@@ -2237,6 +2246,8 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=compiled,
             fp8=fp8,
+            # docs/float8.md's launch command at 9dec370 (the Float8 recipe the file's runs used)
+            float8_all_gather=fp8,
             recompute="op",
             fused_adamw=False,
         )
@@ -2263,6 +2274,9 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            # Dec 2024: docs/float8.md's launch command at 9dec370; June 2025: the file states no float8 flag and
+            # the 70B toml at 820504e sets enable_fsdp_float8_all_gather = false
+            float8_all_gather=fp8 and not june,
             recompute="full",
             tp=8,
             async_tp=async_tp,
@@ -2321,11 +2335,10 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=False,
             compiled=True,
             fp8=True,
+            float8_all_gather=True,  # the file's command line: --float8.enable_fsdp_float8_all_gather
             recompute="op",
             fused_adamw=True,
             compiled_loss=True,
-            assumptions="FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
-            "as bf16 gathers (no field for a gather dtype apart from the reduction's)",
         )
         for gpus, tokens in ((32, 10938.0), (64, 10753.0))
     ),
@@ -2342,6 +2355,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
         grand_teton=True,
         compiled=True,
         fp8=True,
+        float8_all_gather=True,  # docs/float8.md's launch command at 9dec370
         recompute="full",
         fused_adamw=False,
         seq_len=32768,
@@ -2361,6 +2375,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=True,
+            float8_all_gather=True,  # train_configs/llama3_405b.toml at 9dec370
             recompute="full",
             tp=8,
             async_tp=True,
@@ -2369,8 +2384,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             schedule=schedule,
             seq_len=seq,
             assumptions="the pipeline's 8 micro-batches and Interleaved1F1B's two stages a rank are torchtitan's "
-            "defaults at 9dec370 (the table states neither); FSDP's float8 all-gather (enable_fsdp_float8_all_gather "
-            "in the 405B toml) priced as bf16 gathers",
+            "defaults at 9dec370 (the table states neither)",
         )
         for table, label, schedule, local_batch, seq, tokens in (
             (5, "1F1B", "1f1b", 32, 8192, 100.0),
@@ -2396,6 +2410,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            float8_all_gather=fp8,  # train_configs/llama3_405b.toml at 3faaa1a0d
             recompute="full",
             tp=8,
             async_tp=async_tp,
@@ -2437,17 +2452,12 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            float8_all_gather=fp8,  # the script's --float8.enable_fsdp_float8_all_gather
             recompute="op",
             fused_adamw=True,
             compiled_loss=False,
             assumptions="the H100 part not stated (README: 8xH100): Grand Teton's, as the same author's June 2025 "
-            "torchtitan file (pytorch/ao#1802's log of the script shows a 95.0 GiB device)"
-            + (
-                "; FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
-                "as bf16 gathers (no field for a gather dtype apart from the reduction's)"
-                if fp8
-                else ""
-            ),
+            "torchtitan file (pytorch/ao#1802's log of the script shows a 95.0 GiB device)",
         )
         for fp8, tokens in ((False, 6150.0), (True, 7689.5))
     ),
