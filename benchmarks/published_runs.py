@@ -1977,6 +1977,45 @@ def _spread(values: Sequence[float]) -> float:
     return max(values) / min(values) - 1.0
 
 
+SCALE_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (f"torchtitan 8B {label} on 8 H100", f"torchtitan 8B {label} on 128 H100")
+    for label in ("FSDP", "FSDP compiled", "FSDP compiled FP8")
+)
+"""The Dec 2024 file's 8B rows run on 8 and again on 128 H100 (Tables 1 and 3): the same software, model and local
+batch, eager bf16, compiled bf16 and compiled Float8."""
+
+
+@dataclass(frozen=True)
+class ScaleGrowth:
+    """How a row's step grows from its 8-GPU run to its 128-GPU run, published and priced (seconds)."""
+
+    row: str
+    published_s: float
+    priced_s: float
+    optimizer_s: float
+    """The priced change of the optimizer step (its shard 16 times smaller)."""
+    small_step_s: float
+    """The published 8-GPU step."""
+
+    @property
+    def residual(self) -> float:
+        """The published growth beyond the priced one, as a share of the published 8-GPU step."""
+        return (self.published_s - self.priced_s) / self.small_step_s
+
+
+def scale_growth(small: PublishedRun, large: PublishedRun, engine: str = "analytic") -> ScaleGrowth:
+    """:class:`ScaleGrowth` of one of :data:`SCALE_PAIRS`."""
+    a, b = predict_run(small, engine)[1], predict_run(large, engine)[1]
+    published = step_seconds(small, small.published_tflops_per_gpu), step_seconds(large, large.published_tflops_per_gpu)
+    return ScaleGrowth(
+        small.name.removesuffix(" on 8 H100"),
+        published[1] - published[0],
+        b.step_time_s - a.step_time_s,
+        b.optimizer_s - a.optimizer_s,
+        published[0],
+    )
+
+
 def _print_fp8_gains(engine: str) -> None:
     """torchtitan's bf16 / Float8 pairs: the step Float8 saved as published and as priced, split into compute and
     exposed communication; the Float8 / bf16 throughput ratio of each pair, published and priced; then the published
@@ -2017,6 +2056,15 @@ def _print_fp8_gains(engine: str) -> None:
             f"Float8 {100 * _spread([r.fp8 for r in repeats]):.1f} %, ratio {100 * _spread(ratios):.1f} % "
             f"({min(ratios):.3f} .. {max(ratios):.3f})"
         )
+    print()
+    print("The Dec 2024 8B rows from 8 to 128 H100 (seconds a step; residual = published growth less priced growth,")
+    print("a share of the published 8-GPU step):")
+    print(f"  {'row':<40} {'published':>9} {'priced':>8} {'optimizer':>9} {'residual':>8}")
+    by_name = {r.name: r for r in TORCHTITAN_RUNS}
+    for small, large in SCALE_PAIRS:
+        growth = scale_growth(by_name[small], by_name[large], engine)
+        seconds = f"{growth.published_s:>+9.4f} {growth.priced_s:>+8.4f} {growth.optimizer_s:>+9.4f}"
+        print(f"  {growth.row:<40} {seconds} {100 * growth.residual:>7.2f}%")
 
 
 def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
@@ -4186,7 +4234,8 @@ def main() -> None:
         action="store_true",
         help="only torchtitan's bf16 / Float8 pairs: the seconds a step Float8 saved, published and priced, the "
         "priced saving split into compute and exposed communication, each pair's Float8 / bf16 throughput, and the "
-        "published repeats of three pairs' configurations with their spread (a diagnostic, not the model)",
+        "published repeats of three pairs' configurations with their spread, and the Dec 2024 8B rows' growth from 8 "
+        "to 128 GPUs beyond the priced one (a diagnostic, not the model)",
     )
     parser.add_argument(
         "--straggler-what-if",
