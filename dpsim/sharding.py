@@ -76,6 +76,7 @@ __all__ = [
     "CollectivePieces",
     "StepTraffic",
     "collective_pieces",
+    "float8_weight_copy_bytes",
     "gathered_layer_width",
     "optimizer_partition",
     "parameter_gather_bytes",
@@ -310,6 +311,17 @@ def gathered_layer_width(scenario: Scenario) -> float:
         return p
     share = linear_weight_share(scenario)
     return share * FLOAT8_BYTES + (1.0 - share) * p
+
+
+def float8_weight_copy_bytes(scenario: Scenario) -> float:
+    """Bytes of the column-major copy torchao makes of a gathered float8 weight for its input-gradient GEMM
+    (``float8_ops.py`` ``preprocess_addmm``, ``b_data.t().contiguous().t()``; FSDP gathers the weight row-major), alive
+    for that GEMM: the layer's largest linear weight on this rank (``max(h, ffn) x h / t``) at :data:`FLOAT8_BYTES`;
+    0 without ``training.fsdp_float8_all_gather`` (the forward's cast then writes both layouts and saves them)."""
+    if not scenario.training.fsdp_float8_all_gather:
+        return 0.0
+    m = scenario.model
+    return FLOAT8_BYTES * max(m.hidden, m.ffn_hidden or 4 * m.hidden) * m.hidden / scenario.training.tensor_parallel
 
 
 def parameter_gather_bytes(scenario: Scenario, parameters: float, share: float = 1.0, *, layers: bool = False) -> float:

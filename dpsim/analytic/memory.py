@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from dpsim.analytic.parallel import stage_boundary_bytes
 from dpsim.compute import chunk_layers, loss_peak_bytes
 from dpsim.scenario import Scenario
-from dpsim.sharding import gathered_layer_width, torch_zero_partition
+from dpsim.sharding import float8_weight_copy_bytes, gathered_layer_width, torch_zero_partition
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
@@ -946,12 +946,18 @@ def _fsdp_buffers(scenario: Scenario, layer: float, root: float, head: float) ->
       unsharded gradient, computed first in the backward and reduced only in the root's post-backward,
       at its end. Under ``no_sync`` the unsharded gradients are the model states' full gradient, and
       only the reduce-scatter input remains.
+    - FSDP's float8 all-gather (``training.fsdp_float8_all_gather``): the gathered units hold the linear weights
+      in float8 (torch ``_fsdp_param.py`` ``init_all_gather_outputs`` allocates them in the all-gather input's dtype,
+      torchao's ``fsdp_post_all_gather`` wraps that storage, ``(Float8Tensor(data, ...), (data,))``: no bf16 copy),
+      and the computing layer's input-gradient GEMM holds a column-major copy of its weight
+      (:func:`dpsim.sharding.float8_weight_copy_bytes`, the largest).
     """
     t = scenario.training
     width = float(working_bytes(t.precision))
     # the two layers as gathered (FSDP's float8 all-gather: the linear weights in float8), the root at its width
     layers = 2.0 * layer * (gathered_layer_width(scenario) / width)
     gathered = width * (layers + root) if t.zero_stage >= 3 else 0.0
+    gathered += float8_weight_copy_bytes(scenario)
     if scenario.keeps_unsharded_gradients:
         return gathered + layer * scenario.gradient_bytes_per_param
     return gathered + layer * (width + scenario.gradient_bytes_per_param) + head * width
