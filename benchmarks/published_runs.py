@@ -1977,6 +1977,45 @@ def _spread(values: Sequence[float]) -> float:
     return max(values) / min(values) - 1.0
 
 
+SCALE_PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (f"torchtitan 8B {label} on 8 H100", f"torchtitan 8B {label} on 128 H100")
+    for label in ("FSDP", "FSDP compiled", "FSDP compiled FP8")
+)
+"""The Dec 2024 file's 8B rows run on 8 and again on 128 H100 (Tables 1 and 3): the same software, model and local
+batch, eager bf16, compiled bf16 and compiled Float8."""
+
+
+@dataclass(frozen=True)
+class ScaleGrowth:
+    """How a row's step grows from its 8-GPU run to its 128-GPU run, published and priced (seconds)."""
+
+    row: str
+    published_s: float
+    priced_s: float
+    optimizer_s: float
+    """The priced change of the optimizer step (its shard 16 times smaller)."""
+    small_step_s: float
+    """The published 8-GPU step."""
+
+    @property
+    def residual(self) -> float:
+        """The published growth beyond the priced one, as a share of the published 8-GPU step."""
+        return (self.published_s - self.priced_s) / self.small_step_s
+
+
+def scale_growth(small: PublishedRun, large: PublishedRun, engine: str = "analytic") -> ScaleGrowth:
+    """:class:`ScaleGrowth` of one of :data:`SCALE_PAIRS`."""
+    a, b = predict_run(small, engine)[1], predict_run(large, engine)[1]
+    published = step_seconds(small, small.published_tflops_per_gpu), step_seconds(large, large.published_tflops_per_gpu)
+    return ScaleGrowth(
+        small.name.removesuffix(" on 8 H100"),
+        published[1] - published[0],
+        b.step_time_s - a.step_time_s,
+        b.optimizer_s - a.optimizer_s,
+        published[0],
+    )
+
+
 def _print_fp8_gains(engine: str) -> None:
     """torchtitan's bf16 / Float8 pairs: the step Float8 saved as published and as priced, split into compute and
     exposed communication; the Float8 / bf16 throughput ratio of each pair, published and priced; then the published
@@ -2017,6 +2056,15 @@ def _print_fp8_gains(engine: str) -> None:
             f"Float8 {100 * _spread([r.fp8 for r in repeats]):.1f} %, ratio {100 * _spread(ratios):.1f} % "
             f"({min(ratios):.3f} .. {max(ratios):.3f})"
         )
+    print()
+    print("The Dec 2024 8B rows from 8 to 128 H100 (seconds a step; residual = published growth less priced growth,")
+    print("a share of the published 8-GPU step):")
+    print(f"  {'row':<40} {'published':>9} {'priced':>8} {'optimizer':>9} {'residual':>8}")
+    by_name = {r.name: r for r in TORCHTITAN_RUNS}
+    for small, large in SCALE_PAIRS:
+        growth = scale_growth(by_name[small], by_name[large], engine)
+        seconds = f"{growth.published_s:>+9.4f} {growth.priced_s:>+8.4f} {growth.optimizer_s:>+9.4f}"
+        print(f"  {growth.row:<40} {seconds} {100 * growth.residual:>7.2f}%")
 
 
 def _print_foundry(engine: str, fractions: Mapping[str, float]) -> None:
@@ -2061,6 +2109,7 @@ def _torchtitan_llama3(
     grand_teton: bool,
     compiled: bool,
     fp8: bool,
+    float8_all_gather: bool = False,
     recompute: str,
     tp: int = 1,
     async_tp: bool = False,
@@ -2074,7 +2123,9 @@ def _torchtitan_llama3(
     """A torchtitan Llama 3.1 row: ``local_batch`` sequences of ``seq_len`` a data-parallel rank, one step, FSDP2 over
     the data-parallel ranks (``gpus / tp / pp``), ``recompute`` ``op`` (selective_ac_option "op") or ``full``. With
     ``pp`` > 1: torch.distributed.pipelining's ``schedule`` (1F1B, or Interleaved1F1B with two stages a rank) over
-    ``pp`` micro-batches (pipeline_parallel_microbatches' default, the PP degree, at 9dec370)."""
+    ``pp`` micro-batches (pipeline_parallel_microbatches' default, the PP degree, at 9dec370). ``float8_all_gather``:
+    the row's source sets ``enable_fsdp_float8_all_gather`` (training.fsdp_float8_all_gather; torchtitan's config
+    manager leaves it false, config_manager.py at 9dec370 and 820504e)."""
     device: Any = (
         # the published part (96 GB HBM2e, 2.4 TB/s) at the H100 SXM's peak and sustained fraction: its 500 W peak
         # is unknown (torchtitan's own MFU divides by the SXM peak too)
@@ -2161,6 +2212,8 @@ def _torchtitan_llama3(
                 # AsyncTP: torch's micro-pipelined TP (Inductor's micro_pipeline_tp pass, symmetric-memory fused ops)
                 **({"tp_overlap_kind": "torch_async_tp"} if async_tp else {}),
                 "activation_recomputation": recompute,
+                # torchao's float8 all-gather: each Float8Linear weight cast on its shard, gathered at 1 byte
+                **({"fsdp_float8_all_gather": True} if float8_all_gather else {}),
                 "gradient_clipping": True,
                 # FSDP2's copies on the compute stream (torch/distributed/fsdp/_fully_shard, every release these
                 # rows ran): each all-gather's copy-out into the unsharded parameters (wait_for_unshard's
@@ -2175,10 +2228,14 @@ def _torchtitan_llama3(
         "priced as the FSDP flavour"
         + (
             "; torchao's dynamic tensorwise casts at torchao's own roofline (model.fp8_linear: torchao_tensorwise: "
-            "max(abs) fused into the producer, the cast writing float8 row- and column-major, Inductor's extra read), "
-            "weights cast on the FSDP shard before a float8 all-gather (docs/float8.md's launch command at 9dec370; "
-            "Trainy's command line), not priced; each gathered float8 weight copied column-major for the "
-            "input-gradient GEMM every backward (torchao's preprocess_addmm: 2 bytes a parameter, stop 50)"
+            "max(abs) fused into the producer, the cast writing float8 row- and column-major, Inductor's extra read)"
+            + (
+                "; weights cast on the FSDP shard before a float8 all-gather (training.fsdp_float8_all_gather), the "
+                "shard's cast not priced; each gathered float8 weight copied column-major for the input-gradient "
+                "GEMM every backward (torchao's preprocess_addmm: 2 bytes a parameter, stop 50)"
+                if float8_all_gather
+                else "; bf16 gathers, each weight cast whole in every forward (no float8 all-gather)"
+            )
             if fp8
             else ""
         )
@@ -2237,6 +2294,8 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=compiled,
             fp8=fp8,
+            # docs/float8.md's launch command at 9dec370 (the Float8 recipe the file's runs used)
+            float8_all_gather=fp8,
             recompute="op",
             fused_adamw=False,
         )
@@ -2263,6 +2322,9 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            # Dec 2024: docs/float8.md's launch command at 9dec370; June 2025: the file states no float8 flag and
+            # the 70B toml at 820504e sets enable_fsdp_float8_all_gather = false
+            float8_all_gather=fp8 and not june,
             recompute="full",
             tp=8,
             async_tp=async_tp,
@@ -2321,11 +2383,10 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=False,
             compiled=True,
             fp8=True,
+            float8_all_gather=True,  # the file's command line: --float8.enable_fsdp_float8_all_gather
             recompute="op",
             fused_adamw=True,
             compiled_loss=True,
-            assumptions="FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
-            "as bf16 gathers (no field for a gather dtype apart from the reduction's)",
         )
         for gpus, tokens in ((32, 10938.0), (64, 10753.0))
     ),
@@ -2342,6 +2403,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
         grand_teton=True,
         compiled=True,
         fp8=True,
+        float8_all_gather=True,  # docs/float8.md's launch command at 9dec370
         recompute="full",
         fused_adamw=False,
         seq_len=32768,
@@ -2361,6 +2423,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=True,
+            float8_all_gather=True,  # train_configs/llama3_405b.toml at 9dec370
             recompute="full",
             tp=8,
             async_tp=True,
@@ -2369,8 +2432,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             schedule=schedule,
             seq_len=seq,
             assumptions="the pipeline's 8 micro-batches and Interleaved1F1B's two stages a rank are torchtitan's "
-            "defaults at 9dec370 (the table states neither); FSDP's float8 all-gather (enable_fsdp_float8_all_gather "
-            "in the 405B toml) priced as bf16 gathers",
+            "defaults at 9dec370 (the table states neither)",
         )
         for table, label, schedule, local_batch, seq, tokens in (
             (5, "1F1B", "1f1b", 32, 8192, 100.0),
@@ -2396,6 +2458,7 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            float8_all_gather=fp8,  # train_configs/llama3_405b.toml at 3faaa1a0d
             recompute="full",
             tp=8,
             async_tp=async_tp,
@@ -2437,17 +2500,12 @@ _TORCHTITAN_TRANSCRIBED: tuple[PublishedRun, ...] = (
             grand_teton=True,
             compiled=True,
             fp8=fp8,
+            float8_all_gather=fp8,  # the script's --float8.enable_fsdp_float8_all_gather
             recompute="op",
             fused_adamw=True,
             compiled_loss=False,
             assumptions="the H100 part not stated (README: 8xH100): Grand Teton's, as the same author's June 2025 "
-            "torchtitan file (pytorch/ao#1802's log of the script shows a 95.0 GiB device)"
-            + (
-                "; FSDP's float8 all-gather (enable_fsdp_float8_all_gather: 1 byte a gathered parameter) priced "
-                "as bf16 gathers (no field for a gather dtype apart from the reduction's)"
-                if fp8
-                else ""
-            ),
+            "torchtitan file (pytorch/ao#1802's log of the script shows a 95.0 GiB device)",
         )
         for fp8, tokens in ((False, 6150.0), (True, 7689.5))
     ),
@@ -4176,7 +4234,8 @@ def main() -> None:
         action="store_true",
         help="only torchtitan's bf16 / Float8 pairs: the seconds a step Float8 saved, published and priced, the "
         "priced saving split into compute and exposed communication, each pair's Float8 / bf16 throughput, and the "
-        "published repeats of three pairs' configurations with their spread (a diagnostic, not the model)",
+        "published repeats of three pairs' configurations with their spread, and the Dec 2024 8B rows' growth from 8 "
+        "to 128 GPUs beyond the priced one (a diagnostic, not the model)",
     )
     parser.add_argument(
         "--straggler-what-if",

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from dpsim.scenario import DeviceConfig, ModelConfig, Scenario, TrainingConfig
-from dpsim.sharding import step_traffic
+from dpsim.sharding import parameter_gather_bytes, step_traffic
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
@@ -349,11 +349,11 @@ no copy is made in the backward."""
 
 def float8_all_gathers(training: TrainingConfig) -> bool:
     """Whether torchao's Float8 weights reach their linears through FSDP2's float8 all-gather (``float8_all_gather``
-    of :func:`torchao_cast_bytes` and the functions that pass it on): under ``training.optimizer_sharding: fsdp``
-    (torchtitan's documented recipe); with any other sharding there is no such gather and each weight is cast where
-    the linear runs. The one reading of the rule, for the step's compute (:func:`compute_times`) and the TP
-    layer's GEMMs (:func:`dpsim.analytic.parallel._layer_gemm_seconds`)."""
-    return training.optimizer_sharding == "fsdp"
+    of :func:`torchao_cast_bytes` and the functions that pass it on): ``training.fsdp_float8_all_gather``
+    (torchtitan's ``float8.enable_fsdp_float8_all_gather``, false by default); without it, under any sharding,
+    each weight is cast where the linear runs. The one reading of the rule, for the step's compute
+    (:func:`compute_times`) and the TP layer's GEMMs (:func:`dpsim.analytic.parallel._layer_gemm_seconds`)."""
+    return training.fsdp_float8_all_gather
 
 
 def torchao_cast_bytes(
@@ -387,7 +387,7 @@ def torchao_cast_bytes(
     11 a layer, about 0.04 % of a Llama 3 8B layer's time). The gathered float8 weight arrives row-major and the
     input-gradient GEMM wants it column-major: each of the layer's linear weights (this rank's ``1/t`` under tensor
     parallelism) is copied once a backward at :data:`TORCHAO_GATHERED_TRANSPOSE_BYTES` a parameter. Without FSDP's
-    float8 all-gather (``float8_all_gather`` false: ``training.optimizer_sharding`` other than ``fsdp``) each weight is
+    float8 all-gather (``float8_all_gather`` false: ``training.fsdp_float8_all_gather`` false) each weight is
     instead cast in each forward at :data:`TORCHAO_WEIGHT_CAST_BYTES` a parameter, and nothing is copied in the
     backward."""
     h, t = float(model.hidden), float(tensor_parallel)
@@ -1126,8 +1126,9 @@ def fsdp2_bytes_per_param(scenario: Scenario) -> float:
 
     - each all-gather's copy-out (``foreach_all_gather_copy_out``, called by ``FSDPParamGroup.wait_for_unshard``
       on the current stream: ``split_with_sizes_copy`` of the flat all-gather output into every parameter's
-      unsharded tensor): read p, write p, for every gather the step makes (:func:`dpsim.sharding.step_traffic`:
-      the forward's and, under FULL_SHARD, the backward's less the root unit);
+      unsharded tensor): read and write what the gather moved (:func:`dpsim.sharding.parameter_gather_bytes`: p, or
+      under FSDP's float8 all-gather a linear weight's float8 byte), for every gather the step makes
+      (:func:`dpsim.sharding.step_traffic`: the forward's and, under FULL_SHARD, the backward's less the root unit);
     - each reduce-scatter's copy-in (``foreach_reduce`` calls ``foreach_reduce_scatter_copy_in``,
       ``chunk_cat`` of the unsharded gradients into the reduce dtype's input, before
       ``reduce_scatter_stream.wait_stream(current_stream)``): read p, write r, once a reduction;
@@ -1146,8 +1147,10 @@ def fsdp2_bytes_per_param(scenario: Scenario) -> float:
     k = scenario.accumulation_steps
     p = float(scenario.param_bytes_per_param)
     r = float(scenario.gradient_bytes_per_param)
-    gathers = traffic.forward_gathers + traffic.backward_gathers * traffic.backward_gather_share
-    moved = 2.0 * p * gathers
+    # the copy-out reads and writes what each gather moved (dpsim.sharding.parameter_gather_bytes, a parameter)
+    forward = parameter_gather_bytes(scenario, 1.0)
+    backward = parameter_gather_bytes(scenario, 1.0, traffic.backward_gather_share, layers=True)
+    moved = 2.0 * (traffic.forward_gathers * forward + traffic.backward_gathers * backward)
     if scenario.keeps_unsharded_gradients:
         moved += (p + r) + (k - 1) * (2.0 * r + p) + 2.0 * r if r != p else 3.0 * p * (k - 1) + 2.0 * p
     else:

@@ -1366,6 +1366,14 @@ class TrainingConfig(_Section):
     which accumulates full unsharded gradients (in ``gradient_dtype``; auto: the reduce dtype, as FSDP2 does) and
     reduce-scatters once, after the last micro-batch (k x less gradient traffic, a full gradient more memory);
     false = FSDP's default, a reduce-scatter after every micro-batch's backward into the 1/N gradient shard."""
+    fsdp_float8_all_gather: bool = False
+    """FSDP2 with torchao's Float8 linears (``model.fp8_linear: torchao_tensorwise``): cast each linear weight to
+    float8 on its shard before the all-gather, so FSDP gathers it at 1 byte an element and hands the linear the
+    gathered float8 weight (torchao ``WeightWithDynamicFloat8CastTensor``'s ``fsdp_pre_all_gather``; torchtitan's
+    ``float8.enable_fsdp_float8_all_gather``, false by default in its config manager). The other parameters
+    (norms, embeddings, the output head, which torchtitan's ``filter_fqns`` leaves in bf16) are gathered at the
+    parameter dtype: :func:`dpsim.sharding.parameter_gather_bytes`. false = torchao's default: FSDP gathers the
+    bf16 weights and each Float8Linear casts its whole weight in every forward."""
     fsdp_reshard_after_backward: bool = True
     """FSDP: free the gathered parameters after every micro-batch's backward (the default). false =
     keep them gathered until the step's last backward (FSDP2 ``set_reshard_after_backward(False)`` on
@@ -2583,6 +2591,18 @@ class Scenario(_Section):
                 raise _FieldError(
                     f"training.deepspeed_{name}", f"a ZeRO-3 setting (stage3_{name}), not stage {t.zero_stage}'s"
                 )
+        if t.fsdp_float8_all_gather and (
+            t.optimizer_sharding != "fsdp"
+            or t.zero_stage < 2
+            or self.model.kind != "transformer"
+            or self.model.fp8_linear != "torchao_tensorwise"
+        ):
+            raise _FieldError(
+                "training.fsdp_float8_all_gather",
+                "casts torchao's Float8 weights before FSDP's all-gather: needs optimizer_sharding: fsdp, zero_stage "
+                f"2 or 3 and model.fp8_linear: torchao_tensorwise (got {t.optimizer_sharding}, zero_stage "
+                f"{t.zero_stage}, {self.model.fp8_linear})",
+            )
         if t.fsdp_no_sync and t.optimizer_sharding != "fsdp":
             raise _FieldError(
                 "training.fsdp_no_sync",

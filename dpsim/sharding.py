@@ -76,7 +76,10 @@ __all__ = [
     "CollectivePieces",
     "StepTraffic",
     "collective_pieces",
+    "float8_weight_copy_bytes",
+    "gathered_layer_width",
     "optimizer_partition",
+    "parameter_gather_bytes",
     "step_traffic",
     "torch_zero_broadcasts",
     "torch_zero_partition",
@@ -108,18 +111,27 @@ class StepTraffic:
     """Broadcasts of the updated parameters from their owners after the optimizer step (torch's
     ``ZeroRedundancyOptimizer``: :func:`torch_zero_broadcasts`)."""
 
-    def bytes_per_step(self, parameter_bytes: float, gradient_bytes: float) -> dict[str, float]:
+    def bytes_per_step(
+        self, parameter_bytes: float, gradient_bytes: float, backward_parameter_bytes: float | None = None
+    ) -> dict[str, float]:
         """Payload of each kind of collective per step (a collective of S bytes counts S).
 
-        ``parameter_bytes``: the rank's 16-bit parameters (Ψ/(tp·pp) × width); ``gradient_bytes``:
-        its gradient in the communication dtype. ``gradient`` is all-reduced (DDP) or
-        reduce-scattered; ``replica_allreduce`` is the HYBRID_SHARD all-reduce of each 1/G shard.
+        ``parameter_bytes``: what a forward's gather moves, the rank's parameters (Ψ/(tp·pp)) at their gathered
+        width (:func:`parameter_gather_bytes`); ``backward_parameter_bytes``: what a backward's gather moves, where
+        that is not ``parameter_bytes`` × :attr:`backward_gather_share` (FSDP's float8 all-gather: the layers'
+        own width); ``gradient_bytes``: the gradient in the communication dtype. ``gradient`` is all-reduced
+        (DDP) or reduce-scattered; ``replica_allreduce`` is the HYBRID_SHARD all-reduce of each 1/G shard.
         """
-        backward = self.backward_gathers * self.backward_gather_share
-        gathers = self.forward_gathers + backward + (1 if self.post_step_gather else 0)
+        post = 1 if self.post_step_gather else 0
+        if backward_parameter_bytes is None:
+            backward = self.backward_gathers * self.backward_gather_share
+            gathered = (self.forward_gathers + backward + post) * parameter_bytes
+        else:
+            backward_bytes = self.backward_gathers * backward_parameter_bytes
+            gathered = (self.forward_gathers + post) * parameter_bytes + backward_bytes
         replica = self.gradient_reductions * gradient_bytes / self.shard_ranks if self.replicas > 1 else 0.0
         out = {
-            "parameter_gather": gathers * parameter_bytes,
+            "parameter_gather": gathered,
             "gradient": self.gradient_reductions * gradient_bytes,
             "replica_allreduce": replica,
         }
@@ -247,7 +259,10 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
     if scenario.training.optimizer_sharding == "fsdp" and scenario.training.zero_stage >= 2:
         unit = fsdp_unit_parameters(scenario)  # FSDP: one all-gather and one reduce-scatter a wrapped unit
         return CollectivePieces(
-            unit * scenario.gradient_bytes_per_param, unit * scenario.param_bytes_per_param, c.bucket, c.overlap
+            unit * scenario.gradient_bytes_per_param,
+            parameter_gather_bytes(scenario, unit, layers=True),
+            c.bucket,
+            c.overlap,
         )
     if ds is None:
         return CollectivePieces(c.bucket, c.bucket, c.bucket, c.overlap)
@@ -264,6 +279,72 @@ def collective_pieces(scenario: Scenario) -> CollectivePieces:
         return CollectivePieces(gradient, ds.prefetch_bucket_size * width, params, c.overlap, listed)
     layers = max(1.0, m.layers / t.pipeline_parallel)
     return CollectivePieces(gradient, params / layers, params, False, listed)
+
+
+FLOAT8_BYTES = 1.0
+"""Bytes of a float8 element (torch.float8_e4m3fn), as FSDP's float8 all-gather moves each linear weight."""
+
+
+def linear_weight_share(scenario: Scenario) -> float:
+    """Share of a transformer layer's parameters (elements) that are its linear layers' weights: q, k, v, o and the
+    MLP's up (gate and up when gated) and down projections, of :func:`dpsim.buckets.transformer_layer_tensors` (the
+    rest are norms and biases). The same share on every tensor-parallel rank (each weight is split t ways)."""
+    from dpsim.buckets import transformer_layer_tensors
+
+    m = scenario.model
+    h = float(m.hidden)
+    kv = h * (m.kv_heads or m.heads) / m.heads
+    ffn = float(m.ffn_hidden or 4 * m.hidden)
+    linear = h * (2.0 * h + 2.0 * kv) + (3.0 if m.gated_mlp else 2.0) * ffn * h
+    return linear / sum(transformer_layer_tensors(m))
+
+
+def gathered_layer_width(scenario: Scenario) -> float:
+    """Bytes an element of a wrapped transformer layer moves in an all-gather, on average over the layer: the
+    parameter dtype (:attr:`dpsim.scenario.Scenario.param_bytes_per_param`), except under FSDP's float8
+    all-gather (``training.fsdp_float8_all_gather``), where the linear weights (:func:`linear_weight_share`) move
+    at :data:`FLOAT8_BYTES` (torchao ``WeightWithDynamicFloat8CastTensor.fsdp_pre_all_gather`` casts the shard
+    and hands FSDP its float8 data; ``fsdp_post_all_gather`` wraps the gathered bytes as the linear's float8
+    weight) and the norms at the parameter dtype."""
+    p = float(scenario.param_bytes_per_param)
+    if not scenario.training.fsdp_float8_all_gather:
+        return p
+    share = linear_weight_share(scenario)
+    return share * FLOAT8_BYTES + (1.0 - share) * p
+
+
+def float8_weight_copy_bytes(scenario: Scenario) -> float:
+    """Bytes of the column-major copy torchao makes of a gathered float8 weight for its input-gradient GEMM
+    (``float8_ops.py`` ``preprocess_addmm``, ``b_data.t().contiguous().t()``; FSDP gathers the weight row-major), alive
+    for that GEMM: the layer's largest linear weight on this rank (``max(h, ffn) x h / t``) at :data:`FLOAT8_BYTES`;
+    0 without ``training.fsdp_float8_all_gather`` (the forward's cast then writes both layouts and saves them)."""
+    if not scenario.training.fsdp_float8_all_gather:
+        return 0.0
+    m = scenario.model
+    return FLOAT8_BYTES * max(m.hidden, m.ffn_hidden or 4 * m.hidden) * m.hidden / scenario.training.tensor_parallel
+
+
+def parameter_gather_bytes(scenario: Scenario, parameters: float, share: float = 1.0, *, layers: bool = False) -> float:
+    """Bytes an all-gather of ``parameters`` elements of one device moves (times ``share``, the part of them a pass
+    gathers): the one pricing of gathered parameter bytes, read by both engines' gathers
+    (:func:`collective_pieces`' unit, the pass's total), FSDP2's copy-out (:func:`dpsim.compute.fsdp2_bytes_per_param`)
+    and the unsharded parameters' memory (:mod:`dpsim.analytic.memory`).
+
+    At the parameter dtype unless ``training.fsdp_float8_all_gather``; then ``layers`` (the elements are wrapped
+    layers': a unit, a backward's gather, which leaves the root out) prices every element at
+    :func:`gathered_layer_width`, and otherwise the elements are the device's whole model, whose root unit
+    (embeddings and output head, :func:`dpsim.analytic.memory.stage_root_parameters`, never Float8Linear: torchtitan
+    filters the output out) stays at the parameter dtype."""
+    p = scenario.param_bytes_per_param
+    if not scenario.training.fsdp_float8_all_gather:
+        return parameters * p * share
+    layer = gathered_layer_width(scenario)
+    if layers:
+        return parameters * share * layer
+    from dpsim.analytic.memory import stage_parameters, stage_root_parameters
+
+    root = sum(stage_root_parameters(scenario)) / sum(stage_parameters(scenario))
+    return parameters * share * (root * p + (1.0 - root) * layer)
 
 
 def fsdp_units(scenario: Scenario) -> int:

@@ -5943,6 +5943,32 @@ def _refresh_base(plan: dict[str, Any], model_label: str | None = None) -> bytes
         return (Path(folder) / "p.yaml").read_bytes()
 
 
+def float8_all_gather_settings() -> Iterator[Case]:
+    """Round 34. ``training.fsdp_float8_all_gather`` (new in stop 52): a boolean in no other shape, and refused with
+    its own name wherever there is no FSDP gather of torchao's Float8 weights (another sharding, ZeRO's stages,
+    Transformer Engine's linears, bf16 training); run where FSDP2 gathers them, on both engines."""
+    kind = "FSDP float8 all-gather (round 34)"
+    name = "training.fsdp_float8_all_gather"
+    for value in ("yes", "'true'", "1", "2", "null", "[true]", "'on'", "{a: 1}"):
+        yield _set_case(kind, f"{name}={value}", command="check", expect_error=True, names=name)
+    fp8 = ("cluster.device=h100-sxm", "training.precision=fp8", "model.fp8_linear=torchao_tensorwise")
+    fsdp = ("training.optimizer_sharding=fsdp", "training.zero_stage=3")
+    on = f"{name}=true"
+    for sets, error in (
+        ((on,), True),
+        ((*fsdp, on), True),
+        ((*fp8, on), True),
+        ((*fp8, "training.zero_stage=3", on), True),
+        ((*fp8, "training.optimizer_sharding=fsdp", "training.zero_stage=2", on), False),
+        ((*fp8, *fsdp, on), False),
+        ((*fp8[:2], *fsdp, on), True),
+        ((*fp8[:2], "model.fp8_linear=te_linear", *fsdp, on), True),
+        ((*fp8, *fsdp, f"{name}=false"), False),
+    ):
+        for engine in ("analytic", "sim") if not error else ("analytic",):
+            yield _set_case(kind, *sets, extra=("--engine", engine), expect_error=error, names=name if error else "")
+
+
 def refresh_plans_doctored() -> Iterator[Case]:
     """Round 33 (stop 51). ``dpsim calibrate --refresh PROFILE`` (pool's 3b70b6c, new this stop) times again with the
     settings the base recorded in ``meta.plan``, read with ``int()``: a label's ``²`` (a stop-50 profile's model
@@ -6169,6 +6195,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 34 (stop 52)
     jitter_over_a_hundred_million_micro_batches, profile_meta_nulls_and_refreshes, stored_bucket_lists,
     refresh_bases_not_files, sweeps_of_many_jitter_prices,
+    # round 34 (stop 52): FSDP's float8 all-gather, a new field
+    float8_all_gather_settings,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -145,7 +145,7 @@ def test_torchao_cast_bytes_70b_tensor_sequence_parallel_by_hand() -> None:
 
 
 def test_torchao_weight_cast_without_fsdp_by_hand() -> None:
-    # Without FSDP's float8 all-gather (optimizer_sharding other than fsdp) Float8Linear casts each bf16 weight where
+    # Without FSDP's float8 all-gather (training.fsdp_float8_all_gather false) Float8Linear casts each bf16 weight where
     # it runs, in every forward, at torchao's roofline count for an unfused dynamic cast under compile (roofline_utils
     # at eab345c): max(abs) 2 + read 2 + write both layouts 1 + 1 + Inductor's extra read 1 = 7 bytes a parameter, and
     # the column-major copy it writes serves the backward: no copy there. The 8B layer's 218,103,808 linear weights:
@@ -158,10 +158,14 @@ def test_torchao_weight_cast_without_fsdp_by_hand() -> None:
         2_181_038_080.0 + 1_526_726_656.0,
         3_523_215_360.0,
     )
-    # the scenario decides: FSDP gathers in float8 (the copy in the backward), anything else casts in the forward
+    # the scenario decides: FSDP's float8 all-gather (the copy in the backward); without it, FSDP or not, each weight
+    # is cast in the forward (torchtitan's enable_fsdp_float8_all_gather defaults to false)
     rate = 3.35e12 * 0.83 * 0.71
-    fsdp = s.model_copy(update={"training": s.training.model_copy(update={"optimizer_sharding": "fsdp"})})
-    sharded, plain = compute_times(fsdp), compute_times(s)
+    fsdp = {"optimizer_sharding": "fsdp", "zero_stage": 3}
+    bf16_gathers = s.model_copy(update={"training": s.training.model_copy(update=fsdp)})
+    assert compute_times(bf16_gathers) == compute_times(s)
+    float8 = s.model_copy(update={"training": s.training.model_copy(update={**fsdp, "fsdp_float8_all_gather": True})})
+    sharded, plain = compute_times(float8), compute_times(s)
     layers = 2
     assert plain.forward_s - sharded.forward_s == pytest.approx(layers * 1_526_726_656 / rate, rel=1e-9)
     assert sharded.backward_s - plain.backward_s == pytest.approx(layers * 436_207_616 / rate, rel=1e-9)

@@ -59,19 +59,30 @@ def test_pipeline_no_sync_accumulates_in_fp32_by_hand() -> None:
     """torchtitan's 405B PP 8 1F1B rows: SHARD_GRAD_OP kept through the step (one gather, 2 + 2 bytes), 8
     micro-batches under no_sync with the fp32 reduce dtype: the first casts ``.grad`` (2 + 4), the other seven add
     it into the fp32 gradient (4 + 2 + 4), the last post-backward copies the fp32 gradient in (4 + 4): 88 bytes a
-    parameter a step, 11 a micro-batch."""
+    parameter a step, 11 a micro-batch. The row's toml gathers the Float8 weights in float8: the one gather's
+    copy-out reads and writes 1 byte for each linear weight (Llama 3.1 405B: 3,187,671,040 of a layer's
+    3,187,703,808 elements; the embedding and output, 2 x 128,256 x 16,384 of 405,853,388,800, stay bf16)."""
     run = _TITAN["torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP on 512 H100"]
     scenario = scenario_from_dict(dict(run.scenario))
     assert scenario.accumulation_steps == 8 and scenario.keeps_unsharded_gradients
-    assert fsdp2_bytes_per_param(scenario) == pytest.approx((4 + 6 + 7 * 10 + 8) / 8, rel=1e-12)
+    assert scenario.training.fsdp_float8_all_gather
+    root = 2 * 128256 * 16384 / 405_853_388_800
+    layer = 2.0 - 3_187_671_040 / 3_187_703_808  # a layer element's gathered bytes: 1 + its norms' share
+    gathered = 2.0 * root + (1.0 - root) * layer
+    assert fsdp2_bytes_per_param(scenario) == pytest.approx((2 * gathered + 6 + 7 * 10 + 8) / 8, rel=1e-12)
+    bf16 = dict(run.scenario)
+    bf16["training"] = {**bf16["training"], "fsdp_float8_all_gather": False}
+    assert fsdp2_bytes_per_param(scenario_from_dict(bf16)) == pytest.approx((4 + 6 + 7 * 10 + 8) / 8, rel=1e-12)
 
 
 def test_reduce_in_the_parameter_dtype_accumulates_in_grad() -> None:
     """With the reduce dtype the parameters' (bf16), FSDP2 keeps no separate accumulated gradient: autograd adds the
-    later micro-batches into ``.grad`` (2 + 2 read, 2 written) and the copy-in reads and writes 2 bytes."""
+    later micro-batches into ``.grad`` (2 + 2 read, 2 written) and the copy-in reads and writes 2 bytes (bf16 gathers:
+    the gather's copy-out 2 + 2)."""
     run = _TITAN["torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP on 512 H100"]
     scenario = dict(run.scenario)
     scenario["communication"] = {**scenario["communication"], "dtype": "bf16"}
+    scenario["training"] = {**scenario["training"], "fsdp_float8_all_gather": False}
     assert fsdp2_bytes_per_param(scenario_from_dict(scenario)) == pytest.approx((4 + 7 * 6 + 4) / 8, rel=1e-12)
 
 

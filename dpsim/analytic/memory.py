@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from dpsim.analytic.parallel import stage_boundary_bytes
 from dpsim.compute import chunk_layers, loss_peak_bytes
 from dpsim.scenario import Scenario
-from dpsim.sharding import torch_zero_partition
+from dpsim.sharding import float8_weight_copy_bytes, gathered_layer_width, torch_zero_partition
 from dpsim.units import dtype_bytes, working_bytes, working_dtype
 
 __all__ = [
@@ -108,6 +108,7 @@ def model_state_parts(
     owned: float | None = None,
     fp8_weight_copies: bool = True,
     state_bytes: float = FP32_BYTES,
+    unsharded_weights: float | None = None,
 ) -> tuple[float, float, float]:
     """(weights, gradients, optimizer states) bytes on one rank, as each framework keeps them.
 
@@ -140,7 +141,9 @@ def model_state_parts(
     FSDP's float8 all-gather, as torchtitan runs it, the cast weight is the all-gather's own buffer.
     ``state_bytes`` below 4 (``megatron``; ``training.optimizer_state_dtype: bf16``, apex's DistributedFusedAdam
     with NeMo's ``optim.dtype: bf16``): the moments at that width, no master copy and no fp32 gradient shard:
-    4/N for Adam.
+    4/N for Adam. ``unsharded_weights`` (``fsdp`` at stage 2): the bytes of the unsharded parameters SHARD_GRAD_OP
+    keeps where they are not the 16-bit width × ``params`` (FSDP's float8 all-gather keeps the gathered float8
+    linear weights: :func:`dpsim.sharding.parameter_gather_bytes`).
     """
     if stage not in (0, 1, 2, 3):
         raise ValueError(f"ZeRO stage must be 0..3, got {stage}")
@@ -163,7 +166,8 @@ def model_state_parts(
     elif flavour == "fsdp":
         n = shard_group or n_d
         master = FP32_BYTES if precision != "fp32" else 0.0  # the sharded fp32 parameter is the master copy
-        weights = FP32_BYTES * params / n + ((width + fp8) * params if stage == 2 else fp8 * params / n)
+        unsharded = (width + fp8) * params if unsharded_weights is None else unsharded_weights + fp8 * params
+        weights = FP32_BYTES * params / n + (unsharded if stage == 2 else fp8 * params / n)
         grads = FP32_BYTES * params / n + (grad * params if unsharded_gradients else 0.0)
         states = (k - master) * params / n
     elif flavour == "torch":
@@ -942,10 +946,18 @@ def _fsdp_buffers(scenario: Scenario, layer: float, root: float, head: float) ->
       unsharded gradient, computed first in the backward and reduced only in the root's post-backward,
       at its end. Under ``no_sync`` the unsharded gradients are the model states' full gradient, and
       only the reduce-scatter input remains.
+    - FSDP's float8 all-gather (``training.fsdp_float8_all_gather``): the gathered units hold the linear weights
+      in float8 (torch ``_fsdp_param.py`` ``init_all_gather_outputs`` allocates them in the all-gather input's dtype,
+      torchao's ``fsdp_post_all_gather`` wraps that storage, ``(Float8Tensor(data, ...), (data,))``: no bf16 copy),
+      and the computing layer's input-gradient GEMM holds a column-major copy of its weight
+      (:func:`dpsim.sharding.float8_weight_copy_bytes`, the largest).
     """
     t = scenario.training
     width = float(working_bytes(t.precision))
-    gathered = width * (2.0 * layer + root) if t.zero_stage >= 3 else 0.0
+    # the two layers as gathered (FSDP's float8 all-gather: the linear weights in float8), the root at its width
+    layers = 2.0 * layer * (gathered_layer_width(scenario) / width)
+    gathered = width * (layers + root) if t.zero_stage >= 3 else 0.0
+    gathered += float8_weight_copy_bytes(scenario)
     if scenario.keeps_unsharded_gradients:
         return gathered + layer * scenario.gradient_bytes_per_param
     return gathered + layer * (width + scenario.gradient_bytes_per_param) + head * width
@@ -963,7 +975,15 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
     grad_width = float(scenario.gradient_buffer_bytes_per_param)
     roots = stage_root_parameters(scenario)
     torch_zero = t.optimizer_sharding == "torch" and n_d > 1
+    width = float(working_bytes(t.precision))
+    layer_width = gathered_layer_width(scenario)
     for stage, params in enumerate(stage_parameters(scenario)):
+        # SHARD_GRAD_OP's unsharded parameters as gathered, where that is not the 16-bit width (float8 all-gather)
+        gathered = (
+            None
+            if t.optimizer_sharding != "fsdp" or layer_width == width
+            else (params - roots[stage]) * layer_width + roots[stage] * width
+        )
         weights, grads, states = model_state_parts(
             params,
             n_d,
@@ -978,6 +998,7 @@ def memory_breakdown(scenario: Scenario) -> MemoryBreakdown:
             owned=max(torch_zero_partition(scenario, stage)) if torch_zero else None,  # the most loaded rank
             fp8_weight_copies=scenario.model.fp8_linear != "torchao_tensorwise",
             state_bytes=float(dtype_bytes(t.optimizer_state_dtype)),
+            unsharded_weights=gathered,
         )
         weights += autocast_weight_copies(scenario, stage)
         acts = _activations(scenario, stage)

@@ -166,7 +166,14 @@ from dpsim.rank_speed import (
 )
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
-from dpsim.sharding import CollectivePieces, StepTraffic, collective_pieces, optimizer_partition, step_traffic
+from dpsim.sharding import (
+    CollectivePieces,
+    StepTraffic,
+    collective_pieces,
+    optimizer_partition,
+    parameter_gather_bytes,
+    step_traffic,
+)
 from dpsim.streams import Job, busy_s, two_streams
 from dpsim.units import dtype_bytes
 
@@ -1388,6 +1395,7 @@ class _GradientSync:
     cut: CollectivePieces
     traffic: StepTraffic
     param_bytes: float
+    bwd_param_bytes: float
     chunks: int
     grad_bytes: float
     bucket: float
@@ -1520,9 +1528,12 @@ class _Gathers:
     bwd_piece_gather: float
 
 
-def _parameter_gathers(ctx: _SyncContext, cut: CollectivePieces, param_bytes: float, fwd_pass: float) -> _Gathers:
-    """The forward's gathers (exposed beyond ``fwd_pass``: a piece ahead where prefetched, else each before its
-    piece) and every gather's time in a step; the backward's pieces and one piece's gather, which
+def _parameter_gathers(
+    ctx: _SyncContext, cut: CollectivePieces, param_bytes: float, bwd_param_bytes: float, fwd_pass: float
+) -> _Gathers:
+    """The forward's gathers of ``param_bytes`` (exposed beyond ``fwd_pass``: a piece ahead where prefetched, else
+    each before its piece) and every gather's time in a step; the backward's pieces of ``bwd_param_bytes`` (what it
+    gathers again, :func:`dpsim.sharding.parameter_gather_bytes`) and one piece's gather, which
     :func:`_reduction_beside_gathers` overlaps with the backward."""
     algorithm, group, traffic, overlap = ctx.algorithm, ctx.group, ctx.traffic, cut.prefetch
     gather_fwd_exposed = gather_total = 0.0
@@ -1532,8 +1543,6 @@ def _parameter_gathers(ctx: _SyncContext, cut: CollectivePieces, param_bytes: fl
         if traffic.forward_gathers
         else 0.0
     )
-    # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
-    bwd_param_bytes = param_bytes * traffic.backward_gather_share
     bwd_pieces = piece_count(bwd_param_bytes, cut.gather_piece)
     bwd_piece_gather = (
         reduce_scatter_group_time(algorithm, bwd_param_bytes / bwd_pieces, group, ctx.shard_groups)
@@ -1715,7 +1724,7 @@ def _gradient_sync(
     cut = collective_pieces(scenario)  # DeepSpeed ZeRO sizes its own buckets (whole tensors when known) and gathers
     # with pp > 1 and known tensors: the first stage's
     grad_bytes = cut.reduced_gradient_bytes or synced_gradient_bytes(scenario, tensors)
-    param_bytes = psi * scenario.param_bytes_per_param
+    param_bytes = parameter_gather_bytes(scenario, psi)
     bucket = cut.gradient_bucket
 
     traffic = step_traffic(scenario)
@@ -1755,7 +1764,9 @@ def _gradient_sync(
         bwd_alone_s=bwd_pass + copies.in_backward_s,  # alone: without a profile's shared-host window
     )
 
-    gathers = _parameter_gathers(ctx, cut, param_bytes, fwd_pass)
+    # the backward gathers what the forward did not keep (FSDP's root unit stays gathered: dpsim.sharding)
+    bwd_param_bytes = parameter_gather_bytes(scenario, psi, traffic.backward_gather_share, layers=True)
+    gathers = _parameter_gathers(ctx, cut, param_bytes, bwd_param_bytes, fwd_pass)
     gather_bwd_exposed = copy_back_s = 0.0
     last_bwd_compute_s = ctx.bwd_alone_s
     if traffic.backward_gathers:
@@ -1768,6 +1779,7 @@ def _gradient_sync(
         cut=cut,
         traffic=traffic,
         param_bytes=param_bytes,
+        bwd_param_bytes=bwd_param_bytes,
         chunks=chunks,
         grad_bytes=grad_bytes,
         bucket=bucket,
@@ -1894,7 +1906,12 @@ def predict(scenario: Scenario) -> StepResult:
         "gradient_exposed_s": grad_exposed,
         "ddp_bucket_copy_s": copies.in_backward_s + copies.back_s,
         "zero_param_gather_s": post_step_gather + gather_total,
-        "traffic_bytes_per_step": traffic.bytes_per_step(param_bytes, grad_bytes),
+        "traffic_bytes_per_step": traffic.bytes_per_step(
+            param_bytes,
+            grad_bytes,
+            # the backward's own bytes where they are not the forward's share (FSDP's float8 all-gather)
+            None if sync.bwd_param_bytes == param_bytes * traffic.backward_gather_share else sync.bwd_param_bytes,
+        ),
         "tensor_parallel_comm_s": tp_comm_s - blocking_p2p_s,
         "tensor_parallel_hidden_s": tp_hidden_s,
         "pipeline_p2p_exposed_s": p2p_exposed_s + blocking_p2p_s,

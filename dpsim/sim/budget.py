@@ -24,7 +24,7 @@ from dpsim.analytic.step import HYBRID_COLLECTIVES
 from dpsim.buckets import bucket_count, piece_count
 from dpsim.errors import ScenarioError
 from dpsim.rank_speed import NEGLIGIBLE_JITTER_CV
-from dpsim.sharding import collective_pieces, step_traffic
+from dpsim.sharding import collective_pieces, parameter_gather_bytes, step_traffic
 from dpsim.sim.collectives import candidate_pairs, estimated_apart
 from dpsim.sim.collectives.base import Layout
 from dpsim.sim.collectives.nccl import channels as rail_channels
@@ -246,7 +246,7 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
     cut = collective_pieces(scenario)
     traffic = step_traffic(scenario)
     gradient_bytes = psi * scenario.gradient_bytes_per_param
-    param_bytes = psi * scenario.param_bytes_per_param
+    param_bytes = parameter_gather_bytes(scenario, psi)
     ds = scenario.deepspeed
     fsdp = t.optimizer_sharding == "fsdp" and t.zero_stage >= 2  # a gather and a reduce-scatter a wrapped unit
     bucket = "communication.bucket" if ds is None else "training.deepspeed_reduce_bucket_size"
@@ -270,7 +270,8 @@ def dp_collectives(scenario: Scenario) -> list[StepWork]:
         fewer = "training.parameters_as_bucket_view: true (one broadcast a rank)"
         work.append(StepWork("post-step parameter broadcasts", len(cut.post_step_broadcasts), fewer))
     gathers = traffic.forward_gathers * piece_count(param_bytes, cut.gather_piece)
-    gathers += traffic.backward_gathers * piece_count(param_bytes * traffic.backward_gather_share, cut.gather_piece)
+    backward = parameter_gather_bytes(scenario, psi, traffic.backward_gather_share, layers=True)
+    gathers += traffic.backward_gathers * piece_count(backward, cut.gather_piece)
     if gathers:
         if fsdp:
             piece = "fewer layers (FSDP gathers a wrapped unit at a time)"

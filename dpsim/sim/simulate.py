@@ -34,7 +34,7 @@ from dpsim.calibration import profile_for  # the scenario's profile: one loader 
 from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario
-from dpsim.sharding import collective_pieces, step_traffic
+from dpsim.sharding import collective_pieces, parameter_gather_bytes, step_traffic
 from dpsim.sim import budget
 from dpsim.sim.chunk import ChunkEngine
 from dpsim.sim.cluster import Cluster
@@ -110,7 +110,7 @@ def step_plan(
     plan = StepPlan(
         accumulation=scenario.accumulation_steps,
         gradient_bytes=gradient_bytes,
-        param_bytes=psi * scenario.param_bytes_per_param,
+        param_bytes=parameter_gather_bytes(scenario, psi),
         bucket_bytes=cut.gradient_bucket,
         gather_bytes=cut.gather_piece,
         post_gather_bytes=cut.post_step_gather,
@@ -137,7 +137,7 @@ def step_plan(
         forward_gathers=traffic.forward_gathers,
         backward_gathers=traffic.backward_gathers,
         post_step_gather=traffic.post_step_gather,
-        backward_param_bytes=psi * scenario.param_bytes_per_param * traffic.backward_gather_share,
+        backward_param_bytes=parameter_gather_bytes(scenario, psi, traffic.backward_gather_share, layers=True),
         shard_ranks=traffic.shard_ranks if traffic.replicas > 1 else 0,
         bucket_copies=copies,
         ddp=scenario.reduces_with_ddp,
