@@ -541,13 +541,19 @@ fresh47–48's steps 1.18–1.25 × the fit."""
 
 OPTIMIZER_REPS = 5
 """Timed steps a size of the optimizer fit (:func:`measure_optimizer_fit`'s default), each size's time their median."""
+OPTIMIZER_WARMUP = 3
+"""Untimed steps a size before the optimizer fit's timed ones (:func:`measure_optimizer_fit`'s default): the first
+creates Adam's state, and the heap (kept: :func:`keep_heap`) grows to the step's temporaries over the next ones. After
+one warm-up step a fresh process's timed steps at 2 M parameters (two tensors) grew the heap by a 4 MiB temporary
+(1,024 faults) in 9 of 30, after three in 2 of 75 over 1 / 2 / 4 M (2026-12-07, stop 52)."""
 
 
 FIT_TENSOR_PARAMETERS = 1 << 20
 """Most parameters in one tensor of the optimizer fit's model (:func:`optimizer_fit_module`): Adam's two
 parameter-sized temporaries of such a tensor (4 MiB each) stay far below glibc's largest mmap threshold
-(:data:`dpsim.allocator.MMAP_THRESHOLD_MAX_BYTES`), so with the heap kept (:func:`keep_heap`) no timed step maps
-fresh pages, as the median training rank's step over the MLP's tensors maps none (``per_rank_optimizer_faults``, the
+(:data:`dpsim.allocator.MMAP_THRESHOLD_MAX_BYTES`), so with the heap kept (:func:`keep_heap`) the median timed step
+maps no temporary afresh (a few pages of the interpreter's own may fault, and now and then one step grows the heap
+once), as the median training rank's step over the MLP's tensors maps none (``per_rank_optimizer_faults``, the
 ranks' median step: 0 in 288 of fresh51's 324 rank records, half the rest 576: one 2.25 MiB temporary)."""
 
 
@@ -598,7 +604,7 @@ def measure_optimizer_fit(
     scenario: Scenario,
     sizes: Sequence[int] = (1 << 20, 1 << 22, 1 << 24),
     reps: int = OPTIMIZER_REPS,
-    warmup: int = 1,
+    warmup: int = OPTIMIZER_WARMUP,
     page_fault_s: float = 0.0,
     log: Callable[[str], None] | None = None,
     cold_bytes: int | None = None,
@@ -622,8 +628,9 @@ def measure_optimizer_fit(
 
     Fault-free by construction, on the thread's CPU clock (stop 52): the parameters are held in tensors of
     :data:`FIT_TENSOR_PARAMETERS` (:func:`optimizer_fit_module`) and the process keeps its heap (:func:`keep_heap`), so
-    no timed step maps fresh pages, as no training rank's does; until stop 51 one tensor of P parameters was stepped
-    and its faults taken out at :func:`measure_page_fault`'s price, which the hypervisor's own faults made a lottery
+    the median timed step maps no temporary afresh, as the median training rank's does not; until stop 51 one tensor
+    of P parameters was stepped and its faults taken out at :func:`measure_page_fault`'s price, which the
+    hypervisor's own faults made a lottery
     (stop 51's 18.4 % refused fit, 3.4 × its ranks' CPU a step: :func:`optimizer_fit_module`). Each step is timed on
     ``time.thread_time``: other work on the host's cores delays the step's wall time, not its work, and the engines
     price the sharing apart (``host_model.optimizer_slowdown``); on the 2-core VM at a load of 2.4–3.3 (2026-12-07,

@@ -1088,15 +1088,33 @@ def test_the_optimizer_fit_steps_after_the_eviction_and_an_idle_wait_as_a_traini
         handle.remove()
 
 
-def test_the_optimizer_fit_steps_tensors_below_glibcs_mmap_ceiling_and_takes_no_page_fault(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+FIT_FAULTS = """
+import json
+import runtime.calibrate as rc
+from dpsim.scenario import load_scenario
+faults = []
+real = rc.fault_free_time
+rc.fault_free_time = lambda t, f, p: (faults.append(f), real(t, f, p))[1]
+scenario = load_scenario(overrides=["training.optimizer=adam"])
+rc.measure_optimizer_fit(scenario, sizes=(1 << 20, 1 << 21), reps=5, cold_bytes=0, idle_s=0.0)
+print(json.dumps({"kept": rc.keep_heap(), "faults": faults, "warmup": rc.OPTIMIZER_WARMUP}))
+"""
+"""A fresh process timing the optimizer fit: whether glibc kept its heap, and each timed step's minor faults."""
+
+
+def test_the_optimizer_fit_steps_tensors_below_glibcs_mmap_ceiling_and_takes_no_page_fault() -> None:
     """Stop 52 (issue 10): the fit stepped one tensor of P parameters, so at 16 M Adam's two temporaries (64 MiB each)
     were mapped afresh every step (32,770 faults) and at 1 and 4 M glibc's dynamic thresholds trimmed the heap or not;
     the faults, taken out at the probe's price, cost 40-350 ms a step inside the fit on the emulated VM. Now the
     parameters come in tensors of at most 1 M (temporaries of 4 MiB, below glibc's 32 MiB ceiling) and the heap is
-    kept, so the timed steps take no fault (the median step's count, read from the rusage the fit reads)."""
+    kept, so the median timed step of each size maps no temporary afresh (1,024 pages at 1 M), where the old fit's
+    16 M step mapped 32,770 every time: at most a few pages of the interpreter's own fault, and now and then one step
+    grows the heap once (1,024): after one warm-up step, 9 of 30 timed steps at 2 M did in fresh processes, after the
+    fit's three (``OPTIMIZER_WARMUP``) 2 of 75. Read from the rusage the fit reads, in a fresh process: the rusage
+    counts every thread's faults, and a test process carries what earlier tests left."""
     pytest.importorskip("torch")
+    import json
+
     import runtime.calibrate as rc
     from dpsim.allocator import MMAP_THRESHOLD_MAX_BYTES, OPTIMIZER_TEMPORARIES
 
@@ -1104,15 +1122,15 @@ def test_the_optimizer_fit_steps_tensors_below_glibcs_mmap_ceiling_and_takes_no_
     assert [p.numel() for p in module.parameters()] == [1 << 20] * 4 + [5]
     assert 4 * rc.FIT_TENSOR_PARAMETERS < MMAP_THRESHOLD_MAX_BYTES and OPTIMIZER_TEMPORARIES["adam"] == 2
     assert [p.numel() for p in rc.optimizer_fit_module(3).parameters()] == [3]
-    if not rc.keep_heap():
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-c", FIT_FAULTS], capture_output=True, text=True, timeout=300, cwd=root)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    if not out["kept"]:
         pytest.skip("not glibc: the heap's thresholds are not set")
-    faults: list[int] = []
-    real = rc.fault_free_time
-    monkeypatch.setattr(rc, "fault_free_time", lambda t, f, p: (faults.append(f), real(t, f, p))[1])
-    scenario = load_scenario(overrides=["training.optimizer=adam"])
-    rc.measure_optimizer_fit(scenario, sizes=(1 << 20, 1 << 21), reps=5, warmup=1, cold_bytes=0, idle_s=0.0)
-    assert len(faults) == 10
-    assert statistics.median(faults[:5]) == 0 and statistics.median(faults[5:]) == 0, faults
+    faults = out["faults"]
+    assert len(faults) == 10 and out["warmup"] == 3, faults
+    assert statistics.median(faults[:5]) < 256 and statistics.median(faults[5:]) < 256, faults  # a temporary: 1,024
 
 
 def test_the_optimizer_fit_times_the_steps_work_on_the_threads_cpu_clock() -> None:

@@ -2,11 +2,12 @@
 
     PYTHONPATH=. python benchmarks/results/calib-52/fault_ab.py [PAIRS]
 
-Each pair runs two fresh processes, one after the other, with the fit's own settings (sizes 1 / 4 / 16 M, 5 steps after
-1, 960 MiB written and 0.2 s asleep before each): ``old`` is stop 51's procedure (one tensor ``Linear(1, P)``, glibc's
-dynamic heap, the wall clock: ``time.perf_counter``), ``new`` this checkout's ``runtime.calibrate.measure_optimizer_fit``
-(tensors of 1 M, the heap kept, the thread's CPU clock). Each line: a size's steps as time/faults, then the fit at
-2,362,368 parameters (the validated MLP's) and its residual. The page fault's price is measured first, as calibrate does.
+Each pair runs two fresh processes, one after the other, with the fit's own settings (sizes 1 / 4 / 16 M, 5 steps
+after 1, 960 MiB written and 0.2 s asleep before each): ``old`` is stop 51's procedure (one tensor ``Linear(1, P)``,
+glibc's dynamic heap, the wall clock: ``time.perf_counter``), ``new`` this checkout's
+``runtime.calibrate.measure_optimizer_fit`` (tensors of 1 M, the heap kept, the thread's CPU clock). Each line: a
+size's steps as time/faults, then the fit at 2,362,368 parameters (the validated MLP's) and its residual. The page
+fault's price is measured first, as calibrate does.
 """
 
 import subprocess
@@ -43,8 +44,9 @@ def one(mode: str) -> None:
         cells = " ".join(f"{1e3 * t:.1f}ms/{f}" for t, f in steps[5 * i : 5 * i + 5])
         print(f"{mode} {size:>8} {cells}")
     at = 2362368
-    print(f"{mode}: page fault {1e6 * page_fault:.2f} us; fit {1e3 * fit.fixed_s:.2f} ms + {1e9 * fit.per_unit_s:.2f} "
-          f"ns; at {at}: {1e9 * fit(at) / at:.2f} ns a parameter; residual {100 * residual:.1f} %", flush=True)  # fmt: skip
+    print(f"{mode}: page fault {1e6 * page_fault:.2f} us; fit {1e3 * fit.fixed_s:.2f} ms + "
+          f"{1e9 * fit.per_unit_s:.2f} ns; at {at}: {1e9 * fit(at) / at:.2f} ns a parameter; residual "
+          f"{100 * residual:.1f} %", flush=True)  # fmt: skip
 
 
 def main() -> None:
