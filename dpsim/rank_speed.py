@@ -42,6 +42,7 @@ __all__ = [
     "gamma_tables",
     "lognormal_convolutions",
     "lognormal_jitter_parameters",
+    "read_off_grid",
     "repeated_sum",
 ]
 
@@ -568,6 +569,15 @@ def gamma_tables(stretches: Iterable[Iterable[Weights]], cv: float) -> int:
     exact, nodes = _tables("gamma", stretches)
     ks = {k for k in exact if isinstance(k, float)} | {math.exp(node * _GRID_STEP) for _, node in nodes}
     return sum(1 for k in ks if k / (cv * cv) <= _WILSON_HILFERTY_SHAPE)
+
+
+def read_off_grid(distribution: str, stretch: Sequence[Weights]) -> list[bool]:
+    """Whether each rank's table, in a stretch of these draws (as :func:`expected_slowest_sum` takes them), is read off
+    the grid (:func:`_grid_table`: the cubic through 4 nodes' tables on their points' union, made again at each read)
+    rather than cached whole."""
+    draws = [_draws(k, distribution) for k in stretch]
+    gridded = _gridded_families(distribution, (d for d in draws if d is not None))
+    return [d is not None and (f := _family(distribution, d)) is not None and f[0] in gridded for d in draws]
 
 
 def _tables(distribution: str, stretches: Iterable[Iterable[Weights]]) -> tuple[set[Draws], set[tuple[Family, int]]]:

@@ -6100,6 +6100,24 @@ def sweeps_of_many_jitter_prices() -> Iterator[Case]:
                    names="variability.jitter_distribution", outputs=("{tmp}/o.csv",))  # fmt: skip
 
 
+def distinct_stragglers_under_a_speed_spread() -> Iterator[Case]:
+    """Round 34 (stop 52). Under a compute jitter and ``variability.rank_speed_sigma`` > 0 the analytic price convolves
+    each class of ranks (a distinct straggler) with its paces over 8,001 points, 3.5 ms each: 8,192 distinct
+    stragglers priced for 29 s of CPU (40 s of wall at load 3) before this class, and a run's guard counted the jitter's
+    tables alone, so 65,536 would run four minutes. The classes are charged now
+    (``dpsim.sim.budget.jitter_classes_s``): refused past 30 s in one line naming ``variability.stragglers``; without
+    the spread the same stragglers price in 2 s, accepted."""
+    kind = "distinct stragglers under a speed spread (round 34)"
+    lines = ["name: many-stragglers", "model: {preset: gpt2-small}", "cluster:", "  nodes: 1024",
+             "  workers_per_node: 8", "  device: a100-80gb", "training: {global_batch: 16384, micro_batch: 1}",
+             "variability:", "  compute_jitter_cv: 0.05", "  jitter_distribution: gamma", "  stragglers:"]  # fmt: skip
+    lines += [f"    - {{worker: {i}, slowdown: {1 + 1e-4 * (i + 1)!r}}}" for i in range(8192)]
+    files = {"s.yaml": ("\n".join(lines) + "\n").encode()}
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--set", "variability.rank_speed_sigma=0.05"], files, expect_error=True,
+               names="variability.stragglers")  # fmt: skip
+    yield Case(kind, ["run", "{tmp}/s.yaml", "--format", "json"], files, accept=True, strict_json=True)
+
+
 def stored_bucket_lists() -> Iterator[Case]:
     """Round 34 (stop 52). ``benchmarks/compute_share.py --runs DIR`` prints each configuration's predicted and
     measured release lags (``extra.per_rank_release_lag_s``, recorded since stop 50) at its last bucket,
@@ -6194,7 +6212,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     refresh_plans_doctored,
     # round 34 (stop 52)
     jitter_over_a_hundred_million_micro_batches, profile_meta_nulls_and_refreshes, stored_bucket_lists,
-    refresh_bases_not_files, sweeps_of_many_jitter_prices,
+    refresh_bases_not_files, sweeps_of_many_jitter_prices, distinct_stragglers_under_a_speed_spread,
     # round 34 (stop 52): FSDP's float8 all-gather, a new field
     float8_all_gather_settings,
 )  # fmt: skip

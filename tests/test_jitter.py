@@ -555,9 +555,11 @@ def test_a_sweep_of_many_jitter_prices_is_refused_before_any_point_runs(
             "model=gpt2-small", "variability.jitter_distribution=gamma",
             "variability.compute_jitter_cv=0.05"]  # fmt: skip
     scenario = load_scenario(None, sets)
-    assert jitter_classes(scenario) == 1001  # the 1,000 stragglers' shares and the others'
+    assert jitter_classes(scenario) == (1001, 1001)  # the 1,000 stragglers' shares and the others', off the grid
     each = budget.jitter_pricing_s(scenario)
-    assert each == pytest.approx(4 * budget.GAMMA_TABLE_S + 1001 * budget.JITTER_CLASS_S)
+    assert each == pytest.approx(
+        4 * budget.GAMMA_TABLE_S + 1001 * (budget.JITTER_CLASS_S + budget.JITTER_PLAIN_CLASS_S)
+    )
     assert budget.jitter_pricing_s(load_scenario(None, [*sets[:-1], "variability.compute_jitter_cv=0"])) == 0.0
     runs: list[object] = []
     monkeypatch.setattr(api._PointRunner, "__call__", lambda self, point: runs.append(point) or {})
@@ -576,3 +578,26 @@ def test_a_sweep_of_many_jitter_prices_is_refused_before_any_point_runs(
     runner = api._PointRunner(api._Base(None, sets), "analytic", None, False)
     points = api.grid_points({"communication.bucket": [f"{i} MiB" for i in range(1, 101)]})
     assert api._check_jitter_cost(runner, points, 0.0, False) == each
+
+
+def test_a_run_of_many_distinct_stragglers_under_a_speed_spread_is_refused_before_pricing() -> None:
+    """Hostile round 34 (stop 52): under a jitter and ``rank_speed_sigma`` > 0 each class of ranks (a distinct
+    straggler) is one FFT convolution of its pace over 8,001 points, 3.5 ms: 8,192 distinct stragglers priced in 29 s
+    of CPU (40 s of wall), 65,536 would take four minutes, and no guard counted them (a run's guard counted the
+    tables alone). The classes are charged now (:func:`dpsim.sim.budget.jitter_classes_s`) and such a run refused
+    past 30 s unless ``--allow-long``, one line naming ``variability.stragglers``; without the spread they are cheap."""
+    from dpsim.cli import main
+    from dpsim.sim import budget
+
+    named = ",".join(f"{{worker: {i}, slowdown: {1 + 1e-4 * (i + 1)!r}}}" for i in range(8192))
+    sets = ["cluster.nodes=1024", "cluster.workers_per_node=8", "training.global_batch=16384", "training.micro_batch=1",
+            "variability.compute_jitter_cv=0.05", "variability.jitter_distribution=gamma",
+            f"variability.stragglers=[{named}]"]  # fmt: skip
+    classes, seconds = budget.jitter_classes_s(load_scenario(None, [*sets, "variability.rank_speed_sigma=0.05"]))
+    assert classes == 8192 and seconds == pytest.approx(8192 * (budget.JITTER_CLASS_S + budget.JITTER_PLAIN_CLASS_S))
+    assert budget.jitter_classes_s(load_scenario(None, sets))[1] == pytest.approx(8192 * budget.JITTER_PLAIN_CLASS_S)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as caught:
+        main(["run", *(a for s in [*sets, "variability.rank_speed_sigma=0.05"] for a in ("--set", s))])
+    assert caught.value.code == 2 and err.getvalue().count("\n") == 1
+    assert "variability.stragglers: its compute jitter's price integrates 8,192 classes of ranks" in err.getvalue()

@@ -163,6 +163,7 @@ from dpsim.rank_speed import (
     expected_slowest_sum,
     gamma_tables,
     lognormal_convolutions,
+    read_off_grid,
 )
 from dpsim.records import StepResult
 from dpsim.scenario import Scenario, changed_from_default
@@ -1301,18 +1302,25 @@ def jitter_gamma_tables(scenario: Scenario) -> int:
     return gamma_tables(_distinct_stretch_draws(scenario), v.compute_jitter_cv)
 
 
-def jitter_classes(scenario: Scenario) -> int:
+def jitter_classes(scenario: Scenario) -> tuple[int, int]:
     """How many classes of ranks pricing the step's jitter integrates, summed over its distinct stretches (one class
     a distinct (compute, draws, model-parallel paces) of a stretch, as :func:`dpsim.rank_speed.expected_slowest_sum`
-    forms them: one FFT convolution and a table's read each), none without a jitter: what a sweep's cost guard
-    charges a point beside the tables (:func:`dpsim.sim.budget.jitter_pricing_s`)."""
-    if scenario.variability.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
-        return 0
+    forms them), and how many of them read their table off the grid (:func:`dpsim.rank_speed.read_off_grid`); none
+    without a jitter: what the cost guard charges beside the tables (:func:`dpsim.sim.budget.jitter_pricing_s`)."""
+    v = scenario.variability
+    if v.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
+        return 0, 0
     profile = profile_for(scenario)
     fwd, bwd, _ = microbatch_times(scenario, profile)
     fwd_w, bwd_w, _, _ = worker_microbatches(scenario, fwd, bwd, profile)
-    stretches = {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values()
-    return sum(len({(c, weights, tuple(sorted(Counter(paces).items()))) for c, weights, paces in s}) for s in stretches)
+    classes = gridded = 0
+    for stretch in {id(s): s for s in jitter_stretches(scenario, profile, fwd_w, bwd_w)}.values():
+        read = read_off_grid(v.jitter_distribution, [weights for _, weights, _ in stretch])
+        distinct = {(c, weights, tuple(sorted(Counter(paces).items()))): off
+                    for (c, weights, paces), off in zip(stretch, read, strict=True)}  # fmt: skip
+        classes += len(distinct)
+        gridded += sum(distinct.values())
+    return classes, gridded
 
 
 def _distinct_stretch_draws(scenario: Scenario) -> list[list[Runs]]:

@@ -57,6 +57,7 @@ __all__ = [
     "estimate_collective",
     "hybrid_collectives",
     "hybrid_pricing",
+    "jitter_classes_s",
     "jitter_pricing_s",
     "layout_of",
     "pipeline_evaluated_operations",
@@ -1062,7 +1063,8 @@ def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
     micro-batch weighs apart from the others under a profile's reducer pass, so each distinct micro-batch share
     (``training.partition: weighted`` under distinct stragglers) is one; 1,000 of them ran for minutes; a gamma's
     tables by its series (:func:`dpsim.analytic.step.jitter_gamma_tables`), one a distinct effective count or a node
-    of their grid."""
+    of their grid; and (naming ``variability.stragglers``) its classes of ranks (:func:`jitter_classes_s`): under a
+    speed spread one FFT convolution each, 8,192 distinct stragglers 29 s of CPU (round 34)."""
     from dpsim.analytic.step import jitter_convolutions, jitter_gamma_tables
 
     sums, doublings = jitter_convolutions(scenario)
@@ -1087,28 +1089,51 @@ def check_jitter(scenario: Scenario, allow_long: bool = False) -> None:
             "training.partition: weighted",
             "<cost guard>",
         )
+    classes, seconds = jitter_classes_s(scenario)
+    if seconds > PRICING_LIMIT_S and not allow_long:
+        raise ScenarioError(
+            "variability.stragglers",
+            f"its compute jitter's price integrates {classes:,} classes of ranks, one a distinct straggler (with "
+            f"rank_speed_sigma, one FFT convolution each): about {_duration(seconds)} (limit {PRICING_LIMIT_S:g} s "
+            "to price); pass --allow-long to run it anyway, or fewer distinct stragglers, or rank_speed_sigma 0",
+            "<cost guard>",
+        )
 
 
 JITTER_CLASS_S = 4e-3
-"""CPU seconds pricing a jitter spends on one class of ranks (:func:`dpsim.analytic.step.jitter_classes`): its table
-read off the grid and one FFT convolution with its paces over 8,001 points, once or twice. A sweep of 40 values of
-``compute_jitter_cv`` over 1,024 ranks of 1,000 distinct stragglers under ``training.partition: weighted`` and a
-profile's reducer pass (1,001 classes and 4 gamma tables a point) ran 167 s of CPU at load 3-6 (stop 52): 4.2 s a
-point, 3.6 ms a class after the tables."""
+"""CPU seconds pricing a jitter spends on one class of ranks (:func:`dpsim.analytic.step.jitter_classes`) for each
+of: its FFT convolution with a speed spread's paces over 8,001 points (``rank_speed_sigma`` > 0), and its table read
+off the grid (the cubic through 4 nodes' tables on their points' union, made at each read). 8,192 distinct stragglers
+at ``rank_speed_sigma`` 0.05 priced in 29.1 s of CPU, 3.5 ms a class (0.9 s without the jitter, 2.0 s without the
+spread); a sweep of 40 values of ``compute_jitter_cv`` over 1,000 distinct stragglers whose gamma tables are read off
+the grid (1,001 classes and 4 tables a point) ran 167 s of CPU, 3.6 ms a class after its tables (stop 52, load 3-6)."""
+JITTER_PLAIN_CLASS_S = 2e-4
+"""CPU seconds a class of ranks costs otherwise (its cached table read twice): 8,192 classes without a spread, 1.1 s."""
 
 
 def jitter_pricing_s(scenario: Scenario) -> float:
     """CPU seconds the analytic engine's price of the step's compute jitter is charged: its lognormal convolutions
     (:data:`JITTER_CONVOLUTION_S`, a doubling half), its gamma tables (:data:`GAMMA_TABLE_S`) and its classes of
-    ranks (:data:`JITTER_CLASS_S`); 0 without a jitter. What a sweep's points are charged for it
-    (:func:`check_jitter_total`): a single run is held to its tables alone (:func:`check_jitter`)."""
-    from dpsim.analytic.step import jitter_classes, jitter_convolutions, jitter_gamma_tables
+    ranks (:func:`jitter_classes_s`); 0 without a jitter. What a sweep's points are charged for it
+    (:func:`check_jitter_total`)."""
+    from dpsim.analytic.step import jitter_convolutions, jitter_gamma_tables
 
     if scenario.variability.compute_jitter_cv < NEGLIGIBLE_JITTER_CV:
         return 0.0
     sums, doublings = jitter_convolutions(scenario)
-    return ((sums + doublings / 2) * JITTER_CONVOLUTION_S + jitter_gamma_tables(scenario) * GAMMA_TABLE_S
-            + jitter_classes(scenario) * JITTER_CLASS_S)  # fmt: skip
+    tables_s = (sums + doublings / 2) * JITTER_CONVOLUTION_S + jitter_gamma_tables(scenario) * GAMMA_TABLE_S
+    return tables_s + jitter_classes_s(scenario)[1]
+
+
+def jitter_classes_s(scenario: Scenario) -> tuple[int, float]:
+    """The classes of ranks pricing the step's jitter integrates (:func:`dpsim.analytic.step.jitter_classes`) and
+    their CPU seconds: :data:`JITTER_PLAIN_CLASS_S` each, and :data:`JITTER_CLASS_S` for each convolution with a speed
+    spread and each table read off the grid."""
+    from dpsim.analytic.step import jitter_classes
+
+    classes, gridded = jitter_classes(scenario)
+    spread = classes if scenario.variability.rank_speed_sigma > 0 else 0
+    return classes, classes * JITTER_PLAIN_CLASS_S + (spread + gridded) * JITTER_CLASS_S
 
 
 def check_jitter_total(each_s: float, points: int, sampled: int, other_s: float, allow_long: bool = False) -> float:
