@@ -74,7 +74,7 @@ from runtime.validate import (
     breakdown,
     build_cases,
     mape,
-    unchecked_line,
+    residual_lines,
     validate,
 )
 
@@ -695,13 +695,8 @@ def main() -> int:
         print("calibration points, 95 % half width of each median: " + ", ".join(
             f"{k.replace('_', ' ')} {100 * v:.1f} %" for k, v in uncertainty.items()))  # fmt: skip
     print("fit residuals: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals"].items())))
-    if summary.get("fit_residuals_accepted"):
-        print(
-            f"accepted with --max-residual {summary['max_residual']:g} (above the {100 * MAX_RESIDUAL:g} % rule): "
-            + ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(summary["fit_residuals_accepted"].items()))
-        )
-    if summary.get("fit_residuals_unchecked"):
-        print(unchecked_line(summary["fit_residuals_unchecked"]))
+    for line in residual_lines(summary):
+        print(line)
     print(
         f"wrote {args.out or 'nothing (--reuse without --out)' if args.reuse else out} in "
         f"{summary['wall_s'] / 60:.1f} min"

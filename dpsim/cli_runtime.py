@@ -844,22 +844,15 @@ def validate(
 
 
 def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], out_dir: Path) -> None:
-    from dpsim.calibration import MAX_RESIDUAL
+    from runtime.validate import residual_lines
 
     typer.echo(validation_table(table, engines))
     for name in engines:
         mape, worst = summary[f"mape_{name}_step_time_pct"], summary[f"worst_{name}_step_time_pct"]
         typer.echo(f"MAPE step time ({name}): {mape:.2f} % over {summary['cases']} configurations, worst {worst:.1f} %")
     typer.echo("calibrated once on: " + "; ".join(summary["calibration_configurations"]))
-    accepted = summary.get("fit_residuals_accepted") or {}
-    if accepted:
-        listed = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(accepted.items()))
-        rule = f"above the {100 * MAX_RESIDUAL:g} % rule"
-        typer.echo(f"accepted with --max-residual {summary['max_residual']:g} ({rule}): {listed}")
-    if summary.get("fit_residuals_unchecked"):
-        from runtime.validate import unchecked_line
-
-        typer.echo(unchecked_line(summary["fit_residuals_unchecked"]))
+    for line in residual_lines(summary):
+        typer.echo(line)
     for warning in summary.get("warnings") or []:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")

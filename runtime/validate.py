@@ -73,7 +73,7 @@ __all__ = [
     "mape",
     "measured_terms",
     "plot_validation",
-    "unchecked_line",
+    "residual_lines",
     "validate",
 ]
 
@@ -477,14 +477,25 @@ def _other_cores(runs: Sequence[StepResult]) -> float:
     return max(known) if known else math.nan
 
 
-def unchecked_line(unchecked: Mapping[str, float]) -> str:
-    """What ``dpsim validate`` and ``benchmarks/validate_emulated.py`` print of ``fit_residuals_unchecked``: the fits
-    the 5 % rule refuses that this validation priced as they stand."""
-    listed = ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(unchecked.items()))
-    return (
-        f"warning: priced with fits above the {100 * MAX_RESIDUAL:g} % rule that nothing here checked (a given "
-        f"profile's, as they stand): {listed}"
-    )
+def residual_lines(summary: Mapping[str, Any]) -> list[str]:
+    """What ``dpsim validate`` and ``benchmarks/validate_emulated.py`` print of a summary's fits above the 5 % rule:
+    those ``--max-residual`` accepted (``fit_residuals_accepted``), and, as a warning, those nothing here checked
+    that this validation priced as they stand (``fit_residuals_unchecked``)."""
+
+    def listed(fits: Mapping[str, float]) -> str:
+        return ", ".join(f"{k} {100 * v:.1f} %" for k, v in sorted(fits.items()))
+
+    rule = f"above the {100 * MAX_RESIDUAL:g} % rule"
+    lines = []
+    if summary.get("fit_residuals_accepted"):
+        accepted = listed(summary["fit_residuals_accepted"])
+        lines.append(f"accepted with --max-residual {summary['max_residual']:g} ({rule}): {accepted}")
+    if summary.get("fit_residuals_unchecked"):
+        lines.append(
+            f"warning: priced with fits {rule} that nothing here checked (a given profile's, as they stand): "
+            + listed(summary["fit_residuals_unchecked"])
+        )
+    return lines
 
 
 def _accepted_above_rule(profile: HardwareProfile) -> dict[str, float]:

@@ -307,10 +307,13 @@ def test_validate_max_residual_override_is_recorded_in_the_summary(
     # stop 52: a given profile's fits above the 5 % rule are priced as they stand, and said so
     assert given["fit_residuals_unchecked"] == {"links.inter.ring": pytest.approx(0.4)}
     assert summary["fit_residuals_unchecked"] == {}  # checked here: accepted, not unchecked
-    assert rv.unchecked_line(given["fit_residuals_unchecked"]) == (
+    assert rv.residual_lines(given) == [
         "warning: priced with fits above the 5 % rule that nothing here checked (a given profile's, as they "
         "stand): links.inter.ring 40.0 %"
-    )
+    ]
+    assert rv.residual_lines(summary) == [
+        "accepted with --max-residual 0.5 (above the 5 % rule): links.inter.ring 40.0 %"
+    ]
 
 
 def test_calibration_measures_a_noisy_link_fit_again_and_leaves_a_wrong_one_refused(
