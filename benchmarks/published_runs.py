@@ -86,12 +86,14 @@ __all__ = [
     "REFERENCE_PAIRS",
     "SCALING_FIRST_PREDICTION",
     "SCALING_RUNS",
+    "TORCHTITAN_ALLOCATOR",
     "TORCHTITAN_PUBLISHED_MEMORY_GIB",
     "TORCHTITAN_RUNS",
     "USERBUFFERS_PIPELINE_SPLITS",
     "USERBUFFERS_RING_FPROP",
     "USERBUFFERS_SM_MARGIN",
     "PublishedRun",
+    "ReplayedMemory",
     "b200_runs",
     "b200_sustained_fraction",
     "cudnn_attention_what_if",
@@ -118,6 +120,7 @@ __all__ = [
     "small_collectives_what_if",
     "spread",
     "step_seconds",
+    "titan_replayed_memory",
     "token_layer_seconds",
     "userbuffers_split_counts",
     "userbuffers_split_seconds",
@@ -1880,13 +1883,75 @@ def _print_b200(engine: str, gemm_waves: bool = False) -> None:
 
 def _print_titan_memory(runs: Sequence[PublishedRun], engine: str) -> None:
     """torchtitan's logged peak memory (``TORCHTITAN_PUBLISHED_MEMORY_GIB``, the allocator's max reserved) beside the
-    predicted peak of the tensors on the most loaded device."""
+    predicted peak of the tensors on the most loaded device, then beside the same tensors replayed through the
+    caching allocator (:func:`titan_replayed_memory`)."""
     print("torchtitan's logged peak memory (max reserved, GiB) beside the predicted peak of the tensors:")
     for run in runs:
         if run.name in TORCHTITAN_PUBLISHED_MEMORY_GIB:
             published = TORCHTITAN_PUBLISHED_MEMORY_GIB[run.name]
             predicted = predict_run(run, engine)[1].memory_per_device_bytes / 2**30
             print(f"  {run.name:<48} {published:>6.1f} {predicted:>6.1f} {100 * (predicted / published - 1):>+6.1f}%")
+    rows = titan_replayed_memory(runs)
+    print(
+        "The same rows' tensors replayed through the caching allocator (dpsim.analytic.reserved, three steps; GiB): "
+        "logged, allocated peak, reserved without and with expandable segments, and the reserved peak under the "
+        "allocator the row's launcher set (TORCHTITAN_ALLOCATOR) against the log:"
+    )
+    for row in rows:
+        print(
+            f"  {row.name:<48} {row.logged:>6.1f} {row.allocated:>6.1f} {row.caching:>6.1f} {row.expandable:>6.1f}"
+            f"  {row.allocator:<10} {100 * row.error:>+6.1f}%"
+        )
+    if rows:
+        print(
+            f"  mean |error| {100 * sum(abs(r.error) for r in rows) / len(rows):.2f} % over {len(rows)} (reserved "
+            f"under the launcher's allocator); without expandable segments on every row "
+            f"{100 * sum(abs(r.caching / r.logged - 1) for r in rows) / len(rows):.2f} %, with them "
+            f"{100 * sum(abs(r.expandable / r.logged - 1) for r in rows) / len(rows):.2f} %"
+        )
+
+
+@dataclass(frozen=True)
+class ReplayedMemory:
+    """One torchtitan row's logged peak memory beside its tensors replayed through the caching allocator (GiB):
+    the allocated peak, the reserved peak without and with expandable segments, and which of the two the row's
+    launcher set (``TORCHTITAN_ALLOCATOR``), whose reserved peak is compared (``error``)."""
+
+    name: str
+    logged: float
+    allocated: float
+    caching: float
+    expandable: float
+    allocator: str
+
+    @property
+    def error(self) -> float:
+        return (self.expandable if self.allocator == "expandable" else self.caching) / self.logged - 1
+
+
+def titan_replayed_memory(runs: Sequence[PublishedRun]) -> list[ReplayedMemory]:
+    """:class:`ReplayedMemory` of each row of ``runs`` with a logged peak (``TORCHTITAN_PUBLISHED_MEMORY_GIB``)."""
+    from dpsim.analytic.reserved import reserved_memory
+
+    out: list[ReplayedMemory] = []
+    for run in runs:
+        if run.name not in TORCHTITAN_PUBLISHED_MEMORY_GIB:
+            continue
+        scenario = scenario_from_dict(dict(run.scenario))
+        caching = reserved_memory(scenario)
+        expandable = reserved_memory(scenario, expandable_segments=True)
+        assert caching is not None and expandable is not None
+        out.append(
+            ReplayedMemory(
+                run.name,
+                TORCHTITAN_PUBLISHED_MEMORY_GIB[run.name],
+                caching.allocated_peak / 2**30,
+                caching.reserved_peak / 2**30,
+                expandable.reserved_peak / 2**30,
+                TORCHTITAN_ALLOCATOR[run.name],
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -2621,6 +2686,24 @@ TORCHTITAN_PUBLISHED_MEMORY_GIB: dict[str, float] = {
 components/metrics.py at e7c0cae), what the caching allocator held at most: the tensors at their peak plus the
 allocator's cached and fragmented blocks, which dpsim does not count (no ``training.memory_reserve`` set), so a
 prediction of the tensors alone is expected below it. The June 2025 AsyncTP table gives no memory."""
+
+TORCHTITAN_ALLOCATOR: dict[str, str] = {
+    **{
+        name: "expandable"
+        for name in TORCHTITAN_PUBLISHED_MEMORY_GIB
+        # the torchtitan team's Dec 2024 tables do not say how they launched; the repository's launcher then,
+        # run_llama_train.sh at 9dec370 (26 Dec 2024), sets PYTORCH_CUDA_ALLOC_CONF="expandable_segments:True"
+        # (pytorch/torchtitan#643, a5e57e4, 22 Oct 2024). torchao's rows ran float8_training_benchmark.sh, which
+        # calls torchtitan's run_train.sh (pytorch/ao benchmarks/float8/training/, 27abd4f), which sets the same
+        if "H200" not in name
+    },
+    # Trainy's rows: "Runs were invoked with the following": torchrun on torchtitan/train.py directly, no
+    # PYTORCH_CUDA_ALLOC_CONF (llama3-8b_h200_202506_trainy-whitefiber.md), so torch's default segments
+    "torchtitan 8B FSDP compiled FP8 on 32 H200": "caching",
+    "torchtitan 8B FSDP compiled FP8 on 64 H200": "caching",
+}
+"""The caching allocator each logged row ran under: ``expandable`` (``expandable_segments:True``) or ``caching``
+(torch's default segments), from the row's launcher."""
 
 
 # --- Data-parallel scaling at a fixed global batch (strong scaling): a held-out group of its own -------------------

@@ -1,0 +1,271 @@
+"""The memory the caching allocator reserves over training steps: dpsim's own tensors, in the order a step makes and
+frees them, replayed through :mod:`dpsim.analytic.caching_allocator`.
+
+torchtitan logs ``max_reserved`` (the allocator's segments), while :func:`dpsim.analytic.memory.memory_breakdown`
+prices the tensors. This module lays the same priced tensors out in time for FSDP2 (``optimizer_sharding: fsdp``)
+on a transformer, with or without ``torch.distributed.pipelining`` (``pipeline_runtime: torch``), as
+``fully_shard`` and torchtitan run them, and lets the allocator's rules say what stays reserved. The tensors and
+their sizes are the memory model's; only their order is added:
+
+- held for the run: the fp32 sharded parameters (one tensor a parameter), the pipeline's receive buffers
+  (:func:`dpsim.analytic.memory.pipeline_stage_buffers`, made at the first step and kept), and from the first
+  optimizer step AdamW's two states a parameter;
+- each step: ``zero_grad`` frees the sharded gradients; each forward gathers a layer (FSDP2's
+  ``all_gather_copy_in`` makes the flat all-gather output on its own copy-in stream, the copy-out makes each
+  parameter's unsharded tensor on the compute stream, the flat output is freed), keeps the layer's saved
+  activations for the micro-batch (one tensor), makes and frees the layer's working set, and reshards unless
+  FSDP keeps the layer gathered (the last layer, the root, SHARD_GRAD_OP, a pipeline's non-last micro-batches);
+- each backward walks the layers back: gathers again if resharded, makes and frees the recomputed working set,
+  makes each parameter's gradient at the working width, then either keeps it (accumulated in the reduce dtype
+  under no-sync: a new tensor at the first backward of the step) or reduce-scatters it (``foreach_reduce``: the
+  flat reduce-scatter input in the reduce dtype on the compute stream, kept until the next layer's reduce; the
+  sharded output on the reduce-scatter stream, which becomes the sharded gradient), and frees the micro-batch's
+  saved activations;
+- the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them.
+
+The granularity is the memory model's: a layer's saved activations are one tensor, its working set one tensor.
+Three steps are replayed, and the peaks over them reported (the allocator's reserved memory only grows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dpsim.analytic.caching_allocator import Alloc, AllocatorPeaks, Free, replay
+from dpsim.analytic.memory import (
+    _output_layer_activations,
+    _per_layer_activations,
+    recompute_working_set,
+    sequence_parallel_gathered_gradient,
+    sequence_parallel_staging_copy,
+    stage_root_parameters,
+    torch_schedule_operations,
+)
+from dpsim.analytic.parallel import stage_boundary_bytes
+from dpsim.buckets import transformer_layer_tensors
+from dpsim.compute import chunk_layers
+from dpsim.scenario import Scenario
+from dpsim.sharding import float8_weight_copy_bytes, gathered_layer_width
+from dpsim.units import dtype_bytes, working_bytes
+
+__all__ = ["STEPS", "ReservedMemory", "reserved_memory", "stage_events"]
+
+STEPS = 3
+"""Training steps replayed (the first makes the optimizer states; later steps reuse the cache)."""
+
+_COMPUTE, _COPY_IN, _REDUCE = "compute", "all_gather_copy_in", "reduce_scatter"
+
+
+@dataclass(frozen=True)
+class ReservedMemory:
+    """The replayed allocator's peaks on each pipeline stage (bytes), and the stage whose reserved peak is largest."""
+
+    stages: tuple[AllocatorPeaks, ...]
+    expandable_segments: bool
+
+    @property
+    def worst_stage(self) -> int:
+        return max(range(len(self.stages)), key=lambda s: self.stages[s].reserved_peak)
+
+    @property
+    def reserved_peak(self) -> int:
+        return self.stages[self.worst_stage].reserved_peak
+
+    @property
+    def allocated_peak(self) -> int:
+        return max(s.allocated_peak for s in self.stages)
+
+
+def replays(scenario: Scenario) -> bool:
+    """Whether :func:`reserved_memory` lays this scenario out: FSDP on a transformer, one stage or torch's
+    pipelining, data parallel."""
+    t = scenario.training
+    return (
+        scenario.model.kind == "transformer"
+        and t.optimizer_sharding == "fsdp"
+        and t.zero_stage >= 2
+        and (t.pipeline_parallel == 1 or t.pipeline_runtime == "torch")
+        and scenario.data_parallel > 1
+    )
+
+
+def reserved_memory(scenario: Scenario, *, expandable_segments: bool = False) -> ReservedMemory | None:
+    """Every stage's allocator peaks over :data:`STEPS` steps (:func:`stage_events`); ``None`` where
+    :func:`replays` is false."""
+    if not replays(scenario):
+        return None
+    stages = tuple(
+        replay(stage_events(scenario, s), expandable_segments=expandable_segments)
+        for s in range(scenario.training.pipeline_parallel)
+    )
+    return ReservedMemory(stages, expandable_segments)
+
+
+def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
+    """The allocations and frees of :data:`STEPS` steps on one device of ``stage`` (module docstring)."""
+    m, t = scenario.model, scenario.training
+    p, micro = t.pipeline_parallel, scenario.accumulation_steps
+    n = scenario.data_parallel
+    tensors = [x / t.tensor_parallel for x in transformer_layer_tensors(m)]
+    chunks = [round(x) for x in chunk_layers(scenario)[stage]]
+    v = len(chunks)
+    root = stage_root_parameters(scenario)[stage]
+    width = float(working_bytes(t.precision))
+    gathered = gathered_layer_width(scenario)
+    reduce_width = float(scenario.gradient_bytes_per_param)
+    master = float(dtype_bytes("fp32"))
+    acts = _per_layer_activations(scenario)
+    work = recompute_working_set(scenario)
+    # what the backward of a layer adds beside its rebuilt working set (the memory model counts them at the first
+    # backward layer): the sequence-parallel staging copy and gathered gradient, the float8 weight's transposed copy
+    backward_work = (
+        work
+        + sequence_parallel_staging_copy(scenario)
+        + sequence_parallel_gathered_gradient(scenario)
+        + float8_weight_copy_bytes(scenario)
+    )
+    head = _output_layer_activations(scenario) if stage == p - 1 else 0.0
+    boundary = stage_boundary_bytes(scenario) if p > 1 and t.pipeline_runtime == "torch" else 0.0
+    no_sync = scenario.keeps_unsharded_gradients
+    reshard_forward = t.zero_stage >= 3
+    # units: every layer of every chunk, then the root (embedding, final norm, head) where this stage has one
+    units = [(c, i) for c in range(v) for i in range(chunks[c])]
+    sizes: dict[object, list[float]] = {u: tensors for u in units}
+    if root > 0:
+        sizes["root"] = [root]
+    last_layer = units[-1] if units else None
+
+    # the run's tensors: fp32 shards, the pipeline's receive buffers
+    for u, elements in sizes.items():
+        for k, x in enumerate(elements):
+            yield Alloc(("shard", u, k), master * x / n)
+    if boundary > 0:
+        for c in range(v):
+            g = c * p + stage
+            for mb in range(micro):
+                if g > 0:
+                    yield Alloc(("recv", c, mb), boundary)
+                if g < p * v - 1:
+                    yield Alloc(("grad_recv", c, mb), boundary)
+
+    gathered_now: set[object] = set()
+    accumulated: set[object] = set()
+    sharded_grads: set[object] = set()
+    pending_reduce: list[object] = []  # FSDP2's reduce_scatter_state: freed at the next unit's reduce
+
+    def gather(u: object) -> Iterator[Alloc | Free]:
+        if u in gathered_now:
+            return
+        per = [x * (gathered if u != "root" else width) for x in sizes[u]]
+        yield Alloc(("ag_out", u), sum(per), _COPY_IN)
+        for k, b in enumerate(per):
+            yield Alloc(("unsharded", u, k), b)
+        yield Free(("ag_out", u))
+        gathered_now.add(u)
+
+    def reshard(u: object) -> Iterator[Alloc | Free]:
+        if u in gathered_now:
+            for k in range(len(sizes[u])):
+                yield Free(("unsharded", u, k))
+            gathered_now.discard(u)
+
+    def reduce(u: object) -> Iterator[Alloc | Free]:
+        total = sum(sizes[u])
+        while pending_reduce:
+            yield Free(pending_reduce.pop())
+        yield Alloc(("rs_in", u), reduce_width * total)
+        for k in range(len(sizes[u])):
+            key = ("acc", u, k) if u in accumulated else ("grad", u, k)
+            yield Free(key)
+        accumulated.discard(u)
+        if u not in sharded_grads:
+            yield Alloc(("sharded_grad", u), reduce_width * total / n, _REDUCE)
+            sharded_grads.add(u)
+        pending_reduce.append(("rs_in", u))
+
+    def gradients(u: object, last: bool) -> Iterator[Alloc | Free]:
+        for k, x in enumerate(sizes[u]):
+            yield Alloc(("grad", u, k), width * x)
+        if no_sync and not last:
+            for k, x in enumerate(sizes[u]):
+                if u not in accumulated:
+                    yield Alloc(("acc", u, k), reduce_width * x)
+                yield Free(("grad", u, k))
+            accumulated.add(u)
+            return
+        if no_sync and u in accumulated:  # the last micro-batch adds into the accumulated gradient
+            for k in range(len(sizes[u])):
+                yield Free(("grad", u, k))
+        yield from reduce(u)
+
+    ops = torch_schedule_operations(stage, p, micro, v) if p > 1 else [(False, 0), (True, 0)] * micro
+    for step in range(STEPS):
+        for u in list(sharded_grads):  # optimizer.zero_grad(set_to_none=True)
+            yield Free(("sharded_grad", u))
+        sharded_grads.clear()
+        forwards, backwards = [0] * v, [0] * v
+        if p == 1:  # one stage: each micro-batch's forward then its backward
+            ops = [op for mb in range(micro) for op in ((False, 0), (True, 0))]
+        for backward, c in ops:
+            if not backward:
+                mb = forwards[c]
+                forwards[c] += 1
+                if root > 0 and c == 0 and stage == 0:
+                    yield from gather("root")
+                for i in range(chunks[c]):
+                    u = (c, i)
+                    yield from gather(u)
+                    yield Alloc(("act", c, i, mb), acts)
+                    yield Alloc(("work", u), work)
+                    yield Free(("work", u))
+                    if reshard_forward and u != last_layer:
+                        yield from reshard(u)
+                if boundary > 0 and c * p + stage < p * v - 1:
+                    yield Alloc(("out", c, mb), boundary)
+                if head > 0 and c == v - 1:
+                    if root > 0:
+                        yield from gather("root")
+                    yield Alloc(("head", mb), head)
+                continue
+            mb = backwards[c]
+            backwards[c] += 1
+            last = mb == micro - 1
+            if head > 0 and c == v - 1:
+                yield Free(("head", mb))
+            if boundary > 0 and c * p + stage < p * v - 1:
+                yield Free(("out", c, mb))
+            for i in reversed(range(chunks[c])):
+                u = (c, i)
+                yield from gather(u)
+                yield Alloc(("work", u), backward_work)
+                yield from gradients(u, last)
+                yield Free(("work", u))
+                yield Free(("act", c, i, mb))
+                if t.fsdp_reshard_after_backward or last:
+                    yield from reshard(u)
+            if boundary > 0 and c * p + stage > 0 and not t.pipeline_releases_input_grads:
+                yield Alloc(("input_grad", c, mb, step), boundary)
+            if root > 0 and c == (0 if stage == 0 else v - 1):  # the root's post-backward ends the backward
+                yield from gradients("root", last)
+                if t.fsdp_reshard_after_backward or last:
+                    yield from reshard("root")
+        while pending_reduce:
+            yield Free(pending_reduce.pop())
+        if boundary > 0 and not t.pipeline_releases_input_grads:  # clear_runtime_states at the next step
+            for c in range(v):
+                if c * p + stage > 0:
+                    for mb in range(micro):
+                        yield Free(("input_grad", c, mb, step))
+        # the optimizer step: AdamW's states from the first step on, one fp32 temporary a parameter
+        for u, elements in sizes.items():
+            for k, x in enumerate(elements):
+                if step == 0:
+                    yield Alloc(("exp_avg", u, k), master * x / n)
+                    yield Alloc(("exp_avg_sq", u, k), master * x / n)
+        for u, elements in sizes.items():
+            for k, x in enumerate(elements):
+                yield Alloc(("adam_tmp", u, k), master * x / n)
+        for u, elements in sizes.items():
+            for k in range(len(elements)):
+                yield Free(("adam_tmp", u, k))

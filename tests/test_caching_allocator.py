@@ -1,0 +1,117 @@
+"""PyTorch's caching allocator replayed (dpsim.analytic.caching_allocator) against its rules worked by hand, and
+the FSDP step laid out for it (dpsim.analytic.reserved)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from _bench import load_benchmark
+
+from dpsim.analytic.caching_allocator import Alloc, Free, allocation_size, replay, round_size
+from dpsim.analytic.memory import memory_breakdown
+from dpsim.analytic.reserved import reserved_memory, stage_events
+from dpsim.scenario import scenario_from_dict
+
+RUNS = load_benchmark("published_runs")
+
+MiB = 2**20
+
+
+def test_request_and_segment_sizes_follow_the_allocators_constants() -> None:
+    """round_size: 512-byte multiples; get_allocation_size: 2 MiB small segments up to 1 MiB, a 20 MiB segment
+    below 10 MiB, above it the request rounded up to 2 MiB."""
+    assert [round_size(n) for n in (1, 512, 513, 1000)] == [512, 512, 1024, 1024]
+    assert allocation_size(MiB) == 2 * MiB
+    assert allocation_size(MiB + 512) == 20 * MiB
+    assert allocation_size(10 * MiB - 512) == 20 * MiB
+    assert allocation_size(10 * MiB) == 10 * MiB
+    assert allocation_size(10 * MiB + 512) == 12 * MiB
+
+
+def _peaks(events: Iterable[Alloc | Free], expandable: bool = False) -> tuple[float, float]:
+    peaks = replay(events, expandable_segments=expandable)
+    return peaks.allocated_peak / MiB, peaks.reserved_peak / MiB
+
+
+def test_a_freed_block_serves_a_smaller_request_of_its_stream_only() -> None:
+    """Best fit, split when more than 1 MiB remains (large pool), never across streams."""
+    assert _peaks([Alloc("a", 1.5 * MiB)]) == (1.5, 20.0)  # a 1-10 MiB request takes a 20 MiB segment
+    assert _peaks([Alloc("a", 100 * MiB), Free("a"), Alloc("b", 50 * MiB), Alloc("c", 50 * MiB)]) == (100.0, 100.0)
+    # 0.5 MiB would remain: not split, the request holds the whole 100 MiB block
+    assert _peaks([Alloc("a", 100 * MiB), Free("a"), Alloc("b", 99.5 * MiB)]) == (100.0, 100.0)
+    assert _peaks([Alloc("a", 100 * MiB), Free("a"), Alloc("b", 100 * MiB, "other")]) == (100.0, 200.0)
+    # 3,000 requests of 1,000 bytes: 1,024 each, 2,048 to a 2 MiB small segment
+    assert _peaks(Alloc(i, 1000) for i in range(3000)) == (3000 * 1024 / MiB, 4.0)
+
+
+def test_segments_never_merge_but_expandable_segments_grow_and_merge() -> None:
+    """Two 100 MiB segments freed cannot serve 150 MiB (a third segment); in one expandable segment the two freed
+    blocks merge and serve it, and a request larger than any free block maps only the 20 MiB pages it lacks."""
+    two: list[Alloc | Free] = [
+        Alloc("a", 100 * MiB),
+        Alloc("b", 100 * MiB),
+        Free("a"),
+        Free("b"),
+        Alloc("c", 150 * MiB),
+    ]
+    assert _peaks(two) == (200.0, 350.0)
+    assert _peaks(two, expandable=True) == (200.0, 200.0)
+    grow: list[Alloc | Free] = [Alloc("a", 100 * MiB), Free("a"), Alloc("b", 120 * MiB)]
+    assert _peaks(grow) == (120.0, 220.0)
+    assert _peaks(grow, expandable=True) == (120.0, 120.0)
+    assert _peaks([Alloc("a", 1.5 * MiB)], expandable=True) == (1.5, 20.0)  # one 20 MiB page
+    assert _peaks([Alloc("a", 1000)], expandable=True) == (1024 / MiB, 2.0)  # one 2 MiB small page
+
+
+def test_a_free_of_a_tensor_not_live_is_refused() -> None:
+    with pytest.raises(ValueError, match="not live"):
+        replay([Alloc("a", 10), Free("b")])
+    with pytest.raises(ValueError, match="already live"):
+        replay([Alloc("a", 10), Alloc("a", 10)])
+
+
+def _titan(name: str) -> Any:
+    run = next(r for r in RUNS.TORCHTITAN_RUNS if r.name == name)
+    return scenario_from_dict(dict(run.scenario))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["torchtitan 8B FSDP on 8 H100", "torchtitan 405B TP8 PP8 interleaved FP8 AsyncTP on 512 H100"],
+)
+def test_the_step_layout_frees_what_a_step_makes_and_stays_within_the_summed_peaks(name: str) -> None:
+    """After the replayed steps only the run's tensors are live (fp32 shards, AdamW's two states, the pipeline's
+    receive buffers, the last step's sharded gradients), and no moment holds more than the memory model's sum of
+    per-kind peaks on that stage; reserved is at least allocated."""
+    scenario = _titan(name)
+    stages = scenario.training.pipeline_parallel
+    for stage in range(stages):
+        live: set[object] = set()
+        for event in stage_events(scenario, stage):
+            if isinstance(event, Alloc):
+                live.add(event.key)
+            else:
+                live.remove(event.key)
+        kinds = {key[0] for key in live}  # type: ignore[index]
+        assert kinds <= {"shard", "exp_avg", "exp_avg_sq", "recv", "grad_recv", "sharded_grad"}
+        assert {"shard", "exp_avg", "exp_avg_sq", "sharded_grad"} <= kinds
+    replayed = reserved_memory(scenario)
+    assert replayed is not None and len(replayed.stages) == stages
+    totals = memory_breakdown(scenario).stage_totals
+    for peaks, total in zip(replayed.stages, totals, strict=True):
+        assert peaks.allocated_peak <= total
+        assert peaks.reserved_peak >= peaks.allocated_peak
+
+
+def test_every_logged_row_is_replayed_under_its_launchers_allocator() -> None:
+    """Each torchtitan row with a logged peak has the allocator its launcher set, and is replayed."""
+    assert set(RUNS.TORCHTITAN_ALLOCATOR) == set(RUNS.TORCHTITAN_PUBLISHED_MEMORY_GIB)
+    assert {k for k, v in RUNS.TORCHTITAN_ALLOCATOR.items() if v == "caching"} == {
+        "torchtitan 8B FSDP compiled FP8 on 32 H200",
+        "torchtitan 8B FSDP compiled FP8 on 64 H200",
+    }
+    rows = RUNS.titan_replayed_memory([r for r in RUNS.TORCHTITAN_RUNS if "torchao" in r.name])
+    assert [r.allocator for r in rows] == ["expandable", "expandable"]
+    assert all(r.allocated <= r.expandable <= r.caching for r in rows)
