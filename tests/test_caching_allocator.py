@@ -115,3 +115,35 @@ def test_every_logged_row_is_replayed_under_its_launchers_allocator() -> None:
     rows = RUNS.titan_replayed_memory([r for r in RUNS.TORCHTITAN_RUNS if "torchao" in r.name])
     assert [r.allocator for r in rows] == ["expandable", "expandable"]
     assert all(r.allocated <= r.expandable <= r.caching for r in rows)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "torchtitan 8B FSDP on 8 H100",
+        "torchtitan 70B TP8 FP8 on 256 H100",
+        "torchtitan 405B TP8 PP8 1F1B FP8 AsyncTP on 512 H100",
+    ],
+)
+def test_the_itemised_tensors_are_the_memory_models_sums(name: str) -> None:
+    """A layer's saved tensors and the loss's tensors add up to what the memory model counts; op SAC saves seven
+    tensors a layer (8B: input, wq, wv at 8 of 32 heads, attention output, log-sum-exp, w1 at 14,336, w2), full
+    recomputation one; the loss's pieces are 4 bytes a logit."""
+    from dpsim.analytic.memory import _output_layer_activations, _per_layer_activations
+    from dpsim.analytic.reserved import output_layer_tensors, saved_layer_tensors
+
+    scenario = _titan(name)
+    saved = saved_layer_tensors(scenario)
+    assert sum(saved) == pytest.approx(_per_layer_activations(scenario), rel=1e-12)
+    kept, backward = output_layer_tensors(scenario)
+    assert sum(kept) + sum(backward) == pytest.approx(_output_layer_activations(scenario), rel=1e-12)
+    m, t = scenario.model, scenario.training
+    logits = m.seq_len * t.micro_batch / t.tensor_parallel * m.vocab
+    assert kept[1] == 4.0 * logits and all(x <= 4.0 * logits for x in backward)
+    if t.activation_recomputation == "op":
+        sbh = 8192 * 2 * 4096
+        assert saved == pytest.approx(
+            [2 * sbh, 2 * sbh, 2 * sbh / 4, 2 * sbh, 4 * 32 * 8192 * 2, 2 * 8192 * 2 * 14336, 2 * sbh], rel=1e-12
+        )
+    else:
+        assert len(saved) == 1

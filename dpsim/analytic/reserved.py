@@ -13,7 +13,7 @@ their sizes are the memory model's; only their order is added:
 - each step: ``zero_grad`` frees the sharded gradients; each forward gathers a layer (FSDP2's
   ``all_gather_copy_in`` makes the flat all-gather output on its own copy-in stream, the copy-out makes each
   parameter's unsharded tensor on the compute stream, the flat output is freed), keeps the layer's saved
-  activations for the micro-batch (one tensor), makes and frees the layer's working set, and reshards unless
+  activations for the micro-batch, makes and frees the layer's working set, and reshards unless
   FSDP keeps the layer gathered (the last layer, the root, SHARD_GRAD_OP, a pipeline's non-last micro-batches);
 - each backward walks the layers back: gathers again if resharded, makes and frees the recomputed working set,
   makes each parameter's gradient at the working width, then either keeps it (accumulated in the reduce dtype
@@ -23,7 +23,9 @@ their sizes are the memory model's; only their order is added:
   saved activations;
 - the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them.
 
-The granularity is the memory model's: a layer's saved activations are one tensor, its working set one tensor.
+The granularity is the memory model's: a layer's saved activations are the tensors it itemises
+(:func:`saved_layer_tensors`), the loss's peak its fp32 tensors (:func:`output_layer_tensors`), a layer's working
+set one tensor.
 Three steps are replayed, and the peaks over them reported (the allocator's reserved memory only grows).
 """
 
@@ -44,12 +46,20 @@ from dpsim.analytic.memory import (
 )
 from dpsim.analytic.parallel import stage_boundary_bytes
 from dpsim.buckets import transformer_layer_tensors
-from dpsim.compute import chunk_layers
+from dpsim.compute import chunk_layers, loss_peak_bytes
 from dpsim.scenario import Scenario
 from dpsim.sharding import float8_weight_copy_bytes, gathered_layer_width
 from dpsim.units import dtype_bytes, working_bytes
 
-__all__ = ["STEPS", "ReservedMemory", "reserved_memory", "stage_events"]
+__all__ = [
+    "STEPS",
+    "ReservedMemory",
+    "output_layer_tensors",
+    "replays",
+    "reserved_memory",
+    "saved_layer_tensors",
+    "stage_events",
+]
 
 STEPS = 3
 """Training steps replayed (the first makes the optimizer states; later steps reuse the cache)."""
@@ -102,6 +112,42 @@ def reserved_memory(scenario: Scenario, *, expandable_segments: bool = False) ->
     return ReservedMemory(stages, expandable_segments)
 
 
+def saved_layer_tensors(scenario: Scenario) -> list[float]:
+    """The tensors a transformer layer saves for one micro-batch's backward (bytes), as the memory model counts them
+    (:func:`dpsim.analytic.memory.activation_bytes_per_layer`, their sum): under torchtitan's op-level checkpointing
+    (``activation_recomputation: op``, every layer) the layer input, wq's and wv's outputs, the attention output, its
+    fp32 log-sum-exp, w1's and w2's outputs; otherwise one tensor (full recomputation's saved input)."""
+    m, t = scenario.model, scenario.training
+    total = _per_layer_activations(scenario)
+    if t.activation_recomputation != "op" or scenario.recomputed_layer_share < 1.0:
+        return [total]
+    s, b, h, a = float(m.seq_len), float(t.micro_batch), float(m.hidden), float(m.heads)
+    sbh, tp = s * b * h, float(t.tensor_parallel)
+    kv = (m.kv_heads or m.heads) / m.heads
+    f = float(m.ffn_hidden or 4 * m.hidden)
+    parts = [2.0 * sbh, 2.0 * sbh, 2.0 * sbh * kv, 2.0 * sbh, 4.0 * a * s * b, 2.0 * s * b * f, 2.0 * sbh]
+    parts = [x / tp for x in parts]
+    scale = total / sum(parts)  # the model's autocast / fp32 adjustments (none on the op-SAC rows) kept in the sum
+    return [x * scale for x in parts]
+
+
+def output_layer_tensors(scenario: Scenario) -> tuple[list[float], list[float]]:
+    """The last stage's output layer and loss for one micro-batch (bytes), as the memory model counts them
+    (:func:`dpsim.analytic.memory._output_layer_activations`, their sum): what the forward keeps (the final norm's
+    and projection's inputs, one tensor; the loss's first 4 bytes a logit, its saved fp32 log-probabilities) and what
+    the loss's backward makes beside them (the rest of its peak, fp32 tensors of 4 bytes a logit)."""
+    m, t = scenario.model, scenario.training
+    total = _output_layer_activations(scenario)
+    logits = float(m.seq_len) * t.micro_batch / t.tensor_parallel * m.vocab
+    per_logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
+    saved = min(4.0, per_logit) * logits
+    rest = per_logit * logits - saved
+    backward = [4.0 * logits] * int(rest // (4.0 * logits))
+    if rest - sum(backward) > 0:
+        backward.append(rest - sum(backward))
+    return [total - per_logit * logits, saved], backward
+
+
 def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
     """The allocations and frees of :data:`STEPS` steps on one device of ``stage`` (module docstring)."""
     m, t = scenario.model, scenario.training
@@ -115,7 +161,7 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
     gathered = gathered_layer_width(scenario)
     reduce_width = float(scenario.gradient_bytes_per_param)
     master = float(dtype_bytes("fp32"))
-    acts = _per_layer_activations(scenario)
+    acts = saved_layer_tensors(scenario)
     work = recompute_working_set(scenario)
     # what the backward of a layer adds beside its rebuilt working set (the memory model counts them at the first
     # backward layer): the sequence-parallel staging copy and gathered gradient, the float8 weight's transposed copy
@@ -125,7 +171,7 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
         + sequence_parallel_gathered_gradient(scenario)
         + float8_weight_copy_bytes(scenario)
     )
-    head = _output_layer_activations(scenario) if stage == p - 1 else 0.0
+    head = output_layer_tensors(scenario) if stage == p - 1 else ([], [])
     boundary = stage_boundary_bytes(scenario) if p > 1 and t.pipeline_runtime == "torch" else 0.0
     no_sync = scenario.keeps_unsharded_gradients
     reshard_forward = t.zero_stage >= 3
@@ -216,23 +262,30 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 for i in range(chunks[c]):
                     u = (c, i)
                     yield from gather(u)
-                    yield Alloc(("act", c, i, mb), acts)
+                    for k, size in enumerate(acts):
+                        yield Alloc(("act", c, i, mb, k), size)
                     yield Alloc(("work", u), work)
                     yield Free(("work", u))
                     if reshard_forward and u != last_layer:
                         yield from reshard(u)
                 if boundary > 0 and c * p + stage < p * v - 1:
                     yield Alloc(("out", c, mb), boundary)
-                if head > 0 and c == v - 1:
+                if head[0] and c == v - 1:
                     if root > 0:
                         yield from gather("root")
-                    yield Alloc(("head", mb), head)
+                    for k, size in enumerate(head[0]):
+                        yield Alloc(("head", mb, k), size)
                 continue
             mb = backwards[c]
             backwards[c] += 1
             last = mb == micro - 1
-            if head > 0 and c == v - 1:
-                yield Free(("head", mb))
+            if head[0] and c == v - 1:  # the loss's backward: its gradients beside what the forward saved
+                for k, size in enumerate(head[1]):
+                    yield Alloc(("head_grad", mb, k), size)
+                for k in range(len(head[1])):
+                    yield Free(("head_grad", mb, k))
+                for k in range(len(head[0])):
+                    yield Free(("head", mb, k))
             if boundary > 0 and c * p + stage < p * v - 1:
                 yield Free(("out", c, mb))
             for i in reversed(range(chunks[c])):
@@ -241,7 +294,8 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 yield Alloc(("work", u), backward_work)
                 yield from gradients(u, last)
                 yield Free(("work", u))
-                yield Free(("act", c, i, mb))
+                for k in range(len(acts)):
+                    yield Free(("act", c, i, mb, k))
                 if t.fsdp_reshard_after_backward or last:
                     yield from reshard(u)
             if boundary > 0 and c * p + stage > 0 and not t.pipeline_releases_input_grads:
