@@ -147,3 +147,21 @@ def test_the_itemised_tensors_are_the_memory_models_sums(name: str) -> None:
         )
     else:
         assert len(saved) == 1
+
+
+def test_the_cache_is_steady_after_the_replayed_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reserved peak stops growing within the replayed steps: two or six steps reserve what three do (the
+    first step makes AdamW's states and the sharded gradients; later steps reuse the cache)."""
+    import dpsim.analytic.reserved as reserved
+
+    scenario = _titan("torchtitan 8B FSDP compiled FP8 on 128 H100")
+    peaks = {}
+    for steps in (2, 3, 6):
+        monkeypatch.setattr(reserved, "STEPS", steps)
+        got = reserved.reserved_memory(scenario), reserved.reserved_memory(scenario, expandable_segments=True)
+        assert got[0] is not None and got[1] is not None
+        peaks[steps] = (got[0].reserved_peak, got[1].reserved_peak)
+    assert peaks[2] == peaks[3] == peaks[6]
+    monkeypatch.setattr(reserved, "STEPS", 1)
+    one = reserved.reserved_memory(scenario)
+    assert one is not None and one.reserved_peak <= peaks[3][0]
