@@ -8,8 +8,9 @@ on a transformer, with or without ``torch.distributed.pipelining`` (``pipeline_r
 their sizes are the memory model's; only their order is added:
 
 - held for the run: the fp32 sharded parameters (one tensor a parameter), the pipeline's receive buffers
-  (:func:`dpsim.analytic.memory.pipeline_stage_buffers`, made at the first step and kept), and from the first
-  optimizer step AdamW's two states a parameter;
+  (:func:`dpsim.analytic.memory.pipeline_stage_buffers`, made at the first step and kept; a chunk's first layer saves
+  its received input there, not in a tensor of its own), and from the first optimizer step AdamW's two states a
+  parameter;
 - each step: ``zero_grad`` frees the sharded gradients; each forward gathers a layer (FSDP2's
   ``all_gather_copy_in`` makes the flat all-gather output on its own copy-in stream, the copy-out makes each
   parameter's unsharded tensor on the compute stream, the flat output is freed), keeps the layer's saved
@@ -195,6 +196,13 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 if g < p * v - 1:
                     yield Alloc(("grad_recv", c, mb), boundary)
 
+    def received(c: int) -> bool:
+        """Whether chunk ``c``'s first layer saves its input on the receive buffer it was read from (torch's
+        pipelining, every chunk but the model's first; the saved input is the first itemised tensor under full and
+        op-level recomputation): that tensor is the buffer, held for the run, not a new one."""
+        first = t.activation_recomputation in ("full", "op") and scenario.recomputed_layer_share >= 1.0
+        return boundary > 0 and c * p + stage > 0 and first
+
     gathered_now: set[object] = set()
     accumulated: set[object] = set()
     sharded_grads: set[object] = set()
@@ -263,7 +271,8 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                     u = (c, i)
                     yield from gather(u)
                     for k, size in enumerate(acts):
-                        yield Alloc(("act", c, i, mb, k), size)
+                        if not (k == 0 and i == 0 and received(c)):
+                            yield Alloc(("act", c, i, mb, k), size)
                     yield Alloc(("work", u), work)
                     yield Free(("work", u))
                     if reshard_forward and u != last_layer:
@@ -295,7 +304,8 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 yield from gradients(u, last)
                 yield Free(("work", u))
                 for k in range(len(acts)):
-                    yield Free(("act", c, i, mb, k))
+                    if not (k == 0 and i == 0 and received(c)):
+                        yield Free(("act", c, i, mb, k))
                 if t.fsdp_reshard_after_backward or last:
                     yield from reshard(u)
             if boundary > 0 and c * p + stage > 0 and not t.pipeline_releases_input_grads:
