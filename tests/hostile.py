@@ -6241,6 +6241,59 @@ def yaml_version_directives() -> Iterator[Case]:
         yield Case(kind, ["collective", *extra], expect_error=True, names=names)
 
 
+def profile_sections_unknown_keys() -> Iterator[Case]:
+    """Round 35 (stop 53). A profile's ``compute`` section and the points of its two curves took any key: ``curv:``,
+    a misspelled ``curve``, was dropped and the profile ran without its compute curve (the g profile's step 76.9 ms
+    became 83.6 ms, compute 4.1 -> 10.9 ms), and a point's extra key was dropped too; a point written as a list said
+    "list indices must be integers or slices, not str", and a ``comm_cpu_per_byte_by_rate`` pair of three named its
+    file and field twice. Each is one line naming the key (with a did-you-mean), as the links and host model were."""
+    kind = "profile sections: unknown keys, points of another shape (round 35)"
+    run = ["run", "{tmp}/s.yaml", "--set", "calibration.profile={tmp}/p.yaml", "--format", "json"]
+    scenario = _FRESH_SCENARIO.encode()
+
+    def renamed(data: dict[str, Any]) -> None:
+        data["compute"]["curv"] = data["compute"].pop("curve")
+
+    for edit, names in (
+        (renamed, "compute.curv"),
+        (_at("compute.forwards", {"fixed": "1 ms", "per_sample": "1 us"}), "compute.forwards"),
+        (_at("compute.curve.0.residual", 0.1), "compute.curve.0.residual"),
+        (_at("optimizer_curve.1.per_paramter", "4 ns"), "optimizer_curve.1.per_paramter"),
+        (_at("optimizer_curve.0", [256, "7 ns"]), "optimizer_curve.0"),
+        (_at("compute.curve.0", "256"), "compute.curve.0"),
+        (_at("host_model.comm_cpu_per_byte_by_rate.0", ["18.75 MB/s", "1 ns", "2 ns"]),
+         "host_model.comm_cpu_per_byte_by_rate"),
+    ):  # fmt: skip
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(edit)}, expect_error=True, names=names)
+    yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(lambda data: None)}, accept=True,
+               strict_json=True)  # fmt: skip
+
+
+_FRESH_PROFILE = ROOT / "benchmarks" / "results" / "validation-2026-12-07-g" / "all" / "profile.yaml"
+"""Stop 52's calibration (fresh52's CAL1): compute curve, optimizer curve, host model with the optimizer's slowdowns."""
+_FRESH_SCENARIO = """\
+name: fresh
+model: {kind: mlp, layers: 2, hidden: 512}
+cluster:
+  nodes: 2
+  workers_per_node: 2
+  device: cpu
+  intra_node: {bandwidth: 5 GB/s, latency: 20 us}
+  inter_node: {bandwidth: 450 Mbit/s, latency: 50 us}
+training: {global_batch: 64, micro_batch: 16, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 4 MiB}
+"""
+
+
+def _fresh_profile_edit(edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """:data:`_FRESH_PROFILE`, read, changed by ``edit`` and written back as YAML."""
+    import yaml
+
+    data = yaml.safe_load(_FRESH_PROFILE.read_text(encoding="utf-8"))
+    edit(data)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6315,6 +6368,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     float8_all_gather_settings,
     # round 35 (stop 53): a refresh's recorded plan bounded, the plan's grid counted, YAML directives and units
     refresh_plans_past_their_work, plan_search_spaces_past_memory, yaml_version_directives,
+    profile_sections_unknown_keys,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
