@@ -56,7 +56,7 @@ import numpy as np
 from dpsim.allocator import first_touch_seconds, optimizer_fresh_bytes
 from dpsim.analytic import collectives as cf
 from dpsim.analytic.collectives import Link, LinkSegment, algorithm_of
-from dpsim.errors import ScenarioError, safe_text
+from dpsim.errors import ScenarioError, did_you_mean, safe_text
 from dpsim.inputs import MIN_FRACTION, brief, float_problem, printable_name
 from dpsim.units import UnitError, parse_bandwidth, parse_size, parse_time
 
@@ -1745,6 +1745,7 @@ def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
     where = "compute.curve"
     if not isinstance(data, list):
         raise ScenarioError(where, f"expected a list of points, got {data!r}", source)
+    _known_point_keys(data, where, ("hidden", "micro_batch", "layers", "forward", "backward"), source)
     try:
         points = tuple(
             ComputePoint(_whole(d["hidden"]), _whole(d["micro_batch"]), _whole(d["layers"]),
@@ -1759,12 +1760,25 @@ def _curve_from_yaml(data: Any, source: str) -> ComputeCurve | None:
                             source) from None  # fmt: skip
 
 
+def _known_point_keys(points: list[Any], where: str, keys: Sequence[str], source: str) -> None:
+    """Each of a curve's ``points`` a mapping of ``keys`` alone (round 35: an unknown key was dropped without a word,
+    and a point written as a list was "list indices must be integers or slices, not str")."""
+    for i, point in enumerate(points):
+        if not isinstance(point, dict):
+            raise ScenarioError(f"{where}.{i}", f"expected {{{', '.join(keys)}}}, got {brief(point)}", source)
+        unknown = [k for k in point if k not in keys]
+        if unknown:
+            raise ScenarioError(f"{where}.{i}.{safe_text(str(unknown[0]))[:60]}",
+                                f"unknown key (expected one of: {', '.join(keys)})", source)  # fmt: skip
+
+
 def _optimizer_curve_from_yaml(data: Any, source: str) -> tuple[tuple[int, float], ...]:
     if data is None:
         return ()
     where = "optimizer_curve"
     if not isinstance(data, list):  # `''` or `{}` were read as no curve
         raise ScenarioError(where, f"expected a list of {{hidden, per_parameter}}, got {brief(data)}", source)
+    _known_point_keys(data, where, ("hidden", "per_parameter"), source)
     try:
         points = tuple((_whole(d["hidden"]), _duration(d["per_parameter"])) for d in data)
     except (KeyError, TypeError, ValueError, UnitError) as exc:
@@ -1836,6 +1850,8 @@ def _host_from_yaml(data: Any, source: str) -> HostModel | None:
     try:
         by_rate = _by_rate_from_yaml(data.get("comm_cpu_per_byte_by_rate"), f"{where}.comm_cpu_per_byte_by_rate",
                                      source)  # fmt: skip
+    except ScenarioError:  # a ValueError too: it was wrapped in itself (its file and field said twice), round 35
+        raise
     except (TypeError, ValueError, UnitError) as exc:
         raise ScenarioError(f"{where}.comm_cpu_per_byte_by_rate", str(exc), source) from None
     try:
@@ -2083,6 +2099,11 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     compute = {} if data.get("compute") is None else data["compute"]
     if not isinstance(compute, dict):  # `''`, `0` or `[]` were read as no compute measured
         raise ScenarioError("compute", f"expected forward/backward, got {compute!r}", source)
+    parts = ("forward", "backward", "curve")
+    for key in compute:  # round 35: `curv:` (a misspelled curve) was dropped and the profile ran without its curve
+        if key not in parts:
+            hint = did_you_mean(str(key), parts) or "expected one of: backward, curve, forward"
+            raise ScenarioError(f"compute.{safe_text(str(key))[:60]}", f"unknown key ({hint})", source)
     return HardwareProfile(
         name=str(data["name"] if data.get("name") is not None else "profile"),  # null: no name (was 'None')
         backend=str(data["backend"] if data.get("backend") is not None else ""),

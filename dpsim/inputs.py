@@ -416,6 +416,13 @@ def _check_events(text: str) -> bool:
         aliased = aliased or isinstance(event, yaml.AliasEvent)
         tag = getattr(event, "tag", None)
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        version = getattr(event, "version", None)
+        if isinstance(event, yaml.DocumentStartEvent) and version is not None and tuple(version) != (1, 2):
+            # round 35: '%YAML 1.1' asks for 1.1's schema (010 is 8, yes is true), which was read as 1.2's silently
+            raise _StructureError(
+                f"line {line}: the document declares YAML {'.'.join(map(str, version))}; dpsim reads YAML 1.2 (core "
+                "schema: 010 is 10, yes is text): remove the %YAML line or write %YAML 1.2"
+            )
         if tag is not None:
             shown = brief(str(tag).replace("tag:yaml.org,2002:", "!!"))
             raise _StructureError(f"line {line}: tags such as {shown} are not allowed; write plain values")

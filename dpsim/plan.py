@@ -28,7 +28,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from dpsim.reliability import checkpoint_interval
 from dpsim.scenario import (
     ALGORITHMS,
     MAX_INT,
-    MAX_WORKERS_PER_NODE,
+    MAX_NICS_PER_NODE,
     MAX_WORLD,
     NVLS_LINKS,
     SHARDED_ALGORITHMS,
@@ -170,8 +170,11 @@ class PlanRequest:
             ("--min-devices", 1 <= self.min_devices <= self.max_devices, "must be between 1 and --max-devices"),
             (
                 "--workers-per-node",
-                1 <= self.workers_per_node <= MAX_WORKERS_PER_NODE,
-                f"must be between 1 and {MAX_WORKERS_PER_NODE:,}, got {self.workers_per_node:,}",
+                # round 35: a planned node gives each device its own NIC (scenario_data), and a node has at most
+                # MAX_NICS_PER_NODE: 257-1,024 a node was refused as the scenario field cluster.inter_node.nics_per_node
+                1 <= self.workers_per_node <= MAX_NICS_PER_NODE,
+                f"must be between 1 and {MAX_NICS_PER_NODE:,} (a planned node gives each device its own NIC, at most "
+                f"{MAX_NICS_PER_NODE:,} a node), got {self.workers_per_node:,}",
             ),
             (
                 "--global-batch",
@@ -324,11 +327,10 @@ def _devices(request: PlanRequest) -> list[str]:
     return [catalog.lookup(catalog.DEVICES, d, "device").name for d in request.devices]
 
 
-def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
-    """Cartesian product of the search space, as flat arrays (one entry per configuration)."""
-    devices = _devices(request)
-    axes: dict[str, Sequence[Any]] = {
-        "device_index": range(len(devices)),
+def _axes(request: PlanRequest) -> dict[str, Sequence[Any]]:
+    """The search space's axes, whose Cartesian product :func:`_grid` builds."""
+    return {
+        "device_index": range(len(request.devices)),
         "devices": device_counts(request.min_devices, request.max_devices, request.workers_per_node),
         "tp": sorted(set(request.tensor_parallel)),
         "pp": sorted(set(request.pipeline_parallel)),
@@ -339,6 +341,53 @@ def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
         "schedule_index": [_SCHEDULES.index(s) for s in dict.fromkeys(request.schedules)],
         "algorithm_index": [_ALGORITHMS.index(a) for a in dict.fromkeys(request.algorithms)],
     }
+
+
+GRID_ROW_BYTES = 160
+"""Peak bytes a configuration of the search space holds while the grid is built and checked (:func:`_grid`,
+:func:`_valid`: ten int64 axes, the rules' masks and products; 146-147 B measured at 2.5-17 million rows)."""
+GRID_ROW_S = 1e-6
+"""CPU seconds a configuration of the search space takes to build and check (0.21-0.74 us measured on the 2-core
+VM, the most for long ``--tp`` lists, whose rules read the heads and the nodes)."""
+_AXIS_OPTIONS: Final = {"device_index": "--device", "devices": "--max-devices", "tp": "--tp", "pp": "--pp",
+                        "zero_stage": "--zero", "micro_batch": "--micro-batch", "recompute_index": "--recompute",
+                        "algorithm_index": "--algorithm"}  # fmt: skip
+"""The option that sets each axis a user can shorten (sequence parallelism and the schedules take both values)."""
+
+
+def _check_grid(request: PlanRequest, axes: Mapping[str, Sequence[Any]]) -> None:
+    """Refuse a search space whose grid alone is past the cost guard's limits (:data:`dpsim.sim.budget
+    .MEMORY_LIMIT_BYTES` always, :data:`dpsim.sim.budget.LIMIT_S` unless ``--allow-long``), naming the option with
+    the most values, before the grid is built: round 35's ``--tp`` of 11 degrees, ``--pp`` of 64, 12 micro-batches,
+    every recomputation and algorithm over six devices were 766 million configurations, about 110 GiB of arrays
+    (the process swapped or was killed), and 199 micro-batches over a million devices took 10 s and 1.2 GiB before
+    the screen's own cost guard, which counts the data-parallel groups priced, was reached."""
+    from dpsim.sim import budget
+
+    rows = math.prod(len(v) for v in axes.values())
+    held, seconds = rows * GRID_ROW_BYTES, rows * GRID_ROW_S
+    over_memory = held > budget.MEMORY_LIMIT_BYTES
+    if not over_memory and (seconds <= budget.LIMIT_S or request.allow_long):
+        return
+    longest = max(_AXIS_OPTIONS, key=lambda axis: len(axes[axis]))
+    sizes = " x ".join(f"{len(v)} {_AXIS_OPTIONS.get(name, name.removesuffix('_index').replace('_', ' '))}"
+                       for name, v in axes.items())  # fmt: skip
+    limit = (f"holds about {held / 2**30:,.3g} GiB (limit {budget.MEMORY_LIMIT_BYTES / 2**30:g} GiB):" if over_memory
+             else f"takes about {format_time(seconds)} (limit {format_time(budget.LIMIT_S)}); pass --allow-long to "
+             "run it anyway, or")  # fmt: skip
+    raise ScenarioError(
+        _AXIS_OPTIONS[longest],
+        f"the search space is {rows:,} configurations ({sizes}); building and checking them {limit} give fewer "
+        f"values ({_AXIS_OPTIONS[longest]} lists the most, {len(axes[longest]):,})",
+        SOURCE,
+    )
+
+
+def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
+    """Cartesian product of the search space, as flat arrays (one entry per configuration), its size checked first
+    (:func:`_check_grid`)."""
+    axes = _axes(request)
+    _check_grid(request, axes)
     mesh = np.meshgrid(*[np.asarray(list(v)) for v in axes.values()], indexing="ij")
     return {name: m.ravel() for name, m in zip(axes, mesh, strict=True)}
 

@@ -105,8 +105,10 @@ def underflows(text: object) -> bool:
     return any(digit in "123456789" for digit in mantissa)
 
 
-_DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-_BINARY: Final = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
+_DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
+"""SI prefixes up to zetta: :data:`RANGES` names its ends in them (``1 ZB``, ``1 ZFLOP/s``), which the parser refused
+as unknown units until round 35."""
+_BINARY: Final = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
 _PREFIXES: Final = {**_DECIMAL, **_BINARY}
 _TIME_UNITS: Final = {
     "s": 1.0,

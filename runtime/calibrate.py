@@ -2010,7 +2010,52 @@ def refresh_plan(profile: HardwareProfile) -> CalibrationPlan | str:
         settings[key] = values if isinstance(default, tuple) else values[0]
     if settings["reps"] > defaults.max_reps:
         return f"meta.plan.reps: expected at most {defaults.max_reps} (as --reps), got {settings['reps']}"
-    return dataclasses.replace(defaults, **settings)
+    plan = dataclasses.replace(defaults, **settings)
+    return _refresh_work_problem(plan) or plan
+
+
+REFRESH_WORK_LIMIT = 16
+"""Most work a refresh does, in times the work of calibrate's default plan (:class:`CalibrationPlan`), part by part
+(:func:`_refresh_work_problem`). ``dpsim calibrate`` records the plan it ran in ``meta.plan`` and ``--refresh`` runs
+it again as recorded: a doctored ``warmup: 1000000000`` timed for ever, ``host_processes: [1, 2, 5000]`` started
+5,000 processes, a curve of hidden 10^6 (its ``calibrated_on`` label edited to match) allocated 4 TB (round 35)."""
+
+
+def _refresh_work_problem(plan: CalibrationPlan) -> str | None:
+    """Why ``plan`` (a refresh's, from ``meta.plan``) would time far more than calibrate's defaults, or None: each
+    part's work at most :data:`REFRESH_WORK_LIMIT` times the default plan's, as a proportion of it (the same model
+    and host time both): the compute curve's FLOPs (``curve_layers · Σ hidden² · Σ micro-batch``) and parameters
+    (``curve_layers · Σ hidden²``, every width's MLP held at once), the scenario model's timed samples
+    (``Σ micro_batches · (reps + warmup)``); warm-up rounds at most as many as repetitions, and the host sweep's
+    process counts distinct, at most the default sweep's largest or the processes this machine accepts."""
+    from dpsim.execution import max_local_workers
+
+    defaults = CalibrationPlan()
+
+    def grid(p: CalibrationPlan) -> tuple[float, float]:
+        widths = p.curve_layers * sum(float(h) ** 2 for h in p.curve_hiddens)
+        return widths * sum(p.curve_micro_batches), widths
+
+    def samples(p: CalibrationPlan) -> float:
+        return float(sum(p.micro_batches)) * (p.reps + p.warmup)
+
+    (work, parameters), (work0, parameters0) = grid(plan), grid(defaults)
+    fields = "meta.plan.curve_hiddens, curve_micro_batches, curve_layers"
+    for what, value, default in (("FLOPs", work, work0), ("parameters", parameters, parameters0)):
+        if value > REFRESH_WORK_LIMIT * default:
+            return (f"{fields}: the compute curve's grid would be {value / default:,.3g} times calibrate's default "
+                    f"grid in {what} (at most {REFRESH_WORK_LIMIT})")  # fmt: skip
+    if plan.warmup > defaults.max_reps:
+        return f"meta.plan.warmup: expected at most {defaults.max_reps} (as the repetitions), got {plan.warmup}"
+    if samples(plan) > REFRESH_WORK_LIMIT * samples(defaults):
+        return (f"meta.plan.micro_batches: the scenario model's fit would time {samples(plan) / samples(defaults):,.3g}"
+                f" times the samples of calibrate's default plan (at most {REFRESH_WORK_LIMIT}; "
+                f"micro_batches x (reps + warmup))")  # fmt: skip
+    most = max(max(defaults.host_processes), max_local_workers())
+    if len(set(plan.host_processes)) < len(plan.host_processes) or max(plan.host_processes) > most:
+        return (f"meta.plan.host_processes: expected distinct process counts of at most {most} (this machine's "
+                f"limit), got {str(list(plan.host_processes))[:80]}")  # fmt: skip
+    return None
 
 
 def refresh_problem(profile: HardwareProfile, scenario: Scenario, parts: Sequence[str] = REFRESH_DEFAULT) -> str | None:

@@ -953,7 +953,7 @@ def size_lists() -> Iterator[Case]:
                   "1e400B..2e400B", "8B..", "..8B", "NaN B..1GiB", "\uff15 GB", "1 GiB/s", "1 h",
                   "25 MIB"):  # fmt: skip
         yield Case(kind, ["collective", "--sizes", sizes], expect_error=True)
-    for size in ("0 B", "-1 MiB", "1e30 B", "0.5 B", "1 ZB", "\x1b[31m1 GiB"):
+    for size in ("0 B", "-1 MiB", "1e30 B", "0.5 B", "2 ZB", "\x1b[31m1 GiB"):  # 1 ZB, the range's end, runs
         yield Case(kind, ["collective", "--size", size], expect_error=True)
     for sizes in ("8B..8B", "8 B .. 1 GiB", "1MiB,2MiB,4MiB"):
         yield Case(kind, ["collective", "--sizes", sizes])
@@ -6143,6 +6143,157 @@ def stored_bucket_lists() -> Iterator[Case]:
                    names="" if valid else "extra.bucket_bytes", program="benchmarks/compute_share")  # fmt: skip
 
 
+def _refresh_base_labelled(plan: dict[str, Any]) -> bytes:
+    """:func:`_refresh_base` with ``plan`` recorded and its ``calibrated_on`` curve and model labels rewritten to match
+    it, as one who doctors ``meta.plan`` would edit the labels too (:func:`runtime.calibrate.refresh_problem` asks
+    that the labels name the recorded settings)."""
+    import dataclasses
+    import tempfile
+
+    import yaml
+
+    import runtime.calibrate as rc
+    from dpsim.calibration import save_profile
+    from dpsim.scenario import scenario_from_dict
+
+    base = refresh_base_profile(plan)
+    recorded = {k: tuple(v) if isinstance(v, list) else v for k, v in base.meta["plan"].items()}
+    settings = rc.CalibrationPlan(**{k: v for k, v in recorded.items() if k in ("curve_hiddens", "curve_micro_batches",
+                                     "curve_layers", "micro_batches")})  # fmt: skip
+    scenario = scenario_from_dict(yaml.safe_load(REFRESH_SCENARIO))
+    labels = (rc._curve_label(settings), base.calibrated_on[1], rc._model_label(scenario, settings))
+    with tempfile.TemporaryDirectory() as folder:
+        save_profile(dataclasses.replace(base, calibrated_on=labels), Path(folder) / "p.yaml")
+        return (Path(folder) / "p.yaml").read_bytes()
+
+
+def refresh_plans_past_their_work() -> Iterator[Case]:
+    """Round 35 (stop 53). ``dpsim calibrate --refresh`` runs the plan the base recorded in ``meta.plan``, whose
+    settings round 33 held to whole numbers of at least 1, with no upper bound but the repetitions': ``warmup:
+    1000000000`` timed for ever and ``host_processes: [1, 2, 5000]`` started 5,000 processes (neither is in a
+    ``calibrated_on`` label), and a curve of hidden 10^6, 10^6 layers, 10^9 samples or model micro-batches of 10^9, the
+    labels edited to match, allocated terabytes. Each part's work is held to 16 times calibrate's default plan's now
+    (``runtime.calibrate.REFRESH_WORK_LIMIT``), warm-up rounds to the repetitions' 15, and the host sweep to distinct
+    counts of at most the machine's local processes: one line naming the setting, before anything is timed, nothing
+    written."""
+    kind = "calibrate --refresh: recorded plans past their work (round 35)"
+    scenario = {"s.yaml": REFRESH_SCENARIO.encode()}
+    argv = ["calibrate", "{tmp}/s.yaml", "--refresh", "{tmp}/p.yaml", "--out", "{tmp}/new.yaml"]
+    for plan, names in (({"warmup": 10**9}, "meta.plan.warmup"), ({"warmup": 16}, "meta.plan.warmup"),
+                        ({"host_processes": [1, 2, 5000]}, "meta.plan.host_processes"),
+                        ({"host_processes": [1, 1, 2]}, "meta.plan.host_processes"),
+                        ({"curve_hiddens": [10**6]}, "meta.plan.curve_hiddens"),
+                        ({"curve_layers": 10**6}, "meta.plan.curve_hiddens"),
+                        ({"curve_micro_batches": [10**9]}, "meta.plan.curve_hiddens"),
+                        ({"micro_batches": [10**9]}, "meta.plan.micro_batches")):  # fmt: skip
+        parts = ["--refresh-parts", "compute,optimizer,host"] if "host_processes" in plan else []
+        yield Case(kind, [*argv, *parts], {**scenario, "p.yaml": _refresh_base_labelled(plan)}, expect_error=True,
+                   names=names, outputs=("{tmp}/new.yaml",))  # fmt: skip
+
+
+def plan_search_spaces_past_memory() -> Iterator[Case]:
+    """Round 35 (stop 53). ``plan``'s screen builds the whole Cartesian product of its search space before its cost
+    guard (which counts the data-parallel groups priced) runs: 11 ``--tp`` degrees, 64 ``--pp``, 12 micro-batches,
+    every recomputation and six algorithms over the six catalog GPUs were 306 million configurations, about 46 GiB of
+    arrays (the process swapped until killed; past the 60 s limit here), and 1,999 micro-batches over a million devices
+    85 million (13 GiB). The grid is counted first now (``dpsim.plan.GRID_ROW_BYTES``, ``GRID_ROW_S``): past 8 GiB
+    refused even with ``--allow-long``, past 5 minutes without it, naming the option with the most values, nothing
+    written. And ``--workers-per-node`` 257-1,024 was refused as ``cluster.inter_node.nics_per_node`` (the plan gives
+    each device its own NIC, at most 256 a node), a field no plan user writes: named as the option now."""
+    kind = "plan: search spaces past the memory limit (round 35)"
+    plan = ["plan", "--model", "llama2-7b", "--tokens", "1T", "--no-progress", "--simulate", "0", "--top", "3",
+            "--out", "{tmp}/p.csv"]  # fmt: skip
+    gpus = [a for d in ("v100", "a100-40gb", "a100-80gb", "h100-sxm", "h200", "b200") for a in ("--device", d)]
+    wide = [*gpus, "--tp", ",".join(str(2**i) for i in range(11)), "--pp", ",".join(str(i) for i in range(1, 65)),
+            "--zero", "0,1,2,3", "--micro-batch", ",".join(str(2**i) for i in range(12)), "--recompute",
+            "none,selective,full"]  # fmt: skip
+    for extra, names in (
+        (
+            ["--max-devices", "4096", *wide, "--algorithm", "auto,ring,tree,hierarchical,halving-doubling,direct"],
+            "--pp",
+        ),
+        (["--max-devices", "65536", *wide, "--allow-long"], "--pp"),
+        (["--max-devices", "1048576", "--micro-batch", ",".join(str(i) for i in range(1, 2000))], "--micro-batch"),
+        (["--max-devices", "4096", "--workers-per-node", "257"], "--workers-per-node"),
+        (["--max-devices", "1048576", "--workers-per-node", "1024"], "--workers-per-node"),
+    ):
+        yield Case(kind, [*plan, *extra], expect_error=True, names=names, outputs=("{tmp}/p.csv",))
+    yield Case(kind, [*plan, "--max-devices", "4096", "--workers-per-node", "256", "--format", "json"], accept=True,
+               strict_json=True)  # fmt: skip
+
+
+def yaml_version_directives() -> Iterator[Case]:
+    """Round 35 (stop 53). A document that declares ``%YAML 1.1`` asks for YAML 1.1's schema (``010`` is 8, ``yes``
+    is true), and dpsim read it as 1.2's without a word (``global_batch: 010`` ran as 10): refused now in one line
+    naming the version, in a scenario and in a profile; ``%YAML 1.2`` runs. And the ends of the physical ranges the
+    errors name, ``1 ZB`` and ``1 ZFLOP/s``, were unknown units: read now (zetta, and ``EiB``), past them refused."""
+    kind = "YAML 1.1 directives, units at the range's ends (round 35)"
+    old = b"%YAML 1.1\n---\n"
+    yield Case(kind, ["run", "{tmp}/s.yaml"], {"s.yaml": old + SMALL.encode().replace(b"8,", b"010,")},
+               expect_error=True, names="YAML 1.1")  # fmt: skip
+    yield Case(kind, ["run", str(CPU_SCENARIO), "--set", "calibration.profile={tmp}/p.yaml"],
+               {"p.yaml": old + PROFILE.read_bytes()}, expect_error=True, names="YAML 1.1")  # fmt: skip
+    yield Case(kind, ["check", "{tmp}/s.yaml"], {"s.yaml": b"%YAML 1.2\n---\n" + SMALL.encode()}, accept=True)
+    for extra in (["--size", "1 ZB"], ["--sizes", "1 EiB,1 ZB"], ["--set", "cluster.device.peak_flops=1 ZFLOP/s"]):
+        yield Case(kind, ["collective", *extra, "--format", "json"], accept=True, strict_json=True)
+    for extra, names in ((["--size", "2 ZB"], "--size"), (["--size", "1 ZiB"], "--size"),
+                         (["--set", "cluster.device.peak_flops=1.5 ZFLOP/s"], "peak_flops")):  # fmt: skip
+        yield Case(kind, ["collective", *extra], expect_error=True, names=names)
+
+
+def profile_sections_unknown_keys() -> Iterator[Case]:
+    """Round 35 (stop 53). A profile's ``compute`` section and the points of its two curves took any key: ``curv:``,
+    a misspelled ``curve``, was dropped and the profile ran without its compute curve (the g profile's step 76.9 ms
+    became 83.6 ms, compute 4.1 -> 10.9 ms), and a point's extra key was dropped too; a point written as a list said
+    "list indices must be integers or slices, not str", and a ``comm_cpu_per_byte_by_rate`` pair of three named its
+    file and field twice. Each is one line naming the key (with a did-you-mean), as the links and host model were."""
+    kind = "profile sections: unknown keys, points of another shape (round 35)"
+    run = ["run", "{tmp}/s.yaml", "--set", "calibration.profile={tmp}/p.yaml", "--format", "json"]
+    scenario = _FRESH_SCENARIO.encode()
+
+    def renamed(data: dict[str, Any]) -> None:
+        data["compute"]["curv"] = data["compute"].pop("curve")
+
+    for edit, names in (
+        (renamed, "compute.curv"),
+        (_at("compute.forwards", {"fixed": "1 ms", "per_sample": "1 us"}), "compute.forwards"),
+        (_at("compute.curve.0.residual", 0.1), "compute.curve.0.residual"),
+        (_at("optimizer_curve.1.per_paramter", "4 ns"), "optimizer_curve.1.per_paramter"),
+        (_at("optimizer_curve.0", [256, "7 ns"]), "optimizer_curve.0"),
+        (_at("compute.curve.0", "256"), "compute.curve.0"),
+        (_at("host_model.comm_cpu_per_byte_by_rate.0", ["18.75 MB/s", "1 ns", "2 ns"]),
+         "host_model.comm_cpu_per_byte_by_rate"),
+    ):  # fmt: skip
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(edit)}, expect_error=True, names=names)
+    yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(lambda data: None)}, accept=True,
+               strict_json=True)  # fmt: skip
+
+
+_FRESH_PROFILE = ROOT / "benchmarks" / "results" / "validation-2026-12-07-g" / "all" / "profile.yaml"
+"""Stop 52's calibration (fresh52's CAL1): compute curve, optimizer curve, host model with the optimizer's slowdowns."""
+_FRESH_SCENARIO = """\
+name: fresh
+model: {kind: mlp, layers: 2, hidden: 512}
+cluster:
+  nodes: 2
+  workers_per_node: 2
+  device: cpu
+  intra_node: {bandwidth: 5 GB/s, latency: 20 us}
+  inter_node: {bandwidth: 450 Mbit/s, latency: 50 us}
+training: {global_batch: 64, micro_batch: 16, optimizer: adam, precision: fp32}
+communication: {algorithm: backend, bucket: 4 MiB}
+"""
+
+
+def _fresh_profile_edit(edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """:data:`_FRESH_PROFILE`, read, changed by ``edit`` and written back as YAML."""
+    import yaml
+
+    data = yaml.safe_load(_FRESH_PROFILE.read_text(encoding="utf-8"))
+    edit(data)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6215,6 +6366,9 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     refresh_bases_not_files, sweeps_of_many_jitter_prices, distinct_stragglers_under_a_speed_spread,
     # round 34 (stop 52): FSDP's float8 all-gather, a new field
     float8_all_gather_settings,
+    # round 35 (stop 53): a refresh's recorded plan bounded, the plan's grid counted, YAML directives and units
+    refresh_plans_past_their_work, plan_search_spaces_past_memory, yaml_version_directives,
+    profile_sections_unknown_keys,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

@@ -295,3 +295,32 @@ def test_a_doctored_plan_is_refused_naming_its_setting_before_anything_is_timed(
     problem = rc.refresh_problem(profile, load_scenario(_scenario(tmp_path)))
     assert problem is not None and "\n" not in problem and len(problem) < 400
     assert problem.startswith(field or "calibrated_on")
+
+
+def test_a_recorded_plan_past_sixteen_times_the_default_plans_work_is_refused_before_anything_is_timed(
+    tmp_path: Path,
+) -> None:
+    """Round 35 (hostile): a refresh ran ``meta.plan`` as recorded, bounded only in its repetitions: ``warmup: 10^9``
+    timed for ever, ``host_processes: [1, 2, 5000]`` started 5,000 processes, a curve of hidden 10^6 held terabytes.
+    Each part is held to 16 times calibrate's default plan's work, by hand: the default curve grid is 2 layers x
+    (256² + 512² + 1024² + 2048² = 5,570,560) x (4 + 16 + 64 + 256) samples, so one hidden of 9,216 (84,934,656, x15.2)
+    passes and 9,728 (94,633,984, x16.99) does not; the model fit's 7 samples x (5 + 1) rounds = 42 allow 672."""
+    assert rc._refresh_work_problem(rc.CalibrationPlan()) is None
+    assert rc._refresh_work_problem(rc.CalibrationPlan(curve_hiddens=(9216,))) is None  # the default samples, layers
+    problem = rc._refresh_work_problem(rc.CalibrationPlan(curve_hiddens=(9728,)))
+    assert problem is not None and problem.startswith("meta.plan.curve_hiddens") and "17 times" in problem
+    assert rc._refresh_work_problem(rc.CalibrationPlan(micro_batches=(1, 2, 4, 105))) is None  # 112 x 6 = 672
+    problem = rc._refresh_work_problem(rc.CalibrationPlan(micro_batches=(1, 2, 4, 106)))  # 678: x16.1
+    assert problem is not None and problem.startswith("meta.plan.micro_batches")
+    problem = rc._refresh_work_problem(rc.CalibrationPlan(warmup=16))
+    assert problem is not None and problem.startswith("meta.plan.warmup")
+    for processes in ((1, 2, 5000), (1, 1, 2)):
+        problem = rc._refresh_work_problem(rc.CalibrationPlan(host_processes=processes))
+        assert problem is not None and problem.startswith("meta.plan.host_processes")
+    # in a profile, before the labels are compared (neither setting is in one): refused whatever the labels say
+    base = _base()
+    for plan, field in (({"warmup": 10**9}, "meta.plan.warmup"), ({"host_processes": [1, 2, 5000]},
+                                                                    "meta.plan.host_processes")):  # fmt: skip
+        profile = dataclasses.replace(base, meta={**base.meta, "plan": {**base.meta["plan"], **plan}})
+        problem = rc.refresh_problem(profile, load_scenario(_scenario(tmp_path)), ("compute", "optimizer", "host"))
+        assert problem is not None and problem.startswith(field)

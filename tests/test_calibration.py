@@ -24,6 +24,7 @@ from dpsim.calibration import (
     fit_link,
     load_profile,
     profile_for,
+    profile_from_dict,
     save_profile,
 )
 from dpsim.errors import ScenarioError
@@ -1413,3 +1414,27 @@ def test_every_optimizer_fit_step_gets_fresh_gradients_as_training_does() -> Non
         assert seen == [True] * 3
     finally:
         handle.remove()
+
+
+def test_a_profiles_compute_section_and_curve_points_take_only_their_own_keys() -> None:
+    """Round 35 (hostile): ``compute: {curv: [...]}`` (a misspelled ``curve``) loaded without its compute curve, and a
+    curve point's extra key was dropped; each is an error naming the key now, and a point of another shape names its
+    index. The stored g profile, unchanged, loads with its curve."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks/results/validation-2026-12-07-g/all/profile.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert profile_from_dict(data).compute_curve is not None
+    renamed = {**data, "compute": {**{k: v for k, v in data["compute"].items() if k != "curve"},
+                                   "curv": data["compute"]["curve"]}}  # fmt: skip
+    for edited, field in (
+        (renamed, "compute.curv"),
+        ({**data, "optimizer_curve": [{**data["optimizer_curve"][0], "x": 1}]}, "optimizer_curve.0.x"),
+        ({**data, "optimizer_curve": [[256, "7 ns"]]}, "optimizer_curve.0"),
+        ({**data, "compute": {**data["compute"], "curve": [{**data["compute"]["curve"][0], "x": 1}]}},
+         "compute.curve.0.x"),
+    ):  # fmt: skip
+        with pytest.raises(ScenarioError) as caught:
+            profile_from_dict(edited)
+        assert caught.value.field == field
+        assert field != "compute.curv" or "did you mean 'curve'" in caught.value.message

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from dpsim.errors import ScenarioError
 from dpsim.scenario import load_scenario, scenario_from_dict
+from dpsim.units import parse_flops, parse_size
 
 CASES = hostile.all_cases()
 KINDS = list(dict.fromkeys(c.kind for c in CASES))
@@ -182,6 +183,9 @@ def test_yaml_12_semantics(tmp_path: Path) -> None:
     assert "expected true or false, got 'yes'" in _error(tmp_path, hostile.SMALL, "--set", "communication.overlap=yes")
     assert "duplicate key 'nodes'" in _error(tmp_path, hostile.SMALL.replace("nodes: 2", "nodes: 2\n  nodes: 4"))
     assert "tags such as '!!int'" in _error(tmp_path, hostile.SMALL.replace("nodes: 2", "nodes: !!int 2"))
+    # round 35: a document declaring YAML 1.1 (where 010 is 8) was read as 1.2 (10) without a word
+    assert "declares YAML 1.1; dpsim reads YAML 1.2" in _error(tmp_path, "%YAML 1.1\n---\n" + text)
+    assert load_scenario(_write(tmp_path, "%YAML 1.2\n---\n" + text)).cluster.nodes == 10
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -242,8 +246,12 @@ def test_quantities_have_physical_ranges(tmp_path: Path) -> None:
         ("cluster.inter_node.bandwidth", "1e-320 B/s", "outside the physical range of a bandwidth"),
         ("communication.bucket", "1e-300 B", "outside the physical range of a size"),
         ("reliability.node_mtbf", "0 h", "must be greater than 0"),
+        ("communication.bucket", "1.1 ZB", "(1 B to 1 ZB)"),
+        ("cluster.device.peak_flops", "1.1 ZFLOP/s", "(1 FLOP/s to 1 ZFLOP/s)"),
     ):
         assert words in _error(tmp_path, hostile.SMALL, "--set", f"{path}='{value}'")
+    # round 35: the ends the errors name are read (they were unknown units), as 10^21 exactly
+    assert (parse_size("1 ZB"), parse_flops("1 ZFLOP/s"), parse_size("1 EiB")) == (1e21, 1e21, 2.0**60)
 
 
 def test_the_simulator_refuses_work_it_cannot_finish_unless_allowed(tmp_path: Path) -> None:

@@ -350,3 +350,34 @@ def test_screen_compute_is_the_main_paths(training: dict[str, object], monkeypat
         data["training"].update(training)
         exact = predict(scenario_from_dict(data, "<test>"))
         assert row["step_time_s"] == pytest.approx(exact.step_time_s, rel=1e-9)
+
+
+def test_a_search_space_past_the_memory_limit_is_refused_before_its_grid_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 35 (hostile): the screen built the whole Cartesian product before any guard: 11 TP degrees x 64 PP x 12
+    micro-batches x every recomputation and algorithm over six devices were 306,561,024 configurations, ~46 GiB. The
+    grid is counted first: its rows times ``GRID_ROW_BYTES`` past the guard's 8 GiB are refused even with
+    ``allow_long``, naming the option with the most values; nothing is built (``np.meshgrid`` never called)."""
+    import dpsim.plan as planning
+
+    def meshgrid(*_: object, **__: object) -> None:
+        raise AssertionError("the grid was built")
+
+    wide = PlanRequest("llama2-7b", 1e12, ("a100-80gb",), 1_048_576, micro_batches=tuple(range(1, 2000)))
+    rows = 37 * 4 * 6 * 4 * 1999 * 3 * 2 * 2  # device counts up to 2^20 at 8 a node, the default lists, 1,999 sizes
+    assert rows * planning.GRID_ROW_BYTES > 8 * 2**30 > (rows // 2) * planning.GRID_ROW_BYTES
+    monkeypatch.setattr(planning.np, "meshgrid", meshgrid)
+    for request in (wide, replace(wide, allow_long=True)):
+        with pytest.raises(ScenarioError) as caught:
+            enumerate_configurations(request)
+        assert caught.value.field == "--micro-batch" and f"{rows:,} configurations" in caught.value.message
+
+
+def test_workers_per_node_past_a_nodes_nics_is_the_options_error() -> None:
+    """Round 35 (hostile): a planned node gives each device its own NIC, at most 256 a node; 257-1,024 were refused
+    as ``cluster.inter_node.nics_per_node``, a field no plan user writes."""
+    PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 512, workers_per_node=256)
+    with pytest.raises(ScenarioError) as caught:
+        PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 512, workers_per_node=257)
+    assert caught.value.field == "--workers-per-node" and "256" in caught.value.message
