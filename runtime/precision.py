@@ -89,6 +89,9 @@ def check_precision(scenario: Scenario, device: str, *, fp8: bool = False) -> Pr
         if torch.cuda.is_available() and torch.cuda.get_device_capability() < (8, 9):
             raise ValueError("--fp8: this GPU has no FP8 (needs compute capability 8.9 or newer: Ada, Hopper)")
         return Precision(torch.bfloat16, "cuda", fp8=True)
+    if precision == "fp8":  # round 35: it fell through to fp16's branch (a GradScaler on a GPU; on a CPU "fp16 ...")
+        raise ValueError(f"{where}: fp8 runs the linear layers under NVIDIA Transformer Engine: pass --fp8 (a GPU with "
+                         "FP8 and Transformer Engine), or set bf16")  # fmt: skip
     if precision == "fp32":
         if device == "cuda":  # what training.fp32_matmul says the GEMMs run on (TF32 tensor cores or FP32 units)
             torch.backends.cuda.matmul.allow_tf32 = scenario.training.fp32_matmul == "tf32"

@@ -6294,6 +6294,25 @@ def _fresh_profile_edit(edit: Callable[[dict[str, Any]], None]) -> bytes:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
 
 
+def runtime_fp8_without_its_option() -> Iterator[Case]:
+    """Round 35 (stop 53). ``training.precision: fp8`` run by ``python -m runtime`` without ``--fp8`` fell through to
+    fp16's branch of ``runtime.precision.check_precision``: on a CPU the refusal said "fp16 (autocast with a GradScaler)
+    runs on GPUs only", and on a GPU the ranks would have trained fp16 with a GradScaler, recorded as such, against
+    an fp8 prediction. Refused now before a rank starts, naming the option that runs FP8."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the runtime is an extra (dpsim[runtime])
+        return
+    kind = "runtime: training.precision fp8 without --fp8 (round 35)"
+    files = {"s.yaml": SMALL.encode()}
+    sets = ("cluster.device=h100-sxm", "training.precision=fp8", "communication.algorithm=ring")
+    run = ["{tmp}/s.yaml", *(a for s in sets for a in ("--set", s)), "--steps", "1", "--warmup-steps", "0", "--out",
+           "{tmp}/r.jsonl"]  # fmt: skip
+    for extra in ([], ["--set", "model.fp8_linear=te_linear"]):
+        yield Case(kind, [*run, *extra], files, expect_error=True, names="--fp8", outputs=("{tmp}/r.jsonl",),
+                   program="runtime")  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6368,7 +6387,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     float8_all_gather_settings,
     # round 35 (stop 53): a refresh's recorded plan bounded, the plan's grid counted, YAML directives and units
     refresh_plans_past_their_work, plan_search_spaces_past_memory, yaml_version_directives,
-    profile_sections_unknown_keys,
+    profile_sections_unknown_keys, runtime_fp8_without_its_option,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

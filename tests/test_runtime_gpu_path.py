@@ -64,6 +64,10 @@ def test_precision_plans_and_refusals(scenario_file: Path) -> None:
         check_precision(load_scenario(scenario_file, ["training.precision=fp16", "training.zero_stage=2"]), "cuda")
     with pytest.raises(ValueError, match="FP8 training needs a GPU"):
         plan("bf16", "cpu", fp8=True)
+    for device in ("cpu", "cuda"):  # round 35: fp8 without --fp8 fell to fp16's branch (a GradScaler on a GPU)
+        fp8 = load_scenario(scenario_file, ["cluster.device=h100-sxm", "training.precision=fp8"])
+        with pytest.raises(ValueError, match=r"training.precision: fp8 .*pass --fp8"):
+            check_precision(fp8, device)
     if shutil.which("nvidia-smi") is None:
         with pytest.raises(ValueError, match=r"Transformer Engine|no FP8"):
             plan("bf16", "cuda", fp8=True)
