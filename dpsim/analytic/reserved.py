@@ -25,8 +25,8 @@ their sizes are the memory model's; only their order is added:
 - the optimizer's foreach step makes one fp32 temporary a parameter (``_multi_tensor_adamw``) and frees them.
 
 The granularity is the memory model's: a layer's saved activations are the tensors it itemises
-(:func:`saved_layer_tensors`), the loss's peak its fp32 tensors (:func:`output_layer_tensors`), a layer's working
-set one tensor.
+(:func:`saved_layer_tensors`), the loss its kernel's tensors in order (:func:`output_layer_tensors`), a layer's
+working set one tensor.
 Three steps are replayed, and the peaks over them reported (the allocator's reserved memory only grows).
 """
 
@@ -54,6 +54,7 @@ from dpsim.units import dtype_bytes, working_bytes
 
 __all__ = [
     "STEPS",
+    "LossScript",
     "ReservedMemory",
     "output_layer_tensors",
     "replays",
@@ -132,21 +133,60 @@ def saved_layer_tensors(scenario: Scenario) -> list[float]:
     return [x * scale for x in parts]
 
 
-def output_layer_tensors(scenario: Scenario) -> tuple[list[float], list[float]]:
-    """The last stage's output layer and loss for one micro-batch (bytes), as the memory model counts them
-    (:func:`dpsim.analytic.memory._output_layer_activations`, their sum): what the forward keeps (the final norm's
-    and projection's inputs, one tensor; the loss's first 4 bytes a logit, its saved fp32 log-probabilities) and what
-    the loss's backward makes beside them (the rest of its peak, fp32 tensors of 4 bytes a logit)."""
+LossScript = list[tuple[str, float | None]]
+"""A loss's tensors in the order they are made (name, bytes) and freed (name, None)."""
+
+
+def output_layer_tensors(scenario: Scenario) -> tuple[LossScript, LossScript]:
+    """The last stage's output layer and loss for one micro-batch: the forward's and the backward's allocations and
+    frees, whose largest live sum is what the memory model counts
+    (:func:`dpsim.analytic.memory._output_layer_activations`; the loss's share from
+    :func:`dpsim.compute.loss_peak_bytes`, whose docstring lists the tensors). The final norm's and projection's
+    inputs are one tensor (``norm``), kept from the forward to the loss's backward. Per logit, at the working width w:
+
+    - ``torch_float`` (eager ``F.cross_entropy(pred.float())``): the forward makes the w-byte logits, their fp32 copy
+      and ``log_softmax``'s fp32 output (saved), then frees the copy and the logits (``del pred``); the backward makes
+      ``nll_loss_backward``'s and ``log_softmax_backward``'s fp32 gradients (the peak, 12 bytes), frees the first and
+      the saved output, and casts the second back to w bytes;
+    - ``loss_parallel`` (DTensor's handlers): the forward holds the logits, their fp32 copy, ``x - max`` and its
+      ``exp`` (14 at w = 2), frees the ``exp``, makes the saved log-probabilities, frees the rest; the backward makes
+      the zero-filled fp32 gradient, ``exp`` of the log-probabilities and their product (the peak, 16), then casts back;
+    - ``inductor``: the saved w-byte logits and the gradient its backward kernel writes beside them (2w);
+    - any other kernel: the saved 4 bytes (at most the peak) in the forward and the rest of the peak in the
+      backward, in fp32 pieces.
+    """
     m, t = scenario.model, scenario.training
     total = _output_layer_activations(scenario)
     logits = float(m.seq_len) * t.micro_batch / t.tensor_parallel * m.vocab
-    per_logit = loss_peak_bytes(m.loss_kernel, float(working_bytes(t.precision)))
-    saved = min(4.0, per_logit) * logits
-    rest = per_logit * logits - saved
-    backward = [4.0 * logits] * int(rest // (4.0 * logits))
-    if rest - sum(backward) > 0:
-        backward.append(rest - sum(backward))
-    return [total - per_logit * logits, saved], backward
+    w = float(working_bytes(t.precision))
+    per_logit = loss_peak_bytes(m.loss_kernel, w)
+    norm = total - per_logit * logits
+    forward: LossScript = [("norm", norm)]
+    backward: LossScript = []
+    if m.loss_kernel == "torch_float":
+        forward += [("logits", w * logits), ("copy", 4 * logits), ("logp", 4 * logits), ("copy", None)]
+        forward += [("logits", None)]
+        backward += [("g1", 4 * logits), ("g2", 4 * logits), ("g1", None), ("logp", None), ("cast", w * logits)]
+        backward += [("g2", None), ("cast", None)]
+    elif m.loss_kernel == "loss_parallel":
+        forward += [("logits", w * logits), ("copy", 4 * logits), ("xm", 4 * logits), ("e", 4 * logits)]
+        forward += [("e", None), ("logp", 4 * logits), ("xm", None), ("copy", None), ("logits", None)]
+        backward += [("g", 4 * logits), ("ex", 4 * logits), ("prod", 4 * logits), ("g", None), ("ex", None)]
+        backward += [("logp", None), ("cast", w * logits), ("prod", None), ("cast", None)]
+    elif m.loss_kernel == "inductor":
+        forward += [("logits", w * logits)]
+        backward += [("g", w * logits), ("logits", None), ("g", None)]
+    else:
+        saved = min(4.0, per_logit) * logits
+        forward += [("logp", saved)]
+        rest = per_logit * logits - saved
+        pieces = [4.0 * logits] * int(rest // (4.0 * logits))
+        if rest - sum(pieces) > 0:
+            pieces.append(rest - sum(pieces))
+        backward += [(f"g{k}", x) for k, x in enumerate(pieces)]
+        backward += [(f"g{k}", None) for k in range(len(pieces))] + [("logp", None)]
+    backward.append(("norm", None))
+    return forward, backward
 
 
 def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
@@ -172,7 +212,7 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
         + sequence_parallel_gathered_gradient(scenario)
         + float8_weight_copy_bytes(scenario)
     )
-    head = output_layer_tensors(scenario) if stage == p - 1 else ([], [])
+    head = output_layer_tensors(scenario) if stage == p - 1 else None
     boundary = stage_boundary_bytes(scenario) if p > 1 and t.pipeline_runtime == "torch" else 0.0
     no_sync = scenario.keeps_unsharded_gradients
     reshard_forward = t.zero_stage >= 3
@@ -202,6 +242,10 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
         op-level recomputation): that tensor is the buffer, held for the run, not a new one."""
         first = t.activation_recomputation in ("full", "op") and scenario.recomputed_layer_share >= 1.0
         return boundary > 0 and c * p + stage > 0 and first
+
+    def loss(script: LossScript, mb: int) -> Iterator[Alloc | Free]:
+        for name, size in script:
+            yield Free(("loss", name, mb)) if size is None else Alloc(("loss", name, mb), size)
 
     gathered_now: set[object] = set()
     accumulated: set[object] = set()
@@ -279,22 +323,16 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                         yield from reshard(u)
                 if boundary > 0 and c * p + stage < p * v - 1:
                     yield Alloc(("out", c, mb), boundary)
-                if head[0] and c == v - 1:
+                if head is not None and c == v - 1:
                     if root > 0:
                         yield from gather("root")
-                    for k, size in enumerate(head[0]):
-                        yield Alloc(("head", mb, k), size)
+                    yield from loss(head[0], mb)
                 continue
             mb = backwards[c]
             backwards[c] += 1
             last = mb == micro - 1
-            if head[0] and c == v - 1:  # the loss's backward: its gradients beside what the forward saved
-                for k, size in enumerate(head[1]):
-                    yield Alloc(("head_grad", mb, k), size)
-                for k in range(len(head[1])):
-                    yield Free(("head_grad", mb, k))
-                for k in range(len(head[0])):
-                    yield Free(("head", mb, k))
+            if head is not None and c == v - 1:  # the loss's backward, beside what its forward saved
+                yield from loss(head[1], mb)
             if boundary > 0 and c * p + stage < p * v - 1:
                 yield Free(("out", c, mb))
             for i in reversed(range(chunks[c])):
