@@ -380,6 +380,39 @@ class HostModel:
         k = max(1, processes)
         return max(1.0, k / self.cores) * (1.0 + loss * (k - 1.0))
 
+    def slowest_loss(self) -> float | None:
+        """ε_s of the slowest of k processes computing at once: the least squares (relative) ε ≥ 0 of
+        ``max(1, k/C)·(1 + ε·(k − 1))`` on :attr:`measured_slowest` at the compute's C, over the points where C
+        divides k (or k ≤ C; k ≥ 2). Where it does not (3 processes on 2 cores) the slowest of the calibration's
+        free-running processes is the one its core shares with another for the whole run (:func:`fit_host`'s band),
+        which training ranks, meeting at every synchronisation, do not keep (the critical rank's compute over its own
+        CPU time is 0.99 / 1.01 × k/C in the 17 stored groups that record the slowest, odd k alike). Closed form: the
+        model is linear in ε. None: nothing recorded (older profiles)."""
+        c = self.cores
+        points = [(k, v) for k, v in sorted(self.measured_slowest.items())
+                  if k >= 2 and (k <= c or k % c == 0) and math.isfinite(v) and v > 0]  # fmt: skip
+        if not points:
+            return None
+        x = np.array([max(1.0, k / c) * (k - 1.0) / v for k, v in points])
+        y = np.array([1.0 - max(1.0, k / c) / v for k, v in points])
+        return max(0.0, float(np.dot(x, y) / np.dot(x, x)))
+
+    def critical_pace(self, processes: int) -> float:
+        """How much longer the slowest of ``processes`` ranks computing at once takes than the others (their median):
+        ``(1 + ε_s·(k − 1)) / (1 + ε·(k − 1))`` (:meth:`slowest_loss` over the median's :attr:`efficiency_loss`),
+        at least 1; 1 without a recorded slowest (older profiles).
+
+        The engines price the critical rank, the one every rank waits for at the gradient synchronisation and the
+        one :mod:`runtime.measure` reports (largest median compute), at processor sharing of its own work
+        (:meth:`slowdown`): the last of k time-sliced ranks ends when the cores have done the work. The others,
+        served unevenly by the scheduler, end earlier by this ratio, and wait the difference inside their
+        gradient synchronisation: the runtime's barrier (:func:`dpsim.analytic.step.host_critical`)."""
+        loss = self.slowest_loss()
+        if loss is None:
+            return 1.0
+        k = max(1, processes)
+        return max(1.0, (1.0 + loss * (k - 1.0)) / (1.0 + self.efficiency_loss * (k - 1.0)))
+
     def optimizer_slowdown(self, processes: int) -> float:
         """Optimizer step time with ``processes`` ranks stepping at once, relative to alone: ``max(1, k/C)``.
 
@@ -1282,6 +1315,12 @@ class HardwareProfile:
         """Compute slowdown of a rank while the scenario's ranks that share its host compute at once."""
         h = self.host_model
         return h.slowdown(h.ranks_on_host(scenario)) if h is not None else 1.0
+
+    def critical_pace(self, scenario: Scenario) -> float:
+        """The critical rank's compute over the other ranks' on the shared host (:meth:`HostModel.critical_pace` of
+        the ranks that share it); 1 without a host model."""
+        h = self.host_model
+        return h.critical_pace(h.ranks_on_host(scenario)) if h is not None else 1.0
 
     def has_compute_for(self, scenario: Scenario) -> bool:
         return self.has_compute or (self.compute_curve is not None and _mlp_shape(scenario) is not None)

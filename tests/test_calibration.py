@@ -610,6 +610,70 @@ def test_both_engines_price_an_uncalibrated_mlp_from_the_curve_and_the_host(tmp_
     assert sim.step_time_s == pytest.approx(analytic.step_time_s, rel=1e-9)
 
 
+def test_the_slowest_process_fit_and_the_critical_ranks_pace_over_the_others() -> None:
+    """The slowest of k processes on C cores, ``max(1, k/C)·(1 + ε_s(k − 1))``: points made from that form with
+    ε_s = 0.08 give back 0.08 (least squares, closed form) whatever the points where C does not divide k say (there
+    the calibration's slowest keeps a core's second place for the whole run); the critical rank's pace over the
+    others is ``(1 + ε_s(k − 1)) / (1 + ε(k − 1))``, by hand. Without a recorded slowest (older profiles), or a
+    slowest no slower than the median, the pace is 1."""
+    from dpsim.calibration import HostModel
+
+    made = {k: max(1, k / 2) * (1 + 0.08 * (k - 1)) for k in (2, 4, 6, 8)}
+    assert made[4] == pytest.approx(2.48) and made[8] == pytest.approx(6.24)
+    host = HostModel(2.0, 0.05, measured={1: 1.0, 2: 1.05}, measured_slowest={1: 1.0, 3: 2.9, **made})
+    assert host.slowest_loss() == pytest.approx(0.08, rel=1e-12)
+    assert host.critical_pace(4) == pytest.approx(1.24 / 1.15, rel=1e-12)  # 1.078
+    assert host.critical_pace(3) == pytest.approx(1.16 / 1.10, rel=1e-12)  # 1.055, not the k = 3 point's 2.9
+    assert host.critical_pace(1) == 1.0 and host.critical_pace(2) == pytest.approx(1.08 / 1.05, rel=1e-12)
+    assert HostModel(2.0, 0.05).critical_pace(4) == 1.0  # nothing recorded
+    assert HostModel(2.0, 0.05, measured_slowest={4: 1.5}).critical_pace(4) == 1.0  # below the median's 2.3
+
+
+@pytest.mark.parametrize("nodes", [3, 4])
+def test_both_engines_price_the_others_wait_for_the_hosts_critical_rank_as_the_barrier(
+    tmp_path: Path, nodes: int
+) -> None:
+    """The runtime's critical rank (largest median compute) is the one every rank waits for at the gradient
+    synchronisation; the others end their compute earlier and wait: the barrier. With the calibration's slowest
+    processes recorded, both engines keep the critical rank at the profile's processor sharing and run the others
+    ``critical_pace`` times faster: the step, compute, exposed communication and optimizer are as without the record,
+    the barrier is ``(f + b)·(1 − 1/pace)``, and the engines agree."""
+    import dataclasses
+
+    from dpsim import api
+    from dpsim.calibration import HostModel
+
+    made = {k: max(1, k / 2) * (1 + 0.15 * (k - 1)) for k in (2, 4)}
+    host = HostModel(2.0, 0.1, "job", 3e-9, {1: 1.0, 2: 1.1, 4: 2.2}, 0.004, measured_slowest={1: 1.0, **made})
+    pace = host.critical_pace(nodes)
+    assert pace == pytest.approx({3: 1.3 / 1.2, 4: 1.45 / 1.3}[nodes], rel=1e-12)
+    plain = _testbed_profile()
+    save_profile(dataclasses.replace(plain, host_model=host), tmp_path / "slow.yaml")
+    save_profile(plain, tmp_path / "plain.yaml")
+    results = {}
+    for name in ("slow", "plain"):
+        scenario_file = tmp_path / f"{name}.s.yaml"
+        scenario_file.write_text(
+            "model: {kind: mlp, layers: 3, hidden: 512}\n"
+            f"cluster: {{nodes: {nodes}, device: {{peak_flops: 1 TFLOP/s, memory: 1 GB}}, "
+            "inter_node: {bandwidth: 400 Mbit/s}}\n"
+            f"training: {{global_batch: {16 * nodes}, micro_batch: 16, optimizer: adam}}\n"
+            "communication: {algorithm: backend, bucket: 1 MiB, overlap: false}\n"
+            f"calibration: {{profile: {name}.yaml}}\n"
+        )
+        scenario = load_scenario(scenario_file)
+        results[name] = (api.run(scenario, engine="analytic"), api.run(scenario, engine="sim"))
+    (slow, slow_sim), (base, base_sim) = results["slow"], results["plain"]
+    assert base.barrier_s == 0.0 and base_sim.barrier_s == 0.0
+    for term in ("step_time_s", "compute_s", "exposed_comm_s", "optimizer_s"):
+        assert getattr(slow, term) == getattr(base, term), term
+        assert getattr(slow_sim, term) == pytest.approx(getattr(base_sim, term), rel=1e-9), term
+    fb = base.extra["forward_s"] + base.extra["backward_s"]  # the critical rank's micro-batch, one a step
+    assert slow.barrier_s == pytest.approx(fb * (1 - 1 / pace), rel=1e-9)
+    assert slow_sim.barrier_s == pytest.approx(slow.barrier_s, rel=1e-9)
+    assert slow_sim.step_time_s == pytest.approx(slow.step_time_s, rel=1e-9)
+
+
 def test_overlapped_communication_competes_with_backward_on_a_shared_host(tmp_path: Path) -> None:
     """Processor sharing: the backward window is max(b, N·(b₀ + κ·traffic)/C); both engines alike."""
     from dpsim import api

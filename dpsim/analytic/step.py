@@ -199,6 +199,7 @@ __all__ = [
     "fabric_of",
     "flow_shop_makespan",
     "gather_time",
+    "host_critical",
     "host_link_of",
     "host_pass_seconds",
     "host_topology_of",
@@ -1231,6 +1232,8 @@ def jitter_stretches(scenario: Scenario, profile: Any, forward_w: np.ndarray, ba
     dp = len(forward_w)
     saving = np.broadcast_to(np.asarray(no_sync_backward_saving(scenario, profile, backward_w), dtype=float), (dp,))
     groups = np.asarray(scenario.worker_slowdowns(), dtype=np.float64).reshape(t.pipeline_parallel, dp, -1)
+    own = groups.max(axis=(0, 2))  # the host's other ranks faster (worker_microbatches), their model-parallel ones too
+    groups = groups * (host_critical(scenario, profile, own, forward_w + backward_w) / own)[None, :, None]
     ranks = Counter(
         (float(forward_w[r]), float(backward_w[r]), float(saving[r]), tuple(groups[:, r, :].ravel().tolist()))
         for r in range(dp)
@@ -1351,7 +1354,7 @@ def worker_microbatches(
     callers pass :func:`microbatch_times`, the profile's fit at ``micro_batch`` already (it was priced twice)."""
     t = scenario.training
     slow = dp_slowdowns(scenario)
-    samples = worker_samples(scenario, slow)
+    samples = worker_samples(scenario, slow)  # the partition weighs the scenario's stragglers, not the host's pace
     if profile is not None and profile.has_compute_for(scenario):
         fwd_w = np.empty(len(samples))
         bwd_w = np.empty(len(samples))
@@ -1365,7 +1368,29 @@ def worker_microbatches(
     else:
         fwd_w = forward_s * samples / t.micro_batch
         bwd_w = backward_s * samples / t.micro_batch
-    return fwd_w, bwd_w, slow, samples
+    return fwd_w, bwd_w, host_critical(scenario, profile, slow, fwd_w + bwd_w), samples
+
+
+def host_critical(scenario: Scenario, profile: Any, slow: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """The ranks' paces on a shared host: the rank that ends last (largest ``work · slow``, the first such) as given,
+    every other rank ``critical_pace`` times faster (:meth:`dpsim.calibration.Profile.critical_pace`: the slowest of
+    the ranks computing at once on the host's cores over the others, from the calibration's slowest processes).
+
+    The profile's compute slowdown is processor sharing of a rank's work, which the critical rank takes (the last
+    of the time-sliced ranks ends when the cores have done the work; the stored runs' critical rank: 0.99–1.01 ×
+    k/C of its own CPU time); the others end earlier and wait at the gradient synchronisation, the barrier. So the
+    step is unchanged and the barrier priced. Both engines take the paces from here (:func:`worker_microbatches`;
+    the simulator's persistent speed draws too, :func:`dpsim.sim.worker.worker_times`); ``slow`` unchanged
+    without a host model or a recorded slowest."""
+    pace = profile.critical_pace(scenario) if profile is not None and hasattr(profile, "critical_pace") else 1.0
+    if pace <= 1.0 or len(slow) < 2:
+        return slow
+    out = np.array(slow, dtype=np.float64)
+    last = int(np.argmax(np.asarray(work) * out))
+    keep = out[last]
+    out /= pace
+    out[last] = keep
+    return out
 
 
 def profile_microbatch_times(scenario: Scenario, profile: Any, samples: int) -> tuple[float, float]:
@@ -1890,7 +1915,7 @@ def predict(scenario: Scenario) -> StepResult:
     if scenario.variability.compute_jitter_cv > 0:  # the slowest rank's jittered compute, as the simulator draws it
         slowest_compute = jittered_compute_s(scenario, profile, fwd_w, bwd_w)
     compute_s = slowest_compute + (last_bwd_compute_s - bwd_pass) + copy_back_s
-    barrier_s = slowest_compute - nominal_compute
+    barrier_s = slowest_compute - nominal_compute * float(slow_w.min())  # the others' wait (host_critical: faster)
     tp_comm_s = k * tp_comm_mb
     # the blocking pipeline transfers came with tp_comm_mb (_model_parallel_terms): reported as pipeline sends
     blocking_p2p_s = k * parallel.pipeline_blocking_p2p_time(scenario, fabric)

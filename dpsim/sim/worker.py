@@ -23,6 +23,7 @@ import numpy as np
 
 from dpsim.analytic.step import (
     dp_slowdowns,
+    host_critical,
     microbatch_times,
     no_sync_backward_saving,
     optimizer_step_seconds,
@@ -77,6 +78,7 @@ def worker_times(
         t = scenario.training
         paces = draw_rank_paces(scenario.worker_slowdowns(), scenario.variability.rank_speed_sigma, rng)
         slow = paces.reshape(t.pipeline_parallel, len(samples), t.tensor_parallel).max(axis=(0, 2))
+        slow = host_critical(scenario, model.profile, slow, fwd_w + bwd_w)  # the host's other ranks faster, as drawn
     factor = factor * slow[None, :, None]
     bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
