@@ -349,6 +349,11 @@ GRID_ROW_BYTES = 160
 GRID_ROW_S = 1e-6
 """CPU seconds a configuration of the search space takes to build and check (0.21-0.74 us measured on the 2-core
 VM, the most for long ``--tp`` lists, whose rules read the heads and the nodes)."""
+PIPELINE_LOAD_RANK_S = 1e-5
+"""CPU seconds the screen spends a rank of each pipelined layout whose stages reduce over data parallelism
+(:func:`_screen_bubble`: ``step.pipeline_load_shape`` and the loads' evaluation beside the buckets): 5.7-6.5 us
+measured over 360-398 layouts of 16,384-131,072 devices (llama2-7b, the default lists), about 14 us wall on the
+loaded 2-core VM (27 s of the million-device plan)."""
 _AXIS_OPTIONS: Final = {"device_index": "--device", "devices": "--max-devices", "tp": "--tp", "pp": "--pp",
                         "zero_stage": "--zero", "micro_batch": "--micro-batch", "recompute_index": "--recompute",
                         "algorithm_index": "--algorithm"}  # fmt: skip
@@ -361,26 +366,65 @@ def _check_grid(request: PlanRequest, axes: Mapping[str, Sequence[Any]]) -> None
     the most values, before the grid is built: round 35's ``--tp`` of 11 degrees, ``--pp`` of 64, 12 micro-batches,
     every recomputation and algorithm over six devices were 766 million configurations, about 110 GiB of arrays
     (the process swapped or was killed), and 199 micro-batches over a million devices took 10 s and 1.2 GiB before
-    the screen's own cost guard, which counts the data-parallel groups priced, was reached."""
+    the screen's own cost guard, which counts the data-parallel groups priced, was reached. The screen's pipeline
+    loads are charged here too (:data:`PIPELINE_LOAD_RANK_S` a rank of each layout :func:`_pipelined_layouts`
+    counts), refused naming ``--max-devices`` where they are most of the time: ``--global-batch 65536`` over a
+    million devices (600 layouts, 67.6 million ranks) screened for minutes."""
     from dpsim.sim import budget
 
     rows = math.prod(len(v) for v in axes.values())
     held, seconds = rows * GRID_ROW_BYTES, rows * GRID_ROW_S
     over_memory = held > budget.MEMORY_LIMIT_BYTES
+    loads_s = 0.0
+    if not over_memory and not request.allow_long and seconds <= budget.LIMIT_S:
+        layouts, ranks = _pipelined_layouts(request, axes)
+        loads_s = ranks * PIPELINE_LOAD_RANK_S
+        if loads_s > seconds and seconds + loads_s > budget.LIMIT_S:  # per rank: the largest counts, the --pp list
+            raise ScenarioError(
+                "--max-devices",
+                f"the screen evaluates the pipeline loads of {layouts:,} layouts, {ranks:,} ranks in all: about "
+                f"{format_time(seconds + loads_s)} with the grid's {format_time(seconds)} (limit "
+                f"{format_time(budget.LIMIT_S)}); pass --allow-long to run it anyway, or give a smaller --max-devices "
+                f"or fewer --pp values ({len(axes['pp']):,})",
+                SOURCE,
+            )
+    seconds += loads_s
     if not over_memory and (seconds <= budget.LIMIT_S or request.allow_long):
         return
     longest = max(_AXIS_OPTIONS, key=lambda axis: len(axes[axis]))
     sizes = " x ".join(f"{len(v)} {_AXIS_OPTIONS.get(name, name.removesuffix('_index').replace('_', ' '))}"
                        for name, v in axes.items())  # fmt: skip
+    loads = " with the screen's pipeline loads" if loads_s else ""
     limit = (f"holds about {held / 2**30:,.3g} GiB (limit {budget.MEMORY_LIMIT_BYTES / 2**30:g} GiB):" if over_memory
-             else f"takes about {format_time(seconds)} (limit {format_time(budget.LIMIT_S)}); pass --allow-long to "
-             "run it anyway, or")  # fmt: skip
+             else f"takes about {format_time(seconds)}{loads} (limit {format_time(budget.LIMIT_S)}); pass --allow-long "
+             "to run it anyway, or")  # fmt: skip
     raise ScenarioError(
         _AXIS_OPTIONS[longest],
         f"the search space is {rows:,} configurations ({sizes}); building and checking them {limit} give fewer "
         f"values ({_AXIS_OPTIONS[longest]} lists the most, {len(axes[longest]):,})",
         SOURCE,
     )
+
+
+def _pipelined_layouts(request: PlanRequest, axes: Mapping[str, Sequence[Any]]) -> tuple[int, int]:
+    """(how many, their ranks in all) of the layouts whose pipeline loads the screen evaluates (:func:`_screen_bubble`:
+    devices, count, TP, PP > 1, ZeRO stage <= 2, algorithm, with data parallelism), valid by :func:`_constraints` on
+    the grid of the axes that decide them (one recomputation, sequence parallelism off where asked: none of the rules
+    a layout meets reads them)."""
+    spec = catalog.MODELS[request.model.strip().lower()]
+    gb = request.global_batch or default_global_batch(spec.name)
+    sp = [False] if False in axes["sequence_parallel"] else list(axes["sequence_parallel"])
+    part = {**axes, "pp": [p for p in axes["pp"] if p > 1], "zero_stage": [z for z in axes["zero_stage"] if z <= 2],
+            "recompute_index": list(axes["recompute_index"])[:1], "sequence_parallel": sp}  # fmt: skip
+    if not all(len(v) for v in part.values()):
+        return 0, 0
+    mesh = np.meshgrid(*[np.asarray(list(v)) for v in part.values()], indexing="ij")
+    g = {name: m.ravel() for name, m in zip(part, mesh, strict=True)}
+    rules, _ = _constraints(g, spec, request.workers_per_node, gb, _devices(request))
+    ok = np.logical_and.reduce([mask for _, mask in rules]) & (g["devices"] > g["tp"] * g["pp"])
+    keys = ("device_index", "devices", "tp", "pp", "zero_stage", "algorithm_index")
+    layouts = np.unique(np.stack([g[c][ok] for c in keys], axis=1), axis=0)
+    return int(layouts.shape[0]), int(layouts[:, 1].sum())
 
 
 def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
