@@ -411,15 +411,13 @@ def _pipelined_layouts(request: PlanRequest, axes: Mapping[str, Sequence[Any]]) 
     devices, count, TP, PP > 1, ZeRO stage <= 2, algorithm, with data parallelism), valid by :func:`_constraints` on
     the grid of the axes that decide them (one recomputation, sequence parallelism off where asked: none of the rules
     a layout meets reads them)."""
-    spec = catalog.MODELS[request.model.strip().lower()]
-    gb = request.global_batch or default_global_batch(spec.name)
+    spec, gb = _model_and_batch(request)
     sp = [False] if False in axes["sequence_parallel"] else list(axes["sequence_parallel"])
     part = {**axes, "pp": [p for p in axes["pp"] if p > 1], "zero_stage": [z for z in axes["zero_stage"] if z <= 2],
             "recompute_index": list(axes["recompute_index"])[:1], "sequence_parallel": sp}  # fmt: skip
     if not all(len(v) for v in part.values()):
         return 0, 0
-    mesh = np.meshgrid(*[np.asarray(list(v)) for v in part.values()], indexing="ij")
-    g = {name: m.ravel() for name, m in zip(part, mesh, strict=True)}
+    g = _cartesian(part)
     rules, _ = _constraints(g, spec, request.workers_per_node, gb, _devices(request))
     ok = np.logical_and.reduce([mask for _, mask in rules]) & (g["devices"] > g["tp"] * g["pp"])
     keys = ("device_index", "devices", "tp", "pp", "zero_stage", "algorithm_index")
@@ -432,8 +430,20 @@ def _grid(request: PlanRequest) -> dict[str, np.ndarray]:
     (:func:`_check_grid`)."""
     axes = _axes(request)
     _check_grid(request, axes)
+    return _cartesian(axes)
+
+
+def _cartesian(axes: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+    """The Cartesian product of ``axes`` as flat arrays, one entry per point (the grid, and the part of it
+    :func:`_pipelined_layouts` counts)."""
     mesh = np.meshgrid(*[np.asarray(list(v)) for v in axes.values()], indexing="ij")
     return {name: m.ravel() for name, m in zip(axes, mesh, strict=True)}
+
+
+def _model_and_batch(request: PlanRequest) -> tuple[catalog.ModelSpec, int]:
+    """The request's catalog model and its global batch (the model's default where the request names none)."""
+    spec = catalog.MODELS[request.model.strip().lower()]
+    return spec, request.global_batch or default_global_batch(spec.name)
 
 
 def _constraints(
@@ -527,8 +537,7 @@ def infeasibility_reason(request: PlanRequest, candidates: pd.DataFrame) -> str:
             f"{smallest / 2**30:,.1f} GiB per device, the device has {capacity / 2**30:,.0f} GiB); "
             "allow more devices (--max-devices), ZeRO stage 3, or recomputation"
         )
-    spec = catalog.MODELS[request.model.strip().lower()]
-    gb = request.global_batch or default_global_batch(spec.name)
+    spec, gb = _model_and_batch(request)
     g = _grid(request)
     rules, _ = _constraints(g, spec, request.workers_per_node, gb, _devices(request))
     never = [what for what, mask in rules if not mask.any()]
@@ -551,8 +560,7 @@ def enumerate_configurations(
     """
     import pandas as pd
 
-    spec = catalog.MODELS[request.model.strip().lower()]
-    gb = request.global_batch or default_global_batch(spec.name)
+    spec, gb = _model_and_batch(request)
     devices = _devices(request)
     g = _grid(request)
     searched = int(g["devices"].size)
