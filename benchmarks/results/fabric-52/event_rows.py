@@ -1,0 +1,111 @@
+"""Where the planner's screen spends its event runs with per-chunk bucket releases (stop 54; runs with this folder's
+three patches applied (branch fabric-54), whose pipeline_schedule has ``fast_start``/``start``; not on main).
+
+PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py capture MODEL COUNT FILE  (about 80 s CPU for gpt3-175b)
+PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py split FILE
+PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py shift FILE
+
+``capture``: the screen of ``benchmarks/planner.py``'s row MODEL with every ``evaluate_shared_nics`` call stood in for
+by the plain schedule (``_run``; its record from ``_prefix_times``), and COUNT of those calls (inputs as the screen
+passes them) drawn at random (seed 0) into FILE (pickle). ``split``: CPU seconds of the drawn runs as the screen runs
+them, rows whose event run starts from the first release (no two-link overlap before it: ``start.clear`` infinite)
+apart from the rest. ``shift``: for each of the rest, the whole event run against the operation-by-operation run
+(``_prefix_times``): the operations before the first release, how many start at another time, the median and largest
+difference, and the first and last such start.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from benchmarks.planner import cases
+from dpsim.analytic import pipeline_schedule as ps
+from dpsim.plan import enumerate_configurations
+
+
+def capture(model: str, count: int, out: str) -> None:
+    calls: list[tuple[Any, Any]] = []
+
+    def plain(*a: Any, **k: Any) -> ps.ScheduleTimes:
+        calls.append((a, k))
+        f, b, p, m, v, schedule, p2p, slow = a[:8]
+        record = a[9] if len(a) > 9 else k.get("record")
+        if record is not None:
+            pre = ps._prefix_times(f, b, p, m, v, schedule, p2p, tuple(slow))
+            orders = ps._orders(p, m, v, schedule)
+            for d in range(p):
+                for op, (s, e) in zip(orders[d], pre.spans[d], strict=True):
+                    record.append((op[0], d, op, s, e))
+        return ps._run(f, b, p, m, v, schedule, p2p, slow, None)
+
+    ps.evaluate_shared_nics = plain  # type: ignore[assignment]
+    cpu = time.process_time()
+    enumerate_configurations(dict(cases())[model])
+    print(f"screen with the event runs stood in for: {time.process_time() - cpu:.1f} s CPU, {len(calls)} calls")
+    random.seed(0)
+    with open(out, "wb") as f:
+        pickle.dump(random.sample(calls, min(count, len(calls))), f)
+
+
+def _runs(path: str) -> list[tuple[Any, Any]]:
+    with open(path, "rb") as f:
+        return list(pickle.load(f))
+
+
+def split(path: str) -> None:
+    seconds: dict[str, list[float]] = {"from the first release": [], "an overlap before it": []}
+    for a, k in _runs(path):
+        args = list(a)
+        if len(args) > 9 and args[9] is not None:
+            args[9] = []
+        start = k.get("start")
+        cpu = time.process_time()
+        ps.evaluate_shared_nics(*args, **k)
+        key = "from the first release" if start is not None and start.clear == math.inf else "an overlap before it"
+        seconds[key].append(time.process_time() - cpu)
+    for key, found in seconds.items():
+        print(f"{key}: {len(found)} runs, {sum(found):.3f} s CPU")
+
+
+def shift(path: str) -> None:
+    print("p m ops-before-release shifted median-shift-s largest-shift-s first-shifted-start last-shifted-start")
+    for a, k in _runs(path):
+        start = k.get("start")
+        if start is None or start.clear == math.inf:
+            continue
+        f, b, p, m, v, schedule, p2p, slow = a[:8]
+        record: list[Any] = []
+        args = list(a)
+        args[9] = record
+        whole = {**k, "fast_start": False, "start": None}
+        ps.evaluate_shared_nics(*args, **whole)
+        pre = ps._prefix_times(f, b, p, m, v, schedule, p2p, tuple(slow))
+        orders = ps._orders(p, m, v, schedule)
+        planned = {(d, op): span for d in range(p) for op, span in zip(orders[d], pre.spans[d], strict=True)}
+        released = ps.last_backwards(p, m, v, schedule)
+        t0 = min(pre.spans[d][i][0] for d in range(p) for i in released[d])
+        ran = [(planned[(d, op)][0], s) for kind, d, op, s, _ in record if kind != "send" and s < t0]
+        moved = sorted(abs(x - s) for x, s in ran if x != s)
+        starts = [s for x, s in ran if x != s]
+        if moved:
+            print(p, m, len(ran), len(moved), moved[len(moved) // 2], moved[-1], min(starts), max(starts))
+        else:
+            print(p, m, len(ran), 0)
+
+
+if __name__ == "__main__":
+    what = sys.argv[1]
+    if what == "capture":
+        capture(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif what == "split":
+        split(sys.argv[2])
+    else:
+        shift(sys.argv[2])
