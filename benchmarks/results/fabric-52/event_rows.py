@@ -4,6 +4,7 @@ three patches applied (branch fabric-54), whose pipeline_schedule has ``fast_sta
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py capture MODEL COUNT FILE  (about 80 s CPU for gpt3-175b)
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py split FILE
 PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py shift FILE
+PYTHONPATH=. python benchmarks/results/fabric-52/event_rows.py arrivals FILE
 
 ``capture``: the screen of ``benchmarks/planner.py``'s row MODEL with every ``evaluate_shared_nics`` call stood in for
 by the plain schedule (``_run``; its record from ``_prefix_times``), and COUNT of those calls (inputs as the screen
@@ -11,7 +12,10 @@ passes them) drawn at random (seed 0) into FILE (pickle). ``split``: CPU seconds
 them, rows whose event run starts from the first release (no two-link overlap before it: ``start.clear`` infinite)
 apart from the rest. ``shift``: for each of the rest, the whole event run against the operation-by-operation run
 (``_prefix_times``): the operations before the first release, how many start at another time, the median and largest
-difference, and the first and last such start.
+difference, and the first and last such start. ``arrivals``: for the same runs, the operation-by-operation run with
+only the sends that shared a NIC direction before the first release (those the event run delivered at other than
+their departure plus their seconds) given the event run's arrival: how many such sends, how many operations before
+the first release start at another time than in the event run (0: the same floats), and that run's CPU seconds.
 """
 
 from __future__ import annotations
@@ -101,11 +105,70 @@ def shift(path: str) -> None:
             print(p, m, len(ran), 0)
 
 
+def _planned(a: Any, arrive: dict[Any, float]) -> dict[tuple[int, Any], float]:
+    """Each operation's start, operation by operation (``_prefix_times``' arithmetic), the sends into the operations
+    in ``arrive`` arriving then."""
+    f, b, p, m, v, schedule, p2p, slow = a[:8]
+    chunks = v if schedule == "interleaved" else 1
+    ends = ps._link_ends(p, m, v, schedule)
+    orders = ps._orders(p, m, v, schedule)
+    fwd = [f / chunks * x for x in slow]
+    bwd = [b / chunks * x for x in slow]
+    free = [0.0] * p
+    link_free = [0.0] * len(ends)
+    arrived: dict[int, float] = {}
+    starts: dict[tuple[int, Any], float] = {}
+    seen = [0] * p
+    for d, forward, wait, out, link, feeds in ps.schedule_program(p, m, v, schedule):
+        start = free[d] if wait < 0 else max(free[d], arrived[wait])
+        starts[(d, orders[d][seen[d]])] = start
+        seen[d] += 1
+        free[d] = end = start + (fwd[d] if forward else bwd[d])
+        if out < 0:
+            continue
+        src, dst = ends[link] if link >= 0 else (d, d)
+        send = p2p[ps.boundary_of(src, dst, p)] if isinstance(p2p, tuple) else p2p
+        if link < 0 or send <= 0:
+            arrived[out] = end
+            continue
+        leave = max(end, link_free[link])
+        arrived[out] = link_free[link] = arrive[feeds] if feeds in arrive else leave + send
+    return starts
+
+
+def arrivals(path: str) -> None:
+    print("p m shared-sends ops-before-release other-starts cpu-s")
+    for a, k in _runs(path):
+        start = k.get("start")
+        if start is None or start.clear == math.inf:
+            continue
+        f, b, p, m, v, schedule, p2p, slow = a[:8]
+        record: list[Any] = []
+        args = list(a)
+        args[9] = record
+        ps.evaluate_shared_nics(*args, **{**k, "fast_start": False, "start": None})
+        pre = ps._prefix_times(f, b, p, m, v, schedule, p2p, tuple(slow))
+        released = ps.last_backwards(p, m, v, schedule)
+        t0 = min(pre.spans[d][i][0] for d in range(p) for i in released[d])
+        shared = {}
+        for kind, d, op, s, e in record:
+            seconds = p2p[ps.boundary_of(d, op[2] % p, p)] if isinstance(p2p, tuple) else p2p
+            if kind == "send" and s < t0 and e != s + seconds:
+                shared[op] = e
+        cpu = time.process_time()
+        planned = _planned(a, shared)
+        cpu = time.process_time() - cpu
+        ran = [(planned[(d, op)], s) for kind, d, op, s, _ in record if kind != "send" and s < t0]
+        print(p, m, len(shared), len(ran), sum(1 for x, s in ran if x != s), f"{cpu:.4f}")
+
+
 if __name__ == "__main__":
     what = sys.argv[1]
     if what == "capture":
         capture(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     elif what == "split":
         split(sys.argv[2])
-    else:
+    elif what == "shift":
         shift(sys.argv[2])
+    else:
+        arrivals(sys.argv[2])
