@@ -403,10 +403,39 @@ kind names them; the calibration uses 150 / 450 / 1200), written down (``benchma
 draw_cases.py``) before any of them was measured. fresh44 to fresh52 have been seen (models were judged on them); this
 is the next check no model change was made or gated on."""
 
+FRESH54: list[list[tuple[str, object]]] = [
+    [(NODES, 4), (PER_NODE, 2), (MB, 40), (ACC, 6), (BUCKET, "5 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (MB, 64), (BUCKET, "3 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 5), (MB, 40), (ACC, 8), (BUCKET, "5 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 6), ("model.layers", 3), ("model.hidden", 896), (MB, 56), (ACC, 4), (BUCKET, "7 MiB"),
+     (RATE, "610 Mbit/s")],
+    [(NODES, 7), ("model.layers", 3), ("model.hidden", 1152), (MB, 64), (BUCKET, "100 MiB"), (RATE, "260 Mbit/s")],
+    [(NODES, 3), (MB, 104), (ACC, 2), (BUCKET, "100 MiB"), (RATE, "610 Mbit/s"),
+     ("variability.stragglers", [{"worker": 2, "slowdown": 1.75}])],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "ring"), (MB, 40), (BUCKET, "1 MiB"), (RATE, "260 Mbit/s")],
+    [(NODES, 2), (ALG, "ring"), (MB, 40), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 8), (ALG, "ring"), (MB, 48), (ACC, 3), (BUCKET, "1 MiB"), (RATE, "260 Mbit/s"),
+     ("communication.overlap", False)],
+    [(NODES, 4), (ALG, "tree"), (MB, 40), (BUCKET, "3 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 3), (ALG, "tree"), (MB, 56), (ACC, 8), (BUCKET, "1 MiB"), (RATE, "610 Mbit/s")],
+    [(NODES, 4), (ALG, "tree"), (MB, 40), (ACC, 2), (BUCKET, "25 MiB"), (RATE, "260 Mbit/s")],
+    [(NODES, 3), (ALG, "halving-doubling"), (MB, 120), (BUCKET, "25 MiB"), (RATE, "260 Mbit/s")],
+    [(NODES, 4), (ALG, "halving-doubling"), (MB, 64), (BUCKET, "1 MiB"), (RATE, "610 Mbit/s")],
+    [(NODES, 3), (ALG, "halving-doubling"), (MB, 256), (ACC, 2), (BUCKET, "16 MiB"), (RATE, "610 Mbit/s")],
+    [(NODES, 4), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 48), (ACC, 2), (BUCKET, "3 MiB"), (RATE, "260 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 32), (ACC, 2), (BUCKET, "1 MiB"), (RATE, "1130 Mbit/s")],
+    [(NODES, 3), (PER_NODE, 2), (ALG, "hierarchical"), (MB, 104), (BUCKET, "1 MiB"), (RATE, "610 Mbit/s")],
+]  # fmt: skip
+"""A twelfth set (``--case-set fresh54``, stop 54): stop 44's rule with stop 51's repair drawn again
+(``random.Random(54)``; the repair changes nothing in it) at links of 260, 610 and 1130 Mbit/s (no stored result of any
+kind names them; the calibration uses 150 / 450 / 1200), written down (``benchmarks/results/validation-2026-12-08-a/
+draw_cases.py``) before any of them was measured. fresh44 to fresh53 have been seen (models were judged on them); this
+is the next check no model change was made or gated on."""
+
 CASE_SETS = {
     "default": CASES, "fresh44": FRESH44, "fresh45": FRESH45, "fresh46": FRESH46, "fresh47": FRESH47,
     "fresh48": FRESH48, "fresh49": FRESH49, "fresh50": FRESH50, "fresh51": FRESH51,
-    "fresh52": FRESH52, "fresh53": FRESH53,
+    "fresh52": FRESH52, "fresh53": FRESH53, "fresh54": FRESH54,
 }  # fmt: skip
 
 
@@ -606,7 +635,8 @@ def main() -> int:
                    "fresh48: seed 48 at 275 / 625 / 875 Mbit/s (FRESH48); fresh49: seed 49 at 225 / 575 / 925 Mbit/s "
                    "(FRESH49); fresh50: seed 50 at 175 / 675 / 975 Mbit/s (FRESH50); fresh51: seed 51 at 125 / 525 / "
                    "1025 Mbit/s (FRESH51); fresh52: seed 52 at 375 / 825 / 1175 Mbit/s (FRESH52); "
-                   "fresh53: seed 53 at 290 / 690 / 1090 Mbit/s (FRESH53). With --reuse: the folder's own "
+                   "fresh53: seed 53 at 290 / 690 / 1090 Mbit/s (FRESH53); fresh54: seed 54 at 260 / 610 / 1130 Mbit/s "
+                   "(FRESH54). With --reuse: the folder's own "
                    "(summary.json), else default")  # fmt: skip
     p.add_argument("--limit", type=whole(1), default=None, help="run only the first N configurations")
     p.add_argument("--skip", type=whole(0), default=0, help="leave out the first N configurations (a session's second "
