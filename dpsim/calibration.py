@@ -1161,6 +1161,12 @@ class HardwareProfile:
     collectives: Mapping[str, Mapping[str, Mapping[str, tuple[LinkSegment, ...]]]] = field(default_factory=dict)
     """link class → algorithm → collective → size regimes (ascending ``from_bytes``), e.g. fitted
     from nccl-tests output (:mod:`dpsim.ingest.nccl_tests`). ``links`` holds the largest-size regime."""
+    step_overhead_s: float | None = None
+    """Seconds a step's first micro-batch takes over the profile's micro-batch, once a step: the scenario model's
+    DDP-wrapped synchronising micro-batch right after an optimizer step (``step()`` + ``zero_grad``) over the same
+    micro-batch back to back, alone on one thread (``runtime.calibrate.measure_step_overhead``: the median of paired
+    differences, at least 0; the raw median, its CPU counterpart and its spread in ``meta.step_overhead``). Priced
+    once a step by :func:`dpsim.analytic.step.step_overhead_seconds`; None (not measured): nothing is priced."""
     gradient_ready: tuple[tuple[float, float], ...] = ()
     """Measured gradient readiness in the backward: (fraction of gradient bytes ready, fraction of the
     backward elapsed) after each parameter, ascending — from a profiler trace (:mod:`dpsim.ingest.kineto`).
@@ -1667,6 +1673,27 @@ def _linear_from_yaml(data: Any, per: str, where: str, source: str) -> LinearTim
         raise ScenarioError(where, str(exc), source) from None
 
 
+MAX_STEP_OVERHEAD_S = 60.0
+"""Largest ``compute.step_overhead`` a profile may hold: a minute of host work a step is no measurement of one."""
+
+
+def _step_overhead_from_yaml(compute: Mapping[str, Any], source: str) -> float | None:
+    """``compute.step_overhead`` (:attr:`HardwareProfile.step_overhead_s`): absent or null, None; else a time with
+    a unit, 0 .. :data:`MAX_STEP_OVERHEAD_S` (a bare number, NaN, a negative time or another type: one line naming
+    the field)."""
+    value = compute.get("step_overhead")
+    if value is None:
+        return None
+    where = "compute.step_overhead"
+    try:
+        seconds = _duration(value)
+    except (TypeError, ValueError, UnitError) as exc:
+        raise ScenarioError(where, f"expected a time >= 0 with a unit: {exc}", source) from None
+    if not math.isfinite(seconds) or seconds > MAX_STEP_OVERHEAD_S:
+        raise ScenarioError(where, f"expected 0 .. {MAX_STEP_OVERHEAD_S:g} s a step, got {brief(value)}", source)
+    return seconds
+
+
 def _link_to_yaml(link: Link) -> dict[str, Any]:
     out: dict[str, Any] = {"latency": _time_text(link.latency_s), "bandwidth": _rate_text(link.bandwidth)}
     if isinstance(link, LinkModel):
@@ -1934,6 +1961,8 @@ def profile_to_dict(profile: HardwareProfile) -> dict[str, Any]:
         )
         if v is not None
     }
+    if profile.step_overhead_s is not None:
+        compute["step_overhead"] = _time_text(profile.step_overhead_s)
     if profile.compute_curve is not None:
         compute["curve"] = [
             {"hidden": p.hidden, "micro_batch": p.micro_batch, "layers": p.layers,
@@ -2138,10 +2167,10 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
     compute = {} if data.get("compute") is None else data["compute"]
     if not isinstance(compute, dict):  # `''`, `0` or `[]` were read as no compute measured
         raise ScenarioError("compute", f"expected forward/backward, got {compute!r}", source)
-    parts = ("forward", "backward", "curve")
+    parts = ("forward", "backward", "curve", "step_overhead")
     for key in compute:  # round 35: `curv:` (a misspelled curve) was dropped and the profile ran without its curve
         if key not in parts:
-            hint = did_you_mean(str(key), parts) or "expected one of: backward, curve, forward"
+            hint = did_you_mean(str(key), parts) or "expected one of: backward, curve, forward, step_overhead"
             raise ScenarioError(f"compute.{safe_text(str(key))[:60]}", f"unknown key ({hint})", source)
     return HardwareProfile(
         name=str(data["name"] if data.get("name") is not None else "profile"),  # null: no name (was 'None')
@@ -2158,6 +2187,7 @@ def profile_from_dict(data: Any, source: str = "<profile>") -> HardwareProfile:
         calibrated_on=tuple(str(c) for c in data.get("calibrated_on") or ()),
         collectives=_collectives_from_yaml(data.get("collectives"), source),
         gradient_ready=_ready_from_yaml(data.get("gradient_ready"), source),
+        step_overhead_s=_step_overhead_from_yaml(compute, source),
         meta=_meta_from_yaml(data.get("meta"), source),
         source=source,
     )

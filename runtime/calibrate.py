@@ -94,7 +94,9 @@ from runtime.testbed import LocalTestbed, Testbed
 from runtime.testbed.emulated import LEGACY_BURST_FLOOR_BYTES, burst_bytes
 
 __all__ = [
+    "STEP_OVERHEAD_ROUNDS",
     "CalibrationPlan",
+    "StepOverhead",
     "bench_records_problem",
     "calibrate",
     "calibrate_compute",
@@ -115,6 +117,7 @@ __all__ = [
     "measure_optimizer",
     "measure_page_fault",
     "measure_reduction",
+    "measure_step_overhead",
     "optimizer_fit_module",
     "optimizer_training_step",
     "pool_problem",
@@ -126,6 +129,7 @@ __all__ = [
     "remeasure_links",
     "remeasure_optimizer",
     "run_bench",
+    "scenario_optimizer",
     "worst_link_points",
 ]
 
@@ -344,6 +348,99 @@ def measure_compute_curve(
         torch.set_num_threads(threads)
 
 
+STEP_OVERHEAD_ROUNDS = 9
+"""Rounds of :func:`measure_step_overhead`: each round steps the optimizer once before every micro-batch size and
+times that size's micro-batch twice (right after the step, then back to back), so a burst of other work on the host
+lands on one round's pairs, not on every pair of one size."""
+
+
+@dataclass(frozen=True)
+class StepOverhead:
+    """What :func:`measure_step_overhead` measured: the per-step cost the profile keeps (``seconds``, the median of
+    the paired differences on the thread's CPU clock, at least 0) and how it was spread."""
+
+    seconds: float
+    measured_s: float
+    """The median of the paired CPU differences as measured (below 0: the term is inside its noise, priced 0)."""
+    wall_s: float
+    """The same median on the wall clock (``time.perf_counter``): on a busy host it also holds the waits for a core."""
+    half_width_s: float
+    """Half width of a 95 % interval of the CPU median (:func:`runtime.bench.median_uncertainty`'s form, seconds)."""
+    by_micro_batch: dict[int, float]
+    """The median CPU difference at each micro-batch size alone."""
+    pairs: int
+
+    def meta(self) -> dict[str, Any]:
+        """The profile's ``meta.step_overhead`` record."""
+        return {"measured_s": self.measured_s, "wall_s": self.wall_s, "half_width_s": self.half_width_s,
+                "by_micro_batch_s": {int(k): float(v) for k, v in sorted(self.by_micro_batch.items())},
+                "pairs": self.pairs, "rounds": STEP_OVERHEAD_ROUNDS}  # fmt: skip
+
+
+def _half_width_s(values: Sequence[float]) -> float:
+    """Half width of a 95 % interval of the median of ``values``, in their unit (the IQR form of
+    :func:`runtime.bench.median_uncertainty`, not divided by the median: a difference's median may be 0)."""
+    if len(values) < 3:
+        return math.inf
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return 1.96 * 1.253 * (q3 - q1) / 1.349 / math.sqrt(len(values))
+
+
+def measure_step_overhead(
+    scenario: Scenario, micro_batches: Sequence[int], rounds: int = STEP_OVERHEAD_ROUNDS, warmup: int = CURVE_WARMUP
+) -> StepOverhead:
+    """The once-a-step cost of the micro-batch that follows an optimizer step (:attr:`dpsim.calibration.
+    HardwareProfile.step_overhead_s`), alone on one thread as each rank runs.
+
+    The scenario's model, DDP-wrapped as the compute fit times it (:func:`_ddp_timer`), with the scenario's optimizer
+    over it: each round, per micro-batch size of ``micro_batches``, ``step()`` + ``zero_grad(set_to_none=False)``
+    (as ``runtime.job`` ends a step), then the synchronising micro-batch (forward and backward) timed, then the same
+    micro-batch timed again back to back (what the profile's forward and backward fit times). The step writes every
+    parameter and streams the optimizer's state through the caches, so the first micro-batch after it reads its
+    parameters from memory; the difference of each pair is the step's extra cost. Each micro-batch is timed on the
+    thread's CPU clock (``time.thread_time``), as the runs record their compute and the optimizer fit its step: the
+    rank's own work, which the engines time-slice as the compute (not the waits for a core, which on a busy host
+    scatter the wall clock's pairs by milliseconds). The median over every pair of every round, floored at 0, is
+    the term; its wall-clock counterpart, spread and per-size medians are kept."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = build_model(scenario)
+        once = _ddp_timer(model, _model_loss(model))
+        optimizer = scenario_optimizer(scenario, model)
+        generator = torch.Generator().manual_seed(0)
+        batches = [(mb, synthetic_batch(model, scenario, mb, generator)) for mb in micro_batches]
+
+        def step() -> None:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=False)
+
+        def timed(batch: Any) -> tuple[float, float]:
+            cpu = time.thread_time()
+            forward, backward = once(batch)
+            return forward + backward, time.thread_time() - cpu
+
+        for _, batch in batches:
+            for _ in range(warmup):
+                once(batch)
+                step()
+        cpus: dict[int, list[float]] = {mb: [] for mb, _ in batches}
+        walls: list[float] = []
+        for _ in range(rounds):
+            for mb, batch in batches:
+                step()
+                after, after_cpu = timed(batch)
+                back, back_cpu = timed(batch)
+                cpus[mb].append(after_cpu - back_cpu)
+                walls.append(after - back)
+        pooled = [d for values in cpus.values() for d in values]
+        measured = statistics.median(pooled)
+        return StepOverhead(max(0.0, measured), measured, statistics.median(walls), _half_width_s(pooled),
+                            {mb: statistics.median(v) for mb, v in cpus.items()}, len(pooled))  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
 def measure_optimizer(scenario: Scenario) -> LinearTime:
     """``optimizer.step()`` time of the scenario's optimizer, linear in the parameters it updates.
 
@@ -391,6 +488,16 @@ def fault_free_time(wall_s: float, faults: int, page_fault_s: float) -> float:
     return max(0.0, wall_s - faults * page_fault_s)
 
 
+def scenario_optimizer(scenario: Scenario, module: torch.nn.Module) -> torch.optim.Optimizer:
+    """The scenario's optimizer over ``module``'s parameters, as the calibration steps it (``momentum``: SGD with
+    momentum 0.9; the learning rate at the scenario's global batch)."""
+    t = scenario.training
+    name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
+    kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
+    optimizer, _ = build_optimizer(module, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
+    return optimizer
+
+
 def _optimizer_step_time(
     scenario: Scenario,
     module: torch.nn.Module,
@@ -411,12 +518,9 @@ def _optimizer_step_time(
     gets fresh pages depends on the process's heap, not on the optimizer's work, so the engines
     add the faults a training step takes from the model (:func:`dpsim.allocator.optimizer_fresh_bytes`).
     """
-    t = scenario.training
-    name = {"momentum": "sgd"}.get(t.optimizer, t.optimizer)
-    kwargs: dict[str, Any] = {"momentum": 0.9} if t.optimizer == "momentum" else {}
     for p in module.parameters():
         p.grad = torch.ones_like(p)
-    opt, _ = build_optimizer(module, name, t.learning_rate, t.global_batch, t.global_batch, **kwargs)
+    opt = scenario_optimizer(scenario, module)
     prepare, step = optimizer_training_step(module, opt, evict, backward, idle_s)
     for _ in range(warmup):
         prepare()
@@ -1524,6 +1628,7 @@ class ModelParts:
     optimizer_curve: tuple[tuple[int, float], ...]
     cache_bytes: int | None
     cold_bytes: int
+    step_overhead: StepOverhead | None = None
 
 
 def _model_parts(
@@ -1534,10 +1639,14 @@ def _model_parts(
     :func:`measure_optimizer_curve`)."""
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
     forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+    overhead = measure_step_overhead(scenario, plan.micro_batches)
+    log(f"calibrate: {overhead.seconds * 1e3:.2f} ms a step after the optimizer's step (median of {overhead.pairs} "
+        f"pairs of CPU times {overhead.measured_s * 1e3:+.2f} ms, +-{overhead.half_width_s * 1e3:.2f}; wall "
+        f"{overhead.wall_s * 1e3:+.2f} ms)")  # fmt: skip
     cache = last_level_cache_bytes()
     cold = cold_cache_bytes(cache)
     optimizer, residual, curve = _optimizer_parts(scenario, plan, page_fault, cold, log)
-    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold)
+    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold, overhead)
 
 
 def _optimizer_parts(
@@ -1603,6 +1712,7 @@ def calibrate_compute(
         "host_rounds": HOST_ROUNDS,
         "host_cpu_inflation": host_meta["host_cpu_inflation"],
         "host_optimizer_faults_per_step": host_meta["host_optimizer_faults_per_step"],
+        **({"step_overhead": parts.step_overhead.meta()} if parts.step_overhead is not None else {}),
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": parts.optimizer_residual},
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
@@ -1620,6 +1730,7 @@ def calibrate_compute(
         backward=parts.backward,
         optimizer=parts.optimizer,
         optimizer_curve=parts.optimizer_curve,
+        step_overhead_s=parts.step_overhead.seconds if parts.step_overhead is not None else None,
         compute_curve=curve,
         host_model=host,
         calibrated_on=(*profile.calibrated_on, *labels),
@@ -1859,7 +1970,14 @@ def pool_profiles(profile: HardwareProfile, others: Sequence[HardwareProfile]) -
         forward=_mean_linear([x.forward for x in every]),
         backward=_mean_linear([x.backward for x in every]),
         optimizer=_mean_linear([x.optimizer for x in every]),
+        step_overhead_s=_mean_value([x.step_overhead_s for x in every]),
     )
+
+
+def _mean_value(values: Sequence[float | None]) -> float | None:
+    """The mean of measured values, None where any is missing."""
+    kept = [v for v in values if v is not None]
+    return statistics.fmean(kept) if kept and len(kept) == len(values) else None
 
 
 def refit_links(
@@ -2116,6 +2234,10 @@ def _retimed(
         log(f"calibrate: scenario model ({scenario.model.kind}), alone")
         forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
         new = dataclasses.replace(new, compute_curve=curve, forward=forward, backward=backward)
+        if profile.step_overhead_s is not None:  # measured with the model's fit: timed again with it
+            overhead = measure_step_overhead(scenario, plan.micro_batches)
+            new = dataclasses.replace(new, step_overhead_s=overhead.seconds)
+            meta["step_overhead"] = overhead.meta()
     page_fault = _measured_page_fault(log) if "optimizer" in parts else host.page_fault_s
     if "host" in parts:
         sweeps = _host_sweeps(plan, work_dir=work, log=log)

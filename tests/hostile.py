@@ -6273,6 +6273,23 @@ def profile_sections_unknown_keys() -> Iterator[Case]:
                strict_json=True)  # fmt: skip
 
 
+def profile_step_overhead_values() -> Iterator[Case]:
+    """Stop 54 (calib): a new profile field, ``compute.step_overhead`` (the per-step cost of the micro-batch after the
+    optimizer's step, priced once a step). NaN, infinity, a negative time, a bare number, text, a list, a mapping, a
+    boolean or more than a minute: one line naming the field; a time with its unit, or none, runs."""
+    kind = "profile: compute.step_overhead values (stop 54)"
+    run = ["run", "{tmp}/s.yaml", "--set", "calibration.profile={tmp}/p.yaml", "--format", "json"]
+    scenario = _FRESH_SCENARIO.encode()
+    for value in ("nan s", "inf s", "-1 ms", 0.002, "fast", [], {"fixed": "1 ms"}, True, "2 min"):
+        edit = _at("compute.step_overhead", value)
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(edit)}, expect_error=True,
+                   names="compute.step_overhead")  # fmt: skip
+    for value in ("2.5 ms", "0 s", None):
+        edit = _at("compute.step_overhead", value)
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(edit)}, accept=True,
+                   strict_json=True)  # fmt: skip
+
+
 _FRESH_PROFILE = ROOT / "benchmarks" / "results" / "validation-2026-12-07-g" / "all" / "profile.yaml"
 """Stop 52's calibration (fresh52's CAL1): compute curve, optimizer curve, host model with the optimizer's slowdowns."""
 _FRESH_SCENARIO = """\
@@ -6392,6 +6409,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 35 (stop 53): a refresh's recorded plan bounded, the plan's grid counted, YAML directives and units
     refresh_plans_past_their_work, plan_search_spaces_past_memory, yaml_version_directives,
     profile_sections_unknown_keys, runtime_fp8_without_its_option,
+    # stop 54 (calib): a new profile field
+    profile_step_overhead_values,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")

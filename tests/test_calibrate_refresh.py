@@ -67,6 +67,12 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setattr(rc, "measure_optimizer_curve", lambda *a, **k: ((64, 8e-9),))
     monkeypatch.setattr(rc, "measure_page_fault", lambda: 3e-6)
     monkeypatch.setattr(rc, "_host_sweeps", sweeps)
+
+    def step_overhead(scenario: Any, micro: Any) -> rc.StepOverhead:
+        seen["step_overhead"] = tuple(micro)
+        return rc.StepOverhead(4e-4, 4e-4, 3e-3, 1e-4, {1: 4e-4, 2: 5e-4}, 18)
+
+    monkeypatch.setattr(rc, "measure_step_overhead", step_overhead)
     return seen
 
 
@@ -92,6 +98,22 @@ def test_a_refresh_times_the_compute_and_optimizer_again_with_the_bases_settings
     again = rc.refresh(new, load_scenario(_scenario(tmp_path)), ("compute",), work_dir=tmp_path, log=lambda m: None)
     assert [r["parts"] for r in again.meta["refreshes"]] == [["compute", "optimizer"], ["compute"]]
     assert again.optimizer == new.optimizer
+
+
+def test_a_refresh_of_the_compute_times_the_step_overhead_again_where_the_base_measured_it(
+    tmp_path: Path, stubbed: dict[str, Any]
+) -> None:
+    """A base that measured the per-step cost (``compute.step_overhead``) gets it timed again with the model's fit,
+    its meta record replaced; a base without it (measured before it was) stays without."""
+    base = _base()
+    assert base.step_overhead_s is None
+    plain = rc.refresh(base, load_scenario(_scenario(tmp_path)), ("compute",), work_dir=tmp_path, log=lambda m: None)
+    assert plain.step_overhead_s is None and "step_overhead" not in stubbed
+    measured = dataclasses.replace(base, step_overhead_s=2e-3, meta={**base.meta, "step_overhead": {"pairs": 1}})
+    new = rc.refresh(measured, load_scenario(_scenario(tmp_path)), ("compute",), work_dir=tmp_path,
+                     log=lambda m: None)  # fmt: skip
+    assert stubbed["step_overhead"] == (1, 2)
+    assert new.step_overhead_s == 4e-4 and new.meta["step_overhead"]["pairs"] == 18
 
 
 def test_a_refresh_of_the_host_refits_its_sweeps_and_keeps_the_links_and_page_fault(

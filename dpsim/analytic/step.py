@@ -226,6 +226,7 @@ __all__ = [
     "protocol_of",
     "reduce_scatter_group_time",
     "single_worker_step_time",
+    "step_overhead_seconds",
     "step_result",
     "unread_under_profile",
     "with_degraded_nics",
@@ -470,6 +471,30 @@ def no_sync_backward_saving(
         gradient_bytes = scenario.model.num_parameters * scenario.gradient_buffer_bytes_per_param
         passed = host_pass_seconds(scenario, profile, 2.0 * gradient_bytes)
     return np.minimum(passed, backward_s) if isinstance(backward_s, np.ndarray) else min(passed, backward_s)
+
+
+def step_overhead_seconds(scenario: Scenario, profile: Any = None) -> float:
+    """Seconds a rank's first micro-batch of a step takes over the profile's micro-batch, once a step: the profile's
+    ``compute.step_overhead`` (:attr:`~dpsim.calibration.HardwareProfile.step_overhead_s`: the CPU time the scenario
+    model's synchronising micro-batch takes right after an optimizer step over the same micro-batch back to back,
+    which the profile's forward and backward fits time), time-sliced as the compute (:meth:`~dpsim.calibration.
+    HardwareProfile.host_slowdown`). Both engines add it to the step's first forward, at each rank's pace: the
+    analytic engine to the nominal and the slowest rank's compute (:func:`predict`), the simulator to each rank's
+    first micro-batch (:func:`dpsim.sim.worker.worker_times`).
+
+    0 where the profile did not measure it (every profile before it was measured prices as before), or does not
+    time this scenario's compute on a host, and outside what was measured: DDP (:attr:`Scenario.runs_ddp`) without
+    model parallelism."""
+    overhead = getattr(profile, "step_overhead_s", None) if profile is not None else None
+    t = scenario.training
+    if (
+        not overhead
+        or not scenario.runs_ddp
+        or t.tensor_parallel * t.pipeline_parallel > 1
+        or not profile.has_compute_for(scenario)
+    ):
+        return 0.0
+    return float(overhead) * profile.host_slowdown(scenario)
 
 
 # --- collectives used by ZeRO -----------------------------------------------------------------
@@ -1909,11 +1934,13 @@ def predict(scenario: Scenario) -> StepResult:
 
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
     early = (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd))
-    nominal_compute = k * (fwd + bwd) - early
+    # the first micro-batch after the optimizer's step: once a step, at the rank's pace (0 where not measured)
+    overhead = step_overhead_seconds(scenario, profile)
+    nominal_compute = k * (fwd + bwd) - early + overhead
     early = early if bwd_c == bwd else (k - 1) * float(no_sync_backward_saving(scenario, profile, bwd_c))
-    slowest_compute = k * (fwd_s + bwd_s) - early * slowest
+    slowest_compute = k * (fwd_s + bwd_s) - early * slowest + overhead * slowest
     if scenario.variability.compute_jitter_cv > 0:  # the slowest rank's jittered compute, as the simulator draws it
-        slowest_compute = jittered_compute_s(scenario, profile, fwd_w, bwd_w)
+        slowest_compute = jittered_compute_s(scenario, profile, fwd_w, bwd_w) + overhead * slowest
     compute_s = slowest_compute + (last_bwd_compute_s - bwd_pass) + copy_back_s
     barrier_s = slowest_compute - nominal_compute * float(slow_w.min())  # the others' wait (host_critical: faster)
     tp_comm_s = k * tp_comm_mb

@@ -379,7 +379,8 @@ def _result(
     comm_s = mean([o.collective_s for o in flat])
     k = scenario.accumulation_steps
     early = (k - 1) * float(analytic_step.no_sync_backward_saving(scenario, model.profile, model.backward_s))
-    single_s = k * (model.forward_s + model.backward_s) - early + optimizer_s
+    overhead = analytic_step.step_overhead_seconds(scenario, model.profile)
+    single_s = k * (model.forward_s + model.backward_s) - early + overhead + optimizer_s
     analytic = predict(scenario)
     first = flat[0]
     extra: dict[str, Any] = {

@@ -27,6 +27,7 @@ from dpsim.analytic.step import (
     microbatch_times,
     no_sync_backward_saving,
     optimizer_step_seconds,
+    step_overhead_seconds,
     worker_microbatches,
     worker_samples,
 )
@@ -83,4 +84,7 @@ def worker_times(
     bwd = np.broadcast_to(bwd_w[None, :, None], factor.shape).copy()
     # the micro-batches before the synchronising one skip the reducer's pass the profile's backward holds
     bwd[:, :, :-1] -= np.asarray(no_sync_backward_saving(scenario, model.profile, bwd_w))[None, :, None]
-    return fwd_w[None, :, None] * factor, bwd * factor, samples
+    fwd = fwd_w[None, :, None] * factor
+    # the first micro-batch after the optimizer's step, once a step at the rank's pace (undrawn: the analytic's)
+    fwd[:, :, 0] += step_overhead_seconds(scenario, model.profile) * slow[None, :]
+    return fwd, bwd * factor, samples
