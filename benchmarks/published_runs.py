@@ -1886,10 +1886,12 @@ def _print_titan_memory(runs: Sequence[PublishedRun], engine: str) -> None:
     predicted peak of the tensors on the most loaded device, then beside the same tensors replayed through the
     caching allocator (:func:`titan_replayed_memory`)."""
     print("torchtitan's logged peak memory (max reserved, GiB) beside the predicted peak of the tensors:")
+    printed: dict[str, float] = {}  # each row's printed error
     for run in runs:
         if run.name in TORCHTITAN_PUBLISHED_MEMORY_GIB:
             published = TORCHTITAN_PUBLISHED_MEMORY_GIB[run.name]
             predicted = predict_run(run, engine)[1].memory_per_device_bytes / 2**30
+            printed[run.name] = predicted / published - 1
             print(f"  {run.name:<48} {published:>6.1f} {predicted:>6.1f} {100 * (predicted / published - 1):>+6.1f}%")
     rows = titan_replayed_memory(runs)
     print(
@@ -1908,6 +1910,18 @@ def _print_titan_memory(runs: Sequence[PublishedRun], engine: str) -> None:
             f"under the launcher's allocator); without expandable segments on every row "
             f"{100 * sum(abs(r.caching / r.logged - 1) for r in rows) / len(rows):.2f} %, with them "
             f"{100 * sum(abs(r.expandable / r.logged - 1) for r in rows) / len(rows):.2f} %"
+        )
+        flat = [r for r in rows if "PP" not in r.name]  # without the 405B pipeline rows
+
+        def both(group: Sequence[ReplayedMemory]) -> str:
+            tensors = 100 * sum(abs(printed[r.name]) for r in group) / len(group)
+            replayed = 100 * sum(abs(r.error) for r in group) / len(group)
+            return f"printed {tensors:.2f} % against replayed {replayed:.2f} % over {len(group)}"
+
+        closer = sum(abs(r.error) < abs(printed[r.name]) for r in rows)
+        print(
+            f"  both ways: {both(rows)}; without the 405B pipeline rows {both(flat)}; the replay closer on "
+            f"{closer} of {len(rows)}"
         )
 
 

@@ -105,6 +105,39 @@ def test_the_step_layout_frees_what_a_step_makes_and_stays_within_the_summed_pea
         assert peaks.reserved_peak >= peaks.allocated_peak
 
 
+def test_fsdp2_keeps_a_flat_all_gather_output_beside_each_layer() -> None:
+    """FSDP2's flat all-gather outputs (``_fsdp_param_group.py``): in the forward each is kept after its copy-out
+    until the next unit's copy-in has made its own (the copy-in note), so a layer's forward runs beside its own
+    flat output and two are live at each copy-out; the root's post-forward drops the last one, after the logits;
+    in the backward each layer's copy-out frees its prefetched output and ``_backward_prefetch`` makes the next
+    layer's, live through this layer's backward (none after layer 0). Llama 3.1 8B, 32 layers, one stage."""
+    scenario = _titan("torchtitan 8B FSDP on 8 H100")
+    live: set[object] = set()
+    most = 0
+    checked = {"forward": 0, "backward": 0, "loss": 0}
+    for event in stage_events(scenario, 0):
+        key: Any = event.key
+        if isinstance(event, Free):
+            if key[0] == "ag_out":
+                live.remove(key[1])
+            continue
+        if key[0] == "ag_out":
+            live.add(key[1])
+            most = max(most, len(live))
+        elif key[0] == "act" and key[4] == 0:  # a forward layer's first saved tensor
+            assert live == {(key[1], key[2])}
+            checked["forward"] += 1
+        elif key[0] == "grad" and key[1] != "root" and key[2] == 0:  # a backward layer's first gradient
+            c, i = key[1]
+            assert live == ({(c, i - 1)} if i > 0 else set())
+            checked["backward"] += 1
+        elif key[:2] == ("loss", "copy"):  # the loss's fp32 copy, after the root's post-forward
+            assert live == set()
+            checked["loss"] += 1
+    assert most == 2
+    assert checked == {"forward": 32 * 3, "backward": 32 * 3, "loss": 3}
+
+
 def test_every_logged_row_is_replayed_under_its_launchers_allocator() -> None:
     """Each torchtitan row with a logged peak has the allocator its launcher set, and is replayed."""
     assert set(RUNS.TORCHTITAN_ALLOCATOR) == set(RUNS.TORCHTITAN_PUBLISHED_MEMORY_GIB)

@@ -13,10 +13,14 @@ their sizes are the memory model's; only their order is added:
   parameter;
 - each step: ``zero_grad`` frees the sharded gradients; each forward gathers a layer (FSDP2's
   ``all_gather_copy_in`` makes the flat all-gather output on its own copy-in stream, the copy-out makes each
-  parameter's unsharded tensor on the compute stream, the flat output is freed), keeps the layer's saved
-  activations for the micro-batch, makes and frees the layer's working set, and reshards unless
-  FSDP keeps the layer gathered (the last layer, the root, SHARD_GRAD_OP, a pipeline's non-last micro-batches);
-- each backward walks the layers back: gathers again if resharded, makes and frees the recomputed working set,
+  parameter's unsharded tensor on the compute stream; the flat output is kept until the next unit's copy-in has made
+  its own, and the root's post-forward drops the last one after the logits: ``_fsdp_param_group.py``'s
+  "Overlapping all-gather copy-in and all-gather" note), keeps the layer's saved activations for the micro-batch,
+  makes and frees the layer's working set, and reshards unless FSDP keeps the layer gathered (the last layer, the
+  root, SHARD_GRAD_OP, a pipeline's non-last micro-batches);
+- each backward walks the layers back: gathers again if resharded (the copy-out frees the flat output the layer
+  before prefetched; ``_backward_prefetch`` then makes the next layer's, live through this layer's backward), makes
+  and frees the recomputed working set,
   makes each parameter's gradient at the working width, then either keeps it (accumulated in the reduce dtype
   under no-sync: a new tensor at the first backward of the step) or reduce-scatters it (``foreach_reduce``: the
   flat reduce-scatter input in the reduce dtype on the compute stream, kept until the next layer's reduce; the
@@ -251,16 +255,45 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
     accumulated: set[object] = set()
     sharded_grads: set[object] = set()
     pending_reduce: list[object] = []  # FSDP2's reduce_scatter_state: freed at the next unit's reduce
+    prefetched: set[object] = set()  # backward: a flat all-gather output issued before its copy-out
+    held: list[object] = []  # forward: FSDP2's all_gather_state, the last copied-out flat output
 
-    def gather(u: object) -> Iterator[Alloc | Free]:
+    def unit_bytes(u: object) -> list[float]:
+        return [x * (gathered if u != "root" else width) for x in sizes[u]]
+
+    def gather(u: object, forward: bool) -> Iterator[Alloc | Free]:
+        """FSDP2's unshard and wait_for_unshard: the flat output on the copy-in stream (made here unless prefetched),
+        each parameter's unsharded tensor on the compute stream (the copy-out). In forward the flat output is kept
+        until the next unit's copy-in, and the one kept before is freed after this one's is made
+        (``[Note: Overlapping all-gather copy-in and all-gather]``, ``_fsdp_param_group.py``); in backward it is freed
+        after its copy-out."""
         if u in gathered_now:
             return
-        per = [x * (gathered if u != "root" else width) for x in sizes[u]]
-        yield Alloc(("ag_out", u), sum(per), _COPY_IN)
-        for k, b in enumerate(per):
+        if u in prefetched:
+            prefetched.discard(u)
+        else:
+            yield Alloc(("ag_out", u), sum(unit_bytes(u)), _COPY_IN)
+        while held:
+            yield Free(("ag_out", held.pop()))
+        for k, b in enumerate(unit_bytes(u)):
             yield Alloc(("unsharded", u, k), b)
-        yield Free(("ag_out", u))
+        if forward:
+            held.append(u)
+        else:
+            yield Free(("ag_out", u))
         gathered_now.add(u)
+
+    def flush() -> Iterator[Alloc | Free]:
+        """The root's post-forward drops the kept flat output (the last FSDP state flushes ``all_gather_state``)."""
+        while held:
+            yield Free(("ag_out", held.pop()))
+
+    def prefetch(u: object) -> Iterator[Alloc | Free]:
+        """``_backward_prefetch``: the next unit's all-gather issued after this unit's copy-out, its flat output live
+        through this unit's backward."""
+        if u not in gathered_now and u not in prefetched:
+            yield Alloc(("ag_out", u), sum(unit_bytes(u)), _COPY_IN)
+            prefetched.add(u)
 
     def reshard(u: object) -> Iterator[Alloc | Free]:
         if u in gathered_now:
@@ -310,10 +343,10 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 mb = forwards[c]
                 forwards[c] += 1
                 if root > 0 and c == 0 and stage == 0:
-                    yield from gather("root")
+                    yield from gather("root", True)
                 for i in range(chunks[c]):
                     u = (c, i)
-                    yield from gather(u)
+                    yield from gather(u, True)
                     for k, size in enumerate(acts):
                         if not (k == 0 and i == 0 and received(c)):
                             yield Alloc(("act", c, i, mb, k), size)
@@ -325,8 +358,14 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                     yield Alloc(("out", c, mb), boundary)
                 if head is not None and c == v - 1:
                     if root > 0:
-                        yield from gather("root")
-                    yield from loss(head[0], mb)
+                        yield from gather("root", True)
+                    # the model's forward ends with the logits; the loss runs after the root's post-forward
+                    script = head[0]
+                    split = next((k + 1 for k, (name, _) in enumerate(script) if name == "logits"), 0)
+                    yield from loss(script[:split], mb)
+                    yield from flush()
+                    yield from loss(script[split:], mb)
+                yield from flush()
                 continue
             mb = backwards[c]
             backwards[c] += 1
@@ -337,7 +376,9 @@ def stage_events(scenario: Scenario, stage: int) -> Iterator[Alloc | Free]:
                 yield Free(("out", c, mb))
             for i in reversed(range(chunks[c])):
                 u = (c, i)
-                yield from gather(u)
+                yield from gather(u, False)
+                if i > 0:
+                    yield from prefetch((c, i - 1))
                 yield Alloc(("work", u), backward_work)
                 yield from gradients(u, last)
                 yield Free(("work", u))
