@@ -74,6 +74,7 @@ from runtime.validate import (
     breakdown,
     build_cases,
     mape,
+    pace_line,
     residual_lines,
     validate,
 )
@@ -748,6 +749,8 @@ def main() -> int:
     cc = summary.get("tcp_congestion_control") or {}
     if cc:
         print(f"nodes' TCP congestion control: profile {cc.get('profile')}, runs {', '.join(cc.get('runs') or [])}")
+    if pace := pace_line(summary):
+        print(pace)
     for warning in summary.get("warnings") or []:
         print(f"warning: {warning}")
     print(f"held-out configurations (no calibration point shared): {summary['held_out_cases']} of {summary['cases']}")

@@ -71,6 +71,9 @@ __all__ = [
     "FIT_ALGORITHMS",
     "LINK_CLASSES",
     "MAX_RESIDUAL",
+    "PACE_ADVICE",
+    "PACE_PROBE_KEYS",
+    "REFERENCE_PACE",
     "WORST_POINT_FIELDS",
     "CalibrationError",
     "CollectiveSample",
@@ -84,6 +87,7 @@ __all__ = [
     "LinkSegment",
     "bucket_ready_fractions",
     "bus_bandwidth",
+    "calibration_pace_s",
     "check_residuals",
     "closed_form_coefficients",
     "collective_coefficients",
@@ -96,6 +100,9 @@ __all__ = [
     "fit_memory_streams",
     "host_residual",
     "load_profile",
+    "pace_drift",
+    "pace_kept_probes",
+    "pace_problem",
     "profile_for",
     "profile_link_name",
     "profile_mismatch",
@@ -1055,6 +1062,58 @@ def worst_point_note(name: str, point: Mapping[str, Any], limit: float = MAX_RES
                    "algorithm or accept the residual")  # fmt: skip
 
 
+REFERENCE_PACE = "reference_pace"
+"""The ``meta`` entry of the host's pace while the profile was calibrated (``runtime.pace``): ``kernel`` (a text: what
+the reference kernel is, so runs time the same one), ``started_utc`` and ``probes``, each probe a mapping of
+:data:`PACE_PROBE_KEYS`: the calibration part it brackets (``part``), its attempt (1, 2, …: a part whose pace moved
+is timed again), ``at`` (``before`` or ``after`` the part), ``t_s`` (seconds since the calibration started) and
+``kernel_s`` (the reference kernel's time then: larger is a slower host)."""
+PACE_PROBE_KEYS = ("part", "attempt", "at", "t_s", "kernel_s")
+"""The keys of one probe in ``meta.reference_pace.probes`` (:data:`REFERENCE_PACE`)."""
+PACE_ADVICE = (
+    "the host ran the same fixed work at another pace before and after it (throttling, a noisy neighbour, a clock "
+    "change: nothing inside the guest need show it), so its measurements mix two hosts: calibrate again when the "
+    "host is steady, or accept it with the residual override"
+)
+"""What to do about a calibration part during which the host's pace moved beyond the limit."""
+
+
+def pace_kept_probes(meta: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The probes of ``meta.reference_pace`` that bracket each part's last attempt (the measurement the profile
+    kept), in order; [] without the entry."""
+    probes = (meta.get(REFERENCE_PACE) or {}).get("probes") or []
+    last: dict[str, int] = {}
+    for probe in probes:
+        last[str(probe["part"])] = max(last.get(str(probe["part"]), 0), int(probe["attempt"]))
+    return [p for p in probes if int(p["attempt"]) == last[str(p["part"])]]
+
+
+def pace_drift(meta: Mapping[str, Any]) -> dict[str, float]:
+    """How far the host's pace moved during each calibration part (its last attempt): part → ``max/min − 1`` of the
+    reference kernel's times before and after it (symmetric: twice as slow and twice as fast both give 1.0)."""
+    times: dict[str, list[float]] = {}
+    for probe in pace_kept_probes(meta):
+        times.setdefault(str(probe["part"]), []).append(float(probe["kernel_s"]))
+    return {part: max(ts) / min(ts) - 1.0 for part, ts in times.items() if len(ts) >= 2}
+
+
+def calibration_pace_s(meta: Mapping[str, Any]) -> float | None:
+    """The reference kernel's time while the profile was calibrated: the median over the probes of each part's last
+    attempt (None: the profile records no pace)."""
+    kept = [float(p["kernel_s"]) for p in pace_kept_probes(meta)]
+    return float(np.median(kept)) if kept else None
+
+
+def pace_problem(profile: HardwareProfile, limit: float = MAX_RESIDUAL) -> str | None:
+    """The calibration parts during which the host's pace moved more than ``limit`` (:func:`pace_drift`), and what
+    to do, in one clause; None when none did (or the profile records no pace)."""
+    drifted = {part: d for part, d in pace_drift(profile.meta).items() if d > limit}
+    if not drifted:
+        return None
+    listed = ", ".join(f"pace.{part} {100 * d:.1f} %" for part, d in drifted.items())
+    return f"host pace moved more than {100 * limit:g} % during a calibration part: {listed}; {PACE_ADVICE}"
+
+
 def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advice: str = CALIBRATE_ADVICE) -> None:
     """Raise :class:`CalibrationError` naming every fit whose residual exceeds ``limit``, and what to do.
 
@@ -1068,6 +1127,9 @@ def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advic
     """
     accepted = within_scatter(profile, limit)
     bad = {name: r for name, r in residuals_above(profile, limit).items() if name not in accepted}
+    drifted = pace_problem(profile, limit)
+    if drifted and not bad:
+        raise CalibrationError(drifted)
     if bad:
         worst = profile.meta.get("fit_worst_points") or {}
 
@@ -1082,7 +1144,7 @@ def check_residuals(profile: HardwareProfile, limit: float = MAX_RESIDUAL, advic
                 if any(beyond(name) for name in bad) else "")  # fmt: skip
         raise CalibrationError(
             f"fit residual above {100 * limit:g} %{rule}: {listed}; the model does not explain these measurements — "
-            f"{advice}" + notes
+            f"{advice}" + notes + (f"; {drifted}" if drifted else "")
         )
 
 
@@ -2099,6 +2161,7 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
                 raise ScenarioError(f"meta.plan.{key}", f"expected a list of numbers, got {brief(values)}", source)
             for i, value in enumerate(values):
                 _check_number(value, f"meta.plan.{key}[{i}]", source, "a finite number >= 0", low=0.0, closed=True)
+    _pace_from_yaml(meta, source)
     refreshes = meta.get("refreshes")  # round 34: `dpsim calibrate --refresh` appends to it, after timing
     if refreshes is not None and not (isinstance(refreshes, list) and all(isinstance(r, dict) for r in refreshes)):
         raise ScenarioError("meta.refreshes", f"expected a list of refresh records, got {brief(refreshes)}", source)
@@ -2107,7 +2170,39 @@ def _meta_from_yaml(data: Any, source: str) -> dict[str, Any]:
     return {key: value for key, value in meta.items() if not (value is None and key in _READ_BACK_MAPPINGS)}
 
 
-_READ_BACK_MAPPINGS = ("fit_residuals", "fit_worst_points", "benchmark_uncertainty", "plan", "refreshes")
+def _pace_from_yaml(meta: Mapping[str, Any], source: str) -> None:
+    """``meta.reference_pace`` (:data:`REFERENCE_PACE`) where present: a mapping with a printable ``kernel`` and a
+    list of ``probes``, each with every key of :data:`PACE_PROBE_KEYS`: ``part`` a printable text, ``attempt`` a whole
+    number >= 1, ``at`` ``before`` or ``after``, ``t_s`` a finite time >= 0 and ``kernel_s`` a finite time > 0
+    (the gate divides by it, validate compares runs with it)."""
+    pace = _meta_mapping(meta, REFERENCE_PACE, "{kernel, started_utc, probes}", source)
+    if pace is None:
+        return
+    where = f"meta.{REFERENCE_PACE}"
+    for key in ("kernel", "started_utc"):
+        value = pace.get(key)
+        if (value is not None or key == "kernel") and not (isinstance(value, str) and value.isprintable()):
+            raise ScenarioError(f"{where}.{key}", f"expected a printable text, got {brief(value)}", source)
+    probes = pace.get("probes")
+    if not isinstance(probes, list):
+        raise ScenarioError(f"{where}.probes", f"expected a list of probes, got {brief(probes)}", source)
+    for i, probe in enumerate(probes):
+        at = f"{where}.probes[{i}]"
+        if not isinstance(probe, dict) or any(k not in probe for k in PACE_PROBE_KEYS):
+            raise ScenarioError(at, f"expected {{{', '.join(PACE_PROBE_KEYS)}}}, got {brief(probe)}", source)
+        if not (isinstance(probe["part"], str) and probe["part"].isprintable() and 0 < len(probe["part"]) <= 60):
+            raise ScenarioError(f"{at}.part", f"expected a printable name, got {brief(probe['part'])}", source)
+        attempt = probe["attempt"]
+        if type(attempt) is not int or not 1 <= attempt <= 1000:
+            raise ScenarioError(f"{at}.attempt", f"expected a whole number in [1, 1000], got {brief(attempt)}", source)
+        if probe["at"] not in ("before", "after"):
+            raise ScenarioError(f"{at}.at", f"expected before or after, got {brief(probe['at'])}", source)
+        _check_number(probe["t_s"], f"{at}.t_s", source, "a time >= 0 (s)", low=0.0, closed=True)
+        _check_number(probe["kernel_s"], f"{at}.kernel_s", source, "a time > 0 (s)", low=0.0)
+
+
+_READ_BACK_MAPPINGS = ("fit_residuals", "fit_worst_points", "benchmark_uncertainty", "plan", "refreshes",
+                       REFERENCE_PACE)  # fmt: skip
 """``meta`` entries dpsim reads back as a mapping (a list, ``refreshes``), where a null stands for none."""
 
 

@@ -433,8 +433,11 @@ def calibrate(
     )
     for name, residual in sorted(profile.residuals().items()):
         typer.echo(f"fit residual {name}: {100 * residual:.1f} %")
+    from dpsim.calibration import CalibrationError, check_residuals, pace_drift, within_scatter
+
+    for part, moved in pace_drift(profile.meta).items():  # the reference kernel before and after each part
+        typer.echo(f"host pace drift {part}: {100 * moved:.1f} %")
     typer.echo(f"wrote {out}")
-    from dpsim.calibration import CalibrationError, check_residuals, within_scatter
 
     try:
         check_residuals(profile, max_residual)
@@ -513,13 +516,18 @@ def _calibrate_refresh(
         typer.echo(line)
     timed = {"compute": (), "optimizer": ("optimizer",), "host": ("host", "host.optimizer")}
     above = {n: r for p in parts for n in timed[p] if (r := new.residuals().get(n, 0.0)) > max_residual}
+    from dpsim.calibration import pace_drift
+
+    bracketed = {"compute": ("compute", "model"), "optimizer": ("optimizer",), "host": ("host",)}  # runtime.calibrate
+    moved = pace_drift(new.meta)  # the host's pace around each part timed here (the reference kernel)
+    above.update({f"pace.{n}": moved[n] for p in parts for n in bracketed[p] if moved.get(n, 0.0) > max_residual})
     for name, residual in sorted(above.items()):
         typer.echo(f"fit residual {name}: {100 * residual:.1f} %")
     typer.echo(f"wrote {out}")
     if above:
         listed = ", ".join(f"{n} {100 * r:.1f} %" for n, r in sorted(above.items()))
-        raise fail("calibration", f"refreshed fits above {100 * max_residual:g} %: {listed} (the profile was written "
-                   f"to {out} for inspection)")  # fmt: skip
+        raise fail("calibration", f"refreshed fits (or host pace) above {100 * max_residual:g} %: {listed} (the "
+                   f"profile was written to {out} for inspection)")  # fmt: skip
 
 
 def _refresh_moves(base: HardwareProfile, new: HardwareProfile, parameters: float) -> list[str]:
@@ -844,7 +852,7 @@ def validate(
 
 
 def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], out_dir: Path) -> None:
-    from runtime.validate import residual_lines
+    from runtime.validate import pace_line, residual_lines
 
     typer.echo(validation_table(table, engines))
     for name in engines:
@@ -853,6 +861,8 @@ def _report_validation(table: Any, summary: dict[str, Any], engines: list[str], 
     typer.echo("calibrated once on: " + "; ".join(summary["calibration_configurations"]))
     for line in residual_lines(summary):
         typer.echo(line)
+    if pace := pace_line(summary):
+        typer.echo(pace)
     for warning in summary.get("warnings") or []:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"wrote {out_dir / 'validation.csv'}, {out_dir / 'validation.png'}, {out_dir / 'summary.json'}")
@@ -869,6 +879,8 @@ def validation_table(table: Any, engines: list[str]) -> str:
         out[f"{short[part]} ms pred"] = table[f"predicted_{part}"] * 1e3
     for name in engines:
         out[f"err {name} %"] = table[f"error_{name}_step_time_s_pct"]
+    if "host_pace_vs_calibration" in table and table["host_pace_vs_calibration"].notna().any():
+        out["pace"] = table["host_pace_vs_calibration"]  # the reference kernel's time over the calibration's
     return str(out.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 

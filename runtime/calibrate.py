@@ -35,7 +35,9 @@ measures what any configuration of the testbed needs):
 - **reduction**: bytes/s of an in-place fp32 add (the γ of Thakur et al.'s α–β–γ model).
 
 Every fit's worst relative residual is in the profile (:meth:`HardwareProfile.residuals`);
-:func:`dpsim.calibration.check_residuals` turns one above 5 % into an error.
+:func:`dpsim.calibration.check_residuals` turns one above 5 % into an error. So does a part (links, compute, host,
+model, optimizer) during which the host's pace moved more than that: each is bracketed by a fixed reference kernel
+(:mod:`runtime.pace`), timed again once if it moved, and the series kept in ``meta.reference_pace``.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -65,6 +67,7 @@ from dpsim.calibration import (
     BEYOND_SCATTER,
     FIT_ALGORITHMS,
     LINK_CLASSES,
+    REFERENCE_PACE,
     CalibrationError,
     CollectiveSample,
     ComputeCurve,
@@ -90,6 +93,7 @@ from runtime.hostload import host_load, snapshot
 from runtime.launch import spawn_ranks
 from runtime.model import MLP, build_model, synthetic_batch
 from runtime.optim import build_optimizer
+from runtime.pace import PaceWatch
 from runtime.testbed import LocalTestbed, Testbed
 from runtime.testbed.emulated import LEGACY_BURST_FLOOR_BYTES, burst_bytes
 
@@ -134,6 +138,7 @@ __all__ = [
 ]
 
 MiB = 1 << 20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -1632,21 +1637,37 @@ class ModelParts:
 
 
 def _model_parts(
-    scenario: Scenario, plan: CalibrationPlan, page_fault: float, log: Callable[[str], None]
+    scenario: Scenario,
+    plan: CalibrationPlan,
+    page_fault: float,
+    log: Callable[[str], None],
+    watch: PaceWatch | None = None,
 ) -> ModelParts:
     """The scenario model's forward and backward fits, the optimizer's cold fit after its idle wait and its warm
     curve on the compute grid's widths (:func:`measure_compute`, :func:`measure_optimizer_fit`,
-    :func:`measure_optimizer_curve`)."""
+    :func:`measure_optimizer_curve`); the ``model`` and ``optimizer`` parts of ``watch`` (:func:`_watched`)."""
     log(f"calibrate: scenario model ({scenario.model.kind}) and {scenario.training.optimizer} optimizer, alone")
-    forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
-    overhead = measure_step_overhead(scenario, plan.micro_batches)
+
+    def model() -> tuple[LinearTime, LinearTime, StepOverhead]:  # the model's fits and its per-step cost
+        forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+        return forward, backward, measure_step_overhead(scenario, plan.micro_batches)
+
+    forward, backward, overhead = _watched(watch, "model", model)
     log(f"calibrate: {overhead.seconds * 1e3:.2f} ms a step after the optimizer's step (median of {overhead.pairs} "
         f"pairs of CPU times {overhead.measured_s * 1e3:+.2f} ms, +-{overhead.half_width_s * 1e3:.2f}; wall "
         f"{overhead.wall_s * 1e3:+.2f} ms)")  # fmt: skip
     cache = last_level_cache_bytes()
     cold = cold_cache_bytes(cache)
-    optimizer, residual, curve = _optimizer_parts(scenario, plan, page_fault, cold, log)
+    optimizer, residual, curve = _watched(
+        watch, "optimizer", lambda: _optimizer_parts(scenario, plan, page_fault, cold, log)
+    )
     return ModelParts(forward, backward, optimizer, residual, curve, cache, cold, overhead)
+
+
+def _watched(watch: PaceWatch | None, part: str, run: Callable[[], T]) -> T:
+    """``run()`` as calibration part ``part`` of ``watch`` (bracketed by the reference kernel, timed again while the
+    host's pace moved: :meth:`runtime.pace.PaceWatch.part`), or alone without one."""
+    return run() if watch is None else watch.part(part, run)
 
 
 def _optimizer_parts(
@@ -1677,11 +1698,18 @@ def _curve_label(plan: CalibrationPlan) -> str:
 
 
 def calibrate_compute(
-    profile: HardwareProfile, scenario: Scenario, plan: CalibrationPlan, *, work_dir: Path, log: Callable[[str], None]
+    profile: HardwareProfile,
+    scenario: Scenario,
+    plan: CalibrationPlan,
+    *,
+    work_dir: Path,
+    log: Callable[[str], None],
+    watch: PaceWatch | None = None,
 ) -> HardwareProfile:
-    """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer."""
-    curve = calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log)
-    sweeps = _host_sweeps(plan, work_dir=work_dir / "compute", log=log)
+    """``profile`` plus the compute curve, the host model, the scenario model's own fit and the optimizer; with
+    ``watch``, each its part (``compute``, ``host``, ``model``, ``optimizer``: :func:`_watched`)."""
+    curve = _watched(watch, "compute", lambda: calibrate_compute_curve(plan, work_dir=work_dir / "compute", log=log))
+    sweeps = _watched(watch, "host", lambda: _host_sweeps(plan, work_dir=work_dir / "compute", log=log))
     cores = host_cores()
     shared = "job" if profile.meta.get("testbed") in ("emulated", "local") else "node"
     window = profile.meta.get("comm_cpu_per_byte_by_rate_s") or ()
@@ -1693,7 +1721,7 @@ def calibrate_compute(
         comm_cpu_per_byte_by_rate=tuple((float(r), float(k)) for r, k in window),
     )
     host, host_meta = _host_parts(host, sweeps, page_fault, cores, work_dir / "compute")
-    parts = _model_parts(scenario, plan, page_fault, log)
+    parts = _model_parts(scenario, plan, page_fault, log, watch)
     labels = (
         _curve_label(plan),
         f"host: {','.join(map(str, sorted(sweeps[0])))} processes computing, and stepping Adam, at once",
@@ -2035,6 +2063,7 @@ def calibrate(
     max_residual: float | None = None,
     rounds: int = REMEASURE_ROUNDS,
     bench: Callable[[int, int, Testbed, CalibrationPlan, Path], list[dict[str, Any]]] = run_bench,
+    pace: Callable[[], float] | None = None,
 ) -> tuple[HardwareProfile, list[dict[str, Any]]]:
     """Measure and fit the testbed's profile; also return the raw benchmark records.
 
@@ -2045,10 +2074,20 @@ def calibrate(
     profile kept anyway (a larger limit, a validation that uses it as it stands) has its links measured as well as
     the rounds allow (until stop 46 the rounds were skipped, and intra fits at 8.8–16.6 % never got one). Refusing
     a fit still above it is the caller's (:func:`dpsim.calibration.check_residuals`).
+
+    Each part (``links``, then ``compute``, ``host``, ``model``, ``optimizer``) is bracketed by the reference kernel
+    (``pace``, default :func:`runtime.pace.reference_kernel_s`; :class:`runtime.pace.PaceWatch`): with
+    ``max_residual``, a part during which the host's pace moved more than it is timed again, once
+    (:data:`runtime.pace.DRIFT_ATTEMPTS`); the series is ``meta.reference_pace``, and one still drifting is refused
+    by the same gate (:func:`dpsim.calibration.pace_problem`). The link rounds below are not bracketed.
     """
     work = work_dir or Path(tempfile.mkdtemp(prefix="dpsim-calibrate-"))
-    links, records = calibrate_links(scenario, plan, testbed, work_dir=work, log=log, bench=bench)
-    profile = calibrate_compute(links, scenario, plan, work_dir=work, log=log)
+    watch = PaceWatch(limit=max_residual, log=log, kernel=pace)
+    links, records = watch.part(
+        "links", lambda: calibrate_links(scenario, plan, testbed, work_dir=work, log=log, bench=bench)
+    )
+    profile = calibrate_compute(links, scenario, plan, work_dir=work, log=log, watch=watch)
+    profile = dataclasses.replace(profile, meta={**profile.meta, REFERENCE_PACE: watch.record()})
     if profile.host_model is not None:  # the links again, on the host's measured sharing (as the engines use it)
         profile = refit_links(profile, records, plan, testbed)
         for round_index in range(rounds if max_residual is not None else 0):
@@ -2223,16 +2262,20 @@ def _retimed(
     *,
     work: Path,
     log: Callable[[str], None],
+    watch: PaceWatch | None = None,
 ) -> tuple[HardwareProfile, HostModel, dict[str, Any]]:
-    """:func:`refresh`'s measurements: ``profile`` with ``parts`` timed again, its host model and its meta."""
+    """:func:`refresh`'s measurements: ``profile`` with ``parts`` timed again, its host model and its meta; each
+    measurement a part of ``watch`` as :func:`calibrate` names them (:func:`_watched`)."""
     host = profile.host_model
     assert host is not None
     new = profile
     meta: dict[str, Any] = dict(profile.meta)
     if "compute" in parts:
-        curve = calibrate_compute_curve(plan, work_dir=work, log=log)
+        curve = _watched(watch, "compute", lambda: calibrate_compute_curve(plan, work_dir=work, log=log))
         log(f"calibrate: scenario model ({scenario.model.kind}), alone")
-        forward, backward = measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+        forward, backward = _watched(
+            watch, "model", lambda: measure_compute(scenario, plan.micro_batches, plan.reps, plan.warmup)
+        )
         new = dataclasses.replace(new, compute_curve=curve, forward=forward, backward=backward)
         if profile.step_overhead_s is not None:  # measured with the model's fit: timed again with it
             overhead = measure_step_overhead(scenario, plan.micro_batches)
@@ -2240,12 +2283,14 @@ def _retimed(
             meta["step_overhead"] = overhead.meta()
     page_fault = _measured_page_fault(log) if "optimizer" in parts else host.page_fault_s
     if "host" in parts:
-        sweeps = _host_sweeps(plan, work_dir=work, log=log)
+        sweeps = _watched(watch, "host", lambda: _host_sweeps(plan, work_dir=work, log=log))
         host, host_meta = _host_parts(host, sweeps, page_fault, int(meta["cores"]), work)
         meta.update(host_meta)
     if "optimizer" in parts:
         cold = int(meta["optimizer_cold_bytes"])
-        optimizer, residual, optimizer_curve = _optimizer_parts(scenario, plan, page_fault, cold, log)
+        optimizer, residual, optimizer_curve = _watched(
+            watch, "optimizer", lambda: _optimizer_parts(scenario, plan, page_fault, cold, log)
+        )
         new = dataclasses.replace(new, optimizer=optimizer, optimizer_curve=optimizer_curve)
         meta["fit_residuals"] = {**meta.get("fit_residuals", {}), "optimizer": residual}
         host = dataclasses.replace(host, page_fault_s=page_fault)
@@ -2261,22 +2306,28 @@ def refresh(
     log: Callable[[str], None] = print,
     base: str = "",
     base_sha256: str = "",
+    pace: Callable[[], float] | None = None,
 ) -> HardwareProfile:
     """``profile`` with ``parts`` (:data:`REFRESH_PARTS`) timed again on this host by the procedure and settings that
     made them (:func:`refresh_plan`; :func:`refresh_problem` must be None), everything else kept: the links, and
     the parts not named. ``meta.refreshes`` gains one record: the parts, when (UTC), how long, and the base (what the
-    caller names it by, its ``name`` and, given, the first 16 hex digits of its file's SHA-256)."""
+    caller names it by, its ``name`` and, given, the first 16 hex digits of its file's SHA-256). Each measurement is
+    bracketed by the reference kernel (``pace``, as :func:`calibrate`'s; recorded, not timed again): its probes
+    replace the base's of the same parts in ``meta.reference_pace`` (:meth:`runtime.pace.PaceWatch.merged`)."""
     problem = refresh_problem(profile, scenario, parts)
     if problem is not None:
         raise ValueError(problem)
     plan = refresh_plan(profile)
     assert isinstance(plan, CalibrationPlan)
     started, start = time.time(), time.monotonic()
+    watch = PaceWatch(limit=None, log=log, kernel=pace)
     if work_dir is None:  # the curve's worker writes its points there: removed afterwards
         with tempfile.TemporaryDirectory(prefix="dpsim-refresh-") as tmp:
-            new, host, meta = _retimed(profile, scenario, parts, plan, work=Path(tmp) / "compute", log=log)
+            new, host, meta = _retimed(profile, scenario, parts, plan, work=Path(tmp) / "compute", log=log,
+                                       watch=watch)  # fmt: skip
     else:
-        new, host, meta = _retimed(profile, scenario, parts, plan, work=work_dir / "compute", log=log)
+        new, host, meta = _retimed(profile, scenario, parts, plan, work=work_dir / "compute", log=log, watch=watch)
+    meta[REFERENCE_PACE] = watch.merged(profile.meta)
     record = {
         "parts": [p for p in REFRESH_PARTS if p in parts],
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

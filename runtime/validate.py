@@ -57,6 +57,7 @@ from runtime.calibrate import calibrate as run_calibration
 from runtime.job import JobOptions, check_supported
 from runtime.launch import launch, signals_as_exceptions
 from runtime.measure import as_run, ran_autocast, ran_bucket_views, ran_ddp
+from runtime.pace import reference_kernel_s, run_pace_ratio, with_pace
 from runtime.train import make_testbed
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "congestion_control_mismatch",
     "mape",
     "measured_terms",
+    "pace_line",
     "plot_validation",
     "residual_lines",
     "validate",
@@ -358,11 +360,12 @@ def validate(
         for r in range(repeats):  # round robin: every repeat passes over all cases, so repeats span the session
             for index, case in enumerate(cases):
                 log(f"validate: {case.label} ({case.scenario.world_size} ranks), run {r + 1} of {repeats}")
-                measured_runs[index].append(
-                    measure(index, case, r) if measure is not None
-                    else _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s,
-                                  plan.tcp_cc)
-                )  # fmt: skip
+                if measure is not None:
+                    measured_runs[index].append(measure(index, case, r))
+                    continue
+                before = reference_kernel_s()  # the host's pace around the run: reported, never priced
+                run = _measure(case, testbed, options, work / "runs" / f"case{index}-run{r}", timeout_s, plan.tcp_cc)
+                measured_runs[index].append(with_pace(run, before, reference_kernel_s()))
         for index, case in enumerate(cases):
             runs = measured_runs[index]
             calibrated = calibrated_as_ran(case.scenario, runs, profile)
@@ -388,6 +391,7 @@ def validate(
                 "measured_step_min_s": min(steps),
                 "measured_step_max_s": max(steps),
                 "other_cores_max": _other_cores(runs),
+                "host_pace_vs_calibration": _median_finite([run_pace_ratio(run, fitted.meta) for run in runs]),
             }
             for name, result in predicted.items():
                 for field in COMPONENTS:
@@ -430,6 +434,7 @@ def validate(
         "calibration_configurations": list(fitted.calibrated_on),
         "held_out_cases": int((table["calibration_overlap"] == "none").sum()),
         "host_load": _host_load_summary(every_run),
+        "host_pace": _host_pace_summary(every_run, fitted.meta),
         "tcp_congestion_control": {"profile": fitted.meta.get("tcp_congestion_control"), "runs": ran_cc},
         "warnings": [mismatch] if mismatch else [],
     }
@@ -503,6 +508,33 @@ def _accepted_above_rule(profile: HardwareProfile) -> dict[str, float]:
     which the rule accepts: :func:`dpsim.calibration.within_scatter`)."""
     scatter = within_scatter(profile, MAX_RESIDUAL)
     return {k: v for k, v in residuals_above(profile, MAX_RESIDUAL).items() if k not in scatter}
+
+
+def _median_finite(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+def _host_pace_summary(runs: Sequence[StepResult], meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Over every run that recorded the reference kernel's time around it (``extra.reference_pace``, as the profile
+    of ``meta`` timed it): how many did, and the median, smallest and largest of its time then over its time while
+    the profile was calibrated (:func:`runtime.pace.run_pace_ratio`)."""
+    ratios = [r for r in (run_pace_ratio(run, meta) for run in runs) if math.isfinite(r)]
+    if not ratios:
+        return {"runs_recorded": 0}
+    return {"runs_recorded": len(ratios), "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
+def pace_line(summary: Mapping[str, Any]) -> str | None:
+    """What ``dpsim validate`` and ``benchmarks/validate_emulated.py`` print of the host's pace during the cases
+    against the calibration's (summary ``host_pace``), or None where no run recorded it against the profile's."""
+    pace = summary.get("host_pace") or {}
+    if not pace.get("runs_recorded"):
+        return None
+    return (f"host pace during the cases vs during calibration: {pace['median']:.2f} (range {pace['min']:.2f}-"
+            f"{pace['max']:.2f} over {pace['runs_recorded']} runs; the reference kernel's time around each run over "
+            "its time while the profile was calibrated, above 1: a slower host; a diagnostic, no prediction uses "
+            "it)")  # fmt: skip
 
 
 def _host_load_summary(runs: Sequence[StepResult]) -> dict[str, Any]:

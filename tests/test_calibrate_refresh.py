@@ -73,6 +73,7 @@ def stubbed(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return rc.StepOverhead(4e-4, 4e-4, 3e-3, 1e-4, {1: 4e-4, 2: 5e-4}, 18)
 
     monkeypatch.setattr(rc, "measure_step_overhead", step_overhead)
+    monkeypatch.setattr("runtime.pace.reference_kernel_s", lambda: 1e-3)  # a steady host (tests/test_pace.py)
     return seen
 
 
@@ -114,6 +115,40 @@ def test_a_refresh_of_the_compute_times_the_step_overhead_again_where_the_base_m
                      log=lambda m: None)  # fmt: skip
     assert stubbed["step_overhead"] == (1, 2)
     assert new.step_overhead_s == 4e-4 and new.meta["step_overhead"]["pairs"] == 18
+
+
+def test_a_refresh_brackets_its_parts_and_its_probes_replace_the_bases_of_those_parts(
+    tmp_path: Path, stubbed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop 54 (issue 10): a refresh times the reference kernel around the parts it times (compute: the curve and the
+    model's fit; optimizer), and those probes replace the base's of the same parts in meta.reference_pace, stamped
+    in seconds since the base's calibration started; the base's links probes stay. The CLI refuses a refreshed part
+    whose pace moved beyond --max-residual, the profile written."""
+    from runtime.pace import REFERENCE_KERNEL
+
+    def probe(part: str, at: str, t_s: float, kernel_s: float) -> dict[str, Any]:
+        return {"part": part, "attempt": 1, "at": at, "t_s": t_s, "kernel_s": kernel_s}
+
+    series = {"kernel": REFERENCE_KERNEL, "started_utc": "2026-12-07T21:20:17Z",
+              "probes": [probe("links", "before", 0.0, 2e-3), probe("links", "after", 300.0, 2e-3),
+                         probe("compute", "before", 300.5, 2e-3), probe("compute", "after", 360.0, 2e-3)]}  # fmt: skip
+    base = _base(reference_pace=series)
+    new = rc.refresh(base, load_scenario(_scenario(tmp_path)), work_dir=tmp_path, log=lambda m: None)
+    probes = new.meta["reference_pace"]["probes"]
+    assert [(p["part"], p["at"]) for p in probes] == [("links", "before"), ("links", "after"), ("compute", "before"),
+                                                      ("compute", "after"), ("model", "before"), ("model", "after"),
+                                                      ("optimizer", "before"), ("optimizer", "after")]  # fmt: skip
+    assert probes[:2] == series["probes"][:2] and all(p["kernel_s"] == 1e-3 for p in probes[2:])
+    assert all(p["t_s"] > 3600 for p in probes[2:])  # the refresh ran hours after the base's calibration began
+    assert new.meta["reference_pace"]["started_utc"] == series["started_utc"]
+    paces = iter([1e-3, 1e-3, 1e-3, 1.2e-3, 1e-3, 1e-3])  # the model's fit: 20 % apart
+    monkeypatch.setattr("runtime.pace.reference_kernel_s", lambda: next(paces))
+    based, out = tmp_path / "base.yaml", tmp_path / "new.yaml"
+    save_profile(base, based)
+    result = CliRunner().invoke(app, ["calibrate", str(_scenario(tmp_path)), "--refresh", str(based), "--out",
+                                      str(out)])  # fmt: skip
+    assert result.exit_code == 2 and out.is_file()
+    assert "refreshed fits (or host pace) above 5 %: pace.model 20.0 % (the profile was written" in result.output
 
 
 def test_a_refresh_of_the_host_refits_its_sweeps_and_keeps_the_links_and_page_fault(

@@ -15,6 +15,18 @@ from dpsim.errors import ScenarioError
 from dpsim.records import StepResult
 from runtime.validate import breakdown, build_cases, calibration_overlap, mape, measured_terms, plot_validation
 
+
+@pytest.fixture(autouse=True)
+def _steady_host_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's pace holds still in these tests (tests/test_pace.py moves it): the reference kernel around each
+    calibration part and run (runtime.pace) returns one time, so no part is timed again by chance of the host."""
+    import runtime.pace
+    import runtime.validate
+
+    monkeypatch.setattr(runtime.pace, "reference_kernel_s", lambda: 1e-3)
+    monkeypatch.setattr(runtime.validate, "reference_kernel_s", lambda: 1e-3)
+
+
 SCENARIO = """\
 name: tiny
 model: {kind: mlp, layers: 2, hidden: 32, parameters: 2112, flops_per_sample: 12672}
