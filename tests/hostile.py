@@ -6290,6 +6290,36 @@ def profile_step_overhead_values() -> Iterator[Case]:
                    strict_json=True)  # fmt: skip
 
 
+def profile_reference_pace_values() -> Iterator[Case]:
+    """Stop 54 (drift): a new profile field, ``meta.reference_pace`` (the host's pace before and after each calibration
+    part: the gate divides by its kernel times, validate compares runs with their median). Not a mapping, no kernel
+    text, probes not a list, a probe without its keys, and each probe key mistyped, NaN, infinite, negative, zero
+    where it divides, a denormal or an unknown ``at``: one line naming the field; a whole series, or none, runs."""
+    kind = "profile: meta.reference_pace values (stop 54)"
+    run = ["run", "{tmp}/s.yaml", "--set", "calibration.profile={tmp}/p.yaml", "--format", "json"]
+    scenario = _FRESH_SCENARIO.encode()
+    probe = {"part": "links", "attempt": 1, "at": "before", "t_s": 0.0, "kernel_s": 9.1e-4}
+    good = {"kernel": "k", "started_utc": "2026-12-08T00:30:00Z",
+            "probes": [probe, {**probe, "at": "after", "t_s": 300.0, "kernel_s": 9.3e-4}]}  # fmt: skip
+    whole = [(5, "meta.reference_pace"), ([good], "meta.reference_pace"),
+             ({"probes": []}, "meta.reference_pace.kernel"), ({**good, "kernel": 7}, "meta.reference_pace.kernel"),
+             ({**good, "started_utc": "\x1b[31m"}, "meta.reference_pace.started_utc"),
+             ({**good, "probes": "links"}, "meta.reference_pace.probes"),
+             ({**good, "probes": [probe, {"part": "links"}]}, "meta.reference_pace.probes[1]")]  # fmt: skip
+    bad = [("part", ""), ("part", "\x1b[31mlinks"), ("part", 3), ("attempt", True), ("attempt", 0), ("attempt", 2.5),
+           ("attempt", "1"), ("at", "during"), ("t_s", float("nan")), ("t_s", float("inf")), ("t_s", -1.0),
+           ("kernel_s", float("nan")), ("kernel_s", 0.0), ("kernel_s", -1e-3), ("kernel_s", "1 ms"),
+           ("kernel_s", 1e-320)]  # fmt: skip
+    for key, value in bad:
+        whole.append(({**good, "probes": [probe, {**probe, key: value}]}, f"meta.reference_pace.probes[1].{key}"))
+    for value, named in whole:
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(_at("meta.reference_pace", value))},
+                   expect_error=True, names=named)  # fmt: skip
+    for value in (good, None):
+        yield Case(kind, run, {"s.yaml": scenario, "p.yaml": _fresh_profile_edit(_at("meta.reference_pace", value))},
+                   accept=True, strict_json=True)  # fmt: skip
+
+
 _FRESH_PROFILE = ROOT / "benchmarks" / "results" / "validation-2026-12-07-g" / "all" / "profile.yaml"
 """Stop 52's calibration (fresh52's CAL1): compute curve, optimizer curve, host model with the optimizer's slowdowns."""
 _FRESH_SCENARIO = """\
@@ -6411,6 +6441,8 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     profile_sections_unknown_keys, runtime_fp8_without_its_option,
     # stop 54 (calib): a new profile field
     profile_step_overhead_values,
+    # stop 54 (drift): a new profile field
+    profile_reference_pace_values,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
