@@ -513,9 +513,25 @@ def _optimizer_step_time(
     backward: Callable[[], object] | None = None,
     idle_s: float = 0.0,
 ) -> float:
-    """Median ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters, each step
-    prepared untimed as training prepares it (:func:`optimizer_training_step`: the gradients written afresh, by
-    ``backward`` where given, then ``evict``, then ``idle_s`` asleep).
+    """The median of :func:`_optimizer_step_times`."""
+    return statistics.median(
+        _optimizer_step_times(scenario, module, reps, warmup, page_fault_s, evict, backward, idle_s)
+    )
+
+
+def _optimizer_step_times(
+    scenario: Scenario,
+    module: torch.nn.Module,
+    reps: int,
+    warmup: int,
+    page_fault_s: float = 0.0,
+    evict: Callable[[], object] = lambda: None,
+    backward: Callable[[], object] | None = None,
+    idle_s: float = 0.0,
+) -> list[float]:
+    """``reps`` timed ``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer over ``module``'s parameters,
+    each step prepared untimed as training prepares it (:func:`optimizer_training_step`: the gradients written
+    afresh, by ``backward`` where given, then ``evict``, then ``idle_s`` asleep).
 
     Each step is timed on the thread's CPU clock (``time.thread_time``: the step's own work, not the time other work
     on the host's cores keeps it waiting), and its minor page faults (Adam's temporaries that glibc maps afresh, or
@@ -537,7 +553,7 @@ def _optimizer_step_time(
         step()
         cpu, faults = time.thread_time() - start, _minor_faults() - f0
         times.append(fault_free_time(cpu, faults, page_fault_s))
-    return statistics.median(times)
+    return times
 
 
 def optimizer_training_step(
@@ -718,8 +734,13 @@ def measure_optimizer_fit(
     log: Callable[[str], None] | None = None,
     cold_bytes: int | None = None,
     idle_s: float = OPTIMIZER_IDLE_S,
+    samples: dict[int, list[float]] | None = None,
 ) -> tuple[LinearTime, float]:
     """``optimizer.step()`` + ``zero_grad`` of the scenario's optimizer on ``sizes`` parameters, cold: fit and residual.
+
+    ``samples``, where given, holds each size's timed steps of earlier rounds (:func:`remeasure_optimizer`; ``{}``
+    for none): this round's are appended to it, and each size's time is the median over all of them (pooled, as a
+    link's points measured again are, not this round's alone).
 
     In training the step follows the gradient synchronisation, during which the other ranks, the
     backend's threads and the kernel's network work ran on the same cores, so its parameters, gradients
@@ -754,8 +775,12 @@ def measure_optimizer_fit(
     try:
         keep_heap()
         evict = _cache_evictor(cold_bytes)
-        times = [_optimizer_step_time(scenario, optimizer_fit_module(size), reps, warmup, page_fault_s, evict,
-                                      idle_s=idle_s) for size in sizes]  # fmt: skip
+        pooled = samples if samples is not None else {}
+        for size in sizes:
+            timed = _optimizer_step_times(scenario, optimizer_fit_module(size), reps, warmup, page_fault_s, evict,
+                                          idle_s=idle_s)  # fmt: skip
+            pooled[int(size)] = [*pooled.get(int(size), []), *timed]
+        times = [statistics.median(pooled[int(size)]) for size in sizes]
         if min(times) > 0:
             fit = fit_linear_time(sizes, times, relative=True)  # least squares in the residual's own (relative) error
             residual = max(abs(fit(x) - y) / y for x, y in zip(sizes, times, strict=True))
@@ -765,8 +790,8 @@ def measure_optimizer_fit(
             where = f"after writing {cold_bytes / MiB:g} MiB (cold)" if cold_bytes > 0 else "back to back (warm)"
             where += f" and {idle_s:g} s idle" if idle_s > 0 else ""
             log(f"calibrate: optimizer step alone, fault-free, {where}: " + ", ".join(
-                f"{x} parameters {1e3 * y:.3f} ms ({1e9 * y / x:.2f} ns each; fit {1e3 * fit(x):.3f} ms)"
-                for x, y in zip(sizes, times, strict=True)))  # fmt: skip
+                f"{x} parameters {1e3 * y:.3f} ms ({1e9 * y / x:.2f} ns each, median of {len(pooled[int(x)])} steps; "
+                f"fit {1e3 * fit(x):.3f} ms)" for x, y in zip(sizes, times, strict=True)))  # fmt: skip
         return fit, float(residual)
     finally:
         torch.set_num_threads(threads)
@@ -1634,6 +1659,8 @@ class ModelParts:
     cache_bytes: int | None
     cold_bytes: int
     step_overhead: StepOverhead | None = None
+    optimizer_samples: dict[int, list[float]] = field(default_factory=dict)
+    """The optimizer fit's timed steps by size (``meta.optimizer_fit_samples``)."""
 
 
 def _model_parts(
@@ -1658,10 +1685,10 @@ def _model_parts(
         f"{overhead.wall_s * 1e3:+.2f} ms)")  # fmt: skip
     cache = last_level_cache_bytes()
     cold = cold_cache_bytes(cache)
-    optimizer, residual, curve = _watched(
+    optimizer, residual, curve, samples = _watched(
         watch, "optimizer", lambda: _optimizer_parts(scenario, plan, page_fault, cold, log)
     )
-    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold, overhead)
+    return ModelParts(forward, backward, optimizer, residual, curve, cache, cold, overhead, samples)
 
 
 def _watched(watch: PaceWatch | None, part: str, run: Callable[[], T]) -> T:
@@ -1672,13 +1699,16 @@ def _watched(watch: PaceWatch | None, part: str, run: Callable[[], T]) -> T:
 
 def _optimizer_parts(
     scenario: Scenario, plan: CalibrationPlan, page_fault: float, cold: int, log: Callable[[str], None]
-) -> tuple[LinearTime, float, tuple[tuple[int, float], ...]]:
-    """The optimizer's cold fit after its idle wait (evicting ``cold`` bytes before each step) with its residual, and
-    its warm curve on the compute grid's widths: what :func:`calibrate_compute` and a refresh's ``optimizer`` part
+) -> tuple[LinearTime, float, tuple[tuple[int, float], ...], dict[int, list[float]]]:
+    """The optimizer's cold fit after its idle wait (evicting ``cold`` bytes before each step) with its residual, its
+    warm curve on the compute grid's widths, and the fit's timed steps by size (``meta.optimizer_fit_samples``, which
+    :func:`remeasure_optimizer` pools): what :func:`calibrate_compute` and a refresh's ``optimizer`` part
     (:func:`refresh`) time alike."""
-    optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold)
+    samples: dict[int, list[float]] = {}
+    optimizer, residual = measure_optimizer_fit(scenario, page_fault_s=page_fault, log=log, cold_bytes=cold,
+                                                samples=samples)  # fmt: skip
     curve = measure_optimizer_curve(scenario, plan.curve_hiddens, plan.curve_layers, page_fault_s=page_fault)
-    return optimizer, residual, curve
+    return optimizer, residual, curve, samples
 
 
 def _measured_page_fault(log: Callable[[str], None]) -> float:
@@ -1742,6 +1772,7 @@ def calibrate_compute(
         "host_optimizer_faults_per_step": host_meta["host_optimizer_faults_per_step"],
         **({"step_overhead": parts.step_overhead.meta()} if parts.step_overhead is not None else {}),
         "fit_residuals": {**profile.meta.get("fit_residuals", {}), "optimizer": parts.optimizer_residual},
+        "optimizer_fit_samples": parts.optimizer_samples,
         "scenario_hash": scenario.scenario_hash(),
         "plan": {
             "ranks": list(plan.ranks), "sizes": list(plan.sizes), "intra_sizes": list(plan.intra_sizes),
@@ -1783,21 +1814,42 @@ def remeasure_optimizer(
     """``profile`` with its optimizer fit measured again (:func:`measure_optimizer_fit`: the same sizes, eviction
     (``meta.optimizer_cold_bytes``) and idle wait, faults at ``host_model.page_fault``) with ``2^(round + 1)`` times
     :data:`OPTIMIZER_REPS` steps a size, as a link fit's bandwidth points are measured again
-    (:func:`remeasure_links`): each size's median over more steps, so a few slow ones move it less. The new fit and
-    its residual replace the old (the fit keeps no points to pool). Until stop 52 the optimizer fit was never measured
-    again and one above the limit refused the profile on its first try (stop 51: 18.4 %)."""
+    (:func:`remeasure_links`), pooled with the earlier rounds' steps (``meta.optimizer_fit_samples``, stop 54): each
+    size's median over every step timed, so a few slow ones move it less; the fit over those medians and its residual
+    replace the old. A profile without the earlier steps (written before stop 54) pools nothing. Until stop 52 the
+    optimizer fit was never measured again and one above the limit refused the profile on its first try (stop 51:
+    18.4 %); until stop 54 each round's fit replaced the earlier ones', its steps dropped."""
     scale = 2 ** (round_index + 1)
     residual = profile.residuals()["optimizer"]
     log(f"calibrate: fit residual above {100 * limit:g} %: optimizer {100 * residual:.1f} %; timing its steps again, "
         f"{scale * OPTIMIZER_REPS} a size (round {round_index + 1} of {rounds})")  # fmt: skip
     host = profile.host_model
     cold = profile.meta.get("optimizer_cold_bytes")
+    samples = _fit_samples(profile.meta.get("optimizer_fit_samples"))
     fit, residual = measure_optimizer_fit(
         scenario, reps=scale * OPTIMIZER_REPS, page_fault_s=host.page_fault_s if host is not None else 0.0, log=log,
-        cold_bytes=int(cold) if cold is not None else None,
+        cold_bytes=int(cold) if cold is not None else None, samples=samples,
     )  # fmt: skip
     residuals = {**profile.meta.get("fit_residuals", {}), "optimizer": residual}
-    return dataclasses.replace(profile, optimizer=fit, meta={**profile.meta, "fit_residuals": residuals})
+    meta = {**profile.meta, "fit_residuals": residuals, "optimizer_fit_samples": samples}
+    return dataclasses.replace(profile, optimizer=fit, meta=meta)
+
+
+def _fit_samples(recorded: Any) -> dict[int, list[float]]:
+    """``meta.optimizer_fit_samples`` as :func:`measure_optimizer_fit` pools them: {size: [seconds]} (a copy), or
+    {} where the profile has none or another shape (a hand-edited or older profile: nothing is pooled)."""
+    if not isinstance(recorded, Mapping):
+        return {}
+    out: dict[int, list[float]] = {}
+    for size, times in recorded.items():
+        if not (isinstance(times, list) and all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                                and math.isfinite(t) and t >= 0 for t in times)):  # fmt: skip
+            return {}
+        try:
+            out[int(size)] = [float(t) for t in times]
+        except (TypeError, ValueError):
+            return {}
+    return out
 
 
 def remeasure_links(
@@ -2288,11 +2340,12 @@ def _retimed(
         meta.update(host_meta)
     if "optimizer" in parts:
         cold = int(meta["optimizer_cold_bytes"])
-        optimizer, residual, optimizer_curve = _watched(
+        optimizer, residual, optimizer_curve, samples = _watched(
             watch, "optimizer", lambda: _optimizer_parts(scenario, plan, page_fault, cold, log)
         )
         new = dataclasses.replace(new, optimizer=optimizer, optimizer_curve=optimizer_curve)
         meta["fit_residuals"] = {**meta.get("fit_residuals", {}), "optimizer": residual}
+        meta["optimizer_fit_samples"] = samples
         host = dataclasses.replace(host, page_fault_s=page_fault)
     return new, host, meta
 

@@ -1228,13 +1228,31 @@ def test_an_optimizer_step_left_at_zero_by_its_page_faults_is_a_failed_fit_not_a
     import runtime.calibrate as rc
     from dpsim.calibration import fit_linear_time
 
-    times = iter([0.0, 0.004, 0.016])
-    monkeypatch.setattr(rc, "_optimizer_step_time", lambda *a, **k: next(times))
+    times = iter([[0.0], [0.004], [0.016]])
+    monkeypatch.setattr(rc, "_optimizer_step_times", lambda *a, **k: next(times))
     scenario = load_scenario(overrides=["training.optimizer=adam"])
     fit, residual = rc.measure_optimizer_fit(scenario, sizes=(1 << 20, 1 << 22, 1 << 24), cold_bytes=0)
     assert residual == math.inf and fit.per_unit_s >= 0 and fit.fixed_s >= 0
     with pytest.raises(ValueError, match="every time > 0"):
         fit_linear_time([1.0, 4.0], [0.0, 1.0], relative=True)
+
+
+def test_the_optimizer_fit_pools_the_steps_of_earlier_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop 54: a round of the optimizer fit given earlier rounds' steps (``samples``) appends its own and fits each
+    size's median over all of them (worked by hand: 1 M parameters, four earlier steps of 9 s and three now of 1 s ->
+    median 9 s, not this round's 1 s; 4 M, three of 36 s -> 36 s; the line through them is 9 s per 2^20, no fixed
+    cost)."""
+    pytest.importorskip("torch")
+    import runtime.calibrate as rc
+
+    times = iter([[1.0, 1.0, 1.0], [36.0, 36.0, 36.0]])
+    monkeypatch.setattr(rc, "_optimizer_step_times", lambda *a, **k: next(times))
+    scenario = load_scenario(overrides=["training.optimizer=adam"])
+    samples = {1 << 20: [9.0] * 4}
+    fit, residual = rc.measure_optimizer_fit(scenario, sizes=(1 << 20, 1 << 22), cold_bytes=0, samples=samples)
+    assert samples == {1 << 20: [9.0] * 4 + [1.0] * 3, 1 << 22: [36.0] * 3}
+    assert fit.per_unit_s == pytest.approx(9.0 / (1 << 20), rel=1e-9)
+    assert fit.fixed_s == pytest.approx(0.0, abs=1e-9) and residual == pytest.approx(0.0, abs=1e-9)
 
 
 def test_a_link_residual_above_five_percent_names_its_worst_point_and_whether_more_repetitions_can_help(

@@ -211,7 +211,7 @@ def test_calibrate_compute_brackets_compute_host_model_and_optimizer_each_as_a_p
     monkeypatch.setattr(rc, "measure_compute", doing("model", (line, line)))
     overhead = rc.StepOverhead(4e-4, 4e-4, 3e-3, 1e-4, {1: 4e-4}, 18)
     monkeypatch.setattr(rc, "measure_step_overhead", doing("step overhead", overhead))
-    monkeypatch.setattr(rc, "_optimizer_parts", doing("optimizer", (line, 0.01, ())))
+    monkeypatch.setattr(rc, "_optimizer_parts", doing("optimizer", (line, 0.01, (), {1 << 20: [1e-3]})))
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO)
     watch = PaceWatch(limit=0.05, log=lambda line: None,
@@ -223,6 +223,7 @@ def test_calibrate_compute_brackets_compute_host_model_and_optimizer_each_as_a_p
     assert [p["part"] for p in watch.probes[::2]] == ["compute", "host", "host", "model", "optimizer"]
     assert watch.drift() == {"compute": 0.0, "host": 0.0, "model": 0.0, "optimizer": 0.0}
     assert profile.compute_curve == curve
+    assert profile.meta["optimizer_fit_samples"] == {1 << 20: [1e-3]}  # the fit's steps, for a re-measure to pool
 
 
 def _run(pace: object | None = None, step: float = 0.1) -> StepResult:

@@ -413,7 +413,8 @@ def test_calibration_times_an_optimizer_fit_above_the_limit_again_with_more_step
     """Stop 52 (issue 10): an optimizer fit above the limit is timed again, as a link fit's points are, with 2x then 4x
     its steps a size (10, 20), its new fit and residual replacing the old; one that comes back within the limit ends
     the rounds and passes calibrate's rule, one still above it after two rounds is refused by name (stop 51's 18.4 %
-    refused the profile on its first try)."""
+    refused the profile on its first try). Stop 54: each round pools its steps with the earlier rounds'
+    (``meta.optimizer_fit_samples``): the fit is asked with the steps timed so far and the profile keeps them all."""
     import dataclasses
 
     import runtime.calibrate as rc
@@ -423,8 +424,11 @@ def test_calibration_times_an_optimizer_fit_above_the_limit_again_with_more_step
     host = dataclasses.replace(HostModel(2.0), page_fault_s=1.5e-6)
     first = LinearTime(39.5e-3, 14.1e-9)  # stop 51's refused fit
 
+    first_steps = {1 << 20: [1.0] * 5, 1 << 22: [2.0] * 5}  # the first fit's 5 steps a size (made up)
+
     def compute(links: Any, *a: Any, **k: Any) -> Any:
-        meta = {**links.meta, "optimizer_cold_bytes": 1 << 12, "fit_residuals": {"optimizer": 0.184}}
+        meta = {**links.meta, "optimizer_cold_bytes": 1 << 12, "fit_residuals": {"optimizer": 0.184},
+                "optimizer_fit_samples": {size: list(v) for size, v in first_steps.items()}}  # fmt: skip
         return dataclasses.replace(links, host_model=host, optimizer=first, meta=meta)
 
     monkeypatch.setattr(rc, "calibrate_compute", compute)
@@ -442,10 +446,17 @@ def test_calibration_times_an_optimizer_fit_above_the_limit_again_with_more_step
         return out
 
     timed: list[tuple[int, float, int | None]] = []
+    pooled: list[dict[int, int]] = []  # the steps a size each round was given to pool with
     answers = iter([(LinearTime(1e-3, 4.5e-9), 0.02)])
 
-    def fit(scenario: Any, *, reps: int, page_fault_s: float, log: Any, cold_bytes: int | None) -> Any:
+    def fit(
+        scenario: Any, *, reps: int, page_fault_s: float, log: Any, cold_bytes: int | None,
+        samples: dict[int, list[float]],
+    ) -> Any:  # fmt: skip
         timed.append((reps, page_fault_s, cold_bytes))
+        pooled.append({size: len(v) for size, v in samples.items()})
+        for size in first_steps:  # as measure_optimizer_fit appends this round's steps
+            samples[size] = [*samples[size], *[3.0] * reps]
         return next(answers)
 
     monkeypatch.setattr(rc, "measure_optimizer_fit", fit)
@@ -460,13 +471,17 @@ def test_calibration_times_an_optimizer_fit_above_the_limit_again_with_more_step
     assert timed == [(10, 1.5e-6, 1 << 12)]  # one round: the profile's eviction and fault price, 2x the steps
     assert passed.optimizer == LinearTime(1e-3, 4.5e-9) and passed.residuals()["optimizer"] == 0.02
     assert passed.meta["remeasured_rounds"] == 1
+    assert pooled == [{1 << 20: 5, 1 << 22: 5}]  # the first fit's steps, pooled
+    assert {size: len(v) for size, v in passed.meta["optimizer_fit_samples"].items()} == {1 << 20: 15, 1 << 22: 15}
     assert "optimizer 18.4 %; timing its steps again, 10 a size (round 1 of 2)" in "\n".join(lines)
     check_residuals(passed)  # within the limit now
     timed.clear()
+    pooled.clear()
     answers = iter([(LinearTime(30e-3, 14e-9), 0.17), (LinearTime(35e-3, 14e-9), 0.12)])
     refused, _ = rc.calibrate(scenario, plan, "local", work_dir=tmp_path / "b", log=lambda line: None,
                               max_residual=0.05, bench=bench)  # fmt: skip
     assert [t[0] for t in timed] == [10, 20] and refused.meta["remeasured_rounds"] == 2
+    assert pooled == [{1 << 20: 5, 1 << 22: 5}, {1 << 20: 15, 1 << 22: 15}]  # round 2 pools rounds 0 and 1
     assert refused.residuals()["optimizer"] == 0.12
     with pytest.raises(CalibrationError, match=r"optimizer 12\.0 %"):
         check_residuals(refused)
