@@ -4,7 +4,7 @@
 # registered commit. Run as root from the repository root of a second checkout (detached at main's head when the block
 # starts), from a copy of this file outside the checkout, D a private folder until every step has run:
 #   WINDOW_END=01:14:00 D=<private folder> PY=<python> FALLBACK=<sha> PROBE_ROOT=<checkout> READY_FILE=<file> \
-#     QUIET_FILE=<file> nohup setsid bash block.sh
+#     QUIET_FILE=<file> [CAL3_SHA=<sha>] nohup setsid bash block.sh
 # In order, each step bounded by WINDOW_END (HH:MM:SS UTC):
 #   0. the drift probe (runtime.calibrate.measure_optimizer_fit with the calibration's settings, ~12 s), run from
 #      PROBE_ROOT (a checkout of this folder's commit: the same kernel as stops 52-53 whatever main holds);
@@ -16,8 +16,9 @@
 #      chunk), a probe after each;
 #   3. CAL2, a second defaults calibration (the same command), if CAL1's own time + 60 s remain; then a probe;
 #   4. CAL3, a defaults calibration at the commit READY_FILE registers as "HH:MM REGISTERED-CAL calib <sha>" before
-#      00:28 (from a checkout detached at it, made when the block starts, before anything is timed), if the longer of
-#      CAL1's and CAL2's times + 60 s remain; then a probe (the last).
+#      00:28, or at CAL3_SHA where given (stop 54: the coordinator named drift's fc432c10 at 00:25, calib's commit
+#      having landed on main), from a checkout detached at it, made when the block starts, before anything is timed,
+#      if the longer of CAL1's and CAL2's times + 60 s remain; then a probe (the last).
 # Throughout: a load sampler every 15 s (sampler.log), `ip netns list` before and after (before.txt, netns-after.txt),
 # network namespaces under the emu- prefix. At the end (or at WINDOW_END) the quiet file (QUIET_FILE) is removed and
 # READY_FILE gets the line "HH:MM emu QUIET released".
@@ -100,8 +101,8 @@ fi
 CASES=${CASES:-benchmarks/results/validation-2026-12-08-a/cases.txt}  # ranks, step (s) a line
 [ -f "$CASES" ] || CASES=$PROBE_ROOT/benchmarks/results/validation-2026-12-08-a/cases.txt
 # CAL3's commit: the last "HH:MM REGISTERED-CAL calib <sha>" line written before 00:28 (23:xx is the evening before)
-CAL3_SHA=$(awk '$2 == "REGISTERED-CAL" && $3 == "calib" && ($1 ~ /^23:/ || $1 < "00:28") { s = $4 } END { print s }' \
-  "${READY_FILE:-/dev/null}")
+CAL3_SHA=${CAL3_SHA:-$(awk '$2 == "REGISTERED-CAL" && $3 == "calib" && ($1 ~ /^23:/ || $1 < "00:28") { s = $4 } END { print s }' \
+  "${READY_FILE:-/dev/null}")}
 CAL3_ROOT=${CAL3_ROOT:-$D/cal3-checkout}
 if [ -n "$CAL3_SHA" ]; then
   git worktree add -q --detach "$CAL3_ROOT" "$CAL3_SHA" 2>> "$D/block.log" || CAL3_SHA=

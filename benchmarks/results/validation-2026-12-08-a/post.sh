@@ -75,5 +75,5 @@ $PY benchmarks/results/validation-2026-12-07-d/terms.py $H/all/reuse/validation.
 $PY $F/errs.py $H/all/runs.jsonl h-cal2=$H/preprice-h-cal2.txt g-cal1=$H/preprice-g-cal1.txt > $H/errs.txt
 $PY $F/lags.py $H/all/runs.jsonl > $H/lags.txt
 $PY $E/calibs.py $cals > $H/calibs.txt 2>&1
-grep -h '^[0-9:]* probe-' $H/block.log | cut -d';' -f1 > $H/probes.txt
+grep -h '^[0-9:]* probe-' $H/block.log | sed -E 's/;  +[0-9:]+ up .*$//' > $H/probes.txt
 cat $H/probes.txt $H/errs.txt $H/terms.txt
