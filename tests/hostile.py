@@ -6377,9 +6377,10 @@ def sweep_sets_the_grid_replaces() -> Iterator[Case]:
 def outputs_read_only_and_validate_cases_past_the_host() -> Iterator[Case]:
     """Round 36 (stop 54). An output path that is a read-only file (mode 444) was replaced whole, its mode with it:
     the atomic rename needs only the folder's permission (``sweep --out``, ``collective --plot``, ``plan --out``,
-    ``run --trace``): refused now, naming the option, the file left as it was. And ``dpsim validate --case
-    cluster.nodes=100`` on the local testbed started 200 rank processes (``python -m runtime`` refused past 4 a CPU
-    core; validate checked only ``--calibrate-ranks``): refused before anything is calibrated or measured."""
+    ``run --trace``; ``python -m runtime --out`` appended to it): refused now, naming the option, the file left as it
+    was. And ``dpsim validate --case cluster.nodes=100`` on the local testbed started 200 rank processes (``python -m
+    runtime`` refused past 4 a CPU core; validate checked only ``--calibrate-ranks``): refused before anything is
+    calibrated or measured."""
     kind = "read-only outputs, validate cases past the host (round 36)"
     files = {"s.yaml": SMALL.encode(), "ro.csv": b"<read-only file>", "ro.png": b"<read-only file>",
              "ro.json": b"<read-only file>"}  # fmt: skip
@@ -6395,6 +6396,9 @@ def outputs_read_only_and_validate_cases_past_the_host() -> Iterator[Case]:
 
     if importlib.util.find_spec("torch") is None:  # validate needs the runtime (dpsim[runtime])
         return
+    # python -m runtime appends its record to --out: a read-only file was appended to (as root) after the run
+    yield Case(kind, [str(CPU_SCENARIO), "--steps", "1", "--warmup-steps", "0", "--out", "{tmp}/ro.json"], files,
+               expect_error=True, names="--out: cannot write", program="runtime")  # fmt: skip
     validate = ["validate", str(CPU_SCENARIO), "--out-dir", "{tmp}/v"]
     for extra in (["--case", "cluster.nodes=100", "--profile", str(_FRESH_PROFILE)], ["--vary", "cluster.nodes=1,64"]):
         yield Case(kind, [*validate, *extra], expect_error=True, names="cluster: nodes=", outputs=("{tmp}/v",))
