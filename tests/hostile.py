@@ -6404,6 +6404,19 @@ def outputs_read_only_and_validate_cases_past_the_host() -> Iterator[Case]:
         yield Case(kind, [*validate, *extra], expect_error=True, names="cluster: nodes=", outputs=("{tmp}/v",))
 
 
+def options_read_by_nothing_and_work_summed() -> Iterator[Case]:
+    """Round 36 (stop 54). ``calibrate --testbed emulated --link-class intra --rates R``: the rates shape the links
+    between the emulated nodes, and the intra class runs on one node (its ranks over loopback), so they were read by
+    nothing but the profile's ``meta`` (as ``--rates`` on the local testbed was, refused since round 28): refused now
+    before anything is measured, naming ``--rates``."""
+    kind = "options read by nothing, work summed (round 36)"
+    files = {"s.yaml": SMALL.encode()}
+    for classes in (["--link-class", "intra"], ["--link-class=intra"]):
+        yield Case(kind, ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--testbed", "emulated", *classes,
+                          "--rates", "1 Gbit/s"], files, expect_error=True, names="--rates",
+                   outputs=("{tmp}/p.yaml",))  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6484,6 +6497,7 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     # round 36 (stop 54): units past the range's ends, a sweep's replaced --set listed, read-only outputs, validate's
     # cases past the host's processes
     units_past_the_range_ends, sweep_sets_the_grid_replaces, outputs_read_only_and_validate_cases_past_the_host,
+    options_read_by_nothing_and_work_summed,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
