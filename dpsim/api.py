@@ -108,6 +108,14 @@ class _Base:
         parsed = [parse_override(o) if isinstance(o, str) else o for o in overrides]
         refuse_overlapping_sets(parsed)
         named = [(p, v) for p, v in parsed if not any(p == u or p.startswith(u + ".") for u in varied)]
+        self.replaced = {
+            p: f"set by --set, replaced at every grid point by --vary {u}"
+            for p, _ in parsed
+            for u in varied
+            if p == u or p.startswith(u + ".")
+        }
+        """Each ``--set`` path a ``--vary`` path replaces (itself or a section holding it): it shapes only the base
+        scenario, and every row lists it in ``ignored_fields`` (round 36: accepted and read by nothing, unlisted)."""
         read = self.data
         self.data = named_after_overrides(self.apply(self.data, parsed), named)
         self.overridden = [path for path, _ in parsed]
@@ -265,7 +273,11 @@ class _PointRunner:
     def __call__(self, point: Mapping[str, Any]) -> dict[str, Any]:
         if self._fn is None:
             self._fn = engine_function(self.engine, self.fidelity, self.allow_long)
-        return {**point, **self._fn(self.scenario(point)).flat()}
+        row = {**point, **self._fn(self.scenario(point)).flat()}
+        if self.base.replaced:  # a --set that no grid point reads (the --vary value replaced it)
+            text = "; ".join(f"{path}: {why}" for path, why in self.base.replaced.items())
+            row["ignored_fields"] = f"{row['ignored_fields']}; {text}" if row.get("ignored_fields") else text
+        return row
 
 
 def _where(point: Mapping[str, Any]) -> str:

@@ -275,6 +275,9 @@ _NEEDS: dict[str, tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], bool],
          "sets what is measured: --from-nccl-tests / --from-trace fit files and measure nothing"),
         (("--rates",), lambda given: given.get("--testbed") == "emulated",
          "shapes the emulated testbed's links: only with --testbed emulated (local ranks talk over loopback)"),
+        (("--rates",), lambda given: "inter" in [c.strip() for c in given.get("--link-class", "inter").split(",")],
+         "shapes the links between the emulated nodes: only with the inter class (--link-class intra runs on one "
+         "node, whose ranks talk over loopback)"),  # round 36: recorded in the profile's meta, read by nothing
         _TCP_CC_NEEDS_EMULATED,
     ),
     "validate": (

@@ -772,6 +772,10 @@ def validate(
             raise fail(exc.field, f"{c.label}: {exc.message}") from None
         except ValueError as exc:
             raise fail("communication.algorithm", f"{c.label}: {str(exc).split(': ', 1)[-1]}") from None
+        local = _local_ranks()  # round 36: a case of 200 ranks started 200 processes here (python -m runtime refused)
+        if local is not None and c.scenario.world_size > local:
+            raise fail("cluster", f"{c.label}: {c.scenario.world_size:,} ranks would each be a process on this "
+                       f"machine (at most {local:,}: 4 per CPU core); run under torchrun for more")  # fmt: skip
     check_choice("--device", device, ("cpu", "cuda"))  # the options, before the folder is made (it was left empty)
     check_nccl_options(device, nccl_pin, nccl_debug)
     if not _under_torchrun():

@@ -10,7 +10,8 @@ silently replace the link by a regular file (the file it pointed to left stale),
 it would write somewhere the command line does not name: in a shared folder a planted
 ``out.csv -> ~/.bashrc`` would be overwritten. The error names the link and its target, so a user
 who meant the target passes it. A path that exists and is not a regular file (a device, a FIFO, a
-socket) is refused too: renaming onto ``/dev/null`` as root would replace the device.
+socket) is refused too: renaming onto ``/dev/null`` as root would replace the device. So is a read-only file (no
+write permission for anyone, or none for this user): the rename needs only the folder's, and replaced it whole.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ OUTPUT_SOURCE = "<command line>"
 
 
 def refuse_link(path: str | Path, field: str) -> None:
-    """Raise a one-line :class:`ScenarioError` naming ``field`` if ``path`` is a link or not a regular file."""
+    """Raise a one-line :class:`ScenarioError` naming ``field`` if ``path`` is a link, not a regular file, or a
+    read-only one."""
     path = Path(path)
     if path.is_symlink():
         target = os.readlink(path)
@@ -41,6 +43,11 @@ def refuse_link(path: str | Path, field: str) -> None:
         )
     if path.exists() and not path.is_file() and not path.is_dir():
         raise ScenarioError(field, f"cannot write {str(path)!r}: not a regular file", OUTPUT_SOURCE)
+    if path.is_file() and not (path.stat().st_mode & 0o222 and os.access(path, os.W_OK)):
+        # round 36: the rename replaced a read-only file (mode 444) whole, as its owner or root, without a word
+        raise ScenarioError(
+            field, f"cannot write {str(path)!r}: it is read-only (make it writable, or write elsewhere)", OUTPUT_SOURCE
+        )
 
 
 @contextmanager

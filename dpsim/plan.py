@@ -25,7 +25,7 @@ import functools
 import math
 import time
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -1517,6 +1517,27 @@ class _SimCheck:
         return api.run(scenario_for(self.request, row), engine="sim").step_time_s
 
 
+def _check_simulate_cost(request: PlanRequest, rows: list[dict[str, Any]]) -> None:
+    """Refuse the simulator's re-check of ``rows`` past the cost guard's limits in all (``budget.check_total``, as a
+    sweep's simulated points are), unless ``--allow-long``. Each simulation is held to the simulator's limit when it
+    runs (one past it is noted, not run), but their sum was never checked: ``--simulate 500 --top 500`` ran 500 of
+    them one after another (round 36). A configuration that cannot be built, or is past the limits alone, is left
+    out: it is noted when it runs."""
+    from dpsim.sim import budget
+
+    def built() -> Iterator[tuple[str, Scenario]]:
+        for i, row in enumerate(rows):
+            try:
+                yield f"rank {i + 1}", scenario_for(request, row)
+            except ScenarioError:
+                continue
+
+    budget.check_total(
+        built(), "the plan's --simulate", request.allow_long, engine="sim", checked_when_run=True,
+        fewer="simulate fewer configurations (--simulate)",
+    )  # fmt: skip
+
+
 def _simulate(
     request: PlanRequest,
     ranked: pd.DataFrame,
@@ -1538,6 +1559,7 @@ def _simulate(
         from dpsim.execution import TaskError
 
         rows = [{str(key): value for key, value in ranked.iloc[i].items()} for i in range(count)]
+        _check_simulate_cost(request, rows)
         times = _run_stage(executor, _SimCheck(request), rows, "simulate", progress, batch=1, bad_input_ok=True)
         for i, value in enumerate(times):
             if isinstance(value, TaskError):  # a configuration the simulator refuses: say so, keep the rest

@@ -236,6 +236,17 @@ def format_frame(frame: pd.DataFrame, fmt: str, columns: Sequence[str] = ()) -> 
         table.add_column(name, justify="right")
     for row in frame.to_dict(orient="records"):
         table.add_row(*(user_text(str(cell_text(row[n]))) if n in columns else _human(n, row[n]) for n in names))
+    ignored: dict[str, int] = {}  # each field set and read by nothing: how many points ignore it
+    for text in frame["ignored_fields"] if "ignored_fields" in frame.columns else ():
+        for item in dict.fromkeys(text.split("; ") if isinstance(text, str) and text else ()):
+            ignored[item] = ignored.get(item, 0) + 1
+    if ignored:  # under the table as a run's are (round 36: a sweep's table listed none of them)
+        points = len(frame)
+        table.caption = "\n".join(
+            f"ignored: {user_text(item)}" + ("" if count == points else f" (at {count} of {points} points)")
+            for item, count in ignored.items()
+        )
+        table.caption_justify = "left"
     return render(table)
 
 

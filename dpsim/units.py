@@ -105,10 +105,18 @@ def underflows(text: object) -> bool:
     return any(digit in "123456789" for digit in mantissa)
 
 
-_DECIMAL: Final = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
-"""SI prefixes up to zetta: :data:`RANGES` names its ends in them (``1 ZB``, ``1 ZFLOP/s``), which the parser refused
-as unknown units until round 35."""
-_BINARY: Final = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
+_DECIMAL: Final[dict[str, float]] = {
+    "": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21,
+    "Y": 10**24, "R": 10**27, "Q": 10**30,
+}  # fmt: skip
+"""Every SI prefix from kilo to quetta: :data:`RANGES` names its ends in them (``1 ZB``, ``1 ZFLOP/s``), which the
+parser refused as unknown units until round 35; the prefixes past them (and :data:`_BINARY`'s ``Zi``, ``Yi``) are read
+so that ``1 ZiB`` or ``2 YB`` is refused as outside the range, not as an unknown unit (round 36). Whole numbers past
+zetta, so that a size's exact check (:func:`parse_size`) multiplies by the power of ten, not its nearest double."""
+_BINARY: Final[dict[str, float]] = {
+    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60, "Zi": 2.0**70,
+    "Yi": 2.0**80,
+}  # fmt: skip
 _PREFIXES: Final = {**_DECIMAL, **_BINARY}
 _TIME_UNITS: Final = {
     "s": 1.0,
@@ -156,11 +164,17 @@ def _split(text: object, what: str, example: str) -> tuple[float, str]:
 
 def _prefix_and_base(unit: str, bases: dict[str, float]) -> float | None:
     """Return the multiplier of ``unit`` = prefix + one of ``bases`` (longest base first)."""
+    exact = _exact_scale(unit, bases)
+    return None if exact is None else float(exact)
+
+
+def _exact_scale(unit: str, bases: dict[str, float]) -> fractions.Fraction | None:
+    """:func:`_prefix_and_base` as an exact fraction (``YB`` is 10^24, not the double nearest it)."""
     for base in sorted(bases, key=len, reverse=True):
         if unit.endswith(base):
             prefix = unit[: len(unit) - len(base)]
             if prefix in _PREFIXES:
-                return _PREFIXES[prefix] * bases[base]
+                return fractions.Fraction(_PREFIXES[prefix]) * fractions.Fraction(bases[base])
     return None
 
 
@@ -174,16 +188,16 @@ def parse_size(text: object) -> float:
     are errors (checked in exact decimal arithmetic, so ``"1.1 GB"`` is exactly 1_100_000_000 B).
     """
     value, unit = _split(text, "a size", "25 MiB")
-    scale = _prefix_and_base(unit, _BYTE_BASES)
+    scale = _exact_scale(unit, _BYTE_BASES)
     if scale is None:
         raise UnitError(
             f"unknown size unit {unit!r} in {text!r}: expected B, KB, MB, GB, KiB, MiB, GiB, bit, Gbit, ..."
         )
-    if _bounded(value * scale, "a size", text) == 0:
+    if _bounded(value * float(scale), "a size", text) == 0:
         return 0.0
     match = _QUANTITY.match(str(text))
     assert match is not None  # _split matched it
-    exact = fractions.Fraction(match.group("num")) * fractions.Fraction(scale)  # bounded: no huge exponent
+    exact = fractions.Fraction(match.group("num")) * scale  # bounded: no huge exponent
     if exact.denominator != 1:
         raise UnitError(f"{text!r} is {float(exact):.6g} B: a size is a whole number of bytes")
     return float(exact.numerator)

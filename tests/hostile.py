@@ -6364,6 +6364,89 @@ def runtime_fp8_without_its_option() -> Iterator[Case]:
                    program="runtime")  # fmt: skip
 
 
+def units_past_the_range_ends() -> Iterator[Case]:
+    """Round 36 (stop 54). Round 35 read ``1 ZB`` and ``1 ZFLOP/s``, the ends the range errors name, but a prefix past
+    them (``1 ZiB``, ``1 YB``, ``2 YiB``, ``1 QB``, ``1 YFLOP/s``, ``1 ZiB/s``) was still an "unknown unit", telling the
+    user to look for a unit when the value was too large: every SI prefix to quetta and ``Zi``/``Yi`` are read now,
+    and refused as outside the physical range. A size is still checked in exact arithmetic (``1e-6 YB`` is 10^18 B,
+    a whole number, not the double nearest 10^24 times a millionth)."""
+    kind = "units past the range's ends (round 36)"
+    too_large = "outside the physical range"
+    for extra, names in ((["--size", "1 ZiB"], "--size"), (["--size", "1 YB"], "--size"),
+                         (["--sizes", "1 KiB,2 YiB"], "--sizes"), (["--size", "1 QB"], "--size"),
+                         (["--set", "cluster.device.peak_flops=1 YFLOP/s"], "peak_flops"),
+                         (["--set", "cluster.inter_node.bandwidth=1 ZiB/s"], "inter_node.bandwidth")):  # fmt: skip
+        yield Case(kind, ["collective", *extra], expect_error=True, names=f"{names}: '{extra[1].split(',')[-1]}' is "
+                   f"{too_large}" if "=" not in extra[1] else too_large)  # fmt: skip
+    for size in ("1e-6 YB", "1e-3 ZB"):
+        yield Case(kind, ["collective", "--size", size, "--format", "json"], accept=True, strict_json=True)
+
+
+def sweep_sets_the_grid_replaces() -> Iterator[Case]:
+    """Round 36 (stop 54). ``sweep --vary P=... --set P=...``: the ``--set`` value shapes only the base scenario (which
+    must validate on its own: scripts use it so) and every grid point runs the ``--vary`` value, yet no row said so
+    (round 35's lead: accepted and read by nothing, unlisted). Every row lists it in ``ignored_fields`` now, as does a
+    ``--set`` inside a varied section; a ``--set`` above a varied field still shapes the rest and is not listed. A
+    sweep's table listed no ignored field at all (only JSON and CSV rows held them): it prints them under the table."""
+    kind = "sweep: a --set the grid replaces, listed (round 36)"
+    files = {"s.yaml": SMALL.encode()}
+    sweep = ["sweep", "{tmp}/s.yaml", "--format", "json"]
+    yield Case(kind, [*sweep, "--set", "training.global_batch=16", "--vary", "training.global_batch=8,32"], files,
+               listed="training.global_batch")  # fmt: skip
+    section = "training={global_batch: 8, micro_batch: 2}"
+    yield Case(kind, [*sweep, "--set", "training.micro_batch=1", "--vary", section], files,
+               listed="training.micro_batch")  # fmt: skip
+    yield Case(kind, [*sweep, "--engine", "sim", "--set", "cluster.nodes=2", "--vary", "cluster.nodes=1,2"], files,
+               listed="cluster.nodes")  # fmt: skip
+    table = ["sweep", "{tmp}/s.yaml", "--set", "training.global_batch=16", "--vary", "training.global_batch=8,32"]
+    yield Case(kind, table, files, accept=True, says="ignored: training.global_batch: set by --set")
+    yield Case(kind, [*sweep, "--set", "model=gpt2-small", "--vary", "model.layers=2,4"], files, accept=True,
+               strict_json=True)  # fmt: skip
+
+
+def outputs_read_only_and_validate_cases_past_the_host() -> Iterator[Case]:
+    """Round 36 (stop 54). An output path that is a read-only file (mode 444) was replaced whole, its mode with it:
+    the atomic rename needs only the folder's permission (``sweep --out``, ``collective --plot``, ``plan --out``,
+    ``run --trace``; ``python -m runtime --out`` appended to it): refused now, naming the option, the file left as it
+    was. And ``dpsim validate --case cluster.nodes=100`` on the local testbed started 200 rank processes (``python -m
+    runtime`` refused past 4 a CPU core; validate checked only ``--calibrate-ranks``): refused before anything is
+    calibrated or measured."""
+    kind = "read-only outputs, validate cases past the host (round 36)"
+    files = {"s.yaml": SMALL.encode(), "ro.csv": b"<read-only file>", "ro.png": b"<read-only file>",
+             "ro.json": b"<read-only file>"}  # fmt: skip
+    for argv, names in (
+        (["sweep", "{tmp}/s.yaml", "--vary", "training.micro_batch=1,2", "--out", "{tmp}/ro.csv"], "--out"),
+        (["collective", "--sizes", "8B..1KiB", "--plot", "{tmp}/ro.png"], "--plot"),
+        (["run", "{tmp}/s.yaml", "--engine", "sim", "--trace", "{tmp}/ro.json"], "--trace"),
+        (["plan", "--model", "gpt2-small", "--tokens", "1B", "--max-devices", "8", "--no-progress", "--out",
+          "{tmp}/ro.csv"], "--out"),
+    ):  # fmt: skip
+        yield Case(kind, argv, files, expect_error=True, names=f"{names}: cannot write")
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # validate needs the runtime (dpsim[runtime])
+        return
+    # python -m runtime appends its record to --out: a read-only file was appended to (as root) after the run
+    yield Case(kind, [str(CPU_SCENARIO), "--steps", "1", "--warmup-steps", "0", "--out", "{tmp}/ro.json"], files,
+               expect_error=True, names="--out: cannot write", program="runtime")  # fmt: skip
+    validate = ["validate", str(CPU_SCENARIO), "--out-dir", "{tmp}/v"]
+    for extra in (["--case", "cluster.nodes=100", "--profile", str(_FRESH_PROFILE)], ["--vary", "cluster.nodes=1,64"]):
+        yield Case(kind, [*validate, *extra], expect_error=True, names="cluster: nodes=", outputs=("{tmp}/v",))
+
+
+def options_read_by_nothing_and_work_summed() -> Iterator[Case]:
+    """Round 36 (stop 54). ``calibrate --testbed emulated --link-class intra --rates R``: the rates shape the links
+    between the emulated nodes, and the intra class runs on one node (its ranks over loopback), so they were read by
+    nothing but the profile's ``meta`` (as ``--rates`` on the local testbed was, refused since round 28): refused now
+    before anything is measured, naming ``--rates``."""
+    kind = "options read by nothing, work summed (round 36)"
+    files = {"s.yaml": SMALL.encode()}
+    for classes in (["--link-class", "intra"], ["--link-class=intra"]):
+        yield Case(kind, ["calibrate", "{tmp}/s.yaml", "--out", "{tmp}/p.yaml", "--testbed", "emulated", *classes,
+                          "--rates", "1 Gbit/s"], files, expect_error=True, names="--rates",
+                   outputs=("{tmp}/p.yaml",))  # fmt: skip
+
+
 def _has_cuda() -> bool:
     """Whether torch sees a CUDA device (some refusals are a CPU machine's)."""
     import torch
@@ -6443,6 +6526,10 @@ GENERATORS: tuple[Callable[[], Iterator[Case]], ...] = (
     profile_step_overhead_values,
     # stop 54 (drift): a new profile field
     profile_reference_pace_values,
+    # round 36 (stop 54): units past the range's ends, a sweep's replaced --set listed, read-only outputs, validate's
+    # cases past the host's processes
+    units_past_the_range_ends, sweep_sets_the_grid_replaces, outputs_read_only_and_validate_cases_past_the_host,
+    options_read_by_nothing_and_work_summed,
 )  # fmt: skip
 
 SUBPROCESS_SAMPLE = ("special files", "ANSI/NUL in names", "non-UTF-8 encoding", "alias bombs")
@@ -6498,6 +6585,9 @@ def _materialise(case: Case, tmp: Path) -> list[str]:
         elif data == b"<unreadable>":
             path.write_bytes(SMALL.encode())
             path.chmod(0)
+        elif data == b"<read-only file>":  # a file without write permission (round 36)
+            path.write_bytes(b"kept\n")
+            path.chmod(0o444)
         elif data == b"<read-only>":  # a folder without write permission: name/x marks it
             path.parent.mkdir(parents=True, exist_ok=True)
             path.parent.chmod(0o500)

@@ -256,6 +256,16 @@ def test_sweep_names_no_set_value_that_the_grid_replaces(capsys: pytest.CaptureF
     assert [r["training.zero_stage"] for r in rows] == [0, 2] and [r["zero_stage"] for r in rows] == [0, 2]
     # the bucket was set and not varied: it stays in the name; the replaced zero_stage=1 does not
     assert [r["scenario"] for r in rows] == ["gpt2-xl-on-64-a100 [communication.bucket=50 MB]"] * 2
+    # round 36: the replaced --set is read by no row, and every row says so (the table under it)
+    replaced = "training.zero_stage: set by --set, replaced at every grid point by --vary training.zero_stage"
+    assert rows[0]["ignored_fields"] == replaced  # at ZeRO-2 the bucket is ignored too, listed first
+    assert rows[1]["ignored_fields"].startswith("communication.bucket: ") and rows[1]["ignored_fields"].endswith(
+        f"; {replaced}"
+    )
+    code, out, err = cli(
+        capsys, "sweep", str(DEFAULT), "--set", "training.zero_stage=1", "--vary", "training.zero_stage=0,2",
+    )  # fmt: skip
+    assert code == 0 and f"ignored: {replaced}\n" in out + "\n", err
     # a --set inside a varied section is replaced too; one above a varied field still shapes the rest
     code, out, err = cli(
         capsys, "sweep", str(DEFAULT), "--set", "cluster.inter_node.nics_per_node=4",
@@ -263,12 +273,16 @@ def test_sweep_names_no_set_value_that_the_grid_replaces(capsys: pytest.CaptureF
     )  # fmt: skip
     assert code == 0, err
     assert json.loads(out)[0]["scenario"] == "gpt2-xl-on-64-a100"
+    assert json.loads(out)[0]["ignored_fields"] == (
+        "cluster.inter_node.nics_per_node: set by --set, replaced at every grid point by --vary cluster.inter_node"
+    )
     code, out, err = cli(
         capsys, "sweep", str(DEFAULT), "--set", "cluster.inter_node={preset: ib-hdr, nics_per_node: 4}",
         "--vary", "cluster.inter_node.nics_per_node=2,8", "--format", "json",
     )  # fmt: skip
     assert code == 0, err
     assert [r["scenario"] for r in json.loads(out)] == ["gpt2-xl-on-64-a100 [cluster.inter_node]"] * 2
+    assert [r.get("ignored_fields") for r in json.loads(out)] == [None] * 2  # above the varied field: it shapes them
 
 
 # --- check and catalog -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from dpsim.errors import ScenarioError
 from dpsim.scenario import load_scenario, scenario_from_dict
-from dpsim.units import parse_flops, parse_size
+from dpsim.units import UnitError, parse_flops, parse_size
 
 CASES = hostile.all_cases()
 KINDS = list(dict.fromkeys(c.kind for c in CASES))
@@ -252,6 +252,16 @@ def test_quantities_have_physical_ranges(tmp_path: Path) -> None:
         assert words in _error(tmp_path, hostile.SMALL, "--set", f"{path}='{value}'")
     # round 35: the ends the errors name are read (they were unknown units), as 10^21 exactly
     assert (parse_size("1 ZB"), parse_flops("1 ZFLOP/s"), parse_size("1 EiB")) == (1e21, 1e21, 2.0**60)
+    # round 36: the prefixes past them are read too, so that the error says the value is too large, not the unit
+    # unknown; exact: a millionth of 10^24 bytes is 10^18 (a whole number), a billionth of 2^70 is not
+    for text in ("1 ZiB", "1 YB", "2 YiB", "1 QB"):
+        with pytest.raises(UnitError, match="outside the physical range of a size"):
+            parse_size(text)
+    with pytest.raises(UnitError, match="outside the physical range of a compute rate"):
+        parse_flops("1 YFLOP/s")
+    assert parse_size("1e-6 YB") == 1e18 and parse_size("1e-9 RB") == 1e18
+    with pytest.raises(UnitError, match="whole number of bytes"):
+        parse_size("1e-9 ZiB")
 
 
 def test_the_simulator_refuses_work_it_cannot_finish_unless_allowed(tmp_path: Path) -> None:
@@ -431,6 +441,11 @@ def test_shared_fabric_refuses_options_it_ignored_and_prices_its_work(tmp_path: 
     assert code == 2 and "(limit 5 minutes); pass --allow-long" in err
     work = budget.SharedWork()
     assert not work.over(1000, 10**6) and work.over(int(budget.LIMIT_S / budget.SHARED_STEP_S) + 1, 0)
+    # round 36: the max-min recomputes are charged too (4,096 nodes of 8 GPUs, two jobs, ran for minutes unrefused)
+    assert work.over(0, 0, int(budget.LIMIT_S / budget.SHARED_RATE_S) + 1) and not work.over(0, 0, 10**6)
+    assert work.spent(10, 20, 30) == pytest.approx(
+        10 * budget.SHARED_STEP_S + 20 * budget.SHARED_FLOW_S + 30 * budget.SHARED_RATE_S
+    )
     assert not budget.SharedWork(allow_long=True).over(10**12, 10**12)
 
 

@@ -166,3 +166,20 @@ def test_link_capacity_is_built_once_and_follows_added_and_scaled_links() -> Non
     assert table.capacity.tolist() == [100.0, 25.0]
     table.add("server", 400.0, 0.0)
     assert table.capacity.tolist() == [100.0, 25.0, 400.0]
+
+
+@pytest.mark.parametrize("flows", [3, 50])
+def test_rate_work_counts_the_route_entries_each_recompute_goes_over(flows: int) -> None:
+    """The shared fabric's work bound charges each max-min recompute by the flows it goes over
+    (:attr:`FluidNetwork.rate_work`, round 36): k flows on one link are recomputed when they start (k rows) and
+    when the short one leaves (k − 1); when the rest end together nothing is left to share. Each row is the flow
+    pool's width, two columns at least (a one-link route padded: max-min goes over the padding too)."""
+    env = simpy.Environment()
+    net = FluidNetwork(env, [1e6])
+    sizes = np.full(flows, 1000.0)
+    sizes[0] = 500.0
+    _finish_times(net, env, np.zeros((flows, 1), dtype=np.int64), sizes)
+    assert net._route.shape[1] == 2 and net.rate_work == 2 * (flows + (flows - 1))
+    alone = FluidNetwork(env := simpy.Environment(), [1e6, 1e6])  # two flows on links of their own: none shared
+    _finish_times(alone, env, np.array([[0], [1]]), np.full(2, 1000.0))
+    assert alone.rate_work == 0

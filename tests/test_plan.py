@@ -425,3 +425,22 @@ def test_workers_per_node_past_a_nodes_nics_is_the_options_error() -> None:
     with pytest.raises(ScenarioError) as caught:
         PlanRequest("gpt2-small", 1e9, ("a100-80gb",), 512, workers_per_node=257)
     assert caught.value.field == "--workers-per-node" and "256" in caught.value.message
+
+
+def test_the_simulators_recheck_is_priced_in_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 36: ``--simulate N`` re-checked N configurations with the simulator, each held to the simulator's limit
+    when it ran but their sum never checked (``--simulate 500 --top 500`` ran 500 one after another). Past the limit
+    in all, with each configuration under it alone, the plan is refused naming --simulate, unless --allow-long."""
+    from dpsim.plan import _check_simulate_cost
+    from dpsim.sim import budget
+
+    request = PlanRequest("gpt2-xl", 2e10, ("a100-80gb",), 64, top=5, simulate=5)
+    ranked = plan(replace(request, simulate=0)).ranked
+    rows = [{str(k): v for k, v in ranked.iloc[i].items()} for i in range(5)]
+    each = [budget.estimate(scenario_for(request, row)).seconds for row in rows]
+    assert 0 < max(each) < sum(each)
+    monkeypatch.setattr(budget, "LIMIT_S", (max(each) + sum(each)) / 2)  # each alone under it, the five over it
+    with pytest.raises(ScenarioError, match=r"--simulate"):
+        _check_simulate_cost(request, rows)
+    _check_simulate_cost(replace(request, allow_long=True), rows)
+    _check_simulate_cost(request, rows[:1])

@@ -55,6 +55,9 @@ class FluidNetwork:
         """Flow completions and deliveries processed (two per flow; for events-per-second figures)."""
         self.simpy_events = 0
         """simpy events the network scheduled (one per group of flows finishing or delivered together)."""
+        self.rate_work = 0
+        """Route entries (flows x route columns) the max-min recomputes went over: their cost grows with the flows
+        in flight, not with the flows ending (a shared fabric's bound, :data:`dpsim.sim.budget.SHARED_RATE_S`)."""
         self.bytes_carried = 0.0
         self._owners: list[Callback] = []
         self._pending = False
@@ -298,6 +301,7 @@ class FluidNetwork:
         if not involved.any():
             return
         flows, routes = sending[involved], routes[involved]
+        self.rate_work += routes.size
         now = self.env.now
         self._remaining[flows] -= self._rate[flows] * (now - self._updated[flows])
         self._updated[flows] = now

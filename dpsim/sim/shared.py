@@ -1265,8 +1265,8 @@ def _run_bounded(env: simpy.Environment, net: FluidNetwork, work: budget.SharedW
         except simpy.core.EmptySchedule:
             return
         steps += 1
-        if not steps & 255 and work.over(steps, net.events):
-            raise work.error(steps, net.events, float(env.now))
+        if not steps & 255 and work.over(steps, net.events, net.rate_work):
+            raise work.error(steps, net.events, float(env.now), net.rate_work)
 
 
 def unread_on_one_fabric(scenario: Scenario) -> dict[str, str]:
